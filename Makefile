@@ -1,0 +1,118 @@
+# agentd: plain GNU make. `make` builds the release binary into build/release;
+# `make check` installs what is missing, builds with ASan+UBSan and runs every
+# test; `make run` starts the daemon. See README.md for the rest.
+
+BUILD ?= release
+O := build/$(BUILD)
+CC ?= cc
+
+PKGS := libuv sqlite3 jansson libgit2 libcurl openssl yaml-0.1
+# Recursive (=) on purpose: evaluated when a recipe runs, after `make deps`.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay -lpthread -ldl -lutil -lm
+
+WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+
+ifeq ($(BUILD),release)
+  MODE_CFLAGS := -O2 -fno-omit-frame-pointer -g1
+  MODE_LDFLAGS :=
+else ifeq ($(BUILD),check)
+  MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer $(SAN) -Werror -DAD_TEST_BUILD
+  MODE_LDFLAGS := $(SAN)
+else ifeq ($(BUILD),test)
+  MODE_CFLAGS := -O0 -g -Werror -DAD_TEST_BUILD
+  MODE_LDFLAGS :=
+else ifeq ($(BUILD),fuzz)
+  CC := clang
+  MODE_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -DAD_TEST_BUILD -DAD_FUZZ
+  MODE_LDFLAGS := -fsanitize=address,undefined
+else
+  $(error BUILD must be release, check, test or fuzz)
+endif
+
+CFLAGS_ALL = $(WARN) $(MODE_CFLAGS) $(CFLAGS) -Isrc -I$(O)/gen $(PKG_CFLAGS) -MMD -MP
+LDFLAGS_ALL = $(MODE_LDFLAGS) $(LDFLAGS)
+
+# Every .c under src/<subsystem>/ is part of the library; main.c is the binary.
+LIB_SRC := $(sort $(wildcard src/*/*.c))
+GEN_SRC := $(wildcard scripts/gen-*.mk)
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
+
+# Generated sources (embedded assets, migrations) register themselves here.
+GEN_OBJ :=
+-include $(GEN_SRC)
+
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench clean
+.DEFAULT_GOAL := all
+
+all: $(O)/agentd
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/agentd: $(O)/obj/src/main.o $(O)/libagentd.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# A unit test may #include the .c it tests to reach its statics; the archive
+# then supplies only what the test does not define itself.
+$(O)/tests/%: tests/unit/%.c $(O)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS) -lcmocka
+
+deps:
+	@sh scripts/deps.sh
+
+unit: $(UNIT_BIN)
+	@sh tests/unit/run.sh $(UNIT_BIN)
+
+e2e-deps: tests/e2e/node_modules/.package-lock.json
+
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+e2e: $(O)/agentd e2e-deps
+	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
+
+check: deps
+	$(MAKE) BUILD=check lint
+	$(MAKE) BUILD=check unit
+	$(MAKE) BUILD=check e2e
+
+test:
+	$(MAKE) BUILD=test unit
+	$(MAKE) BUILD=test e2e
+
+run: deps
+	$(MAKE) BUILD=release all
+	build/release/agentd serve
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# Functions we never call (STYLE.md): each has a bounded replacement.
+BANNED := sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets
+lint:
+	@hits=$$(grep -nE '(^|[^A-Za-z0-9_])($(BANNED))[[:space:]]*\(' $$(ls src/*.c src/*/*.c src/*/*.h tests/unit/*.c 2>/dev/null)); \
+	if [ -n "$$hits" ]; then echo "$$hits"; \
+		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
+	else echo "lint: ok"; fi
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(O)/obj/src/main.d $(UNIT_BIN:=.d)

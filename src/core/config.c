@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: one table of options, each with its flag, its AGENTD_*
+ * variable, its default and its help line. Defaults, the environment and
+ * flags all go through the same setter, so a bad default is as loud as a bad
+ * flag. Flags win over the environment, which wins over defaults.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_U64, T_LISTEN, T_LEVEL, T_LOGFMT, T_DURABILITY } opt_type_t;
+
+typedef struct {
+    const char *flag; /* without the leading "--" */
+    const char *env;
+    opt_type_t type;
+    size_t off;  /* offset of the field in ad_config_t */
+    size_t size; /* for T_STR: size of the char array */
+    const char *metavar;
+    const char *def; /* NULL: computed (data dir) or empty */
+    uint64_t min, max;
+    const char *help;
+} opt_t;
+
+#define STR(field) T_STR, offsetof(ad_config_t, field), sizeof(((ad_config_t *)0)->field)
+#define U64(field) T_U64, offsetof(ad_config_t, field), 0
+
+static const opt_t options[] = {
+    {"listen", "AGENTD_LISTEN", T_LISTEN, 0, 0, "HOST:PORT", "127.0.0.1:8765", 0, 0,
+     "address for HTTP, WebSocket and SSE; port 0 picks a free port"},
+    {"data-dir", "AGENTD_DATA_DIR", STR(data_dir), "DIR", NULL, 0, 0,
+     "data directory (default $XDG_DATA_HOME/agentd or ~/.local/share/agentd)"},
+    {"log-level", "AGENTD_LOG_LEVEL", T_LEVEL, 0, 0, "LEVEL", "info", 0, 0,
+     "debug, info, warn or error"},
+    {"log-format", "AGENTD_LOG_FORMAT", T_LOGFMT, 0, 0, "FORMAT", "text", 0, 0,
+     "text (key=value) or json"},
+    {"durability", "AGENTD_DURABILITY", T_DURABILITY, 0, 0, "MODE", "normal", 0, 0,
+     "normal (synchronous=NORMAL) or full (fsync every commit)"},
+    {"token", "AGENTD_TOKEN", STR(token), "TOKEN", "", 0, 0,
+     "bearer token required by the API (required off loopback)"},
+    {"cors-origins", "AGENTD_CORS_ORIGINS", STR(cors_origins), "LIST", "", 0, 0,
+     "comma-separated origins allowed cross-origin (default: none)"},
+    {"shutdown-grace-ms", "AGENTD_SHUTDOWN_GRACE_MS", U64(shutdown_grace_ms), "MS", "5000", 0,
+     600000, "how long shutdown waits for responses and agents"},
+    {"max-header-bytes", "AGENTD_MAX_HEADER_BYTES", U64(max_header_bytes), "N", "16384", 256,
+     1048576, "request line and headers size limit (431 past it)"},
+    {"max-header-count", "AGENTD_MAX_HEADER_COUNT", U64(max_header_count), "N", "64", 1, 1000,
+     "number of request headers allowed (431 past it)"},
+    {"max-url-bytes", "AGENTD_MAX_URL_BYTES", U64(max_url_bytes), "N", "8192", 64, 1048576,
+     "request target length limit (414 past it)"},
+    {"max-body-bytes", "AGENTD_MAX_BODY_BYTES", U64(max_body_bytes), "N", "1048576", 0, 1073741824,
+     "request body size limit (413 past it)"},
+    {"max-connections", "AGENTD_MAX_CONNECTIONS", U64(max_connections), "N", "10000", 1, 1000000,
+     "open connections allowed; more are refused"},
+    {"idle-timeout-ms", "AGENTD_IDLE_TIMEOUT_MS", U64(idle_timeout_ms), "MS", "60000", 10, 86400000,
+     "idle keep-alive connections are closed after this"},
+    {"header-timeout-ms", "AGENTD_HEADER_TIMEOUT_MS", U64(header_timeout_ms), "MS", "10000", 10,
+     3600000, "a request's headers must arrive within this"},
+    {"ws-max-message-bytes", "AGENTD_WS_MAX_MESSAGE_BYTES", U64(ws_max_message_bytes), "N",
+     "1048576", 125, 1073741824, "largest WebSocket message accepted (1009 past it)"},
+    {"ws-send-queue-bytes", "AGENTD_WS_SEND_QUEUE_BYTES", U64(ws_send_queue_bytes), "N", "4194304",
+     1024, 1073741824, "bytes queued to one slow WebSocket before it is dropped"},
+    {"ws-ping-interval-ms", "AGENTD_WS_PING_INTERVAL_MS", U64(ws_ping_interval_ms), "MS", "30000",
+     10, 3600000, "server WebSocket ping interval"},
+    {"ws-idle-timeout-ms", "AGENTD_WS_IDLE_TIMEOUT_MS", U64(ws_idle_timeout_ms), "MS", "90000", 10,
+     86400000, "a WebSocket silent this long is dropped"},
+};
+
+int ad_config_default_data_dir(char *out, size_t outsz)
+{
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg != NULL && xdg[0] == '/') {
+        return (size_t)snprintf(out, outsz, "%s/agentd", xdg) < outsz ? 0 : AD_EINVAL;
+    }
+    const char *home = getenv("HOME");
+    if (home != NULL && home[0] == '/') {
+        return (size_t)snprintf(out, outsz, "%s/.local/share/agentd", home) < outsz ? 0 : AD_EINVAL;
+    }
+    return AD_EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    if (s[0] < '0' || s[0] > '9') {
+        return AD_EINVAL;
+    }
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return AD_EINVAL;
+    }
+    *v = x;
+    return 0;
+}
+
+static int parse_listen(ad_config_t *cfg, const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL) {
+        return AD_EINVAL;
+    }
+    const char *host = s;
+    size_t hlen = (size_t)(colon - s);
+    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+        host++;
+        hlen -= 2;
+    } else if (memchr(host, ':', hlen) != NULL) {
+        return AD_EINVAL; /* IPv6 needs brackets: [::1]:8765 */
+    }
+    uint64_t port;
+    if (hlen == 0 || hlen >= sizeof(cfg->listen_host) || parse_u64(colon + 1, &port) != 0 ||
+        port > 65535) {
+        return AD_EINVAL;
+    }
+    memcpy(cfg->listen_host, host, hlen);
+    cfg->listen_host[hlen] = '\0';
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+/* Applies one value. On error, err explains what was expected. */
+static int set_option(ad_config_t *cfg, const opt_t *o, const char *v, char *why, size_t whysz)
+{
+    char *base = (char *)cfg;
+    switch (o->type) {
+    case T_STR:
+        if (strlen(v) >= o->size) {
+            snprintf(why, whysz, "longer than %zu bytes", o->size - 1);
+            return AD_EINVAL;
+        }
+        memcpy(base + o->off, v, strlen(v) + 1);
+        return 0;
+    case T_U64: {
+        uint64_t x;
+        if (parse_u64(v, &x) != 0 || x < o->min || x > o->max) {
+            snprintf(why, whysz, "expected a whole number from %llu to %llu",
+                     (unsigned long long)o->min, (unsigned long long)o->max);
+            return AD_EINVAL;
+        }
+        memcpy(base + o->off, &x, sizeof(x));
+        return 0;
+    }
+    case T_LISTEN:
+        if (parse_listen(cfg, v) != 0) {
+            snprintf(why, whysz, "expected HOST:PORT, e.g. 127.0.0.1:8765 or [::1]:0");
+            return AD_EINVAL;
+        }
+        return 0;
+    case T_LEVEL: {
+        static const char *names[] = {"debug", "info", "warn", "error"};
+        for (size_t i = 0; i < AD_ARRAY_LEN(names); i++) {
+            if (strcmp(v, names[i]) == 0) {
+                cfg->log_level = (ad_log_level_t)i;
+                return 0;
+            }
+        }
+        snprintf(why, whysz, "expected debug, info, warn or error");
+        return AD_EINVAL;
+    }
+    case T_LOGFMT:
+        if (strcmp(v, "text") == 0 || strcmp(v, "json") == 0) {
+            cfg->log_format = v[0] == 'j' ? AD_LOG_JSON : AD_LOG_TEXT;
+            return 0;
+        }
+        snprintf(why, whysz, "expected text or json");
+        return AD_EINVAL;
+    case T_DURABILITY:
+        if (strcmp(v, "normal") == 0 || strcmp(v, "full") == 0) {
+            cfg->durability_full = v[0] == 'f';
+            return 0;
+        }
+        snprintf(why, whysz, "expected normal or full");
+        return AD_EINVAL;
+    }
+    AD_BUG("unknown option type %d", (int)o->type);
+}
+
+int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
+{
+    char why[160];
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
+        const opt_t *o = &options[i];
+        if (o->def != NULL && set_option(cfg, o, o->def, why, sizeof(why)) != 0) {
+            AD_BUG("bad default for --%s: %s", o->flag, why);
+        }
+    }
+    if (ad_config_default_data_dir(cfg->data_dir, sizeof(cfg->data_dir)) != 0) {
+        cfg->data_dir[0] = '\0'; /* main refuses to start without --data-dir */
+    }
+    for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
+        const opt_t *o = &options[i];
+        const char *v = getenv(o->env);
+        if (v == NULL) {
+            continue;
+        }
+        if (set_option(cfg, o, v, why, sizeof(why)) != 0) {
+            snprintf(err, errsz, "invalid %s='%s': %s", o->env, v, why);
+            return AD_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static const opt_t *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
+        if (strlen(options[i].flag) == len && strncmp(options[i].flag, name, len) == 0) {
+            return &options[i];
+        }
+    }
+    return NULL;
+}
+
+int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, char *err,
+                         size_t errsz)
+{
+    char why[160];
+    int i = 0;
+    while (i < argc) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            return 1;
+        }
+        if (strcmp(a, "--version") == 0) {
+            return 2;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (a[0] == '-' && a[1] != '\0') {
+                snprintf(err, errsz, "unknown option '%s'", a);
+                return AD_EINVAL;
+            }
+            break;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_t *o = find_option(name, nlen);
+        if (o == NULL) {
+            snprintf(err, errsz, "unknown option '--%.*s'", (int)nlen, name);
+            return AD_EINVAL;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (v == NULL) {
+            if (i + 1 >= argc) {
+                snprintf(err, errsz, "option '--%s' needs a value (%s)", o->flag, o->metavar);
+                return AD_EINVAL;
+            }
+            v = argv[++i];
+        }
+        if (set_option(cfg, o, v, why, sizeof(why)) != 0) {
+            snprintf(err, errsz, "invalid value '%s' for --%s: %s", v, o->flag, why);
+            return AD_EINVAL;
+        }
+        i++;
+    }
+    *rest = i;
+    return 0;
+}
+
+void ad_config_print_help(FILE *out)
+{
+    for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
+        const opt_t *o = &options[i];
+        char left[64];
+        snprintf(left, sizeof(left), "--%s=%s", o->flag, o->metavar);
+        fprintf(out, "  %-30s %s\n", left, o->help);
+        if (o->def != NULL && o->def[0] != '\0') {
+            fprintf(out, "  %-30s [%s; default %s]\n", "", o->env, o->def);
+        } else {
+            fprintf(out, "  %-30s [%s]\n", "", o->env);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core: the pieces every subsystem uses. Error codes, logging, checked
+ * allocation, a capped growable buffer, an arena, clocks, ids, the data dir
+ * lock and configuration. Nothing here knows about HTTP, SQLite or agents.
+ * This header is the only one other subsystems include from src/core/.
+ */
+#ifndef AD_CORE_H
+#define AD_CORE_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define AD_VERSION "0.1.0"
+
+#define AD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define AD_UNUSED(x) ((void)(x))
+
+/* ---- errors -------------------------------------------------------------
+ * Fallible functions return 0 or one of these negative codes. Library codes
+ * (SQLite, libgit2, libuv, curl) are translated into these at the edge of
+ * the subsystem that calls the library.
+ */
+enum {
+    AD_OK = 0,
+    AD_ENOMEM = -1,      /* out of memory (only where we do not abort) */
+    AD_EINVAL = -2,      /* invalid argument or input */
+    AD_ENOENT = -3,      /* not found */
+    AD_EEXIST = -4,      /* already exists / unique conflict */
+    AD_ETOOBIG = -5,     /* a cap was reached */
+    AD_EIO = -6,         /* I/O error */
+    AD_EBUSY = -7,       /* resource busy or locked */
+    AD_ECONSTRAINT = -8, /* constraint violated (CHECK, foreign key) */
+    AD_EFULL = -9,       /* disk full */
+    AD_ECORRUPT = -10,   /* on-disk data is corrupt */
+    AD_EAGAIN = -11,     /* try again later */
+    AD_ECLOSED = -12,    /* the peer or handle is closed */
+    AD_ETIMEDOUT = -13,  /* a deadline passed */
+    AD_EPERM = -14,      /* not permitted */
+    AD_ESTATE = -15,     /* not allowed in the current state */
+    AD_EINTERNAL = -16,  /* a bug or an unexpected library error */
+    AD_ERR_MIN_ = -17
+};
+
+/* Returns a static, lowercase description of an AD_E* code. Any thread. */
+const char *ad_strerror(int err);
+/* Returns the symbolic name ("ENOENT") of an AD_E* code. Any thread. */
+const char *ad_errname(int err);
+
+/* Aborts with file and line: for states that mean the code is wrong. */
+#define AD_BUG(...) ad_bug_(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void ad_bug_(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- logging --------------------------------------------------------------
+ * One line per event on stderr. The message is free text followed by
+ * key=value fields: ad_log(AD_LOG_INFO, "http", "listening addr=%s", a).
+ * Values of keys that look secret (token, key, secret, password,
+ * authorization) and bearer tokens are masked before anything is written.
+ * Thread-safe: a line is written with one write(2).
+ */
+typedef enum {
+    AD_LOG_DEBUG = 0,
+    AD_LOG_INFO,
+    AD_LOG_WARN,
+    AD_LOG_ERROR,
+    AD_LOG_OFF
+} ad_log_level_t;
+typedef enum { AD_LOG_TEXT = 0, AD_LOG_JSON } ad_log_format_t;
+
+void ad_log_set_level(ad_log_level_t level);
+void ad_log_set_format(ad_log_format_t format);
+/* Redirects output to fd (default 2). For tests. */
+void ad_log_set_fd(int fd);
+bool ad_log_enabled(ad_log_level_t level);
+void ad_log(ad_log_level_t level, const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ad_logv(ad_log_level_t level, const char *sub, const char *fmt, va_list ap);
+/* Writes the masked form of a log message into out (NUL-terminated, capped
+ * at outsz). Exposed for tests. Returns the length written. */
+size_t ad_log_mask(const char *msg, char *out, size_t outsz);
+
+/* ---- checked allocation ---------------------------------------------------
+ * These abort with a message on out-of-memory; they never return NULL
+ * (ad_xmalloc(0) returns a unique pointer). Free with free().
+ */
+void *ad_xmalloc(size_t n);
+void *ad_xcalloc(size_t count, size_t n);
+void *ad_xrealloc(void *p, size_t n);
+char *ad_xstrdup(const char *s);
+char *ad_xstrndup(const char *s, size_t n);
+/* Test hook: make the nth allocation from now fail (0 disables). */
+void ad_alloc_fail_after(unsigned long n);
+
+/* ---- bounded growable buffer --------------------------------------------
+ * A byte buffer that grows up to `max` bytes and then refuses with
+ * AD_ETOOBIG, leaving its contents as they were. data is always
+ * NUL-terminated after a successful append (the NUL is not in len).
+ * Owns data; release with ad_buf_cleanup().
+ */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+} ad_buf_t;
+
+void ad_buf_init(ad_buf_t *b, size_t max);
+void ad_buf_cleanup(ad_buf_t *b);
+/* Empties the buffer but keeps its memory. */
+void ad_buf_reset(ad_buf_t *b);
+int ad_buf_append(ad_buf_t *b, const void *p, size_t n);
+int ad_buf_puts(ad_buf_t *b, const char *s);
+int ad_buf_putc(ad_buf_t *b, char c);
+int ad_buf_printf(ad_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);
+/* Removes the first n bytes. */
+void ad_buf_consume(ad_buf_t *b, size_t n);
+/* Hands data to the caller (free with free()) and empties the buffer. */
+char *ad_buf_detach(ad_buf_t *b, size_t *len);
+
+/* ---- arena ------------------------------------------------------------------
+ * Bump allocator for per-request memory, freed all at once with
+ * ad_arena_reset() (keeps the first chunk for reuse) or ad_arena_cleanup().
+ * Total memory is capped: past `max` bytes, allocation returns NULL.
+ */
+typedef struct ad_arena_chunk ad_arena_chunk_t;
+typedef struct {
+    ad_arena_chunk_t *head;
+    size_t chunk_size;
+    size_t max;
+    size_t used; /* bytes reserved in chunks, including headers */
+} ad_arena_t;
+
+void ad_arena_init(ad_arena_t *a, size_t chunk_size, size_t max);
+void ad_arena_cleanup(ad_arena_t *a);
+void ad_arena_reset(ad_arena_t *a);
+/* Returns 16-byte aligned memory owned by the arena, or NULL past the cap. */
+void *ad_arena_alloc(ad_arena_t *a, size_t n);
+char *ad_arena_strndup(ad_arena_t *a, const char *s, size_t n);
+
+/* ---- clocks -------------------------------------------------------------- */
+/* Monotonic nanoseconds, for durations. */
+uint64_t ad_mono_ns(void);
+/* Wall clock, milliseconds since the Unix epoch. */
+int64_t ad_wall_ms(void);
+#define AD_TIME_MAX 32
+/* Formats ms since epoch as RFC 3339 UTC with milliseconds:
+ * 2026-11-21T19:44:46.123Z. out must hold AD_TIME_MAX bytes. */
+void ad_time_format(int64_t ms, char out[AD_TIME_MAX]);
+/* Parses the form above (and without milliseconds). 0 or AD_EINVAL. */
+int ad_time_parse(const char *s, int64_t *ms);
+
+/* ---- ids -----------------------------------------------------------------
+ * Prefixed, time-ordered ids: "<prefix>_" + 26 lowercase Crockford base32
+ * characters (48-bit millisecond time, 80 random bits). Ids made in the same
+ * millisecond by one process still sort in creation order. Thread-safe.
+ */
+#define AD_ID_MAX 48
+/* prefix is e.g. "ag"; at most 16 characters. Returns 0 or AD_EINVAL. */
+int ad_id_new(const char *prefix, char out[AD_ID_MAX]);
+/* True when s looks like an id with this prefix. */
+bool ad_id_valid(const char *s, const char *prefix);
+
+/* ---- data dir -------------------------------------------------------------- */
+/* Creates dir and its parents; the last component gets mode 0700.
+ * Returns 0, or a negative code with a message in err. */
+int ad_dir_create(const char *dir, char *err, size_t errsz);
+
+typedef struct {
+    int fd;
+    char path[4096];
+} ad_pidlock_t;
+/* Takes an exclusive lock on <dir>/agentd.pid and writes our pid there.
+ * AD_EBUSY when another process holds it (err names its pid). */
+int ad_pidlock_acquire(ad_pidlock_t *l, const char *dir, char *err, size_t errsz);
+void ad_pidlock_release(ad_pidlock_t *l);
+
+/* ---- configuration --------------------------------------------------------
+ * Settings come from command-line flags, then AGENTD_* environment
+ * variables, then defaults. Every setting is one row of the option table in
+ * config.c, which also generates --help; add a field here and a row there.
+ */
+typedef struct {
+    char listen_host[256];
+    int listen_port; /* 0 = pick a free port */
+    char data_dir[4096];
+    ad_log_level_t log_level;
+    ad_log_format_t log_format;
+    bool durability_full;
+    char token[256];
+    char cors_origins[1024]; /* comma-separated; empty = same origin only */
+    uint64_t shutdown_grace_ms;
+    /* HTTP limits */
+    uint64_t max_header_bytes;
+    uint64_t max_header_count;
+    uint64_t max_url_bytes;
+    uint64_t max_body_bytes;
+    uint64_t max_connections;
+    uint64_t idle_timeout_ms;
+    uint64_t header_timeout_ms;
+    /* WebSocket limits */
+    uint64_t ws_max_message_bytes;
+    uint64_t ws_send_queue_bytes;
+    uint64_t ws_ping_interval_ms;
+    uint64_t ws_idle_timeout_ms;
+} ad_config_t;
+
+/* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with
+ * a one-line message in err (naming the variable). */
+int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz);
+/* Applies the flags in argv[0..argc) (no program or command name). Stops at
+ * the first non-option argument and returns its index in *rest. Returns 0,
+ * AD_EINVAL with a one-line message in err, 1 when --help was given, or 2
+ * for --version. */
+int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, char *err,
+                         size_t errsz);
+/* Prints the options with their variables and defaults, GNU style. */
+void ad_config_print_help(FILE *out);
+/* Fills in the default data dir ($XDG_DATA_HOME/agentd or
+ * ~/.local/share/agentd). Returns 0 or AD_EINVAL when neither is known. */
+int ad_config_default_data_dir(char *out, size_t outsz);
+
+#endif

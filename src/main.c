@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agentd's entry point: parses the command line and configuration, then
+ * either runs the daemon (serve) or hands over to a client command. Wiring
+ * only; each subsystem owns its own work.
+ */
+#include "core/core.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define EXIT_USAGE 2
+
+typedef struct {
+    ad_config_t cfg;
+    uv_loop_t *loop;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    ad_pidlock_t lock;
+    bool stopping;
+} daemon_t;
+
+static void print_usage(FILE *out)
+{
+    fputs("Usage: agentd [OPTION]... COMMAND [ARG]...\n"
+          "The local control plane for AI agents.\n"
+          "\n"
+          "Commands:\n"
+          "  serve       run the daemon (HTTP, WebSocket and SSE on one listener)\n"
+          "  version     print the version\n"
+          "  help        print this help\n"
+          "\n"
+          "Options (each also read from the AGENTD_* variable shown):\n",
+          out);
+    ad_config_print_help(out);
+    fputs("  --help                         print help and exit\n"
+          "  --version                      print the version and exit\n"
+          "\n"
+          "Run 'agentd COMMAND --help' for a command's own help.\n",
+          out);
+}
+
+static void print_serve_usage(FILE *out)
+{
+    fputs("Usage: agentd serve [OPTION]...\n"
+          "Run the agentd daemon in the foreground until SIGINT or SIGTERM.\n"
+          "\n"
+          "Options:\n",
+          out);
+    ad_config_print_help(out);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_t *d = h->data;
+    if (d->stopping) {
+        ad_log(AD_LOG_WARN, "main", "second signal, exiting now signal=%d", signum);
+        exit(1);
+    }
+    d->stopping = true;
+    ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+static int serve(daemon_t *d)
+{
+    char err[512];
+    if (d->cfg.data_dir[0] == '\0') {
+        fprintf(stderr, "agentd: no data dir: set --data-dir, AGENTD_DATA_DIR or HOME\n");
+        return EXIT_USAGE;
+    }
+    if (ad_dir_create(d->cfg.data_dir, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        return 1;
+    }
+    if (ad_pidlock_acquire(&d->lock, d->cfg.data_dir, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d->loop = uv_default_loop();
+    uv_signal_init(d->loop, &d->sigint);
+    uv_signal_init(d->loop, &d->sigterm);
+    d->sigint.data = d;
+    d->sigterm.data = d;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+
+    ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
+           (long)getpid(), d->cfg.data_dir);
+    printf("agentd ready pid=%ld\n", (long)getpid());
+    fflush(stdout);
+
+    uv_run(d->loop, UV_RUN_DEFAULT);
+
+    uv_loop_close(d->loop);
+    ad_pidlock_release(&d->lock);
+    ad_log(AD_LOG_INFO, "main", "stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static daemon_t d;
+    char err[512];
+
+    if (ad_config_load_env(&d.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        return EXIT_USAGE;
+    }
+    /* Global options come before the command, command options after it;
+     * both land in the same configuration. */
+    int rest = 0;
+    int rc = ad_config_parse_args(&d.cfg, argc - 1, argv + 1, &rest, err, sizeof(err));
+    if (rc == 1) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (rc == 2) {
+        printf("agentd %s\n", AD_VERSION);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "agentd: %s (see 'agentd --help')\n", err);
+        return EXIT_USAGE;
+    }
+    int cmd_index = 1 + rest;
+    if (cmd_index >= argc) {
+        fprintf(stderr, "agentd: missing command (see 'agentd --help')\n");
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[cmd_index];
+    int cargc = argc - cmd_index - 1;
+    char **cargv = argv + cmd_index + 1;
+
+    if (strcmp(cmd, "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0) {
+        printf("agentd %s\n", AD_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        rc = ad_config_parse_args(&d.cfg, cargc, cargv, &rest, err, sizeof(err));
+        if (rc == 1 || rc == 2) {
+            if (rc == 1) {
+                print_serve_usage(stdout);
+            } else {
+                printf("agentd %s\n", AD_VERSION);
+            }
+            return 0;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "agentd serve: %s (see 'agentd serve --help')\n", err);
+            return EXIT_USAGE;
+        }
+        if (rest < cargc) {
+            fprintf(stderr, "agentd serve: unexpected argument '%s' (see 'agentd serve --help')\n",
+                    cargv[rest]);
+            return EXIT_USAGE;
+        }
+        ad_log_set_level(d.cfg.log_level);
+        ad_log_set_format(d.cfg.log_format);
+        return serve(&d);
+    }
+    fprintf(stderr, "agentd: unknown command '%s' (see 'agentd --help')\n", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// Starts the real agentd binary for a test: a temporary data dir, port 0 on
+// 127.0.0.1, and the URL read from the line the daemon prints once it
+// listens. stop() sends SIGTERM and waits for the exit; every daemon a test
+// starts is stopped when the process exits, even after a failure.
+'use strict';
+
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const BIN = process.env.AGENTD_BIN || path.resolve(__dirname, '../../../build/release/agentd');
+const running = new Set();
+
+process.on('exit', () => {
+  for (const d of running) {
+    try { d.proc.kill('SIGKILL'); } catch (_) { /* already gone */ }
+  }
+});
+
+function tmpDir(prefix = 'agentd-e2e-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// Runs agentd to completion (for CLI tests). Returns {status, stdout, stderr}.
+function run(args, opts = {}) {
+  const r = spawnSync(BIN, args, {
+    encoding: 'utf8',
+    timeout: opts.timeout || 20000,
+    env: { ...process.env, ...(opts.env || {}) },
+    input: opts.input,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Starts `agentd serve`. Resolves with a handle once the daemon says it is
+// ready; rejects if it exits first or takes longer than opts.timeout.
+function start(opts = {}) {
+  const dataDir = opts.dataDir || tmpDir();
+  const args = ['serve', '--listen', opts.listen || '127.0.0.1:0', '--data-dir', dataDir,
+    ...(opts.args || [])];
+  const proc = spawn(BIN, args, {
+    env: { ...process.env, ...(opts.env || {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const d = { proc, dataDir, url: null, stdout: '', stderr: '', exited: null };
+  running.add(d);
+  d.exit = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      running.delete(d);
+      d.exited = { code, signal };
+      resolve(d.exited);
+    });
+  });
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (s) => { d.stderr += s; if (process.env.AGENTD_E2E_VERBOSE) process.stderr.write(s); });
+  proc.stdout.setEncoding('utf8');
+
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`agentd did not become ready in time; stderr:\n${d.stderr}`));
+    }, opts.timeout || 15000);
+    proc.stdout.on('data', (s) => {
+      d.stdout += s;
+      const m = d.stdout.match(/listening on (http:\/\/\S+?)\/?(\s|$)/);
+      if (m || (!d.url && /agentd ready/.test(d.stdout))) {
+        if (m) d.url = m[1];
+        if (m || !opts.needUrl) {
+          clearTimeout(timer);
+          resolve(d);
+        }
+      }
+    });
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`agentd exited early code=${code} signal=${signal}; stderr:\n${d.stderr}`));
+    });
+  });
+
+  d.stop = async (signal = 'SIGTERM', timeoutMs = 10000) => {
+    if (d.exited) return d.exited;
+    proc.kill(signal);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    const r = await d.exit;
+    clearTimeout(timer);
+    return r;
+  };
+  d.cleanup = async () => {
+    await d.stop();
+    if (!opts.dataDir && !opts.keepDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  return ready;
+}
+
+module.exports = { BIN, start, run, tmpDir };

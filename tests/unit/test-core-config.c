@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for configuration: defaults, environment, flags, and bad values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+static int setup(void **state)
+{
+    unsetenv("AGENTD_LISTEN");
+    unsetenv("AGENTD_DATA_DIR");
+    unsetenv("AGENTD_MAX_BODY_BYTES");
+    unsetenv("XDG_DATA_HOME");
+    setenv("HOME", "/home/u", 1);
+    return 0;
+}
+
+static void defaults(void **state)
+{
+    ad_config_t c;
+    char err[256];
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 8765);
+    assert_string_equal(c.data_dir, "/home/u/.local/share/agentd");
+    assert_int_equal(c.log_level, AD_LOG_INFO);
+    assert_false(c.durability_full);
+    assert_int_equal(c.max_body_bytes, 1048576);
+    setenv("XDG_DATA_HOME", "/xdg", 1);
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.data_dir, "/xdg/agentd");
+}
+
+static void flags_win_over_env(void **state)
+{
+    ad_config_t c;
+    char err[256];
+    setenv("AGENTD_LISTEN", "0.0.0.0:9000", 1);
+    setenv("AGENTD_MAX_BODY_BYTES", "2048", 1);
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 9000);
+    assert_int_equal(c.max_body_bytes, 2048);
+    char *argv[] = {"--listen", "[::1]:0", "--data-dir=/d", "--durability", "full", "rest", "x"};
+    int rest;
+    assert_int_equal(ad_config_parse_args(&c, 7, argv, &rest, err, sizeof(err)), 0);
+    assert_int_equal(rest, 5);
+    assert_string_equal(c.listen_host, "::1");
+    assert_int_equal(c.listen_port, 0);
+    assert_string_equal(c.data_dir, "/d");
+    assert_true(c.durability_full);
+}
+
+static void bad_values_name_the_option(void **state)
+{
+    ad_config_t c;
+    char err[256];
+    int rest;
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), 0);
+    char *a1[] = {"--listen", "nohost"};
+    assert_int_equal(ad_config_parse_args(&c, 2, a1, &rest, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "--listen"));
+    char *a2[] = {"--listen=1.2.3.4:70000"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a2, &rest, err, sizeof(err)), AD_EINVAL);
+    char *a3[] = {"--bogus"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a3, &rest, err, sizeof(err)), AD_EINVAL);
+    assert_string_equal(err, "unknown option '--bogus'");
+    char *a4[] = {"--max-body-bytes", "-5"};
+    assert_int_equal(ad_config_parse_args(&c, 2, a4, &rest, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "whole number"));
+    char *a5[] = {"--log-level"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a5, &rest, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "needs a value"));
+    char *a6[] = {"-x"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a6, &rest, err, sizeof(err)), AD_EINVAL);
+    char *a7[] = {"--listen=::1:80"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a7, &rest, err, sizeof(err)), AD_EINVAL);
+    char *a8[] = {"--help"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a8, &rest, err, sizeof(err)), 1);
+    char *a9[] = {"--version"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a9, &rest, err, sizeof(err)), 2);
+
+    setenv("AGENTD_MAX_BODY_BYTES", "lots", 1);
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "AGENTD_MAX_BODY_BYTES='lots'"));
+    unsetenv("AGENTD_MAX_BODY_BYTES");
+    char big[5000];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    setenv("AGENTD_DATA_DIR", big, 1);
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), AD_EINVAL);
+    unsetenv("AGENTD_DATA_DIR");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(defaults, setup),
+        cmocka_unit_test_setup(flags_win_over_env, setup),
+        cmocka_unit_test_setup(bad_values_name_the_option, setup),
+    };
+    return cmocka_run_group_tests_name("core-config", tests, NULL, NULL);
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for ids, clocks, error names, logging and the data dir lock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+static void ids_are_prefixed_valid_and_ordered(void **state)
+{
+    char prev[AD_ID_MAX] = "";
+    for (int i = 0; i < 5000; i++) {
+        char id[AD_ID_MAX];
+        assert_int_equal(ad_id_new("ag", id), 0);
+        assert_int_equal(strlen(id), 29);
+        assert_true(ad_id_valid(id, "ag"));
+        assert_false(ad_id_valid(id, "ws"));
+        assert_true(strcmp(prev, id) < 0);
+        memcpy(prev, id, sizeof(id));
+    }
+    char id[AD_ID_MAX];
+    assert_int_equal(ad_id_new("", id), AD_EINVAL);
+    assert_int_equal(ad_id_new("waytoolongprefixxx", id), AD_EINVAL);
+    assert_false(ad_id_valid("ag_short", "ag"));
+    assert_false(ad_id_valid("ag_0123456789abcdefghjkmnpqrsU", "ag"));
+}
+
+static void time_round_trips(void **state)
+{
+    char s[AD_TIME_MAX];
+    ad_time_format(0, s);
+    assert_string_equal(s, "1970-01-01T00:00:00.000Z");
+    ad_time_format(1795290286123LL, s);
+    assert_string_equal(s, "2026-11-21T19:44:46.123Z");
+    int64_t ms;
+    assert_int_equal(ad_time_parse(s, &ms), 0);
+    assert_int_equal(ms, 1795290286123LL);
+    assert_int_equal(ad_time_parse("2026-11-21T19:44:46Z", &ms), 0);
+    assert_int_equal(ms, 1795290286000LL);
+    assert_int_equal(ad_time_parse("2026-11-21T19:44:46.5Z", &ms), 0);
+    assert_int_equal(ms, 1795290286500LL);
+    assert_int_equal(ad_time_parse("2026-11-21 19:44:46Z", &ms), AD_EINVAL);
+    assert_int_equal(ad_time_parse("2026-13-21T19:44:46Z", &ms), AD_EINVAL);
+    assert_int_equal(ad_time_parse("2026-11-21T19:44:46+01:00", &ms), AD_EINVAL);
+    assert_int_equal(ad_time_parse("", &ms), AD_EINVAL);
+    uint64_t a = ad_mono_ns(), b = ad_mono_ns();
+    assert_true(b >= a);
+    assert_true(ad_wall_ms() > 1700000000000LL);
+}
+
+static void errors_have_names(void **state)
+{
+    assert_string_equal(ad_errname(AD_ENOENT), "ENOENT");
+    assert_string_equal(ad_strerror(AD_ENOENT), "not found");
+    assert_string_equal(ad_strerror(AD_EFULL), "storage full");
+    assert_string_equal(ad_strerror(-9999), "unknown error");
+    assert_string_equal(ad_strerror(5), "unknown error");
+    for (int e = AD_OK; e > AD_ERR_MIN_; e--) {
+        assert_string_not_equal(ad_strerror(e), "unknown error");
+    }
+}
+
+static void log_masks_secrets(void **state)
+{
+    char out[256];
+    ad_log_mask("login token=abc123 user=bob", out, sizeof(out));
+    assert_string_equal(out, "login token=*** user=bob");
+    ad_log_mask("hdr authorization=\"Bearer xyz 1\" ok=1", out, sizeof(out));
+    assert_string_equal(out, "hdr authorization=*** ok=1");
+    ad_log_mask("sent Bearer s3cr3t to api_key=k1 x.key=k2 keys=3", out, sizeof(out));
+    assert_string_equal(out, "sent Bearer *** to api_key=*** x.key=*** keys=3");
+    ad_log_mask("key sk-ant-api03-abcdefgh in env", out, sizeof(out));
+    assert_string_equal(out, "key sk-*** in env");
+    ad_log_mask("password=", out, sizeof(out));
+    assert_string_equal(out, "password=***");
+    char tiny[8];
+    ad_log_mask("a very long message", tiny, sizeof(tiny));
+    assert_int_equal(strlen(tiny), 7);
+}
+
+static char *capture_log(ad_log_format_t f, const char *msg)
+{
+    char path[] = "/tmp/agentd-logXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    ad_log_set_fd(fd);
+    ad_log_set_format(f);
+    ad_log(AD_LOG_INFO, "test", "%s", msg);
+    ad_log(AD_LOG_DEBUG, "test", "hidden at info level");
+    ad_log_set_fd(2);
+    ad_log_set_format(AD_LOG_TEXT);
+    static char buf[1024];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void log_writes_one_line_text_or_json(void **state)
+{
+    char *line = capture_log(AD_LOG_TEXT, "listening addr=127.0.0.1 token=t0p");
+    assert_non_null(
+        strstr(line, " level=info sub=test msg=\"listening\" addr=127.0.0.1 token=***\n"));
+    assert_true(strncmp(line, "ts=", 3) == 0);
+    assert_null(strstr(line, "hidden"));
+    assert_string_equal(strchr(line, '\n'), "\n"); /* exactly one line */
+
+    line =
+        capture_log(AD_LOG_JSON, "run ended code=0 reason=\"all \\\"done\\\"\" sk-ant-xxxxxxxxx");
+    assert_non_null(strstr(line, "\"level\":\"info\",\"sub\":\"test\",\"msg\":\"run ended\""));
+    assert_non_null(strstr(line, "\"code\":\"0\""));
+    assert_non_null(strstr(line, "\"extra\":\"sk-***\""));
+    assert_null(strstr(line, "xxxxxxxx"));
+
+    line = capture_log(AD_LOG_TEXT, "two\nlines");
+    assert_non_null(strstr(line, "msg=\"two lines\"\n"));
+}
+
+static void pidlock_refuses_second_holder(void **state)
+{
+    char dir[] = "/tmp/agentd-lockXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[256], err[256];
+    snprintf(sub, sizeof(sub), "%s/a/b/data", dir);
+    assert_int_equal(ad_dir_create(sub, err, sizeof(err)), 0);
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+
+    ad_pidlock_t l;
+    assert_int_equal(ad_pidlock_acquire(&l, sub, err, sizeof(err)), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        ad_pidlock_t l2;
+        char e2[256];
+        int rc = ad_pidlock_acquire(&l2, sub, e2, sizeof(e2));
+        char want[64];
+        snprintf(want, sizeof(want), "(pid %ld)", (long)getppid());
+        _exit(rc == AD_EBUSY && strstr(e2, want) != NULL ? 0 : 1);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ad_pidlock_release(&l);
+    assert_int_equal(ad_pidlock_acquire(&l, sub, err, sizeof(err)), 0);
+    ad_pidlock_release(&l);
+
+    snprintf(sub, sizeof(sub), "%s/file", dir);
+    FILE *f = fopen(sub, "w");
+    fclose(f);
+    assert_int_equal(ad_dir_create(sub, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "not a directory"));
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ids_are_prefixed_valid_and_ordered),
+        cmocka_unit_test(time_round_trips),
+        cmocka_unit_test(errors_have_names),
+        cmocka_unit_test(log_masks_secrets),
+        cmocka_unit_test(log_writes_one_line_text_or_json),
+        cmocka_unit_test(pidlock_refuses_second_holder),
+    };
+    return cmocka_run_group_tests_name("core-misc", tests, NULL, NULL);
+}
