@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api: the REST handlers, one file per resource. Handlers validate input,
+ * call the store (never SQL here), publish events and answer. The app
+ * context below is what every handler reaches the rest of the daemon by.
+ *
+ * Threads: loop thread only.
+ */
+#ifndef AD_API_H
+#define AD_API_H
+
+#include <uv.h>
+
+#include "bus/bus.h"
+#include "core/core.h"
+#include "http/http.h"
+
+struct ad_store;
+
+/* The daemon's parts, owned by main.c; handlers borrow them. A part that
+ * does not exist yet is NULL. */
+typedef struct {
+    uv_loop_t *loop;
+    const ad_config_t *cfg;
+    ad_server_t *server;
+    struct ad_store *store;
+    ad_bus_t *bus;
+} ad_app_t;
+
+/* Registers every REST route on app->server. app is borrowed and must
+ * outlive the server. */
+void ad_api_register(ad_app_t *app);
+
+#endif

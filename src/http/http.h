@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http: the HTTP/1.1 server on the libuv loop. Listeners (TCP and a unix
+ * socket), connections, request parsing (http-parser), limits, the router,
+ * responses, static assets, Server-Sent Events. WebSocket framing lives in
+ * src/ws; this subsystem hands it upgraded connections.
+ *
+ * Threads: everything here runs on the loop thread only.
+ */
+#ifndef AD_HTTP_H
+#define AD_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/core.h"
+
+typedef struct ad_server ad_server_t;
+typedef struct ad_req ad_req_t;
+
+/* ---- server ------------------------------------------------------------- */
+
+/* Creates a server on loop with cfg's limits. cfg is borrowed and must
+ * outlive the server. Returns owned: free with ad_server_free() after
+ * ad_server_close() has completed. */
+ad_server_t *ad_server_new(uv_loop_t *loop, const ad_config_t *cfg);
+/* Binds the TCP listener (cfg->listen_host:listen_port, port 0 picks one)
+ * and the unix socket <data_dir>/agentd.sock (mode 0600). Returns 0, or a
+ * negative code with a one-line message in err. */
+int ad_server_listen(ad_server_t *s, char *err, size_t errsz);
+/* The TCP port actually bound (after ad_server_listen). */
+int ad_server_port(const ad_server_t *s);
+/* Graceful shutdown: stops accepting, lets in-flight responses finish, closes
+ * WebSockets with 1001, then calls done (once) when every handle is closed,
+ * or after cfg->shutdown_grace_ms at the latest. */
+void ad_server_close(ad_server_t *s, void (*done)(void *ud), void *ud);
+void ad_server_free(ad_server_t *s);
+
+/* ---- routing --------------------------------------------------------------
+ * Patterns are literal segments and ":name" parameters:
+ * "/api/agents/:id/start". A path that matches no pattern gets 404; a path
+ * that matches with another method gets 405 with Allow. Register before
+ * ad_server_listen(). ud is borrowed.
+ */
+typedef void (*ad_handler_cb)(ad_req_t *req, void *ud);
+void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_handler_cb cb,
+                     void *ud);
+
+/* ---- requests ---------------------------------------------------------------
+ * A request stays valid until its response is complete. Strings returned
+ * here are owned by the request (its arena) and NUL-terminated.
+ */
+const char *ad_req_method(const ad_req_t *r);
+/* Decoded path without the query string. */
+const char *ad_req_path(const ad_req_t *r);
+/* A ":name" parameter of the matched pattern, or NULL. */
+const char *ad_req_param(const ad_req_t *r, const char *name);
+/* A percent-decoded query value (first occurrence), or NULL when absent. */
+const char *ad_req_query(const ad_req_t *r, const char *name);
+/* A header value (case-insensitive name), or NULL. */
+const char *ad_req_header(const ad_req_t *r, const char *name);
+/* The request body (possibly empty, never NULL; NUL-terminated). */
+const char *ad_req_body(const ad_req_t *r, size_t *len);
+/* The per-request arena: freed when the response is complete. */
+ad_arena_t *ad_req_arena(ad_req_t *r);
+/* Parses the body as a JSON object. On failure it answers 400
+ * (INVALID_JSON) itself and returns NULL; the handler just returns.
+ * Returns a new reference: json_decref() it. */
+json_t *ad_req_json(ad_req_t *r);
+/* True once the client has gone; a late response is then dropped. */
+bool ad_req_client_gone(const ad_req_t *r);
+/* Per-request user data, for handlers that answer asynchronously. */
+void ad_req_set_data(ad_req_t *r, void *data);
+void *ad_req_data(const ad_req_t *r);
+
+/* ---- responses --------------------------------------------------------------
+ * Each request gets exactly one response, from the handler or later on the
+ * loop thread (asynchronous handlers keep the ad_req_t until they answer).
+ */
+/* Adds a response header; call before the response. Strings are copied. */
+void ad_res_header(ad_req_t *r, const char *name, const char *value);
+void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *body,
+                 size_t len);
+/* Serializes body (compact JSON). Steals the reference to body. */
+void ad_res_json(ad_req_t *r, int status, json_t *body);
+/* The error shape {"error":{"code","message","details"}}. details may be
+ * NULL ({}); the reference is stolen. */
+void ad_res_error(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt,
+                  ...) __attribute__((format(printf, 5, 6)));
+/* Answers an AD_E* code with its status and code name:
+ * ENOENT 404 NOT_FOUND, EEXIST 409 CONFLICT, ESTATE 409 CONFLICT,
+ * EINVAL 422 VALIDATION_ERROR, ECONSTRAINT 422 CONSTRAINT_VIOLATION,
+ * ETOOBIG 413 TOO_LARGE, EFULL 507 INSUFFICIENT_STORAGE,
+ * EBUSY/EAGAIN 503 UNAVAILABLE, anything else 500 INTERNAL. */
+void ad_res_error_code(ad_req_t *r, int err, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The status an AD_E* code maps to, and its code name, as above. */
+int ad_http_status_of(int err, const char **code);
+
+/* ---- Server-Sent Events -------------------------------------------------------
+ * Turns the request into an open text/event-stream response. The stream
+ * stays open until the client leaves or ad_sse_close(); on_close is called
+ * once either way, after which the ad_sse_t is gone. Keep-alive comments
+ * are sent by the server.
+ */
+typedef struct ad_sse ad_sse_t;
+typedef void (*ad_sse_close_cb)(ad_sse_t *sse, void *ud);
+ad_sse_t *ad_sse_start(ad_req_t *r, ad_sse_close_cb on_close, void *ud);
+/* Last-Event-ID from the request that opened the stream, or NULL. */
+const char *ad_sse_last_event_id(const ad_sse_t *sse);
+/* Sends one event; id and event may be NULL. data may hold newlines.
+ * Returns 0, or AD_ETOOBIG when the client's queue is over its bound (the
+ * stream is then closed), or AD_ECLOSED. */
+int ad_sse_send(ad_sse_t *sse, const char *id, const char *event, const char *data, size_t len);
+void ad_sse_close(ad_sse_t *sse);
+size_t ad_sse_queued_bytes(const ad_sse_t *sse);
+
+#endif

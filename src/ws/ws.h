@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ws: WebSocket (RFC 6455) on wslay. The upgrade handshake, framing,
+ * fragmentation, ping/pong and heartbeat, UTF-8 checks, close codes, and a
+ * per-connection send queue bounded in bytes. One message sent to many
+ * connections is serialized once (ad_wsmsg_t) and shared by reference.
+ *
+ * Threads: loop thread only.
+ */
+#ifndef AD_WS_H
+#define AD_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/http.h"
+
+typedef struct ad_ws ad_ws_t;
+
+/* A refcounted outgoing message: the bytes are copied once at creation and
+ * freed when the last connection has written them. */
+typedef struct ad_wsmsg ad_wsmsg_t;
+/* Returns owned (refcount 1): drop with ad_wsmsg_unref(). binary selects the
+ * opcode. */
+ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary);
+ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m);
+void ad_wsmsg_unref(ad_wsmsg_t *m);
+const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len);
+
+typedef struct {
+    /* After the handshake; the connection is open. May send or close. */
+    void (*on_open)(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
+    /* A complete message (reassembled, UTF-8 checked for text). */
+    void (*on_message)(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud);
+    /* Once, when the connection is gone for any reason; code is the close
+     * code received or sent (1006 when the TCP connection just dropped).
+     * The ad_ws_t is freed after this returns. */
+    void (*on_close)(ad_ws_t *ws, int code, void *ud);
+} ad_ws_handler_t;
+
+/* Registers a WebSocket endpoint for GET pattern (same pattern syntax as
+ * ad_server_route). A plain GET without upgrade headers gets 426.
+ * protocols: NULL-terminated list of subprotocols this endpoint accepts
+ * (or NULL); the first one the client offers that is listed is selected.
+ * handler and ud are borrowed. */
+void ad_server_route_ws(ad_server_t *s, const char *pattern, const char *const *protocols,
+                        const ad_ws_handler_t *handler, void *ud);
+
+/* Queues a text message (copied). Returns 0, AD_ECLOSED, or AD_ETOOBIG when
+ * the send queue would pass its bound (nothing is queued then; the caller
+ * decides whether to close). */
+int ad_ws_send_text(ad_ws_t *ws, const char *data, size_t len);
+/* Queues a shared message, taking a new reference. Same returns. */
+int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m);
+/* Starts the close handshake with code and reason; on_close follows. */
+void ad_ws_close(ad_ws_t *ws, int code, const char *reason);
+/* Bytes queued and not yet written to the socket. */
+size_t ad_ws_queued_bytes(const ad_ws_t *ws);
+/* Selected subprotocol, or NULL. */
+const char *ad_ws_protocol(const ad_ws_t *ws);
+/* A path parameter or query value captured from the upgrade request. */
+const char *ad_ws_param(const ad_ws_t *ws, const char *name);
+const char *ad_ws_query(const ad_ws_t *ws, const char *name);
+void ad_ws_set_data(ad_ws_t *ws, void *data);
+void *ad_ws_data(const ad_ws_t *ws);
+
+#endif
