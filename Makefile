@@ -36,15 +36,17 @@ LDFLAGS_ALL = $(MODE_LDFLAGS) $(LDFLAGS)
 
 # Every .c under src/<subsystem>/ is part of the library; main.c is the binary.
 LIB_SRC := $(sort $(wildcard src/*/*.c))
-GEN_SRC := $(wildcard scripts/gen-*.mk)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
 
-# Generated sources (embedded assets, migrations) register themselves here.
+# Generated sources register themselves in GEN_OBJ from these fragments, read
+# in this order: web.mk builds the dashboard and sets ASSET_DIR/ASSET_STAMP,
+# assets.mk embeds ASSET_DIR (default: a placeholder page), migrations.mk
+# embeds the SQL migrations.
 GEN_OBJ :=
--include $(GEN_SRC)
+-include scripts/web.mk scripts/assets.mk scripts/migrations.mk
 
 .PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench clean
 .DEFAULT_GOAL := all
