@@ -4,6 +4,7 @@
  * either runs the daemon (serve) or hands over to a client command. Wiring
  * only; each subsystem owns its own work.
  */
+#include "cli/cli.h"
 #include "core/core.h"
 
 #include <signal.h>
@@ -31,6 +32,17 @@ static void print_usage(FILE *out)
           "\n"
           "Commands:\n"
           "  serve       run the daemon (HTTP, WebSocket and SSE on one listener)\n"
+          "  ls [--all] [--worktree ID] [--status S]\n"
+          "              list agents\n"
+          "  new --worktree ID [--executor E] [--mode M] [--name N]\n"
+          "              create an agent and print its id\n"
+          "  start ID [PROMPT]      start an agent, optionally with a first prompt\n"
+          "  send ID MESSAGE        send a message to a running agent\n"
+          "  logs [-f] ID           print an agent's transcript; -f follows it live\n"
+          "  stop [--force] ID      stop an agent (--force: SIGKILL at once)\n"
+          "  rm [--hard] ID         archive an agent (--hard: delete it)\n"
+          "  Client commands talk to the daemon over <data-dir>/agentd.sock and\n"
+          "  accept --json for machine-readable output.\n"
           "  version     print the version\n"
           "  help        print this help\n"
           "\n"
@@ -168,6 +180,9 @@ int main(int argc, char **argv)
         ad_log_set_level(d.cfg.log_level);
         ad_log_set_format(d.cfg.log_format);
         return serve(&d);
+    }
+    if (ad_cli_is_command(cmd)) {
+        return ad_cli_main(&d.cfg, cmd, cargc, cargv);
     }
     fprintf(stderr, "agentd: unknown command '%s' (see 'agentd --help')\n", cmd);
     return EXIT_USAGE;

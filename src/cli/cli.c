@@ -1,0 +1,762 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client commands. Each parses its flags, makes one or a few REST calls over
+ * the daemon's unix socket and prints a table (or the JSON with --json).
+ * Errors from the daemon are shown as the server's own message; a daemon
+ * that is not running is named as such.
+ */
+#include "cli/cli.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define RESPONSE_MAX (64u << 20)
+#define SSE_EVENT_MAX (16u << 20)
+
+typedef struct {
+    ad_config_t *cfg;
+    char sock[4200];
+    bool json;
+    const char *prog; /* "agentd ls" etc., for messages */
+} cli_t;
+
+typedef struct {
+    long status;
+    ad_buf_t body;
+    bool truncated;
+} resp_t;
+
+static const char *commands[] = {"ls", "new", "start", "send", "logs", "stop", "rm"};
+
+bool ad_cli_is_command(const char *cmd)
+{
+    for (size_t i = 0; i < AD_ARRAY_LEN(commands); i++) {
+        if (strcmp(cmd, commands[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int fail(const cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(const cli_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", c->prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+static int usage(const cli_t *c, const char *msg)
+{
+    fprintf(stderr, "%s: %s (see 'agentd --help')\n", c->prog, msg);
+    return 2;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    resp_t *r = ud;
+    if (ad_buf_append(&r->body, p, size * n) != 0) {
+        r->truncated = true;
+        return 0; /* aborts the transfer */
+    }
+    return size * n;
+}
+
+/* Sets what every request shares: the socket, the token, timeouts. */
+static struct curl_slist *prepare(cli_t *c, CURL *h, const char *method, const char *url)
+{
+    struct curl_slist *hdrs = NULL;
+    /* Computed per request: command flags may have moved the data dir. */
+    snprintf(c->sock, sizeof(c->sock), "%s/agentd.sock", c->cfg->data_dir);
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    if (c->cfg->token[0] != '\0') {
+        char auth[300];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->cfg->token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    return hdrs;
+}
+
+static int not_running(const cli_t *c)
+{
+    return fail(c, "cannot reach the daemon at %s: is 'agentd serve' running with this data dir?",
+                c->sock);
+}
+
+/* One request. body may be NULL. On success r holds the status and body
+ * (free with ad_buf_cleanup). Returns 0, or 1 after printing why. */
+static int request(cli_t *c, const char *method, const char *path, json_t *body, resp_t *r)
+{
+    char url[2048];
+    snprintf(url, sizeof(url), "http://localhost%s", path);
+    r->status = 0;
+    r->truncated = false;
+    ad_buf_init(&r->body, RESPONSE_MAX);
+    CURL *h = curl_easy_init();
+    if (h == NULL) {
+        return fail(c, "cannot initialise libcurl");
+    }
+    struct curl_slist *hdrs = prepare(c, h, method, url);
+    char *payload = NULL;
+    if (body != NULL) {
+        payload = json_dumps(body, JSON_COMPACT);
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    free(payload);
+    if (rc == CURLE_COULDNT_CONNECT) {
+        ad_buf_cleanup(&r->body);
+        return not_running(c);
+    }
+    if (rc != CURLE_OK) {
+        ad_buf_cleanup(&r->body);
+        return fail(c, "request %s %s failed: %s%s", method, path, curl_easy_strerror(rc),
+                    r->truncated ? " (response too large)" : "");
+    }
+    return 0;
+}
+
+/* Prints the daemon's error message for a non-2xx response. */
+static int fail_response(const cli_t *c, resp_t *r)
+{
+    json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    if (msg != NULL) {
+        fail(c, "%s (%s, HTTP %ld)", msg, code ? code : "ERROR", r->status);
+    } else {
+        fail(c, "the daemon answered HTTP %ld", r->status);
+    }
+    json_decref(j);
+    ad_buf_cleanup(&r->body);
+    return 1;
+}
+
+/* Makes a request that must succeed with a JSON body; returns it (new
+ * reference) or NULL after printing why (*rc holds the exit code). */
+static json_t *call(cli_t *c, const char *method, const char *path, json_t *body, int *rc)
+{
+    resp_t r;
+    *rc = request(c, method, path, body, &r);
+    if (*rc != 0) {
+        return NULL;
+    }
+    if (r.status < 200 || r.status > 299) {
+        *rc = fail_response(c, &r);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, &jerr);
+    if (j == NULL && r.body.len > 0) {
+        fail(c, "the daemon sent invalid JSON: %s", jerr.text);
+        *rc = 1;
+    } else if (j == NULL) {
+        j = json_object();
+    }
+    ad_buf_cleanup(&r.body);
+    return j;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s != NULL) {
+        puts(s);
+        free(s);
+    }
+}
+
+static const char *str_of(json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : dflt;
+}
+
+/* Percent-encodes s into out for use in a path segment or query value. */
+static void url_encode(const char *s, char *out, size_t outsz)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s != '\0' && o + 4 < outsz; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            out[o++] = (char)ch;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+static void print_agents_table(json_t *agents)
+{
+    printf("%-30s %-20s %-9s %-9s %-8s %s\n", "ID", "NAME", "EXECUTOR", "STATUS", "MODE",
+           "WORKTREE");
+    size_t i;
+    json_t *a;
+    json_array_foreach(agents, i, a)
+    {
+        printf("%-30s %-20.20s %-9s %-9s %-8s %s\n", str_of(a, "id", "?"), str_of(a, "name", ""),
+               str_of(a, "executor", ""), str_of(a, "status", ""), str_of(a, "mode", ""),
+               str_of(a, "worktreeId", ""));
+    }
+}
+
+/* ---- argument parsing ---------------------------------------------------- */
+
+typedef struct {
+    const char *name; /* "--json" */
+    bool takes_value;
+    const char **value; /* for takes_value */
+    bool *flag;         /* for switches */
+} flag_t;
+
+/* Parses flags (anywhere) and positionals. Global options such as
+ * --data-dir are accepted here too. Returns 0 or 2 after printing usage. */
+static int parse(cli_t *c, int argc, char **argv, flag_t *flags, size_t nflags, const char **pos,
+                 int maxpos, int *npos)
+{
+    *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "-", 1) != 0 || strcmp(a, "-") == 0) {
+            if (*npos >= maxpos) {
+                char msg[300];
+                snprintf(msg, sizeof(msg), "unexpected argument '%s'", a);
+                return usage(c, msg);
+            }
+            pos[(*npos)++] = a;
+            continue;
+        }
+        bool matched = false;
+        for (size_t f = 0; f < nflags; f++) {
+            size_t n = strlen(flags[f].name);
+            if (strncmp(a, flags[f].name, n) != 0 || (a[n] != '\0' && a[n] != '=')) {
+                continue;
+            }
+            matched = true;
+            if (!flags[f].takes_value) {
+                if (a[n] == '=') {
+                    return usage(c, "this option takes no value");
+                }
+                *flags[f].flag = true;
+            } else if (a[n] == '=') {
+                *flags[f].value = a + n + 1;
+            } else if (i + 1 < argc) {
+                *flags[f].value = argv[++i];
+            } else {
+                char msg[300];
+                snprintf(msg, sizeof(msg), "option '%s' needs a value", flags[f].name);
+                return usage(c, msg);
+            }
+            break;
+        }
+        if (matched) {
+            continue;
+        }
+        /* Not ours: maybe a global option (--data-dir DIR). */
+        char err[300];
+        int rest;
+        int take = (strchr(a, '=') == NULL && i + 1 < argc) ? 2 : 1;
+        int rc = ad_config_parse_args(c->cfg, take, argv + i, &rest, err, sizeof(err));
+        if (rc == 0 && rest == take) {
+            i += take - 1;
+            continue;
+        }
+        if (rc != 0 && take == 2) {
+            rc = ad_config_parse_args(c->cfg, 1, argv + i, &rest, err, sizeof(err));
+            if (rc == 0 && rest == 1) {
+                continue;
+            }
+        }
+        return usage(c, rc != 0 ? err : "unexpected option");
+    }
+    return 0;
+}
+
+static bool looks_like_id(const char *s)
+{
+    return s != NULL && strlen(s) < 64 && strchr(s, '/') == NULL && strchr(s, '?') == NULL;
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+static int cmd_ls(cli_t *c, int argc, char **argv)
+{
+    const char *worktree = NULL, *status = NULL;
+    bool all = false;
+    flag_t flags[] = {{"--json", false, NULL, &c->json},
+                      {"--worktree", true, &worktree, NULL},
+                      {"--status", true, &status, NULL},
+                      {"--all", false, NULL, &all}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    char path[1024], enc[300];
+    ad_buf_t q;
+    ad_buf_init(&q, sizeof(path));
+    ad_buf_puts(&q, "/api/agents");
+    char sep = '?';
+    if (worktree != NULL) {
+        url_encode(worktree, enc, sizeof(enc));
+        ad_buf_printf(&q, "%cworktreeId=%s", sep, enc);
+        sep = '&';
+    }
+    if (status != NULL) {
+        url_encode(status, enc, sizeof(enc));
+        ad_buf_printf(&q, "%cstatus=%s", sep, enc);
+        sep = '&';
+    }
+    if (all) {
+        ad_buf_printf(&q, "%cincludeDeleted=true", sep);
+    }
+    snprintf(path, sizeof(path), "%s", q.data);
+    ad_buf_cleanup(&q);
+    json_t *j = call(c, "GET", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        print_agents_table(json_object_get(j, "agents"));
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_new(cli_t *c, int argc, char **argv)
+{
+    const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL;
+    flag_t flags[] = {{"--json", false, NULL, &c->json},
+                      {"--worktree", true, &worktree, NULL},
+                      {"--executor", true, &executor, NULL},
+                      {"--mode", true, &mode, NULL},
+                      {"--name", true, &name, NULL}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (worktree == NULL) {
+        return usage(c, "--worktree ID is required");
+    }
+    json_t *body = json_pack("{s:s}", "worktreeId", worktree);
+    if (executor != NULL) {
+        json_object_set_new(body, "executor", json_string(executor));
+    }
+    if (mode != NULL) {
+        json_object_set_new(body, "mode", json_string(mode));
+    }
+    if (name != NULL) {
+        json_object_set_new(body, "name", json_string(name));
+    }
+    json_t *j = call(c, "POST", "/api/agents", body, &rc);
+    json_decref(body);
+    if (j == NULL) {
+        return rc;
+    }
+    json_t *agent = json_object_get(j, "agent") ? json_object_get(j, "agent") : j;
+    if (c->json) {
+        print_json(agent);
+    } else {
+        printf("%s\n", str_of(agent, "id", "?"));
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* start, send, stop: one POST on an agent, then a one-line summary. */
+static int agent_post(cli_t *c, const char *id, const char *action, const char *query, json_t *body,
+                      const char *done_word)
+{
+    char path[512], enc[200];
+    int rc;
+    url_encode(id, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/agents/%s/%s%s", enc, action, query);
+    json_t *j = call(c, "POST", path, body, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        json_t *a = json_object_get(j, "agent") ? json_object_get(j, "agent") : j;
+        const char *status = str_of(a, "status", NULL);
+        if (status != NULL) {
+            printf("%s %s: %s\n", id, done_word, status);
+        } else {
+            printf("%s %s\n", id, done_word);
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_start(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[2];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos < 1 || !looks_like_id(pos[0])) {
+        return usage(c, "usage: agentd start ID [PROMPT]");
+    }
+    json_t *body = json_object();
+    if (npos == 2) {
+        json_object_set_new(body, "initialPrompt", json_string(pos[1]));
+    }
+    rc = agent_post(c, pos[0], "start", "", body, "started");
+    json_decref(body);
+    return rc;
+}
+
+static int cmd_send(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[2];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 2 || !looks_like_id(pos[0])) {
+        return usage(c, "usage: agentd send ID MESSAGE");
+    }
+    json_t *body = json_pack("{s:s}", "content", pos[1]);
+    rc = agent_post(c, pos[0], "message", "", body, "sent");
+    json_decref(body);
+    return rc;
+}
+
+static int cmd_stop(cli_t *c, int argc, char **argv)
+{
+    bool force = false;
+    flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--force", false, NULL, &force}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || !looks_like_id(pos[0])) {
+        return usage(c, "usage: agentd stop [--force] ID");
+    }
+    return agent_post(c, pos[0], "stop", force ? "?force=true" : "", NULL, "stopped");
+}
+
+static int cmd_rm(cli_t *c, int argc, char **argv)
+{
+    bool hard = false;
+    flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--hard", false, NULL, &hard}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || !looks_like_id(pos[0])) {
+        return usage(c, "usage: agentd rm [--hard] ID");
+    }
+    char path[512], enc[200];
+    url_encode(pos[0], enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/agents/%s?archive=%s", enc, hard ? "false" : "true");
+    json_t *j = call(c, "DELETE", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        printf("%s %s\n", pos[0], hard ? "deleted" : "archived");
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+
+static void print_message(json_t *m)
+{
+    const char *role = str_of(m, "role", "?");
+    const char *tool = str_of(m, "toolName", NULL);
+    const char *content = str_of(m, "content", "");
+    if (tool != NULL) {
+        printf("[%s %s] %s\n", role, tool, content);
+    } else {
+        printf("[%s] %s\n", role, content);
+    }
+}
+
+/* Prints the stored transcript, oldest first. */
+static int print_history(cli_t *c, const char *id)
+{
+    char enc[200], path[1024], cursor[256] = "";
+    json_t *all = json_array();
+    int rc = 0;
+    url_encode(id, enc, sizeof(enc));
+    /* Pages come newest first; collect (bounded) and print in reverse. */
+    for (int page = 0; page < 200; page++) {
+        if (cursor[0] != '\0') {
+            char cenc[600];
+            url_encode(cursor, cenc, sizeof(cenc));
+            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100&before=%s", enc, cenc);
+        } else {
+            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100", enc);
+        }
+        json_t *j = call(c, "GET", path, NULL, &rc);
+        if (j == NULL) {
+            json_decref(all);
+            return rc;
+        }
+        json_array_extend(all, json_object_get(j, "messages"));
+        const char *next = str_of(j, "nextCursor", NULL);
+        bool more = json_is_true(json_object_get(j, "hasMore")) && next != NULL;
+        if (more) {
+            snprintf(cursor, sizeof(cursor), "%s", next);
+        }
+        json_decref(j);
+        if (!more) {
+            break;
+        }
+    }
+    if (c->json) {
+        json_t *ordered = json_array();
+        for (size_t i = json_array_size(all); i > 0; i--) {
+            json_array_append(ordered, json_array_get(all, i - 1));
+        }
+        print_json(ordered);
+        json_decref(ordered);
+    } else {
+        for (size_t i = json_array_size(all); i > 0; i--) {
+            print_message(json_array_get(all, i - 1));
+        }
+    }
+    json_decref(all);
+    fflush(stdout);
+    return 0;
+}
+
+typedef struct {
+    cli_t *c;
+    ad_buf_t line; /* the current, incomplete line */
+    ad_buf_t data; /* data: lines of the current event */
+    bool too_big;
+} sse_t;
+
+static void print_event(sse_t *s, const char *data, size_t len)
+{
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    if (ev == NULL) {
+        return;
+    }
+    if (s->c->json) {
+        char *line = json_dumps(ev, JSON_COMPACT);
+        puts(line);
+        free(line);
+        json_decref(ev);
+        fflush(stdout);
+        return;
+    }
+    const char *type = str_of(ev, "type", "");
+    json_t *p = json_object_get(ev, "payload");
+    if (strcmp(type, "agent_output") == 0) {
+        const char *content = str_of(p, "content", "");
+        bool complete = !json_is_false(json_object_get(p, "isComplete"));
+        fputs(content, stdout);
+        if (complete && (content[0] == '\0' || content[strlen(content) - 1] != '\n')) {
+            fputc('\n', stdout);
+        }
+    } else if (strcmp(type, "message_created") == 0) {
+        json_t *m = json_object_get(p, "message");
+        const char *role = str_of(m, "role", "");
+        /* Assistant text already streamed as agent_output; show the rest. */
+        if (strcmp(role, "assistant") != 0 || str_of(m, "toolName", NULL) != NULL) {
+            print_message(m);
+        }
+    } else if (strcmp(type, "agent_status") == 0) {
+        const char *reason = str_of(p, "reason", NULL);
+        printf("-- status %s%s%s\n", str_of(p, "status", "?"), reason ? ": " : "",
+               reason ? reason : "");
+    } else if (strcmp(type, "agent_exit") == 0) {
+        json_t *sig = json_object_get(p, "signal");
+        if (json_is_string(sig)) {
+            printf("-- exited by signal %s\n", json_string_value(sig));
+        } else {
+            printf("-- exited with code %lld\n", json_integer_value(json_object_get(p, "code")));
+        }
+    } else if (strcmp(type, "tool_start") == 0) {
+        printf("-- tool %s started\n", str_of(p, "name", "?"));
+    } else if (strcmp(type, "replay_truncated") == 0) {
+        printf("-- older events are no longer kept\n");
+    }
+    fflush(stdout);
+    json_decref(ev);
+}
+
+/* Handles one complete SSE line (without its newline). */
+static void sse_line(sse_t *s, const char *line, size_t len)
+{
+    if (len == 0) {
+        if (s->data.len > 0 && !s->too_big) {
+            print_event(s, s->data.data, s->data.len);
+        }
+        ad_buf_reset(&s->data);
+        s->too_big = false;
+        return;
+    }
+    if (len >= 5 && memcmp(line, "data:", 5) == 0) {
+        size_t skip = (len > 5 && line[5] == ' ') ? 6 : 5;
+        if (s->data.len > 0 && ad_buf_putc(&s->data, '\n') != 0) {
+            s->too_big = true;
+        }
+        if (ad_buf_append(&s->data, line + skip, len - skip) != 0) {
+            s->too_big = true;
+        }
+    }
+    /* id:, event: and comments need no handling: the JSON carries seq/type. */
+}
+
+static size_t on_sse(char *p, size_t size, size_t n, void *ud)
+{
+    sse_t *s = ud;
+    size_t total = size * n;
+    for (size_t i = 0; i < total; i++) {
+        if (p[i] == '\n') {
+            size_t len = s->line.len;
+            if (len > 0 && s->line.data[len - 1] == '\r') {
+                len--;
+            }
+            sse_line(s, s->line.data ? s->line.data : "", len);
+            ad_buf_reset(&s->line);
+        } else if (ad_buf_putc(&s->line, p[i]) != 0) {
+            s->too_big = true;
+            ad_buf_reset(&s->line);
+        }
+    }
+    return total;
+}
+
+static int follow(cli_t *c, const char *id)
+{
+    char url[1024], topic[300], enc[600];
+    snprintf(topic, sizeof(topic), "agent:%s", id);
+    url_encode(topic, enc, sizeof(enc));
+    snprintf(url, sizeof(url), "http://localhost/api/events?topics=%s&since=0", enc);
+    sse_t s = {.c = c, .too_big = false};
+    ad_buf_init(&s.line, SSE_EVENT_MAX);
+    ad_buf_init(&s.data, SSE_EVENT_MAX);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdrs = prepare(c, h, "GET", url);
+    hdrs = curl_slist_append(hdrs, "Accept: text/event-stream");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_sse);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    ad_buf_cleanup(&s.line);
+    ad_buf_cleanup(&s.data);
+    if (rc == CURLE_COULDNT_CONNECT) {
+        return not_running(c);
+    }
+    if (rc == CURLE_HTTP_RETURNED_ERROR) {
+        return fail(c, "the daemon refused the event stream (HTTP %ld)", status);
+    }
+    if (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE && rc != CURLE_RECV_ERROR) {
+        return fail(c, "event stream failed: %s", curl_easy_strerror(rc));
+    }
+    return 0; /* the daemon closed the stream (shutdown) */
+}
+
+static int cmd_logs(cli_t *c, int argc, char **argv)
+{
+    bool follow_flag = false;
+    flag_t flags[] = {{"--json", false, NULL, &c->json},
+                      {"-f", false, NULL, &follow_flag},
+                      {"--follow", false, NULL, &follow_flag}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || !looks_like_id(pos[0])) {
+        return usage(c, "usage: agentd logs [-f] ID");
+    }
+    if (!follow_flag) {
+        return print_history(c, pos[0]);
+    }
+    /* Check the agent exists first, so a typo fails at once instead of
+     * following a topic nobody publishes to. */
+    char path[512], enc[200];
+    url_encode(pos[0], enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/agents/%s", enc);
+    json_t *j = call(c, "GET", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    json_decref(j);
+    return follow(c, pos[0]);
+}
+
+int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
+{
+    static char prog[64];
+    cli_t c = {.cfg = cfg, .json = false, .prog = prog};
+    snprintf(prog, sizeof(prog), "agentd %s", cmd);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc;
+    typedef int (*cmd_fn)(cli_t *, int, char **);
+    static const struct {
+        const char *name;
+        cmd_fn fn;
+    } table[] = {{"ls", cmd_ls},     {"new", cmd_new},   {"start", cmd_start}, {"send", cmd_send},
+                 {"logs", cmd_logs}, {"stop", cmd_stop}, {"rm", cmd_rm}};
+    cmd_fn fn = NULL;
+    for (size_t i = 0; i < AD_ARRAY_LEN(table); i++) {
+        if (strcmp(cmd, table[i].name) == 0) {
+            fn = table[i].fn;
+        }
+    }
+    if (fn == NULL) {
+        curl_global_cleanup();
+        return usage(&c, "unknown command");
+    }
+    if (cfg->data_dir[0] == '\0') {
+        curl_global_cleanup();
+        return usage(&c, "no data dir: set --data-dir, AGENTD_DATA_DIR or HOME");
+    }
+    rc = fn(&c, argc, argv);
+    curl_global_cleanup();
+    return rc;
+}
