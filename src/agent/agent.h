@@ -83,7 +83,7 @@ typedef struct {
 } ad_launch_t;
 
 /* Builds the launch for spec. cfg gives the executables (borrowed);
- * path_env is the PATH the child gets (NULL: getenv("PATH")).
+ * path_env is the PATH the child will have (NULL: getenv("PATH")).
  *   claude : claude -p --output-format stream-json --input-format stream-json
  *            --verbose --include-partial-messages [--permission-mode plan |
  *            --dangerously-skip-permissions (+ IS_SANDBOX=1 in env when agentd

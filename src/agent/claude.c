@@ -124,6 +124,9 @@ static void on_assistant(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *o
             const char *id = ad_json_str(blk, "id");
             const char *name = ad_json_str(blk, "name");
             json_t *input = json_object_get(blk, "input");
+            if (id == NULL) {
+                continue;
+            }
             ad_tool_open(p, id, name, input, now);
             ad_rec_t *r = ad_rec_push(out, AD_REC_TOOL_START);
             r->tool_id = ad_json_strdup(blk, "id");
@@ -178,6 +181,9 @@ static void on_user(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
             r->is_complete = true;
         } else if (strcmp(type, "tool_result") == 0) {
             const char *id = ad_json_str(blk, "tool_use_id");
+            if (id == NULL) {
+                continue;
+            }
             bool is_error = json_is_true(json_object_get(blk, "is_error"));
             open_tool_t t;
             ad_rec_t *end = ad_tool_end(p, id, is_error, tool_exit_code(tur), now, out, &t);
