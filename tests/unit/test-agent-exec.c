@@ -91,6 +91,7 @@ static void claude_modes_permissions_resume_model(void **state)
     assert_null(l.env[0]);
     assert_null(l.stdin_data);
     assert_true(l.interactive);
+    assert_int_equal(l.stop_signal, SIGINT);
     ad_launch_cleanup(&l);
 
     s.mode = AD_MODE_PLAN;
@@ -198,6 +199,7 @@ static void command_argv_as_given(void **state)
     assert_string_equal(l.argv[1], "-c");
     assert_string_equal(l.argv[2], cmd[2]);
     assert_false(l.interactive);
+    assert_int_equal(l.stop_signal, SIGTERM);
     ad_launch_cleanup(&l);
 
     ad_agent_spec_t none = {.executor = AD_EXEC_COMMAND};

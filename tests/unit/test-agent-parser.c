@@ -664,6 +664,90 @@ static void many_open_tools_and_ids_stay_bounded(void **state)
     ad_recs_cleanup(&r);
 }
 
+static void records_map_to_design_events(void **state)
+{
+    ad_recs_t r;
+    ad_recs_init(&r);
+    ad_parser_t *p = feed_file(AD_EXEC_CLAUDE, "claude-tool.jsonl", &r);
+    ad_rec_ids_t ids = {.agent_id = "ag_1", .run_id = "run_1", .crew_id = NULL};
+    size_t outputs = 0, starts = 0, ends = 0, contexts = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        const char *type = NULL;
+        json_t *ev = ad_rec_event(&r.v[i], &ids, &type);
+        char *dump = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        switch (r.v[i].type) {
+        case AD_REC_DELTA:
+            assert_string_equal(type, "agent_output");
+            assert_non_null(strstr(dump, "\"isComplete\":false"));
+            assert_non_null(strstr(dump, "\"agentId\":\"ag_1\""));
+            assert_non_null(strstr(dump, "\"runId\":\"run_1\""));
+            assert_non_null(strstr(dump, "\"stream\":\"stdout\""));
+            outputs++;
+            break;
+        case AD_REC_TOOL_START:
+            assert_string_equal(type, "tool_start");
+            assert_non_null(strstr(dump, "\"name\":\"Bash\""));
+            assert_non_null(strstr(dump, "\"params\":{\"command\":\"echo hello > out.txt\""));
+            assert_non_null(strstr(dump, "\"crewId\":null"));
+            starts++;
+            break;
+        case AD_REC_TOOL_END:
+            assert_string_equal(type, "tool_end");
+            assert_non_null(strstr(dump, "\"status\":\"success\""));
+            assert_non_null(strstr(dump, "\"exitCode\":null"));
+            assert_int_equal(json_integer_value(json_object_get(ev, "durationMs")),
+                             r.v[i].duration_ms);
+            ends++;
+            break;
+        case AD_REC_CONTEXT:
+            assert_string_equal(type, "agent_context");
+            assert_int_equal(json_integer_value(json_object_get(ev, "level")), r.v[i].level);
+            contexts++;
+            break;
+        case AD_REC_MESSAGE: {
+            assert_null(ev);
+            json_t *m = ad_rec_message_json(&r.v[i]);
+            assert_string_equal(json_string_value(json_object_get(m, "role")),
+                                ad_role_name(r.v[i].role));
+            if (r.v[i].role == AD_ROLE_TOOL) {
+                assert_string_equal(json_string_value(json_object_get(m, "toolName")), "Bash");
+                assert_true(json_is_object(json_object_get(m, "toolInput")));
+            }
+            json_decref(m);
+            break;
+        }
+        default:
+            assert_null(ev);
+            break;
+        }
+        free(dump);
+        json_decref(ev);
+    }
+    assert_true(outputs >= 2);
+    assert_int_equal(starts, 1);
+    assert_int_equal(ends, 1);
+    assert_true(contexts >= 1);
+    ad_parser_free(p);
+    ad_recs_clear(&r);
+
+    /* a command's metric line keeps its fields and gains the ids */
+    p = feed_file(AD_EXEC_COMMAND, "command-metrics.jsonl", &r);
+    const char *type = NULL;
+    json_t *ev = ad_rec_event(&r.v[1], &ids, &type);
+    assert_string_equal(type, "metric");
+    assert_null(json_object_get(ev, "type"));
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "loss");
+    assert_string_equal(json_string_value(json_object_get(ev, "runId")), "run_1");
+    json_decref(ev);
+    ev = ad_rec_event(&r.v[0], &ids, &type);
+    assert_string_equal(type, "agent_output");
+    assert_string_equal(json_string_value(json_object_get(ev, "content")), "starting trainer");
+    json_decref(ev);
+    assert_null(ad_rec_message_json(&r.v[0]));
+    ad_parser_free(p);
+    ad_recs_cleanup(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +765,7 @@ int main(void)
         cmocka_unit_test(every_truncation_of_real_lines),
         cmocka_unit_test(finish_ends_open_tools),
         cmocka_unit_test(many_open_tools_and_ids_stay_bounded),
+        cmocka_unit_test(records_map_to_design_events),
     };
     return cmocka_run_group_tests_name("agent-parser", tests, NULL, NULL);
 }
