@@ -239,7 +239,15 @@ static void on_result(ad_parser_t *p, json_t *obj, ad_recs_t *out)
     r->num_turns = ad_json_int(obj, "num_turns", 0);
     usage_from(json_object_get(obj, "usage"), &r->usage);
     if (r->is_error) {
-        json_t *errors = json_object_get(obj, "errors");
+        /* An interrupted turn (SIGINT, control_request interrupt) says so in
+         * terminal_reason; its errors[] is a diagnostic, not a message. */
+        const char *reason = ad_json_str(obj, "terminal_reason");
+        if (reason != NULL && strncmp(reason, "aborted", 7) == 0) {
+            size_t n = strlen(reason) + 16;
+            r->text = ad_xmalloc(n);
+            snprintf(r->text, n, "interrupted (%s)", reason);
+        }
+        json_t *errors = r->text == NULL ? json_object_get(obj, "errors") : NULL;
         ad_buf_t b;
         ad_buf_init(&b, 64 * 1024);
         size_t i;

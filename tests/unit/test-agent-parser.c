@@ -244,6 +244,24 @@ static void claude_api_errors(void **state)
     ad_recs_cleanup(&r);
 }
 
+static void claude_interrupted_turn(void **state)
+{
+    /* SIGINT while the answer streams: the CLI ends the turn with an error
+     * result and exits 0 */
+    ad_recs_t r;
+    ad_recs_init(&r);
+    ad_parser_t *p = feed_file(AD_EXEC_CLAUDE, "claude-interrupt.jsonl", &r);
+    find_msg(&r, AD_ROLE_USER, "[Request interrupted by user]");
+    const ad_rec_t *res = nth(&r, AD_REC_RESULT, 0);
+    assert_true(res->is_error);
+    assert_string_equal(res->subtype, "error_during_execution");
+    assert_string_equal(res->text, "interrupted (aborted_streaming)");
+    assert_int_equal(res->api_error_status, 0);
+    assert_int_equal(count(&r, AD_REC_OUTPUT), 0);
+    ad_parser_free(p);
+    ad_recs_cleanup(&r);
+}
+
 static void claude_handmade_reference_shapes(void **state)
 {
     ad_recs_t r;
@@ -755,6 +773,7 @@ int main(void)
         cmocka_unit_test(claude_tool_call),
         cmocka_unit_test(claude_followup_and_resume),
         cmocka_unit_test(claude_api_errors),
+        cmocka_unit_test(claude_interrupted_turn),
         cmocka_unit_test(claude_handmade_reference_shapes),
         cmocka_unit_test(context_level_uses_model_window),
         cmocka_unit_test(codex_items_and_turns),
