@@ -150,10 +150,12 @@ typedef enum {
     AD_REC_TOOL_END,
     /* A turn ended: usage (this turn), cost_usd (this turn), total_cost_usd
      * (cumulative for the process, -1 when the CLI gives none), duration_ms,
-     * num_turns, model, is_error with text = the error and api_error_status
-     * (HTTP code or 0), subtype (e.g. "success", "error_max_turns").
-     * → run usage; is_error → run/agent error; if the process is still
-     * alive the agent is `waiting` for input. */
+     * num_turns, model, session_id, subtype (e.g. "success",
+     * "error_max_turns"), is_error with text = the error ("API Error: 529 …",
+     * "interrupted (aborted_streaming)" after SIGINT) and api_error_status
+     * (HTTP code or 0). → run usage; is_error → run/agent error unless the
+     * runner itself interrupted the turn; if the process is still alive the
+     * agent is `waiting` for input. */
     AD_REC_RESULT,
     /* Retry / rate-limit / other notice: subtype ("api_retry", "rate_limit",
      * "compact", "error"), text = a one-line human description, json = the
