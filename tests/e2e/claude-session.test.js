@@ -8,9 +8,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { start } = require('../fixtures/mock-anthropic');
-const { claudeAvailable, makeSandbox, runClaude, CLAUDE_BIN } = require('../fixtures/claude-run');
+const { claudeMissingReason, makeSandbox, runClaude } = require('../fixtures/claude-run');
 
-const skip = claudeAvailable() ? false : `claude CLI missing at ${CLAUDE_BIN}: run npm ci in tests/e2e`;
+const skip = claudeMissingReason() || false;
 
 // All user text the API saw in one request.
 function userText(req) {

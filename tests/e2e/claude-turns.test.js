@@ -12,9 +12,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { start } = require('../fixtures/mock-anthropic');
-const { claudeAvailable, makeSandbox, runClaude, CLAUDE_BIN } = require('../fixtures/claude-run');
+const { claudeMissingReason, makeSandbox, runClaude } = require('../fixtures/claude-run');
 
-const skip = claudeAvailable() ? false : `claude CLI missing at ${CLAUDE_BIN}: run npm ci in tests/e2e`;
+const skip = claudeMissingReason() || false;
 
 let mock;
 test.before(async () => {
