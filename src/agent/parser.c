@@ -72,15 +72,22 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     if (s[0] < 0x80) {
         return 1;
     }
-    size_t len;
-    unsigned min;
-    unsigned cp;
+    /* lead byte -> sequence length, smallest code point, payload bits */
+    size_t len = 0;
+    unsigned min = 0;
+    unsigned cp = 0;
     if ((s[0] & 0xE0) == 0xC0) {
-        len = 2, min = 0x80, cp = s[0] & 0x1F;
+        len = 2;
+        min = 0x80;
+        cp = s[0] & 0x1F;
     } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3, min = 0x800, cp = s[0] & 0x0F;
+        len = 3;
+        min = 0x800;
+        cp = s[0] & 0x0F;
     } else if ((s[0] & 0xF8) == 0xF0) {
-        len = 4, min = 0x10000, cp = s[0] & 0x07;
+        len = 4;
+        min = 0x10000;
+        cp = s[0] & 0x07;
     } else {
         return 0;
     }

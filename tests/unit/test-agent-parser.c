@@ -273,7 +273,11 @@ static void claude_handmade_reference_shapes(void **state)
     size_t cap = 0;
     ssize_t n;
     uint64_t now = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    for (;;) {
+        n = getline(&line, &cap, f);
+        if (n <= 0) {
+            break;
+        }
         if (strstr(line, "\"type\":\"result\"") != NULL) {
             /* usage deduped by message.id, the largest count per id */
             ad_usage_t u;
@@ -608,7 +612,11 @@ static void every_truncation_of_real_lines(void **state)
         ad_parser_t *p = ad_parser_new(AD_EXEC_CLAUDE);
         ad_recs_t r;
         ad_recs_init(&r);
-        while ((n = getline(&line, &cap, f)) > 0) {
+        for (;;) {
+            n = getline(&line, &cap, f);
+            if (n <= 0) {
+                break;
+            }
             for (ssize_t cut = 0; cut < n; cut += 97) {
                 ad_parser_feed(p, line, (size_t)cut, 0, &r);
                 ad_recs_clear(&r);
