@@ -60,10 +60,21 @@ static void cache_register(sqlite3 *db)
     }
 }
 
+/* Each thread remembers its last lookup, valid while no connection has
+ * been closed since (conns_gen), so the common case takes no lock. */
+static uint64_t conns_gen;
+static _Thread_local stmt_cache_t *tl_cache;
+static _Thread_local uint64_t tl_gen;
+
 static stmt_cache_t *cache_find(sqlite3 *db)
 {
+    if (tl_cache != NULL && tl_cache->db == db &&
+        tl_gen == __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE)) {
+        return tl_cache;
+    }
     stmt_cache_t *found = NULL;
     pthread_mutex_lock(&conns_lock);
+    tl_gen = __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE);
     for (size_t i = 0; i < MAX_CONNS; i++) {
         if (conns[i] != NULL && conns[i]->db == db) {
             found = conns[i];
@@ -71,6 +82,7 @@ static stmt_cache_t *cache_find(sqlite3 *db)
         }
     }
     pthread_mutex_unlock(&conns_lock);
+    tl_cache = found;
     return found;
 }
 
@@ -89,6 +101,7 @@ static void conn_close(sqlite3 *db)
             break;
         }
     }
+    __atomic_add_fetch(&conns_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&conns_lock);
     if (c != NULL) {
         for (size_t i = 0; i < c->cap; i++) {
@@ -658,60 +671,109 @@ static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
 static const char SQL_RELEASE[] = "RELEASE job";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
 
-/* Runs one group of jobs in a transaction and sets each job's rc. */
-static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+/* Begins the group's transaction. 0, or sets every job's rc and fails. */
+static int group_begin(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    int rc = step_retry(d, ad_store_stmt(st->wdb, SQL_BEGIN));
+    if (rc == SQLITE_DONE) {
+        return 0;
+    }
+    int e = ad_store_rc(st->wdb, rc);
+    for (job_t *j = head; j != NULL; j = j->next) {
+        j->rc = e != 0 ? e : AD_EINTERNAL;
+    }
+    return -1;
+}
+
+static int run_job(sqlite3 *db, job_t *j)
+{
+    int rc = j->fn(db, j->ctx);
+    return rc > 0 ? AD_EINTERNAL : rc; /* a job returned a SQLite code: a bug */
+}
+
+/* The fast path: every job straight in the transaction, no savepoints
+ * (they cost about as much as a small insert). True when all succeeded and
+ * the transaction is still open; otherwise it is rolled back. */
+static bool run_fast(ad_store_t *st, job_t *head)
 {
     sqlite3 *db = st->wdb;
-    int rc = step_retry(d, ad_store_stmt(db, SQL_BEGIN));
-    if (rc != SQLITE_DONE) {
-        int e = ad_store_rc(db, rc);
-        for (job_t *j = head; j != NULL; j = j->next) {
-            j->rc = e != 0 ? e : AD_EINTERNAL;
-        }
-        return;
-    }
-    size_t ok = 0;
     for (job_t *j = head; j != NULL; j = j->next) {
-        d->jobs++;
+        j->rc = run_job(db, j);
+        if (j->rc != 0 || sqlite3_get_autocommit(db)) {
+            if (!sqlite3_get_autocommit(db)) {
+                sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK));
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The careful path, after a failure: each job in its own SAVEPOINT so a
+ * failing one is rolled back alone. */
+static void run_safe(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    sqlite3 *db = st->wdb;
+    for (job_t *j = head; j != NULL; j = j->next) {
         if (sqlite3_get_autocommit(db)) {
             /* An earlier job's error (FULL, IOERR) made SQLite roll back
-             * the whole transaction: this group is lost. */
+             * the whole transaction: the rest of this group is lost. */
             j->rc = AD_EIO;
             continue;
         }
-        rc = sqlite3_step(ad_store_stmt(db, SQL_SAVEPOINT));
+        int rc = sqlite3_step(ad_store_stmt(db, SQL_SAVEPOINT));
         if (rc != SQLITE_DONE) {
             j->rc = ad_store_rc(db, rc);
             continue;
         }
-        j->rc = j->fn(db, j->ctx);
-        if (j->rc > 0) {
-            j->rc = AD_EINTERNAL; /* a job returned a SQLite code: a bug */
-        }
+        j->rc = run_job(db, j);
         if (sqlite3_get_autocommit(db)) {
             /* The job's error rolled back everything before it too. */
             int e = j->rc != 0 ? j->rc : AD_EIO;
+            j->rc = e;
             for (job_t *k = head; k != j; k = k->next) {
                 if (k->rc == 0) {
                     k->rc = e;
                 }
             }
-            ok = 0;
-            d->failed++;
             continue;
         }
         if (j->rc != 0) {
-            d->failed++;
             sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK_TO));
-        } else {
-            ok++;
         }
         sqlite3_step(ad_store_stmt(db, SQL_RELEASE));
+    }
+    for (job_t *j = head; j != NULL; j = j->next) {
+        if (j->rc != 0) {
+            d->failed++;
+        }
+    }
+}
+
+/* Runs one group of jobs in a transaction and sets each job's rc. */
+static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    sqlite3 *db = st->wdb;
+    for (job_t *j = head; j != NULL; j = j->next) {
+        d->jobs++;
+    }
+    if (group_begin(st, head, d) != 0) {
+        return;
+    }
+    if (!run_fast(st, head)) {
+        /* Someone failed: start again, this time isolating each job. */
+        for (job_t *j = head; j != NULL; j = j->next) {
+            j->rc = 0;
+        }
+        if (group_begin(st, head, d) != 0) {
+            return;
+        }
+        run_safe(st, head, d);
     }
     if (sqlite3_get_autocommit(db)) {
         return;
     }
-    rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
+    int rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
     if (rc != SQLITE_DONE) {
         int e = ad_store_rc(db, rc);
         if (e == 0) {
@@ -728,7 +790,6 @@ static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
         return;
     }
     d->groups++;
-    AD_UNUSED(ok);
 }
 
 static void writer_main(void *arg)
@@ -842,6 +903,9 @@ typedef struct {
 static int op_run(sqlite3 *db, void *ctx)
 {
     op_job_t *o = ctx;
+    /* A job may run twice (see ad_store_job_fn): forget the first result. */
+    json_decref(o->result);
+    o->result = NULL;
     return o->op(db, o->args, &o->result);
 }
 
@@ -919,6 +983,14 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
 int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out, char *err,
                   size_t errsz)
 {
+    /* Memory statistics cost a global mutex per allocation; nothing reads
+     * them. Only possible before SQLite initializes: later calls are
+     * refused, harmlessly. */
+    static bool configured;
+    if (!configured) {
+        configured = true;
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    }
     ad_store_t *st = ad_xcalloc(1, sizeof(*st));
     st->loop = loop;
     st->path = ad_xstrdup(opts->path);

@@ -502,6 +502,38 @@ static void statement_cache_reuses_by_literal(void **state)
     }
 }
 
+static int count_crews(sqlite3 *db, void *ctx)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT count(*) FROM crews");
+    if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+        return AD_EINTERNAL;
+    }
+    *(int *)ctx = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+static void read_done(int rc, void *ctx)
+{
+    AD_UNUSED(ctx);
+    assert_int_equal(rc, 0);
+}
+
+static void heavy_reads_run_on_the_pool(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO crews VALUES ('cr_a', 'a', 0, 0), "
+                             "('cr_b', 'b', 0, 0)"),
+                     0);
+    int n = -1;
+    ad_store_read_async(st, count_crews, read_done, &n);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(n, 2);
+    close_store(f, st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(busy_database_is_retried_within_a_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(close_runs_queued_jobs_first, setup, teardown),
         cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup, teardown),
+        cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
