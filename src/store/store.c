@@ -68,8 +68,9 @@ static _Thread_local uint64_t tl_gen;
 
 static stmt_cache_t *cache_find(sqlite3 *db)
 {
-    if (tl_cache != NULL && tl_cache->db == db &&
-        tl_gen == __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE)) {
+    /* The generation first: a cache of a closed connection is freed. */
+    if (tl_cache != NULL && tl_gen == __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE) &&
+        tl_cache->db == db) {
         return tl_cache;
     }
     stmt_cache_t *found = NULL;
