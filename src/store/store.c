@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BUSY_RETRIES 10
@@ -454,6 +455,19 @@ static int exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, const
     return e;
 }
 
+static void schema_read_failed(sqlite3 *db, int e, const char *path, char *err, size_t errsz)
+{
+    if (e == AD_ECORRUPT) {
+        snprintf(err, errsz,
+                 "database %s is corrupt (%s); refusing to run: restore it from a "
+                 "backup or move it away",
+                 path, sqlite3_errmsg(db));
+    } else {
+        snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
+                 sqlite3_errmsg(db));
+    }
+}
+
 int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const char *path, char *err,
                      size_t errsz)
 {
@@ -478,9 +492,8 @@ int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const ch
                                 "ORDER BY version",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        e = ad_store_rc(db, rc);
-        snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
-                 sqlite3_errmsg(db));
+        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+        schema_read_failed(db, e, path, err, errsz);
         return e != 0 ? e : AD_EINTERNAL;
     }
     bool *applied = ad_xcalloc(n + 1, sizeof(bool));
@@ -516,8 +529,7 @@ int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const ch
     }
     if (rc != SQLITE_DONE) {
         e = ad_store_rc(db, rc);
-        snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
-                 sqlite3_errmsg(db));
+        schema_read_failed(db, e, path, err, errsz);
         goto out;
     }
     sqlite3_finalize(s);
@@ -639,13 +651,51 @@ static int conn_open(const char *path, bool writer, bool full, int busy_ms, sqli
     return 0;
 }
 
-/* Reads the whole schema and asks SQLite for a quick look at the b-tree
- * pages of the schema table: a corrupt file fails here, before anything is
- * written to it. */
-static int check_schema(sqlite3 *db, const char *path, char *err, size_t errsz)
+/* Reads the schema: a file that is not a database, or whose first page is
+ * damaged, fails here. After an unclean shutdown (a WAL file left behind)
+ * the whole file is checked too (PRAGMA quick_check, linear in its size),
+ * so that a damaged database is refused before anything is written to it. */
+static int check_db(sqlite3 *db, const char *path, bool unclean, char *err, size_t errsz)
 {
-    return exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path,
-                    "reading the schema");
+    int e =
+        exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path, "reading the schema");
+    if (e != 0 || !unclean) {
+        return e;
+    }
+    uint64_t t0 = ad_mono_ns();
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+    }
+    if (rc == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(s, 0);
+        if (res == NULL || strcmp(res, "ok") != 0) {
+            snprintf(err, errsz,
+                     "database %s is corrupt (%s); refusing to run: restore it from "
+                     "a backup or move it away",
+                     path, res != NULL ? res : "?");
+            e = AD_ECORRUPT;
+        }
+    } else {
+        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+        if (e == 0) {
+            e = AD_EINTERNAL;
+        }
+        snprintf(err, errsz,
+                 "database %s is corrupt (%s); refusing to run: restore it from a "
+                 "backup or move it away",
+                 path, sqlite3_errmsg(db));
+        if (e != AD_ECORRUPT && e != AD_EIO && e != AD_ENOMEM) {
+            e = AD_ECORRUPT;
+        }
+    }
+    sqlite3_finalize(s);
+    if (e == 0) {
+        ad_log(AD_LOG_INFO, "store", "checked after unclean shutdown path=%s ms=%llu", path,
+               (unsigned long long)((ad_mono_ns() - t0) / 1000000));
+    }
+    return e;
 }
 
 /* ---- writer thread ------------------------------------------------------------- */
@@ -997,9 +1047,14 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     st->path = ad_xstrdup(opts->path);
     st->durability_full = opts->durability_full;
     st->busy_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+    /* A WAL left behind means the last run did not close the database. */
+    char wal[4200];
+    struct stat sb;
+    snprintf(wal, sizeof(wal), "%s-wal", st->path);
+    bool unclean = stat(wal, &sb) == 0 && sb.st_size > 0;
     int e = conn_open(st->path, true, st->durability_full, st->busy_ms, &st->wdb, err, errsz);
     if (e == 0) {
-        e = check_schema(st->wdb, st->path, err, errsz);
+        e = check_db(st->wdb, st->path, unclean, err, errsz);
     }
     if (e == 0) {
         e = ad_store_migrate(st->wdb, ad_migrations, ad_migrations_count, st->path, err, errsz);
