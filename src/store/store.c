@@ -987,7 +987,10 @@ void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_re
 
 typedef struct {
     uv_work_t work;
-    ad_store_t *st;
+    /* Copies, not the store: a pool read may outlive ad_store_close(). */
+    char *path;
+    bool full;
+    int busy_ms;
     ad_store_read_fn fn;
     ad_store_done_cb done;
     void *ctx;
@@ -999,8 +1002,7 @@ static void read_work(uv_work_t *w)
     read_job_t *r = w->data;
     sqlite3 *db = NULL;
     char err[512];
-    r->rc = conn_open(r->st->path, false, r->st->durability_full, r->st->busy_ms, &db, err,
-                      sizeof(err));
+    r->rc = conn_open(r->path, false, r->full, r->busy_ms, &db, err, sizeof(err));
     if (r->rc != 0) {
         ad_log(AD_LOG_ERROR, "store", "%s", err);
         return;
@@ -1015,13 +1017,16 @@ static void read_after(uv_work_t *w, int status)
     if (r->done != NULL) {
         r->done(status == UV_ECANCELED ? AD_ECLOSED : r->rc, r->ctx);
     }
+    free(r->path);
     free(r);
 }
 
 void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx)
 {
     read_job_t *r = ad_xcalloc(1, sizeof(*r));
-    r->st = st;
+    r->path = ad_xstrdup(st->path);
+    r->full = st->durability_full;
+    r->busy_ms = st->busy_ms;
     r->fn = fn;
     r->done = done;
     r->ctx = ctx;

@@ -77,7 +77,9 @@ typedef int (*ad_store_job_fn)(sqlite3 *db, void *ctx);
 typedef void (*ad_store_done_cb)(int rc, void *ctx);
 
 /* Queues fn. done (may be NULL) is always called exactly once, later, on the
- * loop thread; ctx is borrowed by both until then. Loop thread. */
+ * loop thread; ctx is borrowed by both until then. Loop thread; not after
+ * ad_store_close(). The queue has no bound of its own: callers bound what
+ * they submit (HTTP by its connection limit, the bus by its batching). */
 void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
 
 /* A JSON-in/JSON-out write, used by the REST layer: op runs on the writer
