@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// The client commands against a real daemon over its unix socket: tables
+// and --json output, the daemon's own errors shown as one line, and a clear
+// message when no daemon is running.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { run, tmpDir } = require('./lib/daemon');
+const { startApi } = require('./lib/api');
+
+// A git repository with one commit: a valid workspace whether or not the
+// daemon requires git.
+function gitRepo(base) {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(base, 'repo-')));
+  const git = (...a) => execFileSync('git', a, { cwd: dir, stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '--allow-empty', '-m', 'init');
+  return dir;
+}
+
+test('client commands drive agents through the unix socket', async (t) => {
+  const d = await startApi();
+  t.after(() => d.cleanup());
+  const cli = (...args) => run([...args, '--data-dir', d.dataDir]);
+
+  const ws = await d.req('POST', '/api/workspaces', { path: gitRepo(d.dataDir) });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const wtId = ws.body.worktrees[0].id;
+
+  const created = cli('new', '--worktree', wtId, '--name', 'cli agent', '--executor', 'command');
+  assert.equal(created.status, 0, created.stderr);
+  const id = created.stdout.trim();
+  assert.match(id, /^ag_[0-9a-z]{26}$/);
+
+  const ls = cli('ls');
+  assert.equal(ls.status, 0, ls.stderr);
+  const lines = ls.stdout.trim().split('\n');
+  assert.match(lines[0], /^ID\s+NAME\s+EXECUTOR\s+STATUS\s+MODE\s+WORKTREE$/);
+  assert.equal(lines.length, 2);
+  assert.ok(lines[1].startsWith(id) && lines[1].includes('cli agent') && lines[1].includes(wtId), lines[1]);
+
+  const lsJson = JSON.parse(cli('ls', '--json').stdout);
+  assert.equal(lsJson.agents.length, 1);
+  assert.equal(lsJson.agents[0].id, id);
+  assert.equal(lsJson.agents[0].executor, 'command');
+
+  // Filters reach the server as query parameters.
+  assert.equal(JSON.parse(cli('ls', '--json', '--status', 'running').stdout).agents.length, 0);
+
+  const logs = cli('logs', id);
+  assert.equal(logs.status, 0, logs.stderr);
+  assert.equal(logs.stdout, '');
+
+  // Archive hides the agent; --all shows it again.
+  const rm = cli('rm', id);
+  assert.equal(rm.status, 0, rm.stderr);
+  assert.equal(rm.stdout.trim(), `${id} archived`);
+  assert.equal(JSON.parse(cli('ls', '--json').stdout).agents.length, 0);
+  const all = JSON.parse(cli('ls', '--json', '--all').stdout).agents;
+  assert.equal(all.length, 1);
+  assert.ok(all[0].deletedAt);
+
+  const hard = cli('rm', '--hard', id);
+  assert.equal(hard.status, 0, hard.stderr);
+  assert.equal(JSON.parse(cli('ls', '--json', '--all').stdout).agents.length, 0);
+});
+
+test('client errors are one line with the daemon\'s message and exit 1', async (t) => {
+  const d = await startApi();
+  t.after(() => d.cleanup());
+  const cli = (...args) => run([...args, '--data-dir', d.dataDir]);
+
+  const missing = cli('logs', 'ag_00000000000000000000000000');
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^agentd logs: .*\(NOT_FOUND, HTTP 404\)\n$/);
+
+  const bad = cli('new', '--worktree', 'wt_nope');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /HTTP (404|422)\)\n$/);
+  assert.equal(bad.stderr.split('\n').length, 2);
+
+  const usage = cli('new');
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /--worktree ID is required/);
+
+  const extra = cli('stop', 'a', 'b');
+  assert.equal(extra.status, 2);
+  assert.match(extra.stderr, /unexpected argument 'b'/);
+});
+
+test('a client with no daemon says so', () => {
+  const dir = tmpDir();
+  const r = run(['ls', '--data-dir', dir]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot reach the daemon at .*agentd\.sock: is 'agentd serve' running/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
