@@ -5,6 +5,7 @@
  * only; each subsystem owns its own work.
  */
 #include "core/core.h"
+#include "proc/proc.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ typedef struct {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     ad_pidlock_t lock;
+    ad_procs_t *procs;
     bool stopping;
 } daemon_t;
 
@@ -54,17 +56,26 @@ static void print_serve_usage(FILE *out)
     ad_config_print_help(out);
 }
 
+static void on_procs_stopped(void *ud)
+{
+    daemon_t *d = ud;
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
     if (d->stopping) {
         ad_log(AD_LOG_WARN, "main", "second signal, exiting now signal=%d", signum);
+        ad_procs_free(d->procs); /* SIGKILLs and reaps agents: no orphans */
         exit(1);
     }
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
-    uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    /* Agents get the grace to end; the signal handles stay open until
+     * they have, so a second signal can still cut it short. */
+    ad_procs_shutdown(d->procs, d->cfg.shutdown_grace_ms, on_procs_stopped, d);
 }
 
 static int serve(daemon_t *d)
@@ -90,12 +101,15 @@ static int serve(daemon_t *d)
     d->sigterm.data = d;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    d->procs = ad_procs_new(d->loop);
 
     ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
            (long)getpid(), d->cfg.data_dir);
     printf("agentd ready pid=%ld\n", (long)getpid());
     fflush(stdout);
 
+    uv_run(d->loop, UV_RUN_DEFAULT);
+    ad_procs_free(d->procs);
     uv_run(d->loop, UV_RUN_DEFAULT);
 
     uv_loop_close(d->loop);

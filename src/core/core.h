@@ -194,6 +194,9 @@ typedef struct {
     char token[256];
     char cors_origins[1024]; /* comma-separated; empty = same origin only */
     uint64_t shutdown_grace_ms;
+    /* agent processes (src/proc) */
+    uint64_t max_line_bytes;
+    uint64_t stop_grace_ms;
     /* HTTP limits */
     uint64_t max_header_bytes;
     uint64_t max_header_count;
