@@ -74,6 +74,12 @@ static const opt_t options[] = {
      10, 3600000, "server WebSocket ping interval"},
     {"ws-idle-timeout-ms", "AGENTD_WS_IDLE_TIMEOUT_MS", U64(ws_idle_timeout_ms), "MS", "90000", 10,
      86400000, "a WebSocket silent this long is dropped"},
+    {"claude-bin", "AGENTD_CLAUDE_BIN", STR(claude_bin), "PATH", "claude", 0, 0,
+     "Claude Code executable for claude agents (looked up on PATH)"},
+    {"codex-bin", "AGENTD_CODEX_BIN", STR(codex_bin), "PATH", "codex", 0, 0,
+     "Codex CLI executable for codex agents (looked up on PATH)"},
+    {"gemini-bin", "AGENTD_GEMINI_BIN", STR(gemini_bin), "PATH", "gemini", 0, 0,
+     "Gemini CLI executable for gemini agents (looked up on PATH)"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

@@ -210,6 +210,10 @@ typedef struct {
     uint64_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
     uint64_t ws_idle_timeout_ms;
+    /* Agent executables (name looked up on PATH, or a path) */
+    char claude_bin[1024];
+    char codex_bin[1024];
+    char gemini_bin[1024];
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with
