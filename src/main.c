@@ -4,8 +4,14 @@
  * either runs the daemon (serve) or hands over to a client command. Wiring
  * only; each subsystem owns its own work.
  */
+#include "agent/runner.h"
+#include "api/api.h"
+#include "bus/bus.h"
 #include "core/core.h"
+#include "http/http.h"
 #include "proc/proc.h"
+#include "store/store.h"
+#include "ws/ws.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +28,12 @@ typedef struct {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     ad_pidlock_t lock;
+    ad_server_t *server;
+    ad_store_t *store;
     ad_procs_t *procs;
+    ad_runner_t *runner;
+    ad_bus_t *bus;
+    ad_app_t app;
     bool stopping;
 } daemon_t;
 
@@ -56,11 +67,53 @@ static void print_serve_usage(FILE *out)
     ad_config_print_help(out);
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    AD_UNUSED(arg);
+    if (!uv_is_closing(h)) {
+        uv_close(h, NULL);
+    }
+}
+
+/* The server has finished its answers and closed its sockets: close what
+ * else is open on the loop so uv_run returns. */
+static void on_server_closed(void *ud)
+{
+    daemon_t *d = ud;
+    /* The store first: it commits what is queued and closes its own
+     * handle with its own callback. */
+    ad_store_close(d->store);
+    d->store = NULL;
+    /* The store has delivered every run's end: the runner and the
+     * supervisor (whose processes have all exited) can go. */
+    ad_runner_free(d->runner);
+    d->runner = NULL;
+    ad_procs_free(d->procs);
+    d->procs = NULL;
+    uv_walk(d->loop, close_handle, NULL);
+}
+
+static int store_barrier(sqlite3 *db, void *ctx)
+{
+    AD_UNUSED(db);
+    AD_UNUSED(ctx);
+    return 0;
+}
+
+/* Every queued write (the runs' ends, which answer pending stop requests)
+ * has committed and been delivered: now the server may close. */
+static void on_store_drained(int rc, void *ud)
+{
+    daemon_t *d = ud;
+    AD_UNUSED(rc);
+    ad_server_close(d->server, on_server_closed, d);
+}
+
+/* Every agent process has exited (within --shutdown-grace-ms). */
 static void on_procs_stopped(void *ud)
 {
     daemon_t *d = ud;
-    uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    ad_store_submit(d->store, store_barrier, on_store_drained, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -73,8 +126,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
-    /* Agents get the grace to end; the signal handles stay open until
-     * they have, so a second signal can still cut it short. */
+    /* Agents get the grace to end first, while the API still answers. */
     ad_procs_shutdown(d->procs, d->cfg.shutdown_grace_ms, on_procs_stopped, d);
 }
 
@@ -95,23 +147,77 @@ static int serve(daemon_t *d)
     }
     signal(SIGPIPE, SIG_IGN);
     d->loop = uv_default_loop();
+    if (ad_store_open_cfg(d->loop, &d->cfg, &d->store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        uv_loop_close(d->loop);
+        ad_pidlock_release(&d->lock);
+        return 1;
+    }
     uv_signal_init(d->loop, &d->sigint);
     uv_signal_init(d->loop, &d->sigterm);
     d->sigint.data = d;
     d->sigterm.data = d;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
-    d->procs = ad_procs_new(d->loop);
 
+    d->server = ad_server_new(d->loop, &d->cfg);
+
+    /* Subsystems are created and register their routes here, before
+     * listening (store, bus, then ad_api_register(&app)). */
+    ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
+    d->bus = ad_bus_new(d->loop, &d->cfg);
+    d->procs = ad_procs_new(d->loop);
+    d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
+    /* Runs a previous daemon left running are lost; the writer runs this
+     * before any start that follows. */
+    ad_runner_reconcile(d->runner, NULL, NULL);
+    d->app = (ad_app_t){.loop = d->loop,
+                        .cfg = &d->cfg,
+                        .server = d->server,
+                        .store = d->store,
+                        .bus = d->bus,
+                        .runner = d->runner};
+    ad_api_register(&d->app);
+#ifdef AD_TEST_BUILD
+    ad_test_routes_register(d->server);
+#endif
+
+    if (ad_server_listen(d->server, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        ad_server_close(d->server, NULL, NULL);
+        ad_store_close(d->store);
+        ad_runner_free(d->runner);
+        ad_procs_free(d->procs);
+        uv_walk(d->loop, close_handle, NULL);
+        uv_run(d->loop, UV_RUN_DEFAULT);
+        ad_server_free(d->server);
+        ad_bus_free(d->bus);
+        uv_loop_close(d->loop);
+        ad_pidlock_release(&d->lock);
+        return 1;
+    }
     ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
            (long)getpid(), d->cfg.data_dir);
-    printf("agentd ready pid=%ld\n", (long)getpid());
+    const char *host = d->cfg.listen_host;
+    bool v6 = strchr(host, ':') != NULL;
+    printf("agentd listening on http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "",
+           ad_server_port(d->server));
     fflush(stdout);
 
     uv_run(d->loop, UV_RUN_DEFAULT);
-    ad_procs_free(d->procs);
-    uv_run(d->loop, UV_RUN_DEFAULT);
+    if (d->store != NULL) {
+        ad_store_close(d->store);
+        d->store = NULL;
+        uv_run(d->loop, UV_RUN_DEFAULT);
+    }
+    if (d->procs != NULL) {
+        ad_runner_free(d->runner);
+        ad_procs_free(d->procs);
+        uv_run(d->loop, UV_RUN_DEFAULT);
+    }
 
+    ad_server_free(d->server);
+    ad_bus_free(d->bus);
     uv_loop_close(d->loop);
     ad_pidlock_release(&d->lock);
     ad_log(AD_LOG_INFO, "main", "stopped");
