@@ -80,10 +80,15 @@ typedef struct {
     /* true: stdin stays open after stdin_data and later user messages go there
      * (claude stream-json input); false: close stdin after stdin_data. */
     bool interactive;
+    /* The polite first step of a graceful stop (reference A.7, E.6), before
+     * SIGTERM and SIGKILL: close stdin, then send stop_signal to the process
+     * group. SIGINT for the agent CLIs (it ends a claude turn with a result;
+     * SIGTERM would leave none), SIGTERM for commands. */
+    int stop_signal;
 } ad_launch_t;
 
 /* Builds the launch for spec. cfg gives the executables (borrowed);
- * path_env is the PATH the child gets (NULL: getenv("PATH")).
+ * path_env is the PATH the child will have (NULL: getenv("PATH")).
  *   claude : claude -p --output-format stream-json --input-format stream-json
  *            --verbose --include-partial-messages [--permission-mode plan |
  *            --dangerously-skip-permissions (+ IS_SANDBOX=1 in env when agentd
@@ -145,10 +150,12 @@ typedef enum {
     AD_REC_TOOL_END,
     /* A turn ended: usage (this turn), cost_usd (this turn), total_cost_usd
      * (cumulative for the process, -1 when the CLI gives none), duration_ms,
-     * num_turns, model, is_error with text = the error and api_error_status
-     * (HTTP code or 0), subtype (e.g. "success", "error_max_turns").
-     * → run usage; is_error → run/agent error; if the process is still
-     * alive the agent is `waiting` for input. */
+     * num_turns, model, session_id, subtype (e.g. "success",
+     * "error_max_turns"), is_error with text = the error ("API Error: 529 …",
+     * "interrupted (aborted_streaming)" after SIGINT) and api_error_status
+     * (HTTP code or 0). → run usage; is_error → run/agent error unless the
+     * runner itself interrupted the turn; if the process is still alive the
+     * agent is `waiting` for input. */
     AD_REC_RESULT,
     /* Retry / rate-limit / other notice: subtype ("api_retry", "rate_limit",
      * "compact", "error"), text = a one-line human description, json = the
@@ -215,6 +222,30 @@ typedef struct {
 void ad_recs_init(ad_recs_t *r);
 void ad_recs_clear(ad_recs_t *r);
 void ad_recs_cleanup(ad_recs_t *r);
+
+/* Ids a record's event refers to; borrowed; crew_id may be NULL. */
+typedef struct {
+    const char *agent_id;
+    const char *run_id;
+    const char *crew_id;
+} ad_rec_ids_t;
+
+/* The bus event (DESIGN.md §4) for a record, for the records that map to one
+ * event by themselves: OUTPUT, DELTA, NOTICE -> "agent_output"; TOOL_START
+ * -> "tool_start"; TOOL_END -> "tool_end" (status "success"/"error",
+ * exitCode null when unknown); CONTEXT -> "agent_context"; EVENT -> its own
+ * type, the line's fields without "type" plus agentId/runId when absent.
+ * Sets *type (static or borrowed from r) and returns the payload (owned:
+ * json_decref), or NULL for MESSAGE, SESSION and RESULT, which the runner
+ * stores first (message_created needs the stored message; RESULT changes
+ * status and usage). */
+json_t *ad_rec_event(const ad_rec_t *r, const ad_rec_ids_t *ids, const char **type);
+
+/* The message fields of an AD_REC_MESSAGE, camelCase as on the wire: role,
+ * content, tokenCount, toolName, toolInput, toolOutput, isComplete (null for
+ * absent ones). The runner adds id, agentId, runId and createdAt. Returns
+ * owned (json_decref), or NULL for other record types. */
+json_t *ad_rec_message_json(const ad_rec_t *r);
 
 /* Plain-output records are capped at this many bytes of the line. */
 #define AD_PARSER_OUTPUT_MAX (256 * 1024)

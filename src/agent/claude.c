@@ -124,6 +124,9 @@ static void on_assistant(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *o
             const char *id = ad_json_str(blk, "id");
             const char *name = ad_json_str(blk, "name");
             json_t *input = json_object_get(blk, "input");
+            if (id == NULL) {
+                continue;
+            }
             ad_tool_open(p, id, name, input, now);
             ad_rec_t *r = ad_rec_push(out, AD_REC_TOOL_START);
             r->tool_id = ad_json_strdup(blk, "id");
@@ -178,6 +181,9 @@ static void on_user(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
             r->is_complete = true;
         } else if (strcmp(type, "tool_result") == 0) {
             const char *id = ad_json_str(blk, "tool_use_id");
+            if (id == NULL) {
+                continue;
+            }
             bool is_error = json_is_true(json_object_get(blk, "is_error"));
             open_tool_t t;
             ad_rec_t *end = ad_tool_end(p, id, is_error, tool_exit_code(tur), now, out, &t);
@@ -233,7 +239,15 @@ static void on_result(ad_parser_t *p, json_t *obj, ad_recs_t *out)
     r->num_turns = ad_json_int(obj, "num_turns", 0);
     usage_from(json_object_get(obj, "usage"), &r->usage);
     if (r->is_error) {
-        json_t *errors = json_object_get(obj, "errors");
+        /* An interrupted turn (SIGINT, control_request interrupt) says so in
+         * terminal_reason; its errors[] is a diagnostic, not a message. */
+        const char *reason = ad_json_str(obj, "terminal_reason");
+        if (reason != NULL && strncmp(reason, "aborted", 7) == 0) {
+            size_t n = strlen(reason) + 16;
+            r->text = ad_xmalloc(n);
+            snprintf(r->text, n, "interrupted (%s)", reason);
+        }
+        json_t *errors = r->text == NULL ? json_object_get(obj, "errors") : NULL;
         ad_buf_t b;
         ad_buf_init(&b, 64 * 1024);
         size_t i;

@@ -8,7 +8,7 @@
  */
 #include "agent/agent.h"
 
-#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -376,6 +376,7 @@ static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, con
     if (env.v == NULL) {
         env.v = ad_xcalloc(1, sizeof(char *));
     }
+    out->stop_signal = spec->executor == AD_EXEC_COMMAND ? SIGTERM : SIGINT;
     out->argv = argv.v;
     out->argc = argv.n;
     out->env = env.v;
