@@ -809,8 +809,9 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     o.cwd = path;
     o.env = (const char *const *)env;
     o.pty = json_is_true(json_object_get(state, "terminal"));
-    o.polite =
-        spec.executor == AD_EXEC_COMMAND ? AD_PROC_POLITE_SIGINT : AD_PROC_POLITE_CLOSE_STDIN;
+    o.polite = spec.executor == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
+               : spec.executor == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
+                                                 : AD_PROC_POLITE_CLOSE_STDIN;
     if (stop_with != NULL) {
         o.polite = strcmp(stop_with, "stdin") == 0  ? AD_PROC_POLITE_CLOSE_STDIN
                    : strcmp(stop_with, "none") == 0 ? AD_PROC_POLITE_NONE

@@ -12,7 +12,8 @@
  *   state.terminal  true: run on a pseudo-terminal (default false)
  *   state.env       {"NAME": "value", …} extra environment (AGENTD_* dropped)
  *   state.stopWith  "sigint" (default for command), "stdin" (default for
- *                   claude/codex/gemini) or "none": the polite stop step
+ *                   codex/gemini) or "none": the polite stop step; claude's
+ *                   default is SIGINT and then stdin closed
  * The working directory is the agent's worktree path.
  *
  * Threads: loop thread only. store, bus and procs are borrowed and must

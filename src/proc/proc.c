@@ -551,6 +551,12 @@ int ad_proc_stop(ad_proc_t *p, bool force)
     case AD_PROC_POLITE_SIGINT:
         kill(-p->pid, SIGINT);
         break;
+    case AD_PROC_POLITE_SIGINT_CLOSE:
+        /* The turn in progress ends with a result; no more input ends the
+         * process (reference A.7 and E.6). */
+        kill(-p->pid, SIGINT);
+        ad_proc_close_stdin(p);
+        break;
     case AD_PROC_POLITE_NONE:
         on_stop_timer(&p->stop_timer); /* SIGTERM now */
         return 0;

@@ -29,7 +29,8 @@ typedef enum { AD_PROC_STDOUT = 1, AD_PROC_STDERR = 2 } ad_proc_stream_t;
 typedef enum {
     AD_PROC_POLITE_CLOSE_STDIN = 0, /* close stdin (pty: send ^D) */
     AD_PROC_POLITE_SIGINT,          /* SIGINT to the group */
-    AD_PROC_POLITE_NONE             /* straight to SIGTERM */
+    AD_PROC_POLITE_NONE,            /* straight to SIGTERM */
+    AD_PROC_POLITE_SIGINT_CLOSE     /* SIGINT, then close stdin (Claude Code) */
 } ad_proc_polite_t;
 
 /* Appended to a line cut at the cap; the rest of that line is skipped. */

@@ -179,7 +179,7 @@ int ad_store_agent_check_startable(ad_store_t *st, const char *id);
 int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char out[AD_ID_MAX]);
 
 /* args {id, worktreeId, name, mode, permissions, executor, crewId?, now,
- * status?, parentAgentId?, sessionId?}: displayOrder = last + 1 in the
+ * status?, parentAgentId?, sessionId?, state?}: displayOrder = last + 1 in the
  * worktree. AD_ENOENT when the worktree is unknown. result {agent, workspaceId}. */
 int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result);
 /* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
