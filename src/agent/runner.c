@@ -189,8 +189,14 @@ static void on_runtime_done(int rc, json_t *result, void *ud)
 }
 
 /* Queues an agent runtime change; args is taken. */
+static void flush_all(run_t *run);
+
 static void runtime_update(run_t *run, json_t *args, const char *status, ad_runner_cb cb, void *ud)
 {
+    /* Writes keep the order of the output: what the agent said before this
+     * change is stored before it (a client that sees `waiting` finds the
+     * answer). */
+    flush_all(run);
     rt_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
     c->cb = cb;
@@ -471,6 +477,19 @@ static void on_rec(run_t *run, const ad_rec_t *rec)
         run->usage.cache_read_tokens += rec->usage.cache_read_tokens;
         run->cost = rec->total_cost_usd >= 0 ? rec->total_cost_usd : run->cost + rec->cost_usd;
         run->turns += rec->num_turns;
+        {
+            /* usage_stats: one request's worth per finished turn */
+            ad_usage_rec_t u = {
+                .model = rec->model != NULL ? rec->model : ad_parser_model(run->parser),
+                .input_tokens = rec->usage.input_tokens,
+                .output_tokens = rec->usage.output_tokens,
+                .cache_read_tokens = rec->usage.cache_read_tokens,
+                .cache_write_tokens = rec->usage.cache_creation_tokens,
+                .cost_usd = rec->cost_usd > 0 ? rec->cost_usd : 0,
+                .error = rec->is_error,
+            };
+            ad_store_usage_record(r->store, &u, NULL, NULL);
+        }
         if (rec->is_error) {
             run->had_error = true;
             snprintf(run->reason, sizeof(run->reason), "%s",
