@@ -17,7 +17,10 @@
 #define OUT_FLUSH_BYTES (64 * 1024) /* coalesced output becomes a message */
 #define FLUSH_MS 100
 #define BATCH_MAX 256
-#define INFLIGHT_MAX 64 /* message batches queued to the writer */
+#define BATCH_BYTES (4 * 1024 * 1024)
+/* Message bytes handed to the writer and not yet committed, over all runs:
+ * past it, plain output is not stored (events still go out live). */
+#define INFLIGHT_BYTES (32 * 1024 * 1024)
 #define STATE_ENV_MAX 256
 
 typedef struct {
@@ -52,6 +55,8 @@ typedef struct run {
     char reason[256];
     ad_buf_t out[2]; /* pending output text: stdout, stderr */
     json_t *batch;   /* messages not yet handed to the writer */
+    size_t batch_bytes;
+    uint64_t dropped; /* output messages not stored: the writer was behind */
     uv_timer_t flush;
     bool flush_init;
     waiter_t *stop_waiters;
@@ -64,8 +69,7 @@ struct ad_runner {
     ad_bus_t *bus;
     ad_procs_t *procs;
     run_t *runs;
-    size_t inflight;
-    uint64_t dropped;
+    size_t inflight_bytes;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -214,14 +218,26 @@ static void runtime_update(run_t *run, json_t *args, const char *status, ad_runn
 
 /* ---- messages --------------------------------------------------------------- */
 
+typedef struct {
+    ad_runner_t *r;
+    size_t bytes;
+} batch_ctx_t;
+
 static void on_batch_done(int rc, json_t *result, void *ud)
 {
-    ad_runner_t *r = ud;
-    r->inflight--;
+    batch_ctx_t *c = ud;
+    c->r->inflight_bytes -= c->bytes;
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "runner", "storing messages failed error=%s", ad_strerror(rc));
     }
     json_decref(result);
+    free(c);
+}
+
+static size_t message_bytes(json_t *m)
+{
+    return json_string_length(json_object_get(m, "content")) +
+           json_string_length(json_object_get(m, "toolOutput")) + 256;
 }
 
 static void flush_batch(run_t *run)
@@ -230,22 +246,39 @@ static void flush_batch(run_t *run)
         return;
     }
     ad_runner_t *r = run->r;
-    if (r->inflight >= INFLIGHT_MAX) {
+    if (r->inflight_bytes + run->batch_bytes > INFLIGHT_BYTES) {
         /* The writer is behind: live events still flow, but storage sheds
-         * output rather than queueing without bound. */
-        if (r->dropped == 0) {
+         * plain output rather than queueing without bound. Messages the
+         * agent meant (assistant text, tools) are kept. */
+        if (run->dropped == 0) {
             ad_log(AD_LOG_WARN, "runner", "writer behind, not storing some output agent=%s",
                    run->agent_id);
         }
-        r->dropped += json_array_size(run->batch);
-        json_array_clear(run->batch);
-        return;
+        size_t i = 0;
+        while (i < json_array_size(run->batch)) {
+            json_t *m = json_array_get(run->batch, i);
+            if (json_is_true(json_object_get(m, "_output"))) {
+                run->batch_bytes -= message_bytes(m);
+                json_array_remove(run->batch, i);
+                run->dropped++;
+            } else {
+                i++;
+            }
+        }
+        if (json_array_size(run->batch) == 0) {
+            run->batch_bytes = 0;
+            return;
+        }
     }
-    r->inflight++;
+    batch_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = r;
+    c->bytes = run->batch_bytes;
+    r->inflight_bytes += c->bytes;
     ad_store_write(r->store, ad_store_op_run_messages, json_pack("{s:O}", "messages", run->batch),
-                   on_batch_done, r);
+                   on_batch_done, c);
     json_decref(run->batch);
     run->batch = json_array();
+    run->batch_bytes = 0;
 }
 
 static void on_flush_timer(uv_timer_t *t);
@@ -286,8 +319,12 @@ static json_t *queue_message(run_t *run, const char *role, json_t *content, cons
     if (run->batch == NULL) {
         run->batch = json_array();
     }
+    if (rec == NULL && strcmp(role, "user") != 0) {
+        json_object_set_new(m, "_output", json_true()); /* may be shed */
+    }
+    run->batch_bytes += message_bytes(m);
     json_array_append_new(run->batch, m);
-    if (json_array_size(run->batch) >= BATCH_MAX) {
+    if (json_array_size(run->batch) >= BATCH_MAX || run->batch_bytes >= BATCH_BYTES) {
         flush_batch(run);
     } else {
         arm_flush(run);
@@ -645,9 +682,19 @@ static void on_proc_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
             snprintf(reason, sizeof(reason), "exited with code %d", ex->exit_code);
         }
     }
-    if (r->dropped > 0) {
+    if (run->dropped > 0) {
         ad_log(AD_LOG_WARN, "runner", "output messages not stored agent=%s count=%llu",
-               run->agent_id, (unsigned long long)r->dropped);
+               run->agent_id, (unsigned long long)run->dropped);
+        char note[160];
+        snprintf(note, sizeof(note),
+                 "[agentd: %llu blocks of output were shown live but not stored: the database "
+                 "could not keep up]",
+                 (unsigned long long)run->dropped);
+        ad_rec_t fake;
+        memset(&fake, 0, sizeof(fake));
+        fake.is_complete = true;
+        json_decref(queue_message(run, "system", json_string(note), &fake, NULL));
+        flush_batch(run);
     }
     int64_t duration = (int64_t)((ad_mono_ns() - run->started_ns) / 1000000u);
     ad_log(AD_LOG_INFO, "runner", "run ended agent=%s run=%s status=%s code=%d signal=%d",
@@ -1018,6 +1065,7 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
     /* the message alone, so its completion is its own */
     json_t *batch = run->batch;
     run->batch = NULL;
+    run->batch_bytes = 0;
     ad_store_write(r->store, ad_store_op_run_messages, json_pack("{s:o}", "messages", batch),
                    on_message_done, c);
     runtime_update(run, json_object(), "running", NULL, NULL);

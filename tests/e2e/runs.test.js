@@ -198,6 +198,35 @@ test('kill -9 of agentd, then a restart, marks the run lost', async () => {
   }
 });
 
+function hwmKb(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/);
+  return Number(m[1]);
+}
+
+test('100 MB of output from one agent keeps agentd\'s memory bounded', async () => {
+  // A small ASan quarantine so freed memory is not counted (no effect
+  // without ASan).
+  const { d, dir, wt } = await setup({ env: { ASAN_OPTIONS: 'quarantine_size_mb=4:detect_leaks=1' } });
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'flood', '100']);
+    const before = hwmKb(d.proc.pid);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the flood to end', 120000);
+    const after = hwmKb(d.proc.pid);
+    const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'succeeded');
+    // The last line arrived and was kept (stored or noted as shed).
+    const last = (await api(d, 'GET', `/api/agents/${id}/messages?limit=2`)).body.messages;
+    assert.ok(last.some((m) => /(^|\n)done$/.test(m.content) || /not stored/.test(m.content)), JSON.stringify(last.map((m) => m.content.slice(-80))));
+    // 100 MB went through; agentd grew by far less.
+    assert.ok(after - before < 64 * 1024, `peak RSS grew from ${before} kB to ${after} kB`);
+    process.stderr.write(`# flood: peak RSS ${before} kB -> ${after} kB\n`);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('many start/stop cycles and a clean exit leave no zombie', async () => {
   const { d, dir, wt } = await setup();
   try {
