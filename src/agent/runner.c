@@ -29,6 +29,15 @@ typedef struct {
     size_t n;
 } topics_t;
 
+#define REPLAY_BYTES (64 * 1024)
+
+struct ad_runner_tap {
+    struct ad_runner_tap *next, *prev;
+    struct run *run;
+    ad_runner_raw_cb cb;
+    void *ud;
+};
+
 typedef struct waiter {
     struct waiter *next;
     ad_runner_cb cb;
@@ -60,6 +69,9 @@ typedef struct run {
     uv_timer_t flush;
     bool flush_init;
     waiter_t *stop_waiters;
+    bool pty;
+    ad_buf_t replay; /* the last raw terminal output, for new viewers */
+    ad_runner_tap_t *taps;
 } run_t;
 
 struct ad_runner {
@@ -579,6 +591,67 @@ static void on_proc_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line
     handle_recs(run);
 }
 
+static void on_proc_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len,
+                         void *ud)
+{
+    run_t *run = ud;
+    if (len >= REPLAY_BYTES) {
+        ad_buf_reset(&run->replay);
+        ad_buf_append(&run->replay, data + len - REPLAY_BYTES, REPLAY_BYTES);
+    } else {
+        if (run->replay.len + len > REPLAY_BYTES) {
+            ad_buf_consume(&run->replay, run->replay.len + len - REPLAY_BYTES);
+        }
+        ad_buf_append(&run->replay, data, len);
+    }
+    for (ad_runner_tap_t *t = run->taps, *next; t != NULL; t = next) {
+        next = t->next; /* a viewer may detach itself */
+        t->cb(data, len, t->ud);
+    }
+}
+
+int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, void *ud,
+                  ad_runner_tap_t **out)
+{
+    run_t *run = find_run(r, agent_id);
+    if (run == NULL || run->proc == NULL) {
+        return AD_ENOENT;
+    }
+    if (!run->pty) {
+        return AD_ESTATE;
+    }
+    ad_runner_tap_t *t = ad_xcalloc(1, sizeof(*t));
+    t->run = run;
+    t->cb = cb;
+    t->ud = ud;
+    t->next = run->taps;
+    if (run->taps != NULL) {
+        run->taps->prev = t;
+    }
+    run->taps = t;
+    *out = t;
+    if (run->replay.len > 0) {
+        cb(run->replay.data, run->replay.len, ud);
+    }
+    return 0;
+}
+
+void ad_runner_untap(ad_runner_tap_t *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else {
+        t->run->taps = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+    free(t);
+}
+
 /* ---- exit -------------------------------------------------------------------- */
 
 typedef struct {
@@ -619,6 +692,7 @@ static void on_end_done(int rc, json_t *result, void *ud)
 static void on_run_closed(uv_handle_t *h)
 {
     run_t *run = h->data;
+    ad_buf_cleanup(&run->replay);
     ad_buf_cleanup(&run->out[0]);
     ad_buf_cleanup(&run->out[1]);
     json_decref(run->batch);
@@ -728,6 +802,12 @@ static void on_proc_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
         json_object_set_new(args, "reason", json_string(reason));
     }
     ad_store_write(r->store, ad_store_op_run_end, args, on_end_done, c);
+    while (run->taps != NULL) {
+        ad_runner_tap_t *t = run->taps;
+        run->taps = t->next;
+        t->cb(NULL, 0, t->ud);
+        free(t);
+    }
     run_release(run);
 }
 
@@ -887,7 +967,10 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     o.kill_grace_ms = o.term_grace_ms;
     o.max_line_bytes = (size_t)r->cfg->max_line_bytes;
     o.on_line = on_proc_line;
+    o.on_data = o.pty ? on_proc_data : NULL;
     o.on_exit = on_proc_exit;
+    run->pty = o.pty;
+    ad_buf_init(&run->replay, REPLAY_BYTES);
     o.ud = run;
     rc = ad_proc_spawn(r->procs, &o, &run->proc, err, errsz);
     if (rc != 0) {
@@ -937,6 +1020,7 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     rc = 0;
 out:
     if (run != NULL) {
+        ad_buf_cleanup(&run->replay);
         ad_buf_cleanup(&run->out[0]);
         ad_buf_cleanup(&run->out[1]);
         json_decref(run->batch);
@@ -1172,6 +1256,11 @@ void ad_runner_free(ad_runner_t *r)
             free(w);
         }
         run->stop_waiters = NULL;
+        while (run->taps != NULL) {
+            ad_runner_tap_t *t = run->taps;
+            run->taps = t->next;
+            free(t);
+        }
         run_release(run);
     }
     free(r);

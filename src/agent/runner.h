@@ -80,4 +80,16 @@ bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
 int ad_runner_resize(ad_runner_t *r, const char *agent_id, uint16_t rows, uint16_t cols);
 int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, size_t len);
 
+/* Raw terminal output of a running terminal agent, for attached viewers.
+ * cb gets the recent output (up to 64 KiB) at once, then every chunk as it
+ * is read; when the run ends it is called with (NULL, 0) and the tap is gone (do not
+ * untap it then). Returns AD_ENOENT when the agent is not running, AD_ESTATE
+ * when it has no terminal. */
+typedef struct ad_runner_tap ad_runner_tap_t;
+typedef void (*ad_runner_raw_cb)(const char *data, size_t len, void *ud);
+int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, void *ud,
+                  ad_runner_tap_t **out);
+/* Detaches a viewer; no callback follows. */
+void ad_runner_untap(ad_runner_tap_t *t);
+
 #endif

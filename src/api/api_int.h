@@ -66,6 +66,7 @@ void api_agents_register(ad_app_t *app);
 void api_messages_register(ad_app_t *app);
 void api_settings_register(ad_app_t *app);
 void api_usage_register(ad_app_t *app);
-void api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
+void api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 
 #endif

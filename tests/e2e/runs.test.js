@@ -198,6 +198,40 @@ test('kill -9 of agentd, then a restart, marks the run lost', async () => {
   }
 });
 
+test('a terminal agent streams raw bytes over its WebSocket and resizes', async () => {
+  const WebSocket = require('ws');
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'tty'], { terminal: true });
+    const plain = await newAgent(d, wt, ['node', FAKE, 'sleep']);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    // Wait until the child has drawn its first line (it goes to the replay).
+    await until(async () => (await outputText(d, id)).includes('"type":"tty"'), 'the tty line');
+
+    const ws = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${id}/terminal`);
+    let seen = '';
+    const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.on('message', (data, isBinary) => { assert.ok(isBinary); seen += data.toString('utf8'); });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    await until(() => seen.includes('"isatty":true'), 'the replayed screen');
+    ws.send(JSON.stringify({ type: 'resize', rows: 40, cols: 120 }));
+    await until(() => seen.includes('{"type":"resize","rows":40,"cols":120}'), 'the resize');
+    ws.send(Buffer.from('quit\n'), { binary: true });
+    assert.equal(await closed, 1000);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the exit');
+
+    // No terminal, or not running: the socket says so.
+    assert.equal((await api(d, 'POST', `/api/agents/${plain}/start`, {})).status, 200);
+    for (const [agent, code] of [[plain, 4409], [id, 4404]]) {
+      const w = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${agent}/terminal`);
+      assert.equal(await new Promise((resolve) => w.on('close', (c) => resolve(c))), code);
+    }
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 function hwmKb(pid) {
   const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/);
   return Number(m[1]);
