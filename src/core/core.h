@@ -207,6 +207,10 @@ typedef struct {
     uint64_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
     uint64_t ws_idle_timeout_ms;
+    /* Event bus */
+    uint64_t event_ring_bytes;
+    uint64_t event_retention_bytes;
+    uint64_t event_retention_seconds;
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with
