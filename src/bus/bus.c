@@ -68,8 +68,8 @@ struct ad_bus {
     void *simpl;
     ad_bus_event_t **pending;
     size_t npending, pending_cap;
-    ad_bus_event_t **inflight;
-    size_t ninflight;
+    unsigned writes; /* batches in flight */
+    bool stopping;
     uint64_t persisted_seq;
     uint64_t db_min; /* oldest row in the table, 0: none */
     bool trimming;
@@ -111,7 +111,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void bus_try_finish_free(ad_bus_t *bus)
 {
-    if (!bus->closing || bus->open_handles > 0 || bus->ninflight > 0 || bus->trimming ||
+    if (!bus->closing || bus->open_handles > 0 || bus->writes > 0 || bus->trimming ||
         bus->db_reads > 0) {
         return;
     }
@@ -119,7 +119,6 @@ static void bus_try_finish_free(ad_bus_t *bus)
         bus_event_unref(bus->pending[i]);
     }
     free(bus->pending);
-    free(bus->inflight);
     bus_ring_cleanup(&bus->ring);
     bus_index_cleanup(&bus->index);
     ad_buf_cleanup(&bus->scratch);
@@ -132,10 +131,13 @@ void ad_bus_free(ad_bus_t *bus)
         return;
     }
     bus->closing = true;
-    if (bus->open_handles > 0) {
-        uv_close((uv_handle_t *)&bus->pace_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&bus->trim_timer, on_handle_closed);
-        return;
+    uv_timer_t *timers[2] = {&bus->pace_timer, &bus->trim_timer};
+    for (int i = 0; i < 2 && bus->loop != NULL; i++) {
+        if (uv_is_closing((uv_handle_t *)timers[i])) {
+            bus->open_handles--; /* closed by whoever walked the loop */
+        } else {
+            uv_close((uv_handle_t *)timers[i], on_handle_closed);
+        }
     }
     bus_try_finish_free(bus);
 }
@@ -186,22 +188,32 @@ static void maybe_trim(ad_bus_t *bus, bool force);
 
 static void flush_writes(ad_bus_t *bus);
 
+typedef struct {
+    ad_bus_t *bus;
+    size_t n;
+    ad_bus_event_t *evs[];
+} wbatch_t;
+
 static void on_written(int rc, void *arg)
 {
-    ad_bus_t *bus = arg;
+    wbatch_t *wb = arg;
+    ad_bus_t *bus = wb->bus;
     if (rc != 0) {
         ad_log(AD_LOG_ERROR, "bus", "events not persisted first=%llu n=%zu err=%s",
-               (unsigned long long)bus->inflight[0]->seq, bus->ninflight, ad_strerror(rc));
+               (unsigned long long)wb->evs[0]->seq, wb->n, ad_strerror(rc));
     } else if (bus->db_min == 0) {
-        bus->db_min = bus->inflight[0]->seq;
+        bus->db_min = wb->evs[0]->seq;
     }
     /* A failed batch is given up rather than retried forever; the ring
      * still holds it for a while. */
-    bus->persisted_seq = bus->inflight[bus->ninflight - 1]->seq;
-    for (size_t i = 0; i < bus->ninflight; i++) {
-        bus_event_unref(bus->inflight[i]);
+    if (wb->evs[wb->n - 1]->seq > bus->persisted_seq) {
+        bus->persisted_seq = wb->evs[wb->n - 1]->seq;
     }
-    bus->ninflight = 0;
+    for (size_t i = 0; i < wb->n; i++) {
+        bus_event_unref(wb->evs[i]);
+    }
+    free(wb);
+    bus->writes--;
     if (bus->closing) {
         bus_try_finish_free(bus);
         return;
@@ -211,20 +223,23 @@ static void on_written(int rc, void *arg)
     flush_writes(bus);
 }
 
+/* One batch in flight at a time, so events queued meanwhile go in the next
+ * transaction together; when stopping, everything goes at once. */
 static void flush_writes(ad_bus_t *bus)
 {
-    if (bus->sops == NULL || bus->ninflight > 0 || bus->npending == 0 || bus->closing) {
+    if (bus->sops == NULL || bus->npending == 0 || bus->closing ||
+        (bus->writes > 0 && !bus->stopping)) {
         return;
     }
-    size_t n = bus->npending < WRITE_BATCH_MAX ? bus->npending : WRITE_BATCH_MAX;
-    if (bus->inflight == NULL) {
-        bus->inflight = ad_xmalloc(WRITE_BATCH_MAX * sizeof(*bus->inflight));
-    }
-    memcpy(bus->inflight, bus->pending, n * sizeof(*bus->pending));
+    size_t n = bus->npending < WRITE_BATCH_MAX || bus->stopping ? bus->npending : WRITE_BATCH_MAX;
+    wbatch_t *wb = ad_xmalloc(sizeof(*wb) + n * sizeof(wb->evs[0]));
+    wb->bus = bus;
+    wb->n = n;
+    memcpy(wb->evs, bus->pending, n * sizeof(*bus->pending));
     memmove(bus->pending, bus->pending + n, (bus->npending - n) * sizeof(*bus->pending));
     bus->npending -= n;
-    bus->ninflight = n;
-    bus->sops->write(bus->simpl, bus->inflight, n, on_written, bus);
+    bus->writes++;
+    bus->sops->write(bus->simpl, wb->evs, n, on_written, wb);
 }
 
 static void on_trimmed(int rc, uint64_t oldest, void *arg)
@@ -243,7 +258,7 @@ static void on_trimmed(int rc, uint64_t oldest, void *arg)
 
 static void maybe_trim(ad_bus_t *bus, bool force)
 {
-    if (bus->sops == NULL || bus->trimming || bus->closing || bus->cfg == NULL) {
+    if (bus->sops == NULL || bus->trimming || bus->closing || bus->stopping || bus->cfg == NULL) {
         return;
     }
     int64_t now = ad_wall_ms();
@@ -259,8 +274,7 @@ static void maybe_trim(ad_bus_t *bus, bool force)
         return; /* under the size bound; age is the timer's job */
     }
     bus->last_trim_ms = now;
-    char min_ts[AD_TIME_MAX];
-    ad_time_format(now - (int64_t)bus->cfg->event_retention_seconds * 1000, min_ts);
+    int64_t min_ts = now - (int64_t)bus->cfg->event_retention_seconds * 1000;
     bus->trimming = true;
     bus->sops->trim(bus->simpl, max_seq, min_ts, on_trimmed, bus);
 }
@@ -284,6 +298,18 @@ void ad_bus_set_store(ad_bus_t *bus, const ad_bus_store_ops_t *ops, void *impl, 
         uv_timer_start(&bus->trim_timer, on_trim_timer, 1000, TRIM_TIMER_MS);
         uv_unref((uv_handle_t *)&bus->trim_timer);
     }
+}
+
+void ad_bus_stop(ad_bus_t *bus)
+{
+    if (bus == NULL || bus->stopping) {
+        return;
+    }
+    if (bus->loop != NULL && !uv_is_closing((uv_handle_t *)&bus->trim_timer)) {
+        uv_timer_stop(&bus->trim_timer);
+    }
+    bus->stopping = true;
+    flush_writes(bus);
 }
 
 /* ---- fan-out ------------------------------------------------------------------ */
@@ -398,7 +424,7 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
                             18);
     }
     bus_ring_push(&bus->ring, ev);
-    if (bus->sops != NULL) {
+    if (bus->sops != NULL && !bus->stopping) {
         if (bus->npending == bus->pending_cap) {
             bus->pending_cap = bus->pending_cap ? bus->pending_cap * 2 : 256;
             bus->pending = ad_xrealloc(bus->pending, bus->pending_cap * sizeof(*bus->pending));
@@ -686,8 +712,8 @@ static int on_row(const ad_bus_row_t *row, void *arg)
             tops[k++] = s;
         }
     }
-    int64_t ts_ms = 0;
-    ad_time_parse(row->ts, &ts_ms);
+    char ts[AD_TIME_MAX];
+    ad_time_format(row->ts_ms, ts);
     ad_bus_event_t *ev = NULL;
     bool match = false;
     for (size_t t = 0; t < k && !match; t++) {
@@ -696,7 +722,7 @@ static int on_row(const ad_bus_row_t *row, void *arg)
         }
     }
     if (match) {
-        ev = bus_event_make(row->seq, ts_ms, row->ts, row->type, tops, k, row->payload,
+        ev = bus_event_make(row->seq, row->ts_ms, ts, row->type, tops, k, row->payload,
                             row->payload_len);
     }
     json_decref(arr);
@@ -898,6 +924,10 @@ static void run_replay(ad_bus_sub_t *sub)
         uint64_t ring_first = bus_ring_first(&bus->ring);
         if (ring_first != 0 && *cur + 1 >= ring_first) {
             for (int i = 0; i < REPLAY_SLICE && *cur < end; i++) {
+                if (i > 0 && sub->ops->queued != NULL && sub->queue_limit > 0 &&
+                    sub->ops->queued(sub->ud) > sub->queue_limit / 2) {
+                    break; /* must_pace() takes it from here */
+                }
                 ad_bus_event_t *ev = bus_ring_get(&bus->ring, *cur + 1);
                 if (ev == NULL) {
                     AD_BUG("replay ring hole seq=%llu", (unsigned long long)(*cur + 1));

@@ -118,7 +118,7 @@ typedef void (*ad_bus_trim_done_cb)(int rc, uint64_t oldest_seq, void *arg);
 /* One event row as read back from the table (worker thread). */
 typedef struct {
     uint64_t seq;
-    const char *ts;
+    int64_t ts_ms;
     const char *type;
     const char *topics; /* JSON array text */
     const char *payload;
@@ -134,10 +134,10 @@ typedef struct {
      * in seq order. Returns 0 or an AD_E* code. */
     int (*read)(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
                 void *arg);
-    /* Loop thread: deletes rows with seq <= max_seq or ts < min_ts (either
-     * may be 0/NULL), a bounded number per call; done gets the oldest seq
-     * left (0 when the table is empty). */
-    void (*trim)(void *impl, uint64_t max_seq, const char *min_ts, ad_bus_trim_done_cb done,
+    /* Loop thread: deletes rows with seq <= max_seq or ts < min_ts_ms
+     * (either may be 0), a bounded number per call; done gets the oldest
+     * seq left (0 when the table is empty). */
+    void (*trim)(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim_done_cb done,
                  void *arg);
 } ad_bus_store_ops_t;
 /* Connects the bus to durable storage: sequence numbers continue after
@@ -146,6 +146,9 @@ void ad_bus_set_store(ad_bus_t *bus, const ad_bus_store_ops_t *ops, void *impl, 
                       uint64_t max_seq);
 /* The last seq known committed to the events table. */
 uint64_t ad_bus_persisted_seq(const ad_bus_t *bus);
+/* Before the store closes: queues every pending event in one last write
+ * and stops retention and further writes. */
+void ad_bus_stop(ad_bus_t *bus);
 
 /* Implemented in src/store/events.c: reads the table's bounds and connects
  * the bus to the store's writer. Returns 0 or an AD_E* code. */

@@ -60,7 +60,7 @@ static int fake_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad
         char *topics = json_dumps(arr, JSON_COMPACT);
         size_t plen;
         const char *p = ad_bus_event_payload_text(e, &plen);
-        ad_bus_row_t row = {e->seq, e->ts, e->type, topics, p, plen};
+        ad_bus_row_t row = {e->seq, e->ts_ms, e->type, topics, p, plen};
         cb(&row, arg);
         free(topics);
         json_decref(arr);
@@ -70,7 +70,7 @@ static int fake_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad
     return 0;
 }
 
-static void fake_trim(void *impl, uint64_t max_seq, const char *min_ts, ad_bus_trim_done_cb done,
+static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_done_cb done,
                       void *arg)
 {
     fakedb_t *db = impl;
