@@ -30,6 +30,13 @@ typedef struct {
 } topics_t;
 
 #define REPLAY_BYTES (64 * 1024)
+/* Plain output lines read in one loop iteration go out as one agent_output
+ * event (a line at a time when that is all there is). */
+#define LIVE_BYTES (64 * 1024)
+/* Events published and not yet in the events table: past this, plain
+ * output is not streamed live (it is still stored), so a flooding agent
+ * cannot grow the bus without bound. */
+#define LIVE_BACKLOG_MAX 256
 
 struct ad_runner_tap {
     struct ad_runner_tap *next, *prev;
@@ -70,7 +77,10 @@ typedef struct run {
     bool flush_init;
     waiter_t *stop_waiters;
     bool pty;
-    ad_buf_t replay; /* the last raw terminal output, for new viewers */
+    ad_buf_t live[2]; /* plain output read this loop iteration */
+    bool live_dirty;
+    uint64_t live_dropped; /* bytes not streamed live */
+    ad_buf_t replay;       /* the last raw terminal output, for new viewers */
     ad_runner_tap_t *taps;
 } run_t;
 
@@ -82,6 +92,8 @@ struct ad_runner {
     ad_procs_t *procs;
     run_t *runs;
     size_t inflight_bytes;
+    uv_check_t check; /* flushes live output after each poll phase */
+    bool check_on;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -404,6 +416,69 @@ static void publish_output(run_t *run, const char *stream, const char *text, siz
                       "stream", stream, "content", json_text(text, len), "isComplete", complete));
 }
 
+static void flush_live(run_t *run)
+{
+    if (!run->live_dirty) {
+        return;
+    }
+    run->live_dirty = false;
+    ad_bus_t *bus = run->r->bus;
+    bool behind = bus != NULL && ad_bus_seq(bus) - ad_bus_persisted_seq(bus) > LIVE_BACKLOG_MAX;
+    for (int i = 0; i < 2; i++) {
+        ad_buf_t *b = &run->live[i];
+        if (b->len == 0) {
+            continue;
+        }
+        if (behind) {
+            run->live_dropped += b->len;
+        } else {
+            if (run->live_dropped > 0) {
+                char note[160];
+                snprintf(note, sizeof(note),
+                         "[agentd: %llu bytes of output were not streamed live (the event log was "
+                         "behind); see the stored messages]",
+                         (unsigned long long)run->live_dropped);
+                publish_output(run, "system", note, strlen(note), true);
+                run->live_dropped = 0;
+            }
+            publish_output(run, i == 0 ? "stdout" : "stderr", b->data, b->len - 1, true);
+        }
+        if (b->cap > 2 * LIVE_BYTES) {
+            ad_buf_cleanup(b);
+        } else {
+            ad_buf_reset(b);
+        }
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    ad_runner_t *r = h->data;
+    for (run_t *run = r->runs; run != NULL; run = run->next) {
+        flush_live(run);
+    }
+    uv_check_stop(h);
+    r->check_on = false;
+}
+
+/* Queues a plain output line for the live stream (stream 0 stdout, 1
+ * stderr); the line keeps its own agent_output when it comes alone. */
+static void live_output(run_t *run, int i, const char *line, size_t len)
+{
+    ad_buf_t *b = &run->live[i];
+    if (b->len > 0 && b->len + len + 1 > LIVE_BYTES) {
+        flush_live(run);
+    }
+    if (ad_buf_append(b, line, len) == 0) {
+        ad_buf_putc(b, '\n');
+    }
+    run->live_dirty = true;
+    if (!run->r->check_on) {
+        run->r->check_on = true;
+        uv_check_start(&run->r->check, on_check);
+    }
+}
+
 static void metric_point(json_t *points, const char *name, json_t *value, json_t *step, json_t *ts)
 {
     if (!json_is_number(value)) {
@@ -478,10 +553,13 @@ static void on_event_rec(run_t *run, const ad_rec_t *rec)
 static void on_rec(run_t *run, const ad_rec_t *rec)
 {
     ad_runner_t *r = run->r;
+    if (rec->type != AD_REC_OUTPUT) {
+        flush_live(run); /* events keep the order the agent wrote them in */
+    }
     switch (rec->type) {
     case AD_REC_OUTPUT: {
         size_t n = rec->text != NULL ? strlen(rec->text) : 0;
-        publish_output(run, "stdout", rec->text != NULL ? rec->text : "", n, true);
+        live_output(run, 0, rec->text != NULL ? rec->text : "", n);
         add_output(run, 0, rec->text != NULL ? rec->text : "", n);
         break;
     }
@@ -583,7 +661,7 @@ static void on_proc_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line
 {
     run_t *run = ud;
     if (stream == AD_PROC_STDERR) {
-        publish_output(run, "stderr", line, len, true);
+        live_output(run, 1, line, len);
         add_output(run, 1, line, len);
         return;
     }
@@ -693,6 +771,8 @@ static void on_run_closed(uv_handle_t *h)
 {
     run_t *run = h->data;
     ad_buf_cleanup(&run->replay);
+    ad_buf_cleanup(&run->live[0]);
+    ad_buf_cleanup(&run->live[1]);
     ad_buf_cleanup(&run->out[0]);
     ad_buf_cleanup(&run->out[1]);
     json_decref(run->batch);
@@ -724,6 +804,7 @@ static void on_proc_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     run->proc = NULL;
     ad_parser_finish(run->parser, uv_now(r->loop), &run->recs);
     handle_recs(run);
+    flush_live(run);
     ad_usage_t pending;
     ad_parser_pending_usage(run->parser, &pending);
     run->usage.input_tokens += pending.input_tokens;
@@ -947,6 +1028,8 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     ad_recs_init(&run->recs);
     ad_buf_init(&run->out[0], OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
     ad_buf_init(&run->out[1], OUT_FLUSH_BYTES + (size_t)r->cfg->max_line_bytes + 64);
+    ad_buf_init(&run->live[0], LIVE_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->live[1], LIVE_BYTES + (size_t)r->cfg->max_line_bytes + 64);
 
     const char *stop_with = json_string_value(json_object_get(state, "stopWith"));
     ad_proc_opts_t o;
@@ -1021,6 +1104,8 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
 out:
     if (run != NULL) {
         ad_buf_cleanup(&run->replay);
+        ad_buf_cleanup(&run->live[0]);
+        ad_buf_cleanup(&run->live[1]);
         ad_buf_cleanup(&run->out[0]);
         ad_buf_cleanup(&run->out[1]);
         json_decref(run->batch);
@@ -1238,7 +1323,14 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
     r->store = store;
     r->bus = bus;
     r->procs = procs;
+    uv_check_init(loop, &r->check);
+    r->check.data = r;
     return r;
+}
+
+static void on_runner_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void ad_runner_free(ad_runner_t *r)
@@ -1263,5 +1355,5 @@ void ad_runner_free(ad_runner_t *r)
         }
         run_release(run);
     }
-    free(r);
+    uv_close((uv_handle_t *)&r->check, on_runner_closed);
 }

@@ -39,7 +39,8 @@ typedef struct ad_runner ad_runner_t;
  * error (borrowed, may be NULL). */
 typedef void (*ad_runner_cb)(int rc, json_t *result, const char *msg, void *ud);
 
-/* Returns owned: free with ad_runner_free(). */
+/* Returns owned: free with ad_runner_free(); the memory goes when the loop
+ * has run the close callback of its handle. */
 ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
                            ad_bus_t *bus, ad_procs_t *procs);
 void ad_runner_free(ad_runner_t *r);

@@ -115,6 +115,58 @@ test('a command agent starts, shows its output, takes messages and stops', async
   }
 });
 
+// The agent's events as Server-Sent Events, parsed (bounded by until()).
+function openEvents(d, topics) {
+  const http = require('node:http');
+  const s = { events: [] };
+  s.req = http.get(`${d.url}/api/events?topics=${encodeURIComponent(topics)}`, (res) => {
+    res.setEncoding('utf8');
+    let buf = '';
+    res.on('data', (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+        if (data) s.events.push(JSON.parse(data));
+      }
+    });
+  });
+  s.req.on('error', () => {});
+  return s;
+}
+
+test('a run\'s output, metrics and state arrive live as events', async () => {
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'metrics', '3']);
+    const s = openEvents(d, `agent:${id}`);
+    await new Promise((r) => setTimeout(r, 200)); // the stream is open
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const of = (type) => s.events.filter((e) => e.type === type);
+    await until(() => of('agent_exit').length === 1, 'agent_exit');
+    await until(() => of('agent_status').some((e) => e.payload.status === 'finished'), 'finished');
+    const out = of('agent_output').map((e) => e.payload.content).join('\n');
+    assert.match(out, /step 0 done\nstep 1 done|step 0 done/);
+    assert.match(out, /step 2 done/);
+    assert.ok(of('agent_output').every((e) => e.payload.agentId === id && e.payload.runId.startsWith('run_')));
+    const points = of('metrics_update').flatMap((e) => e.payload.points);
+    assert.deepEqual(points.map((p) => p.step), [0, 1, 2]);
+    assert.equal(points[0].name, 'loss');
+    assert.ok(of('agent_update').some((e) => e.payload.state && e.payload.state.epoch === 1));
+    assert.equal(of('agent_exit')[0].payload.code, 0);
+    // running came before the output, finished after the exit
+    const seqOf = (pred) => s.events.findIndex(pred);
+    assert.ok(seqOf((e) => e.type === 'agent_status' && e.payload.status === 'running') <
+      seqOf((e) => e.type === 'agent_exit'));
+    s.req.destroy();
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('bad commands are refused with 422 and a failed run reports why', async () => {
   const { d, dir, wt } = await setup();
   try {
