@@ -104,6 +104,16 @@ test('a command agent starts, shows its output, takes messages and stops', async
     assert.equal(one.body.id, run.id);
     assert.equal((await api(d, 'GET', '/api/runs/run_nope')).status, 404);
 
+    // Archiving a running agent stops it; an archived agent cannot start.
+    const arch = await newAgent(d, wt, ['node', FAKE, 'sleep']);
+    assert.equal((await api(d, 'POST', `/api/agents/${arch}/start`, {})).status, 200);
+    assert.equal((await api(d, 'DELETE', `/api/agents/${arch}`)).status, 200);
+    await until(async () => {
+      const runs = (await api(d, 'GET', `/api/agents/${arch}/runs`)).body.runs;
+      return runs[0].status === 'stopped';
+    }, 'the archived agent to stop');
+    assert.equal((await api(d, 'POST', `/api/agents/${arch}/start`, {})).status, 409);
+
     // Not running any more: a message is refused, a stop is a no-op.
     assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'x' })).status, 409);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/stop`)).status, 200);
