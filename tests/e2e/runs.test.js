@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+// Agents that run, through the REST API of the real binary: a `command`
+// agent (tests/fixtures/fake-agent.js) is started, talked to, stopped; one
+// that ignores SIGTERM is killed after the grace; kill -9 of agentd then a
+// restart marks the run lost; many start/stop cycles leave no zombie.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const daemon = require('./lib/daemon');
+
+const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
+
+async function api(d, method, url, body) {
+  const res = await fetch(d.url + url, {
+    method,
+    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// Polls fn until it returns a truthy value (bounded).
+async function until(fn, what, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function setup(opts = {}) {
+  const d = await daemon.start({ needUrl: true, args: ['--stop-grace-ms', '300'], ...opts });
+  const dir = daemon.tmpDir('agentd-wt-');
+  const ws = await api(d, 'POST', '/api/workspaces', { path: dir, name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  return { d, dir, wt: ws.body.worktrees[0].id };
+}
+
+async function newAgent(d, wt, command, extra = {}) {
+  const r = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command, ...extra });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.id;
+}
+
+async function outputText(d, id) {
+  const r = await api(d, 'GET', `/api/agents/${id}/messages?limit=100`);
+  assert.equal(r.status, 200);
+  return r.body.messages.map((m) => m.content).join('\n');
+}
+
+// Children of pid that are zombies (from /proc).
+function zombiesOf(pid) {
+  const out = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch (_) { continue; }
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(rest[1]) === pid && rest[0] === 'Z') out.push(Number(e));
+  }
+  return out;
+}
+
+test('a command agent starts, shows its output, takes messages and stops', async () => {
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'echo']);
+    const started = await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello agent' });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    assert.equal(started.body.status, 'running');
+    assert.ok(started.body.pid > 0);
+
+    const again = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'CONFLICT');
+
+    await until(async () => (await outputText(d, id)).includes('{"type":"echo","line":"hello agent"}'), 'the echo');
+    const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'second message' });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    assert.equal(sent.body.status, 'sent');
+    assert.equal(sent.body.running, true);
+    assert.match(sent.body.messageId, /^msg_/);
+    await until(async () => (await outputText(d, id)).includes('"line":"second message"'), 'the second echo');
+
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    assert.equal(stopped.status, 200);
+    assert.equal(stopped.body.status, 'finished');
+    assert.equal(stopped.body.pid, undefined);
+
+    const runs = await api(d, 'GET', `/api/agents/${id}/runs`);
+    assert.equal(runs.status, 200);
+    assert.equal(runs.body.runs.length, 1);
+    const run = runs.body.runs[0];
+    assert.equal(run.status, 'stopped');
+    assert.ok(run.endedAt && run.durationMs >= 0);
+    const one = await api(d, 'GET', `/api/runs/${run.id}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.id, run.id);
+    assert.equal((await api(d, 'GET', '/api/runs/run_nope')).status, 404);
+
+    // Archiving a running agent stops it; an archived agent cannot start.
+    const arch = await newAgent(d, wt, ['node', FAKE, 'sleep']);
+    assert.equal((await api(d, 'POST', `/api/agents/${arch}/start`, {})).status, 200);
+    assert.equal((await api(d, 'DELETE', `/api/agents/${arch}`)).status, 200);
+    await until(async () => {
+      const runs = (await api(d, 'GET', `/api/agents/${arch}/runs`)).body.runs;
+      return runs[0].status === 'stopped';
+    }, 'the archived agent to stop');
+    assert.equal((await api(d, 'POST', `/api/agents/${arch}/start`, {})).status, 409);
+
+    // Not running any more: a message is refused, a stop is a no-op.
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'x' })).status, 409);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop`)).status, 200);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/pause`)).status, 409);
+    assert.equal((await api(d, 'POST', '/api/agents/ag_nope/start', {})).status, 404);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The agent's events as Server-Sent Events, parsed (bounded by until()).
+function openEvents(d, topics) {
+  const http = require('node:http');
+  const s = { events: [] };
+  s.req = http.get(`${d.url}/api/events?topics=${encodeURIComponent(topics)}`, (res) => {
+    res.setEncoding('utf8');
+    let buf = '';
+    res.on('data', (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+        if (data) s.events.push(JSON.parse(data));
+      }
+    });
+  });
+  s.req.on('error', () => {});
+  return s;
+}
+
+test('a run\'s output, metrics and state arrive live as events', async () => {
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'metrics', '3']);
+    const s = openEvents(d, `agent:${id}`);
+    await new Promise((r) => setTimeout(r, 200)); // the stream is open
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const of = (type) => s.events.filter((e) => e.type === type);
+    await until(() => of('agent_exit').length === 1, 'agent_exit');
+    await until(() => of('agent_status').some((e) => e.payload.status === 'finished'), 'finished');
+    const out = of('agent_output').map((e) => e.payload.content).join('\n');
+    assert.match(out, /step 0 done\nstep 1 done|step 0 done/);
+    assert.match(out, /step 2 done/);
+    assert.ok(of('agent_output').every((e) => e.payload.agentId === id && e.payload.runId.startsWith('run_')));
+    const points = of('metrics_update').flatMap((e) => e.payload.points);
+    assert.deepEqual(points.map((p) => p.step), [0, 1, 2]);
+    assert.equal(points[0].name, 'loss');
+    assert.ok(of('agent_update').some((e) => e.payload.state && e.payload.state.epoch === 1));
+    assert.equal(of('agent_exit')[0].payload.code, 0);
+    // running came before the output, finished after the exit
+    const seqOf = (pred) => s.events.findIndex(pred);
+    assert.ok(seqOf((e) => e.type === 'agent_status' && e.payload.status === 'running') <
+      seqOf((e) => e.type === 'agent_exit'));
+    s.req.destroy();
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad commands are refused with 422 and a failed run reports why', async () => {
+  const { d, dir, wt } = await setup();
+  try {
+    const noCmd = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command' });
+    assert.equal(noCmd.status, 422);
+    assert.equal(noCmd.body.error.details.field, 'command');
+    const missing = await newAgent(d, wt, ['agentd-no-such-program-xyz']);
+    const r = await api(d, 'POST', `/api/agents/${missing}/start`, {});
+    assert.equal(r.status, 422);
+    assert.match(r.body.error.message, /not found/);
+    assert.equal((await api(d, 'GET', `/api/agents/${missing}/runs`)).body.runs.length, 0);
+
+    const crash = await newAgent(d, wt, ['node', FAKE, 'exit', '7']);
+    assert.equal((await api(d, 'POST', `/api/agents/${crash}/start`, {})).status, 200);
+    const a = await until(async () => {
+      const g = await api(d, 'GET', `/api/agents/${crash}`);
+      return g.body.status === 'error' ? g.body : null;
+    }, 'the failed status');
+    assert.equal(a.state.statusReason, 'exited with code 7');
+    const runs = await api(d, 'GET', `/api/agents/${crash}/runs`);
+    assert.equal(runs.body.runs[0].status, 'failed');
+    assert.equal(runs.body.runs[0].exitCode, 7);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an agent that ignores SIGTERM is killed after the grace', async () => {
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'ignore-term']);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    await until(async () => (await outputText(d, id)).includes('"ready"'), 'ready');
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    assert.equal(stopped.status, 200);
+    assert.equal(stopped.body.status, 'finished');
+    const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'stopped');
+    assert.equal(run.signal, 9);
+    const out = await outputText(d, id);
+    assert.match(out, /got SIGINT/);
+    assert.match(out, /got SIGTERM/);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kill -9 of agentd, then a restart, marks the run lost', async () => {
+  const dataDir = daemon.tmpDir();
+  const { d, dir, wt } = await setup({ dataDir });
+  let agentPid = 0;
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'sleep']);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(s.status, 200);
+    agentPid = s.body.pid;
+    await d.stop('SIGKILL');
+
+    const d2 = await daemon.start({ needUrl: true, dataDir });
+    try {
+      const a = await until(async () => {
+        const g = await api(d2, 'GET', `/api/agents/${id}`);
+        return g.body.status === 'error' ? g.body : null;
+      }, 'the lost status');
+      assert.equal(a.pid, undefined);
+      assert.match(a.state.statusReason, /^lost/);
+      const run = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+      assert.equal(run.status, 'lost');
+      assert.ok(run.endedAt);
+    } finally {
+      await d2.stop();
+    }
+  } finally {
+    if (agentPid > 0) {
+      try { process.kill(-agentPid, 'SIGKILL'); } catch (_) { /* gone */ }
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a terminal agent streams raw bytes over its WebSocket and resizes', async () => {
+  const WebSocket = require('ws');
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'tty'], { terminal: true });
+    const plain = await newAgent(d, wt, ['node', FAKE, 'sleep']);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    // Wait until the child has drawn its first line (it goes to the replay).
+    await until(async () => (await outputText(d, id)).includes('"type":"tty"'), 'the tty line');
+
+    const ws = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${id}/terminal`);
+    let seen = '';
+    const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.on('message', (data, isBinary) => { assert.ok(isBinary); seen += data.toString('utf8'); });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    await until(() => seen.includes('"isatty":true'), 'the replayed screen');
+    ws.send(JSON.stringify({ type: 'resize', rows: 40, cols: 120 }));
+    await until(() => seen.includes('{"type":"resize","rows":40,"cols":120}'), 'the resize');
+    ws.send(Buffer.from('quit\n'), { binary: true });
+    assert.equal(await closed, 1000);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the exit');
+
+    // No terminal, or not running: the socket says so.
+    assert.equal((await api(d, 'POST', `/api/agents/${plain}/start`, {})).status, 200);
+    for (const [agent, code] of [[plain, 4409], [id, 4404]]) {
+      const w = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${agent}/terminal`);
+      assert.equal(await new Promise((resolve) => w.on('close', (c) => resolve(c))), code);
+    }
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function hwmKb(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/);
+  return Number(m[1]);
+}
+
+test('100 MB of output from one agent keeps agentd\'s memory bounded', async () => {
+  // A small ASan quarantine so freed memory is not counted (no effect
+  // without ASan).
+  const { d, dir, wt } = await setup({ env: { ASAN_OPTIONS: 'quarantine_size_mb=4:detect_leaks=1' } });
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'flood', '100']);
+    const before = hwmKb(d.proc.pid);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the flood to end', 120000);
+    const after = hwmKb(d.proc.pid);
+    const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'succeeded');
+    // The last line arrived and was kept (stored or noted as shed).
+    const last = (await api(d, 'GET', `/api/agents/${id}/messages?limit=2`)).body.messages;
+    assert.ok(last.some((m) => /(^|\n)done$/.test(m.content) || /not stored/.test(m.content)), JSON.stringify(last.map((m) => m.content.slice(-80))));
+    // 100 MB went through; agentd grew by far less.
+    assert.ok(after - before < 64 * 1024, `peak RSS grew from ${before} kB to ${after} kB`);
+    process.stderr.write(`# flood: peak RSS ${before} kB -> ${after} kB\n`);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('many start/stop cycles and a clean exit leave no zombie', async () => {
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['sleep', '30'], { stopWith: 'none' });
+    for (let i = 0; i < 40; i++) {
+      const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+      assert.equal(s.status, 200, JSON.stringify(s.body));
+      const t = await api(d, 'POST', `/api/agents/${id}/stop${i % 2 ? '?force=true' : ''}`);
+      assert.equal(t.status, 200);
+      assert.equal(t.body.status, 'finished');
+    }
+    assert.deepEqual(zombiesOf(d.proc.pid), []);
+    const runs = (await api(d, 'GET', `/api/agents/${id}/runs?limit=100`)).body.runs;
+    assert.equal(runs.length, 40);
+    assert.ok(runs.every((r) => r.status === 'stopped'));
+
+    // A running agent is stopped when agentd exits cleanly.
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    const pid = s.body.pid;
+    const exited = await d.stop('SIGTERM');
+    assert.equal(exited.code, 0);
+    assert.throws(() => process.kill(pid, 0)); // no orphan left behind
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
