@@ -22,6 +22,8 @@ typedef struct {
     char sock[4200];
     bool json;
     const char *prog; /* "agentd ls" etc., for messages */
+    int rest;         /* index of the first argument after "--", or argc */
+    bool allow_rest;  /* whether the command takes arguments after "--" */
 } cli_t;
 
 typedef struct {
@@ -243,8 +245,13 @@ static int parse(cli_t *c, int argc, char **argv, flag_t *flags, size_t nflags, 
                  int maxpos, int *npos)
 {
     *npos = 0;
+    c->rest = argc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            c->rest = i + 1; /* what follows is a command line, not ours */
+            break;
+        }
         if (strncmp(a, "-", 1) != 0 || strcmp(a, "-") == 0) {
             if (*npos >= maxpos) {
                 char msg[300];
@@ -296,6 +303,9 @@ static int parse(cli_t *c, int argc, char **argv, flag_t *flags, size_t nflags, 
             }
         }
         return usage(c, rc != 0 ? err : "unexpected option");
+    }
+    if (c->rest < argc && !c->allow_rest) {
+        return usage(c, "unexpected arguments after '--'");
     }
     return 0;
 }
@@ -356,11 +366,12 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
 static int cmd_new(cli_t *c, int argc, char **argv)
 {
     const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL;
-    flag_t flags[] = {{"--json", false, NULL, &c->json},
-                      {"--worktree", true, &worktree, NULL},
-                      {"--executor", true, &executor, NULL},
-                      {"--mode", true, &mode, NULL},
-                      {"--name", true, &name, NULL}};
+    bool terminal = false;
+    flag_t flags[] = {
+        {"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
+        {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
+        {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal}};
+    c->allow_rest = true;
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
     if (rc != 0) {
@@ -378,6 +389,20 @@ static int cmd_new(cli_t *c, int argc, char **argv)
     }
     if (name != NULL) {
         json_object_set_new(body, "name", json_string(name));
+    }
+    if (terminal) {
+        json_object_set_new(body, "terminal", json_true());
+    }
+    if (c->rest < argc) {
+        /* agentd new ... -- ARGV: a command agent's program and arguments. */
+        json_t *cmd = json_array();
+        for (int i = c->rest; i < argc; i++) {
+            json_array_append_new(cmd, json_string(argv[i]));
+        }
+        json_object_set_new(body, "command", cmd);
+        if (executor == NULL) {
+            json_object_set_new(body, "executor", json_string("command"));
+        }
     }
     json_t *j = call(c, "POST", "/api/agents", body, &rc);
     json_decref(body);

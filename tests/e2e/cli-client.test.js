@@ -6,10 +6,12 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { run, tmpDir } = require('./lib/daemon');
+const { BIN, run, tmpDir } = require('./lib/daemon');
+
+const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
 const { startApi } = require('./lib/api');
 
 // A git repository with one commit: a valid workspace whether or not the
@@ -25,13 +27,13 @@ function gitRepo(base) {
 test('client commands drive agents through the unix socket', async (t) => {
   const d = await startApi();
   t.after(() => d.cleanup());
-  const cli = (...args) => run([...args, '--data-dir', d.dataDir]);
+  const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
 
   const ws = await d.req('POST', '/api/workspaces', { path: gitRepo(d.dataDir) });
   assert.equal(ws.status, 201, JSON.stringify(ws.body));
   const wtId = ws.body.worktrees[0].id;
 
-  const created = cli('new', '--worktree', wtId, '--name', 'cli agent', '--executor', 'command');
+  const created = cli('new', '--worktree', wtId, '--name', 'cli agent', '--', process.execPath, FAKE, 'echo');
   assert.equal(created.status, 0, created.stderr);
   const id = created.stdout.trim();
   assert.match(id, /^ag_[0-9a-z]{26}$/);
@@ -51,9 +53,45 @@ test('client commands drive agents through the unix socket', async (t) => {
   // Filters reach the server as query parameters.
   assert.equal(JSON.parse(cli('ls', '--json', '--status', 'running').stdout).agents.length, 0);
 
+  const empty = cli('logs', id);
+  assert.equal(empty.status, 0, empty.stderr);
+  assert.equal(empty.stdout, '');
+
+  // Follow the agent live while it starts and answers a message.
+  const follower = spawn(BIN, ['logs', '-f', id, '--data-dir', d.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let followed = '';
+  follower.stdout.setEncoding('utf8');
+  const sawEcho = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`logs -f saw: ${followed}`)), 15000);
+    follower.stdout.on('data', (s) => {
+      followed += s;
+      if (followed.includes('"line":"hello from cli"')) { clearTimeout(timer); resolve(); }
+    });
+  });
+  t.after(() => follower.kill());
+
+  const started = cli('start', id);
+  assert.equal(started.status, 0, started.stderr);
+  assert.equal(started.stdout.trim(), `${id} started: running`);
+  assert.equal(cli('start', id).status, 1, 'starting a running agent is refused');
+
+  const sent = cli('send', id, 'hello from cli');
+  assert.equal(sent.status, 0, sent.stderr);
+  await sawEcho;
+  assert.match(followed, /"type":"ready"/);
+
+  const stopped = cli('stop', id);
+  assert.equal(stopped.status, 0, stopped.stderr);
+  assert.match(stopped.stdout, new RegExp(`^${id} stopped: (finished|error)\n$`));
+  const st = JSON.parse(cli('ls', '--json').stdout).agents[0];
+  assert.notEqual(st.status, 'running');
+
+  // The stored transcript has the output, oldest first.
   const logs = cli('logs', id);
   assert.equal(logs.status, 0, logs.stderr);
-  assert.equal(logs.stdout, '');
+  const readyAt = logs.stdout.indexOf('"type":"ready"');
+  const echoAt = logs.stdout.indexOf('"line":"hello from cli"');
+  assert.ok(readyAt >= 0 && echoAt > readyAt, logs.stdout);
 
   // Archive hides the agent; --all shows it again.
   const rm = cli('rm', id);
@@ -72,7 +110,7 @@ test('client commands drive agents through the unix socket', async (t) => {
 test('client errors are one line with the daemon\'s message and exit 1', async (t) => {
   const d = await startApi();
   t.after(() => d.cleanup());
-  const cli = (...args) => run([...args, '--data-dir', d.dataDir]);
+  const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
 
   const missing = cli('logs', 'ag_00000000000000000000000000');
   assert.equal(missing.status, 1);
@@ -86,6 +124,10 @@ test('client errors are one line with the daemon\'s message and exit 1', async (
   const usage = cli('new');
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /--worktree ID is required/);
+
+  const dashes = cli('ls', '--', 'x');
+  assert.equal(dashes.status, 2);
+  assert.match(dashes.stderr, /unexpected arguments after '--'/);
 
   const extra = cli('stop', 'a', 'b');
   assert.equal(extra.status, 2);
