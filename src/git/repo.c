@@ -131,8 +131,13 @@ bool ad_git_branch_name_valid(const char *name, char *why, size_t whysz)
         snprintf(why, whysz, "a branch name must be 1 to 200 characters");
         return false;
     }
+    /* libgit2 lets DEL and a lone "@" through; git itself does not. */
+    bool odd = strcmp(name, "@") == 0;
+    for (size_t i = 0; i < n; i++) {
+        odd = odd || (unsigned char)name[i] < 0x20 || name[i] == 0x7f;
+    }
     int valid = 0;
-    if (git_branch_name_is_valid(&valid, name) < 0 || !valid) {
+    if (odd || git_branch_name_is_valid(&valid, name) < 0 || !valid) {
         snprintf(why, whysz, "'%s' is not a valid git branch name", name);
         return false;
     }

@@ -75,11 +75,61 @@ static json_t *main_entry(git_repository *repo, const char *main_path)
                      "locked", false, "lockReason", "prunable", false, "missing", false);
 }
 
+/* The lock file's text without its trailing newline. */
+static json_t *lock_reason(git_buf *reason)
+{
+    size_t n = reason->size;
+    while (n > 0 && (reason->ptr[n - 1] == '\n' || reason->ptr[n - 1] == '\r')) {
+        n--;
+    }
+    return gitx_json_text(reason->ptr, n);
+}
+
+/* Reads <common dir>/worktrees/<name>/HEAD itself: libgit2 1.5 cannot
+ * resolve a worktree's HEAD once its folder is gone, and misreports
+ * detachment. Sets what it can; leaves the JSON nulls otherwise. */
+static void read_wt_head(git_repository *repo, const char *name, json_t **branch, json_t **oid,
+                         bool *detached)
+{
+    char file[PATH_MAX];
+    char line[512];
+    git_oid id;
+    int n = snprintf(file, sizeof(file), "%s/worktrees/%s/HEAD", git_repository_commondir(repo),
+                     name);
+    if (n < 0 || (size_t)n >= sizeof(file)) {
+        return;
+    }
+    FILE *f = fopen(file, "re");
+    if (f == NULL) {
+        return;
+    }
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    if (!got) {
+        return;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strncmp(line, "ref: ", 5) == 0) {
+        const char *target = line + 5;
+        if (strncmp(target, "refs/heads/", 11) == 0) {
+            json_decref(*branch);
+            *branch = json_string(target + 11);
+        }
+        if (git_reference_name_to_id(&id, repo, target) == 0) {
+            json_decref(*oid);
+            *oid = oid_json(&id);
+        }
+    } else if (git_oid_fromstr(&id, line) == 0) {
+        *detached = true;
+        json_decref(*oid);
+        *oid = oid_json(&id);
+    }
+}
+
 /* The entry of linked worktree `name`, or NULL when git cannot read it. */
 static json_t *linked_entry(git_repository *repo, const char *name)
 {
     git_worktree *wt = NULL;
-    git_reference *head = NULL;
     git_buf reason = {0};
     json_t *entry = NULL;
     char path[PATH_MAX];
@@ -101,25 +151,15 @@ static json_t *linked_entry(git_repository *repo, const char *name)
 
     json_t *branch = json_null();
     json_t *oid = json_null();
-    bool detached = git_repository_head_detached_for_worktree(repo, name) == 1;
-    if (git_repository_head_for_worktree(&head, repo, name) == 0) {
-        if (!detached && git_reference_is_branch(head)) {
-            json_decref(branch);
-            branch = json_string(git_reference_shorthand(head));
-        }
-        if (git_reference_target(head) != NULL) {
-            json_decref(oid);
-            oid = oid_json(git_reference_target(head));
-        }
-    }
+    bool detached = false;
+    read_wt_head(repo, name, &branch, &oid, &detached);
     entry = json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:b, s:o, s:b, s:b}", "name", name, "path",
                       path, "branch", branch, "head", oid, "detached", detached, "isMain", false,
                       "locked", locked > 0, "lockReason",
-                      locked > 0 && reason.size > 0 ? json_string(reason.ptr) : json_null(),
+                      locked > 0 && reason.size > 0 ? lock_reason(&reason) : json_null(),
                       "prunable", prunable, "missing", missing);
 out:
     git_buf_dispose(&reason);
-    git_reference_free(head);
     git_worktree_free(wt);
     return entry;
 }
