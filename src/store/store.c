@@ -393,6 +393,9 @@ struct ad_store {
     job_t *done_head, *done_tail;
     bool stopping;
     ad_store_stats_t stats;
+    /* loop thread only: jobs submitted and not yet completed. While there
+     * are any, the async handle is referenced so the loop waits for them. */
+    size_t outstanding;
 };
 
 void ad_store_checksum(const char *sql, char out[65])
@@ -783,11 +786,15 @@ static void deliver(ad_store_t *st)
     uv_mutex_unlock(&st->lock);
     while (j != NULL) {
         job_t *next = j->next;
+        st->outstanding--;
         if (j->done != NULL) {
             j->done(j->rc, j->ctx);
         }
         free(j);
         j = next;
+    }
+    if (st->outstanding == 0 && !uv_is_closing((uv_handle_t *)&st->async)) {
+        uv_unref((uv_handle_t *)&st->async);
     }
 }
 
@@ -804,6 +811,9 @@ void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, 
     j->done = done;
     j->ctx = ctx;
     j->rc = 0;
+    if (st->outstanding++ == 0) {
+        uv_ref((uv_handle_t *)&st->async);
+    }
     uv_mutex_lock(&st->lock);
     if (st->queue_tail != NULL) {
         st->queue_tail->next = j;
@@ -935,7 +945,7 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     uv_cond_init(&st->cond);
     uv_async_init(loop, &st->async, on_async);
     st->async.data = st;
-    /* The store alone must not keep the loop alive. */
+    /* An idle store must not keep the loop alive (see outstanding). */
     uv_unref((uv_handle_t *)&st->async);
     if (uv_thread_create(&st->thread, writer_main, st) != 0) {
         AD_BUG("store: cannot start the writer thread");
