@@ -144,6 +144,31 @@ int ad_store_git_worktree_get(ad_store_t *st, const char *id, json_t **out)
     return wt_row(ad_store_rdb(st), id, out);
 }
 
+int ad_store_op_worktree_git_insert(sqlite3 *db, json_t *args, json_t **result)
+{
+    json_t *r = NULL;
+    int e = ad_store_op_worktree_insert(db, args, &r);
+    json_decref(r);
+    json_t *setup = json_object_get(args, "setup");
+    if (e == 0 && setup != NULL) {
+        sqlite3_stmt *s = ad_store_stmt(db, "UPDATE worktrees SET setup = ?2 WHERE id = ?1");
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+        ad_store_bind_json(s, 2, setup);
+        e = step_done(db, s);
+    }
+    json_t *w = NULL;
+    if (e == 0) {
+        e = wt_row(db, ad_args_str(args, "id"), &w);
+    }
+    if (e == 0) {
+        *result = json_pack("{s:o}", "worktree", w);
+    }
+    return e;
+}
+
 int ad_store_op_workspace_setup_update(sqlite3 *db, json_t *args, json_t **result)
 {
     int e = set_setup(db, ad_args_str(args, "id"), json_object_get(args, "setupFiles"),

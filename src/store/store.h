@@ -272,6 +272,9 @@ int ad_store_op_workspace_git_create(sqlite3 *db, json_t *args, json_t **result)
  * result {workspace, worktrees, changes:{added, updated, vanished, restored
  * (ids), removed (rows), flaggedAgents, unflaggedAgents (ids)}}. */
 int ad_store_op_workspace_git_sync(sqlite3 *db, json_t *args, json_t **result);
+/* args as ad_store_op_worktree_insert plus setup? (JSON). result
+ * {worktree} with vanishedAt and setup. */
+int ad_store_op_worktree_git_insert(sqlite3 *db, json_t *args, json_t **result);
 /* args {id, now, setupFiles?, setupCommand?}: result {workspace}. */
 int ad_store_op_workspace_setup_update(sqlite3 *db, json_t *args, json_t **result);
 /* args {id, now, setup}: records a worktree's setup outcome. AD_ENOENT when
