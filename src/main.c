@@ -129,11 +129,8 @@ static int serve(daemon_t *d)
         return 1;
     }
     d->bus = ad_bus_new(d->loop, &d->cfg);
-    d->app = (ad_app_t){.loop = d->loop,
-                        .cfg = &d->cfg,
-                        .server = d->server,
-                        .store = d->store,
-                        .bus = d->bus};
+    d->app = (ad_app_t){
+        .loop = d->loop, .cfg = &d->cfg, .server = d->server, .store = d->store, .bus = d->bus};
     ad_api_git_register(&d->app, true);
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);

@@ -136,8 +136,8 @@ static void publish_ws(ad_app_t *app, const char *change, json_t *ws)
     char t1[AD_ID_MAX + 16];
     snprintf(t1, sizeof(t1), "workspace:%s", jstr(ws, "id") ? jstr(ws, "id") : "");
     const char *topics[] = {t1};
-    json_t *p = json_pack("{s:s?, s:s, s:O}", "id", jstr(ws, "id"), "change", change,
-                          "workspace", ws);
+    json_t *p =
+        json_pack("{s:s?, s:s, s:O}", "id", jstr(ws, "id"), "change", change, "workspace", ws);
     ad_bus_publish(app->bus, "workspace_update", topics, 1, p);
     json_decref(p);
 }
@@ -155,8 +155,7 @@ static int queue(gctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_
 {
     int rc = ad_git_queue(c->app->loop, op, a, cb, c);
     if (rc != 0) {
-        ad_res_error(c->req, 500, "INTERNAL", NULL, "cannot queue git work: %s",
-                     ad_strerror(rc));
+        ad_res_error(c->req, 500, "INTERNAL", NULL, "cannot queue git work: %s", ad_strerror(rc));
         ctx_free(c);
     }
     return rc;
@@ -208,8 +207,7 @@ static bool setup_valid(ad_req_t *req, json_t *body)
     if (files != NULL) {
         if (!json_is_array(files) || json_array_size(files) > SETUP_FILES_MAX) {
             ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "setupFiles"),
-                         "setupFiles must be a list of at most %d relative paths",
-                         SETUP_FILES_MAX);
+                         "setupFiles must be a list of at most %d relative paths", SETUP_FILES_MAX);
             return false;
         }
         size_t i;
@@ -278,17 +276,16 @@ static void ws_listed(const ad_git_result_t *res, void *ud)
         }
         char id[AD_ID_MAX];
         ad_id_new("wt", id);
-        json_array_append_new(linked, json_pack("{s:s, s:s?, s:s, s:s?}", "id", id, "name",
-                                                jstr(v, "name"), "branch",
-                                                jstr(v, "branch") ? jstr(v, "branch") : "",
-                                                "path", jstr(v, "path")));
+        json_array_append_new(
+            linked, json_pack("{s:s, s:s?, s:s, s:s?}", "id", id, "name", jstr(v, "name"), "branch",
+                              jstr(v, "branch") ? jstr(v, "branch") : "", "path", jstr(v, "path")));
     }
     const char *name = jstr(c->body, "name");
-    json_t *args = json_pack(
-        "{s:s, s:s?, s:s?, s:I, s:s, s:s, s:o}", "id", ws_id, "name",
-        name != NULL ? name : jstr(c->git, "name"), "path", jstr(c->git, "path"), "now",
-        (json_int_t)ad_wall_ms(), "worktreeId", wt_id, "branch",
-        jstr(main, "branch") ? jstr(main, "branch") : "", "linked", linked);
+    json_t *args =
+        json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s, s:o}", "id", ws_id, "name",
+                  name != NULL ? name : jstr(c->git, "name"), "path", jstr(c->git, "path"), "now",
+                  (json_int_t)ad_wall_ms(), "worktreeId", wt_id, "branch",
+                  jstr(main, "branch") ? jstr(main, "branch") : "", "linked", linked);
     if (json_object_get(c->body, "setupFiles") != NULL) {
         json_object_set(args, "setupFiles", json_object_get(c->body, "setupFiles"));
     }
@@ -403,8 +400,8 @@ static void ws_relisted(const ad_git_result_t *res, void *ud)
     gctx_t *c = ud;
     if (res->rc != 0) {
         if (res->rc == AD_ENOENT || res->rc == AD_EINVAL || res->rc == AD_ESTATE) {
-            json_t *d = json_pack("{s:s, s:s?}", "reason", res->err.reason, "path",
-                                  jstr(c->ws, "path"));
+            json_t *d =
+                json_pack("{s:s, s:s?}", "reason", res->err.reason, "path", jstr(c->ws, "path"));
             ad_res_error(c->req, 409, "CONFLICT", d, "the workspace's repository is unusable: %s",
                          res->err.msg);
         } else {
@@ -492,8 +489,8 @@ static void ws_setup_put(ad_req_t *req, void *ud)
         json_decref(body);
         return;
     }
-    json_t *args = json_pack("{s:s, s:I}", "id", ad_req_param(req, "id"), "now",
-                             (json_int_t)ad_wall_ms());
+    json_t *args =
+        json_pack("{s:s, s:I}", "id", ad_req_param(req, "id"), "now", (json_int_t)ad_wall_ms());
     if (json_object_get(body, "setupFiles") != NULL) {
         json_object_set(args, "setupFiles", json_object_get(body, "setupFiles"));
     }
@@ -533,8 +530,8 @@ static void wt_setup_done(const ad_git_result_t *res, void *ud)
     } else {
         setup = json_pack("{s:s, s:s}", "state", "failed", "error", res->err.msg);
     }
-    json_t *args = json_pack("{s:s, s:I, s:o}", "id", c->id, "now", (json_int_t)ad_wall_ms(),
-                             "setup", setup);
+    json_t *args =
+        json_pack("{s:s, s:I, s:o}", "id", c->id, "now", (json_int_t)ad_wall_ms(), "setup", setup);
     ad_store_write(c->app->store, ad_store_op_worktree_setup_result, args, wt_setup_recorded, c);
 }
 
@@ -633,8 +630,7 @@ void ad_api_git_worktree_create(ad_req_t *req, void *ud)
         goto out;
     }
     if (!ad_git_worktree_name_valid(name, why, sizeof(why))) {
-        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "name"), "%s",
-                     why);
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "name"), "%s", why);
         goto out;
     }
     if (branch == NULL) {
@@ -735,8 +731,7 @@ void ad_api_git_worktree_delete(ad_req_t *req, void *ud)
     }
     if (json_is_true(json_object_get(wt, "isMain"))) {
         ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "main_worktree"),
-                     "%s is the workspace's main worktree; it cannot be deleted",
-                     jstr(wt, "path"));
+                     "%s is the workspace's main worktree; it cannot be deleted", jstr(wt, "path"));
         goto out;
     }
     /* No supervisor stops agents yet: running ones block the delete. */

@@ -52,7 +52,8 @@ static void run(uv_work_t *w)
     json_t **out = &j->res.data;
     ad_git_err_t *e = &j->res.err;
     uint64_t t0 = ad_mono_ns();
-    bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE || j->op == AD_GIT_OP_CHECKOUT;
+    bool writes =
+        j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE || j->op == AD_GIT_OP_CHECKOUT;
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }

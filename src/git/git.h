@@ -174,15 +174,15 @@ int ad_git_diff(const char *wt_path, const char *path, json_t **out, ad_git_err_
 /* ---- asynchronous layer (loop thread) -------------------------------------- */
 
 typedef enum {
-    AD_GIT_OP_OPEN,      /* a.path */
-    AD_GIT_OP_LIST,      /* a.repo_path */
-    AD_GIT_OP_ADD,       /* a.repo_path, name, path, branch, create_branch, base */
-    AD_GIT_OP_SETUP,     /* a.repo_path (source), path, files, command, timeout_ms */
-    AD_GIT_OP_STATUS,    /* a.path */
-    AD_GIT_OP_REMOVE,    /* a.repo_path, path, force */
-    AD_GIT_OP_BRANCHES,  /* a.path */
-    AD_GIT_OP_CHECKOUT,  /* a.path, branch, create_branch */
-    AD_GIT_OP_DIFF,      /* a.path, file (or NULL) */
+    AD_GIT_OP_OPEN,     /* a.path */
+    AD_GIT_OP_LIST,     /* a.repo_path */
+    AD_GIT_OP_ADD,      /* a.repo_path, name, path, branch, create_branch, base */
+    AD_GIT_OP_SETUP,    /* a.repo_path (source), path, files, command, timeout_ms */
+    AD_GIT_OP_STATUS,   /* a.path */
+    AD_GIT_OP_REMOVE,   /* a.repo_path, path, force */
+    AD_GIT_OP_BRANCHES, /* a.path */
+    AD_GIT_OP_CHECKOUT, /* a.path, branch, create_branch */
+    AD_GIT_OP_DIFF,     /* a.path, file (or NULL) */
 } ad_git_op_t;
 
 /* Arguments of a queued operation; strings are borrowed for the call only

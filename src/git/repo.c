@@ -186,7 +186,8 @@ int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, co
 {
     char why[160];
     char repo[PATH_MAX];
-    if (repo_path == NULL || repo_path[0] != '/' || !ad_git_worktree_name_valid(name, why, sizeof(why))) {
+    if (repo_path == NULL || repo_path[0] != '/' ||
+        !ad_git_worktree_name_valid(name, why, sizeof(why))) {
         return AD_EINVAL;
     }
     if (gitx_path_trim(repo_path, repo, sizeof(repo)) != 0) {

@@ -245,8 +245,8 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     *out = json_pack("{s:O, s:O, s:s?, s:o, s:o, s:b, s:o, s:b}", "copied", copied, "missing",
                      missing, "command", command && command[0] ? command : NULL, "exitCode",
                      exit_code, "signal", signal_no, "timedOut", timed_out, "output",
-                     gitx_json_text(output.data ? output.data : "", output.len),
-                     "outputTruncated", truncated);
+                     gitx_json_text(output.data ? output.data : "", output.len), "outputTruncated",
+                     truncated);
 out:
     ad_buf_cleanup(&output);
     json_decref(copied);

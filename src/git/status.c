@@ -63,8 +63,7 @@ static const char *entry_path(const git_status_entry *se)
     return "";
 }
 
-static int status_list(git_repository *repo, bool untracked, git_status_list **out,
-                       ad_git_err_t *e)
+static int status_list(git_repository *repo, bool untracked, git_status_list **out, ad_git_err_t *e)
 {
     git_status_options opts;
     git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
@@ -77,8 +76,8 @@ static int status_list(git_repository *repo, bool untracked, git_status_list **o
     return grc < 0 ? gitx_lib(e, grc, "read status") : 0;
 }
 
-int gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max,
-                       size_t *total, ad_git_err_t *e)
+int gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max, size_t *total,
+                       ad_git_err_t *e)
 {
     git_status_list *list = NULL;
     int rc = status_list(repo, untracked, &list, e);
@@ -214,8 +213,7 @@ int ad_git_branches(const char *wt_path, json_t **out, ad_git_err_t *e)
     while (git_branch_next(&ref, &type, it) == 0) {
         const char *name = NULL;
         /* origin/HEAD is a pointer to another remote branch, not a branch. */
-        if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
-            git_branch_name(&name, ref) == 0) {
+        if (git_reference_type(ref) == GIT_REFERENCE_DIRECT && git_branch_name(&name, ref) == 0) {
             json_array_append_new(type == GIT_BRANCH_LOCAL ? local : remote, json_string(name));
         }
         git_reference_free(ref);
@@ -320,8 +318,7 @@ int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t
     grc = git_checkout_tree(repo, target, &copts);
     if (grc == GIT_ECONFLICT) {
         rc = gitx_fail(e, AD_ESTATE, "conflict",
-                       "checking out '%s' would overwrite untracked files in the worktree",
-                       branch);
+                       "checking out '%s' would overwrite untracked files in the worktree", branch);
         goto out;
     }
     if (grc == 0) {

@@ -94,8 +94,8 @@ static void read_wt_head(git_repository *repo, const char *name, json_t **branch
     char file[PATH_MAX];
     char line[512];
     git_oid id;
-    int n = snprintf(file, sizeof(file), "%s/worktrees/%s/HEAD", git_repository_commondir(repo),
-                     name);
+    int n =
+        snprintf(file, sizeof(file), "%s/worktrees/%s/HEAD", git_repository_commondir(repo), name);
     if (n < 0 || (size_t)n >= sizeof(file)) {
         return;
     }
@@ -403,8 +403,7 @@ static bool same_path(const char *a, const char *b)
 }
 
 /* Finds the linked worktree whose folder is path. */
-static int find_linked(git_repository *repo, const char *path, git_worktree **out,
-                       ad_git_err_t *e)
+static int find_linked(git_repository *repo, const char *path, git_worktree **out, ad_git_err_t *e)
 {
     git_strarray names = {0};
     char wpath[PATH_MAX];
@@ -464,10 +463,10 @@ static int check_no_work(git_worktree *wt, ad_git_err_t *e)
                            wpath, ahead, ahead == 1 ? "" : "s", ref);
         }
         json_decref(e->details);
-        e->details = json_pack("{s:O, s:I, s:I, s:s*, s:b}", "changedFiles", files,
-                               "changedFileCount", (json_int_t)total, "unpushedCommits",
-                               (json_int_t)ahead, "compareRef", ref[0] ? ref : NULL,
-                               "truncated", total > json_array_size(files));
+        e->details =
+            json_pack("{s:O, s:I, s:I, s:s*, s:b}", "changedFiles", files, "changedFileCount",
+                      (json_int_t)total, "unpushedCommits", (json_int_t)ahead, "compareRef",
+                      ref[0] ? ref : NULL, "truncated", total > json_array_size(files));
     }
 out:
     json_decref(files);
@@ -532,8 +531,7 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
         snprintf(gitlink, sizeof(gitlink), "%s/.git", path);
         if (!S_ISDIR(st.st_mode) || (lstat(gitlink, &st) == 0 && !S_ISREG(st.st_mode))) {
             rc = gitx_fail(e, AD_ESTATE, "not_a_worktree",
-                           "%s does not look like a linked worktree; refusing to delete it",
-                           path);
+                           "%s does not look like a linked worktree; refusing to delete it", path);
             goto out;
         }
         if (remove_tree(path) != 0) {
