@@ -179,7 +179,9 @@ int ad_git_worktree_list(const char *repo_path, json_t **out, ad_git_err_t *e)
         rc = gitx_lib(e, grc, "list worktrees");
         goto out;
     }
-    qsort(names.strings, names.count, sizeof(char *), cmp_str);
+    if (names.count > 1) {
+        qsort(names.strings, names.count, sizeof(char *), cmp_str);
+    }
     json_t *arr = json_array();
     json_array_append_new(arr, main_entry(repo, main_path));
     for (size_t i = 0; i < names.count; i++) {
@@ -217,6 +219,23 @@ static int make_parents(const char *path)
     return 0;
 }
 
+/* branch.<name>.remote/merge = origin, refs/heads/<name>, written directly:
+ * git_branch_set_upstream() leaks PCRE2 match data in libgit2 1.5. */
+static void set_upstream_origin(git_repository *repo, const char *name)
+{
+    git_config *cfg = NULL;
+    char key[512], merge[512];
+    if (git_repository_config(&cfg, repo) != 0) {
+        return;
+    }
+    snprintf(key, sizeof(key), "branch.%s.remote", name);
+    git_config_set_string(cfg, key, "origin");
+    snprintf(key, sizeof(key), "branch.%s.merge", name);
+    snprintf(merge, sizeof(merge), "refs/heads/%s", name);
+    git_config_set_string(cfg, key, merge);
+    git_config_free(cfg);
+}
+
 int gitx_local_branch(git_repository *repo, const char *name, git_reference **out, bool *created,
                       ad_git_err_t *e)
 {
@@ -243,7 +262,7 @@ int gitx_local_branch(git_repository *repo, const char *name, git_reference **ou
         grc = git_branch_create(out, repo, name, commit, 0);
     }
     if (grc == 0) {
-        git_branch_set_upstream(*out, rname);
+        set_upstream_origin(repo, name);
         *created = true;
     } else {
         rc = gitx_lib(e, grc, "create branch from origin");
