@@ -5,13 +5,16 @@
  * thread pool through ad_git_queue(), writes the outcome through the store's
  * writer, publishes worktree events and answers. No git and no SQL here.
  *
- * Events: type "worktree_update" on topics workspace:<ws> and worktree:<wt>
- * with payload {id, workspaceId, change, worktree?} where change is
- * created, updated, deleted, vanished, restored or setup; "workspace_update"
- * {id, change, workspace} on workspace:<ws>; "agent_update" {id,
- * worktreeVanished} for agents whose worktree vanished or came back.
+ * Events (the names the rest of the REST layer uses), on topics
+ * worktree:<wt> and workspace:<ws>: worktree_created {worktree row},
+ * worktree_updated {worktree row, with "change": branch, vanished, restored
+ * or setup}, worktree_deleted {id, workspaceId, agentIds},
+ * workspace_created {workspace, worktree (main), worktrees},
+ * workspace_updated {workspace row, changes? (refresh)}, and agent_update
+ * {id, worktreeVanished} on agent:<id> for agents whose worktree vanished
+ * outside agentd or came back.
  */
-#include "api/api_git.h"
+#include "api/api_int.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -19,7 +22,6 @@
 #include <string.h>
 
 #include "git/git.h"
-#include "store/store.h"
 
 #define SETUP_FILES_MAX 64
 #define SETUP_COMMAND_MAX 4096
@@ -106,39 +108,31 @@ static void reply_git_error(ad_req_t *req, const ad_git_result_t *res, bool ws_c
     ad_res_error(req, status, code, details, "%s", res->err.msg);
 }
 
-static void publish_wt(ad_app_t *app, const char *change, json_t *wt, const char *ws_id,
-                       const char *wt_id)
+/* worktree_created/updated: the row, plus the kind of change. */
+static void publish_wt(ad_app_t *app, const char *type, const char *change, json_t *wt)
 {
-    char t1[AD_ID_MAX + 16], t2[AD_ID_MAX + 16];
-    snprintf(t1, sizeof(t1), "workspace:%s", ws_id);
-    snprintf(t2, sizeof(t2), "worktree:%s", wt_id);
-    const char *topics[] = {t1, t2};
-    json_t *p = json_pack("{s:s, s:s, s:s, s:O?}", "id", wt_id, "workspaceId", ws_id, "change",
-                          change, "worktree", wt);
-    ad_bus_publish(app->bus, "worktree_update", topics, 2, p);
+    json_t *p = json_deep_copy(wt);
+    if (change != NULL) {
+        json_object_set_new(p, "change", json_string(change));
+    }
+    api_publish(app, type, p, "worktree", jstr(wt, "id"), "workspace", jstr(wt, "workspaceId"),
+                NULL);
+    json_decref(p);
+}
+
+static void publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, json_t *agents)
+{
+    json_t *p = json_pack("{s:s, s:s, s:O}", "id", id, "workspaceId", ws_id, "agentIds",
+                          agents != NULL ? agents : json_array());
+    api_publish(app, "worktree_deleted", p, "worktree", id, "workspace", ws_id, NULL);
     json_decref(p);
 }
 
 static void publish_agent_flag(ad_app_t *app, const char *agent_id, const char *ws_id,
                                bool vanished)
 {
-    char t1[AD_ID_MAX + 16], t2[AD_ID_MAX + 16];
-    snprintf(t1, sizeof(t1), "agent:%s", agent_id);
-    snprintf(t2, sizeof(t2), "workspace:%s", ws_id);
-    const char *topics[] = {t1, t2};
     json_t *p = json_pack("{s:s, s:b}", "id", agent_id, "worktreeVanished", vanished);
-    ad_bus_publish(app->bus, "agent_update", topics, 2, p);
-    json_decref(p);
-}
-
-static void publish_ws(ad_app_t *app, const char *change, json_t *ws)
-{
-    char t1[AD_ID_MAX + 16];
-    snprintf(t1, sizeof(t1), "workspace:%s", jstr(ws, "id") ? jstr(ws, "id") : "");
-    const char *topics[] = {t1};
-    json_t *p =
-        json_pack("{s:s?, s:s, s:O}", "id", jstr(ws, "id"), "change", change, "workspace", ws);
-    ad_bus_publish(app->bus, "workspace_update", topics, 1, p);
+    api_publish(app, "agent_update", p, "agent", agent_id, "workspace", ws_id, NULL);
     json_decref(p);
 }
 
@@ -238,14 +232,20 @@ static void ws_created(int rc, json_t *result, void *ud)
 {
     gctx_t *c = ud;
     if (rc == AD_EEXIST) {
-        ad_res_error(c->req, 409, "CONFLICT", json_pack("{s:s?}", "path", jstr(c->git, "path")),
+        ad_res_error(c->req, 409, "CONFLICT",
+                     json_pack("{s:s, s:s?}", "field", "path", "path", jstr(c->git, "path")),
                      "a workspace for %s already exists", jstr(c->git, "path"));
     } else if (rc != 0) {
         ad_res_error_code(c->req, rc, NULL, "cannot save the workspace");
     } else {
         json_t *ws = json_incref(json_object_get(result, "workspace"));
-        json_object_set(ws, "worktrees", json_object_get(result, "worktrees"));
-        publish_ws(c->app, "created", ws);
+        json_t *wts = json_object_get(result, "worktrees");
+        json_t *p = json_pack("{s:O, s:O, s:O}", "workspace", ws, "worktree",
+                              json_array_get(wts, 0), "worktrees", wts);
+        api_publish(c->app, "workspace_created", p, "workspace", jstr(ws, "id"), "system", "",
+                    NULL);
+        json_decref(p);
+        json_object_set(ws, "worktrees", wts);
         ad_res_json(c->req, 201, ws);
     }
     json_decref(result);
@@ -308,7 +308,7 @@ static void ws_opened(const ad_git_result_t *res, void *ud)
     queue(c, AD_GIT_OP_LIST, &a, ws_listed);
 }
 
-void ad_api_git_workspace_create(ad_req_t *req, void *ud)
+void api_git_workspace_create(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     if (!need_store(app, req)) {
@@ -359,7 +359,6 @@ static void ws_synced(int rc, json_t *result, void *ud)
     json_t *changes = json_object_get(result, "changes");
     json_t *rows = json_object_get(result, "worktrees");
     static const char *kinds[] = {"added", "updated", "vanished", "restored"};
-    static const char *names[] = {"created", "updated", "vanished", "restored"};
     for (size_t k = 0; k < AD_ARRAY_LEN(kinds); k++) {
         size_t i, j;
         json_t *id, *row;
@@ -368,7 +367,8 @@ static void ws_synced(int rc, json_t *result, void *ud)
             json_array_foreach(rows, j, row)
             {
                 if (json_equal(json_object_get(row, "id"), id)) {
-                    publish_wt(c->app, names[k], row, ws_id, json_string_value(id));
+                    publish_wt(c->app, k == 0 ? "worktree_created" : "worktree_updated",
+                               k == 0 ? NULL : (k == 1 ? "branch" : kinds[k]), row);
                 }
             }
         }
@@ -377,7 +377,7 @@ static void ws_synced(int rc, json_t *result, void *ud)
     json_t *v;
     json_array_foreach(json_object_get(changes, "removed"), i, v)
     {
-        publish_wt(c->app, "deleted", v, ws_id, jstr(v, "id"));
+        publish_wt_deleted(c->app, jstr(v, "id"), ws_id, NULL);
     }
     json_array_foreach(json_object_get(changes, "flaggedAgents"), i, v)
     {
@@ -387,6 +387,10 @@ static void ws_synced(int rc, json_t *result, void *ud)
     {
         publish_agent_flag(c->app, json_string_value(v), ws_id, false);
     }
+    json_t *p = json_deep_copy(json_object_get(result, "workspace"));
+    json_object_set(p, "changes", changes);
+    api_publish(c->app, "workspace_updated", p, "workspace", ws_id, NULL);
+    json_decref(p);
     json_t *ws = json_incref(json_object_get(result, "workspace"));
     json_object_set(ws, "worktrees", rows);
     json_object_set(ws, "changes", changes);
@@ -416,7 +420,7 @@ static void ws_relisted(const ad_git_result_t *res, void *ud)
     ad_store_write(c->app->store, ad_store_op_workspace_git_sync, args, ws_synced, c);
 }
 
-static void ws_refresh(ad_req_t *req, void *ud)
+void api_git_workspace_refresh(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     if (!need_store(app, req)) {
@@ -468,7 +472,7 @@ static void ws_setup_saved(int rc, json_t *result, void *ud)
         ad_res_error_code(c->req, rc, NULL, "cannot save the setup");
     } else {
         json_t *ws = json_object_get(result, "workspace");
-        publish_ws(c->app, "updated", ws);
+        api_publish(c->app, "workspace_updated", ws, "workspace", jstr(ws, "id"), NULL);
         ad_res_json(c->req, 200, setup_view(ws));
     }
     json_decref(result);
@@ -508,8 +512,7 @@ static void wt_setup_recorded(int rc, json_t *result, void *ud)
 {
     gctx_t *c = ud;
     if (rc == 0) {
-        json_t *wt = json_object_get(result, "worktree");
-        publish_wt(c->app, "setup", wt, jstr(wt, "workspaceId"), jstr(wt, "id"));
+        publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
     } else {
         ad_log(AD_LOG_WARN, "api", "setup outcome not saved worktree=%s error=%s", c->id,
                ad_errname(rc));
@@ -568,7 +571,7 @@ static void wt_inserted(int rc, json_t *result, void *ud)
     }
     json_t *wt = json_object_get(result, "worktree");
     c->wt = json_incref(wt);
-    publish_wt(c->app, "created", wt, jstr(wt, "workspaceId"), jstr(wt, "id"));
+    publish_wt(c->app, "worktree_created", NULL, wt);
     json_t *body = json_deep_copy(wt);
     json_object_set_new(body, "branchCreated",
                         json_boolean(json_is_true(json_object_get(c->git, "branchCreated"))));
@@ -605,7 +608,7 @@ static void wt_added(const ad_git_result_t *res, void *ud)
     ad_store_write(c->app->store, ad_store_op_worktree_git_insert, args, wt_inserted, c);
 }
 
-void ad_api_git_worktree_create(ad_req_t *req, void *ud)
+void api_git_worktree_create(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     char why[200];
@@ -688,8 +691,8 @@ static void wt_row_deleted(int rc, json_t *result, void *ud)
     if (rc != 0 && rc != AD_ENOENT) {
         ad_res_error_code(c->req, rc, NULL, "the worktree was removed but its row was not");
     } else {
-        publish_wt(c->app, "deleted", c->wt, jstr(c->wt, "workspaceId"), jstr(c->wt, "id"));
         json_t *agents = json_object_get(result, "agentIds");
+        publish_wt_deleted(c->app, jstr(c->wt, "id"), jstr(c->wt, "workspaceId"), agents);
         ad_res_json(c->req, 200,
                     json_pack("{s:b, s:O, s:O, s:O}", "deleted", true, "worktree", c->wt, "git",
                               c->git, "agentIds", agents ? agents : json_array()));
@@ -717,7 +720,7 @@ static bool query_true(ad_req_t *req, const char *name)
     return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-void ad_api_git_worktree_delete(ad_req_t *req, void *ud)
+void api_git_worktree_delete(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     if (!need_store(app, req)) {
@@ -781,7 +784,7 @@ static void wt_branch_saved(int rc, json_t *result, void *ud)
     gctx_t *c = ud;
     json_t *wt = rc == 0 ? json_object_get(result, "worktree") : c->wt;
     if (rc == 0) {
-        publish_wt(c->app, "updated", wt, jstr(wt, "workspaceId"), jstr(wt, "id"));
+        publish_wt(c->app, "worktree_updated", "branch", wt);
     }
     ad_res_json(c->req, 200, json_pack("{s:O, s:O}", "worktree", wt, "checkout", c->git));
     json_decref(result);
@@ -900,16 +903,10 @@ static void wt_setup_get(ad_req_t *req, void *ud)
     json_decref(wt);
 }
 
-void ad_api_git_register(ad_app_t *app, bool crud)
+void api_git_register(ad_app_t *app)
 {
     ad_git_global_init();
     ad_server_t *s = app->server;
-    if (crud) {
-        ad_server_route(s, "POST", "/api/workspaces", ad_api_git_workspace_create, app);
-        ad_server_route(s, "POST", "/api/worktrees", ad_api_git_worktree_create, app);
-        ad_server_route(s, "DELETE", "/api/worktrees/:id", ad_api_git_worktree_delete, app);
-    }
-    ad_server_route(s, "POST", "/api/workspaces/:id/refresh", ws_refresh, app);
     ad_server_route(s, "GET", "/api/workspaces/:id/setup", ws_setup_get, app);
     ad_server_route(s, "PUT", "/api/workspaces/:id/setup", ws_setup_put, app);
     ad_server_route(s, "POST", "/api/worktrees/:id/checkout", wt_checkout, app);

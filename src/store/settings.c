@@ -15,16 +15,16 @@ typedef enum { K_STRING, K_BOOL, K_NUMBER } kind_t;
 typedef struct {
     const char *key;
     kind_t kind;
-    const char *choices; /* K_STRING: comma-separated allowed values, or NULL */
+    const char *choices; /* K_STRING: "must be one of " + comma-separated values, or NULL */
     double min, max;     /* K_NUMBER */
     bool integer;        /* K_NUMBER: whole numbers only */
 } setting_def_t;
 
 static const setting_def_t defs[] = {
-    {"theme", K_STRING, "system,light,dark", 0, 0, false},
+    {"theme", K_STRING, "must be one of system,light,dark", 0, 0, false},
     {"auto_save", K_BOOL, NULL, 0, 0, false},
     {"notifications", K_BOOL, NULL, 0, 0, false},
-    {"default_mode", K_STRING, "auto,plan,regular", 0, 0, false},
+    {"default_mode", K_STRING, "must be one of auto,plan,regular", 0, 0, false},
     {"confirm_delete", K_BOOL, NULL, 0, 0, false},
     {"max_context_warning", K_NUMBER, NULL, 0, 100, true},
     {"daily_token_limit", K_NUMBER, NULL, 0, 1e15, true},
@@ -76,7 +76,7 @@ int ad_store_settings_validate(json_t *patch, const char **bad_key, const char *
                 *why = "must be a string";
                 return AD_EINVAL;
             }
-            if (d->choices != NULL && !choice_ok(d->choices, json_string_value(v))) {
+            if (d->choices != NULL && !choice_ok(d->choices + 15, json_string_value(v))) {
                 *why = d->choices;
                 return AD_EINVAL;
             }
