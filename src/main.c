@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "bus/bus.h"
 #include "core/core.h"
+#include "git/git.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "ws/ws.h"
@@ -80,6 +81,7 @@ static void on_server_closed(void *ud)
      * handle with its own callback. */
     ad_store_close(d->store);
     d->store = NULL;
+    d->app.store = NULL; /* late git completions then skip their writes */
     uv_walk(d->loop, close_handle, NULL);
 }
 
@@ -92,6 +94,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
+    ad_git_shutdown();
     ad_server_close(d->server, on_server_closed, d);
 }
 

@@ -145,6 +145,20 @@ static bool need_store(ad_app_t *app, ad_req_t *req)
     return true;
 }
 
+/* After a pool job: false (and the answer given, the context freed) when
+ * the daemon closed the store meanwhile. */
+static bool still_open(gctx_t *c)
+{
+    if (c->app->store != NULL) {
+        return true;
+    }
+    if (c->req != NULL) {
+        ad_res_error(c->req, 503, "UNAVAILABLE", NULL, "agentd is shutting down");
+    }
+    ctx_free(c);
+    return false;
+}
+
 static int queue(gctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb cb)
 {
     int rc = ad_git_queue(c->app->loop, op, a, cb, c);
@@ -255,6 +269,9 @@ static void ws_created(int rc, json_t *result, void *ud)
 static void ws_listed(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, true);
         ctx_free(c);
@@ -402,6 +419,9 @@ static void ws_synced(int rc, json_t *result, void *ud)
 static void ws_relisted(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         if (res->rc == AD_ENOENT || res->rc == AD_EINVAL || res->rc == AD_ESTATE) {
             json_t *d =
@@ -524,6 +544,9 @@ static void wt_setup_recorded(int rc, json_t *result, void *ud)
 static void wt_setup_done(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     json_t *setup;
     if (res->rc == 0) {
         setup = json_deep_copy(res->data);
@@ -591,6 +614,9 @@ static void wt_inserted(int rc, json_t *result, void *ud)
 static void wt_added(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, false);
         ctx_free(c);
@@ -704,6 +730,9 @@ static void wt_row_deleted(int rc, json_t *result, void *ud)
 static void wt_removed(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, false);
         ctx_free(c);
@@ -794,6 +823,9 @@ static void wt_branch_saved(int rc, json_t *result, void *ud)
 static void wt_checked_out(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, false);
         ctx_free(c);

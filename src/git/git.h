@@ -45,6 +45,11 @@ void ad_git_err_cleanup(ad_git_err_t *e);
  * AD_EINTERNAL. */
 int ad_git_global_init(void);
 
+/* Shutdown: setup commands still running are killed (within a second) and
+ * later setups refuse with AD_ECLOSED, so no pool thread outlives the
+ * daemon's grace period waiting on a child. Any thread; idempotent. */
+void ad_git_shutdown(void);
+
 /* ---- validation (pure, any thread) ---------------------------------------- */
 
 /* A worktree name is a folder name: 1-100 bytes of [A-Za-z0-9._-], not

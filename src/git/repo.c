@@ -324,6 +324,12 @@ int gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e)
     if (grc == GIT_ENOTFOUND) {
         return not_a_repository(real, e);
     }
+    if (grc == GIT_EOWNER) {
+        return gitx_fail(e, AD_EINVAL, "not_owned",
+                         "%s belongs to another user; git refuses to open it (see git's "
+                         "safe.directory)",
+                         real);
+    }
     if (grc < 0) {
         return gitx_lib(e, grc, "open repository");
     }

@@ -117,10 +117,9 @@ static int branch_upstream(git_repository *repo, const char *branch, git_referen
         strncmp(merge.ptr, "refs/heads/", 11) != 0) {
         goto out;
     }
-    int n = strcmp(remote.ptr, ".") == 0
-                ? snprintf(target, sizeof(target), "%s", merge.ptr)
-                : snprintf(target, sizeof(target), "refs/remotes/%s/%s", remote.ptr,
-                           merge.ptr + 11);
+    int n = strcmp(remote.ptr, ".") == 0 ? snprintf(target, sizeof(target), "%s", merge.ptr)
+                                         : snprintf(target, sizeof(target), "refs/remotes/%s/%s",
+                                                    remote.ptr, merge.ptr + 11);
     if (n > 0 && (size_t)n < sizeof(target) && git_reference_lookup(out, repo, target) == 0) {
         rc = 0;
     }

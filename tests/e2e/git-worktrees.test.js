@@ -438,3 +438,23 @@ test('agents of a worktree that vanished outside agentd are kept and flagged', a
     assert.strictEqual((r.body.agent || r.body).worktreeVanishedAt, undefined, r.text);
   });
 });
+
+test('a running setup command does not hold up shutdown', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const { ws } = await setup(d);
+    let r = await call(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
+      { setupCommand: 'echo started; sleep 120' });
+    assert.strictEqual(r.status, 200, r.text);
+    r = await call(d, 'POST', '/api/worktrees',
+      { workspaceId: ws.id, name: 'slow', branch: 'slow', createBranch: true });
+    assert.strictEqual(r.status, 201, r.text);
+    assert.strictEqual(r.body.setup.state, 'running');
+    // SIGTERM; the helper would SIGKILL after 30 s. A clean exit shows the
+    // setup was stopped rather than waited for.
+    const exit = await d.stop('SIGTERM', 30000);
+    assert.deepStrictEqual(exit, { code: 0, signal: null }, d.stderr);
+  } finally {
+    await d.cleanup();
+  }
+});
