@@ -152,6 +152,8 @@ struct ad_server {
     size_t nconns;
     ad_req_t *free_reqs;
     size_t nfree_reqs;
+    struct ad_wout *free_wouts; /* linked through ->msg */
+    size_t nfree_wouts;
     char rbuf[65536]; /* one read buffer for the whole loop */
     char date[64];
     size_t date_len;
@@ -174,13 +176,17 @@ typedef struct ad_wout {
     void (*release)(void *msg); /* called once the bytes are written */
     void *msg;
     uv_buf_t buf;
+    bool copy; /* bytes in data[] (not pooled) */
     char data[];
 } ad_wout_t;
 
 /* Writes bytes on conn (copied). Returns 0 or AD_ECLOSED. */
 int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
-/* Writes n bytes at p that stay valid until release(msg) is called (after
- * the write, or at once on failure when the return is not 0). */
+/* Writes n bytes at p that stay valid until release(msg) is called once
+ * the write is done (release may be NULL). On failure (AD_ECLOSED) nothing
+ * is taken: release is not called and the caller keeps msg. Neither write
+ * function closes the connection itself, so both are safe inside wslay
+ * callbacks. */
 int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg);
 /* Writes every answered request at the head of the queue. */
 void ad_conn_flush(ad_conn_t *c);

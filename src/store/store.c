@@ -934,6 +934,16 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     if (e == 0) {
         e = conn_open(st->path, false, st->durability_full, st->busy_ms, &st->rdb, err, errsz);
     }
+#ifdef AD_TEST_BUILD
+    /* Test hook: AGENTD_TEST_DB_FULL=1 caps the file at its current size
+     * (max_page_count never goes below it), so writes that grow it fail
+     * with SQLITE_FULL as on a full disk. */
+    const char *cap = getenv("AGENTD_TEST_DB_FULL");
+    if (e == 0 && cap != NULL && cap[0] == '1') {
+        e = exec_raw(st->wdb, "PRAGMA max_page_count = 1", err, errsz, st->path, "test hook");
+        ad_log(AD_LOG_WARN, "store", "test hook: database capped at its current size");
+    }
+#endif
     if (e != 0) {
         conn_close(st->rdb);
         conn_close(st->wdb);
