@@ -102,6 +102,9 @@ static void reply_git_error(ad_req_t *req, const ad_git_result_t *res, bool ws_c
         break;
     }
     json_t *details = res->err.details ? json_deep_copy(res->err.details) : json_object();
+    if (ws_create) {
+        json_object_set_new(details, "field", json_string("path"));
+    }
     if (reason[0] != '\0') {
         json_object_set_new(details, "reason", json_string(reason));
     }
