@@ -797,9 +797,8 @@ void api_git_worktree_delete(ad_req_t *req, void *ud)
     c->wt = wt;
     c->ws = ws;
     wt = ws = NULL;
-    ad_git_args_t a = {.repo_path = jstr(c->ws, "path"),
-                       .path = jstr(c->wt, "path"),
-                       .force = force};
+    ad_git_args_t a = {
+        .repo_path = jstr(c->ws, "path"), .path = jstr(c->wt, "path"), .force = force};
     queue(c, AD_GIT_OP_REMOVE, &a, wt_removed);
 out:
     json_decref(agents);
