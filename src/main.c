@@ -9,6 +9,7 @@
 #include "bus/bus.h"
 #include "cli/cli.h"
 #include "core/core.h"
+#include "git/git.h"
 #include "http/http.h"
 #include "proc/proc.h"
 #include "store/store.h"
@@ -99,6 +100,7 @@ static void on_server_closed(void *ud)
     ad_bus_stop(d->bus);
     ad_store_close(d->store);
     d->store = NULL;
+    d->app.store = NULL; /* late git completions then skip their writes */
     /* The store has delivered every run's end: the runner and the
      * supervisor (whose processes have all exited) can go. */
     ad_runner_free(d->runner);
@@ -141,6 +143,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
+    ad_git_shutdown(); /* ends running worktree setup commands */
     /* Agents get the grace to end first, while the API still answers. */
     ad_procs_shutdown(d->procs, d->cfg.shutdown_grace_ms, on_procs_stopped, d);
 }

@@ -86,6 +86,9 @@ static const opt_t options[] = {
      "268435456", 1024, 1099511627776, "events table size kept (older events are deleted)"},
     {"event-retention-seconds", "AGENTD_EVENT_RETENTION_SECONDS", U64(event_retention_seconds), "S",
      "604800", 1, 315360000, "events older than this are deleted"},
+    {"worktree-base", "AGENTD_WORKTREE_BASE", STR(worktree_base), "DIR", "", 0, 0,
+     "folder for new worktrees, as DIR/<repo>/<name> (default: <repo>.worktrees/<name> "
+     "beside the repository)"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

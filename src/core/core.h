@@ -218,6 +218,8 @@ typedef struct {
     uint64_t event_ring_bytes;
     uint64_t event_retention_bytes;
     uint64_t event_retention_seconds;
+    /* git worktrees */
+    char worktree_base[4096]; /* empty = beside the repository */
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with
