@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { defaults, normalizeSettings, validate } from '../src/settings';
+
+describe('settings', () => {
+  it('has the defaults of the store', () => {
+    expect(defaults()).toEqual({ theme: 'system', auto_save: true, notifications: true, default_mode: 'regular', confirm_delete: true, max_context_warning: 80 });
+  });
+  it('reads every shape the server may answer with', () => {
+    expect(normalizeSettings({ settings: { theme: 'dark', maxContextWarning: 70 } })).toMatchObject({ theme: 'dark', max_context_warning: 70 });
+    expect(normalizeSettings([{ key: 'notifications', value: false }])).toMatchObject({ notifications: false });
+    expect(normalizeSettings({ default_mode: { value: 'plan', type: 'string' } })).toMatchObject({ default_mode: 'plan' });
+    expect(normalizeSettings({ theme: 'purple' }).theme).toBe('system');
+  });
+  it('refuses wrong types and out-of-range values like the server, sending only changes', () => {
+    const cur = defaults();
+    expect(validate(cur, { max_context_warning: '101' }).errors.max_context_warning).toMatch(/between 0 and 100/);
+    expect(validate(cur, { max_context_warning: 'abc' }).errors.max_context_warning).toMatch(/number/);
+    expect(validate(cur, { max_context_warning: '12.5' }).errors.max_context_warning).toMatch(/whole/);
+    expect(validate(cur, { theme: 'neon' }).errors.theme).toMatch(/one of/);
+    expect(validate(cur, { notifications: 'yes' }).errors.notifications).toMatch(/true or false/);
+    expect(validate(cur, { max_context_warning: '90', theme: 'system', notifications: false })).toEqual({
+      values: { max_context_warning: 90, notifications: false },
+      errors: {},
+    });
+  });
+});
