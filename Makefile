@@ -89,6 +89,7 @@ check: deps
 	$(MAKE) BUILD=check lint
 	$(MAKE) BUILD=check unit
 	$(MAKE) BUILD=check e2e
+	$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA))
 
 test:
 	$(MAKE) BUILD=test unit
