@@ -62,6 +62,7 @@ static ad_req_t *req_get(ad_server_t *s)
          * limits and bodies are in r->body. */
         ad_arena_init(&r->arena, ARENA_CHUNK, s->cfg->max_header_bytes * 4 + (256u << 20));
     }
+    r->next = NULL;
     r->srv = s;
     r->status = 0;
     ad_buf_init(&r->body, s->cfg->max_body_bytes);
@@ -419,7 +420,8 @@ static int refuse(ad_conn_t *c, int status, const char *code, const char *msg)
     c->err_status = status;
     c->err_code = code;
     c->err_msg = msg;
-    return 1;
+    /* Not 1: from on_headers_complete that would mean "no body". */
+    return -1;
 }
 
 /* Appends n bytes to a growing arena string *p (len/cap), keeping a NUL. */
@@ -1240,6 +1242,7 @@ ad_conn_t *ad_http_conn_open_fd_(ad_server_t *s, int fd)
         return NULL;
     }
     set_timer(c, TM_HEADER, s->cfg->header_timeout_ms);
+    start_reading(c);
     return c;
 }
 
