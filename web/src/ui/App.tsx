@@ -21,10 +21,14 @@ function ConnIndicator() {
       data-attempt={c.attempt}
       title={c.lastError ? `Last error: ${c.lastError}` : 'Live updates'}
       aria-live="polite"
+      aria-label={label}
       onClick={() => socket?.retryNow()}
     >
       <span class="conn-dot" aria-hidden="true" />
-      {label}
+      <span class="conn-long">{label}</span>
+      <span class="conn-short" aria-hidden="true">
+        {c.status === 'reconnecting' ? `#${c.attempt}` : c.status === 'connected' ? 'Live' : c.status === 'offline' ? 'Off' : '…'}
+      </span>
     </button>
   );
 }

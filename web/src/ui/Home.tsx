@@ -2,10 +2,10 @@
 // and cost, and the most recent runs. Everything here updates from events.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { agentList, loadRuns, runsByAgent, usageToday, workspaces } from '../store';
+import { agentList, loadError, loadRuns, loadTree, runsByAgent, usageToday, workspaces } from '../store';
 import type { Agent, Run } from '../types';
 import { formatDuration } from '../events';
-import { ago, Badge, Empty, fmtCost, fmtInt, Spinner } from './common';
+import { ago, Badge, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
 export function usageFigures(u: any): { tokens: number | null; cost: number | null; requests: number | null } {
   if (!u || u.error) return { tokens: null, cost: null, requests: null };
@@ -78,7 +78,7 @@ export function Home() {
   for (const a of recentAgents) for (const r of runsByAgent.value[a.id] || []) runs.push({ ...r, agent: a });
   runs.sort((a, b) => (b.startedAt || '').localeCompare(a.startedAt || ''));
 
-  if (workspaces.value === null) return <Spinner />;
+  if (workspaces.value === null) return loadError.value ? <ErrorState message={loadError.value} onRetry={() => void loadTree()} /> : <Spinner />;
 
   return (
     <div class="page home">
