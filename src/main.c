@@ -5,6 +5,7 @@
  * only; each subsystem owns its own work.
  */
 #include "api/api.h"
+#include "api/api_git.h"
 #include "bus/bus.h"
 #include "core/core.h"
 #include "http/http.h"
@@ -78,8 +79,10 @@ static void on_server_closed(void *ud)
     daemon_t *d = ud;
     /* The store first: it commits what is queued and closes its own
      * handle with its own callback. */
-    ad_store_close(d->store);
-    d->store = NULL;
+    if (d->store != NULL) {
+        ad_store_close(d->store);
+        d->store = NULL;
+    }
     uv_walk(d->loop, close_handle, NULL);
 }
 
@@ -133,6 +136,9 @@ static int serve(daemon_t *d)
     d->bus = ad_bus_new(d->loop, &d->cfg);
     d->app = (ad_app_t){
         .loop = d->loop, .cfg = &d->cfg, .server = d->server, .store = d->store, .bus = d->bus};
+    /* First match wins: the git-backed create/delete routes go before the
+     * store's plain ones. */
+    ad_api_git_register(&d->app, true);
     ad_api_register(&d->app);
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);

@@ -70,6 +70,9 @@ static const opt_t options[] = {
      10, 3600000, "server WebSocket ping interval"},
     {"ws-idle-timeout-ms", "AGENTD_WS_IDLE_TIMEOUT_MS", U64(ws_idle_timeout_ms), "MS", "90000", 10,
      86400000, "a WebSocket silent this long is dropped"},
+    {"worktree-base", "AGENTD_WORKTREE_BASE", STR(worktree_base), "DIR", "", 0, 0,
+     "folder for new worktrees, as DIR/<repo>/<name> (default: <repo>.worktrees/<name> "
+     "beside the repository)"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

@@ -207,6 +207,8 @@ typedef struct {
     uint64_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
     uint64_t ws_idle_timeout_ms;
+    /* git worktrees */
+    char worktree_base[4096]; /* empty = beside the repository */
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with

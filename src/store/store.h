@@ -254,4 +254,38 @@ int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
 
+/* ---- git worktrees (gitrows.c, migration 0200) -----------------------------------
+ * Workspace objects here also carry setupFiles (array of relative paths) and
+ * setupCommand; worktree objects carry vanishedAt (only when the folder
+ * vanished outside agentd while agents used it) and setup (the outcome of
+ * the workspace's setup in it, or absent).
+ */
+/* args as ad_store_op_workspace_insert plus setupFiles?, setupCommand? and
+ * linked:[{id, name, branch, path}] (the linked worktrees git reported).
+ * result {workspace, worktrees:[…]}. */
+int ad_store_op_workspace_git_create(sqlite3 *db, json_t *args, json_t **result);
+/* args {workspaceId, now, worktrees: git's list (ad_git_worktree_list)}:
+ * rows follow git. A new worktree gets a row; a changed branch is updated;
+ * a row whose folder is gone is deleted, or when it has agents kept with
+ * vanishedAt set and its agents flagged (worktreeVanishedAt); a vanished one
+ * that is back is unflagged. The main row is never removed.
+ * result {workspace, worktrees, changes:{added, updated, vanished, restored
+ * (ids), removed (rows), flaggedAgents, unflaggedAgents (ids)}}. */
+int ad_store_op_workspace_git_sync(sqlite3 *db, json_t *args, json_t **result);
+/* args as ad_store_op_worktree_insert plus setup? (JSON). result
+ * {worktree} with vanishedAt and setup. */
+int ad_store_op_worktree_git_insert(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now, setupFiles?, setupCommand?}: result {workspace}. */
+int ad_store_op_workspace_setup_update(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now, setup}: records a worktree's setup outcome. AD_ENOENT when
+ * the worktree is gone. result {worktree}. */
+int ad_store_op_worktree_setup_result(sqlite3 *db, json_t *args, json_t **result);
+/* Reads on the thread owning db: the workspace (with setup columns) and,
+ * when worktrees is not NULL, its worktree rows. */
+int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees);
+/* Loop thread: the workspace with setup columns and "worktrees". */
+int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
+/* Loop thread: the worktree row with vanishedAt and setup. */
+int ad_store_git_worktree_get(ad_store_t *st, const char *id, json_t **out);
+
 #endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * git: the asynchronous layer. A job copies its arguments, runs one
+ * synchronous ad_git_* call on the libuv thread pool and hands the result
+ * to its callback on the loop thread. The loop thread never touches libgit2.
+ */
+#include "git/git_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uv_work_t work;
+    ad_git_op_t op;
+    char *repo_path, *path, *name, *branch, *base, *file, *command;
+    json_t *files;
+    bool create_branch, force;
+    uint64_t timeout_ms;
+    ad_git_done_cb done;
+    void *ud;
+    ad_git_result_t res;
+} job_t;
+
+/* Mutations of any repository run one at a time: libgit2 takes git's lock
+ * files and fails, rather than waits, when another writer holds them. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? ad_xstrdup(s) : NULL;
+}
+
+static void job_free(job_t *j)
+{
+    free(j->repo_path);
+    free(j->path);
+    free(j->name);
+    free(j->branch);
+    free(j->base);
+    free(j->file);
+    free(j->command);
+    json_decref(j->files);
+    json_decref(j->res.data);
+    ad_git_err_cleanup(&j->res.err);
+    free(j);
+}
+
+static void run(uv_work_t *w)
+{
+    job_t *j = w->data;
+    json_t **out = &j->res.data;
+    ad_git_err_t *e = &j->res.err;
+    uint64_t t0 = ad_mono_ns();
+    bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE || j->op == AD_GIT_OP_CHECKOUT;
+    if (writes) {
+        pthread_mutex_lock(&write_lock);
+    }
+    switch (j->op) {
+    case AD_GIT_OP_OPEN:
+        j->res.rc = ad_git_open(j->path, out, e);
+        break;
+    case AD_GIT_OP_LIST:
+        j->res.rc = ad_git_worktree_list(j->repo_path, out, e);
+        break;
+    case AD_GIT_OP_ADD: {
+        ad_git_add_opts_t o = {.repo_path = j->repo_path,
+                               .name = j->name,
+                               .path = j->path,
+                               .branch = j->branch,
+                               .create_branch = j->create_branch,
+                               .base = j->base};
+        j->res.rc = ad_git_worktree_add(&o, out, e);
+        break;
+    }
+    case AD_GIT_OP_SETUP:
+        j->res.rc = ad_git_worktree_setup(j->repo_path, j->path, j->files, j->command,
+                                          j->timeout_ms, out, e);
+        break;
+    case AD_GIT_OP_STATUS:
+        j->res.rc = ad_git_status(j->path, out, e);
+        break;
+    case AD_GIT_OP_REMOVE:
+        j->res.rc = ad_git_worktree_remove(j->repo_path, j->path, j->force, out, e);
+        break;
+    case AD_GIT_OP_BRANCHES:
+        j->res.rc = ad_git_branches(j->path, out, e);
+        break;
+    case AD_GIT_OP_CHECKOUT:
+        j->res.rc = ad_git_checkout(j->path, j->branch, j->create_branch, out, e);
+        break;
+    case AD_GIT_OP_DIFF:
+        j->res.rc = ad_git_diff(j->path, j->file, out, e);
+        break;
+    }
+    if (writes) {
+        pthread_mutex_unlock(&write_lock);
+    }
+    j->res.elapsed_ns = ad_mono_ns() - t0;
+}
+
+static void after(uv_work_t *w, int status)
+{
+    job_t *j = w->data;
+    if (status == UV_ECANCELED) {
+        j->res.rc = gitx_fail(&j->res.err, AD_ECLOSED, "", "the git operation was cancelled");
+    }
+    j->done(&j->res, j->ud);
+    job_free(j);
+}
+
+int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
+                 void *ud)
+{
+    if ((unsigned)op > AD_GIT_OP_DIFF || done == NULL) {
+        return AD_EINVAL;
+    }
+    job_t *j = ad_xcalloc(1, sizeof(*j));
+    j->work.data = j;
+    j->op = op;
+    j->repo_path = dup_or_null(a->repo_path);
+    j->path = dup_or_null(a->path);
+    j->name = dup_or_null(a->name);
+    j->branch = dup_or_null(a->branch);
+    j->base = dup_or_null(a->base);
+    j->file = dup_or_null(a->file);
+    j->command = dup_or_null(a->command);
+    j->files = a->files != NULL ? json_deep_copy(a->files) : NULL;
+    j->create_branch = a->create_branch;
+    j->force = a->force;
+    j->timeout_ms = a->timeout_ms;
+    j->done = done;
+    j->ud = ud;
+    j->res.op = op;
+    ad_git_err_init(&j->res.err);
+    if (uv_queue_work(loop, &j->work, run, after) != 0) {
+        job_free(j);
+        return AD_EINTERNAL;
+    }
+    return 0;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * git: workspaces and worktrees on real git repositories, through libgit2.
+ * Opening and validating a work tree, discovering linked worktrees, creating
+ * and removing them safely, status with ahead/behind, branches, checkout,
+ * diffs, and the per-workspace setup (files copied, a command run).
+ *
+ * Threads: the synchronous ad_git_* functions block (disk, possibly long on a
+ * large repository) and may run on any thread except the loop thread; each
+ * call opens its own repository, so calls on different threads never share
+ * libgit2 objects. The loop thread uses ad_git_queue(), which runs one of
+ * them on the libuv thread pool and delivers the result on the loop.
+ *
+ * Results are jansson objects in the wire shape (camelCase keys), documented
+ * per function; they are plain data, safe to hand from the pool thread to the
+ * loop thread. libgit2 error codes never leave this subsystem: they become
+ * AD_E* codes with a message in ad_git_err_t (the library's text is logged).
+ */
+#ifndef AD_GIT_H
+#define AD_GIT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/core.h"
+
+/* Why an operation failed: a one-line lowercase message, a stable reason
+ * ("not_a_repository", "dirty", ...; "" when none applies) and optional
+ * details (owned; e.g. {"changedFiles":[...]} for a refusal). Initialise with
+ * ad_git_err_init(), release with ad_git_err_cleanup(). */
+#define AD_GIT_MSG_MAX 512
+typedef struct {
+    char msg[AD_GIT_MSG_MAX];
+    char reason[48];
+    json_t *details;
+} ad_git_err_t;
+
+void ad_git_err_init(ad_git_err_t *e);
+void ad_git_err_cleanup(ad_git_err_t *e);
+
+/* Initialises libgit2 once per process (later calls do nothing). Called by
+ * every function below, so callers need not; any thread. Returns 0 or
+ * AD_EINTERNAL. */
+int ad_git_global_init(void);
+
+/* ---- validation (pure, any thread) ---------------------------------------- */
+
+/* A worktree name is a folder name: 1-100 bytes of [A-Za-z0-9._-], not
+ * starting with '.' or '-', no "..", so it can never escape the base folder.
+ * Returns true or false with the reason in why. */
+bool ad_git_worktree_name_valid(const char *name, char *why, size_t whysz);
+/* A local branch name by git's ref rules (git_branch_name_is_valid), at most
+ * 200 bytes. Returns true or false with the reason in why. */
+bool ad_git_branch_name_valid(const char *name, char *why, size_t whysz);
+/* Where a new worktree `name` of the repository whose main worktree is
+ * repo_path goes: <base_dir>/<repo folder name>/<name> when base_dir is set
+ * (non-empty), else <parent of repo>/<repo folder name>.worktrees/<name>.
+ * Returns 0, AD_EINVAL (bad name, relative paths) or AD_ETOOBIG. */
+int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, const char *name,
+                                 char *out, size_t outsz);
+
+/* ---- synchronous operations (never on the loop thread) ---------------------
+ * Each returns 0 and sets *out to a new JSON reference (json_decref() it), or
+ * a negative AD_E* code with e filled in and *out NULL.
+ */
+
+/* Validates that path is the top of a git work tree and resolves the
+ * repository's main worktree. Errors: AD_ENOENT "not_found" (no such
+ * folder), AD_EINVAL "not_a_repository" (including a sub-folder of a work
+ * tree; the message names the top), AD_ESTATE "bare_repository".
+ * A linked worktree's path is accepted and resolved to its main worktree.
+ * out: {"path": main worktree folder (absolute, no trailing '/'),
+ *       "name": its folder name, "gitDir": the common .git folder,
+ *       "branch": HEAD's branch or null, "givenWorktree": true when path was
+ *       a linked worktree}. */
+int ad_git_open(const char *path, json_t **out, ad_git_err_t *e);
+
+/* Lists the main worktree and every linked worktree of the repository whose
+ * main worktree is repo_path (made by agentd or by the git CLI).
+ * out: {"worktrees":[{"name", "path", "branch" (short name or null when
+ *       detached/unknown), "head" (hex id or null when unborn), "detached",
+ *       "isMain", "locked", "lockReason" (or null), "prunable" (git would
+ *       prune it: its folder is gone), "missing" (folder gone)}]},
+ * the main worktree first, then linked ones by name. */
+int ad_git_worktree_list(const char *repo_path, json_t **out, ad_git_err_t *e);
+
+typedef struct {
+    const char *repo_path; /* main worktree */
+    const char *name;      /* worktree name (ad_git_worktree_name_valid) */
+    const char *path;      /* absolute folder to create; must not exist */
+    const char *branch;    /* local branch to check out there */
+    bool create_branch;    /* create `branch` (from base, default HEAD) */
+    const char *base;      /* commit-ish for a new branch, or NULL */
+} ad_git_add_opts_t;
+
+/* Creates a linked worktree. Refusals: AD_EINVAL (bad name, branch, path or
+ * unknown base; reason "invalid_name", "invalid_branch", "unknown_base"),
+ * AD_EEXIST (path or worktree name or new branch already exists), AD_ENOENT
+ * "unknown_branch" (existing branch missing), AD_ESTATE "branch_checked_out"
+ * (the branch is checked out in another worktree). A branch this call
+ * created is deleted again if the worktree cannot be made.
+ * out: the worktree as in ad_git_worktree_list plus "branchCreated". */
+int ad_git_worktree_add(const ad_git_add_opts_t *o, json_t **out, ad_git_err_t *e);
+
+/* Per-workspace setup of a new worktree: copies each of the relative paths
+ * in files (a JSON array of strings, may be NULL) from src_path (the main
+ * worktree) into wt_path, then runs command (may be NULL or "") with
+ * /bin/sh -c in wt_path, stdin from /dev/null, stdout and stderr captured
+ * (the first 64 KiB kept), killed after timeout_ms. File paths that are
+ * absolute or contain ".." are refused (AD_EINVAL) before anything is done;
+ * files missing in src_path are listed, not errors.
+ * out: {"copied":[...], "missing":[...], "command", "exitCode" (or null),
+ *       "signal" (or null), "timedOut", "output", "outputTruncated"}. A
+ * failing command is reported in out, not as an error. */
+int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *files,
+                          const char *command, uint64_t timeout_ms, json_t **out, ad_git_err_t *e);
+
+/* Status of the worktree at wt_path.
+ * out: {"isClean", "ahead", "behind", "modified", "staged", "untracked",
+ *       "conflicted" (counts of files), "branch" (or null), "detached",
+ *       "compareRef" (what ahead/behind count against, or null),
+ *       "compareKind": "upstream" | "main" | "none",
+ *       "files":[{"path", "index", "workdir"}] (first 1000; index/workdir are
+ *       "added", "modified", "deleted", "renamed", "typechange",
+ *       "untracked", "conflicted" or null), "filesTruncated"}.
+ * ahead/behind: against the branch's upstream when it has one; otherwise
+ * against the main worktree's HEAD (a linked worktree's commits that are on
+ * no upstream and not on the main branch are its "unpushed work"); 0/0 with
+ * "none" for the main worktree's own branch without upstream, or an unborn
+ * HEAD. */
+int ad_git_status(const char *wt_path, json_t **out, ad_git_err_t *e);
+
+/* Removes the linked worktree whose folder is wt_path from the repository
+ * whose main worktree is repo_path: deletes the folder (never following
+ * symlinks) and prunes git's record of it. The branch is kept. Refusals
+ * unless force: AD_ESTATE "dirty" (uncommitted changes, untracked files
+ * included) or "unpushed" (ahead > 0, see ad_git_status) with details
+ * {"changedFiles":[...], "unpushedCommits", "compareRef"}, AD_ESTATE
+ * "locked". Always refused: AD_EPERM "main_worktree"; AD_ESTATE
+ * "not_a_worktree" when the folder exists but git does not know it as a
+ * worktree of this repository. A worktree already gone (no folder, no git
+ * record) succeeds. out: {"removed": folder deleted, "pruned": git record
+ * pruned}. */
+int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool force, json_t **out,
+                           ad_git_err_t *e);
+
+/* Branches seen from the worktree at wt_path.
+ * out: {"local":[names], "remote":[names like "origin/main"],
+ *       "current": checked-out branch or null (detached or unborn-less)}. */
+int ad_git_branches(const char *wt_path, json_t **out, ad_git_err_t *e);
+
+/* Checks out branch in the worktree at wt_path (create: make it from HEAD
+ * first). Refusals: AD_ESTATE "dirty" when tracked files have uncommitted
+ * changes (details list them; untracked files do not block and are kept),
+ * AD_ESTATE "branch_checked_out" (in another worktree), AD_ENOENT
+ * "unknown_branch", AD_EEXIST when create and it exists, AD_EINVAL
+ * "invalid_branch". A branch that exists only as origin/<branch> is created
+ * locally tracking it. out: {"branch", "head", "created"}. */
+int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t **out,
+                    ad_git_err_t *e);
+
+/* The worktree's changes against HEAD (staged and unstaged, untracked files
+ * included as added).
+ * path NULL: out {"files":[{"path", "oldPath" (or null), "status",
+ *   "insertions", "deletions", "binary"}] (first 5000), "insertions",
+ *   "deletions" (totals of the listed files), "truncated"}.
+ * path set: the patch of that one file: {"path", "patch" (unified diff text,
+ *   first 1 MiB), "truncated", "binary"}; AD_ENOENT when it has no changes.
+ * path is refused (AD_EINVAL) when absolute or containing "..". */
+int ad_git_diff(const char *wt_path, const char *path, json_t **out, ad_git_err_t *e);
+
+/* ---- asynchronous layer (loop thread) -------------------------------------- */
+
+typedef enum {
+    AD_GIT_OP_OPEN,      /* a.path */
+    AD_GIT_OP_LIST,      /* a.repo_path */
+    AD_GIT_OP_ADD,       /* a.repo_path, name, path, branch, create_branch, base */
+    AD_GIT_OP_SETUP,     /* a.repo_path (source), path, files, command, timeout_ms */
+    AD_GIT_OP_STATUS,    /* a.path */
+    AD_GIT_OP_REMOVE,    /* a.repo_path, path, force */
+    AD_GIT_OP_BRANCHES,  /* a.path */
+    AD_GIT_OP_CHECKOUT,  /* a.path, branch, create_branch */
+    AD_GIT_OP_DIFF,      /* a.path, file (or NULL) */
+} ad_git_op_t;
+
+/* Arguments of a queued operation; strings are borrowed for the call only
+ * (the job copies them), files is borrowed too (deep-copied). */
+typedef struct {
+    const char *repo_path;
+    const char *path;
+    const char *name;
+    const char *branch;
+    const char *base;
+    const char *file;
+    const char *command;
+    json_t *files;
+    bool create_branch;
+    bool force;
+    uint64_t timeout_ms;
+} ad_git_args_t;
+
+/* The outcome delivered on the loop: rc 0 with data, or rc < 0 with err.
+ * Everything in it is borrowed for the callback's duration (json_incref()
+ * data or err.details to keep them). */
+typedef struct {
+    ad_git_op_t op;
+    int rc;
+    json_t *data;
+    ad_git_err_t err;
+    uint64_t elapsed_ns; /* time spent on the pool thread */
+} ad_git_result_t;
+
+typedef void (*ad_git_done_cb)(const ad_git_result_t *res, void *ud);
+
+/* Runs op on the libuv thread pool; done is called on the loop thread with
+ * the result, exactly once, unless this returns an error (then never).
+ * Mutating operations (add, remove, checkout) on any repository run one at a
+ * time, so two requests never race on git's lock files. Loop thread only.
+ * Returns 0 or AD_EINVAL (unknown op) / AD_EINTERNAL (libuv refused). */
+int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
+                 void *ud);
+
+#endif

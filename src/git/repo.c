@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * git: libgit2 set-up, error translation, name and path validation, and
+ * opening a work tree (ad_git_open). Worktree life cycle is in worktree.c,
+ * status and branches in status.c, diffs in diff.c.
+ */
+#include "git/git_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void do_init(void)
+{
+    init_rc = git_libgit2_init() < 0 ? AD_EINTERNAL : 0;
+}
+
+int ad_git_global_init(void)
+{
+    pthread_once(&init_once, do_init);
+    return init_rc;
+}
+
+void ad_git_err_init(ad_git_err_t *e)
+{
+    e->msg[0] = '\0';
+    e->reason[0] = '\0';
+    e->details = NULL;
+}
+
+void ad_git_err_cleanup(ad_git_err_t *e)
+{
+    json_decref(e->details);
+    e->details = NULL;
+}
+
+int gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
+    return code;
+}
+
+int gitx_lib(ad_git_err_t *e, int gitrc, const char *what)
+{
+    const git_error *ge = git_error_last();
+    const char *text = ge && ge->message ? ge->message : "unknown libgit2 error";
+    int code;
+    switch (gitrc) {
+    case GIT_ENOTFOUND:
+        code = AD_ENOENT;
+        break;
+    case GIT_EEXISTS:
+        code = AD_EEXIST;
+        break;
+    case GIT_ELOCKED:
+        code = AD_EBUSY;
+        break;
+    case GIT_EINVALIDSPEC:
+    case GIT_EAMBIGUOUS:
+        code = AD_EINVAL;
+        break;
+    case GIT_ECONFLICT:
+    case GIT_EUNCOMMITTED:
+    case GIT_EUNMERGED:
+    case GIT_EBAREREPO:
+    case GIT_EUNBORNBRANCH:
+        code = AD_ESTATE;
+        break;
+    case GIT_EOWNER:
+        code = AD_EPERM;
+        break;
+    default:
+        code = (ge && ge->klass == GIT_ERROR_OS) ? AD_EIO : AD_EINTERNAL;
+        break;
+    }
+    ad_log(AD_LOG_WARN, "git", "%s failed rc=%d error=\"%s\"", what, gitrc, text);
+    return gitx_fail(e, code, "", "%s: %s", what, text);
+}
+
+/* ---- validation ----------------------------------------------------------- */
+
+bool ad_git_worktree_name_valid(const char *name, char *why, size_t whysz)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 100) {
+        snprintf(why, whysz, "a worktree name must be 1 to 100 characters");
+        return false;
+    }
+    if (name[0] == '.' || name[0] == '-') {
+        snprintf(why, whysz, "a worktree name must not start with '.' or '-'");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            snprintf(why, whysz,
+                     "a worktree name may hold only letters, digits, '.', '_' and '-' "
+                     "(no '/' or spaces)");
+            return false;
+        }
+    }
+    if (strstr(name, "..") != NULL || (n >= 5 && strcmp(name + n - 5, ".lock") == 0)) {
+        snprintf(why, whysz, "a worktree name must not contain '..' or end in '.lock'");
+        return false;
+    }
+    return true;
+}
+
+bool ad_git_branch_name_valid(const char *name, char *why, size_t whysz)
+{
+    if (ad_git_global_init() != 0) {
+        snprintf(why, whysz, "libgit2 failed to initialise");
+        return false;
+    }
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 200) {
+        snprintf(why, whysz, "a branch name must be 1 to 200 characters");
+        return false;
+    }
+    /* libgit2 lets DEL and a lone "@" through; git itself does not. */
+    bool odd = strcmp(name, "@") == 0;
+    for (size_t i = 0; i < n; i++) {
+        odd = odd || (unsigned char)name[i] < 0x20 || name[i] == 0x7f;
+    }
+    int valid = 0;
+    if (odd || git_branch_name_is_valid(&valid, name) < 0 || !valid) {
+        snprintf(why, whysz, "'%s' is not a valid git branch name", name);
+        return false;
+    }
+    return true;
+}
+
+int gitx_path_trim(const char *path, char *out, size_t outsz)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') {
+        n--;
+    }
+    if (n >= outsz) {
+        return AD_ETOOBIG;
+    }
+    memcpy(out, path, n);
+    out[n] = '\0';
+    return 0;
+}
+
+bool gitx_rel_path_safe(const char *rel)
+{
+    if (rel == NULL || rel[0] == '\0' || rel[0] == '/' || strlen(rel) > 4000) {
+        return false;
+    }
+    const char *p = rel;
+    while (*p != '\0') {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
+            return false;
+        }
+        if (slash == NULL) {
+            break;
+        }
+        p = slash + 1;
+        if (*p == '\0') {
+            return false;
+        }
+    }
+    return true;
+}
+
+int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, const char *name,
+                                 char *out, size_t outsz)
+{
+    char why[160];
+    char repo[PATH_MAX];
+    if (repo_path == NULL || repo_path[0] != '/' || !ad_git_worktree_name_valid(name, why, sizeof(why))) {
+        return AD_EINVAL;
+    }
+    if (gitx_path_trim(repo_path, repo, sizeof(repo)) != 0) {
+        return AD_ETOOBIG;
+    }
+    const char *slash = strrchr(repo, '/');
+    const char *folder = slash + 1;
+    if (*folder == '\0') {
+        return AD_EINVAL; /* the root folder is no repository's home */
+    }
+    int n;
+    if (base_dir != NULL && base_dir[0] != '\0') {
+        if (base_dir[0] != '/') {
+            return AD_EINVAL;
+        }
+        char base[PATH_MAX];
+        if (gitx_path_trim(base_dir, base, sizeof(base)) != 0) {
+            return AD_ETOOBIG;
+        }
+        n = snprintf(out, outsz, "%s/%s/%s", strcmp(base, "/") == 0 ? "" : base, folder, name);
+    } else {
+        int plen = (int)(slash - repo);
+        n = snprintf(out, outsz, "%.*s/%s.worktrees/%s", plen, repo, folder, name);
+    }
+    return (n < 0 || (size_t)n >= outsz) ? AD_ETOOBIG : 0;
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
+int gitx_main_path(git_repository *repo, char *out, size_t outsz)
+{
+    int rc;
+    git_repository *main = NULL;
+    const char *wd = NULL;
+    if (!git_repository_is_worktree(repo)) {
+        wd = git_repository_workdir(repo);
+        if (wd == NULL) {
+            return AD_ESTATE;
+        }
+        return gitx_path_trim(wd, out, outsz);
+    }
+    if (git_repository_open(&main, git_repository_commondir(repo)) < 0) {
+        return AD_EINTERNAL;
+    }
+    wd = git_repository_workdir(main);
+    rc = wd == NULL ? AD_ESTATE : gitx_path_trim(wd, out, outsz);
+    git_repository_free(main);
+    return rc;
+}
+
+int gitx_head_oid(git_repository *repo, git_oid *oid)
+{
+    git_reference *head = NULL;
+    git_reference *resolved = NULL;
+    int rc = AD_ENOENT;
+    if (git_repository_head(&head, repo) < 0) {
+        goto out;
+    }
+    if (git_reference_resolve(&resolved, head) < 0 || git_reference_target(resolved) == NULL) {
+        goto out;
+    }
+    git_oid_cpy(oid, git_reference_target(resolved));
+    rc = 0;
+out:
+    git_reference_free(resolved);
+    git_reference_free(head);
+    return rc;
+}
+
+/* Says why `real` is no work tree top, naming the enclosing one if any. */
+static int not_a_repository(const char *real, ad_git_err_t *e)
+{
+    git_buf found = {0};
+    git_repository *repo = NULL;
+    int rc;
+    if (git_repository_discover(&found, real, 0, NULL) == 0 &&
+        git_repository_open(&repo, found.ptr) == 0 && git_repository_workdir(repo) != NULL) {
+        char top[PATH_MAX];
+        gitx_path_trim(git_repository_workdir(repo), top, sizeof(top));
+        rc = gitx_fail(e, AD_EINVAL, "not_a_repository",
+                       "%s is inside the git work tree %s, not its top folder; give %s", real, top,
+                       top);
+    } else {
+        rc = gitx_fail(e, AD_EINVAL, "not_a_repository", "%s is not a git repository", real);
+    }
+    git_repository_free(repo);
+    git_buf_dispose(&found);
+    return rc;
+}
+
+/* Resolves path to an absolute, symlink-free folder. */
+static int resolve_folder(const char *path, char *real, ad_git_err_t *e)
+{
+    struct stat st;
+    if (path == NULL || path[0] == '\0') {
+        return gitx_fail(e, AD_EINVAL, "invalid_path", "a path is required");
+    }
+    if (path[0] != '/') {
+        return gitx_fail(e, AD_EINVAL, "invalid_path", "path must be absolute: %s", path);
+    }
+    if (strlen(path) >= PATH_MAX) {
+        return gitx_fail(e, AD_EINVAL, "invalid_path", "path too long");
+    }
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return gitx_fail(e, AD_ENOENT, "not_found", "no such folder: %s", path);
+        }
+        return gitx_fail(e, AD_EIO, "unreadable", "cannot read %s: %s", path, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return gitx_fail(e, AD_EINVAL, "not_a_repository", "%s is not a folder", path);
+    }
+    if (realpath(path, real) == NULL) {
+        return gitx_fail(e, AD_EIO, "unreadable", "cannot resolve %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e)
+{
+    char real[PATH_MAX];
+    char top[PATH_MAX];
+    git_repository *repo = NULL;
+    int rc = ad_git_global_init();
+    *out = NULL;
+    if (rc != 0) {
+        return gitx_fail(e, rc, "", "libgit2 failed to initialise");
+    }
+    rc = resolve_folder(path, real, e);
+    if (rc != 0) {
+        return rc;
+    }
+    int grc = git_repository_open_ext(&repo, real, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+    if (grc == GIT_ENOTFOUND) {
+        return not_a_repository(real, e);
+    }
+    if (grc < 0) {
+        return gitx_lib(e, grc, "open repository");
+    }
+    if (git_repository_is_bare(repo)) {
+        rc = gitx_fail(e, AD_ESTATE, "bare_repository",
+                       "%s is a bare repository (it has no work tree to run agents in)", real);
+        goto out;
+    }
+    /* A .git folder opens too; its work tree is elsewhere. */
+    char wd[PATH_MAX];
+    if (gitx_path_trim(git_repository_workdir(repo), top, sizeof(top)) != 0 ||
+        realpath(top, wd) == NULL || strcmp(wd, real) != 0) {
+        rc = not_a_repository(real, e);
+        goto out;
+    }
+    *out = repo;
+    repo = NULL;
+out:
+    git_repository_free(repo);
+    return rc;
+}
+
+json_t *gitx_head_branch_json(git_repository *repo)
+{
+    git_reference *head = NULL;
+    json_t *v = json_null();
+    if (git_reference_lookup(&head, repo, "HEAD") < 0) {
+        return v;
+    }
+    if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+        const char *t = git_reference_symbolic_target(head);
+        if (t != NULL && strncmp(t, "refs/heads/", 11) == 0) {
+            json_decref(v);
+            v = json_string(t + 11);
+        }
+    }
+    git_reference_free(head);
+    return v;
+}
+
+int ad_git_open(const char *path, json_t **out, ad_git_err_t *e)
+{
+    git_repository *repo = NULL;
+    git_repository *main = NULL;
+    char main_path[PATH_MAX];
+    char gitdir[PATH_MAX];
+    *out = NULL;
+    int rc = gitx_open_worktree(path, &repo, e);
+    if (rc != 0) {
+        return rc;
+    }
+    bool linked = git_repository_is_worktree(repo);
+    if (gitx_main_path(repo, main_path, sizeof(main_path)) != 0) {
+        rc = gitx_fail(e, AD_ESTATE, "bare_repository",
+                       "the worktree %s belongs to a bare repository", path);
+        goto out;
+    }
+    int grc = git_repository_open(&main, main_path);
+    if (grc < 0) {
+        rc = gitx_lib(e, grc, "open main worktree");
+        goto out;
+    }
+    gitx_path_trim(git_repository_commondir(repo), gitdir, sizeof(gitdir));
+    const char *slash = strrchr(main_path, '/');
+    *out = json_pack("{s:s, s:s, s:s, s:o, s:b}", "path", main_path, "name",
+                     slash && slash[1] ? slash + 1 : main_path, "gitDir", gitdir, "branch",
+                     gitx_head_branch_json(main), "givenWorktree", linked);
+out:
+    git_repository_free(main);
+    git_repository_free(repo);
+    return rc;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (s[0] < 0x80) {
+        return s[0] == 0 ? 0 : 1;
+    } else if ((s[0] & 0xE0) == 0xC0) {
+        len = 2, min = 0x80, cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3, min = 0x800, cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4, min = 0x10000, cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n) {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return len;
+}
+
+json_t *gitx_json_text(const char *s, size_t n)
+{
+    json_t *v = json_stringn(s, n);
+    if (v != NULL) {
+        return v;
+    }
+    char *copy = ad_xmalloc(n + 1);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq(u + i, n - i);
+        if (k == 0) {
+            copy[i] = '?';
+            i++;
+        } else {
+            memcpy(copy + i, u + i, k);
+            i += k;
+        }
+    }
+    v = json_stringn(copy, n);
+    free(copy);
+    return v != NULL ? v : json_string("");
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * git: the per-workspace setup of a new worktree. Copies listed files that
+ * git does not carry (.env and the like) from the main worktree, then runs
+ * the workspace's setup command in the new folder with its output kept.
+ * Runs on a pool thread; the command is bounded in time and output.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "git/git_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SETUP_OUTPUT_MAX (64 * 1024)
+
+static int mkdirs_below(const char *root, const char *rel)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s/%s", root, rel);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        return AD_ETOOBIG;
+    }
+    char *last = strrchr(tmp, '/');
+    *last = '\0';
+    for (char *p = tmp + strlen(root) + 1; p <= last; p++) {
+        if (*p != '/' && *p != '\0') {
+            continue;
+        }
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        /* A tracked symlink must not lead the copy out of the worktree. */
+        if (lstat(tmp, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                return AD_EINVAL;
+            }
+        } else if (mkdir(tmp, 0755) != 0) {
+            return AD_EIO;
+        }
+        *p = c;
+    }
+    return 0;
+}
+
+static int copy_file(const char *src, const char *dst, mode_t mode)
+{
+    char buf[65536];
+    int rc = 0;
+    int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int out = -1;
+    if (in < 0) {
+        return AD_EIO;
+    }
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+    if (out < 0) {
+        rc = AD_EIO;
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            rc = AD_EIO;
+            goto out;
+        }
+        if (r == 0) {
+            break;
+        }
+        for (ssize_t off = 0; off < r;) {
+            ssize_t w = write(out, buf + off, (size_t)(r - off));
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w < 0) {
+                rc = AD_EIO;
+                goto out;
+            }
+            off += w;
+        }
+    }
+out:
+    if (out >= 0 && close(out) != 0 && rc == 0) {
+        rc = AD_EIO;
+    }
+    close(in);
+    return rc;
+}
+
+/* Runs command in dir; fills exit status, output (first SETUP_OUTPUT_MAX
+ * bytes, the rest drained) and whether it was killed for time. */
+static int run_command(const char *dir, const char *command, uint64_t timeout_ms, ad_buf_t *output,
+                       bool *truncated, int *status, bool *timed_out, ad_git_err_t *e)
+{
+    int fds[2];
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || pipe2(fds, O_CLOEXEC) != 0) {
+        if (devnull >= 0) {
+            close(devnull);
+        }
+        return gitx_fail(e, AD_EIO, "io", "cannot run the setup command: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(devnull);
+        close(fds[0]);
+        close(fds[1]);
+        return gitx_fail(e, AD_EIO, "io", "cannot start the setup command: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        /* Only async-signal-safe calls between fork and exec. */
+        setpgid(0, 0);
+        if (chdir(dir) != 0) {
+            _exit(126);
+        }
+        dup2(devnull, 0);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+        _exit(127);
+    }
+    close(devnull);
+    close(fds[1]);
+    uint64_t deadline = ad_mono_ns() + timeout_ms * 1000000ull;
+    *timed_out = false;
+    *truncated = false;
+    char buf[8192];
+    for (;;) {
+        uint64_t now = ad_mono_ns();
+        if (now >= deadline) {
+            *timed_out = true;
+            kill(-pid, SIGKILL);
+            break;
+        }
+        uint64_t left_ms = (deadline - now) / 1000000ull + 1;
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int pr = poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms);
+        if (pr < 0 && errno != EINTR) {
+            break;
+        }
+        if (pr <= 0) {
+            continue;
+        }
+        ssize_t r = read(fds[0], buf, sizeof(buf));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        if (!*truncated) {
+            size_t room = output->max - output->len;
+            size_t take = (size_t)r < room ? (size_t)r : room;
+            ad_buf_append(output, buf, take);
+            *truncated = take < (size_t)r;
+        }
+    }
+    close(fds[0]);
+    /* The shell may have left children holding no pipe; the group goes. */
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (*timed_out) {
+        kill(-pid, SIGKILL);
+    }
+    *status = st;
+    return 0;
+}
+
+int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *files,
+                          const char *command, uint64_t timeout_ms, json_t **out, ad_git_err_t *e)
+{
+    json_t *copied = json_array();
+    json_t *missing = json_array();
+    ad_buf_t output;
+    ad_buf_init(&output, SETUP_OUTPUT_MAX);
+    size_t i;
+    json_t *v;
+    int rc = 0;
+    *out = NULL;
+
+    if (src_path == NULL || src_path[0] != '/' || wt_path == NULL || wt_path[0] != '/') {
+        rc = gitx_fail(e, AD_EINVAL, "invalid_path", "setup needs absolute folders");
+        goto out;
+    }
+    if (files != NULL && !json_is_array(files)) {
+        rc = gitx_fail(e, AD_EINVAL, "invalid_setup", "setup files must be a list of paths");
+        goto out;
+    }
+    json_array_foreach(files, i, v)
+    {
+        if (!json_is_string(v) || !gitx_rel_path_safe(json_string_value(v))) {
+            rc = gitx_fail(e, AD_EINVAL, "invalid_setup",
+                           "setup file %zu must be a relative path without '..'", i);
+            goto out;
+        }
+    }
+    json_array_foreach(files, i, v)
+    {
+        const char *rel = json_string_value(v);
+        char src[PATH_MAX], dst[PATH_MAX];
+        struct stat st;
+        int n1 = snprintf(src, sizeof(src), "%s/%s", src_path, rel);
+        int n2 = snprintf(dst, sizeof(dst), "%s/%s", wt_path, rel);
+        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(src) || (size_t)n2 >= sizeof(dst) ||
+            lstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+            json_array_append_new(missing, json_string(rel));
+            continue;
+        }
+        if (mkdirs_below(wt_path, rel) != 0 || copy_file(src, dst, st.st_mode) != 0) {
+            rc = gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
+                           strerror(errno));
+            goto out;
+        }
+        json_array_append_new(copied, json_string(rel));
+    }
+    json_t *exit_code = json_null();
+    json_t *signal_no = json_null();
+    bool timed_out = false, truncated = false;
+    if (command != NULL && command[0] != '\0') {
+        int st = 0;
+        rc = run_command(wt_path, command, timeout_ms ? timeout_ms : 300000, &output, &truncated,
+                         &st, &timed_out, e);
+        if (rc != 0) {
+            goto out;
+        }
+        if (WIFEXITED(st)) {
+            exit_code = json_integer(WEXITSTATUS(st));
+        } else if (WIFSIGNALED(st)) {
+            signal_no = json_integer(WTERMSIG(st));
+        }
+        ad_log(AD_LOG_INFO, "git", "setup command ran path=%s exit=%d timed_out=%d", wt_path,
+               WIFEXITED(st) ? WEXITSTATUS(st) : -1, (int)timed_out);
+    }
+    *out = json_pack("{s:O, s:O, s:s?, s:o, s:o, s:b, s:o, s:b}", "copied", copied, "missing",
+                     missing, "command", command && command[0] ? command : NULL, "exitCode",
+                     exit_code, "signal", signal_no, "timedOut", timed_out, "output",
+                     gitx_json_text(output.data ? output.data : "", output.len),
+                     "outputTruncated", truncated);
+out:
+    ad_buf_cleanup(&output);
+    json_decref(copied);
+    json_decref(missing);
+    return rc;
+}
