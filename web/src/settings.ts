@@ -11,6 +11,7 @@ export interface SettingSpec {
   options?: string[];
   min?: number;
   max?: number;
+  integer?: boolean;
   def: SettingValue;
   help: string;
 }
@@ -21,7 +22,11 @@ export const SETTINGS: SettingSpec[] = [
   { key: 'notifications', label: 'Desktop notifications', type: 'boolean', def: true, help: 'Notify when an agent waits for input or fails.' },
   { key: 'default_mode', label: 'Default mode', type: 'enum', options: ['regular', 'plan', 'auto'], def: 'regular', help: 'Mode of new agents.' },
   { key: 'confirm_delete', label: 'Confirm deletes', type: 'boolean', def: true, help: 'Ask before deleting agents and worktrees.' },
-  { key: 'max_context_warning', label: 'Context warning (%)', type: 'number', min: 0, max: 100, def: 80, help: 'Warn when an agent’s context is fuller than this.' },
+  { key: 'max_context_warning', label: 'Context warning (%)', type: 'number', min: 0, max: 100, integer: true, def: 80, help: 'Warn when an agent’s context is fuller than this.' },
+  { key: 'daily_token_limit', label: 'Daily token limit', type: 'number', min: 0, max: 1e15, integer: true, def: 0, help: 'Tokens allowed per day (0: no limit).' },
+  { key: 'monthly_token_limit', label: 'Monthly token limit', type: 'number', min: 0, max: 1e15, integer: true, def: 0, help: 'Tokens allowed per month (0: no limit).' },
+  { key: 'daily_cost_limit', label: 'Daily cost limit (USD)', type: 'number', min: 0, max: 1e12, def: 0, help: 'USD allowed per day (0: no limit).' },
+  { key: 'monthly_cost_limit', label: 'Monthly cost limit (USD)', type: 'number', min: 0, max: 1e12, def: 0, help: 'USD allowed per month (0: no limit).' },
 ];
 
 export type Settings = Record<string, SettingValue>;
@@ -67,7 +72,7 @@ export function coerce(spec: SettingSpec, v: unknown): { ok: true; value: Settin
     case 'number': {
       const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
       if (!Number.isFinite(n)) return { ok: false, error: `${spec.label} must be a number` };
-      if (!Number.isInteger(n)) return { ok: false, error: `${spec.label} must be a whole number` };
+      if (spec.integer && !Number.isInteger(n)) return { ok: false, error: `${spec.label} must be a whole number` };
       if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max))
         return { ok: false, error: `${spec.label} must be between ${spec.min} and ${spec.max}` };
       return { ok: true, value: n };
