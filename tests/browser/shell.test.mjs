@@ -17,11 +17,18 @@ after(async () => {
   if (d) await d.stop();
 });
 
-test('the embedded dashboard loads with hashed assets and no request for xterm', async () => {
+test('the embedded dashboard loads with hashed assets and no request for xterm', async (t) => {
   const b = await launch();
   try {
     const requests = [];
-    b.page.on('request', (r) => requests.push(new URL(r.url()).pathname));
+    const order = [];
+    b.page.on('request', (r) => {
+      requests.push(new URL(r.url()).pathname);
+      if (new URL(r.url()).pathname.startsWith('/api/')) order.push('req');
+    });
+    b.page.on('response', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/')) order.push('res');
+    });
     const res = await b.page.goto(d.url + '/');
     assert.equal(res.status(), 200);
     await b.page.getByRole('link', { name: 'Home' }).waitFor();
@@ -40,6 +47,16 @@ test('the embedded dashboard loads with hashed assets and no request for xterm',
     if (caps.store) await b.page.getByText('No workspace yet').waitFor();
     else await b.page.locator('.sidebar .state-error').waitFor();
     await shot(b.page, 'home-1280x720');
+    // No waterfall: the page asks for everything it shows in one wave, as
+    // soon as its script runs (html -> script -> API, two round trips).
+    const firstWave = order.indexOf('res') < 0 ? order.length : order.indexOf('res');
+    assert.ok(firstWave >= 4, `API requests sent before the first answer: ${firstWave} (${order.join(',')})`);
+    const perf = await b.page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+      return { domContentLoaded: Math.round(nav.domContentLoadedEventEnd), firstContentfulPaint: fcp ? Math.round(fcp.startTime) : null };
+    });
+    t.diagnostic(`first render: ${JSON.stringify(perf)} ms (measured, not asserted)`);
     assert.deepEqual(b.errors, []);
   } finally {
     await b.close();

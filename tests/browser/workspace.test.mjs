@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, capabilities, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { api, capabilities, daemon, launch, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
 
 let d;
 let caps;
@@ -141,6 +141,7 @@ test('a transcript renders markdown safely: an XSS attempt shows as text; tool c
   await tool.getByRole('button').click();
   assert.match(await tool.locator('.tool-body').innerText(), /"command": "ls -la"[\s\S]*README\.md/);
   await shot(page, 'agent-transcript');
+  if (process.env.UPDATE_DOCS_SCREENSHOT === 'transcript') await page.screenshot({ path: path.join(ROOT, 'docs/agent-page.png') });
 });
 
 test('10,000 messages: the page renders only what is visible and pages older ones in', async (t) => {
