@@ -5,9 +5,9 @@
  * only; each subsystem owns its own work.
  */
 #include "api/api.h"
-#include "api/api_git.h"
 #include "bus/bus.h"
 #include "core/core.h"
+#include "git/git.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "ws/ws.h"
@@ -79,10 +79,9 @@ static void on_server_closed(void *ud)
     daemon_t *d = ud;
     /* The store first: it commits what is queued and closes its own
      * handle with its own callback. */
-    if (d->store != NULL) {
-        ad_store_close(d->store);
-        d->store = NULL;
-    }
+    ad_store_close(d->store);
+    d->store = NULL;
+    d->app.store = NULL; /* late git completions then skip their writes */
     uv_walk(d->loop, close_handle, NULL);
 }
 
@@ -95,6 +94,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
+    ad_git_shutdown();
     ad_server_close(d->server, on_server_closed, d);
 }
 
@@ -136,9 +136,6 @@ static int serve(daemon_t *d)
     d->bus = ad_bus_new(d->loop, &d->cfg);
     d->app = (ad_app_t){
         .loop = d->loop, .cfg = &d->cfg, .server = d->server, .store = d->store, .bus = d->bus};
-    /* First match wins: the git-backed create/delete routes go before the
-     * store's plain ones. */
-    ad_api_git_register(&d->app, true);
     ad_api_register(&d->app);
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);

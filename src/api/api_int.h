@@ -66,5 +66,13 @@ void api_agents_register(ad_app_t *app);
 void api_messages_register(ad_app_t *app);
 void api_settings_register(ad_app_t *app);
 void api_usage_register(ad_app_t *app);
+/* git.c: GET|PUT /api/workspaces/:id/setup, POST /api/worktrees/:id/checkout,
+ * GET /api/worktrees/:id/branches|status|diff|setup. */
+void api_git_register(ad_app_t *app);
+/* git.c handlers routed by workspaces.c and worktrees.c (ud: ad_app_t). */
+void api_git_workspace_create(ad_req_t *req, void *ud);
+void api_git_workspace_refresh(ad_req_t *req, void *ud);
+void api_git_worktree_create(ad_req_t *req, void *ud);
+void api_git_worktree_delete(ad_req_t *req, void *ud);
 
 #endif

@@ -5,13 +5,16 @@
  * thread pool through ad_git_queue(), writes the outcome through the store's
  * writer, publishes worktree events and answers. No git and no SQL here.
  *
- * Events: type "worktree_update" on topics workspace:<ws> and worktree:<wt>
- * with payload {id, workspaceId, change, worktree?} where change is
- * created, updated, deleted, vanished, restored or setup; "workspace_update"
- * {id, change, workspace} on workspace:<ws>; "agent_update" {id,
- * worktreeVanished} for agents whose worktree vanished or came back.
+ * Events (the names the rest of the REST layer uses), on topics
+ * worktree:<wt> and workspace:<ws>: worktree_created {worktree row},
+ * worktree_updated {worktree row, with "change": branch, vanished, restored
+ * or setup}, worktree_deleted {id, workspaceId, agentIds},
+ * workspace_created {workspace, worktree (main), worktrees},
+ * workspace_updated {workspace row, changes? (refresh)}, and agent_update
+ * {id, worktreeVanished} on agent:<id> for agents whose worktree vanished
+ * outside agentd or came back.
  */
-#include "api/api_git.h"
+#include "api/api_int.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -19,7 +22,6 @@
 #include <string.h>
 
 #include "git/git.h"
-#include "store/store.h"
 
 #define SETUP_FILES_MAX 64
 #define SETUP_COMMAND_MAX 4096
@@ -106,39 +108,31 @@ static void reply_git_error(ad_req_t *req, const ad_git_result_t *res, bool ws_c
     ad_res_error(req, status, code, details, "%s", res->err.msg);
 }
 
-static void publish_wt(ad_app_t *app, const char *change, json_t *wt, const char *ws_id,
-                       const char *wt_id)
+/* worktree_created/updated: the row, plus the kind of change. */
+static void publish_wt(ad_app_t *app, const char *type, const char *change, json_t *wt)
 {
-    char t1[AD_ID_MAX + 16], t2[AD_ID_MAX + 16];
-    snprintf(t1, sizeof(t1), "workspace:%s", ws_id);
-    snprintf(t2, sizeof(t2), "worktree:%s", wt_id);
-    const char *topics[] = {t1, t2};
-    json_t *p = json_pack("{s:s, s:s, s:s, s:O?}", "id", wt_id, "workspaceId", ws_id, "change",
-                          change, "worktree", wt);
-    ad_bus_publish(app->bus, "worktree_update", topics, 2, p);
+    json_t *p = json_deep_copy(wt);
+    if (change != NULL) {
+        json_object_set_new(p, "change", json_string(change));
+    }
+    api_publish(app, type, p, "worktree", jstr(wt, "id"), "workspace", jstr(wt, "workspaceId"),
+                NULL);
+    json_decref(p);
+}
+
+static void publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, json_t *agents)
+{
+    json_t *p = json_pack("{s:s, s:s, s:O}", "id", id, "workspaceId", ws_id, "agentIds",
+                          agents != NULL ? agents : json_array());
+    api_publish(app, "worktree_deleted", p, "worktree", id, "workspace", ws_id, NULL);
     json_decref(p);
 }
 
 static void publish_agent_flag(ad_app_t *app, const char *agent_id, const char *ws_id,
                                bool vanished)
 {
-    char t1[AD_ID_MAX + 16], t2[AD_ID_MAX + 16];
-    snprintf(t1, sizeof(t1), "agent:%s", agent_id);
-    snprintf(t2, sizeof(t2), "workspace:%s", ws_id);
-    const char *topics[] = {t1, t2};
     json_t *p = json_pack("{s:s, s:b}", "id", agent_id, "worktreeVanished", vanished);
-    ad_bus_publish(app->bus, "agent_update", topics, 2, p);
-    json_decref(p);
-}
-
-static void publish_ws(ad_app_t *app, const char *change, json_t *ws)
-{
-    char t1[AD_ID_MAX + 16];
-    snprintf(t1, sizeof(t1), "workspace:%s", jstr(ws, "id") ? jstr(ws, "id") : "");
-    const char *topics[] = {t1};
-    json_t *p = json_pack("{s:s?, s:s, s:O}", "id", jstr(ws, "id"), "change", change,
-                          "workspace", ws);
-    ad_bus_publish(app->bus, "workspace_update", topics, 1, p);
+    api_publish(app, "agent_update", p, "agent", agent_id, "workspace", ws_id, NULL);
     json_decref(p);
 }
 
@@ -151,12 +145,25 @@ static bool need_store(ad_app_t *app, ad_req_t *req)
     return true;
 }
 
+/* After a pool job: false (and the answer given, the context freed) when
+ * the daemon closed the store meanwhile. */
+static bool still_open(gctx_t *c)
+{
+    if (c->app->store != NULL) {
+        return true;
+    }
+    if (c->req != NULL) {
+        ad_res_error(c->req, 503, "UNAVAILABLE", NULL, "agentd is shutting down");
+    }
+    ctx_free(c);
+    return false;
+}
+
 static int queue(gctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb cb)
 {
     int rc = ad_git_queue(c->app->loop, op, a, cb, c);
     if (rc != 0) {
-        ad_res_error(c->req, 500, "INTERNAL", NULL, "cannot queue git work: %s",
-                     ad_strerror(rc));
+        ad_res_error(c->req, 500, "INTERNAL", NULL, "cannot queue git work: %s", ad_strerror(rc));
         ctx_free(c);
     }
     return rc;
@@ -208,8 +215,7 @@ static bool setup_valid(ad_req_t *req, json_t *body)
     if (files != NULL) {
         if (!json_is_array(files) || json_array_size(files) > SETUP_FILES_MAX) {
             ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "setupFiles"),
-                         "setupFiles must be a list of at most %d relative paths",
-                         SETUP_FILES_MAX);
+                         "setupFiles must be a list of at most %d relative paths", SETUP_FILES_MAX);
             return false;
         }
         size_t i;
@@ -240,14 +246,20 @@ static void ws_created(int rc, json_t *result, void *ud)
 {
     gctx_t *c = ud;
     if (rc == AD_EEXIST) {
-        ad_res_error(c->req, 409, "CONFLICT", json_pack("{s:s?}", "path", jstr(c->git, "path")),
+        ad_res_error(c->req, 409, "CONFLICT",
+                     json_pack("{s:s, s:s?}", "field", "path", "path", jstr(c->git, "path")),
                      "a workspace for %s already exists", jstr(c->git, "path"));
     } else if (rc != 0) {
         ad_res_error_code(c->req, rc, NULL, "cannot save the workspace");
     } else {
         json_t *ws = json_incref(json_object_get(result, "workspace"));
-        json_object_set(ws, "worktrees", json_object_get(result, "worktrees"));
-        publish_ws(c->app, "created", ws);
+        json_t *wts = json_object_get(result, "worktrees");
+        json_t *p = json_pack("{s:O, s:O, s:O}", "workspace", ws, "worktree",
+                              json_array_get(wts, 0), "worktrees", wts);
+        api_publish(c->app, "workspace_created", p, "workspace", jstr(ws, "id"), "system", "",
+                    NULL);
+        json_decref(p);
+        json_object_set(ws, "worktrees", wts);
         ad_res_json(c->req, 201, ws);
     }
     json_decref(result);
@@ -257,6 +269,9 @@ static void ws_created(int rc, json_t *result, void *ud)
 static void ws_listed(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, true);
         ctx_free(c);
@@ -278,17 +293,16 @@ static void ws_listed(const ad_git_result_t *res, void *ud)
         }
         char id[AD_ID_MAX];
         ad_id_new("wt", id);
-        json_array_append_new(linked, json_pack("{s:s, s:s?, s:s, s:s?}", "id", id, "name",
-                                                jstr(v, "name"), "branch",
-                                                jstr(v, "branch") ? jstr(v, "branch") : "",
-                                                "path", jstr(v, "path")));
+        json_array_append_new(
+            linked, json_pack("{s:s, s:s?, s:s, s:s?}", "id", id, "name", jstr(v, "name"), "branch",
+                              jstr(v, "branch") ? jstr(v, "branch") : "", "path", jstr(v, "path")));
     }
     const char *name = jstr(c->body, "name");
-    json_t *args = json_pack(
-        "{s:s, s:s?, s:s?, s:I, s:s, s:s, s:o}", "id", ws_id, "name",
-        name != NULL ? name : jstr(c->git, "name"), "path", jstr(c->git, "path"), "now",
-        (json_int_t)ad_wall_ms(), "worktreeId", wt_id, "branch",
-        jstr(main, "branch") ? jstr(main, "branch") : "", "linked", linked);
+    json_t *args =
+        json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s, s:o}", "id", ws_id, "name",
+                  name != NULL ? name : jstr(c->git, "name"), "path", jstr(c->git, "path"), "now",
+                  (json_int_t)ad_wall_ms(), "worktreeId", wt_id, "branch",
+                  jstr(main, "branch") ? jstr(main, "branch") : "", "linked", linked);
     if (json_object_get(c->body, "setupFiles") != NULL) {
         json_object_set(args, "setupFiles", json_object_get(c->body, "setupFiles"));
     }
@@ -311,7 +325,7 @@ static void ws_opened(const ad_git_result_t *res, void *ud)
     queue(c, AD_GIT_OP_LIST, &a, ws_listed);
 }
 
-void ad_api_git_workspace_create(ad_req_t *req, void *ud)
+void api_git_workspace_create(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     if (!need_store(app, req)) {
@@ -362,7 +376,6 @@ static void ws_synced(int rc, json_t *result, void *ud)
     json_t *changes = json_object_get(result, "changes");
     json_t *rows = json_object_get(result, "worktrees");
     static const char *kinds[] = {"added", "updated", "vanished", "restored"};
-    static const char *names[] = {"created", "updated", "vanished", "restored"};
     for (size_t k = 0; k < AD_ARRAY_LEN(kinds); k++) {
         size_t i, j;
         json_t *id, *row;
@@ -371,7 +384,8 @@ static void ws_synced(int rc, json_t *result, void *ud)
             json_array_foreach(rows, j, row)
             {
                 if (json_equal(json_object_get(row, "id"), id)) {
-                    publish_wt(c->app, names[k], row, ws_id, json_string_value(id));
+                    publish_wt(c->app, k == 0 ? "worktree_created" : "worktree_updated",
+                               k == 0 ? NULL : (k == 1 ? "branch" : kinds[k]), row);
                 }
             }
         }
@@ -380,7 +394,7 @@ static void ws_synced(int rc, json_t *result, void *ud)
     json_t *v;
     json_array_foreach(json_object_get(changes, "removed"), i, v)
     {
-        publish_wt(c->app, "deleted", v, ws_id, jstr(v, "id"));
+        publish_wt_deleted(c->app, jstr(v, "id"), ws_id, NULL);
     }
     json_array_foreach(json_object_get(changes, "flaggedAgents"), i, v)
     {
@@ -390,6 +404,10 @@ static void ws_synced(int rc, json_t *result, void *ud)
     {
         publish_agent_flag(c->app, json_string_value(v), ws_id, false);
     }
+    json_t *p = json_deep_copy(json_object_get(result, "workspace"));
+    json_object_set(p, "changes", changes);
+    api_publish(c->app, "workspace_updated", p, "workspace", ws_id, NULL);
+    json_decref(p);
     json_t *ws = json_incref(json_object_get(result, "workspace"));
     json_object_set(ws, "worktrees", rows);
     json_object_set(ws, "changes", changes);
@@ -401,10 +419,13 @@ static void ws_synced(int rc, json_t *result, void *ud)
 static void ws_relisted(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         if (res->rc == AD_ENOENT || res->rc == AD_EINVAL || res->rc == AD_ESTATE) {
-            json_t *d = json_pack("{s:s, s:s?}", "reason", res->err.reason, "path",
-                                  jstr(c->ws, "path"));
+            json_t *d =
+                json_pack("{s:s, s:s?}", "reason", res->err.reason, "path", jstr(c->ws, "path"));
             ad_res_error(c->req, 409, "CONFLICT", d, "the workspace's repository is unusable: %s",
                          res->err.msg);
         } else {
@@ -419,7 +440,7 @@ static void ws_relisted(const ad_git_result_t *res, void *ud)
     ad_store_write(c->app->store, ad_store_op_workspace_git_sync, args, ws_synced, c);
 }
 
-static void ws_refresh(ad_req_t *req, void *ud)
+void api_git_workspace_refresh(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     if (!need_store(app, req)) {
@@ -471,7 +492,7 @@ static void ws_setup_saved(int rc, json_t *result, void *ud)
         ad_res_error_code(c->req, rc, NULL, "cannot save the setup");
     } else {
         json_t *ws = json_object_get(result, "workspace");
-        publish_ws(c->app, "updated", ws);
+        api_publish(c->app, "workspace_updated", ws, "workspace", jstr(ws, "id"), NULL);
         ad_res_json(c->req, 200, setup_view(ws));
     }
     json_decref(result);
@@ -492,8 +513,8 @@ static void ws_setup_put(ad_req_t *req, void *ud)
         json_decref(body);
         return;
     }
-    json_t *args = json_pack("{s:s, s:I}", "id", ad_req_param(req, "id"), "now",
-                             (json_int_t)ad_wall_ms());
+    json_t *args =
+        json_pack("{s:s, s:I}", "id", ad_req_param(req, "id"), "now", (json_int_t)ad_wall_ms());
     if (json_object_get(body, "setupFiles") != NULL) {
         json_object_set(args, "setupFiles", json_object_get(body, "setupFiles"));
     }
@@ -511,8 +532,7 @@ static void wt_setup_recorded(int rc, json_t *result, void *ud)
 {
     gctx_t *c = ud;
     if (rc == 0) {
-        json_t *wt = json_object_get(result, "worktree");
-        publish_wt(c->app, "setup", wt, jstr(wt, "workspaceId"), jstr(wt, "id"));
+        publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
     } else {
         ad_log(AD_LOG_WARN, "api", "setup outcome not saved worktree=%s error=%s", c->id,
                ad_errname(rc));
@@ -524,6 +544,9 @@ static void wt_setup_recorded(int rc, json_t *result, void *ud)
 static void wt_setup_done(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     json_t *setup;
     if (res->rc == 0) {
         setup = json_deep_copy(res->data);
@@ -533,8 +556,8 @@ static void wt_setup_done(const ad_git_result_t *res, void *ud)
     } else {
         setup = json_pack("{s:s, s:s}", "state", "failed", "error", res->err.msg);
     }
-    json_t *args = json_pack("{s:s, s:I, s:o}", "id", c->id, "now", (json_int_t)ad_wall_ms(),
-                             "setup", setup);
+    json_t *args =
+        json_pack("{s:s, s:I, s:o}", "id", c->id, "now", (json_int_t)ad_wall_ms(), "setup", setup);
     ad_store_write(c->app->store, ad_store_op_worktree_setup_result, args, wt_setup_recorded, c);
 }
 
@@ -571,7 +594,7 @@ static void wt_inserted(int rc, json_t *result, void *ud)
     }
     json_t *wt = json_object_get(result, "worktree");
     c->wt = json_incref(wt);
-    publish_wt(c->app, "created", wt, jstr(wt, "workspaceId"), jstr(wt, "id"));
+    publish_wt(c->app, "worktree_created", NULL, wt);
     json_t *body = json_deep_copy(wt);
     json_object_set_new(body, "branchCreated",
                         json_boolean(json_is_true(json_object_get(c->git, "branchCreated"))));
@@ -591,6 +614,9 @@ static void wt_inserted(int rc, json_t *result, void *ud)
 static void wt_added(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, false);
         ctx_free(c);
@@ -608,7 +634,7 @@ static void wt_added(const ad_git_result_t *res, void *ud)
     ad_store_write(c->app->store, ad_store_op_worktree_git_insert, args, wt_inserted, c);
 }
 
-void ad_api_git_worktree_create(ad_req_t *req, void *ud)
+void api_git_worktree_create(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     char why[200];
@@ -633,8 +659,7 @@ void ad_api_git_worktree_create(ad_req_t *req, void *ud)
         goto out;
     }
     if (!ad_git_worktree_name_valid(name, why, sizeof(why))) {
-        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "name"), "%s",
-                     why);
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "name"), "%s", why);
         goto out;
     }
     if (branch == NULL) {
@@ -692,8 +717,8 @@ static void wt_row_deleted(int rc, json_t *result, void *ud)
     if (rc != 0 && rc != AD_ENOENT) {
         ad_res_error_code(c->req, rc, NULL, "the worktree was removed but its row was not");
     } else {
-        publish_wt(c->app, "deleted", c->wt, jstr(c->wt, "workspaceId"), jstr(c->wt, "id"));
         json_t *agents = json_object_get(result, "agentIds");
+        publish_wt_deleted(c->app, jstr(c->wt, "id"), jstr(c->wt, "workspaceId"), agents);
         ad_res_json(c->req, 200,
                     json_pack("{s:b, s:O, s:O, s:O}", "deleted", true, "worktree", c->wt, "git",
                               c->git, "agentIds", agents ? agents : json_array()));
@@ -705,6 +730,9 @@ static void wt_row_deleted(int rc, json_t *result, void *ud)
 static void wt_removed(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, false);
         ctx_free(c);
@@ -721,7 +749,7 @@ static bool query_true(ad_req_t *req, const char *name)
     return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-void ad_api_git_worktree_delete(ad_req_t *req, void *ud)
+void api_git_worktree_delete(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     if (!need_store(app, req)) {
@@ -735,8 +763,7 @@ void ad_api_git_worktree_delete(ad_req_t *req, void *ud)
     }
     if (json_is_true(json_object_get(wt, "isMain"))) {
         ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "main_worktree"),
-                     "%s is the workspace's main worktree; it cannot be deleted",
-                     jstr(wt, "path"));
+                     "%s is the workspace's main worktree; it cannot be deleted", jstr(wt, "path"));
         goto out;
     }
     /* No supervisor stops agents yet: running ones block the delete. */
@@ -786,7 +813,7 @@ static void wt_branch_saved(int rc, json_t *result, void *ud)
     gctx_t *c = ud;
     json_t *wt = rc == 0 ? json_object_get(result, "worktree") : c->wt;
     if (rc == 0) {
-        publish_wt(c->app, "updated", wt, jstr(wt, "workspaceId"), jstr(wt, "id"));
+        publish_wt(c->app, "worktree_updated", "branch", wt);
     }
     ad_res_json(c->req, 200, json_pack("{s:O, s:O}", "worktree", wt, "checkout", c->git));
     json_decref(result);
@@ -796,6 +823,9 @@ static void wt_branch_saved(int rc, json_t *result, void *ud)
 static void wt_checked_out(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
+    if (!still_open(c)) {
+        return;
+    }
     if (res->rc != 0) {
         reply_git_error(c->req, res, false);
         ctx_free(c);
@@ -905,16 +935,10 @@ static void wt_setup_get(ad_req_t *req, void *ud)
     json_decref(wt);
 }
 
-void ad_api_git_register(ad_app_t *app, bool crud)
+void api_git_register(ad_app_t *app)
 {
     ad_git_global_init();
     ad_server_t *s = app->server;
-    if (crud) {
-        ad_server_route(s, "POST", "/api/workspaces", ad_api_git_workspace_create, app);
-        ad_server_route(s, "POST", "/api/worktrees", ad_api_git_worktree_create, app);
-        ad_server_route(s, "DELETE", "/api/worktrees/:id", ad_api_git_worktree_delete, app);
-    }
-    ad_server_route(s, "POST", "/api/workspaces/:id/refresh", ws_refresh, app);
     ad_server_route(s, "GET", "/api/workspaces/:id/setup", ws_setup_get, app);
     ad_server_route(s, "PUT", "/api/workspaces/:id/setup", ws_setup_put, app);
     ad_server_route(s, "POST", "/api/worktrees/:id/checkout", wt_checkout, app);

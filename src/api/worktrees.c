@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /api/worktrees: list (by workspace), get, update (name, branch, sortMode,
- * displayOrder), delete (never the main worktree) and reorder. Creating
- * real git worktrees is the git subsystem's.
+ * displayOrder) and reorder. Creating and deleting real git worktrees is
+ * in src/api/git.c.
  */
 #include "api/api_int.h"
 
@@ -97,35 +97,6 @@ out:
     json_decref(body);
 }
 
-static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
-{
-    if (rc == AD_ESTATE) {
-        ad_res_error_code(r, rc, NULL,
-                          "the main worktree cannot be deleted; delete its "
-                          "workspace instead");
-        return;
-    }
-    if (rc != 0) {
-        api_fail(r, rc, "worktree", ad_req_param(r, "id"));
-        return;
-    }
-    json_t *wt = json_object_get(result, "worktree");
-    const char *id = json_string_value(json_object_get(wt, "id"));
-    const char *ws = json_string_value(json_object_get(wt, "workspaceId"));
-    json_t *p = json_pack("{s:s, s:s, s:O}", "id", id, "workspaceId", ws, "agentIds",
-                          json_object_get(result, "agentIds"));
-    api_publish(app, "worktree_deleted", p, "worktree", id, "workspace", ws, NULL);
-    json_decref(p);
-    ad_res_send(r, 204, NULL, NULL, 0);
-}
-
-static void del(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    api_write(app, r, ad_store_op_worktree_delete, json_pack("{s:s}", "id", ad_req_param(r, "id")),
-              deleted);
-}
-
 static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
@@ -169,5 +140,7 @@ void api_worktrees_register(ad_app_t *app)
     ad_server_route(app->server, "POST", "/api/worktrees/reorder", reorder, app);
     ad_server_route(app->server, "GET", "/api/worktrees/:id", get, app);
     ad_server_route(app->server, "PATCH", "/api/worktrees/:id", patch, app);
-    ad_server_route(app->server, "DELETE", "/api/worktrees/:id", del, app);
+    /* Creating and deleting a worktree is git work (src/api/git.c). */
+    ad_server_route(app->server, "POST", "/api/worktrees", api_git_worktree_create, app);
+    ad_server_route(app->server, "DELETE", "/api/worktrees/:id", api_git_worktree_delete, app);
 }

@@ -52,7 +52,8 @@ static void run(uv_work_t *w)
     json_t **out = &j->res.data;
     ad_git_err_t *e = &j->res.err;
     uint64_t t0 = ad_mono_ns();
-    bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE || j->op == AD_GIT_OP_CHECKOUT;
+    bool writes =
+        j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE || j->op == AD_GIT_OP_CHECKOUT;
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
@@ -102,6 +103,10 @@ static void run(uv_work_t *w)
 static void after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
+    static const char *names[] = {"open",   "list",     "add",      "setup", "status",
+                                  "remove", "branches", "checkout", "diff"};
+    ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", names[j->op], j->res.rc,
+           (double)j->res.elapsed_ns / 1e6);
     if (status == UV_ECANCELED) {
         j->res.rc = gitx_fail(&j->res.err, AD_ECLOSED, "", "the git operation was cancelled");
     }

@@ -87,11 +87,11 @@ static int file_list(git_diff *diff, json_t **out, ad_git_err_t *e)
         git_patch_free(patch);
         const char *oldp = d->old_file.path;
         const char *newp = d->new_file.path ? d->new_file.path : oldp;
-        json_array_append_new(
-            files, json_pack("{s:s, s:s?, s:s, s:I, s:I, s:b}", "path", newp, "oldPath",
-                             oldp && strcmp(oldp, newp) != 0 ? oldp : NULL, "status",
-                             delta_word(d->status), "insertions", (json_int_t)ins, "deletions",
-                             (json_int_t)del, "binary", binary));
+        json_array_append_new(files,
+                              json_pack("{s:s, s:s?, s:s, s:I, s:I, s:b}", "path", newp, "oldPath",
+                                        oldp && strcmp(oldp, newp) != 0 ? oldp : NULL, "status",
+                                        delta_word(d->status), "insertions", (json_int_t)ins,
+                                        "deletions", (json_int_t)del, "binary", binary));
         ins_total += ins;
         del_total += del;
     }

@@ -45,6 +45,11 @@ void ad_git_err_cleanup(ad_git_err_t *e);
  * AD_EINTERNAL. */
 int ad_git_global_init(void);
 
+/* Shutdown: setup commands still running are killed (within a second) and
+ * later setups refuse with AD_ECLOSED, so no pool thread outlives the
+ * daemon's grace period waiting on a child. Any thread; idempotent. */
+void ad_git_shutdown(void);
+
 /* ---- validation (pure, any thread) ---------------------------------------- */
 
 /* A worktree name is a folder name: 1-100 bytes of [A-Za-z0-9._-], not
@@ -174,15 +179,15 @@ int ad_git_diff(const char *wt_path, const char *path, json_t **out, ad_git_err_
 /* ---- asynchronous layer (loop thread) -------------------------------------- */
 
 typedef enum {
-    AD_GIT_OP_OPEN,      /* a.path */
-    AD_GIT_OP_LIST,      /* a.repo_path */
-    AD_GIT_OP_ADD,       /* a.repo_path, name, path, branch, create_branch, base */
-    AD_GIT_OP_SETUP,     /* a.repo_path (source), path, files, command, timeout_ms */
-    AD_GIT_OP_STATUS,    /* a.path */
-    AD_GIT_OP_REMOVE,    /* a.repo_path, path, force */
-    AD_GIT_OP_BRANCHES,  /* a.path */
-    AD_GIT_OP_CHECKOUT,  /* a.path, branch, create_branch */
-    AD_GIT_OP_DIFF,      /* a.path, file (or NULL) */
+    AD_GIT_OP_OPEN,     /* a.path */
+    AD_GIT_OP_LIST,     /* a.repo_path */
+    AD_GIT_OP_ADD,      /* a.repo_path, name, path, branch, create_branch, base */
+    AD_GIT_OP_SETUP,    /* a.repo_path (source), path, files, command, timeout_ms */
+    AD_GIT_OP_STATUS,   /* a.path */
+    AD_GIT_OP_REMOVE,   /* a.repo_path, path, force */
+    AD_GIT_OP_BRANCHES, /* a.path */
+    AD_GIT_OP_CHECKOUT, /* a.path, branch, create_branch */
+    AD_GIT_OP_DIFF,     /* a.path, file (or NULL) */
 } ad_git_op_t;
 
 /* Arguments of a queued operation; strings are borrowed for the call only

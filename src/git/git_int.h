@@ -52,8 +52,8 @@ int gitx_local_branch(git_repository *repo, const char *name, git_reference **ou
 /* Appends every changed path of the work tree (untracked included when
  * untracked is set, ignored never) to arr, at most max; returns the total
  * count through *total. */
-int gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max,
-                       size_t *total, ad_git_err_t *e);
+int gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max, size_t *total,
+                       ad_git_err_t *e);
 
 /* Ahead/behind as documented at ad_git_status(); kind is "upstream", "main"
  * or "none" and compare_ref the name counted against (empty for none). */

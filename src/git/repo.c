@@ -186,7 +186,8 @@ int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, co
 {
     char why[160];
     char repo[PATH_MAX];
-    if (repo_path == NULL || repo_path[0] != '/' || !ad_git_worktree_name_valid(name, why, sizeof(why))) {
+    if (repo_path == NULL || repo_path[0] != '/' ||
+        !ad_git_worktree_name_valid(name, why, sizeof(why))) {
         return AD_EINVAL;
     }
     if (gitx_path_trim(repo_path, repo, sizeof(repo)) != 0) {
@@ -322,6 +323,12 @@ int gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e)
     int grc = git_repository_open_ext(&repo, real, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
     if (grc == GIT_ENOTFOUND) {
         return not_a_repository(real, e);
+    }
+    if (grc == GIT_EOWNER) {
+        return gitx_fail(e, AD_EINVAL, "not_owned",
+                         "%s belongs to another user; git refuses to open it (see git's "
+                         "safe.directory)",
+                         real);
     }
     if (grc < 0) {
         return gitx_lib(e, grc, "open repository");

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,13 @@
 #include <unistd.h>
 
 #define SETUP_OUTPUT_MAX (64 * 1024)
+
+static atomic_bool shutting_down;
+
+void ad_git_shutdown(void)
+{
+    atomic_store(&shutting_down, true);
+}
 
 static int mkdirs_below(const char *root, const char *rel)
 {
@@ -137,7 +145,7 @@ static int run_command(const char *dir, const char *command, uint64_t timeout_ms
     char buf[8192];
     for (;;) {
         uint64_t now = ad_mono_ns();
-        if (now >= deadline) {
+        if (now >= deadline || atomic_load(&shutting_down)) {
             *timed_out = true;
             kill(-pid, SIGKILL);
             break;
@@ -229,6 +237,10 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     bool timed_out = false, truncated = false;
     if (command != NULL && command[0] != '\0') {
         int st = 0;
+        if (atomic_load(&shutting_down)) {
+            rc = gitx_fail(e, AD_ECLOSED, "shutting_down", "agentd is shutting down");
+            goto out;
+        }
         rc = run_command(wt_path, command, timeout_ms ? timeout_ms : 300000, &output, &truncated,
                          &st, &timed_out, e);
         if (rc != 0) {
@@ -245,8 +257,8 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     *out = json_pack("{s:O, s:O, s:s?, s:o, s:o, s:b, s:o, s:b}", "copied", copied, "missing",
                      missing, "command", command && command[0] ? command : NULL, "exitCode",
                      exit_code, "signal", signal_no, "timedOut", timed_out, "output",
-                     gitx_json_text(output.data ? output.data : "", output.len),
-                     "outputTruncated", truncated);
+                     gitx_json_text(output.data ? output.data : "", output.len), "outputTruncated",
+                     truncated);
 out:
     ad_buf_cleanup(&output);
     json_decref(copied);

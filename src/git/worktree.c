@@ -94,8 +94,8 @@ static void read_wt_head(git_repository *repo, const char *name, json_t **branch
     char file[PATH_MAX];
     char line[512];
     git_oid id;
-    int n = snprintf(file, sizeof(file), "%s/worktrees/%s/HEAD", git_repository_commondir(repo),
-                     name);
+    int n =
+        snprintf(file, sizeof(file), "%s/worktrees/%s/HEAD", git_repository_commondir(repo), name);
     if (n < 0 || (size_t)n >= sizeof(file)) {
         return;
     }
@@ -179,7 +179,9 @@ int ad_git_worktree_list(const char *repo_path, json_t **out, ad_git_err_t *e)
         rc = gitx_lib(e, grc, "list worktrees");
         goto out;
     }
-    qsort(names.strings, names.count, sizeof(char *), cmp_str);
+    if (names.count > 1) {
+        qsort(names.strings, names.count, sizeof(char *), cmp_str);
+    }
     json_t *arr = json_array();
     json_array_append_new(arr, main_entry(repo, main_path));
     for (size_t i = 0; i < names.count; i++) {
@@ -217,6 +219,23 @@ static int make_parents(const char *path)
     return 0;
 }
 
+/* branch.<name>.remote/merge = origin, refs/heads/<name>, written directly:
+ * git_branch_set_upstream() leaks PCRE2 match data in libgit2 1.5. */
+static void set_upstream_origin(git_repository *repo, const char *name)
+{
+    git_config *cfg = NULL;
+    char key[512], merge[512];
+    if (git_repository_config(&cfg, repo) != 0) {
+        return;
+    }
+    snprintf(key, sizeof(key), "branch.%s.remote", name);
+    git_config_set_string(cfg, key, "origin");
+    snprintf(key, sizeof(key), "branch.%s.merge", name);
+    snprintf(merge, sizeof(merge), "refs/heads/%s", name);
+    git_config_set_string(cfg, key, merge);
+    git_config_free(cfg);
+}
+
 int gitx_local_branch(git_repository *repo, const char *name, git_reference **out, bool *created,
                       ad_git_err_t *e)
 {
@@ -243,7 +262,7 @@ int gitx_local_branch(git_repository *repo, const char *name, git_reference **ou
         grc = git_branch_create(out, repo, name, commit, 0);
     }
     if (grc == 0) {
-        git_branch_set_upstream(*out, rname);
+        set_upstream_origin(repo, name);
         *created = true;
     } else {
         rc = gitx_lib(e, grc, "create branch from origin");
@@ -403,8 +422,7 @@ static bool same_path(const char *a, const char *b)
 }
 
 /* Finds the linked worktree whose folder is path. */
-static int find_linked(git_repository *repo, const char *path, git_worktree **out,
-                       ad_git_err_t *e)
+static int find_linked(git_repository *repo, const char *path, git_worktree **out, ad_git_err_t *e)
 {
     git_strarray names = {0};
     char wpath[PATH_MAX];
@@ -464,10 +482,10 @@ static int check_no_work(git_worktree *wt, ad_git_err_t *e)
                            wpath, ahead, ahead == 1 ? "" : "s", ref);
         }
         json_decref(e->details);
-        e->details = json_pack("{s:O, s:I, s:I, s:s*, s:b}", "changedFiles", files,
-                               "changedFileCount", (json_int_t)total, "unpushedCommits",
-                               (json_int_t)ahead, "compareRef", ref[0] ? ref : NULL,
-                               "truncated", total > json_array_size(files));
+        e->details =
+            json_pack("{s:O, s:I, s:I, s:s*, s:b}", "changedFiles", files, "changedFileCount",
+                      (json_int_t)total, "unpushedCommits", (json_int_t)ahead, "compareRef",
+                      ref[0] ? ref : NULL, "truncated", total > json_array_size(files));
     }
 out:
     json_decref(files);
@@ -532,8 +550,7 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
         snprintf(gitlink, sizeof(gitlink), "%s/.git", path);
         if (!S_ISDIR(st.st_mode) || (lstat(gitlink, &st) == 0 && !S_ISREG(st.st_mode))) {
             rc = gitx_fail(e, AD_ESTATE, "not_a_worktree",
-                           "%s does not look like a linked worktree; refusing to delete it",
-                           path);
+                           "%s does not look like a linked worktree; refusing to delete it", path);
             goto out;
         }
         if (remove_tree(path) != 0) {

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define WT_SYNC_COLS                                                                               \
-    "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "       \
+    "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
     "updated_at, vanished_at"
 
 static int step_done(sqlite3 *db, sqlite3_stmt *s)
@@ -209,8 +209,7 @@ int ad_store_op_worktree_setup_result(sqlite3 *db, json_t *args, json_t **result
 
 /* Sets or clears the vanished flag of a worktree and of its agents; the
  * ids of the agents whose flag changed are appended to agents. */
-static int flag_vanished(sqlite3 *db, const char *wt_id, int64_t now, bool vanished,
-                         json_t *agents)
+static int flag_vanished(sqlite3 *db, const char *wt_id, int64_t now, bool vanished, json_t *agents)
 {
     sqlite3_stmt *s = ad_store_stmt(db, "SELECT id FROM agents WHERE worktree_id = ?1 AND "
                                         "(worktree_vanished_at IS NULL) = ?2");
@@ -295,8 +294,7 @@ int ad_store_op_workspace_git_sync(sqlite3 *db, json_t *args, json_t **result)
             if (branch == NULL) {
                 branch = ""; /* detached */
             }
-            if (strcmp(branch, ad_args_str(row, "branch") ? ad_args_str(row, "branch") : "") !=
-                0) {
+            if (strcmp(branch, ad_args_str(row, "branch") ? ad_args_str(row, "branch") : "") != 0) {
                 sqlite3_stmt *s = ad_store_stmt(db, "UPDATE worktrees SET branch = ?2, "
                                                     "updated_at = ?3 WHERE id = ?1");
                 ad_store_bind_text(s, 1, id);

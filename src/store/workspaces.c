@@ -12,7 +12,7 @@
 #define WS_COLS "id, name, path, created_at, updated_at"
 #define WT_COLS                                                                                    \
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
-    "updated_at"
+    "updated_at, vanished_at"
 
 static const char SQL_WS_GET[] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1";
 static const char SQL_WS_LIST[] =

@@ -405,3 +405,56 @@ test('--worktree-base puts new worktrees under one folder', async () => {
     assert.ok(fs.existsSync(path.join(base, 'repo', 'b1', 'a.txt')));
   });
 });
+
+test('agents of a worktree that vanished outside agentd are kept and flagged', async () => {
+  await withDaemon({}, async (d) => {
+    const { repo, ws } = await setup(d);
+    let r = await call(d, 'POST', '/api/worktrees',
+      { workspaceId: ws.id, name: 'used', branch: 'used', createBranch: true });
+    const wt = r.body;
+    r = await call(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'helper' });
+    assert.strictEqual(r.status, 201, r.text);
+    const agent = r.body.agent || r.body;
+    git(repo, 'worktree', 'remove', '--force', wt.path);
+
+    r = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.deepStrictEqual(r.body.changes.vanished, [wt.id]);
+    assert.deepStrictEqual(r.body.changes.flaggedAgents, [agent.id]);
+    const row = r.body.worktrees.find((w) => w.id === wt.id);
+    assert.ok(row && row.vanishedAt, JSON.stringify(r.body.worktrees));
+
+    r = await call(d, 'GET', `/api/agents/${agent.id}`);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.ok((r.body.agent || r.body).worktreeVanishedAt, r.text);
+    r = await call(d, 'GET', `/api/worktrees/${wt.id}`);
+    assert.ok(r.body.vanishedAt, r.text);
+
+    // The worktree comes back at the same place: the flags go.
+    git(repo, 'worktree', 'add', '-q', wt.path, 'used');
+    r = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    assert.deepStrictEqual(r.body.changes.restored, [wt.id]);
+    r = await call(d, 'GET', `/api/agents/${agent.id}`);
+    assert.strictEqual((r.body.agent || r.body).worktreeVanishedAt, undefined, r.text);
+  });
+});
+
+test('a running setup command does not hold up shutdown', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const { ws } = await setup(d);
+    let r = await call(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
+      { setupCommand: 'echo started; sleep 120' });
+    assert.strictEqual(r.status, 200, r.text);
+    r = await call(d, 'POST', '/api/worktrees',
+      { workspaceId: ws.id, name: 'slow', branch: 'slow', createBranch: true });
+    assert.strictEqual(r.status, 201, r.text);
+    assert.strictEqual(r.body.setup.state, 'running');
+    // SIGTERM; the helper would SIGKILL after 30 s. A clean exit shows the
+    // setup was stopped rather than waited for.
+    const exit = await d.stop('SIGTERM', 30000);
+    assert.deepStrictEqual(exit, { code: 0, signal: null }, d.stderr);
+  } finally {
+    await d.cleanup();
+  }
+});

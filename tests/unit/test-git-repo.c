@@ -109,9 +109,8 @@ static void worktree_names_cannot_escape(void **state)
     char why[200];
     assert_true(ad_git_worktree_name_valid("feature-1", why, sizeof(why)));
     assert_true(ad_git_worktree_name_valid("fix_2.b", why, sizeof(why)));
-    const char *bad[] = {"",       "..",        "../x",   "a/b",    "/abs",   ".hidden",
-                         "-rf",    "a b",       "a..b",   "x.lock", "a\\b",   "tab\t",
-                         "é",      "a\nb",      "..."};
+    const char *bad[] = {"",     "..",     "../x", "a/b",   "/abs", ".hidden", "-rf", "a b",
+                         "a..b", "x.lock", "a\\b", "tab\t", "é",    "a\nb",    "..."};
     for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
         why[0] = '\0';
         assert_false(ad_git_worktree_name_valid(bad[i], why, sizeof(why)));
@@ -131,9 +130,9 @@ static void branch_names_follow_git_rules(void **state)
     for (size_t i = 0; i < AD_ARRAY_LEN(good); i++) {
         assert_true(ad_git_branch_name_valid(good[i], why, sizeof(why)));
     }
-    const char *bad[] = {"",      "a..b", "a b", "a~b", "a^b", "a:b",  "a?b",  "a*b",  "a[b",
-                         "/a",    "a/",   "a//b", "a.lock", "a@{b", "@",   "-x",   "HEAD",
-                         ".a",    "a/.b", "a\\b", "x\x7f"};
+    const char *bad[] = {"",    "a..b", "a b",  "a~b", "a^b",  "a:b",    "a?b",
+                         "a*b", "a[b",  "/a",   "a/",  "a//b", "a.lock", "a@{b",
+                         "@",   "-x",   "HEAD", ".a",  "a/.b", "a\\b",   "x\x7f"};
     for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
         why[0] = '\0';
         assert_false(ad_git_branch_name_valid(bad[i], why, sizeof(why)));

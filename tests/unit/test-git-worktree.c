@@ -91,9 +91,8 @@ static void a_worktree_deleted_behind_gits_back_is_prunable(void **state)
     list = list_of(fx);
     assert_null(find_wt(list, "gone"));
     json_decref(list);
-    assert_int_equal(fx_sh("cd %s && git rev-parse -q --verify refs/heads/gone >/dev/null",
-                           fx->repo),
-                     0);
+    assert_int_equal(
+        fx_sh("cd %s && git rev-parse -q --verify refs/heads/gone >/dev/null", fx->repo), 0);
     /* Once gone everywhere, removing again is not an error. */
     assert_int_equal(ad_git_worktree_remove(fx->repo, p, false, &out, &e), 0);
     assert_false(jbool(out, "pruned"));
@@ -114,8 +113,11 @@ static void adds_worktrees_on_new_and_existing_branches(void **state)
        fx->repo);
 
     assert_int_equal(ad_git_worktree_default_path(fx->repo, NULL, "w1", path, sizeof(path)), 0);
-    ad_git_add_opts_t o = {
-        .repo_path = fx->repo, .name = "w1", .path = path, .branch = "agent/w1", .create_branch = true};
+    ad_git_add_opts_t o = {.repo_path = fx->repo,
+                           .name = "w1",
+                           .path = path,
+                           .branch = "agent/w1",
+                           .create_branch = true};
     assert_int_equal(ad_git_worktree_add(&o, &out, &e), 0);
     assert_string_equal(jstr(out, "name"), "w1");
     assert_string_equal(jstr(out, "path"), path);
@@ -133,8 +135,12 @@ static void adds_worktrees_on_new_and_existing_branches(void **state)
 
     /* From a base. */
     snprintf(path, sizeof(path), "%s/elsewhere/w2", fx->root);
-    ad_git_add_opts_t o2 = {.repo_path = fx->repo, .name = "w2", .path = path, .branch = "from-base",
-                            .create_branch = true, .base = "HEAD~1"};
+    ad_git_add_opts_t o2 = {.repo_path = fx->repo,
+                            .name = "w2",
+                            .path = path,
+                            .branch = "from-base",
+                            .create_branch = true,
+                            .base = "HEAD~1"};
     assert_int_equal(ad_git_worktree_add(&o2, &out, &e), 0);
     json_decref(out);
     snprintf(p, sizeof(p), "%s/b.txt", path);
@@ -166,8 +172,8 @@ static void add_refuses_bad_requests(void **state)
     ad_git_err_init(&e);
     snprintf(path, sizeof(path), "%s/x", fx->root);
 
-    ad_git_add_opts_t o = {.repo_path = fx->repo, .name = "../x", .path = path, .branch = "b",
-                           .create_branch = true};
+    ad_git_add_opts_t o = {
+        .repo_path = fx->repo, .name = "../x", .path = path, .branch = "b", .create_branch = true};
     assert_int_equal(ad_git_worktree_add(&o, &out, &e), AD_EINVAL);
     assert_string_equal(e.reason, "invalid_name");
     o.name = "a/b";
@@ -354,8 +360,7 @@ static void setup_copies_files_and_runs_the_command(void **state)
     char p[PATH_MAX + 64];
     ad_git_err_init(&e);
     add_wt(fx, "s", path, sizeof(path));
-    SH("cd %s && echo SECRET=1 > .env && mkdir -p config && echo c > config/local.json",
-       fx->repo);
+    SH("cd %s && echo SECRET=1 > .env && mkdir -p config && echo c > config/local.json", fx->repo);
     json_t *files = json_pack("[s, s, s]", ".env", "config/local.json", "absent.txt");
     assert_int_equal(ad_git_worktree_setup(fx->repo, path, files,
                                            "echo setting up; cat .env; echo oops >&2; exit 3",
@@ -454,10 +459,9 @@ static void queue_runs_on_the_pool_and_answers_on_the_loop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(lists_worktrees_made_by_the_git_cli, fx_setup,
+        cmocka_unit_test_setup_teardown(lists_worktrees_made_by_the_git_cli, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(a_worktree_deleted_behind_gits_back_is_prunable, fx_setup,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(a_worktree_deleted_behind_gits_back_is_prunable,
-                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(adds_worktrees_on_new_and_existing_branches, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(add_refuses_bad_requests, fx_setup, fx_teardown),

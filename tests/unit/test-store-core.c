@@ -376,11 +376,18 @@ static void sqlite_errors_map_to_ad_codes(void **state)
 {
     fixture_t *f = *state;
     ad_store_t *st = open_ok(f);
-    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_1', 'a', '/a', 0, 0)"), 0);
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO workspaces (id, name, path, created_at, updated_at) "
+                             "VALUES ('ws_1', 'a', '/a', 0, 0)"),
+                     0);
     /* UNIQUE (path) and PRIMARY KEY -> conflict */
-    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_2', 'b', '/a', 0, 0)"),
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO workspaces (id, name, path, created_at, updated_at) "
+                             "VALUES ('ws_2', 'b', '/a', 0, 0)"),
                      AD_EEXIST);
-    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_1', 'b', '/b', 0, 0)"),
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO workspaces (id, name, path, created_at, updated_at) "
+                             "VALUES ('ws_1', 'b', '/b', 0, 0)"),
                      AD_EEXIST);
     /* CHECK and FOREIGN KEY and NOT NULL -> constraint */
     assert_int_equal(run_sql(f, st,
@@ -393,7 +400,9 @@ static void sqlite_errors_map_to_ad_codes(void **state)
                              "created_at, updated_at) VALUES ('wt_1', 'ws_nope', 'm', "
                              "'/a', 0, 0)"),
                      AD_ECONSTRAINT);
-    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_3', NULL, '/c', 0, 0)"),
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO workspaces (id, name, path, created_at, updated_at) "
+                             "VALUES ('ws_3', NULL, '/c', 0, 0)"),
                      AD_ECONSTRAINT);
     /* A full disk: cap the file at its current size, then grow it. */
     assert_int_equal(run_sql(f, st, "PRAGMA max_page_count = 1"), 0);
