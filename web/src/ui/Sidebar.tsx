@@ -358,7 +358,6 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
         return;
       }
       body.command = argv;
-      body.args = argv;
       if (terminal.value) body.terminal = true;
     }
     busy.value = true;
