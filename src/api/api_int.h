@@ -74,5 +74,6 @@ void api_git_workspace_create(ad_req_t *req, void *ud);
 void api_git_workspace_refresh(ad_req_t *req, void *ud);
 void api_git_worktree_create(ad_req_t *req, void *ud);
 void api_git_worktree_delete(ad_req_t *req, void *ud);
+void api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
 
 #endif
