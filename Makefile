@@ -47,6 +47,8 @@ E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
 # embeds the SQL migrations.
 GEN_OBJ :=
 -include scripts/web.mk scripts/assets.mk scripts/migrations.mk
+# fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
+-include scripts/fuzz.mk
 
 .PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench clean
 .DEFAULT_GOAL := all
@@ -90,6 +92,7 @@ check: deps
 	$(MAKE) BUILD=check unit
 	$(MAKE) BUILD=check e2e
 	$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA))
+	$(MAKE) fuzz-smoke
 
 test:
 	$(MAKE) BUILD=test unit
