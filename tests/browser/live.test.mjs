@@ -125,6 +125,7 @@ test('the WebSocket is cut mid-stream: every line still shows exactly once', asy
 
 test('a terminal agent: the Terminal tab attaches xterm.js to its pty', async (t) => {
   const miss = missing();
+  if (!caps.terminal) miss.push('the terminal socket /ws/agents/:id/terminal');
   if (miss.length) return t.skip('missing: ' + miss.join(', '));
   const { page } = b;
   const a = await commandAgent('Shell', ['node', FAKE, 'tty'], { terminal: true });

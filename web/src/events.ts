@@ -11,6 +11,7 @@ export interface LiveChunk {
   text: string;
   open: boolean; // still receiving deltas (isComplete not seen yet)
   seq: number; // seq of the first delta
+  ts: string; // time of the first delta (orders it among stored messages)
 }
 
 export interface Transcript {
@@ -182,7 +183,7 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         if (lastChunk && lastChunk.open && lastChunk.runId === runId && lastChunk.stream === stream) {
           live[live.length - 1] = { ...lastChunk, text: lastChunk.text + content, open: !complete };
         } else {
-          live.push({ runId, stream, text: content, open: !complete, seq: ev.seq });
+          live.push({ runId, stream, text: content, open: !complete, seq: ev.seq, ts: ev.ts || '' });
         }
         if (live.length > MAX_LIVE_CHUNKS) live.splice(0, live.length - MAX_LIVE_CHUNKS);
         return { ...t, live };

@@ -1,7 +1,7 @@
 // Turns a flat, sorted message list into transcript rows: consecutive
 // messages from the same speaker form a group (only the first row shows the
 // speaker), a tool call and its result are paired into one collapsible
-// row, and live (not yet stored) output chunks follow at the end.
+// row, and live (not stored) output chunks sit where they happened in time.
 import type { LiveChunk } from './events';
 import type { Message } from './types';
 
@@ -32,8 +32,20 @@ export function groupMessages(messages: Message[], live: LiveChunk[] = []): Row[
   const rows: Row[] = [];
   let prevSpeaker = '';
   let prevTime = 0;
+  let li = 0;
+  // Live output goes where it happened: before the first message stored
+  // after it (a chunk without a time goes last).
+  const flushLive = (before: string | null) => {
+    while (li < live.length && (before === null || (live[li].ts && live[li].ts < before))) {
+      const c = live[li++];
+      if (!c.text && !c.open) continue;
+      rows.push({ kind: 'live', key: 'live-' + c.seq, chunk: c, first: prevSpeaker !== 'assistant' });
+      prevSpeaker = 'assistant';
+    }
+  };
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i];
+    flushLive(m.createdAt || '');
     const who = speaker(m);
     const t = Date.parse(m.createdAt) || 0;
     const first = who !== prevSpeaker || (t && prevTime && t - prevTime > GROUP_GAP_MS) ? true : false;
@@ -53,11 +65,6 @@ export function groupMessages(messages: Message[], live: LiveChunk[] = []): Row[
     }
     rows.push({ kind: 'message', key: m.id, msg: m, first, role: m.role });
   }
-  for (const c of live) {
-    if (!c.text && !c.open) continue;
-    const who = 'assistant';
-    rows.push({ kind: 'live', key: 'live-' + c.seq, chunk: c, first: prevSpeaker !== who });
-    prevSpeaker = who;
-  }
+  flushLive(null);
   return rows;
 }

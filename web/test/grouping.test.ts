@@ -46,11 +46,20 @@ describe('groupMessages', () => {
   });
 
   it('appends live chunks after the stored messages', () => {
-    const rows = groupMessages([m('user', '10:00:00')], [{ runId: 'r', stream: 'assistant', text: 'Hel', open: true, seq: 9 }]);
+    const rows = groupMessages([m('user', '10:00:00')], [{ runId: 'r', stream: 'assistant', text: 'Hel', open: true, seq: 9, ts: '' }]);
     expect(rows.map((r) => [r.kind, r.key, r.first])).toEqual([
       ['message', rows[0].key, true],
       ['live', 'live-9', true],
     ]);
+  });
+
+  it('puts live output between the messages stored before and after it', () => {
+    const a = m('user', '10:00:00');
+    const b = m('user', '10:00:05');
+    const chunk = (seq: number, at: string) => ({ runId: 'r', stream: 'stdout', text: 'out' + seq, open: false, seq, ts: `2026-11-21T${at}.000Z` });
+    const rows = groupMessages([a, b], [chunk(1, '10:00:01'), chunk(2, '10:00:02'), chunk(3, '10:00:09')]);
+    expect(rows.map((r) => r.key)).toEqual([a.id, 'live-1', 'live-2', b.id, 'live-3']);
+    expect(rows.map((r) => r.first)).toEqual([true, true, false, true, true]);
   });
 
   it('has a unique key per row for 10,000 messages', () => {

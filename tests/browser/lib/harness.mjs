@@ -154,23 +154,37 @@ export async function capabilities(base) {
   };
   const store = await probe('/api/workspaces');
   const settings = await probe('/api/settings');
-  const wsProbe = await new Promise((resolve) => {
-    const req = requireWeb('node:http').request(base + '/ws', {
+  const bus = (await upgrade(base, '/ws')).upgraded;
+  // A route for an unknown agent answers 404 with a reason; a missing
+  // route answers 404 "no route".
+  const term = await upgrade(base, '/ws/agents/ag_probe/terminal');
+  const terminal = term.upgraded || !/no route/i.test(term.body);
+  return { store, settings, bus, terminal };
+}
+
+// Tries a WebSocket upgrade; resolves {upgraded, status, body}.
+function upgrade(base, p) {
+  return new Promise((resolve) => {
+    const req = requireWeb('node:http').request(base + p, {
       headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
     });
     req.on('upgrade', (_res, sock) => {
       sock.destroy();
-      resolve(true);
+      resolve({ upgraded: true, status: 101, body: '' });
     });
-    req.on('response', () => resolve(false));
-    req.on('error', () => resolve(false));
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ upgraded: false, status: res.statusCode, body }));
+    });
+    req.on('error', () => resolve({ upgraded: false, status: 0, body: '' }));
     req.setTimeout(3000, () => {
       req.destroy();
-      resolve(false);
+      resolve({ upgraded: false, status: 0, body: '' });
     });
     req.end();
   });
-  return { store, settings, bus: wsProbe };
 }
 
 export async function api(base, method, p, body) {
