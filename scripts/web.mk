@@ -50,3 +50,6 @@ endif
 
 # `make check` runs these after the C suites (see the check target).
 CHECK_EXTRA += web-test browser-test
+
+# The e2e suite compares what the daemon serves with the embedded folder.
+export AGENTD_ASSET_DIR := $(ASSET_DIR)

@@ -91,6 +91,15 @@ test('start with a prompt, see output stream, send a message, stop', async (t) =
   assert.match(await page.locator('.composer-reason').innerText(), /not running|error/);
   await page.getByRole('tab', { name: 'Runs' }).click();
   await page.locator('.table tbody tr').first().waitFor();
+  assert.match(await page.locator('.table tbody tr').first().innerText(), /stopped|succeeded|failed/);
+  // The same page at phone width: everything reachable, nothing overflows.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('tab', { name: 'Transcript' }).click();
+  await page.getByRole('textbox', { name: 'Message to the agent' }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page overflows by ${overflow}px`);
+  await shot(page, 'agent-phone');
+  await page.setViewportSize({ width: 1280, height: 720 });
 });
 
 test('the WebSocket is cut mid-stream: every line still shows exactly once', async (t) => {
@@ -145,4 +154,29 @@ test('a terminal agent: the Terminal tab attaches xterm.js to its pty', async (t
   await page.keyboard.type('quit\r');
   await until(async () => /isatty|quit/.test(await screen()), 'terminal output');
   await shot(page, 'terminal');
+});
+
+test('toasts for tool start/end and for an agent that fails; Home cards follow live', async (t) => {
+  const miss = missing();
+  if (miss.length) return t.skip('missing: ' + miss.join(', '));
+  const { page } = b;
+  const script =
+    "const o=(x)=>console.log(JSON.stringify(x));" +
+    "setTimeout(()=>o({type:'tool_start',toolId:'tt1',name:'Grep',params:{pattern:'x'}}),400);" +
+    "setTimeout(()=>{o({type:'tool_end',toolId:'tt1',durationMs:1234,status:'success',exitCode:0});process.exit(3)},900)";
+  const a = await commandAgent('Failer', ['node', '-e', script]);
+  await page.goto(`${d.url}/#/`);
+  await page.locator('.conn[data-status="connected"]').waitFor();
+  const failedCard = page.locator('.card.tone-error .card-value');
+  const before = Number(await failedCard.innerText());
+  const st = await api(d.url, 'POST', `/api/agents/${a.id}/start`, {});
+  assert.ok(st.status < 300, JSON.stringify(st.data));
+  const toasts = page.locator('.toasts');
+  await toasts.getByText('Grep started').waitFor();
+  await toasts.getByText('Grep finished in 1.2 s').waitFor();
+  await toasts.getByText('Failer failed').waitFor();
+  assert.match(await toasts.locator('.toast-error').last().innerText(), /exited with code 3/);
+  await until(async () => Number(await failedCard.innerText()) === before + 1, 'the Failed card to count it');
+  await page.locator('.agent-link', { hasText: 'Failer' }).locator('.badge-error').waitFor();
+  await shot(page, 'home-live');
 });

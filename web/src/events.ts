@@ -103,6 +103,9 @@ function withTranscript(model: Model, agentId: string, f: (t: Transcript) => Tra
 
 function withAgent(model: Model, id: string, fields: Partial<Agent>): Model {
   const a = model.agents[id];
+  // A command agent's agent_update carries a patch of its state: merge it.
+  if (a && fields.state && typeof fields.state === 'object' && a.state && typeof a.state === 'object')
+    fields = { ...fields, state: { ...a.state, ...fields.state } };
   if (!a) {
     if (typeof fields.worktreeId !== 'string') return model;
     return { ...model, agents: { ...model.agents, [id]: { name: id, status: 'finished', ...fields, id } as Agent } };

@@ -102,6 +102,12 @@ describe('reduce', () => {
     expect(effects.filter((e) => e.kind === 'toast').map((e) => e.title)).toEqual(['Bash started', 'Bash finished in 1.5 s']);
   });
 
+  it('merges a state patch into the agent state', () => {
+    const start = { ...emptyModel(), agents: { ag_1: { ...agent, state: { command: ['x'], step: 1 } } as any } };
+    const { m } = run([ev(1, 'agent_update', { id: 'ag_1', state: { step: 3, loss: 0.5 } })], start);
+    expect(m.agents.ag_1.state).toEqual({ command: ['x'], step: 3, loss: 0.5 });
+  });
+
   it('merges agent_update fields and asks for the tree when an unknown agent appears without a worktree', () => {
     const { m, effects } = run([ev(1, 'agent_update', { id: 'ag_1', name: 'Renamed', contextLevel: 42 }), ev(2, 'agent_update', { id: 'ag_9', name: 'x' })]);
     expect(m.agents.ag_1).toMatchObject({ name: 'Renamed', contextLevel: 42, worktreeId: 'wt_1' });

@@ -193,7 +193,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
       <div class="agent-title">
         <h1>{agent.name}</h1>
         <Badge status={archived ? 'archived' : s} />
-        {agent.reason && s === 'error' && <span class="reason">{agent.reason}</span>}
+        {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>}
       </div>
       <dl class="facts">
         <div>
