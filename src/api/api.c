@@ -65,9 +65,6 @@ int api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t ma
     if (len > maxlen) {
         return api_invalid(r, key, "is too long");
     }
-    if (required && len == 0) {
-        return api_invalid(r, key, "must not be empty");
-    }
     *out = json_string_value(v);
     return 0;
 }
