@@ -102,6 +102,9 @@ static void reply_git_error(ad_req_t *req, const ad_git_result_t *res, bool ws_c
         break;
     }
     json_t *details = res->err.details ? json_deep_copy(res->err.details) : json_object();
+    if (ws_create) {
+        json_object_set_new(details, "field", json_string("path"));
+    }
     if (reason[0] != '\0') {
         json_object_set_new(details, "reason", json_string(reason));
     }
@@ -743,12 +746,6 @@ static void wt_removed(const ad_git_result_t *res, void *ud)
     ad_store_write(c->app->store, ad_store_op_worktree_delete, args, wt_row_deleted, c);
 }
 
-static bool query_true(ad_req_t *req, const char *name)
-{
-    const char *v = ad_req_query(req, name);
-    return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
-}
-
 void api_git_worktree_delete(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
@@ -758,8 +755,12 @@ void api_git_worktree_delete(ad_req_t *req, void *ud)
     json_t *wt = load_worktree(app, req);
     json_t *ws = NULL;
     json_t *agents = NULL;
+    bool force = false;
     if (wt == NULL) {
         return;
+    }
+    if (api_query_bool(req, "force", false, &force) != 0) {
+        goto out;
     }
     if (json_is_true(json_object_get(wt, "isMain"))) {
         ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "main_worktree"),
@@ -798,7 +799,7 @@ void api_git_worktree_delete(ad_req_t *req, void *ud)
     wt = ws = NULL;
     ad_git_args_t a = {.repo_path = jstr(c->ws, "path"),
                        .path = jstr(c->wt, "path"),
-                       .force = query_true(req, "force")};
+                       .force = force};
     queue(c, AD_GIT_OP_REMOVE, &a, wt_removed);
 out:
     json_decref(agents);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+typedef struct job {
     uv_work_t work;
     ad_git_op_t op;
     char *repo_path, *path, *name, *branch, *base, *file, *command;
@@ -20,7 +20,15 @@ typedef struct {
     ad_git_done_cb done;
     void *ud;
     ad_git_result_t res;
+    uv_loop_t *loop;
+    struct job *next; /* in the setup queue */
 } job_t;
+
+/* Setup commands can run for minutes; one at a time keeps them from
+ * occupying the pool's few threads, which git reads and the store share.
+ * Loop thread only. */
+static job_t *setup_head, *setup_tail;
+static bool setup_running;
 
 /* Mutations of any repository run one at a time: libgit2 takes git's lock
  * files and fails, rather than waits, when another writer holds them. */
@@ -100,6 +108,33 @@ static void run(uv_work_t *w)
     j->res.elapsed_ns = ad_mono_ns() - t0;
 }
 
+static void after(uv_work_t *w, int status);
+
+static int submit(job_t *j)
+{
+    return uv_queue_work(j->loop, &j->work, run, after) != 0 ? AD_EINTERNAL : 0;
+}
+
+/* Starts the next queued setup, if any; a failed start answers it. */
+static void setup_next(void)
+{
+    while (!setup_running && setup_head != NULL) {
+        job_t *j = setup_head;
+        setup_head = j->next;
+        if (setup_head == NULL) {
+            setup_tail = NULL;
+        }
+        j->next = NULL;
+        if (submit(j) == 0) {
+            setup_running = true;
+            return;
+        }
+        j->res.rc = gitx_fail(&j->res.err, AD_EINTERNAL, "", "cannot queue the setup");
+        j->done(&j->res, j->ud);
+        job_free(j);
+    }
+}
+
 static void after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
@@ -110,8 +145,13 @@ static void after(uv_work_t *w, int status)
     if (status == UV_ECANCELED) {
         j->res.rc = gitx_fail(&j->res.err, AD_ECLOSED, "", "the git operation was cancelled");
     }
+    bool was_setup = j->op == AD_GIT_OP_SETUP;
     j->done(&j->res, j->ud);
     job_free(j);
+    if (was_setup) {
+        setup_running = false;
+        setup_next();
+    }
 }
 
 int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
@@ -137,8 +177,19 @@ int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git
     j->done = done;
     j->ud = ud;
     j->res.op = op;
+    j->loop = loop;
     ad_git_err_init(&j->res.err);
-    if (uv_queue_work(loop, &j->work, run, after) != 0) {
+    if (op == AD_GIT_OP_SETUP) {
+        if (setup_tail != NULL) {
+            setup_tail->next = j;
+        } else {
+            setup_head = j;
+        }
+        setup_tail = j;
+        setup_next();
+        return 0;
+    }
+    if (submit(j) != 0) {
         job_free(j);
         return AD_EINTERNAL;
     }

@@ -222,7 +222,9 @@ typedef void (*ad_git_done_cb)(const ad_git_result_t *res, void *ud);
 /* Runs op on the libuv thread pool; done is called on the loop thread with
  * the result, exactly once, unless this returns an error (then never).
  * Mutating operations (add, remove, checkout) on any repository run one at a
- * time, so two requests never race on git's lock files. Loop thread only.
+ * time, so two requests never race on git's lock files; setups run one at a
+ * time too (queued on the loop), so long setup commands never hold more than
+ * one pool thread. Loop thread only.
  * Returns 0 or AD_EINVAL (unknown op) / AD_EINTERNAL (libuv refused). */
 int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
                  void *ud);

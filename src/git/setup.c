@@ -137,6 +137,8 @@ static int run_command(const char *dir, const char *command, uint64_t timeout_ms
         execl("/bin/sh", "sh", "-c", command, (char *)NULL);
         _exit(127);
     }
+    /* Both sides set the group, so a kill right after fork finds it. */
+    setpgid(pid, pid);
     close(devnull);
     close(fds[1]);
     uint64_t deadline = ad_mono_ns() + timeout_ms * 1000000ull;
@@ -148,6 +150,7 @@ static int run_command(const char *dir, const char *command, uint64_t timeout_ms
         if (now >= deadline || atomic_load(&shutting_down)) {
             *timed_out = true;
             kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
             break;
         }
         uint64_t left_ms = (deadline - now) / 1000000ull + 1;

@@ -7,14 +7,14 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startApi, assertError, makeWorkspace, makeAgent } = require('./lib/api');
+const { startApi, assertError, makeWorkspace, makeRepoDir, makeAgent } = require('./lib/api');
 
 let d;
 before(async () => { d = await startApi(); });
 after(async () => { await d.cleanup(); });
 
 test('create, list, get, refresh and delete a workspace', async () => {
-  const dir = fs.mkdtempSync(path.join(d.dataDir, 'proj-'));
+  const dir = makeRepoDir(d);
   // A path given with a detour is stored canonical.
   const r = await d.req('POST', '/api/workspaces', { path: `${dir}/../${path.basename(dir)}/`, extra: 1 });
   assert.equal(r.status, 201);
@@ -65,7 +65,10 @@ test('workspace input errors', async () => {
   fs.writeFileSync(file, 'x');
   assertError(await d.req('POST', '/api/workspaces', { path: file }), 422, 'VALIDATION_ERROR', 'path');
   assertError(await d.req('POST', '/api/workspaces', { path: 'relative/dir' }), 422, 'VALIDATION_ERROR', 'path');
-  const dir = fs.mkdtempSync(path.join(d.dataDir, 'ok-'));
+  const plain = fs.mkdtempSync(path.join(d.dataDir, 'plain-'));
+  // A directory that is no git work tree is refused (see git-worktrees.test.js).
+  assertError(await d.req('POST', '/api/workspaces', { path: plain }), 422, 'VALIDATION_ERROR', 'path');
+  const dir = makeRepoDir(d);
   assertError(await d.req('POST', '/api/workspaces', { path: dir, name: ['x'] }), 422, 'VALIDATION_ERROR', 'name');
   assertError(await d.req('POST', '/api/workspaces', '{"path": '), 400, 'INVALID_JSON');
   assert.equal((await d.req('POST', '/api/workspaces', { path: dir })).status, 201);

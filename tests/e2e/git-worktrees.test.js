@@ -10,6 +10,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { execFileSync } = require('node:child_process');
 const { git, makeRepo } = require('./lib/gitrepo');
 
 async function call(d, method, url, body) {
@@ -457,4 +458,25 @@ test('a running setup command does not hold up shutdown', async () => {
   } finally {
     await d.cleanup();
   }
+});
+
+test('a worktree with a running agent is not deleted', async () => {
+  await withDaemon({}, async (d) => {
+    const { ws } = await setup(d);
+    let r = await call(d, 'POST', '/api/worktrees',
+      { workspaceId: ws.id, name: 'busy', branch: 'busy', createBranch: true });
+    const wt = r.body;
+    r = await call(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'worker' });
+    const agent = r.body.agent || r.body;
+    // No supervisor runs agents yet: mark it running as one would.
+    execFileSync('sqlite3', [path.join(d.dataDir, 'agentd.db'),
+      `PRAGMA busy_timeout=5000; UPDATE agents SET status='running' WHERE id='${agent.id}';`]);
+    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
+    assert.strictEqual(r.status, 409, r.text);
+    assert.strictEqual(r.body.error.details.reason, 'agents_running');
+    assert.deepStrictEqual(r.body.error.details.agentIds, [agent.id]);
+    assert.ok(fs.existsSync(wt.path));
+    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=maybe`);
+    assert.strictEqual(r.status, 422, r.text);
+  });
 });

@@ -456,6 +456,30 @@ static void queue_runs_on_the_pool_and_answers_on_the_loop(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void setups_run_one_at_a_time(void **state)
+{
+    fx_t *fx = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    done_t d[3] = {{0}};
+    /* Overlapping runs would find the lock folder taken and exit 9. */
+    ad_git_args_t a = {.repo_path = fx->repo,
+                       .path = fx->repo,
+                       .command = "mkdir .setup-lock || exit 9; sleep 0.2; rmdir .setup-lock",
+                       .timeout_ms = 20000};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ad_git_queue(&loop, AD_GIT_OP_SETUP, &a, on_done, &d[i]), 0);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(d[i].calls, 1);
+        assert_int_equal(d[i].rc, 0);
+        assert_int_equal(jint(d[i].data, "exitCode"), 0);
+        json_decref(d[i].data);
+    }
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +498,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(queue_runs_on_the_pool_and_answers_on_the_loop, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(setups_run_one_at_a_time, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

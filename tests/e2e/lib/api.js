@@ -5,6 +5,7 @@
 'use strict';
 
 const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./daemon');
@@ -38,8 +39,16 @@ function assertError(r, status, code, field) {
   if (field !== undefined) assert.equal(r.body.error.details.field, field);
 }
 
-async function makeWorkspace(d, name) {
+// A workspace is a git work tree: the directory gets an empty repository.
+function makeRepoDir(d) {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(d.dataDir, 'ws-')));
+  execFileSync('git', ['init', '-q', '-b', 'main', dir],
+    { env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
+  return dir;
+}
+
+async function makeWorkspace(d, name) {
+  const dir = makeRepoDir(d);
   const r = await d.req('POST', '/api/workspaces', name ? { path: dir, name } : { path: dir });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return { ws: r.body, wt: r.body.worktrees[0], dir };
@@ -51,4 +60,4 @@ async function makeAgent(d, worktreeId, extra = {}) {
   return r.body;
 }
 
-module.exports = { startApi, request, assertError, makeWorkspace, makeAgent };
+module.exports = { startApi, request, assertError, makeWorkspace, makeRepoDir, makeAgent };
