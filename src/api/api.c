@@ -21,6 +21,7 @@ void ad_api_register(ad_app_t *app)
     api_usage_register(app);
     api_git_register(app);
     api_runs_register(app);
+    api_terminal_register(app);
     api_crews_register(app);
     api_live_register(app);
 }

@@ -74,7 +74,8 @@ void api_git_workspace_create(ad_req_t *req, void *ud);
 void api_git_workspace_refresh(ad_req_t *req, void *ud);
 void api_git_worktree_create(ad_req_t *req, void *ud);
 void api_git_worktree_delete(ad_req_t *req, void *ud);
-void api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
+void api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void api_live_register(ad_app_t *app);
 /* crews.c: /api/crews, and the crew status watcher. */
