@@ -107,7 +107,7 @@ export function fmtInt(n: unknown): string {
 export function fmtCost(n: unknown): string {
   const v = Number(n);
   if (!Number.isFinite(v)) return '–';
-  return '$' + (v < 1 ? v.toFixed(4) : v.toFixed(2));
+  return '$' + (v > 0 && v < 1 ? v.toFixed(4) : v.toFixed(2));
 }
 
 export function fmtTime(iso: string | null | undefined): string {
