@@ -180,3 +180,33 @@ test('toasts for tool start/end and for an agent that fails; Home cards follow l
   await page.locator('.agent-link', { hasText: 'Failer' }).locator('.badge-error').waitFor();
   await shot(page, 'home-live');
 });
+
+test('pause and resume, fork, archive and restore from the agent page', async (t) => {
+  const miss = missing();
+  if (miss.length) return t.skip('missing: ' + miss.join(', '));
+  const { page } = b;
+  const a = await commandAgent('Sleeper', ['node', FAKE, 'slow', '1000', '200']);
+  const st = await api(d.url, 'POST', `/api/agents/${a.id}/start`, {});
+  assert.ok(st.status < 300, JSON.stringify(st.data));
+  await page.goto(`${d.url}/#/agents/${a.id}`);
+  const head = page.locator('.agent-head');
+  await head.locator('.badge-running').waitFor();
+  await head.getByRole('button', { name: '❚❚ Pause' }).click();
+  await head.locator('.badge-paused').waitFor();
+  assert.match(await page.locator('.composer-reason').innerText(), /paused/);
+  await head.getByRole('button', { name: '▶ Resume' }).click();
+  await head.locator('.badge-running').waitFor();
+  await head.getByRole('button', { name: 'Force stop' }).click();
+  await until(async () => !(await head.locator('.badge-running').count()), 'the agent to stop');
+  await head.getByRole('button', { name: 'Archive' }).click();
+  await head.locator('.badge-archived').waitFor();
+  assert.match(await page.locator('.composer-reason').innerText(), /archived/);
+  await until(async () => !(await page.locator('.agent-link', { hasText: 'Sleeper' }).count()), 'archived agent out of the sidebar');
+  await head.getByRole('button', { name: 'Restore' }).click();
+  await page.locator('.agent-link', { hasText: 'Sleeper' }).waitFor();
+  await head.getByRole('button', { name: 'Fork' }).click();
+  await page.waitForURL((u) => !u.href.endsWith(a.id) && /#\/agents\/ag_/.test(u.href));
+  await page.locator('.agent-head h1').waitFor();
+  assert.notEqual(await page.locator('.agent-head h1').innerText(), '');
+  assert.equal(await page.locator('.agent-link').filter({ hasText: 'Sleeper' }).count() >= 1, true);
+});

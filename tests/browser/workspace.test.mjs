@@ -144,6 +144,20 @@ test('a transcript renders markdown safely: an XSS attempt shows as text; tool c
   if (process.env.UPDATE_DOCS_SCREENSHOT === 'transcript') await page.screenshot({ path: path.join(ROOT, 'docs/agent-page.png') });
 });
 
+test('the Diff tab lists what changed in the worktree and shows a file\'s patch', async (t) => {
+  if (!need(t) || !agentId) return t.skip('needs the agent of the previous test');
+  const { page } = b;
+  fs.appendFileSync(path.join(repo, 'README.md'), 'a line the agent added\n');
+  await page.goto(`${d.url}/#/agents/${agentId}`);
+  await page.getByRole('tab', { name: 'Diff' }).click();
+  const file = page.locator('.diff-file', { hasText: 'README.md' });
+  await file.waitFor();
+  assert.match(await file.innerText(), /\+1[\s\S]*−0/);
+  await file.click();
+  await page.locator('.patch .add', { hasText: '+a line the agent added' }).waitFor();
+  await shot(page, 'agent-diff');
+});
+
 test('10,000 messages: the page renders only what is visible and pages older ones in', async (t) => {
   if (!need(t) || !agentId) return t.skip('needs the agent of the previous test');
   const { page } = b;
