@@ -204,9 +204,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       m = withTranscript(m, id, (t) => {
         const messages = insertMessage(t.messages, full);
         let live = t.live;
-        // An assistant message replaces the streamed text of its run.
+        // A stored assistant message replaces the token deltas streamed for
+        // it (the open chunk of its run); complete output lines stay.
         if (full.role === 'assistant' && live.length) {
-          const keep = live.filter((c) => !(c.stream === 'assistant' || c.stream === 'text') || c.runId !== (full.runId ?? null));
+          const run = full.runId ?? null;
+          const keep = live.filter((c) => !(c.runId === run && (c.open || c.stream === 'assistant' || c.stream === 'text')));
           if (keep.length !== live.length) live = keep;
         }
         return messages === t.messages && live === t.live ? t : { ...t, messages, live };

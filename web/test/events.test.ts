@@ -72,6 +72,16 @@ describe('reduce', () => {
     expect(m.transcripts.ag_1.messages.map((x) => x.id)).toEqual(['msg_1']);
   });
 
+  it('claude-style deltas on stdout are replaced by the stored message; complete lines stay', () => {
+    const { m } = run([
+      ev(1, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'a log line', isComplete: true }),
+      ev(2, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'Hel', isComplete: false }),
+      ev(3, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'lo', isComplete: false }),
+      ev(4, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'Hello', createdAt: '2026-11-21T10:00:04.000Z' } }),
+    ]);
+    expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['a log line']);
+  });
+
   it('a message that arrives twice (REST page and event) is kept once', () => {
     const first = msg('msg_1', '2026-11-21T10:00:01.000Z');
     const start = { ...emptyModel(), agents: { ag_1: agent as any }, transcripts: { ag_1: { messages: [first], live: [], hasMore: false, cursor: null, loaded: true } } };

@@ -101,7 +101,8 @@ function ToolRow({ call, result, open, onToggle }: { call: Message; result: Mess
 
 function LiveRow({ row }: { row: Extract<Row, { kind: 'live' }> }) {
   const c = row.chunk;
-  const prose = c.stream === 'assistant' || c.stream === 'text';
+  // Token deltas (an open chunk) are the agent's prose; complete lines are output.
+  const prose = c.stream === 'assistant' || c.stream === 'text' || c.open;
   return (
     <div class={`msg msg-live msg-assistant${row.first ? ' first' : ''}`} data-live-seq={c.seq}>
       {row.first && (
