@@ -306,6 +306,12 @@ static void ws_listed(const ad_git_result_t *res, void *ud)
                   name != NULL ? name : jstr(c->git, "name"), "path", jstr(c->git, "path"), "now",
                   (json_int_t)ad_wall_ms(), "worktreeId", wt_id, "branch",
                   jstr(main, "branch") ? jstr(main, "branch") : "", "linked", linked);
+    if (args == NULL) { /* a name or path that is not UTF-8 */
+        ad_res_error(c->req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "path"),
+                     "the repository's paths must be UTF-8");
+        ctx_free(c);
+        return;
+    }
     if (json_object_get(c->body, "setupFiles") != NULL) {
         json_object_set(args, "setupFiles", json_object_get(c->body, "setupFiles"));
     }
@@ -797,9 +803,8 @@ void api_git_worktree_delete(ad_req_t *req, void *ud)
     c->wt = wt;
     c->ws = ws;
     wt = ws = NULL;
-    ad_git_args_t a = {.repo_path = jstr(c->ws, "path"),
-                       .path = jstr(c->wt, "path"),
-                       .force = force};
+    ad_git_args_t a = {
+        .repo_path = jstr(c->ws, "path"), .path = jstr(c->wt, "path"), .force = force};
     queue(c, AD_GIT_OP_REMOVE, &a, wt_removed);
 out:
     json_decref(agents);

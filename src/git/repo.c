@@ -397,6 +397,10 @@ int ad_git_open(const char *path, json_t **out, ad_git_err_t *e)
     *out = json_pack("{s:s, s:s, s:s, s:o, s:b}", "path", main_path, "name",
                      slash && slash[1] ? slash + 1 : main_path, "gitDir", gitdir, "branch",
                      gitx_head_branch_json(main), "givenWorktree", linked);
+    if (*out == NULL) {
+        rc = gitx_fail(e, AD_EINVAL, "invalid_path", "%s resolves to a path that is not UTF-8",
+                       path);
+    }
 out:
     git_repository_free(main);
     git_repository_free(repo);
