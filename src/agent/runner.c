@@ -20,7 +20,7 @@
 #define BATCH_BYTES (4 * 1024 * 1024)
 /* Message bytes handed to the writer and not yet committed, over all runs:
  * past it, plain output is not stored (events still go out live). */
-#define INFLIGHT_BYTES (32 * 1024 * 1024)
+#define INFLIGHT_BYTES (16 * 1024 * 1024)
 #define STATE_ENV_MAX 256
 
 typedef struct {
@@ -36,7 +36,7 @@ typedef struct {
 /* Events published and not yet in the events table: past this, plain
  * output is not streamed live (it is still stored), so a flooding agent
  * cannot grow the bus without bound. */
-#define LIVE_BACKLOG_MAX 256
+#define LIVE_BACKLOG_MAX 128
 
 struct ad_runner_tap {
     struct ad_runner_tap *next, *prev;
