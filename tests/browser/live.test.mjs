@@ -119,11 +119,23 @@ test('the WebSocket is cut mid-stream: every line still shows exactly once', asy
     await page.locator('.conn[data-status="reconnecting"]').waitFor();
     await page.locator('.conn[data-status="connected"]').waitFor({ timeout: 20000 });
     await until(async () => new RegExp(`tick ${N - 1}\\b`).test(await shownText(page, a.id)), 'the last tick', 30000);
-    const text = await shownText(page, a.id);
-    for (let i = 0; i < N; i++) {
-      const n = text.match(new RegExp(`tick ${i}\\b`, 'g'))?.length || 0;
-      assert.equal(n, 1, `tick ${i} shown ${n} times`);
-    }
+    const exactlyOnce = async (when) => {
+      const text = await shownText(page, a.id);
+      for (let i = 0; i < N; i++) {
+        const n = text.match(new RegExp(`tick ${i}\\b`, 'g'))?.length || 0;
+        assert.equal(n, 1, `${when}: tick ${i} shown ${n} times`);
+      }
+    };
+    await exactlyOnce('streamed');
+    // The run ends and the runner stores the output as messages: a fresh
+    // load of the page shows the stored lines, each still exactly once.
+    await until(async () => {
+      const r = await api(d.url, 'GET', `/api/agents/${a.id}/messages?limit=50`);
+      return (r.data.messages || []).some((m) => m.role !== 'user' && m.content.includes(`tick ${N - 1}`));
+    }, 'the output stored as messages', 20000);
+    await page.reload();
+    await until(async () => new RegExp(`tick ${N - 1}\\b`).test(await shownText(page, a.id)), 'the stored output on the page');
+    await exactlyOnce('stored');
     // And the page applied each event once: seqs strictly increasing.
     assert.ok(await page.evaluate(() => window.__agentd.model.value.lastSeq > 0));
     await shot(page, 'after-ws-drop');

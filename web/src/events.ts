@@ -204,11 +204,25 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       m = withTranscript(m, id, (t) => {
         const messages = insertMessage(t.messages, full);
         let live = t.live;
-        // A stored assistant message replaces the token deltas streamed for
-        // it (the open chunk of its run); complete output lines stay.
+        // A stored assistant message replaces what was streamed for it: the
+        // token deltas of its run (the open chunk) and the output lines it
+        // holds (the runner stores a command's output in batches), in order.
         if (full.role === 'assistant' && live.length) {
           const run = full.runId ?? null;
-          const keep = live.filter((c) => !(c.runId === run && (c.open || c.stream === 'assistant' || c.stream === 'text')));
+          const content = typeof full.content === 'string' ? full.content : '';
+          let pos = 0;
+          const keep: LiveChunk[] = [];
+          for (const c of live) {
+            if (c.runId === run) {
+              if (c.open || c.stream === 'assistant' || c.stream === 'text') continue;
+              const at = c.text ? findLine(content, c.text, pos) : -1;
+              if (at >= 0) {
+                pos = at + c.text.length;
+                continue;
+              }
+            }
+            keep.push(c);
+          }
           if (keep.length !== live.length) live = keep;
         }
         return messages === t.messages && live === t.live ? t : { ...t, messages, live };
@@ -268,6 +282,17 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       break;
   }
   return { model: m, effects, applied: true };
+}
+
+// Where `line` occurs in `text` at or after `from`, ending at a line end.
+function findLine(text: string, line: string, from: number): number {
+  let at = text.indexOf(line, from);
+  while (at >= 0) {
+    const end = at + line.length;
+    if (end === text.length || text[end] === '\n' || line.endsWith('\n')) return at;
+    at = text.indexOf(line, at + 1);
+  }
+  return -1;
 }
 
 function statusEffects(m: Model, id: string, status: string, reason: unknown, effects: Effect[]) {

@@ -82,6 +82,19 @@ describe('reduce', () => {
     expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['a log line']);
   });
 
+  it('output lines stored later as an assistant message are not shown twice', () => {
+    const out = (seq: number, text: string, runId = 'run_1') => ev(seq, 'agent_output', { agentId: 'ag_1', runId, stream: 'stdout', content: text, isComplete: true });
+    const { m } = run([
+      out(1, 'tick 0'),
+      out(2, 'tick 1'),
+      out(3, 'other run', 'run_0'),
+      out(4, 'tick 2'),
+      ev(5, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'tick 0\ntick 10\ntick 1', createdAt: '2026-11-21T10:00:05.000Z' } }),
+    ]);
+    expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['other run', 'tick 2']);
+    expect(m.transcripts.ag_1.messages.map((x) => x.content)).toEqual(['tick 0\ntick 10\ntick 1']);
+  });
+
   it('a message that arrives twice (REST page and event) is kept once', () => {
     const first = msg('msg_1', '2026-11-21T10:00:01.000Z');
     const start = { ...emptyModel(), agents: { ag_1: agent as any }, transcripts: { ag_1: { messages: [first], live: [], hasMore: false, cursor: null, loaded: true } } };
