@@ -91,6 +91,7 @@ check: deps
 	$(MAKE) BUILD=check lint
 	$(MAKE) BUILD=check unit
 	$(MAKE) BUILD=check e2e
+	$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA))
 	$(MAKE) fuzz-smoke
 
 test:

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+// Browser test harness: Debian's Chromium driven by playwright-core (from
+// web/node_modules), the real daemon from tests/e2e/lib/daemon.js, a TCP
+// proxy in front of it that can cut WebSocket connections mid-stream, git
+// repositories made with the git CLI, and screenshots under tests/artifacts/.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '../../..');
+const requireWeb = createRequire(path.join(ROOT, 'web/package.json'));
+const { chromium } = requireWeb('playwright-core');
+const requireHere = createRequire(import.meta.url);
+export const daemon = requireHere('../../e2e/lib/daemon.js');
+
+export const ARTIFACTS = path.join(ROOT, 'tests/artifacts/browser');
+export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+
+export function tmpDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// A fresh profile per launch; headless; nothing phoning home.
+export async function launch({ width = 1280, height = 720, colorScheme = 'dark' } = {}) {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/deps.sh (Debian package chromium)`);
+  const profile = tmpDir('agentd-chromium-');
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width, height },
+    colorScheme,
+    timeout: 30000,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  ctx.setDefaultTimeout(15000);
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e && e.stack ? e.stack : e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource|WebSocket connection/.test(m.text())) errors.push(m.text());
+  });
+  return {
+    ctx,
+    page,
+    errors,
+    async close() {
+      await ctx.close().catch(() => undefined);
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, name + '.png');
+  await page.screenshot({ path: file });
+  return file;
+}
+
+// A TCP proxy to the daemon. dropWebSockets() destroys every proxied /ws
+// connection at once, which the browser sees as the server going away.
+export async function proxy(targetUrl) {
+  const u = new URL(targetUrl);
+  const conns = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(u.port), u.hostname);
+    const c = { client, upstream, ws: false };
+    conns.add(c);
+    let first = true;
+    client.on('data', (buf) => {
+      if (first) {
+        first = false;
+        const head = buf.toString('latin1', 0, Math.min(buf.length, 2048));
+        c.ws = /^GET \/ws[ ?]/.test(head) && /upgrade:\s*websocket/i.test(head);
+      }
+      upstream.write(buf);
+    });
+    upstream.pipe(client);
+    const end = () => {
+      conns.delete(c);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    dropWebSockets() {
+      let n = 0;
+      for (const c of conns)
+        if (c.ws) {
+          c.client.destroy();
+          c.upstream.destroy();
+          n++;
+        }
+      return n;
+    },
+    close() {
+      for (const c of conns) {
+        c.client.destroy();
+        c.upstream.destroy();
+      }
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export function git(cwd, ...args) {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
+  });
+}
+
+// A repository with one commit, in a temp dir.
+export function makeRepo() {
+  const dir = tmpDir('agentd-browser-repo-');
+  git(dir, 'init', '-q', '-b', 'main');
+  fs.writeFileSync(path.join(dir, 'README.md'), '# demo\n');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'first');
+  return fs.realpathSync(dir);
+}
+
+// Which backend parts this daemon has; each browser test needs some of them
+// and says which is missing when it has to skip.
+export async function capabilities(base) {
+  const probe = async (p, init) => {
+    try {
+      const r = await fetch(base + p, init);
+      return r.status !== 404 && r.status !== 405 && r.status !== 501;
+    } catch {
+      return false;
+    }
+  };
+  const store = await probe('/api/workspaces');
+  const settings = await probe('/api/settings');
+  const bus = (await upgrade(base, '/ws')).upgraded;
+  // A route for an unknown agent answers 404 with a reason; a missing
+  // route answers 404 "no route".
+  const term = await upgrade(base, '/ws/agents/ag_probe/terminal');
+  const terminal = term.upgraded || !/no route/i.test(term.body);
+  return { store, settings, bus, terminal };
+}
+
+// Tries a WebSocket upgrade; resolves {upgraded, status, body}.
+function upgrade(base, p) {
+  return new Promise((resolve) => {
+    const req = requireWeb('node:http').request(base + p, {
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('upgrade', (_res, sock) => {
+      sock.destroy();
+      resolve({ upgraded: true, status: 101, body: '' });
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ upgraded: false, status: res.statusCode, body }));
+    });
+    req.on('error', () => resolve({ upgraded: false, status: 0, body: '' }));
+    req.setTimeout(3000, () => {
+      req.destroy();
+      resolve({ upgraded: false, status: 0, body: '' });
+    });
+    req.end();
+  });
+}
+
+export async function api(base, method, p, body) {
+  const r = await fetch(base + p, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  return { status: r.status, data };
+}
+
+// Polls f() until it returns a truthy value; bounded in time.
+export async function until(f, what, ms = 15000) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < ms) {
+    try {
+      last = await f();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}

@@ -1,0 +1,102 @@
+// REST client: JSON in and out, the server's error shape
+// {"error":{"code","message","details"}} turned into an ApiError the UI can
+// show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
+import type { Agent, Message, Run, Workspace, Worktree } from './types';
+
+export class ApiError extends Error {
+  status: number;
+  code: string;
+  details: any;
+  constructor(status: number, code: string, message: string, details: any) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export async function request<T = any>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(0, 'NETWORK', 'Cannot reach agentd. Is the daemon running?', {});
+  }
+  const text = await res.text();
+  let data: any = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = data && data.error;
+    const message = (err && (err.message || err.code)) || `${res.status} ${res.statusText || 'error'}`;
+    throw new ApiError(res.status, (err && err.code) || 'HTTP_' + res.status, message, (err && err.details) || {});
+  }
+  return data as T;
+}
+
+export function listOf<T>(data: any, key: string): T[] {
+  if (Array.isArray(data)) return data as T[];
+  if (data && Array.isArray(data[key])) return data[key] as T[];
+  if (data && Array.isArray(data.items)) return data.items as T[];
+  if (data && Array.isArray(data.data)) return data.data as T[];
+  return [];
+}
+
+function objOf<T>(data: any, key: string): T {
+  return (data && typeof data === 'object' && data[key] && typeof data[key] === 'object' && !Array.isArray(data[key]) ? data[key] : data) as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  workspaces: async () => listOf<Workspace>(await request('GET', '/api/workspaces'), 'workspaces'),
+  addWorkspace: async (path: string, name?: string) =>
+    objOf<Workspace>(await request('POST', '/api/workspaces', name ? { path, name } : { path }), 'workspace'),
+  deleteWorkspace: (id: string) => request('DELETE', `/api/workspaces/${enc(id)}`),
+  refreshWorkspace: (id: string) => request('POST', `/api/workspaces/${enc(id)}/refresh`),
+  worktrees: async (workspaceId?: string) =>
+    listOf<Worktree>(await request('GET', '/api/worktrees' + (workspaceId ? `?workspaceId=${enc(workspaceId)}` : '')), 'worktrees'),
+  createWorktree: async (body: { workspaceId: string; name: string; branch: string; createBranch: boolean; base?: string }) =>
+    objOf<Worktree>(await request('POST', '/api/worktrees', body), 'worktree'),
+  deleteWorktree: (id: string, force = false) => request('DELETE', `/api/worktrees/${enc(id)}${force ? '?force=true' : ''}`),
+  worktreeStatus: (id: string) => request('GET', `/api/worktrees/${enc(id)}/status`),
+  diff: (id: string, path?: string) => request('GET', `/api/worktrees/${enc(id)}/diff${path ? `?path=${enc(path)}` : ''}`),
+  agents: async (includeDeleted = false) =>
+    listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
+  agent: async (id: string) => objOf<Agent>(await request('GET', `/api/agents/${enc(id)}`), 'agent'),
+  createAgent: async (body: Record<string, unknown>) => objOf<Agent>(await request('POST', '/api/agents', body), 'agent'),
+  patchAgent: async (id: string, body: Record<string, unknown>) => objOf<Agent>(await request('PATCH', `/api/agents/${enc(id)}`, body), 'agent'),
+  deleteAgent: (id: string, archive: boolean) => request('DELETE', `/api/agents/${enc(id)}?archive=${archive}`),
+  restoreAgent: async (id: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/restore`), 'agent'),
+  forkAgent: async (id: string, name?: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, name ? { name } : {}), 'agent'),
+  start: async (id: string, initialPrompt?: string) =>
+    objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/start`, initialPrompt ? { initialPrompt } : {}), 'agent'),
+  stop: async (id: string, force = false) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/stop${force ? '?force=true' : ''}`), 'agent'),
+  pause: (id: string) => request('POST', `/api/agents/${enc(id)}/pause`),
+  resume: (id: string) => request('POST', `/api/agents/${enc(id)}/resume`),
+  send: (id: string, content: string) => request('POST', `/api/agents/${enc(id)}/message`, { content }),
+  messages: async (id: string, limit: number, before?: string | null) => {
+    const d = await request('GET', `/api/agents/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`);
+    return {
+      messages: listOf<Message>(d, 'messages'),
+      hasMore: !!(d && d.hasMore),
+      nextCursor: (d && d.nextCursor) || null,
+    };
+  },
+  runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
+  settings: () => request('GET', '/api/settings'),
+  patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
+  usageToday: () => request('GET', '/api/usage/today'),
+  usageHistory: () => request('GET', '/api/usage/history'),
+};

@@ -1,0 +1,318 @@
+// The live model and the pure reducer that folds bus events into it.
+// `reduce` is the only place an event changes state: it drops anything at
+// or below the last seq it has applied (replays overlap, one event may
+// match several topics), and returns side effects (toasts, reloads) for
+// the caller to run, so it stays testable without a browser.
+import type { Agent, Envelope, Message, ToolCall } from './types';
+
+export interface LiveChunk {
+  runId: string | null;
+  stream: string;
+  text: string;
+  open: boolean; // still receiving deltas (isComplete not seen yet)
+  seq: number; // seq of the first delta
+  ts: string; // time of the first delta (orders it among stored messages)
+}
+
+export interface Transcript {
+  messages: Message[]; // oldest first, unique by id
+  live: LiveChunk[]; // output not (yet) stored as a message
+  hasMore: boolean;
+  cursor: string | null;
+  loaded: boolean;
+}
+
+export interface Model {
+  lastSeq: number;
+  agents: Record<string, Agent>;
+  transcripts: Record<string, Transcript>;
+  tools: Record<string, ToolCall>;
+}
+
+export type Effect =
+  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string }
+  | { kind: 'notify'; title: string; body: string; agentId?: string }
+  | { kind: 'reloadTree' }
+  | { kind: 'reloadUsage' }
+  | { kind: 'reloadRuns'; agentId: string }
+  | { kind: 'reloadAll' };
+
+export const MAX_LIVE_CHUNKS = 2000;
+export const MAX_TOOLS = 500;
+
+export function emptyModel(): Model {
+  return { lastSeq: 0, agents: {}, transcripts: {}, tools: {} };
+}
+
+export function emptyTranscript(): Transcript {
+  return { messages: [], live: [], hasMore: false, cursor: null, loaded: false };
+}
+
+function cmpMsg(a: Message, b: Message): number {
+  const ta = a.createdAt || '';
+  const tb = b.createdAt || '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+// Merges messages (any order, possibly overlapping) into a sorted, unique list.
+export function mergeMessages(list: Message[], incoming: Message[]): Message[] {
+  if (incoming.length === 0) return list;
+  const byId = new Map<string, Message>();
+  for (const m of list) byId.set(m.id, m);
+  const added: Message[] = [];
+  let updated = false;
+  for (const m of incoming) {
+    if (!m || typeof m.id !== 'string') continue;
+    const prev = byId.get(m.id);
+    if (prev === m) continue;
+    if (prev) {
+      byId.set(m.id, { ...prev, ...m });
+      updated = true;
+    } else {
+      byId.set(m.id, m);
+      added.push(m);
+    }
+  }
+  if (!updated && added.length === 0) return list;
+  added.sort(cmpMsg);
+  if (!updated && (list.length === 0 || cmpMsg(list[list.length - 1], added[0]) < 0)) return list.concat(added);
+  return [...byId.values()].sort(cmpMsg);
+}
+
+// Inserts one message; O(1) for the common case of a newer message.
+export function insertMessage(list: Message[], m: Message): Message[] {
+  const n = list.length;
+  if (n === 0 || cmpMsg(list[n - 1], m) < 0) {
+    // Newer than everything: still make sure the id is not already there.
+    for (let i = n - 1; i >= 0 && i >= n - 64; i--) if (list[i].id === m.id) return mergeMessages(list, [m]);
+    if (n > 64 && list.some((x) => x.id === m.id)) return mergeMessages(list, [m]);
+    const out = list.slice();
+    out.push(m);
+    return out;
+  }
+  return mergeMessages(list, [m]);
+}
+
+function withTranscript(model: Model, agentId: string, f: (t: Transcript) => Transcript): Model {
+  const t = model.transcripts[agentId] || emptyTranscript();
+  const nt = f(t);
+  if (nt === t) return model;
+  return { ...model, transcripts: { ...model.transcripts, [agentId]: nt } };
+}
+
+function withAgent(model: Model, id: string, fields: Partial<Agent>): Model {
+  const a = model.agents[id];
+  // A command agent's agent_update carries a patch of its state: merge it.
+  if (a && fields.state && typeof fields.state === 'object' && a.state && typeof a.state === 'object')
+    fields = { ...fields, state: { ...a.state, ...fields.state } };
+  if (!a) {
+    if (typeof fields.worktreeId !== 'string') return model;
+    return { ...model, agents: { ...model.agents, [id]: { name: id, status: 'finished', ...fields, id } as Agent } };
+  }
+  return { ...model, agents: { ...model.agents, [id]: { ...a, ...fields, id } } };
+}
+
+function agentName(model: Model, id: string | undefined): string {
+  return (id && model.agents[id]?.name) || id || 'agent';
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v == null ? '' : String(v);
+}
+
+export interface ReduceResult {
+  model: Model;
+  effects: Effect[];
+  applied: boolean; // false for a duplicate or malformed event
+}
+
+export function reduce(model: Model, ev: Envelope): ReduceResult {
+  const effects: Effect[] = [];
+  if (!ev || typeof ev.seq !== 'number' || !Number.isFinite(ev.seq) || typeof ev.type !== 'string')
+    return { model, effects, applied: false };
+  if (ev.seq <= model.lastSeq) return { model, effects, applied: false };
+  let m: Model = { ...model, lastSeq: ev.seq };
+  const p = ev.payload && typeof ev.payload === 'object' ? ev.payload : {};
+
+  switch (ev.type) {
+    case 'agent_update': {
+      const id = str(p.id || p.agentId);
+      if (!id) break;
+      const { agentId: _drop, ...fields } = p;
+      const before = m.agents[id];
+      m = withAgent(m, id, fields);
+      if (!before && !m.agents[id]) effects.push({ kind: 'reloadTree' });
+      if (before && fields.status && fields.status !== before.status) statusEffects(m, id, fields.status, fields.reason, effects);
+      if (fields.deletedAt !== undefined || fields.worktreeId !== undefined) effects.push({ kind: 'reloadTree' });
+      break;
+    }
+    case 'agent_status': {
+      const id = str(p.agentId);
+      if (!id) break;
+      const before = m.agents[id];
+      m = withAgent(m, id, { status: p.status, reason: p.reason ?? undefined });
+      if (!before) effects.push({ kind: 'reloadTree' });
+      else if (p.status !== before.status) statusEffects(m, id, p.status, p.reason, effects);
+      if (p.status !== 'running' && p.status !== 'paused') {
+        // The run is over or the turn ended: streaming chunks are complete.
+        m = withTranscript(m, id, (t) =>
+          t.live.some((c) => c.open) ? { ...t, live: t.live.map((c) => (c.open ? { ...c, open: false } : c)) } : t,
+        );
+        effects.push({ kind: 'reloadRuns', agentId: id });
+      }
+      break;
+    }
+    case 'agent_context': {
+      const id = str(p.agentId);
+      if (id && typeof p.level === 'number') m = withAgent(m, id, { contextLevel: p.level });
+      break;
+    }
+    case 'agent_exit': {
+      const id = str(p.agentId);
+      if (id) effects.push({ kind: 'reloadRuns', agentId: id });
+      break;
+    }
+    case 'agent_output': {
+      const id = str(p.agentId);
+      if (!id) break;
+      const content = str(p.content);
+      const runId = p.runId ? str(p.runId) : null;
+      const stream = str(p.stream || 'stdout');
+      const complete = p.isComplete !== false;
+      m = withTranscript(m, id, (t) => {
+        const live = t.live.slice();
+        const lastChunk = live[live.length - 1];
+        if (lastChunk && lastChunk.open && lastChunk.runId === runId && lastChunk.stream === stream) {
+          live[live.length - 1] = { ...lastChunk, text: lastChunk.text + content, open: !complete };
+        } else {
+          live.push({ runId, stream, text: content, open: !complete, seq: ev.seq, ts: ev.ts || '' });
+        }
+        if (live.length > MAX_LIVE_CHUNKS) live.splice(0, live.length - MAX_LIVE_CHUNKS);
+        return { ...t, live };
+      });
+      break;
+    }
+    case 'message_created':
+    case 'message_updated':
+    case 'message_update': {
+      const msg = (p.message || p) as Message;
+      if (!msg || typeof msg.id !== 'string') break;
+      const id = str(msg.agentId || p.agentId);
+      if (!id) break;
+      const full: Message = { ...msg, agentId: id, createdAt: msg.createdAt || ev.ts || '' };
+      m = withTranscript(m, id, (t) => {
+        const messages = insertMessage(t.messages, full);
+        let live = t.live;
+        // A stored assistant message replaces what was streamed for it: the
+        // token deltas of its run (the open chunk) and the output lines it
+        // holds (the runner stores a command's output in batches), in order.
+        if (full.role === 'assistant' && live.length) {
+          const run = full.runId ?? null;
+          const content = typeof full.content === 'string' ? full.content : '';
+          let pos = 0;
+          const keep: LiveChunk[] = [];
+          for (const c of live) {
+            if (c.runId === run) {
+              if (c.open || c.stream === 'assistant' || c.stream === 'text') continue;
+              const at = c.text ? findLine(content, c.text, pos) : -1;
+              if (at >= 0) {
+                pos = at + c.text.length;
+                continue;
+              }
+            }
+            keep.push(c);
+          }
+          if (keep.length !== live.length) live = keep;
+        }
+        return messages === t.messages && live === t.live ? t : { ...t, messages, live };
+      });
+      break;
+    }
+    case 'tool_start': {
+      const toolId = str(p.toolId);
+      if (!toolId) break;
+      const call: ToolCall = {
+        toolId,
+        name: str(p.name) || 'tool',
+        params: p.params,
+        agentId: p.agentId,
+        runId: p.runId,
+        status: 'running',
+        startSeq: ev.seq,
+      };
+      const tools = { ...m.tools, [toolId]: call };
+      const keys = Object.keys(tools);
+      if (keys.length > MAX_TOOLS) {
+        keys.sort((a, b) => tools[a].startSeq - tools[b].startSeq);
+        for (const k of keys.slice(0, keys.length - MAX_TOOLS)) delete tools[k];
+      }
+      m = { ...m, tools };
+      effects.push({ kind: 'toast', level: 'info', title: `${call.name} started`, body: agentName(m, p.agentId), agentId: p.agentId });
+      break;
+    }
+    case 'tool_progress': {
+      const toolId = str(p.toolId);
+      const t = m.tools[toolId];
+      if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, progress: str(p.message) } } };
+      break;
+    }
+    case 'tool_end': {
+      const toolId = str(p.toolId);
+      const t = m.tools[toolId];
+      const status = str(p.status) || 'done';
+      if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, status, durationMs: p.durationMs, exitCode: p.exitCode } } };
+      const failed = status === 'error' || status === 'failed' || (typeof p.exitCode === 'number' && p.exitCode !== 0);
+      const dur = typeof p.durationMs === 'number' ? ` in ${formatDuration(p.durationMs)}` : '';
+      effects.push({
+        kind: 'toast',
+        level: failed ? 'error' : 'success',
+        title: `${t?.name || 'tool'} ${failed ? 'failed' : 'finished'}${dur}`,
+        body: agentName(m, t?.agentId),
+        agentId: t?.agentId,
+      });
+      break;
+    }
+    case 'usage_update':
+      effects.push({ kind: 'reloadUsage' });
+      break;
+    default:
+      if (/^(workspace|worktree)/.test(ev.type)) effects.push({ kind: 'reloadTree' });
+      else if (/^run/.test(ev.type) && p.agentId) effects.push({ kind: 'reloadRuns', agentId: str(p.agentId) });
+      break;
+  }
+  return { model: m, effects, applied: true };
+}
+
+// Where `line` occurs in `text` at or after `from`, ending at a line end.
+function findLine(text: string, line: string, from: number): number {
+  let at = text.indexOf(line, from);
+  while (at >= 0) {
+    const end = at + line.length;
+    if (end === text.length || text[end] === '\n' || line.endsWith('\n')) return at;
+    at = text.indexOf(line, at + 1);
+  }
+  return -1;
+}
+
+function statusEffects(m: Model, id: string, status: string, reason: unknown, effects: Effect[]) {
+  const name = agentName(m, id);
+  if (status === 'waiting') {
+    effects.push({ kind: 'toast', level: 'warn', title: `${name} is waiting for input`, agentId: id });
+    effects.push({ kind: 'notify', title: `${name} is waiting`, body: 'The agent finished its turn and waits for input.', agentId: id });
+  } else if (status === 'error') {
+    const why = str(reason);
+    effects.push({ kind: 'toast', level: 'error', title: `${name} failed`, body: why || undefined, agentId: id });
+    effects.push({ kind: 'notify', title: `${name} failed`, body: why || 'The agent stopped with an error.', agentId: id });
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const min = Math.floor(s / 60);
+  if (min < 60) return `${min}m ${Math.round(s - min * 60)}s`;
+  return `${Math.floor(min / 60)}h ${min % 60}m`;
+}

@@ -1,0 +1,29 @@
+// Hash routes: #/ (home), #/agents, #/agents/:id, #/analytics, #/settings.
+// Hash routing keeps every page a static file for the daemon to serve.
+import { signal } from '@preact/signals';
+
+export type Route =
+  | { page: 'home' }
+  | { page: 'agents' }
+  | { page: 'agent'; id: string }
+  | { page: 'analytics' }
+  | { page: 'settings' };
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'agents' && parts[1]) return { page: 'agent', id: parts[1] };
+  if (parts[0] === 'agents') return { page: 'agents' };
+  if (parts[0] === 'analytics') return { page: 'analytics' };
+  if (parts[0] === 'settings') return { page: 'settings' };
+  return { page: 'home' };
+}
+
+export const route = signal<Route>(typeof location === 'undefined' ? { page: 'home' } : parseRoute(location.hash));
+
+export function startRouter() {
+  window.addEventListener('hashchange', () => (route.value = parseRoute(location.hash)));
+}
+
+export function go(path: string) {
+  location.hash = '#' + path;
+}

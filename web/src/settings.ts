@@ -1,0 +1,95 @@
+// The settings of the Store issue, their defaults and the same validation
+// the server applies (type and range), so the form can refuse a bad value
+// before a round trip. The server stays the authority: its 422 is shown too.
+
+export type SettingValue = string | number | boolean;
+
+export interface SettingSpec {
+  key: string;
+  label: string;
+  type: 'enum' | 'boolean' | 'number';
+  options?: string[];
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  def: SettingValue;
+  help: string;
+}
+
+export const SETTINGS: SettingSpec[] = [
+  { key: 'theme', label: 'Theme', type: 'enum', options: ['system', 'dark', 'light'], def: 'system', help: 'Colours of the dashboard.' },
+  { key: 'auto_save', label: 'Auto save', type: 'boolean', def: true, help: 'Save agent sessions automatically.' },
+  { key: 'notifications', label: 'Desktop notifications', type: 'boolean', def: true, help: 'Notify when an agent waits for input or fails.' },
+  { key: 'default_mode', label: 'Default mode', type: 'enum', options: ['regular', 'plan', 'auto'], def: 'regular', help: 'Mode of new agents.' },
+  { key: 'confirm_delete', label: 'Confirm deletes', type: 'boolean', def: true, help: 'Ask before deleting agents and worktrees.' },
+  { key: 'max_context_warning', label: 'Context warning (%)', type: 'number', min: 0, max: 100, integer: true, def: 80, help: 'Warn when an agent’s context is fuller than this.' },
+  { key: 'daily_token_limit', label: 'Daily token limit', type: 'number', min: 0, max: 1e15, integer: true, def: 0, help: 'Tokens allowed per day (0: no limit).' },
+  { key: 'monthly_token_limit', label: 'Monthly token limit', type: 'number', min: 0, max: 1e15, integer: true, def: 0, help: 'Tokens allowed per month (0: no limit).' },
+  { key: 'daily_cost_limit', label: 'Daily cost limit (USD)', type: 'number', min: 0, max: 1e12, def: 0, help: 'USD allowed per day (0: no limit).' },
+  { key: 'monthly_cost_limit', label: 'Monthly cost limit (USD)', type: 'number', min: 0, max: 1e12, def: 0, help: 'USD allowed per month (0: no limit).' },
+];
+
+export type Settings = Record<string, SettingValue>;
+
+export function defaults(): Settings {
+  const s: Settings = {};
+  for (const spec of SETTINGS) s[spec.key] = spec.def;
+  return s;
+}
+
+const camel = (k: string) => k.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+// Accepts {settings:{…}}, {key: value}, {key:{value,type}} or [{key,value}],
+// with snake_case or camelCase keys, and returns snake_case keys.
+export function normalizeSettings(data: any): Settings {
+  const out = defaults();
+  let src: any = data && typeof data === 'object' && data.settings ? data.settings : data;
+  if (Array.isArray(src)) {
+    const o: any = {};
+    for (const row of src) if (row && typeof row.key === 'string') o[row.key] = row.value;
+    src = o;
+  }
+  if (!src || typeof src !== 'object') return out;
+  for (const spec of SETTINGS) {
+    let v = src[spec.key] ?? src[camel(spec.key)];
+    if (v && typeof v === 'object' && 'value' in v) v = v.value;
+    if (v === undefined || v === null) continue;
+    const parsed = coerce(spec, v);
+    if (parsed.ok) out[spec.key] = parsed.value;
+  }
+  return out;
+}
+
+export function coerce(spec: SettingSpec, v: unknown): { ok: true; value: SettingValue } | { ok: false; error: string } {
+  switch (spec.type) {
+    case 'boolean':
+      if (typeof v === 'boolean') return { ok: true, value: v };
+      if (v === 'true' || v === 'false') return { ok: true, value: v === 'true' };
+      return { ok: false, error: `${spec.label} must be true or false` };
+    case 'enum':
+      if (typeof v === 'string' && spec.options!.includes(v)) return { ok: true, value: v };
+      return { ok: false, error: `${spec.label} must be one of ${spec.options!.join(', ')}` };
+    case 'number': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+      if (!Number.isFinite(n)) return { ok: false, error: `${spec.label} must be a number` };
+      if (spec.integer && !Number.isInteger(n)) return { ok: false, error: `${spec.label} must be a whole number` };
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max))
+        return { ok: false, error: `${spec.label} must be between ${spec.min} and ${spec.max}` };
+      return { ok: true, value: n };
+    }
+  }
+}
+
+// Validates a form's raw values; returns the typed values to PATCH or the
+// errors by key. Only changed keys are sent.
+export function validate(current: Settings, raw: Record<string, unknown>): { values: Settings; errors: Record<string, string> } {
+  const values: Settings = {};
+  const errors: Record<string, string> = {};
+  for (const spec of SETTINGS) {
+    if (!(spec.key in raw)) continue;
+    const r = coerce(spec, raw[spec.key]);
+    if (!r.ok) errors[spec.key] = r.error;
+    else if (r.value !== current[spec.key]) values[spec.key] = r.value;
+  }
+  return { values, errors };
+}

@@ -1,0 +1,292 @@
+// Application state as signals, the one live socket, and the actions the
+// UI calls. Events go through `reduce` (events.ts) in small batches; while
+// a snapshot is being reloaded, events are held back and applied on top of
+// it afterwards, so nothing is missed and nothing shows twice.
+import { batch, computed, signal } from '@preact/signals';
+import { api, ApiError } from './api';
+import { emptyModel, emptyTranscript, mergeMessages, reduce, type Effect, type Model } from './events';
+import { defaults, normalizeSettings, type Settings } from './settings';
+import { LiveSocket, type ConnState } from './socket';
+import type { Agent, Envelope, Run, Workspace, Worktree } from './types';
+
+export interface Toast {
+  id: number;
+  level: 'info' | 'success' | 'warn' | 'error';
+  title: string;
+  body?: string;
+  agentId?: string;
+}
+
+export const conn = signal<ConnState>({ status: 'connecting', attempt: 0 });
+export const model = signal<Model>(emptyModel());
+export const workspaces = signal<Workspace[] | null>(null);
+export const worktrees = signal<Worktree[] | null>(null);
+export const loadError = signal<string | null>(null);
+export const settings = signal<Settings>(defaults());
+export const settingsLoaded = signal(false);
+export const usageToday = signal<any | null>(null);
+export const runsByAgent = signal<Record<string, Run[] | undefined>>({});
+export const toasts = signal<Toast[]>([]);
+export const eventCount = signal(0); // events applied, for the status bar
+
+export const agentList = computed(() =>
+  Object.values(model.value.agents).sort((a, b) => (a.displayOrder ?? 0) - (b.displayOrder ?? 0) || (a.createdAt || '').localeCompare(b.createdAt || '')),
+);
+
+// ---- toasts ---------------------------------------------------------------
+
+let toastSeq = 0;
+export function toast(level: Toast['level'], title: string, body?: string, agentId?: string) {
+  const t: Toast = { id: ++toastSeq, level, title, body, agentId };
+  const list = [...toasts.value, t];
+  toasts.value = list.length > 5 ? list.slice(list.length - 5) : list;
+  setTimeout(() => dismissToast(t.id), level === 'error' ? 9000 : 5000);
+}
+export function dismissToast(id: number) {
+  toasts.value = toasts.value.filter((t) => t.id !== id);
+}
+export function toastError(what: string, e: unknown) {
+  toast('error', what, e instanceof Error ? e.message : String(e));
+}
+
+// ---- events ---------------------------------------------------------------
+
+let resyncing = false;
+let held: Envelope[] = [];
+let queue: Envelope[] = [];
+let flushTimer: any = null;
+
+function onEvent(ev: Envelope) {
+  if (resyncing) {
+    held.push(ev);
+    return;
+  }
+  queue.push(ev);
+  if (flushTimer === null) flushTimer = setTimeout(flush, 16);
+}
+
+export function applyEvents(events: Envelope[]) {
+  let m = model.value;
+  const effects: Effect[] = [];
+  let n = 0;
+  for (const ev of events) {
+    const r = reduce(m, ev);
+    if (!r.applied) continue;
+    n++;
+    m = r.model;
+    for (const e of r.effects) effects.push(e);
+  }
+  if (n === 0) return;
+  batch(() => {
+    model.value = m;
+    eventCount.value += n;
+  });
+  for (const e of effects) runEffect(e);
+}
+
+function flush() {
+  flushTimer = null;
+  const evs = queue;
+  queue = [];
+  applyEvents(evs);
+}
+
+const debounced = new Map<string, any>();
+function debounce(key: string, ms: number, f: () => void) {
+  if (debounced.has(key)) return;
+  debounced.set(
+    key,
+    setTimeout(() => {
+      debounced.delete(key);
+      f();
+    }, ms),
+  );
+}
+
+function runEffect(e: Effect) {
+  switch (e.kind) {
+    case 'toast':
+      toast(e.level, e.title, e.body, e.agentId);
+      break;
+    case 'notify':
+      notify(e.title, e.body, e.agentId);
+      break;
+    case 'reloadTree':
+      debounce('tree', 150, () => void loadTree());
+      break;
+    case 'reloadUsage':
+      debounce('usage', 500, () => void loadUsage());
+      break;
+    case 'reloadRuns':
+      if (runsByAgent.value[e.agentId] !== undefined) debounce('runs:' + e.agentId, 300, () => void loadRuns(e.agentId));
+      debounce('usage', 1000, () => void loadUsage());
+      break;
+    case 'reloadAll':
+      void snapshot(model.value.lastSeq);
+      break;
+  }
+}
+
+function notify(title: string, body: string, agentId?: string) {
+  if (!settings.value.notifications || typeof Notification === 'undefined') return;
+  if (Notification.permission !== 'granted' || !document.hidden) return;
+  try {
+    const n = new Notification(title, { body, tag: agentId || title });
+    n.onclick = () => {
+      window.focus();
+      if (agentId) location.hash = `#/agents/${agentId}`;
+    };
+  } catch {
+    /* some browsers only allow notifications from a service worker */
+  }
+}
+
+// ---- loading --------------------------------------------------------------
+
+export async function loadTree() {
+  try {
+    const [ws, wts, agents] = await Promise.all([api.workspaces(), api.worktrees(), api.agents(true)]);
+    const map: Record<string, Agent> = {};
+    for (const a of agents) map[a.id] = a;
+    batch(() => {
+      workspaces.value = ws;
+      worktrees.value = wts;
+      model.value = { ...model.value, agents: map };
+      loadError.value = null;
+    });
+  } catch (e) {
+    loadError.value = e instanceof Error ? e.message : String(e);
+    if (workspaces.value === null) {
+      workspaces.value = null;
+    }
+  }
+}
+
+export async function loadSettings() {
+  try {
+    settings.value = normalizeSettings(await api.settings());
+    settingsLoaded.value = true;
+    applyTheme();
+  } catch {
+    /* defaults stay; the settings page shows the error when opened */
+  }
+}
+
+export async function loadUsage() {
+  try {
+    usageToday.value = await api.usageToday();
+  } catch (e) {
+    usageToday.value = { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export async function loadRuns(agentId: string) {
+  try {
+    const runs = await api.runs(agentId);
+    runsByAgent.value = { ...runsByAgent.value, [agentId]: runs };
+  } catch (e) {
+    if (runsByAgent.value[agentId] === undefined) runsByAgent.value = { ...runsByAgent.value, [agentId]: [] };
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+  }
+}
+
+const PAGE = 200;
+export const openAgent = signal<string | null>(null);
+
+function setTranscript(agentId: string, f: (t: ReturnType<typeof emptyTranscript>) => ReturnType<typeof emptyTranscript>) {
+  const m = model.value;
+  const t = m.transcripts[agentId] || emptyTranscript();
+  model.value = { ...m, transcripts: { ...m.transcripts, [agentId]: f(t) } };
+}
+
+export async function loadTranscript(agentId: string) {
+  const page = await api.messages(agentId, PAGE);
+  setTranscript(agentId, (t) => ({
+    ...t,
+    messages: mergeMessages(t.messages, page.messages),
+    hasMore: t.loaded ? t.hasMore : page.hasMore,
+    cursor: t.loaded ? t.cursor : page.nextCursor,
+    loaded: true,
+  }));
+}
+
+export async function loadOlder(agentId: string) {
+  const t = model.value.transcripts[agentId];
+  if (!t || !t.hasMore || !t.cursor) return;
+  const page = await api.messages(agentId, PAGE, t.cursor);
+  setTranscript(agentId, (cur) => ({
+    ...cur,
+    messages: mergeMessages(cur.messages, page.messages),
+    hasMore: page.hasMore,
+    cursor: page.nextCursor,
+  }));
+}
+
+// Reloads everything the page shows; events that arrive meanwhile are held
+// and applied on top, starting after `fromSeq`.
+async function snapshot(fromSeq: number) {
+  resyncing = true;
+  held = [];
+  try {
+    const open = openAgent.value;
+    await Promise.all([
+      loadTree(),
+      loadUsage(),
+      loadSettings(),
+      open ? loadTranscript(open).catch(() => undefined) : undefined,
+      open ? loadRuns(open).catch(() => undefined) : undefined,
+    ]);
+  } finally {
+    model.value = { ...model.value, lastSeq: fromSeq };
+    resyncing = false;
+    const evs = held;
+    held = [];
+    // Events queued before the snapshot started are older than it.
+    queue = [];
+    applyEvents(evs);
+  }
+}
+
+// ---- the socket -----------------------------------------------------------
+
+export let socket: LiveSocket | null = null;
+
+export function startLive() {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  socket = new LiveSocket({
+    url: `${proto}//${location.host}/ws`,
+    topics: ['agent:*', 'workspace:*', 'worktree:*', 'run:*', 'system', 'usage'],
+    onEvent,
+    onState: (s) => (conn.value = s),
+    onSnapshotNeeded: (from) => void snapshot(from),
+    getLastSeq: () => model.value.lastSeq,
+  });
+  socket.start();
+  window.addEventListener('online', () => socket?.retryNow());
+  window.addEventListener('offline', () => {
+    if (conn.value.status !== 'connected') conn.value = { ...conn.value, status: 'offline' };
+  });
+  // Test hook: lets the browser tests see what the page applied.
+  (window as any).__agentd = { model, eventCount, conn };
+}
+
+// ---- actions --------------------------------------------------------------
+
+// Takes an agent the server returned unless an event already brought newer.
+export function upsertAgent(a: Agent | null | undefined) {
+  if (!a || typeof a.id !== 'string') return;
+  const cur = model.value.agents[a.id];
+  if (cur && cur.updatedAt && a.updatedAt && a.updatedAt < cur.updatedAt) return;
+  model.value = { ...model.value, agents: { ...model.value.agents, [a.id]: { ...cur, ...a } } };
+}
+
+export function applyTheme() {
+  const pref = String(settings.value.theme || 'system');
+  try {
+    localStorage.setItem('agentd.theme', pref);
+  } catch {
+    /* private mode */
+  }
+  const light = pref === 'light' || (pref === 'system' && matchMedia('(prefers-color-scheme: light)').matches);
+  document.documentElement.dataset.theme = light ? 'light' : 'dark';
+}

@@ -1,0 +1,96 @@
+// Shapes of the REST resources and live events (DESIGN.md §3-§5, issues 4-7).
+// Fields the server may omit are optional; the UI never assumes more.
+
+export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'idle' | 'paused' | string;
+
+export interface Workspace {
+  id: string;
+  name: string;
+  path: string;
+  createdAt?: string;
+}
+
+export interface Worktree {
+  id: string;
+  workspaceId: string;
+  name: string;
+  branch?: string;
+  path?: string;
+  isMain?: boolean;
+  displayOrder?: number;
+}
+
+export interface Agent {
+  id: string;
+  worktreeId: string;
+  name: string;
+  status: AgentStatus;
+  contextLevel?: number;
+  mode?: string;
+  permissions?: string[];
+  displayOrder?: number;
+  pid?: number | null;
+  sessionId?: string | null;
+  createdAt?: string;
+  updatedAt?: string;
+  startedAt?: string | null;
+  stoppedAt?: string | null;
+  deletedAt?: string | null;
+  parentAgentId?: string | null;
+  executor?: string;
+  crewId?: string | null;
+  state?: Record<string, unknown> | null;
+  terminal?: boolean;
+  reason?: string;
+}
+
+export interface Message {
+  id: string;
+  agentId: string;
+  runId?: string | null;
+  role: 'user' | 'assistant' | 'system' | 'tool' | string;
+  content: string;
+  tokenCount?: number | null;
+  toolName?: string | null;
+  toolInput?: unknown;
+  toolOutput?: unknown;
+  isComplete?: boolean;
+  createdAt: string;
+}
+
+export interface Run {
+  id: string;
+  agentId: string;
+  startedAt?: string;
+  endedAt?: string | null;
+  status: string;
+  exitCode?: number | null;
+  signal?: string | number | null;
+  durationMs?: number | null;
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheTokens?: number;
+  costUsd?: number;
+  numTurns?: number;
+}
+
+export interface Envelope {
+  seq: number;
+  ts?: string;
+  topic?: string;
+  type: string;
+  payload: any;
+}
+
+export interface ToolCall {
+  toolId: string;
+  name: string;
+  params?: unknown;
+  agentId?: string;
+  runId?: string;
+  status: 'running' | string;
+  durationMs?: number;
+  exitCode?: number | null;
+  progress?: string;
+  startSeq: number;
+}

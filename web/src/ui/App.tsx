@@ -1,0 +1,144 @@
+// The frame: top bar with tabs (Home / Agents / Analytics / Settings) and
+// the live connection indicator, the sidebar, the routed page and toasts.
+import { useSignal } from '@preact/signals';
+import { route } from '../router';
+import { agentList, conn, dismissToast, loadError, loadTree, socket, toasts, worktrees } from '../store';
+import { AgentPage } from './AgentPage';
+import { Analytics } from './Analytics';
+import { Badge, Empty, ErrorState } from './common';
+import { Home } from './Home';
+import { SettingsPage } from './SettingsPage';
+import { Sidebar } from './Sidebar';
+
+function ConnIndicator() {
+  const c = conn.value;
+  const label =
+    c.status === 'connected' ? 'Live' : c.status === 'connecting' ? 'Connecting…' : c.status === 'offline' ? 'Offline' : `Reconnecting (attempt ${c.attempt})`;
+  return (
+    <button
+      class={`conn conn-${c.status}`}
+      data-status={c.status}
+      data-attempt={c.attempt}
+      title={c.lastError ? `Last error: ${c.lastError}` : 'Live updates'}
+      aria-live="polite"
+      aria-label={label}
+      onClick={() => socket?.retryNow()}
+    >
+      <span class="conn-dot" aria-hidden="true" />
+      <span class="conn-long">{label}</span>
+      <span class="conn-short" aria-hidden="true">
+        {c.status === 'reconnecting' ? `#${c.attempt}` : c.status === 'connected' ? 'Live' : c.status === 'offline' ? 'Off' : '…'}
+      </span>
+    </button>
+  );
+}
+
+function AgentsPage() {
+  const list = agentList.value;
+  const wts = new Map((worktrees.value || []).map((w) => [w.id, w]));
+  const showArchived = useSignal(false);
+  const shown = list.filter((a) => showArchived.value || !a.deletedAt);
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1 class="page-title">Agents</h1>
+        <label class="check small">
+          <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
+        </label>
+      </div>
+      {loadError.value && <ErrorState message={loadError.value} onRetry={() => void loadTree()} />}
+      {shown.length === 0 ? (
+        <Empty title="No agents">Create one from a worktree in the sidebar (the + button).</Empty>
+      ) : (
+        <div class="panel glass scroll">
+          <table class="table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Status</th>
+                <th>Worktree</th>
+                <th>Executor</th>
+                <th>Mode</th>
+                <th class="num">Context</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((a) => (
+                <tr key={a.id}>
+                  <td>
+                    <a href={`#/agents/${a.id}`}>{a.name}</a>
+                  </td>
+                  <td>
+                    <Badge status={a.deletedAt ? 'archived' : a.status} small />
+                  </td>
+                  <td>{wts.get(a.worktreeId)?.name || a.worktreeId}</td>
+                  <td>{a.executor || 'claude'}</td>
+                  <td>{a.mode || 'regular'}</td>
+                  <td class="num">{Math.round(a.contextLevel || 0)}%</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function App() {
+  const r = route.value;
+  const navOpen = useSignal(false);
+  const tab = r.page === 'agent' ? 'agents' : r.page;
+  const tabs: [string, string, string][] = [
+    ['home', 'Home', '#/'],
+    ['agents', 'Agents', '#/agents'],
+    ['analytics', 'Analytics', '#/analytics'],
+    ['settings', 'Settings', '#/settings'],
+  ];
+  return (
+    <div class={`shell${navOpen.value ? ' nav-open' : ''}`}>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar glass">
+        <button class="icon-btn menu" aria-label="Workspaces" aria-expanded={navOpen.value} onClick={() => (navOpen.value = !navOpen.value)}>
+          ☰
+        </button>
+        <a class="brand" href="#/">
+          <span class="logo" aria-hidden="true" />
+          agentd
+        </a>
+        <nav class="tabs" aria-label="Sections">
+          {tabs.map(([k, label, href]) => (
+            <a key={k} href={href} class={`tab${tab === k ? ' active' : ''}`} aria-current={tab === k ? 'page' : undefined}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <ConnIndicator />
+      </header>
+      <Sidebar onNavigate={() => (navOpen.value = false)} />
+      <div class="scrim" onClick={() => (navOpen.value = false)} />
+      <main id="main" class="main" tabIndex={-1}>
+        {r.page === 'home' && <Home />}
+        {r.page === 'agents' && <AgentsPage />}
+        {r.page === 'agent' && <AgentPage id={r.id} />}
+        {r.page === 'analytics' && <Analytics />}
+        {r.page === 'settings' && <SettingsPage />}
+      </main>
+      <div class="toasts" aria-live="polite" aria-relevant="additions">
+        {toasts.value.map((t) => (
+          <div key={t.id} class={`toast glass toast-${t.level}`} role={t.level === 'error' ? 'alert' : 'status'}>
+            <div class="toast-text">
+              <div class="toast-title">{t.agentId ? <a href={`#/agents/${t.agentId}`}>{t.title}</a> : t.title}</div>
+              {t.body && <div class="toast-body">{t.body}</div>}
+            </div>
+            <button class="icon-btn" aria-label="Dismiss" onClick={() => dismissToast(t.id)}>
+              ×
+            </button>
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,140 @@
+// Settings of the Store issue, validated like the server validates them
+// (types and ranges); the server's own refusal is shown too.
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import { api } from '../api';
+import { normalizeSettings, SETTINGS, validate } from '../settings';
+import { applyTheme, settings, settingsLoaded, toast } from '../store';
+import { errText, ErrorState, Spinner } from './common';
+
+export function SettingsPage() {
+  const form = useSignal<Record<string, unknown>>({ ...settings.value });
+  const errors = useSignal<Record<string, string>>({});
+  const serverErr = useSignal<string | null>(null);
+  const loadErr = useSignal<string | null>(null);
+  const saving = useSignal(false);
+  const perm = useSignal(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
+
+  const load = () => {
+    loadErr.value = null;
+    api
+      .settings()
+      .then((d) => {
+        settings.value = normalizeSettings(d);
+        settingsLoaded.value = true;
+        form.value = { ...settings.value };
+      })
+      .catch((e) => (loadErr.value = errText(e)));
+  };
+  useEffect(load, []);
+
+  if (loadErr.value && !settingsLoaded.value) return <ErrorState message={loadErr.value} onRetry={load} />;
+  if (!settingsLoaded.value) return <Spinner label="Loading settings…" />;
+
+  const set = (k: string, v: unknown) => {
+    form.value = { ...form.value, [k]: v };
+    const { errors: e } = validate(settings.value, { [k]: v });
+    const next = { ...errors.value };
+    if (e[k]) next[k] = e[k];
+    else delete next[k];
+    errors.value = next;
+  };
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const { values, errors: errs } = validate(settings.value, form.value);
+    errors.value = errs;
+    serverErr.value = null;
+    if (Object.keys(errs).length) return;
+    if (!Object.keys(values).length) {
+      toast('info', 'Nothing to save');
+      return;
+    }
+    saving.value = true;
+    try {
+      const d = await api.patchSettings(values);
+      void d;
+      settings.value = { ...settings.value, ...values };
+      form.value = { ...settings.value };
+      applyTheme();
+      toast('success', 'Settings saved');
+    } catch (e2) {
+      serverErr.value = errText(e2);
+    } finally {
+      saving.value = false;
+    }
+  };
+
+  return (
+    <div class="page settings">
+      <h1 class="page-title">Settings</h1>
+      <form class="panel glass form settings-form" onSubmit={save} noValidate>
+        {SETTINGS.map((s) => (
+          <div class={`setting${errors.value[s.key] ? ' invalid' : ''}`} key={s.key}>
+            <label for={`set-${s.key}`}>
+              <span class="setting-label">{s.label}</span>
+              <span class="setting-help">{s.help}</span>
+            </label>
+            {s.type === 'boolean' && (
+              <input id={`set-${s.key}`} name={s.key} type="checkbox" class="switch" checked={!!form.value[s.key]} onChange={(e) => set(s.key, e.currentTarget.checked)} />
+            )}
+            {s.type === 'enum' && (
+              <select id={`set-${s.key}`} name={s.key} value={String(form.value[s.key])} onChange={(e) => set(s.key, e.currentTarget.value)}>
+                {s.options!.map((o) => (
+                  <option key={o} value={o}>
+                    {o}
+                  </option>
+                ))}
+              </select>
+            )}
+            {s.type === 'number' && (
+              <input
+                id={`set-${s.key}`}
+                name={s.key}
+                type="number"
+                inputMode="numeric"
+                min={s.min}
+                max={s.max}
+                value={String(form.value[s.key] ?? '')}
+                onInput={(e) => set(s.key, e.currentTarget.value)}
+                aria-invalid={!!errors.value[s.key]}
+                aria-describedby={errors.value[s.key] ? `err-${s.key}` : undefined}
+              />
+            )}
+            {errors.value[s.key] && (
+              <div class="field-error" id={`err-${s.key}`} role="alert">
+                {errors.value[s.key]}
+              </div>
+            )}
+          </div>
+        ))}
+        {perm.value !== 'unsupported' && !!form.value.notifications && perm.value !== 'granted' && (
+          <div class="setting">
+            <span class="setting-help">The browser has not allowed desktop notifications yet ({perm.value}).</span>
+            <button
+              type="button"
+              class="btn btn-sm"
+              onClick={() => Notification.requestPermission().then((p) => (perm.value = p))}
+              disabled={perm.value === 'denied'}
+            >
+              Allow notifications
+            </button>
+          </div>
+        )}
+        {serverErr.value && (
+          <div class="form-error" role="alert">
+            agentd refused: {serverErr.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={() => ((form.value = { ...settings.value }), (errors.value = {}))}>
+            Reset
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={saving.value || Object.keys(errors.value).length > 0}>
+            {saving.value ? 'Saving…' : 'Save settings'}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+

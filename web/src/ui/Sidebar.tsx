@@ -1,0 +1,456 @@
+// The sidebar: workspaces → worktrees → agents with live status badges and
+// counts; add a workspace by path, create a worktree, delete one (showing
+// the server's refusal when it has uncommitted work), create an agent.
+import { useSignal } from '@preact/signals';
+import { api, ApiError } from '../api';
+import { go, route } from '../router';
+import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
+import type { Agent, Worktree } from '../types';
+import { Badge, errText, Modal, Spinner } from './common';
+
+const ACTIVE = new Set(['running', 'waiting', 'paused']);
+
+function counts(agents: Agent[]) {
+  let running = 0;
+  let waiting = 0;
+  let error = 0;
+  for (const a of agents) {
+    if (a.deletedAt) continue;
+    if (a.status === 'running') running++;
+    else if (a.status === 'waiting') waiting++;
+    else if (a.status === 'error') error++;
+  }
+  return { running, waiting, error };
+}
+
+function Counts({ agents }: { agents: Agent[] }) {
+  const c = counts(agents);
+  return (
+    <span class="counts">
+      {c.running > 0 && <span class="count count-running" title={`${c.running} running`}>{c.running}</span>}
+      {c.waiting > 0 && <span class="count count-waiting" title={`${c.waiting} waiting`}>{c.waiting}</span>}
+      {c.error > 0 && <span class="count count-error" title={`${c.error} failed`}>{c.error}</span>}
+    </span>
+  );
+}
+
+export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
+  const adding = useSignal(false);
+  const newWt = useSignal<string | null>(null);
+  const delWt = useSignal<Worktree | null>(null);
+  const newAgent = useSignal<Worktree | null>(null);
+  const wss = workspaces.value;
+  const wts = worktrees.value || [];
+  const agents = agentList.value.filter((a) => !a.deletedAt);
+  const r = route.value;
+  const current = r.page === 'agent' ? r.id : null;
+
+  return (
+    <nav class="sidebar glass" aria-label="Workspaces">
+      <div class="side-head">
+        <span class="side-title">Workspaces</span>
+        <button class="btn btn-sm btn-primary" onClick={() => (adding.value = true)}>
+          + Add
+        </button>
+      </div>
+      {wss === null && !loadError.value && <Spinner />}
+      {wss === null && loadError.value && (
+        <div class="state state-error" role="alert">
+          {loadError.value}{' '}
+          <button class="btn btn-sm" onClick={() => void loadTree()}>
+            Retry
+          </button>
+        </div>
+      )}
+      {wss && wss.length === 0 && (
+        <div class="state state-empty side-empty">
+          No workspace yet. Add a git repository by its path to run agents in it.
+        </div>
+      )}
+      <ul class="tree" role="tree">
+        {(wss || []).map((w) => {
+          const myWts = wts.filter((t) => t.workspaceId === w.id);
+          const wtIds = new Set(myWts.map((t) => t.id));
+          const myAgents = agents.filter((a) => wtIds.has(a.worktreeId));
+          return (
+            <li key={w.id} role="treeitem" aria-expanded="true" class="ws">
+              <div class="ws-row">
+                <span class="ws-name" title={w.path}>
+                  {w.name || w.path}
+                </span>
+                <Counts agents={myAgents} />
+                <button class="icon-btn" title="New worktree" aria-label={`New worktree in ${w.name}`} onClick={() => (newWt.value = w.id)}>
+                  ⎇+
+                </button>
+              </div>
+              <ul role="group">
+                {myWts.length === 0 && <li class="muted small pad">No worktrees found.</li>}
+                {myWts.map((t) => {
+                  const ta = myAgents.filter((a) => a.worktreeId === t.id);
+                  return (
+                    <li key={t.id} role="treeitem" class="wt">
+                      <div class="wt-row">
+                        <span class="wt-name" title={t.path || ''}>
+                          <span class="branch-icon" aria-hidden="true">
+                            ⎇
+                          </span>{' '}
+                          {t.name}
+                          {t.branch && t.branch !== t.name && <span class="muted small"> {t.branch}</span>}
+                        </span>
+                        <Counts agents={ta} />
+                        <button class="icon-btn" title="New agent" aria-label={`New agent in ${t.name}`} onClick={() => (newAgent.value = t)}>
+                          +
+                        </button>
+                        {!t.isMain && (
+                          <button class="icon-btn danger" title="Delete worktree" aria-label={`Delete worktree ${t.name}`} onClick={() => (delWt.value = t)}>
+                            ×
+                          </button>
+                        )}
+                      </div>
+                      <ul role="group">
+                        {ta.map((a) => (
+                          <li key={a.id} role="treeitem">
+                            <a
+                              href={`#/agents/${a.id}`}
+                              class={`agent-link${current === a.id ? ' active' : ''}${ACTIVE.has(a.status) ? ' live' : ''}`}
+                              aria-current={current === a.id ? 'page' : undefined}
+                              onClick={onNavigate}
+                            >
+                              <span class="agent-name">{a.name}</span>
+                              <Badge status={a.status} small />
+                            </a>
+                          </li>
+                        ))}
+                      </ul>
+                    </li>
+                  );
+                })}
+              </ul>
+            </li>
+          );
+        })}
+      </ul>
+      {adding.value && <AddWorkspace onClose={() => (adding.value = false)} />}
+      {newWt.value && <NewWorktree workspaceId={newWt.value} onClose={() => (newWt.value = null)} />}
+      {delWt.value && <DeleteWorktree wt={delWt.value} onClose={() => (delWt.value = null)} />}
+      {newAgent.value && <NewAgent wt={newAgent.value} onClose={() => (newAgent.value = null)} />}
+    </nav>
+  );
+}
+
+function AddWorkspace({ onClose }: { onClose: () => void }) {
+  const path = useSignal('');
+  const name = useSignal('');
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!path.value.trim()) {
+      err.value = 'Give the path of a git repository.';
+      return;
+    }
+    busy.value = true;
+    err.value = null;
+    try {
+      const w = await api.addWorkspace(path.value.trim(), name.value.trim() || undefined);
+      toast('success', 'Workspace added', w.name || w.path);
+      await loadTree();
+      onClose();
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title="Add workspace" onClose={onClose}>
+      <form onSubmit={submit} class="form">
+        <label>
+          Repository path
+          <input name="path" value={path.value} onInput={(e) => (path.value = e.currentTarget.value)} placeholder="/home/me/src/project" autocomplete="off" spellcheck={false} />
+        </label>
+        <label>
+          Name <span class="muted">(optional)</span>
+          <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
+        </label>
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy.value}>
+            {busy.value ? 'Adding…' : 'Add workspace'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: () => void }) {
+  const name = useSignal('');
+  const branch = useSignal('');
+  const create = useSignal(true);
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const n = name.value.trim();
+    if (!/^[A-Za-z0-9._-]+$/.test(n) || n.startsWith('.')) {
+      err.value = 'Name: letters, digits, dot, dash and underscore; not starting with a dot.';
+      return;
+    }
+    busy.value = true;
+    err.value = null;
+    try {
+      await api.createWorktree({ workspaceId, name: n, branch: branch.value.trim() || n, createBranch: create.value });
+      toast('success', 'Worktree created', n);
+      await loadTree();
+      onClose();
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title="New worktree" onClose={onClose}>
+      <form onSubmit={submit} class="form">
+        <label>
+          Name
+          <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} placeholder="feature-x" autocomplete="off" />
+        </label>
+        <label>
+          Branch <span class="muted">(defaults to the name)</span>
+          <input name="branch" value={branch.value} onInput={(e) => (branch.value = e.currentTarget.value)} autocomplete="off" />
+        </label>
+        <fieldset class="radio-row">
+          <legend>Branch is</legend>
+          <label>
+            <input type="radio" name="create" checked={create.value} onChange={() => (create.value = true)} /> new (from HEAD)
+          </label>
+          <label>
+            <input type="radio" name="create" checked={!create.value} onChange={() => (create.value = false)} /> existing
+          </label>
+        </fieldset>
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy.value}>
+            {busy.value ? 'Creating…' : 'Create worktree'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function changedFiles(details: any): string[] {
+  if (!details || typeof details !== 'object') return [];
+  for (const k of ['files', 'changedFiles', 'changed', 'modified', 'paths']) {
+    const v = details[k];
+    if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : x && (x.path || x.file) ? String(x.path || x.file) : JSON.stringify(x)));
+  }
+  return [];
+}
+
+function DeleteWorktree({ wt, onClose }: { wt: Worktree; onClose: () => void }) {
+  const busy = useSignal(false);
+  const refusal = useSignal<{ message: string; files: string[] } | null>(null);
+  const err = useSignal<string | null>(null);
+  const del = async (force: boolean) => {
+    busy.value = true;
+    err.value = null;
+    try {
+      await api.deleteWorktree(wt.id, force);
+      toast('success', 'Worktree deleted', wt.name);
+      await loadTree();
+      onClose();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409) refusal.value = { message: e.message, files: changedFiles(e.details) };
+      else err.value = errText(e);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title={`Delete worktree ${wt.name}?`} onClose={onClose}>
+      <div class="form">
+        {!refusal.value && (
+          <p>
+            This removes the folder <code>{wt.path || wt.name}</code> and stops its running agents. The branch stays.
+          </p>
+        )}
+        {refusal.value && (
+          <div class="refusal" role="alert">
+            <strong>agentd refused:</strong> {refusal.value.message}
+            {refusal.value.files.length > 0 && (
+              <ul class="file-list">
+                {refusal.value.files.slice(0, 50).map((f) => (
+                  <li key={f}>
+                    <code>{f}</code>
+                  </li>
+                ))}
+                {refusal.value.files.length > 50 && <li class="muted">…and {refusal.value.files.length - 50} more</li>}
+              </ul>
+            )}
+          </div>
+        )}
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          {!refusal.value ? (
+            <button class="btn btn-danger" disabled={busy.value} onClick={() => void del(false)}>
+              Delete
+            </button>
+          ) : (
+            <button class="btn btn-danger" disabled={busy.value} onClick={() => void del(true)}>
+              Delete anyway, losing these changes
+            </button>
+          )}
+        </div>
+      </div>
+    </Modal>
+  );
+}
+
+export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void }) {
+  const name = useSignal('');
+  const executor = useSignal('claude');
+  const mode = useSignal(String(settings.value.default_mode || 'regular'));
+  const perms = useSignal('read');
+  const command = useSignal('');
+  const terminal = useSignal(false);
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body: Record<string, unknown> = {
+      worktreeId: wt.id,
+      executor: executor.value,
+      mode: mode.value,
+      permissions: perms.value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
+    if (name.value.trim()) body.name = name.value.trim();
+    if (executor.value === 'command') {
+      const argv = splitArgs(command.value);
+      if (!argv.length) {
+        err.value = 'Give the command to run.';
+        return;
+      }
+      body.command = argv;
+      if (terminal.value) body.terminal = true;
+    }
+    busy.value = true;
+    err.value = null;
+    try {
+      const a = await api.createAgent(body);
+      upsertAgent(a);
+      onClose();
+      go(`/agents/${a.id}`);
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title={`New agent in ${wt.name}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <label>
+          Name <span class="muted">(optional)</span>
+          <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} autocomplete="off" />
+        </label>
+        <div class="form-row">
+          <label>
+            Executor
+            <select name="executor" value={executor.value} onChange={(e) => (executor.value = e.currentTarget.value)}>
+              <option value="claude">Claude Code</option>
+              <option value="codex">Codex</option>
+              <option value="gemini">Gemini</option>
+              <option value="command">Command</option>
+            </select>
+          </label>
+          <label>
+            Mode
+            <select name="mode" value={mode.value} onChange={(e) => (mode.value = e.currentTarget.value)}>
+              <option value="regular">Regular</option>
+              <option value="plan">Plan</option>
+              <option value="auto">Auto</option>
+            </select>
+          </label>
+        </div>
+        <label>
+          Permissions <span class="muted">(comma separated)</span>
+          <input name="permissions" value={perms.value} onInput={(e) => (perms.value = e.currentTarget.value)} />
+        </label>
+        {executor.value === 'command' && (
+          <>
+            <label>
+              Command
+              <input name="command" value={command.value} onInput={(e) => (command.value = e.currentTarget.value)} placeholder="node agent.js --flag" spellcheck={false} />
+            </label>
+            <label class="check">
+              <input type="checkbox" name="terminal" checked={terminal.value} onChange={(e) => (terminal.value = e.currentTarget.checked)} /> Run in a terminal
+            </label>
+          </>
+        )}
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy.value}>
+            {busy.value ? 'Creating…' : 'Create agent'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// Splits a command line on spaces, honouring single and double quotes.
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let q: string | null = null;
+  let any = false;
+  for (const ch of s) {
+    if (q) {
+      if (ch === q) q = null;
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      q = ch;
+      any = true;
+    } else if (/\s/.test(ch)) {
+      if (cur || any) out.push(cur);
+      cur = '';
+      any = false;
+    } else cur += ch;
+  }
+  if (cur || any) out.push(cur);
+  return out;
+}

@@ -1,0 +1,133 @@
+// Small shared pieces: status badges, states (loading / error / empty),
+// a modal dialog with focus handling, and number/time formatting.
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+
+const STATUS_LABEL: Record<string, string> = {
+  running: 'Running',
+  waiting: 'Waiting',
+  error: 'Error',
+  finished: 'Finished',
+  paused: 'Paused',
+  idle: 'Idle',
+  archived: 'Archived',
+};
+
+export function Badge({ status, small }: { status: string; small?: boolean }) {
+  const s = status || 'unknown';
+  return (
+    <span class={`badge badge-${s}${small ? ' badge-sm' : ''}`} title={STATUS_LABEL[s] || s}>
+      <span class="dot" aria-hidden="true" />
+      {STATUS_LABEL[s] || s}
+    </span>
+  );
+}
+
+export function Spinner({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <div class="state state-loading" role="status" aria-live="polite">
+      <span class="spinner" aria-hidden="true" /> {label}
+    </div>
+  );
+}
+
+export function ErrorState({ message, onRetry }: { message: string; onRetry?: () => void }) {
+  return (
+    <div class="state state-error" role="alert">
+      <strong>Something went wrong.</strong> <span>{message}</span>
+      {onRetry && (
+        <button class="btn btn-sm" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ComponentChildren }) {
+  return (
+    <div class="state state-empty">
+      <div class="empty-title">{title}</div>
+      {children && <div class="empty-body">{children}</div>}
+    </div>
+  );
+}
+
+export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const prev = document.activeElement as HTMLElement | null;
+    const el = ref.current;
+    const first = el?.querySelector<HTMLElement>('input, textarea, select, button:not(.modal-x)');
+    first?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') onClose();
+      if (e.key === 'Tab' && el) {
+        const f = [...el.querySelectorAll<HTMLElement>('input, textarea, select, button, a[href]')].filter((x) => !x.hasAttribute('disabled'));
+        if (!f.length) return;
+        const i = f.indexOf(document.activeElement as HTMLElement);
+        if (e.shiftKey && i <= 0) {
+          f[f.length - 1].focus();
+          e.preventDefault();
+        } else if (!e.shiftKey && i === f.length - 1) {
+          f[0].focus();
+          e.preventDefault();
+        }
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      prev?.focus?.();
+    };
+  }, []);
+  return (
+    <div class="modal-back" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="modal glass" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
+        <div class="modal-head">
+          <h2>{title}</h2>
+          <button class="icon-btn modal-x" aria-label="Close" onClick={onClose}>
+            ×
+          </button>
+        </div>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+export function fmtInt(n: unknown): string {
+  const v = Number(n);
+  if (!Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(1) + 'M';
+  if (Math.abs(v) >= 1e4) return (v / 1e3).toFixed(1) + 'k';
+  return Math.round(v).toLocaleString('en-US');
+}
+
+export function fmtCost(n: unknown): string {
+  const v = Number(n);
+  if (!Number.isFinite(v)) return '–';
+  return '$' + (v > 0 && v < 1 ? v.toFixed(4) : v.toFixed(2));
+}
+
+export function fmtTime(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export function ago(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return '';
+  const s = Math.max(0, (Date.now() - t) / 1000);
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+export function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

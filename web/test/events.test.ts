@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { emptyModel, mergeMessages, reduce, type Model } from '../src/events';
+import type { Envelope, Message } from '../src/types';
+
+const agent = { id: 'ag_1', worktreeId: 'wt_1', name: 'Builder', status: 'finished' };
+
+function ev(seq: number, type: string, payload: any): Envelope {
+  return { seq, ts: `2026-11-21T10:00:${String(seq % 60).padStart(2, '0')}.000Z`, topic: 'agent:ag_1', type, payload };
+}
+
+function run(events: Envelope[], start: Model = { ...emptyModel(), agents: { ag_1: agent as any } }) {
+  let m = start;
+  const effects: any[] = [];
+  for (const e of events) {
+    const r = reduce(m, e);
+    m = r.model;
+    effects.push(...r.effects);
+  }
+  return { m, effects };
+}
+
+function msg(id: string, createdAt: string, content = id, role = 'assistant'): Message {
+  return { id, agentId: 'ag_1', role, content, createdAt };
+}
+
+describe('reduce', () => {
+  it('applies events in seq order and ignores any seq it has already applied', () => {
+    const out = [ev(1, 'agent_output', { agentId: 'ag_1', content: 'a', isComplete: true }), ev(2, 'agent_output', { agentId: 'ag_1', content: 'b', isComplete: true })];
+    const replayed = [...out, out[0], out[1], ev(3, 'agent_output', { agentId: 'ag_1', content: 'c', isComplete: true })];
+    const { m } = run(replayed);
+    expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['a', 'b', 'c']);
+    expect(m.lastSeq).toBe(3);
+  });
+
+  it('drops an event older than the last applied even if never seen (out of order)', () => {
+    const { m } = run([ev(5, 'agent_status', { agentId: 'ag_1', status: 'running' }), ev(4, 'agent_status', { agentId: 'ag_1', status: 'error' })]);
+    expect(m.agents.ag_1.status).toBe('running');
+  });
+
+  it('refuses malformed envelopes without throwing', () => {
+    const base = { ...emptyModel(), agents: { ag_1: agent as any } };
+    for (const bad of [null, {}, { seq: 'x', type: 'a' }, { seq: NaN, type: 'a' }, { seq: 1 }] as any[]) {
+      const r = reduce(base, bad);
+      expect(r.applied).toBe(false);
+      expect(r.model).toBe(base);
+    }
+    const r = reduce(base, { seq: 1, type: 'agent_status', payload: null });
+    expect(r.applied).toBe(true);
+    expect(r.model.agents.ag_1.status).toBe('finished');
+  });
+
+  it('concatenates streaming deltas until isComplete, then starts a new chunk', () => {
+    const { m } = run([
+      ev(1, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'assistant', content: 'Hel', isComplete: false }),
+      ev(2, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'assistant', content: 'lo', isComplete: false }),
+      ev(3, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'assistant', content: '!', isComplete: true }),
+      ev(4, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'assistant', content: 'Next', isComplete: false }),
+    ]);
+    const live = m.transcripts.ag_1.live;
+    expect(live.map((c) => [c.text, c.open])).toEqual([
+      ['Hello!', false],
+      ['Next', true],
+    ]);
+  });
+
+  it('replaces streamed text with the stored assistant message of the same run', () => {
+    const { m } = run([
+      ev(1, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'assistant', content: 'Hi there', isComplete: false }),
+      ev(2, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'Hi there', createdAt: '2026-11-21T10:00:02.000Z' } }),
+    ]);
+    expect(m.transcripts.ag_1.live).toEqual([]);
+    expect(m.transcripts.ag_1.messages.map((x) => x.id)).toEqual(['msg_1']);
+  });
+
+  it('claude-style deltas on stdout are replaced by the stored message; complete lines stay', () => {
+    const { m } = run([
+      ev(1, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'a log line', isComplete: true }),
+      ev(2, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'Hel', isComplete: false }),
+      ev(3, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'lo', isComplete: false }),
+      ev(4, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'Hello', createdAt: '2026-11-21T10:00:04.000Z' } }),
+    ]);
+    expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['a log line']);
+  });
+
+  it('output lines stored later as an assistant message are not shown twice', () => {
+    const out = (seq: number, text: string, runId = 'run_1') => ev(seq, 'agent_output', { agentId: 'ag_1', runId, stream: 'stdout', content: text, isComplete: true });
+    const { m } = run([
+      out(1, 'tick 0'),
+      out(2, 'tick 1'),
+      out(3, 'other run', 'run_0'),
+      out(4, 'tick 2'),
+      ev(5, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'tick 0\ntick 10\ntick 1', createdAt: '2026-11-21T10:00:05.000Z' } }),
+    ]);
+    expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['other run', 'tick 2']);
+    expect(m.transcripts.ag_1.messages.map((x) => x.content)).toEqual(['tick 0\ntick 10\ntick 1']);
+  });
+
+  it('a message that arrives twice (REST page and event) is kept once', () => {
+    const first = msg('msg_1', '2026-11-21T10:00:01.000Z');
+    const start = { ...emptyModel(), agents: { ag_1: agent as any }, transcripts: { ag_1: { messages: [first], live: [], hasMore: false, cursor: null, loaded: true } } };
+    const { m } = run([ev(7, 'message_created', { message: first }), ev(8, 'message_created', { message: { ...first } })], start);
+    expect(m.transcripts.ag_1.messages).toHaveLength(1);
+  });
+
+  it('toasts and notifies when an agent starts waiting or fails, not on repeats', () => {
+    const { effects, m } = run([
+      ev(1, 'agent_status', { agentId: 'ag_1', status: 'running' }),
+      ev(2, 'agent_status', { agentId: 'ag_1', status: 'waiting' }),
+      ev(3, 'agent_status', { agentId: 'ag_1', status: 'waiting' }),
+      ev(4, 'agent_status', { agentId: 'ag_1', status: 'error', reason: 'exit code 3' }),
+    ]);
+    expect(m.agents.ag_1.status).toBe('error');
+    const toasts = effects.filter((e) => e.kind === 'toast').map((e) => e.title);
+    expect(toasts).toEqual(['Builder is waiting for input', 'Builder failed']);
+    expect(effects.filter((e) => e.kind === 'notify')).toHaveLength(2);
+  });
+
+  it('tracks tool calls from start to end with their duration', () => {
+    const { m, effects } = run([
+      ev(1, 'tool_start', { toolId: 't1', name: 'Bash', params: { command: 'ls' }, agentId: 'ag_1', runId: 'run_1' }),
+      ev(2, 'tool_progress', { toolId: 't1', message: 'half way' }),
+      ev(3, 'tool_end', { toolId: 't1', durationMs: 1500, status: 'success', exitCode: 0 }),
+    ]);
+    expect(m.tools.t1).toMatchObject({ name: 'Bash', status: 'success', durationMs: 1500, progress: 'half way' });
+    expect(effects.filter((e) => e.kind === 'toast').map((e) => e.title)).toEqual(['Bash started', 'Bash finished in 1.5 s']);
+  });
+
+  it('merges a state patch into the agent state', () => {
+    const start = { ...emptyModel(), agents: { ag_1: { ...agent, state: { command: ['x'], step: 1 } } as any } };
+    const { m } = run([ev(1, 'agent_update', { id: 'ag_1', state: { step: 3, loss: 0.5 } })], start);
+    expect(m.agents.ag_1.state).toEqual({ command: ['x'], step: 3, loss: 0.5 });
+  });
+
+  it('merges agent_update fields and asks for the tree when an unknown agent appears without a worktree', () => {
+    const { m, effects } = run([ev(1, 'agent_update', { id: 'ag_1', name: 'Renamed', contextLevel: 42 }), ev(2, 'agent_update', { id: 'ag_9', name: 'x' })]);
+    expect(m.agents.ag_1).toMatchObject({ name: 'Renamed', contextLevel: 42, worktreeId: 'wt_1' });
+    expect(m.agents.ag_9).toBeUndefined();
+    expect(effects.some((e) => e.kind === 'reloadTree')).toBe(true);
+  });
+});
+
+describe('mergeMessages', () => {
+  it('sorts by time then id and never repeats a message', () => {
+    const a = msg('msg_a', '2026-11-21T10:00:01.000Z');
+    const b = msg('msg_b', '2026-11-21T10:00:02.000Z');
+    const c = msg('msg_c', '2026-11-21T10:00:03.000Z');
+    const list = mergeMessages([b, c], [c, a]); // an older page that overlaps
+    expect(list.map((m) => m.id)).toEqual(['msg_a', 'msg_b', 'msg_c']);
+    expect(mergeMessages(list, [a, b, c])).toBe(list);
+  });
+  it('keeps the newer fields of a message seen twice', () => {
+    const a = msg('msg_a', '2026-11-21T10:00:01.000Z', 'partial');
+    const list = mergeMessages([a], [{ ...a, content: 'full', isComplete: true }]);
+    expect(list).toHaveLength(1);
+    expect(list[0].content).toBe('full');
+  });
+});
