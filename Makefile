@@ -48,7 +48,7 @@ E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
 GEN_OBJ :=
 -include scripts/web.mk scripts/assets.mk scripts/migrations.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench bench-deps clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd
@@ -113,6 +113,15 @@ lint:
 	if [ -n "$$hits" ]; then echo "$$hits"; \
 		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
+
+# Benchmarks against peers (bench/README.md); QUICK=1 for the short run.
+# Their peers install separately so deps/check stay fast.
+bench-deps:
+	@sh bench/deps.sh
+
+bench: deps bench-deps
+	$(MAKE) BUILD=release all
+	bench/run.sh $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build
