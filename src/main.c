@@ -5,6 +5,8 @@
  * only; each subsystem owns its own work.
  */
 #include "core/core.h"
+#include "http/http.h"
+#include "ws/ws.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ typedef struct {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     ad_pidlock_t lock;
+    ad_server_t *server;
     bool stopping;
 } daemon_t;
 
@@ -54,6 +57,22 @@ static void print_serve_usage(FILE *out)
     ad_config_print_help(out);
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    AD_UNUSED(arg);
+    if (!uv_is_closing(h)) {
+        uv_close(h, NULL);
+    }
+}
+
+/* The server has finished its answers and closed its sockets: close what
+ * else is open on the loop so uv_run returns. */
+static void on_server_closed(void *ud)
+{
+    daemon_t *d = ud;
+    uv_walk(d->loop, close_handle, NULL);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
@@ -63,8 +82,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
-    uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    ad_server_close(d->server, on_server_closed, d);
 }
 
 static int serve(daemon_t *d)
@@ -91,13 +109,36 @@ static int serve(daemon_t *d)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 
+    d->server = ad_server_new(d->loop, &d->cfg);
+
+    /* Subsystems are created and register their routes here, before
+     * listening (store, bus, then ad_api_register(&app)). */
+    ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
+#ifdef AD_TEST_BUILD
+    ad_test_routes_register(d->server);
+#endif
+
+    if (ad_server_listen(d->server, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        ad_server_close(d->server, NULL, NULL);
+        uv_walk(d->loop, close_handle, NULL);
+        uv_run(d->loop, UV_RUN_DEFAULT);
+        ad_server_free(d->server);
+        uv_loop_close(d->loop);
+        ad_pidlock_release(&d->lock);
+        return 1;
+    }
     ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
            (long)getpid(), d->cfg.data_dir);
-    printf("agentd ready pid=%ld\n", (long)getpid());
+    const char *host = d->cfg.listen_host;
+    bool v6 = strchr(host, ':') != NULL;
+    printf("agentd listening on http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "",
+           ad_server_port(d->server));
     fflush(stdout);
 
     uv_run(d->loop, UV_RUN_DEFAULT);
 
+    ad_server_free(d->server);
     uv_loop_close(d->loop);
     ad_pidlock_release(&d->lock);
     ad_log(AD_LOG_INFO, "main", "stopped");

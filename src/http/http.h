@@ -82,14 +82,13 @@ void *ad_req_data(const ad_req_t *r);
  */
 /* Adds a response header; call before the response. Strings are copied. */
 void ad_res_header(ad_req_t *r, const char *name, const char *value);
-void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *body,
-                 size_t len);
+void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *body, size_t len);
 /* Serializes body (compact JSON). Steals the reference to body. */
 void ad_res_json(ad_req_t *r, int status, json_t *body);
 /* The error shape {"error":{"code","message","details"}}. details may be
  * NULL ({}); the reference is stolen. */
-void ad_res_error(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt,
-                  ...) __attribute__((format(printf, 5, 6)));
+void ad_res_error(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Answers an AD_E* code with its status and code name:
  * ENOENT 404 NOT_FOUND, EEXIST 409 CONFLICT, ESTATE 409 CONFLICT,
  * EINVAL 422 VALIDATION_ERROR, ECONSTRAINT 422 CONSTRAINT_VIOLATION,
@@ -99,6 +98,10 @@ void ad_res_error_code(ad_req_t *r, int err, json_t *details, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 /* The status an AD_E* code maps to, and its code name, as above. */
 int ad_http_status_of(int err, const char **code);
+
+/* GET /healthz: answers 200 {"status":"ok"}. Register it with
+ * ad_server_route(s, "GET", "/healthz", ad_http_healthz, NULL). */
+void ad_http_healthz(ad_req_t *r, void *ud);
 
 /* ---- Server-Sent Events -------------------------------------------------------
  * Turns the request into an open text/event-stream response. The stream

@@ -64,4 +64,20 @@ const char *ad_ws_query(const ad_ws_t *ws, const char *name);
 void ad_ws_set_data(ad_ws_t *ws, void *data);
 void *ad_ws_data(const ad_ws_t *ws);
 
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key (24 base64 characters of 16
+ * bytes). out gets 28 characters and a NUL. Returns 0 or AD_EINVAL. */
+int ad_ws_accept_key(const char *key, char out[29]);
+/* UTF-8 validation (no overlongs, no surrogates, at most U+10FFFF). The
+ * prefix form returns how many leading bytes are whole valid characters. */
+bool ad_utf8_valid(const char *s, size_t n);
+size_t ad_utf8_valid_prefix(const char *s, size_t n);
+
+#ifdef AD_TEST_BUILD
+/* Test builds only: /ws/echo (echoes every message; the text "close:CODE"
+ * makes the server close with CODE), /test/sse?count=N (N events after
+ * Last-Event-ID, then stays open; &close=1 ends the stream), /test/async?ms=N
+ * (answers after N ms), and POST|PUT /test/echo (returns the body). */
+void ad_test_routes_register(ad_server_t *s);
+#endif
+
 #endif

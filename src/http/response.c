@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Requests as handlers see them (headers, params, query, body, JSON) and
+ * responses: the head is formatted into the request's arena in one pass,
+ * the body copied there (or referenced, for embedded assets), and the pair
+ * handed to the connection's in-order queue. Also the AD_E* -> status map.
+ */
+#include "http/http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+void ad_req_answered_(ad_req_t *r);
+
+/* ---- requests ------------------------------------------------------------------ */
+
+const char *ad_req_method(const ad_req_t *r)
+{
+    return r->method != NULL ? r->method : "";
+}
+
+const char *ad_req_path(const ad_req_t *r)
+{
+    return r->path != NULL ? r->path : "";
+}
+
+const char *ad_req_param(const ad_req_t *r, const char *name)
+{
+    for (unsigned i = 0; i < r->nparams; i++) {
+        if (strcmp(r->params[i].name, name) == 0) {
+            return r->params[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *ad_req_query(const ad_req_t *r, const char *name)
+{
+    ad_req_t *m = (ad_req_t *)r;
+    if (!m->qs_parsed) {
+        m->qs_parsed = true;
+        int n = m->query != NULL ? ad_query_parse(m->query, &m->arena, &m->qs, 256) : 0;
+        m->nqs = n > 0 ? (unsigned)n : 0;
+    }
+    for (unsigned i = 0; i < m->nqs; i++) {
+        if (strcmp(m->qs[i].name, name) == 0) {
+            return m->qs[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *ad_req_header(const ad_req_t *r, const char *name)
+{
+    for (unsigned i = 0; i < r->nhdrs; i++) {
+        if (r->hdrs[i].name != NULL && strcasecmp(r->hdrs[i].name, name) == 0) {
+            return r->hdrs[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *ad_req_body(const ad_req_t *r, size_t *len)
+{
+    if (len != NULL) {
+        *len = r->body.len;
+    }
+    return r->body.data != NULL ? r->body.data : "";
+}
+
+ad_arena_t *ad_req_arena(ad_req_t *r)
+{
+    return &r->arena;
+}
+
+json_t *ad_req_json(ad_req_t *r)
+{
+    json_error_t jerr;
+    size_t len;
+    const char *body = ad_req_body(r, &len);
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        ad_res_error(r, 400, "INVALID_JSON", NULL, "invalid JSON body: %s (line %d, column %d)",
+                     jerr.text, jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        ad_res_error(r, 400, "INVALID_JSON", NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+bool ad_req_client_gone(const ad_req_t *r)
+{
+    return r->conn == NULL;
+}
+
+void ad_req_set_data(ad_req_t *r, void *data)
+{
+    r->data = data;
+}
+
+void *ad_req_data(const ad_req_t *r)
+{
+    return r->data;
+}
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+bool ad_http_has_token(const char *list, const char *tok)
+{
+    if (list == NULL) {
+        return false;
+    }
+    size_t tl = strlen(tok);
+    const char *p = list;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        size_t n = strcspn(p, ",;");
+        size_t m = n;
+        while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t')) {
+            m--;
+        }
+        if (m == tl && strncasecmp(p, tok, tl) == 0) {
+            return true;
+        }
+        p += n;
+        if (*p == ';') {
+            p += strcspn(p, ",");
+        }
+    }
+    return false;
+}
+
+const char *ad_http_date(ad_server_t *s, size_t *len)
+{
+    time_t now = time(NULL);
+    if ((int64_t)now != s->date_sec || s->date_len == 0) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        s->date_len = strftime(s->date, sizeof(s->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_sec = (int64_t)now;
+    }
+    *len = s->date_len;
+    return s->date;
+}
+
+const char *ad_http_reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Entity";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return "Unknown";
+    }
+}
+
+/* ---- responses --------------------------------------------------------------- */
+
+void ad_res_header(ad_req_t *r, const char *name, const char *value)
+{
+    if (r->answered) {
+        return;
+    }
+    size_t nl = strlen(name), vl = strlen(value);
+    ad_resh_t *h = ad_arena_alloc(&r->arena, sizeof(*h) + nl + vl + 5);
+    if (h == NULL) {
+        return;
+    }
+    char *line = (char *)(h + 1);
+    memcpy(line, name, nl);
+    memcpy(line + nl, ": ", 2);
+    memcpy(line + nl + 2, value, vl);
+    /* A header value never carries a line break into the response. */
+    for (size_t i = nl + 2; i < nl + 2 + vl; i++) {
+        if (line[i] == '\r' || line[i] == '\n') {
+            line[i] = ' ';
+        }
+    }
+    memcpy(line + nl + 2 + vl, "\r\n", 3);
+    h->line = line;
+    h->len = nl + vl + 4;
+    h->next = NULL;
+    if (r->res_hdrs_tail != NULL) {
+        r->res_hdrs_tail->next = h;
+    } else {
+        r->res_hdrs = h;
+    }
+    r->res_hdrs_tail = h;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (n > 0) {
+        *p++ = tmp[--n];
+    }
+    return p;
+}
+
+/* len == SIZE_MAX: a stream (SSE) without Content-Length, delimited by the
+ * close. Status 101 carries no length either. */
+void ad_res_send_ex(ad_req_t *r, int status, const char *ctype, const void *body, size_t len,
+                    bool nocopy)
+{
+    if (r->answered) {
+        ad_log(AD_LOG_ERROR, "http", "second answer to one request ignored status=%d", status);
+        return;
+    }
+    r->answered = true;
+    r->status = status;
+    if (r->conn == NULL) {
+        ad_req_answered_(r);
+        return;
+    }
+    ad_server_t *s = r->srv;
+    if (s->closing) {
+        r->keep_alive = false;
+    }
+    bool stream = len == SIZE_MAX;
+    bool no_body = status == 204 || status == 304 || status < 200;
+    const char *reason = ad_http_reason(status);
+    size_t dlen;
+    const char *date = ad_http_date(s, &dlen);
+    const char *origin = r->cors ? ad_req_header(r, "origin") : NULL;
+    size_t need = 9 + 4 + strlen(reason) + 2 + 6 + dlen + 2 + 64 + 24;
+    if (ctype != NULL) {
+        need += 14 + strlen(ctype) + 2;
+    }
+    for (ad_resh_t *h = r->res_hdrs; h != NULL; h = h->next) {
+        need += h->len;
+    }
+    if (origin != NULL) {
+        need += 30 + strlen(origin) + 2 + 15;
+    }
+    char *head = ad_arena_alloc(&r->arena, need);
+    if (head == NULL) {
+        r->answered = false;
+        r->res_hdrs = r->res_hdrs_tail = NULL;
+        ad_arena_reset(&r->arena); /* nothing of the request is needed now */
+        static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n";
+        r->answered = true;
+        r->keep_alive = false;
+        r->out[0] = uv_buf_init((char *)oom, sizeof(oom) - 1);
+        r->nout = 1;
+        ad_req_answered_(r);
+        return;
+    }
+    char *p = head;
+    p = put(p, "HTTP/1.1 ", 9);
+    p = put_u64(p, (uint64_t)status);
+    *p++ = ' ';
+    p = put(p, reason, strlen(reason));
+    p = put(p, "\r\nDate: ", 8);
+    p = put(p, date, dlen);
+    p = put(p, "\r\n", 2);
+    if (ctype != NULL) {
+        p = put(p, "Content-Type: ", 14);
+        p = put(p, ctype, strlen(ctype));
+        p = put(p, "\r\n", 2);
+    }
+    if (!no_body && !stream) {
+        p = put(p, "Content-Length: ", 16);
+        p = put_u64(p, len);
+        p = put(p, "\r\n", 2);
+    }
+    for (ad_resh_t *h = r->res_hdrs; h != NULL; h = h->next) {
+        p = put(p, h->line, h->len);
+    }
+    if (origin != NULL) {
+        p = put(p, "Access-Control-Allow-Origin: ", 29);
+        p = put(p, origin, strlen(origin));
+        p = put(p, "\r\nVary: Origin\r\n", 16);
+    }
+    if (status != 101) {
+        if (!r->keep_alive || stream) {
+            p = put(p, "Connection: close\r\n", 19);
+        } else if (r->conn->parser.http_minor == 0) {
+            p = put(p, "Connection: keep-alive\r\n", 24);
+        }
+    }
+    p = put(p, "\r\n", 2);
+    r->out[0] = uv_buf_init(head, (unsigned)(p - head));
+    r->nout = 1;
+    if (!no_body && !stream && !r->head && len > 0) {
+        const void *b = body;
+        if (!nocopy) {
+            char *copy = ad_arena_alloc(&r->arena, len);
+            if (copy == NULL) {
+                r->keep_alive = false; /* the length is promised: give up */
+                r->out[0].len = 0;
+                ad_req_answered_(r);
+                return;
+            }
+            memcpy(copy, body, len);
+            b = copy;
+        }
+        r->out[1] = uv_buf_init((char *)b, (unsigned)len);
+        r->nout = 2;
+    }
+    ad_req_answered_(r);
+}
+
+void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *body, size_t len)
+{
+    ad_res_send_ex(r, status, content_type, body, len, false);
+}
+
+void ad_res_json(ad_req_t *r, int status, json_t *body)
+{
+    if (body == NULL) {
+        ad_res_send(r, status, "application/json", "null", 4);
+        return;
+    }
+    size_t n = json_dumpb(body, NULL, 0, JSON_COMPACT);
+    char *buf = n > 0 ? ad_arena_alloc(&r->arena, n) : NULL;
+    if (buf == NULL || json_dumpb(body, buf, n, JSON_COMPACT) != n) {
+        json_decref(body);
+        static const char fail[] = "{\"error\":{\"code\":\"INTERNAL\",\"message\":"
+                                   "\"cannot serialize the response\",\"details\":{}}}";
+        ad_res_send_ex(r, 500, "application/json", fail, sizeof(fail) - 1, true);
+        return;
+    }
+    json_decref(body);
+    ad_res_send_ex(r, status, "application/json", buf, n, true);
+}
+
+static void res_verror(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt,
+                       va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    json_t *err = json_pack("{s:s, s:s, s:o}", "code", code, "message", msg, "details",
+                            details != NULL ? details : json_object());
+    ad_res_json(r, status, json_pack("{s:o}", "error", err));
+}
+
+void ad_res_error(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    res_verror(r, status, code, details, fmt, ap);
+    va_end(ap);
+}
+
+int ad_http_status_of(int err, const char **code)
+{
+    int status;
+    const char *c;
+    switch (err) {
+    case AD_ENOENT:
+        status = 404;
+        c = "NOT_FOUND";
+        break;
+    case AD_EEXIST:
+        status = 409;
+        c = "CONFLICT";
+        break;
+    case AD_ESTATE:
+        status = 409;
+        c = "CONFLICT";
+        break;
+    case AD_EINVAL:
+        status = 422;
+        c = "VALIDATION_ERROR";
+        break;
+    case AD_ECONSTRAINT:
+        status = 422;
+        c = "CONSTRAINT_VIOLATION";
+        break;
+    case AD_ETOOBIG:
+        status = 413;
+        c = "TOO_LARGE";
+        break;
+    case AD_EFULL:
+        status = 507;
+        c = "INSUFFICIENT_STORAGE";
+        break;
+    case AD_EBUSY:
+    case AD_EAGAIN:
+        status = 503;
+        c = "UNAVAILABLE";
+        break;
+    default:
+        status = 500;
+        c = "INTERNAL";
+        break;
+    }
+    if (code != NULL) {
+        *code = c;
+    }
+    return status;
+}
+
+void ad_res_error_code(ad_req_t *r, int err, json_t *details, const char *fmt, ...)
+{
+    const char *code;
+    int status = ad_http_status_of(err, &code);
+    va_list ap;
+    va_start(ap, fmt);
+    res_verror(r, status, code, details, fmt, ap);
+    va_end(ap);
+}
+
+/* GET /healthz */
+void ad_http_healthz(ad_req_t *r, void *ud)
+{
+    AD_UNUSED(ud);
+    static const char ok[] = "{\"status\":\"ok\"}";
+    ad_res_send_ex(r, 200, "application/json", ok, sizeof(ok) - 1, true);
+}

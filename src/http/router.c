@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The router's pieces: route patterns compiled into segments, matching with
+ * ":name" parameters, percent-decoding, and query-string parsing. Pure
+ * functions over strings and an arena, so they are easy to test and fuzz.
+ */
+#include "http/http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ad_route_compile(ad_route_t *rt, const char *method, const char *pattern)
+{
+    if (strlen(method) >= sizeof(rt->method) || pattern[0] != '/') {
+        return AD_EINVAL;
+    }
+    memcpy(rt->method, method, strlen(method) + 1);
+    rt->pattern = ad_xstrdup(pattern);
+    rt->nsegs = 0;
+    const char *p = pattern + 1;
+    while (*p != '\0') {
+        const char *e = strchr(p, '/');
+        size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (rt->nsegs == AD_ROUTE_MAX_SEGS) {
+            ad_route_cleanup(rt);
+            return AD_EINVAL;
+        }
+        rt->segs[rt->nsegs++] = ad_xstrndup(p, n);
+        if (e == NULL) {
+            break;
+        }
+        p = e + 1;
+        if (*p == '\0') {
+            rt->segs[rt->nsegs++] = ad_xstrdup(""); /* trailing slash */
+            break;
+        }
+    }
+    unsigned nparams = 0;
+    for (unsigned i = 0; i < rt->nsegs; i++) {
+        if (rt->segs[i][0] == ':') {
+            nparams++;
+        }
+    }
+    if (nparams > AD_ROUTE_MAX_PARAMS) {
+        ad_route_cleanup(rt);
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+void ad_route_cleanup(ad_route_t *rt)
+{
+    for (unsigned i = 0; i < rt->nsegs; i++) {
+        free(rt->segs[i]);
+    }
+    rt->nsegs = 0;
+    free(rt->pattern);
+    rt->pattern = NULL;
+    free(rt->owned);
+    rt->owned = NULL;
+}
+
+int ad_route_match(const ad_route_t *rt, const char *path, ad_arena_t *a, ad_kv_t *params,
+                   unsigned *nparams)
+{
+    *nparams = 0;
+    if (path[0] != '/') {
+        return 0;
+    }
+    const char *p = path + 1;
+    unsigned i = 0;
+    /* "/" has no segments. */
+    if (*p == '\0') {
+        return rt->nsegs == 0 ? 1 : 0;
+    }
+    for (;;) {
+        const char *e = strchr(p, '/');
+        size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (i == rt->nsegs) {
+            return 0;
+        }
+        const char *seg = rt->segs[i];
+        if (seg[0] == ':') {
+            if (n == 0) {
+                return 0; /* a parameter is never empty */
+            }
+            char *v = ad_arena_strndup(a, p, n);
+            if (v == NULL) {
+                return AD_ENOMEM;
+            }
+            params[*nparams].name = (char *)seg + 1;
+            params[*nparams].value = v;
+            (*nparams)++;
+        } else if (strlen(seg) != n || memcmp(seg, p, n) != 0) {
+            return 0;
+        }
+        i++;
+        if (e == NULL) {
+            break;
+        }
+        p = e + 1;
+        if (*p == '\0') {
+            /* trailing slash: matches a pattern with one too */
+            return i + 1 == rt->nsegs && rt->segs[i][0] == '\0' ? 1 : 0;
+        }
+    }
+    return i == rt->nsegs ? 1 : 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+ssize_t ad_pct_decode(const char *s, size_t n, char *out, bool plus_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            if (i + 2 >= n) {
+                return -1;
+            }
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+            if (ch == '\0') {
+                return -1;
+            }
+        } else if (ch == '+' && plus_space) {
+            ch = ' ';
+        } else if (ch == '\0') {
+            return -1;
+        }
+        out[o++] = ch;
+    }
+    out[o] = '\0';
+    return (ssize_t)o;
+}
+
+int ad_query_parse(const char *q, ad_arena_t *a, ad_kv_t **out, unsigned max)
+{
+    unsigned count = 0;
+    for (const char *p = q; *p != '\0'; p++) {
+        if (*p == '&') {
+            count++;
+        }
+    }
+    count++;
+    if (count > max) {
+        count = max;
+    }
+    ad_kv_t *kv = ad_arena_alloc(a, count * sizeof(*kv));
+    if (kv == NULL) {
+        return AD_ENOMEM;
+    }
+    unsigned n = 0;
+    const char *p = q;
+    while (*p != '\0' && n < count) {
+        size_t len = strcspn(p, "&");
+        if (len > 0) {
+            const char *eq = memchr(p, '=', len);
+            size_t kl = eq != NULL ? (size_t)(eq - p) : len;
+            size_t vl = eq != NULL ? len - kl - 1 : 0;
+            char *k = ad_arena_alloc(a, kl + 1);
+            char *v = ad_arena_alloc(a, vl + 1);
+            if (k == NULL || v == NULL) {
+                return AD_ENOMEM;
+            }
+            /* A pair with a bad escape is skipped rather than failing the
+             * whole request. */
+            if (ad_pct_decode(p, kl, k, true) >= 0 &&
+                ad_pct_decode(eq != NULL ? eq + 1 : "", vl, v, true) >= 0) {
+                kv[n].name = k;
+                kv[n].value = v;
+                n++;
+            }
+        }
+        p += len;
+        if (*p == '&') {
+            p++;
+        }
+    }
+    *out = kv;
+    return (int)n;
+}

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * WebSocket connections: the opening handshake (RFC 6455 section 4.2),
+ * wslay 1.1.1 for the receive side (framing, fragmentation, UTF-8, close
+ * codes, size limit) and for control frames, heartbeat, and the send path.
+ * Data messages bypass wslay's queue (which mallocs and copies each message
+ * per connection): an ad_wsmsg_t holds one pre-framed server frame that any
+ * number of connections write by reference. Control frames wslay produces
+ * are flushed to the socket as soon as they are queued, so frames leave in
+ * the order they were queued.
+ */
+#include "ws/ws.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#include "http/http_int.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* How long we wait for the peer's Close after sending ours. */
+#define WS_CLOSE_TIMEOUT_MS 5000
+
+void ad_server_route_own_(ad_server_t *s, void *p);
+
+struct ad_ws_route {
+    ad_ws_handler_t handler;
+    void *ud;
+    size_t nprotocols;
+    char *protocols[];
+};
+
+struct ad_ws {
+    ad_conn_t *conn;
+    wslay_event_context_ptr ctx;
+    const ad_ws_route_t *route;
+    const char *in; /* input being handed to wslay */
+    size_t in_len;
+    ad_buf_t ctl; /* frames wslay wrote, flushed after each wslay call */
+    char *protocol;
+    ad_kv_t *kv; /* path params first, then query pairs */
+    unsigned nparams, nkv;
+    void *data;
+    uint64_t last_rx;
+    uint64_t last_ping;
+    bool in_recv;
+    bool closing;
+};
+
+struct ad_wsmsg {
+    unsigned refs;
+    size_t flen; /* frame length: header + payload */
+    size_t hlen; /* header length */
+    unsigned char *frame;
+    unsigned char buf[]; /* 10 bytes of header room, then the payload */
+};
+
+/* ---- shared messages -------------------------------------------------------- */
+
+ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
+{
+    ad_wsmsg_t *m = ad_xmalloc(sizeof(*m) + 10 + len + 1);
+    m->refs = 1;
+    unsigned char *payload = m->buf + 10;
+    if (len > 0) {
+        memcpy(payload, data, len);
+    }
+    payload[len] = '\0';
+    size_t hlen = len < 126 ? 2 : len < 65536 ? 4 : 10;
+    unsigned char *h = payload - hlen;
+    h[0] = 0x80 | (binary ? 0x2 : 0x1);
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+    } else if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++) {
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        }
+    }
+    m->frame = h;
+    m->hlen = hlen;
+    m->flen = hlen + len;
+    return m;
+}
+
+ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m)
+{
+    m->refs++;
+    return m;
+}
+
+void ad_wsmsg_unref(ad_wsmsg_t *m)
+{
+    if (m != NULL && --m->refs == 0) {
+        free(m);
+    }
+}
+
+static void wsmsg_release(void *m)
+{
+    ad_wsmsg_unref(m);
+}
+
+const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len)
+{
+    if (len != NULL) {
+        *len = m->flen - m->hlen;
+    }
+    return (const char *)m->frame + m->hlen;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------------ */
+
+size_t ad_utf8_valid_prefix(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return i;
+        }
+        if (i + len > n) {
+            return i;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return i;
+            }
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates and past U+10FFFF are invalid */
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff)) {
+            return i;
+        }
+        i += len;
+    }
+    return n;
+}
+
+bool ad_utf8_valid(const char *s, size_t n)
+{
+    return ad_utf8_valid_prefix(s, n) == n;
+}
+
+/* ---- wslay glue --------------------------------------------------------------- */
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+{
+    ad_ws_t *ws = ud;
+    if (ws->in_len == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < ws->in_len ? len : ws->in_len;
+    memcpy(buf, ws->in, n);
+    ws->in += n;
+    ws->in_len -= n;
+    return (ssize_t)n;
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *ud)
+{
+    ad_ws_t *ws = ud;
+    if (ad_buf_append(&ws->ctl, data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+{
+    memset(buf, 0, len); /* servers do not mask */
+    return 0;
+}
+
+static void on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *ud)
+{
+    ad_ws_t *ws = ud;
+    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME) {
+        return; /* ping is answered by wslay; pong and close need nothing */
+    }
+    if (ws->closing || ws->route->handler.on_message == NULL) {
+        return;
+    }
+    ws->route->handler.on_message(ws, (const char *)arg->msg, arg->msg_length,
+                                  arg->opcode == WSLAY_BINARY_FRAME, ws->route->ud);
+}
+
+static const struct wslay_event_callbacks callbacks = {
+    .recv_callback = recv_cb,
+    .send_callback = send_cb,
+    .genmask_callback = genmask_cb,
+    .on_msg_recv_callback = on_msg_cb,
+};
+
+/* Hands what wslay queued to the socket and closes once both directions are
+ * done. Never runs inside wslay_event_recv. */
+static void pump(ad_ws_t *ws)
+{
+    if (ws->in_recv || ws->conn == NULL) {
+        return;
+    }
+    ad_conn_t *c = ws->conn;
+    if (wslay_event_want_write(ws->ctx)) {
+        if (wslay_event_send(ws->ctx) != 0) {
+            ad_conn_abort(c);
+            return;
+        }
+    }
+    if (ws->ctl.len > 0) {
+        int rc = ad_conn_write_copy(c, ws->ctl.data, ws->ctl.len);
+        ad_buf_reset(&ws->ctl);
+        if (rc != 0) {
+            return;
+        }
+    }
+    if (wslay_event_get_close_sent(ws->ctx) && !ws->closing) {
+        /* wslay answered a Close or failed the connection (1002/1007/1009) */
+        ws->closing = true;
+        ad_conn_timer(c, WS_CLOSE_TIMEOUT_MS, 0, NULL);
+    }
+    if (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx)) {
+        ad_conn_finish(c);
+    }
+}
+
+void ad_ws_on_read(void *p, const char *data, size_t len)
+{
+    ad_ws_t *ws = p;
+    ws->last_rx = uv_now(ws->conn->srv->loop);
+    if (!wslay_event_want_read(ws->ctx)) {
+        return;
+    }
+    ws->in = data;
+    ws->in_len = len;
+    ws->in_recv = true;
+    int rc = wslay_event_recv(ws->ctx);
+    ws->in_recv = false;
+    ws->in_len = 0;
+    if (rc != 0 && rc != WSLAY_ERR_CALLBACK_FAILURE) {
+        ad_conn_abort(ws->conn);
+        return;
+    }
+    pump(ws);
+}
+
+void ad_ws_on_conn_close(void *p)
+{
+    ad_ws_t *ws = p;
+    int code = 1006;
+    if (wslay_event_get_close_received(ws->ctx)) {
+        code = wslay_event_get_status_code_received(ws->ctx);
+    } else if (wslay_event_get_close_sent(ws->ctx)) {
+        code = wslay_event_get_status_code_sent(ws->ctx);
+    }
+    ws->conn = NULL;
+    ws->closing = true;
+    if (ws->route->handler.on_close != NULL) {
+        ws->route->handler.on_close(ws, code, ws->route->ud);
+    }
+    wslay_event_context_free(ws->ctx);
+    ad_buf_cleanup(&ws->ctl);
+    for (unsigned i = 0; i < ws->nkv; i++) {
+        free(ws->kv[i].name);
+        free(ws->kv[i].value);
+    }
+    free(ws->kv);
+    free(ws->protocol);
+    free(ws);
+}
+
+void ad_ws_on_server_close(void *p)
+{
+    ad_ws_close(p, 1001, "server shutting down");
+}
+
+static void ws_tick(uv_timer_t *t)
+{
+    ad_conn_t *c = t->data;
+    ad_ws_t *ws = c->ws;
+    if (ws == NULL || ws->closing) {
+        return;
+    }
+    const ad_config_t *cfg = c->srv->cfg;
+    uint64_t now = uv_now(c->srv->loop);
+    if (now - ws->last_rx >= cfg->ws_idle_timeout_ms) {
+        ad_log(AD_LOG_INFO, "ws", "dropping silent peer idle_ms=%llu",
+               (unsigned long long)(now - ws->last_rx));
+        ad_conn_abort(c);
+        return;
+    }
+    if (now - ws->last_ping >= cfg->ws_ping_interval_ms) {
+        struct wslay_event_msg ping = {.opcode = WSLAY_PING, .msg = NULL, .msg_length = 0};
+        if (wslay_event_queue_msg(ws->ctx, &ping) == 0) {
+            ws->last_ping = now;
+            pump(ws);
+        }
+    }
+}
+
+/* ---- public API ------------------------------------------------------------------ */
+
+int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m)
+{
+    if (ws->closing || ws->conn == NULL || ws->conn->closing || ws->conn->shutting) {
+        return AD_ECLOSED;
+    }
+    size_t bound = ws->conn->srv->cfg->ws_send_queue_bytes;
+    if (ad_conn_queued(ws->conn) + m->flen > bound) {
+        return AD_ETOOBIG;
+    }
+    ad_wsmsg_ref(m);
+    if (ad_conn_write_ref(ws->conn, m->frame, m->flen, wsmsg_release, m) != 0) {
+        ad_wsmsg_unref(m);
+        return AD_ECLOSED;
+    }
+    return 0;
+}
+
+int ad_ws_send_text(ad_ws_t *ws, const char *data, size_t len)
+{
+    if (ws->closing || ws->conn == NULL) {
+        return AD_ECLOSED;
+    }
+    ad_wsmsg_t *m = ad_wsmsg_new(data, len, false);
+    int rc = ad_ws_send_msg(ws, m);
+    ad_wsmsg_unref(m);
+    return rc;
+}
+
+void ad_ws_close(ad_ws_t *ws, int code, const char *reason)
+{
+    if (ws->closing || ws->conn == NULL) {
+        return;
+    }
+    size_t rl = reason != NULL ? strlen(reason) : 0;
+    if (rl > 123) {
+        rl = 123; /* a control frame payload is at most 125 bytes */
+    }
+    rl = ad_utf8_valid_prefix(reason != NULL ? reason : "", rl);
+    if (code < 1000 || code > 4999) {
+        code = 1000;
+    }
+    ws->closing = true;
+    wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, rl);
+    ad_conn_timer(ws->conn, WS_CLOSE_TIMEOUT_MS, 0, NULL);
+    pump(ws);
+}
+
+size_t ad_ws_queued_bytes(const ad_ws_t *ws)
+{
+    return ws->conn != NULL ? ad_conn_queued(ws->conn) : 0;
+}
+
+const char *ad_ws_protocol(const ad_ws_t *ws)
+{
+    return ws->protocol;
+}
+
+const char *ad_ws_param(const ad_ws_t *ws, const char *name)
+{
+    for (unsigned i = 0; i < ws->nparams; i++) {
+        if (strcmp(ws->kv[i].name, name) == 0) {
+            return ws->kv[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *ad_ws_query(const ad_ws_t *ws, const char *name)
+{
+    for (unsigned i = ws->nparams; i < ws->nkv; i++) {
+        if (strcmp(ws->kv[i].name, name) == 0) {
+            return ws->kv[i].value;
+        }
+    }
+    return NULL;
+}
+
+void ad_ws_set_data(ad_ws_t *ws, void *data)
+{
+    ws->data = data;
+}
+
+void *ad_ws_data(const ad_ws_t *ws)
+{
+    return ws->data;
+}
+
+/* ---- handshake -------------------------------------------------------------------- */
+
+int ad_ws_accept_key(const char *key, char out[29])
+{
+    size_t kl = strlen(key);
+    if (kl != 24 || key[22] != '=' || key[23] != '=') {
+        return AD_EINVAL;
+    }
+    unsigned char raw[18];
+    if (EVP_DecodeBlock(raw, (const unsigned char *)key, 24) != 18) {
+        return AD_EINVAL;
+    }
+    char buf[24 + sizeof(WS_GUID)];
+    memcpy(buf, key, 24);
+    memcpy(buf + 24, WS_GUID, sizeof(WS_GUID));
+    unsigned char sha[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)buf, 24 + sizeof(WS_GUID) - 1, sha);
+    EVP_EncodeBlock((unsigned char *)out, sha, SHA_DIGEST_LENGTH);
+    return 0;
+}
+
+static const char *pick_protocol(const ad_ws_route_t *rt, const char *offered, char *out,
+                                 size_t outsz)
+{
+    if (offered == NULL || rt->nprotocols == 0) {
+        return NULL;
+    }
+    const char *p = offered;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        size_t n = strcspn(p, ", \t");
+        for (size_t i = 0; i < rt->nprotocols; i++) {
+            if (strlen(rt->protocols[i]) == n && memcmp(rt->protocols[i], p, n) == 0 && n < outsz) {
+                memcpy(out, p, n);
+                out[n] = '\0';
+                return out;
+            }
+        }
+        p += n;
+    }
+    return NULL;
+}
+
+static void ws_upgrade(ad_req_t *r, void *ud)
+{
+    const ad_ws_route_t *rt = ud;
+    ad_conn_t *c = r->conn;
+    const char *upgrade = ad_req_header(r, "upgrade");
+    const char *connection = ad_req_header(r, "connection");
+    if (!ad_http_has_token(upgrade, "websocket") || !ad_http_has_token(connection, "upgrade") ||
+        !r->upgrade) {
+        ad_res_header(r, "Upgrade", "websocket");
+        ad_res_header(r, "Sec-WebSocket-Version", "13");
+        ad_res_error(r, 426, "UPGRADE_REQUIRED", NULL, "this endpoint speaks WebSocket only");
+        return;
+    }
+    const char *version = ad_req_header(r, "sec-websocket-version");
+    if (version == NULL || strcmp(version, "13") != 0) {
+        ad_res_header(r, "Sec-WebSocket-Version", "13");
+        ad_res_error(r, 426, "UPGRADE_REQUIRED", NULL, "unsupported WebSocket version");
+        return;
+    }
+    char accept[29];
+    const char *key = ad_req_header(r, "sec-websocket-key");
+    if (key == NULL || ad_ws_accept_key(key, accept) != 0) {
+        ad_res_error(r, 400, "BAD_REQUEST", NULL, "missing or invalid Sec-WebSocket-Key");
+        return;
+    }
+    if (c == NULL || c->qhead != r || c->nwriting > 0 || c->srv->closing) {
+        ad_res_error(r, 503, "UNAVAILABLE", NULL, "cannot upgrade this connection now");
+        return;
+    }
+    ad_ws_t *ws = ad_xcalloc(1, sizeof(*ws));
+    if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
+        free(ws);
+        ad_res_error(r, 500, "INTERNAL", NULL, "cannot set up the WebSocket");
+        return;
+    }
+    const ad_config_t *cfg = c->srv->cfg;
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, cfg->ws_max_message_bytes);
+    ws->conn = c;
+    ws->route = rt;
+    ad_buf_init(&ws->ctl, 64 * 1024);
+    char proto[128];
+    const char *sel =
+        pick_protocol(rt, ad_req_header(r, "sec-websocket-protocol"), proto, sizeof(proto));
+    if (sel != NULL) {
+        ws->protocol = ad_xstrdup(sel);
+    }
+    /* Keep the params and query: the request is gone after the 101. */
+    ad_req_query(r, "");
+    ws->nparams = r->nparams;
+    ws->nkv = r->nparams + r->nqs;
+    ws->kv = ad_xcalloc(ws->nkv ? ws->nkv : 1, sizeof(ad_kv_t));
+    for (unsigned i = 0; i < r->nparams; i++) {
+        ws->kv[i].name = ad_xstrdup(r->params[i].name);
+        ws->kv[i].value = ad_xstrdup(r->params[i].value);
+    }
+    for (unsigned i = 0; i < r->nqs; i++) {
+        ws->kv[r->nparams + i].name = ad_xstrdup(r->qs[i].name);
+        ws->kv[r->nparams + i].value = ad_xstrdup(r->qs[i].value);
+    }
+    const char *rest = c->upgrade_rest;
+    size_t rest_len = c->upgrade_len;
+    ad_conn_upgraded(c, ws);
+    ad_res_header(r, "Upgrade", "websocket");
+    ad_res_header(r, "Connection", "Upgrade");
+    ad_res_header(r, "Sec-WebSocket-Accept", accept);
+    if (ws->protocol != NULL) {
+        ad_res_header(r, "Sec-WebSocket-Protocol", ws->protocol);
+    }
+    ad_res_send_ex(r, 101, NULL, NULL, 0, true);
+    if (c->closing) {
+        return;
+    }
+    uint64_t now = uv_now(c->srv->loop);
+    ws->last_rx = now;
+    ws->last_ping = now;
+    uint64_t period = cfg->ws_ping_interval_ms < cfg->ws_idle_timeout_ms ? cfg->ws_ping_interval_ms
+                                                                         : cfg->ws_idle_timeout_ms;
+    ad_conn_timer(c, period, period, ws_tick);
+    if (rt->handler.on_open != NULL) {
+        rt->handler.on_open(ws, r, rt->ud);
+    }
+    if (!c->closing && c->ws == ws && rest_len > 0) {
+        ad_ws_on_read(ws, rest, rest_len);
+    }
+}
+
+void ad_server_route_ws(ad_server_t *s, const char *pattern, const char *const *protocols,
+                        const ad_ws_handler_t *handler, void *ud)
+{
+    size_t n = 0;
+    while (protocols != NULL && protocols[n] != NULL) {
+        n++;
+    }
+    ad_ws_route_t *rt = ad_xcalloc(1, sizeof(*rt) + n * sizeof(char *) + 1);
+    rt->handler = *handler;
+    rt->ud = ud;
+    rt->nprotocols = n;
+    /* Protocol names live as long as the route: copy them into one block
+     * owned by the route list. */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += strlen(protocols[i]) + 1;
+    }
+    rt = ad_xrealloc(rt, sizeof(*rt) + n * sizeof(char *) + total + 1);
+    char *p = (char *)&rt->protocols[n];
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(protocols[i]) + 1;
+        memcpy(p, protocols[i], l);
+        rt->protocols[i] = p;
+        p += l;
+    }
+    ad_server_route(s, "GET", pattern, ws_upgrade, rt);
+    ad_server_route_own_(s, rt);
+}

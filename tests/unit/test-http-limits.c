@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the request limits and the parser's answers, driven through a
+ * real connection on a socketpair: 431, 414, 413, 400 + close, pipelining
+ * in order, HEAD, Expect: 100-continue and chunked bodies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+#include "ws/ws.h"
+
+ad_conn_t *ad_http_conn_open_fd_(ad_server_t *s, int fd);
+
+static uv_loop_t loop;
+static ad_config_t cfg;
+static ad_server_t *srv;
+
+static int setup(void **state)
+{
+    char err[256];
+    assert_int_equal(ad_config_load_env(&cfg, err, sizeof(err)), 0);
+    cfg.max_header_bytes = 1024;
+    cfg.max_header_count = 8;
+    cfg.max_url_bytes = 100;
+    cfg.max_body_bytes = 64;
+    ad_log_set_level(AD_LOG_WARN);
+    uv_loop_init(&loop);
+    srv = ad_server_new(&loop, &cfg);
+    ad_server_route(srv, "GET", "/healthz", ad_http_healthz, NULL);
+    ad_test_routes_register(srv);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ad_server_close(srv, NULL, NULL);
+    for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) {
+    }
+    ad_server_free(srv);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return 0;
+}
+
+/* Sends req on a fresh connection and returns everything the server wrote
+ * until it closed or went quiet (static buffer). */
+static const char *roundtrip(const char *req, size_t len, bool *closed)
+{
+    static char out[65536];
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    assert_non_null(ad_http_conn_open_fd_(srv, sv[0]));
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(sv[1], req + off, len - off);
+        if (n > 0) {
+            off += (size_t)n;
+        }
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    size_t got = 0;
+    *closed = false;
+    int quiet = 0;
+    for (int i = 0; i < 2000 && quiet < 50; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        ssize_t n = read(sv[1], out + got, sizeof(out) - 1 - got);
+        if (n == 0) {
+            *closed = true;
+            break;
+        }
+        if (n > 0) {
+            got += (size_t)n;
+            quiet = 0;
+        } else {
+            quiet++;
+            usleep(1000);
+        }
+    }
+    out[got] = '\0';
+    close(sv[1]);
+    for (int i = 0; i < 200 && srv->nconns > 0; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(500);
+    }
+    if (srv->nconns != 0) {
+        fail_msg("connection still open after %.80s; got %.300s", req, out);
+    }
+    return out;
+}
+
+static void status_is(const char *req, int status, bool must_close)
+{
+    bool closed;
+    const char *out = roundtrip(req, strlen(req), &closed);
+    char want[32];
+    snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
+    if (strncmp(out, want, strlen(want)) != 0) {
+        fail_msg("request %.60s: expected %d, got: %.200s", req, status, out);
+    }
+    if (must_close) {
+        assert_true(closed);
+        assert_non_null(strstr(out, "Connection: close\r\n"));
+    }
+}
+
+static void healthz_answers(void **state)
+{
+    bool closed;
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *out = roundtrip(req, strlen(req), &closed);
+    assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(out, "\r\nDate: "));
+    assert_non_null(strstr(out, "Content-Length: 15\r\n"));
+    assert_non_null(strstr(out, "\r\n\r\n{\"status\":\"ok\"}"));
+    assert_false(closed); /* keep-alive */
+}
+
+static void limits_answer_with_their_status(void **state)
+{
+    char big[2048];
+    int n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nX-Big: %01500d\r\n\r\n", 0);
+    assert_true(n > 1500);
+    status_is(big, 431, true);
+    status_is("GET /healthz HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n"
+              "G: 1\r\nH: 1\r\nI: 1\r\n\r\n",
+              431, true);
+    status_is("GET /healthz HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n"
+              "G: 1\r\nH: 1\r\n\r\n",
+              200, false);
+    n = snprintf(big, sizeof(big), "GET /healthz?x=%0150d HTTP/1.1\r\n\r\n", 0);
+    status_is(big, 414, true);
+    status_is("POST /test/echo HTTP/1.1\r\nContent-Length: 65\r\n\r\n", 413, true);
+    status_is("POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "30\r\n012345678901234567890123456789012345678901234567\r\n"
+              "30\r\n012345678901234567890123456789012345678901234567\r\n0\r\n\r\n",
+              413, true);
+    status_is("HELLO WORLD\r\n\r\n", 400, true);
+    status_is("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, true);
+    status_is("GET /%zz HTTP/1.1\r\n\r\n", 400, true);
+    status_is("POST /test/echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: teapot\r\n\r\nab", 417,
+              true);
+}
+
+static void bodies_and_pipelining(void **state)
+{
+    bool closed;
+    const char *req =
+        "POST /test/echo HTTP/1.1\r\nContent-Type: text/plain\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        "GET /healthz HTTP/1.1\r\n\r\n"
+        "HEAD /healthz HTTP/1.1\r\n\r\n"
+        "POST /test/echo HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    const char *out = roundtrip(req, strlen(req), &closed);
+    const char *a = strstr(out, "\r\n\r\nabcde");
+    const char *b = strstr(out, "\r\n\r\n{\"status\":\"ok\"}HTTP/1.1 200 OK");
+    const char *c = strstr(out, "\r\n\r\nok");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_true(a < b && b < c);
+    assert_true(closed);
+
+    req = "POST /test/echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi";
+    out = roundtrip(req, strlen(req), &closed);
+    assert_true(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0);
+    assert_non_null(strstr(out, "\r\n\r\nhi"));
+
+    req = "GET /healthz HTTP/1.0\r\n\r\n";
+    out = roundtrip(req, strlen(req), &closed);
+    assert_non_null(strstr(out, "Connection: close"));
+    assert_true(closed);
+    req = "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    out = roundtrip(req, strlen(req), &closed);
+    assert_non_null(strstr(out, "Connection: keep-alive"));
+    assert_false(closed);
+}
+
+static void routing_answers(void **state)
+{
+    status_is("GET /test/items/7 HTTP/1.1\r\n\r\n", 200, false);
+    status_is("DELETE /test/items/7 HTTP/1.1\r\n\r\n", 404, false);
+    status_is("PATCH /test/items/7 HTTP/1.1\r\n\r\n", 405, false);
+    status_is("GET /api/nothing HTTP/1.1\r\n\r\n", 404, false);
+    status_is("OPTIONS /test/items/7 HTTP/1.1\r\n\r\n", 204, false);
+    status_is("GET /ws/echo HTTP/1.1\r\n\r\n", 426, false);
+    status_is("GET /anything/else HTTP/1.1\r\n\r\n", 200, false); /* the app's index.html */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(healthz_answers),
+        cmocka_unit_test(limits_answer_with_their_status),
+        cmocka_unit_test(bodies_and_pipelining),
+        cmocka_unit_test(routing_answers),
+    };
+    return cmocka_run_group_tests_name("http-limits", tests, setup, teardown);
+}
