@@ -119,8 +119,11 @@ lint:
 bench-deps:
 	@sh bench/deps.sh
 
+# build/bench/agentd is the release build plus the test-only routes
+# (-DAD_TEST_BUILD), for scenarios the release API cannot drive.
 bench: deps bench-deps
 	$(MAKE) BUILD=release all
+	$(MAKE) BUILD=release O=build/bench CFLAGS=-DAD_TEST_BUILD all
 	bench/run.sh $(if $(QUICK),--quick)
 
 clean:

@@ -26,8 +26,8 @@ sys.setPidFile(path.join(RESULTS, '.pids'));
 
 // Durations (seconds) and sizes; QUICK keeps the whole run under 3 minutes.
 const C = QUICK ? {
-  wrkWarm: 0.5, wrk: 1.5, conc: [16, 64], fanWarm: 0.3, fan: 1, fanN: [16, 1000], payloads: [64, 1024],
-  w1N: [1000, 10000], w4Lines: { 1000: 2000, 10000: 10000 }, sqlite: 1, startRuns: 5, reps: 1,
+  wrkWarm: 1, wrk: 2, conc: [16, 64], fanWarm: 0.3, fan: 1, fanN: [16, 1000], payloads: [64, 1024],
+  w1N: [1000, 5000], w4Lines: { 1000: 2000, 10000: 10000 }, sqlite: 1, startRuns: 5, reps: 1,
 } : {
   wrkWarm: 3, wrk: 8, conc: [16, 64], fanWarm: 1.5, fan: 5, fanN: [16, 256, 1000], payloads: [64, 1024],
   w1N: [1000, 10000], w4Lines: { 1000: 10000, 10000: 50000 }, sqlite: 5, startRuns: 20, reps: 3,
@@ -328,19 +328,25 @@ async function h3() {
 
 async function idleMem(h, n, wsPath, subscribe) {
   const before = sys.rssBytes(h.pid);
+  const cpu0 = sys.cpuSeconds(h.pid);
   let after = null;
+  let setupCpu = null;
   const addrs = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
   const r = await sys.runGen('ws-idle.js', { port: h.port, path: wsPath, n, subscribe, localAddrs: addrs, settleMs: QUICK ? 500 : 2000 },
-    { serverPid: h.pid, timeoutMs: 120000, onMark: (what, gen) => { if (what === 'start') { after = sys.rssBytes(h.pid); gen.send('go\n'); } } });
+    { serverPid: h.pid, timeoutMs: 120000, onMark: (what, gen) => { if (what === 'start') { after = sys.rssBytes(h.pid); setupCpu = sys.cpuSeconds(h.pid) - cpu0; gen.send('go\n'); } } });
   if (r.opened < n * 0.99) throw new Error(`only ${r.opened} of ${n} connections opened`);
-  return { n, opened: r.opened, rssBeforeMiB: before / 1048576, rssAfterMiB: after / 1048576, bytesPerConn: (after - before) / r.opened };
+  return { n, opened: r.opened, rssBeforeMiB: before / 1048576, rssAfterMiB: after / 1048576, bytesPerConn: (after - before) / r.opened,
+    setupSeconds: r.setupSeconds, setupServerCpuS: setupCpu, connectsPerServerCpuS: setupCpu > 0 ? r.opened / setupCpu : null };
 }
 
 async function w1() {
   const res = {};
   const subMsg = (id) => JSON.stringify({ type: 'subscribe', payload: { topics: [`agent:${id}`] } });
   const servers = [
-    ['agentd', () => agentd.start(), '/ws', async (h) => { if (!(await agentd.hasWs(h))) throw new Error('no /ws endpoint in this build'); return subMsg('ag_bench'); }],
+    ['agentd', () => agentd.start({ bin: agentdWs?.bin || agentd.BIN }), agentdWs?.path, async () => {
+      if (!agentdWs) throw new Error(agentdWsWhy);
+      return agentdWs.bus ? subMsg('ag_bench') : null;
+    }],
     ['ws', () => startNode('ws-node', 'ws-node.js'), '/sub', null],
     ['bun', () => startBun('bun', 'ws-bun.js'), '/sub', null],
   ];
@@ -351,7 +357,8 @@ async function w1() {
         await withServer(startFn, async (h) => {
           const sub = prep ? await prep(h) : null;
           res[name][`n${n}`] = await idleMem(h, n, p, sub);
-          log(`W1 ${name} n=${n}: ${fmtN(res[name][`n${n}`].bytesPerConn)} B/conn`);
+          const x = res[name][`n${n}`];
+          log(`W1 ${name} n=${n}: ${fmtN(x.bytesPerConn)} B/conn; opening took ${x.setupSeconds.toFixed(1)} s, server ${x.setupServerCpuS.toFixed(2)} CPU-s`);
         });
       } catch (e) { res[name][`n${n}`] = null; na('W1', `${name} n=${n}: ${e.message}`); }
     }
@@ -361,7 +368,7 @@ async function w1() {
     const a = res.agentd?.[`n${n}`]?.bytesPerConn;
     ratio('W1', `RSS per idle WebSocket, N=${n}: agentd ÷ Node ws`, a, res.ws?.[`n${n}`]?.bytesPerConn, { higherIsBetter: false, unit: 'B' });
     ratio('W1', `RSS per idle WebSocket, N=${n}: agentd ÷ Bun`, a, res.bun?.[`n${n}`]?.bytesPerConn, { higherIsBetter: false, unit: 'B' });
-    budget('W1', `RSS per idle WebSocket, N=${n} (budget 16 KiB)`, a, 16384, { unit: 'B' });
+    budget('W1', `RSS per idle WebSocket, N=${n} (budget 16 KiB)`, a, 16384, { unit: 'B', note: agentdWs && !agentdWs.bus ? 'agentd on /ws/echo (test routes): no /ws bus endpoint yet' : '' });
   }
 }
 
@@ -459,6 +466,8 @@ async function r1() {
 // ---- W4: agent stdout line -> 100 subscribers ---------------------------------------------
 
 let agentdRun = null; // set by probeAgentdRun(): how to start an agent that runs linegen
+let agentdWs = null; // {bin, path, bus}: the WebSocket endpoint W1 holds idle connections on
+let agentdWsWhy = 'no WebSocket endpoint';
 let agentdRunWhy = 'agent runs (proc/agent branches) not merged yet';
 let agentdPublishWhy = 'event bus /ws not merged yet';
 
@@ -594,6 +603,15 @@ async function probes() {
     return;
   }
   const mod = require('./lib/agentd-adapters');
+  for (const [bin, p, bus] of [[agentd.BIN, '/ws', true], [agentd.BENCH_BIN, '/ws/echo', false]]) {
+    if (!fs.existsSync(bin)) continue;
+    try {
+      const ok = await withServer(() => agentd.start({ bin }), (h) => agentd.hasWs(h, p));
+      if (ok) { agentdWs = { bin, path: p, bus }; break; }
+    } catch (e) { agentdWsWhy = e.message; }
+  }
+  if (!agentdWs) agentdWsWhy = 'neither /ws (release) nor /ws/echo (build/bench) accepts an upgrade';
+  out.meta.agentdWs = agentdWs;
   try { agentdPublish = await mod.probePublish(agentd); } catch (e) { agentdPublishWhy = e.message; }
   try { agentdRun = await mod.probeRun(agentd); } catch (e) { agentdRunWhy = e.message; }
 }

@@ -9,9 +9,10 @@ const { wsConnect } = require('../lib/wire');
 (async () => {
   const conns = [];
   let failed = 0;
+  const t0 = performance.now();
   const addrs = p.localAddrs || ['127.0.0.1'];
   const perAddr = 20000;
-  await pool(p.n, 128, async (i) => {
+  await pool(p.n, p.concurrency || 256, async (i) => {
     try {
       const c = await wsConnect({ port: p.port, path: p.path, localAddress: addrs[Math.floor(i / perAddr) % addrs.length] });
       if (p.subscribe) c.send(p.subscribe);
@@ -21,11 +22,12 @@ const { wsConnect } = require('../lib/wire');
       if (failed === 1) process.stderr.write(`ws-idle: ${e.message}\n`);
     }
   });
+  const setupSeconds = (performance.now() - t0) / 1000;
   await sleep(p.settleMs || 1000);
   const open = conns.filter((c) => !c.closed).length;
   mark('start');
   await waitLine('go');
-  result({ opened: open, failed });
+  result({ opened: open, failed, setupSeconds });
   for (const c of conns) c.close();
   setTimeout(() => process.exit(0), 100);
 })().catch(fail);

@@ -13,6 +13,9 @@ const { httpConn, wsConnect } = require('./wire');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = process.env.AGENTD_BIN || path.join(ROOT, 'build', 'release', 'agentd');
+// The release build plus the test-only routes (make bench builds it): used
+// only where the release API offers no way to drive a scenario.
+const BENCH_BIN = process.env.AGENTD_BENCH_BIN || path.join(ROOT, 'build', 'bench', 'agentd');
 
 async function start({ durability = 'normal', args = [], dataDir, bin = BIN } = {}) {
   if (!fs.existsSync(bin)) throw new Error(`no binary at ${bin} (make BUILD=release)`);
@@ -73,4 +76,4 @@ async function hasWs(h, p = '/ws') {
   try { const c = await wsConnect({ port: h.port, path: p, timeoutMs: 3000 }); c.close(); return true; } catch (_) { return false; }
 }
 
-module.exports = { BIN, ROOT, start, request, healthz, seedAgent, hasWs };
+module.exports = { BIN, BENCH_BIN, ROOT, start, request, healthz, seedAgent, hasWs };

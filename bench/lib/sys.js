@@ -203,7 +203,7 @@ function wrk(url, { conns, seconds, script, env = {}, serverPid, core = 0 }) {
       const wall = (performance.now() - t0) / 1000;
       const serverCpuS = serverPid ? cpuSeconds(serverPid) - c0 : null;
       const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (code !== 0 || !rps) { reject(new Error(`wrk failed (code ${code}): ${out.trim().slice(-300)}`)); return; }
+      if (code !== 0 || !rps) { reject(new Error(`wrk failed (code ${code}): ${out.replace(/CHILDSTAT.*/, "").trim().split("\n").slice(0, 2).join(" ").slice(0, 200)}`)); return; }
       const unit = (v, u) => Number(v) * ({ us: 1e-3, ms: 1, s: 1000, m: 60000 }[u] || 1);
       const l50 = /\s50%\s+([\d.]+)(us|ms|s|m)/.exec(out);
       const l99 = /\s99%\s+([\d.]+)(us|ms|s|m)/.exec(out);
