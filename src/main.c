@@ -4,8 +4,11 @@
  * either runs the daemon (serve) or hands over to a client command. Wiring
  * only; each subsystem owns its own work.
  */
+#include "api/api.h"
+#include "bus/bus.h"
 #include "core/core.h"
 #include "http/http.h"
+#include "store/store.h"
 #include "ws/ws.h"
 
 #include <signal.h>
@@ -24,6 +27,9 @@ typedef struct {
     uv_signal_t sigterm;
     ad_pidlock_t lock;
     ad_server_t *server;
+    ad_store_t *store;
+    ad_bus_t *bus;
+    ad_app_t app;
     bool stopping;
 } daemon_t;
 
@@ -70,6 +76,10 @@ static void close_handle(uv_handle_t *h, void *arg)
 static void on_server_closed(void *ud)
 {
     daemon_t *d = ud;
+    /* The store first: it commits what is queued and closes its own
+     * handle with its own callback. */
+    ad_store_close(d->store);
+    d->store = NULL;
     uv_walk(d->loop, close_handle, NULL);
 }
 
@@ -102,6 +112,12 @@ static int serve(daemon_t *d)
     }
     signal(SIGPIPE, SIG_IGN);
     d->loop = uv_default_loop();
+    if (ad_store_open_cfg(d->loop, &d->cfg, &d->store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        uv_loop_close(d->loop);
+        ad_pidlock_release(&d->lock);
+        return 1;
+    }
     uv_signal_init(d->loop, &d->sigint);
     uv_signal_init(d->loop, &d->sigterm);
     d->sigint.data = d;
@@ -114,6 +130,10 @@ static int serve(daemon_t *d)
     /* Subsystems are created and register their routes here, before
      * listening (store, bus, then ad_api_register(&app)). */
     ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
+    d->bus = ad_bus_new(d->loop, &d->cfg);
+    d->app = (ad_app_t){
+        .loop = d->loop, .cfg = &d->cfg, .server = d->server, .store = d->store, .bus = d->bus};
+    ad_api_register(&d->app);
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);
 #endif
@@ -121,9 +141,11 @@ static int serve(daemon_t *d)
     if (ad_server_listen(d->server, err, sizeof(err)) != 0) {
         fprintf(stderr, "agentd: %s\n", err);
         ad_server_close(d->server, NULL, NULL);
+        ad_store_close(d->store);
         uv_walk(d->loop, close_handle, NULL);
         uv_run(d->loop, UV_RUN_DEFAULT);
         ad_server_free(d->server);
+        ad_bus_free(d->bus);
         uv_loop_close(d->loop);
         ad_pidlock_release(&d->lock);
         return 1;
@@ -137,8 +159,14 @@ static int serve(daemon_t *d)
     fflush(stdout);
 
     uv_run(d->loop, UV_RUN_DEFAULT);
+    if (d->store != NULL) {
+        ad_store_close(d->store);
+        d->store = NULL;
+        uv_run(d->loop, UV_RUN_DEFAULT);
+    }
 
     ad_server_free(d->server);
+    ad_bus_free(d->bus);
     uv_loop_close(d->loop);
     ad_pidlock_release(&d->lock);
     ad_log(AD_LOG_INFO, "main", "stopped");

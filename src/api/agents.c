@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /api/agents: list with filters, get, create with defaults, update,
+ * archive or delete, restore, fork and reorder. Every change is answered
+ * after its commit and published as agent_update to the agent's, its
+ * worktree's and its workspace's topics. start/stop/message are the agent
+ * subsystem's (they check ad_store_agent_check_startable()).
+ */
+#include "api/api_int.h"
+
+#include <string.h>
+#include <time.h>
+
+#define MODES "auto,plan,regular"
+#define EXECUTORS "claude,codex,gemini,command"
+#define STATUSES "running,waiting,error,finished,idle,paused"
+
+static void publish_agent(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
+{
+    api_publish(app, "agent_update", payload, "agent",
+                json_string_value(json_object_get(agent, "id")), "worktree",
+                json_string_value(json_object_get(agent, "worktreeId")), "workspace", ws, NULL);
+}
+
+/* For writes whose result is {agent, workspaceId}: publish, answer. */
+static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int status)
+{
+    if (rc != 0) {
+        api_fail(r, rc, "agent", ad_req_param(r, "id"));
+        return;
+    }
+    json_t *a = json_object_get(result, "agent");
+    publish_agent(app, a, a, json_string_value(json_object_get(result, "workspaceId")));
+    ad_res_json(r, status, json_incref(a));
+}
+
+static void done_200(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    answer_agent(app, r, rc, result, 200);
+}
+
+static void done_201(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    answer_agent(app, r, rc, result, 201);
+}
+
+static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc == AD_ENOENT) {
+        ad_res_error_code(r, rc, json_pack("{s:s}", "field", "worktreeId"), "worktree not found");
+        return;
+    }
+    answer_agent(app, r, rc, result, 201);
+}
+
+static void list(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *wt = ad_req_query(r, "worktreeId");
+    const char *status = ad_req_query(r, "status");
+    bool include = false;
+    if (api_query_bool(r, "includeDeleted", false, &include) != 0) {
+        return;
+    }
+    if (wt != NULL && wt[0] == '\0') {
+        wt = NULL;
+    }
+    if (status != NULL && status[0] == '\0') {
+        status = NULL;
+    }
+    if (status != NULL && !api_choice(STATUSES, status)) {
+        api_invalid(r, "status", "must be one of " STATUSES);
+        return;
+    }
+    json_t *out = NULL;
+    int rc = ad_store_agent_list(app->store, wt, status, include, &out);
+    if (rc != 0) {
+        api_fail(r, rc, "worktree", wt);
+        return;
+    }
+    ad_res_json(r, 200, out);
+}
+
+static void get(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    json_t *a = NULL;
+    int rc = ad_store_agent_get(app->store, id, &a);
+    if (rc != 0) {
+        api_fail(r, rc, "agent", id);
+        return;
+    }
+    ad_res_json(r, 200, a);
+}
+
+/* Validates name, mode, permissions, crewId (shared by create and
+ * update) into args. -1 when it has answered 422. */
+static int common_fields(ad_req_t *r, json_t *body, json_t *args)
+{
+    const char *name = NULL, *mode = NULL;
+    json_t *perms = NULL;
+    if (api_str(r, body, "name", false, 200, &name) != 0 ||
+        api_enum(r, body, "mode", false, MODES, &mode) != 0 ||
+        api_str_array(r, body, "permissions", false, 64, 128, &perms) != 0) {
+        return -1;
+    }
+    if (name != NULL) {
+        if (name[0] == '\0') {
+            return api_invalid(r, "name", "must not be empty");
+        }
+        json_object_set_new(args, "name", json_string(name));
+    }
+    if (mode != NULL) {
+        json_object_set_new(args, "mode", json_string(mode));
+    }
+    if (perms != NULL) {
+        json_object_set(args, "permissions", perms);
+    }
+    json_t *crew = json_object_get(body, "crewId");
+    if (crew != NULL) {
+        if (!json_is_null(crew) && (!json_is_string(crew) || json_string_length(crew) == 0 ||
+                                    json_string_length(crew) > 128)) {
+            return api_invalid(r, "crewId", "must be a string or null");
+        }
+        json_object_set(args, "crewId", crew);
+    }
+    return 0;
+}
+
+static void create(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    json_t *args = json_object();
+    const char *wt = NULL, *executor = NULL;
+    if (api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) != 0 ||
+        common_fields(r, body, args) != 0 ||
+        api_enum(r, body, "executor", false, EXECUTORS, &executor) != 0) {
+        goto out;
+    }
+    if (json_object_get(args, "name") == NULL) {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        char name[32];
+        snprintf(name, sizeof(name), "Agent %02d:%02d", tm.tm_hour % 100, tm.tm_min % 100);
+        json_object_set_new(args, "name", json_string(name));
+    }
+    if (json_object_get(args, "mode") == NULL) {
+        /* The default_mode setting, itself "regular" by default. */
+        json_t *s = NULL;
+        const char *m = "regular";
+        if (ad_store_settings_get(app->store, &s) == 0) {
+            const char *v = json_string_value(json_object_get(s, "default_mode"));
+            if (v != NULL && api_choice(MODES, v)) {
+                m = v;
+            }
+        }
+        json_object_set_new(args, "mode", json_string(m));
+        json_decref(s);
+    }
+    if (json_object_get(args, "permissions") == NULL) {
+        json_object_set_new(args, "permissions", json_pack("[s]", "read"));
+    }
+    if (json_is_null(json_object_get(args, "crewId"))) {
+        json_object_del(args, "crewId");
+    }
+    char id[AD_ID_MAX];
+    ad_id_new("ag", id);
+    json_object_set_new(args, "id", json_string(id));
+    json_object_set_new(args, "worktreeId", json_string(wt));
+    json_object_set_new(args, "executor", json_string(executor != NULL ? executor : "claude"));
+    json_object_set_new(args, "now", json_integer(ad_wall_ms()));
+    api_write(app, r, ad_store_op_agent_insert, args, created);
+    args = NULL;
+out:
+    json_decref(args);
+    json_decref(body);
+}
+
+static void patch(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    json_t *args = json_object();
+    int64_t order = 0;
+    bool has_order = false;
+    if (common_fields(r, body, args) != 0 ||
+        api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) != 0) {
+        goto out;
+    }
+    if (has_order) {
+        json_object_set_new(args, "displayOrder", json_integer(order));
+    }
+    json_object_set_new(args, "id", json_string(ad_req_param(r, "id")));
+    json_object_set_new(args, "now", json_integer(ad_wall_ms()));
+    api_write(app, r, ad_store_op_agent_update, args, done_200);
+    args = NULL;
+out:
+    json_decref(args);
+    json_decref(body);
+}
+
+static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc == AD_ESTATE) {
+        ad_res_error_code(r, rc, NULL, "the agent is running; stop it before deleting it");
+        return;
+    }
+    if (rc != 0) {
+        api_fail(r, rc, "agent", ad_req_param(r, "id"));
+        return;
+    }
+    json_t *a = json_object_get(result, "agent");
+    const char *ws = json_string_value(json_object_get(result, "workspaceId"));
+    json_t *p = json_pack("{s:O, s:b}", "id", json_object_get(a, "id"), "deleted", 1);
+    publish_agent(app, p, a, ws);
+    json_decref(p);
+    ad_res_send(r, 204, NULL, NULL, 0);
+}
+
+static void del(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    bool archive = true;
+    if (api_query_bool(r, "archive", true, &archive) != 0) {
+        return;
+    }
+    json_t *args = json_pack("{s:s, s:b, s:I}", "id", ad_req_param(r, "id"), "archive", archive,
+                             "now", (json_int_t)ad_wall_ms());
+    api_write(app, r, ad_store_op_agent_delete, args, archive ? done_200 : deleted);
+}
+
+static void restore(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *args =
+        json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms());
+    api_write(app, r, ad_store_op_agent_restore, args, done_200);
+}
+
+static void fork_agent(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    bool failed = false;
+    json_t *body = api_body_optional(r, &failed);
+    if (failed) {
+        return;
+    }
+    const char *name = NULL;
+    if (api_str(r, body, "name", false, 200, &name) != 0) {
+        goto out;
+    }
+    if (name != NULL && name[0] == '\0') {
+        api_invalid(r, "name", "must not be empty");
+        goto out;
+    }
+    char id[AD_ID_MAX];
+    ad_id_new("ag", id);
+    json_t *args = json_pack("{s:s, s:s, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId", id,
+                             "name", name, "now", (json_int_t)ad_wall_ms());
+    api_write(app, r, ad_store_op_agent_fork, args, done_201);
+out:
+    json_decref(body);
+}
+
+static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc == AD_EINVAL) {
+        const char *id = json_string_value(json_object_get(result, "id"));
+        ad_res_error(r, 422, "VALIDATION_ERROR",
+                     json_pack("{s:s, s:s, s:s?}", "field", "ids", "reason",
+                               "every id must be an agent of the worktree", "id", id),
+                     "ids: %s is not an agent of this worktree", id != NULL ? id : "?");
+        return;
+    }
+    if (rc != 0) {
+        api_fail(r, rc, "worktree", NULL);
+        return;
+    }
+    const char *ws = json_string_value(json_object_get(result, "workspaceId"));
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(result, "agents"), i, a)
+    {
+        json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(a, "id"), "displayOrder",
+                              json_object_get(a, "displayOrder"));
+        publish_agent(app, p, a, ws);
+        json_decref(p);
+    }
+    ad_res_json(r, 200, json_pack("{s:O}", "agents", json_object_get(result, "agents")));
+}
+
+static void reorder(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *wt = NULL;
+    json_t *ids = NULL;
+    if (api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) == 0 &&
+        api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0) {
+        api_write(app, r, ad_store_op_agent_reorder,
+                  json_pack("{s:s, s:O, s:I}", "worktreeId", wt, "ids", ids, "now",
+                            (json_int_t)ad_wall_ms()),
+                  reordered);
+    }
+    json_decref(body);
+}
+
+void api_agents_register(ad_app_t *app)
+{
+    ad_server_route(app->server, "GET", "/api/agents", list, app);
+    ad_server_route(app->server, "POST", "/api/agents", create, app);
+    ad_server_route(app->server, "POST", "/api/agents/reorder", reorder, app);
+    ad_server_route(app->server, "GET", "/api/agents/:id", get, app);
+    ad_server_route(app->server, "PATCH", "/api/agents/:id", patch, app);
+    ad_server_route(app->server, "DELETE", "/api/agents/:id", del, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/restore", restore, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/fork", fork_agent, app);
+}

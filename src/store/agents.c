@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Agents: the rows, their listing orders (a worktree's sortMode), archive
+ * (soft delete), restore, fork and reorder. Starting and stopping agents is
+ * the agent subsystem's; ad_store_agent_check_startable() is its guard.
+ */
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include <string.h>
+
+static const char SQL_AG_GET[] = "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?1";
+
+#define AG_FILTER "(?2 IS NULL OR status = ?2) AND (?3 OR deleted_at IS NULL)"
+#define STATUS_RANK                                                                                \
+    "CASE status WHEN 'running' THEN 0 WHEN 'waiting' THEN 1 WHEN 'error' THEN 2 WHEN 'idle' "     \
+    "THEN 3 WHEN 'paused' THEN 4 ELSE 5 END"
+
+static const char SQL_AG_LIST_ALL[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE " AG_FILTER " ORDER BY created_at, id LIMIT 10000";
+static const char SQL_AG_LIST_FREE[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY display_order, created_at, id LIMIT 10000";
+static const char SQL_AG_LIST_STATUS[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY " STATUS_RANK ", display_order, created_at, id LIMIT 10000";
+static const char SQL_AG_LIST_NAME[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY name COLLATE NOCASE, created_at, id LIMIT 10000";
+
+static int agent_read(sqlite3 *db, const char *id, json_t **out)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_AG_GET);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    return ad_store_one_json(db, s, AD_AGENT_JSON, AD_AGENT_NULLS, out);
+}
+
+int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out)
+{
+    return agent_read(ad_store_rdb(st), id, out);
+}
+
+int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
+                        bool include_deleted, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    const char *sql = SQL_AG_LIST_ALL;
+    if (worktree_id != NULL) {
+        sqlite3_stmt *m = ad_store_stmt(db, "SELECT sort_mode FROM worktrees WHERE id = ?1");
+        if (m == NULL) {
+            return AD_EINTERNAL;
+        }
+        sqlite3_bind_text(m, 1, worktree_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(m);
+        if (rc != SQLITE_ROW) {
+            sqlite3_reset(m);
+            return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+        }
+        const char *mode = (const char *)sqlite3_column_text(m, 0);
+        if (strcmp(mode, "status") == 0) {
+            sql = SQL_AG_LIST_STATUS;
+        } else if (strcmp(mode, "name") == 0) {
+            sql = SQL_AG_LIST_NAME;
+        } else {
+            sql = SQL_AG_LIST_FREE;
+        }
+        sqlite3_reset(m);
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    if (worktree_id != NULL) {
+        sqlite3_bind_text(s, 1, worktree_id, -1, SQLITE_TRANSIENT);
+    }
+    ad_store_bind_text(s, 2, status);
+    sqlite3_bind_int(s, 3, include_deleted ? 1 : 0);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, ad_store_row_json(s, AD_AGENT_JSON, AD_AGENT_NULLS));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ad_store_rc(db, rc);
+    }
+    *out = json_pack("{s:o}", "agents", arr);
+    return 0;
+}
+
+int ad_store_agent_check_startable(ad_store_t *st, const char *id)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT deleted_at IS NOT NULL, status FROM agents "
+                                        "WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    int e = 0;
+    if (rc == SQLITE_ROW) {
+        const char *status = (const char *)sqlite3_column_text(s, 1);
+        if (sqlite3_column_int(s, 0) != 0 || strcmp(status, "running") == 0) {
+            e = AD_ESTATE;
+        }
+    } else {
+        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}
+
+/* ---- writes (writer thread) ------------------------------------------------- */
+
+static int step_done(sqlite3 *db, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+/* The workspace of a worktree into out (AD_ID_MAX). */
+static int workspace_of(sqlite3 *db, const char *worktree_id, char *out)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, worktree_id);
+    int rc = sqlite3_step(s);
+    int e = 0;
+    if (rc == SQLITE_ROW) {
+        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    } else {
+        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}
+
+/* result = {agent, workspaceId} for agent id. */
+static int agent_result(sqlite3 *db, const char *id, json_t **result)
+{
+    json_t *a = NULL;
+    int e = agent_read(db, id, &a);
+    if (e != 0) {
+        return e;
+    }
+    char ws[AD_ID_MAX] = "";
+    e = workspace_of(db, json_string_value(json_object_get(a, "worktreeId")), ws);
+    if (e != 0) {
+        json_decref(a);
+        return e;
+    }
+    *result = json_pack("{s:o, s:s}", "agent", a, "workspaceId", ws);
+    return 0;
+}
+
+int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result)
+{
+    const char *wt = ad_args_str(args, "worktreeId");
+    char ws[AD_ID_MAX];
+    int e = workspace_of(db, wt, ws);
+    if (e != 0) {
+        return e;
+    }
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "INSERT INTO agents (id, worktree_id, name, executor, status, mode, permissions, "
+            "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at) "
+            "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'finished'), ?6, ?7, (SELECT "
+            "COALESCE(MAX(display_order) + 1, 0) FROM agents WHERE worktree_id = ?2), ?8, ?9, "
+            "?10, ?11, ?11)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 2, wt);
+    ad_store_bind_text(s, 3, ad_args_str(args, "name"));
+    ad_store_bind_text(s, 4, ad_args_str(args, "executor"));
+    ad_store_bind_text(s, 5, ad_args_str(args, "status"));
+    ad_store_bind_text(s, 6, ad_args_str(args, "mode"));
+    ad_store_bind_json(s, 7, json_object_get(args, "permissions"));
+    ad_store_bind_text(s, 8, ad_args_str(args, "sessionId"));
+    ad_store_bind_text(s, 9, ad_args_str(args, "parentAgentId"));
+    ad_store_bind_text(s, 10, ad_args_str(args, "crewId"));
+    sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    e = step_done(db, s);
+    if (e != 0) {
+        return e;
+    }
+    return agent_result(db, ad_args_str(args, "id"), result);
+}
+
+int ad_store_op_agent_update(sqlite3 *db, json_t *args, json_t **result)
+{
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "UPDATE agents SET name = COALESCE(?2, name), mode = COALESCE(?3, mode), "
+            "permissions = COALESCE(?4, permissions), display_order = COALESCE(?5, "
+            "display_order), crew_id = CASE WHEN ?6 THEN ?7 ELSE crew_id END, updated_at = ?8 "
+            "WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 2, ad_args_str(args, "name"));
+    ad_store_bind_text(s, 3, ad_args_str(args, "mode"));
+    ad_store_bind_json(s, 4, json_object_get(args, "permissions"));
+    json_t *order = json_object_get(args, "displayOrder");
+    if (json_is_integer(order)) {
+        sqlite3_bind_int64(s, 5, json_integer_value(order));
+    }
+    json_t *crew = json_object_get(args, "crewId");
+    sqlite3_bind_int(s, 6, crew != NULL ? 1 : 0);
+    ad_store_bind_text(s, 7, json_string_value(crew));
+    sqlite3_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    int e = step_done(db, s);
+    if (e == 0 && sqlite3_changes(db) == 0) {
+        e = AD_ENOENT;
+    }
+    if (e != 0) {
+        return e;
+    }
+    return agent_result(db, ad_args_str(args, "id"), result);
+}
+
+int ad_store_op_agent_delete(sqlite3 *db, json_t *args, json_t **result)
+{
+    const char *id = ad_args_str(args, "id");
+    int64_t now = ad_args_int(args, "now", 0);
+    if (json_is_true(json_object_get(args, "archive"))) {
+        sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = COALESCE(deleted_at, "
+                                            "?2), updated_at = ?2 WHERE id = ?1");
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_store_bind_text(s, 1, id);
+        sqlite3_bind_int64(s, 2, now);
+        int e = step_done(db, s);
+        if (e == 0 && sqlite3_changes(db) == 0) {
+            e = AD_ENOENT;
+        }
+        return e != 0 ? e : agent_result(db, id, result);
+    }
+    int e = agent_result(db, id, result);
+    if (e != 0) {
+        return e;
+    }
+    json_t *a = json_object_get(*result, "agent");
+    if (strcmp(json_string_value(json_object_get(a, "status")), "running") == 0) {
+        return AD_ESTATE;
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, "DELETE FROM agents WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    return step_done(db, s);
+}
+
+int ad_store_op_agent_restore(sqlite3 *db, json_t *args, json_t **result)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = NULL, updated_at = ?2 "
+                                        "WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    sqlite3_bind_int64(s, 2, ad_args_int(args, "now", 0));
+    int e = step_done(db, s);
+    if (e == 0 && sqlite3_changes(db) == 0) {
+        e = AD_ENOENT;
+    }
+    return e != 0 ? e : agent_result(db, ad_args_str(args, "id"), result);
+}
+
+int ad_store_op_agent_fork(sqlite3 *db, json_t *args, json_t **result)
+{
+    json_t *src = NULL;
+    int e = agent_read(db, ad_args_str(args, "id"), &src);
+    if (e != 0) {
+        return e;
+    }
+    const char *name = ad_args_str(args, "name");
+    char defname[512];
+    if (name == NULL) {
+        snprintf(defname, sizeof(defname), "%s (fork)",
+                 json_string_value(json_object_get(src, "name")));
+        name = defname;
+    }
+    json_t *ins = json_pack(
+        "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I}", "id",
+        ad_args_str(args, "newId"), "worktreeId", json_object_get(src, "worktreeId"), "name", name,
+        "executor", json_object_get(src, "executor"), "status", "finished", "mode",
+        json_object_get(src, "mode"), "permissions", json_object_get(src, "permissions"),
+        "sessionId", json_object_get(src, "sessionId"), "parentAgentId", ad_args_str(args, "id"),
+        "crewId", json_object_get(src, "crewId"), "now", (json_int_t)ad_args_int(args, "now", 0));
+    json_decref(src);
+    if (ins == NULL) {
+        return AD_EINTERNAL;
+    }
+    e = ad_store_op_agent_insert(db, ins, result);
+    json_decref(ins);
+    return e;
+}
+
+int ad_store_op_agent_reorder(sqlite3 *db, json_t *args, json_t **result)
+{
+    const char *wt = ad_args_str(args, "worktreeId");
+    char ws[AD_ID_MAX];
+    int e = workspace_of(db, wt, ws);
+    if (e != 0) {
+        return e;
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET display_order = ?3, updated_at = ?4 "
+                                        "WHERE id = ?1 AND worktree_id = ?2");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    size_t i;
+    json_t *v;
+    json_t *out = json_array();
+    json_array_foreach(json_object_get(args, "ids"), i, v)
+    {
+        ad_store_bind_text(s, 1, json_string_value(v));
+        ad_store_bind_text(s, 2, wt);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
+        sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+        e = step_done(db, s);
+        if (e == 0 && sqlite3_changes(db) == 0) {
+            e = AD_EINVAL;
+        }
+        json_t *a = NULL;
+        if (e == 0) {
+            e = agent_read(db, json_string_value(v), &a);
+        }
+        if (e != 0) {
+            json_decref(out);
+            *result = json_pack("{s:O}", "id", v);
+            return e;
+        }
+        json_array_append_new(out, a);
+    }
+    *result = json_pack("{s:o, s:s}", "agents", out, "workspaceId", ws);
+    return 0;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Settings: typed key/value rows (defaults seeded by migration 0001) and
+ * the rules each known key's value must follow. A patch is checked whole
+ * before anything is written, so a bad value changes nothing.
+ */
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef enum { K_STRING, K_BOOL, K_NUMBER } kind_t;
+
+typedef struct {
+    const char *key;
+    kind_t kind;
+    const char *choices; /* K_STRING: "must be one of " + comma-separated values, or NULL */
+    double min, max;     /* K_NUMBER */
+    bool integer;        /* K_NUMBER: whole numbers only */
+} setting_def_t;
+
+static const setting_def_t defs[] = {
+    {"theme", K_STRING, "must be one of system,light,dark", 0, 0, false},
+    {"auto_save", K_BOOL, NULL, 0, 0, false},
+    {"notifications", K_BOOL, NULL, 0, 0, false},
+    {"default_mode", K_STRING, "must be one of auto,plan,regular", 0, 0, false},
+    {"confirm_delete", K_BOOL, NULL, 0, 0, false},
+    {"max_context_warning", K_NUMBER, NULL, 0, 100, true},
+    {"daily_token_limit", K_NUMBER, NULL, 0, 1e15, true},
+    {"monthly_token_limit", K_NUMBER, NULL, 0, 1e15, true},
+    {"daily_cost_limit", K_NUMBER, NULL, 0, 1e12, false},
+    {"monthly_cost_limit", K_NUMBER, NULL, 0, 1e12, false},
+};
+
+static bool choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    const char *p = choices;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, v, n) == 0) {
+            return true;
+        }
+        if (e == NULL) {
+            return false;
+        }
+        p = e + 1;
+    }
+}
+
+int ad_store_settings_validate(json_t *patch, const char **bad_key, const char **why)
+{
+    if (!json_is_object(patch)) {
+        *bad_key = "body";
+        *why = "must be an object";
+        return AD_EINVAL;
+    }
+    for (size_t i = 0; i < AD_ARRAY_LEN(defs); i++) {
+        const setting_def_t *d = &defs[i];
+        json_t *v = json_object_get(patch, d->key);
+        if (v == NULL) {
+            continue;
+        }
+        *bad_key = d->key;
+        switch (d->kind) {
+        case K_BOOL:
+            if (!json_is_boolean(v)) {
+                *why = "must be a boolean";
+                return AD_EINVAL;
+            }
+            break;
+        case K_STRING:
+            if (!json_is_string(v)) {
+                *why = "must be a string";
+                return AD_EINVAL;
+            }
+            if (d->choices != NULL && !choice_ok(d->choices + 15, json_string_value(v))) {
+                *why = d->choices;
+                return AD_EINVAL;
+            }
+            break;
+        case K_NUMBER: {
+            if (!json_is_number(v)) {
+                *why = "must be a number";
+                return AD_EINVAL;
+            }
+            double x = json_number_value(v);
+            if (!isfinite(x) || x < d->min || x > d->max) {
+                *why = "out of range";
+                return AD_EINVAL;
+            }
+            if (d->integer && x != floor(x)) {
+                *why = "must be a whole number";
+                return AD_EINVAL;
+            }
+            break;
+        }
+        }
+    }
+    *bad_key = NULL;
+    *why = NULL;
+    return 0;
+}
+
+static json_t *typed(const char *type, const char *value)
+{
+    if (strcmp(type, "boolean") == 0) {
+        return json_boolean(strcmp(value, "true") == 0);
+    }
+    if (strcmp(type, "number") == 0 || strcmp(type, "json") == 0) {
+        json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+        return v != NULL ? v : json_null();
+    }
+    return json_string(value);
+}
+
+static int settings_read(sqlite3 *db, json_t **out)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT key, value, type FROM settings ORDER BY key");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    json_t *o = json_object();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_object_set_new(o, (const char *)sqlite3_column_text(s, 0),
+                            typed((const char *)sqlite3_column_text(s, 2),
+                                  (const char *)sqlite3_column_text(s, 1)));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(o);
+        return ad_store_rc(db, rc);
+    }
+    *out = o;
+    return 0;
+}
+
+int ad_store_settings_get(ad_store_t *st, json_t **out)
+{
+    return settings_read(ad_store_rdb(st), out);
+}
+
+int ad_store_op_settings_update(sqlite3 *db, json_t *args, json_t **result)
+{
+    json_t *patch = json_object_get(args, "patch");
+    const char *bad, *why;
+    if (ad_store_settings_validate(patch, &bad, &why) != 0) {
+        return AD_EINVAL;
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO settings (key, value, type, updated_at) "
+                                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET "
+                                        "value = excluded.value, type = excluded.type, "
+                                        "updated_at = excluded.updated_at");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    for (size_t i = 0; i < AD_ARRAY_LEN(defs); i++) {
+        json_t *v = json_object_get(patch, defs[i].key);
+        if (v == NULL) {
+            continue;
+        }
+        sqlite3_bind_text(s, 1, defs[i].key, -1, SQLITE_STATIC);
+        const char *type = "string";
+        if (defs[i].kind == K_STRING) {
+            sqlite3_bind_text(s, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
+        } else {
+            type = defs[i].kind == K_BOOL ? "boolean" : "number";
+            if (defs[i].integer) {
+                json_t *iv = json_integer((json_int_t)json_number_value(v));
+                ad_store_bind_json(s, 2, iv);
+                json_decref(iv);
+            } else {
+                ad_store_bind_json(s, 2, v);
+            }
+        }
+        sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE) {
+            return ad_store_rc(db, rc);
+        }
+    }
+    json_t *all = NULL;
+    int e = settings_read(db, &all);
+    if (e == 0) {
+        *result = json_pack("{s:o}", "settings", all);
+    }
+    return e;
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store: the SQLite database in <data_dir>/agentd.db. Opening and migrating,
+ * the writer thread (group commit), the prepared-statement cache, the read
+ * connection for the loop, and the typed functions for each table family
+ * (one file each: workspaces.c, agents.c, messages.c, settings.c, usage.c).
+ * SQLite error codes never leave this subsystem: they become AD_E* codes.
+ *
+ * Threads: ad_store_open/close, ad_store_submit, ad_store_write, the read
+ * functions and the completions all run on the loop thread. Job functions
+ * (ad_store_job_fn, ad_store_op_fn) run on the writer thread and may only
+ * touch the sqlite3 handle they are given and their own context.
+ */
+#ifndef AD_STORE_H
+#define AD_STORE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/core.h"
+
+typedef struct ad_store ad_store_t;
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+typedef struct {
+    const char *path;     /* database file; borrowed for the call */
+    bool durability_full; /* synchronous=FULL instead of NORMAL */
+    int busy_timeout_ms;  /* 0: 5000 */
+} ad_store_opts_t;
+
+/* Opens (creating if needed) the database, checks it, applies every embedded
+ * migration not yet recorded and starts the writer thread. Refuses with
+ * AD_ECORRUPT (corrupt file, or a recorded migration whose checksum differs
+ * from the binary's), AD_ESTATE (the database has a migration this binary
+ * does not know: it is newer), AD_EFULL or AD_EIO, with a one-line message
+ * in err naming the file. On success *out is owned: release with
+ * ad_store_close(). Loop thread. */
+int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out, char *err,
+                  size_t errsz);
+/* ad_store_open with <cfg->data_dir>/agentd.db and cfg's durability. */
+int ad_store_open_cfg(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t **out, char *err,
+                      size_t errsz);
+/* Runs every queued job, joins the writer, delivers the last completions
+ * (synchronously, on this thread), closes the connections and closes the
+ * store's uv_async handle; the memory is released in its close callback, so
+ * run the loop once more (uv_run) before uv_loop_close(). Loop thread. */
+void ad_store_close(ad_store_t *st);
+/* The database file's path (owned by the store). */
+const char *ad_store_path(const ad_store_t *st);
+
+/* ---- writes: the writer thread ----------------------------------------------
+ * Jobs queued from the loop are run in groups: the writer takes everything
+ * queued (up to AD_STORE_GROUP_MAX jobs), runs it in one transaction, each
+ * job inside its own SAVEPOINT (a failing job is rolled back alone), commits,
+ * then posts the completions to the loop. A completion therefore means the
+ * write is committed (durable across a crash of the daemon; with
+ * --durability full, across power loss too).
+ */
+#define AD_STORE_GROUP_MAX 1024
+
+/* Runs on the writer thread inside the group's transaction. Returns 0 or an
+ * AD_E* code (use ad_store_rc() to translate SQLite codes); on error the
+ * job's changes are rolled back. db is borrowed. */
+typedef int (*ad_store_job_fn)(sqlite3 *db, void *ctx);
+/* Runs on the loop thread after the COMMIT holding the job, or after its
+ * failure: rc is the job's code, or the commit's if the commit failed. */
+typedef void (*ad_store_done_cb)(int rc, void *ctx);
+
+/* Queues fn. done (may be NULL) is always called exactly once, later, on the
+ * loop thread; ctx is borrowed by both until then. Loop thread. */
+void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
+
+/* A JSON-in/JSON-out write, used by the REST layer: op runs on the writer
+ * thread with args and may set *result (owned, handed to cb). */
+typedef int (*ad_store_op_fn)(sqlite3 *db, json_t *args, json_t **result);
+/* Called on the loop thread once. result is owned by the callee (may be NULL
+ * on error, or set by the op even on error). */
+typedef void (*ad_store_result_cb)(int rc, json_t *result, void *ud);
+/* Queues op(args). Takes ownership of args (released after the op). */
+void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_result_cb cb,
+                    void *ud);
+
+/* Counters since open, for /metrics and benchmarks. Loop thread. */
+typedef struct {
+    uint64_t jobs;    /* jobs run */
+    uint64_t groups;  /* transactions committed */
+    uint64_t failed;  /* jobs that returned an error */
+    uint64_t retries; /* BEGIN/COMMIT retried on BUSY */
+} ad_store_stats_t;
+void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
+
+/* ---- statements and errors ----------------------------------------------------
+ * One cache of prepared statements per connection, keyed by the address of
+ * the SQL text: pass string literals only (never text built at run time).
+ * The statement comes back reset with its bindings cleared; reset it
+ * (sqlite3_reset) when done so a read does not hold its snapshot. NULL on a
+ * prepare error (logged). Use it on the thread that owns db.
+ */
+sqlite3_stmt *ad_store_stmt(sqlite3 *db, const char *sql);
+/* Translates a SQLite result code (extended codes understood) into an AD_E*
+ * code, logging the library's message for unexpected ones:
+ * NOTFOUND-like SQLITE_DONE is not an error (returns 0);
+ * UNIQUE/PRIMARY KEY -> AD_EEXIST, CHECK/FOREIGN KEY/NOT NULL ->
+ * AD_ECONSTRAINT, FULL -> AD_EFULL, BUSY/LOCKED -> AD_EBUSY, CORRUPT/NOTADB
+ * -> AD_ECORRUPT, IOERR -> AD_EIO, NOMEM -> AD_ENOMEM, else AD_EINTERNAL. */
+int ad_store_rc(sqlite3 *db, int rc);
+/* Runs a one-statement write through the cache: binds nothing. */
+int ad_store_exec(sqlite3 *db, const char *sql);
+
+/* The read connection, for bounded indexed reads on the loop thread. */
+sqlite3 *ad_store_rdb(ad_store_t *st);
+
+/* Heavier reads on the libuv thread pool, on a read connection of their own.
+ * fn runs on a pool thread; done runs on the loop with fn's return code. */
+typedef int (*ad_store_read_fn)(sqlite3 *db, void *ctx);
+void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx);
+
+/* ---- rows as JSON -------------------------------------------------------------
+ * Turns the current row of stmt into a JSON object with camelCase keys:
+ * snake_case columns become camelCase, columns ending in "_at" (integer
+ * milliseconds) become RFC 3339 strings, "is_*" become booleans, columns
+ * named in json_cols (comma-separated) are parsed JSON, and NULL columns are
+ * left out unless named in null_cols (then they are JSON null). */
+json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols);
+
+/* ---- workspaces and worktrees (workspaces.c) -------------------------------------
+ * Reads run on the read connection (loop thread); writes are ops for
+ * ad_store_write. Objects are camelCase (workspace: id, name, path,
+ * createdAt, updatedAt; worktree: id, workspaceId, name, branch, path,
+ * sortMode, displayOrder, isMain, createdAt, updatedAt).
+ */
+int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out);
+/* {workspaces:[…]} by creation order. */
+int ad_store_workspace_list(ad_store_t *st, json_t **out);
+/* args {id, name, path, now, worktreeId, branch}: inserts the workspace
+ * and its main worktree (is_main 1, same path). result {workspace,
+ * worktree}. AD_EEXIST when the path is taken. */
+int ad_store_op_workspace_insert(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now}: touches updated_at. result {workspace}. */
+int ad_store_op_workspace_touch(sqlite3 *db, json_t *args, json_t **result);
+/* args {id}: deletes the workspace, its worktrees and their agents.
+ * result {workspace, worktreeIds:[…], agentIds:[…]}. */
+int ad_store_op_workspace_delete(sqlite3 *db, json_t *args, json_t **result);
+
+int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
+/* {worktrees:[…]}: the main worktree first, then displayOrder, creation.
+ * workspace_id may be NULL (all). */
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, json_t **out);
+/* args {id, workspaceId, name, branch, path, now, isMain?}: result {worktree}. */
+int ad_store_op_worktree_insert(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now, name?, branch?, sortMode?, displayOrder?}: result {worktree}. */
+int ad_store_op_worktree_update(sqlite3 *db, json_t *args, json_t **result);
+/* args {id}: AD_ESTATE for the main worktree. result {worktree, agentIds}. */
+int ad_store_op_worktree_delete(sqlite3 *db, json_t *args, json_t **result);
+/* args {ids:[…], now}: displayOrder = index. AD_ENOENT (result {id}) when
+ * one is unknown; nothing changes then. result {worktrees:[…]}. */
+int ad_store_op_worktree_reorder(sqlite3 *db, json_t *args, json_t **result);
+
+/* ---- agents (agents.c) ----------------------------------------------------------
+ * The agent object: id, worktreeId, name, status, contextLevel, mode,
+ * permissions, displayOrder, pid?, sessionId?, createdAt, updatedAt,
+ * startedAt?, stoppedAt?, deletedAt?, parentAgentId?, executor, crewId,
+ * state. Results of agent ops also carry workspaceId for event topics.
+ */
+int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out);
+/* Filters may be NULL. The list follows the worktree's sortMode when
+ * worktree_id is given (free: displayOrder; status; name). {agents:[…]} */
+int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
+                        bool include_deleted, json_t **out);
+/* Whether the agent may be started: 0, AD_ENOENT, or AD_ESTATE when it is
+ * archived (deleted) or already running. Loop thread. */
+int ad_store_agent_check_startable(ad_store_t *st, const char *id);
+/* The workspace of a worktree (for topics). 0 or AD_ENOENT. */
+int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char out[AD_ID_MAX]);
+
+/* args {id, worktreeId, name, mode, permissions, executor, crewId?, now,
+ * status?, parentAgentId?, sessionId?}: displayOrder = last + 1 in the
+ * worktree. AD_ENOENT when the worktree is unknown. result {agent, workspaceId}. */
+int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
+ * clears)} result {agent, workspaceId}. */
+int ad_store_op_agent_update(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
+ * messages go (AD_ESTATE while running). result {agent, workspaceId}. */
+int ad_store_op_agent_delete(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now}: clears deletedAt. result {agent, workspaceId}. */
+int ad_store_op_agent_restore(sqlite3 *db, json_t *args, json_t **result);
+/* args {id (source), newId, name?, now}: copies worktree, mode,
+ * permissions, executor, crew, sessionId; parentAgentId = source; status
+ * finished. result {agent, workspaceId}. */
+int ad_store_op_agent_fork(sqlite3 *db, json_t *args, json_t **result);
+/* args {worktreeId, ids, now}: every id must be a live agent of that
+ * worktree (AD_EINVAL, result {id}); AD_ENOENT for an unknown worktree.
+ * result {agents:[…], workspaceId}. */
+int ad_store_op_agent_reorder(sqlite3 *db, json_t *args, json_t **result);
+
+/* ---- messages (messages.c) ---------------------------------------------------------
+ * The message object: id, agentId, runId?, role, content, tokenCount,
+ * toolName?, toolInput?, toolOutput?, isComplete, createdAt.
+ */
+/* One page, newest first. before is NULL or a cursor from a previous page
+ * (or a message id). {messages, hasMore, nextCursor (null at the end)}.
+ * AD_EINVAL for a malformed cursor. */
+int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const char *before,
+                          json_t **out);
+/* args {id, agentId, role, content, now, runId?, tokenCount?, toolName?,
+ * toolInput?, toolOutput?, isComplete?}: AD_ENOENT for an unknown agent.
+ * result {message, worktreeId, workspaceId}. */
+int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result);
+
+/* ---- settings (settings.c) ------------------------------------------------------------
+ * Typed settings with defaults (theme=system, auto_save=true,
+ * notifications=true, default_mode=regular, confirm_delete=true,
+ * max_context_warning=80, and the usage limits).
+ */
+/* {key: value, …} with typed values. */
+int ad_store_settings_get(ad_store_t *st, json_t **out);
+/* Checks a patch {key: value, …}: unknown keys are ignored; a wrong type or
+ * out-of-range value is AD_EINVAL with *bad_key set (static string). */
+int ad_store_settings_validate(json_t *patch, const char **bad_key, const char **why);
+/* args {patch, now}: validated again, all or nothing. result {settings}. */
+int ad_store_op_settings_update(sqlite3 *db, json_t *args, json_t **result);
+
+/* ---- usage (usage.c) ----------------------------------------------------------------- */
+typedef struct {
+    const char *model; /* borrowed; NULL or "" = "unknown" */
+    int64_t input_tokens;
+    int64_t output_tokens;
+    int64_t cache_read_tokens;
+    int64_t cache_write_tokens;
+    double cost_usd;
+    bool error;
+    int64_t at_ms; /* when the request happened; 0 = now */
+} ad_usage_rec_t;
+
+/* Job body: adds one request's usage to its daily, weekly (ISO week, keyed
+ * by its Monday) and monthly rows, all three or none. Writer thread. */
+int ad_store_usage_apply(sqlite3 *db, const ad_usage_rec_t *rec);
+/* Queues one usage record (copied) and calls done after its commit. */
+void ad_store_usage_record(ad_store_t *st, const ad_usage_rec_t *rec, ad_store_done_cb done,
+                           void *ctx);
+/* Rows of one period (daily, weekly or monthly) with from <= date <= to
+ * (YYYY-MM-DD, either may be NULL), oldest first, at most 1000 rows. */
+int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, const char *to,
+                        json_t **out);
+/* The period key of a time: daily "YYYY-MM-DD", weekly the Monday of its
+ * ISO week, monthly "YYYY-MM-01" (UTC). out holds 11 bytes. */
+int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
+/* The row of one period key, zeros when there is none. */
+int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+
+#endif

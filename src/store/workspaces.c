@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workspaces and worktrees: reads on the loop's read connection, writes as
+ * ops for the writer thread. Git discovery (branches, real worktrees) is the
+ * git subsystem's; this file only keeps the rows.
+ */
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include <string.h>
+
+#define WS_COLS "id, name, path, created_at, updated_at"
+#define WT_COLS                                                                                    \
+    "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
+    "updated_at"
+
+static const char SQL_WS_GET[] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1";
+static const char SQL_WS_LIST[] =
+    "SELECT " WS_COLS " FROM workspaces ORDER BY created_at, id LIMIT 10000";
+static const char SQL_WT_GET[] = "SELECT " WT_COLS " FROM worktrees WHERE id = ?1";
+static const char SQL_WT_LIST_ALL[] = "SELECT " WT_COLS " FROM worktrees ORDER BY workspace_id, "
+                                      "is_main DESC, display_order, created_at, id LIMIT 10000";
+static const char SQL_WT_LIST_WS[] = "SELECT " WT_COLS " FROM worktrees WHERE workspace_id = ?1 "
+                                     "ORDER BY is_main DESC, display_order, created_at, id "
+                                     "LIMIT 10000";
+
+/* Collects every row of a bound stmt into {key: […]}. Resets stmt. */
+static int list_json(sqlite3 *db, sqlite3_stmt *s, const char *key, const char *json_cols,
+                     const char *null_cols, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, ad_store_row_json(s, json_cols, null_cols));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ad_store_rc(db, rc);
+    }
+    *out = json_object();
+    json_object_set_new(*out, key, arr);
+    return 0;
+}
+
+static int get_by_id(sqlite3 *db, const char *sql, const char *id, json_t **out)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    return ad_store_one_json(db, s, NULL, NULL, out);
+}
+
+int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out)
+{
+    return get_by_id(ad_store_rdb(st), SQL_WS_GET, id, out);
+}
+
+int ad_store_workspace_list(ad_store_t *st, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_WS_LIST);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    return list_json(db, s, "workspaces", NULL, NULL, out);
+}
+
+int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out)
+{
+    return get_by_id(ad_store_rdb(st), SQL_WT_GET, id, out);
+}
+
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, workspace_id != NULL ? SQL_WT_LIST_WS : SQL_WT_LIST_ALL);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    if (workspace_id != NULL) {
+        sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_TRANSIENT);
+    }
+    return list_json(db, s, "worktrees", NULL, NULL, out);
+}
+
+int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char out[AD_ID_MAX])
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, worktree_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    int e = 0;
+    if (rc == SQLITE_ROW) {
+        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    } else {
+        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}
+
+/* ---- writes (writer thread) ------------------------------------------------- */
+
+static int step_done(sqlite3 *db, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+static int wt_insert(sqlite3 *db, json_t *args)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO worktrees (id, workspace_id, name, branch, "
+                                        "path, is_main, display_order, created_at, updated_at) "
+                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT "
+                                        "COALESCE(MAX(display_order) + 1, 0) FROM worktrees "
+                                        "WHERE workspace_id = ?2), ?7, ?7)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 2, ad_args_str(args, "workspaceId"));
+    ad_store_bind_text(s, 3, ad_args_str(args, "name"));
+    const char *branch = ad_args_str(args, "branch");
+    ad_store_bind_text(s, 4, branch != NULL ? branch : "");
+    ad_store_bind_text(s, 5, ad_args_str(args, "path"));
+    sqlite3_bind_int(s, 6, json_is_true(json_object_get(args, "isMain")) ? 1 : 0);
+    sqlite3_bind_int64(s, 7, ad_args_int(args, "now", 0));
+    return step_done(db, s);
+}
+
+int ad_store_op_workspace_insert(sqlite3 *db, json_t *args, json_t **result)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO workspaces (id, name, path, created_at, "
+                                        "updated_at) VALUES (?1, ?2, ?3, ?4, ?4)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 2, ad_args_str(args, "name"));
+    ad_store_bind_text(s, 3, ad_args_str(args, "path"));
+    sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+    int e = step_done(db, s);
+    if (e != 0) {
+        return e;
+    }
+    json_t *wt =
+        json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:I}", "id", ad_args_str(args, "worktreeId"),
+                  "workspaceId", ad_args_str(args, "id"), "name", ad_args_str(args, "name"),
+                  "branch", ad_args_str(args, "branch"), "path", ad_args_str(args, "path"),
+                  "isMain", 1, "now", (json_int_t)ad_args_int(args, "now", 0));
+    e = wt_insert(db, wt);
+    json_decref(wt);
+    if (e != 0) {
+        return e;
+    }
+    json_t *ws = NULL, *w = NULL;
+    e = get_by_id(db, SQL_WS_GET, ad_args_str(args, "id"), &ws);
+    if (e == 0) {
+        e = get_by_id(db, SQL_WT_GET, ad_args_str(args, "worktreeId"), &w);
+    }
+    if (e != 0) {
+        json_decref(ws);
+        return e;
+    }
+    *result = json_pack("{s:o, s:o}", "workspace", ws, "worktree", w);
+    return 0;
+}
+
+int ad_store_op_workspace_touch(sqlite3 *db, json_t *args, json_t **result)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE workspaces SET updated_at = ?2 WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    sqlite3_bind_int64(s, 2, ad_args_int(args, "now", 0));
+    int e = step_done(db, s);
+    if (e == 0 && sqlite3_changes(db) == 0) {
+        e = AD_ENOENT;
+    }
+    json_t *ws = NULL;
+    if (e == 0) {
+        e = get_by_id(db, SQL_WS_GET, ad_args_str(args, "id"), &ws);
+    }
+    if (e == 0) {
+        *result = json_pack("{s:o}", "workspace", ws);
+    }
+    return e;
+}
+
+/* Appends the first column of every row of a bound stmt to arr. */
+static int collect_ids(sqlite3 *db, sqlite3_stmt *s, json_t *arr)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(s, 0)));
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+int ad_store_op_workspace_delete(sqlite3 *db, json_t *args, json_t **result)
+{
+    const char *id = ad_args_str(args, "id");
+    json_t *ws = NULL;
+    int e = get_by_id(db, SQL_WS_GET, id, &ws);
+    if (e != 0) {
+        return e;
+    }
+    json_t *wts = json_array(), *ags = json_array();
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id FROM worktrees WHERE workspace_id = ?1");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    e = collect_ids(db, s, wts);
+    if (e == 0) {
+        s = ad_store_stmt(db, "SELECT a.id FROM agents a JOIN worktrees w ON w.id = "
+                              "a.worktree_id WHERE w.workspace_id = ?1");
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+        e = collect_ids(db, s, ags);
+    }
+    if (e == 0) {
+        s = ad_store_stmt(db, "DELETE FROM workspaces WHERE id = ?1");
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+        e = step_done(db, s);
+    }
+    if (e != 0) {
+        json_decref(ws);
+        json_decref(wts);
+        json_decref(ags);
+        return e;
+    }
+    *result = json_pack("{s:o, s:o, s:o}", "workspace", ws, "worktreeIds", wts, "agentIds", ags);
+    return 0;
+}
+
+int ad_store_op_worktree_insert(sqlite3 *db, json_t *args, json_t **result)
+{
+    int e = wt_insert(db, args);
+    json_t *w = NULL;
+    if (e == 0) {
+        e = get_by_id(db, SQL_WT_GET, ad_args_str(args, "id"), &w);
+    }
+    if (e == 0) {
+        *result = json_pack("{s:o}", "worktree", w);
+    }
+    return e;
+}
+
+int ad_store_op_worktree_update(sqlite3 *db, json_t *args, json_t **result)
+{
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "UPDATE worktrees SET name = COALESCE(?2, name), branch = COALESCE(?3, branch), "
+            "sort_mode = COALESCE(?4, sort_mode), display_order = COALESCE(?5, display_order), "
+            "updated_at = ?6 WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 2, ad_args_str(args, "name"));
+    ad_store_bind_text(s, 3, ad_args_str(args, "branch"));
+    ad_store_bind_text(s, 4, ad_args_str(args, "sortMode"));
+    json_t *order = json_object_get(args, "displayOrder");
+    if (json_is_integer(order)) {
+        sqlite3_bind_int64(s, 5, json_integer_value(order));
+    }
+    sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
+    int e = step_done(db, s);
+    if (e == 0 && sqlite3_changes(db) == 0) {
+        e = AD_ENOENT;
+    }
+    json_t *w = NULL;
+    if (e == 0) {
+        e = get_by_id(db, SQL_WT_GET, ad_args_str(args, "id"), &w);
+    }
+    if (e == 0) {
+        *result = json_pack("{s:o}", "worktree", w);
+    }
+    return e;
+}
+
+int ad_store_op_worktree_delete(sqlite3 *db, json_t *args, json_t **result)
+{
+    const char *id = ad_args_str(args, "id");
+    json_t *w = NULL;
+    int e = get_by_id(db, SQL_WT_GET, id, &w);
+    if (e != 0) {
+        return e;
+    }
+    if (json_is_true(json_object_get(w, "isMain"))) {
+        json_decref(w);
+        return AD_ESTATE;
+    }
+    json_t *ags = json_array();
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id FROM agents WHERE worktree_id = ?1");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    e = collect_ids(db, s, ags);
+    if (e == 0) {
+        s = ad_store_stmt(db, "DELETE FROM worktrees WHERE id = ?1");
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+        e = step_done(db, s);
+    }
+    if (e != 0) {
+        json_decref(w);
+        json_decref(ags);
+        return e;
+    }
+    *result = json_pack("{s:o, s:o}", "worktree", w, "agentIds", ags);
+    return 0;
+}
+
+int ad_store_op_worktree_reorder(sqlite3 *db, json_t *args, json_t **result)
+{
+    json_t *ids = json_object_get(args, "ids");
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE worktrees SET display_order = ?2, updated_at = ?3 "
+                                        "WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    size_t i;
+    json_t *v;
+    json_t *out = json_array();
+    json_array_foreach(ids, i, v)
+    {
+        sqlite3_bind_text(s, 1, json_string_value(v), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+        sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
+        int e = step_done(db, s);
+        if (e == 0 && sqlite3_changes(db) == 0) {
+            e = AD_ENOENT;
+        }
+        json_t *w = NULL;
+        if (e == 0) {
+            e = get_by_id(db, SQL_WT_GET, json_string_value(v), &w);
+        }
+        if (e != 0) {
+            json_decref(out);
+            *result = json_pack("{s:O}", "id", v);
+            return e;
+        }
+        json_array_append_new(out, w);
+    }
+    *result = json_pack("{s:o}", "worktrees", out);
+    return 0;
+}

@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the store's core: open and migrations (checksum and newer-db
+ * refusal, corrupt file), error mapping, group commit and its completions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+
+typedef struct {
+    char dir[256];
+    char path[300];
+    uv_loop_t loop;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
+    uv_loop_init(&f->loop);
+    ad_log_set_level(AD_LOG_OFF);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static ad_store_t *open_ok(fixture_t *f)
+{
+    ad_store_t *st = NULL;
+    char err[512] = "";
+    ad_store_opts_t o = {.path = f->path};
+    int rc = ad_store_open(&f->loop, &o, &st, err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("open failed: %s", err);
+    }
+    return st;
+}
+
+static void close_store(fixture_t *f, ad_store_t *st)
+{
+    ad_store_close(st);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+/* Runs sql on a private connection (as another process would). */
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        fail_msg("raw exec failed: %s", msg);
+    }
+    sqlite3_close(db);
+}
+
+static void opens_with_wal_and_every_table(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    sqlite3 *db = ad_store_rdb(st);
+    const char *tables[] = {"workspaces", "worktrees",      "agents",      "runs",
+                            "messages",   "events",         "usage_stats", "metric_points",
+                            "settings",   "agent_sessions", "crews",       "schema_migrations"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(tables); i++) {
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT count(*) FROM sqlite_schema WHERE "
+                                            "type = 'table' AND name = ?",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(s, 1, tables[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        if (sqlite3_column_int(s, 0) != 1) {
+            fail_msg("table %s missing", tables[i]);
+        }
+        sqlite3_finalize(s);
+    }
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(db, "PRAGMA foreign_keys", -1, &s, NULL);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(db, "SELECT version, name, length(checksum) FROM schema_migrations", -1, &s,
+                       NULL);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    assert_string_equal((const char *)sqlite3_column_text(s, 1), "0001_init.sql");
+    assert_int_equal(sqlite3_column_int(s, 2), 64);
+    sqlite3_finalize(s);
+    close_store(f, st);
+    /* Reopening applies nothing again and keeps working. */
+    st = open_ok(f);
+    close_store(f, st);
+}
+
+static void changed_checksum_refuses_naming_the_file(void **state)
+{
+    fixture_t *f = *state;
+    close_store(f, open_ok(f));
+    raw_exec(f->path, "UPDATE schema_migrations SET checksum = 'abc' WHERE version = 1");
+    ad_store_t *st = NULL;
+    char err[512] = "";
+    ad_store_opts_t o = {.path = f->path};
+    assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), AD_ECORRUPT);
+    assert_null(st);
+    assert_non_null(strstr(err, "0001_init.sql"));
+    assert_non_null(strstr(err, "checksum"));
+    assert_non_null(strstr(err, f->path));
+}
+
+static void newer_database_refuses(void **state)
+{
+    fixture_t *f = *state;
+    close_store(f, open_ok(f));
+    raw_exec(f->path, "INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 0, 'x')");
+    ad_store_t *st = NULL;
+    char err[512] = "";
+    ad_store_opts_t o = {.path = f->path};
+    assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), AD_ESTATE);
+    assert_non_null(strstr(err, "9999_future.sql"));
+    assert_non_null(strstr(err, "newer"));
+}
+
+static void corrupt_file_refuses_with_its_path(void **state)
+{
+    fixture_t *f = *state;
+    FILE *fp = fopen(f->path, "w");
+    for (int i = 0; i < 200; i++) {
+        fputs("this is not a database at all, just text. ", fp);
+    }
+    fclose(fp);
+    ad_store_t *st = NULL;
+    char err[512] = "";
+    ad_store_opts_t o = {.path = f->path};
+    assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), AD_ECORRUPT);
+    assert_non_null(strstr(err, f->path));
+    assert_non_null(strstr(err, "corrupt"));
+}
+
+static void migrations_apply_in_order_with_gaps(void **state)
+{
+    fixture_t *f = *state;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    ad_migration_t list[] = {
+        {1, "0001_a.sql", "CREATE TABLE a (x INTEGER);"},
+        {150, "0150_b.sql", "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (150);"},
+    };
+    char err[512] = "";
+    assert_int_equal(ad_store_migrate(db, list, 1, f->path, err, sizeof(err)), 0);
+    /* A later binary knows one more: only it is applied. */
+    assert_int_equal(ad_store_migrate(db, list, 2, f->path, err, sizeof(err)), 0);
+    assert_int_equal(ad_store_migrate(db, list, 2, f->path, err, sizeof(err)), 0);
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(db, "SELECT count(*), (SELECT count(*) FROM schema_migrations) FROM a", -1,
+                       &s, NULL);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    assert_int_equal(sqlite3_column_int(s, 1), 2);
+    sqlite3_finalize(s);
+    /* A failing migration is rolled back whole and named. */
+    ad_migration_t bad[] = {
+        list[0],
+        list[1],
+        {200, "0200_bad.sql", "CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1);"},
+    };
+    assert_int_not_equal(ad_store_migrate(db, bad, 3, f->path, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "0200_bad.sql"));
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'c'", -1, &s, NULL);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 0);
+    sqlite3_finalize(s);
+    /* Out-of-order lists are a build bug, refused. */
+    ad_migration_t swapped[] = {list[1], list[0]};
+    assert_int_not_equal(ad_store_migrate(db, swapped, 2, f->path, err, sizeof(err)), 0);
+    sqlite3_close(db);
+}
+
+/* ---- group commit ---------------------------------------------------------- */
+
+typedef struct {
+    ad_store_t *st;
+    int n;
+    int done;
+    int order_ok;
+    int last;
+    int rcs[64];
+} counter_t;
+
+typedef struct {
+    counter_t *c;
+    int i;
+    int fail_with;
+} ins_t;
+
+static int ins_job(sqlite3 *db, void *ctx)
+{
+    ins_t *x = ctx;
+    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO crews (id, name, created_at, updated_at) "
+                                        "VALUES (?1, ?2, 0, 0)");
+    char id[32];
+    snprintf(id, sizeof(id), "cr_%d", x->i);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        return ad_store_rc(db, rc);
+    }
+    return x->fail_with;
+}
+
+static int crew_count(ad_store_t *st)
+{
+    sqlite3_stmt *s = ad_store_stmt(ad_store_rdb(st), "SELECT count(*) FROM crews");
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    return n;
+}
+
+static bool crew_exists(ad_store_t *st, int i)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "cr_%d", i);
+    sqlite3_stmt *s = ad_store_stmt(ad_store_rdb(st), "SELECT 1 FROM crews WHERE id = ?1");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    bool yes = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_reset(s);
+    return yes;
+}
+
+static void ins_done(int rc, void *ctx)
+{
+    ins_t *x = ctx;
+    counter_t *c = x->c;
+    if (x->i != c->last + 1) {
+        c->order_ok = 0;
+    }
+    c->last = x->i;
+    if (x->i < 64) {
+        c->rcs[x->i] = rc;
+    }
+    /* The write is visible to the read connection once completed. */
+    if (rc == 0 && !crew_exists(c->st, x->i)) {
+        c->order_ok = -100;
+    }
+    c->done++;
+}
+
+static void run_until(uv_loop_t *loop, counter_t *c)
+{
+    for (int i = 0; i < 100000 && c->done < c->n; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        if (c->done < c->n) {
+            usleep(100);
+        }
+    }
+    assert_int_equal(c->done, c->n);
+}
+
+static void group_commit_completes_every_job_in_order(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    enum { N = 3000 };
+    ins_t *jobs = calloc(N, sizeof(ins_t));
+    counter_t c = {.st = st, .n = N, .order_ok = 1, .last = -1};
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (ins_t){.c = &c, .i = i};
+        ad_store_submit(st, ins_job, ins_done, &jobs[i]);
+    }
+    run_until(&f->loop, &c);
+    assert_int_equal(c.order_ok, 1);
+    assert_int_equal(crew_count(st), N);
+    ad_store_stats_t stats;
+    ad_store_stats(st, &stats);
+    assert_int_equal(stats.jobs, N);
+    /* Everything was queued at once: far fewer commits than jobs. */
+    assert_true(stats.groups < N / 2);
+    assert_true(stats.groups >= N / AD_STORE_GROUP_MAX);
+    close_store(f, st);
+    /* Durable: a new open sees them all. */
+    st = open_ok(f);
+    assert_int_equal(crew_count(st), N);
+    close_store(f, st);
+    free(jobs);
+}
+
+static void failing_job_is_rolled_back_alone_with_mapped_codes(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    ins_t jobs[6];
+    counter_t c = {.st = st, .n = 6, .order_ok = 1, .last = -1};
+    jobs[0] = (ins_t){.c = &c, .i = 0};
+    jobs[1] = (ins_t){.c = &c, .i = 1, .fail_with = AD_EINVAL}; /* inserted, then fails */
+    jobs[2] = (ins_t){.c = &c, .i = 2};
+    jobs[3] = (ins_t){.c = &c, .i = 0}; /* duplicate id: UNIQUE */
+    jobs[4] = (ins_t){.c = &c, .i = 4};
+    jobs[5] = (ins_t){.c = &c, .i = 5};
+    for (int i = 0; i < 6; i++) {
+        ad_store_submit(st, ins_job, ins_done, &jobs[i]);
+    }
+    run_until(&f->loop, &c);
+    assert_int_equal(c.rcs[1], AD_EINVAL);
+    assert_int_equal(c.rcs[2], 0);
+    assert_int_equal(c.rcs[0], AD_EEXIST); /* the second completion for id 0 */
+    assert_int_equal(c.rcs[4], 0);
+    assert_false(crew_exists(st, 1));
+    assert_true(crew_exists(st, 0));
+    assert_true(crew_exists(st, 2));
+    assert_int_equal(crew_count(st), 4);
+    close_store(f, st);
+}
+
+/* ---- error mapping through real statements --------------------------------------- */
+
+typedef struct {
+    const char *sql;
+    int rc;
+} sql_job_t;
+
+static int sql_job(sqlite3 *db, void *ctx)
+{
+    sql_job_t *j = ctx;
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, j->sql, NULL, NULL, &msg);
+    sqlite3_free(msg);
+    return ad_store_rc(db, rc == SQLITE_OK ? rc : sqlite3_extended_errcode(db));
+}
+
+static void sql_done(int rc, void *ctx)
+{
+    sql_job_t *j = ctx;
+    j->rc = rc;
+}
+
+static int run_sql(fixture_t *f, ad_store_t *st, const char *sql)
+{
+    sql_job_t j = {.sql = sql, .rc = 1};
+    ad_store_submit(st, sql_job, sql_done, &j);
+    for (int i = 0; i < 20000 && j.rc == 1; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    return j.rc;
+}
+
+static void sqlite_errors_map_to_ad_codes(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_1', 'a', '/a', 0, 0)"), 0);
+    /* UNIQUE (path) and PRIMARY KEY -> conflict */
+    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_2', 'b', '/a', 0, 0)"),
+                     AD_EEXIST);
+    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_1', 'b', '/b', 0, 0)"),
+                     AD_EEXIST);
+    /* CHECK and FOREIGN KEY and NOT NULL -> constraint */
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO worktrees (id, workspace_id, name, path, "
+                             "sort_mode, created_at, updated_at) VALUES ('wt_1', 'ws_1', "
+                             "'m', '/a', 'bogus', 0, 0)"),
+                     AD_ECONSTRAINT);
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO worktrees (id, workspace_id, name, path, "
+                             "created_at, updated_at) VALUES ('wt_1', 'ws_nope', 'm', "
+                             "'/a', 0, 0)"),
+                     AD_ECONSTRAINT);
+    assert_int_equal(run_sql(f, st, "INSERT INTO workspaces VALUES ('ws_3', NULL, '/c', 0, 0)"),
+                     AD_ECONSTRAINT);
+    /* A full disk: cap the file at its current size, then grow it. */
+    assert_int_equal(run_sql(f, st, "PRAGMA max_page_count = 1"), 0);
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO crews VALUES ('cr_big', hex(zeroblob(200000)), "
+                             "0, 0)"),
+                     AD_EFULL);
+    /* Reads keep working after a full disk. */
+    json_t *ws = NULL;
+    assert_int_equal(ad_store_workspace_get(st, "ws_1", &ws), 0);
+    json_decref(ws);
+    assert_int_equal(ad_store_workspace_get(st, "ws_404", &ws), AD_ENOENT);
+    /* Direct translations. */
+    assert_int_equal(ad_store_rc(NULL, SQLITE_BUSY), AD_EBUSY);
+    assert_int_equal(ad_store_rc(NULL, SQLITE_LOCKED), AD_EBUSY);
+    assert_int_equal(ad_store_rc(NULL, SQLITE_CORRUPT), AD_ECORRUPT);
+    assert_int_equal(ad_store_rc(NULL, SQLITE_NOTADB), AD_ECORRUPT);
+    assert_int_equal(ad_store_rc(NULL, SQLITE_IOERR_WRITE), AD_EIO);
+    assert_int_equal(ad_store_rc(NULL, SQLITE_DONE), 0);
+    close_store(f, st);
+}
+
+static int busy_job(sqlite3 *db, void *ctx)
+{
+    return ad_store_exec(db, "INSERT INTO crews VALUES ('cr_busy', 'b', 0, 0)");
+}
+
+static void busy_database_is_retried_within_a_bound(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_opts_t o = {.path = f->path, .busy_timeout_ms = 20};
+    ad_store_t *st = NULL;
+    char err[512];
+    assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), 0);
+    /* Another process holds the write lock for good: the job fails with
+     * EBUSY after bounded retries instead of hanging. */
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    sql_job_t j = {.rc = 1};
+    ad_store_submit(st, busy_job, sql_done, &j);
+    for (int i = 0; i < 100000 && j.rc == 1; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_int_equal(j.rc, AD_EBUSY);
+    ad_store_stats_t stats;
+    ad_store_stats(st, &stats);
+    assert_true(stats.retries > 0);
+    /* Once released, writes go through again. */
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    j.rc = 1;
+    ad_store_submit(st, busy_job, sql_done, &j);
+    for (int i = 0; i < 100000 && j.rc == 1; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_int_equal(j.rc, 0);
+    close_store(f, st);
+}
+
+static void close_runs_queued_jobs_first(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    enum { N = 50 };
+    ins_t jobs[N];
+    counter_t c = {.st = st, .n = N, .order_ok = 1, .last = -1};
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (ins_t){.c = &c, .i = 100 + i};
+        c.last = 99;
+        ad_store_submit(st, ins_job, NULL, &jobs[i]);
+    }
+    close_store(f, st);
+    st = open_ok(f);
+    assert_int_equal(crew_count(st), N);
+    close_store(f, st);
+}
+
+static void statement_cache_reuses_by_literal(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    static const char q[] = "SELECT 1";
+    sqlite3_stmt *a = ad_store_stmt(ad_store_rdb(st), q);
+    sqlite3_stmt *b = ad_store_stmt(ad_store_rdb(st), q);
+    assert_non_null(a);
+    assert_ptr_equal(a, b);
+    assert_null(ad_store_stmt(ad_store_rdb(st), "SELEC nonsense"));
+    /* Many distinct statements grow the cache without losing any. */
+    char *texts[200];
+    sqlite3_stmt *stmts[200];
+    for (int i = 0; i < 200; i++) {
+        texts[i] = malloc(32);
+        snprintf(texts[i], 32, "SELECT %d", i);
+        stmts[i] = ad_store_stmt(ad_store_rdb(st), texts[i]);
+        assert_non_null(stmts[i]);
+    }
+    for (int i = 0; i < 200; i++) {
+        assert_ptr_equal(ad_store_stmt(ad_store_rdb(st), texts[i]), stmts[i]);
+    }
+    close_store(f, st);
+    for (int i = 0; i < 200; i++) {
+        free(texts[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(opens_with_wal_and_every_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(changed_checksum_refuses_naming_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(newer_database_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupt_file_refuses_with_its_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(migrations_apply_in_order_with_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(group_commit_completes_every_job_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(failing_job_is_rolled_back_alone_with_mapped_codes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(sqlite_errors_map_to_ad_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(busy_database_is_retried_within_a_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_runs_queued_jobs_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the store's table families: workspaces and worktrees, agents
+ * (orders, archive, fork, reorder), message pagination, settings and usage. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+typedef struct {
+    char dir[256];
+    char path[300];
+    uv_loop_t loop;
+    ad_store_t *st;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-tables-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
+    uv_loop_init(&f->loop);
+    ad_log_set_level(AD_LOG_OFF);
+    char err[512];
+    ad_store_opts_t o = {.path = f->path};
+    assert_int_equal(ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_close(f->st);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+typedef struct {
+    bool done;
+    int rc;
+    json_t *result;
+} wait_t;
+
+static void on_result(int rc, json_t *result, void *ud)
+{
+    wait_t *w = ud;
+    w->done = true;
+    w->rc = rc;
+    w->result = result;
+}
+
+/* Runs op(args) through the writer and waits. Returns rc; *result owned. */
+static int write_sync(fixture_t *f, ad_store_op_fn op, json_t *args, json_t **result)
+{
+    wait_t w = {0};
+    ad_store_write(f->st, op, args, on_result, &w);
+    while (!w.done) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    if (result != NULL) {
+        *result = w.result;
+    } else {
+        json_decref(w.result);
+    }
+    return w.rc;
+}
+
+static const char *sget(json_t *o, const char *path1, const char *key)
+{
+    json_t *x = path1 != NULL ? json_object_get(o, path1) : o;
+    return json_string_value(json_object_get(x, key));
+}
+
+/* Creates a workspace at path with a main worktree; returns their ids. */
+static void make_workspace(fixture_t *f, const char *path, char ws[AD_ID_MAX], char wt[AD_ID_MAX])
+{
+    ad_id_new("ws", ws);
+    ad_id_new("wt", wt);
+    json_t *r = NULL;
+    assert_int_equal(
+        write_sync(f, ad_store_op_workspace_insert,
+                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", ws, "name", "proj", "path",
+                             path, "worktreeId", wt, "branch", "", "now", (json_int_t)1000),
+                   &r),
+        0);
+    assert_string_equal(sget(r, "workspace", "path"), path);
+    assert_string_equal(sget(r, "worktree", "workspaceId"), ws);
+    assert_true(json_is_true(json_object_get(json_object_get(r, "worktree"), "isMain")));
+    json_decref(r);
+}
+
+static void make_agent(fixture_t *f, const char *wt, const char *name, char id[AD_ID_MAX])
+{
+    ad_id_new("ag", id);
+    json_t *r = NULL;
+    assert_int_equal(
+        write_sync(f, ad_store_op_agent_insert,
+                   json_pack("{s:s, s:s, s:s, s:s, s:[s], s:s, s:I}", "id", id, "worktreeId", wt,
+                             "name", name, "mode", "regular", "permissions", "read", "executor",
+                             "claude", "now", (json_int_t)ad_wall_ms()),
+                   &r),
+        0);
+    json_decref(r);
+}
+
+static void workspaces_and_worktrees(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX];
+    make_workspace(f, "/tmp/a", ws, wt);
+    /* The same path again is a conflict and leaves nothing behind. */
+    char ws2[AD_ID_MAX], wt2[AD_ID_MAX];
+    ad_id_new("ws", ws2);
+    ad_id_new("wt", wt2);
+    assert_int_equal(
+        write_sync(f, ad_store_op_workspace_insert,
+                   json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ws2, "name", "x", "path", "/tmp/a",
+                             "worktreeId", wt2, "now", (json_int_t)1),
+                   NULL),
+        AD_EEXIST);
+    json_t *l = NULL;
+    assert_int_equal(ad_store_workspace_list(f->st, &l), 0);
+    assert_int_equal(json_array_size(json_object_get(l, "workspaces")), 1);
+    json_decref(l);
+    assert_int_equal(ad_store_worktree_get(f->st, wt2, &l), AD_ENOENT);
+
+    /* A second worktree, then update and list order. */
+    char wt3[AD_ID_MAX];
+    ad_id_new("wt", wt3);
+    json_t *r = NULL;
+    assert_int_equal(write_sync(f, ad_store_op_worktree_insert,
+                                json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", wt3,
+                                          "workspaceId", ws, "name", "feature", "branch", "feat",
+                                          "path", "/tmp/a-feat", "now", (json_int_t)2),
+                                &r),
+                     0);
+    json_decref(r);
+    assert_int_equal(write_sync(f, ad_store_op_worktree_update,
+                                json_pack("{s:s, s:s, s:I}", "id", wt3, "sortMode", "bogus", "now",
+                                          (json_int_t)3),
+                                NULL),
+                     AD_ECONSTRAINT);
+    assert_int_equal(write_sync(f, ad_store_op_worktree_update,
+                                json_pack("{s:s, s:s, s:I}", "id", wt3, "sortMode", "name", "now",
+                                          (json_int_t)3),
+                                &r),
+                     0);
+    assert_string_equal(sget(r, "worktree", "sortMode"), "name");
+    assert_string_equal(sget(r, "worktree", "branch"), "feat");
+    json_decref(r);
+    assert_int_equal(ad_store_worktree_list(f->st, ws, &l), 0);
+    json_t *arr = json_object_get(l, "worktrees");
+    assert_int_equal(json_array_size(arr), 2);
+    assert_string_equal(sget(json_array_get(arr, 0), NULL, "id"), wt); /* main first */
+    json_decref(l);
+    /* The main worktree cannot be deleted; another can. */
+    assert_int_equal(write_sync(f, ad_store_op_worktree_delete, json_pack("{s:s}", "id", wt), NULL),
+                     AD_ESTATE);
+    char ag[AD_ID_MAX];
+    make_agent(f, wt3, "doomed", ag);
+    assert_int_equal(write_sync(f, ad_store_op_worktree_delete, json_pack("{s:s}", "id", wt3), &r),
+                     0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "agentIds"), 0)), ag);
+    json_decref(r);
+    assert_int_equal(ad_store_agent_get(f->st, ag, &l), AD_ENOENT);
+    /* Deleting the workspace takes its worktrees and agents. */
+    make_agent(f, wt, "a1", ag);
+    assert_int_equal(write_sync(f, ad_store_op_workspace_delete, json_pack("{s:s}", "id", ws), &r),
+                     0);
+    json_decref(r);
+    assert_int_equal(ad_store_worktree_get(f->st, wt, &l), AD_ENOENT);
+    assert_int_equal(ad_store_agent_get(f->st, ag, &l), AD_ENOENT);
+    assert_int_equal(
+        write_sync(f, ad_store_op_workspace_delete, json_pack("{s:s}", "id", ws), NULL), AD_ENOENT);
+}
+
+static void agents_lifecycle(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX], a[AD_ID_MAX], b[AD_ID_MAX], c[AD_ID_MAX];
+    make_workspace(f, "/tmp/b", ws, wt);
+    make_agent(f, wt, "zeta", a);
+    make_agent(f, wt, "alpha", b);
+    make_agent(f, wt, "Mid", c);
+    json_t *g = NULL;
+    assert_int_equal(ad_store_agent_get(f->st, a, &g), 0);
+    /* Exactly the agent fields: optional ones absent when unset. */
+    const char *keys[] = {"id",       "worktreeId",  "name",         "status",    "contextLevel",
+                          "mode",     "permissions", "displayOrder", "createdAt", "updatedAt",
+                          "executor", "crewId",      "state"};
+    assert_int_equal(json_object_size(g), AD_ARRAY_LEN(keys));
+    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
+        if (json_object_get(g, keys[i]) == NULL) {
+            fail_msg("missing %s", keys[i]);
+        }
+    }
+    assert_string_equal(sget(g, NULL, "status"), "finished");
+    assert_true(json_is_array(json_object_get(g, "permissions")));
+    assert_true(json_is_null(json_object_get(g, "crewId")));
+    json_decref(g);
+
+    /* Free order follows displayOrder; name order when the worktree says so. */
+    json_t *l = NULL;
+    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, &l), 0);
+    json_t *arr = json_object_get(l, "agents");
+    assert_string_equal(sget(json_array_get(arr, 0), NULL, "id"), a);
+    assert_string_equal(sget(json_array_get(arr, 2), NULL, "id"), c);
+    json_decref(l);
+    assert_int_equal(
+        write_sync(f, ad_store_op_worktree_update,
+                   json_pack("{s:s, s:s, s:I}", "id", wt, "sortMode", "name", "now", (json_int_t)3),
+                   NULL),
+        0);
+    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, &l), 0);
+    arr = json_object_get(l, "agents");
+    assert_string_equal(sget(json_array_get(arr, 0), NULL, "name"), "alpha");
+    assert_string_equal(sget(json_array_get(arr, 1), NULL, "name"), "Mid");
+    json_decref(l);
+    assert_int_equal(ad_store_agent_list(f->st, "wt_nope", NULL, false, &l), AD_ENOENT);
+
+    /* Update: partial, crewId cleared by null. */
+    json_t *r = NULL;
+    assert_int_equal(write_sync(f, ad_store_op_agent_update,
+                                json_pack("{s:s, s:s, s:s, s:I}", "id", a, "mode", "plan", "crewId",
+                                          "cr_1", "now", (json_int_t)5),
+                                &r),
+                     0);
+    assert_string_equal(sget(r, "agent", "mode"), "plan");
+    assert_string_equal(sget(r, "agent", "name"), "zeta");
+    assert_string_equal(sget(r, "agent", "crewId"), "cr_1");
+    assert_string_equal(sget(r, NULL, "workspaceId"), ws);
+    json_decref(r);
+    assert_int_equal(
+        write_sync(f, ad_store_op_agent_update,
+                   json_pack("{s:s, s:n, s:I}", "id", a, "crewId", "now", (json_int_t)6), &r),
+        0);
+    assert_true(json_is_null(json_object_get(json_object_get(r, "agent"), "crewId")));
+    json_decref(r);
+    assert_int_equal(
+        write_sync(f, ad_store_op_agent_update,
+                   json_pack("{s:s, s:s, s:I}", "id", a, "mode", "yolo", "now", (json_int_t)6),
+                   NULL),
+        AD_ECONSTRAINT);
+
+    /* Archive hides it, blocks start; restore brings it back. */
+    assert_int_equal(ad_store_agent_check_startable(f->st, a), 0);
+    assert_int_equal(
+        write_sync(f, ad_store_op_agent_delete,
+                   json_pack("{s:s, s:b, s:I}", "id", a, "archive", 1, "now", (json_int_t)7), &r),
+        0);
+    assert_non_null(sget(r, "agent", "deletedAt"));
+    json_decref(r);
+    assert_int_equal(ad_store_agent_check_startable(f->st, a), AD_ESTATE);
+    assert_int_equal(ad_store_agent_check_startable(f->st, "ag_nope"), AD_ENOENT);
+    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, &l), 0);
+    assert_int_equal(json_array_size(json_object_get(l, "agents")), 2);
+    json_decref(l);
+    assert_int_equal(ad_store_agent_list(f->st, NULL, NULL, true, &l), 0);
+    assert_int_equal(json_array_size(json_object_get(l, "agents")), 3);
+    json_decref(l);
+    assert_int_equal(write_sync(f, ad_store_op_agent_restore,
+                                json_pack("{s:s, s:I}", "id", a, "now", (json_int_t)8), &r),
+                     0);
+    assert_null(json_object_get(json_object_get(r, "agent"), "deletedAt"));
+    json_decref(r);
+
+    /* Fork copies the session and points to its parent. */
+    char fk[AD_ID_MAX];
+    ad_id_new("ag", fk);
+    assert_int_equal(
+        write_sync(f, ad_store_op_agent_fork,
+                   json_pack("{s:s, s:s, s:I}", "id", a, "newId", fk, "now", (json_int_t)9), &r),
+        0);
+    assert_string_equal(sget(r, "agent", "parentAgentId"), a);
+    assert_string_equal(sget(r, "agent", "name"), "zeta (fork)");
+    assert_string_equal(sget(r, "agent", "mode"), "plan");
+    json_decref(r);
+
+    /* Reorder: all or nothing. */
+    assert_int_equal(write_sync(f, ad_store_op_agent_reorder,
+                                json_pack("{s:s, s:[s,s,s], s:I}", "worktreeId", wt, "ids", c, b,
+                                          "ag_nope", "now", (json_int_t)10),
+                                &r),
+                     AD_EINVAL);
+    assert_string_equal(sget(r, NULL, "id"), "ag_nope");
+    json_decref(r);
+    assert_int_equal(ad_store_agent_get(f->st, c, &g), 0);
+    assert_int_equal(json_integer_value(json_object_get(g, "displayOrder")), 2);
+    json_decref(g);
+    assert_int_equal(write_sync(f, ad_store_op_agent_reorder,
+                                json_pack("{s:s, s:[s,s,s,s], s:I}", "worktreeId", wt, "ids", c, b,
+                                          a, fk, "now", (json_int_t)10),
+                                &r),
+                     0);
+    json_decref(r);
+    assert_int_equal(ad_store_agent_get(f->st, c, &g), 0);
+    assert_int_equal(json_integer_value(json_object_get(g, "displayOrder")), 0);
+    json_decref(g);
+
+    /* Hard delete removes the row (and its fork keeps living, parent unset). */
+    assert_int_equal(
+        write_sync(f, ad_store_op_agent_delete,
+                   json_pack("{s:s, s:b, s:I}", "id", a, "archive", 0, "now", (json_int_t)11),
+                   NULL),
+        0);
+    assert_int_equal(ad_store_agent_get(f->st, a, &g), AD_ENOENT);
+    assert_int_equal(ad_store_agent_get(f->st, fk, &g), 0);
+    assert_null(json_object_get(g, "parentAgentId"));
+    json_decref(g);
+}
+
+static void insert_message(fixture_t *f, const char *agent, int64_t now, char id[AD_ID_MAX])
+{
+    ad_id_new("msg", id);
+    json_t *r = NULL;
+    int rc = write_sync(f, ad_store_op_message_insert,
+                        json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "agentId", agent, "role",
+                                  "user", "content", "hi", "now", (json_int_t)now),
+                        &r);
+    assert_int_equal(rc, 0);
+    json_decref(r);
+}
+
+static void messages_paginate_without_skips_or_repeats(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX], a[AD_ID_MAX];
+    make_workspace(f, "/tmp/c", ws, wt);
+    make_agent(f, wt, "talker", a);
+    enum { N = 57 };
+    char ids[N + 40][AD_ID_MAX];
+    for (int i = 0; i < N; i++) {
+        /* Several share a millisecond: the id breaks the tie. */
+        insert_message(f, a, 1000 + i / 4, ids[i]);
+    }
+    int seen = 0, extra = 0;
+    char *cursor = NULL;
+    for (int page = 0; page < 100; page++) {
+        json_t *p = NULL;
+        assert_int_equal(ad_store_message_page(f->st, a, 10, cursor, &p), 0);
+        free(cursor);
+        cursor = NULL;
+        json_t *msgs = json_object_get(p, "messages");
+        size_t i;
+        json_t *m;
+        json_array_foreach(msgs, i, m)
+        {
+            /* newest first, exactly the next older one each time */
+            assert_string_equal(sget(m, NULL, "id"), ids[N - 1 - seen]);
+            seen++;
+        }
+        /* New messages arriving meanwhile do not disturb later pages. */
+        if (extra < 5) {
+            insert_message(f, a, 5000 + extra, ids[N + extra]);
+            extra++;
+        }
+        bool more = json_is_true(json_object_get(p, "hasMore"));
+        if (more) {
+            cursor = strdup(json_string_value(json_object_get(p, "nextCursor")));
+        } else {
+            assert_true(json_is_null(json_object_get(p, "nextCursor")));
+        }
+        json_decref(p);
+        if (!more) {
+            break;
+        }
+    }
+    assert_int_equal(seen, N);
+    json_t *p = NULL;
+    assert_int_equal(ad_store_message_page(f->st, a, 10, "garbage", &p), AD_EINVAL);
+    assert_int_equal(ad_store_message_page(f->st, "ag_nope", 10, NULL, &p), AD_ENOENT);
+    /* A bare message id works as a cursor. */
+    assert_int_equal(ad_store_message_page(f->st, a, 3, ids[2], &p), 0);
+    json_t *msgs = json_object_get(p, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    assert_string_equal(sget(json_array_get(msgs, 0), NULL, "id"), ids[1]);
+    assert_false(json_is_true(json_object_get(p, "hasMore")));
+    json_decref(p);
+    /* Unknown agent on insert: not found, nothing written. */
+    char mid[AD_ID_MAX];
+    ad_id_new("msg", mid);
+    assert_int_equal(write_sync(f, ad_store_op_message_insert,
+                                json_pack("{s:s, s:s, s:s, s:I}", "id", mid, "agentId", "ag_x",
+                                          "role", "user", "now", (json_int_t)1),
+                                NULL),
+                     AD_ENOENT);
+    assert_int_equal(write_sync(f, ad_store_op_message_insert,
+                                json_pack("{s:s, s:s, s:s, s:I}", "id", mid, "agentId", a, "role",
+                                          "robot", "now", (json_int_t)1),
+                                NULL),
+                     AD_ECONSTRAINT);
+}
+
+static void settings_typed_with_defaults(void **state)
+{
+    fixture_t *f = *state;
+    json_t *s = NULL;
+    assert_int_equal(ad_store_settings_get(f->st, &s), 0);
+    assert_string_equal(sget(s, NULL, "theme"), "system");
+    assert_true(json_is_true(json_object_get(s, "auto_save")));
+    assert_true(json_is_true(json_object_get(s, "notifications")));
+    assert_true(json_is_true(json_object_get(s, "confirm_delete")));
+    assert_string_equal(sget(s, NULL, "default_mode"), "regular");
+    assert_int_equal(json_integer_value(json_object_get(s, "max_context_warning")), 80);
+    json_decref(s);
+    const char *bad, *why;
+    json_t *p = json_pack("{s:s, s:i}", "theme", "dark", "max_context_warning", 101);
+    assert_int_equal(ad_store_settings_validate(p, &bad, &why), AD_EINVAL);
+    assert_string_equal(bad, "max_context_warning");
+    json_decref(p);
+    p = json_pack("{s:s}", "auto_save", "yes");
+    assert_int_equal(ad_store_settings_validate(p, &bad, &why), AD_EINVAL);
+    assert_string_equal(bad, "auto_save");
+    json_decref(p);
+    p = json_pack("{s:s}", "theme", "neon");
+    assert_int_equal(ad_store_settings_validate(p, &bad, &why), AD_EINVAL);
+    json_decref(p);
+    /* A good patch with an unknown key: known keys change, unknown ignored. */
+    json_t *r = NULL;
+    assert_int_equal(
+        write_sync(f, ad_store_op_settings_update,
+                   json_pack("{s:{s:s, s:b, s:f, s:s}, s:I}", "patch", "theme", "dark", "auto_save",
+                             0, "max_context_warning", 90.0, "bogus", "x", "now", (json_int_t)5),
+                   &r),
+        0);
+    json_t *all = json_object_get(r, "settings");
+    assert_string_equal(sget(all, NULL, "theme"), "dark");
+    assert_true(json_is_false(json_object_get(all, "auto_save")));
+    assert_int_equal(json_integer_value(json_object_get(all, "max_context_warning")), 90);
+    assert_null(json_object_get(all, "bogus"));
+    json_decref(r);
+    /* A bad patch changes nothing. */
+    assert_int_equal(write_sync(f, ad_store_op_settings_update,
+                                json_pack("{s:{s:s, s:s}, s:I}", "patch", "theme", "light",
+                                          "default_mode", "nope", "now", (json_int_t)6),
+                                NULL),
+                     AD_EINVAL);
+    assert_int_equal(ad_store_settings_get(f->st, &s), 0);
+    assert_string_equal(sget(s, NULL, "theme"), "dark");
+    json_decref(s);
+}
+
+static void usage_rows_add_up_atomically(void **state)
+{
+    fixture_t *f = *state;
+    char k[16];
+    /* 2026-11-21 is a Saturday; its ISO week starts Monday 2026-11-16. */
+    int64_t t = 1795290286123LL;
+    assert_int_equal(ad_usage_period_key(t, "daily", k), 0);
+    assert_string_equal(k, "2026-11-21");
+    assert_int_equal(ad_usage_period_key(t, "weekly", k), 0);
+    assert_string_equal(k, "2026-11-16");
+    assert_int_equal(ad_usage_period_key(t, "monthly", k), 0);
+    assert_string_equal(k, "2026-11-01");
+    assert_int_equal(ad_usage_period_key(t, "yearly", k), AD_EINVAL);
+
+    int done = 0;
+    ad_usage_rec_t recs[] = {
+        {.model = "opus", .input_tokens = 100, .output_tokens = 50, .cost_usd = 0.5, .at_ms = t},
+        {.model = "opus",
+         .input_tokens = 10,
+         .output_tokens = 5,
+         .cache_read_tokens = 7,
+         .cost_usd = 0.25,
+         .error = true,
+         .at_ms = t},
+        {.model = "haiku", .input_tokens = 1, .output_tokens = 1, .at_ms = t + 86400000LL},
+    };
+    for (size_t i = 0; i < AD_ARRAY_LEN(recs); i++) {
+        ad_store_usage_record(f->st, &recs[i], NULL, NULL);
+    }
+    /* A sync op after them: they are committed once it completes. */
+    json_t *r = NULL;
+    AD_UNUSED(done);
+    assert_int_equal(write_sync(f, ad_store_op_settings_update,
+                                json_pack("{s:{}, s:I}", "patch", "now", (json_int_t)1), &r),
+                     0);
+    json_decref(r);
+    json_t *row = NULL;
+    assert_int_equal(ad_store_usage_row(f->st, "daily", "2026-11-21", &row), 0);
+    assert_int_equal(json_integer_value(json_object_get(row, "inputTokens")), 110);
+    assert_int_equal(json_integer_value(json_object_get(row, "totalTokens")), 165);
+    assert_int_equal(json_integer_value(json_object_get(row, "cacheReadTokens")), 7);
+    assert_int_equal(json_integer_value(json_object_get(row, "requestCount")), 2);
+    assert_int_equal(json_integer_value(json_object_get(row, "errorCount")), 1);
+    assert_float_equal(json_real_value(json_object_get(row, "costUsd")), 0.75, 1e-9);
+    json_t *opus = json_object_get(json_object_get(row, "modelUsage"), "opus");
+    assert_int_equal(json_integer_value(json_object_get(opus, "requestCount")), 2);
+    json_decref(row);
+    assert_int_equal(ad_store_usage_row(f->st, "weekly", "2026-11-16", &row), 0);
+    assert_int_equal(json_integer_value(json_object_get(row, "requestCount")), 3);
+    assert_non_null(json_object_get(json_object_get(row, "modelUsage"), "haiku"));
+    json_decref(row);
+    assert_int_equal(ad_store_usage_row(f->st, "monthly", "2026-11-01", &row), 0);
+    assert_int_equal(json_integer_value(json_object_get(row, "totalTokens")), 167);
+    json_decref(row);
+    json_t *rows = NULL;
+    assert_int_equal(ad_store_usage_rows(f->st, "daily", "2026-11-01", "2026-11-30", &rows), 0);
+    assert_int_equal(json_array_size(rows), 2);
+    json_decref(rows);
+    assert_int_equal(ad_store_usage_row(f->st, "daily", "2020-01-01", &row), 0);
+    assert_int_equal(json_integer_value(json_object_get(row, "requestCount")), 0);
+    json_decref(row);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(workspaces_and_worktrees, setup, teardown),
+        cmocka_unit_test_setup_teardown(agents_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(messages_paginate_without_skips_or_repeats, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(settings_typed_with_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(usage_rows_add_up_atomically, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
