@@ -262,10 +262,12 @@ function bareLoop(dbFile, sync, batch, stmts, id) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-// What agentd writes for one PATCH of an agent: the row update and, once the
-// bus persists events, one events row. Kept in step with src/store by hand.
-function writeStatements(dbFile) {
+// What agentd writes for one PATCH of an agent: the row update and, when the
+// bus persists events, one events row (200 B payload). Kept in step with
+// src/store by hand.
+function writeStatements(dbFile, withEvents) {
   const stmts = ['UPDATE agents SET name = :n, updated_at = :ms WHERE id = :id'];
+  if (!withEvents) return stmts;
   const r = spawnSync('sqlite3', [dbFile, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'"], { encoding: 'utf8' });
   if (r.status === 0 && r.stdout.trim() === '1') {
     const cols = spawnSync('sqlite3', [dbFile, 'PRAGMA table_info(events)'], { encoding: 'utf8' }).stdout;
@@ -281,19 +283,6 @@ async function h3() {
   const res = { bare: {}, agentd: {} };
   let s;
   try { s = await seedDb(); } catch (e) { na('H3', `agentd store/REST: ${e.message}`); out.scenarios.H3 = null; return; }
-  const stmts = writeStatements(s.dbFile);
-  res.bareStatements = stmts;
-  for (const sync of ['normal', 'full']) {
-    for (const batch of [1, 64]) {
-      const copy = path.join(tmp('bench-bare-'), 'bare.db');
-      fs.copyFileSync(s.dbFile, copy);
-      try {
-        res.bare[`${sync}_b${batch}`] = bareLoop(copy, sync, batch, stmts, s.agentId);
-        log(`H3 bare ${sync} batch=${batch}: ${fmtN(res.bare[`${sync}_b${batch}`].opsPerS)} writes/s`);
-      } catch (e) { na('H3', `bare loop ${sync}/${batch}: ${e.message}`); }
-      fs.rmSync(path.dirname(copy), { recursive: true, force: true });
-    }
-  }
   const lua = path.join(HERE, 'lua', 'patch.lua');
   for (const sync of ['normal', 'full']) {
     try {
@@ -311,8 +300,26 @@ async function h3() {
           log(`H3 agentd ${sync} c=${c}: ${fmtN(r.rps)} writes/s`);
         }
       });
+      const db = fs.readdirSync(dir).find((f) => f.endsWith('.db'));
+      const ev = db ? spawnSync('sqlite3', [path.join(dir, db), 'SELECT count(*) FROM events'], { encoding: 'utf8' }) : null;
+      if (ev && ev.status === 0) res.agentdEventRows = Math.max(res.agentdEventRows || 0, Number(ev.stdout.trim()));
       fs.rmSync(dir, { recursive: true, force: true });
     } catch (e) { na('H3', `agentd ${sync}: ${e.message}`); }
+  }
+  // The bare loop does what agentd did per PATCH: the row update, plus an
+  // events row when agentd's own run left events behind.
+  const stmts = writeStatements(s.dbFile, (res.agentdEventRows || 0) > 0);
+  res.bareStatements = stmts;
+  for (const sync of ['normal', 'full']) {
+    for (const batch of [1, 64]) {
+      const copy = path.join(tmp('bench-bare-'), 'bare.db');
+      fs.copyFileSync(s.dbFile, copy);
+      try {
+        res.bare[`${sync}_b${batch}`] = bareLoop(copy, sync, batch, stmts, s.agentId);
+        log(`H3 bare ${sync} batch=${batch}: ${fmtN(res.bare[`${sync}_b${batch}`].opsPerS)} writes/s`);
+      } catch (e) { na('H3', `bare loop ${sync}/${batch}: ${e.message}`); }
+      fs.rmSync(path.dirname(copy), { recursive: true, force: true });
+    }
   }
   out.scenarios.H3 = res;
   for (const sync of ['normal', 'full']) {
@@ -396,15 +403,17 @@ async function fanout(h, n, payload, sub, pub, window = 32) {
 }
 
 async function w2() {
-  const res = { agentd: {}, ws: {}, bun: {} };
+  const res = { ws: {}, bun: {}, agentd: {} };
   const peers = [
     ['ws', () => startNode('ws-node', 'ws-node.js'), (h) => ({ sub: { kind: 'ws', port: h.port, path: '/sub' }, pub: { kind: 'ws', port: h.port, path: '/pub' } })],
     ['bun', () => startBun('bun', 'ws-bun.js'), (h) => ({ sub: { kind: 'ws', port: h.port, path: '/sub' }, pub: { kind: 'ws', port: h.port, path: '/pub' } })],
-    ['agentd', () => agentd.start(agentdPublish ? agentdPublish.startOpts : {}), async (h) => {
-      if (!agentdPublish) throw new Error(agentdPublishWhy || 'no publish path');
-      return agentdPublish.prepare(h);
-    }],
   ];
+  if (agentdPublish) {
+    for (const v of agentdPublish) { res[v.key] = {}; peers.push([v.key, () => agentd.start({ bin: v.bin }), v.prepare]); }
+    out.meta.agentdPublish = agentdPublish.map((v) => ({ key: v.key, label: v.label }));
+  } else {
+    peers.push(['agentd', () => Promise.reject(new Error(agentdPublishWhy)), null]);
+  }
   for (const [name, startFn, wire] of peers) {
     try {
       await withServer(startFn, async (h) => {
@@ -425,12 +434,16 @@ async function w2() {
   for (const payload of C.payloads) {
     for (const n of C.fanN) {
       const k = `n${n}_p${payload}`;
-      const a = res.agentd[k];
-      for (const [peer, label] of [['ws', 'Node ws'], ['bun', 'Bun']]) {
-        const p = res[peer][k];
-        const gb = [a?.generatorBound && 'agentd run generator-bound', p?.generatorBound && `${label} run generator-bound`].filter(Boolean).join('; ');
-        ratio('W2', `fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: agentd ÷ ${label}`, a?.deliveriesPerServerCpuS, p?.deliveriesPerServerCpuS,
-          { budget: peer === 'ws' ? 2 : null, note: gb });
+      const firstRest = agentdPublish && agentdPublish[0].label.includes('REST');
+      for (const [ak, how] of [['agentd', firstRest ? ' (persisted REST publish)' : ''], ['agentd_rest', ' (persisted REST publish)']]) {
+        if (ak !== 'agentd' && !res[ak]) continue;
+        const a = res[ak]?.[k];
+        for (const [peer, label] of [['ws', 'Node ws'], ['bun', 'Bun']]) {
+          const p = res[peer][k];
+          const gb = [a?.generatorBound && 'agentd run generator-bound', p?.generatorBound && `${label} run generator-bound`].filter(Boolean).join('; ');
+          ratio('W2', `fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: agentd${how} ÷ ${label}`, a?.deliveriesPerServerCpuS, p?.deliveriesPerServerCpuS,
+            { budget: peer === 'ws' && ak === 'agentd' ? 2 : null, note: gb });
+        }
       }
     }
   }

@@ -13,7 +13,7 @@ const subs = [];
 let sent = 0;
 let errors = 0;
 
-const tally = { n: 0 };
+const tally = { n: 0, bytes: 0 };
 const delivered = () => tally.n;
 
 (async () => {
@@ -31,6 +31,7 @@ const delivered = () => tally.n;
   });
   await sleep(300);
   tally.n = 0; // subscribe acks are not deliveries
+  tally.bytes = 0;
 
   // Publisher.
   const N = subs.length;
@@ -87,6 +88,6 @@ const delivered = () => tally.n;
   clearInterval(ticker);
   pump = () => {};
   result({ n: N, deliveries: d1 - d0, published: sent - s0, seconds: w.seconds, genCpuS: w.genCpuS, errors,
-    perSub: (d1 - d0) / N });
+    perSub: (d1 - d0) / N, bytesPerDelivery: tally.n ? tally.bytes / tally.n : null });
   setTimeout(() => process.exit(0), 50);
 })().catch(fail);

@@ -56,10 +56,10 @@ async function seedAgent(h, { executor = 'command', name = 'bench-agent', extra 
   let r = await request(h.port, 'POST', '/api/workspaces', { name: 'bench', path: wsPath });
   if (r.status >= 300) throw new Error(`POST /api/workspaces answered ${r.status} ${r.body.slice(0, 120)}`);
   const workspaceId = r.json.id || (r.json.workspace && r.json.workspace.id);
-  r = await request(h.port, 'GET', `/api/worktrees?workspaceId=${workspaceId}`);
-  let worktreeId = null;
+  let worktreeId = r.json.worktrees && r.json.worktrees[0] ? r.json.worktrees[0].id : null;
+  if (!worktreeId) r = await request(h.port, 'GET', `/api/worktrees?workspaceId=${workspaceId}`);
   const list = r.json && (Array.isArray(r.json) ? r.json : r.json.items || r.json.worktrees || r.json.data);
-  if (r.status === 200 && Array.isArray(list) && list.length) worktreeId = list[0].id;
+  if (!worktreeId && r.status === 200 && Array.isArray(list) && list.length) worktreeId = list[0].id;
   if (!worktreeId) {
     r = await request(h.port, 'POST', '/api/worktrees', { workspaceId, name: 'main', branch: 'main', path: wsPath, isMain: true });
     if (r.status >= 300) throw new Error(`POST /api/worktrees answered ${r.status} ${r.body.slice(0, 120)}`);

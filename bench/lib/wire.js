@@ -52,7 +52,7 @@ function wsConnect({ host = '127.0.0.1', port, path = '/', localAddress, headers
           if (b0 & 0x80) {
             conn.count++;
             conn.bytes += plen;
-            if (tally) tally.n++;
+            if (tally) { tally.n++; tally.bytes += plen; }
             if (onMessage) onMessage(buf.subarray(off + hl, off + hl + plen), op);
           }
         } else if (op === 9) { // ping: answer with a pong carrying the same data
