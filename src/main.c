@@ -4,10 +4,12 @@
  * either runs the daemon (serve) or hands over to a client command. Wiring
  * only; each subsystem owns its own work.
  */
+#include "agent/runner.h"
 #include "api/api.h"
 #include "bus/bus.h"
 #include "core/core.h"
 #include "http/http.h"
+#include "proc/proc.h"
 #include "store/store.h"
 #include "ws/ws.h"
 
@@ -28,6 +30,8 @@ typedef struct {
     ad_pidlock_t lock;
     ad_server_t *server;
     ad_store_t *store;
+    ad_procs_t *procs;
+    ad_runner_t *runner;
     ad_bus_t *bus;
     ad_app_t app;
     bool stopping;
@@ -80,7 +84,36 @@ static void on_server_closed(void *ud)
      * handle with its own callback. */
     ad_store_close(d->store);
     d->store = NULL;
+    /* The store has delivered every run's end: the runner and the
+     * supervisor (whose processes have all exited) can go. */
+    ad_runner_free(d->runner);
+    d->runner = NULL;
+    ad_procs_free(d->procs);
+    d->procs = NULL;
     uv_walk(d->loop, close_handle, NULL);
+}
+
+static int store_barrier(sqlite3 *db, void *ctx)
+{
+    AD_UNUSED(db);
+    AD_UNUSED(ctx);
+    return 0;
+}
+
+/* Every queued write (the runs' ends, which answer pending stop requests)
+ * has committed and been delivered: now the server may close. */
+static void on_store_drained(int rc, void *ud)
+{
+    daemon_t *d = ud;
+    AD_UNUSED(rc);
+    ad_server_close(d->server, on_server_closed, d);
+}
+
+/* Every agent process has exited (within --shutdown-grace-ms). */
+static void on_procs_stopped(void *ud)
+{
+    daemon_t *d = ud;
+    ad_store_submit(d->store, store_barrier, on_store_drained, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -88,11 +121,13 @@ static void on_signal(uv_signal_t *h, int signum)
     daemon_t *d = h->data;
     if (d->stopping) {
         ad_log(AD_LOG_WARN, "main", "second signal, exiting now signal=%d", signum);
+        ad_procs_free(d->procs); /* SIGKILLs and reaps agents: no orphans */
         exit(1);
     }
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
-    ad_server_close(d->server, on_server_closed, d);
+    /* Agents get the grace to end first, while the API still answers. */
+    ad_procs_shutdown(d->procs, d->cfg.shutdown_grace_ms, on_procs_stopped, d);
 }
 
 static int serve(daemon_t *d)
@@ -131,8 +166,17 @@ static int serve(daemon_t *d)
      * listening (store, bus, then ad_api_register(&app)). */
     ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
-    d->app = (ad_app_t){
-        .loop = d->loop, .cfg = &d->cfg, .server = d->server, .store = d->store, .bus = d->bus};
+    d->procs = ad_procs_new(d->loop);
+    d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
+    /* Runs a previous daemon left running are lost; the writer runs this
+     * before any start that follows. */
+    ad_runner_reconcile(d->runner, NULL, NULL);
+    d->app = (ad_app_t){.loop = d->loop,
+                        .cfg = &d->cfg,
+                        .server = d->server,
+                        .store = d->store,
+                        .bus = d->bus,
+                        .runner = d->runner};
     ad_api_register(&d->app);
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);
@@ -142,6 +186,8 @@ static int serve(daemon_t *d)
         fprintf(stderr, "agentd: %s\n", err);
         ad_server_close(d->server, NULL, NULL);
         ad_store_close(d->store);
+        ad_runner_free(d->runner);
+        ad_procs_free(d->procs);
         uv_walk(d->loop, close_handle, NULL);
         uv_run(d->loop, UV_RUN_DEFAULT);
         ad_server_free(d->server);
@@ -162,6 +208,11 @@ static int serve(daemon_t *d)
     if (d->store != NULL) {
         ad_store_close(d->store);
         d->store = NULL;
+        uv_run(d->loop, UV_RUN_DEFAULT);
+    }
+    if (d->procs != NULL) {
+        ad_runner_free(d->runner);
+        ad_procs_free(d->procs);
         uv_run(d->loop, UV_RUN_DEFAULT);
     }
 

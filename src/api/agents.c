@@ -128,6 +128,71 @@ static int common_fields(ad_req_t *r, json_t *body, json_t *args)
     return 0;
 }
 
+/* How the runner starts the agent (src/agent/runner.h), kept in its state:
+ * command (argv, required for the command executor), terminal (pty), env
+ * ({NAME: value}), stopWith (sigint, stdin or none), model, and any other
+ * keys of a `state` object. -1 when it has answered 422. */
+static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *args)
+{
+    json_t *cmd = NULL;
+    bool terminal = false, has_terminal = false;
+    const char *stop_with = NULL, *model = NULL;
+    if (api_str_array(r, body, "command", false, 256, 65536, &cmd) != 0 ||
+        api_bool(r, body, "terminal", &terminal, &has_terminal) != 0 ||
+        api_enum(r, body, "stopWith", false, "sigint,stdin,none", &stop_with) != 0 ||
+        api_str(r, body, "model", false, 200, &model) != 0) {
+        return -1;
+    }
+    json_t *st = json_object_get(body, "state");
+    if (st != NULL && !json_is_object(st)) {
+        return api_invalid(r, "state", "must be an object");
+    }
+    json_t *env = json_object_get(body, "env");
+    if (env != NULL) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(env) || json_object_size(env) > 256) {
+            return api_invalid(r, "env", "must be an object of at most 256 strings");
+        }
+        json_object_foreach(env, k, v)
+        {
+            if (!json_is_string(v) || k[0] == '\0' || strchr(k, '=') != NULL) {
+                return api_invalid(r, "env", "must map variable names to strings");
+            }
+        }
+    }
+    bool is_command = executor != NULL && strcmp(executor, "command") == 0;
+    if (is_command && (cmd == NULL || json_array_size(cmd) == 0)) {
+        return api_invalid(r, "command", "is required for command agents");
+    }
+    if (cmd != NULL && json_array_size(cmd) > 0 &&
+        json_string_length(json_array_get(cmd, 0)) == 0) {
+        return api_invalid(r, "command", "must start with a program name");
+    }
+    if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
+        model == NULL) {
+        return 0;
+    }
+    json_t *state = st != NULL ? json_deep_copy(st) : json_object();
+    if (cmd != NULL) {
+        json_object_set(state, "command", cmd);
+    }
+    if (has_terminal) {
+        json_object_set_new(state, "terminal", json_boolean(terminal));
+    }
+    if (env != NULL) {
+        json_object_set(state, "env", env);
+    }
+    if (stop_with != NULL) {
+        json_object_set_new(state, "stopWith", json_string(stop_with));
+    }
+    if (model != NULL) {
+        json_object_set_new(state, "model", json_string(model));
+    }
+    json_object_set_new(args, "state", state);
+    return 0;
+}
+
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -165,6 +230,9 @@ static void create(ad_req_t *r, void *ud)
     }
     if (json_object_get(args, "permissions") == NULL) {
         json_object_set_new(args, "permissions", json_pack("[s]", "read"));
+    }
+    if (run_fields(r, body, executor, args) != 0) {
+        goto out;
     }
     if (json_is_null(json_object_get(args, "crewId"))) {
         json_object_del(args, "crewId");

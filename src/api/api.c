@@ -19,6 +19,7 @@ void ad_api_register(ad_app_t *app)
     api_messages_register(app);
     api_settings_register(app);
     api_usage_register(app);
+    api_runs_register(app);
 }
 
 /* ---- input -------------------------------------------------------------- */

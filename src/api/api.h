@@ -16,6 +16,7 @@
 #include "http/http.h"
 
 struct ad_store;
+struct ad_runner;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -25,6 +26,7 @@ typedef struct {
     ad_server_t *server;
     struct ad_store *store;
     ad_bus_t *bus;
+    struct ad_runner *runner; /* agent runs (src/agent/runner.h) */
 } ad_app_t;
 
 /* Registers every REST route on app->server. app is borrowed and must

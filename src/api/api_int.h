@@ -66,5 +66,6 @@ void api_agents_register(ad_app_t *app);
 void api_messages_register(ad_app_t *app);
 void api_settings_register(ad_app_t *app);
 void api_usage_register(ad_app_t *app);
+void api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
 
 #endif

@@ -48,6 +48,10 @@ static const opt_t options[] = {
      "comma-separated origins allowed cross-origin (default: none)"},
     {"shutdown-grace-ms", "AGENTD_SHUTDOWN_GRACE_MS", U64(shutdown_grace_ms), "MS", "5000", 0,
      600000, "how long shutdown waits for responses and agents"},
+    {"max-line-bytes", "AGENTD_MAX_LINE_BYTES", U64(max_line_bytes), "N", "8388608", 1024,
+     1073741824, "longest agent output line kept whole; longer ones are cut with a marker"},
+    {"stop-grace-ms", "AGENTD_STOP_GRACE_MS", U64(stop_grace_ms), "MS", "5000", 0, 600000,
+     "graceful agent stop: wait after the polite step before SIGTERM, then before SIGKILL"},
     {"max-header-bytes", "AGENTD_MAX_HEADER_BYTES", U64(max_header_bytes), "N", "16384", 256,
      1048576, "request line and headers size limit (431 past it)"},
     {"max-header-count", "AGENTD_MAX_HEADER_COUNT", U64(max_header_count), "N", "64", 1, 1000,
@@ -70,6 +74,12 @@ static const opt_t options[] = {
      10, 3600000, "server WebSocket ping interval"},
     {"ws-idle-timeout-ms", "AGENTD_WS_IDLE_TIMEOUT_MS", U64(ws_idle_timeout_ms), "MS", "90000", 10,
      86400000, "a WebSocket silent this long is dropped"},
+    {"claude-bin", "AGENTD_CLAUDE_BIN", STR(claude_bin), "PATH", "claude", 0, 0,
+     "Claude Code executable for claude agents (looked up on PATH)"},
+    {"codex-bin", "AGENTD_CODEX_BIN", STR(codex_bin), "PATH", "codex", 0, 0,
+     "Codex CLI executable for codex agents (looked up on PATH)"},
+    {"gemini-bin", "AGENTD_GEMINI_BIN", STR(gemini_bin), "PATH", "gemini", 0, 0,
+     "Gemini CLI executable for gemini agents (looked up on PATH)"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

@@ -194,6 +194,9 @@ typedef struct {
     char token[256];
     char cors_origins[1024]; /* comma-separated; empty = same origin only */
     uint64_t shutdown_grace_ms;
+    /* agent processes (src/proc) */
+    uint64_t max_line_bytes;
+    uint64_t stop_grace_ms;
     /* HTTP limits */
     uint64_t max_header_bytes;
     uint64_t max_header_count;
@@ -207,6 +210,10 @@ typedef struct {
     uint64_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
     uint64_t ws_idle_timeout_ms;
+    /* Agent executables (name looked up on PATH, or a path) */
+    char claude_bin[1024];
+    char codex_bin[1024];
+    char gemini_bin[1024];
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with

@@ -171,10 +171,10 @@ int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result)
     }
     sqlite3_stmt *s = ad_store_stmt(
         db, "INSERT INTO agents (id, worktree_id, name, executor, status, mode, permissions, "
-            "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at) "
+            "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at, state) "
             "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'finished'), ?6, ?7, (SELECT "
             "COALESCE(MAX(display_order) + 1, 0) FROM agents WHERE worktree_id = ?2), ?8, ?9, "
-            "?10, ?11, ?11)");
+            "?10, ?11, ?11, ?12)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -189,6 +189,7 @@ int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result)
     ad_store_bind_text(s, 9, ad_args_str(args, "parentAgentId"));
     ad_store_bind_text(s, 10, ad_args_str(args, "crewId"));
     sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    ad_store_bind_json(s, 12, json_object_get(args, "state")); /* command agents' argv */
     e = step_done(db, s);
     if (e != 0) {
         return e;

@@ -179,7 +179,7 @@ int ad_store_agent_check_startable(ad_store_t *st, const char *id);
 int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char out[AD_ID_MAX]);
 
 /* args {id, worktreeId, name, mode, permissions, executor, crewId?, now,
- * status?, parentAgentId?, sessionId?}: displayOrder = last + 1 in the
+ * status?, parentAgentId?, sessionId?, state?}: displayOrder = last + 1 in the
  * worktree. AD_ENOENT when the worktree is unknown. result {agent, workspaceId}. */
 int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result);
 /* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
@@ -253,5 +253,40 @@ int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, co
 int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+
+/* ---- runs (runs.c; used by the runner in src/agent/runner.c) ----------------------
+ * The run object: id, agentId, startedAt, endedAt, status (running,
+ * succeeded, failed, stopped, lost), exitCode, signal, durationMs,
+ * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
+ * numTurns (null where not known yet).
+ */
+int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
+/* {runs:[…]} of one agent, newest first, at most limit (1-1000; else 100). */
+int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out);
+/* The agent (any, archived too), its worktree's workspace id and path
+ * ("" when the worktree is gone). 0 or AD_ENOENT. Loop thread. */
+int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
+                            char workspace_id[AD_ID_MAX], char *path, size_t pathsz);
+/* args {id, agentId, now, pid?}: a running run; the agent becomes running
+ * with pid and startedAt. AD_ENOENT for an unknown agent. result {run, agent}. */
+int ad_store_op_run_start(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, agentId, now, status, agentStatus, exitCode?, signal?,
+ * durationMs, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
+ * costUsd, numTurns, reason?}: ends the run; the agent gets agentStatus, pid
+ * cleared, stoppedAt, and state.statusReason = reason when given (a start
+ * clears it). result {run, agent}. */
+int ad_store_op_run_end(sqlite3 *db, json_t *args, json_t **result);
+/* args {id, now, status?, sessionId?, contextLevel?, statePatch? (object,
+ * merged key by key into state)}. result {agent}. */
+int ad_store_op_agent_runtime(sqlite3 *db, json_t *args, json_t **result);
+/* args {messages:[{id, agentId, runId, role, content, createdAt,
+ * tokenCount?, toolName?, toolInput?, toolOutput?, isComplete?}]}: all or
+ * none. result NULL. */
+int ad_store_op_run_messages(sqlite3 *db, json_t *args, json_t **result);
+/* args {now, reason}: every run still 'running' (left by a daemon that
+ * died) becomes 'lost' with endedAt/durationMs; its agent becomes 'error'
+ * with no pid and state.statusReason = reason. result {runs:[{id, agentId, startedAt}],
+ * agents:[…]}. */
+int ad_store_op_runs_reconcile(sqlite3 *db, json_t *args, json_t **result);
 
 #endif

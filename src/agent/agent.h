@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agent: executors and output parsers. An executor turns an agent (executor
+ * name, mode, permissions, session, model, prompt) into an argv, extra
+ * environment and the first stdin bytes; a parser turns each stdout line of
+ * the running agent into normalized records that the runner (src/proc) maps
+ * to bus events (DESIGN.md §4), stored messages and usage. Nothing here
+ * spawns, stores or publishes.
+ *
+ * Threads: everything here is plain data and may run on any thread; one
+ * parser belongs to one run and is used by one thread at a time.
+ */
+#ifndef AD_AGENT_H
+#define AD_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* ---- executors and modes ------------------------------------------------ */
+
+typedef enum {
+    AD_EXEC_CLAUDE = 0,
+    AD_EXEC_CODEX,
+    AD_EXEC_GEMINI,
+    AD_EXEC_COMMAND,
+} ad_executor_t;
+
+typedef enum {
+    AD_MODE_REGULAR = 0, /* the CLI's default permission handling */
+    AD_MODE_PLAN,        /* read-only planning */
+    AD_MODE_AUTO,        /* no permission prompts at all */
+} ad_agent_mode_t;
+
+/* "claude", "codex", "gemini", "command" <-> enum. parse returns 0 or
+ * AD_EINVAL for an unknown name. name() returns a static string. */
+int ad_executor_parse(const char *name, ad_executor_t *out);
+const char *ad_executor_name(ad_executor_t e);
+/* "regular", "plan", "auto" <-> enum (NULL or "" parses as regular). */
+int ad_agent_mode_parse(const char *name, ad_agent_mode_t *out);
+const char *ad_agent_mode_name(ad_agent_mode_t m);
+
+/* The executable configured for an executor: cfg->claude_bin etc. (flags
+ * --claude-bin/--codex-bin/--gemini-bin, AGENTD_CLAUDE_BIN/...). NULL for
+ * AD_EXEC_COMMAND. Borrowed from cfg. */
+const char *ad_executor_bin(const ad_config_t *cfg, ad_executor_t e);
+
+/* Finds an executable the way execvp would: a name containing '/' is
+ * checked as is, any other name is looked up in each directory of path_env
+ * (the PATH the child will get; NULL means getenv("PATH")). Writes the path
+ * found into out. Returns 0, AD_ENOENT when nothing executable is found,
+ * AD_EINVAL for an empty name, AD_ETOOBIG when out is too small. */
+int ad_executable_resolve(const char *name, const char *path_env, char *out, size_t outsz);
+
+/* What an agent asks for. Every pointer is borrowed for the call. */
+typedef struct {
+    ad_executor_t executor;
+    ad_agent_mode_t mode;
+    const char *const *permissions; /* allowed tools, e.g. "Bash", "Read" */
+    size_t npermissions;
+    const char *session_id;     /* NULL or "": a new session; else resume it */
+    const char *model;          /* NULL or "": the CLI's default */
+    const char *prompt;         /* NULL or "": none (claude then waits on stdin) */
+    const char *const *command; /* AD_EXEC_COMMAND only: argv, command[0] = program */
+    size_t ncommand;
+} ad_agent_spec_t;
+
+/* How to launch one run. Owns everything; release with ad_launch_cleanup(). */
+typedef struct {
+    char **argv; /* NULL-terminated; argv[0] is the resolved absolute path */
+    size_t argc;
+    char **env; /* extra "KEY=VALUE" entries on top of the supervisor's clean
+                   environment, NULL-terminated (may be just {NULL}) */
+    size_t nenv;
+    char *stdin_data; /* bytes to write on stdin at start, or NULL */
+    size_t stdin_len;
+    /* true: stdin stays open after stdin_data and later user messages go there
+     * (claude stream-json input); false: close stdin after stdin_data. */
+    bool interactive;
+    /* The polite first step of a graceful stop (reference A.7, E.6), before
+     * SIGTERM and SIGKILL: close stdin, then send stop_signal to the process
+     * group. SIGINT for the agent CLIs (it ends a claude turn with a result;
+     * SIGTERM would leave none), SIGTERM for commands. */
+    int stop_signal;
+} ad_launch_t;
+
+/* Builds the launch for spec. cfg gives the executables (borrowed);
+ * path_env is the PATH the child will have (NULL: getenv("PATH")).
+ *   claude : claude -p --output-format stream-json --input-format stream-json
+ *            --verbose --include-partial-messages [--permission-mode plan |
+ *            --dangerously-skip-permissions (+ IS_SANDBOX=1 in env when agentd
+ *            runs as root, which the CLI otherwise refuses)] [--allowedTools
+ *            A,B] [--model M] [--resume ID]; the prompt is the first stdin
+ *            line (ad_claude_user_line), interactive.
+ *   codex  : codex exec --json [--model M] [--sandbox read-only | --full-auto |
+ *            --dangerously-bypass-approvals-and-sandbox] [resume ID] [-- PROMPT]
+ *   gemini : gemini --output-format stream-json [--model M] [--approval-mode
+ *            plan|yolo] [--resume ID] [--prompt PROMPT]
+ *   command: spec->command as given.
+ * Returns 0; AD_ENOENT when the executable is not found (err says which and
+ * how to configure it: the API answers 422); AD_EINVAL for a bad spec (no
+ * command, a session id or model that starts with '-', ...). On error *out
+ * is left empty (safe to clean up). */
+int ad_launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
+                    ad_launch_t *out, char *err, size_t errsz);
+void ad_launch_cleanup(ad_launch_t *l);
+
+/* The stdin line that sends a user message to claude in stream-json input
+ * mode, newline included:
+ * {"type":"user","message":{"role":"user","content":TEXT},
+ *  "parent_tool_use_id":null,"session_id":"default"}\n
+ * Returns owned (free with free()); *len gets its length. text must be valid
+ * UTF-8 (AD_EINVAL otherwise, *len = 0, NULL returned). */
+char *ad_claude_user_line(const char *text, size_t *len);
+
+/* ---- parser records --------------------------------------------------------
+ * One stdout line gives zero or more records, in the order the runner should
+ * act on them. A record is a tagged struct: which fields mean something
+ * depends on `type` (listed per type). Strings are owned by the record (NULL
+ * when absent); `json` is an owned reference (json_incref it to keep it
+ * beyond ad_recs_clear()).
+ */
+typedef enum {
+    /* A line that is not a known JSON record (non-JSON, unknown type,
+     * truncated): text = the line (capped at AD_PARSER_OUTPUT_MAX bytes,
+     * then "…[truncated]"). → agent_output {stream:"stdout", content:text,
+     * isComplete:true}. */
+    AD_REC_OUTPUT = 0,
+    /* Token streaming: text = the delta. → agent_output {isComplete:false}. */
+    AD_REC_DELTA,
+    /* The CLI's session: session_id, model (either may be NULL). Claude sends
+     * it at start and again at each turn; store the latest. */
+    AD_REC_SESSION,
+    /* A message to store: role, text, tool_id/tool_name, json = tool input
+     * (role tool), tool_output (role tool, with the result), token_count,
+     * is_complete (false for a tool call whose result is not in yet),
+     * is_error (a tool that failed, or an API error shown as a message).
+     * → message_created {message}. */
+    AD_REC_MESSAGE,
+    /* A tool call began: tool_id, tool_name, json = params.
+     * → tool_start {toolId, name, params, agentId, runId, crewId}. */
+    AD_REC_TOOL_START,
+    /* A tool call ended: tool_id, tool_name, duration_ms (from its
+     * TOOL_START; 0 when unknown), is_error (status "error" else "success"),
+     * exit_code (-1 when unknown). → tool_end {toolId, durationMs, status,
+     * exitCode}. */
+    AD_REC_TOOL_END,
+    /* A turn ended: usage (this turn), cost_usd (this turn), total_cost_usd
+     * (cumulative for the process, -1 when the CLI gives none), duration_ms,
+     * num_turns, model, session_id, subtype (e.g. "success",
+     * "error_max_turns"), is_error with text = the error ("API Error: 529 …",
+     * "interrupted (aborted_streaming)" after SIGINT) and api_error_status
+     * (HTTP code or 0). → run usage; is_error → run/agent error unless the
+     * runner itself interrupted the turn; if the process is still alive the
+     * agent is `waiting` for input. */
+    AD_REC_RESULT,
+    /* Retry / rate-limit / other notice: subtype ("api_retry", "rate_limit",
+     * "compact", "error"), text = a one-line human description, json = the
+     * original object. → agent_output {stream:"system"} (and a log line). */
+    AD_REC_NOTICE,
+    /* Context usage: level 0-100 = tokens in context / model window.
+     * → agent_context {agentId, level}. Only sent when it changes. */
+    AD_REC_CONTEXT,
+    /* AD_EXEC_COMMAND: a JSON line whose type the bus knows. subtype = the
+     * event type ("metric", "metrics", "tool_start", "tool_progress",
+     * "tool_end", "agent_update"), json = the whole object. */
+    AD_REC_EVENT,
+} ad_rec_type_t;
+
+typedef enum {
+    AD_ROLE_USER = 0,
+    AD_ROLE_ASSISTANT,
+    AD_ROLE_SYSTEM,
+    AD_ROLE_TOOL,
+} ad_role_t;
+
+/* "user", "assistant", "system", "tool". */
+const char *ad_role_name(ad_role_t r);
+
+typedef struct {
+    int64_t input_tokens; /* not counting cache reads/writes */
+    int64_t output_tokens;
+    int64_t cache_creation_tokens;
+    int64_t cache_read_tokens;
+} ad_usage_t;
+
+typedef struct {
+    ad_rec_type_t type;
+    char *text;
+    char *subtype;
+    char *session_id;
+    char *model;
+    ad_role_t role;
+    char *tool_id;
+    char *tool_name;
+    char *tool_output;
+    json_t *json;
+    int64_t token_count;
+    int64_t duration_ms;
+    int64_t num_turns;
+    int exit_code;
+    int api_error_status;
+    int level;
+    bool is_complete;
+    bool is_error;
+    ad_usage_t usage;
+    double cost_usd;
+    double total_cost_usd;
+} ad_rec_t;
+
+/* A growable list of records. Owns the records; ad_recs_clear() frees their
+ * contents and keeps the array for reuse; ad_recs_cleanup() frees it all. */
+typedef struct {
+    ad_rec_t *v;
+    size_t n;
+    size_t cap;
+} ad_recs_t;
+
+void ad_recs_init(ad_recs_t *r);
+void ad_recs_clear(ad_recs_t *r);
+void ad_recs_cleanup(ad_recs_t *r);
+
+/* Ids a record's event refers to; borrowed; crew_id may be NULL. */
+typedef struct {
+    const char *agent_id;
+    const char *run_id;
+    const char *crew_id;
+} ad_rec_ids_t;
+
+/* The bus event (DESIGN.md §4) for a record, for the records that map to one
+ * event by themselves: OUTPUT, DELTA, NOTICE -> "agent_output"; TOOL_START
+ * -> "tool_start"; TOOL_END -> "tool_end" (status "success"/"error",
+ * exitCode null when unknown); CONTEXT -> "agent_context"; EVENT -> its own
+ * type, the line's fields without "type" plus agentId/runId when absent.
+ * Sets *type (static or borrowed from r) and returns the payload (owned:
+ * json_decref), or NULL for MESSAGE, SESSION and RESULT, which the runner
+ * stores first (message_created needs the stored message; RESULT changes
+ * status and usage). */
+json_t *ad_rec_event(const ad_rec_t *r, const ad_rec_ids_t *ids, const char **type);
+
+/* The message fields of an AD_REC_MESSAGE, camelCase as on the wire: role,
+ * content, tokenCount, toolName, toolInput, toolOutput, isComplete (null for
+ * absent ones). The runner adds id, agentId, runId and createdAt. Returns
+ * owned (json_decref), or NULL for other record types. */
+json_t *ad_rec_message_json(const ad_rec_t *r);
+
+/* Plain-output records are capped at this many bytes of the line. */
+#define AD_PARSER_OUTPUT_MAX (256 * 1024)
+
+/* ---- parsers ----------------------------------------------------------- */
+
+typedef struct ad_parser ad_parser_t;
+
+/* A parser for one run of executor e. Returns owned: ad_parser_free(). */
+ad_parser_t *ad_parser_new(ad_executor_t e);
+void ad_parser_free(ad_parser_t *p);
+
+/* Parses one stdout line (without its '\n'; a trailing '\r' is ignored; any
+ * bytes, any length; need not be NUL-terminated). now_ms is a monotonic
+ * clock in milliseconds (uv_now), used for tool durations. Appends records
+ * to out and returns how many. Never fails: input it does not understand
+ * becomes AD_REC_OUTPUT (blank lines give nothing). */
+size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now_ms,
+                      ad_recs_t *out);
+
+/* Call once when the process has exited: ends tool calls still open
+ * (AD_REC_TOOL_END with is_error, text "interrupted") and flushes streamed
+ * text that never got its final message. Returns how many records. */
+size_t ad_parser_finish(ad_parser_t *p, uint64_t now_ms, ad_recs_t *out);
+
+/* Token usage seen since the last AD_REC_RESULT, from assistant lines
+ * deduplicated by message.id (the largest count per id wins): what to record
+ * when a run dies before its result. */
+void ad_parser_pending_usage(const ad_parser_t *p, ad_usage_t *out);
+
+/* The session id and model seen so far (borrowed, NULL if none). */
+const char *ad_parser_session_id(const ad_parser_t *p);
+const char *ad_parser_model(const ad_parser_t *p);
+
+/* The context window (tokens) of a model name: known families, a "[1m]"
+ * suffix for 1M-token variants, 200000 for other claude models, and
+ * `fallback` for names it does not know. */
+int64_t ad_model_context_window(const char *model, int64_t fallback);
+
+#endif

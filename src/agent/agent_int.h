@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/agent: the parser state shared by the per-executor line
+ * parsers (claude.c, codex.c, gemini.c, command.c) and the helpers in
+ * parser.c that build records, track open tool calls, deduplicate usage by
+ * message id and compute the context level.
+ */
+#ifndef AD_AGENT_INT_H
+#define AD_AGENT_INT_H
+
+#include "agent/agent.h"
+
+/* Bounds on per-run state fed by the agent's output. */
+#define AD_PARSER_MAX_TOOLS 1024     /* open tool calls remembered */
+#define AD_PARSER_MAX_SEEN 4096      /* message ids remembered for usage dedupe */
+#define AD_PARSER_TEXT_MAX (1 << 20) /* streamed text kept for a final message */
+
+typedef struct {
+    char *id;
+    char *name;
+    json_t *input; /* owned reference or NULL */
+    uint64_t start_ms;
+} open_tool_t;
+
+typedef struct {
+    char *id;
+    ad_usage_t usage;
+} seen_msg_t;
+
+struct ad_parser {
+    ad_executor_t kind;
+    char *session_id;
+    char *model;
+    open_tool_t *tools;
+    size_t ntools;
+    seen_msg_t *seen;
+    size_t nseen;
+    int64_t window;         /* context window learned from the agent; 0 = unknown */
+    int64_t context_tokens; /* tokens in context after the last API call */
+    int last_level;         /* last AD_REC_CONTEXT level sent, -1 = none */
+    double last_total_cost; /* cumulative cost at the previous result */
+    ad_buf_t text;          /* streamed assistant text not yet in a message */
+};
+
+/* Appends a zeroed record of `type` (exit_code -1, total_cost_usd -1). */
+ad_rec_t *ad_rec_push(ad_recs_t *out, ad_rec_type_t type);
+/* An AD_REC_OUTPUT record holding the (capped) line. */
+void ad_rec_output(ad_recs_t *out, const char *line, size_t len);
+/* An AD_REC_NOTICE record; json is borrowed (a reference is taken). */
+void ad_rec_notice(ad_recs_t *out, const char *subtype, const char *text, json_t *json);
+
+/* Owned copy of obj[key] when it is a string, else NULL. */
+char *ad_json_strdup(const json_t *obj, const char *key);
+/* obj[key] as a string (borrowed) or NULL. */
+const char *ad_json_str(const json_t *obj, const char *key);
+/* obj[key] as an integer (integers and reals), or def. */
+int64_t ad_json_int(const json_t *obj, const char *key, int64_t def);
+
+void ad_parser_set_session(ad_parser_t *p, const char *session_id, const char *model);
+
+/* Remembers an open tool call (input borrowed; a reference is taken). */
+void ad_tool_open(ad_parser_t *p, const char *id, const char *name, json_t *input, uint64_t now);
+/* Forgets tool `id` and returns it in *t (caller owns its fields). Returns
+ * false when the id was never opened. */
+bool ad_tool_close(ad_parser_t *p, const char *id, open_tool_t *t);
+/* Emits AD_REC_TOOL_END for tool `id` (and returns the closed tool in *t when
+ * t is not NULL, else frees it). duration_ms from its start; 0 if unknown. */
+ad_rec_t *ad_tool_end(ad_parser_t *p, const char *id, bool is_error, int exit_code, uint64_t now,
+                      ad_recs_t *out, open_tool_t *t);
+void ad_open_tool_free(open_tool_t *t);
+
+/* Records usage seen for message id (largest value per field wins). */
+void ad_usage_note(ad_parser_t *p, const char *id, const ad_usage_t *u);
+void ad_usage_reset(ad_parser_t *p);
+
+/* Sets the tokens in context and emits AD_REC_CONTEXT when the level moves. */
+void ad_context_update(ad_parser_t *p, int64_t tokens, ad_recs_t *out);
+
+/* Per-executor line parsers: obj is the parsed JSON object (borrowed). They
+ * return false when the line is not one of theirs (it then becomes output). */
+bool ad_claude_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
+bool ad_codex_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
+bool ad_gemini_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
+bool ad_command_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
+/* Flushes gemini's streamed assistant text into one AD_REC_MESSAGE. */
+void ad_gemini_flush_text(ad_parser_t *p, ad_recs_t *out);
+
+#endif

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Executors: from an agent's executor, mode, permissions, session, model and
+ * prompt to the argv, extra environment and first stdin bytes of one run,
+ * plus the PATH lookup that lets a missing CLI be refused before a run
+ * starts. Flags follow reference agent-protocols.md A.1, B and C. Spawning
+ * is src/proc's job.
+ */
+#include "agent/agent.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const exec_names[] = {"claude", "codex", "gemini", "command"};
+static const char *const mode_names[] = {"regular", "plan", "auto"};
+
+int ad_executor_parse(const char *name, ad_executor_t *out)
+{
+    for (size_t i = 0; name != NULL && i < AD_ARRAY_LEN(exec_names); i++) {
+        if (strcmp(name, exec_names[i]) == 0) {
+            *out = (ad_executor_t)i;
+            return 0;
+        }
+    }
+    return AD_EINVAL;
+}
+
+const char *ad_executor_name(ad_executor_t e)
+{
+    return (unsigned)e < AD_ARRAY_LEN(exec_names) ? exec_names[e] : "unknown";
+}
+
+int ad_agent_mode_parse(const char *name, ad_agent_mode_t *out)
+{
+    if (name == NULL || name[0] == '\0') {
+        *out = AD_MODE_REGULAR;
+        return 0;
+    }
+    for (size_t i = 0; i < AD_ARRAY_LEN(mode_names); i++) {
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (ad_agent_mode_t)i;
+            return 0;
+        }
+    }
+    return AD_EINVAL;
+}
+
+const char *ad_agent_mode_name(ad_agent_mode_t m)
+{
+    return (unsigned)m < AD_ARRAY_LEN(mode_names) ? mode_names[m] : "unknown";
+}
+
+const char *ad_executor_bin(const ad_config_t *cfg, ad_executor_t e)
+{
+    switch (e) {
+    case AD_EXEC_CLAUDE:
+        return cfg->claude_bin;
+    case AD_EXEC_CODEX:
+        return cfg->codex_bin;
+    case AD_EXEC_GEMINI:
+        return cfg->gemini_bin;
+    case AD_EXEC_COMMAND:
+        return NULL;
+    }
+    return NULL;
+}
+
+static bool is_executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int ad_executable_resolve(const char *name, const char *path_env, char *out, size_t outsz)
+{
+    if (name == NULL || name[0] == '\0') {
+        return AD_EINVAL;
+    }
+    if (strchr(name, '/') != NULL) {
+        if (!is_executable_file(name)) {
+            return AD_ENOENT;
+        }
+        if (name[0] == '/') {
+            return (size_t)snprintf(out, outsz, "%s", name) < outsz ? 0 : AD_ETOOBIG;
+        }
+        /* A relative path is relative to agentd's cwd, not the worktree the
+         * child starts in: make it absolute now. */
+        char cwd[4096];
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
+            return AD_EIO;
+        }
+        return (size_t)snprintf(out, outsz, "%s/%s", cwd, name) < outsz ? 0 : AD_ETOOBIG;
+    }
+    if (path_env == NULL) {
+        path_env = getenv("PATH");
+    }
+    if (path_env == NULL) {
+        path_env = "/usr/local/bin:/usr/bin:/bin";
+    }
+    const char *p = path_env;
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t dlen = colon != NULL ? (size_t)(colon - p) : strlen(p);
+        char cand[4096];
+        /* An empty PATH entry means the current directory (POSIX). */
+        int n = dlen == 0 ? snprintf(cand, sizeof(cand), "./%s", name)
+                          : snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, p, name);
+        if (n > 0 && (size_t)n < sizeof(cand) && is_executable_file(cand)) {
+            if (dlen == 0 || cand[0] != '/') {
+                return ad_executable_resolve(cand, path_env, out, outsz);
+            }
+            if ((size_t)n >= outsz) {
+                return AD_ETOOBIG;
+            }
+            memcpy(out, cand, (size_t)n + 1);
+            return 0;
+        }
+        if (colon == NULL) {
+            break;
+        }
+        p = colon + 1;
+    }
+    return AD_ENOENT;
+}
+
+/* ---- argv and env builders ------------------------------------------------ */
+
+typedef struct {
+    char **v;
+    size_t n;
+    size_t cap;
+} strv_t;
+
+static void strv_push(strv_t *s, const char *str)
+{
+    if (s->n + 2 > s->cap) {
+        s->cap = s->cap == 0 ? 16 : s->cap * 2;
+        s->v = ad_xrealloc(s->v, s->cap * sizeof(char *));
+    }
+    s->v[s->n++] = ad_xstrdup(str);
+    s->v[s->n] = NULL;
+}
+
+/* Pushes prefix + value as one argument. */
+static void strv_push2(strv_t *s, const char *prefix, const char *value)
+{
+    size_t a = strlen(prefix), b = strlen(value);
+    char *v = ad_xmalloc(a + b + 1);
+    memcpy(v, prefix, a);
+    memcpy(v + a, value, b + 1);
+    strv_push(s, v);
+    free(v);
+}
+
+static void strv_free(strv_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i]);
+    }
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+static bool empty(const char *s)
+{
+    return s == NULL || s[0] == '\0';
+}
+
+/* A value placed after a flag must not look like a flag itself. */
+static int check_value(const char *what, const char *v, char *err, size_t errsz)
+{
+    if (!empty(v) && v[0] == '-') {
+        snprintf(err, errsz, "%s must not start with '-'", what);
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+/* "A,B,C" from the permission list; AD_EINVAL for an empty or comma entry. */
+static int join_permissions(const ad_agent_spec_t *spec, ad_buf_t *out, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < spec->npermissions; i++) {
+        const char *t = spec->permissions[i];
+        if (empty(t) || t[0] == '-') {
+            snprintf(err, errsz, "permission %zu is empty or starts with '-'", i);
+            return AD_EINVAL;
+        }
+        if ((i > 0 && ad_buf_putc(out, ',') != 0) || ad_buf_puts(out, t) != 0) {
+            snprintf(err, errsz, "permissions are too long");
+            return AD_ETOOBIG;
+        }
+    }
+    return 0;
+}
+
+static int build_claude(const ad_agent_spec_t *spec, bool as_root, strv_t *argv, strv_t *env,
+                        ad_launch_t *out, char *err, size_t errsz)
+{
+    static const char *const base[] = {
+        "-p",        "--output-format",           "stream-json", "--input-format", "stream-json",
+        "--verbose", "--include-partial-messages"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(base); i++) {
+        strv_push(argv, base[i]);
+    }
+    if (spec->mode == AD_MODE_PLAN) {
+        strv_push(argv, "--permission-mode");
+        strv_push(argv, "plan");
+    } else if (spec->mode == AD_MODE_AUTO) {
+        strv_push(argv, "--dangerously-skip-permissions");
+        /* The CLI refuses this flag as root unless told it is sandboxed. */
+        if (as_root) {
+            strv_push(env, "IS_SANDBOX=1");
+        }
+    }
+    if (spec->npermissions > 0) {
+        ad_buf_t tools;
+        ad_buf_init(&tools, 64 * 1024);
+        int rc = join_permissions(spec, &tools, err, errsz);
+        if (rc == 0) {
+            strv_push(argv, "--allowedTools");
+            strv_push(argv, tools.data);
+        }
+        ad_buf_cleanup(&tools);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (!empty(spec->model)) {
+        strv_push(argv, "--model");
+        strv_push(argv, spec->model);
+    }
+    if (!empty(spec->session_id)) {
+        strv_push(argv, "--resume");
+        strv_push(argv, spec->session_id);
+    }
+    if (!empty(spec->prompt)) {
+        out->stdin_data = ad_claude_user_line(spec->prompt, &out->stdin_len);
+        if (out->stdin_data == NULL) {
+            snprintf(err, errsz, "prompt is not valid UTF-8");
+            return AD_EINVAL;
+        }
+    }
+    out->interactive = true;
+    return 0;
+}
+
+static int build_codex(const ad_agent_spec_t *spec, strv_t *argv)
+{
+    strv_push(argv, "exec");
+    strv_push(argv, "--json");
+    if (!empty(spec->model)) {
+        strv_push(argv, "--model");
+        strv_push(argv, spec->model);
+    }
+    /* exec defaults to a read-only sandbox; a regular coding agent edits its
+     * worktree, so regular = --full-auto (workspace-write, no prompts). */
+    if (spec->mode == AD_MODE_PLAN) {
+        strv_push(argv, "--sandbox");
+        strv_push(argv, "read-only");
+    } else if (spec->mode == AD_MODE_AUTO) {
+        strv_push(argv, "--dangerously-bypass-approvals-and-sandbox");
+    } else {
+        strv_push(argv, "--full-auto");
+    }
+    if (!empty(spec->session_id)) {
+        strv_push(argv, "resume");
+        strv_push(argv, spec->session_id);
+    }
+    if (!empty(spec->prompt)) {
+        strv_push(argv, "--");
+        strv_push(argv, spec->prompt);
+    }
+    return 0;
+}
+
+static int build_gemini(const ad_agent_spec_t *spec, strv_t *argv)
+{
+    strv_push(argv, "--output-format");
+    strv_push(argv, "stream-json");
+    if (!empty(spec->model)) {
+        strv_push(argv, "--model");
+        strv_push(argv, spec->model);
+    }
+    if (spec->mode == AD_MODE_PLAN) {
+        strv_push(argv, "--approval-mode");
+        strv_push(argv, "plan");
+    } else if (spec->mode == AD_MODE_AUTO) {
+        strv_push(argv, "--approval-mode");
+        strv_push(argv, "yolo");
+    }
+    if (!empty(spec->session_id)) {
+        strv_push(argv, "--resume");
+        strv_push(argv, spec->session_id);
+    }
+    if (!empty(spec->prompt)) {
+        /* --prompt=TEXT keeps a prompt that starts with '-' a value. */
+        strv_push2(argv, "--prompt=", spec->prompt);
+    }
+    return 0;
+}
+
+/* The testable core: as_root decides IS_SANDBOX. */
+static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
+                        bool as_root, ad_launch_t *out, char *err, size_t errsz)
+{
+    strv_t argv = {0}, env = {0};
+    int rc = 0;
+    memset(out, 0, sizeof(*out));
+    if (err != NULL && errsz > 0) {
+        err[0] = '\0';
+    }
+    const char *prog;
+    if (spec->executor == AD_EXEC_COMMAND) {
+        if (spec->ncommand == 0 || spec->command == NULL || empty(spec->command[0])) {
+            snprintf(err, errsz, "a command agent needs a command to run");
+            rc = AD_EINVAL;
+            goto out;
+        }
+        prog = spec->command[0];
+    } else if ((unsigned)spec->executor <= AD_EXEC_GEMINI) {
+        prog = ad_executor_bin(cfg, spec->executor);
+    } else {
+        snprintf(err, errsz, "unknown executor %d", (int)spec->executor);
+        rc = AD_EINVAL;
+        goto out;
+    }
+    rc = check_value("session id", spec->session_id, err, errsz);
+    if (rc == 0) {
+        rc = check_value("model", spec->model, err, errsz);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    char path[4096];
+    rc = ad_executable_resolve(prog, path_env, path, sizeof(path));
+    if (rc != 0) {
+        if (spec->executor == AD_EXEC_COMMAND) {
+            snprintf(err, errsz, "executable not found: %s", prog != NULL ? prog : "");
+        } else {
+            snprintf(err, errsz,
+                     "executable for %s agents not found: %s (install it or set "
+                     "AGENTD_%s_BIN / --%s-bin)",
+                     ad_executor_name(spec->executor), prog != NULL ? prog : "",
+                     spec->executor == AD_EXEC_CLAUDE  ? "CLAUDE"
+                     : spec->executor == AD_EXEC_CODEX ? "CODEX"
+                                                       : "GEMINI",
+                     ad_executor_name(spec->executor));
+        }
+        rc = rc == AD_ETOOBIG ? AD_EINVAL : AD_ENOENT;
+        goto out;
+    }
+    strv_push(&argv, path);
+    switch (spec->executor) {
+    case AD_EXEC_CLAUDE:
+        rc = build_claude(spec, as_root, &argv, &env, out, err, errsz);
+        break;
+    case AD_EXEC_CODEX:
+        rc = build_codex(spec, &argv);
+        break;
+    case AD_EXEC_GEMINI:
+        rc = build_gemini(spec, &argv);
+        break;
+    case AD_EXEC_COMMAND:
+        for (size_t i = 1; i < spec->ncommand; i++) {
+            strv_push(&argv, spec->command[i] != NULL ? spec->command[i] : "");
+        }
+        break;
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    if (env.v == NULL) {
+        env.v = ad_xcalloc(1, sizeof(char *));
+    }
+    out->stop_signal = spec->executor == AD_EXEC_COMMAND ? SIGTERM : SIGINT;
+    out->argv = argv.v;
+    out->argc = argv.n;
+    out->env = env.v;
+    out->nenv = env.n;
+    return 0;
+out:
+    strv_free(&argv);
+    strv_free(&env);
+    free(out->stdin_data);
+    memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+int ad_launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
+                    ad_launch_t *out, char *err, size_t errsz)
+{
+    return launch_build(spec, cfg, path_env, geteuid() == 0, out, err, errsz);
+}
+
+void ad_launch_cleanup(ad_launch_t *l)
+{
+    for (size_t i = 0; l->argv != NULL && i < l->argc; i++) {
+        free(l->argv[i]);
+    }
+    for (size_t i = 0; l->env != NULL && i < l->nenv; i++) {
+        free(l->env[i]);
+    }
+    free(l->argv);
+    free(l->env);
+    free(l->stdin_data);
+    memset(l, 0, sizeof(*l));
+}
+
+char *ad_claude_user_line(const char *text, size_t *len)
+{
+    *len = 0;
+    json_t *s = json_string(text);
+    if (s == NULL) {
+        return NULL; /* not UTF-8 */
+    }
+    json_t *line = json_pack("{s:s, s:{s:s, s:o}, s:n, s:s}", "type", "user", "message", "role",
+                             "user", "content", s, "parent_tool_use_id", "session_id", "default");
+    if (line == NULL) {
+        return NULL;
+    }
+    char *dump = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(line);
+    if (dump == NULL) {
+        return NULL;
+    }
+    size_t n = strlen(dump);
+    char *res = ad_xmalloc(n + 2);
+    memcpy(res, dump, n);
+    res[n] = '\n';
+    res[n + 1] = '\0';
+    free(dump);
+    *len = n + 1;
+    return res;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runner: the run life cycle. Starts an agent's process through the
+ * supervisor (src/proc) with its executor's launch (agent.h), records a run
+ * per start, turns output lines (through the executor's parser) into bus
+ * events and stored messages, and ends the run with its status when the
+ * process exits. Also the start-up reconciliation of runs a previous daemon
+ * left running.
+ *
+ * The `command` executor takes its argv from the agent's state:
+ *   state.command   ["prog", "arg", …]  (required; prog looked up on PATH)
+ *   state.terminal  true: run on a pseudo-terminal (default false)
+ *   state.env       {"NAME": "value", …} extra environment (AGENTD_* dropped)
+ *   state.stopWith  "sigint" (default for command), "stdin" (default for
+ *                   codex/gemini) or "none": the polite stop step; claude's
+ *                   default is SIGINT and then stdin closed
+ * The working directory is the agent's worktree path.
+ *
+ * Threads: loop thread only. store, bus and procs are borrowed and must
+ * outlive the runner; free it after ad_procs_shutdown() has completed and
+ * ad_store_close() has delivered the last completions.
+ */
+#ifndef AD_AGENT_RUNNER_H
+#define AD_AGENT_RUNNER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "bus/bus.h"
+#include "core/core.h"
+#include "proc/proc.h"
+#include "store/store.h"
+
+typedef struct ad_runner ad_runner_t;
+
+/* Completion of an asynchronous runner call: rc 0 or AD_E*; result is
+ * borrowed for the call (may be NULL on error); msg a one-line reason on
+ * error (borrowed, may be NULL). */
+typedef void (*ad_runner_cb)(int rc, json_t *result, const char *msg, void *ud);
+
+/* Returns owned: free with ad_runner_free(). */
+ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
+                           ad_bus_t *bus, ad_procs_t *procs);
+void ad_runner_free(ad_runner_t *r);
+
+/* Marks runs left 'running' by a previous daemon as lost (agent status
+ * error, pid cleared, state.statusReason set) and publishes agent_status for
+ * each. cb (may be NULL) gets {runs, agents}. Call once at start-up before
+ * serving requests. */
+void ad_runner_reconcile(ad_runner_t *r, ad_runner_cb cb, void *ud);
+
+/* Starts agent_id with an optional initial prompt (borrowed). Synchronous
+ * refusals return the code and call nothing: AD_ENOENT (no such agent),
+ * AD_ESTATE (running, or archived), AD_EINVAL (the launch cannot be built
+ * or spawned: missing executable, no command; err says why). On 0, cb gets
+ * {agent} once the run row is committed. */
+int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad_runner_cb cb,
+                    void *ud, char *err, size_t errsz);
+/* Stops the agent's run (force: SIGKILL now). Returns AD_ENOENT when the
+ * agent is not running (nothing is called); on 0, cb gets {agent} after the
+ * process has exited and the run's end is committed. */
+int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_cb cb, void *ud);
+/* SIGSTOP/SIGCONT the run's process group; the agent becomes paused /
+ * running. AD_ENOENT when not running, AD_ESTATE when already so. On 0, cb
+ * gets {agent} after the status is committed. */
+int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
+int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
+/* Sends a user message to the running agent's stdin (claude: a stream-json
+ * user line; others: the text and a newline) and stores it. AD_ESTATE when
+ * the agent is not running or cannot take input (stdin closed), AD_EINVAL
+ * for text that is not UTF-8, AD_ETOOBIG when stdin's queue is full. On 0,
+ * cb gets {messageId, status:"sent", running:true} after the message is
+ * stored. */
+int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content, ad_runner_cb cb,
+                      void *ud, char *err, size_t errsz);
+/* True while agent_id has a live process. */
+bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
+/* Terminal agents: resize, and raw input bytes. AD_ENOENT / AD_ESTATE. */
+int ad_runner_resize(ad_runner_t *r, const char *agent_id, uint16_t rows, uint16_t cols);
+int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?},
+ * /stop?force=, /pause, /resume, /message {content}; GET
+ * /api/agents/:id/runs?limit= and GET /api/runs/:id. The work is the
+ * runner's (src/agent/runner.h); answers come after its commits.
+ */
+#include "agent/runner.h"
+#include "api/api_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PROMPT_MAX (1024 * 1024)
+
+/* The runner's completion: answers {agent} (or the whole result). */
+static void on_agent_done(int rc, json_t *result, const char *msg, void *ud)
+{
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "%s", msg != NULL ? msg : ad_strerror(rc));
+        return;
+    }
+    json_t *agent = json_object_get(result, "agent");
+    ad_res_json(r, 200, json_incref(agent != NULL ? agent : result));
+}
+
+static void on_result_done(int rc, json_t *result, const char *msg, void *ud)
+{
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "%s", msg != NULL ? msg : ad_strerror(rc));
+        return;
+    }
+    ad_res_json(r, 200, json_incref(result));
+}
+
+static void refuse(ad_req_t *r, int rc, const char *id, const char *err)
+{
+    if (rc == AD_ENOENT) {
+        ad_res_error_code(r, rc, json_pack("{s:s}", "id", id), "%s",
+                          err[0] != '\0' ? err : "agent not found");
+    } else {
+        ad_res_error_code(r, rc, NULL, "%s", err[0] != '\0' ? err : ad_strerror(rc));
+    }
+}
+
+static void start(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    bool failed = false;
+    json_t *body = api_body_optional(r, &failed);
+    if (failed) {
+        return;
+    }
+    const char *prompt = NULL;
+    if (api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0) {
+        json_decref(body);
+        return;
+    }
+    char err[512] = "";
+    int rc = ad_runner_start(app->runner, id, prompt, on_agent_done, r, err, sizeof(err));
+    if (rc != 0) {
+        refuse(r, rc, id, err);
+    }
+    json_decref(body);
+}
+
+/* Answers with the stored agent (for calls that have nothing to do). */
+static void answer_agent_now(ad_app_t *app, ad_req_t *r, const char *id)
+{
+    json_t *a = NULL;
+    int rc = ad_store_agent_get(app->store, id, &a);
+    if (rc != 0) {
+        api_fail(r, rc, "agent", id);
+        return;
+    }
+    ad_res_json(r, 200, a);
+}
+
+static void stop(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    bool force = false;
+    if (api_query_bool(r, "force", false, &force) != 0) {
+        return;
+    }
+    if (ad_runner_stop(app->runner, id, force, on_agent_done, r) != 0) {
+        answer_agent_now(app, r, id); /* not running: nothing to stop */
+    }
+}
+
+static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
+{
+    const char *id = ad_req_param(r, "id");
+    int rc = pause ? ad_runner_pause(app->runner, id, on_agent_done, r)
+                   : ad_runner_resume(app->runner, id, on_agent_done, r);
+    if (rc == AD_ENOENT) {
+        json_t *a = NULL;
+        if (ad_store_agent_get(app->store, id, &a) != 0) {
+            api_fail(r, AD_ENOENT, "agent", id);
+            return;
+        }
+        json_decref(a);
+        ad_res_error_code(r, AD_ESTATE, NULL, "agent %s is not running", id);
+    } else if (rc == AD_ESTATE) {
+        ad_res_error_code(r, rc, NULL, "agent %s is %s", id,
+                          pause ? "already paused" : "not paused");
+    } else if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "%s failed: %s", pause ? "pause" : "resume",
+                          ad_strerror(rc));
+    }
+}
+
+static void pause_h(ad_req_t *r, void *ud)
+{
+    pause_resume(r, ud, true);
+}
+
+static void resume_h(ad_req_t *r, void *ud)
+{
+    pause_resume(r, ud, false);
+}
+
+static void message(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *content = NULL;
+    if (api_str(r, body, "content", true, PROMPT_MAX, &content) != 0) {
+        json_decref(body);
+        return;
+    }
+    char err[512] = "";
+    int rc = ad_runner_message(app->runner, id, content, on_result_done, r, err, sizeof(err));
+    if (rc == AD_ESTATE) {
+        json_t *a = NULL;
+        if (ad_store_agent_get(app->store, id, &a) != 0) {
+            api_fail(r, AD_ENOENT, "agent", id);
+        } else {
+            json_decref(a);
+            ad_res_error_code(r, rc, NULL, "%s", err);
+        }
+    } else if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "%s", err);
+    }
+    json_decref(body);
+}
+
+static void runs_of_agent(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    long limit = 100;
+    const char *ls = ad_req_query(r, "limit");
+    if (ls != NULL && ls[0] != '\0') {
+        char *end = NULL;
+        limit = strtol(ls, &end, 10);
+        if (*end != '\0' || limit < 1 || limit > 1000) {
+            ad_res_error(r, 422, "VALIDATION_ERROR",
+                         json_pack("{s:s, s:s}", "field", "limit", "reason", "1 to 1000"),
+                         "limit must be a whole number from 1 to 1000");
+            return;
+        }
+    }
+    json_t *a = NULL;
+    int rc = ad_store_agent_get(app->store, id, &a);
+    if (rc != 0) {
+        api_fail(r, rc, "agent", id);
+        return;
+    }
+    json_decref(a);
+    json_t *out = NULL;
+    rc = ad_store_run_list(app->store, id, (int)limit, &out);
+    if (rc != 0) {
+        api_fail(r, rc, "runs", id);
+        return;
+    }
+    ad_res_json(r, 200, out);
+}
+
+static void run_get(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    json_t *run = NULL;
+    int rc = ad_store_run_get(app->store, id, &run);
+    if (rc != 0) {
+        api_fail(r, rc, "run", id);
+        return;
+    }
+    ad_res_json(r, 200, run);
+}
+
+void api_runs_register(ad_app_t *app)
+{
+    if (app->runner == NULL) {
+        return;
+    }
+    ad_server_route(app->server, "POST", "/api/agents/:id/start", start, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/stop", stop, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/pause", pause_h, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/resume", resume_h, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/message", message, app);
+    ad_server_route(app->server, "GET", "/api/agents/:id/runs", runs_of_agent, app);
+    ad_server_route(app->server, "GET", "/api/runs/:id", run_get, app);
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A child's environment and executable: the allow-list of variables agents
+ * inherit from agentd (never AGENTD_*, which holds the API token), the
+ * configured extras, and a PATH lookup done before fork so that a missing
+ * executable is a clear error at start, not a dead run.
+ */
+#include "proc/proc.h"
+#include "proc/proc_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define MAX_ENV 4096
+
+static const char *const inherited[] = {"PATH",  "HOME",   "LANG", "USER", "LOGNAME",
+                                        "SHELL", "TMPDIR", "TZ",   "LC_*"};
+
+static size_t name_len(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq == NULL ? 0 : (size_t)(eq - entry);
+}
+
+static bool is_inherited(const char *entry, size_t nlen, bool pty)
+{
+    if (pty && nlen == 4 && memcmp(entry, "TERM", 4) == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < AD_ARRAY_LEN(inherited); i++) {
+        const char *n = inherited[i];
+        size_t l = strlen(n);
+        if (n[l - 1] == '*') {
+            if (nlen >= l - 1 && memcmp(entry, n, l - 1) == 0) {
+                return true;
+            }
+        } else if (nlen == l && memcmp(entry, n, l) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_agentd(const char *entry, size_t nlen)
+{
+    return nlen >= 7 && memcmp(entry, "AGENTD_", 7) == 0;
+}
+
+/* Index of the entry named like `entry` in env[0..n), or n. */
+static size_t find(char **env, size_t n, const char *entry, size_t nlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (name_len(env[i]) == nlen && memcmp(env[i], entry, nlen) == 0) {
+            return i;
+        }
+    }
+    return n;
+}
+
+int ad_proc_env_build(const char *const *extra, bool pty, char ***out, char *err, size_t errsz)
+{
+    size_t next = 0;
+    while (extra != NULL && extra[next] != NULL) {
+        next++;
+    }
+    if (next > MAX_ENV) {
+        snprintf(err, errsz, "too many environment variables (at most %d)", MAX_ENV);
+        return AD_EINVAL;
+    }
+    size_t cap = AD_ARRAY_LEN(inherited) + 64 + next + 3;
+    char **env = ad_xcalloc(cap, sizeof(char *));
+    size_t n = 0;
+    for (char **e = environ; e != NULL && *e != NULL && n + next + 3 < cap; e++) {
+        size_t nl = name_len(*e);
+        if (nl > 0 && is_inherited(*e, nl, pty) && !is_agentd(*e, nl)) {
+            env[n++] = ad_xstrdup(*e);
+        }
+    }
+    for (size_t i = 0; i < next; i++) {
+        const char *e = extra[i];
+        size_t nl = name_len(e);
+        if (nl == 0) {
+            snprintf(err, errsz, "environment entry is not NAME=value: '%.40s'", e);
+            ad_proc_env_free(env);
+            return AD_EINVAL;
+        }
+        if (is_agentd(e, nl)) {
+            ad_log(AD_LOG_WARN, "proc", "not passing agentd variable to child name=%.*s", (int)nl,
+                   e);
+            continue;
+        }
+        size_t at = find(env, n, e, nl);
+        if (at < n) {
+            free(env[at]);
+            env[at] = ad_xstrdup(e);
+        } else {
+            env[n++] = ad_xstrdup(e);
+        }
+    }
+    if (find(env, n, "PATH=", 4) == n) {
+        env[n++] = ad_xstrdup("PATH=" DEFAULT_PATH);
+    }
+    if (pty && find(env, n, "TERM=", 4) == n) {
+        env[n++] = ad_xstrdup("TERM=xterm-256color");
+    }
+    env[n] = NULL;
+    *out = env;
+    return 0;
+}
+
+void ad_proc_env_free(char **env)
+{
+    if (env == NULL) {
+        return;
+    }
+    for (char **e = env; *e != NULL; e++) {
+        free(*e);
+    }
+    free(env);
+}
+
+const char *ad_proc_env_get(char *const *env, const char *name)
+{
+    size_t l = strlen(name);
+    for (char *const *e = env; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, name, l) == 0 && (*e)[l] == '=') {
+            return *e + l + 1;
+        }
+    }
+    return NULL;
+}
+
+/* 0 when path names an executable regular file, else AD_ENOENT/AD_EPERM. */
+static int check_exec(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISDIR(st.st_mode)) {
+        return AD_ENOENT;
+    }
+    return access(path, X_OK) == 0 ? 0 : AD_EPERM;
+}
+
+int ad_proc_which_in(const char *argv0, const char *path, const char *cwd, char *out, size_t outsz)
+{
+    char buf[4096];
+    if (argv0 == NULL || argv0[0] == '\0') {
+        return AD_ENOENT;
+    }
+    if (strchr(argv0, '/') != NULL) {
+        if (argv0[0] != '/' && cwd != NULL) {
+            if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, argv0) >= sizeof(buf)) {
+                return AD_ETOOBIG;
+            }
+        } else if ((size_t)snprintf(buf, sizeof(buf), "%s", argv0) >= sizeof(buf)) {
+            return AD_ETOOBIG;
+        }
+        int rc = check_exec(buf);
+        if (rc == 0 && (size_t)snprintf(out, outsz, "%s", buf) >= outsz) {
+            return AD_ETOOBIG;
+        }
+        return rc;
+    }
+    if (path == NULL) {
+        path = getenv("PATH");
+    }
+    if (path == NULL) {
+        path = DEFAULT_PATH;
+    }
+    int best = AD_ENOENT;
+    const char *p = path;
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t dl = colon != NULL ? (size_t)(colon - p) : strlen(p);
+        /* An empty entry means the current directory, as for execvp. */
+        int w = dl == 0 ? snprintf(buf, sizeof(buf), "./%s", argv0)
+                        : snprintf(buf, sizeof(buf), "%.*s/%s", (int)dl, p, argv0);
+        if (w > 0 && (size_t)w < sizeof(buf) && buf[0] == '/') {
+            int rc = check_exec(buf);
+            if (rc == 0) {
+                if ((size_t)snprintf(out, outsz, "%s", buf) >= outsz) {
+                    return AD_ETOOBIG;
+                }
+                return 0;
+            }
+            if (rc == AD_EPERM) {
+                best = AD_EPERM;
+            }
+        }
+        if (colon == NULL) {
+            break;
+        }
+        p = colon + 1;
+    }
+    return best;
+}
+
+int ad_proc_which(const char *argv0, const char *path, char *out, size_t outsz)
+{
+    return ad_proc_which_in(argv0, path, NULL, out, outsz);
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proc: the process supervisor. Spawns argvs in their own session and
+ * process group (pipes or a pseudo-terminal), with a clean explicit
+ * environment; reads output without blocking and splits it into capped
+ * lines; queues stdin; stops (polite step, SIGTERM, SIGKILL), pauses and
+ * resumes whole groups; reaps every child and reports its exit once, after
+ * all of its output. What a process *means* (runs, agents) is src/agent's.
+ *
+ * Threads: loop thread only, every function.
+ */
+#ifndef AD_PROC_H
+#define AD_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "core/core.h"
+
+typedef struct ad_procs ad_procs_t; /* the supervisor: one per loop */
+typedef struct ad_proc ad_proc_t;   /* one child process */
+
+typedef enum { AD_PROC_STDOUT = 1, AD_PROC_STDERR = 2 } ad_proc_stream_t;
+
+/* The polite first step of a graceful stop. */
+typedef enum {
+    AD_PROC_POLITE_CLOSE_STDIN = 0, /* close stdin (pty: send ^D) */
+    AD_PROC_POLITE_SIGINT,          /* SIGINT to the group */
+    AD_PROC_POLITE_NONE,            /* straight to SIGTERM */
+    AD_PROC_POLITE_SIGINT_CLOSE     /* SIGINT, then close stdin (Claude Code) */
+} ad_proc_polite_t;
+
+/* Appended to a line cut at the cap; the rest of that line is skipped. */
+#define AD_PROC_TRUNC_MARKER " [agentd: line truncated]"
+
+typedef struct {
+    pid_t pid;
+    int exit_code;       /* 0-255, or -1 when killed by a signal or lost */
+    int term_signal;     /* the signal that ended it, or 0 */
+    bool stop_requested; /* ad_proc_stop() was called before it ended */
+    bool forced;         /* ... and it came to SIGKILL (force or escalation) */
+    bool lost;           /* it could not be reaped (should never happen) */
+} ad_proc_exit_t;
+
+/* Callbacks, all on the loop thread. `line` is borrowed for the call, NUL
+ * terminated at line[len], without its "\n" (and a trailing "\r"); a line
+ * cut at the cap ends with AD_PROC_TRUNC_MARKER and has truncated=true.
+ * A last line without a newline is delivered at EOF. In pty mode all output
+ * is AD_PROC_STDOUT. */
+typedef void (*ad_proc_line_cb)(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,
+                                bool truncated, void *ud);
+/* Raw output bytes as read (pty mode: what a terminal shows). Optional. */
+typedef void (*ad_proc_data_cb)(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len,
+                                void *ud);
+/* Called exactly once, after the process has been reaped and its output has
+ * reached EOF (or the drain bound passed). p is freed when this returns:
+ * do not keep it. */
+typedef void (*ad_proc_exit_cb)(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
+
+typedef struct {
+    const char *const *argv; /* argv[0]: a path, or a name looked up in PATH */
+    const char *cwd;         /* working directory; NULL = agentd's */
+    /* Extra "NAME=value" entries (NULL-terminated, may be NULL) on top of the
+     * inherited PATH, HOME, LANG, LC_*, USER, LOGNAME, SHELL, TMPDIR, TZ (and
+     * TERM in pty mode). They override inherited ones. AGENTD_* names are
+     * never passed on, from either source. */
+    const char *const *env;
+    bool pty; /* a pseudo-terminal as controlling tty and stdio */
+    uint16_t rows, cols;
+    ad_proc_polite_t polite;
+    uint64_t term_grace_ms; /* polite step -> SIGTERM; 0 = 5000 */
+    uint64_t kill_grace_ms; /* SIGTERM -> SIGKILL; 0 = 5000 */
+    uint64_t drain_ms;      /* after exit, wait this long for EOF; 0 = 2000 */
+    size_t max_line_bytes;  /* 0 = 8 MiB */
+    size_t max_stdin_bytes; /* queued stdin bytes allowed; 0 = 4 MiB */
+    ad_proc_line_cb on_line;
+    ad_proc_data_cb on_data;
+    ad_proc_exit_cb on_exit;
+    void *ud;
+} ad_proc_opts_t;
+
+/* Returns owned: the supervisor for loop (borrowed). Installs a SIGCHLD
+ * watcher. Free with ad_procs_free(). */
+ad_procs_t *ad_procs_new(uv_loop_t *loop);
+/* SIGKILLs any process still alive, reaps it (blocking; SIGKILL is quick),
+ * closes every handle without calling exit callbacks. Memory is released
+ * once the loop has run the close callbacks. For abnormal ends and tests;
+ * a clean exit calls ad_procs_shutdown() first. */
+void ad_procs_free(ad_procs_t *s);
+/* Stops every live process gracefully (its polite step, SIGTERM after half
+ * of grace_ms, SIGKILL after grace_ms) and calls done(ud) once all have
+ * exited and their exit callbacks ran (at once if none). done may be NULL. */
+void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud), void *ud);
+/* Number of processes whose exit callback has not run yet. */
+size_t ad_procs_count(const ad_procs_t *s);
+
+/* Starts a process. On success *out is the new process (owned by the
+ * supervisor until its exit callback returns) and 0 is returned. On failure
+ * no callback is ever called and the code says why: AD_ENOENT (no such
+ * executable or cwd), AD_EPERM (not executable), AD_EINVAL (empty argv, bad
+ * env entry), AD_EIO (fork/pipe/pty failed), AD_ESTATE (shutting down).
+ * err (may be NULL) gets a one-line message. opts and everything it points
+ * to are borrowed for the call. */
+int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *opts, ad_proc_t **out, char *err,
+                  size_t errsz);
+
+/* Finds argv0 like execvp would with PATH (path may be NULL: agentd's own
+ * PATH) and writes the absolute or relative path that would run into out.
+ * AD_ENOENT / AD_EPERM / AD_ETOOBIG. Any thread. */
+int ad_proc_which(const char *argv0, const char *path, char *out, size_t outsz);
+
+pid_t ad_proc_pid(const ad_proc_t *p);
+bool ad_proc_is_pty(const ad_proc_t *p);
+bool ad_proc_paused(const ad_proc_t *p);
+/* True until the process has been reaped. */
+bool ad_proc_alive(const ad_proc_t *p);
+
+/* Queues bytes for stdin (copied). AD_ECLOSED when stdin is closed or the
+ * process has exited, AD_ETOOBIG when the queue would pass its bound. */
+int ad_proc_write(ad_proc_t *p, const void *data, size_t len);
+/* Closes stdin once the queue has drained (pty: sends ^D). Idempotent. */
+void ad_proc_close_stdin(ad_proc_t *p);
+/* Sets the terminal size (pty only; AD_ESTATE otherwise); the child gets
+ * SIGWINCH from the kernel. */
+int ad_proc_resize(ad_proc_t *p, uint16_t rows, uint16_t cols);
+/* Stops the process. Graceful: the polite step, then SIGTERM to the group
+ * after term_grace_ms, then SIGKILL after kill_grace_ms. force: SIGKILL to
+ * the group now. A later force call escalates a graceful stop. Returns 0, or
+ * AD_ESTATE when the process has already exited. */
+int ad_proc_stop(ad_proc_t *p, bool force);
+/* SIGSTOP / SIGCONT to the group. AD_ESTATE if already in that state or
+ * exited. */
+int ad_proc_pause(ad_proc_t *p);
+int ad_proc_resume(ad_proc_t *p);
+/* Sends any signal to the whole group. */
+int ad_proc_signal(ad_proc_t *p, int signum);
+
+#endif

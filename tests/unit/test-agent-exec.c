@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the executors: argv, env and stdin for every executor, mode,
+ * permission and resume combination; PATH lookup and the refusal of a
+ * missing executable; the claude stream-json user line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/agent/exec.c"
+
+static char bindir[256];
+static ad_config_t cfg;
+
+static void make_exe(const char *dir, const char *name, mode_t mode)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexit 0\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup(void **state)
+{
+    snprintf(bindir, sizeof(bindir), "/tmp/agentd-exec-test-XXXXXX");
+    assert_non_null(mkdtemp(bindir));
+    make_exe(bindir, "claude", 0755);
+    make_exe(bindir, "codex", 0755);
+    make_exe(bindir, "gemini", 0755);
+    make_exe(bindir, "notexec", 0644);
+    char err[256];
+    assert_int_equal(ad_config_load_env(&cfg, err, sizeof(err)), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    const char *names[] = {"claude", "codex", "gemini", "notexec"};
+    for (size_t i = 0; i < 4; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", bindir, names[i]);
+        unlink(path);
+    }
+    rmdir(bindir);
+    return 0;
+}
+
+/* The argv after argv[0], joined with single spaces. */
+static void args_of(const ad_launch_t *l, char *out, size_t outsz)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 1; i < l->argc; i++) {
+        int n = snprintf(out + off, outsz - off, "%s%s", i > 1 ? " " : "", l->argv[i]);
+        assert_true(n > 0 && (size_t)n < outsz - off);
+        off += (size_t)n;
+    }
+    assert_null(l->argv[l->argc]);
+}
+
+static void build_ok(const ad_agent_spec_t *spec, bool root, ad_launch_t *l)
+{
+    char err[256];
+    int rc = launch_build(spec, &cfg, bindir, root, l, err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("launch_build: %s", err);
+    }
+}
+
+static void claude_modes_permissions_resume_model(void **state)
+{
+    char args[2048], want_bin[512];
+    ad_launch_t l;
+    snprintf(want_bin, sizeof(want_bin), "%s/claude", bindir);
+
+    ad_agent_spec_t s = {.executor = AD_EXEC_CLAUDE, .mode = AD_MODE_REGULAR};
+    build_ok(&s, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(l.argv[0], want_bin);
+    assert_string_equal(args, "-p --output-format stream-json --input-format stream-json "
+                              "--verbose --include-partial-messages");
+    assert_int_equal(l.nenv, 0);
+    assert_null(l.env[0]);
+    assert_null(l.stdin_data);
+    assert_true(l.interactive);
+    assert_int_equal(l.stop_signal, SIGINT);
+    ad_launch_cleanup(&l);
+
+    s.mode = AD_MODE_PLAN;
+    build_ok(&s, true, &l);
+    args_of(&l, args, sizeof(args));
+    assert_non_null(strstr(args, "--include-partial-messages --permission-mode plan"));
+    assert_int_equal(l.nenv, 0);
+    ad_launch_cleanup(&l);
+
+    /* auto: skip permissions; as root the CLI needs IS_SANDBOX=1 */
+    s.mode = AD_MODE_AUTO;
+    build_ok(&s, true, &l);
+    args_of(&l, args, sizeof(args));
+    assert_non_null(strstr(args, " --dangerously-skip-permissions"));
+    assert_null(strstr(args, "--permission-mode"));
+    assert_int_equal(l.nenv, 1);
+    assert_string_equal(l.env[0], "IS_SANDBOX=1");
+    ad_launch_cleanup(&l);
+    build_ok(&s, false, &l);
+    assert_int_equal(l.nenv, 0);
+    ad_launch_cleanup(&l);
+
+    const char *perms[] = {"Bash", "Read", "Bash(git log *)"};
+    ad_agent_spec_t full = {.executor = AD_EXEC_CLAUDE,
+                            .mode = AD_MODE_REGULAR,
+                            .permissions = perms,
+                            .npermissions = 3,
+                            .session_id = "b81da81e-cd58-47e7-993e-5744848c20e7",
+                            .model = "sonnet",
+                            .prompt = "say \"hi\"\n"};
+    build_ok(&full, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(args, "-p --output-format stream-json --input-format stream-json "
+                              "--verbose --include-partial-messages --allowedTools "
+                              "Bash,Read,Bash(git log *) --model sonnet --resume "
+                              "b81da81e-cd58-47e7-993e-5744848c20e7");
+    /* The prompt is the first stdin line, never an argument. */
+    assert_string_equal(
+        l.stdin_data, "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"say "
+                      "\\\"hi\\\"\\n\"},\"parent_tool_use_id\":null,\"session_id\":\"default\"}\n");
+    assert_int_equal(l.stdin_len, strlen(l.stdin_data));
+    ad_launch_cleanup(&l);
+}
+
+static void codex_and_gemini_argv(void **state)
+{
+    char args[2048];
+    ad_launch_t l;
+    ad_agent_spec_t s = {.executor = AD_EXEC_CODEX, .prompt = "list files"};
+    build_ok(&s, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(args, "exec --json --full-auto -- list files");
+    assert_false(l.interactive);
+    assert_null(l.stdin_data);
+    ad_launch_cleanup(&l);
+
+    s.mode = AD_MODE_PLAN;
+    s.model = "gpt-5";
+    s.session_id = "0199a213-81c0-7800-8aa1-bbab2a035a53";
+    build_ok(&s, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(args, "exec --json --model gpt-5 --sandbox read-only resume "
+                              "0199a213-81c0-7800-8aa1-bbab2a035a53 -- list files");
+    ad_launch_cleanup(&l);
+
+    s.mode = AD_MODE_AUTO;
+    s.session_id = NULL;
+    s.model = NULL;
+    s.prompt = "-rf is a flag";
+    build_ok(&s, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(args, "exec --json --dangerously-bypass-approvals-and-sandbox -- -rf "
+                              "is a flag");
+    ad_launch_cleanup(&l);
+
+    ad_agent_spec_t g = {.executor = AD_EXEC_GEMINI, .prompt = "List files"};
+    build_ok(&g, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(args, "--output-format stream-json --prompt=List files");
+    ad_launch_cleanup(&l);
+    g.mode = AD_MODE_AUTO;
+    g.model = "gemini-2.5-pro";
+    g.session_id = "latest";
+    build_ok(&g, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(args, "--output-format stream-json --model gemini-2.5-pro "
+                              "--approval-mode yolo --resume latest --prompt=List files");
+    ad_launch_cleanup(&l);
+    g.mode = AD_MODE_PLAN;
+    build_ok(&g, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_non_null(strstr(args, "--approval-mode plan"));
+    ad_launch_cleanup(&l);
+}
+
+static void command_argv_as_given(void **state)
+{
+    ad_launch_t l;
+    const char *cmd[] = {"sh", "-c", "echo '{\"type\":\"metric\"}'"};
+    ad_agent_spec_t s = {.executor = AD_EXEC_COMMAND, .command = cmd, .ncommand = 3};
+    char err[256];
+    assert_int_equal(launch_build(&s, &cfg, "/usr/bin:/bin", false, &l, err, sizeof(err)), 0);
+    assert_int_equal(l.argc, 3);
+    assert_true(strcmp(l.argv[0], "/usr/bin/sh") == 0 || strcmp(l.argv[0], "/bin/sh") == 0);
+    assert_string_equal(l.argv[1], "-c");
+    assert_string_equal(l.argv[2], cmd[2]);
+    assert_false(l.interactive);
+    assert_int_equal(l.stop_signal, SIGTERM);
+    ad_launch_cleanup(&l);
+
+    ad_agent_spec_t none = {.executor = AD_EXEC_COMMAND};
+    assert_int_equal(launch_build(&none, &cfg, "/bin", false, &l, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "needs a command"));
+    assert_null(l.argv);
+    ad_launch_cleanup(&l); /* safe on an empty launch */
+}
+
+static void missing_executable_is_refused_clearly(void **state)
+{
+    ad_launch_t l;
+    char err[256];
+    ad_agent_spec_t s = {.executor = AD_EXEC_CLAUDE, .prompt = "hi"};
+    /* not on this PATH */
+    assert_int_equal(launch_build(&s, &cfg, "/nonexistent-dir", false, &l, err, sizeof(err)),
+                     AD_ENOENT);
+    assert_non_null(strstr(err, "executable for claude agents not found: claude"));
+    assert_non_null(strstr(err, "AGENTD_CLAUDE_BIN"));
+    assert_null(l.argv);
+    assert_null(l.stdin_data);
+
+    /* configured to a path that is not executable */
+    ad_config_t c2 = cfg;
+    snprintf(c2.codex_bin, sizeof(c2.codex_bin), "%s/notexec", bindir);
+    ad_agent_spec_t cx = {.executor = AD_EXEC_CODEX};
+    assert_int_equal(launch_build(&cx, &c2, bindir, false, &l, err, sizeof(err)), AD_ENOENT);
+    assert_non_null(strstr(err, "AGENTD_CODEX_BIN"));
+
+    /* configured to an absolute path that exists */
+    snprintf(c2.gemini_bin, sizeof(c2.gemini_bin), "%s/claude", bindir);
+    ad_agent_spec_t gm = {.executor = AD_EXEC_GEMINI};
+    assert_int_equal(launch_build(&gm, &c2, "/nonexistent-dir", false, &l, err, sizeof(err)), 0);
+    assert_string_equal(l.argv[0], c2.gemini_bin);
+    ad_launch_cleanup(&l);
+
+    const char *cmd[] = {"no-such-program-xyz"};
+    ad_agent_spec_t c = {.executor = AD_EXEC_COMMAND, .command = cmd, .ncommand = 1};
+    assert_int_equal(launch_build(&c, &cfg, bindir, false, &l, err, sizeof(err)), AD_ENOENT);
+    assert_string_equal(err, "executable not found: no-such-program-xyz");
+}
+
+static void bad_values_are_refused(void **state)
+{
+    ad_launch_t l;
+    char err[256];
+    ad_agent_spec_t s = {.executor = AD_EXEC_CLAUDE,
+                         .session_id = "--dangerously-skip-permissions"};
+    assert_int_equal(launch_build(&s, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "session id"));
+    s.session_id = NULL;
+    s.model = "-x";
+    assert_int_equal(launch_build(&s, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+    const char *perms[] = {"Bash", ""};
+    ad_agent_spec_t p = {.executor = AD_EXEC_CLAUDE, .permissions = perms, .npermissions = 2};
+    assert_int_equal(launch_build(&p, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "permission 1"));
+    ad_agent_spec_t u = {.executor = AD_EXEC_CLAUDE, .prompt = "bad \xff utf8"};
+    assert_int_equal(launch_build(&u, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+    assert_null(l.argv);
+    ad_agent_spec_t k = {.executor = (ad_executor_t)42};
+    assert_int_equal(launch_build(&k, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+}
+
+static void resolve_follows_path_rules(void **state)
+{
+    char out[512], want[512];
+    snprintf(want, sizeof(want), "%s/codex", bindir);
+    char path[1024];
+    snprintf(path, sizeof(path), "/nonexistent:%s:/bin", bindir);
+    assert_int_equal(ad_executable_resolve("codex", path, out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(ad_executable_resolve("notexec", path, out, sizeof(out)), AD_ENOENT);
+    assert_int_equal(ad_executable_resolve("", path, out, sizeof(out)), AD_EINVAL);
+    assert_int_equal(ad_executable_resolve(bindir, path, out, sizeof(out)), AD_ENOENT);
+    assert_int_equal(ad_executable_resolve("codex", path, out, 4), AD_ETOOBIG);
+    /* a relative path with a slash is made absolute */
+    assert_int_equal(chdir(bindir), 0);
+    assert_int_equal(ad_executable_resolve("./gemini", "", out, sizeof(out)), 0);
+    assert_int_equal(out[0], '/');
+    assert_non_null(strstr(out, "gemini"));
+    /* an empty PATH entry is the current directory */
+    assert_int_equal(ad_executable_resolve("claude", "/nonexistent::", out, sizeof(out)), 0);
+    assert_int_equal(out[0], '/');
+}
+
+static void names_parse_both_ways(void **state)
+{
+    ad_executor_t e;
+    ad_agent_mode_t m;
+    const char *ex[] = {"claude", "codex", "gemini", "command"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(ad_executor_parse(ex[i], &e), 0);
+        assert_string_equal(ad_executor_name(e), ex[i]);
+    }
+    assert_int_equal(ad_executor_parse("Claude", &e), AD_EINVAL);
+    assert_int_equal(ad_executor_parse(NULL, &e), AD_EINVAL);
+    const char *md[] = {"regular", "plan", "auto"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(ad_agent_mode_parse(md[i], &m), 0);
+        assert_string_equal(ad_agent_mode_name(m), md[i]);
+    }
+    assert_int_equal(ad_agent_mode_parse("", &m), 0);
+    assert_int_equal(m, AD_MODE_REGULAR);
+    assert_int_equal(ad_agent_mode_parse("yolo", &m), AD_EINVAL);
+    assert_string_equal(ad_executor_bin(&cfg, AD_EXEC_CLAUDE), "claude");
+    assert_string_equal(ad_executor_bin(&cfg, AD_EXEC_GEMINI), "gemini");
+    assert_null(ad_executor_bin(&cfg, AD_EXEC_COMMAND));
+}
+
+static void config_rows_for_executables(void **state)
+{
+    ad_config_t c;
+    char err[256];
+    setenv("AGENTD_CLAUDE_BIN", "/opt/claude/bin/claude", 1);
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), 0);
+    unsetenv("AGENTD_CLAUDE_BIN");
+    assert_string_equal(c.claude_bin, "/opt/claude/bin/claude");
+    char *argv[] = {"--codex-bin", "/x/codex", "--gemini-bin=/y/gemini"};
+    int rest = 0;
+    assert_int_equal(ad_config_parse_args(&c, 3, argv, &rest, err, sizeof(err)), 0);
+    assert_string_equal(c.codex_bin, "/x/codex");
+    assert_string_equal(c.gemini_bin, "/y/gemini");
+}
+
+static void user_line_is_exact(void **state)
+{
+    size_t n;
+    char *line = ad_claude_user_line("what word was it?", &n);
+    assert_string_equal(line, "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":"
+                              "\"what word was it?\"},\"parent_tool_use_id\":null,"
+                              "\"session_id\":\"default\"}\n");
+    assert_int_equal(n, strlen(line));
+    /* one line whatever the text holds */
+    free(line);
+    line = ad_claude_user_line("a\nb\r\n\"c\"\t\u00e9", &n);
+    assert_null(memchr(line, '\n', n - 1));
+    assert_int_equal(line[n - 1], '\n');
+    json_error_t je;
+    json_t *j = json_loadb(line, n, 0, &je);
+    assert_non_null(j);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "message"), "content")),
+        "a\nb\r\n\"c\"\t\u00e9");
+    json_decref(j);
+    free(line);
+    assert_null(ad_claude_user_line("\xc3", &n));
+    assert_int_equal(n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(claude_modes_permissions_resume_model),
+        cmocka_unit_test(codex_and_gemini_argv),
+        cmocka_unit_test(command_argv_as_given),
+        cmocka_unit_test(missing_executable_is_refused_clearly),
+        cmocka_unit_test(bad_values_are_refused),
+        cmocka_unit_test(resolve_follows_path_rules),
+        cmocka_unit_test(names_parse_both_ways),
+        cmocka_unit_test(config_rows_for_executables),
+        cmocka_unit_test(user_line_is_exact),
+    };
+    return cmocka_run_group_tests_name("agent-exec", tests, setup, teardown);
+}

@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests for the run life cycle with a real store (temporary data dir), the
+ * real supervisor and tests/fixtures/fake-agent.js as a `command` agent.
+ * The bus is replaced by a recorder defined here (the archive's bus.o is
+ * then not linked). Every wait is bounded.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/runner.h"
+#include "bus/bus.h"
+#include "store/store.h"
+
+#define WAIT_MS 20000
+#define MAX_EVENTS 4096
+
+static char fake_agent[4096];
+
+/* ---- a recording bus ------------------------------------------------------- */
+
+static struct {
+    char *type[MAX_EVENTS];
+    json_t *payload[MAX_EVENTS];
+    char *topic0[MAX_EVENTS];
+    size_t n;
+} ev;
+
+struct ad_bus {
+    int unused;
+};
+
+ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
+{
+    return ad_xcalloc(1, sizeof(ad_bus_t));
+}
+
+void ad_bus_free(ad_bus_t *bus)
+{
+    free(bus);
+}
+
+uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
+                        json_t *payload)
+{
+    if (ev.n < MAX_EVENTS) {
+        ev.type[ev.n] = ad_xstrdup(type);
+        ev.payload[ev.n] = json_incref(payload);
+        ev.topic0[ev.n] = ad_xstrdup(ntopics > 0 ? topics[0] : "");
+        ev.n++;
+    }
+    return ev.n;
+}
+
+uint64_t ad_bus_seq(const ad_bus_t *bus)
+{
+    return ev.n;
+}
+
+static void events_clear(void)
+{
+    for (size_t i = 0; i < ev.n; i++) {
+        free(ev.type[i]);
+        free(ev.topic0[i]);
+        json_decref(ev.payload[i]);
+    }
+    ev.n = 0;
+}
+
+/* The index of the first event of type whose payload has key == value
+ * (value NULL: any), or -1. */
+static int find_event(const char *type, const char *key, const char *value)
+{
+    for (size_t i = 0; i < ev.n; i++) {
+        if (strcmp(ev.type[i], type) != 0) {
+            continue;
+        }
+        if (key == NULL) {
+            return (int)i;
+        }
+        const char *v = json_string_value(json_object_get(ev.payload[i], key));
+        if (v != NULL && (value == NULL || strstr(v, value) != NULL)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static size_t count_events(const char *type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        n += strcmp(ev.type[i], type) == 0;
+    }
+    return n;
+}
+
+/* ---- fixture ------------------------------------------------------------------- */
+
+typedef struct {
+    uv_loop_t loop;
+    ad_config_t cfg;
+    ad_store_t *store;
+    ad_bus_t *bus;
+    ad_procs_t *procs;
+    ad_runner_t *runner;
+    char dir[256];
+} fx_t;
+
+static bool timed_out;
+static void on_guard(uv_timer_t *t)
+{
+    timed_out = true;
+}
+
+static void run_until(uv_loop_t *loop, bool (*pred)(void *), void *arg)
+{
+    uv_timer_t guard;
+    timed_out = false;
+    uv_timer_init(loop, &guard);
+    uv_timer_start(&guard, on_guard, WAIT_MS, 0);
+    while (!pred(arg) && !timed_out) {
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    assert_false(timed_out);
+}
+
+static bool flag_set(void *arg)
+{
+    return *(bool *)arg;
+}
+
+static bool has_event_exit(void *arg)
+{
+    return find_event("agent_exit", "agentId", arg) >= 0;
+}
+
+typedef struct {
+    const char *type, *key, *value;
+} evq_t;
+static bool has_event_q(void *arg)
+{
+    evq_t *q = arg;
+    return find_event(q->type, q->key, q->value) >= 0;
+}
+
+static void wait_event(fx_t *f, const char *type, const char *key, const char *value)
+{
+    evq_t q = {type, key, value};
+    run_until(&f->loop, has_event_q, &q);
+}
+
+typedef struct {
+    bool done;
+    int rc;
+    json_t *result;
+} reply_t;
+
+static void on_reply(int rc, json_t *result, const char *msg, void *ud)
+{
+    reply_t *r = ud;
+    r->done = true;
+    r->rc = rc;
+    r->result = json_incref(result);
+}
+
+typedef struct {
+    char sql[8192];
+    bool done;
+} job_t;
+
+static void on_job(int rc, void *ctx)
+{
+    assert_int_equal(rc, 0);
+    ((job_t *)ctx)->done = true;
+}
+
+static int sql_raw(sqlite3 *db, void *ctx)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, ((job_t *)ctx)->sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "sql: %s\n", err);
+        sqlite3_free(err);
+        return AD_EINTERNAL;
+    }
+    return 0;
+}
+
+static void exec_raw(fx_t *f, const char *fmt, ...)
+{
+    static job_t job;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(job.sql, sizeof(job.sql), fmt, ap);
+    va_end(ap);
+    job.done = false;
+    ad_store_submit(f->store, sql_raw, on_job, &job);
+    run_until(&f->loop, flag_set, &job.done);
+}
+
+/* One query's first column as text (owned), or NULL. */
+static char *query1(fx_t *f, const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(ad_store_rdb(f->store), sql, -1, &s, NULL), SQLITE_OK);
+    char *out = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL) {
+        out = ad_xstrdup((const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+static void new_agent(fx_t *f, const char *id, const char *state_json)
+{
+    exec_raw(f,
+             "INSERT INTO agents (id, worktree_id, name, executor, state, created_at, "
+             "updated_at) VALUES ('%s', 'wt_1', '%s', 'command', '%s', 1, 1)",
+             id, id, state_json);
+}
+
+static void open_all(fx_t *f)
+{
+    char err[256];
+    ad_store_opts_t so = {0};
+    char path[512];
+    snprintf(path, sizeof(path), "%s/agentd.db", f->dir);
+    so.path = path;
+    assert_int_equal(ad_store_open(&f->loop, &so, &f->store, err, sizeof(err)), 0);
+    f->bus = ad_bus_new(&f->loop, &f->cfg);
+    f->procs = ad_procs_new(&f->loop);
+    f->runner = ad_runner_new(&f->loop, &f->cfg, f->store, f->bus, f->procs);
+}
+
+static void close_all(fx_t *f)
+{
+    ad_procs_shutdown(f->procs, 1000, NULL, NULL);
+    /* wait (bounded by the grace) for every exit to be recorded */
+    while (ad_procs_count(f->procs) > 0) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    ad_store_close(f->store);
+    ad_runner_free(f->runner);
+    ad_procs_free(f->procs);
+    ad_bus_free(f->bus);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+static int setup(void **state)
+{
+    fx_t *f = ad_xcalloc(1, sizeof(*f));
+    char err[256];
+    assert_int_equal(ad_config_load_env(&f->cfg, err, sizeof(err)), 0);
+    f->cfg.stop_grace_ms = 300;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-runner-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    uv_loop_init(&f->loop);
+    open_all(f);
+    exec_raw(f,
+             "INSERT INTO workspaces (id, name, path, created_at, updated_at) VALUES "
+             "('ws_1', 'w', '%s', 1, 1); INSERT INTO worktrees (id, workspace_id, name, path, "
+             "is_main, created_at, updated_at) VALUES ('wt_1', 'ws_1', 'main', '%s', 1, 1, 1)",
+             f->dir, f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    close_all(f);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    events_clear();
+    free(f);
+    return 0;
+}
+
+static char *cmd_state(const char *mode, const char *extra)
+{
+    static char buf[8400];
+    snprintf(buf, sizeof(buf), "{\"command\":[\"node\",\"%s\",\"%s\"%s]}", fake_agent, mode,
+             extra != NULL ? extra : "");
+    return buf;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void command_agent_runs_to_success(void **state)
+{
+    fx_t *f = *state;
+    new_agent(f, "ag_1", cmd_state("metrics", ",\"3\""));
+    reply_t rep = {0};
+    char err[256];
+    assert_int_equal(ad_runner_start(f->runner, "ag_1", NULL, on_reply, &rep, err, sizeof(err)), 0);
+    assert_true(ad_runner_is_running(f->runner, "ag_1"));
+    run_until(&f->loop, flag_set, &rep.done);
+    assert_int_equal(rep.rc, 0);
+    json_decref(rep.result);
+    run_until(&f->loop, has_event_exit, "ag_1");
+    /* the run is recorded as it ended */
+    json_t *runs = NULL;
+    bool stored = false;
+    char *st = NULL;
+    for (int i = 0; i < 1000 && !stored; i++) { /* the end commits after the event */
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        free(st);
+        st = query1(f, "SELECT status FROM agents WHERE id = 'ag_1'");
+        stored = st != NULL && strcmp(st, "finished") == 0;
+        if (!stored) {
+            usleep(2000);
+        }
+    }
+    assert_true(stored);
+    free(st);
+    assert_int_equal(ad_store_run_list(f->store, "ag_1", 10, &runs), 0);
+    json_t *run = json_array_get(json_object_get(runs, "runs"), 0);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
+    assert_int_equal(json_integer_value(json_object_get(run, "exitCode")), 0);
+    assert_true(json_is_null(json_object_get(run, "signal")));
+    assert_non_null(json_object_get(run, "endedAt"));
+    json_t *one = NULL;
+    assert_int_equal(
+        ad_store_run_get(f->store, json_string_value(json_object_get(run, "id")), &one), 0);
+    json_decref(one);
+    json_decref(runs);
+    /* metric lines became metrics_update, the rest output and messages */
+    assert_int_equal(count_events("metrics_update"), 3);
+    int m = find_event("metrics_update", "agentId", "ag_1");
+    json_t *pt = json_array_get(json_object_get(ev.payload[m], "points"), 0);
+    assert_string_equal(json_string_value(json_object_get(pt, "name")), "loss");
+    assert_true(find_event("agent_output", "content", "step 2 done") >= 0);
+    assert_true(find_event("agent_status", "status", "running") >= 0);
+    assert_true(find_event("agent_status", "status", "finished") >= 0);
+    assert_true(find_event("agent_update", "id", "ag_1") >= 0);
+    char *epoch = query1(f, "SELECT json_extract(state, '$.epoch') FROM agents WHERE id='ag_1'");
+    assert_non_null(epoch);
+    assert_string_equal(epoch, "1");
+    free(epoch);
+    char *cmdkept =
+        query1(f, "SELECT json_extract(state, '$.command[2]') FROM agents WHERE id='ag_1'");
+    assert_string_equal(cmdkept, "metrics"); /* the merge kept the command */
+    free(cmdkept);
+    char *msgs = query1(f, "SELECT group_concat(content, '|') FROM messages WHERE agent_id='ag_1'");
+    assert_non_null(msgs);
+    assert_non_null(strstr(msgs, "step 0 done\nstep 1 done\nstep 2 done"));
+    free(msgs);
+    char *pid = query1(f, "SELECT pid FROM agents WHERE id='ag_1'");
+    assert_null(pid);
+    assert_false(ad_runner_is_running(f->runner, "ag_1"));
+}
+
+static void starts_are_refused_clearly(void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    assert_int_equal(ad_runner_start(f->runner, "ag_nope", NULL, NULL, NULL, err, sizeof(err)),
+                     AD_ENOENT);
+    new_agent(f, "ag_2", "{}");
+    assert_int_equal(ad_runner_start(f->runner, "ag_2", NULL, NULL, NULL, err, sizeof(err)),
+                     AD_EINVAL);
+    assert_non_null(strstr(err, "command"));
+    new_agent(f, "ag_3", "{\"command\":[\"agentd-no-such-program\"]}");
+    assert_int_equal(ad_runner_start(f->runner, "ag_3", NULL, NULL, NULL, err, sizeof(err)),
+                     AD_EINVAL);
+    assert_non_null(strstr(err, "not found"));
+    new_agent(f, "ag_4", cmd_state("sleep", NULL));
+    exec_raw(f, "UPDATE agents SET deleted_at = 5 WHERE id = 'ag_4'");
+    assert_int_equal(ad_runner_start(f->runner, "ag_4", NULL, NULL, NULL, err, sizeof(err)),
+                     AD_ESTATE);
+    exec_raw(f, "UPDATE agents SET deleted_at = NULL WHERE id = 'ag_4'");
+    reply_t rep = {0};
+    assert_int_equal(ad_runner_start(f->runner, "ag_4", NULL, on_reply, &rep, err, sizeof(err)), 0);
+    assert_int_equal(ad_runner_start(f->runner, "ag_4", NULL, NULL, NULL, err, sizeof(err)),
+                     AD_ESTATE);
+    assert_non_null(strstr(err, "already running"));
+    run_until(&f->loop, flag_set, &rep.done);
+    json_decref(rep.result);
+    /* not running: stop and message say so */
+    assert_int_equal(ad_runner_stop(f->runner, "ag_2", false, NULL, NULL), AD_ENOENT);
+    assert_int_equal(ad_runner_message(f->runner, "ag_2", "hi", NULL, NULL, err, sizeof(err)),
+                     AD_ESTATE);
+}
+
+static void messages_go_to_stdin_and_stop_is_recorded(void **state)
+{
+    fx_t *f = *state;
+    new_agent(f, "ag_5", cmd_state("echo", NULL));
+    reply_t rep = {0};
+    char err[256];
+    assert_int_equal(
+        ad_runner_start(f->runner, "ag_5", "first words", on_reply, &rep, err, sizeof(err)), 0);
+    run_until(&f->loop, flag_set, &rep.done);
+    json_decref(rep.result);
+    wait_event(f, "agent_output", "content", "first words");
+    reply_t mrep = {0};
+    assert_int_equal(
+        ad_runner_message(f->runner, "ag_5", "hello there", on_reply, &mrep, err, sizeof(err)), 0);
+    run_until(&f->loop, flag_set, &mrep.done);
+    assert_int_equal(mrep.rc, 0);
+    assert_string_equal(json_string_value(json_object_get(mrep.result, "status")), "sent");
+    const char *mid = json_string_value(json_object_get(mrep.result, "messageId"));
+    assert_true(ad_id_valid(mid, "msg"));
+    char *role = query1(f, "SELECT role FROM messages WHERE id = '%s'", mid);
+    assert_string_equal(role, "user");
+    free(role);
+    json_decref(mrep.result);
+    wait_event(f, "agent_output", "content", "hello there");
+
+    reply_t srep = {0};
+    assert_int_equal(ad_runner_stop(f->runner, "ag_5", false, on_reply, &srep), 0);
+    run_until(&f->loop, flag_set, &srep.done);
+    assert_int_equal(srep.rc, 0);
+    json_t *agent = json_object_get(srep.result, "agent");
+    assert_string_equal(json_string_value(json_object_get(agent, "status")), "finished");
+    json_decref(srep.result);
+    char *rs = query1(f, "SELECT status FROM runs WHERE agent_id = 'ag_5'");
+    assert_string_equal(rs, "stopped");
+    free(rs);
+}
+
+static void sigterm_ignorer_is_killed_after_the_grace(void **state)
+{
+    fx_t *f = *state;
+    new_agent(f, "ag_6", cmd_state("ignore-term", NULL));
+    reply_t rep = {0};
+    assert_int_equal(ad_runner_start(f->runner, "ag_6", NULL, on_reply, &rep, NULL, 0), 0);
+    wait_event(f, "agent_output", "content", "ready");
+    reply_t srep = {0};
+    assert_int_equal(ad_runner_stop(f->runner, "ag_6", false, on_reply, &srep), 0);
+    run_until(&f->loop, flag_set, &srep.done);
+    json_decref(srep.result);
+    json_decref(rep.result);
+    assert_true(find_event("agent_output", "content", "got SIGINT") >= 0);
+    assert_true(find_event("agent_output", "content", "got SIGTERM") >= 0);
+    char *sig = query1(f, "SELECT signal FROM runs WHERE agent_id = 'ag_6'");
+    assert_string_equal(sig, "9");
+    free(sig);
+}
+
+static void failure_sets_error_with_a_reason(void **state)
+{
+    fx_t *f = *state;
+    new_agent(f, "ag_7", cmd_state("exit", ",\"3\""));
+    assert_int_equal(ad_runner_start(f->runner, "ag_7", NULL, NULL, NULL, NULL, 0), 0);
+    wait_event(f, "agent_status", "status", "error");
+    int i = find_event("agent_status", "status", "error");
+    assert_string_equal(json_string_value(json_object_get(ev.payload[i], "reason")),
+                        "exited with code 3");
+    char *rs = query1(f, "SELECT status || ',' || exit_code FROM runs WHERE agent_id = 'ag_7'");
+    assert_string_equal(rs, "failed,3");
+    free(rs);
+    char *why =
+        query1(f, "SELECT json_extract(state, '$.statusReason') FROM agents WHERE id = 'ag_7'");
+    assert_string_equal(why, "exited with code 3");
+    free(why);
+    /* stderr was kept too */
+    assert_true(find_event("agent_output", "stream", "stderr") >= 0);
+}
+
+static void pause_and_resume_change_status(void **state)
+{
+    fx_t *f = *state;
+    new_agent(f, "ag_8", cmd_state("slow", ",\"100000\",\"50\""));
+    assert_int_equal(ad_runner_start(f->runner, "ag_8", NULL, NULL, NULL, NULL, 0), 0);
+    wait_event(f, "agent_output", "content", "tick 1");
+    reply_t p = {0};
+    assert_int_equal(ad_runner_pause(f->runner, "ag_8", on_reply, &p), 0);
+    run_until(&f->loop, flag_set, &p.done);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(p.result, "agent"), "status")), "paused");
+    json_decref(p.result);
+    assert_true(find_event("agent_status", "status", "paused") >= 0);
+    assert_int_equal(ad_runner_pause(f->runner, "ag_8", NULL, NULL), AD_ESTATE);
+    reply_t q = {0};
+    assert_int_equal(ad_runner_resume(f->runner, "ag_8", on_reply, &q), 0);
+    run_until(&f->loop, flag_set, &q.done);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(q.result, "agent"), "status")),
+        "running");
+    json_decref(q.result);
+    reply_t s = {0};
+    assert_int_equal(ad_runner_stop(f->runner, "ag_8", true, on_reply, &s), 0);
+    run_until(&f->loop, flag_set, &s.done);
+    json_decref(s.result);
+}
+
+static void restart_marks_running_runs_lost(void **state)
+{
+    fx_t *f = *state;
+    new_agent(f, "ag_9", "{}");
+    exec_raw(f, "INSERT INTO runs (id, agent_id, started_at, status) VALUES ('run_old', 'ag_9', "
+                "1000, 'running'); UPDATE agents SET status = 'running', pid = 4242 WHERE id = "
+                "'ag_9'");
+    reply_t rep = {0};
+    ad_runner_reconcile(f->runner, on_reply, &rep);
+    run_until(&f->loop, flag_set, &rep.done);
+    assert_int_equal(rep.rc, 0);
+    assert_int_equal(json_array_size(json_object_get(rep.result, "runs")), 1);
+    json_decref(rep.result);
+    char *rs = query1(f, "SELECT status FROM runs WHERE id = 'run_old'");
+    assert_string_equal(rs, "lost");
+    free(rs);
+    char *ag = query1(f, "SELECT status || ',' || coalesce(pid, 'none') || ',' || "
+                         "json_extract(state, '$.statusReason') FROM agents WHERE id = 'ag_9'");
+    assert_non_null(strstr(ag, "error,none,lost: "));
+    free(ag);
+    assert_true(find_event("agent_status", "reason", "lost") >= 0);
+}
+
+static void many_start_stop_cycles(void **state)
+{
+    fx_t *f = *state;
+    exec_raw(f, "INSERT INTO agents (id, worktree_id, name, executor, state, created_at, "
+                "updated_at) VALUES ('ag_c', 'wt_1', 'c', 'command', "
+                "'{\"command\":[\"sleep\",\"30\"],\"stopWith\":\"none\"}', 1, 1)");
+    for (int i = 0; i < 50; i++) {
+        reply_t rep = {0}, srep = {0};
+        assert_int_equal(ad_runner_start(f->runner, "ag_c", NULL, on_reply, &rep, NULL, 0), 0);
+        run_until(&f->loop, flag_set, &rep.done);
+        json_decref(rep.result);
+        assert_int_equal(ad_runner_stop(f->runner, "ag_c", i % 2 == 0, on_reply, &srep), 0);
+        run_until(&f->loop, flag_set, &srep.done);
+        json_decref(srep.result);
+    }
+    char *n = query1(f, "SELECT count(*) FROM runs WHERE agent_id = 'ag_c' AND status = 'stopped'");
+    assert_string_equal(n, "50");
+    free(n);
+    assert_int_equal(ad_procs_count(f->procs), 0);
+}
+
+int main(void)
+{
+    if (realpath("tests/fixtures/fake-agent.js", fake_agent) == NULL) {
+        fprintf(stderr, "run from the repository root (tests/fixtures/fake-agent.js)\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ad_log_set_level(AD_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(command_agent_runs_to_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(starts_are_refused_clearly, setup, teardown),
+        cmocka_unit_test_setup_teardown(messages_go_to_stdin_and_stop_is_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(sigterm_ignorer_is_killed_after_the_grace, setup, teardown),
+        cmocka_unit_test_setup_teardown(failure_sets_error_with_a_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(pause_and_resume_change_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(restart_marks_running_runs_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(many_start_stop_cycles, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
