@@ -491,7 +491,7 @@ async function w4() {
     const lines = C.w4Lines[rate];
     try {
       await withServer(() => agentd.start(), async (h) => {
-        const ag = await agentdRun.prepare(h, `${path.join(BIN_DIR, 'linegen')} ${rate} ${lines} 300`);
+        const ag = await agentdRun.prepare(h, [path.join(BIN_DIR, 'linegen'), String(rate), String(lines), '200']);
         let startErr = null;
         const r = await sys.runGen('w4.js', { port: h.port, path: '/ws', n: 100, sampleEvery: 10, lines,
           subscribe: JSON.stringify({ type: 'subscribe', payload: { topics: [`agent:${ag.agentId}`] } }),

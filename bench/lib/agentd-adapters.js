@@ -83,10 +83,20 @@ async function probePublish(agentd) {
   return variants;
 }
 
-// W4: an agent with the command executor running linegen. Returns
-// {prepare(h, cmd) -> {agentId}, run(h, ag)} or throws.
+// W4: an agent with the command executor whose argv is linegen. Returns
+// {prepare(h, argv) -> {agentId}, run(h, ag)} or throws.
 async function probeRun(agentd) {
-  throw new Error('agent runs (POST /api/agents/:id/start with the command executor) not merged yet');
+  const prepare = async (h, argv) => agentd.seedAgent(h, { executor: 'command', extra: { command: argv } });
+  const run = async (h, ag) => {
+    const r = await agentd.request(h.port, 'POST', `/api/agents/${ag.agentId}/start`, {});
+    if (r.status >= 300) throw new Error(`POST /api/agents/:id/start answered ${r.status} ${r.body.slice(0, 120)}`);
+  };
+  const ok = await withAgentd(agentd, agentd.BIN, async (h) => {
+    const ag = await prepare(h, ['/bin/echo', 'bench 0 123456789']);
+    return arrives(h, `agent:${ag.agentId}`, 'bench 0 123456789', () => run(h, ag));
+  });
+  if (!ok) throw new Error("a command agent's stdout line did not reach a /ws subscriber of agent:<id>");
+  return { prepare, run };
 }
 
 module.exports = { probePublish, probeRun, subscribeMsg };
