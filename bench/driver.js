@@ -326,6 +326,7 @@ async function h3() {
     const S = sync.toUpperCase();
     ratio('H3', `PATCH writes/s, 1 client, ${S}: agentd ÷ bare loop batch 1`, res.agentd[`${sync}_c1`]?.rps, res.bare[`${sync}_b1`]?.opsPerS, { budget: 0.5 });
     ratio('H3', `PATCH writes/s, 16 clients, ${S}: agentd ÷ bare loop batch 64 (group commit)`, res.agentd[`${sync}_c16`]?.rps, res.bare[`${sync}_b64`]?.opsPerS, { budget: 0.5 });
+    ratio('H3', `writes per server CPU-s, 16 clients, ${S}: agentd ÷ bare loop batch 64`, res.agentd[`${sync}_c16`]?.reqPerServerCpuS, res.bare[`${sync}_b64`]?.opsPerCpuS, { budget: 0.5 });
   }
   ratio('H3', 'agentd writes/s FULL ÷ NORMAL (16 clients)', res.agentd.full_c16?.rps, res.agentd.normal_c16?.rps);
   ratio('H3', 'bare loop FULL ÷ NORMAL (batch 1)', res.bare.full_b1?.opsPerS, res.bare.normal_b1?.opsPerS);

@@ -51,7 +51,7 @@ async function healthz(h) {
 
 // Creates workspace -> worktree -> agent through the REST API. Returns
 // {agentId, ...} or throws with the first step that failed.
-async function seedAgent(h, { executor = 'command', name = 'bench-agent', extra = {} } = {}) {
+async function seedAgent(h, { executor, name = 'bench-agent', extra = {} } = {}) {
   const wsPath = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-ws-'));
   let r = await request(h.port, 'POST', '/api/workspaces', { name: 'bench', path: wsPath });
   if (r.status >= 300) throw new Error(`POST /api/workspaces answered ${r.status} ${r.body.slice(0, 120)}`);
@@ -65,7 +65,7 @@ async function seedAgent(h, { executor = 'command', name = 'bench-agent', extra 
     if (r.status >= 300) throw new Error(`POST /api/worktrees answered ${r.status} ${r.body.slice(0, 120)}`);
     worktreeId = r.json.id || (r.json.worktree && r.json.worktree.id);
   }
-  r = await request(h.port, 'POST', '/api/agents', { worktreeId, name, executor, ...extra });
+  r = await request(h.port, 'POST', '/api/agents', { worktreeId, name, ...(executor ? { executor } : {}), ...extra });
   if (r.status >= 300) throw new Error(`POST /api/agents answered ${r.status} ${r.body.slice(0, 160)}`);
   const agentId = r.json.id || (r.json.agent && r.json.agent.id);
   return { agentId, workspaceId, worktreeId, workspacePath: wsPath };
