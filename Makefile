@@ -47,6 +47,8 @@ E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
 # embeds the SQL migrations.
 GEN_OBJ :=
 -include scripts/web.mk scripts/assets.mk scripts/migrations.mk
+# fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
+-include scripts/fuzz.mk
 
 .PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench bench-deps clean
 .DEFAULT_GOAL := all
@@ -89,6 +91,7 @@ check: deps
 	$(MAKE) BUILD=check lint
 	$(MAKE) BUILD=check unit
 	$(MAKE) BUILD=check e2e
+	$(MAKE) fuzz-smoke
 
 test:
 	$(MAKE) BUILD=test unit

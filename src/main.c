@@ -80,8 +80,9 @@ static void close_handle(uv_handle_t *h, void *arg)
 static void on_server_closed(void *ud)
 {
     daemon_t *d = ud;
-    /* The store first: it commits what is queued and closes its own
-     * handle with its own callback. */
+    /* The bus queues its last events, then the store commits what is
+     * queued and closes its own handle with its own callback. */
+    ad_bus_stop(d->bus);
     ad_store_close(d->store);
     d->store = NULL;
     /* The store has delivered every run's end: the runner and the
@@ -166,6 +167,9 @@ static int serve(daemon_t *d)
      * listening (store, bus, then ad_api_register(&app)). */
     ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
+    if (ad_store_events_attach(d->store, d->bus) != 0) {
+        ad_log(AD_LOG_WARN, "main", "events table unavailable: replay from the ring only");
+    }
     d->procs = ad_procs_new(d->loop);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     /* Runs a previous daemon left running are lost; the writer runs this

@@ -20,6 +20,8 @@ void ad_api_register(ad_app_t *app)
     api_settings_register(app);
     api_usage_register(app);
     api_runs_register(app);
+    api_crews_register(app);
+    api_live_register(app);
 }
 
 /* ---- input -------------------------------------------------------------- */

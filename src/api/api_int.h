@@ -67,5 +67,11 @@ void api_messages_register(ad_app_t *app);
 void api_settings_register(ad_app_t *app);
 void api_usage_register(ad_app_t *app);
 void api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
+/* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
+void api_live_register(ad_app_t *app);
+/* crews.c: /api/crews, and the crew status watcher. */
+void api_crews_register(ad_app_t *app);
+/* Every crew with its derived status (array, new reference). */
+json_t *api_crews_snapshot(ad_app_t *app);
 
 #endif

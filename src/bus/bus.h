@@ -3,14 +3,16 @@
  * bus: the event bus. publish() assigns the global sequence number,
  * serializes the envelope once, fans it out to subscribers, keeps it in a
  * ring for replay and queues it for the events table. This header is the
- * contract other subsystems publish through.
+ * contract other subsystems publish through, and the subscriber side that
+ * the live channels (src/api/live.c) deliver with.
  *
- * Threads: loop thread only.
+ * Threads: loop thread only, except where a function says otherwise.
  */
 #ifndef AD_BUS_H
 #define AD_BUS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -21,6 +23,8 @@ typedef struct ad_bus ad_bus_t;
 
 /* Returns owned: free with ad_bus_free(). cfg is borrowed. */
 ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg);
+/* Frees the bus. Subscribers must be freed first; events not yet persisted
+ * are dropped (call ad_bus_flush() and wait for it before, to keep them). */
 void ad_bus_free(ad_bus_t *bus);
 
 /* Publishes one event of `type` to `ntopics` topics ("agent:ag_…",
@@ -28,9 +32,127 @@ void ad_bus_free(ad_bus_t *bus);
  * reference if it keeps it). Returns the event's seq (> 0). bus may be NULL
  * (then nothing is published and 0 is returned), so code that runs without a
  * bus, such as unit tests, needs no special case. */
-uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics,
-                        size_t ntopics, json_t *payload);
+uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
+                        json_t *payload);
 /* The last seq assigned (0 before the first event). */
 uint64_t ad_bus_seq(const ad_bus_t *bus);
+/* The oldest seq a replay can still deliver (ring or events table); the
+ * next seq when nothing is retained. */
+uint64_t ad_bus_oldest_seq(const ad_bus_t *bus);
+
+/* ---- events ---------------------------------------------------------------
+ * An event is immutable once published and refcounted (loop thread). Its
+ * envelope {"seq","ts","topic","type","payload"} is serialized once;
+ * `topic` is the first of its topics.
+ */
+typedef struct ad_bus_event ad_bus_event_t;
+uint64_t ad_bus_event_seq(const ad_bus_event_t *ev);
+/* The envelope bytes (JSON, NUL-terminated). Any thread. */
+const char *ad_bus_event_data(const ad_bus_event_t *ev, size_t *len);
+const char *ad_bus_event_type(const ad_bus_event_t *ev);
+size_t ad_bus_event_ntopics(const ad_bus_event_t *ev);
+const char *ad_bus_event_topic(const ad_bus_event_t *ev, size_t i);
+/* The payload JSON text (a slice of the envelope; not NUL-terminated). */
+const char *ad_bus_event_payload_text(const ad_bus_event_t *ev, size_t *len);
+int64_t ad_bus_event_ts_ms(const ad_bus_event_t *ev);
+/* The envelope's ts string (RFC 3339 UTC, ms). */
+const char *ad_bus_event_ts(const ad_bus_event_t *ev);
+
+/* ---- subscribers ----------------------------------------------------------
+ * One subscriber per connection. Topics are exact ("agent:ag_1") or a
+ * prefix pattern ending in '*' ("agent:*"; "*" alone matches everything).
+ * An event reaches a subscriber once, whichever of its topics matched.
+ */
+typedef struct ad_bus_sub ad_bus_sub_t;
+typedef struct {
+    /* Delivers one event, in seq order. ev is borrowed for the call.
+     * Return 0, or nonzero (AD_ETOOBIG) when the connection cannot take
+     * more: the subscriber is then in overflow (below). */
+    int (*deliver)(void *ud, const ad_bus_event_t *ev);
+    /* The subscriber fell behind its bound. last_seq is the last event
+     * delivered to it. No event is delivered after this; the owner tells the
+     * client and closes the connection. */
+    void (*overflow)(void *ud, uint64_t last_seq);
+    /* A replay asked for events older than anything retained; replay goes
+     * on from oldest_seq. */
+    void (*truncated)(void *ud, uint64_t oldest_seq);
+    /* Optional: bytes queued on the connection. Replay pauses while this is
+     * above half the send queue bound, so a long replay does not overflow. */
+    size_t (*queued)(void *ud);
+} ad_bus_sub_ops_t;
+
+#define AD_BUS_TOPIC_MAX 256
+#define AD_BUS_SUB_TOPICS_MAX 1024
+
+/* Returns owned: free with ad_bus_sub_free(). ops and ud are borrowed and
+ * must outlive the subscriber. queue_limit is the byte bound the replay
+ * paces against (0: no pacing). */
+ad_bus_sub_t *ad_bus_sub_new(ad_bus_t *bus, const ad_bus_sub_ops_t *ops, void *ud,
+                             size_t queue_limit);
+/* Removes every subscription; no callback is called after this returns.
+ * Safe from inside a callback of this subscriber. */
+void ad_bus_sub_free(ad_bus_sub_t *sub);
+/* True when topic is a valid topic or pattern. */
+bool ad_bus_topic_valid(const char *topic);
+/* Subscribes to topics (already-held ones are kept). With has_since, every
+ * matching event with seq > since is replayed first (ring, else events
+ * table), then live ones follow with no gap and no duplicate. Returns 0,
+ * AD_EINVAL for an invalid topic (nothing changes), AD_ETOOBIG past
+ * AD_BUS_SUB_TOPICS_MAX. */
+int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, bool has_since,
+                     uint64_t since);
+/* Drops the given subscriptions (unknown ones are ignored). */
+void ad_bus_unsubscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n);
+/* The last seq delivered to this subscriber (0 if none). */
+uint64_t ad_bus_sub_last_seq(const ad_bus_sub_t *sub);
+/* True while a replay is still running for this subscriber. */
+bool ad_bus_sub_replaying(const ad_bus_sub_t *sub);
+
+/* ---- persistence -----------------------------------------------------------
+ * The bus queues events for the events table through these operations; the
+ * store side lives in src/store/events.c. Without them (unit tests, no
+ * store) the bus keeps only the ring.
+ */
+typedef void (*ad_bus_write_done_cb)(int rc, void *arg);
+typedef void (*ad_bus_trim_done_cb)(int rc, uint64_t oldest_seq, void *arg);
+/* One event row as read back from the table (worker thread). */
+typedef struct {
+    uint64_t seq;
+    int64_t ts_ms;
+    const char *type;
+    const char *topics; /* JSON array text */
+    const char *payload;
+    size_t payload_len;
+} ad_bus_row_t;
+typedef int (*ad_bus_row_cb)(const ad_bus_row_t *row, void *arg);
+typedef struct {
+    /* Loop thread: writes evs[0..n) in one transaction (the bus holds the
+     * references until done); done runs on the loop after commit. */
+    void (*write)(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_write_done_cb done,
+                  void *arg);
+    /* Worker thread: calls cb for up to limit rows with after < seq <= upto
+     * in seq order. Returns 0 or an AD_E* code. */
+    int (*read)(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
+                void *arg);
+    /* Loop thread: deletes rows with seq <= max_seq or ts < min_ts_ms
+     * (either may be 0), a bounded number per call; done gets the oldest
+     * seq left (0 when the table is empty). */
+    void (*trim)(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim_done_cb done,
+                 void *arg);
+} ad_bus_store_ops_t;
+/* Connects the bus to durable storage: sequence numbers continue after
+ * max_seq, min_seq is the oldest row (0: none). ops and impl are borrowed. */
+void ad_bus_set_store(ad_bus_t *bus, const ad_bus_store_ops_t *ops, void *impl, uint64_t min_seq,
+                      uint64_t max_seq);
+/* The last seq known committed to the events table. */
+uint64_t ad_bus_persisted_seq(const ad_bus_t *bus);
+/* Before the store closes: queues every pending event in one last write
+ * and stops retention and further writes. */
+void ad_bus_stop(ad_bus_t *bus);
+
+/* Implemented in src/store/events.c: reads the table's bounds and connects
+ * the bus to the store's writer. Returns 0 or an AD_E* code. */
+struct ad_store;
+int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus);
 
 #endif

@@ -214,6 +214,10 @@ typedef struct {
     char claude_bin[1024];
     char codex_bin[1024];
     char gemini_bin[1024];
+    /* Event bus */
+    uint64_t event_ring_bytes;
+    uint64_t event_retention_bytes;
+    uint64_t event_retention_seconds;
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with

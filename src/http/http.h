@@ -111,6 +111,9 @@ void ad_http_healthz(ad_req_t *r, void *ud);
  */
 typedef struct ad_sse ad_sse_t;
 typedef void (*ad_sse_close_cb)(ad_sse_t *sse, void *ud);
+/* Returns NULL (and on_close is never called) when the client has already
+ * gone; the request is released then. The stream's queue bound is
+ * cfg->ws_send_queue_bytes. */
 ad_sse_t *ad_sse_start(ad_req_t *r, ad_sse_close_cb on_close, void *ud);
 /* Last-Event-ID from the request that opened the stream, or NULL. */
 const char *ad_sse_last_event_id(const ad_sse_t *sse);

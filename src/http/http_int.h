@@ -179,8 +179,11 @@ typedef struct ad_wout {
 
 /* Writes bytes on conn (copied). Returns 0 or AD_ECLOSED. */
 int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
-/* Writes n bytes at p that stay valid until release(msg) is called (after
- * the write, or at once on failure when the return is not 0). */
+/* Writes n bytes at p that stay valid until release(msg) is called once
+ * the write is done (release may be NULL). On failure (AD_ECLOSED) nothing
+ * is taken: release is not called and the caller keeps msg. Neither write
+ * function closes the connection itself, so both are safe inside wslay
+ * callbacks. */
 int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg);
 /* Writes every answered request at the head of the queue. */
 void ad_conn_flush(ad_conn_t *c);

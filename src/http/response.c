@@ -410,8 +410,8 @@ void ad_res_json(ad_req_t *r, int status, json_t *body)
     ad_res_send_ex(r, status, "application/json", buf, n, true);
 }
 
-static void res_verror(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt,
-                       va_list ap)
+__attribute__((format(printf, 5, 0))) static void
+res_verror(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -374,10 +374,11 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
     o->buf = uv_buf_init(o->data, (unsigned)n);
     o->release = NULL;
     o->msg = NULL;
+    /* No abort on failure: callers may be inside wslay, which must not
+     * see its connection freed under it. */
     int rc = wout_start(c, o);
     if (rc != 0) {
         free(o);
-        ad_conn_abort(c);
     }
     return rc;
 }
@@ -391,10 +392,11 @@ int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(voi
     o->buf = uv_buf_init((char *)p, (unsigned)n);
     o->release = release;
     o->msg = msg;
+    /* No abort on failure: callers may be inside wslay, which must not
+     * see its connection freed under it. */
     int rc = wout_start(c, o);
     if (rc != 0) {
         free(o);
-        ad_conn_abort(c);
     }
     return rc;
 }

@@ -221,24 +221,37 @@ static const struct wslay_event_callbacks callbacks = {
 
 /* Hands what wslay queued to the socket and closes once both directions are
  * done. Never runs inside wslay_event_recv. */
+/* Writes the control frames wslay has queued (pongs, Close). Safe inside
+ * wslay_event_recv: wslay keeps its send state apart from its receive
+ * state. Called before every data write so a pong for a ping that arrived
+ * before a message also leaves before the answer to that message. */
+static int flush_ctl(ad_ws_t *ws)
+{
+    ad_conn_t *c = ws->conn;
+    if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
+        return AD_EIO;
+    }
+    if (ws->ctl.len > 0) {
+        int rc = ad_conn_write_copy(c, ws->ctl.data, ws->ctl.len);
+        ad_buf_reset(&ws->ctl);
+        return rc;
+    }
+    return 0;
+}
+
 static void pump(ad_ws_t *ws)
 {
     if (ws->in_recv || ws->conn == NULL) {
         return;
     }
     ad_conn_t *c = ws->conn;
-    if (wslay_event_want_write(ws->ctx)) {
-        if (wslay_event_send(ws->ctx) != 0) {
-            ad_conn_abort(c);
-            return;
-        }
+    int rc = flush_ctl(ws);
+    if (rc == AD_EIO) {
+        ad_conn_abort(c);
+        return;
     }
-    if (ws->ctl.len > 0) {
-        int rc = ad_conn_write_copy(c, ws->ctl.data, ws->ctl.len);
-        ad_buf_reset(&ws->ctl);
-        if (rc != 0) {
-            return;
-        }
+    if (rc != 0 || c->closing) {
+        return;
     }
     if (wslay_event_get_close_sent(ws->ctx) && !ws->closing) {
         /* wslay answered a Close or failed the connection (1002/1007/1009) */
@@ -334,6 +347,9 @@ int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m)
     size_t bound = ws->conn->srv->cfg->ws_send_queue_bytes;
     if (ad_conn_queued(ws->conn) + m->flen > bound) {
         return AD_ETOOBIG;
+    }
+    if (flush_ctl(ws) != 0 || ws->conn->closing) {
+        return AD_ECLOSED;
     }
     ad_wsmsg_ref(m);
     if (ad_conn_write_ref(ws->conn, m->frame, m->flen, wsmsg_release, m) != 0) {

@@ -1,0 +1,850 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live channels: the multiplexed /ws protocol (subscribe, unsubscribe,
+ * ping and the seed aliases), the pre-subscribed /ws/runs/:runId,
+ * /ws/mission and /ws/graph channels, and /api/events as Server-Sent
+ * Events. Each connection is one bus subscriber; the bus does matching,
+ * replay and backpressure, this file does the wire format.
+ */
+#include "api/api_int.h"
+#include "ws/ws.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MISSION_HEARTBEAT_MS 45000
+/* Room kept in the send queue so the overflow notice itself still fits. */
+#define OVERFLOW_RESERVE 512
+#define MSG_TOPICS_MAX 256
+
+typedef enum { CH_WS, CH_RUN, CH_MISSION, CH_GRAPH, CH_SSE } channel_t;
+
+typedef struct live {
+    ad_app_t *app;
+    channel_t kind;
+    ad_ws_t *ws;
+    ad_sse_t *sse;
+    ad_bus_sub_t *sub;
+    char id[AD_ID_MAX + 16]; /* run id or crew id */
+    char agent_id[AD_ID_MAX + 16];
+    struct live *next, *prev; /* every open channel */
+    bool done;                /* closing: deliver nothing more */
+} live_t;
+
+static live_t *channels;
+static uv_timer_t heartbeat;
+static bool heartbeat_started;
+
+/* The last event turned into a WebSocket frame: every socket that gets the
+ * same seq shares it. Loop thread only. */
+static ad_wsmsg_t *cached_msg;
+static uint64_t cached_seq;
+
+static ad_wsmsg_t *event_msg(const ad_bus_event_t *ev)
+{
+    if (cached_msg == NULL || cached_seq != ad_bus_event_seq(ev)) {
+        if (cached_msg != NULL) {
+            ad_wsmsg_unref(cached_msg);
+        }
+        size_t len;
+        const char *data = ad_bus_event_data(ev, &len);
+        cached_msg = ad_wsmsg_new(data, len, false);
+        cached_seq = ad_bus_event_seq(ev);
+    }
+    return cached_msg;
+}
+
+static void link_channel(live_t *lv)
+{
+    lv->next = channels;
+    if (channels != NULL) {
+        channels->prev = lv;
+    }
+    channels = lv;
+}
+
+static void unlink_channel(live_t *lv)
+{
+    if (lv->prev != NULL) {
+        lv->prev->next = lv->next;
+    } else {
+        channels = lv->next;
+    }
+    if (lv->next != NULL) {
+        lv->next->prev = lv->prev;
+    }
+}
+
+/* Sends {"type":type,"payload":payload} (payload stolen). */
+static void send_notice(live_t *lv, const char *type, json_t *payload)
+{
+    json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
+    char *s = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    if (s == NULL) {
+        return;
+    }
+    if (lv->ws != NULL) {
+        ad_ws_send_text(lv->ws, s, strlen(s));
+    } else if (lv->sse != NULL) {
+        ad_sse_send(lv->sse, NULL, NULL, s, strlen(s));
+    }
+    free(s);
+}
+
+static void send_error(live_t *lv, const char *code, const char *message)
+{
+    send_notice(lv, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
+}
+
+/* ---- which events a seed channel passes on ----------------------------------- */
+
+static bool type_is(const ad_bus_event_t *ev, const char *t)
+{
+    return strcmp(ad_bus_event_type(ev), t) == 0;
+}
+
+static bool has_topic(const ad_bus_event_t *ev, const char *prefix, const char *id)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < ad_bus_event_ntopics(ev); i++) {
+        const char *t = ad_bus_event_topic(ev, i);
+        if (strncmp(t, prefix, pl) == 0 && strcmp(t + pl, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The payload's string field, copied into out ("" when absent). */
+static void payload_str(const ad_bus_event_t *ev, const char *key, char *out, size_t outsz)
+{
+    size_t len;
+    const char *p = ad_bus_event_payload_text(ev, &len);
+    json_t *j = json_loadb(p, len, 0, NULL);
+    const char *v = json_string_value(json_object_get(j, key));
+    snprintf(out, outsz, "%s", v ? v : "");
+    json_decref(j);
+}
+
+static bool is_final_type(const ad_bus_event_t *ev)
+{
+    static const char *const finals[] = {"agent_exit", "run_end", "run_ended", "run_finished",
+                                         "run_complete"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(finals); i++) {
+        if (type_is(ev, finals[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* For a run channel: whether ev belongs to the run, and whether it ends it. */
+static bool run_filter(live_t *lv, const ad_bus_event_t *ev, bool *final)
+{
+    char run_id[AD_ID_MAX + 16];
+    bool on_run = has_topic(ev, "run:", lv->id);
+    if (!on_run) {
+        payload_str(ev, "runId", run_id, sizeof(run_id));
+        on_run = strcmp(run_id, lv->id) == 0;
+        /* agent_exit carries no runId: it ends the agent's current run. */
+        if (!on_run && run_id[0] == '\0' && type_is(ev, "agent_exit")) {
+            on_run = lv->agent_id[0] != '\0' && has_topic(ev, "agent:", lv->agent_id);
+        }
+    }
+    *final = on_run && is_final_type(ev);
+    return on_run;
+}
+
+static bool pass(live_t *lv, const ad_bus_event_t *ev, bool *final)
+{
+    *final = false;
+    switch (lv->kind) {
+    case CH_RUN:
+        return run_filter(lv, ev, final);
+    case CH_MISSION:
+        return type_is(ev, "signal");
+    case CH_GRAPH:
+        return type_is(ev, "tool_start") || type_is(ev, "tool_progress") || type_is(ev, "tool_end");
+    default:
+        return true;
+    }
+}
+
+/* ---- bus subscriber callbacks ---------------------------------------------------- */
+
+static int live_deliver(void *ud, const ad_bus_event_t *ev)
+{
+    live_t *lv = ud;
+    bool final;
+    if (lv->done || !pass(lv, ev, &final)) {
+        return 0;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    size_t bound = (size_t)lv->app->cfg->ws_send_queue_bytes;
+    int rc;
+    if (lv->ws != NULL) {
+        if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
+            return AD_ETOOBIG;
+        }
+        rc = ad_ws_send_msg(lv->ws, event_msg(ev));
+    } else {
+        if (ad_sse_queued_bytes(lv->sse) + len + 64 + OVERFLOW_RESERVE > bound) {
+            return AD_ETOOBIG;
+        }
+        char id[24];
+        snprintf(id, sizeof(id), "%llu", (unsigned long long)ad_bus_event_seq(ev));
+        rc = ad_sse_send(lv->sse, id, NULL, data, len);
+    }
+    if (rc == AD_ETOOBIG) {
+        return rc;
+    }
+    if (final && lv->ws != NULL) {
+        lv->done = true;
+        ad_ws_close(lv->ws, 1000, "run ended");
+    }
+    return 0;
+}
+
+static void live_overflow(void *ud, uint64_t last_seq)
+{
+    live_t *lv = ud;
+    if (lv->done) {
+        return;
+    }
+    lv->done = true;
+    ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu",
+           (unsigned long long)last_seq);
+    send_notice(lv, "overflow", json_pack("{s:I}", "lastSeq", (json_int_t)last_seq));
+    if (lv->ws != NULL) {
+        ad_ws_close(lv->ws, 1013, "overflow");
+    } else {
+        ad_sse_close(lv->sse);
+    }
+}
+
+static void live_truncated(void *ud, uint64_t oldest)
+{
+    live_t *lv = ud;
+    send_notice(lv, "replay_truncated", json_pack("{s:I}", "oldestSeq", (json_int_t)oldest));
+}
+
+static size_t live_queued(void *ud)
+{
+    live_t *lv = ud;
+    return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
+}
+
+static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated, live_queued};
+
+static live_t *live_new(ad_app_t *app, channel_t kind)
+{
+    live_t *lv = ad_xcalloc(1, sizeof(*lv));
+    lv->app = app;
+    lv->kind = kind;
+    lv->sub = ad_bus_sub_new(app->bus, &live_ops, lv, (size_t)app->cfg->ws_send_queue_bytes);
+    link_channel(lv);
+    return lv;
+}
+
+static void live_free(live_t *lv)
+{
+    unlink_channel(lv);
+    ad_bus_sub_free(lv->sub);
+    free(lv);
+}
+
+/* ---- the /ws protocol --------------------------------------------------------------- */
+
+/* Collects topics from payload.topics (array or one string). Returns the
+ * count, or -1 after sending an error. */
+static int take_topics(live_t *lv, json_t *payload, const char **out, size_t max)
+{
+    json_t *t = json_object_get(payload, "topics");
+    size_t n = 0;
+    if (json_is_string(t)) {
+        out[n++] = json_string_value(t);
+    } else if (json_is_array(t) && json_array_size(t) <= max) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(t, i, v)
+        {
+            if (!json_is_string(v)) {
+                send_error(lv, "INVALID_TOPIC", "topics must be strings");
+                return -1;
+            }
+            out[n++] = json_string_value(v);
+        }
+    } else {
+        send_error(lv, "VALIDATION_ERROR", "payload.topics must be an array of topics");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ad_bus_topic_valid(out[i])) {
+            send_error(lv, "INVALID_TOPIC", "a topic is empty, too long or malformed");
+            return -1;
+        }
+    }
+    return (int)n;
+}
+
+/* since: a non-negative integer (or its decimal string); absent is fine. */
+static int take_since(live_t *lv, json_t *payload, bool *has, uint64_t *since)
+{
+    json_t *s = json_object_get(payload, "since");
+    *has = false;
+    if (s == NULL || json_is_null(s)) {
+        return 0;
+    }
+    if (json_is_integer(s) && json_integer_value(s) >= 0) {
+        *has = true;
+        *since = (uint64_t)json_integer_value(s);
+        return 0;
+    }
+    if (json_is_string(s)) {
+        char *end;
+        const char *v = json_string_value(s);
+        unsigned long long x = strtoull(v, &end, 10);
+        if (v[0] >= '0' && v[0] <= '9' && *end == '\0') {
+            *has = true;
+            *since = x;
+            return 0;
+        }
+    }
+    send_error(lv, "VALIDATION_ERROR", "payload.since must be a non-negative integer");
+    return -1;
+}
+
+static void do_subscribe(live_t *lv, const char *const *topics, size_t n, bool has_since,
+                         uint64_t since, const char *ack)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, json_string(topics[i]));
+    }
+    /* The acknowledgement goes first: replayed events follow it. */
+    send_notice(
+        lv, ack,
+        json_pack("{s:o, s:I}", "topics", arr, "seq", (json_int_t)ad_bus_seq(lv->app->bus)));
+    int rc = ad_bus_subscribe(lv->sub, topics, n, has_since, since);
+    if (rc == AD_ETOOBIG) {
+        send_error(lv, "TOO_MANY_TOPICS", "too many subscriptions on one connection");
+    }
+}
+
+static void on_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
+{
+    live_t *lv = ad_ws_data(ws);
+    if (lv == NULL || lv->done) {
+        return;
+    }
+    json_error_t jerr;
+    json_t *msg = json_loadb(data, len, 0, &jerr);
+    if (!json_is_object(msg)) {
+        send_error(lv, "INVALID_JSON", "messages are JSON objects {type, payload}");
+        json_decref(msg);
+        return;
+    }
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    json_t *payload = json_object_get(msg, "payload");
+    if (!json_is_object(payload)) {
+        payload = NULL;
+    }
+    const char *topics[MSG_TOPICS_MAX];
+    char one[AD_BUS_TOPIC_MAX + 1];
+    bool has_since = false;
+    uint64_t since = 0;
+    if (type == NULL) {
+        send_error(lv, "UNKNOWN_TYPE", "message has no type");
+    } else if (strcmp(type, "ping") == 0) {
+        send_notice(lv, "pong", json_pack("{s:I}", "seq", (json_int_t)ad_bus_seq(lv->app->bus)));
+    } else if (strcmp(type, "subscribe") == 0 || strcmp(type, "unsubscribe") == 0) {
+        int n = take_topics(lv, payload, topics, MSG_TOPICS_MAX);
+        if (n < 0) {
+            goto out;
+        }
+        if (type[0] == 'u') {
+            ad_bus_unsubscribe(lv->sub, topics, (size_t)n);
+            json_t *arr = json_array();
+            for (int i = 0; i < n; i++) {
+                json_array_append_new(arr, json_string(topics[i]));
+            }
+            send_notice(lv, "unsubscribed", json_pack("{s:o}", "topics", arr));
+        } else if (take_since(lv, payload, &has_since, &since) == 0) {
+            do_subscribe(lv, topics, (size_t)n, has_since, since, "subscribed");
+        }
+    } else if (strcmp(type, "subscribe:agent") == 0 || strcmp(type, "unsubscribe:agent") == 0 ||
+               strcmp(type, "subscribe:workspace") == 0) {
+        bool agent = strstr(type, ":agent") != NULL;
+        const char *key = agent ? "agentId" : "workspaceId";
+        const char *id = json_string_value(json_object_get(payload, key));
+        if (id == NULL || id[0] == '\0') {
+            char why[64];
+            snprintf(why, sizeof(why), "payload.%s is required", key);
+            send_error(lv, "VALIDATION_ERROR", why);
+            goto out;
+        }
+        snprintf(one, sizeof(one), "%s:%s", agent ? "agent" : "workspace", id);
+        topics[0] = one;
+        if (!ad_bus_topic_valid(one)) {
+            send_error(lv, "INVALID_TOPIC", "the id makes an invalid topic");
+        } else if (type[0] == 'u') {
+            ad_bus_unsubscribe(lv->sub, topics, 1);
+            send_notice(lv, "unsubscribed", json_pack("{s:[s]}", "topics", one));
+        } else if (take_since(lv, payload, &has_since, &since) == 0) {
+            do_subscribe(lv, topics, 1, has_since, since, "subscribed");
+        }
+    } else {
+        send_error(lv, "UNKNOWN_TYPE", "unknown message type");
+    }
+out:
+    json_decref(msg);
+}
+
+static void on_ws_close(ad_ws_t *ws, int code, void *ud)
+{
+    live_t *lv = ad_ws_data(ws);
+    if (lv != NULL) {
+        ad_ws_set_data(ws, NULL);
+        live_free(lv);
+    }
+}
+
+static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
+{
+    live_t *lv = live_new(ud, CH_WS);
+    lv->ws = ws;
+    ad_ws_set_data(ws, lv);
+}
+
+/* ---- seed channels -------------------------------------------------------------------- */
+
+static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
+{
+    ad_app_t *app = ud;
+    live_t *lv = live_new(app, CH_RUN);
+    lv->ws = ws;
+    ad_ws_set_data(ws, lv);
+    const char *run_id = ad_ws_param(ws, "runId");
+    snprintf(lv->id, sizeof(lv->id), "%s", run_id ? run_id : "");
+    char status[32] = "";
+    if (app->store != NULL) {
+        sqlite3 *db = ad_store_rdb(app->store);
+        sqlite3_stmt *st = ad_store_stmt(db, "SELECT status, agent_id FROM runs WHERE id = ?");
+        if (st != NULL) {
+            sqlite3_bind_text(st, 1, lv->id, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 0));
+                snprintf(lv->agent_id, sizeof(lv->agent_id), "%s",
+                         (const char *)sqlite3_column_text(st, 1));
+            }
+            sqlite3_reset(st);
+        }
+    }
+    if (status[0] == '\0') {
+        send_error(lv, "NOT_FOUND", "no such run");
+        lv->done = true;
+        ad_ws_close(ws, 4404, "no such run");
+        return;
+    }
+    if (strcmp(status, "running") != 0) {
+        send_notice(lv, "run_status", json_pack("{s:s, s:s}", "runId", lv->id, "status", status));
+        lv->done = true;
+        ad_ws_close(ws, 1000, "run is over");
+        return;
+    }
+    char t1[AD_BUS_TOPIC_MAX + 1], t2[AD_BUS_TOPIC_MAX + 1];
+    snprintf(t1, sizeof(t1), "run:%s", lv->id);
+    snprintf(t2, sizeof(t2), "agent:%s", lv->agent_id);
+    const char *topics[2] = {t1, t2};
+    ad_bus_subscribe(lv->sub, topics, lv->agent_id[0] ? 2 : 1, false, 0);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    ad_app_t *app = t->data;
+    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+        if (lv->kind == CH_MISSION && !lv->done) {
+            char ts[AD_TIME_MAX];
+            ad_time_format(ad_wall_ms(), ts);
+            send_notice(lv, "heartbeat",
+                        json_pack("{s:s, s:I}", "ts", ts, "seq", (json_int_t)ad_bus_seq(app->bus)));
+        }
+    }
+}
+
+static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
+{
+    ad_app_t *app = ud;
+    live_t *lv = live_new(app, CH_MISSION);
+    lv->ws = ws;
+    ad_ws_set_data(ws, lv);
+    if (!heartbeat_started) {
+        heartbeat_started = true;
+        uv_timer_init(app->loop, &heartbeat);
+        heartbeat.data = app;
+        uv_timer_start(&heartbeat, on_heartbeat, MISSION_HEARTBEAT_MS, MISSION_HEARTBEAT_MS);
+        uv_unref((uv_handle_t *)&heartbeat);
+    }
+    const char *topics[1] = {"crew:*"};
+    ad_bus_subscribe(lv->sub, topics, 1, false, 0);
+    /* The current state of every crew, so a fresh dashboard needs no
+     * separate request. */
+    json_t *crews = api_crews_snapshot(app);
+    size_t i;
+    json_t *c;
+    json_array_foreach(crews, i, c)
+    {
+        json_t *sig = json_pack("{s:O, s:O}", "crewId", json_object_get(c, "id"), "status",
+                                json_object_get(c, "status"));
+        send_notice(lv, "signal", sig);
+    }
+    json_decref(crews);
+}
+
+static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
+{
+    live_t *lv = live_new(ud, CH_GRAPH);
+    lv->ws = ws;
+    ad_ws_set_data(ws, lv);
+    const char *crew = ad_ws_query(ws, "crew_id");
+    if (crew == NULL) {
+        crew = ad_ws_query(ws, "crewId");
+    }
+    char topic[AD_BUS_TOPIC_MAX + 1];
+    snprintf(topic, sizeof(topic), "crew:%s", crew ? crew : "");
+    if (crew == NULL || crew[0] == '\0' || !ad_bus_topic_valid(topic) || strchr(crew, '*')) {
+        send_error(lv, "VALIDATION_ERROR", "crew_id is required");
+        lv->done = true;
+        ad_ws_close(ws, 1008, "crew_id is required");
+        return;
+    }
+    snprintf(lv->id, sizeof(lv->id), "%s", crew);
+    const char *topics[1] = {topic};
+    ad_bus_subscribe(lv->sub, topics, 1, false, 0);
+}
+
+/* ---- Server-Sent Events ------------------------------------------------------------------ */
+
+static void on_sse_close(ad_sse_t *sse, void *ud)
+{
+    live_free(ud);
+}
+
+static void sse_events(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *q = ad_req_query(r, "topics");
+    char *list = ad_xstrdup(q != NULL && q[0] != '\0' ? q : "*");
+    const char *topics[MSG_TOPICS_MAX];
+    size_t n = 0;
+    for (char *p = list; p != NULL && n < MSG_TOPICS_MAX;) {
+        char *comma = strchr(p, ',');
+        if (comma != NULL) {
+            *comma = '\0';
+        }
+        if (p[0] != '\0') {
+            topics[n++] = p;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ad_bus_topic_valid(topics[i])) {
+            ad_res_error(r, 422, "VALIDATION_ERROR",
+                         json_pack("{s:s, s:s}", "field", "topics", "reason", "malformed topic"),
+                         "topics: malformed topic '%s'", topics[i]);
+            goto out;
+        }
+    }
+    bool has_since = false;
+    uint64_t since = 0;
+    const char *s = ad_req_header(r, "Last-Event-ID");
+    if (s == NULL || s[0] == '\0') {
+        s = ad_req_query(r, "since");
+    }
+    if (s != NULL && s[0] != '\0') {
+        char *end;
+        unsigned long long x = strtoull(s, &end, 10);
+        if (s[0] < '0' || s[0] > '9' || *end != '\0') {
+            ad_res_error(r, 422, "VALIDATION_ERROR",
+                         json_pack("{s:s, s:s}", "field", "since", "reason", "not a number"),
+                         "since must be a non-negative integer");
+            goto out;
+        }
+        has_since = true;
+        since = x;
+    }
+    live_t *lv = live_new(app, CH_SSE);
+    lv->sse = ad_sse_start(r, on_sse_close, lv);
+    if (lv->sse == NULL) {
+        live_free(lv);
+        goto out;
+    }
+    ad_bus_subscribe(lv->sub, topics, n, has_since, since);
+out:
+    free(list);
+}
+
+/* ---- test builds: bursts of events on demand ----------------------------------------------- */
+
+#ifdef AD_TEST_BUILD
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    uv_timer_t timer;
+    char *type;
+    char **topics;
+    size_t ntopics;
+    json_t *payload;
+    int64_t left, done, per_tick;
+    uint64_t first, last;
+    bool drain;
+} burst_t;
+
+static void burst_closed(uv_handle_t *h)
+{
+    burst_t *b = h->data;
+    for (size_t i = 0; i < b->ntopics; i++) {
+        free(b->topics[i]);
+    }
+    free(b->topics);
+    free(b->type);
+    json_decref(b->payload);
+    free(b);
+}
+
+/* Whether some healthy connection is more than half full. */
+static bool anyone_behind(ad_app_t *app)
+{
+    size_t half = (size_t)app->cfg->ws_send_queue_bytes / 2;
+    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+        if (!lv->done && live_queued(lv) > half) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void burst_tick(uv_timer_t *t)
+{
+    burst_t *b = t->data;
+    if (b->drain && anyone_behind(b->app)) {
+        return;
+    }
+    for (int64_t i = 0; i < b->per_tick && b->left > 0; i++, b->left--) {
+        if (json_is_object(b->payload)) {
+            json_object_set_new(b->payload, "i", json_integer(b->done));
+        }
+        uint64_t seq = ad_bus_publish(b->app->bus, b->type, (const char *const *)b->topics,
+                                      b->ntopics, b->payload);
+        if (b->first == 0) {
+            b->first = seq;
+        }
+        b->last = seq;
+        b->done++;
+    }
+    if (b->left == 0) {
+        uv_timer_stop(&b->timer);
+        ad_res_json(b->req, 200,
+                    json_pack("{s:I, s:I, s:I}", "first", (json_int_t)b->first, "last",
+                              (json_int_t)b->last, "count", (json_int_t)b->done));
+        uv_close((uv_handle_t *)&b->timer, burst_closed);
+    }
+}
+
+/* POST /test/publish {type, topics, payload?, count?, perTick?, intervalMs?,
+ * drain?}: publishes count events, perTick per loop turn (every intervalMs),
+ * answering {first, last, count} when all are out. With drain, a turn waits
+ * while any live connection is more than half full. */
+static void test_publish(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *type = json_string_value(json_object_get(body, "type"));
+    json_t *topics = json_object_get(body, "topics");
+    json_int_t count = json_is_integer(json_object_get(body, "count"))
+                           ? json_integer_value(json_object_get(body, "count"))
+                           : 1;
+    json_int_t per_tick = json_is_integer(json_object_get(body, "perTick"))
+                              ? json_integer_value(json_object_get(body, "perTick"))
+                              : 1000;
+    json_int_t interval = json_is_integer(json_object_get(body, "intervalMs"))
+                              ? json_integer_value(json_object_get(body, "intervalMs"))
+                              : 0;
+    if (type == NULL || !json_is_array(topics) || json_array_size(topics) == 0 ||
+        json_array_size(topics) > 16 || count < 1 || count > 1000000 || per_tick < 1 ||
+        interval < 0 || interval > 10000) {
+        ad_res_error(r, 422, "VALIDATION_ERROR", NULL,
+                     "need type, topics (1-16), count 1-1000000, perTick >= 1");
+        json_decref(body);
+        return;
+    }
+    burst_t *b = ad_xcalloc(1, sizeof(*b));
+    b->app = app;
+    b->req = r;
+    b->type = ad_xstrdup(type);
+    b->ntopics = json_array_size(topics);
+    b->topics = ad_xcalloc(b->ntopics, sizeof(char *));
+    for (size_t i = 0; i < b->ntopics; i++) {
+        const char *t = json_string_value(json_array_get(topics, i));
+        b->topics[i] = ad_xstrdup(t ? t : "system");
+    }
+    json_t *p = json_object_get(body, "payload");
+    b->payload = p != NULL ? json_deep_copy(p) : json_object();
+    b->left = count;
+    b->per_tick = per_tick;
+    b->drain = json_is_true(json_object_get(body, "drain"));
+    json_decref(body);
+    uv_timer_init(app->loop, &b->timer);
+    b->timer.data = b;
+    uv_timer_start(&b->timer, burst_tick, 0, interval > 0 ? (uint64_t)interval : 1);
+}
+
+/* POST /test/runs {agentId, status?}: inserts a run row (there is no run
+ * API before the agent issue); answers {run}. */
+typedef struct {
+    ad_req_t *req;
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX + 16];
+    char status[16];
+} runjob_t;
+
+static int run_insert(sqlite3 *db, void *ctx)
+{
+    runjob_t *j = ctx;
+    sqlite3_stmt *st =
+        ad_store_stmt(db, "INSERT INTO runs(id, agent_id, started_at, status) VALUES(?, ?, ?, ?)");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->agent_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ad_wall_ms());
+    sqlite3_bind_text(st, 4, j->status, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+static void run_inserted(int rc, void *ctx)
+{
+    runjob_t *j = ctx;
+    if (rc != 0) {
+        ad_res_error_code(j->req, rc, NULL, "run not created");
+    } else {
+        ad_res_json(j->req, 201,
+                    json_pack("{s:{s:s, s:s, s:s}}", "run", "id", j->id, "agentId", j->agent_id,
+                              "status", j->status));
+    }
+    free(j);
+}
+
+static void test_runs(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *agent = json_string_value(json_object_get(body, "agentId"));
+    const char *status = json_string_value(json_object_get(body, "status"));
+    if (agent == NULL) {
+        ad_res_error(r, 422, "VALIDATION_ERROR", NULL, "agentId is required");
+        json_decref(body);
+        return;
+    }
+    runjob_t *j = ad_xcalloc(1, sizeof(*j));
+    j->req = r;
+    ad_id_new("run", j->id);
+    snprintf(j->agent_id, sizeof(j->agent_id), "%s", agent);
+    snprintf(j->status, sizeof(j->status), "%s", status ? status : "running");
+    json_decref(body);
+    ad_store_submit(app->store, run_insert, run_inserted, j);
+}
+
+/* POST /test/agent-status {agentId, status}: sets an agent's status (the
+ * agent issue's supervisor does this for real) and publishes agent_status. */
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    char agent_id[AD_ID_MAX + 16];
+    char status[16];
+} statusjob_t;
+
+static int status_update(sqlite3 *db, void *ctx)
+{
+    statusjob_t *j = ctx;
+    sqlite3_stmt *st = ad_store_stmt(db, "UPDATE agents SET status = ? WHERE id = ?");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(st, 1, j->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->agent_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE && sqlite3_changes(db) == 0) {
+        return AD_ENOENT;
+    }
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+static void status_updated(int rc, void *ctx)
+{
+    statusjob_t *j = ctx;
+    if (rc != 0) {
+        ad_res_error_code(j->req, rc, NULL, "status not set");
+    } else {
+        json_t *p = json_pack("{s:s, s:s, s:s}", "agentId", j->agent_id, "status", j->status,
+                              "reason", "test");
+        api_publish(j->app, "agent_status", p, "agent", j->agent_id, NULL);
+        ad_res_json(j->req, 200, p);
+    }
+    free(j);
+}
+
+static void test_agent_status(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *agent = json_string_value(json_object_get(body, "agentId"));
+    const char *status = json_string_value(json_object_get(body, "status"));
+    if (agent == NULL || status == NULL) {
+        ad_res_error(r, 422, "VALIDATION_ERROR", NULL, "agentId and status are required");
+        json_decref(body);
+        return;
+    }
+    statusjob_t *j = ad_xcalloc(1, sizeof(*j));
+    j->app = app;
+    j->req = r;
+    snprintf(j->agent_id, sizeof(j->agent_id), "%s", agent);
+    snprintf(j->status, sizeof(j->status), "%s", status);
+    json_decref(body);
+    ad_store_submit(app->store, status_update, status_updated, j);
+}
+#endif
+
+void api_live_register(ad_app_t *app)
+{
+    static const ad_ws_handler_t ws_h = {on_ws_open, on_ws_message, on_ws_close};
+    static const ad_ws_handler_t run_h = {on_run_open, on_ws_message, on_ws_close};
+    static const ad_ws_handler_t mission_h = {on_mission_open, on_ws_message, on_ws_close};
+    static const ad_ws_handler_t graph_h = {on_graph_open, on_ws_message, on_ws_close};
+    static const char *const protocols[] = {"bearer", NULL};
+    ad_server_route_ws(app->server, "/ws", protocols, &ws_h, app);
+    ad_server_route_ws(app->server, "/ws/runs/:runId", protocols, &run_h, app);
+    ad_server_route_ws(app->server, "/ws/mission", protocols, &mission_h, app);
+    ad_server_route_ws(app->server, "/ws/graph", protocols, &graph_h, app);
+    ad_server_route(app->server, "GET", "/api/events", sse_events, app);
+#ifdef AD_TEST_BUILD
+    ad_server_route(app->server, "POST", "/test/publish", test_publish, app);
+    ad_server_route(app->server, "POST", "/test/runs", test_runs, app);
+    ad_server_route(app->server, "POST", "/test/agent-status", test_agent_status, app);
+#endif
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The events table for the bus: batched inserts and retention deletes
+ * through the writer (ad_store_submit), replay reads on pool threads over a
+ * read-only connection of their own, and the bounds read at start-up. The
+ * bus decides what and when (src/bus); this file only speaks SQL.
+ */
+#include "bus/bus.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRIM_CHUNK 10000
+
+typedef struct {
+    ad_store_t *st;
+    pthread_mutex_t mu; /* guards rdb and its statement */
+    sqlite3 *rdb;
+    sqlite3_stmt *read_stmt;
+} events_t;
+
+/* One store per daemon: kept for the process's life. */
+static events_t events = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- writes ---------------------------------------------------------------- */
+
+typedef struct {
+    ad_bus_event_t *const *evs;
+    size_t n;
+    ad_bus_write_done_cb done;
+    void *arg;
+} wjob_t;
+
+static int put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
+{
+    static const char hex[] = "0123456789abcdef";
+    ad_buf_reset(b);
+    int rc = ad_buf_putc(b, '[');
+    for (size_t i = 0; i < ad_bus_event_ntopics(ev) && rc == 0; i++) {
+        rc = ad_buf_puts(b, i ? ",\"" : "\"");
+        for (const char *s = ad_bus_event_topic(ev, i); *s != '\0' && rc == 0; s++) {
+            unsigned char c = (unsigned char)*s;
+            if (c == '"' || c == '\\') {
+                char e[2] = {'\\', (char)c};
+                rc = ad_buf_append(b, e, 2);
+            } else if (c < 0x20) {
+                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                rc = ad_buf_append(b, e, 6);
+            } else {
+                rc = ad_buf_putc(b, (char)c);
+            }
+        }
+        rc = rc ? rc : ad_buf_putc(b, '"');
+    }
+    return rc ? rc : ad_buf_putc(b, ']');
+}
+
+static int write_job(sqlite3 *db, void *ctx)
+{
+    wjob_t *j = ctx;
+    sqlite3_stmt *st = ad_store_stmt(
+        db, "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) VALUES(?,?,?,?,?)");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_buf_t topics;
+    ad_buf_init(&topics, 64 * 1024);
+    int rc = 0;
+    for (size_t i = 0; i < j->n && rc == 0; i++) {
+        const ad_bus_event_t *ev = j->evs[i];
+        size_t plen;
+        const char *payload = ad_bus_event_payload_text(ev, &plen);
+        if (put_topics(&topics, ev) != 0) {
+            ad_buf_reset(&topics);
+            ad_buf_puts(&topics, "[]");
+        }
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)ad_bus_event_seq(ev));
+        sqlite3_bind_int64(st, 2, ad_bus_event_ts_ms(ev));
+        sqlite3_bind_text(st, 3, ad_bus_event_type(ev), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, topics.data, (int)topics.len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, payload, (int)plen, SQLITE_STATIC);
+        int src = sqlite3_step(st);
+        rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
+        sqlite3_reset(st);
+    }
+    sqlite3_clear_bindings(st);
+    ad_buf_cleanup(&topics);
+    return rc;
+}
+
+static void write_done(int rc, void *ctx)
+{
+    wjob_t *j = ctx;
+    j->done(rc, j->arg);
+    free(j);
+}
+
+static void ev_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_write_done_cb done,
+                     void *arg)
+{
+    events_t *e = impl;
+    wjob_t *j = ad_xmalloc(sizeof(*j));
+    *j = (wjob_t){evs, n, done, arg};
+    ad_store_submit(e->st, write_job, write_done, j);
+}
+
+/* ---- retention --------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t max_seq;
+    int64_t min_ts;
+    uint64_t oldest;
+    ad_bus_trim_done_cb done;
+    void *arg;
+} tjob_t;
+
+static int trim_job(sqlite3 *db, void *ctx)
+{
+    tjob_t *t = ctx;
+    /* Both deletes walk the primary key from the oldest row, a bounded
+     * chunk per job, so the writer is never held long; ts grows with seq. */
+    sqlite3_stmt *st = ad_store_stmt(
+        db, "DELETE FROM events WHERE seq <= ?1 AND seq < (SELECT MIN(seq) FROM events) + ?2");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)t->max_seq);
+    sqlite3_bind_int64(st, 2, TRIM_CHUNK);
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    int rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
+    if (rc != 0) {
+        return rc;
+    }
+    st = ad_store_stmt(db, "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM (SELECT seq, ts "
+                           "FROM events ORDER BY seq LIMIT ?2) WHERE ts < ?1)");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_int64(st, 1, t->min_ts);
+    sqlite3_bind_int64(st, 2, TRIM_CHUNK);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
+    if (rc != 0) {
+        return rc;
+    }
+    st = ad_store_stmt(db, "SELECT MIN(seq) FROM events");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    src = sqlite3_step(st);
+    t->oldest = src == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return src == SQLITE_ROW ? 0 : ad_store_rc(db, src);
+}
+
+static void trim_done(int rc, void *ctx)
+{
+    tjob_t *t = ctx;
+    t->done(rc, t->oldest, t->arg);
+    free(t);
+}
+
+static void ev_trim(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim_done_cb done,
+                    void *arg)
+{
+    events_t *e = impl;
+    tjob_t *t = ad_xcalloc(1, sizeof(*t));
+    t->max_seq = max_seq;
+    t->min_ts = min_ts_ms;
+    t->done = done;
+    t->arg = arg;
+    ad_store_submit(e->st, trim_job, trim_done, t);
+}
+
+/* ---- replay reads (pool threads) ----------------------------------------------- */
+
+static int ev_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
+                   void *arg)
+{
+    events_t *e = impl;
+    int rc = 0;
+    pthread_mutex_lock(&e->mu);
+    if (e->rdb == NULL) {
+        int src = sqlite3_open_v2(ad_store_path(e->st), &e->rdb,
+                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_busy_timeout(e->rdb, 5000);
+            src = sqlite3_prepare_v2(e->rdb,
+                                     "SELECT seq, ts, type, topics, payload FROM events "
+                                     "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+                                     -1, &e->read_stmt, NULL);
+        }
+        if (src != SQLITE_OK) {
+            ad_log(AD_LOG_ERROR, "store", "events read connection failed err=%s",
+                   e->rdb ? sqlite3_errmsg(e->rdb) : sqlite3_errstr(src));
+            sqlite3_finalize(e->read_stmt);
+            sqlite3_close(e->rdb);
+            e->read_stmt = NULL;
+            e->rdb = NULL;
+            rc = AD_EIO;
+            goto out;
+        }
+    }
+    sqlite3_stmt *st = e->read_stmt;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)upto);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    int src = sqlite3_step(st);
+    for (; src == SQLITE_ROW; src = sqlite3_step(st)) {
+        ad_bus_row_t row;
+        row.seq = (uint64_t)sqlite3_column_int64(st, 0);
+        row.ts_ms = sqlite3_column_int64(st, 1);
+        row.type = (const char *)sqlite3_column_text(st, 2);
+        row.topics = (const char *)sqlite3_column_text(st, 3);
+        row.payload = (const char *)sqlite3_column_text(st, 4);
+        row.payload_len = (size_t)sqlite3_column_bytes(st, 4);
+        if (row.type == NULL || row.topics == NULL || row.payload == NULL) {
+            continue;
+        }
+        if (cb(&row, arg) != 0) {
+            src = SQLITE_DONE;
+            break;
+        }
+    }
+    if (src != SQLITE_DONE) {
+        ad_log(AD_LOG_ERROR, "store", "events read failed err=%s", sqlite3_errmsg(e->rdb));
+        rc = AD_EIO;
+    }
+    sqlite3_reset(st);
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+static const ad_bus_store_ops_t ops = {ev_write, ev_read, ev_trim};
+
+int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus)
+{
+    /* MIN and MAX of the primary key are two index probes: fine on the
+     * loop thread at start-up. */
+    sqlite3 *db = ad_store_rdb(store);
+    sqlite3_stmt *st = ad_store_stmt(db, "SELECT MIN(seq), MAX(seq) FROM events");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    int src = sqlite3_step(st);
+    uint64_t min = 0, max = 0;
+    if (src == SQLITE_ROW) {
+        min = (uint64_t)sqlite3_column_int64(st, 0);
+        max = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW) {
+        return ad_store_rc(db, src);
+    }
+    events.st = store;
+    ad_bus_set_store(bus, &ops, &events, min, max);
+    ad_log(AD_LOG_INFO, "bus", "events table attached oldest=%llu newest=%llu",
+           (unsigned long long)min, (unsigned long long)max);
+    return 0;
+}

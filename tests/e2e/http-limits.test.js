@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// Every request limit answers with its status and a clear JSON body, and
+// closes the offending connection, while other clients keep being served:
+// header bytes and count (431), URL (414), body (413), malformed (400),
+// slow headers, idle keep-alive, and the connection cap (503).
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { start } = require('./lib/daemon');
+const { exchange, parseResponses, hostPort } = require('./lib/raw');
+
+let d;
+test.before(async () => {
+  d = await start({ args: ['--max-header-bytes', '2048', '--max-header-count', '10',
+    '--max-url-bytes', '256', '--max-body-bytes', '1000', '--header-timeout-ms', '400',
+    '--idle-timeout-ms', '400'] });
+});
+test.after(async () => { await d.cleanup(); });
+
+async function refused(data, status, code) {
+  const r = await exchange(d.url, data, { quietMs: 1500 });
+  const rs = parseResponses(r.text);
+  assert.equal(rs.length, 1, r.text);
+  assert.equal(rs[0].status, status, r.text);
+  assert.equal(rs[0].headers.connection, 'close');
+  if (code) assert.equal(JSON.parse(rs[0].body).error.code, code);
+  assert.equal(r.closed, true, 'the connection is closed');
+  // and everyone else is still served
+  const ok = await fetch(`${d.url}/healthz`);
+  assert.equal(ok.status, 200);
+}
+
+test('request line + headers over max-header-bytes: 431', async () => {
+  await refused(`GET /healthz HTTP/1.1\r\nX-Big: ${'a'.repeat(3000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE');
+  // split over many small writes too
+  const parts = ['GET /healthz HTTP/1.1\r\n'];
+  for (let i = 0; i < 9; i++) parts.push(`X-${i}: ${'b'.repeat(300)}\r\n`, 5);
+  parts.push('\r\n');
+  await refused(parts, 431, 'HEADERS_TOO_LARGE');
+});
+
+test('more headers than max-header-count: 431', async () => {
+  let h = '';
+  for (let i = 0; i < 11; i++) h += `X-${i}: 1\r\n`;
+  await refused(`GET /healthz HTTP/1.1\r\n${h}\r\n`, 431, 'TOO_MANY_HEADERS');
+  h = '';
+  for (let i = 0; i < 10; i++) h += `X-${i}: 1\r\n`;
+  const r = await exchange(d.url, `GET /healthz HTTP/1.1\r\n${h}\r\n`);
+  assert.equal(parseResponses(r.text)[0].status, 200);
+});
+
+test('URL over max-url-bytes: 414', async () => {
+  await refused(`GET /healthz?x=${'u'.repeat(300)} HTTP/1.1\r\n\r\n`, 414, 'URL_TOO_LONG');
+});
+
+test('body over max-body-bytes: 413, by Content-Length or by chunks', async () => {
+  await refused('POST /test/echo HTTP/1.1\r\nContent-Length: 1001\r\n\r\n', 413, 'TOO_LARGE');
+  const chunk = `200\r\n${'c'.repeat(512)}\r\n`;
+  await refused(['POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n', chunk, 20, chunk, 20, chunk], 413, 'TOO_LARGE');
+  // Expect: 100-continue with a too-large body gets the 413 instead of a 100
+  await refused('POST /test/echo HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n', 413, 'TOO_LARGE');
+  const r = await fetch(`${d.url}/test/echo`, { method: 'POST', body: 'x'.repeat(1000) });
+  assert.equal(r.status, 200);
+  assert.equal((await r.text()).length, 1000);
+});
+
+test('malformed requests: 400 and the connection is closed', async () => {
+  const cases = [
+    'NONSENSE\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+    'GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    'GET /%zz HTTP/1.1\r\n\r\n',
+    'GET /a%00b HTTP/1.1\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nHost: a\x01b\r\n\r\n',
+  ];
+  for (const c of cases) await refused(c, 400, 'BAD_REQUEST');
+  // a good request before the bad one is still answered first
+  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\n\r\nBROKEN\r\n\r\n', { quietMs: 1000 });
+  const rs = parseResponses(r.text);
+  assert.deepEqual(rs.map((x) => x.status), [200, 400]);
+  assert.equal(r.closed, true);
+});
+
+test('a slowloris client (headers too slow) is dropped; others are served meanwhile', async () => {
+  const { host, port } = hostPort(d.url);
+  const sock = net.connect({ host, port });
+  let closed = false;
+  let got = '';
+  sock.on('data', (b) => { got += b; });
+  sock.on('close', () => { closed = true; });
+  sock.on('error', () => {});
+  await new Promise((r) => sock.on('connect', r));
+  sock.write('GET /healthz HTTP/1.1\r\n');
+  const t0 = Date.now();
+  // one header byte every 100 ms: never finishes in time
+  while (!closed && Date.now() - t0 < 5000) {
+    sock.write('X');
+    const ok = await fetch(`${d.url}/healthz`);
+    assert.equal(ok.status, 200);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(closed, true, 'the slow client was disconnected');
+  assert.equal(got, '', 'no response is sent to it');
+  assert.match(d.stderr, /msg="dropping slow client" reason=header-timeout/);
+});
+
+test('an idle keep-alive connection is closed after idle-timeout-ms', async () => {
+  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\n\r\n', { quietMs: 3000 });
+  assert.equal(parseResponses(r.text).length, 1);
+  assert.equal(r.closed, true);
+  // a connection that never sends anything is closed too (header timeout)
+  const e = await exchange(d.url, [], { quietMs: 3000 });
+  assert.equal(e.closed, true);
+  assert.equal(e.text, '');
+});
+
+test('connections over max-connections are refused with 503; existing ones keep working', async () => {
+  const c = await start({ args: ['--max-connections', '3'] });
+  const { host, port } = hostPort(c.url);
+  const socks = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect({ host, port });
+      s.on('error', () => {});
+      await new Promise((r) => s.on('connect', r));
+      socks.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await exchange(c.url, 'GET /healthz HTTP/1.1\r\n\r\n', { quietMs: 1000 });
+    const rs = parseResponses(extra.text);
+    assert.equal(rs[0].status, 503);
+    assert.equal(JSON.parse(rs[0].body).error.code, 'UNAVAILABLE');
+    assert.equal(extra.closed, true);
+    // the three open ones are unharmed
+    const answers = await Promise.all(socks.map((s) => new Promise((resolve) => {
+      let buf = '';
+      s.on('data', (b) => { buf += b; if (buf.includes('{"status":"ok"}')) resolve(buf); });
+      s.write('GET /healthz HTTP/1.1\r\n\r\n');
+    })));
+    assert.equal(answers.length, 3);
+    socks.forEach((s) => s.destroy());
+    // once they are gone, new connections are accepted again
+    let ok = false;
+    for (let i = 0; i < 20 && !ok; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const again = await exchange(c.url, 'GET /healthz HTTP/1.1\r\n\r\n', { quietMs: 300 });
+      ok = parseResponses(again.text)[0]?.status === 200;
+    }
+    assert.ok(ok);
+    assert.match(c.stderr, /msg="connection refused" reason=max-connections/);
+  } finally {
+    socks.forEach((s) => s.destroy());
+    await c.cleanup();
+  }
+});

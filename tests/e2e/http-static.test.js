@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// The embedded assets: Content-Type, ETag and 304, precompressed gzip with
+// Vary, cache headers (immutable for hashed names, no-cache for the page),
+// the single-page-app fallback, and path traversal attempts that must never
+// leave the table.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const { start } = require('./lib/daemon');
+const { exchange, parseResponses } = require('./lib/raw');
+
+const WEB = path.resolve(__dirname, '../../web/placeholder');
+const INDEX = fs.readFileSync(path.join(WEB, 'index.html'), 'latin1');
+const CSS = fs.readFileSync(path.join(WEB, 'assets/placeholder-3f9a2c1b.css'), 'latin1');
+
+let d;
+test.before(async () => { d = await start(); });
+test.after(async () => { await d.cleanup(); });
+
+async function get(p, headers = '') {
+  const r = await exchange(d.url, `GET ${p} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`);
+  return parseResponses(r.text)[0];
+}
+
+test('/ serves the placeholder page with no-cache and a strong ETag', async () => {
+  const r = await get('/');
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+  assert.equal(r.headers['cache-control'], 'no-cache');
+  assert.match(r.headers.etag, /^"[0-9a-f]+-[0-9a-f]+"$/);
+  assert.equal(r.body, INDEX);
+  assert.match(r.body, /dashboard is not built/);
+  assert.match(r.body, /href="\/healthz"/);
+  assert.equal((await get('/index.html')).body, INDEX);
+});
+
+test('If-None-Match with the ETag answers 304 without a body', async () => {
+  const first = await get('/assets/placeholder-3f9a2c1b.css');
+  const etag = first.headers.etag;
+  let r = await get('/assets/placeholder-3f9a2c1b.css', `If-None-Match: ${etag}\r\n`);
+  assert.equal(r.status, 304);
+  assert.equal(r.body, '');
+  assert.equal(r.headers.etag, etag);
+  r = await get('/assets/placeholder-3f9a2c1b.css', `If-None-Match: "nope", W/${etag}\r\n`);
+  assert.equal(r.status, 304);
+  r = await get('/assets/placeholder-3f9a2c1b.css', 'If-None-Match: "other"\r\n');
+  assert.equal(r.status, 200);
+  assert.notEqual((await get('/')).headers.etag, etag);
+});
+
+test('hashed assets are immutable for a year, with the right Content-Type', async () => {
+  const r = await get('/assets/placeholder-3f9a2c1b.css');
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['content-type'], 'text/css; charset=utf-8');
+  assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable');
+  assert.equal(r.body, CSS);
+});
+
+test('gzip is served when Accept-Encoding allows it, identity otherwise', async () => {
+  const raw = await exchange(d.url, 'GET / HTTP/1.1\r\nAccept-Encoding: br, gzip;q=0.8\r\n\r\n');
+  const end = raw.buf.indexOf('\r\n\r\n');
+  const head = raw.buf.slice(0, end).toString('latin1');
+  assert.match(head, /\r\nContent-Encoding: gzip(\r\n|$)/);
+  assert.match(head, /\r\nVary: Accept-Encoding\r\n/);
+  const len = Number(/Content-Length: (\d+)/.exec(head)[1]);
+  const gz = raw.buf.slice(end + 4, end + 4 + len);
+  assert.ok(len < INDEX.length);
+  assert.equal(zlib.gunzipSync(gz).toString('latin1'), INDEX);
+  for (const ae of ['gzip;q=0', 'identity', 'br', 'gzip;q=0.000']) {
+    const r = await get('/', `Accept-Encoding: ${ae}\r\n`);
+    assert.equal(r.headers['content-encoding'], undefined, ae);
+    assert.equal(r.body, INDEX);
+  }
+  const star = await exchange(d.url, 'GET / HTTP/1.1\r\nAccept-Encoding: *\r\n\r\n');
+  assert.match(star.text, /Content-Encoding: gzip/);
+  // HEAD: same headers, no body
+  const h = await exchange(d.url, 'HEAD / HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n');
+  assert.match(h.text, /Content-Encoding: gzip\r\n\r\n$/);
+});
+
+test('unknown app paths fall back to index.html; /api/ and /ws stay 404', async () => {
+  for (const p of ['/agents/ag_1', '/settings', '/some/deep/route?x=1']) {
+    const r = await get(p);
+    assert.equal(r.status, 200, p);
+    assert.equal(r.body, INDEX, p);
+  }
+  for (const p of ['/api/nothing', '/api', '/ws/nothing']) {
+    const r = await get(p);
+    assert.equal(r.status, 404, p);
+    assert.equal(JSON.parse(r.body).error.code, 'NOT_FOUND');
+  }
+  const post = await exchange(d.url, 'POST /index.html HTTP/1.1\r\nContent-Length: 0\r\n\r\n');
+  assert.equal(parseResponses(post.text)[0].status, 404);
+});
+
+test('path traversal never reaches the file system', async () => {
+  const attempts = [
+    '/../../../../etc/passwd',
+    '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+    '/assets/..%2f..%2f..%2fMakefile',
+    '/..%5c..%5cetc%5cpasswd',
+    '//etc/passwd',
+    '/assets/../../src/main.c',
+    '/%252e%252e/etc/passwd',
+    '/web/placeholder/index.html/../../../Makefile',
+  ];
+  for (const p of attempts) {
+    const r = await exchange(d.url, `GET ${p} HTTP/1.1\r\n\r\n`);
+    const x = parseResponses(r.text)[0];
+    assert.ok(x, p);
+    assert.ok([200, 400, 404].includes(x.status), `${p}: ${x.status}`);
+    assert.doesNotMatch(x.body, /root:|int main|BUILD \?=/, p);
+    if (x.status === 200) assert.equal(x.body, INDEX, p);
+  }
+});

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+// Raw-socket clients for tests that need to send what a well-behaved
+// library never would: malformed HTTP, slow headers, hand-made WebSocket
+// frames. Everything is bounded by a timeout.
+'use strict';
+
+const net = require('node:net');
+const crypto = require('node:crypto');
+
+function hostPort(url) {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+}
+
+// Sends `data` (string, Buffer or array of chunks) and collects the answer
+// until the server closes or `quietMs` pass without a byte.
+// Resolves {text, buf, closed}.
+function exchange(url, data, opts = {}) {
+  const { host, port } = hostPort(url);
+  const quietMs = opts.quietMs ?? 400;
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const chunks = [];
+    let timer = null;
+    let done = false;
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      const buf = Buffer.concat(chunks);
+      resolve({ buf, text: buf.toString('latin1'), closed });
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(false), quietMs);
+    };
+    sock.on('connect', async () => {
+      const parts = Array.isArray(data) ? data : [data];
+      for (const p of parts) {
+        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+        else if (!sock.destroyed) sock.write(p);
+      }
+      if (opts.end) sock.end();
+      arm();
+    });
+    sock.on('data', (b) => { chunks.push(b); arm(); });
+    sock.on('end', () => finish(true));
+    sock.on('close', () => finish(true));
+    sock.on('error', (e) => (e.code === 'ECONNRESET' ? finish(true) : reject(e)));
+  });
+}
+
+// Splits a byte string of HTTP/1.1 responses into [{status, headers, body}].
+function parseResponses(text) {
+  const out = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const lines = rest.slice(0, end).split('\r\n');
+    const m = /^HTTP\/1\.1 (\d{3}) /.exec(lines[0]);
+    if (!m) break;
+    const headers = {};
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(':');
+      headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+    }
+    const status = Number(m[1]);
+    let len = headers['content-length'] !== undefined ? Number(headers['content-length']) : 0;
+    if (status === 304 || status === 204 || status < 200) len = 0;
+    if (headers['__head']) len = 0;
+    out.push({ status, headers, body: rest.slice(end + 4, end + 4 + len) });
+    rest = rest.slice(end + 4 + len);
+  }
+  return out;
+}
+
+// A hand-driven WebSocket client. open() resolves after the 101.
+class RawWs {
+  static async open(url, path = '/ws/echo', extraHeaders = '') {
+    const { host, port } = hostPort(url);
+    const ws = new RawWs();
+    ws.sock = net.connect({ host, port });
+    ws.buf = Buffer.alloc(0);
+    ws.frames = [];
+    ws.waiters = [];
+    ws.closed = false;
+    ws.closedPromise = new Promise((resolve) => { ws.sock.on('close', () => { ws.closed = true; resolve(); ws.wake(); }); });
+    ws.sock.on('error', () => {});
+    const key = crypto.randomBytes(16).toString('base64');
+    await new Promise((resolve, reject) => {
+      ws.sock.on('connect', () => {
+        ws.sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`);
+      });
+      let head = Buffer.alloc(0);
+      const onData = (b) => {
+        head = Buffer.concat([head, b]);
+        const i = head.indexOf('\r\n\r\n');
+        if (i < 0) return;
+        ws.sock.off('data', onData);
+        ws.response = head.slice(0, i).toString('latin1');
+        if (!/^HTTP\/1\.1 101 /.test(ws.response)) { reject(new Error(ws.response)); return; }
+        ws.sock.on('data', (d) => ws.onData(d));
+        if (head.length > i + 4) ws.onData(head.slice(i + 4));
+        resolve();
+      };
+      ws.sock.on('data', onData);
+      ws.sock.on('close', () => reject(new Error('closed before 101')));
+    });
+    return ws;
+  }
+
+  onData(d) {
+    this.buf = Buffer.concat([this.buf, d]);
+    for (;;) {
+      if (this.buf.length < 2) return;
+      const b0 = this.buf[0], b1 = this.buf[1];
+      let len = b1 & 0x7f, off = 2;
+      if (len === 126) { if (this.buf.length < 4) return; len = this.buf.readUInt16BE(2); off = 4; }
+      else if (len === 127) { if (this.buf.length < 10) return; len = Number(this.buf.readBigUInt64BE(2)); off = 10; }
+      if (this.buf.length < off + len) return;
+      this.frames.push({ fin: !!(b0 & 0x80), rsv: (b0 >> 4) & 7, opcode: b0 & 0xf, masked: !!(b1 & 0x80),
+        payload: this.buf.slice(off, off + len) });
+      this.buf = this.buf.slice(off + len);
+      this.wake();
+    }
+  }
+
+  wake() { const w = this.waiters; this.waiters = []; w.forEach((f) => f()); }
+
+  // Next frame, or null when the connection closed first / timeout.
+  async next(timeoutMs = 3000) {
+    const deadline = Date.now() + timeoutMs;
+    while (this.frames.length === 0) {
+      if (this.closed || Date.now() > deadline) return null;
+      await new Promise((r) => { this.waiters.push(r); setTimeout(r, 50); });
+    }
+    return this.frames.shift();
+  }
+
+  // Skips pings; returns the next non-ping frame.
+  async nextData(timeoutMs = 3000) {
+    for (;;) {
+      const f = await this.next(timeoutMs);
+      if (!f || f.opcode !== 0x9) return f;
+    }
+  }
+
+  frame(opcode, payload = Buffer.alloc(0), { fin = true, rsv = 0, mask = true } = {}) {
+    payload = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    const len = payload.length;
+    const hdr = [((fin ? 0x80 : 0) | (rsv << 4) | opcode) & 0xff];
+    const m = mask ? 0x80 : 0;
+    let ext = Buffer.alloc(0);
+    if (len < 126) hdr.push(m | len);
+    else if (len < 65536) { hdr.push(m | 126); ext = Buffer.alloc(2); ext.writeUInt16BE(len); }
+    else { hdr.push(m | 127); ext = Buffer.alloc(8); ext.writeBigUInt64BE(BigInt(len)); }
+    let body = payload;
+    let key = Buffer.alloc(0);
+    if (mask) {
+      key = crypto.randomBytes(4);
+      body = Buffer.from(payload.map((b, i) => b ^ key[i % 4]));
+    }
+    return Buffer.concat([Buffer.from(hdr), ext, key, body]);
+  }
+
+  send(opcode, payload, opts) { if (!this.sock.destroyed) this.sock.write(this.frame(opcode, payload, opts)); }
+
+  sendRaw(buf) { if (!this.sock.destroyed) this.sock.write(buf); }
+
+  close(code = 1000, reason = '') {
+    const p = Buffer.alloc(2 + Buffer.byteLength(reason));
+    p.writeUInt16BE(code);
+    p.write(reason, 2);
+    this.send(0x8, p);
+  }
+
+  // Waits for the server's Close frame and the TCP close. Resolves the
+  // close code (null if no Close frame came).
+  async expectClose(timeoutMs = 3000) {
+    let code = null;
+    for (;;) {
+      const f = await this.next(timeoutMs);
+      if (!f) break;
+      if (f.opcode === 0x8) { code = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005; break; }
+    }
+    await Promise.race([this.closedPromise, new Promise((r) => setTimeout(r, timeoutMs))]);
+    return code;
+  }
+
+  destroy() { this.sock.destroy(); }
+}
+
+module.exports = { exchange, parseResponses, RawWs, hostPort };

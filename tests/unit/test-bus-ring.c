@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the replay ring and replay: ring arithmetic and eviction by
+ * bytes, replay from the ring, replay from a (fake, in-memory) events table
+ * after the ring rolled over while events keep coming, replay_truncated,
+ * and replay pacing against a full connection queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/bus/bus.c"
+
+/* ---- a fake events table: rows kept in memory, read on the worker ---- */
+typedef struct {
+    pthread_mutex_t mu;
+    ad_bus_event_t **rows; /* copies made for the table */
+    size_t n, cap;
+    size_t first; /* rows[0..first) were trimmed */
+    int writes;
+} fakedb_t;
+
+static void fake_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_write_done_cb done,
+                       void *arg)
+{
+    fakedb_t *db = impl;
+    pthread_mutex_lock(&db->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (db->n == db->cap) {
+            db->cap = db->cap ? db->cap * 2 : 1024;
+            db->rows = ad_xrealloc(db->rows, db->cap * sizeof(*db->rows));
+        }
+        const ad_bus_event_t *e = evs[i];
+        db->rows[db->n++] =
+            bus_event_make(e->seq, e->ts_ms, e->ts, e->type, e->topics, e->ntopics,
+                           e->data + e->ntopics * sizeof(char *) + e->payload_off, e->payload_len);
+    }
+    db->writes++;
+    pthread_mutex_unlock(&db->mu);
+    done(0, arg);
+}
+
+static int fake_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
+                     void *arg)
+{
+    fakedb_t *db = impl;
+    pthread_mutex_lock(&db->mu);
+    size_t got = 0;
+    for (size_t i = db->first; i < db->n && got < limit; i++) {
+        ad_bus_event_t *e = db->rows[i];
+        if (e->seq <= after || e->seq > upto) {
+            continue;
+        }
+        json_t *arr = json_array();
+        for (size_t t = 0; t < e->ntopics; t++) {
+            json_array_append_new(arr, json_string(e->topics[t]));
+        }
+        char *topics = json_dumps(arr, JSON_COMPACT);
+        size_t plen;
+        const char *p = ad_bus_event_payload_text(e, &plen);
+        ad_bus_row_t row = {e->seq, e->ts_ms, e->type, topics, p, plen};
+        cb(&row, arg);
+        free(topics);
+        json_decref(arr);
+        got++;
+    }
+    pthread_mutex_unlock(&db->mu);
+    return 0;
+}
+
+static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_done_cb done,
+                      void *arg)
+{
+    fakedb_t *db = impl;
+    pthread_mutex_lock(&db->mu);
+    while (db->first < db->n && db->rows[db->first]->seq <= max_seq) {
+        db->first++;
+    }
+    uint64_t oldest = db->first < db->n ? db->rows[db->first]->seq : 0;
+    pthread_mutex_unlock(&db->mu);
+    done(0, oldest, arg);
+}
+
+static const ad_bus_store_ops_t fake_ops = {fake_write, fake_read, fake_trim};
+
+static void fakedb_cleanup(fakedb_t *db)
+{
+    for (size_t i = 0; i < db->n; i++) {
+        bus_event_unref(db->rows[i]);
+    }
+    free(db->rows);
+}
+
+/* ---- a recording subscriber ---- */
+typedef struct {
+    uint64_t *seqs;
+    size_t n, cap;
+    uint64_t truncated;
+    size_t queued; /* what the fake connection reports */
+    int overflows;
+} rec_t;
+
+static int rec_deliver(void *ud, const ad_bus_event_t *ev)
+{
+    rec_t *r = ud;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 1024;
+        r->seqs = ad_xrealloc(r->seqs, r->cap * sizeof(*r->seqs));
+    }
+    r->seqs[r->n++] = ev->seq;
+    return 0;
+}
+static void rec_overflow(void *ud, uint64_t last)
+{
+    ((rec_t *)ud)->overflows++;
+}
+static void rec_truncated(void *ud, uint64_t oldest)
+{
+    ((rec_t *)ud)->truncated = oldest;
+}
+static size_t rec_queued(void *ud)
+{
+    return ((rec_t *)ud)->queued;
+}
+static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, rec_truncated, rec_queued};
+
+static uint64_t pub(ad_bus_t *bus, const char *topic, int i)
+{
+    const char *topics[1] = {topic};
+    json_t *p = json_pack("{s:i,s:s}", "i", i, "pad", "0123456789012345678901234567890123456789");
+    uint64_t seq = ad_bus_publish(bus, "test", topics, 1, p);
+    json_decref(p);
+    return seq;
+}
+
+/* Asserts r saw exactly seqs from..to (inclusive), each once, in order. */
+static void assert_range(const rec_t *r, size_t from_index, uint64_t from, uint64_t to)
+{
+    assert_int_equal(r->n - from_index, to - from + 1);
+    for (size_t i = from_index; i < r->n; i++) {
+        assert_int_equal(r->seqs[i], from + (i - from_index));
+    }
+}
+
+static ad_config_t small_cfg(uint64_t ring_bytes)
+{
+    ad_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.event_ring_bytes = ring_bytes;
+    cfg.event_retention_bytes = 1u << 30;
+    cfg.event_retention_seconds = 3600;
+    return cfg;
+}
+
+static void drain_loop(uv_loop_t *loop)
+{
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void ring_basics(void **state)
+{
+    bus_ring_t r;
+    bus_ring_init(&r);
+    assert_null(bus_ring_get(&r, 1));
+    assert_int_equal(bus_ring_first(&r), 0);
+    const char *topics[] = {"system"};
+    for (uint64_t s = 1; s <= 3000; s++) {
+        ad_bus_event_t *ev = bus_event_make(s, 0, "t", "x", topics, 1, "{}", 2);
+        bus_ring_push(&r, ev);
+        bus_event_unref(ev);
+    }
+    assert_int_equal(bus_ring_first(&r), 1);
+    assert_int_equal(bus_ring_last(&r), 3000);
+    for (int i = 0; i < 1000; i++) {
+        bus_event_unref(bus_ring_pop(&r));
+    }
+    assert_int_equal(bus_ring_first(&r), 1001);
+    assert_null(bus_ring_get(&r, 1000));
+    assert_int_equal(bus_ring_get(&r, 1001)->seq, 1001);
+    assert_int_equal(bus_ring_get(&r, 2500)->seq, 2500);
+    assert_null(bus_ring_get(&r, 3001));
+    size_t before = r.bytes;
+    bus_event_unref(bus_ring_pop(&r));
+    assert_true(r.bytes < before);
+    bus_ring_cleanup(&r);
+}
+
+static void ring_is_bounded_by_bytes(void **state)
+{
+    ad_config_t cfg = small_cfg(4096);
+    ad_bus_t *bus = ad_bus_new(NULL, &cfg);
+    for (int i = 0; i < 1000; i++) {
+        pub(bus, "system", i);
+    }
+    assert_true(bus->ring.bytes <= 4096);
+    assert_true(bus->ring.count > 1);
+    assert_int_equal(bus_ring_last(&bus->ring), 1000);
+    assert_int_equal(ad_bus_oldest_seq(bus), bus_ring_first(&bus->ring));
+    ad_bus_free(bus);
+}
+
+static void replay_from_ring_then_live(void **state)
+{
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    for (int i = 0; i < 100; i++) {
+        pub(bus, i % 2 ? "agent:a" : "agent:b", i);
+    }
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"agent:*"};
+    assert_int_equal(ad_bus_subscribe(s, t, 1, true, 50), 0);
+    assert_false(ad_bus_sub_replaying(s));
+    pub(bus, "agent:a", 100);
+    assert_range(&r, 0, 51, 101);
+    /* Exact topic: only its events. */
+    rec_t q = {0};
+    ad_bus_sub_t *s2 = ad_bus_sub_new(bus, &rec_ops, &q, 0);
+    const char *ta[] = {"agent:a"};
+    ad_bus_subscribe(s2, ta, 1, true, 90);
+    assert_int_equal(q.n, 6); /* 92,94,...,100 were agent:a (i odd), plus 101 */
+    assert_int_equal(q.seqs[0], 92);
+    assert_int_equal(q.seqs[5], 101);
+    ad_bus_sub_free(s);
+    ad_bus_sub_free(s2);
+    ad_bus_free(bus);
+    free(r.seqs);
+    free(q.seqs);
+}
+
+static void replay_truncated_without_store(void **state)
+{
+    ad_config_t cfg = small_cfg(2048);
+    ad_bus_t *bus = ad_bus_new(NULL, &cfg);
+    for (int i = 0; i < 200; i++) {
+        pub(bus, "system", i);
+    }
+    uint64_t oldest = ad_bus_oldest_seq(bus);
+    assert_true(oldest > 1);
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"system"};
+    ad_bus_subscribe(s, t, 1, true, 0);
+    assert_int_equal(r.truncated, oldest);
+    assert_range(&r, 0, oldest, 200);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    free(r.seqs);
+}
+
+static void replay_from_table_while_publishing(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(4096);
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0);
+    for (int i = 0; i < 5000; i++) {
+        pub(bus, i % 3 ? "agent:a" : "other", i);
+    }
+    assert_true(bus_ring_first(&bus->ring) > 1000); /* rolled over */
+    assert_int_equal(ad_bus_persisted_seq(bus), 5000);
+
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"*"};
+    ad_bus_subscribe(s, t, 1, true, 10);
+    assert_true(ad_bus_sub_replaying(s));
+    /* Events keep arriving while table reads are out. */
+    int extra = 0;
+    for (int rounds = 0; rounds < 100000 && ad_bus_sub_replaying(s); rounds++) {
+        pub(bus, "agent:a", 10000 + extra);
+        extra++;
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_false(ad_bus_sub_replaying(s));
+    for (int i = 0; i < 10; i++) {
+        pub(bus, "agent:a", i);
+        extra++;
+    }
+    assert_range(&r, 0, 11, 5000 + (uint64_t)extra);
+    assert_int_equal(r.truncated, 0);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+    free(r.seqs);
+}
+
+static void replay_truncated_by_retention(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(2048);
+    cfg.event_retention_bytes = 20000;
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0);
+    for (int i = 0; i < 3000; i++) {
+        pub(bus, "system", i);
+        bus->last_trim_ms = 0; /* let every commit trim */
+    }
+    uint64_t oldest = ad_bus_oldest_seq(bus);
+    assert_true(oldest > 1);
+    assert_true(oldest < bus_ring_first(&bus->ring)); /* still some in the table */
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"system"};
+    ad_bus_subscribe(s, t, 1, true, 0);
+    for (int i = 0; i < 10000 && ad_bus_sub_replaying(s); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(r.truncated, oldest);
+    assert_range(&r, 0, oldest, 3000);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+    free(r.seqs);
+}
+
+static void replay_paces_on_full_queue(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    for (int i = 0; i < 2000; i++) {
+        pub(bus, "system", i);
+    }
+    rec_t r = {.queued = 1000};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 1000);
+    const char *t[] = {"system"};
+    ad_bus_subscribe(s, t, 1, true, 0);
+    assert_int_equal(r.n, 0);
+    assert_true(ad_bus_sub_replaying(s));
+    pub(bus, "system", 1); /* not delivered live while behind */
+    assert_int_equal(r.n, 0);
+    r.queued = 0;
+    for (int i = 0; i < 1000 && ad_bus_sub_replaying(s); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_range(&r, 0, 1, 2001);
+    assert_int_equal(r.overflows, 0);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    free(r.seqs);
+}
+
+static void seq_continues_after_store(void **state)
+{
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    ad_bus_set_store(bus, &fake_ops, &db, 40, 41);
+    assert_int_equal(ad_bus_seq(bus), 41);
+    assert_int_equal(pub(bus, "system", 0), 42);
+    assert_int_equal(ad_bus_publish(NULL, "x", NULL, 0, NULL), 0);
+    ad_bus_free(bus);
+    fakedb_cleanup(&db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ring_basics),
+        cmocka_unit_test(ring_is_bounded_by_bytes),
+        cmocka_unit_test(replay_from_ring_then_live),
+        cmocka_unit_test(replay_truncated_without_store),
+        cmocka_unit_test(replay_from_table_while_publishing),
+        cmocka_unit_test(replay_truncated_by_retention),
+        cmocka_unit_test(replay_paces_on_full_queue),
+        cmocka_unit_test(seq_continues_after_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for topic matching and subscriptions: exact, prefix and catch-all
+ * patterns, one delivery per event whatever number of topics matched,
+ * unsubscribe, validation and freeing a subscriber from its own callback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/bus/bus.c"
+
+typedef struct {
+    uint64_t seqs[256];
+    char types[256][32];
+    size_t n;
+    int fail_at; /* 1-based delivery that answers AD_ETOOBIG, 0 never */
+    uint64_t overflow_seq;
+    int overflows;
+    ad_bus_sub_t *self;
+    bool free_in_deliver;
+} rec_t;
+
+static int rec_deliver(void *ud, const ad_bus_event_t *ev)
+{
+    rec_t *r = ud;
+    if (r->fail_at != 0 && (int)r->n + 1 == r->fail_at) {
+        return AD_ETOOBIG;
+    }
+    r->seqs[r->n] = ad_bus_event_seq(ev);
+    snprintf(r->types[r->n], sizeof(r->types[0]), "%s", ad_bus_event_type(ev));
+    r->n++;
+    if (r->free_in_deliver) {
+        ad_bus_sub_free(r->self);
+        r->self = NULL;
+    }
+    return 0;
+}
+
+static void rec_overflow(void *ud, uint64_t last)
+{
+    rec_t *r = ud;
+    r->overflows++;
+    r->overflow_seq = last;
+}
+
+static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, NULL, NULL};
+
+static uint64_t pub(ad_bus_t *bus, const char *type, const char *t1, const char *t2)
+{
+    const char *topics[2] = {t1, t2};
+    json_t *p = json_pack("{s:s}", "k", "v");
+    uint64_t seq = ad_bus_publish(bus, type, topics, t2 ? 2 : 1, p);
+    json_decref(p);
+    return seq;
+}
+
+static void pattern_matching(void **state)
+{
+    assert_true(bus_pattern_match("agent:ag_1", "agent:ag_1"));
+    assert_false(bus_pattern_match("agent:ag_1", "agent:ag_12"));
+    assert_true(bus_pattern_match("agent:*", "agent:ag_12"));
+    assert_true(bus_pattern_match("agent:*", "agent:"));
+    assert_false(bus_pattern_match("agent:*", "agents:x"));
+    assert_false(bus_pattern_match("agent:*", "workspace:ws_1"));
+    assert_true(bus_pattern_match("*", "system"));
+    assert_true(ad_bus_topic_valid("agent:ag_1"));
+    assert_true(ad_bus_topic_valid("agent:*"));
+    assert_true(ad_bus_topic_valid("*"));
+    assert_false(ad_bus_topic_valid(""));
+    assert_false(ad_bus_topic_valid("a*b"));
+    assert_false(ad_bus_topic_valid("with space"));
+    assert_false(ad_bus_topic_valid("quote\"d"));
+    char big[AD_BUS_TOPIC_MAX + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_false(ad_bus_topic_valid(big));
+}
+
+static void exact_prefix_and_all(void **state)
+{
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    rec_t a = {0}, b = {0}, c = {0};
+    ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
+    ad_bus_sub_t *sb = ad_bus_sub_new(bus, &rec_ops, &b, 0);
+    ad_bus_sub_t *sc = ad_bus_sub_new(bus, &rec_ops, &c, 0);
+    const char *ta[] = {"agent:ag_1"};
+    const char *tb[] = {"agent:*"};
+    const char *tc[] = {"*"};
+    assert_int_equal(ad_bus_subscribe(sa, ta, 1, false, 0), 0);
+    assert_int_equal(ad_bus_subscribe(sb, tb, 1, false, 0), 0);
+    assert_int_equal(ad_bus_subscribe(sc, tc, 1, false, 0), 0);
+
+    uint64_t s1 = pub(bus, "agent_output", "agent:ag_1", NULL);
+    uint64_t s2 = pub(bus, "agent_output", "agent:ag_2", NULL);
+    uint64_t s3 = pub(bus, "system_health", "system", NULL);
+    assert_int_equal(s1, 1);
+    assert_int_equal(s3, 3);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.seqs[0], s1);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(b.seqs[1], s2);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.types[2], "system_health");
+
+    ad_bus_sub_free(sa);
+    ad_bus_sub_free(sb);
+    ad_bus_sub_free(sc);
+    ad_bus_free(bus);
+}
+
+static void one_delivery_per_event(void **state)
+{
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    rec_t a = {0};
+    ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
+    const char *t[] = {"agent:ag_1", "workspace:ws_1", "agent:*", "agent:ag_1"};
+    assert_int_equal(ad_bus_subscribe(sa, t, 4, false, 0), 0);
+    pub(bus, "agent_output", "agent:ag_1", "workspace:ws_1");
+    pub(bus, "agent_output", "workspace:ws_1", "agent:ag_1");
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.seqs[0], 1);
+    assert_int_equal(a.seqs[1], 2);
+    ad_bus_sub_free(sa);
+    ad_bus_free(bus);
+}
+
+static void unsubscribe_stops_delivery(void **state)
+{
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    rec_t a = {0};
+    ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
+    const char *t[] = {"agent:ag_1", "crew:*"};
+    assert_int_equal(ad_bus_subscribe(sa, t, 2, false, 0), 0);
+    pub(bus, "x", "agent:ag_1", NULL);
+    pub(bus, "x", "crew:c1", NULL);
+    ad_bus_unsubscribe(sa, t, 1);
+    pub(bus, "x", "agent:ag_1", NULL);
+    pub(bus, "x", "crew:c2", NULL);
+    const char *u[] = {"crew:*", "never:subscribed", "bad topic"};
+    ad_bus_unsubscribe(sa, u, 3);
+    pub(bus, "x", "crew:c3", NULL);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(a.seqs[2], 4);
+    /* The index gave its nodes back. */
+    assert_int_equal(bus->index.count, 0);
+    assert_int_equal(bus->index.nprefixes, 0);
+    ad_bus_sub_free(sa);
+    ad_bus_free(bus);
+}
+
+static void invalid_topic_changes_nothing(void **state)
+{
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    rec_t a = {0};
+    ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
+    const char *t[] = {"agent:ag_1", "bad*topic"};
+    assert_int_equal(ad_bus_subscribe(sa, t, 2, false, 0), AD_EINVAL);
+    pub(bus, "x", "agent:ag_1", NULL);
+    assert_int_equal(a.n, 0);
+    ad_bus_sub_free(sa);
+    ad_bus_free(bus);
+}
+
+static void overflow_reports_last_seq_and_stops(void **state)
+{
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    rec_t a = {.fail_at = 3}, b = {0};
+    ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
+    ad_bus_sub_t *sb = ad_bus_sub_new(bus, &rec_ops, &b, 0);
+    const char *t[] = {"system"};
+    ad_bus_subscribe(sa, t, 1, false, 0);
+    ad_bus_subscribe(sb, t, 1, false, 0);
+    for (int i = 0; i < 5; i++) {
+        pub(bus, "x", "system", NULL);
+    }
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.overflows, 1);
+    assert_int_equal(a.overflow_seq, 2);
+    assert_int_equal(ad_bus_sub_last_seq(sa), 2);
+    assert_int_equal(b.n, 5); /* the others do not notice */
+    ad_bus_sub_free(sa);
+    ad_bus_sub_free(sb);
+    ad_bus_free(bus);
+}
+
+static void free_from_own_callback(void **state)
+{
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    rec_t a = {.free_in_deliver = true}, b = {0};
+    a.self = ad_bus_sub_new(bus, &rec_ops, &a, 0);
+    ad_bus_sub_t *sb = ad_bus_sub_new(bus, &rec_ops, &b, 0);
+    const char *t[] = {"system", "*"};
+    ad_bus_subscribe(a.self, t, 2, false, 0);
+    ad_bus_subscribe(sb, t, 2, false, 0);
+    pub(bus, "x", "system", NULL);
+    pub(bus, "x", "system", NULL);
+    assert_int_equal(a.n, 1);
+    assert_null(a.self);
+    assert_int_equal(b.n, 2);
+    ad_bus_sub_free(sb);
+    ad_bus_free(bus);
+}
+
+static void envelope_is_serialized_once(void **state)
+{
+    ad_bus_event_t *ev = NULL;
+    const char *topics[] = {"agent:ag_1", "workspace:ws_1"};
+    ev = bus_event_make(7, 0, "2026-11-21T19:44:46.123Z", "agent_output", topics, 2,
+                        "{\"content\":\"a\\\"b\"}", 18);
+    size_t len;
+    const char *d = ad_bus_event_data(ev, &len);
+    assert_string_equal(d,
+                        "{\"seq\":7,\"ts\":\"2026-11-21T19:44:46.123Z\",\"topic\":\"agent:ag_1\","
+                        "\"type\":\"agent_output\",\"payload\":{\"content\":\"a\\\"b\"}}");
+    assert_int_equal(len, strlen(d));
+    size_t plen;
+    const char *p = ad_bus_event_payload_text(ev, &plen);
+    assert_int_equal(plen, 18);
+    assert_memory_equal(p, "{\"content\":\"a\\\"b\"}", 18);
+    assert_string_equal(ad_bus_event_topic(ev, 1), "workspace:ws_1");
+    json_error_t jerr;
+    json_t *j = json_loads(d, 0, &jerr);
+    assert_non_null(j);
+    json_decref(j);
+    bus_event_unref(ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pattern_matching),
+        cmocka_unit_test(exact_prefix_and_all),
+        cmocka_unit_test(one_delivery_per_event),
+        cmocka_unit_test(unsubscribe_stops_delivery),
+        cmocka_unit_test(invalid_topic_changes_nothing),
+        cmocka_unit_test(overflow_reports_last_seq_and_stops),
+        cmocka_unit_test(free_from_own_callback),
+        cmocka_unit_test(envelope_is_serialized_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
