@@ -496,7 +496,7 @@ async function w4() {
         let startErr = null;
         const r = await sys.runGen('w4.js', { port: h.port, path: '/ws', n: 100, sampleEvery: 10, lines,
           subscribe: JSON.stringify({ type: 'subscribe', payload: { topics: [`agent:${ag.agentId}`] } }),
-          timeoutMs: (lines / rate) * 1000 + 10000 }, { serverPid: h.pid, timeoutMs: (lines / rate) * 1000 + 30000,
+          timeoutMs: (lines / rate) * 1000 + (QUICK ? 3000 : 10000) }, { serverPid: h.pid, timeoutMs: (lines / rate) * 1000 + 30000,
           onLine: (line) => { if (line === 'READY') agentdRun.run(h, ag).catch((e) => { startErr = e; }); } });
         if (startErr) throw startErr;
         r.serverCpuShare = r.serverCpuS / r.seconds;
