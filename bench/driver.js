@@ -27,7 +27,7 @@ sys.setPidFile(path.join(RESULTS, '.pids'));
 // Durations (seconds) and sizes; QUICK keeps the whole run under 3 minutes.
 const C = QUICK ? {
   wrkWarm: 1, wrk: 2, conc: [16, 64], fanWarm: 0.3, fan: 1, fanN: [16, 1000], payloads: [64, 1024],
-  w1N: [1000, 5000], w4Lines: { 1000: 2000, 10000: 10000 }, sqlite: 1, startRuns: 5, reps: 1,
+  w1N: [1000, 10000], w4Lines: { 1000: 2000, 10000: 10000 }, sqlite: 1, startRuns: 5, reps: 1,
 } : {
   wrkWarm: 3, wrk: 8, conc: [16, 64], fanWarm: 1.5, fan: 5, fanN: [16, 256, 1000], payloads: [64, 1024],
   w1N: [1000, 10000], w4Lines: { 1000: 10000, 10000: 50000 }, sqlite: 5, startRuns: 20, reps: 3,

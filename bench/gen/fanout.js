@@ -10,6 +10,7 @@ const { wsConnect, httpConn, redisConnect, respCommand } = require('../lib/wire'
 
 const payload = 'x'.repeat(p.payload);
 const subs = [];
+const pubConns = [];
 let sent = 0;
 let errors = 0;
 
@@ -39,12 +40,14 @@ const delivered = () => tally.n;
   let pump;
   if (p.pub.kind === 'ws') {
     const pub = await wsConnect({ port: p.pub.port, path: p.pub.path });
+    pubConns.push(pub);
     pump = () => {
       let burst = 0;
       while (burst < 64 && sent * N - delivered() < limit) { pub.send(payload); sent++; burst++; }
     };
   } else if (p.pub.kind === 'redis') {
     const pub = await redisConnect({ port: p.pub.port });
+    pubConns.push(pub);
     const cmd = respCommand('PUBLISH', p.pub.channel, payload);
     pump = () => {
       let burst = 0;
@@ -54,6 +57,7 @@ const delivered = () => tally.n;
     const body = p.pub.body.replace('__PAYLOAD__', payload);
     const conns = [];
     for (let i = 0; i < (p.pub.conns || 4); i++) conns.push(await httpConn({ port: p.pub.port }));
+    pubConns.push(...conns);
     const idle = [...conns];
     pump = () => {
       while (idle.length && sent * N - delivered() < limit) {
@@ -89,5 +93,7 @@ const delivered = () => tally.n;
   pump = () => {};
   result({ n: N, deliveries: d1 - d0, published: sent - s0, seconds: w.seconds, genCpuS: w.genCpuS, errors,
     perSub: (d1 - d0) / N, bytesPerDelivery: tally.n ? tally.bytes / tally.n : null });
+  for (const s of subs) s.close();
+  for (const c of pubConns) c.close();
   setTimeout(() => process.exit(0), 50);
 })().catch(fail);
