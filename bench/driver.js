@@ -441,7 +441,8 @@ async function w2() {
         const a = res[ak]?.[k];
         for (const [peer, label] of [['ws', 'Node ws'], ['bun', 'Bun']]) {
           const p = res[peer][k];
-          const gb = [a?.generatorBound && 'agentd run generator-bound', p?.generatorBound && `${label} run generator-bound`].filter(Boolean).join('; ');
+          const gb = [a?.generatorBound && 'agentd run generator-bound', p?.generatorBound && `${label} run generator-bound`,
+            a?.bytesPerDelivery > payload * 1.1 && `agentd frames ${a.bytesPerDelivery.toFixed(0)} B (event envelope)`].filter(Boolean).join('; ');
           ratio('W2', `fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: agentd${how} ÷ ${label}`, a?.deliveriesPerServerCpuS, p?.deliveriesPerServerCpuS,
             { budget: peer === 'ws' && ak === 'agentd' ? 2 : null, note: gb });
         }

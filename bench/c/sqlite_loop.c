@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The bare-SQLite ceiling for scenario H3: a tight loop of prepared writes
- * on a database file, with the pragmas agentd uses (WAL, synchronous NORMAL
- * or FULL, foreign keys) and a fixed number of writes per transaction.
- * Prints one JSON line: writes, seconds, writes/s, own CPU-s, commit p50/p99.
+ * on a database file, with the pragmas src/store uses (WAL, synchronous
+ * NORMAL or FULL, foreign keys, temp_store=MEMORY) and a fixed number of
+ * writes per transaction. Prints one JSON line: writes, seconds, writes/s,
+ * own CPU-s, commit p50/p99.
  * Bounded by --seconds and --max-ops; it never loops on its own.
  */
 #include <sqlite3.h>
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
     snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s", sync);
     if (exec_or_die(db, "PRAGMA journal_mode=WAL") != 0 || exec_or_die(db, pragma) != 0 ||
         exec_or_die(db, "PRAGMA foreign_keys=ON") != 0 ||
+        exec_or_die(db, "PRAGMA temp_store=MEMORY") != 0 ||
         exec_or_die(db, "PRAGMA busy_timeout=5000") != 0) {
         goto out;
     }
