@@ -29,7 +29,7 @@ const C = QUICK ? {
   wrkWarm: 1, wrk: 2, conc: [16, 64], fanWarm: 0.3, fan: 1, fanN: [16, 1000], payloads: [64, 1024],
   w1N: [1000, 10000], w4Lines: { 1000: 2000, 10000: 10000 }, sqlite: 1, startRuns: 5, reps: 1,
 } : {
-  wrkWarm: 3, wrk: 8, conc: [16, 64], fanWarm: 1.5, fan: 5, fanN: [16, 256, 1000], payloads: [64, 1024],
+  wrkWarm: 2, wrk: 6, conc: [16, 64], fanWarm: 1, fan: 3, fanN: [16, 256, 1000], payloads: [64, 1024],
   w1N: [1000, 10000], w4Lines: { 1000: 10000, 10000: 50000 }, sqlite: 5, startRuns: 20, reps: 3,
 };
 const GEN_BOUND = 0.9;
