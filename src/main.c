@@ -163,8 +163,11 @@ static int serve(daemon_t *d)
 
     d->server = ad_server_new(d->loop, &d->cfg);
 
-    /* Subsystems are created and register their routes here, before
-     * listening (store, bus, then ad_api_register(&app)). */
+    /* Subsystems are created here and register their routes before the
+     * server listens: store, bus, then the REST layer, e.g.
+     *     ad_app_t app = {.loop = d->loop, .cfg = &d->cfg, .server = d->server};
+     *     ad_api_register(&app);
+     * They are torn down in reverse order after uv_run returns. */
     ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
     if (ad_store_events_attach(d->store, d->bus) != 0) {

@@ -17,7 +17,10 @@
 #define OUT_FLUSH_BYTES (64 * 1024) /* coalesced output becomes a message */
 #define FLUSH_MS 100
 #define BATCH_MAX 256
-#define INFLIGHT_MAX 64 /* message batches queued to the writer */
+#define BATCH_BYTES (4 * 1024 * 1024)
+/* Message bytes handed to the writer and not yet committed, over all runs:
+ * past it, plain output is not stored (events still go out live). */
+#define INFLIGHT_BYTES (16 * 1024 * 1024)
 #define STATE_ENV_MAX 256
 
 typedef struct {
@@ -25,6 +28,22 @@ typedef struct {
     const char *v[4];
     size_t n;
 } topics_t;
+
+#define REPLAY_BYTES (64 * 1024)
+/* Plain output lines read in one loop iteration go out as one agent_output
+ * event (a line at a time when that is all there is). */
+#define LIVE_BYTES (64 * 1024)
+/* Events published and not yet in the events table: past this, plain
+ * output is not streamed live (it is still stored), so a flooding agent
+ * cannot grow the bus without bound. */
+#define LIVE_BACKLOG_MAX 128
+
+struct ad_runner_tap {
+    struct ad_runner_tap *next, *prev;
+    struct run *run;
+    ad_runner_raw_cb cb;
+    void *ud;
+};
 
 typedef struct waiter {
     struct waiter *next;
@@ -52,9 +71,17 @@ typedef struct run {
     char reason[256];
     ad_buf_t out[2]; /* pending output text: stdout, stderr */
     json_t *batch;   /* messages not yet handed to the writer */
+    size_t batch_bytes;
+    uint64_t dropped; /* output messages not stored: the writer was behind */
     uv_timer_t flush;
     bool flush_init;
     waiter_t *stop_waiters;
+    bool pty;
+    ad_buf_t live[2]; /* plain output read this loop iteration */
+    bool live_dirty;
+    uint64_t live_dropped; /* bytes not streamed live */
+    ad_buf_t replay;       /* the last raw terminal output, for new viewers */
+    ad_runner_tap_t *taps;
 } run_t;
 
 struct ad_runner {
@@ -64,8 +91,9 @@ struct ad_runner {
     ad_bus_t *bus;
     ad_procs_t *procs;
     run_t *runs;
-    size_t inflight;
-    uint64_t dropped;
+    size_t inflight_bytes;
+    uv_check_t check; /* flushes live output after each poll phase */
+    bool check_on;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -189,8 +217,14 @@ static void on_runtime_done(int rc, json_t *result, void *ud)
 }
 
 /* Queues an agent runtime change; args is taken. */
+static void flush_all(run_t *run);
+
 static void runtime_update(run_t *run, json_t *args, const char *status, ad_runner_cb cb, void *ud)
 {
+    /* Writes keep the order of the output: what the agent said before this
+     * change is stored before it (a client that sees `waiting` finds the
+     * answer). */
+    flush_all(run);
     rt_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
     c->cb = cb;
@@ -208,14 +242,26 @@ static void runtime_update(run_t *run, json_t *args, const char *status, ad_runn
 
 /* ---- messages --------------------------------------------------------------- */
 
+typedef struct {
+    ad_runner_t *r;
+    size_t bytes;
+} batch_ctx_t;
+
 static void on_batch_done(int rc, json_t *result, void *ud)
 {
-    ad_runner_t *r = ud;
-    r->inflight--;
+    batch_ctx_t *c = ud;
+    c->r->inflight_bytes -= c->bytes;
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "runner", "storing messages failed error=%s", ad_strerror(rc));
     }
     json_decref(result);
+    free(c);
+}
+
+static size_t message_bytes(json_t *m)
+{
+    return json_string_length(json_object_get(m, "content")) +
+           json_string_length(json_object_get(m, "toolOutput")) + 256;
 }
 
 static void flush_batch(run_t *run)
@@ -224,22 +270,39 @@ static void flush_batch(run_t *run)
         return;
     }
     ad_runner_t *r = run->r;
-    if (r->inflight >= INFLIGHT_MAX) {
+    if (r->inflight_bytes + run->batch_bytes > INFLIGHT_BYTES) {
         /* The writer is behind: live events still flow, but storage sheds
-         * output rather than queueing without bound. */
-        if (r->dropped == 0) {
+         * plain output rather than queueing without bound. Messages the
+         * agent meant (assistant text, tools) are kept. */
+        if (run->dropped == 0) {
             ad_log(AD_LOG_WARN, "runner", "writer behind, not storing some output agent=%s",
                    run->agent_id);
         }
-        r->dropped += json_array_size(run->batch);
-        json_array_clear(run->batch);
-        return;
+        size_t i = 0;
+        while (i < json_array_size(run->batch)) {
+            json_t *m = json_array_get(run->batch, i);
+            if (json_is_true(json_object_get(m, "_output"))) {
+                run->batch_bytes -= message_bytes(m);
+                json_array_remove(run->batch, i);
+                run->dropped++;
+            } else {
+                i++;
+            }
+        }
+        if (json_array_size(run->batch) == 0) {
+            run->batch_bytes = 0;
+            return;
+        }
     }
-    r->inflight++;
+    batch_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = r;
+    c->bytes = run->batch_bytes;
+    r->inflight_bytes += c->bytes;
     ad_store_write(r->store, ad_store_op_run_messages, json_pack("{s:O}", "messages", run->batch),
-                   on_batch_done, r);
+                   on_batch_done, c);
     json_decref(run->batch);
     run->batch = json_array();
+    run->batch_bytes = 0;
 }
 
 static void on_flush_timer(uv_timer_t *t);
@@ -280,8 +343,12 @@ static json_t *queue_message(run_t *run, const char *role, json_t *content, cons
     if (run->batch == NULL) {
         run->batch = json_array();
     }
+    if (rec == NULL && strcmp(role, "user") != 0) {
+        json_object_set_new(m, "_output", json_true()); /* may be shed */
+    }
+    run->batch_bytes += message_bytes(m);
     json_array_append_new(run->batch, m);
-    if (json_array_size(run->batch) >= BATCH_MAX) {
+    if (json_array_size(run->batch) >= BATCH_MAX || run->batch_bytes >= BATCH_BYTES) {
         flush_batch(run);
     } else {
         arm_flush(run);
@@ -347,6 +414,69 @@ static void publish_output(run_t *run, const char *stream, const char *text, siz
     publish(run->r, &run->topics, "agent_output",
             json_pack("{s:s, s:s, s:s, s:o, s:b}", "agentId", run->agent_id, "runId", run->run_id,
                       "stream", stream, "content", json_text(text, len), "isComplete", complete));
+}
+
+static void flush_live(run_t *run)
+{
+    if (!run->live_dirty) {
+        return;
+    }
+    run->live_dirty = false;
+    ad_bus_t *bus = run->r->bus;
+    bool behind = bus != NULL && ad_bus_seq(bus) - ad_bus_persisted_seq(bus) > LIVE_BACKLOG_MAX;
+    for (int i = 0; i < 2; i++) {
+        ad_buf_t *b = &run->live[i];
+        if (b->len == 0) {
+            continue;
+        }
+        if (behind) {
+            run->live_dropped += b->len;
+        } else {
+            if (run->live_dropped > 0) {
+                char note[160];
+                snprintf(note, sizeof(note),
+                         "[agentd: %llu bytes of output were not streamed live (the event log was "
+                         "behind); see the stored messages]",
+                         (unsigned long long)run->live_dropped);
+                publish_output(run, "system", note, strlen(note), true);
+                run->live_dropped = 0;
+            }
+            publish_output(run, i == 0 ? "stdout" : "stderr", b->data, b->len - 1, true);
+        }
+        if (b->cap > 2 * LIVE_BYTES) {
+            ad_buf_cleanup(b);
+        } else {
+            ad_buf_reset(b);
+        }
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    ad_runner_t *r = h->data;
+    for (run_t *run = r->runs; run != NULL; run = run->next) {
+        flush_live(run);
+    }
+    uv_check_stop(h);
+    r->check_on = false;
+}
+
+/* Queues a plain output line for the live stream (stream 0 stdout, 1
+ * stderr); the line keeps its own agent_output when it comes alone. */
+static void live_output(run_t *run, int i, const char *line, size_t len)
+{
+    ad_buf_t *b = &run->live[i];
+    if (b->len > 0 && b->len + len + 1 > LIVE_BYTES) {
+        flush_live(run);
+    }
+    if (ad_buf_append(b, line, len) == 0) {
+        ad_buf_putc(b, '\n');
+    }
+    run->live_dirty = true;
+    if (!run->r->check_on) {
+        run->r->check_on = true;
+        uv_check_start(&run->r->check, on_check);
+    }
 }
 
 static void metric_point(json_t *points, const char *name, json_t *value, json_t *step, json_t *ts)
@@ -423,10 +553,13 @@ static void on_event_rec(run_t *run, const ad_rec_t *rec)
 static void on_rec(run_t *run, const ad_rec_t *rec)
 {
     ad_runner_t *r = run->r;
+    if (rec->type != AD_REC_OUTPUT) {
+        flush_live(run); /* events keep the order the agent wrote them in */
+    }
     switch (rec->type) {
     case AD_REC_OUTPUT: {
         size_t n = rec->text != NULL ? strlen(rec->text) : 0;
-        publish_output(run, "stdout", rec->text != NULL ? rec->text : "", n, true);
+        live_output(run, 0, rec->text != NULL ? rec->text : "", n);
         add_output(run, 0, rec->text != NULL ? rec->text : "", n);
         break;
     }
@@ -471,6 +604,19 @@ static void on_rec(run_t *run, const ad_rec_t *rec)
         run->usage.cache_read_tokens += rec->usage.cache_read_tokens;
         run->cost = rec->total_cost_usd >= 0 ? rec->total_cost_usd : run->cost + rec->cost_usd;
         run->turns += rec->num_turns;
+        {
+            /* usage_stats: one request's worth per finished turn */
+            ad_usage_rec_t u = {
+                .model = rec->model != NULL ? rec->model : ad_parser_model(run->parser),
+                .input_tokens = rec->usage.input_tokens,
+                .output_tokens = rec->usage.output_tokens,
+                .cache_read_tokens = rec->usage.cache_read_tokens,
+                .cache_write_tokens = rec->usage.cache_creation_tokens,
+                .cost_usd = rec->cost_usd > 0 ? rec->cost_usd : 0,
+                .error = rec->is_error,
+            };
+            ad_store_usage_record(r->store, &u, NULL, NULL);
+        }
         if (rec->is_error) {
             run->had_error = true;
             snprintf(run->reason, sizeof(run->reason), "%s",
@@ -515,12 +661,73 @@ static void on_proc_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line
 {
     run_t *run = ud;
     if (stream == AD_PROC_STDERR) {
-        publish_output(run, "stderr", line, len, true);
+        live_output(run, 1, line, len);
         add_output(run, 1, line, len);
         return;
     }
     ad_parser_feed(run->parser, line, len, uv_now(run->r->loop), &run->recs);
     handle_recs(run);
+}
+
+static void on_proc_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len,
+                         void *ud)
+{
+    run_t *run = ud;
+    if (len >= REPLAY_BYTES) {
+        ad_buf_reset(&run->replay);
+        ad_buf_append(&run->replay, data + len - REPLAY_BYTES, REPLAY_BYTES);
+    } else {
+        if (run->replay.len + len > REPLAY_BYTES) {
+            ad_buf_consume(&run->replay, run->replay.len + len - REPLAY_BYTES);
+        }
+        ad_buf_append(&run->replay, data, len);
+    }
+    for (ad_runner_tap_t *t = run->taps, *next; t != NULL; t = next) {
+        next = t->next; /* a viewer may detach itself */
+        t->cb(data, len, t->ud);
+    }
+}
+
+int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, void *ud,
+                  ad_runner_tap_t **out)
+{
+    run_t *run = find_run(r, agent_id);
+    if (run == NULL || run->proc == NULL) {
+        return AD_ENOENT;
+    }
+    if (!run->pty) {
+        return AD_ESTATE;
+    }
+    ad_runner_tap_t *t = ad_xcalloc(1, sizeof(*t));
+    t->run = run;
+    t->cb = cb;
+    t->ud = ud;
+    t->next = run->taps;
+    if (run->taps != NULL) {
+        run->taps->prev = t;
+    }
+    run->taps = t;
+    *out = t;
+    if (run->replay.len > 0) {
+        cb(run->replay.data, run->replay.len, ud);
+    }
+    return 0;
+}
+
+void ad_runner_untap(ad_runner_tap_t *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else {
+        t->run->taps = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+    free(t);
 }
 
 /* ---- exit -------------------------------------------------------------------- */
@@ -563,6 +770,9 @@ static void on_end_done(int rc, json_t *result, void *ud)
 static void on_run_closed(uv_handle_t *h)
 {
     run_t *run = h->data;
+    ad_buf_cleanup(&run->replay);
+    ad_buf_cleanup(&run->live[0]);
+    ad_buf_cleanup(&run->live[1]);
     ad_buf_cleanup(&run->out[0]);
     ad_buf_cleanup(&run->out[1]);
     json_decref(run->batch);
@@ -594,6 +804,7 @@ static void on_proc_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     run->proc = NULL;
     ad_parser_finish(run->parser, uv_now(r->loop), &run->recs);
     handle_recs(run);
+    flush_live(run);
     ad_usage_t pending;
     ad_parser_pending_usage(run->parser, &pending);
     run->usage.input_tokens += pending.input_tokens;
@@ -626,9 +837,19 @@ static void on_proc_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
             snprintf(reason, sizeof(reason), "exited with code %d", ex->exit_code);
         }
     }
-    if (r->dropped > 0) {
+    if (run->dropped > 0) {
         ad_log(AD_LOG_WARN, "runner", "output messages not stored agent=%s count=%llu",
-               run->agent_id, (unsigned long long)r->dropped);
+               run->agent_id, (unsigned long long)run->dropped);
+        char note[160];
+        snprintf(note, sizeof(note),
+                 "[agentd: %llu blocks of output were shown live but not stored: the database "
+                 "could not keep up]",
+                 (unsigned long long)run->dropped);
+        ad_rec_t fake;
+        memset(&fake, 0, sizeof(fake));
+        fake.is_complete = true;
+        json_decref(queue_message(run, "system", json_string(note), &fake, NULL));
+        flush_batch(run);
     }
     int64_t duration = (int64_t)((ad_mono_ns() - run->started_ns) / 1000000u);
     ad_log(AD_LOG_INFO, "runner", "run ended agent=%s run=%s status=%s code=%d signal=%d",
@@ -662,6 +883,12 @@ static void on_proc_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
         json_object_set_new(args, "reason", json_string(reason));
     }
     ad_store_write(r->store, ad_store_op_run_end, args, on_end_done, c);
+    while (run->taps != NULL) {
+        ad_runner_tap_t *t = run->taps;
+        run->taps = t->next;
+        t->cb(NULL, 0, t->ud);
+        free(t);
+    }
     run_release(run);
 }
 
@@ -801,6 +1028,8 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     ad_recs_init(&run->recs);
     ad_buf_init(&run->out[0], OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
     ad_buf_init(&run->out[1], OUT_FLUSH_BYTES + (size_t)r->cfg->max_line_bytes + 64);
+    ad_buf_init(&run->live[0], LIVE_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->live[1], LIVE_BYTES + (size_t)r->cfg->max_line_bytes + 64);
 
     const char *stop_with = json_string_value(json_object_get(state, "stopWith"));
     ad_proc_opts_t o;
@@ -821,7 +1050,10 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     o.kill_grace_ms = o.term_grace_ms;
     o.max_line_bytes = (size_t)r->cfg->max_line_bytes;
     o.on_line = on_proc_line;
+    o.on_data = o.pty ? on_proc_data : NULL;
     o.on_exit = on_proc_exit;
+    run->pty = o.pty;
+    ad_buf_init(&run->replay, REPLAY_BYTES);
     o.ud = run;
     rc = ad_proc_spawn(r->procs, &o, &run->proc, err, errsz);
     if (rc != 0) {
@@ -871,6 +1103,9 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     rc = 0;
 out:
     if (run != NULL) {
+        ad_buf_cleanup(&run->replay);
+        ad_buf_cleanup(&run->live[0]);
+        ad_buf_cleanup(&run->live[1]);
         ad_buf_cleanup(&run->out[0]);
         ad_buf_cleanup(&run->out[1]);
         json_decref(run->batch);
@@ -999,6 +1234,7 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
     /* the message alone, so its completion is its own */
     json_t *batch = run->batch;
     run->batch = NULL;
+    run->batch_bytes = 0;
     ad_store_write(r->store, ad_store_op_run_messages, json_pack("{s:o}", "messages", batch),
                    on_message_done, c);
     runtime_update(run, json_object(), "running", NULL, NULL);
@@ -1087,7 +1323,14 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
     r->store = store;
     r->bus = bus;
     r->procs = procs;
+    uv_check_init(loop, &r->check);
+    r->check.data = r;
     return r;
+}
+
+static void on_runner_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void ad_runner_free(ad_runner_t *r)
@@ -1105,7 +1348,12 @@ void ad_runner_free(ad_runner_t *r)
             free(w);
         }
         run->stop_waiters = NULL;
+        while (run->taps != NULL) {
+            ad_runner_tap_t *t = run->taps;
+            run->taps = t->next;
+            free(t);
+        }
         run_release(run);
     }
-    free(r);
+    uv_close((uv_handle_t *)&r->check, on_runner_closed);
 }

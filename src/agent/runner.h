@@ -39,7 +39,8 @@ typedef struct ad_runner ad_runner_t;
  * error (borrowed, may be NULL). */
 typedef void (*ad_runner_cb)(int rc, json_t *result, const char *msg, void *ud);
 
-/* Returns owned: free with ad_runner_free(). */
+/* Returns owned: free with ad_runner_free(); the memory goes when the loop
+ * has run the close callback of its handle. */
 ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
                            ad_bus_t *bus, ad_procs_t *procs);
 void ad_runner_free(ad_runner_t *r);
@@ -79,5 +80,17 @@ bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
 /* Terminal agents: resize, and raw input bytes. AD_ENOENT / AD_ESTATE. */
 int ad_runner_resize(ad_runner_t *r, const char *agent_id, uint16_t rows, uint16_t cols);
 int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, size_t len);
+
+/* Raw terminal output of a running terminal agent, for attached viewers.
+ * cb gets the recent output (up to 64 KiB) at once, then every chunk as it
+ * is read; when the run ends it is called with (NULL, 0) and the tap is gone (do not
+ * untap it then). Returns AD_ENOENT when the agent is not running, AD_ESTATE
+ * when it has no terminal. */
+typedef struct ad_runner_tap ad_runner_tap_t;
+typedef void (*ad_runner_raw_cb)(const char *data, size_t len, void *ud);
+int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, void *ud,
+                  ad_runner_tap_t **out);
+/* Detaches a viewer; no callback follows. */
+void ad_runner_untap(ad_runner_tap_t *t);
 
 #endif

@@ -6,6 +6,7 @@
  * worktree's and its workspace's topics. start/stop/message are the agent
  * subsystem's (they check ad_store_agent_check_startable()).
  */
+#include "agent/runner.h"
 #include "api/api_int.h"
 
 #include <string.h>
@@ -300,6 +301,11 @@ static void del(ad_req_t *r, void *ud)
     bool archive = true;
     if (api_query_bool(r, "archive", true, &archive) != 0) {
         return;
+    }
+    if (archive && app->runner != NULL) {
+        /* An archived agent does not keep running out of sight: its run is
+         * stopped gracefully (the run records it). */
+        ad_runner_stop(app->runner, ad_req_param(r, "id"), false, NULL, NULL);
     }
     json_t *args = json_pack("{s:s, s:b, s:I}", "id", ad_req_param(r, "id"), "archive", archive,
                              "now", (json_int_t)ad_wall_ms());

@@ -20,6 +20,7 @@ void ad_api_register(ad_app_t *app)
     api_settings_register(app);
     api_usage_register(app);
     api_runs_register(app);
+    api_terminal_register(app);
     api_crews_register(app);
     api_live_register(app);
 }
@@ -63,9 +64,6 @@ int api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t ma
     size_t len = json_string_length(v);
     if (len > maxlen) {
         return api_invalid(r, key, "is too long");
-    }
-    if (required && len == 0) {
-        return api_invalid(r, key, "must not be empty");
     }
     *out = json_string_value(v);
     return 0;

@@ -66,7 +66,8 @@ void api_agents_register(ad_app_t *app);
 void api_messages_register(ad_app_t *app);
 void api_settings_register(ad_app_t *app);
 void api_usage_register(ad_app_t *app);
-void api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
+void api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void api_live_register(ad_app_t *app);
 /* crews.c: /api/crews, and the crew status watcher. */

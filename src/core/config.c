@@ -84,8 +84,8 @@ static const opt_t options[] = {
      1073741824, "recent events kept in memory for replay"},
     {"event-retention-bytes", "AGENTD_EVENT_RETENTION_BYTES", U64(event_retention_bytes), "N",
      "268435456", 1024, 1099511627776, "events table size kept (older events are deleted)"},
-    {"event-retention-seconds", "AGENTD_EVENT_RETENTION_SECONDS", U64(event_retention_seconds),
-     "S", "604800", 1, 315360000, "events older than this are deleted"},
+    {"event-retention-seconds", "AGENTD_EVENT_RETENTION_SECONDS", U64(event_retention_seconds), "S",
+     "604800", 1, 315360000, "events older than this are deleted"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

@@ -152,6 +152,8 @@ struct ad_server {
     size_t nconns;
     ad_req_t *free_reqs;
     size_t nfree_reqs;
+    struct ad_wout *free_wouts; /* linked through ->msg */
+    size_t nfree_wouts;
     char rbuf[65536]; /* one read buffer for the whole loop */
     char date[64];
     size_t date_len;
@@ -174,6 +176,7 @@ typedef struct ad_wout {
     void (*release)(void *msg); /* called once the bytes are written */
     void *msg;
     uv_buf_t buf;
+    bool copy; /* bytes in data[] (not pooled) */
     char data[];
 } ad_wout_t;
 

@@ -67,11 +67,16 @@ int ad_route_match(const ad_route_t *rt, const char *path, ad_arena_t *a, ad_kv_
     if (path[0] != '/') {
         return 0;
     }
+    /* Match first, copy parameter values only for a full match, so trying
+     * the routes that do not match costs no arena memory. */
+    const char *pv[AD_ROUTE_MAX_PARAMS];
+    size_t pl[AD_ROUTE_MAX_PARAMS];
+    const char *pn[AD_ROUTE_MAX_PARAMS];
+    unsigned np = 0;
     const char *p = path + 1;
     unsigned i = 0;
-    /* "/" has no segments. */
     if (*p == '\0') {
-        return rt->nsegs == 0 ? 1 : 0;
+        return rt->nsegs == 0 ? 1 : 0; /* "/" has no segments */
     }
     for (;;) {
         const char *e = strchr(p, '/');
@@ -81,16 +86,13 @@ int ad_route_match(const ad_route_t *rt, const char *path, ad_arena_t *a, ad_kv_
         }
         const char *seg = rt->segs[i];
         if (seg[0] == ':') {
-            if (n == 0) {
+            if (n == 0 || np == AD_ROUTE_MAX_PARAMS) {
                 return 0; /* a parameter is never empty */
             }
-            char *v = ad_arena_strndup(a, p, n);
-            if (v == NULL) {
-                return AD_ENOMEM;
-            }
-            params[*nparams].name = (char *)seg + 1;
-            params[*nparams].value = v;
-            (*nparams)++;
+            pn[np] = seg + 1;
+            pv[np] = p;
+            pl[np] = n;
+            np++;
         } else if (strlen(seg) != n || memcmp(seg, p, n) != 0) {
             return 0;
         }
@@ -101,10 +103,26 @@ int ad_route_match(const ad_route_t *rt, const char *path, ad_arena_t *a, ad_kv_
         p = e + 1;
         if (*p == '\0') {
             /* trailing slash: matches a pattern with one too */
-            return i + 1 == rt->nsegs && rt->segs[i][0] == '\0' ? 1 : 0;
+            if (i + 1 != rt->nsegs || rt->segs[i][0] != '\0') {
+                return 0;
+            }
+            i++;
+            break;
         }
     }
-    return i == rt->nsegs ? 1 : 0;
+    if (i != rt->nsegs) {
+        return 0;
+    }
+    for (unsigned k = 0; k < np; k++) {
+        char *v = ad_arena_strndup(a, pv[k], pl[k]);
+        if (v == NULL) {
+            return AD_ENOMEM;
+        }
+        params[k].name = (char *)pn[k];
+        params[k].value = v;
+    }
+    *nparams = np;
+    return 1;
 }
 
 static int hexval(char c)

@@ -341,6 +341,21 @@ void ad_conn_flush(ad_conn_t *c)
 
 /* ---- writes for WebSocket and SSE ------------------------------------------------ */
 
+/* Reference writes (one per WebSocket delivery or SSE event) reuse their
+ * small bookkeeping structs instead of a malloc each. */
+#define FREE_WOUTS_MAX 1024
+
+static void wout_put(ad_server_t *s, ad_wout_t *o)
+{
+    if (o->copy || s->nfree_wouts >= FREE_WOUTS_MAX) {
+        free(o); /* copies carry their bytes: sizes differ, do not pool */
+        return;
+    }
+    o->msg = s->free_wouts;
+    s->free_wouts = o;
+    s->nfree_wouts++;
+}
+
 static void on_wout_written(uv_write_t *w, int status)
 {
     ad_wout_t *o = w->data;
@@ -348,7 +363,7 @@ static void on_wout_written(uv_write_t *w, int status)
     if (o->release != NULL) {
         o->release(o->msg);
     }
-    free(o);
+    wout_put(c->srv, o);
     if (status < 0 && !c->closing) {
         ad_conn_abort(c);
     }
@@ -372,6 +387,7 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
     ad_wout_t *o = ad_xmalloc(sizeof(*o) + n);
     memcpy(o->data, p, n);
     o->buf = uv_buf_init(o->data, (unsigned)n);
+    o->copy = true;
     o->release = NULL;
     o->msg = NULL;
     /* No abort on failure: callers may be inside wslay, which must not
@@ -388,15 +404,23 @@ int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(voi
     if (c->closing || c->shutting) {
         return AD_ECLOSED;
     }
-    ad_wout_t *o = ad_xmalloc(sizeof(*o));
+    ad_server_t *s = c->srv;
+    ad_wout_t *o = s->free_wouts;
+    if (o != NULL) {
+        s->free_wouts = o->msg;
+        s->nfree_wouts--;
+    } else {
+        o = ad_xmalloc(sizeof(*o));
+    }
     o->buf = uv_buf_init((char *)p, (unsigned)n);
+    o->copy = false;
     o->release = release;
     o->msg = msg;
     /* No abort on failure: callers may be inside wslay, which must not
      * see its connection freed under it. */
     int rc = wout_start(c, o);
     if (rc != 0) {
-        free(o);
+        wout_put(s, o);
     }
     return rc;
 }
@@ -1224,6 +1248,11 @@ void ad_server_free(ad_server_t *s)
         free(s->cors[i]);
     }
     free(s->cors);
+    while (s->free_wouts != NULL) {
+        ad_wout_t *o = s->free_wouts;
+        s->free_wouts = o->msg;
+        free(o);
+    }
     while (s->free_reqs != NULL) {
         ad_req_t *r = s->free_reqs;
         s->free_reqs = r->next;

@@ -16,7 +16,8 @@
 
 typedef struct {
     ad_store_t *st;
-    pthread_mutex_t mu; /* guards rdb and its statement */
+    char path[4096];    /* copied: reads may outlive the store at shutdown */
+    pthread_mutex_t mu; /* guards path, rdb and its statement */
     sqlite3 *rdb;
     sqlite3_stmt *read_stmt;
 } events_t;
@@ -185,8 +186,8 @@ static int ev_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_b
     int rc = 0;
     pthread_mutex_lock(&e->mu);
     if (e->rdb == NULL) {
-        int src = sqlite3_open_v2(ad_store_path(e->st), &e->rdb,
-                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        int src =
+            sqlite3_open_v2(e->path, &e->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
         if (src == SQLITE_OK) {
             sqlite3_busy_timeout(e->rdb, 5000);
             src = sqlite3_prepare_v2(e->rdb,
@@ -257,7 +258,10 @@ int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus)
     if (src != SQLITE_ROW) {
         return ad_store_rc(db, src);
     }
+    pthread_mutex_lock(&events.mu);
     events.st = store;
+    snprintf(events.path, sizeof(events.path), "%s", ad_store_path(store));
+    pthread_mutex_unlock(&events.mu);
     ad_bus_set_store(bus, &ops, &events, min, max);
     ad_log(AD_LOG_INFO, "bus", "events table attached oldest=%llu newest=%llu",
            (unsigned long long)min, (unsigned long long)max);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BUSY_RETRIES 10
@@ -60,10 +61,22 @@ static void cache_register(sqlite3 *db)
     }
 }
 
+/* Each thread remembers its last lookup, valid while no connection has
+ * been closed since (conns_gen), so the common case takes no lock. */
+static uint64_t conns_gen;
+static _Thread_local stmt_cache_t *tl_cache;
+static _Thread_local uint64_t tl_gen;
+
 static stmt_cache_t *cache_find(sqlite3 *db)
 {
+    /* The generation first: a cache of a closed connection is freed. */
+    if (tl_cache != NULL && tl_gen == __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE) &&
+        tl_cache->db == db) {
+        return tl_cache;
+    }
     stmt_cache_t *found = NULL;
     pthread_mutex_lock(&conns_lock);
+    tl_gen = __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE);
     for (size_t i = 0; i < MAX_CONNS; i++) {
         if (conns[i] != NULL && conns[i]->db == db) {
             found = conns[i];
@@ -71,6 +84,7 @@ static stmt_cache_t *cache_find(sqlite3 *db)
         }
     }
     pthread_mutex_unlock(&conns_lock);
+    tl_cache = found;
     return found;
 }
 
@@ -89,6 +103,7 @@ static void conn_close(sqlite3 *db)
             break;
         }
     }
+    __atomic_add_fetch(&conns_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&conns_lock);
     if (c != NULL) {
         for (size_t i = 0; i < c->cap; i++) {
@@ -440,6 +455,19 @@ static int exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, const
     return e;
 }
 
+static void schema_read_failed(sqlite3 *db, int e, const char *path, char *err, size_t errsz)
+{
+    if (e == AD_ECORRUPT) {
+        snprintf(err, errsz,
+                 "database %s is corrupt (%s); refusing to run: restore it from a "
+                 "backup or move it away",
+                 path, sqlite3_errmsg(db));
+    } else {
+        snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
+                 sqlite3_errmsg(db));
+    }
+}
+
 int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const char *path, char *err,
                      size_t errsz)
 {
@@ -464,9 +492,8 @@ int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const ch
                                 "ORDER BY version",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        e = ad_store_rc(db, rc);
-        snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
-                 sqlite3_errmsg(db));
+        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+        schema_read_failed(db, e, path, err, errsz);
         return e != 0 ? e : AD_EINTERNAL;
     }
     bool *applied = ad_xcalloc(n + 1, sizeof(bool));
@@ -502,8 +529,7 @@ int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const ch
     }
     if (rc != SQLITE_DONE) {
         e = ad_store_rc(db, rc);
-        snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
-                 sqlite3_errmsg(db));
+        schema_read_failed(db, e, path, err, errsz);
         goto out;
     }
     sqlite3_finalize(s);
@@ -625,13 +651,51 @@ static int conn_open(const char *path, bool writer, bool full, int busy_ms, sqli
     return 0;
 }
 
-/* Reads the whole schema and asks SQLite for a quick look at the b-tree
- * pages of the schema table: a corrupt file fails here, before anything is
- * written to it. */
-static int check_schema(sqlite3 *db, const char *path, char *err, size_t errsz)
+/* Reads the schema: a file that is not a database, or whose first page is
+ * damaged, fails here. After an unclean shutdown (a WAL file left behind)
+ * the whole file is checked too (PRAGMA quick_check, linear in its size),
+ * so that a damaged database is refused before anything is written to it. */
+static int check_db(sqlite3 *db, const char *path, bool unclean, char *err, size_t errsz)
 {
-    return exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path,
-                    "reading the schema");
+    int e =
+        exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path, "reading the schema");
+    if (e != 0 || !unclean) {
+        return e;
+    }
+    uint64_t t0 = ad_mono_ns();
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+    }
+    if (rc == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(s, 0);
+        if (res == NULL || strcmp(res, "ok") != 0) {
+            snprintf(err, errsz,
+                     "database %s is corrupt (%s); refusing to run: restore it from "
+                     "a backup or move it away",
+                     path, res != NULL ? res : "?");
+            e = AD_ECORRUPT;
+        }
+    } else {
+        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+        if (e == 0) {
+            e = AD_EINTERNAL;
+        }
+        snprintf(err, errsz,
+                 "database %s is corrupt (%s); refusing to run: restore it from a "
+                 "backup or move it away",
+                 path, sqlite3_errmsg(db));
+        if (e != AD_ECORRUPT && e != AD_EIO && e != AD_ENOMEM) {
+            e = AD_ECORRUPT;
+        }
+    }
+    sqlite3_finalize(s);
+    if (e == 0) {
+        ad_log(AD_LOG_INFO, "store", "checked after unclean shutdown path=%s ms=%llu", path,
+               (unsigned long long)((ad_mono_ns() - t0) / 1000000));
+    }
+    return e;
 }
 
 /* ---- writer thread ------------------------------------------------------------- */
@@ -658,60 +722,109 @@ static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
 static const char SQL_RELEASE[] = "RELEASE job";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
 
-/* Runs one group of jobs in a transaction and sets each job's rc. */
-static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+/* Begins the group's transaction. 0, or sets every job's rc and fails. */
+static int group_begin(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    int rc = step_retry(d, ad_store_stmt(st->wdb, SQL_BEGIN));
+    if (rc == SQLITE_DONE) {
+        return 0;
+    }
+    int e = ad_store_rc(st->wdb, rc);
+    for (job_t *j = head; j != NULL; j = j->next) {
+        j->rc = e != 0 ? e : AD_EINTERNAL;
+    }
+    return -1;
+}
+
+static int run_job(sqlite3 *db, job_t *j)
+{
+    int rc = j->fn(db, j->ctx);
+    return rc > 0 ? AD_EINTERNAL : rc; /* a job returned a SQLite code: a bug */
+}
+
+/* The fast path: every job straight in the transaction, no savepoints
+ * (they cost about as much as a small insert). True when all succeeded and
+ * the transaction is still open; otherwise it is rolled back. */
+static bool run_fast(ad_store_t *st, job_t *head)
 {
     sqlite3 *db = st->wdb;
-    int rc = step_retry(d, ad_store_stmt(db, SQL_BEGIN));
-    if (rc != SQLITE_DONE) {
-        int e = ad_store_rc(db, rc);
-        for (job_t *j = head; j != NULL; j = j->next) {
-            j->rc = e != 0 ? e : AD_EINTERNAL;
-        }
-        return;
-    }
-    size_t ok = 0;
     for (job_t *j = head; j != NULL; j = j->next) {
-        d->jobs++;
+        j->rc = run_job(db, j);
+        if (j->rc != 0 || sqlite3_get_autocommit(db)) {
+            if (!sqlite3_get_autocommit(db)) {
+                sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK));
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The careful path, after a failure: each job in its own SAVEPOINT so a
+ * failing one is rolled back alone. */
+static void run_safe(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    sqlite3 *db = st->wdb;
+    for (job_t *j = head; j != NULL; j = j->next) {
         if (sqlite3_get_autocommit(db)) {
             /* An earlier job's error (FULL, IOERR) made SQLite roll back
-             * the whole transaction: this group is lost. */
+             * the whole transaction: the rest of this group is lost. */
             j->rc = AD_EIO;
             continue;
         }
-        rc = sqlite3_step(ad_store_stmt(db, SQL_SAVEPOINT));
+        int rc = sqlite3_step(ad_store_stmt(db, SQL_SAVEPOINT));
         if (rc != SQLITE_DONE) {
             j->rc = ad_store_rc(db, rc);
             continue;
         }
-        j->rc = j->fn(db, j->ctx);
-        if (j->rc > 0) {
-            j->rc = AD_EINTERNAL; /* a job returned a SQLite code: a bug */
-        }
+        j->rc = run_job(db, j);
         if (sqlite3_get_autocommit(db)) {
             /* The job's error rolled back everything before it too. */
             int e = j->rc != 0 ? j->rc : AD_EIO;
+            j->rc = e;
             for (job_t *k = head; k != j; k = k->next) {
                 if (k->rc == 0) {
                     k->rc = e;
                 }
             }
-            ok = 0;
-            d->failed++;
             continue;
         }
         if (j->rc != 0) {
-            d->failed++;
             sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK_TO));
-        } else {
-            ok++;
         }
         sqlite3_step(ad_store_stmt(db, SQL_RELEASE));
+    }
+    for (job_t *j = head; j != NULL; j = j->next) {
+        if (j->rc != 0) {
+            d->failed++;
+        }
+    }
+}
+
+/* Runs one group of jobs in a transaction and sets each job's rc. */
+static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    sqlite3 *db = st->wdb;
+    for (job_t *j = head; j != NULL; j = j->next) {
+        d->jobs++;
+    }
+    if (group_begin(st, head, d) != 0) {
+        return;
+    }
+    if (!run_fast(st, head)) {
+        /* Someone failed: start again, this time isolating each job. */
+        for (job_t *j = head; j != NULL; j = j->next) {
+            j->rc = 0;
+        }
+        if (group_begin(st, head, d) != 0) {
+            return;
+        }
+        run_safe(st, head, d);
     }
     if (sqlite3_get_autocommit(db)) {
         return;
     }
-    rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
+    int rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
     if (rc != SQLITE_DONE) {
         int e = ad_store_rc(db, rc);
         if (e == 0) {
@@ -728,7 +841,6 @@ static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
         return;
     }
     d->groups++;
-    AD_UNUSED(ok);
 }
 
 static void writer_main(void *arg)
@@ -842,6 +954,9 @@ typedef struct {
 static int op_run(sqlite3 *db, void *ctx)
 {
     op_job_t *o = ctx;
+    /* A job may run twice (see ad_store_job_fn): forget the first result. */
+    json_decref(o->result);
+    o->result = NULL;
     return o->op(db, o->args, &o->result);
 }
 
@@ -872,7 +987,10 @@ void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_re
 
 typedef struct {
     uv_work_t work;
-    ad_store_t *st;
+    /* Copies, not the store: a pool read may outlive ad_store_close(). */
+    char *path;
+    bool full;
+    int busy_ms;
     ad_store_read_fn fn;
     ad_store_done_cb done;
     void *ctx;
@@ -884,8 +1002,7 @@ static void read_work(uv_work_t *w)
     read_job_t *r = w->data;
     sqlite3 *db = NULL;
     char err[512];
-    r->rc = conn_open(r->st->path, false, r->st->durability_full, r->st->busy_ms, &db, err,
-                      sizeof(err));
+    r->rc = conn_open(r->path, false, r->full, r->busy_ms, &db, err, sizeof(err));
     if (r->rc != 0) {
         ad_log(AD_LOG_ERROR, "store", "%s", err);
         return;
@@ -900,13 +1017,16 @@ static void read_after(uv_work_t *w, int status)
     if (r->done != NULL) {
         r->done(status == UV_ECANCELED ? AD_ECLOSED : r->rc, r->ctx);
     }
+    free(r->path);
     free(r);
 }
 
 void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx)
 {
     read_job_t *r = ad_xcalloc(1, sizeof(*r));
-    r->st = st;
+    r->path = ad_xstrdup(st->path);
+    r->full = st->durability_full;
+    r->busy_ms = st->busy_ms;
     r->fn = fn;
     r->done = done;
     r->ctx = ctx;
@@ -919,14 +1039,27 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
 int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out, char *err,
                   size_t errsz)
 {
+    /* Memory statistics cost a global mutex per allocation; nothing reads
+     * them. Only possible before SQLite initializes: later calls are
+     * refused, harmlessly. */
+    static bool configured;
+    if (!configured) {
+        configured = true;
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    }
     ad_store_t *st = ad_xcalloc(1, sizeof(*st));
     st->loop = loop;
     st->path = ad_xstrdup(opts->path);
     st->durability_full = opts->durability_full;
     st->busy_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+    /* A WAL left behind means the last run did not close the database. */
+    char wal[4200];
+    struct stat sb;
+    snprintf(wal, sizeof(wal), "%s-wal", st->path);
+    bool unclean = stat(wal, &sb) == 0 && sb.st_size > 0;
     int e = conn_open(st->path, true, st->durability_full, st->busy_ms, &st->wdb, err, errsz);
     if (e == 0) {
-        e = check_schema(st->wdb, st->path, err, errsz);
+        e = check_db(st->wdb, st->path, unclean, err, errsz);
     }
     if (e == 0) {
         e = ad_store_migrate(st->wdb, ad_migrations, ad_migrations_count, st->path, err, errsz);
@@ -934,6 +1067,16 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     if (e == 0) {
         e = conn_open(st->path, false, st->durability_full, st->busy_ms, &st->rdb, err, errsz);
     }
+#ifdef AD_TEST_BUILD
+    /* Test hook: AGENTD_TEST_DB_FULL=1 caps the file at its current size
+     * (max_page_count never goes below it), so writes that grow it fail
+     * with SQLITE_FULL as on a full disk. */
+    const char *cap = getenv("AGENTD_TEST_DB_FULL");
+    if (e == 0 && cap != NULL && cap[0] == '1') {
+        e = exec_raw(st->wdb, "PRAGMA max_page_count = 1", err, errsz, st->path, "test hook");
+        ad_log(AD_LOG_WARN, "store", "test hook: database capped at its current size");
+    }
+#endif
     if (e != 0) {
         conn_close(st->rdb);
         conn_close(st->wdb);

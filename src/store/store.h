@@ -55,9 +55,9 @@ const char *ad_store_path(const ad_store_t *st);
 
 /* ---- writes: the writer thread ----------------------------------------------
  * Jobs queued from the loop are run in groups: the writer takes everything
- * queued (up to AD_STORE_GROUP_MAX jobs), runs it in one transaction, each
- * job inside its own SAVEPOINT (a failing job is rolled back alone), commits,
- * then posts the completions to the loop. A completion therefore means the
+ * queued (up to AD_STORE_GROUP_MAX jobs), runs it in one transaction (a
+ * failing job is rolled back alone, see ad_store_job_fn), commits, then
+ * posts the completions to the loop. A completion therefore means the
  * write is committed (durable across a crash of the daemon; with
  * --durability full, across power loss too).
  */
@@ -65,14 +65,21 @@ const char *ad_store_path(const ad_store_t *st);
 
 /* Runs on the writer thread inside the group's transaction. Returns 0 or an
  * AD_E* code (use ad_store_rc() to translate SQLite codes); on error the
- * job's changes are rolled back. db is borrowed. */
+ * job's changes are rolled back, and only its own. db is borrowed.
+ * Groups first run without savepoints (they cost as much as a small
+ * insert); if any job fails, the transaction is rolled back and the group
+ * runs again with each job in its own SAVEPOINT. So a job may run twice:
+ * it must leave nothing but database changes behind, or reset what it
+ * sets in ctx each time it starts. */
 typedef int (*ad_store_job_fn)(sqlite3 *db, void *ctx);
 /* Runs on the loop thread after the COMMIT holding the job, or after its
  * failure: rc is the job's code, or the commit's if the commit failed. */
 typedef void (*ad_store_done_cb)(int rc, void *ctx);
 
 /* Queues fn. done (may be NULL) is always called exactly once, later, on the
- * loop thread; ctx is borrowed by both until then. Loop thread. */
+ * loop thread; ctx is borrowed by both until then. Loop thread; not after
+ * ad_store_close(). The queue has no bound of its own: callers bound what
+ * they submit (HTTP by its connection limit, the bus by its batching). */
 void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
 
 /* A JSON-in/JSON-out write, used by the REST layer: op runs on the writer

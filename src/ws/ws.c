@@ -499,7 +499,7 @@ static void ws_upgrade(ad_req_t *r, void *ud)
         ad_res_error(r, 400, "BAD_REQUEST", NULL, "missing or invalid Sec-WebSocket-Key");
         return;
     }
-    if (c == NULL || c->qhead != r || c->nwriting > 0 || c->srv->closing) {
+    if (c == NULL || c->qhead != r || c->srv->closing) {
         ad_res_error(r, 503, "UNAVAILABLE", NULL, "cannot upgrade this connection now");
         return;
     }

@@ -74,7 +74,8 @@ size_t ad_utf8_valid_prefix(const char *s, size_t n);
 
 #ifdef AD_TEST_BUILD
 /* Test builds only: /ws/echo (echoes every message; the text "close:CODE"
- * makes the server close with CODE), /test/sse?count=N (N events after
+ * makes the server close with CODE, "broadcast:TEXT" sends TEXT to every
+ * open echo connection as one shared message), /test/sse?count=N (N events after
  * Last-Event-ID, then stays open; &close=1 ends the stream), /test/async?ms=N
  * (answers after N ms), and POST|PUT /test/echo (returns the body). */
 void ad_test_routes_register(ad_server_t *s);

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { start } = require('./lib/daemon');
+const { start, run, tmpDir } = require('./lib/daemon');
 const { exchange, parseResponses } = require('./lib/raw');
 
 let d;
@@ -164,4 +164,14 @@ test('IPv6 loopback listens and reports a bracketed URL', async (t) => {
 
 test('stdout has exactly the one listening line', async () => {
   assert.match(d.stdout, /^agentd listening on http:\/\/127\.0\.0\.1:\d+\/\n$/);
+});
+
+test('a port already in use: one clear line and exit 1', async () => {
+  const port = new URL(d.url).port;
+  const dir = tmpDir();
+  const r = run(['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`agentd: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
+  assert.equal(r.stdout, '');
 });

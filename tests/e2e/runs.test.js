@@ -104,11 +104,73 @@ test('a command agent starts, shows its output, takes messages and stops', async
     assert.equal(one.body.id, run.id);
     assert.equal((await api(d, 'GET', '/api/runs/run_nope')).status, 404);
 
+    // Archiving a running agent stops it; an archived agent cannot start.
+    const arch = await newAgent(d, wt, ['node', FAKE, 'sleep']);
+    assert.equal((await api(d, 'POST', `/api/agents/${arch}/start`, {})).status, 200);
+    assert.equal((await api(d, 'DELETE', `/api/agents/${arch}`)).status, 200);
+    await until(async () => {
+      const runs = (await api(d, 'GET', `/api/agents/${arch}/runs`)).body.runs;
+      return runs[0].status === 'stopped';
+    }, 'the archived agent to stop');
+    assert.equal((await api(d, 'POST', `/api/agents/${arch}/start`, {})).status, 409);
+
     // Not running any more: a message is refused, a stop is a no-op.
     assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'x' })).status, 409);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/stop`)).status, 200);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/pause`)).status, 409);
     assert.equal((await api(d, 'POST', '/api/agents/ag_nope/start', {})).status, 404);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The agent's events as Server-Sent Events, parsed (bounded by until()).
+function openEvents(d, topics) {
+  const http = require('node:http');
+  const s = { events: [] };
+  s.req = http.get(`${d.url}/api/events?topics=${encodeURIComponent(topics)}`, (res) => {
+    res.setEncoding('utf8');
+    let buf = '';
+    res.on('data', (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+        if (data) s.events.push(JSON.parse(data));
+      }
+    });
+  });
+  s.req.on('error', () => {});
+  return s;
+}
+
+test('a run\'s output, metrics and state arrive live as events', async () => {
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'metrics', '3']);
+    const s = openEvents(d, `agent:${id}`);
+    await new Promise((r) => setTimeout(r, 200)); // the stream is open
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const of = (type) => s.events.filter((e) => e.type === type);
+    await until(() => of('agent_exit').length === 1, 'agent_exit');
+    await until(() => of('agent_status').some((e) => e.payload.status === 'finished'), 'finished');
+    const out = of('agent_output').map((e) => e.payload.content).join('\n');
+    assert.match(out, /step 0 done\nstep 1 done|step 0 done/);
+    assert.match(out, /step 2 done/);
+    assert.ok(of('agent_output').every((e) => e.payload.agentId === id && e.payload.runId.startsWith('run_')));
+    const points = of('metrics_update').flatMap((e) => e.payload.points);
+    assert.deepEqual(points.map((p) => p.step), [0, 1, 2]);
+    assert.equal(points[0].name, 'loss');
+    assert.ok(of('agent_update').some((e) => e.payload.state && e.payload.state.epoch === 1));
+    assert.equal(of('agent_exit')[0].payload.code, 0);
+    // running came before the output, finished after the exit
+    const seqOf = (pred) => s.events.findIndex(pred);
+    assert.ok(seqOf((e) => e.type === 'agent_status' && e.payload.status === 'running') <
+      seqOf((e) => e.type === 'agent_exit'));
+    s.req.destroy();
   } finally {
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -194,6 +256,69 @@ test('kill -9 of agentd, then a restart, marks the run lost', async () => {
       try { process.kill(-agentPid, 'SIGKILL'); } catch (_) { /* gone */ }
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a terminal agent streams raw bytes over its WebSocket and resizes', async () => {
+  const WebSocket = require('ws');
+  const { d, dir, wt } = await setup();
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'tty'], { terminal: true });
+    const plain = await newAgent(d, wt, ['node', FAKE, 'sleep']);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    // Wait until the child has drawn its first line (it goes to the replay).
+    await until(async () => (await outputText(d, id)).includes('"type":"tty"'), 'the tty line');
+
+    const ws = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${id}/terminal`);
+    let seen = '';
+    const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.on('message', (data, isBinary) => { assert.ok(isBinary); seen += data.toString('utf8'); });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    await until(() => seen.includes('"isatty":true'), 'the replayed screen');
+    ws.send(JSON.stringify({ type: 'resize', rows: 40, cols: 120 }));
+    await until(() => seen.includes('{"type":"resize","rows":40,"cols":120}'), 'the resize');
+    ws.send(Buffer.from('quit\n'), { binary: true });
+    assert.equal(await closed, 1000);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the exit');
+
+    // No terminal, or not running: the socket says so.
+    assert.equal((await api(d, 'POST', `/api/agents/${plain}/start`, {})).status, 200);
+    for (const [agent, code] of [[plain, 4409], [id, 4404]]) {
+      const w = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${agent}/terminal`);
+      assert.equal(await new Promise((resolve) => w.on('close', (c) => resolve(c))), code);
+    }
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function hwmKb(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/);
+  return Number(m[1]);
+}
+
+test('100 MB of output from one agent keeps agentd\'s memory bounded', async () => {
+  // A small ASan quarantine so freed memory is not counted (no effect
+  // without ASan).
+  const { d, dir, wt } = await setup({ env: { ASAN_OPTIONS: 'quarantine_size_mb=4:detect_leaks=1' } });
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'flood', '100']);
+    const before = hwmKb(d.proc.pid);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the flood to end', 120000);
+    const after = hwmKb(d.proc.pid);
+    const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'succeeded');
+    // The last line arrived and was kept (stored or noted as shed).
+    const last = (await api(d, 'GET', `/api/agents/${id}/messages?limit=2`)).body.messages;
+    assert.ok(last.some((m) => /(^|\n)done$/.test(m.content) || /not stored/.test(m.content)), JSON.stringify(last.map((m) => m.content.slice(-80))));
+    // 100 MB went through; agentd grew by far less.
+    assert.ok(after - before < 64 * 1024, `peak RSS grew from ${before} kB to ${after} kB`);
+    process.stderr.write(`# flood: peak RSS ${before} kB -> ${after} kB\n`);
+  } finally {
+    await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

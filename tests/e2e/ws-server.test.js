@@ -66,6 +66,29 @@ test('a reader that does not keep up is cut off at the send-queue bound', async 
   }
 });
 
+test('one message broadcast to many connections reaches each once, in order', async () => {
+  const d = await start();
+  try {
+    const clients = await Promise.all(Array.from({ length: 50 }, () => new Promise((resolve, reject) => {
+      const c = new WebSocket(wsUrl(d));
+      c.got = [];
+      c.on('message', (m) => c.got.push(m.toString()));
+      c.on('open', () => resolve(c));
+      c.on('error', reject);
+    })));
+    for (let i = 0; i < 20; i++) clients[i % 50].send(`broadcast:event ${i}`);
+    const want = Array.from({ length: 20 }, (_, i) => `event ${i}`);
+    const t0 = Date.now();
+    while (clients.some((c) => c.got.length < 20) && Date.now() - t0 < 5000) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const c of clients) assert.deepEqual(c.got, want);
+    clients.forEach((c) => c.close());
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('1,000 concurrent WebSocket connections open, echo and close', async () => {
   const d = await start();
   try {

@@ -64,6 +64,11 @@ uint64_t ad_bus_seq(const ad_bus_t *bus)
     return ev.n;
 }
 
+uint64_t ad_bus_persisted_seq(const ad_bus_t *bus)
+{
+    return ev.n;
+}
+
 static void events_clear(void)
 {
     for (size_t i = 0; i < ev.n; i++) {

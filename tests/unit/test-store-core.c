@@ -162,6 +162,32 @@ static void corrupt_file_refuses_with_its_path(void **state)
     assert_non_null(strstr(err, "corrupt"));
 }
 
+static void damage_after_unclean_shutdown_is_found(void **state)
+{
+    fixture_t *f = *state;
+    close_store(f, open_ok(f));
+    /* Scribble over b-tree pages 2-5 (the schema on page 1 stays readable)
+     * and leave a WAL behind, as a crash would. */
+    FILE *fp = fopen(f->path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 4096, SEEK_SET), 0);
+    for (int i = 0; i < 4 * 4096; i++) {
+        fputc(0xA5, fp);
+    }
+    fclose(fp);
+    char wal[320];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    fp = fopen(wal, "wb");
+    fputs("torn", fp);
+    fclose(fp);
+    ad_store_t *st = NULL;
+    char err[512] = "";
+    ad_store_opts_t o = {.path = f->path};
+    assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), AD_ECORRUPT);
+    assert_non_null(strstr(err, f->path));
+    assert_non_null(strstr(err, "corrupt"));
+}
+
 static void migrations_apply_in_order_with_gaps(void **state)
 {
     fixture_t *f = *state;
@@ -502,6 +528,38 @@ static void statement_cache_reuses_by_literal(void **state)
     }
 }
 
+static int count_crews(sqlite3 *db, void *ctx)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT count(*) FROM crews");
+    if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+        return AD_EINTERNAL;
+    }
+    *(int *)ctx = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+static void read_done(int rc, void *ctx)
+{
+    AD_UNUSED(ctx);
+    assert_int_equal(rc, 0);
+}
+
+static void heavy_reads_run_on_the_pool(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    assert_int_equal(run_sql(f, st,
+                             "INSERT INTO crews VALUES ('cr_a', 'a', 0, 0), "
+                             "('cr_b', 'b', 0, 0)"),
+                     0);
+    int n = -1;
+    ad_store_read_async(st, count_crews, read_done, &n);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(n, 2);
+    close_store(f, st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(changed_checksum_refuses_naming_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_database_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_file_refuses_with_its_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(damage_after_unclean_shutdown_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(migrations_apply_in_order_with_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(group_commit_completes_every_job_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(failing_job_is_rolled_back_alone_with_mapped_codes, setup,
@@ -517,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(busy_database_is_retried_within_a_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(close_runs_queued_jobs_first, setup, teardown),
         cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup, teardown),
+        cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

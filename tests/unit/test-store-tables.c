@@ -515,6 +515,41 @@ static void usage_rows_add_up_atomically(void **state)
     json_decref(row);
 }
 
+static void ops_in_one_group_fail_alone(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX];
+    make_workspace(f, "/tmp/g", ws, wt);
+    /* Three writes queued together: the middle one fails, so the group
+     * runs twice; the others still commit, each with one result. */
+    wait_t w[3] = {{0}};
+    char ids[3][AD_ID_MAX];
+    for (int i = 0; i < 3; i++) {
+        ad_id_new("ag", ids[i]);
+        ad_store_write(f->st, ad_store_op_agent_insert,
+                       json_pack("{s:s, s:s, s:s, s:s, s:[s], s:s, s:I}", "id", ids[i],
+                                 "worktreeId", i == 1 ? "wt_missing" : wt, "name", "n", "mode",
+                                 "regular", "permissions", "read", "executor", "claude", "now",
+                                 (json_int_t)1),
+                       on_result, &w[i]);
+    }
+    while (!w[0].done || !w[1].done || !w[2].done) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(w[0].rc, 0);
+    assert_int_equal(w[1].rc, AD_ENOENT);
+    assert_int_equal(w[2].rc, 0);
+    assert_string_equal(sget(w[2].result, "agent", "id"), ids[2]);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(w[2].result, "agent"), "displayOrder")),
+        1);
+    for (int i = 0; i < 3; i++) {
+        json_decref(w[i].result);
+    }
+    json_t *g = NULL;
+    assert_int_equal(ad_store_agent_get(f->st, ids[1], &g), AD_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +559,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(settings_typed_with_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_rows_add_up_atomically, setup, teardown),
+        cmocka_unit_test_setup_teardown(ops_in_one_group_fail_alone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

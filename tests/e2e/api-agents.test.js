@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+// REST: /api/agents: the exact agent object, defaults, filters, update,
+// archive/delete/restore, fork, reorder, and every input error.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { startApi, assertError, makeWorkspace, makeAgent } = require('./lib/api');
+
+let d;
+before(async () => { d = await startApi(); });
+after(async () => { await d.cleanup(); });
+
+const FIELDS = ['id', 'worktreeId', 'name', 'status', 'contextLevel', 'mode', 'permissions',
+  'displayOrder', 'pid', 'sessionId', 'createdAt', 'updatedAt', 'startedAt', 'stoppedAt',
+  'deletedAt', 'parentAgentId', 'executor', 'crewId', 'state'];
+
+test('create with defaults returns exactly the agent fields', async () => {
+  const { wt } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id, { ignoredField: 'x' });
+  for (const k of Object.keys(a)) assert.ok(FIELDS.includes(k), `unexpected field ${k}`);
+  assert.match(a.id, /^ag_[0-9a-z]{26}$/);
+  assert.equal(a.worktreeId, wt.id);
+  assert.match(a.name, /^Agent \d\d:\d\d$/);
+  assert.equal(a.mode, 'regular');
+  assert.deepEqual(a.permissions, ['read']);
+  assert.equal(a.executor, 'claude');
+  assert.equal(a.status, 'finished');
+  assert.equal(a.contextLevel, 0);
+  assert.equal(a.displayOrder, 0);
+  assert.equal(a.crewId, null);
+  assert.equal(a.state, null);
+  assert.equal(a.deletedAt, undefined);
+  assert.equal(a.ignoredField, undefined);
+
+  const b = await makeAgent(d, wt.id, { name: 'Builder', mode: 'plan', permissions: ['read', 'write'], executor: 'codex', crewId: 'cr_1' });
+  assert.equal(b.name, 'Builder');
+  assert.equal(b.mode, 'plan');
+  assert.deepEqual(b.permissions, ['read', 'write']);
+  assert.equal(b.executor, 'codex');
+  assert.equal(b.crewId, 'cr_1');
+  assert.equal(b.displayOrder, 1);
+
+  const got = await d.req('GET', `/api/agents/${b.id}`);
+  assert.equal(got.status, 200);
+  assert.deepEqual(got.body, b);
+});
+
+test('create errors name the field and write nothing', async () => {
+  const { wt } = await makeWorkspace(d);
+  const before = (await d.req('GET', `/api/agents?worktreeId=${wt.id}`)).body.agents.length;
+  assertError(await d.req('POST', '/api/agents', {}), 422, 'VALIDATION_ERROR', 'worktreeId');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: 7 }), 422, 'VALIDATION_ERROR', 'worktreeId');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt.id, name: 5 }), 422, 'VALIDATION_ERROR', 'name');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt.id, mode: 'yolo' }), 422, 'VALIDATION_ERROR', 'mode');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt.id, permissions: 'read' }), 422, 'VALIDATION_ERROR', 'permissions');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt.id, permissions: [1] }), 422, 'VALIDATION_ERROR', 'permissions');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt.id, executor: 'vim' }), 422, 'VALIDATION_ERROR', 'executor');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt.id, crewId: 3 }), 422, 'VALIDATION_ERROR', 'crewId');
+  assertError(await d.req('POST', '/api/agents', '{"worktreeId":'), 400, 'INVALID_JSON');
+  assertError(await d.req('POST', '/api/agents', '[1,2]'), 400, 'INVALID_JSON');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: 'wt_nope' }), 404, 'NOT_FOUND');
+  const after = (await d.req('GET', `/api/agents?worktreeId=${wt.id}`)).body.agents.length;
+  assert.equal(after, before);
+});
+
+test('list filters: worktree, status, includeDeleted', async () => {
+  const { wt } = await makeWorkspace(d);
+  const { wt: other } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id);
+  const b = await makeAgent(d, wt.id);
+  const c = await makeAgent(d, other.id);
+  const ids = async (q) => (await d.req('GET', `/api/agents${q}`)).body.agents.map((x) => x.id);
+  assert.deepEqual(await ids(`?worktreeId=${wt.id}`), [a.id, b.id]);
+  assert.ok((await ids('')).includes(c.id));
+  assert.deepEqual(await ids(`?worktreeId=${wt.id}&status=running`), []);
+  assert.deepEqual(await ids(`?worktreeId=${wt.id}&status=finished`), [a.id, b.id]);
+  assert.equal((await d.req('DELETE', `/api/agents/${a.id}`)).status, 200);
+  assert.deepEqual(await ids(`?worktreeId=${wt.id}`), [b.id]);
+  assert.deepEqual(await ids(`?worktreeId=${wt.id}&includeDeleted=true`), [a.id, b.id]);
+  assertError(await d.req('GET', '/api/agents?status=sleepy'), 422, 'VALIDATION_ERROR', 'status');
+  assertError(await d.req('GET', '/api/agents?includeDeleted=maybe'), 422, 'VALIDATION_ERROR', 'includeDeleted');
+  assertError(await d.req('GET', '/api/agents?worktreeId=wt_nope'), 404, 'NOT_FOUND');
+  assertError(await d.req('GET', '/api/agents/ag_nope'), 404, 'NOT_FOUND');
+});
+
+test('patch updates only what is given', async () => {
+  const { wt } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id, { name: 'one', crewId: 'cr_x' });
+  const p = await d.req('PATCH', `/api/agents/${a.id}`, { name: 'two', mode: 'auto', permissions: ['read', 'execute'], displayOrder: 9, status: 'running' });
+  assert.equal(p.status, 200);
+  assert.equal(p.body.name, 'two');
+  assert.equal(p.body.mode, 'auto');
+  assert.deepEqual(p.body.permissions, ['read', 'execute']);
+  assert.equal(p.body.displayOrder, 9);
+  assert.equal(p.body.status, 'finished'); // not patchable: ignored
+  assert.equal(p.body.crewId, 'cr_x');
+  assert.ok(p.body.updatedAt >= a.updatedAt);
+  const cleared = await d.req('PATCH', `/api/agents/${a.id}`, { crewId: null });
+  assert.equal(cleared.body.crewId, null);
+  assert.equal(cleared.body.name, 'two');
+  for (const [body, field] of [[{ name: '' }, 'name'], [{ mode: 1 }, 'mode'], [{ permissions: {} }, 'permissions'],
+    [{ displayOrder: 1.5 }, 'displayOrder'], [{ crewId: false }, 'crewId']]) {
+    assertError(await d.req('PATCH', `/api/agents/${a.id}`, body), 422, 'VALIDATION_ERROR', field);
+  }
+  assertError(await d.req('PATCH', `/api/agents/${a.id}`, 'x'), 400, 'INVALID_JSON');
+  assertError(await d.req('PATCH', '/api/agents/ag_nope', { name: 'x' }), 404, 'NOT_FOUND');
+  const now = (await d.req('GET', `/api/agents/${a.id}`)).body;
+  assert.equal(now.name, 'two');
+  assert.equal(now.mode, 'auto');
+});
+
+test('archive, restore, hard delete', async () => {
+  const { wt } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id);
+  const arch = await d.req('DELETE', `/api/agents/${a.id}`);
+  assert.equal(arch.status, 200);
+  assert.match(arch.body.deletedAt, /Z$/);
+  // still readable by id
+  assert.equal((await d.req('GET', `/api/agents/${a.id}`)).body.deletedAt, arch.body.deletedAt);
+  const again = await d.req('DELETE', `/api/agents/${a.id}?archive=true`);
+  assert.equal(again.body.deletedAt, arch.body.deletedAt);
+  const res = await d.req('POST', `/api/agents/${a.id}/restore`);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.deletedAt, undefined);
+  assertError(await d.req('DELETE', `/api/agents/${a.id}?archive=perhaps`), 422, 'VALIDATION_ERROR', 'archive');
+  assert.equal((await d.req('DELETE', `/api/agents/${a.id}?archive=false`)).status, 204);
+  assertError(await d.req('GET', `/api/agents/${a.id}`), 404, 'NOT_FOUND');
+  assertError(await d.req('DELETE', `/api/agents/${a.id}?archive=false`), 404, 'NOT_FOUND');
+  assertError(await d.req('DELETE', `/api/agents/${a.id}`), 404, 'NOT_FOUND');
+  assertError(await d.req('POST', `/api/agents/${a.id}/restore`), 404, 'NOT_FOUND');
+});
+
+test('fork copies settings and points to its parent', async () => {
+  const { wt } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id, { name: 'orig', mode: 'plan', permissions: ['read', 'write'], executor: 'gemini' });
+  const f = await d.req('POST', `/api/agents/${a.id}/fork`);
+  assert.equal(f.status, 201);
+  assert.notEqual(f.body.id, a.id);
+  assert.equal(f.body.parentAgentId, a.id);
+  assert.equal(f.body.name, 'orig (fork)');
+  assert.equal(f.body.status, 'finished');
+  assert.equal(f.body.mode, 'plan');
+  assert.equal(f.body.executor, 'gemini');
+  assert.deepEqual(f.body.permissions, ['read', 'write']);
+  assert.equal(f.body.worktreeId, wt.id);
+  const named = await d.req('POST', `/api/agents/${a.id}/fork`, { name: 'branch B' });
+  assert.equal(named.body.name, 'branch B');
+  assertError(await d.req('POST', `/api/agents/${a.id}/fork`, { name: 12 }), 422, 'VALIDATION_ERROR', 'name');
+  assertError(await d.req('POST', `/api/agents/${a.id}/fork`, '{oops'), 400, 'INVALID_JSON');
+  assertError(await d.req('POST', '/api/agents/ag_nope/fork'), 404, 'NOT_FOUND');
+});
+
+test('reorder sets displayOrder, all or nothing', async () => {
+  const { wt } = await makeWorkspace(d);
+  const { wt: other } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id);
+  const b = await makeAgent(d, wt.id);
+  const x = await makeAgent(d, other.id);
+  const r = await d.req('POST', '/api/agents/reorder', { worktreeId: wt.id, ids: [b.id, a.id] });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.agents.map((g) => [g.id, g.displayOrder]), [[b.id, 0], [a.id, 1]]);
+  const bad = await d.req('POST', '/api/agents/reorder', { worktreeId: wt.id, ids: [a.id, x.id] });
+  assertError(bad, 422, 'VALIDATION_ERROR', 'ids');
+  assert.equal((await d.req('GET', `/api/agents/${a.id}`)).body.displayOrder, 1);
+  assertError(await d.req('POST', '/api/agents/reorder', { ids: [a.id] }), 422, 'VALIDATION_ERROR', 'worktreeId');
+  assertError(await d.req('POST', '/api/agents/reorder', { worktreeId: wt.id }), 422, 'VALIDATION_ERROR', 'ids');
+  assertError(await d.req('POST', '/api/agents/reorder', { worktreeId: 'wt_nope', ids: [] }), 404, 'NOT_FOUND');
+});
+
+test('the default mode follows the default_mode setting', async () => {
+  const { wt } = await makeWorkspace(d);
+  assert.equal((await d.req('PATCH', '/api/settings', { default_mode: 'plan' })).status, 200);
+  try {
+    assert.equal((await makeAgent(d, wt.id)).mode, 'plan');
+  } finally {
+    await d.req('PATCH', '/api/settings', { default_mode: 'regular' });
+  }
+  assert.equal((await makeAgent(d, wt.id)).mode, 'regular');
+});

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// Event order and replay as a reconnecting client sees them: 100,000 events
+// in order; a reconnect with `since` in the middle of a burst loses and
+// repeats nothing; replay from the events table once the ring has rolled
+// over (and after a restart); replay_truncated past retention.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { start } = require('./lib/daemon');
+const { Live, publish, hasTestRoutes, contiguous } = require('./lib/live');
+
+test('100,000 events arrive in order, each once', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const c = await Live.open(d);
+    c.send('subscribe', { topics: ['bench:*'] });
+    await c.next('subscribed');
+    const r = await publish(d, { type: 'tick', topics: ['bench:1', 'system'], count: 100000, drain: true });
+    assert.equal(r.count, 100000);
+    await c.until(() => c.events.length >= 100000, 120000, '100,000 events');
+    const err = contiguous(c.events.map((e) => e.seq), r.first, r.last);
+    assert.equal(err, null);
+    assert.equal(c.events[99999].payload.i, 99999);
+    assert.equal(c.events[0].topic, 'bench:1');
+    c.close();
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('a reconnect with since in the middle of a burst misses nothing and repeats nothing', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const first = await Live.open(d);
+    first.send('subscribe', { topics: ['burst'] });
+    await first.next('subscribed');
+    const done = publish(d, { type: 'tick', topics: ['burst'], count: 50000, perTick: 200, intervalMs: 1 });
+    await first.until(() => first.events.length >= 5000, 60000, 'the burst to start');
+    await first.close();
+    const seen = first.events.map((e) => e.seq);
+    const last = seen[seen.length - 1];
+    // The burst goes on while nobody listens; then reconnect from `last`.
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await Live.open(d);
+    second.send('subscribe', { topics: ['burst'], since: last });
+    const r = await done;
+    await second.until(() => second.events.length > 0 && second.events[second.events.length - 1].seq >= r.last,
+      120000, 'the end of the burst');
+    const all = seen.concat(second.events.map((e) => e.seq));
+    assert.equal(contiguous(all, r.first, r.last), null);
+    assert.ok(!second.msgs.some((m) => m.type === 'replay_truncated'));
+    second.close();
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('replay comes from the events table once the ring rolled over, also after a restart', async (t) => {
+  const d = await start({ needUrl: true, keepDataDir: true, args: ['--event-ring-bytes', '4096'] });
+  let d2;
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const r = await publish(d, { type: 'old', topics: ['agent:ag_x'], count: 3000, perTick: 100,
+      payload: { text: 'x'.repeat(100) } });
+    await publish(d, { type: 'other', topics: ['agent:ag_y'], count: 100 });
+    const c = await Live.open(d);
+    c.send('subscribe', { topics: ['agent:ag_x'], since: r.first - 1 });
+    await c.until(() => c.events.length >= 3000, 60000, '3000 replayed events');
+    assert.equal(contiguous(c.events.map((e) => e.seq), r.first, r.last), null);
+    assert.equal(c.events[10].payload.text, 'x'.repeat(100));
+    assert.equal(c.events[10].type, 'old');
+    // Live events follow the replay.
+    const l = await publish(d, { type: 'new', topics: ['agent:ag_x'], count: 5 });
+    await c.until(() => c.events.length >= 3005, 20000, 'live events after replay');
+    assert.equal(c.events[3004].seq, l.last);
+    c.close();
+    await d.stop();
+
+    // A new daemon on the same data dir continues the sequence and replays
+    // what the first one published.
+    d2 = await start({ needUrl: true, dataDir: d.dataDir, args: ['--event-ring-bytes', '4096'] });
+    const c2 = await Live.open(d2);
+    c2.send('ping');
+    const pong = await c2.next('pong');
+    assert.equal(pong.payload.seq, l.last);
+    c2.send('subscribe', { topics: ['agent:ag_x'], since: r.last - 10 });
+    await c2.until(() => c2.events.length >= 15, 20000, 'replay after restart');
+    assert.equal(contiguous(c2.events.map((e) => e.seq).slice(0, 10), r.last - 9, r.last), null);
+    const n = await publish(d2, { type: 'new', topics: ['agent:ag_x'], count: 1 });
+    assert.equal(n.first, l.last + 1);
+    c2.close();
+  } finally {
+    if (d2) await d2.cleanup();
+    await d.cleanup();
+    require('node:fs').rmSync(d.dataDir, { recursive: true, force: true });
+  }
+});
+
+test('replay older than retention starts with replay_truncated', async (t) => {
+  const d = await start({ needUrl: true,
+    args: ['--event-ring-bytes', '4096', '--event-retention-bytes', '20000'] });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    await publish(d, { type: 'a', topics: ['system'], count: 2000, perTick: 100 });
+    await new Promise((r) => setTimeout(r, 400)); // retention runs at most every 250 ms
+    const r = await publish(d, { type: 'b', topics: ['system'], count: 200, perTick: 50, intervalMs: 5 });
+    await new Promise((res) => setTimeout(res, 400));
+    await publish(d, { type: 'c', topics: ['system'], count: 1 });
+    const c = await Live.open(d);
+    c.send('subscribe', { topics: ['system'], since: 0 });
+    const tr = await c.next('replay_truncated');
+    const oldest = tr.payload.oldestSeq;
+    assert.ok(oldest > 1 && oldest <= r.last, `oldestSeq ${oldest}`);
+    await c.until(() => c.events.length > 0 && c.events[c.events.length - 1].seq === r.last + 1, 20000, 'replay');
+    assert.equal(c.events[0].seq, oldest);
+    assert.equal(contiguous(c.events.map((e) => e.seq), oldest, r.last + 1), null);
+    // replay_truncated came before any event
+    assert.ok(c.msgs.indexOf(tr) < c.msgs.indexOf(c.events[0]));
+    c.close();
+  } finally {
+    await d.cleanup();
+  }
+});

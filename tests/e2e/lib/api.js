@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// Helpers for the REST tests: a daemon with its base URL, JSON requests
+// that return {status, body}, and fixtures (a workspace on a temporary
+// directory, an agent in its main worktree).
+'use strict';
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const daemon = require('./daemon');
+
+async function startApi(opts = {}) {
+  const d = await daemon.start({ needUrl: true, ...opts });
+  d.req = (method, p, body, headers = {}) => request(d.url, method, p, body, headers);
+  return d;
+}
+
+async function request(base, method, p, body, headers = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    init.headers['content-type'] = 'application/json';
+  }
+  const res = await fetch(base + p, init);
+  const text = await res.text();
+  let json = null;
+  if (text.length > 0) {
+    try { json = JSON.parse(text); } catch (_) { json = text; }
+  }
+  return { status: res.status, body: json, headers: res.headers };
+}
+
+// Asserts an error answer: status, code, and (if given) the field named.
+function assertError(r, status, code, field) {
+  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.error.code, code);
+  assert.equal(typeof r.body.error.message, 'string');
+  if (field !== undefined) assert.equal(r.body.error.details.field, field);
+}
+
+async function makeWorkspace(d, name) {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(d.dataDir, 'ws-')));
+  const r = await d.req('POST', '/api/workspaces', name ? { path: dir, name } : { path: dir });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return { ws: r.body, wt: r.body.worktrees[0], dir };
+}
+
+async function makeAgent(d, worktreeId, extra = {}) {
+  const r = await d.req('POST', '/api/agents', { worktreeId, ...extra });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body;
+}
+
+module.exports = { startApi, request, assertError, makeWorkspace, makeAgent };

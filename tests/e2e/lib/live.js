@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// Helpers for the live-channel tests: a WebSocket client that keeps every
+// message it receives (parsed) and can wait for one, the test-build publish
+// route, and small REST helpers to make workspaces, agents and crews.
+'use strict';
+
+const WebSocket = require('ws');
+
+class Live {
+  static open(d, path = '/ws') {
+    const c = new Live();
+    c.msgs = [];
+    c.events = []; // messages with a seq (bus events)
+    c.waiters = [];
+    c.closeCode = null;
+    c.ws = new WebSocket(`${d.url.replace('http', 'ws')}${path}`);
+    c.closed = new Promise((resolve) => {
+      c.ws.on('close', (code) => { c.closeCode = code; resolve(code); c.wake(); });
+    });
+    c.ws.on('error', () => {});
+    c.ws.on('message', (data) => {
+      const m = JSON.parse(data.toString());
+      c.msgs.push(m);
+      if (typeof m.seq === 'number') c.events.push(m);
+      c.wake();
+    });
+    return new Promise((resolve, reject) => {
+      c.ws.on('open', () => resolve(c));
+      c.ws.on('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+      c.ws.on('error', reject);
+    });
+  }
+
+  wake() { const w = this.waiters; this.waiters = []; w.forEach((f) => f()); }
+
+  send(type, payload) { this.ws.send(JSON.stringify(payload === undefined ? { type } : { type, payload })); }
+  sendRaw(s) { this.ws.send(s); }
+
+  // Resolves once pred() is true; rejects after timeoutMs with what was seen.
+  async until(pred, timeoutMs = 20000, what = 'condition') {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${what}; ${this.msgs.length} messages, last: ` +
+          JSON.stringify(this.msgs.slice(-3)));
+      }
+      await new Promise((r) => { this.waiters.push(r); setTimeout(r, 100); });
+    }
+  }
+
+  // The first message of this type (after index `from`), waiting for it.
+  async next(type, from = 0, timeoutMs = 20000) {
+    let found;
+    await this.until(() => {
+      found = this.msgs.slice(from).find((m) => m.type === type);
+      return found !== undefined;
+    }, timeoutMs, `a ${type} message`);
+    return found;
+  }
+
+  close() { this.ws.close(); return this.closed; }
+}
+
+async function json(d, method, path, body) {
+  const r = await fetch(`${d.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+// POST /test/publish; resolves with {first, last, count}. Skips the calling
+// test when the binary is not a test build (no such route).
+async function publish(d, body) {
+  const r = await json(d, 'POST', '/test/publish', body);
+  if (r.status !== 200) throw new Error(`publish: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+async function hasTestRoutes(d) {
+  const r = await json(d, 'POST', '/test/publish', {});
+  return r.status !== 404;
+}
+
+// Asserts the seqs are exactly from..to, each once, in order.
+function contiguous(seqs, from, to) {
+  if (seqs.length !== to - from + 1) return `expected ${to - from + 1} events, got ${seqs.length}`;
+  for (let i = 0; i < seqs.length; i++) {
+    if (seqs[i] !== from + i) return `at index ${i}: seq ${seqs[i]}, expected ${from + i}`;
+  }
+  return null;
+}
+
+async function makeAgent(d, extra = {}) {
+  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'agentd-ws-'));
+  const ws = await json(d, 'POST', '/api/workspaces', { name: 'w', path: dir });
+  if (ws.status !== 201 && ws.status !== 200) throw new Error(`workspace: ${ws.status} ${JSON.stringify(ws.body)}`);
+  const wsObj = ws.body;
+  const wt = ws.body.worktrees[0];
+  const ag = await json(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'a1', ...extra });
+  if (ag.status !== 201 && ag.status !== 200) throw new Error(`agent: ${ag.status} ${JSON.stringify(ag.body)}`);
+  return { workspace: wsObj, worktree: wt, agent: ag.body.agent || ag.body };
+}
+
+module.exports = { Live, json, publish, hasTestRoutes, contiguous, makeAgent };

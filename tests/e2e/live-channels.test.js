@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// The pre-subscribed channels and crews: /ws/runs/:runId streams its run
+// and closes with 1000 after the final event (at once for a finished run),
+// /ws/mission carries crew `signal`s as agents change, /ws/graph carries a
+// crew's tool_* events only; GET/POST /api/crews with derived status.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { start } = require('./lib/daemon');
+const { Live, json, publish, hasTestRoutes, makeAgent } = require('./lib/live');
+
+test('the run channel streams its run and closes with 1000 after the final event', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/runs)'); return; }
+    const { agent } = await makeAgent(d);
+    const run = (await json(d, 'POST', '/test/runs', { agentId: agent.id })).body.run;
+    const other = (await json(d, 'POST', '/test/runs', { agentId: agent.id })).body.run;
+    const c = await Live.open(d, `/ws/runs/${run.id}`);
+    await publish(d, { type: 'agent_output', topics: [`agent:${agent.id}`],
+      payload: { agentId: agent.id, runId: run.id, stream: 'stdout', content: 'hello' } });
+    await publish(d, { type: 'agent_output', topics: [`agent:${agent.id}`],
+      payload: { agentId: agent.id, runId: other.id, stream: 'stdout', content: 'not mine' } });
+    await publish(d, { type: 'metrics_update', topics: [`run:${run.id}`], payload: { runId: run.id, points: [] } });
+    await publish(d, { type: 'agent_exit', topics: [`agent:${agent.id}`],
+      payload: { agentId: agent.id, runId: run.id, code: 0, signal: null } });
+    const code = await Promise.race([c.closed, new Promise((r) => setTimeout(() => r('timeout'), 10000))]);
+    assert.equal(code, 1000);
+    assert.deepEqual(c.events.map((e) => e.type), ['agent_output', 'metrics_update', 'agent_exit']);
+    assert.equal(c.events[0].payload.content, 'hello');
+
+    // A run that is already over: closed at once. An unknown run: 4404.
+    const done = (await json(d, 'POST', '/test/runs', { agentId: agent.id, status: 'succeeded' })).body.run;
+    const c2 = await Live.open(d, `/ws/runs/${done.id}`);
+    assert.equal(await c2.closed, 1000);
+    assert.equal(c2.msgs[0].type, 'run_status');
+    assert.equal(c2.msgs[0].payload.status, 'succeeded');
+    const c3 = await Live.open(d, '/ws/runs/run_nope');
+    assert.equal(await c3.closed, 4404);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('crews: REST, derived status and signals on the mission channel', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/agent-status)'); return; }
+    const m = await Live.open(d, '/ws/mission');
+    let r = await json(d, 'POST', '/api/crews', { name: 'red' });
+    assert.equal(r.status, 201);
+    const crew = r.body;
+    assert.match(crew.id, /^crew_/);
+    assert.equal(crew.status, 'offline');
+    r = await json(d, 'POST', '/api/crews', {});
+    assert.equal(r.status, 422);
+    const signals = () => m.events.filter((e) => e.type === 'signal' && e.payload.crewId === crew.id)
+      .map((e) => e.payload.status);
+    await m.until(() => signals().length === 1, 10000, 'the new crew signal');
+
+    const { agent } = await makeAgent(d, { crewId: crew.id });
+    await json(d, 'POST', '/test/agent-status', { agentId: agent.id, status: 'running' });
+    await m.until(() => signals().includes('busy'), 10000, 'busy');
+    r = await json(d, 'GET', '/api/crews');
+    assert.equal(r.body.crews.find((c) => c.id === crew.id).status, 'busy');
+    await json(d, 'POST', '/test/agent-status', { agentId: agent.id, status: 'waiting' });
+    await m.until(() => signals().includes('available'), 10000, 'available');
+    await json(d, 'POST', '/test/agent-status', { agentId: agent.id, status: 'finished' });
+    await m.until(() => signals().length === 4, 10000, 'offline');
+    assert.deepEqual(signals(), ['offline', 'busy', 'available', 'offline']);
+    // Only signals on this channel, although agent events were published.
+    assert.ok(m.events.every((e) => e.type === 'signal'));
+    r = await json(d, 'GET', `/api/crews/${crew.id}`);
+    assert.equal(r.body.agentCount, 1);
+
+    // A new mission client gets the current state of every crew first.
+    const m2 = await Live.open(d, '/ws/mission');
+    const first = await m2.next('signal');
+    assert.deepEqual(first.payload, { crewId: crew.id, status: 'offline' });
+    m2.close();
+    m.close();
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('the graph channel carries only its crew tool events', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const g = await Live.open(d, '/ws/graph?crew_id=crew_a');
+    for (const [type, crew] of [['tool_start', 'crew_a'], ['agent_output', 'crew_a'], ['tool_progress', 'crew_a'],
+      ['tool_start', 'crew_b'], ['tool_end', 'crew_a']]) {
+      await publish(d, { type, topics: ['agent:ag_1', `crew:${crew}`], payload: { toolId: 't1', crewId: crew } });
+    }
+    await g.until(() => g.events.length >= 3, 10000, 'three tool events');
+    g.send('ping');
+    await g.next('pong');
+    assert.deepEqual(g.events.map((e) => e.type), ['tool_start', 'tool_progress', 'tool_end']);
+    assert.ok(g.events.every((e) => e.payload.crewId === 'crew_a'));
+    g.close();
+    const bad = await Live.open(d, '/ws/graph');
+    assert.equal(await bad.closed, 1008);
+  } finally {
+    await d.cleanup();
+  }
+});

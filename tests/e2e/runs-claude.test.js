@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// The real Claude Code CLI run by agentd through the REST API, against the
+// mock Anthropic API: start with a prompt, the answer stored as a message,
+// the agent `waiting` after the turn with its session id, a follow-up
+// message in the same session, a stop, and a second start that resumes.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const daemon = require('./lib/daemon');
+const { start } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+
+const skip = claudeMissingReason() || false;
+
+async function api(d, method, url, body) {
+  const res = await fetch(d.url + url, {
+    method,
+    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function until(fn, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function messages(d, id) {
+  return (await api(d, 'GET', `/api/agents/${id}/messages?limit=100`)).body.messages;
+}
+
+test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, async () => {
+  const mock = await start();
+  const sb = makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+    assert.equal(ws.status, 201);
+    const env = claudeEnv(mock.url, sb.home);
+    delete env.PATH;
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const id = ag.body.id;
+
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please remember a word' });
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    const waiting = await until(async () => {
+      const a = (await api(d, 'GET', `/api/agents/${id}`)).body;
+      return a.status === 'waiting' ? a : null;
+    }, 'the end of the first turn');
+    assert.match(waiting.sessionId, /^[0-9a-f-]{36}$/);
+    let msgs = await messages(d, id);
+    assert.ok(msgs.some((m) => m.role === 'user' && m.content === 'please remember a word'));
+    assert.ok(msgs.some((m) => m.role === 'assistant' && m.content.includes('I will remember the word banana.')),
+      JSON.stringify(msgs));
+
+    const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'say hi' });
+    assert.equal(sent.status, 200);
+    await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('Hello from the mock.')),
+      'the follow-up answer');
+
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    assert.equal(stopped.status, 200);
+    assert.equal(stopped.body.status, 'finished');
+    const run1 = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run1.status, 'stopped');
+    assert.ok(run1.outputTokens > 0, JSON.stringify(run1));
+    assert.ok(run1.numTurns >= 2, JSON.stringify(run1));
+    const today = (await api(d, 'GET', '/api/usage/today')).body;
+    assert.ok(today.requestCount >= 2, JSON.stringify(today));
+    assert.ok(today.outputTokens > 0, JSON.stringify(today));
+
+    // A second start resumes the session: the model sees the first turns.
+    const before = mock.requests.length;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'what word was it?' })).status, 200);
+    await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('The word was banana.')),
+      'the resumed answer');
+    const resumed = mock.requests.slice(before).some((r) => JSON.stringify(r).includes('please remember a word'));
+    assert.ok(resumed, 'the resumed request carries the earlier conversation');
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true`)).body.status, 'finished');
+    assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.length, 2);
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});
