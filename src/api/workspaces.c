@@ -100,6 +100,11 @@ static void create(ad_req_t *r, void *ud)
     ad_id_new("wt", wtid);
     json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "name", name, "path", real,
                              "worktreeId", wtid, "branch", "", "now", (json_int_t)ad_wall_ms());
+    if (args == NULL) {
+        /* realpath() resolved to bytes that are not UTF-8 */
+        api_invalid(r, "path", "must resolve to a UTF-8 path");
+        goto out;
+    }
     api_write(app, r, ad_store_op_workspace_insert, args, created);
 out:
     json_decref(body);

@@ -66,9 +66,13 @@ static int write_sync(fixture_t *f, ad_store_op_fn op, json_t *args, json_t **re
 {
     wait_t w = {0};
     ad_store_write(f->st, op, args, on_result, &w);
-    while (!w.done) {
-        uv_run(&f->loop, UV_RUN_ONCE);
+    for (int i = 0; i < 100000 && !w.done; i++) { /* at most ~10 s */
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!w.done) {
+            usleep(100);
+        }
     }
+    assert_true(w.done);
     if (result != NULL) {
         *result = w.result;
     } else {
@@ -533,9 +537,11 @@ static void ops_in_one_group_fail_alone(void **state)
                                  (json_int_t)1),
                        on_result, &w[i]);
     }
-    while (!w[0].done || !w[1].done || !w[2].done) {
-        uv_run(&f->loop, UV_RUN_ONCE);
+    for (int i = 0; i < 100000 && !(w[0].done && w[1].done && w[2].done); i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(100);
     }
+    assert_true(w[0].done && w[1].done && w[2].done);
     assert_int_equal(w[0].rc, 0);
     assert_int_equal(w[1].rc, AD_ENOENT);
     assert_int_equal(w[2].rc, 0);
