@@ -85,6 +85,21 @@ test('crews: REST, derived status and signals on the mission channel', async (t)
   }
 });
 
+test('the mission channel sends heartbeats', async (t) => {
+  const d = await start({ needUrl: true, env: { AGENTD_TEST_MISSION_HEARTBEAT_MS: '100' } });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build'); return; }
+    const m = await Live.open(d, '/ws/mission');
+    const hb = await m.next('heartbeat', 0, 10000);
+    assert.match(hb.payload.ts, /Z$/);
+    assert.equal(typeof hb.payload.seq, 'number');
+    await m.until(() => m.msgs.filter((x) => x.type === 'heartbeat').length >= 2, 10000, 'a second heartbeat');
+    m.close();
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('the graph channel carries only its crew tool events', async (t) => {
   const d = await start({ needUrl: true });
   try {
