@@ -19,8 +19,11 @@ cleanup() {
         rm -f "$PIDS"
     fi
 }
+DRIVER=""
 trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
+# The driver runs in the background so a signal reaches this trap at once;
+# the trap stops the driver (which stops its servers), then sweeps the pid file.
+trap 'if [ -n "$DRIVER" ]; then kill -TERM "$DRIVER" 2>/dev/null; wait "$DRIVER" 2>/dev/null; fi; cleanup; exit 130' INT TERM HUP
 
 # W1 holds 10,000 client and 10,000 server sockets at once.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -37,4 +40,9 @@ if [ ! -d bench/node_modules ]; then
     echo "bench: bench/node_modules missing; run 'make bench-deps'" >&2
     exit 1
 fi
-node bench/driver.js "$@"
+node bench/driver.js "$@" &
+DRIVER=$!
+rc=0
+wait "$DRIVER" || rc=$?
+DRIVER=""
+exit "$rc"
