@@ -473,6 +473,7 @@ async function r1() {
     });
   } catch (e) { na('R1', `redis: ${e.message}`); }
   out.scenarios.R1 = res;
+  if (!out.scenarios.W2) na('R1', "agentd's side is W2's figure, and W2 did not run");
   for (const payload of C.payloads) {
     for (const n of C.fanN) {
       const k = `n${n}_p${payload}`;
