@@ -50,7 +50,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench bench-deps clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd
@@ -117,6 +117,18 @@ lint:
 	if [ -n "$$hits" ]; then echo "$$hits"; \
 		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
+
+# Benchmarks against peers (bench/README.md); QUICK=1 for the short run.
+# Their peers install separately so deps/check stay fast.
+bench-deps:
+	@sh bench/deps.sh
+
+# build/bench/agentd is the release build plus the test-only routes
+# (-DAD_TEST_BUILD), for scenarios the release API cannot drive.
+bench: deps bench-deps
+	$(MAKE) BUILD=release all
+	$(MAKE) BUILD=release O=build/bench CFLAGS=-DAD_TEST_BUILD all
+	bench/run.sh $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build

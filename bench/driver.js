@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: MIT
+// The benchmark driver behind `make bench`: runs every scenario of
+// shared/reference/perf-anchors.md section 7 against agentd and its peers in
+// one run (server pinned to core 1, generator to core 0, CPU from /proc),
+// prints one table of ratios and writes bench/results/latest.json. A
+// scenario whose agentd side or peer is missing prints "n/a (reason)".
+// Usage: node bench/driver.js [--quick] [--only H1,W2,...]
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync, spawnSync } = require('node:child_process');
+const sys = require('./lib/sys');
+const agentd = require('./lib/agentd');
+
+// Every temporary file of the run (data dirs, databases, workspaces, peer
+// configs) lives under one directory, removed on exit whatever happens.
+const RUN_TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-run-'));
+process.env.TMPDIR = RUN_TMP;
+process.on('exit', () => { try { fs.rmSync(RUN_TMP, { recursive: true, force: true }); } catch (_) { /* best effort */ } });
+
+const HERE = __dirname;
+const ROOT = agentd.ROOT;
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const onlyArg = args.indexOf('--only');
+const ONLY = onlyArg >= 0 ? args[onlyArg + 1].split(',') : null;
+const RESULTS = path.join(HERE, 'results');
+fs.mkdirSync(RESULTS, { recursive: true });
+sys.setPidFile(path.join(RESULTS, '.pids'));
+
+// Durations (seconds) and sizes; QUICK keeps the whole run under 3 minutes.
+const C = QUICK ? {
+  wrkWarm: 1, wrk: 2, conc: [16, 64], fanWarm: 0.3, fan: 1, fanN: [16, 1000], payloads: [64, 1024],
+  w1N: [1000, 10000], w4Lines: { 1000: 2000, 10000: 10000 }, sqlite: 1, startRuns: 5, reps: 1,
+} : {
+  wrkWarm: 2, wrk: 6, conc: [16, 64], fanWarm: 1, fan: 3, fanN: [16, 256, 1000], payloads: [64, 1024],
+  w1N: [1000, 10000], w4Lines: { 1000: 10000, 10000: 50000 }, sqlite: 5, startRuns: 20, reps: 3,
+};
+const GEN_BOUND = 0.9;
+
+const BIN_DIR = path.join(HERE, 'bin');
+const NODE = process.execPath;
+const BUN = path.join(HERE, 'node_modules', '.bin', 'bun');
+const out = { meta: {}, scenarios: {}, ratios: [], na: {} };
+const t00 = Date.now();
+
+function log(s) { process.stderr.write(`[bench ${((Date.now() - t00) / 1000).toFixed(0).padStart(4)}s] ${s}\n`); }
+function na(id, reason) {
+  out.na[id] = out.na[id] || [];
+  out.na[id].push(reason);
+  log(`${id}: n/a (${reason})`);
+}
+function median(xs) {
+  const s = xs.filter((x) => x != null && !Number.isNaN(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : null;
+}
+function want(id) { return !ONLY || ONLY.includes(id); }
+function tmp(prefix) { return fs.mkdtempSync(path.join(os.tmpdir(), prefix)); }
+function genBound(genCpuS, seconds) { return genCpuS != null && seconds > 0 && genCpuS / seconds >= GEN_BOUND; }
+function ratio(id, what, ours, theirs, { unit = '', higherIsBetter = true, budget = null, note = '', naFrom = null } = {}) {
+  const r = ours != null && theirs != null && theirs !== 0 ? ours / theirs : null;
+  let pass = null;
+  if (budget != null && r != null) pass = higherIsBetter ? r >= budget : r <= budget;
+  out.ratios.push({ id, what, agentd: ours, peer: theirs, ratio: r, unit, budget, pass, note, naFrom });
+}
+function budget(id, what, value, limit, { unit = '', note = '' } = {}) {
+  out.ratios.push({ id, what, agentd: value, peer: null, ratio: null, unit, budget: limit,
+    pass: value != null ? value <= limit : null, note, absolute: true });
+}
+function sh(cmd) { try { return execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch (_) { return null; } }
+
+// ---- peers ------------------------------------------------------------------
+
+async function startNginx() {
+  const dir = tmp('bench-nginx-');
+  const port = await sys.freePort();
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 40000;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:${port};
+    location / { default_type application/json; return 200 '{"hello":"world"}'; }
+  }
+}
+`);
+  const h = await sys.startServer('nginx', '/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { port });
+  const stop = h.stop;
+  h.stop = async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); };
+  return h;
+}
+async function startNode(name, script, env = {}) {
+  const port = await sys.freePort();
+  return sys.startServer(name, NODE, [path.join(HERE, 'peers', script)], { port, env: { PORT: String(port), ...env } });
+}
+async function startBun(name, script, env = {}) {
+  if (!out.meta.versions.bun) throw new Error('bun unavailable');
+  const port = await sys.freePort();
+  return sys.startServer(name, BUN, [path.join(HERE, 'peers', script)], { port, env: { PORT: String(port), ...env } });
+}
+async function startRedis() {
+  const port = await sys.freePort();
+  const dir = tmp('bench-redis-');
+  const h = await sys.startServer('redis', '/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1',
+    '--save', '', '--appendonly', 'no', '--dir', dir, '--maxclients', '20000', '--protected-mode', 'yes'], { port });
+  const stop = h.stop;
+  h.stop = async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); };
+  return h;
+}
+
+// Starts a server, runs fn(h), stops the server whatever happens.
+async function withServer(startFn, fn) {
+  const h = await startFn();
+  try { return await fn(h); } finally { await h.stop(); }
+}
+
+// ---- metadata -----------------------------------------------------------------
+
+function versions() {
+  const v = {};
+  v.kernel = sh('uname -r');
+  v.cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")?.trim();
+  v.cores = os.cpus().length;
+  v.agentdCommit = sh(`git -C ${ROOT} rev-parse --short HEAD`);
+  v.agentdDirty = !!sh(`git -C ${ROOT} status --porcelain -- src`);
+  v.agentd = fs.existsSync(agentd.BIN) ? sh(`${agentd.BIN} --version`) : null;
+  v.nginx = sh('/usr/sbin/nginx -v 2>&1');
+  v.redis = sh('redis-server --version')?.split(' ')[2];
+  v.wrk = sh('wrk -v 2>&1 | head -1');
+  v.node = process.version;
+  const pkg = (n) => { try { return require(path.join(HERE, 'node_modules', n, 'package.json')).version; } catch (_) { return null; } };
+  v.ws = pkg('ws');
+  v.fastify = pkg('fastify');
+  v.betterSqlite3 = pkg('better-sqlite3');
+  v.bun = fs.existsSync(BUN) ? sh(`${BUN} --version`) : null;
+  v.sqliteSystem = sh("pkg-config --modversion sqlite3");
+  v.hyperfine = sh('hyperfine --version');
+  return v;
+}
+
+// ---- H1: small GET --------------------------------------------------------------
+
+async function wrkBest(url, serverPid, conns, extra = {}) {
+  await sys.wrk(url, { conns, seconds: C.wrkWarm, serverPid, ...extra });
+  const runs = [];
+  for (let i = 0; i < C.reps; i++) runs.push(await sys.wrk(url, { conns, seconds: C.wrk, serverPid, ...extra }));
+  const per = runs.map((r) => ({ ...r, perCpuS: r.serverCpuS > 0 ? r.requests / r.serverCpuS : null }));
+  const m = median(per.map((r) => r.perCpuS));
+  const pick = per.find((r) => r.perCpuS === m) || per[0];
+  return {
+    rps: pick.rps, reqPerServerCpuS: pick.perCpuS, p50Ms: pick.p50Ms, p99Ms: pick.p99Ms,
+    serverCpuShare: pick.serverCpuS / pick.seconds, genCpuShare: pick.genCpuS / pick.seconds,
+    generatorBound: genBound(pick.genCpuS, pick.seconds), non2xx: pick.non2xx, socketErrors: pick.socketErrors,
+    spread: per.length > 1 ? [Math.min(...per.map((r) => r.perCpuS)), Math.max(...per.map((r) => r.perCpuS))] : undefined,
+  };
+}
+
+async function h1() {
+  const res = {};
+  const servers = [
+    ['agentd', () => agentd.start(), '/healthz'],
+    ['nginx', startNginx, '/'],
+    ['fastify', () => startNode('fastify', 'fastify-h1.js'), '/healthz'],
+  ];
+  for (const [name, startFn, p] of servers) {
+    res[name] = {};
+    try {
+      await withServer(startFn, async (h) => {
+        if (name === 'agentd') await agentd.healthz(h);
+        for (const c of C.conc) {
+          res[name][`c${c}`] = await wrkBest(`http://127.0.0.1:${h.port}${p}`, h.pid, c);
+          log(`H1 ${name} c=${c}: ${fmtN(res[name][`c${c}`].reqPerServerCpuS)} req/CPU-s, ${fmtN(res[name][`c${c}`].rps)} req/s`);
+        }
+      });
+    } catch (e) { res[name] = null; na('H1', `${name}: ${e.message}`); }
+  }
+  out.scenarios.H1 = res;
+  for (const c of C.conc) {
+    const a = res.agentd?.[`c${c}`], n = res.nginx?.[`c${c}`], f = res.fastify?.[`c${c}`];
+    const note = (x) => [a?.generatorBound && 'agentd run generator-bound', x?.generatorBound && 'peer run generator-bound'].filter(Boolean).join('; ');
+    ratio('H1', `small GET req/server-CPU-s, c=${c}, agentd ÷ nginx`, a?.reqPerServerCpuS, n?.reqPerServerCpuS, { budget: 0.5, note: note(n) });
+    ratio('H1', `small GET req/server-CPU-s, c=${c}, agentd ÷ fastify`, a?.reqPerServerCpuS, f?.reqPerServerCpuS, { note: note(f) });
+    ratio('H1', `small GET p99 ms, c=${c}, agentd ÷ nginx`, a?.p99Ms, n?.p99Ms, { higherIsBetter: false, unit: 'ms', note: 'closed loop (wrk)' });
+  }
+}
+
+// ---- shared: a database with one agent row, made by agentd itself --------------
+
+let seeded = null; // {dbFile, agentId, why}
+
+function migrationsSql() {
+  const dir = path.join(ROOT, 'src', 'store', 'migrations');
+  if (!fs.existsSync(dir)) return null;
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+}
+
+// Starts agentd, creates an agent through REST, stops it and keeps a copy of
+// its database file for the peers (fastify + better-sqlite3, the bare loop).
+async function seedDb() {
+  if (seeded) return seeded;
+  const dir = tmp('bench-seed-');
+  const h = await agentd.start({ dataDir: dir });
+  let ids;
+  try { ids = await agentd.seedAgent(h); } finally { await h.stop(); }
+  const db = fs.readdirSync(dir).find((f) => f.endsWith('.db'));
+  if (!db) throw new Error(`no .db file in agentd's data dir (${fs.readdirSync(dir).join(', ')})`);
+  const copy = path.join(tmp('bench-db-'), 'agentd.db');
+  fs.copyFileSync(path.join(dir, db), copy);
+  for (const ext of ['-wal', '-shm']) if (fs.existsSync(path.join(dir, db + ext))) fs.copyFileSync(path.join(dir, db + ext), copy + ext);
+  seeded = { dir, dbFile: copy, ...ids };
+  return seeded;
+}
+
+// ---- H2: DB-backed GET --------------------------------------------------------------
+
+async function h2() {
+  const res = {};
+  let s;
+  try { s = await seedDb(); } catch (e) { na('H2', `agentd store/REST: ${e.message}`); out.scenarios.H2 = null; return; }
+  const p = `/api/agents/${s.agentId}`;
+  try {
+    await withServer(() => agentd.start({ dataDir: s.dir }), async (h) => {
+      const r = await agentd.request(h.port, 'GET', p);
+      if (r.status !== 200) throw new Error(`GET ${p} answered ${r.status}`);
+      res.agentdBody = r.body.length;
+      for (const c of C.conc) res[`agentd_c${c}`] = await wrkBest(`http://127.0.0.1:${h.port}${p}`, h.pid, c);
+    });
+  } catch (e) { na('H2', `agentd: ${e.message}`); }
+  try {
+    await withServer(() => startNode('fastify-db', 'fastify-db.js', { DB_PATH: s.dbFile }), async (h) => {
+      const r = await agentd.request(h.port, 'GET', p);
+      if (r.status !== 200) throw new Error(`GET ${p} answered ${r.status}`);
+      res.fastifyBody = r.body.length;
+      for (const c of C.conc) res[`fastify_c${c}`] = await wrkBest(`http://127.0.0.1:${h.port}${p}`, h.pid, c);
+    });
+  } catch (e) { na('H2', `fastify+better-sqlite3: ${e.message}`); }
+  out.scenarios.H2 = res;
+  for (const c of C.conc) {
+    const a = res[`agentd_c${c}`], f = res[`fastify_c${c}`];
+    ratio('H2', `GET /api/agents/:id req/server-CPU-s, c=${c}, agentd ÷ fastify+better-sqlite3`, a?.reqPerServerCpuS, f?.reqPerServerCpuS,
+      { note: [a?.generatorBound && 'agentd run generator-bound'].filter(Boolean).join('') });
+    ratio('H2', `GET /api/agents/:id p99 ms, c=${c}, agentd ÷ fastify+better-sqlite3`, a?.p99Ms, f?.p99Ms, { higherIsBetter: false, unit: 'ms', note: 'closed loop (wrk)' });
+  }
+  const h1a = out.scenarios.H1?.agentd?.c16;
+  if (h1a && res.agentd_c16) ratio('H2', 'DB-backed GET ÷ /healthz (agentd, req/CPU-s, c=16)', res.agentd_c16.reqPerServerCpuS, h1a.reqPerServerCpuS);
+}
+
+// ---- H3: persisted writes ------------------------------------------------------------
+
+function bareLoop(dbFile, sync, batch, stmts, id) {
+  const a = ['--db', dbFile, '--sync', sync, '--batch', String(batch), '--seconds', String(C.sqlite), '--id', id];
+  for (const s of stmts) a.push('--stmt', s);
+  const r = spawnSync('taskset', ['-c', '1', path.join(BIN_DIR, 'sqlite_loop'), ...a], { encoding: 'utf8', timeout: (C.sqlite + 30) * 1000 });
+  if (r.status !== 0) throw new Error(`sqlite_loop: ${(r.stderr || '').trim().slice(-200)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+// What agentd writes for one PATCH of an agent: the row update and, when the
+// bus persists events, one events row (200 B payload). Kept in step with
+// src/store by hand.
+function writeStatements(dbFile, withEvents) {
+  const stmts = ['UPDATE agents SET name = :n, updated_at = :ms WHERE id = :id'];
+  if (!withEvents) return stmts;
+  const r = spawnSync('sqlite3', [dbFile, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'"], { encoding: 'utf8' });
+  if (r.status === 0 && r.stdout.trim() === '1') {
+    const cols = spawnSync('sqlite3', [dbFile, 'PRAGMA table_info(events)'], { encoding: 'utf8' }).stdout;
+    if (/\|payload\|/.test(cols) && /\|type\|/.test(cols)) {
+      const hasTopics = /\|topics\|/.test(cols);
+      stmts.push(`INSERT INTO events(ts, type${hasTopics ? ', topics' : ''}, payload) VALUES(:ms, 'agent_update'${hasTopics ? ", 'agent:' || :id" : ''}, :body)`);
+    }
+  }
+  return stmts;
+}
+
+async function h3() {
+  const res = { bare: {}, agentd: {} };
+  let s;
+  try { s = await seedDb(); } catch (e) { na('H3', `agentd store/REST: ${e.message}`); out.scenarios.H3 = null; return; }
+  const lua = path.join(HERE, 'lua', 'patch.lua');
+  for (const sync of ['normal', 'full']) {
+    try {
+      const dir = tmp('bench-h3-');
+      fs.cpSync(s.dir, dir, { recursive: true });
+      fs.rmSync(path.join(dir, 'agentd.pid'), { force: true });
+      await withServer(() => agentd.start({ dataDir: dir, durability: sync }), async (h) => {
+        const p = `/api/agents/${s.agentId}`;
+        const probe = await agentd.request(h.port, 'PATCH', p, { name: 'bench-probe' });
+        if (probe.status >= 300) throw new Error(`PATCH ${p} answered ${probe.status} ${probe.body.slice(0, 100)}`);
+        for (const c of [1, 16]) {
+          const r = await wrkBest(`http://127.0.0.1:${h.port}${p}`, h.pid, c, { script: lua });
+          if (r.non2xx) r.note = `${r.non2xx} non-2xx`;
+          res.agentd[`${sync}_c${c}`] = r;
+          log(`H3 agentd ${sync} c=${c}: ${fmtN(r.rps)} writes/s`);
+        }
+      });
+      const db = fs.readdirSync(dir).find((f) => f.endsWith('.db'));
+      const ev = db ? spawnSync('sqlite3', [path.join(dir, db), 'SELECT count(*) FROM events'], { encoding: 'utf8' }) : null;
+      if (ev && ev.status === 0) res.agentdEventRows = Math.max(res.agentdEventRows || 0, Number(ev.stdout.trim()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (e) { na('H3', `agentd ${sync}: ${e.message}`); }
+  }
+  // The bare loop does what agentd did per PATCH: the row update, plus an
+  // events row when agentd's own run left events behind.
+  const stmts = writeStatements(s.dbFile, (res.agentdEventRows || 0) > 0);
+  res.bareStatements = stmts;
+  for (const sync of ['normal', 'full']) {
+    for (const batch of [1, 64]) {
+      const copy = path.join(tmp('bench-bare-'), 'bare.db');
+      fs.copyFileSync(s.dbFile, copy);
+      try {
+        res.bare[`${sync}_b${batch}`] = bareLoop(copy, sync, batch, stmts, s.agentId);
+        log(`H3 bare ${sync} batch=${batch}: ${fmtN(res.bare[`${sync}_b${batch}`].opsPerS)} writes/s`);
+      } catch (e) { na('H3', `bare loop ${sync}/${batch}: ${e.message}`); }
+      fs.rmSync(path.dirname(copy), { recursive: true, force: true });
+    }
+  }
+  out.scenarios.H3 = res;
+  for (const sync of ['normal', 'full']) {
+    const S = sync.toUpperCase();
+    ratio('H3', `PATCH writes/s, 1 client, ${S}: agentd ÷ bare loop batch 1`, res.agentd[`${sync}_c1`]?.rps, res.bare[`${sync}_b1`]?.opsPerS, { budget: 0.5 });
+    ratio('H3', `PATCH writes/s, 16 clients, ${S}: agentd ÷ bare loop batch 64 (group commit)`, res.agentd[`${sync}_c16`]?.rps, res.bare[`${sync}_b64`]?.opsPerS, { budget: 0.5 });
+    ratio('H3', `writes per server CPU-s, 16 clients, ${S}: agentd ÷ bare loop batch 64`, res.agentd[`${sync}_c16`]?.reqPerServerCpuS, res.bare[`${sync}_b64`]?.opsPerCpuS, { budget: 0.5 });
+  }
+  ratio('H3', 'agentd writes/s FULL ÷ NORMAL (16 clients)', res.agentd.full_c16?.rps, res.agentd.normal_c16?.rps);
+  ratio('H3', 'bare loop FULL ÷ NORMAL (batch 1)', res.bare.full_b1?.opsPerS, res.bare.normal_b1?.opsPerS);
+}
+
+// ---- W1: memory per idle WebSocket -----------------------------------------------------
+
+async function idleMem(h, n, wsPath, subscribe) {
+  const before = sys.rssBytes(h.pid);
+  const cpu0 = sys.cpuSeconds(h.pid);
+  let after = null;
+  let setupCpu = null;
+  const addrs = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+  const r = await sys.runGen('ws-idle.js', { port: h.port, path: wsPath, n, subscribe, localAddrs: addrs, settleMs: QUICK ? 500 : 2000 },
+    { serverPid: h.pid, timeoutMs: 120000, onMark: (what, gen) => { if (what === 'start') { after = sys.rssBytes(h.pid); setupCpu = sys.cpuSeconds(h.pid) - cpu0; gen.send('go\n'); } } });
+  if (r.opened < n * 0.99) throw new Error(`only ${r.opened} of ${n} connections opened`);
+  return { n, opened: r.opened, rssBeforeMiB: before / 1048576, rssAfterMiB: after / 1048576, bytesPerConn: (after - before) / r.opened,
+    setupSeconds: r.setupSeconds, setupServerCpuS: setupCpu, connectsPerServerCpuS: setupCpu > 0 ? r.opened / setupCpu : null };
+}
+
+async function w1() {
+  const res = {};
+  const subMsg = (id) => JSON.stringify({ type: 'subscribe', payload: { topics: [`agent:${id}`] } });
+  const servers = [
+    ['agentd', () => agentd.start({ bin: agentdWs?.bin || agentd.BIN }), agentdWs?.path, async () => {
+      if (!agentdWs) throw new Error(agentdWsWhy);
+      return agentdWs.bus ? subMsg('ag_bench') : null;
+    }],
+    ['ws', () => startNode('ws-node', 'ws-node.js'), '/sub', null],
+    ['bun', () => startBun('bun', 'ws-bun.js'), '/sub', null],
+  ];
+  for (const [name, startFn, p, prep] of servers) {
+    res[name] = {};
+    for (const n of C.w1N) {
+      try {
+        await withServer(startFn, async (h) => {
+          const sub = prep ? await prep(h) : null;
+          res[name][`n${n}`] = await idleMem(h, n, p, sub);
+          const x = res[name][`n${n}`];
+          log(`W1 ${name} n=${n}: ${fmtN(x.bytesPerConn)} B/conn; opening took ${x.setupSeconds.toFixed(1)} s, server ${x.setupServerCpuS.toFixed(2)} CPU-s`);
+        });
+      } catch (e) { res[name][`n${n}`] = null; na('W1', `${name} n=${n}: ${e.message}`); }
+    }
+  }
+  out.scenarios.W1 = res;
+  for (const n of C.w1N) {
+    const a = res.agentd?.[`n${n}`]?.bytesPerConn;
+    ratio('W1', `RSS per idle WebSocket, N=${n}: agentd ÷ Node ws`, a, res.ws?.[`n${n}`]?.bytesPerConn, { higherIsBetter: false, unit: 'B' });
+    ratio('W1', `RSS per idle WebSocket, N=${n}: agentd ÷ Bun`, a, res.bun?.[`n${n}`]?.bytesPerConn, { higherIsBetter: false, unit: 'B' });
+    budget('W1', `RSS per idle WebSocket, N=${n} (budget 16 KiB)`, a, 16384, { unit: 'B', note: agentdWs && !agentdWs.bus ? 'agentd on /ws/echo (test routes): no /ws bus endpoint yet' : '' });
+  }
+}
+
+// ---- W2 and R1: fan-out ------------------------------------------------------------------
+
+let agentdPublish = null; // set by probeAgentdPublish(): how a bench publishes on agentd
+
+async function fanout(h, n, payload, sub, pub, window = 32) {
+  const runs = [];
+  for (let i = 0; i < C.reps; i++) {
+    const r = await sys.runGen('fanout.js', { n, payload, seconds: C.fan, warmup: C.fanWarm, window, sub, pub },
+      { serverPid: h.pid, timeoutMs: 120000 });
+    r.deliveriesPerS = r.deliveries / r.seconds;
+    r.deliveriesPerServerCpuS = r.serverCpuS > 0 ? r.deliveries / r.serverCpuS : null;
+    r.serverCpuShare = r.serverCpuS / r.seconds;
+    r.genCpuShare = r.genCpuS / r.seconds;
+    r.generatorBound = genBound(r.genCpuS, r.seconds);
+    runs.push(r);
+  }
+  const m = median(runs.map((r) => r.deliveriesPerServerCpuS));
+  const pick = runs.find((r) => r.deliveriesPerServerCpuS === m) || runs[0];
+  if (runs.length > 1) pick.spread = [Math.min(...runs.map((r) => r.deliveriesPerServerCpuS)), Math.max(...runs.map((r) => r.deliveriesPerServerCpuS))];
+  if (pick.deliveries === 0) throw new Error(`no deliveries (published ${pick.published}, errors ${pick.errors}) ${pick.stderr || ''}`);
+  return pick;
+}
+
+async function w2() {
+  const res = { ws: {}, bun: {}, agentd: {} };
+  const peers = [
+    ['ws', () => startNode('ws-node', 'ws-node.js'), (h) => ({ sub: { kind: 'ws', port: h.port, path: '/sub' }, pub: { kind: 'ws', port: h.port, path: '/pub' } })],
+    ['bun', () => startBun('bun', 'ws-bun.js'), (h) => ({ sub: { kind: 'ws', port: h.port, path: '/sub' }, pub: { kind: 'ws', port: h.port, path: '/pub' } })],
+  ];
+  if (agentdPublish) {
+    for (const v of agentdPublish) { res[v.key] = {}; peers.push([v.key, () => agentd.start({ bin: v.bin }), v.prepare]); }
+    out.meta.agentdPublish = agentdPublish.map((v) => ({ key: v.key, label: v.label }));
+  } else {
+    peers.push(['agentd', () => Promise.reject(new Error(agentdPublishWhy)), null]);
+  }
+  for (const [name, startFn, wire] of peers) {
+    try {
+      await withServer(startFn, async (h) => {
+        const w = await wire(h);
+        for (const payload of C.payloads) {
+          for (const n of C.fanN) {
+            try {
+              const r = await fanout(h, n, payload, w.sub, w.pub);
+              res[name][`n${n}_p${payload}`] = r;
+              log(`W2 ${name} n=${n} ${payload}B: ${fmtN(r.deliveriesPerServerCpuS)} deliveries/CPU-s, ${fmtN(r.deliveriesPerS)}/s gen ${(r.genCpuShare * 100).toFixed(0)}% srv ${(r.serverCpuShare * 100).toFixed(0)}%`);
+            } catch (e) { res[name][`n${n}_p${payload}`] = null; na('W2', `${name} n=${n} ${payload}B: ${e.message}`); }
+          }
+        }
+      });
+    } catch (e) { na('W2', `${name}: ${e.message}`); }
+  }
+  out.scenarios.W2 = res;
+  for (const payload of C.payloads) {
+    for (const n of C.fanN) {
+      const k = `n${n}_p${payload}`;
+      const firstRest = agentdPublish && agentdPublish[0].label.includes('REST');
+      for (const [ak, how] of [['agentd', firstRest ? ' (persisted REST publish)' : ''], ['agentd_rest', ' (persisted REST publish)']]) {
+        if (ak !== 'agentd' && !res[ak]) continue;
+        const a = res[ak]?.[k];
+        for (const [peer, label] of [['ws', 'Node ws'], ['bun', 'Bun']]) {
+          const p = res[peer][k];
+          const gb = [a?.generatorBound && 'agentd run generator-bound', p?.generatorBound && `${label} run generator-bound`,
+            a?.bytesPerDelivery > payload * 1.1 && `agentd frames ${a.bytesPerDelivery.toFixed(0)} B (event envelope)`].filter(Boolean).join('; ');
+          ratio('W2', `fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: agentd${how} ÷ ${label}`, a?.deliveriesPerServerCpuS, p?.deliveriesPerServerCpuS,
+            { budget: peer === 'ws' && ak === 'agentd' ? 2 : null, note: gb });
+        }
+      }
+    }
+  }
+}
+
+async function r1() {
+  const res = {};
+  try {
+    await withServer(startRedis, async (h) => {
+      for (const payload of C.payloads) {
+        for (const n of C.fanN) {
+          try {
+            const r = await fanout(h, n, payload, { kind: 'redis', port: h.port, channel: 'bench' }, { kind: 'redis', port: h.port, channel: 'bench' });
+            res[`n${n}_p${payload}`] = r;
+            log(`R1 redis n=${n} ${payload}B: ${fmtN(r.deliveriesPerServerCpuS)} deliveries/CPU-s, ${fmtN(r.deliveriesPerS)}/s gen ${(r.genCpuShare * 100).toFixed(0)}%`);
+          } catch (e) { na('R1', `redis n=${n} ${payload}B: ${e.message}`); }
+        }
+      }
+    });
+  } catch (e) { na('R1', `redis: ${e.message}`); }
+  out.scenarios.R1 = res;
+  if (!out.scenarios.W2) na('R1', "agentd's side is W2's figure, and W2 did not run");
+  for (const payload of C.payloads) {
+    for (const n of C.fanN) {
+      const k = `n${n}_p${payload}`;
+      const a = out.scenarios.W2?.agentd?.[k], r = res[k];
+      const gb = [a?.generatorBound && 'agentd run generator-bound', r?.generatorBound && 'Redis run generator-bound'].filter(Boolean).join('; ');
+      ratio('R1', `local fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: agentd ÷ Redis pub/sub`, a?.deliveriesPerServerCpuS, r?.deliveriesPerServerCpuS, { note: gb, naFrom: 'W2' });
+      ratio('R1', `local fan-out deliveries/s, N=${n}, ${payload} B: agentd ÷ Redis pub/sub`, a?.deliveriesPerS, r?.deliveriesPerS, { note: gb, naFrom: 'W2' });
+    }
+  }
+}
+
+// ---- W4: agent stdout line -> 100 subscribers ---------------------------------------------
+
+let agentdRun = null; // set by probeAgentdRun(): how to start an agent that runs linegen
+let agentdWs = null; // {bin, path, bus}: the WebSocket endpoint W1 holds idle connections on
+let agentdWsWhy = 'no WebSocket endpoint';
+let agentdRunWhy = 'agent runs (proc/agent branches) not merged yet';
+let agentdPublishWhy = 'event bus /ws not merged yet';
+
+async function w4() {
+  const res = {};
+  if (!agentdRun) { na('W4', agentdRunWhy); out.scenarios.W4 = null; return; }
+  for (const rate of [1000, 10000]) {
+    const lines = C.w4Lines[rate];
+    try {
+      await withServer(() => agentd.start(), async (h) => {
+        const ag = await agentdRun.prepare(h, [path.join(BIN_DIR, 'linegen'), String(rate), String(lines), '200']);
+        let startErr = null;
+        const r = await sys.runGen('w4.js', { port: h.port, path: '/ws', n: 100, sampleEvery: 10, lines,
+          subscribe: JSON.stringify({ type: 'subscribe', payload: { topics: [`agent:${ag.agentId}`] } }),
+          timeoutMs: (lines / rate) * 1000 + (QUICK ? 3000 : 10000) }, { serverPid: h.pid, timeoutMs: (lines / rate) * 1000 + 30000,
+          onLine: (line) => { if (line === 'READY') agentdRun.run(h, ag).catch((e) => { startErr = e; }); } });
+        if (startErr) throw startErr;
+        r.serverCpuShare = r.serverCpuS / r.seconds;
+        r.genCpuShare = r.genCpuS / r.seconds;
+        r.generatorBound = genBound(r.genCpuS, r.seconds);
+        r.complete = r.linesSeenPerSampler >= lines;
+        res[`r${rate}`] = r;
+        log(`W4 ${rate} lines/s: p50 ${r.p50Ms?.toFixed(3)} ms p99 ${r.p99Ms?.toFixed(3)} ms, seen ${r.linesSeenPerSampler}/${lines} gen ${(r.genCpuShare * 100).toFixed(0)}%`);
+      });
+    } catch (e) { na('W4', `${rate} lines/s: ${e.message}`); }
+  }
+  out.scenarios.W4 = res;
+  for (const rate of [1000, 10000]) {
+    const r = res[`r${rate}`];
+    const note = [r?.generatorBound && 'generator-bound', r && !r.complete && `only ${r.linesSeenPerSampler} of ${r.lines} lines arrived`].filter(Boolean).join('; ');
+    budget('W4', `stdout line → 100 WS subscribers, ${rate} lines/s: p99 ms (budget 2 ms)`, r?.p99Ms, 2, { unit: 'ms', note });
+    budget('W4', `stdout line → 100 WS subscribers, ${rate} lines/s: p50 ms`, r?.p50Ms, 2, { unit: 'ms', note });
+  }
+}
+
+// ---- start-up, idle RSS, binary size ----------------------------------------------------------
+
+async function timeToFirst200(cmd, setup, pathOk) {
+  const times = [];
+  const net = require('node:net');
+  const { spawn } = require('node:child_process');
+  for (let i = 0; i < C.startRuns; i++) {
+    const port = await sys.freePort();
+    const a = setup(port);
+    const t0 = process.hrtime.bigint();
+    const proc = spawn('taskset', ['-c', '1', cmd, ...a.args], { stdio: 'ignore', env: { ...process.env, ...(a.env || {}) } });
+    let ok = false;
+    const deadline = Date.now() + 10000;
+    while (!ok && Date.now() < deadline && proc.exitCode === null) {
+      ok = await new Promise((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        s.on('connect', () => s.write(`GET ${pathOk} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        s.on('data', (d) => { resolve(/^HTTP\/1\.1 200/.test(d.toString('latin1'))); s.destroy(); });
+        s.on('error', () => resolve(false));
+        s.on('close', () => resolve(false));
+      });
+      if (!ok) await new Promise((r) => setImmediate(r));
+    }
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const gone = new Promise((r) => proc.once('exit', r));
+    if (proc.exitCode === null) proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    if (proc.exitCode === null && proc.signalCode === null) await gone;
+    clearTimeout(t);
+    if (a.cleanup) a.cleanup();
+    if (!ok) throw new Error(`${path.basename(cmd)} gave no 200 within 10 s`);
+    times.push(ms);
+  }
+  times.sort((x, y) => x - y);
+  return { medianMs: median(times), minMs: times[0], maxMs: times[times.length - 1], runs: times.length };
+}
+
+async function startup() {
+  const res = {};
+  try {
+    res.agentd = await timeToFirst200(agentd.BIN, (port) => {
+      const d = tmp('bench-start-');
+      return { args: ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', d, '--log-level', 'warn'], cleanup: () => fs.rmSync(d, { recursive: true, force: true }) };
+    }, '/healthz');
+  } catch (e) { na('S1', `agentd start-up: ${e.message}`); }
+  try {
+    res.fastify = await timeToFirst200(NODE, (port) => ({ args: [path.join(HERE, 'peers', 'fastify-h1.js')], env: { PORT: String(port) } }), '/healthz');
+  } catch (e) { na('S1', `fastify start-up: ${e.message}`); }
+  out.scenarios.S1 = res;
+  log(`S1 start-up: agentd ${res.agentd?.medianMs?.toFixed(1)} ms, fastify ${res.fastify?.medianMs?.toFixed(1)} ms`);
+  budget('S1', 'start-up to first 200 OK, ms (budget 50 ms)', res.agentd?.medianMs, 50, { unit: 'ms' });
+  ratio('S1', 'start-up to first 200 OK: agentd ÷ fastify', res.agentd?.medianMs, res.fastify?.medianMs, { higherIsBetter: false, unit: 'ms' });
+
+  // Idle RSS after one request.
+  const rss = {};
+  const measure = async (name, startFn, p) => {
+    try {
+      await withServer(startFn, async (h) => {
+        await agentd.request(h.port, 'GET', p).catch(() => null);
+        await sys.sleep(300);
+        rss[name] = sys.rssBytes(h.pid);
+      });
+    } catch (e) { na('S2', `${name} idle RSS: ${e.message}`); }
+  };
+  await measure('agentd', () => agentd.start(), '/healthz');
+  await measure('nginx', startNginx, '/');
+  await measure('fastify', () => startNode('fastify', 'fastify-h1.js'), '/healthz');
+  await measure('redis', startRedis, '/');
+  out.scenarios.S2 = rss;
+  budget('S2', 'idle RSS, MiB (budget 10 MiB)', rss.agentd != null ? rss.agentd / 1048576 : null, 10, { unit: 'MiB' });
+  ratio('S2', 'idle RSS: agentd ÷ nginx (master + worker)', rss.agentd, rss.nginx, { higherIsBetter: false, unit: 'B' });
+  ratio('S2', 'idle RSS: agentd ÷ fastify', rss.agentd, rss.fastify, { higherIsBetter: false, unit: 'B' });
+  ratio('S2', 'idle RSS: agentd ÷ redis-server', rss.agentd, rss.redis, { higherIsBetter: false, unit: 'B' });
+
+  // Binary size.
+  const size = {};
+  if (fs.existsSync(agentd.BIN)) {
+    size.agentd = fs.statSync(agentd.BIN).size;
+    const stripped = path.join(tmp('bench-strip-'), 'agentd');
+    if (spawnSync('strip', ['-o', stripped, agentd.BIN]).status === 0) size.agentdStripped = fs.statSync(stripped).size;
+    fs.rmSync(path.dirname(stripped), { recursive: true, force: true });
+    size.agentdDynamicLibs = (sh(`ldd ${agentd.BIN}`) || '').split('\n').length;
+  }
+  size.nginx = fs.statSync('/usr/sbin/nginx').size;
+  size.redis = fs.statSync(fs.realpathSync('/usr/bin/redis-server')).size;
+  out.scenarios.S3 = size;
+  budget('S3', 'binary size, stripped, MiB (budget 2 MiB; includes embedded assets)', size.agentdStripped != null ? size.agentdStripped / 1048576 : null, 2, { unit: 'MiB' });
+  ratio('S3', 'binary size: agentd (stripped) ÷ nginx (Debian, stripped)', size.agentdStripped, size.nginx, { higherIsBetter: false, unit: 'B' });
+}
+
+// ---- agentd capability probes -------------------------------------------------------------------
+
+// W2 needs a way to publish on the release binary; W4 needs agent runs.
+// Each probe starts agentd once and records what this build offers.
+async function probes() {
+  if (!fs.existsSync(agentd.BIN)) {
+    agentdPublishWhy = agentdRunWhy = `no agentd binary at ${agentd.BIN}`;
+    return;
+  }
+  const mod = require('./lib/agentd-adapters');
+  for (const [bin, p, bus] of [[agentd.BIN, '/ws', true], [agentd.BENCH_BIN, '/ws/echo', false]]) {
+    if (!fs.existsSync(bin)) continue;
+    try {
+      const ok = await withServer(() => agentd.start({ bin }), (h) => agentd.hasWs(h, p));
+      if (ok) { agentdWs = { bin, path: p, bus }; break; }
+    } catch (e) { agentdWsWhy = e.message; }
+  }
+  if (!agentdWs) agentdWsWhy = 'neither /ws (release) nor /ws/echo (build/bench) accepts an upgrade';
+  out.meta.agentdWs = agentdWs;
+  try { agentdPublish = await mod.probePublish(agentd); } catch (e) { agentdPublishWhy = e.message; }
+  try { agentdRun = await mod.probeRun(agentd); } catch (e) { agentdRunWhy = e.message; }
+}
+
+// ---- output ------------------------------------------------------------------------------------------
+
+function fmtN(x) {
+  if (x == null || Number.isNaN(x)) return 'n/a';
+  if (Math.abs(x) >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (Math.abs(x) >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
+  if (Math.abs(x) >= 100) return x.toFixed(0);
+  if (Math.abs(x) >= 1) return x.toFixed(2);
+  return x.toFixed(3);
+}
+function fmtU(x, unit) {
+  if (x == null) return 'n/a';
+  if (unit === 'B') return x >= 1048576 ? `${(x / 1048576).toFixed(1)} MiB` : x >= 1024 ? `${(x / 1024).toFixed(1)} KiB` : `${x.toFixed(0)} B`;
+  return `${fmtN(x)}${unit ? ` ${unit}` : ''}`;
+}
+
+function printTable() {
+  const rows = [['id', 'what', 'agentd', 'peer', 'ratio', 'budget', 'note']];
+  for (const r of out.ratios) {
+    const naReason = [...(out.na[r.id] || []), ...(r.naFrom && r.agentd == null ? (out.na[r.naFrom] || []) : [])].join('; ');
+    let ratioS;
+    if (r.absolute) ratioS = r.agentd == null ? `n/a (${naReason.slice(0, 60) || 'no data'})` : '';
+    else ratioS = r.ratio == null ? `n/a (${(naReason || 'no data').slice(0, 60)})` : `${r.ratio.toFixed(2)}x`;
+    const b = r.budget == null ? '' : r.absolute ? `≤ ${r.budget} ${r.pass == null ? '' : r.pass ? 'ok' : 'MISS'}` : `${r.pass === false ? 'MISS' : r.pass ? 'ok' : ''} (${r.budget}x)`;
+    rows.push([r.id, r.what, fmtU(r.agentd, r.unit), r.absolute ? '' : fmtU(r.peer, r.unit), ratioS, b, r.note || '']);
+  }
+  const w = rows[0].map((_, i) => Math.min(i === 1 ? 80 : 90, Math.max(...rows.map((r) => String(r[i]).length))));
+  const line = (r) => r.map((c, i) => String(c).padEnd(w[i])).join(' | ').trimEnd();
+  console.log('');
+  console.log(`agentd benchmark ${QUICK ? '(QUICK) ' : ''}${out.meta.date} on ${out.meta.versions.cpu} (${out.meta.versions.cores} cores), kernel ${out.meta.versions.kernel}, agentd ${out.meta.versions.agentdCommit}${out.meta.versions.agentdDirty ? '+dirty' : ''}`);
+  console.log('Ratios are agentd ÷ peer, measured in this run; per-CPU-s figures divide work by the server process tree\'s utime+stime.');
+  console.log(line(rows[0]));
+  console.log(w.map((x) => '-'.repeat(x)).join('-|-'));
+  for (const r of rows.slice(1)) console.log(line(r));
+  const nas = Object.entries(out.na);
+  if (nas.length) {
+    console.log('\nNot measured:');
+    for (const [id, reasons] of nas) for (const r of reasons) console.log(`  ${id}: n/a (${r})`);
+  }
+  console.log(`\nRaw figures: ${path.relative(process.cwd(), path.join(RESULTS, 'latest.json'))} (${((Date.now() - t00) / 1000).toFixed(0)} s)`);
+}
+
+// ---- main ----------------------------------------------------------------------------------------------
+
+async function main() {
+  out.meta = { date: new Date().toISOString(), quick: QUICK, config: C, versions: versions(),
+    loadavg: os.loadavg(), pinning: 'server on core 1, generator on core 0 (taskset)' };
+  const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
+  if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
+  await probes();
+  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['S', startup]];
+  for (const [id, fn] of steps) {
+    if (!want(id) && !(id === 'S' && want('S1'))) continue;
+    log(`${id} ...`);
+    try { await fn(); } catch (e) { na(id, `harness error: ${e.stack.split('\n').slice(0, 2).join(' ')}`); }
+  }
+  await sys.stopAll();
+  if (seeded) { fs.rmSync(seeded.dir, { recursive: true, force: true }); fs.rmSync(path.dirname(seeded.dbFile), { recursive: true, force: true }); }
+  fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(out, null, 2) + '\n');
+  printTable();
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { sys.killAllSync(); process.exit(130); });
+process.on('exit', () => sys.killAllSync());
+main().catch((e) => { console.error(e); sys.killAllSync(); process.exit(1); });

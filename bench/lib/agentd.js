@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// The agentd side of the benchmarks: start the release binary pinned to the
+// server core with a fresh data dir, and find out which features this build
+// has (health, REST store, /ws bus, agent runs), so a scenario whose agentd
+// side is missing reports "n/a (reason)" instead of failing the run.
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { startServer, freePort } = require('./sys');
+const { httpConn, wsConnect } = require('./wire');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = process.env.AGENTD_BIN || path.join(ROOT, 'build', 'release', 'agentd');
+// The release build plus the test-only routes (make bench builds it): used
+// only where the release API offers no way to drive a scenario.
+const BENCH_BIN = process.env.AGENTD_BENCH_BIN || path.join(ROOT, 'build', 'bench', 'agentd');
+
+async function start({ durability = 'normal', args = [], dataDir, bin = BIN } = {}) {
+  if (!fs.existsSync(bin)) throw new Error(`no binary at ${bin} (make BUILD=release)`);
+  const port = await freePort();
+  const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-'));
+  const h = await startServer('agentd', bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir,
+    '--durability', durability, '--max-connections', '30000', '--log-level', 'warn', ...args], { port, timeoutMs: 5000 });
+  h.dataDir = dir;
+  h.base = `http://127.0.0.1:${port}`;
+  const stop = h.stop;
+  h.stop = async (keep) => { await stop(); if (!keep && !dataDir) fs.rmSync(dir, { recursive: true, force: true }); };
+  return h;
+}
+
+async function request(port, method, p, body) {
+  const c = await httpConn({ port });
+  try {
+    const r = await Promise.race([
+      c.request(method, p, body == null ? null : JSON.stringify(body)),
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`${method} ${p}: timeout`)), 5000)),
+    ]);
+    let json = null;
+    try { json = JSON.parse(r.body); } catch (_) { /* not JSON */ }
+    return { status: r.status, body: r.body, json };
+  } finally { c.close(); }
+}
+
+async function healthz(h) {
+  const r = await request(h.port, 'GET', '/healthz');
+  if (r.status !== 200) throw new Error(`GET /healthz answered ${r.status}`);
+  return r;
+}
+
+// Creates workspace -> worktree -> agent through the REST API. Returns
+// {agentId, ...} or throws with the first step that failed.
+async function seedAgent(h, { executor, name = 'bench-agent', extra = {} } = {}) {
+  const wsPath = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-ws-'));
+  let r = await request(h.port, 'POST', '/api/workspaces', { name: 'bench', path: wsPath });
+  if (r.status >= 300) throw new Error(`POST /api/workspaces answered ${r.status} ${r.body.slice(0, 120)}`);
+  const workspaceId = r.json.id || (r.json.workspace && r.json.workspace.id);
+  let worktreeId = r.json.worktrees && r.json.worktrees[0] ? r.json.worktrees[0].id : null;
+  if (!worktreeId) r = await request(h.port, 'GET', `/api/worktrees?workspaceId=${workspaceId}`);
+  const list = r.json && (Array.isArray(r.json) ? r.json : r.json.items || r.json.worktrees || r.json.data);
+  if (!worktreeId && r.status === 200 && Array.isArray(list) && list.length) worktreeId = list[0].id;
+  if (!worktreeId) {
+    r = await request(h.port, 'POST', '/api/worktrees', { workspaceId, name: 'main', branch: 'main', path: wsPath, isMain: true });
+    if (r.status >= 300) throw new Error(`POST /api/worktrees answered ${r.status} ${r.body.slice(0, 120)}`);
+    worktreeId = r.json.id || (r.json.worktree && r.json.worktree.id);
+  }
+  r = await request(h.port, 'POST', '/api/agents', { worktreeId, name, ...(executor ? { executor } : {}), ...extra });
+  if (r.status >= 300) throw new Error(`POST /api/agents answered ${r.status} ${r.body.slice(0, 160)}`);
+  const agentId = r.json.id || (r.json.agent && r.json.agent.id);
+  return { agentId, workspaceId, worktreeId, workspacePath: wsPath };
+}
+
+// True when /ws accepts an upgrade (the bus endpoint).
+async function hasWs(h, p = '/ws') {
+  try { const c = await wsConnect({ port: h.port, path: p, timeoutMs: 3000 }); c.close(); return true; } catch (_) { return false; }
+}
+
+module.exports = { BIN, BENCH_BIN, ROOT, start, request, healthz, seedAgent, hasWs };
