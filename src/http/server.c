@@ -533,6 +533,12 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     if (count_header_bytes(c, r, n) != 0) {
         return 1;
     }
+    if (r->headers_done) {
+        /* A chunked body's trailer: counted against the size limit, not
+         * kept (no handler reads trailers, and keeping them would reopen
+         * the header table after it was finished). */
+        return 0;
+    }
     if (r->last_cb != 1) {
         commit_header(r);
         if (r->nhdrs + 1 > c->srv->cfg->max_header_count) {
@@ -568,6 +574,9 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     ad_req_t *r = c->cur;
     if (count_header_bytes(c, r, n) != 0) {
         return 1;
+    }
+    if (r->headers_done) {
+        return 0; /* a trailer's value: see on_header_field */
     }
     r->last_cb = 2;
     ad_kv_t *h = &r->hdrs[r->nhdrs];

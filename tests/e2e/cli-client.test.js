@@ -6,30 +6,20 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { BIN, run, tmpDir } = require('./lib/daemon');
+const { BIN, run, tmpDir, tmpRepo } = require('./lib/daemon');
 
 const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
 const { startApi } = require('./lib/api');
-
-// A git repository with one commit: a valid workspace whether or not the
-// daemon requires git.
-function gitRepo(base) {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(base, 'repo-')));
-  const git = (...a) => execFileSync('git', a, { cwd: dir, stdio: 'pipe' });
-  git('init', '-q', '-b', 'main');
-  git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '--allow-empty', '-m', 'init');
-  return dir;
-}
 
 test('client commands drive agents through the unix socket', async (t) => {
   const d = await startApi();
   t.after(() => d.cleanup());
   const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
 
-  const ws = await d.req('POST', '/api/workspaces', { path: gitRepo(d.dataDir) });
+  const ws = await d.req('POST', '/api/workspaces', { path: tmpRepo('repo-', d.dataDir) });
   assert.equal(ws.status, 201, JSON.stringify(ws.body));
   const wtId = ws.body.worktrees[0].id;
 

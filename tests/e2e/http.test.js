@@ -74,6 +74,17 @@ test('request bodies: Content-Length, chunked and Expect: 100-continue', async (
   const rs = parseResponses(x.text);
   assert.equal(rs[0].body, 'hello world');
   assert.equal(rs[0].headers['content-type'], 'text/plain');
+  // Trailers after the last chunk are read past, not merged into the
+  // headers, and the connection keeps working.
+  const tr = await exchange(d.url, [
+    'POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n' +
+    '5\r\nhello\r\n0\r\nX-Trailer: 1\r\nContent-Type: evil/x\r\n\r\n' +
+    'GET /healthz HTTP/1.1\r\n\r\n']);
+  const trs = parseResponses(tr.text);
+  assert.equal(trs.length, 2, tr.text);
+  assert.equal(trs[0].body, 'hello');
+  assert.equal(trs[0].headers['content-type'], 'text/plain');
+  assert.equal(trs[1].status, 200);
   const e = await exchange(d.url, ['POST /test/echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n', 100, 'body']);
   assert.match(e.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
   assert.match(e.text, /\r\n\r\nbody$/);

@@ -36,7 +36,7 @@ async function until(fn, what, ms = 10000) {
 
 async function setup(opts = {}) {
   const d = await daemon.start({ needUrl: true, args: ['--stop-grace-ms', '300'], ...opts });
-  const dir = daemon.tmpDir('agentd-wt-');
+  const dir = daemon.tmpRepo('agentd-wt-');
   const ws = await api(d, 'POST', '/api/workspaces', { path: dir, name: 'w' });
   assert.equal(ws.status, 201, JSON.stringify(ws.body));
   return { d, dir, wt: ws.body.worktrees[0].id };

@@ -5,7 +5,6 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./daemon');
@@ -41,10 +40,7 @@ function assertError(r, status, code, field) {
 
 // A workspace is a git work tree: the directory gets an empty repository.
 function makeRepoDir(d) {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(d.dataDir, 'ws-')));
-  execFileSync('git', ['init', '-q', '-b', 'main', dir],
-    { env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
-  return dir;
+  return daemon.tmpRepo('ws-', d.dataDir);
 }
 
 async function makeWorkspace(d, name) {

@@ -23,6 +23,20 @@ function tmpDir(prefix = 'agentd-e2e-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+// A new git repository with one commit (a workspace must be a git work
+// tree). Returns its real path. Global and system git config are ignored so
+// the machine's settings cannot change what the tests see.
+function tmpRepo(prefix = 'agentd-repo-', base = os.tmpdir()) {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(base, prefix)));
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const git = (...a) => spawnSync('git', a, { cwd: dir, env, stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  const c = git('-c', 'user.name=agentd tests', '-c', 'user.email=tests@example.com',
+    'commit', '-q', '--allow-empty', '-m', 'init');
+  if (c.status !== 0) throw new Error(`git commit failed: ${c.stderr}`);
+  return dir;
+}
+
 // Runs agentd to completion (for CLI tests). Returns {status, stdout, stderr}.
 function run(args, opts = {}) {
   const r = spawnSync(BIN, args, {
@@ -94,4 +108,4 @@ function start(opts = {}) {
   return ready;
 }
 
-module.exports = { BIN, start, run, tmpDir };
+module.exports = { BIN, start, run, tmpDir, tmpRepo };

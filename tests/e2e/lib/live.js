@@ -94,7 +94,7 @@ function contiguous(seqs, from, to) {
 }
 
 async function makeAgent(d, extra = {}) {
-  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'agentd-ws-'));
+  const dir = require('./daemon').tmpRepo('agentd-ws-');
   const ws = await json(d, 'POST', '/api/workspaces', { name: 'w', path: dir });
   if (ws.status !== 201 && ws.status !== 200) throw new Error(`workspace: ${ws.status} ${JSON.stringify(ws.body)}`);
   const wsObj = ws.body;
