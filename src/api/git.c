@@ -14,6 +14,7 @@
  * {id, worktreeVanished} on agent:<id> for agents whose worktree vanished
  * outside agentd or came back.
  */
+#include "agent/runner.h"
 #include "api/api_int.h"
 
 #include <limits.h>
@@ -36,6 +37,9 @@ typedef struct {
     json_t *git;   /* a git result kept between steps (owned) */
     json_t *setup; /* the workspace's setup {setupFiles, setupCommand} (owned) */
     char id[AD_ID_MAX];
+    bool force;      /* DELETE ?force=true */
+    size_t stopping; /* agents whose stop has not completed yet */
+    int stop_rc;     /* the first failed stop, or 0 */
 } gctx_t;
 
 static gctx_t *ctx_new(ad_app_t *app, ad_req_t *req)
@@ -752,6 +756,50 @@ static void wt_removed(const ad_git_result_t *res, void *ud)
     ad_store_write(c->app->store, ad_store_op_worktree_delete, args, wt_row_deleted, c);
 }
 
+/* Every agent is stopped (or one stop failed): remove the files. */
+static void wt_remove_files(gctx_t *c)
+{
+    if (c->stop_rc != 0) {
+        ad_res_error_code(c->req, c->stop_rc, NULL,
+                          "cannot stop the agents running in this worktree");
+        ctx_free(c);
+        return;
+    }
+    json_t *ws = NULL;
+    int rc = ad_store_workspace_get(c->app->store, jstr(c->wt, "workspaceId"), &ws);
+    if (rc != 0) {
+        ad_res_error_code(c->req, rc, NULL, "cannot read the worktree's workspace");
+        ctx_free(c);
+        return;
+    }
+    c->ws = ws;
+    ad_git_args_t a = {
+        .repo_path = jstr(c->ws, "path"), .path = jstr(c->wt, "path"), .force = c->force};
+    queue(c, AD_GIT_OP_REMOVE, &a, wt_removed);
+}
+
+static void wt_agent_stopped(int rc, json_t *result, const char *msg, void *ud)
+{
+    gctx_t *c = ud;
+    AD_UNUSED(result); /* borrowed */
+    if (rc != 0 && rc != AD_ENOENT && c->stop_rc == 0) {
+        ad_log(AD_LOG_WARN, "api", "stopping an agent before a worktree delete failed msg=\"%s\"",
+               msg ? msg : ad_strerror(rc));
+        c->stop_rc = rc;
+    }
+    if (--c->stopping > 0) {
+        return;
+    }
+    if (still_open(c)) {
+        wt_remove_files(c);
+    }
+}
+
+/* DELETE /api/worktrees/:id?force=: stops the agents running in the
+ * worktree (gracefully, as a user's stop would), then removes the folder and
+ * prunes it. Uncommitted or unpushed work refuses the removal (409, files
+ * listed) unless force; stopped agents stay stopped either way, and nothing
+ * on disk is lost. */
 void api_git_worktree_delete(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
@@ -759,7 +807,6 @@ void api_git_worktree_delete(ad_req_t *req, void *ud)
         return;
     }
     json_t *wt = load_worktree(app, req);
-    json_t *ws = NULL;
     json_t *agents = NULL;
     bool force = false;
     if (wt == NULL) {
@@ -773,42 +820,35 @@ void api_git_worktree_delete(ad_req_t *req, void *ud)
                      "%s is the workspace's main worktree; it cannot be deleted", jstr(wt, "path"));
         goto out;
     }
-    /* No supervisor stops agents yet: running ones block the delete. */
     int rc = ad_store_agent_list(app->store, jstr(wt, "id"), "running", false, &agents);
     if (rc != 0) {
         ad_res_error_code(req, rc, NULL, "cannot read the worktree's agents");
         goto out;
     }
     json_t *running = json_object_get(agents, "agents");
-    if (json_array_size(running) > 0) {
-        json_t *ids = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(running, i, v)
-        {
-            json_array_append(ids, json_object_get(v, "id"));
-        }
-        ad_res_error(req, 409, "CONFLICT",
-                     json_pack("{s:s, s:o}", "reason", "agents_running", "agentIds", ids),
-                     "%zu agent%s running in this worktree; stop them first",
-                     json_array_size(running), json_array_size(running) == 1 ? " is" : "s are");
-        goto out;
-    }
-    rc = ad_store_workspace_get(app->store, jstr(wt, "workspaceId"), &ws);
-    if (rc != 0) {
-        ad_res_error_code(req, rc, NULL, "cannot read the worktree's workspace");
+    if (json_array_size(running) > 0 && app->runner == NULL) {
+        ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "agents_running"),
+                     "agents are running in this worktree and no supervisor can stop them");
         goto out;
     }
     gctx_t *c = ctx_new(app, req);
     c->wt = wt;
-    c->ws = ws;
-    wt = ws = NULL;
-    ad_git_args_t a = {
-        .repo_path = jstr(c->ws, "path"), .path = jstr(c->wt, "path"), .force = force};
-    queue(c, AD_GIT_OP_REMOVE, &a, wt_removed);
+    c->force = force;
+    wt = NULL;
+    /* Count first so a stop that completes at once cannot finish early. */
+    c->stopping = 1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(running, i, v)
+    {
+        c->stopping++;
+        if (ad_runner_stop(app->runner, jstr(v, "id"), false, wt_agent_stopped, c) != 0) {
+            c->stopping--; /* not running after all: nothing to wait for */
+        }
+    }
+    wt_agent_stopped(0, NULL, NULL, c);
 out:
     json_decref(agents);
-    json_decref(ws);
     json_decref(wt);
 }
 

@@ -460,23 +460,37 @@ test('a running setup command does not hold up shutdown', async () => {
   }
 });
 
-test('a worktree with a running agent is not deleted', async () => {
+test('deleting a worktree stops the agents running in it first', async () => {
+  const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
   await withDaemon({}, async (d) => {
     const { ws } = await setup(d);
     let r = await call(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'busy', branch: 'busy', createBranch: true });
     const wt = r.body;
-    r = await call(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'worker' });
-    const agent = r.body.agent || r.body;
-    // No supervisor runs agents yet: mark it running as one would.
-    execFileSync('sqlite3', [path.join(d.dataDir, 'agentd.db'),
-      `PRAGMA busy_timeout=5000; UPDATE agents SET status='running' WHERE id='${agent.id}';`]);
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
-    assert.strictEqual(r.status, 409, r.text);
-    assert.strictEqual(r.body.error.details.reason, 'agents_running');
-    assert.deepStrictEqual(r.body.error.details.agentIds, [agent.id]);
-    assert.ok(fs.existsSync(wt.path));
     r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=maybe`);
     assert.strictEqual(r.status, 422, r.text);
+    const agents = [];
+    for (const name of ['one', 'two']) {
+      r = await call(d, 'POST', '/api/agents',
+        { worktreeId: wt.id, name, executor: 'command', command: [process.execPath, FAKE, 'echo'] });
+      assert.strictEqual(r.status, 201, r.text);
+      const agent = r.body.agent || r.body;
+      r = await call(d, 'POST', `/api/agents/${agent.id}/start`, {});
+      assert.strictEqual(r.status, 200, r.text);
+      const started = r.body.agent || r.body;
+      assert.strictEqual(started.status, 'running');
+      assert.ok(started.pid > 0, r.text);
+      agents.push({ id: agent.id, pid: started.pid });
+    }
+    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.ok(!fs.existsSync(wt.path), 'the folder is gone');
+    // The agents' processes were stopped (and reaped) before the folder
+    // went; their rows go with the worktree's.
+    for (const { id, pid } of agents) {
+      assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `agent process ${pid} is gone`);
+      r = await call(d, 'GET', `/api/agents/${id}`);
+      assert.strictEqual(r.status, 404, r.text);
+    }
   });
 });
