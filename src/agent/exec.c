@@ -7,6 +7,7 @@
  * is src/proc's job.
  */
 #include "agent/agent.h"
+#include "proc/proc.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -68,62 +69,19 @@ const char *ad_executor_bin(const ad_config_t *cfg, ad_executor_t e)
     return NULL;
 }
 
-static bool is_executable_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
 int ad_executable_resolve(const char *name, const char *path_env, char *out, size_t outsz)
 {
     if (name == NULL || name[0] == '\0') {
         return AD_EINVAL;
     }
-    if (strchr(name, '/') != NULL) {
-        if (!is_executable_file(name)) {
-            return AD_ENOENT;
-        }
-        if (name[0] == '/') {
-            return (size_t)snprintf(out, outsz, "%s", name) < outsz ? 0 : AD_ETOOBIG;
-        }
-        /* A relative path is relative to agentd's cwd, not the worktree the
-         * child starts in: make it absolute now. */
-        char cwd[4096];
-        if (getcwd(cwd, sizeof(cwd)) == NULL) {
-            return AD_EIO;
-        }
-        return (size_t)snprintf(out, outsz, "%s/%s", cwd, name) < outsz ? 0 : AD_ETOOBIG;
+    /* Relative names are taken from agentd's cwd, not from the worktree the
+     * child will start in, so the answer is an absolute path. */
+    char cwd[4096];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        return AD_EIO;
     }
-    if (path_env == NULL) {
-        path_env = getenv("PATH");
-    }
-    if (path_env == NULL) {
-        path_env = "/usr/local/bin:/usr/bin:/bin";
-    }
-    const char *p = path_env;
-    for (;;) {
-        const char *colon = strchr(p, ':');
-        size_t dlen = colon != NULL ? (size_t)(colon - p) : strlen(p);
-        char cand[4096];
-        /* An empty PATH entry means the current directory (POSIX). */
-        int n = dlen == 0 ? snprintf(cand, sizeof(cand), "./%s", name)
-                          : snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, p, name);
-        if (n > 0 && (size_t)n < sizeof(cand) && is_executable_file(cand)) {
-            if (dlen == 0 || cand[0] != '/') {
-                return ad_executable_resolve(cand, path_env, out, outsz);
-            }
-            if ((size_t)n >= outsz) {
-                return AD_ETOOBIG;
-            }
-            memcpy(out, cand, (size_t)n + 1);
-            return 0;
-        }
-        if (colon == NULL) {
-            break;
-        }
-        p = colon + 1;
-    }
-    return AD_ENOENT;
+    int rc = ad_proc_which_in(name, path_env, cwd, out, outsz);
+    return rc == AD_EPERM ? AD_ENOENT : rc;
 }
 
 /* ---- argv and env builders ------------------------------------------------ */

@@ -66,46 +66,6 @@ ad_rec_t *ad_rec_push(ad_recs_t *out, ad_rec_type_t type)
     return r;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    /* lead byte -> sequence length, smallest code point, payload bits */
-    size_t len = 0;
-    unsigned min = 0;
-    unsigned cp = 0;
-    if ((s[0] & 0xE0) == 0xC0) {
-        len = 2;
-        min = 0x80;
-        cp = s[0] & 0x1F;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3;
-        min = 0x800;
-        cp = s[0] & 0x0F;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        len = 4;
-        min = 0x10000;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0;
-    }
-    return len;
-}
-
 void ad_rec_output(ad_recs_t *out, const char *line, size_t len)
 {
     static const char marker[] = "…[truncated]";
@@ -120,7 +80,7 @@ void ad_rec_output(ad_recs_t *out, const char *line, size_t len)
     const unsigned char *s = (const unsigned char *)line;
     size_t i = 0;
     while (i < n) {
-        size_t k = s[i] == 0 ? 0 : utf8_seq(s + i, n - i);
+        size_t k = s[i] == 0 ? 0 : ad_utf8_seq_len(s + i, n - i);
         if (k == 0) {
             (void)ad_buf_append(&b, bad, sizeof(bad) - 1);
             i++;

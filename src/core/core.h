@@ -165,6 +165,12 @@ int ad_id_new(const char *prefix, char out[AD_ID_MAX]);
 /* True when s looks like an id with this prefix. */
 bool ad_id_valid(const char *s, const char *prefix);
 
+/* ---- UTF-8 ----------------------------------------------------------------- */
+/* Length (1-4) of the valid UTF-8 sequence at s[0..n), or 0 when the bytes
+ * there are not one (bad lead or continuation byte, truncated, overlong,
+ * surrogate, past U+10FFFF). A NUL byte counts as a one-byte sequence. */
+size_t ad_utf8_seq_len(const unsigned char *s, size_t n);
+
 /* ---- data dir -------------------------------------------------------------- */
 /* Creates dir and its parents; the last component gets mode 0700.
  * Returns 0, or a negative code with a message in err. */

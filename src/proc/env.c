@@ -179,8 +179,14 @@ int ad_proc_which_in(const char *argv0, const char *path, const char *cwd, char 
         const char *colon = strchr(p, ':');
         size_t dl = colon != NULL ? (size_t)(colon - p) : strlen(p);
         /* An empty entry means the current directory, as for execvp. */
-        int w = dl == 0 ? snprintf(buf, sizeof(buf), "./%s", argv0)
-                        : snprintf(buf, sizeof(buf), "%.*s/%s", (int)dl, p, argv0);
+        int w;
+        if (dl > 0) {
+            w = snprintf(buf, sizeof(buf), "%.*s/%s", (int)dl, p, argv0);
+        } else if (cwd != NULL) {
+            w = snprintf(buf, sizeof(buf), "%s/%s", cwd, argv0);
+        } else {
+            w = snprintf(buf, sizeof(buf), "./%s", argv0);
+        }
         if (w > 0 && (size_t)w < sizeof(buf) && buf[0] == '/') {
             int rc = check_exec(buf);
             if (rc == 0) {

@@ -18,8 +18,5 @@ int ad_proc_env_build(const char *const *extra, bool pty, char ***out, char *err
 void ad_proc_env_free(char **env);
 /* The value of name in env, or NULL. Borrowed from env. */
 const char *ad_proc_env_get(char *const *env, const char *name);
-/* ad_proc_which() with a cwd that relative paths (with a '/') are taken
- * from (NULL = ours). */
-int ad_proc_which_in(const char *argv0, const char *path, const char *cwd, char *out, size_t outsz);
 
 #endif

@@ -124,6 +124,23 @@ static void log_writes_one_line_text_or_json(void **state)
     assert_non_null(strstr(line, "msg=\"two lines\"\n"));
 }
 
+static void utf8_sequences(void **state)
+{
+    const unsigned char *u = (const unsigned char *)"a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    assert_int_equal(ad_utf8_seq_len(u, 10), 1);
+    assert_int_equal(ad_utf8_seq_len(u + 1, 9), 2);
+    assert_int_equal(ad_utf8_seq_len(u + 3, 7), 3);
+    assert_int_equal(ad_utf8_seq_len(u + 6, 4), 4);
+    assert_int_equal(ad_utf8_seq_len(u + 6, 3), 0);                                 /* truncated */
+    assert_int_equal(ad_utf8_seq_len((const unsigned char *)"\xc0\xaf", 2), 0);     /* overlong */
+    assert_int_equal(ad_utf8_seq_len((const unsigned char *)"\xed\xa0\x80", 3), 0); /* surrogate */
+    assert_int_equal(ad_utf8_seq_len((const unsigned char *)"\xf4\x90\x80\x80", 4), 0);
+    assert_int_equal(ad_utf8_seq_len((const unsigned char *)"\x80", 1), 0);
+    assert_int_equal(ad_utf8_seq_len((const unsigned char *)"\xe2\x28\xa1", 3), 0);
+    assert_int_equal(ad_utf8_seq_len((const unsigned char *)"", 0), 0);
+    assert_int_equal(ad_utf8_seq_len((const unsigned char *)"\0", 1), 1);
+}
+
 static void pidlock_refuses_second_holder(void **state)
 {
     char dir[] = "/tmp/agentd-lockXXXXXX";
@@ -171,6 +188,7 @@ int main(void)
         cmocka_unit_test(errors_have_names),
         cmocka_unit_test(log_masks_secrets),
         cmocka_unit_test(log_writes_one_line_text_or_json),
+        cmocka_unit_test(utf8_sequences),
         cmocka_unit_test(pidlock_refuses_second_holder),
     };
     return cmocka_run_group_tests_name("core-misc", tests, NULL, NULL);
