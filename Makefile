@@ -87,12 +87,14 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 e2e: $(O)/agentd e2e-deps
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
 
+# The fuzz smoke run goes first (a crash fails fast) so that the output ends
+# with the test runners' own summaries.
 check: deps
 	$(MAKE) BUILD=check lint
+	$(MAKE) fuzz-smoke
 	$(MAKE) BUILD=check unit
 	$(MAKE) BUILD=check e2e
 	$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA))
-	$(MAKE) fuzz-smoke
 
 test:
 	$(MAKE) BUILD=test unit
