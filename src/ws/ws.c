@@ -6,8 +6,9 @@
  * Data messages bypass wslay's queue (which mallocs and copies each message
  * per connection): an ad_wsmsg_t holds one pre-framed server frame that any
  * number of connections write by reference. Control frames wslay produces
- * are flushed to the socket as soon as they are queued, so frames leave in
- * the order they were queued.
+ * go on the connection's write queue as soon as wslay makes them, so frames
+ * leave in the order they were queued (the server writes each connection's
+ * queue as one writev per loop turn).
  */
 #include "ws/ws.h"
 
