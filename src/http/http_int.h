@@ -140,6 +140,7 @@ struct ad_conn {
     size_t wbytes;         /* bytes in that queue */
     ad_conn_t *dirty_next; /* the server's list of connections to flush */
     bool dirty;            /* on that list */
+    int werr;              /* a write failed: closed by the next flush */
 };
 
 struct ad_server {

@@ -377,6 +377,12 @@ void ad_conn_flush(ad_conn_t *c)
 #define FREE_WOUTS_MAX 4096
 /* Buffers handed to one writev (IOV_MAX is 1024 on Linux). */
 #define WFLUSH_IOV 256
+/* A connection with this much queued is written at once rather than at
+ * the end of the turn: batching gains nothing more, and a turn that queues
+ * a lot (a replay slice) then meets the per-connection bound as it did when
+ * every frame was written at once, instead of counting bytes the kernel
+ * would have taken. */
+#define WFLUSH_EAGER (64 * 1024)
 
 struct ad_wflush {
     uv_prepare_t prep;
@@ -445,6 +451,9 @@ static void wqueue_drop(ad_conn_t *c)
 static int wqueue_flush(ad_conn_t *c)
 {
     ad_server_t *s = c->srv;
+    if (c->werr != 0) {
+        return c->werr;
+    }
     uv_buf_t bufs[WFLUSH_IOV];
     while (c->whead != NULL && !c->closing) {
         unsigned n = 0;
@@ -459,6 +468,7 @@ static int wqueue_flush(ad_conn_t *c)
         }
         int w = uv_try_write(&c->h.stream, bufs, n);
         if (w < 0 && w != UV_EAGAIN) {
+            c->werr = w;
             return w;
         }
         size_t done = w > 0 ? (size_t)w : 0;
@@ -505,6 +515,7 @@ static int wqueue_flush(ad_conn_t *c)
                 o = next;
             }
             free(b);
+            c->werr = rc;
             return rc;
         }
     }
@@ -581,6 +592,10 @@ static void wqueue_push(ad_conn_t *c, ad_wout_t *o)
     }
     c->wtail = o;
     c->wbytes += o->buf.len;
+    if (c->wbytes >= WFLUSH_EAGER) {
+        /* an error stays for the turn's flush to find: no close here */
+        (void)wqueue_flush(c);
+    }
     if (!c->dirty) {
         c->dirty = true;
         c->dirty_next = s->dirty;
