@@ -512,7 +512,7 @@ async function w4() {
         r.generatorBound = genBound(r.genCpuS, r.seconds);
         r.complete = r.linesSeenPerSampler >= lines;
         res[`r${rate}`] = r;
-        log(`W4 ${rate} lines/s: p50 ${r.p50Ms?.toFixed(3)} ms p99 ${r.p99Ms?.toFixed(3)} ms, seen ${r.linesSeenPerSampler}/${lines} gen ${(r.genCpuShare * 100).toFixed(0)}%`);
+        log(`W4 ${rate} lines/s: p50 ${r.p50Ms?.toFixed(3)} ms p99 ${r.p99Ms?.toFixed(3)} ms, seen ${r.linesSeenPerSampler}/${lines} gen ${(r.genCpuShare * 100).toFixed(0)}% srv ${(r.serverCpuShare * 100).toFixed(0)}%, late (>2 ms) per tenth of the run ${JSON.stringify(r.lateByTenth)}`);
       });
     } catch (e) { na('W4', `${rate} lines/s: ${e.message}`); }
   }
