@@ -17,6 +17,11 @@
 #define PACE_MS 2
 #define TRIM_MIN_INTERVAL_MS 250
 #define TRIM_TIMER_MS 60000
+/* Events wait this long for others to share their transaction. Fan-out is
+ * not delayed; replay serves unpersisted events from the ring. Committing
+ * each event alone cost a store round trip (and a wake-up of the loop by
+ * the writer thread) per event. */
+#define PERSIST_DELAY_MS 5
 
 typedef struct backfill {
     struct backfill *next;
@@ -61,6 +66,7 @@ struct ad_bus {
     ad_bus_sub_t *paced; /* subscribers whose replay waits for room */
     uv_timer_t pace_timer;
     uv_timer_t trim_timer;
+    uv_timer_t persist_timer;
     int open_handles;
     bool closing;
     /* persistence */
@@ -95,9 +101,11 @@ ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
     if (loop != NULL) {
         uv_timer_init(loop, &bus->pace_timer);
         uv_timer_init(loop, &bus->trim_timer);
+        uv_timer_init(loop, &bus->persist_timer);
         bus->pace_timer.data = bus;
         bus->trim_timer.data = bus;
-        bus->open_handles = 2;
+        bus->persist_timer.data = bus;
+        bus->open_handles = 3;
     }
     return bus;
 }
@@ -131,8 +139,8 @@ void ad_bus_free(ad_bus_t *bus)
         return;
     }
     bus->closing = true;
-    uv_timer_t *timers[2] = {&bus->pace_timer, &bus->trim_timer};
-    for (int i = 0; i < 2 && bus->loop != NULL; i++) {
+    uv_timer_t *timers[3] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer};
+    for (int i = 0; i < 3 && bus->loop != NULL; i++) {
         if (uv_is_closing((uv_handle_t *)timers[i])) {
             bus->open_handles--; /* closed by whoever walked the loop */
         } else {
@@ -187,6 +195,7 @@ static void ring_evict(ad_bus_t *bus)
 static void maybe_trim(ad_bus_t *bus, bool force);
 
 static void flush_writes(ad_bus_t *bus);
+static void schedule_writes(ad_bus_t *bus);
 
 typedef struct {
     ad_bus_t *bus;
@@ -220,7 +229,7 @@ static void on_written(int rc, void *arg)
     }
     ring_evict(bus);
     maybe_trim(bus, false);
-    flush_writes(bus);
+    schedule_writes(bus);
 }
 
 /* One batch in flight at a time, so events queued meanwhile go in the next
@@ -231,6 +240,9 @@ static void flush_writes(ad_bus_t *bus)
         (bus->writes > 0 && !bus->stopping)) {
         return;
     }
+    if (bus->loop != NULL && !uv_is_closing((uv_handle_t *)&bus->persist_timer)) {
+        uv_timer_stop(&bus->persist_timer);
+    }
     size_t n = bus->npending < WRITE_BATCH_MAX || bus->stopping ? bus->npending : WRITE_BATCH_MAX;
     wbatch_t *wb = ad_xmalloc(sizeof(*wb) + n * sizeof(wb->evs[0]));
     wb->bus = bus;
@@ -240,6 +252,29 @@ static void flush_writes(ad_bus_t *bus)
     bus->npending -= n;
     bus->writes++;
     bus->sops->write(bus->simpl, wb->evs, n, on_written, wb);
+}
+
+static void on_persist_timer(uv_timer_t *t)
+{
+    flush_writes(t->data);
+}
+
+/* Writes what is pending soon: at once when stopping, without a loop, or
+ * with a full batch; otherwise after PERSIST_DELAY_MS (or when the batch in
+ * flight has committed and the delay has passed). */
+static void schedule_writes(ad_bus_t *bus)
+{
+    if (bus->sops == NULL || bus->npending == 0 || bus->closing) {
+        return;
+    }
+    if (bus->loop == NULL || bus->stopping || bus->npending >= WRITE_BATCH_MAX ||
+        uv_is_closing((uv_handle_t *)&bus->persist_timer)) {
+        flush_writes(bus);
+        return;
+    }
+    if (bus->writes == 0 && !uv_is_active((uv_handle_t *)&bus->persist_timer)) {
+        uv_timer_start(&bus->persist_timer, on_persist_timer, PERSIST_DELAY_MS, 0);
+    }
 }
 
 static void on_trimmed(int rc, uint64_t oldest, void *arg)
@@ -436,7 +471,7 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
     fan_out(bus, ev);
     bus_event_unref(ev);
     ring_evict(bus);
-    flush_writes(bus);
+    schedule_writes(bus);
     return seq;
 }
 
