@@ -85,6 +85,7 @@ struct ad_bus {
 };
 
 static void run_replay(ad_bus_sub_t *sub);
+static bool has_room(ad_bus_sub_t *sub);
 static void sub_try_reap(ad_bus_sub_t *sub);
 static void bus_try_finish_free(ad_bus_t *bus);
 
@@ -295,6 +296,9 @@ static void maybe_trim(ad_bus_t *bus, bool force)
 {
     if (bus->sops == NULL || bus->trimming || bus->closing || bus->stopping || bus->cfg == NULL) {
         return;
+    }
+    if (bus->db_reads > 0) {
+        return; /* a replay is reading the table: the next commit tries again */
     }
     int64_t now = ad_wall_ms();
     if (bus->db_min == 0 || (!force && now - bus->last_trim_ms < TRIM_MIN_INTERVAL_MS)) {
@@ -886,7 +890,7 @@ static void on_pace_timer(uv_timer_t *t)
     ad_bus_sub_t *sub = bus->paced;
     while (sub != NULL) {
         ad_bus_sub_t *next = sub->pace_next;
-        if (sub->ops->queued(sub->ud) <= sub->queue_limit / 2) {
+        if (has_room(sub)) {
             pace_remove(sub);
             run_replay(sub);
         }
@@ -897,14 +901,14 @@ static void on_pace_timer(uv_timer_t *t)
     }
 }
 
-static bool must_pace(ad_bus_sub_t *sub)
+static bool has_room(ad_bus_sub_t *sub)
 {
-    if (sub->ops->queued == NULL || sub->queue_limit == 0 || sub->bus->loop == NULL) {
-        return false;
-    }
-    if (sub->ops->queued(sub->ud) <= sub->queue_limit / 2) {
-        return false;
-    }
+    return sub->ops->queued == NULL || sub->queue_limit == 0 ||
+           sub->ops->queued(sub->ud) <= sub->queue_limit / 2;
+}
+
+static void pace_add(ad_bus_sub_t *sub)
+{
     ad_bus_t *bus = sub->bus;
     sub->paced = true;
     sub->pace_prev = NULL;
@@ -916,6 +920,14 @@ static bool must_pace(ad_bus_sub_t *sub)
     if (!uv_is_active((uv_handle_t *)&bus->pace_timer)) {
         uv_timer_start(&bus->pace_timer, on_pace_timer, PACE_MS, PACE_MS);
     }
+}
+
+static bool must_pace(ad_bus_sub_t *sub)
+{
+    if (sub->bus->loop == NULL || has_room(sub)) {
+        return false;
+    }
+    pace_add(sub);
     return true;
 }
 
@@ -977,6 +989,14 @@ static void run_replay(ad_bus_sub_t *sub)
         }
         if (bus->sops == NULL) {
             AD_BUG("replay below the ring without a store");
+        }
+        if (bus->trimming && bus->loop != NULL) {
+            /* A trim may delete rows this read would return, after the
+             * oldest seq was checked above: read once it has finished. */
+            if (!sub->paced) {
+                pace_add(sub);
+            }
+            return;
         }
         uint64_t upto = ring_first ? ring_first - 1 : end;
         if (upto > end) {
