@@ -9,6 +9,7 @@ const { params: p, mark, window, result, waitLine, fail, pool, sleep, pct } = re
 const { wsConnect } = require('../lib/wire');
 
 const lat = [];
+const late = []; // [line index, ms] of samples over the 2 ms budget: when in the run they fall
 const re = /bench (\d+) (\d+)/g;
 let samplers = 0;
 let seenBySamplers = 0;
@@ -25,7 +26,9 @@ let seenBySamplers = 0;
       let m;
       while ((m = re.exec(s)) !== null) {
         seenBySamplers++;
-        lat.push(Number(now - BigInt(m[2])) / 1e6);
+        const ms = Number(now - BigInt(m[2])) / 1e6;
+        lat.push(ms);
+        if (ms > 2) late.push([Number(m[1]), ms]);
       }
     } : undefined;
     const c = await wsConnect({ port: p.port, path: p.path, onMessage });
@@ -41,11 +44,15 @@ let seenBySamplers = 0;
   const w = window();
   mark('end');
   lat.sort((a, b) => a - b);
+  // Late lines grouped by tenth of the run: a start-up stall and a steady
+  // backlog look different here.
+  const lateByTenth = new Array(10).fill(0);
+  for (const [i] of late) lateByTenth[Math.min(9, Math.floor((i * 10) / p.lines))]++;
   let frames = 0;
   for (const s of subs) frames += s.count;
   result({ n: subs.length, lines: p.lines, linesSeenPerSampler: seenBySamplers / samplers, frames,
     p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.length ? lat[lat.length - 1] : null,
-    seconds: w.seconds, genCpuS: w.genCpuS });
+    lateByTenth, seconds: w.seconds, genCpuS: w.genCpuS });
   for (const s of subs) s.close();
   setTimeout(() => process.exit(0), 50);
 })().catch(fail);

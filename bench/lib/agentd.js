@@ -8,6 +8,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { startServer, freePort } = require('./sys');
 const { httpConn, wsConnect } = require('./wire');
 
@@ -53,6 +54,10 @@ async function healthz(h) {
 // {agentId, ...} or throws with the first step that failed.
 async function seedAgent(h, { executor, name = 'bench-agent', extra = {} } = {}) {
   const wsPath = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-ws-'));
+  // A workspace must be a git repository with a commit.
+  const git = (...a) => execFileSync('git', ['-C', wsPath, '-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...a], { stdio: 'ignore' });
+  git('init', '-q', '-b', 'main');
+  git('commit', '-q', '--allow-empty', '-m', 'bench');
   let r = await request(h.port, 'POST', '/api/workspaces', { name: 'bench', path: wsPath });
   if (r.status >= 300) throw new Error(`POST /api/workspaces answered ${r.status} ${r.body.slice(0, 120)}`);
   const workspaceId = r.json.id || (r.json.workspace && r.json.workspace.id);

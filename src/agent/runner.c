@@ -35,8 +35,11 @@ typedef struct {
 #define LIVE_BYTES (64 * 1024)
 /* Events published and not yet in the events table: past this, plain
  * output is not streamed live (it is still stored), so a flooding agent
- * cannot grow the bus without bound. */
-#define LIVE_BACKLOG_MAX 128
+ * cannot grow the bus without bound. The bus holds events a few ms to
+ * commit them together, and at 10k lines/s a commit or two already spans
+ * more than a hundred events: 4096 is about 0.4 s of lag at that rate
+ * (about 1 MB of events), well past a healthy writer's. */
+#define LIVE_BACKLOG_MAX 4096
 
 struct ad_runner_tap {
     struct ad_runner_tap *next, *prev;

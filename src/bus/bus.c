@@ -17,6 +17,11 @@
 #define PACE_MS 2
 #define TRIM_MIN_INTERVAL_MS 250
 #define TRIM_TIMER_MS 60000
+/* Events wait this long for others to share their transaction. Fan-out is
+ * not delayed; replay serves unpersisted events from the ring. Committing
+ * each event alone cost a store round trip (and a wake-up of the loop by
+ * the writer thread) per event. */
+#define PERSIST_DELAY_MS 5
 
 typedef struct backfill {
     struct backfill *next;
@@ -61,6 +66,7 @@ struct ad_bus {
     ad_bus_sub_t *paced; /* subscribers whose replay waits for room */
     uv_timer_t pace_timer;
     uv_timer_t trim_timer;
+    uv_timer_t persist_timer;
     int open_handles;
     bool closing;
     /* persistence */
@@ -79,6 +85,7 @@ struct ad_bus {
 };
 
 static void run_replay(ad_bus_sub_t *sub);
+static bool has_room(ad_bus_sub_t *sub);
 static void sub_try_reap(ad_bus_sub_t *sub);
 static void bus_try_finish_free(ad_bus_t *bus);
 
@@ -95,9 +102,11 @@ ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
     if (loop != NULL) {
         uv_timer_init(loop, &bus->pace_timer);
         uv_timer_init(loop, &bus->trim_timer);
+        uv_timer_init(loop, &bus->persist_timer);
         bus->pace_timer.data = bus;
         bus->trim_timer.data = bus;
-        bus->open_handles = 2;
+        bus->persist_timer.data = bus;
+        bus->open_handles = 3;
     }
     return bus;
 }
@@ -131,8 +140,8 @@ void ad_bus_free(ad_bus_t *bus)
         return;
     }
     bus->closing = true;
-    uv_timer_t *timers[2] = {&bus->pace_timer, &bus->trim_timer};
-    for (int i = 0; i < 2 && bus->loop != NULL; i++) {
+    uv_timer_t *timers[3] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer};
+    for (int i = 0; i < 3 && bus->loop != NULL; i++) {
         if (uv_is_closing((uv_handle_t *)timers[i])) {
             bus->open_handles--; /* closed by whoever walked the loop */
         } else {
@@ -187,6 +196,7 @@ static void ring_evict(ad_bus_t *bus)
 static void maybe_trim(ad_bus_t *bus, bool force);
 
 static void flush_writes(ad_bus_t *bus);
+static void schedule_writes(ad_bus_t *bus);
 
 typedef struct {
     ad_bus_t *bus;
@@ -220,7 +230,7 @@ static void on_written(int rc, void *arg)
     }
     ring_evict(bus);
     maybe_trim(bus, false);
-    flush_writes(bus);
+    schedule_writes(bus);
 }
 
 /* One batch in flight at a time, so events queued meanwhile go in the next
@@ -231,6 +241,9 @@ static void flush_writes(ad_bus_t *bus)
         (bus->writes > 0 && !bus->stopping)) {
         return;
     }
+    if (bus->loop != NULL && !uv_is_closing((uv_handle_t *)&bus->persist_timer)) {
+        uv_timer_stop(&bus->persist_timer);
+    }
     size_t n = bus->npending < WRITE_BATCH_MAX || bus->stopping ? bus->npending : WRITE_BATCH_MAX;
     wbatch_t *wb = ad_xmalloc(sizeof(*wb) + n * sizeof(wb->evs[0]));
     wb->bus = bus;
@@ -240,6 +253,29 @@ static void flush_writes(ad_bus_t *bus)
     bus->npending -= n;
     bus->writes++;
     bus->sops->write(bus->simpl, wb->evs, n, on_written, wb);
+}
+
+static void on_persist_timer(uv_timer_t *t)
+{
+    flush_writes(t->data);
+}
+
+/* Writes what is pending soon: at once when stopping, without a loop, or
+ * with a full batch; otherwise after PERSIST_DELAY_MS (or when the batch in
+ * flight has committed and the delay has passed). */
+static void schedule_writes(ad_bus_t *bus)
+{
+    if (bus->sops == NULL || bus->npending == 0 || bus->closing) {
+        return;
+    }
+    if (bus->loop == NULL || bus->stopping || bus->npending >= WRITE_BATCH_MAX ||
+        uv_is_closing((uv_handle_t *)&bus->persist_timer)) {
+        flush_writes(bus);
+        return;
+    }
+    if (bus->writes == 0 && !uv_is_active((uv_handle_t *)&bus->persist_timer)) {
+        uv_timer_start(&bus->persist_timer, on_persist_timer, PERSIST_DELAY_MS, 0);
+    }
 }
 
 static void on_trimmed(int rc, uint64_t oldest, void *arg)
@@ -260,6 +296,9 @@ static void maybe_trim(ad_bus_t *bus, bool force)
 {
     if (bus->sops == NULL || bus->trimming || bus->closing || bus->stopping || bus->cfg == NULL) {
         return;
+    }
+    if (bus->db_reads > 0) {
+        return; /* a replay is reading the table: the next commit tries again */
     }
     int64_t now = ad_wall_ms();
     if (bus->db_min == 0 || (!force && now - bus->last_trim_ms < TRIM_MIN_INTERVAL_MS)) {
@@ -436,7 +475,7 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
     fan_out(bus, ev);
     bus_event_unref(ev);
     ring_evict(bus);
-    flush_writes(bus);
+    schedule_writes(bus);
     return seq;
 }
 
@@ -851,7 +890,7 @@ static void on_pace_timer(uv_timer_t *t)
     ad_bus_sub_t *sub = bus->paced;
     while (sub != NULL) {
         ad_bus_sub_t *next = sub->pace_next;
-        if (sub->ops->queued(sub->ud) <= sub->queue_limit / 2) {
+        if (has_room(sub)) {
             pace_remove(sub);
             run_replay(sub);
         }
@@ -862,14 +901,14 @@ static void on_pace_timer(uv_timer_t *t)
     }
 }
 
-static bool must_pace(ad_bus_sub_t *sub)
+static bool has_room(ad_bus_sub_t *sub)
 {
-    if (sub->ops->queued == NULL || sub->queue_limit == 0 || sub->bus->loop == NULL) {
-        return false;
-    }
-    if (sub->ops->queued(sub->ud) <= sub->queue_limit / 2) {
-        return false;
-    }
+    return sub->ops->queued == NULL || sub->queue_limit == 0 ||
+           sub->ops->queued(sub->ud) <= sub->queue_limit / 2;
+}
+
+static void pace_add(ad_bus_sub_t *sub)
+{
     ad_bus_t *bus = sub->bus;
     sub->paced = true;
     sub->pace_prev = NULL;
@@ -881,6 +920,14 @@ static bool must_pace(ad_bus_sub_t *sub)
     if (!uv_is_active((uv_handle_t *)&bus->pace_timer)) {
         uv_timer_start(&bus->pace_timer, on_pace_timer, PACE_MS, PACE_MS);
     }
+}
+
+static bool must_pace(ad_bus_sub_t *sub)
+{
+    if (sub->bus->loop == NULL || has_room(sub)) {
+        return false;
+    }
+    pace_add(sub);
     return true;
 }
 
@@ -942,6 +989,14 @@ static void run_replay(ad_bus_sub_t *sub)
         }
         if (bus->sops == NULL) {
             AD_BUG("replay below the ring without a store");
+        }
+        if (bus->trimming && bus->loop != NULL) {
+            /* A trim may delete rows this read would return, after the
+             * oldest seq was checked above: read once it has finished. */
+            if (!sub->paced) {
+                pace_add(sub);
+            }
+            return;
         }
         uint64_t upto = ring_first ? ring_first - 1 : end;
         if (upto > end) {

@@ -134,6 +134,13 @@ struct ad_conn {
     const char *err_code;
     const char *err_msg;
     ad_req_t *done; /* the request on_message_complete just finished */
+    /* WebSocket/SSE writes queued this loop turn, oldest first; written
+     * together (one writev) by the server's flush before the loop polls. */
+    struct ad_wout *whead, *wtail;
+    size_t wbytes;         /* bytes in that queue */
+    ad_conn_t *dirty_next; /* the server's list of connections to flush */
+    bool dirty;            /* on that list */
+    int werr;              /* a write failed: closed by the next flush */
 };
 
 struct ad_server {
@@ -152,9 +159,11 @@ struct ad_server {
     size_t nconns;
     ad_req_t *free_reqs;
     size_t nfree_reqs;
-    struct ad_wout *free_wouts; /* linked through ->msg */
+    struct ad_wout *free_wouts; /* linked through ->next */
     size_t nfree_wouts;
-    char rbuf[65536]; /* one read buffer for the whole loop */
+    ad_conn_t *dirty;         /* connections with queued writes */
+    struct ad_wflush *wflush; /* prepare+check handles that flush them */
+    char rbuf[65536];         /* one read buffer for the whole loop */
     char date[64];
     size_t date_len;
     int64_t date_sec;
@@ -169,10 +178,11 @@ struct ad_server {
 };
 
 /* ---- shared between http and ws ---------------------------------------------- */
-/* A write that owns its bytes (or a shared WebSocket message). */
+/* A queued write that owns its bytes (or refers to a shared WebSocket
+ * message). Writes queued to one connection within a loop turn go out
+ * together, in order, as one writev from a prepare/check handle. */
 typedef struct ad_wout {
-    uv_write_t wr;
-    ad_conn_t *conn;
+    struct ad_wout *next;
     void (*release)(void *msg); /* called once the bytes are written */
     void *msg;
     uv_buf_t buf;
@@ -180,7 +190,9 @@ typedef struct ad_wout {
     char data[];
 } ad_wout_t;
 
-/* Writes bytes on conn (copied). Returns 0 or AD_ECLOSED. */
+/* Writes bytes on conn (copied). Returns 0 or AD_ECLOSED. The bytes are
+ * queued and leave, in queue order, before the loop next waits for I/O
+ * (or before any HTTP response or shutdown queued later). */
 int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
 /* Writes n bytes at p that stay valid until release(msg) is called once
  * the write is done (release may be NULL). On failure (AD_ECLOSED) nothing
@@ -190,7 +202,7 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
 int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg);
 /* Writes every answered request at the head of the queue. */
 void ad_conn_flush(ad_conn_t *c);
-/* Bytes handed to the socket and not yet written. */
+/* Bytes queued or handed to the socket and not yet written. */
 size_t ad_conn_queued(const ad_conn_t *c);
 /* Closes after pending writes (lingering close). */
 void ad_conn_finish(ad_conn_t *c);

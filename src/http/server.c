@@ -47,6 +47,9 @@ static const http_parser_settings parser_settings = {
 static void conn_timer_cb(uv_timer_t *t);
 static void parse_input(ad_conn_t *c, const char *data, size_t len);
 static void check_done(ad_server_t *s);
+static int wqueue_flush(ad_conn_t *c);
+static void wqueue_drop(ad_conn_t *c);
+static void wflush_close(ad_server_t *s);
 
 /* ---- requests ----------------------------------------------------------------- */
 
@@ -107,6 +110,14 @@ static void conn_free_cb(uv_handle_t *h)
         return;
     }
     ad_server_t *s = c->srv;
+    if (c->dirty) {
+        /* closed after its writes were queued and before the flush ran */
+        ad_conn_t **pp = &s->dirty;
+        while (*pp != c) {
+            pp = &(*pp)->dirty_next;
+        }
+        *pp = c->dirty_next;
+    }
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -127,6 +138,7 @@ void ad_conn_abort(ad_conn_t *c)
         return;
     }
     c->closing = true;
+    wqueue_drop(c);
     /* Requests a handler still holds stay valid; their late answers are
      * dropped. Answered but unwritten ones go back to the pool. */
     ad_req_t *r = c->qhead;
@@ -181,6 +193,11 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 void ad_conn_finish(ad_conn_t *c)
 {
     if (c->closing || c->shutting) {
+        return;
+    }
+    /* queued frames (a Close, the last events) go before the FIN */
+    if (wqueue_flush(c) != 0) {
+        ad_conn_abort(c);
         return;
     }
     c->shutting = true;
@@ -312,6 +329,11 @@ static void on_req_written(uv_write_t *w, int status)
 
 void ad_conn_flush(ad_conn_t *c)
 {
+    /* what was queued before this answer leaves before it */
+    if (c->whead != NULL && c->qhead != NULL && c->qhead->answered && wqueue_flush(c) != 0) {
+        ad_conn_abort(c);
+        return;
+    }
     while (!c->closing && c->qhead != NULL && c->qhead->answered) {
         ad_req_t *r = c->qhead;
         c->qhead = r->next;
@@ -341,9 +363,40 @@ void ad_conn_flush(ad_conn_t *c)
 
 /* ---- writes for WebSocket and SSE ------------------------------------------------ */
 
-/* Reference writes (one per WebSocket delivery or SSE event) reuse their
- * small bookkeeping structs instead of a malloc each. */
-#define FREE_WOUTS_MAX 1024
+/* Writes (one per WebSocket delivery or SSE event, and control frames) are
+ * queued on their connection and leave together: the server keeps a list
+ * of connections with queued bytes and writes each one's queue as a single
+ * writev, from a check handle (after the I/O callbacks of a loop turn) and
+ * a prepare handle (after timers and close callbacks, before the loop
+ * polls). A fan-out to many connections thus costs one syscall per
+ * connection per turn instead of one per frame, and frames still leave in
+ * the order they were queued. Shared frames stay shared: the queue holds
+ * references, released once the kernel has the bytes. */
+
+/* Reference writes reuse their small bookkeeping structs. */
+#define FREE_WOUTS_MAX 4096
+/* Buffers handed to one writev (IOV_MAX is 1024 on Linux). */
+#define WFLUSH_IOV 256
+/* A connection with this much queued is written at once rather than at
+ * the end of the turn: batching gains nothing more, and a turn that queues
+ * a lot (a replay slice) then meets the per-connection bound as it did when
+ * every frame was written at once, instead of counting bytes the kernel
+ * would have taken. */
+#define WFLUSH_EAGER (64 * 1024)
+
+struct ad_wflush {
+    uv_prepare_t prep;
+    uv_check_t check;
+    ad_server_t *srv;
+    int nclosed;
+};
+
+/* One uv_write of queued buffers the socket did not take at once. */
+typedef struct {
+    uv_write_t wr;
+    ad_conn_t *conn;
+    ad_wout_t *head; /* the wouts it covers, to release when written */
+} wbatch_t;
 
 static void wout_put(ad_server_t *s, ad_wout_t *o)
 {
@@ -351,32 +404,216 @@ static void wout_put(ad_server_t *s, ad_wout_t *o)
         free(o); /* copies carry their bytes: sizes differ, do not pool */
         return;
     }
-    o->msg = s->free_wouts;
+    o->next = s->free_wouts;
     s->free_wouts = o;
     s->nfree_wouts++;
 }
 
-static void on_wout_written(uv_write_t *w, int status)
+static void wout_done(ad_server_t *s, ad_wout_t *o)
 {
-    ad_wout_t *o = w->data;
-    ad_conn_t *c = o->conn;
     if (o->release != NULL) {
         o->release(o->msg);
     }
-    wout_put(c->srv, o);
+    wout_put(s, o);
+}
+
+static void on_wbatch_written(uv_write_t *w, int status)
+{
+    wbatch_t *b = w->data;
+    ad_conn_t *c = b->conn;
+    ad_wout_t *o = b->head;
+    while (o != NULL) {
+        ad_wout_t *next = o->next;
+        wout_done(c->srv, o);
+        o = next;
+    }
+    free(b);
     if (status < 0 && !c->closing) {
         ad_conn_abort(c);
     }
 }
 
-static int wout_start(ad_conn_t *c, ad_wout_t *o)
+/* Drops what is queued on c (the connection is closing). */
+static void wqueue_drop(ad_conn_t *c)
 {
-    o->wr.data = o;
-    o->conn = c;
-    if (uv_write(&o->wr, &c->h.stream, &o->buf, 1, on_wout_written) != 0) {
-        return AD_ECLOSED;
+    ad_wout_t *o = c->whead;
+    c->whead = c->wtail = NULL;
+    c->wbytes = 0;
+    while (o != NULL) {
+        ad_wout_t *next = o->next;
+        wout_done(c->srv, o);
+        o = next;
+    }
+}
+
+/* Writes what is queued on c: as much as the socket takes now (writev),
+ * the rest through uv_write. Returns 0 or a libuv error; never closes c. */
+static int wqueue_flush(ad_conn_t *c)
+{
+    ad_server_t *s = c->srv;
+    if (c->werr != 0) {
+        return c->werr;
+    }
+    uv_buf_t bufs[WFLUSH_IOV];
+    while (c->whead != NULL && !c->closing) {
+        unsigned n = 0;
+        size_t total = 0;
+        ad_wout_t *o = c->whead;
+        ad_wout_t *last = NULL;
+        while (o != NULL && n < WFLUSH_IOV) {
+            bufs[n++] = o->buf;
+            total += o->buf.len;
+            last = o;
+            o = o->next;
+        }
+        int w = uv_try_write(&c->h.stream, bufs, n);
+        if (w < 0 && w != UV_EAGAIN) {
+            c->werr = w;
+            return w;
+        }
+        size_t done = w > 0 ? (size_t)w : 0;
+        c->wbytes -= done;
+        size_t left = total - done; /* of this slice */
+        /* release what went out whole; trim a partly written buffer */
+        unsigned first = 0;
+        while (first < n && done >= bufs[first].len) {
+            done -= bufs[first].len;
+            ad_wout_t *x = c->whead;
+            c->whead = x->next;
+            wout_done(s, x);
+            first++;
+        }
+        if (c->whead == NULL) {
+            c->wtail = NULL;
+        }
+        if (first == n) {
+            continue; /* all of this slice went out */
+        }
+        if (done > 0) {
+            c->whead->buf.base += done;
+            c->whead->buf.len -= (unsigned)done;
+            bufs[first] = c->whead->buf;
+        }
+        /* The socket is full: hand the rest of the slice to libuv, which
+         * writes it when the socket drains. */
+        wbatch_t *b = ad_xmalloc(sizeof(*b));
+        b->wr.data = b;
+        b->conn = c;
+        b->head = c->whead;
+        c->whead = last->next;
+        last->next = NULL;
+        if (c->whead == NULL) {
+            c->wtail = NULL;
+        }
+        c->wbytes -= left;
+        int rc = uv_write(&b->wr, &c->h.stream, bufs + first, n - first, on_wbatch_written);
+        if (rc != 0) {
+            o = b->head;
+            while (o != NULL) {
+                ad_wout_t *next = o->next;
+                wout_done(s, o);
+                o = next;
+            }
+            free(b);
+            c->werr = rc;
+            return rc;
+        }
     }
     return 0;
+}
+
+/* Writes every dirty connection's queue. */
+static void wflush_all(ad_server_t *s)
+{
+    while (s->dirty != NULL) {
+        ad_conn_t *c = s->dirty;
+        s->dirty = c->dirty_next;
+        c->dirty_next = NULL;
+        c->dirty = false;
+        if (c->closing) {
+            continue;
+        }
+        if (wqueue_flush(c) != 0) {
+            ad_conn_abort(c);
+        }
+    }
+}
+
+static void on_wflush_prepare(uv_prepare_t *h)
+{
+    struct ad_wflush *wf = h->data;
+    if (wf->srv != NULL) {
+        wflush_all(wf->srv);
+    }
+}
+
+static void on_wflush_check(uv_check_t *h)
+{
+    struct ad_wflush *wf = h->data;
+    if (wf->srv != NULL) {
+        wflush_all(wf->srv);
+    }
+}
+
+static void wflush_closed(uv_handle_t *h)
+{
+    struct ad_wflush *wf = h->data;
+    if (++wf->nclosed == 2) {
+        free(wf);
+    }
+}
+
+/* Closes the flush handles (the server is done with its connections, or
+ * is being freed). */
+static void wflush_close(ad_server_t *s)
+{
+    struct ad_wflush *wf = s->wflush;
+    if (wf == NULL) {
+        return;
+    }
+    s->wflush = NULL;
+    wf->srv = NULL;
+    if (uv_is_closing((uv_handle_t *)&wf->prep)) {
+        free(wf); /* closed by a loop-wide walk (main.c) and the loop has run since */
+        return;
+    }
+    uv_close((uv_handle_t *)&wf->prep, wflush_closed);
+    uv_close((uv_handle_t *)&wf->check, wflush_closed);
+}
+
+static void wqueue_push(ad_conn_t *c, ad_wout_t *o)
+{
+    ad_server_t *s = c->srv;
+    o->next = NULL;
+    if (c->wtail != NULL) {
+        c->wtail->next = o;
+    } else {
+        c->whead = o;
+    }
+    c->wtail = o;
+    c->wbytes += o->buf.len;
+    if (c->wbytes >= WFLUSH_EAGER) {
+        /* an error stays for the turn's flush to find: no close here */
+        (void)wqueue_flush(c);
+    }
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = s->dirty;
+        s->dirty = c;
+    }
+    if (s->wflush == NULL) {
+        struct ad_wflush *wf = ad_xcalloc(1, sizeof(*wf));
+        wf->srv = s;
+        uv_prepare_init(s->loop, &wf->prep);
+        uv_check_init(s->loop, &wf->check);
+        wf->prep.data = wf;
+        wf->check.data = wf;
+        uv_prepare_start(&wf->prep, on_wflush_prepare);
+        uv_check_start(&wf->check, on_wflush_check);
+        uv_unref((uv_handle_t *)&wf->prep);
+        uv_unref((uv_handle_t *)&wf->check);
+        s->wflush = wf;
+    }
 }
 
 int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
@@ -390,13 +627,8 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
     o->copy = true;
     o->release = NULL;
     o->msg = NULL;
-    /* No abort on failure: callers may be inside wslay, which must not
-     * see its connection freed under it. */
-    int rc = wout_start(c, o);
-    if (rc != 0) {
-        free(o);
-    }
-    return rc;
+    wqueue_push(c, o);
+    return 0;
 }
 
 int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg)
@@ -407,7 +639,7 @@ int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(voi
     ad_server_t *s = c->srv;
     ad_wout_t *o = s->free_wouts;
     if (o != NULL) {
-        s->free_wouts = o->msg;
+        s->free_wouts = o->next;
         s->nfree_wouts--;
     } else {
         o = ad_xmalloc(sizeof(*o));
@@ -416,18 +648,13 @@ int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(voi
     o->copy = false;
     o->release = release;
     o->msg = msg;
-    /* No abort on failure: callers may be inside wslay, which must not
-     * see its connection freed under it. */
-    int rc = wout_start(c, o);
-    if (rc != 0) {
-        wout_put(s, o);
-    }
-    return rc;
+    wqueue_push(c, o);
+    return 0;
 }
 
 size_t ad_conn_queued(const ad_conn_t *c)
 {
-    return uv_stream_get_write_queue_size(&c->h.stream);
+    return uv_stream_get_write_queue_size(&c->h.stream) + c->wbytes;
 }
 
 void ad_conn_upgraded(ad_conn_t *c, void *ws)
@@ -1178,6 +1405,7 @@ static void check_done(ad_server_t *s)
     if (uv_is_closing((uv_handle_t *)&s->grace)) {
         return;
     }
+    wflush_close(s);
     uv_timer_stop(&s->grace);
     uv_close((uv_handle_t *)&s->grace, grace_closed);
 }
@@ -1257,9 +1485,10 @@ void ad_server_free(ad_server_t *s)
         free(s->cors[i]);
     }
     free(s->cors);
+    wflush_close(s);
     while (s->free_wouts != NULL) {
         ad_wout_t *o = s->free_wouts;
-        s->free_wouts = o->msg;
+        s->free_wouts = o->next;
         free(o);
     }
     while (s->free_reqs != NULL) {

@@ -6,8 +6,9 @@
  * Data messages bypass wslay's queue (which mallocs and copies each message
  * per connection): an ad_wsmsg_t holds one pre-framed server frame that any
  * number of connections write by reference. Control frames wslay produces
- * are flushed to the socket as soon as they are queued, so frames leave in
- * the order they were queued.
+ * go on the connection's write queue as soon as wslay makes them, so frames
+ * leave in the order they were queued (the server writes each connection's
+ * queue as one writev per loop turn).
  */
 #include "ws/ws.h"
 
@@ -48,6 +49,9 @@ struct ad_ws {
     uint64_t last_ping;
     bool in_recv;
     bool closing;
+    /* wslay may hold control frames (set when it reads input or we queue a
+     * ping or Close): data writes check for them only then, not per frame */
+    bool ctl_maybe;
 };
 
 struct ad_wsmsg {
@@ -228,8 +232,14 @@ static const struct wslay_event_callbacks callbacks = {
 static int flush_ctl(ad_ws_t *ws)
 {
     ad_conn_t *c = ws->conn;
+    if (!ws->ctl_maybe) {
+        return 0;
+    }
     if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
         return AD_EIO;
+    }
+    if (!ws->in_recv && !wslay_event_want_write(ws->ctx)) {
+        ws->ctl_maybe = false; /* drained, and no input is being read */
     }
     if (ws->ctl.len > 0) {
         int rc = ad_conn_write_copy(c, ws->ctl.data, ws->ctl.len);
@@ -273,6 +283,7 @@ void ad_ws_on_read(void *p, const char *data, size_t len)
     ws->in = data;
     ws->in_len = len;
     ws->in_recv = true;
+    ws->ctl_maybe = true;
     int rc = wslay_event_recv(ws->ctx);
     ws->in_recv = false;
     ws->in_len = 0;
@@ -331,6 +342,7 @@ static void ws_tick(uv_timer_t *t)
     if (now - ws->last_ping >= cfg->ws_ping_interval_ms) {
         struct wslay_event_msg ping = {.opcode = WSLAY_PING, .msg = NULL, .msg_length = 0};
         if (wslay_event_queue_msg(ws->ctx, &ping) == 0) {
+            ws->ctl_maybe = true;
             ws->last_ping = now;
             pump(ws);
         }
@@ -385,6 +397,7 @@ void ad_ws_close(ad_ws_t *ws, int code, const char *reason)
     }
     ws->closing = true;
     wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, rl);
+    ws->ctl_maybe = true;
     ad_conn_timer(ws->conn, WS_CLOSE_TIMEOUT_MS, 0, NULL);
     pump(ws);
 }

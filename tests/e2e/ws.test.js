@@ -311,3 +311,56 @@ test('the upgrade request and the first frame in one write', async () => {
   sock.destroy();
   assert.ok(buf.includes('early bird'));
 });
+
+// Frames queued in one loop turn leave together (one writev per
+// connection); these check that coalescing keeps the queue order.
+test('queued frames keep their order: data, pong, data, then the Close', async () => {
+  const ws = await RawWs.open(d.url);
+  ws.sendRaw(Buffer.concat([ws.frame(TEXT, 'first'), ws.frame(PING, 'between'), ws.frame(TEXT, 'second'),
+    ws.frame(TEXT, 'close:1000')]));
+  const got = [];
+  for (let i = 0; i < 4; i++) {
+    const f = await ws.next();
+    assert.ok(f, `frame ${i + 1} of 4`);
+    got.push([f.opcode, f.opcode === CLOSE ? f.payload.readUInt16BE(0) : f.payload.toString()]);
+  }
+  assert.deepEqual(got, [[TEXT, 'first'], [PONG, 'between'], [TEXT, 'second'], [CLOSE, 1000]]);
+  ws.destroy();
+});
+
+test('a burst of echoes then a Close: every echo arrives before the Close', async () => {
+  const ws = await RawWs.open(d.url);
+  const frames = [];
+  for (let i = 0; i < 300; i++) frames.push(ws.frame(TEXT, `e${i}:${'x'.repeat(i * 7)}`));
+  frames.push(ws.frame(TEXT, 'close:4000'));
+  ws.sendRaw(Buffer.concat(frames));
+  for (let i = 0; i < 300; i++) {
+    const f = await ws.next();
+    assert.ok(f, `echo ${i}`);
+    assert.equal(f.opcode, TEXT);
+    assert.equal(f.payload.toString(), `e${i}:${'x'.repeat(i * 7)}`);
+  }
+  const c = await ws.next();
+  assert.ok(c, 'the Close frame');
+  assert.equal(c.opcode, CLOSE);
+  assert.equal(c.payload.readUInt16BE(0), 4000);
+  ws.destroy();
+});
+
+test('one shared broadcast reaches every socket whole and in order', async () => {
+  const socks = [];
+  for (let i = 0; i < 8; i++) socks.push(await RawWs.open(d.url));
+  const sender = socks[0];
+  const n = 200;
+  const frames = [];
+  for (let i = 0; i < n; i++) frames.push(sender.frame(TEXT, `broadcast:b${i}${i % 50 === 0 ? 'y'.repeat(70000) : ''}`));
+  sender.sendRaw(Buffer.concat(frames));
+  for (const s of socks) {
+    for (let i = 0; i < n; i++) {
+      const f = await s.nextData(10000);
+      assert.ok(f, `broadcast ${i}`);
+      assert.equal(f.payload.toString(), `b${i}${i % 50 === 0 ? 'y'.repeat(70000) : ''}`);
+    }
+  }
+  for (const s of socks) s.destroy();
+});

@@ -159,6 +159,16 @@ static void drain_loop(uv_loop_t *loop)
     uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* Events wait a few ms to share a transaction: run the loop until all
+ * published so far are in the table. */
+static void persist_all(uv_loop_t *loop, ad_bus_t *bus)
+{
+    for (int i = 0; i < 1000 && ad_bus_persisted_seq(bus) < ad_bus_seq(bus); i++) {
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(ad_bus_persisted_seq(bus), ad_bus_seq(bus));
+}
+
 static void ring_basics(void **state)
 {
     bus_ring_t r;
@@ -260,6 +270,7 @@ static void replay_from_table_while_publishing(void **state)
     for (int i = 0; i < 5000; i++) {
         pub(bus, i % 3 ? "agent:a" : "other", i);
     }
+    persist_all(&loop, bus);
     assert_true(bus_ring_first(&bus->ring) > 1000); /* rolled over */
     assert_int_equal(ad_bus_persisted_seq(bus), 5000);
 
@@ -302,6 +313,9 @@ static void replay_truncated_by_retention(void **state)
     for (int i = 0; i < 3000; i++) {
         pub(bus, "system", i);
         bus->last_trim_ms = 0; /* let every commit trim */
+        if (i % 100 == 99) {
+            persist_all(&loop, bus); /* a commit (and a trim) every 100 events */
+        }
     }
     uint64_t oldest = ad_bus_oldest_seq(bus);
     assert_true(oldest > 1);
@@ -352,6 +366,37 @@ static void replay_paces_on_full_queue(void **state)
     free(r.seqs);
 }
 
+/* A burst shares transactions instead of one commit per event; stopping
+ * writes what is still waiting at once. */
+static void burst_shares_transactions(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(1u << 20);
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0);
+    for (int i = 0; i < 500; i++) {
+        pub(bus, "agent:a", i);
+    }
+    persist_all(&loop, bus);
+    assert_int_equal(db.n, 500);
+    assert_true(db.writes < 10);
+    for (int i = 0; i < 20; i++) {
+        pub(bus, "agent:a", i);
+    }
+    ad_bus_stop(bus);
+    assert_int_equal(ad_bus_persisted_seq(bus), 520);
+    assert_int_equal(db.n, 520);
+    for (size_t i = 0; i < db.n; i++) {
+        assert_int_equal(db.rows[i]->seq, i + 1); /* in order, each once */
+    }
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+}
+
 static void seq_continues_after_store(void **state)
 {
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -368,6 +413,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ring_basics),
+        cmocka_unit_test(burst_shares_transactions),
         cmocka_unit_test(ring_is_bounded_by_bytes),
         cmocka_unit_test(replay_from_ring_then_live),
         cmocka_unit_test(replay_truncated_without_store),
