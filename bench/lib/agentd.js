@@ -8,6 +8,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { startServer, freePort } = require('./sys');
 const { httpConn, wsConnect } = require('./wire');
 
@@ -30,12 +31,12 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN } = 
   return h;
 }
 
-async function request(port, method, p, body) {
+async function request(port, method, p, body, { timeoutMs = 5000 } = {}) {
   const c = await httpConn({ port });
   try {
     const r = await Promise.race([
       c.request(method, p, body == null ? null : JSON.stringify(body)),
-      new Promise((_, rej) => setTimeout(() => rej(new Error(`${method} ${p}: timeout`)), 5000)),
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`${method} ${p}: timeout`)), timeoutMs)),
     ]);
     let json = null;
     try { json = JSON.parse(r.body); } catch (_) { /* not JSON */ }
@@ -53,6 +54,11 @@ async function healthz(h) {
 // {agentId, ...} or throws with the first step that failed.
 async function seedAgent(h, { executor, name = 'bench-agent', extra = {} } = {}) {
   const wsPath = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-ws-'));
+  // A workspace is a git repository with at least one commit.
+  const git = (...a) => execFileSync('git', ['-C', wsPath, ...a], { stdio: 'ignore',
+    env: { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@localhost', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@localhost' } });
+  git('init', '-q', '-b', 'main');
+  git('commit', '-q', '--allow-empty', '-m', 'bench');
   let r = await request(h.port, 'POST', '/api/workspaces', { name: 'bench', path: wsPath });
   if (r.status >= 300) throw new Error(`POST /api/workspaces answered ${r.status} ${r.body.slice(0, 120)}`);
   const workspaceId = r.json.id || (r.json.workspace && r.json.workspace.id);
