@@ -220,6 +220,26 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
  * result {message, worktreeId, workspaceId}. */
 int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result);
 
+/* The typed form of the same write, for the hot REST path: no JSON on the
+ * way in or out. The strings are borrowed (they must outlive the job); id,
+ * agent_id and role are required, the others may be NULL (content: ""). */
+typedef struct {
+    const char *id, *agent_id, *run_id, *role, *content;
+    const char *tool_name, *tool_input, *tool_output;
+    int64_t token_count;
+    bool is_complete;
+    int64_t now;
+    /* Set by ad_store_message_insert on success. */
+    char worktree_id[AD_ID_MAX], workspace_id[AD_ID_MAX];
+} ad_store_message_t;
+/* Writer thread (inside a job): inserts m and sets its worktree_id and
+ * workspace_id. AD_ENOENT for an unknown agent; the constraint codes of
+ * ad_store_rc otherwise. May run twice (see ad_store_job_fn). */
+int ad_store_message_insert(sqlite3 *db, ad_store_message_t *m);
+/* The message object of m exactly as a read of its row gives it (the
+ * object above). Any thread; new reference. */
+json_t *ad_store_message_json(const ad_store_message_t *m);
+
 /* ---- settings (settings.c) ------------------------------------------------------------
  * Typed settings with defaults (theme=system, auto_save=true,
  * notifications=true, default_mode=regular, confirm_delete=true,
