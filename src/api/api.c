@@ -267,30 +267,51 @@ void api_fail(ad_req_t *r, int rc, const char *what, const char *id)
 
 /* ---- events ------------------------------------------------------------------- */
 
-void api_publish(ad_app_t *app, const char *type, json_t *payload, ...)
-{
-    char topics[8][AD_ID_MAX + 16];
+/* The topics of api_publish's "prefix", id pairs (NULL-terminated). */
+typedef struct {
+    char buf[8][AD_ID_MAX + 16];
     const char *ptrs[8];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, payload);
+    size_t n;
+} topics_t;
+
+static void topics_collect(topics_t *t, va_list ap)
+{
+    t->n = 0;
     for (;;) {
         const char *prefix = va_arg(ap, const char *);
         if (prefix == NULL) {
             break;
         }
         const char *id = va_arg(ap, const char *);
-        if (id == NULL || n == AD_ARRAY_LEN(topics)) {
+        if (id == NULL || t->n == AD_ARRAY_LEN(t->buf)) {
             continue;
         }
         if (id[0] == '\0') {
-            snprintf(topics[n], sizeof(topics[n]), "%s", prefix);
+            snprintf(t->buf[t->n], sizeof(t->buf[t->n]), "%s", prefix);
         } else {
-            snprintf(topics[n], sizeof(topics[n]), "%s:%s", prefix, id);
+            snprintf(t->buf[t->n], sizeof(t->buf[t->n]), "%s:%s", prefix, id);
         }
-        ptrs[n] = topics[n];
-        n++;
+        t->ptrs[t->n] = t->buf[t->n];
+        t->n++;
     }
+}
+
+void api_publish(ad_app_t *app, const char *type, json_t *payload, ...)
+{
+    topics_t t;
+    va_list ap;
+    va_start(ap, payload);
+    topics_collect(&t, ap);
     va_end(ap);
-    ad_bus_publish(app->bus, type, ptrs, n, payload);
+    ad_bus_publish(app->bus, type, t.ptrs, t.n, payload);
+}
+
+void api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...)
+{
+    topics_t t;
+    va_list ap;
+    va_start(ap, len);
+    topics_collect(&t, ap);
+    va_end(ap);
+    ad_bus_publish_text(app->bus, type, t.ptrs, t.n, payload, len);
 }

@@ -89,12 +89,25 @@ static void msg_done(int rc, void *ctx)
         api_fail(w->req, rc, rc == AD_ENOENT ? "agent" : "message", ad_req_param(w->req, "id"));
         goto out;
     }
-    json_t *m = ad_store_message_json(&w->m);
-    json_t *p = json_pack("{s:O}", "message", m);
-    api_publish(w->app, "message_created", p, "agent", w->m.agent_id, "worktree", w->m.worktree_id,
-                "workspace", w->m.workspace_id, NULL);
-    json_decref(p);
-    ad_res_json(w->req, 201, m);
+    /* The message is serialized once: the event's payload {"message": m}
+     * and the answer m are slices of the same text, built in a buffer kept
+     * between writes (loop thread only; let go of when a big one grew it). */
+    static ad_buf_t text = {.max = (size_t)CONTENT_MAX * 7 + 64 * 1024};
+    ad_buf_reset(&text);
+    int e = ad_buf_puts(&text, "{\"message\":");
+    size_t off = text.len;
+    e = e ? e : ad_store_message_text(&w->m, &text);
+    e = e ? e : ad_buf_putc(&text, '}');
+    if (e == 0) {
+        api_publish_text(w->app, "message_created", text.data, text.len, "agent", w->m.agent_id,
+                         "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, NULL);
+        ad_res_send(w->req, 201, "application/json", text.data + off, text.len - off - 1);
+    } else {
+        api_fail(w->req, AD_EINTERNAL, "message", NULL);
+    }
+    if (text.cap > 64 * 1024) {
+        ad_buf_cleanup(&text);
+    }
 out:
     msg_write_free(w);
 }

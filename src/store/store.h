@@ -239,6 +239,10 @@ int ad_store_message_insert(sqlite3 *db, ad_store_message_t *m);
 /* The message object of m exactly as a read of its row gives it (the
  * object above). Any thread; new reference. */
 json_t *ad_store_message_json(const ad_store_message_t *m);
+/* Appends the same object as JSON text, byte for byte what
+ * json_dumps(ad_store_message_json(m), JSON_COMPACT) gives, without
+ * building it. 0, or the ad_buf error once out's cap is reached. Any thread. */
+int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out);
 
 /* ---- settings (settings.c) ------------------------------------------------------------
  * Typed settings with defaults (theme=system, auto_save=true,

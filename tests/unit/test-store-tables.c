@@ -488,6 +488,28 @@ static void messages_typed_insert_matches_the_row(void **state)
     assert_string_equal(t1, t2);
     free(t1);
     free(t2);
+    /* The text form is byte for byte jansson's, tricky strings included. */
+    const char *tricky[] = {
+        "",           "plain",        "q\"uote\\back/slash",
+        "\b\f\n\r\t", "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80",
+        "<\\u0000>"};
+    for (size_t i = 0; i < sizeof(tricky) / sizeof(tricky[0]); i++) {
+        ad_store_message_t t = full;
+        t.content = tricky[i];
+        t.tool_output = i % 2 ? NULL : tricky[i];
+        t.run_id = i % 3 ? NULL : "run_x";
+        t.token_count = (int64_t)i * 1000000007;
+        t.is_complete = i % 2;
+        json_t *o = ad_store_message_json(&t);
+        char *want = json_dumps(o, JSON_COMPACT);
+        ad_buf_t b;
+        ad_buf_init(&b, 1 << 20);
+        assert_int_equal(ad_store_message_text(&t, &b), 0);
+        assert_string_equal(b.data, want);
+        ad_buf_cleanup(&b);
+        free(want);
+        json_decref(o);
+    }
     json_decref(want_bare);
     json_decref(want_full);
     json_decref(p);
