@@ -77,7 +77,9 @@ typedef int (*ad_store_job_fn)(sqlite3 *db, void *ctx);
 typedef void (*ad_store_done_cb)(int rc, void *ctx);
 
 /* Queues fn. done (may be NULL) is always called exactly once, later, on the
- * loop thread; ctx is borrowed by both until then. Loop thread; not after
+ * loop thread; ctx is borrowed by both until then. The writer is woken at
+ * the end of the current loop iteration (uv_check/uv_prepare), so the jobs
+ * of one round of I/O share a transaction. Loop thread; not after
  * ad_store_close(). The queue has no bound of its own: callers bound what
  * they submit (HTTP by its connection limit, the bus by its batching). */
 void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
