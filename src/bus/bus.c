@@ -56,6 +56,8 @@ struct ad_bus {
     bus_index_t index;
     bus_ring_t ring;
     ad_buf_t scratch;
+    int64_t ts_ms;        /* the last publish's ms and its RFC 3339 text: */
+    char ts[AD_TIME_MAX]; /* bursts share it instead of formatting again */
     unsigned in_publish;
     ad_bus_sub_t *zombies;
     ad_bus_sub_t *paced; /* subscribers whose replay waits for room */
@@ -403,8 +405,11 @@ static uint64_t publish_text(ad_bus_t *bus, int64_t now, uint64_t seq, const cha
                              const char *const *topics, size_t ntopics, const char *payload,
                              size_t len)
 {
-    char ts[AD_TIME_MAX];
-    ad_time_format(now, ts);
+    if (now != bus->ts_ms || bus->ts[0] == '\0') {
+        ad_time_format(now, bus->ts);
+        bus->ts_ms = now;
+    }
+    const char *ts = bus->ts;
     ad_bus_event_t *ev =
         bus_event_make(seq, now, ts, type ? type : "", topics, ntopics, payload, len);
     if (ev == NULL) {
@@ -438,9 +443,14 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
     }
     uint64_t seq = ++bus->seq;
     ad_buf_reset(&bus->scratch);
-    int rc = payload == NULL ? ad_buf_puts(&bus->scratch, "{}")
-                             : json_dump_callback(payload, dump_cb, &bus->scratch,
-                                                  JSON_COMPACT | JSON_ENCODE_ANY);
+    int rc =
+        payload == NULL ? ad_buf_puts(&bus->scratch, "{}") : bus_json_write(&bus->scratch, payload);
+    if (rc != 0 && payload != NULL) {
+        /* Deeper than bus_json_write goes, or too big: jansson decides,
+         * as it always did. */
+        ad_buf_reset(&bus->scratch);
+        rc = json_dump_callback(payload, dump_cb, &bus->scratch, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "bus", "payload too large or unserializable type=%s seq=%llu", type,
                (unsigned long long)seq);
