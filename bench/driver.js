@@ -259,83 +259,168 @@ async function h2() {
 }
 
 // ---- H3: persisted writes ------------------------------------------------------------
+// H3a: persisted events through the real bus -> events-table path (a burst
+// published in-process by POST /test/publish on build/bench/agentd, timed
+// until the table holds the last one) against the bare loop inserting the
+// same rows with the same pragmas and batch size. H3b: REST writes (message
+// POSTs: the message row plus its message_created event, answered after the
+// commit) at 1/16/64 clients against the bare loop doing the same two
+// inserts per write at batch 1 (a client waiting for each commit) and at
+// group-commit batch sizes.
 
-function bareLoop(dbFile, sync, batch, stmts, id) {
+function bareLoop(dbFile, sync, batch, stmts, id, { maxOps } = {}) {
   const a = ['--db', dbFile, '--sync', sync, '--batch', String(batch), '--seconds', String(C.sqlite), '--id', id];
+  if (maxOps) a.push('--max-ops', String(maxOps));
   for (const s of stmts) a.push('--stmt', s);
   const r = spawnSync('taskset', ['-c', '1', path.join(BIN_DIR, 'sqlite_loop'), ...a], { encoding: 'utf8', timeout: (C.sqlite + 30) * 1000 });
   if (r.status !== 0) throw new Error(`sqlite_loop: ${(r.stderr || '').trim().slice(-200)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-// What agentd writes for one PATCH of an agent: the row update and, when the
-// bus persists events, one events row (200 B payload). Kept in step with
-// src/store by hand.
-function writeStatements(dbFile, withEvents) {
-  const stmts = ['UPDATE agents SET name = :n, updated_at = :ms WHERE id = :id'];
-  if (!withEvents) return stmts;
-  const r = spawnSync('sqlite3', [dbFile, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'"], { encoding: 'utf8' });
-  if (r.status === 0 && r.stdout.trim() === '1') {
-    const cols = spawnSync('sqlite3', [dbFile, 'PRAGMA table_info(events)'], { encoding: 'utf8' }).stdout;
-    if (/\|payload\|/.test(cols) && /\|type\|/.test(cols)) {
-      const hasTopics = /\|topics\|/.test(cols);
-      stmts.push(`INSERT INTO events(ts, type${hasTopics ? ', topics' : ''}, payload) VALUES(:ms, 'agent_update'${hasTopics ? ", 'agent:' || :id" : ''}, :body)`);
+// Runs the bare loop C.reps times on fresh copies of dbFile; the median by
+// rows per CPU-s, with the spread.
+function bareBest(dbFile, sync, batch, stmts, id, reps = C.reps) {
+  const runs = [];
+  for (let i = 0; i < reps; i++) {
+    const copy = path.join(tmp('bench-bare-'), 'bare.db');
+    fs.copyFileSync(dbFile, copy);
+    try { runs.push(bareLoop(copy, sync, batch, stmts, id)); } finally { fs.rmSync(path.dirname(copy), { recursive: true, force: true }); }
+  }
+  const m = median(runs.map((r) => r.opsPerCpuS));
+  const pick = runs.find((r) => r.opsPerCpuS === m) || runs[0];
+  return { ...pick, batch, spread: runs.length > 1 ? [Math.min(...runs.map((r) => r.opsPerCpuS)), Math.max(...runs.map((r) => r.opsPerCpuS))] : undefined };
+}
+
+function sqliteScalar(dbFile, sql) {
+  const r = spawnSync('sqlite3', ['-readonly', dbFile, sql], { encoding: 'utf8', timeout: 5000 });
+  if (r.status !== 0) return null;
+  const v = r.stdout.trim();
+  return v === '' ? 0 : Number(v);
+}
+
+// The events payload: agentd's test route adds "i" to it, so the stored
+// text is about 200 bytes, like the bare loop's :body.
+const EV_PAYLOAD = { body: 'x'.repeat(180) };
+// A burst takes well under a second: always repeat it (median, spread).
+const H3A_REPS = Math.max(3, C.reps);
+const EV_STMT = "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) VALUES(:i + 1, :ms, 'bench_event', '[\"bench\"]', :body)";
+const MSG_STMTS = [
+  "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, tool_name, tool_input, tool_output, is_complete, created_at) VALUES (:n, :id, NULL, 'user', :body, 0, NULL, NULL, NULL, 1, :ms)",
+  "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) VALUES(:i + 1, :ms, 'message_created', '[\"agent:x\",\"worktree:y\",\"workspace:z\"]', :body)",
+];
+
+async function h3Events(res, s) {
+  const n = QUICK ? 100000 : 300000;
+  for (const sync of ['normal', 'full']) {
+    const runs = [];
+    try {
+      const dir = tmp('bench-h3a-');
+      await withServer(() => agentd.start({ dataDir: dir, durability: sync, bin: agentd.BENCH_BIN }), async (h) => {
+        const dbFile = path.join(dir, 'agentd.db');
+        const stats = async () => (await agentd.request(h.port, 'GET', '/test/store-stats')).json;
+        if (!(await stats())) throw new Error('no /test/store-stats in build/bench/agentd (make bench builds it)');
+        const burst = async (count) => {
+          const g0 = (await stats()).groups;
+          const c0 = sys.cpuSeconds(h.pid);
+          const t0 = performance.now();
+          const r = await agentd.request(h.port, 'POST', '/test/publish', { type: 'bench_event', topics: ['bench'], payload: EV_PAYLOAD, count, perTick: 1000 }, { timeoutMs: 60000 });
+          if (r.status !== 200) throw new Error(`POST /test/publish answered ${r.status} ${r.body.slice(0, 120)}`);
+          const last = r.json.last;
+          const deadline = Date.now() + 60000;
+          let seen = 0;
+          while (Date.now() < deadline) {
+            seen = sqliteScalar(dbFile, 'SELECT max(seq) FROM events');
+            if (seen >= last) break;
+            await sys.sleep(5);
+          }
+          const t1 = performance.now();
+          const c1 = sys.cpuSeconds(h.pid);
+          if (seen < last) throw new Error(`events table reached seq ${seen} of ${last} within 60 s`);
+          const groups = (await stats()).groups - g0;
+          const seconds = (t1 - t0) / 1000;
+          return { events: count, seconds, perS: count / seconds, serverCpuS: c1 - c0, perCpuS: count / (c1 - c0), commits: groups, rowsPerCommit: groups > 0 ? count / groups : null };
+        };
+        await burst(Math.floor(n / 10)); // warm-up
+        for (let i = 0; i < H3A_REPS; i++) runs.push(await burst(n));
+        res.agentd.eventPayloadBytes = sqliteScalar(dbFile, 'SELECT avg(length(payload)) FROM events');
+      });
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (e) { na('H3', `agentd events ${sync}: ${e.message}`); continue; }
+    const m = median(runs.map((r) => r.perCpuS));
+    const pick = runs.find((r) => r.perCpuS === m) || runs[0];
+    pick.spread = runs.length > 1 ? [Math.min(...runs.map((r) => r.perCpuS)), Math.max(...runs.map((r) => r.perCpuS))] : undefined;
+    res.agentd[`events_${sync}`] = pick;
+    log(`H3a agentd events ${sync}: ${fmtN(pick.perS)} events/s, ${fmtN(pick.perCpuS)} per CPU-s, ${fmtN(pick.rowsPerCommit)} rows/commit`);
+    // The bare loop at agentd's own batch size (rows per commit), rounded.
+    const batch = Math.max(1, Math.round(pick.rowsPerCommit || 1));
+    try {
+      res.bare[`events_${sync}`] = bareBest(s.dbFile, sync, batch, [EV_STMT], s.agentId, H3A_REPS);
+      const b = res.bare[`events_${sync}`];
+      log(`H3a bare events ${sync} batch=${batch}: ${fmtN(b.opsPerS)} rows/s, ${fmtN(b.opsPerCpuS)} per CPU-s`);
+    } catch (e) { na('H3', `bare events ${sync}: ${e.message}`); }
+  }
+}
+
+async function h3Rest(res, s) {
+  const lua = path.join(HERE, 'lua', 'message.lua');
+  const conc = [1, 16, 64];
+  for (const sync of ['normal', 'full']) {
+    try {
+      const dir = tmp('bench-h3b-');
+      fs.cpSync(s.dir, dir, { recursive: true });
+      fs.rmSync(path.join(dir, 'agentd.pid'), { force: true });
+      await withServer(() => agentd.start({ dataDir: dir, durability: sync }), async (h) => {
+        const p = `/api/agents/${s.agentId}/messages`;
+        const probe = await agentd.request(h.port, 'POST', p, { role: 'user', content: 'bench-probe' });
+        if (probe.status !== 201) throw new Error(`POST ${p} answered ${probe.status} ${probe.body.slice(0, 100)}`);
+        for (const c of conc) {
+          const r = await wrkBest(`http://127.0.0.1:${h.port}${p}`, h.pid, c, { script: lua });
+          if (r.non2xx) r.note = `${r.non2xx} non-2xx`;
+          res.agentd[`rest_${sync}_c${c}`] = r;
+          log(`H3b agentd ${sync} c=${c}: ${fmtN(r.rps)} writes/s, ${fmtN(r.reqPerServerCpuS)} per CPU-s`);
+        }
+      });
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (e) { na('H3', `agentd REST ${sync}: ${e.message}`); }
+    for (const batch of [1, 16, 64]) {
+      try {
+        const b = res.bare[`rest_${sync}_b${batch}`] = bareBest(s.dbFile, sync, batch, MSG_STMTS, s.agentId);
+        log(`H3b bare ${sync} batch=${batch}: ${fmtN(b.opsPerS)} writes/s, ${fmtN(b.opsPerCpuS)} per CPU-s`);
+      } catch (e) { na('H3', `bare loop ${sync}/${batch}: ${e.message}`); }
     }
   }
-  return stmts;
+  res.bareRestStatements = MSG_STMTS;
 }
 
 async function h3() {
   const res = { bare: {}, agentd: {} };
   let s;
   try { s = await seedDb(); } catch (e) { na('H3', `agentd store/REST: ${e.message}`); out.scenarios.H3 = null; return; }
-  const lua = path.join(HERE, 'lua', 'patch.lua');
-  for (const sync of ['normal', 'full']) {
-    try {
-      const dir = tmp('bench-h3-');
-      fs.cpSync(s.dir, dir, { recursive: true });
-      fs.rmSync(path.join(dir, 'agentd.pid'), { force: true });
-      await withServer(() => agentd.start({ dataDir: dir, durability: sync }), async (h) => {
-        const p = `/api/agents/${s.agentId}`;
-        const probe = await agentd.request(h.port, 'PATCH', p, { name: 'bench-probe' });
-        if (probe.status >= 300) throw new Error(`PATCH ${p} answered ${probe.status} ${probe.body.slice(0, 100)}`);
-        for (const c of [1, 16]) {
-          const r = await wrkBest(`http://127.0.0.1:${h.port}${p}`, h.pid, c, { script: lua });
-          if (r.non2xx) r.note = `${r.non2xx} non-2xx`;
-          res.agentd[`${sync}_c${c}`] = r;
-          log(`H3 agentd ${sync} c=${c}: ${fmtN(r.rps)} writes/s`);
-        }
-      });
-      const db = fs.readdirSync(dir).find((f) => f.endsWith('.db'));
-      const ev = db ? spawnSync('sqlite3', [path.join(dir, db), 'SELECT count(*) FROM events'], { encoding: 'utf8' }) : null;
-      if (ev && ev.status === 0) res.agentdEventRows = Math.max(res.agentdEventRows || 0, Number(ev.stdout.trim()));
-      fs.rmSync(dir, { recursive: true, force: true });
-    } catch (e) { na('H3', `agentd ${sync}: ${e.message}`); }
-  }
-  // The bare loop does what agentd did per PATCH: the row update, plus an
-  // events row when agentd's own run left events behind.
-  const stmts = writeStatements(s.dbFile, (res.agentdEventRows || 0) > 0);
-  res.bareStatements = stmts;
-  for (const sync of ['normal', 'full']) {
-    for (const batch of [1, 64]) {
-      const copy = path.join(tmp('bench-bare-'), 'bare.db');
-      fs.copyFileSync(s.dbFile, copy);
-      try {
-        res.bare[`${sync}_b${batch}`] = bareLoop(copy, sync, batch, stmts, s.agentId);
-        log(`H3 bare ${sync} batch=${batch}: ${fmtN(res.bare[`${sync}_b${batch}`].opsPerS)} writes/s`);
-      } catch (e) { na('H3', `bare loop ${sync}/${batch}: ${e.message}`); }
-      fs.rmSync(path.dirname(copy), { recursive: true, force: true });
-    }
-  }
+  await h3Events(res, s);
+  await h3Rest(res, s);
   out.scenarios.H3 = res;
+  const A = res.agentd, B = res.bare;
   for (const sync of ['normal', 'full']) {
     const S = sync.toUpperCase();
-    ratio('H3', `PATCH writes/s, 1 client, ${S}: agentd ÷ bare loop batch 1`, res.agentd[`${sync}_c1`]?.rps, res.bare[`${sync}_b1`]?.opsPerS, { budget: 0.5 });
-    ratio('H3', `PATCH writes/s, 16 clients, ${S}: agentd ÷ bare loop batch 64 (group commit)`, res.agentd[`${sync}_c16`]?.rps, res.bare[`${sync}_b64`]?.opsPerS, { budget: 0.5 });
-    ratio('H3', `writes per server CPU-s, 16 clients, ${S}: agentd ÷ bare loop batch 64`, res.agentd[`${sync}_c16`]?.reqPerServerCpuS, res.bare[`${sync}_b64`]?.opsPerCpuS, { budget: 0.5 });
+    const ev = A[`events_${sync}`], bev = B[`events_${sync}`];
+    const bn = bev ? `bare loop batch ${bev.batch}` : 'bare loop';
+    ratio('H3', `H3a persisted events per CPU-s, ${S}: agentd bus→events ÷ ${bn}`, ev?.perCpuS, bev?.opsPerCpuS, { budget: 0.5 });
+    ratio('H3', `H3a persisted events/s, ${S}: agentd bus→events ÷ ${bn}`, ev?.perS, bev?.opsPerS, { budget: 0.5 });
+    const note = 'REST: HTTP parse + JSON + response included; budget applies to H3a';
+    for (const c of [1, 16, 64]) {
+      const a = A[`rest_${sync}_c${c}`];
+      const gn = a?.generatorBound ? '; generator-bound' : '';
+      const batches = c === 1 ? [1] : [1, c];
+      for (const bb of batches) {
+        const b = B[`rest_${sync}_b${bb}`];
+        ratio('H3', `H3b REST message writes/s, ${c} client${c > 1 ? 's' : ''}, ${S}: agentd ÷ bare batch ${bb}`, a?.rps, b?.opsPerS, { note: note + gn });
+        ratio('H3', `H3b REST message writes per CPU-s, ${c} client${c > 1 ? 's' : ''}, ${S}: agentd ÷ bare batch ${bb}`, a?.reqPerServerCpuS, b?.opsPerCpuS, { note: note + gn });
+      }
+    }
   }
-  ratio('H3', 'agentd writes/s FULL ÷ NORMAL (16 clients)', res.agentd.full_c16?.rps, res.agentd.normal_c16?.rps);
-  ratio('H3', 'bare loop FULL ÷ NORMAL (batch 1)', res.bare.full_b1?.opsPerS, res.bare.normal_b1?.opsPerS);
+  ratio('H3', 'H3a agentd events/s FULL ÷ NORMAL', A.events_full?.perS, A.events_normal?.perS);
+  ratio('H3', 'H3b agentd REST writes/s FULL ÷ NORMAL (16 clients)', A.rest_full_c16?.rps, A.rest_normal_c16?.rps);
+  ratio('H3', 'bare loop FULL ÷ NORMAL (REST rows, batch 1)', B.rest_full_b1?.opsPerS, B.rest_normal_b1?.opsPerS);
 }
 
 // ---- W1: memory per idle WebSocket -----------------------------------------------------

@@ -8,6 +8,7 @@
  * Bounded by --seconds and --max-ops; it never loops on its own.
  */
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,17 +51,18 @@ static int exec_or_die(sqlite3 *db, const char *sql)
     return 0;
 }
 
-static void bind_named(sqlite3_stmt *st, const char *name, const char *val)
+/* Parameters are looked up once, at prepare; 0 means "not used". */
+static const char *const PARAMS[6] = {":n", ":ts", ":id", ":body", ":i", ":ms"};
+
+static void bind_text(sqlite3_stmt *st, int i, const char *val)
 {
-    int i = sqlite3_bind_parameter_index(st, name);
     if (i > 0) {
-        sqlite3_bind_text(st, i, val, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, val, -1, SQLITE_STATIC);
     }
 }
 
-static void bind_named_int(sqlite3_stmt *st, const char *name, long long val)
+static void bind_int(sqlite3_stmt *st, int i, long long val)
 {
-    int i = sqlite3_bind_parameter_index(st, name);
     if (i > 0) {
         sqlite3_bind_int64(st, i, val);
     }
@@ -144,7 +146,18 @@ int main(int argc, char **argv)
         }
     }
 
-    char body[256], nbuf[32], ts[96];
+    /* Only what some statement binds is made per write, so the loop's
+     * own overhead stays out of the ceiling. */
+    bool want_ts = false, want_n = false;
+    int idx[MAX_STMTS][6];
+    for (int i = 0; i < nsql; i++) {
+        for (int k = 0; k < 6; k++) {
+            idx[i][k] = sqlite3_bind_parameter_index(st[i], PARAMS[k]);
+        }
+        want_ts = want_ts || sqlite3_bind_parameter_index(st[i], ":ts") > 0;
+        want_n = want_n || sqlite3_bind_parameter_index(st[i], ":n") > 0;
+    }
+    char body[256], nbuf[32] = "", ts[96] = "";
     memset(body, 'x', sizeof(body));
     memcpy(body, "{\"bench\":\"", 10);
     memcpy(body + 200 - 2, "\"}", 3); /* 200-byte JSON body */
@@ -159,19 +172,23 @@ int main(int argc, char **argv)
         for (long b = 0; b < batch && ops < max_ops; b++, ops++) {
             struct timespec rt;
             clock_gettime(CLOCK_REALTIME, &rt);
-            struct tm tm;
-            gmtime_r(&rt.tv_sec, &tm);
-            snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(rt.tv_nsec / 1000000));
-            snprintf(nbuf, sizeof(nbuf), "bench-%ld", ops);
+            if (want_ts) {
+                struct tm tm;
+                gmtime_r(&rt.tv_sec, &tm);
+                snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                         (int)(rt.tv_nsec / 1000000));
+            }
+            if (want_n) {
+                snprintf(nbuf, sizeof(nbuf), "bench-%ld", ops);
+            }
             for (int i = 0; i < nsql; i++) {
-                bind_named(st[i], ":n", nbuf);
-                bind_named(st[i], ":ts", ts);
-                bind_named(st[i], ":id", id);
-                bind_named(st[i], ":body", body);
-                bind_named_int(st[i], ":i", ops);
-                bind_named_int(st[i], ":ms", (long long)rt.tv_sec * 1000 + rt.tv_nsec / 1000000);
+                bind_text(st[i], idx[i][0], nbuf);
+                bind_text(st[i], idx[i][1], ts);
+                bind_text(st[i], idx[i][2], id);
+                bind_text(st[i], idx[i][3], body);
+                bind_int(st[i], idx[i][4], ops);
+                bind_int(st[i], idx[i][5], (long long)rt.tv_sec * 1000 + rt.tv_nsec / 1000000);
                 int s = sqlite3_step(st[i]);
                 if (s != SQLITE_DONE && s != SQLITE_ROW) {
                     fprintf(stderr, "sqlite_loop: step: %s\n", sqlite3_errmsg(db));

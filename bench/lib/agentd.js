@@ -31,12 +31,12 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN } = 
   return h;
 }
 
-async function request(port, method, p, body) {
+async function request(port, method, p, body, { timeoutMs = 5000 } = {}) {
   const c = await httpConn({ port });
   try {
     const r = await Promise.race([
       c.request(method, p, body == null ? null : JSON.stringify(body)),
-      new Promise((_, rej) => setTimeout(() => rej(new Error(`${method} ${p}: timeout`)), 5000)),
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`${method} ${p}: timeout`)), timeoutMs)),
     ]);
     let json = null;
     try { json = JSON.parse(r.body); } catch (_) { /* not JSON */ }

@@ -11,6 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef AD_TEST_BUILD
+/* GET /test/store-stats: the writer's counters since open, so the bench can
+ * tell how many rows each commit held. */
+static void test_store_stats(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    ad_store_stats_t s;
+    ad_store_stats(app->store, &s);
+    ad_res_json(r, 200,
+                json_pack("{s:I, s:I, s:I, s:I}", "jobs", (json_int_t)s.jobs, "groups",
+                          (json_int_t)s.groups, "failed", (json_int_t)s.failed, "retries",
+                          (json_int_t)s.retries));
+}
+#endif
+
 void ad_api_register(ad_app_t *app)
 {
     api_workspaces_register(app);
@@ -24,6 +39,9 @@ void ad_api_register(ad_app_t *app)
     api_crews_register(app);
     api_live_register(app);
     api_git_register(app);
+#ifdef AD_TEST_BUILD
+    ad_server_route(app->server, "GET", "/test/store-stats", test_store_stats, app);
+#endif
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -249,30 +267,51 @@ void api_fail(ad_req_t *r, int rc, const char *what, const char *id)
 
 /* ---- events ------------------------------------------------------------------- */
 
-void api_publish(ad_app_t *app, const char *type, json_t *payload, ...)
-{
-    char topics[8][AD_ID_MAX + 16];
+/* The topics of api_publish's "prefix", id pairs (NULL-terminated). */
+typedef struct {
+    char buf[8][AD_ID_MAX + 16];
     const char *ptrs[8];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, payload);
+    size_t n;
+} topics_t;
+
+static void topics_collect(topics_t *t, va_list ap)
+{
+    t->n = 0;
     for (;;) {
         const char *prefix = va_arg(ap, const char *);
         if (prefix == NULL) {
             break;
         }
         const char *id = va_arg(ap, const char *);
-        if (id == NULL || n == AD_ARRAY_LEN(topics)) {
+        if (id == NULL || t->n == AD_ARRAY_LEN(t->buf)) {
             continue;
         }
         if (id[0] == '\0') {
-            snprintf(topics[n], sizeof(topics[n]), "%s", prefix);
+            snprintf(t->buf[t->n], sizeof(t->buf[t->n]), "%s", prefix);
         } else {
-            snprintf(topics[n], sizeof(topics[n]), "%s:%s", prefix, id);
+            snprintf(t->buf[t->n], sizeof(t->buf[t->n]), "%s:%s", prefix, id);
         }
-        ptrs[n] = topics[n];
-        n++;
+        t->ptrs[t->n] = t->buf[t->n];
+        t->n++;
     }
+}
+
+void api_publish(ad_app_t *app, const char *type, json_t *payload, ...)
+{
+    topics_t t;
+    va_list ap;
+    va_start(ap, payload);
+    topics_collect(&t, ap);
     va_end(ap);
-    ad_bus_publish(app->bus, type, ptrs, n, payload);
+    ad_bus_publish(app->bus, type, t.ptrs, t.n, payload);
+}
+
+void api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...)
+{
+    topics_t t;
+    va_list ap;
+    va_start(ap, len);
+    topics_collect(&t, ap);
+    va_end(ap);
+    ad_bus_publish_text(app->bus, type, t.ptrs, t.n, payload, len);
 }

@@ -58,6 +58,8 @@ void api_fail(ad_req_t *r, int rc, const char *what, const char *id);
  * "system" and "usage" may be given with id "".
  */
 void api_publish(ad_app_t *app, const char *type, json_t *payload, ...);
+/* The same with the payload already serialized (compact JSON text). */
+void api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...);
 
 /* ---- routes, one per resource file ------------------------------------------- */
 void api_workspaces_register(ad_app_t *app);

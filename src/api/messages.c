@@ -54,39 +54,81 @@ static void page(ad_req_t *r, void *ud)
     ad_res_json(r, 200, out);
 }
 
-static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+/* One message write in flight: the typed row, the request body its strings
+ * point into, and the texts made for non-string tool fields. */
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    json_t *body;
+    char *tool_text[2];
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX];
+    ad_store_message_t m;
+} msg_write_t;
+
+static void msg_write_free(msg_write_t *w)
 {
-    if (rc != 0) {
-        api_fail(r, rc, rc == AD_ENOENT ? "agent" : "message", ad_req_param(r, "id"));
-        return;
-    }
-    json_t *m = json_object_get(result, "message");
-    json_t *p = json_pack("{s:O}", "message", m);
-    api_publish(app, "message_created", p, "agent",
-                json_string_value(json_object_get(m, "agentId")), "worktree",
-                json_string_value(json_object_get(result, "worktreeId")), "workspace",
-                json_string_value(json_object_get(result, "workspaceId")), NULL);
-    json_decref(p);
-    ad_res_json(r, 201, json_incref(m));
+    free(w->tool_text[0]);
+    free(w->tool_text[1]);
+    json_decref(w->body);
+    free(w);
 }
 
-/* toolInput/toolOutput: a string, or any JSON value kept as its text. */
-static int text_or_json(ad_req_t *r, json_t *body, const char *key, json_t *args)
+/* Writer thread. */
+static int msg_job(sqlite3 *db, void *ctx)
+{
+    msg_write_t *w = ctx;
+    return ad_store_message_insert(db, &w->m);
+}
+
+/* Loop thread, after the commit: publish, then answer. */
+static void msg_done(int rc, void *ctx)
+{
+    msg_write_t *w = ctx;
+    if (rc != 0) {
+        api_fail(w->req, rc, rc == AD_ENOENT ? "agent" : "message", ad_req_param(w->req, "id"));
+        goto out;
+    }
+    /* The message is serialized once: the event's payload {"message": m}
+     * and the answer m are slices of the same text, built in a buffer kept
+     * between writes (loop thread only; let go of when a big one grew it). */
+    static ad_buf_t text = {.max = (size_t)CONTENT_MAX * 7 + 64 * 1024};
+    ad_buf_reset(&text);
+    int e = ad_buf_puts(&text, "{\"message\":");
+    size_t off = text.len;
+    e = e ? e : ad_store_message_text(&w->m, &text);
+    e = e ? e : ad_buf_putc(&text, '}');
+    if (e == 0) {
+        api_publish_text(w->app, "message_created", text.data, text.len, "agent", w->m.agent_id,
+                         "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, NULL);
+        ad_res_send(w->req, 201, "application/json", text.data + off, text.len - off - 1);
+    } else {
+        api_fail(w->req, AD_EINTERNAL, "message", NULL);
+    }
+    if (text.cap > 64 * 1024) {
+        ad_buf_cleanup(&text);
+    }
+out:
+    msg_write_free(w);
+}
+
+/* toolInput/toolOutput: a string (borrowed from body), or any JSON value
+ * kept as its text (*text, owned). */
+static int text_or_json(ad_req_t *r, json_t *body, const char *key, const char **out, char **text)
 {
     json_t *v = json_object_get(body, key);
     if (v == NULL || json_is_null(v)) {
         return 0;
     }
     if (json_is_string(v)) {
-        json_object_set(args, key, v);
+        *out = json_string_value(v);
         return 0;
     }
-    char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (txt == NULL) {
+    *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (*text == NULL) {
         return api_invalid(r, key, "must be a string or JSON");
     }
-    json_object_set_new(args, key, json_string(txt));
-    free(txt);
+    *out = *text;
     return 0;
 }
 
@@ -97,40 +139,40 @@ static void create(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    json_t *args = json_object();
-    const char *content = NULL, *role = NULL, *tool = NULL, *run = NULL;
-    int64_t tokens = 0;
-    bool has_tokens = false, complete = true;
-    if (api_str(r, body, "content", true, CONTENT_MAX, &content) != 0 ||
+    msg_write_t *w = ad_xcalloc(1, sizeof(*w));
+    w->app = app;
+    w->req = r;
+    w->body = body;
+    ad_store_message_t *m = &w->m;
+    const char *role = NULL;
+    bool has_tokens = false;
+    m->is_complete = true;
+    if (api_str(r, body, "content", true, CONTENT_MAX, &m->content) != 0 ||
         api_enum(r, body, "role", false, ROLES, &role) != 0 ||
-        api_str(r, body, "toolName", false, 200, &tool) != 0 ||
-        api_str(r, body, "runId", false, AD_ID_MAX, &run) != 0 ||
-        api_int(r, body, "tokenCount", false, 0, INT64_C(1) << 40, &tokens, &has_tokens) != 0 ||
-        api_bool(r, body, "isComplete", &complete, NULL) != 0 ||
-        text_or_json(r, body, "toolInput", args) != 0 ||
-        text_or_json(r, body, "toolOutput", args) != 0) {
-        goto out;
+        api_str(r, body, "toolName", false, 200, &m->tool_name) != 0 ||
+        api_str(r, body, "runId", false, AD_ID_MAX, &m->run_id) != 0 ||
+        api_int(r, body, "tokenCount", false, 0, INT64_C(1) << 40, &m->token_count, &has_tokens) !=
+            0 ||
+        api_bool(r, body, "isComplete", &m->is_complete, NULL) != 0 ||
+        text_or_json(r, body, "toolInput", &m->tool_input, &w->tool_text[0]) != 0 ||
+        text_or_json(r, body, "toolOutput", &m->tool_output, &w->tool_text[1]) != 0) {
+        msg_write_free(w);
+        return;
     }
-    char id[AD_ID_MAX];
-    ad_id_new("msg", id);
-    json_object_set_new(args, "id", json_string(id));
-    json_object_set_new(args, "agentId", json_string(ad_req_param(r, "id")));
-    json_object_set_new(args, "role", json_string(role != NULL ? role : "user"));
-    json_object_set_new(args, "content", json_string(content));
-    if (tool != NULL) {
-        json_object_set_new(args, "toolName", json_string(tool));
+    const char *agent = ad_req_param(r, "id");
+    if (strlen(agent) >= sizeof(w->agent_id)) {
+        /* Longer than any id: no such agent (what the store would say). */
+        api_fail(r, AD_ENOENT, "agent", agent);
+        msg_write_free(w);
+        return;
     }
-    if (run != NULL) {
-        json_object_set_new(args, "runId", json_string(run));
-    }
-    json_object_set_new(args, "tokenCount", json_integer(tokens));
-    json_object_set_new(args, "isComplete", json_boolean(complete));
-    json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-    api_write(app, r, ad_store_op_message_insert, args, created);
-    args = NULL;
-out:
-    json_decref(args);
-    json_decref(body);
+    memcpy(w->agent_id, agent, strlen(agent) + 1);
+    ad_id_new("msg", w->id);
+    m->id = w->id;
+    m->agent_id = w->agent_id;
+    m->role = role != NULL ? role : "user";
+    m->now = ad_wall_ms();
+    ad_store_submit(app->store, msg_job, msg_done, w);
 }
 
 void api_messages_register(ad_app_t *app)

@@ -61,6 +61,8 @@ struct ad_bus {
     bus_index_t index;
     bus_ring_t ring;
     ad_buf_t scratch;
+    int64_t ts_ms;        /* the last publish's ms and its RFC 3339 text: */
+    char ts[AD_TIME_MAX]; /* bursts share it instead of formatting again */
     unsigned in_publish;
     ad_bus_sub_t *zombies;
     ad_bus_sub_t *paced; /* subscribers whose replay waits for room */
@@ -436,29 +438,22 @@ static int dump_cb(const char *buf, size_t size, void *data)
     return ad_buf_append(data, buf, size) == 0 ? 0 : -1;
 }
 
-uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
-                        json_t *payload)
+/* Stamps, rings, queues for persistence and fans out one event whose
+ * payload text is ready. */
+static uint64_t publish_text(ad_bus_t *bus, int64_t now, uint64_t seq, const char *type,
+                             const char *const *topics, size_t ntopics, const char *payload,
+                             size_t len)
 {
-    if (bus == NULL) {
-        return 0;
+    if (now != bus->ts_ms || bus->ts[0] == '\0') {
+        ad_time_format(now, bus->ts);
+        bus->ts_ms = now;
     }
-    uint64_t seq = ++bus->seq;
-    int64_t now = ad_wall_ms();
-    char ts[AD_TIME_MAX];
-    ad_time_format(now, ts);
-    ad_buf_reset(&bus->scratch);
-    int rc = payload == NULL ? ad_buf_puts(&bus->scratch, "{}")
-                             : json_dump_callback(payload, dump_cb, &bus->scratch,
-                                                  JSON_COMPACT | JSON_ENCODE_ANY);
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "bus", "payload too large or unserializable type=%s seq=%llu", type,
-               (unsigned long long)seq);
-        ad_buf_reset(&bus->scratch);
-        ad_buf_puts(&bus->scratch, "{\"truncated\":true}");
-    }
-    ad_bus_event_t *ev = bus_event_make(seq, now, ts, type ? type : "", topics, ntopics,
-                                        bus->scratch.data, bus->scratch.len);
+    const char *ts = bus->ts;
+    ad_bus_event_t *ev =
+        bus_event_make(seq, now, ts, type ? type : "", topics, ntopics, payload, len);
     if (ev == NULL) {
+        ad_log(AD_LOG_WARN, "bus", "payload too large type=%s seq=%llu", type ? type : "",
+               (unsigned long long)seq);
         ev = bus_event_make(seq, now, ts, type ? type : "", topics, ntopics, "{\"truncated\":true}",
                             18);
     }
@@ -477,6 +472,42 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
     ring_evict(bus);
     schedule_writes(bus);
     return seq;
+}
+
+uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
+                        json_t *payload)
+{
+    if (bus == NULL) {
+        return 0;
+    }
+    uint64_t seq = ++bus->seq;
+    ad_buf_reset(&bus->scratch);
+    int rc =
+        payload == NULL ? ad_buf_puts(&bus->scratch, "{}") : bus_json_write(&bus->scratch, payload);
+    if (rc != 0 && payload != NULL) {
+        /* Deeper than bus_json_write goes, or too big: jansson decides,
+         * as it always did. */
+        ad_buf_reset(&bus->scratch);
+        rc = json_dump_callback(payload, dump_cb, &bus->scratch, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "bus", "payload too large or unserializable type=%s seq=%llu", type,
+               (unsigned long long)seq);
+        ad_buf_reset(&bus->scratch);
+        ad_buf_puts(&bus->scratch, "{\"truncated\":true}");
+    }
+    return publish_text(bus, ad_wall_ms(), seq, type, topics, ntopics, bus->scratch.data,
+                        bus->scratch.len);
+}
+
+uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
+                             size_t ntopics, const char *payload, size_t len)
+{
+    if (bus == NULL) {
+        return 0;
+    }
+    uint64_t seq = ++bus->seq;
+    return publish_text(bus, ad_wall_ms(), seq, type, topics, ntopics, payload, len);
 }
 
 /* ---- subscribers ----------------------------------------------------------------- */

@@ -34,6 +34,12 @@ void ad_bus_free(ad_bus_t *bus);
  * bus, such as unit tests, needs no special case. */
 uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
                         json_t *payload);
+/* The same with the payload already serialized: payload is compact JSON
+ * text of len bytes (the caller vouches for it; it goes into the envelope
+ * as is). For writers that produce the text for their HTTP answer anyway,
+ * so the object is serialized once. */
+uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
+                             size_t ntopics, const char *payload, size_t len);
 /* The last seq assigned (0 before the first event). */
 uint64_t ad_bus_seq(const ad_bus_t *bus);
 /* The oldest seq a replay can still deliver (ring or events table); the

@@ -38,6 +38,14 @@ void bus_event_unref(ad_bus_event_t *ev);
 size_t bus_event_bytes(const ad_bus_event_t *ev);
 #define BUS_EVENT_MAX (8u << 20)
 
+/* json.c: appends v as compact JSON text, the same bytes as jansson's
+ * json_dump_callback(JSON_COMPACT | JSON_ENCODE_ANY), to b. 0, or an AD_E*
+ * code (b's cap reached, or nesting deeper than 256: then b holds a
+ * partial text). Any thread. */
+int bus_json_write(ad_buf_t *b, json_t *v);
+/* One string of n bytes (NULs allowed) as jansson writes it. */
+int bus_json_string(ad_buf_t *b, const char *s, size_t n);
+
 /* ---- topics ---------------------------------------------------------------- */
 struct ad_bus_sub;
 typedef struct bus_node bus_node_t;

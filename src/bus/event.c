@@ -9,22 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends s as the inside of a JSON string. */
+/* Appends s as the inside of a JSON string; runs of plain bytes at once. */
 static int put_escaped(ad_buf_t *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     int rc = 0;
-    for (; *s != '\0' && rc == 0; s++) {
-        unsigned char c = (unsigned char)*s;
+    const char *run = s;
+    for (const char *p = s; rc == 0; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        rc = ad_buf_append(b, run, (size_t)(p - run));
+        if (c == '\0' || rc != 0) {
+            break;
+        }
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             rc = ad_buf_append(b, e, 2);
-        } else if (c < 0x20) {
+        } else {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             rc = ad_buf_append(b, e, 6);
-        } else {
-            rc = ad_buf_putc(b, (char)c);
         }
+        run = p + 1;
     }
     return rc;
 }
@@ -36,7 +43,23 @@ ad_bus_event_t *bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, cons
     ad_bus_event_t *ev = NULL;
     ad_buf_t b;
     ad_buf_init(&b, BUS_EVENT_MAX);
-    int rc = ad_buf_printf(&b, "{\"seq\":%llu,\"ts\":\"", (unsigned long long)seq);
+    /* One allocation for the usual envelope instead of growing by halves
+     * (a refusal near the cap is no error: the appends decide). */
+    (void)ad_buf_reserve(&b, payload_len + strlen(ts) + strlen(type) +
+                                 (ntopics > 0 ? strlen(topics[0]) : 0) + 96);
+    int rc = 0;
+    char num[32] = "{\"seq\":";
+    char digits[24];
+    size_t nd = 0;
+    for (uint64_t v = seq; nd == 0 || v != 0; v /= 10) {
+        digits[nd++] = (char)('0' + v % 10);
+    }
+    size_t nl = 7;
+    while (nd > 0) {
+        num[nl++] = digits[--nd];
+    }
+    rc = rc ? rc : ad_buf_append(&b, num, nl);
+    rc = rc ? rc : ad_buf_puts(&b, ",\"ts\":\"");
     rc = rc ? rc : put_escaped(&b, ts);
     rc = rc ? rc : ad_buf_puts(&b, "\",\"topic\":\"");
     rc = rc ? rc : put_escaped(&b, ntopics > 0 ? topics[0] : "");

@@ -54,6 +54,11 @@ static int reserve(ad_buf_t *b, size_t n)
     return 0;
 }
 
+int ad_buf_reserve(ad_buf_t *b, size_t n)
+{
+    return reserve(b, n);
+}
+
 int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
 {
     int rc = reserve(b, n);

@@ -112,6 +112,8 @@ void ad_buf_init(ad_buf_t *b, size_t max);
 void ad_buf_cleanup(ad_buf_t *b);
 /* Empties the buffer but keeps its memory. */
 void ad_buf_reset(ad_buf_t *b);
+/* Makes room for n more bytes at once (AD_ETOOBIG past max). */
+int ad_buf_reserve(ad_buf_t *b, size_t n);
 int ad_buf_append(ad_buf_t *b, const void *p, size_t n);
 int ad_buf_puts(ad_buf_t *b, const char *s);
 int ad_buf_putc(ad_buf_t *b, char c);

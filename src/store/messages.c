@@ -21,7 +21,6 @@ static const char SQL_MSG_FIRST[] = "SELECT " MSG_COLS " FROM messages WHERE age
 static const char SQL_MSG_BEFORE[] = "SELECT " MSG_COLS " FROM messages WHERE agent_id = ?1 "
                                      "AND (created_at, id) < (?3, ?4) "
                                      "ORDER BY created_at DESC, id DESC LIMIT ?2";
-static const char SQL_MSG_GET[] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1";
 
 /* A cursor is "<created_at ms>:<message id>". A bare message id is accepted
  * too (looked up). */
@@ -119,23 +118,27 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
     return 0;
 }
 
-int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result)
+static int bind_opt(sqlite3_stmt *s, int idx, const char *v)
 {
-    const char *agent = ad_args_str(args, "agentId");
+    return v != NULL ? sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, idx);
+}
+
+int ad_store_message_insert(sqlite3 *db, ad_store_message_t *m)
+{
     sqlite3_stmt *s = ad_store_stmt(db, "SELECT a.worktree_id, w.workspace_id FROM agents a "
                                         "JOIN worktrees w ON w.id = a.worktree_id WHERE a.id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, agent);
+    bind_opt(s, 1, m->agent_id);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(s);
         return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
-    char wt[AD_ID_MAX], ws[AD_ID_MAX];
-    snprintf(wt, sizeof(wt), "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(ws, sizeof(ws), "%s", (const char *)sqlite3_column_text(s, 1));
+    snprintf(m->worktree_id, sizeof(m->worktree_id), "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(m->workspace_id, sizeof(m->workspace_id), "%s",
+             (const char *)sqlite3_column_text(s, 1));
     sqlite3_reset(s);
 
     s = ad_store_stmt(db, "INSERT INTO messages (id, agent_id, run_id, role, content, "
@@ -144,34 +147,161 @@ int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    ad_store_bind_text(s, 2, agent);
-    ad_store_bind_text(s, 3, ad_args_str(args, "runId"));
-    ad_store_bind_text(s, 4, ad_args_str(args, "role"));
-    const char *content = ad_args_str(args, "content");
-    ad_store_bind_text(s, 5, content != NULL ? content : "");
-    sqlite3_bind_int64(s, 6, ad_args_int(args, "tokenCount", 0));
-    ad_store_bind_text(s, 7, ad_args_str(args, "toolName"));
-    ad_store_bind_text(s, 8, ad_args_str(args, "toolInput"));
-    ad_store_bind_text(s, 9, ad_args_str(args, "toolOutput"));
-    json_t *complete = json_object_get(args, "isComplete");
-    sqlite3_bind_int(s, 10, complete == NULL || json_is_true(complete) ? 1 : 0);
-    sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    /* Every string outlives the step: bound without copies, and the
+     * bindings are cleared before returning. */
+    bind_opt(s, 1, m->id);
+    bind_opt(s, 2, m->agent_id);
+    bind_opt(s, 3, m->run_id);
+    bind_opt(s, 4, m->role);
+    bind_opt(s, 5, m->content != NULL ? m->content : "");
+    sqlite3_bind_int64(s, 6, m->token_count);
+    bind_opt(s, 7, m->tool_name);
+    bind_opt(s, 8, m->tool_input);
+    bind_opt(s, 9, m->tool_output);
+    sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
+    sqlite3_bind_int64(s, 11, m->now);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        return ad_store_rc(db, rc);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+json_t *ad_store_message_json(const ad_store_message_t *m)
+{
+    /* Same keys, order and conversions as ad_store_row_json over MSG_COLS:
+     * NULL columns left out, is_complete a boolean, created_at RFC 3339. */
+    char ts[AD_TIME_MAX];
+    ad_time_format(m->now, ts);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(m->id != NULL ? m->id : ""));
+    json_object_set_new(o, "agentId", json_string(m->agent_id != NULL ? m->agent_id : ""));
+    if (m->run_id != NULL) {
+        json_object_set_new(o, "runId", json_string(m->run_id));
     }
-    s = ad_store_stmt(db, SQL_MSG_GET);
-    if (s == NULL) {
-        return AD_EINTERNAL;
+    json_object_set_new(o, "role", json_string(m->role != NULL ? m->role : "user"));
+    json_t *c = json_string(m->content != NULL ? m->content : "");
+    json_object_set_new(o, "content", c != NULL ? c : json_string(""));
+    json_object_set_new(o, "tokenCount", json_integer(m->token_count));
+    const char *opt_keys[3] = {"toolName", "toolInput", "toolOutput"};
+    const char *opt_vals[3] = {m->tool_name, m->tool_input, m->tool_output};
+    for (int i = 0; i < 3; i++) {
+        if (opt_vals[i] != NULL) {
+            json_t *v = json_string(opt_vals[i]);
+            json_object_set_new(o, opt_keys[i], v != NULL ? v : json_string(""));
+        }
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    json_t *m = NULL;
-    int e = ad_store_one_json(db, s, NULL, NULL, &m);
+    json_object_set_new(o, "isComplete", json_boolean(m->is_complete));
+    json_object_set_new(o, "createdAt", json_string(ts));
+    return o;
+}
+
+/* A JSON string as jansson writes it with JSON_COMPACT: '"' and '\\'
+ * escaped, \b \f \n \r \t short, other bytes below 0x20 as \u00XX (upper-case hex), the
+ * rest (UTF-8 included) as is. Runs of plain bytes are copied at once. */
+static int put_json_string(ad_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = ad_buf_putc(b, '"');
+    const char *run = s;
+    for (const char *p = s; rc == 0; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        rc = ad_buf_append(b, run, (size_t)(p - run));
+        if (c == '\0' || rc != 0) {
+            break;
+        }
+        char e[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
+        default:
+            e[1] = 'u';
+            e[2] = '0';
+            e[3] = '0';
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            n = 6;
+            break;
+        }
+        rc = ad_buf_append(b, e, n);
+        run = p + 1;
+    }
+    return rc != 0 ? rc : ad_buf_putc(b, '"');
+}
+
+static int put_field(ad_buf_t *b, const char *key, const char *v)
+{
+    int rc = ad_buf_puts(b, key);
+    return rc != 0 ? rc : put_json_string(b, v);
+}
+
+int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out)
+{
+    char ts[AD_TIME_MAX];
+    ad_time_format(m->now, ts);
+    int rc = put_field(out, "{\"id\":", m->id != NULL ? m->id : "");
+    rc = rc ? rc : put_field(out, ",\"agentId\":", m->agent_id != NULL ? m->agent_id : "");
+    if (m->run_id != NULL) {
+        rc = rc ? rc : put_field(out, ",\"runId\":", m->run_id);
+    }
+    rc = rc ? rc : put_field(out, ",\"role\":", m->role != NULL ? m->role : "user");
+    rc = rc ? rc : put_field(out, ",\"content\":", m->content != NULL ? m->content : "");
+    rc = rc ? rc : ad_buf_printf(out, ",\"tokenCount\":%lld", (long long)m->token_count);
+    if (m->tool_name != NULL) {
+        rc = rc ? rc : put_field(out, ",\"toolName\":", m->tool_name);
+    }
+    if (m->tool_input != NULL) {
+        rc = rc ? rc : put_field(out, ",\"toolInput\":", m->tool_input);
+    }
+    if (m->tool_output != NULL) {
+        rc = rc ? rc : put_field(out, ",\"toolOutput\":", m->tool_output);
+    }
+    rc = rc ? rc
+            : ad_buf_puts(out, m->is_complete ? ",\"isComplete\":true" : ",\"isComplete\":false");
+    rc = rc ? rc : put_field(out, ",\"createdAt\":", ts);
+    return rc ? rc : ad_buf_putc(out, '}');
+}
+
+int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result)
+{
+    json_t *complete = json_object_get(args, "isComplete");
+    ad_store_message_t m = {
+        .id = ad_args_str(args, "id"),
+        .agent_id = ad_args_str(args, "agentId"),
+        .run_id = ad_args_str(args, "runId"),
+        .role = ad_args_str(args, "role"),
+        .content = ad_args_str(args, "content"),
+        .tool_name = ad_args_str(args, "toolName"),
+        .tool_input = ad_args_str(args, "toolInput"),
+        .tool_output = ad_args_str(args, "toolOutput"),
+        .token_count = ad_args_int(args, "tokenCount", 0),
+        .is_complete = complete == NULL || json_is_true(complete),
+        .now = ad_args_int(args, "now", 0),
+    };
+    int e = ad_store_message_insert(db, &m);
     if (e != 0) {
         return e;
     }
-    *result = json_pack("{s:o, s:s, s:s}", "message", m, "worktreeId", wt, "workspaceId", ws);
+    *result = json_pack("{s:o, s:s, s:s}", "message", ad_store_message_json(&m), "worktreeId",
+                        m.worktree_id, "workspaceId", m.workspace_id);
     return 0;
 }

@@ -400,6 +400,14 @@ struct ad_store {
     uv_thread_t thread;
     bool thread_started;
     uv_async_t async;
+    /* The writer is woken once per loop iteration, not once per job: jobs
+     * submitted while the loop handles a round of I/O go in one group.
+     * check runs right after the I/O callbacks, prepare right before the
+     * loop blocks (for jobs submitted by timers and other callbacks). */
+    uv_check_t wake_check;
+    uv_prepare_t wake_prepare;
+    bool wake_pending; /* loop thread only */
+    int open_handles;  /* loop thread only: handles not yet closed */
     uv_mutex_t lock;
     uv_cond_t cond;
     /* under lock: */
@@ -915,6 +923,24 @@ static void on_async(uv_async_t *h)
     deliver(h->data);
 }
 
+static void wake_writer(ad_store_t *st)
+{
+    if (st->wake_pending) {
+        st->wake_pending = false;
+        uv_cond_signal(&st->cond);
+    }
+}
+
+static void on_wake_check(uv_check_t *h)
+{
+    wake_writer(h->data);
+}
+
+static void on_wake_prepare(uv_prepare_t *h)
+{
+    wake_writer(h->data);
+}
+
 void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx)
 {
     job_t *j = ad_xmalloc(sizeof(*j));
@@ -934,11 +960,11 @@ void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, 
     }
     st->queue_tail = j;
     st->queued++;
-    bool wake = st->queued == 1;
-    uv_mutex_unlock(&st->lock);
-    if (wake) {
-        uv_cond_signal(&st->cond);
+    if (st->queued == 1) {
+        /* The writer may be asleep: wake it at the end of this round. */
+        st->wake_pending = true;
     }
+    uv_mutex_unlock(&st->lock);
 }
 
 /* ---- JSON ops --------------------------------------------------------------------- */
@@ -1090,6 +1116,15 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     st->async.data = st;
     /* An idle store must not keep the loop alive (see outstanding). */
     uv_unref((uv_handle_t *)&st->async);
+    uv_check_init(loop, &st->wake_check);
+    st->wake_check.data = st;
+    uv_check_start(&st->wake_check, on_wake_check);
+    uv_unref((uv_handle_t *)&st->wake_check);
+    uv_prepare_init(loop, &st->wake_prepare);
+    st->wake_prepare.data = st;
+    uv_prepare_start(&st->wake_prepare, on_wake_prepare);
+    uv_unref((uv_handle_t *)&st->wake_prepare);
+    st->open_handles = 3;
     if (uv_thread_create(&st->thread, writer_main, st) != 0) {
         AD_BUG("store: cannot start the writer thread");
     }
@@ -1115,6 +1150,9 @@ int ad_store_open_cfg(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t **out,
 static void on_closed(uv_handle_t *h)
 {
     ad_store_t *st = h->data;
+    if (--st->open_handles > 0) {
+        return;
+    }
     uv_mutex_destroy(&st->lock);
     uv_cond_destroy(&st->cond);
     free(st->path);
@@ -1141,6 +1179,8 @@ void ad_store_close(ad_store_t *st)
     ad_log(AD_LOG_INFO, "store", "closed jobs=%llu groups=%llu", (unsigned long long)st->stats.jobs,
            (unsigned long long)st->stats.groups);
     uv_close((uv_handle_t *)&st->async, on_closed);
+    uv_close((uv_handle_t *)&st->wake_check, on_closed);
+    uv_close((uv_handle_t *)&st->wake_prepare, on_closed);
 }
 
 const char *ad_store_path(const ad_store_t *st)

@@ -77,7 +77,9 @@ typedef int (*ad_store_job_fn)(sqlite3 *db, void *ctx);
 typedef void (*ad_store_done_cb)(int rc, void *ctx);
 
 /* Queues fn. done (may be NULL) is always called exactly once, later, on the
- * loop thread; ctx is borrowed by both until then. Loop thread; not after
+ * loop thread; ctx is borrowed by both until then. The writer is woken at
+ * the end of the current loop iteration (uv_check/uv_prepare), so the jobs
+ * of one round of I/O share a transaction. Loop thread; not after
  * ad_store_close(). The queue has no bound of its own: callers bound what
  * they submit (HTTP by its connection limit, the bus by its batching). */
 void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
@@ -219,6 +221,30 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
  * toolInput?, toolOutput?, isComplete?}: AD_ENOENT for an unknown agent.
  * result {message, worktreeId, workspaceId}. */
 int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result);
+
+/* The typed form of the same write, for the hot REST path: no JSON on the
+ * way in or out. The strings are borrowed (they must outlive the job); id,
+ * agent_id and role are required, the others may be NULL (content: ""). */
+typedef struct {
+    const char *id, *agent_id, *run_id, *role, *content;
+    const char *tool_name, *tool_input, *tool_output;
+    int64_t token_count;
+    bool is_complete;
+    int64_t now;
+    /* Set by ad_store_message_insert on success. */
+    char worktree_id[AD_ID_MAX], workspace_id[AD_ID_MAX];
+} ad_store_message_t;
+/* Writer thread (inside a job): inserts m and sets its worktree_id and
+ * workspace_id. AD_ENOENT for an unknown agent; the constraint codes of
+ * ad_store_rc otherwise. May run twice (see ad_store_job_fn). */
+int ad_store_message_insert(sqlite3 *db, ad_store_message_t *m);
+/* The message object of m exactly as a read of its row gives it (the
+ * object above). Any thread; new reference. */
+json_t *ad_store_message_json(const ad_store_message_t *m);
+/* Appends the same object as JSON text, byte for byte what
+ * json_dumps(ad_store_message_json(m), JSON_COMPACT) gives, without
+ * building it. 0, or the ad_buf error once out's cap is reached. Any thread. */
+int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out);
 
 /* ---- settings (settings.c) ------------------------------------------------------------
  * Typed settings with defaults (theme=system, auto_save=true,

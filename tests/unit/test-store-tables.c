@@ -407,6 +407,125 @@ static void messages_paginate_without_skips_or_repeats(void **state)
                      AD_ECONSTRAINT);
 }
 
+typedef struct {
+    ad_store_message_t *m;
+    bool done;
+    int rc;
+} typed_wait_t;
+
+static int typed_job(sqlite3 *db, void *ctx)
+{
+    return ad_store_message_insert(db, ((typed_wait_t *)ctx)->m);
+}
+
+static void typed_done(int rc, void *ctx)
+{
+    typed_wait_t *w = ctx;
+    w->done = true;
+    w->rc = rc;
+}
+
+static int typed_insert(fixture_t *f, ad_store_message_t *m)
+{
+    typed_wait_t w = {.m = m};
+    ad_store_submit(f->st, typed_job, typed_done, &w);
+    for (int i = 0; i < 100000 && !w.done; i++) { /* at most ~10 s */
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!w.done) {
+            usleep(100);
+        }
+    }
+    assert_true(w.done);
+    return w.rc;
+}
+
+/* The typed insert writes what the JSON op writes, and its object is the
+ * one a read of the row gives back, optional fields or not. */
+static void messages_typed_insert_matches_the_row(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX], a[AD_ID_MAX];
+    make_workspace(f, "/tmp/typed", ws, wt);
+    make_agent(f, wt, "typed", a);
+
+    char id1[AD_ID_MAX], id2[AD_ID_MAX];
+    ad_id_new("msg", id1);
+    ad_id_new("msg", id2);
+    ad_store_message_t full = {.id = id1,
+                               .agent_id = a,
+                               .role = "tool",
+                               .content = "out \"q\" é",
+                               .tool_name = "bash",
+                               .tool_input = "{\"cmd\":\"ls\"}",
+                               .tool_output = "a\nb",
+                               .token_count = 42,
+                               .is_complete = false,
+                               .now = 1700000000123};
+    ad_store_message_t bare = {.id = id2,
+                               .agent_id = a,
+                               .role = "user",
+                               .content = NULL,
+                               .is_complete = true,
+                               .now = 1700000000456};
+    assert_int_equal(typed_insert(f, &full), 0);
+    assert_string_equal(full.worktree_id, wt);
+    assert_string_equal(full.workspace_id, ws);
+    assert_int_equal(typed_insert(f, &bare), 0);
+
+    json_t *p = NULL;
+    assert_int_equal(ad_store_message_page(f->st, a, 10, NULL, &p), 0);
+    json_t *msgs = json_object_get(p, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    json_t *want_bare = ad_store_message_json(&bare), *want_full = ad_store_message_json(&full);
+    assert_true(json_equal(json_array_get(msgs, 0), want_bare)); /* newest first */
+    assert_true(json_equal(json_array_get(msgs, 1), want_full));
+    assert_string_equal(json_string_value(json_object_get(want_bare, "content")), "");
+    assert_null(json_object_get(want_bare, "toolName"));
+    assert_false(json_is_true(json_object_get(want_full, "isComplete")));
+    /* The same keys in the same order, so the JSON text is the same too. */
+    char *t1 = json_dumps(json_array_get(msgs, 1), JSON_COMPACT);
+    char *t2 = json_dumps(want_full, JSON_COMPACT);
+    assert_string_equal(t1, t2);
+    free(t1);
+    free(t2);
+    /* The text form is byte for byte jansson's, tricky strings included. */
+    const char *tricky[] = {
+        "",           "plain",        "q\"uote\\back/slash",
+        "\b\f\n\r\t", "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80",
+        "<\\u0000>"};
+    for (size_t i = 0; i < sizeof(tricky) / sizeof(tricky[0]); i++) {
+        ad_store_message_t t = full;
+        t.content = tricky[i];
+        t.tool_output = i % 2 ? NULL : tricky[i];
+        t.run_id = i % 3 ? NULL : "run_x";
+        t.token_count = (int64_t)i * 1000000007;
+        t.is_complete = i % 2;
+        json_t *o = ad_store_message_json(&t);
+        char *want = json_dumps(o, JSON_COMPACT);
+        ad_buf_t b;
+        ad_buf_init(&b, 1 << 20);
+        assert_int_equal(ad_store_message_text(&t, &b), 0);
+        assert_string_equal(b.data, want);
+        ad_buf_cleanup(&b);
+        free(want);
+        json_decref(o);
+    }
+    json_decref(want_bare);
+    json_decref(want_full);
+    json_decref(p);
+
+    /* Unknown agent: not found; a bad role: a constraint; nothing written. */
+    char id3[AD_ID_MAX];
+    ad_id_new("msg", id3);
+    ad_store_message_t lost = {.id = id3, .agent_id = "ag_nope", .role = "user", .now = 1};
+    assert_int_equal(typed_insert(f, &lost), AD_ENOENT);
+    ad_store_message_t robot = {.id = id3, .agent_id = a, .role = "robot", .now = 1};
+    assert_int_equal(typed_insert(f, &robot), AD_ECONSTRAINT);
+    assert_int_equal(ad_store_message_page(f->st, a, 10, NULL, &p), 0);
+    assert_int_equal(json_array_size(json_object_get(p, "messages")), 2);
+    json_decref(p);
+}
+
 static void settings_typed_with_defaults(void **state)
 {
     fixture_t *f = *state;
@@ -563,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(agents_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(messages_paginate_without_skips_or_repeats, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(messages_typed_insert_matches_the_row, setup, teardown),
         cmocka_unit_test_setup_teardown(settings_typed_with_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_rows_add_up_atomically, setup, teardown),
         cmocka_unit_test_setup_teardown(ops_in_one_group_fail_alone, setup, teardown),

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The payload writer of ad_bus_publish: turns a jansson value into compact
+ * JSON text byte for byte as json_dump_callback(JSON_COMPACT |
+ * JSON_ENCODE_ANY) does, but copying runs of plain string bytes at once
+ * instead of decoding every code point (jansson's dump was the largest
+ * cost of publishing). Reals are left to jansson's own formatting.
+ */
+#include "bus/bus_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEPTH_MAX 256
+
+/* A JSON string as jansson writes it: '"' and '\\' escaped, \b \f \n \r
+ * \t short, other bytes below 0x20 as \u00XX (upper-case hex), the rest
+ * (UTF-8 included) as is. */
+int bus_json_string(ad_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = ad_buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        rc = ad_buf_append(b, s + run, i - run);
+        char e[6] = {'\\', (char)c, '0', '0', hex[c >> 4], hex[c & 15]};
+        size_t len = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
+        default:
+            e[1] = 'u';
+            len = 6;
+            break;
+        }
+        rc = rc ? rc : ad_buf_append(b, e, len);
+        run = i + 1;
+    }
+    rc = rc ? rc : ad_buf_append(b, s + run, n - run);
+    return rc ? rc : ad_buf_putc(b, '"');
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    return ad_buf_append(data, buf, size) == 0 ? 0 : -1;
+}
+
+static int write_value(ad_buf_t *b, json_t *v, int depth)
+{
+    if (depth > DEPTH_MAX) {
+        return AD_ETOOBIG;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        int rc = ad_buf_putc(b, '{');
+        bool first = true;
+        for (void *it = json_object_iter(v); it != NULL && rc == 0;
+             it = json_object_iter_next(v, it)) {
+            rc = first ? 0 : ad_buf_putc(b, ',');
+            first = false;
+            const char *k = json_object_iter_key(it);
+            rc = rc ? rc : bus_json_string(b, k, json_object_iter_key_len(it));
+            rc = rc ? rc : ad_buf_putc(b, ':');
+            rc = rc ? rc : write_value(b, json_object_iter_value(it), depth + 1);
+        }
+        return rc ? rc : ad_buf_putc(b, '}');
+    }
+    case JSON_ARRAY: {
+        int rc = ad_buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+            rc = i ? ad_buf_putc(b, ',') : 0;
+            rc = rc ? rc : write_value(b, json_array_get(v, i), depth + 1);
+        }
+        return rc ? rc : ad_buf_putc(b, ']');
+    }
+    case JSON_STRING:
+        return bus_json_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return ad_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_TRUE:
+        return ad_buf_puts(b, "true");
+    case JSON_FALSE:
+        return ad_buf_puts(b, "false");
+    case JSON_NULL:
+        return ad_buf_puts(b, "null");
+    case JSON_REAL:
+    default:
+        /* jansson's own number formatting, so the text stays identical. */
+        return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0 ? 0
+                                                                                      : AD_ETOOBIG;
+    }
+}
+
+int bus_json_write(ad_buf_t *b, json_t *v)
+{
+    return v != NULL ? write_value(b, v, 0) : ad_buf_puts(b, "null");
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bus's payload writer: for every kind of value (nested objects and
+ * arrays, tricky strings, NUL bytes, integers at the limits, reals, empty
+ * containers) its text is byte for byte jansson's compact dump.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bus/bus_int.h"
+
+static void same_as_jansson(json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    assert_non_null(want);
+    ad_buf_t b;
+    ad_buf_init(&b, 1 << 20);
+    assert_int_equal(bus_json_write(&b, v), 0);
+    assert_string_equal(b.data, want);
+    ad_buf_cleanup(&b);
+    free(want);
+    json_decref(v);
+}
+
+static void scalars_and_strings(void **state)
+{
+    (void)state;
+    same_as_jansson(json_integer(0));
+    same_as_jansson(json_integer(INT64_MIN));
+    same_as_jansson(json_integer(INT64_MAX));
+    same_as_jansson(json_real(0.1));
+    same_as_jansson(json_real(-1e300));
+    same_as_jansson(json_real(3.0));
+    same_as_jansson(json_true());
+    same_as_jansson(json_false());
+    same_as_jansson(json_null());
+    same_as_jansson(json_string(""));
+    same_as_jansson(json_string("q\"uote\\back/slash"));
+    same_as_jansson(json_string("\b\f\n\r\t\x01\x1f\x7f"));
+    same_as_jansson(json_string("caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80"));
+    same_as_jansson(json_stringn("a\0b", 3));
+}
+
+static void containers(void **state)
+{
+    (void)state;
+    same_as_jansson(json_object());
+    same_as_jansson(json_array());
+    same_as_jansson(json_pack("{s:s, s:i, s:[i, s, {}], s:{s:n, s:b}, s:f}", "message", "hi\n", "n",
+                              42, "list", 1, "two", "deep", "a", "t", 1, "r", 2.5));
+    json_t *o = json_object();
+    json_object_setn_new(o, "k\0ey", 4, json_string("v"));
+    json_object_set_new(o, "\"quoted key\"", json_array());
+    same_as_jansson(o);
+    /* Insertion order, not key order. */
+    same_as_jansson(json_pack("{s:i, s:i, s:i}", "z", 1, "a", 2, "m", 3));
+    /* Nested 100 deep. */
+    json_t *v = json_integer(7);
+    for (int i = 0; i < 100; i++) {
+        v = i % 2 ? json_pack("[o]", v) : json_pack("{s:o}", "x", v);
+    }
+    same_as_jansson(v);
+}
+
+static void too_deep_or_too_big_is_refused(void **state)
+{
+    (void)state;
+    json_t *v = json_integer(1);
+    for (int i = 0; i < 300; i++) {
+        v = json_pack("[o]", v);
+    }
+    ad_buf_t b;
+    ad_buf_init(&b, 1 << 20);
+    assert_int_not_equal(bus_json_write(&b, v), 0);
+    ad_buf_cleanup(&b);
+    json_decref(v);
+    ad_buf_init(&b, 8);
+    v = json_string("longer than eight bytes");
+    assert_int_equal(bus_json_write(&b, v), AD_ETOOBIG);
+    ad_buf_cleanup(&b);
+    json_decref(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scalars_and_strings),
+        cmocka_unit_test(containers),
+        cmocka_unit_test(too_deep_or_too_big_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
