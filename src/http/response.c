@@ -397,9 +397,18 @@ void ad_res_json(ad_req_t *r, int status, json_t *body)
         ad_res_send(r, status, "application/json", "null", 4);
         return;
     }
-    size_t n = json_dumpb(body, NULL, 0, JSON_COMPACT);
-    char *buf = n > 0 ? ad_arena_alloc(&r->arena, n) : NULL;
-    if (buf == NULL || json_dumpb(body, buf, n, JSON_COMPACT) != n) {
+    /* Most answers fit a first guess: one serialization pass. Only a larger
+     * one is measured by that pass and serialized again at its size. */
+    size_t cap = 4096;
+    char *buf = ad_arena_alloc(&r->arena, cap);
+    size_t n = buf != NULL ? json_dumpb(body, buf, cap, JSON_COMPACT) : 0;
+    if (n > cap) {
+        buf = ad_arena_alloc(&r->arena, n);
+        if (buf != NULL && json_dumpb(body, buf, n, JSON_COMPACT) != n) {
+            buf = NULL;
+        }
+    }
+    if (buf == NULL || n == 0) {
         json_decref(body);
         static const char fail[] = "{\"error\":{\"code\":\"INTERNAL\",\"message\":"
                                    "\"cannot serialize the response\",\"details\":{}}}";
