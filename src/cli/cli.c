@@ -6,8 +6,8 @@
  * that is not running is named as such.
  */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,34 +62,22 @@ static int usage(const cli_t *c, const char *msg)
     return 2;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
+static bool collect(const char *p, size_t n, void *ud)
 {
     resp_t *r = ud;
-    if (ad_buf_append(&r->body, p, size * n) != 0) {
+    if (ad_buf_append(&r->body, p, n) != 0) {
         r->truncated = true;
-        return 0; /* aborts the transfer */
+        return false; /* aborts the request */
     }
-    return size * n;
+    return true;
 }
 
-/* Sets what every request shares: the socket, the token, timeouts. */
-static struct curl_slist *prepare(cli_t *c, CURL *h, const char *method, const char *url)
+/* The daemon's socket: computed per request, since command flags may have
+ * moved the data dir. */
+static const char *sock_path(cli_t *c)
 {
-    struct curl_slist *hdrs = NULL;
-    /* Computed per request: command flags may have moved the data dir. */
     snprintf(c->sock, sizeof(c->sock), "%s/agentd.sock", c->cfg->data_dir);
-    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    if (c->cfg->token[0] != '\0') {
-        char auth[300];
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->cfg->token);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    return hdrs;
+    return c->sock;
 }
 
 static int not_running(const cli_t *c)
@@ -102,41 +90,23 @@ static int not_running(const cli_t *c)
  * (free with ad_buf_cleanup). Returns 0, or 1 after printing why. */
 static int request(cli_t *c, const char *method, const char *path, json_t *body, resp_t *r)
 {
-    char url[2048];
-    snprintf(url, sizeof(url), "http://localhost%s", path);
     r->status = 0;
     r->truncated = false;
     ad_buf_init(&r->body, RESPONSE_MAX);
-    CURL *h = curl_easy_init();
-    if (h == NULL) {
-        return fail(c, "cannot initialise libcurl");
-    }
-    struct curl_slist *hdrs = prepare(c, h, method, url);
-    char *payload = NULL;
-    if (body != NULL) {
-        payload = json_dumps(body, JSON_COMPACT);
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-    } else if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-    }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    char *payload = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    char err[300];
+    int rc = ad_cli_http(sock_path(c), c->cfg->token, method, path, "application/json", payload,
+                         payload != NULL ? strlen(payload) : 0, 60000, collect, r, &r->status, err,
+                         sizeof(err));
     free(payload);
-    if (rc == CURLE_COULDNT_CONNECT) {
+    if (rc != 0) {
         ad_buf_cleanup(&r->body);
+    }
+    if (rc == AD_ENOENT) {
         return not_running(c);
     }
-    if (rc != CURLE_OK) {
-        ad_buf_cleanup(&r->body);
-        return fail(c, "request %s %s failed: %s%s", method, path, curl_easy_strerror(rc),
-                    r->truncated ? " (response too large)" : "");
+    if (rc != 0) {
+        return fail(c, "request %s %s failed: %s", method, path, err);
     }
     return 0;
 }
@@ -669,10 +639,9 @@ static void sse_line(sse_t *s, const char *line, size_t len)
     /* id:, event: and comments need no handling: the JSON carries seq/type. */
 }
 
-static size_t on_sse(char *p, size_t size, size_t n, void *ud)
+static bool on_sse(const char *p, size_t total, void *ud)
 {
     sse_t *s = ud;
-    size_t total = size * n;
     for (size_t i = 0; i < total; i++) {
         if (p[i] == '\n') {
             size_t len = s->line.len;
@@ -686,40 +655,31 @@ static size_t on_sse(char *p, size_t size, size_t n, void *ud)
             ad_buf_reset(&s->line);
         }
     }
-    return total;
+    return true;
 }
 
 static int follow(cli_t *c, const char *id)
 {
-    char url[1024], topic[300], enc[600];
+    char path[1024], topic[300], enc[600], err[300];
     snprintf(topic, sizeof(topic), "agent:%s", id);
     url_encode(topic, enc, sizeof(enc));
-    snprintf(url, sizeof(url), "http://localhost/api/events?topics=%s&since=0", enc);
+    snprintf(path, sizeof(path), "/api/events?topics=%s&since=0", enc);
     sse_t s = {.c = c, .too_big = false};
     ad_buf_init(&s.line, SSE_EVENT_MAX);
     ad_buf_init(&s.data, SSE_EVENT_MAX);
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = prepare(c, h, "GET", url);
-    hdrs = curl_slist_append(hdrs, "Accept: text/event-stream");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_sse);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-    CURLcode rc = curl_easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    int rc = ad_cli_http(sock_path(c), c->cfg->token, "GET", path, "text/event-stream", NULL, 0, -1,
+                         on_sse, &s, &status, err, sizeof(err));
     ad_buf_cleanup(&s.line);
     ad_buf_cleanup(&s.data);
-    if (rc == CURLE_COULDNT_CONNECT) {
+    if (rc == AD_ENOENT) {
         return not_running(c);
     }
-    if (rc == CURLE_HTTP_RETURNED_ERROR) {
+    if (status >= 300) {
         return fail(c, "the daemon refused the event stream (HTTP %ld)", status);
     }
-    if (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE && rc != CURLE_RECV_ERROR) {
-        return fail(c, "event stream failed: %s", curl_easy_strerror(rc));
+    if (rc != 0 && rc != AD_ECLOSED) {
+        return fail(c, "event stream failed: %s", err);
     }
     return 0; /* the daemon closed the stream (shutdown) */
 }
@@ -759,7 +719,6 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     static char prog[64];
     cli_t c = {.cfg = cfg, .json = false, .prog = prog};
     snprintf(prog, sizeof(prog), "agentd %s", cmd);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     typedef int (*cmd_fn)(cli_t *, int, char **);
     static const struct {
@@ -774,14 +733,11 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
         }
     }
     if (fn == NULL) {
-        curl_global_cleanup();
         return usage(&c, "unknown command");
     }
     if (cfg->data_dir[0] == '\0') {
-        curl_global_cleanup();
         return usage(&c, "no data dir: set --data-dir, AGENTD_DATA_DIR or HOME");
     }
     rc = fn(&c, argc, argv);
-    curl_global_cleanup();
     return rc;
 }

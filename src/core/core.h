@@ -173,6 +173,17 @@ bool ad_id_valid(const char *s, const char *prefix);
  * surrogate, past U+10FFFF). A NUL byte counts as a one-byte sequence. */
 size_t ad_utf8_seq_len(const unsigned char *s, size_t n);
 
+/* ---- digests and base64 ---------------------------------------------------- */
+/* SHA-1 and SHA-256 of data[0..len). Any thread. */
+void ad_sha1(const void *data, size_t len, uint8_t out[20]);
+void ad_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Standard base64 with padding, NUL-terminated. Returns the length written,
+ * or 0 when out (outsz bytes, room for the NUL included) is too small. */
+size_t ad_base64_encode(const uint8_t *in, size_t len, char *out, size_t outsz);
+/* Strict decode (length a multiple of 4, padding only at the end). Returns
+ * the number of bytes written, AD_EINVAL or AD_ETOOBIG. */
+int ad_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
+
 /* ---- data dir -------------------------------------------------------------- */
 /* Creates dir and its parents; the last component gets mode 0700.
  * Returns 0, or a negative code with a message in err. */

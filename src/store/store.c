@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,13 +422,10 @@ struct ad_store {
 
 void ad_store_checksum(const char *sql, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    uint8_t md[32];
     static const char hex[] = "0123456789abcdef";
-    if (EVP_Digest(sql, strlen(sql), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-        AD_BUG("store: sha256 failed");
-    }
-    for (unsigned int i = 0; i < 32; i++) {
+    ad_sha256(sql, strlen(sql), md);
+    for (int i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }

@@ -12,8 +12,6 @@
  */
 #include "ws/ws.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -447,19 +445,17 @@ void *ad_ws_data(const ad_ws_t *ws)
 int ad_ws_accept_key(const char *key, char out[29])
 {
     size_t kl = strlen(key);
-    if (kl != 24 || key[22] != '=' || key[23] != '=') {
-        return AD_EINVAL;
-    }
-    unsigned char raw[18];
-    if (EVP_DecodeBlock(raw, (const unsigned char *)key, 24) != 18) {
+    uint8_t raw[18];
+    /* The key is base64 of 16 random bytes (RFC 6455 §4.1). */
+    if (kl != 24 || ad_base64_decode(key, kl, raw, sizeof(raw)) != 16) {
         return AD_EINVAL;
     }
     char buf[24 + sizeof(WS_GUID)];
     memcpy(buf, key, 24);
     memcpy(buf + 24, WS_GUID, sizeof(WS_GUID));
-    unsigned char sha[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)buf, 24 + sizeof(WS_GUID) - 1, sha);
-    EVP_EncodeBlock((unsigned char *)out, sha, SHA_DIGEST_LENGTH);
+    uint8_t sha[20];
+    ad_sha1(buf, 24 + sizeof(WS_GUID) - 1, sha);
+    ad_base64_encode(sha, sizeof(sha), out, 29);
     return 0;
 }
 
