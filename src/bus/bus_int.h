@@ -43,8 +43,6 @@ size_t bus_event_bytes(const ad_bus_event_t *ev);
  * code (b's cap reached, or nesting deeper than 256: then b holds a
  * partial text). Any thread. */
 int bus_json_write(ad_buf_t *b, json_t *v);
-/* One string of n bytes (NULs allowed) as jansson writes it. */
-int bus_json_string(ad_buf_t *b, const char *s, size_t n);
 
 /* ---- topics ---------------------------------------------------------------- */
 struct ad_bus_sub;

@@ -13,53 +13,6 @@
 
 #define DEPTH_MAX 256
 
-/* A JSON string as jansson writes it: '"' and '\\' escaped, \b \f \n \r
- * \t short, other bytes below 0x20 as \u00XX (upper-case hex), the rest
- * (UTF-8 included) as is. */
-int bus_json_string(ad_buf_t *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = ad_buf_putc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        rc = ad_buf_append(b, s + run, i - run);
-        char e[6] = {'\\', (char)c, '0', '0', hex[c >> 4], hex[c & 15]};
-        size_t len = 2;
-        switch (c) {
-        case '"':
-        case '\\':
-            break;
-        case '\b':
-            e[1] = 'b';
-            break;
-        case '\f':
-            e[1] = 'f';
-            break;
-        case '\n':
-            e[1] = 'n';
-            break;
-        case '\r':
-            e[1] = 'r';
-            break;
-        case '\t':
-            e[1] = 't';
-            break;
-        default:
-            e[1] = 'u';
-            len = 6;
-            break;
-        }
-        rc = rc ? rc : ad_buf_append(b, e, len);
-        run = i + 1;
-    }
-    rc = rc ? rc : ad_buf_append(b, s + run, n - run);
-    return rc ? rc : ad_buf_putc(b, '"');
-}
-
 static int dump_cb(const char *buf, size_t size, void *data)
 {
     return ad_buf_append(data, buf, size) == 0 ? 0 : -1;
@@ -79,7 +32,7 @@ static int write_value(ad_buf_t *b, json_t *v, int depth)
             rc = first ? 0 : ad_buf_putc(b, ',');
             first = false;
             const char *k = json_object_iter_key(it);
-            rc = rc ? rc : bus_json_string(b, k, json_object_iter_key_len(it));
+            rc = rc ? rc : ad_json_string(b, k, json_object_iter_key_len(it));
             rc = rc ? rc : ad_buf_putc(b, ':');
             rc = rc ? rc : write_value(b, json_object_iter_value(it), depth + 1);
         }
@@ -94,7 +47,7 @@ static int write_value(ad_buf_t *b, json_t *v, int depth)
         return rc ? rc : ad_buf_putc(b, ']');
     }
     case JSON_STRING:
-        return bus_json_string(b, json_string_value(v), json_string_length(v));
+        return ad_json_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return ad_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_TRUE:

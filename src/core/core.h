@@ -173,6 +173,13 @@ bool ad_id_valid(const char *s, const char *prefix);
  * surrogate, past U+10FFFF). A NUL byte counts as a one-byte sequence. */
 size_t ad_utf8_seq_len(const unsigned char *s, size_t n);
 
+/* ---- JSON text ------------------------------------------------------------ */
+/* Appends s[0..n) as a quoted JSON string exactly as jansson's JSON_COMPACT
+ * writes it: '"' and '\\' escaped, \b \f \n \r \t short, other bytes below
+ * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is.
+ * Returns 0 or AD_ETOOBIG from the buffer. */
+int ad_json_string(ad_buf_t *b, const char *s, size_t n);
+
 /* ---- digests and base64 ---------------------------------------------------- */
 /* SHA-1 and SHA-256 of data[0..len). Any thread. */
 void ad_sha1(const void *data, size_t len, uint8_t out[20]);

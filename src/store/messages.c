@@ -195,63 +195,10 @@ json_t *ad_store_message_json(const ad_store_message_t *m)
     return o;
 }
 
-/* A JSON string as jansson writes it with JSON_COMPACT: '"' and '\\'
- * escaped, \b \f \n \r \t short, other bytes below 0x20 as \u00XX (upper-case hex), the
- * rest (UTF-8 included) as is. Runs of plain bytes are copied at once. */
-static int put_json_string(ad_buf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = ad_buf_putc(b, '"');
-    const char *run = s;
-    for (const char *p = s; rc == 0; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        rc = ad_buf_append(b, run, (size_t)(p - run));
-        if (c == '\0' || rc != 0) {
-            break;
-        }
-        char e[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (c) {
-        case '"':
-        case '\\':
-            break;
-        case '\b':
-            e[1] = 'b';
-            break;
-        case '\f':
-            e[1] = 'f';
-            break;
-        case '\n':
-            e[1] = 'n';
-            break;
-        case '\r':
-            e[1] = 'r';
-            break;
-        case '\t':
-            e[1] = 't';
-            break;
-        default:
-            e[1] = 'u';
-            e[2] = '0';
-            e[3] = '0';
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 15];
-            n = 6;
-            break;
-        }
-        rc = ad_buf_append(b, e, n);
-        run = p + 1;
-    }
-    return rc != 0 ? rc : ad_buf_putc(b, '"');
-}
-
 static int put_field(ad_buf_t *b, const char *key, const char *v)
 {
     int rc = ad_buf_puts(b, key);
-    return rc != 0 ? rc : put_json_string(b, v);
+    return rc != 0 ? rc : ad_json_string(b, v, strlen(v));
 }
 
 int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out)
