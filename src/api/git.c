@@ -166,6 +166,22 @@ static bool still_open(gctx_t *c)
     return false;
 }
 
+/* The start of a git completion whose next step writes: false when the
+ * request is finished here (agentd is closing, or git failed: answered and
+ * the context freed). */
+static bool git_step_ok(gctx_t *c, const ad_git_result_t *res, bool ws_create)
+{
+    if (!still_open(c)) {
+        return false;
+    }
+    if (res->rc != 0) {
+        reply_git_error(c->req, res, ws_create);
+        ctx_free(c);
+        return false;
+    }
+    return true;
+}
+
 static int queue(gctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb cb)
 {
     int rc = ad_git_queue(c->app->loop, op, a, cb, c);
@@ -276,12 +292,7 @@ static void ws_created(int rc, json_t *result, void *ud)
 static void ws_listed(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
-    if (!still_open(c)) {
-        return;
-    }
-    if (res->rc != 0) {
-        reply_git_error(c->req, res, true);
-        ctx_free(c);
+    if (!git_step_ok(c, res, true)) {
         return;
     }
     json_t *list = json_object_get(res->data, "worktrees");
@@ -627,12 +638,7 @@ static void wt_inserted(int rc, json_t *result, void *ud)
 static void wt_added(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
-    if (!still_open(c)) {
-        return;
-    }
-    if (res->rc != 0) {
-        reply_git_error(c->req, res, false);
-        ctx_free(c);
+    if (!git_step_ok(c, res, false)) {
         return;
     }
     c->git = json_incref(res->data);
@@ -743,12 +749,7 @@ static void wt_row_deleted(int rc, json_t *result, void *ud)
 static void wt_removed(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
-    if (!still_open(c)) {
-        return;
-    }
-    if (res->rc != 0) {
-        reply_git_error(c->req, res, false);
-        ctx_free(c);
+    if (!git_step_ok(c, res, false)) {
         return;
     }
     c->git = json_incref(res->data);
@@ -869,12 +870,7 @@ static void wt_branch_saved(int rc, json_t *result, void *ud)
 static void wt_checked_out(const ad_git_result_t *res, void *ud)
 {
     gctx_t *c = ud;
-    if (!still_open(c)) {
-        return;
-    }
-    if (res->rc != 0) {
-        reply_git_error(c->req, res, false);
-        ctx_free(c);
+    if (!git_step_ok(c, res, false)) {
         return;
     }
     c->git = json_incref(res->data);

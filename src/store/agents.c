@@ -117,32 +117,6 @@ int ad_store_agent_check_startable(ad_store_t *st, const char *id)
 
 /* ---- writes (writer thread) ------------------------------------------------- */
 
-static int step_done(sqlite3 *db, sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-}
-
-/* The workspace of a worktree into out (AD_ID_MAX). */
-static int workspace_of(sqlite3 *db, const char *worktree_id, char *out)
-{
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_store_bind_text(s, 1, worktree_id);
-    int rc = sqlite3_step(s);
-    int e = 0;
-    if (rc == SQLITE_ROW) {
-        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
-    } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
-    }
-    sqlite3_reset(s);
-    return e;
-}
-
 /* result = {agent, workspaceId} for agent id. */
 static int agent_result(sqlite3 *db, const char *id, json_t **result)
 {
@@ -152,7 +126,7 @@ static int agent_result(sqlite3 *db, const char *id, json_t **result)
         return e;
     }
     char ws[AD_ID_MAX] = "";
-    e = workspace_of(db, json_string_value(json_object_get(a, "worktreeId")), ws);
+    e = ad_store_workspace_of(db, json_string_value(json_object_get(a, "worktreeId")), ws);
     if (e != 0) {
         json_decref(a);
         return e;
@@ -165,7 +139,7 @@ int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result)
 {
     const char *wt = ad_args_str(args, "worktreeId");
     char ws[AD_ID_MAX];
-    int e = workspace_of(db, wt, ws);
+    int e = ad_store_workspace_of(db, wt, ws);
     if (e != 0) {
         return e;
     }
@@ -190,7 +164,7 @@ int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result)
     ad_store_bind_text(s, 10, ad_args_str(args, "crewId"));
     sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
     ad_store_bind_json(s, 12, json_object_get(args, "state")); /* command agents' argv */
-    e = step_done(db, s);
+    e = ad_store_step_done(db, s);
     if (e != 0) {
         return e;
     }
@@ -219,7 +193,7 @@ int ad_store_op_agent_update(sqlite3 *db, json_t *args, json_t **result)
     sqlite3_bind_int(s, 6, crew != NULL ? 1 : 0);
     ad_store_bind_text(s, 7, json_string_value(crew));
     sqlite3_bind_int64(s, 8, ad_args_int(args, "now", 0));
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;
     }
@@ -241,7 +215,7 @@ int ad_store_op_agent_delete(sqlite3 *db, json_t *args, json_t **result)
         }
         ad_store_bind_text(s, 1, id);
         sqlite3_bind_int64(s, 2, now);
-        int e = step_done(db, s);
+        int e = ad_store_step_done(db, s);
         if (e == 0 && sqlite3_changes(db) == 0) {
             e = AD_ENOENT;
         }
@@ -260,7 +234,7 @@ int ad_store_op_agent_delete(sqlite3 *db, json_t *args, json_t **result)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    return step_done(db, s);
+    return ad_store_step_done(db, s);
 }
 
 int ad_store_op_agent_restore(sqlite3 *db, json_t *args, json_t **result)
@@ -272,7 +246,7 @@ int ad_store_op_agent_restore(sqlite3 *db, json_t *args, json_t **result)
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     sqlite3_bind_int64(s, 2, ad_args_int(args, "now", 0));
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;
     }
@@ -313,7 +287,7 @@ int ad_store_op_agent_reorder(sqlite3 *db, json_t *args, json_t **result)
 {
     const char *wt = ad_args_str(args, "worktreeId");
     char ws[AD_ID_MAX];
-    int e = workspace_of(db, wt, ws);
+    int e = ad_store_workspace_of(db, wt, ws);
     if (e != 0) {
         return e;
     }
@@ -331,7 +305,7 @@ int ad_store_op_agent_reorder(sqlite3 *db, json_t *args, json_t **result)
         ad_store_bind_text(s, 2, wt);
         sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
         sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
-        e = step_done(db, s);
+        e = ad_store_step_done(db, s);
         if (e == 0 && sqlite3_changes(db) == 0) {
             e = AD_EINVAL;
         }

@@ -15,13 +15,6 @@
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
     "updated_at, vanished_at"
 
-static int step_done(sqlite3 *db, sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-}
-
 static int wt_row(sqlite3 *db, const char *id, json_t **out)
 {
     sqlite3_stmt *s =
@@ -46,7 +39,7 @@ static int set_setup(sqlite3 *db, const char *ws_id, json_t *files, const char *
     ad_store_bind_json(s, 2, files);
     ad_store_bind_text(s, 3, command);
     sqlite3_bind_int64(s, 4, now);
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;
     }
@@ -157,7 +150,7 @@ int ad_store_op_worktree_git_insert(sqlite3 *db, json_t *args, json_t **result)
         }
         ad_store_bind_text(s, 1, ad_args_str(args, "id"));
         ad_store_bind_json(s, 2, setup);
-        e = step_done(db, s);
+        e = ad_store_step_done(db, s);
     }
     json_t *w = NULL;
     if (e == 0) {
@@ -193,7 +186,7 @@ int ad_store_op_worktree_setup_result(sqlite3 *db, json_t *args, json_t **result
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     ad_store_bind_json(s, 2, json_object_get(args, "setup"));
     sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT; /* deleted while its setup ran */
     }
@@ -234,7 +227,7 @@ static int flag_vanished(sqlite3 *db, const char *wt_id, int64_t now, bool vanis
     if (vanished) {
         sqlite3_bind_int64(s, 2, now);
     }
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e != 0) {
         return e;
     }
@@ -247,7 +240,7 @@ static int flag_vanished(sqlite3 *db, const char *wt_id, int64_t now, bool vanis
         sqlite3_bind_int64(s, 2, now);
     }
     sqlite3_bind_int64(s, 3, now);
-    return step_done(db, s);
+    return ad_store_step_done(db, s);
 }
 
 /* The present (not missing) entry of git's list with this path, or NULL. */
@@ -300,7 +293,7 @@ int ad_store_op_workspace_git_sync(sqlite3 *db, json_t *args, json_t **result)
                 ad_store_bind_text(s, 1, id);
                 ad_store_bind_text(s, 2, branch);
                 sqlite3_bind_int64(s, 3, now);
-                e = step_done(db, s);
+                e = ad_store_step_done(db, s);
                 json_array_append_new(updated, json_string(id));
             }
             if (e == 0 && was_vanished) {
@@ -322,7 +315,7 @@ int ad_store_op_workspace_git_sync(sqlite3 *db, json_t *args, json_t **result)
             } else if (n == 0) {
                 s = ad_store_stmt(db, "DELETE FROM worktrees WHERE id = ?1");
                 ad_store_bind_text(s, 1, id);
-                e = step_done(db, s);
+                e = ad_store_step_done(db, s);
                 json_array_append_new(removed, json_incref(row));
             }
         }

@@ -36,14 +36,6 @@ static int run_json(sqlite3 *db, const char *id, json_t **out)
     return ad_store_one_json(db, s, NULL, RUN_NULLS, out);
 }
 
-static int step_done(sqlite3 *db, sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    int err = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
-    return err;
-}
-
 static void bind_opt_int(sqlite3_stmt *s, int idx, json_t *args, const char *key)
 {
     json_t *v = json_object_get(args, key);
@@ -87,7 +79,7 @@ int ad_store_op_run_start(sqlite3 *db, json_t *args, json_t **result)
     ad_store_bind_text(s, 1, id);
     ad_store_bind_text(s, 2, agent_id);
     sqlite3_bind_int64(s, 3, now);
-    int rc = step_done(db, s);
+    int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc == AD_ECONSTRAINT ? AD_ENOENT : rc;
     }
@@ -101,7 +93,7 @@ int ad_store_op_run_start(sqlite3 *db, json_t *args, json_t **result)
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, now);
     ad_store_bind_text(s, 4, agent_id);
-    rc = step_done(db, s);
+    rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc;
     }
@@ -137,7 +129,7 @@ int ad_store_op_run_end(sqlite3 *db, json_t *args, json_t **result)
     sqlite3_bind_double(s, 10, json_number_value(json_object_get(args, "costUsd")));
     sqlite3_bind_int64(s, 11, ad_args_int(args, "numTurns", 0));
     ad_store_bind_text(s, 12, id);
-    int rc = step_done(db, s);
+    int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc;
     }
@@ -154,7 +146,7 @@ int ad_store_op_run_end(sqlite3 *db, json_t *args, json_t **result)
     ad_store_bind_text(s, 4, reason);
     ad_store_bind_text(s, 5, reason);
     ad_store_bind_text(s, 6, agent_id);
-    rc = step_done(db, s);
+    rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc;
     }
@@ -198,7 +190,7 @@ int ad_store_op_agent_runtime(sqlite3 *db, json_t *args, json_t **result)
     sqlite3_bind_int64(s, 5, now);
     ad_store_bind_text(s, 6, id);
     json_decref(state);
-    int rc = step_done(db, s);
+    int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc;
     }
@@ -240,7 +232,7 @@ int ad_store_op_run_messages(sqlite3 *db, json_t *args, json_t **result)
         ad_store_bind_text(s, 9, ad_args_str(m, "toolOutput"));
         sqlite3_bind_int(s, 10, json_is_false(json_object_get(m, "isComplete")) ? 0 : 1);
         sqlite3_bind_int64(s, 11, ad_args_int(m, "createdAt", 0));
-        int rc = step_done(db, s);
+        int rc = ad_store_step_done(db, s);
         if (rc != 0) {
             return rc;
         }
@@ -287,7 +279,7 @@ int ad_store_op_runs_reconcile(sqlite3 *db, json_t *args, json_t **result)
         sqlite3_bind_int64(s, 1, now);
         sqlite3_bind_int64(s, 2, now > started ? now - started : 0);
         ad_store_bind_text(s, 3, ad_args_str(r, "id"));
-        rc = step_done(db, s);
+        rc = ad_store_step_done(db, s);
         if (rc != 0) {
             goto out;
         }
@@ -302,7 +294,7 @@ int ad_store_op_runs_reconcile(sqlite3 *db, json_t *args, json_t **result)
         sqlite3_bind_int64(s, 2, now);
         ad_store_bind_text(s, 3, ad_args_str(args, "reason"));
         ad_store_bind_text(s, 4, ad_args_str(r, "agentId"));
-        rc = step_done(db, s);
+        rc = ad_store_step_done(db, s);
         if (rc != 0) {
             goto out;
         }
@@ -320,7 +312,7 @@ int ad_store_op_runs_reconcile(sqlite3 *db, json_t *args, json_t **result)
         goto out;
     }
     sqlite3_bind_int64(s, 1, now);
-    rc = step_done(db, s);
+    rc = ad_store_step_done(db, s);
 out:
     if (rc == 0) {
         *result = json_pack("{s:o, s:o}", "runs", runs, "agents", agents);

@@ -1195,3 +1195,30 @@ void ad_store_stats(ad_store_t *st, ad_store_stats_t *out)
     *out = st->stats;
     uv_mutex_unlock(&st->lock);
 }
+
+int ad_store_step_done(sqlite3 *db, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    /* Map before the reset, while the error state is still the step's. */
+    int err = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    sqlite3_reset(s);
+    return err;
+}
+
+int ad_store_workspace_of(sqlite3 *db, const char *worktree_id, char out[AD_ID_MAX])
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, worktree_id);
+    int rc = sqlite3_step(s);
+    int e = 0;
+    if (rc == SQLITE_ROW) {
+        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    } else {
+        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}

@@ -35,6 +35,12 @@ void ad_store_checksum(const char *sql, char out[65]);
  * binds NULL). */
 int ad_store_bind_text(sqlite3_stmt *s, int idx, const char *v);
 int ad_store_bind_json(sqlite3_stmt *s, int idx, json_t *v);
+/* Steps a statement that returns no rows and resets it: 0 or the mapped
+ * error. Any thread that owns db. */
+int ad_store_step_done(sqlite3 *db, sqlite3_stmt *s);
+/* The workspace id of a worktree into out: 0, AD_ENOENT or a mapped error.
+ * Any thread that owns db. */
+int ad_store_workspace_of(sqlite3 *db, const char *worktree_id, char out[AD_ID_MAX]);
 
 /* Helpers for ops reading args. */
 const char *ad_args_str(json_t *args, const char *key);

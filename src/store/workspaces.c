@@ -88,31 +88,10 @@ int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, json_t **ou
 
 int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char out[AD_ID_MAX])
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    sqlite3_bind_text(s, 1, worktree_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    int e = 0;
-    if (rc == SQLITE_ROW) {
-        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
-    } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
-    }
-    sqlite3_reset(s);
-    return e;
+    return ad_store_workspace_of(ad_store_rdb(st), worktree_id, out);
 }
 
 /* ---- writes (writer thread) ------------------------------------------------- */
-
-static int step_done(sqlite3 *db, sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-}
 
 static int wt_insert(sqlite3 *db, json_t *args)
 {
@@ -132,7 +111,7 @@ static int wt_insert(sqlite3 *db, json_t *args)
     ad_store_bind_text(s, 5, ad_args_str(args, "path"));
     sqlite3_bind_int(s, 6, json_is_true(json_object_get(args, "isMain")) ? 1 : 0);
     sqlite3_bind_int64(s, 7, ad_args_int(args, "now", 0));
-    return step_done(db, s);
+    return ad_store_step_done(db, s);
 }
 
 int ad_store_op_workspace_insert(sqlite3 *db, json_t *args, json_t **result)
@@ -146,7 +125,7 @@ int ad_store_op_workspace_insert(sqlite3 *db, json_t *args, json_t **result)
     ad_store_bind_text(s, 2, ad_args_str(args, "name"));
     ad_store_bind_text(s, 3, ad_args_str(args, "path"));
     sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e != 0) {
         return e;
     }
@@ -181,7 +160,7 @@ int ad_store_op_workspace_touch(sqlite3 *db, json_t *args, json_t **result)
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     sqlite3_bind_int64(s, 2, ad_args_int(args, "now", 0));
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;
     }
@@ -227,7 +206,7 @@ int ad_store_op_workspace_delete(sqlite3 *db, json_t *args, json_t **result)
     if (e == 0) {
         s = ad_store_stmt(db, "DELETE FROM workspaces WHERE id = ?1");
         sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-        e = step_done(db, s);
+        e = ad_store_step_done(db, s);
     }
     if (e != 0) {
         json_decref(ws);
@@ -270,7 +249,7 @@ int ad_store_op_worktree_update(sqlite3 *db, json_t *args, json_t **result)
         sqlite3_bind_int64(s, 5, json_integer_value(order));
     }
     sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
-    int e = step_done(db, s);
+    int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;
     }
@@ -303,7 +282,7 @@ int ad_store_op_worktree_delete(sqlite3 *db, json_t *args, json_t **result)
     if (e == 0) {
         s = ad_store_stmt(db, "DELETE FROM worktrees WHERE id = ?1");
         sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-        e = step_done(db, s);
+        e = ad_store_step_done(db, s);
     }
     if (e != 0) {
         json_decref(w);
@@ -330,7 +309,7 @@ int ad_store_op_worktree_reorder(sqlite3 *db, json_t *args, json_t **result)
         sqlite3_bind_text(s, 1, json_string_value(v), -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
         sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
-        int e = step_done(db, s);
+        int e = ad_store_step_done(db, s);
         if (e == 0 && sqlite3_changes(db) == 0) {
             e = AD_ENOENT;
         }
