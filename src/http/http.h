@@ -2,8 +2,9 @@
 /*
  * http: the HTTP/1.1 server on the libuv loop. Listeners (TCP and a unix
  * socket), connections, request parsing (http-parser), limits, the router,
- * responses, static assets, Server-Sent Events. WebSocket framing lives in
- * src/ws; this subsystem hands it upgraded connections.
+ * responses, static assets, Server-Sent Events. Another protocol (WebSocket,
+ * in src/ws) takes a connection over through ad_req_take_over() and drives it
+ * with the ad_conn_* calls below; this subsystem knows nothing about it.
  *
  * Threads: everything here runs on the loop thread only.
  */
@@ -48,6 +49,9 @@ void ad_server_free(ad_server_t *s);
 typedef void (*ad_handler_cb)(ad_req_t *req, void *ud);
 void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_handler_cb cb,
                      void *ud);
+/* Takes ownership of p (from malloc): it is freed with the server. For data
+ * a route's ud points to that lives as long as the route. */
+void ad_server_own(ad_server_t *s, void *p);
 
 /* ---- requests ---------------------------------------------------------------
  * A request stays valid until its response is complete. Strings returned
@@ -70,11 +74,21 @@ ad_arena_t *ad_req_arena(ad_req_t *r);
  * (INVALID_JSON) itself and returns NULL; the handler just returns.
  * Returns a new reference: json_decref() it. */
 json_t *ad_req_json(ad_req_t *r);
+/* The request has its answer (or has been taken over). */
+bool ad_req_is_answered(const ad_req_t *r);
 /* True once the client has gone; a late response is then dropped. */
 bool ad_req_client_gone(const ad_req_t *r);
 /* Per-request user data, for handlers that answer asynchronously. */
 void ad_req_set_data(ad_req_t *r, void *data);
 void *ad_req_data(const ad_req_t *r);
+/* Path parameters and query pairs by position (i from 0), for code that
+ * keeps them beyond the request. Return false past the last one. */
+bool ad_req_param_at(const ad_req_t *r, unsigned i, const char **name, const char **value);
+bool ad_req_query_at(const ad_req_t *r, unsigned i, const char **name, const char **value);
+/* The request asked to switch protocols (Connection: Upgrade). */
+bool ad_req_is_upgrade(const ad_req_t *r);
+/* Comma-separated token list contains tok (case-insensitive). */
+bool ad_http_has_token(const char *list, const char *tok);
 
 /* ---- responses --------------------------------------------------------------
  * Each request gets exactly one response, from the handler or later on the
@@ -102,6 +116,65 @@ int ad_http_status_of(int err, const char **code);
 /* GET /healthz: answers 200 {"status":"ok"}. Register it with
  * ad_server_route(s, "GET", "/healthz", ad_http_healthz, NULL). */
 void ad_http_healthz(ad_req_t *r, void *ud);
+
+/* ---- taking a connection over ----------------------------------------------------
+ * A handler may hand its request's connection to another protocol: the
+ * response head (status, ad_res_header() headers, no length) goes out as
+ * the request's answer, and from then on the connection carries only what
+ * the new owner writes with ad_conn_write_*(). The http layer reports to
+ * the owner through ops, each called with ud:
+ *   on_read          bytes from the peer, including any that arrived with
+ *                    the request itself (delivered as soon as the handler
+ *                    returns, so take over from within the handler's own
+ *                    call); NULL discards input.
+ *   on_head_written  the head has been handed to the socket (a head queued
+ *                    behind earlier pipelined answers goes out after them);
+ *                    may be NULL.
+ *   on_close         once, when the connection is gone for any reason; the
+ *                    ad_conn_t must not be used after it returns. Required.
+ *   on_server_close  the server is shutting down: close gracefully soon
+ *                    (within cfg->shutdown_grace_ms). NULL: finished at once.
+ * No op is ever called from inside ad_req_take_over().
+ */
+typedef struct ad_conn ad_conn_t;
+typedef struct {
+    void (*on_read)(void *ud, const char *data, size_t len);
+    void (*on_head_written)(void *ud);
+    void (*on_close)(void *ud);
+    void (*on_server_close)(void *ud);
+} ad_conn_ops_t;
+typedef void (*ad_conn_timer_cb)(void *ud);
+
+/* r is unanswered, its client is there, its connection speaks plain HTTP,
+ * nothing before r waits to be written and the server is not closing. */
+bool ad_req_can_take_over(const ad_req_t *r);
+/* Answers r with status and content_type (NULL: none) and hands its
+ * connection to ops and ud (both borrowed until on_close). Returns the
+ * connection, or NULL, answering nothing, when r is already answered, its
+ * client has gone or its connection was already taken over. */
+ad_conn_t *ad_req_take_over(ad_req_t *r, int status, const char *content_type,
+                            const ad_conn_ops_t *ops, void *ud);
+/* Writes bytes on c (copied). Returns 0 or AD_ECLOSED. Bytes leave in queue
+ * order before the loop next waits for I/O (at once past 64 KiB queued). */
+int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
+/* Writes n bytes at p that stay valid until release(msg) is called once
+ * they are written (release may be NULL). On failure (AD_ECLOSED) nothing
+ * is taken: release is not called and the caller keeps msg. Neither write
+ * call closes the connection, so both are safe inside the owner's ops. */
+int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg);
+/* Bytes queued or handed to the socket and not yet written. */
+size_t ad_conn_queued(const ad_conn_t *c);
+/* Neither closing nor shut down for writing. */
+bool ad_conn_writable(const ad_conn_t *c);
+/* Closes after pending writes, waiting briefly for the peer's FIN. */
+void ad_conn_finish(ad_conn_t *c);
+/* Closes now; pending writes are dropped. on_close is called from here. */
+void ad_conn_abort(ad_conn_t *c);
+/* (Re)arms the connection's one timer: cb(ud) after ms, then every repeat
+ * ms (0: once). cb NULL: the connection is aborted when it fires. */
+void ad_conn_timer(ad_conn_t *c, uint64_t ms, uint64_t repeat, ad_conn_timer_cb cb);
+uv_loop_t *ad_conn_loop(const ad_conn_t *c);
+const ad_config_t *ad_conn_config(const ad_conn_t *c);
 
 /* ---- Server-Sent Events -------------------------------------------------------
  * Turns the request into an open text/event-stream response. The stream

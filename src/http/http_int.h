@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/http and src/ws: the server, connection and request
- * structures, the write path and the hooks the WebSocket and SSE code use to
- * take over a connection. Nothing outside those two folders includes this.
+ * Private to src/http: the server, connection and request structures and
+ * the functions the files of this folder share (request pool, parser,
+ * router, write queue). Nothing outside src/http includes this (unit tests
+ * and the fuzz harnesses excepted).
  *
  * Threads: loop thread only.
  */
@@ -13,8 +14,8 @@
 
 #include "http/http.h"
 
-typedef struct ad_conn ad_conn_t;
-typedef struct ad_ws_route ad_ws_route_t;
+/* Requests read ahead of their responses before parsing pauses. */
+#define AD_HTTP_PIPELINE_MAX 32
 
 /* ---- routes ---------------------------------------------------------------- */
 #define AD_ROUTE_MAX_SEGS 16
@@ -27,7 +28,6 @@ typedef struct {
     unsigned nsegs;
     ad_handler_cb cb;
     void *ud;
-    void *owned; /* freed with the server (WebSocket route data) */
 } ad_route_t;
 
 /* ---- embedded assets (generated into $(O)/gen/assets.c by tools/embed) --- */
@@ -97,7 +97,10 @@ struct ad_req {
 };
 
 /* ---- connections ------------------------------------------------------------ */
-enum { AD_CONN_HTTP = 0, AD_CONN_WS, AD_CONN_SSE };
+/* HTTP requests, or taken over (ad_req_take_over) by another protocol. */
+enum { AD_CONN_HTTP = 0, AD_CONN_TAKEN };
+/* What the connection's timer is for. */
+enum { AD_TM_NONE = 0, AD_TM_HEADER, AD_TM_BODY, AD_TM_IDLE, AD_TM_LINGER, AD_TM_OWNER };
 
 struct ad_conn {
     union {
@@ -110,15 +113,17 @@ struct ad_conn {
     ad_server_t *srv;
     ad_conn_t *prev, *next; /* the server's list */
     http_parser parser;
-    ad_req_t *cur;            /* being parsed */
-    ad_req_t *qhead, *qtail;  /* waiting to be written, in order */
-    unsigned nqueued;         /* requests in the queue */
-    unsigned nwriting;        /* uv_write requests in flight */
-    ad_buf_t stash;           /* unparsed input while parsing is paused */
-    const char *upgrade_rest; /* bytes after an upgrade request */
-    size_t upgrade_len;
-    void *ws;      /* ad_ws_t when upgraded */
-    ad_sse_t *sse; /* when streaming events */
+    ad_req_t *cur;           /* being parsed */
+    ad_req_t *qhead, *qtail; /* waiting to be written, in order */
+    unsigned nqueued;        /* requests in the queue */
+    unsigned nwriting;       /* uv_write requests in flight */
+    ad_buf_t stash;          /* unparsed input while parsing is paused */
+    /* when taken over: the new owner, and the request whose answer is the
+     * head (until it is written) */
+    const ad_conn_ops_t *ops;
+    void *ops_ud;
+    ad_req_t *head_req;
+    ad_conn_timer_cb owner_timer; /* AD_TM_OWNER's callback (NULL: abort) */
     int kind;
     int timer_mode;
     bool reading;
@@ -153,6 +158,8 @@ struct ad_server {
     char sock_path[4096];
     ad_route_t *routes;
     size_t nroutes, routes_cap;
+    void **owned; /* ad_server_own(): freed with the server */
+    size_t nowned;
     char **cors;
     size_t ncors;
     ad_conn_t *conns;
@@ -177,10 +184,10 @@ struct ad_server {
     bool done_called;
 };
 
-/* ---- shared between http and ws ---------------------------------------------- */
-/* A queued write that owns its bytes (or refers to a shared WebSocket
- * message). Writes queued to one connection within a loop turn go out
- * together, in order, as one writev from a prepare/check handle. */
+/* ---- the write path (write.c) ----------------------------------------------------- */
+/* A queued write that owns its bytes (or refers to shared bytes, such as a
+ * WebSocket message). Writes queued to one connection within a loop turn go
+ * out together, in order, as one writev from a prepare/check handle. */
 typedef struct ad_wout {
     struct ad_wout *next;
     void (*release)(void *msg); /* called once the bytes are written */
@@ -190,27 +197,50 @@ typedef struct ad_wout {
     char data[];
 } ad_wout_t;
 
-/* Writes bytes on conn (copied). Returns 0 or AD_ECLOSED. The bytes are
- * queued and leave, in queue order, before the loop next waits for I/O
- * (or before any HTTP response or shutdown queued later). */
-int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
-/* Writes n bytes at p that stay valid until release(msg) is called once
- * the write is done (release may be NULL). On failure (AD_ECLOSED) nothing
- * is taken: release is not called and the caller keeps msg. Neither write
- * function closes the connection itself, so both are safe inside wslay
- * callbacks. */
-int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg);
-/* Writes every answered request at the head of the queue. */
+/* Writes every answered request at the head of c's queue. */
 void ad_conn_flush(ad_conn_t *c);
-/* Bytes queued or handed to the socket and not yet written. */
-size_t ad_conn_queued(const ad_conn_t *c);
-/* Closes after pending writes (lingering close). */
-void ad_conn_finish(ad_conn_t *c);
-/* Closes now; pending writes are dropped. */
-void ad_conn_abort(ad_conn_t *c);
-/* (Re)arms the connection's timer. */
-void ad_conn_timer(ad_conn_t *c, uint64_t ms, uint64_t repeat, uv_timer_cb cb);
+/* Writes what is queued on c. Returns 0 or a libuv error; never closes c. */
+int ad_conn_wqueue_flush(ad_conn_t *c);
+/* Drops what is queued on c (it is closing). */
+void ad_conn_wqueue_drop(ad_conn_t *c);
+/* Closes the flush handles (the server is done with its connections). */
+void ad_http_wflush_close(ad_server_t *s);
+/* Frees the pooled write structs (ad_server_free). */
+void ad_http_wouts_free(ad_server_t *s);
 
+/* ---- connections and requests (conn.c) ------------------------------------------- */
+ad_req_t *ad_http_req_get(ad_server_t *s);
+void ad_http_req_put(ad_req_t *r);
+/* Frees the pooled requests (ad_server_free). */
+void ad_http_reqs_free(ad_server_t *s);
+/* response.c: r has its answer in r->out; queue it (or drop it). */
+void ad_http_req_answered(ad_req_t *r);
+/* A new connection on the server's list; pipe: a unix-socket one. */
+ad_conn_t *ad_conn_new(ad_server_t *s, bool pipe);
+void ad_conn_set_timer(ad_conn_t *c, int mode, uint64_t ms);
+/* Bytes read from the peer (n > 0), or its EOF or a read error (n < 0). */
+void ad_conn_on_input(ad_conn_t *c, ssize_t n, const char *data);
+void ad_conn_start_reading(ad_conn_t *c);
+void ad_conn_stop_reading(ad_conn_t *c);
+/* Parsing paused for too many requests in flight: resume when it may. */
+void ad_conn_resume_parsing(ad_conn_t *c);
+/* Nothing parsed, queued or being written: arm the idle timer or close. */
+void ad_conn_idle(ad_conn_t *c);
+/* The listeners' connection callback. */
+void ad_http_on_connection(uv_stream_t *server, int status);
+
+/* ---- parsing (parse.c) and routing (router.c) ------------------------------------- */
+extern const http_parser_settings ad_http_parser_settings;
+/* Feeds bytes read from the peer to c's parser, dispatching each request. */
+void ad_http_parse_input(ad_conn_t *c, const char *data, size_t len);
+/* Finds the handler for r and runs it; answers 404/405/OPTIONS itself. */
+void ad_http_route_request(ad_server_t *s, ad_req_t *r);
+
+/* ---- server (server.c) -------------------------------------------------------------- */
+/* A connection or listener closed: call the close callback once all are. */
+void ad_http_check_done(ad_server_t *s);
+
+/* ---- response formatting (response.c) ---------------------------------------------- */
 /* Internal response paths. body is copied unless nocopy. */
 void ad_res_send_ex(ad_req_t *r, int status, const char *ctype, const void *body, size_t len,
                     bool nocopy);
@@ -232,17 +262,12 @@ int ad_query_parse(const char *q, ad_arena_t *a, ad_kv_t **out, unsigned max);
 void ad_static_serve(ad_req_t *r);
 /* Date header value, cached per second. */
 const char *ad_http_date(ad_server_t *s, size_t *len);
-/* Comma-separated token list contains tok (case-insensitive). */
-bool ad_http_has_token(const char *list, const char *tok);
 
-/* SSE hooks (sse.c) */
-void ad_sse_on_head_written(ad_sse_t *sse);
-void ad_sse_on_conn_close(ad_sse_t *sse);
-/* WebSocket hooks (ws.c) */
-void ad_ws_on_read(void *ws, const char *data, size_t len);
-void ad_ws_on_conn_close(void *ws);
-void ad_ws_on_server_close(void *ws);
-/* Takes over c after a 101 answer has been queued. */
-void ad_conn_upgraded(ad_conn_t *c, void *ws);
+#ifdef AD_TEST_BUILD
+/* testhooks.c, for unit tests and fuzzing: a connection on an open fd, and
+ * input fed to a connection as if read from its socket. */
+ad_conn_t *ad_http_conn_open_fd(ad_server_t *s, int fd);
+void ad_http_conn_feed(ad_conn_t *c, const char *data, size_t len);
+#endif
 
 #endif

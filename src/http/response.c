@@ -13,8 +13,6 @@
 #include <strings.h>
 #include <time.h>
 
-void ad_req_answered_(ad_req_t *r);
-
 /* ---- requests ------------------------------------------------------------------ */
 
 const char *ad_req_method(const ad_req_t *r)
@@ -95,6 +93,11 @@ json_t *ad_req_json(ad_req_t *r)
     return j;
 }
 
+bool ad_req_is_answered(const ad_req_t *r)
+{
+    return r->answered;
+}
+
 bool ad_req_client_gone(const ad_req_t *r)
 {
     return r->conn == NULL;
@@ -108,6 +111,32 @@ void ad_req_set_data(ad_req_t *r, void *data)
 void *ad_req_data(const ad_req_t *r)
 {
     return r->data;
+}
+
+bool ad_req_param_at(const ad_req_t *r, unsigned i, const char **name, const char **value)
+{
+    if (i >= r->nparams) {
+        return false;
+    }
+    *name = r->params[i].name;
+    *value = r->params[i].value;
+    return true;
+}
+
+bool ad_req_query_at(const ad_req_t *r, unsigned i, const char **name, const char **value)
+{
+    ad_req_query(r, ""); /* parses the query string once */
+    if (i >= r->nqs) {
+        return false;
+    }
+    *name = r->qs[i].name;
+    *value = r->qs[i].value;
+    return true;
+}
+
+bool ad_req_is_upgrade(const ad_req_t *r)
+{
+    return r->upgrade;
 }
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -282,56 +311,44 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
-/* len == SIZE_MAX: a stream (SSE) without Content-Length, delimited by the
- * close. Status 101 carries no length either. */
-void ad_res_send_ex(ad_req_t *r, int status, const char *ctype, const void *body, size_t len,
-                    bool nocopy)
+/* The bytes the head of an answer needs at most. */
+static size_t head_size(const ad_req_t *r, const char *reason, size_t dlen, const char *ctype,
+                        const char *origin)
 {
-    if (r->answered) {
-        ad_log(AD_LOG_ERROR, "http", "second answer to one request ignored status=%d", status);
-        return;
-    }
-    r->answered = true;
-    r->status = status;
-    if (r->conn == NULL) {
-        ad_req_answered_(r);
-        return;
-    }
-    ad_server_t *s = r->srv;
-    if (s->closing) {
-        r->keep_alive = false;
-    }
-    bool stream = len == SIZE_MAX;
-    bool no_body = status == 204 || status == 304 || status < 200;
-    const char *reason = ad_http_reason(status);
-    size_t dlen;
-    const char *date = ad_http_date(s, &dlen);
-    const char *origin = r->cors ? ad_req_header(r, "origin") : NULL;
     size_t need = 9 + 4 + strlen(reason) + 2 + 6 + dlen + 2 + 64 + 24;
     if (ctype != NULL) {
         need += 14 + strlen(ctype) + 2;
     }
-    for (ad_resh_t *h = r->res_hdrs; h != NULL; h = h->next) {
+    for (const ad_resh_t *h = r->res_hdrs; h != NULL; h = h->next) {
         need += h->len;
     }
     if (origin != NULL) {
         need += 30 + strlen(origin) + 2 + 15;
     }
-    char *head = ad_arena_alloc(&r->arena, need);
-    if (head == NULL) {
-        r->answered = false;
-        r->res_hdrs = r->res_hdrs_tail = NULL;
-        ad_arena_reset(&r->arena); /* nothing of the request is needed now */
-        static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-                                  "Connection: close\r\n\r\n";
-        r->answered = true;
-        r->keep_alive = false;
-        r->out[0] = uv_buf_init((char *)oom, sizeof(oom) - 1);
-        r->nout = 1;
-        ad_req_answered_(r);
-        return;
-    }
-    char *p = head;
+    return need;
+}
+
+/* Out of memory for the head: a fixed 500 that closes the connection. */
+static void answer_oom(ad_req_t *r)
+{
+    r->res_hdrs = r->res_hdrs_tail = NULL;
+    ad_arena_reset(&r->arena); /* nothing of the request is needed now */
+    static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                              "Connection: close\r\n\r\n";
+    r->keep_alive = false;
+    r->out[0] = uv_buf_init((char *)oom, sizeof(oom) - 1);
+    r->nout = 1;
+    ad_http_req_answered(r);
+}
+
+/* Writes the head into head (head_size() bytes); returns its end. */
+static char *format_head(ad_req_t *r, char *p, int status, const char *reason, const char *ctype,
+                         size_t len, const char *origin)
+{
+    bool stream = len == SIZE_MAX;
+    bool no_body = status == 204 || status == 304 || status < 200;
+    size_t dlen;
+    const char *date = ad_http_date(r->srv, &dlen);
     p = put(p, "HTTP/1.1 ", 9);
     p = put_u64(p, (uint64_t)status);
     *p++ = ' ';
@@ -364,17 +381,48 @@ void ad_res_send_ex(ad_req_t *r, int status, const char *ctype, const void *body
             p = put(p, "Connection: keep-alive\r\n", 24);
         }
     }
-    p = put(p, "\r\n", 2);
-    r->out[0] = uv_buf_init(head, (unsigned)(p - head));
+    return put(p, "\r\n", 2);
+}
+
+/* len == SIZE_MAX: a stream (SSE) without Content-Length, delimited by the
+ * close. Status 101 carries no length either. */
+void ad_res_send_ex(ad_req_t *r, int status, const char *ctype, const void *body, size_t len,
+                    bool nocopy)
+{
+    if (r->answered) {
+        ad_log(AD_LOG_ERROR, "http", "second answer to one request ignored status=%d", status);
+        return;
+    }
+    r->answered = true;
+    r->status = status;
+    if (r->conn == NULL) {
+        ad_http_req_answered(r);
+        return;
+    }
+    if (r->srv->closing) {
+        r->keep_alive = false;
+    }
+    bool has_body = !(status == 204 || status == 304 || status < 200) && len != SIZE_MAX;
+    const char *reason = ad_http_reason(status);
+    const char *origin = r->cors ? ad_req_header(r, "origin") : NULL;
+    size_t dlen;
+    ad_http_date(r->srv, &dlen);
+    char *head = ad_arena_alloc(&r->arena, head_size(r, reason, dlen, ctype, origin));
+    if (head == NULL) {
+        answer_oom(r);
+        return;
+    }
+    char *end = format_head(r, head, status, reason, ctype, len, origin);
+    r->out[0] = uv_buf_init(head, (unsigned)(end - head));
     r->nout = 1;
-    if (!no_body && !stream && !r->head && len > 0) {
+    if (has_body && !r->head && len > 0) {
         const void *b = body;
         if (!nocopy) {
             char *copy = ad_arena_alloc(&r->arena, len);
             if (copy == NULL) {
                 r->keep_alive = false; /* the length is promised: give up */
                 r->out[0].len = 0;
-                ad_req_answered_(r);
+                ad_http_req_answered(r);
                 return;
             }
             memcpy(copy, body, len);
@@ -383,7 +431,7 @@ void ad_res_send_ex(ad_req_t *r, int status, const char *ctype, const void *body
         r->out[1] = uv_buf_init((char *)b, (unsigned)len);
         r->nout = 2;
     }
-    ad_req_answered_(r);
+    ad_http_req_answered(r);
 }
 
 void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *body, size_t len)

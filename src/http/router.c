@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The router's pieces: route patterns compiled into segments, matching with
- * ":name" parameters, percent-decoding, and query-string parsing. Pure
- * functions over strings and an arena, so they are easy to test and fuzz.
+ * Routing: the route table (registration), patterns compiled into
+ * segments, matching with ":name" parameters, dispatch to the handler with
+ * 404/405/OPTIONS answered here, percent-decoding and query strings. The
+ * matching pieces are pure functions over strings and an arena, so they are
+ * easy to test and fuzz.
  */
 #include "http/http_int.h"
 
@@ -56,8 +58,6 @@ void ad_route_cleanup(ad_route_t *rt)
     rt->nsegs = 0;
     free(rt->pattern);
     rt->pattern = NULL;
-    free(rt->owned);
-    rt->owned = NULL;
 }
 
 int ad_route_match(const ad_route_t *rt, const char *path, ad_arena_t *a, ad_kv_t *params,
@@ -213,4 +213,130 @@ int ad_query_parse(const char *q, ad_arena_t *a, ad_kv_t **out, unsigned max)
     }
     *out = kv;
     return (int)n;
+}
+
+/* ---- the route table and dispatch ------------------------------------------- */
+
+/* Adds method to the comma-separated Allow list, once. */
+static void allow_add(char *allow, size_t cap, size_t *alen, const char *method)
+{
+    size_t ml = strlen(method);
+    for (const char *a = allow; *a != '\0';) {
+        const char *e = strchr(a, ',');
+        size_t l = e != NULL ? (size_t)(e - a) : strlen(a);
+        if (l == ml && memcmp(a, method, ml) == 0) {
+            return;
+        }
+        a = e != NULL ? e + 2 : a + l;
+    }
+    if (*alen + ml + 3 < cap) {
+        if (*alen > 0) {
+            memcpy(allow + *alen, ", ", 2);
+            *alen += 2;
+        }
+        memcpy(allow + *alen, method, ml);
+        *alen += ml;
+        allow[*alen] = '\0';
+    }
+}
+
+/* The route for r's method and path (a GET route for HEAD), with r's
+ * params filled; else NULL, with the methods the path has in allow. */
+static const ad_route_t *find_route(ad_server_t *s, ad_req_t *r, char *allow, size_t cap,
+                                    size_t *alen)
+{
+    const ad_route_t *head_fallback = NULL;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        const ad_route_t *rt = &s->routes[i];
+        unsigned np = 0;
+        ad_kv_t params[AD_ROUTE_MAX_PARAMS];
+        if (ad_route_match(rt, r->path, &r->arena, params, &np) <= 0) {
+            continue;
+        }
+        bool same = strcmp(rt->method, r->method) == 0;
+        if (same || (r->head && head_fallback == NULL && strcmp(rt->method, "GET") == 0)) {
+            memcpy(r->params, params, np * sizeof(params[0]));
+            r->nparams = np;
+            if (same) {
+                return rt;
+            }
+            head_fallback = rt;
+        }
+        allow_add(allow, cap, alen, rt->method);
+    }
+    return head_fallback;
+}
+
+/* The path exists with other methods: 204 for OPTIONS (a CORS preflight
+ * too), else 405, both with Allow. */
+static void answer_other_method(ad_req_t *r, char *allow, size_t cap, size_t alen)
+{
+    if (strstr(allow, "GET") != NULL && alen + 6 < cap) {
+        memcpy(allow + alen, ", HEAD", 7);
+        alen += 6;
+    }
+    if (alen + 9 < cap) {
+        memcpy(allow + alen, ", OPTIONS", 10);
+        alen += 9;
+    }
+    ad_res_header(r, "Allow", allow);
+    if (r->method_id == HTTP_OPTIONS) {
+        if (r->cors) {
+            ad_res_header(r, "Access-Control-Allow-Methods", allow);
+            const char *rh = ad_req_header(r, "access-control-request-headers");
+            ad_res_header(r, "Access-Control-Allow-Headers",
+                          rh != NULL ? rh : "Content-Type, Authorization");
+            ad_res_header(r, "Access-Control-Max-Age", "600");
+        }
+        ad_res_send(r, 204, NULL, NULL, 0);
+        return;
+    }
+    ad_res_error(r, 405, "METHOD_NOT_ALLOWED", NULL, "method %s is not allowed here", r->method);
+}
+
+void ad_http_route_request(ad_server_t *s, ad_req_t *r)
+{
+    char allow[96];
+    size_t alen = 0;
+    allow[0] = '\0';
+    const ad_route_t *found = find_route(s, r, allow, sizeof(allow), &alen);
+    if (found != NULL) {
+        found->cb(r, found->ud);
+        return;
+    }
+    if (alen > 0) {
+        answer_other_method(r, allow, sizeof(allow), alen);
+        return;
+    }
+    const char *p = r->path;
+    bool api = strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0;
+    bool ws = strncmp(p, "/ws/", 4) == 0 || strcmp(p, "/ws") == 0;
+    if ((r->method_id == HTTP_GET || r->head) && !api && !ws) {
+        ad_static_serve(r);
+        return;
+    }
+    ad_res_error(r, 404, "NOT_FOUND", NULL, "no route for %s %s", r->method, r->path);
+}
+
+void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_handler_cb cb,
+                     void *ud)
+{
+    if (s->nroutes == s->routes_cap) {
+        s->routes_cap = s->routes_cap ? s->routes_cap * 2 : 32;
+        s->routes = ad_xrealloc(s->routes, s->routes_cap * sizeof(ad_route_t));
+    }
+    ad_route_t *rt = &s->routes[s->nroutes];
+    memset(rt, 0, sizeof(*rt));
+    if (ad_route_compile(rt, method, pattern) != 0) {
+        AD_BUG("invalid route %s %s", method, pattern);
+    }
+    rt->cb = cb;
+    rt->ud = ud;
+    s->nroutes++;
+}
+
+void ad_server_own(ad_server_t *s, void *p)
+{
+    s->owned = ad_xrealloc(s->owned, (s->nowned + 1) * sizeof(void *));
+    s->owned[s->nowned++] = p;
 }

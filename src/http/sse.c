@@ -3,9 +3,10 @@
  * Server-Sent Events: turns a request into an open text/event-stream
  * response, formats events (id/event/data lines), sends keep-alive comments,
  * and bounds what a slow reader may have queued. The stream is delimited by
- * the connection's close, so the connection carries nothing else.
+ * the connection's close, so the connection carries nothing else: the
+ * stream takes it over (ad_req_take_over) like any other protocol would.
  */
-#include "http/http_int.h"
+#include "http/http.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,47 +23,19 @@ struct ad_sse {
     bool closed;
 };
 
-static void sse_tick(uv_timer_t *t)
+static void sse_tick(void *ud)
 {
-    ad_conn_t *c = t->data;
-    if (c->sse != NULL && c->sse->head_written) {
+    ad_sse_t *sse = ud;
+    if (sse->head_written) {
         static const char ka[] = ": keep-alive\n\n";
-        ad_conn_write_ref(c, ka, sizeof(ka) - 1, NULL, NULL);
+        ad_conn_write_ref(sse->conn, ka, sizeof(ka) - 1, NULL, NULL);
     }
 }
 
-ad_sse_t *ad_sse_start(ad_req_t *r, ad_sse_close_cb on_close, void *ud)
+/* The head is out: what was sent before it follows. */
+static void sse_head_written(void *ud)
 {
-    if (r->answered) {
-        return NULL;
-    }
-    if (r->conn == NULL || r->conn->kind != AD_CONN_HTTP) {
-        ad_res_send(r, 410, NULL, NULL, 0); /* releases the request */
-        return NULL;
-    }
-    ad_conn_t *c = r->conn;
-    ad_sse_t *sse = ad_xcalloc(1, sizeof(*sse));
-    sse->conn = c;
-    sse->on_close = on_close;
-    sse->ud = ud;
-    const char *lid = ad_req_header(r, "last-event-id");
-    if (lid != NULL) {
-        sse->last_id = ad_xstrdup(lid);
-    }
-    ad_buf_init(&sse->backlog, c->srv->cfg->ws_send_queue_bytes);
-    c->kind = AD_CONN_SSE;
-    c->sse = sse;
-    c->no_more = true;
-    r->keep_alive = false;
-    ad_res_header(r, "Cache-Control", "no-cache");
-    ad_res_header(r, "X-Accel-Buffering", "no");
-    ad_conn_timer(c, SSE_KEEPALIVE_MS, SSE_KEEPALIVE_MS, sse_tick);
-    ad_res_send_ex(r, 200, "text/event-stream; charset=utf-8", NULL, SIZE_MAX, true);
-    return sse;
-}
-
-void ad_sse_on_head_written(ad_sse_t *sse)
-{
+    ad_sse_t *sse = ud;
     sse->head_written = true;
     if (sse->backlog.len > 0) {
         ad_conn_write_copy(sse->conn, sse->backlog.data, sse->backlog.len);
@@ -70,8 +43,9 @@ void ad_sse_on_head_written(ad_sse_t *sse)
     ad_buf_cleanup(&sse->backlog);
 }
 
-void ad_sse_on_conn_close(ad_sse_t *sse)
+static void sse_conn_closed(void *ud)
 {
+    ad_sse_t *sse = ud;
     sse->closed = true;
     if (sse->on_close != NULL) {
         sse->on_close(sse, sse->ud);
@@ -79,6 +53,42 @@ void ad_sse_on_conn_close(ad_sse_t *sse)
     ad_buf_cleanup(&sse->backlog);
     free(sse->last_id);
     free(sse);
+}
+
+static const ad_conn_ops_t sse_ops = {
+    .on_read = NULL, /* the client has nothing to say on an event stream */
+    .on_head_written = sse_head_written,
+    .on_close = sse_conn_closed,
+    .on_server_close = NULL, /* finished at once */
+};
+
+ad_sse_t *ad_sse_start(ad_req_t *r, ad_sse_close_cb on_close, void *ud)
+{
+    if (ad_req_is_answered(r)) {
+        return NULL;
+    }
+    ad_sse_t *sse = ad_xcalloc(1, sizeof(*sse));
+    sse->on_close = on_close;
+    sse->ud = ud;
+    const char *lid = ad_req_header(r, "last-event-id");
+    if (lid != NULL) {
+        sse->last_id = ad_xstrdup(lid);
+    }
+    ad_res_header(r, "Cache-Control", "no-cache");
+    ad_res_header(r, "X-Accel-Buffering", "no");
+    ad_conn_t *c = ad_req_take_over(r, 200, "text/event-stream; charset=utf-8", &sse_ops, sse);
+    if (c == NULL) {
+        free(sse->last_id);
+        free(sse);
+        ad_res_send(r, 410, NULL, NULL, 0); /* releases the request */
+        return NULL;
+    }
+    sse->conn = c;
+    if (!sse->head_written) {
+        ad_buf_init(&sse->backlog, ad_conn_config(c)->ws_send_queue_bytes);
+    }
+    ad_conn_timer(c, SSE_KEEPALIVE_MS, SSE_KEEPALIVE_MS, sse_tick);
+    return sse;
 }
 
 const char *ad_sse_last_event_id(const ad_sse_t *sse)
@@ -115,14 +125,14 @@ static int put_field(ad_buf_t *b, const char *name, const char *v, size_t len)
 
 int ad_sse_send(ad_sse_t *sse, const char *id, const char *event, const char *data, size_t len)
 {
-    if (sse->closed || sse->conn->closing || sse->conn->shutting) {
+    if (sse->closed || !ad_conn_writable(sse->conn)) {
         return AD_ECLOSED;
     }
     if ((id != NULL && strpbrk(id, "\r\n") != NULL) ||
         (event != NULL && strpbrk(event, "\r\n") != NULL)) {
         return AD_EINVAL;
     }
-    size_t bound = sse->conn->srv->cfg->ws_send_queue_bytes;
+    size_t bound = ad_conn_config(sse->conn)->ws_send_queue_bytes;
     ad_buf_t b;
     ad_buf_init(&b, bound);
     int rc = 0;

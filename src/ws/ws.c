@@ -17,20 +17,21 @@
 #include <strings.h>
 #include <wslay/wslay.h>
 
-#include "http/http_int.h"
-
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* How long we wait for the peer's Close after sending ours. */
 #define WS_CLOSE_TIMEOUT_MS 5000
 
-void ad_server_route_own_(ad_server_t *s, void *p);
-
-struct ad_ws_route {
+typedef struct ad_ws_route {
     ad_ws_handler_t handler;
     void *ud;
     size_t nprotocols;
     char *protocols[];
-};
+} ad_ws_route_t;
+
+typedef struct {
+    char *name;
+    char *value;
+} ws_kv_t;
 
 struct ad_ws {
     ad_conn_t *conn;
@@ -40,7 +41,7 @@ struct ad_ws {
     size_t in_len;
     ad_buf_t ctl; /* frames wslay wrote, flushed after each wslay call */
     char *protocol;
-    ad_kv_t *kv; /* path params first, then query pairs */
+    ws_kv_t *kv; /* path params first, then query pairs */
     unsigned nparams, nkv;
     void *data;
     uint64_t last_rx;
@@ -258,7 +259,7 @@ static void pump(ad_ws_t *ws)
         ad_conn_abort(c);
         return;
     }
-    if (rc != 0 || c->closing) {
+    if (rc != 0 || !ad_conn_writable(c)) {
         return;
     }
     if (wslay_event_get_close_sent(ws->ctx) && !ws->closing) {
@@ -271,10 +272,10 @@ static void pump(ad_ws_t *ws)
     }
 }
 
-void ad_ws_on_read(void *p, const char *data, size_t len)
+static void ws_on_read(void *p, const char *data, size_t len)
 {
     ad_ws_t *ws = p;
-    ws->last_rx = uv_now(ws->conn->srv->loop);
+    ws->last_rx = uv_now(ad_conn_loop(ws->conn));
     if (!wslay_event_want_read(ws->ctx)) {
         return;
     }
@@ -292,7 +293,7 @@ void ad_ws_on_read(void *p, const char *data, size_t len)
     pump(ws);
 }
 
-void ad_ws_on_conn_close(void *p)
+static void ws_on_conn_close(void *p)
 {
     ad_ws_t *ws = p;
     int code = 1006;
@@ -317,20 +318,27 @@ void ad_ws_on_conn_close(void *p)
     free(ws);
 }
 
-void ad_ws_on_server_close(void *p)
+static void ws_on_server_close(void *p)
 {
     ad_ws_close(p, 1001, "server shutting down");
 }
 
-static void ws_tick(uv_timer_t *t)
+static const ad_conn_ops_t ws_ops = {
+    .on_read = ws_on_read,
+    .on_head_written = NULL,
+    .on_close = ws_on_conn_close,
+    .on_server_close = ws_on_server_close,
+};
+
+static void ws_tick(void *ud)
 {
-    ad_conn_t *c = t->data;
-    ad_ws_t *ws = c->ws;
-    if (ws == NULL || ws->closing) {
+    ad_ws_t *ws = ud;
+    if (ws->closing) {
         return;
     }
-    const ad_config_t *cfg = c->srv->cfg;
-    uint64_t now = uv_now(c->srv->loop);
+    ad_conn_t *c = ws->conn;
+    const ad_config_t *cfg = ad_conn_config(c);
+    uint64_t now = uv_now(ad_conn_loop(c));
     if (now - ws->last_rx >= cfg->ws_idle_timeout_ms) {
         ad_log(AD_LOG_INFO, "ws", "dropping silent peer idle_ms=%llu",
                (unsigned long long)(now - ws->last_rx));
@@ -351,14 +359,14 @@ static void ws_tick(uv_timer_t *t)
 
 int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m)
 {
-    if (ws->closing || ws->conn == NULL || ws->conn->closing || ws->conn->shutting) {
+    if (ws->closing || ws->conn == NULL || !ad_conn_writable(ws->conn)) {
         return AD_ECLOSED;
     }
-    size_t bound = ws->conn->srv->cfg->ws_send_queue_bytes;
+    size_t bound = ad_conn_config(ws->conn)->ws_send_queue_bytes;
     if (ad_conn_queued(ws->conn) + m->flen > bound) {
         return AD_ETOOBIG;
     }
-    if (flush_ctl(ws) != 0 || ws->conn->closing) {
+    if (flush_ctl(ws) != 0 || !ad_conn_writable(ws->conn)) {
         return AD_ECLOSED;
     }
     ad_wsmsg_ref(m);
@@ -483,33 +491,70 @@ static const char *pick_protocol(const ad_ws_route_t *rt, const char *offered, c
     return NULL;
 }
 
-static void ws_upgrade(ad_req_t *r, void *ud)
+/* Checks the upgrade request's headers; answers 426/400 itself. Returns
+ * true when the handshake may go on, with the accept key in accept. */
+static bool handshake_ok(ad_req_t *r, char accept[29])
 {
-    const ad_ws_route_t *rt = ud;
-    ad_conn_t *c = r->conn;
     const char *upgrade = ad_req_header(r, "upgrade");
     const char *connection = ad_req_header(r, "connection");
     if (!ad_http_has_token(upgrade, "websocket") || !ad_http_has_token(connection, "upgrade") ||
-        !r->upgrade) {
+        !ad_req_is_upgrade(r)) {
         ad_res_header(r, "Upgrade", "websocket");
         ad_res_header(r, "Sec-WebSocket-Version", "13");
         ad_res_error(r, 426, "UPGRADE_REQUIRED", NULL, "this endpoint speaks WebSocket only");
-        return;
+        return false;
     }
     const char *version = ad_req_header(r, "sec-websocket-version");
     if (version == NULL || strcmp(version, "13") != 0) {
         ad_res_header(r, "Sec-WebSocket-Version", "13");
         ad_res_error(r, 426, "UPGRADE_REQUIRED", NULL, "unsupported WebSocket version");
-        return;
+        return false;
     }
-    char accept[29];
     const char *key = ad_req_header(r, "sec-websocket-key");
     if (key == NULL || ad_ws_accept_key(key, accept) != 0) {
         ad_res_error(r, 400, "BAD_REQUEST", NULL, "missing or invalid Sec-WebSocket-Key");
-        return;
+        return false;
     }
-    if (c == NULL || c->qhead != r || c->srv->closing) {
+    if (!ad_req_can_take_over(r)) {
         ad_res_error(r, 503, "UNAVAILABLE", NULL, "cannot upgrade this connection now");
+        return false;
+    }
+    return true;
+}
+
+/* Keeps the path params and query pairs: the request is gone after the 101. */
+static void keep_params(ad_ws_t *ws, ad_req_t *r)
+{
+    const char *name;
+    const char *value;
+    unsigned np = 0;
+    unsigned nq = 0;
+    while (ad_req_param_at(r, np, &name, &value)) {
+        np++;
+    }
+    while (ad_req_query_at(r, nq, &name, &value)) {
+        nq++;
+    }
+    ws->nparams = np;
+    ws->nkv = np + nq;
+    ws->kv = ad_xcalloc(ws->nkv ? ws->nkv : 1, sizeof(ws_kv_t));
+    for (unsigned i = 0; i < np; i++) {
+        ad_req_param_at(r, i, &name, &value);
+        ws->kv[i].name = ad_xstrdup(name);
+        ws->kv[i].value = ad_xstrdup(value);
+    }
+    for (unsigned i = 0; i < nq; i++) {
+        ad_req_query_at(r, i, &name, &value);
+        ws->kv[np + i].name = ad_xstrdup(name);
+        ws->kv[np + i].value = ad_xstrdup(value);
+    }
+}
+
+static void ws_upgrade(ad_req_t *r, void *ud)
+{
+    const ad_ws_route_t *rt = ud;
+    char accept[29];
+    if (!handshake_ok(r, accept)) {
         return;
     }
     ad_ws_t *ws = ad_xcalloc(1, sizeof(*ws));
@@ -518,9 +563,6 @@ static void ws_upgrade(ad_req_t *r, void *ud)
         ad_res_error(r, 500, "INTERNAL", NULL, "cannot set up the WebSocket");
         return;
     }
-    const ad_config_t *cfg = c->srv->cfg;
-    wslay_event_config_set_max_recv_msg_length(ws->ctx, cfg->ws_max_message_bytes);
-    ws->conn = c;
     ws->route = rt;
     ad_buf_init(&ws->ctl, 64 * 1024);
     char proto[128];
@@ -529,33 +571,20 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     if (sel != NULL) {
         ws->protocol = ad_xstrdup(sel);
     }
-    /* Keep the params and query: the request is gone after the 101. */
-    ad_req_query(r, "");
-    ws->nparams = r->nparams;
-    ws->nkv = r->nparams + r->nqs;
-    ws->kv = ad_xcalloc(ws->nkv ? ws->nkv : 1, sizeof(ad_kv_t));
-    for (unsigned i = 0; i < r->nparams; i++) {
-        ws->kv[i].name = ad_xstrdup(r->params[i].name);
-        ws->kv[i].value = ad_xstrdup(r->params[i].value);
-    }
-    for (unsigned i = 0; i < r->nqs; i++) {
-        ws->kv[r->nparams + i].name = ad_xstrdup(r->qs[i].name);
-        ws->kv[r->nparams + i].value = ad_xstrdup(r->qs[i].value);
-    }
-    const char *rest = c->upgrade_rest;
-    size_t rest_len = c->upgrade_len;
-    ad_conn_upgraded(c, ws);
+    keep_params(ws, r);
     ad_res_header(r, "Upgrade", "websocket");
     ad_res_header(r, "Connection", "Upgrade");
     ad_res_header(r, "Sec-WebSocket-Accept", accept);
     if (ws->protocol != NULL) {
         ad_res_header(r, "Sec-WebSocket-Protocol", ws->protocol);
     }
-    ad_res_send_ex(r, 101, NULL, NULL, 0, true);
-    if (c->closing) {
-        return;
-    }
-    uint64_t now = uv_now(c->srv->loop);
+    /* can_take_over held, so this succeeds; bytes the client sent after
+     * its request reach ws_on_read once this handler returns */
+    ad_conn_t *c = ad_req_take_over(r, 101, NULL, &ws_ops, ws);
+    ws->conn = c;
+    const ad_config_t *cfg = ad_conn_config(c);
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, cfg->ws_max_message_bytes);
+    uint64_t now = uv_now(ad_conn_loop(c));
     ws->last_rx = now;
     ws->last_ping = now;
     uint64_t period = cfg->ws_ping_interval_ms < cfg->ws_idle_timeout_ms ? cfg->ws_ping_interval_ms
@@ -563,9 +592,6 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     ad_conn_timer(c, period, period, ws_tick);
     if (rt->handler.on_open != NULL) {
         rt->handler.on_open(ws, r, rt->ud);
-    }
-    if (!c->closing && c->ws == ws && rest_len > 0) {
-        ad_ws_on_read(ws, rest, rest_len);
     }
 }
 
@@ -595,5 +621,5 @@ void ad_server_route_ws(ad_server_t *s, const char *pattern, const char *const *
         p += l;
     }
     ad_server_route(s, "GET", pattern, ws_upgrade, rt);
-    ad_server_route_own_(s, rt);
+    ad_server_own(s, rt);
 }

@@ -19,9 +19,6 @@
 #include "http/http_int.h"
 #include "ws/ws.h"
 
-ad_conn_t *ad_http_conn_open_fd_(ad_server_t *s, int fd);
-void ad_http_conn_feed_(ad_conn_t *c, const char *data, size_t len);
-
 static ad_config_t fz_cfg;
 static ad_server_t *fz_srv;
 
@@ -55,13 +52,13 @@ static void fz_run(const char *prefix, const uint8_t *data, size_t size)
         abort();
     }
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
-    ad_conn_t *c = ad_http_conn_open_fd_(fz_srv, sv[0]);
+    ad_conn_t *c = ad_http_conn_open_fd(fz_srv, sv[0]);
     if (c == NULL) {
         abort();
     }
     size_t split = size > 0 ? data[0] % (size + 1) : 0;
     if (prefix != NULL) {
-        ad_http_conn_feed_(c, prefix, strlen(prefix));
+        ad_http_conn_feed(c, prefix, strlen(prefix));
     }
     if (size > 1) {
         data++;
@@ -69,10 +66,10 @@ static void fz_run(const char *prefix, const uint8_t *data, size_t size)
         if (split > size) {
             split = size;
         }
-        ad_http_conn_feed_(c, (const char *)data, split);
+        ad_http_conn_feed(c, (const char *)data, split);
         uv_run(uv_default_loop(), UV_RUN_NOWAIT);
         fz_drain(sv[1]);
-        ad_http_conn_feed_(c, (const char *)data + split, size - split);
+        ad_http_conn_feed(c, (const char *)data + split, size - split);
     }
     for (int i = 0; i < 4; i++) {
         uv_run(uv_default_loop(), UV_RUN_NOWAIT);

@@ -16,8 +16,6 @@
 #include "http/http_int.h"
 #include "ws/ws.h"
 
-ad_conn_t *ad_http_conn_open_fd_(ad_server_t *s, int fd);
-
 static uv_loop_t loop;
 static ad_config_t cfg;
 static ad_server_t *srv;
@@ -56,7 +54,7 @@ static const char *roundtrip(const char *req, size_t len, bool *closed)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
-    assert_non_null(ad_http_conn_open_fd_(srv, sv[0]));
+    assert_non_null(ad_http_conn_open_fd(srv, sv[0]));
     size_t off = 0;
     while (off < len) {
         ssize_t n = write(sv[1], req + off, len - off);

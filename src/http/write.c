@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The write path: answers leave in request order (pipelining and
+ * asynchronous handlers), and the bytes of a taken-over connection
+ * (WebSocket frames, SSE events) are queued and written once per loop turn
+ * as one writev per connection. Who queues what is the caller's business;
+ * this file only orders, batches and releases.
+ */
+#include "http/http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void conn_fail(ad_conn_t *c, int err);
+
+static void on_req_written(uv_write_t *w, int status)
+{
+    ad_req_t *r = w->data;
+    ad_conn_t *c = r->conn;
+    ad_http_req_put(r);
+    if (c == NULL) {
+        return;
+    }
+    c->nwriting--;
+    if (c->closing) {
+        return;
+    }
+    if (status < 0) {
+        ad_conn_abort(c);
+        return;
+    }
+    if (c->paused) {
+        ad_conn_resume_parsing(c);
+        if (!c->paused && !c->closing) {
+            ad_conn_start_reading(c);
+        }
+    }
+    ad_conn_idle(c);
+}
+
+void ad_conn_flush(ad_conn_t *c)
+{
+    /* what was queued before this answer leaves before it */
+    if (c->whead != NULL && c->qhead != NULL && c->qhead->answered) {
+        int rc = ad_conn_wqueue_flush(c);
+        if (rc != 0) {
+            conn_fail(c, rc);
+            return;
+        }
+    }
+    while (!c->closing && c->werr == 0 && c->qhead != NULL && c->qhead->answered) {
+        ad_req_t *r = c->qhead;
+        c->qhead = r->next;
+        if (c->qhead == NULL) {
+            c->qtail = NULL;
+        }
+        r->next = NULL;
+        c->nqueued--;
+        bool last = !r->keep_alive;
+        bool head = r == c->head_req;
+        r->wr.data = r;
+        int rc = uv_write(&r->wr, &c->h.stream, r->out, r->nout, on_req_written);
+        if (rc != 0) {
+            /* Closed by the turn's flush, not here: ad_req_take_over()
+             * relies on this never closing the connection. */
+            r->conn = NULL;
+            ad_http_req_put(r);
+            conn_fail(c, rc);
+            return;
+        }
+        c->nwriting++;
+        if (head) {
+            c->head_req = NULL;
+            if (c->ops != NULL && c->ops->on_head_written != NULL) {
+                c->ops->on_head_written(c->ops_ud);
+            }
+        }
+        if (last && c->kind == AD_CONN_HTTP) {
+            c->no_more = true;
+        }
+    }
+}
+/* ---- writes for WebSocket and SSE ------------------------------------------------ */
+
+/* Writes (one per WebSocket delivery or SSE event, and control frames) are
+ * queued on their connection and leave together: the server keeps a list
+ * of connections with queued bytes and writes each one's queue as a single
+ * writev, from a check handle (after the I/O callbacks of a loop turn) and
+ * a prepare handle (after timers and close callbacks, before the loop
+ * polls). A fan-out to many connections thus costs one syscall per
+ * connection per turn instead of one per frame, and frames still leave in
+ * the order they were queued. Shared frames stay shared: the queue holds
+ * references, released once the kernel has the bytes. */
+
+/* Reference writes reuse their small bookkeeping structs. */
+#define FREE_WOUTS_MAX 4096
+/* Buffers handed to one writev (IOV_MAX is 1024 on Linux). */
+#define WFLUSH_IOV 256
+/* A connection with this much queued is written at once rather than at
+ * the end of the turn: batching gains nothing more, and a turn that queues
+ * a lot (a replay slice) then meets the per-connection bound as it did when
+ * every frame was written at once, instead of counting bytes the kernel
+ * would have taken. */
+#define WFLUSH_EAGER (64 * 1024)
+
+struct ad_wflush {
+    uv_prepare_t prep;
+    uv_check_t check;
+    ad_server_t *srv;
+    int nclosed;
+};
+
+/* One uv_write of queued buffers the socket did not take at once. */
+typedef struct {
+    uv_write_t wr;
+    ad_conn_t *conn;
+    ad_wout_t *head; /* the wouts it covers, to release when written */
+} wbatch_t;
+
+static void wout_put(ad_server_t *s, ad_wout_t *o)
+{
+    if (o->copy || s->nfree_wouts >= FREE_WOUTS_MAX) {
+        free(o); /* copies carry their bytes: sizes differ, do not pool */
+        return;
+    }
+    o->next = s->free_wouts;
+    s->free_wouts = o;
+    s->nfree_wouts++;
+}
+
+static void wout_done(ad_server_t *s, ad_wout_t *o)
+{
+    if (o->release != NULL) {
+        o->release(o->msg);
+    }
+    wout_put(s, o);
+}
+
+static void on_wbatch_written(uv_write_t *w, int status)
+{
+    wbatch_t *b = w->data;
+    ad_conn_t *c = b->conn;
+    ad_wout_t *o = b->head;
+    while (o != NULL) {
+        ad_wout_t *next = o->next;
+        wout_done(c->srv, o);
+        o = next;
+    }
+    free(b);
+    if (status < 0 && !c->closing) {
+        ad_conn_abort(c);
+    }
+}
+
+/* Drops what is queued on c (the connection is closing). */
+void ad_conn_wqueue_drop(ad_conn_t *c)
+{
+    ad_wout_t *o = c->whead;
+    c->whead = c->wtail = NULL;
+    c->wbytes = 0;
+    while (o != NULL) {
+        ad_wout_t *next = o->next;
+        wout_done(c->srv, o);
+        o = next;
+    }
+}
+
+/* Writes what is queued on c: as much as the socket takes now (writev),
+ * the rest through uv_write. Returns 0 or a libuv error; never closes c. */
+/* The socket took only part of a slice: hands the wouts from c->whead to
+ * last (bufs[0..n), the first possibly trimmed) to libuv, which writes them
+ * when the socket drains. Returns 0 or a libuv error. */
+static int write_rest(ad_conn_t *c, uv_buf_t *bufs, unsigned n, ad_wout_t *last, size_t left)
+{
+    wbatch_t *b = ad_xmalloc(sizeof(*b));
+    b->wr.data = b;
+    b->conn = c;
+    b->head = c->whead;
+    c->whead = last->next;
+    last->next = NULL;
+    if (c->whead == NULL) {
+        c->wtail = NULL;
+    }
+    c->wbytes -= left;
+    int rc = uv_write(&b->wr, &c->h.stream, bufs, n, on_wbatch_written);
+    if (rc != 0) {
+        ad_wout_t *o = b->head;
+        while (o != NULL) {
+            ad_wout_t *next = o->next;
+            wout_done(c->srv, o);
+            o = next;
+        }
+        free(b);
+        c->werr = rc;
+    }
+    return rc;
+}
+
+int ad_conn_wqueue_flush(ad_conn_t *c)
+{
+    if (c->werr != 0) {
+        return c->werr;
+    }
+    uv_buf_t bufs[WFLUSH_IOV];
+    while (c->whead != NULL && !c->closing) {
+        unsigned n = 0;
+        size_t total = 0;
+        ad_wout_t *last = NULL;
+        for (ad_wout_t *o = c->whead; o != NULL && n < WFLUSH_IOV; o = o->next) {
+            bufs[n++] = o->buf;
+            total += o->buf.len;
+            last = o;
+        }
+        int w = uv_try_write(&c->h.stream, bufs, n);
+        if (w < 0 && w != UV_EAGAIN) {
+            c->werr = w;
+            return w;
+        }
+        size_t done = w > 0 ? (size_t)w : 0;
+        c->wbytes -= done;
+        size_t left = total - done; /* of this slice */
+        /* release what went out whole; trim a partly written buffer */
+        unsigned first = 0;
+        while (first < n && done >= bufs[first].len) {
+            done -= bufs[first].len;
+            ad_wout_t *x = c->whead;
+            c->whead = x->next;
+            wout_done(c->srv, x);
+            first++;
+        }
+        if (c->whead == NULL) {
+            c->wtail = NULL;
+        }
+        if (first == n) {
+            continue; /* all of this slice went out */
+        }
+        if (done > 0) {
+            c->whead->buf.base += done;
+            c->whead->buf.len -= (unsigned)done;
+            bufs[first] = c->whead->buf;
+        }
+        int rc = write_rest(c, bufs + first, n - first, last, left);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Writes every dirty connection's queue. */
+static void wflush_all(ad_server_t *s)
+{
+    while (s->dirty != NULL) {
+        ad_conn_t *c = s->dirty;
+        s->dirty = c->dirty_next;
+        c->dirty_next = NULL;
+        c->dirty = false;
+        if (c->closing) {
+            continue;
+        }
+        if (ad_conn_wqueue_flush(c) != 0) {
+            ad_conn_abort(c);
+        }
+    }
+}
+
+static void on_wflush_prepare(uv_prepare_t *h)
+{
+    struct ad_wflush *wf = h->data;
+    if (wf->srv != NULL) {
+        wflush_all(wf->srv);
+    }
+}
+
+static void on_wflush_check(uv_check_t *h)
+{
+    struct ad_wflush *wf = h->data;
+    if (wf->srv != NULL) {
+        wflush_all(wf->srv);
+    }
+}
+
+static void wflush_closed(uv_handle_t *h)
+{
+    struct ad_wflush *wf = h->data;
+    if (++wf->nclosed == 2) {
+        free(wf);
+    }
+}
+
+/* Closes the flush handles (the server is done with its connections, or
+ * is being freed). */
+void ad_http_wflush_close(ad_server_t *s)
+{
+    struct ad_wflush *wf = s->wflush;
+    if (wf == NULL) {
+        return;
+    }
+    s->wflush = NULL;
+    wf->srv = NULL;
+    if (uv_is_closing((uv_handle_t *)&wf->prep)) {
+        free(wf); /* closed by a loop-wide walk (main.c) and the loop has run since */
+        return;
+    }
+    uv_close((uv_handle_t *)&wf->prep, wflush_closed);
+    uv_close((uv_handle_t *)&wf->check, wflush_closed);
+}
+
+/* Puts c on the list the turn's flush writes (and closes, on an error). */
+static void mark_dirty(ad_conn_t *c)
+{
+    ad_server_t *s = c->srv;
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = s->dirty;
+        s->dirty = c;
+    }
+    if (s->wflush == NULL) {
+        struct ad_wflush *wf = ad_xcalloc(1, sizeof(*wf));
+        wf->srv = s;
+        uv_prepare_init(s->loop, &wf->prep);
+        uv_check_init(s->loop, &wf->check);
+        wf->prep.data = wf;
+        wf->check.data = wf;
+        uv_prepare_start(&wf->prep, on_wflush_prepare);
+        uv_check_start(&wf->check, on_wflush_check);
+        uv_unref((uv_handle_t *)&wf->prep);
+        uv_unref((uv_handle_t *)&wf->check);
+        s->wflush = wf;
+    }
+}
+
+static void wqueue_push(ad_conn_t *c, ad_wout_t *o)
+{
+    o->next = NULL;
+    if (c->wtail != NULL) {
+        c->wtail->next = o;
+    } else {
+        c->whead = o;
+    }
+    c->wtail = o;
+    c->wbytes += o->buf.len;
+    if (c->wbytes >= WFLUSH_EAGER) {
+        /* an error stays for the turn's flush to find: no close here */
+        (void)ad_conn_wqueue_flush(c);
+    }
+    mark_dirty(c);
+}
+
+/* A write failed: the turn's flush closes c (never the caller's stack). */
+static void conn_fail(ad_conn_t *c, int err)
+{
+    if (c->werr == 0) {
+        c->werr = err;
+    }
+    mark_dirty(c);
+}
+
+int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
+{
+    if (c->closing || c->shutting) {
+        return AD_ECLOSED;
+    }
+    ad_wout_t *o = ad_xmalloc(sizeof(*o) + n);
+    memcpy(o->data, p, n);
+    o->buf = uv_buf_init(o->data, (unsigned)n);
+    o->copy = true;
+    o->release = NULL;
+    o->msg = NULL;
+    wqueue_push(c, o);
+    return 0;
+}
+
+int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg)
+{
+    if (c->closing || c->shutting) {
+        return AD_ECLOSED;
+    }
+    ad_server_t *s = c->srv;
+    ad_wout_t *o = s->free_wouts;
+    if (o != NULL) {
+        s->free_wouts = o->next;
+        s->nfree_wouts--;
+    } else {
+        o = ad_xmalloc(sizeof(*o));
+    }
+    o->buf = uv_buf_init((char *)p, (unsigned)n);
+    o->copy = false;
+    o->release = release;
+    o->msg = msg;
+    wqueue_push(c, o);
+    return 0;
+}
+
+size_t ad_conn_queued(const ad_conn_t *c)
+{
+    return uv_stream_get_write_queue_size(&c->h.stream) + c->wbytes;
+}
+
+void ad_http_wouts_free(ad_server_t *s)
+{
+    while (s->free_wouts != NULL) {
+        ad_wout_t *o = s->free_wouts;
+        s->free_wouts = o->next;
+        free(o);
+    }
+}
