@@ -110,13 +110,6 @@ static void on_server_closed(void *ud)
     uv_walk(d->loop, close_handle, NULL);
 }
 
-static int store_barrier(sqlite3 *db, void *ctx)
-{
-    AD_UNUSED(db);
-    AD_UNUSED(ctx);
-    return 0;
-}
-
 /* Every queued write (the runs' ends, which answer pending stop requests)
  * has committed and been delivered: now the server may close. */
 static void on_store_drained(int rc, void *ud)
@@ -130,7 +123,7 @@ static void on_store_drained(int rc, void *ud)
 static void on_procs_stopped(void *ud)
 {
     daemon_t *d = ud;
-    ad_store_submit(d->store, store_barrier, on_store_drained, d);
+    ad_store_flush(d->store, on_store_drained, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)

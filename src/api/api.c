@@ -11,21 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef AD_TEST_BUILD
-/* GET /test/store-stats: the writer's counters since open, so the bench can
- * tell how many rows each commit held. */
-static void test_store_stats(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    ad_store_stats_t s;
-    ad_store_stats(app->store, &s);
-    ad_res_json(r, 200,
-                json_pack("{s:I, s:I, s:I, s:I}", "jobs", (json_int_t)s.jobs, "groups",
-                          (json_int_t)s.groups, "failed", (json_int_t)s.failed, "retries",
-                          (json_int_t)s.retries));
-}
-#endif
-
 void ad_api_register(ad_app_t *app)
 {
     api_workspaces_register(app);
@@ -40,7 +25,7 @@ void ad_api_register(ad_app_t *app)
     api_live_register(app);
     api_git_register(app);
 #ifdef AD_TEST_BUILD
-    ad_server_route(app->server, "GET", "/test/store-stats", test_store_stats, app);
+    api_test_routes_register(app);
 #endif
 }
 

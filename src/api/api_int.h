@@ -72,6 +72,12 @@ void api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
 void api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void api_live_register(ad_app_t *app);
+/* The largest send queue (bytes) among the open live channels. */
+size_t api_live_max_queued(void);
+#ifdef AD_TEST_BUILD
+/* testroutes.c: /test/publish, /test/runs, /test/agent-status, /test/store-stats. */
+void api_test_routes_register(ad_app_t *app);
+#endif
 /* crews.c: /api/crews, and the crew status watcher. */
 void api_crews_register(ad_app_t *app);
 /* Every crew with its derived status (array, new reference). */

@@ -34,35 +34,12 @@ static watch_t watch;
  * updatedAt}], oldest first. New reference. A bounded indexed read. */
 json_t *api_crews_snapshot(ad_app_t *app)
 {
-    json_t *out = json_array();
-    if (app->store == NULL) {
-        return out;
+    json_t *out = NULL;
+    int rc = app->store != NULL ? ad_store_crew_list(app->store, &out) : AD_ECLOSED;
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "api", "crews unavailable error=%s", ad_strerror(rc));
+        return json_array();
     }
-    sqlite3 *db = ad_store_rdb(app->store);
-    sqlite3_stmt *st = ad_store_stmt(
-        db, "SELECT c.id, c.name, c.created_at, c.updated_at, "
-            "COALESCE(SUM(a.status = 'running'), 0), "
-            "COALESCE(SUM(a.status IN ('waiting', 'idle', 'paused')), 0), COUNT(a.id) "
-            "FROM crews c LEFT JOIN agents a ON a.crew_id = c.id AND a.deleted_at IS NULL "
-            "GROUP BY c.id ORDER BY c.created_at, c.id LIMIT 1000");
-    if (st == NULL) {
-        return out;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        char created[AD_TIME_MAX], updated[AD_TIME_MAX];
-        ad_time_format(sqlite3_column_int64(st, 2), created);
-        ad_time_format(sqlite3_column_int64(st, 3), updated);
-        const char *status = sqlite3_column_int64(st, 4) > 0   ? "busy"
-                             : sqlite3_column_int64(st, 5) > 0 ? "available"
-                                                               : "offline";
-        json_array_append_new(out,
-                              json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "id",
-                                        (const char *)sqlite3_column_text(st, 0), "name",
-                                        (const char *)sqlite3_column_text(st, 1), "status", status,
-                                        "agentCount", (json_int_t)sqlite3_column_int64(st, 6),
-                                        "createdAt", created, "updatedAt", updated));
-    }
-    sqlite3_reset(st);
     return out;
 }
 
@@ -139,68 +116,55 @@ static const ad_bus_sub_ops_t watch_ops = {on_agent_event, NULL, NULL, NULL};
 
 static void list(ad_req_t *r, void *ud)
 {
-    ad_res_json(r, 200, json_pack("{s:o}", "crews", api_crews_snapshot(ud)));
-}
-
-static json_t *crew_by_id(ad_app_t *app, const char *id)
-{
-    json_t *crews = api_crews_snapshot(app);
-    size_t i;
-    json_t *c;
-    json_t *found = NULL;
-    json_array_foreach(crews, i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0) {
-            found = json_incref(c);
-            break;
-        }
+    ad_app_t *app = ud;
+    json_t *crews = NULL;
+    int rc = ad_store_crew_list(app->store, &crews);
+    if (rc != 0) {
+        api_fail(r, rc, "crews", NULL);
+        return;
     }
-    json_decref(crews);
-    return found;
+    ad_res_json(r, 200, json_pack("{s:o}", "crews", crews));
 }
 
 static void get(ad_req_t *r, void *ud)
 {
-    json_t *c = crew_by_id(ud, ad_req_param(r, "id"));
-    if (c == NULL) {
-        ad_res_error(r, 404, "NOT_FOUND", NULL, "crew %s not found", ad_req_param(r, "id"));
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    json_t *c = NULL;
+    int rc = ad_store_crew_get(app->store, id, &c);
+    if (rc != 0) {
+        api_fail(r, rc, "crew", id);
         return;
     }
     ad_res_json(r, 200, c);
 }
 
-static int crew_insert(sqlite3 *db, json_t *args, json_t **result)
-{
-    sqlite3_stmt *st = ad_store_stmt(
-        db, "INSERT INTO crews(id, name, created_at, updated_at) VALUES(?1, ?2, ?3, ?3)");
-    if (st == NULL) {
-        return AD_EINTERNAL;
-    }
-    sqlite3_bind_text(st, 1, json_string_value(json_object_get(args, "id")), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, json_string_value(json_object_get(args, "name")), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, json_integer_value(json_object_get(args, "now")));
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-}
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    char id[AD_ID_MAX];
+} create_t;
 
-static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+static void created(int rc, void *ctx)
 {
+    create_t *k = ctx;
+    ad_req_t *r = k->req;
+    json_t *c = NULL;
+    if (rc == 0) {
+        rc = ad_store_crew_get(k->app->store, k->id, &c);
+    }
     if (rc != 0) {
         api_fail(r, rc, "crew", NULL);
+        free(k);
         return;
     }
-    const char *id = ad_req_data(r);
-    json_t *c = crew_by_id(app, id);
-    if (c == NULL) {
-        ad_res_error_code(r, AD_EINTERNAL, NULL, "crew vanished after insert");
-        return;
+    const char *status = json_string_value(json_object_get(c, "status"));
+    if (known_find(k->id) == NULL) {
+        known_add(k->id, status);
     }
-    if (known_find(id) == NULL) {
-        known_add(id, json_string_value(json_object_get(c, "status")));
-    }
-    publish_signal(app, id, json_string_value(json_object_get(c, "status")));
+    publish_signal(k->app, k->id, status);
     ad_res_json(r, 201, c);
+    free(k);
 }
 
 static void create(ad_req_t *r, void *ud)
@@ -215,13 +179,15 @@ static void create(ad_req_t *r, void *ud)
         json_decref(body);
         return;
     }
-    char id[AD_ID_MAX];
-    ad_id_new("crew", id);
-    ad_req_set_data(r, ad_arena_strndup(ad_req_arena(r), id, strlen(id)));
-    json_t *args =
-        json_pack("{s:s, s:s, s:I}", "id", id, "name", name, "now", (json_int_t)ad_wall_ms());
+    ad_store_crew_t c = {.now = ad_wall_ms()};
+    ad_id_new("crew", c.id);
+    snprintf(c.name, sizeof(c.name), "%s", name);
     json_decref(body);
-    api_write(app, r, crew_insert, args, created);
+    create_t *k = ad_xcalloc(1, sizeof(*k));
+    k->app = app;
+    k->req = r;
+    memcpy(k->id, c.id, sizeof(k->id));
+    ad_store_crew_create(app->store, &c, created, k);
 }
 
 void api_crews_register(ad_app_t *app)

@@ -428,26 +428,22 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     ad_ws_set_data(ws, lv);
     const char *run_id = ad_ws_param(ws, "runId");
     snprintf(lv->id, sizeof(lv->id), "%s", run_id ? run_id : "");
-    char status[32] = "";
-    if (app->store != NULL) {
-        sqlite3 *db = ad_store_rdb(app->store);
-        sqlite3_stmt *st = ad_store_stmt(db, "SELECT status, agent_id FROM runs WHERE id = ?");
-        if (st != NULL) {
-            sqlite3_bind_text(st, 1, lv->id, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 0));
-                snprintf(lv->agent_id, sizeof(lv->agent_id), "%s",
-                         (const char *)sqlite3_column_text(st, 1));
-            }
-            sqlite3_reset(st);
-        }
-    }
-    if (status[0] == '\0') {
-        send_error(lv, "NOT_FOUND", "no such run");
+    json_t *run = NULL;
+    int rc = app->store != NULL ? ad_store_run_get(app->store, lv->id, &run) : AD_ECLOSED;
+    if (rc != 0) {
+        bool missing = rc == AD_ENOENT;
+        send_error(lv, missing ? "NOT_FOUND" : "UNAVAILABLE",
+                   missing ? "no such run" : "the run cannot be read now; try again");
         lv->done = true;
-        ad_ws_close(ws, 4404, "no such run");
+        ad_ws_close(ws, missing ? 4404 : 1011, missing ? "no such run" : "store unavailable");
         return;
     }
+    const char *st = json_string_value(json_object_get(run, "status"));
+    const char *agent = json_string_value(json_object_get(run, "agentId"));
+    char status[32];
+    snprintf(status, sizeof(status), "%s", st != NULL ? st : "");
+    snprintf(lv->agent_id, sizeof(lv->agent_id), "%s", agent != NULL ? agent : "");
+    json_decref(run);
     if (strcmp(status, "running") != 0) {
         send_notice(lv, "run_status", json_pack("{s:s, s:s}", "runId", lv->id, "status", status));
         lv->done = true;
@@ -594,249 +590,17 @@ out:
     free(list);
 }
 
-/* ---- test builds: bursts of events on demand ----------------------------------------------- */
-
-#ifdef AD_TEST_BUILD
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    uv_timer_t timer;
-    char *type;
-    char **topics;
-    size_t ntopics;
-    json_t *payload;
-    int64_t left, done, per_tick;
-    uint64_t first, last;
-    bool drain;
-} burst_t;
-
-static void burst_closed(uv_handle_t *h)
+size_t api_live_max_queued(void)
 {
-    burst_t *b = h->data;
-    for (size_t i = 0; i < b->ntopics; i++) {
-        free(b->topics[i]);
-    }
-    free(b->topics);
-    free(b->type);
-    json_decref(b->payload);
-    free(b);
-}
-
-/* Whether some healthy connection is more than half full. */
-static bool anyone_behind(ad_app_t *app)
-{
-    size_t half = (size_t)app->cfg->ws_send_queue_bytes / 2;
+    size_t max = 0;
     for (live_t *lv = channels; lv != NULL; lv = lv->next) {
-        if (!lv->done && live_queued(lv) > half) {
-            return true;
+        size_t q = lv->done ? 0 : live_queued(lv);
+        if (q > max) {
+            max = q;
         }
     }
-    return false;
+    return max;
 }
-
-static void burst_tick(uv_timer_t *t)
-{
-    burst_t *b = t->data;
-    if (b->drain && anyone_behind(b->app)) {
-        return;
-    }
-    for (int64_t i = 0; i < b->per_tick && b->left > 0; i++, b->left--) {
-        if (json_is_object(b->payload)) {
-            json_object_set_new(b->payload, "i", json_integer(b->done));
-        }
-        uint64_t seq = ad_bus_publish(b->app->bus, b->type, (const char *const *)b->topics,
-                                      b->ntopics, b->payload);
-        if (b->first == 0) {
-            b->first = seq;
-        }
-        b->last = seq;
-        b->done++;
-    }
-    if (b->left == 0) {
-        uv_timer_stop(&b->timer);
-        ad_res_json(b->req, 200,
-                    json_pack("{s:I, s:I, s:I}", "first", (json_int_t)b->first, "last",
-                              (json_int_t)b->last, "count", (json_int_t)b->done));
-        uv_close((uv_handle_t *)&b->timer, burst_closed);
-    }
-}
-
-/* POST /test/publish {type, topics, payload?, count?, perTick?, intervalMs?,
- * drain?}: publishes count events, perTick per loop turn (every intervalMs),
- * answering {first, last, count} when all are out. With drain, a turn waits
- * while any live connection is more than half full. */
-static void test_publish(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *body = ad_req_json(r);
-    if (body == NULL) {
-        return;
-    }
-    const char *type = json_string_value(json_object_get(body, "type"));
-    json_t *topics = json_object_get(body, "topics");
-    json_int_t count = json_is_integer(json_object_get(body, "count"))
-                           ? json_integer_value(json_object_get(body, "count"))
-                           : 1;
-    json_int_t per_tick = json_is_integer(json_object_get(body, "perTick"))
-                              ? json_integer_value(json_object_get(body, "perTick"))
-                              : 1000;
-    json_int_t interval = json_is_integer(json_object_get(body, "intervalMs"))
-                              ? json_integer_value(json_object_get(body, "intervalMs"))
-                              : 0;
-    if (type == NULL || !json_is_array(topics) || json_array_size(topics) == 0 ||
-        json_array_size(topics) > 16 || count < 1 || count > 1000000 || per_tick < 1 ||
-        interval < 0 || interval > 10000) {
-        ad_res_error(r, 422, "VALIDATION_ERROR", NULL,
-                     "need type, topics (1-16), count 1-1000000, perTick >= 1");
-        json_decref(body);
-        return;
-    }
-    burst_t *b = ad_xcalloc(1, sizeof(*b));
-    b->app = app;
-    b->req = r;
-    b->type = ad_xstrdup(type);
-    b->ntopics = json_array_size(topics);
-    b->topics = ad_xcalloc(b->ntopics, sizeof(char *));
-    for (size_t i = 0; i < b->ntopics; i++) {
-        const char *t = json_string_value(json_array_get(topics, i));
-        b->topics[i] = ad_xstrdup(t ? t : "system");
-    }
-    json_t *p = json_object_get(body, "payload");
-    b->payload = p != NULL ? json_deep_copy(p) : json_object();
-    b->left = count;
-    b->per_tick = per_tick;
-    b->drain = json_is_true(json_object_get(body, "drain"));
-    json_decref(body);
-    uv_timer_init(app->loop, &b->timer);
-    b->timer.data = b;
-    uv_timer_start(&b->timer, burst_tick, 0, interval > 0 ? (uint64_t)interval : 1);
-}
-
-/* POST /test/runs {agentId, status?}: inserts a run row (there is no run
- * API before the agent issue); answers {run}. */
-typedef struct {
-    ad_req_t *req;
-    char id[AD_ID_MAX];
-    char agent_id[AD_ID_MAX + 16];
-    char status[16];
-} runjob_t;
-
-static int run_insert(sqlite3 *db, void *ctx)
-{
-    runjob_t *j = ctx;
-    sqlite3_stmt *st =
-        ad_store_stmt(db, "INSERT INTO runs(id, agent_id, started_at, status) VALUES(?, ?, ?, ?)");
-    if (st == NULL) {
-        return AD_EINTERNAL;
-    }
-    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->agent_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, ad_wall_ms());
-    sqlite3_bind_text(st, 4, j->status, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-}
-
-static void run_inserted(int rc, void *ctx)
-{
-    runjob_t *j = ctx;
-    if (rc != 0) {
-        ad_res_error_code(j->req, rc, NULL, "run not created");
-    } else {
-        ad_res_json(j->req, 201,
-                    json_pack("{s:{s:s, s:s, s:s}}", "run", "id", j->id, "agentId", j->agent_id,
-                              "status", j->status));
-    }
-    free(j);
-}
-
-static void test_runs(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *body = ad_req_json(r);
-    if (body == NULL) {
-        return;
-    }
-    const char *agent = json_string_value(json_object_get(body, "agentId"));
-    const char *status = json_string_value(json_object_get(body, "status"));
-    if (agent == NULL) {
-        ad_res_error(r, 422, "VALIDATION_ERROR", NULL, "agentId is required");
-        json_decref(body);
-        return;
-    }
-    runjob_t *j = ad_xcalloc(1, sizeof(*j));
-    j->req = r;
-    ad_id_new("run", j->id);
-    snprintf(j->agent_id, sizeof(j->agent_id), "%s", agent);
-    snprintf(j->status, sizeof(j->status), "%s", status ? status : "running");
-    json_decref(body);
-    ad_store_submit(app->store, run_insert, run_inserted, j);
-}
-
-/* POST /test/agent-status {agentId, status}: sets an agent's status (the
- * agent issue's supervisor does this for real) and publishes agent_status. */
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    char agent_id[AD_ID_MAX + 16];
-    char status[16];
-} statusjob_t;
-
-static int status_update(sqlite3 *db, void *ctx)
-{
-    statusjob_t *j = ctx;
-    sqlite3_stmt *st = ad_store_stmt(db, "UPDATE agents SET status = ? WHERE id = ?");
-    if (st == NULL) {
-        return AD_EINTERNAL;
-    }
-    sqlite3_bind_text(st, 1, j->status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->agent_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE && sqlite3_changes(db) == 0) {
-        return AD_ENOENT;
-    }
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-}
-
-static void status_updated(int rc, void *ctx)
-{
-    statusjob_t *j = ctx;
-    if (rc != 0) {
-        ad_res_error_code(j->req, rc, NULL, "status not set");
-    } else {
-        json_t *p = json_pack("{s:s, s:s, s:s}", "agentId", j->agent_id, "status", j->status,
-                              "reason", "test");
-        api_publish(j->app, "agent_status", p, "agent", j->agent_id, NULL);
-        ad_res_json(j->req, 200, p);
-    }
-    free(j);
-}
-
-static void test_agent_status(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *body = ad_req_json(r);
-    if (body == NULL) {
-        return;
-    }
-    const char *agent = json_string_value(json_object_get(body, "agentId"));
-    const char *status = json_string_value(json_object_get(body, "status"));
-    if (agent == NULL || status == NULL) {
-        ad_res_error(r, 422, "VALIDATION_ERROR", NULL, "agentId and status are required");
-        json_decref(body);
-        return;
-    }
-    statusjob_t *j = ad_xcalloc(1, sizeof(*j));
-    j->app = app;
-    j->req = r;
-    snprintf(j->agent_id, sizeof(j->agent_id), "%s", agent);
-    snprintf(j->status, sizeof(j->status), "%s", status);
-    json_decref(body);
-    ad_store_submit(app->store, status_update, status_updated, j);
-}
-#endif
 
 void api_live_register(ad_app_t *app)
 {
@@ -850,9 +614,4 @@ void api_live_register(ad_app_t *app)
     ad_server_route_ws(app->server, "/ws/mission", protocols, &mission_h, app);
     ad_server_route_ws(app->server, "/ws/graph", protocols, &graph_h, app);
     ad_server_route(app->server, "GET", "/api/events", sse_events, app);
-#ifdef AD_TEST_BUILD
-    ad_server_route(app->server, "POST", "/test/publish", test_publish, app);
-    ad_server_route(app->server, "POST", "/test/runs", test_runs, app);
-    ad_server_route(app->server, "POST", "/test/agent-status", test_agent_status, app);
-#endif
 }

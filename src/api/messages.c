@@ -75,10 +75,10 @@ static void msg_write_free(msg_write_t *w)
 }
 
 /* Writer thread. */
-static int msg_job(sqlite3 *db, void *ctx)
+static int msg_job(ad_store_tx_t *tx, void *ctx)
 {
     msg_write_t *w = ctx;
-    return ad_store_message_insert(db, &w->m);
+    return ad_store_message_insert(tx, &w->m);
 }
 
 /* Loop thread, after the commit: publish, then answer. */

@@ -260,7 +260,6 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(c->srv->rbuf);
 }
 
-
 /* Bytes read from the peer (n > 0), or its EOF or an error (n < 0). */
 void ad_conn_on_input(ad_conn_t *c, ssize_t n, const char *data)
 {

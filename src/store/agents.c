@@ -4,7 +4,6 @@
  * (soft delete), restore, fork and reorder. Starting and stopping agents is
  * the agent subsystem's; ad_store_agent_check_startable() is its guard.
  */
-#include "store/store.h"
 #include "store/store_int.h"
 
 #include <string.h>
@@ -135,8 +134,9 @@ static int agent_result(sqlite3 *db, const char *id, json_t **result)
     return 0;
 }
 
-int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *wt = ad_args_str(args, "worktreeId");
     char ws[AD_ID_MAX];
     int e = ad_store_workspace_of(db, wt, ws);
@@ -171,8 +171,9 @@ int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result)
     return agent_result(db, ad_args_str(args, "id"), result);
 }
 
-int ad_store_op_agent_update(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE agents SET name = COALESCE(?2, name), mode = COALESCE(?3, mode), "
             "permissions = COALESCE(?4, permissions), display_order = COALESCE(?5, "
@@ -203,8 +204,9 @@ int ad_store_op_agent_update(sqlite3 *db, json_t *args, json_t **result)
     return agent_result(db, ad_args_str(args, "id"), result);
 }
 
-int ad_store_op_agent_delete(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *id = ad_args_str(args, "id");
     int64_t now = ad_args_int(args, "now", 0);
     if (json_is_true(json_object_get(args, "archive"))) {
@@ -237,8 +239,9 @@ int ad_store_op_agent_delete(sqlite3 *db, json_t *args, json_t **result)
     return ad_store_step_done(db, s);
 }
 
-int ad_store_op_agent_restore(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = NULL, updated_at = ?2 "
                                         "WHERE id = ?1");
     if (s == NULL) {
@@ -253,8 +256,9 @@ int ad_store_op_agent_restore(sqlite3 *db, json_t *args, json_t **result)
     return e != 0 ? e : agent_result(db, ad_args_str(args, "id"), result);
 }
 
-int ad_store_op_agent_fork(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     json_t *src = NULL;
     int e = agent_read(db, ad_args_str(args, "id"), &src);
     if (e != 0) {
@@ -278,13 +282,14 @@ int ad_store_op_agent_fork(sqlite3 *db, json_t *args, json_t **result)
     if (ins == NULL) {
         return AD_EINTERNAL;
     }
-    e = ad_store_op_agent_insert(db, ins, result);
+    e = ad_store_op_agent_insert(tx, ins, result);
     json_decref(ins);
     return e;
 }
 
-int ad_store_op_agent_reorder(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *wt = ad_args_str(args, "worktreeId");
     char ws[AD_ID_MAX];
     int e = ad_store_workspace_of(db, wt, ws);

@@ -6,7 +6,7 @@
  * bus decides what and when (src/bus); this file only speaks SQL.
  */
 #include "bus/bus.h"
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -66,8 +66,9 @@ static int put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
     return rc ? rc : ad_buf_putc(b, ']');
 }
 
-static int write_job(sqlite3 *db, void *ctx)
+static int write_job(ad_store_tx_t *tx, void *ctx)
 {
+    sqlite3 *db = tx->db;
     wjob_t *j = ctx;
     sqlite3_stmt *st = ad_store_stmt(
         db, "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) VALUES(?,?,?,?,?)");
@@ -125,8 +126,9 @@ typedef struct {
     void *arg;
 } tjob_t;
 
-static int trim_job(sqlite3 *db, void *ctx)
+static int trim_job(ad_store_tx_t *tx, void *ctx)
 {
+    sqlite3 *db = tx->db;
     tjob_t *t = ctx;
     /* Both deletes walk the primary key from the oldest row, a bounded
      * chunk per job, so the writer is never held long; ts grows with seq. */

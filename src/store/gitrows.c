@@ -6,7 +6,6 @@
  * the per-workspace setup and per-worktree setup outcome. The git work
  * itself is src/git's; this file only keeps rows.
  */
-#include "store/store.h"
 #include "store/store_int.h"
 
 #include <string.h>
@@ -46,11 +45,12 @@ static int set_setup(sqlite3 *db, const char *ws_id, json_t *files, const char *
     return e;
 }
 
-int ad_store_op_workspace_git_create(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_workspace_git_create(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     json_t *r = NULL;
     int64_t now = ad_args_int(args, "now", 0);
-    int e = ad_store_op_workspace_insert(db, args, &r);
+    int e = ad_store_op_workspace_insert(tx, args, &r);
     if (e != 0) {
         json_decref(r);
         return e;
@@ -72,7 +72,7 @@ int ad_store_op_workspace_git_create(sqlite3 *db, json_t *args, json_t **result)
                                ad_args_str(v, "name"), "branch", ad_args_str(v, "branch"), "path",
                                ad_args_str(v, "path"), "now", (json_int_t)now);
         json_t *wr = NULL;
-        e = ad_store_op_worktree_insert(db, wa, &wr);
+        e = ad_store_op_worktree_insert(tx, wa, &wr);
         json_decref(wa);
         json_decref(wr);
     }
@@ -137,10 +137,11 @@ int ad_store_git_worktree_get(ad_store_t *st, const char *id, json_t **out)
     return wt_row(ad_store_rdb(st), id, out);
 }
 
-int ad_store_op_worktree_git_insert(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     json_t *r = NULL;
-    int e = ad_store_op_worktree_insert(db, args, &r);
+    int e = ad_store_op_worktree_insert(tx, args, &r);
     json_decref(r);
     json_t *setup = json_object_get(args, "setup");
     if (e == 0 && setup != NULL) {
@@ -162,8 +163,9 @@ int ad_store_op_worktree_git_insert(sqlite3 *db, json_t *args, json_t **result)
     return e;
 }
 
-int ad_store_op_workspace_setup_update(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     int e = set_setup(db, ad_args_str(args, "id"), json_object_get(args, "setupFiles"),
                       ad_args_str(args, "setupCommand"), ad_args_int(args, "now", 0));
     json_t *ws = NULL;
@@ -176,8 +178,9 @@ int ad_store_op_workspace_setup_update(sqlite3 *db, json_t *args, json_t **resul
     return e;
 }
 
-int ad_store_op_worktree_setup_result(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_worktree_setup_result(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s =
         ad_store_stmt(db, "UPDATE worktrees SET setup = ?2, updated_at = ?3 WHERE id = ?1");
     if (s == NULL) {
@@ -258,117 +261,146 @@ static json_t *git_entry_at(json_t *list, const char *path)
     return NULL;
 }
 
-int ad_store_op_workspace_git_sync(sqlite3 *db, json_t *args, json_t **result)
+/* One sync's state: git's list, and the changes it made, by kind. */
+typedef struct {
+    ad_store_tx_t *tx;
+    const char *ws_id;
+    json_t *git;
+    int64_t now;
+    json_t *seen; /* paths of rows git still has */
+    json_t *added, *updated, *vanished, *restored, *removed, *flagged, *unflagged;
+} sync_t;
+
+/* A row git still lists: follow its branch, unflag it if it was vanished. */
+static int sync_present(sync_t *y, json_t *row, json_t *g)
 {
-    const char *ws_id = ad_args_str(args, "workspaceId");
-    json_t *git = json_object_get(args, "worktrees");
-    int64_t now = ad_args_int(args, "now", 0);
-    json_t *rows = NULL;
-    json_t *ws = NULL;
-    json_t *added = json_array(), *updated = json_array(), *vanished = json_array();
-    json_t *restored = json_array(), *removed = json_array();
-    json_t *flagged = json_array(), *unflagged = json_array();
-    json_t *seen = json_object();
-    int e = ad_store_git_workspace_read(db, ws_id, &ws, &rows);
-    if (e != 0) {
-        goto out;
+    sqlite3 *db = y->tx->db;
+    const char *id = ad_args_str(row, "id");
+    const char *branch = ad_args_str(g, "branch");
+    const char *had = ad_args_str(row, "branch");
+    int e = 0;
+    json_object_set_new(y->seen, ad_args_str(row, "path"), json_true());
+    if (strcmp(branch != NULL ? branch : "", had != NULL ? had : "") != 0) {
+        sqlite3_stmt *s =
+            ad_store_stmt(db, "UPDATE worktrees SET branch = ?2, updated_at = ?3 WHERE id = ?1");
+        ad_store_bind_text(s, 1, id);
+        ad_store_bind_text(s, 2, branch != NULL ? branch : ""); /* "": detached */
+        sqlite3_bind_int64(s, 3, y->now);
+        e = ad_store_step_done(db, s);
+        json_array_append_new(y->updated, json_string(id));
     }
+    if (e == 0 && json_object_get(row, "vanishedAt") != NULL) {
+        e = flag_vanished(db, id, y->now, false, y->unflagged);
+        json_array_append_new(y->restored, json_string(id));
+    }
+    return e;
+}
+
+/* A linked row whose folder git no longer lists: kept and flagged while
+ * agents use it, else deleted. */
+static int sync_gone(sync_t *y, json_t *row)
+{
+    sqlite3 *db = y->tx->db;
+    const char *id = ad_args_str(row, "id");
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT COUNT(*) FROM agents WHERE worktree_id = ?1");
+    ad_store_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        return ad_store_rc(db, rc);
+    }
+    if (n > 0 && json_object_get(row, "vanishedAt") == NULL) {
+        json_array_append_new(y->vanished, json_string(id));
+        return flag_vanished(db, id, y->now, true, y->flagged);
+    }
+    if (n == 0) {
+        s = ad_store_stmt(db, "DELETE FROM worktrees WHERE id = ?1");
+        ad_store_bind_text(s, 1, id);
+        json_array_append_new(y->removed, json_incref(row));
+        return ad_store_step_done(db, s);
+    }
+    return 0;
+}
+
+/* Rows for the linked worktrees git lists and the table does not have. */
+static int sync_new(sync_t *y)
+{
     size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        const char *id = ad_args_str(row, "id");
-        const char *path = ad_args_str(row, "path");
-        json_t *g = git_entry_at(git, path);
-        bool was_vanished = json_object_get(row, "vanishedAt") != NULL;
-        if (g != NULL) {
-            json_object_set_new(seen, path, json_true());
-            const char *branch = ad_args_str(g, "branch");
-            if (branch == NULL) {
-                branch = ""; /* detached */
-            }
-            if (strcmp(branch, ad_args_str(row, "branch") ? ad_args_str(row, "branch") : "") != 0) {
-                sqlite3_stmt *s = ad_store_stmt(db, "UPDATE worktrees SET branch = ?2, "
-                                                    "updated_at = ?3 WHERE id = ?1");
-                ad_store_bind_text(s, 1, id);
-                ad_store_bind_text(s, 2, branch);
-                sqlite3_bind_int64(s, 3, now);
-                e = ad_store_step_done(db, s);
-                json_array_append_new(updated, json_string(id));
-            }
-            if (e == 0 && was_vanished) {
-                e = flag_vanished(db, id, now, false, unflagged);
-                json_array_append_new(restored, json_string(id));
-            }
-        } else if (!json_is_true(json_object_get(row, "isMain"))) {
-            sqlite3_stmt *s =
-                ad_store_stmt(db, "SELECT COUNT(*) FROM agents WHERE worktree_id = ?1");
-            ad_store_bind_text(s, 1, id);
-            int rc = sqlite3_step(s);
-            int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-            sqlite3_reset(s);
-            if (rc != SQLITE_ROW) {
-                e = ad_store_rc(db, rc);
-            } else if (n > 0 && !was_vanished) {
-                e = flag_vanished(db, id, now, true, flagged);
-                json_array_append_new(vanished, json_string(id));
-            } else if (n == 0) {
-                s = ad_store_stmt(db, "DELETE FROM worktrees WHERE id = ?1");
-                ad_store_bind_text(s, 1, id);
-                e = ad_store_step_done(db, s);
-                json_array_append_new(removed, json_incref(row));
-            }
-        }
-        if (e != 0) {
-            goto out;
-        }
-    }
     json_t *g;
-    json_array_foreach(git, i, g)
+    json_array_foreach(y->git, i, g)
     {
         const char *path = ad_args_str(g, "path");
-        if (path == NULL || json_object_get(seen, path) != NULL ||
+        if (path == NULL || json_object_get(y->seen, path) != NULL ||
             json_is_true(json_object_get(g, "missing")) ||
             json_is_true(json_object_get(g, "isMain"))) {
             continue;
         }
         char id[AD_ID_MAX];
         ad_id_new("wt", id);
-        json_t *wa = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I}", "id", id, "workspaceId", ws_id,
-                               "name", ad_args_str(g, "name"), "branch",
-                               ad_args_str(g, "branch") ? ad_args_str(g, "branch") : "", "path",
-                               path, "now", (json_int_t)now);
+        const char *branch = ad_args_str(g, "branch");
+        json_t *wa =
+            json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I}", "id", id, "workspaceId", y->ws_id, "name",
+                      ad_args_str(g, "name"), "branch", branch != NULL ? branch : "", "path", path,
+                      "now", (json_int_t)y->now);
         json_t *wr = NULL;
-        e = ad_store_op_worktree_insert(db, wa, &wr);
+        int e = ad_store_op_worktree_insert(y->tx, wa, &wr);
         json_decref(wa);
         json_decref(wr);
         if (e != 0) {
-            goto out;
+            return e;
         }
-        json_array_append_new(added, json_string(id));
+        json_array_append_new(y->added, json_string(id));
     }
-    json_decref(rows);
-    rows = NULL;
-    json_decref(ws);
-    ws = NULL;
-    e = ad_store_git_workspace_read(db, ws_id, &ws, &rows);
-    if (e != 0) {
-        goto out;
+    return 0;
+}
+
+int ad_store_op_workspace_git_sync(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    sync_t y = {.tx = tx,
+                .ws_id = ad_args_str(args, "workspaceId"),
+                .git = json_object_get(args, "worktrees"),
+                .now = ad_args_int(args, "now", 0),
+                .seen = json_object(),
+                .added = json_array(),
+                .updated = json_array(),
+                .vanished = json_array(),
+                .restored = json_array(),
+                .removed = json_array(),
+                .flagged = json_array(),
+                .unflagged = json_array()};
+    json_t *rows = NULL;
+    json_t *ws = NULL;
+    int e = ad_store_git_workspace_read(tx->db, y.ws_id, &ws, &rows);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (e != 0) {
+            break;
+        }
+        json_t *g = git_entry_at(y.git, ad_args_str(row, "path"));
+        if (g != NULL) {
+            e = sync_present(&y, row, g);
+        } else if (!json_is_true(json_object_get(row, "isMain"))) {
+            e = sync_gone(&y, row);
+        }
     }
-    *result = json_pack("{s:O, s:O, s:{s:O, s:O, s:O, s:O, s:O, s:O, s:O}}", "workspace", ws,
-                        "worktrees", rows, "changes", "added", added, "updated", updated,
-                        "vanished", vanished, "restored", restored, "removed", removed,
-                        "flaggedAgents", flagged, "unflaggedAgents", unflagged);
-out:
-    json_decref(ws);
+    e = e != 0 ? e : sync_new(&y);
     json_decref(rows);
-    json_decref(seen);
-    json_decref(added);
-    json_decref(updated);
-    json_decref(vanished);
-    json_decref(restored);
-    json_decref(removed);
-    json_decref(flagged);
-    json_decref(unflagged);
+    json_decref(ws);
+    rows = ws = NULL;
+    e = e != 0 ? e : ad_store_git_workspace_read(tx->db, y.ws_id, &ws, &rows);
+    if (e == 0) {
+        *result = json_pack("{s:O, s:O, s:{s:O, s:O, s:O, s:O, s:O, s:O, s:O}}", "workspace", ws,
+                            "worktrees", rows, "changes", "added", y.added, "updated", y.updated,
+                            "vanished", y.vanished, "restored", y.restored, "removed", y.removed,
+                            "flaggedAgents", y.flagged, "unflaggedAgents", y.unflagged);
+    }
+    json_t *owned[] = {ws,         rows,       y.seen,    y.added,   y.updated,
+                       y.vanished, y.restored, y.removed, y.flagged, y.unflagged};
+    for (size_t k = 0; k < AD_ARRAY_LEN(owned); k++) {
+        json_decref(owned[k]);
+    }
     return e;
 }

@@ -5,7 +5,6 @@
  * arrive meanwhile (always newer) never shift later pages: no message is
  * skipped or repeated.
  */
-#include "store/store.h"
 #include "store/store_int.h"
 
 #include <errno.h>
@@ -123,8 +122,9 @@ static int bind_opt(sqlite3_stmt *s, int idx, const char *v)
     return v != NULL ? sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, idx);
 }
 
-int ad_store_message_insert(sqlite3 *db, ad_store_message_t *m)
+int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
 {
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(db, "SELECT a.worktree_id, w.workspace_id FROM agents a "
                                         "JOIN worktrees w ON w.id = a.worktree_id WHERE a.id = ?1");
     if (s == NULL) {
@@ -228,7 +228,7 @@ int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out)
     return rc ? rc : ad_buf_putc(out, '}');
 }
 
-int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_message_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     json_t *complete = json_object_get(args, "isComplete");
     ad_store_message_t m = {
@@ -244,7 +244,7 @@ int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result)
         .is_complete = complete == NULL || json_is_true(complete),
         .now = ad_args_int(args, "now", 0),
     };
-    int e = ad_store_message_insert(db, &m);
+    int e = ad_store_message_insert(tx, &m);
     if (e != 0) {
         return e;
     }

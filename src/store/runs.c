@@ -6,7 +6,6 @@
  * start-up reconciliation of runs a previous daemon left running.
  * Written for the runner (src/agent/runner.c); REST reads go through here.
  */
-#include "store/store.h"
 #include "store/store_int.h"
 
 #include <string.h>
@@ -63,8 +62,9 @@ static int run_and_agent(sqlite3 *db, const char *run_id, const char *agent_id, 
     return rc;
 }
 
-int ad_store_op_run_start(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_run_start(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *id = ad_args_str(args, "id");
     const char *agent_id = ad_args_str(args, "agentId");
     int64_t now = ad_args_int(args, "now", 0);
@@ -100,8 +100,9 @@ int ad_store_op_run_start(sqlite3 *db, json_t *args, json_t **result)
     return run_and_agent(db, id, agent_id, result);
 }
 
-int ad_store_op_run_end(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_run_end(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *id = ad_args_str(args, "id");
     const char *agent_id = ad_args_str(args, "agentId");
     const char *status = ad_args_str(args, "status");
@@ -153,8 +154,9 @@ int ad_store_op_run_end(sqlite3 *db, json_t *args, json_t **result)
     return run_and_agent(db, id, agent_id, result);
 }
 
-int ad_store_op_agent_runtime(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_agent_runtime(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *id = ad_args_str(args, "id");
     int64_t now = ad_args_int(args, "now", 0);
     if (id == NULL) {
@@ -205,8 +207,9 @@ int ad_store_op_agent_runtime(sqlite3 *db, json_t *args, json_t **result)
     return rc;
 }
 
-int ad_store_op_run_messages(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_run_messages(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     json_t *list = json_object_get(args, "messages");
     size_t i;
     json_t *m;
@@ -241,8 +244,9 @@ int ad_store_op_run_messages(sqlite3 *db, json_t *args, json_t **result)
     return 0;
 }
 
-int ad_store_op_runs_reconcile(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_runs_reconcile(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     int64_t now = ad_args_int(args, "now", 0);
     json_t *runs = json_array();
     json_t *agents = json_array();

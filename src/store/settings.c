@@ -4,7 +4,6 @@
  * the rules each known key's value must follow. A patch is checked whole
  * before anything is written, so a bad value changes nothing.
  */
-#include "store/store.h"
 #include "store/store_int.h"
 
 #include <math.h>
@@ -143,8 +142,9 @@ int ad_store_settings_get(ad_store_t *st, json_t **out)
     return settings_read(ad_store_rdb(st), out);
 }
 
-int ad_store_op_settings_update(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     json_t *patch = json_object_get(args, "patch");
     const char *bad, *why;
     if (ad_store_settings_validate(patch, &bad, &why) != 0) {

@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store: the SQLite database in <data_dir>/agentd.db. Opening and migrating,
- * the writer thread (group commit), the prepared-statement cache, the read
- * connection for the loop, and the typed functions for each table family
- * (one file each: workspaces.c, agents.c, messages.c, settings.c, usage.c).
- * SQLite error codes never leave this subsystem: they become AD_E* codes.
+ * store: agentd's state, in the SQLite database <data_dir>/agentd.db.
+ * Opening and migrating, the writer thread (group commit), and the typed
+ * functions of each table family (one file each). This header is the whole
+ * interface: no SQLite type or code appears here, so nothing outside
+ * src/store can run SQL, and a second backend (PostgreSQL, for several
+ * nodes) can implement the same header. Errors come back as AD_E* codes.
  *
  * Threads: ad_store_open/close, ad_store_submit, ad_store_write, the read
  * functions and the completions all run on the loop thread. Job functions
- * (ad_store_job_fn, ad_store_op_fn) run on the writer thread and may only
- * touch the sqlite3 handle they are given and their own context.
+ * (ad_store_job_fn, ad_store_op_fn) run on the writer thread, inside the
+ * transaction (ad_store_tx_t) they are given, and may only call the store
+ * functions that take that transaction and touch their own context.
  */
 #ifndef AD_STORE_H
 #define AD_STORE_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,8 @@
 #include "core/core.h"
 
 typedef struct ad_store ad_store_t;
+/* The write transaction a job runs in (writer thread only). */
+typedef struct ad_store_tx ad_store_tx_t;
 
 /* ---- life cycle ------------------------------------------------------------ */
 
@@ -64,14 +67,14 @@ const char *ad_store_path(const ad_store_t *st);
 #define AD_STORE_GROUP_MAX 1024
 
 /* Runs on the writer thread inside the group's transaction. Returns 0 or an
- * AD_E* code (use ad_store_rc() to translate SQLite codes); on error the
- * job's changes are rolled back, and only its own. db is borrowed.
+ * AD_E* code; on error the job's changes are rolled back, and only its
+ * own. tx is borrowed for the call.
  * Groups first run without savepoints (they cost as much as a small
  * insert); if any job fails, the transaction is rolled back and the group
  * runs again with each job in its own SAVEPOINT. So a job may run twice:
  * it must leave nothing but database changes behind, or reset what it
  * sets in ctx each time it starts. */
-typedef int (*ad_store_job_fn)(sqlite3 *db, void *ctx);
+typedef int (*ad_store_job_fn)(ad_store_tx_t *tx, void *ctx);
 /* Runs on the loop thread after the COMMIT holding the job, or after its
  * failure: rc is the job's code, or the commit's if the commit failed. */
 typedef void (*ad_store_done_cb)(int rc, void *ctx);
@@ -83,10 +86,13 @@ typedef void (*ad_store_done_cb)(int rc, void *ctx);
  * ad_store_close(). The queue has no bound of its own: callers bound what
  * they submit (HTTP by its connection limit, the bus by its batching). */
 void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
+/* Calls done(rc, ctx) once every write queued before this call has
+ * committed (rc 0) or failed. Loop thread. */
+void ad_store_flush(ad_store_t *st, ad_store_done_cb done, void *ctx);
 
 /* A JSON-in/JSON-out write, used by the REST layer: op runs on the writer
  * thread with args and may set *result (owned, handed to cb). */
-typedef int (*ad_store_op_fn)(sqlite3 *db, json_t *args, json_t **result);
+typedef int (*ad_store_op_fn)(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* Called on the loop thread once. result is owned by the callee (may be NULL
  * on error, or set by the op even on error). */
 typedef void (*ad_store_result_cb)(int rc, json_t *result, void *ud);
@@ -103,40 +109,6 @@ typedef struct {
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
 
-/* ---- statements and errors ----------------------------------------------------
- * One cache of prepared statements per connection, keyed by the address of
- * the SQL text: pass string literals only (never text built at run time).
- * The statement comes back reset with its bindings cleared; reset it
- * (sqlite3_reset) when done so a read does not hold its snapshot. NULL on a
- * prepare error (logged). Use it on the thread that owns db.
- */
-sqlite3_stmt *ad_store_stmt(sqlite3 *db, const char *sql);
-/* Translates a SQLite result code (extended codes understood) into an AD_E*
- * code, logging the library's message for unexpected ones:
- * NOTFOUND-like SQLITE_DONE is not an error (returns 0);
- * UNIQUE/PRIMARY KEY -> AD_EEXIST, CHECK/FOREIGN KEY/NOT NULL ->
- * AD_ECONSTRAINT, FULL -> AD_EFULL, BUSY/LOCKED -> AD_EBUSY, CORRUPT/NOTADB
- * -> AD_ECORRUPT, IOERR -> AD_EIO, NOMEM -> AD_ENOMEM, else AD_EINTERNAL. */
-int ad_store_rc(sqlite3 *db, int rc);
-/* Runs a one-statement write through the cache: binds nothing. */
-int ad_store_exec(sqlite3 *db, const char *sql);
-
-/* The read connection, for bounded indexed reads on the loop thread. */
-sqlite3 *ad_store_rdb(ad_store_t *st);
-
-/* Heavier reads on the libuv thread pool, on a read connection of their own.
- * fn runs on a pool thread; done runs on the loop with fn's return code. */
-typedef int (*ad_store_read_fn)(sqlite3 *db, void *ctx);
-void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx);
-
-/* ---- rows as JSON -------------------------------------------------------------
- * Turns the current row of stmt into a JSON object with camelCase keys:
- * snake_case columns become camelCase, columns ending in "_at" (integer
- * milliseconds) become RFC 3339 strings, "is_*" become booleans, columns
- * named in json_cols (comma-separated) are parsed JSON, and NULL columns are
- * left out unless named in null_cols (then they are JSON null). */
-json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols);
-
 /* ---- workspaces and worktrees (workspaces.c) -------------------------------------
  * Reads run on the read connection (loop thread); writes are ops for
  * ad_store_write. Objects are camelCase (workspace: id, name, path,
@@ -149,26 +121,26 @@ int ad_store_workspace_list(ad_store_t *st, json_t **out);
 /* args {id, name, path, now, worktreeId, branch}: inserts the workspace
  * and its main worktree (is_main 1, same path). result {workspace,
  * worktree}. AD_EEXIST when the path is taken. */
-int ad_store_op_workspace_insert(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_workspace_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now}: touches updated_at. result {workspace}. */
-int ad_store_op_workspace_touch(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_workspace_touch(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id}: deletes the workspace, its worktrees and their agents.
  * result {workspace, worktreeIds:[…], agentIds:[…]}. */
-int ad_store_op_workspace_delete(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_workspace_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
 /* {worktrees:[…]}: the main worktree first, then displayOrder, creation.
  * workspace_id may be NULL (all). */
 int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, json_t **out);
 /* args {id, workspaceId, name, branch, path, now, isMain?}: result {worktree}. */
-int ad_store_op_worktree_insert(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, name?, branch?, sortMode?, displayOrder?}: result {worktree}. */
-int ad_store_op_worktree_update(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id}: AD_ESTATE for the main worktree. result {worktree, agentIds}. */
-int ad_store_op_worktree_delete(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {ids:[…], now}: displayOrder = index. AD_ENOENT (result {id}) when
  * one is unknown; nothing changes then. result {worktrees:[…]}. */
-int ad_store_op_worktree_reorder(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 /* ---- agents (agents.c) ----------------------------------------------------------
  * The agent object: id, worktreeId, name, status, contextLevel, mode,
@@ -190,23 +162,23 @@ int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char ou
 /* args {id, worktreeId, name, mode, permissions, executor, crewId?, now,
  * status?, parentAgentId?, sessionId?, state?}: displayOrder = last + 1 in the
  * worktree. AD_ENOENT when the worktree is unknown. result {agent, workspaceId}. */
-int ad_store_op_agent_insert(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
  * clears)} result {agent, workspaceId}. */
-int ad_store_op_agent_update(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
  * messages go (AD_ESTATE while running). result {agent, workspaceId}. */
-int ad_store_op_agent_delete(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now}: clears deletedAt. result {agent, workspaceId}. */
-int ad_store_op_agent_restore(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id (source), newId, name?, now}: copies worktree, mode,
  * permissions, executor, crew, sessionId; parentAgentId = source; status
  * finished. result {agent, workspaceId}. */
-int ad_store_op_agent_fork(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {worktreeId, ids, now}: every id must be a live agent of that
  * worktree (AD_EINVAL, result {id}); AD_ENOENT for an unknown worktree.
  * result {agents:[…], workspaceId}. */
-int ad_store_op_agent_reorder(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 /* ---- messages (messages.c) ---------------------------------------------------------
  * The message object: id, agentId, runId?, role, content, tokenCount,
@@ -220,7 +192,7 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
 /* args {id, agentId, role, content, now, runId?, tokenCount?, toolName?,
  * toolInput?, toolOutput?, isComplete?}: AD_ENOENT for an unknown agent.
  * result {message, worktreeId, workspaceId}. */
-int ad_store_op_message_insert(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_message_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 /* The typed form of the same write, for the hot REST path: no JSON on the
  * way in or out. The strings are borrowed (they must outlive the job); id,
@@ -237,7 +209,7 @@ typedef struct {
 /* Writer thread (inside a job): inserts m and sets its worktree_id and
  * workspace_id. AD_ENOENT for an unknown agent; the constraint codes of
  * ad_store_rc otherwise. May run twice (see ad_store_job_fn). */
-int ad_store_message_insert(sqlite3 *db, ad_store_message_t *m);
+int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m);
 /* The message object of m exactly as a read of its row gives it (the
  * object above). Any thread; new reference. */
 json_t *ad_store_message_json(const ad_store_message_t *m);
@@ -257,7 +229,7 @@ int ad_store_settings_get(ad_store_t *st, json_t **out);
  * out-of-range value is AD_EINVAL with *bad_key set (static string). */
 int ad_store_settings_validate(json_t *patch, const char **bad_key, const char **why);
 /* args {patch, now}: validated again, all or nothing. result {settings}. */
-int ad_store_op_settings_update(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 /* ---- usage (usage.c) ----------------------------------------------------------------- */
 typedef struct {
@@ -273,7 +245,7 @@ typedef struct {
 
 /* Job body: adds one request's usage to its daily, weekly (ISO week, keyed
  * by its Monday) and monthly rows, all three or none. Writer thread. */
-int ad_store_usage_apply(sqlite3 *db, const ad_usage_rec_t *rec);
+int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec);
 /* Queues one usage record (copied) and calls done after its commit. */
 void ad_store_usage_record(ad_store_t *st, const ad_usage_rec_t *rec, ad_store_done_cb done,
                            void *ctx);
@@ -286,6 +258,23 @@ int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, co
 int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+
+/* ---- crews (crews.c) -----------------------------------------------------------------
+ * The crew object: id, name, status (busy: an agent is running; available:
+ * one is alive and not running; offline), agentCount, createdAt, updatedAt.
+ */
+/* Every crew, oldest first (at most 1000): an array. Loop thread. */
+int ad_store_crew_list(ad_store_t *st, json_t **out);
+/* One crew: 0, AD_ENOENT or an error. Loop thread. */
+int ad_store_crew_get(ad_store_t *st, const char *id, json_t **out);
+typedef struct {
+    char id[AD_ID_MAX];
+    char name[256];
+    int64_t now;
+} ad_store_crew_t;
+/* Inserts the crew (copied) and calls done after the commit. Loop thread. */
+void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
+                          void *ctx);
 
 /* ---- runs (runs.c; used by the runner in src/agent/runner.c) ----------------------
  * The run object: id, agentId, startedAt, endedAt, status (running,
@@ -302,25 +291,25 @@ int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz);
 /* args {id, agentId, now, pid?}: a running run; the agent becomes running
  * with pid and startedAt. AD_ENOENT for an unknown agent. result {run, agent}. */
-int ad_store_op_run_start(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_run_start(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, agentId, now, status, agentStatus, exitCode?, signal?,
  * durationMs, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
  * costUsd, numTurns, reason?}: ends the run; the agent gets agentStatus, pid
  * cleared, stoppedAt, and state.statusReason = reason when given (a start
  * clears it). result {run, agent}. */
-int ad_store_op_run_end(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_run_end(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, status?, sessionId?, contextLevel?, statePatch? (object,
  * merged key by key into state)}. result {agent}. */
-int ad_store_op_agent_runtime(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_agent_runtime(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {messages:[{id, agentId, runId, role, content, createdAt,
  * tokenCount?, toolName?, toolInput?, toolOutput?, isComplete?}]}: all or
  * none. result NULL. */
-int ad_store_op_run_messages(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_run_messages(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {now, reason}: every run still 'running' (left by a daemon that
  * died) becomes 'lost' with endedAt/durationMs; its agent becomes 'error'
  * with no pid and state.statusReason = reason. result {runs:[{id, agentId, startedAt}],
  * agents:[…]}. */
-int ad_store_op_runs_reconcile(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_runs_reconcile(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* ---- git worktrees (gitrows.c, migration 0200) -----------------------------------
  * Workspace objects here also carry setupFiles (array of relative paths) and
  * setupCommand; worktree objects carry vanishedAt (only when the folder
@@ -330,7 +319,7 @@ int ad_store_op_runs_reconcile(sqlite3 *db, json_t *args, json_t **result);
 /* args as ad_store_op_workspace_insert plus setupFiles?, setupCommand? and
  * linked:[{id, name, branch, path}] (the linked worktrees git reported).
  * result {workspace, worktrees:[…]}. */
-int ad_store_op_workspace_git_create(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_workspace_git_create(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {workspaceId, now, worktrees: git's list (ad_git_worktree_list)}:
  * rows follow git. A new worktree gets a row; a changed branch is updated;
  * a row whose folder is gone is deleted, or when it has agents kept with
@@ -338,21 +327,28 @@ int ad_store_op_workspace_git_create(sqlite3 *db, json_t *args, json_t **result)
  * that is back is unflagged. The main row is never removed.
  * result {workspace, worktrees, changes:{added, updated, vanished, restored
  * (ids), removed (rows), flaggedAgents, unflaggedAgents (ids)}}. */
-int ad_store_op_workspace_git_sync(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_workspace_git_sync(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args as ad_store_op_worktree_insert plus setup? (JSON). result
  * {worktree} with vanishedAt and setup. */
-int ad_store_op_worktree_git_insert(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, setupFiles?, setupCommand?}: result {workspace}. */
-int ad_store_op_workspace_setup_update(sqlite3 *db, json_t *args, json_t **result);
+int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, setup}: records a worktree's setup outcome. AD_ENOENT when
  * the worktree is gone. result {worktree}. */
-int ad_store_op_worktree_setup_result(sqlite3 *db, json_t *args, json_t **result);
-/* Reads on the thread owning db: the workspace (with setup columns) and,
- * when worktrees is not NULL, its worktree rows. */
-int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees);
+int ad_store_op_worktree_setup_result(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* Loop thread: the workspace with setup columns and "worktrees". */
 int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* Loop thread: the worktree row with vanishedAt and setup. */
 int ad_store_git_worktree_get(ad_store_t *st, const char *id, json_t **out);
+
+#ifdef AD_TEST_BUILD
+/* Test builds (src/store/testhooks.c), for the test routes: a run row with
+ * a given status, and an agent's status set directly. done gets AD_ENOENT
+ * for an unknown agent. Loop thread. */
+void ad_store_test_run_insert(ad_store_t *st, const char *id, const char *agent_id,
+                              const char *status, ad_store_done_cb done, void *ctx);
+void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char *status,
+                                ad_store_done_cb done, void *ctx);
+#endif
 
 #endif

@@ -1,16 +1,122 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/store: the embedded migrations (generated from
- * the NNNN_name.sql files of src/store/migrations by scripts/migrations.mk) and the migration
- * runner, exposed here so unit tests can drive it with their own lists.
+ * Private to src/store (and its unit tests): the SQLite side that store.h
+ * hides. The transaction jobs run in, the statement cache and error
+ * mapping, the read connections, row-to-JSON helpers, and the embedded
+ * migrations (generated from src/store/migrations/NNNN_name.sql by
+ * scripts/migrations.mk) with their runner.
  */
 #ifndef AD_STORE_INT_H
 #define AD_STORE_INT_H
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <uv.h>
 
 #include "store/store.h"
+
+/* What a job's ad_store_tx_t is: the writer's connection, inside the
+ * group's transaction. */
+struct ad_store_tx {
+    sqlite3 *db;
+};
+
+/* ---- the store (open.c; the writer's part in writer.c) ----------------------- */
+struct ad_store_job; /* a queued job (writer.c) */
+
+struct ad_store {
+    uv_loop_t *loop;
+    char *path;
+    bool durability_full;
+    int busy_ms;
+    sqlite3 *wdb;     /* writer thread only */
+    ad_store_tx_t tx; /* {wdb}: what jobs are given */
+    sqlite3 *rdb;     /* loop thread only */
+    uv_thread_t thread;
+    bool thread_started;
+    uv_async_t async;
+    /* The writer is woken once per loop iteration, not once per job: jobs
+     * submitted while the loop handles a round of I/O go in one group.
+     * check runs right after the I/O callbacks, prepare right before the
+     * loop blocks (for jobs submitted by timers and other callbacks). */
+    uv_check_t wake_check;
+    uv_prepare_t wake_prepare;
+    bool wake_pending; /* loop thread only */
+    int open_handles;  /* loop thread only: handles not yet closed */
+    uv_mutex_t lock;
+    uv_cond_t cond;
+    /* under lock: */
+    struct ad_store_job *queue_head, *queue_tail;
+    size_t queued;
+    struct ad_store_job *done_head, *done_tail;
+    bool stopping;
+    ad_store_stats_t stats;
+    /* loop thread only: jobs submitted and not yet completed. While there
+     * are any, the async handle is referenced so the loop waits for them. */
+    size_t outstanding;
+};
+
+/* writer.c: sets up the writer's handles and starts its thread; stops it
+ * (every queued job runs) and delivers the last completions; closes its
+ * handles, calling on_closed for each of the three. Loop thread. */
+void ad_store_writer_start(ad_store_t *st);
+void ad_store_writer_stop(ad_store_t *st);
+void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed);
+
+#ifdef AD_TEST_BUILD
+/* testhooks.c: test-build behaviour switched on by AGENTD_TEST_* variables
+ * when the store opens. 0 or an error with a message in err. */
+int ad_store_test_hooks(ad_store_t *st, char *err, size_t errsz);
+#endif
+
+/* ---- statements and errors (stmt.c) -------------------------------------------
+ * One cache of prepared statements per connection, keyed by the address of
+ * the SQL text: pass string literals only (never text built at run time).
+ * The statement comes back reset with its bindings cleared; reset it
+ * (sqlite3_reset) when done so a read does not hold its snapshot. NULL on a
+ * prepare error (logged). Use it on the thread that owns db.
+ */
+sqlite3_stmt *ad_store_stmt(sqlite3 *db, const char *sql);
+/* Registers a new connection with a statement cache / finalizes its cached
+ * statements and closes it. */
+void ad_store_cache_register(sqlite3 *db);
+void ad_store_conn_close(sqlite3 *db);
+/* Translates a SQLite result code (extended codes understood) into an AD_E*
+ * code, logging the library's message for unexpected ones:
+ * NOTFOUND-like SQLITE_DONE is not an error (returns 0);
+ * UNIQUE/PRIMARY KEY -> AD_EEXIST, CHECK/FOREIGN KEY/NOT NULL ->
+ * AD_ECONSTRAINT, FULL -> AD_EFULL, BUSY/LOCKED -> AD_EBUSY, CORRUPT/NOTADB
+ * -> AD_ECORRUPT, IOERR -> AD_EIO, NOMEM -> AD_ENOMEM, else AD_EINTERNAL. */
+int ad_store_rc(sqlite3 *db, int rc);
+/* Runs a one-statement write through the cache: binds nothing. */
+int ad_store_exec(sqlite3 *db, const char *sql);
+
+/* ---- connections (open.c, read.c) -------------------------------------------- */
+/* Opens one connection with the daemon's pragmas (writer: creates the file,
+ * WAL; else query_only), registered with a statement cache. */
+int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, sqlite3 **out,
+                       char *err, size_t errsz);
+/* Runs sql (no parameters, may be several statements) with sqlite3_exec,
+ * with a message naming path and what in err on failure. */
+int ad_store_exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path,
+                      const char *what);
+/* The read connection, for bounded indexed reads on the loop thread. */
+sqlite3 *ad_store_rdb(ad_store_t *st);
+/* Heavier reads on the libuv thread pool, on a read connection of their own.
+ * fn runs on a pool thread; done runs on the loop with fn's return code. */
+typedef int (*ad_store_read_fn)(sqlite3 *db, void *ctx);
+void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx);
+
+/* ---- rows as JSON (stmt.c) -------------------------------------------------------
+ * Turns the current row of stmt into a JSON object with camelCase keys:
+ * snake_case columns become camelCase, columns ending in "_at" (integer
+ * milliseconds) become RFC 3339 strings, "is_*" become booleans, columns
+ * named in json_cols (comma-separated) are parsed JSON, and NULL columns are
+ * left out unless named in null_cols (then they are JSON null). */
+json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols);
+/* Reads on the thread owning db: the workspace (with setup columns) and,
+ * when worktrees is not NULL, its worktree rows. */
+int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees);
 
 typedef struct {
     int version;      /* the number the file name starts with */

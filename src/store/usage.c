@@ -5,7 +5,6 @@
  * the reads behind /api/usage. totalTokens = input + output tokens; cache
  * tokens are counted apart.
  */
-#include "store/store.h"
 #include "store/store_int.h"
 
 #include <stdlib.h>
@@ -69,8 +68,9 @@ static void add_model(json_t *mu, const ad_usage_rec_t *rec, const char *model)
     json_object_set_new(m, "costUsd", json_real(cur + rec->cost_usd));
 }
 
-int ad_store_usage_apply(sqlite3 *db, const ad_usage_rec_t *rec)
+int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec)
 {
+    sqlite3 *db = tx->db;
     int64_t at = rec->at_ms > 0 ? rec->at_ms : ad_wall_ms();
     const char *model = rec->model != NULL && rec->model[0] != '\0' ? rec->model : "unknown";
     for (size_t p = 0; p < AD_ARRAY_LEN(periods); p++) {
@@ -143,10 +143,10 @@ typedef struct {
     void *ctx;
 } usage_job_t;
 
-static int usage_job(sqlite3 *db, void *ctx)
+static int usage_job(ad_store_tx_t *tx, void *ctx)
 {
     usage_job_t *u = ctx;
-    return ad_store_usage_apply(db, &u->rec);
+    return ad_store_usage_apply(tx, &u->rec);
 }
 
 static void usage_done(int rc, void *ctx)

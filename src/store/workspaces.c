@@ -4,7 +4,6 @@
  * ops for the writer thread. Git discovery (branches, real worktrees) is the
  * git subsystem's; this file only keeps the rows.
  */
-#include "store/store.h"
 #include "store/store_int.h"
 
 #include <string.h>
@@ -114,8 +113,9 @@ static int wt_insert(sqlite3 *db, json_t *args)
     return ad_store_step_done(db, s);
 }
 
-int ad_store_op_workspace_insert(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_workspace_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO workspaces (id, name, path, created_at, "
                                         "updated_at) VALUES (?1, ?2, ?3, ?4, ?4)");
     if (s == NULL) {
@@ -152,8 +152,9 @@ int ad_store_op_workspace_insert(sqlite3 *db, json_t *args, json_t **result)
     return 0;
 }
 
-int ad_store_op_workspace_touch(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_workspace_touch(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(db, "UPDATE workspaces SET updated_at = ?2 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -185,8 +186,9 @@ static int collect_ids(sqlite3 *db, sqlite3_stmt *s, json_t *arr)
     return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
 }
 
-int ad_store_op_workspace_delete(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_workspace_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *id = ad_args_str(args, "id");
     json_t *ws = NULL;
     int e = get_by_id(db, SQL_WS_GET, id, &ws);
@@ -218,8 +220,9 @@ int ad_store_op_workspace_delete(sqlite3 *db, json_t *args, json_t **result)
     return 0;
 }
 
-int ad_store_op_worktree_insert(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     int e = wt_insert(db, args);
     json_t *w = NULL;
     if (e == 0) {
@@ -231,8 +234,9 @@ int ad_store_op_worktree_insert(sqlite3 *db, json_t *args, json_t **result)
     return e;
 }
 
-int ad_store_op_worktree_update(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE worktrees SET name = COALESCE(?2, name), branch = COALESCE(?3, branch), "
             "sort_mode = COALESCE(?4, sort_mode), display_order = COALESCE(?5, display_order), "
@@ -263,8 +267,9 @@ int ad_store_op_worktree_update(sqlite3 *db, json_t *args, json_t **result)
     return e;
 }
 
-int ad_store_op_worktree_delete(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     const char *id = ad_args_str(args, "id");
     json_t *w = NULL;
     int e = get_by_id(db, SQL_WT_GET, id, &w);
@@ -293,8 +298,9 @@ int ad_store_op_worktree_delete(sqlite3 *db, json_t *args, json_t **result)
     return 0;
 }
 
-int ad_store_op_worktree_reorder(sqlite3 *db, json_t *args, json_t **result)
+int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
+    sqlite3 *db = tx->db;
     json_t *ids = json_object_get(args, "ids");
     sqlite3_stmt *s = ad_store_stmt(db, "UPDATE worktrees SET display_order = ?2, updated_at = ?3 "
                                         "WHERE id = ?1");

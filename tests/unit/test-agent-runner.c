@@ -18,6 +18,7 @@
 #include "agent/runner.h"
 #include "bus/bus.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #define WAIT_MS 20000
 #define MAX_EVENTS 4096
@@ -189,8 +190,9 @@ static void on_job(int rc, void *ctx)
     ((job_t *)ctx)->done = true;
 }
 
-static int sql_raw(sqlite3 *db, void *ctx)
+static int sql_raw(ad_store_tx_t *tx, void *ctx)
 {
+    sqlite3 *db = tx->db;
     char *err = NULL;
     int rc = sqlite3_exec(db, ((job_t *)ctx)->sql, NULL, NULL, &err);
     if (rc != SQLITE_OK) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_int.h"
 
 typedef struct {
     char dir[256];

@@ -244,8 +244,9 @@ typedef struct {
     int fail_with;
 } ins_t;
 
-static int ins_job(sqlite3 *db, void *ctx)
+static int ins_job(ad_store_tx_t *tx, void *ctx)
 {
+    sqlite3 *db = tx->db;
     ins_t *x = ctx;
     sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO crews (id, name, created_at, updated_at) "
                                         "VALUES (?1, ?2, 0, 0)");
@@ -372,8 +373,9 @@ typedef struct {
     int rc;
 } sql_job_t;
 
-static int sql_job(sqlite3 *db, void *ctx)
+static int sql_job(ad_store_tx_t *tx, void *ctx)
 {
+    sqlite3 *db = tx->db;
     sql_job_t *j = ctx;
     char *msg = NULL;
     int rc = sqlite3_exec(db, j->sql, NULL, NULL, &msg);
@@ -451,8 +453,9 @@ static void sqlite_errors_map_to_ad_codes(void **state)
     close_store(f, st);
 }
 
-static int busy_job(sqlite3 *db, void *ctx)
+static int busy_job(ad_store_tx_t *tx, void *ctx)
 {
+    sqlite3 *db = tx->db;
     return ad_store_exec(db, "INSERT INTO crews VALUES ('cr_busy', 'b', 0, 0)");
 }
 

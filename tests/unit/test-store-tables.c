@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_int.h"
 
 typedef struct {
     char dir[256];
@@ -413,9 +414,9 @@ typedef struct {
     int rc;
 } typed_wait_t;
 
-static int typed_job(sqlite3 *db, void *ctx)
+static int typed_job(ad_store_tx_t *tx, void *ctx)
 {
-    return ad_store_message_insert(db, ((typed_wait_t *)ctx)->m);
+    return ad_store_message_insert(tx, ((typed_wait_t *)ctx)->m);
 }
 
 static void typed_done(int rc, void *ctx)

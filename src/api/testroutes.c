@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routes that exist only in test builds (-DAD_TEST_BUILD), for the
+ * end-to-end tests and the benchmarks: bursts of events on demand, a run row
+ * or an agent status set directly, and the store writer's counters. A
+ * release build compiles this file empty.
+ */
+#include "api/api_int.h"
+
+#ifdef AD_TEST_BUILD
+#include <stdlib.h>
+#include <string.h>
+
+/* GET /test/store-stats: the writer's counters since open, so the bench can
+ * tell how many rows each commit held. */
+static void test_store_stats(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    ad_store_stats_t s;
+    ad_store_stats(app->store, &s);
+    ad_res_json(r, 200,
+                json_pack("{s:I, s:I, s:I, s:I}", "jobs", (json_int_t)s.jobs, "groups",
+                          (json_int_t)s.groups, "failed", (json_int_t)s.failed, "retries",
+                          (json_int_t)s.retries));
+}
+
+/* ---- bursts of events on demand ---------------------------------------------------- */
+
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    uv_timer_t timer;
+    char *type;
+    char **topics;
+    size_t ntopics;
+    json_t *payload;
+    int64_t left, done, per_tick;
+    uint64_t first, last;
+    bool drain;
+} burst_t;
+
+static void burst_closed(uv_handle_t *h)
+{
+    burst_t *b = h->data;
+    for (size_t i = 0; i < b->ntopics; i++) {
+        free(b->topics[i]);
+    }
+    free(b->topics);
+    free(b->type);
+    json_decref(b->payload);
+    free(b);
+}
+
+/* Whether some healthy connection is more than half full. */
+static bool anyone_behind(ad_app_t *app)
+{
+    return api_live_max_queued() > (size_t)app->cfg->ws_send_queue_bytes / 2;
+}
+
+static void burst_tick(uv_timer_t *t)
+{
+    burst_t *b = t->data;
+    if (b->drain && anyone_behind(b->app)) {
+        return;
+    }
+    for (int64_t i = 0; i < b->per_tick && b->left > 0; i++, b->left--) {
+        if (json_is_object(b->payload)) {
+            json_object_set_new(b->payload, "i", json_integer(b->done));
+        }
+        uint64_t seq = ad_bus_publish(b->app->bus, b->type, (const char *const *)b->topics,
+                                      b->ntopics, b->payload);
+        if (b->first == 0) {
+            b->first = seq;
+        }
+        b->last = seq;
+        b->done++;
+    }
+    if (b->left == 0) {
+        uv_timer_stop(&b->timer);
+        ad_res_json(b->req, 200,
+                    json_pack("{s:I, s:I, s:I}", "first", (json_int_t)b->first, "last",
+                              (json_int_t)b->last, "count", (json_int_t)b->done));
+        uv_close((uv_handle_t *)&b->timer, burst_closed);
+    }
+}
+
+/* POST /test/publish {type, topics, payload?, count?, perTick?, intervalMs?,
+ * drain?}: publishes count events, perTick per loop turn (every intervalMs),
+ * answering {first, last, count} when all are out. With drain, a turn waits
+ * while any live connection is more than half full. */
+static void test_publish(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *type = json_string_value(json_object_get(body, "type"));
+    json_t *topics = json_object_get(body, "topics");
+    json_int_t count = json_is_integer(json_object_get(body, "count"))
+                           ? json_integer_value(json_object_get(body, "count"))
+                           : 1;
+    json_int_t per_tick = json_is_integer(json_object_get(body, "perTick"))
+                              ? json_integer_value(json_object_get(body, "perTick"))
+                              : 1000;
+    json_int_t interval = json_is_integer(json_object_get(body, "intervalMs"))
+                              ? json_integer_value(json_object_get(body, "intervalMs"))
+                              : 0;
+    if (type == NULL || !json_is_array(topics) || json_array_size(topics) == 0 ||
+        json_array_size(topics) > 16 || count < 1 || count > 1000000 || per_tick < 1 ||
+        interval < 0 || interval > 10000) {
+        ad_res_error(r, 422, "VALIDATION_ERROR", NULL,
+                     "need type, topics (1-16), count 1-1000000, perTick >= 1");
+        json_decref(body);
+        return;
+    }
+    burst_t *b = ad_xcalloc(1, sizeof(*b));
+    b->app = app;
+    b->req = r;
+    b->type = ad_xstrdup(type);
+    b->ntopics = json_array_size(topics);
+    b->topics = ad_xcalloc(b->ntopics, sizeof(char *));
+    for (size_t i = 0; i < b->ntopics; i++) {
+        const char *t = json_string_value(json_array_get(topics, i));
+        b->topics[i] = ad_xstrdup(t ? t : "system");
+    }
+    json_t *p = json_object_get(body, "payload");
+    b->payload = p != NULL ? json_deep_copy(p) : json_object();
+    b->left = count;
+    b->per_tick = per_tick;
+    b->drain = json_is_true(json_object_get(body, "drain"));
+    json_decref(body);
+    uv_timer_init(app->loop, &b->timer);
+    b->timer.data = b;
+    uv_timer_start(&b->timer, burst_tick, 0, interval > 0 ? (uint64_t)interval : 1);
+}
+
+/* ---- rows the agent subsystem would write ------------------------------------------ */
+
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX + 16];
+    char status[16];
+} rowreq_t;
+
+static rowreq_t *rowreq(ad_app_t *app, ad_req_t *r, const char *agent, const char *status)
+{
+    rowreq_t *j = ad_xcalloc(1, sizeof(*j));
+    j->app = app;
+    j->req = r;
+    snprintf(j->agent_id, sizeof(j->agent_id), "%s", agent);
+    snprintf(j->status, sizeof(j->status), "%s", status);
+    return j;
+}
+
+static void run_inserted(int rc, void *ctx)
+{
+    rowreq_t *j = ctx;
+    if (rc != 0) {
+        ad_res_error_code(j->req, rc, NULL, "run not created");
+    } else {
+        ad_res_json(j->req, 201,
+                    json_pack("{s:{s:s, s:s, s:s}}", "run", "id", j->id, "agentId", j->agent_id,
+                              "status", j->status));
+    }
+    free(j);
+}
+
+/* POST /test/runs {agentId, status?}: inserts a run row; answers {run}. */
+static void test_runs(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *agent = json_string_value(json_object_get(body, "agentId"));
+    const char *status = json_string_value(json_object_get(body, "status"));
+    if (agent == NULL) {
+        ad_res_error(r, 422, "VALIDATION_ERROR", NULL, "agentId is required");
+        json_decref(body);
+        return;
+    }
+    rowreq_t *j = rowreq(app, r, agent, status != NULL ? status : "running");
+    ad_id_new("run", j->id);
+    json_decref(body);
+    ad_store_test_run_insert(app->store, j->id, j->agent_id, j->status, run_inserted, j);
+}
+
+static void status_updated(int rc, void *ctx)
+{
+    rowreq_t *j = ctx;
+    if (rc != 0) {
+        ad_res_error_code(j->req, rc, NULL, "status not set");
+    } else {
+        json_t *p = json_pack("{s:s, s:s, s:s}", "agentId", j->agent_id, "status", j->status,
+                              "reason", "test");
+        api_publish(j->app, "agent_status", p, "agent", j->agent_id, NULL);
+        ad_res_json(j->req, 200, p);
+    }
+    free(j);
+}
+
+/* POST /test/agent-status {agentId, status}: sets an agent's status and
+ * publishes agent_status. */
+static void test_agent_status(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *agent = json_string_value(json_object_get(body, "agentId"));
+    const char *status = json_string_value(json_object_get(body, "status"));
+    if (agent == NULL || status == NULL) {
+        ad_res_error(r, 422, "VALIDATION_ERROR", NULL, "agentId and status are required");
+        json_decref(body);
+        return;
+    }
+    rowreq_t *j = rowreq(app, r, agent, status);
+    json_decref(body);
+    ad_store_test_agent_status(app->store, j->agent_id, j->status, status_updated, j);
+}
+
+void api_test_routes_register(ad_app_t *app)
+{
+    ad_server_route(app->server, "GET", "/test/store-stats", test_store_stats, app);
+    ad_server_route(app->server, "POST", "/test/publish", test_publish, app);
+    ad_server_route(app->server, "POST", "/test/runs", test_runs, app);
+    ad_server_route(app->server, "POST", "/test/agent-status", test_agent_status, app);
+}
+#endif

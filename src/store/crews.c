@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Crews: the rows, and each crew's status derived from its live agents
+ * (busy when one is running, available when one is alive and not running,
+ * offline otherwise). Publishing status changes is src/api/crews.c's.
+ */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CREW_SELECT                                                                                \
+    "SELECT c.id, c.name, c.created_at, c.updated_at, "                                            \
+    "COALESCE(SUM(a.status = 'running'), 0), "                                                     \
+    "COALESCE(SUM(a.status IN ('waiting', 'idle', 'paused')), 0), COUNT(a.id) "                    \
+    "FROM crews c LEFT JOIN agents a ON a.crew_id = c.id AND a.deleted_at IS NULL "
+
+static const char SQL_CREW_LIST[] =
+    CREW_SELECT "GROUP BY c.id ORDER BY c.created_at, c.id LIMIT 1000";
+static const char SQL_CREW_GET[] = CREW_SELECT "WHERE c.id = ?1 GROUP BY c.id";
+static const char SQL_CREW_INSERT[] =
+    "INSERT INTO crews(id, name, created_at, updated_at) VALUES(?1, ?2, ?3, ?3)";
+
+/* The crew object of the current row. */
+static json_t *crew_row(sqlite3_stmt *st)
+{
+    char created[AD_TIME_MAX], updated[AD_TIME_MAX];
+    ad_time_format(sqlite3_column_int64(st, 2), created);
+    ad_time_format(sqlite3_column_int64(st, 3), updated);
+    const char *status = sqlite3_column_int64(st, 4) > 0   ? "busy"
+                         : sqlite3_column_int64(st, 5) > 0 ? "available"
+                                                           : "offline";
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "id",
+                     (const char *)sqlite3_column_text(st, 0), "name",
+                     (const char *)sqlite3_column_text(st, 1), "status", status, "agentCount",
+                     (json_int_t)sqlite3_column_int64(st, 6), "createdAt", created, "updatedAt",
+                     updated);
+}
+
+int ad_store_crew_list(ad_store_t *st, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_CREW_LIST);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, crew_row(s));
+    }
+    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    sqlite3_reset(s);
+    if (e != 0) {
+        json_decref(arr);
+        return e;
+    }
+    *out = arr;
+    return 0;
+}
+
+int ad_store_crew_get(ad_store_t *st, const char *id, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_CREW_GET);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    int e = 0;
+    if (rc == SQLITE_ROW) {
+        *out = crew_row(s);
+    } else {
+        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}
+
+typedef struct {
+    ad_store_crew_t crew;
+    ad_store_done_cb done;
+    void *ctx;
+} crew_job_t;
+
+static int crew_insert(ad_store_tx_t *tx, void *ctx)
+{
+    const ad_store_crew_t *c = &((crew_job_t *)ctx)->crew;
+    sqlite3 *db = tx->db;
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_CREW_INSERT);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, c->id);
+    ad_store_bind_text(s, 2, c->name);
+    sqlite3_bind_int64(s, 3, c->now);
+    return ad_store_step_done(db, s);
+}
+
+static void crew_inserted(int rc, void *ctx)
+{
+    crew_job_t *j = ctx;
+    if (j->done != NULL) {
+        j->done(rc, j->ctx);
+    }
+    free(j);
+}
+
+void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
+                          void *ctx)
+{
+    crew_job_t *j = ad_xmalloc(sizeof(*j));
+    j->crew = *c;
+    j->done = done;
+    j->ctx = ctx;
+    ad_store_submit(st, crew_insert, crew_inserted, j);
+}

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Migrations: the embedded NNNN_name.sql scripts applied in order, each in
+ * its own transaction, recorded in schema_migrations with a SHA-256 of the
+ * text; a changed or unknown recorded migration refuses to start. Opening
+ * the database is open.c's.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ad_store_checksum(const char *sql, char out[65])
+{
+    uint8_t md[32];
+    static const char hex[] = "0123456789abcdef";
+    ad_sha256(sql, strlen(sql), md);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+int ad_store_exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path,
+                    const char *what)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK) {
+        return 0;
+    }
+    int e = ad_store_rc(db, sqlite3_extended_errcode(db));
+    if (e == 0) {
+        e = AD_EINTERNAL;
+    }
+    if (e == AD_ECORRUPT) {
+        snprintf(err, errsz,
+                 "database %s is corrupt (%s); refusing to run: restore it from a "
+                 "backup or move it away",
+                 path, msg != NULL ? msg : sqlite3_errstr(rc));
+    } else {
+        snprintf(err, errsz, "database %s: %s failed: %s", path, what,
+                 msg != NULL ? msg : sqlite3_errstr(rc));
+    }
+    sqlite3_free(msg);
+    return e;
+}
+
+static void schema_read_failed(sqlite3 *db, int e, const char *path, char *err, size_t errsz)
+{
+    if (e == AD_ECORRUPT) {
+        snprintf(err, errsz,
+                 "database %s is corrupt (%s); refusing to run: restore it from a "
+                 "backup or move it away",
+                 path, sqlite3_errmsg(db));
+    } else {
+        snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
+                 sqlite3_errmsg(db));
+    }
+}
+
+/* Checks every recorded migration against list: each must be known and
+ * unchanged. Marks the applied ones in applied[]. */
+static int check_recorded(sqlite3 *db, const ad_migration_t *list, size_t n, bool *applied,
+                          const char *path, char *err, size_t errsz)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT version, name, checksum FROM schema_migrations "
+                                "ORDER BY version",
+                                -1, &s, NULL);
+    int e = 0;
+    if (rc != SQLITE_OK) {
+        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+        schema_read_failed(db, e, path, err, errsz);
+        return e != 0 ? e : AD_EINTERNAL;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int ver = sqlite3_column_int(s, 0);
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        const char *sum = (const char *)sqlite3_column_text(s, 2);
+        size_t k = 0;
+        while (k < n && list[k].version != ver) {
+            k++;
+        }
+        if (k == n) {
+            snprintf(err, errsz,
+                     "database %s was written by a newer agentd: it has migration "
+                     "%s (version %d), which this binary does not know; upgrade "
+                     "agentd",
+                     path, name != NULL ? name : "?", ver);
+            e = AD_ESTATE;
+            goto out;
+        }
+        char want[65];
+        ad_store_checksum(list[k].sql, want);
+        if (sum == NULL || strcmp(sum, want) != 0) {
+            snprintf(err, errsz,
+                     "database %s: migration %s was applied with checksum %.12s… "
+                     "but this binary's %s has %.12s…: the migration file changed "
+                     "after release; refusing to start",
+                     path, list[k].name, sum != NULL ? sum : "?", list[k].name, want);
+            e = AD_ECORRUPT;
+            goto out;
+        }
+        applied[k] = true;
+    }
+    if (rc != SQLITE_DONE) {
+        e = ad_store_rc(db, rc);
+        schema_read_failed(db, e, path, err, errsz);
+    }
+out:
+    sqlite3_finalize(s);
+    return e;
+}
+
+/* Records m in schema_migrations (inside its transaction). */
+static int record(sqlite3 *db, const ad_migration_t *m, const char *path, char *err, size_t errsz)
+{
+    char sum[65];
+    ad_store_checksum(m->sql, sum);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO schema_migrations (version, name, "
+                                "applied_at, checksum) VALUES (?, ?, ?, ?)",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(s, 1, m->version);
+        sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, ad_wall_ms());
+        sqlite3_bind_text(s, 4, sum, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errsz, "database %s: recording %s failed: %s", path, m->name,
+                 sqlite3_errmsg(db));
+        return ad_store_rc(db, rc);
+    }
+    return 0;
+}
+
+/* Applies one migration in its own transaction: all of it, or nothing. */
+static int apply(sqlite3 *db, const ad_migration_t *m, const char *path, char *err, size_t errsz)
+{
+    int e = ad_store_exec_raw(db, "BEGIN IMMEDIATE", err, errsz, path, "BEGIN");
+    if (e != 0) {
+        return e;
+    }
+    char what[160];
+    snprintf(what, sizeof(what), "migration %s", m->name);
+    e = ad_store_exec_raw(db, m->sql, err, errsz, path, what);
+    if (e == 0) {
+        e = record(db, m, path, err, errsz);
+    }
+    if (e == 0) {
+        e = ad_store_exec_raw(db, "COMMIT", err, errsz, path, what);
+    }
+    if (e != 0) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return e == AD_EINTERNAL ? AD_EINVAL : e;
+    }
+    ad_log(AD_LOG_INFO, "store", "migration applied name=%s version=%d", m->name, m->version);
+    return 0;
+}
+
+int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const char *path, char *err,
+                     size_t errsz)
+{
+    int e = ad_store_exec_raw(db,
+                              "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                              "PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL, "
+                              "checksum TEXT NOT NULL)",
+                              err, errsz, path, "creating schema_migrations");
+    if (e != 0) {
+        return e;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (list[i].version <= list[i - 1].version) {
+            snprintf(err, errsz, "migrations %s and %s are out of order or share a version",
+                     list[i - 1].name, list[i].name);
+            return AD_EINTERNAL;
+        }
+    }
+    bool *applied = ad_xcalloc(n + 1, sizeof(bool));
+    e = check_recorded(db, list, n, applied, path, err, errsz);
+    for (size_t k = 0; e == 0 && k < n; k++) {
+        if (!applied[k]) {
+            e = apply(db, &list[k], path, err, errsz);
+        }
+    }
+    free(applied);
+    return e;
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening and closing the store: connections with the daemon's pragmas
+ * (WAL, foreign keys, synchronous), the checks that refuse a damaged or
+ * foreign file, migrations (migrate.c), then the writer (writer.c). The
+ * typed functions of each table family live in their own files.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, sqlite3 **out,
+                       char *err, size_t errsz)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        int e = ad_store_rc(db, rc);
+        snprintf(err, errsz, "cannot open database %s: %s", path,
+                 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db);
+        return e != 0 ? e : AD_EIO;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, busy_ms);
+    ad_store_cache_register(db);
+    char pragmas[256];
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;%s",
+             full ? "FULL" : "NORMAL", writer ? "" : " PRAGMA query_only=ON;");
+    int e = 0;
+    if (writer) {
+        /* journal_mode reads the header: the first place a non-database or
+         * corrupt file shows. Read the mode back: it must be WAL. */
+        sqlite3_stmt *s = NULL;
+        rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(s);
+        }
+        if (rc == SQLITE_ROW) {
+            const char *mode = (const char *)sqlite3_column_text(s, 0);
+            if (mode == NULL || strcmp(mode, "wal") != 0) {
+                snprintf(err, errsz, "database %s: cannot use WAL journal (mode %s)", path,
+                         mode != NULL ? mode : "?");
+                e = AD_EIO;
+            }
+        } else {
+            e = ad_store_rc(db, sqlite3_extended_errcode(db));
+            if (e == AD_ECORRUPT) {
+                snprintf(err, errsz,
+                         "database %s is corrupt (%s); refusing to run: restore it "
+                         "from a backup or move it away",
+                         path, sqlite3_errmsg(db));
+            } else {
+                snprintf(err, errsz, "database %s: %s", path, sqlite3_errmsg(db));
+            }
+            if (e == 0) {
+                e = AD_EIO;
+            }
+        }
+        sqlite3_finalize(s);
+    }
+    if (e == 0) {
+        e = ad_store_exec_raw(db, pragmas, err, errsz, path, "setting pragmas");
+    }
+    if (e != 0) {
+        ad_store_conn_close(db);
+        return e;
+    }
+    *out = db;
+    return 0;
+}
+
+/* Reads the schema: a file that is not a database, or whose first page is
+ * damaged, fails here. After an unclean shutdown (a WAL file left behind)
+ * the whole file is checked too (PRAGMA quick_check, linear in its size),
+ * so that a damaged database is refused before anything is written to it. */
+static int check_db(sqlite3 *db, const char *path, bool unclean, char *err, size_t errsz)
+{
+    int e =
+        ad_store_exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path, "reading the schema");
+    if (e != 0 || !unclean) {
+        return e;
+    }
+    uint64_t t0 = ad_mono_ns();
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+    }
+    if (rc == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(s, 0);
+        if (res == NULL || strcmp(res, "ok") != 0) {
+            snprintf(err, errsz,
+                     "database %s is corrupt (%s); refusing to run: restore it from "
+                     "a backup or move it away",
+                     path, res != NULL ? res : "?");
+            e = AD_ECORRUPT;
+        }
+    } else {
+        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+        if (e == 0) {
+            e = AD_EINTERNAL;
+        }
+        snprintf(err, errsz,
+                 "database %s is corrupt (%s); refusing to run: restore it from a "
+                 "backup or move it away",
+                 path, sqlite3_errmsg(db));
+        if (e != AD_ECORRUPT && e != AD_EIO && e != AD_ENOMEM) {
+            e = AD_ECORRUPT;
+        }
+    }
+    sqlite3_finalize(s);
+    if (e == 0) {
+        ad_log(AD_LOG_INFO, "store", "checked after unclean shutdown path=%s ms=%llu", path,
+               (unsigned long long)((ad_mono_ns() - t0) / 1000000));
+    }
+    return e;
+}
+
+/* ---- life cycle --------------------------------------------------------------------- */
+
+int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out, char *err,
+                  size_t errsz)
+{
+    /* Memory statistics cost a global mutex per allocation; nothing reads
+     * them. Only possible before SQLite initializes: later calls are
+     * refused, harmlessly. */
+    static bool configured;
+    if (!configured) {
+        configured = true;
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    }
+    ad_store_t *st = ad_xcalloc(1, sizeof(*st));
+    st->loop = loop;
+    st->path = ad_xstrdup(opts->path);
+    st->durability_full = opts->durability_full;
+    st->busy_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+    /* A WAL left behind means the last run did not close the database. */
+    char wal[4200];
+    struct stat sb;
+    snprintf(wal, sizeof(wal), "%s-wal", st->path);
+    bool unclean = stat(wal, &sb) == 0 && sb.st_size > 0;
+    int e = ad_store_conn_open(st->path, true, st->durability_full, st->busy_ms, &st->wdb, err, errsz);
+    if (e == 0) {
+        e = check_db(st->wdb, st->path, unclean, err, errsz);
+    }
+    if (e == 0) {
+        e = ad_store_migrate(st->wdb, ad_migrations, ad_migrations_count, st->path, err, errsz);
+    }
+    if (e == 0) {
+        e = ad_store_conn_open(st->path, false, st->durability_full, st->busy_ms, &st->rdb, err, errsz);
+    }
+#ifdef AD_TEST_BUILD
+    if (e == 0) {
+        e = ad_store_test_hooks(st, err, errsz);
+    }
+#endif
+    if (e != 0) {
+        ad_store_conn_close(st->rdb);
+        ad_store_conn_close(st->wdb);
+        free(st->path);
+        free(st);
+        return e;
+    }
+    st->tx.db = st->wdb;
+    ad_store_writer_start(st);
+    ad_log(AD_LOG_INFO, "store", "opened path=%s synchronous=%s", st->path,
+           st->durability_full ? "full" : "normal");
+    *out = st;
+    return 0;
+}
+
+int ad_store_open_cfg(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t **out, char *err,
+                      size_t errsz)
+{
+    char path[4200];
+    if ((size_t)snprintf(path, sizeof(path), "%s/agentd.db", cfg->data_dir) >= sizeof(path)) {
+        snprintf(err, errsz, "data dir path too long");
+        return AD_EINVAL;
+    }
+    ad_store_opts_t o = {.path = path, .durability_full = cfg->durability_full};
+    return ad_store_open(loop, &o, out, err, errsz);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    ad_store_t *st = h->data;
+    if (--st->open_handles > 0) {
+        return;
+    }
+    uv_mutex_destroy(&st->lock);
+    uv_cond_destroy(&st->cond);
+    free(st->path);
+    free(st);
+}
+
+void ad_store_close(ad_store_t *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    ad_store_writer_stop(st);
+    ad_store_conn_close(st->rdb);
+    /* A clean close checkpoints and removes the WAL. */
+    ad_store_conn_close(st->wdb);
+    st->rdb = st->wdb = NULL;
+    ad_log(AD_LOG_INFO, "store", "closed jobs=%llu groups=%llu", (unsigned long long)st->stats.jobs,
+           (unsigned long long)st->stats.groups);
+    ad_store_writer_close(st, on_closed);
+}
+
+const char *ad_store_path(const ad_store_t *st)
+{
+    return st->path;
+}
+
+void ad_store_stats(ad_store_t *st, ad_store_stats_t *out)
+{
+    uv_mutex_lock(&st->lock);
+    *out = st->stats;
+    uv_mutex_unlock(&st->lock);
+}
+

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite plumbing every table file uses: a cache of prepared statements
+ * per connection, SQLite codes translated into AD_E* codes, binding and
+ * stepping helpers, and rows turned into camelCase JSON. Connections are
+ * opened in open.c; the writer is writer.c's.
+ */
+#include "store/store_int.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- statement cache ------------------------------------------------------
+ * sqlite3 has no user-data slot, so each open connection is registered here
+ * with its cache. Connections are few (writer, loop reader, pool readers),
+ * so a short array scanned under a mutex is enough.
+ */
+typedef struct {
+    const char *sql;
+    sqlite3_stmt *stmt;
+} stmt_slot_t;
+
+typedef struct {
+    sqlite3 *db;
+    stmt_slot_t *slots;
+    size_t cap; /* power of two */
+    size_t used;
+} stmt_cache_t;
+
+#define MAX_CONNS 64
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static stmt_cache_t *conns[MAX_CONNS];
+
+void ad_store_cache_register(sqlite3 *db)
+{
+    stmt_cache_t *c = ad_xcalloc(1, sizeof(*c));
+    c->db = db;
+    c->cap = 64;
+    c->slots = ad_xcalloc(c->cap, sizeof(stmt_slot_t));
+    pthread_mutex_lock(&conns_lock);
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        if (conns[i] == NULL) {
+            conns[i] = c;
+            c = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&conns_lock);
+    if (c != NULL) {
+        AD_BUG("store: more than %d open connections", MAX_CONNS);
+    }
+}
+
+/* Each thread remembers its last lookup, valid while no connection has
+ * been closed since (conns_gen), so the common case takes no lock. */
+static uint64_t conns_gen;
+static _Thread_local stmt_cache_t *tl_cache;
+static _Thread_local uint64_t tl_gen;
+
+static stmt_cache_t *cache_find(sqlite3 *db)
+{
+    /* The generation first: a cache of a closed connection is freed. */
+    if (tl_cache != NULL && tl_gen == __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE) &&
+        tl_cache->db == db) {
+        return tl_cache;
+    }
+    stmt_cache_t *found = NULL;
+    pthread_mutex_lock(&conns_lock);
+    tl_gen = __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        if (conns[i] != NULL && conns[i]->db == db) {
+            found = conns[i];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&conns_lock);
+    tl_cache = found;
+    return found;
+}
+
+void ad_store_conn_close(sqlite3 *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    stmt_cache_t *c = NULL;
+    pthread_mutex_lock(&conns_lock);
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        if (conns[i] != NULL && conns[i]->db == db) {
+            c = conns[i];
+            conns[i] = NULL;
+            break;
+        }
+    }
+    __atomic_add_fetch(&conns_gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&conns_lock);
+    if (c != NULL) {
+        for (size_t i = 0; i < c->cap; i++) {
+            if (c->slots[i].stmt != NULL) {
+                sqlite3_finalize(c->slots[i].stmt);
+            }
+        }
+        free(c->slots);
+        free(c);
+    }
+    sqlite3_close_v2(db);
+}
+
+static size_t ptr_hash(const void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static void cache_grow(stmt_cache_t *c)
+{
+    size_t ncap = c->cap * 2;
+    stmt_slot_t *ns = ad_xcalloc(ncap, sizeof(stmt_slot_t));
+    for (size_t i = 0; i < c->cap; i++) {
+        if (c->slots[i].sql == NULL) {
+            continue;
+        }
+        size_t j = ptr_hash(c->slots[i].sql) & (ncap - 1);
+        while (ns[j].sql != NULL) {
+            j = (j + 1) & (ncap - 1);
+        }
+        ns[j] = c->slots[i];
+    }
+    free(c->slots);
+    c->slots = ns;
+    c->cap = ncap;
+}
+
+sqlite3_stmt *ad_store_stmt(sqlite3 *db, const char *sql)
+{
+    stmt_cache_t *c = cache_find(db);
+    if (c == NULL) {
+        AD_BUG("store: statement asked of an unregistered connection");
+    }
+    size_t j = ptr_hash(sql) & (c->cap - 1);
+    while (c->slots[j].sql != NULL) {
+        if (c->slots[j].sql == sql) {
+            sqlite3_stmt *s = c->slots[j].stmt;
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return s;
+        }
+        j = (j + 1) & (c->cap - 1);
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (rc != SQLITE_OK) {
+        ad_log(AD_LOG_ERROR, "store", "prepare failed: %s sql=%.80s", sqlite3_errmsg(db), sql);
+        return NULL;
+    }
+    if ((c->used + 1) * 2 > c->cap) {
+        cache_grow(c);
+        j = ptr_hash(sql) & (c->cap - 1);
+        while (c->slots[j].sql != NULL) {
+            j = (j + 1) & (c->cap - 1);
+        }
+    }
+    c->slots[j].sql = sql;
+    c->slots[j].stmt = s;
+    c->used++;
+    return s;
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+int ad_store_rc(sqlite3 *db, int rc)
+{
+    if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
+        return 0;
+    }
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return AD_EEXIST;
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+    case SQLITE_CONSTRAINT_NOTNULL:
+    case SQLITE_CONSTRAINT_TRIGGER:
+        return AD_ECONSTRAINT;
+    default:
+        break;
+    }
+    int err;
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        return AD_ECONSTRAINT;
+    case SQLITE_FULL:
+        err = AD_EFULL;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        err = AD_EBUSY;
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        err = AD_ECORRUPT;
+        break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+        err = AD_EIO;
+        break;
+    case SQLITE_NOMEM:
+        err = AD_ENOMEM;
+        break;
+    case SQLITE_TOOBIG:
+        err = AD_ETOOBIG;
+        break;
+    default:
+        err = AD_EINTERNAL;
+        break;
+    }
+    ad_log(AD_LOG_WARN, "store", "sqlite error: %s code=%d err=%s",
+           db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc, ad_errname(err));
+    return err;
+}
+
+int ad_store_exec(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return ad_store_rc(db, sqlite3_errcode(db));
+    }
+    int rc = sqlite3_step(s);
+    while (rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+    }
+    int err = ad_store_rc(db, rc);
+    sqlite3_reset(s);
+    return err;
+}
+
+int ad_store_bind_text(sqlite3_stmt *s, int idx, const char *v)
+{
+    if (v == NULL) {
+        return sqlite3_bind_null(s, idx);
+    }
+    return sqlite3_bind_text(s, idx, v, -1, SQLITE_TRANSIENT);
+}
+
+int ad_store_bind_json(sqlite3_stmt *s, int idx, json_t *v)
+{
+    if (v == NULL || json_is_null(v)) {
+        return sqlite3_bind_null(s, idx);
+    }
+    char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (txt == NULL) {
+        return SQLITE_NOMEM;
+    }
+    return sqlite3_bind_text(s, idx, txt, -1, free);
+}
+
+const char *ad_args_str(json_t *args, const char *key)
+{
+    return json_string_value(json_object_get(args, key));
+}
+
+int64_t ad_args_int(json_t *args, const char *key, int64_t def)
+{
+    json_t *v = json_object_get(args, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+/* ---- rows as JSON ---------------------------------------------------------- */
+
+/* True when name is one of the comma-separated names in list. */
+static bool in_list(const char *list, const char *name)
+{
+    if (list == NULL) {
+        return false;
+    }
+    size_t n = strlen(name);
+    const char *p = list;
+    while (*p != '\0') {
+        const char *e = strchr(p, ',');
+        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0) {
+            return true;
+        }
+        if (e == NULL) {
+            break;
+        }
+        p = e + 1;
+    }
+    return false;
+}
+
+static void camel(const char *col, char *out, size_t outsz)
+{
+    size_t o = 0;
+    bool up = false;
+    for (const char *p = col; *p != '\0' && o + 1 < outsz; p++) {
+        if (*p == '_') {
+            up = true;
+            continue;
+        }
+        out[o++] = up ? (char)toupper((unsigned char)*p) : *p;
+        up = false;
+    }
+    out[o] = '\0';
+}
+
+json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols)
+{
+    json_t *o = json_object();
+    int n = sqlite3_column_count(stmt);
+    for (int i = 0; i < n; i++) {
+        const char *col = sqlite3_column_name(stmt, i);
+        char key[64];
+        camel(col, key, sizeof(key));
+        int t = sqlite3_column_type(stmt, i);
+        if (t == SQLITE_NULL) {
+            if (in_list(null_cols, col)) {
+                json_object_set_new(o, key, json_null());
+            }
+            continue;
+        }
+        size_t len = strlen(col);
+        json_t *v = NULL;
+        if (len > 3 && strcmp(col + len - 3, "_at") == 0 && t == SQLITE_INTEGER) {
+            char ts[AD_TIME_MAX];
+            ad_time_format(sqlite3_column_int64(stmt, i), ts);
+            v = json_string(ts);
+        } else if (strncmp(col, "is_", 3) == 0) {
+            v = json_boolean(sqlite3_column_int64(stmt, i) != 0);
+        } else if (in_list(json_cols, col)) {
+            const char *txt = (const char *)sqlite3_column_text(stmt, i);
+            v = json_loads(txt, JSON_DECODE_ANY, NULL);
+            if (v == NULL) {
+                v = json_null();
+            }
+        } else if (t == SQLITE_INTEGER) {
+            v = json_integer(sqlite3_column_int64(stmt, i));
+        } else if (t == SQLITE_FLOAT) {
+            v = json_real(sqlite3_column_double(stmt, i));
+        } else {
+            v = json_stringn((const char *)sqlite3_column_text(stmt, i),
+                             (size_t)sqlite3_column_bytes(stmt, i));
+            if (v == NULL) { /* not UTF-8: should not happen, never crash */
+                v = json_string("");
+            }
+        }
+        json_object_set_new(o, key, v);
+    }
+    return o;
+}
+
+int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
+                      json_t **out)
+{
+    int rc = sqlite3_step(stmt);
+    int err = 0;
+    if (rc == SQLITE_ROW) {
+        *out = ad_store_row_json(stmt, json_cols, null_cols);
+    } else if (rc == SQLITE_DONE) {
+        err = AD_ENOENT;
+    } else {
+        err = ad_store_rc(db, rc);
+    }
+    sqlite3_reset(stmt);
+    return err;
+}
+
+int ad_store_step_done(sqlite3 *db, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    /* Map before the reset, while the error state is still the step's. */
+    int err = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    sqlite3_reset(s);
+    return err;
+}
+
+int ad_store_workspace_of(sqlite3 *db, const char *worktree_id, char out[AD_ID_MAX])
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, worktree_id);
+    int rc = sqlite3_step(s);
+    int e = 0;
+    if (rc == SQLITE_ROW) {
+        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    } else {
+        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}
+

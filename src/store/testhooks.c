@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test builds only: behaviour the end-to-end tests switch on with
+ * AGENTD_TEST_* variables when the store opens.
+ */
+#include "store/store_int.h"
+
+#ifdef AD_TEST_BUILD
+#include <stdio.h>
+#include <stdlib.h>
+
+int ad_store_test_hooks(ad_store_t *st, char *err, size_t errsz)
+{
+    /* AGENTD_TEST_DB_FULL=1 caps the file at its current size
+     * (max_page_count never goes below it), so writes that grow it fail
+     * with SQLITE_FULL as on a full disk. */
+    const char *cap = getenv("AGENTD_TEST_DB_FULL");
+    if (cap != NULL && cap[0] == '1') {
+        int e = ad_store_exec_raw(st->wdb, "PRAGMA max_page_count = 1", err, errsz, st->path,
+                                  "test hook");
+        ad_log(AD_LOG_WARN, "store", "test hook: database capped at its current size");
+        return e;
+    }
+    return 0;
+}
+
+/* Rows the test routes write directly (a run row, an agent's status). */
+typedef struct {
+    char id[AD_ID_MAX + 16];
+    char agent_id[AD_ID_MAX + 16];
+    char status[16];
+    ad_store_done_cb done;
+    void *ctx;
+} test_job_t;
+
+static test_job_t *test_job(const char *id, const char *agent_id, const char *status,
+                            ad_store_done_cb done, void *ctx)
+{
+    test_job_t *j = ad_xcalloc(1, sizeof(*j));
+    snprintf(j->id, sizeof(j->id), "%s", id != NULL ? id : "");
+    snprintf(j->agent_id, sizeof(j->agent_id), "%s", agent_id);
+    snprintf(j->status, sizeof(j->status), "%s", status);
+    j->done = done;
+    j->ctx = ctx;
+    return j;
+}
+
+static void test_job_done(int rc, void *ctx)
+{
+    test_job_t *j = ctx;
+    if (j->done != NULL) {
+        j->done(rc, j->ctx);
+    }
+    free(j);
+}
+
+static int run_insert(ad_store_tx_t *tx, void *ctx)
+{
+    test_job_t *j = ctx;
+    sqlite3_stmt *s = ad_store_stmt(
+        tx->db, "INSERT INTO runs(id, agent_id, started_at, status) VALUES(?, ?, ?, ?)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, j->id);
+    ad_store_bind_text(s, 2, j->agent_id);
+    sqlite3_bind_int64(s, 3, ad_wall_ms());
+    ad_store_bind_text(s, 4, j->status);
+    return ad_store_step_done(tx->db, s);
+}
+
+void ad_store_test_run_insert(ad_store_t *st, const char *id, const char *agent_id,
+                              const char *status, ad_store_done_cb done, void *ctx)
+{
+    ad_store_submit(st, run_insert, test_job_done, test_job(id, agent_id, status, done, ctx));
+}
+
+static int status_update(ad_store_tx_t *tx, void *ctx)
+{
+    test_job_t *j = ctx;
+    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE agents SET status = ? WHERE id = ?");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, j->status);
+    ad_store_bind_text(s, 2, j->agent_id);
+    int e = ad_store_step_done(tx->db, s);
+    if (e == 0 && sqlite3_changes(tx->db) == 0) {
+        return AD_ENOENT;
+    }
+    return e;
+}
+
+void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char *status,
+                                ad_store_done_cb done, void *ctx)
+{
+    ad_store_submit(st, status_update, test_job_done, test_job(NULL, agent_id, status, done, ctx));
+}
+#endif

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The writer thread: jobs queued from the loop run in groups, one
+ * transaction per group (group commit), a failing job rolled back alone;
+ * completions go back to the loop through a uv_async. Also the JSON ops
+ * the REST layer writes with, and ad_store_flush. What each job writes is
+ * the table files' business.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#define BUSY_RETRIES 10
+
+typedef struct ad_store_job {
+    struct ad_store_job *next;
+    ad_store_job_fn fn;
+    ad_store_done_cb done;
+    void *ctx;
+    int rc;
+} job_t;
+
+/* ---- writer thread ------------------------------------------------------------- */
+
+static int step_retry(ad_store_stats_t *d, sqlite3_stmt *s)
+{
+    int rc = SQLITE_BUSY;
+    for (int i = 0; i < BUSY_RETRIES; i++) {
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+            break;
+        }
+        d->retries++;
+        usleep(1000u << (i < 6 ? i : 6));
+    }
+    return rc;
+}
+
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
+static const char SQL_RELEASE[] = "RELEASE job";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
+
+/* Begins the group's transaction. 0, or sets every job's rc and fails. */
+static int group_begin(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    int rc = step_retry(d, ad_store_stmt(st->wdb, SQL_BEGIN));
+    if (rc == SQLITE_DONE) {
+        return 0;
+    }
+    int e = ad_store_rc(st->wdb, rc);
+    for (job_t *j = head; j != NULL; j = j->next) {
+        j->rc = e != 0 ? e : AD_EINTERNAL;
+    }
+    return -1;
+}
+
+static int run_job(ad_store_t *st, job_t *j)
+{
+    int rc = j->fn(&st->tx, j->ctx);
+    return rc > 0 ? AD_EINTERNAL : rc; /* a job returned a SQLite code: a bug */
+}
+
+/* The fast path: every job straight in the transaction, no savepoints
+ * (they cost about as much as a small insert). True when all succeeded and
+ * the transaction is still open; otherwise it is rolled back. */
+static bool run_fast(ad_store_t *st, job_t *head)
+{
+    sqlite3 *db = st->wdb;
+    for (job_t *j = head; j != NULL; j = j->next) {
+        j->rc = run_job(st, j);
+        if (j->rc != 0 || sqlite3_get_autocommit(db)) {
+            if (!sqlite3_get_autocommit(db)) {
+                sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK));
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The careful path, after a failure: each job in its own SAVEPOINT so a
+ * failing one is rolled back alone. */
+static void run_safe(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    sqlite3 *db = st->wdb;
+    for (job_t *j = head; j != NULL; j = j->next) {
+        if (sqlite3_get_autocommit(db)) {
+            /* An earlier job's error (FULL, IOERR) made SQLite roll back
+             * the whole transaction: the rest of this group is lost. */
+            j->rc = AD_EIO;
+            continue;
+        }
+        int rc = sqlite3_step(ad_store_stmt(db, SQL_SAVEPOINT));
+        if (rc != SQLITE_DONE) {
+            j->rc = ad_store_rc(db, rc);
+            continue;
+        }
+        j->rc = run_job(st, j);
+        if (sqlite3_get_autocommit(db)) {
+            /* The job's error rolled back everything before it too. */
+            int e = j->rc != 0 ? j->rc : AD_EIO;
+            j->rc = e;
+            for (job_t *k = head; k != j; k = k->next) {
+                if (k->rc == 0) {
+                    k->rc = e;
+                }
+            }
+            continue;
+        }
+        if (j->rc != 0) {
+            sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK_TO));
+        }
+        sqlite3_step(ad_store_stmt(db, SQL_RELEASE));
+    }
+    for (job_t *j = head; j != NULL; j = j->next) {
+        if (j->rc != 0) {
+            d->failed++;
+        }
+    }
+}
+
+/* Runs one group of jobs in a transaction and sets each job's rc. */
+static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    sqlite3 *db = st->wdb;
+    for (job_t *j = head; j != NULL; j = j->next) {
+        d->jobs++;
+    }
+    if (group_begin(st, head, d) != 0) {
+        return;
+    }
+    if (!run_fast(st, head)) {
+        /* Someone failed: start again, this time isolating each job. */
+        for (job_t *j = head; j != NULL; j = j->next) {
+            j->rc = 0;
+        }
+        if (group_begin(st, head, d) != 0) {
+            return;
+        }
+        run_safe(st, head, d);
+    }
+    if (sqlite3_get_autocommit(db)) {
+        return;
+    }
+    int rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
+    if (rc != SQLITE_DONE) {
+        int e = ad_store_rc(db, rc);
+        if (e == 0) {
+            e = AD_EINTERNAL;
+        }
+        if (!sqlite3_get_autocommit(db)) {
+            sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK));
+        }
+        for (job_t *j = head; j != NULL; j = j->next) {
+            if (j->rc == 0) {
+                j->rc = e;
+            }
+        }
+        return;
+    }
+    d->groups++;
+}
+
+static void writer_main(void *arg)
+{
+    ad_store_t *st = arg;
+    uv_mutex_lock(&st->lock);
+    for (;;) {
+        while (st->queue_head == NULL && !st->stopping) {
+            uv_cond_wait(&st->cond, &st->lock);
+        }
+        if (st->queue_head == NULL) {
+            break; /* stopping and drained */
+        }
+        /* Take up to the bound; leave the rest for the next group. */
+        job_t *head = st->queue_head, *tail = head;
+        size_t n = 1;
+        while (tail->next != NULL && n < AD_STORE_GROUP_MAX) {
+            tail = tail->next;
+            n++;
+        }
+        st->queue_head = tail->next;
+        if (st->queue_head == NULL) {
+            st->queue_tail = NULL;
+        }
+        st->queued -= n;
+        tail->next = NULL;
+        uv_mutex_unlock(&st->lock);
+
+        ad_store_stats_t d = {0};
+        run_group(st, head, &d);
+
+        uv_mutex_lock(&st->lock);
+        st->stats.jobs += d.jobs;
+        st->stats.groups += d.groups;
+        st->stats.failed += d.failed;
+        st->stats.retries += d.retries;
+        if (st->done_tail != NULL) {
+            st->done_tail->next = head;
+        } else {
+            st->done_head = head;
+        }
+        st->done_tail = tail;
+        uv_mutex_unlock(&st->lock);
+        uv_async_send(&st->async);
+        uv_mutex_lock(&st->lock);
+    }
+    uv_mutex_unlock(&st->lock);
+}
+
+static void deliver(ad_store_t *st)
+{
+    uv_mutex_lock(&st->lock);
+    job_t *j = st->done_head;
+    st->done_head = st->done_tail = NULL;
+    uv_mutex_unlock(&st->lock);
+    while (j != NULL) {
+        job_t *next = j->next;
+        st->outstanding--;
+        if (j->done != NULL) {
+            j->done(j->rc, j->ctx);
+        }
+        free(j);
+        j = next;
+    }
+    if (st->outstanding == 0 && !uv_is_closing((uv_handle_t *)&st->async)) {
+        uv_unref((uv_handle_t *)&st->async);
+    }
+}
+
+static void on_async(uv_async_t *h)
+{
+    deliver(h->data);
+}
+
+static void wake_writer(ad_store_t *st)
+{
+    if (st->wake_pending) {
+        st->wake_pending = false;
+        uv_cond_signal(&st->cond);
+    }
+}
+
+static void on_wake_check(uv_check_t *h)
+{
+    wake_writer(h->data);
+}
+
+static void on_wake_prepare(uv_prepare_t *h)
+{
+    wake_writer(h->data);
+}
+
+void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx)
+{
+    job_t *j = ad_xmalloc(sizeof(*j));
+    j->next = NULL;
+    j->fn = fn;
+    j->done = done;
+    j->ctx = ctx;
+    j->rc = 0;
+    if (st->outstanding++ == 0) {
+        uv_ref((uv_handle_t *)&st->async);
+    }
+    uv_mutex_lock(&st->lock);
+    if (st->queue_tail != NULL) {
+        st->queue_tail->next = j;
+    } else {
+        st->queue_head = j;
+    }
+    st->queue_tail = j;
+    st->queued++;
+    if (st->queued == 1) {
+        /* The writer may be asleep: wake it at the end of this round. */
+        st->wake_pending = true;
+    }
+    uv_mutex_unlock(&st->lock);
+}
+
+/* ---- JSON ops --------------------------------------------------------------------- */
+
+typedef struct {
+    ad_store_op_fn op;
+    json_t *args;
+    json_t *result;
+    ad_store_result_cb cb;
+    void *ud;
+} op_job_t;
+
+static int op_run(ad_store_tx_t *tx, void *ctx)
+{
+    op_job_t *o = ctx;
+    /* A job may run twice (see ad_store_job_fn): forget the first result. */
+    json_decref(o->result);
+    o->result = NULL;
+    return o->op(tx, o->args, &o->result);
+}
+
+static void op_done(int rc, void *ctx)
+{
+    op_job_t *o = ctx;
+    json_decref(o->args);
+    if (o->cb != NULL) {
+        o->cb(rc, o->result, o->ud);
+    } else {
+        json_decref(o->result);
+    }
+    free(o);
+}
+
+static int flush_job(ad_store_tx_t *tx, void *ctx)
+{
+    (void)tx;
+    (void)ctx;
+    return 0;
+}
+
+void ad_store_flush(ad_store_t *st, ad_store_done_cb done, void *ctx)
+{
+    /* Jobs run and complete in queue order: an empty job's completion
+     * comes after every earlier one's commit. */
+    ad_store_submit(st, flush_job, done, ctx);
+}
+
+void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_result_cb cb,
+                    void *ud)
+{
+    op_job_t *o = ad_xcalloc(1, sizeof(*o));
+    o->op = op;
+    o->args = args;
+    o->cb = cb;
+    o->ud = ud;
+    ad_store_submit(st, op_run, op_done, o);
+}
+
+
+/* ---- life cycle --------------------------------------------------------------------- */
+
+void ad_store_writer_start(ad_store_t *st)
+{
+    uv_loop_t *loop = st->loop;
+    uv_mutex_init(&st->lock);
+    uv_cond_init(&st->cond);
+    uv_async_init(loop, &st->async, on_async);
+    st->async.data = st;
+    /* An idle store must not keep the loop alive (see outstanding). */
+    uv_unref((uv_handle_t *)&st->async);
+    uv_check_init(loop, &st->wake_check);
+    st->wake_check.data = st;
+    uv_check_start(&st->wake_check, on_wake_check);
+    uv_unref((uv_handle_t *)&st->wake_check);
+    uv_prepare_init(loop, &st->wake_prepare);
+    st->wake_prepare.data = st;
+    uv_prepare_start(&st->wake_prepare, on_wake_prepare);
+    uv_unref((uv_handle_t *)&st->wake_prepare);
+    st->open_handles = 3;
+    if (uv_thread_create(&st->thread, writer_main, st) != 0) {
+        AD_BUG("store: cannot start the writer thread");
+    }
+    st->thread_started = true;
+}
+
+void ad_store_writer_stop(ad_store_t *st)
+{
+    uv_mutex_lock(&st->lock);
+    st->stopping = true;
+    uv_mutex_unlock(&st->lock);
+    uv_cond_signal(&st->cond);
+    if (st->thread_started) {
+        uv_thread_join(&st->thread);
+        st->thread_started = false;
+    }
+    deliver(st);
+}
+
+void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed)
+{
+    uv_close((uv_handle_t *)&st->async, on_closed);
+    uv_close((uv_handle_t *)&st->wake_check, on_closed);
+    uv_close((uv_handle_t *)&st->wake_prepare, on_closed);
+}
