@@ -69,26 +69,14 @@ ad_rec_t *ad_rec_push(ad_recs_t *out, ad_rec_type_t type)
 void ad_rec_output(ad_recs_t *out, const char *line, size_t len)
 {
     static const char marker[] = "…[truncated]";
-    static const char bad[] = "\xEF\xBF\xBD"; /* U+FFFD */
     ad_rec_t *r = ad_rec_push(out, AD_REC_OUTPUT);
     bool cut = len > AD_PARSER_OUTPUT_MAX;
     size_t n = cut ? AD_PARSER_OUTPUT_MAX : len;
     /* Events are JSON strings: invalid UTF-8 and NUL bytes become U+FFFD,
-     * and a cut never splits a character. */
+     * and a cut never splits a character (its partial bytes are repaired). */
     ad_buf_t b;
     ad_buf_init(&b, 3 * (size_t)AD_PARSER_OUTPUT_MAX + sizeof(marker));
-    const unsigned char *s = (const unsigned char *)line;
-    size_t i = 0;
-    while (i < n) {
-        size_t k = s[i] == 0 ? 0 : ad_utf8_seq_len(s + i, n - i);
-        if (k == 0) {
-            (void)ad_buf_append(&b, bad, sizeof(bad) - 1);
-            i++;
-        } else {
-            (void)ad_buf_append(&b, s + i, k);
-            i += k;
-        }
-    }
+    (void)ad_utf8_repair(&b, line, n);
     if (cut) {
         (void)ad_buf_append(&b, marker, sizeof(marker) - 1);
     }

@@ -111,27 +111,7 @@ static json_t *json_text(const char *s, size_t n)
     }
     ad_buf_t b;
     ad_buf_init(&b, n * 3 + 16);
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = len > 0 && i + len <= n && c != 0;
-        for (size_t k = 1; ok && k < len; k++) {
-            ok = ((unsigned char)s[i + k] >> 6) == 2;
-        }
-        if (ok && len > 1) {
-            json_t *probe = json_stringn(s + i, len); /* overlongs, surrogates */
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
-            ad_buf_append(&b, s + i, len);
-            i += len;
-        } else {
-            ad_buf_append(&b, "\xef\xbf\xbd", 3);
-            i++;
-        }
-    }
+    (void)ad_utf8_repair(&b, s, n);
     j = json_stringn(b.data != NULL ? b.data : "", b.len);
     ad_buf_cleanup(&b);
     return j != NULL ? j : json_string("");

@@ -9,33 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends s as the inside of a JSON string; runs of plain bytes at once. */
-static int put_escaped(ad_buf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    int rc = 0;
-    const char *run = s;
-    for (const char *p = s; rc == 0; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        rc = ad_buf_append(b, run, (size_t)(p - run));
-        if (c == '\0' || rc != 0) {
-            break;
-        }
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            rc = ad_buf_append(b, e, 2);
-        } else {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            rc = ad_buf_append(b, e, 6);
-        }
-        run = p + 1;
-    }
-    return rc;
-}
-
 ad_bus_event_t *bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
                                const char *const *topics, size_t ntopics, const char *payload,
                                size_t payload_len)
@@ -59,13 +32,14 @@ ad_bus_event_t *bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, cons
         num[nl++] = digits[--nd];
     }
     rc = rc ? rc : ad_buf_append(&b, num, nl);
-    rc = rc ? rc : ad_buf_puts(&b, ",\"ts\":\"");
-    rc = rc ? rc : put_escaped(&b, ts);
-    rc = rc ? rc : ad_buf_puts(&b, "\",\"topic\":\"");
-    rc = rc ? rc : put_escaped(&b, ntopics > 0 ? topics[0] : "");
-    rc = rc ? rc : ad_buf_puts(&b, "\",\"type\":\"");
-    rc = rc ? rc : put_escaped(&b, type);
-    rc = rc ? rc : ad_buf_puts(&b, "\",\"payload\":");
+    const char *topic = ntopics > 0 ? topics[0] : "";
+    rc = rc ? rc : ad_buf_puts(&b, ",\"ts\":");
+    rc = rc ? rc : ad_json_string(&b, ts, strlen(ts));
+    rc = rc ? rc : ad_buf_puts(&b, ",\"topic\":");
+    rc = rc ? rc : ad_json_string(&b, topic, strlen(topic));
+    rc = rc ? rc : ad_buf_puts(&b, ",\"type\":");
+    rc = rc ? rc : ad_json_string(&b, type, strlen(type));
+    rc = rc ? rc : ad_buf_puts(&b, ",\"payload\":");
     size_t poff = b.len;
     rc = rc ? rc : ad_buf_append(&b, payload, payload_len);
     rc = rc ? rc : ad_buf_putc(&b, '}');

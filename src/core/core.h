@@ -172,6 +172,14 @@ bool ad_id_valid(const char *s, const char *prefix);
  * there are not one (bad lead or continuation byte, truncated, overlong,
  * surrogate, past U+10FFFF). A NUL byte counts as a one-byte sequence. */
 size_t ad_utf8_seq_len(const unsigned char *s, size_t n);
+/* How many leading bytes of s[0..n) are whole valid UTF-8 characters. */
+size_t ad_utf8_valid_prefix(const char *s, size_t n);
+/* s[0..n) is valid UTF-8 (NUL bytes allowed). */
+bool ad_utf8_valid(const char *s, size_t n);
+/* Appends s[0..n) with every byte that does not start a valid sequence, and
+ * every NUL, replaced by U+FFFD, so any bytes become text a JSON string or a
+ * row can hold. Returns 0 or the buffer's AD_ETOOBIG. */
+int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n);
 
 /* ---- JSON text ------------------------------------------------------------ */
 /* Appends s[0..n) as a quoted JSON string exactly as jansson's JSON_COMPACT

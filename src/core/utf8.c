@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * UTF-8 sequence checks shared by everything that turns untrusted bytes
- * into JSON text (agent output, git paths and diffs). The WebSocket layer
- * has its own incremental validator for fragmented messages.
+ * UTF-8 checks and repair, shared by everything that turns untrusted bytes
+ * into JSON text (agent output, git paths and diffs, WebSocket text
+ * messages and close reasons).
  */
 #include "core.h"
 
@@ -47,4 +47,43 @@ size_t ad_utf8_seq_len(const unsigned char *s, size_t n)
         return 0;
     }
     return len;
+}
+
+size_t ad_utf8_valid_prefix(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = ad_utf8_seq_len(p + i, n - i);
+        if (k == 0) {
+            break;
+        }
+        i += k;
+    }
+    return i;
+}
+
+bool ad_utf8_valid(const char *s, size_t n)
+{
+    return ad_utf8_valid_prefix(s, n) == n;
+}
+
+int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n)
+{
+    static const char bad[] = "\xEF\xBF\xBD"; /* U+FFFD */
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    size_t run = 0; /* start of the valid bytes not yet appended */
+    int rc = 0;
+    while (i < n && rc == 0) {
+        size_t k = p[i] == 0 ? 0 : ad_utf8_seq_len(p + i, n - i);
+        if (k > 0) {
+            i += k;
+            continue;
+        }
+        rc = ad_buf_append(out, s + run, i - run);
+        rc = rc ? rc : ad_buf_append(out, bad, sizeof(bad) - 1);
+        run = ++i;
+    }
+    return rc ? rc : ad_buf_append(out, s + run, n - run);
 }

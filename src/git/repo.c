@@ -413,20 +413,10 @@ json_t *gitx_json_text(const char *s, size_t n)
     if (v != NULL) {
         return v;
     }
-    char *copy = ad_xmalloc(n + 1);
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        size_t k = u[i] == 0 ? 0 : ad_utf8_seq_len(u + i, n - i);
-        if (k == 0) {
-            copy[i] = '?';
-            i++;
-        } else {
-            memcpy(copy + i, u + i, k);
-            i += k;
-        }
-    }
-    v = json_stringn(copy, n);
-    free(copy);
+    ad_buf_t b;
+    ad_buf_init(&b, 3 * n + 1);
+    (void)ad_utf8_repair(&b, s, n);
+    v = json_stringn(b.data != NULL ? b.data : "", b.len);
+    ad_buf_cleanup(&b);
     return v != NULL ? v : json_string("");
 }

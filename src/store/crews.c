@@ -30,11 +30,10 @@ static json_t *crew_row(sqlite3_stmt *st)
     const char *status = sqlite3_column_int64(st, 4) > 0   ? "busy"
                          : sqlite3_column_int64(st, 5) > 0 ? "available"
                                                            : "offline";
-    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "id",
-                     (const char *)sqlite3_column_text(st, 0), "name",
-                     (const char *)sqlite3_column_text(st, 1), "status", status, "agentCount",
-                     (json_int_t)sqlite3_column_int64(st, 6), "createdAt", created, "updatedAt",
-                     updated);
+    return json_pack(
+        "{s:s, s:s, s:s, s:I, s:s, s:s}", "id", (const char *)sqlite3_column_text(st, 0), "name",
+        (const char *)sqlite3_column_text(st, 1), "status", status, "agentCount",
+        (json_int_t)sqlite3_column_int64(st, 6), "createdAt", created, "updatedAt", updated);
 }
 
 int ad_store_crew_list(ad_store_t *st, json_t **out)

@@ -34,34 +34,15 @@ typedef struct {
     void *arg;
 } wjob_t;
 
-/* The topics as a JSON array of strings; plain runs copied at once. */
+/* The topics as a JSON array of strings. */
 static int put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
 {
-    static const char hex[] = "0123456789abcdef";
     ad_buf_reset(b);
     int rc = ad_buf_putc(b, '[');
     for (size_t i = 0; i < ad_bus_event_ntopics(ev) && rc == 0; i++) {
-        rc = ad_buf_puts(b, i ? ",\"" : "\"");
-        const char *run = ad_bus_event_topic(ev, i);
-        for (const char *s = run; rc == 0; s++) {
-            unsigned char c = (unsigned char)*s;
-            if (c >= 0x20 && c != '"' && c != '\\') {
-                continue;
-            }
-            rc = ad_buf_append(b, run, (size_t)(s - run));
-            if (c == '\0' || rc != 0) {
-                break;
-            }
-            if (c == '"' || c == '\\') {
-                char e[2] = {'\\', (char)c};
-                rc = ad_buf_append(b, e, 2);
-            } else {
-                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                rc = ad_buf_append(b, e, 6);
-            }
-            run = s + 1;
-        }
-        rc = rc ? rc : ad_buf_putc(b, '"');
+        const char *t = ad_bus_event_topic(ev, i);
+        rc = i > 0 ? ad_buf_putc(b, ',') : 0;
+        rc = rc ? rc : ad_json_string(b, t, strlen(t));
     }
     return rc ? rc : ad_buf_putc(b, ']');
 }

@@ -23,7 +23,7 @@ void ad_store_checksum(const char *sql, char out[65])
 }
 
 int ad_store_exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path,
-                    const char *what)
+                      const char *what)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);

@@ -80,8 +80,8 @@ int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, sq
  * so that a damaged database is refused before anything is written to it. */
 static int check_db(sqlite3 *db, const char *path, bool unclean, char *err, size_t errsz)
 {
-    int e =
-        ad_store_exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path, "reading the schema");
+    int e = ad_store_exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path,
+                              "reading the schema");
     if (e != 0 || !unclean) {
         return e;
     }
@@ -144,7 +144,8 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     struct stat sb;
     snprintf(wal, sizeof(wal), "%s-wal", st->path);
     bool unclean = stat(wal, &sb) == 0 && sb.st_size > 0;
-    int e = ad_store_conn_open(st->path, true, st->durability_full, st->busy_ms, &st->wdb, err, errsz);
+    int e =
+        ad_store_conn_open(st->path, true, st->durability_full, st->busy_ms, &st->wdb, err, errsz);
     if (e == 0) {
         e = check_db(st->wdb, st->path, unclean, err, errsz);
     }
@@ -152,7 +153,8 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
         e = ad_store_migrate(st->wdb, ad_migrations, ad_migrations_count, st->path, err, errsz);
     }
     if (e == 0) {
-        e = ad_store_conn_open(st->path, false, st->durability_full, st->busy_ms, &st->rdb, err, errsz);
+        e = ad_store_conn_open(st->path, false, st->durability_full, st->busy_ms, &st->rdb, err,
+                               errsz);
     }
 #ifdef AD_TEST_BUILD
     if (e == 0) {
@@ -224,4 +226,3 @@ void ad_store_stats(ad_store_t *st, ad_store_stats_t *out)
     *out = st->stats;
     uv_mutex_unlock(&st->lock);
 }
-

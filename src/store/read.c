@@ -59,7 +59,6 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
     uv_queue_work(st->loop, &r->work, read_work, read_after);
 }
 
-
 sqlite3 *ad_store_rdb(ad_store_t *st)
 {
     return st->rdb;

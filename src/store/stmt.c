@@ -397,4 +397,3 @@ int ad_store_workspace_of(sqlite3 *db, const char *worktree_id, char out[AD_ID_M
     sqlite3_reset(s);
     return e;
 }
-

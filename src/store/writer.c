@@ -338,7 +338,6 @@ void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_re
     ad_store_submit(st, op_run, op_done, o);
 }
 
-
 /* ---- life cycle --------------------------------------------------------------------- */
 
 void ad_store_writer_start(ad_store_t *st)

@@ -119,55 +119,6 @@ const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len)
     return (const char *)m->frame + m->hlen;
 }
 
-/* ---- UTF-8 ------------------------------------------------------------------ */
-
-size_t ad_utf8_valid_prefix(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return i;
-        }
-        if (i + len > n) {
-            return i;
-        }
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) {
-                return i;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        /* overlong forms, surrogates and past U+10FFFF are invalid */
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff)) {
-            return i;
-        }
-        i += len;
-    }
-    return n;
-}
-
-bool ad_utf8_valid(const char *s, size_t n)
-{
-    return ad_utf8_valid_prefix(s, n) == n;
-}
-
 /* ---- wslay glue --------------------------------------------------------------- */
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)

@@ -67,10 +67,6 @@ void *ad_ws_data(const ad_ws_t *ws);
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key (24 base64 characters of 16
  * bytes). out gets 28 characters and a NUL. Returns 0 or AD_EINVAL. */
 int ad_ws_accept_key(const char *key, char out[29]);
-/* UTF-8 validation (no overlongs, no surrogates, at most U+10FFFF). The
- * prefix form returns how many leading bytes are whole valid characters. */
-bool ad_utf8_valid(const char *s, size_t n);
-size_t ad_utf8_valid_prefix(const char *s, size_t n);
 
 #ifdef AD_TEST_BUILD
 /* Test builds only: /ws/echo (echoes every message; the text "close:CODE"

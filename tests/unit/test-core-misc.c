@@ -141,6 +141,49 @@ static void utf8_sequences(void **state)
     assert_int_equal(ad_utf8_seq_len((const unsigned char *)"\0", 1), 1);
 }
 
+/* Repair keeps valid text as is and turns each bad byte and NUL into
+ * U+FFFD; the prefix check stops at the first bad byte. */
+static void utf8_repair_and_prefix(void **state)
+{
+    AD_UNUSED(state);
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+        size_t prefix;
+    } cases[] = {
+        {"plain", 5, "plain", 5},
+        {"caf\xc3\xa9", 5, "caf\xc3\xa9", 5},
+        {"a\xff"
+         "b",
+         3,
+         "a\xef\xbf\xbd"
+         "b",
+         1},
+        {"a\0b", 3,
+         "a\xef\xbf\xbd"
+         "b",
+         3}, /* NUL is valid UTF-8 but not text */
+        {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 0},
+        {"x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd", 1}, /* cut inside a character */
+        {"\xf0\x9f\x98\x80!", 5, "\xf0\x9f\x98\x80!", 5},
+    };
+    for (size_t i = 0; i < AD_ARRAY_LEN(cases); i++) {
+        ad_buf_t b;
+        ad_buf_init(&b, 1024);
+        assert_int_equal(ad_utf8_repair(&b, cases[i].in, cases[i].n), 0);
+        assert_int_equal(b.len, strlen(cases[i].out));
+        assert_memory_equal(b.data, cases[i].out, b.len);
+        assert_int_equal(ad_utf8_valid_prefix(cases[i].in, cases[i].n), cases[i].prefix);
+        assert_int_equal(ad_utf8_valid(b.data, b.len), true);
+        ad_buf_cleanup(&b);
+    }
+    ad_buf_t small;
+    ad_buf_init(&small, 4);
+    assert_int_equal(ad_utf8_repair(&small, "\xff\xff", 2), AD_ETOOBIG);
+    ad_buf_cleanup(&small);
+}
+
 static void pidlock_refuses_second_holder(void **state)
 {
     char dir[] = "/tmp/agentd-lockXXXXXX";
@@ -189,6 +232,7 @@ int main(void)
         cmocka_unit_test(log_masks_secrets),
         cmocka_unit_test(log_writes_one_line_text_or_json),
         cmocka_unit_test(utf8_sequences),
+        cmocka_unit_test(utf8_repair_and_prefix),
         cmocka_unit_test(pidlock_refuses_second_holder),
     };
     return cmocka_run_group_tests_name("core-misc", tests, NULL, NULL);
