@@ -4,7 +4,7 @@
  * either runs the daemon (serve) or hands over to a client command. Wiring
  * only; each subsystem owns its own work.
  */
-#include "agent/runner.h"
+#include "run/run.h"
 #include "api/api.h"
 #include "bus/bus.h"
 #include "cli/cli.h"

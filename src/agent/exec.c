@@ -7,7 +7,6 @@
  * is src/proc's job.
  */
 #include "agent/agent.h"
-#include "proc/proc.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -80,7 +79,7 @@ int ad_executable_resolve(const char *name, const char *path_env, char *out, siz
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
         return AD_EIO;
     }
-    int rc = ad_proc_which_in(name, path_env, cwd, out, outsz);
+    int rc = ad_path_which_in(name, path_env, cwd, out, outsz);
     return rc == AD_EPERM ? AD_ENOENT : rc;
 }
 

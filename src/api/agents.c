@@ -6,7 +6,7 @@
  * worktree's and its workspace's topics. start/stop/message are the agent
  * subsystem's (they check ad_store_agent_check_startable()).
  */
-#include "agent/runner.h"
+#include "run/run.h"
 #include "api/api_int.h"
 
 #include <string.h>
@@ -18,16 +18,16 @@
 
 static void publish_agent(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
 {
-    api_publish(app, "agent_update", payload, "agent",
-                json_string_value(json_object_get(agent, "id")), "worktree",
-                json_string_value(json_object_get(agent, "worktreeId")), "workspace", ws, NULL);
+    ad_api_publish(app, "agent_update", payload, "agent",
+                   json_string_value(json_object_get(agent, "id")), "worktree",
+                   json_string_value(json_object_get(agent, "worktreeId")), "workspace", ws, NULL);
 }
 
 /* For writes whose result is {agent, workspaceId}: publish, answer. */
 static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int status)
 {
     if (rc != 0) {
-        api_fail(r, rc, "agent", ad_req_param(r, "id"));
+        ad_api_fail(r, rc, "agent", ad_req_param(r, "id"));
         return;
     }
     json_t *a = json_object_get(result, "agent");
@@ -60,7 +60,7 @@ static void list(ad_req_t *r, void *ud)
     const char *wt = ad_req_query(r, "worktreeId");
     const char *status = ad_req_query(r, "status");
     bool include = false;
-    if (api_query_bool(r, "includeDeleted", false, &include) != 0) {
+    if (ad_api_query_bool(r, "includeDeleted", false, &include) != 0) {
         return;
     }
     if (wt != NULL && wt[0] == '\0') {
@@ -69,14 +69,14 @@ static void list(ad_req_t *r, void *ud)
     if (status != NULL && status[0] == '\0') {
         status = NULL;
     }
-    if (status != NULL && !api_choice(STATUSES, status)) {
-        api_invalid(r, "status", "must be one of " STATUSES);
+    if (status != NULL && !ad_api_choice(STATUSES, status)) {
+        ad_api_invalid(r, "status", "must be one of " STATUSES);
         return;
     }
     json_t *out = NULL;
     int rc = ad_store_agent_list(app->store, wt, status, include, &out);
     if (rc != 0) {
-        api_fail(r, rc, "worktree", wt);
+        ad_api_fail(r, rc, "worktree", wt);
         return;
     }
     ad_res_json(r, 200, out);
@@ -89,7 +89,7 @@ static void get(ad_req_t *r, void *ud)
     json_t *a = NULL;
     int rc = ad_store_agent_get(app->store, id, &a);
     if (rc != 0) {
-        api_fail(r, rc, "agent", id);
+        ad_api_fail(r, rc, "agent", id);
         return;
     }
     ad_res_json(r, 200, a);
@@ -101,14 +101,14 @@ static int common_fields(ad_req_t *r, json_t *body, json_t *args)
 {
     const char *name = NULL, *mode = NULL;
     json_t *perms = NULL;
-    if (api_str(r, body, "name", false, 200, &name) != 0 ||
-        api_enum(r, body, "mode", false, MODES, &mode) != 0 ||
-        api_str_array(r, body, "permissions", false, 64, 128, &perms) != 0) {
+    if (ad_api_str(r, body, "name", false, 200, &name) != 0 ||
+        ad_api_enum(r, body, "mode", false, MODES, &mode) != 0 ||
+        ad_api_str_array(r, body, "permissions", false, 64, 128, &perms) != 0) {
         return -1;
     }
     if (name != NULL) {
         if (name[0] == '\0') {
-            return api_invalid(r, "name", "must not be empty");
+            return ad_api_invalid(r, "name", "must not be empty");
         }
         json_object_set_new(args, "name", json_string(name));
     }
@@ -122,7 +122,7 @@ static int common_fields(ad_req_t *r, json_t *body, json_t *args)
     if (crew != NULL) {
         if (!json_is_null(crew) && (!json_is_string(crew) || json_string_length(crew) == 0 ||
                                     json_string_length(crew) > 128)) {
-            return api_invalid(r, "crewId", "must be a string or null");
+            return ad_api_invalid(r, "crewId", "must be a string or null");
         }
         json_object_set(args, "crewId", crew);
     }
@@ -138,37 +138,37 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     json_t *cmd = NULL;
     bool terminal = false, has_terminal = false;
     const char *stop_with = NULL, *model = NULL;
-    if (api_str_array(r, body, "command", false, 256, 65536, &cmd) != 0 ||
-        api_bool(r, body, "terminal", &terminal, &has_terminal) != 0 ||
-        api_enum(r, body, "stopWith", false, "sigint,stdin,none", &stop_with) != 0 ||
-        api_str(r, body, "model", false, 200, &model) != 0) {
+    if (ad_api_str_array(r, body, "command", false, 256, 65536, &cmd) != 0 ||
+        ad_api_bool(r, body, "terminal", &terminal, &has_terminal) != 0 ||
+        ad_api_enum(r, body, "stopWith", false, "sigint,stdin,none", &stop_with) != 0 ||
+        ad_api_str(r, body, "model", false, 200, &model) != 0) {
         return -1;
     }
     json_t *st = json_object_get(body, "state");
     if (st != NULL && !json_is_object(st)) {
-        return api_invalid(r, "state", "must be an object");
+        return ad_api_invalid(r, "state", "must be an object");
     }
     json_t *env = json_object_get(body, "env");
     if (env != NULL) {
         const char *k;
         json_t *v;
         if (!json_is_object(env) || json_object_size(env) > 256) {
-            return api_invalid(r, "env", "must be an object of at most 256 strings");
+            return ad_api_invalid(r, "env", "must be an object of at most 256 strings");
         }
         json_object_foreach(env, k, v)
         {
             if (!json_is_string(v) || k[0] == '\0' || strchr(k, '=') != NULL) {
-                return api_invalid(r, "env", "must map variable names to strings");
+                return ad_api_invalid(r, "env", "must map variable names to strings");
             }
         }
     }
     bool is_command = executor != NULL && strcmp(executor, "command") == 0;
     if (is_command && (cmd == NULL || json_array_size(cmd) == 0)) {
-        return api_invalid(r, "command", "is required for command agents");
+        return ad_api_invalid(r, "command", "is required for command agents");
     }
     if (cmd != NULL && json_array_size(cmd) > 0 &&
         json_string_length(json_array_get(cmd, 0)) == 0) {
-        return api_invalid(r, "command", "must start with a program name");
+        return ad_api_invalid(r, "command", "must start with a program name");
     }
     if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
         model == NULL) {
@@ -203,9 +203,9 @@ static void create(ad_req_t *r, void *ud)
     }
     json_t *args = json_object();
     const char *wt = NULL, *executor = NULL;
-    if (api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) != 0 ||
+    if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) != 0 ||
         common_fields(r, body, args) != 0 ||
-        api_enum(r, body, "executor", false, EXECUTORS, &executor) != 0) {
+        ad_api_enum(r, body, "executor", false, EXECUTORS, &executor) != 0) {
         goto out;
     }
     if (json_object_get(args, "name") == NULL) {
@@ -222,7 +222,7 @@ static void create(ad_req_t *r, void *ud)
         const char *m = "regular";
         if (ad_store_settings_get(app->store, &s) == 0) {
             const char *v = json_string_value(json_object_get(s, "default_mode"));
-            if (v != NULL && api_choice(MODES, v)) {
+            if (v != NULL && ad_api_choice(MODES, v)) {
                 m = v;
             }
         }
@@ -244,7 +244,7 @@ static void create(ad_req_t *r, void *ud)
     json_object_set_new(args, "worktreeId", json_string(wt));
     json_object_set_new(args, "executor", json_string(executor != NULL ? executor : "claude"));
     json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-    api_write(app, r, ad_store_op_agent_insert, args, created);
+    ad_api_write(app, r, ad_store_op_agent_insert, args, created);
     args = NULL;
 out:
     json_decref(args);
@@ -261,8 +261,8 @@ static void patch(ad_req_t *r, void *ud)
     json_t *args = json_object();
     int64_t order = 0;
     bool has_order = false;
-    if (common_fields(r, body, args) != 0 ||
-        api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) != 0) {
+    if (common_fields(r, body, args) != 0 || ad_api_int(r, body, "displayOrder", false, -1000000000,
+                                                        1000000000, &order, &has_order) != 0) {
         goto out;
     }
     if (has_order) {
@@ -270,7 +270,7 @@ static void patch(ad_req_t *r, void *ud)
     }
     json_object_set_new(args, "id", json_string(ad_req_param(r, "id")));
     json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-    api_write(app, r, ad_store_op_agent_update, args, done_200);
+    ad_api_write(app, r, ad_store_op_agent_update, args, done_200);
     args = NULL;
 out:
     json_decref(args);
@@ -284,7 +284,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     if (rc != 0) {
-        api_fail(r, rc, "agent", ad_req_param(r, "id"));
+        ad_api_fail(r, rc, "agent", ad_req_param(r, "id"));
         return;
     }
     json_t *a = json_object_get(result, "agent");
@@ -299,7 +299,7 @@ static void del(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     bool archive = true;
-    if (api_query_bool(r, "archive", true, &archive) != 0) {
+    if (ad_api_query_bool(r, "archive", true, &archive) != 0) {
         return;
     }
     if (archive && app->runner != NULL) {
@@ -309,7 +309,7 @@ static void del(ad_req_t *r, void *ud)
     }
     json_t *args = json_pack("{s:s, s:b, s:I}", "id", ad_req_param(r, "id"), "archive", archive,
                              "now", (json_int_t)ad_wall_ms());
-    api_write(app, r, ad_store_op_agent_delete, args, archive ? done_200 : deleted);
+    ad_api_write(app, r, ad_store_op_agent_delete, args, archive ? done_200 : deleted);
 }
 
 static void restore(ad_req_t *r, void *ud)
@@ -317,30 +317,30 @@ static void restore(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *args =
         json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms());
-    api_write(app, r, ad_store_op_agent_restore, args, done_200);
+    ad_api_write(app, r, ad_store_op_agent_restore, args, done_200);
 }
 
 static void fork_agent(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     bool failed = false;
-    json_t *body = api_body_optional(r, &failed);
+    json_t *body = ad_api_body_optional(r, &failed);
     if (failed) {
         return;
     }
     const char *name = NULL;
-    if (api_str(r, body, "name", false, 200, &name) != 0) {
+    if (ad_api_str(r, body, "name", false, 200, &name) != 0) {
         goto out;
     }
     if (name != NULL && name[0] == '\0') {
-        api_invalid(r, "name", "must not be empty");
+        ad_api_invalid(r, "name", "must not be empty");
         goto out;
     }
     char id[AD_ID_MAX];
     ad_id_new("ag", id);
     json_t *args = json_pack("{s:s, s:s, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId", id,
                              "name", name, "now", (json_int_t)ad_wall_ms());
-    api_write(app, r, ad_store_op_agent_fork, args, done_201);
+    ad_api_write(app, r, ad_store_op_agent_fork, args, done_201);
 out:
     json_decref(body);
 }
@@ -356,7 +356,7 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     if (rc != 0) {
-        api_fail(r, rc, "worktree", NULL);
+        ad_api_fail(r, rc, "worktree", NULL);
         return;
     }
     const char *ws = json_string_value(json_object_get(result, "workspaceId"));
@@ -381,17 +381,17 @@ static void reorder(ad_req_t *r, void *ud)
     }
     const char *wt = NULL;
     json_t *ids = NULL;
-    if (api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) == 0 &&
-        api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0) {
-        api_write(app, r, ad_store_op_agent_reorder,
-                  json_pack("{s:s, s:O, s:I}", "worktreeId", wt, "ids", ids, "now",
-                            (json_int_t)ad_wall_ms()),
-                  reordered);
+    if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) == 0 &&
+        ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0) {
+        ad_api_write(app, r, ad_store_op_agent_reorder,
+                     json_pack("{s:s, s:O, s:I}", "worktreeId", wt, "ids", ids, "now",
+                               (json_int_t)ad_wall_ms()),
+                     reordered);
     }
     json_decref(body);
 }
 
-void api_agents_register(ad_app_t *app)
+void ad_api_agents_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/api/agents", list, app);
     ad_server_route(app->server, "POST", "/api/agents", create, app);

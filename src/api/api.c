@@ -8,37 +8,38 @@
 #include "api/api_int.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void ad_api_register(ad_app_t *app)
 {
-    api_workspaces_register(app);
-    api_worktrees_register(app);
-    api_agents_register(app);
-    api_messages_register(app);
-    api_settings_register(app);
-    api_usage_register(app);
-    api_runs_register(app);
-    api_terminal_register(app);
-    api_crews_register(app);
-    api_live_register(app);
-    api_git_register(app);
+    ad_git_global_init();
+    ad_api_workspaces_register(app);
+    ad_api_worktrees_register(app);
+    ad_api_agents_register(app);
+    ad_api_messages_register(app);
+    ad_api_settings_register(app);
+    ad_api_usage_register(app);
+    ad_api_runs_register(app);
+    ad_api_terminal_register(app);
+    ad_api_crews_register(app);
+    ad_api_live_register(app);
 #ifdef AD_TEST_BUILD
-    api_test_routes_register(app);
+    ad_api_test_routes_register(app);
 #endif
 }
 
 /* ---- input -------------------------------------------------------------- */
 
-int api_invalid(ad_req_t *r, const char *field, const char *reason)
+int ad_api_invalid(ad_req_t *r, const char *field, const char *reason)
 {
     ad_res_error(r, 422, "VALIDATION_ERROR",
                  json_pack("{s:s, s:s}", "field", field, "reason", reason), "%s %s", field, reason);
     return -1;
 }
 
-bool api_choice(const char *choices, const char *s)
+bool ad_api_choice(const char *choices, const char *s)
 {
     size_t n = strlen(s);
     const char *p = choices;
@@ -55,59 +56,59 @@ bool api_choice(const char *choices, const char *s)
     }
 }
 
-int api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t maxlen,
-            const char **out)
+int ad_api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t maxlen,
+               const char **out)
 {
     json_t *v = json_object_get(body, key);
     if (v == NULL) {
-        return required ? api_invalid(r, key, "is required") : 0;
+        return required ? ad_api_invalid(r, key, "is required") : 0;
     }
     if (!json_is_string(v)) {
-        return api_invalid(r, key, "must be a string");
+        return ad_api_invalid(r, key, "must be a string");
     }
     size_t len = json_string_length(v);
     if (len > maxlen) {
-        return api_invalid(r, key, "is too long");
+        return ad_api_invalid(r, key, "is too long");
     }
     *out = json_string_value(v);
     return 0;
 }
 
-int api_enum(ad_req_t *r, json_t *body, const char *key, bool required, const char *choices,
-             const char **out)
+int ad_api_enum(ad_req_t *r, json_t *body, const char *key, bool required, const char *choices,
+                const char **out)
 {
     const char *s = NULL;
-    if (api_str(r, body, key, required, 64, &s) != 0) {
+    if (ad_api_str(r, body, key, required, 64, &s) != 0) {
         return -1;
     }
     if (s == NULL) {
         return 0;
     }
-    if (!api_choice(choices, s)) {
+    if (!ad_api_choice(choices, s)) {
         char why[160];
         snprintf(why, sizeof(why), "must be one of %s", choices);
-        return api_invalid(r, key, why);
+        return ad_api_invalid(r, key, why);
     }
     *out = s;
     return 0;
 }
 
-int api_int(ad_req_t *r, json_t *body, const char *key, bool required, int64_t min, int64_t max,
-            int64_t *out, bool *present)
+int ad_api_int(ad_req_t *r, json_t *body, const char *key, bool required, int64_t min, int64_t max,
+               int64_t *out, bool *present)
 {
     json_t *v = json_object_get(body, key);
     if (present != NULL) {
         *present = false;
     }
     if (v == NULL) {
-        return required ? api_invalid(r, key, "is required") : 0;
+        return required ? ad_api_invalid(r, key, "is required") : 0;
     }
     if (!json_is_integer(v)) {
-        return api_invalid(r, key, "must be an integer");
+        return ad_api_invalid(r, key, "must be an integer");
     }
     json_int_t x = json_integer_value(v);
     if (x < min || x > max) {
-        return api_invalid(r, key, "is out of range");
+        return ad_api_invalid(r, key, "is out of range");
     }
     *out = (int64_t)x;
     if (present != NULL) {
@@ -116,7 +117,7 @@ int api_int(ad_req_t *r, json_t *body, const char *key, bool required, int64_t m
     return 0;
 }
 
-int api_bool(ad_req_t *r, json_t *body, const char *key, bool *out, bool *present)
+int ad_api_bool(ad_req_t *r, json_t *body, const char *key, bool *out, bool *present)
 {
     json_t *v = json_object_get(body, key);
     if (present != NULL) {
@@ -126,41 +127,41 @@ int api_bool(ad_req_t *r, json_t *body, const char *key, bool *out, bool *presen
         return 0;
     }
     if (!json_is_boolean(v)) {
-        return api_invalid(r, key, "must be a boolean");
+        return ad_api_invalid(r, key, "must be a boolean");
     }
     *out = json_is_true(v);
     return 0;
 }
 
-int api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, size_t max,
-                  size_t maxlen, json_t **out)
+int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, size_t max,
+                     size_t maxlen, json_t **out)
 {
     json_t *v = json_object_get(body, key);
     if (v == NULL) {
-        return required ? api_invalid(r, key, "is required") : 0;
+        return required ? ad_api_invalid(r, key, "is required") : 0;
     }
     if (!json_is_array(v)) {
-        return api_invalid(r, key, "must be an array of strings");
+        return ad_api_invalid(r, key, "must be an array of strings");
     }
     if (json_array_size(v) > max) {
-        return api_invalid(r, key, "has too many items");
+        return ad_api_invalid(r, key, "has too many items");
     }
     size_t i;
     json_t *x;
     json_array_foreach(v, i, x)
     {
         if (!json_is_string(x)) {
-            return api_invalid(r, key, "must be an array of strings");
+            return ad_api_invalid(r, key, "must be an array of strings");
         }
         if (json_string_length(x) == 0 || json_string_length(x) > maxlen) {
-            return api_invalid(r, key, "has an empty or too long item");
+            return ad_api_invalid(r, key, "has an empty or too long item");
         }
     }
     *out = v;
     return 0;
 }
 
-json_t *api_body_optional(ad_req_t *r, bool *failed)
+json_t *ad_api_body_optional(ad_req_t *r, bool *failed)
 {
     size_t len = 0;
     const char *b = ad_req_body(r, &len);
@@ -182,7 +183,7 @@ json_t *api_body_optional(ad_req_t *r, bool *failed)
     return j;
 }
 
-int api_query_bool(ad_req_t *r, const char *key, bool def, bool *out)
+int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out)
 {
     const char *v = ad_req_query(r, key);
     if (v == NULL || v[0] == '\0') {
@@ -197,7 +198,7 @@ int api_query_bool(ad_req_t *r, const char *key, bool def, bool *out)
         *out = false;
         return 0;
     }
-    return api_invalid(r, key, "must be true or false");
+    return ad_api_invalid(r, key, "must be true or false");
 }
 
 /* ---- writes ------------------------------------------------------------------ */
@@ -205,7 +206,7 @@ int api_query_bool(ad_req_t *r, const char *key, bool def, bool *out)
 typedef struct {
     ad_app_t *app;
     ad_req_t *req;
-    api_done_fn done;
+    ad_api_done_fn done;
 } write_ctx_t;
 
 static void on_written(int rc, json_t *result, void *ud)
@@ -216,7 +217,7 @@ static void on_written(int rc, json_t *result, void *ud)
     free(w);
 }
 
-void api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, api_done_fn done)
+void ad_api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, ad_api_done_fn done)
 {
     write_ctx_t *w = ad_xmalloc(sizeof(*w));
     w->app = app;
@@ -225,7 +226,7 @@ void api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, api_
     ad_store_write(app->store, op, args, on_written, w);
 }
 
-void api_fail(ad_req_t *r, int rc, const char *what, const char *id)
+void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id)
 {
     switch (rc) {
     case AD_ENOENT:
@@ -252,7 +253,7 @@ void api_fail(ad_req_t *r, int rc, const char *what, const char *id)
 
 /* ---- events ------------------------------------------------------------------- */
 
-/* The topics of api_publish's "prefix", id pairs (NULL-terminated). */
+/* The topics of ad_api_publish's "prefix", id pairs (NULL-terminated). */
 typedef struct {
     char buf[8][AD_ID_MAX + 16];
     const char *ptrs[8];
@@ -281,7 +282,7 @@ static void topics_collect(topics_t *t, va_list ap)
     }
 }
 
-void api_publish(ad_app_t *app, const char *type, json_t *payload, ...)
+void ad_api_publish(ad_app_t *app, const char *type, json_t *payload, ...)
 {
     topics_t t;
     va_list ap;
@@ -291,7 +292,7 @@ void api_publish(ad_app_t *app, const char *type, json_t *payload, ...)
     ad_bus_publish(app->bus, type, t.ptrs, t.n, payload);
 }
 
-void api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...)
+void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...)
 {
     topics_t t;
     va_list ap;
@@ -299,4 +300,237 @@ void api_publish_text(ad_app_t *app, const char *type, const char *payload, size
     topics_collect(&t, ap);
     va_end(ap);
     ad_bus_publish_text(app->bus, type, t.ptrs, t.n, payload, len);
+}
+
+/* ---- git work, shared by workspaces.c and worktrees.c ---------------------------- */
+
+ad_api_gctx_t *ad_api_gctx_new(ad_app_t *app, ad_req_t *req)
+{
+    ad_api_gctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->app = app;
+    c->req = req;
+    return c;
+}
+
+void ad_api_gctx_free(ad_api_gctx_t *c)
+{
+    json_decref(c->body);
+    json_decref(c->ws);
+    json_decref(c->wt);
+    json_decref(c->git);
+    json_decref(c->setup);
+    free(c);
+}
+
+const char *ad_api_jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* ---- answers and events ------------------------------------------------------ */
+
+/* Answers a git failure. ws_create: every "this is no work tree" reason is a
+ * validation error (422) of the request. */
+void ad_api_git_reply_error(ad_req_t *req, const ad_git_result_t *res, bool ws_create)
+{
+    const char *reason = res->err.reason;
+    int status;
+    const char *code;
+    switch (res->rc) {
+    case AD_EINVAL:
+        status = 422, code = "VALIDATION_ERROR";
+        break;
+    case AD_ENOENT:
+        if (ws_create) {
+            status = 422, code = "VALIDATION_ERROR";
+        } else if (strcmp(reason, "not_found") == 0) {
+            status = 409, code = "WORKTREE_MISSING"; /* folder gone: refresh */
+        } else {
+            status = 404, code = "NOT_FOUND";
+        }
+        break;
+    case AD_ESTATE:
+        if (ws_create) {
+            status = 422, code = "VALIDATION_ERROR";
+            break;
+        }
+        /* fall through */
+    case AD_EEXIST:
+    case AD_EPERM:
+        status = 409, code = "CONFLICT";
+        break;
+    case AD_EBUSY:
+    case AD_EAGAIN:
+        status = 503, code = "UNAVAILABLE";
+        break;
+    default:
+        status = 500, code = "INTERNAL";
+        break;
+    }
+    json_t *details = res->err.details ? json_deep_copy(res->err.details) : json_object();
+    if (ws_create) {
+        json_object_set_new(details, "field", json_string("path"));
+    }
+    if (reason[0] != '\0') {
+        json_object_set_new(details, "reason", json_string(reason));
+    }
+    ad_res_error(req, status, code, details, "%s", res->err.msg);
+}
+
+/* worktree_created/updated: the row, plus the kind of change. */
+void ad_api_publish_wt(ad_app_t *app, const char *type, const char *change, json_t *wt)
+{
+    json_t *p = json_deep_copy(wt);
+    if (change != NULL) {
+        json_object_set_new(p, "change", json_string(change));
+    }
+    ad_api_publish(app, type, p, "worktree", ad_api_jstr(wt, "id"), "workspace",
+                   ad_api_jstr(wt, "workspaceId"), NULL);
+    json_decref(p);
+}
+
+void ad_api_publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, json_t *agents)
+{
+    json_t *p = json_pack("{s:s, s:s, s:O}", "id", id, "workspaceId", ws_id, "agentIds",
+                          agents != NULL ? agents : json_array());
+    ad_api_publish(app, "worktree_deleted", p, "worktree", id, "workspace", ws_id, NULL);
+    json_decref(p);
+}
+
+void ad_api_publish_agent_flag(ad_app_t *app, const char *agent_id, const char *ws_id,
+                               bool vanished)
+{
+    json_t *p = json_pack("{s:s, s:b}", "id", agent_id, "worktreeVanished", vanished);
+    ad_api_publish(app, "agent_update", p, "agent", agent_id, "workspace", ws_id, NULL);
+    json_decref(p);
+}
+
+bool ad_api_need_store(ad_app_t *app, ad_req_t *req)
+{
+    if (app->store == NULL) {
+        ad_res_error(req, 503, "UNAVAILABLE", NULL, "the store is not open");
+        return false;
+    }
+    return true;
+}
+
+/* After a pool job: false (and the answer given, the context freed) when
+ * the daemon closed the store meanwhile. */
+bool ad_api_gctx_still_open(ad_api_gctx_t *c)
+{
+    if (c->app->store != NULL) {
+        return true;
+    }
+    if (c->req != NULL) {
+        ad_res_error(c->req, 503, "UNAVAILABLE", NULL, "agentd is shutting down");
+    }
+    ad_api_gctx_free(c);
+    return false;
+}
+
+/* The start of a git completion whose next step writes: false when the
+ * request is finished here (agentd is closing, or git failed: answered and
+ * the context freed). */
+bool ad_api_git_step_ok(ad_api_gctx_t *c, const ad_git_result_t *res, bool ws_create)
+{
+    if (!ad_api_gctx_still_open(c)) {
+        return false;
+    }
+    if (res->rc != 0) {
+        ad_api_git_reply_error(c->req, res, ws_create);
+        ad_api_gctx_free(c);
+        return false;
+    }
+    return true;
+}
+
+int ad_api_git_queue(ad_api_gctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb cb)
+{
+    int rc = ad_git_queue(c->app->loop, op, a, cb, c);
+    if (rc != 0) {
+        ad_res_error(c->req, 500, "INTERNAL", NULL, "cannot queue git work: %s", ad_strerror(rc));
+        ad_api_gctx_free(c);
+    }
+    return rc;
+}
+
+/* Reads the worktree row of :id, answering 404 itself when there is none. */
+json_t *ad_api_load_worktree(ad_app_t *app, ad_req_t *req)
+{
+    const char *id = ad_req_param(req, "id");
+    json_t *wt = NULL;
+    int rc = ad_store_git_worktree_get(app->store, id, &wt);
+    if (rc == AD_ENOENT) {
+        ad_res_error(req, 404, "NOT_FOUND", NULL, "no worktree %s", id);
+        return NULL;
+    }
+    if (rc != 0) {
+        ad_res_error_code(req, rc, NULL, "cannot read worktree %s", id);
+        return NULL;
+    }
+    return wt;
+}
+
+/* ---- setup validation ---------------------------------------------------------- */
+
+static bool rel_path_ok(const char *p)
+{
+    if (p == NULL || p[0] == '\0' || p[0] == '/' || strlen(p) > 1024) {
+        return false;
+    }
+    const char *s = p;
+    for (;;) {
+        const char *slash = strchr(s, '/');
+        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+            return false;
+        }
+        if (slash == NULL) {
+            return true;
+        }
+        s = slash + 1;
+    }
+}
+
+/* Checks setupFiles / setupCommand in body; answers 422 itself. */
+bool ad_api_setup_valid(ad_req_t *req, json_t *body)
+{
+    json_t *files = json_object_get(body, "setupFiles");
+    json_t *cmd = json_object_get(body, "setupCommand");
+    if (files != NULL) {
+        if (!json_is_array(files) || json_array_size(files) > AD_API_SETUP_FILES_MAX) {
+            ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "setupFiles"),
+                         "setupFiles must be a list of at most %d relative paths",
+                         AD_API_SETUP_FILES_MAX);
+            return false;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(files, i, v)
+        {
+            if (!json_is_string(v) || !rel_path_ok(json_string_value(v))) {
+                ad_res_error(req, 422, "VALIDATION_ERROR",
+                             json_pack("{s:s, s:I}", "field", "setupFiles", "index", (json_int_t)i),
+                             "setupFiles[%zu] must be a relative path inside the repository "
+                             "(no '..')",
+                             i);
+                return false;
+            }
+        }
+    }
+    if (cmd != NULL &&
+        (!json_is_string(cmd) || json_string_length(cmd) > AD_API_SETUP_COMMAND_MAX)) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "setupCommand"),
+                     "setupCommand must be a string of at most %d bytes", AD_API_SETUP_COMMAND_MAX);
+        return false;
+    }
+    return true;
+}
+
+json_t *ad_api_setup_view(json_t *ws)
+{
+    json_t *files = json_object_get(ws, "setupFiles");
+    const char *cmd = ad_api_jstr(ws, "setupCommand");
+    return json_pack("{s:o, s:s}", "setupFiles", files != NULL ? json_incref(files) : json_array(),
+                     "setupCommand", cmd != NULL ? cmd : "");
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "git/git.h"
 #include "store/store.h"
 
 /* ---- input --------------------------------------------------------------
@@ -20,75 +21,119 @@
  * left alone), or -1 after answering 422 VALIDATION_ERROR with details
  * {field, reason}. The handler then just returns.
  */
-int api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t maxlen,
-            const char **out);
+int ad_api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t maxlen,
+               const char **out);
 /* choices: comma-separated allowed values. */
-int api_enum(ad_req_t *r, json_t *body, const char *key, bool required, const char *choices,
-             const char **out);
-int api_int(ad_req_t *r, json_t *body, const char *key, bool required, int64_t min, int64_t max,
-            int64_t *out, bool *present);
-int api_bool(ad_req_t *r, json_t *body, const char *key, bool *out, bool *present);
+int ad_api_enum(ad_req_t *r, json_t *body, const char *key, bool required, const char *choices,
+                const char **out);
+int ad_api_int(ad_req_t *r, json_t *body, const char *key, bool required, int64_t min, int64_t max,
+               int64_t *out, bool *present);
+int ad_api_bool(ad_req_t *r, json_t *body, const char *key, bool *out, bool *present);
 /* An array of at most max strings of at most maxlen bytes each. */
-int api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, size_t max,
-                  size_t maxlen, json_t **out);
+int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, size_t max,
+                     size_t maxlen, json_t **out);
 /* Answers 422 for field with reason. Returns -1. */
-int api_invalid(ad_req_t *r, const char *field, const char *reason);
+int ad_api_invalid(ad_req_t *r, const char *field, const char *reason);
 /* The JSON body, or NULL (empty object) when the body is empty; answers 400
  * itself and sets *failed on malformed JSON. New reference. */
-json_t *api_body_optional(ad_req_t *r, bool *failed);
+json_t *ad_api_body_optional(ad_req_t *r, bool *failed);
 /* Whether s is one of the comma-separated choices. */
-bool api_choice(const char *choices, const char *s);
+bool ad_api_choice(const char *choices, const char *s);
 /* Query flag: absent -> def; true/1 and false/0; else 422 (returns -1). */
-int api_query_bool(ad_req_t *r, const char *key, bool def, bool *out);
+int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out);
 
 /* ---- writes ----------------------------------------------------------------
  * Queues op(args) on the store's writer and calls done on the loop after
  * the commit, with the request still open. args is stolen. If the client
  * has gone, done still runs (to publish events); answering is then a no-op.
  */
-typedef void (*api_done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
-void api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, api_done_fn done);
+typedef void (*ad_api_done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
+void ad_api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, ad_api_done_fn done);
 /* Answers an AD_E* code as an API error with a message about what. */
-void api_fail(ad_req_t *r, int rc, const char *what, const char *id);
+void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id);
 
 /* ---- events ------------------------------------------------------------------
  * Publishes type with payload (borrowed) to the topics given as
- * "prefix", id pairs terminated by NULL: api_publish(app, "agent_update",
+ * "prefix", id pairs terminated by NULL: ad_api_publish(app, "agent_update",
  * p, "agent", id, "worktree", wt, NULL). A NULL or empty id skips the pair;
  * "system" and "usage" may be given with id "".
  */
-void api_publish(ad_app_t *app, const char *type, json_t *payload, ...);
+void ad_api_publish(ad_app_t *app, const char *type, json_t *payload, ...);
 /* The same with the payload already serialized (compact JSON text). */
-void api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...);
+void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...);
 
 /* ---- routes, one per resource file ------------------------------------------- */
-void api_workspaces_register(ad_app_t *app);
-void api_worktrees_register(ad_app_t *app);
-void api_agents_register(ad_app_t *app);
-void api_messages_register(ad_app_t *app);
-void api_settings_register(ad_app_t *app);
-void api_usage_register(ad_app_t *app);
-void api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
-void api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
+void ad_api_workspaces_register(ad_app_t *app);
+void ad_api_worktrees_register(ad_app_t *app);
+void ad_api_agents_register(ad_app_t *app);
+void ad_api_messages_register(ad_app_t *app);
+void ad_api_settings_register(ad_app_t *app);
+void ad_api_usage_register(ad_app_t *app);
+void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
-void api_live_register(ad_app_t *app);
+void ad_api_live_register(ad_app_t *app);
 /* The largest send queue (bytes) among the open live channels. */
-size_t api_live_max_queued(void);
+size_t ad_api_live_max_queued(void);
 #ifdef AD_TEST_BUILD
 /* testroutes.c: /test/publish, /test/runs, /test/agent-status, /test/store-stats. */
-void api_test_routes_register(ad_app_t *app);
+void ad_api_test_routes_register(ad_app_t *app);
 #endif
 /* crews.c: /api/crews, and the crew status watcher. */
-void api_crews_register(ad_app_t *app);
+void ad_api_crews_register(ad_app_t *app);
 /* Every crew with its derived status (array, new reference). */
-json_t *api_crews_snapshot(ad_app_t *app);
-/* git.c: GET|PUT /api/workspaces/:id/setup, POST /api/worktrees/:id/checkout,
- * GET /api/worktrees/:id/branches|status|diff|setup. */
-void api_git_register(ad_app_t *app);
-/* git.c handlers routed by workspaces.c and worktrees.c (ud: ad_app_t). */
-void api_git_workspace_create(ad_req_t *req, void *ud);
-void api_git_workspace_refresh(ad_req_t *req, void *ud);
-void api_git_worktree_create(ad_req_t *req, void *ud);
-void api_git_worktree_delete(ad_req_t *req, void *ud);
+json_t *ad_api_crews_snapshot(ad_app_t *app);
+/* ---- git work (api.c), shared by workspaces.c and worktrees.c ------------------
+ * A git request runs in steps: rows read on the loop, the git work on the
+ * thread pool (ad_git_queue), the outcome written through the store, then
+ * events and the answer. The context carries the request across steps.
+ */
+#define AD_API_SETUP_FILES_MAX 64
+#define AD_API_SETUP_COMMAND_MAX 4096
+#define AD_API_SETUP_TIMEOUT_MS 600000
+
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req; /* NULL once answered */
+    json_t *body;  /* the request's JSON (owned) */
+    json_t *ws;    /* workspace row (owned) */
+    json_t *wt;    /* worktree row (owned) */
+    json_t *git;   /* a git result kept between steps (owned) */
+    json_t *setup; /* the workspace's setup {setupFiles, setupCommand} (owned) */
+    char id[AD_ID_MAX];
+    bool force;      /* DELETE ?force=true */
+    size_t stopping; /* agents whose stop has not completed yet */
+    int stop_rc;     /* the first failed stop, or 0 */
+} ad_api_gctx_t;
+
+ad_api_gctx_t *ad_api_gctx_new(ad_app_t *app, ad_req_t *req);
+void ad_api_gctx_free(ad_api_gctx_t *c);
+/* The string at key of o, or NULL. Borrowed. */
+const char *ad_api_jstr(json_t *o, const char *key);
+/* Answers a git failure. ws_create: every "this is no work tree" reason is
+ * a validation error (422) of the request. */
+void ad_api_git_reply_error(ad_req_t *req, const ad_git_result_t *res, bool ws_create);
+/* worktree_created/updated: the row, plus the kind of change (may be NULL). */
+void ad_api_publish_wt(ad_app_t *app, const char *type, const char *change, json_t *wt);
+void ad_api_publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, json_t *agents);
+void ad_api_publish_agent_flag(ad_app_t *app, const char *agent_id, const char *ws_id,
+                               bool vanished);
+/* False (and 503 answered) when the store is not open. */
+bool ad_api_need_store(ad_app_t *app, ad_req_t *req);
+/* After a pool job: false (and the answer given, the context freed) when
+ * the daemon closed the store meanwhile. */
+bool ad_api_gctx_still_open(ad_api_gctx_t *c);
+/* The start of a git completion whose next step writes: false when the
+ * request is finished here (agentd is closing, or git failed: answered and
+ * the context freed). */
+bool ad_api_git_step_ok(ad_api_gctx_t *c, const ad_git_result_t *res, bool ws_create);
+/* Queues git work for c; on failure answers 500 and frees c. */
+int ad_api_git_queue(ad_api_gctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb cb);
+/* The worktree row of :id, or NULL after answering 404 (or the error). */
+json_t *ad_api_load_worktree(ad_app_t *app, ad_req_t *req);
+/* {setupFiles, setupCommand} of a workspace row. New reference. */
+json_t *ad_api_setup_view(json_t *ws);
+/* Checks setupFiles / setupCommand in body; answers 422 itself. */
+bool ad_api_setup_valid(ad_req_t *req, json_t *body);
 
 #endif

@@ -32,7 +32,7 @@ static watch_t watch;
 
 /* Every crew with its status: [{id, name, status, agentCount, createdAt,
  * updatedAt}], oldest first. New reference. A bounded indexed read. */
-json_t *api_crews_snapshot(ad_app_t *app)
+json_t *ad_api_crews_snapshot(ad_app_t *app)
 {
     json_t *out = NULL;
     int rc = app->store != NULL ? ad_store_crew_list(app->store, &out) : AD_ECLOSED;
@@ -67,7 +67,7 @@ static known_t *known_add(const char *id, const char *status)
 static void publish_signal(ad_app_t *app, const char *crew, const char *status)
 {
     json_t *p = json_pack("{s:s, s:s}", "crewId", crew, "status", status);
-    api_publish(app, "signal", p, "crew", crew, NULL);
+    ad_api_publish(app, "signal", p, "crew", crew, NULL);
     json_decref(p);
 }
 
@@ -75,7 +75,7 @@ static void publish_signal(ad_app_t *app, const char *crew, const char *status)
 static void recompute(uv_timer_t *t)
 {
     watch.scheduled = false;
-    json_t *crews = api_crews_snapshot(watch.app);
+    json_t *crews = ad_api_crews_snapshot(watch.app);
     size_t i;
     json_t *c;
     json_array_foreach(crews, i, c)
@@ -120,7 +120,7 @@ static void list(ad_req_t *r, void *ud)
     json_t *crews = NULL;
     int rc = ad_store_crew_list(app->store, &crews);
     if (rc != 0) {
-        api_fail(r, rc, "crews", NULL);
+        ad_api_fail(r, rc, "crews", NULL);
         return;
     }
     ad_res_json(r, 200, json_pack("{s:o}", "crews", crews));
@@ -133,7 +133,7 @@ static void get(ad_req_t *r, void *ud)
     json_t *c = NULL;
     int rc = ad_store_crew_get(app->store, id, &c);
     if (rc != 0) {
-        api_fail(r, rc, "crew", id);
+        ad_api_fail(r, rc, "crew", id);
         return;
     }
     ad_res_json(r, 200, c);
@@ -154,7 +154,7 @@ static void created(int rc, void *ctx)
         rc = ad_store_crew_get(k->app->store, k->id, &c);
     }
     if (rc != 0) {
-        api_fail(r, rc, "crew", NULL);
+        ad_api_fail(r, rc, "crew", NULL);
         free(k);
         return;
     }
@@ -175,7 +175,7 @@ static void create(ad_req_t *r, void *ud)
         return;
     }
     const char *name = NULL;
-    if (api_str(r, body, "name", true, 200, &name) != 0) {
+    if (ad_api_str(r, body, "name", true, 200, &name) != 0) {
         json_decref(body);
         return;
     }
@@ -190,7 +190,7 @@ static void create(ad_req_t *r, void *ud)
     ad_store_crew_create(app->store, &c, created, k);
 }
 
-void api_crews_register(ad_app_t *app)
+void ad_api_crews_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/api/crews", list, app);
     ad_server_route(app->server, "POST", "/api/crews", create, app);
@@ -203,7 +203,7 @@ void api_crews_register(ad_app_t *app)
         const char *topics[1] = {"agent:*"};
         ad_bus_subscribe(watch.sub, topics, 1, false, 0);
         /* Known statuses start from the table, so only changes publish. */
-        json_t *crews = api_crews_snapshot(app);
+        json_t *crews = ad_api_crews_snapshot(app);
         size_t i;
         json_t *c;
         json_array_foreach(crews, i, c)

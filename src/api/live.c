@@ -495,7 +495,7 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     ad_bus_subscribe(lv->sub, topics, 1, false, 0);
     /* The current state of every crew, so a fresh dashboard needs no
      * separate request. */
-    json_t *crews = api_crews_snapshot(app);
+    json_t *crews = ad_api_crews_snapshot(app);
     size_t i;
     json_t *c;
     json_array_foreach(crews, i, c)
@@ -590,7 +590,7 @@ out:
     free(list);
 }
 
-size_t api_live_max_queued(void)
+size_t ad_api_live_max_queued(void)
 {
     size_t max = 0;
     for (live_t *lv = channels; lv != NULL; lv = lv->next) {
@@ -602,7 +602,7 @@ size_t api_live_max_queued(void)
     return max;
 }
 
-void api_live_register(ad_app_t *app)
+void ad_api_live_register(ad_app_t *app)
 {
     static const ad_ws_handler_t ws_h = {on_ws_open, on_ws_message, on_ws_close};
     static const ad_ws_handler_t run_h = {on_run_open, on_ws_message, on_ws_close};

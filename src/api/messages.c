@@ -25,14 +25,14 @@ static void page(ad_req_t *r, void *ud)
         long v = 0;
         size_t n = strlen(ls);
         if (n > 6 || strspn(ls, "0123456789") != n) {
-            api_invalid(r, "limit", "must be a whole number from 1 to 200");
+            ad_api_invalid(r, "limit", "must be a whole number from 1 to 200");
             return;
         }
         for (size_t i = 0; i < n; i++) {
             v = v * 10 + (ls[i] - '0');
         }
         if (v < 1 || v > PAGE_MAX) {
-            api_invalid(r, "limit", "must be a whole number from 1 to 200");
+            ad_api_invalid(r, "limit", "must be a whole number from 1 to 200");
             return;
         }
         limit = (int)v;
@@ -44,11 +44,11 @@ static void page(ad_req_t *r, void *ud)
     json_t *out = NULL;
     int rc = ad_store_message_page(app->store, id, limit, before, &out);
     if (rc == AD_EINVAL) {
-        api_invalid(r, "before", "is not a cursor from this agent's messages");
+        ad_api_invalid(r, "before", "is not a cursor from this agent's messages");
         return;
     }
     if (rc != 0) {
-        api_fail(r, rc, "agent", id);
+        ad_api_fail(r, rc, "agent", id);
         return;
     }
     ad_res_json(r, 200, out);
@@ -86,7 +86,7 @@ static void msg_done(int rc, void *ctx)
 {
     msg_write_t *w = ctx;
     if (rc != 0) {
-        api_fail(w->req, rc, rc == AD_ENOENT ? "agent" : "message", ad_req_param(w->req, "id"));
+        ad_api_fail(w->req, rc, rc == AD_ENOENT ? "agent" : "message", ad_req_param(w->req, "id"));
         goto out;
     }
     /* The message is serialized once: the event's payload {"message": m}
@@ -99,11 +99,11 @@ static void msg_done(int rc, void *ctx)
     e = e ? e : ad_store_message_text(&w->m, &text);
     e = e ? e : ad_buf_putc(&text, '}');
     if (e == 0) {
-        api_publish_text(w->app, "message_created", text.data, text.len, "agent", w->m.agent_id,
-                         "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, NULL);
+        ad_api_publish_text(w->app, "message_created", text.data, text.len, "agent", w->m.agent_id,
+                            "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, NULL);
         ad_res_send(w->req, 201, "application/json", text.data + off, text.len - off - 1);
     } else {
-        api_fail(w->req, AD_EINTERNAL, "message", NULL);
+        ad_api_fail(w->req, AD_EINTERNAL, "message", NULL);
     }
     if (text.cap > 64 * 1024) {
         ad_buf_cleanup(&text);
@@ -126,7 +126,7 @@ static int text_or_json(ad_req_t *r, json_t *body, const char *key, const char *
     }
     *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (*text == NULL) {
-        return api_invalid(r, key, "must be a string or JSON");
+        return ad_api_invalid(r, key, "must be a string or JSON");
     }
     *out = *text;
     return 0;
@@ -147,13 +147,13 @@ static void create(ad_req_t *r, void *ud)
     const char *role = NULL;
     bool has_tokens = false;
     m->is_complete = true;
-    if (api_str(r, body, "content", true, CONTENT_MAX, &m->content) != 0 ||
-        api_enum(r, body, "role", false, ROLES, &role) != 0 ||
-        api_str(r, body, "toolName", false, 200, &m->tool_name) != 0 ||
-        api_str(r, body, "runId", false, AD_ID_MAX, &m->run_id) != 0 ||
-        api_int(r, body, "tokenCount", false, 0, INT64_C(1) << 40, &m->token_count, &has_tokens) !=
-            0 ||
-        api_bool(r, body, "isComplete", &m->is_complete, NULL) != 0 ||
+    if (ad_api_str(r, body, "content", true, CONTENT_MAX, &m->content) != 0 ||
+        ad_api_enum(r, body, "role", false, ROLES, &role) != 0 ||
+        ad_api_str(r, body, "toolName", false, 200, &m->tool_name) != 0 ||
+        ad_api_str(r, body, "runId", false, AD_ID_MAX, &m->run_id) != 0 ||
+        ad_api_int(r, body, "tokenCount", false, 0, INT64_C(1) << 40, &m->token_count,
+                   &has_tokens) != 0 ||
+        ad_api_bool(r, body, "isComplete", &m->is_complete, NULL) != 0 ||
         text_or_json(r, body, "toolInput", &m->tool_input, &w->tool_text[0]) != 0 ||
         text_or_json(r, body, "toolOutput", &m->tool_output, &w->tool_text[1]) != 0) {
         msg_write_free(w);
@@ -162,7 +162,7 @@ static void create(ad_req_t *r, void *ud)
     const char *agent = ad_req_param(r, "id");
     if (strlen(agent) >= sizeof(w->agent_id)) {
         /* Longer than any id: no such agent (what the store would say). */
-        api_fail(r, AD_ENOENT, "agent", agent);
+        ad_api_fail(r, AD_ENOENT, "agent", agent);
         msg_write_free(w);
         return;
     }
@@ -175,7 +175,7 @@ static void create(ad_req_t *r, void *ud)
     ad_store_submit(app->store, msg_job, msg_done, w);
 }
 
-void api_messages_register(ad_app_t *app)
+void ad_api_messages_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/api/agents/:id/messages", page, app);
     ad_server_route(app->server, "POST", "/api/agents/:id/messages", create, app);

@@ -5,7 +5,7 @@
  * /api/agents/:id/runs?limit= and GET /api/runs/:id. The work is the
  * runner's (src/agent/runner.h); answers come after its commits.
  */
-#include "agent/runner.h"
+#include "run/run.h"
 #include "api/api_int.h"
 
 #include <stdlib.h>
@@ -50,12 +50,12 @@ static void start(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     bool failed = false;
-    json_t *body = api_body_optional(r, &failed);
+    json_t *body = ad_api_body_optional(r, &failed);
     if (failed) {
         return;
     }
     const char *prompt = NULL;
-    if (api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0) {
+    if (ad_api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0) {
         json_decref(body);
         return;
     }
@@ -73,7 +73,7 @@ static void answer_agent_now(ad_app_t *app, ad_req_t *r, const char *id)
     json_t *a = NULL;
     int rc = ad_store_agent_get(app->store, id, &a);
     if (rc != 0) {
-        api_fail(r, rc, "agent", id);
+        ad_api_fail(r, rc, "agent", id);
         return;
     }
     ad_res_json(r, 200, a);
@@ -84,7 +84,7 @@ static void stop(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     bool force = false;
-    if (api_query_bool(r, "force", false, &force) != 0) {
+    if (ad_api_query_bool(r, "force", false, &force) != 0) {
         return;
     }
     if (ad_runner_stop(app->runner, id, force, on_agent_done, r) != 0) {
@@ -100,7 +100,7 @@ static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
     if (rc == AD_ENOENT) {
         json_t *a = NULL;
         if (ad_store_agent_get(app->store, id, &a) != 0) {
-            api_fail(r, AD_ENOENT, "agent", id);
+            ad_api_fail(r, AD_ENOENT, "agent", id);
             return;
         }
         json_decref(a);
@@ -133,7 +133,7 @@ static void message(ad_req_t *r, void *ud)
         return;
     }
     const char *content = NULL;
-    if (api_str(r, body, "content", true, PROMPT_MAX, &content) != 0) {
+    if (ad_api_str(r, body, "content", true, PROMPT_MAX, &content) != 0) {
         json_decref(body);
         return;
     }
@@ -142,7 +142,7 @@ static void message(ad_req_t *r, void *ud)
     if (rc == AD_ESTATE) {
         json_t *a = NULL;
         if (ad_store_agent_get(app->store, id, &a) != 0) {
-            api_fail(r, AD_ENOENT, "agent", id);
+            ad_api_fail(r, AD_ENOENT, "agent", id);
         } else {
             json_decref(a);
             ad_res_error_code(r, rc, NULL, "%s", err);
@@ -172,14 +172,14 @@ static void runs_of_agent(ad_req_t *r, void *ud)
     json_t *a = NULL;
     int rc = ad_store_agent_get(app->store, id, &a);
     if (rc != 0) {
-        api_fail(r, rc, "agent", id);
+        ad_api_fail(r, rc, "agent", id);
         return;
     }
     json_decref(a);
     json_t *out = NULL;
     rc = ad_store_run_list(app->store, id, (int)limit, &out);
     if (rc != 0) {
-        api_fail(r, rc, "runs", id);
+        ad_api_fail(r, rc, "runs", id);
         return;
     }
     ad_res_json(r, 200, out);
@@ -192,13 +192,13 @@ static void run_get(ad_req_t *r, void *ud)
     json_t *run = NULL;
     int rc = ad_store_run_get(app->store, id, &run);
     if (rc != 0) {
-        api_fail(r, rc, "run", id);
+        ad_api_fail(r, rc, "run", id);
         return;
     }
     ad_res_json(r, 200, run);
 }
 
-void api_runs_register(ad_app_t *app)
+void ad_api_runs_register(ad_app_t *app)
 {
     if (app->runner == NULL) {
         return;

@@ -11,7 +11,7 @@ static void get(ad_req_t *r, void *ud)
     json_t *out = NULL;
     int rc = ad_store_settings_get(app->store, &out);
     if (rc != 0) {
-        api_fail(r, rc, "settings", NULL);
+        ad_api_fail(r, rc, "settings", NULL);
         return;
     }
     ad_res_json(r, 200, out);
@@ -20,11 +20,11 @@ static void get(ad_req_t *r, void *ud)
 static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
-        api_fail(r, rc, "settings", NULL);
+        ad_api_fail(r, rc, "settings", NULL);
         return;
     }
     json_t *all = json_object_get(result, "settings");
-    api_publish(app, "settings_update", all, "system", "", NULL);
+    ad_api_publish(app, "settings_update", all, "system", "", NULL);
     ad_res_json(r, 200, json_incref(all));
 }
 
@@ -37,15 +37,15 @@ static void patch(ad_req_t *r, void *ud)
     }
     const char *bad = NULL, *why = NULL;
     if (ad_store_settings_validate(body, &bad, &why) != 0) {
-        api_invalid(r, bad, why);
+        ad_api_invalid(r, bad, why);
         json_decref(body);
         return;
     }
-    api_write(app, r, ad_store_op_settings_update,
-              json_pack("{s:o, s:I}", "patch", body, "now", (json_int_t)ad_wall_ms()), updated);
+    ad_api_write(app, r, ad_store_op_settings_update,
+                 json_pack("{s:o, s:I}", "patch", body, "now", (json_int_t)ad_wall_ms()), updated);
 }
 
-void api_settings_register(ad_app_t *app)
+void ad_api_settings_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/api/settings", get, app);
     ad_server_route(app->server, "PATCH", "/api/settings", patch, app);

@@ -8,7 +8,7 @@
  * socket closes with 1000 when the run ends, 4404 when the agent is not
  * running, 4409 when it has no terminal. Detaching leaves the agent running.
  */
-#include "agent/runner.h"
+#include "run/run.h"
 #include "api/api_int.h"
 #include "ws/ws.h"
 
@@ -98,7 +98,7 @@ static void on_close(ad_ws_t *ws, int code, void *ud)
 
 static const ad_ws_handler_t handler = {on_open, on_message, on_close};
 
-void api_terminal_register(ad_app_t *app)
+void ad_api_terminal_register(ad_app_t *app)
 {
     if (app->runner == NULL) {
         return;

@@ -54,7 +54,7 @@ static void burst_closed(uv_handle_t *h)
 /* Whether some healthy connection is more than half full. */
 static bool anyone_behind(ad_app_t *app)
 {
-    return api_live_max_queued() > (size_t)app->cfg->ws_send_queue_bytes / 2;
+    return ad_api_live_max_queued() > (size_t)app->cfg->ws_send_queue_bytes / 2;
 }
 
 static void burst_tick(uv_timer_t *t)
@@ -197,7 +197,7 @@ static void status_updated(int rc, void *ctx)
     } else {
         json_t *p = json_pack("{s:s, s:s, s:s}", "agentId", j->agent_id, "status", j->status,
                               "reason", "test");
-        api_publish(j->app, "agent_status", p, "agent", j->agent_id, NULL);
+        ad_api_publish(j->app, "agent_status", p, "agent", j->agent_id, NULL);
         ad_res_json(j->req, 200, p);
     }
     free(j);
@@ -224,7 +224,7 @@ static void test_agent_status(ad_req_t *r, void *ud)
     ad_store_test_agent_status(app->store, j->agent_id, j->status, status_updated, j);
 }
 
-void api_test_routes_register(ad_app_t *app)
+void ad_api_test_routes_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/test/store-stats", test_store_stats, app);
     ad_server_route(app->server, "POST", "/test/publish", test_publish, app);

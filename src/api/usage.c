@@ -65,8 +65,8 @@ static void usage(ad_req_t *r, void *ud)
     if (period == NULL || period[0] == '\0') {
         period = "daily";
     }
-    if (!api_choice("daily,weekly,monthly", period)) {
-        api_invalid(r, "period", "must be one of daily,weekly,monthly");
+    if (!ad_api_choice("daily,weekly,monthly", period)) {
+        ad_api_invalid(r, "period", "must be one of daily,weekly,monthly");
         return;
     }
     if (from != NULL && from[0] == '\0') {
@@ -76,21 +76,21 @@ static void usage(ad_req_t *r, void *ud)
         to = NULL;
     }
     if (from != NULL && !valid_date(from)) {
-        api_invalid(r, "from", "must be a date YYYY-MM-DD");
+        ad_api_invalid(r, "from", "must be a date YYYY-MM-DD");
         return;
     }
     if (to != NULL && !valid_date(to)) {
-        api_invalid(r, "to", "must be a date YYYY-MM-DD");
+        ad_api_invalid(r, "to", "must be a date YYYY-MM-DD");
         return;
     }
     if (from != NULL && to != NULL && strcmp(from, to) > 0) {
-        api_invalid(r, "from", "must not be after to");
+        ad_api_invalid(r, "from", "must not be after to");
         return;
     }
     json_t *rows = NULL;
     int rc = ad_store_usage_rows(app->store, period, from, to, &rows);
     if (rc != 0) {
-        api_fail(r, rc, "usage", NULL);
+        ad_api_fail(r, rc, "usage", NULL);
         return;
     }
     json_t *out = json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "period", period, "from", from, "to", to,
@@ -107,14 +107,14 @@ static void history(ad_req_t *r, void *ud)
         size_t n = strlen(ds);
         long v = 0;
         if (n > 3 || strspn(ds, "0123456789") != n) {
-            api_invalid(r, "days", "must be a whole number from 1 to 366");
+            ad_api_invalid(r, "days", "must be a whole number from 1 to 366");
             return;
         }
         for (size_t i = 0; i < n; i++) {
             v = v * 10 + (ds[i] - '0');
         }
         if (v < 1 || v > 366) {
-            api_invalid(r, "days", "must be a whole number from 1 to 366");
+            ad_api_invalid(r, "days", "must be a whole number from 1 to 366");
             return;
         }
         days = (int)v;
@@ -126,7 +126,7 @@ static void history(ad_req_t *r, void *ud)
     json_t *rows = NULL;
     int rc = ad_store_usage_rows(app->store, "daily", from, to, &rows);
     if (rc != 0) {
-        api_fail(r, rc, "usage", NULL);
+        ad_api_fail(r, rc, "usage", NULL);
         return;
     }
     /* One entry per day, oldest first; days without use are zeros. */
@@ -160,7 +160,7 @@ static void today(ad_req_t *r, void *ud)
     json_t *row = NULL;
     int rc = ad_store_usage_row(app->store, "daily", key, &row);
     if (rc != 0) {
-        api_fail(r, rc, "usage", NULL);
+        ad_api_fail(r, rc, "usage", NULL);
         return;
     }
     ad_res_json(r, 200, row);
@@ -209,7 +209,7 @@ static void limits(ad_req_t *r, void *ud)
         rc = ad_store_usage_row(app->store, "monthly", mkey, &month);
     }
     if (rc != 0) {
-        api_fail(r, rc, "usage", NULL);
+        ad_api_fail(r, rc, "usage", NULL);
     } else {
         json_t *out = json_object();
         json_object_set_new(out, "daily",
@@ -236,13 +236,13 @@ static void recorded(int rc, void *ctx)
 {
     record_ctx_t *c = ctx;
     if (rc != 0) {
-        api_fail(c->req, rc, "usage", NULL);
+        ad_api_fail(c->req, rc, "usage", NULL);
     } else {
         char key[16];
         ad_usage_period_key(ad_wall_ms(), "daily", key);
         json_t *row = NULL;
         if (ad_store_usage_row(c->app->store, "daily", key, &row) == 0) {
-            api_publish(c->app, "usage_update", row, "usage", "", NULL);
+            ad_api_publish(c->app, "usage_update", row, "usage", "", NULL);
             ad_res_json(c->req, 201, row);
         } else {
             ad_res_json(c->req, 201, json_object());
@@ -262,19 +262,19 @@ static void record(ad_req_t *r, void *ud)
     int64_t in = 0, out = 0, cr = 0, cw = 0;
     bool err = false;
     const int64_t max = INT64_C(1) << 40;
-    if (api_str(r, body, "model", false, 200, &model) != 0 ||
-        api_int(r, body, "inputTokens", true, 0, max, &in, NULL) != 0 ||
-        api_int(r, body, "outputTokens", true, 0, max, &out, NULL) != 0 ||
-        api_int(r, body, "cacheReadTokens", false, 0, max, &cr, NULL) != 0 ||
-        api_int(r, body, "cacheWriteTokens", false, 0, max, &cw, NULL) != 0 ||
-        api_bool(r, body, "error", &err, NULL) != 0) {
+    if (ad_api_str(r, body, "model", false, 200, &model) != 0 ||
+        ad_api_int(r, body, "inputTokens", true, 0, max, &in, NULL) != 0 ||
+        ad_api_int(r, body, "outputTokens", true, 0, max, &out, NULL) != 0 ||
+        ad_api_int(r, body, "cacheReadTokens", false, 0, max, &cr, NULL) != 0 ||
+        ad_api_int(r, body, "cacheWriteTokens", false, 0, max, &cw, NULL) != 0 ||
+        ad_api_bool(r, body, "error", &err, NULL) != 0) {
         goto out;
     }
     double cost = 0;
     json_t *c = json_object_get(body, "costUsd");
     if (c != NULL) {
         if (!json_is_number(c) || json_number_value(c) < 0 || json_number_value(c) > 1e9) {
-            api_invalid(r, "costUsd", "must be a number from 0");
+            ad_api_invalid(r, "costUsd", "must be a number from 0");
             goto out;
         }
         cost = json_number_value(c);
@@ -294,7 +294,7 @@ out:
     json_decref(body);
 }
 
-void api_usage_register(ad_app_t *app)
+void ad_api_usage_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/api/usage", usage, app);
     ad_server_route(app->server, "POST", "/api/usage", record, app);

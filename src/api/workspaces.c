@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/workspaces: list, get and delete. Create (a git work tree, with
- * every worktree git knows) and refresh (rows follow git) are git work and
- * live in src/api/git.c.
+ * /api/workspaces: list, get, delete; create (a git work tree, with every
+ * worktree git knows), refresh (rows follow git) and the setup files and
+ * command, which are git work on the thread pool (ad_git_queue). Events:
+ * workspace_created {workspace, worktree (main), worktrees},
+ * workspace_updated {workspace row, changes? (refresh)}, workspace_deleted.
+ * No git and no SQL here.
  */
 #include "api/api_int.h"
 
@@ -30,7 +33,7 @@ static void list(ad_req_t *r, void *ud)
     json_t *out = NULL;
     int rc = ad_store_workspace_list(app->store, &out);
     if (rc != 0) {
-        api_fail(r, rc, "workspaces", NULL);
+        ad_api_fail(r, rc, "workspaces", NULL);
         return;
     }
     ad_res_json(r, 200, out);
@@ -43,7 +46,7 @@ static void get(ad_req_t *r, void *ud)
     json_t *ws = NULL;
     int rc = ad_store_workspace_get(app->store, id, &ws);
     if (rc != 0) {
-        api_fail(r, rc, "workspace", id);
+        ad_api_fail(r, rc, "workspace", id);
         return;
     }
     ad_res_json(r, 200, with_worktrees(app, ws));
@@ -52,14 +55,14 @@ static void get(ad_req_t *r, void *ud)
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
-        api_fail(r, rc, "workspace", ad_req_param(r, "id"));
+        ad_api_fail(r, rc, "workspace", ad_req_param(r, "id"));
         return;
     }
     const char *id = json_string_value(json_object_get(json_object_get(result, "workspace"), "id"));
     json_t *p = json_pack("{s:s, s:O, s:O}", "id", id, "worktreeIds",
                           json_object_get(result, "worktreeIds"), "agentIds",
                           json_object_get(result, "agentIds"));
-    api_publish(app, "workspace_deleted", p, "workspace", id, "system", "", NULL);
+    ad_api_publish(app, "workspace_deleted", p, "workspace", id, "system", "", NULL);
     json_decref(p);
     ad_res_send(r, 204, NULL, NULL, 0);
 }
@@ -67,17 +70,299 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void del(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    api_write(app, r, ad_store_op_workspace_delete, json_pack("{s:s}", "id", ad_req_param(r, "id")),
-              deleted);
+    ad_api_write(app, r, ad_store_op_workspace_delete,
+                 json_pack("{s:s}", "id", ad_req_param(r, "id")), deleted);
 }
 
-void api_workspaces_register(ad_app_t *app)
+/* ---- POST /api/workspaces ----------------------------------------------------------- */
+
+static void ws_created(int rc, json_t *result, void *ud)
 {
-    ad_server_route(app->server, "GET", "/api/workspaces", list, app);
-    /* Creating and refreshing a workspace is git work (src/api/git.c). */
-    ad_server_route(app->server, "POST", "/api/workspaces", api_git_workspace_create, app);
-    ad_server_route(app->server, "GET", "/api/workspaces/:id", get, app);
-    ad_server_route(app->server, "DELETE", "/api/workspaces/:id", del, app);
-    ad_server_route(app->server, "POST", "/api/workspaces/:id/refresh", api_git_workspace_refresh,
-                    app);
+    ad_api_gctx_t *c = ud;
+    if (rc == AD_EEXIST) {
+        ad_res_error(c->req, 409, "CONFLICT",
+                     json_pack("{s:s, s:s?}", "field", "path", "path", ad_api_jstr(c->git, "path")),
+                     "a workspace for %s already exists", ad_api_jstr(c->git, "path"));
+    } else if (rc != 0) {
+        ad_res_error_code(c->req, rc, NULL, "cannot save the workspace");
+    } else {
+        json_t *ws = json_incref(json_object_get(result, "workspace"));
+        json_t *wts = json_object_get(result, "worktrees");
+        json_t *p = json_pack("{s:O, s:O, s:O}", "workspace", ws, "worktree",
+                              json_array_get(wts, 0), "worktrees", wts);
+        ad_api_publish(c->app, "workspace_created", p, "workspace", ad_api_jstr(ws, "id"), "system",
+                       "", NULL);
+        json_decref(p);
+        json_object_set(ws, "worktrees", wts);
+        ad_res_json(c->req, 201, ws);
+    }
+    json_decref(result);
+    ad_api_gctx_free(c);
+}
+
+static void ws_listed(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (!ad_api_git_step_ok(c, res, true)) {
+        return;
+    }
+    json_t *list = json_object_get(res->data, "worktrees");
+    json_t *main = json_array_get(list, 0);
+    char ws_id[AD_ID_MAX], wt_id[AD_ID_MAX];
+    ad_id_new("ws", ws_id);
+    ad_id_new("wt", wt_id);
+    json_t *linked = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_true(json_object_get(v, "isMain")) ||
+            json_is_true(json_object_get(v, "missing"))) {
+            continue;
+        }
+        char id[AD_ID_MAX];
+        ad_id_new("wt", id);
+        json_array_append_new(
+            linked, json_pack("{s:s, s:s?, s:s, s:s?}", "id", id, "name", ad_api_jstr(v, "name"),
+                              "branch", ad_api_jstr(v, "branch") ? ad_api_jstr(v, "branch") : "",
+                              "path", ad_api_jstr(v, "path")));
+    }
+    const char *name = ad_api_jstr(c->body, "name");
+    json_t *args = json_pack(
+        "{s:s, s:s?, s:s?, s:I, s:s, s:s, s:o}", "id", ws_id, "name",
+        name != NULL ? name : ad_api_jstr(c->git, "name"), "path", ad_api_jstr(c->git, "path"),
+        "now", (json_int_t)ad_wall_ms(), "worktreeId", wt_id, "branch",
+        ad_api_jstr(main, "branch") ? ad_api_jstr(main, "branch") : "", "linked", linked);
+    if (args == NULL) { /* a name or path that is not UTF-8 */
+        ad_res_error(c->req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "path"),
+                     "the repository's paths must be UTF-8");
+        ad_api_gctx_free(c);
+        return;
+    }
+    if (json_object_get(c->body, "setupFiles") != NULL) {
+        json_object_set(args, "setupFiles", json_object_get(c->body, "setupFiles"));
+    }
+    if (ad_api_jstr(c->body, "setupCommand") != NULL) {
+        json_object_set(args, "setupCommand", json_object_get(c->body, "setupCommand"));
+    }
+    ad_store_write(c->app->store, ad_store_op_workspace_git_create, args, ws_created, c);
+}
+
+static void ws_opened(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (res->rc != 0) {
+        ad_api_git_reply_error(c->req, res, true);
+        ad_api_gctx_free(c);
+        return;
+    }
+    c->git = json_incref(res->data);
+    ad_git_args_t a = {.repo_path = ad_api_jstr(c->git, "path")};
+    ad_api_git_queue(c, AD_GIT_OP_LIST, &a, ws_listed);
+}
+
+static void ws_create(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *body = ad_req_json(req);
+    if (body == NULL) {
+        return;
+    }
+    const char *path = ad_api_jstr(body, "path");
+    json_t *name = json_object_get(body, "name");
+    if (path == NULL || path[0] == '\0') {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "path"),
+                     "path is required: the folder of a git work tree");
+        json_decref(body);
+        return;
+    }
+    if (name != NULL && !json_is_null(name) &&
+        (!json_is_string(name) || json_string_length(name) == 0 ||
+         json_string_length(name) > 200)) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "name"),
+                     "name must be a string of 1 to 200 characters");
+        json_decref(body);
+        return;
+    }
+    if (!ad_api_setup_valid(req, body)) {
+        json_decref(body);
+        return;
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    c->body = body;
+    ad_git_args_t a = {.path = path};
+    ad_api_git_queue(c, AD_GIT_OP_OPEN, &a, ws_opened);
+}
+
+/* ---- POST /api/workspaces/:id/refresh ---------------------------------------------- */
+
+static void ws_synced(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (rc != 0) {
+        ad_res_error_code(c->req, rc, NULL, "cannot save the refreshed worktrees");
+        json_decref(result);
+        ad_api_gctx_free(c);
+        return;
+    }
+    const char *ws_id = ad_api_jstr(c->ws, "id");
+    json_t *changes = json_object_get(result, "changes");
+    json_t *rows = json_object_get(result, "worktrees");
+    static const char *kinds[] = {"added", "updated", "vanished", "restored"};
+    for (size_t k = 0; k < AD_ARRAY_LEN(kinds); k++) {
+        size_t i, j;
+        json_t *id, *row;
+        json_array_foreach(json_object_get(changes, kinds[k]), i, id)
+        {
+            json_array_foreach(rows, j, row)
+            {
+                if (json_equal(json_object_get(row, "id"), id)) {
+                    ad_api_publish_wt(c->app, k == 0 ? "worktree_created" : "worktree_updated",
+                                      k == 0 ? NULL : (k == 1 ? "branch" : kinds[k]), row);
+                }
+            }
+        }
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(changes, "removed"), i, v)
+    {
+        ad_api_publish_wt_deleted(c->app, ad_api_jstr(v, "id"), ws_id, NULL);
+    }
+    json_array_foreach(json_object_get(changes, "flaggedAgents"), i, v)
+    {
+        ad_api_publish_agent_flag(c->app, json_string_value(v), ws_id, true);
+    }
+    json_array_foreach(json_object_get(changes, "unflaggedAgents"), i, v)
+    {
+        ad_api_publish_agent_flag(c->app, json_string_value(v), ws_id, false);
+    }
+    json_t *p = json_deep_copy(json_object_get(result, "workspace"));
+    json_object_set(p, "changes", changes);
+    ad_api_publish(c->app, "workspace_updated", p, "workspace", ws_id, NULL);
+    json_decref(p);
+    json_t *ws = json_incref(json_object_get(result, "workspace"));
+    json_object_set(ws, "worktrees", rows);
+    json_object_set(ws, "changes", changes);
+    ad_res_json(c->req, 200, ws);
+    json_decref(result);
+    ad_api_gctx_free(c);
+}
+
+static void ws_relisted(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (!ad_api_gctx_still_open(c)) {
+        return;
+    }
+    if (res->rc != 0) {
+        if (res->rc == AD_ENOENT || res->rc == AD_EINVAL || res->rc == AD_ESTATE) {
+            json_t *d = json_pack("{s:s, s:s?}", "reason", res->err.reason, "path",
+                                  ad_api_jstr(c->ws, "path"));
+            ad_res_error(c->req, 409, "CONFLICT", d, "the workspace's repository is unusable: %s",
+                         res->err.msg);
+        } else {
+            ad_api_git_reply_error(c->req, res, false);
+        }
+        ad_api_gctx_free(c);
+        return;
+    }
+    json_t *args =
+        json_pack("{s:s?, s:I, s:O}", "workspaceId", ad_api_jstr(c->ws, "id"), "now",
+                  (json_int_t)ad_wall_ms(), "worktrees", json_object_get(res->data, "worktrees"));
+    ad_store_write(c->app->store, ad_store_op_workspace_git_sync, args, ws_synced, c);
+}
+
+static void ws_refresh(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    const char *id = ad_req_param(req, "id");
+    json_t *ws = NULL;
+    int rc = ad_store_workspace_get(app->store, id, &ws);
+    if (rc != 0) {
+        ad_res_error_code(req, rc, NULL, rc == AD_ENOENT ? "no workspace %s" : "cannot read %s",
+                          id);
+        return;
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    c->ws = ws;
+    ad_git_args_t a = {.repo_path = ad_api_jstr(ws, "path")};
+    ad_api_git_queue(c, AD_GIT_OP_LIST, &a, ws_relisted);
+}
+
+/* ---- GET|PUT /api/workspaces/:id/setup ------------------------------------------- */
+
+static void ws_setup_get(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *ws = NULL;
+    int rc = ad_store_git_workspace_get(app->store, ad_req_param(req, "id"), &ws);
+    if (rc != 0) {
+        ad_res_error_code(req, rc, NULL, "no workspace %s", ad_req_param(req, "id"));
+        return;
+    }
+    ad_res_json(req, 200, ad_api_setup_view(ws));
+    json_decref(ws);
+}
+
+static void ws_setup_saved(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (rc != 0) {
+        ad_res_error_code(c->req, rc, NULL, "cannot save the setup");
+    } else {
+        json_t *ws = json_object_get(result, "workspace");
+        ad_api_publish(c->app, "workspace_updated", ws, "workspace", ad_api_jstr(ws, "id"), NULL);
+        ad_res_json(c->req, 200, ad_api_setup_view(ws));
+    }
+    json_decref(result);
+    ad_api_gctx_free(c);
+}
+
+static void ws_setup_put(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *body = ad_req_json(req);
+    if (body == NULL) {
+        return;
+    }
+    if (!ad_api_setup_valid(req, body)) {
+        json_decref(body);
+        return;
+    }
+    json_t *args =
+        json_pack("{s:s, s:I}", "id", ad_req_param(req, "id"), "now", (json_int_t)ad_wall_ms());
+    if (json_object_get(body, "setupFiles") != NULL) {
+        json_object_set(args, "setupFiles", json_object_get(body, "setupFiles"));
+    }
+    if (json_object_get(body, "setupCommand") != NULL) {
+        json_object_set(args, "setupCommand", json_object_get(body, "setupCommand"));
+    }
+    json_decref(body);
+    ad_store_write(app->store, ad_store_op_workspace_setup_update, args, ws_setup_saved,
+                   ad_api_gctx_new(app, req));
+}
+
+void ad_api_workspaces_register(ad_app_t *app)
+{
+    ad_server_t *s = app->server;
+    ad_server_route(s, "GET", "/api/workspaces", list, app);
+    ad_server_route(s, "POST", "/api/workspaces", ws_create, app);
+    ad_server_route(s, "GET", "/api/workspaces/:id", get, app);
+    ad_server_route(s, "DELETE", "/api/workspaces/:id", del, app);
+    ad_server_route(s, "POST", "/api/workspaces/:id/refresh", ws_refresh, app);
+    ad_server_route(s, "GET", "/api/workspaces/:id/setup", ws_setup_get, app);
+    ad_server_route(s, "PUT", "/api/workspaces/:id/setup", ws_setup_put, app);
 }

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /api/worktrees: list (by workspace), get, update (name, branch, sortMode,
- * displayOrder) and reorder. Creating and deleting real git worktrees is
- * in src/api/git.c.
+ * displayOrder) and reorder; create and delete real git worktrees (with the
+ * workspace's setup, and stopping their agents first), checkout, branches,
+ * status and diff, which are git work on the thread pool. Events on
+ * worktree:<wt> and workspace:<ws>: worktree_created {row},
+ * worktree_updated {row, change: branch, vanished, restored or setup},
+ * worktree_deleted {id, workspaceId, agentIds}, and agent_update {id,
+ * worktreeVanished} for agents whose worktree vanished outside agentd or
+ * came back. No git and no SQL here.
  */
 #include "api/api_int.h"
+#include "run/run.h"
 
 #include <string.h>
 
@@ -19,14 +26,14 @@ static void list(ad_req_t *r, void *ud)
     if (ws != NULL) {
         int rc = ad_store_workspace_get(app->store, ws, &out);
         if (rc != 0) {
-            api_fail(r, rc, "workspace", ws);
+            ad_api_fail(r, rc, "workspace", ws);
             return;
         }
         json_decref(out);
     }
     int rc = ad_store_worktree_list(app->store, ws, &out);
     if (rc != 0) {
-        api_fail(r, rc, "worktrees", NULL);
+        ad_api_fail(r, rc, "worktrees", NULL);
         return;
     }
     ad_res_json(r, 200, out);
@@ -39,7 +46,7 @@ static void get(ad_req_t *r, void *ud)
     json_t *wt = NULL;
     int rc = ad_store_worktree_get(app->store, id, &wt);
     if (rc != 0) {
-        api_fail(r, rc, "worktree", id);
+        ad_api_fail(r, rc, "worktree", id);
         return;
     }
     ad_res_json(r, 200, wt);
@@ -48,13 +55,13 @@ static void get(ad_req_t *r, void *ud)
 static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
-        api_fail(r, rc, "worktree", ad_req_param(r, "id"));
+        ad_api_fail(r, rc, "worktree", ad_req_param(r, "id"));
         return;
     }
     json_t *wt = json_object_get(result, "worktree");
-    api_publish(app, "worktree_updated", wt, "worktree",
-                json_string_value(json_object_get(wt, "id")), "workspace",
-                json_string_value(json_object_get(wt, "workspaceId")), NULL);
+    ad_api_publish(app, "worktree_updated", wt, "worktree",
+                   json_string_value(json_object_get(wt, "id")), "workspace",
+                   json_string_value(json_object_get(wt, "workspaceId")), NULL);
     ad_res_json(r, 200, json_incref(wt));
 }
 
@@ -68,14 +75,15 @@ static void patch(ad_req_t *r, void *ud)
     const char *name = NULL, *branch = NULL, *mode = NULL;
     int64_t order = 0;
     bool has_order = false;
-    if (api_str(r, body, "name", false, 200, &name) != 0 ||
-        api_str(r, body, "branch", false, 250, &branch) != 0 ||
-        api_enum(r, body, "sortMode", false, "free,status,name", &mode) != 0 ||
-        api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) != 0) {
+    if (ad_api_str(r, body, "name", false, 200, &name) != 0 ||
+        ad_api_str(r, body, "branch", false, 250, &branch) != 0 ||
+        ad_api_enum(r, body, "sortMode", false, "free,status,name", &mode) != 0 ||
+        ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
+            0) {
         goto out;
     }
     if (name != NULL && name[0] == '\0') {
-        api_invalid(r, "name", "must not be empty");
+        ad_api_invalid(r, "name", "must not be empty");
         goto out;
     }
     json_t *args =
@@ -92,7 +100,7 @@ static void patch(ad_req_t *r, void *ud)
     if (has_order) {
         json_object_set_new(args, "displayOrder", json_integer(order));
     }
-    api_write(app, r, ad_store_op_worktree_update, args, updated);
+    ad_api_write(app, r, ad_store_op_worktree_update, args, updated);
 out:
     json_decref(body);
 }
@@ -101,7 +109,7 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
         const char *id = json_string_value(json_object_get(result, "id"));
-        api_fail(r, rc, "worktree", id);
+        ad_api_fail(r, rc, "worktree", id);
         return;
     }
     json_t *arr = json_object_get(result, "worktrees");
@@ -111,9 +119,9 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     {
         json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(wt, "id"), "displayOrder",
                               json_object_get(wt, "displayOrder"));
-        api_publish(app, "worktree_updated", p, "worktree",
-                    json_string_value(json_object_get(wt, "id")), "workspace",
-                    json_string_value(json_object_get(wt, "workspaceId")), NULL);
+        ad_api_publish(app, "worktree_updated", p, "worktree",
+                       json_string_value(json_object_get(wt, "id")), "workspace",
+                       json_string_value(json_object_get(wt, "workspaceId")), NULL);
         json_decref(p);
     }
     ad_res_json(r, 200, json_incref(result));
@@ -127,20 +135,457 @@ static void reorder(ad_req_t *r, void *ud)
         return;
     }
     json_t *ids = NULL;
-    if (api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0) {
-        api_write(app, r, ad_store_op_worktree_reorder,
-                  json_pack("{s:O, s:I}", "ids", ids, "now", (json_int_t)ad_wall_ms()), reordered);
+    if (ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0) {
+        ad_api_write(app, r, ad_store_op_worktree_reorder,
+                     json_pack("{s:O, s:I}", "ids", ids, "now", (json_int_t)ad_wall_ms()),
+                     reordered);
     }
     json_decref(body);
 }
 
-void api_worktrees_register(ad_app_t *app)
+/* ---- POST /api/worktrees --------------------------------------------------------------- */
+
+static void wt_setup_recorded(int rc, json_t *result, void *ud)
 {
-    ad_server_route(app->server, "GET", "/api/worktrees", list, app);
-    ad_server_route(app->server, "POST", "/api/worktrees/reorder", reorder, app);
-    ad_server_route(app->server, "GET", "/api/worktrees/:id", get, app);
-    ad_server_route(app->server, "PATCH", "/api/worktrees/:id", patch, app);
-    /* Creating and deleting a worktree is git work (src/api/git.c). */
-    ad_server_route(app->server, "POST", "/api/worktrees", api_git_worktree_create, app);
-    ad_server_route(app->server, "DELETE", "/api/worktrees/:id", api_git_worktree_delete, app);
+    ad_api_gctx_t *c = ud;
+    if (rc == 0) {
+        ad_api_publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
+    } else {
+        ad_log(AD_LOG_WARN, "api", "setup outcome not saved worktree=%s error=%s", c->id,
+               ad_errname(rc));
+    }
+    json_decref(result);
+    ad_api_gctx_free(c);
+}
+
+static void wt_setup_done(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (!ad_api_gctx_still_open(c)) {
+        return;
+    }
+    json_t *setup;
+    if (res->rc == 0) {
+        setup = json_deep_copy(res->data);
+        json_t *code = json_object_get(setup, "exitCode");
+        bool ok = json_is_integer(code) && json_integer_value(code) == 0;
+        json_object_set_new(setup, "state", json_string(ok ? "succeeded" : "failed"));
+    } else {
+        setup = json_pack("{s:s, s:s}", "state", "failed", "error", res->err.msg);
+    }
+    json_t *args =
+        json_pack("{s:s, s:I, s:o}", "id", c->id, "now", (json_int_t)ad_wall_ms(), "setup", setup);
+    ad_store_write(c->app->store, ad_store_op_worktree_setup_result, args, wt_setup_recorded, c);
+}
+
+/* After the answer: runs the workspace's setup in the new worktree. */
+static void wt_run_setup(ad_api_gctx_t *c)
+{
+    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
+                       .path = ad_api_jstr(c->wt, "path"),
+                       .files = json_object_get(c->setup, "setupFiles"),
+                       .command = ad_api_jstr(c->setup, "setupCommand"),
+                       .timeout_ms = AD_API_SETUP_TIMEOUT_MS};
+    if (ad_git_queue(c->app->loop, AD_GIT_OP_SETUP, &a, wt_setup_done, c) != 0) {
+        ad_api_gctx_free(c);
+    }
+}
+
+static bool setup_configured(json_t *setup)
+{
+    const char *cmd = ad_api_jstr(setup, "setupCommand");
+    return json_array_size(json_object_get(setup, "setupFiles")) > 0 ||
+           (cmd != NULL && cmd[0] != '\0');
+}
+
+static void wt_inserted(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (rc != 0) {
+        /* The worktree exists in git; the next refresh picks its row up. */
+        ad_res_error_code(c->req, rc, NULL, "the worktree was created at %s but not saved",
+                          ad_api_jstr(c->git, "path"));
+        json_decref(result);
+        ad_api_gctx_free(c);
+        return;
+    }
+    json_t *wt = json_object_get(result, "worktree");
+    c->wt = json_incref(wt);
+    ad_api_publish_wt(c->app, "worktree_created", NULL, wt);
+    json_t *body = json_deep_copy(wt);
+    json_object_set_new(body, "branchCreated",
+                        json_boolean(json_is_true(json_object_get(c->git, "branchCreated"))));
+    if (setup_configured(c->setup)) {
+        json_object_set_new(body, "setup", json_pack("{s:s}", "state", "running"));
+    }
+    ad_res_json(c->req, 201, body);
+    c->req = NULL;
+    json_decref(result);
+    if (setup_configured(c->setup)) {
+        wt_run_setup(c);
+    } else {
+        ad_api_gctx_free(c);
+    }
+}
+
+static void wt_added(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (!ad_api_git_step_ok(c, res, false)) {
+        return;
+    }
+    c->git = json_incref(res->data);
+    ad_id_new("wt", c->id);
+    json_t *args = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:I}", "id", c->id, "workspaceId",
+                             ad_api_jstr(c->ws, "id"), "name", ad_api_jstr(res->data, "name"),
+                             "branch", ad_api_jstr(res->data, "branch"), "path",
+                             ad_api_jstr(res->data, "path"), "now", (json_int_t)ad_wall_ms());
+    if (setup_configured(c->setup)) {
+        json_object_set_new(args, "setup", json_pack("{s:s}", "state", "running"));
+    }
+    ad_store_write(c->app->store, ad_store_op_worktree_git_insert, args, wt_inserted, c);
+}
+
+static void wt_create(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    char why[200];
+    char path[PATH_MAX];
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *body = ad_req_json(req);
+    if (body == NULL) {
+        return;
+    }
+    const char *ws_id = ad_api_jstr(body, "workspaceId");
+    const char *name = ad_api_jstr(body, "name");
+    const char *branch = ad_api_jstr(body, "branch");
+    json_t *create = json_object_get(body, "createBranch");
+    json_t *base = json_object_get(body, "base");
+    json_t *ws = NULL;
+    int rc;
+    if (ws_id == NULL) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "workspaceId"),
+                     "workspaceId is required");
+        goto out;
+    }
+    if (!ad_git_worktree_name_valid(name, why, sizeof(why))) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "name"), "%s", why);
+        goto out;
+    }
+    if (branch == NULL) {
+        branch = name; /* a worktree's branch defaults to its name */
+    }
+    if (!ad_git_branch_name_valid(branch, why, sizeof(why))) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "branch"), "%s",
+                     why);
+        goto out;
+    }
+    if ((create != NULL && !json_is_boolean(create)) ||
+        (base != NULL && !json_is_null(base) &&
+         (!json_is_string(base) || json_string_length(base) == 0 ||
+          json_string_length(base) > 256))) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", NULL,
+                     "createBranch must be a boolean and base a commit-ish string");
+        goto out;
+    }
+    rc = ad_store_git_workspace_get(app->store, ws_id, &ws);
+    if (rc != 0) {
+        ad_res_error_code(req, rc, NULL, "no workspace %s", ws_id);
+        goto out;
+    }
+    rc = ad_git_worktree_default_path(ad_api_jstr(ws, "path"),
+                                      app->cfg ? app->cfg->worktree_base : NULL, name, path,
+                                      sizeof(path));
+    if (rc != 0) {
+        ad_res_error(req, 500, "INTERNAL", NULL,
+                     "cannot place the worktree: --worktree-base must be an absolute folder");
+        goto out;
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    c->ws = ws;
+    c->body = body;
+    c->setup = ad_api_setup_view(ws);
+    ws = NULL;
+    body = NULL;
+    bool create_branch = create != NULL ? json_is_true(create) : json_is_string(base);
+    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
+                       .name = name,
+                       .path = path,
+                       .branch = branch,
+                       .create_branch = create_branch,
+                       .base = json_string_value(base)};
+    ad_api_git_queue(c, AD_GIT_OP_ADD, &a, wt_added);
+out:
+    json_decref(ws);
+    json_decref(body);
+}
+
+/* ---- DELETE /api/worktrees/:id ----------------------------------------------------------- */
+
+static void wt_row_deleted(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (rc != 0 && rc != AD_ENOENT) {
+        ad_res_error_code(c->req, rc, NULL, "the worktree was removed but its row was not");
+    } else {
+        json_t *agents = json_object_get(result, "agentIds");
+        ad_api_publish_wt_deleted(c->app, ad_api_jstr(c->wt, "id"),
+                                  ad_api_jstr(c->wt, "workspaceId"), agents);
+        ad_res_json(c->req, 200,
+                    json_pack("{s:b, s:O, s:O, s:O}", "deleted", true, "worktree", c->wt, "git",
+                              c->git, "agentIds", agents ? agents : json_array()));
+    }
+    json_decref(result);
+    ad_api_gctx_free(c);
+}
+
+static void wt_removed(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (!ad_api_git_step_ok(c, res, false)) {
+        return;
+    }
+    c->git = json_incref(res->data);
+    json_t *args = json_pack("{s:s?}", "id", ad_api_jstr(c->wt, "id"));
+    ad_store_write(c->app->store, ad_store_op_worktree_delete, args, wt_row_deleted, c);
+}
+
+/* Every agent is stopped (or one stop failed): remove the files. */
+static void wt_remove_files(ad_api_gctx_t *c)
+{
+    if (c->stop_rc != 0) {
+        ad_res_error_code(c->req, c->stop_rc, NULL,
+                          "cannot stop the agents running in this worktree");
+        ad_api_gctx_free(c);
+        return;
+    }
+    json_t *ws = NULL;
+    int rc = ad_store_workspace_get(c->app->store, ad_api_jstr(c->wt, "workspaceId"), &ws);
+    if (rc != 0) {
+        ad_res_error_code(c->req, rc, NULL, "cannot read the worktree's workspace");
+        ad_api_gctx_free(c);
+        return;
+    }
+    c->ws = ws;
+    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
+                       .path = ad_api_jstr(c->wt, "path"),
+                       .force = c->force};
+    ad_api_git_queue(c, AD_GIT_OP_REMOVE, &a, wt_removed);
+}
+
+static void wt_agent_stopped(int rc, json_t *result, const char *msg, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    AD_UNUSED(result); /* borrowed */
+    if (rc != 0 && rc != AD_ENOENT && c->stop_rc == 0) {
+        ad_log(AD_LOG_WARN, "api", "stopping an agent before a worktree delete failed msg=\"%s\"",
+               msg ? msg : ad_strerror(rc));
+        c->stop_rc = rc;
+    }
+    if (--c->stopping > 0) {
+        return;
+    }
+    if (ad_api_gctx_still_open(c)) {
+        wt_remove_files(c);
+    }
+}
+
+/* DELETE /api/worktrees/:id?force=: stops the agents running in the
+ * worktree (gracefully, as a user's stop would), then removes the folder and
+ * prunes it. Uncommitted or unpushed work refuses the removal (409, files
+ * listed) unless force; stopped agents stay stopped either way, and nothing
+ * on disk is lost. */
+static void wt_delete(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *wt = ad_api_load_worktree(app, req);
+    json_t *agents = NULL;
+    bool force = false;
+    if (wt == NULL) {
+        return;
+    }
+    if (ad_api_query_bool(req, "force", false, &force) != 0) {
+        goto out;
+    }
+    if (json_is_true(json_object_get(wt, "isMain"))) {
+        ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "main_worktree"),
+                     "%s is the workspace's main worktree; it cannot be deleted",
+                     ad_api_jstr(wt, "path"));
+        goto out;
+    }
+    int rc = ad_store_agent_list(app->store, ad_api_jstr(wt, "id"), "running", false, &agents);
+    if (rc != 0) {
+        ad_res_error_code(req, rc, NULL, "cannot read the worktree's agents");
+        goto out;
+    }
+    json_t *running = json_object_get(agents, "agents");
+    if (json_array_size(running) > 0 && app->runner == NULL) {
+        ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "agents_running"),
+                     "agents are running in this worktree and no supervisor can stop them");
+        goto out;
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    c->wt = wt;
+    c->force = force;
+    wt = NULL;
+    /* Count first so a stop that completes at once cannot finish early. */
+    c->stopping = 1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(running, i, v)
+    {
+        c->stopping++;
+        if (ad_runner_stop(app->runner, ad_api_jstr(v, "id"), false, wt_agent_stopped, c) != 0) {
+            c->stopping--; /* not running after all: nothing to wait for */
+        }
+    }
+    wt_agent_stopped(0, NULL, NULL, c);
+out:
+    json_decref(agents);
+    json_decref(wt);
+}
+
+/* ---- checkout, branches, status, diff, setup ------------------------------------------- */
+
+static void wt_branch_saved(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    json_t *wt = rc == 0 ? json_object_get(result, "worktree") : c->wt;
+    if (rc == 0) {
+        ad_api_publish_wt(c->app, "worktree_updated", "branch", wt);
+    }
+    ad_res_json(c->req, 200, json_pack("{s:O, s:O}", "worktree", wt, "checkout", c->git));
+    json_decref(result);
+    ad_api_gctx_free(c);
+}
+
+static void wt_checked_out(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (!ad_api_git_step_ok(c, res, false)) {
+        return;
+    }
+    c->git = json_incref(res->data);
+    json_t *args = json_pack("{s:s?, s:I, s:s?}", "id", ad_api_jstr(c->wt, "id"), "now",
+                             (json_int_t)ad_wall_ms(), "branch", ad_api_jstr(res->data, "branch"));
+    ad_store_write(c->app->store, ad_store_op_worktree_update, args, wt_branch_saved, c);
+}
+
+static void wt_checkout(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    char why[200];
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *body = ad_req_json(req);
+    if (body == NULL) {
+        return;
+    }
+    const char *branch = ad_api_jstr(body, "branch");
+    json_t *create = json_object_get(body, "create");
+    if (!ad_git_branch_name_valid(branch, why, sizeof(why))) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "branch"), "%s",
+                     branch == NULL ? "branch is required" : why);
+        json_decref(body);
+        return;
+    }
+    if (create != NULL && !json_is_boolean(create)) {
+        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "create"),
+                     "create must be a boolean");
+        json_decref(body);
+        return;
+    }
+    json_t *wt = ad_api_load_worktree(app, req);
+    if (wt == NULL) {
+        json_decref(body);
+        return;
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    c->wt = wt;
+    c->body = body;
+    ad_git_args_t a = {
+        .path = ad_api_jstr(wt, "path"), .branch = branch, .create_branch = json_is_true(create)};
+    ad_api_git_queue(c, AD_GIT_OP_CHECKOUT, &a, wt_checked_out);
+}
+
+static void wt_read_done(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (res->rc != 0) {
+        ad_api_git_reply_error(c->req, res, false);
+    } else {
+        ad_res_json(c->req, 200, json_incref(res->data));
+    }
+    ad_api_gctx_free(c);
+}
+
+/* GET branches|status|diff: one git read of the worktree's folder. */
+static void wt_read(ad_req_t *req, ad_app_t *app, ad_git_op_t op)
+{
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *wt = ad_api_load_worktree(app, req);
+    if (wt == NULL) {
+        return;
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    c->wt = wt;
+    ad_git_args_t a = {.path = ad_api_jstr(wt, "path")};
+    if (op == AD_GIT_OP_DIFF) {
+        a.file = ad_req_query(req, "path");
+    }
+    ad_api_git_queue(c, op, &a, wt_read_done);
+}
+
+static void wt_status(ad_req_t *req, void *ud)
+{
+    wt_read(req, ud, AD_GIT_OP_STATUS);
+}
+
+static void wt_branches(ad_req_t *req, void *ud)
+{
+    wt_read(req, ud, AD_GIT_OP_BRANCHES);
+}
+
+static void wt_diff(ad_req_t *req, void *ud)
+{
+    wt_read(req, ud, AD_GIT_OP_DIFF);
+}
+
+static void wt_setup_get(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *wt = ad_api_load_worktree(app, req);
+    if (wt == NULL) {
+        return;
+    }
+    json_t *setup = json_object_get(wt, "setup");
+    ad_res_json(req, 200, json_pack("{s:O}", "setup", setup ? setup : json_null()));
+    json_decref(wt);
+}
+
+void ad_api_worktrees_register(ad_app_t *app)
+{
+    ad_server_t *s = app->server;
+    ad_server_route(s, "GET", "/api/worktrees", list, app);
+    ad_server_route(s, "POST", "/api/worktrees/reorder", reorder, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id", get, app);
+    ad_server_route(s, "PATCH", "/api/worktrees/:id", patch, app);
+    ad_server_route(s, "POST", "/api/worktrees", wt_create, app);
+    ad_server_route(s, "DELETE", "/api/worktrees/:id", wt_delete, app);
+    ad_server_route(s, "POST", "/api/worktrees/:id/checkout", wt_checkout, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/branches", wt_branches, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/status", wt_status, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/diff", wt_diff, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/setup", wt_setup_get, app);
 }

@@ -29,20 +29,20 @@ struct ad_bus_event {
 
 /* Builds an event from already-serialized pieces. payload is JSON text.
  * Returns owned (refs 1), or NULL past the size cap. Any thread. */
-ad_bus_event_t *bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
-                               const char *const *topics, size_t ntopics, const char *payload,
-                               size_t payload_len);
-ad_bus_event_t *bus_event_ref(ad_bus_event_t *ev);
-void bus_event_unref(ad_bus_event_t *ev);
+ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
+                                  const char *const *topics, size_t ntopics, const char *payload,
+                                  size_t payload_len);
+ad_bus_event_t *ad_bus_event_ref(ad_bus_event_t *ev);
+void ad_bus_event_unref(ad_bus_event_t *ev);
 /* Accounting size of an event (what the ring and retention count). */
-size_t bus_event_bytes(const ad_bus_event_t *ev);
+size_t ad_bus_event_bytes(const ad_bus_event_t *ev);
 #define BUS_EVENT_MAX (8u << 20)
 
 /* json.c: appends v as compact JSON text, the same bytes as jansson's
  * json_dump_callback(JSON_COMPACT | JSON_ENCODE_ANY), to b. 0, or an AD_E*
  * code (b's cap reached, or nesting deeper than 256: then b holds a
  * partial text). Any thread. */
-int bus_json_write(ad_buf_t *b, json_t *v);
+int ad_bus_json_write(ad_buf_t *b, json_t *v);
 
 /* ---- topics ---------------------------------------------------------------- */
 struct ad_bus_sub;
@@ -69,17 +69,17 @@ typedef struct {
     size_t nprefixes;
 } bus_index_t;
 
-void bus_index_init(bus_index_t *ix);
-void bus_index_cleanup(bus_index_t *ix);
+void ad_bus_index_init(bus_index_t *ix);
+void ad_bus_index_cleanup(bus_index_t *ix);
 /* Finds (create: or adds) the node for a pattern ("a:b" or "a:*"). */
-bus_node_t *bus_index_node(bus_index_t *ix, const char *pattern, bool create);
+bus_node_t *ad_bus_index_node(bus_index_t *ix, const char *pattern, bool create);
 /* The node of an exact topic, or NULL. */
-bus_node_t *bus_index_exact(const bus_index_t *ix, const char *topic, size_t len);
+bus_node_t *ad_bus_index_exact(const bus_index_t *ix, const char *topic, size_t len);
 /* Frees node if no entry is left. */
-void bus_index_release(bus_index_t *ix, bus_node_t *node);
+void ad_bus_index_release(bus_index_t *ix, bus_node_t *node);
 /* True when pattern (exact or "prefix*") matches topic. Any thread. */
-bool bus_pattern_match(const char *pattern, const char *topic);
-bool bus_node_match(const bus_node_t *node, const char *topic, size_t len);
+bool ad_bus_pattern_match(const char *pattern, const char *topic);
+bool ad_bus_node_match(const bus_node_t *node, const char *topic, size_t len);
 
 /* ---- ring -----------------------------------------------------------------
  * The most recent events in seq order with no holes, bounded in bytes by
@@ -93,16 +93,110 @@ typedef struct {
     size_t bytes;
 } bus_ring_t;
 
-void bus_ring_init(bus_ring_t *r);
-void bus_ring_cleanup(bus_ring_t *r);
+void ad_bus_ring_init(bus_ring_t *r);
+void ad_bus_ring_cleanup(bus_ring_t *r);
 /* Appends (takes a reference). ev->seq must follow the newest. */
-void bus_ring_push(bus_ring_t *r, ad_bus_event_t *ev);
+void ad_bus_ring_push(bus_ring_t *r, ad_bus_event_t *ev);
 /* Removes the oldest and returns it (caller owns the reference), or NULL. */
-ad_bus_event_t *bus_ring_pop(bus_ring_t *r);
+ad_bus_event_t *ad_bus_ring_pop(bus_ring_t *r);
 /* The event with this seq, or NULL when outside the ring. Borrowed. */
-ad_bus_event_t *bus_ring_get(const bus_ring_t *r, uint64_t seq);
+ad_bus_event_t *ad_bus_ring_get(const bus_ring_t *r, uint64_t seq);
 /* The oldest / newest seq held, 0 when empty. */
-uint64_t bus_ring_first(const bus_ring_t *r);
-uint64_t bus_ring_last(const bus_ring_t *r);
+uint64_t ad_bus_ring_first(const bus_ring_t *r);
+uint64_t ad_bus_ring_last(const bus_ring_t *r);
+
+/* ---- the bus and its subscribers (bus.c, persist.c, replay.c) ----------------- */
+#define AD_BUS_WRITE_BATCH_MAX 8192
+#define AD_BUS_READ_BATCH_ROWS 1024
+#define AD_BUS_REPLAY_SLICE 512 /* ring events delivered before re-checking pacing */
+#define AD_BUS_PACE_MS 2
+#define AD_BUS_TRIM_MIN_INTERVAL_MS 250
+#define AD_BUS_TRIM_TIMER_MS 60000
+/* Events wait this long for others to share their transaction. Fan-out is
+ * not delayed; replay serves unpersisted events from the ring. Committing
+ * each event alone cost a store round trip (and a wake-up of the loop by
+ * the writer thread) per event. */
+#define AD_BUS_PERSIST_DELAY_MS 5
+
+typedef struct backfill {
+    struct backfill *next;
+    uint64_t cursor; /* delivered up to here */
+    uint64_t end;
+    size_t ntopics;
+    char **topics;
+} backfill_t;
+
+struct ad_bus_sub {
+    ad_bus_t *bus;
+    const ad_bus_sub_ops_t *ops;
+    void *ud;
+    size_t queue_limit;
+    bus_entry_t *entries;
+    size_t nentries;
+    uint64_t mark;     /* seq of the last event offered (dedupes topics) */
+    uint64_t last_seq; /* last delivered */
+    uint64_t cursor;   /* replay chase position while replaying */
+    backfill_t *backfills, **bf_tail;
+    struct ad_bus_sub *pace_next, *pace_prev;
+    struct ad_bus_sub *zombie_next;
+    unsigned busy; /* inside one of its callbacks */
+    bool replaying;
+    bool paced;
+    bool db_pending;
+    bool db_stale; /* subscriptions changed while a chase read was out */
+    bool dead;     /* overflowed */
+    bool freed;
+    bool zombie;
+};
+
+struct ad_bus {
+    uv_loop_t *loop;
+    const ad_config_t *cfg;
+    uint64_t seq;
+    bus_index_t index;
+    bus_ring_t ring;
+    ad_buf_t scratch;
+    int64_t ts_ms;        /* the last publish's ms and its RFC 3339 text: */
+    char ts[AD_TIME_MAX]; /* bursts share it instead of formatting again */
+    unsigned in_publish;
+    ad_bus_sub_t *zombies;
+    ad_bus_sub_t *paced; /* subscribers whose replay waits for room */
+    uv_timer_t pace_timer;
+    uv_timer_t trim_timer;
+    uv_timer_t persist_timer;
+    int open_handles;
+    bool closing;
+    /* persistence */
+    const ad_bus_store_ops_t *sops;
+    void *simpl;
+    ad_bus_event_t **pending;
+    size_t npending, pending_cap;
+    unsigned writes; /* batches in flight */
+    bool stopping;
+    uint64_t persisted_seq;
+    uint64_t db_min; /* oldest row in the table, 0: none */
+    bool trimming;
+    int64_t last_trim_ms;
+    unsigned db_reads;
+    struct dbread *reads; /* in flight: they pin the ring */
+};
+
+/* bus.c: the bus is freed once its handles are closed and no subscriber is
+ * in a callback; a dead or freed subscriber once it is out of callbacks. */
+void ad_bus_try_finish_free(ad_bus_t *bus);
+void ad_bus_sub_try_reap(ad_bus_sub_t *sub);
+/* Hands ev to sub (false: it overflowed and is dead). */
+bool ad_bus_sub_deliver(ad_bus_sub_t *sub, const ad_bus_event_t *ev);
+void ad_bus_backfill_free(backfill_t *bf);
+void ad_bus_pace_remove(ad_bus_sub_t *sub);
+/* persist.c: drops the oldest ring events past the byte bound (never one
+ * not yet persisted, nor one an in-flight table read pins); queues the
+ * events table write of what was published. */
+void ad_bus_ring_evict(ad_bus_t *bus);
+void ad_bus_schedule_writes(ad_bus_t *bus);
+/* replay.c: runs sub's replay as far as it can now; the oldest seq an
+ * in-flight table read still needs from the ring (0: none). */
+void ad_bus_run_replay(ad_bus_sub_t *sub);
+uint64_t ad_bus_ring_pin(const ad_bus_t *bus);
 
 #endif

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-ad_bus_event_t *bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
-                               const char *const *topics, size_t ntopics, const char *payload,
-                               size_t payload_len)
+ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
+                                  const char *const *topics, size_t ntopics, const char *payload,
+                                  size_t payload_len)
 {
     ad_bus_event_t *ev = NULL;
     ad_buf_t b;
@@ -85,20 +85,20 @@ static const char *envelope(const ad_bus_event_t *ev)
     return ev->data + ev->ntopics * sizeof(char *);
 }
 
-ad_bus_event_t *bus_event_ref(ad_bus_event_t *ev)
+ad_bus_event_t *ad_bus_event_ref(ad_bus_event_t *ev)
 {
     ev->refs++;
     return ev;
 }
 
-void bus_event_unref(ad_bus_event_t *ev)
+void ad_bus_event_unref(ad_bus_event_t *ev)
 {
     if (ev != NULL && --ev->refs == 0) {
         free(ev);
     }
 }
 
-size_t bus_event_bytes(const ad_bus_event_t *ev)
+size_t ad_bus_event_bytes(const ad_bus_event_t *ev)
 {
     return sizeof(*ev) + ev->len + 16 * ev->ntopics;
 }

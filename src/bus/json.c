@@ -64,7 +64,7 @@ static int write_value(ad_buf_t *b, json_t *v, int depth)
     }
 }
 
-int bus_json_write(ad_buf_t *b, json_t *v)
+int ad_bus_json_write(ad_buf_t *b, json_t *v)
 {
     return v != NULL ? write_value(b, v, 0) : ad_buf_puts(b, "null");
 }

@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-void bus_ring_init(bus_ring_t *r)
+void ad_bus_ring_init(bus_ring_t *r)
 {
     memset(r, 0, sizeof(*r));
 }
 
-void bus_ring_cleanup(bus_ring_t *r)
+void ad_bus_ring_cleanup(bus_ring_t *r)
 {
     while (r->count > 0) {
-        bus_event_unref(bus_ring_pop(r));
+        ad_bus_event_unref(ad_bus_ring_pop(r));
     }
     free(r->slots);
     memset(r, 0, sizeof(*r));
@@ -36,21 +36,21 @@ static void grow(bus_ring_t *r)
     r->head = 0;
 }
 
-void bus_ring_push(bus_ring_t *r, ad_bus_event_t *ev)
+void ad_bus_ring_push(bus_ring_t *r, ad_bus_event_t *ev)
 {
-    if (r->count > 0 && ev->seq != bus_ring_last(r) + 1) {
+    if (r->count > 0 && ev->seq != ad_bus_ring_last(r) + 1) {
         AD_BUG("ring push out of order seq=%llu last=%llu", (unsigned long long)ev->seq,
-               (unsigned long long)bus_ring_last(r));
+               (unsigned long long)ad_bus_ring_last(r));
     }
     if (r->count == r->cap) {
         grow(r);
     }
-    r->slots[(r->head + r->count) % r->cap] = bus_event_ref(ev);
+    r->slots[(r->head + r->count) % r->cap] = ad_bus_event_ref(ev);
     r->count++;
-    r->bytes += bus_event_bytes(ev);
+    r->bytes += ad_bus_event_bytes(ev);
 }
 
-ad_bus_event_t *bus_ring_pop(bus_ring_t *r)
+ad_bus_event_t *ad_bus_ring_pop(bus_ring_t *r)
 {
     if (r->count == 0) {
         return NULL;
@@ -58,11 +58,11 @@ ad_bus_event_t *bus_ring_pop(bus_ring_t *r)
     ad_bus_event_t *ev = r->slots[r->head];
     r->head = (r->head + 1) % r->cap;
     r->count--;
-    r->bytes -= bus_event_bytes(ev);
+    r->bytes -= ad_bus_event_bytes(ev);
     return ev;
 }
 
-ad_bus_event_t *bus_ring_get(const bus_ring_t *r, uint64_t seq)
+ad_bus_event_t *ad_bus_ring_get(const bus_ring_t *r, uint64_t seq)
 {
     if (r->count == 0) {
         return NULL;
@@ -74,12 +74,12 @@ ad_bus_event_t *bus_ring_get(const bus_ring_t *r, uint64_t seq)
     return r->slots[(r->head + (size_t)(seq - first)) % r->cap];
 }
 
-uint64_t bus_ring_first(const bus_ring_t *r)
+uint64_t ad_bus_ring_first(const bus_ring_t *r)
 {
     return r->count ? r->slots[r->head]->seq : 0;
 }
 
-uint64_t bus_ring_last(const bus_ring_t *r)
+uint64_t ad_bus_ring_last(const bus_ring_t *r)
 {
     return r->count ? r->slots[(r->head + r->count - 1) % r->cap]->seq : 0;
 }

@@ -19,14 +19,14 @@ static uint32_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
-void bus_index_init(bus_index_t *ix)
+void ad_bus_index_init(bus_index_t *ix)
 {
     memset(ix, 0, sizeof(*ix));
     ix->nbuckets = 64;
     ix->buckets = ad_xcalloc(ix->nbuckets, sizeof(bus_node_t *));
 }
 
-void bus_index_cleanup(bus_index_t *ix)
+void ad_bus_index_cleanup(bus_index_t *ix)
 {
     for (size_t i = 0; i < ix->nbuckets; i++) {
         bus_node_t *n = ix->buckets[i];
@@ -65,7 +65,7 @@ static void grow(bus_index_t *ix)
     ix->nbuckets = nb;
 }
 
-bus_node_t *bus_index_exact(const bus_index_t *ix, const char *topic, size_t len)
+bus_node_t *ad_bus_index_exact(const bus_index_t *ix, const char *topic, size_t len)
 {
     uint32_t h = hash_bytes(topic, len);
     for (bus_node_t *n = ix->buckets[h & (ix->nbuckets - 1)]; n != NULL; n = n->next) {
@@ -86,7 +86,7 @@ static bus_node_t *node_new(const char *key, size_t len, bool prefix)
     return n;
 }
 
-bus_node_t *bus_index_node(bus_index_t *ix, const char *pattern, bool create)
+bus_node_t *ad_bus_index_node(bus_index_t *ix, const char *pattern, bool create)
 {
     size_t len = strlen(pattern);
     if (len > 0 && pattern[len - 1] == '*') {
@@ -105,7 +105,7 @@ bus_node_t *bus_index_node(bus_index_t *ix, const char *pattern, bool create)
         ix->nprefixes++;
         return n;
     }
-    bus_node_t *n = bus_index_exact(ix, pattern, len);
+    bus_node_t *n = ad_bus_index_exact(ix, pattern, len);
     if (n != NULL || !create) {
         return n;
     }
@@ -120,7 +120,7 @@ bus_node_t *bus_index_node(bus_index_t *ix, const char *pattern, bool create)
     return n;
 }
 
-void bus_index_release(bus_index_t *ix, bus_node_t *node)
+void ad_bus_index_release(bus_index_t *ix, bus_node_t *node)
 {
     if (node->entries != NULL) {
         return;
@@ -141,7 +141,7 @@ void bus_index_release(bus_index_t *ix, bus_node_t *node)
     free(node);
 }
 
-bool bus_pattern_match(const char *pattern, const char *topic)
+bool ad_bus_pattern_match(const char *pattern, const char *topic)
 {
     size_t len = strlen(pattern);
     if (len > 0 && pattern[len - 1] == '*') {
@@ -150,7 +150,7 @@ bool bus_pattern_match(const char *pattern, const char *topic)
     return strcmp(pattern, topic) == 0;
 }
 
-bool bus_node_match(const bus_node_t *node, const char *topic, size_t len)
+bool ad_bus_node_match(const bus_node_t *node, const char *topic, size_t len)
 {
     if (node->prefix) {
         return len >= node->len && memcmp(node->key, topic, node->len) == 0;

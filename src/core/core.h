@@ -181,6 +181,18 @@ bool ad_utf8_valid(const char *s, size_t n);
  * row can hold. Returns 0 or the buffer's AD_ETOOBIG. */
 int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n);
 
+/* ---- finding programs (which.c) --------------------------------------------- */
+/* PATH when none is set: for lookups, and for agents' environments. */
+#define AD_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+/* Finds argv0 like execvp would with PATH (path may be NULL: agentd's own
+ * PATH) and writes the absolute or relative path that would run into out.
+ * AD_ENOENT / AD_EPERM / AD_ETOOBIG. Any thread. */
+int ad_path_which(const char *argv0, const char *path, char *out, size_t outsz);
+/* ad_path_which() with a cwd that relative names (with a '/') and empty
+ * PATH entries are taken from (NULL: relative names as given, empty entries
+ * skipped). With a cwd the result is always absolute. Any thread. */
+int ad_path_which_in(const char *argv0, const char *path, const char *cwd, char *out, size_t outsz);
+
 /* ---- JSON text ------------------------------------------------------------ */
 /* Appends s[0..n) as a quoted JSON string exactly as jansson's JSON_COMPACT
  * writes it: '"' and '\\' escaped, \b \f \n \r \t short, other bytes below

@@ -129,7 +129,7 @@ static void setup_next(void)
             setup_running = true;
             return;
         }
-        j->res.rc = gitx_fail(&j->res.err, AD_EINTERNAL, "", "cannot queue the setup");
+        j->res.rc = ad_gitx_fail(&j->res.err, AD_EINTERNAL, "", "cannot queue the setup");
         j->done(&j->res, j->ud);
         job_free(j);
     }
@@ -143,7 +143,7 @@ static void after(uv_work_t *w, int status)
     ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", names[j->op], j->res.rc,
            (double)j->res.elapsed_ns / 1e6);
     if (status == UV_ECANCELED) {
-        j->res.rc = gitx_fail(&j->res.err, AD_ECLOSED, "", "the git operation was cancelled");
+        j->res.rc = ad_gitx_fail(&j->res.err, AD_ECLOSED, "", "the git operation was cancelled");
     }
     bool was_setup = j->op == AD_GIT_OP_SETUP;
     j->done(&j->res, j->ud);

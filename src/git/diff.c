@@ -41,13 +41,13 @@ static int worktree_diff(git_repository *repo, const char *path, git_diff **out,
     git_tree *tree = NULL;
     char *paths[1] = {(char *)path};
     int rc = 0;
-    if (gitx_head_oid(repo, &oid) == 0) {
+    if (ad_gitx_head_oid(repo, &oid) == 0) {
         int grc = git_commit_lookup(&commit, repo, &oid);
         if (grc == 0) {
             grc = git_commit_tree(&tree, commit);
         }
         if (grc < 0) {
-            rc = gitx_lib(e, grc, "read HEAD");
+            rc = ad_gitx_lib(e, grc, "read HEAD");
             goto out;
         }
     }
@@ -62,7 +62,7 @@ static int worktree_diff(git_repository *repo, const char *path, git_diff **out,
     }
     int grc = git_diff_tree_to_workdir_with_index(out, repo, tree, &opts);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "diff worktree");
+        rc = ad_gitx_lib(e, grc, "diff worktree");
     }
 out:
     git_tree_free(tree);
@@ -106,20 +106,20 @@ static int one_patch(git_diff *diff, const char *path, json_t **out, ad_git_err_
     git_buf buf = {0};
     int rc = 0;
     if (git_diff_num_deltas(diff) == 0) {
-        return gitx_fail(e, AD_ENOENT, "no_changes", "%s has no changes", path);
+        return ad_gitx_fail(e, AD_ENOENT, "no_changes", "%s has no changes", path);
     }
     int grc = git_patch_from_diff(&patch, diff, 0);
     if (grc == 0 && patch != NULL) {
         grc = git_patch_to_buf(&buf, patch);
     }
     if (grc < 0 || patch == NULL) {
-        rc = grc < 0 ? gitx_lib(e, grc, "make patch")
-                     : gitx_fail(e, AD_EINTERNAL, "", "no patch for %s", path);
+        rc = grc < 0 ? ad_gitx_lib(e, grc, "make patch")
+                     : ad_gitx_fail(e, AD_EINTERNAL, "", "no patch for %s", path);
         goto out;
     }
     bool binary = (git_patch_get_delta(patch)->flags & GIT_DIFF_FLAG_BINARY) != 0;
     size_t len = buf.size < PATCH_MAX ? buf.size : PATCH_MAX;
-    json_t *text = gitx_json_text(buf.ptr ? buf.ptr : "", len);
+    json_t *text = ad_gitx_json_text(buf.ptr ? buf.ptr : "", len);
     *out = json_pack("{s:s, s:o, s:b, s:b}", "path", path, "patch", text, "truncated",
                      buf.size > PATCH_MAX, "binary", binary);
 out:
@@ -133,11 +133,11 @@ int ad_git_diff(const char *wt_path, const char *path, json_t **out, ad_git_err_
     git_repository *repo = NULL;
     git_diff *diff = NULL;
     *out = NULL;
-    if (path != NULL && !gitx_rel_path_safe(path)) {
-        return gitx_fail(e, AD_EINVAL, "invalid_path",
-                         "path must be relative to the worktree, without '..': %s", path);
+    if (path != NULL && !ad_gitx_rel_path_safe(path)) {
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_path",
+                            "path must be relative to the worktree, without '..': %s", path);
     }
-    int rc = gitx_open_worktree(wt_path, &repo, e);
+    int rc = ad_gitx_open_worktree(wt_path, &repo, e);
     if (rc != 0) {
         return rc;
     }

@@ -11,53 +11,53 @@
 #include "git/git.h"
 
 /* Fills e (message from fmt, reason) and returns code. */
-int gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
+int ad_gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Translates a libgit2 return code into an AD_E* code, logs libgit2's own
  * message and fills e with "<what>: <libgit2 message>". */
-int gitx_lib(ad_git_err_t *e, int gitrc, const char *what);
+int ad_gitx_lib(ad_git_err_t *e, int gitrc, const char *what);
 
 /* Opens the work tree whose top is exactly path (no upward search). Errors
  * as ad_git_open(). The repository is owned: git_repository_free(). */
-int gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e);
+int ad_gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e);
 
 /* Copies path into out without trailing slashes ("/" stays "/"). */
-int gitx_path_trim(const char *path, char *out, size_t outsz);
+int ad_gitx_path_trim(const char *path, char *out, size_t outsz);
 /* True when rel is a relative path with no "..", no empty or "."-only
  * components, no NUL; what a caller may join below a folder. */
-bool gitx_rel_path_safe(const char *rel);
+bool ad_gitx_rel_path_safe(const char *rel);
 
 /* The main worktree's folder of the repository repo belongs to (the parent
  * of the common .git folder); trailing slash removed. */
-int gitx_main_path(git_repository *repo, char *out, size_t outsz);
+int ad_gitx_main_path(git_repository *repo, char *out, size_t outsz);
 
 /* The commit HEAD of repo points at; AD_ENOENT when unborn. */
-int gitx_head_oid(git_repository *repo, git_oid *oid);
+int ad_gitx_head_oid(git_repository *repo, git_oid *oid);
 
 /* HEAD's branch short name as a JSON string, or JSON null (detached, no
  * HEAD). An unborn branch is named too: a fresh repository is on "main"
  * before its first commit. Returns a new reference. */
-json_t *gitx_head_branch_json(git_repository *repo);
+json_t *ad_gitx_head_branch_json(git_repository *repo);
 
 /* A JSON string of the n bytes at s, invalid UTF-8 (binary output, a cut
  * character) replaced by '?'. Returns a new reference. */
-json_t *gitx_json_text(const char *s, size_t n);
+json_t *ad_gitx_json_text(const char *s, size_t n);
 
 /* Looks up a local branch, or makes one tracking origin/<name> when only
  * that exists (what `git checkout <name>` does); *created tells which.
  * AD_ENOENT "unknown_branch" when neither exists. */
-int gitx_local_branch(git_repository *repo, const char *name, git_reference **out, bool *created,
-                      ad_git_err_t *e);
+int ad_gitx_local_branch(git_repository *repo, const char *name, git_reference **out, bool *created,
+                         ad_git_err_t *e);
 
 /* Appends every changed path of the work tree (untracked included when
  * untracked is set, ignored never) to arr, at most max; returns the total
  * count through *total. */
-int gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max, size_t *total,
-                       ad_git_err_t *e);
+int ad_gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max,
+                          size_t *total, ad_git_err_t *e);
 
 /* Ahead/behind as documented at ad_git_status(); kind is "upstream", "main"
  * or "none" and compare_ref the name counted against (empty for none). */
-int gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const char **kind,
-                      char *compare_ref, size_t refsz, ad_git_err_t *e);
+int ad_gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const char **kind,
+                         char *compare_ref, size_t refsz, ad_git_err_t *e);
 
 #endif

@@ -42,7 +42,7 @@ void ad_git_err_cleanup(ad_git_err_t *e)
     e->details = NULL;
 }
 
-int gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
+int ad_gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -52,7 +52,7 @@ int gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ..
     return code;
 }
 
-int gitx_lib(ad_git_err_t *e, int gitrc, const char *what)
+int ad_gitx_lib(ad_git_err_t *e, int gitrc, const char *what)
 {
     const git_error *ge = git_error_last();
     const char *text = ge && ge->message ? ge->message : "unknown libgit2 error";
@@ -86,7 +86,7 @@ int gitx_lib(ad_git_err_t *e, int gitrc, const char *what)
         break;
     }
     ad_log(AD_LOG_WARN, "git", "%s failed rc=%d error=\"%s\"", what, gitrc, text);
-    return gitx_fail(e, code, "", "%s: %s", what, text);
+    return ad_gitx_fail(e, code, "", "%s: %s", what, text);
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -144,7 +144,7 @@ bool ad_git_branch_name_valid(const char *name, char *why, size_t whysz)
     return true;
 }
 
-int gitx_path_trim(const char *path, char *out, size_t outsz)
+int ad_gitx_path_trim(const char *path, char *out, size_t outsz)
 {
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/') {
@@ -158,7 +158,7 @@ int gitx_path_trim(const char *path, char *out, size_t outsz)
     return 0;
 }
 
-bool gitx_rel_path_safe(const char *rel)
+bool ad_gitx_rel_path_safe(const char *rel)
 {
     if (rel == NULL || rel[0] == '\0' || rel[0] == '/' || strlen(rel) > 4000) {
         return false;
@@ -190,7 +190,7 @@ int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, co
         !ad_git_worktree_name_valid(name, why, sizeof(why))) {
         return AD_EINVAL;
     }
-    if (gitx_path_trim(repo_path, repo, sizeof(repo)) != 0) {
+    if (ad_gitx_path_trim(repo_path, repo, sizeof(repo)) != 0) {
         return AD_ETOOBIG;
     }
     const char *slash = strrchr(repo, '/');
@@ -204,7 +204,7 @@ int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, co
             return AD_EINVAL;
         }
         char base[PATH_MAX];
-        if (gitx_path_trim(base_dir, base, sizeof(base)) != 0) {
+        if (ad_gitx_path_trim(base_dir, base, sizeof(base)) != 0) {
             return AD_ETOOBIG;
         }
         n = snprintf(out, outsz, "%s/%s/%s", strcmp(base, "/") == 0 ? "" : base, folder, name);
@@ -217,7 +217,7 @@ int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, co
 
 /* ---- opening ---------------------------------------------------------------- */
 
-int gitx_main_path(git_repository *repo, char *out, size_t outsz)
+int ad_gitx_main_path(git_repository *repo, char *out, size_t outsz)
 {
     int rc;
     git_repository *main = NULL;
@@ -227,18 +227,18 @@ int gitx_main_path(git_repository *repo, char *out, size_t outsz)
         if (wd == NULL) {
             return AD_ESTATE;
         }
-        return gitx_path_trim(wd, out, outsz);
+        return ad_gitx_path_trim(wd, out, outsz);
     }
     if (git_repository_open(&main, git_repository_commondir(repo)) < 0) {
         return AD_EINTERNAL;
     }
     wd = git_repository_workdir(main);
-    rc = wd == NULL ? AD_ESTATE : gitx_path_trim(wd, out, outsz);
+    rc = wd == NULL ? AD_ESTATE : ad_gitx_path_trim(wd, out, outsz);
     git_repository_free(main);
     return rc;
 }
 
-int gitx_head_oid(git_repository *repo, git_oid *oid)
+int ad_gitx_head_oid(git_repository *repo, git_oid *oid)
 {
     git_reference *head = NULL;
     git_reference *resolved = NULL;
@@ -266,12 +266,12 @@ static int not_a_repository(const char *real, ad_git_err_t *e)
     if (git_repository_discover(&found, real, 0, NULL) == 0 &&
         git_repository_open(&repo, found.ptr) == 0 && git_repository_workdir(repo) != NULL) {
         char top[PATH_MAX];
-        gitx_path_trim(git_repository_workdir(repo), top, sizeof(top));
-        rc = gitx_fail(e, AD_EINVAL, "not_a_repository",
-                       "%s is inside the git work tree %s, not its top folder; give %s", real, top,
-                       top);
+        ad_gitx_path_trim(git_repository_workdir(repo), top, sizeof(top));
+        rc = ad_gitx_fail(e, AD_EINVAL, "not_a_repository",
+                          "%s is inside the git work tree %s, not its top folder; give %s", real,
+                          top, top);
     } else {
-        rc = gitx_fail(e, AD_EINVAL, "not_a_repository", "%s is not a git repository", real);
+        rc = ad_gitx_fail(e, AD_EINVAL, "not_a_repository", "%s is not a git repository", real);
     }
     git_repository_free(repo);
     git_buf_dispose(&found);
@@ -283,30 +283,31 @@ static int resolve_folder(const char *path, char *real, ad_git_err_t *e)
 {
     struct stat st;
     if (path == NULL || path[0] == '\0') {
-        return gitx_fail(e, AD_EINVAL, "invalid_path", "a path is required");
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_path", "a path is required");
     }
     if (path[0] != '/') {
-        return gitx_fail(e, AD_EINVAL, "invalid_path", "path must be absolute: %s", path);
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_path", "path must be absolute: %s", path);
     }
     if (strlen(path) >= PATH_MAX) {
-        return gitx_fail(e, AD_EINVAL, "invalid_path", "path too long");
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_path", "path too long");
     }
     if (stat(path, &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR) {
-            return gitx_fail(e, AD_ENOENT, "not_found", "no such folder: %s", path);
+            return ad_gitx_fail(e, AD_ENOENT, "not_found", "no such folder: %s", path);
         }
-        return gitx_fail(e, AD_EIO, "unreadable", "cannot read %s: %s", path, strerror(errno));
+        return ad_gitx_fail(e, AD_EIO, "unreadable", "cannot read %s: %s", path, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
-        return gitx_fail(e, AD_EINVAL, "not_a_repository", "%s is not a folder", path);
+        return ad_gitx_fail(e, AD_EINVAL, "not_a_repository", "%s is not a folder", path);
     }
     if (realpath(path, real) == NULL) {
-        return gitx_fail(e, AD_EIO, "unreadable", "cannot resolve %s: %s", path, strerror(errno));
+        return ad_gitx_fail(e, AD_EIO, "unreadable", "cannot resolve %s: %s", path,
+                            strerror(errno));
     }
     return 0;
 }
 
-int gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e)
+int ad_gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e)
 {
     char real[PATH_MAX];
     char top[PATH_MAX];
@@ -314,7 +315,7 @@ int gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e)
     int rc = ad_git_global_init();
     *out = NULL;
     if (rc != 0) {
-        return gitx_fail(e, rc, "", "libgit2 failed to initialise");
+        return ad_gitx_fail(e, rc, "", "libgit2 failed to initialise");
     }
     rc = resolve_folder(path, real, e);
     if (rc != 0) {
@@ -325,22 +326,22 @@ int gitx_open_worktree(const char *path, git_repository **out, ad_git_err_t *e)
         return not_a_repository(real, e);
     }
     if (grc == GIT_EOWNER) {
-        return gitx_fail(e, AD_EINVAL, "not_owned",
-                         "%s belongs to another user; git refuses to open it (see git's "
-                         "safe.directory)",
-                         real);
+        return ad_gitx_fail(e, AD_EINVAL, "not_owned",
+                            "%s belongs to another user; git refuses to open it (see git's "
+                            "safe.directory)",
+                            real);
     }
     if (grc < 0) {
-        return gitx_lib(e, grc, "open repository");
+        return ad_gitx_lib(e, grc, "open repository");
     }
     if (git_repository_is_bare(repo)) {
-        rc = gitx_fail(e, AD_ESTATE, "bare_repository",
-                       "%s is a bare repository (it has no work tree to run agents in)", real);
+        rc = ad_gitx_fail(e, AD_ESTATE, "bare_repository",
+                          "%s is a bare repository (it has no work tree to run agents in)", real);
         goto out;
     }
     /* A .git folder opens too; its work tree is elsewhere. */
     char wd[PATH_MAX];
-    if (gitx_path_trim(git_repository_workdir(repo), top, sizeof(top)) != 0 ||
+    if (ad_gitx_path_trim(git_repository_workdir(repo), top, sizeof(top)) != 0 ||
         realpath(top, wd) == NULL || strcmp(wd, real) != 0) {
         rc = not_a_repository(real, e);
         goto out;
@@ -352,7 +353,7 @@ out:
     return rc;
 }
 
-json_t *gitx_head_branch_json(git_repository *repo)
+json_t *ad_gitx_head_branch_json(git_repository *repo)
 {
     git_reference *head = NULL;
     json_t *v = json_null();
@@ -377,29 +378,29 @@ int ad_git_open(const char *path, json_t **out, ad_git_err_t *e)
     char main_path[PATH_MAX];
     char gitdir[PATH_MAX];
     *out = NULL;
-    int rc = gitx_open_worktree(path, &repo, e);
+    int rc = ad_gitx_open_worktree(path, &repo, e);
     if (rc != 0) {
         return rc;
     }
     bool linked = git_repository_is_worktree(repo);
-    if (gitx_main_path(repo, main_path, sizeof(main_path)) != 0) {
-        rc = gitx_fail(e, AD_ESTATE, "bare_repository",
-                       "the worktree %s belongs to a bare repository", path);
+    if (ad_gitx_main_path(repo, main_path, sizeof(main_path)) != 0) {
+        rc = ad_gitx_fail(e, AD_ESTATE, "bare_repository",
+                          "the worktree %s belongs to a bare repository", path);
         goto out;
     }
     int grc = git_repository_open(&main, main_path);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "open main worktree");
+        rc = ad_gitx_lib(e, grc, "open main worktree");
         goto out;
     }
-    gitx_path_trim(git_repository_commondir(repo), gitdir, sizeof(gitdir));
+    ad_gitx_path_trim(git_repository_commondir(repo), gitdir, sizeof(gitdir));
     const char *slash = strrchr(main_path, '/');
     *out = json_pack("{s:s, s:s, s:s, s:o, s:b}", "path", main_path, "name",
                      slash && slash[1] ? slash + 1 : main_path, "gitDir", gitdir, "branch",
-                     gitx_head_branch_json(main), "givenWorktree", linked);
+                     ad_gitx_head_branch_json(main), "givenWorktree", linked);
     if (*out == NULL) {
-        rc = gitx_fail(e, AD_EINVAL, "invalid_path", "%s resolves to a path that is not UTF-8",
-                       path);
+        rc = ad_gitx_fail(e, AD_EINVAL, "invalid_path", "%s resolves to a path that is not UTF-8",
+                          path);
     }
 out:
     git_repository_free(main);
@@ -407,7 +408,7 @@ out:
     return rc;
 }
 
-json_t *gitx_json_text(const char *s, size_t n)
+json_t *ad_gitx_json_text(const char *s, size_t n)
 {
     json_t *v = json_stringn(s, n);
     if (v != NULL) {

@@ -116,14 +116,14 @@ static int run_command(const char *dir, const char *command, uint64_t timeout_ms
         if (devnull >= 0) {
             close(devnull);
         }
-        return gitx_fail(e, AD_EIO, "io", "cannot run the setup command: %s", strerror(errno));
+        return ad_gitx_fail(e, AD_EIO, "io", "cannot run the setup command: %s", strerror(errno));
     }
     pid_t pid = fork();
     if (pid < 0) {
         close(devnull);
         close(fds[0]);
         close(fds[1]);
-        return gitx_fail(e, AD_EIO, "io", "cannot start the setup command: %s", strerror(errno));
+        return ad_gitx_fail(e, AD_EIO, "io", "cannot start the setup command: %s", strerror(errno));
     }
     if (pid == 0) {
         /* Only async-signal-safe calls between fork and exec. */
@@ -201,18 +201,18 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     *out = NULL;
 
     if (src_path == NULL || src_path[0] != '/' || wt_path == NULL || wt_path[0] != '/') {
-        rc = gitx_fail(e, AD_EINVAL, "invalid_path", "setup needs absolute folders");
+        rc = ad_gitx_fail(e, AD_EINVAL, "invalid_path", "setup needs absolute folders");
         goto out;
     }
     if (files != NULL && !json_is_array(files)) {
-        rc = gitx_fail(e, AD_EINVAL, "invalid_setup", "setup files must be a list of paths");
+        rc = ad_gitx_fail(e, AD_EINVAL, "invalid_setup", "setup files must be a list of paths");
         goto out;
     }
     json_array_foreach(files, i, v)
     {
-        if (!json_is_string(v) || !gitx_rel_path_safe(json_string_value(v))) {
-            rc = gitx_fail(e, AD_EINVAL, "invalid_setup",
-                           "setup file %zu must be a relative path without '..'", i);
+        if (!json_is_string(v) || !ad_gitx_rel_path_safe(json_string_value(v))) {
+            rc = ad_gitx_fail(e, AD_EINVAL, "invalid_setup",
+                              "setup file %zu must be a relative path without '..'", i);
             goto out;
         }
     }
@@ -229,8 +229,8 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
             continue;
         }
         if (mkdirs_below(wt_path, rel) != 0 || copy_file(src, dst, st.st_mode) != 0) {
-            rc = gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
-                           strerror(errno));
+            rc = ad_gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
+                              strerror(errno));
             goto out;
         }
         json_array_append_new(copied, json_string(rel));
@@ -241,7 +241,7 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     if (command != NULL && command[0] != '\0') {
         int st = 0;
         if (atomic_load(&shutting_down)) {
-            rc = gitx_fail(e, AD_ECLOSED, "shutting_down", "agentd is shutting down");
+            rc = ad_gitx_fail(e, AD_ECLOSED, "shutting_down", "agentd is shutting down");
             goto out;
         }
         rc = run_command(wt_path, command, timeout_ms ? timeout_ms : 300000, &output, &truncated,
@@ -260,8 +260,8 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     *out = json_pack("{s:O, s:O, s:s?, s:o, s:o, s:b, s:o, s:b}", "copied", copied, "missing",
                      missing, "command", command && command[0] ? command : NULL, "exitCode",
                      exit_code, "signal", signal_no, "timedOut", timed_out, "output",
-                     gitx_json_text(output.data ? output.data : "", output.len), "outputTruncated",
-                     truncated);
+                     ad_gitx_json_text(output.data ? output.data : "", output.len),
+                     "outputTruncated", truncated);
 out:
     ad_buf_cleanup(&output);
     json_decref(copied);

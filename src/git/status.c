@@ -73,11 +73,11 @@ static int status_list(git_repository *repo, bool untracked, git_status_list **o
         opts.flags |= GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
     }
     int grc = git_status_list_new(out, repo, &opts);
-    return grc < 0 ? gitx_lib(e, grc, "read status") : 0;
+    return grc < 0 ? ad_gitx_lib(e, grc, "read status") : 0;
 }
 
-int gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max, size_t *total,
-                       ad_git_err_t *e)
+int ad_gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, size_t max,
+                          size_t *total, ad_git_err_t *e)
 {
     git_status_list *list = NULL;
     int rc = status_list(repo, untracked, &list, e);
@@ -130,8 +130,8 @@ out:
     return rc;
 }
 
-int gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const char **kind,
-                      char *compare_ref, size_t refsz, ad_git_err_t *e)
+int ad_gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const char **kind,
+                         char *compare_ref, size_t refsz, ad_git_err_t *e)
 {
     git_reference *head = NULL;
     git_reference *up = NULL;
@@ -143,7 +143,7 @@ int gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const
     *kind = "none";
     compare_ref[0] = '\0';
 
-    if (gitx_head_oid(repo, &oid) != 0) {
+    if (ad_gitx_head_oid(repo, &oid) != 0) {
         goto out; /* unborn: nothing to count */
     }
     if (git_repository_head(&head, repo) == 0 && git_reference_is_branch(head) &&
@@ -165,7 +165,7 @@ int gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const
     }
     int grc = git_graph_ahead_behind(ahead, behind, repo, &oid, &other);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "count ahead/behind");
+        rc = ad_gitx_lib(e, grc, "count ahead/behind");
     }
 out:
     git_reference_free(mhead);
@@ -184,7 +184,7 @@ int ad_git_status(const char *wt_path, json_t **out, ad_git_err_t *e)
     const char *kind = "none";
     char ref[256];
     *out = NULL;
-    int rc = gitx_open_worktree(wt_path, &repo, e);
+    int rc = ad_gitx_open_worktree(wt_path, &repo, e);
     if (rc != 0) {
         return rc;
     }
@@ -192,7 +192,7 @@ int ad_git_status(const char *wt_path, json_t **out, ad_git_err_t *e)
     if (rc != 0) {
         goto out;
     }
-    rc = gitx_ahead_behind(repo, &ahead, &behind, &kind, ref, sizeof(ref), e);
+    rc = ad_gitx_ahead_behind(repo, &ahead, &behind, &kind, ref, sizeof(ref), e);
     if (rc != 0) {
         goto out;
     }
@@ -221,7 +221,7 @@ int ad_git_status(const char *wt_path, json_t **out, ad_git_err_t *e)
                      "isClean", n == 0, "ahead", (json_int_t)ahead, "behind", (json_int_t)behind,
                      "modified", (json_int_t)modified, "staged", (json_int_t)staged, "untracked",
                      (json_int_t)untracked, "conflicted", (json_int_t)conflicted, "branch",
-                     detached ? json_null() : gitx_head_branch_json(repo), "detached", detached,
+                     detached ? json_null() : ad_gitx_head_branch_json(repo), "detached", detached,
                      "compareRef", ref[0] ? ref : NULL, "compareKind", kind, "files", files,
                      "filesTruncated", n > STATUS_FILES_MAX);
 out:
@@ -237,13 +237,13 @@ int ad_git_branches(const char *wt_path, json_t **out, ad_git_err_t *e)
     git_reference *ref = NULL;
     git_branch_t type;
     *out = NULL;
-    int rc = gitx_open_worktree(wt_path, &repo, e);
+    int rc = ad_gitx_open_worktree(wt_path, &repo, e);
     if (rc != 0) {
         return rc;
     }
     int grc = git_branch_iterator_new(&it, repo, GIT_BRANCH_ALL);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "list branches");
+        rc = ad_gitx_lib(e, grc, "list branches");
         goto out;
     }
     json_t *local = json_array();
@@ -259,7 +259,7 @@ int ad_git_branches(const char *wt_path, json_t **out, ad_git_err_t *e)
     }
     bool detached = git_repository_head_detached(repo) == 1;
     *out = json_pack("{s:o, s:o, s:o}", "local", local, "remote", remote, "current",
-                     detached ? json_null() : gitx_head_branch_json(repo));
+                     detached ? json_null() : ad_gitx_head_branch_json(repo));
 out:
     git_branch_iterator_free(it);
     git_repository_free(repo);
@@ -283,18 +283,18 @@ int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t
 
     if (!ad_git_branch_name_valid(branch, why, sizeof(why))) {
         json_decref(files);
-        return gitx_fail(e, AD_EINVAL, "invalid_branch", "%s", why);
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_branch", "%s", why);
     }
-    int rc = gitx_open_worktree(wt_path, &repo, e);
+    int rc = ad_gitx_open_worktree(wt_path, &repo, e);
     if (rc != 0) {
         goto out;
     }
-    json_t *current = gitx_head_branch_json(repo);
+    json_t *current = ad_gitx_head_branch_json(repo);
     bool same = !create && git_repository_head_detached(repo) != 1 && json_is_string(current) &&
                 strcmp(json_string_value(current), branch) == 0;
     json_decref(current);
     if (same) {
-        if (gitx_head_oid(repo, &oid) == 0) {
+        if (ad_gitx_head_oid(repo, &oid) == 0) {
             char hex[GIT_OID_HEXSZ + 1];
             git_oid_tostr(hex, sizeof(hex), &oid);
             *out = json_pack("{s:s, s:s, s:b}", "branch", branch, "head", hex, "created", false);
@@ -305,49 +305,49 @@ int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t
     }
     /* Untracked files survive a safe checkout; tracked changes would be
      * carried over or lost, so they block it. */
-    rc = gitx_changed_files(repo, false, files, 200, &total, e);
+    rc = ad_gitx_changed_files(repo, false, files, 200, &total, e);
     if (rc != 0) {
         goto out;
     }
     if (total > 0) {
-        rc = gitx_fail(e, AD_ESTATE, "dirty",
-                       "the worktree has %zu uncommitted change%s; commit or stash before "
-                       "checking out '%s'",
-                       total, total == 1 ? "" : "s", branch);
+        rc = ad_gitx_fail(e, AD_ESTATE, "dirty",
+                          "the worktree has %zu uncommitted change%s; commit or stash before "
+                          "checking out '%s'",
+                          total, total == 1 ? "" : "s", branch);
         e->details = json_pack("{s:O, s:I, s:b}", "changedFiles", files, "changedFileCount",
                                (json_int_t)total, "truncated", total > json_array_size(files));
         goto out;
     }
     if (create) {
         if (git_branch_lookup(&existing, repo, branch, GIT_BRANCH_LOCAL) == 0) {
-            rc = gitx_fail(e, AD_EEXIST, "branch_exists", "branch '%s' already exists", branch);
+            rc = ad_gitx_fail(e, AD_EEXIST, "branch_exists", "branch '%s' already exists", branch);
             goto out;
         }
-        if (gitx_head_oid(repo, &oid) != 0 || git_commit_lookup(&head_commit, repo, &oid) != 0) {
-            rc = gitx_fail(e, AD_ESTATE, "unborn_head",
-                           "the worktree has no commit yet to branch from");
+        if (ad_gitx_head_oid(repo, &oid) != 0 || git_commit_lookup(&head_commit, repo, &oid) != 0) {
+            rc = ad_gitx_fail(e, AD_ESTATE, "unborn_head",
+                              "the worktree has no commit yet to branch from");
             goto out;
         }
         int grc = git_branch_create(&ref, repo, branch, head_commit, 0);
         if (grc < 0) {
-            rc = gitx_lib(e, grc, "create branch");
+            rc = ad_gitx_lib(e, grc, "create branch");
             goto out;
         }
         created = true;
     } else {
-        rc = gitx_local_branch(repo, branch, &ref, &created, e);
+        rc = ad_gitx_local_branch(repo, branch, &ref, &created, e);
         if (rc != 0) {
             goto out;
         }
         if (git_branch_is_checked_out(ref) == 1) {
-            rc = gitx_fail(e, AD_ESTATE, "branch_checked_out",
-                           "branch '%s' is checked out in another worktree", branch);
+            rc = ad_gitx_fail(e, AD_ESTATE, "branch_checked_out",
+                              "branch '%s' is checked out in another worktree", branch);
             goto out;
         }
     }
     int grc = git_reference_peel(&target, ref, GIT_OBJECT_COMMIT);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "resolve branch");
+        rc = ad_gitx_lib(e, grc, "resolve branch");
         goto out;
     }
     git_checkout_options copts;
@@ -355,15 +355,16 @@ int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t
     copts.checkout_strategy = GIT_CHECKOUT_SAFE;
     grc = git_checkout_tree(repo, target, &copts);
     if (grc == GIT_ECONFLICT) {
-        rc = gitx_fail(e, AD_ESTATE, "conflict",
-                       "checking out '%s' would overwrite untracked files in the worktree", branch);
+        rc = ad_gitx_fail(e, AD_ESTATE, "conflict",
+                          "checking out '%s' would overwrite untracked files in the worktree",
+                          branch);
         goto out;
     }
     if (grc == 0) {
         grc = git_repository_set_head(repo, git_reference_name(ref));
     }
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "check out");
+        rc = ad_gitx_lib(e, grc, "check out");
         goto out;
     }
     char hex[GIT_OID_HEXSZ + 1];

@@ -33,20 +33,20 @@ static int open_main(const char *repo_path, git_repository **out, char *main_pat
                      ad_git_err_t *e)
 {
     git_repository *repo = NULL;
-    int rc = gitx_open_worktree(repo_path, &repo, e);
+    int rc = ad_gitx_open_worktree(repo_path, &repo, e);
     if (rc != 0) {
         return rc;
     }
-    if (gitx_main_path(repo, main_path, mpsz) != 0) {
+    if (ad_gitx_main_path(repo, main_path, mpsz) != 0) {
         git_repository_free(repo);
-        return gitx_fail(e, AD_ESTATE, "bare_repository", "%s belongs to a bare repository",
-                         repo_path);
+        return ad_gitx_fail(e, AD_ESTATE, "bare_repository", "%s belongs to a bare repository",
+                            repo_path);
     }
     if (git_repository_is_worktree(repo)) {
         git_repository_free(repo);
         int grc = git_repository_open(&repo, main_path);
         if (grc < 0) {
-            return gitx_lib(e, grc, "open main worktree");
+            return ad_gitx_lib(e, grc, "open main worktree");
         }
     }
     *out = repo;
@@ -66,11 +66,11 @@ static json_t *oid_json(const git_oid *oid)
 static json_t *main_entry(git_repository *repo, const char *main_path)
 {
     git_oid oid;
-    bool has_head = gitx_head_oid(repo, &oid) == 0;
+    bool has_head = ad_gitx_head_oid(repo, &oid) == 0;
     bool detached = git_repository_head_detached(repo) == 1;
     return json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:b, s:n, s:b, s:b}", "name",
                      base_name(main_path), "path", main_path, "branch",
-                     detached ? json_null() : gitx_head_branch_json(repo), "head",
+                     detached ? json_null() : ad_gitx_head_branch_json(repo), "head",
                      oid_json(has_head ? &oid : NULL), "detached", detached, "isMain", true,
                      "locked", false, "lockReason", "prunable", false, "missing", false);
 }
@@ -82,7 +82,7 @@ static json_t *lock_reason(git_buf *reason)
     while (n > 0 && (reason->ptr[n - 1] == '\n' || reason->ptr[n - 1] == '\r')) {
         n--;
     }
-    return gitx_json_text(reason->ptr, n);
+    return ad_gitx_json_text(reason->ptr, n);
 }
 
 /* Reads <common dir>/worktrees/<name>/HEAD itself: libgit2 1.5 cannot
@@ -140,7 +140,7 @@ static json_t *linked_entry(git_repository *repo, const char *name)
                git_error_last() ? git_error_last()->message : "");
         goto out;
     }
-    if (gitx_path_trim(git_worktree_path(wt), path, sizeof(path)) != 0) {
+    if (ad_gitx_path_trim(git_worktree_path(wt), path, sizeof(path)) != 0) {
         goto out;
     }
     bool missing = lstat(path, &st) != 0;
@@ -176,7 +176,7 @@ int ad_git_worktree_list(const char *repo_path, json_t **out, ad_git_err_t *e)
     }
     int grc = git_worktree_list(&names, repo);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "list worktrees");
+        rc = ad_gitx_lib(e, grc, "list worktrees");
         goto out;
     }
     if (names.count > 1) {
@@ -236,8 +236,8 @@ static void set_upstream_origin(git_repository *repo, const char *name)
     git_config_free(cfg);
 }
 
-int gitx_local_branch(git_repository *repo, const char *name, git_reference **out, bool *created,
-                      ad_git_err_t *e)
+int ad_gitx_local_branch(git_repository *repo, const char *name, git_reference **out, bool *created,
+                         ad_git_err_t *e)
 {
     git_reference *remote = NULL;
     git_commit *commit = NULL;
@@ -248,13 +248,13 @@ int gitx_local_branch(git_repository *repo, const char *name, git_reference **ou
         return 0;
     }
     if (grc != GIT_ENOTFOUND) {
-        return gitx_lib(e, grc, "look up branch");
+        return ad_gitx_lib(e, grc, "look up branch");
     }
     snprintf(rname, sizeof(rname), "origin/%s", name);
     int rc = 0;
     if (git_branch_lookup(&remote, repo, rname, GIT_BRANCH_REMOTE) != 0 ||
         git_reference_target(remote) == NULL) {
-        rc = gitx_fail(e, AD_ENOENT, "unknown_branch", "no branch named '%s'", name);
+        rc = ad_gitx_fail(e, AD_ENOENT, "unknown_branch", "no branch named '%s'", name);
         goto out;
     }
     grc = git_commit_lookup(&commit, repo, git_reference_target(remote));
@@ -265,7 +265,7 @@ int gitx_local_branch(git_repository *repo, const char *name, git_reference **ou
         set_upstream_origin(repo, name);
         *created = true;
     } else {
-        rc = gitx_lib(e, grc, "create branch from origin");
+        rc = ad_gitx_lib(e, grc, "create branch from origin");
     }
 out:
     git_commit_free(commit);
@@ -282,23 +282,23 @@ static int create_branch(git_repository *repo, const char *name, const char *bas
     git_commit *commit = NULL;
     int rc = 0;
     if (git_branch_lookup(&existing, repo, name, GIT_BRANCH_LOCAL) == 0) {
-        rc = gitx_fail(e, AD_EEXIST, "branch_exists", "branch '%s' already exists", name);
+        rc = ad_gitx_fail(e, AD_EEXIST, "branch_exists", "branch '%s' already exists", name);
         goto out;
     }
     const char *spec = base != NULL && base[0] != '\0' ? base : "HEAD";
     if (git_revparse_single(&obj, repo, spec) != 0 ||
         git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) != 0) {
         if (base == NULL || base[0] == '\0') {
-            rc = gitx_fail(e, AD_ESTATE, "unborn_head",
-                           "the repository has no commits yet; commit once before branching");
+            rc = ad_gitx_fail(e, AD_ESTATE, "unborn_head",
+                              "the repository has no commits yet; commit once before branching");
         } else {
-            rc = gitx_fail(e, AD_EINVAL, "unknown_base", "base '%s' names no commit", base);
+            rc = ad_gitx_fail(e, AD_EINVAL, "unknown_base", "base '%s' names no commit", base);
         }
         goto out;
     }
     int grc = git_branch_create(out, repo, name, commit, 0);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "create branch");
+        rc = ad_gitx_lib(e, grc, "create branch");
     }
 out:
     git_commit_free(commit);
@@ -320,42 +320,42 @@ int ad_git_worktree_add(const ad_git_add_opts_t *o, json_t **out, ad_git_err_t *
     *out = NULL;
 
     if (!ad_git_worktree_name_valid(o->name, why, sizeof(why))) {
-        return gitx_fail(e, AD_EINVAL, "invalid_name", "%s", why);
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_name", "%s", why);
     }
     if (!ad_git_branch_name_valid(o->branch, why, sizeof(why))) {
-        return gitx_fail(e, AD_EINVAL, "invalid_branch", "%s", why);
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_branch", "%s", why);
     }
     if (o->path == NULL || o->path[0] != '/' || strlen(o->path) >= PATH_MAX - 64) {
-        return gitx_fail(e, AD_EINVAL, "invalid_path", "the worktree path must be absolute");
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_path", "the worktree path must be absolute");
     }
     if (lstat(o->path, &st) == 0) {
-        return gitx_fail(e, AD_EEXIST, "path_exists", "%s already exists", o->path);
+        return ad_gitx_fail(e, AD_EEXIST, "path_exists", "%s already exists", o->path);
     }
     rc = open_main(o->repo_path, &repo, main_path, sizeof(main_path), e);
     if (rc != 0) {
         return rc;
     }
     if (git_worktree_lookup(&wt, repo, o->name) == 0) {
-        rc = gitx_fail(e, AD_EEXIST, "worktree_exists",
-                       "the repository already has a worktree named '%s'", o->name);
+        rc = ad_gitx_fail(e, AD_EEXIST, "worktree_exists",
+                          "the repository already has a worktree named '%s'", o->name);
         goto out;
     }
     if (o->create_branch) {
         rc = create_branch(repo, o->branch, o->base, &branch, e);
         branch_created = rc == 0;
     } else {
-        rc = gitx_local_branch(repo, o->branch, &branch, &branch_created, e);
+        rc = ad_gitx_local_branch(repo, o->branch, &branch, &branch_created, e);
         if (rc == 0 && git_branch_is_checked_out(branch) == 1) {
-            rc = gitx_fail(e, AD_ESTATE, "branch_checked_out",
-                           "branch '%s' is already checked out in another worktree", o->branch);
+            rc = ad_gitx_fail(e, AD_ESTATE, "branch_checked_out",
+                              "branch '%s' is already checked out in another worktree", o->branch);
         }
     }
     if (rc != 0) {
         goto out;
     }
     if (make_parents(o->path) != 0) {
-        rc = gitx_fail(e, AD_EIO, "io", "cannot create the folders above %s: %s", o->path,
-                       strerror(errno));
+        rc = ad_gitx_fail(e, AD_EIO, "io", "cannot create the folders above %s: %s", o->path,
+                          strerror(errno));
         goto out;
     }
     git_worktree_add_options aopts;
@@ -364,12 +364,12 @@ int ad_git_worktree_add(const ad_git_add_opts_t *o, json_t **out, ad_git_err_t *
     aopts.checkout_options.checkout_strategy = GIT_CHECKOUT_FORCE;
     int grc = git_worktree_add(&wt, repo, o->name, o->path, &aopts);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "add worktree");
+        rc = ad_gitx_lib(e, grc, "add worktree");
         goto out;
     }
     json_t *entry = linked_entry(repo, o->name);
     if (entry == NULL) {
-        rc = gitx_fail(e, AD_EINTERNAL, "", "the new worktree %s cannot be read back", o->name);
+        rc = ad_gitx_fail(e, AD_EINTERNAL, "", "the new worktree %s cannot be read back", o->name);
         goto out;
     }
     json_object_set_new(entry, "branchCreated", json_boolean(branch_created));
@@ -429,14 +429,14 @@ static int find_linked(git_repository *repo, const char *path, git_worktree **ou
     *out = NULL;
     int grc = git_worktree_list(&names, repo);
     if (grc < 0) {
-        return gitx_lib(e, grc, "list worktrees");
+        return ad_gitx_lib(e, grc, "list worktrees");
     }
     for (size_t i = 0; i < names.count && *out == NULL; i++) {
         git_worktree *wt = NULL;
         if (git_worktree_lookup(&wt, repo, names.strings[i]) != 0) {
             continue;
         }
-        if (gitx_path_trim(git_worktree_path(wt), wpath, sizeof(wpath)) == 0 &&
+        if (ad_gitx_path_trim(git_worktree_path(wt), wpath, sizeof(wpath)) == 0 &&
             same_path(wpath, path)) {
             *out = wt;
         } else {
@@ -458,12 +458,12 @@ static int check_no_work(git_worktree *wt, ad_git_err_t *e)
     int grc = git_repository_open_from_worktree(&repo, wt);
     int rc;
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "open worktree");
+        rc = ad_gitx_lib(e, grc, "open worktree");
         goto out;
     }
-    rc = gitx_changed_files(repo, true, files, 200, &total, e);
+    rc = ad_gitx_changed_files(repo, true, files, 200, &total, e);
     if (rc == 0) {
-        rc = gitx_ahead_behind(repo, &ahead, &behind, &kind, ref, sizeof(ref), e);
+        rc = ad_gitx_ahead_behind(repo, &ahead, &behind, &kind, ref, sizeof(ref), e);
     }
     if (rc != 0) {
         goto out;
@@ -471,15 +471,15 @@ static int check_no_work(git_worktree *wt, ad_git_err_t *e)
     if (total > 0 || ahead > 0) {
         const char *wpath = git_worktree_path(wt);
         if (total > 0) {
-            rc = gitx_fail(e, AD_ESTATE, "dirty",
-                           "worktree %s has %zu changed file%s; commit them or delete with "
-                           "force=true",
-                           wpath, total, total == 1 ? "" : "s");
+            rc = ad_gitx_fail(e, AD_ESTATE, "dirty",
+                              "worktree %s has %zu changed file%s; commit them or delete with "
+                              "force=true",
+                              wpath, total, total == 1 ? "" : "s");
         } else {
-            rc = gitx_fail(e, AD_ESTATE, "unpushed",
-                           "worktree %s has %zu commit%s not on %s; push or merge them, or "
-                           "delete with force=true",
-                           wpath, ahead, ahead == 1 ? "" : "s", ref);
+            rc = ad_gitx_fail(e, AD_ESTATE, "unpushed",
+                              "worktree %s has %zu commit%s not on %s; push or merge them, or "
+                              "delete with force=true",
+                              wpath, ahead, ahead == 1 ? "" : "s", ref);
         }
         json_decref(e->details);
         e->details =
@@ -506,16 +506,17 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
     bool removed = false;
     *out = NULL;
 
-    if (wt_path == NULL || wt_path[0] != '/' || gitx_path_trim(wt_path, path, sizeof(path)) != 0) {
-        return gitx_fail(e, AD_EINVAL, "invalid_path", "the worktree path must be absolute");
+    if (wt_path == NULL || wt_path[0] != '/' ||
+        ad_gitx_path_trim(wt_path, path, sizeof(path)) != 0) {
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_path", "the worktree path must be absolute");
     }
     int rc = open_main(repo_path, &repo, main_path, sizeof(main_path), e);
     if (rc != 0) {
         return rc;
     }
     if (same_path(path, main_path)) {
-        rc = gitx_fail(e, AD_EPERM, "main_worktree",
-                       "%s is the repository's main worktree; it is never deleted", path);
+        rc = ad_gitx_fail(e, AD_EPERM, "main_worktree",
+                          "%s is the repository's main worktree; it is never deleted", path);
         goto out;
     }
     rc = find_linked(repo, path, &wt, e);
@@ -525,8 +526,8 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
     bool present = lstat(path, &st) == 0;
     if (wt == NULL) {
         if (present) {
-            rc = gitx_fail(e, AD_ESTATE, "not_a_worktree",
-                           "%s is not a worktree of %s; refusing to delete it", path, main_path);
+            rc = ad_gitx_fail(e, AD_ESTATE, "not_a_worktree",
+                              "%s is not a worktree of %s; refusing to delete it", path, main_path);
             goto out;
         }
         *out = json_pack("{s:b, s:b}", "removed", false, "pruned", false);
@@ -534,8 +535,9 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
     }
     int locked = git_worktree_is_locked(&reason, wt);
     if (locked > 0 && !force) {
-        rc = gitx_fail(e, AD_ESTATE, "locked", "worktree %s is locked%s%s; delete with force=true",
-                       path, reason.size ? ": " : "", reason.size ? reason.ptr : "");
+        rc = ad_gitx_fail(e, AD_ESTATE, "locked",
+                          "worktree %s is locked%s%s; delete with force=true", path,
+                          reason.size ? ": " : "", reason.size ? reason.ptr : "");
         goto out;
     }
     if (present) {
@@ -549,12 +551,13 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
          * a repository of its own and is never deleted here. */
         snprintf(gitlink, sizeof(gitlink), "%s/.git", path);
         if (!S_ISDIR(st.st_mode) || (lstat(gitlink, &st) == 0 && !S_ISREG(st.st_mode))) {
-            rc = gitx_fail(e, AD_ESTATE, "not_a_worktree",
-                           "%s does not look like a linked worktree; refusing to delete it", path);
+            rc = ad_gitx_fail(e, AD_ESTATE, "not_a_worktree",
+                              "%s does not look like a linked worktree; refusing to delete it",
+                              path);
             goto out;
         }
         if (remove_tree(path) != 0) {
-            rc = gitx_fail(e, AD_EIO, "io", "cannot delete %s: %s", path, strerror(rm_errno));
+            rc = ad_gitx_fail(e, AD_EIO, "io", "cannot delete %s: %s", path, strerror(rm_errno));
             goto out;
         }
         removed = true;
@@ -564,7 +567,7 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
     popts.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
     int grc = git_worktree_prune(wt, &popts);
     if (grc < 0) {
-        rc = gitx_lib(e, grc, "prune worktree");
+        rc = ad_gitx_lib(e, grc, "prune worktree");
         goto out;
     }
     ad_log(AD_LOG_INFO, "git", "worktree removed repo=%s path=%s force=%d", main_path, path,

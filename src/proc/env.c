@@ -17,7 +17,6 @@
 
 extern char **environ;
 
-#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define MAX_ENV 4096
 
 static const char *const inherited[] = {"PATH",  "HOME",   "LANG", "USER", "LOGNAME",
@@ -105,7 +104,7 @@ int ad_proc_env_build(const char *const *extra, bool pty, char ***out, char *err
         }
     }
     if (find(env, n, "PATH=", 4) == n) {
-        env[n++] = ad_xstrdup("PATH=" DEFAULT_PATH);
+        env[n++] = ad_xstrdup("PATH=" AD_DEFAULT_PATH);
     }
     if (pty && find(env, n, "TERM=", 4) == n) {
         env[n++] = ad_xstrdup("TERM=xterm-256color");
@@ -135,79 +134,4 @@ const char *ad_proc_env_get(char *const *env, const char *name)
         }
     }
     return NULL;
-}
-
-/* 0 when path names an executable regular file, else AD_ENOENT/AD_EPERM. */
-static int check_exec(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || S_ISDIR(st.st_mode)) {
-        return AD_ENOENT;
-    }
-    return access(path, X_OK) == 0 ? 0 : AD_EPERM;
-}
-
-int ad_proc_which_in(const char *argv0, const char *path, const char *cwd, char *out, size_t outsz)
-{
-    char buf[4096];
-    if (argv0 == NULL || argv0[0] == '\0') {
-        return AD_ENOENT;
-    }
-    if (strchr(argv0, '/') != NULL) {
-        if (argv0[0] != '/' && cwd != NULL) {
-            if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, argv0) >= sizeof(buf)) {
-                return AD_ETOOBIG;
-            }
-        } else if ((size_t)snprintf(buf, sizeof(buf), "%s", argv0) >= sizeof(buf)) {
-            return AD_ETOOBIG;
-        }
-        int rc = check_exec(buf);
-        if (rc == 0 && (size_t)snprintf(out, outsz, "%s", buf) >= outsz) {
-            return AD_ETOOBIG;
-        }
-        return rc;
-    }
-    if (path == NULL) {
-        path = getenv("PATH");
-    }
-    if (path == NULL) {
-        path = DEFAULT_PATH;
-    }
-    int best = AD_ENOENT;
-    const char *p = path;
-    for (;;) {
-        const char *colon = strchr(p, ':');
-        size_t dl = colon != NULL ? (size_t)(colon - p) : strlen(p);
-        /* An empty entry means the current directory, as for execvp. */
-        int w;
-        if (dl > 0) {
-            w = snprintf(buf, sizeof(buf), "%.*s/%s", (int)dl, p, argv0);
-        } else if (cwd != NULL) {
-            w = snprintf(buf, sizeof(buf), "%s/%s", cwd, argv0);
-        } else {
-            w = snprintf(buf, sizeof(buf), "./%s", argv0);
-        }
-        if (w > 0 && (size_t)w < sizeof(buf) && buf[0] == '/') {
-            int rc = check_exec(buf);
-            if (rc == 0) {
-                if ((size_t)snprintf(out, outsz, "%s", buf) >= outsz) {
-                    return AD_ETOOBIG;
-                }
-                return 0;
-            }
-            if (rc == AD_EPERM) {
-                best = AD_EPERM;
-            }
-        }
-        if (colon == NULL) {
-            break;
-        }
-        p = colon + 1;
-    }
-    return best;
-}
-
-int ad_proc_which(const char *argv0, const char *path, char *out, size_t outsz)
-{
-    return ad_proc_which_in(argv0, path, NULL, out, outsz);
 }

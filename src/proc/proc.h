@@ -107,15 +107,6 @@ size_t ad_procs_count(const ad_procs_t *s);
 int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *opts, ad_proc_t **out, char *err,
                   size_t errsz);
 
-/* Finds argv0 like execvp would with PATH (path may be NULL: agentd's own
- * PATH) and writes the absolute or relative path that would run into out.
- * AD_ENOENT / AD_EPERM / AD_ETOOBIG. Any thread. */
-int ad_proc_which(const char *argv0, const char *path, char *out, size_t outsz);
-/* ad_proc_which() with a cwd that relative names (with a '/') and empty
- * PATH entries are taken from (NULL: relative names as given, empty entries
- * skipped). With a cwd the result is always absolute. Any thread. */
-int ad_proc_which_in(const char *argv0, const char *path, const char *cwd, char *out, size_t outsz);
-
 pid_t ad_proc_pid(const ad_proc_t *p);
 bool ad_proc_is_pty(const ad_proc_t *p);
 bool ad_proc_paused(const ad_proc_t *p);

@@ -1,13 +1,92 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * proc internals shared by proc.c and env.c: building a child's environment
- * and finding its executable. Not for other subsystems.
+ * Private to src/proc: the process and supervisor structures, and what
+ * its files share (proc.c: reaping, close ordering, stop; io.c: output and
+ * input; spawn.c: fork/exec; env.c: the child's environment).
  */
 #ifndef AD_PROC_INT_H
 #define AD_PROC_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "proc/proc.h"
+
+#define AD_PROC_RBUF_SIZE 65536
+#define AD_PROC_SHRINK_ABOVE 65536
+#define AD_PROC_DEF_GRACE_MS 5000
+#define AD_PROC_DEF_DRAIN_MS 2000
+#define AD_PROC_DEF_MAX_LINE (8u << 20)
+#define AD_PROC_DEF_MAX_STDIN (4u << 20)
+
+typedef struct {
+    uv_pipe_t pipe;
+    ad_proc_t *p;
+    ad_proc_stream_t stream;
+    bool used;     /* the handle was initialized */
+    bool eof;      /* no more output will come */
+    bool skipping; /* dropping the rest of a line cut at the cap */
+    ad_buf_t line;
+    char rbuf[AD_PROC_RBUF_SIZE];
+} ad_rstream_t;
+
+typedef struct {
+    uv_write_t req;
+    ad_proc_t *p;
+    size_t len;
+    char data[];
+} ad_wreq_t;
+
+struct ad_proc {
+    ad_procs_t *s;
+    ad_proc_t *next, *prev;
+    pid_t pid;
+    bool pty;
+    ad_rstream_t out, err;
+    uv_pipe_t in; /* pipe mode only; in pty mode stdin is out.pipe */
+    bool in_used, in_closed, in_close_pending;
+    size_t in_queued;
+    uv_timer_t stop_timer, drain_timer;
+    int stage; /* 0 running, 1 polite step done, 2 SIGTERM sent, 3 SIGKILL sent */
+    bool paused, exited, finished;
+    int handles; /* initialized handles not yet closed */
+    ad_proc_exit_t ex;
+    /* from the options */
+    ad_proc_polite_t polite;
+    uint64_t term_grace_ms, kill_grace_ms, drain_ms;
+    size_t max_line, max_stdin;
+    ad_proc_line_cb on_line;
+    ad_proc_data_cb on_data;
+    ad_proc_exit_cb on_exit;
+    void *ud;
+};
+
+struct ad_procs {
+    uv_loop_t *loop;
+    uv_signal_t sigchld;
+    ad_proc_t *head;
+    size_t live;     /* exit callback not run yet */
+    size_t unreaped; /* not waited for yet */
+    size_t mem;      /* ad_proc_t not freed yet */
+    bool shutting_down, freeing, sig_closed;
+    void (*done)(void *);
+    void *done_ud;
+};
+
+/* proc.c */
+/* The loop's reference on the SIGCHLD watcher follows the unreaped count. */
+void ad_procs_sync_ref(ad_procs_t *s);
+/* Reports the exit once the process has exited and its output ended (or
+ * the drain timer gave up on the output). */
+void ad_proc_finish_maybe(ad_proc_t *p);
+/* Closes one of p's handles; p is freed when its last one has closed. */
+void ad_proc_close_handle(ad_proc_t *p, uv_handle_t *h);
+
+/* io.c */
+/* Opens fd as rs's pipe and starts reading it. */
+void ad_proc_rstream_open(ad_proc_t *p, ad_rstream_t *rs, ad_proc_stream_t stream, int fd);
+/* The drain timer: output did not end within drain_ms of the exit. */
+void ad_proc_on_drain(uv_timer_t *t);
 
 /* Builds a NULL-terminated "NAME=value" array: the inherited allow-list,
  * then extra (may be NULL) overriding by name; AGENTD_* is dropped from

@@ -4,10 +4,13 @@
  * (status, exit, usage), what a live run changes on its agent (status, pid,
  * session, context level, state), the messages a run produces, and the
  * start-up reconciliation of runs a previous daemon left running.
- * Written for the runner (src/agent/runner.c); REST reads go through here.
+ * Written by the runner (src/run) with typed structs; REST reads go
+ * through here.
  */
 #include "store/store_int.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RUN_COLS                                                                                   \
@@ -35,16 +38,6 @@ static int run_json(sqlite3 *db, const char *id, json_t **out)
     return ad_store_one_json(db, s, NULL, RUN_NULLS, out);
 }
 
-static void bind_opt_int(sqlite3_stmt *s, int idx, json_t *args, const char *key)
-{
-    json_t *v = json_object_get(args, key);
-    if (json_is_integer(v)) {
-        sqlite3_bind_int64(s, idx, json_integer_value(v));
-    } else {
-        sqlite3_bind_null(s, idx);
-    }
-}
-
 /* Fills result {run, agent} after a change. */
 static int run_and_agent(sqlite3 *db, const char *run_id, const char *agent_id, json_t **result)
 {
@@ -62,23 +55,27 @@ static int run_and_agent(sqlite3 *db, const char *run_id, const char *agent_id, 
     return rc;
 }
 
-int ad_store_op_run_start(ad_store_tx_t *tx, json_t *args, json_t **result)
+static void bind_int_or_null(sqlite3_stmt *s, int idx, bool has, int64_t v)
 {
-    sqlite3 *db = tx->db;
-    const char *id = ad_args_str(args, "id");
-    const char *agent_id = ad_args_str(args, "agentId");
-    int64_t now = ad_args_int(args, "now", 0);
-    if (id == NULL || agent_id == NULL) {
-        return AD_EINVAL;
+    if (has) {
+        sqlite3_bind_int64(s, idx, v);
+    } else {
+        sqlite3_bind_null(s, idx);
     }
+}
+
+static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    const ad_store_run_start_t *a = in;
+    sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(
         db, "INSERT INTO runs (id, agent_id, started_at, status) VALUES (?, ?, ?, 'running')");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, id);
-    ad_store_bind_text(s, 2, agent_id);
-    sqlite3_bind_int64(s, 3, now);
+    ad_store_bind_text(s, 1, a->id);
+    ad_store_bind_text(s, 2, a->agent_id);
+    sqlite3_bind_int64(s, 3, a->now);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc == AD_ECONSTRAINT ? AD_ENOENT : rc;
@@ -89,28 +86,22 @@ int ad_store_op_run_start(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    bind_opt_int(s, 1, args, "pid");
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, now);
-    ad_store_bind_text(s, 4, agent_id);
+    bind_int_or_null(s, 1, a->pid > 0, a->pid);
+    sqlite3_bind_int64(s, 2, a->now);
+    sqlite3_bind_int64(s, 3, a->now);
+    ad_store_bind_text(s, 4, a->agent_id);
     rc = ad_store_step_done(db, s);
-    if (rc != 0) {
-        return rc;
-    }
-    return run_and_agent(db, id, agent_id, result);
+    return rc != 0 ? rc : run_and_agent(db, a->id, a->agent_id, result);
 }
 
-int ad_store_op_run_end(ad_store_tx_t *tx, json_t *args, json_t **result)
+void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *a, ad_store_result_cb cb,
+                        void *ud)
 {
-    sqlite3 *db = tx->db;
-    const char *id = ad_args_str(args, "id");
-    const char *agent_id = ad_args_str(args, "agentId");
-    const char *status = ad_args_str(args, "status");
-    const char *agent_status = ad_args_str(args, "agentStatus");
-    int64_t now = ad_args_int(args, "now", 0);
-    if (id == NULL || agent_id == NULL || status == NULL || agent_status == NULL) {
-        return AD_EINVAL;
-    }
+    ad_store_typed_write(st, run_start, a, sizeof(*a), NULL, cb, ud);
+}
+
+static int run_end_row(sqlite3 *db, const ad_store_run_end_t *a)
+{
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE runs SET ended_at = ?, status = ?, exit_code = ?, signal = ?, "
             "duration_ms = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, "
@@ -118,64 +109,78 @@ int ad_store_op_run_end(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, now);
-    ad_store_bind_text(s, 2, status);
-    bind_opt_int(s, 3, args, "exitCode");
-    bind_opt_int(s, 4, args, "signal");
-    sqlite3_bind_int64(s, 5, ad_args_int(args, "durationMs", 0));
-    sqlite3_bind_int64(s, 6, ad_args_int(args, "inputTokens", 0));
-    sqlite3_bind_int64(s, 7, ad_args_int(args, "outputTokens", 0));
-    sqlite3_bind_int64(s, 8, ad_args_int(args, "cacheReadTokens", 0));
-    sqlite3_bind_int64(s, 9, ad_args_int(args, "cacheWriteTokens", 0));
-    sqlite3_bind_double(s, 10, json_number_value(json_object_get(args, "costUsd")));
-    sqlite3_bind_int64(s, 11, ad_args_int(args, "numTurns", 0));
-    ad_store_bind_text(s, 12, id);
-    int rc = ad_store_step_done(db, s);
+    sqlite3_bind_int64(s, 1, a->now);
+    ad_store_bind_text(s, 2, a->status);
+    bind_int_or_null(s, 3, a->has_exit_code, a->exit_code);
+    bind_int_or_null(s, 4, a->signal > 0, a->signal);
+    sqlite3_bind_int64(s, 5, a->duration_ms);
+    sqlite3_bind_int64(s, 6, a->input_tokens);
+    sqlite3_bind_int64(s, 7, a->output_tokens);
+    sqlite3_bind_int64(s, 8, a->cache_read_tokens);
+    sqlite3_bind_int64(s, 9, a->cache_write_tokens);
+    sqlite3_bind_double(s, 10, a->cost_usd);
+    sqlite3_bind_int64(s, 11, a->num_turns);
+    ad_store_bind_text(s, 12, a->id);
+    return ad_store_step_done(db, s);
+}
+
+static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    const ad_store_run_end_t *a = in;
+    sqlite3 *db = tx->db;
+    int rc = run_end_row(db, a);
     if (rc != 0) {
         return rc;
     }
-    s = ad_store_stmt(db, "UPDATE agents SET status = ?, pid = NULL, stopped_at = ?, "
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "UPDATE agents SET status = ?, pid = NULL, stopped_at = ?, "
                           "updated_at = ?, state = CASE WHEN ? IS NULL THEN state ELSE "
                           "json_set(COALESCE(state, '{}'), '$.statusReason', ?) END WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    const char *reason = ad_args_str(args, "reason");
-    ad_store_bind_text(s, 1, agent_status);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, now);
+    const char *reason = a->reason[0] != '\0' ? a->reason : NULL;
+    ad_store_bind_text(s, 1, a->agent_status);
+    sqlite3_bind_int64(s, 2, a->now);
+    sqlite3_bind_int64(s, 3, a->now);
     ad_store_bind_text(s, 4, reason);
     ad_store_bind_text(s, 5, reason);
-    ad_store_bind_text(s, 6, agent_id);
+    ad_store_bind_text(s, 6, a->agent_id);
     rc = ad_store_step_done(db, s);
+    return rc != 0 ? rc : run_and_agent(db, a->id, a->agent_id, result);
+}
+
+void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_result_cb cb, void *ud)
+{
+    ad_store_typed_write(st, run_end, e, sizeof(*e), NULL, cb, ud);
+}
+
+/* The agent's state with patch merged in (new reference), read and
+ * written inside one transaction so concurrent patches lose no keys. */
+static int merged_state(sqlite3 *db, const char *id, json_t *patch, json_t **out)
+{
+    json_t *agent = NULL;
+    int rc = agent_json(db, id, &agent);
     if (rc != 0) {
         return rc;
     }
-    return run_and_agent(db, id, agent_id, result);
+    json_t *cur = json_object_get(agent, "state");
+    *out = json_is_object(cur) ? json_deep_copy(cur) : json_object();
+    json_object_update(*out, patch);
+    json_decref(agent);
+    return 0;
 }
 
-int ad_store_op_agent_runtime(ad_store_tx_t *tx, json_t *args, json_t **result)
+static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
 {
+    const ad_store_agent_runtime_t *a = in;
     sqlite3 *db = tx->db;
-    const char *id = ad_args_str(args, "id");
-    int64_t now = ad_args_int(args, "now", 0);
-    if (id == NULL) {
-        return AD_EINVAL;
-    }
-    json_t *patch = json_object_get(args, "statePatch");
     json_t *state = NULL;
-    if (json_is_object(patch)) {
-        /* Merge into the stored state: read, update, write, all inside this
-         * job's transaction so concurrent patches cannot lose keys. */
-        json_t *agent = NULL;
-        int rc = agent_json(db, id, &agent);
+    if (json_is_object(a->state_patch)) {
+        int rc = merged_state(db, a->id, a->state_patch, &state);
         if (rc != 0) {
             return rc;
         }
-        json_t *cur = json_object_get(agent, "state");
-        state = json_is_object(cur) ? json_deep_copy(cur) : json_object();
-        json_object_update(state, patch);
-        json_decref(agent);
     }
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE agents SET status = COALESCE(?, status), session_id = COALESCE(?, session_id), "
@@ -185,12 +190,12 @@ int ad_store_op_agent_runtime(ad_store_tx_t *tx, json_t *args, json_t **result)
         json_decref(state);
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "status"));
-    ad_store_bind_text(s, 2, ad_args_str(args, "sessionId"));
-    bind_opt_int(s, 3, args, "contextLevel");
+    ad_store_bind_text(s, 1, a->status[0] != '\0' ? a->status : NULL);
+    ad_store_bind_text(s, 2, a->session_id[0] != '\0' ? a->session_id : NULL);
+    bind_int_or_null(s, 3, a->context_level >= 0, a->context_level);
     ad_store_bind_json(s, 4, state);
-    sqlite3_bind_int64(s, 5, now);
-    ad_store_bind_text(s, 6, id);
+    sqlite3_bind_int64(s, 5, a->now);
+    ad_store_bind_text(s, 6, a->id);
     json_decref(state);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
@@ -200,21 +205,37 @@ int ad_store_op_agent_runtime(ad_store_tx_t *tx, json_t *args, json_t **result)
         return AD_ENOENT;
     }
     json_t *agent = NULL;
-    rc = agent_json(db, id, &agent);
+    rc = agent_json(db, a->id, &agent);
     if (rc == 0) {
         *result = json_pack("{s:o}", "agent", agent);
     }
     return rc;
 }
 
-int ad_store_op_run_messages(ad_store_tx_t *tx, json_t *args, json_t **result)
+static void agent_runtime_cleanup(void *in)
 {
+    json_decref(((ad_store_agent_runtime_t *)in)->state_patch);
+}
+
+void ad_store_agent_runtime(ad_store_t *st, const ad_store_agent_runtime_t *u,
+                            ad_store_result_cb cb, void *ud)
+{
+    ad_store_typed_write(st, agent_runtime, u, sizeof(*u), agent_runtime_cleanup, cb, ud);
+}
+
+typedef struct {
+    const ad_store_message_t *msgs;
+    size_t n;
+    ad_store_done_cb done;
+    void *ctx;
+} msgs_job_t;
+
+static int messages_insert(ad_store_tx_t *tx, void *ctx)
+{
+    msgs_job_t *j = ctx;
     sqlite3 *db = tx->db;
-    json_t *list = json_object_get(args, "messages");
-    size_t i;
-    json_t *m;
-    json_array_foreach(list, i, m)
-    {
+    for (size_t i = 0; i < j->n; i++) {
+        const ad_store_message_t *m = &j->msgs[i];
         sqlite3_stmt *s = ad_store_stmt(
             db, "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
                 "tool_name, tool_input, tool_output, is_complete, created_at) "
@@ -222,40 +243,91 @@ int ad_store_op_run_messages(ad_store_tx_t *tx, json_t *args, json_t **result)
         if (s == NULL) {
             return AD_EINTERNAL;
         }
-        json_t *ti = json_object_get(m, "toolInput");
-        ad_store_bind_text(s, 1, ad_args_str(m, "id"));
-        ad_store_bind_text(s, 2, ad_args_str(m, "agentId"));
-        ad_store_bind_text(s, 3, ad_args_str(m, "runId"));
-        ad_store_bind_text(s, 4, ad_args_str(m, "role"));
-        const char *content = ad_args_str(m, "content");
-        ad_store_bind_text(s, 5, content != NULL ? content : "");
-        sqlite3_bind_int64(s, 6, ad_args_int(m, "tokenCount", 0));
-        ad_store_bind_text(s, 7, ad_args_str(m, "toolName"));
-        ad_store_bind_json(s, 8, ti);
-        ad_store_bind_text(s, 9, ad_args_str(m, "toolOutput"));
-        sqlite3_bind_int(s, 10, json_is_false(json_object_get(m, "isComplete")) ? 0 : 1);
-        sqlite3_bind_int64(s, 11, ad_args_int(m, "createdAt", 0));
+        ad_store_bind_text(s, 1, m->id);
+        ad_store_bind_text(s, 2, m->agent_id);
+        ad_store_bind_text(s, 3, m->run_id);
+        ad_store_bind_text(s, 4, m->role);
+        ad_store_bind_text(s, 5, m->content != NULL ? m->content : "");
+        sqlite3_bind_int64(s, 6, m->token_count);
+        ad_store_bind_text(s, 7, m->tool_name);
+        ad_store_bind_text(s, 8, m->tool_input);
+        ad_store_bind_text(s, 9, m->tool_output);
+        sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
+        sqlite3_bind_int64(s, 11, m->now);
         int rc = ad_store_step_done(db, s);
         if (rc != 0) {
             return rc;
         }
     }
-    *result = NULL;
     return 0;
 }
 
-int ad_store_op_runs_reconcile(ad_store_tx_t *tx, json_t *args, json_t **result)
+static void messages_inserted(int rc, void *ctx)
 {
-    sqlite3 *db = tx->db;
-    int64_t now = ad_args_int(args, "now", 0);
-    json_t *runs = json_array();
-    json_t *agents = json_array();
+    msgs_job_t *j = ctx;
+    if (j->done != NULL) {
+        j->done(rc, j->ctx);
+    }
+    free(j);
+}
+
+void ad_store_messages_insert(ad_store_t *st, const ad_store_message_t *msgs, size_t n,
+                              ad_store_done_cb done, void *ctx)
+{
+    msgs_job_t *j = ad_xmalloc(sizeof(*j));
+    j->msgs = msgs;
+    j->n = n;
+    j->done = done;
+    j->ctx = ctx;
+    ad_store_submit(st, messages_insert, messages_inserted, j);
+}
+
+typedef struct {
+    int64_t now;
+    char reason[256];
+} reconcile_t;
+
+/* Ends one lost run and flags its agent; appends the agent to agents. */
+static int lose_run(sqlite3 *db, const reconcile_t *a, json_t *run, json_t *agents)
+{
+    int64_t started = ad_args_int(run, "startedAt", a->now);
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE runs SET status = 'lost', ended_at = ?, "
+                                        "duration_ms = ? WHERE id = ?");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, a->now);
+    sqlite3_bind_int64(s, 2, a->now > started ? a->now - started : 0);
+    ad_store_bind_text(s, 3, ad_args_str(run, "id"));
+    int rc = ad_store_step_done(db, s);
+    if (rc != 0) {
+        return rc;
+    }
+    s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, stopped_at = ?, "
+                          "updated_at = ?, state = json_set(COALESCE(state, '{}'), "
+                          "'$.statusReason', ?) WHERE id = ?");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, a->now);
+    sqlite3_bind_int64(s, 2, a->now);
+    ad_store_bind_text(s, 3, a->reason);
+    ad_store_bind_text(s, 4, ad_args_str(run, "agentId"));
+    rc = ad_store_step_done(db, s);
+    json_t *agent = NULL;
+    if (rc == 0 && agent_json(db, ad_args_str(run, "agentId"), &agent) == 0) {
+        json_array_append_new(agents, agent);
+    }
+    return rc;
+}
+
+/* The runs still marked running: [{id, agentId, startedAt}]. */
+static int running_runs(sqlite3 *db, json_t *runs)
+{
     sqlite3_stmt *s =
         ad_store_stmt(db, "SELECT id, agent_id, started_at FROM runs WHERE status = 'running'");
-    int rc = 0;
     if (s == NULL) {
-        rc = AD_EINTERNAL;
-        goto out;
+        return AD_EINTERNAL;
     }
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -264,60 +336,36 @@ int ad_store_op_runs_reconcile(ad_store_tx_t *tx, json_t *args, json_t **result)
                                               (const char *)sqlite3_column_text(s, 1), "startedAt",
                                               (json_int_t)sqlite3_column_int64(s, 2)));
     }
+    int rc = step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
     sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
-        rc = ad_store_rc(db, step);
-        goto out;
-    }
+    return rc;
+}
+
+static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    const reconcile_t *a = in;
+    sqlite3 *db = tx->db;
+    json_t *runs = json_array();
+    json_t *agents = json_array();
+    int rc = running_runs(db, runs);
     size_t i;
     json_t *r;
     json_array_foreach(runs, i, r)
     {
-        int64_t started = ad_args_int(r, "startedAt", now);
-        s = ad_store_stmt(db, "UPDATE runs SET status = 'lost', ended_at = ?, duration_ms = ? "
-                              "WHERE id = ?");
-        if (s == NULL) {
-            rc = AD_EINTERNAL;
-            goto out;
-        }
-        sqlite3_bind_int64(s, 1, now);
-        sqlite3_bind_int64(s, 2, now > started ? now - started : 0);
-        ad_store_bind_text(s, 3, ad_args_str(r, "id"));
-        rc = ad_store_step_done(db, s);
-        if (rc != 0) {
-            goto out;
-        }
-        s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, stopped_at = ?, "
-                              "updated_at = ?, state = json_set(COALESCE(state, '{}'), "
-                              "'$.statusReason', ?) WHERE id = ?");
-        if (s == NULL) {
-            rc = AD_EINTERNAL;
-            goto out;
-        }
-        sqlite3_bind_int64(s, 1, now);
-        sqlite3_bind_int64(s, 2, now);
-        ad_store_bind_text(s, 3, ad_args_str(args, "reason"));
-        ad_store_bind_text(s, 4, ad_args_str(r, "agentId"));
-        rc = ad_store_step_done(db, s);
-        if (rc != 0) {
-            goto out;
-        }
-        json_t *agent = NULL;
-        if (agent_json(db, ad_args_str(r, "agentId"), &agent) == 0) {
-            json_array_append_new(agents, agent);
-        }
+        rc = rc ? rc : lose_run(db, a, r, agents);
     }
     /* Agents shown running without a run (a crash between writes) too. */
-    s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, updated_at = ? "
-                          "WHERE status IN ('running', 'waiting', 'paused') AND id NOT IN "
-                          "(SELECT agent_id FROM runs WHERE status = 'running')");
-    if (s == NULL) {
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
+                                        "updated_at = ? WHERE status IN ('running', 'waiting', "
+                                        "'paused') AND id NOT IN (SELECT agent_id FROM runs "
+                                        "WHERE status = 'running')");
+    if (rc == 0 && s == NULL) {
         rc = AD_EINTERNAL;
-        goto out;
     }
-    sqlite3_bind_int64(s, 1, now);
-    rc = ad_store_step_done(db, s);
-out:
+    if (rc == 0) {
+        sqlite3_bind_int64(s, 1, a->now);
+        rc = ad_store_step_done(db, s);
+    }
     if (rc == 0) {
         *result = json_pack("{s:o, s:o}", "runs", runs, "agents", agents);
     } else {
@@ -325,6 +373,14 @@ out:
         json_decref(agents);
     }
     return rc;
+}
+
+void ad_store_runs_reconcile(ad_store_t *st, int64_t now, const char *reason, ad_store_result_cb cb,
+                             void *ud)
+{
+    reconcile_t a = {.now = now};
+    snprintf(a.reason, sizeof(a.reason), "%s", reason);
+    ad_store_typed_write(st, runs_reconcile, &a, sizeof(a), NULL, cb, ud);
 }
 
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out)

@@ -289,27 +289,64 @@ int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **
  * ("" when the worktree is gone). 0 or AD_ENOENT. Loop thread. */
 int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz);
-/* args {id, agentId, now, pid?}: a running run; the agent becomes running
- * with pid and startedAt. AD_ENOENT for an unknown agent. result {run, agent}. */
-int ad_store_op_run_start(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, agentId, now, status, agentStatus, exitCode?, signal?,
- * durationMs, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
- * costUsd, numTurns, reason?}: ends the run; the agent gets agentStatus, pid
- * cleared, stoppedAt, and state.statusReason = reason when given (a start
- * clears it). result {run, agent}. */
-int ad_store_op_run_end(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, status?, sessionId?, contextLevel?, statePatch? (object,
- * merged key by key into state)}. result {agent}. */
-int ad_store_op_agent_runtime(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {messages:[{id, agentId, runId, role, content, createdAt,
- * tokenCount?, toolName?, toolInput?, toolOutput?, isComplete?}]}: all or
- * none. result NULL. */
-int ad_store_op_run_messages(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {now, reason}: every run still 'running' (left by a daemon that
- * died) becomes 'lost' with endedAt/durationMs; its agent becomes 'error'
- * with no pid and state.statusReason = reason. result {runs:[{id, agentId, startedAt}],
- * agents:[…]}. */
-int ad_store_op_runs_reconcile(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A run begins: a 'running' run row; the agent becomes running with pid and
+ * startedAt, its state.statusReason cleared. AD_ENOENT for an unknown
+ * agent. cb gets {run, agent}. Loop thread. */
+typedef struct {
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX];
+    int64_t now;
+    int64_t pid; /* 0: not known */
+} ad_store_run_start_t;
+void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_result_cb cb,
+                        void *ud);
+
+/* A run ends: its status, exit, duration and usage; the agent gets
+ * agent_status, no pid, stoppedAt, and state.statusReason = reason when one
+ * is given. cb gets {run, agent}. Loop thread. */
+typedef struct {
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX];
+    char status[16];       /* succeeded, failed, stopped, lost */
+    char agent_status[16]; /* finished, error, ... */
+    char reason[256];      /* "": none */
+    int64_t now;
+    int64_t duration_ms;
+    bool has_exit_code;
+    int exit_code;
+    int signal; /* 0: none */
+    int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
+    double cost_usd;
+    int64_t num_turns;
+} ad_store_run_end_t;
+void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_result_cb cb, void *ud);
+
+/* What a live run changes on its agent; empty fields stay as they are.
+ * state_patch (an object, or NULL) is merged key by key into state; the
+ * reference is taken. AD_ENOENT for an unknown agent. cb gets {agent}. */
+typedef struct {
+    char id[AD_ID_MAX];
+    int64_t now;
+    char status[16];      /* "": unchanged */
+    char session_id[256]; /* "": unchanged */
+    int context_level;    /* < 0: unchanged */
+    json_t *state_patch;
+} ad_store_agent_runtime_t;
+void ad_store_agent_runtime(ad_store_t *st, const ad_store_agent_runtime_t *u,
+                            ad_store_result_cb cb, void *ud);
+
+/* Inserts msgs[0..n) (plain inserts: each agent and run must exist), all
+ * or none, and calls done after the commit. msgs and every string they
+ * point to are borrowed until done. Loop thread. */
+void ad_store_messages_insert(ad_store_t *st, const ad_store_message_t *msgs, size_t n,
+                              ad_store_done_cb done, void *ctx);
+
+/* Every run still 'running' (left by a daemon that died) becomes 'lost'
+ * with endedAt/durationMs; its agent becomes 'error' with no pid and
+ * state.statusReason = reason. cb gets {runs:[{id, agentId, startedAt}],
+ * agents:[…]}. Loop thread. */
+void ad_store_runs_reconcile(ad_store_t *st, int64_t now, const char *reason, ad_store_result_cb cb,
+                             void *ud);
 /* ---- git worktrees (gitrows.c, migration 0200) -----------------------------------
  * Workspace objects here also carry setupFiles (array of relative paths) and
  * setupCommand; worktree objects carry vanishedAt (only when the folder

@@ -63,6 +63,13 @@ void ad_store_writer_start(ad_store_t *st);
 void ad_store_writer_stop(ad_store_t *st);
 void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed);
 
+/* Typed writes (writer.c): in[0..insz) is copied into the job; fn runs on
+ * the writer with the copy (and may run twice, see ad_store_job_fn), then
+ * cleanup(copy) (may be NULL) and cb(rc, result, ud) on the loop. */
+typedef int (*ad_store_typed_fn)(ad_store_tx_t *tx, const void *in, json_t **result);
+void ad_store_typed_write(ad_store_t *st, ad_store_typed_fn fn, const void *in, size_t insz,
+                          void (*cleanup)(void *in), ad_store_result_cb cb, void *ud);
+
 #ifdef AD_TEST_BUILD
 /* testhooks.c: test-build behaviour switched on by AGENTD_TEST_* variables
  * when the store opens. 0 or an error with a message in err. */

@@ -8,7 +8,9 @@
  */
 #include "store/store_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define BUSY_RETRIES 10
@@ -336,6 +338,51 @@ void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_re
     o->cb = cb;
     o->ud = ud;
     ad_store_submit(st, op_run, op_done, o);
+}
+
+/* ---- typed writes ----------------------------------------------------------------- */
+
+typedef struct {
+    ad_store_typed_fn fn;
+    void (*cleanup)(void *in);
+    json_t *result;
+    ad_store_result_cb cb;
+    void *ud;
+    max_align_t in[]; /* the caller's struct, copied */
+} typed_job_t;
+
+static int typed_run(ad_store_tx_t *tx, void *ctx)
+{
+    typed_job_t *t = ctx;
+    json_decref(t->result); /* a job may run twice */
+    t->result = NULL;
+    return t->fn(tx, t->in, &t->result);
+}
+
+static void typed_done(int rc, void *ctx)
+{
+    typed_job_t *t = ctx;
+    if (t->cleanup != NULL) {
+        t->cleanup(t->in);
+    }
+    if (t->cb != NULL) {
+        t->cb(rc, t->result, t->ud);
+    } else {
+        json_decref(t->result);
+    }
+    free(t);
+}
+
+void ad_store_typed_write(ad_store_t *st, ad_store_typed_fn fn, const void *in, size_t insz,
+                          void (*cleanup)(void *in), ad_store_result_cb cb, void *ud)
+{
+    typed_job_t *t = ad_xcalloc(1, sizeof(*t) + insz);
+    memcpy(t->in, in, insz);
+    t->fn = fn;
+    t->cleanup = cleanup;
+    t->cb = cb;
+    t->ud = ud;
+    ad_store_submit(st, typed_run, typed_done, t);
 }
 
 /* ---- life cycle --------------------------------------------------------------------- */

@@ -21,7 +21,7 @@ static void same_as_jansson(json_t *v)
     assert_non_null(want);
     ad_buf_t b;
     ad_buf_init(&b, 1 << 20);
-    assert_int_equal(bus_json_write(&b, v), 0);
+    assert_int_equal(ad_bus_json_write(&b, v), 0);
     assert_string_equal(b.data, want);
     ad_buf_cleanup(&b);
     free(want);
@@ -77,12 +77,12 @@ static void too_deep_or_too_big_is_refused(void **state)
     }
     ad_buf_t b;
     ad_buf_init(&b, 1 << 20);
-    assert_int_not_equal(bus_json_write(&b, v), 0);
+    assert_int_not_equal(ad_bus_json_write(&b, v), 0);
     ad_buf_cleanup(&b);
     json_decref(v);
     ad_buf_init(&b, 8);
     v = json_string("longer than eight bytes");
-    assert_int_equal(bus_json_write(&b, v), AD_ETOOBIG);
+    assert_int_equal(ad_bus_json_write(&b, v), AD_ETOOBIG);
     ad_buf_cleanup(&b);
     json_decref(v);
 }

@@ -33,9 +33,9 @@ static void fake_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_
             db->rows = ad_xrealloc(db->rows, db->cap * sizeof(*db->rows));
         }
         const ad_bus_event_t *e = evs[i];
-        db->rows[db->n++] =
-            bus_event_make(e->seq, e->ts_ms, e->ts, e->type, e->topics, e->ntopics,
-                           e->data + e->ntopics * sizeof(char *) + e->payload_off, e->payload_len);
+        db->rows[db->n++] = ad_bus_event_make(
+            e->seq, e->ts_ms, e->ts, e->type, e->topics, e->ntopics,
+            e->data + e->ntopics * sizeof(char *) + e->payload_off, e->payload_len);
     }
     db->writes++;
     pthread_mutex_unlock(&db->mu);
@@ -88,7 +88,7 @@ static const ad_bus_store_ops_t fake_ops = {fake_write, fake_read, fake_trim};
 static void fakedb_cleanup(fakedb_t *db)
 {
     for (size_t i = 0; i < db->n; i++) {
-        bus_event_unref(db->rows[i]);
+        ad_bus_event_unref(db->rows[i]);
     }
     free(db->rows);
 }
@@ -172,29 +172,29 @@ static void persist_all(uv_loop_t *loop, ad_bus_t *bus)
 static void ring_basics(void **state)
 {
     bus_ring_t r;
-    bus_ring_init(&r);
-    assert_null(bus_ring_get(&r, 1));
-    assert_int_equal(bus_ring_first(&r), 0);
+    ad_bus_ring_init(&r);
+    assert_null(ad_bus_ring_get(&r, 1));
+    assert_int_equal(ad_bus_ring_first(&r), 0);
     const char *topics[] = {"system"};
     for (uint64_t s = 1; s <= 3000; s++) {
-        ad_bus_event_t *ev = bus_event_make(s, 0, "t", "x", topics, 1, "{}", 2);
-        bus_ring_push(&r, ev);
-        bus_event_unref(ev);
+        ad_bus_event_t *ev = ad_bus_event_make(s, 0, "t", "x", topics, 1, "{}", 2);
+        ad_bus_ring_push(&r, ev);
+        ad_bus_event_unref(ev);
     }
-    assert_int_equal(bus_ring_first(&r), 1);
-    assert_int_equal(bus_ring_last(&r), 3000);
+    assert_int_equal(ad_bus_ring_first(&r), 1);
+    assert_int_equal(ad_bus_ring_last(&r), 3000);
     for (int i = 0; i < 1000; i++) {
-        bus_event_unref(bus_ring_pop(&r));
+        ad_bus_event_unref(ad_bus_ring_pop(&r));
     }
-    assert_int_equal(bus_ring_first(&r), 1001);
-    assert_null(bus_ring_get(&r, 1000));
-    assert_int_equal(bus_ring_get(&r, 1001)->seq, 1001);
-    assert_int_equal(bus_ring_get(&r, 2500)->seq, 2500);
-    assert_null(bus_ring_get(&r, 3001));
+    assert_int_equal(ad_bus_ring_first(&r), 1001);
+    assert_null(ad_bus_ring_get(&r, 1000));
+    assert_int_equal(ad_bus_ring_get(&r, 1001)->seq, 1001);
+    assert_int_equal(ad_bus_ring_get(&r, 2500)->seq, 2500);
+    assert_null(ad_bus_ring_get(&r, 3001));
     size_t before = r.bytes;
-    bus_event_unref(bus_ring_pop(&r));
+    ad_bus_event_unref(ad_bus_ring_pop(&r));
     assert_true(r.bytes < before);
-    bus_ring_cleanup(&r);
+    ad_bus_ring_cleanup(&r);
 }
 
 static void ring_is_bounded_by_bytes(void **state)
@@ -206,8 +206,8 @@ static void ring_is_bounded_by_bytes(void **state)
     }
     assert_true(bus->ring.bytes <= 4096);
     assert_true(bus->ring.count > 1);
-    assert_int_equal(bus_ring_last(&bus->ring), 1000);
-    assert_int_equal(ad_bus_oldest_seq(bus), bus_ring_first(&bus->ring));
+    assert_int_equal(ad_bus_ring_last(&bus->ring), 1000);
+    assert_int_equal(ad_bus_oldest_seq(bus), ad_bus_ring_first(&bus->ring));
     ad_bus_free(bus);
 }
 
@@ -271,7 +271,7 @@ static void replay_from_table_while_publishing(void **state)
         pub(bus, i % 3 ? "agent:a" : "other", i);
     }
     persist_all(&loop, bus);
-    assert_true(bus_ring_first(&bus->ring) > 1000); /* rolled over */
+    assert_true(ad_bus_ring_first(&bus->ring) > 1000); /* rolled over */
     assert_int_equal(ad_bus_persisted_seq(bus), 5000);
 
     rec_t r = {0};
@@ -319,7 +319,7 @@ static void replay_truncated_by_retention(void **state)
     }
     uint64_t oldest = ad_bus_oldest_seq(bus);
     assert_true(oldest > 1);
-    assert_true(oldest < bus_ring_first(&bus->ring)); /* still some in the table */
+    assert_true(oldest < ad_bus_ring_first(&bus->ring)); /* still some in the table */
     rec_t r = {0};
     ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
     const char *t[] = {"system"};

@@ -58,13 +58,13 @@ static uint64_t pub(ad_bus_t *bus, const char *type, const char *t1, const char 
 
 static void pattern_matching(void **state)
 {
-    assert_true(bus_pattern_match("agent:ag_1", "agent:ag_1"));
-    assert_false(bus_pattern_match("agent:ag_1", "agent:ag_12"));
-    assert_true(bus_pattern_match("agent:*", "agent:ag_12"));
-    assert_true(bus_pattern_match("agent:*", "agent:"));
-    assert_false(bus_pattern_match("agent:*", "agents:x"));
-    assert_false(bus_pattern_match("agent:*", "workspace:ws_1"));
-    assert_true(bus_pattern_match("*", "system"));
+    assert_true(ad_bus_pattern_match("agent:ag_1", "agent:ag_1"));
+    assert_false(ad_bus_pattern_match("agent:ag_1", "agent:ag_12"));
+    assert_true(ad_bus_pattern_match("agent:*", "agent:ag_12"));
+    assert_true(ad_bus_pattern_match("agent:*", "agent:"));
+    assert_false(ad_bus_pattern_match("agent:*", "agents:x"));
+    assert_false(ad_bus_pattern_match("agent:*", "workspace:ws_1"));
+    assert_true(ad_bus_pattern_match("*", "system"));
     assert_true(ad_bus_topic_valid("agent:ag_1"));
     assert_true(ad_bus_topic_valid("agent:*"));
     assert_true(ad_bus_topic_valid("*"));
@@ -207,8 +207,8 @@ static void envelope_is_serialized_once(void **state)
 {
     ad_bus_event_t *ev = NULL;
     const char *topics[] = {"agent:ag_1", "workspace:ws_1"};
-    ev = bus_event_make(7, 0, "2026-11-21T19:44:46.123Z", "agent_output", topics, 2,
-                        "{\"content\":\"a\\\"b\"}", 18);
+    ev = ad_bus_event_make(7, 0, "2026-11-21T19:44:46.123Z", "agent_output", topics, 2,
+                           "{\"content\":\"a\\\"b\"}", 18);
     size_t len;
     const char *d = ad_bus_event_data(ev, &len);
     assert_string_equal(d,
@@ -224,7 +224,7 @@ static void envelope_is_serialized_once(void **state)
     json_t *j = json_loads(d, 0, &jerr);
     assert_non_null(j);
     json_decref(j);
-    bus_event_unref(ev);
+    ad_bus_event_unref(ev);
 }
 
 int main(void)

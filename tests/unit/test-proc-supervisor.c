@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proc/proc.c"
+#include "proc/io.c"
 
 #define MAX_KEPT 256
 #define WAIT_MS 20000
@@ -245,7 +245,7 @@ static void count_children(size_t *all, size_t *zombies)
 
 /* ---- line splitting, directly -------------------------------------------- */
 
-static void feed(rstream_t *rs, const char *s)
+static void feed(ad_rstream_t *rs, const char *s)
 {
     char tmp[256];
     size_t n = strlen(s);
@@ -260,7 +260,7 @@ static void split_handles_chunks_crlf_and_the_cap(void **state)
     p.max_line = 8;
     p.on_line = on_line_cb;
     p.ud = &c;
-    rstream_t *rs = ad_xcalloc(1, sizeof(*rs));
+    ad_rstream_t *rs = ad_xcalloc(1, sizeof(*rs));
     rs->p = &p;
     rs->stream = AD_PROC_STDOUT;
     ad_buf_init(&rs->line, p.max_line + sizeof(AD_PROC_TRUNC_MARKER));
@@ -753,11 +753,11 @@ static void many_cycles_leave_no_zombies(void **state)
 static void which_finds_executables(void **state)
 {
     char out[4096];
-    assert_int_equal(ad_proc_which("sh", "/nonexistent:/bin:/usr/bin", out, sizeof(out)), 0);
+    assert_int_equal(ad_path_which("sh", "/nonexistent:/bin:/usr/bin", out, sizeof(out)), 0);
     assert_string_equal(out, "/bin/sh");
-    assert_int_equal(ad_proc_which("no-such-cmd-xyz", "/bin", out, sizeof(out)), AD_ENOENT);
-    assert_int_equal(ad_proc_which("/bin/sh", NULL, out, sizeof(out)), 0);
-    assert_int_equal(ad_proc_which("/etc", NULL, out, sizeof(out)), AD_ENOENT);
+    assert_int_equal(ad_path_which("no-such-cmd-xyz", "/bin", out, sizeof(out)), AD_ENOENT);
+    assert_int_equal(ad_path_which("/bin/sh", NULL, out, sizeof(out)), 0);
+    assert_int_equal(ad_path_which("/etc", NULL, out, sizeof(out)), AD_ENOENT);
 }
 
 int main(void)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runner: the run life cycle. Starts an agent's process through the
+ * run: the run life cycle, the subsystem that drives the others for an
+ * agent (src/agent's executors and parsers, src/proc's processes, the
+ * store and the bus). Starts an agent's process through the
  * supervisor (src/proc) with its executor's launch (agent.h), records a run
  * per start, turns output lines (through the executor's parser) into bus
  * events and stored messages, and ends the run with its status when the
@@ -20,8 +22,8 @@
  * outlive the runner; free it after ad_procs_shutdown() has completed and
  * ad_store_close() has delivered the last completions.
  */
-#ifndef AD_AGENT_RUNNER_H
-#define AD_AGENT_RUNNER_H
+#ifndef AD_RUN_H
+#define AD_RUN_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/runner.h"
+#include "run/run.h"
 #include "bus/bus.h"
 #include "store/store.h"
 #include "store/store_int.h"

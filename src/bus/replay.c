@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replay: a subscriber that gives `since` gets every matching event after
+ * it, from the ring or else the events table (read on a worker), chasing
+ * the head until it is caught up, so no live buffer is needed; paced so
+ * one replay cannot flood a connection. Fan-out is bus.c's.
+ */
+#include "bus/bus_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- replay ------------------------------------------------------------------------- */
+
+static bool match_list(char *const *pats, size_t npats, const ad_bus_event_t *ev)
+{
+    for (size_t t = 0; t < ev->ntopics; t++) {
+        for (size_t i = 0; i < npats; i++) {
+            if (ad_bus_pattern_match(pats[i], ev->topics[t])) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool match_sub(const ad_bus_sub_t *sub, const ad_bus_event_t *ev)
+{
+    for (size_t t = 0; t < ev->ntopics; t++) {
+        size_t len = strlen(ev->topics[t]);
+        for (const bus_entry_t *e = sub->entries; e != NULL; e = e->sub_next) {
+            if (ad_bus_node_match(e->node, ev->topics[t], len)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static char **sub_patterns(const ad_bus_sub_t *sub, size_t *n)
+{
+    char **p = ad_xcalloc(sub->nentries ? sub->nentries : 1, sizeof(char *));
+    size_t i = 0;
+    for (const bus_entry_t *e = sub->entries; e != NULL; e = e->sub_next) {
+        p[i] = ad_xmalloc(e->node->len + 2);
+        memcpy(p[i], e->node->key, e->node->len);
+        if (e->node->prefix) {
+            p[i][e->node->len] = '*';
+            p[i][e->node->len + 1] = '\0';
+        } else {
+            p[i][e->node->len] = '\0';
+        }
+        i++;
+    }
+    *n = i;
+    return p;
+}
+
+typedef struct dbread {
+    uv_work_t work;
+    struct dbread *next, *prev;
+    ad_bus_sub_t *sub;
+    backfill_t *bf; /* the backfill read for, NULL for the chase */
+    const ad_bus_store_ops_t *sops;
+    void *simpl;
+    uint64_t after, upto, scanned;
+    char **pats;
+    size_t npats;
+    ad_bus_event_t **evs;
+    size_t nevs, cap;
+    size_t rows;
+    int rc;
+} dbread_t;
+
+static int on_row(const ad_bus_row_t *row, void *arg)
+{
+    dbread_t *dr = arg;
+    dr->rows++;
+    dr->scanned = row->seq;
+    json_t *arr = json_loads(row->topics, 0, NULL);
+    size_t nt = json_is_array(arr) ? json_array_size(arr) : 0;
+    const char *tops[64];
+    if (nt > AD_ARRAY_LEN(tops)) {
+        nt = AD_ARRAY_LEN(tops);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nt; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        if (s != NULL) {
+            tops[k++] = s;
+        }
+    }
+    char ts[AD_TIME_MAX];
+    ad_time_format(row->ts_ms, ts);
+    ad_bus_event_t *ev = NULL;
+    bool match = false;
+    for (size_t t = 0; t < k && !match; t++) {
+        for (size_t i = 0; i < dr->npats && !match; i++) {
+            match = ad_bus_pattern_match(dr->pats[i], tops[t]);
+        }
+    }
+    if (match) {
+        ev = ad_bus_event_make(row->seq, row->ts_ms, ts, row->type, tops, k, row->payload,
+                               row->payload_len);
+    }
+    json_decref(arr);
+    if (ev != NULL) {
+        if (dr->nevs == dr->cap) {
+            dr->cap = dr->cap ? dr->cap * 2 : 64;
+            dr->evs = ad_xrealloc(dr->evs, dr->cap * sizeof(*dr->evs));
+        }
+        dr->evs[dr->nevs++] = ev;
+    }
+    return 0;
+}
+
+static void dbread_work(uv_work_t *w)
+{
+    dbread_t *dr = w->data;
+    dr->rc = dr->sops->read(dr->simpl, dr->after, dr->upto, AD_BUS_READ_BATCH_ROWS, on_row, dr);
+    if (dr->rc == 0 && dr->rows < AD_BUS_READ_BATCH_ROWS) {
+        dr->scanned = dr->upto;
+    }
+}
+
+static void dbread_free(dbread_t *dr)
+{
+    for (size_t i = 0; i < dr->nevs; i++) {
+        ad_bus_event_unref(dr->evs[i]);
+    }
+    free(dr->evs);
+    for (size_t i = 0; i < dr->npats; i++) {
+        free(dr->pats[i]);
+    }
+    free(dr->pats);
+    free(dr);
+}
+
+uint64_t ad_bus_ring_pin(const ad_bus_t *bus)
+{
+    uint64_t pin = 0;
+    for (const dbread_t *dr = bus->reads; dr != NULL; dr = dr->next) {
+        if (pin == 0 || dr->upto + 1 < pin) {
+            pin = dr->upto + 1;
+        }
+    }
+    return pin;
+}
+
+static void dbread_done(uv_work_t *w, int status)
+{
+    dbread_t *dr = w->data;
+    ad_bus_sub_t *sub = dr->sub;
+    ad_bus_t *bus = sub->bus;
+    bus->db_reads--;
+    if (dr->prev != NULL) {
+        dr->prev->next = dr->next;
+    } else {
+        bus->reads = dr->next;
+    }
+    if (dr->next != NULL) {
+        dr->next->prev = dr->prev;
+    }
+    sub->db_pending = false;
+    /* A chase read is worthless once subscriptions changed or a backfill
+     * was queued in front of it: read again. */
+    bool stale = dr->bf == NULL && (sub->db_stale || sub->backfills != NULL);
+    sub->db_stale = false;
+    if (sub->freed || sub->dead || status != 0 || stale) {
+        goto out;
+    }
+    uint64_t *cur = dr->bf ? &dr->bf->cursor : &sub->cursor;
+    if (dr->rc != 0) {
+        ad_log(AD_LOG_ERROR, "bus", "replay read failed after=%llu err=%s",
+               (unsigned long long)dr->after, ad_strerror(dr->rc));
+        dr->scanned = dr->upto; /* skip rather than spin */
+    }
+    for (size_t i = 0; i < dr->nevs; i++) {
+        if (dr->evs[i]->seq > *cur && !ad_bus_sub_deliver(sub, dr->evs[i])) {
+            goto out;
+        }
+    }
+    if (dr->scanned > *cur) {
+        *cur = dr->scanned;
+    }
+out:
+    dbread_free(dr);
+    if (sub->freed) {
+    } else if (!sub->dead) {
+    }
+    if (bus->closing) {
+    }
+}
+
+static void start_dbread(ad_bus_sub_t *sub, backfill_t *bf, uint64_t after, uint64_t upto,
+                         char **pats, size_t npats)
+{
+    ad_bus_t *bus = sub->bus;
+    dbread_t *dr = ad_xcalloc(1, sizeof(*dr));
+    dr->work.data = dr;
+    dr->sub = sub;
+    dr->bf = bf;
+    dr->sops = bus->sops;
+    dr->simpl = bus->simpl;
+    dr->after = after;
+    dr->upto = upto;
+    dr->scanned = after;
+    dr->pats = pats;
+    dr->npats = npats;
+    sub->db_pending = true;
+    bus->db_reads++;
+    dr->next = bus->reads;
+    if (bus->reads != NULL) {
+        bus->reads->prev = dr;
+    }
+    bus->reads = dr;
+    int rc = uv_queue_work(bus->loop, &dr->work, dbread_work, dbread_done);
+    if (rc != 0) {
+        AD_BUG("uv_queue_work failed: %s", uv_strerror(rc));
+    }
+}
+
+static bool has_room(ad_bus_sub_t *sub)
+{
+    return sub->ops->queued == NULL || sub->queue_limit == 0 ||
+           sub->ops->queued(sub->ud) <= sub->queue_limit / 2;
+}
+
+static void on_pace_timer(uv_timer_t *t)
+{
+    ad_bus_t *bus = t->data;
+    ad_bus_sub_t *sub = bus->paced;
+    while (sub != NULL) {
+        ad_bus_sub_t *next = sub->pace_next;
+        if (has_room(sub)) {
+            ad_bus_pace_remove(sub);
+        }
+        sub = next;
+    }
+    if (bus->paced == NULL) {
+        uv_timer_stop(&bus->pace_timer);
+    }
+}
+
+
+static void pace_add(ad_bus_sub_t *sub)
+{
+    ad_bus_t *bus = sub->bus;
+    sub->paced = true;
+    sub->pace_prev = NULL;
+    sub->pace_next = bus->paced;
+    if (bus->paced != NULL) {
+        bus->paced->pace_prev = sub;
+    }
+    bus->paced = sub;
+    if (!uv_is_active((uv_handle_t *)&bus->pace_timer)) {
+        uv_timer_start(&bus->pace_timer, on_pace_timer, AD_BUS_PACE_MS, AD_BUS_PACE_MS);
+    }
+}
+
+static bool must_pace(ad_bus_sub_t *sub)
+{
+    if (sub->bus->loop == NULL || has_room(sub)) {
+        return false;
+    }
+    pace_add(sub);
+    return true;
+}
+
+/* Moves the subscriber's replay forward: backfills first (their own topics,
+ * up to the seq where the chase took over), then the chase with every
+ * current subscription until it reaches the newest seq, when live delivery
+ * takes over. Synchronous while the ring covers the range; a read of the
+ * events table otherwise, after which this runs again. */
+/* The replay's current step: a backfill (topics added with since while
+ * already replaying) before the chase to the head. */
+typedef struct {
+    backfill_t *bf;
+    uint64_t *cur;
+    uint64_t end;
+} step_t;
+
+/* Takes the next step; false when the replay is caught up (live now). */
+static bool next_step(ad_bus_sub_t *sub, step_t *st)
+{
+    for (;;) {
+        st->bf = sub->backfills;
+        st->cur = st->bf ? &st->bf->cursor : &sub->cursor;
+        st->end = st->bf ? st->bf->end : sub->bus->seq;
+        if (*st->cur < st->end) {
+            return true;
+        }
+        if (st->bf == NULL) {
+            sub->replaying = false; /* caught up: live from here */
+            return false;
+        }
+        sub->backfills = st->bf->next;
+        if (sub->backfills == NULL) {
+            sub->bf_tail = &sub->backfills;
+        }
+        ad_bus_backfill_free(st->bf);
+    }
+}
+
+/* Delivers a slice of the step from the ring. False when sub died. */
+static bool replay_ring(ad_bus_sub_t *sub, step_t *st)
+{
+    ad_bus_t *bus = sub->bus;
+    for (int i = 0; i < AD_BUS_REPLAY_SLICE && *st->cur < st->end; i++) {
+        if (i > 0 && sub->ops->queued != NULL && sub->queue_limit > 0 &&
+            sub->ops->queued(sub->ud) > sub->queue_limit / 2) {
+            break; /* must_pace() takes it from here */
+        }
+        ad_bus_event_t *ev = ad_bus_ring_get(&bus->ring, *st->cur + 1);
+        if (ev == NULL) {
+            AD_BUG("replay ring hole seq=%llu", (unsigned long long)(*st->cur + 1));
+        }
+        bool ok = st->bf ? match_list(st->bf->topics, st->bf->ntopics, ev) : match_sub(sub, ev);
+        if (ok && !ad_bus_sub_deliver(sub, ev)) {
+            return false;
+        }
+        *st->cur = ev->seq;
+    }
+    return true;
+}
+
+/* The step reaches below the ring: read it from the events table. */
+static void replay_table(ad_bus_sub_t *sub, step_t *st, uint64_t ring_first)
+{
+    ad_bus_t *bus = sub->bus;
+    if (bus->sops == NULL) {
+        AD_BUG("replay below the ring without a store");
+    }
+    if (bus->trimming && bus->loop != NULL) {
+        /* A trim may delete rows this read would return, after the
+         * oldest seq was checked: read once it has finished. */
+        if (!sub->paced) {
+            pace_add(sub);
+        }
+        return;
+    }
+    uint64_t upto = ring_first ? ring_first - 1 : st->end;
+    if (upto > st->end) {
+        upto = st->end;
+    }
+    size_t npats;
+    char **pats;
+    if (st->bf != NULL) {
+        npats = st->bf->ntopics;
+        pats = ad_xcalloc(npats ? npats : 1, sizeof(char *));
+        for (size_t i = 0; i < npats; i++) {
+            pats[i] = ad_xstrdup(st->bf->topics[i]);
+        }
+    } else {
+        pats = sub_patterns(sub, &npats);
+    }
+    start_dbread(sub, st->bf, *st->cur, upto, pats, npats);
+}
+
+void ad_bus_run_replay(ad_bus_sub_t *sub)
+{
+    ad_bus_t *bus = sub->bus;
+    step_t st;
+    while (!sub->freed && !sub->dead && sub->replaying && next_step(sub, &st)) {
+        if (must_pace(sub)) {
+            return;
+        }
+        uint64_t oldest = ad_bus_oldest_seq(bus);
+        if (*st.cur + 1 < oldest) {
+            /* retention removed what the subscriber asked for */
+            sub->busy++;
+            if (sub->ops->truncated != NULL) {
+                sub->ops->truncated(sub->ud, oldest);
+            }
+            sub->busy--;
+            *st.cur = oldest - 1 < st.end ? oldest - 1 : st.end;
+            continue;
+        }
+        uint64_t ring_first = ad_bus_ring_first(&bus->ring);
+        if (ring_first == 0 || *st.cur + 1 < ring_first) {
+            replay_table(sub, &st, ring_first);
+            return;
+        }
+        if (!replay_ring(sub, &st)) {
+            return;
+        }
+    }
+}
+

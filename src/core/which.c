@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Finding a program the way execvp would: a name looked up in PATH, a
+ * path with a slash taken as it is (relative to a given directory).
+ * Used before anything is spawned, so a missing program is refused
+ * with a clear message instead of failing in the child.
+ */
+#include "core.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+/* 0 when path names an executable regular file, else AD_ENOENT/AD_EPERM. */
+static int check_exec(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISDIR(st.st_mode)) {
+        return AD_ENOENT;
+    }
+    return access(path, X_OK) == 0 ? 0 : AD_EPERM;
+}
+
+int ad_path_which_in(const char *argv0, const char *path, const char *cwd, char *out, size_t outsz)
+{
+    char buf[4096];
+    if (argv0 == NULL || argv0[0] == '\0') {
+        return AD_ENOENT;
+    }
+    if (strchr(argv0, '/') != NULL) {
+        if (argv0[0] != '/' && cwd != NULL) {
+            if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, argv0) >= sizeof(buf)) {
+                return AD_ETOOBIG;
+            }
+        } else if ((size_t)snprintf(buf, sizeof(buf), "%s", argv0) >= sizeof(buf)) {
+            return AD_ETOOBIG;
+        }
+        int rc = check_exec(buf);
+        if (rc == 0 && (size_t)snprintf(out, outsz, "%s", buf) >= outsz) {
+            return AD_ETOOBIG;
+        }
+        return rc;
+    }
+    if (path == NULL) {
+        path = getenv("PATH");
+    }
+    if (path == NULL) {
+        path = AD_DEFAULT_PATH;
+    }
+    int best = AD_ENOENT;
+    const char *p = path;
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t dl = colon != NULL ? (size_t)(colon - p) : strlen(p);
+        /* An empty entry means the current directory, as for execvp. */
+        int w;
+        if (dl > 0) {
+            w = snprintf(buf, sizeof(buf), "%.*s/%s", (int)dl, p, argv0);
+        } else if (cwd != NULL) {
+            w = snprintf(buf, sizeof(buf), "%s/%s", cwd, argv0);
+        } else {
+            w = snprintf(buf, sizeof(buf), "./%s", argv0);
+        }
+        if (w > 0 && (size_t)w < sizeof(buf) && buf[0] == '/') {
+            int rc = check_exec(buf);
+            if (rc == 0) {
+                if ((size_t)snprintf(out, outsz, "%s", buf) >= outsz) {
+                    return AD_ETOOBIG;
+                }
+                return 0;
+            }
+            if (rc == AD_EPERM) {
+                best = AD_EPERM;
+            }
+        }
+        if (colon == NULL) {
+            break;
+        }
+        p = colon + 1;
+    }
+    return best;
+}
+
+int ad_path_which(const char *argv0, const char *path, char *out, size_t outsz)
+{
+    return ad_path_which_in(argv0, path, NULL, out, outsz);
+}

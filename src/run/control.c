@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Controlling a live run: stop (answered once the exit is recorded, see
+ * exit.c), pause and resume, a user message to the agent's input, and a
+ * terminal agent's size and raw input. Signals and pipes are src/proc's.
+ */
+#include "run/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The run of agent_id with a live process, or NULL. */
+static ad_run_t *live_run(ad_runner_t *r, const char *agent_id)
+{
+    ad_run_t *run = ad_run_find(r, agent_id);
+    return run != NULL && run->proc != NULL ? run : NULL;
+}
+
+int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_cb cb, void *ud)
+{
+    ad_run_t *run = live_run(r, agent_id);
+    if (run == NULL) {
+        return AD_ENOENT;
+    }
+    ad_run_waiter_t *w = ad_xcalloc(1, sizeof(*w));
+    w->cb = cb;
+    w->ud = ud;
+    w->next = run->stop_waiters;
+    run->stop_waiters = w;
+    ad_log(AD_LOG_INFO, "runner", "stopping agent=%s force=%d", agent_id, force);
+    ad_proc_stop(run->proc, force);
+    return 0;
+}
+
+int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud)
+{
+    ad_run_t *run = live_run(r, agent_id);
+    if (run == NULL) {
+        return AD_ENOENT;
+    }
+    int rc = ad_proc_pause(run->proc);
+    if (rc == 0) {
+        ad_store_agent_runtime_t u = {.context_level = -1};
+        ad_run_agent_update(run, &u, "paused", cb, ud);
+    }
+    return rc;
+}
+
+int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud)
+{
+    ad_run_t *run = live_run(r, agent_id);
+    if (run == NULL) {
+        return AD_ENOENT;
+    }
+    int rc = ad_proc_resume(run->proc);
+    if (rc == 0) {
+        ad_store_agent_runtime_t u = {.context_level = -1};
+        ad_run_agent_update(run, &u, "running", cb, ud);
+    }
+    return rc;
+}
+
+typedef struct {
+    ad_runner_cb cb;
+    void *ud;
+    char id[AD_ID_MAX];
+} msg_ctx_t;
+
+static void on_message_done(int rc, void *ud)
+{
+    msg_ctx_t *c = ud;
+    json_t *reply =
+        json_pack("{s:s, s:s, s:b}", "messageId", c->id, "status", "sent", "running", true);
+    ad_run_call_cb(c->cb, c->ud, rc, rc == 0 ? reply : NULL, rc != 0 ? ad_strerror(rc) : NULL);
+    json_decref(reply);
+    free(c);
+}
+
+/* Writes content to the agent's input: a stream-json user line for claude,
+ * the text and a newline otherwise. */
+static int write_input(ad_run_t *run, const char *content)
+{
+    if (run->stdin_json) {
+        size_t len = 0;
+        char *line = ad_claude_user_line(content, &len);
+        int rc = line != NULL ? ad_proc_write(run->proc, line, len) : AD_EINVAL;
+        free(line);
+        return rc;
+    }
+    int rc = ad_proc_write(run->proc, content, strlen(content));
+    return rc != 0 ? rc : ad_proc_write(run->proc, "\n", 1);
+}
+
+int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content, ad_runner_cb cb,
+                      void *ud, char *err, size_t errsz)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errsz = sizeof(dummy);
+    }
+    ad_run_t *run = live_run(r, agent_id);
+    if (run == NULL || !run->accepts_input) {
+        snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
+        return AD_ESTATE;
+    }
+    if (!ad_utf8_valid(content, strlen(content))) {
+        snprintf(err, errsz, "content is not valid UTF-8");
+        return AD_EINVAL;
+    }
+    int rc = write_input(run, content);
+    if (rc != 0) {
+        snprintf(err, errsz, "%s",
+                 rc == AD_ETOOBIG ? "the agent's input queue is full"
+                                  : "the agent's input is closed");
+        return rc == AD_ETOOBIG ? AD_ETOOBIG : AD_ESTATE;
+    }
+    ad_run_flush_all(run);
+    msg_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->cb = cb;
+    c->ud = ud;
+    json_t *ev = ad_run_queue_message(run, "user", content, strlen(content), NULL, c->id);
+    ad_run_publish(r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
+    /* the message alone, so its completion is its own */
+    ad_run_flush_batch(run, on_message_done, c);
+    ad_store_agent_runtime_t u = {.context_level = -1};
+    ad_run_agent_update(run, &u, "running", NULL, NULL);
+    return 0;
+}
+
+int ad_runner_resize(ad_runner_t *r, const char *agent_id, uint16_t rows, uint16_t cols)
+{
+    ad_run_t *run = live_run(r, agent_id);
+    return run == NULL ? AD_ENOENT : ad_proc_resize(run->proc, rows, cols);
+}
+
+int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, size_t len)
+{
+    ad_run_t *run = live_run(r, agent_id);
+    return run == NULL ? AD_ENOENT : ad_proc_write(run->proc, data, len);
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The end of a run: the parser's last records, the run's status from how
+ * the process ended, the run row and agent status written, agent_exit and
+ * agent_status published, stop requests answered, and the run freed.
+ * Reaping is src/proc's.
+ */
+#include "run/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    ad_runner_t *r;
+    ad_run_topics_t topics;
+    char agent_id[AD_ID_MAX];
+    char agent_status[16];
+    char reason[256];
+    int code, sig;
+    ad_run_waiter_t *waiters;
+} end_ctx_t;
+
+static void on_end_done(int rc, json_t *result, void *ud)
+{
+    end_ctx_t *c = ud;
+    if (rc != 0) {
+        ad_log(AD_LOG_ERROR, "runner", "recording run end failed agent=%s error=%s", c->agent_id,
+               ad_strerror(rc));
+    }
+    json_t *exit = json_pack("{s:s}", "agentId", c->agent_id);
+    json_object_set_new(exit, "code", c->code >= 0 ? json_integer(c->code) : json_null());
+    json_object_set_new(exit, "signal", c->sig > 0 ? json_integer(c->sig) : json_null());
+    ad_run_publish(c->r, &c->topics, "agent_exit", exit);
+    ad_run_publish_status(c->r, &c->topics, c->agent_id, c->agent_status,
+                          c->reason[0] != '\0' ? c->reason : NULL);
+    json_t *agent = json_object_get(result, "agent");
+    json_t *reply = agent != NULL ? json_pack("{s:O}", "agent", agent) : NULL;
+    for (ad_run_waiter_t *w = c->waiters, *next; w != NULL; w = next) {
+        next = w->next;
+        ad_run_call_cb(w->cb, w->ud, rc, reply, rc != 0 ? ad_strerror(rc) : NULL);
+        free(w);
+    }
+    json_decref(reply);
+    json_decref(result);
+    free(c);
+}
+
+static void on_run_closed(uv_handle_t *h)
+{
+    ad_run_free(h->data);
+}
+
+void ad_run_release(ad_run_t *run)
+{
+    ad_runner_t *r = run->r;
+    for (ad_run_t **pp = &r->runs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == run) {
+            *pp = run->next;
+            break;
+        }
+    }
+    if (run->flush_init) {
+        uv_close((uv_handle_t *)&run->flush, on_run_closed);
+    } else {
+        ad_run_free(run);
+    }
+}
+
+/* The run's and the agent's status, and the reason, from how it ended. */
+static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
+{
+    const char *status, *agent_status;
+    if (ex->lost) {
+        status = "lost";
+        agent_status = "error";
+        snprintf(e->reason, sizeof(e->reason), "lost: the process could not be reaped");
+    } else if (ex->stop_requested) {
+        status = "stopped";
+        agent_status = "finished";
+    } else if (ex->exit_code == 0 && !run->had_error) {
+        status = "succeeded";
+        agent_status = "finished";
+    } else {
+        status = "failed";
+        agent_status = "error";
+        if (run->had_error) {
+            snprintf(e->reason, sizeof(e->reason), "%s", run->reason);
+        } else if (ex->term_signal > 0) {
+            snprintf(e->reason, sizeof(e->reason), "killed by signal %d (%s)", ex->term_signal,
+                     strsignal(ex->term_signal));
+        } else {
+            snprintf(e->reason, sizeof(e->reason), "exited with code %d", ex->exit_code);
+        }
+    }
+    snprintf(e->status, sizeof(e->status), "%s", status);
+    snprintf(e->agent_status, sizeof(e->agent_status), "%s", agent_status);
+}
+
+/* Output that was shown live but not stored gets a note in the transcript. */
+static void note_dropped(ad_run_t *run)
+{
+    if (run->dropped == 0) {
+        return;
+    }
+    ad_log(AD_LOG_WARN, "runner", "output messages not stored agent=%s count=%llu", run->agent_id,
+           (unsigned long long)run->dropped);
+    char note[160];
+    snprintf(note, sizeof(note),
+             "[agentd: %llu blocks of output were shown live but not stored: the database "
+             "could not keep up]",
+             (unsigned long long)run->dropped);
+    ad_rec_t fake;
+    memset(&fake, 0, sizeof(fake));
+    fake.is_complete = true;
+    json_decref(ad_run_queue_message(run, "system", note, strlen(note), &fake, NULL));
+    ad_run_flush_batch(run, NULL, NULL);
+}
+
+/* Everything the parser still holds, and the usage it has not reported. */
+static void drain_parser(ad_run_t *run)
+{
+    ad_parser_finish(run->parser, uv_now(run->r->loop), &run->recs);
+    ad_run_handle_recs(run);
+    ad_run_flush_live(run);
+    ad_usage_t pending;
+    ad_parser_pending_usage(run->parser, &pending);
+    run->usage.input_tokens += pending.input_tokens;
+    run->usage.output_tokens += pending.output_tokens;
+    run->usage.cache_creation_tokens += pending.cache_creation_tokens;
+    run->usage.cache_read_tokens += pending.cache_read_tokens;
+    ad_run_flush_all(run);
+}
+
+static void end_record(ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
+{
+    snprintf(e->id, sizeof(e->id), "%s", run->run_id);
+    snprintf(e->agent_id, sizeof(e->agent_id), "%s", run->agent_id);
+    e->now = ad_wall_ms();
+    e->duration_ms = (int64_t)((ad_mono_ns() - run->started_ns) / 1000000u);
+    e->has_exit_code = ex->exit_code >= 0;
+    e->exit_code = ex->exit_code;
+    e->signal = ex->term_signal > 0 ? ex->term_signal : 0;
+    e->input_tokens = run->usage.input_tokens;
+    e->output_tokens = run->usage.output_tokens;
+    e->cache_read_tokens = run->usage.cache_read_tokens;
+    e->cache_write_tokens = run->usage.cache_creation_tokens;
+    e->cost_usd = run->cost;
+    e->num_turns = run->turns;
+}
+
+void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
+{
+    AD_UNUSED(p);
+    ad_run_t *run = ud;
+    ad_runner_t *r = run->r;
+    run->proc = NULL;
+    drain_parser(run);
+    ad_store_run_end_t e;
+    memset(&e, 0, sizeof(e));
+    end_status(run, ex, &e);
+    note_dropped(run);
+    end_record(run, ex, &e);
+    ad_log(AD_LOG_INFO, "runner", "run ended agent=%s run=%s status=%s code=%d signal=%d",
+           run->agent_id, run->run_id, e.status, ex->exit_code, ex->term_signal);
+
+    end_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = r;
+    ad_run_topics_copy(&c->topics, &run->topics);
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
+    snprintf(c->agent_status, sizeof(c->agent_status), "%s", e.agent_status);
+    snprintf(c->reason, sizeof(c->reason), "%s", e.reason);
+    c->code = ex->exit_code;
+    c->sig = ex->term_signal;
+    c->waiters = run->stop_waiters;
+    run->stop_waiters = NULL;
+    ad_store_run_end(r->store, &e, on_end_done, c);
+    while (run->taps != NULL) {
+        ad_runner_tap_t *t = run->taps;
+        run->taps = t->next;
+        t->cb(NULL, 0, t->ud);
+        free(t);
+    }
+    ad_run_release(run);
+}

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a run says: the executor's parser turns stdout lines into records
+ * (agent.h); records become bus events, and messages that are batched to
+ * the writer (plain output coalesced into blocks). Plain output also goes
+ * out live, a loop turn's worth per event. Terminal output is kept for
+ * viewers (taps). What a record means is the parser's business; SQL is the
+ * store's.
+ */
+#include "run/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- stored messages ---------------------------------------------------------- */
+
+static void msg_cleanup(ad_run_msg_t *m)
+{
+    free(m->content);
+    free(m->tool_name);
+    free(m->tool_input);
+    free(m->tool_output);
+}
+
+void ad_run_batch_cleanup(ad_run_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        msg_cleanup(&b->v[i]);
+    }
+    free(b->v);
+    memset(b, 0, sizeof(*b));
+}
+
+/* A batch on its way to the writer: it owns the messages until the commit. */
+typedef struct {
+    ad_runner_t *r;
+    ad_run_batch_t batch;
+    ad_store_message_t *rows; /* point into batch and the ids below */
+    char agent_id[AD_ID_MAX]; /* the run may end before the commit */
+    char run_id[AD_ID_MAX];
+    ad_store_done_cb done;
+    void *ctx;
+} inflight_t;
+
+static void on_batch_done(int rc, void *ud)
+{
+    inflight_t *f = ud;
+    f->r->inflight_bytes -= f->batch.bytes;
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "runner", "storing messages failed error=%s", ad_strerror(rc));
+    }
+    if (f->done != NULL) {
+        f->done(rc, f->ctx);
+    }
+    ad_run_batch_cleanup(&f->batch);
+    free(f->rows);
+    free(f);
+}
+
+/* The writer is behind: live events still flow, but storage sheds plain
+ * output rather than queueing without bound. Messages the agent meant
+ * (assistant text, tools) are kept. */
+static void shed_output(ad_run_t *run)
+{
+    ad_run_batch_t *b = &run->batch;
+    if (run->dropped == 0) {
+        ad_log(AD_LOG_WARN, "runner", "writer behind, not storing some output agent=%s",
+               run->agent_id);
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->v[i].output) {
+            b->bytes -= b->v[i].bytes;
+            msg_cleanup(&b->v[i]);
+            run->dropped++;
+        } else {
+            b->v[keep++] = b->v[i];
+        }
+    }
+    b->n = keep;
+}
+
+void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
+{
+    ad_runner_t *r = run->r;
+    if (done == NULL && r->inflight_bytes + run->batch.bytes > AD_RUN_INFLIGHT_BYTES) {
+        shed_output(run);
+    }
+    if (run->batch.n == 0) {
+        if (done != NULL) {
+            done(0, ctx);
+        }
+        return;
+    }
+    inflight_t *f = ad_xcalloc(1, sizeof(*f));
+    f->r = r;
+    f->batch = run->batch;
+    f->done = done;
+    f->ctx = ctx;
+    memcpy(f->agent_id, run->agent_id, AD_ID_MAX);
+    memcpy(f->run_id, run->run_id, AD_ID_MAX);
+    memset(&run->batch, 0, sizeof(run->batch));
+    f->rows = ad_xcalloc(f->batch.n, sizeof(*f->rows));
+    for (size_t i = 0; i < f->batch.n; i++) {
+        const ad_run_msg_t *m = &f->batch.v[i];
+        f->rows[i] = (ad_store_message_t){.id = m->id,
+                                          .agent_id = f->agent_id,
+                                          .run_id = f->run_id,
+                                          .role = m->role,
+                                          .content = m->content,
+                                          .tool_name = m->tool_name,
+                                          .tool_input = m->tool_input,
+                                          .tool_output = m->tool_output,
+                                          .token_count = m->token_count,
+                                          .is_complete = m->is_complete,
+                                          .now = m->now};
+    }
+    r->inflight_bytes += f->batch.bytes;
+    ad_store_messages_insert(r->store, f->rows, f->batch.n, on_batch_done, f);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    ad_run_flush_all(t->data);
+}
+
+static void arm_flush(ad_run_t *run)
+{
+    if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
+        uv_timer_start(&run->flush, on_flush_timer, AD_RUN_FLUSH_MS, 0);
+    }
+}
+
+static char *repaired(const char *s, size_t n)
+{
+    ad_buf_t b;
+    ad_buf_init(&b, 3 * n + 1);
+    (void)ad_utf8_repair(&b, s, n);
+    char *out = b.data != NULL ? ad_buf_detach(&b, NULL) : ad_xstrdup("");
+    ad_buf_cleanup(&b);
+    return out;
+}
+
+/* The message as a message_created event shows it: the row's object, with
+ * the tool input as the JSON the agent gave. */
+static json_t *message_event(const ad_run_t *run, const ad_run_msg_t *m, const ad_rec_t *rec)
+{
+    ad_store_message_t row = {.id = m->id,
+                              .agent_id = run->agent_id,
+                              .run_id = run->run_id,
+                              .role = m->role,
+                              .content = m->content,
+                              .tool_name = m->tool_name,
+                              .tool_output = m->tool_output,
+                              .token_count = m->token_count,
+                              .is_complete = m->is_complete,
+                              .now = m->now};
+    json_t *ev = ad_store_message_json(&row);
+    if (m->tool_input != NULL) {
+        json_object_set(ev, "toolInput", rec->json);
+    }
+    return ev;
+}
+
+json_t *ad_run_queue_message(ad_run_t *run, const char *role, const char *text, size_t len,
+                             const ad_rec_t *rec, char id_out[AD_ID_MAX])
+{
+    ad_run_batch_t *b = &run->batch;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 16;
+        b->v = ad_xrealloc(b->v, b->cap * sizeof(*b->v));
+    }
+    ad_run_msg_t *m = &b->v[b->n];
+    memset(m, 0, sizeof(*m));
+    ad_id_new("msg", m->id);
+    m->role = role;
+    m->now = ad_wall_ms();
+    m->content = repaired(text, len);
+    m->token_count = rec != NULL ? rec->token_count : 0;
+    m->is_complete = rec != NULL ? rec->is_complete : true;
+    if (rec != NULL && rec->tool_name != NULL) {
+        m->tool_name = ad_xstrdup(rec->tool_name);
+    }
+    if (rec != NULL && rec->json != NULL && rec->type == AD_REC_MESSAGE) {
+        m->tool_input = json_dumps(rec->json, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
+    if (rec != NULL && rec->tool_output != NULL) {
+        m->tool_output = repaired(rec->tool_output, strlen(rec->tool_output));
+    }
+    m->output = rec == NULL && strcmp(role, "user") != 0;
+    m->bytes = strlen(m->content) + (m->tool_output ? strlen(m->tool_output) : 0) + 256;
+    json_t *ev = message_event(run, m, rec);
+    if (id_out != NULL) {
+        memcpy(id_out, m->id, AD_ID_MAX);
+    }
+    b->n++;
+    b->bytes += m->bytes;
+    if (b->n >= AD_RUN_BATCH_MAX || b->bytes >= AD_RUN_BATCH_BYTES) {
+        ad_run_flush_batch(run, NULL, NULL);
+    } else {
+        arm_flush(run);
+    }
+    return ev;
+}
+
+/* ---- plain output, coalesced into messages ------------------------------------- */
+
+static void flush_output(ad_run_t *run, int i)
+{
+    ad_buf_t *b = &run->out[i];
+    if (b->len == 0) {
+        return;
+    }
+    size_t n = b->len;
+    if (b->data[n - 1] == '\n') {
+        n--;
+    }
+    /* live output already went out as agent_output */
+    json_decref(
+        ad_run_queue_message(run, i == 0 ? "assistant" : "system", b->data, n, NULL, NULL));
+    if (b->cap > 2 * AD_RUN_OUT_FLUSH_BYTES) {
+        ad_buf_cleanup(b);
+    } else {
+        ad_buf_reset(b);
+    }
+}
+
+static void add_output(ad_run_t *run, int i, const char *line, size_t len)
+{
+    ad_buf_t *b = &run->out[i];
+    if (b->len + len + 1 > AD_RUN_OUT_FLUSH_BYTES && b->len > 0) {
+        flush_output(run, i);
+    }
+    if (ad_buf_append(b, line, len) == 0) {
+        ad_buf_putc(b, '\n');
+    }
+    if (b->len >= AD_RUN_OUT_FLUSH_BYTES) {
+        flush_output(run, i);
+    }
+    arm_flush(run);
+}
+
+void ad_run_flush_all(ad_run_t *run)
+{
+    flush_output(run, 0);
+    flush_output(run, 1);
+    ad_run_flush_batch(run, NULL, NULL);
+}
+
+/* ---- plain output, live ----------------------------------------------------------- */
+
+static void publish_output(ad_run_t *run, const char *stream, const char *text, size_t len,
+                           bool complete)
+{
+    ad_run_publish(run->r, &run->topics, "agent_output",
+                   json_pack("{s:s, s:s, s:s, s:o, s:b}", "agentId", run->agent_id, "runId",
+                             run->run_id, "stream", stream, "content",
+                             ad_run_json_text(text, len), "isComplete", complete));
+}
+
+void ad_run_flush_live(ad_run_t *run)
+{
+    if (!run->live_dirty) {
+        return;
+    }
+    run->live_dirty = false;
+    ad_bus_t *bus = run->r->bus;
+    bool behind =
+        bus != NULL && ad_bus_seq(bus) - ad_bus_persisted_seq(bus) > AD_RUN_LIVE_BACKLOG_MAX;
+    for (int i = 0; i < 2; i++) {
+        ad_buf_t *b = &run->live[i];
+        if (b->len == 0) {
+            continue;
+        }
+        if (behind) {
+            run->live_dropped += b->len;
+        } else {
+            if (run->live_dropped > 0) {
+                char note[160];
+                snprintf(note, sizeof(note),
+                         "[agentd: %llu bytes of output were not streamed live (the event log was "
+                         "behind); see the stored messages]",
+                         (unsigned long long)run->live_dropped);
+                publish_output(run, "system", note, strlen(note), true);
+                run->live_dropped = 0;
+            }
+            publish_output(run, i == 0 ? "stdout" : "stderr", b->data, b->len - 1, true);
+        }
+        if (b->cap > 2 * AD_RUN_LIVE_BYTES) {
+            ad_buf_cleanup(b);
+        } else {
+            ad_buf_reset(b);
+        }
+    }
+}
+
+void ad_run_on_check(uv_check_t *h)
+{
+    ad_runner_t *r = h->data;
+    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        ad_run_flush_live(run);
+    }
+    uv_check_stop(h);
+    r->check_on = false;
+}
+
+/* Queues a plain output line for the live stream (stream 0 stdout, 1
+ * stderr); the line keeps its own agent_output when it comes alone. */
+static void live_output(ad_run_t *run, int i, const char *line, size_t len)
+{
+    ad_buf_t *b = &run->live[i];
+    if (b->len > 0 && b->len + len + 1 > AD_RUN_LIVE_BYTES) {
+        ad_run_flush_live(run);
+    }
+    if (ad_buf_append(b, line, len) == 0) {
+        ad_buf_putc(b, '\n');
+    }
+    run->live_dirty = true;
+    if (!run->r->check_on) {
+        run->r->check_on = true;
+        uv_check_start(&run->r->check, ad_run_on_check);
+    }
+}
+
+/* ---- records -------------------------------------------------------------------- */
+
+static void metric_point(json_t *points, const char *name, json_t *value, json_t *step, json_t *ts)
+{
+    if (!json_is_number(value)) {
+        return;
+    }
+    json_t *pt = json_pack("{s:s, s:O}", "name", name, "value", value);
+    if (json_is_integer(step)) {
+        json_object_set(pt, "step", step);
+    }
+    if (ts != NULL) {
+        json_object_set(pt, "ts", ts);
+    }
+    json_array_append_new(points, pt);
+}
+
+/* A command agent's `metric` / `metrics` line: metrics_update. */
+static void on_metrics(ad_run_t *run, const char *type, json_t *obj)
+{
+    json_t *points = json_array();
+    json_t *step = json_object_get(obj, "step");
+    json_t *ts = json_object_get(obj, "ts");
+    if (strcmp(type, "metric") == 0) {
+        const char *name = json_string_value(json_object_get(obj, "name"));
+        if (name != NULL) {
+            metric_point(points, name, json_object_get(obj, "value"), step, ts);
+        }
+    } else {
+        json_t *vals = json_object_get(obj, "values");
+        if (!json_is_object(vals)) {
+            vals = json_object_get(obj, "metrics");
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(vals, k, v)
+        {
+            metric_point(points, k, v, step, ts);
+        }
+    }
+    ad_run_topics_t t;
+    ad_run_topics_copy(&t, &run->topics);
+    snprintf(t.t[t.n], sizeof(t.t[0]), "metrics:%s", run->run_id);
+    t.v[t.n] = t.t[t.n];
+    t.n++;
+    ad_run_publish(run->r, &t, "metrics_update",
+                   json_pack("{s:s, s:s, s:o}", "agentId", run->agent_id, "runId", run->run_id,
+                             "points", points));
+}
+
+static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    const char *type = rec->subtype;
+    json_t *obj = rec->json;
+    if (strcmp(type, "metric") == 0 || strcmp(type, "metrics") == 0) {
+        on_metrics(run, type, obj);
+        return;
+    }
+    if (strcmp(type, "agent_update") == 0) {
+        json_t *patch = json_object_get(obj, "state");
+        patch = json_is_object(patch) ? json_deep_copy(patch) : json_deep_copy(obj);
+        json_object_del(patch, "type");
+        ad_run_publish(run->r, &run->topics, "agent_update",
+                       json_pack("{s:s, s:O}", "id", run->agent_id, "state", patch));
+        ad_store_agent_runtime_t u = {.context_level = -1, .state_patch = patch};
+        ad_run_agent_update(run, &u, NULL, NULL, NULL);
+        return;
+    }
+    /* tool_start / tool_progress / tool_end: as given, with who sent it */
+    json_t *p = json_deep_copy(obj);
+    json_object_del(p, "type");
+    if (json_object_get(p, "agentId") == NULL) {
+        json_object_set_new(p, "agentId", json_string(run->agent_id));
+    }
+    if (json_object_get(p, "runId") == NULL) {
+        json_object_set_new(p, "runId", json_string(run->run_id));
+    }
+    ad_run_publish(run->r, &run->topics, type, p);
+}
+
+/* A finished turn: usage (the run's and one request's in usage_stats),
+ * and the agent waits for input when its process is still alive. */
+static void on_result(ad_run_t *run, const ad_rec_t *rec)
+{
+    run->usage.input_tokens += rec->usage.input_tokens;
+    run->usage.output_tokens += rec->usage.output_tokens;
+    run->usage.cache_creation_tokens += rec->usage.cache_creation_tokens;
+    run->usage.cache_read_tokens += rec->usage.cache_read_tokens;
+    run->cost = rec->total_cost_usd >= 0 ? rec->total_cost_usd : run->cost + rec->cost_usd;
+    run->turns += rec->num_turns;
+    ad_usage_rec_t u = {
+        .model = rec->model != NULL ? rec->model : ad_parser_model(run->parser),
+        .input_tokens = rec->usage.input_tokens,
+        .output_tokens = rec->usage.output_tokens,
+        .cache_read_tokens = rec->usage.cache_read_tokens,
+        .cache_write_tokens = rec->usage.cache_creation_tokens,
+        .cost_usd = rec->cost_usd > 0 ? rec->cost_usd : 0,
+        .error = rec->is_error,
+    };
+    ad_store_usage_record(run->r->store, &u, NULL, NULL);
+    run->had_error = rec->is_error;
+    snprintf(run->reason, sizeof(run->reason), "%s",
+             !rec->is_error       ? ""
+             : rec->text != NULL ? rec->text
+                                 : "the agent reported an error");
+    if (ad_proc_alive(run->proc)) {
+        ad_store_agent_runtime_t upd = {.context_level = -1};
+        ad_run_agent_update(run, &upd, rec->is_error ? "error" : "waiting", NULL, NULL);
+    }
+}
+
+static void on_message_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    flush_output(run, 0);
+    flush_output(run, 1);
+    const char *text = rec->text != NULL ? rec->text : "";
+    json_t *ev = ad_run_queue_message(run, ad_role_name(rec->role), text, strlen(text), rec, NULL);
+    ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
+}
+
+static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (rec->type == AD_REC_TOOL_START) {
+        ad_run_publish(run->r, &run->topics, "tool_start",
+                       json_pack("{s:s?, s:s?, s:O?, s:s, s:s, s:n}", "toolId", rec->tool_id,
+                                 "name", rec->tool_name, "params", rec->json, "agentId",
+                                 run->agent_id, "runId", run->run_id, "crewId"));
+        return;
+    }
+    ad_run_publish(run->r, &run->topics, "tool_end",
+                   json_pack("{s:s?, s:I, s:s, s:i, s:s, s:s}", "toolId", rec->tool_id,
+                             "durationMs", (json_int_t)rec->duration_ms, "status",
+                             rec->is_error ? "error" : "success", "exitCode", rec->exit_code,
+                             "agentId", run->agent_id, "runId", run->run_id));
+}
+
+static void on_session_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (rec->session_id == NULL) {
+        return;
+    }
+    ad_run_publish(run->r, &run->topics, "agent_update",
+                   json_pack("{s:s, s:s}", "id", run->agent_id, "sessionId", rec->session_id));
+    ad_store_agent_runtime_t u = {.context_level = -1};
+    if (strlen(rec->session_id) >= sizeof(u.session_id)) {
+        ad_log(AD_LOG_WARN, "runner", "session id too long, not stored agent=%s", run->agent_id);
+        return;
+    }
+    snprintf(u.session_id, sizeof(u.session_id), "%s", rec->session_id);
+    ad_run_agent_update(run, &u, NULL, NULL, NULL);
+}
+
+static void on_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (rec->type != AD_REC_OUTPUT) {
+        ad_run_flush_live(run); /* events keep the order the agent wrote them in */
+    }
+    const char *text = rec->text != NULL ? rec->text : "";
+    switch (rec->type) {
+    case AD_REC_OUTPUT:
+        live_output(run, 0, text, strlen(text));
+        add_output(run, 0, text, strlen(text));
+        break;
+    case AD_REC_DELTA:
+        if (rec->text != NULL) {
+            publish_output(run, "stdout", text, strlen(text), false);
+        }
+        break;
+    case AD_REC_SESSION:
+        on_session_rec(run, rec);
+        break;
+    case AD_REC_MESSAGE:
+        on_message_rec(run, rec);
+        break;
+    case AD_REC_TOOL_START:
+    case AD_REC_TOOL_END:
+        on_tool_rec(run, rec);
+        break;
+    case AD_REC_RESULT:
+        on_result(run, rec);
+        break;
+    case AD_REC_NOTICE:
+        if (rec->text != NULL) {
+            publish_output(run, "system", text, strlen(text), true);
+        }
+        break;
+    case AD_REC_CONTEXT: {
+        ad_run_publish(run->r, &run->topics, "agent_context",
+                       json_pack("{s:s, s:i}", "agentId", run->agent_id, "level", rec->level));
+        ad_store_agent_runtime_t u = {.context_level = rec->level};
+        ad_run_agent_update(run, &u, NULL, NULL, NULL);
+        break;
+    }
+    case AD_REC_EVENT:
+        if (rec->subtype != NULL && rec->json != NULL) {
+            on_event_rec(run, rec);
+        }
+        break;
+    }
+}
+
+void ad_run_handle_recs(ad_run_t *run)
+{
+    for (size_t i = 0; i < run->recs.n; i++) {
+        on_rec(run, &run->recs.v[i]);
+    }
+    ad_recs_clear(&run->recs);
+}
+
+/* ---- the supervisor's callbacks ------------------------------------------------------ */
+
+void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,
+                    bool truncated, void *ud)
+{
+    AD_UNUSED(p);
+    AD_UNUSED(truncated);
+    ad_run_t *run = ud;
+    if (stream == AD_PROC_STDERR) {
+        live_output(run, 1, line, len);
+        add_output(run, 1, line, len);
+        return;
+    }
+    ad_parser_feed(run->parser, line, len, uv_now(run->r->loop), &run->recs);
+    ad_run_handle_recs(run);
+}
+
+void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len, void *ud)
+{
+    AD_UNUSED(p);
+    AD_UNUSED(stream);
+    ad_run_t *run = ud;
+    if (len >= AD_RUN_REPLAY_BYTES) {
+        ad_buf_reset(&run->replay);
+        ad_buf_append(&run->replay, data + len - AD_RUN_REPLAY_BYTES, AD_RUN_REPLAY_BYTES);
+    } else {
+        if (run->replay.len + len > AD_RUN_REPLAY_BYTES) {
+            ad_buf_consume(&run->replay, run->replay.len + len - AD_RUN_REPLAY_BYTES);
+        }
+        ad_buf_append(&run->replay, data, len);
+    }
+    for (ad_runner_tap_t *t = run->taps, *next; t != NULL; t = next) {
+        next = t->next; /* a viewer may detach itself */
+        t->cb(data, len, t->ud);
+    }
+}
+
+int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, void *ud,
+                  ad_runner_tap_t **out)
+{
+    ad_run_t *run = ad_run_find(r, agent_id);
+    if (run == NULL || run->proc == NULL) {
+        return AD_ENOENT;
+    }
+    if (!run->pty) {
+        return AD_ESTATE;
+    }
+    ad_runner_tap_t *t = ad_xcalloc(1, sizeof(*t));
+    t->run = run;
+    t->cb = cb;
+    t->ud = ud;
+    t->next = run->taps;
+    if (run->taps != NULL) {
+        run->taps->prev = t;
+    }
+    run->taps = t;
+    *out = t;
+    if (run->replay.len > 0) {
+        cb(run->replay.data, run->replay.len, ud);
+    }
+    return 0;
+}
+
+void ad_runner_untap(ad_runner_tap_t *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else {
+        t->run->taps = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+    free(t);
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The runner: its life cycle, the start-up reconciliation of runs a dead
+ * daemon left behind, and what every part of a run shares (finding a run,
+ * publishing its events, changing its agent row). Starting is start.c's,
+ * output output.c's, exit exit.c's, stop/pause/input control.c's.
+ */
+#include "run/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LOST_REASON "lost: agentd stopped while the run was active"
+
+/* ---- shared helpers -------------------------------------------------------- */
+
+json_t *ad_run_json_text(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j != NULL) {
+        return j;
+    }
+    ad_buf_t b;
+    ad_buf_init(&b, n * 3 + 16);
+    (void)ad_utf8_repair(&b, s, n);
+    j = json_stringn(b.data != NULL ? b.data : "", b.len);
+    ad_buf_cleanup(&b);
+    return j != NULL ? j : json_string("");
+}
+
+void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
+                        const char *ws)
+{
+    t->n = 0;
+    snprintf(t->t[t->n], sizeof(t->t[0]), "agent:%s", agent_id);
+    t->n++;
+    if (run_id != NULL && run_id[0] != '\0') {
+        snprintf(t->t[t->n], sizeof(t->t[0]), "run:%s", run_id);
+        t->n++;
+    }
+    if (ws != NULL && ws[0] != '\0') {
+        snprintf(t->t[t->n], sizeof(t->t[0]), "workspace:%s", ws);
+        t->n++;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        t->v[i] = t->t[i];
+    }
+}
+
+void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src)
+{
+    memcpy(dst, src, sizeof(*dst));
+    for (size_t i = 0; i < dst->n; i++) {
+        dst->v[i] = dst->t[i];
+    }
+}
+
+void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, json_t *payload)
+{
+    ad_bus_publish(r->bus, type, t->v, t->n, payload);
+    json_decref(payload);
+}
+
+void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
+                           const char *status, const char *reason)
+{
+    ad_run_publish(
+        r, t, "agent_status",
+        json_pack("{s:s, s:s, s:s?}", "agentId", agent_id, "status", status, "reason", reason));
+}
+
+ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id)
+{
+    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (strcmp(run->agent_id, agent_id) == 0) {
+            return run;
+        }
+    }
+    return NULL;
+}
+
+void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const char *msg)
+{
+    if (cb != NULL) {
+        cb(rc, result, msg, ud);
+    }
+}
+
+/* ---- changes of the agent row ------------------------------------------------ */
+
+typedef struct {
+    ad_runner_t *r;
+    ad_runner_cb cb;
+    void *ud;
+    ad_run_topics_t topics;
+    char agent_id[AD_ID_MAX];
+    char status[16]; /* published after the commit when set */
+} update_ctx_t;
+
+static void on_update_done(int rc, json_t *result, void *ud)
+{
+    update_ctx_t *c = ud;
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "runner", "agent update failed agent=%s error=%s", c->agent_id,
+               ad_strerror(rc));
+    } else if (c->status[0] != '\0') {
+        ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, NULL);
+    }
+    ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
+    json_decref(result);
+    free(c);
+}
+
+void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, const char *status,
+                         ad_runner_cb cb, void *ud)
+{
+    /* Writes keep the order of the output: what the agent said before this
+     * change is stored before it (a client that sees `waiting` finds the
+     * answer). */
+    ad_run_flush_all(run);
+    update_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = run->r;
+    c->cb = cb;
+    c->ud = ud;
+    ad_run_topics_copy(&c->topics, &run->topics);
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
+    if (status != NULL) {
+        snprintf(c->status, sizeof(c->status), "%s", status);
+        snprintf(u->status, sizeof(u->status), "%s", status);
+    }
+    snprintf(u->id, sizeof(u->id), "%s", run->agent_id);
+    u->now = ad_wall_ms();
+    ad_store_agent_runtime(run->r->store, u, on_update_done, c);
+}
+
+void ad_run_free(ad_run_t *run)
+{
+    ad_buf_cleanup(&run->replay);
+    ad_buf_cleanup(&run->live[0]);
+    ad_buf_cleanup(&run->live[1]);
+    ad_buf_cleanup(&run->out[0]);
+    ad_buf_cleanup(&run->out[1]);
+    ad_run_batch_cleanup(&run->batch);
+    ad_recs_cleanup(&run->recs);
+    ad_parser_free(run->parser);
+    free(run);
+}
+
+/* ---- reconcile ---------------------------------------------------------------- */
+
+typedef struct {
+    ad_runner_t *r;
+    ad_runner_cb cb;
+    void *ud;
+} rec_ctx_t;
+
+static void on_reconciled(int rc, json_t *result, void *ud)
+{
+    rec_ctx_t *c = ud;
+    if (rc != 0) {
+        ad_log(AD_LOG_ERROR, "runner", "reconciling runs failed error=%s", ad_strerror(rc));
+    } else {
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(result, "agents"), i, a)
+        {
+            const char *id = json_string_value(json_object_get(a, "id"));
+            if (id == NULL) {
+                continue;
+            }
+            ad_run_topics_t t;
+            ad_run_topics_init(&t, id, NULL, NULL);
+            ad_run_publish_status(c->r, &t, id, "error", LOST_REASON);
+        }
+        size_t n = json_array_size(json_object_get(result, "runs"));
+        if (n > 0) {
+            ad_log(AD_LOG_WARN, "runner", "marked runs lost count=%zu", n);
+        }
+    }
+    ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
+    json_decref(result);
+    free(c);
+}
+
+void ad_runner_reconcile(ad_runner_t *r, ad_runner_cb cb, void *ud)
+{
+    rec_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = r;
+    c->cb = cb;
+    c->ud = ud;
+    ad_store_runs_reconcile(r->store, ad_wall_ms(), LOST_REASON, on_reconciled, c);
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
+                           ad_bus_t *bus, ad_procs_t *procs)
+{
+    ad_runner_t *r = ad_xcalloc(1, sizeof(*r));
+    r->loop = loop;
+    r->cfg = cfg;
+    r->store = store;
+    r->bus = bus;
+    r->procs = procs;
+    uv_check_init(loop, &r->check);
+    r->check.data = r;
+    return r;
+}
+
+static void on_runner_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void ad_runner_free(ad_runner_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    /* Runs still here had their processes killed by ad_procs_free() without
+     * an exit callback: nothing more can be recorded for them (the next
+     * start reconciles them as lost). */
+    while (r->runs != NULL) {
+        ad_run_t *run = r->runs;
+        for (ad_run_waiter_t *w = run->stop_waiters, *next; w != NULL; w = next) {
+            next = w->next;
+            free(w);
+        }
+        run->stop_waiters = NULL;
+        while (run->taps != NULL) {
+            ad_runner_tap_t *t = run->taps;
+            run->taps = t->next;
+            free(t);
+        }
+        ad_run_release(run);
+    }
+    uv_close((uv_handle_t *)&r->check, on_runner_closed);
+}
+
+bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id)
+{
+    const ad_run_t *run = ad_run_find(r, agent_id);
+    return run != NULL && run->proc != NULL;
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Starting a run: the agent's row becomes a launch (executor, argv,
+ * environment), the process is spawned through the supervisor, the first
+ * prompt is queued, and the run row is written before any of its
+ * messages. Building the launch is src/agent's, spawning src/proc's.
+ */
+#include "run/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What a start needs, gathered from the agent's row. Owns what it holds. */
+typedef struct {
+    json_t *agent;
+    json_t *state; /* borrowed from agent */
+    char ws[AD_ID_MAX];
+    char path[4096];
+    ad_agent_spec_t spec;
+    const char **perms, **cmd, **env;
+    ad_launch_t launch;
+} start_t;
+
+static void start_cleanup(start_t *s)
+{
+    if (s->env != NULL) {
+        for (size_t i = s->launch.nenv; s->env[i] != NULL; i++) {
+            free((char *)s->env[i]);
+        }
+        free(s->env);
+    }
+    free(s->perms);
+    free(s->cmd);
+    ad_launch_cleanup(&s->launch);
+    json_decref(s->agent);
+}
+
+/* Strings of a JSON array (borrowed from it); "" for non-strings. */
+static const char **str_array(json_t *a, size_t *n)
+{
+    *n = json_array_size(a);
+    const char **v = ad_xcalloc(*n + 1, sizeof(char *));
+    for (size_t i = 0; i < *n; i++) {
+        v[i] = json_string_value(json_array_get(a, i));
+        if (v[i] == NULL) {
+            v[i] = "";
+        }
+    }
+    return v;
+}
+
+/* Reads the agent and builds its launch. AD_ENOENT, AD_ESTATE (archived)
+ * or AD_EINVAL (cannot be started as configured), with err set. */
+static int load(ad_runner_t *r, const char *agent_id, const char *prompt, start_t *s, char *err,
+                size_t errsz)
+{
+    int rc = ad_store_runs_agent_get(r->store, agent_id, &s->agent, s->ws, s->path,
+                                     sizeof(s->path));
+    if (rc != 0) {
+        snprintf(err, errsz, "agent %s not found", agent_id);
+        return rc;
+    }
+    if (json_object_get(s->agent, "deletedAt") != NULL) {
+        snprintf(err, errsz, "agent %s is archived; restore it first", agent_id);
+        return AD_ESTATE;
+    }
+    ad_agent_spec_t *spec = &s->spec;
+    if (ad_executor_parse(json_string_value(json_object_get(s->agent, "executor")),
+                          &spec->executor) != 0 ||
+        ad_agent_mode_parse(json_string_value(json_object_get(s->agent, "mode")), &spec->mode) !=
+            0) {
+        snprintf(err, errsz, "agent %s has an unknown executor or mode", agent_id);
+        return AD_EINVAL;
+    }
+    s->state = json_object_get(s->agent, "state");
+    s->perms = str_array(json_object_get(s->agent, "permissions"), &spec->npermissions);
+    spec->permissions = s->perms;
+    spec->session_id = json_string_value(json_object_get(s->agent, "sessionId"));
+    spec->model = json_string_value(json_object_get(s->state, "model"));
+    spec->prompt = prompt;
+    s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);
+    spec->command = s->cmd;
+    if (ad_launch_build(spec, r->cfg, getenv("PATH"), &s->launch, err, errsz) != 0) {
+        return AD_EINVAL; /* 422: the agent cannot be started as configured */
+    }
+    if (s->path[0] == '\0') {
+        snprintf(err, errsz, "agent %s has no worktree directory", agent_id);
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+/* The environment: the executor's, then state.env (NULL-terminated). */
+static void build_env(start_t *s)
+{
+    json_t *senv = json_object_get(s->state, "env");
+    size_t nenv = 0;
+    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 1, sizeof(char *));
+    for (size_t i = 0; i < s->launch.nenv; i++) {
+        s->env[nenv++] = s->launch.env[i];
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(senv, k, v)
+    {
+        if (nenv >= s->launch.nenv + AD_RUN_STATE_ENV_MAX || !json_is_string(v)) {
+            continue;
+        }
+        size_t len = strlen(k) + json_string_length(v) + 2;
+        char *e = ad_xmalloc(len);
+        snprintf(e, len, "%s=%s", k, json_string_value(v));
+        s->env[nenv++] = e;
+    }
+}
+
+static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
+{
+    ad_run_t *run = ad_xcalloc(1, sizeof(*run));
+    run->r = r;
+    run->flush.data = run;
+    snprintf(run->agent_id, sizeof(run->agent_id), "%s", agent_id);
+    ad_id_new("run", run->run_id);
+    ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws);
+    run->exec = s->spec.executor;
+    run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
+    run->parser = ad_parser_new(s->spec.executor);
+    ad_recs_init(&run->recs);
+    size_t line_max = (size_t)r->cfg->max_line_bytes;
+    ad_buf_init(&run->out[0], AD_RUN_OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->out[1], AD_RUN_OUT_FLUSH_BYTES + line_max + 64);
+    ad_buf_init(&run->live[0], AD_RUN_LIVE_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->live[1], AD_RUN_LIVE_BYTES + line_max + 64);
+    ad_buf_init(&run->replay, AD_RUN_REPLAY_BYTES);
+    run->pty = json_is_true(json_object_get(s->state, "terminal"));
+    return run;
+}
+
+/* How the supervisor runs it: argv, cwd, env, terminal, the polite stop
+ * step (state.stopWith, else the executor's), graces and callbacks. */
+static void proc_opts(const ad_runner_t *r, ad_run_t *run, const start_t *s, ad_proc_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    ad_executor_t ex = s->spec.executor;
+    o->argv = (const char *const *)s->launch.argv;
+    o->cwd = s->path;
+    o->env = (const char *const *)s->env;
+    o->pty = run->pty;
+    o->polite = ex == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
+                : ex == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
+                                       : AD_PROC_POLITE_CLOSE_STDIN;
+    const char *stop_with = json_string_value(json_object_get(s->state, "stopWith"));
+    if (stop_with != NULL) {
+        o->polite = strcmp(stop_with, "stdin") == 0  ? AD_PROC_POLITE_CLOSE_STDIN
+                    : strcmp(stop_with, "none") == 0 ? AD_PROC_POLITE_NONE
+                                                     : AD_PROC_POLITE_SIGINT;
+    }
+    o->term_grace_ms = r->cfg->stop_grace_ms > 0 ? r->cfg->stop_grace_ms : 1;
+    o->kill_grace_ms = o->term_grace_ms;
+    o->max_line_bytes = (size_t)r->cfg->max_line_bytes;
+    o->on_line = ad_run_on_line;
+    o->on_data = o->pty ? ad_run_on_data : NULL;
+    o->on_exit = ad_run_on_exit;
+    o->ud = run;
+}
+
+/* The process is up: its input, and the first prompt as a message. */
+static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
+{
+    run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
+    if (s->launch.stdin_data != NULL && s->launch.stdin_len > 0) {
+        ad_proc_write(run->proc, s->launch.stdin_data, s->launch.stdin_len);
+    }
+    if (!run->accepts_input) {
+        ad_proc_close_stdin(run->proc);
+    }
+    if (prompt == NULL || prompt[0] == '\0') {
+        return;
+    }
+    json_t *ev = ad_run_queue_message(run, "user", prompt, strlen(prompt), NULL, NULL);
+    ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
+    if (s->spec.executor == AD_EXEC_COMMAND) {
+        ad_proc_write(run->proc, prompt, strlen(prompt));
+        ad_proc_write(run->proc, "\n", 1);
+    }
+}
+
+typedef struct {
+    ad_runner_t *r;
+    ad_runner_cb cb;
+    void *ud;
+    ad_run_topics_t topics;
+    char agent_id[AD_ID_MAX];
+} start_ctx_t;
+
+static void on_start_done(int rc, json_t *result, void *ud)
+{
+    start_ctx_t *c = ud;
+    if (rc != 0) {
+        ad_log(AD_LOG_ERROR, "runner", "recording run start failed agent=%s error=%s", c->agent_id,
+               ad_strerror(rc));
+        ad_run_t *run = ad_run_find(c->r, c->agent_id);
+        if (run != NULL && run->proc != NULL) {
+            ad_proc_stop(run->proc, true);
+        }
+        ad_run_call_cb(c->cb, c->ud, rc, NULL, "the run could not be recorded");
+    } else {
+        ad_run_publish_status(c->r, &c->topics, c->agent_id, "running", NULL);
+        json_t *reply = json_pack("{s:O}", "agent", json_object_get(result, "agent"));
+        ad_run_call_cb(c->cb, c->ud, 0, reply, NULL);
+        json_decref(reply);
+    }
+    json_decref(result);
+    free(c);
+}
+
+/* The run row, written before any message of the run so the messages'
+ * foreign key holds (the writer keeps submission order). */
+static void record_start(ad_run_t *run, ad_runner_cb cb, void *ud)
+{
+    start_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = run->r;
+    c->cb = cb;
+    c->ud = ud;
+    ad_run_topics_copy(&c->topics, &run->topics);
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
+    ad_store_run_start_t row = {.now = ad_wall_ms(), .pid = ad_proc_pid(run->proc)};
+    snprintf(row.id, sizeof(row.id), "%s", run->run_id);
+    snprintf(row.agent_id, sizeof(row.agent_id), "%s", run->agent_id);
+    ad_store_run_start(run->r->store, &row, on_start_done, c);
+    ad_run_flush_batch(run, NULL, NULL);
+}
+
+int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad_runner_cb cb,
+                    void *ud, char *err, size_t errsz)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errsz = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (ad_run_find(r, agent_id) != NULL) {
+        snprintf(err, errsz, "agent %s is already running", agent_id);
+        return AD_ESTATE;
+    }
+    start_t s;
+    memset(&s, 0, sizeof(s));
+    int rc = load(r, agent_id, prompt, &s, err, errsz);
+    if (rc != 0) {
+        start_cleanup(&s);
+        return rc;
+    }
+    build_env(&s);
+    ad_run_t *run = run_new(r, agent_id, &s);
+    ad_proc_opts_t o;
+    proc_opts(r, run, &s, &o);
+    rc = ad_proc_spawn(r->procs, &o, &run->proc, err, errsz);
+    if (rc != 0) {
+        ad_run_free(run);
+        start_cleanup(&s);
+        return rc == AD_ESTATE ? AD_ESTATE : AD_EINVAL;
+    }
+    uv_timer_init(r->loop, &run->flush);
+    run->flush.data = run;
+    run->flush_init = true;
+    run->started_ns = ad_mono_ns();
+    /* The prompt waits in the batch until the run row is queued. */
+    first_input(run, &s, prompt);
+    run->next = r->runs;
+    r->runs = run;
+    ad_log(AD_LOG_INFO, "runner", "run started agent=%s run=%s pid=%ld executor=%s", agent_id,
+           run->run_id, (long)ad_proc_pid(run->proc), ad_executor_name(s.spec.executor));
+    record_start(run, cb, ud);
+    start_cleanup(&s);
+    return 0;
+}
