@@ -37,6 +37,7 @@ static void on_handle_closed(uv_handle_t *h)
 {
     ad_bus_t *bus = h->data;
     bus->open_handles--;
+    ad_bus_try_finish_free(bus);
 }
 
 void ad_bus_try_finish_free(ad_bus_t *bus)
@@ -69,6 +70,7 @@ void ad_bus_free(ad_bus_t *bus)
             uv_close((uv_handle_t *)timers[i], on_handle_closed);
         }
     }
+    ad_bus_try_finish_free(bus);
 }
 
 uint64_t ad_bus_seq(const ad_bus_t *bus)
@@ -166,6 +168,7 @@ static void fan_out(ad_bus_t *bus, const ad_bus_event_t *ev)
             ad_bus_sub_t *z = bus->zombies;
             bus->zombies = z->zombie_next;
             z->zombie = false;
+            ad_bus_sub_try_reap(z);
         }
     }
 }
@@ -207,6 +210,7 @@ static uint64_t publish_text(ad_bus_t *bus, int64_t now, uint64_t seq, const cha
     fan_out(bus, ev);
     ad_bus_event_unref(ev);
     ad_bus_ring_evict(bus);
+    ad_bus_schedule_writes(bus);
     return seq;
 }
 
@@ -334,6 +338,7 @@ void ad_bus_sub_free(ad_bus_sub_t *sub)
         return;
     }
     sub->freed = true;
+    ad_bus_sub_try_reap(sub);
 }
 
 uint64_t ad_bus_sub_last_seq(const ad_bus_sub_t *sub)
@@ -413,6 +418,7 @@ int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, boo
     *sub->bf_tail = bf;
     sub->bf_tail = &bf->next;
     if (!sub->db_pending && !sub->paced) {
+        ad_bus_run_replay(sub);
     }
     return 0;
 }

@@ -11,7 +11,6 @@
 
 /* ---- ring and persistence ---------------------------------------------------- */
 
-
 void ad_bus_ring_evict(ad_bus_t *bus)
 {
     size_t max = bus->cfg ? (size_t)bus->cfg->event_ring_bytes : (8u << 20);
@@ -61,10 +60,12 @@ static void on_written(int rc, void *arg)
     free(wb);
     bus->writes--;
     if (bus->closing) {
+        ad_bus_try_finish_free(bus);
         return;
     }
     ad_bus_ring_evict(bus);
     maybe_trim(bus, false);
+    ad_bus_schedule_writes(bus);
 }
 
 /* One batch in flight at a time, so events queued meanwhile go in the next
@@ -78,7 +79,8 @@ static void flush_writes(ad_bus_t *bus)
     if (bus->loop != NULL && !uv_is_closing((uv_handle_t *)&bus->persist_timer)) {
         uv_timer_stop(&bus->persist_timer);
     }
-    size_t n = bus->npending < AD_BUS_WRITE_BATCH_MAX || bus->stopping ? bus->npending : AD_BUS_WRITE_BATCH_MAX;
+    size_t n = bus->npending < AD_BUS_WRITE_BATCH_MAX || bus->stopping ? bus->npending
+                                                                       : AD_BUS_WRITE_BATCH_MAX;
     wbatch_t *wb = ad_xmalloc(sizeof(*wb) + n * sizeof(wb->evs[0]));
     wb->bus = bus;
     wb->n = n;
@@ -122,6 +124,7 @@ static void on_trimmed(int rc, uint64_t oldest, void *arg)
         bus->db_min = oldest;
     }
     if (bus->closing) {
+        ad_bus_try_finish_free(bus);
     }
 }
 
@@ -183,4 +186,3 @@ void ad_bus_stop(ad_bus_t *bus)
     bus->stopping = true;
     flush_writes(bus);
 }
-

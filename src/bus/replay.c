@@ -186,9 +186,12 @@ static void dbread_done(uv_work_t *w, int status)
 out:
     dbread_free(dr);
     if (sub->freed) {
+        ad_bus_sub_try_reap(sub);
     } else if (!sub->dead) {
+        ad_bus_run_replay(sub);
     }
     if (bus->closing) {
+        ad_bus_try_finish_free(bus);
     }
 }
 
@@ -234,6 +237,7 @@ static void on_pace_timer(uv_timer_t *t)
         ad_bus_sub_t *next = sub->pace_next;
         if (has_room(sub)) {
             ad_bus_pace_remove(sub);
+            ad_bus_run_replay(sub);
         }
         sub = next;
     }
@@ -241,7 +245,6 @@ static void on_pace_timer(uv_timer_t *t)
         uv_timer_stop(&bus->pace_timer);
     }
 }
-
 
 static void pace_add(ad_bus_sub_t *sub)
 {
@@ -386,4 +389,3 @@ void ad_bus_run_replay(ad_bus_sub_t *sub)
         }
     }
 }
-
