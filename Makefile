@@ -13,7 +13,7 @@ PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay -lpthread -ldl -lutil -lm
 
-WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
+WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 ifeq ($(BUILD),release)
@@ -53,7 +53,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint fuzz bench bench-deps clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers fuzz bench bench-deps clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd
@@ -81,6 +81,10 @@ deps:
 unit: $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
+# The subsystems must stay layers: no link cycle between them.
+layers: $(LIB_OBJ)
+	@sh scripts/layers.sh $(O)/obj/src
+
 e2e-deps: tests/e2e/node_modules/.package-lock.json
 
 tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
@@ -96,6 +100,7 @@ check: deps
 	$(MAKE) BUILD=check lint
 	$(MAKE) fuzz-smoke
 	$(MAKE) BUILD=check unit
+	$(MAKE) BUILD=check layers
 	$(MAKE) BUILD=check e2e
 	$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA))
 

@@ -82,32 +82,39 @@ static void print_serve_usage(FILE *out)
     ad_config_print_help(out);
 }
 
-static void close_handle(uv_handle_t *h, void *arg)
+/* Closes what the daemon's parts keep open, each through its own close
+ * call (their memory goes in their close callbacks), so uv_run returns
+ * once they are gone. The server has closed already. Order: the bus
+ * queues its last events, the store commits what is queued (delivering
+ * every run's end) and closes, then the runner and the supervisor (whose
+ * processes have all exited), the REST layer's watchers, and the bus. */
+static void close_parts(daemon_t *d)
 {
-    AD_UNUSED(arg);
-    if (!uv_is_closing(h)) {
-        uv_close(h, NULL);
+    if (d->bus != NULL) {
+        ad_bus_stop(d->bus);
     }
-}
-
-/* The server has finished its answers and closed its sockets: close what
- * else is open on the loop so uv_run returns. */
-static void on_server_closed(void *ud)
-{
-    daemon_t *d = ud;
-    /* The bus queues its last events, then the store commits what is
-     * queued and closes its own handle with its own callback. */
-    ad_bus_stop(d->bus);
     ad_store_close(d->store);
     d->store = NULL;
     d->app.store = NULL; /* late git completions then skip their writes */
-    /* The store has delivered every run's end: the runner and the
-     * supervisor (whose processes have all exited) can go. */
     ad_runner_free(d->runner);
     d->runner = NULL;
     ad_procs_free(d->procs);
     d->procs = NULL;
-    uv_walk(d->loop, close_handle, NULL);
+    ad_api_close(&d->app);
+#ifdef AD_TEST_BUILD
+    ad_test_routes_close();
+#endif
+    ad_bus_free(d->bus);
+    d->bus = NULL;
+    /* embedded in the (static) daemon: nothing to free when they close */
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+/* The server has finished its answers and closed its sockets. */
+static void on_server_closed(void *ud)
+{
+    close_parts(ud);
 }
 
 /* Every queued write (the runs' ends, which answer pending stop requests)
@@ -141,7 +148,9 @@ static void on_signal(uv_signal_t *h, int signum)
     ad_procs_shutdown(d->procs, d->cfg.shutdown_grace_ms, on_procs_stopped, d);
 }
 
-static int serve(daemon_t *d)
+/* The data dir (created, locked) and the store. Returns 0, or an exit
+ * status after printing why. */
+static int open_state(daemon_t *d)
 {
     char err[512];
     if (d->cfg.data_dir[0] == '\0') {
@@ -164,20 +173,20 @@ static int serve(daemon_t *d)
         ad_pidlock_release(&d->lock);
         return 1;
     }
+    return 0;
+}
+
+/* Every part, created in order and registering its routes before the
+ * server listens; torn down in reverse by close_parts(). */
+static void create_parts(daemon_t *d)
+{
     uv_signal_init(d->loop, &d->sigint);
     uv_signal_init(d->loop, &d->sigterm);
     d->sigint.data = d;
     d->sigterm.data = d;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
-
     d->server = ad_server_new(d->loop, &d->cfg);
-
-    /* Subsystems are created here and register their routes before the
-     * server listens: store, bus, then the REST layer, e.g.
-     *     ad_app_t app = {.loop = d->loop, .cfg = &d->cfg, .server = d->server};
-     *     ad_api_register(&app);
-     * They are torn down in reverse order after uv_run returns. */
     ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
     if (ad_store_events_attach(d->store, d->bus) != 0) {
@@ -198,53 +207,53 @@ static int serve(daemon_t *d)
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);
 #endif
+}
 
-    if (ad_server_listen(d->server, err, sizeof(err)) != 0) {
-        fprintf(stderr, "agentd: %s\n", err);
-        ad_server_close(d->server, NULL, NULL);
-        ad_store_close(d->store);
-        ad_runner_free(d->runner);
-        ad_procs_free(d->procs);
-        uv_walk(d->loop, close_handle, NULL);
-        uv_run(d->loop, UV_RUN_DEFAULT);
-        ad_server_free(d->server);
-        ad_bus_free(d->bus);
-        uv_loop_close(d->loop);
-        ad_pidlock_release(&d->lock);
-        return 1;
-    }
-    ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
-           (long)getpid(), d->cfg.data_dir);
+static void print_listening(const daemon_t *d)
+{
     const char *host = d->cfg.listen_host;
     bool v6 = strchr(host, ':') != NULL;
     printf("agentd listening on http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "",
            ad_server_port(d->server));
     fflush(stdout);
+}
 
+static int serve(daemon_t *d)
+{
+    int rc = open_state(d);
+    if (rc != 0) {
+        return rc;
+    }
+    create_parts(d);
+    char err[512];
+    rc = ad_server_listen(d->server, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        ad_server_close(d->server, NULL, NULL);
+        close_parts(d);
+    } else {
+        ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
+               (long)getpid(), d->cfg.data_dir);
+        print_listening(d);
+    }
     uv_run(d->loop, UV_RUN_DEFAULT);
-    if (d->store != NULL) {
-        ad_store_close(d->store);
-        d->store = NULL;
-        uv_run(d->loop, UV_RUN_DEFAULT);
-    }
-    if (d->procs != NULL) {
-        ad_runner_free(d->runner);
-        ad_procs_free(d->procs);
-        uv_run(d->loop, UV_RUN_DEFAULT);
-    }
-
     ad_server_free(d->server);
-    ad_bus_free(d->bus);
-    uv_loop_close(d->loop);
+    if (uv_loop_close(d->loop) != 0) {
+        ad_log(AD_LOG_WARN, "main", "handles still open at exit");
+    }
     ad_pidlock_release(&d->lock);
     ad_log(AD_LOG_INFO, "main", "stopped");
-    return 0;
+    return rc != 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     static daemon_t d;
     char err[512];
+    /* jansson's own out-of-memory paths are not safe (it can assert or
+     * read freed state, jansson issue #362): give it agentd's allocator,
+     * which aborts with a message instead. */
+    json_set_alloc_funcs(ad_xmalloc, free);
 
     if (ad_config_load_env(&d.cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "agentd: %s\n", err);

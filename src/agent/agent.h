@@ -3,7 +3,7 @@
  * agent: executors and output parsers. An executor turns an agent (executor
  * name, mode, permissions, session, model, prompt) into an argv, extra
  * environment and the first stdin bytes; a parser turns each stdout line of
- * the running agent into normalized records that the runner (src/proc) maps
+ * the running agent into normalized records that the runner (src/run) maps
  * to bus events (DESIGN.md §4), stored messages and usage. Nothing here
  * spawns, stores or publishes.
  *

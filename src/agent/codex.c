@@ -63,10 +63,84 @@ static char *tool_output(json_t *item, const char *itype)
     return NULL;
 }
 
+/* A tool item starts: tool_start and its message (not complete yet). */
+static void tool_started(ad_parser_t *p, json_t *item, const char *itype, const char *id,
+                         const char *name, uint64_t now, ad_recs_t *out)
+{
+    json_t *params = tool_params(item, itype);
+    ad_tool_open(p, id, name, params, now);
+    ad_rec_t *r = ad_rec_push(out, AD_REC_TOOL_START);
+    r->tool_id = ad_xstrdup(id);
+    r->tool_name = ad_xstrdup(name);
+    r->json = json_incref(params);
+    r = ad_rec_push(out, AD_REC_MESSAGE);
+    r->role = AD_ROLE_TOOL;
+    r->tool_id = ad_xstrdup(id);
+    r->tool_name = ad_xstrdup(name);
+    r->json = params;
+    r->is_complete = false;
+}
+
+/* A tool item completes: tool_end and the completed message. */
+static void tool_completed(ad_parser_t *p, json_t *item, const char *itype, const char *id,
+                           const char *name, uint64_t now, ad_recs_t *out)
+{
+    const char *status = ad_json_str(item, "status");
+    bool failed = status != NULL && strcmp(status, "completed") != 0;
+    int code = (int)ad_json_int(item, "exit_code", -1);
+    if (code > 0) {
+        failed = true;
+    }
+    open_tool_t t;
+    ad_tool_end(p, id, failed, code, now, out, &t);
+    ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
+    r->role = AD_ROLE_TOOL;
+    r->tool_id = ad_xstrdup(id);
+    r->tool_name = t.name != NULL ? t.name : ad_xstrdup(name);
+    r->json = t.input;
+    t.name = NULL;
+    t.input = NULL;
+    ad_open_tool_free(&t);
+    r->tool_output = tool_output(item, itype);
+    r->exit_code = code;
+    r->is_error = failed;
+    r->is_complete = true;
+}
+
+static void on_tool_item(ad_parser_t *p, bool started, bool completed, json_t *item,
+                         const char *itype, const char *tname, uint64_t now, ad_recs_t *out)
+{
+    const char *id = ad_json_str(item, "id");
+    char name[160];
+    if (strcmp(itype, "mcp_tool_call") == 0) {
+        snprintf(name, sizeof(name), "%s.%s",
+                 ad_json_str(item, "server") ? ad_json_str(item, "server") : "mcp",
+                 ad_json_str(item, "tool") ? ad_json_str(item, "tool") : "tool");
+    } else {
+        snprintf(name, sizeof(name), "%s", tname);
+    }
+    bool was_open = false;
+    /* Some items (file_change) arrive only as completed: open them now so
+     * every tool_end has its tool_start. */
+    if (completed && id != NULL) {
+        open_tool_t probe;
+        was_open = ad_tool_close(p, id, &probe);
+        if (was_open) {
+            ad_tool_open(p, probe.id, probe.name, probe.input, probe.start_ms);
+            ad_open_tool_free(&probe);
+        }
+    }
+    if (started || (completed && !was_open)) {
+        tool_started(p, item, itype, id != NULL ? id : "", name, now, out);
+    }
+    if (completed) {
+        tool_completed(p, item, itype, id != NULL ? id : "", name, now, out);
+    }
+}
+
 static void on_item(ad_parser_t *p, const char *etype, json_t *item, uint64_t now, ad_recs_t *out)
 {
     const char *itype = ad_json_str(item, "type");
-    const char *id = ad_json_str(item, "id");
     if (itype == NULL) {
         return;
     }
@@ -74,61 +148,7 @@ static void on_item(ad_parser_t *p, const char *etype, json_t *item, uint64_t no
     bool completed = strcmp(etype, "item.completed") == 0;
     const char *tname = tool_name_of(itype);
     if (tname != NULL) {
-        char name[160];
-        if (strcmp(itype, "mcp_tool_call") == 0) {
-            snprintf(name, sizeof(name), "%s.%s",
-                     ad_json_str(item, "server") ? ad_json_str(item, "server") : "mcp",
-                     ad_json_str(item, "tool") ? ad_json_str(item, "tool") : "tool");
-        } else {
-            snprintf(name, sizeof(name), "%s", tname);
-        }
-        open_tool_t probe;
-        bool was_open = false;
-        /* Some items (file_change) arrive only as completed: open them now so
-         * every tool_end has its tool_start. */
-        if (completed && id != NULL) {
-            was_open = ad_tool_close(p, id, &probe);
-            if (was_open) {
-                ad_tool_open(p, probe.id, probe.name, probe.input, probe.start_ms);
-                ad_open_tool_free(&probe);
-            }
-        }
-        if (started || (completed && !was_open)) {
-            json_t *params = tool_params(item, itype);
-            ad_tool_open(p, id != NULL ? id : "", name, params, now);
-            ad_rec_t *r = ad_rec_push(out, AD_REC_TOOL_START);
-            r->tool_id = ad_xstrdup(id != NULL ? id : "");
-            r->tool_name = ad_xstrdup(name);
-            r->json = json_incref(params);
-            r = ad_rec_push(out, AD_REC_MESSAGE);
-            r->role = AD_ROLE_TOOL;
-            r->tool_id = ad_xstrdup(id != NULL ? id : "");
-            r->tool_name = ad_xstrdup(name);
-            r->json = params;
-            r->is_complete = false;
-        }
-        if (completed) {
-            const char *status = ad_json_str(item, "status");
-            bool failed = status != NULL && strcmp(status, "completed") != 0;
-            int code = (int)ad_json_int(item, "exit_code", -1);
-            if (code > 0) {
-                failed = true;
-            }
-            open_tool_t t;
-            ad_tool_end(p, id != NULL ? id : "", failed, code, now, out, &t);
-            ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
-            r->role = AD_ROLE_TOOL;
-            r->tool_id = ad_xstrdup(id != NULL ? id : "");
-            r->tool_name = t.name != NULL ? t.name : ad_xstrdup(name);
-            r->json = t.input;
-            t.name = NULL;
-            t.input = NULL;
-            ad_open_tool_free(&t);
-            r->tool_output = tool_output(item, itype);
-            r->exit_code = code;
-            r->is_error = failed;
-            r->is_complete = true;
-        }
+        on_tool_item(p, started, completed, item, itype, tname, now, out);
         return;
     }
     if (!completed) {

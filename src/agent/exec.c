@@ -261,54 +261,57 @@ static int build_gemini(const ad_agent_spec_t *spec, strv_t *argv)
 }
 
 /* The testable core: as_root decides IS_SANDBOX. */
-static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
-                        bool as_root, ad_launch_t *out, char *err, size_t errsz)
+/* The program the executor runs (the command's first word, or the CLI
+ * configured for claude/codex/gemini), its path found on PATH. */
+static int resolve_program(const ad_agent_spec_t *spec, const ad_config_t *cfg,
+                           const char *path_env, char *path, size_t pathsz, char *err, size_t errsz)
 {
-    strv_t argv = {0}, env = {0};
-    int rc = 0;
-    memset(out, 0, sizeof(*out));
-    if (err != NULL && errsz > 0) {
-        err[0] = '\0';
-    }
     const char *prog;
     if (spec->executor == AD_EXEC_COMMAND) {
         if (spec->ncommand == 0 || spec->command == NULL || empty(spec->command[0])) {
             snprintf(err, errsz, "a command agent needs a command to run");
-            rc = AD_EINVAL;
-            goto out;
+            return AD_EINVAL;
         }
         prog = spec->command[0];
     } else if ((unsigned)spec->executor <= AD_EXEC_GEMINI) {
         prog = ad_executor_bin(cfg, spec->executor);
     } else {
         snprintf(err, errsz, "unknown executor %d", (int)spec->executor);
-        rc = AD_EINVAL;
-        goto out;
+        return AD_EINVAL;
     }
-    rc = check_value("session id", spec->session_id, err, errsz);
+    int rc = ad_executable_resolve(prog, path_env, path, pathsz);
     if (rc == 0) {
-        rc = check_value("model", spec->model, err, errsz);
+        return 0;
     }
-    if (rc != 0) {
-        goto out;
+    if (spec->executor == AD_EXEC_COMMAND) {
+        snprintf(err, errsz, "executable not found: %s", prog != NULL ? prog : "");
+    } else {
+        snprintf(err, errsz,
+                 "executable for %s agents not found: %s (install it or set "
+                 "AGENTD_%s_BIN / --%s-bin)",
+                 ad_executor_name(spec->executor), prog != NULL ? prog : "",
+                 spec->executor == AD_EXEC_CLAUDE  ? "CLAUDE"
+                 : spec->executor == AD_EXEC_CODEX ? "CODEX"
+                                                   : "GEMINI",
+                 ad_executor_name(spec->executor));
+    }
+    return rc == AD_ETOOBIG ? AD_EINVAL : AD_ENOENT;
+}
+
+static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
+                        bool as_root, ad_launch_t *out, char *err, size_t errsz)
+{
+    strv_t argv = {0}, env = {0};
+    memset(out, 0, sizeof(*out));
+    if (err != NULL && errsz > 0) {
+        err[0] = '\0';
     }
     char path[4096];
-    rc = ad_executable_resolve(prog, path_env, path, sizeof(path));
+    int rc = check_value("session id", spec->session_id, err, errsz);
+    rc = rc != 0 ? rc : check_value("model", spec->model, err, errsz);
+    rc = rc != 0 ? rc : resolve_program(spec, cfg, path_env, path, sizeof(path), err, errsz);
     if (rc != 0) {
-        if (spec->executor == AD_EXEC_COMMAND) {
-            snprintf(err, errsz, "executable not found: %s", prog != NULL ? prog : "");
-        } else {
-            snprintf(err, errsz,
-                     "executable for %s agents not found: %s (install it or set "
-                     "AGENTD_%s_BIN / --%s-bin)",
-                     ad_executor_name(spec->executor), prog != NULL ? prog : "",
-                     spec->executor == AD_EXEC_CLAUDE  ? "CLAUDE"
-                     : spec->executor == AD_EXEC_CODEX ? "CODEX"
-                                                       : "GEMINI",
-                     ad_executor_name(spec->executor));
-        }
-        rc = rc == AD_ETOOBIG ? AD_EINVAL : AD_ENOENT;
-        goto out;
+        return rc;
     }
     strv_push(&argv, path);
     switch (spec->executor) {
@@ -328,7 +331,11 @@ static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, con
         break;
     }
     if (rc != 0) {
-        goto out;
+        strv_free(&argv);
+        strv_free(&env);
+        free(out->stdin_data);
+        memset(out, 0, sizeof(*out));
+        return rc;
     }
     if (env.v == NULL) {
         env.v = ad_xcalloc(1, sizeof(char *));
@@ -339,12 +346,6 @@ static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, con
     out->env = env.v;
     out->nenv = env.n;
     return 0;
-out:
-    strv_free(&argv);
-    strv_free(&env);
-    free(out->stdin_data);
-    memset(out, 0, sizeof(*out));
-    return rc;
 }
 
 int ad_launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,

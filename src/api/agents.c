@@ -129,7 +129,7 @@ static int common_fields(ad_req_t *r, json_t *body, json_t *args)
     return 0;
 }
 
-/* How the runner starts the agent (src/agent/runner.h), kept in its state:
+/* How the runner starts the agent (src/run/run.h), kept in its state:
  * command (argv, required for the command executor), terminal (pty), env
  * ({NAME: value}), stopWith (sigint, stdin or none), model, and any other
  * keys of a `state` object. -1 when it has answered 422. */

@@ -30,6 +30,16 @@ void ad_api_register(ad_app_t *app)
 #endif
 }
 
+void ad_api_close(ad_app_t *app)
+{
+    AD_UNUSED(app);
+    ad_api_live_close();
+    ad_api_crews_close();
+#ifdef AD_TEST_BUILD
+    ad_api_test_routes_close();
+#endif
+}
+
 /* ---- input -------------------------------------------------------------- */
 
 int ad_api_invalid(ad_req_t *r, const char *field, const char *reason)

@@ -26,11 +26,15 @@ typedef struct {
     ad_server_t *server;
     struct ad_store *store;
     ad_bus_t *bus;
-    struct ad_runner *runner; /* agent runs (src/agent/runner.h) */
+    struct ad_runner *runner; /* agent runs (src/run/run.h) */
 } ad_app_t;
 
 /* Registers every REST route on app->server. app is borrowed and must
  * outlive the server. */
 void ad_api_register(ad_app_t *app);
+/* Closes the handles the REST layer keeps between requests (timers, bus
+ * watchers); their memory goes in their close callbacks. After the server
+ * has closed, before the bus is freed. */
+void ad_api_close(ad_app_t *app);
 
 #endif

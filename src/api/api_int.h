@@ -73,11 +73,17 @@ void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... 
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void ad_api_live_register(ad_app_t *app);
+/* Close what live.c and crews.c keep open across requests (the mission
+ * heartbeat, the crew status watcher). */
+void ad_api_live_close(void);
+void ad_api_crews_close(void);
 /* The largest send queue (bytes) among the open live channels. */
 size_t ad_api_live_max_queued(void);
 #ifdef AD_TEST_BUILD
 /* testroutes.c: /test/publish, /test/runs, /test/agent-status, /test/store-stats. */
 void ad_api_test_routes_register(ad_app_t *app);
+/* Ends the bursts still in progress (shutdown). */
+void ad_api_test_routes_close(void);
 #endif
 /* crews.c: /api/crews, and the crew status watcher. */
 void ad_api_crews_register(ad_app_t *app);

@@ -74,6 +74,7 @@ static void publish_signal(ad_app_t *app, const char *crew, const char *status)
 /* Compares every crew's status with what was last published. */
 static void recompute(uv_timer_t *t)
 {
+    AD_UNUSED(t);
     watch.scheduled = false;
     json_t *crews = ad_api_crews_snapshot(watch.app);
     size_t i;
@@ -98,6 +99,7 @@ static void recompute(uv_timer_t *t)
 
 static int on_agent_event(void *ud, const ad_bus_event_t *ev)
 {
+    AD_UNUSED(ud);
     const char *type = ad_bus_event_type(ev);
     if (strncmp(type, "agent_", 6) != 0 || strcmp(type, "agent_output") == 0 ||
         strcmp(type, "agent_context") == 0) {
@@ -188,6 +190,27 @@ static void create(ad_req_t *r, void *ud)
     k->req = r;
     memcpy(k->id, c.id, sizeof(k->id));
     ad_store_crew_create(app->store, &c, created, k);
+}
+
+static void on_watch_closed(uv_handle_t *h)
+{
+    AD_UNUSED(h);
+    while (watch.known != NULL) {
+        known_t *k = watch.known;
+        watch.known = k->next;
+        free(k);
+    }
+    memset(&watch, 0, sizeof(watch));
+}
+
+void ad_api_crews_close(void)
+{
+    if (watch.sub == NULL) {
+        return;
+    }
+    ad_bus_sub_free(watch.sub);
+    watch.sub = NULL;
+    uv_close((uv_handle_t *)&watch.timer, on_watch_closed);
 }
 
 void ad_api_crews_register(ad_app_t *app)

@@ -335,6 +335,8 @@ static void do_subscribe(live_t *lv, const char *const *topics, size_t n, bool h
 
 static void on_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
 {
+    AD_UNUSED(binary);
+    AD_UNUSED(ud);
     live_t *lv = ad_ws_data(ws);
     if (lv == NULL || lv->done) {
         return;
@@ -404,6 +406,8 @@ out:
 
 static void on_ws_close(ad_ws_t *ws, int code, void *ud)
 {
+    AD_UNUSED(code);
+    AD_UNUSED(ud);
     live_t *lv = ad_ws_data(ws);
     if (lv != NULL) {
         ad_ws_set_data(ws, NULL);
@@ -413,6 +417,7 @@ static void on_ws_close(ad_ws_t *ws, int code, void *ud)
 
 static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
+    AD_UNUSED(upgrade);
     live_t *lv = live_new(ud, CH_WS);
     lv->ws = ws;
     ad_ws_set_data(ws, lv);
@@ -422,6 +427,7 @@ static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 
 static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
+    AD_UNUSED(upgrade);
     ad_app_t *app = ud;
     live_t *lv = live_new(app, CH_RUN);
     lv->ws = ws;
@@ -472,6 +478,7 @@ static void on_heartbeat(uv_timer_t *t)
 
 static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
+    AD_UNUSED(upgrade);
     ad_app_t *app = ud;
     live_t *lv = live_new(app, CH_MISSION);
     lv->ws = ws;
@@ -509,6 +516,7 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 
 static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
+    AD_UNUSED(upgrade);
     live_t *lv = live_new(ud, CH_GRAPH);
     lv->ws = ws;
     ad_ws_set_data(ws, lv);
@@ -533,6 +541,7 @@ static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 
 static void on_sse_close(ad_sse_t *sse, void *ud)
 {
+    AD_UNUSED(sse);
     live_free(ud);
 }
 
@@ -588,6 +597,18 @@ static void sse_events(ad_req_t *r, void *ud)
     ad_bus_subscribe(lv->sub, topics, n, has_since, since);
 out:
     free(list);
+}
+
+void ad_api_live_close(void)
+{
+    if (heartbeat_started) {
+        heartbeat_started = false;
+        uv_close((uv_handle_t *)&heartbeat, NULL); /* static: nothing to free */
+    }
+    if (cached_msg != NULL) {
+        ad_wsmsg_unref(cached_msg);
+        cached_msg = NULL;
+    }
 }
 
 size_t ad_api_live_max_queued(void)

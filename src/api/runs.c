@@ -3,7 +3,7 @@
  * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?},
  * /stop?force=, /pause, /resume, /message {content}; GET
  * /api/agents/:id/runs?limit= and GET /api/runs/:id. The work is the
- * runner's (src/agent/runner.h); answers come after its commits.
+ * runner's (src/run/run.h); answers come after its commits.
  */
 #include "run/run.h"
 #include "api/api_int.h"

@@ -42,6 +42,7 @@ static void on_raw(const char *data, size_t len, void *ud)
 
 static void on_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
+    AD_UNUSED(upgrade);
     ad_app_t *app = ud;
     const char *id = ad_ws_param(ws, "id");
     term_t *t = ad_xcalloc(1, sizeof(*t));
@@ -87,6 +88,8 @@ static void on_message(ad_ws_t *ws, const char *data, size_t len, bool binary, v
 
 static void on_close(ad_ws_t *ws, int code, void *ud)
 {
+    AD_UNUSED(code);
+    AD_UNUSED(ud);
     term_t *t = ad_ws_data(ws);
     if (t == NULL) {
         return;

@@ -26,7 +26,8 @@ static void test_store_stats(ad_req_t *r, void *ud)
 
 /* ---- bursts of events on demand ---------------------------------------------------- */
 
-typedef struct {
+typedef struct burst {
+    struct burst *prev, *next; /* bursts in progress */
     ad_app_t *app;
     ad_req_t *req;
     uv_timer_t timer;
@@ -39,9 +40,19 @@ typedef struct {
     bool drain;
 } burst_t;
 
+static burst_t *bursts;
+
 static void burst_closed(uv_handle_t *h)
 {
     burst_t *b = h->data;
+    if (b->prev != NULL) {
+        b->prev->next = b->next;
+    } else {
+        bursts = b->next;
+    }
+    if (b->next != NULL) {
+        b->next->prev = b->prev;
+    }
     for (size_t i = 0; i < b->ntopics; i++) {
         free(b->topics[i]);
     }
@@ -115,6 +126,11 @@ static void test_publish(ad_req_t *r, void *ud)
         return;
     }
     burst_t *b = ad_xcalloc(1, sizeof(*b));
+    b->next = bursts;
+    if (bursts != NULL) {
+        bursts->prev = b;
+    }
+    bursts = b;
     b->app = app;
     b->req = r;
     b->type = ad_xstrdup(type);
@@ -222,6 +238,16 @@ static void test_agent_status(ad_req_t *r, void *ud)
     rowreq_t *j = rowreq(app, r, agent, status);
     json_decref(body);
     ad_store_test_agent_status(app->store, j->agent_id, j->status, status_updated, j);
+}
+
+void ad_api_test_routes_close(void)
+{
+    for (burst_t *b = bursts; b != NULL; b = b->next) {
+        if (!uv_is_closing((uv_handle_t *)&b->timer)) {
+            ad_res_error(b->req, 503, "UNAVAILABLE", NULL, "agentd is shutting down");
+            uv_close((uv_handle_t *)&b->timer, burst_closed);
+        }
+    }
 }
 
 void ad_api_test_routes_register(ad_app_t *app)

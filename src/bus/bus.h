@@ -24,7 +24,7 @@ typedef struct ad_bus ad_bus_t;
 /* Returns owned: free with ad_bus_free(). cfg is borrowed. */
 ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg);
 /* Frees the bus. Subscribers must be freed first; events not yet persisted
- * are dropped (call ad_bus_flush() and wait for it before, to keep them). */
+ * are dropped (ad_bus_stop() hands them to the store first, to keep them). */
 void ad_bus_free(ad_bus_t *bus);
 
 /* Publishes one event of `type` to `ntopics` topics ("agent:ag_…",

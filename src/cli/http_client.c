@@ -17,24 +17,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-typedef struct {
-    ad_cli_body_cb on_body;
-    void *ud;
-    long status;
-    bool done;
-    bool aborted;
-} call_t;
-
 static int on_headers_complete(http_parser *p)
 {
-    call_t *c = p->data;
+    ad_cli_response_t *c = p->data;
     c->status = (long)p->status_code;
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)
 {
-    call_t *c = p->data;
+    ad_cli_response_t *c = p->data;
     if (!c->on_body(at, n, c->ud)) {
         c->aborted = true;
         return 1;
@@ -44,8 +36,41 @@ static int on_body(http_parser *p, const char *at, size_t n)
 
 static int on_message_complete(http_parser *p)
 {
-    call_t *c = p->data;
+    ad_cli_response_t *c = p->data;
     c->done = true;
+    return 0;
+}
+
+static const http_parser_settings settings = {.on_headers_complete = on_headers_complete,
+                                              .on_body = on_body,
+                                              .on_message_complete = on_message_complete};
+
+void ad_cli_response_init(ad_cli_response_t *r, ad_cli_body_cb cb, void *ud)
+{
+    memset(r, 0, sizeof(*r));
+    r->on_body = cb;
+    r->ud = ud;
+    http_parser_init(&r->parser, HTTP_RESPONSE);
+    r->parser.data = r;
+}
+
+int ad_cli_response_feed(ad_cli_response_t *r, const char *buf, size_t n, char *err, size_t errsz)
+{
+    size_t used = http_parser_execute(&r->parser, &settings, buf, n);
+    if (r->aborted) {
+        snprintf(err, errsz, "response too large");
+        return AD_ETOOBIG;
+    }
+    if (used != n || HTTP_PARSER_ERRNO(&r->parser) != HPE_OK) {
+        snprintf(err, errsz, "bad response: %s",
+                 http_errno_description(HTTP_PARSER_ERRNO(&r->parser)));
+        return AD_EIO;
+    }
+    if (n == 0 && !r->done) {
+        /* The daemon closed the connection mid-response (shutdown). */
+        snprintf(err, errsz, "the daemon closed the connection");
+        return r->status != 0 ? AD_ECLOSED : AD_EIO;
+    }
     return 0;
 }
 
@@ -65,9 +90,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int ad_cli_http(const char *sock, const char *token, const char *method, const char *path,
-                const char *accept, const char *body, size_t blen, int timeout_ms,
-                ad_cli_body_cb cb, void *ud, long *status, char *err, size_t errsz)
+static int connect_unix(const char *sock, int *fd_out, char *err, size_t errsz)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(sock) >= sizeof(sa.sun_path)) {
@@ -80,15 +103,20 @@ int ad_cli_http(const char *sock, const char *token, const char *method, const c
         snprintf(err, errsz, "socket: %s", strerror(errno));
         return AD_EIO;
     }
-    int rc = 0;
-    call_t call = {.on_body = cb, .ud = ud};
-    ad_buf_t req;
-    ad_buf_init(&req, (size_t)blen + 8192);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         snprintf(err, errsz, "connect: %s", strerror(errno));
-        rc = AD_ENOENT; /* no daemon listening there */
-        goto out;
+        close(fd);
+        return AD_ENOENT; /* no daemon listening there */
     }
+    *fd_out = fd;
+    return 0;
+}
+
+static int send_request(int fd, const char *token, const char *method, const char *path,
+                        const char *accept, const char *body, size_t blen, char *err, size_t errsz)
+{
+    ad_buf_t req;
+    ad_buf_init(&req, (size_t)blen + 8192);
     ad_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: agentd\r\nAccept: %s\r\nConnection: close\r\n",
                   method, path, accept);
     if (token != NULL && token[0] != '\0') {
@@ -97,25 +125,23 @@ int ad_cli_http(const char *sock, const char *token, const char *method, const c
     if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
         ad_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
     }
+    int rc = 0;
     if (ad_buf_puts(&req, "\r\n") != 0 || ad_buf_append(&req, body ? body : "", blen) != 0) {
         snprintf(err, errsz, "request too large");
         rc = AD_ETOOBIG;
-        goto out;
-    }
-    if (write_all(fd, req.data, req.len) != 0) {
+    } else if (write_all(fd, req.data, req.len) != 0) {
         snprintf(err, errsz, "write: %s", strerror(errno));
         rc = AD_EIO;
-        goto out;
     }
+    ad_buf_cleanup(&req);
+    return rc;
+}
 
-    http_parser_settings settings = {.on_headers_complete = on_headers_complete,
-                                     .on_body = on_body,
-                                     .on_message_complete = on_message_complete};
-    http_parser parser;
-    http_parser_init(&parser, HTTP_RESPONSE);
-    parser.data = &call;
+/* Reads the answer until it is complete, within timeout_ms of quiet. */
+static int read_response(int fd, ad_cli_response_t *r, int timeout_ms, char *err, size_t errsz)
+{
     char buf[65536];
-    while (!call.done) {
+    while (!r->done) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int pr = poll(&pfd, 1, timeout_ms);
         if (pr < 0 && errno == EINTR) {
@@ -123,8 +149,7 @@ int ad_cli_http(const char *sock, const char *token, const char *method, const c
         }
         if (pr == 0) {
             snprintf(err, errsz, "no answer within %d ms", timeout_ms);
-            rc = AD_ETIMEDOUT;
-            goto out;
+            return AD_ETIMEDOUT;
         }
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR) {
@@ -132,31 +157,33 @@ int ad_cli_http(const char *sock, const char *token, const char *method, const c
         }
         if (n < 0) {
             snprintf(err, errsz, "read: %s", strerror(errno));
-            rc = AD_EIO;
-            goto out;
+            return AD_EIO;
         }
-        size_t used = http_parser_execute(&parser, &settings, buf, (size_t)n);
-        if (call.aborted) {
-            snprintf(err, errsz, "response too large");
-            rc = AD_ETOOBIG;
-            goto out;
-        }
-        if (used != (size_t)n || HTTP_PARSER_ERRNO(&parser) != HPE_OK) {
-            snprintf(err, errsz, "bad response: %s",
-                     http_errno_description(HTTP_PARSER_ERRNO(&parser)));
-            rc = AD_EIO;
-            goto out;
-        }
-        if (n == 0 && !call.done) {
-            /* The daemon closed the connection mid-response (shutdown). */
-            snprintf(err, errsz, "the daemon closed the connection");
-            rc = call.status != 0 ? AD_ECLOSED : AD_EIO;
-            goto out;
+        int rc = ad_cli_response_feed(r, buf, (size_t)n, err, errsz);
+        if (rc != 0) {
+            return rc;
         }
     }
-out:
-    *status = call.status;
-    ad_buf_cleanup(&req);
-    close(fd);
+    return 0;
+}
+
+int ad_cli_http(const char *sock, const char *token, const char *method, const char *path,
+                const char *accept, const char *body, size_t blen, int timeout_ms,
+                ad_cli_body_cb cb, void *ud, long *status, char *err, size_t errsz)
+{
+    int fd = -1;
+    ad_cli_response_t r;
+    ad_cli_response_init(&r, cb, ud);
+    int rc = connect_unix(sock, &fd, err, errsz);
+    if (rc == 0) {
+        rc = send_request(fd, token, method, path, accept, body, blen, err, errsz);
+    }
+    if (rc == 0) {
+        rc = read_response(fd, &r, timeout_ms, err, errsz);
+    }
+    *status = r.status;
+    if (fd >= 0) {
+        close(fd);
+    }
     return rc;
 }

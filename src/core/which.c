@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* 0 when path names an executable regular file, else AD_ENOENT/AD_EPERM. */
 static int check_exec(const char *path)
 {

@@ -72,6 +72,7 @@ out:
 
 static int file_list(git_diff *diff, json_t **out, ad_git_err_t *e)
 {
+    AD_UNUSED(e);
     size_t n = git_diff_num_deltas(diff);
     size_t ins_total = 0, del_total = 0;
     json_t *files = json_array();

@@ -266,120 +266,131 @@ out:
     return rc;
 }
 
-int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t **out,
-                    ad_git_err_t *e)
+/* Already on branch: {branch, head, created:false}; else NULL. */
+static json_t *already_on(git_repository *repo, const char *branch)
 {
-    git_repository *repo = NULL;
-    git_reference *ref = NULL;
-    git_reference *existing = NULL;
-    git_commit *head_commit = NULL;
-    git_object *target = NULL;
-    json_t *files = json_array();
-    char why[200];
-    bool created = false;
-    size_t total = 0;
-    git_oid oid;
-    *out = NULL;
-
-    if (!ad_git_branch_name_valid(branch, why, sizeof(why))) {
-        json_decref(files);
-        return ad_gitx_fail(e, AD_EINVAL, "invalid_branch", "%s", why);
-    }
-    int rc = ad_gitx_open_worktree(wt_path, &repo, e);
-    if (rc != 0) {
-        goto out;
-    }
     json_t *current = ad_gitx_head_branch_json(repo);
-    bool same = !create && git_repository_head_detached(repo) != 1 && json_is_string(current) &&
+    bool same = git_repository_head_detached(repo) != 1 && json_is_string(current) &&
                 strcmp(json_string_value(current), branch) == 0;
     json_decref(current);
-    if (same) {
-        if (ad_gitx_head_oid(repo, &oid) == 0) {
-            char hex[GIT_OID_HEXSZ + 1];
-            git_oid_tostr(hex, sizeof(hex), &oid);
-            *out = json_pack("{s:s, s:s, s:b}", "branch", branch, "head", hex, "created", false);
-        } else {
-            *out = json_pack("{s:s, s:n, s:b}", "branch", branch, "head", "created", false);
-        }
-        goto out;
+    if (!same) {
+        return NULL;
     }
-    /* Untracked files survive a safe checkout; tracked changes would be
-     * carried over or lost, so they block it. */
-    rc = ad_gitx_changed_files(repo, false, files, 200, &total, e);
-    if (rc != 0) {
-        goto out;
+    git_oid oid;
+    if (ad_gitx_head_oid(repo, &oid) != 0) {
+        return json_pack("{s:s, s:n, s:b}", "branch", branch, "head", "created", false);
     }
-    if (total > 0) {
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof(hex), &oid);
+    return json_pack("{s:s, s:s, s:b}", "branch", branch, "head", hex, "created", false);
+}
+
+/* Untracked files survive a safe checkout; tracked changes would be
+ * carried over or lost, so they block it (AD_ESTATE with the files). */
+static int refuse_dirty(git_repository *repo, const char *branch, ad_git_err_t *e)
+{
+    json_t *files = json_array();
+    size_t total = 0;
+    int rc = ad_gitx_changed_files(repo, false, files, 200, &total, e);
+    if (rc == 0 && total > 0) {
         rc = ad_gitx_fail(e, AD_ESTATE, "dirty",
                           "the worktree has %zu uncommitted change%s; commit or stash before "
                           "checking out '%s'",
                           total, total == 1 ? "" : "s", branch);
         e->details = json_pack("{s:O, s:I, s:b}", "changedFiles", files, "changedFileCount",
                                (json_int_t)total, "truncated", total > json_array_size(files));
-        goto out;
     }
-    if (create) {
-        if (git_branch_lookup(&existing, repo, branch, GIT_BRANCH_LOCAL) == 0) {
-            rc = ad_gitx_fail(e, AD_EEXIST, "branch_exists", "branch '%s' already exists", branch);
-            goto out;
-        }
-        if (ad_gitx_head_oid(repo, &oid) != 0 || git_commit_lookup(&head_commit, repo, &oid) != 0) {
-            rc = ad_gitx_fail(e, AD_ESTATE, "unborn_head",
-                              "the worktree has no commit yet to branch from");
-            goto out;
-        }
-        int grc = git_branch_create(&ref, repo, branch, head_commit, 0);
-        if (grc < 0) {
-            rc = ad_gitx_lib(e, grc, "create branch");
-            goto out;
-        }
-        created = true;
-    } else {
-        rc = ad_gitx_local_branch(repo, branch, &ref, &created, e);
-        if (rc != 0) {
-            goto out;
-        }
-        if (git_branch_is_checked_out(ref) == 1) {
-            rc = ad_gitx_fail(e, AD_ESTATE, "branch_checked_out",
-                              "branch '%s' is checked out in another worktree", branch);
-            goto out;
-        }
+    json_decref(files);
+    return rc;
+}
+
+/* A new branch at HEAD. */
+static int create_branch(git_repository *repo, const char *branch, git_reference **ref,
+                         ad_git_err_t *e)
+{
+    git_reference *existing = NULL;
+    if (git_branch_lookup(&existing, repo, branch, GIT_BRANCH_LOCAL) == 0) {
+        git_reference_free(existing);
+        return ad_gitx_fail(e, AD_EEXIST, "branch_exists", "branch '%s' already exists", branch);
     }
+    git_oid oid;
+    git_commit *head = NULL;
+    if (ad_gitx_head_oid(repo, &oid) != 0 || git_commit_lookup(&head, repo, &oid) != 0) {
+        return ad_gitx_fail(e, AD_ESTATE, "unborn_head",
+                            "the worktree has no commit yet to branch from");
+    }
+    int grc = git_branch_create(ref, repo, branch, head, 0);
+    git_commit_free(head);
+    return grc < 0 ? ad_gitx_lib(e, grc, "create branch") : 0;
+}
+
+/* Checks out ref's tree (safe: untracked files are never overwritten) and
+ * points HEAD at it; hex gets the commit. */
+static int switch_to(git_repository *repo, git_reference *ref, const char *branch,
+                     char hex[GIT_OID_HEXSZ + 1], ad_git_err_t *e)
+{
+    git_object *target = NULL;
     int grc = git_reference_peel(&target, ref, GIT_OBJECT_COMMIT);
     if (grc < 0) {
-        rc = ad_gitx_lib(e, grc, "resolve branch");
-        goto out;
+        return ad_gitx_lib(e, grc, "resolve branch");
     }
     git_checkout_options copts;
     git_checkout_options_init(&copts, GIT_CHECKOUT_OPTIONS_VERSION);
     copts.checkout_strategy = GIT_CHECKOUT_SAFE;
     grc = git_checkout_tree(repo, target, &copts);
+    int rc = 0;
     if (grc == GIT_ECONFLICT) {
         rc = ad_gitx_fail(e, AD_ESTATE, "conflict",
                           "checking out '%s' would overwrite untracked files in the worktree",
                           branch);
+    } else {
+        grc = grc == 0 ? git_repository_set_head(repo, git_reference_name(ref)) : grc;
+        rc = grc < 0 ? ad_gitx_lib(e, grc, "check out") : 0;
+    }
+    if (rc == 0) {
+        git_oid_tostr(hex, GIT_OID_HEXSZ + 1, git_object_id(target));
+    }
+    git_object_free(target);
+    return rc;
+}
+
+int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t **out,
+                    ad_git_err_t *e)
+{
+    git_repository *repo = NULL;
+    git_reference *ref = NULL;
+    bool created = false;
+    char why[200];
+    *out = NULL;
+    if (!ad_git_branch_name_valid(branch, why, sizeof(why))) {
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_branch", "%s", why);
+    }
+    int rc = ad_gitx_open_worktree(wt_path, &repo, e);
+    if (rc == 0 && !create && (*out = already_on(repo, branch)) != NULL) {
         goto out;
     }
-    if (grc == 0) {
-        grc = git_repository_set_head(repo, git_reference_name(ref));
-    }
-    if (grc < 0) {
-        rc = ad_gitx_lib(e, grc, "check out");
-        goto out;
+    rc = rc != 0 ? rc : refuse_dirty(repo, branch, e);
+    if (rc == 0 && create) {
+        rc = create_branch(repo, branch, &ref, e);
+        created = rc == 0;
+    } else if (rc == 0) {
+        rc = ad_gitx_local_branch(repo, branch, &ref, &created, e);
+        if (rc == 0 && git_branch_is_checked_out(ref) == 1) {
+            rc = ad_gitx_fail(e, AD_ESTATE, "branch_checked_out",
+                              "branch '%s' is checked out in another worktree", branch);
+        }
     }
     char hex[GIT_OID_HEXSZ + 1];
-    git_oid_tostr(hex, sizeof(hex), git_object_id(target));
-    *out = json_pack("{s:s, s:s, s:b}", "branch", branch, "head", hex, "created", created);
-    ad_log(AD_LOG_INFO, "git", "checked out path=%s branch=%s created=%d", wt_path, branch,
-           (int)created);
+    rc = rc != 0 ? rc : switch_to(repo, ref, branch, hex, e);
+    if (rc == 0) {
+        *out = json_pack("{s:s, s:s, s:b}", "branch", branch, "head", hex, "created", created);
+        ad_log(AD_LOG_INFO, "git", "checked out path=%s branch=%s created=%d", wt_path, branch,
+               (int)created);
+    }
 out:
     if (rc != 0 && created && ref != NULL) {
         git_branch_delete(ref);
     }
-    json_decref(files);
-    git_object_free(target);
-    git_commit_free(head_commit);
-    git_reference_free(existing);
     git_reference_free(ref);
     git_repository_free(repo);
     return rc;

@@ -392,6 +392,8 @@ static _Thread_local int rm_errno;
 
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
+    AD_UNUSED(st);
+    AD_UNUSED(ftw);
     int r = (flag == FTW_DP) ? rmdir(p) : unlink(p);
     if (r != 0 && errno != ENOENT) {
         rm_errno = errno;
@@ -493,19 +495,53 @@ out:
     return rc;
 }
 
+/* Deletes a linked worktree's folder, after checking it has no work (unless
+ * force) and really is a linked worktree (a .git file, not a repository). */
+static int remove_folder(git_worktree *wt, const char *path, bool force, ad_git_err_t *e)
+{
+    struct stat st;
+    char gitlink[PATH_MAX + 8];
+    if (!force) {
+        int rc = check_no_work(wt, e);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    snprintf(gitlink, sizeof(gitlink), "%s/.git", path);
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) ||
+        (lstat(gitlink, &st) == 0 && !S_ISREG(st.st_mode))) {
+        return ad_gitx_fail(e, AD_ESTATE, "not_a_worktree",
+                            "%s does not look like a linked worktree; refusing to delete it", path);
+    }
+    if (remove_tree(path) != 0) {
+        return ad_gitx_fail(e, AD_EIO, "io", "cannot delete %s: %s", path, strerror(rm_errno));
+    }
+    return 0;
+}
+
+/* Refuses a locked worktree unless force. */
+static int check_unlocked(git_worktree *wt, const char *path, bool force, ad_git_err_t *e)
+{
+    git_buf reason = {0};
+    int rc = 0;
+    if (git_worktree_is_locked(&reason, wt) > 0 && !force) {
+        rc = ad_gitx_fail(e, AD_ESTATE, "locked",
+                          "worktree %s is locked%s%s; delete with force=true", path,
+                          reason.size ? ": " : "", reason.size ? reason.ptr : "");
+    }
+    git_buf_dispose(&reason);
+    return rc;
+}
+
 int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool force, json_t **out,
                            ad_git_err_t *e)
 {
     git_repository *repo = NULL;
     git_worktree *wt = NULL;
-    git_buf reason = {0};
     char main_path[PATH_MAX];
     char path[PATH_MAX];
-    char gitlink[PATH_MAX + 8];
     struct stat st;
-    bool removed = false;
     *out = NULL;
-
     if (wt_path == NULL || wt_path[0] != '/' ||
         ad_gitx_path_trim(wt_path, path, sizeof(path)) != 0) {
         return ad_gitx_fail(e, AD_EINVAL, "invalid_path", "the worktree path must be absolute");
@@ -520,61 +556,31 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
         goto out;
     }
     rc = find_linked(repo, path, &wt, e);
-    if (rc != 0) {
-        goto out;
-    }
     bool present = lstat(path, &st) == 0;
-    if (wt == NULL) {
+    if (rc == 0 && wt == NULL) {
         if (present) {
             rc = ad_gitx_fail(e, AD_ESTATE, "not_a_worktree",
                               "%s is not a worktree of %s; refusing to delete it", path, main_path);
-            goto out;
+        } else {
+            *out = json_pack("{s:b, s:b}", "removed", false, "pruned", false); /* already gone */
         }
-        *out = json_pack("{s:b, s:b}", "removed", false, "pruned", false);
-        goto out; /* already gone, by git and on disk */
-    }
-    int locked = git_worktree_is_locked(&reason, wt);
-    if (locked > 0 && !force) {
-        rc = ad_gitx_fail(e, AD_ESTATE, "locked",
-                          "worktree %s is locked%s%s; delete with force=true", path,
-                          reason.size ? ": " : "", reason.size ? reason.ptr : "");
         goto out;
     }
-    if (present) {
-        if (!force) {
-            rc = check_no_work(wt, e);
-            if (rc != 0) {
-                goto out;
-            }
-        }
-        /* A linked worktree has a .git file; a folder with a .git folder is
-         * a repository of its own and is never deleted here. */
-        snprintf(gitlink, sizeof(gitlink), "%s/.git", path);
-        if (!S_ISDIR(st.st_mode) || (lstat(gitlink, &st) == 0 && !S_ISREG(st.st_mode))) {
-            rc = ad_gitx_fail(e, AD_ESTATE, "not_a_worktree",
-                              "%s does not look like a linked worktree; refusing to delete it",
-                              path);
-            goto out;
-        }
-        if (remove_tree(path) != 0) {
-            rc = ad_gitx_fail(e, AD_EIO, "io", "cannot delete %s: %s", path, strerror(rm_errno));
-            goto out;
-        }
-        removed = true;
+    rc = rc != 0 ? rc : check_unlocked(wt, path, force, e);
+    rc = rc != 0 || !present ? rc : remove_folder(wt, path, force, e);
+    if (rc == 0) {
+        git_worktree_prune_options popts;
+        git_worktree_prune_options_init(&popts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+        popts.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
+        int grc = git_worktree_prune(wt, &popts);
+        rc = grc < 0 ? ad_gitx_lib(e, grc, "prune worktree") : 0;
     }
-    git_worktree_prune_options popts;
-    git_worktree_prune_options_init(&popts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
-    popts.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
-    int grc = git_worktree_prune(wt, &popts);
-    if (grc < 0) {
-        rc = ad_gitx_lib(e, grc, "prune worktree");
-        goto out;
+    if (rc == 0) {
+        ad_log(AD_LOG_INFO, "git", "worktree removed repo=%s path=%s force=%d", main_path, path,
+               (int)force);
+        *out = json_pack("{s:b, s:b}", "removed", present, "pruned", true);
     }
-    ad_log(AD_LOG_INFO, "git", "worktree removed repo=%s path=%s force=%d", main_path, path,
-           (int)force);
-    *out = json_pack("{s:b, s:b}", "removed", removed, "pruned", true);
 out:
-    git_buf_dispose(&reason);
     git_worktree_free(wt);
     git_repository_free(repo);
     return rc;

@@ -255,6 +255,7 @@ void ad_conn_resume_parsing(ad_conn_t *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+    AD_UNUSED(suggested);
     ad_conn_t *c = h->data;
     buf->base = c->srv->rbuf;
     buf->len = sizeof(c->srv->rbuf);

@@ -94,6 +94,7 @@ static void stream_eof(ad_rstream_t *rs)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+    AD_UNUSED(suggested);
     ad_rstream_t *rs = (ad_rstream_t *)((char *)h - offsetof(ad_rstream_t, pipe));
     buf->base = rs->rbuf;
     buf->len = sizeof(rs->rbuf);

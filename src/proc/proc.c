@@ -65,6 +65,7 @@ static void record_status(ad_proc_t *p, int status)
 
 static void on_sigchld(uv_signal_t *h, int signum)
 {
+    AD_UNUSED(signum);
     ad_procs_t *s = h->data;
     ad_proc_t *next;
     for (ad_proc_t *p = s->head; p != NULL; p = next) {
@@ -131,6 +132,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 void ad_proc_close_handle(ad_proc_t *p, uv_handle_t *h)
 {
+    AD_UNUSED(p);
     if (!uv_is_closing(h)) {
         uv_close(h, on_handle_closed);
     }

@@ -116,7 +116,6 @@ fail:
     _exit(127);
 }
 
-
 static int errno_to_ad(int e)
 {
     switch (e) {
@@ -144,8 +143,8 @@ typedef struct {
 
 static void fds_close(fds_t *f)
 {
-    int *all[] = {&f->in[0],  &f->in[1],  &f->out[0], &f->out[1], &f->err[0],
-                  &f->err[1], &f->ex[0],  &f->ex[1],  &f->master, &f->slave};
+    int *all[] = {&f->in[0],  &f->in[1], &f->out[0], &f->out[1], &f->err[0],
+                  &f->err[1], &f->ex[0], &f->ex[1],  &f->master, &f->slave};
     for (size_t i = 0; i < AD_ARRAY_LEN(all); i++) {
         close_fd(all[i]);
     }
@@ -191,8 +190,7 @@ static int open_fds(const ad_proc_opts_t *o, fds_t *f, char *err, size_t errsz)
             snprintf(err, errsz, "pty setup: %s", strerror(errno));
             return AD_EIO;
         }
-    } else if (cloexec_pipe(f->in) != 0 || cloexec_pipe(f->out) != 0 ||
-               cloexec_pipe(f->err) != 0) {
+    } else if (cloexec_pipe(f->in) != 0 || cloexec_pipe(f->out) != 0 || cloexec_pipe(f->err) != 0) {
         snprintf(err, errsz, "pipe: %s", strerror(errno));
         return AD_EIO;
     }

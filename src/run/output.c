@@ -216,8 +216,7 @@ static void flush_output(ad_run_t *run, int i)
         n--;
     }
     /* live output already went out as agent_output */
-    json_decref(
-        ad_run_queue_message(run, i == 0 ? "assistant" : "system", b->data, n, NULL, NULL));
+    json_decref(ad_run_queue_message(run, i == 0 ? "assistant" : "system", b->data, n, NULL, NULL));
     if (b->cap > 2 * AD_RUN_OUT_FLUSH_BYTES) {
         ad_buf_cleanup(b);
     } else {
@@ -254,8 +253,8 @@ static void publish_output(ad_run_t *run, const char *stream, const char *text, 
 {
     ad_run_publish(run->r, &run->topics, "agent_output",
                    json_pack("{s:s, s:s, s:s, s:o, s:b}", "agentId", run->agent_id, "runId",
-                             run->run_id, "stream", stream, "content",
-                             ad_run_json_text(text, len), "isComplete", complete));
+                             run->run_id, "stream", stream, "content", ad_run_json_text(text, len),
+                             "isComplete", complete));
 }
 
 void ad_run_flush_live(ad_run_t *run)
@@ -424,7 +423,7 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
     ad_store_usage_record(run->r->store, &u, NULL, NULL);
     run->had_error = rec->is_error;
     snprintf(run->reason, sizeof(run->reason), "%s",
-             !rec->is_error       ? ""
+             !rec->is_error      ? ""
              : rec->text != NULL ? rec->text
                                  : "the agent reported an error");
     if (ad_proc_alive(run->proc)) {

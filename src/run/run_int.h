@@ -152,8 +152,7 @@ void ad_run_batch_cleanup(ad_run_batch_t *b);
 /* The supervisor's callbacks (src/proc) for a run's output. */
 void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,
                     bool truncated, void *ud);
-void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len,
-                    void *ud);
+void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len, void *ud);
 /* Handles the parser records collected in run->recs. */
 void ad_run_handle_recs(ad_run_t *run);
 /* The runner's check handle: flushes every run's live output. */

@@ -54,8 +54,8 @@ static const char **str_array(json_t *a, size_t *n)
 static int load(ad_runner_t *r, const char *agent_id, const char *prompt, start_t *s, char *err,
                 size_t errsz)
 {
-    int rc = ad_store_runs_agent_get(r->store, agent_id, &s->agent, s->ws, s->path,
-                                     sizeof(s->path));
+    int rc =
+        ad_store_runs_agent_get(r->store, agent_id, &s->agent, s->ws, s->path, sizeof(s->path));
     if (rc != 0) {
         snprintf(err, errsz, "agent %s not found", agent_id);
         return rc;

@@ -276,7 +276,7 @@ typedef struct {
 void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
                           void *ctx);
 
-/* ---- runs (runs.c; used by the runner in src/agent/runner.c) ----------------------
+/* ---- runs (runs.c; written by the runner, src/run) ------------------------------
  * The run object: id, agentId, startedAt, endedAt, status (running,
  * succeeded, failed, stopped, lost), exitCode, signal, durationMs,
  * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,

@@ -20,6 +20,8 @@ static size_t n_echo;
 
 static void echo_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
+    AD_UNUSED(upgrade);
+    AD_UNUSED(ud);
     if (n_echo < ECHO_MAX) {
         echo_conns[n_echo++] = ws;
     }
@@ -27,6 +29,8 @@ static void echo_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 
 static void echo_close(ad_ws_t *ws, int code, void *ud)
 {
+    AD_UNUSED(code);
+    AD_UNUSED(ud);
     for (size_t i = 0; i < n_echo; i++) {
         if (echo_conns[i] == ws) {
             echo_conns[i] = echo_conns[--n_echo];
@@ -37,6 +41,7 @@ static void echo_close(ad_ws_t *ws, int code, void *ud)
 
 static void echo_message(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
 {
+    AD_UNUSED(ud);
     if (!binary && len >= 10 && memcmp(data, "broadcast:", 10) == 0) {
         ad_wsmsg_t *m = ad_wsmsg_new(data + 10, len - 10, false);
         for (size_t i = 0; i < n_echo; i++) {
@@ -70,6 +75,7 @@ static void sse_closed(ad_sse_t *sse, void *ud)
 
 static void test_sse(ad_req_t *r, void *ud)
 {
+    AD_UNUSED(ud);
     const char *cs = ad_req_query(r, "count");
     long count = cs != NULL ? strtol(cs, NULL, 10) : 3;
     bool close_after = ad_req_query(r, "close") != NULL;
@@ -101,8 +107,7 @@ typedef struct async {
     struct async *prev, *next;
 } async_t;
 
-/* Pending answers stay reachable from here: a daemon stopped while one is
- * pending closes the timer without our callback, and that is not a leak. */
+/* Pending answers, so ad_test_routes_close() can end them at shutdown. */
 static async_t *pending;
 
 static void async_closed(uv_handle_t *h)
@@ -154,6 +159,7 @@ static void test_async(ad_req_t *r, void *ud)
 
 static void test_echo(ad_req_t *r, void *ud)
 {
+    AD_UNUSED(ud);
     size_t len;
     const char *body = ad_req_body(r, &len);
     const char *ct = ad_req_header(r, "content-type");
@@ -162,6 +168,7 @@ static void test_echo(ad_req_t *r, void *ud)
 
 static void test_json(ad_req_t *r, void *ud)
 {
+    AD_UNUSED(ud);
     json_t *j = ad_req_json(r);
     if (j == NULL) {
         return;
@@ -171,6 +178,7 @@ static void test_json(ad_req_t *r, void *ud)
 
 static void test_params(ad_req_t *r, void *ud)
 {
+    AD_UNUSED(ud);
     json_t *j = json_pack("{s:s?, s:s?, s:s?, s:s}", "id", ad_req_param(r, "id"), "q",
                           ad_req_query(r, "q"), "x", ad_req_query(r, "x"), "path", ad_req_path(r));
     ad_res_json(r, 200, j);
@@ -178,7 +186,18 @@ static void test_params(ad_req_t *r, void *ud)
 
 static void test_error(ad_req_t *r, void *ud)
 {
+    AD_UNUSED(ud);
     ad_res_error_code(r, AD_ENOENT, NULL, "no such thing");
+}
+
+void ad_test_routes_close(void)
+{
+    for (async_t *a = pending; a != NULL; a = a->next) {
+        if (!uv_is_closing((uv_handle_t *)&a->timer)) {
+            ad_res_error(a->req, 503, "UNAVAILABLE", NULL, "agentd is shutting down");
+            uv_close((uv_handle_t *)&a->timer, async_closed);
+        }
+    }
 }
 
 void ad_test_routes_register(ad_server_t *s)

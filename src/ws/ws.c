@@ -123,6 +123,7 @@ const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len)
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
+    AD_UNUSED(flags);
     ad_ws_t *ws = ud;
     if (ws->in_len == 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -138,6 +139,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *ud)
 {
+    AD_UNUSED(flags);
     ad_ws_t *ws = ud;
     if (ad_buf_append(&ws->ctl, data, len) != 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
@@ -148,6 +150,8 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 
 static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
 {
+    AD_UNUSED(ctx);
+    AD_UNUSED(ud);
     memset(buf, 0, len); /* servers do not mask */
     return 0;
 }
@@ -155,6 +159,7 @@ static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, voi
 static void on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                       void *ud)
 {
+    AD_UNUSED(ctx);
     ad_ws_t *ws = ud;
     if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME) {
         return; /* ping is answered by wslay; pong and close need nothing */

@@ -75,6 +75,8 @@ int ad_ws_accept_key(const char *key, char out[29]);
  * Last-Event-ID, then stays open; &close=1 ends the stream), /test/async?ms=N
  * (answers after N ms), and POST|PUT /test/echo (returns the body). */
 void ad_test_routes_register(ad_server_t *s);
+/* Ends what the test routes still hold (pending /test/async answers). */
+void ad_test_routes_close(void);
 #endif
 
 #endif

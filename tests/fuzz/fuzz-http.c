@@ -8,6 +8,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    AD_UNUSED(argc);
+    AD_UNUSED(argv);
     fz_init();
     return 0;
 }

@@ -30,6 +30,7 @@ static void make_exe(const char *dir, const char *name, mode_t mode)
 
 static int setup(void **state)
 {
+    AD_UNUSED(state);
     snprintf(bindir, sizeof(bindir), "/tmp/agentd-exec-test-XXXXXX");
     assert_non_null(mkdtemp(bindir));
     make_exe(bindir, "claude", 0755);
@@ -43,6 +44,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    AD_UNUSED(state);
     const char *names[] = {"claude", "codex", "gemini", "notexec"};
     for (size_t i = 0; i < 4; i++) {
         char path[512];
@@ -77,6 +79,7 @@ static void build_ok(const ad_agent_spec_t *spec, bool root, ad_launch_t *l)
 
 static void claude_modes_permissions_resume_model(void **state)
 {
+    AD_UNUSED(state);
     char args[2048], want_bin[512];
     ad_launch_t l;
     snprintf(want_bin, sizeof(want_bin), "%s/claude", bindir);
@@ -138,6 +141,7 @@ static void claude_modes_permissions_resume_model(void **state)
 
 static void codex_and_gemini_argv(void **state)
 {
+    AD_UNUSED(state);
     char args[2048];
     ad_launch_t l;
     ad_agent_spec_t s = {.executor = AD_EXEC_CODEX, .prompt = "list files"};
@@ -189,6 +193,7 @@ static void codex_and_gemini_argv(void **state)
 
 static void command_argv_as_given(void **state)
 {
+    AD_UNUSED(state);
     ad_launch_t l;
     const char *cmd[] = {"sh", "-c", "echo '{\"type\":\"metric\"}'"};
     ad_agent_spec_t s = {.executor = AD_EXEC_COMMAND, .command = cmd, .ncommand = 3};
@@ -211,6 +216,7 @@ static void command_argv_as_given(void **state)
 
 static void missing_executable_is_refused_clearly(void **state)
 {
+    AD_UNUSED(state);
     ad_launch_t l;
     char err[256];
     ad_agent_spec_t s = {.executor = AD_EXEC_CLAUDE, .prompt = "hi"};
@@ -244,6 +250,7 @@ static void missing_executable_is_refused_clearly(void **state)
 
 static void bad_values_are_refused(void **state)
 {
+    AD_UNUSED(state);
     ad_launch_t l;
     char err[256];
     ad_agent_spec_t s = {.executor = AD_EXEC_CLAUDE,
@@ -266,6 +273,7 @@ static void bad_values_are_refused(void **state)
 
 static void resolve_follows_path_rules(void **state)
 {
+    AD_UNUSED(state);
     char out[512], want[512];
     snprintf(want, sizeof(want), "%s/codex", bindir);
     char path[1024];
@@ -288,6 +296,7 @@ static void resolve_follows_path_rules(void **state)
 
 static void names_parse_both_ways(void **state)
 {
+    AD_UNUSED(state);
     ad_executor_t e;
     ad_agent_mode_t m;
     const char *ex[] = {"claude", "codex", "gemini", "command"};
@@ -312,6 +321,7 @@ static void names_parse_both_ways(void **state)
 
 static void config_rows_for_executables(void **state)
 {
+    AD_UNUSED(state);
     ad_config_t c;
     char err[256];
     setenv("AGENTD_CLAUDE_BIN", "/opt/claude/bin/claude", 1);
@@ -327,6 +337,7 @@ static void config_rows_for_executables(void **state)
 
 static void user_line_is_exact(void **state)
 {
+    AD_UNUSED(state);
     size_t n;
     char *line = ad_claude_user_line("what word was it?", &n);
     assert_string_equal(line, "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":"

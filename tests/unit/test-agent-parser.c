@@ -97,6 +97,7 @@ static void deltas_joined(const ad_recs_t *r, char *out, size_t outsz)
 
 static void claude_text_turn(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_CLAUDE, "claude-text.jsonl", &r);
@@ -134,6 +135,7 @@ static void claude_text_turn(void **state)
 
 static void claude_tool_call(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_CLAUDE, "claude-tool.jsonl", &r);
@@ -183,6 +185,7 @@ static void claude_tool_call(void **state)
 
 static void claude_followup_and_resume(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_CLAUDE, "claude-followup.jsonl", &r);
@@ -211,6 +214,7 @@ static void claude_followup_and_resume(void **state)
 
 static void claude_api_errors(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_CLAUDE, "claude-error-529.jsonl", &r);
@@ -246,6 +250,7 @@ static void claude_api_errors(void **state)
 
 static void claude_interrupted_turn(void **state)
 {
+    AD_UNUSED(state);
     /* SIGINT while the answer streams: the CLI ends the turn with an error
      * result and exits 0 */
     ad_recs_t r;
@@ -264,6 +269,7 @@ static void claude_interrupted_turn(void **state)
 
 static void claude_handmade_reference_shapes(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = ad_parser_new(AD_EXEC_CLAUDE);
@@ -343,6 +349,7 @@ static void claude_handmade_reference_shapes(void **state)
 
 static void context_level_uses_model_window(void **state)
 {
+    AD_UNUSED(state);
     assert_int_equal(ad_model_context_window("claude-sonnet-4-5-20250929", 0), 200000);
     assert_int_equal(ad_model_context_window("sonnet[1m]", 0), 1000000);
     assert_int_equal(ad_model_context_window("gemini-2.5-pro", 0), 1048576);
@@ -374,6 +381,7 @@ static void context_level_uses_model_window(void **state)
 
 static void codex_items_and_turns(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_CODEX, "codex-exec.jsonl", &r);
@@ -431,6 +439,7 @@ static void codex_items_and_turns(void **state)
 
 static void gemini_stream(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_GEMINI, "gemini-stream.jsonl", &r);
@@ -471,6 +480,7 @@ static void gemini_stream(void **state)
 
 static void command_known_events_and_output(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_COMMAND, "command-metrics.jsonl", &r);
@@ -491,6 +501,7 @@ static void command_known_events_and_output(void **state)
 
 static void garbage_is_output_never_fatal(void **state)
 {
+    AD_UNUSED(state);
     static const char *lines[] = {
         "not json",
         "{truncated",
@@ -557,6 +568,7 @@ static void garbage_is_output_never_fatal(void **state)
 
 static void huge_lines_are_capped(void **state)
 {
+    AD_UNUSED(state);
     size_t n = 5u << 20;
     char *big = malloc(n);
     assert_non_null(big);
@@ -600,6 +612,7 @@ static void huge_lines_are_capped(void **state)
 
 static void every_truncation_of_real_lines(void **state)
 {
+    AD_UNUSED(state);
     static const char *files[] = {"claude-tool.jsonl", "claude-error-529.jsonl"};
     for (size_t fi = 0; fi < AD_ARRAY_LEN(files); fi++) {
         char path[256];
@@ -632,6 +645,7 @@ static void every_truncation_of_real_lines(void **state)
 
 static void finish_ends_open_tools(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = ad_parser_new(AD_EXEC_CLAUDE);
@@ -666,6 +680,7 @@ static void finish_ends_open_tools(void **state)
 
 static void many_open_tools_and_ids_stay_bounded(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = ad_parser_new(AD_EXEC_CLAUDE);
@@ -692,6 +707,7 @@ static void many_open_tools_and_ids_stay_bounded(void **state)
 
 static void records_map_to_design_events(void **state)
 {
+    AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
     ad_parser_t *p = feed_file(AD_EXEC_CLAUDE, "claude-tool.jsonl", &r);

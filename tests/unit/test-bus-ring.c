@@ -73,6 +73,7 @@ static int fake_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad
 static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_done_cb done,
                       void *arg)
 {
+    AD_UNUSED(min_ts);
     fakedb_t *db = impl;
     pthread_mutex_lock(&db->mu);
     while (db->first < db->n && db->rows[db->first]->seq <= max_seq) {
@@ -114,6 +115,7 @@ static int rec_deliver(void *ud, const ad_bus_event_t *ev)
 }
 static void rec_overflow(void *ud, uint64_t last)
 {
+    AD_UNUSED(last);
     ((rec_t *)ud)->overflows++;
 }
 static void rec_truncated(void *ud, uint64_t oldest)
@@ -171,6 +173,7 @@ static void persist_all(uv_loop_t *loop, ad_bus_t *bus)
 
 static void ring_basics(void **state)
 {
+    AD_UNUSED(state);
     bus_ring_t r;
     ad_bus_ring_init(&r);
     assert_null(ad_bus_ring_get(&r, 1));
@@ -199,6 +202,7 @@ static void ring_basics(void **state)
 
 static void ring_is_bounded_by_bytes(void **state)
 {
+    AD_UNUSED(state);
     ad_config_t cfg = small_cfg(4096);
     ad_bus_t *bus = ad_bus_new(NULL, &cfg);
     for (int i = 0; i < 1000; i++) {
@@ -213,6 +217,7 @@ static void ring_is_bounded_by_bytes(void **state)
 
 static void replay_from_ring_then_live(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     for (int i = 0; i < 100; i++) {
         pub(bus, i % 2 ? "agent:a" : "agent:b", i);
@@ -241,6 +246,7 @@ static void replay_from_ring_then_live(void **state)
 
 static void replay_truncated_without_store(void **state)
 {
+    AD_UNUSED(state);
     ad_config_t cfg = small_cfg(2048);
     ad_bus_t *bus = ad_bus_new(NULL, &cfg);
     for (int i = 0; i < 200; i++) {
@@ -261,6 +267,7 @@ static void replay_truncated_without_store(void **state)
 
 static void replay_from_table_while_publishing(void **state)
 {
+    AD_UNUSED(state);
     uv_loop_t loop;
     uv_loop_init(&loop);
     ad_config_t cfg = small_cfg(4096);
@@ -303,6 +310,7 @@ static void replay_from_table_while_publishing(void **state)
 
 static void replay_truncated_by_retention(void **state)
 {
+    AD_UNUSED(state);
     uv_loop_t loop;
     uv_loop_init(&loop);
     ad_config_t cfg = small_cfg(2048);
@@ -339,6 +347,7 @@ static void replay_truncated_by_retention(void **state)
 
 static void replay_paces_on_full_queue(void **state)
 {
+    AD_UNUSED(state);
     uv_loop_t loop;
     uv_loop_init(&loop);
     ad_bus_t *bus = ad_bus_new(&loop, NULL);
@@ -370,6 +379,7 @@ static void replay_paces_on_full_queue(void **state)
  * writes what is still waiting at once. */
 static void burst_shares_transactions(void **state)
 {
+    AD_UNUSED(state);
     uv_loop_t loop;
     uv_loop_init(&loop);
     ad_config_t cfg = small_cfg(1u << 20);
@@ -399,6 +409,7 @@ static void burst_shares_transactions(void **state)
 
 static void seq_continues_after_store(void **state)
 {
+    AD_UNUSED(state);
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     ad_bus_set_store(bus, &fake_ops, &db, 40, 41);

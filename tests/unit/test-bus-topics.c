@@ -58,6 +58,7 @@ static uint64_t pub(ad_bus_t *bus, const char *type, const char *t1, const char 
 
 static void pattern_matching(void **state)
 {
+    AD_UNUSED(state);
     assert_true(ad_bus_pattern_match("agent:ag_1", "agent:ag_1"));
     assert_false(ad_bus_pattern_match("agent:ag_1", "agent:ag_12"));
     assert_true(ad_bus_pattern_match("agent:*", "agent:ag_12"));
@@ -80,6 +81,7 @@ static void pattern_matching(void **state)
 
 static void exact_prefix_and_all(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     rec_t a = {0}, b = {0}, c = {0};
     ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
@@ -112,6 +114,7 @@ static void exact_prefix_and_all(void **state)
 
 static void one_delivery_per_event(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     rec_t a = {0};
     ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
@@ -128,6 +131,7 @@ static void one_delivery_per_event(void **state)
 
 static void unsubscribe_stops_delivery(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     rec_t a = {0};
     ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
@@ -152,6 +156,7 @@ static void unsubscribe_stops_delivery(void **state)
 
 static void invalid_topic_changes_nothing(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     rec_t a = {0};
     ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
@@ -165,6 +170,7 @@ static void invalid_topic_changes_nothing(void **state)
 
 static void overflow_reports_last_seq_and_stops(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     rec_t a = {.fail_at = 3}, b = {0};
     ad_bus_sub_t *sa = ad_bus_sub_new(bus, &rec_ops, &a, 0);
@@ -187,6 +193,7 @@ static void overflow_reports_last_seq_and_stops(void **state)
 
 static void free_from_own_callback(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
     rec_t a = {.free_in_deliver = true}, b = {0};
     a.self = ad_bus_sub_new(bus, &rec_ops, &a, 0);
@@ -205,6 +212,7 @@ static void free_from_own_callback(void **state)
 
 static void envelope_is_serialized_once(void **state)
 {
+    AD_UNUSED(state);
     ad_bus_event_t *ev = NULL;
     const char *topics[] = {"agent:ag_1", "workspace:ws_1"};
     ev = ad_bus_event_make(7, 0, "2026-11-21T19:44:46.123Z", "agent_output", topics, 2,

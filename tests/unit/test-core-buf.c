@@ -11,6 +11,7 @@
 
 static void buf_appends_and_terminates(void **state)
 {
+    AD_UNUSED(state);
     ad_buf_t b;
     ad_buf_init(&b, 1024);
     assert_int_equal(ad_buf_puts(&b, "hello"), 0);
@@ -28,6 +29,7 @@ static void buf_appends_and_terminates(void **state)
 
 static void buf_refuses_past_cap_and_keeps_contents(void **state)
 {
+    AD_UNUSED(state);
     ad_buf_t b;
     ad_buf_init(&b, 8);
     assert_int_equal(ad_buf_puts(&b, "12345678"), 0);
@@ -46,6 +48,7 @@ static void buf_refuses_past_cap_and_keeps_contents(void **state)
 
 static void buf_huge_length_does_not_wrap(void **state)
 {
+    AD_UNUSED(state);
     ad_buf_t b;
     ad_buf_init(&b, 16);
     assert_int_equal(ad_buf_puts(&b, "ab"), 0);
@@ -57,6 +60,7 @@ static void buf_huge_length_does_not_wrap(void **state)
 
 static void buf_detach_hands_over(void **state)
 {
+    AD_UNUSED(state);
     ad_buf_t b;
     ad_buf_init(&b, 100);
     ad_buf_puts(&b, "owned");
@@ -73,6 +77,7 @@ static void buf_detach_hands_over(void **state)
 
 static void arena_allocates_aligned_and_resets(void **state)
 {
+    AD_UNUSED(state);
     ad_arena_t a;
     ad_arena_init(&a, 1024, 1 << 20);
     char *s = ad_arena_strndup(&a, "abc", 3);
@@ -96,6 +101,7 @@ static void arena_allocates_aligned_and_resets(void **state)
 
 static void arena_refuses_past_cap(void **state)
 {
+    AD_UNUSED(state);
     ad_arena_t a;
     ad_arena_init(&a, 1024, 4096);
     int got = 0;

@@ -11,6 +11,7 @@
 
 static int setup(void **state)
 {
+    AD_UNUSED(state);
     unsetenv("AGENTD_LISTEN");
     unsetenv("AGENTD_DATA_DIR");
     unsetenv("AGENTD_MAX_BODY_BYTES");
@@ -21,6 +22,7 @@ static int setup(void **state)
 
 static void defaults(void **state)
 {
+    AD_UNUSED(state);
     ad_config_t c;
     char err[256];
     assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), 0);
@@ -37,6 +39,7 @@ static void defaults(void **state)
 
 static void flags_win_over_env(void **state)
 {
+    AD_UNUSED(state);
     ad_config_t c;
     char err[256];
     setenv("AGENTD_LISTEN", "0.0.0.0:9000", 1);
@@ -57,6 +60,7 @@ static void flags_win_over_env(void **state)
 
 static void bad_values_name_the_option(void **state)
 {
+    AD_UNUSED(state);
     ad_config_t c;
     char err[256];
     int rest;

@@ -21,6 +21,7 @@ static void hex(const uint8_t *d, size_t n, char *out)
 
 static void standard_vectors(void **state)
 {
+    AD_UNUSED(state);
     uint8_t d[32];
     char h[65];
     const char *abc = "abc";
@@ -44,6 +45,7 @@ static void standard_vectors(void **state)
 
 static void agrees_with_openssl_at_every_length(void **state)
 {
+    AD_UNUSED(state);
     uint8_t buf[1100];
     for (size_t i = 0; i < sizeof(buf); i++) {
         buf[i] = (uint8_t)(i * 131 + 7);
@@ -71,6 +73,7 @@ static void agrees_with_openssl_at_every_length(void **state)
 
 static void base64_refuses_bad_input(void **state)
 {
+    AD_UNUSED(state);
     uint8_t out[16];
     char small[4];
     assert_int_equal(ad_base64_decode("abc", 3, out, sizeof(out)), AD_EINVAL);

@@ -15,6 +15,7 @@
 
 static void ids_are_prefixed_valid_and_ordered(void **state)
 {
+    AD_UNUSED(state);
     char prev[AD_ID_MAX] = "";
     for (int i = 0; i < 5000; i++) {
         char id[AD_ID_MAX];
@@ -34,6 +35,7 @@ static void ids_are_prefixed_valid_and_ordered(void **state)
 
 static void time_round_trips(void **state)
 {
+    AD_UNUSED(state);
     char s[AD_TIME_MAX];
     ad_time_format(0, s);
     assert_string_equal(s, "1970-01-01T00:00:00.000Z");
@@ -57,6 +59,7 @@ static void time_round_trips(void **state)
 
 static void errors_have_names(void **state)
 {
+    AD_UNUSED(state);
     assert_string_equal(ad_errname(AD_ENOENT), "ENOENT");
     assert_string_equal(ad_strerror(AD_ENOENT), "not found");
     assert_string_equal(ad_strerror(AD_EFULL), "storage full");
@@ -69,6 +72,7 @@ static void errors_have_names(void **state)
 
 static void log_masks_secrets(void **state)
 {
+    AD_UNUSED(state);
     char out[256];
     ad_log_mask("login token=abc123 user=bob", out, sizeof(out));
     assert_string_equal(out, "login token=*** user=bob");
@@ -106,6 +110,7 @@ static char *capture_log(ad_log_format_t f, const char *msg)
 
 static void log_writes_one_line_text_or_json(void **state)
 {
+    AD_UNUSED(state);
     char *line = capture_log(AD_LOG_TEXT, "listening addr=127.0.0.1 token=t0p");
     assert_non_null(
         strstr(line, " level=info sub=test msg=\"listening\" addr=127.0.0.1 token=***\n"));
@@ -126,6 +131,7 @@ static void log_writes_one_line_text_or_json(void **state)
 
 static void utf8_sequences(void **state)
 {
+    AD_UNUSED(state);
     const unsigned char *u = (const unsigned char *)"a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
     assert_int_equal(ad_utf8_seq_len(u, 10), 1);
     assert_int_equal(ad_utf8_seq_len(u + 1, 9), 2);
@@ -186,6 +192,7 @@ static void utf8_repair_and_prefix(void **state)
 
 static void pidlock_refuses_second_holder(void **state)
 {
+    AD_UNUSED(state);
     char dir[] = "/tmp/agentd-lockXXXXXX";
     assert_non_null(mkdtemp(dir));
     char sub[256], err[256];

@@ -106,6 +106,7 @@ static void open_names_an_unborn_branch(void **state)
 
 static void worktree_names_cannot_escape(void **state)
 {
+    AD_UNUSED(state);
     char why[200];
     assert_true(ad_git_worktree_name_valid("feature-1", why, sizeof(why)));
     assert_true(ad_git_worktree_name_valid("fix_2.b", why, sizeof(why)));
@@ -125,6 +126,7 @@ static void worktree_names_cannot_escape(void **state)
 
 static void branch_names_follow_git_rules(void **state)
 {
+    AD_UNUSED(state);
     char why[200];
     const char *good[] = {"main", "feature/x", "agent/ag_1-fix", "v1.2", "a-b_c"};
     for (size_t i = 0; i < AD_ARRAY_LEN(good); i++) {
@@ -142,6 +144,7 @@ static void branch_names_follow_git_rules(void **state)
 
 static void default_paths_are_predictable(void **state)
 {
+    AD_UNUSED(state);
     char out[PATH_MAX];
     assert_int_equal(ad_git_worktree_default_path("/home/u/src/app", NULL, "fix", out, sizeof(out)),
                      0);

@@ -22,6 +22,7 @@ static ad_server_t *srv;
 
 static int setup(void **state)
 {
+    AD_UNUSED(state);
     char err[256];
     assert_int_equal(ad_config_load_env(&cfg, err, sizeof(err)), 0);
     cfg.max_header_bytes = 1024;
@@ -38,6 +39,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    AD_UNUSED(state);
     ad_server_close(srv, NULL, NULL);
     for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) {
     }
@@ -110,6 +112,7 @@ static void status_is(const char *req, int status, bool must_close)
 
 static void healthz_answers(void **state)
 {
+    AD_UNUSED(state);
     bool closed;
     const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     const char *out = roundtrip(req, strlen(req), &closed);
@@ -122,6 +125,7 @@ static void healthz_answers(void **state)
 
 static void limits_answer_with_their_status(void **state)
 {
+    AD_UNUSED(state);
     char big[2048];
     int n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nX-Big: %01500d\r\n\r\n", 0);
     assert_true(n > 1500);
@@ -148,6 +152,7 @@ static void limits_answer_with_their_status(void **state)
 
 static void bodies_and_pipelining(void **state)
 {
+    AD_UNUSED(state);
     bool closed;
     const char *req =
         "POST /test/echo HTTP/1.1\r\nContent-Type: text/plain\r\n"
@@ -182,6 +187,7 @@ static void bodies_and_pipelining(void **state)
 
 static void routing_answers(void **state)
 {
+    AD_UNUSED(state);
     status_is("GET /test/items/7 HTTP/1.1\r\n\r\n", 200, false);
     status_is("DELETE /test/items/7 HTTP/1.1\r\n\r\n", 404, false);
     status_is("PATCH /test/items/7 HTTP/1.1\r\n\r\n", 405, false);

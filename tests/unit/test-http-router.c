@@ -22,6 +22,7 @@ static int match(const char *pattern, const char *path, ad_kv_t *params, unsigne
 
 static void routes_match_literals_and_params(void **state)
 {
+    AD_UNUSED(state);
     ad_arena_t a;
     ad_arena_init(&a, 1024, 1 << 20);
     ad_kv_t p[AD_ROUTE_MAX_PARAMS];
@@ -58,6 +59,7 @@ static void routes_match_literals_and_params(void **state)
 
 static void percent_decoding(void **state)
 {
+    AD_UNUSED(state);
     char out[64];
     assert_int_equal(ad_pct_decode("a%20b", 5, out, false), 3);
     assert_string_equal(out, "a b");
@@ -77,6 +79,7 @@ static void percent_decoding(void **state)
 
 static void query_strings(void **state)
 {
+    AD_UNUSED(state);
     ad_arena_t a;
     ad_arena_init(&a, 1024, 1 << 20);
     ad_kv_t *kv;
@@ -105,6 +108,7 @@ static void query_strings(void **state)
 
 static void header_tokens(void **state)
 {
+    AD_UNUSED(state);
     assert_true(ad_http_has_token("keep-alive, Upgrade", "upgrade"));
     assert_true(ad_http_has_token("websocket", "websocket"));
     assert_true(ad_http_has_token("gzip;q=1, br", "br"));
@@ -115,6 +119,7 @@ static void header_tokens(void **state)
 
 static void error_codes_map_to_statuses(void **state)
 {
+    AD_UNUSED(state);
     const char *code;
     assert_int_equal(ad_http_status_of(AD_ENOENT, &code), 404);
     assert_string_equal(code, "NOT_FOUND");

@@ -53,6 +53,7 @@ static void col_free(col_t *c)
 static void on_line_cb(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,
                        bool truncated, void *ud)
 {
+    AD_UNUSED(p);
     col_t *c = ud;
     assert_int_equal(line[len], '\0');
     c->lines[stream]++;
@@ -82,12 +83,16 @@ static void on_line_cb(ad_proc_t *p, ad_proc_stream_t stream, const char *line, 
 static void on_data_cb(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len,
                        void *ud)
 {
+    AD_UNUSED(p);
+    AD_UNUSED(stream);
+    AD_UNUSED(data);
     col_t *c = ud;
     c->raw_bytes += len;
 }
 
 static void on_exit_cb(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
 {
+    AD_UNUSED(p);
     col_t *c = ud;
     assert_false(c->exited); /* exactly once */
     c->exited = true;
@@ -99,6 +104,7 @@ static void on_exit_cb(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
 static bool timed_out;
 static void on_guard(uv_timer_t *t)
 {
+    AD_UNUSED(t);
     timed_out = true;
 }
 
@@ -255,6 +261,7 @@ static void feed(ad_rstream_t *rs, const char *s)
 
 static void split_handles_chunks_crlf_and_the_cap(void **state)
 {
+    AD_UNUSED(state);
     col_t c = {0};
     ad_proc_t p = {0};
     p.max_line = 8;
@@ -752,6 +759,7 @@ static void many_cycles_leave_no_zombies(void **state)
 
 static void which_finds_executables(void **state)
 {
+    AD_UNUSED(state);
     char out[4096];
     assert_int_equal(ad_path_which("sh", "/nonexistent:/bin:/usr/bin", out, sizeof(out)), 0);
     assert_string_equal(out, "/bin/sh");

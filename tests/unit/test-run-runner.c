@@ -40,6 +40,8 @@ struct ad_bus {
 
 ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
 {
+    AD_UNUSED(loop);
+    AD_UNUSED(cfg);
     return ad_xcalloc(1, sizeof(ad_bus_t));
 }
 
@@ -51,6 +53,7 @@ void ad_bus_free(ad_bus_t *bus)
 uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
                         json_t *payload)
 {
+    AD_UNUSED(bus);
     if (ev.n < MAX_EVENTS) {
         ev.type[ev.n] = ad_xstrdup(type);
         ev.payload[ev.n] = json_incref(payload);
@@ -62,11 +65,13 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
 
 uint64_t ad_bus_seq(const ad_bus_t *bus)
 {
+    AD_UNUSED(bus);
     return ev.n;
 }
 
 uint64_t ad_bus_persisted_seq(const ad_bus_t *bus)
 {
+    AD_UNUSED(bus);
     return ev.n;
 }
 
@@ -123,6 +128,7 @@ typedef struct {
 static bool timed_out;
 static void on_guard(uv_timer_t *t)
 {
+    AD_UNUSED(t);
     timed_out = true;
 }
 
@@ -173,6 +179,7 @@ typedef struct {
 
 static void on_reply(int rc, json_t *result, const char *msg, void *ud)
 {
+    AD_UNUSED(msg);
     reply_t *r = ud;
     r->done = true;
     r->rc = rc;

@@ -455,6 +455,7 @@ static void sqlite_errors_map_to_ad_codes(void **state)
 
 static int busy_job(ad_store_tx_t *tx, void *ctx)
 {
+    AD_UNUSED(ctx);
     sqlite3 *db = tx->db;
     return ad_store_exec(db, "INSERT INTO crews VALUES ('cr_busy', 'b', 0, 0)");
 }

@@ -11,6 +11,7 @@
 
 static void accept_key_matches_rfc6455(void **state)
 {
+    AD_UNUSED(state);
     char out[29];
     /* RFC 6455 section 1.3 */
     assert_int_equal(ad_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out), 0);
@@ -22,6 +23,7 @@ static void accept_key_matches_rfc6455(void **state)
 
 static void utf8_validation(void **state)
 {
+    AD_UNUSED(state);
     assert_true(ad_utf8_valid("", 0));
     assert_true(ad_utf8_valid("hello", 5));
     assert_true(ad_utf8_valid("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", 11));
@@ -41,6 +43,7 @@ static void utf8_validation(void **state)
 
 static void shared_messages_are_framed_once(void **state)
 {
+    AD_UNUSED(state);
     ad_wsmsg_t *m = ad_wsmsg_new("hi", 2, false);
     size_t len;
     const char *d = ad_wsmsg_data(m, &len);
