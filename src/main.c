@@ -6,6 +6,7 @@
  */
 #include "run/run.h"
 #include "api/api.h"
+#include "auth/auth.h"
 #include "bus/bus.h"
 #include "cli/cli.h"
 #include "core/core.h"
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -32,6 +34,7 @@ typedef struct {
     ad_pidlock_t lock;
     ad_server_t *server;
     ad_store_t *store;
+    ad_auth_t *auth;
     ad_procs_t *procs;
     ad_runner_t *runner;
     ad_bus_t *bus;
@@ -101,6 +104,8 @@ static void close_parts(daemon_t *d)
     ad_procs_free(d->procs);
     d->procs = NULL;
     ad_api_close(&d->app);
+    ad_auth_close(d->auth);
+    d->auth = NULL;
 #ifdef AD_TEST_BUILD
     ad_test_routes_close();
 #endif
@@ -165,10 +170,22 @@ static int open_state(daemon_t *d)
         fprintf(stderr, "agentd: %s\n", err);
         return 1;
     }
+    /* Everything agentd makes in the data dir is the owner's alone; what an
+     * earlier run (or a hand) left wider is tightened. */
+    umask(077);
+    ad_dir_secure(d->cfg.data_dir);
     signal(SIGPIPE, SIG_IGN);
     d->loop = uv_default_loop();
     if (ad_store_open_cfg(d->loop, &d->cfg, &d->store, err, sizeof(err)) != 0) {
         fprintf(stderr, "agentd: %s\n", err);
+        uv_loop_close(d->loop);
+        ad_pidlock_release(&d->lock);
+        return 1;
+    }
+    if (ad_auth_open(d->loop, &d->cfg, d->store, &d->auth, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        ad_store_close(d->store);
+        uv_run(d->loop, UV_RUN_DEFAULT);
         uv_loop_close(d->loop);
         ad_pidlock_release(&d->lock);
         return 1;
@@ -187,7 +204,8 @@ static void create_parts(daemon_t *d)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     d->server = ad_server_new(d->loop, &d->cfg);
-    ad_server_route(d->server, "GET", "/healthz", ad_http_healthz, NULL);
+    ad_auth_attach(d->auth, d->server);
+    ad_server_route(d->server, "GET", "/healthz", AD_ACCESS_PUBLIC, ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
     if (ad_store_events_attach(d->store, d->bus) != 0) {
         ad_log(AD_LOG_WARN, "main", "events table unavailable: replay from the ring only");
@@ -201,6 +219,7 @@ static void create_parts(daemon_t *d)
                         .cfg = &d->cfg,
                         .server = d->server,
                         .store = d->store,
+                        .auth = d->auth,
                         .bus = d->bus,
                         .runner = d->runner};
     ad_api_register(&d->app);
@@ -209,12 +228,22 @@ static void create_parts(daemon_t *d)
 #endif
 }
 
+/* The first line says where the server listens; with token auth the
+ * second is the login URL that carries the owner token (once: the
+ * dashboard trades it for a session cookie). Both go to stdout, never to
+ * the log. */
 static void print_listening(const daemon_t *d)
 {
     const char *host = d->cfg.listen_host;
     bool v6 = strchr(host, ':') != NULL;
-    printf("agentd listening on http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "",
-           ad_server_port(d->server));
+    const char *scheme = d->cfg.tls_cert[0] != '\0' ? "https" : "http";
+    char base[400];
+    snprintf(base, sizeof(base), "%s://%s%s%s:%d/", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
+             ad_server_port(d->server));
+    printf("agentd listening on %s\n", base);
+    if (ad_auth_required(d->auth)) {
+        printf("agentd login: %slogin?token=%s\n", base, ad_auth_owner_token(d->auth));
+    }
     fflush(stdout);
 }
 

@@ -18,9 +18,9 @@
 
 static void publish_agent(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
 {
-    ad_api_publish(app, "agent_update", payload, "agent",
-                   json_string_value(json_object_get(agent, "id")), "worktree",
-                   json_string_value(json_object_get(agent, "worktreeId")), "workspace", ws, NULL);
+    ad_api_publish(app, "agent_update", payload, "agent", ad_api_jstr(agent, "id"), "worktree",
+                   ad_api_jstr(agent, "worktreeId"), "workspace", ws, "org",
+                   ad_api_jstr(agent, "orgId"), NULL);
 }
 
 /* For writes whose result is {agent, workspaceId}: publish, answer. */
@@ -73,8 +73,12 @@ static void list(ad_req_t *r, void *ud)
         ad_api_invalid(r, "status", "must be one of " STATUSES);
         return;
     }
+    if (wt != NULL && !ad_api_visible(app, r, AD_API_WORKTREE, wt, NULL)) {
+        return;
+    }
     json_t *out = NULL;
-    int rc = ad_store_agent_list(app->store, wt, status, include, &out);
+    int rc = ad_store_agent_list(app->store, wt, status, include,
+                                 ad_principal_filter(ad_api_who(r)), &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "worktree", wt);
         return;
@@ -88,6 +92,10 @@ static void get(ad_req_t *r, void *ud)
     const char *id = ad_req_param(r, "id");
     json_t *a = NULL;
     int rc = ad_store_agent_get(app->store, id, &a);
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(a, "orgId"))) {
+        json_decref(a);
+        rc = AD_ENOENT; /* another org's agent is as good as none */
+    }
     if (rc != 0) {
         ad_api_fail(r, rc, "agent", id);
         return;
@@ -95,9 +103,24 @@ static void get(ad_req_t *r, void *ud)
     ad_res_json(r, 200, a);
 }
 
+/* A crew an agent joins must exist in the agent's org. */
+static int crew_ok(ad_app_t *app, ad_req_t *r, const char *crew, const char *org)
+{
+    char crew_org[AD_ID_MAX];
+    int rc = ad_api_row_org(app, ad_api_who(r), AD_API_CREW, crew, crew_org);
+    if (rc == AD_ENOENT || (rc == 0 && strcmp(crew_org, org) != 0)) {
+        return ad_api_invalid(r, "crewId", "is not a crew of this agent's organisation");
+    }
+    if (rc != 0) {
+        ad_api_fail(r, rc, "crew", crew);
+        return -1;
+    }
+    return 0;
+}
+
 /* Validates name, mode, permissions, crewId (shared by create and
- * update) into args. -1 when it has answered 422. */
-static int common_fields(ad_req_t *r, json_t *body, json_t *args)
+ * update) into args; org is the agent's. -1 when it has answered 422. */
+static int common_fields(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args, const char *org)
 {
     const char *name = NULL, *mode = NULL;
     json_t *perms = NULL;
@@ -124,7 +147,41 @@ static int common_fields(ad_req_t *r, json_t *body, json_t *args)
                                     json_string_length(crew) > 128)) {
             return ad_api_invalid(r, "crewId", "must be a string or null");
         }
+        if (json_is_string(crew) && crew_ok(app, r, json_string_value(crew), org) != 0) {
+            return -1;
+        }
         json_object_set(args, "crewId", crew);
+    }
+    return 0;
+}
+
+/* An agent's environment is admin business; a variable that changes how
+ * programs load or what they run (ad_api_env_unsafe) also needs
+ * allowUnsafeEnv: true, so it is never set by accident. */
+static int env_ok(ad_req_t *r, json_t *body, json_t *env)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(env) || json_object_size(env) > 256) {
+        return ad_api_invalid(r, "env", "must be an object of at most 256 strings");
+    }
+    if (!ad_api_require(r, AD_SCOPE_ADMIN, "setting an agent's environment")) {
+        return -1;
+    }
+    bool allow = json_is_true(json_object_get(body, "allowUnsafeEnv"));
+    json_object_foreach(env, k, v)
+    {
+        if (!json_is_string(v) || k[0] == '\0' || strchr(k, '=') != NULL) {
+            return ad_api_invalid(r, "env", "must map variable names to strings");
+        }
+        if (!allow && ad_api_env_unsafe(k)) {
+            char why[200];
+            snprintf(why, sizeof(why),
+                     "sets %s, which changes how programs load or what they run; send "
+                     "allowUnsafeEnv: true to allow it",
+                     k);
+            return ad_api_invalid(r, "env", why);
+        }
     }
     return 0;
 }
@@ -149,20 +206,14 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
         return ad_api_invalid(r, "state", "must be an object");
     }
     json_t *env = json_object_get(body, "env");
-    if (env != NULL) {
-        const char *k;
-        json_t *v;
-        if (!json_is_object(env) || json_object_size(env) > 256) {
-            return ad_api_invalid(r, "env", "must be an object of at most 256 strings");
-        }
-        json_object_foreach(env, k, v)
-        {
-            if (!json_is_string(v) || k[0] == '\0' || strchr(k, '=') != NULL) {
-                return ad_api_invalid(r, "env", "must map variable names to strings");
-            }
-        }
+    if (env != NULL && env_ok(r, body, env) != 0) {
+        return -1;
     }
     bool is_command = executor != NULL && strcmp(executor, "command") == 0;
+    if ((is_command || cmd != NULL || st != NULL) &&
+        !ad_api_require(r, AD_SCOPE_ADMIN, "an agent that runs a command")) {
+        return -1;
+    }
     if (is_command && (cmd == NULL || json_array_size(cmd) == 0)) {
         return ad_api_invalid(r, "command", "is required for command agents");
     }
@@ -203,8 +254,16 @@ static void create(ad_req_t *r, void *ud)
     }
     json_t *args = json_object();
     const char *wt = NULL, *executor = NULL;
-    if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) != 0 ||
-        common_fields(r, body, args) != 0 ||
+    char org[AD_ID_MAX];
+    if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) != 0) {
+        goto out;
+    }
+    int vrc = ad_api_row_org(app, ad_api_who(r), AD_API_WORKTREE, wt, org);
+    if (vrc != 0) {
+        ad_res_error_code(r, vrc, json_pack("{s:s}", "field", "worktreeId"), "worktree not found");
+        goto out;
+    }
+    if (common_fields(app, r, body, args, org) != 0 ||
         ad_api_enum(r, body, "executor", false, EXECUTORS, &executor) != 0) {
         goto out;
     }
@@ -261,8 +320,11 @@ static void patch(ad_req_t *r, void *ud)
     json_t *args = json_object();
     int64_t order = 0;
     bool has_order = false;
-    if (common_fields(r, body, args) != 0 || ad_api_int(r, body, "displayOrder", false, -1000000000,
-                                                        1000000000, &order, &has_order) != 0) {
+    char org[AD_ID_MAX];
+    if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), org) ||
+        common_fields(app, r, body, args, org) != 0 ||
+        ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
+            0) {
         goto out;
     }
     if (has_order) {
@@ -299,7 +361,8 @@ static void del(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     bool archive = true;
-    if (ad_api_query_bool(r, "archive", true, &archive) != 0) {
+    if (ad_api_query_bool(r, "archive", true, &archive) != 0 ||
+        !ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), NULL)) {
         return;
     }
     if (archive && app->runner != NULL) {
@@ -315,6 +378,9 @@ static void del(ad_req_t *r, void *ud)
 static void restore(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), NULL)) {
+        return;
+    }
     json_t *args =
         json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms());
     ad_api_write(app, r, ad_store_op_agent_restore, args, done_200);
@@ -323,6 +389,9 @@ static void restore(ad_req_t *r, void *ud)
 static void fork_agent(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), NULL)) {
+        return;
+    }
     bool failed = false;
     json_t *body = ad_api_body_optional(r, &failed);
     if (failed) {
@@ -382,7 +451,8 @@ static void reorder(ad_req_t *r, void *ud)
     const char *wt = NULL;
     json_t *ids = NULL;
     if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) == 0 &&
-        ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0) {
+        ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0 &&
+        ad_api_visible(app, r, AD_API_WORKTREE, wt, NULL)) {
         ad_api_write(app, r, ad_store_op_agent_reorder,
                      json_pack("{s:s, s:O, s:I}", "worktreeId", wt, "ids", ids, "now",
                                (json_int_t)ad_wall_ms()),
@@ -393,12 +463,12 @@ static void reorder(ad_req_t *r, void *ud)
 
 void ad_api_agents_register(ad_app_t *app)
 {
-    ad_server_route(app->server, "GET", "/api/agents", list, app);
-    ad_server_route(app->server, "POST", "/api/agents", create, app);
-    ad_server_route(app->server, "POST", "/api/agents/reorder", reorder, app);
-    ad_server_route(app->server, "GET", "/api/agents/:id", get, app);
-    ad_server_route(app->server, "PATCH", "/api/agents/:id", patch, app);
-    ad_server_route(app->server, "DELETE", "/api/agents/:id", del, app);
-    ad_server_route(app->server, "POST", "/api/agents/:id/restore", restore, app);
-    ad_server_route(app->server, "POST", "/api/agents/:id/fork", fork_agent, app);
+    ad_server_route(app->server, "GET", "/api/agents", AD_ACCESS_READ, list, app);
+    ad_server_route(app->server, "POST", "/api/agents", AD_ACCESS_WRITE, create, app);
+    ad_server_route(app->server, "POST", "/api/agents/reorder", AD_ACCESS_WRITE, reorder, app);
+    ad_server_route(app->server, "GET", "/api/agents/:id", AD_ACCESS_READ, get, app);
+    ad_server_route(app->server, "PATCH", "/api/agents/:id", AD_ACCESS_WRITE, patch, app);
+    ad_server_route(app->server, "DELETE", "/api/agents/:id", AD_ACCESS_WRITE, del, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/restore", AD_ACCESS_WRITE, restore, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/fork", AD_ACCESS_WRITE, fork_agent, app);
 }

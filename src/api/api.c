@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void ad_api_register(ad_app_t *app)
 {
@@ -24,6 +25,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_runs_register(app);
     ad_api_terminal_register(app);
     ad_api_crews_register(app);
+    ad_api_auth_register(app);
     ad_api_live_register(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_register(app);
@@ -38,6 +40,139 @@ void ad_api_close(ad_app_t *app)
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close();
 #endif
+}
+
+/* ---- who is asking ------------------------------------------------------------ */
+
+/* Sees nothing (its org matches no row) and may do nothing. */
+static const ad_principal_t nobody = {.name = "anonymous", .org_id = "-", .scope = AD_SCOPE_NONE};
+
+const ad_principal_t *ad_api_who(const ad_req_t *r)
+{
+    const ad_principal_t *p = ad_auth_principal(r);
+    return p != NULL ? p : &nobody;
+}
+
+bool ad_api_require(ad_req_t *r, ad_scope_t scope, const char *what)
+{
+    const ad_principal_t *p = ad_api_who(r);
+    if (ad_principal_can(p, scope)) {
+        return true;
+    }
+    ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:s}", "scope", ad_scope_name(p->scope)),
+                 "%s needs a token with %s scope", what, ad_scope_name(scope));
+    return false;
+}
+
+static const char *kind_name(ad_api_kind_t kind)
+{
+    static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run"};
+    return names[kind];
+}
+
+static int row_get(ad_app_t *app, ad_api_kind_t kind, const char *id, json_t **row)
+{
+    switch (kind) {
+    case AD_API_WORKSPACE:
+        return ad_store_workspace_get(app->store, id, row);
+    case AD_API_WORKTREE:
+        return ad_store_worktree_get(app->store, id, row);
+    case AD_API_AGENT:
+        return ad_store_agent_get(app->store, id, row);
+    case AD_API_CREW:
+        return ad_store_crew_get(app->store, id, row);
+    case AD_API_RUN: {
+        json_t *run = NULL;
+        int rc = ad_store_run_get(app->store, id, &run);
+        if (rc == 0) {
+            rc = ad_store_agent_get(app->store, ad_api_jstr(run, "agentId"), row);
+            rc = rc == AD_ENOENT ? AD_ENOENT : rc;
+        }
+        json_decref(run);
+        return rc;
+    }
+    }
+    return AD_EINVAL;
+}
+
+int ad_api_row_org(ad_app_t *app, const ad_principal_t *who, ad_api_kind_t kind, const char *id,
+                   char org_out[AD_ID_MAX])
+{
+    if (id == NULL || id[0] == '\0' || strlen(id) >= AD_ID_MAX || app->store == NULL) {
+        return AD_ENOENT;
+    }
+    json_t *row = NULL;
+    int rc = row_get(app, kind, id, &row);
+    if (rc == 0) {
+        const char *org = ad_api_jstr(row, "orgId");
+        if (!ad_principal_sees(who, org != NULL ? org : AD_ORG_DEFAULT)) {
+            rc = AD_ENOENT;
+        } else if (org_out != NULL) {
+            snprintf(org_out, AD_ID_MAX, "%s", org != NULL ? org : AD_ORG_DEFAULT);
+        }
+    }
+    json_decref(row);
+    return rc;
+}
+
+bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_api_kind_t kind, const char *id,
+                    char org_out[AD_ID_MAX])
+{
+    int rc = ad_api_row_org(app, ad_api_who(r), kind, id, org_out);
+    if (rc != 0) {
+        ad_api_fail(r, rc, kind_name(kind), id);
+        return false;
+    }
+    return true;
+}
+
+int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX])
+{
+    const char *want = NULL;
+    if (ad_api_str(r, body, "orgId", false, AD_ID_MAX - 1, &want) != 0) {
+        return -1;
+    }
+    const ad_principal_t *who = ad_api_who(r);
+    if (!who->owner) {
+        if (want != NULL && strcmp(want, who->org_id) != 0) {
+            return ad_api_invalid(r, "orgId", "must be your own organisation");
+        }
+        snprintf(org, AD_ID_MAX, "%s", who->org_id);
+        return 0;
+    }
+    int rc = ad_store_org_find(app->store, want != NULL ? want : AD_ORG_DEFAULT, org);
+    if (rc == AD_ENOENT) {
+        return ad_api_invalid(r, "orgId", "is not an organisation");
+    }
+    if (rc != 0) {
+        ad_api_fail(r, rc, "organisation", want);
+        return -1;
+    }
+    return 0;
+}
+
+bool ad_api_env_unsafe(const char *name)
+{
+    static const char *const prefixes[] = {"LD_", "DYLD_", "GIT_", "NODE_", "PYTHON", "PERL5",
+                                           "RUBY", "JAVA_", "_JAVA_", "BASH_FUNC_", "MALLOC_",
+                                           "GCONV_", "NPM_CONFIG_", "GLIBC_"};
+    static const char *const names[] = {"PATH",          "ENV",     "BASH_ENV",  "PROMPT_COMMAND",
+                                        "SHELLOPTS",     "IFS",     "CDPATH",    "CLASSPATH",
+                                        "PERLLIB",       "HOME",    "SHELL",     "EDITOR",
+                                        "VISUAL",        "PAGER",   "LOCPATH",   "HOSTALIASES",
+                                        "RES_OPTIONS",   "TMPDIR",  "BROWSER",   "SSH_ASKPASS",
+                                        "SUDO_ASKPASS",  "ZDOTDIR", "XDG_CONFIG_HOME"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(prefixes); i++) {
+        if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < AD_ARRAY_LEN(names); i++) {
+        if (strcasecmp(name, names[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -394,24 +529,27 @@ void ad_api_publish_wt(ad_app_t *app, const char *type, const char *change, json
     if (change != NULL) {
         json_object_set_new(p, "change", json_string(change));
     }
-    ad_api_publish(app, type, p, "worktree", ad_api_jstr(wt, "id"), "workspace",
+    ad_api_publish(app, type, p, "worktree", ad_api_jstr(wt, "id"), "org", ad_api_jstr(wt, "orgId"),
+                   "workspace",
                    ad_api_jstr(wt, "workspaceId"), NULL);
     json_decref(p);
 }
 
-void ad_api_publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, json_t *agents)
+void ad_api_publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, const char *org,
+                               json_t *agents)
 {
     json_t *p = json_pack("{s:s, s:s, s:O}", "id", id, "workspaceId", ws_id, "agentIds",
                           agents != NULL ? agents : json_array());
-    ad_api_publish(app, "worktree_deleted", p, "worktree", id, "workspace", ws_id, NULL);
+    ad_api_publish(app, "worktree_deleted", p, "worktree", id, "workspace", ws_id, "org", org,
+                   NULL);
     json_decref(p);
 }
 
 void ad_api_publish_agent_flag(ad_app_t *app, const char *agent_id, const char *ws_id,
-                               bool vanished)
+                               const char *org, bool vanished)
 {
     json_t *p = json_pack("{s:s, s:b}", "id", agent_id, "worktreeVanished", vanished);
-    ad_api_publish(app, "agent_update", p, "agent", agent_id, "workspace", ws_id, NULL);
+    ad_api_publish(app, "agent_update", p, "agent", agent_id, "workspace", ws_id, "org", org, NULL);
     json_decref(p);
 }
 
@@ -470,6 +608,10 @@ json_t *ad_api_load_worktree(ad_app_t *app, ad_req_t *req)
     const char *id = ad_req_param(req, "id");
     json_t *wt = NULL;
     int rc = ad_store_git_worktree_get(app->store, id, &wt);
+    if (rc == 0 && !ad_principal_sees(ad_api_who(req), ad_api_jstr(wt, "orgId"))) {
+        json_decref(wt);
+        rc = AD_ENOENT; /* another org's worktree is as good as none */
+    }
     if (rc == AD_ENOENT) {
         ad_res_error(req, 404, "NOT_FOUND", NULL, "no worktree %s", id);
         return NULL;
@@ -528,6 +670,10 @@ bool ad_api_setup_valid(ad_req_t *req, json_t *body)
             }
         }
     }
+    if (cmd != NULL && json_is_string(cmd) && json_string_length(cmd) > 0 &&
+        !ad_api_require(req, AD_SCOPE_ADMIN, "a setup command")) {
+        return false;
+    }
     if (cmd != NULL &&
         (!json_is_string(cmd) || json_string_length(cmd) > AD_API_SETUP_COMMAND_MAX)) {
         ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "setupCommand"),
@@ -541,6 +687,8 @@ json_t *ad_api_setup_view(json_t *ws)
 {
     json_t *files = json_object_get(ws, "setupFiles");
     const char *cmd = ad_api_jstr(ws, "setupCommand");
-    return json_pack("{s:o, s:s}", "setupFiles", files != NULL ? json_incref(files) : json_array(),
-                     "setupCommand", cmd != NULL ? cmd : "");
+    return json_pack("{s:o, s:s, s:b}", "setupFiles",
+                     files != NULL ? json_incref(files) : json_array(), "setupCommand",
+                     cmd != NULL ? cmd : "", "setupCommandApproved",
+                     json_is_true(json_object_get(ws, "isSetupCommandApproved")));
 }

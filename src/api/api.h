@@ -17,6 +17,7 @@
 
 struct ad_store;
 struct ad_runner;
+struct ad_auth;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -25,6 +26,7 @@ typedef struct {
     const ad_config_t *cfg;
     ad_server_t *server;
     struct ad_store *store;
+    struct ad_auth *auth; /* who may do what (src/auth/auth.h) */
     ad_bus_t *bus;
     struct ad_runner *runner; /* agent runs (src/run/run.h) */
 } ad_app_t;

@@ -13,8 +13,36 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "auth/auth.h"
 #include "git/git.h"
 #include "store/store.h"
+
+/* ---- who is asking ------------------------------------------------------------ */
+/* The principal of r (src/auth). Never NULL: a request that reached a
+ * non-public route has one; elsewhere a principal that sees nothing and may
+ * do nothing stands in. */
+const ad_principal_t *ad_api_who(const ad_req_t *r);
+/* Answers 403 and returns false unless r's principal has scope. */
+bool ad_api_require(ad_req_t *r, ad_scope_t scope, const char *what);
+
+/* Kinds of rows that belong to an organisation. */
+typedef enum {
+    AD_API_WORKSPACE,
+    AD_API_WORKTREE,
+    AD_API_AGENT,
+    AD_API_CREW,
+    AD_API_RUN,
+} ad_api_kind_t;
+/* Whether the row of kind with id exists and r's principal may see it;
+ * when not, answers 404 (or the read's error) itself: a row of another org
+ * is answered exactly like a missing one. org_out (may be NULL) gets the
+ * row's org. */
+bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_api_kind_t kind, const char *id,
+                    char org_out[AD_ID_MAX]);
+/* The same without answering: 0, AD_ENOENT (missing or not visible) or
+ * the read's error. */
+int ad_api_row_org(ad_app_t *app, const ad_principal_t *who, ad_api_kind_t kind, const char *id,
+                   char org_out[AD_ID_MAX]);
 
 /* ---- input --------------------------------------------------------------
  * Each returns 0 (the value is in *out, or the field is absent and *out is
@@ -52,11 +80,21 @@ void ad_api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, a
 /* Answers an AD_E* code as an API error with a message about what. */
 void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id);
 
+/* The org a new row goes to, from body.orgId: an org token's own (another
+ * is refused), the owner's choice (it must exist) or the default org. 0,
+ * or -1 after answering 422. */
+int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]);
+/* Environment variables that change how a program loads or what it runs
+ * (LD_*, NODE_OPTIONS, PYTHONPATH, GIT_* hooks, ...). */
+bool ad_api_env_unsafe(const char *name);
+
 /* ---- events ------------------------------------------------------------------
  * Publishes type with payload (borrowed) to the topics given as
  * "prefix", id pairs terminated by NULL: ad_api_publish(app, "agent_update",
- * p, "agent", id, "worktree", wt, NULL). A NULL or empty id skips the pair;
- * "system" and "usage" may be given with id "".
+ * p, "agent", id, "worktree", wt, "org", org, NULL). A NULL or empty id skips
+ * the pair; "system" and "usage" may be given with id "". Every event about
+ * a row of an org carries its "org:<id>" topic: subscribers of other orgs
+ * never see it (src/bus); events without one are for everybody.
  */
 void ad_api_publish(ad_app_t *app, const char *type, json_t *payload, ...);
 /* The same with the payload already serialized (compact JSON text). */
@@ -87,8 +125,10 @@ void ad_api_test_routes_close(void);
 #endif
 /* crews.c: /api/crews, and the crew status watcher. */
 void ad_api_crews_register(ad_app_t *app);
-/* Every crew with its derived status (array, new reference). */
-json_t *ad_api_crews_snapshot(ad_app_t *app);
+/* auth.c: /login, /api/auth/..., /api/tokens, /api/orgs, /api/audit. */
+void ad_api_auth_register(ad_app_t *app);
+/* The crews of org ("": every org) with their status (array, new ref). */
+json_t *ad_api_crews_snapshot(ad_app_t *app, const char *org);
 /* ---- git work (api.c), shared by workspaces.c and worktrees.c ------------------
  * A git request runs in steps: rows read on the loop, the git work on the
  * thread pool (ad_git_queue), the outcome written through the store, then
@@ -121,9 +161,10 @@ const char *ad_api_jstr(json_t *o, const char *key);
 void ad_api_git_reply_error(ad_req_t *req, const ad_git_result_t *res, bool ws_create);
 /* worktree_created/updated: the row, plus the kind of change (may be NULL). */
 void ad_api_publish_wt(ad_app_t *app, const char *type, const char *change, json_t *wt);
-void ad_api_publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, json_t *agents);
+void ad_api_publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, const char *org,
+                               json_t *agents);
 void ad_api_publish_agent_flag(ad_app_t *app, const char *agent_id, const char *ws_id,
-                               bool vanished);
+                               const char *org, bool vanished);
 /* False (and 503 answered) when the store is not open. */
 bool ad_api_need_store(ad_app_t *app, ad_req_t *req);
 /* After a pool job: false (and the answer given, the context freed) when

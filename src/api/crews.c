@@ -32,10 +32,10 @@ static watch_t watch;
 
 /* Every crew with its status: [{id, name, status, agentCount, createdAt,
  * updatedAt}], oldest first. New reference. A bounded indexed read. */
-json_t *ad_api_crews_snapshot(ad_app_t *app)
+json_t *ad_api_crews_snapshot(ad_app_t *app, const char *org)
 {
     json_t *out = NULL;
-    int rc = app->store != NULL ? ad_store_crew_list(app->store, &out) : AD_ECLOSED;
+    int rc = app->store != NULL ? ad_store_crew_list(app->store, org, &out) : AD_ECLOSED;
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "api", "crews unavailable error=%s", ad_strerror(rc));
         return json_array();
@@ -64,10 +64,10 @@ static known_t *known_add(const char *id, const char *status)
     return k;
 }
 
-static void publish_signal(ad_app_t *app, const char *crew, const char *status)
+static void publish_signal(ad_app_t *app, const char *crew, const char *status, const char *org)
 {
     json_t *p = json_pack("{s:s, s:s}", "crewId", crew, "status", status);
-    ad_api_publish(app, "signal", p, "crew", crew, NULL);
+    ad_api_publish(app, "signal", p, "crew", crew, "org", org, NULL);
     json_decref(p);
 }
 
@@ -76,7 +76,7 @@ static void recompute(uv_timer_t *t)
 {
     AD_UNUSED(t);
     watch.scheduled = false;
-    json_t *crews = ad_api_crews_snapshot(watch.app);
+    json_t *crews = ad_api_crews_snapshot(watch.app, "");
     size_t i;
     json_t *c;
     json_array_foreach(crews, i, c)
@@ -87,11 +87,11 @@ static void recompute(uv_timer_t *t)
         if (k == NULL) {
             known_add(id, status);
             if (strcmp(status, "offline") != 0) {
-                publish_signal(watch.app, id, status);
+                publish_signal(watch.app, id, status, ad_api_jstr(c, "orgId"));
             }
         } else if (strcmp(k->status, status) != 0) {
             snprintf(k->status, sizeof(k->status), "%s", status);
-            publish_signal(watch.app, id, status);
+            publish_signal(watch.app, id, status, ad_api_jstr(c, "orgId"));
         }
     }
     json_decref(crews);
@@ -120,7 +120,7 @@ static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *crews = NULL;
-    int rc = ad_store_crew_list(app->store, &crews);
+    int rc = ad_store_crew_list(app->store, ad_principal_filter(ad_api_who(r)), &crews);
     if (rc != 0) {
         ad_api_fail(r, rc, "crews", NULL);
         return;
@@ -134,6 +134,10 @@ static void get(ad_req_t *r, void *ud)
     const char *id = ad_req_param(r, "id");
     json_t *c = NULL;
     int rc = ad_store_crew_get(app->store, id, &c);
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(c, "orgId"))) {
+        json_decref(c);
+        rc = AD_ENOENT; /* another org's crew is as good as none */
+    }
     if (rc != 0) {
         ad_api_fail(r, rc, "crew", id);
         return;
@@ -164,7 +168,7 @@ static void created(int rc, void *ctx)
     if (known_find(k->id) == NULL) {
         known_add(k->id, status);
     }
-    publish_signal(k->app, k->id, status);
+    publish_signal(k->app, k->id, status, ad_api_jstr(c, "orgId"));
     ad_res_json(r, 201, c);
     free(k);
 }
@@ -176,12 +180,19 @@ static void create(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    const char *name = NULL;
-    if (ad_api_str(r, body, "name", true, 200, &name) != 0) {
+    const char *name = NULL, *org = NULL;
+    if (ad_api_str(r, body, "name", true, 200, &name) != 0 ||
+        ad_api_str(r, body, "orgId", false, AD_ID_MAX - 1, &org) != 0) {
+        json_decref(body);
+        return;
+    }
+    if (name[0] == '\0') {
+        ad_api_invalid(r, "name", "must not be empty");
         json_decref(body);
         return;
     }
     ad_store_crew_t c = {.now = ad_wall_ms()};
+    snprintf(c.org_id, sizeof(c.org_id), "%s", ad_principal_org_for(ad_api_who(r), org));
     ad_id_new("crew", c.id);
     snprintf(c.name, sizeof(c.name), "%s", name);
     json_decref(body);
@@ -215,9 +226,9 @@ void ad_api_crews_close(void)
 
 void ad_api_crews_register(ad_app_t *app)
 {
-    ad_server_route(app->server, "GET", "/api/crews", list, app);
-    ad_server_route(app->server, "POST", "/api/crews", create, app);
-    ad_server_route(app->server, "GET", "/api/crews/:id", get, app);
+    ad_server_route(app->server, "GET", "/api/crews", AD_ACCESS_READ, list, app);
+    ad_server_route(app->server, "POST", "/api/crews", AD_ACCESS_WRITE, create, app);
+    ad_server_route(app->server, "GET", "/api/crews/:id", AD_ACCESS_READ, get, app);
     if (app->bus != NULL && app->loop != NULL && watch.sub == NULL) {
         watch.app = app;
         uv_timer_init(app->loop, &watch.timer);
@@ -226,7 +237,7 @@ void ad_api_crews_register(ad_app_t *app)
         const char *topics[1] = {"agent:*"};
         ad_bus_subscribe(watch.sub, topics, 1, false, 0);
         /* Known statuses start from the table, so only changes publish. */
-        json_t *crews = ad_api_crews_snapshot(app);
+        json_t *crews = ad_api_crews_snapshot(app, "");
         size_t i;
         json_t *c;
         json_array_foreach(crews, i, c)

@@ -29,6 +29,7 @@ typedef struct live {
     char agent_id[AD_ID_MAX + 16];
     struct live *next, *prev; /* every open channel */
     bool done;                /* closing: deliver nothing more */
+    ad_principal_t who;       /* who opened it */
 } live_t;
 
 static live_t *channels;
@@ -238,13 +239,34 @@ static size_t live_queued(void *ud)
 
 static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated, live_queued};
 
-static live_t *live_new(ad_app_t *app, channel_t kind)
+/* A channel of who: it sees only the events of who's org (every org for
+ * the owner), live and in replay alike. */
+static live_t *live_new(ad_app_t *app, channel_t kind, const ad_principal_t *who)
 {
     live_t *lv = ad_xcalloc(1, sizeof(*lv));
     lv->app = app;
     lv->kind = kind;
+    lv->who = *who;
     lv->sub = ad_bus_sub_new(app->bus, &live_ops, lv, (size_t)app->cfg->ws_send_queue_bytes);
+    ad_bus_sub_set_org(lv->sub, ad_principal_filter(who));
     link_channel(lv);
+    return lv;
+}
+
+/* A WebSocket channel opens only for a caller the guard let through;
+ * others are closed with 4401/4403 and a reason (a browser cannot read a
+ * refused upgrade's status, so the seed's clients expect the close code). */
+static live_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, channel_t kind)
+{
+    const char *reason = NULL;
+    int code = ad_auth_ws_refusal(upgrade, &reason);
+    if (code != 0) {
+        ad_ws_close(ws, code, reason);
+        return NULL;
+    }
+    live_t *lv = live_new(app, kind, ad_api_who(upgrade));
+    lv->ws = ws;
+    ad_ws_set_data(ws, lv);
     return lv;
 }
 
@@ -417,25 +439,26 @@ static void on_ws_close(ad_ws_t *ws, int code, void *ud)
 
 static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
-    AD_UNUSED(upgrade);
-    live_t *lv = live_new(ud, CH_WS);
-    lv->ws = ws;
-    ad_ws_set_data(ws, lv);
+    ws_open(ws, upgrade, ud, CH_WS);
 }
 
 /* ---- seed channels -------------------------------------------------------------------- */
 
 static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
-    AD_UNUSED(upgrade);
     ad_app_t *app = ud;
-    live_t *lv = live_new(app, CH_RUN);
-    lv->ws = ws;
-    ad_ws_set_data(ws, lv);
+    live_t *lv = ws_open(ws, upgrade, app, CH_RUN);
+    if (lv == NULL) {
+        return;
+    }
     const char *run_id = ad_ws_param(ws, "runId");
     snprintf(lv->id, sizeof(lv->id), "%s", run_id ? run_id : "");
     json_t *run = NULL;
     int rc = app->store != NULL ? ad_store_run_get(app->store, lv->id, &run) : AD_ECLOSED;
+    if (rc == 0 && ad_api_row_org(app, &lv->who, AD_API_RUN, lv->id, NULL) != 0) {
+        json_decref(run);
+        rc = AD_ENOENT; /* another org's run is as good as none */
+    }
     if (rc != 0) {
         bool missing = rc == AD_ENOENT;
         send_error(lv, missing ? "NOT_FOUND" : "UNAVAILABLE",
@@ -478,11 +501,11 @@ static void on_heartbeat(uv_timer_t *t)
 
 static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
-    AD_UNUSED(upgrade);
     ad_app_t *app = ud;
-    live_t *lv = live_new(app, CH_MISSION);
-    lv->ws = ws;
-    ad_ws_set_data(ws, lv);
+    live_t *lv = ws_open(ws, upgrade, app, CH_MISSION);
+    if (lv == NULL) {
+        return;
+    }
     if (!heartbeat_started) {
         heartbeat_started = true;
         uint64_t every = MISSION_HEARTBEAT_MS;
@@ -502,7 +525,7 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     ad_bus_subscribe(lv->sub, topics, 1, false, 0);
     /* The current state of every crew, so a fresh dashboard needs no
      * separate request. */
-    json_t *crews = ad_api_crews_snapshot(app);
+    json_t *crews = ad_api_crews_snapshot(app, ad_principal_filter(&lv->who));
     size_t i;
     json_t *c;
     json_array_foreach(crews, i, c)
@@ -516,10 +539,11 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 
 static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
-    AD_UNUSED(upgrade);
-    live_t *lv = live_new(ud, CH_GRAPH);
-    lv->ws = ws;
-    ad_ws_set_data(ws, lv);
+    ad_app_t *app = ud;
+    live_t *lv = ws_open(ws, upgrade, app, CH_GRAPH);
+    if (lv == NULL) {
+        return;
+    }
     const char *crew = ad_ws_query(ws, "crew_id");
     if (crew == NULL) {
         crew = ad_ws_query(ws, "crewId");
@@ -530,6 +554,15 @@ static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
         send_error(lv, "VALIDATION_ERROR", "crew_id is required");
         lv->done = true;
         ad_ws_close(ws, 1008, "crew_id is required");
+        return;
+    }
+    /* Another org's crew is as good as none; the owner may also watch a
+     * crew id no row has yet (programs may publish into it). */
+    int rc = ad_api_row_org(app, &lv->who, AD_API_CREW, crew, NULL);
+    if (rc != 0 && !(rc == AD_ENOENT && lv->who.owner)) {
+        send_error(lv, "NOT_FOUND", "no such crew");
+        lv->done = true;
+        ad_ws_close(ws, 4404, "no such crew");
         return;
     }
     snprintf(lv->id, sizeof(lv->id), "%s", crew);
@@ -588,7 +621,7 @@ static void sse_events(ad_req_t *r, void *ud)
         has_since = true;
         since = x;
     }
-    live_t *lv = live_new(app, CH_SSE);
+    live_t *lv = live_new(app, CH_SSE, ad_api_who(r));
     lv->sse = ad_sse_start(r, on_sse_close, lv);
     if (lv->sse == NULL) {
         live_free(lv);
@@ -630,9 +663,9 @@ void ad_api_live_register(ad_app_t *app)
     static const ad_ws_handler_t mission_h = {on_mission_open, on_ws_message, on_ws_close};
     static const ad_ws_handler_t graph_h = {on_graph_open, on_ws_message, on_ws_close};
     static const char *const protocols[] = {"bearer", NULL};
-    ad_server_route_ws(app->server, "/ws", protocols, &ws_h, app);
-    ad_server_route_ws(app->server, "/ws/runs/:runId", protocols, &run_h, app);
-    ad_server_route_ws(app->server, "/ws/mission", protocols, &mission_h, app);
-    ad_server_route_ws(app->server, "/ws/graph", protocols, &graph_h, app);
-    ad_server_route(app->server, "GET", "/api/events", sse_events, app);
+    ad_server_route_ws(app->server, "/ws", AD_ACCESS_READ, protocols, &ws_h, app);
+    ad_server_route_ws(app->server, "/ws/runs/:runId", AD_ACCESS_READ, protocols, &run_h, app);
+    ad_server_route_ws(app->server, "/ws/mission", AD_ACCESS_READ, protocols, &mission_h, app);
+    ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, app);
+    ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, sse_events, app);
 }

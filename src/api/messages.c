@@ -177,6 +177,6 @@ static void create(ad_req_t *r, void *ud)
 
 void ad_api_messages_register(ad_app_t *app)
 {
-    ad_server_route(app->server, "GET", "/api/agents/:id/messages", page, app);
-    ad_server_route(app->server, "POST", "/api/agents/:id/messages", create, app);
+    ad_server_route(app->server, "GET", "/api/agents/:id/messages", AD_ACCESS_READ, page, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/messages", AD_ACCESS_WRITE, create, app);
 }

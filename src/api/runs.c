@@ -203,11 +203,11 @@ void ad_api_runs_register(ad_app_t *app)
     if (app->runner == NULL) {
         return;
     }
-    ad_server_route(app->server, "POST", "/api/agents/:id/start", start, app);
-    ad_server_route(app->server, "POST", "/api/agents/:id/stop", stop, app);
-    ad_server_route(app->server, "POST", "/api/agents/:id/pause", pause_h, app);
-    ad_server_route(app->server, "POST", "/api/agents/:id/resume", resume_h, app);
-    ad_server_route(app->server, "POST", "/api/agents/:id/message", message, app);
-    ad_server_route(app->server, "GET", "/api/agents/:id/runs", runs_of_agent, app);
-    ad_server_route(app->server, "GET", "/api/runs/:id", run_get, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/start", AD_ACCESS_ADMIN, start, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/stop", AD_ACCESS_WRITE, stop, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/pause", AD_ACCESS_WRITE, pause_h, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/resume", AD_ACCESS_WRITE, resume_h, app);
+    ad_server_route(app->server, "POST", "/api/agents/:id/message", AD_ACCESS_ADMIN, message, app);
+    ad_server_route(app->server, "GET", "/api/agents/:id/runs", AD_ACCESS_READ, runs_of_agent, app);
+    ad_server_route(app->server, "GET", "/api/runs/:id", AD_ACCESS_READ, run_get, app);
 }

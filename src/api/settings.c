@@ -47,6 +47,6 @@ static void patch(ad_req_t *r, void *ud)
 
 void ad_api_settings_register(ad_app_t *app)
 {
-    ad_server_route(app->server, "GET", "/api/settings", get, app);
-    ad_server_route(app->server, "PATCH", "/api/settings", patch, app);
+    ad_server_route(app->server, "GET", "/api/settings", AD_ACCESS_READ, get, app);
+    ad_server_route(app->server, "PATCH", "/api/settings", AD_ACCESS_ADMIN, patch, app);
 }

@@ -106,5 +106,5 @@ void ad_api_terminal_register(ad_app_t *app)
     if (app->runner == NULL) {
         return;
     }
-    ad_server_route_ws(app->server, "/ws/agents/:id/terminal", NULL, &handler, app);
+    ad_server_route_ws(app->server, "/ws/agents/:id/terminal", AD_ACCESS_ADMIN, NULL, &handler, app);
 }

@@ -252,9 +252,9 @@ void ad_api_test_routes_close(void)
 
 void ad_api_test_routes_register(ad_app_t *app)
 {
-    ad_server_route(app->server, "GET", "/test/store-stats", test_store_stats, app);
-    ad_server_route(app->server, "POST", "/test/publish", test_publish, app);
-    ad_server_route(app->server, "POST", "/test/runs", test_runs, app);
-    ad_server_route(app->server, "POST", "/test/agent-status", test_agent_status, app);
+    ad_server_route(app->server, "GET", "/test/store-stats", AD_ACCESS_ADMIN, test_store_stats, app);
+    ad_server_route(app->server, "POST", "/test/publish", AD_ACCESS_ADMIN, test_publish, app);
+    ad_server_route(app->server, "POST", "/test/runs", AD_ACCESS_ADMIN, test_runs, app);
+    ad_server_route(app->server, "POST", "/test/agent-status", AD_ACCESS_ADMIN, test_agent_status, app);
 }
 #endif

@@ -296,9 +296,9 @@ out:
 
 void ad_api_usage_register(ad_app_t *app)
 {
-    ad_server_route(app->server, "GET", "/api/usage", usage, app);
-    ad_server_route(app->server, "POST", "/api/usage", record, app);
-    ad_server_route(app->server, "GET", "/api/usage/history", history, app);
-    ad_server_route(app->server, "GET", "/api/usage/today", today, app);
-    ad_server_route(app->server, "GET", "/api/usage/limits", limits, app);
+    ad_server_route(app->server, "GET", "/api/usage", AD_ACCESS_READ, usage, app);
+    ad_server_route(app->server, "POST", "/api/usage", AD_ACCESS_WRITE, record, app);
+    ad_server_route(app->server, "GET", "/api/usage/history", AD_ACCESS_READ, history, app);
+    ad_server_route(app->server, "GET", "/api/usage/today", AD_ACCESS_READ, today, app);
+    ad_server_route(app->server, "GET", "/api/usage/limits", AD_ACCESS_READ, limits, app);
 }

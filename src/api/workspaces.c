@@ -20,7 +20,7 @@ static json_t *with_worktrees(ad_app_t *app, json_t *ws)
 {
     json_t *l = NULL;
     const char *id = json_string_value(json_object_get(ws, "id"));
-    if (ad_store_worktree_list(app->store, id, &l) == 0) {
+    if (ad_store_worktree_list(app->store, id, NULL, &l) == 0) {
         json_object_set(ws, "worktrees", json_object_get(l, "worktrees"));
         json_decref(l);
     }
@@ -31,7 +31,7 @@ static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *out = NULL;
-    int rc = ad_store_workspace_list(app->store, &out);
+    int rc = ad_store_workspace_list(app->store, ad_principal_filter(ad_api_who(r)), &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "workspaces", NULL);
         return;
@@ -45,6 +45,10 @@ static void get(ad_req_t *r, void *ud)
     const char *id = ad_req_param(r, "id");
     json_t *ws = NULL;
     int rc = ad_store_workspace_get(app->store, id, &ws);
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(ws, "orgId"))) {
+        json_decref(ws);
+        rc = AD_ENOENT; /* another org's workspace is as good as none */
+    }
     if (rc != 0) {
         ad_api_fail(r, rc, "workspace", id);
         return;
@@ -58,11 +62,13 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "workspace", ad_req_param(r, "id"));
         return;
     }
-    const char *id = json_string_value(json_object_get(json_object_get(result, "workspace"), "id"));
+    json_t *ws = json_object_get(result, "workspace");
+    const char *id = ad_api_jstr(ws, "id");
     json_t *p = json_pack("{s:s, s:O, s:O}", "id", id, "worktreeIds",
                           json_object_get(result, "worktreeIds"), "agentIds",
                           json_object_get(result, "agentIds"));
-    ad_api_publish(app, "workspace_deleted", p, "workspace", id, "system", "", NULL);
+    ad_api_publish(app, "workspace_deleted", p, "workspace", id, "system", "", "org",
+                   ad_api_jstr(ws, "orgId"), NULL);
     json_decref(p);
     ad_res_send(r, 204, NULL, NULL, 0);
 }
@@ -70,6 +76,9 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void del(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!ad_api_visible(app, r, AD_API_WORKSPACE, ad_req_param(r, "id"), NULL)) {
+        return;
+    }
     ad_api_write(app, r, ad_store_op_workspace_delete,
                  json_pack("{s:s}", "id", ad_req_param(r, "id")), deleted);
 }
@@ -91,7 +100,7 @@ static void ws_created(int rc, json_t *result, void *ud)
         json_t *p = json_pack("{s:O, s:O, s:O}", "workspace", ws, "worktree",
                               json_array_get(wts, 0), "worktrees", wts);
         ad_api_publish(c->app, "workspace_created", p, "workspace", ad_api_jstr(ws, "id"), "system",
-                       "", NULL);
+                       "", "org", ad_api_jstr(ws, "orgId"), NULL);
         json_decref(p);
         json_object_set(ws, "worktrees", wts);
         ad_res_json(c->req, 201, ws);
@@ -145,6 +154,7 @@ static void ws_listed(const ad_git_result_t *res, void *ud)
     if (ad_api_jstr(c->body, "setupCommand") != NULL) {
         json_object_set(args, "setupCommand", json_object_get(c->body, "setupCommand"));
     }
+    json_object_set_new(args, "orgId", json_string(c->id)); /* ws_create put the org there */
     ad_store_write(c->app->store, ad_store_op_workspace_git_create, args, ws_created, c);
 }
 
@@ -187,12 +197,14 @@ static void ws_create(ad_req_t *req, void *ud)
         json_decref(body);
         return;
     }
-    if (!ad_api_setup_valid(req, body)) {
+    char org[AD_ID_MAX];
+    if (!ad_api_setup_valid(req, body) || ad_api_org_for(app, req, body, org) != 0) {
         json_decref(body);
         return;
     }
     ad_api_gctx_t *c = ad_api_gctx_new(app, req);
     c->body = body;
+    snprintf(c->id, sizeof(c->id), "%s", org);
     ad_git_args_t a = {.path = path};
     ad_api_git_queue(c, AD_GIT_OP_OPEN, &a, ws_opened);
 }
@@ -228,21 +240,22 @@ static void ws_synced(int rc, json_t *result, void *ud)
     }
     size_t i;
     json_t *v;
+    const char *org = ad_api_jstr(c->ws, "orgId");
     json_array_foreach(json_object_get(changes, "removed"), i, v)
     {
-        ad_api_publish_wt_deleted(c->app, ad_api_jstr(v, "id"), ws_id, NULL);
+        ad_api_publish_wt_deleted(c->app, ad_api_jstr(v, "id"), ws_id, org, NULL);
     }
     json_array_foreach(json_object_get(changes, "flaggedAgents"), i, v)
     {
-        ad_api_publish_agent_flag(c->app, json_string_value(v), ws_id, true);
+        ad_api_publish_agent_flag(c->app, json_string_value(v), ws_id, org, true);
     }
     json_array_foreach(json_object_get(changes, "unflaggedAgents"), i, v)
     {
-        ad_api_publish_agent_flag(c->app, json_string_value(v), ws_id, false);
+        ad_api_publish_agent_flag(c->app, json_string_value(v), ws_id, org, false);
     }
     json_t *p = json_deep_copy(json_object_get(result, "workspace"));
     json_object_set(p, "changes", changes);
-    ad_api_publish(c->app, "workspace_updated", p, "workspace", ws_id, NULL);
+    ad_api_publish(c->app, "workspace_updated", p, "workspace", ws_id, "org", org, NULL);
     json_decref(p);
     json_t *ws = json_incref(json_object_get(result, "workspace"));
     json_object_set(ws, "worktrees", rows);
@@ -284,6 +297,9 @@ static void ws_refresh(ad_req_t *req, void *ud)
     }
     const char *id = ad_req_param(req, "id");
     json_t *ws = NULL;
+    if (!ad_api_visible(app, req, AD_API_WORKSPACE, id, NULL)) {
+        return;
+    }
     int rc = ad_store_workspace_get(app->store, id, &ws);
     if (rc != 0) {
         ad_res_error_code(req, rc, NULL, rc == AD_ENOENT ? "no workspace %s" : "cannot read %s",
@@ -305,6 +321,9 @@ static void ws_setup_get(ad_req_t *req, void *ud)
         return;
     }
     json_t *ws = NULL;
+    if (!ad_api_visible(app, req, AD_API_WORKSPACE, ad_req_param(req, "id"), NULL)) {
+        return;
+    }
     int rc = ad_store_git_workspace_get(app->store, ad_req_param(req, "id"), &ws);
     if (rc != 0) {
         ad_res_error_code(req, rc, NULL, "no workspace %s", ad_req_param(req, "id"));
@@ -321,7 +340,8 @@ static void ws_setup_saved(int rc, json_t *result, void *ud)
         ad_res_error_code(c->req, rc, NULL, "cannot save the setup");
     } else {
         json_t *ws = json_object_get(result, "workspace");
-        ad_api_publish(c->app, "workspace_updated", ws, "workspace", ad_api_jstr(ws, "id"), NULL);
+        ad_api_publish(c->app, "workspace_updated", ws, "workspace", ad_api_jstr(ws, "id"), "org",
+                       ad_api_jstr(ws, "orgId"), NULL);
         ad_res_json(c->req, 200, ad_api_setup_view(ws));
     }
     json_decref(result);
@@ -338,7 +358,8 @@ static void ws_setup_put(ad_req_t *req, void *ud)
     if (body == NULL) {
         return;
     }
-    if (!ad_api_setup_valid(req, body)) {
+    if (!ad_api_setup_valid(req, body) ||
+        !ad_api_visible(app, req, AD_API_WORKSPACE, ad_req_param(req, "id"), NULL)) {
         json_decref(body);
         return;
     }
@@ -358,11 +379,11 @@ static void ws_setup_put(ad_req_t *req, void *ud)
 void ad_api_workspaces_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
-    ad_server_route(s, "GET", "/api/workspaces", list, app);
-    ad_server_route(s, "POST", "/api/workspaces", ws_create, app);
-    ad_server_route(s, "GET", "/api/workspaces/:id", get, app);
-    ad_server_route(s, "DELETE", "/api/workspaces/:id", del, app);
-    ad_server_route(s, "POST", "/api/workspaces/:id/refresh", ws_refresh, app);
-    ad_server_route(s, "GET", "/api/workspaces/:id/setup", ws_setup_get, app);
-    ad_server_route(s, "PUT", "/api/workspaces/:id/setup", ws_setup_put, app);
+    ad_server_route(s, "GET", "/api/workspaces", AD_ACCESS_READ, list, app);
+    ad_server_route(s, "POST", "/api/workspaces", AD_ACCESS_WRITE, ws_create, app);
+    ad_server_route(s, "GET", "/api/workspaces/:id", AD_ACCESS_READ, get, app);
+    ad_server_route(s, "DELETE", "/api/workspaces/:id", AD_ACCESS_WRITE, del, app);
+    ad_server_route(s, "POST", "/api/workspaces/:id/refresh", AD_ACCESS_WRITE, ws_refresh, app);
+    ad_server_route(s, "GET", "/api/workspaces/:id/setup", AD_ACCESS_READ, ws_setup_get, app);
+    ad_server_route(s, "PUT", "/api/workspaces/:id/setup", AD_ACCESS_WRITE, ws_setup_put, app);
 }

@@ -23,15 +23,10 @@ static void list(ad_req_t *r, void *ud)
         ws = NULL;
     }
     json_t *out = NULL;
-    if (ws != NULL) {
-        int rc = ad_store_workspace_get(app->store, ws, &out);
-        if (rc != 0) {
-            ad_api_fail(r, rc, "workspace", ws);
-            return;
-        }
-        json_decref(out);
+    if (ws != NULL && !ad_api_visible(app, r, AD_API_WORKSPACE, ws, NULL)) {
+        return;
     }
-    int rc = ad_store_worktree_list(app->store, ws, &out);
+    int rc = ad_store_worktree_list(app->store, ws, ad_principal_filter(ad_api_who(r)), &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "worktrees", NULL);
         return;
@@ -45,6 +40,10 @@ static void get(ad_req_t *r, void *ud)
     const char *id = ad_req_param(r, "id");
     json_t *wt = NULL;
     int rc = ad_store_worktree_get(app->store, id, &wt);
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(wt, "orgId"))) {
+        json_decref(wt);
+        rc = AD_ENOENT; /* another org's worktree is as good as none */
+    }
     if (rc != 0) {
         ad_api_fail(r, rc, "worktree", id);
         return;
@@ -59,9 +58,8 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *wt = json_object_get(result, "worktree");
-    ad_api_publish(app, "worktree_updated", wt, "worktree",
-                   json_string_value(json_object_get(wt, "id")), "workspace",
-                   json_string_value(json_object_get(wt, "workspaceId")), NULL);
+    ad_api_publish(app, "worktree_updated", wt, "worktree", ad_api_jstr(wt, "id"), "workspace",
+                   ad_api_jstr(wt, "workspaceId"), "org", ad_api_jstr(wt, "orgId"), NULL);
     ad_res_json(r, 200, json_incref(wt));
 }
 
@@ -75,7 +73,8 @@ static void patch(ad_req_t *r, void *ud)
     const char *name = NULL, *branch = NULL, *mode = NULL;
     int64_t order = 0;
     bool has_order = false;
-    if (ad_api_str(r, body, "name", false, 200, &name) != 0 ||
+    if (!ad_api_visible(app, r, AD_API_WORKTREE, ad_req_param(r, "id"), NULL) ||
+        ad_api_str(r, body, "name", false, 200, &name) != 0 ||
         ad_api_str(r, body, "branch", false, 250, &branch) != 0 ||
         ad_api_enum(r, body, "sortMode", false, "free,status,name", &mode) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
@@ -119,9 +118,8 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     {
         json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(wt, "id"), "displayOrder",
                               json_object_get(wt, "displayOrder"));
-        ad_api_publish(app, "worktree_updated", p, "worktree",
-                       json_string_value(json_object_get(wt, "id")), "workspace",
-                       json_string_value(json_object_get(wt, "workspaceId")), NULL);
+        ad_api_publish(app, "worktree_updated", p, "worktree", ad_api_jstr(wt, "id"), "workspace",
+                       ad_api_jstr(wt, "workspaceId"), "org", ad_api_jstr(wt, "orgId"), NULL);
         json_decref(p);
     }
     ad_res_json(r, 200, json_incref(result));
@@ -135,7 +133,17 @@ static void reorder(ad_req_t *r, void *ud)
         return;
     }
     json_t *ids = NULL;
-    if (ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0) {
+    bool ok = ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(ok ? ids : NULL, i, v)
+    {
+        if (!ad_api_visible(app, r, AD_API_WORKTREE, json_string_value(v), NULL)) {
+            ok = false;
+            break;
+        }
+    }
+    if (ok) {
         ad_api_write(app, r, ad_store_op_worktree_reorder,
                      json_pack("{s:O, s:I}", "ids", ids, "now", (json_int_t)ad_wall_ms()),
                      reordered);
@@ -172,6 +180,9 @@ static void wt_setup_done(const ad_git_result_t *res, void *ud)
         json_object_set_new(setup, "state", json_string(ok ? "succeeded" : "failed"));
     } else {
         setup = json_pack("{s:s, s:s}", "state", "failed", "error", res->err.msg);
+    }
+    if (json_is_true(json_object_get(c->setup, "commandNeedsApproval"))) {
+        json_object_set_new(setup, "commandNeedsApproval", json_true());
     }
     json_t *args =
         json_pack("{s:s, s:I, s:o}", "id", c->id, "now", (json_int_t)ad_wall_ms(), "setup", setup);
@@ -218,6 +229,11 @@ static void wt_inserted(int rc, json_t *result, void *ud)
     if (setup_configured(c->setup)) {
         json_object_set_new(body, "setup", json_pack("{s:s}", "state", "running"));
     }
+    if (json_is_true(json_object_get(c->setup, "commandNeedsApproval"))) {
+        /* not run: the UI shows it and asks (runSetupCommand: true) first */
+        json_object_set_new(body, "setupCommandNeedsApproval", json_true());
+        json_object_set(body, "setupCommand", json_object_get(c->setup, "pendingCommand"));
+    }
     ad_res_json(c->req, 201, body);
     c->req = NULL;
     json_decref(result);
@@ -244,6 +260,32 @@ static void wt_added(const ad_git_result_t *res, void *ud)
         json_object_set_new(args, "setup", json_pack("{s:s}", "state", "running"));
     }
     ad_store_write(c->app->store, ad_store_op_worktree_git_insert, args, wt_inserted, c);
+}
+
+/* The setup a new worktree gets: the workspace's files, and its command
+ * only once approved. A command nobody approved yet is shown to the user
+ * first (the answer says so); creating with runSetupCommand: true (admin)
+ * approves it and runs it. NULL after answering 403. */
+static json_t *setup_to_run(ad_app_t *app, ad_req_t *req, json_t *ws, json_t *body)
+{
+    json_t *setup = ad_api_setup_view(ws);
+    const char *cmd = ad_api_jstr(setup, "setupCommand");
+    if (cmd == NULL || cmd[0] == '\0' ||
+        json_is_true(json_object_get(setup, "setupCommandApproved"))) {
+        return setup;
+    }
+    if (json_is_true(json_object_get(body, "runSetupCommand"))) {
+        if (!ad_api_require(req, AD_SCOPE_ADMIN, "running a setup command")) {
+            json_decref(setup);
+            return NULL;
+        }
+        ad_store_setup_command_approve(app->store, ad_api_jstr(ws, "id"), cmd, NULL, NULL);
+        return setup;
+    }
+    json_object_set(setup, "pendingCommand", json_object_get(setup, "setupCommand"));
+    json_object_set_new(setup, "setupCommand", json_string(""));
+    json_object_set_new(setup, "commandNeedsApproval", json_true());
+    return setup;
 }
 
 static void wt_create(ad_req_t *req, void *ud)
@@ -290,6 +332,9 @@ static void wt_create(ad_req_t *req, void *ud)
                      "createBranch must be a boolean and base a commit-ish string");
         goto out;
     }
+    if (!ad_api_visible(app, req, AD_API_WORKSPACE, ws_id, NULL)) {
+        goto out;
+    }
     rc = ad_store_git_workspace_get(app->store, ws_id, &ws);
     if (rc != 0) {
         ad_res_error_code(req, rc, NULL, "no workspace %s", ws_id);
@@ -303,10 +348,14 @@ static void wt_create(ad_req_t *req, void *ud)
                      "cannot place the worktree: --worktree-base must be an absolute folder");
         goto out;
     }
+    json_t *setup = setup_to_run(app, req, ws, body);
+    if (setup == NULL) {
+        goto out;
+    }
     ad_api_gctx_t *c = ad_api_gctx_new(app, req);
     c->ws = ws;
     c->body = body;
-    c->setup = ad_api_setup_view(ws);
+    c->setup = setup;
     ws = NULL;
     body = NULL;
     bool create_branch = create != NULL ? json_is_true(create) : json_is_string(base);
@@ -332,7 +381,8 @@ static void wt_row_deleted(int rc, json_t *result, void *ud)
     } else {
         json_t *agents = json_object_get(result, "agentIds");
         ad_api_publish_wt_deleted(c->app, ad_api_jstr(c->wt, "id"),
-                                  ad_api_jstr(c->wt, "workspaceId"), agents);
+                                  ad_api_jstr(c->wt, "workspaceId"), ad_api_jstr(c->wt, "orgId"),
+                                  agents);
         ad_res_json(c->req, 200,
                     json_pack("{s:b, s:O, s:O, s:O}", "deleted", true, "worktree", c->wt, "git",
                               c->git, "agentIds", agents ? agents : json_array()));
@@ -418,7 +468,8 @@ static void wt_delete(ad_req_t *req, void *ud)
                      ad_api_jstr(wt, "path"));
         goto out;
     }
-    int rc = ad_store_agent_list(app->store, ad_api_jstr(wt, "id"), "running", false, &agents);
+    int rc =
+        ad_store_agent_list(app->store, ad_api_jstr(wt, "id"), "running", false, "", &agents);
     if (rc != 0) {
         ad_res_error_code(req, rc, NULL, "cannot read the worktree's agents");
         goto out;
@@ -577,15 +628,15 @@ static void wt_setup_get(ad_req_t *req, void *ud)
 void ad_api_worktrees_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
-    ad_server_route(s, "GET", "/api/worktrees", list, app);
-    ad_server_route(s, "POST", "/api/worktrees/reorder", reorder, app);
-    ad_server_route(s, "GET", "/api/worktrees/:id", get, app);
-    ad_server_route(s, "PATCH", "/api/worktrees/:id", patch, app);
-    ad_server_route(s, "POST", "/api/worktrees", wt_create, app);
-    ad_server_route(s, "DELETE", "/api/worktrees/:id", wt_delete, app);
-    ad_server_route(s, "POST", "/api/worktrees/:id/checkout", wt_checkout, app);
-    ad_server_route(s, "GET", "/api/worktrees/:id/branches", wt_branches, app);
-    ad_server_route(s, "GET", "/api/worktrees/:id/status", wt_status, app);
-    ad_server_route(s, "GET", "/api/worktrees/:id/diff", wt_diff, app);
-    ad_server_route(s, "GET", "/api/worktrees/:id/setup", wt_setup_get, app);
+    ad_server_route(s, "GET", "/api/worktrees", AD_ACCESS_READ, list, app);
+    ad_server_route(s, "POST", "/api/worktrees/reorder", AD_ACCESS_WRITE, reorder, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id", AD_ACCESS_READ, get, app);
+    ad_server_route(s, "PATCH", "/api/worktrees/:id", AD_ACCESS_WRITE, patch, app);
+    ad_server_route(s, "POST", "/api/worktrees", AD_ACCESS_WRITE, wt_create, app);
+    ad_server_route(s, "DELETE", "/api/worktrees/:id", AD_ACCESS_WRITE, wt_delete, app);
+    ad_server_route(s, "POST", "/api/worktrees/:id/checkout", AD_ACCESS_WRITE, wt_checkout, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/branches", AD_ACCESS_READ, wt_branches, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/status", AD_ACCESS_READ, wt_status, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/diff", AD_ACCESS_READ, wt_diff, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/setup", AD_ACCESS_READ, wt_setup_get, app);
 }

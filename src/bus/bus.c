@@ -109,10 +109,33 @@ static void sub_overflow(ad_bus_sub_t *sub)
 }
 
 /* Hands ev to sub. Returns false when sub can take nothing more. */
+/* An event of an org ("org:<id>" among its topics) reaches only that
+ * org's subscribers (and the owner's, which have no org); an event with no
+ * org topic reaches everyone. */
+static bool org_visible(const ad_bus_sub_t *sub, const ad_bus_event_t *ev)
+{
+    if (sub->org_topic[0] == '\0') {
+        return true;
+    }
+    bool has_org = false;
+    for (size_t t = 0; t < ev->ntopics; t++) {
+        if (strncmp(ev->topics[t], "org:", 4) == 0) {
+            if (strcmp(ev->topics[t], sub->org_topic) == 0) {
+                return true;
+            }
+            has_org = true;
+        }
+    }
+    return !has_org;
+}
+
 bool ad_bus_sub_deliver(ad_bus_sub_t *sub, const ad_bus_event_t *ev)
 {
     if (sub->dead || sub->freed) {
         return false;
+    }
+    if (!org_visible(sub, ev)) {
+        return true; /* not this subscriber's to see: skipped, not failed */
     }
     sub->busy++;
     int rc = sub->ops->deliver(sub->ud, ev);
@@ -339,6 +362,20 @@ void ad_bus_sub_free(ad_bus_sub_t *sub)
     }
     sub->freed = true;
     ad_bus_sub_try_reap(sub);
+}
+
+int ad_bus_sub_set_org(ad_bus_sub_t *sub, const char *org)
+{
+    if (org == NULL || org[0] == '\0') {
+        sub->org_topic[0] = '\0';
+        return 0;
+    }
+    int n = snprintf(sub->org_topic, sizeof(sub->org_topic), "org:%s", org);
+    if (n < 0 || (size_t)n >= sizeof(sub->org_topic)) {
+        snprintf(sub->org_topic, sizeof(sub->org_topic), "org:-"); /* matches nothing */
+        return AD_EINVAL;
+    }
+    return 0;
 }
 
 uint64_t ad_bus_sub_last_seq(const ad_bus_sub_t *sub)

@@ -109,6 +109,12 @@ int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, boo
                      uint64_t since);
 /* Drops the given subscriptions (unknown ones are ignored). */
 void ad_bus_unsubscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n);
+/* Limits the subscriber to the events of org (NULL or "": every org, as
+ * for the owner): an event carrying an "org:<id>" topic of another org is
+ * skipped, in live delivery and in replay alike. Set it before subscribing.
+ * Returns 0, or AD_EINVAL for an org id too long to be one (the subscriber
+ * then sees no org's events). */
+int ad_bus_sub_set_org(ad_bus_sub_t *sub, const char *org);
 /* The last seq delivered to this subscriber (0 if none). */
 uint64_t ad_bus_sub_last_seq(const ad_bus_sub_t *sub);
 /* True while a replay is still running for this subscriber. */

@@ -130,6 +130,7 @@ struct ad_bus_sub {
     ad_bus_t *bus;
     const ad_bus_sub_ops_t *ops;
     void *ud;
+    char org_topic[AD_BUS_TOPIC_MAX + 1]; /* "org:<id>", or "" for every org */
     size_t queue_limit;
     bus_entry_t *entries;
     size_t nentries;

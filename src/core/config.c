@@ -43,7 +43,21 @@ static const opt_t options[] = {
     {"durability", "AGENTD_DURABILITY", T_DURABILITY, 0, 0, "MODE", "normal", 0, 0,
      "normal (synchronous=NORMAL) or full (fsync every commit)"},
     {"token", "AGENTD_TOKEN", STR(token), "TOKEN", "", 0, 0,
-     "bearer token required by the API (required off loopback)"},
+     "the owner token (default: made at first start, kept in <data-dir>/owner-token); client "
+     "commands send it when given"},
+    {"auth", "AGENTD_AUTH", STR(auth_mode), "MODE", "token", 0, 0,
+     "token: TCP requests need a token or a login session (the unix socket is trusted); none: "
+     "no authentication, refused unless --listen is a loopback address"},
+    {"allowed-hosts", "AGENTD_ALLOWED_HOSTS", STR(allowed_hosts), "LIST", "", 0, 0,
+     "comma-separated Host names accepted besides localhost, the loopback addresses and the "
+     "listen address (anything else is refused: DNS rebinding)"},
+    {"tls-cert", "AGENTD_TLS_CERT", STR(tls_cert), "FILE", "", 0, 0,
+     "PEM certificate (chain) to serve https:// and wss:// on the TCP listener"},
+    {"tls-key", "AGENTD_TLS_KEY", STR(tls_key), "FILE", "", 0, 0,
+     "PEM private key for --tls-cert"},
+    {"token-rate-per-minute", "AGENTD_TOKEN_RATE_PER_MINUTE", U64(token_rate_per_minute), "N",
+     "6000", 0, 100000000,
+     "requests per minute an API token may make unless it has its own limit (0: unlimited)"},
     {"cors-origins", "AGENTD_CORS_ORIGINS", STR(cors_origins), "LIST", "", 0, 0,
      "comma-separated origins allowed cross-origin (default: none)"},
     {"shutdown-grace-ms", "AGENTD_SHUTDOWN_GRACE_MS", U64(shutdown_grace_ms), "MS", "5000", 0,

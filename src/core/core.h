@@ -210,6 +210,16 @@ size_t ad_base64_encode(const uint8_t *in, size_t len, char *out, size_t outsz);
 /* Strict decode (length a multiple of 4, padding only at the end). Returns
  * the number of bytes written, AD_EINVAL or AD_ETOOBIG. */
 int ad_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
+/* Hex SHA-256 of data[0..len) (64 characters and a NUL). */
+void ad_sha256_hex(const void *data, size_t len, char out[65]);
+/* a[0..n) == b[0..n), in time that does not depend on where they differ. */
+bool ad_consttime_eq(const void *a, const void *b, size_t n);
+
+/* ---- secrets ------------------------------------------------------------------- */
+/* A random secret: 32 bytes from the kernel (getrandom), as base64url
+ * without padding (43 characters and a NUL). 0 or AD_EIO. Any thread. */
+#define AD_SECRET_MAX 44
+int ad_secret_new(char out[AD_SECRET_MAX]);
 
 /* ---- data dir -------------------------------------------------------------- */
 /* Creates dir and its parents; the last component gets mode 0700.
@@ -223,6 +233,10 @@ typedef struct {
 /* Takes an exclusive lock on <dir>/agentd.pid and writes our pid there.
  * AD_EBUSY when another process holds it (err names its pid). */
 int ad_pidlock_acquire(ad_pidlock_t *l, const char *dir, char *err, size_t errsz);
+/* Only the owner may read the data dir: it becomes 0700, the folders in
+ * it 0700 and the files 0600 (never wider than they were), each change
+ * logged as a warning. Returns how many it changed. */
+int ad_dir_secure(const char *dir);
 void ad_pidlock_release(ad_pidlock_t *l);
 
 /* ---- configuration --------------------------------------------------------
@@ -239,6 +253,12 @@ typedef struct {
     bool durability_full;
     char token[256];
     char cors_origins[1024]; /* comma-separated; empty = same origin only */
+    /* accounts (src/auth) */
+    char auth_mode[16];      /* token or none */
+    char allowed_hosts[1024];
+    char tls_cert[4096];
+    char tls_key[4096];
+    uint64_t token_rate_per_minute;
     uint64_t shutdown_grace_ms;
     /* agent processes (src/proc) */
     uint64_t max_line_bytes;

@@ -7,6 +7,9 @@
  */
 #include "core.h"
 
+#include <errno.h>
+#include <sys/random.h>
+
 #include <string.h>
 
 #define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
@@ -226,4 +229,51 @@ int ad_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz)
         }
     }
     return (int)o;
+}
+
+void ad_sha256_hex(const void *data, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t md[32];
+    ad_sha256(data, len, md);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+bool ad_consttime_eq(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *x = a;
+    const volatile unsigned char *y = b;
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++) {
+        d |= (unsigned char)(x[i] ^ y[i]);
+    }
+    return d == 0;
+}
+
+int ad_secret_new(char out[AD_SECRET_MAX])
+{
+    uint8_t raw[32];
+    size_t got = 0;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return AD_EIO;
+        }
+        got += (size_t)n;
+    }
+    char b[48];
+    size_t len = ad_base64_encode(raw, sizeof(raw), b, sizeof(b));
+    size_t o = 0;
+    for (size_t i = 0; i < len && b[i] != '='; i++) {
+        out[o++] = b[i] == '+' ? '-' : b[i] == '/' ? '_' : b[i];
+    }
+    out[o] = '\0';
+    return 0;
 }

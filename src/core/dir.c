@@ -6,6 +6,8 @@
  */
 #include "core.h"
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,6 +49,64 @@ int ad_dir_create(const char *dir, char *err, size_t errsz)
         return AD_EINVAL;
     }
     return 0;
+}
+
+/* chmod path to mode when it has more than mode; counts what it changed. */
+static void tighten(const char *path, const struct stat *st, mode_t mode, int *changed)
+{
+    if ((st->st_mode & 07777 & ~mode) == 0) {
+        return;
+    }
+    if (chmod(path, mode & (st->st_mode & 07777)) == 0) {
+        ad_log(AD_LOG_WARN, "core", "tightened permissions path=%s was=%04o now=%04o", path,
+               (unsigned)(st->st_mode & 07777), (unsigned)(mode & st->st_mode & 07777));
+        (*changed)++;
+    } else {
+        ad_log(AD_LOG_WARN, "core", "cannot tighten permissions path=%s error=%s", path,
+               strerror(errno));
+    }
+}
+
+static void secure_tree(const char *dir, int depth, int *changed)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        char path[4352];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path)) {
+            continue;
+        }
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            continue; /* gone meanwhile; symlinks are left alone below */
+        }
+        if (S_ISDIR(st.st_mode)) {
+            tighten(path, &st, 0700, changed);
+            if (depth > 0) {
+                secure_tree(path, depth - 1, changed);
+            }
+        } else if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) {
+            tighten(path, &st, 0600, changed);
+        }
+    }
+    closedir(d);
+}
+
+int ad_dir_secure(const char *dir)
+{
+    int changed = 0;
+    struct stat st;
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        tighten(dir, &st, 0700, &changed);
+        secure_tree(dir, 3, &changed);
+    }
+    return changed;
 }
 
 int ad_pidlock_acquire(ad_pidlock_t *l, const char *dir, char *err, size_t errsz)

@@ -60,12 +60,17 @@ void ad_http_req_put(ad_req_t *r)
 
 void ad_http_req_answered(ad_req_t *r)
 {
+    const ad_server_t *s = r->srv;
+    if (s->guard != NULL && s->guard->done != NULL) {
+        s->guard->done(s->guard_ud, r, r->status);
+    }
     if (r->conn == NULL) {
         ad_http_req_put(r); /* the client has gone: drop the answer */
         return;
     }
     ad_conn_flush(r->conn);
 }
+
 void ad_http_reqs_free(ad_server_t *s)
 {
     while (s->free_reqs != NULL) {

@@ -45,10 +45,39 @@ void ad_server_free(ad_server_t *s);
  * "/api/agents/:id/start". A path that matches no pattern gets 404; a path
  * that matches with another method gets 405 with Allow. Register before
  * ad_server_listen(). ud is borrowed.
+ *
+ * Every route declares the access it needs; the server's guard (below)
+ * decides what that means for a request (src/auth). Unmatched paths (static
+ * assets, 404) and preflights count as AD_ACCESS_PUBLIC.
  */
+typedef enum {
+    AD_ACCESS_PUBLIC = 0, /* anyone who reaches the server (/healthz, login) */
+    AD_ACCESS_READ,       /* reads and subscriptions */
+    AD_ACCESS_WRITE,      /* changes that start no process */
+    AD_ACCESS_ADMIN,      /* processes, tokens, settings */
+} ad_access_t;
 typedef void (*ad_handler_cb)(ad_req_t *req, void *ud);
-void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_handler_cb cb,
-                     void *ud);
+void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
+                     ad_handler_cb cb, void *ud);
+/* Calls fn(method, pattern, access, ud) for every route, in registration
+ * order. */
+void ad_server_routes_each(const ad_server_t *s,
+                           void (*fn)(const char *method, const char *pattern, ad_access_t access,
+                                      void *ud),
+                           void *ud);
+
+/* ---- the guard --------------------------------------------------------------
+ * One policy object sees every request before its handler: check() gets
+ * the matched route's access and returns true to go on, or false after
+ * answering (now or later: the request stays valid until answered). done()
+ * sees every answered request with its status (for the audit). Either may
+ * be NULL. Set before ad_server_listen(); ops and ud are borrowed.
+ */
+typedef struct {
+    bool (*check)(void *ud, ad_req_t *r, ad_access_t access);
+    void (*done)(void *ud, ad_req_t *r, int status);
+} ad_guard_t;
+void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud);
 /* Takes ownership of p (from malloc): it is freed with the server. For data
  * a route's ud points to that lives as long as the route. */
 void ad_server_own(ad_server_t *s, void *p);
@@ -87,6 +116,17 @@ bool ad_req_param_at(const ad_req_t *r, unsigned i, const char **name, const cha
 bool ad_req_query_at(const ad_req_t *r, unsigned i, const char **name, const char **value);
 /* The request asked to switch protocols (Connection: Upgrade). */
 bool ad_req_is_upgrade(const ad_req_t *r);
+/* The request came over the unix socket (a local, trusted client). */
+bool ad_req_is_local(const ad_req_t *r);
+/* The request came over TLS. */
+bool ad_req_is_tls(const ad_req_t *r);
+/* The peer's address as text ("127.0.0.1", "::1", "unix"), into out. */
+void ad_req_peer(const ad_req_t *r, char *out, size_t outsz);
+/* The pattern of the route that matched ("/api/agents/:id"), or NULL. */
+const char *ad_req_route(const ad_req_t *r);
+/* The guard's data for this request (who is asking); NULL unless set. */
+void ad_req_set_auth(ad_req_t *r, const void *auth);
+const void *ad_req_auth(const ad_req_t *r);
 /* Comma-separated token list contains tok (case-insensitive). */
 bool ad_http_has_token(const char *list, const char *tok);
 

@@ -26,6 +26,7 @@ typedef struct {
     char *pattern; /* owned copy */
     char *segs[AD_ROUTE_MAX_SEGS];
     unsigned nsegs;
+    ad_access_t access;
     ad_handler_cb cb;
     void *ud;
 } ad_route_t;
@@ -81,6 +82,8 @@ struct ad_req {
     unsigned nqs;
     bool qs_parsed;
     void *data;
+    const void *auth;         /* the guard's (ad_req_set_auth) */
+    const ad_route_t *route;  /* matched, or NULL */
 
     /* response */
     ad_resh_t *res_hdrs, *res_hdrs_tail;
@@ -134,6 +137,7 @@ struct ad_conn {
     bool shutting;  /* uv_shutdown called */
     bool lingering; /* after shutdown: discard input until EOF or the timer */
     bool is_pipe;
+    void *tls; /* the TLS session (tls.c), or NULL for plain TCP and pipes */
     int nclose;     /* handles still to close before the struct is freed */
     int err_status; /* set by a parser callback that refuses the request */
     const char *err_code;
@@ -160,6 +164,8 @@ struct ad_server {
     size_t nroutes, routes_cap;
     void **owned; /* ad_server_own(): freed with the server */
     size_t nowned;
+    const ad_guard_t *guard;
+    void *guard_ud;
     char **cors;
     size_t ncors;
     ad_conn_t *conns;

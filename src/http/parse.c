@@ -281,6 +281,9 @@ static int on_headers_complete(http_parser *p)
     if (parse_target(c, r) != 0) {
         return -1;
     }
+    if (p->http_major == 1 && p->http_minor >= 1 && ad_req_header(r, "host") == NULL) {
+        return refuse(c, 400, "BAD_REQUEST", "an HTTP/1.1 request needs a Host header");
+    }
     const char *origin = ad_req_header(r, "origin");
     if (origin != NULL && c->srv->ncors > 0 && origin_allowed(c->srv, origin)) {
         r->cors = true;

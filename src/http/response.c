@@ -139,6 +139,53 @@ bool ad_req_is_upgrade(const ad_req_t *r)
     return r->upgrade;
 }
 
+bool ad_req_is_local(const ad_req_t *r)
+{
+    return r->conn != NULL && r->conn->is_pipe;
+}
+
+bool ad_req_is_tls(const ad_req_t *r)
+{
+    return r->conn != NULL && r->conn->tls != NULL;
+}
+
+void ad_req_peer(const ad_req_t *r, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s", "unknown");
+    if (r->conn == NULL) {
+        return;
+    }
+    if (r->conn->is_pipe) {
+        snprintf(out, outsz, "unix");
+        return;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&r->conn->h.tcp, (struct sockaddr *)&ss, &len) != 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, out, outsz);
+    } else if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, out, outsz);
+    }
+}
+
+const char *ad_req_route(const ad_req_t *r)
+{
+    return r->route != NULL ? r->route->pattern : NULL;
+}
+
+void ad_req_set_auth(ad_req_t *r, const void *auth)
+{
+    r->auth = auth;
+}
+
+const void *ad_req_auth(const ad_req_t *r)
+{
+    return r->auth;
+}
+
 /* ---- helpers ----------------------------------------------------------------- */
 
 bool ad_http_has_token(const char *list, const char *tok)
@@ -202,6 +249,8 @@ const char *ad_http_reason(int status)
         return "Moved Permanently";
     case 302:
         return "Found";
+    case 303:
+        return "See Other";
     case 304:
         return "Not Modified";
     case 400:

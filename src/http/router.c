@@ -300,6 +300,11 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     size_t alen = 0;
     allow[0] = '\0';
     const ad_route_t *found = find_route(s, r, allow, sizeof(allow), &alen);
+    r->route = found;
+    if (s->guard != NULL && s->guard->check != NULL &&
+        !s->guard->check(s->guard_ud, r, found != NULL ? found->access : AD_ACCESS_PUBLIC)) {
+        return; /* refused, answered by the guard */
+    }
     if (found != NULL) {
         found->cb(r, found->ud);
         return;
@@ -318,8 +323,8 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     ad_res_error(r, 404, "NOT_FOUND", NULL, "no route for %s %s", r->method, r->path);
 }
 
-void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_handler_cb cb,
-                     void *ud)
+void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
+                     ad_handler_cb cb, void *ud)
 {
     if (s->nroutes == s->routes_cap) {
         s->routes_cap = s->routes_cap ? s->routes_cap * 2 : 32;
@@ -330,9 +335,26 @@ void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad
     if (ad_route_compile(rt, method, pattern) != 0) {
         AD_BUG("invalid route %s %s", method, pattern);
     }
+    rt->access = access;
     rt->cb = cb;
     rt->ud = ud;
     s->nroutes++;
+}
+
+void ad_server_routes_each(const ad_server_t *s,
+                           void (*fn)(const char *method, const char *pattern, ad_access_t access,
+                                      void *ud),
+                           void *ud)
+{
+    for (size_t i = 0; i < s->nroutes; i++) {
+        fn(s->routes[i].method, s->routes[i].pattern, s->routes[i].access, ud);
+    }
+}
+
+void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud)
+{
+    s->guard = ops;
+    s->guard_ud = ud;
 }
 
 void ad_server_own(ad_server_t *s, void *p)

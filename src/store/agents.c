@@ -10,7 +10,7 @@
 
 static const char SQL_AG_GET[] = "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?1";
 
-#define AG_FILTER "(?2 IS NULL OR status = ?2) AND (?3 OR deleted_at IS NULL)"
+#define AG_FILTER "(?2 IS NULL OR status = ?2) AND (?3 OR deleted_at IS NULL) AND (?4 = '' OR org_id = ?4)"
 #define STATUS_RANK                                                                                \
     "CASE status WHEN 'running' THEN 0 WHEN 'waiting' THEN 1 WHEN 'error' THEN 2 WHEN 'idle' "     \
     "THEN 3 WHEN 'paused' THEN 4 ELSE 5 END"
@@ -43,7 +43,7 @@ int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out)
 }
 
 int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
-                        bool include_deleted, json_t **out)
+                        bool include_deleted, const char *org, json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
     const char *sql = SQL_AG_LIST_ALL;
@@ -77,6 +77,7 @@ int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *sta
     }
     ad_store_bind_text(s, 2, status);
     sqlite3_bind_int(s, 3, include_deleted ? 1 : 0);
+    ad_store_bind_text(s, 4, org != NULL ? org : "");
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -145,10 +146,10 @@ int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     }
     sqlite3_stmt *s = ad_store_stmt(
         db, "INSERT INTO agents (id, worktree_id, name, executor, status, mode, permissions, "
-            "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at, state) "
-            "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'finished'), ?6, ?7, (SELECT "
+            "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at, state, "
+            "org_id) VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'finished'), ?6, ?7, (SELECT "
             "COALESCE(MAX(display_order) + 1, 0) FROM agents WHERE worktree_id = ?2), ?8, ?9, "
-            "?10, ?11, ?11, ?12)");
+            "?10, ?11, ?11, ?12, (SELECT org_id FROM worktrees WHERE id = ?2))");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

@@ -10,16 +10,16 @@
 #include <stdlib.h>
 
 #define CREW_SELECT                                                                                \
-    "SELECT c.id, c.name, c.created_at, c.updated_at, "                                            \
+    "SELECT c.id, c.name, c.created_at, c.updated_at, c.org_id, "                                            \
     "COALESCE(SUM(a.status = 'running'), 0), "                                                     \
     "COALESCE(SUM(a.status IN ('waiting', 'idle', 'paused')), 0), COUNT(a.id) "                    \
     "FROM crews c LEFT JOIN agents a ON a.crew_id = c.id AND a.deleted_at IS NULL "
 
-static const char SQL_CREW_LIST[] =
-    CREW_SELECT "GROUP BY c.id ORDER BY c.created_at, c.id LIMIT 1000";
+static const char SQL_CREW_LIST[] = CREW_SELECT "WHERE ?1 = '' OR c.org_id = ?1 "
+                                                "GROUP BY c.id ORDER BY c.created_at, c.id LIMIT 1000";
 static const char SQL_CREW_GET[] = CREW_SELECT "WHERE c.id = ?1 GROUP BY c.id";
 static const char SQL_CREW_INSERT[] =
-    "INSERT INTO crews(id, name, created_at, updated_at) VALUES(?1, ?2, ?3, ?3)";
+    "INSERT INTO crews(id, name, created_at, updated_at, org_id) VALUES(?1, ?2, ?3, ?3, ?4)";
 
 /* The crew object of the current row. */
 static json_t *crew_row(sqlite3_stmt *st)
@@ -36,13 +36,14 @@ static json_t *crew_row(sqlite3_stmt *st)
         (json_int_t)sqlite3_column_int64(st, 6), "createdAt", created, "updatedAt", updated);
 }
 
-int ad_store_crew_list(ad_store_t *st, json_t **out)
+int ad_store_crew_list(ad_store_t *st, const char *org, json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
     sqlite3_stmt *s = ad_store_stmt(db, SQL_CREW_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
+    ad_store_bind_text(s, 1, org != NULL ? org : "");
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -94,6 +95,7 @@ static int crew_insert(ad_store_tx_t *tx, void *ctx)
     ad_store_bind_text(s, 1, c->id);
     ad_store_bind_text(s, 2, c->name);
     sqlite3_bind_int64(s, 3, c->now);
+    ad_store_bind_text(s, 4, c->org_id[0] != '\0' ? c->org_id : AD_ORG_DEFAULT);
     return ad_store_step_done(db, s);
 }
 

@@ -12,7 +12,7 @@
 
 #define WT_SYNC_COLS                                                                               \
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
-    "updated_at, vanished_at"
+    "updated_at, vanished_at, org_id"
 
 static int wt_row(sqlite3 *db, const char *id, json_t **out)
 {
@@ -28,9 +28,12 @@ static int wt_row(sqlite3 *db, const char *id, json_t **out)
 static int set_setup(sqlite3 *db, const char *ws_id, json_t *files, const char *command,
                      int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE workspaces SET setup_files = COALESCE(?2, "
-                                        "setup_files), setup_command = COALESCE(?3, "
-                                        "setup_command), updated_at = ?4 WHERE id = ?1");
+    /* A changed command must be approved again before it runs. */
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "UPDATE workspaces SET setup_files = COALESCE(?2, setup_files), "
+            "setup_command_approved = CASE WHEN ?3 IS NULL OR ?3 = setup_command THEN "
+            "setup_command_approved ELSE 0 END, setup_command = COALESCE(?3, setup_command), "
+            "updated_at = ?4 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -90,7 +93,8 @@ int ad_store_op_workspace_git_create(ad_store_tx_t *tx, json_t *args, json_t **r
 int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees)
 {
     sqlite3_stmt *s = ad_store_stmt(db, "SELECT id, name, path, setup_files, setup_command, "
-                                        "created_at, updated_at FROM workspaces WHERE id = ?1");
+                                        "setup_command_approved AS is_setup_command_approved, "
+                                        "created_at, updated_at, org_id FROM workspaces WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -403,4 +407,34 @@ int ad_store_op_workspace_git_sync(ad_store_tx_t *tx, json_t *args, json_t **res
         json_decref(owned[k]);
     }
     return e;
+}
+
+typedef struct {
+    char id[AD_ID_MAX];
+    char command[4100];
+} approve_t;
+
+static int setup_approve(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    AD_UNUSED(result);
+    const approve_t *a = in;
+    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE workspaces SET setup_command_approved = 1 "
+                                            "WHERE id = ?1 AND setup_command = ?2");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, a->id);
+    ad_store_bind_text(s, 2, a->command);
+    int rc = ad_store_step_done(tx->db, s);
+    return rc == 0 && sqlite3_changes(tx->db) == 0 ? AD_ESTATE : rc;
+}
+
+void ad_store_setup_command_approve(ad_store_t *st, const char *ws_id, const char *command,
+                                    ad_store_result_cb cb, void *ud)
+{
+    approve_t a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.id, sizeof(a.id), "%s", ws_id);
+    snprintf(a.command, sizeof(a.command), "%s", command);
+    ad_store_typed_write(st, setup_approve, &a, sizeof(a), NULL, cb, ud);
 }

@@ -30,6 +30,8 @@ static const setting_def_t defs[] = {
     {"monthly_token_limit", K_NUMBER, NULL, 0, 1e15, true},
     {"daily_cost_limit", K_NUMBER, NULL, 0, 1e12, false},
     {"monthly_cost_limit", K_NUMBER, NULL, 0, 1e12, false},
+    {"allow_root_auto", K_BOOL, NULL, 0, 0, false},
+    {"audit_retention_days", K_NUMBER, NULL, 0, 36500, true},
 };
 
 static bool choice_ok(const char *choices, const char *v)

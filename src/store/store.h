@@ -116,8 +116,8 @@ void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
  * sortMode, displayOrder, isMain, createdAt, updatedAt).
  */
 int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out);
-/* {workspaces:[…]} by creation order. */
-int ad_store_workspace_list(ad_store_t *st, json_t **out);
+/* {workspaces:[…]} by creation order; org "" or NULL: every org. */
+int ad_store_workspace_list(ad_store_t *st, const char *org, json_t **out);
 /* args {id, name, path, now, worktreeId, branch}: inserts the workspace
  * and its main worktree (is_main 1, same path). result {workspace,
  * worktree}. AD_EEXIST when the path is taken. */
@@ -129,9 +129,11 @@ int ad_store_op_workspace_touch(ad_store_tx_t *tx, json_t *args, json_t **result
 int ad_store_op_workspace_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
-/* {worktrees:[…]}: the main worktree first, then displayOrder, creation.
+/* {worktrees:[…]}: the main worktree first, then displayOrder, creation;
+ * without workspace_id, those of org ("" or NULL: every org).
  * workspace_id may be NULL (all). */
-int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, json_t **out);
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org,
+                           json_t **out);
 /* args {id, workspaceId, name, branch, path, now, isMain?}: result {worktree}. */
 int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, name?, branch?, sortMode?, displayOrder?}: result {worktree}. */
@@ -149,10 +151,10 @@ int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **resul
  * state. Results of agent ops also carry workspaceId for event topics.
  */
 int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out);
-/* Filters may be NULL. The list follows the worktree's sortMode when
+/* Filters may be NULL (org "": every org). The list follows the worktree's sortMode when
  * worktree_id is given (free: displayOrder; status; name). {agents:[…]} */
 int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
-                        bool include_deleted, json_t **out);
+                        bool include_deleted, const char *org, json_t **out);
 /* Whether the agent may be started: 0, AD_ENOENT, or AD_ESTATE when it is
  * archived (deleted) or already running. Loop thread. */
 int ad_store_agent_check_startable(ad_store_t *st, const char *id);
@@ -263,18 +265,84 @@ int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, jso
  * The crew object: id, name, status (busy: an agent is running; available:
  * one is alive and not running; offline), agentCount, createdAt, updatedAt.
  */
-/* Every crew, oldest first (at most 1000): an array. Loop thread. */
-int ad_store_crew_list(ad_store_t *st, json_t **out);
+/* The crews of org ("" or NULL: every org), oldest first (at most 1000):
+ * an array. Loop thread. */
+int ad_store_crew_list(ad_store_t *st, const char *org, json_t **out);
 /* One crew: 0, AD_ENOENT or an error. Loop thread. */
 int ad_store_crew_get(ad_store_t *st, const char *id, json_t **out);
 typedef struct {
     char id[AD_ID_MAX];
     char name[256];
+    char org_id[AD_ID_MAX]; /* "": the default org */
     int64_t now;
 } ad_store_crew_t;
 /* Inserts the crew (copied) and calls done after the commit. Loop thread. */
 void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
                           void *ctx);
+
+/* ---- accounts (auth.c) -------------------------------------------------------------
+ * Organisations, API tokens and dashboard sessions (both kept as SHA-256
+ * hashes only) and the audit log. Loop thread.
+ */
+#define AD_ORG_DEFAULT "org_default"
+/* [{id, name, createdAt}]. */
+int ad_store_org_list(ad_store_t *st, json_t **out);
+/* The id of the org with this id or name: 0 or AD_ENOENT. */
+int ad_store_org_find(ad_store_t *st, const char *id_or_name, char id_out[AD_ID_MAX]);
+/* cb gets {id, name, createdAt}; AD_EEXIST when the name is taken. */
+void ad_store_org_create(ad_store_t *st, const char *id, const char *name, int64_t now,
+                         ad_store_result_cb cb, void *ud);
+
+typedef struct {
+    char id[AD_ID_MAX];
+    char name[64];
+    char org_id[AD_ID_MAX];
+    char scope[8];        /* read, write, admin */
+    char secret_hash[65]; /* hex SHA-256 of the secret part */
+    int64_t rate_per_minute; /* 0: the default */
+    int64_t created_at;
+    int64_t expires_at; /* 0: never */
+    int64_t revoked_at; /* 0: live */
+} ad_store_token_t;
+/* Every token, revoked ones too (*out owned: free()). */
+int ad_store_tokens_load(ad_store_t *st, ad_store_token_t **out, size_t *n);
+/* AD_ENOENT when the org does not exist. */
+void ad_store_token_insert(ad_store_t *st, const ad_store_token_t *t, ad_store_result_cb cb,
+                           void *ud);
+/* Revokes a live token and ends its sessions; AD_ENOENT when there is none. */
+void ad_store_token_revoke(ad_store_t *st, const char *id, int64_t now, ad_store_result_cb cb,
+                           void *ud);
+
+typedef struct {
+    char id_hash[65];        /* hex SHA-256 of the cookie value */
+    char token_id[AD_ID_MAX]; /* "": the owner's session */
+    int64_t created_at;
+    int64_t expires_at;
+} ad_store_session_t;
+/* Sessions not expired at now (*out owned: free()). */
+int ad_store_sessions_load(ad_store_t *st, int64_t now, ad_store_session_t **out, size_t *n);
+void ad_store_session_insert(ad_store_t *st, const ad_store_session_t *x, ad_store_result_cb cb,
+                             void *ud);
+void ad_store_session_delete(ad_store_t *st, const char *id_hash, ad_store_result_cb cb, void *ud);
+
+typedef struct {
+    int64_t ts;
+    char token_name[64];
+    char org_id[AD_ID_MAX]; /* "": the owner */
+    char method[12];
+    char route[128];
+    char target_id[AD_ID_MAX + 16];
+    int status;
+    char remote[48];
+} ad_store_audit_t;
+/* Queues one audit row (copied); nothing is called back. */
+void ad_store_audit_insert(ad_store_t *st, const ad_store_audit_t *a);
+/* {entries:[{id, ts, tokenName, orgId, method, route, targetId?, status,
+ * remote}], nextCursor} newest first; org "" or NULL: every org. */
+int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t before_id,
+                        json_t **out);
+/* Deletes rows older than before_ts. */
+void ad_store_audit_trim(ad_store_t *st, int64_t before_ts);
 
 /* ---- runs (runs.c; written by the runner, src/run) ------------------------------
  * The run object: id, agentId, startedAt, endedAt, status (running,
@@ -373,6 +441,10 @@ int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t *
 /* args {id, now, setup}: records a worktree's setup outcome. AD_ENOENT when
  * the worktree is gone. result {worktree}. */
 int ad_store_op_worktree_setup_result(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* Approves the workspace's setup command to run in new worktrees, if it is
+ * still command (AD_ESTATE when it changed meanwhile). Loop thread. */
+void ad_store_setup_command_approve(ad_store_t *st, const char *ws_id, const char *command,
+                                    ad_store_result_cb cb, void *ud);
 /* Loop thread: the workspace with setup columns and "worktrees". */
 int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* Loop thread: the worktree row with vanishedAt and setup. */

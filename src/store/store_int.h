@@ -167,7 +167,7 @@ int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, co
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
-    "executor, crew_id, state, worktree_vanished_at"
+    "executor, crew_id, state, worktree_vanished_at, org_id"
 #define AD_AGENT_JSON "permissions,state"
 #define AD_AGENT_NULLS "crew_id,state"
 

@@ -8,17 +8,19 @@
 
 #include <string.h>
 
-#define WS_COLS "id, name, path, created_at, updated_at"
+#define WS_COLS "id, name, path, created_at, updated_at, org_id"
 #define WT_COLS                                                                                    \
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
-    "updated_at, vanished_at"
+    "updated_at, vanished_at, org_id"
 
 static const char SQL_WS_GET[] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1";
-static const char SQL_WS_LIST[] =
-    "SELECT " WS_COLS " FROM workspaces ORDER BY created_at, id LIMIT 10000";
+/* ?1: an org, or '' for every org */
+static const char SQL_WS_LIST[] = "SELECT " WS_COLS " FROM workspaces WHERE ?1 = '' OR org_id = ?1 "
+                                  "ORDER BY created_at, id LIMIT 10000";
 static const char SQL_WT_GET[] = "SELECT " WT_COLS " FROM worktrees WHERE id = ?1";
-static const char SQL_WT_LIST_ALL[] = "SELECT " WT_COLS " FROM worktrees ORDER BY workspace_id, "
-                                      "is_main DESC, display_order, created_at, id LIMIT 10000";
+static const char SQL_WT_LIST_ALL[] = "SELECT " WT_COLS " FROM worktrees WHERE ?1 = '' OR "
+                                      "org_id = ?1 ORDER BY workspace_id, is_main DESC, "
+                                      "display_order, created_at, id LIMIT 10000";
 static const char SQL_WT_LIST_WS[] = "SELECT " WT_COLS " FROM worktrees WHERE workspace_id = ?1 "
                                      "ORDER BY is_main DESC, display_order, created_at, id "
                                      "LIMIT 10000";
@@ -57,13 +59,14 @@ int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out)
     return get_by_id(ad_store_rdb(st), SQL_WS_GET, id, out);
 }
 
-int ad_store_workspace_list(ad_store_t *st, json_t **out)
+int ad_store_workspace_list(ad_store_t *st, const char *org, json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
     sqlite3_stmt *s = ad_store_stmt(db, SQL_WS_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
+    ad_store_bind_text(s, 1, org != NULL ? org : "");
     return list_json(db, s, "workspaces", NULL, NULL, out);
 }
 
@@ -72,16 +75,16 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out)
     return get_by_id(ad_store_rdb(st), SQL_WT_GET, id, out);
 }
 
-int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, json_t **out)
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org,
+                           json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
     sqlite3_stmt *s = ad_store_stmt(db, workspace_id != NULL ? SQL_WT_LIST_WS : SQL_WT_LIST_ALL);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    if (workspace_id != NULL) {
-        sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_TRANSIENT);
-    }
+    sqlite3_bind_text(s, 1, workspace_id != NULL ? workspace_id : (org != NULL ? org : ""), -1,
+                      SQLITE_TRANSIENT);
     return list_json(db, s, "worktrees", NULL, NULL, out);
 }
 
@@ -95,10 +98,11 @@ int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char ou
 static int wt_insert(sqlite3 *db, json_t *args)
 {
     sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO worktrees (id, workspace_id, name, branch, "
-                                        "path, is_main, display_order, created_at, updated_at) "
-                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT "
+                                        "path, is_main, display_order, created_at, updated_at, "
+                                        "org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT "
                                         "COALESCE(MAX(display_order) + 1, 0) FROM worktrees "
-                                        "WHERE workspace_id = ?2), ?7, ?7)");
+                                        "WHERE workspace_id = ?2), ?7, ?7, (SELECT org_id FROM "
+                                        "workspaces WHERE id = ?2))");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -117,7 +121,8 @@ int ad_store_op_workspace_insert(ad_store_tx_t *tx, json_t *args, json_t **resul
 {
     sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO workspaces (id, name, path, created_at, "
-                                        "updated_at) VALUES (?1, ?2, ?3, ?4, ?4)");
+                                        "updated_at, org_id) VALUES (?1, ?2, ?3, ?4, ?4, "
+                                        "COALESCE(?5, 'org_default'))");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -125,6 +130,7 @@ int ad_store_op_workspace_insert(ad_store_tx_t *tx, json_t *args, json_t **resul
     ad_store_bind_text(s, 2, ad_args_str(args, "name"));
     ad_store_bind_text(s, 3, ad_args_str(args, "path"));
     sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+    ad_store_bind_text(s, 5, ad_args_str(args, "orgId"));
     int e = ad_store_step_done(db, s);
     if (e != 0) {
         return e;

@@ -203,17 +203,17 @@ void ad_test_routes_close(void)
 void ad_test_routes_register(ad_server_t *s)
 {
     static const char *const protocols[] = {"agentd.test", "bearer", NULL};
-    ad_server_route_ws(s, "/ws/echo", protocols, &echo_handler, NULL);
-    ad_server_route(s, "GET", "/test/sse", test_sse, NULL);
+    ad_server_route_ws(s, "/ws/echo", AD_ACCESS_PUBLIC, protocols, &echo_handler, NULL);
+    ad_server_route(s, "GET", "/test/sse", AD_ACCESS_PUBLIC, test_sse, NULL);
 #ifndef AD_FUZZ
     /* Fuzzing would pile up answers that are due in up to a minute. */
-    ad_server_route(s, "GET", "/test/async", test_async, uv_default_loop());
+    ad_server_route(s, "GET", "/test/async", AD_ACCESS_PUBLIC, test_async, uv_default_loop());
 #endif
-    ad_server_route(s, "POST", "/test/echo", test_echo, NULL);
-    ad_server_route(s, "PUT", "/test/echo", test_echo, NULL);
-    ad_server_route(s, "POST", "/test/json", test_json, NULL);
-    ad_server_route(s, "GET", "/test/items/:id", test_params, NULL);
-    ad_server_route(s, "DELETE", "/test/items/:id", test_error, NULL);
+    ad_server_route(s, "POST", "/test/echo", AD_ACCESS_PUBLIC, test_echo, NULL);
+    ad_server_route(s, "PUT", "/test/echo", AD_ACCESS_PUBLIC, test_echo, NULL);
+    ad_server_route(s, "POST", "/test/json", AD_ACCESS_PUBLIC, test_json, NULL);
+    ad_server_route(s, "GET", "/test/items/:id", AD_ACCESS_PUBLIC, test_params, NULL);
+    ad_server_route(s, "DELETE", "/test/items/:id", AD_ACCESS_PUBLIC, test_error, NULL);
 }
 
 #else

@@ -551,8 +551,8 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     }
 }
 
-void ad_server_route_ws(ad_server_t *s, const char *pattern, const char *const *protocols,
-                        const ad_ws_handler_t *handler, void *ud)
+void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
+                        const char *const *protocols, const ad_ws_handler_t *handler, void *ud)
 {
     size_t n = 0;
     while (protocols != NULL && protocols[n] != NULL) {
@@ -576,6 +576,6 @@ void ad_server_route_ws(ad_server_t *s, const char *pattern, const char *const *
         rt->protocols[i] = p;
         p += l;
     }
-    ad_server_route(s, "GET", pattern, ws_upgrade, rt);
+    ad_server_route(s, "GET", pattern, access, ws_upgrade, rt);
     ad_server_own(s, rt);
 }

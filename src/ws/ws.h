@@ -38,13 +38,14 @@ typedef struct {
     void (*on_close)(ad_ws_t *ws, int code, void *ud);
 } ad_ws_handler_t;
 
-/* Registers a WebSocket endpoint for GET pattern (same pattern syntax as
- * ad_server_route). A plain GET without upgrade headers gets 426.
+/* Registers a WebSocket endpoint for GET pattern (same pattern syntax and
+ * access levels as ad_server_route). A plain GET without upgrade headers
+ * gets 426.
  * protocols: NULL-terminated list of subprotocols this endpoint accepts
  * (or NULL); the first one the client offers that is listed is selected.
  * handler and ud are borrowed. */
-void ad_server_route_ws(ad_server_t *s, const char *pattern, const char *const *protocols,
-                        const ad_ws_handler_t *handler, void *ud);
+void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
+                        const char *const *protocols, const ad_ws_handler_t *handler, void *ud);
 
 /* Queues a text message (copied). Returns 0, AD_ECLOSED, or AD_ETOOBIG when
  * the send queue would pass its bound (nothing is queued then; the caller

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The REST side of accounts: logging in (the login URL, and a JSON login
+ * for the dashboard's form) and out, who am I, API tokens (create, list,
+ * revoke), organisations, and the audit log. What a token may do is
+ * src/auth's business; this file checks the caller's org and scope on top
+ * of the route's, and answers.
+ */
+#include "api/api_int.h"
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- sessions ------------------------------------------------------------------- */
+
+static void set_cookie(ad_req_t *r, const char *value, int64_t max_age)
+{
+    char c[256];
+    snprintf(c, sizeof(c), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
+             AD_AUTH_COOKIE, value, (long long)max_age, ad_req_is_tls(r) ? "; Secure" : "");
+    ad_res_header(r, "Set-Cookie", c);
+}
+
+typedef struct {
+    ad_req_t *req;
+    bool redirect; /* the login URL: back to the dashboard */
+} login_t;
+
+static void logged_in(int rc, json_t *result, void *ud)
+{
+    login_t *l = ud;
+    if (rc != 0) {
+        ad_api_fail(l->req, rc, "session", NULL);
+    } else {
+        set_cookie(l->req, json_string_value(json_object_get(result, "cookie")),
+                   json_integer_value(json_object_get(result, "maxAge")));
+        if (l->redirect) {
+            ad_res_header(l->req, "Location", "/");
+            ad_res_header(l->req, "Cache-Control", "no-store");
+            ad_res_send(l->req, 303, NULL, NULL, 0);
+        } else {
+            ad_res_json(l->req, 200,
+                        json_pack("{s:O}", "principal", json_object_get(result, "principal")));
+        }
+    }
+    free(l);
+}
+
+static void login_with(ad_app_t *app, ad_req_t *r, const char *token, bool redirect)
+{
+    char peer[48];
+    ad_req_peer(r, peer, sizeof(peer));
+    int64_t retry = 0;
+    login_t *l = ad_xcalloc(1, sizeof(*l));
+    l->req = r;
+    l->redirect = redirect;
+    int rc = ad_auth_login(app->auth, token, peer, &retry, logged_in, l);
+    if (rc == 0) {
+        return;
+    }
+    free(l);
+    if (rc == AD_EAGAIN) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+        ad_res_header(r, "Retry-After", ra);
+        ad_res_error(r, 429, "RATE_LIMITED", NULL, "too many bad tokens; retry in %s s", ra);
+    } else if (rc == AD_EPERM) {
+        ad_res_error(r, 401, "UNAUTHORIZED", NULL, "the token is not valid");
+    } else {
+        ad_api_fail(r, rc, "session", NULL);
+    }
+}
+
+/* GET /login?token=: the URL agentd prints at start. */
+static void login_url(ad_req_t *r, void *ud)
+{
+    const char *token = ad_req_query(r, "token");
+    if (token == NULL || token[0] == '\0') {
+        ad_res_error(r, 400, "BAD_REQUEST", NULL, "open the login URL agentd printed at start");
+        return;
+    }
+    login_with(ud, r, token, true);
+}
+
+/* POST /api/auth/login {token}: the dashboard's login form. */
+static void login_json(ad_req_t *r, void *ud)
+{
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *token = NULL;
+    if (ad_api_str(r, body, "token", true, 512, &token) == 0) {
+        login_with(ud, r, token, false);
+    }
+    json_decref(body);
+}
+
+static void logout(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    ad_auth_logout(app->auth, r);
+    set_cookie(r, "", 0);
+    ad_res_send(r, 204, NULL, NULL, 0);
+}
+
+static void whoami(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    ad_res_json(r, 200, ad_auth_principal_json(app->auth, ad_api_who(r)));
+}
+
+/* ---- tokens --------------------------------------------------------------------- */
+
+static void token_created(int rc, json_t *result, void *ud)
+{
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_api_fail(r, rc, rc == AD_ENOENT ? "organisation" : "token", NULL);
+        return;
+    }
+    ad_res_json(r, 201, json_incref(result));
+}
+
+/* The org a new token goes to: an org admin's own; the owner's choice. */
+static int token_org(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX])
+{
+    const ad_principal_t *who = ad_api_who(r);
+    const char *want = NULL;
+    if (ad_api_str(r, body, "orgId", false, 128, &want) != 0) {
+        return -1;
+    }
+    if (!who->owner) {
+        if (want != NULL && strcmp(want, who->org_id) != 0) {
+            ad_res_error(r, 403, "FORBIDDEN", NULL, "tokens can only be made for your own org");
+            return -1;
+        }
+        snprintf(org, AD_ID_MAX, "%s", who->org_id);
+        return 0;
+    }
+    int rc = ad_store_org_find(app->store, want != NULL ? want : AD_ORG_DEFAULT, org);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "organisation", want);
+        return -1;
+    }
+    return 0;
+}
+
+static void token_create(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *name = NULL, *scope_s = NULL;
+    int64_t expires_in = 0, rate = 0;
+    char org[AD_ID_MAX];
+    ad_scope_t scope = AD_SCOPE_READ;
+    if (ad_api_str(r, body, "name", true, 63, &name) != 0 ||
+        ad_api_enum(r, body, "scope", true, "read,write,admin", &scope_s) != 0 ||
+        ad_api_int(r, body, "expiresInSeconds", false, 1, INT64_C(100) * 365 * 86400, &expires_in,
+                   NULL) != 0 ||
+        ad_api_int(r, body, "ratePerMinute", false, 0, 100000000, &rate, NULL) != 0 ||
+        token_org(app, r, body, org) != 0) {
+        json_decref(body);
+        return;
+    }
+    ad_scope_parse(scope_s, &scope);
+    char err[160];
+    int64_t expires_at = expires_in > 0 ? ad_wall_ms() + expires_in * 1000 : 0;
+    int rc = ad_auth_token_create(app->auth, name, org, scope, expires_at, rate, token_created, r,
+                                  err, sizeof(err));
+    if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "%s", err);
+    }
+    json_decref(body);
+}
+
+static void token_list(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    ad_res_json(r, 200,
+                json_pack("{s:o}", "tokens",
+                          ad_auth_token_list(app->auth, ad_principal_filter(ad_api_who(r)))));
+}
+
+static void token_revoked(int rc, json_t *result, void *ud)
+{
+    AD_UNUSED(result);
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_api_fail(r, rc, "token", ad_req_param(r, "id"));
+        return;
+    }
+    ad_res_send(r, 204, NULL, NULL, 0);
+}
+
+static void token_revoke(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    const char *org = ad_auth_token_org(app->auth, id);
+    if (org == NULL || !ad_principal_sees(ad_api_who(r), org)) {
+        ad_api_fail(r, AD_ENOENT, "token", id); /* another org's is as good as none */
+        return;
+    }
+    ad_auth_token_revoke(app->auth, id, token_revoked, r);
+}
+
+/* ---- organisations and audit ------------------------------------------------------- */
+
+static void org_list(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *orgs = NULL;
+    int rc = ad_store_org_list(app->store, &orgs);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "organisations", NULL);
+        return;
+    }
+    const ad_principal_t *who = ad_api_who(r);
+    for (size_t i = json_array_size(orgs); i-- > 0;) {
+        if (!ad_principal_sees(who, ad_api_jstr(json_array_get(orgs, i), "id"))) {
+            json_array_remove(orgs, i);
+        }
+    }
+    ad_res_json(r, 200, json_pack("{s:o}", "orgs", orgs));
+}
+
+static void org_created(int rc, json_t *result, void *ud)
+{
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_api_fail(r, rc, "organisation", NULL);
+        return;
+    }
+    ad_res_json(r, 201, json_incref(result));
+}
+
+static void org_create(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_who(r)->owner) {
+        ad_res_error(r, 403, "FORBIDDEN", NULL, "only the owner makes organisations");
+        return;
+    }
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *name = NULL;
+    if (ad_api_str(r, body, "name", true, 100, &name) == 0) {
+        char id[AD_ID_MAX];
+        ad_id_new("org", id);
+        ad_store_org_create(app->store, id, name, ad_wall_ms(), org_created, r);
+    }
+    json_decref(body);
+}
+
+static void audit_list(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *lim = ad_req_query(r, "limit");
+    const char *before = ad_req_query(r, "before");
+    long limit = lim != NULL ? strtol(lim, NULL, 10) : 100;
+    long long cursor = before != NULL ? strtoll(before, NULL, 10) : 0;
+    if (limit < 1 || limit > 1000 || cursor < 0) {
+        ad_api_invalid(r, "limit", "must be 1-1000 (and before a cursor from a previous page)");
+        return;
+    }
+    json_t *out = NULL;
+    int rc = ad_store_audit_list(app->store, ad_principal_filter(ad_api_who(r)), (int)limit,
+                                 cursor, &out);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "audit", NULL);
+        return;
+    }
+    ad_res_json(r, 200, out);
+}
+
+void ad_api_auth_register(ad_app_t *app)
+{
+    ad_server_t *s = app->server;
+    ad_server_route(s, "GET", "/login", AD_ACCESS_PUBLIC, login_url, app);
+    ad_server_route(s, "POST", "/api/auth/login", AD_ACCESS_PUBLIC, login_json, app);
+    ad_server_route(s, "POST", "/api/auth/logout", AD_ACCESS_PUBLIC, logout, app);
+    ad_server_route(s, "GET", "/api/auth/whoami", AD_ACCESS_READ, whoami, app);
+    ad_server_route(s, "GET", "/api/tokens", AD_ACCESS_ADMIN, token_list, app);
+    ad_server_route(s, "POST", "/api/tokens", AD_ACCESS_ADMIN, token_create, app);
+    ad_server_route(s, "DELETE", "/api/tokens/:id", AD_ACCESS_ADMIN, token_revoke, app);
+    ad_server_route(s, "GET", "/api/orgs", AD_ACCESS_ADMIN, org_list, app);
+    ad_server_route(s, "POST", "/api/orgs", AD_ACCESS_ADMIN, org_create, app);
+    ad_server_route(s, "GET", "/api/audit", AD_ACCESS_ADMIN, audit_list, app);
+}

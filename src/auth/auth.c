@@ -1,0 +1,643 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Identity: the owner token and its file, API tokens and sessions kept in
+ * memory (loaded at start, written through to the store), turning a
+ * credential into a principal, and the login that makes a session. The
+ * per-request checks are guard.c's, the throttles limits.c's.
+ */
+#include "auth/auth_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- scopes and principals --------------------------------------------------------- */
+
+const char *ad_scope_name(ad_scope_t s)
+{
+    switch (s) {
+    case AD_SCOPE_READ:
+        return "read";
+    case AD_SCOPE_WRITE:
+        return "write";
+    case AD_SCOPE_ADMIN:
+        return "admin";
+    default:
+        return "none";
+    }
+}
+
+int ad_scope_parse(const char *s, ad_scope_t *out)
+{
+    static const ad_scope_t all[] = {AD_SCOPE_READ, AD_SCOPE_WRITE, AD_SCOPE_ADMIN};
+    for (size_t i = 0; s != NULL && i < AD_ARRAY_LEN(all); i++) {
+        if (strcmp(s, ad_scope_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return AD_EINVAL;
+}
+
+bool ad_principal_sees(const ad_principal_t *p, const char *org_id)
+{
+    return p != NULL && (p->owner || (org_id != NULL && strcmp(p->org_id, org_id) == 0));
+}
+
+const char *ad_principal_org_for(const ad_principal_t *p, const char *requested)
+{
+    if (p != NULL && !p->owner) {
+        return p->org_id;
+    }
+    return requested != NULL && requested[0] != '\0' ? requested : AD_ORG_DEFAULT;
+}
+
+const char *ad_principal_filter(const ad_principal_t *p)
+{
+    return p != NULL && !p->owner ? p->org_id : "";
+}
+
+bool ad_principal_can(const ad_principal_t *p, ad_scope_t scope)
+{
+    return p != NULL && p->scope >= scope;
+}
+
+json_t *ad_auth_principal_json(const ad_auth_t *a, const ad_principal_t *p)
+{
+    return json_pack("{s:s, s:s?, s:s, s:b, s:b}", "name", p->name, "orgId",
+                     p->owner ? NULL : p->org_id, "scope", ad_scope_name(p->scope), "owner",
+                     p->owner, "authRequired", a->required);
+}
+
+/* ---- the owner token ------------------------------------------------------------------ */
+
+/* Reads <data-dir>/owner-token, or makes it (mode 0600) at first start. */
+static int owner_token_load(ad_auth_t *a, char *err, size_t errsz)
+{
+    if (a->cfg->token[0] != '\0') {
+        snprintf(a->owner_token, sizeof(a->owner_token), "%s", a->cfg->token);
+        return 0;
+    }
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/owner-token", a->cfg->data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        ssize_t n = read(fd, a->owner_token, sizeof(a->owner_token) - 1);
+        close(fd);
+        while (n > 0 && (a->owner_token[n - 1] == '\n' || a->owner_token[n - 1] == '\r')) {
+            n--;
+        }
+        if (n >= 16) {
+            a->owner_token[n] = '\0';
+            return 0;
+        }
+        ad_log(AD_LOG_WARN, "auth", "owner token file too short, making a new one path=%s", path);
+    }
+    if (ad_secret_new(a->owner_token) != 0) {
+        snprintf(err, errsz, "cannot make the owner token: no randomness");
+        return AD_EIO;
+    }
+    char tmp[4210];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    size_t len = strlen(a->owner_token);
+    if (fd < 0 || write(fd, a->owner_token, len) != (ssize_t)len || fsync(fd) != 0 ||
+        close(fd) != 0 || rename(tmp, path) != 0) {
+        snprintf(err, errsz, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        unlink(tmp);
+        return AD_EIO;
+    }
+    ad_log(AD_LOG_INFO, "auth", "owner token made path=%s", path);
+    return 0;
+}
+
+const char *ad_auth_owner_token(const ad_auth_t *a)
+{
+    return a->owner_token;
+}
+
+bool ad_auth_required(const ad_auth_t *a)
+{
+    return a->required;
+}
+
+/* ---- tokens ---------------------------------------------------------------------------- */
+
+static void tok_principal(ad_tok_t *t)
+{
+    ad_principal_t *p = &t->who;
+    memset(p, 0, sizeof(*p));
+    snprintf(p->token_id, sizeof(p->token_id), "%s", t->row.id);
+    snprintf(p->name, sizeof(p->name), "%s", t->row.name);
+    snprintf(p->org_id, sizeof(p->org_id), "%s", t->row.org_id);
+    if (ad_scope_parse(t->row.scope, &p->scope) != 0) {
+        p->scope = AD_SCOPE_NONE;
+    }
+}
+
+static ad_tok_t *tok_add(ad_auth_t *a, const ad_store_token_t *row)
+{
+    ad_tok_t *t = ad_xcalloc(1, sizeof(*t));
+    t->row = *row;
+    tok_principal(t);
+    t->next = a->tokens;
+    a->tokens = t;
+    return t;
+}
+
+static ad_tok_t *tok_find(const ad_auth_t *a, const char *id)
+{
+    for (ad_tok_t *t = a->tokens; t != NULL; t = t->next) {
+        if (strcmp(t->row.id, id) == 0) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static bool tok_live(const ad_tok_t *t, int64_t now)
+{
+    return t->row.revoked_at == 0 && (t->row.expires_at == 0 || t->row.expires_at > now);
+}
+
+/* An API token is "<id>.<secret>"; the owner token has no dot. */
+const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_tok_t **tok)
+{
+    *tok = NULL;
+    size_t len = strlen(token);
+    if (len == 0 || len > 512) {
+        return NULL;
+    }
+    char h[65];
+    ad_sha256_hex(token, len, h);
+    if (ad_consttime_eq(h, a->owner_hash, 64)) {
+        return &a->owner;
+    }
+    const char *dot = strchr(token, '.');
+    if (dot == NULL || (size_t)(dot - token) >= AD_ID_MAX) {
+        return NULL;
+    }
+    char id[AD_ID_MAX];
+    memcpy(id, token, (size_t)(dot - token));
+    id[dot - token] = '\0';
+    ad_tok_t *t = tok_find(a, id);
+    if (t == NULL || !tok_live(t, ad_wall_ms())) {
+        return NULL;
+    }
+    ad_sha256_hex(dot + 1, strlen(dot + 1), h);
+    if (!ad_consttime_eq(h, t->row.secret_hash, 64)) {
+        return NULL;
+    }
+    *tok = t;
+    return &t->who;
+}
+
+typedef struct {
+    ad_auth_t *a;
+    ad_store_token_t row;
+    char secret[AD_SECRET_MAX];
+    ad_auth_cb cb;
+    void *ud;
+} create_t;
+
+static json_t *token_json(const ad_store_token_t *r)
+{
+    char created[AD_TIME_MAX], expires[AD_TIME_MAX], revoked[AD_TIME_MAX];
+    ad_time_format(r->created_at, created);
+    ad_time_format(r->expires_at, expires);
+    ad_time_format(r->revoked_at, revoked);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I}", "id", r->id, "name", r->name,
+                     "orgId", r->org_id, "scope", r->scope, "createdAt", created, "expiresAt",
+                     r->expires_at > 0 ? expires : NULL, "revokedAt",
+                     r->revoked_at > 0 ? revoked : NULL, "ratePerMinute",
+                     (json_int_t)r->rate_per_minute);
+}
+
+static void on_token_stored(int rc, json_t *result, void *ud)
+{
+    create_t *c = ud;
+    json_decref(result);
+    json_t *out = NULL;
+    if (rc == 0) {
+        tok_add(c->a, &c->row);
+        out = token_json(&c->row);
+        char text[AD_ID_MAX + AD_SECRET_MAX + 2];
+        snprintf(text, sizeof(text), "%s.%s", c->row.id, c->secret);
+        json_object_set_new(out, "token", json_string(text));
+        ad_log(AD_LOG_INFO, "auth", "token created id=%s name=%s org=%s scope=%s", c->row.id,
+               c->row.name, c->row.org_id, c->row.scope);
+    }
+    c->cb(rc, out, c->ud);
+    json_decref(out);
+    memset(c->secret, 0, sizeof(c->secret));
+    free(c);
+}
+
+int ad_auth_token_create(ad_auth_t *a, const char *name, const char *org_id, ad_scope_t scope,
+                         int64_t expires_at, int64_t rate_per_minute, ad_auth_cb cb, void *ud,
+                         char *err, size_t errsz)
+{
+    if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(((ad_store_token_t *)0)->name)) {
+        snprintf(err, errsz, "name must be 1-63 bytes");
+        return AD_EINVAL;
+    }
+    if (scope == AD_SCOPE_NONE || rate_per_minute < 0) {
+        snprintf(err, errsz, "scope must be read, write or admin");
+        return AD_EINVAL;
+    }
+    create_t *c = ad_xcalloc(1, sizeof(*c));
+    c->a = a;
+    c->cb = cb;
+    c->ud = ud;
+    if (ad_secret_new(c->secret) != 0) {
+        free(c);
+        snprintf(err, errsz, "no randomness for the secret");
+        return AD_EIO;
+    }
+    ad_id_new("tok", c->row.id);
+    snprintf(c->row.name, sizeof(c->row.name), "%s", name);
+    snprintf(c->row.org_id, sizeof(c->row.org_id), "%s", org_id);
+    snprintf(c->row.scope, sizeof(c->row.scope), "%s", ad_scope_name(scope));
+    ad_sha256_hex(c->secret, strlen(c->secret), c->row.secret_hash);
+    c->row.rate_per_minute = rate_per_minute;
+    c->row.created_at = ad_wall_ms();
+    c->row.expires_at = expires_at;
+    ad_store_token_insert(a->store, &c->row, on_token_stored, c);
+    return 0;
+}
+
+json_t *ad_auth_token_list(const ad_auth_t *a, const char *org)
+{
+    json_t *arr = json_array();
+    for (const ad_tok_t *t = a->tokens; t != NULL; t = t->next) {
+        if (org == NULL || org[0] == '\0' || strcmp(org, t->row.org_id) == 0) {
+            json_array_insert_new(arr, 0, token_json(&t->row)); /* oldest first */
+        }
+    }
+    return arr;
+}
+
+const char *ad_auth_token_org(const ad_auth_t *a, const char *id)
+{
+    const ad_tok_t *t = tok_find(a, id);
+    return t != NULL ? t->row.org_id : NULL;
+}
+
+typedef struct {
+    ad_auth_t *a;
+    char id[AD_ID_MAX];
+    ad_auth_cb cb;
+    void *ud;
+} revoke_t;
+
+static void sessions_drop_token(ad_auth_t *a, const ad_tok_t *t)
+{
+    for (ad_sess_t **pp = &a->sessions; *pp != NULL;) {
+        ad_sess_t *x = *pp;
+        if (x->tok == t) {
+            *pp = x->next;
+            free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+}
+
+static void on_token_revoked(int rc, json_t *result, void *ud)
+{
+    revoke_t *c = ud;
+    json_decref(result);
+    ad_tok_t *t = tok_find(c->a, c->id);
+    if (rc == 0 && t != NULL) {
+        t->row.revoked_at = ad_wall_ms();
+        sessions_drop_token(c->a, t);
+        ad_log(AD_LOG_INFO, "auth", "token revoked id=%s name=%s", t->row.id, t->row.name);
+    }
+    c->cb(rc, NULL, c->ud);
+    free(c);
+}
+
+void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
+{
+    revoke_t *c = ad_xcalloc(1, sizeof(*c));
+    c->a = a;
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    c->cb = cb;
+    c->ud = ud;
+    ad_store_token_revoke(a->store, c->id, ad_wall_ms(), on_token_revoked, c);
+}
+
+/* ---- sessions ---------------------------------------------------------------------- */
+
+static ad_sess_t *sess_add(ad_auth_t *a, const char *id_hash, int64_t expires_at, ad_tok_t *tok)
+{
+    ad_sess_t *x = ad_xcalloc(1, sizeof(*x));
+    snprintf(x->id_hash, sizeof(x->id_hash), "%s", id_hash);
+    x->expires_at = expires_at;
+    x->tok = tok;
+    x->who = tok != NULL ? &tok->who : &a->owner;
+    x->next = a->sessions;
+    a->sessions = x;
+    return x;
+}
+
+const ad_principal_t *ad_auth_session_lookup(ad_auth_t *a, const char *cookie, ad_tok_t **tok)
+{
+    *tok = NULL;
+    size_t len = strlen(cookie);
+    if (len == 0 || len > 128) {
+        return NULL;
+    }
+    char h[65];
+    ad_sha256_hex(cookie, len, h);
+    int64_t now = ad_wall_ms();
+    for (ad_sess_t *x = a->sessions; x != NULL; x = x->next) {
+        if (ad_consttime_eq(h, x->id_hash, 64)) {
+            if (x->expires_at <= now || (x->tok != NULL && !tok_live(x->tok, now))) {
+                return NULL;
+            }
+            *tok = x->tok;
+            return x->who;
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    ad_auth_t *a;
+    ad_store_session_t row;
+    char cookie[AD_SECRET_MAX];
+    ad_tok_t *tok;
+    ad_auth_cb cb;
+    void *ud;
+} login_t;
+
+static void on_session_stored(int rc, json_t *result, void *ud)
+{
+    login_t *c = ud;
+    json_decref(result);
+    json_t *out = NULL;
+    if (rc == 0) {
+        ad_sess_t *x = sess_add(c->a, c->row.id_hash, c->row.expires_at, c->tok);
+        out = json_pack("{s:s, s:I, s:o}", "cookie", c->cookie, "maxAge",
+                        (json_int_t)(AD_AUTH_SESSION_MS / 1000), "principal",
+                        ad_auth_principal_json(c->a, x->who));
+    }
+    c->cb(rc, out, c->ud);
+    json_decref(out);
+    memset(c->cookie, 0, sizeof(c->cookie));
+    free(c);
+}
+
+int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *retry_after,
+                  ad_auth_cb cb, void *ud)
+{
+    if (ad_auth_peer_locked(a, peer, retry_after)) {
+        return AD_EAGAIN;
+    }
+    ad_tok_t *tok = NULL;
+    const ad_principal_t *who = ad_auth_token_lookup(a, token != NULL ? token : "", &tok);
+    if (who == NULL) {
+        ad_auth_peer_failed(a, peer);
+        return AD_EPERM;
+    }
+    login_t *c = ad_xcalloc(1, sizeof(*c));
+    c->a = a;
+    c->tok = tok;
+    c->cb = cb;
+    c->ud = ud;
+    if (ad_secret_new(c->cookie) != 0) {
+        free(c);
+        return AD_EIO;
+    }
+    ad_sha256_hex(c->cookie, strlen(c->cookie), c->row.id_hash);
+    snprintf(c->row.token_id, sizeof(c->row.token_id), "%s", tok != NULL ? tok->row.id : "");
+    c->row.created_at = ad_wall_ms();
+    c->row.expires_at = c->row.created_at + AD_AUTH_SESSION_MS;
+    ad_store_session_insert(a->store, &c->row, on_session_stored, c);
+    return 0;
+}
+
+/* The value of cookie name in a Cookie header, copied into out. */
+static bool cookie_value(const char *header, const char *name, char *out, size_t outsz)
+{
+    size_t nl = strlen(name);
+    for (const char *p = header; p != NULL && *p != '\0';) {
+        while (*p == ' ' || *p == ';') {
+            p++;
+        }
+        const char *end = strchr(p, ';');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = len - nl - 1;
+            if (vl >= outsz) {
+                return false;
+            }
+            memcpy(out, p + nl + 1, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+bool ad_auth_cookie(const ad_req_t *r, char *out, size_t outsz)
+{
+    const char *h = ad_req_header(r, "cookie");
+    return h != NULL && cookie_value(h, AD_AUTH_COOKIE, out, outsz);
+}
+
+void ad_auth_logout(ad_auth_t *a, const ad_req_t *r)
+{
+    char cookie[160];
+    if (!ad_auth_cookie(r, cookie, sizeof(cookie))) {
+        return;
+    }
+    char h[65];
+    ad_sha256_hex(cookie, strlen(cookie), h);
+    for (ad_sess_t **pp = &a->sessions; *pp != NULL; pp = &(*pp)->next) {
+        if (ad_consttime_eq((*pp)->id_hash, h, 64)) {
+            ad_sess_t *x = *pp;
+            *pp = x->next;
+            ad_store_session_delete(a->store, x->id_hash, NULL, NULL);
+            free(x);
+            return;
+        }
+    }
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+static int load_rows(ad_auth_t *a, char *err, size_t errsz)
+{
+    ad_store_token_t *toks = NULL;
+    size_t n = 0;
+    int rc = ad_store_tokens_load(a->store, &toks, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        tok_add(a, &toks[i]);
+    }
+    free(toks);
+    ad_store_session_t *sess = NULL;
+    size_t ns = 0;
+    if (rc == 0) {
+        rc = ad_store_sessions_load(a->store, ad_wall_ms(), &sess, &ns);
+    }
+    for (size_t i = 0; rc == 0 && i < ns; i++) {
+        ad_tok_t *t = sess[i].token_id[0] != '\0' ? tok_find(a, sess[i].token_id) : NULL;
+        if (sess[i].token_id[0] == '\0' || t != NULL) {
+            sess_add(a, sess[i].id_hash, sess[i].expires_at, t);
+        }
+    }
+    free(sess);
+    if (rc != 0) {
+        snprintf(err, errsz, "cannot read tokens and sessions: %s", ad_strerror(rc));
+    }
+    return rc;
+}
+
+/* Parses a comma-separated list into a fixed table; false when it is too
+ * long. */
+static bool parse_list(const char *list, char (*out)[256], size_t max, size_t *n)
+{
+    for (const char *p = list; *p != '\0';) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t len = strcspn(p, ", ");
+        if (len == 0) {
+            break;
+        }
+        if (*n == max || len >= 256) {
+            return false;
+        }
+        memcpy(out[*n], p, len);
+        out[(*n)++][len] = '\0';
+        p += len;
+    }
+    return true;
+}
+
+static bool is_loopback(const char *host)
+{
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
+}
+
+static int configure(ad_auth_t *a, char *err, size_t errsz)
+{
+    const ad_config_t *cfg = a->cfg;
+    if (strcmp(cfg->auth_mode, "token") == 0) {
+        a->required = true;
+    } else if (strcmp(cfg->auth_mode, "none") != 0) {
+        snprintf(err, errsz, "--auth must be token or none, not '%s'", cfg->auth_mode);
+        return AD_EINVAL;
+    } else if (!is_loopback(cfg->listen_host)) {
+        snprintf(err, errsz,
+                 "--auth none is refused on %s: anyone who reaches it could run programs as "
+                 "this user; listen on 127.0.0.1 or keep token authentication",
+                 cfg->listen_host);
+        return AD_EINVAL;
+    }
+    static const char *const local[] = {"localhost", "127.0.0.1", "::1"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(local); i++) {
+        snprintf(a->hosts[a->nhosts++], sizeof(a->hosts[0]), "%s", local[i]);
+    }
+    snprintf(a->hosts[a->nhosts++], sizeof(a->hosts[0]), "%s", cfg->listen_host);
+    if (!parse_list(cfg->allowed_hosts, a->hosts, AD_AUTH_HOSTS_MAX, &a->nhosts) ||
+        !parse_list(cfg->cors_origins, a->origins, AD_AUTH_ORIGINS_MAX, &a->norigins)) {
+        snprintf(err, errsz, "--allowed-hosts or --cors-origins has too many or too long entries");
+        return AD_EINVAL;
+    }
+    for (size_t i = 0; i < a->norigins; i++) {
+        a->any_origin |= strcmp(a->origins[i], "*") == 0;
+    }
+    return 0;
+}
+
+static void on_trim(uv_timer_t *t);
+
+int ad_auth_open(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_auth_t **out,
+                 char *err, size_t errsz)
+{
+    ad_auth_t *a = ad_xcalloc(1, sizeof(*a));
+    a->loop = loop;
+    a->cfg = cfg;
+    a->store = store;
+    a->owner = (ad_principal_t){.name = "owner", .scope = AD_SCOPE_ADMIN, .owner = true};
+    a->unix_owner = (ad_principal_t){.name = "unix-socket", .scope = AD_SCOPE_ADMIN, .owner = true};
+    int rc = configure(a, err, errsz);
+    rc = rc != 0 ? rc : owner_token_load(a, err, errsz);
+    rc = rc != 0 ? rc : load_rows(a, err, errsz);
+    if (rc != 0) {
+        ad_auth_close(a);
+        return rc;
+    }
+    ad_sha256_hex(a->owner_token, strlen(a->owner_token), a->owner_hash);
+    uv_timer_init(loop, &a->trim_timer);
+    a->trim_timer.data = a;
+    a->trim_open = true;
+    uv_timer_start(&a->trim_timer, on_trim, 1000, AD_AUTH_AUDIT_TRIM_MS);
+    uv_unref((uv_handle_t *)&a->trim_timer);
+    *out = a;
+    return 0;
+}
+
+/* Audit rows older than the audit_retention_days setting go, hourly. */
+static void on_trim(uv_timer_t *t)
+{
+    ad_auth_t *a = t->data;
+    json_t *settings = NULL;
+    int64_t days = 90;
+    if (ad_store_settings_get(a->store, &settings) == 0) {
+        json_t *v = json_object_get(settings, "audit_retention_days");
+        if (json_is_integer(v)) {
+            days = json_integer_value(v);
+        }
+    }
+    json_decref(settings);
+    if (days > 0) {
+        ad_store_audit_trim(a->store, ad_wall_ms() - days * 24 * 3600 * 1000);
+    }
+}
+
+static void auth_free(ad_auth_t *a)
+{
+    while (a->tokens != NULL) {
+        ad_tok_t *t = a->tokens;
+        a->tokens = t->next;
+        free(t);
+    }
+    while (a->sessions != NULL) {
+        ad_sess_t *x = a->sessions;
+        a->sessions = x->next;
+        free(x);
+    }
+    memset(a->owner_token, 0, sizeof(a->owner_token));
+    free(a);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    auth_free(h->data);
+}
+
+void ad_auth_close(ad_auth_t *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    ad_auth_delayed_flush(a);
+    if (a->trim_open) {
+        uv_close((uv_handle_t *)&a->trim_timer, on_closed);
+    } else {
+        auth_free(a);
+    }
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auth: who is asking, and whether they may. The owner token (made at
+ * first start, kept in <data-dir>/owner-token with mode 0600), API tokens
+ * (kept as SHA-256 hashes; each of one organisation with a scope: read,
+ * write or admin), dashboard sessions (an HttpOnly, SameSite=Strict cookie
+ * made from a token), and the server's guard: Host allow-list (DNS
+ * rebinding), Origin and Content-Type checks on state-changing requests
+ * (CSRF), credentials and scope per route, bad-token throttling, per-token
+ * rate limits, security headers, and the audit of every state-changing
+ * request. The unix socket is trusted as the owner.
+ *
+ * Threads: loop thread only.
+ */
+#ifndef AD_AUTH_H
+#define AD_AUTH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/core.h"
+#include "http/http.h"
+#include "store/store.h"
+
+typedef enum {
+    AD_SCOPE_NONE = 0,
+    AD_SCOPE_READ,  /* GET and subscriptions */
+    AD_SCOPE_WRITE, /* changes that start no process */
+    AD_SCOPE_ADMIN, /* processes, tokens, settings, audit */
+} ad_scope_t;
+
+/* Who a request comes from. Borrowed from the auth subsystem; valid while
+ * the request is. */
+typedef struct {
+    char token_id[AD_ID_MAX]; /* "" for the owner */
+    char name[64];            /* "owner", "unix-socket", or the token's name */
+    char org_id[AD_ID_MAX];   /* "" : every organisation (the owner) */
+    ad_scope_t scope;
+    bool owner;
+} ad_principal_t;
+
+typedef struct ad_auth ad_auth_t;
+typedef void (*ad_auth_cb)(int rc, json_t *result, void *ud);
+
+/* Reads the owner token (making it at first start), the tokens and the
+ * sessions. Refuses --auth none off loopback, and an unknown --auth.
+ * Returns 0 and *out (owned: ad_auth_close()), or an error with a message
+ * in err. */
+int ad_auth_open(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_auth_t **out,
+                 char *err, size_t errsz);
+/* Installs the guard on the server (before it listens). */
+void ad_auth_attach(ad_auth_t *a, ad_server_t *s);
+/* Closes the audit trimmer; the memory goes in its close callback. */
+void ad_auth_close(ad_auth_t *a);
+/* Whether TCP requests need credentials (--auth token). */
+bool ad_auth_required(const ad_auth_t *a);
+/* The owner token, for the login URL printed at start. Borrowed. */
+const char *ad_auth_owner_token(const ad_auth_t *a);
+
+/* ---- requests -------------------------------------------------------------------- */
+/* Who sent r, or NULL when nobody is known (a WebSocket upgrade without
+ * valid credentials, which its handler closes with 4401). */
+const ad_principal_t *ad_auth_principal(const ad_req_t *r);
+/* For WebSocket routes: 0 when the connection may stay open, else the close
+ * code to use (4401: no or bad credentials; 4403: the token's scope does
+ * not allow the route) and a reason. */
+int ad_auth_ws_refusal(const ad_req_t *r, const char **reason);
+/* Whether p may see a resource of org_id (the owner sees every org). */
+bool ad_principal_sees(const ad_principal_t *p, const char *org_id);
+/* The org p acts in: its own, or for the owner `requested` (may be NULL or
+ * ""), else the default org. */
+const char *ad_principal_org_for(const ad_principal_t *p, const char *requested);
+/* The principal's org filter for lists: "" for the owner (every org). */
+const char *ad_principal_filter(const ad_principal_t *p);
+/* Whether p has at least scope. */
+bool ad_principal_can(const ad_principal_t *p, ad_scope_t scope);
+/* "read", "write", "admin"; parse: 0 or AD_EINVAL. */
+const char *ad_scope_name(ad_scope_t s);
+int ad_scope_parse(const char *s, ad_scope_t *out);
+
+/* ---- tokens --------------------------------------------------------------------- */
+/* Creates an API token. org_id must exist (AD_ENOENT); expires_at 0 for
+ * never; rate_per_minute 0 for --token-rate-per-minute. cb gets {token
+ * (the secret text, shown this once), id, name, orgId, scope, createdAt,
+ * expiresAt, ratePerMinute}. Returns 0 or AD_EINVAL (err says why), and then
+ * cb is not called. */
+int ad_auth_token_create(ad_auth_t *a, const char *name, const char *org_id, ad_scope_t scope,
+                         int64_t expires_at, int64_t rate_per_minute, ad_auth_cb cb, void *ud,
+                         char *err, size_t errsz);
+/* [{id, name, orgId, scope, createdAt, expiresAt, revokedAt, ratePerMinute}]
+ * of org (NULL or "": every org). New reference. */
+json_t *ad_auth_token_list(const ad_auth_t *a, const char *org);
+/* The token's org, or NULL when there is no such token. */
+const char *ad_auth_token_org(const ad_auth_t *a, const char *id);
+/* Revokes a token (and its sessions); AD_ENOENT for an unknown or revoked
+ * one. cb gets NULL on success. */
+void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud);
+
+/* ---- sessions ------------------------------------------------------------------- */
+#define AD_AUTH_COOKIE "agentd_session"
+/* Checks token (the owner's or an API token) and makes a session for it:
+ * cb gets {cookie (the value to set), maxAge (s), principal {...}}.
+ * Returns AD_EPERM for a bad token (counted against peer, the remote
+ * address), AD_EAGAIN while peer is locked out (*retry_after in seconds);
+ * then cb is not called. */
+int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *retry_after,
+                  ad_auth_cb cb, void *ud);
+/* Ends the session of r's cookie, if any. */
+void ad_auth_logout(ad_auth_t *a, const ad_req_t *r);
+/* {name, orgId, scope, owner, authRequired} of p. New reference. */
+json_t *ad_auth_principal_json(const ad_auth_t *a, const ad_principal_t *p);
+
+#endif

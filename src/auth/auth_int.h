@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/auth: the auth state (tokens and sessions kept in memory,
+ * written through to the store), the rate limiters, and what auth.c
+ * (identity), guard.c (the per-request checks and audit) and limits.c
+ * share. Loop thread only.
+ */
+#ifndef AD_AUTH_INT_H
+#define AD_AUTH_INT_H
+
+#include "auth/auth.h"
+
+#define AD_AUTH_HOSTS_MAX 32
+#define AD_AUTH_ORIGINS_MAX 32
+/* Remote addresses tracked for bad credentials; the oldest is replaced. */
+#define AD_AUTH_PEERS_MAX 1024
+/* Bad credentials from one address: each answer waits 100 ms × the count
+ * (at most 2 s), and past AD_AUTH_FAILS_MAX within AD_AUTH_FAIL_WINDOW_MS
+ * every attempt from it is refused for AD_AUTH_LOCK_MS. */
+#define AD_AUTH_FAILS_MAX 10
+#define AD_AUTH_FAIL_WINDOW_MS 60000
+#define AD_AUTH_LOCK_MS 60000
+#define AD_AUTH_SESSION_MS (30LL * 24 * 3600 * 1000)
+#define AD_AUTH_AUDIT_TRIM_MS (3600 * 1000)
+
+/* A token as the daemon keeps it: the row, and the principal it stands for. */
+typedef struct ad_tok {
+    struct ad_tok *next;
+    ad_store_token_t row;
+    ad_principal_t who;
+    /* per-token rate limit: a token bucket refilled per ms */
+    double tokens;
+    uint64_t refilled_ms;
+} ad_tok_t;
+
+typedef struct ad_sess {
+    struct ad_sess *next;
+    char id_hash[65];
+    int64_t expires_at;
+    const ad_principal_t *who; /* the owner's, or a token's (live ones only) */
+    ad_tok_t *tok;             /* NULL for the owner */
+} ad_sess_t;
+
+typedef struct {
+    char addr[48];
+    unsigned fails;
+    uint64_t window_start;
+    uint64_t locked_until;
+    uint64_t last_ms;
+} ad_peer_t;
+
+struct ad_auth {
+    uv_loop_t *loop;
+    const ad_config_t *cfg;
+    ad_store_t *store;
+    bool required; /* --auth token */
+    char owner_token[AD_SECRET_MAX + 256];
+    char owner_hash[65];
+    ad_principal_t owner;      /* token, session or --auth none */
+    ad_principal_t unix_owner; /* the unix socket */
+    ad_tok_t *tokens;
+    ad_sess_t *sessions;
+    char hosts[AD_AUTH_HOSTS_MAX][256];
+    size_t nhosts;
+    char origins[AD_AUTH_ORIGINS_MAX][256];
+    size_t norigins;
+    bool any_origin; /* --cors-origins '*' */
+    ad_peer_t peers[AD_AUTH_PEERS_MAX];
+    uv_timer_t trim_timer;
+    bool trim_open;
+    struct ad_auth_delayed *delayed; /* 401s waiting out their penalty */
+};
+
+/* auth.c */
+/* The principal a credential stands for (the owner token, an API token or
+ * a session cookie), or NULL. A token that is unknown, revoked or expired
+ * gives NULL. */
+const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_tok_t **tok);
+const ad_principal_t *ad_auth_session_lookup(ad_auth_t *a, const char *cookie, ad_tok_t **tok);
+/* The session cookie's value from r's Cookie header, into out. */
+bool ad_auth_cookie(const ad_req_t *r, char *out, size_t outsz);
+
+/* guard.c: answers the 401s still waiting out their penalty (close). */
+void ad_auth_delayed_flush(ad_auth_t *a);
+
+/* limits.c */
+/* ms to wait before answering a bad credential from addr (0: none), and
+ * whether addr is locked out (retry_after_s set). */
+bool ad_auth_peer_locked(ad_auth_t *a, const char *addr, int64_t *retry_after_s);
+uint64_t ad_auth_peer_failed(ad_auth_t *a, const char *addr);
+/* Takes one request from the token's bucket: false when it is empty
+ * (*retry_after_s set). */
+bool ad_auth_tok_take(ad_auth_t *a, ad_tok_t *t, int64_t *retry_after_s);
+
+#endif

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guard every request passes before its handler (ad_server_set_guard):
+ * the unix socket is the owner; over TCP the Host must be one of ours (DNS
+ * rebinding), a state-changing request from a browser must come from our
+ * origin and carry JSON (CSRF: a "simple" cross-site POST cannot), and
+ * unless the route is public it needs a credential whose scope covers the
+ * route, within the token's rate and the address's bad-credential budget.
+ * A WebSocket upgrade without a good credential is let through marked, so
+ * its handler can close it with 4401 (a browser cannot read a refused
+ * upgrade's status). Every answer gets the security headers; every
+ * state-changing request leaves an audit row.
+ */
+#include "auth/auth_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Marks for upgrades that must be closed by their handler. */
+static const ad_principal_t unauthenticated = {.name = "anonymous"};
+static const ad_principal_t forbidden = {.name = "forbidden"};
+
+const ad_principal_t *ad_auth_principal(const ad_req_t *r)
+{
+    const ad_principal_t *p = ad_req_auth(r);
+    return p == &unauthenticated || p == &forbidden ? NULL : p;
+}
+
+int ad_auth_ws_refusal(const ad_req_t *r, const char **reason)
+{
+    const ad_principal_t *p = ad_req_auth(r);
+    if (p == &forbidden) {
+        *reason = "forbidden: the token's scope does not allow this channel";
+        return 4403;
+    }
+    if (p == NULL || p == &unauthenticated) {
+        *reason = "unauthorized: a valid token is required";
+        return 4401;
+    }
+    return 0;
+}
+
+/* ---- what the request says ---------------------------------------------------------- */
+
+static bool changes_state(const ad_req_t *r)
+{
+    const char *m = ad_req_method(r);
+    return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
+}
+
+/* The Host header without its port (and without brackets). */
+static bool host_name(const ad_req_t *r, char *out, size_t outsz)
+{
+    const char *h = ad_req_header(r, "host");
+    if (h == NULL || h[0] == '\0') {
+        return false;
+    }
+    size_t len;
+    if (h[0] == '[') {
+        const char *end = strchr(h, ']');
+        if (end == NULL) {
+            return false;
+        }
+        h++;
+        len = (size_t)(end - h);
+    } else {
+        const char *colon = strchr(h, ':');
+        len = colon != NULL ? (size_t)(colon - h) : strlen(h);
+    }
+    if (len == 0 || len >= outsz) {
+        return false;
+    }
+    memcpy(out, h, len);
+    out[len] = '\0';
+    return true;
+}
+
+static bool host_ok(const ad_auth_t *a, const ad_req_t *r)
+{
+    char host[256];
+    if (!host_name(r, host, sizeof(host))) {
+        return false;
+    }
+    for (size_t i = 0; i < a->nhosts; i++) {
+        if (strcasecmp(a->hosts[i], host) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Our own origin is the scheme and Host this request came to; others are
+ * allowed only when listed in --cors-origins. */
+static bool origin_ok(const ad_auth_t *a, const ad_req_t *r, const char *origin)
+{
+    const char *host = ad_req_header(r, "host");
+    const char *scheme = ad_req_is_tls(r) ? "https://" : "http://";
+    size_t sl = strlen(scheme);
+    if (host != NULL && strncmp(origin, scheme, sl) == 0 && strcasecmp(origin + sl, host) == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < a->norigins; i++) {
+        if (strcmp(a->origins[i], origin) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool json_body_ok(const ad_req_t *r)
+{
+    size_t len = 0;
+    ad_req_body(r, &len);
+    if (len == 0) {
+        return true;
+    }
+    const char *ct = ad_req_header(r, "content-type");
+    if (ct == NULL) {
+        return false;
+    }
+    size_t n = strcspn(ct, "; ");
+    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+/* The token a request presents: Authorization: Bearer, or for an upgrade
+ * the Sec-WebSocket-Protocol pair "bearer, <token>" (as the seed's client
+ * sends it) or ?token=. Copied into out; false when there is none. */
+static bool presented_token(const ad_req_t *r, char *out, size_t outsz)
+{
+    const char *h = ad_req_header(r, "authorization");
+    if (h != NULL && strncasecmp(h, "bearer ", 7) == 0) {
+        h += 7;
+        while (*h == ' ') {
+            h++;
+        }
+        return snprintf(out, outsz, "%s", h) < (int)outsz;
+    }
+    if (!ad_req_is_upgrade(r)) {
+        return false;
+    }
+    const char *protos = ad_req_header(r, "sec-websocket-protocol");
+    if (protos != NULL) {
+        const char *p = protos;
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        if (strncasecmp(p, "bearer", 6) == 0 && (p[6] == ',' || p[6] == ' ')) {
+            p += 6;
+            while (*p == ' ' || *p == ',') {
+                p++;
+            }
+            size_t len = strcspn(p, ", ");
+            if (len > 0 && len < outsz) {
+                memcpy(out, p, len);
+                out[len] = '\0';
+                return true;
+            }
+        }
+    }
+    const char *q = ad_req_query(r, "token");
+    return q != NULL && q[0] != '\0' && snprintf(out, outsz, "%s", q) < (int)outsz;
+}
+
+/* ---- answers ---------------------------------------------------------------------- */
+
+static void security_headers(ad_req_t *r)
+{
+    ad_res_header(r, "X-Content-Type-Options", "nosniff");
+    ad_res_header(r, "Referrer-Policy", "no-referrer");
+    ad_res_header(r, "X-Frame-Options", "DENY");
+    ad_res_header(r, "Content-Security-Policy",
+                  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                  "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+                  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+}
+
+struct ad_auth_delayed {
+    uv_timer_t timer;
+    ad_auth_t *a;
+    ad_req_t *req;
+    struct ad_auth_delayed *prev, *next;
+};
+typedef struct ad_auth_delayed delayed_t;
+
+static void delayed_closed(uv_handle_t *h)
+{
+    delayed_t *d = h->data;
+    if (d->prev != NULL) {
+        d->prev->next = d->next;
+    } else {
+        d->a->delayed = d->next;
+    }
+    if (d->next != NULL) {
+        d->next->prev = d->prev;
+    }
+    free(d);
+}
+
+static void answer_delayed(delayed_t *d)
+{
+    ad_res_header(d->req, "WWW-Authenticate", "Bearer");
+    ad_res_error(d->req, 401, "UNAUTHORIZED", NULL, "the token is not valid");
+    uv_close((uv_handle_t *)&d->timer, delayed_closed);
+}
+
+static void on_delayed(uv_timer_t *t)
+{
+    answer_delayed(t->data);
+}
+
+void ad_auth_delayed_flush(ad_auth_t *a)
+{
+    for (delayed_t *d = a->delayed; d != NULL; d = d->next) {
+        if (!uv_is_closing((uv_handle_t *)&d->timer)) {
+            answer_delayed(d);
+        }
+    }
+}
+
+/* A bad credential: answered after the address's penalty, so guessing is
+ * slow; past the budget the address is refused for a while. */
+static void answer_bad_credential(ad_auth_t *a, ad_req_t *r, const char *peer)
+{
+    uint64_t wait = ad_auth_peer_failed(a, peer);
+    if (wait == 0 || a->loop == NULL) {
+        ad_res_header(r, "WWW-Authenticate", "Bearer");
+        ad_res_error(r, 401, "UNAUTHORIZED", NULL, "the token is not valid");
+        return;
+    }
+    delayed_t *d = ad_xcalloc(1, sizeof(*d));
+    d->req = r;
+    d->a = a;
+    d->next = a->delayed;
+    if (a->delayed != NULL) {
+        a->delayed->prev = d;
+    }
+    a->delayed = d;
+    uv_timer_init(a->loop, &d->timer);
+    d->timer.data = d;
+    uv_timer_start(&d->timer, on_delayed, wait, 0);
+}
+
+static void answer_retry(ad_req_t *r, int64_t retry_after, const char *why)
+{
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%lld", (long long)retry_after);
+    ad_res_header(r, "Retry-After", ra);
+    ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfter", (json_int_t)retry_after),
+                 "%s; retry in %lld s", why, (long long)retry_after);
+}
+
+/* ---- the checks ------------------------------------------------------------------- */
+
+/* Browser protections, for TCP requests: false after answering. */
+static bool request_ok(ad_auth_t *a, ad_req_t *r)
+{
+    if (!host_ok(a, r)) {
+        ad_res_error(r, 403, "HOST_NOT_ALLOWED", NULL,
+                     "this server does not answer for that Host (add it with --allowed-hosts)");
+        return false;
+    }
+    const char *origin = ad_req_header(r, "origin");
+    bool changing = changes_state(r);
+    if (origin != NULL && (changing || ad_req_is_upgrade(r)) && !a->any_origin &&
+        !origin_ok(a, r, origin)) {
+        ad_res_error(r, 403, "ORIGIN_NOT_ALLOWED", json_pack("{s:s}", "origin", origin),
+                     "requests from another origin are refused (list it in --cors-origins)");
+        return false;
+    }
+    if (changing && !json_body_ok(r)) {
+        ad_res_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", NULL,
+                     "a request body must be JSON (Content-Type: application/json)");
+        return false;
+    }
+    return true;
+}
+
+/* Who this TCP request is; false after answering (or marking an upgrade). */
+static bool identify(ad_auth_t *a, ad_req_t *r, const ad_principal_t **who, ad_tok_t **tok)
+{
+    char token[600];
+    char peer[48];
+    bool upgrade = ad_req_is_upgrade(r);
+    *who = NULL;
+    if (presented_token(r, token, sizeof(token))) {
+        ad_req_peer(r, peer, sizeof(peer));
+        int64_t retry = 0;
+        if (ad_auth_peer_locked(a, peer, &retry)) {
+            answer_retry(r, retry, "too many bad tokens from this address");
+            return false;
+        }
+        *who = ad_auth_token_lookup(a, token, tok);
+        memset(token, 0, sizeof(token));
+        if (*who == NULL && !upgrade) {
+            answer_bad_credential(a, r, peer);
+            return false;
+        }
+        if (*who == NULL) {
+            ad_auth_peer_failed(a, peer);
+        }
+    } else if (ad_auth_cookie(r, token, sizeof(token))) {
+        *who = ad_auth_session_lookup(a, token, tok);
+    }
+    if (*who == NULL && upgrade) {
+        ad_req_set_auth(r, &unauthenticated); /* closed with 4401 by its handler */
+        return false;
+    }
+    if (*who == NULL) {
+        ad_res_header(r, "WWW-Authenticate", "Bearer");
+        ad_res_error(r, 401, "UNAUTHORIZED", NULL,
+                     "a token is required (Authorization: Bearer, or log in to the dashboard)");
+        return false;
+    }
+    return true;
+}
+
+static bool guard_check(void *ud, ad_req_t *r, ad_access_t access)
+{
+    ad_auth_t *a = ud;
+    security_headers(r);
+    if (ad_req_is_local(r)) {
+        ad_req_set_auth(r, &a->unix_owner);
+        return true;
+    }
+    if (!request_ok(a, r)) {
+        return false;
+    }
+    if (!a->required) {
+        ad_req_set_auth(r, &a->owner);
+        return true;
+    }
+    if (access == AD_ACCESS_PUBLIC) {
+        return true;
+    }
+    const ad_principal_t *who = NULL;
+    ad_tok_t *tok = NULL;
+    if (!identify(a, r, &who, &tok)) {
+        return ad_req_auth(r) == &unauthenticated; /* an upgrade goes on, marked */
+    }
+    if ((int)who->scope < (int)access) {
+        if (ad_req_is_upgrade(r)) {
+            ad_req_set_auth(r, &forbidden);
+            return true;
+        }
+        ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:s}", "scope", ad_scope_name(who->scope)),
+                     "this token's scope (%s) does not allow this", ad_scope_name(who->scope));
+        return false;
+    }
+    int64_t retry = 0;
+    if (tok != NULL && !ad_auth_tok_take(a, tok, &retry)) {
+        answer_retry(r, retry, "this token's request rate is used up");
+        return false;
+    }
+    ad_req_set_auth(r, who);
+    return true;
+}
+
+/* ---- the audit ------------------------------------------------------------------------- */
+
+static void guard_done(void *ud, ad_req_t *r, int status)
+{
+    ad_auth_t *a = ud;
+    if (!changes_state(r) || a->store == NULL) {
+        return;
+    }
+    ad_store_audit_t row;
+    memset(&row, 0, sizeof(row));
+    row.ts = ad_wall_ms();
+    const ad_principal_t *who = ad_auth_principal(r);
+    snprintf(row.token_name, sizeof(row.token_name), "%s", who != NULL ? who->name : "anonymous");
+    snprintf(row.org_id, sizeof(row.org_id), "%s", who != NULL ? who->org_id : "");
+    snprintf(row.method, sizeof(row.method), "%s", ad_req_method(r));
+    const char *route = ad_req_route(r);
+    snprintf(row.route, sizeof(row.route), "%s", route != NULL ? route : ad_req_path(r));
+    const char *id = ad_req_param(r, "id");
+    snprintf(row.target_id, sizeof(row.target_id), "%s", id != NULL ? id : "");
+    row.status = status;
+    ad_req_peer(r, row.remote, sizeof(row.remote));
+    ad_store_audit_insert(a->store, &row);
+}
+
+static const ad_guard_t guard_ops = {guard_check, guard_done};
+
+void ad_auth_attach(ad_auth_t *a, ad_server_t *s)
+{
+    ad_server_set_guard(s, &guard_ops, a);
+}
