@@ -282,6 +282,30 @@ void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_don
  * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
  * numTurns (null where not known yet).
  */
+/* Statuses are enums in the typed writes, so a misspelt one does not
+ * compile. */
+typedef enum {
+    AD_RUN_RUNNING = 0,
+    AD_RUN_SUCCEEDED,
+    AD_RUN_FAILED,
+    AD_RUN_STOPPED,
+    AD_RUN_LOST,
+} ad_run_status_t;
+/* What a run makes of its agent. AD_AGENT_STATUS_KEEP (0) leaves the stored
+ * status as it is. */
+typedef enum {
+    AD_AGENT_STATUS_KEEP = 0,
+    AD_AGENT_STATUS_RUNNING,
+    AD_AGENT_STATUS_WAITING,
+    AD_AGENT_STATUS_ERROR,
+    AD_AGENT_STATUS_FINISHED,
+    AD_AGENT_STATUS_IDLE,
+    AD_AGENT_STATUS_PAUSED,
+} ad_agent_status_t;
+/* The column and wire names ("succeeded", "waiting", …): static strings;
+ * NULL for AD_AGENT_STATUS_KEEP or a value out of range. Any thread. */
+const char *ad_run_status_name(ad_run_status_t s);
+const char *ad_agent_status_name(ad_agent_status_t s);
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
 /* {runs:[…]} of one agent, newest first, at most limit (1-1000; else 100). */
 int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out);
@@ -303,13 +327,14 @@ void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_
 
 /* A run ends: its status, exit, duration and usage; the agent gets
  * agent_status, no pid, stoppedAt, and state.statusReason = reason when one
- * is given. cb gets {run, agent}. Loop thread. */
+ * is given. cb gets {run, agent}; AD_EINVAL for status AD_RUN_RUNNING or
+ * agent_status AD_AGENT_STATUS_KEEP (nothing is written). Loop thread. */
 typedef struct {
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
-    char status[16];       /* succeeded, failed, stopped, lost */
-    char agent_status[16]; /* finished, error, ... */
-    char reason[256];      /* "": none */
+    ad_run_status_t status;         /* how it ended: not AD_RUN_RUNNING */
+    ad_agent_status_t agent_status; /* what the agent becomes: not KEEP */
+    char reason[256];               /* "": none */
     int64_t now;
     int64_t duration_ms;
     bool has_exit_code;
@@ -327,9 +352,9 @@ void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_resu
 typedef struct {
     char id[AD_ID_MAX];
     int64_t now;
-    char status[16];      /* "": unchanged */
-    char session_id[256]; /* "": unchanged */
-    int context_level;    /* < 0: unchanged */
+    ad_agent_status_t status; /* AD_AGENT_STATUS_KEEP: unchanged */
+    char session_id[256];     /* "": unchanged */
+    int context_level;        /* < 0: unchanged */
     json_t *state_patch;
 } ad_store_agent_runtime_t;
 void ad_store_agent_runtime(ad_store_t *st, const ad_store_agent_runtime_t *u,
