@@ -395,9 +395,18 @@ int ad_store_op_workspace_git_sync(ad_store_tx_t *tx, json_t *args, json_t **res
 int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, setupFiles?, setupCommand?}: result {workspace}. */
 int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, setup}: records a worktree's setup outcome. AD_ENOENT when
- * the worktree is gone. result {worktree}. */
-int ad_store_op_worktree_setup_result(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A worktree's setup outcome, written after the setup ran with no request
+ * behind it. setup (the outcome object: state, exitCode, output…) is
+ * taken. */
+typedef struct {
+    char id[AD_ID_MAX];
+    int64_t now;
+    json_t *setup;
+} ad_store_worktree_setup_t;
+/* Records the outcome. cb gets {worktree} with vanishedAt and setup;
+ * AD_ENOENT when the worktree is gone. Loop thread. */
+void ad_store_worktree_setup_save(ad_store_t *st, const ad_store_worktree_setup_t *in,
+                                  ad_store_result_cb cb, void *ud);
 /* Loop thread: the workspace with setup columns and "worktrees". */
 int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* Loop thread: the worktree row with vanishedAt and setup. */
