@@ -184,9 +184,9 @@ static void wt_setup_done(const ad_git_result_t *res, void *ud)
     if (json_is_true(json_object_get(c->setup, "commandNeedsApproval"))) {
         json_object_set_new(setup, "commandNeedsApproval", json_true());
     }
-    json_t *args =
-        json_pack("{s:s, s:I, s:o}", "id", c->id, "now", (json_int_t)ad_wall_ms(), "setup", setup);
-    ad_store_write(c->app->store, ad_store_op_worktree_setup_result, args, wt_setup_recorded, c);
+    ad_store_worktree_setup_t out = {.now = ad_wall_ms(), .setup = setup}; /* setup is taken */
+    snprintf(out.id, sizeof(out.id), "%s", c->id);
+    ad_store_worktree_setup_save(c->app->store, &out, wt_setup_recorded, c);
 }
 
 /* After the answer: runs the workspace's setup in the new worktree. */

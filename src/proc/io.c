@@ -2,7 +2,8 @@
 /*
  * A child's output and input: output read into capped lines (or raw
  * chunks for a terminal), end of output, and the bounded stdin queue with
- * its polite close, and a terminal's size. Life and death are proc.c's.
+ * its polite close, and a terminal's size. Reaping is exit.c's, stopping
+ * stop.c's.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

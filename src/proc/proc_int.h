@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to src/proc: the process and supervisor structures, and what
- * its files share (proc.c: reaping, close ordering, stop; io.c: output and
- * input; spawn.c: fork/exec; env.c: the child's environment).
+ * its files share (proc.c: the supervisor and close ordering; exit.c:
+ * reaping and the exit report; stop.c: signals and stop escalation; io.c:
+ * output and input; spawn.c: fork/exec; env.c: the child's environment).
  */
 #ifndef AD_PROC_INT_H
 #define AD_PROC_INT_H
@@ -76,11 +77,19 @@ struct ad_procs {
 /* proc.c */
 /* The loop's reference on the SIGCHLD watcher follows the unreaped count. */
 void ad_procs_sync_ref(ad_procs_t *s);
+/* Closes one of p's handles; p is freed when its last one has closed. */
+void ad_proc_close_handle(ad_proc_t *p, uv_handle_t *h);
+/* Closes all of p's handles (after its exit was reported). */
+void ad_proc_close_all(ad_proc_t *p);
+
+/* exit.c */
+/* The SIGCHLD watcher's callback: reaps our exited children. */
+void ad_proc_on_sigchld(uv_signal_t *h, int signum);
+/* Records a waitpid status (0xff00 when the child could not be reaped). */
+void ad_proc_record_status(ad_proc_t *p, int status);
 /* Reports the exit once the process has exited and its output ended (or
  * the drain timer gave up on the output). */
 void ad_proc_finish_maybe(ad_proc_t *p);
-/* Closes one of p's handles; p is freed when its last one has closed. */
-void ad_proc_close_handle(ad_proc_t *p, uv_handle_t *h);
 
 /* io.c */
 /* Opens fd as rs's pipe and starts reading it. */

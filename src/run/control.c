@@ -41,7 +41,7 @@ int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void 
     int rc = ad_proc_pause(run->proc);
     if (rc == 0) {
         ad_store_agent_runtime_t u = {.context_level = -1};
-        ad_run_agent_update(run, &u, "paused", cb, ud);
+        ad_run_agent_update(run, &u, AD_AGENT_STATUS_PAUSED, cb, ud);
     }
     return rc;
 }
@@ -55,7 +55,7 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
     int rc = ad_proc_resume(run->proc);
     if (rc == 0) {
         ad_store_agent_runtime_t u = {.context_level = -1};
-        ad_run_agent_update(run, &u, "running", cb, ud);
+        ad_run_agent_update(run, &u, AD_AGENT_STATUS_RUNNING, cb, ud);
     }
     return rc;
 }
@@ -124,7 +124,7 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
     /* the message alone, so its completion is its own */
     ad_run_flush_batch(run, on_message_done, c);
     ad_store_agent_runtime_t u = {.context_level = -1};
-    ad_run_agent_update(run, &u, "running", NULL, NULL);
+    ad_run_agent_update(run, &u, AD_AGENT_STATUS_RUNNING, NULL, NULL);
     return 0;
 }
 

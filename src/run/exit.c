@@ -14,7 +14,7 @@ typedef struct {
     ad_runner_t *r;
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
-    char agent_status[16];
+    const char *agent_status; /* static */
     char reason[256];
     int code, sig;
     ad_run_waiter_t *waiters;
@@ -69,20 +69,21 @@ void ad_run_release(ad_run_t *run)
 /* The run's and the agent's status, and the reason, from how it ended. */
 static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
 {
-    const char *status, *agent_status;
+    ad_run_status_t status;
+    ad_agent_status_t agent_status;
     if (ex->lost) {
-        status = "lost";
-        agent_status = "error";
+        status = AD_RUN_LOST;
+        agent_status = AD_AGENT_STATUS_ERROR;
         snprintf(e->reason, sizeof(e->reason), "lost: the process could not be reaped");
     } else if (ex->stop_requested) {
-        status = "stopped";
-        agent_status = "finished";
+        status = AD_RUN_STOPPED;
+        agent_status = AD_AGENT_STATUS_FINISHED;
     } else if (ex->exit_code == 0 && !run->had_error) {
-        status = "succeeded";
-        agent_status = "finished";
+        status = AD_RUN_SUCCEEDED;
+        agent_status = AD_AGENT_STATUS_FINISHED;
     } else {
-        status = "failed";
-        agent_status = "error";
+        status = AD_RUN_FAILED;
+        agent_status = AD_AGENT_STATUS_ERROR;
         if (run->had_error) {
             snprintf(e->reason, sizeof(e->reason), "%s", run->reason);
         } else if (ex->term_signal > 0) {
@@ -92,8 +93,8 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
             snprintf(e->reason, sizeof(e->reason), "exited with code %d", ex->exit_code);
         }
     }
-    snprintf(e->status, sizeof(e->status), "%s", status);
-    snprintf(e->agent_status, sizeof(e->agent_status), "%s", agent_status);
+    e->status = status;
+    e->agent_status = agent_status;
 }
 
 /* Output that was shown live but not stored gets a note in the transcript. */
@@ -161,13 +162,14 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     note_dropped(run);
     end_record(run, ex, &e);
     ad_log(AD_LOG_INFO, "runner", "run ended agent=%s run=%s status=%s code=%d signal=%d",
-           run->agent_id, run->run_id, e.status, ex->exit_code, ex->term_signal);
+           run->agent_id, run->run_id, ad_run_status_name(e.status), ex->exit_code,
+           ex->term_signal);
 
     end_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = r;
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
-    snprintf(c->agent_status, sizeof(c->agent_status), "%s", e.agent_status);
+    c->agent_status = ad_agent_status_name(e.agent_status);
     snprintf(c->reason, sizeof(c->reason), "%s", e.reason);
     c->code = ex->exit_code;
     c->sig = ex->term_signal;

@@ -386,7 +386,7 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
         ad_run_publish(run->r, &run->topics, "agent_update",
                        json_pack("{s:s, s:O}", "id", run->agent_id, "state", patch));
         ad_store_agent_runtime_t u = {.context_level = -1, .state_patch = patch};
-        ad_run_agent_update(run, &u, NULL, NULL, NULL);
+        ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
         return;
     }
     /* tool_start / tool_progress / tool_end: as given, with who sent it */
@@ -428,7 +428,8 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
                                  : "the agent reported an error");
     if (ad_proc_alive(run->proc)) {
         ad_store_agent_runtime_t upd = {.context_level = -1};
-        ad_run_agent_update(run, &upd, rec->is_error ? "error" : "waiting", NULL, NULL);
+        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING;
+        ad_run_agent_update(run, &upd, st, NULL, NULL);
     }
 }
 
@@ -470,7 +471,7 @@ static void on_session_rec(ad_run_t *run, const ad_rec_t *rec)
         return;
     }
     snprintf(u.session_id, sizeof(u.session_id), "%s", rec->session_id);
-    ad_run_agent_update(run, &u, NULL, NULL, NULL);
+    ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
 }
 
 static void on_rec(ad_run_t *run, const ad_rec_t *rec)
@@ -511,7 +512,7 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         ad_run_publish(run->r, &run->topics, "agent_context",
                        json_pack("{s:s, s:i}", "agentId", run->agent_id, "level", rec->level));
         ad_store_agent_runtime_t u = {.context_level = rec->level};
-        ad_run_agent_update(run, &u, NULL, NULL, NULL);
+        ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
         break;
     }
     case AD_REC_EVENT:

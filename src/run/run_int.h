@@ -129,9 +129,10 @@ void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const cha
 /* A JSON string of bytes that may not be UTF-8 (repaired). New reference. */
 json_t *ad_run_json_text(const char *s, size_t n);
 /* Queues a change of the agent row after what the run has said so far;
- * u->id and u->now are filled here, u->state_patch is taken. status (may be
- * NULL) is also published as agent_status once committed. */
-void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, const char *status,
+ * u->id, u->now and u->status are filled here, u->state_patch is taken.
+ * status (AD_AGENT_STATUS_KEEP: unchanged) is also published as
+ * agent_status once committed. */
+void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud);
 /* Frees what a run owns (its handles are closed or never opened). */
 void ad_run_free(ad_run_t *run);

@@ -94,7 +94,7 @@ typedef struct {
     void *ud;
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
-    char status[16]; /* published after the commit when set */
+    const char *status; /* static; published after the commit when set */
 } update_ctx_t;
 
 static void on_update_done(int rc, json_t *result, void *ud)
@@ -103,7 +103,7 @@ static void on_update_done(int rc, json_t *result, void *ud)
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "runner", "agent update failed agent=%s error=%s", c->agent_id,
                ad_strerror(rc));
-    } else if (c->status[0] != '\0') {
+    } else if (c->status != NULL) {
         ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, NULL);
     }
     ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
@@ -111,7 +111,7 @@ static void on_update_done(int rc, json_t *result, void *ud)
     free(c);
 }
 
-void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, const char *status,
+void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud)
 {
     /* Writes keep the order of the output: what the agent said before this
@@ -124,10 +124,8 @@ void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, const char 
     c->ud = ud;
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
-    if (status != NULL) {
-        snprintf(c->status, sizeof(c->status), "%s", status);
-        snprintf(u->status, sizeof(u->status), "%s", status);
-    }
+    c->status = ad_agent_status_name(status);
+    u->status = status;
     snprintf(u->id, sizeof(u->id), "%s", run->agent_id);
     u->now = ad_wall_ms();
     ad_store_agent_runtime(run->r->store, u, on_update_done, c);

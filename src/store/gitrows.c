@@ -182,29 +182,41 @@ int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t *
     return e;
 }
 
-int ad_store_op_worktree_setup_result(ad_store_tx_t *tx, json_t *args, json_t **result)
+static int worktree_setup_save(ad_store_tx_t *tx, const void *in, json_t **result)
 {
+    const ad_store_worktree_setup_t *a = in;
     sqlite3 *db = tx->db;
     sqlite3_stmt *s =
         ad_store_stmt(db, "UPDATE worktrees SET setup = ?2, updated_at = ?3 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    ad_store_bind_json(s, 2, json_object_get(args, "setup"));
-    sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
+    ad_store_bind_text(s, 1, a->id);
+    ad_store_bind_json(s, 2, a->setup);
+    sqlite3_bind_int64(s, 3, a->now);
     int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT; /* deleted while its setup ran */
     }
     json_t *w = NULL;
     if (e == 0) {
-        e = wt_row(db, ad_args_str(args, "id"), &w);
+        e = wt_row(db, a->id, &w);
     }
     if (e == 0) {
         *result = json_pack("{s:o}", "worktree", w);
     }
     return e;
+}
+
+static void worktree_setup_cleanup(void *in)
+{
+    json_decref(((ad_store_worktree_setup_t *)in)->setup);
+}
+
+void ad_store_worktree_setup_save(ad_store_t *st, const ad_store_worktree_setup_t *in,
+                                  ad_store_result_cb cb, void *ud)
+{
+    ad_store_typed_write(st, worktree_setup_save, in, sizeof(*in), worktree_setup_cleanup, cb, ud);
 }
 
 /* Sets or clears the vanished flag of a worktree and of its agents; the

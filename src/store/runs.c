@@ -18,6 +18,30 @@
     "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns"
 #define RUN_NULLS "ended_at,exit_code,signal,duration_ms"
 
+static const char *const run_status_names[] = {
+    [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
+    [AD_RUN_STOPPED] = "stopped", [AD_RUN_LOST] = "lost",
+};
+
+static const char *const agent_status_names[] = {
+    [AD_AGENT_STATUS_KEEP] = NULL,           [AD_AGENT_STATUS_RUNNING] = "running",
+    [AD_AGENT_STATUS_WAITING] = "waiting",   [AD_AGENT_STATUS_ERROR] = "error",
+    [AD_AGENT_STATUS_FINISHED] = "finished", [AD_AGENT_STATUS_IDLE] = "idle",
+    [AD_AGENT_STATUS_PAUSED] = "paused",
+};
+
+const char *ad_run_status_name(ad_run_status_t s)
+{
+    size_t n = sizeof(run_status_names) / sizeof(run_status_names[0]);
+    return (size_t)s < n ? run_status_names[s] : NULL;
+}
+
+const char *ad_agent_status_name(ad_agent_status_t s)
+{
+    size_t n = sizeof(agent_status_names) / sizeof(agent_status_names[0]);
+    return (size_t)s < n ? agent_status_names[s] : NULL;
+}
+
 static int agent_json(sqlite3 *db, const char *id, json_t **out)
 {
     sqlite3_stmt *s = ad_store_stmt(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?");
@@ -110,7 +134,7 @@ static int run_end_row(sqlite3 *db, const ad_store_run_end_t *a)
         return AD_EINTERNAL;
     }
     sqlite3_bind_int64(s, 1, a->now);
-    ad_store_bind_text(s, 2, a->status);
+    ad_store_bind_text(s, 2, ad_run_status_name(a->status));
     bind_int_or_null(s, 3, a->has_exit_code, a->exit_code);
     bind_int_or_null(s, 4, a->signal > 0, a->signal);
     sqlite3_bind_int64(s, 5, a->duration_ms);
@@ -128,6 +152,11 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_end_t *a = in;
     sqlite3 *db = tx->db;
+    const char *agent_status = ad_agent_status_name(a->agent_status);
+    if (a->status == AD_RUN_RUNNING || ad_run_status_name(a->status) == NULL ||
+        agent_status == NULL) {
+        return AD_EINVAL;
+    }
     int rc = run_end_row(db, a);
     if (rc != 0) {
         return rc;
@@ -140,7 +169,7 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
         return AD_EINTERNAL;
     }
     const char *reason = a->reason[0] != '\0' ? a->reason : NULL;
-    ad_store_bind_text(s, 1, a->agent_status);
+    ad_store_bind_text(s, 1, agent_status);
     sqlite3_bind_int64(s, 2, a->now);
     sqlite3_bind_int64(s, 3, a->now);
     ad_store_bind_text(s, 4, reason);
@@ -190,7 +219,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
         json_decref(state);
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, a->status[0] != '\0' ? a->status : NULL);
+    ad_store_bind_text(s, 1, ad_agent_status_name(a->status));
     ad_store_bind_text(s, 2, a->session_id[0] != '\0' ? a->session_id : NULL);
     bind_int_or_null(s, 3, a->context_level >= 0, a->context_level);
     ad_store_bind_json(s, 4, state);
@@ -287,18 +316,51 @@ typedef struct {
     char reason[256];
 } reconcile_t;
 
-/* Ends one lost run and flags its agent; appends the agent to agents. */
-static int lose_run(sqlite3 *db, const reconcile_t *a, json_t *run, json_t *agents)
+/* A run found still 'running'. */
+typedef struct {
+    char id[AD_ID_MAX], agent_id[AD_ID_MAX];
+    int64_t started_at;
+} lost_run_t;
+
+/* The runs still marked running: *out (owned, free()) and *n. Read before
+ * any is changed, so the SELECT does not see its own updates. */
+static int running_runs(sqlite3 *db, lost_run_t **out, size_t *n)
 {
-    int64_t started = ad_args_int(run, "startedAt", a->now);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "SELECT id, agent_id, started_at FROM runs WHERE status = 'running'");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap == 0 ? 8 : cap * 2;
+            *out = ad_xrealloc(*out, cap * sizeof(**out));
+        }
+        lost_run_t *r = &(*out)[(*n)++];
+        snprintf(r->id, sizeof(r->id), "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(r->agent_id, sizeof(r->agent_id), "%s", (const char *)sqlite3_column_text(s, 1));
+        r->started_at = sqlite3_column_int64(s, 2);
+    }
+    int rc = step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Ends one lost run and flags its agent. */
+static int lose_run(sqlite3 *db, const reconcile_t *a, const lost_run_t *r)
+{
     sqlite3_stmt *s = ad_store_stmt(db, "UPDATE runs SET status = 'lost', ended_at = ?, "
                                         "duration_ms = ? WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     sqlite3_bind_int64(s, 1, a->now);
-    sqlite3_bind_int64(s, 2, a->now > started ? a->now - started : 0);
-    ad_store_bind_text(s, 3, ad_args_str(run, "id"));
+    sqlite3_bind_int64(s, 2, a->now > r->started_at ? a->now - r->started_at : 0);
+    ad_store_bind_text(s, 3, r->id);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc;
@@ -312,60 +374,45 @@ static int lose_run(sqlite3 *db, const reconcile_t *a, json_t *run, json_t *agen
     sqlite3_bind_int64(s, 1, a->now);
     sqlite3_bind_int64(s, 2, a->now);
     ad_store_bind_text(s, 3, a->reason);
-    ad_store_bind_text(s, 4, ad_args_str(run, "agentId"));
-    rc = ad_store_step_done(db, s);
-    json_t *agent = NULL;
-    if (rc == 0 && agent_json(db, ad_args_str(run, "agentId"), &agent) == 0) {
-        json_array_append_new(agents, agent);
-    }
-    return rc;
+    ad_store_bind_text(s, 4, r->agent_id);
+    return ad_store_step_done(db, s);
 }
 
-/* The runs still marked running: [{id, agentId, startedAt}]. */
-static int running_runs(sqlite3 *db, json_t *runs)
+/* Agents shown running without a run (a crash between writes) go to error. */
+static int orphans_to_error(sqlite3 *db, int64_t now)
 {
-    sqlite3_stmt *s =
-        ad_store_stmt(db, "SELECT id, agent_id, started_at FROM runs WHERE status = 'running'");
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
+                                        "updated_at = ? WHERE status IN ('running', 'waiting', "
+                                        "'paused') AND id NOT IN (SELECT agent_id FROM runs "
+                                        "WHERE status = 'running')");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(runs, json_pack("{s:s, s:s, s:I}", "id",
-                                              (const char *)sqlite3_column_text(s, 0), "agentId",
-                                              (const char *)sqlite3_column_text(s, 1), "startedAt",
-                                              (json_int_t)sqlite3_column_int64(s, 2)));
-    }
-    int rc = step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
-    sqlite3_reset(s);
-    return rc;
+    sqlite3_bind_int64(s, 1, now);
+    return ad_store_step_done(db, s);
 }
 
 static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const reconcile_t *a = in;
     sqlite3 *db = tx->db;
+    lost_run_t *lost = NULL;
+    size_t n = 0;
     json_t *runs = json_array();
     json_t *agents = json_array();
-    int rc = running_runs(db, runs);
-    size_t i;
-    json_t *r;
-    json_array_foreach(runs, i, r)
-    {
-        rc = rc ? rc : lose_run(db, a, r, agents);
+    int rc = running_runs(db, &lost, &n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = lose_run(db, a, &lost[i]);
+        json_t *agent = NULL;
+        if (rc == 0 && agent_json(db, lost[i].agent_id, &agent) == 0) {
+            json_array_append_new(agents, agent);
+        }
+        json_array_append_new(runs, json_pack("{s:s, s:s, s:I}", "id", lost[i].id, "agentId",
+                                              lost[i].agent_id, "startedAt",
+                                              (json_int_t)lost[i].started_at));
     }
-    /* Agents shown running without a run (a crash between writes) too. */
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
-                                        "updated_at = ? WHERE status IN ('running', 'waiting', "
-                                        "'paused') AND id NOT IN (SELECT agent_id FROM runs "
-                                        "WHERE status = 'running')");
-    if (rc == 0 && s == NULL) {
-        rc = AD_EINTERNAL;
-    }
-    if (rc == 0) {
-        sqlite3_bind_int64(s, 1, a->now);
-        rc = ad_store_step_done(db, s);
-    }
+    free(lost);
+    rc = rc != 0 ? rc : orphans_to_error(db, a->now);
     if (rc == 0) {
         *result = json_pack("{s:o, s:o}", "runs", runs, "agents", agents);
     } else {

@@ -350,6 +350,30 @@ void ad_store_audit_trim(ad_store_t *st, int64_t before_ts);
  * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
  * numTurns (null where not known yet).
  */
+/* Statuses are enums in the typed writes, so a misspelt one does not
+ * compile. */
+typedef enum {
+    AD_RUN_RUNNING = 0,
+    AD_RUN_SUCCEEDED,
+    AD_RUN_FAILED,
+    AD_RUN_STOPPED,
+    AD_RUN_LOST,
+} ad_run_status_t;
+/* What a run makes of its agent. AD_AGENT_STATUS_KEEP (0) leaves the stored
+ * status as it is. */
+typedef enum {
+    AD_AGENT_STATUS_KEEP = 0,
+    AD_AGENT_STATUS_RUNNING,
+    AD_AGENT_STATUS_WAITING,
+    AD_AGENT_STATUS_ERROR,
+    AD_AGENT_STATUS_FINISHED,
+    AD_AGENT_STATUS_IDLE,
+    AD_AGENT_STATUS_PAUSED,
+} ad_agent_status_t;
+/* The column and wire names ("succeeded", "waiting", …): static strings;
+ * NULL for AD_AGENT_STATUS_KEEP or a value out of range. Any thread. */
+const char *ad_run_status_name(ad_run_status_t s);
+const char *ad_agent_status_name(ad_agent_status_t s);
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
 /* {runs:[…]} of one agent, newest first, at most limit (1-1000; else 100). */
 int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out);
@@ -371,13 +395,14 @@ void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_
 
 /* A run ends: its status, exit, duration and usage; the agent gets
  * agent_status, no pid, stoppedAt, and state.statusReason = reason when one
- * is given. cb gets {run, agent}. Loop thread. */
+ * is given. cb gets {run, agent}; AD_EINVAL for status AD_RUN_RUNNING or
+ * agent_status AD_AGENT_STATUS_KEEP (nothing is written). Loop thread. */
 typedef struct {
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
-    char status[16];       /* succeeded, failed, stopped, lost */
-    char agent_status[16]; /* finished, error, ... */
-    char reason[256];      /* "": none */
+    ad_run_status_t status;         /* how it ended: not AD_RUN_RUNNING */
+    ad_agent_status_t agent_status; /* what the agent becomes: not KEEP */
+    char reason[256];               /* "": none */
     int64_t now;
     int64_t duration_ms;
     bool has_exit_code;
@@ -395,9 +420,9 @@ void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_resu
 typedef struct {
     char id[AD_ID_MAX];
     int64_t now;
-    char status[16];      /* "": unchanged */
-    char session_id[256]; /* "": unchanged */
-    int context_level;    /* < 0: unchanged */
+    ad_agent_status_t status; /* AD_AGENT_STATUS_KEEP: unchanged */
+    char session_id[256];     /* "": unchanged */
+    int context_level;        /* < 0: unchanged */
     json_t *state_patch;
 } ad_store_agent_runtime_t;
 void ad_store_agent_runtime(ad_store_t *st, const ad_store_agent_runtime_t *u,
@@ -438,9 +463,18 @@ int ad_store_op_workspace_git_sync(ad_store_tx_t *tx, json_t *args, json_t **res
 int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, setupFiles?, setupCommand?}: result {workspace}. */
 int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, setup}: records a worktree's setup outcome. AD_ENOENT when
- * the worktree is gone. result {worktree}. */
-int ad_store_op_worktree_setup_result(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A worktree's setup outcome, written after the setup ran with no request
+ * behind it. setup (the outcome object: state, exitCode, output…) is
+ * taken. */
+typedef struct {
+    char id[AD_ID_MAX];
+    int64_t now;
+    json_t *setup;
+} ad_store_worktree_setup_t;
+/* Records the outcome. cb gets {worktree} with vanishedAt and setup;
+ * AD_ENOENT when the worktree is gone. Loop thread. */
+void ad_store_worktree_setup_save(ad_store_t *st, const ad_store_worktree_setup_t *in,
+                                  ad_store_result_cb cb, void *ud);
 /* Approves the workspace's setup command to run in new worktrees, if it is
  * still command (AD_ESTATE when it changed meanwhile). Loop thread. */
 void ad_store_setup_command_approve(ad_store_t *st, const char *ws_id, const char *command,

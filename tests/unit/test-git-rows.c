@@ -80,6 +80,26 @@ static int write_sync(fixture_t *f, ad_store_op_fn op, json_t *args, json_t **re
     return w.rc;
 }
 
+/* Records a setup outcome (taken) through the typed write and waits. */
+static int setup_save_sync(fixture_t *f, const char *id, int64_t now, json_t *setup,
+                           json_t **result)
+{
+    wait_t w = {0};
+    ad_store_worktree_setup_t in = {.now = now, .setup = setup};
+    snprintf(in.id, sizeof(in.id), "%s", id);
+    ad_store_worktree_setup_save(f->st, &in, on_result, &w);
+    for (int i = 0; i < 100000 && !w.done; i++) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    assert_true(w.done);
+    if (result != NULL) {
+        *result = w.result;
+    } else {
+        json_decref(w.result);
+    }
+    return w.rc;
+}
+
 static json_t *by_path(json_t *rows, const char *path)
 {
     size_t i;
@@ -230,16 +250,21 @@ static void setup_columns_round_trip(void **state)
                             json_object_get(json_object_get(r, "worktree"), "setup"), "state")),
                         "running");
     json_decref(r);
-    args = json_pack("{s:s, s:I, s:{s:s, s:i}}", "id", "wt_x", "now", (json_int_t)4000, "setup",
-                     "state", "succeeded", "exitCode", 0);
-    assert_int_equal(write_sync(f, ad_store_op_worktree_setup_result, args, NULL), 0);
+    json_t *saved = NULL;
+    assert_int_equal(setup_save_sync(f, "wt_x", 4000,
+                                     json_pack("{s:s, s:i}", "state", "succeeded", "exitCode", 0),
+                                     &saved),
+                     0);
     json_t *wt = NULL;
     assert_int_equal(ad_store_git_worktree_get(f->st, "wt_x", &wt), 0);
+    assert_true(json_equal(json_object_get(saved, "worktree"), wt)); /* the row, read back */
     assert_string_equal(json_string_value(json_object_get(json_object_get(wt, "setup"), "state")),
                         "succeeded");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(wt, "setup"), "exitCode")),
+                     0);
+    json_decref(saved);
     json_decref(wt);
-    args = json_pack("{s:s, s:I, s:{}}", "id", "wt_gone", "now", (json_int_t)1, "setup");
-    assert_int_equal(write_sync(f, ad_store_op_worktree_setup_result, args, NULL), AD_ENOENT);
+    assert_int_equal(setup_save_sync(f, "wt_gone", 1, json_object(), NULL), AD_ENOENT);
     assert_int_equal(ad_store_git_worktree_get(f->st, "wt_gone", &wt), AD_ENOENT);
 }
 

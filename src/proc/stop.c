@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signals and stop escalation: signals to a child's whole process group,
+ * the graceful stop (the polite step, SIGTERM after a grace, SIGKILL after
+ * another), force, pause/resume (SIGSTOP/SIGCONT), and the shutdown of
+ * every child at once within one grace. Reaping what stopped is exit.c's.
+ */
+#include "proc/proc_int.h"
+
+#include <errno.h>
+#include <signal.h>
+
+int ad_proc_signal(ad_proc_t *p, int signum)
+{
+    if (p->exited) {
+        return AD_ESTATE;
+    }
+    if (kill(-p->pid, signum) != 0) {
+        return errno == EPERM ? AD_EPERM : AD_ESTATE;
+    }
+    return 0;
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    ad_proc_t *p = t->data;
+    if (p->exited) {
+        return;
+    }
+    if (p->stage < 2) {
+        p->stage = 2;
+        ad_log(AD_LOG_INFO, "proc", "grace over, sending SIGTERM pid=%ld", (long)p->pid);
+        kill(-p->pid, SIGTERM);
+        kill(-p->pid, SIGCONT);
+        uv_timer_start(&p->stop_timer, on_stop_timer, p->kill_grace_ms, 0);
+    } else if (p->stage < 3) {
+        p->stage = 3;
+        p->ex.forced = true;
+        ad_log(AD_LOG_INFO, "proc", "grace over, sending SIGKILL pid=%ld", (long)p->pid);
+        kill(-p->pid, SIGKILL);
+    }
+}
+
+int ad_proc_stop(ad_proc_t *p, bool force)
+{
+    if (p->exited) {
+        return AD_ESTATE;
+    }
+    p->ex.stop_requested = true;
+    if (force) {
+        if (p->stage < 3) {
+            p->stage = 3;
+            p->ex.forced = true;
+            uv_timer_stop(&p->stop_timer);
+            kill(-p->pid, SIGKILL);
+        }
+        return 0;
+    }
+    if (p->stage > 0) {
+        return 0; /* already on its way */
+    }
+    p->stage = 1;
+    switch (p->polite) {
+    case AD_PROC_POLITE_CLOSE_STDIN:
+        ad_proc_close_stdin(p);
+        break;
+    case AD_PROC_POLITE_SIGINT:
+        kill(-p->pid, SIGINT);
+        break;
+    case AD_PROC_POLITE_SIGINT_CLOSE:
+        /* The turn in progress ends with a result; no more input ends the
+         * process (reference A.7 and E.6). */
+        kill(-p->pid, SIGINT);
+        ad_proc_close_stdin(p);
+        break;
+    case AD_PROC_POLITE_NONE:
+        on_stop_timer(&p->stop_timer); /* SIGTERM now */
+        return 0;
+    }
+    if (p->paused) {
+        kill(-p->pid, SIGCONT); /* a stopped group cannot act on the request */
+        p->paused = false;
+    }
+    uv_timer_start(&p->stop_timer, on_stop_timer, p->term_grace_ms, 0);
+    return 0;
+}
+
+int ad_proc_pause(ad_proc_t *p)
+{
+    if (p->exited || p->paused || p->stage > 0) {
+        return AD_ESTATE;
+    }
+    int rc = ad_proc_signal(p, SIGSTOP);
+    if (rc == 0) {
+        p->paused = true;
+    }
+    return rc;
+}
+
+int ad_proc_resume(ad_proc_t *p)
+{
+    if (p->exited || !p->paused) {
+        return AD_ESTATE;
+    }
+    int rc = ad_proc_signal(p, SIGCONT);
+    if (rc == 0) {
+        p->paused = false;
+    }
+    return rc;
+}
+
+void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud), void *ud)
+{
+    s->shutting_down = true;
+    s->done = done;
+    s->done_ud = ud;
+    if (s->live == 0) {
+        s->done = NULL;
+        if (done != NULL) {
+            done(ud);
+        }
+        return;
+    }
+    uint64_t half = grace_ms / 2;
+    ad_log(AD_LOG_INFO, "proc", "stopping processes count=%zu grace_ms=%llu", s->live,
+           (unsigned long long)grace_ms);
+    for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
+        if (p->exited) {
+            continue;
+        }
+        if (p->term_grace_ms > half) {
+            p->term_grace_ms = half;
+        }
+        p->kill_grace_ms = grace_ms - p->term_grace_ms;
+        if (p->stage == 0) {
+            ad_proc_stop(p, grace_ms == 0);
+        } else if (p->stage == 1 && uv_is_active((uv_handle_t *)&p->stop_timer)) {
+            uv_timer_start(&p->stop_timer, on_stop_timer, p->term_grace_ms, 0);
+        } else if (p->stage == 2 && uv_is_active((uv_handle_t *)&p->stop_timer)) {
+            uv_timer_start(&p->stop_timer, on_stop_timer, p->kill_grace_ms, 0);
+        }
+    }
+}

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the store's typed run writes (src/store/runs.c): each write is
+ * read back through the store's reads and compared field by field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+typedef struct {
+    char dir[256];
+    char path[300];
+    uv_loop_t loop;
+    ad_store_t *st;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX], ag[AD_ID_MAX];
+} fixture_t;
+
+typedef struct {
+    bool done;
+    int rc;
+    json_t *result;
+} wait_t;
+
+static void on_result(int rc, json_t *result, void *ud)
+{
+    wait_t *w = ud;
+    w->done = true;
+    w->rc = rc;
+    w->result = result;
+}
+
+static void on_done(int rc, void *ud)
+{
+    on_result(rc, NULL, ud);
+}
+
+/* Runs the loop until w is done (bounded: about 10 s). */
+static void wait_for(fixture_t *f, wait_t *w)
+{
+    for (int i = 0; i < 100000 && !w->done; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!w->done) {
+            usleep(100);
+        }
+    }
+    assert_true(w->done);
+}
+
+static int op_sync(fixture_t *f, ad_store_op_fn op, json_t *args)
+{
+    wait_t w = {0};
+    ad_store_write(f->st, op, args, on_result, &w);
+    wait_for(f, &w);
+    json_decref(w.result);
+    return w.rc;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-runs-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
+    uv_loop_init(&f->loop);
+    ad_log_set_level(AD_LOG_OFF);
+    char err[512];
+    ad_store_opts_t o = {.path = f->path};
+    assert_int_equal(ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)), 0);
+    ad_id_new("ws", f->ws);
+    ad_id_new("wt", f->wt);
+    ad_id_new("ag", f->ag);
+    assert_int_equal(
+        op_sync(f, ad_store_op_workspace_insert,
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", f->ws, "name", "p", "path",
+                          f->dir, "worktreeId", f->wt, "branch", "", "now", (json_int_t)1000)),
+        0);
+    assert_int_equal(op_sync(f, ad_store_op_agent_insert,
+                             json_pack("{s:s, s:s, s:s, s:s, s:[], s:s, s:I, s:{s:[s]}}", "id",
+                                       f->ag, "worktreeId", f->wt, "name", "a", "mode", "regular",
+                                       "permissions", "executor", "command", "now",
+                                       (json_int_t)1000, "state", "command", "true")),
+                     0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_close(f->st);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static const char *sget(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static json_int_t iget(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+/* The agent and run rows as the store reads them (owned). */
+static json_t *agent_row(fixture_t *f, const char *id)
+{
+    json_t *a = NULL;
+    assert_int_equal(ad_store_agent_get(f->st, id, &a), 0);
+    return a;
+}
+
+static json_t *run_row(fixture_t *f, const char *id)
+{
+    json_t *r = NULL;
+    assert_int_equal(ad_store_run_get(f->st, id, &r), 0);
+    return r;
+}
+
+static int start_sync(fixture_t *f, const ad_store_run_start_t *in, json_t **result)
+{
+    wait_t w = {0};
+    ad_store_run_start(f->st, in, on_result, &w);
+    wait_for(f, &w);
+    if (result != NULL) {
+        *result = w.result;
+    } else {
+        json_decref(w.result);
+    }
+    return w.rc;
+}
+
+static int end_sync(fixture_t *f, const ad_store_run_end_t *in, json_t **result)
+{
+    wait_t w = {0};
+    ad_store_run_end(f->st, in, on_result, &w);
+    wait_for(f, &w);
+    if (result != NULL) {
+        *result = w.result;
+    } else {
+        json_decref(w.result);
+    }
+    return w.rc;
+}
+
+static int runtime_sync(fixture_t *f, const ad_store_agent_runtime_t *in)
+{
+    wait_t w = {0};
+    ad_store_agent_runtime(f->st, in, on_result, &w);
+    wait_for(f, &w);
+    json_decref(w.result);
+    return w.rc;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void status_names_match_the_schema(void **state)
+{
+    (void)state;
+    assert_string_equal(ad_run_status_name(AD_RUN_RUNNING), "running");
+    assert_string_equal(ad_run_status_name(AD_RUN_SUCCEEDED), "succeeded");
+    assert_string_equal(ad_run_status_name(AD_RUN_FAILED), "failed");
+    assert_string_equal(ad_run_status_name(AD_RUN_STOPPED), "stopped");
+    assert_string_equal(ad_run_status_name(AD_RUN_LOST), "lost");
+    assert_null(ad_run_status_name((ad_run_status_t)99));
+    assert_null(ad_agent_status_name(AD_AGENT_STATUS_KEEP));
+    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_RUNNING), "running");
+    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_WAITING), "waiting");
+    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_ERROR), "error");
+    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_FINISHED), "finished");
+    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_IDLE), "idle");
+    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_PAUSED), "paused");
+    assert_null(ad_agent_status_name((ad_agent_status_t)99));
+}
+
+static void run_start_and_end_read_back(void **state)
+{
+    fixture_t *f = *state;
+    char run[AD_ID_MAX];
+    ad_id_new("run", run);
+    json_t *res = NULL;
+    ad_store_run_start_t s = {.now = 5000, .pid = 4242};
+    snprintf(s.id, sizeof(s.id), "%s", run);
+    snprintf(s.agent_id, sizeof(s.agent_id), "%s", f->ag);
+    assert_int_equal(start_sync(f, &s, &res), 0);
+    /* the result is what a read gives */
+    json_t *r = run_row(f, run), *a = agent_row(f, f->ag);
+    assert_true(json_equal(json_object_get(res, "run"), r));
+    assert_string_equal(sget(r, "status"), "running");
+    assert_string_equal(sget(r, "agentId"), f->ag);
+    assert_true(json_is_null(json_object_get(r, "endedAt")));
+    assert_string_equal(sget(a, "status"), "running");
+    assert_int_equal(iget(a, "pid"), 4242);
+    assert_non_null(sget(a, "startedAt"));
+    json_decref(res);
+    json_decref(r);
+    json_decref(a);
+
+    ad_store_run_end_t e = {.now = 7500,
+                            .status = AD_RUN_FAILED,
+                            .agent_status = AD_AGENT_STATUS_ERROR,
+                            .has_exit_code = true,
+                            .exit_code = 3,
+                            .signal = 0,
+                            .duration_ms = 2500,
+                            .input_tokens = 11,
+                            .output_tokens = 22,
+                            .cache_read_tokens = 33,
+                            .cache_write_tokens = 44,
+                            .cost_usd = 0.25,
+                            .num_turns = 2};
+    snprintf(e.id, sizeof(e.id), "%s", run);
+    snprintf(e.agent_id, sizeof(e.agent_id), "%s", f->ag);
+    snprintf(e.reason, sizeof(e.reason), "exited with code 3");
+    assert_int_equal(end_sync(f, &e, &res), 0);
+    r = run_row(f, run);
+    a = agent_row(f, f->ag);
+    assert_true(json_equal(json_object_get(res, "run"), r));
+    assert_true(json_equal(json_object_get(res, "agent"), a));
+    assert_string_equal(sget(r, "status"), "failed");
+    assert_int_equal(iget(r, "exitCode"), 3);
+    assert_true(json_is_null(json_object_get(r, "signal")));
+    assert_int_equal(iget(r, "durationMs"), 2500);
+    assert_int_equal(iget(r, "inputTokens"), 11);
+    assert_int_equal(iget(r, "outputTokens"), 22);
+    assert_int_equal(iget(r, "cacheReadTokens"), 33);
+    assert_int_equal(iget(r, "cacheWriteTokens"), 44);
+    assert_true(json_number_value(json_object_get(r, "costUsd")) == 0.25);
+    assert_int_equal(iget(r, "numTurns"), 2);
+    char ts[AD_TIME_MAX];
+    ad_time_format(7500, ts);
+    assert_string_equal(sget(r, "endedAt"), ts);
+    assert_string_equal(sget(a, "status"), "error");
+    assert_null(json_object_get(a, "pid"));
+    assert_string_equal(sget(a, "stoppedAt"), ts);
+    json_t *st = json_object_get(a, "state");
+    assert_string_equal(sget(st, "statusReason"), "exited with code 3");
+    assert_non_null(json_object_get(st, "command")); /* the rest of the state is kept */
+    json_decref(res);
+    json_decref(r);
+    json_decref(a);
+
+    /* a new start clears the reason; an end by signal has no exit code and
+     * no reason keeps the state as it is */
+    char run2[AD_ID_MAX];
+    ad_id_new("run", run2);
+    snprintf(s.id, sizeof(s.id), "%s", run2);
+    s.pid = 0;
+    assert_int_equal(start_sync(f, &s, NULL), 0);
+    a = agent_row(f, f->ag);
+    assert_null(json_object_get(json_object_get(a, "state"), "statusReason"));
+    assert_null(json_object_get(a, "pid"));
+    json_decref(a);
+    ad_store_run_end_t e2 = {.now = 9000,
+                             .status = AD_RUN_STOPPED,
+                             .agent_status = AD_AGENT_STATUS_FINISHED,
+                             .has_exit_code = false,
+                             .signal = 9};
+    snprintf(e2.id, sizeof(e2.id), "%s", run2);
+    snprintf(e2.agent_id, sizeof(e2.agent_id), "%s", f->ag);
+    assert_int_equal(end_sync(f, &e2, NULL), 0);
+    r = run_row(f, run2);
+    a = agent_row(f, f->ag);
+    assert_string_equal(sget(r, "status"), "stopped");
+    assert_true(json_is_null(json_object_get(r, "exitCode")));
+    assert_int_equal(iget(r, "signal"), 9);
+    assert_string_equal(sget(a, "status"), "finished");
+    assert_null(json_object_get(json_object_get(a, "state"), "statusReason"));
+    json_decref(r);
+    json_decref(a);
+}
+
+static void run_writes_refuse_bad_input(void **state)
+{
+    fixture_t *f = *state;
+    char run[AD_ID_MAX];
+    ad_id_new("run", run);
+    ad_store_run_start_t s = {.now = 1};
+    snprintf(s.id, sizeof(s.id), "%s", run);
+    snprintf(s.agent_id, sizeof(s.agent_id), "ag_nope");
+    assert_int_equal(start_sync(f, &s, NULL), AD_ENOENT);
+    snprintf(s.agent_id, sizeof(s.agent_id), "%s", f->ag);
+    assert_int_equal(start_sync(f, &s, NULL), 0);
+    ad_store_run_end_t e = {
+        .now = 2, .status = AD_RUN_RUNNING, .agent_status = AD_AGENT_STATUS_FINISHED};
+    snprintf(e.id, sizeof(e.id), "%s", run);
+    snprintf(e.agent_id, sizeof(e.agent_id), "%s", f->ag);
+    assert_int_equal(end_sync(f, &e, NULL), AD_EINVAL);
+    e.status = AD_RUN_SUCCEEDED;
+    e.agent_status = AD_AGENT_STATUS_KEEP;
+    assert_int_equal(end_sync(f, &e, NULL), AD_EINVAL);
+    /* nothing changed */
+    json_t *r = run_row(f, run);
+    assert_string_equal(sget(r, "status"), "running");
+    json_decref(r);
+    ad_store_agent_runtime_t rt = {.id = "ag_nope", .now = 3, .context_level = -1};
+    assert_int_equal(runtime_sync(f, &rt), AD_ENOENT);
+}
+
+static void agent_runtime_changes_only_what_is_set(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_agent_runtime_t rt = {
+        .now = 6000,
+        .status = AD_AGENT_STATUS_WAITING,
+        .session_id = "sess-1",
+        .context_level = 42,
+        .state_patch = json_pack("{s:i, s:s}", "epoch", 1, "phase", "warmup")}; /* taken */
+    snprintf(rt.id, sizeof(rt.id), "%s", f->ag);
+    assert_int_equal(runtime_sync(f, &rt), 0);
+    json_t *a = agent_row(f, f->ag);
+    assert_string_equal(sget(a, "status"), "waiting");
+    assert_string_equal(sget(a, "sessionId"), "sess-1");
+    assert_int_equal(iget(a, "contextLevel"), 42);
+    json_t *st = json_object_get(a, "state");
+    assert_int_equal(iget(st, "epoch"), 1);
+    assert_string_equal(sget(st, "phase"), "warmup");
+    assert_non_null(json_object_get(st, "command")); /* merged, not replaced */
+    char ts[AD_TIME_MAX];
+    ad_time_format(6000, ts);
+    assert_string_equal(sget(a, "updatedAt"), ts);
+    json_decref(a);
+
+    /* zero values leave everything but updatedAt as it is */
+    ad_store_agent_runtime_t keep = {.now = 6500, .context_level = -1};
+    snprintf(keep.id, sizeof(keep.id), "%s", f->ag);
+    assert_int_equal(runtime_sync(f, &keep), 0);
+    a = agent_row(f, f->ag);
+    assert_string_equal(sget(a, "status"), "waiting");
+    assert_string_equal(sget(a, "sessionId"), "sess-1");
+    assert_int_equal(iget(a, "contextLevel"), 42);
+    assert_string_equal(sget(json_object_get(a, "state"), "phase"), "warmup");
+    json_decref(a);
+}
+
+static void run_messages_read_back_in_order(void **state)
+{
+    fixture_t *f = *state;
+    char run[AD_ID_MAX];
+    ad_id_new("run", run);
+    ad_store_run_start_t s = {.now = 1000};
+    snprintf(s.id, sizeof(s.id), "%s", run);
+    snprintf(s.agent_id, sizeof(s.agent_id), "%s", f->ag);
+    assert_int_equal(start_sync(f, &s, NULL), 0);
+    char ids[3][AD_ID_MAX];
+    for (int i = 0; i < 3; i++) {
+        ad_id_new("msg", ids[i]);
+    }
+    ad_store_message_t v[3] = {
+        {.id = ids[0],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "user",
+         .content = "hi",
+         .is_complete = true,
+         .now = 2000},
+        {.id = ids[1],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "tool",
+         .content = "",
+         .tool_name = "Bash",
+         .tool_input = "{\"command\":\"ls\"}",
+         .tool_output = "a\nb",
+         .token_count = 7,
+         .is_complete = true,
+         .now = 2001},
+        {.id = ids[2],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "partial",
+         .is_complete = false,
+         .now = 2002},
+    };
+    wait_t w = {0};
+    ad_store_messages_insert(f->st, v, 3, on_done, &w);
+    wait_for(f, &w);
+    assert_int_equal(w.rc, 0);
+    json_t *page = NULL;
+    assert_int_equal(ad_store_message_page(f->st, f->ag, 10, NULL, &page), 0);
+    json_t *msgs = json_object_get(page, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    for (int i = 0; i < 3; i++) {
+        json_t *m = json_array_get(msgs, 2 - (size_t)i); /* newest first */
+        json_t *want = ad_store_message_json(&v[i]);
+        assert_true(json_equal(m, want));
+        json_decref(want);
+    }
+    json_decref(page);
+
+    /* all or none: a duplicate id fails the batch and stores nothing */
+    char fresh[AD_ID_MAX];
+    ad_id_new("msg", fresh);
+    ad_store_message_t bad[2] = {
+        {.id = fresh,
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "user",
+         .content = "x",
+         .now = 3000},
+        {.id = ids[0],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "user",
+         .content = "dup",
+         .now = 3001},
+    };
+    wait_t w2 = {0};
+    ad_store_messages_insert(f->st, bad, 2, on_done, &w2);
+    wait_for(f, &w2);
+    assert_int_equal(w2.rc, AD_EEXIST);
+    assert_int_equal(ad_store_message_page(f->st, f->ag, 10, NULL, &page), 0);
+    assert_int_equal(json_array_size(json_object_get(page, "messages")), 3);
+    json_decref(page);
+}
+
+static void reconcile_marks_left_runs_lost(void **state)
+{
+    fixture_t *f = *state;
+    char run[AD_ID_MAX];
+    ad_id_new("run", run);
+    ad_store_run_start_t s = {.now = 1000, .pid = 77};
+    snprintf(s.id, sizeof(s.id), "%s", run);
+    snprintf(s.agent_id, sizeof(s.agent_id), "%s", f->ag);
+    assert_int_equal(start_sync(f, &s, NULL), 0);
+    /* a second agent shown waiting without a run */
+    char other[AD_ID_MAX];
+    ad_id_new("ag", other);
+    assert_int_equal(
+        op_sync(f, ad_store_op_agent_insert,
+                json_pack("{s:s, s:s, s:s, s:s, s:[], s:s, s:I}", "id", other, "worktreeId", f->wt,
+                          "name", "b", "mode", "regular", "permissions", "executor", "claude",
+                          "now", (json_int_t)1000)),
+        0);
+    ad_store_agent_runtime_t rt = {
+        .now = 1100, .status = AD_AGENT_STATUS_WAITING, .context_level = -1};
+    snprintf(rt.id, sizeof(rt.id), "%s", other);
+    assert_int_equal(runtime_sync(f, &rt), 0);
+
+    wait_t w = {0};
+    ad_store_runs_reconcile(f->st, 4000, "lost: test", on_result, &w);
+    wait_for(f, &w);
+    assert_int_equal(w.rc, 0);
+    json_t *runs = json_object_get(w.result, "runs");
+    assert_int_equal(json_array_size(runs), 1);
+    assert_string_equal(sget(json_array_get(runs, 0), "id"), run);
+    assert_string_equal(sget(json_array_get(runs, 0), "agentId"), f->ag);
+    assert_int_equal(iget(json_array_get(runs, 0), "startedAt"), 1000);
+    json_t *agents = json_object_get(w.result, "agents");
+    assert_int_equal(json_array_size(agents), 1);
+    json_t *a = agent_row(f, f->ag);
+    assert_true(json_equal(json_array_get(agents, 0), a));
+    assert_string_equal(sget(a, "status"), "error");
+    assert_null(json_object_get(a, "pid"));
+    assert_string_equal(sget(json_object_get(a, "state"), "statusReason"), "lost: test");
+    json_decref(a);
+    json_decref(w.result);
+    json_t *r = run_row(f, run);
+    assert_string_equal(sget(r, "status"), "lost");
+    assert_int_equal(iget(r, "durationMs"), 3000);
+    json_decref(r);
+    a = agent_row(f, other);
+    assert_string_equal(sget(a, "status"), "error");
+    json_decref(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(status_names_match_the_schema),
+        cmocka_unit_test_setup_teardown(run_start_and_end_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_writes_refuse_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(agent_runtime_changes_only_what_is_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_messages_read_back_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(reconcile_marks_left_runs_lost, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
