@@ -66,6 +66,9 @@ typedef struct {
     const char *prompt;         /* NULL or "": none (claude then waits on stdin) */
     const char *const *command; /* AD_EXEC_COMMAND only: argv, command[0] = program */
     size_t ncommand;
+    /* The allow_root_auto setting: claude in auto mode when agentd runs as
+     * root needs IS_SANDBOX=1, which only this lets agentd set. */
+    bool allow_root_auto;
 } ad_agent_spec_t;
 
 /* How to launch one run. Owns everything; release with ad_launch_cleanup(). */
@@ -92,7 +95,8 @@ typedef struct {
  *   claude : claude -p --output-format stream-json --input-format stream-json
  *            --verbose --include-partial-messages [--permission-mode plan |
  *            --dangerously-skip-permissions (+ IS_SANDBOX=1 in env when agentd
- *            runs as root, which the CLI otherwise refuses)] [--allowedTools
+ *            runs as root and spec->allow_root_auto; as root without it the
+ *            launch is refused with AD_EPERM)] [--allowedTools
  *            A,B] [--model M] [--resume ID]; the prompt is the first stdin
  *            line (ad_claude_user_line), interactive.
  *   codex  : codex exec --json [--model M] [--sandbox read-only | --full-auto |

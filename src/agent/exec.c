@@ -167,8 +167,17 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, strv_t *argv,
         strv_push(argv, "--permission-mode");
         strv_push(argv, "plan");
     } else if (spec->mode == AD_MODE_AUTO) {
+        /* The CLI refuses this flag as root unless told it is sandboxed;
+         * saying so is the owner's decision (setting allow_root_auto). */
+        if (as_root && !spec->allow_root_auto) {
+            snprintf(err, errsz,
+                     "auto mode as root is off: agentd runs as root, and Claude Code may "
+                     "then skip permissions only inside a sandbox. Run agentd as a normal "
+                     "user, or set allow_root_auto (PATCH /api/settings) if this machine is "
+                     "a sandbox");
+            return AD_EPERM;
+        }
         strv_push(argv, "--dangerously-skip-permissions");
-        /* The CLI refuses this flag as root unless told it is sandboxed. */
         if (as_root) {
             strv_push(env, "IS_SANDBOX=1");
         }

@@ -64,6 +64,15 @@ bool ad_api_require(ad_req_t *r, ad_scope_t scope, const char *what)
     return false;
 }
 
+bool ad_api_require_owner(ad_req_t *r, const char *what)
+{
+    if (ad_api_who(r)->owner) {
+        return true;
+    }
+    ad_res_error(r, 403, "FORBIDDEN", NULL, "only the owner %s", what);
+    return false;
+}
+
 static const char *kind_name(ad_api_kind_t kind)
 {
     static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run"};

@@ -24,6 +24,9 @@
 const ad_principal_t *ad_api_who(const ad_req_t *r);
 /* Answers 403 and returns false unless r's principal has scope. */
 bool ad_api_require(ad_req_t *r, ad_scope_t scope, const char *what);
+/* Answers 403 "only the owner <what>" and returns false unless r's
+ * principal is the daemon's owner (daemon-wide things: settings, orgs). */
+bool ad_api_require_owner(ad_req_t *r, const char *what);
 
 /* Kinds of rows that belong to an organisation. */
 typedef enum {

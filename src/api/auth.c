@@ -243,8 +243,7 @@ static void org_created(int rc, json_t *result, void *ud)
 static void org_create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    if (!ad_api_who(r)->owner) {
-        ad_res_error(r, 403, "FORBIDDEN", NULL, "only the owner makes organisations");
+    if (!ad_api_require_owner(r, "makes organisations")) {
         return;
     }
     json_t *body = ad_req_json(r);

@@ -19,6 +19,9 @@ static void page(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+        return;
+    }
     int limit = PAGE_DEFAULT;
     const char *ls = ad_req_query(r, "limit");
     if (ls != NULL && ls[0] != '\0') {
@@ -63,6 +66,7 @@ typedef struct {
     char *tool_text[2];
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
+    char org[AD_ID_MAX]; /* the agent's organisation, for the event */
     ad_store_message_t m;
 } msg_write_t;
 
@@ -100,7 +104,7 @@ static void msg_done(int rc, void *ctx)
     e = e ? e : ad_buf_putc(&text, '}');
     if (e == 0) {
         ad_api_publish_text(w->app, "message_created", text.data, text.len, "agent", w->m.agent_id,
-                            "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, NULL);
+                            "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, "org", w->org, NULL);
         ad_res_send(w->req, 201, "application/json", text.data + off, text.len - off - 1);
     } else {
         ad_api_fail(w->req, AD_EINTERNAL, "message", NULL);
@@ -135,11 +139,16 @@ static int text_or_json(ad_req_t *r, json_t *body, const char *key, const char *
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    char org[AD_ID_MAX];
+    if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), org)) {
+        return;
+    }
     json_t *body = ad_req_json(r);
     if (body == NULL) {
         return;
     }
     msg_write_t *w = ad_xcalloc(1, sizeof(*w));
+    memcpy(w->org, org, sizeof(w->org));
     w->app = app;
     w->req = r;
     w->body = body;

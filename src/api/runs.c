@@ -49,6 +49,9 @@ static void start(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+        return;
+    }
     bool failed = false;
     json_t *body = ad_api_body_optional(r, &failed);
     if (failed) {
@@ -83,6 +86,9 @@ static void stop(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+        return;
+    }
     bool force = false;
     if (ad_api_query_bool(r, "force", false, &force) != 0) {
         return;
@@ -95,6 +101,9 @@ static void stop(ad_req_t *r, void *ud)
 static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
 {
     const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+        return;
+    }
     int rc = pause ? ad_runner_pause(app->runner, id, on_agent_done, r)
                    : ad_runner_resume(app->runner, id, on_agent_done, r);
     if (rc == AD_ENOENT) {
@@ -128,6 +137,9 @@ static void message(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+        return;
+    }
     json_t *body = ad_req_json(r);
     if (body == NULL) {
         return;
@@ -169,15 +181,11 @@ static void runs_of_agent(ad_req_t *r, void *ud)
             return;
         }
     }
-    json_t *a = NULL;
-    int rc = ad_store_agent_get(app->store, id, &a);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "agent", id);
+    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
         return;
     }
-    json_decref(a);
     json_t *out = NULL;
-    rc = ad_store_run_list(app->store, id, (int)limit, &out);
+    int rc = ad_store_run_list(app->store, id, (int)limit, &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "runs", id);
         return;
@@ -189,6 +197,9 @@ static void run_get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_API_RUN, id, NULL)) {
+        return;
+    }
     json_t *run = NULL;
     int rc = ad_store_run_get(app->store, id, &run);
     if (rc != 0) {

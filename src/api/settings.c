@@ -31,6 +31,9 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void patch(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!ad_api_require_owner(r, "changes settings")) {
+        return;
+    }
     json_t *body = ad_req_json(r);
     if (body == NULL) {
         return;

@@ -6,7 +6,8 @@
  * binary frames are raw input; text frames are control messages,
  * {"type":"resize","rows":R,"cols":C} or {"type":"input","data":"…"}. The
  * socket closes with 1000 when the run ends, 4404 when the agent is not
- * running, 4409 when it has no terminal. Detaching leaves the agent running.
+ * running (or not the caller's), 4409 when it has no terminal, 4401/4403
+ * without credentials or scope. Detaching leaves the agent running.
  */
 #include "run/run.h"
 #include "api/api_int.h"
@@ -42,9 +43,18 @@ static void on_raw(const char *data, size_t len, void *ud)
 
 static void on_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
-    AD_UNUSED(upgrade);
     ad_app_t *app = ud;
     const char *id = ad_ws_param(ws, "id");
+    const char *reason = NULL;
+    int code = ad_auth_ws_refusal(upgrade, &reason);
+    if (code == 0 && ad_api_row_org(app, ad_api_who(upgrade), AD_API_AGENT, id, NULL) != 0) {
+        code = 4404; /* another org's agent is answered like a missing one */
+        reason = "agent not running";
+    }
+    if (code != 0) {
+        ad_ws_close(ws, code, reason);
+        return;
+    }
     term_t *t = ad_xcalloc(1, sizeof(*t));
     t->ws = ws;
     snprintf(t->agent_id, sizeof(t->agent_id), "%s", id != NULL ? id : "");
@@ -106,5 +116,7 @@ void ad_api_terminal_register(ad_app_t *app)
     if (app->runner == NULL) {
         return;
     }
-    ad_server_route_ws(app->server, "/ws/agents/:id/terminal", AD_ACCESS_ADMIN, NULL, &handler, app);
+    static const char *const protocols[] = {"bearer", NULL};
+    ad_server_route_ws(app->server, "/ws/agents/:id/terminal", AD_ACCESS_ADMIN, protocols, &handler,
+                       app);
 }

@@ -555,6 +555,10 @@ int ad_http_status_of(int err, const char **code)
         status = 422;
         c = "VALIDATION_ERROR";
         break;
+    case AD_EPERM:
+        status = 403;
+        c = "FORBIDDEN";
+        break;
     case AD_ECONSTRAINT:
         status = 422;
         c = "CONSTRAINT_VIOLATION";

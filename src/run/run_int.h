@@ -34,10 +34,11 @@
  * (about 1 MB of events), well past a healthy writer's. */
 #define AD_RUN_LIVE_BACKLOG_MAX 4096
 
-/* The topics a run's events go to: agent, run, workspace, and one extra. */
+/* The topics a run's events go to: agent, run, workspace, org (so only
+ * its organisation's subscribers get them), and one extra. */
 typedef struct {
-    char t[4][96];
-    const char *v[4];
+    char t[5][96];
+    const char *v[5];
     size_t n;
 } ad_run_topics_t;
 
@@ -119,7 +120,7 @@ struct ad_runner {
 /* ---- runner.c ----------------------------------------------------------------- */
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id);
 void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
-                        const char *ws);
+                        const char *ws, const char *org);
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src);
 /* Publishes payload to t's topics and releases it. */
 void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, json_t *payload);

@@ -49,8 +49,21 @@ static const char **str_array(json_t *a, size_t *n)
     return v;
 }
 
+/* Whether the boolean setting key is on (off when it cannot be read). */
+static bool setting_true(ad_store_t *st, const char *key)
+{
+    json_t *all = NULL;
+    if (ad_store_settings_get(st, &all) != 0) {
+        return false;
+    }
+    bool on = json_is_true(json_object_get(all, key));
+    json_decref(all);
+    return on;
+}
+
 /* Reads the agent and builds its launch. AD_ENOENT, AD_ESTATE (archived)
- * or AD_EINVAL (cannot be started as configured), with err set. */
+ * AD_EINVAL (cannot be started as configured) or AD_EPERM (refused by a
+ * setting), with err set. */
 static int load(ad_runner_t *r, const char *agent_id, const char *prompt, start_t *s, char *err,
                 size_t errsz)
 {
@@ -80,8 +93,11 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, start_
     spec->prompt = prompt;
     s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);
     spec->command = s->cmd;
-    if (ad_launch_build(spec, r->cfg, getenv("PATH"), &s->launch, err, errsz) != 0) {
-        return AD_EINVAL; /* 422: the agent cannot be started as configured */
+    spec->allow_root_auto = setting_true(r->store, "allow_root_auto");
+    rc = ad_launch_build(spec, r->cfg, getenv("PATH"), &s->launch, err, errsz);
+    if (rc != 0) {
+        /* 403 when refused by policy, else 422: cannot start as configured */
+        return rc == AD_EPERM ? AD_EPERM : AD_EINVAL;
     }
     if (s->path[0] == '\0') {
         snprintf(err, errsz, "agent %s has no worktree directory", agent_id);
@@ -120,7 +136,8 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     run->flush.data = run;
     snprintf(run->agent_id, sizeof(run->agent_id), "%s", agent_id);
     ad_id_new("run", run->run_id);
-    ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws);
+    ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws,
+                       json_string_value(json_object_get(s->agent, "orgId")));
     run->exec = s->spec.executor;
     run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
     run->parser = ad_parser_new(s->spec.executor);

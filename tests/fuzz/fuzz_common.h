@@ -33,7 +33,7 @@ static void fz_init(void)
     fz_cfg.ws_max_message_bytes = 65536;
     ad_log_set_level(AD_LOG_OFF);
     fz_srv = ad_server_new(uv_default_loop(), &fz_cfg);
-    ad_server_route(fz_srv, "GET", "/healthz", ad_http_healthz, NULL);
+    ad_server_route(fz_srv, "GET", "/healthz", AD_ACCESS_PUBLIC, ad_http_healthz, NULL);
     ad_test_routes_register(fz_srv);
 }
 

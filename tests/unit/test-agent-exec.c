@@ -104,8 +104,15 @@ static void claude_modes_permissions_resume_model(void **state)
     assert_int_equal(l.nenv, 0);
     ad_launch_cleanup(&l);
 
-    /* auto: skip permissions; as root the CLI needs IS_SANDBOX=1 */
+    /* auto as root: refused unless allow_root_auto; then IS_SANDBOX=1 */
     s.mode = AD_MODE_AUTO;
+    {
+        char why[512] = "";
+        assert_int_equal(launch_build(&s, &cfg, bindir, true, &l, why, sizeof(why)), AD_EPERM);
+        assert_non_null(strstr(why, "allow_root_auto"));
+        assert_null(l.argv);
+    }
+    s.allow_root_auto = true;
     build_ok(&s, true, &l);
     args_of(&l, args, sizeof(args));
     assert_non_null(strstr(args, " --dangerously-skip-permissions"));

@@ -32,7 +32,7 @@ static int setup(void **state)
     ad_log_set_level(AD_LOG_WARN);
     uv_loop_init(&loop);
     srv = ad_server_new(&loop, &cfg);
-    ad_server_route(srv, "GET", "/healthz", ad_http_healthz, NULL);
+    ad_server_route(srv, "GET", "/healthz", AD_ACCESS_PUBLIC, ad_http_healthz, NULL);
     ad_test_routes_register(srv);
     return 0;
 }
@@ -127,26 +127,29 @@ static void limits_answer_with_their_status(void **state)
 {
     AD_UNUSED(state);
     char big[2048];
-    int n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nX-Big: %01500d\r\n\r\n", 0);
+    int n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %01500d\r\n\r\n", 0);
     assert_true(n > 1500);
     status_is(big, 431, true);
     status_is("GET /healthz HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n"
               "G: 1\r\nH: 1\r\nI: 1\r\n\r\n",
               431, true);
     status_is("GET /healthz HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n"
-              "G: 1\r\nH: 1\r\n\r\n",
+              "G: 1\r\nHost: x\r\n\r\n",
               200, false);
-    n = snprintf(big, sizeof(big), "GET /healthz?x=%0150d HTTP/1.1\r\n\r\n", 0);
+    n = snprintf(big, sizeof(big), "GET /healthz?x=%0150d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     status_is(big, 414, true);
-    status_is("POST /test/echo HTTP/1.1\r\nContent-Length: 65\r\n\r\n", 413, true);
-    status_is("POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    /* HTTP/1.1 needs a Host (RFC 9112 3.2): without one the Host check
+     * could not be made. */
+    status_is("GET /healthz HTTP/1.1\r\n\r\n", 400, true);
+    status_is("POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n", 413, true);
+    status_is("POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
               "30\r\n012345678901234567890123456789012345678901234567\r\n"
               "30\r\n012345678901234567890123456789012345678901234567\r\n0\r\n\r\n",
               413, true);
     status_is("HELLO WORLD\r\n\r\n", 400, true);
-    status_is("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, true);
-    status_is("GET /%zz HTTP/1.1\r\n\r\n", 400, true);
-    status_is("POST /test/echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: teapot\r\n\r\nab", 417,
+    status_is("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, true);
+    status_is("GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, true);
+    status_is("POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: teapot\r\n\r\nab", 417,
               true);
 }
 
@@ -155,11 +158,11 @@ static void bodies_and_pipelining(void **state)
     AD_UNUSED(state);
     bool closed;
     const char *req =
-        "POST /test/echo HTTP/1.1\r\nContent-Type: text/plain\r\n"
+        "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
         "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
-        "GET /healthz HTTP/1.1\r\n\r\n"
-        "HEAD /healthz HTTP/1.1\r\n\r\n"
-        "POST /test/echo HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
     const char *out = roundtrip(req, strlen(req), &closed);
     const char *a = strstr(out, "\r\n\r\nabcde");
     const char *b = strstr(out, "\r\n\r\n{\"status\":\"ok\"}HTTP/1.1 200 OK");
@@ -170,7 +173,7 @@ static void bodies_and_pipelining(void **state)
     assert_true(a < b && b < c);
     assert_true(closed);
 
-    req = "POST /test/echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi";
+    req = "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi";
     out = roundtrip(req, strlen(req), &closed);
     assert_true(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0);
     assert_non_null(strstr(out, "\r\n\r\nhi"));
@@ -188,13 +191,13 @@ static void bodies_and_pipelining(void **state)
 static void routing_answers(void **state)
 {
     AD_UNUSED(state);
-    status_is("GET /test/items/7 HTTP/1.1\r\n\r\n", 200, false);
-    status_is("DELETE /test/items/7 HTTP/1.1\r\n\r\n", 404, false);
-    status_is("PATCH /test/items/7 HTTP/1.1\r\n\r\n", 405, false);
-    status_is("GET /api/nothing HTTP/1.1\r\n\r\n", 404, false);
-    status_is("OPTIONS /test/items/7 HTTP/1.1\r\n\r\n", 204, false);
-    status_is("GET /ws/echo HTTP/1.1\r\n\r\n", 426, false);
-    status_is("GET /anything/else HTTP/1.1\r\n\r\n", 200, false); /* the app's index.html */
+    status_is("GET /test/items/7 HTTP/1.1\r\nHost: x\r\n\r\n", 200, false);
+    status_is("DELETE /test/items/7 HTTP/1.1\r\nHost: x\r\n\r\n", 404, false);
+    status_is("PATCH /test/items/7 HTTP/1.1\r\nHost: x\r\n\r\n", 405, false);
+    status_is("GET /api/nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404, false);
+    status_is("OPTIONS /test/items/7 HTTP/1.1\r\nHost: x\r\n\r\n", 204, false);
+    status_is("GET /ws/echo HTTP/1.1\r\nHost: x\r\n\r\n", 426, false);
+    status_is("GET /anything/else HTTP/1.1\r\nHost: x\r\n\r\n", 200, false); /* the app's index.html */
 }
 
 int main(void)

@@ -435,7 +435,7 @@ static void sqlite_errors_map_to_ad_codes(void **state)
     /* A full disk: cap the file at its current size, then grow it. */
     assert_int_equal(run_sql(f, st, "PRAGMA max_page_count = 1"), 0);
     assert_int_equal(run_sql(f, st,
-                             "INSERT INTO crews VALUES ('cr_big', hex(zeroblob(200000)), "
+                             "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_big', hex(zeroblob(200000)), "
                              "0, 0)"),
                      AD_EFULL);
     /* Reads keep working after a full disk. */
@@ -457,7 +457,7 @@ static int busy_job(ad_store_tx_t *tx, void *ctx)
 {
     AD_UNUSED(ctx);
     sqlite3 *db = tx->db;
-    return ad_store_exec(db, "INSERT INTO crews VALUES ('cr_busy', 'b', 0, 0)");
+    return ad_store_exec(db, "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_busy', 'b', 0, 0)");
 }
 
 static void busy_database_is_retried_within_a_bound(void **state)
@@ -563,7 +563,7 @@ static void heavy_reads_run_on_the_pool(void **state)
     fixture_t *f = *state;
     ad_store_t *st = open_ok(f);
     assert_int_equal(run_sql(f, st,
-                             "INSERT INTO crews VALUES ('cr_a', 'a', 0, 0), "
+                             "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_a', 'a', 0, 0), "
                              "('cr_b', 'b', 0, 0)"),
                      0);
     int n = -1;

@@ -136,8 +136,15 @@ static void workspaces_and_worktrees(void **state)
                    NULL),
         AD_EEXIST);
     json_t *l = NULL;
-    assert_int_equal(ad_store_workspace_list(f->st, &l), 0);
+    assert_int_equal(ad_store_workspace_list(f->st, "", &l), 0);
     assert_int_equal(json_array_size(json_object_get(l, "workspaces")), 1);
+    json_decref(l);
+    /* An org filter sees its own rows only. */
+    assert_int_equal(ad_store_workspace_list(f->st, "org_default", &l), 0);
+    assert_int_equal(json_array_size(json_object_get(l, "workspaces")), 1);
+    json_decref(l);
+    assert_int_equal(ad_store_workspace_list(f->st, "org_other", &l), 0);
+    assert_int_equal(json_array_size(json_object_get(l, "workspaces")), 0);
     json_decref(l);
     assert_int_equal(ad_store_worktree_get(f->st, wt2, &l), AD_ENOENT);
 
@@ -165,7 +172,7 @@ static void workspaces_and_worktrees(void **state)
     assert_string_equal(sget(r, "worktree", "sortMode"), "name");
     assert_string_equal(sget(r, "worktree", "branch"), "feat");
     json_decref(r);
-    assert_int_equal(ad_store_worktree_list(f->st, ws, &l), 0);
+    assert_int_equal(ad_store_worktree_list(f->st, ws, "", &l), 0);
     json_t *arr = json_object_get(l, "worktrees");
     assert_int_equal(json_array_size(arr), 2);
     assert_string_equal(sget(json_array_get(arr, 0), NULL, "id"), wt); /* main first */
@@ -204,7 +211,7 @@ static void agents_lifecycle(void **state)
     /* Exactly the agent fields: optional ones absent when unset. */
     const char *keys[] = {"id",       "worktreeId",  "name",         "status",    "contextLevel",
                           "mode",     "permissions", "displayOrder", "createdAt", "updatedAt",
-                          "executor", "crewId",      "state"};
+                          "executor", "crewId",      "state",        "orgId"};
     assert_int_equal(json_object_size(g), AD_ARRAY_LEN(keys));
     for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
         if (json_object_get(g, keys[i]) == NULL) {
@@ -218,7 +225,7 @@ static void agents_lifecycle(void **state)
 
     /* Free order follows displayOrder; name order when the worktree says so. */
     json_t *l = NULL;
-    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, &l), 0);
+    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, "", &l), 0);
     json_t *arr = json_object_get(l, "agents");
     assert_string_equal(sget(json_array_get(arr, 0), NULL, "id"), a);
     assert_string_equal(sget(json_array_get(arr, 2), NULL, "id"), c);
@@ -228,12 +235,12 @@ static void agents_lifecycle(void **state)
                    json_pack("{s:s, s:s, s:I}", "id", wt, "sortMode", "name", "now", (json_int_t)3),
                    NULL),
         0);
-    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, &l), 0);
+    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, "", &l), 0);
     arr = json_object_get(l, "agents");
     assert_string_equal(sget(json_array_get(arr, 0), NULL, "name"), "alpha");
     assert_string_equal(sget(json_array_get(arr, 1), NULL, "name"), "Mid");
     json_decref(l);
-    assert_int_equal(ad_store_agent_list(f->st, "wt_nope", NULL, false, &l), AD_ENOENT);
+    assert_int_equal(ad_store_agent_list(f->st, "wt_nope", NULL, false, "", &l), AD_ENOENT);
 
     /* Update: partial, crewId cleared by null. */
     json_t *r = NULL;
@@ -269,10 +276,10 @@ static void agents_lifecycle(void **state)
     json_decref(r);
     assert_int_equal(ad_store_agent_check_startable(f->st, a), AD_ESTATE);
     assert_int_equal(ad_store_agent_check_startable(f->st, "ag_nope"), AD_ENOENT);
-    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, &l), 0);
+    assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, "", &l), 0);
     assert_int_equal(json_array_size(json_object_get(l, "agents")), 2);
     json_decref(l);
-    assert_int_equal(ad_store_agent_list(f->st, NULL, NULL, true, &l), 0);
+    assert_int_equal(ad_store_agent_list(f->st, NULL, NULL, true, "", &l), 0);
     assert_int_equal(json_array_size(json_object_get(l, "agents")), 3);
     json_decref(l);
     assert_int_equal(write_sync(f, ad_store_op_agent_restore,
