@@ -17,9 +17,9 @@
 
 static void set_cookie(ad_req_t *r, const char *value, int64_t max_age)
 {
-    char c[256];
-    snprintf(c, sizeof(c), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
-             AD_AUTH_COOKIE, value, (long long)max_age, ad_req_is_tls(r) ? "; Secure" : "");
+    char c[256], name[32];
+    ad_auth_cookie_name(r, name, sizeof(name));
+    snprintf(c, sizeof(c), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", name, value, (long long)max_age, ad_req_is_tls(r) ? "; Secure" : "");
     ad_res_header(r, "Set-Cookie", c);
 }
 

@@ -176,7 +176,9 @@ static void wt_setup_done(const ad_git_result_t *res, void *ud)
     if (res->rc == 0) {
         setup = json_deep_copy(res->data);
         json_t *code = json_object_get(setup, "exitCode");
-        bool ok = json_is_integer(code) && json_integer_value(code) == 0;
+        const char *cmd = ad_api_jstr(setup, "command");
+        bool ran = cmd != NULL && cmd[0] != '\0'; /* files only: nothing to fail */
+        bool ok = !ran || (json_is_integer(code) && json_integer_value(code) == 0);
         json_object_set_new(setup, "state", json_string(ok ? "succeeded" : "failed"));
     } else {
         setup = json_pack("{s:s, s:s}", "state", "failed", "error", res->err.msg);
@@ -625,6 +627,77 @@ static void wt_setup_get(ad_req_t *req, void *ud)
     json_decref(wt);
 }
 
+static void wt_setup_marked(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (rc != 0) {
+        ad_api_fail(c->req, rc, "worktree", c->id);
+        json_decref(result);
+        ad_api_gctx_free(c);
+        return;
+    }
+    ad_api_publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
+    json_decref(result);
+    ad_res_json(c->req, 202, json_pack("{s:s, s:{s:s}}", "worktreeId", c->id, "setup", "state",
+                                       "running"));
+    c->req = NULL;
+    wt_run_setup(c);
+}
+
+/* POST /api/worktrees/:id/setup {approve?}: runs the workspace's setup
+ * (files, then command) again in this worktree. A command nobody approved
+ * runs only with approve: true, which approves it; else 409 with the
+ * command, so the UI can show it first. 202 {worktreeId, setup}; the
+ * outcome arrives as worktree_updated. */
+static void wt_setup_run(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    bool failed = false, approve = false;
+    json_t *body = ad_api_body_optional(req, &failed);
+    json_t *wt = NULL, *ws = NULL, *setup = NULL;
+    if (failed || ad_api_bool(req, body, "approve", &approve, NULL) != 0 ||
+        !ad_api_need_store(app, req) || (wt = ad_api_load_worktree(app, req)) == NULL) {
+        goto out;
+    }
+    int rc = ad_store_git_workspace_get(app->store, ad_api_jstr(wt, "workspaceId"), &ws);
+    if (rc != 0) {
+        ad_res_error_code(req, rc, NULL, "cannot read the worktree's workspace");
+        goto out;
+    }
+    setup = ad_api_setup_view(ws);
+    const char *cmd = ad_api_jstr(setup, "setupCommand");
+    if (!setup_configured(setup)) {
+        ad_res_error(req, 409, "CONFLICT", NULL, "the workspace has no setup to run");
+        goto out;
+    }
+    if (cmd != NULL && cmd[0] != '\0' &&
+        !json_is_true(json_object_get(setup, "setupCommandApproved"))) {
+        if (!approve) {
+            ad_res_error(req, 409, "SETUP_NOT_APPROVED", json_pack("{s:s}", "setupCommand", cmd),
+                         "the setup command runs only once approved: send approve: true");
+            goto out;
+        }
+        ad_store_setup_command_approve(app->store, ad_api_jstr(ws, "id"), cmd, NULL, NULL);
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    snprintf(c->id, sizeof(c->id), "%s", ad_api_jstr(wt, "id"));
+    c->ws = ws;
+    c->wt = wt;
+    c->setup = setup;
+    ws = wt = setup = NULL;
+    /* The row says running first, so a reader never sees the last outcome
+     * as this run's. */
+    ad_store_worktree_setup_t row = {.now = ad_wall_ms(),
+                                     .setup = json_pack("{s:s}", "state", "running")};
+    snprintf(row.id, sizeof(row.id), "%s", c->id);
+    ad_store_worktree_setup_save(app->store, &row, wt_setup_marked, c);
+out:
+    json_decref(body);
+    json_decref(wt);
+    json_decref(ws);
+    json_decref(setup);
+}
+
 void ad_api_worktrees_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
@@ -639,4 +712,5 @@ void ad_api_worktrees_register(ad_app_t *app)
     ad_server_route(s, "GET", "/api/worktrees/:id/status", AD_ACCESS_READ, wt_status, app);
     ad_server_route(s, "GET", "/api/worktrees/:id/diff", AD_ACCESS_READ, wt_diff, app);
     ad_server_route(s, "GET", "/api/worktrees/:id/setup", AD_ACCESS_READ, wt_setup_get, app);
+    ad_server_route(s, "POST", "/api/worktrees/:id/setup", AD_ACCESS_ADMIN, wt_setup_run, app);
 }

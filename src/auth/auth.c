@@ -449,10 +449,24 @@ static bool cookie_value(const char *header, const char *name, char *out, size_t
     return false;
 }
 
+void ad_auth_cookie_name(const ad_req_t *r, char *out, size_t outsz)
+{
+    const char *host = ad_req_header(r, "host");
+    const char *colon = host != NULL ? strrchr(host, ':') : NULL;
+    if (colon != NULL && strchr(colon, ']') == NULL && colon[1] != '\0' &&
+        strspn(colon + 1, "0123456789") == strlen(colon + 1) && strlen(colon + 1) <= 5) {
+        snprintf(out, outsz, "%s_%s", AD_AUTH_COOKIE, colon + 1);
+    } else {
+        snprintf(out, outsz, "%s", AD_AUTH_COOKIE);
+    }
+}
+
 bool ad_auth_cookie(const ad_req_t *r, char *out, size_t outsz)
 {
     const char *h = ad_req_header(r, "cookie");
-    return h != NULL && cookie_value(h, AD_AUTH_COOKIE, out, outsz);
+    char name[32];
+    ad_auth_cookie_name(r, name, sizeof(name));
+    return h != NULL && cookie_value(h, name, out, outsz);
 }
 
 void ad_auth_logout(ad_auth_t *a, const ad_req_t *r)

@@ -100,6 +100,10 @@ void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
 
 /* ---- sessions ------------------------------------------------------------------- */
 #define AD_AUTH_COOKIE "agentd_session"
+/* The session cookie's name for r: AD_AUTH_COOKIE, then "_<port>" when the
+ * Host names a port. Browsers send a host's cookies to every port, so two
+ * daemons on one machine would otherwise log each other out. */
+void ad_auth_cookie_name(const ad_req_t *r, char *out, size_t outsz);
 /* Checks token (the owner's or an API token) and makes a session for it:
  * cb gets {cookie (the value to set), maxAge (s), principal {...}}.
  * Returns AD_EPERM for a bad token (counted against peer, the remote

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 
 #define CREW_SELECT                                                                                \
-    "SELECT c.id, c.name, c.created_at, c.updated_at, c.org_id, "                                            \
+    "SELECT c.id, c.name, c.created_at, c.updated_at, "                                            \
     "COALESCE(SUM(a.status = 'running'), 0), "                                                     \
-    "COALESCE(SUM(a.status IN ('waiting', 'idle', 'paused')), 0), COUNT(a.id) "                    \
+    "COALESCE(SUM(a.status IN ('waiting', 'idle', 'paused')), 0), COUNT(a.id), c.org_id "          \
     "FROM crews c LEFT JOIN agents a ON a.crew_id = c.id AND a.deleted_at IS NULL "
 
 static const char SQL_CREW_LIST[] = CREW_SELECT "WHERE ?1 = '' OR c.org_id = ?1 "
@@ -30,10 +30,11 @@ static json_t *crew_row(sqlite3_stmt *st)
     const char *status = sqlite3_column_int64(st, 4) > 0   ? "busy"
                          : sqlite3_column_int64(st, 5) > 0 ? "available"
                                                            : "offline";
-    return json_pack(
-        "{s:s, s:s, s:s, s:I, s:s, s:s}", "id", (const char *)sqlite3_column_text(st, 0), "name",
-        (const char *)sqlite3_column_text(st, 1), "status", status, "agentCount",
-        (json_int_t)sqlite3_column_int64(st, 6), "createdAt", created, "updatedAt", updated);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "id",
+                     (const char *)sqlite3_column_text(st, 0), "name",
+                     (const char *)sqlite3_column_text(st, 1), "status", status, "agentCount",
+                     (json_int_t)sqlite3_column_int64(st, 6), "createdAt", created, "updatedAt",
+                     updated, "orgId", (const char *)sqlite3_column_text(st, 7));
 }
 
 int ad_store_crew_list(ad_store_t *st, const char *org, json_t **out)

@@ -13,7 +13,13 @@ after(async () => { await d.cleanup(); });
 
 const FIELDS = ['id', 'worktreeId', 'name', 'status', 'contextLevel', 'mode', 'permissions',
   'displayOrder', 'pid', 'sessionId', 'createdAt', 'updatedAt', 'startedAt', 'stoppedAt',
-  'deletedAt', 'parentAgentId', 'executor', 'crewId', 'state'];
+  'deletedAt', 'parentAgentId', 'executor', 'crewId', 'state', 'orgId'];
+
+async function makeCrew(name) {
+  const r = await d.req('POST', '/api/crews', { name });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.id || r.body.crew.id;
+}
 
 test('create with defaults returns exactly the agent fields', async () => {
   const { wt } = await makeWorkspace(d);
@@ -33,12 +39,16 @@ test('create with defaults returns exactly the agent fields', async () => {
   assert.equal(a.deletedAt, undefined);
   assert.equal(a.ignoredField, undefined);
 
-  const b = await makeAgent(d, wt.id, { name: 'Builder', mode: 'plan', permissions: ['read', 'write'], executor: 'codex', crewId: 'cr_1' });
+  assert.equal(a.orgId, 'org_default');
+  const crew = await makeCrew('builders');
+  // A crew must exist (in the agent's organisation).
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt.id, crewId: 'cr_nope' }), 422, 'VALIDATION_ERROR', 'crewId');
+  const b = await makeAgent(d, wt.id, { name: 'Builder', mode: 'plan', permissions: ['read', 'write'], executor: 'codex', crewId: crew });
   assert.equal(b.name, 'Builder');
   assert.equal(b.mode, 'plan');
   assert.deepEqual(b.permissions, ['read', 'write']);
   assert.equal(b.executor, 'codex');
-  assert.equal(b.crewId, 'cr_1');
+  assert.equal(b.crewId, crew);
   assert.equal(b.displayOrder, 1);
 
   const got = await d.req('GET', `/api/agents/${b.id}`);
@@ -86,7 +96,8 @@ test('list filters: worktree, status, includeDeleted', async () => {
 
 test('patch updates only what is given', async () => {
   const { wt } = await makeWorkspace(d);
-  const a = await makeAgent(d, wt.id, { name: 'one', crewId: 'cr_x' });
+  const crew = await makeCrew('patchers');
+  const a = await makeAgent(d, wt.id, { name: 'one', crewId: crew });
   const p = await d.req('PATCH', `/api/agents/${a.id}`, { name: 'two', mode: 'auto', permissions: ['read', 'execute'], displayOrder: 9, status: 'running' });
   assert.equal(p.status, 200);
   assert.equal(p.body.name, 'two');
@@ -94,7 +105,7 @@ test('patch updates only what is given', async () => {
   assert.deepEqual(p.body.permissions, ['read', 'execute']);
   assert.equal(p.body.displayOrder, 9);
   assert.equal(p.body.status, 'finished'); // not patchable: ignored
-  assert.equal(p.body.crewId, 'cr_x');
+  assert.equal(p.body.crewId, crew);
   assert.ok(p.body.updatedAt >= a.updatedAt);
   const cleared = await d.req('PATCH', `/api/agents/${a.id}`, { crewId: null });
   assert.equal(cleared.body.crewId, null);

@@ -19,7 +19,7 @@ test('a slow consumer is cut off with overflow/1013; a fast one gets everything'
     fast.send('subscribe', { topics: ['load'] });
     await fast.next('subscribed');
 
-    const slow = await RawWs.open(d.url, '/ws');
+    const slow = await RawWs.open(d.url, '/ws', `Authorization: Bearer ${d.token}\r\n`);
     const sub = JSON.stringify({ type: 'subscribe', payload: { topics: ['load'] } });
     slow.send(0x1, Buffer.from(sub));
     const ack = await slow.nextData(5000);

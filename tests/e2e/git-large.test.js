@@ -34,9 +34,9 @@ function makeLargeRepo() {
   return fx;
 }
 
-function request(agent, port, method, urlPath) {
+function request(agent, port, method, urlPath, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { body += c; });
@@ -58,7 +58,7 @@ test('a 100,000-file status does not stall other clients', { timeout: 600000 }, 
     const port = Number(new URL(d.url).port);
     const slowAgent = new http.Agent({ keepAlive: true });
     const fastAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const wsRes = await fetch(d.url + '/api/workspaces', {
+    const wsRes = await d.fetch(d.url + '/api/workspaces', {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ path: repo }),
     });
@@ -67,7 +67,7 @@ test('a 100,000-file status does not stall other clients', { timeout: 600000 }, 
     assert.strictEqual((await request(fastAgent, port, 'GET', '/healthz')).status, 200);
 
     let statusDone = false;
-    const slow = request(slowAgent, port, 'GET', `/api/worktrees/${main.id}/status`)
+    const slow = request(slowAgent, port, 'GET', `/api/worktrees/${main.id}/status`, d.authHeaders)
       .then((r) => { statusDone = true; return r; });
     let before = 0;
     let total = 0;
@@ -90,7 +90,7 @@ test('a 100,000-file status does not stall other clients', { timeout: 600000 }, 
 
     // The diff of the same tree lists just the two files.
     const diff = JSON.parse((await request(slowAgent, port, 'GET',
-      `/api/worktrees/${main.id}/diff`)).body);
+      `/api/worktrees/${main.id}/diff`, d.authHeaders)).body);
     assert.deepStrictEqual(diff.files.map((f) => f.path).sort(),
       ['d07/s3/f307.txt', 'd99/untracked.txt']);
     slowAgent.destroy();

@@ -14,7 +14,7 @@ const { execFileSync } = require('node:child_process');
 const { git, makeRepo } = require('./lib/gitrepo');
 
 async function call(d, method, url, body) {
-  const res = await fetch(d.url + url, {
+  const res = await d.fetch(d.url + url, {
     method,
     headers: body !== undefined ? { 'content-type': 'application/json' } : {},
     body: body !== undefined ? JSON.stringify(body) : undefined,
@@ -167,8 +167,12 @@ test('worktree names and branches are validated; conflicts are refused', async (
     r = await call(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'dup', branch: 'other', createBranch: true });
     assert.strictEqual(r.status, 409, r.text);
-    const bodyless = await fetch(d.url + '/api/worktrees', { method: 'POST', body: '{nope' });
+    const bodyless = await d.fetch(d.url + '/api/worktrees',
+      { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
     assert.strictEqual(bodyless.status, 400);
+    // Not said to be JSON: refused before it is read (no cross-site simple POST).
+    const plain = await d.fetch(d.url + '/api/worktrees', { method: 'POST', body: '{nope' });
+    assert.strictEqual(plain.status, 415);
   });
 });
 
@@ -371,29 +375,79 @@ test('a workspace\'s setup copies files and runs its command in new worktrees', 
     r = await call(d, 'GET', `/api/workspaces/${ws.id}/setup`);
     assert.strictEqual(r.body.setupCommand, 'cat .env; echo ran > ran.txt');
 
+    // A command nobody approved is not run: the answer shows it, the
+    // files are still copied.
     r = await call(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 's1', branch: 's1', createBranch: true });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.setup.state, 'running');
+    assert.strictEqual(r.body.setupCommandNeedsApproval, true);
+    assert.strictEqual(r.body.setupCommand, 'cat .env; echo ran > ran.txt');
     const wt = r.body;
-    let outcome = null;
-    for (let i = 0; i < 200; i++) {
-      r = await call(d, 'GET', `/api/worktrees/${wt.id}/setup`);
-      outcome = r.body.setup;
-      if (outcome && outcome.state !== 'running') break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    let outcome = await setupOutcome(d, wt.id);
+    assert.strictEqual(outcome.state, 'succeeded', JSON.stringify(outcome));
+    assert.strictEqual(outcome.commandNeedsApproval, true);
+    assert.deepStrictEqual(outcome.copied, ['.env']);
+    assert.deepStrictEqual(outcome.missing, ['missing.txt']);
+    assert.ok(!fs.existsSync(path.join(wt.path, 'ran.txt')), 'an unapproved command ran');
+
+    // Running it needs the approval said out loud.
+    r = await call(d, 'POST', `/api/worktrees/${wt.id}/setup`, {});
+    assert.strictEqual(r.status, 409, r.text);
+    assert.strictEqual(r.body.error.code, 'SETUP_NOT_APPROVED');
+    assert.strictEqual(r.body.error.details.setupCommand, 'cat .env; echo ran > ran.txt');
+    r = await call(d, 'POST', `/api/worktrees/${wt.id}/setup`, { approve: true });
+    assert.strictEqual(r.status, 202, r.text);
+    outcome = await setupOutcome(d, wt.id);
     assert.strictEqual(outcome.state, 'succeeded', JSON.stringify(outcome));
     assert.strictEqual(outcome.exitCode, 0);
     assert.match(outcome.output, /SECRET=42/);
-    assert.deepStrictEqual(outcome.copied, ['.env']);
-    assert.deepStrictEqual(outcome.missing, ['missing.txt']);
     assert.strictEqual(fs.readFileSync(path.join(wt.path, 'ran.txt'), 'utf8'), 'ran\n');
     // The copied file is untracked: the worktree is dirty on purpose.
     r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.strictEqual(r.body.untracked, 2);
+    r = await call(d, 'GET', `/api/workspaces/${ws.id}/setup`);
+    assert.strictEqual(r.body.setupCommandApproved, true, r.text);
+
+    // Approved: the next worktree runs it without asking.
+    r = await call(d, 'POST', '/api/worktrees',
+      { workspaceId: ws.id, name: 's2', branch: 's2', createBranch: true });
+    assert.strictEqual(r.status, 201, r.text);
+    assert.strictEqual(r.body.setupCommandNeedsApproval, undefined);
+    outcome = await setupOutcome(d, r.body.id);
+    assert.strictEqual(outcome.exitCode, 0, JSON.stringify(outcome));
+    assert.ok(fs.existsSync(path.join(r.body.path, 'ran.txt')));
+
+    // A changed command needs a new approval.
+    r = await call(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
+      { setupFiles: ['.env'], setupCommand: 'echo changed > changed.txt' });
+    assert.strictEqual(r.status, 200, r.text);
+    r = await call(d, 'POST', '/api/worktrees',
+      { workspaceId: ws.id, name: 's3', branch: 's3', createBranch: true });
+    assert.strictEqual(r.body.setupCommandNeedsApproval, true, r.text);
+    await setupOutcome(d, r.body.id);
+    assert.ok(!fs.existsSync(path.join(r.body.path, 'changed.txt')));
+    // runSetupCommand: true on create approves and runs it at once.
+    r = await call(d, 'POST', '/api/worktrees',
+      { workspaceId: ws.id, name: 's4', branch: 's4', createBranch: true, runSetupCommand: true });
+    assert.strictEqual(r.status, 201, r.text);
+    outcome = await setupOutcome(d, r.body.id);
+    assert.strictEqual(outcome.exitCode, 0, JSON.stringify(outcome));
+    assert.ok(fs.existsSync(path.join(r.body.path, 'changed.txt')));
   });
 });
+
+// Polls a worktree's setup until it is no longer running.
+async function setupOutcome(d, id) {
+  let outcome = null;
+  for (let i = 0; i < 200; i++) {
+    const r = await call(d, 'GET', `/api/worktrees/${id}/setup`);
+    outcome = r.body.setup;
+    if (outcome && outcome.state !== 'running') break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return outcome;
+}
 
 test('--worktree-base puts new worktrees under one folder', async () => {
   const base = fs.realpathSync(daemon.tmpDir('agentd-wtbase-'));
@@ -448,7 +502,7 @@ test('a running setup command does not hold up shutdown', async () => {
       { setupCommand: 'echo started; sleep 120' });
     assert.strictEqual(r.status, 200, r.text);
     r = await call(d, 'POST', '/api/worktrees',
-      { workspaceId: ws.id, name: 'slow', branch: 'slow', createBranch: true });
+      { workspaceId: ws.id, name: 'slow', branch: 'slow', createBranch: true, runSetupCommand: true });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.setup.state, 'running');
     // SIGTERM; the helper would SIGKILL after 30 s. A clean exit shows the

@@ -28,14 +28,14 @@ async function refused(data, status, code) {
   if (code) assert.equal(JSON.parse(rs[0].body).error.code, code);
   assert.equal(r.closed, true, 'the connection is closed');
   // and everyone else is still served
-  const ok = await fetch(`${d.url}/healthz`);
+  const ok = await d.fetch(`${d.url}/healthz`);
   assert.equal(ok.status, 200);
 }
 
 test('request line + headers over max-header-bytes: 431', async () => {
-  await refused(`GET /healthz HTTP/1.1\r\nX-Big: ${'a'.repeat(3000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE');
+  await refused(`GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(3000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE');
   // split over many small writes too
-  const parts = ['GET /healthz HTTP/1.1\r\n'];
+  const parts = ['GET /healthz HTTP/1.1\r\nHost: localhost\r\n'];
   for (let i = 0; i < 9; i++) parts.push(`X-${i}: ${'b'.repeat(300)}\r\n`, 5);
   parts.push('\r\n');
   await refused(parts, 431, 'HEADERS_TOO_LARGE');
@@ -44,24 +44,24 @@ test('request line + headers over max-header-bytes: 431', async () => {
 test('more headers than max-header-count: 431', async () => {
   let h = '';
   for (let i = 0; i < 11; i++) h += `X-${i}: 1\r\n`;
-  await refused(`GET /healthz HTTP/1.1\r\n${h}\r\n`, 431, 'TOO_MANY_HEADERS');
-  h = '';
-  for (let i = 0; i < 10; i++) h += `X-${i}: 1\r\n`;
-  const r = await exchange(d.url, `GET /healthz HTTP/1.1\r\n${h}\r\n`);
+  await refused(`GET /healthz HTTP/1.1\r\nHost: localhost\r\n${h}\r\n`, 431, 'TOO_MANY_HEADERS');
+  h = ''; // with the Host, exactly the limit
+  for (let i = 0; i < 9; i++) h += `X-${i}: 1\r\n`;
+  const r = await exchange(d.url, `GET /healthz HTTP/1.1\r\nHost: localhost\r\n${h}\r\n`);
   assert.equal(parseResponses(r.text)[0].status, 200);
 });
 
 test('URL over max-url-bytes: 414', async () => {
-  await refused(`GET /healthz?x=${'u'.repeat(300)} HTTP/1.1\r\n\r\n`, 414, 'URL_TOO_LONG');
+  await refused(`GET /healthz?x=${'u'.repeat(300)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 414, 'URL_TOO_LONG');
 });
 
 test('body over max-body-bytes: 413, by Content-Length or by chunks', async () => {
-  await refused('POST /test/echo HTTP/1.1\r\nContent-Length: 1001\r\n\r\n', 413, 'TOO_LARGE');
+  await refused('POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1001\r\n\r\n', 413, 'TOO_LARGE');
   const chunk = `200\r\n${'c'.repeat(512)}\r\n`;
-  await refused(['POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n', chunk, 20, chunk, 20, chunk], 413, 'TOO_LARGE');
+  await refused(['POST /test/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n', chunk, 20, chunk, 20, chunk], 413, 'TOO_LARGE');
   // Expect: 100-continue with a too-large body gets the 413 instead of a 100
-  await refused('POST /test/echo HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n', 413, 'TOO_LARGE');
-  const r = await fetch(`${d.url}/test/echo`, { method: 'POST', body: 'x'.repeat(1000) });
+  await refused('POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n', 413, 'TOO_LARGE');
+  const r = await d.fetch(`${d.url}/test/echo`, { method: 'POST', body: 'x'.repeat(1000) });
   assert.equal(r.status, 200);
   assert.equal((await r.text()).length, 1000);
 });
@@ -69,16 +69,16 @@ test('body over max-body-bytes: 413, by Content-Length or by chunks', async () =
 test('malformed requests: 400 and the connection is closed', async () => {
   const cases = [
     'NONSENSE\r\n\r\n',
-    'GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n',
-    'GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
-    'GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
-    'GET /%zz HTTP/1.1\r\n\r\n',
-    'GET /a%00b HTTP/1.1\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+    'GET /healthz HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    'GET /%zz HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    'GET /a%00b HTTP/1.1\r\nHost: localhost\r\n\r\n',
     'GET /healthz HTTP/1.1\r\nHost: a\x01b\r\n\r\n',
   ];
   for (const c of cases) await refused(c, 400, 'BAD_REQUEST');
   // a good request before the bad one is still answered first
-  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\n\r\nBROKEN\r\n\r\n', { quietMs: 1000 });
+  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nBROKEN\r\n\r\n', { quietMs: 1000 });
   const rs = parseResponses(r.text);
   assert.deepEqual(rs.map((x) => x.status), [200, 400]);
   assert.equal(r.closed, true);
@@ -93,12 +93,12 @@ test('a slowloris client (headers too slow) is dropped; others are served meanwh
   sock.on('close', () => { closed = true; });
   sock.on('error', () => {});
   await new Promise((r) => sock.on('connect', r));
-  sock.write('GET /healthz HTTP/1.1\r\n');
+  sock.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
   const t0 = Date.now();
   // one header byte every 100 ms: never finishes in time
   while (!closed && Date.now() - t0 < 5000) {
     sock.write('X');
-    const ok = await fetch(`${d.url}/healthz`);
+    const ok = await d.fetch(`${d.url}/healthz`);
     assert.equal(ok.status, 200);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -108,7 +108,7 @@ test('a slowloris client (headers too slow) is dropped; others are served meanwh
 });
 
 test('an idle keep-alive connection is closed after idle-timeout-ms', async () => {
-  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\n\r\n', { quietMs: 3000 });
+  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 3000 });
   assert.equal(parseResponses(r.text).length, 1);
   assert.equal(r.closed, true);
   // a connection that never sends anything is closed too (header timeout)
@@ -129,7 +129,7 @@ test('connections over max-connections are refused with 503; existing ones keep 
       socks.push(s);
     }
     await new Promise((r) => setTimeout(r, 100));
-    const extra = await exchange(c.url, 'GET /healthz HTTP/1.1\r\n\r\n', { quietMs: 1000 });
+    const extra = await exchange(c.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 1000 });
     const rs = parseResponses(extra.text);
     assert.equal(rs[0].status, 503);
     assert.equal(JSON.parse(rs[0].body).error.code, 'UNAVAILABLE');
@@ -138,7 +138,7 @@ test('connections over max-connections are refused with 503; existing ones keep 
     const answers = await Promise.all(socks.map((s) => new Promise((resolve) => {
       let buf = '';
       s.on('data', (b) => { buf += b; if (buf.includes('{"status":"ok"}')) resolve(buf); });
-      s.write('GET /healthz HTTP/1.1\r\n\r\n');
+      s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
     })));
     assert.equal(answers.length, 3);
     socks.forEach((s) => s.destroy());
@@ -146,7 +146,7 @@ test('connections over max-connections are refused with 503; existing ones keep 
     let ok = false;
     for (let i = 0; i < 20 && !ok; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      const again = await exchange(c.url, 'GET /healthz HTTP/1.1\r\n\r\n', { quietMs: 300 });
+      const again = await exchange(c.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 300 });
       ok = parseResponses(again.text)[0]?.status === 200;
     }
     assert.ok(ok);

@@ -27,7 +27,7 @@ function parseEvents(body) {
 }
 
 test('an event stream has the SSE head and framed events', async () => {
-  const r = await exchange(d.url, 'GET /test/sse?count=3&close=1 HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n', { quietMs: 2000 });
+  const r = await exchange(d.url, 'GET /test/sse?count=3&close=1 HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n', { quietMs: 2000 });
   assert.equal(r.closed, true);
   const end = r.text.indexOf('\r\n\r\n');
   const head = r.text.slice(0, end);
@@ -40,14 +40,14 @@ test('an event stream has the SSE head and framed events', async () => {
 });
 
 test('Last-Event-ID resumes after the given id', async () => {
-  const r = await exchange(d.url, 'GET /test/sse?count=2&close=1 HTTP/1.1\r\nLast-Event-ID: 41\r\n\r\n', { quietMs: 2000 });
+  const r = await exchange(d.url, 'GET /test/sse?count=2&close=1 HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 41\r\n\r\n', { quietMs: 2000 });
   const events = parseEvents(r.text.slice(r.text.indexOf('\r\n\r\n') + 4));
   assert.deepEqual(events.map((e) => e.id), ['42', '43']);
 });
 
 test('a stream stays open until the client leaves, and fetch can read it', async () => {
   const ac = new AbortController();
-  const res = await fetch(`${d.url}/test/sse?count=2`, { signal: ac.signal });
+  const res = await d.fetch(`${d.url}/test/sse?count=2`, { signal: ac.signal });
   assert.equal(res.status, 200);
   const reader = res.body.getReader();
   let text = '';
@@ -59,6 +59,6 @@ test('a stream stays open until the client leaves, and fetch can read it', async
   assert.match(text, /id: 1\nevent: tick\ndata: event 1\ndata: second line\n\n/);
   ac.abort();
   // the server is fine afterwards
-  const ok = await fetch(`${d.url}/healthz`);
+  const ok = await d.fetch(`${d.url}/healthz`);
   assert.equal(ok.status, 200);
 });

@@ -28,7 +28,7 @@ test.before(async () => { d = await start(); });
 test.after(async () => { await d.cleanup(); });
 
 async function get(p, headers = '') {
-  const r = await exchange(d.url, `GET ${p} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`);
+  const r = await exchange(d.url, `GET ${p} HTTP/1.1\r\nHost: localhost\r\n${headers}\r\n`);
   return parseResponses(r.text)[0];
 }
 
@@ -69,7 +69,7 @@ test('hashed assets are immutable for a year, with the right Content-Type', asyn
 });
 
 test('gzip is served when Accept-Encoding allows it, identity otherwise', async () => {
-  const raw = await exchange(d.url, 'GET / HTTP/1.1\r\nAccept-Encoding: br, gzip;q=0.8\r\n\r\n');
+  const raw = await exchange(d.url, 'GET / HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br, gzip;q=0.8\r\n\r\n');
   const end = raw.buf.indexOf('\r\n\r\n');
   const head = raw.buf.slice(0, end).toString('latin1');
   assert.match(head, /\r\nContent-Encoding: gzip(\r\n|$)/);
@@ -83,10 +83,10 @@ test('gzip is served when Accept-Encoding allows it, identity otherwise', async 
     assert.equal(r.headers['content-encoding'], undefined, ae);
     assert.equal(r.body, INDEX);
   }
-  const star = await exchange(d.url, 'GET / HTTP/1.1\r\nAccept-Encoding: *\r\n\r\n');
+  const star = await exchange(d.url, 'GET / HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: *\r\n\r\n');
   assert.match(star.text, /Content-Encoding: gzip/);
   // HEAD: same headers, no body
-  const h = await exchange(d.url, 'HEAD / HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n');
+  const h = await exchange(d.url, 'HEAD / HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n');
   assert.match(h.text, /Content-Encoding: gzip\r\n\r\n$/);
 });
 
@@ -101,7 +101,7 @@ test('unknown app paths fall back to index.html; /api/ and /ws stay 404', async 
     assert.equal(r.status, 404, p);
     assert.equal(JSON.parse(r.body).error.code, 'NOT_FOUND');
   }
-  const post = await exchange(d.url, 'POST /index.html HTTP/1.1\r\nContent-Length: 0\r\n\r\n');
+  const post = await exchange(d.url, 'POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n');
   assert.equal(parseResponses(post.text)[0].status, 404);
 });
 
@@ -117,7 +117,7 @@ test('path traversal never reaches the file system', async () => {
     '/web/placeholder/index.html/../../../Makefile',
   ];
   for (const p of attempts) {
-    const r = await exchange(d.url, `GET ${p} HTTP/1.1\r\n\r\n`);
+    const r = await exchange(d.url, `GET ${p} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
     const x = parseResponses(r.text)[0];
     assert.ok(x, p);
     assert.ok([200, 400, 404].includes(x.status), `${p}: ${x.status}`);

@@ -17,7 +17,7 @@ test.before(async () => { d = await start(); });
 test.after(async () => { await d.cleanup(); });
 
 test('GET /healthz answers 200 {"status":"ok"} with Date and Content-Length', async () => {
-  const r = await fetch(`${d.url}/healthz`);
+  const r = await d.fetch(`${d.url}/healthz`);
   assert.equal(r.status, 200);
   assert.equal(r.headers.get('content-type'), 'application/json');
   assert.ok(!Number.isNaN(Date.parse(r.headers.get('date'))));
@@ -25,7 +25,7 @@ test('GET /healthz answers 200 {"status":"ok"} with Date and Content-Length', as
 });
 
 test('keep-alive: several requests on one connection', async () => {
-  const req = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  const req = 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n';
   const r = await exchange(d.url, [req, 50, req, 50, req]);
   const rs = parseResponses(r.text);
   assert.equal(rs.length, 3);
@@ -35,11 +35,11 @@ test('keep-alive: several requests on one connection', async () => {
 
 test('pipelined requests are answered in order, even when handlers answer late', async () => {
   const r = await exchange(d.url,
-    'GET /test/async?ms=200&id=first HTTP/1.1\r\n\r\n' +
-    'GET /test/async?ms=10&id=second HTTP/1.1\r\n\r\n' +
-    'GET /healthz HTTP/1.1\r\n\r\n' +
-    'POST /test/echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nfifth' +
-    'GET /test/items/42 HTTP/1.1\r\n\r\n', { quietMs: 600 });
+    'GET /test/async?ms=200&id=first HTTP/1.1\r\nHost: localhost\r\n\r\n' +
+    'GET /test/async?ms=10&id=second HTTP/1.1\r\nHost: localhost\r\n\r\n' +
+    'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n' +
+    'POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nfifth' +
+    'GET /test/items/42 HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 600 });
   const bodies = parseResponses(r.text).map((x) => x.body);
   assert.deepEqual(bodies, ['async first', 'async second', '{"status":"ok"}', 'fifth',
     '{"id":"42","q":null,"x":null,"path":"/test/items/42"}']);
@@ -47,29 +47,35 @@ test('pipelined requests are answered in order, even when handlers answer late',
 
 test('many pipelined requests in one write are all answered', async () => {
   const n = 200;
-  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\n\r\n'.repeat(n), { quietMs: 800 });
+  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(n), { quietMs: 800 });
   assert.equal(parseResponses(r.text).length, n);
 });
 
 test('a client that leaves before its asynchronous answer does not hurt the server', async () => {
   for (let i = 0; i < 5; i++) {
-    await exchange(d.url, 'GET /test/async?ms=150 HTTP/1.1\r\n\r\n', { quietMs: 20 });
+    await exchange(d.url, 'GET /test/async?ms=150 HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 20 });
   }
   await new Promise((r) => setTimeout(r, 300)); // the answers come and are dropped
-  const r = await fetch(`${d.url}/healthz`);
+  const r = await d.fetch(`${d.url}/healthz`);
   assert.equal(r.status, 200);
 });
 
 test('HEAD gets the headers of GET and no body', async () => {
-  const r = await exchange(d.url, 'HEAD /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n');
-  assert.match(r.text, /^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: 15\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n\{"status":"ok"\}$/);
+  const r = await exchange(d.url, 'HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  const parts = r.text.split('HTTP/1.1 200 OK\r\n');
+  assert.equal(parts.length, 3, r.text);
+  assert.equal(parts[0], '');
+  // The HEAD answer: GET's headers (its length too), then nothing.
+  assert.match(parts[1], /Content-Length: 15\r\n/);
+  assert.ok(parts[1].endsWith('\r\n\r\n') && !parts[1].includes('{'), r.text);
+  assert.ok(parts[2].endsWith('\r\n\r\n{"status":"ok"}'), r.text);
 });
 
 test('request bodies: Content-Length, chunked and Expect: 100-continue', async () => {
-  let r = await fetch(`${d.url}/test/json`, { method: 'POST', body: '{"a":[1,2,3]}' });
+  let r = await d.fetch(`${d.url}/test/json`, { method: 'POST', body: '{"a":[1,2,3]}' });
   assert.deepEqual(await r.json(), { a: [1, 2, 3] });
   const x = await exchange(d.url, [
-    'POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n',
+    'POST /test/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n',
     50, '5\r\nhello\r\n', 50, '6\r\n world\r\n0\r\n\r\n']);
   const rs = parseResponses(x.text);
   assert.equal(rs[0].body, 'hello world');
@@ -77,21 +83,21 @@ test('request bodies: Content-Length, chunked and Expect: 100-continue', async (
   // Trailers after the last chunk are read past, not merged into the
   // headers, and the connection keeps working.
   const tr = await exchange(d.url, [
-    'POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n' +
+    'POST /test/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n' +
     '5\r\nhello\r\n0\r\nX-Trailer: 1\r\nContent-Type: evil/x\r\n\r\n' +
-    'GET /healthz HTTP/1.1\r\n\r\n']);
+    'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n']);
   const trs = parseResponses(tr.text);
   assert.equal(trs.length, 2, tr.text);
   assert.equal(trs[0].body, 'hello');
   assert.equal(trs[0].headers['content-type'], 'text/plain');
   assert.equal(trs[1].status, 200);
-  const e = await exchange(d.url, ['POST /test/echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n', 100, 'body']);
+  const e = await exchange(d.url, ['POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n', 100, 'body']);
   assert.match(e.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
   assert.match(e.text, /\r\n\r\nbody$/);
 });
 
 test('bad JSON gets 400 INVALID_JSON in the error shape', async () => {
-  const r = await fetch(`${d.url}/test/json`, { method: 'POST', body: '{"a":' });
+  const r = await d.fetch(`${d.url}/test/json`, { method: 'POST', body: '{"a":' });
   assert.equal(r.status, 400);
   const j = await r.json();
   assert.equal(j.error.code, 'INVALID_JSON');
@@ -100,43 +106,43 @@ test('bad JSON gets 400 INVALID_JSON in the error shape', async () => {
 });
 
 test('404 and 405 with Allow; OPTIONS lists the methods', async () => {
-  let r = await fetch(`${d.url}/api/does-not-exist`);
+  let r = await d.fetch(`${d.url}/api/does-not-exist`);
   assert.equal(r.status, 404);
   assert.equal((await r.json()).error.code, 'NOT_FOUND');
-  r = await fetch(`${d.url}/healthz`, { method: 'POST' });
+  r = await d.fetch(`${d.url}/healthz`, { method: 'POST' });
   assert.equal(r.status, 405);
   assert.equal(r.headers.get('allow'), 'GET, HEAD, OPTIONS');
   assert.equal((await r.json()).error.code, 'METHOD_NOT_ALLOWED');
-  r = await fetch(`${d.url}/test/items/1`, { method: 'OPTIONS' });
+  r = await d.fetch(`${d.url}/test/items/1`, { method: 'OPTIONS' });
   assert.equal(r.status, 204);
   assert.equal(r.headers.get('allow'), 'GET, DELETE, HEAD, OPTIONS');
   assert.equal(r.headers.get('access-control-allow-origin'), null);
-  r = await fetch(`${d.url}/test/items/1`, { method: 'DELETE' });
+  r = await d.fetch(`${d.url}/test/items/1`, { method: 'DELETE' });
   assert.equal(r.status, 404); // ad_res_error_code(AD_ENOENT)
 });
 
 test('path parameters and query strings are percent-decoded', async () => {
-  const r = await fetch(`${d.url}/test/items/a%20b?q=x%26y&x=1+2`);
+  const r = await d.fetch(`${d.url}/test/items/a%20b?q=x%26y&x=1+2`);
   assert.deepEqual(await r.json(), { id: 'a b', q: 'x&y', x: '1 2', path: '/test/items/a b' });
 });
 
 test('CORS headers only for configured origins', async () => {
   const c = await start({ args: ['--cors-origins', 'http://good.example,http://also.example'] });
   try {
-    let r = await fetch(`${c.url}/test/items/1`, { method: 'OPTIONS',
+    let r = await c.fetch(`${c.url}/test/items/1`, { method: 'OPTIONS',
       headers: { Origin: 'http://good.example', 'Access-Control-Request-Method': 'GET',
         'Access-Control-Request-Headers': 'content-type' } });
     assert.equal(r.status, 204);
     assert.equal(r.headers.get('access-control-allow-origin'), 'http://good.example');
     assert.match(r.headers.get('access-control-allow-methods'), /GET/);
     assert.equal(r.headers.get('access-control-allow-headers'), 'content-type');
-    r = await fetch(`${c.url}/healthz`, { headers: { Origin: 'http://also.example' } });
+    r = await c.fetch(`${c.url}/healthz`, { headers: { Origin: 'http://also.example' } });
     assert.equal(r.headers.get('access-control-allow-origin'), 'http://also.example');
     assert.match(r.headers.get('vary'), /Origin/);
-    r = await fetch(`${c.url}/healthz`, { headers: { Origin: 'http://evil.example' } });
+    r = await c.fetch(`${c.url}/healthz`, { headers: { Origin: 'http://evil.example' } });
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('access-control-allow-origin'), null);
-    r = await fetch(`${c.url}/test/items/1`, { method: 'OPTIONS', headers: { Origin: 'http://evil.example' } });
+    r = await c.fetch(`${c.url}/test/items/1`, { method: 'OPTIONS', headers: { Origin: 'http://evil.example' } });
     assert.equal(r.headers.get('access-control-allow-origin'), null);
   } finally {
     await c.cleanup();
@@ -165,16 +171,16 @@ test('IPv6 loopback listens and reports a bracketed URL', async (t) => {
     return;
   }
   try {
-    assert.match(c.stdout, /^agentd listening on http:\/\/\[::1\]:\d+\/\n$/);
-    const r = await fetch(`${c.url}/healthz`);
+    assert.match(c.stdout, /^agentd listening on http:\/\/\[::1\]:(\d+)\/\nagentd login: http:\/\/\[::1\]:\1\/login\?token=[A-Za-z0-9_-]{43}\n$/);
+    const r = await c.fetch(`${c.url}/healthz`);
     assert.equal(r.status, 200);
   } finally {
     await c.cleanup();
   }
 });
 
-test('stdout has exactly the one listening line', async () => {
-  assert.match(d.stdout, /^agentd listening on http:\/\/127\.0\.0\.1:\d+\/\n$/);
+test('stdout has the listening line and the login line, nothing else', async () => {
+  assert.match(d.stdout, /^agentd listening on http:\/\/127\.0\.0\.1:(\d+)\/\nagentd login: http:\/\/127\.0\.0\.1:\1\/login\?token=[A-Za-z0-9_-]{43}\n$/);
 });
 
 test('a port already in use: one clear line and exit 1', async () => {

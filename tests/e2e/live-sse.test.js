@@ -14,7 +14,7 @@ const { json, publish, hasTestRoutes, contiguous } = require('./lib/live');
 function openSse(d, path, headers = {}) {
   const s = { events: [], status: null, waiters: [] };
   s.ready = new Promise((resolve, reject) => {
-    s.req = http.get(`${d.url}${path}`, { headers }, (res) => {
+    s.req = http.get(`${d.url}${path}`, { headers: { ...d.authHeaders, ...headers } }, (res) => {
       s.status = res.statusCode;
       res.setEncoding('utf8');
       let buf = '';

@@ -14,7 +14,7 @@ const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../
 const skip = claudeMissingReason() || false;
 
 async function api(d, method, url, body) {
-  const res = await fetch(d.url + url, {
+  const res = await d.fetch(d.url + url, {
     method,
     headers: body !== undefined ? { 'content-type': 'application/json' } : {},
     body: body !== undefined ? JSON.stringify(body) : undefined,
@@ -46,7 +46,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
     assert.equal(ws.status, 201);
     const env = claudeEnv(mock.url, sb.home);
     delete env.PATH;
-    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env });
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true });
     assert.equal(ag.status, 201, JSON.stringify(ag.body));
     const id = ag.body.id;
 

@@ -14,7 +14,7 @@ const daemon = require('./lib/daemon');
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
 
 async function api(d, method, url, body) {
-  const res = await fetch(d.url + url, {
+  const res = await d.fetch(d.url + url, {
     method,
     headers: body !== undefined ? { 'content-type': 'application/json' } : {},
     body: body !== undefined ? JSON.stringify(body) : undefined,
@@ -129,7 +129,7 @@ test('a command agent starts, shows its output, takes messages and stops', async
 function openEvents(d, topics) {
   const http = require('node:http');
   const s = { events: [] };
-  s.req = http.get(`${d.url}/api/events?topics=${encodeURIComponent(topics)}`, (res) => {
+  s.req = http.get(`${d.url}/api/events?topics=${encodeURIComponent(topics)}`, { headers: d.authHeaders }, (res) => {
     res.setEncoding('utf8');
     let buf = '';
     res.on('data', (chunk) => {
@@ -270,7 +270,7 @@ test('a terminal agent streams raw bytes over its WebSocket and resizes', async 
     // Wait until the child has drawn its first line (it goes to the replay).
     await until(async () => (await outputText(d, id)).includes('"type":"tty"'), 'the tty line');
 
-    const ws = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${id}/terminal`);
+    const ws = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${id}/terminal`, ['bearer', d.token]);
     let seen = '';
     const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
     ws.on('message', (data, isBinary) => { assert.ok(isBinary); seen += data.toString('utf8'); });
@@ -285,7 +285,7 @@ test('a terminal agent streams raw bytes over its WebSocket and resizes', async 
     // No terminal, or not running: the socket says so.
     assert.equal((await api(d, 'POST', `/api/agents/${plain}/start`, {})).status, 200);
     for (const [agent, code] of [[plain, 4409], [id, 4404]]) {
-      const w = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${agent}/terminal`);
+      const w = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${agent}/terminal`, ['bearer', d.token]);
       assert.equal(await new Promise((resolve) => w.on('close', (c) => resolve(c))), code);
     }
   } finally {

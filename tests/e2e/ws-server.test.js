@@ -59,7 +59,7 @@ test('a reader that does not keep up is cut off at the send-queue bound', async 
     }
     assert.equal(code, 1008, 'closed with policy violation once the queue was full');
     ws.destroy();
-    const ok = await fetch(`${d.url}/healthz`);
+    const ok = await d.fetch(`${d.url}/healthz`);
     assert.equal(ok.status, 200);
   } finally {
     await d.cleanup();
@@ -109,13 +109,13 @@ test('1,000 concurrent WebSocket connections open, echo and close', async () => 
     }
     assert.equal(clients.filter((c) => c.readyState === WebSocket.OPEN).length, n);
     // the server still answers HTTP with all of them open
-    const ok = await fetch(`${d.url}/healthz`);
+    const ok = await d.fetch(`${d.url}/healthz`);
     assert.equal(ok.status, 200);
     await Promise.all(clients.map((c) => new Promise((resolve) => {
       c.on('close', resolve);
       c.close(1000);
     })));
-    const again = await fetch(`${d.url}/healthz`);
+    const again = await d.fetch(`${d.url}/healthz`);
     assert.equal(again.status, 200);
     const r = await d.stop();
     assert.deepEqual(r, { code: 0, signal: null }, d.stderr.slice(-4000));
@@ -133,7 +133,7 @@ test('graceful shutdown: WebSockets get 1001, in-flight answers finish, exit 0',
     const closed = new Promise((resolve) => c.on('close', (code) => resolve(code)));
     const raw = await RawWs.open(d.url);
     // an HTTP request that is answered 300 ms from now
-    const inflight = exchange(d.url, 'GET /test/async?ms=300&id=late HTTP/1.1\r\n\r\n', { quietMs: 3000 });
+    const inflight = exchange(d.url, 'GET /test/async?ms=300&id=late HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 3000 });
     await new Promise((r) => setTimeout(r, 50));
     const stopping = d.stop();
     assert.equal(await closed, 1001);
@@ -157,7 +157,7 @@ test('shutdown is bounded by shutdown-grace-ms when a peer never answers', async
   try {
     const raw = await RawWs.open(d.url);
     raw.sock.pause(); // never reads, never answers the Close
-    const slow = exchange(d.url, 'GET /test/async?ms=20000 HTTP/1.1\r\n\r\n', { quietMs: 5000 });
+    const slow = exchange(d.url, 'GET /test/async?ms=20000 HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 5000 });
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
     const r = await d.stop('SIGTERM', 8000);

@@ -250,18 +250,18 @@ test('handshake: Sec-WebSocket-Accept, version 426, bad key 400, plain GET 426',
   assert.match(ws.response, /\r\nSec-WebSocket-Accept: [A-Za-z0-9+/]{27}=/);
   ws.destroy();
   const up = 'Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n';
-  let r = await exchange(d.url, `GET /ws/echo HTTP/1.1\r\n${up}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n`);
+  let r = await exchange(d.url, `GET /ws/echo HTTP/1.1\r\nHost: localhost\r\n${up}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n`);
   let x = parseResponses(r.text)[0];
   assert.equal(x.status, 426);
   assert.equal(x.headers['sec-websocket-version'], '13');
-  r = await exchange(d.url, `GET /ws/echo HTTP/1.1\r\n${up}Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  r = await exchange(d.url, `GET /ws/echo HTTP/1.1\r\nHost: localhost\r\n${up}Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   assert.equal(parseResponses(r.text)[0].status, 400);
-  r = await exchange(d.url, 'GET /ws/echo HTTP/1.1\r\n\r\n');
+  r = await exchange(d.url, 'GET /ws/echo HTTP/1.1\r\nHost: localhost\r\n\r\n');
   x = parseResponses(r.text)[0];
   assert.equal(x.status, 426);
   assert.equal(JSON.parse(x.body).error.code, 'UPGRADE_REQUIRED');
   // the RFC's sample key gives the RFC's sample answer
-  r = await exchange(d.url, `GET /ws/echo HTTP/1.1\r\n${up}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  r = await exchange(d.url, `GET /ws/echo HTTP/1.1\r\nHost: localhost\r\n${up}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   assert.match(r.text, /^HTTP\/1\.1 101 Switching Protocols\r\n[^]*Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
   // bytes sent right behind the upgrade request are not lost
   const w = await RawWs.open(d.url);
@@ -302,7 +302,7 @@ test('the upgrade request and the first frame in one write', async () => {
   const frame = helper.frame(TEXT, 'early bird');
   let buf = Buffer.alloc(0);
   await new Promise((r) => sock.on('connect', r));
-  sock.write(Buffer.concat([Buffer.from('GET /ws/echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  sock.write(Buffer.concat([Buffer.from('GET /ws/echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'), frame]));
   await new Promise((resolve) => {
     sock.on('data', (b) => { buf = Buffer.concat([buf, b]); if (buf.includes('early bird')) resolve(); });

@@ -11,7 +11,8 @@ const daemon = require('./daemon');
 
 async function startApi(opts = {}) {
   const d = await daemon.start({ needUrl: true, ...opts });
-  d.req = (method, p, body, headers = {}) => request(d.url, method, p, body, headers);
+  d.req = (method, p, body, headers = {}) =>
+    request(d.url, method, p, body, { ...d.authHeaders, ...headers });
   return d;
 }
 

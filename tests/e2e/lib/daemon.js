@@ -48,6 +48,15 @@ function run(args, opts = {}) {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
+// The owner token the daemon printed on its login line (null with --auth
+// none): d.authHeaders carry it, and d.fetch is fetch with them added.
+function setToken(d, token) {
+  d.token = token;
+  d.authHeaders = token ? { authorization: `Bearer ${token}` } : {};
+  d.fetch = (url, init = {}) =>
+    fetch(url, { ...init, headers: { ...d.authHeaders, ...(init.headers || {}) } });
+}
+
 // Starts `agentd serve`. Resolves with a handle once the daemon says it is
 // ready; rejects if it exits first or takes longer than opts.timeout.
 function start(opts = {}) {
@@ -59,6 +68,7 @@ function start(opts = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const d = { proc, dataDir, url: null, stdout: '', stderr: '', exited: null };
+  setToken(d, null);
   running.add(d);
   d.exit = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
@@ -78,9 +88,11 @@ function start(opts = {}) {
     }, opts.timeout || 15000);
     proc.stdout.on('data', (s) => {
       d.stdout += s;
-      const m = d.stdout.match(/listening on (http:\/\/\S+?)\/?(\s|$)/);
+      const m = d.stdout.match(/listening on (https?:\/\/\S+?)\/?(\s|$)/);
       if (m || (!d.url && /agentd ready/.test(d.stdout))) {
         if (m) d.url = m[1];
+        const login = d.stdout.match(/agentd login: \S+\/login\?token=(\S+)/);
+        if (login) setToken(d, login[1]);
         if (m || !opts.needUrl) {
           clearTimeout(timer);
           resolve(d);

@@ -7,13 +7,14 @@
 const WebSocket = require('ws');
 
 class Live {
-  static open(d, path = '/ws') {
+  static open(d, path = '/ws', opts = {}) {
     const c = new Live();
     c.msgs = [];
     c.events = []; // messages with a seq (bus events)
     c.waiters = [];
     c.closeCode = null;
-    c.ws = new WebSocket(`${d.url.replace('http', 'ws')}${path}`);
+    c.ws = new WebSocket(`${d.url.replace('http', 'ws')}${path}`,
+      { headers: { ...(d.authHeaders || {}), ...(opts.headers || {}) } });
     c.closed = new Promise((resolve) => {
       c.ws.on('close', (code) => { c.closeCode = code; resolve(code); c.wake(); });
     });
@@ -64,7 +65,7 @@ class Live {
 async function json(d, method, path, body) {
   const r = await fetch(`${d.url}${path}`, {
     method,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(d.authHeaders || {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await r.text();

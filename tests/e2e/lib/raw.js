@@ -78,6 +78,7 @@ function parseResponses(text) {
 
 // A hand-driven WebSocket client. open() resolves after the 101.
 class RawWs {
+  // extraHeaders: lines ending in \r\n (an Authorization for a guarded path).
   static async open(url, path = '/ws/echo', extraHeaders = '') {
     const { host, port } = hostPort(url);
     const ws = new RawWs();
@@ -91,7 +92,7 @@ class RawWs {
     const key = crypto.randomBytes(16).toString('base64');
     await new Promise((resolve, reject) => {
       ws.sock.on('connect', () => {
-        ws.sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        ws.sock.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`);
       });
       let head = Buffer.alloc(0);
