@@ -340,6 +340,10 @@ int main(int argc, char **argv)
                     cargv[rest]);
             return EXIT_USAGE;
         }
+        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "agentd serve: %s\n", err);
+            return EXIT_USAGE;
+        }
         ad_log_set_level(d.cfg.log_level);
         ad_log_set_format(d.cfg.log_format);
         return serve(&d);

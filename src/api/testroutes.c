@@ -250,8 +250,26 @@ void ad_api_test_routes_close(void)
     }
 }
 
+/* GET /test/routes: every route with the access it declared, so a test
+ * can walk them all (routes added later included). */
+static void add_route(const char *method, const char *pattern, ad_access_t access, void *ud)
+{
+    static const char *const names[] = {"public", "read", "write", "admin"};
+    json_array_append_new(ud, json_pack("{s:s, s:s, s:s}", "method", method, "pattern", pattern,
+                                        "access", names[access]));
+}
+
+static void test_routes(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *all = json_array();
+    ad_server_routes_each(app->server, add_route, all);
+    ad_res_json(r, 200, json_pack("{s:o}", "routes", all));
+}
+
 void ad_api_test_routes_register(ad_app_t *app)
 {
+    ad_server_route(app->server, "GET", "/test/routes", AD_ACCESS_ADMIN, test_routes, app);
     ad_server_route(app->server, "GET", "/test/store-stats", AD_ACCESS_ADMIN, test_store_stats, app);
     ad_server_route(app->server, "POST", "/test/publish", AD_ACCESS_ADMIN, test_publish, app);
     ad_server_route(app->server, "POST", "/test/runs", AD_ACCESS_ADMIN, test_runs, app);

@@ -12,6 +12,18 @@
 
 #define DAY_MS 86400000LL
 
+/* Usage is the daemon's own accounts' (machine-wide, no org column): it
+ * belongs to the default organisation. Another org's token gets 404, as
+ * for anything that is not its own. */
+static bool usage_visible(ad_req_t *r)
+{
+    if (ad_principal_sees(ad_api_who(r), AD_ORG_DEFAULT)) {
+        return true;
+    }
+    ad_res_error(r, 404, "NOT_FOUND", NULL, "usage belongs to the default organisation");
+    return false;
+}
+
 /* YYYY-MM-DD naming a real day. */
 static bool valid_date(const char *s)
 {
@@ -59,6 +71,9 @@ static json_t *totals_of(json_t *rows)
 static void usage(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!usage_visible(r)) {
+        return;
+    }
     const char *period = ad_req_query(r, "period");
     const char *from = ad_req_query(r, "from");
     const char *to = ad_req_query(r, "to");
@@ -101,6 +116,9 @@ static void usage(ad_req_t *r, void *ud)
 static void history(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!usage_visible(r)) {
+        return;
+    }
     int days = 30;
     const char *ds = ad_req_query(r, "days");
     if (ds != NULL && ds[0] != '\0') {
@@ -155,6 +173,9 @@ static void history(ad_req_t *r, void *ud)
 static void today(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!usage_visible(r)) {
+        return;
+    }
     char key[16];
     ad_usage_period_key(ad_wall_ms(), "daily", key);
     json_t *row = NULL;
@@ -196,6 +217,9 @@ static json_t *limit_of(json_t *row, double token_limit, double cost_limit)
 static void limits(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!usage_visible(r)) {
+        return;
+    }
     json_t *s = NULL, *day = NULL, *month = NULL;
     int64_t now = ad_wall_ms();
     char dkey[16], mkey[16];
@@ -254,6 +278,9 @@ static void recorded(int rc, void *ctx)
 static void record(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
+    if (!usage_visible(r)) {
+        return;
+    }
     json_t *body = ad_req_json(r);
     if (body == NULL) {
         return;

@@ -346,6 +346,7 @@ static bool guard_check(void *ud, ad_req_t *r, ad_access_t access)
     if (!identify(a, r, &who, &tok)) {
         return ad_req_auth(r) == &unauthenticated; /* an upgrade goes on, marked */
     }
+    ad_req_set_auth(r, who); /* the audit names who was refused, too */
     if ((int)who->scope < (int)access) {
         if (ad_req_is_upgrade(r)) {
             ad_req_set_auth(r, &forbidden);
@@ -360,7 +361,6 @@ static bool guard_check(void *ud, ad_req_t *r, ad_access_t access)
         answer_retry(r, retry, "this token's request rate is used up");
         return false;
     }
-    ad_req_set_auth(r, who);
     return true;
 }
 

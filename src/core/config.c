@@ -252,6 +252,32 @@ static const opt_t *find_option(const char *name, size_t len)
     return NULL;
 }
 
+bool ad_host_is_loopback(const char *host)
+{
+    return strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0 ||
+           strncmp(host, "127.", 4) == 0;
+}
+
+int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz)
+{
+    if (strcmp(cfg->auth_mode, "token") != 0 && strcmp(cfg->auth_mode, "none") != 0) {
+        snprintf(err, errsz, "--auth must be token or none, not '%s'", cfg->auth_mode);
+        return AD_EINVAL;
+    }
+    if (strcmp(cfg->auth_mode, "none") == 0 && !ad_host_is_loopback(cfg->listen_host)) {
+        snprintf(err, errsz,
+                 "--auth none is refused on %s: anyone who reaches it could run programs as "
+                 "this user; listen on 127.0.0.1 or keep token authentication",
+                 cfg->listen_host);
+        return AD_EINVAL;
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        snprintf(err, errsz, "--tls-cert and --tls-key go together");
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
 int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, char *err,
                          size_t errsz)
 {

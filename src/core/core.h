@@ -297,6 +297,12 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz);
  * for --version. */
 int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, char *err,
                          size_t errsz);
+/* Checks the options against each other once all are read: --auth is
+ * token or none, and none only on a loopback address; --tls-cert and
+ * --tls-key come together. Returns 0 or AD_EINVAL with a message. */
+int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz);
+/* Whether host (a name or an address) is this machine's loopback. */
+bool ad_host_is_loopback(const char *host);
 /* Prints the options with their variables and defaults, GNU style. */
 void ad_config_print_help(FILE *out);
 /* Fills in the default data dir ($XDG_DATA_HOME/agentd or
