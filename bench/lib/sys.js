@@ -186,7 +186,9 @@ function runGen(script, params, { serverPid, core = 0, timeoutMs = 120000, onLin
 // before and after; wrk's own CPU comes from its parent shell's cutime/cstime.
 function wrk(url, { conns, seconds, script, env = {}, serverPid, core = 0 }) {
   return new Promise((resolve, reject) => {
-    const args = `-t1 -c${conns} -d${seconds}s --latency${script ? ` -s ${script}` : ''} ${url}`;
+    // The benchmark token (see lib/agentd.js) as a header; peers ignore it.
+    const auth = process.env.AGENTD_BENCH_TOKEN ? ` -H 'Authorization: Bearer ${process.env.AGENTD_BENCH_TOKEN}'` : '';
+    const args = `-t1 -c${conns} -d${seconds}s --latency${auth}${script ? ` -s ${script}` : ''} ${url}`;
     const sh = `taskset -c ${core} wrk ${args}; rc=$?; echo; echo "CHILDSTAT $(cat /proc/$$/stat)"; exit $rc`;
     const c0 = serverPid ? cpuSeconds(serverPid) : 0;
     const t0 = performance.now();

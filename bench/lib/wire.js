@@ -13,13 +13,21 @@ const crypto = require('node:crypto');
 // frame when given (payload sliced from the read buffer, valid until return);
 // conn.count counts data frames either way, and tally.n too when given (one
 // counter shared by many connections).
+// agentd wants a token on TCP: the benchmark's (AGENTD_BENCH_TOKEN, set by
+// lib/agentd.js and inherited by generator processes) goes on every
+// request. Peers ignore the header.
+function authLine() {
+  const t = process.env.AGENTD_BENCH_TOKEN;
+  return t ? `Authorization: Bearer ${t}\r\n` : '';
+}
+
 function wsConnect({ host = '127.0.0.1', port, path = '/', localAddress, headers = {}, onMessage, tally, timeoutMs = 10000 }) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port, localAddress });
     sock.setNoDelay(true);
     const key = crypto.randomBytes(16).toString('base64');
     let hdrs = `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${authLine()}`;
     for (const [k, v] of Object.entries(headers)) hdrs += `${k}: ${v}\r\n`;
     const conn = { sock, count: 0, bytes: 0, open: false, closed: false, send, close };
     let pending = null;
@@ -110,7 +118,7 @@ function httpConn({ host = '127.0.0.1', port }) {
       request(method, path, body, contentType = 'application/json') {
         return new Promise((res, rej) => {
           const b = body == null ? '' : body;
-          sock.write(`${method} ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: ${contentType}\r\n` +
+          sock.write(`${method} ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: ${contentType}\r\n${authLine()}` +
             `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
           queue.push({ res, rej });
         });

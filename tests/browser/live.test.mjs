@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, capabilities, daemon, launch, makeRepo, proxy, ROOT, shot, until } from './lib/harness.mjs';
+import { api, capabilities, daemon, launch, login, makeRepo, proxy, ROOT, shot, until } from './lib/harness.mjs';
 
 const FAKE = path.join(ROOT, 'tests/fixtures/fake-agent.js');
 let d;
@@ -30,7 +30,7 @@ before(async () => {
   // runner and 404 "no route" without one: tell them apart by the message.
   const probe = await api(d.url, 'POST', '/api/agents/ag_probe/start', {});
   runner = !(probe.status === 404 && /no route/i.test(JSON.stringify(probe.data)));
-  if (caps.bus && runner) b = await launch();
+  if (caps.bus && runner) b = await launch({ login: d.url });
 });
 after(async () => {
   if (b) await b.close();
@@ -110,6 +110,7 @@ test('the WebSocket is cut mid-stream: every line still shows exactly once', asy
     const { page } = b;
     const N = 80;
     const a = await commandAgent('Ticker', ['node', FAKE, 'slow', String(N), '40']);
+    await login(page, px.url, d.token); // the proxy's port has its own cookie
     await page.goto(`${px.url}/#/agents/${a.id}`);
     await page.locator('.conn[data-status="connected"]').waitFor();
     const st = await api(d.url, 'POST', `/api/agents/${a.id}/start`, {});

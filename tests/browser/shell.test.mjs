@@ -18,7 +18,7 @@ after(async () => {
 });
 
 test('the embedded dashboard loads with hashed assets and no request for xterm', async (t) => {
-  const b = await launch();
+  const b = await launch({ login: d.url });
   try {
     const requests = [];
     const order = [];
@@ -64,7 +64,7 @@ test('the embedded dashboard loads with hashed assets and no request for xterm',
 });
 
 test('phone width: the sidebar is a drawer behind the menu button; light theme', async () => {
-  const b = await launch({ width: 390, height: 844, colorScheme: 'light' });
+  const b = await launch({ width: 390, height: 844, colorScheme: 'light', login: d.url });
   try {
     await b.page.goto(d.url + '/#/settings');
     const side = b.page.locator('nav.sidebar');
@@ -91,7 +91,7 @@ test('phone width: the sidebar is a drawer behind the menu button; light theme',
 });
 
 test('keyboard: the first Tab reaches the skip link, then the tabs', async () => {
-  const b = await launch();
+  const b = await launch({ login: d.url });
   try {
     await b.page.goto(d.url + '/');
     await b.page.getByRole('link', { name: 'Home' }).waitFor();

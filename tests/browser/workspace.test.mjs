@@ -19,7 +19,7 @@ let repo;
 before(async () => {
   d = await daemon.start({ needUrl: true });
   caps = await capabilities(d.url);
-  if (caps.store) b = await launch();
+  if (caps.store) b = await launch({ login: d.url });
 });
 after(async () => {
   if (b) await b.close();

@@ -26,7 +26,9 @@ export function tmpDir(prefix) {
 }
 
 // A fresh profile per launch; headless; nothing phoning home.
-export async function launch({ width = 1280, height = 720, colorScheme = 'dark' } = {}) {
+// login: a daemon URL to sign in to first (as its owner); args: more
+// Chromium flags (e.g. --host-resolver-rules).
+export async function launch({ width = 1280, height = 720, colorScheme = 'dark', login: loginTo, args = [] } = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/deps.sh (Debian package chromium)`);
   const profile = tmpDir('agentd-chromium-');
   const ctx = await chromium.launchPersistentContext(profile, {
@@ -44,6 +46,7 @@ export async function launch({ width = 1280, height = 720, colorScheme = 'dark' 
       '--disable-quic',
       '--no-first-run',
       '--disable-dev-shm-usage',
+      ...args,
     ],
   });
   ctx.setDefaultTimeout(15000);
@@ -53,6 +56,7 @@ export async function launch({ width = 1280, height = 720, colorScheme = 'dark' 
   page.on('console', (m) => {
     if (m.type() === 'error' && !/Failed to load resource|WebSocket connection/.test(m.text())) errors.push(m.text());
   });
+  if (loginTo) await login(page, loginTo);
   return {
     ctx,
     page,
@@ -146,7 +150,7 @@ export function makeRepo() {
 export async function capabilities(base) {
   const probe = async (p, init) => {
     try {
-      const r = await fetch(base + p, init);
+      const r = await fetch(base + p, { ...init, headers: auth(base) });
       return r.status !== 404 && r.status !== 405 && r.status !== 501;
     } catch {
       return false;
@@ -166,7 +170,7 @@ export async function capabilities(base) {
 function upgrade(base, p) {
   return new Promise((resolve) => {
     const req = requireWeb('node:http').request(base + p, {
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      headers: { ...auth(base), Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
     });
     req.on('upgrade', (_res, sock) => {
       sock.destroy();
@@ -187,10 +191,26 @@ function upgrade(base, p) {
   });
 }
 
+// The owner token's header for the daemon at base (tests/e2e/lib/daemon.js
+// read it from the login line).
+function auth(base) {
+  const t = daemon.tokenFor(base);
+  return t ? { Authorization: `Bearer ${t}` } : {};
+}
+
+// Signs the browser in the way a user does: the login URL the daemon
+// printed, which sets the session cookie and lands on the dashboard. base
+// may be a proxy in front of the daemon (token then says whose).
+export async function login(page, base, token = daemon.tokenFor(base)) {
+  if (!token) return;
+  const res = await page.goto(`${base}/login?token=${encodeURIComponent(token)}`);
+  if (!res || !res.ok()) throw new Error(`login failed: ${res && res.status()}`);
+}
+
 export async function api(base, method, p, body) {
   const r = await fetch(base + p, {
     method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers: { ...auth(base), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await r.text();

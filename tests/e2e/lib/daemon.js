@@ -50,8 +50,10 @@ function run(args, opts = {}) {
 
 // The owner token the daemon printed on its login line (null with --auth
 // none): d.authHeaders carry it, and d.fetch is fetch with them added.
+const tokens = new Map(); // url -> owner token, for helpers that only get a URL
 function setToken(d, token) {
   d.token = token;
+  if (token && d.url) tokens.set(d.url, token);
   d.authHeaders = token ? { authorization: `Bearer ${token}` } : {};
   d.fetch = (url, init = {}) =>
     fetch(url, { ...init, headers: { ...d.authHeaders, ...(init.headers || {}) } });
@@ -120,4 +122,9 @@ function start(opts = {}) {
   return ready;
 }
 
-module.exports = { BIN, start, run, tmpDir, tmpRepo };
+// The owner token of the daemon at url (null when unknown or --auth none).
+function tokenFor(url) {
+  return tokens.get(url.replace(/\/$/, '')) || null;
+}
+
+module.exports = { BIN, start, run, tmpDir, tmpRepo, tokenFor };
