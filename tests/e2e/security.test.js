@@ -489,6 +489,7 @@ test('the data dir becomes 0700 and its files 0600, with a warning', async () =>
       if (st.isFile()) assert.equal(st.mode & 0o077, 0, `${name} is ${(st.mode & 0o777).toString(8)}`);
     }
     assert.equal(fs.statSync(path.join(dir, 'owner-token')).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.join(dir, 'agentd.sock')).mode & 0o777, 0o600);
     assert.match(c.stderr, /0777|permission|mode/i);
     // The same owner token as before: it is kept, not remade.
     assert.equal(fs.readFileSync(path.join(dir, 'owner-token'), 'utf8').trim(), c.token);
@@ -496,6 +497,25 @@ test('the data dir becomes 0700 and its files 0600, with a warning', async () =>
     await c.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('another local user reaches neither the socket nor the API', async (t) => {
+  if (process.getuid() !== 0) return t.skip('needs root to act as another user');
+  const { spawnSync } = require('node:child_process');
+  const as = (code) => spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', code],
+    { encoding: 'utf8', timeout: 10000 });
+  // TCP: no token, no way in (the command that started a program as root
+  // before this issue now answers 401).
+  const tcp = as(`fetch(${JSON.stringify(d.url + '/api/agents')}, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })` +
+    '.then((r) => console.log(r.status), (e) => console.log("error", e.message))');
+  assert.equal(tcp.stdout.trim(), '401', tcp.stderr);
+  // The unix socket sits in a 0700 dir and is 0600 itself.
+  const sock = as(`require('node:net').connect(${JSON.stringify(path.join(d.dataDir, 'agentd.sock'))})` +
+    '.on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => console.log(e.code))');
+  assert.equal(sock.stdout.trim(), 'EACCES', sock.stderr);
+  // Nor can it read the owner token.
+  const tok = as(`try { require('node:fs').readFileSync(${JSON.stringify(path.join(d.dataDir, 'owner-token'))}); console.log('read'); } catch (e) { console.log(e.code); }`);
+  assert.equal(tok.stdout.trim(), 'EACCES', tok.stderr);
 });
 
 test('bad tokens are slowed, then refused with 429 and Retry-After', async () => {
