@@ -4,20 +4,26 @@
  * message is free text followed by key=value fields; the free text becomes
  * msg and each field stays a field. Lines are capped (AD_LOG_LINE_MAX) and
  * written with a single write(2), so threads never interleave within a line.
+ * A warning or error that repeats (the same format string) is written once
+ * per window (5 s); the next line written says how many were held back
+ * (repeated=N), so a full disk cannot fill the disk with its own warnings.
  */
 #include "core.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #define AD_LOG_LINE_MAX 8192
+#define AD_LOG_REPEAT_SITES 64
 
 static ad_log_level_t min_level = AD_LOG_INFO;
 static ad_log_format_t format = AD_LOG_TEXT;
 static int log_fd = 2;
+static int64_t repeat_ms = 5000;
 
 static const char *level_names[] = {"debug", "info", "warn", "error", "off"};
 
@@ -29,6 +35,11 @@ void ad_log_set_level(ad_log_level_t level)
 void ad_log_set_format(ad_log_format_t f)
 {
     format = f;
+}
+
+void ad_log_set_repeat_window(int64_t ms)
+{
+    repeat_ms = ms;
 }
 
 void ad_log_set_fd(int fd)
@@ -251,16 +262,62 @@ static void format_json(out_t *o, const char *ts, ad_log_level_t level, const ch
     out_str(o, "}");
 }
 
+/* Call sites (format strings) of recent warnings and errors. */
+static struct {
+    const char *fmt;
+    int64_t since; /* when its last line was written */
+    uint64_t held; /* repeats not written since */
+} sites[AD_LOG_REPEAT_SITES];
+static pthread_mutex_t sites_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether a line of fmt is written now; *held gets the repeats held back
+ * before it. The least recently written site makes room for a new one. */
+static bool repeat_allows(const char *fmt, int64_t now, uint64_t *held)
+{
+    pthread_mutex_lock(&sites_mu);
+    size_t slot = 0;
+    bool found = false;
+    for (size_t i = 0; i < AD_LOG_REPEAT_SITES && !found; i++) {
+        if (sites[i].fmt == fmt) {
+            slot = i;
+            found = true;
+        } else if (sites[i].since < sites[slot].since) {
+            slot = i;
+        }
+    }
+    bool write_now = true;
+    *held = 0;
+    if (found && now - sites[slot].since < repeat_ms) {
+        sites[slot].held++;
+        write_now = false;
+    } else {
+        *held = found ? sites[slot].held : 0;
+        sites[slot].fmt = fmt;
+        sites[slot].since = now;
+        sites[slot].held = 0;
+    }
+    pthread_mutex_unlock(&sites_mu);
+    return write_now;
+}
+
 void ad_logv(ad_log_level_t level, const char *sub, const char *fmt, va_list ap)
 {
     if (!ad_log_enabled(level)) {
+        return;
+    }
+    int64_t now = ad_wall_ms();
+    uint64_t held = 0;
+    if (level >= AD_LOG_WARN && !repeat_allows(fmt, now, &held)) {
         return;
     }
     char raw[AD_LOG_LINE_MAX];
     char masked[AD_LOG_LINE_MAX];
     char line[AD_LOG_LINE_MAX + 256];
     char ts[AD_TIME_MAX];
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+    if (held > 0 && n >= 0 && (size_t)n < sizeof(raw)) {
+        snprintf(raw + n, sizeof(raw) - (size_t)n, " repeated=%llu", (unsigned long long)held);
+    }
     /* Keep a line one line: embedded newlines would split it. */
     for (char *p = raw; *p != '\0'; p++) {
         if (*p == '\n' || *p == '\r') {
@@ -268,7 +325,7 @@ void ad_logv(ad_log_level_t level, const char *sub, const char *fmt, va_list ap)
         }
     }
     ad_log_mask(raw, masked, sizeof(masked));
-    ad_time_format(ad_wall_ms(), ts);
+    ad_time_format(now, ts);
 
     out_t o = {line, 0, sizeof(line) - 1};
     line[0] = '\0';

@@ -108,6 +108,43 @@ static char *capture_log(ad_log_format_t f, const char *msg)
     return buf;
 }
 
+/* A warning that repeats is written once per window, then with the count
+ * of what was held back; another call site is not held back by it. */
+static void log_holds_back_repeated_warnings(void **state)
+{
+    AD_UNUSED(state);
+    char path[] = "/tmp/agentd-logXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    ad_log_set_fd(fd);
+    for (int i = 0; i < 1000; i++) {
+        ad_log(AD_LOG_WARN, "test", "disk full write=%d", i);
+    }
+    ad_log(AD_LOG_WARN, "test", "another warning");
+    ad_log(AD_LOG_INFO, "test", "info is never held");
+    ad_log(AD_LOG_INFO, "test", "info is never held");
+    /* After the window, the next one is written with the count. */
+    ad_log_set_repeat_window(1);
+    usleep(5000);
+    ad_log(AD_LOG_WARN, "test", "disk full write=%d", 1000);
+    ad_log_set_repeat_window(5000);
+    ad_log_set_fd(2);
+    static char buf[4096];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    buf[n > 0 ? n : 0] = '\0';
+    size_t lines = 0;
+    for (char *p = buf; *p != '\0'; p++) {
+        lines += *p == '\n';
+    }
+    assert_int_equal(lines, 5);
+    assert_non_null(strstr(buf, "write=0\n"));
+    assert_non_null(strstr(buf, "write=1000 repeated=999\n"));
+    assert_null(strstr(buf, "write=1\n"));
+    assert_non_null(strstr(buf, "another warning"));
+}
+
 static void log_writes_one_line_text_or_json(void **state)
 {
     AD_UNUSED(state);
@@ -238,6 +275,7 @@ int main(void)
         cmocka_unit_test(errors_have_names),
         cmocka_unit_test(log_masks_secrets),
         cmocka_unit_test(log_writes_one_line_text_or_json),
+        cmocka_unit_test(log_holds_back_repeated_warnings),
         cmocka_unit_test(utf8_sequences),
         cmocka_unit_test(utf8_repair_and_prefix),
         cmocka_unit_test(pidlock_refuses_second_holder),
