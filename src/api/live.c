@@ -231,13 +231,22 @@ static void live_truncated(void *ud, uint64_t oldest)
     send_notice(lv, "replay_truncated", json_pack("{s:I}", "oldestSeq", (json_int_t)oldest));
 }
 
+/* History lacks from..to (a crash or a failed events write): the client
+ * may have missed some of them and should reload what it shows. */
+static void live_gap(void *ud, uint64_t from, uint64_t to)
+{
+    live_t *lv = ud;
+    send_notice(lv, "gap", json_pack("{s:I, s:I}", "from", (json_int_t)from, "to", (json_int_t)to));
+}
+
 static size_t live_queued(void *ud)
 {
     live_t *lv = ud;
     return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
 }
 
-static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated, live_queued};
+static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated, live_queued,
+                                          live_gap};
 
 /* A channel of who: it sees only the events of who's org (every org for
  * the owner), live and in replay alike. */

@@ -21,14 +21,15 @@ ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
     ad_bus_index_init(&bus->index);
     ad_bus_ring_init(&bus->ring);
     ad_buf_init(&bus->scratch, BUS_EVENT_MAX);
+    bus->reserved = UINT64_MAX; /* nothing to reserve against until a store */
     if (loop != NULL) {
-        uv_timer_init(loop, &bus->pace_timer);
-        uv_timer_init(loop, &bus->trim_timer);
-        uv_timer_init(loop, &bus->persist_timer);
-        bus->pace_timer.data = bus;
-        bus->trim_timer.data = bus;
-        bus->persist_timer.data = bus;
-        bus->open_handles = 3;
+        uv_timer_t *timers[] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer,
+                                &bus->retry_timer};
+        for (size_t i = 0; i < AD_ARRAY_LEN(timers); i++) {
+            uv_timer_init(loop, timers[i]);
+            timers[i]->data = bus;
+        }
+        bus->open_handles = (int)AD_ARRAY_LEN(timers);
     }
     return bus;
 }
@@ -43,7 +44,7 @@ static void on_handle_closed(uv_handle_t *h)
 void ad_bus_try_finish_free(ad_bus_t *bus)
 {
     if (!bus->closing || bus->open_handles > 0 || bus->writes > 0 || bus->trimming ||
-        bus->db_reads > 0) {
+        bus->db_reads > 0 || bus->reserving) {
         return;
     }
     for (size_t i = 0; i < bus->npending; i++) {
@@ -62,8 +63,10 @@ void ad_bus_free(ad_bus_t *bus)
         return;
     }
     bus->closing = true;
-    uv_timer_t *timers[3] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer};
-    for (int i = 0; i < 3 && bus->loop != NULL; i++) {
+    ad_bus_drop_retry(bus);
+    uv_timer_t *timers[] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer,
+                            &bus->retry_timer};
+    for (size_t i = 0; i < AD_ARRAY_LEN(timers) && bus->loop != NULL; i++) {
         if (uv_is_closing((uv_handle_t *)timers[i])) {
             bus->open_handles--; /* closed by whoever walked the loop */
         } else {
@@ -75,7 +78,7 @@ void ad_bus_free(ad_bus_t *bus)
 
 uint64_t ad_bus_seq(const ad_bus_t *bus)
 {
-    return bus ? bus->seq : 0;
+    return bus ? bus->visible : 0;
 }
 
 uint64_t ad_bus_persisted_seq(const ad_bus_t *bus)
@@ -86,7 +89,7 @@ uint64_t ad_bus_persisted_seq(const ad_bus_t *bus)
 uint64_t ad_bus_oldest_seq(const ad_bus_t *bus)
 {
     uint64_t ring = ad_bus_ring_first(&bus->ring);
-    uint64_t oldest = ring ? ring : bus->seq + 1;
+    uint64_t oldest = ring ? ring : bus->visible + 1;
     if (bus->sops != NULL && bus->db_min != 0 && bus->db_min < oldest) {
         oldest = bus->db_min;
     }
@@ -227,14 +230,33 @@ static uint64_t publish_text(ad_bus_t *bus, int64_t now, uint64_t seq, const cha
             bus->pending = ad_xrealloc(bus->pending, bus->pending_cap * sizeof(*bus->pending));
         }
         bus->pending[bus->npending++] = ad_bus_event_ref(ev);
+        bus->unpersisted_bytes += ad_bus_event_bytes(ev);
     } else {
         bus->persisted_seq = seq;
     }
-    fan_out(bus, ev);
+    /* Only a seq under the durable ceiling leaves the process; above it the
+     * event waits in the ring for the reservation (ad_bus_release_held). */
+    if (seq == bus->visible + 1 && seq <= bus->reserved) {
+        bus->visible = seq;
+        fan_out(bus, ev);
+    }
     ad_bus_event_unref(ev);
     ad_bus_ring_evict(bus);
     ad_bus_schedule_writes(bus);
+    ad_bus_reserve_ahead(bus);
     return seq;
+}
+
+void ad_bus_release_held(ad_bus_t *bus)
+{
+    while (bus->visible < bus->seq && bus->visible < bus->reserved) {
+        ad_bus_event_t *ev = ad_bus_ring_get(&bus->ring, bus->visible + 1);
+        if (ev == NULL) {
+            AD_BUG("held event left the ring seq=%llu", (unsigned long long)(bus->visible + 1));
+        }
+        bus->visible++;
+        fan_out(bus, ev);
+    }
 }
 
 uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
@@ -440,7 +462,7 @@ int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, boo
     }
     if (!sub->replaying) {
         sub->replaying = true;
-        sub->cursor = bus->seq;
+        sub->cursor = bus->visible;
     }
     /* Events after the chase position reach the new topics through the
      * chase, which always filters by every current subscription. */

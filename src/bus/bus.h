@@ -40,7 +40,9 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
  * so the object is serialized once. */
 uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
                              size_t ntopics, const char *payload, size_t len);
-/* The last seq assigned (0 before the first event). */
+/* The last seq delivered to subscribers (0 before the first event): what a
+ * client may resume from. A seq that has left the process is never handed
+ * out again, not even after a crash (see ad_bus_store_ops_t.reserve). */
 uint64_t ad_bus_seq(const ad_bus_t *bus);
 /* The oldest seq a replay can still deliver (ring or events table); the
  * next seq when nothing is retained. */
@@ -85,6 +87,11 @@ typedef struct {
     /* Optional: bytes queued on the connection. Replay pauses while this is
      * above half the send queue bound, so a long replay does not overflow. */
     size_t (*queued)(void *ud);
+    /* Optional: a replay crossed seqs from..to that history does not hold
+     * (lost in a crash before they were stored, or dropped when the events
+     * table could not be written). Some may have been delivered before;
+     * the client should reload what it shows. Replay goes on after to. */
+    void (*gap)(void *ud, uint64_t from, uint64_t to);
 } ad_bus_sub_ops_t;
 
 #define AD_BUS_TOPIC_MAX 256
@@ -151,15 +158,22 @@ typedef struct {
      * seq left (0 when the table is empty). */
     void (*trim)(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim_done_cb done,
                  void *arg);
+    /* Loop thread: durably records that seqs up to upto may be in use
+     * (handed out before they are stored). At start the bus continues
+     * above the recorded value, so a crash never reuses a seq a subscriber
+     * saw. done runs on the loop after commit. */
+    void (*reserve)(void *impl, uint64_t upto, ad_bus_write_done_cb done, void *arg);
 } ad_bus_store_ops_t;
 /* Connects the bus to durable storage: sequence numbers continue after
- * max_seq, min_seq is the oldest row (0: none). ops and impl are borrowed. */
+ * max_seq and reserved (the last ceiling recorded by reserve), min_seq is
+ * the oldest row (0: none). ops and impl are borrowed. */
 void ad_bus_set_store(ad_bus_t *bus, const ad_bus_store_ops_t *ops, void *impl, uint64_t min_seq,
-                      uint64_t max_seq);
+                      uint64_t max_seq, uint64_t reserved);
 /* The last seq known committed to the events table. */
 uint64_t ad_bus_persisted_seq(const ad_bus_t *bus);
-/* Before the store closes: queues every pending event in one last write
- * and stops retention and further writes. */
+/* Before the store closes: queues every pending event in one last write,
+ * records the last seq as the ceiling (so a clean restart shows no gap) and
+ * stops retention and further writes. */
 void ad_bus_stop(ad_bus_t *bus);
 
 /* Implemented in src/store/events.c: reads the table's bounds and connects

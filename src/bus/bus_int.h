@@ -117,6 +117,13 @@ uint64_t ad_bus_ring_last(const bus_ring_t *r);
  * each event alone cost a store round trip (and a wake-up of the loop by
  * the writer thread) per event. */
 #define AD_BUS_PERSIST_DELAY_MS 5
+/* Seqs reserved durably at a time; the next block is asked for when half
+ * is used, so delivery waits for a reservation only if the writer is
+ * stalled for half a block. */
+#define AD_BUS_SEQ_BLOCK (UINT64_C(1) << 20)
+/* A failed events write is retried after this, doubling up to the max. */
+#define AD_BUS_RETRY_MIN_MS 100
+#define AD_BUS_RETRY_MAX_MS 5000
 
 typedef struct backfill {
     struct backfill *next;
@@ -153,7 +160,11 @@ struct ad_bus_sub {
 struct ad_bus {
     uv_loop_t *loop;
     const ad_config_t *cfg;
-    uint64_t seq;
+    uint64_t seq;      /* the last seq assigned */
+    uint64_t visible;  /* the last seq fanned out (<= reserved) */
+    uint64_t reserved; /* durable ceiling: seqs above it wait (held) */
+    uint64_t reserve_target;
+    unsigned reserving; /* reservations in flight */
     bus_index_t index;
     bus_ring_t ring;
     ad_buf_t scratch;
@@ -165,6 +176,7 @@ struct ad_bus {
     uv_timer_t pace_timer;
     uv_timer_t trim_timer;
     uv_timer_t persist_timer;
+    uv_timer_t retry_timer; /* a failed write or reservation, again */
     int open_handles;
     bool closing;
     /* persistence */
@@ -172,7 +184,11 @@ struct ad_bus {
     void *simpl;
     ad_bus_event_t **pending;
     size_t npending, pending_cap;
-    unsigned writes; /* batches in flight */
+    unsigned writes; /* batches in flight (a batch waiting to retry counts) */
+    struct wbatch *retry;       /* the batch whose write failed, to retry */
+    int64_t retry_ms;           /* its current backoff */
+    size_t unpersisted_bytes;   /* events published and not yet stored */
+    uint64_t dropped;           /* events given up on (the table has a gap) */
     bool stopping;
     uint64_t persisted_seq;
     uint64_t db_min; /* oldest row in the table, 0: none */
@@ -195,6 +211,13 @@ void ad_bus_pace_remove(ad_bus_sub_t *sub);
  * events table write of what was published. */
 void ad_bus_ring_evict(ad_bus_t *bus);
 void ad_bus_schedule_writes(ad_bus_t *bus);
+/* Asks for the next block of seqs when half the current one is used. */
+void ad_bus_reserve_ahead(ad_bus_t *bus);
+void ad_bus_retry_timer(uv_timer_t *t);
+/* Lets go of a batch waiting to be retried (the bus is being freed). */
+void ad_bus_drop_retry(ad_bus_t *bus);
+/* bus.c: fans out the held events the reservation now covers. */
+void ad_bus_release_held(ad_bus_t *bus);
 /* replay.c: runs sub's replay as far as it can now; the oldest seq an
  * in-flight table read still needs from the ring (0: none). */
 void ad_bus_run_replay(ad_bus_sub_t *sub);

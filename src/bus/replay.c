@@ -3,7 +3,10 @@
  * Replay: a subscriber that gives `since` gets every matching event after
  * it, from the ring or else the events table (read on a worker), chasing
  * the head until it is caught up, so no live buffer is needed; paced so
- * one replay cannot flood a connection. Fan-out is bus.c's.
+ * one replay cannot flood a connection. Seqs missing from the table (lost
+ * in a crash, or given up when the table could not be written) are
+ * reported as a gap where the replay crosses them, never skipped silently.
+ * Fan-out is bus.c's.
  */
 #include "bus/bus_int.h"
 
@@ -68,14 +71,29 @@ typedef struct dbread {
     size_t npats;
     ad_bus_event_t **evs;
     size_t nevs, cap;
+    struct gap {
+        uint64_t from, to;
+        size_t at; /* reported before evs[at] */
+    } *gaps;
+    size_t ngaps;
     size_t rows;
     int rc;
 } dbread_t;
+
+/* Seqs from..to are not in the table. Worker thread. */
+static void add_gap(dbread_t *dr, uint64_t from, uint64_t to)
+{
+    dr->gaps = ad_xrealloc(dr->gaps, (dr->ngaps + 1) * sizeof(*dr->gaps));
+    dr->gaps[dr->ngaps++] = (struct gap){from, to, dr->nevs};
+}
 
 static int on_row(const ad_bus_row_t *row, void *arg)
 {
     dbread_t *dr = arg;
     dr->rows++;
+    if (row->seq > dr->scanned + 1) {
+        add_gap(dr, dr->scanned + 1, row->seq - 1);
+    }
     dr->scanned = row->seq;
     json_t *arr = json_loads(row->topics, 0, NULL);
     size_t nt = json_is_array(arr) ? json_array_size(arr) : 0;
@@ -119,6 +137,11 @@ static void dbread_work(uv_work_t *w)
     dbread_t *dr = w->data;
     dr->rc = dr->sops->read(dr->simpl, dr->after, dr->upto, AD_BUS_READ_BATCH_ROWS, on_row, dr);
     if (dr->rc == 0 && dr->rows < AD_BUS_READ_BATCH_ROWS) {
+        /* Everything below the ring is stored unless lost: rows missing at
+         * the end of the range are a gap too. */
+        if (dr->scanned < dr->upto) {
+            add_gap(dr, dr->scanned + 1, dr->upto);
+        }
         dr->scanned = dr->upto;
     }
 }
@@ -129,6 +152,7 @@ static void dbread_free(dbread_t *dr)
         ad_bus_event_unref(dr->evs[i]);
     }
     free(dr->evs);
+    free(dr->gaps);
     for (size_t i = 0; i < dr->npats; i++) {
         free(dr->pats[i]);
     }
@@ -145,6 +169,17 @@ uint64_t ad_bus_ring_pin(const ad_bus_t *bus)
         }
     }
     return pin;
+}
+
+/* Tells sub that from..to are missing. False when sub went away. */
+static bool report_gap(ad_bus_sub_t *sub, uint64_t from, uint64_t to)
+{
+    if (sub->ops->gap != NULL) {
+        sub->busy++;
+        sub->ops->gap(sub->ud, from, to);
+        sub->busy--;
+    }
+    return !sub->freed && !sub->dead;
 }
 
 static void dbread_done(uv_work_t *w, int status)
@@ -173,10 +208,21 @@ static void dbread_done(uv_work_t *w, int status)
     if (dr->rc != 0) {
         ad_log(AD_LOG_ERROR, "bus", "replay read failed after=%llu err=%s",
                (unsigned long long)dr->after, ad_strerror(dr->rc));
-        dr->scanned = dr->upto; /* skip rather than spin */
+        /* Skip rather than spin, and say so: what was not read is a gap. */
+        if (dr->scanned < dr->upto) {
+            dr->gaps = ad_xrealloc(dr->gaps, (dr->ngaps + 1) * sizeof(*dr->gaps));
+            dr->gaps[dr->ngaps++] = (struct gap){dr->scanned + 1, dr->upto, dr->nevs};
+        }
+        dr->scanned = dr->upto;
     }
-    for (size_t i = 0; i < dr->nevs; i++) {
-        if (dr->evs[i]->seq > *cur && !ad_bus_sub_deliver(sub, dr->evs[i])) {
+    size_t g = 0;
+    for (size_t i = 0; i <= dr->nevs; i++) {
+        for (; g < dr->ngaps && dr->gaps[g].at == i; g++) {
+            if (dr->gaps[g].to > *cur && !report_gap(sub, dr->gaps[g].from, dr->gaps[g].to)) {
+                goto out;
+            }
+        }
+        if (i < dr->nevs && dr->evs[i]->seq > *cur && !ad_bus_sub_deliver(sub, dr->evs[i])) {
             goto out;
         }
     }
@@ -289,7 +335,7 @@ static bool next_step(ad_bus_sub_t *sub, step_t *st)
     for (;;) {
         st->bf = sub->backfills;
         st->cur = st->bf ? &st->bf->cursor : &sub->cursor;
-        st->end = st->bf ? st->bf->end : sub->bus->seq;
+        st->end = st->bf ? st->bf->end : sub->bus->visible;
         if (*st->cur < st->end) {
             return true;
         }

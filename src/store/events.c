@@ -168,6 +168,57 @@ static void ev_trim(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim
     ad_store_submit(e->st, trim_job, trim_done, t);
 }
 
+/* ---- the seq ceiling -------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t upto;
+    ad_bus_write_done_cb done;
+    void *arg;
+} rjob_t;
+
+static int reserve_job(ad_store_tx_t *tx, void *ctx)
+{
+    sqlite3 *db = tx->db;
+    rjob_t *r = ctx;
+    sqlite3_stmt *st = ad_store_stmt(db, "INSERT INTO bus_meta(key, value) VALUES('seq_reserved', "
+                                         "?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->upto);
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
+}
+
+static void reserve_done(int rc, void *ctx)
+{
+    rjob_t *r = ctx;
+    r->done(rc, r->arg);
+    free(r);
+}
+
+static void ev_reserve(void *impl, uint64_t upto, ad_bus_write_done_cb done, void *arg)
+{
+    events_t *e = impl;
+    rjob_t *r = ad_xmalloc(sizeof(*r));
+    *r = (rjob_t){upto, done, arg};
+    ad_store_submit(e->st, reserve_job, reserve_done, r);
+}
+
+/* The last recorded ceiling, 0 when none. */
+static int read_reserved(sqlite3 *db, uint64_t *out)
+{
+    sqlite3_stmt *st = ad_store_stmt(db, "SELECT value FROM bus_meta WHERE key = 'seq_reserved'");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    int src = sqlite3_step(st);
+    *out = src == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
+}
+
 /* ---- replay reads (pool threads) ----------------------------------------------- */
 
 static int ev_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
@@ -228,7 +279,7 @@ out:
     return rc;
 }
 
-static const ad_bus_store_ops_t ops = {ev_write, ev_read, ev_trim};
+static const ad_bus_store_ops_t ops = {ev_write, ev_read, ev_trim, ev_reserve};
 
 int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus)
 {
@@ -249,12 +300,17 @@ int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus)
     if (src != SQLITE_ROW) {
         return ad_store_rc(db, src);
     }
+    uint64_t reserved = 0;
+    int rc = read_reserved(db, &reserved);
+    if (rc != 0) {
+        return rc;
+    }
     pthread_mutex_lock(&events.mu);
     events.st = store;
     snprintf(events.path, sizeof(events.path), "%s", ad_store_path(store));
     pthread_mutex_unlock(&events.mu);
-    ad_bus_set_store(bus, &ops, &events, min, max);
-    ad_log(AD_LOG_INFO, "bus", "events table attached oldest=%llu newest=%llu",
-           (unsigned long long)min, (unsigned long long)max);
+    ad_bus_set_store(bus, &ops, &events, min, max, reserved);
+    ad_log(AD_LOG_INFO, "bus", "events table attached oldest=%llu newest=%llu reserved=%llu",
+           (unsigned long long)min, (unsigned long long)max, (unsigned long long)reserved);
     return 0;
 }

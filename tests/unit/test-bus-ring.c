@@ -2,7 +2,9 @@
 /* Tests for the replay ring and replay: ring arithmetic and eviction by
  * bytes, replay from the ring, replay from a (fake, in-memory) events table
  * after the ring rolled over while events keep coming, replay_truncated,
- * and replay pacing against a full connection queue. */
+ * replay pacing against a full connection queue, and the durable seq
+ * ceiling: no seq reused after a crash, gaps reported, failed writes
+ * retried. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,12 +22,27 @@ typedef struct {
     size_t n, cap;
     size_t first; /* rows[0..first) were trimmed */
     int writes;
+    int fail_writes;  /* this many writes fail (AD_EFULL) before one works */
+    bool hold_writes; /* writes are never answered (a stalled writer) */
+    uint64_t reserved;
+    bool hold_reserve; /* a reservation waits for release_reserve() */
+    ad_bus_write_done_cb reserve_done;
+    void *reserve_arg;
+    uint64_t reserve_upto;
 } fakedb_t;
 
 static void fake_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_write_done_cb done,
                        void *arg)
 {
     fakedb_t *db = impl;
+    if (db->hold_writes) {
+        return;
+    }
+    if (db->fail_writes > 0) {
+        db->fail_writes--;
+        done(AD_EFULL, arg);
+        return;
+    }
     pthread_mutex_lock(&db->mu);
     for (size_t i = 0; i < n; i++) {
         if (db->n == db->cap) {
@@ -84,7 +101,29 @@ static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_
     done(0, oldest, arg);
 }
 
-static const ad_bus_store_ops_t fake_ops = {fake_write, fake_read, fake_trim};
+static void fake_reserve(void *impl, uint64_t upto, ad_bus_write_done_cb done, void *arg)
+{
+    fakedb_t *db = impl;
+    db->reserve_done = done;
+    db->reserve_arg = arg;
+    db->reserve_upto = upto;
+    if (!db->hold_reserve) {
+        db->reserved = upto;
+        db->reserve_done = NULL;
+        done(0, arg);
+    }
+}
+
+static void release_reserve(fakedb_t *db)
+{
+    ad_bus_write_done_cb done = db->reserve_done;
+    db->reserve_done = NULL;
+    db->hold_reserve = false;
+    db->reserved = db->reserve_upto;
+    done(0, db->reserve_arg);
+}
+
+static const ad_bus_store_ops_t fake_ops = {fake_write, fake_read, fake_trim, fake_reserve};
 
 static void fakedb_cleanup(fakedb_t *db)
 {
@@ -98,6 +137,8 @@ static void fakedb_cleanup(fakedb_t *db)
 typedef struct {
     uint64_t *seqs;
     size_t n, cap;
+    uint64_t gap_from, gap_to; /* the last gap reported */
+    int gaps;
     uint64_t truncated;
     size_t queued; /* what the fake connection reports */
     int overflows;
@@ -126,7 +167,15 @@ static size_t rec_queued(void *ud)
 {
     return ((rec_t *)ud)->queued;
 }
-static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, rec_truncated, rec_queued};
+static void rec_gap(void *ud, uint64_t from, uint64_t to)
+{
+    rec_t *r = ud;
+    r->gaps++;
+    r->gap_from = from;
+    r->gap_to = to;
+}
+static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, rec_truncated, rec_queued,
+                                         rec_gap};
 
 static uint64_t pub(ad_bus_t *bus, const char *topic, int i)
 {
@@ -273,7 +322,7 @@ static void replay_from_table_while_publishing(void **state)
     ad_config_t cfg = small_cfg(4096);
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ad_bus_t *bus = ad_bus_new(&loop, &cfg);
-    ad_bus_set_store(bus, &fake_ops, &db, 0, 0);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 0);
     for (int i = 0; i < 5000; i++) {
         pub(bus, i % 3 ? "agent:a" : "other", i);
     }
@@ -317,7 +366,7 @@ static void replay_truncated_by_retention(void **state)
     cfg.event_retention_bytes = 20000;
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ad_bus_t *bus = ad_bus_new(&loop, &cfg);
-    ad_bus_set_store(bus, &fake_ops, &db, 0, 0);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 0);
     for (int i = 0; i < 3000; i++) {
         pub(bus, "system", i);
         bus->last_trim_ms = 0; /* let every commit trim */
@@ -385,7 +434,7 @@ static void burst_shares_transactions(void **state)
     ad_config_t cfg = small_cfg(1u << 20);
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ad_bus_t *bus = ad_bus_new(&loop, &cfg);
-    ad_bus_set_store(bus, &fake_ops, &db, 0, 0);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 0);
     for (int i = 0; i < 500; i++) {
         pub(bus, "agent:a", i);
     }
@@ -412,12 +461,177 @@ static void seq_continues_after_store(void **state)
     AD_UNUSED(state);
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ad_bus_t *bus = ad_bus_new(NULL, NULL);
-    ad_bus_set_store(bus, &fake_ops, &db, 40, 41);
+    ad_bus_set_store(bus, &fake_ops, &db, 40, 41, 0);
     assert_int_equal(ad_bus_seq(bus), 41);
     assert_int_equal(pub(bus, "system", 0), 42);
     assert_int_equal(ad_bus_publish(NULL, "x", NULL, 0, NULL), 0);
     ad_bus_free(bus);
     fakedb_cleanup(&db);
+}
+
+/* A crash after seqs left the process but before they were stored: the
+ * next daemon starts above the reservation, and a replay across the lost
+ * range says so instead of skipping it. */
+static void seq_never_reused_after_a_crash(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(1u << 20);
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 0);
+    assert_true(db.reserved >= AD_BUS_SEQ_BLOCK);
+    rec_t live = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &live, 0);
+    const char *t[] = {"*"};
+    ad_bus_subscribe(s, t, 1, false, 0);
+    for (int i = 0; i < 100; i++) {
+        pub(bus, "agent:a", i);
+    }
+    persist_all(&loop, bus);
+    db.hold_writes = true; /* the next 30 reach the subscriber, not the table */
+    for (int i = 0; i < 30; i++) {
+        pub(bus, "agent:a", i);
+    }
+    assert_int_equal(live.seqs[live.n - 1], 130);
+    uint64_t stored = db.rows[db.n - 1]->seq;
+    assert_int_equal(stored, 100);
+    /* "kill -9": the bus is gone without a stop; a new one opens the table. */
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    db.hold_writes = false;
+    ad_bus_t *again = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(again, &fake_ops, &db, 1, stored, db.reserved);
+    uint64_t next = pub(again, "agent:a", 0);
+    assert_true(next > 130);
+    assert_int_equal(next, AD_BUS_SEQ_BLOCK + 1);
+    /* A client that saw 120 resumes: told about the gap, then the new one. */
+    rec_t r = {0};
+    ad_bus_sub_t *s2 = ad_bus_sub_new(again, &rec_ops, &r, 0);
+    ad_bus_subscribe(s2, t, 1, true, 120);
+    for (int i = 0; i < 1000 && ad_bus_sub_replaying(s2); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(r.gaps, 1);
+    assert_int_equal(r.gap_from, 121);
+    assert_int_equal(r.gap_to, AD_BUS_SEQ_BLOCK);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.seqs[0], next);
+    /* A client from before the crash range gets the stored ones first. */
+    rec_t old = {0};
+    ad_bus_sub_t *s3 = ad_bus_sub_new(again, &rec_ops, &old, 0);
+    ad_bus_subscribe(s3, t, 1, true, 90);
+    for (int i = 0; i < 1000 && ad_bus_sub_replaying(s3); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(old.n, 11); /* 91..100, then next */
+    assert_int_equal(old.gap_from, 101);
+    /* A clean stop brings the ceiling down: no gap after a restart. */
+    ad_bus_stop(again);
+    assert_int_equal(db.reserved, next);
+    ad_bus_sub_free(s2);
+    ad_bus_sub_free(s3);
+    ad_bus_free(again);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+    free(live.seqs);
+    free(r.seqs);
+    free(old.seqs);
+}
+
+/* Past the reservation, events wait for it: delivered in order once it
+ * commits, never before. */
+static void events_wait_for_the_reservation(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(1u << 20);
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER, .hold_reserve = true};
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 50, 50); /* a clean restart at 50 */
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"*"};
+    ad_bus_subscribe(s, t, 1, false, 0);
+    for (int i = 0; i < 5; i++) {
+        pub(bus, "agent:a", i);
+    }
+    assert_int_equal(r.n, 0);
+    assert_int_equal(ad_bus_seq(bus), 50); /* nothing has left the process */
+    release_reserve(&db);
+    assert_range(&r, 0, 51, 55);
+    assert_int_equal(ad_bus_seq(bus), 55);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+    free(r.seqs);
+}
+
+/* A full disk: the write fails, is retried, and nothing is lost once it
+ * works; when it never works and too much waits, the events are given up
+ * and a replay reports their gap. */
+static void failed_writes_are_retried_then_reported(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(8192);
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER, .fail_writes = 3};
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 0);
+    for (int i = 0; i < 50; i++) {
+        pub(bus, "agent:a", i);
+    }
+    for (int i = 0; i < 200 && ad_bus_persisted_seq(bus) < 50; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(ad_bus_persisted_seq(bus), 50);
+    assert_int_equal(db.n, 50);
+    assert_int_equal(bus->dropped, 0);
+    /* Now it never works: past four ring bounds the batch is given up. */
+    db.fail_writes = 1 << 30;
+    for (int i = 0; i < 400; i++) {
+        pub(bus, "agent:a", i);
+        if (i % 50 == 0) {
+            uv_run(&loop, UV_RUN_NOWAIT);
+        }
+    }
+    for (int i = 0; i < 200 && bus->dropped == 0; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_true(bus->dropped > 0);
+    db.fail_writes = 0;
+    for (int i = 0; i < 400 && ad_bus_persisted_seq(bus) < ad_bus_seq(bus); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_true(bus->unpersisted_bytes <= 4 * cfg.event_ring_bytes);
+    /* Evict everything into the table, then replay from the start. */
+    for (int i = 0; i < 500; i++) {
+        pub(bus, "other", i);
+    }
+    persist_all(&loop, bus);
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"agent:a"};
+    ad_bus_subscribe(s, t, 1, true, 0);
+    for (int i = 0; i < 1000 && ad_bus_sub_replaying(s); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_true(r.gaps >= 1);
+    assert_true(r.gap_from > 50);
+    assert_int_equal(r.n + bus->dropped, 450);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+    free(r.seqs);
 }
 
 int main(void)
@@ -432,6 +646,9 @@ int main(void)
         cmocka_unit_test(replay_truncated_by_retention),
         cmocka_unit_test(replay_paces_on_full_queue),
         cmocka_unit_test(seq_continues_after_store),
+        cmocka_unit_test(seq_never_reused_after_a_crash),
+        cmocka_unit_test(events_wait_for_the_reservation),
+        cmocka_unit_test(failed_writes_are_retried_then_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@ export interface LiveSocketOptions {
   heartbeatMs?: number;
 }
 
-const CONTROL = new Set(['pong', 'replay_truncated', 'overflow', 'error', 'subscribed', 'unsubscribed', 'hello', 'welcome', 'replay_done']);
+const CONTROL = new Set(['pong', 'replay_truncated', 'gap', 'overflow', 'error', 'subscribed', 'unsubscribed', 'hello', 'welcome', 'replay_done']);
 
 export class LiveSocket {
   private o: LiveSocketOptions;
@@ -191,6 +191,11 @@ export class LiveSocket {
       } else if (msg.type === 'replay_truncated') {
         const oldest = Number(p.oldestSeq ?? p.oldest ?? msg.oldestSeq ?? 0);
         this.o.onSnapshotNeeded(Number.isFinite(oldest) && oldest > 0 ? oldest - 1 : 0);
+      } else if (msg.type === 'gap') {
+        // History lacks from..to (the server crashed, or could not store
+        // them): what we show may miss some; reload, then apply what follows.
+        const to = Number(p.to ?? 0);
+        this.o.onSnapshotNeeded(Number.isFinite(to) && to > 0 ? to : 0);
       }
       // overflow: the server closes next; we reconnect with our last seq.
       return;

@@ -140,6 +140,24 @@ describe('LiveSocket', () => {
     expect(t.lines()).toEqual(['a', 'b']);
   });
 
+  it('a gap in history (the server crashed) asks for a fresh snapshot, then applies what follows', () => {
+    const t = setup();
+    t.sock.start();
+    let ws = FakeWS.all[0];
+    ws.open();
+    ws.push({ type: 'pong', payload: { seq: 3 } });
+    ws.push(ev(4, 'a'));
+    ws.drop();
+    vi.advanceTimersByTime(30000);
+    ws = FakeWS.all[1];
+    ws.open();
+    ws.push({ type: 'pong', payload: { seq: 2000000 } });
+    ws.push({ type: 'gap', payload: { from: 5, to: 1048580 } });
+    expect(t.snapshots).toEqual([3, 1048580]);
+    ws.push(ev(1048581, 'b'));
+    expect(t.lines()).toEqual(['a', 'b']);
+  });
+
   it('a server whose seq went backwards (new database) gets a snapshot, not a stale since', () => {
     const t = setup();
     t.sock.start();
