@@ -186,10 +186,32 @@ static int env_ok(ad_req_t *r, json_t *body, json_t *env)
     return 0;
 }
 
+/* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
+ * run's cgroup enforces them (src/proc). -1 after answering 422. */
+static int limits_ok(ad_req_t *r, json_t *lim)
+{
+    if (!json_is_object(lim)) {
+        return ad_api_invalid(r, "limits", "must be an object {memoryMb, cpuPercent}");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(lim, k, v)
+    {
+        bool mem = strcmp(k, "memoryMb") == 0, cpu = strcmp(k, "cpuPercent") == 0;
+        json_int_t x = json_integer_value(v);
+        if ((!mem && !cpu) || !json_is_integer(v) || (mem && (x < 16 || x > 1048576)) ||
+            (cpu && (x < 1 || x > 100000))) {
+            return ad_api_invalid(r, "limits",
+                                  "memoryMb must be 16 to 1048576 and cpuPercent 1 to 100000");
+        }
+    }
+    return 0;
+}
+
 /* How the runner starts the agent (src/run/run.h), kept in its state:
  * command (argv, required for the command executor), terminal (pty), env
- * ({NAME: value}), stopWith (sigint, stdin or none), model, and any other
- * keys of a `state` object. -1 when it has answered 422. */
+ * ({NAME: value}), stopWith (sigint, stdin or none), model, limits, and any
+ * other keys of a `state` object. -1 when it has answered 422. */
 static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *args)
 {
     json_t *cmd = NULL;
@@ -209,6 +231,12 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     if (env != NULL && env_ok(r, body, env) != 0) {
         return -1;
     }
+    json_t *limits = json_object_get(body, "limits");
+    json_t *st_limits = json_object_get(st, "limits");
+    if ((limits != NULL && limits_ok(r, limits) != 0) ||
+        (st_limits != NULL && limits_ok(r, st_limits) != 0)) {
+        return -1;
+    }
     bool is_command = executor != NULL && strcmp(executor, "command") == 0;
     if ((is_command || cmd != NULL || st != NULL) &&
         !ad_api_require(r, AD_SCOPE_ADMIN, "an agent that runs a command")) {
@@ -222,7 +250,7 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
         return ad_api_invalid(r, "command", "must start with a program name");
     }
     if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
-        model == NULL) {
+        model == NULL && limits == NULL) {
         return 0;
     }
     json_t *state = st != NULL ? json_deep_copy(st) : json_object();
@@ -240,6 +268,9 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     }
     if (model != NULL) {
         json_object_set_new(state, "model", json_string(model));
+    }
+    if (limits != NULL) {
+        json_object_set(state, "limits", limits);
     }
     json_object_set_new(args, "state", state);
     return 0;

@@ -180,19 +180,20 @@ static void create(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    const char *name = NULL, *org = NULL;
+    const char *name = NULL;
+    char org[AD_ID_MAX];
     if (ad_api_str(r, body, "name", true, 200, &name) != 0 ||
-        ad_api_str(r, body, "orgId", false, AD_ID_MAX - 1, &org) != 0) {
+        ad_api_org_for(app, r, body, org) != 0) {
         json_decref(body);
         return;
     }
-    if (name[0] == '\0') {
+    if (name[strspn(name, " \t\r\n")] == '\0') {
         ad_api_invalid(r, "name", "must not be empty");
         json_decref(body);
         return;
     }
     ad_store_crew_t c = {.now = ad_wall_ms()};
-    snprintf(c.org_id, sizeof(c.org_id), "%s", ad_principal_org_for(ad_api_who(r), org));
+    snprintf(c.org_id, sizeof(c.org_id), "%s", org);
     ad_id_new("crew", c.id);
     snprintf(c.name, sizeof(c.name), "%s", name);
     json_decref(body);

@@ -77,7 +77,9 @@ static void unlink_channel(live_t *lv)
 }
 
 /* Sends {"type":type,"payload":payload} (payload stolen). */
-static void send_notice(live_t *lv, const char *type, json_t *payload)
+/* last: the message says why the connection ends, so it may use the
+ * reserve past the send-queue bound (a slow reader still gets it). */
+static void send_notice_ex(live_t *lv, const char *type, json_t *payload, bool last)
 {
     json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
     char *s = json_dumps(m, JSON_COMPACT);
@@ -86,11 +88,20 @@ static void send_notice(live_t *lv, const char *type, json_t *payload)
         return;
     }
     if (lv->ws != NULL) {
-        ad_ws_send_text(lv->ws, s, strlen(s));
+        if (last) {
+            ad_ws_send_last(lv->ws, s, strlen(s));
+        } else {
+            ad_ws_send_text(lv->ws, s, strlen(s));
+        }
     } else if (lv->sse != NULL) {
         ad_sse_send(lv->sse, NULL, NULL, s, strlen(s));
     }
     free(s);
+}
+
+static void send_notice(live_t *lv, const char *type, json_t *payload)
+{
+    send_notice_ex(lv, type, payload, false);
 }
 
 static void send_error(live_t *lv, const char *code, const char *message)
@@ -217,7 +228,7 @@ static void live_overflow(void *ud, uint64_t last_seq)
     lv->done = true;
     ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu",
            (unsigned long long)last_seq);
-    send_notice(lv, "overflow", json_pack("{s:I}", "lastSeq", (json_int_t)last_seq));
+    send_notice_ex(lv, "overflow", json_pack("{s:I}", "lastSeq", (json_int_t)last_seq), true);
     if (lv->ws != NULL) {
         ad_ws_close(lv->ws, 1013, "overflow");
     } else {

@@ -70,18 +70,6 @@ static void start(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
-/* Answers with the stored agent (for calls that have nothing to do). */
-static void answer_agent_now(ad_app_t *app, ad_req_t *r, const char *id)
-{
-    json_t *a = NULL;
-    int rc = ad_store_agent_get(app->store, id, &a);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "agent", id);
-        return;
-    }
-    ad_res_json(r, 200, a);
-}
-
 static void stop(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -94,7 +82,9 @@ static void stop(ad_req_t *r, void *ud)
         return;
     }
     if (ad_runner_stop(app->runner, id, force, on_agent_done, r) != 0) {
-        answer_agent_now(app, r, id); /* not running: nothing to stop */
+        /* Not running: nothing was done, and the answer says so. */
+        ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "id", id), "agent %s is not running",
+                     id);
     }
 }
 

@@ -81,8 +81,15 @@ static void patch(ad_req_t *r, void *ud)
             0) {
         goto out;
     }
-    if (name != NULL && name[0] == '\0') {
-        ad_api_invalid(r, "name", "must not be empty");
+    /* The same rules as creating one: a name or branch git would read as
+     * an option or a range ("-x", "--upload-pack=x", "a..b") never lands. */
+    char why[200];
+    if (name != NULL && !ad_git_worktree_name_valid(name, why, sizeof(why))) {
+        ad_api_invalid(r, "name", why);
+        goto out;
+    }
+    if (branch != NULL && !ad_git_branch_name_valid(branch, why, sizeof(why))) {
+        ad_api_invalid(r, "branch", why);
         goto out;
     }
     json_t *args =
@@ -106,6 +113,10 @@ out:
 
 static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
+    if (rc == AD_EINVAL) {
+        ad_api_invalid(r, "ids", "every id must be a worktree of workspaceId");
+        return;
+    }
     if (rc != 0) {
         const char *id = json_string_value(json_object_get(result, "id"));
         ad_api_fail(r, rc, "worktree", id);
@@ -133,7 +144,10 @@ static void reorder(ad_req_t *r, void *ud)
         return;
     }
     json_t *ids = NULL;
-    bool ok = ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0;
+    const char *ws = NULL;
+    bool ok = ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0 &&
+              ad_api_str(r, body, "workspaceId", false, AD_ID_MAX, &ws) == 0 &&
+              (ws == NULL || ad_api_visible(app, r, AD_API_WORKSPACE, ws, NULL));
     size_t i;
     json_t *v;
     json_array_foreach(ok ? ids : NULL, i, v)
@@ -145,7 +159,8 @@ static void reorder(ad_req_t *r, void *ud)
     }
     if (ok) {
         ad_api_write(app, r, ad_store_op_worktree_reorder,
-                     json_pack("{s:O, s:I}", "ids", ids, "now", (json_int_t)ad_wall_ms()),
+                     json_pack("{s:O, s:I, s:s?}", "ids", ids, "now", (json_int_t)ad_wall_ms(),
+                               "workspaceId", ws),
                      reordered);
     }
     json_decref(body);

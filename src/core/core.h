@@ -186,6 +186,19 @@ int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n);
 /* ---- finding programs (which.c) --------------------------------------------- */
 /* PATH when none is set: for lookups, and for agents' environments. */
 #define AD_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+/* ---- child statuses (child.c) ------------------------------------------------
+ * agentd reaps every child as subreaper (src/proc): a thread waiting for a
+ * child of its own uses ad_child_wait(), which also finds a status the
+ * supervisor reaped first. The supervisor reaps under ad_child_lock() and
+ * leaves foreign statuses with ad_child_status_put_locked(). */
+#include <sys/types.h>
+void ad_child_lock(void);
+void ad_child_unlock(void);
+void ad_child_status_put_locked(pid_t pid, int status);
+/* waitpid(pid) that also finds a status reaped by the supervisor. 0, or
+ * AD_ENOENT when pid is no child of ours. */
+int ad_child_wait(pid_t pid, int *status);
+
 /* Finds argv0 like execvp would with PATH (path may be NULL: agentd's own
  * PATH) and writes the absolute or relative path that would run into out.
  * AD_ENOENT / AD_EPERM / AD_ETOOBIG. Any thread. */

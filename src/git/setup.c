@@ -179,7 +179,8 @@ static int run_command(const char *dir, const char *command, uint64_t timeout_ms
     close(fds[0]);
     /* The shell may have left children holding no pipe; the group goes. */
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    if (ad_child_wait(pid, &st) != 0) {
+        st = 0xff00; /* not ours any more: report a failure, not success */
     }
     if (*timed_out) {
         kill(-pid, SIGKILL);

@@ -521,8 +521,17 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    json_t *err = json_pack("{s:s, s:s, s:o}", "code", code, "message", msg, "details",
+    /* A message may quote hostile input (an id with invalid UTF-8) or be
+     * cut inside a character: repaired, so the answer is always the error
+     * shape, never null. A details object that could not be built (for
+     * the same reason) is empty. */
+    ad_buf_t fixed;
+    ad_buf_init(&fixed, sizeof(msg) * 3 + 16);
+    (void)ad_utf8_repair(&fixed, msg, strlen(msg));
+    json_t *err = json_pack("{s:s, s:s%, s:o}", "code", code, "message",
+                            fixed.data != NULL ? fixed.data : "", fixed.len, "details",
                             details != NULL ? details : json_object());
+    ad_buf_cleanup(&fixed);
     ad_res_json(r, status, json_pack("{s:o}", "error", err));
 }
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reaping and the exit report: a SIGCHLD watcher that waits only for our
- * own pids (libuv waits only for the ones it spawned, so neither steals the
- * other's children), the exit status, and the one exit callback per
- * process, given only after its output has ended (io.c's drain timer gives
+ * Reaping and the exit report: a SIGCHLD watcher that reaps every exited
+ * child (agentd is a subreaper: orphans of agent trees are ours; libuv
+ * spawns nothing here), the exit status, the end of the tree with its
+ * leader, and the one exit callback per process, given only after its output has ended (io.c's drain timer gives
  * up on output a grandchild keeps open). Closing the handles afterwards is
  * proc.c's.
  */
@@ -11,7 +11,10 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 void ad_proc_record_status(ad_proc_t *p, int status)
 {
@@ -28,39 +31,87 @@ void ad_proc_record_status(ad_proc_t *p, int status)
         p->ex.term_signal = 0;
     }
     uv_timer_stop(&p->stop_timer);
-    if (p->ex.stop_requested) {
-        /* A stop means the whole group goes: members that outlived their
-         * leader (ignoring SIGTERM, say) get SIGKILL now. */
-        kill(-p->pid, SIGKILL);
-    }
+    ad_proc_usage_t u;
+    ad_cgroup_usage(p->cgroup, &u);
+    p->ex.oom_killed = u.oom_killed;
+    /* The tree ends with its leader: a background job, a daemon that left
+     * the group (setsid) when there is a cgroup, members that ignored
+     * SIGTERM. */
+    ad_proc_kill_tree(p);
     ad_log(AD_LOG_DEBUG, "proc", "exited pid=%ld code=%d signal=%d", (long)p->pid, p->ex.exit_code,
            p->ex.term_signal);
 }
 
+void ad_proc_kill_tree(ad_proc_t *p)
+{
+    kill(-p->pid, SIGKILL);
+    if (p->cgroup[0] == '\0') {
+        return;
+    }
+    ad_cgroup_kill(p->cgroup);
+    size_t n = strlen(p->cgroup) + 1;
+    cg_dead_t *d = ad_xmalloc(sizeof(*d) + n);
+    memcpy(d->path, p->cgroup, n);
+    d->next = p->s->cg_dead;
+    p->s->cg_dead = d;
+    p->cgroup[0] = '\0';
+}
+
+void ad_procs_reap_cgroups(ad_procs_t *s, bool all)
+{
+    /* Members die asynchronously after cgroup.kill; when closing, give
+     * them a bounded moment (2 s). */
+    for (int tries = 0; s->cg_dead != NULL && tries < (all ? 200 : 1); tries++) {
+        for (cg_dead_t **pp = &s->cg_dead; *pp != NULL;) {
+            cg_dead_t *d = *pp;
+            if (ad_cgroup_remove(d->path)) {
+                *pp = d->next;
+                free(d);
+            } else {
+                pp = &d->next;
+            }
+        }
+        if (all && s->cg_dead != NULL) {
+            usleep(10000);
+        }
+    }
+}
+
+static ad_proc_t *find_pid(ad_procs_t *s, pid_t pid)
+{
+    for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
+        if (p->pid == pid && !p->exited) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Reaps every exited child: ours get their exit reported; an orphan of a
+ * tree (we are its subreaper) is just reaped; a child some other thread
+ * waits for (src/git) keeps its status in core for that thread. */
 void ad_proc_on_sigchld(uv_signal_t *h, int signum)
 {
     AD_UNUSED(signum);
     ad_procs_t *s = h->data;
-    ad_proc_t *next;
-    for (ad_proc_t *p = s->head; p != NULL; p = next) {
-        next = p->next;
-        if (p->exited) {
-            continue;
-        }
+    for (;;) {
         int status = 0;
-        pid_t r = waitpid(p->pid, &status, WNOHANG);
-        if (r == p->pid) {
+        ad_child_lock();
+        pid_t r = waitpid(-1, &status, WNOHANG);
+        ad_proc_t *p = r > 0 ? find_pid(s, r) : NULL;
+        if (r > 0 && p == NULL) {
+            ad_child_status_put_locked(r, status);
+        }
+        ad_child_unlock();
+        if (r <= 0) {
+            break;
+        }
+        if (p != NULL) {
             ad_proc_record_status(p, status);
-            ad_proc_finish_maybe(p);
-        } else if (r < 0 && errno == ECHILD) {
-            /* Someone else reaped it: report it rather than wait forever. */
-            ad_log(AD_LOG_ERROR, "proc", "child vanished pid=%ld", (long)p->pid);
-            p->ex.lost = true;
-            ad_proc_record_status(p, 0xff00);
-            p->ex.exit_code = -1;
             ad_proc_finish_maybe(p);
         }
     }
+    ad_procs_reap_cgroups(s, false);
     ad_procs_sync_ref(s);
 }
 

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,17 @@ ad_procs_t *ad_procs_new(uv_loop_t *loop)
 {
     ad_procs_t *s = ad_xcalloc(1, sizeof(*s));
     s->loop = loop;
+    /* Orphans of agent trees (a backgrounded job, a daemonized child) come
+     * to us instead of init: reaped here, never left behind. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        ad_log(AD_LOG_WARN, "proc", "not a subreaper err=%s", strerror(errno));
+    }
+    ad_cgroups_init(&s->cg);
+    ad_log(AD_LOG_INFO, "proc", "containment how=\"%s\"",
+           s->cg.ok ? s->cg.why : "process groups and subreaper");
+    if (!s->cg.ok) {
+        ad_log(AD_LOG_INFO, "proc", "no cgroup per run why=\"%s\"", s->cg.why);
+    }
     uv_signal_init(loop, &s->sigchld);
     s->sigchld.data = s;
     uv_signal_start(&s->sigchld, ad_proc_on_sigchld, SIGCHLD);
@@ -54,6 +66,16 @@ ad_procs_t *ad_procs_new(uv_loop_t *loop)
 size_t ad_procs_count(const ad_procs_t *s)
 {
     return s->live;
+}
+
+const char *ad_procs_containment(const ad_procs_t *s)
+{
+    return s->cg.why;
+}
+
+bool ad_procs_cgroups(const ad_procs_t *s)
+{
+    return s->cg.ok;
 }
 
 /* ---- close ordering ------------------------------------------------------ */
@@ -121,6 +143,10 @@ bool ad_proc_alive(const ad_proc_t *p)
 {
     return !p->exited;
 }
+void ad_proc_usage(const ad_proc_t *p, ad_proc_usage_t *u)
+{
+    ad_cgroup_usage(p->cgroup, u);
+}
 
 /* ---- free ----------------------------------------------------------------- */
 
@@ -139,7 +165,7 @@ void ad_procs_free(ad_procs_t *s)
     s->freeing = true;
     for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
         if (!p->exited) {
-            kill(-p->pid, SIGKILL);
+            ad_proc_kill_tree(p);
             int status = 0;
             pid_t r;
             do {
@@ -153,5 +179,14 @@ void ad_procs_free(ad_procs_t *s)
             ad_proc_close_all(p);
         }
     }
+    /* Reap what the killed trees left, then drop their cgroups. */
+    ad_proc_on_sigchld(&s->sigchld, SIGCHLD);
+    ad_procs_reap_cgroups(s, true);
+    for (cg_dead_t *d = s->cg_dead, *next; d != NULL; d = next) {
+        next = d->next;
+        ad_log(AD_LOG_WARN, "proc", "cgroup left behind path=%s", d->path);
+        free(d);
+    }
+    s->cg_dead = NULL;
     uv_close((uv_handle_t *)&s->sigchld, on_sig_closed);
 }

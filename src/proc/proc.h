@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * proc: the process supervisor. Spawns argvs in their own session and
- * process group (pipes or a pseudo-terminal), with a clean explicit
- * environment; reads output without blocking and splits it into capped
+ * process group (pipes or a pseudo-terminal) and, where cgroup v2 is
+ * writable, their own cgroup, with a clean explicit environment; reads output without blocking and splits it into capped
  * lines; queues stdin; stops (polite step, SIGTERM, SIGKILL), pauses and
  * resumes whole groups; reaps every child and reports its exit once, after
- * all of its output. What a process *means* (runs, agents) is src/agent's.
+ * all of its output. agentd is a child subreaper: what a tree leaves behind
+ * is reaped here, and killed when the tree's leader ends. What a process *means* (runs, agents) is src/agent's.
  *
  * Threads: loop thread only, every function.
  */
@@ -36,6 +37,20 @@ typedef enum {
 /* Appended to a line cut at the cap; the rest of that line is skipped. */
 #define AD_PROC_TRUNC_MARKER " [agentd: line truncated]"
 
+/* Optional limits for a process tree, enforced by its cgroup (0: none). */
+typedef struct {
+    uint64_t memory_bytes; /* memory.max (swap off) */
+    unsigned cpu_percent;  /* cpu.max: percent of one core, 1-100000 */
+} ad_proc_limits_t;
+
+/* What a process tree has used, from its cgroup (has_*: known). */
+typedef struct {
+    uint64_t cpu_usec;
+    uint64_t memory_bytes;
+    bool has_cpu, has_memory;
+    bool oom_killed; /* the kernel killed a member for memory */
+} ad_proc_usage_t;
+
 typedef struct {
     pid_t pid;
     int exit_code;       /* 0-255, or -1 when killed by a signal or lost */
@@ -43,6 +58,7 @@ typedef struct {
     bool stop_requested; /* ad_proc_stop() was called before it ended */
     bool forced;         /* ... and it came to SIGKILL (force or escalation) */
     bool lost;           /* it could not be reaped (should never happen) */
+    bool oom_killed;     /* its cgroup's memory limit killed a member */
 } ad_proc_exit_t;
 
 /* Callbacks, all on the loop thread. `line` is borrowed for the call, NUL
@@ -80,6 +96,9 @@ typedef struct {
     ad_proc_data_cb on_data;
     ad_proc_exit_cb on_exit;
     void *ud;
+    /* The tree's cgroup name (a run id; NULL: made up). Unique per spawn. */
+    const char *cgroup_name;
+    const ad_proc_limits_t *limits; /* NULL: none */
 } ad_proc_opts_t;
 
 /* Returns owned: the supervisor for loop (borrowed). Installs a SIGCHLD
@@ -96,6 +115,12 @@ void ad_procs_free(ad_procs_t *s);
 void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud), void *ud);
 /* Number of processes whose exit callback has not run yet. */
 size_t ad_procs_count(const ad_procs_t *s);
+/* How process trees are contained, one line: "cgroup v2 at …" or why the
+ * subreaper and process groups are used instead. Borrowed. */
+const char *ad_procs_containment(const ad_procs_t *s);
+/* True when every spawn gets a cgroup (a stop kills the whole tree, even
+ * members that left the process group). */
+bool ad_procs_cgroups(const ad_procs_t *s);
 
 /* Starts a process. On success *out is the new process (owned by the
  * supervisor until its exit callback returns) and 0 is returned. On failure
@@ -112,6 +137,8 @@ bool ad_proc_is_pty(const ad_proc_t *p);
 bool ad_proc_paused(const ad_proc_t *p);
 /* True until the process has been reaped. */
 bool ad_proc_alive(const ad_proc_t *p);
+/* CPU and memory of the whole tree (zeros without a cgroup). */
+void ad_proc_usage(const ad_proc_t *p, ad_proc_usage_t *u);
 
 /* Queues bytes for stdin (copied). AD_ECLOSED when stdin is closed or the
  * process has exited, AD_ETOOBIG when the queue would pass its bound. */

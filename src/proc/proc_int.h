@@ -38,8 +38,30 @@ typedef struct {
     char data[];
 } ad_wreq_t;
 
+/* cgroup.c: the parent of every tree's cgroup, or why there is none. */
+typedef struct {
+    bool ok;
+    bool memory, cpu; /* limits possible */
+    char root[4096];
+    char why[4400];
+} ad_cgroups_t;
+
+void ad_cgroups_init(ad_cgroups_t *cg);
+/* Makes the cgroup name with lim applied: path gets it and *procs_fd its
+ * cgroup.procs, opened for the child to join with (-1 and path "" when
+ * trees are not contained by cgroups here). AD_EPERM with err when limits
+ * are asked for and cannot be enforced. */
+int ad_cgroup_create(const ad_cgroups_t *cg, const char *name, const ad_proc_limits_t *lim,
+                     char *path, size_t pathsz, int *procs_fd, char *err, size_t errsz);
+/* SIGKILLs every member ("" or NULL: nothing). */
+void ad_cgroup_kill(const char *path);
+/* Removes an empty cgroup: false while members remain. */
+bool ad_cgroup_remove(const char *path);
+void ad_cgroup_usage(const char *path, ad_proc_usage_t *u);
+
 struct ad_proc {
     ad_procs_t *s;
+    char cgroup[4200]; /* this tree's cgroup, "" without */
     ad_proc_t *next, *prev;
     pid_t pid;
     bool pty;
@@ -62,9 +84,17 @@ struct ad_proc {
     void *ud;
 };
 
+typedef struct cg_dead {
+    struct cg_dead *next;
+    char path[];
+} cg_dead_t;
+
 struct ad_procs {
     uv_loop_t *loop;
     uv_signal_t sigchld;
+    ad_cgroups_t cg;
+    cg_dead_t *cg_dead; /* cgroups of ended trees, removed once empty */
+    uint64_t spawns;    /* names cgroups when the caller gives none */
     ad_proc_t *head;
     size_t live;     /* exit callback not run yet */
     size_t unreaped; /* not waited for yet */
@@ -83,8 +113,15 @@ void ad_proc_close_handle(ad_proc_t *p, uv_handle_t *h);
 void ad_proc_close_all(ad_proc_t *p);
 
 /* exit.c */
-/* The SIGCHLD watcher's callback: reaps our exited children. */
+/* The SIGCHLD watcher's callback: reaps our exited children, and as
+ * subreaper the orphans of their trees. */
 void ad_proc_on_sigchld(uv_signal_t *h, int signum);
+/* Kills what is left of p's tree (its group and cgroup) and queues the
+ * cgroup for removal. */
+void ad_proc_kill_tree(ad_proc_t *p);
+/* Removes queued cgroups that have emptied (all: block until they have,
+ * for a bounded while). */
+void ad_procs_reap_cgroups(ad_procs_t *s, bool all);
 /* Records a waitpid status (0xff00 when the child could not be reaped). */
 void ad_proc_record_status(ad_proc_t *p, int status);
 /* Reports the exit once the process has exited and its output ended (or

@@ -73,9 +73,16 @@ static void close_fd(int *fd)
 /* Runs in the child between fork and exec: async-signal-safe calls only. */
 static _Noreturn void child_exec(const char *file, char *const argv[], char *const envp[],
                                  const char *cwd, bool pty, int fd_in, int fd_out, int fd_err,
-                                 int errfd)
+                                 int errfd, int cgfd)
 {
     int e = 0;
+    /* Into the tree's cgroup before anything else, so every descendant is
+     * born inside it. If the kernel refuses, the process group still
+     * contains it (less well); running beats failing here. */
+    if (cgfd >= 0) {
+        ssize_t w = write(cgfd, "0", 1);
+        (void)w;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
@@ -139,12 +146,13 @@ static int errno_to_ad(int e)
 typedef struct {
     int in[2], out[2], err[2], ex[2];
     int master, slave;
+    int cg; /* the tree's cgroup.procs, or -1 */
 } fds_t;
 
 static void fds_close(fds_t *f)
 {
-    int *all[] = {&f->in[0],  &f->in[1], &f->out[0], &f->out[1], &f->err[0],
-                  &f->err[1], &f->ex[0], &f->ex[1],  &f->master, &f->slave};
+    int *all[] = {&f->in[0], &f->in[1], &f->out[0], &f->out[1], &f->err[0], &f->err[1],
+                  &f->ex[0], &f->ex[1], &f->master, &f->slave, &f->cg};
     for (size_t i = 0; i < AD_ARRAY_LEN(all); i++) {
         close_fd(all[i]);
     }
@@ -214,9 +222,11 @@ static int fork_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds
     if (pid == 0) {
         char *const *argv = (char *const *)o->argv;
         if (o->pty) {
-            child_exec(file, argv, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1]);
+            child_exec(file, argv, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1],
+                       f->cg);
         }
-        child_exec(file, argv, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1]);
+        child_exec(file, argv, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1],
+                   f->cg);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -247,10 +257,12 @@ static int fork_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds
 
 /* The supervised process for a child that has exec'd: its handles take
  * the parent's ends of f. */
-static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fds_t *f)
+static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fds_t *f,
+                           const char *cgroup)
 {
     ad_proc_t *p = ad_xcalloc(1, sizeof(*p));
     p->s = s;
+    snprintf(p->cgroup, sizeof(p->cgroup), "%s", cgroup);
     p->pid = pid;
     p->pty = o->pty;
     p->ex.pid = pid;
@@ -314,14 +326,28 @@ int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char 
     }
     char **envp = NULL;
     char file[4096];
-    fds_t f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1, -1};
+    char cgroup[4200] = "", name[160];
+    fds_t f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1, -1, -1};
     pid_t pid = 0;
+    if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' && strchr(o->cgroup_name, '/') == NULL &&
+        o->cgroup_name[0] != '.') {
+        snprintf(name, sizeof(name), "%s", o->cgroup_name);
+    } else {
+        snprintf(name, sizeof(name), "proc-%ld-%llu", (long)getpid(),
+                 (unsigned long long)++s->spawns);
+    }
     int rc = prepare(o, &envp, file, sizeof(file), err, errsz);
+    rc = rc < 0 ? rc
+                : ad_cgroup_create(&s->cg, name, o->limits, cgroup, sizeof(cgroup), &f.cg, err,
+                                   errsz);
     rc = rc < 0 ? rc : open_fds(o, &f, err, errsz);
     rc = rc < 0 ? rc : fork_exec(o, file, envp, &f, &pid, err, errsz);
     if (rc == 0) {
-        *out = proc_new(s, o, pid, &f);
-        ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld file=%s pty=%d", (long)pid, file, o->pty);
+        *out = proc_new(s, o, pid, &f, cgroup);
+        ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld file=%s pty=%d cgroup=%s", (long)pid, file,
+               o->pty, cgroup);
+    } else if (cgroup[0] != '\0') {
+        ad_cgroup_remove(cgroup);
     }
     fds_close(&f);
     ad_proc_env_free(envp);

@@ -84,7 +84,10 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
     } else {
         status = AD_RUN_FAILED;
         agent_status = AD_AGENT_STATUS_ERROR;
-        if (run->had_error) {
+        if (ex->oom_killed) {
+            snprintf(e->reason, sizeof(e->reason),
+                     "killed for memory: the agent passed its memory limit (state.limits)");
+        } else if (run->had_error) {
             snprintf(e->reason, sizeof(e->reason), "%s", run->reason);
         } else if (ex->term_signal > 0) {
             snprintf(e->reason, sizeof(e->reason), "killed by signal %d (%s)", ex->term_signal,

@@ -19,6 +19,7 @@ typedef struct {
     ad_agent_spec_t spec;
     const char **perms, **cmd, **env;
     ad_launch_t launch;
+    ad_proc_limits_t limits; /* state.limits {memoryMb, cpuPercent} */
 } start_t;
 
 static void start_cleanup(start_t *s)
@@ -154,7 +155,7 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
 
 /* How the supervisor runs it: argv, cwd, env, terminal, the polite stop
  * step (state.stopWith, else the executor's), graces and callbacks. */
-static void proc_opts(const ad_runner_t *r, ad_run_t *run, const start_t *s, ad_proc_opts_t *o)
+static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     ad_executor_t ex = s->spec.executor;
@@ -178,6 +179,13 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, const start_t *s, ad_
     o->on_data = o->pty ? ad_run_on_data : NULL;
     o->on_exit = ad_run_on_exit;
     o->ud = run;
+    o->cgroup_name = run->run_id;
+    json_t *lim = json_object_get(s->state, "limits");
+    json_int_t mb = json_integer_value(json_object_get(lim, "memoryMb"));
+    json_int_t cpu = json_integer_value(json_object_get(lim, "cpuPercent"));
+    s->limits.memory_bytes = mb > 0 ? (uint64_t)mb << 20 : 0;
+    s->limits.cpu_percent = cpu > 0 ? (unsigned)cpu : 0;
+    o->limits = &s->limits; /* lives as long as the start */
 }
 
 /* The process is up: its input, and the first prompt as a message. */
@@ -275,6 +283,8 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     if (rc != 0) {
         ad_run_free(run);
         start_cleanup(&s);
+        /* 422 either way: the agent cannot start as configured (no such
+         * program, or limits this machine cannot enforce). */
         return rc == AD_ESTATE ? AD_ESTATE : AD_EINVAL;
     }
     uv_timer_init(r->loop, &run->flush);

@@ -329,6 +329,13 @@ int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **resul
         if (e == 0) {
             e = get_by_id(db, SQL_WT_GET, json_string_value(v), &w);
         }
+        /* With workspaceId, every worktree must be one of its (the whole
+         * transaction rolls back otherwise). */
+        const char *ws = ad_args_str(args, "workspaceId");
+        if (e == 0 && ws != NULL && strcmp(ws, ad_args_str(w, "workspaceId")) != 0) {
+            json_decref(w);
+            e = AD_EINVAL;
+        }
         if (e != 0) {
             json_decref(out);
             *result = json_pack("{s:O}", "id", v);

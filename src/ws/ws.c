@@ -20,6 +20,12 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* How long we wait for the peer's Close after sending ours. */
 #define WS_CLOSE_TIMEOUT_MS 5000
+/* A peer that is not reading gets this long to take what is queued before
+ * our Close (checked every WS_CLOSE_TIMEOUT_MS); then it is cut. */
+#define WS_CLOSE_DRAIN_MS 60000
+/* Room past the send-queue bound for the last words before a close (an
+ * overflow notice): they reach a slow reader instead of being dropped. */
+#define WS_RESERVE_BYTES 4096
 
 typedef struct ad_ws_route {
     ad_ws_handler_t handler;
@@ -48,6 +54,7 @@ struct ad_ws {
     uint64_t last_ping;
     bool in_recv;
     bool closing;
+    uint64_t close_waited; /* ms spent waiting for the peer after our Close */
     /* wslay may hold control frames (set when it reads input or we queue a
      * ping or Close): data writes check for them only then, not per frame */
     bool ctl_maybe;
@@ -204,6 +211,8 @@ static int flush_ctl(ad_ws_t *ws)
     return 0;
 }
 
+static void close_timeout(void *ud);
+
 static void pump(ad_ws_t *ws)
 {
     if (ws->in_recv || ws->conn == NULL) {
@@ -221,7 +230,7 @@ static void pump(ad_ws_t *ws)
     if (wslay_event_get_close_sent(ws->ctx) && !ws->closing) {
         /* wslay answered a Close or failed the connection (1002/1007/1009) */
         ws->closing = true;
-        ad_conn_timer(c, WS_CLOSE_TIMEOUT_MS, 0, NULL);
+        ad_conn_timer(c, WS_CLOSE_TIMEOUT_MS, 0, close_timeout);
     }
     if (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx)) {
         ad_conn_finish(c);
@@ -313,12 +322,12 @@ static void ws_tick(void *ud)
 
 /* ---- public API ------------------------------------------------------------------ */
 
-int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m)
+static int send_msg(ad_ws_t *ws, ad_wsmsg_t *m, size_t reserve)
 {
     if (ws->closing || ws->conn == NULL || !ad_conn_writable(ws->conn)) {
         return AD_ECLOSED;
     }
-    size_t bound = ad_conn_config(ws->conn)->ws_send_queue_bytes;
+    size_t bound = ad_conn_config(ws->conn)->ws_send_queue_bytes + reserve;
     if (ad_conn_queued(ws->conn) + m->flen > bound) {
         return AD_ETOOBIG;
     }
@@ -333,15 +342,50 @@ int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m)
     return 0;
 }
 
-int ad_ws_send_text(ad_ws_t *ws, const char *data, size_t len)
+int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m)
+{
+    return send_msg(ws, m, 0);
+}
+
+static int send_text(ad_ws_t *ws, const char *data, size_t len, size_t reserve)
 {
     if (ws->closing || ws->conn == NULL) {
         return AD_ECLOSED;
     }
     ad_wsmsg_t *m = ad_wsmsg_new(data, len, false);
-    int rc = ad_ws_send_msg(ws, m);
+    int rc = send_msg(ws, m, reserve);
     ad_wsmsg_unref(m);
     return rc;
+}
+
+int ad_ws_send_text(ad_ws_t *ws, const char *data, size_t len)
+{
+    return send_text(ws, data, len, 0);
+}
+
+int ad_ws_send_last(ad_ws_t *ws, const char *data, size_t len)
+{
+    return send_text(ws, data, len, WS_RESERVE_BYTES);
+}
+
+/* Our Close is out and the peer has not answered: while it still has
+ * queued bytes to take (a slow reader), keep them for it a while longer;
+ * then end the connection, gracefully when everything was written. */
+static void close_timeout(void *ud)
+{
+    ad_ws_t *ws = ud;
+    ad_conn_t *c = ws->conn;
+    if (c == NULL) {
+        return;
+    }
+    ws->close_waited += WS_CLOSE_TIMEOUT_MS;
+    if (ad_conn_queued(c) == 0) {
+        ad_conn_finish(c);
+    } else if (ws->close_waited >= WS_CLOSE_DRAIN_MS) {
+        ad_conn_abort(c);
+    } else {
+        ad_conn_timer(c, WS_CLOSE_TIMEOUT_MS, 0, close_timeout);
+    }
 }
 
 void ad_ws_close(ad_ws_t *ws, int code, const char *reason)
@@ -360,7 +404,7 @@ void ad_ws_close(ad_ws_t *ws, int code, const char *reason)
     ws->closing = true;
     wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, rl);
     ws->ctl_maybe = true;
-    ad_conn_timer(ws->conn, WS_CLOSE_TIMEOUT_MS, 0, NULL);
+    ad_conn_timer(ws->conn, WS_CLOSE_TIMEOUT_MS, 0, close_timeout);
     pump(ws);
 }
 

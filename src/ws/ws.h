@@ -51,9 +51,15 @@ void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
  * the send queue would pass its bound (nothing is queued then; the caller
  * decides whether to close). */
 int ad_ws_send_text(ad_ws_t *ws, const char *data, size_t len);
+/* ad_ws_send_text() with a small reserve past the bound, for the last
+ * message before ad_ws_close() (why the connection ends), so a reader that
+ * fell behind still gets it. */
+int ad_ws_send_last(ad_ws_t *ws, const char *data, size_t len);
 /* Queues a shared message, taking a new reference. Same returns. */
 int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m);
-/* Starts the close handshake with code and reason; on_close follows. */
+/* Starts the close handshake with code and reason; on_close follows. The
+ * Close frame is queued after what is already queued; a peer that reads
+ * slowly gets up to a minute to take it all before the connection is cut. */
 void ad_ws_close(ad_ws_t *ws, int code, const char *reason);
 /* Bytes queued and not yet written to the socket. */
 size_t ad_ws_queued_bytes(const ad_ws_t *ws);

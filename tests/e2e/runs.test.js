@@ -114,9 +114,11 @@ test('a command agent starts, shows its output, takes messages and stops', async
     }, 'the archived agent to stop');
     assert.equal((await api(d, 'POST', `/api/agents/${arch}/start`, {})).status, 409);
 
-    // Not running any more: a message is refused, a stop is a no-op.
+    // Not running any more: a message and a stop are refused (nothing to do).
     assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'x' })).status, 409);
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop`)).status, 200);
+    const stopAgain = await api(d, 'POST', `/api/agents/${id}/stop`);
+    assert.equal(stopAgain.status, 409);
+    assert.match(stopAgain.body.error.message, /not running/);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/pause`)).status, 409);
     assert.equal((await api(d, 'POST', '/api/agents/ag_nope/start', {})).status, 404);
   } finally {
