@@ -221,7 +221,9 @@ static void create_parts(daemon_t *d)
                         .store = d->store,
                         .auth = d->auth,
                         .bus = d->bus,
-                        .runner = d->runner};
+                        .runner = d->runner,
+                        .procs = d->procs,
+                        .started_ms = ad_wall_ms()};
     ad_api_register(&d->app);
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);

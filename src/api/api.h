@@ -18,6 +18,7 @@
 struct ad_store;
 struct ad_runner;
 struct ad_auth;
+struct ad_procs;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -29,6 +30,8 @@ typedef struct {
     struct ad_auth *auth; /* who may do what (src/auth/auth.h) */
     ad_bus_t *bus;
     struct ad_runner *runner; /* agent runs (src/run/run.h) */
+    struct ad_procs *procs;   /* the process supervisor (src/proc/proc.h) */
+    uint64_t started_ms;      /* wall clock when the daemon started */
 } ad_app_t;
 
 /* Registers every REST route on app->server. app is borrowed and must

@@ -85,7 +85,8 @@ static bool own_path(char *out, size_t outsz)
     if (read_small("/proc/self/cgroup", buf, sizeof(buf)) != 0) {
         return false;
     }
-    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "0::", 3) == 0 && strlen(line + 3) < outsz) {
             snprintf(out, outsz, "%s", line + 3);
             return true;
@@ -219,7 +220,8 @@ void ad_cgroup_kill(const char *path)
     char buf[65536];
     snprintf(f, sizeof(f), "%s/cgroup.procs", path);
     if (read_small(f, buf, sizeof(buf)) == 0) {
-        for (char *s = strtok(buf, "\n"); s != NULL; s = strtok(NULL, "\n")) {
+        char *save = NULL;
+        for (char *s = strtok_r(buf, "\n", &save); s != NULL; s = strtok_r(NULL, "\n", &save)) {
             pid_t pid = (pid_t)strtol(s, NULL, 10);
             if (pid > 1) {
                 kill(pid, SIGKILL);
@@ -244,11 +246,16 @@ static bool flat_value(const char *path, const char *key, uint64_t *out)
         return false;
     }
     size_t kl = strlen(key);
-    for (char *s = strtok(buf, "\n"); s != NULL; s = strtok(NULL, "\n")) {
+    for (const char *s = buf; *s != '\0';) {
         if (strncmp(s, key, kl) == 0 && s[kl] == ' ') {
             *out = strtoull(s + kl + 1, NULL, 10);
             return true;
         }
+        const char *nl = strchr(s, '\n');
+        if (nl == NULL) {
+            break;
+        }
+        s = nl + 1;
     }
     return false;
 }

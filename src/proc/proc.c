@@ -78,6 +78,12 @@ bool ad_procs_cgroups(const ad_procs_t *s)
     return s->cg.ok;
 }
 
+void ad_procs_limits(const ad_procs_t *s, bool *memory, bool *cpu)
+{
+    *memory = s->cg.ok && s->cg.memory;
+    *cpu = s->cg.ok && s->cg.cpu;
+}
+
 /* ---- close ordering ------------------------------------------------------ */
 
 static void on_handle_closed(uv_handle_t *h)

@@ -121,6 +121,8 @@ const char *ad_procs_containment(const ad_procs_t *s);
 /* True when every spawn gets a cgroup (a stop kills the whole tree, even
  * members that left the process group). */
 bool ad_procs_cgroups(const ad_procs_t *s);
+/* Whether per-run memory and cpu limits can be enforced here. */
+void ad_procs_limits(const ad_procs_t *s, bool *memory, bool *cpu);
 
 /* Starts a process. On success *out is the new process (owned by the
  * supervisor until its exit callback returns) and 0 is returned. On failure

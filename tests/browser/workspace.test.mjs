@@ -232,6 +232,11 @@ test('settings are validated like the server does and saved', async (t) => {
   assert.equal(s.theme, 'light');
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
   await shot(page, 'settings-light');
+  // The System panel says how process trees are contained, as the daemon does.
+  const h = (await api(d.url, 'GET', '/api/health')).data;
+  const mode = await page.locator('.system-panel dd[data-mode]').getAttribute('data-mode');
+  assert.equal(mode, h.processes.containment.mode);
+  await page.locator('.system-panel').getByText(h.processes.containment.detail).waitFor();
   // Back to dark for the screenshots that follow.
   await page.locator('select[name=theme]').selectOption('dark');
   await page.getByRole('button', { name: 'Save settings' }).click();

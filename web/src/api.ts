@@ -59,6 +59,17 @@ function objOf<T>(data: any, key: string): T {
 
 const enc = encodeURIComponent;
 
+/** GET /api/health: the daemon and how it contains its agents' processes. */
+export interface Health {
+  status: string;
+  version: string;
+  uptimeSec: number;
+  processes: {
+    live: number;
+    containment: { mode: 'cgroup' | 'process-group'; detail: string; memoryLimits: boolean; cpuLimits: boolean };
+  };
+}
+
 export const api = {
   workspaces: async () => listOf<Workspace>(await request('GET', '/api/workspaces'), 'workspaces'),
   addWorkspace: async (path: string, name?: string) =>
@@ -96,6 +107,7 @@ export const api = {
   },
   runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
   settings: () => request('GET', '/api/settings'),
+  health: () => request<Health>('GET', '/api/health'),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
   usageToday: () => request('GET', '/api/usage/today'),
   usageHistory: () => request('GET', '/api/usage/history'),

@@ -2,7 +2,7 @@
 // (types and ranges); the server's own refusal is shown too.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { api } from '../api';
+import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
 import { applyTheme, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
@@ -27,6 +27,10 @@ export function SettingsPage() {
       .catch((e) => (loadErr.value = errText(e)));
   };
   useEffect(load, []);
+  const health = useSignal<Health | null>(null);
+  useEffect(() => {
+    api.health().then((h) => (health.value = h)).catch(() => (health.value = null));
+  }, []);
 
   if (loadErr.value && !settingsLoaded.value) return <ErrorState message={loadErr.value} onRetry={load} />;
   if (!settingsLoaded.value) return <Spinner label="Loading settings…" />;
@@ -134,7 +138,33 @@ export function SettingsPage() {
           </button>
         </div>
       </form>
+      {health.value && <SystemPanel h={health.value} />}
     </div>
+  );
+}
+
+// How agentd keeps agents' process trees in check, so a user knows whether
+// stop reaches a daemonized grandchild and whether limits can be set.
+function SystemPanel({ h }: { h: Health }) {
+  const c = h.processes.containment;
+  const limits = [c.memoryLimits && 'memory', c.cpuLimits && 'CPU'].filter(Boolean).join(' and ');
+  return (
+    <section class="panel glass system-panel" aria-label="System">
+      <h2>System</h2>
+      <dl>
+        <dt>agentd</dt>
+        <dd>
+          {h.version}, up {Math.floor(h.uptimeSec / 60)} min, {h.processes.live} live processes
+        </dd>
+        <dt>Process containment</dt>
+        <dd data-mode={c.mode}>
+          {c.mode === 'cgroup' ? 'a cgroup per run' : 'process groups and subreaper'}
+          <span class="setting-help"> {c.detail}</span>
+        </dd>
+        <dt>Per-agent limits</dt>
+        <dd>{limits ? `${limits} limits available` : 'not available here'}</dd>
+      </dl>
+    </section>
   );
 }
 
