@@ -169,6 +169,9 @@ static void security_headers(ad_req_t *r)
     ad_res_header(r, "X-Content-Type-Options", "nosniff");
     ad_res_header(r, "Referrer-Policy", "no-referrer");
     ad_res_header(r, "X-Frame-Options", "DENY");
+    if (ad_req_is_tls(r)) {
+        ad_res_header(r, "Strict-Transport-Security", "max-age=31536000");
+    }
     ad_res_header(r, "Content-Security-Policy",
                   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                   "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "

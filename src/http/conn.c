@@ -108,6 +108,7 @@ static void conn_free_cb(uv_handle_t *h)
     }
     s->nconns--;
     ad_buf_cleanup(&c->stash);
+    ad_tls_conn_free(c);
     free(c);
     ad_http_check_done(s);
 }
@@ -176,6 +177,7 @@ void ad_conn_finish(ad_conn_t *c)
     }
     c->shutting = true;
     c->no_more = true;
+    ad_tls_close_notify(c);
     uv_shutdown_t *req = ad_xmalloc(sizeof(*req));
     req->data = c;
     if (uv_shutdown(req, &c->h.stream, on_shutdown) != 0) {
@@ -303,7 +305,12 @@ void ad_conn_on_input(ad_conn_t *c, ssize_t n, const char *data)
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-    ad_conn_on_input(st->data, n, buf->base);
+    ad_conn_t *c = st->data;
+    if (c->tls != NULL) {
+        ad_tls_on_input(c, n, buf->base);
+    } else {
+        ad_conn_on_input(c, n, buf->base);
+    }
 }
 
 void ad_conn_start_reading(ad_conn_t *c)
@@ -369,7 +376,7 @@ void ad_http_on_connection(uv_stream_t *server, int status)
         } else {
             uv_tcp_init(s->loop, (uv_tcp_t *)tmp);
         }
-        if (uv_accept(server, tmp) == 0) {
+        if (uv_accept(server, tmp) == 0 && (pipe || s->tls == NULL)) {
             static const char busy[] =
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                 "Content-Length: 84\r\nConnection: close\r\n\r\n"
@@ -390,6 +397,10 @@ void ad_http_on_connection(uv_stream_t *server, int status)
     }
     if (!pipe) {
         uv_tcp_nodelay(&c->h.tcp, 1);
+        if (s->tls != NULL && ad_tls_conn_start(c, s->tls) != 0) {
+            ad_conn_abort(c);
+            return;
+        }
     }
     ad_conn_set_timer(c, AD_TM_HEADER, s->cfg->header_timeout_ms);
     ad_conn_start_reading(c);

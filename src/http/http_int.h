@@ -177,6 +177,8 @@ struct ad_server {
     ad_conn_t *dirty;         /* connections with queued writes */
     struct ad_wflush *wflush; /* prepare+check handles that flush them */
     char rbuf[65536];         /* one read buffer for the whole loop */
+    struct ad_tls_ctx *tls;   /* --tls-cert: the TCP listener speaks TLS */
+    char tlsbuf[16384];       /* decrypted input (one TLS record at most) */
     char date[64];
     size_t date_len;
     int64_t date_sec;
@@ -189,6 +191,38 @@ struct ad_server {
     void *done_ud;
     bool done_called;
 };
+
+/* ---- TLS (tls.c) -------------------------------------------------------------------
+ * OpenSSL on memory BIOs: ciphertext in and out goes through libuv, the
+ * plain bytes through the same paths as plain TCP. */
+typedef struct ad_tls_ctx ad_tls_ctx_t;
+/* Loads the certificate chain and key. 0, or AD_EINVAL/AD_EIO with err. */
+int ad_tls_ctx_new(const char *cert, const char *key, ad_tls_ctx_t **out, char *err,
+                   size_t errsz);
+void ad_tls_ctx_free(ad_tls_ctx_t *t);
+/* Gives an accepted connection its TLS session (c->tls). */
+int ad_tls_conn_start(ad_conn_t *c, ad_tls_ctx_t *t);
+/* Frees c->tls (the connection is gone). */
+void ad_tls_conn_free(ad_conn_t *c);
+/* Ciphertext (or EOF/error, n <= 0) from the peer: decrypts and feeds
+ * ad_conn_on_input; answers the handshake; closes c on a TLS error. */
+void ad_tls_on_input(ad_conn_t *c, ssize_t n, const char *data);
+/* uv_write of bufs through TLS: encrypted now, cb(req, status) when the
+ * ciphertext is written. Returns 0 or a libuv error (cb then never runs). */
+int ad_tls_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
+                 uv_write_cb cb);
+/* Sends close_notify (before the FIN of an orderly close). */
+void ad_tls_close_notify(ad_conn_t *c);
+
+/* Every write of a connection's bytes goes through here. */
+static inline int ad_conn_uv_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs,
+                                   unsigned n, uv_write_cb cb)
+{
+    if (c->tls != NULL) {
+        return ad_tls_write(c, req, bufs, n, cb);
+    }
+    return uv_write(req, &c->h.stream, bufs, n, cb);
+}
 
 /* ---- the write path (write.c) ----------------------------------------------------- */
 /* A queued write that owns its bytes (or refers to shared bytes, such as a

@@ -103,6 +103,12 @@ int ad_server_listen(ad_server_t *s, char *err, size_t errsz)
         snprintf(err, errsz, "cannot resolve listen host '%s'", cfg->listen_host);
         return AD_EINVAL;
     }
+    if (cfg->tls_cert[0] != '\0' && s->tls == NULL) {
+        int trc = ad_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &s->tls, err, errsz);
+        if (trc != 0) {
+            return trc;
+        }
+    }
     uv_tcp_init(s->loop, &s->tcp);
     s->tcp.data = s;
     s->tcp_open = true;
@@ -126,8 +132,8 @@ int ad_server_listen(ad_server_t *s, char *err, size_t errsz)
             return rc;
         }
     }
-    ad_log(AD_LOG_INFO, "http", "listening host=%s port=%d unix=%s", cfg->listen_host, s->port,
-           s->sock_path[0] ? s->sock_path : "-");
+    ad_log(AD_LOG_INFO, "http", "listening host=%s port=%d tls=%s unix=%s", cfg->listen_host,
+           s->port, s->tls != NULL ? "yes" : "no", s->sock_path[0] ? s->sock_path : "-");
     return 0;
 }
 
@@ -248,6 +254,7 @@ void ad_server_free(ad_server_t *s)
     ad_http_wflush_close(s);
     ad_http_wouts_free(s);
     ad_http_reqs_free(s);
+    ad_tls_ctx_free(s->tls);
     for (size_t i = 0; i < s->nowned; i++) {
         free(s->owned[i]);
     }

@@ -59,7 +59,7 @@ void ad_conn_flush(ad_conn_t *c)
         bool last = !r->keep_alive;
         bool head = r == c->head_req;
         r->wr.data = r;
-        int rc = uv_write(&r->wr, &c->h.stream, r->out, r->nout, on_req_written);
+        int rc = ad_conn_uv_write(c, &r->wr, r->out, r->nout, on_req_written);
         if (rc != 0) {
             /* Closed by the turn's flush, not here: ad_req_take_over()
              * relies on this never closing the connection. */
@@ -182,7 +182,7 @@ static int write_rest(ad_conn_t *c, uv_buf_t *bufs, unsigned n, ad_wout_t *last,
         c->wtail = NULL;
     }
     c->wbytes -= left;
-    int rc = uv_write(&b->wr, &c->h.stream, bufs, n, on_wbatch_written);
+    int rc = ad_conn_uv_write(c, &b->wr, bufs, n, on_wbatch_written);
     if (rc != 0) {
         ad_wout_t *o = b->head;
         while (o != NULL) {
@@ -211,7 +211,8 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
             total += o->buf.len;
             last = o;
         }
-        int w = uv_try_write(&c->h.stream, bufs, n);
+        /* TLS encrypts a whole slice into one write: nothing to try. */
+        int w = c->tls != NULL ? UV_EAGAIN : uv_try_write(&c->h.stream, bufs, n);
         if (w < 0 && w != UV_EAGAIN) {
             c->werr = w;
             return w;
