@@ -32,7 +32,7 @@ typedef struct {
     bool truncated;
 } resp_t;
 
-static const char *commands[] = {"ls", "new", "start", "send", "logs", "stop", "rm"};
+static const char *commands[] = {"ls", "new", "start", "send", "logs", "stop", "rm", "token"};
 
 bool ad_cli_is_command(const char *cmd)
 {
@@ -714,6 +714,167 @@ static int cmd_logs(cli_t *c, int argc, char **argv)
     return follow(c, pos[0]);
 }
 
+/* ---- tokens ----------------------------------------------------------------- */
+
+/* "3600", "90m", "12h", "30d" -> seconds; 0 on anything else. */
+static long long parse_duration(const char *s)
+{
+    char *end = NULL;
+    long long n = strtoll(s, &end, 10);
+    if (end == s || n <= 0) {
+        return 0;
+    }
+    long long unit = 1;
+    if (*end == 'm') {
+        unit = 60;
+    } else if (*end == 'h') {
+        unit = 3600;
+    } else if (*end == 'd') {
+        unit = 86400;
+    } else if (*end != '\0' && *end != 's') {
+        return 0;
+    }
+    if (*end != '\0' && end[1] != '\0') {
+        return 0;
+    }
+    return n > INT64_MAX / 86400 ? 0 : n * unit;
+}
+
+/* agentd token create NAME [--scope S] [--org ID] [--expires-in D] [--rate N]:
+ * the token is printed once, on its own line, and never again. */
+static int token_create(cli_t *c, int argc, char **argv)
+{
+    const char *scope = "read", *org = NULL, *expires = NULL, *rate = NULL;
+    flag_t flags[] = {{"--json", false, NULL, &c->json},
+                      {"--scope", true, &scope, NULL},
+                      {"--org", true, &org, NULL},
+                      {"--expires-in", true, &expires, NULL},
+                      {"--rate", true, &rate, NULL}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return usage(c, "usage: agentd token create NAME [--scope read|write|admin] [--org ID] "
+                        "[--expires-in 30d] [--rate N]");
+    }
+    json_t *body = json_pack("{s:s, s:s}", "name", pos[0], "scope", scope);
+    if (org != NULL) {
+        json_object_set_new(body, "orgId", json_string(org));
+    }
+    if (expires != NULL) {
+        long long secs = parse_duration(expires);
+        if (secs == 0) {
+            json_decref(body);
+            return usage(c, "--expires-in takes a duration such as 3600, 90m, 12h or 30d");
+        }
+        json_object_set_new(body, "expiresInSeconds", json_integer(secs));
+    }
+    if (rate != NULL) {
+        char *end = NULL;
+        long long n = strtoll(rate, &end, 10);
+        if (end == rate || *end != '\0' || n < 0) {
+            json_decref(body);
+            return usage(c, "--rate takes a number of requests per minute (0: the default)");
+        }
+        json_object_set_new(body, "ratePerMinute", json_integer(n));
+    }
+    json_t *j = call(c, "POST", "/api/tokens", body, &rc);
+    json_decref(body);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        fprintf(stderr, "created %s (%s, %s scope, org %s); the token is shown only now:\n",
+                str_of(j, "id", "?"), str_of(j, "name", ""), str_of(j, "scope", ""),
+                str_of(j, "orgId", ""));
+        printf("%s\n", str_of(j, "token", ""));
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int token_ls(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *j = call(c, "GET", "/api/tokens", NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+        json_decref(j);
+        return 0;
+    }
+    printf("%-30s %-20s %-6s %-24s %-20s %s\n", "ID", "NAME", "SCOPE", "ORG", "EXPIRES", "STATE");
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(j, "tokens"), i, t)
+    {
+        const char *state = json_is_string(json_object_get(t, "revokedAt")) ? "revoked" : "active";
+        printf("%-30s %-20.20s %-6s %-24s %-20s %s\n", str_of(t, "id", "?"), str_of(t, "name", ""),
+               str_of(t, "scope", ""), str_of(t, "orgId", ""), str_of(t, "expiresAt", "never"),
+               state);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int token_revoke(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || !looks_like_id(pos[0])) {
+        return usage(c, "usage: agentd token revoke ID");
+    }
+    char path[256], enc[200];
+    url_encode(pos[0], enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/tokens/%s", enc);
+    json_t *j = call(c, "DELETE", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    json_decref(j);
+    if (!c->json) {
+        printf("revoked %s\n", pos[0]);
+    } else {
+        printf("{\"id\": \"%s\", \"revoked\": true}\n", enc);
+    }
+    return 0;
+}
+
+static int cmd_token(cli_t *c, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    static char prog[64];
+    snprintf(prog, sizeof(prog), "agentd token %.32s", sub);
+    if (strcmp(sub, "create") == 0) {
+        c->prog = prog;
+        return token_create(c, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "ls") == 0) {
+        c->prog = prog;
+        return token_ls(c, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "revoke") == 0) {
+        c->prog = prog;
+        return token_revoke(c, argc - 1, argv + 1);
+    }
+    return usage(c, "usage: agentd token create|ls|revoke ...");
+}
+
 int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
 {
     static char prog[64];
@@ -725,7 +886,8 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
         const char *name;
         cmd_fn fn;
     } table[] = {{"ls", cmd_ls},     {"new", cmd_new},   {"start", cmd_start}, {"send", cmd_send},
-                 {"logs", cmd_logs}, {"stop", cmd_stop}, {"rm", cmd_rm}};
+                 {"logs", cmd_logs}, {"stop", cmd_stop}, {"rm", cmd_rm},
+                 {"token", cmd_token}};
     cmd_fn fn = NULL;
     for (size_t i = 0; i < AD_ARRAY_LEN(table); i++) {
         if (strcmp(cmd, table[i].name) == 0) {

@@ -131,3 +131,43 @@ test('a client with no daemon says so', () => {
   assert.match(r.stderr, /cannot reach the daemon at .*agentd\.sock: is 'agentd serve' running/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('agentd token create, ls and revoke: the token works over TCP, once revoked it does not', async (t) => {
+  const d = await startApi();
+  t.after(() => d.cleanup());
+  const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
+  const made = cli('token', 'create', 'ci bot', '--scope', 'write', '--expires-in', '30d');
+  assert.equal(made.status, 0, made.stderr);
+  const secret = made.stdout.trim();
+  assert.match(secret, /^tok_[0-9a-z]{26}\.\S{20,}$/);
+  assert.match(made.stderr, /shown only now/);
+  const id = secret.split('.')[0];
+  // The token works on the TCP port, with its scope.
+  const asBot = (method, p, body) => fetch(d.url + p, { method, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  assert.equal((await asBot('GET', '/api/agents')).status, 200);
+  assert.equal((await asBot('GET', '/api/tokens')).status, 403, 'write scope cannot list tokens');
+  // ls shows it, never the secret.
+  const ls = cli('token', 'ls');
+  assert.equal(ls.status, 0, ls.stderr);
+  assert.match(ls.stdout, /^ID\s+NAME\s+SCOPE\s+ORG\s+EXPIRES\s+STATE/);
+  const row = ls.stdout.split('\n').find((l) => l.startsWith(id));
+  assert.ok(row && /write/.test(row) && /active/.test(row) && /2\d{3}-/.test(row), ls.stdout);
+  assert.ok(!ls.stdout.includes(secret.split('.')[1]), 'ls printed the secret');
+  const j = JSON.parse(cli('token', 'ls', '--json').stdout);
+  assert.ok(j.tokens.some((x) => x.id === id && x.name === 'ci bot' && x.token === undefined));
+  // Bad input: one line, exit 2 (usage) or 1 (the daemon refused).
+  const bad = cli('token', 'create', 'x', '--scope', 'root');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /scope must be one of/);
+  assert.equal(cli('token', 'create', 'x', '--expires-in', 'soon').status, 2);
+  assert.equal(cli('token', 'frob').status, 2);
+  const missing = cli('token', 'revoke', 'tok_00000000000000000000000000');
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /not found/);
+  // Revoked: refused at once.
+  const rv = cli('token', 'revoke', id);
+  assert.equal(rv.status, 0, rv.stderr);
+  assert.equal((await asBot('GET', '/api/agents')).status, 401);
+  const after = cli('token', 'ls').stdout.split('\n').find((l) => l.startsWith(id));
+  assert.ok(after === undefined || /revoked/.test(after), after);
+});
