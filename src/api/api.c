@@ -35,8 +35,7 @@ void ad_api_register(ad_app_t *app)
 
 void ad_api_close(ad_app_t *app)
 {
-    AD_UNUSED(app);
-    ad_api_live_close();
+    ad_api_live_close(app);
     ad_api_crews_close();
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close();

@@ -117,7 +117,7 @@ void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/term
 void ad_api_live_register(ad_app_t *app);
 /* Close what live.c and crews.c keep open across requests (the mission
  * heartbeat, the crew status watcher). */
-void ad_api_live_close(void);
+void ad_api_live_close(ad_app_t *app);
 void ad_api_crews_close(void);
 /* The largest send queue (bytes) among the open live channels. */
 size_t ad_api_live_max_queued(void);

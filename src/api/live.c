@@ -30,6 +30,7 @@ typedef struct live {
     struct live *next, *prev; /* every open channel */
     bool done;                /* closing: deliver nothing more */
     ad_principal_t who;       /* who opened it */
+    ad_auth_cred_t cred;      /* what it signed in with, checked again */
 } live_t;
 
 static live_t *channels;
@@ -261,12 +262,14 @@ static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_trun
 
 /* A channel of who: it sees only the events of who's org (every org for
  * the owner), live and in replay alike. */
-static live_t *live_new(ad_app_t *app, channel_t kind, const ad_principal_t *who)
+static live_t *live_new(ad_app_t *app, channel_t kind, const ad_req_t *r)
 {
+    const ad_principal_t *who = ad_api_who(r);
     live_t *lv = ad_xcalloc(1, sizeof(*lv));
     lv->app = app;
     lv->kind = kind;
     lv->who = *who;
+    ad_auth_credential(r, &lv->cred);
     lv->sub = ad_bus_sub_new(app->bus, &live_ops, lv, (size_t)app->cfg->ws_send_queue_bytes);
     ad_bus_sub_set_org(lv->sub, ad_principal_filter(who));
     link_channel(lv);
@@ -284,7 +287,7 @@ static live_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, channel_t 
         ad_ws_close(ws, code, reason);
         return NULL;
     }
-    live_t *lv = live_new(app, kind, ad_api_who(upgrade));
+    live_t *lv = live_new(app, kind, upgrade);
     lv->ws = ws;
     ad_ws_set_data(ws, lv);
     return lv;
@@ -506,9 +509,29 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     ad_bus_subscribe(lv->sub, topics, lv->agent_id[0] ? 2 : 1, false, 0);
 }
 
+/* Channels whose token was revoked or expired, or whose session ended, are
+ * closed (4401 for a WebSocket): a credential that no longer lets a
+ * request in does not keep a stream of events either. */
+static void recheck_credentials(void *ud)
+{
+    ad_app_t *app = ud;
+    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+        if (lv->done || ad_auth_credential_live(app->auth, &lv->cred)) {
+            continue;
+        }
+        lv->done = true;
+        if (lv->ws != NULL) {
+            ad_ws_close(lv->ws, 4401, "unauthorized: the token or session has ended");
+        } else {
+            ad_sse_close(lv->sse);
+        }
+    }
+}
+
 static void on_heartbeat(uv_timer_t *t)
 {
     ad_app_t *app = t->data;
+    recheck_credentials(app); /* expiry has no event of its own */
     for (live_t *lv = channels; lv != NULL; lv = lv->next) {
         if (lv->kind == CH_MISSION && !lv->done) {
             char ts[AD_TIME_MAX];
@@ -525,21 +548,6 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     live_t *lv = ws_open(ws, upgrade, app, CH_MISSION);
     if (lv == NULL) {
         return;
-    }
-    if (!heartbeat_started) {
-        heartbeat_started = true;
-        uint64_t every = MISSION_HEARTBEAT_MS;
-#ifdef AD_TEST_BUILD
-        /* Test builds: a shorter heartbeat so tests need not wait 45 s. */
-        const char *env = getenv("AGENTD_TEST_MISSION_HEARTBEAT_MS");
-        if (env != NULL && env[0] >= '1' && env[0] <= '9') {
-            every = strtoull(env, NULL, 10);
-        }
-#endif
-        uv_timer_init(app->loop, &heartbeat);
-        heartbeat.data = app;
-        uv_timer_start(&heartbeat, on_heartbeat, every, every);
-        uv_unref((uv_handle_t *)&heartbeat);
     }
     const char *topics[1] = {"crew:*"};
     ad_bus_subscribe(lv->sub, topics, 1, false, 0);
@@ -641,7 +649,7 @@ static void sse_events(ad_req_t *r, void *ud)
         has_since = true;
         since = x;
     }
-    live_t *lv = live_new(app, CH_SSE, ad_api_who(r));
+    live_t *lv = live_new(app, CH_SSE, r);
     lv->sse = ad_sse_start(r, on_sse_close, lv);
     if (lv->sse == NULL) {
         live_free(lv);
@@ -652,8 +660,30 @@ out:
     free(list);
 }
 
-void ad_api_live_close(void)
+/* The mission heartbeat, and the expiry check of every channel's
+ * credential, on one timer. */
+static void heartbeat_start(ad_app_t *app)
 {
+    uint64_t every = MISSION_HEARTBEAT_MS;
+#ifdef AD_TEST_BUILD
+    /* Test builds: a shorter heartbeat so tests need not wait 45 s. */
+    const char *env = getenv("AGENTD_TEST_MISSION_HEARTBEAT_MS");
+    if (env != NULL && env[0] >= '1' && env[0] <= '9') {
+        every = strtoull(env, NULL, 10);
+    }
+#endif
+    uv_timer_init(app->loop, &heartbeat);
+    heartbeat.data = app;
+    uv_timer_start(&heartbeat, on_heartbeat, every, every);
+    uv_unref((uv_handle_t *)&heartbeat);
+    heartbeat_started = true;
+}
+
+void ad_api_live_close(ad_app_t *app)
+{
+    if (app->auth != NULL) {
+        ad_auth_on_change(app->auth, NULL, NULL);
+    }
     if (heartbeat_started) {
         heartbeat_started = false;
         uv_close((uv_handle_t *)&heartbeat, NULL); /* static: nothing to free */
@@ -688,4 +718,8 @@ void ad_api_live_register(ad_app_t *app)
     ad_server_route_ws(app->server, "/ws/mission", AD_ACCESS_READ, protocols, &mission_h, app);
     ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, app);
     ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, sse_events, app);
+    if (app->auth != NULL) {
+        ad_auth_on_change(app->auth, recheck_credentials, app);
+    }
+    heartbeat_start(app);
 }

@@ -297,6 +297,19 @@ typedef struct {
     void *ud;
 } revoke_t;
 
+static void changed(ad_auth_t *a)
+{
+    if (a->on_change != NULL) {
+        a->on_change(a->on_change_ud);
+    }
+}
+
+void ad_auth_on_change(ad_auth_t *a, void (*cb)(void *ud), void *ud)
+{
+    a->on_change = cb;
+    a->on_change_ud = ud;
+}
+
 static void sessions_drop_token(ad_auth_t *a, const ad_tok_t *t)
 {
     for (ad_sess_t **pp = &a->sessions; *pp != NULL;) {
@@ -321,7 +334,34 @@ static void on_token_revoked(int rc, json_t *result, void *ud)
         ad_log(AD_LOG_INFO, "auth", "token revoked id=%s name=%s", t->row.id, t->row.name);
     }
     c->cb(rc, NULL, c->ud);
+    if (rc == 0) {
+        changed(c->a);
+    }
     free(c);
+}
+
+bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred)
+{
+    int64_t now = ad_wall_ms();
+    if (!a->required) {
+        return true; /* --auth none: nothing was needed to come in */
+    }
+    if (cred->kind == 1) {
+        if (cred->key[0] == '\0') {
+            return true; /* the owner token lasts as long as its file */
+        }
+        ad_tok_t *t = tok_find(a, cred->key);
+        return t != NULL && tok_live(t, now);
+    }
+    if (cred->kind == 2) {
+        for (ad_sess_t *x = a->sessions; x != NULL; x = x->next) {
+            if (ad_consttime_eq(cred->key, x->id_hash, 64)) {
+                return x->expires_at > now && (x->tok == NULL || tok_live(x->tok, now));
+            }
+        }
+        return false;
+    }
+    return true;
 }
 
 void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
@@ -483,6 +523,7 @@ void ad_auth_logout(ad_auth_t *a, const ad_req_t *r)
             *pp = x->next;
             ad_store_session_delete(a->store, x->id_hash, NULL, NULL);
             free(x);
+            changed(a);
             return;
         }
     }

@@ -80,6 +80,21 @@ bool ad_principal_can(const ad_principal_t *p, ad_scope_t scope);
 const char *ad_scope_name(ad_scope_t s);
 int ad_scope_parse(const char *s, ad_scope_t *out);
 
+/* What a request signed in with, kept by a channel that outlives it (a
+ * WebSocket, an event stream) to be checked again: a token id ("" for the
+ * owner token) or a session (by its hash). kind 0: nothing to check (the
+ * unix socket, --auth none). */
+typedef struct {
+    int kind; /* 0 none, 1 token, 2 session */
+    char key[65];
+} ad_auth_cred_t;
+void ad_auth_credential(const ad_req_t *r, ad_auth_cred_t *out);
+/* Whether cred still signs someone in (not revoked, expired or signed out). */
+bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred);
+/* cb(ud) runs after a token is revoked or a session ends, so long-lived
+ * channels can be checked at once. One watcher; NULL removes it. */
+void ad_auth_on_change(ad_auth_t *a, void (*cb)(void *ud), void *ud);
+
 /* ---- tokens --------------------------------------------------------------------- */
 /* Creates an API token. org_id must exist (AD_ENOENT); expires_at 0 for
  * never; rate_per_minute 0 for --token-rate-per-minute. cb gets {token

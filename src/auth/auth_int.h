@@ -60,6 +60,8 @@ struct ad_auth {
     ad_principal_t unix_owner; /* the unix socket */
     ad_tok_t *tokens;
     ad_sess_t *sessions;
+    void (*on_change)(void *ud); /* ad_auth_on_change */
+    void *on_change_ud;
     char hosts[AD_AUTH_HOSTS_MAX][256];
     size_t nhosts;
     char origins[AD_AUTH_ORIGINS_MAX][256];

@@ -162,6 +162,28 @@ static bool presented_token(const ad_req_t *r, char *out, size_t outsz)
     return q != NULL && q[0] != '\0' && snprintf(out, outsz, "%s", q) < (int)outsz;
 }
 
+void ad_auth_credential(const ad_req_t *r, ad_auth_cred_t *out)
+{
+    char token[600];
+    memset(out, 0, sizeof(*out));
+    if (ad_req_is_local(r)) {
+        return;
+    }
+    if (presented_token(r, token, sizeof(token))) {
+        const char *dot = strchr(token, '.');
+        size_t idlen = dot != NULL ? (size_t)(dot - token) : 0;
+        if (idlen < sizeof(out->key)) {
+            out->kind = 1;
+            memcpy(out->key, token, idlen); /* the owner token has no id: "" */
+            out->key[idlen] = '\0';
+        }
+    } else if (ad_auth_cookie(r, token, sizeof(token))) {
+        out->kind = 2;
+        ad_sha256_hex(token, strlen(token), out->key);
+    }
+    memset(token, 0, sizeof(token));
+}
+
 /* ---- answers ---------------------------------------------------------------------- */
 
 static void security_headers(ad_req_t *r)

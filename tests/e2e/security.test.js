@@ -567,6 +567,39 @@ test('a revoked or expired token stops working at once', async () => {
   assert.equal(ws.code, 4401);
 });
 
+test('open sockets and event streams end when their token is revoked or their session signs out', async () => {
+  const t = await makeToken(d, { name: 'streaming', scope: 'read' });
+  const open = (headers, protocols) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/ws`, protocols || [], { headers });
+    ws.on('open', () => resolve(ws));
+    ws.on('error', reject);
+  });
+  const closed = (ws) => new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+  // A token's socket: revoking the token closes it with 4401.
+  const byToken = await open({}, ['bearer', t.token]);
+  const tokenClosed = closed(byToken);
+  const other = await open(d.authHeaders); // the owner's stays open
+  assert.equal((await call(d, 'DELETE', `/api/tokens/${t.id}`, undefined, d.authHeaders)).status, 204);
+  assert.equal(await tokenClosed, 4401);
+  // A session's socket and event stream: signing out ends both.
+  const login = await call(d, 'POST', '/api/auth/login', { token: d.token });
+  assert.equal(login.status, 200);
+  const cookie = [].concat(login.headers.getSetCookie ? login.headers.getSetCookie() : login.headers.get('set-cookie'))[0].split(';')[0];
+  const bySession = await open({ cookie, origin: d.url });
+  const sessionClosed = closed(bySession);
+  const ac = new AbortController();
+  const sse = await fetch(`${d.url}/api/events?topics=system`, { headers: { cookie }, signal: ac.signal });
+  assert.equal(sse.status, 200);
+  const sseEnded = (async () => { for await (const _ of sse.body) { /* drain */ } return 'ended'; })().catch(() => 'error');
+  assert.equal((await call(d, 'POST', '/api/auth/logout', undefined, { cookie })).status, 204);
+  assert.equal(await sessionClosed, 4401);
+  const how = await Promise.race([sseEnded, new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+  ac.abort();
+  assert.equal(how, 'ended');
+  assert.equal(other.readyState, WebSocket.OPEN, 'the owner token\'s socket was closed too');
+  other.close();
+});
+
 test('every state-changing request is audited; admins read the audit', async () => {
   const r = await call(d, 'POST', '/api/crews', { name: 'audited' }, bearer(f.write.token));
   assert.equal(r.status, 201);

@@ -15,6 +15,13 @@ export class ApiError extends Error {
   }
 }
 
+// Called when the server answers 401: the session is gone or was never
+// there, and the page shows the sign-in screen (store.ts sets it).
+let unauthorized: (() => void) | null = null;
+export function onUnauthorized(f: () => void) {
+  unauthorized = f;
+}
+
 export async function request<T = any>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
@@ -37,6 +44,7 @@ export async function request<T = any>(method: string, path: string, body?: unkn
       data = null;
     }
   }
+  if (res.status === 401 && unauthorized && !path.startsWith('/api/auth/')) unauthorized();
   if (!res.ok) {
     const err = data && data.error;
     const message = (err && (err.message || err.code)) || `${res.status} ${res.statusText || 'error'}`;
@@ -58,6 +66,26 @@ function objOf<T>(data: any, key: string): T {
 }
 
 const enc = encodeURIComponent;
+
+/** Who the page is signed in as (GET /api/auth/whoami). */
+export interface Principal {
+  name: string;
+  orgId?: string;
+  scope: 'read' | 'write' | 'admin';
+  owner: boolean;
+  authRequired: boolean;
+}
+
+/** An API token as listed; the secret is only in the create answer. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  orgId: string;
+  scope: string;
+  createdAt: string;
+  expiresAt?: string;
+  revokedAt?: string;
+}
 
 /** GET /api/health: the daemon and how it contains its agents' processes. */
 export interface Health {
@@ -108,6 +136,13 @@ export const api = {
   runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
+  whoami: () => request<Principal>('GET', '/api/auth/whoami'),
+  login: (token: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { token }),
+  logout: () => request('POST', '/api/auth/logout'),
+  tokens: async () => listOf<ApiToken>(await request('GET', '/api/tokens'), 'tokens'),
+  createToken: (body: { name: string; scope: string; expiresInSeconds?: number }) => request<ApiToken & { token: string }>('POST', '/api/tokens', body),
+  revokeToken: (id: string) => request('DELETE', `/api/tokens/${enc(id)}`),
+  approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
   usageToday: () => request('GET', '/api/usage/today'),
   usageHistory: () => request('GET', '/api/usage/history'),

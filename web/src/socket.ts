@@ -26,6 +26,9 @@ export interface LiveSocketOptions {
   // newer than (or replay from) `fromSeq` and must be applied on top.
   onSnapshotNeeded: (fromSeq: number) => void;
   getLastSeq: () => number;
+  // The server closed with 4401 (no valid token or session): retrying
+  // cannot help until the user signs in, so the socket stops.
+  onUnauthorized?: () => void;
   WebSocketImpl?: { new (url: string): WebSocket };
   setTimer?: (f: () => void, ms: number) => any;
   clearTimer?: (t: any) => void;
@@ -127,6 +130,12 @@ export class LiveSocket {
       this.ws = null;
       this.clearT(this.pongTimer);
       this.clearT(this.beat);
+      if (e && e.code === 4401 && this.o.onUnauthorized) {
+        this.stopped = true;
+        this.emit({ status: 'offline', attempt: 0, lastError: 'signed out' });
+        this.o.onUnauthorized();
+        return;
+      }
       this.scheduleRetry(e && e.code ? `closed (${e.code})` : 'closed');
     };
     ws.onerror = () => {

@@ -3,7 +3,7 @@
 // a snapshot is being reloaded, events are held back and applied on top of
 // it afterwards, so nothing is missed and nothing shows twice.
 import { batch, computed, signal } from '@preact/signals';
-import { api, ApiError } from './api';
+import { api, ApiError, onUnauthorized, type Principal } from './api';
 import { emptyModel, emptyTranscript, mergeMessages, reduce, type Effect, type Model } from './events';
 import { defaults, normalizeSettings, type Settings } from './settings';
 import { LiveSocket, type ConnState } from './socket';
@@ -27,6 +27,9 @@ export const settingsLoaded = signal(false);
 export const usageToday = signal<any | null>(null);
 export const runsByAgent = signal<Record<string, Run[] | undefined>>({});
 export const toasts = signal<Toast[]>([]);
+// Signed in or not: 'checking' until whoami answers, 'out' after any 401
+// or a 4401 close, and the page then shows the sign-in screen.
+export const auth = signal<{ state: 'checking' | 'in' | 'out'; who?: Principal }>({ state: 'checking' });
 export const eventCount = signal(0); // events applied, for the status bar
 
 export const agentList = computed(() =>
@@ -260,6 +263,7 @@ export function startLive() {
     onState: (s) => (conn.value = s),
     onSnapshotNeeded: (from) => void snapshot(from),
     getLastSeq: () => model.value.lastSeq,
+    onUnauthorized: signedOut,
   });
   socket.start();
   window.addEventListener('online', () => socket?.retryNow());
@@ -268,6 +272,49 @@ export function startLive() {
   });
   // Test hook: lets the browser tests see what the page applied.
   (window as any).__agentd = { model, eventCount, conn };
+}
+
+// ---- signing in -------------------------------------------------------------
+
+function signedOut() {
+  socket?.stop();
+  auth.value = { state: 'out' };
+}
+
+// Asks who we are; on 200 the page loads, on 401 it shows the sign-in screen.
+export async function checkAuth(): Promise<boolean> {
+  onUnauthorized(signedOut);
+  try {
+    auth.value = { state: 'in', who: await api.whoami() };
+    return true;
+  } catch (e) {
+    if ((e as ApiError).status === 401) auth.value = { state: 'out' };
+    else auth.value = { state: 'in' }; // the daemon is down: the page says so where it loads
+    return auth.value.state === 'in';
+  }
+}
+
+// Loads everything and goes live; after sign-in too.
+export function boot() {
+  void loadTree();
+  void loadUsage();
+  void loadSettings().then(applyTheme);
+  if (socket) socket.start();
+  else startLive();
+}
+
+export async function signIn(token: string) {
+  const r = await api.login(token);
+  auth.value = { state: 'in', who: r.principal };
+  boot();
+}
+
+export async function signOut() {
+  try {
+    await api.logout();
+  } finally {
+    signedOut();
+  }
 }
 
 // ---- actions --------------------------------------------------------------

@@ -158,6 +158,30 @@ describe('LiveSocket', () => {
     expect(t.lines()).toEqual(['a', 'b']);
   });
 
+  it('a 4401 close (signed out) stops retrying and tells the page once', () => {
+    let told = 0;
+    const sock = new LiveSocket({
+      url: 'ws://x/ws',
+      topics: ['agent:*'],
+      WebSocketImpl: FakeWS as any,
+      onEvent: () => {},
+      onState: () => {},
+      onSnapshotNeeded: () => {},
+      getLastSeq: () => 0,
+      onUnauthorized: () => told++,
+      random: () => 0.5,
+      isOnline: () => true,
+    });
+    sock.start();
+    FakeWS.all[0].open();
+    FakeWS.all[0].drop(4401);
+    vi.advanceTimersByTime(120000);
+    expect(told).toBe(1);
+    expect(FakeWS.all.length).toBe(1); // no reconnect without a session
+    sock.start(); // signed in again: connects
+    expect(FakeWS.all.length).toBe(2);
+  });
+
   it('a server whose seq went backwards (new database) gets a snapshot, not a stale since', () => {
     const t = setup();
     t.sock.start();

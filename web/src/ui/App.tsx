@@ -2,11 +2,12 @@
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { route } from '../router';
-import { agentList, conn, dismissToast, loadError, loadTree, socket, toasts, worktrees } from '../store';
+import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
-import { Badge, Empty, ErrorState } from './common';
+import { Badge, Empty, ErrorState, Spinner } from './common';
 import { Home } from './Home';
+import { Login } from './Login';
 import { SettingsPage } from './SettingsPage';
 import { Sidebar } from './Sidebar';
 
@@ -30,6 +31,22 @@ function ConnIndicator() {
         {c.status === 'reconnecting' ? `#${c.attempt}` : c.status === 'connected' ? 'Live' : c.status === 'offline' ? 'Off' : '…'}
       </span>
     </button>
+  );
+}
+
+// Who the page is signed in as, and the way out (not with --auth none).
+function WhoAmI() {
+  const who = auth.value.who;
+  if (!who || !who.authRequired) return null;
+  return (
+    <div class="whoami">
+      <span class="whoami-name" title={who.owner ? 'the daemon owner' : `org ${who.orgId || ''}`}>
+        {who.name} <span class="muted">({who.owner ? 'owner' : who.scope})</span>
+      </span>
+      <button class="btn btn-sm" onClick={() => void signOut()}>
+        Sign out
+      </button>
+    </div>
   );
 }
 
@@ -88,6 +105,8 @@ function AgentsPage() {
 export function App() {
   const r = route.value;
   const navOpen = useSignal(false);
+  if (auth.value.state === 'out') return <Login />;
+  if (auth.value.state === 'checking') return <Spinner label="Connecting to agentd…" />;
   const tab = r.page === 'agent' ? 'agents' : r.page;
   const tabs: [string, string, string][] = [
     ['home', 'Home', '#/'],
@@ -115,6 +134,7 @@ export function App() {
             </a>
           ))}
         </nav>
+        <WhoAmI />
         <ConnIndicator />
       </header>
       <Sidebar onNavigate={() => (navOpen.value = false)} />

@@ -4,8 +4,9 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
-import { applyTheme, settings, settingsLoaded, toast } from '../store';
+import { applyTheme, auth, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
+import { TokensPanel } from './Tokens';
 
 export function SettingsPage() {
   const form = useSignal<Record<string, unknown>>({ ...settings.value });
@@ -138,6 +139,7 @@ export function SettingsPage() {
           </button>
         </div>
       </form>
+      {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
       {health.value && <SystemPanel h={health.value} />}
     </div>
   );

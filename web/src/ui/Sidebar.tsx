@@ -197,6 +197,22 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
   const create = useSignal(true);
   const busy = useSignal(false);
   const err = useSignal<string | null>(null);
+  // A setup command nobody approved yet: shown, and run only when asked.
+  const pending = useSignal<{ id: string; command: string } | null>(null);
+  const approve = async () => {
+    if (!pending.value) return;
+    busy.value = true;
+    err.value = null;
+    try {
+      await api.approveSetup(pending.value.id);
+      toast('success', 'Setup command approved', 'It runs in the new worktree now.');
+      onClose();
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     const n = name.value.trim();
@@ -207,9 +223,13 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
     busy.value = true;
     err.value = null;
     try {
-      await api.createWorktree({ workspaceId, name: n, branch: branch.value.trim() || n, createBranch: create.value });
+      const wt: any = await api.createWorktree({ workspaceId, name: n, branch: branch.value.trim() || n, createBranch: create.value });
       toast('success', 'Worktree created', n);
       await loadTree();
+      if (wt && wt.setupCommandNeedsApproval && typeof wt.setupCommand === 'string') {
+        pending.value = { id: wt.id, command: wt.setupCommand };
+        return;
+      }
       onClose();
     } catch (e2) {
       err.value = errText(e2);
@@ -217,6 +237,32 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
       busy.value = false;
     }
   };
+  if (pending.value) {
+    return (
+      <Modal title="Run the setup command?" onClose={onClose}>
+        <div class="form setup-approval">
+          <p>
+            This workspace runs a setup command in each new worktree. agentd has not run it yet: it runs only once you approve this exact
+            command.
+          </p>
+          <pre class="setup-command">{pending.value.command}</pre>
+          {err.value && (
+            <div class="form-error" role="alert">
+              {err.value}
+            </div>
+          )}
+          <div class="form-actions">
+            <button type="button" class="btn" onClick={onClose}>
+              Not now
+            </button>
+            <button type="button" class="btn btn-primary" disabled={busy.value} onClick={() => void approve()}>
+              {busy.value ? 'Starting…' : 'Approve and run'}
+            </button>
+          </div>
+        </div>
+      </Modal>
+    );
+  }
   return (
     <Modal title="New worktree" onClose={onClose}>
       <form onSubmit={submit} class="form">
