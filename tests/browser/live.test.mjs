@@ -138,7 +138,7 @@ test('the WebSocket is cut mid-stream: every line still shows exactly once', asy
     await until(async () => new RegExp(`tick ${N - 1}\\b`).test(await shownText(page, a.id)), 'the stored output on the page');
     await exactlyOnce('stored');
     // And the page applied each event once: seqs strictly increasing.
-    assert.ok(await page.evaluate(() => window.__agentd.model.value.lastSeq > 0));
+    await until(() => page.evaluate(() => window.__agentd.model.value.lastSeq > 0), 'the page to be live again');
     await shot(page, 'after-ws-drop');
   } finally {
     await px.close();

@@ -1,6 +1,7 @@
-// Entry: ask who we are, then first paint from REST (fetched in parallel
-// with the socket opening, so a page needs one round trip) and live updates
-// over the one WebSocket. Without a session the sign-in screen shows first.
+// Entry: first paint from REST (fetched in parallel with the socket opening
+// and with asking who we are, so a page needs one round trip), then live
+// updates over the one WebSocket. Without a session every request answers
+// 401 and the sign-in screen shows instead.
 import { render } from 'preact';
 import './styles.css';
 import { startRouter } from './router';
@@ -9,6 +10,5 @@ import { App } from './ui/App';
 
 startRouter();
 render(<App />, document.getElementById('app')!);
-void checkAuth().then((ok) => {
-  if (ok) boot();
-});
+void checkAuth();
+boot();
