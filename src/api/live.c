@@ -56,6 +56,100 @@ static ad_wsmsg_t *event_msg(const ad_bus_event_t *ev)
     return cached_msg;
 }
 
+/* ---- the seed's dialect on /ws/mission and /ws/graph ---------------------------------
+ * The seed's dashboard reads snake_case (crew_id, run_id, agent_id,
+ * exit_code, duration in seconds) at the top of each message; /ws keeps
+ * agentd's camelCase envelope. Same envelope here, with the payload's keys
+ * in snake_case both in payload and at the top. */
+static ad_wsmsg_t *seed_cached;
+static uint64_t seed_seq;
+
+static void snake_case(const char *k, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (; *k != '\0' && o + 2 < outsz; k++) {
+        if (*k >= 'A' && *k <= 'Z') {
+            out[o++] = '_';
+            out[o++] = (char)(*k - 'A' + 'a');
+        } else {
+            out[o++] = *k;
+        }
+    }
+    out[o] = '\0';
+}
+
+static json_t *seed_payload(json_t *payload)
+{
+    json_t *p = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(payload, k, v)
+    {
+        char sk[128];
+        snake_case(k, sk, sizeof(sk));
+        json_object_set(p, sk, v);
+    }
+    json_t *ms = json_object_get(payload, "durationMs");
+    if (json_is_integer(ms)) {
+        json_object_set_new(p, "duration", json_real((double)json_integer_value(ms) / 1000.0));
+    }
+    json_t *name = json_object_get(payload, "name");
+    if (json_is_string(name) && json_object_get(p, "tool") == NULL) {
+        json_object_set(p, "tool", name);
+    }
+    return p;
+}
+
+/* env {type, payload, ...} in the seed's dialect, in place. False when it
+ * has no payload object to translate. */
+static bool seed_envelope(json_t *env)
+{
+    json_t *payload = json_object_get(env, "payload");
+    if (!json_is_object(payload)) {
+        return false;
+    }
+    json_t *p = seed_payload(payload);
+    const char *k;
+    json_t *v;
+    json_object_foreach(p, k, v)
+    {
+        /* the envelope's own keys are never shadowed (a pong's seq) */
+        bool reserved = strcmp(k, "seq") == 0 || strcmp(k, "ts") == 0 ||
+                        strcmp(k, "topic") == 0 || strcmp(k, "topics") == 0;
+        if (!reserved && json_object_get(env, k) == NULL) {
+            json_object_set(env, k, v);
+        }
+    }
+    json_object_set_new(env, "payload", p);
+    return true;
+}
+
+static ad_wsmsg_t *seed_msg(const ad_bus_event_t *ev)
+{
+    if (seed_cached != NULL && seed_seq == ad_bus_event_seq(ev)) {
+        return seed_cached;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    json_t *env = json_loadb(data, len, 0, NULL);
+    if (!seed_envelope(env)) {
+        json_decref(env);
+        return event_msg(ev); /* nothing to translate */
+    }
+    char *text = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    if (text == NULL) {
+        return event_msg(ev);
+    }
+    if (seed_cached != NULL) {
+        ad_wsmsg_unref(seed_cached);
+    }
+    seed_cached = ad_wsmsg_new(text, strlen(text), false);
+    seed_seq = ad_bus_event_seq(ev);
+    free(text);
+    return seed_cached;
+}
+
 static void link_channel(live_t *lv)
 {
     lv->next = channels;
@@ -83,6 +177,9 @@ static void unlink_channel(live_t *lv)
 static void send_notice_ex(live_t *lv, const char *type, json_t *payload, bool last)
 {
     json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
+    if (lv->kind == CH_MISSION || lv->kind == CH_GRAPH) {
+        seed_envelope(m);
+    }
     char *s = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     if (s == NULL) {
@@ -201,7 +298,8 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
         if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
             return AD_ETOOBIG;
         }
-        rc = ad_ws_send_msg(lv->ws, event_msg(ev));
+        bool seed = lv->kind == CH_MISSION || lv->kind == CH_GRAPH;
+        rc = ad_ws_send_msg(lv->ws, seed ? seed_msg(ev) : event_msg(ev));
     } else {
         if (ad_sse_queued_bytes(lv->sse) + len + 64 + OVERFLOW_RESERVE > bound) {
             return AD_ETOOBIG;
@@ -691,6 +789,10 @@ void ad_api_live_close(ad_app_t *app)
     if (cached_msg != NULL) {
         ad_wsmsg_unref(cached_msg);
         cached_msg = NULL;
+    }
+    if (seed_cached != NULL) {
+        ad_wsmsg_unref(seed_cached);
+        seed_cached = NULL;
     }
 }
 

@@ -398,6 +398,9 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
     if (json_object_get(p, "runId") == NULL) {
         json_object_set_new(p, "runId", json_string(run->run_id));
     }
+    if (run->crew_id[0] != '\0') {
+        json_object_set_new(p, "crewId", json_string(run->crew_id)); /* never another crew's */
+    }
     ad_run_publish(run->r, &run->topics, type, p);
 }
 
@@ -446,16 +449,18 @@ static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
 {
     if (rec->type == AD_REC_TOOL_START) {
         ad_run_publish(run->r, &run->topics, "tool_start",
-                       json_pack("{s:s?, s:s?, s:O?, s:s, s:s, s:n}", "toolId", rec->tool_id,
+                       json_pack("{s:s?, s:s?, s:O?, s:s, s:s, s:s?}", "toolId", rec->tool_id,
                                  "name", rec->tool_name, "params", rec->json, "agentId",
-                                 run->agent_id, "runId", run->run_id, "crewId"));
+                                 run->agent_id, "runId", run->run_id, "crewId",
+                                 run->crew_id[0] ? run->crew_id : NULL));
         return;
     }
     ad_run_publish(run->r, &run->topics, "tool_end",
-                   json_pack("{s:s?, s:I, s:s, s:i, s:s, s:s}", "toolId", rec->tool_id,
+                   json_pack("{s:s?, s:I, s:s, s:i, s:s, s:s, s:s?}", "toolId", rec->tool_id,
                              "durationMs", (json_int_t)rec->duration_ms, "status",
                              rec->is_error ? "error" : "success", "exitCode", rec->exit_code,
-                             "agentId", run->agent_id, "runId", run->run_id));
+                             "agentId", run->agent_id, "runId", run->run_id, "crewId",
+                             run->crew_id[0] ? run->crew_id : NULL));
 }
 
 static void on_session_rec(ad_run_t *run, const ad_rec_t *rec)

@@ -35,7 +35,7 @@
 #define AD_RUN_LIVE_BACKLOG_MAX 4096
 
 /* The topics a run's events go to: agent, run, workspace, org (so only
- * its organisation's subscribers get them), and one extra. */
+ * its organisation's subscribers get them) and its crew's, if any. */
 typedef struct {
     char t[5][96];
     const char *v[5];
@@ -78,6 +78,7 @@ typedef struct ad_run {
     struct ad_run *next;
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
+    char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
     ad_run_topics_t topics;
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
@@ -120,7 +121,7 @@ struct ad_runner {
 /* ---- runner.c ----------------------------------------------------------------- */
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id);
 void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
-                        const char *ws, const char *org);
+                        const char *ws, const char *org, const char *crew);
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src);
 /* Publishes payload to t's topics and releases it. */
 void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, json_t *payload);

@@ -29,7 +29,7 @@ json_t *ad_run_json_text(const char *s, size_t n)
 }
 
 void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
-                        const char *ws, const char *org)
+                        const char *ws, const char *org, const char *crew)
 {
     t->n = 0;
     snprintf(t->t[t->n], sizeof(t->t[0]), "agent:%s", agent_id);
@@ -44,6 +44,10 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
     }
     if (org != NULL && org[0] != '\0') {
         snprintf(t->t[t->n], sizeof(t->t[0]), "org:%s", org);
+        t->n++;
+    }
+    if (crew != NULL && crew[0] != '\0') {
+        snprintf(t->t[t->n], sizeof(t->t[0]), "crew:%s", crew);
         t->n++;
     }
     for (size_t i = 0; i < t->n; i++) {
@@ -172,7 +176,7 @@ static void on_reconciled(int rc, json_t *result, void *ud)
             }
             ad_run_topics_t t;
             ad_run_topics_init(&t, id, NULL, NULL,
-                               json_string_value(json_object_get(a, "orgId")));
+                               json_string_value(json_object_get(a, "orgId")), NULL);
             ad_run_publish_status(c->r, &t, id, "error", LOST_REASON);
         }
         size_t n = json_array_size(json_object_get(result, "runs"));

@@ -137,8 +137,10 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     run->flush.data = run;
     snprintf(run->agent_id, sizeof(run->agent_id), "%s", agent_id);
     ad_id_new("run", run->run_id);
+    const char *crew = json_string_value(json_object_get(s->agent, "crewId"));
+    snprintf(run->crew_id, sizeof(run->crew_id), "%s", crew != NULL ? crew : "");
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws,
-                       json_string_value(json_object_get(s->agent, "orgId")));
+                       json_string_value(json_object_get(s->agent, "orgId")), run->crew_id);
     run->exec = s->spec.executor;
     run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
     run->parser = ad_parser_new(s->spec.executor);

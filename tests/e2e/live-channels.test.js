@@ -55,7 +55,8 @@ test('crews: REST, derived status and signals on the mission channel', async (t)
     assert.equal(crew.status, 'offline');
     r = await json(d, 'POST', '/api/crews', {});
     assert.equal(r.status, 422);
-    const signals = () => m.events.filter((e) => e.type === 'signal' && e.payload.crewId === crew.id)
+    // The seed's dialect on this channel: snake_case, at the top and in payload.
+    const signals = () => m.events.filter((e) => e.type === 'signal' && e.payload.crew_id === crew.id && e.crew_id === crew.id)
       .map((e) => e.payload.status);
     await m.until(() => signals().length === 1, 10000, 'the new crew signal');
 
@@ -77,7 +78,7 @@ test('crews: REST, derived status and signals on the mission channel', async (t)
     // A new mission client gets the current state of every crew first.
     const m2 = await Live.open(d, '/ws/mission');
     const first = await m2.next('signal');
-    assert.deepEqual(first.payload, { crewId: crew.id, status: 'offline' });
+    assert.deepEqual(first.payload, { crew_id: crew.id, status: 'offline' });
     m2.close();
     m.close();
   } finally {
@@ -113,10 +114,66 @@ test('the graph channel carries only its crew tool events', async (t) => {
     g.send('ping');
     await g.next('pong');
     assert.deepEqual(g.events.map((e) => e.type), ['tool_start', 'tool_progress', 'tool_end']);
-    assert.ok(g.events.every((e) => e.payload.crewId === 'crew_a'));
+    assert.ok(g.events.every((e) => e.payload.crew_id === 'crew_a' && e.crew_id === 'crew_a'));
     g.close();
     const bad = await Live.open(d, '/ws/graph');
     assert.equal(await bad.closed, 1008);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('a crew of two command agents: every tool call on /ws/graph in the seed\'s fields, camelCase on /ws', async () => {
+  const d = await start({ needUrl: true });
+  try {
+    const crew = (await json(d, 'POST', '/api/crews', { name: 'builders' })).body;
+    const g = await Live.open(d, `/ws/graph?crew_id=${crew.id}`);
+    const all = await Live.open(d, '/ws');
+    all.send('subscribe', { topics: [`crew:${crew.id}`] });
+    await all.next('subscribed');
+    // Each agent prints a tool start, progress and end as JSON lines.
+    const script = (tool) => `for (const l of [
+      {type:'tool_start', toolId:'${tool}', name:'${tool}', params:{target:'all'}},
+      {type:'tool_progress', toolId:'${tool}', message:'half way', progress:50},
+      {type:'tool_end', toolId:'${tool}', durationMs:1500, status:'${tool === 'pytest' ? 'error' : 'success'}', exitCode:${tool === 'pytest' ? 1 : 0}},
+    ]) console.log(JSON.stringify(l));`;
+    const { worktree } = await makeAgent(d, { crewId: crew.id });
+    const agents = [];
+    for (const tool of ['pytest', 'git_clone']) {
+      const r = await json(d, 'POST', '/api/agents', { worktreeId: worktree.id, name: tool, crewId: crew.id,
+        executor: 'command', command: [process.execPath, '-e', script(tool)] });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      agents.push(r.body);
+    }
+    // An agent of no crew: its tools stay off this crew's graph.
+    const loner = (await json(d, 'POST', '/api/agents', { worktreeId: worktree.id, name: 'loner',
+      executor: 'command', command: [process.execPath, '-e', script('lint')] })).body;
+    for (const a of [...agents, loner]) assert.equal((await json(d, 'POST', `/api/agents/${a.id}/start`, {})).status, 200);
+    await g.until(() => g.events.filter((e) => e.type === 'tool_end').length >= 2, 15000, 'both tool ends');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(g.events.length, 6, JSON.stringify(g.events.map((e) => e.type)));
+    for (const a of agents) {
+      const mine = g.events.filter((e) => e.agent_id === a.id);
+      assert.deepEqual(mine.map((e) => e.type), ['tool_start', 'tool_progress', 'tool_end']);
+      for (const e of mine) {
+        assert.equal(e.crew_id, crew.id);
+        assert.match(e.run_id, /^run_/);
+        assert.equal(e.payload.crew_id, crew.id);
+      }
+      assert.deepEqual(mine[0].params, { target: 'all' });
+      assert.equal(mine[1].progress, 50);
+      assert.equal(mine[1].message, 'half way');
+      assert.equal(mine[2].duration, 1.5);
+      assert.equal(mine[2].exit_code, a.name === 'pytest' ? 1 : 0);
+      assert.equal(mine[2].status, a.name === 'pytest' ? 'error' : 'success');
+    }
+    assert.ok(!g.events.some((e) => e.agent_id === loner.id), 'a tool of an agent outside the crew');
+    // /ws keeps agentd's camelCase for the same events.
+    const camel = all.events.filter((e) => e.type === 'tool_end');
+    assert.equal(camel.length, 2);
+    assert.ok(camel.every((e) => e.payload.crewId === crew.id && e.payload.exitCode !== undefined && e.crew_id === undefined));
+    g.close();
+    all.close();
   } finally {
     await d.cleanup();
   }
