@@ -635,7 +635,7 @@ async function timeToFirst200(cmd, setup, pathOk) {
     while (!ok && Date.now() < deadline && proc.exitCode === null) {
       ok = await new Promise((resolve) => {
         const s = net.connect({ host: '127.0.0.1', port });
-        s.on('connect', () => s.write(`GET ${pathOk} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        s.on('connect', () => s.write(`GET ${pathOk} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`));
         s.on('data', (d) => { resolve(/^HTTP\/1\.1 200/.test(d.toString('latin1'))); s.destroy(); });
         s.on('error', () => resolve(false));
         s.on('close', () => resolve(false));

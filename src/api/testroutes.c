@@ -184,7 +184,9 @@ static void run_inserted(int rc, void *ctx)
     free(j);
 }
 
-/* POST /test/runs {agentId, status?}: inserts a run row; answers {run}. */
+/* POST /test/runs {agentId, status?, durationMs?, inputTokens?, outputTokens?,
+ * costUsd?}: inserts a run row (ended durationMs ago-to-now when given);
+ * answers {run}. */
 static void test_runs(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -201,8 +203,15 @@ static void test_runs(ad_req_t *r, void *ud)
     }
     rowreq_t *j = rowreq(app, r, agent, status != NULL ? status : "running");
     ad_id_new("run", j->id);
+    json_t *ms = json_object_get(body, "durationMs");
+    ad_store_test_run_t x = {
+        .duration_ms = json_is_integer(ms) ? json_integer_value(ms) : -1,
+        .input_tokens = json_integer_value(json_object_get(body, "inputTokens")),
+        .output_tokens = json_integer_value(json_object_get(body, "outputTokens")),
+        .cost_usd = json_number_value(json_object_get(body, "costUsd")),
+    };
     json_decref(body);
-    ad_store_test_run_insert(app->store, j->id, j->agent_id, j->status, run_inserted, j);
+    ad_store_test_run_insert(app->store, j->id, j->agent_id, j->status, &x, run_inserted, j);
 }
 
 static void status_updated(int rc, void *ctx)

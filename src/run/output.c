@@ -401,6 +401,11 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
     if (run->crew_id[0] != '\0') {
         json_object_set_new(p, "crewId", json_string(run->crew_id)); /* never another crew's */
     }
+    json_t *ms = json_object_get(p, "durationMs");
+    if (strcmp(type, "tool_end") == 0 && json_is_integer(ms) && json_integer_value(ms) >= 0) {
+        ad_store_tool_timed(run->r->store, run->org_id, (int64_t)ad_wall_ms(),
+                            json_integer_value(ms));
+    }
     ad_run_publish(run->r, &run->topics, type, p);
 }
 
@@ -455,6 +460,7 @@ static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
                                  run->crew_id[0] ? run->crew_id : NULL));
         return;
     }
+    ad_store_tool_timed(run->r->store, run->org_id, (int64_t)ad_wall_ms(), rec->duration_ms);
     ad_run_publish(run->r, &run->topics, "tool_end",
                    json_pack("{s:s?, s:I, s:s, s:i, s:s, s:s, s:s?}", "toolId", rec->tool_id,
                              "durationMs", (json_int_t)rec->duration_ms, "status",

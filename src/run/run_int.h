@@ -79,6 +79,7 @@ typedef struct ad_run {
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
     char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
+    char org_id[AD_ID_MAX];
     ad_run_topics_t topics;
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */

@@ -139,6 +139,8 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     ad_id_new("run", run->run_id);
     const char *crew = json_string_value(json_object_get(s->agent, "crewId"));
     snprintf(run->crew_id, sizeof(run->crew_id), "%s", crew != NULL ? crew : "");
+    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
+    snprintf(run->org_id, sizeof(run->org_id), "%s", org != NULL ? org : "");
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws,
                        json_string_value(json_object_get(s->agent, "orgId")), run->crew_id);
     run->exec = s->spec.executor;

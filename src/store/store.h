@@ -440,6 +440,32 @@ void ad_store_messages_insert(ad_store_t *st, const ad_store_message_t *msgs, si
  * agents:[…]}. Loop thread. */
 void ad_store_runs_reconcile(ad_store_t *st, int64_t now, const char *reason, ad_store_result_cb cb,
                              void *ud);
+/* ---- runs across agents and their statistics (stats.c, migration 0800) ----------------
+ * Run objects here also carry agentName, crewId and orgId. */
+typedef struct {
+    const char *org;      /* "" or NULL: every org */
+    const char *status;   /* NULL: any */
+    const char *crew_id;  /* NULL: any */
+    const char *agent_id; /* NULL: any */
+    int64_t since;        /* started at or after (ms); 0: any */
+    int64_t before_started; /* the cursor's run: its start and id; 0: first page */
+    const char *before_id;
+    int limit; /* 1-500; else 50 */
+} ad_store_runs_query_t;
+/* {runs:[…] newest first, nextCursor (a run id, or null)}. Loop thread. */
+int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out);
+/* The start of run_id (a cursor): 0 or AD_ENOENT. Loop thread. */
+int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at);
+/* Figures of the runs ended on from_day (days since 1970-01-01 UTC) or
+ * later, in org ("" every org): {totalRuns, succeeded, failed, stopped,
+ * lost, successRate (of succeeded and failed; null without either),
+ * inputTokens, outputTokens, totalTokens, costUsd, latency {run, tool:
+ * {p50Ms, p95Ms, count}}}. Reads daily aggregates only. Loop thread. */
+int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out);
+/* Counts a finished tool call's duration in org's tool latency histogram
+ * (fire and forget). Loop thread. */
+void ad_store_tool_timed(ad_store_t *st, const char *org, int64_t now_ms, int64_t duration_ms);
+
 /* ---- git worktrees (gitrows.c, migration 0200) -----------------------------------
  * Workspace objects here also carry setupFiles (array of relative paths) and
  * setupCommand; worktree objects carry vanishedAt (only when the folder
@@ -488,8 +514,15 @@ int ad_store_git_worktree_get(ad_store_t *st, const char *id, json_t **out);
 /* Test builds (src/store/testhooks.c), for the test routes: a run row with
  * a given status, and an agent's status set directly. done gets AD_ENOENT
  * for an unknown agent. Loop thread. */
+typedef struct {
+    int64_t duration_ms; /* < 0: none (a running run) */
+    int64_t input_tokens, output_tokens;
+    double cost_usd;
+} ad_store_test_run_t;
+/* x (may be NULL) gives a finished run its figures. */
 void ad_store_test_run_insert(ad_store_t *st, const char *id, const char *agent_id,
-                              const char *status, ad_store_done_cb done, void *ctx);
+                              const char *status, const ad_store_test_run_t *x,
+                              ad_store_done_cb done, void *ctx);
 void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char *status,
                                 ad_store_done_cb done, void *ctx);
 #endif

@@ -29,6 +29,7 @@ typedef struct {
     char id[AD_ID_MAX + 16];
     char agent_id[AD_ID_MAX + 16];
     char status[16];
+    ad_store_test_run_t x;
     ad_store_done_cb done;
     void *ctx;
 } test_job_t;
@@ -40,6 +41,7 @@ static test_job_t *test_job(const char *id, const char *agent_id, const char *st
     snprintf(j->id, sizeof(j->id), "%s", id != NULL ? id : "");
     snprintf(j->agent_id, sizeof(j->agent_id), "%s", agent_id);
     snprintf(j->status, sizeof(j->status), "%s", status);
+    j->x.duration_ms = -1;
     j->done = done;
     j->ctx = ctx;
     return j;
@@ -58,21 +60,39 @@ static int run_insert(ad_store_tx_t *tx, void *ctx)
 {
     test_job_t *j = ctx;
     sqlite3_stmt *s = ad_store_stmt(
-        tx->db, "INSERT INTO runs(id, agent_id, started_at, status) VALUES(?, ?, ?, ?)");
+        tx->db, "INSERT INTO runs(id, agent_id, started_at, status, ended_at, duration_ms, "
+                "input_tokens, output_tokens, cost_usd) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
+    int64_t now = (int64_t)ad_wall_ms();
+    bool ended = j->x.duration_ms >= 0;
     ad_store_bind_text(s, 1, j->id);
     ad_store_bind_text(s, 2, j->agent_id);
-    sqlite3_bind_int64(s, 3, ad_wall_ms());
+    sqlite3_bind_int64(s, 3, ended ? now - j->x.duration_ms : now);
     ad_store_bind_text(s, 4, j->status);
+    if (ended) {
+        sqlite3_bind_int64(s, 5, now);
+        sqlite3_bind_int64(s, 6, j->x.duration_ms);
+    } else {
+        sqlite3_bind_null(s, 5);
+        sqlite3_bind_null(s, 6);
+    }
+    sqlite3_bind_int64(s, 7, j->x.input_tokens);
+    sqlite3_bind_int64(s, 8, j->x.output_tokens);
+    sqlite3_bind_double(s, 9, j->x.cost_usd);
     return ad_store_step_done(tx->db, s);
 }
 
 void ad_store_test_run_insert(ad_store_t *st, const char *id, const char *agent_id,
-                              const char *status, ad_store_done_cb done, void *ctx)
+                              const char *status, const ad_store_test_run_t *x,
+                              ad_store_done_cb done, void *ctx)
 {
-    ad_store_submit(st, run_insert, test_job_done, test_job(id, agent_id, status, done, ctx));
+    test_job_t *j = test_job(id, agent_id, status, done, ctx);
+    if (x != NULL) {
+        j->x = *x;
+    }
+    ad_store_submit(st, run_insert, test_job_done, j);
 }
 
 static int status_update(ad_store_tx_t *tx, void *ctx)

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Runs across agents and their statistics (migration 0800): the runs list
+ * with filters and a cursor, and dashboard figures read from the daily
+ * aggregates the run triggers keep (never a scan of runs), with latency
+ * percentiles from decimal-bucket histograms of run and tool durations.
+ *
+ * Threads: reads on the loop thread (the read connection); the tool
+ * latency write on the writer.
+ */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RUNS_COLS                                                                                  \
+    "r.id, r.agent_id, a.name AS agent_name, r.crew_id, r.org_id, r.started_at, r.ended_at, "     \
+    "r.status, r.exit_code, r.signal, r.duration_ms, r.input_tokens, r.output_tokens, "           \
+    "r.cache_read_tokens, r.cache_write_tokens, r.cost_usd, r.num_turns"
+#define RUNS_NULLS "ended_at,exit_code,signal,duration_ms,crew_id"
+
+/* The decimal bucket of ms: 10 * digits + leading digit (1234 -> 41), as
+ * the migration's triggers compute it. */
+static int64_t latency_bucket(int64_t ms)
+{
+    char d[24];
+    int n = snprintf(d, sizeof(d), "%lld", (long long)(ms > 0 ? ms : 0));
+    return 10 * (int64_t)n + (d[0] - '0');
+}
+
+/* The middle of a bucket's range, in ms. */
+static double bucket_mid(int64_t b)
+{
+    int64_t digits = b / 10, lead = b % 10;
+    if (digits <= 1) {
+        return (double)lead;
+    }
+    double unit = 1;
+    for (int64_t i = 1; i < digits; i++) {
+        unit *= 10;
+    }
+    return lead * unit + (unit - 1) / 2.0;
+}
+
+/* ---- the runs list ----------------------------------------------------------------- */
+
+static void bind_filters(sqlite3_stmt *s, const ad_store_runs_query_t *q, int *i)
+{
+    if (q->org != NULL && q->org[0] != '\0') {
+        ad_store_bind_text(s, (*i)++, q->org);
+    }
+    if (q->status != NULL) {
+        ad_store_bind_text(s, (*i)++, q->status);
+    }
+    if (q->crew_id != NULL) {
+        ad_store_bind_text(s, (*i)++, q->crew_id);
+    }
+    if (q->agent_id != NULL) {
+        ad_store_bind_text(s, (*i)++, q->agent_id);
+    }
+    if (q->since > 0) {
+        sqlite3_bind_int64(s, (*i)++, q->since);
+    }
+    if (q->before_started > 0) {
+        sqlite3_bind_int64(s, (*i)++, q->before_started);
+        sqlite3_bind_int64(s, (*i)++, q->before_started);
+        ad_store_bind_text(s, (*i)++, q->before_id);
+    }
+}
+
+static void where_clause(ad_buf_t *b, const ad_store_runs_query_t *q)
+{
+    ad_buf_puts(b, " WHERE 1");
+    if (q->org != NULL && q->org[0] != '\0') {
+        ad_buf_puts(b, " AND r.org_id = ?");
+    }
+    if (q->status != NULL) {
+        ad_buf_puts(b, " AND r.status = ?");
+    }
+    if (q->crew_id != NULL) {
+        ad_buf_puts(b, " AND r.crew_id = ?");
+    }
+    if (q->agent_id != NULL) {
+        ad_buf_puts(b, " AND r.agent_id = ?");
+    }
+    if (q->since > 0) {
+        ad_buf_puts(b, " AND r.started_at >= ?");
+    }
+    if (q->before_started > 0) {
+        ad_buf_puts(b, " AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?))");
+    }
+}
+
+int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    int limit = q->limit > 0 && q->limit <= 500 ? q->limit : 50;
+    ad_buf_t sql;
+    ad_buf_init(&sql, 2048);
+    ad_buf_puts(&sql, "SELECT " RUNS_COLS " FROM runs r LEFT JOIN agents a ON a.id = r.agent_id");
+    where_clause(&sql, q);
+    ad_buf_puts(&sql, " ORDER BY r.started_at DESC, r.id DESC LIMIT ?");
+    /* Built per filter set, so not cached: the statement cache keys on the
+     * SQL text's address (literals only). */
+    sqlite3_stmt *s = NULL;
+    int prc = sqlite3_prepare_v2(db, sql.data, -1, &s, NULL);
+    ad_buf_cleanup(&sql);
+    if (prc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return ad_store_rc(db, prc);
+    }
+    int i = 1;
+    bind_filters(s, q, &i);
+    sqlite3_bind_int(s, i, limit + 1); /* one more: is there a next page? */
+    json_t *runs = json_array();
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(runs, ad_store_row_json(s, NULL, RUNS_NULLS));
+    }
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE) {
+        json_decref(runs);
+        return ad_store_rc(db, step);
+    }
+    json_t *next = json_null();
+    if (json_array_size(runs) > (size_t)limit) {
+        json_array_remove(runs, (size_t)limit);
+        json_t *last = json_array_get(runs, (size_t)limit - 1);
+        /* the cursor: the last run's id; the caller looks its start up */
+        next = json_string(json_string_value(json_object_get(last, "id")));
+    }
+    *out = json_pack("{s:o, s:o}", "runs", runs, "nextCursor", next);
+    return 0;
+}
+
+int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT started_at FROM runs WHERE id = ?");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, run_id);
+    int step = sqlite3_step(s);
+    int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, step);
+    if (rc == 0) {
+        *started_at = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* ---- statistics ---------------------------------------------------------------------- */
+
+/* p50 and p95 of kind's histogram since from_day, as {p50Ms, p95Ms, count}. */
+static int percentiles(sqlite3 *db, const char *org, int64_t from_day, const char *kind,
+                       json_t **out)
+{
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "SELECT bucket, SUM(count) FROM latency_hist WHERE (?1 = '' OR org_id = ?1) AND "
+            "day >= ?2 AND kind = ?3 GROUP BY bucket ORDER BY bucket");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org != NULL ? org : "");
+    sqlite3_bind_int64(s, 2, from_day);
+    ad_store_bind_text(s, 3, kind);
+    int64_t buckets[128], counts[128], total = 0;
+    size_t n = 0;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW && n < 128) {
+        buckets[n] = sqlite3_column_int64(s, 0);
+        counts[n] = sqlite3_column_int64(s, 1);
+        total += counts[n++];
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+        return ad_store_rc(db, step);
+    }
+    json_t *p50 = json_null(), *p95 = json_null();
+    int64_t seen = 0;
+    for (size_t i = 0; i < n && total > 0; i++) {
+        seen += counts[i];
+        if (json_is_null(p50) && seen * 2 >= total) {
+            p50 = json_real(bucket_mid(buckets[i]));
+        }
+        if (json_is_null(p95) && seen * 100 >= total * 95) {
+            p95 = json_real(bucket_mid(buckets[i]));
+        }
+    }
+    *out = json_pack("{s:o, s:o, s:I}", "p50Ms", p50, "p95Ms", p95, "count", (json_int_t)total);
+    return 0;
+}
+
+int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "SELECT COALESCE(SUM(runs),0), COALESCE(SUM(succeeded),0), COALESCE(SUM(failed),0), "
+            "COALESCE(SUM(stopped),0), COALESCE(SUM(lost),0), COALESCE(SUM(input_tokens),0), "
+            "COALESCE(SUM(output_tokens),0), COALESCE(SUM(cost_usd),0) FROM run_stats "
+            "WHERE (?1 = '' OR org_id = ?1) AND day >= ?2");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org != NULL ? org : "");
+    sqlite3_bind_int64(s, 2, from_day);
+    int step = sqlite3_step(s);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return ad_store_rc(db, step);
+    }
+    int64_t v[7];
+    for (int i = 0; i < 7; i++) {
+        v[i] = sqlite3_column_int64(s, i);
+    }
+    double cost = sqlite3_column_double(s, 7);
+    sqlite3_reset(s);
+    json_t *run_lat = NULL, *tool_lat = NULL;
+    int rc = percentiles(db, org, from_day, "run", &run_lat);
+    if (rc == 0) {
+        rc = percentiles(db, org, from_day, "tool", &tool_lat);
+    }
+    if (rc != 0) {
+        json_decref(run_lat);
+        return rc;
+    }
+    int64_t decided = v[1] + v[2]; /* stopped and lost runs neither pass nor fail */
+    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:f, s:{s:o, s:o}}",
+                     "totalRuns", (json_int_t)v[0], "succeeded", (json_int_t)v[1], "failed",
+                     (json_int_t)v[2], "stopped", (json_int_t)v[3], "lost", (json_int_t)v[4],
+                     "successRate", decided > 0 ? json_real((double)v[1] / (double)decided) : json_null(),
+                     "inputTokens", (json_int_t)v[5], "outputTokens", (json_int_t)v[6],
+                     "totalTokens", (json_int_t)(v[5] + v[6]), "costUsd", cost, "latency", "run",
+                     run_lat, "tool", tool_lat);
+    return 0;
+}
+
+/* ---- tool durations ---------------------------------------------------------------- */
+
+typedef struct {
+    char org[AD_ID_MAX];
+    int64_t day, bucket;
+} tool_timed_t;
+
+static int tool_timed(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    AD_UNUSED(result);
+    const tool_timed_t *t = in;
+    sqlite3_stmt *s = ad_store_stmt(
+        tx->db, "INSERT INTO latency_hist (org_id, day, kind, bucket, count) VALUES "
+                "(?, ?, 'tool', ?, 1) ON CONFLICT (org_id, day, kind, bucket) DO UPDATE SET "
+                "count = count + 1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, t->org);
+    sqlite3_bind_int64(s, 2, t->day);
+    sqlite3_bind_int64(s, 3, t->bucket);
+    return ad_store_step_done(tx->db, s);
+}
+
+void ad_store_tool_timed(ad_store_t *st, const char *org, int64_t now_ms, int64_t duration_ms)
+{
+    tool_timed_t t;
+    snprintf(t.org, sizeof(t.org), "%s", org != NULL && org[0] ? org : AD_ORG_DEFAULT);
+    t.day = now_ms / 86400000;
+    t.bucket = latency_bucket(duration_ms);
+    ad_store_typed_write(st, tool_timed, &t, sizeof(t), NULL, NULL, NULL);
+}
