@@ -23,6 +23,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_settings_register(app);
     ad_api_health_register(app);
     ad_api_dashboard_register(app);
+    ad_api_crew_ops_register(app);
     ad_api_usage_register(app);
     ad_api_runs_register(app);
     ad_api_terminal_register(app);

@@ -111,6 +111,7 @@ void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);
 void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
+void ad_api_crew_ops_register(ad_app_t *app);
 void ad_api_usage_register(ad_app_t *app);
 void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */

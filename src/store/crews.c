@@ -118,3 +118,28 @@ void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_don
     j->ctx = ctx;
     ad_store_submit(st, crew_insert, crew_inserted, j);
 }
+
+static int crew_rename(ad_store_tx_t *tx, void *ctx)
+{
+    const ad_store_crew_t *c = &((crew_job_t *)ctx)->crew;
+    sqlite3_stmt *s =
+        ad_store_stmt(tx->db, "UPDATE crews SET name = ?, updated_at = ? WHERE id = ?");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, c->name);
+    sqlite3_bind_int64(s, 2, c->now);
+    ad_store_bind_text(s, 3, c->id);
+    int rc = ad_store_step_done(tx->db, s);
+    return rc == 0 && sqlite3_changes(tx->db) == 0 ? AD_ENOENT : rc;
+}
+
+void ad_store_crew_rename(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
+                          void *ctx)
+{
+    crew_job_t *j = ad_xmalloc(sizeof(*j));
+    j->crew = *c;
+    j->done = done;
+    j->ctx = ctx;
+    ad_store_submit(st, crew_rename, crew_inserted, j);
+}

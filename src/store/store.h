@@ -279,6 +279,10 @@ typedef struct {
 /* Inserts the crew (copied) and calls done after the commit. Loop thread. */
 void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
                           void *ctx);
+/* Renames crew c->id to c->name at c->now: done gets AD_ENOENT for an
+ * unknown crew. Loop thread. */
+void ad_store_crew_rename(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
+                          void *ctx);
 
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256

@@ -141,3 +141,42 @@ test('another organisation sees none of these runs', async () => {
   assert.equal(s.recentRuns.length, 0);
   assert.equal(s.latency.run.count, 0);
 });
+
+test('a crew is renamed, started and stopped as a whole', async () => {
+  const crew = (await d.req('POST', '/api/crews', { name: 'team' })).body;
+  const { worktree } = await makeAgent(d);
+  const ids = [];
+  for (const n of ['one', 'two']) {
+    const r = await d.req('POST', '/api/agents', { worktreeId: worktree.id, name: n, crewId: crew.id,
+      executor: 'command', command: ['sleep', '30'] });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    ids.push(r.body.id);
+  }
+  let r = await d.req('PATCH', `/api/crews/${crew.id}`, { name: 'the team' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.name, 'the team');
+  assertError(await d.req('PATCH', `/api/crews/${crew.id}`, { name: '  ' }), 422, 'VALIDATION_ERROR', 'name');
+  assertError(await d.req('PATCH', '/api/crews/crew_nope', { name: 'x' }), 404, 'NOT_FOUND');
+  r = await d.req('POST', `/api/crews/${crew.id}/start`, {});
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual([...r.body.started].sort(), [...ids].sort());
+  // Started again: both are running, nothing more starts.
+  r = await d.req('POST', `/api/crews/${crew.id}/start`, {});
+  assert.equal(r.body.started.length, 0);
+  assert.equal(r.body.skipped.length, 2);
+  const busy = async () => (await d.req('GET', `/api/crews/${crew.id}`)).body.status;
+  assert.equal(await busy(), 'busy');
+  r = await d.req('POST', `/api/crews/${crew.id}/stop?force=true`);
+  assert.equal(r.status, 200);
+  assert.deepEqual([...r.body.stopping].sort(), [...ids].sort());
+  const end = Date.now() + 15000;
+  while (Date.now() < end && (await busy()) === 'busy') await new Promise((res) => setTimeout(res, 100));
+  assert.notEqual(await busy(), 'busy');
+  for (const id of ids) assert.notEqual((await d.req('GET', `/api/agents/${id}`)).body.status, 'running');
+  // A read token may not start a crew; another org does not see it.
+  const read = (await d.req('POST', '/api/tokens', { name: 'reader', scope: 'read' })).body;
+  assert.equal((await d.req('POST', `/api/crews/${crew.id}/start`, {}, { authorization: `Bearer ${read.token}` })).status, 403);
+  const org = (await d.req('POST', '/api/orgs', { name: 'elsewhere' })).body;
+  const other = (await d.req('POST', '/api/tokens', { name: 'x', scope: 'admin', orgId: org.id })).body;
+  assertError(await d.req('POST', `/api/crews/${crew.id}/stop`, undefined, { authorization: `Bearer ${other.token}` }), 404, 'NOT_FOUND');
+});
