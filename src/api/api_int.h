@@ -112,6 +112,9 @@ void ad_api_settings_register(ad_app_t *app);
 void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
 void ad_api_crew_ops_register(ad_app_t *app);
+/* The crew of r's :id, visible to the caller (new reference), or NULL after
+ * answering 404: another org's crew is as good as none. (crew_ops.c) */
+json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
 void ad_api_usage_register(ad_app_t *app);
 void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */

@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The crew of the :id parameter, visible to the caller, or NULL after
- * answering 404 (another org's crew is as good as none). */
-static json_t *load_crew(ad_app_t *app, ad_req_t *r)
+json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 {
     const char *id = ad_req_param(r, "id");
     json_t *c = NULL;
@@ -58,7 +56,7 @@ static void renamed(int rc, void *ctx)
 static void crew_patch(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    json_t *c = load_crew(app, r);
+    json_t *c = ad_api_crew_load(app, r);
     if (c == NULL) {
         return;
     }
@@ -114,7 +112,7 @@ static json_t *crew_agents(ad_app_t *app, json_t *crew, int *rc)
 
 static void crew_all(ad_req_t *r, ad_app_t *app, bool start, bool force, const char *prompt)
 {
-    json_t *crew = load_crew(app, r);
+    json_t *crew = ad_api_crew_load(app, r);
     if (crew == NULL) {
         return;
     }

@@ -130,19 +130,10 @@ static void list(ad_req_t *r, void *ud)
 
 static void get(ad_req_t *r, void *ud)
 {
-    ad_app_t *app = ud;
-    const char *id = ad_req_param(r, "id");
-    json_t *c = NULL;
-    int rc = ad_store_crew_get(app->store, id, &c);
-    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(c, "orgId"))) {
-        json_decref(c);
-        rc = AD_ENOENT; /* another org's crew is as good as none */
+    json_t *c = ad_api_crew_load(ud, r);
+    if (c != NULL) {
+        ad_res_json(r, 200, c);
     }
-    if (rc != 0) {
-        ad_api_fail(r, rc, "crew", id);
-        return;
-    }
-    ad_res_json(r, 200, c);
 }
 
 typedef struct {

@@ -242,16 +242,7 @@ static json_t *snake(json_t *v)
     json_object_foreach(v, k, x)
     {
         char sk[128];
-        size_t n = 0;
-        for (const char *p = k; *p != '\0' && n + 2 < sizeof(sk); p++) {
-            if (*p >= 'A' && *p <= 'Z') {
-                sk[n++] = '_';
-                sk[n++] = (char)(*p - 'A' + 'a');
-            } else {
-                sk[n++] = *p;
-            }
-        }
-        sk[n] = '\0';
+        ad_json_snake_key(k, sk, sizeof(sk));
         json_object_set_new(o, sk, snake(x));
     }
     return o;

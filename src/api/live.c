@@ -64,20 +64,6 @@ static ad_wsmsg_t *event_msg(const ad_bus_event_t *ev)
 static ad_wsmsg_t *seed_cached;
 static uint64_t seed_seq;
 
-static void snake_case(const char *k, char *out, size_t outsz)
-{
-    size_t o = 0;
-    for (; *k != '\0' && o + 2 < outsz; k++) {
-        if (*k >= 'A' && *k <= 'Z') {
-            out[o++] = '_';
-            out[o++] = (char)(*k - 'A' + 'a');
-        } else {
-            out[o++] = *k;
-        }
-    }
-    out[o] = '\0';
-}
-
 static json_t *seed_payload(json_t *payload)
 {
     json_t *p = json_object();
@@ -86,7 +72,7 @@ static json_t *seed_payload(json_t *payload)
     json_object_foreach(payload, k, v)
     {
         char sk[128];
-        snake_case(k, sk, sizeof(sk));
+        ad_json_snake_key(k, sk, sizeof(sk));
         json_object_set(p, sk, v);
     }
     json_t *ms = json_object_get(payload, "durationMs");

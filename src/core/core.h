@@ -214,6 +214,9 @@ int ad_path_which_in(const char *argv0, const char *path, const char *cwd, char 
  * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is.
  * Returns 0 or AD_ETOOBIG from the buffer. */
 int ad_json_string(ad_buf_t *b, const char *s, size_t n);
+/* A camelCase key in snake_case ("exitCode" -> "exit_code"), cut to fit
+ * out. Any thread. */
+void ad_json_snake_key(const char *key, char *out, size_t outsz);
 
 /* ---- digests and base64 ---------------------------------------------------- */
 /* SHA-1 and SHA-256 of data[0..len). Any thread. */

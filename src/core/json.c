@@ -49,3 +49,19 @@ int ad_json_string(ad_buf_t *b, const char *s, size_t n)
     rc = rc ? rc : ad_buf_append(b, s + run, n - run);
     return rc ? rc : ad_buf_putc(b, '"');
 }
+
+void ad_json_snake_key(const char *key, char *out, size_t outsz)
+{
+    size_t n = 0;
+    for (; *key != '\0' && n + 2 < outsz; key++) {
+        if (*key >= 'A' && *key <= 'Z') {
+            out[n++] = '_';
+            out[n++] = (char)(*key - 'A' + 'a');
+        } else {
+            out[n++] = *key;
+        }
+    }
+    if (outsz > 0) {
+        out[n] = '\0';
+    }
+}
