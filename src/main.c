@@ -9,6 +9,7 @@
 #include "auth/auth.h"
 #include "bus/bus.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "core/core.h"
 #include "git/git.h"
 #include "http/http.h"
@@ -38,6 +39,7 @@ typedef struct {
     ad_procs_t *procs;
     ad_runner_t *runner;
     ad_bus_t *bus;
+    ad_cluster_t *cluster; /* --redis-url, or NULL */
     ad_app_t app;
     bool stopping;
 } daemon_t;
@@ -97,6 +99,9 @@ static void print_serve_usage(FILE *out)
  * processes have all exited), the REST layer's watchers, and the bus. */
 static void close_parts(daemon_t *d)
 {
+    ad_cluster_close(d->cluster);
+    d->cluster = NULL;
+    d->app.cluster = NULL;
     if (d->bus != NULL) {
         ad_bus_stop(d->bus);
     }
@@ -253,6 +258,34 @@ static void print_listening(const daemon_t *d)
     fflush(stdout);
 }
 
+/* The org of a crew this node knows (for Redis messages without one). */
+static bool crew_org(void *ud, const char *crew_id, char *org)
+{
+    daemon_t *d = ud;
+    json_t *c = NULL;
+    if (d->store == NULL || ad_store_crew_get(d->store, crew_id, &c) != 0) {
+        return false;
+    }
+    const char *o = json_string_value(json_object_get(c, "orgId"));
+    bool ok = o != NULL && strlen(o) < AD_ID_MAX;
+    if (ok) {
+        snprintf(org, AD_ID_MAX, "%s", o);
+    }
+    json_decref(c);
+    return ok;
+}
+
+static int start_cluster(daemon_t *d, char *err, size_t errsz)
+{
+    if (d->cfg.redis_url[0] == '\0') {
+        return 0;
+    }
+    int rc = ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, crew_org, d, &d->cluster, err,
+                              errsz);
+    d->app.cluster = d->cluster;
+    return rc;
+}
+
 static int serve(daemon_t *d)
 {
     int rc = open_state(d);
@@ -262,6 +295,9 @@ static int serve(daemon_t *d)
     create_parts(d);
     char err[512];
     rc = ad_server_listen(d->server, err, sizeof(err));
+    if (rc == 0) {
+        rc = start_cluster(d, err, sizeof(err));
+    }
     if (rc != 0) {
         fprintf(stderr, "agentd: %s\n", err);
         ad_server_close(d->server, NULL, NULL);

@@ -6,6 +6,7 @@
  * why). Daemon-wide and read-only; nothing here belongs to an org.
  */
 #include "api/api_int.h"
+#include "cluster/cluster.h"
 #include "proc/proc.h"
 
 static json_t *containment(const ad_procs_t *procs)
@@ -32,6 +33,12 @@ static void get(ad_req_t *r, void *ud)
                         json_pack("{s:I, s:o}",
                                   "live", (json_int_t)ad_procs_count(app->procs),
                                   "containment", containment(app->procs)));
+    json_object_set_new(out, "cluster",
+                        app->cluster == NULL
+                            ? json_pack("{s:b}", "redis", false)
+                            : json_pack("{s:b, s:b, s:s}", "redis", true, "connected",
+                                        ad_cluster_connected(app->cluster), "node",
+                                        ad_cluster_node(app->cluster)));
     ad_res_json(r, 200, out);
 }
 

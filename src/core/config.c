@@ -55,6 +55,9 @@ static const opt_t options[] = {
      "PEM certificate (chain) to serve https:// and wss:// on the TCP listener"},
     {"tls-key", "AGENTD_TLS_KEY", STR(tls_key), "FILE", "", 0, 0,
      "PEM private key for --tls-cert"},
+    {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
+     "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
+     "nodes"},
     {"token-rate-per-minute", "AGENTD_TOKEN_RATE_PER_MINUTE", U64(token_rate_per_minute), "N",
      "6000", 0, 100000000,
      "requests per minute an API token may make unless it has its own limit (0: unlimited)"},

@@ -276,6 +276,7 @@ typedef struct {
     char allowed_hosts[1024];
     char tls_cert[4096];
     char tls_key[4096];
+    char redis_url[512]; /* "": no Redis */
     uint64_t token_rate_per_minute;
     uint64_t shutdown_grace_ms;
     /* agent processes (src/proc) */

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Redis bridge (cluster.h): two hiredis connections on the loop through
+ * hiredis's libuv adapter, one to PUBLISH and one to PSUBSCRIBE (a
+ * connection that subscribes can do nothing else), a bus subscriber for
+ * what goes out, and a timer that reconnects.
+ *
+ * Ownership: the cluster owns its bus subscriber and its timer; hiredis owns
+ * each redisAsyncContext and frees it after its disconnect (or failed
+ * connect) callback, where our pointer to it is cleared.
+ */
+#include "cluster/cluster.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
+#define MSG_MAX (4u << 20) /* a crew event bigger than this is not shared */
+
+struct ad_cluster {
+    uv_loop_t *loop;
+    ad_bus_t *bus;
+    ad_bus_sub_t *sub;
+    char host[256];
+    int port;
+    char node[AD_ID_MAX];
+    redisAsyncContext *pub, *psub;
+    bool pub_up, psub_up;
+    uv_timer_t retry;
+    uint64_t backoff_ms;
+    bool closing;
+    ad_cluster_org_fn org_of;
+    void *org_ud;
+    uint64_t sent, received, dropped;
+};
+
+static void connect_both(ad_cluster_t *c);
+
+/* ---- the URL ---------------------------------------------------------------------- */
+
+static int parse_url(ad_cluster_t *c, const char *url, char *err, size_t errsz)
+{
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) == 0) {
+        p += 8;
+    }
+    const char *colon = strrchr(p, ':');
+    size_t hl = colon != NULL ? (size_t)(colon - p) : strcspn(p, "/");
+    if (hl == 0 || hl >= sizeof(c->host)) {
+        snprintf(err, errsz, "--redis-url %s: expected redis://HOST:PORT", url);
+        return AD_EINVAL;
+    }
+    memcpy(c->host, p, hl);
+    c->host[hl] = '\0';
+    c->port = 6379;
+    if (colon != NULL) {
+        char *end = NULL;
+        long port = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || (*end != '\0' && *end != '/') || port < 1 || port > 65535) {
+            snprintf(err, errsz, "--redis-url %s: the port must be 1-65535", url);
+            return AD_EINVAL;
+        }
+        c->port = (int)port;
+    }
+    return 0;
+}
+
+/* ---- reconnecting ------------------------------------------------------------------ */
+
+static void on_retry(uv_timer_t *t)
+{
+    connect_both(t->data);
+}
+
+static void schedule_retry(ad_cluster_t *c)
+{
+    if (c->closing || uv_is_active((uv_handle_t *)&c->retry)) {
+        return;
+    }
+    c->backoff_ms = c->backoff_ms == 0 ? RETRY_MIN_MS : c->backoff_ms * 2;
+    if (c->backoff_ms > RETRY_MAX_MS) {
+        c->backoff_ms = RETRY_MAX_MS;
+    }
+    uv_timer_start(&c->retry, on_retry, c->backoff_ms, 0);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    ad_cluster_t *c = ac->data;
+    if (status == REDIS_OK) {
+        return; /* the subscriber counts as up once PSUBSCRIBE answers */
+    }
+    ad_log(AD_LOG_WARN, "cluster", "redis connect failed host=%s port=%d err=\"%s\"", c->host,
+           c->port, ac->errstr);
+    if (ac == c->pub) {
+        c->pub = NULL; /* hiredis frees it after this callback */
+        c->pub_up = false;
+    } else {
+        c->psub = NULL;
+        c->psub_up = false;
+    }
+    schedule_retry(c);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ad_cluster_t *c = ac->data;
+    if (ac == c->pub) {
+        c->pub = NULL;
+        c->pub_up = false;
+    } else if (ac == c->psub) {
+        c->psub = NULL;
+        c->psub_up = false;
+    }
+    if (!c->closing) {
+        ad_log(AD_LOG_WARN, "cluster", "redis connection lost status=%d: reconnecting", status);
+        schedule_retry(c);
+    }
+}
+
+/* ---- what arrives -------------------------------------------------------------------- */
+
+static bool crew_event_type(const char *t)
+{
+    return strcmp(t, "tool_start") == 0 || strcmp(t, "tool_progress") == 0 ||
+           strcmp(t, "tool_end") == 0 || strcmp(t, "signal") == 0;
+}
+
+/* A message on channel ("graph:{crew}" or "mission:{crew}") onto the bus. */
+static void inject(ad_cluster_t *c, const char *channel, const char *data, size_t len)
+{
+    const char *colon = strchr(channel, ':');
+    json_t *m = json_loadb(data, len, 0, NULL);
+    const char *origin = json_string_value(json_object_get(m, "origin"));
+    const char *type = json_string_value(json_object_get(m, "type"));
+    json_t *payload = json_object_get(m, "payload");
+    if (colon == NULL || colon[1] == '\0' || type == NULL || !crew_event_type(type) ||
+        !json_is_object(payload) || (origin != NULL && strcmp(origin, c->node) == 0)) {
+        json_decref(m); /* our own, or not a crew event */
+        return;
+    }
+    const char *crew = colon + 1;
+    char org[AD_ID_MAX] = "";
+    const char *said = json_string_value(json_object_get(m, "org"));
+    if (said != NULL && strlen(said) < sizeof(org)) {
+        snprintf(org, sizeof(org), "%s", said);
+    } else if (c->org_of == NULL || !c->org_of(c->org_ud, crew, org)) {
+        snprintf(org, sizeof(org), "org_default");
+    }
+    char t_crew[AD_BUS_TOPIC_MAX + 1], t_org[AD_BUS_TOPIC_MAX + 1];
+    snprintf(t_crew, sizeof(t_crew), "crew:%s", crew);
+    snprintf(t_org, sizeof(t_org), "org:%s", org);
+    if (!ad_bus_topic_valid(t_crew) || !ad_bus_topic_valid(t_org)) {
+        json_decref(m);
+        return;
+    }
+    json_object_set_new(payload, "crewId", json_string(crew));
+    const char *topics[3] = {t_crew, t_org, "from:redis"};
+    ad_bus_publish(c->bus, type, topics, 3, payload);
+    c->received++;
+    json_decref(m);
+}
+
+static void on_pmessage(redisAsyncContext *ac, void *reply, void *ud)
+{
+    AD_UNUSED(ac);
+    ad_cluster_t *c = ud;
+    redisReply *r = reply;
+    if (r == NULL || c->closing || r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
+        return;
+    }
+    const redisReply *kind = r->element[0];
+    if (kind->type != REDIS_REPLY_STRING) {
+        return;
+    }
+    if (strcmp(kind->str, "psubscribe") == 0) {
+        if (!c->psub_up) {
+            ad_log(AD_LOG_INFO, "cluster", "redis subscribed host=%s port=%d node=%s", c->host,
+                   c->port, c->node);
+        }
+        c->psub_up = true; /* one answer per pattern */
+        c->backoff_ms = 0;
+        return;
+    }
+    if (strcmp(kind->str, "pmessage") == 0 && r->elements == 4 &&
+        r->element[2]->type == REDIS_REPLY_STRING && r->element[3]->type == REDIS_REPLY_STRING) {
+        inject(c, r->element[2]->str, r->element[3]->str, r->element[3]->len);
+    }
+}
+
+static void on_pub_reply(redisAsyncContext *ac, void *reply, void *ud)
+{
+    AD_UNUSED(ud);
+    ad_cluster_t *c = ac->data;
+    if (reply != NULL && !c->pub_up) {
+        c->pub_up = true; /* the first answer proves the connection */
+    }
+}
+
+/* ---- connecting ------------------------------------------------------------------------ */
+
+static redisAsyncContext *open_one(ad_cluster_t *c)
+{
+    redisAsyncContext *ac = redisAsyncConnect(c->host, c->port);
+    if (ac == NULL) {
+        return NULL;
+    }
+    if (ac->err != 0) {
+        ad_log(AD_LOG_WARN, "cluster", "redis connect failed host=%s port=%d err=\"%s\"", c->host,
+               c->port, ac->errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = c;
+    if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    return ac;
+}
+
+static void connect_both(ad_cluster_t *c)
+{
+    if (c->closing) {
+        return;
+    }
+    if (c->pub == NULL) {
+        c->pub = open_one(c);
+        if (c->pub != NULL) {
+            redisAsyncCommand(c->pub, on_pub_reply, NULL, "PING");
+        }
+    }
+    if (c->psub == NULL) {
+        c->psub = open_one(c);
+        if (c->psub != NULL) {
+            redisAsyncCommand(c->psub, on_pmessage, c, "PSUBSCRIBE graph:* mission:*");
+        }
+    }
+    if (c->pub == NULL || c->psub == NULL) {
+        schedule_retry(c);
+    }
+}
+
+/* ---- what goes out ------------------------------------------------------------------- */
+
+/* The id after prefix in one of ev's topics, or NULL. */
+static const char *topic_id(const ad_bus_event_t *ev, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < ad_bus_event_ntopics(ev); i++) {
+        const char *t = ad_bus_event_topic(ev, i);
+        if (strncmp(t, prefix, pl) == 0) {
+            return t + pl;
+        }
+    }
+    return NULL;
+}
+
+static int on_bus_event(void *ud, const ad_bus_event_t *ev)
+{
+    ad_cluster_t *c = ud;
+    const char *type = ad_bus_event_type(ev);
+    const char *crew = topic_id(ev, "crew:");
+    if (!crew_event_type(type) || crew == NULL || topic_id(ev, "from:") != NULL) {
+        return 0; /* not a crew event, or one that came from Redis */
+    }
+    if (c->pub == NULL || !c->pub_up) {
+        c->dropped++; /* Redis is away: local delivery is not affected */
+        return 0;
+    }
+    size_t plen;
+    const char *payload = ad_bus_event_payload_text(ev, &plen);
+    const char *org = topic_id(ev, "org:");
+    ad_buf_t b;
+    ad_buf_init(&b, MSG_MAX);
+    ad_buf_puts(&b, "{\"origin\":");
+    ad_json_string(&b, c->node, strlen(c->node));
+    ad_buf_puts(&b, ",\"type\":");
+    ad_json_string(&b, type, strlen(type));
+    if (org != NULL) {
+        ad_buf_puts(&b, ",\"org\":");
+        ad_json_string(&b, org, strlen(org));
+    }
+    ad_buf_puts(&b, ",\"payload\":");
+    int rc = ad_buf_append(&b, payload, plen);
+    if (rc == 0) {
+        rc = ad_buf_puts(&b, "}");
+    }
+    if (rc == 0) {
+        char channel[AD_BUS_TOPIC_MAX + 16];
+        snprintf(channel, sizeof(channel), "%s:%s", strcmp(type, "signal") == 0 ? "mission" : "graph",
+                 crew);
+        redisAsyncCommand(c->pub, NULL, NULL, "PUBLISH %s %b", channel, b.data, b.len);
+        c->sent++;
+    } else {
+        c->dropped++;
+    }
+    ad_buf_cleanup(&b);
+    return 0;
+}
+
+static const ad_bus_sub_ops_t bus_ops = {on_bus_event, NULL, NULL, NULL, NULL};
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, ad_cluster_org_fn org_of,
+                     void *org_ud, ad_cluster_t **out, char *err, size_t errsz)
+{
+    ad_cluster_t *c = ad_xcalloc(1, sizeof(*c));
+    int rc = parse_url(c, url, err, errsz);
+    if (rc != 0) {
+        free(c);
+        return rc;
+    }
+    c->loop = loop;
+    c->bus = bus;
+    c->org_of = org_of;
+    c->org_ud = org_ud;
+    ad_id_new("node", c->node);
+    uv_timer_init(loop, &c->retry);
+    c->retry.data = c;
+    uv_unref((uv_handle_t *)&c->retry);
+    c->sub = ad_bus_sub_new(bus, &bus_ops, c, 0);
+    const char *topics[1] = {"crew:*"};
+    ad_bus_subscribe(c->sub, topics, 1, false, 0);
+    connect_both(c);
+    *out = c;
+    return 0;
+}
+
+bool ad_cluster_connected(const ad_cluster_t *c)
+{
+    return c != NULL && c->pub_up && c->psub_up;
+}
+
+const char *ad_cluster_node(const ad_cluster_t *c)
+{
+    return c->node;
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void ad_cluster_close(ad_cluster_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    c->closing = true;
+    ad_bus_sub_free(c->sub);
+    c->sub = NULL;
+    /* hiredis calls on_disconnect (which clears the pointer) and frees */
+    if (c->pub != NULL) {
+        redisAsyncFree(c->pub);
+    }
+    if (c->psub != NULL) {
+        redisAsyncFree(c->psub);
+    }
+    ad_log(AD_LOG_INFO, "cluster", "redis bridge closed sent=%llu received=%llu dropped=%llu",
+           (unsigned long long)c->sent, (unsigned long long)c->received,
+           (unsigned long long)c->dropped);
+    uv_close((uv_handle_t *)&c->retry, on_retry_closed);
+}

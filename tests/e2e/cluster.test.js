@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+// Two agentd nodes sharing one real redis-server (started here on a free
+// port): a crew's tool events on node A reach node B's /ws/graph and its
+// signals B's /ws/mission, on the seed's channels graph:{crew_id} and
+// mission:{crew_id}; any program may publish into a crew's graph; a node
+// never sees its own events twice; Redis killed mid-run leaves local
+// delivery untouched, and the bridge comes back when Redis does.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { spawn, spawnSync } = require('node:child_process');
+const daemon = require('./lib/daemon');
+const { Live, json } = require('./lib/live');
+
+const REDIS = '/usr/bin/redis-server';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function startRedis(port) {
+  const p = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' });
+  const end = Date.now() + 10000;
+  while (Date.now() < end) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return p;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  p.kill('SIGKILL');
+  throw new Error('redis-server did not start');
+}
+
+function publishRaw(port, channel, msg) {
+  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', channel, msg], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return Number(r.stdout.trim());
+}
+
+async function until(pred, what, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const connected = async (d) => (await json(d, 'GET', '/api/health')).body.cluster.connected;
+const tools = (c, type) => c.events.filter((e) => e.type === type);
+
+test('two nodes share crew events through Redis, and survive Redis going away', async (t) => {
+  const port = await freePort();
+  let redis = await startRedis(port);
+  const url = `redis://127.0.0.1:${port}`;
+  const a = await daemon.start({ needUrl: true, args: ['--redis-url', url] });
+  const b = await daemon.start({ needUrl: true, args: ['--redis-url', url] });
+  t.after(async () => { await a.cleanup(); await b.cleanup(); redis.kill('SIGKILL'); });
+  await until(() => connected(a), 'node A on Redis');
+  await until(() => connected(b), 'node B on Redis');
+
+  // A crew on node A; node B's owner watches its graph and the mission.
+  const crew = (await json(a, 'POST', '/api/crews', { name: 'shared' })).body;
+  const onB = await Live.open(b, `/ws/graph?crew_id=${crew.id}`);
+  const missionB = await Live.open(b, '/ws/mission');
+  const onA = await Live.open(a, `/ws/graph?crew_id=${crew.id}`);
+  await json(a, 'PATCH', `/api/crews/${crew.id}`, { name: 'shared, renamed' });
+
+  // A real command agent of the crew prints a tool call.
+  const repo = daemon.tmpRepo();
+  const ws = (await json(a, 'POST', '/api/workspaces', { path: repo })).body;
+  const lines = [
+    { type: 'tool_start', toolId: 't1', name: 'pytest', params: { k: 'all' } },
+    { type: 'tool_end', toolId: 't1', durationMs: 1200, status: 'error', exitCode: 2 },
+  ].map((l) => JSON.stringify(l));
+  const ag = (await json(a, 'POST', '/api/agents', { worktreeId: ws.worktrees[0].id, crewId: crew.id, executor: 'command',
+    command: [process.execPath, '-e', `for (const l of ${JSON.stringify(lines)}) console.log(l)`] })).body;
+  assert.equal((await json(a, 'POST', `/api/agents/${ag.id}/start`, {})).status, 200);
+  await onB.until(() => tools(onB, 'tool_end').length === 1, 15000, 'the tool end on node B');
+  const [start] = tools(onB, 'tool_start');
+  assert.equal(start.crew_id, crew.id);
+  assert.equal(start.agent_id, ag.id);
+  assert.match(start.run_id, /^run_/);
+  assert.deepEqual(start.params, { k: 'all' });
+  assert.equal(tools(onB, 'tool_end')[0].exit_code, 2);
+  // Node A saw them once (its own echo from Redis is skipped).
+  await onA.until(() => tools(onA, 'tool_end').length >= 1, 10000, 'the tool end on node A');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(tools(onA, 'tool_start').length, 1);
+  assert.equal(tools(onA, 'tool_end').length, 1);
+  // The crew's signals reach node B's mission channel.
+  await missionB.until(() => missionB.events.some((e) => e.type === 'signal' && e.crew_id === crew.id), 10000, 'a signal on B');
+
+  // Any program may publish into a crew's graph: both nodes show it.
+  const subscribers = publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'tool_start', payload: { toolId: 'ext', name: 'deploy' } }));
+  assert.equal(subscribers, 2);
+  await onB.until(() => onB.events.some((e) => e.tool_id === 'ext'), 10000, 'the outside event on B');
+  await onA.until(() => onA.events.some((e) => e.tool_id === 'ext' && e.crew_id === crew.id), 10000, 'the outside event on A');
+  // Garbage on the channel is ignored; the nodes go on.
+  publishRaw(port, `graph:${crew.id}`, 'not json');
+  publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'agent_update', payload: {} }));
+
+  // Redis goes away mid-run: node A still delivers its own events.
+  redis.kill('SIGKILL');
+  await until(async () => !(await connected(a)), 'node A to notice', 10000);
+  const pub = (type, toolId) => json(a, 'POST', '/test/publish',
+    { type, topics: [`crew:${crew.id}`, 'org:org_default'], payload: { toolId, crewId: crew.id } });
+  await pub('tool_start', 'offline');
+  await onA.until(() => onA.events.some((e) => e.tool_id === 'offline'), 10000, 'local delivery without Redis');
+  // Redis is back on the same port: both nodes reconnect and share again.
+  redis = await startRedis(port);
+  await until(() => connected(a), 'node A back on Redis', 20000);
+  await until(() => connected(b), 'node B back on Redis', 20000);
+  await pub('tool_end', 'after');
+  await onB.until(() => onB.events.some((e) => e.tool_id === 'after'), 10000, 'events shared again');
+  assert.ok(!onB.events.some((e) => e.tool_id === 'offline'), 'pub/sub keeps nothing: what passed while down stays local');
+  onA.close();
+  onB.close();
+  missionB.close();
+});
+
+test('a bad --redis-url stops the daemon with the reason', async () => {
+  const data = daemon.tmpDir('agentd-badredis-');
+  const r = spawnSync(daemon.BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', data, '--redis-url', 'redis://:99999'],
+    { encoding: 'utf8', timeout: 10000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--redis-url/);
+});
