@@ -87,6 +87,34 @@ export interface ApiToken {
   revokedAt?: string;
 }
 
+/** A crew (GET /api/crews) with its status derived from its agents. */
+export interface Crew {
+  id: string;
+  name: string;
+  status: 'available' | 'busy' | 'offline' | string;
+  agentCount?: number;
+}
+
+export interface Latency {
+  p50Ms: number | null;
+  p95Ms: number | null;
+  count: number;
+}
+
+/** GET /api/dashboard/stats */
+export interface DashboardStats {
+  totalRuns: number;
+  succeeded: number;
+  failed: number;
+  successRate: number | null;
+  totalTokens: number;
+  costUsd: number;
+  activeCrews: number;
+  latency: { run: Latency; tool: Latency };
+  recentRuns: Run[];
+  range: string;
+}
+
 /** GET /api/health: the daemon and how it contains its agents' processes. */
 export interface Health {
   status: string;
@@ -136,6 +164,10 @@ export const api = {
   runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
+  crews: async () => listOf<Crew>(await request('GET', '/api/crews'), 'crews'),
+  crewStart: (id: string) => request('POST', `/api/crews/${enc(id)}/start`, {}),
+  crewStop: (id: string) => request('POST', `/api/crews/${enc(id)}/stop`),
+  dashboardStats: (range: string) => request<DashboardStats>('GET', `/api/dashboard/stats?range=${enc(range)}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),
   login: (token: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { token }),
   logout: () => request('POST', '/api/auth/logout'),

@@ -30,7 +30,7 @@ export interface Model {
 }
 
 export type Effect =
-  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string }
+  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string; tool?: boolean }
   | { kind: 'notify'; title: string; body: string; agentId?: string }
   | { kind: 'reloadTree' }
   | { kind: 'reloadUsage' }
@@ -248,7 +248,7 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         for (const k of keys.slice(0, keys.length - MAX_TOOLS)) delete tools[k];
       }
       m = { ...m, tools };
-      effects.push({ kind: 'toast', level: 'info', title: `${call.name} started`, body: agentName(m, p.agentId), agentId: p.agentId });
+      effects.push({ kind: 'toast', level: 'info', title: `${call.name} started`, body: agentName(m, p.agentId), agentId: p.agentId, tool: true });
       break;
     }
     case 'tool_progress': {
@@ -270,6 +270,7 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         title: `${t?.name || 'tool'} ${failed ? 'failed' : 'finished'}${dur}`,
         body: agentName(m, t?.agentId),
         agentId: t?.agentId,
+        tool: !failed,
       });
       break;
     }

@@ -1,4 +1,5 @@
-// Hash routes: #/ (home), #/agents, #/agents/:id, #/analytics, #/settings.
+// Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
+// #/analytics, #/settings.
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
 
@@ -6,6 +7,7 @@ export type Route =
   | { page: 'home' }
   | { page: 'agents' }
   | { page: 'agent'; id: string }
+  | { page: 'crews'; id?: string }
   | { page: 'analytics' }
   | { page: 'settings' };
 
@@ -13,6 +15,7 @@ export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'agents' && parts[1]) return { page: 'agent', id: parts[1] };
   if (parts[0] === 'agents') return { page: 'agents' };
+  if (parts[0] === 'crews') return parts[1] ? { page: 'crews', id: parts[1] } : { page: 'crews' };
   if (parts[0] === 'analytics') return { page: 'analytics' };
   if (parts[0] === 'settings') return { page: 'settings' };
   return { page: 'home' };

@@ -27,6 +27,8 @@ export const settingsLoaded = signal(false);
 export const usageToday = signal<any | null>(null);
 export const runsByAgent = signal<Record<string, Run[] | undefined>>({});
 export const toasts = signal<Toast[]>([]);
+// While a page shows every tool call itself (Crews), only failed tools toast.
+export const quietTools = signal(false);
 // Signed in or not: 'checking' until whoami answers, 'out' after any 401
 // or a 4401 close, and the page then shows the sign-in screen.
 export const auth = signal<{ state: 'checking' | 'in' | 'out'; who?: Principal }>({ state: 'checking' });
@@ -109,7 +111,7 @@ function debounce(key: string, ms: number, f: () => void) {
 function runEffect(e: Effect) {
   switch (e.kind) {
     case 'toast':
-      toast(e.level, e.title, e.body, e.agentId);
+      if (!(e.tool && quietTools.value)) toast(e.level, e.title, e.body, e.agentId);
       break;
     case 'notify':
       notify(e.title, e.body, e.agentId);

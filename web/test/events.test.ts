@@ -125,6 +125,15 @@ describe('reduce', () => {
     expect(effects.filter((e) => e.kind === 'toast').map((e) => e.title)).toEqual(['Bash started', 'Bash finished in 1.5 s']);
   });
 
+  it('marks tool toasts that a page showing tools may keep quiet, never a failure', () => {
+    const { effects } = run([
+      ev(1, 'tool_start', { toolId: 't1', name: 'pytest', agentId: 'ag_1' }),
+      ev(2, 'tool_end', { toolId: 't1', durationMs: 700, status: 'error', exitCode: 3 }),
+    ]);
+    const toasts = effects.filter((e) => e.kind === 'toast') as any[];
+    expect(toasts.map((e) => [e.title, !!e.tool])).toEqual([['pytest started', true], ['pytest failed in 700 ms', false]]);
+  });
+
   it('merges a state patch into the agent state', () => {
     const start = { ...emptyModel(), agents: { ag_1: { ...agent, state: { command: ['x'], step: 1 } } as any } };
     const { m } = run([ev(1, 'agent_update', { id: 'ag_1', state: { step: 3, loss: 0.5 } })], start);

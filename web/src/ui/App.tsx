@@ -1,6 +1,7 @@
 // The frame: top bar with tabs (Home / Agents / Analytics / Settings) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
+import { lazy, Suspense } from 'preact/compat';
 import { route } from '../router';
 import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
@@ -49,6 +50,9 @@ function WhoAmI() {
     </div>
   );
 }
+
+// The Crews page and its graph library load when first opened.
+const CrewsPage = lazy(() => import('./Crews'));
 
 function AgentsPage() {
   const list = agentList.value;
@@ -111,6 +115,7 @@ export function App() {
   const tabs: [string, string, string][] = [
     ['home', 'Home', '#/'],
     ['agents', 'Agents', '#/agents'],
+    ['crews', 'Crews', '#/crews'],
     ['analytics', 'Analytics', '#/analytics'],
     ['settings', 'Settings', '#/settings'],
   ];
@@ -143,6 +148,11 @@ export function App() {
         {r.page === 'home' && <Home />}
         {r.page === 'agents' && <AgentsPage />}
         {r.page === 'agent' && <AgentPage id={r.id} />}
+        {r.page === 'crews' && (
+          <Suspense fallback={<Spinner label="Loading crews…" />}>
+            <CrewsPage id={r.id} />
+          </Suspense>
+        )}
         {r.page === 'analytics' && <Analytics />}
         {r.page === 'settings' && <SettingsPage />}
       </main>

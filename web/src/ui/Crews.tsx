@@ -1,0 +1,290 @@
+// The Crews page (issue #19), loaded lazily: stat cards from
+// /api/dashboard/stats, the crews with their status colours kept live by
+// /ws/mission, and for the open crew its agent graph kept live by
+// /ws/graph?crew_id= (the seed's channels, snake_case): agents as nodes
+// around the crew, each tool call a badge on its agent (running, progress,
+// done, failed in red) and the crew-agent edge animated while a tool runs.
+// Layout: d3-force (see docs/DECISIONS.md for why), run to rest off screen,
+// drawn as SVG by Preact. While it is open only failed tools toast (the
+// global tool toasts for starts and successes are quiet).
+import { useSignal } from '@preact/signals';
+import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, type SimulationNodeDatum } from 'd3-force';
+import { useEffect } from 'preact/hooks';
+import { api, type Crew, type DashboardStats } from '../api';
+import { go } from '../router';
+import { agentList, quietTools, toast } from '../store';
+import type { Agent } from '../types';
+import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+
+// ---- live channels ------------------------------------------------------------
+
+type Frame = Record<string, any>;
+
+// A WebSocket to one of the seed's channels that reconnects (1 s, then up
+// to 10 s) until closed; its frames go to onFrame.
+function channel(path: string, onFrame: (f: Frame) => void, onLive: (live: boolean) => void) {
+  let ws: WebSocket | null = null;
+  let closed = false;
+  let delay = 1000;
+  let timer: any = null;
+  const open = () => {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = new WebSocket(`${proto}//${location.host}${path}`);
+    ws.onopen = () => ((delay = 1000), onLive(true));
+    ws.onmessage = (e) => {
+      try {
+        onFrame(JSON.parse(String(e.data)));
+      } catch {
+        /* not ours */
+      }
+    };
+    ws.onclose = () => {
+      onLive(false);
+      if (closed) return;
+      timer = setTimeout(open, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+  };
+  open();
+  return () => {
+    closed = true;
+    clearTimeout(timer);
+    ws?.close();
+  };
+}
+
+// ---- stat cards ---------------------------------------------------------------
+
+function ms(v: number | null | undefined) {
+  if (v === null || v === undefined) return '—';
+  return v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
+}
+
+function StatCards({ stats, err, onRetry }: { stats: DashboardStats | null; err: string | null; onRetry: () => void }) {
+  if (err) return <ErrorState message={err} onRetry={onRetry} />;
+  if (!stats) return <Spinner label="Loading statistics…" />;
+  const cards: [string, string, string][] = [
+    ['Runs', fmtInt(stats.totalRuns), `${fmtInt(stats.succeeded)} succeeded, ${fmtInt(stats.failed)} failed`],
+    ['Success rate', stats.successRate === null ? '—' : `${Math.round(stats.successRate * 100)}%`, 'of runs that passed or failed'],
+    ['Latency', ms(stats.latency.run.p50Ms), `p95 ${ms(stats.latency.run.p95Ms)}; tools p50 ${ms(stats.latency.tool.p50Ms)}`],
+    ['Tokens', fmtInt(stats.totalTokens), fmtCost(stats.costUsd)],
+    ['Active crews', fmtInt(stats.activeCrews), 'with an agent alive'],
+  ];
+  return (
+    <div class="stat-cards">
+      {cards.map(([k, v, sub]) => (
+        <div class="panel glass stat-card" key={k} data-stat={k}>
+          <div class="stat-label">{k}</div>
+          <div class="stat-value">{v}</div>
+          <div class="stat-sub muted">{sub}</div>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+// ---- the graph ------------------------------------------------------------------
+
+interface Tool {
+  id: string;
+  agentId: string;
+  name: string;
+  state: 'running' | 'success' | 'error';
+  progress?: number;
+  message?: string;
+  duration?: number;
+}
+
+interface Node extends SimulationNodeDatum {
+  id: string;
+  label: string;
+  crew?: boolean;
+}
+
+const W = 640;
+const H = 360;
+
+// Positions for the crew in the middle and its agents around it.
+function layout(crew: Crew, agents: Agent[]): Node[] {
+  const nodes: Node[] = [{ id: crew.id, label: crew.name, crew: true, fx: W / 2, fy: H / 2 }, ...agents.map((a) => ({ id: a.id, label: a.name }))];
+  const links = agents.map((a) => ({ source: crew.id, target: a.id }));
+  const sim = forceSimulation(nodes)
+    .force('link', forceLink(links).id((n: any) => n.id).distance(140))
+    .force('charge', forceManyBody().strength(-400))
+    .force('collide', forceCollide(48))
+    .force('center', forceCenter(W / 2, H / 2))
+    .stop();
+  sim.tick(200);
+  for (const n of nodes) {
+    n.x = Math.max(50, Math.min(W - 50, n.x ?? W / 2));
+    n.y = Math.max(40, Math.min(H - 40, n.y ?? H / 2));
+  }
+  return nodes;
+}
+
+function CrewGraph({ crew }: { crew: Crew }) {
+  const tools = useSignal<Tool[]>([]);
+  const live = useSignal(false);
+  const agents = agentList.value.filter((a) => a.crewId === crew.id && !a.deletedAt);
+  useEffect(() => {
+    tools.value = [];
+    return channel(`/ws/graph?crew_id=${encodeURIComponent(crew.id)}`, (f) => {
+      if (!f.type || !String(f.type).startsWith('tool_')) return;
+      const id = String(f.tool_id ?? '');
+      const cur = tools.value.filter((t) => !(t.id === id && t.agentId === f.agent_id));
+      const was = tools.value.find((t) => t.id === id && t.agentId === f.agent_id);
+      const t: Tool = { ...(was || { id, agentId: f.agent_id || '', name: f.tool || f.name || id, state: 'running' }) };
+      if (f.type === 'tool_progress') Object.assign(t, { progress: f.progress, message: f.message });
+      if (f.type === 'tool_end') {
+        t.state = f.status === 'error' || (typeof f.exit_code === 'number' && f.exit_code !== 0) ? 'error' : 'success';
+        t.duration = f.duration;
+      }
+      tools.value = [...cur, t].slice(-200);
+    }, (v) => (live.value = v));
+  }, [crew.id]);
+  const nodes = layout(crew, agents);
+  const at = new Map(nodes.map((n) => [n.id, n]));
+  const centre = at.get(crew.id)!;
+  return (
+    <section class="panel glass crew-graph" aria-label={`Graph of ${crew.name}`}>
+      <div class="page-head">
+        <h2>{crew.name}</h2>
+        <span class={`live-dot${live.value ? ' on' : ''}`} data-live={live.value ? 'yes' : 'no'}>
+          {live.value ? 'Live' : 'Connecting…'}
+        </span>
+        <div class="form-actions">
+          <button class="btn btn-sm" onClick={() => api.crewStart(crew.id).catch((e) => toast('error', 'Start failed', errText(e)))}>
+            Start all
+          </button>
+          <button class="btn btn-sm" onClick={() => api.crewStop(crew.id).catch((e) => toast('error', 'Stop failed', errText(e)))}>
+            Stop all
+          </button>
+        </div>
+      </div>
+      {agents.length === 0 ? (
+        <Empty title="No agents in this crew">Give an agent this crew (crewId) to see its tool calls here.</Empty>
+      ) : (
+        <svg viewBox={`0 0 ${W} ${H}`} class="graph" role="img" aria-label="Agents and their tool calls">
+          {agents.map((a) => {
+            const n = at.get(a.id)!;
+            const busy = tools.value.some((t) => t.agentId === a.id && t.state === 'running');
+            return <line key={`l${a.id}`} class={`edge${busy ? ' active' : ''}`} x1={centre.x} y1={centre.y} x2={n.x} y2={n.y} />;
+          })}
+          <g class="node crew-node">
+            <circle cx={centre.x} cy={centre.y} r={26} />
+            <text x={centre.x} y={(centre.y ?? 0) + 42}>{crew.name}</text>
+          </g>
+          {agents.map((a) => {
+            const n = at.get(a.id)!;
+            const mine = tools.value.filter((t) => t.agentId === a.id).slice(-3);
+            return (
+              <g class="node agent-node" key={a.id} data-agent={a.id} onClick={() => go(`/agents/${a.id}`)}>
+                <circle cx={n.x} cy={n.y} r={18} class={`st-${a.status}`} />
+                <text x={n.x} y={(n.y ?? 0) + 32}>{a.name}</text>
+                {mine.map((t, i) => (
+                  <g key={t.id} class={`tool tool-${t.state}`} data-tool={t.id} data-state={t.state}>
+                    <rect x={(n.x ?? 0) + 22} y={(n.y ?? 0) - 20 + i * 16} width={120} height={14} rx={4} />
+                    <text x={(n.x ?? 0) + 26} y={(n.y ?? 0) - 9 + i * 16}>
+                      {t.name}
+                      {t.state === 'running' && t.progress !== undefined ? ` ${t.progress}%` : ''}
+                      {t.state === 'success' ? ' ✓' : t.state === 'error' ? ' ✗' : ''}
+                    </text>
+                  </g>
+                ))}
+              </g>
+            );
+          })}
+        </svg>
+      )}
+    </section>
+  );
+}
+
+// ---- the page -------------------------------------------------------------------
+
+export default function Crews({ id }: { id?: string }) {
+  const crews = useSignal<Crew[] | null>(null);
+  const err = useSignal<string | null>(null);
+  const stats = useSignal<DashboardStats | null>(null);
+  const statsErr = useSignal<string | null>(null);
+  const live = useSignal(false);
+  const loadStats = () =>
+    api
+      .dashboardStats('7d')
+      .then((s) => ((stats.value = s), (statsErr.value = null)))
+      .catch((e) => (statsErr.value = errText(e)));
+  const load = () => {
+    api
+      .crews()
+      .then((c) => ((crews.value = c), (err.value = null)))
+      .catch((e) => (err.value = errText(e)));
+    void loadStats();
+  };
+  useEffect(() => {
+    quietTools.value = true; // the graph shows them; only failures toast (store.ts)
+    return () => void (quietTools.value = false);
+  }, []);
+  useEffect(() => {
+    load();
+    let pending: any = null;
+    return channel('/ws/mission', (f) => {
+      if (f.type !== 'signal' || !f.crew_id) return;
+      const list = crews.value || [];
+      if (!list.some((c) => c.id === f.crew_id)) return void load(); // a new crew
+      crews.value = list.map((c) => (c.id === f.crew_id ? { ...c, status: f.status } : c));
+      clearTimeout(pending);
+      pending = setTimeout(() => void loadStats(), 300); // a run started or ended
+    }, (v) => (live.value = v));
+  }, []);
+  const open = (crews.value || []).find((c) => c.id === id) || null;
+  return (
+    <div class="page crews">
+      <div class="page-head">
+        <h1 class="page-title">Crews</h1>
+        <span class={`live-dot${live.value ? ' on' : ''}`} data-live={live.value ? 'yes' : 'no'} aria-live="polite">
+          {live.value ? 'Live' : 'Connecting…'}
+        </span>
+      </div>
+      <StatCards stats={stats.value} err={statsErr.value} onRetry={() => void loadStats()} />
+      <div class="crews-body">
+        <section class="panel glass crew-list" aria-label="Crews">
+          <h2>Crews</h2>
+          {err.value && <ErrorState message={err.value} onRetry={load} />}
+          {!err.value && crews.value === null && <Spinner label="Loading crews…" />}
+          {crews.value && crews.value.length === 0 && <Empty title="No crews yet">Make one with POST /api/crews {'{name}'}.</Empty>}
+          <ul>
+            {(crews.value || []).map((c) => (
+              <li key={c.id}>
+                <a href={`#/crews/${c.id}`} class={c.id === id ? 'active' : ''} data-crew={c.id}>
+                  <span class={`crew-dot crew-${c.status}`} data-status={c.status} aria-label={c.status} />
+                  {c.name}
+                  <span class="muted"> {c.agentCount ?? 0} agents</span>
+                </a>
+              </li>
+            ))}
+          </ul>
+        </section>
+        {open ? <CrewGraph crew={open} /> : <Empty title="Pick a crew">Its agents and their tool calls show here, live.</Empty>}
+      </div>
+      {stats.value && stats.value.recentRuns.length > 0 && (
+        <section class="panel glass" aria-label="Recent runs">
+          <h2>Recent runs</h2>
+          <table class="table">
+            <tbody>
+              {stats.value.recentRuns.map((r: any) => (
+                <tr key={r.id}>
+                  <td>
+                    <a href={`#/agents/${r.agentId}`}>{r.agentName || r.agentId}</a>
+                  </td>
+                  <td>{r.status}</td>
+                  <td>{ms(r.durationMs)}</td>
+                  <td>{ago(r.startedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+    </div>
+  );
+}
