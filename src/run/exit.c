@@ -33,6 +33,10 @@ static void on_end_done(int rc, json_t *result, void *ud)
     ad_run_publish(c->r, &c->topics, "agent_exit", exit);
     ad_run_publish_status(c->r, &c->topics, c->agent_id, c->agent_status,
                           c->reason[0] != '\0' ? c->reason : NULL);
+    json_t *run = json_object_get(result, "run");
+    if (run != NULL) { /* the run as stored: status, duration, tokens, cost */
+        ad_run_publish(c->r, &c->topics, "run_ended", json_pack("{s:O}", "run", run));
+    }
     json_t *agent = json_object_get(result, "agent");
     json_t *reply = agent != NULL ? json_pack("{s:O}", "agent", agent) : NULL;
     for (ad_run_waiter_t *w = c->waiters, *next; w != NULL; w = next) {

@@ -234,6 +234,10 @@ static void on_start_done(int rc, json_t *result, void *ud)
         ad_run_call_cb(c->cb, c->ud, rc, NULL, "the run could not be recorded");
     } else {
         ad_run_publish_status(c->r, &c->topics, c->agent_id, "running", NULL);
+        json_t *run = json_object_get(result, "run");
+        if (run != NULL) { /* dashboards count runs live (issue #19) */
+            ad_run_publish(c->r, &c->topics, "run_started", json_pack("{s:O}", "run", run));
+        }
         json_t *reply = json_pack("{s:O}", "agent", json_object_get(result, "agent"));
         ad_run_call_cb(c->cb, c->ud, 0, reply, NULL);
         json_decref(reply);

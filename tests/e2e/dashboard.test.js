@@ -8,7 +8,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { startApi, assertError } = require('./lib/api');
-const { makeAgent } = require('./lib/live');
+const { makeAgent, Live } = require('./lib/live');
 
 let d;
 test.before(async () => { d = await startApi(); });
@@ -157,6 +157,9 @@ test('a crew is renamed, started and stopped as a whole', async () => {
   assert.equal(r.body.name, 'the team');
   assertError(await d.req('PATCH', `/api/crews/${crew.id}`, { name: '  ' }), 422, 'VALIDATION_ERROR', 'name');
   assertError(await d.req('PATCH', '/api/crews/crew_nope', { name: 'x' }), 404, 'NOT_FOUND');
+  const watch = await Live.open(d, '/ws');
+  watch.send('subscribe', { topics: [`crew:${crew.id}`] });
+  await watch.next('subscribed');
   r = await d.req('POST', `/api/crews/${crew.id}/start`, {});
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual([...r.body.started].sort(), [...ids].sort());
@@ -173,6 +176,14 @@ test('a crew is renamed, started and stopped as a whole', async () => {
   while (Date.now() < end && (await busy()) === 'busy') await new Promise((res) => setTimeout(res, 100));
   assert.notEqual(await busy(), 'busy');
   for (const id of ids) assert.notEqual((await d.req('GET', `/api/agents/${id}`)).body.status, 'running');
+  // Dashboards follow runs live: run_started, then run_ended with the stored run.
+  await watch.until(() => watch.events.filter((e) => e.type === 'run_ended').length === 2, 10000, 'two run_ended');
+  const started = watch.events.filter((e) => e.type === 'run_started').map((e) => e.payload.run);
+  const ended = watch.events.filter((e) => e.type === 'run_ended').map((e) => e.payload.run);
+  assert.deepEqual(started.map((x) => x.agentId).sort(), [...ids].sort());
+  assert.ok(started.every((x) => x.status === 'running'));
+  assert.ok(ended.every((x) => x.status === 'stopped' && typeof x.durationMs === 'number'), JSON.stringify(ended));
+  watch.close();
   // A read token may not start a crew; another org does not see it.
   const read = (await d.req('POST', '/api/tokens', { name: 'reader', scope: 'read' })).body;
   assert.equal((await d.req('POST', `/api/crews/${crew.id}/start`, {}, { authorization: `Bearer ${read.token}` })).status, 403);

@@ -279,7 +279,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       break;
     default:
       if (/^(workspace|worktree)/.test(ev.type)) effects.push({ kind: 'reloadTree' });
-      else if (/^run/.test(ev.type) && p.agentId) effects.push({ kind: 'reloadRuns', agentId: str(p.agentId) });
+      else if (/^run/.test(ev.type)) {
+        // run_started / run_ended carry {run}; others the agentId itself
+        const agentId = str(p.agentId ?? (p.run && p.run.agentId));
+        if (agentId) effects.push({ kind: 'reloadRuns', agentId });
+      }
       break;
   }
   return { model: m, effects, applied: true };

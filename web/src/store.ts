@@ -29,6 +29,8 @@ export const runsByAgent = signal<Record<string, Run[] | undefined>>({});
 export const toasts = signal<Toast[]>([]);
 // While a page shows every tool call itself (Crews), only failed tools toast.
 export const quietTools = signal(false);
+// Counts runs that started or ended, for pages that show run figures.
+export const runsTick = signal(0);
 // Signed in or not: 'checking' until whoami answers, 'out' after any 401
 // or a 4401 close, and the page then shows the sign-in screen.
 export const auth = signal<{ state: 'checking' | 'in' | 'out'; who?: Principal }>({ state: 'checking' });
@@ -123,6 +125,7 @@ function runEffect(e: Effect) {
       debounce('usage', 500, () => void loadUsage());
       break;
     case 'reloadRuns':
+      runsTick.value++;
       if (runsByAgent.value[e.agentId] !== undefined) debounce('runs:' + e.agentId, 300, () => void loadRuns(e.agentId));
       debounce('usage', 1000, () => void loadUsage());
       break;

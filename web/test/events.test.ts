@@ -125,6 +125,17 @@ describe('reduce', () => {
     expect(effects.filter((e) => e.kind === 'toast').map((e) => e.title)).toEqual(['Bash started', 'Bash finished in 1.5 s']);
   });
 
+  it('run_started and run_ended ask for the agent\'s runs (and the run figures) again', () => {
+    const { effects } = run([
+      ev(1, 'run_started', { run: { id: 'run_1', agentId: 'ag_1', status: 'running' } }),
+      ev(2, 'run_ended', { run: { id: 'run_1', agentId: 'ag_1', status: 'succeeded' } }),
+    ]);
+    expect(effects.filter((e) => e.kind === 'reloadRuns')).toEqual([
+      { kind: 'reloadRuns', agentId: 'ag_1' },
+      { kind: 'reloadRuns', agentId: 'ag_1' },
+    ]);
+  });
+
   it('marks tool toasts that a page showing tools may keep quiet, never a failure', () => {
     const { effects } = run([
       ev(1, 'tool_start', { toolId: 't1', name: 'pytest', agentId: 'ag_1' }),

@@ -12,7 +12,7 @@ import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, t
 import { useEffect } from 'preact/hooks';
 import { api, type Crew, type DashboardStats } from '../api';
 import { go } from '../router';
-import { agentList, quietTools, toast } from '../store';
+import { agentList, quietTools, runsTick, toast } from '../store';
 import type { Agent } from '../types';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
@@ -236,6 +236,13 @@ export default function Crews({ id }: { id?: string }) {
       pending = setTimeout(() => void loadStats(), 300); // a run started or ended
     }, (v) => (live.value = v));
   }, []);
+  // Runs that start or end anywhere move the cards (run_started/run_ended).
+  const tick = runsTick.value;
+  useEffect(() => {
+    if (tick === 0) return;
+    const t = setTimeout(() => void loadStats(), 300);
+    return () => clearTimeout(t);
+  }, [tick]);
   const open = (crews.value || []).find((c) => c.id === id) || null;
   return (
     <div class="page crews">
