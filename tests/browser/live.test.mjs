@@ -169,7 +169,7 @@ test('a terminal agent: the Terminal tab attaches xterm.js to its pty', async (t
   await shot(page, 'terminal');
 });
 
-test('toasts for tool start/end and for an agent that fails; Home cards follow live', async (t) => {
+test('a toast for an agent that fails, none for a tool that works; Home cards follow live', async (t) => {
   const miss = missing();
   if (miss.length) return t.skip('missing: ' + miss.join(', '));
   const { page } = b;
@@ -185,9 +185,9 @@ test('toasts for tool start/end and for an agent that fails; Home cards follow l
   const st = await api(d.url, 'POST', `/api/agents/${a.id}/start`, {});
   assert.ok(st.status < 300, JSON.stringify(st.data));
   const toasts = page.locator('.toasts');
-  await toasts.getByText('Grep started').waitFor();
-  await toasts.getByText('Grep finished in 1.2 s').waitFor();
   await toasts.getByText('Failer failed').waitFor();
+  // A tool call that works needs nobody: no toast for it (issues #14, #19).
+  assert.equal(await toasts.getByText(/Grep (started|finished)/).count(), 0);
   assert.match(await toasts.locator('.toast-error').last().innerText(), /exited with code 3/);
   await until(async () => Number(await failedCard.innerText()) === before + 1, 'the Failed card to count it');
   await page.locator('.agent-link', { hasText: 'Failer' }).locator('.badge-error').waitFor();

@@ -30,7 +30,7 @@ export interface Model {
 }
 
 export type Effect =
-  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string; tool?: boolean }
+  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string }
   | { kind: 'notify'; title: string; body: string; agentId?: string }
   | { kind: 'reloadTree' }
   | { kind: 'reloadUsage' }
@@ -248,7 +248,6 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         for (const k of keys.slice(0, keys.length - MAX_TOOLS)) delete tools[k];
       }
       m = { ...m, tools };
-      effects.push({ kind: 'toast', level: 'info', title: `${call.name} started`, body: agentName(m, p.agentId), agentId: p.agentId, tool: true });
       break;
     }
     case 'tool_progress': {
@@ -264,14 +263,16 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, status, durationMs: p.durationMs, exitCode: p.exitCode } } };
       const failed = status === 'error' || status === 'failed' || (typeof p.exitCode === 'number' && p.exitCode !== 0);
       const dur = typeof p.durationMs === 'number' ? ` in ${formatDuration(p.durationMs)}` : '';
-      effects.push({
-        kind: 'toast',
-        level: failed ? 'error' : 'success',
-        title: `${t?.name || 'tool'} ${failed ? 'failed' : 'finished'}${dur}`,
-        body: agentName(m, t?.agentId),
-        agentId: t?.agentId,
-        tool: !failed,
-      });
+      // Toasts are for what needs the user: a failed tool, not every call.
+      if (failed) {
+        effects.push({
+          kind: 'toast',
+          level: 'error',
+          title: `${t?.name || 'tool'} failed${dur}`,
+          body: agentName(m, t?.agentId),
+          agentId: t?.agentId,
+        });
+      }
       break;
     }
     case 'usage_update':

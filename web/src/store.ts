@@ -27,8 +27,6 @@ export const settingsLoaded = signal(false);
 export const usageToday = signal<any | null>(null);
 export const runsByAgent = signal<Record<string, Run[] | undefined>>({});
 export const toasts = signal<Toast[]>([]);
-// While a page shows every tool call itself (Crews), only failed tools toast.
-export const quietTools = signal(false);
 // Counts runs that started or ended, for pages that show run figures.
 export const runsTick = signal(0);
 // Signed in or not: 'checking' until whoami answers, 'out' after any 401
@@ -113,7 +111,7 @@ function debounce(key: string, ms: number, f: () => void) {
 function runEffect(e: Effect) {
   switch (e.kind) {
     case 'toast':
-      if (!(e.tool && quietTools.value)) toast(e.level, e.title, e.body, e.agentId);
+      toast(e.level, e.title, e.body, e.agentId);
       break;
     case 'notify':
       notify(e.title, e.body, e.agentId);

@@ -122,7 +122,7 @@ describe('reduce', () => {
       ev(3, 'tool_end', { toolId: 't1', durationMs: 1500, status: 'success', exitCode: 0 }),
     ]);
     expect(m.tools.t1).toMatchObject({ name: 'Bash', status: 'success', durationMs: 1500, progress: 'half way' });
-    expect(effects.filter((e) => e.kind === 'toast').map((e) => e.title)).toEqual(['Bash started', 'Bash finished in 1.5 s']);
+    expect(effects.filter((e) => e.kind === 'toast')).toEqual([]); // a tool that works needs nobody
   });
 
   it('run_started and run_ended ask for the agent\'s runs (and the run figures) again', () => {
@@ -136,13 +136,13 @@ describe('reduce', () => {
     ]);
   });
 
-  it('marks tool toasts that a page showing tools may keep quiet, never a failure', () => {
+  it('a failed tool toasts, with its duration; nothing toasts for a call that works', () => {
     const { effects } = run([
       ev(1, 'tool_start', { toolId: 't1', name: 'pytest', agentId: 'ag_1' }),
       ev(2, 'tool_end', { toolId: 't1', durationMs: 700, status: 'error', exitCode: 3 }),
     ]);
     const toasts = effects.filter((e) => e.kind === 'toast') as any[];
-    expect(toasts.map((e) => [e.title, !!e.tool])).toEqual([['pytest started', true], ['pytest failed in 700 ms', false]]);
+    expect(toasts.map((e) => [e.title, e.level])).toEqual([['pytest failed in 700 ms', 'error']]);
   });
 
   it('merges a state patch into the agent state', () => {

@@ -5,14 +5,13 @@
 // around the crew, each tool call a badge on its agent (running, progress,
 // done, failed in red) and the crew-agent edge animated while a tool runs.
 // Layout: d3-force (see docs/DECISIONS.md for why), run to rest off screen,
-// drawn as SVG by Preact. While it is open only failed tools toast (the
-// global tool toasts for starts and successes are quiet).
+// drawn as SVG by Preact. Only failed tools toast (events.ts).
 import { useSignal } from '@preact/signals';
 import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, type SimulationNodeDatum } from 'd3-force';
 import { useEffect } from 'preact/hooks';
 import { api, type Crew, type DashboardStats } from '../api';
 import { go } from '../router';
-import { agentList, quietTools, runsTick, toast } from '../store';
+import { agentList, runsTick, toast } from '../store';
 import type { Agent } from '../types';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
@@ -220,10 +219,6 @@ export default function Crews({ id }: { id?: string }) {
       .catch((e) => (err.value = errText(e)));
     void loadStats();
   };
-  useEffect(() => {
-    quietTools.value = true; // the graph shows them; only failures toast (store.ts)
-    return () => void (quietTools.value = false);
-  }, []);
   useEffect(() => {
     load();
     let pending: any = null;
