@@ -96,7 +96,8 @@ test('codex under agentd', { skip }, async (t) => {
       const cost = (run.inputTokens * PRICE.input + run.cacheReadTokens * PRICE.cachedInput + run.outputTokens * PRICE.output) / 1e6;
       assert.ok(Math.abs(run.costUsd - cost) < 1e-9, `${run.costUsd} != ${cost}`);
       assert.equal(run.numTurns, 1);
-      assert.equal(run.cliVersion, '0.169.0');
+      // read with --version beside the run, which may end first
+      await until(async () => (await runs(d, id))[0].cliVersion === '0.169.0', 'the CLI version on the run', 10000);
       const today = (await api(d, 'GET', '/api/usage/today')).body;
       assert.ok(today.requestCount >= 1 && today.costUsd > 0, JSON.stringify(today));
       // the agent carries codex's thread, and regular is the workspace-write sandbox
