@@ -69,6 +69,14 @@ typedef struct {
     /* The allow_root_auto setting: claude in auto mode when agentd runs as
      * root needs IS_SANDBOX=1, which only this lets agentd set. */
     bool allow_root_auto;
+    /* NULL or "": the CLI's own provider. Else the API base URL the CLI
+     * talks to, as its own setting takes it: ANTHROPIC_BASE_URL for claude,
+     * GOOGLE_GEMINI_BASE_URL for gemini (both without the /v1 part), and
+     * for codex the provider's base_url (with /v1: it appends /responses). */
+    const char *base_url;
+    /* codex only, NULL for none: an object of extra `-c key=value` settings
+     * (dotted keys, JSON values written as TOML). Borrowed. */
+    const json_t *codex_config;
 } ad_agent_spec_t;
 
 /* How to launch one run. Owns everything; release with ad_launch_cleanup(). */
@@ -88,6 +96,13 @@ typedef struct {
      * group. SIGINT for the agent CLIs (it ends a claude turn with a result;
      * SIGTERM would leave none), SIGTERM for commands. */
     int stop_signal;
+    /* One turn per process (codex exec, gemini headless): the run ends
+     * when the turn does, and a follow-up is a new run resuming the
+     * session. */
+    bool one_shot;
+    /* The CLI prints its version only when asked: the runner runs
+     * `argv[0] --version` beside the run (claude says it in its init). */
+    bool probe_version;
 } ad_launch_t;
 
 /* Builds the launch for spec. cfg gives the executables (borrowed);
@@ -98,19 +113,70 @@ typedef struct {
  *            runs as root and spec->allow_root_auto; as root without it the
  *            launch is refused with AD_EPERM)] [--allowedTools
  *            A,B] [--model M] [--resume ID]; the prompt is the first stdin
- *            line (ad_claude_user_line), interactive.
- *   codex  : codex exec --json [--model M] [--sandbox read-only | --full-auto |
- *            --dangerously-bypass-approvals-and-sandbox] [resume ID] [-- PROMPT]
- *   gemini : gemini --output-format stream-json [--model M] [--approval-mode
- *            plan|yolo] [--resume ID] [--prompt PROMPT]
+ *            line (ad_claude_user_line), interactive;
+ *            ANTHROPIC_BASE_URL=base_url in env when given.
+ *   codex  : codex exec --json [-c model_providers.agentd={…base_url…}
+ *            -c model_provider=agentd] [-c K=V for codex_config] [--model M]
+ *            (--sandbox read-only | --sandbox workspace-write |
+ *            --dangerously-bypass-approvals-and-sandbox for plan / regular /
+ *            auto) [resume ID] -   with the prompt on stdin, then closed, so
+ *            it never waits for more input; one_shot, probe_version.
+ *   gemini : gemini --output-format stream-json --skip-trust --approval-mode
+ *            (plan | auto_edit | yolo) [--model M] [--resume ID] --prompt=
+ *            with the prompt on stdin, then closed; GOOGLE_GEMINI_BASE_URL
+ *            in env for base_url; one_shot, probe_version.
  *   command: spec->command as given.
  * Returns 0; AD_ENOENT when the executable is not found (err says which and
  * how to configure it: the API answers 422); AD_EINVAL for a bad spec (no
- * command, a session id or model that starts with '-', ...). On error *out
- * is left empty (safe to clean up). */
+ * command, no prompt for codex or gemini, a session id or model that starts
+ * with '-', a codex_config that cannot be written as TOML, ...). On error
+ * *out is left empty (safe to clean up). */
 int ad_launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
                     ad_launch_t *out, char *err, size_t errsz);
 void ad_launch_cleanup(ad_launch_t *l);
+
+/* Whether an agent's codexConfig can be given to codex as `-c key=value`
+ * settings: an object of at most 64 dotted keys whose values are strings,
+ * numbers, booleans, arrays or objects (no null). 0, or AD_EINVAL with err
+ * saying which key is wrong. */
+int ad_codex_config_check(const json_t *cfg, char *err, size_t errsz);
+
+/* ---- CLI versions ---------------------------------------------------------- */
+
+/* The version in a CLI's `--version` line ("codex-cli 0.169.0" -> "0.169.0",
+ * "0.61.0", "2.1.330 (Claude Code)"): the first run of digits and dots with
+ * at least one dot, copied into out. Returns 0, or AD_ENOENT when the line
+ * has none (out is then ""). */
+int ad_cli_version_parse(const char *line, char *out, size_t outsz);
+
+/* Whether agentd was tested with this version of e's CLI: same major and
+ * minor as a version in its table (patch releases are taken as
+ * compatible). known_out (may be NULL) gets the tested versions, e.g.
+ * "0.169.x". AD_EXEC_COMMAND has no table (always known). */
+bool ad_cli_version_known(ad_executor_t e, const char *version, char *known_out, size_t knownsz);
+
+/* The run-time notice for a version agentd does not know: one line that
+ * names the CLI, its version, the tested ones and what may go wrong. */
+void ad_cli_version_warning(ad_executor_t e, const char *version, char *out, size_t outsz);
+
+/* ---- prices ------------------------------------------------------------------ */
+
+/* USD per million tokens of one model (the model_prices setting:
+ * {"MODEL": {"input": X, "output": Y, "cachedInput": Z, "cacheWrite": W}},
+ * where a key ending in '*' matches names that start with the rest). */
+typedef struct {
+    double input, output, cached_input, cache_write;
+} ad_price_t;
+
+/* Checks a model_prices value: an object of at most 256 models (names of
+ * 1-200 bytes) whose prices are objects of the four numbers above, each 0 to
+ * 1e6, input and output required. Returns 0, or AD_EINVAL with *why set to
+ * a static reason. */
+int ad_prices_validate(const json_t *prices, const char **why);
+
+/* The price of model in prices (borrowed; exact name first, then the
+ * longest matching "prefix*"). False when none. */
+bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out);
 
 /* The stdin line that sends a user message to claude in stream-json input
  * mode, newline included:
@@ -135,8 +201,8 @@ typedef enum {
     AD_REC_OUTPUT = 0,
     /* Token streaming: text = the delta. → agent_output {isComplete:false}. */
     AD_REC_DELTA,
-    /* The CLI's session: session_id, model (either may be NULL). Claude sends
-     * it at start and again at each turn; store the latest. */
+    /* The CLI's session: session_id, model, version (any may be NULL).
+     * Claude sends it at start and again at each turn; store the latest. */
     AD_REC_SESSION,
     /* A message to store: role, text, tool_id/tool_name, json = tool input
      * (role tool), tool_output (role tool, with the result), token_count,
@@ -152,7 +218,9 @@ typedef enum {
      * exit_code (-1 when unknown). → tool_end {toolId, durationMs, status,
      * exitCode}. */
     AD_REC_TOOL_END,
-    /* A turn ended: usage (this turn), cost_usd (this turn), total_cost_usd
+    /* A turn ended: usage (this turn), cost_usd (this turn: the CLI's, or
+     * for codex and gemini the usage at the configured model prices, see
+     * ad_parser_set_prices), total_cost_usd
      * (cumulative for the process, -1 when the CLI gives none), duration_ms,
      * num_turns, model, session_id, subtype (e.g. "success",
      * "error_max_turns"), is_error with text = the error ("API Error: 529 …",
@@ -213,6 +281,7 @@ typedef struct {
     ad_usage_t usage;
     double cost_usd;
     double total_cost_usd;
+    char *version; /* AD_REC_SESSION: the CLI's version when it says it */
 } ad_rec_t;
 
 /* A growable list of records. Owns the records; ad_recs_clear() frees their
@@ -279,6 +348,15 @@ size_t ad_parser_finish(ad_parser_t *p, uint64_t now_ms, ad_recs_t *out);
  * deduplicated by message.id (the largest count per id wins): what to record
  * when a run dies before its result. */
 void ad_parser_pending_usage(const ad_parser_t *p, ad_usage_t *out);
+
+/* What the runner knows before the first line: the model the agent asked
+ * for (codex never says which model it uses; NULL: the CLI's default) and
+ * the model_prices setting (borrowed; a reference is kept; NULL: none), by
+ * which codex and gemini turns are costed. A turn whose model has no price
+ * adds a AD_REC_NOTICE (subtype "price", once per model) saying its cost
+ * is not counted. */
+void ad_parser_set_model(ad_parser_t *p, const char *model);
+void ad_parser_set_prices(ad_parser_t *p, json_t *prices);
 
 /* The session id and model seen so far (borrowed, NULL if none). */
 const char *ad_parser_session_id(const ad_parser_t *p);

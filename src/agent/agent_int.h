@@ -31,6 +31,9 @@ struct ad_parser {
     ad_executor_t kind;
     char *session_id;
     char *model;
+    json_t *prices;          /* the model_prices setting, or NULL */
+    ad_buf_t unpriced;       /* ",model,model," already said to have no price */
+    char *last_error;        /* gemini: the last error event, for a bare error result */
     open_tool_t *tools;
     size_t ntools;
     seen_msg_t *seen;
@@ -41,6 +44,46 @@ struct ad_parser {
     double last_total_cost; /* cumulative cost at the previous result */
     ad_buf_t text;          /* streamed assistant text not yet in a message */
 };
+
+/* ---- launch helpers (exec.c) ---------------------------------------------- */
+
+/* A NULL-terminated, growable argv or env list; owns its strings. */
+typedef struct {
+    char **v;
+    size_t n;
+    size_t cap;
+} ad_strv_t;
+
+void ad_strv_push(ad_strv_t *s, const char *str);
+/* Pushes prefix + value as one entry. */
+void ad_strv_push2(ad_strv_t *s, const char *prefix, const char *value);
+void ad_strv_free(ad_strv_t *s);
+
+/* Per-executor argv/env builders for codex.c and gemini.c (the program
+ * path is already argv[0]). They fill out->stdin_data with the prompt and
+ * return 0, or AD_EINVAL with err set. */
+int ad_codex_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
+                   char *err, size_t errsz);
+int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env,
+                    ad_launch_t *out, char *err, size_t errsz);
+
+/* Writes v as a TOML value (string, number, boolean, array or inline
+ * table) into b, for codex's `-c key=value`. AD_EINVAL for null, AD_ETOOBIG
+ * past b's cap or 16 levels of nesting. */
+int ad_toml_value(ad_buf_t *b, const json_t *v);
+/* A TOML basic string ("…" with escapes). */
+int ad_toml_string(ad_buf_t *b, const char *s, size_t len);
+
+/* The cost of usage at price p (USD). */
+double ad_price_cost(const ad_price_t *p, const ad_usage_t *u);
+/* The cost of usage of model at the parser's prices; 0 and a notice (once
+ * per model and run) when the model, or its price, is not known. */
+double ad_parser_cost(ad_parser_t *p, const char *model, const ad_usage_t *u, ad_recs_t *out);
+
+/* The HTTP status an API error message names ("last status: 429 …"), or
+ * what it describes (a rate limit or quota: 429; an overloaded model or one
+ * at capacity: 503); 0 when neither. */
+int ad_error_status_in(const char *message);
 
 /* Appends a zeroed record of `type` (exit_code -1, total_cost_usd -1). */
 ad_rec_t *ad_rec_push(ad_recs_t *out, ad_rec_type_t type);

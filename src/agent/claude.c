@@ -69,6 +69,7 @@ static void on_system(ad_parser_t *p, json_t *obj, ad_recs_t *out)
         ad_rec_t *r = ad_rec_push(out, AD_REC_SESSION);
         r->session_id = ad_json_strdup(obj, "session_id");
         r->model = ad_json_strdup(obj, "model");
+        r->version = ad_json_strdup(obj, "claude_code_version");
     } else if (strcmp(sub, "api_retry") == 0) {
         char text[256];
         const char *err = ad_json_str(obj, "error");

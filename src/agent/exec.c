@@ -6,7 +6,7 @@
  * starts. Flags follow reference agent-protocols.md A.1, B and C. Spawning
  * is src/proc's job.
  */
-#include "agent/agent.h"
+#include "agent/agent_int.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -85,13 +85,7 @@ int ad_executable_resolve(const char *name, const char *path_env, char *out, siz
 
 /* ---- argv and env builders ------------------------------------------------ */
 
-typedef struct {
-    char **v;
-    size_t n;
-    size_t cap;
-} strv_t;
-
-static void strv_push(strv_t *s, const char *str)
+void ad_strv_push(ad_strv_t *s, const char *str)
 {
     if (s->n + 2 > s->cap) {
         s->cap = s->cap == 0 ? 16 : s->cap * 2;
@@ -101,18 +95,17 @@ static void strv_push(strv_t *s, const char *str)
     s->v[s->n] = NULL;
 }
 
-/* Pushes prefix + value as one argument. */
-static void strv_push2(strv_t *s, const char *prefix, const char *value)
+void ad_strv_push2(ad_strv_t *s, const char *prefix, const char *value)
 {
     size_t a = strlen(prefix), b = strlen(value);
     char *v = ad_xmalloc(a + b + 1);
     memcpy(v, prefix, a);
     memcpy(v + a, value, b + 1);
-    strv_push(s, v);
+    ad_strv_push(s, v);
     free(v);
 }
 
-static void strv_free(strv_t *s)
+void ad_strv_free(ad_strv_t *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i]);
@@ -137,6 +130,24 @@ static int check_value(const char *what, const char *v, char *err, size_t errsz)
     return 0;
 }
 
+/* A base URL is http(s)://… of printable ASCII: it ends up in an
+ * environment variable or a TOML string. */
+static int check_base_url(const char *u, char *err, size_t errsz)
+{
+    if (empty(u)) {
+        return 0;
+    }
+    bool ok = strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+    for (const char *c = u; ok && *c != '\0'; c++) {
+        ok = *c > ' ' && *c < 0x7f;
+    }
+    if (!ok || strlen(u) > 2048) {
+        snprintf(err, errsz, "base URL must be an http:// or https:// URL without spaces");
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
 /* "A,B,C" from the permission list; AD_EINVAL for an empty or comma entry. */
 static int join_permissions(const ad_agent_spec_t *spec, ad_buf_t *out, char *err, size_t errsz)
 {
@@ -154,18 +165,18 @@ static int join_permissions(const ad_agent_spec_t *spec, ad_buf_t *out, char *er
     return 0;
 }
 
-static int build_claude(const ad_agent_spec_t *spec, bool as_root, strv_t *argv, strv_t *env,
+static int build_claude(const ad_agent_spec_t *spec, bool as_root, ad_strv_t *argv, ad_strv_t *env,
                         ad_launch_t *out, char *err, size_t errsz)
 {
     static const char *const base[] = {
         "-p",        "--output-format",           "stream-json", "--input-format", "stream-json",
         "--verbose", "--include-partial-messages"};
     for (size_t i = 0; i < AD_ARRAY_LEN(base); i++) {
-        strv_push(argv, base[i]);
+        ad_strv_push(argv, base[i]);
     }
     if (spec->mode == AD_MODE_PLAN) {
-        strv_push(argv, "--permission-mode");
-        strv_push(argv, "plan");
+        ad_strv_push(argv, "--permission-mode");
+        ad_strv_push(argv, "plan");
     } else if (spec->mode == AD_MODE_AUTO) {
         /* The CLI refuses this flag as root unless told it is sandboxed;
          * saying so is the owner's decision (setting allow_root_auto). */
@@ -177,9 +188,9 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, strv_t *argv,
                      "a sandbox");
             return AD_EPERM;
         }
-        strv_push(argv, "--dangerously-skip-permissions");
+        ad_strv_push(argv, "--dangerously-skip-permissions");
         if (as_root) {
-            strv_push(env, "IS_SANDBOX=1");
+            ad_strv_push(env, "IS_SANDBOX=1");
         }
     }
     if (spec->npermissions > 0) {
@@ -187,8 +198,8 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, strv_t *argv,
         ad_buf_init(&tools, 64 * 1024);
         int rc = join_permissions(spec, &tools, err, errsz);
         if (rc == 0) {
-            strv_push(argv, "--allowedTools");
-            strv_push(argv, tools.data);
+            ad_strv_push(argv, "--allowedTools");
+            ad_strv_push(argv, tools.data);
         }
         ad_buf_cleanup(&tools);
         if (rc != 0) {
@@ -196,12 +207,15 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, strv_t *argv,
         }
     }
     if (!empty(spec->model)) {
-        strv_push(argv, "--model");
-        strv_push(argv, spec->model);
+        ad_strv_push(argv, "--model");
+        ad_strv_push(argv, spec->model);
     }
     if (!empty(spec->session_id)) {
-        strv_push(argv, "--resume");
-        strv_push(argv, spec->session_id);
+        ad_strv_push(argv, "--resume");
+        ad_strv_push(argv, spec->session_id);
+    }
+    if (!empty(spec->base_url)) {
+        ad_strv_push2(env, "ANTHROPIC_BASE_URL=", spec->base_url);
     }
     if (!empty(spec->prompt)) {
         out->stdin_data = ad_claude_user_line(spec->prompt, &out->stdin_len);
@@ -214,62 +228,6 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, strv_t *argv,
     return 0;
 }
 
-static int build_codex(const ad_agent_spec_t *spec, strv_t *argv)
-{
-    strv_push(argv, "exec");
-    strv_push(argv, "--json");
-    if (!empty(spec->model)) {
-        strv_push(argv, "--model");
-        strv_push(argv, spec->model);
-    }
-    /* exec defaults to a read-only sandbox; a regular coding agent edits its
-     * worktree, so regular = --full-auto (workspace-write, no prompts). */
-    if (spec->mode == AD_MODE_PLAN) {
-        strv_push(argv, "--sandbox");
-        strv_push(argv, "read-only");
-    } else if (spec->mode == AD_MODE_AUTO) {
-        strv_push(argv, "--dangerously-bypass-approvals-and-sandbox");
-    } else {
-        strv_push(argv, "--full-auto");
-    }
-    if (!empty(spec->session_id)) {
-        strv_push(argv, "resume");
-        strv_push(argv, spec->session_id);
-    }
-    if (!empty(spec->prompt)) {
-        strv_push(argv, "--");
-        strv_push(argv, spec->prompt);
-    }
-    return 0;
-}
-
-static int build_gemini(const ad_agent_spec_t *spec, strv_t *argv)
-{
-    strv_push(argv, "--output-format");
-    strv_push(argv, "stream-json");
-    if (!empty(spec->model)) {
-        strv_push(argv, "--model");
-        strv_push(argv, spec->model);
-    }
-    if (spec->mode == AD_MODE_PLAN) {
-        strv_push(argv, "--approval-mode");
-        strv_push(argv, "plan");
-    } else if (spec->mode == AD_MODE_AUTO) {
-        strv_push(argv, "--approval-mode");
-        strv_push(argv, "yolo");
-    }
-    if (!empty(spec->session_id)) {
-        strv_push(argv, "--resume");
-        strv_push(argv, spec->session_id);
-    }
-    if (!empty(spec->prompt)) {
-        /* --prompt=TEXT keeps a prompt that starts with '-' a value. */
-        strv_push2(argv, "--prompt=", spec->prompt);
-    }
-    return 0;
-}
-
-/* The testable core: as_root decides IS_SANDBOX. */
 /* The program the executor runs (the command's first word, or the CLI
  * configured for claude/codex/gemini), its path found on PATH. */
 static int resolve_program(const ad_agent_spec_t *spec, const ad_config_t *cfg,
@@ -310,7 +268,7 @@ static int resolve_program(const ad_agent_spec_t *spec, const ad_config_t *cfg,
 static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
                         bool as_root, ad_launch_t *out, char *err, size_t errsz)
 {
-    strv_t argv = {0}, env = {0};
+    ad_strv_t argv = {0}, env = {0};
     memset(out, 0, sizeof(*out));
     if (err != NULL && errsz > 0) {
         err[0] = '\0';
@@ -318,30 +276,31 @@ static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, con
     char path[4096];
     int rc = check_value("session id", spec->session_id, err, errsz);
     rc = rc != 0 ? rc : check_value("model", spec->model, err, errsz);
+    rc = rc != 0 ? rc : check_base_url(spec->base_url, err, errsz);
     rc = rc != 0 ? rc : resolve_program(spec, cfg, path_env, path, sizeof(path), err, errsz);
     if (rc != 0) {
         return rc;
     }
-    strv_push(&argv, path);
+    ad_strv_push(&argv, path);
     switch (spec->executor) {
     case AD_EXEC_CLAUDE:
         rc = build_claude(spec, as_root, &argv, &env, out, err, errsz);
         break;
     case AD_EXEC_CODEX:
-        rc = build_codex(spec, &argv);
+        rc = ad_codex_build(spec, &argv, &env, out, err, errsz);
         break;
     case AD_EXEC_GEMINI:
-        rc = build_gemini(spec, &argv);
+        rc = ad_gemini_build(spec, &argv, &env, out, err, errsz);
         break;
     case AD_EXEC_COMMAND:
         for (size_t i = 1; i < spec->ncommand; i++) {
-            strv_push(&argv, spec->command[i] != NULL ? spec->command[i] : "");
+            ad_strv_push(&argv, spec->command[i] != NULL ? spec->command[i] : "");
         }
         break;
     }
     if (rc != 0) {
-        strv_free(&argv);
-        strv_free(&env);
+        ad_strv_free(&argv);
+        ad_strv_free(&env);
         free(out->stdin_data);
         memset(out, 0, sizeof(*out));
         return rc;
@@ -350,6 +309,8 @@ static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, con
         env.v = ad_xcalloc(1, sizeof(char *));
     }
     out->stop_signal = spec->executor == AD_EXEC_COMMAND ? SIGTERM : SIGINT;
+    out->one_shot = spec->executor == AD_EXEC_CODEX || spec->executor == AD_EXEC_GEMINI;
+    out->probe_version = out->one_shot;
     out->argv = argv.v;
     out->argc = argv.n;
     out->env = env.v;

@@ -28,6 +28,7 @@ void ad_recs_init(ad_recs_t *r)
 static void rec_free(ad_rec_t *r)
 {
     free(r->text);
+    free(r->version);
     free(r->subtype);
     free(r->session_id);
     free(r->model);
@@ -124,6 +125,28 @@ int64_t ad_json_int(const json_t *obj, const char *key, int64_t def)
     return def;
 }
 
+int ad_error_status_in(const char *m)
+{
+    if (m == NULL) {
+        return 0;
+    }
+    const char *s = strstr(m, "status: ");
+    if (s != NULL && s[8] >= '1' && s[8] <= '5' && s[9] >= '0' && s[9] <= '9' && s[10] >= '0' &&
+        s[10] <= '9') {
+        return (s[8] - '0') * 100 + (s[9] - '0') * 10 + (s[10] - '0');
+    }
+    static const char *const limited[] = {"rate limit", "Rate limit", "quota", "Quota"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(limited); i++) {
+        if (strstr(m, limited[i]) != NULL) {
+            return 429;
+        }
+    }
+    if (strstr(m, "at capacity") != NULL || strstr(m, "overloaded") != NULL) {
+        return 503;
+    }
+    return 0;
+}
+
 /* ---- parser state ---------------------------------------------------------- */
 
 ad_parser_t *ad_parser_new(ad_executor_t e)
@@ -132,6 +155,7 @@ ad_parser_t *ad_parser_new(ad_executor_t e)
     p->kind = e;
     p->last_level = -1;
     ad_buf_init(&p->text, AD_PARSER_TEXT_MAX);
+    ad_buf_init(&p->unpriced, 16 * 1024);
     return p;
 }
 
@@ -156,7 +180,10 @@ void ad_parser_free(ad_parser_t *p)
     free(p->seen);
     free(p->session_id);
     free(p->model);
+    free(p->last_error);
+    json_decref(p->prices);
     ad_buf_cleanup(&p->text);
+    ad_buf_cleanup(&p->unpriced);
     free(p);
 }
 
@@ -170,6 +197,17 @@ void ad_parser_set_session(ad_parser_t *p, const char *session_id, const char *m
         free(p->model);
         p->model = ad_xstrdup(model);
     }
+}
+
+void ad_parser_set_model(ad_parser_t *p, const char *model)
+{
+    ad_parser_set_session(p, NULL, model);
+}
+
+void ad_parser_set_prices(ad_parser_t *p, json_t *prices)
+{
+    json_decref(p->prices);
+    p->prices = json_incref(prices);
 }
 
 const char *ad_parser_session_id(const ad_parser_t *p)

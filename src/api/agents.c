@@ -6,6 +6,7 @@
  * worktree's and its workspace's topics. start/stop/message are the agent
  * subsystem's (they check ad_store_agent_check_startable()).
  */
+#include "agent/agent.h"
 #include "run/run.h"
 #include "api/api_int.h"
 
@@ -208,10 +209,47 @@ static int limits_ok(ad_req_t *r, json_t *lim)
     return 0;
 }
 
+/* Where the CLI sends the conversation (baseUrl) and codex's own settings
+ * (codexConfig) decide where an API key goes: admin only, like env. Set
+ * into state; -1 when it has answered. */
+static int provider_fields(ad_req_t *r, json_t *body, json_t *state)
+{
+    const char *base = NULL;
+    if (ad_api_str(r, body, "baseUrl", false, 2048, &base) != 0) {
+        return -1;
+    }
+    json_t *cfg = json_object_get(body, "codexConfig");
+    if (base == NULL && cfg == NULL) {
+        return 0;
+    }
+    if (!ad_api_require(r, AD_SCOPE_ADMIN, "choosing where an agent's CLI sends its requests")) {
+        return -1;
+    }
+    if (base != NULL) {
+        bool ok = strncmp(base, "http://", 7) == 0 || strncmp(base, "https://", 8) == 0;
+        for (const char *c = base; ok && *c != '\0'; c++) {
+            ok = *c > ' ' && *c < 0x7f;
+        }
+        if (!ok) {
+            return ad_api_invalid(r, "baseUrl", "must be an http:// or https:// URL");
+        }
+        json_object_set_new(state, "baseUrl", json_string(base));
+    }
+    if (cfg != NULL) {
+        char why[300];
+        if (ad_codex_config_check(cfg, why, sizeof(why)) != 0) {
+            return ad_api_invalid(r, "codexConfig", why);
+        }
+        json_object_set(state, "codexConfig", cfg);
+    }
+    return 0;
+}
+
 /* How the runner starts the agent (src/run/run.h), kept in its state:
  * command (argv, required for the command executor), terminal (pty), env
- * ({NAME: value}), stopWith (sigint, stdin or none), model, limits, and any
- * other keys of a `state` object. -1 when it has answered 422. */
+ * ({NAME: value}), stopWith (sigint, stdin or none), model, limits,
+ * baseUrl, codexConfig, and any other keys of a `state` object. -1 when it
+ * has answered 422. */
 static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *args)
 {
     json_t *cmd = NULL;
@@ -250,10 +288,15 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
         return ad_api_invalid(r, "command", "must start with a program name");
     }
     if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
-        model == NULL && limits == NULL) {
+        model == NULL && limits == NULL && json_object_get(body, "baseUrl") == NULL &&
+        json_object_get(body, "codexConfig") == NULL) {
         return 0;
     }
     json_t *state = st != NULL ? json_deep_copy(st) : json_object();
+    if (provider_fields(r, body, state) != 0) {
+        json_decref(state);
+        return -1;
+    }
     if (cmd != NULL) {
         json_object_set(state, "command", cmd);
     }

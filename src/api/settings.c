@@ -3,6 +3,7 @@
  * /api/settings: every setting with its typed value, and partial updates
  * that are checked whole first (422 naming the field, nothing changed).
  */
+#include "agent/agent.h"
 #include "api/api_int.h"
 
 static void get(ad_req_t *r, void *ud)
@@ -39,6 +40,12 @@ static void patch(ad_req_t *r, void *ud)
         return;
     }
     const char *bad = NULL, *why = NULL;
+    json_t *prices = json_object_get(body, "model_prices");
+    if (prices != NULL && ad_prices_validate(prices, &why) != 0) {
+        ad_api_invalid(r, "model_prices", why);
+        json_decref(body);
+        return;
+    }
     if (ad_store_settings_validate(body, &bad, &why) != 0) {
         ad_api_invalid(r, bad, why);
         json_decref(body);

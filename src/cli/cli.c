@@ -335,12 +335,14 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
 
 static int cmd_new(cli_t *c, int argc, char **argv)
 {
-    const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL;
+    const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL, *model = NULL,
+               *base_url = NULL;
     bool terminal = false;
     flag_t flags[] = {
         {"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
         {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
-        {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal}};
+        {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal},
+        {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL}};
     c->allow_rest = true;
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
@@ -359,6 +361,12 @@ static int cmd_new(cli_t *c, int argc, char **argv)
     }
     if (name != NULL) {
         json_object_set_new(body, "name", json_string(name));
+    }
+    if (model != NULL) {
+        json_object_set_new(body, "model", json_string(model));
+    }
+    if (base_url != NULL) {
+        json_object_set_new(body, "baseUrl", json_string(base_url));
     }
     if (terminal) {
         json_object_set_new(body, "terminal", json_true());

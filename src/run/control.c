@@ -99,14 +99,26 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
         err = dummy;
         errsz = sizeof(dummy);
     }
-    ad_run_t *run = live_run(r, agent_id);
-    if (run == NULL || !run->accepts_input) {
-        snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
-        return AD_ESTATE;
-    }
     if (!ad_utf8_valid(content, strlen(content))) {
         snprintf(err, errsz, "content is not valid UTF-8");
         return AD_EINVAL;
+    }
+    ad_run_t *run = live_run(r, agent_id);
+    if (run == NULL && ad_run_find(r, agent_id) == NULL) {
+        /* Codex and Gemini run a turn per process: the next message is a
+         * new run that resumes the session. */
+        return ad_run_start_followup(r, agent_id, content, cb, ud, err, errsz);
+    }
+    if (run != NULL && run->one_shot) {
+        snprintf(err, errsz,
+                 "agent %s is busy with a turn: %s takes the next message once this one has "
+                 "ended",
+                 agent_id, ad_executor_name(run->exec));
+        return AD_ESTATE;
+    }
+    if (run == NULL || !run->accepts_input) {
+        snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
+        return AD_ESTATE;
     }
     int rc = write_input(run, content);
     if (rc != 0) {

@@ -434,7 +434,10 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
              !rec->is_error      ? ""
              : rec->text != NULL ? rec->text
                                  : "the agent reported an error");
-    if (ad_proc_alive(run->proc)) {
+    /* One-shot CLIs exit right after their turn: the run's end sets the
+     * status (a `waiting` in between would invite a message they cannot
+     * take). */
+    if (ad_proc_alive(run->proc) && !run->one_shot) {
         ad_store_agent_runtime_t upd = {.context_level = -1};
         ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING;
         ad_run_agent_update(run, &upd, st, NULL, NULL);
@@ -471,6 +474,9 @@ static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
 
 static void on_session_rec(ad_run_t *run, const ad_rec_t *rec)
 {
+    if (rec->version != NULL) {
+        ad_run_version_set(run, rec->version);
+    }
     if (rec->session_id == NULL) {
         return;
     }

@@ -13,9 +13,13 @@
  *   state.command   ["prog", "arg", …]  (required; prog looked up on PATH)
  *   state.terminal  true: run on a pseudo-terminal (default false)
  *   state.env       {"NAME": "value", …} extra environment (AGENTD_* dropped)
- *   state.stopWith  "sigint" (default for command), "stdin" (default for
- *                   codex/gemini) or "none": the polite stop step; claude's
+ *   state.stopWith  "sigint" (default for command, codex and gemini),
+ *                   "stdin" or "none": the polite stop step; claude's
  *                   default is SIGINT and then stdin closed
+ *   state.model, state.baseUrl, state.codexConfig: see ad_agent_spec_t
+ * Codex and Gemini run one turn per process (the prompt on stdin, then
+ * closed); a message to such an agent with no live run starts a run that
+ * resumes its session (ad_runner_message).
  * The working directory is the agent's worktree path.
  *
  * Threads: loop thread only. store, bus and procs are borrowed and must
@@ -70,11 +74,14 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
 int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 /* Sends a user message to the running agent's stdin (claude: a stream-json
- * user line; others: the text and a newline) and stores it. AD_ESTATE when
- * the agent is not running or cannot take input (stdin closed), AD_EINVAL
- * for text that is not UTF-8, AD_ETOOBIG when stdin's queue is full. On 0,
- * cb gets {messageId, status:"sent", running:true} after the message is
- * stored. */
+ * user line; others: the text and a newline) and stores it. For a codex or
+ * gemini agent with no live run, starts a run with the message as its
+ * prompt, resuming the agent's session (refusals as ad_runner_start); while
+ * their run is live, AD_ESTATE ("busy"). AD_ESTATE when the agent is not
+ * running or cannot take input (stdin closed), AD_EINVAL for text that is
+ * not UTF-8, AD_ETOOBIG when stdin's queue is full. On 0, cb gets
+ * {messageId, status:"sent", running:true} after the message is stored
+ * (after the run row, with agent, for a new run). */
 int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content, ad_runner_cb cb,
                       void *ud, char *err, size_t errsz);
 /* True while agent_id has a live process. */

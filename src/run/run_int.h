@@ -84,6 +84,9 @@ typedef struct ad_run {
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
+    bool one_shot;                  /* codex/gemini: the run is one turn */
+    char cli_version[64];           /* "" until the CLI's version is known */
+    char prompt_msg_id[AD_ID_MAX];  /* the first prompt's message, or "" */
     ad_parser_t *parser;
     ad_recs_t recs;
     ad_proc_t *proc;
@@ -161,6 +164,26 @@ void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, siz
 void ad_run_handle_recs(ad_run_t *run);
 /* The runner's check handle: flushes every run's live output. */
 void ad_run_on_check(uv_check_t *h);
+
+/* ---- start.c ------------------------------------------------------------------ */
+/* A message to an agent with no live run whose CLI runs one turn per
+ * process (codex, gemini): a new run with the message as its prompt,
+ * resuming the agent's session. Refusals as ad_runner_start, and AD_ESTATE
+ * for other executors. On 0, cb gets {messageId, status:"sent",
+ * running:true, agent} once the run row is committed. */
+int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *content,
+                          ad_runner_cb cb, void *ud, char *err, size_t errsz);
+
+/* ---- version.c ----------------------------------------------------------------- */
+/* Runs `argv0 --version` (cwd and env as the run's; borrowed) beside the
+ * run and keeps what it prints on the run (ad_run_version_set), or on its
+ * row when the run has ended first. */
+void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd,
+                          const char *const *env);
+/* The run's CLI version is known (a parsed version, or "" when none could
+ * be read): stored on the run row, logged, and a version agentd was not
+ * tested with is said in the transcript (a system message). Once per run. */
+void ad_run_version_set(ad_run_t *run, const char *version);
 
 /* ---- exit.c ------------------------------------------------------------------- */
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);

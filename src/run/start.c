@@ -13,6 +13,7 @@
 /* What a start needs, gathered from the agent's row. Owns what it holds. */
 typedef struct {
     json_t *agent;
+    json_t *settings;
     json_t *state; /* borrowed from agent */
     char ws[AD_ID_MAX];
     char path[4096];
@@ -34,6 +35,7 @@ static void start_cleanup(start_t *s)
     free(s->cmd);
     ad_launch_cleanup(&s->launch);
     json_decref(s->agent);
+    json_decref(s->settings);
 }
 
 /* Strings of a JSON array (borrowed from it); "" for non-strings. */
@@ -50,23 +52,28 @@ static const char **str_array(json_t *a, size_t *n)
     return v;
 }
 
-/* Whether the boolean setting key is on (off when it cannot be read). */
-static bool setting_true(ad_store_t *st, const char *key)
+/* The spec's fields that come from the agent's state and the settings. */
+static void spec_from_state(start_t *s)
 {
-    json_t *all = NULL;
-    if (ad_store_settings_get(st, &all) != 0) {
-        return false;
-    }
-    bool on = json_is_true(json_object_get(all, key));
-    json_decref(all);
-    return on;
+    ad_agent_spec_t *spec = &s->spec;
+    s->perms = str_array(json_object_get(s->agent, "permissions"), &spec->npermissions);
+    spec->permissions = s->perms;
+    spec->session_id = json_string_value(json_object_get(s->agent, "sessionId"));
+    spec->model = json_string_value(json_object_get(s->state, "model"));
+    spec->base_url = json_string_value(json_object_get(s->state, "baseUrl"));
+    spec->codex_config = json_object_get(s->state, "codexConfig");
+    s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);
+    spec->command = s->cmd;
+    /* Unreadable settings count as all off. */
+    spec->allow_root_auto = json_is_true(json_object_get(s->settings, "allow_root_auto"));
 }
 
-/* Reads the agent and builds its launch. AD_ENOENT, AD_ESTATE (archived)
+/* Reads the agent and builds its launch. AD_ENOENT, AD_ESTATE (archived;
+ * a follow-up for an agent whose CLI takes input only while it runs)
  * AD_EINVAL (cannot be started as configured) or AD_EPERM (refused by a
  * setting), with err set. */
-static int load(ad_runner_t *r, const char *agent_id, const char *prompt, start_t *s, char *err,
-                size_t errsz)
+static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup,
+                start_t *s, char *err, size_t errsz)
 {
     int rc =
         ad_store_runs_agent_get(r->store, agent_id, &s->agent, s->ws, s->path, sizeof(s->path));
@@ -87,14 +94,15 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, start_
         return AD_EINVAL;
     }
     s->state = json_object_get(s->agent, "state");
-    s->perms = str_array(json_object_get(s->agent, "permissions"), &spec->npermissions);
-    spec->permissions = s->perms;
-    spec->session_id = json_string_value(json_object_get(s->agent, "sessionId"));
-    spec->model = json_string_value(json_object_get(s->state, "model"));
+    if (ad_store_settings_get(r->store, &s->settings) != 0) {
+        s->settings = NULL;
+    }
+    spec_from_state(s);
     spec->prompt = prompt;
-    s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);
-    spec->command = s->cmd;
-    spec->allow_root_auto = setting_true(r->store, "allow_root_auto");
+    if (followup && spec->executor != AD_EXEC_CODEX && spec->executor != AD_EXEC_GEMINI) {
+        snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
+        return AD_ESTATE;
+    }
     rc = ad_launch_build(spec, r->cfg, getenv("PATH"), &s->launch, err, errsz);
     if (rc != 0) {
         /* 403 when refused by policy, else 422: cannot start as configured */
@@ -145,7 +153,10 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
                        json_string_value(json_object_get(s->agent, "orgId")), run->crew_id);
     run->exec = s->spec.executor;
     run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
+    run->one_shot = s->launch.one_shot;
     run->parser = ad_parser_new(s->spec.executor);
+    ad_parser_set_model(run->parser, s->spec.model);
+    ad_parser_set_prices(run->parser, json_object_get(s->settings, "model_prices"));
     ad_recs_init(&run->recs);
     size_t line_max = (size_t)r->cfg->max_line_bytes;
     ad_buf_init(&run->out[0], AD_RUN_OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
@@ -167,9 +178,11 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->cwd = s->path;
     o->env = (const char *const *)s->env;
     o->pty = run->pty;
+    /* Codex and Gemini end at once on SIGINT (their stdin is closed
+     * already); Claude Code ends its turn on it (then stdin closes). */
     o->polite = ex == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
                 : ex == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
-                                       : AD_PROC_POLITE_CLOSE_STDIN;
+                                       : AD_PROC_POLITE_SIGINT;
     const char *stop_with = json_string_value(json_object_get(s->state, "stopWith"));
     if (stop_with != NULL) {
         o->polite = strcmp(stop_with, "stdin") == 0  ? AD_PROC_POLITE_CLOSE_STDIN
@@ -205,7 +218,7 @@ static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
     if (prompt == NULL || prompt[0] == '\0') {
         return;
     }
-    json_t *ev = ad_run_queue_message(run, "user", prompt, strlen(prompt), NULL, NULL);
+    json_t *ev = ad_run_queue_message(run, "user", prompt, strlen(prompt), NULL, run->prompt_msg_id);
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
     if (s->spec.executor == AD_EXEC_COMMAND) {
         ad_proc_write(run->proc, prompt, strlen(prompt));
@@ -263,22 +276,16 @@ static void record_start(ad_run_t *run, ad_runner_cb cb, void *ud)
     ad_run_flush_batch(run, NULL, NULL);
 }
 
-int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad_runner_cb cb,
-                    void *ud, char *err, size_t errsz)
+static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup,
+                     ad_runner_cb cb, void *ud, char *err, size_t errsz)
 {
-    char dummy[8];
-    if (err == NULL) {
-        err = dummy;
-        errsz = sizeof(dummy);
-    }
-    err[0] = '\0';
     if (ad_run_find(r, agent_id) != NULL) {
         snprintf(err, errsz, "agent %s is already running", agent_id);
         return AD_ESTATE;
     }
     start_t s;
     memset(&s, 0, sizeof(s));
-    int rc = load(r, agent_id, prompt, &s, err, errsz);
+    int rc = load(r, agent_id, prompt, followup, &s, err, errsz);
     if (rc != 0) {
         start_cleanup(&s);
         return rc;
@@ -306,6 +313,60 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
     ad_log(AD_LOG_INFO, "runner", "run started agent=%s run=%s pid=%ld executor=%s", agent_id,
            run->run_id, (long)ad_proc_pid(run->proc), ad_executor_name(s.spec.executor));
     record_start(run, cb, ud);
+    if (s.launch.probe_version) {
+        ad_run_probe_version(run, s.launch.argv[0], s.path, (const char *const *)s.env);
+    }
     start_cleanup(&s);
+    return 0;
+}
+
+int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad_runner_cb cb,
+                    void *ud, char *err, size_t errsz)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errsz = sizeof(dummy);
+    }
+    err[0] = '\0';
+    return start_run(r, agent_id, prompt, false, cb, ud, err, errsz);
+}
+
+/* A follow-up message to a one-shot CLI: answered as a message is. */
+typedef struct {
+    ad_runner_cb cb;
+    void *ud;
+    char msg_id[AD_ID_MAX];
+} followup_t;
+
+static void on_followup_started(int rc, json_t *result, const char *msg, void *ud)
+{
+    followup_t *f = ud;
+    json_t *reply = NULL;
+    if (rc == 0) {
+        json_t *agent = json_object_get(result, "agent");
+        reply = json_pack("{s:s, s:s, s:b, s:O?}", "messageId", f->msg_id, "status", "sent",
+                          "running", true, "agent", agent);
+    }
+    ad_run_call_cb(f->cb, f->ud, rc, reply, msg);
+    json_decref(reply);
+    free(f);
+}
+
+int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *content,
+                          ad_runner_cb cb, void *ud, char *err, size_t errsz)
+{
+    followup_t *f = ad_xcalloc(1, sizeof(*f));
+    f->cb = cb;
+    f->ud = ud;
+    int rc = start_run(r, agent_id, content, true, on_followup_started, f, err, errsz);
+    if (rc != 0) {
+        free(f);
+        return rc;
+    }
+    ad_run_t *run = ad_run_find(r, agent_id);
+    if (run != NULL) {
+        memcpy(f->msg_id, run->prompt_msg_id, AD_ID_MAX);
+    }
     return 0;
 }

@@ -15,8 +15,8 @@
 
 #define RUN_COLS                                                                                   \
     "id, agent_id, started_at, ended_at, status, exit_code, signal, duration_ms, input_tokens, "   \
-    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns"
-#define RUN_NULLS "ended_at,exit_code,signal,duration_ms"
+    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns, cli_version"
+#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version"
 
 static const char *const run_status_names[] = {
     [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
@@ -122,6 +122,25 @@ void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *a, ad_store_
                         void *ud)
 {
     ad_store_typed_write(st, run_start, a, sizeof(*a), NULL, cb, ud);
+}
+
+static int run_cli_version(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    const ad_store_run_cli_version_t *a = in;
+    AD_UNUSED(result);
+    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE runs SET cli_version = ? WHERE id = ?");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, a->version);
+    ad_store_bind_text(s, 2, a->id);
+    return ad_store_step_done(tx->db, s);
+}
+
+void ad_store_run_cli_version(ad_store_t *st, const ad_store_run_cli_version_t *v,
+                              ad_store_result_cb cb, void *ud)
+{
+    ad_store_typed_write(st, run_cli_version, v, sizeof(*v), NULL, cb, ud);
 }
 
 static int run_end_row(sqlite3 *db, const ad_store_run_end_t *a)

@@ -9,7 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-typedef enum { K_STRING, K_BOOL, K_NUMBER } kind_t;
+/* K_JSON: an object, stored as JSON text; what its keys mean is checked
+ * by its user before the store sees it (model_prices: src/agent/price.c). */
+typedef enum { K_STRING, K_BOOL, K_NUMBER, K_JSON } kind_t;
 
 typedef struct {
     const char *key;
@@ -32,6 +34,7 @@ static const setting_def_t defs[] = {
     {"monthly_cost_limit", K_NUMBER, NULL, 0, 1e12, false},
     {"allow_root_auto", K_BOOL, NULL, 0, 0, false},
     {"audit_retention_days", K_NUMBER, NULL, 0, 36500, true},
+    {"model_prices", K_JSON, NULL, 0, 0, false},
 };
 
 static bool choice_ok(const char *choices, const char *v)
@@ -79,6 +82,12 @@ int ad_store_settings_validate(json_t *patch, const char **bad_key, const char *
             }
             if (d->choices != NULL && !choice_ok(d->choices + 15, json_string_value(v))) {
                 *why = d->choices;
+                return AD_EINVAL;
+            }
+            break;
+        case K_JSON:
+            if (!json_is_object(v)) {
+                *why = "must be an object";
                 return AD_EINVAL;
             }
             break;
@@ -168,6 +177,9 @@ int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result
         const char *type = "string";
         if (defs[i].kind == K_STRING) {
             sqlite3_bind_text(s, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
+        } else if (defs[i].kind == K_JSON) {
+            type = "json";
+            ad_store_bind_json(s, 2, v);
         } else {
             type = defs[i].kind == K_BOOL ? "boolean" : "number";
             if (defs[i].integer) {

@@ -397,6 +397,15 @@ typedef struct {
 void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_result_cb cb,
                         void *ud);
 
+/* The version of the CLI a run uses (runs.cli_version, `cliVersion` on the
+ * wire); an unknown run id changes nothing. cb gets NULL. Loop thread. */
+typedef struct {
+    char id[AD_ID_MAX];
+    char version[64];
+} ad_store_run_cli_version_t;
+void ad_store_run_cli_version(ad_store_t *st, const ad_store_run_cli_version_t *v,
+                              ad_store_result_cb cb, void *ud);
+
 /* A run ends: its status, exit, duration and usage; the agent gets
  * agent_status, no pid, stoppedAt, and state.statusReason = reason when one
  * is given. cb gets {run, agent}; AD_EINVAL for status AD_RUN_RUNNING or

@@ -171,3 +171,21 @@ test('agentd token create, ls and revoke: the token works over TCP, once revoked
   const after = cli('token', 'ls').stdout.split('\n').find((l) => l.startsWith(id));
   assert.ok(after === undefined || /revoked/.test(after), after);
 });
+
+test('new --model --base-url: a codex agent pointed at a provider', async (t) => {
+  const d = await startApi();
+  t.after(() => d.cleanup());
+  const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
+  const ws = await d.req('POST', '/api/workspaces', { path: tmpRepo('repo-', d.dataDir) });
+  const wtId = ws.body.worktrees[0].id;
+  const created = cli('new', '--worktree', wtId, '--executor', 'codex', '--model', 'gpt-5.5',
+    '--base-url', 'http://127.0.0.1:9/v1');
+  assert.equal(created.status, 0, created.stderr);
+  const a = (await d.req('GET', `/api/agents/${created.stdout.trim()}`)).body;
+  assert.equal(a.executor, 'codex');
+  assert.equal(a.state.model, 'gpt-5.5');
+  assert.equal(a.state.baseUrl, 'http://127.0.0.1:9/v1');
+  const bad = cli('new', '--worktree', wtId, '--executor', 'codex', '--base-url', 'ftp://x');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /baseUrl/);
+});

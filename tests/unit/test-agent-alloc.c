@@ -117,13 +117,16 @@ static void claude(void **state)
 static void codex(void **state)
 {
     AD_UNUSED(state);
-    each_allocation_fails(FIX "codex-exec.jsonl", AD_EXEC_CODEX);
+    each_allocation_fails(FIX "codex-handmade.jsonl", AD_EXEC_CODEX);
+    each_allocation_fails(FIX "codex-0.169.0-command.jsonl", AD_EXEC_CODEX);
+    each_allocation_fails(FIX "codex-0.169.0-error-429.jsonl", AD_EXEC_CODEX);
 }
 
 static void gemini(void **state)
 {
     AD_UNUSED(state);
-    each_allocation_fails(FIX "gemini-stream.jsonl", AD_EXEC_GEMINI);
+    each_allocation_fails(FIX "gemini-handmade.jsonl", AD_EXEC_GEMINI);
+    each_allocation_fails(FIX "gemini-0.61.0-tool-error.jsonl", AD_EXEC_GEMINI);
 }
 
 static void command(void **state)

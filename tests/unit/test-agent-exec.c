@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the executors: argv, env and stdin for every executor, mode,
- * permission and resume combination; PATH lookup and the refusal of a
- * missing executable; the claude stream-json user line. */
+ * permission and resume combination; codex's provider and -c settings as
+ * TOML; base URLs; PATH lookup and the refusal of a missing executable; the
+ * claude stream-json user line; CLI versions and model prices. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,7 +147,9 @@ static void claude_modes_permissions_resume_model(void **state)
     ad_launch_cleanup(&l);
 }
 
-static void codex_and_gemini_argv(void **state)
+/* Flags of the Codex 0.169 and Gemini CLI 0.61 that the e2e tests run for
+ * real (tests/e2e/runs-codex.test.js, runs-gemini.test.js). */
+static void codex_argv_per_mode_and_resume(void **state)
 {
     AD_UNUSED(state);
     char args[2048];
@@ -154,18 +157,25 @@ static void codex_and_gemini_argv(void **state)
     ad_agent_spec_t s = {.executor = AD_EXEC_CODEX, .prompt = "list files"};
     build_ok(&s, false, &l);
     args_of(&l, args, sizeof(args));
-    assert_string_equal(args, "exec --json --full-auto -- list files");
+    /* --full-auto is gone from 0.169: regular is the workspace-write sandbox */
+    assert_string_equal(args, "exec --json --sandbox workspace-write -");
     assert_false(l.interactive);
-    assert_null(l.stdin_data);
+    assert_true(l.one_shot);
+    assert_true(l.probe_version);
+    /* the prompt goes to stdin, which is then closed: codex never waits */
+    assert_int_equal(l.stdin_len, strlen("list files"));
+    assert_memory_equal(l.stdin_data, "list files", l.stdin_len);
+    assert_int_equal(l.stop_signal, SIGINT);
     ad_launch_cleanup(&l);
 
     s.mode = AD_MODE_PLAN;
-    s.model = "gpt-5";
-    s.session_id = "0199a213-81c0-7800-8aa1-bbab2a035a53";
+    s.model = "gpt-5.5";
+    s.session_id = "01a2042c-94c0-7ed2-81eb-5feb7068cb11";
     build_ok(&s, false, &l);
     args_of(&l, args, sizeof(args));
-    assert_string_equal(args, "exec --json --model gpt-5 --sandbox read-only resume "
-                              "0199a213-81c0-7800-8aa1-bbab2a035a53 -- list files");
+    /* exec's own flags go before `resume`, which takes only a few */
+    assert_string_equal(args, "exec --json --model gpt-5.5 --sandbox read-only resume "
+                              "01a2042c-94c0-7ed2-81eb-5feb7068cb11 -");
     ad_launch_cleanup(&l);
 
     s.mode = AD_MODE_AUTO;
@@ -174,28 +184,183 @@ static void codex_and_gemini_argv(void **state)
     s.prompt = "-rf is a flag";
     build_ok(&s, false, &l);
     args_of(&l, args, sizeof(args));
-    assert_string_equal(args, "exec --json --dangerously-bypass-approvals-and-sandbox -- -rf "
-                              "is a flag");
+    assert_string_equal(args, "exec --json --dangerously-bypass-approvals-and-sandbox -");
+    assert_memory_equal(l.stdin_data, "-rf is a flag", l.stdin_len);
     ad_launch_cleanup(&l);
 
+    /* no prompt: nothing for one turn to do */
+    ad_agent_spec_t none = {.executor = AD_EXEC_CODEX};
+    char err[256];
+    assert_int_equal(launch_build(&none, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+    assert_non_null(strstr(err, "needs a prompt"));
+}
+
+static void codex_provider_and_config(void **state)
+{
+    AD_UNUSED(state);
+    char args[4096];
+    ad_launch_t l;
+    json_t *cfgj = json_loads("{\"model_providers.agentd.request_max_retries\":0,"
+                              "\"shell_environment_policy\":{\"inherit\":\"all\",\"set\":{\"A B\":"
+                              "\"x\\\"y\"}},\"tools.web_search\":true,\"x\":[1,2.5,\"s\"],"
+                              "\"f\":2.0}",
+                              JSON_PRESERVE_ORDER, NULL);
+    assert_non_null(cfgj);
+    ad_agent_spec_t s = {.executor = AD_EXEC_CODEX,
+                         .prompt = "hi",
+                         .base_url = "http://127.0.0.1:9/v1",
+                         .codex_config = cfgj};
+    build_ok(&s, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(
+        args, "exec --json -c model_providers.agentd={name=\"agentd\",base_url=\"http://"
+              "127.0.0.1:9/v1\",wire_api=\"responses\",env_key=\"OPENAI_API_KEY\","
+              "supports_websockets=false} -c model_provider=agentd -c "
+              "model_providers.agentd.request_max_retries=0 -c "
+              "shell_environment_policy={inherit=\"all\",set={\"A B\"=\"x\\\"y\"}} -c "
+              "tools.web_search=true -c x=[1,2.5,\"s\"] -c f=2.0 --sandbox workspace-write -");
+    ad_launch_cleanup(&l);
+    char err[256];
+    assert_int_equal(ad_codex_config_check(cfgj, err, sizeof(err)), 0);
+    json_decref(cfgj);
+
+    /* TOML has no null; keys are dotted names */
+    const char *bad[] = {"{\"a\":null}", "{\"-c\":1}", "{\"a b\":1}", "{\"a.\":1}", "[1]"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
+        json_t *b = json_loads(bad[i], 0, NULL);
+        assert_int_equal(ad_codex_config_check(b, err, sizeof(err)), AD_EINVAL);
+        s.codex_config = b;
+        assert_int_equal(launch_build(&s, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+        assert_null(l.argv);
+        json_decref(b);
+    }
+    /* nesting is bounded */
+    json_t *deep = json_integer(1);
+    for (int i = 0; i < 20; i++) {
+        deep = json_pack("{s:o}", "k", deep);
+    }
+    json_t *top = json_pack("{s:o}", "d", deep);
+    assert_int_equal(ad_codex_config_check(top, err, sizeof(err)), AD_EINVAL);
+    json_decref(top);
+}
+
+static void gemini_argv_per_mode_and_resume(void **state)
+{
+    AD_UNUSED(state);
+    char args[2048];
+    ad_launch_t l;
     ad_agent_spec_t g = {.executor = AD_EXEC_GEMINI, .prompt = "List files"};
     build_ok(&g, false, &l);
     args_of(&l, args, sizeof(args));
-    assert_string_equal(args, "--output-format stream-json --prompt=List files");
+    assert_string_equal(args,
+                        "--output-format stream-json --skip-trust --approval-mode auto_edit --prompt=");
+    assert_memory_equal(l.stdin_data, "List files", l.stdin_len);
+    assert_true(l.one_shot);
+    assert_int_equal(l.nenv, 0);
     ad_launch_cleanup(&l);
     g.mode = AD_MODE_AUTO;
     g.model = "gemini-2.5-pro";
-    g.session_id = "latest";
+    g.session_id = "2583a972-9e55-40f2-b2a1-020ee8b5e1d8";
+    g.base_url = "http://127.0.0.1:9";
     build_ok(&g, false, &l);
     args_of(&l, args, sizeof(args));
-    assert_string_equal(args, "--output-format stream-json --model gemini-2.5-pro "
-                              "--approval-mode yolo --resume latest --prompt=List files");
+    assert_string_equal(args, "--output-format stream-json --skip-trust --approval-mode yolo "
+                              "--model gemini-2.5-pro --resume "
+                              "2583a972-9e55-40f2-b2a1-020ee8b5e1d8 --prompt=");
+    assert_int_equal(l.nenv, 1);
+    assert_string_equal(l.env[0], "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:9");
     ad_launch_cleanup(&l);
     g.mode = AD_MODE_PLAN;
     build_ok(&g, false, &l);
     args_of(&l, args, sizeof(args));
     assert_non_null(strstr(args, "--approval-mode plan"));
     ad_launch_cleanup(&l);
+
+    /* claude gets the base URL in its own variable */
+    ad_agent_spec_t c = {.executor = AD_EXEC_CLAUDE, .base_url = "https://proxy.example/"};
+    build_ok(&c, false, &l);
+    assert_int_equal(l.nenv, 1);
+    assert_string_equal(l.env[0], "ANTHROPIC_BASE_URL=https://proxy.example/");
+    assert_false(l.one_shot);
+    assert_false(l.probe_version);
+    ad_launch_cleanup(&l);
+    char err[256];
+    const char *bad[] = {"ftp://x", "http://a b", "http://a\n", "javascript:x"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
+        c.base_url = bad[i];
+        assert_int_equal(launch_build(&c, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
+        assert_non_null(strstr(err, "base URL"));
+    }
+}
+
+static void versions_parse_and_check(void **state)
+{
+    AD_UNUSED(state);
+    char v[64], known[32], text[512];
+    assert_int_equal(ad_cli_version_parse("codex-cli 0.169.0", v, sizeof(v)), 0);
+    assert_string_equal(v, "0.169.0");
+    assert_int_equal(ad_cli_version_parse("0.61.0\n", v, sizeof(v)), 0);
+    assert_string_equal(v, "0.61.0");
+    assert_int_equal(ad_cli_version_parse("2.1.330 (Claude Code)", v, sizeof(v)), 0);
+    assert_string_equal(v, "2.1.330");
+    assert_int_equal(ad_cli_version_parse("v1.2.3-beta", v, sizeof(v)), 0);
+    assert_string_equal(v, "1.2.3");
+    assert_int_equal(ad_cli_version_parse("build 7 of 2024", v, sizeof(v)), AD_ENOENT);
+    assert_string_equal(v, "");
+    assert_int_equal(ad_cli_version_parse("1.2", v, 3), AD_ENOENT); /* too long for out */
+
+    assert_true(ad_cli_version_known(AD_EXEC_CODEX, "0.169.0", known, sizeof(known)));
+    assert_string_equal(known, "0.169.x");
+    assert_true(ad_cli_version_known(AD_EXEC_CODEX, "0.169.4", NULL, 0));
+    assert_false(ad_cli_version_known(AD_EXEC_CODEX, "0.170.0", NULL, 0));
+    assert_false(ad_cli_version_known(AD_EXEC_CODEX, "0.16.9", NULL, 0));
+    assert_true(ad_cli_version_known(AD_EXEC_GEMINI, "0.61.0", NULL, 0));
+    assert_false(ad_cli_version_known(AD_EXEC_GEMINI, "", NULL, 0));
+    assert_true(ad_cli_version_known(AD_EXEC_CLAUDE, "2.1.330", NULL, 0));
+    assert_true(ad_cli_version_known(AD_EXEC_COMMAND, NULL, NULL, 0));
+    ad_cli_version_warning(AD_EXEC_CODEX, "0.200.1", text, sizeof(text));
+    assert_non_null(strstr(text, "Codex CLI 0.200.1 is not a version agentd was tested with "
+                                 "(0.169.x)"));
+    ad_cli_version_warning(AD_EXEC_GEMINI, "", text, sizeof(text));
+    assert_non_null(strstr(text, "Gemini CLI version could not be read"));
+}
+
+static void prices_validate_and_look_up(void **state)
+{
+    AD_UNUSED(state);
+    const char *why = NULL;
+    json_t *p = json_loads("{\"gpt-5.5\":{\"input\":1.25,\"output\":10,\"cachedInput\":0.125},"
+                           "\"gemini-*\":{\"input\":0.3,\"output\":2.5},"
+                           "\"gemini-3.8-*\":{\"input\":1,\"output\":4,\"cacheWrite\":2}}",
+                           0, NULL);
+    assert_int_equal(ad_prices_validate(p, &why), 0);
+    ad_price_t pr;
+    assert_true(ad_price_lookup(p, "gpt-5.5", &pr));
+    assert_true(pr.input == 1.25 && pr.output == 10 && pr.cached_input == 0.125);
+    assert_true(pr.cache_write == 1.25); /* defaults to the input price */
+    assert_false(ad_price_lookup(p, "gpt-5.5-mini", &pr)); /* exact names are exact */
+    assert_true(ad_price_lookup(p, "gemini-3.8-flash", &pr)); /* the longest prefix wins */
+    assert_true(pr.input == 1 && pr.cache_write == 2);
+    assert_true(ad_price_lookup(p, "gemini-3.5-flash-lite", &pr));
+    assert_true(pr.input == 0.3 && pr.cached_input == 0.3);
+    assert_false(ad_price_lookup(p, NULL, &pr));
+    assert_false(ad_price_lookup(NULL, "gpt-5.5", &pr));
+    json_decref(p);
+    const char *bad[] = {"[]",
+                         "{\"m\":1}",
+                         "{\"m\":{\"input\":1}}",
+                         "{\"m\":{\"input\":1,\"output\":-1}}",
+                         "{\"m\":{\"input\":1,\"output\":2,\"extra\":3}}",
+                         "{\"m\":{\"input\":1,\"output\":\"2\"}}",
+                         "{\"\":{\"input\":1,\"output\":2}}",
+                         "{\"*\":{\"input\":1,\"output\":2}}",
+                         "{\"m\":{\"input\":1,\"output\":2000000}}"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
+        json_t *b = json_loads(bad[i], 0, NULL);
+        assert_int_equal(ad_prices_validate(b, &why), AD_EINVAL);
+        assert_non_null(why);
+        json_decref(b);
+    }
 }
 
 static void command_argv_as_given(void **state)
@@ -238,13 +403,13 @@ static void missing_executable_is_refused_clearly(void **state)
     /* configured to a path that is not executable */
     ad_config_t c2 = cfg;
     snprintf(c2.codex_bin, sizeof(c2.codex_bin), "%s/notexec", bindir);
-    ad_agent_spec_t cx = {.executor = AD_EXEC_CODEX};
+    ad_agent_spec_t cx = {.executor = AD_EXEC_CODEX, .prompt = "hi"};
     assert_int_equal(launch_build(&cx, &c2, bindir, false, &l, err, sizeof(err)), AD_ENOENT);
     assert_non_null(strstr(err, "AGENTD_CODEX_BIN"));
 
     /* configured to an absolute path that exists */
     snprintf(c2.gemini_bin, sizeof(c2.gemini_bin), "%s/claude", bindir);
-    ad_agent_spec_t gm = {.executor = AD_EXEC_GEMINI};
+    ad_agent_spec_t gm = {.executor = AD_EXEC_GEMINI, .prompt = "hi"};
     assert_int_equal(launch_build(&gm, &c2, "/nonexistent-dir", false, &l, err, sizeof(err)), 0);
     assert_string_equal(l.argv[0], c2.gemini_bin);
     ad_launch_cleanup(&l);
@@ -372,7 +537,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(claude_modes_permissions_resume_model),
-        cmocka_unit_test(codex_and_gemini_argv),
+        cmocka_unit_test(codex_argv_per_mode_and_resume),
+        cmocka_unit_test(codex_provider_and_config),
+        cmocka_unit_test(gemini_argv_per_mode_and_resume),
+        cmocka_unit_test(versions_parse_and_check),
+        cmocka_unit_test(prices_validate_and_look_up),
         cmocka_unit_test(command_argv_as_given),
         cmocka_unit_test(missing_executable_is_refused_clearly),
         cmocka_unit_test(bad_values_are_refused),

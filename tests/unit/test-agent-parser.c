@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the output parsers: the real Claude Code transcripts captured
  * against the mock API (tests/fixtures/transcripts/claude-*.jsonl), hand-made
- * codex, gemini, command and claude transcripts from the reference schemas,
+ * codex, gemini, command and claude transcripts from the reference schemas
+ * (the lines recorded from the real Codex and Gemini CLIs are
+ * test-agent-recorded.c's),
  * garbage of every kind, usage dedupe by message id and the context level.
  * Run from the repository root (make unit does). */
 #include <setjmp.h>
@@ -384,7 +386,7 @@ static void codex_items_and_turns(void **state)
     AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
-    ad_parser_t *p = feed_file(AD_EXEC_CODEX, "codex-exec.jsonl", &r);
+    ad_parser_t *p = feed_file(AD_EXEC_CODEX, "codex-handmade.jsonl", &r);
     assert_string_equal(nth(&r, AD_REC_SESSION, 0)->session_id,
                         "0199a213-81c0-7800-8aa1-bbab2a035a53");
     assert_string_equal(nth(&r, AD_REC_NOTICE, 0)->subtype, "reasoning");
@@ -421,9 +423,9 @@ static void codex_items_and_turns(void **state)
     ad_parser_free(p);
     ad_recs_clear(&r);
 
-    p = feed_file(AD_EXEC_CODEX, "codex-failed.jsonl", &r);
+    p = feed_file(AD_EXEC_CODEX, "codex-handmade-failed.jsonl", &r);
     const ad_rec_t *n = nth(&r, AD_REC_NOTICE, 0);
-    assert_string_equal(n->subtype, "error");
+    assert_string_equal(n->subtype, "api_retry");
     assert_string_equal(n->text, "Reconnecting... 1/5");
     assert_int_equal(count(&r, AD_REC_TOOL_START), 1); /* item.updated adds none */
     const ad_rec_t *te = nth(&r, AD_REC_TOOL_END, 0);
@@ -442,10 +444,13 @@ static void gemini_stream(void **state)
     AD_UNUSED(state);
     ad_recs_t r;
     ad_recs_init(&r);
-    ad_parser_t *p = feed_file(AD_EXEC_GEMINI, "gemini-stream.jsonl", &r);
+    ad_parser_t *p = feed_file(AD_EXEC_GEMINI, "gemini-handmade.jsonl", &r);
     const ad_rec_t *s = nth(&r, AD_REC_SESSION, 0);
     assert_string_equal(s->model, "gemini-2.5-pro");
-    find_msg(&r, AD_ROLE_USER, "List files");
+    /* the prompt the CLI echoes is not stored twice */
+    for (size_t i = 0; i < r.n; i++) {
+        assert_false(r.v[i].type == AD_REC_MESSAGE && r.v[i].role == AD_ROLE_USER);
+    }
     /* streamed deltas become one message before the tool call */
     char joined[256];
     deltas_joined(&r, joined, sizeof(joined));

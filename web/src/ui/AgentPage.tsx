@@ -25,6 +25,7 @@ import {
 import type { Agent, Message } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
+import { inputBlockedReason } from '../input';
 
 const TerminalView = lazy(() => import('./Terminal'));
 
@@ -35,21 +36,6 @@ export function isTerminalAgent(a: Agent): boolean {
 }
 
 // Why the composer is disabled, or null when the agent takes input.
-export function inputBlockedReason(a: Agent): string | null {
-  if (a.deletedAt) return 'This agent is archived. Restore it to continue.';
-  switch (a.status) {
-    case 'running':
-    case 'waiting':
-      return null;
-    case 'paused':
-      return 'The agent is paused. Resume it to send messages.';
-    case 'error':
-      return 'The agent stopped with an error. Start it again to continue.';
-    default:
-      return 'The agent is not running. Start it with a prompt first.';
-  }
-}
-
 export function AgentPage({ id }: { id: string }) {
   const agent = model.value.agents[id];
   const t = model.value.transcripts[id];

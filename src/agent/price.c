@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Model prices: the model_prices setting (USD per million tokens per model,
+ * checked here for the store), the lookup of a model's price, and the cost
+ * of a turn's usage for the CLIs that report none (Codex, Gemini). agentd
+ * ships no prices of its own: a price it cannot vouch for would make every
+ * cost wrong without anyone noticing; a turn whose model has no price says
+ * so once instead.
+ */
+#include "agent/agent_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PRICES_MAX 256
+#define PRICE_MAX 1e6
+
+static const char *const price_keys[] = {"input", "output", "cachedInput", "cacheWrite"};
+
+static int price_validate(const json_t *p, const char **why)
+{
+    if (!json_is_object(p)) {
+        *why = "each model's price must be an object {input, output, cachedInput?, cacheWrite?} "
+               "in USD per million tokens";
+        return AD_EINVAL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)p, k, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < AD_ARRAY_LEN(price_keys); i++) {
+            known = known || strcmp(k, price_keys[i]) == 0;
+        }
+        if (!known) {
+            *why = "a price has only input, output, cachedInput and cacheWrite";
+            return AD_EINVAL;
+        }
+        if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0 ||
+            json_number_value(v) > PRICE_MAX) {
+            *why = "prices must be numbers from 0 to 1000000 (USD per million tokens)";
+            return AD_EINVAL;
+        }
+    }
+    if (json_object_get(p, "input") == NULL || json_object_get(p, "output") == NULL) {
+        *why = "a price needs input and output (USD per million tokens)";
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+int ad_prices_validate(const json_t *prices, const char **why)
+{
+    if (!json_is_object(prices) || json_object_size(prices) > PRICES_MAX) {
+        *why = "must be an object of at most 256 models, each {input, output, cachedInput?, "
+               "cacheWrite?} in USD per million tokens";
+        return AD_EINVAL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)prices, k, v)
+    {
+        size_t n = strlen(k);
+        if (n == 0 || n > 200 || (n == 1 && k[0] == '*')) {
+            *why = "model names must be 1 to 200 bytes (a trailing * matches a prefix)";
+            return AD_EINVAL;
+        }
+        if (price_validate(v, why) != 0) {
+            return AD_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static void price_from(const json_t *p, ad_price_t *out)
+{
+    out->input = json_number_value(json_object_get(p, "input"));
+    out->output = json_number_value(json_object_get(p, "output"));
+    json_t *c = json_object_get(p, "cachedInput");
+    json_t *w = json_object_get(p, "cacheWrite");
+    out->cached_input = json_is_number(c) ? json_number_value(c) : out->input;
+    out->cache_write = json_is_number(w) ? json_number_value(w) : out->input;
+}
+
+bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out)
+{
+    if (!json_is_object(prices) || model == NULL || model[0] == '\0') {
+        return false;
+    }
+    json_t *exact = json_object_get(prices, model);
+    if (json_is_object(exact)) {
+        price_from(exact, out);
+        return true;
+    }
+    const char *k, *best = NULL;
+    size_t best_len = 0;
+    json_t *v;
+    json_object_foreach((json_t *)prices, k, v)
+    {
+        size_t n = strlen(k);
+        if (n >= 2 && k[n - 1] == '*' && n - 1 > best_len && strncmp(model, k, n - 1) == 0) {
+            best = k;
+            best_len = n - 1;
+        }
+    }
+    if (best == NULL || !json_is_object(json_object_get(prices, best))) {
+        return false;
+    }
+    price_from(json_object_get(prices, best), out);
+    return true;
+}
+
+double ad_price_cost(const ad_price_t *p, const ad_usage_t *u)
+{
+    double c = (double)u->input_tokens * p->input + (double)u->output_tokens * p->output +
+               (double)u->cache_read_tokens * p->cached_input +
+               (double)u->cache_creation_tokens * p->cache_write;
+    return c / 1e6;
+}
+
+/* Whether model was already said to have no price in this run; notes it. */
+static bool said_unpriced(ad_parser_t *p, const char *model)
+{
+    char key[256];
+    snprintf(key, sizeof(key), ",%s,", model);
+    if (p->unpriced.data != NULL && strstr(p->unpriced.data, key) != NULL) {
+        return true;
+    }
+    if (p->unpriced.len == 0) {
+        (void)ad_buf_putc(&p->unpriced, ',');
+    }
+    (void)ad_buf_puts(&p->unpriced, key + 1);
+    return false;
+}
+
+double ad_parser_cost(ad_parser_t *p, const char *model, const ad_usage_t *u, ad_recs_t *out)
+{
+    ad_price_t price;
+    if (ad_price_lookup(p->prices, model, &price)) {
+        return ad_price_cost(&price, u);
+    }
+    const char *name = model != NULL && model[0] != '\0' ? model : "(default)";
+    if (!said_unpriced(p, name)) {
+        char text[400];
+        if (model == NULL || model[0] == '\0') {
+            snprintf(text, sizeof(text),
+                     "cost not counted: %s does not say which model it used; give the agent a "
+                     "model and its price in the model_prices setting",
+                     ad_executor_name(p->kind));
+        } else {
+            snprintf(text, sizeof(text),
+                     "cost not counted for model %.200s: no price for it in the model_prices "
+                     "setting (USD per million tokens)",
+                     model);
+        }
+        ad_rec_notice(out, "price", text, NULL);
+    }
+    return 0;
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The version of a run's CLI: Codex and Gemini say it only when asked, so
+ * `CLI --version` runs beside the run once (claude's comes in its init
+ * line, output.c). The version is kept on the run row; one agentd was not
+ * tested with (src/agent/version.c) is said in the transcript, and the run
+ * goes on. The probe owns itself: it may outlive its run.
+ */
+#include "run/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PROBE_TIMEOUT_MS 20000
+
+typedef struct {
+    ad_runner_t *r;
+    ad_run_topics_t topics;
+    char agent_id[AD_ID_MAX];
+    char run_id[AD_ID_MAX];
+    ad_executor_t exec;
+    char version[64];
+    ad_proc_t *proc;
+    uv_timer_t timer;
+} probe_t;
+
+/* A note stored for a run that has already ended: its own message row. */
+typedef struct {
+    ad_store_message_t m;
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX];
+    char run_id[AD_ID_MAX];
+    char *text;
+} late_note_t;
+
+static void on_late_note(int rc, void *ud)
+{
+    late_note_t *n = ud;
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "runner", "storing a version note failed error=%s", ad_strerror(rc));
+    }
+    free(n->text);
+    free(n);
+}
+
+static void late_note(probe_t *p, const char *text)
+{
+    late_note_t *n = ad_xcalloc(1, sizeof(*n));
+    ad_id_new("msg", n->id);
+    memcpy(n->agent_id, p->agent_id, AD_ID_MAX);
+    memcpy(n->run_id, p->run_id, AD_ID_MAX);
+    n->text = ad_xstrdup(text);
+    n->m = (ad_store_message_t){.id = n->id,
+                                .agent_id = n->agent_id,
+                                .run_id = n->run_id,
+                                .role = "system",
+                                .content = n->text,
+                                .is_complete = true,
+                                .now = ad_wall_ms()};
+    json_t *ev = ad_store_message_json(&n->m);
+    ad_store_messages_insert(p->r->store, &n->m, 1, on_late_note, n);
+    ad_run_publish(p->r, &p->topics, "message_created", json_pack("{s:o}", "message", ev));
+}
+
+static void store_version(ad_runner_t *r, const char *run_id, const char *version)
+{
+    if (version[0] == '\0') {
+        return;
+    }
+    ad_store_run_cli_version_t v;
+    memset(&v, 0, sizeof(v));
+    snprintf(v.id, sizeof(v.id), "%s", run_id);
+    snprintf(v.version, sizeof(v.version), "%s", version);
+    ad_store_run_cli_version(r->store, &v, NULL, NULL);
+}
+
+void ad_run_version_set(ad_run_t *run, const char *version)
+{
+    if (run->cli_version[0] != '\0') {
+        return;
+    }
+    snprintf(run->cli_version, sizeof(run->cli_version), "%s", version[0] != '\0' ? version : "?");
+    store_version(run->r, run->run_id, version);
+    if (ad_cli_version_known(run->exec, version, NULL, 0)) {
+        ad_log(AD_LOG_INFO, "runner", "cli version agent=%s run=%s executor=%s version=%s",
+               run->agent_id, run->run_id, ad_executor_name(run->exec), version);
+        return;
+    }
+    char text[512];
+    ad_cli_version_warning(run->exec, version, text, sizeof(text));
+    ad_log(AD_LOG_WARN, "runner", "untested cli version agent=%s run=%s executor=%s version=%s",
+           run->agent_id, run->run_id, ad_executor_name(run->exec),
+           version[0] != '\0' ? version : "?");
+    ad_rec_t note;
+    memset(&note, 0, sizeof(note));
+    note.is_complete = true; /* a note, not plain output that may be shed */
+    json_t *ev = ad_run_queue_message(run, "system", text, strlen(text), &note, NULL);
+    ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
+}
+
+static void on_probe_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void probe_done(probe_t *p)
+{
+    uv_timer_stop(&p->timer);
+    ad_run_t *run = ad_run_find(p->r, p->agent_id);
+    if (run != NULL && strcmp(run->run_id, p->run_id) == 0) {
+        ad_run_version_set(run, p->version);
+    } else {
+        /* The run ended first (a CLI that fails at once): the row and the
+         * transcript still get what the version was. */
+        store_version(p->r, p->run_id, p->version);
+        if (!ad_cli_version_known(p->exec, p->version, NULL, 0)) {
+            char text[512];
+            ad_cli_version_warning(p->exec, p->version, text, sizeof(text));
+            late_note(p, text);
+        }
+    }
+    uv_close((uv_handle_t *)&p->timer, on_probe_closed);
+}
+
+static void on_probe_line(ad_proc_t *proc, ad_proc_stream_t stream, const char *line, size_t len,
+                          bool truncated, void *ud)
+{
+    AD_UNUSED(proc);
+    AD_UNUSED(len);
+    AD_UNUSED(truncated);
+    probe_t *p = ud;
+    /* stdout has the version; stderr may have warnings with numbers in. */
+    if (stream == AD_PROC_STDOUT && p->version[0] == '\0') {
+        (void)ad_cli_version_parse(line, p->version, sizeof(p->version));
+    }
+}
+
+static void on_probe_exit(ad_proc_t *proc, const ad_proc_exit_t *ex, void *ud)
+{
+    AD_UNUSED(proc);
+    probe_t *p = ud;
+    p->proc = NULL;
+    if (ex->exit_code != 0) {
+        ad_log(AD_LOG_WARN, "runner", "cli --version failed agent=%s code=%d signal=%d",
+               p->agent_id, ex->exit_code, ex->term_signal);
+    }
+    probe_done(p);
+}
+
+static void on_probe_timeout(uv_timer_t *t)
+{
+    probe_t *p = t->data;
+    if (p->proc != NULL) {
+        ad_proc_stop(p->proc, true);
+    }
+}
+
+void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd,
+                          const char *const *env)
+{
+    probe_t *p = ad_xcalloc(1, sizeof(*p));
+    p->r = run->r;
+    ad_run_topics_copy(&p->topics, &run->topics);
+    memcpy(p->agent_id, run->agent_id, AD_ID_MAX);
+    memcpy(p->run_id, run->run_id, AD_ID_MAX);
+    p->exec = run->exec;
+    uv_timer_init(run->r->loop, &p->timer);
+    p->timer.data = p;
+    const char *argv[] = {argv0, "--version", NULL};
+    ad_proc_opts_t o = {.argv = argv,
+                        .cwd = cwd,
+                        .env = env,
+                        .polite = AD_PROC_POLITE_NONE,
+                        .term_grace_ms = 1000,
+                        .kill_grace_ms = 1000,
+                        .max_line_bytes = 4096,
+                        .on_line = on_probe_line,
+                        .on_exit = on_probe_exit,
+                        .ud = p};
+    char err[256];
+    if (ad_proc_spawn(run->r->procs, &o, &p->proc, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "cli --version not run agent=%s error=%s", run->agent_id,
+               err);
+        probe_done(p);
+        return;
+    }
+    ad_proc_close_stdin(p->proc);
+    uv_timer_start(&p->timer, on_probe_timeout, PROBE_TIMEOUT_MS, 0);
+}

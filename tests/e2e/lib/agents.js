@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// Helpers for the tests that run real agent CLIs under agentd: JSON
+// requests, polling with a bound, an agent's transcript and runs, and a
+// live subscription to one agent's events.
+'use strict';
+
+const { Live } = require('./live');
+
+async function api(d, method, url, body) {
+  const res = await d.fetch(d.url + url, {
+    method,
+    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// Polls fn every 100 ms until it returns something truthy (bounded).
+async function until(fn, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function messages(d, id) {
+  return (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages;
+}
+
+async function runs(d, id) {
+  return (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs;
+}
+
+async function agent(d, id) {
+  return (await api(d, 'GET', `/api/agents/${id}`)).body;
+}
+
+// Waits until the agent has `n` runs and none is running; returns the newest.
+async function runEnded(d, id, n, ms = 30000) {
+  return until(async () => {
+    const rs = await runs(d, id);
+    const a = await agent(d, id);
+    return rs.length >= n && rs[0].status !== 'running' && a.status !== 'running' ? rs[0] : null;
+  }, `run ${n} of ${id} to end`, ms);
+}
+
+// A live /ws subscription to one agent's topic.
+async function watch(d, id) {
+  const live = await Live.open(d, '/ws');
+  live.send('subscribe', { topics: [`agent:${id}`] });
+  await live.next('subscribed');
+  return live;
+}
+
+// The bus events of a type seen so far on a watch.
+function seen(live, type) {
+  return live.events.filter((e) => e.type === type).map((e) => e.payload);
+}
+
+module.exports = { api, until, messages, runs, agent, runEnded, watch, seen };
