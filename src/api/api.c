@@ -37,6 +37,7 @@ void ad_api_close(ad_app_t *app)
 {
     ad_api_live_close(app);
     ad_api_crews_close();
+    ad_api_health_close(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close();
 #endif

@@ -19,6 +19,7 @@ struct ad_store;
 struct ad_runner;
 struct ad_auth;
 struct ad_procs;
+struct ad_health;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -31,6 +32,7 @@ typedef struct {
     ad_bus_t *bus;
     struct ad_runner *runner; /* agent runs (src/run/run.h) */
     struct ad_procs *procs;   /* the process supervisor (src/proc/proc.h) */
+    struct ad_health *health; /* the host sampler, made by health.c (src/health) */
     uint64_t started_ms;      /* wall clock when the daemon started */
 } ad_app_t;
 

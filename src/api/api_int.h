@@ -109,7 +109,11 @@ void ad_api_worktrees_register(ad_app_t *app);
 void ad_api_agents_register(ad_app_t *app);
 void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);
+/* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
+void ad_api_health_close(ad_app_t *app);
+/* New thresholds from the settings object (borrowed). */
+void ad_api_health_apply_settings(ad_app_t *app, json_t *settings);
 void ad_api_usage_register(ad_app_t *app);
 void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
