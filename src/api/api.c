@@ -22,6 +22,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_messages_register(app);
     ad_api_settings_register(app);
     ad_api_health_register(app);
+    ad_api_metrics_register(app);
     ad_api_usage_register(app);
     ad_api_runs_register(app);
     ad_api_terminal_register(app);

@@ -112,6 +112,8 @@ void ad_api_settings_register(ad_app_t *app);
 /* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
 void ad_api_health_close(ad_app_t *app);
+/* metrics.c: GET /metrics (Prometheus text). */
+void ad_api_metrics_register(ad_app_t *app);
 /* New thresholds from the settings object (borrowed). */
 void ad_api_health_apply_settings(ad_app_t *app, json_t *settings);
 void ad_api_usage_register(ad_app_t *app);

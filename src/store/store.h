@@ -100,12 +100,19 @@ typedef void (*ad_store_result_cb)(int rc, json_t *result, void *ud);
 void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_result_cb cb,
                     void *ud);
 
-/* Counters since open, for /metrics and benchmarks. Loop thread. */
+/* Counters since open, for /metrics and benchmarks. Loop thread. A
+ * group's commit latency is BEGIN to the end of COMMIT, counted in the
+ * bucket of the first bound (seconds) it does not pass, or the last. */
+#define AD_STORE_COMMIT_BUCKETS 11
+extern const double ad_store_commit_bounds[AD_STORE_COMMIT_BUCKETS];
 typedef struct {
     uint64_t jobs;    /* jobs run */
     uint64_t groups;  /* transactions committed */
     uint64_t failed;  /* jobs that returned an error */
     uint64_t retries; /* BEGIN/COMMIT retried on BUSY */
+    uint64_t commit_counts[AD_STORE_COMMIT_BUCKETS + 1];
+    double commit_sum_sec;
+    uint64_t queued; /* jobs submitted and not yet completed (loop side) */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
 
@@ -155,6 +162,11 @@ int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out);
  * worktree_id is given (free: displayOrder; status; name). {agents:[…]} */
 int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
                         bool include_deleted, const char *org, json_t **out);
+/* How many agents (archived ones not counted) of org ("": every org) have
+ * each status, read on the thread pool: cb gets {status: count} (owned) on
+ * the loop thread. For /metrics. */
+void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb,
+                                  void *ud);
 /* Whether the agent may be started: 0, AD_ENOENT, or AD_ESTATE when it is
  * archived (deleted) or already running. Loop thread. */
 int ad_store_agent_check_startable(ad_store_t *st, const char *id);
