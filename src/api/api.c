@@ -23,6 +23,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_settings_register(app);
     ad_api_health_register(app);
     ad_api_metrics_register(app);
+    ad_api_requirements_register(app);
     ad_api_usage_register(app);
     ad_api_runs_register(app);
     ad_api_terminal_register(app);
@@ -39,6 +40,7 @@ void ad_api_close(ad_app_t *app)
     ad_api_live_close(app);
     ad_api_crews_close();
     ad_api_health_close(app);
+    ad_api_requirements_close();
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close();
 #endif

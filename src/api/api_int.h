@@ -112,6 +112,9 @@ void ad_api_settings_register(ad_app_t *app);
 /* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
 void ad_api_health_close(ad_app_t *app);
+/* requirements.c: GET /api/requirements (admin: it runs --version). */
+void ad_api_requirements_register(ad_app_t *app);
+void ad_api_requirements_close(void);
 /* metrics.c: GET /metrics (Prometheus text). */
 void ad_api_metrics_register(ad_app_t *app);
 /* New thresholds from the settings object (borrowed). */

@@ -168,6 +168,31 @@ int ad_health_range_parse(const char *s, int64_t *seconds, const char **why);
  * seconds. New ref. */
 json_t *ad_health_history_json(const ad_health_t *h, int64_t seconds);
 
+/* ---- requirements (requirements.c) -------------------------------------------------
+ * Blocking: runs each tool's `--version` (5 s at most each) and reads
+ * /proc/kallsyms. For the thread pool. */
+typedef struct {
+    const char *id, *name; /* "claude", "Claude Code CLI" */
+    const char *bin;       /* a name looked up on PATH, or a path */
+    const char *fix;       /* one line: how to get it */
+} ad_health_tool_t;
+typedef struct {
+    const ad_health_tool_t *tools;
+    size_t ntools;
+    bool cgroup_ok;
+    const char *cgroup_detail;
+    bool has_disk;
+    uint64_t disk_total, disk_free;
+    bool gpu_available;
+    char gpu_reason[256], gpu_name[96], gpu_driver[80], gpu_cuda[32];
+} ad_health_req_in_t;
+/* {ok, checkedAt, items:[{id, name, status: ok|missing|warning, value,
+ * fix, required}]}; ok: every required item is ok. New ref. */
+json_t *ad_health_requirements(const ad_health_req_in_t *in);
+/* The first line `path --version` prints (stdout or stderr) within 5 s.
+ * 0, AD_EINVAL (failed or said nothing), AD_ETIMEDOUT or AD_EIO. */
+int ad_health_program_version(const char *path, char *out, size_t outsz);
+
 /* ---- parsers (pure; any thread; tested on recorded files) ---------------------- */
 typedef struct {
     uint64_t busy, total;

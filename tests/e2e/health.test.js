@@ -248,3 +248,67 @@ test('sampling off: health answers without figures, history says why', async () 
   assert.equal(r.status, 2);
   assert.match(r.stderr, /health-interval-ms/);
 });
+
+test('GET /api/requirements: each item ok, missing or warning with how to fix it', async () => {
+  const bin = daemon.tmpDir('agentd-bin-');
+  const claude = path.join(bin, 'claude');
+  fs.writeFileSync(claude, '#!/bin/sh\necho "2.1.330 (Claude Code)"\n', { mode: 0o755 });
+  const gemini = path.join(bin, 'gemini');
+  fs.writeFileSync(gemini, '#!/bin/sh\necho broken >&2\nexit 3\n', { mode: 0o755 });
+  const d = await withGpu('', ['--claude-bin', claude, '--codex-bin', '/nonexistent/codex', '--gemini-bin', gemini]);
+  try {
+    await sampled(d, (b) => b.gpu.available);
+    const r = await d.req('GET', '/api/requirements');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const by = Object.fromEntries(r.body.items.map((i) => [i.id, i]));
+    for (const i of r.body.items) {
+      assert.ok(['ok', 'missing', 'warning'].includes(i.status), JSON.stringify(i));
+      assert.equal(typeof i.name, 'string');
+      if (i.status !== 'ok') assert.ok(i.fix && i.fix.length > 10, `${i.id} says how to fix it`);
+    }
+    assert.equal(by.kernel.status, 'ok');
+    assert.match(by.kernel.value, /^Linux \d+\./);
+    assert.ok(['ok', 'warning'].includes(by.cgroup.status));
+    assert.ok(['ok', 'warning'].includes(by.dmabuf.status));
+    assert.equal(by.git.status, 'ok');
+    assert.match(by.git.value, /^git version \d/);
+    assert.equal(by.claude.status, 'ok');
+    assert.match(by.claude.value, /^2\.1\.330 \(Claude Code\)/);
+    assert.equal(by.codex.status, 'missing');
+    assert.match(by.codex.fix, /npm install -g @openai\/codex/);
+    assert.equal(by.gemini.status, 'warning');
+    assert.match(by.gemini.value, /--version failed/);
+    assert.equal(by.disk.status, 'ok');
+    assert.equal(by.gpu.status, 'ok');
+    assert.equal(by.gpu.value, 'Fake RTX 4090, driver 550.54.15');
+    assert.equal(by.cuda.value, '12.4');
+    assert.equal(r.body.ok, true); // git and the kernel are what is required
+    // Kept for a minute; refresh=true checks again.
+    const again = await d.req('GET', '/api/requirements');
+    assert.equal(again.body.checkedAt, r.body.checkedAt);
+    await new Promise((res) => setTimeout(res, 5));
+    const fresh = await d.req('GET', '/api/requirements?refresh=true');
+    assert.ok(fresh.body.checkedAt > r.body.checkedAt);
+    assertError(await d.req('GET', '/api/requirements?refresh=maybe'), 422, 'VALIDATION_ERROR', 'refresh');
+    // It runs programs: admin only.
+    const tok = await d.req('POST', '/api/tokens', { name: 'reader', scope: 'read' });
+    const ro = await request(d.url, 'GET', '/api/requirements', undefined, { authorization: `Bearer ${tok.body.token}` });
+    assertError(ro, 403, 'FORBIDDEN');
+    assertError(await request(d.url, 'GET', '/api/requirements'), 401, 'UNAUTHORIZED');
+  } finally {
+    await d.cleanup();
+  }
+  // Without a GPU the GPU items are missing, which does not make the machine unfit.
+  const n = await startApi({ args: ['--health-interval-ms', '200', '--nvml-lib', '/nonexistent/nvml.so'] });
+  try {
+    await sampled(n);
+    const r = await n.req('GET', '/api/requirements');
+    const gpu = r.body.items.find((i) => i.id === 'gpu');
+    assert.equal(gpu.status, 'missing');
+    assert.match(gpu.value, /nonexistent/);
+    assert.match(gpu.fix, /NVIDIA driver/);
+    assert.equal(gpu.required, false);
+  } finally {
+    await n.cleanup();
+  }
+});

@@ -154,12 +154,13 @@ test('every route declares its access; only login and health are public', () => 
     const key = `${r.method} ${r.pattern}`;
     if (r.access === 'public') assert.ok(PUBLIC.has(key), `${key} is public`);
     else assert.ok(SCOPES.includes(r.access), `${key}: ${r.access}`);
-    // Starting programs, tokens, orgs, audit and settings changes are admin.
-    if (/\/start$|\/message$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$/.test(r.pattern) ||
+    // Starting programs (the requirements check runs --version), tokens,
+    // orgs, audit and settings changes are admin.
+    if (/\/start$|\/message$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
-    if (r.method === 'GET' && r.access !== 'public' && !/tokens|orgs|audit|terminal/.test(r.pattern)) {
+    if (r.method === 'GET' && r.access !== 'public' && !/tokens|orgs|audit|terminal|requirements/.test(r.pattern)) {
       assert.equal(r.access, 'read', key);
     }
   }
