@@ -158,6 +158,17 @@ static const ad_health_tier_t *pick(const ad_health_history_t *h, int64_t second
     return &h->tiers[AD_HEALTH_TIERS - 1];
 }
 
+/* Appends one point's columns. */
+static void view_point(json_t *ts, json_t **avg, json_t **max, int64_t t, const float *a,
+                       const float *m)
+{
+    json_array_append_new(ts, json_integer(t));
+    for (size_t i = 0; i < AD_HS_N; i++) {
+        json_array_append_new(avg[i], num(a[i]));
+        json_array_append_new(max[i], num(m[i]));
+    }
+}
+
 json_t *ad_health_history_view(const ad_health_history_t *h, int64_t now_ms, int64_t seconds)
 {
     const ad_health_tier_t *t = pick(h, seconds);
@@ -172,14 +183,19 @@ json_t *ad_health_history_view(const ad_health_history_t *h, int64_t now_ms, int
     }
     for (size_t k = 0; k < t->count; k++) {
         const ad_health_point_t *p = &t->pts[(t->head + k) % t->cap];
-        if (p->ts_ms < from) {
-            continue;
+        if (p->ts_ms >= from) {
+            view_point(ts, avg, max, p->ts_ms, p->avg, p->max);
         }
-        json_array_append_new(ts, json_integer(p->ts_ms));
+    }
+    /* The bucket still filling is shown too, so a coarse range has its
+     * newest figures (and a young daemon has any at all). */
+    if (t->acc_open && t->acc_start >= from) {
+        float a[AD_HS_N], m[AD_HS_N];
         for (size_t i = 0; i < AD_HS_N; i++) {
-            json_array_append_new(avg[i], num(p->avg[i]));
-            json_array_append_new(max[i], num(p->max[i]));
+            a[i] = t->acc_n[i] > 0 ? (float)(t->acc_sum[i] / t->acc_n[i]) : NAN;
+            m[i] = t->acc_n[i] > 0 ? t->acc_max[i] : NAN;
         }
+        view_point(ts, avg, max, t->acc_start, a, m);
     }
     json_t *out = json_pack("{s:I, s:I, s:I, s:o, s:o}", "rangeSec", (json_int_t)seconds, "stepSec",
                             (json_int_t)(t->step_ms / 1000), "from", (json_int_t)from, "t", ts,

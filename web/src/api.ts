@@ -87,7 +87,41 @@ export interface ApiToken {
   revokedAt?: string;
 }
 
-/** GET /api/health: the daemon and how it contains its agents' processes. */
+export interface HealthReason {
+  code: string;
+  message: string;
+  value: number;
+  threshold: number;
+  penalty: number;
+}
+
+export interface GpuDevice {
+  index: number;
+  name: string;
+  uuid?: string;
+  utilization: number | null;
+  memoryUtilization: number | null;
+  vramUsed: number | null;
+  vramTotal: number | null;
+  temperature: number | null;
+  powerDraw: number | null;
+  powerLimit: number | null;
+  processes: { pid: number; vramUsed: number; agentId: string | null }[];
+}
+
+export interface AgentUse {
+  agentId: string;
+  runId: string;
+  pid: number;
+  cpuPercent: number | null;
+  rssBytes: number;
+  gpuMemoryBytes: number;
+  processes: number;
+  source: 'cgroup' | 'proc';
+}
+
+/** GET /api/health: the daemon, how it contains its agents' processes and,
+ * once sampled, the machine, the GPUs, the score and each agent's use. */
 export interface Health {
   status: string;
   version: string;
@@ -96,6 +130,36 @@ export interface Health {
     live: number;
     containment: { mode: 'cgroup' | 'process-group'; detail: string; memoryLimits: boolean; cpuLimits: boolean };
   };
+  intervalMs?: number;
+  sampledAt?: number | null;
+  score?: number;
+  reasons?: HealthReason[];
+  thresholds?: Record<string, number>;
+  cpu?: { utilization: number | null; cores: number[]; temperature: number | null; temperatureSource?: string; load: number[] | null };
+  memory?: { total: number; available: number; used: number; swapTotal: number; swapUsed: number } | null;
+  disk?: { total: number; free: number; used: number } | null;
+  gpu?: { available: boolean; reason?: string; driverVersion?: string; cudaVersion?: string; devices?: GpuDevice[] };
+  agents?: AgentUse[];
+}
+
+/** GET /api/health/history: columns over the range. */
+export interface HealthHistory {
+  range: string;
+  rangeSec: number;
+  stepSec: number;
+  from: number;
+  t: number[];
+  series: Record<string, (number | null)[]>;
+  max?: Record<string, (number | null)[]>;
+}
+
+export interface Requirement {
+  id: string;
+  name: string;
+  status: 'ok' | 'missing' | 'warning';
+  value?: string;
+  fix?: string;
+  required: boolean;
 }
 
 export const api = {
@@ -136,6 +200,9 @@ export const api = {
   runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
+  healthHistory: (range: string) => request<HealthHistory>('GET', `/api/health/history?range=${enc(range)}`),
+  requirements: (refresh = false) =>
+    request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),
   login: (token: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { token }),
   logout: () => request('POST', '/api/auth/logout'),

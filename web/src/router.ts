@@ -1,4 +1,4 @@
-// Hash routes: #/ (home), #/agents, #/agents/:id, #/analytics, #/settings.
+// Hash routes: #/ (home), #/agents, #/agents/:id, #/analytics, #/health, #/settings.
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
 
@@ -7,6 +7,7 @@ export type Route =
   | { page: 'agents' }
   | { page: 'agent'; id: string }
   | { page: 'analytics' }
+  | { page: 'health' }
   | { page: 'settings' };
 
 export function parseRoute(hash: string): Route {
@@ -14,6 +15,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'agents' && parts[1]) return { page: 'agent', id: parts[1] };
   if (parts[0] === 'agents') return { page: 'agents' };
   if (parts[0] === 'analytics') return { page: 'analytics' };
+  if (parts[0] === 'health') return { page: 'health' };
   if (parts[0] === 'settings') return { page: 'settings' };
   return { page: 'home' };
 }
