@@ -35,6 +35,7 @@ typedef enum {
     AD_API_AGENT,
     AD_API_CREW,
     AD_API_RUN,
+    AD_API_JOB,
 } ad_api_kind_t;
 /* Whether the row of kind with id exists and r's principal may see it;
  * when not, answers 404 (or the read's error) itself: a row of another org
@@ -115,6 +116,10 @@ void ad_api_health_close(ad_app_t *app);
 /* requirements.c: GET /api/requirements (admin: it runs --version). */
 void ad_api_requirements_register(ad_app_t *app);
 void ad_api_requirements_close(void);
+/* jobs.c: /api/jobs (programs that report progress, src/svc); the jobs
+ * object lives in app->jobs. */
+void ad_api_jobs_register(ad_app_t *app);
+void ad_api_jobs_close(ad_app_t *app);
 /* metrics.c: GET /metrics (Prometheus text). */
 void ad_api_metrics_register(ad_app_t *app);
 /* New thresholds from the settings object (borrowed). */

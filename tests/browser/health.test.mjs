@@ -3,13 +3,14 @@
 // the Makefile builds: the score with its reasons, a GPU card whose
 // temperature is past its threshold and says so, sparklines that fill as
 // samples come, ranges that change the step, a running agent's CPU and
-// memory, the requirements checklist (also in Settings), and a threshold
-// raised in Settings that clears the warning.
+// memory, a job's progress bar and its Stop button, the requirements
+// checklist (also in Settings), and a threshold raised in Settings that
+// clears the warning.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, shot, tmpDir, until } from './lib/harness.mjs';
+import { api, daemon, launch, makeRepo, ROOT, shot, tmpDir, until } from './lib/harness.mjs';
 
 const FAKE_NVML = path.join(path.dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
 
@@ -90,5 +91,22 @@ test('a running agent in the table, the checklist, and a threshold raised in Set
   await until(async () => (await page.getByTestId('gpu0-temp').getAttribute('data-warning')) === 'false', 'the warning to clear');
   assert.equal(await page.locator('.reasons li[data-code=gpu_temperature]').count(), 0);
   await api(d.url, 'POST', `/api/agents/${ag.data.id}/stop?force=true`, {});
+  assert.deepEqual(b.errors, []);
+});
+
+test('a job shows its progress, and Stop stops it', async () => {
+  const { page } = b;
+  const job = path.join(ROOT, 'tests/fixtures/progress-job.js');
+  const r = await api(d.url, 'POST', '/api/jobs', { name: 'discover', kind: 'discovery', command: [process.execPath, job, '4', '50', '0', '--hang'] });
+  assert.equal(r.status, 201, JSON.stringify(r.data));
+  await page.goto(d.url + '/#/health');
+  const row = page.locator(`li[data-job="${r.data.id}"]`);
+  await row.waitFor();
+  const bar = row.getByRole('progressbar', { name: 'discover progress' });
+  await until(async () => (await bar.getAttribute('aria-valuenow')) === '100', 'the bar to fill');
+  assert.match(await row.innerText(), /done: 4 of 4/);
+  await shot(page, 'health-jobs');
+  await row.getByRole('button', { name: 'Stop' }).click();
+  await until(async () => (await row.getAttribute('data-status')) === 'stopped', 'the job to stop');
   assert.deepEqual(b.errors, []);
 });

@@ -108,6 +108,9 @@ async function fixture(d) {
     const run = l.body.runs.find((x) => x.status !== 'running');
     return run && run.id;
   }, 'the run to end');
+  r = await call(d, 'POST', '/api/jobs', { name: 'a-job', command: ['true'] }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.job = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -122,7 +125,7 @@ async function fixture(d) {
 function fill(pattern, f) {
   const ids = [['/api/workspaces/', f.ws], ['/api/worktrees/', f.wt], ['/api/agents/', f.agent],
     ['/api/runs/', f.run], ['/api/crews/', f.crew], ['/ws/agents/', f.agent], ['/ws/runs/', f.run],
-    ['/api/tokens/', f.admin.id]];
+    ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
   const hit = ids.find(([prefix]) => pattern.startsWith(prefix));
   if (!hit) return null;

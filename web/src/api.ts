@@ -153,6 +153,22 @@ export interface HealthHistory {
   max?: Record<string, (number | null)[]>;
 }
 
+/** A job: a program that reports progress (GET /api/jobs). */
+export interface Job {
+  id: string;
+  name: string;
+  kind: string;
+  status: 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost';
+  progress: number | null;
+  stage: string | null;
+  message: string | null;
+  result: unknown;
+  exitCode: number | null;
+  createdAt: string;
+  endedAt: string | null;
+  stopping?: boolean;
+}
+
 export interface Requirement {
   id: string;
   name: string;
@@ -201,6 +217,8 @@ export const api = {
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
   healthHistory: (range: string) => request<HealthHistory>('GET', `/api/health/history?range=${enc(range)}`),
+  jobs: async (limit = 20) => listOf<Job>(await request('GET', `/api/jobs?limit=${limit}`), 'jobs'),
+  stopJob: (id: string) => request('POST', `/api/jobs/${enc(id)}/stop`),
   requirements: (refresh = false) =>
     request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),

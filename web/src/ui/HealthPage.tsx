@@ -1,15 +1,16 @@
 // The Health page (issue #17): the machine as agentd samples it. CPU, GPU
 // and memory cards with threshold warnings and sparklines over the chosen
 // range, the health score with the reasons that lower it, each running
-// agent's CPU, memory and GPU memory, and the requirements checklist.
+// agent's CPU, memory and GPU memory, jobs with their progress, and the
+// requirements checklist.
 // /api/health is polled while the page is open (cheap: the sampler has the
 // figures already); the history is fetched per range.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { api, ApiError, type Health, type HealthHistory, type Requirement } from '../api';
+import { api, ApiError, type Health, type HealthHistory, type Job, type Requirement } from '../api';
 import { fmtBytes, fmtNum, sparkPath } from '../healthfmt';
 import { agentList } from '../store';
-import { Empty, ErrorState, errText, Spinner } from './common';
+import { Badge, Empty, ErrorState, errText, Spinner } from './common';
 
 export const RANGES = ['5m', '15m', '1h', '6h', '24h', '7d'];
 
@@ -193,6 +194,54 @@ function AgentsTable({ h }: { h: Health }) {
   );
 }
 
+/** Jobs with their progress (newest first), polled while the page is open. */
+function JobsPanel() {
+  const jobs = useSignal<Job[] | null>(null);
+  const err = useSignal<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    const load = () =>
+      api
+        .jobs(20)
+        .then((j) => live && ((jobs.value = j), (err.value = null)))
+        .catch((e) => live && (err.value = errText(e)));
+    load();
+    const t = setInterval(load, 2000);
+    return () => ((live = false), clearInterval(t));
+  }, []);
+  const stop = (id: string) => api.stopJob(id).catch((e) => (err.value = errText(e)));
+  return (
+    <section class="panel glass jobs" aria-label="Jobs">
+      <h2>Jobs</h2>
+      {err.value && <ErrorState message={err.value} />}
+      {jobs.value && jobs.value.length === 0 && <p class="muted">No job yet. POST /api/jobs starts one.</p>}
+      {jobs.value && jobs.value.length > 0 && (
+        <ul class="joblist">
+          {jobs.value.map((j) => {
+            const pct = j.progress === null ? null : Math.round(j.progress * 100);
+            return (
+              <li key={j.id} data-job={j.id} data-status={j.status}>
+                <span class="job-name">{j.name}</span>
+                <Badge status={j.status} small />
+                <span class="bar" role="progressbar" aria-label={`${j.name} progress`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct ?? undefined}>
+                  <span class="bar-fill" style={{ width: `${pct ?? 0}%` }} />
+                </span>
+                <span class="job-pct">{pct === null ? '–' : `${pct} %`}</span>
+                <span class="job-msg muted">{[j.stage, j.message].filter(Boolean).join(': ')}</span>
+                {j.status === 'running' && !j.stopping && (
+                  <button class="btn btn-sm" onClick={() => void stop(j.id)}>
+                    Stop
+                  </button>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 /** The requirements checklist (admin tokens: the check runs --version). */
 export function RequirementsPanel() {
   const data = useSignal<{ ok: boolean; items: Requirement[] } | null>(null);
@@ -299,6 +348,7 @@ export function HealthPage() {
           <AgentsTable h={x} />
         </>
       )}
+      <JobsPanel />
       <RequirementsPanel />
     </div>
   );
