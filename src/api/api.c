@@ -25,6 +25,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_metrics_register(app);
     ad_api_requirements_register(app);
     ad_api_jobs_register(app);
+    ad_api_services_register(app);
     ad_api_usage_register(app);
     ad_api_runs_register(app);
     ad_api_terminal_register(app);
@@ -43,6 +44,7 @@ void ad_api_close(ad_app_t *app)
     ad_api_health_close(app);
     ad_api_requirements_close();
     ad_api_jobs_close(app);
+    ad_api_services_close(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close();
 #endif
@@ -81,7 +83,7 @@ bool ad_api_require_owner(ad_req_t *r, const char *what)
 
 static const char *kind_name(ad_api_kind_t kind)
 {
-    static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run", "job"};
+    static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run", "job", "service"};
     return names[kind];
 }
 
@@ -108,6 +110,8 @@ static int row_get(ad_app_t *app, ad_api_kind_t kind, const char *id, json_t **r
     }
     case AD_API_JOB:
         return ad_store_job_get(app->store, id, row);
+    case AD_API_SERVICE:
+        return ad_store_service_get(app->store, id, row);
     }
     return AD_EINVAL;
 }

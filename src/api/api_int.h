@@ -36,6 +36,7 @@ typedef enum {
     AD_API_CREW,
     AD_API_RUN,
     AD_API_JOB,
+    AD_API_SERVICE,
 } ad_api_kind_t;
 /* Whether the row of kind with id exists and r's principal may see it;
  * when not, answers 404 (or the read's error) itself: a row of another org
@@ -120,6 +121,10 @@ void ad_api_requirements_close(void);
  * object lives in app->jobs. */
 void ad_api_jobs_register(ad_app_t *app);
 void ad_api_jobs_close(ad_app_t *app);
+/* services.c: /api/services (long-running helpers, src/svc); the services
+ * object lives in app->services. */
+void ad_api_services_register(ad_app_t *app);
+void ad_api_services_close(ad_app_t *app);
 /* metrics.c: GET /metrics (Prometheus text). */
 void ad_api_metrics_register(ad_app_t *app);
 /* New thresholds from the settings object (borrowed). */

@@ -323,6 +323,23 @@ void ad_store_job_end(ad_store_t *st, const ad_store_job_end_t *e, ad_store_resu
 /* Rows a previous daemon left running become lost. cb gets {jobs: n}. */
 void ad_store_jobs_reconcile(ad_store_t *st, int64_t now, ad_store_result_cb cb, void *ud);
 
+/* ---- services (services.c) --------------------------------------------------------
+ * The service object: id, orgId, name, command (argv), cwd, config, schema,
+ * restart (always, on-failure, never), probe (or null), enabled,
+ * createdAt, updatedAt. Reads on the loop's read connection.
+ */
+int ad_store_service_get(ad_store_t *st, const char *id, json_t **out);
+/* {services:[…]} of org ("": every org), oldest first, at most 1000. */
+int ad_store_service_list(ad_store_t *st, const char *org, json_t **out);
+/* args {id, orgId, name, command, cwd, config, schema, restart, probe,
+ * enabled, now}, checked by the caller. result: the service. */
+int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, name?, config?, restart?, probe? (null clears), enabled?}.
+ * AD_ENOENT for an unknown id. result: the service. */
+int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}. AD_ENOENT for an unknown id. result {id, orgId, deleted}. */
+int ad_store_op_service_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+
 /* ---- crews (crews.c) -----------------------------------------------------------------
  * The crew object: id, name, status (busy: an agent is running; available:
  * one is alive and not running; offline), agentCount, createdAt, updatedAt.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * svc: programs agentd supervises that are not agents. A job is a run of a
+ * svc: programs agentd supervises that are not agents: jobs and services
+ * (below). A job is a run of a
  * program that reports its progress with JSON lines on stdout
  *   {"type":"progress","fraction":0.4,"stage":"scan","message":"12 of 30"}
  *   {"type":"result", …anything…}
@@ -74,5 +75,50 @@ typedef struct {
     char message[1024];
 } ad_job_progress_t;
 int ad_job_parse_line(const char *line, size_t len, ad_job_progress_t *p, json_t **result);
+
+/* ---- services (services.c) ------------------------------------------------------
+ * Long-running helpers: each stored row (src/store) is run while enabled,
+ * restarted by its policy (always, on-failure, never) with a backoff from
+ * 500 ms doubling to 30 s, probed while it runs, and reports its figures
+ * with {"type":"metrics", …numbers} lines. Rows are handed in by the REST
+ * layer after each committed change.
+ */
+typedef struct ad_services ad_services_t;
+/* rows: the stored services (borrowed); the enabled ones start now. */
+ad_services_t *ad_services_new(uv_loop_t *loop, ad_bus_t *bus, ad_procs_t *procs, json_t *rows);
+/* After the supervisor has shut down. */
+void ad_services_free(ad_services_t *ss);
+/* A row was created or changed (borrowed; a reference is kept): enabled
+ * starts it if it is down, disabled stops it; a changed config waits for
+ * ad_services_restart (runtime.pendingRestart says so). */
+void ad_services_apply(ad_services_t *ss, json_t *row);
+/* Stops it (it stays down until restarted or enabled again). AD_ENOENT. */
+int ad_services_stop(ad_services_t *ss, const char *id);
+/* Stops it if it runs and starts it from its row (the new config). */
+int ad_services_restart(ad_services_t *ss, const char *id);
+/* The row was deleted: stops it and forgets it. */
+void ad_services_remove(ad_services_t *ss, const char *id);
+/* Runs its probe once: AD_ENOENT, AD_ESTATE (no probe), or 0 and cb. */
+typedef void (*ad_services_test_cb)(bool ok, double latency_ms, const char *error, void *ud);
+int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, void *ud);
+/* Sets row.runtime {status, pid, restarts, backoffMs, lastExit, health
+ * {status, latencyMs, error, checkedAt}, figures, pendingRestart, error}. */
+void ad_services_overlay(const ad_services_t *ss, json_t *row);
+/* The running services, for the health score. */
+void ad_services_each(const ad_services_t *ss,
+                      void (*fn)(const char *id, const char *org, const char *name,
+                                 bool health_known, bool healthy, json_t *figures, void *ud),
+                      void *ud);
+
+/* ---- checks (schema.c; pure, any thread) ------------------------------------------
+ * Each returns 0, or AD_EINVAL with the field ("schema", "config.width",
+ * "probe.url"; static or thread-local) and why. */
+int ad_svc_schema_check(json_t *schema, const char **field, char *why, size_t whysz);
+int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whysz);
+/* The full config: patch over base over the schema's defaults, each value
+ * checked against its field; keys outside the schema are refused. New ref,
+ * or NULL with field and why. patch and base may be NULL. */
+json_t *ad_svc_config_merge(json_t *schema, json_t *base, json_t *patch, const char **field,
+                            char *why, size_t whysz);
 
 #endif

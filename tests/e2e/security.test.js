@@ -111,6 +111,9 @@ async function fixture(d) {
   r = await call(d, 'POST', '/api/jobs', { name: 'a-job', command: ['true'] }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.job = r.body.id;
+  r = await call(d, 'POST', '/api/services', { name: 'a-service', command: ['true'], enabled: false }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.service = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -125,7 +128,8 @@ async function fixture(d) {
 function fill(pattern, f) {
   const ids = [['/api/workspaces/', f.ws], ['/api/worktrees/', f.wt], ['/api/agents/', f.agent],
     ['/api/runs/', f.run], ['/api/crews/', f.crew], ['/ws/agents/', f.agent], ['/ws/runs/', f.run],
-    ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job]];
+    ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
+    ['/api/services/', f.service]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
   const hit = ids.find(([prefix]) => pattern.startsWith(prefix));
   if (!hit) return null;
