@@ -4,13 +4,14 @@
  * keeps its agents in check (a cgroup per run, or the subreaper and
  * process groups and why), and what the machine and each agent are using
  * (src/health's sampler, which this file starts, feeds from the runner and
- * turns into system_health events). Host figures are daemon-wide; the
+ * the services and turns into system_health events). Host figures are daemon-wide; the
  * agents listed are the caller's organisation's.
  */
 #include "api/api_int.h"
 #include "health/health.h"
 #include "proc/proc.h"
 #include "run/run.h"
+#include "svc/svc.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -103,6 +104,48 @@ static size_t targets(ad_health_target_t *out, size_t max, void *ud)
     return c.n;
 }
 
+typedef struct {
+    ad_health_service_t *out;
+    size_t n, max;
+} services_ctx_t;
+
+static bool figure(json_t *figures, const char *key, double *out)
+{
+    json_t *v = json_object_get(figures, key);
+    if (!json_is_number(v)) {
+        return false;
+    }
+    *out = json_number_value(v);
+    return true;
+}
+
+static void add_service(const char *id, const char *org, const char *name, bool known, bool healthy,
+                        json_t *figures, void *ud)
+{
+    AD_UNUSED(id);
+    AD_UNUSED(org);
+    AD_UNUSED(name);
+    services_ctx_t *c = ud;
+    if (c->n >= c->max) {
+        return;
+    }
+    ad_health_service_t *v = &c->out[c->n++];
+    memset(v, 0, sizeof(*v));
+    v->health_known = known;
+    v->healthy = healthy;
+    v->has_fps = figure(figures, "fps", &v->fps);
+    v->has_latency = figure(figures, "latency", &v->latency_ms);
+    v->has_pcie = figure(figures, "pcieBandwidth", &v->pcie_gbps);
+}
+
+static size_t services(ad_health_service_t *out, size_t max, void *ud)
+{
+    ad_app_t *app = ud;
+    services_ctx_t c = {out, 0, max};
+    ad_services_each(app->services, add_service, &c);
+    return c.n;
+}
+
 static uint64_t last_event_ms;
 
 static void on_sample(const ad_health_sample_t *s, void *ud)
@@ -140,6 +183,8 @@ void ad_api_health_apply_settings(ad_app_t *app, json_t *settings)
         {"health_cpu_temp_c", offsetof(ad_health_thresholds_t, cpu_temp_c)},
         {"health_mem_used_pct", offsetof(ad_health_thresholds_t, mem_used_pct)},
         {"health_disk_used_pct", offsetof(ad_health_thresholds_t, disk_used_pct)},
+        {"health_service_fps_min", offsetof(ad_health_thresholds_t, svc_fps_min)},
+        {"health_service_latency_ms", offsetof(ad_health_thresholds_t, svc_latency_ms)},
     };
     for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
         json_t *v = json_object_get(settings, keys[i].key);
@@ -157,6 +202,7 @@ void ad_api_health_register(ad_app_t *app)
                           .nvml_lib = app->cfg->nvml_lib,
                           .interval_ms = app->cfg->health_interval_ms,
                           .targets = targets,
+                          .services = services,
                           .on_sample = on_sample,
                           .ud = app};
     last_event_ms = 0;

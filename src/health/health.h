@@ -29,6 +29,7 @@
 #define AD_HEALTH_MAX_GPU_PROCS 32
 #define AD_HEALTH_MAX_AGENTS 256
 #define AD_HEALTH_MAX_REASONS 16
+#define AD_HEALTH_MAX_SERVICES 32
 
 /* Levels past which the score drops, each with a reason. */
 typedef struct {
@@ -39,6 +40,8 @@ typedef struct {
     double cpu_temp_c;    /* 85 */
     double mem_used_pct;  /* 90 */
     double disk_used_pct; /* 90 */
+    double svc_fps_min;   /* 400: a service reporting fewer frames a second */
+    double svc_latency_ms; /* 2: a service reporting a higher latency */
 } ad_health_thresholds_t;
 void ad_health_thresholds_default(ad_health_thresholds_t *t);
 
@@ -63,6 +66,15 @@ typedef struct {
     unsigned nprocs; /* processes counted (0: unknown, cgroup mode) */
     bool cgroup;     /* measured from its cgroup, else from /proc */
 } ad_health_agent_t;
+
+/* A running service's state and the figures it reports (src/svc), for the
+ * score and the seed's syntheticEye block. No names: the event that
+ * carries them goes to every organisation. */
+typedef struct {
+    bool health_known, healthy;
+    bool has_fps, has_latency, has_pcie;
+    double fps, latency_ms, pcie_gbps;
+} ad_health_service_t;
 
 typedef struct {
     unsigned pid;
@@ -112,6 +124,8 @@ typedef struct {
     ad_health_gpu_t gpus[AD_HEALTH_MAX_GPUS];
     size_t nagents;
     ad_health_agent_t agents[AD_HEALTH_MAX_AGENTS];
+    size_t nservices;
+    ad_health_service_t services[AD_HEALTH_MAX_SERVICES];
     int score;
     size_t nreasons;
     ad_health_reason_t reasons[AD_HEALTH_MAX_REASONS];
@@ -122,6 +136,8 @@ typedef struct {
 typedef struct ad_health ad_health_t;
 /* Fills out[0..max) with the trees to sample; returns how many. */
 typedef size_t (*ad_health_targets_fn)(ad_health_target_t *out, size_t max, void *ud);
+/* Fills out[0..max) with the running services; returns how many. */
+typedef size_t (*ad_health_services_fn)(ad_health_service_t *out, size_t max, void *ud);
 /* A new sample is current (borrowed for the call). */
 typedef void (*ad_health_sample_cb)(const ad_health_sample_t *s, void *ud);
 
@@ -130,6 +146,7 @@ typedef struct {
     const char *nvml_lib; /* NVML to dlopen: a path or name; NULL/"" = the usual names */
     uint64_t interval_ms; /* 0: never sample (nothing is started) */
     ad_health_targets_fn targets;
+    ad_health_services_fn services; /* may be NULL */
     ad_health_sample_cb on_sample;
     void *ud;
 } ad_health_opts_t;
@@ -156,8 +173,10 @@ json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thres
 /* The seed's system_health payload: gpu {utilization, temperature,
  * vramUsed, vramTotal, powerDraw} (GB and W, as the seed's client shows
  * them; {available:false, reason} without a GPU), cpu {utilization,
- * temperature, ramUsed, ramTotal}, overallScore, reasons. No agent data:
- * the event goes to every organisation. New ref. */
+ * temperature, ramUsed, ramTotal}, syntheticEye {fps, latency,
+ * pcieBandwidth, status} (the first running service that reports fps;
+ * null without one), overallScore, reasons. No agent data: the event goes
+ * to every organisation. New ref. */
 json_t *ad_health_event_json(const ad_health_sample_t *s);
 
 /* ---- history ------------------------------------------------------------------

@@ -113,10 +113,11 @@ static json_t *reasons_json(const ad_health_sample_t *s)
 
 static json_t *thresholds_json(const ad_health_thresholds_t *t)
 {
-    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "gpuUtilization", t->gpu_util_pct,
-                     "gpuTemperature", t->gpu_temp_c, "gpuPower", t->gpu_power_w, "cpuUtilization",
-                     t->cpu_util_pct, "cpuTemperature", t->cpu_temp_c, "memoryUsed",
-                     t->mem_used_pct, "diskUsed", t->disk_used_pct);
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "gpuUtilization",
+                     t->gpu_util_pct, "gpuTemperature", t->gpu_temp_c, "gpuPower", t->gpu_power_w,
+                     "cpuUtilization", t->cpu_util_pct, "cpuTemperature", t->cpu_temp_c,
+                     "memoryUsed", t->mem_used_pct, "diskUsed", t->disk_used_pct, "serviceFps",
+                     t->svc_fps_min, "serviceLatency", t->svc_latency_ms);
 }
 
 json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thresholds_t *t,
@@ -148,6 +149,22 @@ static json_t *event_gpu(const ad_health_sample_t *s)
                      opt_real(g->has_power, g->power_w));
 }
 
+/* The seed's syntheticEye block: the first service that reports fps. */
+static json_t *event_eye(const ad_health_sample_t *s)
+{
+    for (size_t i = 0; i < s->nservices; i++) {
+        const ad_health_service_t *v = &s->services[i];
+        if (!v->has_fps) {
+            continue;
+        }
+        return json_pack("{s:f, s:o, s:o, s:s}", "fps", v->fps, "latency",
+                         opt_real(v->has_latency, v->latency_ms), "pcieBandwidth",
+                         opt_real(v->has_pcie, v->pcie_gbps), "status",
+                         !v->health_known ? "unknown" : v->healthy ? "healthy" : "unhealthy");
+    }
+    return json_null();
+}
+
 json_t *ad_health_event_json(const ad_health_sample_t *s)
 {
     json_t *cpu = json_pack("{s:o, s:o, s:o, s:o}", "utilization", opt_real(s->has_cpu, s->cpu_pct),
@@ -158,6 +175,7 @@ json_t *ad_health_event_json(const ad_health_sample_t *s)
     for (size_t i = 0; i < s->nreasons; i++) {
         json_array_append_new(codes, json_string(s->reasons[i].message));
     }
-    return json_pack("{s:I, s:o, s:o, s:i, s:o}", "ts", (json_int_t)s->ts_ms, "gpu", event_gpu(s),
-                     "cpu", cpu, "overallScore", s->score, "reasons", codes);
+    return json_pack("{s:I, s:o, s:o, s:o, s:i, s:o}", "ts", (json_int_t)s->ts_ms, "gpu",
+                     event_gpu(s), "cpu", cpu, "syntheticEye", event_eye(s), "overallScore",
+                     s->score, "reasons", codes);
 }

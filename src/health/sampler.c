@@ -25,6 +25,7 @@ struct ad_health {
     char nvml_lib[4096];
     uint64_t interval_ms;
     ad_health_targets_fn targets_fn;
+    ad_health_services_fn services_fn;
     ad_health_sample_cb on_sample;
     void *ud;
     ad_health_thresholds_t thr;
@@ -32,6 +33,8 @@ struct ad_health {
     ad_health_thresholds_t job_thr;
     ad_health_target_t *targets; /* AD_HEALTH_MAX_AGENTS */
     size_t ntargets;
+    ad_health_service_t services[AD_HEALTH_MAX_SERVICES];
+    size_t nservices;
     ad_health_host_t host;
     ad_health_agents_t agents;
     ad_nvml_t *nvml; /* opened by the first job */
@@ -78,12 +81,15 @@ static void work_cb(uv_work_t *w)
     memset(s, 0, offsetof(ad_health_sample_t, gpus));
     s->ngpu = 0;
     s->nagents = 0;
+    s->nservices = 0;
     s->nreasons = 0;
     s->ts_ms = ad_wall_ms();
     ad_health_host_read(&h->host, h->data_dir, s, h->buf, sizeof(h->buf));
     ad_health_agents_read(&h->agents, h->targets, h->ntargets, s, h->buf, sizeof(h->buf));
     ad_nvml_read(h->nvml, s);
     map_gpu_procs(h, s);
+    s->nservices = h->nservices;
+    memcpy(s->services, h->services, h->nservices * sizeof(h->services[0]));
     ad_health_score(s, &h->job_thr);
     s->cost_ns = thread_ns() - t0;
 }
@@ -137,6 +143,12 @@ static void on_tick(uv_timer_t *t)
     if (h->ntargets > AD_HEALTH_MAX_AGENTS) {
         h->ntargets = AD_HEALTH_MAX_AGENTS;
     }
+    h->nservices = h->services_fn != NULL
+                       ? h->services_fn(h->services, AD_HEALTH_MAX_SERVICES, h->ud)
+                       : 0;
+    if (h->nservices > AD_HEALTH_MAX_SERVICES) {
+        h->nservices = AD_HEALTH_MAX_SERVICES;
+    }
     h->job_thr = h->thr;
     h->work.data = h;
     if (uv_queue_work(h->loop, &h->work, work_cb, after_work) == 0) {
@@ -152,6 +164,7 @@ ad_health_t *ad_health_new(uv_loop_t *loop, const ad_health_opts_t *opts)
     snprintf(h->nvml_lib, sizeof(h->nvml_lib), "%s", opts->nvml_lib ? opts->nvml_lib : "");
     h->interval_ms = opts->interval_ms;
     h->targets_fn = opts->targets;
+    h->services_fn = opts->services;
     h->on_sample = opts->on_sample;
     h->ud = opts->ud;
     ad_health_thresholds_default(&h->thr);

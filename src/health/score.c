@@ -7,6 +7,7 @@
  */
 #include "health/health_int.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +20,9 @@ void ad_health_thresholds_default(ad_health_thresholds_t *t)
                                   .cpu_util_pct = 90,
                                   .cpu_temp_c = 85,
                                   .mem_used_pct = 90,
-                                  .disk_used_pct = 90};
+                                  .disk_used_pct = 90,
+                                  .svc_fps_min = 400,
+                                  .svc_latency_ms = 2};
 }
 
 /* fmt gets value and threshold. */
@@ -72,11 +75,41 @@ static void gpu_reasons(ad_health_sample_t *s, const ad_health_thresholds_t *t)
     }
 }
 
+/* The slowest service, the laggiest, and those failing their probe. */
+static void service_reasons(ad_health_sample_t *s, const ad_health_thresholds_t *t)
+{
+    double fps = INFINITY, lat = -1;
+    unsigned failing = 0;
+    for (size_t i = 0; i < s->nservices; i++) {
+        const ad_health_service_t *v = &s->services[i];
+        failing += v->health_known && !v->healthy;
+        if (v->has_fps && v->fps < fps) {
+            fps = v->fps;
+        }
+        if (v->has_latency && v->latency_ms > lat) {
+            lat = v->latency_ms;
+        }
+    }
+    if (failing > 0) {
+        reason(s, "service_unhealthy", failing, 0, 15, "%u service(s) failing their health probe",
+               failing);
+    }
+    if (fps < t->svc_fps_min) {
+        reason(s, "service_fps", fps, t->svc_fps_min, 10, "service frame rate %.0f FPS is below %.0f",
+               fps, t->svc_fps_min);
+    }
+    if (lat > t->svc_latency_ms) {
+        reason(s, "service_latency", lat, t->svc_latency_ms, 10,
+               "service latency %.2f ms is above %.2f ms", lat, t->svc_latency_ms);
+    }
+}
+
 void ad_health_score(ad_health_sample_t *s, const ad_health_thresholds_t *t)
 {
     s->score = 100;
     s->nreasons = 0;
     gpu_reasons(s, t);
+    service_reasons(s, t);
     if (s->has_cpu && s->cpu_pct > t->cpu_util_pct) {
         reason(s, "cpu_utilization", s->cpu_pct, t->cpu_util_pct, 15,
                "CPU utilisation %.0f %% is above %.0f %%", s->cpu_pct, t->cpu_util_pct);

@@ -39,6 +39,8 @@ static const setting_def_t defs[] = {
     {"health_cpu_temp_c", K_NUMBER, NULL, 1, 150, false},
     {"health_mem_used_pct", K_NUMBER, NULL, 1, 100, false},
     {"health_disk_used_pct", K_NUMBER, NULL, 1, 100, false},
+    {"health_service_fps_min", K_NUMBER, NULL, 0, 1000000, false},
+    {"health_service_latency_ms", K_NUMBER, NULL, 0.001, 1000000, false},
 };
 
 static bool choice_ok(const char *choices, const char *v)

@@ -110,3 +110,41 @@ test('a job shows its progress, and Stop stops it', async () => {
   await until(async () => (await row.getAttribute('data-status')) === 'stopped', 'the job to stop');
   assert.deepEqual(b.errors, []);
 });
+
+test('a service: figures with a warning, Apply & Restart with a new config, Test connection', async () => {
+  const { page } = b;
+  const sock = path.join(tmpDir('agentd-eye-'), 'eye.sock');
+  const r = await api(d.url, 'POST', '/api/services', {
+    name: 'synthetic eye',
+    command: [process.execPath, path.join(ROOT, 'tests/fixtures/fake-service.js'), '--socket', '{socketPath}'],
+    schema: { fields: { width: { type: 'integer', min: 64, max: 4096, default: 640, label: 'Width' },
+      fps: { type: 'number', min: 1, max: 1000, default: 300, label: 'Target FPS' },
+      socketPath: { type: 'string' } } },
+    config: { socketPath: sock },
+    probe: { type: 'unix', path: sock, intervalMs: 300 },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.data));
+  const id = r.data.id;
+  await page.goto(d.url + '/#/health');
+  const card = page.locator(`div[data-service="${id}"]`);
+  await card.waitFor();
+  await card.getByTestId(`svc-${id}-fps`).waitFor();
+  assert.match(await card.getByTestId(`svc-${id}-fps`).innerText(), /300 FPS/);
+  await card.getByText('below 400 FPS').waitFor();
+  await card.locator(`#cfg-${id}-width`).fill('1920');
+  await card.getByRole('button', { name: 'Apply & Restart' }).click();
+  await until(async () => {
+    const s = await api(d.url, 'GET', `/api/services/${id}`);
+    return s.data.config.width === 1920 && s.data.runtime.figures && s.data.runtime.figures.width === 1920;
+  }, 'the new width to run');
+  await card.getByRole('button', { name: 'Test connection' }).click();
+  await card.getByText(/Connection ok in \d/).waitFor();
+  await shot(page, 'health-services');
+  // A bad value is the server's 422, shown on the card; nothing changes.
+  await card.locator(`#cfg-${id}-width`).fill('5');
+  await card.getByRole('button', { name: 'Apply & Restart' }).click();
+  await card.getByText(/config\.width|from 64/).waitFor();
+  assert.equal((await api(d.url, 'GET', `/api/services/${id}`)).data.config.width, 1920);
+  await api(d.url, 'DELETE', `/api/services/${id}`);
+  assert.deepEqual(b.errors, []);
+});

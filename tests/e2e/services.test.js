@@ -226,3 +226,37 @@ test('services belong to their org; changing them needs admin; enabled ones star
     fs.rmSync(x.dataDir, { recursive: true, force: true });
   }
 });
+
+test('service figures feed the health score and the seed\'s syntheticEye block', async () => {
+  const h = await startApi({ args: ['--health-interval-ms', '200', '--health-event-interval-ms', '1000'] });
+  try {
+    const sock = path.join(dir, 'score.sock');
+    const r = await h.req('POST', '/api/services', {
+      name: 'eye', command: [NODE, SVC, '--socket', '{socketPath}'], schema: SCHEMA,
+      config: { socketPath: sock, fps: 300 }, probe: { type: 'unix', path: sock, intervalMs: 200 },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const sample = (pred) => until(async () => {
+      const x = await h.req('GET', '/api/health');
+      return x.body.sampledAt && pred(x.body) ? x.body : null;
+    }, 'a sample');
+    let s = await sample((b) => b.summary.syntheticEye && b.summary.syntheticEye.status === 'healthy');
+    assert.deepEqual(s.summary.syntheticEye, { fps: 300, latency: 1.5, pcieBandwidth: null, status: 'healthy' });
+    const fps = s.reasons.find((x) => x.code === 'service_fps');
+    assert.ok(fps, JSON.stringify(s.reasons));
+    assert.equal(fps.value, 300);
+    assert.equal(fps.threshold, 400);
+    assert.ok(!s.reasons.some((x) => x.code === 'service_latency'));
+    assert.equal((await h.req('PATCH', '/api/settings', { health_service_latency_ms: 1, health_service_fps_min: 100 })).status, 200);
+    s = await sample((b) => b.reasons.some((x) => x.code === 'service_latency'));
+    assert.ok(!s.reasons.some((x) => x.code === 'service_fps'));
+    assert.equal(s.thresholds.serviceLatency, 1);
+    const c = await Live.open(h, '/ws');
+    c.send('subscribe', { topics: ['system'] });
+    const ev = await c.next('system_health', 0, 10000);
+    assert.equal(ev.payload.syntheticEye.fps, 300);
+    c.ws.close();
+  } finally {
+    await h.cleanup();
+  }
+});

@@ -169,6 +169,38 @@ export interface Job {
   stopping?: boolean;
 }
 
+/** A service: a long-running helper (GET /api/services). */
+export interface ConfigField {
+  type: 'integer' | 'number' | 'boolean' | 'string';
+  min?: number;
+  max?: number;
+  maxLength?: number;
+  enum?: (string | number)[];
+  default?: unknown;
+  label?: string;
+}
+export interface Service {
+  id: string;
+  name: string;
+  command: string[];
+  config: Record<string, unknown>;
+  schema: { fields?: Record<string, ConfigField> };
+  restart: 'always' | 'on-failure' | 'never';
+  probe: Record<string, unknown> | null;
+  enabled: boolean;
+  runtime: {
+    status: string;
+    pid?: number | null;
+    restarts?: number;
+    backoffMs?: number;
+    lastExit?: { code: number; signal: number; at: number } | null;
+    health?: { status: string; latencyMs: number | null; error?: string; checkedAt: number | null };
+    figures?: Record<string, number>;
+    pendingRestart?: boolean;
+    error?: string;
+  };
+}
+
 export interface Requirement {
   id: string;
   name: string;
@@ -217,6 +249,10 @@ export const api = {
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
   healthHistory: (range: string) => request<HealthHistory>('GET', `/api/health/history?range=${enc(range)}`),
+  services: async () => listOf<Service>(await request('GET', '/api/services'), 'services'),
+  patchService: (id: string, body: Record<string, unknown>) => request<Service>('PATCH', `/api/services/${enc(id)}`, body),
+  restartService: (id: string) => request<Service>('POST', `/api/services/${enc(id)}/restart`),
+  testService: (id: string) => request<{ ok: boolean; latencyMs: number; error?: string }>('POST', `/api/services/${enc(id)}/test`),
   jobs: async (limit = 20) => listOf<Job>(await request('GET', `/api/jobs?limit=${limit}`), 'jobs'),
   stopJob: (id: string) => request('POST', `/api/jobs/${enc(id)}/stop`),
   requirements: (refresh = false) =>

@@ -34,6 +34,8 @@ export const SETTINGS: SettingSpec[] = [
   { key: 'health_cpu_temp_c', label: 'Health: CPU temperature (°C)', type: 'number', min: 1, max: 150, def: 85, help: 'Past this the health score drops.' },
   { key: 'health_mem_used_pct', label: 'Health: memory used (%)', type: 'number', min: 1, max: 100, def: 90, help: 'Past this the health score drops.' },
   { key: 'health_disk_used_pct', label: 'Health: disk used (%)', type: 'number', min: 1, max: 100, def: 90, help: 'Past this the health score drops (the data dir’s disk).' },
+  { key: 'health_service_fps_min', label: 'Health: service frame rate (FPS)', type: 'number', min: 0, max: 1000000, def: 400, help: 'A service reporting fewer frames a second lowers the score.' },
+  { key: 'health_service_latency_ms', label: 'Health: service latency (ms)', type: 'number', min: 0.001, max: 1000000, def: 2, help: 'A service reporting a higher latency lowers the score.' },
 ];
 
 export type Settings = Record<string, SettingValue>;

@@ -7,7 +7,7 @@
 // figures already); the history is fetched per range.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { api, ApiError, type Health, type HealthHistory, type Job, type Requirement } from '../api';
+import { api, ApiError, type ConfigField, type Health, type HealthHistory, type Job, type Requirement, type Service } from '../api';
 import { fmtBytes, fmtNum, sparkPath } from '../healthfmt';
 import { agentList } from '../store';
 import { Badge, Empty, ErrorState, errText, Spinner } from './common';
@@ -194,6 +194,165 @@ function AgentsTable({ h }: { h: Health }) {
   );
 }
 
+const SERVICE_BADGE: Record<string, string> = { running: 'running', backoff: 'waiting', stopping: 'waiting', failed: 'error', stopped: 'finished' };
+
+function FieldInput({ name, idBase, f, value, onChange }: { name: string; idBase: string; f: ConfigField; value: unknown; onChange: (v: unknown) => void }) {
+  const id = `cfg-${idBase}-${name}`;
+  const label = f.label || name;
+  if (f.type === 'boolean') {
+    return (
+      <label class="check small" for={id}>
+        <input id={id} type="checkbox" checked={!!value} onChange={(e) => onChange(e.currentTarget.checked)} /> {label}
+      </label>
+    );
+  }
+  const num = f.type === 'integer' || f.type === 'number';
+  return (
+    <label class="cfg-field" for={id}>
+      <span>{label}</span>
+      {f.enum ? (
+        <select id={id} value={String(value ?? '')} onChange={(e) => onChange(num ? Number(e.currentTarget.value) : e.currentTarget.value)}>
+          {f.enum.map((o) => (
+            <option key={String(o)} value={String(o)}>
+              {String(o)}
+            </option>
+          ))}
+        </select>
+      ) : (
+        num ? (
+          <input
+            id={id}
+            type="number"
+            min={f.min}
+            max={f.max}
+            step={f.type === 'integer' ? 1 : 'any'}
+            value={value === undefined || value === null ? '' : String(value)}
+            onInput={(e) => onChange(e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value))}
+          />
+        ) : (
+          <input id={id} type="text" maxLength={f.maxLength} value={value === undefined || value === null ? '' : String(value)} onInput={(e) => onChange(e.currentTarget.value)} />
+        )
+      )}
+    </label>
+  );
+}
+
+function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, number>; reload: () => void }) {
+  const form = useSignal<Record<string, unknown>>({ ...s.config });
+  const msg = useSignal<string | null>(null);
+  const busy = useSignal(false);
+  const rt = s.runtime || { status: 'stopped' };
+  const fields = Object.entries(s.schema?.fields || {});
+  const fig = rt.figures || {};
+  const apply = async () => {
+    busy.value = true;
+    msg.value = null;
+    try {
+      await api.patchService(s.id, { config: form.value });
+      await api.restartService(s.id);
+      msg.value = 'Applied; restarting…';
+      reload();
+    } catch (e) {
+      msg.value = errText(e);
+    } finally {
+      busy.value = false;
+    }
+  };
+  const test = async () => {
+    msg.value = null;
+    try {
+      const r = await api.testService(s.id);
+      msg.value = r.ok ? `Connection ok in ${r.latencyMs.toFixed(2)} ms` : `Probe failed: ${r.error} (${r.latencyMs.toFixed(0)} ms)`;
+    } catch (e) {
+      msg.value = errText(e);
+    }
+  };
+  return (
+    <div class="service" data-service={s.id} data-status={rt.status}>
+      <div class="service-head">
+        <h3>{s.name}</h3>
+        <Badge status={SERVICE_BADGE[rt.status] || rt.status} small />
+        <span class="muted small">{rt.status}{rt.restarts ? `, ${rt.restarts} restarts` : ''}</span>
+      </div>
+      {rt.health && (
+        <Metric label={`Health (${rt.health.status})`} value={rt.health.latencyMs} unit="ms" digits={2} testid={`svc-${s.id}-health`} />
+      )}
+      {fig.fps !== undefined && <Metric label="Frame rate" value={fig.fps} unit="FPS" threshold={undefined} testid={`svc-${s.id}-fps`} />}
+      {fig.fps !== undefined && t.serviceFps !== undefined && fig.fps < t.serviceFps && (
+        <p class="warn-line" role="status">
+          ⚠ below {t.serviceFps} FPS
+        </p>
+      )}
+      {fig.latency !== undefined && <Metric label="Latency" value={fig.latency} unit="ms" threshold={t.serviceLatency} digits={2} testid={`svc-${s.id}-latency`} />}
+      {fig.pcieBandwidth !== undefined && <Metric label="PCIe bandwidth" value={fig.pcieBandwidth} unit="GB/s" digits={1} />}
+      {rt.error && <p class="field-error">{rt.error}</p>}
+      {fields.length > 0 && (
+        <form
+          class="cfg"
+          noValidate
+          onSubmit={(e) => {
+            e.preventDefault();
+            void apply();
+          }}
+        >
+          {fields.map(([k, f]) => (
+            <FieldInput key={k} name={k} idBase={s.id} f={f} value={form.value[k]} onChange={(v) => (form.value = { ...form.value, [k]: v })} />
+          ))}
+          {rt.pendingRestart && <p class="muted small">A changed config waits for a restart.</p>}
+          <div class="form-actions">
+            <button type="submit" class="btn btn-sm btn-primary" disabled={busy.value}>
+              Apply &amp; Restart
+            </button>
+            {s.probe && (
+              <button type="button" class="btn btn-sm" onClick={() => void test()}>
+                Test connection
+              </button>
+            )}
+          </div>
+        </form>
+      )}
+      {fields.length === 0 && s.probe && (
+        <button type="button" class="btn btn-sm" onClick={() => void test()}>
+          Test connection
+        </button>
+      )}
+      {msg.value && (
+        <p class="service-msg" role="status">
+          {msg.value}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** Services: long-running helpers, their health, figures and config. */
+function ServicesPanel({ t }: { t: Record<string, number> }) {
+  const list = useSignal<Service[] | null>(null);
+  const err = useSignal<string | null>(null);
+  const load = () =>
+    api
+      .services()
+      .then((x) => ((list.value = x), (err.value = null)))
+      .catch((e) => (err.value = errText(e)));
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, 2000);
+    return () => clearInterval(timer);
+  }, []);
+  if (list.value && list.value.length === 0 && !err.value) return null;
+  return (
+    <section class="panel glass services" aria-label="Services">
+      <h2>Services</h2>
+      {err.value && <ErrorState message={err.value} />}
+      <div class="service-grid">
+        {(list.value || []).map((s) => (
+          <ServiceCard key={s.id} s={s} t={t} reload={load} />
+        ))}
+      </div>
+    </section>
+  );
+}
+
 /** Jobs with their progress (newest first), polled while the page is open. */
 function JobsPanel() {
   const jobs = useSignal<Job[] | null>(null);
@@ -348,6 +507,7 @@ export function HealthPage() {
           <AgentsTable h={x} />
         </>
       )}
+      <ServicesPanel t={x.thresholds || {}} />
       <JobsPanel />
       <RequirementsPanel />
     </div>
