@@ -105,7 +105,7 @@ static bool each_entry(const char *dir, const char *prefix, bool (*fn)(const cha
     while (!found && (e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
             char p[512];
-            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            snprintf(p, sizeof(p), "%.250s/%.250s", dir, e->d_name);
             found = fn(p, ud);
         }
     }

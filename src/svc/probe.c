@@ -227,7 +227,7 @@ static int start_kind(ad_probe_t *p, json_t *probe, char *err, size_t errsz)
     }
     int rc = start_tcp(p, host, port);
     if (rc != 0) {
-        snprintf(err, errsz, "cannot connect to %s:%d (an IP address is needed)", host, port);
+        snprintf(err, errsz, "cannot connect to %.200s:%d (an IP address is needed)", host, port);
     }
     return rc;
 }
