@@ -356,6 +356,14 @@ void ad_jobs_overlay(const ad_jobs_t *js, json_t *row)
     }
     const char *id = json_string_value(json_object_get(row, "id"));
     job_t *j = id != NULL ? find(js, id) : NULL;
+    const char *status = json_string_value(json_object_get(row, "status"));
+    if (j == NULL && status != NULL && strcmp(status, "running") == 0) {
+        /* Not ours: a previous daemon's, which the start-up write marks
+         * lost; a read that comes before that commit says so already. */
+        json_object_set_new(row, "status", json_string("lost"));
+        json_object_set_new(row, "message", json_string("agentd stopped while it ran"));
+        return;
+    }
     if (j == NULL || j->exited) {
         return;
     }

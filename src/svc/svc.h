@@ -57,7 +57,8 @@ int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void 
  * stop grace). AD_ENOENT when it is not running. */
 int ad_jobs_stop(ad_jobs_t *js, const char *id);
 /* Overlays the live figures of a running job on its row (modified in
- * place; rows of jobs not running here are left alone). */
+ * place). A row still "running" that no job here owns is a previous
+ * daemon's: it is shown lost, as the start-up write will store it. */
 void ad_jobs_overlay(const ad_jobs_t *js, json_t *row);
 /* Jobs running now. */
 size_t ad_jobs_running(const ad_jobs_t *js);
