@@ -149,8 +149,14 @@ test('/metrics is valid exposition and counts what the daemon does', async () =>
 test('--metrics-public serves /metrics without a token, and only /metrics', async () => {
   const d = await startApi({ args: ['--metrics-public', '--nvml-lib', '/nonexistent'] });
   try {
-    const m = await scrape(d, {});
-    assert.equal(m.status, 200);
+    // (the first sample lands a moment after start: wait for its gauges)
+    let m;
+    const end = Date.now() + 15000;
+    do {
+      m = await scrape(d, {});
+      assert.equal(m.status, 200);
+      if (!m.text.includes('agentd_gpu_available')) await new Promise((r) => setTimeout(r, 50));
+    } while (!m.text.includes('agentd_gpu_available') && Date.now() < end);
     promtool(m.text);
     assert.equal(value(parse(m.text), 'agentd_gpu_available'), 0);
     assert.equal((await request(d.url, 'GET', '/api/health')).status, 401);
