@@ -91,7 +91,16 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-e2e: $(O)/agentd e2e-deps
+# A stand-in NVML (tests/fixtures/fake-nvml.c) for the GPU path of the e2e
+# tests; agentd loads it with --nvml-lib, never links it.
+FAKE_NVML := $(O)/tests/fake-nvml/libnvidia-ml.so.1
+$(FAKE_NVML): tests/fixtures/fake-nvml.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -shared -fPIC -o $@ $<
+
+browser-test: $(FAKE_NVML)
+
+e2e: $(O)/agentd e2e-deps $(FAKE_NVML)
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
 
 # The fuzz smoke run goes first (a crash fails fast) so that the output ends

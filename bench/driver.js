@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,W2,...]
+// Usage: node bench/driver.js [--quick] [--only H1,W2,...,M1]
 'use strict';
 
 const fs = require('node:fs');
@@ -709,6 +709,56 @@ async function startup() {
   ratio('S3', 'binary size: agentd (stripped) ÷ nginx (Debian, stripped)', size.agentdStripped, size.nginx, { higherIsBetter: false, unit: 'B' });
 }
 
+// ---- M1: the health sampler's cost ---------------------------------------------------------------
+
+// agentd idle with the sampler at 1 Hz and with it off, the same seconds
+// each, CPU read from /proc/<pid>/stat; then at 1 Hz with one agent running
+// (its tree measured from its cgroup or by scanning /proc). The difference
+// is the sampler's cost in percent of one core (budget 0.5 %). The
+// sampler's own thread time comes from /metrics as a cross-check.
+async function idleCpu(args, seconds, withAgent) {
+  const h = await agentd.start({ args });
+  try {
+    if (withAgent) {
+      const a = await agentd.seedAgent(h, { executor: 'command', extra: { command: ['sleep', '600'] } });
+      const r = await agentd.request(h.port, 'POST', `/api/agents/${a.agentId}/start`, {});
+      if (r.status !== 200) throw new Error(`start answered ${r.status}`);
+    }
+    await sys.sleep(2000); // first samples, start-up work done
+    const c0 = sys.cpuSeconds(h.pid);
+    const m0 = await samplerSeconds(h);
+    const t0 = Date.now();
+    await sys.sleep(seconds * 1000);
+    const wall = (Date.now() - t0) / 1000;
+    // The agent (sleep) is in the tree; its CPU is ~0 and counted alike.
+    const cpu = sys.cpuSeconds(h.pid) - c0;
+    const m1 = await samplerSeconds(h);
+    return { cpuPctOfCore: (cpu / wall) * 100, samplerPctOfCore: m0 != null && m1 != null ? ((m1 - m0) / wall) * 100 : null, wall };
+  } finally { await h.stop(); }
+}
+
+async function samplerSeconds(h) {
+  const r = await agentd.request(h.port, 'GET', '/metrics').catch(() => null);
+  const m = r && /^agentd_health_sampler_cpu_seconds_total (\S+)$/m.exec(r.body);
+  return m ? Number(m[1]) : null;
+}
+
+async function m1() {
+  const secs = QUICK ? 15 : 60;
+  const res = {};
+  res.off = await idleCpu(['--health-interval-ms', '0'], secs, false);
+  res.on = await idleCpu(['--health-interval-ms', '1000'], secs, false);
+  res.onAgent = await idleCpu(['--health-interval-ms', '1000'], secs, true);
+  res.offAgent = await idleCpu(['--health-interval-ms', '0'], secs, true);
+  out.scenarios.M1 = res;
+  const idle = res.on.cpuPctOfCore - res.off.cpuPctOfCore;
+  const agent = res.onAgent.cpuPctOfCore - res.offAgent.cpuPctOfCore;
+  log(`M1 sampler at 1 Hz: +${idle.toFixed(3)} % of a core idle, +${agent.toFixed(3)} % with an agent; thread time ${res.on.samplerPctOfCore?.toFixed(3)} % / ${res.onAgent.samplerPctOfCore?.toFixed(3)} %`);
+  budget('M1', `health sampler at 1 Hz, % of one core, idle (${secs} s on vs off)`, idle, 0.5, { unit: '%' });
+  budget('M1', `health sampler at 1 Hz, % of one core, one agent running (${secs} s on vs off)`, agent, 0.5, { unit: '%' });
+  budget('M1', 'health sampler, its pool thread time, % of one core (from /metrics)', res.onAgent.samplerPctOfCore, 0.5, { unit: '%' });
+}
+
 // ---- agentd capability probes -------------------------------------------------------------------
 
 // W2 needs a way to publish on the release binary; W4 needs agent runs.
@@ -782,7 +832,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['S', startup]];
+  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['S', startup], ['M1', m1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

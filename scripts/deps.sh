@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config git ca-certificates
 libuv1-dev libhttp-parser-dev libwslay-dev libsqlite3-dev sqlite3 libjansson-dev
 libgit2-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev
 redis-server
-clang-format procps zlib1g-dev clang libclang-rt-14-dev chromium"
+clang-format procps zlib1g-dev clang libclang-rt-14-dev chromium
+prometheus"
 
 missing=""
 for p in $PKGS; do

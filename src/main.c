@@ -112,6 +112,7 @@ static void close_parts(daemon_t *d)
     d->app.store = NULL; /* late git completions then skip their writes */
     ad_runner_free(d->runner);
     d->runner = NULL;
+    d->app.runner = NULL;
     ad_procs_free(d->procs);
     d->procs = NULL;
     ad_api_close(&d->app);

@@ -24,6 +24,10 @@ void ad_api_register(ad_app_t *app)
     ad_api_health_register(app);
     ad_api_dashboard_register(app);
     ad_api_crew_ops_register(app);
+    ad_api_metrics_register(app);
+    ad_api_requirements_register(app);
+    ad_api_jobs_register(app);
+    ad_api_services_register(app);
     ad_api_usage_register(app);
     ad_api_runs_register(app);
     ad_api_terminal_register(app);
@@ -39,6 +43,10 @@ void ad_api_close(ad_app_t *app)
 {
     ad_api_live_close(app);
     ad_api_crews_close();
+    ad_api_health_close(app);
+    ad_api_requirements_close();
+    ad_api_jobs_close(app);
+    ad_api_services_close(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close();
 #endif
@@ -77,7 +85,7 @@ bool ad_api_require_owner(ad_req_t *r, const char *what)
 
 static const char *kind_name(ad_api_kind_t kind)
 {
-    static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run"};
+    static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run", "job", "service"};
     return names[kind];
 }
 
@@ -102,6 +110,10 @@ static int row_get(ad_app_t *app, ad_api_kind_t kind, const char *id, json_t **r
         json_decref(run);
         return rc;
     }
+    case AD_API_JOB:
+        return ad_store_job_get(app->store, id, row);
+    case AD_API_SERVICE:
+        return ad_store_service_get(app->store, id, row);
     }
     return AD_EINVAL;
 }

@@ -20,6 +20,9 @@ struct ad_runner;
 struct ad_auth;
 struct ad_procs;
 struct ad_cluster;
+struct ad_health;
+struct ad_jobs;
+struct ad_services;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -33,6 +36,9 @@ typedef struct {
     struct ad_runner *runner; /* agent runs (src/run/run.h) */
     struct ad_procs *procs;   /* the process supervisor (src/proc/proc.h) */
     struct ad_cluster *cluster; /* --redis-url (src/cluster/cluster.h), or NULL */
+    struct ad_health *health; /* the host sampler, made by health.c (src/health) */
+    struct ad_jobs *jobs;     /* jobs with progress, made by jobs.c (src/svc) */
+    struct ad_services *services; /* helpers kept up, made by services.c (src/svc) */
     uint64_t started_ms;      /* wall clock when the daemon started */
 } ad_app_t;
 

@@ -35,6 +35,8 @@ typedef enum {
     AD_API_AGENT,
     AD_API_CREW,
     AD_API_RUN,
+    AD_API_JOB,
+    AD_API_SERVICE,
 } ad_api_kind_t;
 /* Whether the row of kind with id exists and r's principal may see it;
  * when not, answers 404 (or the read's error) itself: a row of another org
@@ -109,12 +111,29 @@ void ad_api_worktrees_register(ad_app_t *app);
 void ad_api_agents_register(ad_app_t *app);
 void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);
+/* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
 void ad_api_crew_ops_register(ad_app_t *app);
 /* The crew of r's :id, visible to the caller (new reference), or NULL after
  * answering 404: another org's crew is as good as none. (crew_ops.c) */
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
+void ad_api_health_close(ad_app_t *app);
+/* requirements.c: GET /api/requirements (admin: it runs --version). */
+void ad_api_requirements_register(ad_app_t *app);
+void ad_api_requirements_close(void);
+/* jobs.c: /api/jobs (programs that report progress, src/svc); the jobs
+ * object lives in app->jobs. */
+void ad_api_jobs_register(ad_app_t *app);
+void ad_api_jobs_close(ad_app_t *app);
+/* services.c: /api/services (long-running helpers, src/svc); the services
+ * object lives in app->services. */
+void ad_api_services_register(ad_app_t *app);
+void ad_api_services_close(ad_app_t *app);
+/* metrics.c: GET /metrics (Prometheus text). */
+void ad_api_metrics_register(ad_app_t *app);
+/* New thresholds from the settings object (borrowed). */
+void ad_api_health_apply_settings(ad_app_t *app, json_t *settings);
 void ad_api_usage_register(ad_app_t *app);
 void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */

@@ -25,6 +25,7 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *all = json_object_get(result, "settings");
+    ad_api_health_apply_settings(app, all);
     ad_api_publish(app, "settings_update", all, "system", "", NULL);
     ad_res_json(r, 200, json_incref(all));
 }

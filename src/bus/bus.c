@@ -224,6 +224,7 @@ static uint64_t publish_text(ad_bus_t *bus, int64_t now, uint64_t seq, const cha
                                "{\"truncated\":true}", 18);
     }
     ad_bus_ring_push(&bus->ring, ev);
+    bus->published++;
     if (bus->sops != NULL && !bus->stopping) {
         if (bus->npending == bus->pending_cap) {
             bus->pending_cap = bus->pending_cap ? bus->pending_cap * 2 : 256;
@@ -257,6 +258,16 @@ void ad_bus_release_held(ad_bus_t *bus)
         bus->visible++;
         fan_out(bus, ev);
     }
+}
+
+void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out)
+{
+    *out = (ad_bus_stats_t){.published = bus->published,
+                            .persisted = bus->stored,
+                            .given_up = bus->dropped,
+                            .unpersisted_bytes = bus->unpersisted_bytes,
+                            .ring_events = bus->ring.count,
+                            .ring_bytes = bus->ring.bytes};
 }
 
 uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,

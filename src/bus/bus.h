@@ -48,6 +48,14 @@ uint64_t ad_bus_seq(const ad_bus_t *bus);
  * next seq when nothing is retained. */
 uint64_t ad_bus_oldest_seq(const ad_bus_t *bus);
 
+/* Counters since start, for /metrics. */
+typedef struct {
+    uint64_t published, persisted, given_up;
+    uint64_t unpersisted_bytes; /* published, not yet in the events table */
+    uint64_t ring_events, ring_bytes;
+} ad_bus_stats_t;
+void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out);
+
 /* ---- events ---------------------------------------------------------------
  * An event is immutable once published and refcounted (loop thread). Its
  * envelope {"seq","ts","topic","type","payload"} is serialized once;

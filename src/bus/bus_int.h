@@ -189,6 +189,8 @@ struct ad_bus {
     int64_t retry_ms;           /* its current backoff */
     size_t unpersisted_bytes;   /* events published and not yet stored */
     uint64_t dropped;           /* events given up on (the table has a gap) */
+    uint64_t published;         /* events published since start */
+    uint64_t stored;            /* events written to the table since start */
     bool stopping;
     uint64_t persisted_seq;
     uint64_t db_min; /* oldest row in the table, 0: none */

@@ -114,6 +114,7 @@ static void on_written(int rc, void *arg)
                bus->unpersisted_bytes, ad_strerror(rc));
     } else {
         bus->retry_ms = 0;
+        bus->stored += wb->n;
         if (bus->db_min == 0) {
             bus->db_min = wb->evs[0]->seq;
         }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STR, T_U64, T_LISTEN, T_LEVEL, T_LOGFMT, T_DURABILITY } opt_type_t;
+typedef enum { T_STR, T_U64, T_LISTEN, T_LEVEL, T_LOGFMT, T_DURABILITY, T_BOOL } opt_type_t;
 
 typedef struct {
     const char *flag; /* without the leading "--" */
@@ -30,6 +30,8 @@ typedef struct {
 
 #define STR(field) T_STR, offsetof(ad_config_t, field), sizeof(((ad_config_t *)0)->field)
 #define U64(field) T_U64, offsetof(ad_config_t, field), 0
+/* A flag alone means true; --flag=false, or the variable set to 0/false. */
+#define BOOL(field) T_BOOL, offsetof(ad_config_t, field), 0
 
 static const opt_t options[] = {
     {"listen", "AGENTD_LISTEN", T_LISTEN, 0, 0, "HOST:PORT", "127.0.0.1:8765", 0, 0,
@@ -106,6 +108,15 @@ static const opt_t options[] = {
     {"worktree-base", "AGENTD_WORKTREE_BASE", STR(worktree_base), "DIR", "", 0, 0,
      "folder for new worktrees, as DIR/<repo>/<name> (default: <repo>.worktrees/<name> "
      "beside the repository)"},
+    {"health-interval-ms", "AGENTD_HEALTH_INTERVAL_MS", U64(health_interval_ms), "MS", "1000", 0,
+     3600000, "how often host, GPU and agent use are sampled (0: never)"},
+    {"health-event-interval-ms", "AGENTD_HEALTH_EVENT_INTERVAL_MS", U64(health_event_interval_ms),
+     "MS", "5000", 0, 86400000,
+     "how often a system_health event is published (0: never; at most once per sample)"},
+    {"nvml-lib", "AGENTD_NVML_LIB", STR(nvml_lib), "PATH", "", 0, 0,
+     "NVIDIA management library to load for GPU figures (default: libnvidia-ml.so.1)"},
+    {"metrics-public", "AGENTD_METRICS_PUBLIC", BOOL(metrics_public), "BOOL", "false", 0, 0,
+     "serve /metrics without a token (it shows how busy agentd is)"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)
@@ -207,6 +218,15 @@ static int set_option(ad_config_t *cfg, const opt_t *o, const char *v, char *why
         }
         snprintf(why, whysz, "expected text or json");
         return AD_EINVAL;
+    case T_BOOL: {
+        bool on = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+        if (!on && strcmp(v, "false") != 0 && strcmp(v, "0") != 0) {
+            snprintf(why, whysz, "expected true or false");
+            return AD_EINVAL;
+        }
+        memcpy(base + o->off, &on, sizeof(on));
+        return 0;
+    }
     case T_DURABILITY:
         if (strcmp(v, "normal") == 0 || strcmp(v, "full") == 0) {
             cfg->durability_full = v[0] == 'f';
@@ -274,6 +294,10 @@ int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz)
                  cfg->listen_host);
         return AD_EINVAL;
     }
+    if (cfg->health_interval_ms != 0 && cfg->health_interval_ms < 100) {
+        snprintf(err, errsz, "--health-interval-ms must be 0 (off) or at least 100");
+        return AD_EINVAL;
+    }
     if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
         snprintf(err, errsz, "--tls-cert and --tls-key go together");
         return AD_EINVAL;
@@ -314,6 +338,9 @@ int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, cha
             return AD_EINVAL;
         }
         const char *v = eq ? eq + 1 : NULL;
+        if (v == NULL && o->type == T_BOOL) {
+            v = "true";
+        }
         if (v == NULL) {
             if (i + 1 >= argc) {
                 snprintf(err, errsz, "option '--%s' needs a value (%s)", o->flag, o->metavar);
@@ -336,7 +363,11 @@ void ad_config_print_help(FILE *out)
     for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
         const opt_t *o = &options[i];
         char left[64];
-        snprintf(left, sizeof(left), "--%s=%s", o->flag, o->metavar);
+        if (o->type == T_BOOL) {
+            snprintf(left, sizeof(left), "--%s", o->flag);
+        } else {
+            snprintf(left, sizeof(left), "--%s=%s", o->flag, o->metavar);
+        }
         fprintf(out, "  %-30s %s\n", left, o->help);
         if (o->def != NULL && o->def[0] != '\0') {
             fprintf(out, "  %-30s [%s; default %s]\n", "", o->env, o->def);

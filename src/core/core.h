@@ -305,6 +305,11 @@ typedef struct {
     uint64_t event_retention_seconds;
     /* git worktrees */
     char worktree_base[4096]; /* empty = beside the repository */
+    /* host health (src/health) and /metrics */
+    uint64_t health_interval_ms;       /* 0: no sampling */
+    uint64_t health_event_interval_ms; /* 0: no system_health events */
+    char nvml_lib[4096];               /* empty: the usual library names */
+    bool metrics_public;               /* /metrics without a token */
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with

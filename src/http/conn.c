@@ -60,7 +60,9 @@ void ad_http_req_put(ad_req_t *r)
 
 void ad_http_req_answered(ad_req_t *r)
 {
-    const ad_server_t *s = r->srv;
+    ad_server_t *s = r->srv;
+    /* the route table outlives every request: counting through it is safe */
+    ad_http_count(r->route != NULL ? &((ad_route_t *)r->route)->counts : &s->unrouted, r->status);
     if (s->guard != NULL && s->guard->done != NULL) {
         s->guard->done(s->guard_ud, r, r->status);
     }

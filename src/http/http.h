@@ -66,6 +66,14 @@ void ad_server_routes_each(const ad_server_t *s,
                                       void *ud),
                            void *ud);
 
+/* Answers so far by route and status (for /metrics): fn gets each route's
+ * method and pattern ("" and "" for requests no route matched: assets,
+ * 404s, preflights), a status (0: "other", past the per-route slots) and
+ * its count. Only pairs with a count. */
+typedef void (*ad_server_count_fn)(const char *method, const char *pattern, int status,
+                                   uint64_t count, void *ud);
+void ad_server_counts_each(const ad_server_t *s, ad_server_count_fn fn, void *ud);
+
 /* ---- the guard --------------------------------------------------------------
  * One policy object sees every request before its handler: check() gets
  * the matched route's access and returns true to go on, or false after

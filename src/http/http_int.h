@@ -21,9 +21,19 @@
 #define AD_ROUTE_MAX_SEGS 16
 #define AD_ROUTE_MAX_PARAMS 8
 
+/* Answers counted by status, for /metrics: the first AD_HTTP_STATUSES
+ * distinct statuses each get a slot; any other lands in the last (0). */
+#define AD_HTTP_STATUSES 12
+typedef struct {
+    uint16_t status[AD_HTTP_STATUSES];
+    uint64_t count[AD_HTTP_STATUSES];
+} ad_http_counts_t;
+void ad_http_count(ad_http_counts_t *c, int status);
+
 typedef struct {
     char method[12];
     char *pattern; /* owned copy */
+    ad_http_counts_t counts;
     char *segs[AD_ROUTE_MAX_SEGS];
     unsigned nsegs;
     ad_access_t access;
@@ -162,6 +172,7 @@ struct ad_server {
     char sock_path[4096];
     ad_route_t *routes;
     size_t nroutes, routes_cap;
+    ad_http_counts_t unrouted; /* assets, 404s, preflights */
     void **owned; /* ad_server_own(): freed with the server */
     size_t nowned;
     const ad_guard_t *guard;

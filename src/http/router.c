@@ -351,6 +351,36 @@ void ad_server_routes_each(const ad_server_t *s,
     }
 }
 
+void ad_http_count(ad_http_counts_t *c, int status)
+{
+    for (size_t i = 0; i < AD_HTTP_STATUSES - 1; i++) {
+        if (c->status[i] == status || c->status[i] == 0) {
+            c->status[i] = (uint16_t)status;
+            c->count[i]++;
+            return;
+        }
+    }
+    c->count[AD_HTTP_STATUSES - 1]++;
+}
+
+static void counts_each(const ad_http_counts_t *c, const char *method, const char *pattern,
+                        ad_server_count_fn fn, void *ud)
+{
+    for (size_t i = 0; i < AD_HTTP_STATUSES; i++) {
+        if (c->count[i] > 0) {
+            fn(method, pattern, i < AD_HTTP_STATUSES - 1 ? c->status[i] : 0, c->count[i], ud);
+        }
+    }
+}
+
+void ad_server_counts_each(const ad_server_t *s, ad_server_count_fn fn, void *ud)
+{
+    for (size_t i = 0; i < s->nroutes; i++) {
+        counts_each(&s->routes[i].counts, s->routes[i].method, s->routes[i].pattern, fn, ud);
+    }
+    counts_each(&s->unrouted, "", "", fn, ud);
+}
+
 void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud)
 {
     s->guard = ops;

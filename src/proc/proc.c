@@ -153,6 +153,10 @@ void ad_proc_usage(const ad_proc_t *p, ad_proc_usage_t *u)
 {
     ad_cgroup_usage(p->cgroup, u);
 }
+const char *ad_proc_cgroup(const ad_proc_t *p)
+{
+    return p->cgroup;
+}
 
 /* ---- free ----------------------------------------------------------------- */
 

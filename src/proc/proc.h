@@ -141,6 +141,9 @@ bool ad_proc_paused(const ad_proc_t *p);
 bool ad_proc_alive(const ad_proc_t *p);
 /* CPU and memory of the whole tree (zeros without a cgroup). */
 void ad_proc_usage(const ad_proc_t *p, ad_proc_usage_t *u);
+/* The tree's cgroup directory, "" when trees are not in cgroups here.
+ * Borrowed while the process lives. */
+const char *ad_proc_cgroup(const ad_proc_t *p);
 
 /* Queues bytes for stdin (copied). AD_ECLOSED when stdin is closed or the
  * process has exited, AD_ETOOBIG when the queue would pass its bound. */

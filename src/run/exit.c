@@ -139,6 +139,27 @@ static void drain_parser(ad_run_t *run)
     ad_run_flush_all(run);
 }
 
+/* The run's end in the runner's counters (/metrics). */
+static void count_end(ad_runner_t *r, const ad_store_run_end_t *e)
+{
+    ad_runner_stats_t *st = &r->stats;
+    if (e->status >= AD_RUN_SUCCEEDED && e->status <= AD_RUN_LOST) {
+        st->ended[e->status - AD_RUN_SUCCEEDED]++;
+    }
+    double sec = (double)e->duration_ms / 1000.0;
+    size_t b = 0;
+    while (b < AD_RUN_DURATION_BUCKETS && sec > ad_run_duration_bounds[b]) {
+        b++;
+    }
+    st->duration_counts[b]++;
+    st->duration_sum_sec += sec;
+    st->input_tokens += (uint64_t)e->input_tokens;
+    st->output_tokens += (uint64_t)e->output_tokens;
+    st->cache_read_tokens += (uint64_t)e->cache_read_tokens;
+    st->cache_write_tokens += (uint64_t)e->cache_write_tokens;
+    st->cost_usd += e->cost_usd;
+}
+
 static void end_record(ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
 {
     snprintf(e->id, sizeof(e->id), "%s", run->run_id);
@@ -168,6 +189,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     end_status(run, ex, &e);
     note_dropped(run);
     end_record(run, ex, &e);
+    count_end(r, &e);
     ad_log(AD_LOG_INFO, "runner", "run ended agent=%s run=%s status=%s code=%d signal=%d",
            run->agent_id, run->run_id, ad_run_status_name(e.status), ex->exit_code,
            ex->term_signal);

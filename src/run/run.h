@@ -84,6 +84,24 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
  * (after the run row, with agent, for a new run). */
 int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content, ad_runner_cb cb,
                       void *ud, char *err, size_t errsz);
+/* Calls fn for every run whose process is alive, with its agent, run and
+ * org ids and its process (all borrowed for the call). */
+typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,
+                                  const ad_proc_t *proc, void *ud);
+void ad_runner_each(const ad_runner_t *r, ad_runner_each_fn fn, void *ud);
+/* Counters since start, for /metrics: runs ended by status, their
+ * durations (per-bucket counts, AD_RUN_DURATION_BOUNDS upper bounds in
+ * seconds, the last bucket above them), tokens and cost. */
+#define AD_RUN_DURATION_BUCKETS 9
+extern const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS];
+typedef struct {
+    uint64_t ended[4]; /* succeeded, failed, stopped, lost (ad_run_status_t order) */
+    uint64_t duration_counts[AD_RUN_DURATION_BUCKETS + 1];
+    double duration_sum_sec;
+    uint64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
+    double cost_usd;
+} ad_runner_stats_t;
+void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
 /* True while agent_id has a live process. */
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
 /* Terminal agents: resize, and raw input bytes. AD_ENOENT / AD_ESTATE. */

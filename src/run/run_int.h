@@ -120,6 +120,7 @@ struct ad_runner {
     size_t inflight_bytes;
     uv_check_t check; /* flushes live output after each poll phase */
     bool check_on;
+    ad_runner_stats_t stats;
 };
 
 /* ---- runner.c ----------------------------------------------------------------- */

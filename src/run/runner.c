@@ -55,6 +55,30 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
     }
 }
 
+const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS] = {1,   10,   60,    300,  900,
+                                                                  1800, 3600, 14400, 86400};
+
+void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out)
+{
+    *out = r->stats;
+}
+
+void ad_runner_each(const ad_runner_t *r, ad_runner_each_fn fn, void *ud)
+{
+    for (const ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (run->proc == NULL || !ad_proc_alive(run->proc)) {
+            continue;
+        }
+        const char *org = "";
+        for (size_t i = 0; i < run->topics.n; i++) {
+            if (strncmp(run->topics.t[i], "org:", 4) == 0) {
+                org = run->topics.t[i] + 4;
+            }
+        }
+        fn(run->agent_id, run->run_id, org, run->proc, ud);
+    }
+}
+
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src)
 {
     memcpy(dst, src, sizeof(*dst));

@@ -6,11 +6,14 @@
  */
 #include "store/store_int.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char SQL_AG_GET[] = "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?1";
 
-#define AG_FILTER "(?2 IS NULL OR status = ?2) AND (?3 OR deleted_at IS NULL) AND (?4 = '' OR org_id = ?4)"
+#define AG_FILTER                                                                                  \
+    "(?2 IS NULL OR status = ?2) AND (?3 OR deleted_at IS NULL) AND (?4 = '' OR org_id = ?4)"
 #define STATUS_RANK                                                                                \
     "CASE status WHEN 'running' THEN 0 WHEN 'waiting' THEN 1 WHEN 'error' THEN 2 WHEN 'idle' "     \
     "THEN 3 WHEN 'paused' THEN 4 ELSE 5 END"
@@ -26,6 +29,52 @@ static const char SQL_AG_LIST_STATUS[] =
 static const char SQL_AG_LIST_NAME[] =
     "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
     " ORDER BY name COLLATE NOCASE, created_at, id LIMIT 10000";
+
+/* ---- counts by status, on the pool ------------------------------------------------- */
+
+typedef struct {
+    char org[AD_ID_MAX];
+    json_t *out;
+    ad_store_result_cb cb;
+    void *ud;
+} counts_t;
+
+static int counts_read(sqlite3 *db, void *ctx)
+{
+    counts_t *c = ctx;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT status, count(*) FROM agents WHERE deleted_at IS NULL "
+                                "AND (?1 = '' OR org_id = ?1) GROUP BY status",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return ad_store_rc(db, rc);
+    }
+    sqlite3_bind_text(s, 1, c->org, -1, SQLITE_STATIC);
+    c->out = json_object();
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_object_set_new(c->out, (const char *)sqlite3_column_text(s, 0),
+                            json_integer(sqlite3_column_int64(s, 1)));
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+static void counts_done(int rc, void *ctx)
+{
+    counts_t *c = ctx;
+    c->cb(rc, c->out, c->ud);
+    free(c);
+}
+
+void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb, void *ud)
+{
+    counts_t *c = ad_xcalloc(1, sizeof(*c));
+    snprintf(c->org, sizeof(c->org), "%s", org != NULL ? org : "");
+    c->cb = cb;
+    c->ud = ud;
+    ad_store_read_async(st, counts_read, counts_done, c);
+}
 
 static int agent_read(sqlite3 *db, const char *id, json_t **out)
 {

@@ -220,9 +220,13 @@ const char *ad_store_path(const ad_store_t *st)
     return st->path;
 }
 
+const double ad_store_commit_bounds[AD_STORE_COMMIT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2};
+
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out)
 {
     uv_mutex_lock(&st->lock);
     *out = st->stats;
     uv_mutex_unlock(&st->lock);
+    out->queued = st->outstanding;
 }

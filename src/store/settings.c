@@ -35,6 +35,15 @@ static const setting_def_t defs[] = {
     {"allow_root_auto", K_BOOL, NULL, 0, 0, false},
     {"audit_retention_days", K_NUMBER, NULL, 0, 36500, true},
     {"model_prices", K_JSON, NULL, 0, 0, false},
+    {"health_gpu_util_pct", K_NUMBER, NULL, 1, 100, false},
+    {"health_gpu_temp_c", K_NUMBER, NULL, 1, 150, false},
+    {"health_gpu_power_w", K_NUMBER, NULL, 1, 10000, false},
+    {"health_cpu_util_pct", K_NUMBER, NULL, 1, 100, false},
+    {"health_cpu_temp_c", K_NUMBER, NULL, 1, 150, false},
+    {"health_mem_used_pct", K_NUMBER, NULL, 1, 100, false},
+    {"health_disk_used_pct", K_NUMBER, NULL, 1, 100, false},
+    {"health_service_fps_min", K_NUMBER, NULL, 0, 1000000, false},
+    {"health_service_latency_ms", K_NUMBER, NULL, 0.001, 1000000, false},
 };
 
 static bool choice_ok(const char *choices, const char *v)

@@ -100,12 +100,19 @@ typedef void (*ad_store_result_cb)(int rc, json_t *result, void *ud);
 void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_result_cb cb,
                     void *ud);
 
-/* Counters since open, for /metrics and benchmarks. Loop thread. */
+/* Counters since open, for /metrics and benchmarks. Loop thread. A
+ * group's commit latency is BEGIN to the end of COMMIT, counted in the
+ * bucket of the first bound (seconds) it does not pass, or the last. */
+#define AD_STORE_COMMIT_BUCKETS 11
+extern const double ad_store_commit_bounds[AD_STORE_COMMIT_BUCKETS];
 typedef struct {
     uint64_t jobs;    /* jobs run */
     uint64_t groups;  /* transactions committed */
     uint64_t failed;  /* jobs that returned an error */
     uint64_t retries; /* BEGIN/COMMIT retried on BUSY */
+    uint64_t commit_counts[AD_STORE_COMMIT_BUCKETS + 1];
+    double commit_sum_sec;
+    uint64_t queued; /* jobs submitted and not yet completed (loop side) */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
 
@@ -155,6 +162,11 @@ int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out);
  * worktree_id is given (free: displayOrder; status; name). {agents:[…]} */
 int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
                         bool include_deleted, const char *org, json_t **out);
+/* How many agents (archived ones not counted) of org ("": every org) have
+ * each status, read on the thread pool: cb gets {status: count} (owned) on
+ * the loop thread. For /metrics. */
+void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb,
+                                  void *ud);
 /* Whether the agent may be started: 0, AD_ENOENT, or AD_ESTATE when it is
  * archived (deleted) or already running. Loop thread. */
 int ad_store_agent_check_startable(ad_store_t *st, const char *id);
@@ -260,6 +272,73 @@ int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, co
 int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+
+/* ---- jobs (jobs.c) ----------------------------------------------------------------
+ * The job object: id, orgId, name, kind, command (argv), cwd, status
+ * (running, succeeded, failed, stopped, lost), progress (0-1), stage,
+ * message, result (JSON), output (the last plain lines), exitCode, signal,
+ * createdAt, endedAt; unknown fields are null. Reads run on the loop's
+ * read connection (by key, or one bounded page).
+ */
+typedef enum {
+    AD_JOB_RUNNING = 0,
+    AD_JOB_SUCCEEDED,
+    AD_JOB_FAILED,
+    AD_JOB_STOPPED,
+    AD_JOB_LOST,
+} ad_job_status_t;
+/* "running", …; NULL out of range. Any thread. */
+const char *ad_job_status_name(ad_job_status_t s);
+int ad_store_job_get(ad_store_t *st, const char *id, json_t **out);
+/* {jobs:[…]} of org ("": every org), newest first, at most limit (1-1000). */
+int ad_store_job_list(ad_store_t *st, const char *org, int limit, json_t **out);
+typedef struct {
+    char id[AD_ID_MAX];
+    char org[AD_ID_MAX];
+    char name[128];
+    char kind[32];
+    char cwd[1024]; /* "": agentd's */
+    char *command;  /* argv as JSON text; owned, taken by the write */
+    int64_t now;
+} ad_store_job_t;
+/* A job begins: its row, status running. cb gets the job. */
+void ad_store_job_insert(ad_store_t *st, const ad_store_job_t *j, ad_store_result_cb cb, void *ud);
+typedef struct {
+    char id[AD_ID_MAX];
+    ad_job_status_t status;
+    bool has_progress;
+    double progress;
+    char stage[128];
+    char message[1024];
+    char *result; /* JSON text or NULL; owned, taken by the write */
+    char *output; /* text or NULL; owned, taken by the write */
+    bool has_exit_code;
+    int exit_code;
+    int signal;
+    int64_t now;
+} ad_store_job_end_t;
+/* A job ended: its status and last figures. cb gets the job. */
+void ad_store_job_end(ad_store_t *st, const ad_store_job_end_t *e, ad_store_result_cb cb,
+                      void *ud);
+/* Rows a previous daemon left running become lost. cb gets {jobs: n}. */
+void ad_store_jobs_reconcile(ad_store_t *st, int64_t now, ad_store_result_cb cb, void *ud);
+
+/* ---- services (services.c) --------------------------------------------------------
+ * The service object: id, orgId, name, command (argv), cwd, config, schema,
+ * restart (always, on-failure, never), probe (or null), enabled,
+ * createdAt, updatedAt. Reads on the loop's read connection.
+ */
+int ad_store_service_get(ad_store_t *st, const char *id, json_t **out);
+/* {services:[…]} of org ("": every org), oldest first, at most 1000. */
+int ad_store_service_list(ad_store_t *st, const char *org, json_t **out);
+/* args {id, orgId, name, command, cwd, config, schema, restart, probe,
+ * enabled, now}, checked by the caller. result: the service. */
+int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, name?, config?, restart?, probe? (null clears), enabled?}.
+ * AD_ENOENT for an unknown id. result: the service. */
+int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}. AD_ENOENT for an unknown id. result {id, orgId, deleted}. */
+int ad_store_op_service_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 /* ---- crews (crews.c) -----------------------------------------------------------------
  * The crew object: id, name, status (busy: an agent is running; available:

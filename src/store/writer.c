@@ -127,9 +127,21 @@ static void run_safe(ad_store_t *st, job_t *head, ad_store_stats_t *d)
 }
 
 /* Runs one group of jobs in a transaction and sets each job's rc. */
+static void count_commit(ad_store_stats_t *d, uint64_t t0)
+{
+    double sec = (double)(uv_hrtime() - t0) / 1e9;
+    size_t b = 0;
+    while (b < AD_STORE_COMMIT_BUCKETS && sec > ad_store_commit_bounds[b]) {
+        b++;
+    }
+    d->commit_counts[b]++;
+    d->commit_sum_sec += sec;
+}
+
 static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
 {
     sqlite3 *db = st->wdb;
+    uint64_t t0 = uv_hrtime();
     for (job_t *j = head; j != NULL; j = j->next) {
         d->jobs++;
     }
@@ -166,6 +178,7 @@ static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
         return;
     }
     d->groups++;
+    count_commit(d, t0);
 }
 
 static void writer_main(void *arg)
@@ -202,6 +215,10 @@ static void writer_main(void *arg)
         st->stats.groups += d.groups;
         st->stats.failed += d.failed;
         st->stats.retries += d.retries;
+        for (size_t b = 0; b <= AD_STORE_COMMIT_BUCKETS; b++) {
+            st->stats.commit_counts[b] += d.commit_counts[b];
+        }
+        st->stats.commit_sum_sec += d.commit_sum_sec;
         if (st->done_tail != NULL) {
             st->done_tail->next = head;
         } else {

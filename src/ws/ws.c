@@ -258,9 +258,19 @@ static void ws_on_read(void *p, const char *data, size_t len)
     pump(ws);
 }
 
+/* Loop thread only, like every WebSocket. */
+static uint64_t ws_open_now, ws_opened;
+
+void ad_ws_stats(uint64_t *open, uint64_t *opened)
+{
+    *open = ws_open_now;
+    *opened = ws_opened;
+}
+
 static void ws_on_conn_close(void *p)
 {
     ad_ws_t *ws = p;
+    ws_open_now--;
     int code = 1006;
     if (wslay_event_get_close_received(ws->ctx)) {
         code = wslay_event_get_status_code_received(ws->ctx);
@@ -582,6 +592,8 @@ static void ws_upgrade(ad_req_t *r, void *ud)
      * its request reach ws_on_read once this handler returns */
     ad_conn_t *c = ad_req_take_over(r, 101, NULL, &ws_ops, ws);
     ws->conn = c;
+    ws_open_now++;
+    ws_opened++;
     const ad_config_t *cfg = ad_conn_config(c);
     wslay_event_config_set_max_recv_msg_length(ws->ctx, cfg->ws_max_message_bytes);
     uint64_t now = uv_now(ad_conn_loop(c));

@@ -47,6 +47,9 @@ typedef struct {
 void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
                         const char *const *protocols, const ad_ws_handler_t *handler, void *ud);
 
+/* Connections open now, and opened since start (for /metrics). */
+void ad_ws_stats(uint64_t *open, uint64_t *opened);
+
 /* Queues a text message (copied). Returns 0, AD_ECLOSED, or AD_ETOOBIG when
  * the send queue would pass its bound (nothing is queued then; the caller
  * decides whether to close). */

@@ -108,6 +108,12 @@ async function fixture(d) {
     const run = l.body.runs.find((x) => x.status !== 'running');
     return run && run.id;
   }, 'the run to end');
+  r = await call(d, 'POST', '/api/jobs', { name: 'a-job', command: ['true'] }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.job = r.body.id;
+  r = await call(d, 'POST', '/api/services', { name: 'a-service', command: ['true'], enabled: false }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.service = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -122,7 +128,8 @@ async function fixture(d) {
 function fill(pattern, f) {
   const ids = [['/api/workspaces/', f.ws], ['/api/worktrees/', f.wt], ['/api/agents/', f.agent],
     ['/api/runs/', f.run], ['/api/crews/', f.crew], ['/ws/agents/', f.agent], ['/ws/runs/', f.run],
-    ['/api/tokens/', f.admin.id]];
+    ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
+    ['/api/services/', f.service]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
   const hit = ids.find(([prefix]) => pattern.startsWith(prefix));
   if (!hit) return null;
@@ -154,12 +161,13 @@ test('every route declares its access; only login and health are public', () => 
     const key = `${r.method} ${r.pattern}`;
     if (r.access === 'public') assert.ok(PUBLIC.has(key), `${key} is public`);
     else assert.ok(SCOPES.includes(r.access), `${key}: ${r.access}`);
-    // Starting programs, tokens, orgs, audit and settings changes are admin.
-    if (/\/start$|\/message$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$/.test(r.pattern) ||
+    // Starting programs (the requirements check runs --version), tokens,
+    // orgs, audit and settings changes are admin.
+    if (/\/start$|\/message$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
-    if (r.method === 'GET' && r.access !== 'public' && !/tokens|orgs|audit|terminal/.test(r.pattern)) {
+    if (r.method === 'GET' && r.access !== 'public' && !/tokens|orgs|audit|terminal|requirements/.test(r.pattern)) {
       assert.equal(r.access, 'read', key);
     }
   }

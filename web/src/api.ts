@@ -115,7 +115,41 @@ export interface DashboardStats {
   range: string;
 }
 
-/** GET /api/health: the daemon and how it contains its agents' processes. */
+export interface HealthReason {
+  code: string;
+  message: string;
+  value: number;
+  threshold: number;
+  penalty: number;
+}
+
+export interface GpuDevice {
+  index: number;
+  name: string;
+  uuid?: string;
+  utilization: number | null;
+  memoryUtilization: number | null;
+  vramUsed: number | null;
+  vramTotal: number | null;
+  temperature: number | null;
+  powerDraw: number | null;
+  powerLimit: number | null;
+  processes: { pid: number; vramUsed: number; agentId: string | null }[];
+}
+
+export interface AgentUse {
+  agentId: string;
+  runId: string;
+  pid: number;
+  cpuPercent: number | null;
+  rssBytes: number;
+  gpuMemoryBytes: number;
+  processes: number;
+  source: 'cgroup' | 'proc';
+}
+
+/** GET /api/health: the daemon, how it contains its agents' processes and,
+ * once sampled, the machine, the GPUs, the score and each agent's use. */
 export interface Health {
   status: string;
   version: string;
@@ -124,6 +158,84 @@ export interface Health {
     live: number;
     containment: { mode: 'cgroup' | 'process-group'; detail: string; memoryLimits: boolean; cpuLimits: boolean };
   };
+  intervalMs?: number;
+  sampledAt?: number | null;
+  score?: number;
+  reasons?: HealthReason[];
+  thresholds?: Record<string, number>;
+  cpu?: { utilization: number | null; cores: number[]; temperature: number | null; temperatureSource?: string; load: number[] | null };
+  memory?: { total: number; available: number; used: number; swapTotal: number; swapUsed: number } | null;
+  disk?: { total: number; free: number; used: number } | null;
+  gpu?: { available: boolean; reason?: string; driverVersion?: string; cudaVersion?: string; devices?: GpuDevice[] };
+  agents?: AgentUse[];
+}
+
+/** GET /api/health/history: columns over the range. */
+export interface HealthHistory {
+  range: string;
+  rangeSec: number;
+  stepSec: number;
+  from: number;
+  t: number[];
+  series: Record<string, (number | null)[]>;
+  max?: Record<string, (number | null)[]>;
+}
+
+/** A job: a program that reports progress (GET /api/jobs). */
+export interface Job {
+  id: string;
+  name: string;
+  kind: string;
+  status: 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost';
+  progress: number | null;
+  stage: string | null;
+  message: string | null;
+  result: unknown;
+  exitCode: number | null;
+  createdAt: string;
+  endedAt: string | null;
+  stopping?: boolean;
+}
+
+/** A service: a long-running helper (GET /api/services). */
+export interface ConfigField {
+  type: 'integer' | 'number' | 'boolean' | 'string';
+  min?: number;
+  max?: number;
+  maxLength?: number;
+  enum?: (string | number)[];
+  default?: unknown;
+  label?: string;
+}
+export interface Service {
+  id: string;
+  name: string;
+  command: string[];
+  config: Record<string, unknown>;
+  schema: { fields?: Record<string, ConfigField> };
+  restart: 'always' | 'on-failure' | 'never';
+  probe: Record<string, unknown> | null;
+  enabled: boolean;
+  runtime: {
+    status: string;
+    pid?: number | null;
+    restarts?: number;
+    backoffMs?: number;
+    lastExit?: { code: number; signal: number; at: number } | null;
+    health?: { status: string; latencyMs: number | null; error?: string; checkedAt: number | null };
+    figures?: Record<string, number>;
+    pendingRestart?: boolean;
+    error?: string;
+  };
+}
+
+export interface Requirement {
+  id: string;
+  name: string;
+  status: 'ok' | 'missing' | 'warning';
+  value?: string;
+  fix?: string;
+  required: boolean;
 }
 
 export const api = {
@@ -168,6 +280,15 @@ export const api = {
   crewStart: (id: string) => request('POST', `/api/crews/${enc(id)}/start`, {}),
   crewStop: (id: string) => request('POST', `/api/crews/${enc(id)}/stop`),
   dashboardStats: (range: string) => request<DashboardStats>('GET', `/api/dashboard/stats?range=${enc(range)}`),
+  healthHistory: (range: string) => request<HealthHistory>('GET', `/api/health/history?range=${enc(range)}`),
+  services: async () => listOf<Service>(await request('GET', '/api/services'), 'services'),
+  patchService: (id: string, body: Record<string, unknown>) => request<Service>('PATCH', `/api/services/${enc(id)}`, body),
+  restartService: (id: string) => request<Service>('POST', `/api/services/${enc(id)}/restart`),
+  testService: (id: string) => request<{ ok: boolean; latencyMs: number; error?: string }>('POST', `/api/services/${enc(id)}/test`),
+  jobs: async (limit = 20) => listOf<Job>(await request('GET', `/api/jobs?limit=${limit}`), 'jobs'),
+  stopJob: (id: string) => request('POST', `/api/jobs/${enc(id)}/stop`),
+  requirements: (refresh = false) =>
+    request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),
   login: (token: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { token }),
   logout: () => request('POST', '/api/auth/logout'),

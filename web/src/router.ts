@@ -1,5 +1,5 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
-// #/analytics, #/settings.
+// #/analytics, #/health, #/settings.
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
 
@@ -9,6 +9,7 @@ export type Route =
   | { page: 'agent'; id: string }
   | { page: 'crews'; id?: string }
   | { page: 'analytics' }
+  | { page: 'health' }
   | { page: 'settings' };
 
 export function parseRoute(hash: string): Route {
@@ -17,6 +18,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'agents') return { page: 'agents' };
   if (parts[0] === 'crews') return parts[1] ? { page: 'crews', id: parts[1] } : { page: 'crews' };
   if (parts[0] === 'analytics') return { page: 'analytics' };
+  if (parts[0] === 'health') return { page: 'health' };
   if (parts[0] === 'settings') return { page: 'settings' };
   return { page: 'home' };
 }

@@ -27,6 +27,15 @@ export const SETTINGS: SettingSpec[] = [
   { key: 'monthly_token_limit', label: 'Monthly token limit', type: 'number', min: 0, max: 1e15, integer: true, def: 0, help: 'Tokens allowed per month (0: no limit).' },
   { key: 'daily_cost_limit', label: 'Daily cost limit (USD)', type: 'number', min: 0, max: 1e12, def: 0, help: 'USD allowed per day (0: no limit).' },
   { key: 'monthly_cost_limit', label: 'Monthly cost limit (USD)', type: 'number', min: 0, max: 1e12, def: 0, help: 'USD allowed per month (0: no limit).' },
+  { key: 'health_gpu_util_pct', label: 'Health: GPU utilisation (%)', type: 'number', min: 1, max: 100, def: 85, help: 'Past this the health score drops.' },
+  { key: 'health_gpu_temp_c', label: 'Health: GPU temperature (°C)', type: 'number', min: 1, max: 150, def: 80, help: 'Past this the health score drops.' },
+  { key: 'health_gpu_power_w', label: 'Health: GPU power (W)', type: 'number', min: 1, max: 10000, def: 300, help: 'Past this the health score drops.' },
+  { key: 'health_cpu_util_pct', label: 'Health: CPU utilisation (%)', type: 'number', min: 1, max: 100, def: 90, help: 'Past this the health score drops.' },
+  { key: 'health_cpu_temp_c', label: 'Health: CPU temperature (°C)', type: 'number', min: 1, max: 150, def: 85, help: 'Past this the health score drops.' },
+  { key: 'health_mem_used_pct', label: 'Health: memory used (%)', type: 'number', min: 1, max: 100, def: 90, help: 'Past this the health score drops.' },
+  { key: 'health_disk_used_pct', label: 'Health: disk used (%)', type: 'number', min: 1, max: 100, def: 90, help: 'Past this the health score drops (the data dir’s disk).' },
+  { key: 'health_service_fps_min', label: 'Health: service frame rate (FPS)', type: 'number', min: 0, max: 1000000, def: 400, help: 'A service reporting fewer frames a second lowers the score.' },
+  { key: 'health_service_latency_ms', label: 'Health: service latency (ms)', type: 'number', min: 0.001, max: 1000000, def: 2, help: 'A service reporting a higher latency lowers the score.' },
 ];
 
 export type Settings = Record<string, SettingValue>;

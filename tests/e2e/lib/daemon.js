@@ -63,8 +63,11 @@ function setToken(d, token) {
 // ready; rejects if it exits first or takes longer than opts.timeout.
 function start(opts = {}) {
   const dataDir = opts.dataDir || tmpDir();
+  // No system_health events unless a test asks for them (its own
+  // --health-event-interval-ms comes later and wins): tests that count
+  // global seqs need a bus nothing else publishes on.
   const args = ['serve', '--listen', opts.listen || '127.0.0.1:0', '--data-dir', dataDir,
-    ...(opts.args || [])];
+    '--health-event-interval-ms', '0', ...(opts.args || [])];
   const proc = spawn(BIN, args, {
     env: { ...process.env, ...(opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],

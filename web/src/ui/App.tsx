@@ -1,4 +1,4 @@
-// The frame: top bar with tabs (Home / Agents / Analytics / Settings) and
+// The frame: top bar with tabs (Home / Agents / Analytics / Health / Settings) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
@@ -7,6 +7,7 @@ import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, sock
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
 import { Badge, Empty, ErrorState, Spinner } from './common';
+import { HealthPage } from './HealthPage';
 import { Home } from './Home';
 import { Login } from './Login';
 import { SettingsPage } from './SettingsPage';
@@ -117,6 +118,7 @@ export function App() {
     ['agents', 'Agents', '#/agents'],
     ['crews', 'Crews', '#/crews'],
     ['analytics', 'Analytics', '#/analytics'],
+    ['health', 'Health', '#/health'],
     ['settings', 'Settings', '#/settings'],
   ];
   return (
@@ -154,6 +156,7 @@ export function App() {
           </Suspense>
         )}
         {r.page === 'analytics' && <Analytics />}
+        {r.page === 'health' && <HealthPage />}
         {r.page === 'settings' && <SettingsPage />}
       </main>
       <div class="toasts" aria-live="polite" aria-relevant="additions">

@@ -6,6 +6,7 @@ import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
 import { applyTheme, auth, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
+import { RequirementsPanel } from './HealthPage';
 import { TokensPanel } from './Tokens';
 
 export function SettingsPage() {
@@ -141,6 +142,7 @@ export function SettingsPage() {
       </form>
       {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
       {health.value && <SystemPanel h={health.value} />}
+      {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <RequirementsPanel /> : null}
     </div>
   );
 }

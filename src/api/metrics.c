@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GET /metrics: the Prometheus text exposition of agentd's own counters
+ * (requests by route and status, WebSocket connections, events published
+ * and stored, the writer's queue and commit latency, agents by status,
+ * runs, tokens and cost) and the host and GPU gauges of the last health
+ * sample. It shows how busy agentd is, so it takes a read token unless
+ * --metrics-public; per-agent series are the caller's organisation's.
+ * The format is src/health/prom.c's.
+ */
+#include "api/api_int.h"
+#include "health/health.h"
+#include "proc/proc.h"
+#include "run/run.h"
+#include "ws/ws.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define METRICS_MAX (8u << 20)
+
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    char org[AD_ID_MAX];
+} scrape_t;
+
+static int counter(ad_buf_t *b, const char *name, const char *help, double v)
+{
+    int rc = ad_prom_family(b, name, "counter", help);
+    return rc ? rc : ad_prom_sample(b, name, v, NULL);
+}
+
+static int gauge(ad_buf_t *b, const char *name, const char *help, double v)
+{
+    int rc = ad_prom_family(b, name, "gauge", help);
+    return rc ? rc : ad_prom_sample(b, name, v, NULL);
+}
+
+typedef struct {
+    ad_buf_t *b;
+    int rc;
+} each_t;
+
+static void one_route(const char *method, const char *pattern, int status, uint64_t count, void *ud)
+{
+    each_t *e = ud;
+    char st[16];
+    snprintf(st, sizeof(st), "%d", status);
+    if (e->rc == 0) {
+        e->rc = ad_prom_sample(
+            e->b, "agentd_http_requests_total", (double)count, "method", method[0] ? method : "any",
+            "route", pattern[0] ? pattern : "unmatched", "status", status ? st : "other", NULL);
+    }
+}
+
+static int daemon_part(ad_buf_t *b, ad_app_t *app)
+{
+    int rc = ad_prom_family(b, "agentd_build_info", "gauge", "agentd's version");
+    rc = rc ? rc : ad_prom_sample(b, "agentd_build_info", 1, "version", AD_VERSION, NULL);
+    rc = rc ? rc
+            : gauge(b, "agentd_start_time_seconds", "When the daemon started (Unix time)",
+                    (double)app->started_ms / 1000);
+    rc = rc ? rc
+            : ad_prom_family(b, "agentd_http_requests_total", "counter",
+                             "Answered HTTP requests by route pattern and status");
+    each_t e = {b, rc};
+    ad_server_counts_each(app->server, one_route, &e);
+    rc = e.rc;
+    uint64_t open = 0, opened = 0;
+    ad_ws_stats(&open, &opened);
+    rc = rc ? rc
+            : gauge(b, "agentd_websocket_connections", "WebSocket connections open", (double)open);
+    rc = rc ? rc
+            : counter(b, "agentd_websocket_connections_opened_total",
+                      "WebSocket connections accepted", (double)opened);
+    rc = rc ? rc
+            : gauge(b, "agentd_processes", "Agent processes alive",
+                    (double)ad_procs_count(app->procs));
+    return rc;
+}
+
+static int bus_part(ad_buf_t *b, ad_app_t *app)
+{
+    ad_bus_stats_t bs = {0};
+    if (app->bus != NULL) {
+        ad_bus_stats(app->bus, &bs);
+    }
+    int rc = counter(b, "agentd_events_published_total", "Events published on the bus",
+                     (double)bs.published);
+    rc = rc ? rc
+            : counter(b, "agentd_events_persisted_total", "Events written to the events table",
+                      (double)bs.persisted);
+    rc = rc ? rc
+            : counter(b, "agentd_events_given_up_total",
+                      "Events whose write failed for good (replay reports a gap)",
+                      (double)bs.given_up);
+    rc = rc ? rc
+            : gauge(b, "agentd_events_unpersisted_bytes",
+                    "Bytes of events published and not yet stored", (double)bs.unpersisted_bytes);
+    rc = rc ? rc
+            : gauge(b, "agentd_events_ring_events", "Events in the replay ring",
+                    (double)bs.ring_events);
+    return rc;
+}
+
+static int store_part(ad_buf_t *b, ad_app_t *app)
+{
+    if (app->store == NULL) {
+        return 0;
+    }
+    ad_store_stats_t st;
+    ad_store_stats(app->store, &st);
+    int rc =
+        gauge(b, "agentd_store_writer_queue_depth",
+              "Writes submitted to the writer thread and not yet completed", (double)st.queued);
+    rc = rc ? rc
+            : counter(b, "agentd_store_jobs_total", "Writes run by the writer thread",
+                      (double)st.jobs);
+    rc = rc ? rc
+            : counter(b, "agentd_store_failed_jobs_total", "Writes that failed", (double)st.failed);
+    rc = rc ? rc
+            : counter(b, "agentd_store_busy_retries_total",
+                      "BEGIN or COMMIT retried because the database was busy", (double)st.retries);
+    rc = rc ? rc
+            : ad_prom_family(b, "agentd_store_commit_duration_seconds", "histogram",
+                             "Writer transactions, BEGIN to the end of COMMIT");
+    rc = rc ? rc
+            : ad_prom_histogram(b, "agentd_store_commit_duration_seconds", ad_store_commit_bounds,
+                                st.commit_counts, AD_STORE_COMMIT_BUCKETS, st.commit_sum_sec, NULL,
+                                NULL);
+    return rc;
+}
+
+static int runs_part(ad_buf_t *b, ad_app_t *app)
+{
+    ad_runner_stats_t rs = {0};
+    if (app->runner != NULL) {
+        ad_runner_stats(app->runner, &rs);
+    }
+    int rc = ad_prom_family(b, "agentd_runs_ended_total", "counter", "Runs ended, by status");
+    static const char *st[] = {"succeeded", "failed", "stopped", "lost"};
+    for (size_t i = 0; i < 4 && rc == 0; i++) {
+        rc = ad_prom_sample(b, "agentd_runs_ended_total", (double)rs.ended[i], "status", st[i],
+                            NULL);
+    }
+    rc = rc ? rc
+            : ad_prom_family(b, "agentd_run_duration_seconds", "histogram", "How long runs lasted");
+    rc = rc ? rc
+            : ad_prom_histogram(b, "agentd_run_duration_seconds", ad_run_duration_bounds,
+                                rs.duration_counts, AD_RUN_DURATION_BUCKETS, rs.duration_sum_sec,
+                                NULL, NULL);
+    rc = rc ? rc
+            : ad_prom_family(b, "agentd_tokens_total", "counter",
+                             "Model tokens of ended runs, by kind");
+    const char *kinds[] = {"input", "output", "cache_read", "cache_write"};
+    uint64_t n[] = {rs.input_tokens, rs.output_tokens, rs.cache_read_tokens, rs.cache_write_tokens};
+    for (size_t i = 0; i < 4 && rc == 0; i++) {
+        rc = ad_prom_sample(b, "agentd_tokens_total", (double)n[i], "kind", kinds[i], NULL);
+    }
+    rc = rc ? rc
+            : counter(b, "agentd_cost_usd_total", "Model cost of ended runs in US dollars",
+                      rs.cost_usd);
+    return rc;
+}
+
+static int health_part(ad_buf_t *b, ad_app_t *app, const char *org)
+{
+    if (app->health == NULL) {
+        return 0;
+    }
+    uint64_t samples = 0, ns = 0;
+    ad_health_cost(app->health, &samples, &ns);
+    int rc = counter(b, "agentd_health_samples_total", "Host samples taken", (double)samples);
+    rc = rc ? rc
+            : counter(b, "agentd_health_sampler_cpu_seconds_total",
+                      "CPU time the sampler's reads took", (double)ns / 1e9);
+    const ad_health_sample_t *s = ad_health_current(app->health);
+    return rc || s == NULL ? rc : ad_health_prom(b, s, org);
+}
+
+static int agents_part(ad_buf_t *b, json_t *counts)
+{
+    int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
+    static const char *st[] = {"running", "waiting", "error", "finished", "idle", "paused"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
+        json_t *v = json_object_get(counts, st[i]);
+        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",
+                            st[i], NULL);
+    }
+    return rc;
+}
+
+static void answer(int rc, json_t *counts, void *ud)
+{
+    scrape_t *sc = ud;
+    ad_buf_t b;
+    ad_buf_init(&b, METRICS_MAX);
+    int w = daemon_part(&b, sc->app);
+    w = w ? w : agents_part(&b, rc == 0 ? counts : NULL);
+    w = w ? w : bus_part(&b, sc->app);
+    w = w ? w : store_part(&b, sc->app);
+    w = w ? w : runs_part(&b, sc->app);
+    w = w ? w : health_part(&b, sc->app, sc->org);
+    json_decref(counts);
+    if (w != 0) {
+        ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);
+    } else {
+        ad_res_send(sc->req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+    }
+    ad_buf_cleanup(&b);
+    free(sc);
+}
+
+static void get(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, r)) {
+        return;
+    }
+    scrape_t *sc = ad_xcalloc(1, sizeof(*sc));
+    sc->app = app;
+    sc->req = r;
+    /* Public by choice (--metrics-public) and asked without a token: the
+     * operator exposed the daemon's figures, every org's. */
+    const ad_principal_t *who = ad_auth_principal(r);
+    const char *org = who != NULL ? ad_principal_filter(who) : app->cfg->metrics_public ? "" : "-";
+    snprintf(sc->org, sizeof(sc->org), "%s", org);
+    ad_store_agent_status_counts(app->store, sc->org, answer, sc);
+}
+
+void ad_api_metrics_register(ad_app_t *app)
+{
+    ad_server_route(app->server, "GET", "/metrics",
+                    app->cfg->metrics_public ? AD_ACCESS_PUBLIC : AD_ACCESS_READ, get, app);
+}

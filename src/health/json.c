@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JSON views of a sample: the full one GET /api/health answers (bytes,
+ * °C, W, percent), and the seed's system_health event payload (GB and W,
+ * as the seed's client shows them). What is unknown is null, never 0.
+ */
+#include "health/health_int.h"
+
+#include <string.h>
+
+#define GB (1024.0 * 1024.0 * 1024.0)
+
+static json_t *opt_real(bool has, double v)
+{
+    return has ? json_real(v) : json_null();
+}
+
+static json_t *gpu_json(const ad_health_gpu_t *g, unsigned index, const ad_health_sample_t *s,
+                        const char *org)
+{
+    json_t *procs = json_array();
+    for (unsigned i = 0; i < g->nprocs; i++) {
+        const ad_health_gpu_proc_t *p = &g->procs[i];
+        const ad_health_agent_t *a = p->agent >= 0 ? &s->agents[p->agent] : NULL;
+        if (a != NULL && org[0] != '\0' && strcmp(a->org, org) != 0) {
+            a = NULL; /* another organisation's agent: an anonymous process */
+        }
+        json_array_append_new(procs, json_pack("{s:I, s:I, s:o}", "pid", (json_int_t)p->pid,
+                                               "vramUsed", (json_int_t)p->used_bytes, "agentId",
+                                               a != NULL ? json_string(a->agent_id) : json_null()));
+    }
+    return json_pack("{s:I, s:s, s:s*, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "index",
+                     (json_int_t)index, "name", g->name, "uuid", g->uuid[0] ? g->uuid : NULL,
+                     "utilization", opt_real(g->has_util, g->util_pct), "memoryUtilization",
+                     opt_real(g->has_util, g->mem_util_pct), "vramUsed",
+                     g->has_mem ? json_integer((json_int_t)g->mem_used) : json_null(), "vramTotal",
+                     g->has_mem ? json_integer((json_int_t)g->mem_total) : json_null(),
+                     "temperature", opt_real(g->has_temp, g->temp_c), "powerDraw",
+                     opt_real(g->has_power, g->power_w), "powerLimit",
+                     opt_real(g->has_limit, g->power_limit_w), "processes", procs);
+}
+
+static json_t *gpus_json(const ad_health_sample_t *s, const char *org)
+{
+    if (!s->gpu_available) {
+        return json_pack("{s:b, s:s}", "available", 0, "reason", s->gpu_reason);
+    }
+    json_t *devs = json_array();
+    for (unsigned i = 0; i < s->ngpu; i++) {
+        json_array_append_new(devs, gpu_json(&s->gpus[i], i, s, org));
+    }
+    return json_pack("{s:b, s:s*, s:s*, s:o}", "available", 1, "driverVersion",
+                     s->gpu_driver[0] ? s->gpu_driver : NULL, "cudaVersion",
+                     s->gpu_cuda[0] ? s->gpu_cuda : NULL, "devices", devs);
+}
+
+static json_t *cpu_json(const ad_health_sample_t *s)
+{
+    json_t *cores = json_array();
+    for (unsigned i = 0; s->has_cpu && i < s->ncpu; i++) {
+        json_array_append_new(cores, json_real(s->core_pct[i]));
+    }
+    json_t *load =
+        s->has_load ? json_pack("[f,f,f]", s->load[0], s->load[1], s->load[2]) : json_null();
+    json_t *o =
+        json_pack("{s:o, s:o, s:o, s:s*, s:o}", "utilization", opt_real(s->has_cpu, s->cpu_pct),
+                  "cores", cores, "temperature", opt_real(s->has_cpu_temp, s->cpu_temp_c),
+                  "temperatureSource", s->has_cpu_temp ? s->cpu_temp_source : NULL, "load", load);
+    return o;
+}
+
+static json_t *memory_json(const ad_health_sample_t *s)
+{
+    if (!s->has_mem) {
+        return json_null();
+    }
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)s->mem_total, "available",
+                     (json_int_t)s->mem_available, "used",
+                     (json_int_t)(s->mem_total - s->mem_available), "swapTotal",
+                     (json_int_t)s->swap_total, "swapUsed",
+                     (json_int_t)(s->swap_total - s->swap_free));
+}
+
+static json_t *agents_json(const ad_health_sample_t *s, const char *org)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->nagents; i++) {
+        const ad_health_agent_t *g = &s->agents[i];
+        if (org[0] != '\0' && strcmp(g->org, org) != 0) {
+            continue;
+        }
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:s}", "agentId", g->agent_id,
+                         "runId", g->run_id, "pid", (json_int_t)g->pid, "cpuPercent",
+                         opt_real(g->has_cpu, g->cpu_pct), "rssBytes", (json_int_t)g->rss_bytes,
+                         "gpuMemoryBytes", (json_int_t)g->gpu_mem_bytes, "processes",
+                         (json_int_t)g->nprocs, "source", g->cgroup ? "cgroup" : "proc"));
+    }
+    return a;
+}
+
+static json_t *reasons_json(const ad_health_sample_t *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->nreasons; i++) {
+        const ad_health_reason_t *r = &s->reasons[i];
+        json_array_append_new(a, json_pack("{s:s, s:s, s:f, s:f, s:i}", "code", r->code, "message",
+                                           r->message, "value", r->value, "threshold", r->threshold,
+                                           "penalty", r->penalty));
+    }
+    return a;
+}
+
+static json_t *thresholds_json(const ad_health_thresholds_t *t)
+{
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "gpuUtilization",
+                     t->gpu_util_pct, "gpuTemperature", t->gpu_temp_c, "gpuPower", t->gpu_power_w,
+                     "cpuUtilization", t->cpu_util_pct, "cpuTemperature", t->cpu_temp_c,
+                     "memoryUsed", t->mem_used_pct, "diskUsed", t->disk_used_pct, "serviceFps",
+                     t->svc_fps_min, "serviceLatency", t->svc_latency_ms);
+}
+
+json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thresholds_t *t,
+                              const char *org)
+{
+    json_t *disk = s->has_disk ? json_pack("{s:I, s:I, s:I}", "total", (json_int_t)s->disk_total,
+                                           "free", (json_int_t)s->disk_free, "used",
+                                           (json_int_t)(s->disk_total - s->disk_free))
+                               : json_null();
+    return json_pack("{s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "sampledAt",
+                     (json_int_t)s->ts_ms, "score", s->score, "reasons", reasons_json(s),
+                     "thresholds", thresholds_json(t), "cpu", cpu_json(s), "memory", memory_json(s),
+                     "disk", disk, "gpu", gpus_json(s, org), "agents", agents_json(s, org),
+                     "summary", ad_health_event_json(s));
+}
+
+/* The seed's gpu block: the first device, or {available:false, reason}. */
+static json_t *event_gpu(const ad_health_sample_t *s)
+{
+    if (!s->gpu_available || s->ngpu == 0) {
+        return json_pack("{s:b, s:s}", "available", 0, "reason", s->gpu_reason);
+    }
+    const ad_health_gpu_t *g = &s->gpus[0];
+    return json_pack("{s:b, s:s, s:o, s:o, s:o, s:o, s:o}", "available", 1, "name", g->name,
+                     "utilization", opt_real(g->has_util, g->util_pct), "temperature",
+                     opt_real(g->has_temp, g->temp_c), "vramUsed",
+                     opt_real(g->has_mem, (double)g->mem_used / GB), "vramTotal",
+                     opt_real(g->has_mem, (double)g->mem_total / GB), "powerDraw",
+                     opt_real(g->has_power, g->power_w));
+}
+
+/* The seed's syntheticEye block: the first service that reports fps. */
+static json_t *event_eye(const ad_health_sample_t *s)
+{
+    for (size_t i = 0; i < s->nservices; i++) {
+        const ad_health_service_t *v = &s->services[i];
+        if (!v->has_fps) {
+            continue;
+        }
+        return json_pack("{s:f, s:o, s:o, s:s}", "fps", v->fps, "latency",
+                         opt_real(v->has_latency, v->latency_ms), "pcieBandwidth",
+                         opt_real(v->has_pcie, v->pcie_gbps), "status",
+                         !v->health_known ? "unknown" : v->healthy ? "healthy" : "unhealthy");
+    }
+    return json_null();
+}
+
+json_t *ad_health_event_json(const ad_health_sample_t *s)
+{
+    json_t *cpu = json_pack("{s:o, s:o, s:o, s:o}", "utilization", opt_real(s->has_cpu, s->cpu_pct),
+                            "temperature", opt_real(s->has_cpu_temp, s->cpu_temp_c), "ramUsed",
+                            opt_real(s->has_mem, (double)(s->mem_total - s->mem_available) / GB),
+                            "ramTotal", opt_real(s->has_mem, (double)s->mem_total / GB));
+    json_t *codes = json_array();
+    for (size_t i = 0; i < s->nreasons; i++) {
+        json_array_append_new(codes, json_string(s->reasons[i].message));
+    }
+    return json_pack("{s:I, s:o, s:o, s:o, s:i, s:o}", "ts", (json_int_t)s->ts_ms, "gpu",
+                     event_gpu(s), "cpu", cpu, "syntheticEye", event_eye(s), "overallScore",
+                     s->score, "reasons", codes);
+}

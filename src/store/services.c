@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Services: the rows of long-running helpers (src/svc keeps them up). A
+ * REST body passes through, so the writes are JSON ops; the REST layer
+ * checks the config against the schema before anything is queued.
+ */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SVC_COLS                                                                                   \
+    "id, org_id, name, command, cwd, config, schema, restart, probe, enabled, created_at, "        \
+    "updated_at"
+#define SVC_JSON_COLS "command,config,schema,probe"
+#define SVC_NULL_COLS "cwd,probe"
+
+static const char SQL_SVC_GET[] = "SELECT " SVC_COLS " FROM services WHERE id = ?1";
+static const char SQL_SVC_LIST[] = "SELECT " SVC_COLS " FROM services WHERE ?1 = '' OR org_id = ?1 "
+                                   "ORDER BY created_at, id LIMIT 1000";
+static const char SQL_SVC_INSERT[] =
+    "INSERT INTO services(id, org_id, name, command, cwd, config, schema, restart, probe, enabled, "
+    "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+static const char SQL_SVC_UPDATE[] =
+    "UPDATE services SET name = COALESCE(?2, name), config = COALESCE(?3, config), "
+    "restart = COALESCE(?4, restart), probe = CASE WHEN ?5 THEN ?6 ELSE probe END, "
+    "enabled = COALESCE(?7, enabled), updated_at = ?8 WHERE id = ?1";
+static const char SQL_SVC_DELETE[] = "DELETE FROM services WHERE id = ?1";
+
+static json_t *svc_row(sqlite3_stmt *s)
+{
+    json_t *o = ad_store_row_json(s, SVC_JSON_COLS, SVC_NULL_COLS);
+    json_object_set_new(o, "enabled", json_boolean(sqlite3_column_int(s, 9) != 0));
+    return o;
+}
+
+static int svc_read(sqlite3 *db, const char *id, json_t **out)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_GET);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    int e = 0;
+    if (rc == SQLITE_ROW) {
+        *out = svc_row(s);
+    } else {
+        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}
+
+int ad_store_service_get(ad_store_t *st, const char *id, json_t **out)
+{
+    return svc_read(ad_store_rdb(st), id, out);
+}
+
+int ad_store_service_list(ad_store_t *st, const char *org, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_LIST);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org != NULL ? org : "");
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, svc_row(s));
+    }
+    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    sqlite3_reset(s);
+    if (e != 0) {
+        json_decref(arr);
+        return e;
+    }
+    *out = json_pack("{s:o}", "services", arr);
+    return 0;
+}
+
+int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    sqlite3 *db = tx->db;
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_INSERT);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    const char *id = ad_args_str(args, "id");
+    ad_store_bind_text(s, 1, id);
+    ad_store_bind_text(s, 2, ad_args_str(args, "orgId"));
+    ad_store_bind_text(s, 3, ad_args_str(args, "name"));
+    ad_store_bind_json(s, 4, json_object_get(args, "command"));
+    ad_store_bind_text(s, 5, ad_args_str(args, "cwd"));
+    ad_store_bind_json(s, 6, json_object_get(args, "config"));
+    ad_store_bind_json(s, 7, json_object_get(args, "schema"));
+    ad_store_bind_text(s, 8, ad_args_str(args, "restart"));
+    ad_store_bind_json(s, 9, json_object_get(args, "probe"));
+    sqlite3_bind_int(s, 10, json_is_false(json_object_get(args, "enabled")) ? 0 : 1);
+    sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    int rc = ad_store_step_done(db, s);
+    return rc != 0 ? rc : svc_read(db, id, result);
+}
+
+int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    sqlite3 *db = tx->db;
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_UPDATE);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    const char *id = ad_args_str(args, "id");
+    ad_store_bind_text(s, 1, id);
+    ad_store_bind_text(s, 2, ad_args_str(args, "name"));
+    ad_store_bind_json(s, 3, json_object_get(args, "config"));
+    ad_store_bind_text(s, 4, ad_args_str(args, "restart"));
+    json_t *probe = json_object_get(args, "probe");
+    sqlite3_bind_int(s, 5, probe != NULL);
+    ad_store_bind_json(s, 6, probe); /* json null clears it */
+    json_t *en = json_object_get(args, "enabled");
+    if (json_is_boolean(en)) {
+        sqlite3_bind_int(s, 7, json_is_true(en));
+    } else {
+        sqlite3_bind_null(s, 7);
+    }
+    sqlite3_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    int rc = ad_store_step_done(db, s);
+    if (rc == 0 && sqlite3_changes(db) == 0) {
+        rc = AD_ENOENT;
+    }
+    return rc != 0 ? rc : svc_read(db, id, result);
+}
+
+int ad_store_op_service_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    sqlite3 *db = tx->db;
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_DELETE);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    const char *id = ad_args_str(args, "id");
+    json_t *row = NULL;
+    int rc = svc_read(db, id, &row);
+    if (rc != 0) {
+        return rc;
+    }
+    ad_store_bind_text(s, 1, id);
+    rc = ad_store_step_done(db, s);
+    if (rc == 0) {
+        *result = json_pack("{s:s, s:O, s:b}", "id", id, "orgId", json_object_get(row, "orgId"),
+                            "deleted", 1);
+    }
+    json_decref(row);
+    return rc;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A service's typed config: the schema it declares ({fields: {name: {type:
+ * integer|number|boolean|string, min?, max?, maxLength?, enum?, default?,
+ * label?}}}) and the values checked against it, the way the training
+ * configs are; and the probe's shape. Pure; any thread.
+ */
+#include "svc/svc_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FIELDS_MAX 64
+
+static int bad(char *why, size_t whysz, const char *field, const char **out, const char *msg)
+{
+    snprintf(why, whysz, "%s", msg);
+    *out = field;
+    return AD_EINVAL;
+}
+
+/* One field's definition. */
+static int field_def_ok(json_t *def, char *why, size_t whysz)
+{
+    const char *type = json_string_value(json_object_get(def, "type"));
+    if (!json_is_object(def) || type == NULL ||
+        (strcmp(type, "integer") != 0 && strcmp(type, "number") != 0 &&
+         strcmp(type, "boolean") != 0 && strcmp(type, "string") != 0)) {
+        snprintf(why, whysz, "each field needs a type: integer, number, boolean or string");
+        return AD_EINVAL;
+    }
+    json_t *min = json_object_get(def, "min"), *max = json_object_get(def, "max");
+    if ((min != NULL && !json_is_number(min)) || (max != NULL && !json_is_number(max)) ||
+        (min != NULL && max != NULL && json_number_value(min) > json_number_value(max))) {
+        snprintf(why, whysz, "min and max must be numbers, min not above max");
+        return AD_EINVAL;
+    }
+    json_t *e = json_object_get(def, "enum");
+    if (e != NULL && (!json_is_array(e) || json_array_size(e) == 0 || json_array_size(e) > 64)) {
+        snprintf(why, whysz, "enum must be a list of 1 to 64 values");
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+/* value against its field's definition. */
+static int value_ok(json_t *def, json_t *v, char *why, size_t whysz)
+{
+    const char *type = json_string_value(json_object_get(def, "type"));
+    bool num = strcmp(type, "number") == 0, integer = strcmp(type, "integer") == 0;
+    if ((integer && !json_is_integer(v)) || (num && !json_is_number(v)) ||
+        (strcmp(type, "boolean") == 0 && !json_is_boolean(v)) ||
+        (strcmp(type, "string") == 0 && !json_is_string(v))) {
+        snprintf(why, whysz, "must be %s %s", integer ? "an" : "a", type);
+        return AD_EINVAL;
+    }
+    if (num || integer) {
+        double x = json_number_value(v);
+        json_t *min = json_object_get(def, "min"), *max = json_object_get(def, "max");
+        if (!isfinite(x) || (min != NULL && x < json_number_value(min)) ||
+            (max != NULL && x > json_number_value(max))) {
+            snprintf(why, whysz, "must be from %g to %g", min ? json_number_value(min) : -INFINITY,
+                     max ? json_number_value(max) : INFINITY);
+            return AD_EINVAL;
+        }
+    }
+    json_t *ml = json_object_get(def, "maxLength");
+    if (json_is_string(v) && json_is_integer(ml) &&
+        json_string_length(v) > (size_t)json_integer_value(ml)) {
+        snprintf(why, whysz, "is longer than %lld", (long long)json_integer_value(ml));
+        return AD_EINVAL;
+    }
+    json_t *e = json_object_get(def, "enum");
+    if (e != NULL) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(e, i, x)
+        {
+            if (json_equal(x, v)) {
+                return 0;
+            }
+        }
+        snprintf(why, whysz, "is not one of the allowed values");
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+int ad_svc_schema_check(json_t *schema, const char **field, char *why, size_t whysz)
+{
+    json_t *fields = json_object_get(schema, "fields");
+    if (!json_is_object(schema) || (fields != NULL && !json_is_object(fields)) ||
+        json_object_size(fields) > FIELDS_MAX) {
+        return bad(why, whysz, "schema", field, "must be {fields: {name: {type, …}}}, at most 64");
+    }
+    const char *k;
+    json_t *def;
+    json_object_foreach(fields, k, def)
+    {
+        if (field_def_ok(def, why, whysz) != 0) {
+            *field = "schema";
+            return AD_EINVAL;
+        }
+        json_t *d = json_object_get(def, "default");
+        if (d != NULL && value_ok(def, d, why, whysz) != 0) {
+            *field = "schema";
+            return AD_EINVAL;
+        }
+    }
+    return 0;
+}
+
+json_t *ad_svc_config_merge(json_t *schema, json_t *base, json_t *patch, const char **field,
+                            char *why, size_t whysz)
+{
+    static __thread char name[160];
+    json_t *fields = json_object_get(schema, "fields");
+    if (patch != NULL && !json_is_object(patch)) {
+        bad(why, whysz, "config", field, "must be an object");
+        return NULL;
+    }
+    json_t *out = json_object();
+    const char *k;
+    json_t *def;
+    json_object_foreach(fields, k, def)
+    {
+        json_t *v = json_object_get(patch, k);
+        v = v != NULL ? v : json_object_get(base, k);
+        v = v != NULL ? v : json_object_get(def, "default");
+        if (v == NULL) {
+            continue;
+        }
+        if (value_ok(def, v, why, whysz) != 0) {
+            snprintf(name, sizeof(name), "config.%s", k);
+            *field = name;
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set(out, k, v);
+    }
+    json_object_foreach(patch, k, def)
+    {
+        if (json_object_get(fields, k) == NULL) {
+            snprintf(name, sizeof(name), "config.%s", k);
+            *field = name;
+            snprintf(why, whysz, "is not in the service's schema");
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static int probe_numbers(json_t *probe, const char **field, char *why, size_t whysz)
+{
+    json_t *iv = json_object_get(probe, "intervalMs"), *to = json_object_get(probe, "timeoutMs");
+    if (iv != NULL && (!json_is_integer(iv) || json_integer_value(iv) < 200 ||
+                       json_integer_value(iv) > 3600000)) {
+        return bad(why, whysz, "probe.intervalMs", field, "must be from 200 to 3600000");
+    }
+    if (to != NULL &&
+        (!json_is_integer(to) || json_integer_value(to) < 10 || json_integer_value(to) > 60000)) {
+        return bad(why, whysz, "probe.timeoutMs", field, "must be from 10 to 60000");
+    }
+    return 0;
+}
+
+int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whysz)
+{
+    const char *type = json_string_value(json_object_get(probe, "type"));
+    if (!json_is_object(probe) || type == NULL) {
+        return bad(why, whysz, "probe.type", field, "must be tcp, unix, http or command");
+    }
+    if (strcmp(type, "tcp") == 0) {
+        json_t *port = json_object_get(probe, "port");
+        if (!json_is_string(json_object_get(probe, "host")) || !json_is_integer(port) ||
+            json_integer_value(port) < 1 || json_integer_value(port) > 65535) {
+            return bad(why, whysz, "probe", field, "tcp needs host (an IP address) and port");
+        }
+    } else if (strcmp(type, "unix") == 0) {
+        const char *p = json_string_value(json_object_get(probe, "path"));
+        if (p == NULL || p[0] != '/' || strlen(p) > 107) {
+            return bad(why, whysz, "probe.path", field, "must be an absolute socket path");
+        }
+    } else if (strcmp(type, "http") == 0) {
+        const char *u = json_string_value(json_object_get(probe, "url"));
+        if (u == NULL || strncmp(u, "http://", 7) != 0 || strlen(u) > 500) {
+            return bad(why, whysz, "probe.url", field, "must be an http:// URL");
+        }
+    } else if (strcmp(type, "command") == 0) {
+        json_t *c = json_object_get(probe, "command");
+        bool ok =
+            json_is_array(c) && json_array_size(c) > 0 && json_array_size(c) <= AD_SVC_ARGV_MAX;
+        size_t i;
+        json_t *a;
+        json_array_foreach(c, i, a)
+        {
+            ok = ok && json_is_string(a) && json_string_length(a) > 0;
+        }
+        if (!ok) {
+            return bad(why, whysz, "probe.command", field, "must be a non-empty argv array");
+        }
+    } else {
+        return bad(why, whysz, "probe.type", field, "must be tcp, unix, http or command");
+    }
+    return probe_numbers(probe, field, why, whysz);
+}

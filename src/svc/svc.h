@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * svc: programs agentd supervises that are not agents: jobs and services
+ * (below). A job is a run of a
+ * program that reports its progress with JSON lines on stdout
+ *   {"type":"progress","fraction":0.4,"stage":"scan","message":"12 of 30"}
+ *   {"type":"result", …anything…}
+ * and ends with a status (succeeded on exit 0, failed otherwise, stopped
+ * when asked). agentd keeps the row (src/store), publishes job_progress
+ * (and the seed's discovery_progress for jobs of kind "discovery") at most
+ * ten times a second, and job_update when a job starts and ends, on the
+ * topics job:<id> and its org's. Other output lines are kept, the last
+ * 16 KiB, as the job's output.
+ *
+ * Threads: loop thread only. store, bus and procs are borrowed and must
+ * outlive the jobs object.
+ */
+#ifndef AD_SVC_H
+#define AD_SVC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "bus/bus.h"
+#include "core/core.h"
+#include "proc/proc.h"
+#include "store/store.h"
+
+typedef struct ad_jobs ad_jobs_t;
+
+/* rc 0 and the job (borrowed for the call), or an AD_E* code and NULL. */
+typedef void (*ad_jobs_cb)(int rc, json_t *job, void *ud);
+
+/* Returns owned: free with ad_jobs_free(). Marks the rows a previous
+ * daemon left running as lost (queued before any new job). */
+ad_jobs_t *ad_jobs_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_bus_t *bus,
+                       ad_procs_t *procs);
+/* After the supervisor has shut down (every job has ended) and the store
+ * has delivered its last completions. Memory goes once timers are closed. */
+void ad_jobs_free(ad_jobs_t *js);
+
+typedef struct {
+    const char *name;
+    const char *kind;        /* "job" or "discovery" */
+    const char *org;         /* the org the job belongs to */
+    const char *cwd;         /* NULL or "": agentd's */
+    const char *const *argv; /* NULL-terminated; argv[0] looked up on PATH */
+} ad_job_spec_t;
+/* Starts a job. Synchronous refusals return the code and call nothing:
+ * AD_ENOENT / AD_EPERM (no such program or cwd), AD_EINVAL (err says why),
+ * AD_ESTATE (shutting down). On 0, cb gets the job once its row is
+ * committed (it may have made progress, or even ended, by then). */
+int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void *ud, char *err,
+                  size_t errsz);
+/* Asks a running job to stop (SIGINT, then SIGTERM and SIGKILL after the
+ * stop grace). AD_ENOENT when it is not running. */
+int ad_jobs_stop(ad_jobs_t *js, const char *id);
+/* Overlays the live figures of a running job on its row (modified in
+ * place). A row still "running" that no job here owns is a previous
+ * daemon's: it is shown lost, as the start-up write will store it. */
+void ad_jobs_overlay(const ad_jobs_t *js, json_t *row);
+/* Jobs running now. */
+size_t ad_jobs_running(const ad_jobs_t *js);
+
+/* Parses one output line: a progress or result object. Returns 1 for a
+ * progress line (fields set when present: fraction 0-1, from "fraction" or
+ * "percent"; stage and message truncated to their buffers), 2 for a result
+ * line (*result: the object without "type", new ref), 0 for anything else.
+ * Pure; any thread. */
+typedef struct {
+    bool has_fraction;
+    double fraction;
+    bool has_stage, has_message;
+    char stage[128];
+    char message[1024];
+} ad_job_progress_t;
+int ad_job_parse_line(const char *line, size_t len, ad_job_progress_t *p, json_t **result);
+
+/* ---- services (services.c) ------------------------------------------------------
+ * Long-running helpers: each stored row (src/store) is run while enabled,
+ * restarted by its policy (always, on-failure, never) with a backoff from
+ * 500 ms doubling to 30 s, probed while it runs, and reports its figures
+ * with {"type":"metrics", …numbers} lines. Rows are handed in by the REST
+ * layer after each committed change.
+ */
+typedef struct ad_services ad_services_t;
+/* rows: the stored services (borrowed); the enabled ones start now. */
+ad_services_t *ad_services_new(uv_loop_t *loop, ad_bus_t *bus, ad_procs_t *procs, json_t *rows);
+/* After the supervisor has shut down. */
+void ad_services_free(ad_services_t *ss);
+/* A row was created or changed (borrowed; a reference is kept): enabled
+ * starts it if it is down, disabled stops it; a changed config waits for
+ * ad_services_restart (runtime.pendingRestart says so). */
+void ad_services_apply(ad_services_t *ss, json_t *row);
+/* Stops it (it stays down until restarted or enabled again). AD_ENOENT. */
+int ad_services_stop(ad_services_t *ss, const char *id);
+/* Stops it if it runs and starts it from its row (the new config). */
+int ad_services_restart(ad_services_t *ss, const char *id);
+/* The row was deleted: stops it and forgets it. */
+void ad_services_remove(ad_services_t *ss, const char *id);
+/* Runs its probe once: AD_ENOENT, AD_ESTATE (no probe), or 0 and cb. */
+typedef void (*ad_services_test_cb)(bool ok, double latency_ms, const char *error, void *ud);
+int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, void *ud);
+/* Sets row.runtime {status, pid, restarts, backoffMs, lastExit, health
+ * {status, latencyMs, error, checkedAt}, figures, pendingRestart, error}. */
+void ad_services_overlay(const ad_services_t *ss, json_t *row);
+/* The running services, for the health score. */
+void ad_services_each(const ad_services_t *ss,
+                      void (*fn)(const char *id, const char *org, const char *name,
+                                 bool health_known, bool healthy, json_t *figures, void *ud),
+                      void *ud);
+
+/* ---- checks (schema.c; pure, any thread) ------------------------------------------
+ * Each returns 0, or AD_EINVAL with the field ("schema", "config.width",
+ * "probe.url"; static or thread-local) and why. */
+int ad_svc_schema_check(json_t *schema, const char **field, char *why, size_t whysz);
+int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whysz);
+/* The full config: patch over base over the schema's defaults, each value
+ * checked against its field; keys outside the schema are refused. New ref,
+ * or NULL with field and why. patch and base may be NULL. */
+json_t *ad_svc_config_merge(json_t *schema, json_t *base, json_t *patch, const char **field,
+                            char *why, size_t whysz);
+
+#endif
