@@ -45,19 +45,7 @@ int ad_store_crew_list(ad_store_t *st, const char *org, json_t **out)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(arr, crew_row(s));
-    }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
-    if (e != 0) {
-        json_decref(arr);
-        return e;
-    }
-    *out = arr;
-    return 0;
+    return ad_store_all_rows(db, s, crew_row, out);
 }
 
 int ad_store_crew_get(ad_store_t *st, const char *id, json_t **out)
@@ -68,15 +56,7 @@ int ad_store_crew_get(ad_store_t *st, const char *id, json_t **out)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    int rc = sqlite3_step(s);
-    int e = 0;
-    if (rc == SQLITE_ROW) {
-        *out = crew_row(s);
-    } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
-    }
-    sqlite3_reset(s);
-    return e;
+    return ad_store_one_row(db, s, crew_row, out);
 }
 
 typedef struct {

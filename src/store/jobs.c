@@ -30,6 +30,11 @@ static const char SQL_JOB_LOST[] =
     "UPDATE jobs SET status = 'lost', ended_at = ?1, message = 'agentd stopped while it ran' "
     "WHERE status = 'running'";
 
+static json_t *job_row(sqlite3_stmt *s)
+{
+    return ad_store_row_json(s, JOB_JSON_COLS, JOB_NULL_COLS);
+}
+
 static int job_read(sqlite3 *db, const char *id, json_t **out)
 {
     sqlite3_stmt *s = ad_store_stmt(db, SQL_JOB_GET);
@@ -37,15 +42,7 @@ static int job_read(sqlite3 *db, const char *id, json_t **out)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    int rc = sqlite3_step(s);
-    int e = 0;
-    if (rc == SQLITE_ROW) {
-        *out = ad_store_row_json(s, JOB_JSON_COLS, JOB_NULL_COLS);
-    } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
-    }
-    sqlite3_reset(s);
-    return e;
+    return ad_store_one_row(db, s, job_row, out);
 }
 
 int ad_store_job_get(ad_store_t *st, const char *id, json_t **out)
@@ -62,19 +59,12 @@ int ad_store_job_list(ad_store_t *st, const char *org, int limit, json_t **out)
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
     sqlite3_bind_int(s, 2, limit > 0 && limit <= 1000 ? limit : 100);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(arr, ad_store_row_json(s, JOB_JSON_COLS, JOB_NULL_COLS));
+    json_t *arr = NULL;
+    int e = ad_store_all_rows(db, s, job_row, &arr);
+    if (e == 0) {
+        *out = json_pack("{s:o}", "jobs", arr);
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
-    if (e != 0) {
-        json_decref(arr);
-        return e;
-    }
-    *out = json_pack("{s:o}", "jobs", arr);
-    return 0;
+    return e;
 }
 
 static int job_insert(ad_store_tx_t *tx, const void *in, json_t **result)

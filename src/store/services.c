@@ -41,15 +41,7 @@ static int svc_read(sqlite3 *db, const char *id, json_t **out)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    int rc = sqlite3_step(s);
-    int e = 0;
-    if (rc == SQLITE_ROW) {
-        *out = svc_row(s);
-    } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
-    }
-    sqlite3_reset(s);
-    return e;
+    return ad_store_one_row(db, s, svc_row, out);
 }
 
 int ad_store_service_get(ad_store_t *st, const char *id, json_t **out)
@@ -65,19 +57,12 @@ int ad_store_service_list(ad_store_t *st, const char *org, json_t **out)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(arr, svc_row(s));
+    json_t *arr = NULL;
+    int e = ad_store_all_rows(db, s, svc_row, &arr);
+    if (e == 0) {
+        *out = json_pack("{s:o}", "services", arr);
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
-    if (e != 0) {
-        json_decref(arr);
-        return e;
-    }
-    *out = json_pack("{s:o}", "services", arr);
-    return 0;
+    return e;
 }
 
 int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result)

@@ -371,6 +371,36 @@ int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, co
     return err;
 }
 
+int ad_store_one_row(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out)
+{
+    int rc = sqlite3_step(s);
+    int err = 0;
+    if (rc == SQLITE_ROW) {
+        *out = row(s);
+    } else {
+        err = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return err;
+}
+
+int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, row(s));
+    }
+    int err = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    sqlite3_reset(s);
+    if (err != 0) {
+        json_decref(arr);
+        return err;
+    }
+    *out = arr;
+    return 0;
+}
+
 int ad_store_step_done(sqlite3 *db, sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);

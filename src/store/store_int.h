@@ -163,6 +163,14 @@ int64_t ad_args_int(json_t *args, const char *key, int64_t def);
  * Resets stmt. */
 int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
                       json_t **out);
+/* A row as JSON in a table's own shape (a new reference). */
+typedef json_t *(*ad_store_row_fn)(sqlite3_stmt *s);
+/* One row of s (already bound) through row: 0, AD_ENOENT or an error.
+ * Resets s. */
+int ad_store_one_row(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out);
+/* Every row of s (already bound) through row, as a new array in *out (set
+ * only on success). Resets s. */
+int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out);
 
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
