@@ -9,6 +9,12 @@
  * go on the connection's write queue as soon as wslay makes them, so frames
  * leave in the order they were queued (the server writes each connection's
  * queue as one writev per loop turn).
+ *
+ * An idle connection holds no wslay context: its two buffers are ~8.6 KiB,
+ * most of what a subscriber costs. The context is made when input arrives
+ * or a control frame is to be sent, and let go again once the input ends on
+ * a frame boundary with no fragmented message open, nothing is queued and
+ * no Close is under way (ws_track_t follows the frame headers for that).
  */
 #include "ws/ws.h"
 
@@ -39,9 +45,20 @@ typedef struct {
     char *value;
 } ws_kv_t;
 
+/* Where the input stands between frames: a header being read (have bytes
+ * of it), payload bytes still to come, a data message with more fragments
+ * to come. Follows the headers only; wslay checks everything else. */
+typedef struct {
+    uint8_t hdr[14];
+    uint8_t have;
+    uint64_t left;
+    bool frag;
+} ws_track_t;
+
 struct ad_ws {
     ad_conn_t *conn;
-    wslay_event_context_ptr ctx;
+    wslay_event_context_ptr ctx; /* NULL while idle (see above) */
+    ws_track_t track;
     const ad_ws_route_t *route;
     const char *in; /* input being handed to wslay */
     size_t in_len;
@@ -185,8 +202,82 @@ static const struct wslay_event_callbacks callbacks = {
     .on_msg_recv_callback = on_msg_cb,
 };
 
-/* Hands what wslay queued to the socket and closes once both directions are
- * done. Never runs inside wslay_event_recv. */
+/* The header's full length once its first two bytes are known, else 2. */
+static size_t track_need(const ws_track_t *t)
+{
+    if (t->have < 2) {
+        return 2;
+    }
+    size_t n = 2 + ((t->hdr[1] & 0x80) != 0 ? 4 : 0);
+    uint8_t len7 = t->hdr[1] & 0x7f;
+    return n + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0);
+}
+
+static void track_header(ws_track_t *t)
+{
+    uint8_t len7 = t->hdr[1] & 0x7f;
+    uint64_t len = len7;
+    if (len7 >= 126) {
+        len = 0;
+        for (unsigned i = 0; i < (len7 == 126 ? 2u : 8u); i++) {
+            len = (len << 8) | t->hdr[2 + i];
+        }
+    }
+    if ((t->hdr[0] & 0x0f) < 8) {
+        t->frag = (t->hdr[0] & 0x80) == 0; /* a data frame without FIN */
+    }
+    t->left = len;
+    t->have = 0;
+}
+
+static void track(ws_track_t *t, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (t->left > 0) {
+            size_t k = t->left < n ? (size_t)t->left : n;
+            t->left -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        t->hdr[t->have++] = *p++;
+        n--;
+        if (t->have == track_need(t)) {
+            track_header(t);
+        }
+    }
+}
+
+/* The wslay context, made (with the connection's limits) if it was let go;
+ * NULL when there is no memory for it. */
+static wslay_event_context_ptr ctx_get(ad_ws_t *ws)
+{
+    if (ws->ctx == NULL && ws->conn != NULL) {
+        if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
+            ws->ctx = NULL;
+            return NULL;
+        }
+        wslay_event_config_set_max_recv_msg_length(ws->ctx,
+                                                   ad_conn_config(ws->conn)->ws_max_message_bytes);
+    }
+    return ws->ctx;
+}
+
+/* Lets the context go when it holds nothing: between messages, nothing
+ * queued or unsent, no Close either way. */
+static void ctx_rest(ad_ws_t *ws)
+{
+    const ws_track_t *t = &ws->track;
+    if (ws->ctx == NULL || ws->in_recv || ws->closing || ws->ctl.len > 0 || t->have != 0 ||
+        t->left != 0 || t->frag || wslay_event_want_write(ws->ctx) ||
+        wslay_event_get_close_received(ws->ctx) || wslay_event_get_close_sent(ws->ctx)) {
+        return;
+    }
+    wslay_event_context_free(ws->ctx);
+    ws->ctx = NULL;
+    ws->ctl_maybe = false;
+}
+
 /* Writes the control frames wslay has queued (pongs, Close). Safe inside
  * wslay_event_recv: wslay keeps its send state apart from its receive
  * state. Called before every data write so a pong for a ping that arrived
@@ -194,7 +285,7 @@ static const struct wslay_event_callbacks callbacks = {
 static int flush_ctl(ad_ws_t *ws)
 {
     ad_conn_t *c = ws->conn;
-    if (!ws->ctl_maybe) {
+    if (!ws->ctl_maybe || ws->ctx == NULL) {
         return 0;
     }
     if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
@@ -224,7 +315,7 @@ static void pump(ad_ws_t *ws)
         ad_conn_abort(c);
         return;
     }
-    if (rc != 0 || !ad_conn_writable(c)) {
+    if (rc != 0 || !ad_conn_writable(c) || ws->ctx == NULL) {
         return;
     }
     if (wslay_event_get_close_sent(ws->ctx) && !ws->closing) {
@@ -241,9 +332,14 @@ static void ws_on_read(void *p, const char *data, size_t len)
 {
     ad_ws_t *ws = p;
     ws->last_rx = uv_now(ad_conn_loop(ws->conn));
+    if (ctx_get(ws) == NULL) {
+        ad_conn_abort(ws->conn);
+        return;
+    }
     if (!wslay_event_want_read(ws->ctx)) {
         return;
     }
+    track(&ws->track, (const uint8_t *)data, len);
     ws->in = data;
     ws->in_len = len;
     ws->in_recv = true;
@@ -256,6 +352,9 @@ static void ws_on_read(void *p, const char *data, size_t len)
         return;
     }
     pump(ws);
+    if (ws->conn != NULL) {
+        ctx_rest(ws);
+    }
 }
 
 /* Loop thread only, like every WebSocket. */
@@ -271,8 +370,10 @@ static void ws_on_conn_close(void *p)
 {
     ad_ws_t *ws = p;
     ws_open_now--;
-    int code = 1006;
-    if (wslay_event_get_close_received(ws->ctx)) {
+    int code = 1006; /* without a context, no Close went either way */
+    if (ws->ctx == NULL) {
+        /* nothing to read */
+    } else if (wslay_event_get_close_received(ws->ctx)) {
         code = wslay_event_get_status_code_received(ws->ctx);
     } else if (wslay_event_get_close_sent(ws->ctx)) {
         code = wslay_event_get_status_code_sent(ws->ctx);
@@ -282,7 +383,9 @@ static void ws_on_conn_close(void *p)
     if (ws->route->handler.on_close != NULL) {
         ws->route->handler.on_close(ws, code, ws->route->ud);
     }
-    wslay_event_context_free(ws->ctx);
+    if (ws->ctx != NULL) {
+        wslay_event_context_free(ws->ctx);
+    }
     ad_buf_cleanup(&ws->ctl);
     for (unsigned i = 0; i < ws->nkv; i++) {
         free(ws->kv[i].name);
@@ -322,10 +425,11 @@ static void ws_tick(void *ud)
     }
     if (now - ws->last_ping >= cfg->ws_ping_interval_ms) {
         struct wslay_event_msg ping = {.opcode = WSLAY_PING, .msg = NULL, .msg_length = 0};
-        if (wslay_event_queue_msg(ws->ctx, &ping) == 0) {
+        if (ctx_get(ws) != NULL && wslay_event_queue_msg(ws->ctx, &ping) == 0) {
             ws->ctl_maybe = true;
             ws->last_ping = now;
             pump(ws);
+            ctx_rest(ws);
         }
     }
 }
@@ -410,6 +514,10 @@ void ad_ws_close(ad_ws_t *ws, int code, const char *reason)
     rl = ad_utf8_valid_prefix(reason != NULL ? reason : "", rl);
     if (code < 1000 || code > 4999) {
         code = 1000;
+    }
+    if (ctx_get(ws) == NULL) {
+        ad_conn_abort(ws->conn);
+        return;
     }
     ws->closing = true;
     wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, rl);
@@ -568,12 +676,7 @@ static void ws_upgrade(ad_req_t *r, void *ud)
         return;
     }
     ad_ws_t *ws = ad_xcalloc(1, sizeof(*ws));
-    if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
-        free(ws);
-        ad_res_error(r, 500, "INTERNAL", NULL, "cannot set up the WebSocket");
-        return;
-    }
-    ws->route = rt;
+    ws->route = rt; /* the wslay context comes with the first input */
     ad_buf_init(&ws->ctl, 64 * 1024);
     char proto[128];
     const char *sel =
@@ -595,7 +698,6 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     ws_open_now++;
     ws_opened++;
     const ad_config_t *cfg = ad_conn_config(c);
-    wslay_event_config_set_max_recv_msg_length(ws->ctx, cfg->ws_max_message_bytes);
     uint64_t now = uv_now(ad_conn_loop(c));
     ws->last_rx = now;
     ws->last_ping = now;

@@ -142,6 +142,50 @@ test('5 fragmentation: reassembly, control frames in between, bad sequences', as
   await failsWith(w, [1002, 1005]);
 });
 
+// An idle connection lets its frame parser go between messages (ws.c):
+// every write below reaches the server as its own read, so a message, a
+// frame header or a fragmented message left open across a pause must be
+// remembered, and a connection that was idle must parse the next message.
+test('5b pauses mid-header, mid-payload and between fragments keep the parser\'s state', async () => {
+  const pause = () => new Promise((r) => setTimeout(r, 30));
+  const ws = await RawWs.open(d.url);
+  const big = 'y'.repeat(70000); // a 16-bit extended length and a mask
+  const frame = ws.frame(TEXT, big);
+  for (const [a, b] of [[0, 1], [1, 3], [3, 6], [6, 9], [9, 5000], [5000, frame.length]]) {
+    ws.sendRaw(frame.subarray(a, b));
+    await pause();
+  }
+  let f = await ws.nextData();
+  assert.equal(f.payload.toString(), big);
+  ws.send(TEXT, 'frag', { fin: false });
+  await pause();
+  ws.send(PING, 'mid');
+  f = await ws.nextData();
+  assert.equal(f.opcode, PONG, 'a ping inside a fragmented message is answered');
+  await pause();
+  ws.send(CONT, 'ment', { fin: true });
+  f = await ws.nextData();
+  assert.equal(f.payload.toString(), 'fragment');
+  await pause();
+  f = await echo(ws, TEXT, 'after a rest');
+  assert.equal(f.payload.toString(), 'after a rest');
+  ws.close();
+  await ws.expectClose();
+
+  // an open fragmented message is still open after a pause
+  let w = await RawWs.open(d.url);
+  w.send(TEXT, 'a', { fin: false });
+  await pause();
+  w.send(TEXT, 'b');
+  await failsWith(w, [1002, 1005]);
+  // a continuation after a complete message and a pause has nothing to continue
+  w = await RawWs.open(d.url);
+  assert.equal((await echo(w, TEXT, 'whole')).payload.toString(), 'whole');
+  await pause();
+  w.send(CONT, 'orphan');
+  await failsWith(w, [1002, 1005]);
+});
+
 test('6 UTF-8: valid text passes, invalid text is refused with 1007', async () => {
   const ws = await RawWs.open(d.url);
   const s = 'κόσμε – 𝄞 ✓ Ω';
