@@ -15,7 +15,6 @@
 
 void ad_api_register(ad_app_t *app)
 {
-    ad_git_global_init();
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_agents_register(app);

@@ -60,6 +60,13 @@ static void run(uv_work_t *w)
     json_t **out = &j->res.data;
     ad_git_err_t *e = &j->res.err;
     uint64_t t0 = ad_mono_ns();
+    /* libgit2 (and the TLS and SSH libraries it starts) is set up by the
+     * first git job, not at daemon start: an agentd that never touches git
+     * keeps ~3 MiB of libcrypto out of its memory. */
+    if (ad_git_global_init() != 0) {
+        j->res.rc = ad_gitx_fail(e, AD_EINTERNAL, "", "libgit2 failed to initialise");
+        return;
+    }
     bool writes =
         j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE || j->op == AD_GIT_OP_CHECKOUT;
     if (writes) {
