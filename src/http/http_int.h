@@ -148,6 +148,7 @@ struct ad_conn {
     bool lingering; /* after shutdown: discard input until EOF or the timer */
     bool is_pipe;
     void *tls; /* the TLS session (tls.c), or NULL for plain TCP and pipes */
+    char peer[48]; /* the peer's address, read once by ad_req_peer ("": not yet) */
     int nclose;     /* handles still to close before the struct is freed */
     int err_status; /* set by a parser callback that refuses the request */
     const char *err_code;

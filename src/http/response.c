@@ -159,16 +159,22 @@ void ad_req_peer(const ad_req_t *r, char *out, size_t outsz)
         snprintf(out, outsz, "unix");
         return;
     }
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getpeername(&r->conn->h.tcp, (struct sockaddr *)&ss, &len) != 0) {
-        return;
+    char *peer = r->conn->peer; /* asked on every request (the guard): one syscall per connection */
+    if (peer[0] == '\0') {
+        struct sockaddr_storage ss;
+        int len = sizeof(ss);
+        if (uv_tcp_getpeername(&r->conn->h.tcp, (struct sockaddr *)&ss, &len) != 0) {
+            return;
+        }
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, peer, sizeof(r->conn->peer));
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, peer, sizeof(r->conn->peer));
+        } else {
+            return;
+        }
     }
-    if (ss.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&ss, out, outsz);
-    } else if (ss.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&ss, out, outsz);
-    }
+    snprintf(out, outsz, "%s", peer);
 }
 
 const char *ad_req_route(const ad_req_t *r)
