@@ -50,10 +50,12 @@ async function probePublish(agentd) {
       }));
       if (!ok) throw new Error('/test/publish event did not reach a /ws subscriber');
       variants.push({
-        key: 'agentd', label: 'in-memory publish (POST /test/publish, build/bench)', bin: agentd.BENCH_BIN,
+        // The publisher sends its messages on a WebSocket, as it does to the
+        // Node ws and Bun peers (and as PUBLISH does to Redis).
+        key: 'agentd', label: 'in-memory publish over a WebSocket (/test/ws-publish, build/bench)', bin: agentd.BENCH_BIN,
         prepare: async (h) => ({
           sub: { kind: 'ws', port: h.port, path: '/ws', subscribe: subscribeMsg('bench') },
-          pub: { kind: 'http', port: h.port, method: 'POST', path: '/test/publish', body: body('__PAYLOAD__'), conns: 4 },
+          pub: { kind: 'ws', port: h.port, path: '/test/ws-publish?topic=bench' },
         }),
       });
     } catch (e) { why.push(`test publish: ${e.message}`); }

@@ -6,6 +6,7 @@
  * release build compiles this file empty.
  */
 #include "api/api_int.h"
+#include "ws/ws.h"
 
 #ifdef AD_TEST_BUILD
 #include <stdlib.h>
@@ -95,6 +96,26 @@ static void burst_tick(uv_timer_t *t)
     }
 }
 
+/* One event now, answered as a burst of one. */
+static void publish_one(ad_app_t *app, ad_req_t *r, json_t *body, const char *type,
+                        json_t *topics)
+{
+    const char *t[16];
+    size_t n = json_array_size(topics);
+    for (size_t i = 0; i < n; i++) {
+        t[i] = json_string_value(json_array_get(topics, i));
+        t[i] = t[i] != NULL ? t[i] : "system";
+    }
+    json_t *p = json_object_get(body, "payload");
+    if (json_is_object(p)) {
+        json_object_set_new(p, "i", json_integer(0));
+    }
+    uint64_t seq = ad_bus_publish(app->bus, type, t, n, p);
+    ad_res_json(r, 200,
+                json_pack("{s:I, s:I, s:i}", "first", (json_int_t)seq, "last", (json_int_t)seq,
+                          "count", 1));
+}
+
 /* POST /test/publish {type, topics, payload?, count?, perTick?, intervalMs?,
  * drain?}: publishes count events, perTick per loop turn (every intervalMs),
  * answering {first, last, count} when all are out. With drain, a turn waits
@@ -125,6 +146,11 @@ static void test_publish(ad_req_t *r, void *ud)
         json_decref(body);
         return;
     }
+    if (count == 1 && interval == 0 && !json_is_true(json_object_get(body, "drain"))) {
+        publish_one(app, r, body, type, topics); /* no burst, no timer */
+        json_decref(body);
+        return;
+    }
     burst_t *b = ad_xcalloc(1, sizeof(*b));
     b->next = bursts;
     if (bursts != NULL) {
@@ -150,6 +176,56 @@ static void test_publish(ad_req_t *r, void *ud)
     b->timer.data = b;
     uv_timer_start(&b->timer, burst_tick, 0, interval > 0 ? (uint64_t)interval : 1);
 }
+
+/* ---- /test/ws-publish: a publisher on a WebSocket ------------------------------------ */
+
+/* GET /test/ws-publish?topic=T: every text message is published to T as an
+ * event of type "bench" with payload {"d": <the text>}. The benchmarks'
+ * peers take their publisher's messages on a WebSocket; so does this. */
+static void wspub_message(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
+{
+    ad_app_t *app = ud;
+    if (binary || ad_ws_data(ws) == NULL) {
+        return; /* refused at open: closing */
+    }
+    const char *topic = ad_ws_query(ws, "topic");
+    const char *topics[1] = {topic != NULL ? topic : "bench"};
+    ad_buf_t *b = ad_ws_data(ws);
+    ad_buf_reset(b);
+    if (ad_buf_puts(b, "{\"d\":") != 0 || ad_json_string(b, data, len) != 0 ||
+        ad_buf_putc(b, '}') != 0) {
+        ad_ws_close(ws, 1009, "too big");
+        return;
+    }
+    ad_bus_publish_text(app->bus, "bench", topics, 1, b->data, b->len);
+}
+
+static void wspub_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
+{
+    AD_UNUSED(ud);
+    const char *reason = NULL;
+    int code = ad_auth_ws_refusal(upgrade, &reason);
+    if (code != 0) {
+        ad_ws_close(ws, code, reason);
+        return;
+    }
+    ad_buf_t *b = ad_xcalloc(1, sizeof(*b));
+    ad_buf_init(b, 1024 * 1024);
+    ad_ws_set_data(ws, b);
+}
+
+static void wspub_close(ad_ws_t *ws, int code, void *ud)
+{
+    AD_UNUSED(code);
+    AD_UNUSED(ud);
+    ad_buf_t *b = ad_ws_data(ws);
+    if (b != NULL) {
+        ad_buf_cleanup(b);
+        free(b);
+    }
+}
+
+static const ad_ws_handler_t wspub_handler = {wspub_open, wspub_message, wspub_close};
 
 /* ---- rows the agent subsystem would write ------------------------------------------ */
 
@@ -281,6 +357,9 @@ void ad_api_test_routes_register(ad_app_t *app)
     ad_server_route(app->server, "GET", "/test/routes", AD_ACCESS_ADMIN, test_routes, app);
     ad_server_route(app->server, "GET", "/test/store-stats", AD_ACCESS_ADMIN, test_store_stats, app);
     ad_server_route(app->server, "POST", "/test/publish", AD_ACCESS_ADMIN, test_publish, app);
+    static const char *const bearer[] = {"bearer", NULL};
+    ad_server_route_ws(app->server, "/test/ws-publish", AD_ACCESS_ADMIN, bearer, &wspub_handler,
+                       app);
     ad_server_route(app->server, "POST", "/test/runs", AD_ACCESS_ADMIN, test_runs, app);
     ad_server_route(app->server, "POST", "/test/agent-status", AD_ACCESS_ADMIN, test_agent_status, app);
 }

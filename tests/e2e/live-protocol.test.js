@@ -8,6 +8,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { start } = require('./lib/daemon');
+const WebSocket = require('ws');
 const { Live, json, makeAgent } = require('./lib/live');
 
 test('REST mutations reach subscribers; aliases, ping and unsubscribe behave', async () => {
@@ -83,6 +84,37 @@ test('bad messages get an error and the connection stays open', async () => {
     assert.equal(c.closeCode, null);
     c.close();
   } finally {
+    await d.cleanup();
+  }
+});
+
+// The benchmarks' publisher (bench W2/R1): messages on the test build's
+// /test/ws-publish become events on their topic, in order; without a token
+// the socket is closed with 4401 and publishes nothing.
+test('the test-build WebSocket publisher: text becomes events in order; no token, 4401', async () => {
+  const d = await start({ needUrl: true });
+  try {
+    const sub = await Live.open(d);
+    sub.send('subscribe', { topics: ['bench'] });
+    await sub.next('subscribed');
+    const pub = new WebSocket(`${d.url.replace('http', 'ws')}/test/ws-publish?topic=bench`, { headers: d.authHeaders });
+    await new Promise((resolve, reject) => { pub.on('open', resolve); pub.on('error', reject); });
+    for (let i = 0; i < 50; i++) pub.send(`m${i} "quoted"`);
+    await sub.until(() => sub.events.filter((e) => e.type === 'bench').length === 50, 10000, '50 bench events');
+    assert.deepEqual(sub.events.filter((e) => e.type === 'bench').map((e) => e.payload.d),
+      Array.from({ length: 50 }, (_, i) => `m${i} "quoted"`));
+    pub.close();
+
+    const anon = new WebSocket(`${d.url.replace('http', 'ws')}/test/ws-publish?topic=bench`);
+    anon.on('error', () => {});
+    anon.on('open', () => anon.send('sneaked in'));
+    const code = await new Promise((resolve) => anon.on('close', resolve));
+    assert.equal(code, 4401);
+    sub.send('ping');
+    await sub.next('pong', sub.msgs.length);
+    assert.ok(!sub.events.some((e) => e.payload.d === 'sneaked in'), 'nothing published without a token');
+  } finally {
+    await d.stop();
     await d.cleanup();
   }
 });
