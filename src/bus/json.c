@@ -8,6 +8,7 @@
  */
 #include "bus/bus_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,22 @@
 static int dump_cb(const char *buf, size_t size, void *data)
 {
     return ad_buf_append(data, buf, size) == 0 ? 0 : -1;
+}
+
+/* An integer as jansson writes it, without printf's format parsing. */
+static int write_int(ad_buf_t *b, json_int_t v)
+{
+    char d[24];
+    size_t n = sizeof(d);
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--n] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m != 0);
+    if (v < 0) {
+        d[--n] = '-';
+    }
+    return ad_buf_append(b, d + n, sizeof(d) - n);
 }
 
 static int write_value(ad_buf_t *b, json_t *v, int depth)
@@ -49,7 +66,7 @@ static int write_value(ad_buf_t *b, json_t *v, int depth)
     case JSON_STRING:
         return ad_json_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        return ad_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return write_int(b, json_integer_value(v));
     case JSON_TRUE:
         return ad_buf_puts(b, "true");
     case JSON_FALSE:

@@ -6,16 +6,43 @@
  */
 #include "core.h"
 
+#include <stdint.h>
+#include <string.h>
+
+/* Bytes from s that need no escaping: eight at a time while no byte of the
+ * word is below 0x20, '"' or '\\' (each test can flag a byte that is fine,
+ * never miss one that is not; the byte loop decides), then one at a time. */
+static size_t plain_run(const unsigned char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t q = w ^ (ones * '"');
+        uint64_t bs = w ^ (ones * '\\');
+        uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+        if ((hit & high) != 0) {
+            break;
+        }
+    }
+    while (i < n && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') {
+        i++;
+    }
+    return i;
+}
+
 int ad_json_string(ad_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     int rc = ad_buf_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
+        i += plain_run((const unsigned char *)s + i, n - i);
+        if (i >= n) {
+            break;
         }
+        unsigned char c = (unsigned char)s[i];
         rc = ad_buf_append(b, s + run, i - run);
         char e[6] = {'\\', (char)c, '0', '0', hex[c >> 4], hex[c & 15]};
         size_t len = 2;

@@ -33,6 +33,8 @@ static void scalars_and_strings(void **state)
     (void)state;
     same_as_jansson(json_integer(0));
     same_as_jansson(json_integer(INT64_MIN));
+    same_as_jansson(json_integer(-7));
+    same_as_jansson(json_integer(1234567890));
     same_as_jansson(json_integer(INT64_MAX));
     same_as_jansson(json_real(0.1));
     same_as_jansson(json_real(-1e300));
@@ -68,6 +70,26 @@ static void containers(void **state)
     same_as_jansson(v);
 }
 
+/* The escaper reads eight bytes at a time: every byte that must be escaped,
+ * and its neighbours that need not, at every position of strings longer
+ * and shorter than a word, read the same as jansson's. */
+static void escapes_at_every_position(void **state)
+{
+    (void)state;
+    static const char probes[] = {0x00, 0x01, 0x1f, 0x20, 0x21, '"', 0x23, '[', '\\', ']', 0x7f};
+    char buf[40];
+    for (size_t len = 1; len <= sizeof(buf); len += 3) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (size_t k = 0; k < sizeof(probes); k++) {
+                memset(buf, 'a', len);
+                buf[pos] = probes[k];
+                same_as_jansson(json_stringn(buf, len));
+            }
+        }
+    }
+    same_as_jansson(json_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n"));
+}
+
 static void too_deep_or_too_big_is_refused(void **state)
 {
     (void)state;
@@ -92,6 +114,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scalars_and_strings),
         cmocka_unit_test(containers),
+        cmocka_unit_test(escapes_at_every_position),
         cmocka_unit_test(too_deep_or_too_big_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
