@@ -4,11 +4,13 @@
 // 401 and the sign-in screen shows instead.
 import { render } from 'preact';
 import './styles.css';
+import { startAttention } from './attention';
 import { startRouter } from './router';
-import { boot, checkAuth } from './store';
+import { agentList, boot, checkAuth } from './store';
 import { App } from './ui/App';
 
 startRouter();
 render(<App />, document.getElementById('app')!);
 void checkAuth();
 boot();
+startAttention(() => agentList.value);
