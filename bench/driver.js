@@ -41,6 +41,7 @@ const C = QUICK ? {
 const GEN_BOUND = 0.9;
 
 const BIN_DIR = path.join(HERE, 'bin');
+const FANOUT_C = path.join(BIN_DIR, 'fanout'); // bench/c/fanout.c, built by run.sh
 const NODE = process.execPath;
 const BUN = path.join(HERE, 'node_modules', '.bin', 'bun');
 const out = { meta: {}, scenarios: {}, ratios: [], na: {} };
@@ -478,7 +479,10 @@ let agentdPublish = null; // set by probeAgentdPublish(): how a bench publishes 
 async function fanout(h, n, payload, sub, pub, window = 32) {
   const runs = [];
   for (let i = 0; i < C.reps; i++) {
-    const r = await sys.runGen('fanout.js', { n, payload, seconds: C.fan, warmup: C.fanWarm, window, sub, pub },
+    // The C generator where it speaks the publisher's protocol (WebSocket,
+    // RESP); Node's for the HTTP publisher.
+    const gen = pub.kind !== 'http' && fs.existsSync(FANOUT_C) ? FANOUT_C : 'fanout.js';
+    const r = await sys.runGen(gen, { n, payload, seconds: C.fan, warmup: C.fanWarm, window, sub, pub },
       { serverPid: h.pid, timeoutMs: 120000 });
     r.deliveriesPerS = r.deliveries / r.seconds;
     r.deliveriesPerServerCpuS = r.serverCpuS > 0 ? r.deliveries / r.serverCpuS : null;

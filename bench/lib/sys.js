@@ -141,8 +141,9 @@ function killAllSync() {
 // output lines (e.g. READY), gen.send(s) writes to its stdin.
 function runGen(script, params, { serverPid, core = 0, timeoutMs = 120000, onLine, onMark } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn('taskset', ['-c', String(core), process.execPath, path.join(__dirname, '..', 'gen', script),
-      JSON.stringify(params)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A script of gen/ runs under Node; an absolute path is a C generator (bin/).
+    const argv = path.isAbsolute(script) ? [script] : [process.execPath, path.join(__dirname, '..', 'gen', script)];
+    const proc = spawn('taskset', ['-c', String(core), ...argv, JSON.stringify(params)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const h = { name: script, proc, pid: proc.pid, stop: async () => { proc.kill('SIGKILL'); } };
     started.add(h);
     recordPids();

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The W2/R1 load generator in C (bench/gen/fanout.js is the same in Node,
+ * kept for the HTTP publisher): N subscribers (WebSocket or Redis) and one
+ * publisher (a WebSocket or Redis PUBLISH) that keeps at most `window`
+ * messages in flight towards the subscribers (sent x N minus deliveries).
+ * One thread, epoll, frame and RESP headers parsed only as far as counting
+ * needs, so the client costs a fraction of what the server does and the
+ * figure describes the server.
+ *
+ * Protocol (bench/gen/common.js): the parameters come as one JSON argument;
+ * "MARK start" / "MARK end" open and close the measured window; one line
+ * "RESULT {...}" ends the run. Every wait is bounded.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NMAX 20000
+#define OUTMAX (4 << 20)
+
+typedef struct {
+    int fd;
+    bool redis;
+    /* WebSocket frame state: header bytes seen, payload bytes left */
+    uint8_t hdr[14];
+    int have;
+    uint64_t left;
+    /* RESP state: elements left in the current array, bulk bytes left, the
+     * current array's first element ("message"?) */
+    char line[64];
+    int llen;
+    long elems;
+    long bulk;
+    int index;
+    bool is_msg;
+    char first[8]; /* the first bytes of an array's first element */
+    int nfirst;
+} peer_t;
+
+static uint64_t delivered, bytes_in;
+static int errors;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void die(const char *what)
+{
+    printf("RESULT {\"error\":\"%s: %s\"}\n", what, strerror(errno));
+    fflush(stdout);
+    exit(1);
+}
+
+/* Connects to 127.0.0.1:port, blocking (set-up is not measured). */
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        die("connect");
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static void nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        die("fcntl");
+    }
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            poll(&pf, 1, 1000);
+            continue;
+        }
+        if (w <= 0) {
+            die("write");
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads until the end of the response head (5 s at most); fails unless 101. */
+static void ws_handshake(int fd, int port, const char *path)
+{
+    char req[2048];
+    const char *tok = getenv("AGENTD_BENCH_TOKEN");
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     path, port, tok ? "Authorization: Bearer " : "", tok ? tok : "",
+                     tok ? "\r\n" : "");
+    write_all(fd, req, (size_t)n);
+    char head[4096];
+    size_t got = 0;
+    while (got < sizeof(head) - 1) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 5000) <= 0) {
+            errno = ETIMEDOUT;
+            die("handshake");
+        }
+        /* one byte at a time: what follows the head is the server's */
+        ssize_t r = read(fd, head + got, 1);
+        if (r <= 0) {
+            die("handshake read");
+        }
+        got++;
+        if (got >= 4 && memcmp(head + got - 4, "\r\n\r\n", 4) == 0) {
+            break;
+        }
+    }
+    head[got] = '\0';
+    if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
+        errno = EPROTO;
+        die("no 101");
+    }
+}
+
+/* A masked client text frame (zero mask key: the payload goes as is). */
+static size_t ws_frame(char *out, const char *p, size_t n)
+{
+    size_t h = 0;
+    out[h++] = (char)0x81;
+    if (n < 126) {
+        out[h++] = (char)(0x80 | n);
+    } else if (n < 65536) {
+        out[h++] = (char)(0x80 | 126);
+        out[h++] = (char)(n >> 8);
+        out[h++] = (char)n;
+    } else {
+        out[h++] = (char)(0x80 | 127);
+        for (int i = 7; i >= 0; i--) {
+            out[h++] = (char)(n >> (8 * i));
+        }
+    }
+    memset(out + h, 0, 4);
+    h += 4;
+    memcpy(out + h, p, n);
+    return h + n;
+}
+
+static size_t resp(char *out, size_t cap, const char *a, const char *b, const char *c, size_t clen)
+{
+    int n = snprintf(out, cap, "*%d\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", c ? 3 : 2, strlen(a), a,
+                     strlen(b), b);
+    size_t k = (size_t)n;
+    if (c != NULL) {
+        k += (size_t)snprintf(out + k, cap - k, "$%zu\r\n", clen);
+        memcpy(out + k, c, clen);
+        k += clen;
+        memcpy(out + k, "\r\n", 2);
+        k += 2;
+    }
+    return k;
+}
+
+/* Server WebSocket frames: counts complete data frames. */
+static void ws_input(peer_t *p, const uint8_t *d, size_t n)
+{
+    while (n > 0) {
+        if (p->left > 0) {
+            size_t k = p->left < n ? (size_t)p->left : n;
+            p->left -= k;
+            d += k;
+            n -= k;
+            continue;
+        }
+        p->hdr[p->have++] = *d++;
+        n--;
+        int need = 2;
+        if (p->have >= 2) {
+            int l7 = p->hdr[1] & 0x7f;
+            need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0);
+        }
+        if (p->have < need) {
+            continue;
+        }
+        int l7 = p->hdr[1] & 0x7f;
+        uint64_t len = (uint64_t)l7;
+        if (l7 >= 126) {
+            len = 0;
+            for (int i = 2; i < need; i++) {
+                len = (len << 8) | p->hdr[i];
+            }
+        }
+        int op = p->hdr[0] & 0x0f;
+        if (op == 1 || op == 2) {
+            delivered++;
+            bytes_in += len;
+        }
+        p->left = len;
+        p->have = 0;
+    }
+}
+
+/* A RESP line of the current element ("*3", "$7", ":1"). */
+static void resp_line(peer_t *p)
+{
+    p->line[p->llen] = '\0';
+    long v = strtol(p->line + 1, NULL, 10);
+    if (p->line[0] == '*') {
+        p->elems = v;
+        p->index = 0;
+        p->is_msg = false;
+    } else if (p->line[0] == '$') {
+        p->bulk = v + 2; /* and its CRLF */
+        p->nfirst = 0;
+    } else {
+        p->elems--; /* an integer element (the SUBSCRIBE count) */
+        p->index++;
+    }
+    p->llen = 0;
+}
+
+/* Redis pushes: counts ["message", channel, payload] arrays. */
+static void resp_input(peer_t *p, const uint8_t *d, size_t n)
+{
+    while (n > 0) {
+        if (p->bulk > 0) {
+            size_t k = (size_t)p->bulk < n ? (size_t)p->bulk : n;
+            for (size_t i = 0; p->index == 0 && i < k && p->nfirst < 7; i++) {
+                p->first[p->nfirst++] = (char)d[i];
+                p->is_msg = p->nfirst == 7 && memcmp(p->first, "message", 7) == 0;
+            }
+            if (p->index == 2 && p->is_msg && (size_t)p->bulk > 2) {
+                bytes_in += k > (size_t)p->bulk - 2 ? (size_t)p->bulk - 2 : k;
+            }
+            p->bulk -= (long)k;
+            d += k;
+            n -= k;
+            if (p->bulk == 0) {
+                p->elems--;
+                if (p->index == 2 && p->is_msg) {
+                    delivered++;
+                }
+                p->index++;
+            }
+            continue;
+        }
+        char c = (char)*d++;
+        n--;
+        if (c == '\n') {
+            resp_line(p);
+        } else if (c != '\r' && p->llen < (int)sizeof(p->line) - 1) {
+            p->line[p->llen++] = c;
+        }
+    }
+}
+
+static peer_t *subscribe(json_t *sub, int n, int ep)
+{
+    peer_t *subs = calloc((size_t)n, sizeof(*subs));
+    bool redis = strcmp(json_string_value(json_object_get(sub, "kind")) ?: "", "redis") == 0;
+    int port = (int)json_integer_value(json_object_get(sub, "port"));
+    const char *path = json_string_value(json_object_get(sub, "path")) ?: "/";
+    const char *msg = json_string_value(json_object_get(sub, "subscribe"));
+    const char *chan = json_string_value(json_object_get(sub, "channel")) ?: "bench";
+    char buf[4096];
+    for (int i = 0; i < n; i++) {
+        peer_t *p = &subs[i];
+        p->fd = dial(port);
+        p->redis = redis;
+        if (redis) {
+            write_all(p->fd, buf, resp(buf, sizeof(buf), "SUBSCRIBE", chan, NULL, 0));
+        } else {
+            ws_handshake(p->fd, port, path);
+            if (msg != NULL) {
+                write_all(p->fd, buf, ws_frame(buf, msg, strlen(msg)));
+            }
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, p->fd, &ev) != 0) {
+            die("epoll_ctl");
+        }
+    }
+    return subs;
+}
+
+/* Reads what is there on every ready subscriber; waits up to ms. */
+static void poll_subs(int ep, int ms)
+{
+    static struct epoll_event evs[256];
+    static uint8_t buf[1 << 16];
+    int k = epoll_wait(ep, evs, 256, ms);
+    for (int i = 0; i < k; i++) {
+        peer_t *p = evs[i].data.ptr;
+        if (p == NULL) {
+            continue; /* the publisher: its input is drained by pump() */
+        }
+        for (;;) {
+            ssize_t r = read(p->fd, buf, sizeof(buf));
+            if (r > 0) {
+                p->redis ? resp_input(p, buf, (size_t)r) : ws_input(p, buf, (size_t)r);
+                if ((size_t)r < sizeof(buf)) {
+                    break;
+                }
+                continue;
+            }
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                errors++;
+                epoll_ctl(ep, EPOLL_CTL_DEL, p->fd, NULL);
+            }
+            break;
+        }
+    }
+}
+
+typedef struct {
+    int fd;
+    char *one; /* one framed message */
+    size_t one_len;
+    char *out; /* unsent bytes */
+    size_t out_len;
+    uint64_t sent;
+} pub_t;
+
+/* Sends up to 64 messages while fewer than window x N are in flight. */
+static void pump(pub_t *pb, uint64_t limit, int n)
+{
+    static char sink[1 << 16];
+    while (read(pb->fd, sink, sizeof(sink)) > 0) {
+        /* acknowledgements and PUBLISH counts: not needed */
+    }
+    if (pb->out_len > 0) {
+        ssize_t w = write(pb->fd, pb->out, pb->out_len);
+        if (w > 0) {
+            memmove(pb->out, pb->out + w, pb->out_len - (size_t)w);
+            pb->out_len -= (size_t)w;
+        }
+        if (pb->out_len > 0) {
+            return;
+        }
+    }
+    int burst = 0;
+    while (burst < 64 && pb->sent * (uint64_t)n - delivered < limit &&
+           pb->out_len + pb->one_len <= OUTMAX) {
+        memcpy(pb->out + pb->out_len, pb->one, pb->one_len);
+        pb->out_len += pb->one_len;
+        pb->sent++;
+        burst++;
+    }
+    ssize_t w = pb->out_len > 0 ? write(pb->fd, pb->out, pb->out_len) : 0;
+    if (w > 0) {
+        memmove(pb->out, pb->out + w, pb->out_len - (size_t)w);
+        pb->out_len -= (size_t)w;
+    }
+}
+
+static pub_t publisher(json_t *pub, size_t payload)
+{
+    pub_t pb = {0};
+    bool redis = strcmp(json_string_value(json_object_get(pub, "kind")) ?: "", "redis") == 0;
+    int port = (int)json_integer_value(json_object_get(pub, "port"));
+    char *text = malloc(payload + 1);
+    memset(text, 'x', payload);
+    text[payload] = '\0';
+    pb.one = malloc(payload + 256);
+    pb.out = malloc(OUTMAX);
+    pb.fd = dial(port);
+    if (redis) {
+        const char *chan = json_string_value(json_object_get(pub, "channel")) ?: "bench";
+        pb.one_len = resp(pb.one, payload + 256, "PUBLISH", chan, text, payload);
+    } else {
+        ws_handshake(pb.fd, port, json_string_value(json_object_get(pub, "path")) ?: "/");
+        pb.one_len = ws_frame(pb.one, text, payload);
+    }
+    free(text);
+    nonblock(pb.fd);
+    return pb;
+}
+
+static void drain_for(int ep, double seconds)
+{
+    double end = now_s() + seconds;
+    while (now_s() < end) {
+        poll_subs(ep, 20);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    json_error_t jerr;
+    json_t *p = argc > 1 ? json_loads(argv[1], 0, &jerr) : NULL;
+    if (p == NULL) {
+        errno = EINVAL;
+        die("parameters");
+    }
+    int n = (int)json_integer_value(json_object_get(p, "n"));
+    size_t payload = (size_t)json_integer_value(json_object_get(p, "payload"));
+    double seconds = json_number_value(json_object_get(p, "seconds"));
+    double warmup = json_number_value(json_object_get(p, "warmup"));
+    uint64_t window = (uint64_t)json_integer_value(json_object_get(p, "window"));
+    if (n < 1 || n > NMAX || payload > 65536 || seconds <= 0 || seconds > 600 || warmup < 0 ||
+        warmup > 60 || window < 1) {
+        errno = EINVAL;
+        die("parameters out of range");
+    }
+    int ep = epoll_create1(0);
+    peer_t *subs = subscribe(json_object_get(p, "sub"), n, ep);
+    for (int i = 0; i < n; i++) {
+        nonblock(subs[i].fd);
+    }
+    drain_for(ep, 0.3);
+    delivered = 0; /* subscribe acknowledgements are not deliveries */
+    bytes_in = 0;
+    pub_t pb = publisher(json_object_get(p, "pub"), payload);
+    uint64_t limit = window * (uint64_t)n;
+    double t_end = now_s() + warmup;
+    while (now_s() < t_end) {
+        pump(&pb, limit, n);
+        poll_subs(ep, 1);
+    }
+    uint64_t d0 = delivered, s0 = pb.sent, b0 = bytes_in;
+    double c0 = cpu_s(), w0 = now_s();
+    printf("MARK start\n");
+    fflush(stdout);
+    t_end = w0 + seconds;
+    while (now_s() < t_end) {
+        pump(&pb, limit, n);
+        poll_subs(ep, 1);
+    }
+    uint64_t d1 = delivered, s1 = pb.sent, b1 = bytes_in;
+    double w1 = now_s(), c1 = cpu_s();
+    printf("MARK end\n");
+    double dl = (double)(d1 - d0);
+    printf("RESULT {\"n\":%d,\"deliveries\":%llu,\"published\":%llu,\"seconds\":%.6f,"
+           "\"genCpuS\":%.6f,\"errors\":%d,\"perSub\":%.1f,\"bytesPerDelivery\":%.1f,"
+           "\"generator\":\"c\"}\n",
+           n, (unsigned long long)(d1 - d0), (unsigned long long)(s1 - s0), w1 - w0, c1 - c0, errors,
+           dl / n, dl > 0 ? (double)(b1 - b0) / dl : 0.0);
+    fflush(stdout);
+    for (int i = 0; i < n; i++) {
+        close(subs[i].fd);
+    }
+    close(pb.fd);
+    free(subs);
+    free(pb.one);
+    free(pb.out);
+    json_decref(p);
+    return 0;
+}
