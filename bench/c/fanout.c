@@ -471,8 +471,8 @@ int main(int argc, char **argv)
     printf("RESULT {\"n\":%d,\"deliveries\":%llu,\"published\":%llu,\"seconds\":%.6f,"
            "\"genCpuS\":%.6f,\"errors\":%d,\"perSub\":%.1f,\"bytesPerDelivery\":%.1f,"
            "\"generator\":\"c\"}\n",
-           n, (unsigned long long)(d1 - d0), (unsigned long long)(s1 - s0), w1 - w0, c1 - c0, errors,
-           dl / n, dl > 0 ? (double)(b1 - b0) / dl : 0.0);
+           n, (unsigned long long)(d1 - d0), (unsigned long long)(s1 - s0), w1 - w0, c1 - c0,
+           errors, dl / n, dl > 0 ? (double)(b1 - b0) / dl : 0.0);
     fflush(stdout);
     for (int i = 0; i < n; i++) {
         close(subs[i].fd);
