@@ -206,8 +206,10 @@ ad_conn_t *ad_req_take_over(ad_req_t *r, int status, const char *content_type,
  * order before the loop next waits for I/O (at once past 64 KiB queued). */
 int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
 /* Writes n bytes at p that stay valid until release(msg) is called once
- * they are written (release may be NULL). On failure (AD_ECLOSED) nothing
- * is taken: release is not called and the caller keeps msg. Neither write
+ * they are written (release may be NULL); a write of 512 bytes or less is
+ * copied into the connection's cork and released before this returns. On
+ * failure (AD_ECLOSED) nothing is taken: release is not called and the
+ * caller keeps msg. Neither write
  * call closes the connection, so both are safe inside the owner's ops. */
 int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg);
 /* Bytes queued or handed to the socket and not yet written. */

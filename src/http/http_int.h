@@ -186,6 +186,8 @@ struct ad_server {
     size_t nfree_reqs;
     struct ad_wout *free_wouts; /* linked through ->next */
     size_t nfree_wouts;
+    struct ad_wout *free_corks; /* spare AD_CORK_BYTES copies, linked through ->next */
+    size_t nfree_corks;
     ad_conn_t *dirty;         /* connections with queued writes */
     struct ad_wflush *wflush; /* prepare+check handles that flush them */
     char rbuf[65536];         /* one read buffer for the whole loop */
@@ -245,7 +247,8 @@ typedef struct ad_wout {
     void (*release)(void *msg); /* called once the bytes are written */
     void *msg;
     uv_buf_t buf;
-    bool copy; /* bytes in data[] (not pooled) */
+    bool copy;  /* bytes in data[] */
+    size_t cap; /* data[]'s size (copies); small writes append while room is left */
     char data[];
 } ad_wout_t;
 
