@@ -99,10 +99,13 @@ test('the test-build WebSocket publisher: text becomes events in order; no token
     await sub.next('subscribed');
     const pub = new WebSocket(`${d.url.replace('http', 'ws')}/test/ws-publish?topic=bench`, { headers: d.authHeaders });
     await new Promise((resolve, reject) => { pub.on('open', resolve); pub.on('error', reject); });
-    for (let i = 0; i < 50; i++) pub.send(`m${i} "quoted"`);
-    await sub.until(() => sub.events.filter((e) => e.type === 'bench').length === 50, 10000, '50 bench events');
+    // Small frames are copied into the connection's cork and large ones
+    // queued by reference (src/http/write.c): mixed, they keep their order.
+    const body = (i) => (i % 3 === 2 ? `m${i} ` + 'L'.repeat(700 + i) : `m${i} "quoted"`);
+    for (let i = 0; i < 300; i++) pub.send(body(i));
+    await sub.until(() => sub.events.filter((e) => e.type === 'bench').length === 300, 10000, '300 bench events');
     assert.deepEqual(sub.events.filter((e) => e.type === 'bench').map((e) => e.payload.d),
-      Array.from({ length: 50 }, (_, i) => `m${i} "quoted"`));
+      Array.from({ length: 300 }, (_, i) => body(i)));
     pub.close();
 
     const anon = new WebSocket(`${d.url.replace('http', 'ws')}/test/ws-publish?topic=bench`);
