@@ -208,7 +208,8 @@ typedef enum {
      * (role tool), tool_output (role tool, with the result), token_count,
      * is_complete (false for a tool call whose result is not in yet),
      * is_error (a tool that failed, or an API error shown as a message).
-     * → message_created {message}. */
+     * → message_created {message}; a tool call's result is stored over
+     * its call (same id): message_updated {message}. */
     AD_REC_MESSAGE,
     /* A tool call began: tool_id, tool_name, json = params.
      * → tool_start {toolId, name, params, agentId, runId, crewId}. */
@@ -216,7 +217,7 @@ typedef enum {
     /* A tool call ended: tool_id, tool_name, duration_ms (from its
      * TOOL_START; 0 when unknown), is_error (status "error" else "success"),
      * exit_code (-1 when unknown). → tool_end {toolId, durationMs, status,
-     * exitCode}. */
+     * exitCode (null when unknown)}. */
     AD_REC_TOOL_END,
     /* A turn ended: usage (this turn), cost_usd (this turn: the CLI's, or
      * for codex and gemini the usage at the configured model prices, see

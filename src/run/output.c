@@ -113,6 +113,8 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
                                           .tool_output = m->tool_output,
                                           .token_count = m->token_count,
                                           .is_complete = m->is_complete,
+                                          .is_error = m->is_error,
+                                          .replace = m->replace,
                                           .now = m->now};
     }
     r->inflight_bytes += f->batch.bytes;
@@ -154,6 +156,7 @@ static json_t *message_event(const ad_run_t *run, const ad_run_msg_t *m, const a
                               .tool_output = m->tool_output,
                               .token_count = m->token_count,
                               .is_complete = m->is_complete,
+                              .is_error = m->is_error,
                               .now = m->now};
     json_t *ev = ad_store_message_json(&row);
     if (m->tool_input != NULL) {
@@ -165,6 +168,13 @@ static json_t *message_event(const ad_run_t *run, const ad_run_msg_t *m, const a
 json_t *ad_run_queue_message(ad_run_t *run, const char *role, const char *text, size_t len,
                              const ad_rec_t *rec, char id_out[AD_ID_MAX])
 {
+    return ad_run_queue_message_as(run, NULL, 0, role, text, len, rec, id_out);
+}
+
+json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const char *role,
+                                const char *text, size_t len, const ad_rec_t *rec,
+                                char id_out[AD_ID_MAX])
+{
     ad_run_batch_t *b = &run->batch;
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 16;
@@ -172,12 +182,18 @@ json_t *ad_run_queue_message(ad_run_t *run, const char *role, const char *text, 
     }
     ad_run_msg_t *m = &b->v[b->n];
     memset(m, 0, sizeof(*m));
-    ad_id_new("msg", m->id);
+    if (id != NULL) {
+        snprintf(m->id, sizeof(m->id), "%s", id);
+        m->replace = true;
+    } else {
+        ad_id_new("msg", m->id);
+    }
     m->role = role;
-    m->now = ad_wall_ms();
+    m->now = at > 0 ? at : ad_wall_ms();
     m->content = repaired(text, len);
     m->token_count = rec != NULL ? rec->token_count : 0;
     m->is_complete = rec != NULL ? rec->is_complete : true;
+    m->is_error = rec != NULL && rec->is_error;
     if (rec != NULL && rec->tool_name != NULL) {
         m->tool_name = ad_xstrdup(rec->tool_name);
     }
@@ -444,13 +460,58 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
     }
 }
 
+/* A tool call's message, remembered until its result comes. */
+static void call_opened(ad_run_t *run, const char *tool_id, const char *msg_id, int64_t at)
+{
+    if (strlen(tool_id) >= sizeof(run->open_calls[0].tool_id)) {
+        return; /* an id that long keeps two rows */
+    }
+    if (run->nopen_calls == AD_RUN_OPEN_CALLS) {
+        memmove(&run->open_calls[0], &run->open_calls[1],
+                (AD_RUN_OPEN_CALLS - 1) * sizeof(run->open_calls[0]));
+        run->nopen_calls--;
+    }
+    size_t i = run->nopen_calls++;
+    snprintf(run->open_calls[i].tool_id, sizeof(run->open_calls[i].tool_id), "%s", tool_id);
+    memcpy(run->open_calls[i].msg_id, msg_id, AD_ID_MAX);
+    run->open_calls[i].at = at;
+}
+
+/* The message of tool call tool_id, taken off the open list: true when
+ * there was one (its id and time in id and *at). */
+static bool call_closed(ad_run_t *run, const char *tool_id, char id[AD_ID_MAX], int64_t *at)
+{
+    for (size_t i = 0; i < run->nopen_calls; i++) {
+        if (strcmp(run->open_calls[i].tool_id, tool_id) == 0) {
+            memcpy(id, run->open_calls[i].msg_id, AD_ID_MAX);
+            *at = run->open_calls[i].at;
+            memmove(&run->open_calls[i], &run->open_calls[i + 1],
+                    (run->nopen_calls - i - 1) * sizeof(run->open_calls[0]));
+            run->nopen_calls--;
+            return true;
+        }
+    }
+    return false;
+}
+
 static void on_message_rec(ad_run_t *run, const ad_rec_t *rec)
 {
     flush_output(run, 0);
     flush_output(run, 1);
     const char *text = rec->text != NULL ? rec->text : "";
-    json_t *ev = ad_run_queue_message(run, ad_role_name(rec->role), text, strlen(text), rec, NULL);
-    ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
+    bool tool = rec->role == AD_ROLE_TOOL && rec->tool_id != NULL;
+    char id[AD_ID_MAX];
+    int64_t at = 0;
+    bool result = tool && rec->is_complete && call_closed(run, rec->tool_id, id, &at);
+    char made[AD_ID_MAX];
+    int64_t now = result ? at : (int64_t)ad_wall_ms();
+    json_t *ev = ad_run_queue_message_as(run, result ? id : NULL, now, ad_role_name(rec->role),
+                                         text, strlen(text), rec, made);
+    if (tool && !rec->is_complete) {
+        call_opened(run, rec->tool_id, made, now);
+    }
+    ad_run_publish(run->r, &run->topics, result ? "message_updated" : "message_created",
+                   json_pack("{s:o}", "message", ev));
 }
 
 static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
@@ -465,9 +526,10 @@ static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
     }
     ad_store_tool_timed(run->r->store, run->org_id, (int64_t)ad_wall_ms(), rec->duration_ms);
     ad_run_publish(run->r, &run->topics, "tool_end",
-                   json_pack("{s:s?, s:I, s:s, s:i, s:s, s:s, s:s?}", "toolId", rec->tool_id,
+                   json_pack("{s:s?, s:I, s:s, s:o, s:s, s:s, s:s?}", "toolId", rec->tool_id,
                              "durationMs", (json_int_t)rec->duration_ms, "status",
-                             rec->is_error ? "error" : "success", "exitCode", rec->exit_code,
+                             rec->is_error ? "error" : "success", "exitCode",
+                             rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null(),
                              "agentId", run->agent_id, "runId", run->run_id, "crewId",
                              run->crew_id[0] ? run->crew_id : NULL));
 }

@@ -33,6 +33,8 @@
  * more than a hundred events: 4096 is about 0.4 s of lag at that rate
  * (about 1 MB of events), well past a healthy writer's. */
 #define AD_RUN_LIVE_BACKLOG_MAX 4096
+/* Tool calls of a run awaiting their result at once (parallel calls). */
+#define AD_RUN_OPEN_CALLS 16
 
 /* The topics a run's events go to: agent, run, workspace, org (so only
  * its organisation's subscribers get them) and its crew's, if any. */
@@ -50,7 +52,9 @@ typedef struct {
     int64_t token_count;
     int64_t now;
     bool is_complete;
-    bool output; /* plain output: may be shed when the writer is behind */
+    bool is_error;
+    bool replace; /* written over the row with this id (a tool call's result) */
+    bool output;  /* plain output: may be shed when the writer is behind */
     size_t bytes;
 } ad_run_msg_t;
 
@@ -108,6 +112,15 @@ typedef struct ad_run {
     uint64_t live_dropped; /* bytes not streamed live */
     ad_buf_t replay;       /* the last raw terminal output, for new viewers */
     ad_runner_tap_t *taps;
+    /* Tool calls waiting for their result: the result is stored as the
+     * call's message (same id and time), so a call is one row. Oldest
+     * first; a call past the bound keeps two rows. */
+    struct {
+        char tool_id[96];
+        char msg_id[AD_ID_MAX];
+        int64_t at;
+    } open_calls[AD_RUN_OPEN_CALLS];
+    size_t nopen_calls;
 } ad_run_t;
 
 struct ad_runner {
@@ -149,6 +162,11 @@ void ad_run_free(ad_run_t *run);
  * and returns it as a message_created event shows it (new reference). */
 json_t *ad_run_queue_message(ad_run_t *run, const char *role, const char *text, size_t len,
                              const ad_rec_t *rec, char id_out[AD_ID_MAX]);
+/* The same with a given id and time (a row written again: a tool call's
+ * result over its call). */
+json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const char *role,
+                                const char *text, size_t len, const ad_rec_t *rec,
+                                char id_out[AD_ID_MAX]);
 /* Hands the queued messages to the writer; with done, the batch is written
  * on its own and done(rc, ctx) follows its commit. */
 void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx);

@@ -13,7 +13,7 @@
 
 #define MSG_COLS                                                                                   \
     "id, agent_id, run_id, role, content, token_count, tool_name, tool_input, tool_output, "       \
-    "is_complete, created_at"
+    "is_complete, is_error, created_at"
 
 static const char SQL_MSG_FIRST[] = "SELECT " MSG_COLS " FROM messages WHERE agent_id = ?1 "
                                     "ORDER BY created_at DESC, id DESC LIMIT ?2";
@@ -103,7 +103,7 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
             break;
         }
         json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
-        snprintf(cursor, sizeof(cursor), "%lld:%s", (long long)sqlite3_column_int64(s, 10),
+        snprintf(cursor, sizeof(cursor), "%lld:%s", (long long)sqlite3_column_int64(s, 11),
                  (const char *)sqlite3_column_text(s, 0));
         n++;
     }
@@ -143,7 +143,8 @@ int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
 
     s = ad_store_stmt(db, "INSERT INTO messages (id, agent_id, run_id, role, content, "
                           "token_count, tool_name, tool_input, tool_output, is_complete, "
-                          "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                          "created_at, is_error) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -160,6 +161,7 @@ int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
     bind_opt(s, 9, m->tool_output);
     sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
     sqlite3_bind_int64(s, 11, m->now);
+    sqlite3_bind_int(s, 12, m->is_error ? 1 : 0);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -191,6 +193,7 @@ json_t *ad_store_message_json(const ad_store_message_t *m)
         }
     }
     json_object_set_new(o, "isComplete", json_boolean(m->is_complete));
+    json_object_set_new(o, "isError", json_boolean(m->is_error));
     json_object_set_new(o, "createdAt", json_string(ts));
     return o;
 }
@@ -224,6 +227,7 @@ int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out)
     }
     rc = rc ? rc
             : ad_buf_puts(out, m->is_complete ? ",\"isComplete\":true" : ",\"isComplete\":false");
+    rc = rc ? rc : ad_buf_puts(out, m->is_error ? ",\"isError\":true" : ",\"isError\":false");
     rc = rc ? rc : put_field(out, ",\"createdAt\":", ts);
     return rc ? rc : ad_buf_putc(out, '}');
 }
@@ -242,6 +246,7 @@ int ad_store_op_message_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
         .tool_output = ad_args_str(args, "toolOutput"),
         .token_count = ad_args_int(args, "tokenCount", 0),
         .is_complete = complete == NULL || json_is_true(complete),
+        .is_error = json_is_true(json_object_get(args, "isError")),
         .now = ad_args_int(args, "now", 0),
     };
     int e = ad_store_message_insert(tx, &m);

@@ -284,10 +284,22 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
     sqlite3 *db = tx->db;
     for (size_t i = 0; i < j->n; i++) {
         const ad_store_message_t *m = &j->msgs[i];
+        /* A message written again (a tool call's result, same id as the
+         * call) replaces the agent's row but keeps when it was made. */
         sqlite3_stmt *s = ad_store_stmt(
-            db, "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
-                "tool_name, tool_input, tool_output, is_complete, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            db, m->replace
+                    ? "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
+                      "tool_name, tool_input, tool_output, is_complete, created_at, is_error) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                      "ON CONFLICT(id) DO UPDATE SET content = excluded.content, "
+                      "token_count = excluded.token_count, "
+                      "tool_name = coalesce(excluded.tool_name, tool_name), "
+                      "tool_input = coalesce(excluded.tool_input, tool_input), "
+                      "tool_output = excluded.tool_output, is_complete = excluded.is_complete, "
+                      "is_error = excluded.is_error WHERE agent_id = excluded.agent_id"
+                    : "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
+                      "tool_name, tool_input, tool_output, is_complete, created_at, is_error) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         if (s == NULL) {
             return AD_EINTERNAL;
         }
@@ -302,6 +314,7 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
         ad_store_bind_text(s, 9, m->tool_output);
         sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
         sqlite3_bind_int64(s, 11, m->now);
+        sqlite3_bind_int(s, 12, m->is_error ? 1 : 0);
         int rc = ad_store_step_done(db, s);
         if (rc != 0) {
             return rc;

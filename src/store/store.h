@@ -204,7 +204,7 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result);
 int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const char *before,
                           json_t **out);
 /* args {id, agentId, role, content, now, runId?, tokenCount?, toolName?,
- * toolInput?, toolOutput?, isComplete?}: AD_ENOENT for an unknown agent.
+ * toolInput?, toolOutput?, isComplete?, isError?}: AD_ENOENT for an unknown agent.
  * result {message, worktreeId, workspaceId}. */
 int ad_store_op_message_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 
@@ -216,6 +216,11 @@ typedef struct {
     const char *tool_name, *tool_input, *tool_output;
     int64_t token_count;
     bool is_complete;
+    bool is_error; /* a failed or denied tool call, an API error */
+    /* ad_store_messages_insert only: this row is written over the
+     * agent's row with the same id (a tool call's result over the call),
+     * keeping its time; without it a taken id fails the batch. */
+    bool replace;
     int64_t now;
     /* Set by ad_store_message_insert on success. */
     char worktree_id[AD_ID_MAX], workspace_id[AD_ID_MAX];

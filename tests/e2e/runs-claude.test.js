@@ -93,3 +93,66 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
     sb.cleanup();
   }
 });
+
+// A tool call is one stored message: the result is written over the call
+// (same id), with its output, and a failed or denied call says isError. The
+// tool_end events never carry an exit code of -1 (unknown is null).
+test('claude tool calls: one message per call, failures marked, no -1 exit codes', { skip }, async () => {
+  const { Live } = require('./lib/live');
+  const mock = await start();
+  const sb = makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
+  try {
+    if (process.getuid && process.getuid() === 0) {
+      assert.equal((await api(d, 'PATCH', '/api/settings', { allow_root_auto: true })).status, 200);
+    }
+    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+    const env = claudeEnv(mock.url, sb.home);
+    delete env.PATH;
+    const make = async (mode) => {
+      const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', mode, env, allowUnsafeEnv: true });
+      assert.equal(ag.status, 201, JSON.stringify(ag.body));
+      return ag.body.id;
+    };
+    const turn = async (id) => {
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'make a file' })).status, 200);
+      await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('out.txt')),
+        'the answer after the tool');
+      // the rows are written in batches: wait for the call's row to be complete
+      return until(async () => {
+        const tools = (await messages(d, id)).filter((m) => m.role === 'tool');
+        return tools.length && tools.every((m) => m.isComplete) ? tools : null;
+      }, 'the tool row');
+    };
+
+    // auto mode: the Bash call runs
+    const auto = await make('auto');
+    let tools = await turn(auto);
+    assert.equal(tools.length, 1, JSON.stringify(tools));
+    assert.equal(tools[0].toolName, 'Bash');
+    assert.match(tools[0].toolInput, /echo hello > out.txt/);
+    assert.equal(tools[0].isError, false, JSON.stringify(tools[0]));
+    assert.equal(typeof tools[0].toolOutput, 'string');
+    await api(d, 'POST', `/api/agents/${auto}/stop?force=true`);
+
+    // plan mode: the call is refused, and the one row says so
+    const plan = await make('plan');
+    tools = await turn(plan);
+    assert.equal(tools.length, 1, JSON.stringify(tools));
+    assert.equal(tools[0].isError, true, JSON.stringify(tools[0]));
+    await api(d, 'POST', `/api/agents/${plan}/stop?force=true`);
+
+    // what was published: a tool_end per call, no -1 exit code
+    const c = await Live.open(d);
+    c.send('subscribe', { topics: [`agent:${auto}`, `agent:${plan}`], since: 0 });
+    await c.until(() => c.events.filter((e) => e.type === 'tool_end').length >= 2, 10000, 'two tool_end events');
+    for (const e of c.events.filter((x) => x.type === 'tool_end')) {
+      assert.notEqual(e.payload.exitCode, -1, JSON.stringify(e.payload));
+    }
+    c.ws.close();
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});

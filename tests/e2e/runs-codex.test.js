@@ -84,13 +84,14 @@ test('codex under agentd', { skip }, async (t) => {
         live.events.findIndex((e) => e.type === 'message_created' && e.payload.message.role === 'assistant'));
       await live.close();
       const msgs = (await messages(d, id)).reverse(); // oldest first
-      // the command is a tool message when it starts and again, complete, with its output
-      assert.deepEqual(msgs.map((m) => m.role).filter((r) => r !== 'system'), ['user', 'tool', 'tool', 'assistant']);
+      // the command is one tool message: stored when it starts, written over
+      // (same id) once complete, with its output
+      assert.deepEqual(msgs.map((m) => m.role).filter((r) => r !== 'system'), ['user', 'tool', 'assistant']);
       const tool = msgs.filter((m) => m.role === 'tool');
       assert.equal(tool[0].toolName, 'Bash');
-      assert.equal(tool[0].isComplete, false);
-      assert.equal(tool[1].isComplete, true);
-      assert.match(JSON.parse(tool[1].toolInput).command, /echo hello > out\.txt/);
+      assert.equal(tool[0].isComplete, true);
+      assert.equal(tool[0].isError, false);
+      assert.match(JSON.parse(tool[0].toolInput).command, /echo hello > out\.txt/);
       // usage as codex counted it, cost at the configured price
       assert.ok(run.inputTokens > 0 && run.cacheReadTokens > 0 && run.outputTokens > 0, JSON.stringify(run));
       const cost = (run.inputTokens * PRICE.input + run.cacheReadTokens * PRICE.cachedInput + run.outputTokens * PRICE.output) / 1e6;

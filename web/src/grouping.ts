@@ -53,10 +53,12 @@ export function groupMessages(messages: Message[], live: LiveChunk[] = []): Row[
     prevTime = t || prevTime;
     if (isToolCall(m)) {
       let result: Message | null = null;
-      // A call without output whose result arrives as the next tool
-      // message of the same tool: show them as one row.
+      // The daemon stores a call's result over the call (one row). Rows
+      // written before that, a call without output followed by its result
+      // (the same tool, no input or the same input): one row too.
       const next = messages[i + 1];
-      if (!hasOutput(m) && next && isToolCall(next) && next.toolName === m.toolName && hasOutput(next) && !hasInput(next)) {
+      const sameInput = !hasInput(next || ({} as Message)) || JSON.stringify(next?.toolInput) === JSON.stringify(m.toolInput);
+      if (!hasOutput(m) && next && isToolCall(next) && next.toolName === m.toolName && hasOutput(next) && sameInput) {
         result = next;
         i++;
       }

@@ -55,6 +55,7 @@ export interface Message {
   toolInput?: unknown;
   toolOutput?: unknown;
   isComplete?: boolean;
+  isError?: boolean; // a failed or denied tool call, an API error
   createdAt: string;
 }
 

@@ -40,6 +40,22 @@ describe('groupMessages', () => {
     expect(rows.map((r) => r.first)).toEqual([true, false, false, false]);
   });
 
+  it('a call stored with its result is one row; an older call and its result with the same input pair too', () => {
+    const rows = groupMessages([
+      m('tool', '10:00:01', { toolName: 'Bash', toolInput: { command: 'rm x' }, toolOutput: 'denied', isComplete: true, isError: true }),
+      m('tool', '10:00:02', { toolName: 'Bash', toolInput: { command: 'ls' }, isComplete: false }),
+      m('tool', '10:00:03', { toolName: 'Bash', toolInput: { command: 'ls' }, toolOutput: 'a', isComplete: true }),
+      m('tool', '10:00:04', { toolName: 'Bash', toolInput: { command: 'pwd' }, isComplete: false }),
+      m('tool', '10:00:05', { toolName: 'Bash', toolInput: { command: 'whoami' }, toolOutput: 'me', isComplete: true }),
+    ]);
+    expect(rows.map((r) => (r.kind === 'tool' ? [r.call.toolOutput ?? null, r.result?.toolOutput ?? null] : r.kind))).toEqual([
+      ['denied', null],
+      [null, 'a'],
+      [null, null], // another call's result is not this call's
+      ['me', null],
+    ]);
+  });
+
   it('does not pair results of a different tool', () => {
     const rows = groupMessages([m('tool', '10:00:01', { toolName: 'Bash', toolInput: 'x' }), m('tool', '10:00:02', { toolName: 'Read', toolOutput: 'y' })]);
     expect(rows).toHaveLength(2);

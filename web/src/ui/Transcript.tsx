@@ -69,7 +69,7 @@ function MessageRow({ msg, first }: { msg: Message; first: boolean }) {
 
 function ToolRow({ call, result, open, onToggle }: { call: Message; result: Message | null; open: boolean; onToggle: () => void }) {
   const output = result ? result.toolOutput : call.toolOutput;
-  const done = output !== undefined && output !== null;
+  const done = (output !== undefined && output !== null) || (result || call).isComplete !== false;
   const anyCall = call as any;
   let dur: number | null = typeof anyCall.durationMs === 'number' ? anyCall.durationMs : null;
   if (dur === null && result) {
@@ -85,8 +85,11 @@ function ToolRow({ call, result, open, onToggle }: { call: Message; result: Mess
         </span>
         <span class="tool-name">{call.toolName || 'tool'}</span>
         <span class="tool-sum">{summary(call.toolInput ?? call.content)}</span>
-        <span class={`tool-state ${done ? 'done' : 'running'}`}>{done ? (dur !== null ? formatDuration(dur) : 'done') : 'running…'}</span>
+        <span class={`tool-state ${isErr ? 'failed' : done ? 'done' : 'running'}`}>
+          {isErr ? 'failed' : done ? (dur !== null ? formatDuration(dur) : 'done') : 'running…'}
+        </span>
       </button>
+      {isErr && !open && done && <div class="tool-preview">{summary(output)}</div>}
       {open && (
         <div class="tool-body">
           <div class="tool-label">Input</div>
