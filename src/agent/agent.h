@@ -241,6 +241,11 @@ typedef enum {
      * event type ("metric", "metrics", "tool_start", "tool_progress",
      * "tool_end", "agent_update"), json = the whole object. */
     AD_REC_EVENT,
+    /* The agent's API message just ended with its real output token count
+     * (claude's message_delta; the assistant lines before it carry the count
+     * at the message's start): token_count. → the run's last assistant
+     * message is written again with it (message_updated). */
+    AD_REC_TOKENS,
 } ad_rec_type_t;
 
 typedef enum {

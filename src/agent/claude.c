@@ -208,6 +208,14 @@ static void on_stream_event(ad_parser_t *p, json_t *obj, ad_recs_t *out)
 {
     json_t *ev = json_object_get(obj, "event");
     const char *type = ad_json_str(ev, "type");
+    if (type != NULL && strcmp(type, "message_delta") == 0 &&
+        !json_is_string(json_object_get(obj, "parent_tool_use_id"))) {
+        json_t *n = json_object_get(json_object_get(ev, "usage"), "output_tokens");
+        if (json_is_integer(n) && json_integer_value(n) > 0) {
+            ad_rec_push(out, AD_REC_TOKENS)->token_count = json_integer_value(n);
+        }
+        return;
+    }
     if (type == NULL || strcmp(type, "content_block_delta") != 0) {
         return;
     }

@@ -510,8 +510,32 @@ static void on_message_rec(ad_run_t *run, const ad_rec_t *rec)
     if (tool && !rec->is_complete) {
         call_opened(run, rec->tool_id, made, now);
     }
+    if (rec->role == AD_ROLE_ASSISTANT && !rec->is_error) {
+        free(run->last_text);
+        run->last_text = ad_xstrdup(text);
+        memcpy(run->last_id, made, AD_ID_MAX);
+        run->last_at = now;
+    }
     ad_run_publish(run->r, &run->topics, result ? "message_updated" : "message_created",
                    json_pack("{s:o}", "message", ev));
+}
+
+/* The real output tokens of the API message the last assistant message
+ * came from: that message is written again with them. */
+static void on_tokens_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (run->last_text == NULL) {
+        return;
+    }
+    ad_rec_t r = {.type = AD_REC_MESSAGE,
+                  .role = AD_ROLE_ASSISTANT,
+                  .token_count = rec->token_count,
+                  .is_complete = true};
+    json_t *ev = ad_run_queue_message_as(run, run->last_id, run->last_at, "assistant",
+                                         run->last_text, strlen(run->last_text), &r, NULL);
+    free(run->last_text);
+    run->last_text = NULL;
+    ad_run_publish(run->r, &run->topics, "message_updated", json_pack("{s:o}", "message", ev));
 }
 
 static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
@@ -598,6 +622,9 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         if (rec->subtype != NULL && rec->json != NULL) {
             on_event_rec(run, rec);
         }
+        break;
+    case AD_REC_TOKENS:
+        on_tokens_rec(run, rec);
         break;
     }
 }

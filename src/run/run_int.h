@@ -121,6 +121,11 @@ typedef struct ad_run {
         int64_t at;
     } open_calls[AD_RUN_OPEN_CALLS];
     size_t nopen_calls;
+    /* The last assistant message, until its API message's real token
+     * count comes (AD_REC_TOKENS) and it is written again with it. */
+    char last_id[AD_ID_MAX];
+    int64_t last_at;
+    char *last_text; /* owned; NULL when none is waiting */
 } ad_run_t;
 
 struct ad_runner {

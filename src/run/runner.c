@@ -166,6 +166,7 @@ void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
 void ad_run_free(ad_run_t *run)
 {
     ad_buf_cleanup(&run->replay);
+    free(run->last_text);
     ad_buf_cleanup(&run->live[0]);
     ad_buf_cleanup(&run->live[1]);
     ad_buf_cleanup(&run->out[0]);

@@ -133,6 +133,11 @@ test('claude tool calls: one message per call, failures marked, no -1 exit codes
     assert.match(tools[0].toolInput, /echo hello > out.txt/);
     assert.equal(tools[0].isError, false, JSON.stringify(tools[0]));
     assert.equal(typeof tools[0].toolOutput, 'string');
+    // the answer's token count is its API message's real one (message_delta),
+    // not the 1 the assistant line carries from the message's start
+    const answer = await until(async () => (await messages(d, auto)).find((m) => m.role === 'assistant' && m.tokenCount > 1),
+      'the real token count');
+    assert.match(answer.content, /out\.txt/);
     await api(d, 'POST', `/api/agents/${auto}/stop?force=true`);
 
     // plan mode: the call is refused, and the one row says so

@@ -178,6 +178,11 @@ static void claude_tool_call(void **state)
     assert_string_equal(json_string_value(json_object_get(done->json, "command")),
                         "echo hello > out.txt");
     find_msg(&r, AD_ROLE_ASSISTANT, "I wrote hello to out.txt.");
+    /* each API message's real output tokens (message_delta), after the
+     * assistant line that carried the count at its start */
+    assert_int_equal(count(&r, AD_REC_TOKENS), 2);
+    assert_int_equal(nth(&r, AD_REC_TOKENS, 0)->token_count, 17);
+    assert_int_equal(nth(&r, AD_REC_TOKENS, 1)->token_count, 8);
     const ad_rec_t *res = nth(&r, AD_REC_RESULT, 0);
     assert_false(res->is_error);
     assert_int_equal(res->num_turns, 2);
