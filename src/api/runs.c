@@ -45,6 +45,13 @@ static void refuse(ad_req_t *r, int rc, const char *id, const char *err)
     }
 }
 
+/* force: true in the body, or ?force=true: past the usage limits. */
+static bool forced(ad_req_t *r, json_t *body)
+{
+    const char *q = ad_req_query(r, "force");
+    return json_is_true(json_object_get(body, "force")) || (q != NULL && strcmp(q, "true") == 0);
+}
+
 static void start(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -58,7 +65,8 @@ static void start(ad_req_t *r, void *ud)
         return;
     }
     const char *prompt = NULL;
-    if (ad_api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0) {
+    if (ad_api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0 ||
+        ad_api_usage_refused(app, r, forced(r, body))) {
         json_decref(body);
         return;
     }
@@ -135,7 +143,8 @@ static void message(ad_req_t *r, void *ud)
         return;
     }
     const char *content = NULL;
-    if (ad_api_str(r, body, "content", true, PROMPT_MAX, &content) != 0) {
+    if (ad_api_str(r, body, "content", true, PROMPT_MAX, &content) != 0 ||
+        ad_api_usage_refused(app, r, forced(r, body))) {
         json_decref(body);
         return;
     }

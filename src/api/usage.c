@@ -214,12 +214,9 @@ static json_t *limit_of(json_t *row, double token_limit, double cost_limit)
     return o;
 }
 
-static void limits(ad_req_t *r, void *ud)
+/* {daily, monthly} as limit_of gives them: 0 or a store error. */
+static int limits_json(ad_app_t *app, json_t **out)
 {
-    ad_app_t *app = ud;
-    if (!usage_visible(r)) {
-        return;
-    }
     json_t *s = NULL, *day = NULL, *month = NULL;
     int64_t now = ad_wall_ms();
     char dkey[16], mkey[16];
@@ -232,23 +229,77 @@ static void limits(ad_req_t *r, void *ud)
     if (rc == 0) {
         rc = ad_store_usage_row(app->store, "monthly", mkey, &month);
     }
-    if (rc != 0) {
-        ad_api_fail(r, rc, "usage", NULL);
-    } else {
-        json_t *out = json_object();
-        json_object_set_new(out, "daily",
-                            limit_of(day,
-                                     json_number_value(json_object_get(s, "daily_token_limit")),
-                                     json_number_value(json_object_get(s, "daily_cost_limit"))));
-        json_object_set_new(out, "monthly",
-                            limit_of(month,
-                                     json_number_value(json_object_get(s, "monthly_token_limit")),
-                                     json_number_value(json_object_get(s, "monthly_cost_limit"))));
-        ad_res_json(r, 200, out);
+    if (rc == 0) {
+        *out = json_pack(
+            "{s:o, s:o}", "daily",
+            limit_of(day, json_number_value(json_object_get(s, "daily_token_limit")),
+                     json_number_value(json_object_get(s, "daily_cost_limit"))),
+            "monthly",
+            limit_of(month, json_number_value(json_object_get(s, "monthly_token_limit")),
+                     json_number_value(json_object_get(s, "monthly_cost_limit"))));
     }
     json_decref(s);
     json_decref(day);
     json_decref(month);
+    return rc;
+}
+
+bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force)
+{
+    json_t *all = NULL;
+    if (force || limits_json(app, &all) != 0) {
+        return false; /* a limit that cannot be read stops nobody */
+    }
+    bool refused = false;
+    const char *periods[2] = {"daily", "monthly"};
+    for (int i = 0; i < 2 && !refused; i++) {
+        json_t *l = json_object_get(all, periods[i]);
+        if (!json_is_true(json_object_get(l, "exceeded"))) {
+            continue;
+        }
+        refused = true;
+        if (!ad_principal_sees(ad_api_who(r), AD_ORG_DEFAULT)) {
+            /* usage is the default organisation's: others learn no figures */
+            ad_res_error(r, 429, "USAGE_LIMIT", json_pack("{s:s}", "period", periods[i]),
+                         "the %s usage limit the owner set is reached; send force: true to go "
+                         "past it",
+                         periods[i]);
+            break;
+        }
+        json_int_t tl = json_integer_value(json_object_get(l, "tokenLimit"));
+        json_int_t tu = json_integer_value(json_object_get(l, "tokensUsed"));
+        bool tokens = tl > 0 && tu >= tl;
+        json_t *details = json_pack("{s:s, s:O}", "period", periods[i], "usage", l);
+        if (tokens) {
+            ad_res_error(r, 429, "USAGE_LIMIT", details,
+                         "the %s token limit is reached (%lld of %lld tokens); send force: true "
+                         "to go past it",
+                         periods[i], (long long)tu, (long long)tl);
+        } else {
+            ad_res_error(r, 429, "USAGE_LIMIT", details,
+                         "the %s cost limit is reached ($%.2f of $%.2f); send force: true to go "
+                         "past it",
+                         periods[i], json_number_value(json_object_get(l, "costUsedUsd")),
+                         json_number_value(json_object_get(l, "costLimitUsd")));
+        }
+    }
+    json_decref(all);
+    return refused;
+}
+
+static void limits(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!usage_visible(r)) {
+        return;
+    }
+    json_t *out = NULL;
+    int rc = limits_json(app, &out);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "usage", NULL);
+    } else {
+        ad_res_json(r, 200, out);
+    }
 }
 
 typedef struct {

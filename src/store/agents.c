@@ -196,7 +196,7 @@ int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     sqlite3_stmt *s = ad_store_stmt(
         db, "INSERT INTO agents (id, worktree_id, name, executor, status, mode, permissions, "
             "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at, state, "
-            "org_id) VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'finished'), ?6, ?7, (SELECT "
+            "org_id) VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'idle'), ?6, ?7, (SELECT "
             "COALESCE(MAX(display_order) + 1, 0) FROM agents WHERE worktree_id = ?2), ?8, ?9, "
             "?10, ?11, ?11, ?12, (SELECT org_id FROM worktrees WHERE id = ?2))");
     if (s == NULL) {
@@ -324,7 +324,7 @@ int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
     json_t *ins = json_pack(
         "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I}", "id",
         ad_args_str(args, "newId"), "worktreeId", json_object_get(src, "worktreeId"), "name", name,
-        "executor", json_object_get(src, "executor"), "status", "finished", "mode",
+        "executor", json_object_get(src, "executor"), "status", "idle", "mode",
         json_object_get(src, "mode"), "permissions", json_object_get(src, "permissions"),
         "sessionId", json_object_get(src, "sessionId"), "parentAgentId", ad_args_str(args, "id"),
         "crewId", json_object_get(src, "crewId"), "now", (json_int_t)ad_args_int(args, "now", 0));

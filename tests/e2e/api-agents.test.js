@@ -31,7 +31,7 @@ test('create with defaults returns exactly the agent fields', async () => {
   assert.equal(a.mode, 'regular');
   assert.deepEqual(a.permissions, ['read']);
   assert.equal(a.executor, 'claude');
-  assert.equal(a.status, 'finished');
+  assert.equal(a.status, 'idle'); // it never ran
   assert.equal(a.contextLevel, 0);
   assert.equal(a.displayOrder, 0);
   assert.equal(a.crewId, null);
@@ -84,7 +84,7 @@ test('list filters: worktree, status, includeDeleted', async () => {
   assert.deepEqual(await ids(`?worktreeId=${wt.id}`), [a.id, b.id]);
   assert.ok((await ids('')).includes(c.id));
   assert.deepEqual(await ids(`?worktreeId=${wt.id}&status=running`), []);
-  assert.deepEqual(await ids(`?worktreeId=${wt.id}&status=finished`), [a.id, b.id]);
+  assert.deepEqual(await ids(`?worktreeId=${wt.id}&status=idle`), [a.id, b.id]);
   assert.equal((await d.req('DELETE', `/api/agents/${a.id}`)).status, 200);
   assert.deepEqual(await ids(`?worktreeId=${wt.id}`), [b.id]);
   assert.deepEqual(await ids(`?worktreeId=${wt.id}&includeDeleted=true`), [a.id, b.id]);
@@ -104,7 +104,7 @@ test('patch updates only what is given', async () => {
   assert.equal(p.body.mode, 'auto');
   assert.deepEqual(p.body.permissions, ['read', 'execute']);
   assert.equal(p.body.displayOrder, 9);
-  assert.equal(p.body.status, 'finished'); // not patchable: ignored
+  assert.equal(p.body.status, 'idle'); // not patchable: ignored
   assert.equal(p.body.crewId, crew);
   assert.ok(p.body.updatedAt >= a.updatedAt);
   const cleared = await d.req('PATCH', `/api/agents/${a.id}`, { crewId: null });
@@ -150,7 +150,7 @@ test('fork copies settings and points to its parent', async () => {
   assert.notEqual(f.body.id, a.id);
   assert.equal(f.body.parentAgentId, a.id);
   assert.equal(f.body.name, 'orig (fork)');
-  assert.equal(f.body.status, 'finished');
+  assert.equal(f.body.status, 'idle'); // a fork has not run either
   assert.equal(f.body.mode, 'plan');
   assert.equal(f.body.executor, 'gemini');
   assert.deepEqual(f.body.permissions, ['read', 'write']);

@@ -5,7 +5,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, makeWorkspace, makeAgent } = require('./lib/api');
 
 let d;
 before(async () => { d = await startApi(); });
@@ -126,6 +126,38 @@ test('usage limits come from settings with what is left', async () => {
   assert.equal(l2.daily.exceeded, true);
   assert.equal(l2.monthly.costRemainingUsd, 0);
   assert.equal(l2.monthly.exceeded, true);
+});
+
+// Limits are enforced, not only reported: past one, starting an agent and
+// sending a message get 429 USAGE_LIMIT saying which limit and how far it
+// is; force goes past it; raising the limit lets them through again.
+test('past a usage limit, start and message are refused with 429 until force', async () => {
+  const { wt } = await makeWorkspace(d);
+  const ag = await makeAgent(d, wt.id, { executor: 'command', command: [process.execPath, '-e', 'process.stdin.resume()'] });
+  assert.equal((await d.req('PATCH', '/api/settings', { daily_token_limit: 1000, monthly_cost_limit: 0 })).status, 200);
+  await d.req('POST', '/api/usage', { inputTokens: 2000, outputTokens: 0 });
+  let r = await d.req('POST', `/api/agents/${ag.id}/start`, {});
+  assertError(r, 429, 'USAGE_LIMIT');
+  assert.match(r.body.error.message, /daily token limit is reached \(\d+ of 1000 tokens\); send force: true/);
+  assert.equal(r.body.error.details.period, 'daily');
+  assert.equal(r.body.error.details.usage.tokenLimit, 1000);
+  assert.equal((await d.req('GET', `/api/agents/${ag.id}`)).body.status, 'idle', 'nothing started');
+  r = await d.req('POST', `/api/agents/${ag.id}/start?force=true`, {});
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  r = await d.req('POST', `/api/agents/${ag.id}/message`, { content: 'hello' });
+  assertError(r, 429, 'USAGE_LIMIT');
+  r = await d.req('POST', `/api/agents/${ag.id}/message`, { content: 'hello', force: true });
+  assert.notEqual(r.status, 429, JSON.stringify(r.body));
+  // a cost limit says so in money
+  assert.equal((await d.req('PATCH', '/api/settings', { daily_token_limit: 0, daily_cost_limit: 0.01 })).status, 200);
+  await d.req('POST', '/api/usage', { inputTokens: 1, outputTokens: 0, costUsd: 0.5 });
+  r = await d.req('POST', `/api/agents/${ag.id}/message`, { content: 'hello' });
+  assertError(r, 429, 'USAGE_LIMIT');
+  assert.match(r.body.error.message, /daily cost limit is reached \(\$[\d.]+ of \$0\.01\)/);
+  assert.equal((await d.req('PATCH', '/api/settings', { daily_cost_limit: 0 })).status, 200);
+  r = await d.req('POST', `/api/agents/${ag.id}/message`, { content: 'hello again' });
+  assert.notEqual(r.status, 429, JSON.stringify(r.body));
+  await d.req('POST', `/api/agents/${ag.id}/stop?force=true`);
 });
 
 test('usage input errors', async () => {

@@ -3,6 +3,21 @@
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
 import type { Agent, Message, Run, Workspace, Worktree } from './types';
 
+/** One period of GET /api/usage/limits (a limit of 0 is none). */
+export interface UsageLimit {
+  tokenLimit: number;
+  tokensUsed: number;
+  tokensRemaining: number | null;
+  costLimitUsd: number;
+  costUsedUsd: number;
+  costRemainingUsd: number | null;
+  exceeded: boolean;
+}
+export interface UsageLimits {
+  daily: UsageLimit;
+  monthly: UsageLimit;
+}
+
 export class ApiError extends Error {
   status: number;
   code: string;
@@ -259,12 +274,16 @@ export const api = {
   deleteAgent: (id: string, archive: boolean) => request('DELETE', `/api/agents/${enc(id)}?archive=${archive}`),
   restoreAgent: async (id: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/restore`), 'agent'),
   forkAgent: async (id: string, name?: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, name ? { name } : {}), 'agent'),
-  start: async (id: string, initialPrompt?: string) =>
-    objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/start`, initialPrompt ? { initialPrompt } : {}), 'agent'),
+  start: async (id: string, initialPrompt?: string, force = false) =>
+    objOf<Agent>(
+      await request('POST', `/api/agents/${enc(id)}/start`, { ...(initialPrompt ? { initialPrompt } : {}), ...(force ? { force } : {}) }),
+      'agent',
+    ),
   stop: async (id: string, force = false) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/stop${force ? '?force=true' : ''}`), 'agent'),
   pause: (id: string) => request('POST', `/api/agents/${enc(id)}/pause`),
   resume: (id: string) => request('POST', `/api/agents/${enc(id)}/resume`),
-  send: (id: string, content: string) => request('POST', `/api/agents/${enc(id)}/message`, { content }),
+  send: (id: string, content: string, force = false) =>
+    request('POST', `/api/agents/${enc(id)}/message`, force ? { content, force } : { content }),
   messages: async (id: string, limit: number, before?: string | null) => {
     const d = await request('GET', `/api/agents/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`);
     return {
@@ -298,5 +317,6 @@ export const api = {
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
   usageToday: () => request('GET', '/api/usage/today'),
+  usageLimits: () => request<UsageLimits>('GET', '/api/usage/limits'),
   usageHistory: () => request('GET', '/api/usage/history'),
 };

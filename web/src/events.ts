@@ -108,7 +108,7 @@ function withAgent(model: Model, id: string, fields: Partial<Agent>): Model {
     fields = { ...fields, state: { ...a.state, ...fields.state } };
   if (!a) {
     if (typeof fields.worktreeId !== 'string') return model;
-    return { ...model, agents: { ...model.agents, [id]: { name: id, status: 'finished', ...fields, id } as Agent } };
+    return { ...model, agents: { ...model.agents, [id]: { name: id, status: 'idle', ...fields, id } as Agent } };
   }
   return { ...model, agents: { ...model.agents, [id]: { ...a, ...fields, id } } };
 }

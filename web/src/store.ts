@@ -3,6 +3,7 @@
 // a snapshot is being reloaded, events are held back and applied on top of
 // it afterwards, so nothing is missed and nothing shows twice.
 import { batch, computed, signal } from '@preact/signals';
+import { loadLimits } from './limits';
 import { api, ApiError, onUnauthorized, type Principal } from './api';
 import { emptyModel, emptyTranscript, mergeMessages, reduce, type Effect, type Model } from './events';
 import { defaults, normalizeSettings, type Settings } from './settings';
@@ -179,6 +180,7 @@ export async function loadSettings() {
 }
 
 export async function loadUsage() {
+  void loadLimits();
   try {
     usageToday.value = await api.usageToday();
   } catch (e) {

@@ -3,6 +3,7 @@
 // tabs for its transcript + composer, runs, the worktree's diff and, for
 // terminal agents, a terminal.
 import { useSignal } from '@preact/signals';
+import { limitNotice, usageLimits, withLimitConfirm } from '../limits';
 import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
@@ -287,6 +288,16 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
   );
 }
 
+// Said before a start or a message is refused: a usage limit at 90 % or past.
+function LimitNotice() {
+  const n = limitNotice(usageLimits.value);
+  return n ? (
+    <div class={`limit-notice limit-${n.level}`} role="status">
+      {n.text}
+    </div>
+  ) : null;
+}
+
 function StartDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
   const prompt = useSignal('');
   const busy = useSignal(false);
@@ -296,8 +307,11 @@ function StartDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) 
     busy.value = true;
     err.value = null;
     try {
-      upsertAgent(await api.start(agent.id, prompt.value.trim() || undefined));
-      onClose();
+      const a = await withLimitConfirm((force) => api.start(agent.id, prompt.value.trim() || undefined, force));
+      if (a) {
+        upsertAgent(a);
+        onClose();
+      }
     } catch (e2) {
       err.value = errText(e2);
     } finally {
@@ -320,6 +334,7 @@ function StartDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) 
             placeholder="What should the agent do?"
           />
         </label>
+        <LimitNotice />
         {err.value && (
           <div class="form-error" role="alert">
             {err.value}
@@ -348,7 +363,8 @@ function Composer({ agent }: { agent: Agent }) {
     if (!content.trim() || reason || sending.value) return;
     sending.value = true;
     try {
-      const r: any = await api.send(agent.id, content);
+      const r: any = await withLimitConfirm((force) => api.send(agent.id, content, force));
+      if (r === null) return; // not past the limit after all
       text.value = '';
       const mid = r && (r.messageId || r.id);
       if (typeof mid === 'string') {
@@ -369,6 +385,7 @@ function Composer({ agent }: { agent: Agent }) {
   };
   return (
     <div class={`composer glass${reason ? ' disabled' : ''}`}>
+      <LimitNotice />
       <textarea
         ref={ref}
         aria-label="Message to the agent"

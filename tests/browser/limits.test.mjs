@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// Usage limits in the dashboard: past the daily token limit the composer
+// says so before anything is sent; a message is then refused by the daemon
+// (429 USAGE_LIMIT) and sent with force only once the user agrees.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { api, daemon, launch, makeRepo, until } from './lib/harness.mjs';
+
+let d;
+let b;
+
+before(async () => {
+  d = await daemon.start({ needUrl: true });
+  b = await launch({ login: d.url });
+});
+after(async () => {
+  if (b) await b.close();
+  if (d) await d.cleanup();
+});
+
+test('a reached limit is said in the composer, and a message goes only when the user agrees', async () => {
+  const { page } = b;
+  const ws = (await api(d.url, 'POST', '/api/workspaces', { path: makeRepo() })).data;
+  const ag = (await api(d.url, 'POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'echo',
+    executor: 'command', command: [process.execPath, '-e', "process.stdin.on('data', (b) => console.log('got ' + b))"] })).data;
+  assert.equal((await api(d.url, 'POST', `/api/agents/${ag.id}/start`, {})).status, 200);
+  assert.equal((await api(d.url, 'PATCH', '/api/settings', { daily_token_limit: 1000 })).status, 200);
+  assert.equal((await api(d.url, 'POST', '/api/usage', { inputTokens: 1500, outputTokens: 0 })).status, 201);
+
+  await page.goto(`${d.url}/#/agents/${ag.id}`);
+  const notice = page.locator('.composer .limit-notice');
+  await notice.waitFor();
+  assert.match(await notice.innerText(), /daily usage limit is reached \(1,500 of 1,000 tokens\)/);
+
+  const box = page.getByLabel('Message to the agent');
+  // declined: nothing is sent and the text stays
+  let asked = 0;
+  page.once('dialog', (dlg) => { asked++; void dlg.dismiss(); });
+  await box.fill('first try');
+  await box.press('Enter');
+  await until(async () => asked === 1, 'the question');
+  assert.equal(await box.inputValue(), 'first try');
+  // agreed: sent with force
+  page.once('dialog', (dlg) => { asked++; assert.match(dlg.message(), /daily token limit is reached/); void dlg.accept(); });
+  await box.press('Enter');
+  await until(async () => asked === 2, 'the second question');
+  await until(async () => (await box.inputValue()) === '', 'the box cleared once sent');
+  const msgs = (await api(d.url, 'GET', `/api/agents/${ag.id}/messages?limit=20`)).data.messages;
+  assert.equal(msgs.filter((m) => m.role === 'user' && m.content === 'first try').length, 1);
+  await api(d.url, 'POST', `/api/agents/${ag.id}/stop?force=true`);
+  assert.deepEqual(b.errors.filter((e) => !/429/.test(e)), []);
+});
