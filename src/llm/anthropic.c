@@ -124,19 +124,19 @@ static void on_sse(void *ud, const char *event, const char *data, size_t len)
 void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud)
 {
     memset(st, 0, sizeof(*st));
-    ad_sse_init(&st->sse, STREAM_EVENT_MAX, on_sse, st);
+    ad_ssedec_init(&st->sse, STREAM_EVENT_MAX, on_sse, st);
     st->on_delta = on_delta;
     st->ud = ud;
 }
 
 void ad_llm_stream_cleanup(ad_llm_stream_t *st)
 {
-    ad_sse_cleanup(&st->sse);
+    ad_ssedec_cleanup(&st->sse);
 }
 
 int ad_llm_stream_feed(ad_llm_stream_t *st, const char *p, size_t n)
 {
-    return ad_sse_feed(&st->sse, p, n);
+    return ad_ssedec_feed(&st->sse, p, n);
 }
 
 /* messages with cache_control on the last block of the message before the

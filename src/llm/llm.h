@@ -26,24 +26,24 @@
  * comment; "field: value" with one leading space stripped; data lines are
  * joined with LF; a blank line dispatches. Bytes may arrive in any split.
  */
-#define AD_SSE_EVENT_MAX 64
-typedef void (*ad_sse_event_cb)(void *ud, const char *event, const char *data, size_t len);
+#define AD_SSEDEC_EVENT_MAX 64
+typedef void (*ad_ssedec_cb)(void *ud, const char *event, const char *data, size_t len);
 typedef struct {
     ad_buf_t line;  /* the line being read (capped) */
     ad_buf_t data;  /* the event's data so far (capped) */
-    char event[AD_SSE_EVENT_MAX];
+    char event[AD_SSEDEC_EVENT_MAX];
     bool has_data;
     bool after_cr; /* the last byte was CR: a following LF ends nothing */
-    ad_sse_event_cb cb;
+    ad_ssedec_cb cb;
     void *ud;
-} ad_sse_t;
+} ad_ssedec_t;
 /* max bounds one line and one event's data. cb is called once per event
  * (event "" means "message"); data is NUL-terminated and borrowed. */
-void ad_sse_init(ad_sse_t *s, size_t max, ad_sse_event_cb cb, void *ud);
-void ad_sse_cleanup(ad_sse_t *s);
+void ad_ssedec_init(ad_ssedec_t *s, size_t max, ad_ssedec_cb cb, void *ud);
+void ad_ssedec_cleanup(ad_ssedec_t *s);
 /* 0, or AD_ETOOBIG when a line or an event passes max (the stream is then
  * unusable). */
-int ad_sse_feed(ad_sse_t *s, const char *p, size_t n);
+int ad_ssedec_feed(ad_ssedec_t *s, const char *p, size_t n);
 
 /* ---- the Messages stream (anthropic.c) --------------------------------------- */
 typedef struct {
@@ -63,7 +63,7 @@ typedef void (*ad_llm_delta_cb)(void *ud, ad_llm_delta_t kind, const char *text,
 
 /* The state of one streamed answer. Owns its SSE decoder. */
 typedef struct {
-    ad_sse_t sse;
+    ad_ssedec_t sse;
     ad_llm_delta_cb on_delta;
     void *ud;
     ad_llm_usage_t usage;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void ad_sse_init(ad_sse_t *s, size_t max, ad_sse_event_cb cb, void *ud)
+void ad_ssedec_init(ad_ssedec_t *s, size_t max, ad_ssedec_cb cb, void *ud)
 {
     memset(s, 0, sizeof(*s));
     ad_buf_init(&s->line, max);
@@ -18,13 +18,13 @@ void ad_sse_init(ad_sse_t *s, size_t max, ad_sse_event_cb cb, void *ud)
     s->ud = ud;
 }
 
-void ad_sse_cleanup(ad_sse_t *s)
+void ad_ssedec_cleanup(ad_ssedec_t *s)
 {
     ad_buf_cleanup(&s->line);
     ad_buf_cleanup(&s->data);
 }
 
-static void dispatch(ad_sse_t *s)
+static void dispatch(ad_ssedec_t *s)
 {
     if (s->has_data) {
         s->cb(s->ud, s->event, s->data.len > 0 ? s->data.data : "", s->data.len);
@@ -35,7 +35,7 @@ static void dispatch(ad_sse_t *s)
 }
 
 /* One complete line (without its end). */
-static int line(ad_sse_t *s, const char *p, size_t n)
+static int line(ad_ssedec_t *s, const char *p, size_t n)
 {
     if (n == 0) {
         dispatch(s);
@@ -71,7 +71,7 @@ static int line(ad_sse_t *s, const char *p, size_t n)
     return 0;
 }
 
-int ad_sse_feed(ad_sse_t *s, const char *p, size_t n)
+int ad_ssedec_feed(ad_ssedec_t *s, const char *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {

@@ -231,28 +231,28 @@ static void sse_rules(void **state)
     AD_UNUSED(state);
     raw_t r;
     memset(&r, 0, sizeof(r));
-    ad_sse_t s;
-    ad_sse_init(&s, 1024, on_raw, &r);
+    ad_ssedec_t s;
+    ad_ssedec_init(&s, 1024, on_raw, &r);
     /* two data lines join with LF; no space after the colon; a field with
      * no colon; an event without data dispatches nothing. */
     const char *in = "event:x\ndata:a\ndata: b\nfoo\n\nevent: y\n\n: c\ndata\n\n";
-    assert_int_equal(ad_sse_feed(&s, in, strlen(in)), 0);
+    assert_int_equal(ad_ssedec_feed(&s, in, strlen(in)), 0);
     assert_int_equal(r.n, 2);
     assert_string_equal(r.event, "");
     assert_string_equal(r.data, "");
-    ad_sse_cleanup(&s);
+    ad_ssedec_cleanup(&s);
 
     memset(&r, 0, sizeof(r));
-    ad_sse_init(&s, 1024, on_raw, &r);
+    ad_ssedec_init(&s, 1024, on_raw, &r);
     in = "event:x\ndata:a\ndata: b\n\n";
-    assert_int_equal(ad_sse_feed(&s, in, strlen(in)), 0);
+    assert_int_equal(ad_ssedec_feed(&s, in, strlen(in)), 0);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.event, "x");
     assert_string_equal(r.data, "a\nb");
     /* An unterminated event at the end is never dispatched. */
-    assert_int_equal(ad_sse_feed(&s, "data: c\n", 8), 0);
+    assert_int_equal(ad_ssedec_feed(&s, "data: c\n", 8), 0);
     assert_int_equal(r.n, 1);
-    ad_sse_cleanup(&s);
+    ad_ssedec_cleanup(&s);
 }
 
 static void caps_refuse(void **state)
@@ -260,24 +260,24 @@ static void caps_refuse(void **state)
     AD_UNUSED(state);
     raw_t r;
     memset(&r, 0, sizeof(r));
-    ad_sse_t s;
-    ad_sse_init(&s, 16, on_raw, &r);
+    ad_ssedec_t s;
+    ad_ssedec_init(&s, 16, on_raw, &r);
     char big[64];
     memset(big, 'a', sizeof(big));
     int rc = 0;
     for (size_t i = 0; i < sizeof(big) && rc == 0; i++) {
-        rc = ad_sse_feed(&s, big + i, 1);
+        rc = ad_ssedec_feed(&s, big + i, 1);
     }
     assert_int_equal(rc, AD_ETOOBIG);
-    ad_sse_cleanup(&s);
+    ad_ssedec_cleanup(&s);
     /* many data lines, each short, past the cap of the event */
-    ad_sse_init(&s, 16, on_raw, &r);
+    ad_ssedec_init(&s, 16, on_raw, &r);
     rc = 0;
     for (int i = 0; i < 10 && rc == 0; i++) {
-        rc = ad_sse_feed(&s, "data: abcd\n", 11);
+        rc = ad_ssedec_feed(&s, "data: abcd\n", 11);
     }
     assert_int_equal(rc, AD_ETOOBIG);
-    ad_sse_cleanup(&s);
+    ad_ssedec_cleanup(&s);
 }
 
 static void error_mid_stream(void **state)

@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /api/chats: conversations with Claude through the Messages API (src/llm),
+ * answers streamed live as events of the seed's names on chat:<id>:
+ * stream_token {sessionId, messageId, text}, stream_retry {sessionId,
+ * status, waitMs, attempt}, stream_complete {sessionId, messageId,
+ * fullMessage, usage, stopReason, stopped}, stream_error {sessionId,
+ * messageId, error, partial}. The user's message and a streaming
+ * placeholder are written before the request starts; the answer, its usage
+ * and cost (the model_prices setting), the chat's totals and the usage
+ * tables are written together when it ends. Owns the streams in flight.
+ *   POST /api/chats {model, system?, definition?, projectId?, temperature?,
+ *                    maxTokens?, title?, orgId?}
+ *   GET  /api/chats   GET /api/chats/:id (with its messages)   DELETE /api/chats/:id
+ *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
+ *   POST /api/credentials/:provider/validate {model?} (a one-token request)
+ */
+#include "agent/agent.h"
+#include "api/workbench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONTENT_MAX (256 * 1024)
+#define ANSWER_MAX (4 * 1024 * 1024)
+#define HISTORY_MAX 200
+#define DEFAULT_MODEL "claude-sonnet-4-5"
+#define MAX_RETRIES 3
+#define STALL_MS_DEFAULT 60000
+
+typedef struct stream {
+    struct stream *next;
+    ad_app_t *app;
+    char chat[AD_ID_MAX];
+    char msg[AD_ID_MAX];
+    char org[AD_ID_MAX];
+    char model[128];
+    ad_buf_t text;        /* the answer so far */
+    ad_llm_req_t *rq;     /* NULL until the placeholder is written */
+    ad_req_t *stop_req;   /* a stop waiting for the answer's write */
+    json_t *body;         /* the provider request, until it starts */
+    const char *end_type; /* stream_complete or stream_error, once ended */
+    json_t *end_event;    /* published after the answer's write commits */
+    bool truncated;
+} stream_t;
+
+static ad_llm_t *llm;
+static stream_t *streams;
+static bool closing;
+
+ad_llm_t *ad_api_llm(ad_app_t *app)
+{
+    if (llm == NULL) {
+        llm = ad_llm_new(app->loop);
+    }
+    return llm;
+}
+
+static stream_t *stream_of(const char *chat)
+{
+    for (stream_t *s = streams; s != NULL; s = s->next) {
+        if (strcmp(s->chat, chat) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void stream_free(stream_t *s)
+{
+    for (stream_t **p = &streams; *p != NULL; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    ad_buf_cleanup(&s->text);
+    json_decref(s->body);
+    json_decref(s->end_event);
+    free(s);
+}
+
+/* The chat of :id, visible to the caller (new reference), or NULL after
+ * answering 404: another org's chat is as good as none. */
+static json_t *chat_load(ad_app_t *app, ad_req_t *r)
+{
+    const char *id = ad_req_param(r, "id");
+    json_t *chat = NULL;
+    if (!ad_api_need_store(app, r)) {
+        return NULL;
+    }
+    int rc = id != NULL && strlen(id) < AD_ID_MAX ? ad_store_chat_get(app->store, id, &chat)
+                                                   : AD_ENOENT;
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(chat, "orgId"))) {
+        rc = AD_ENOENT;
+    }
+    if (rc != 0) {
+        json_decref(chat);
+        ad_api_fail(r, rc, "chat", id);
+        return NULL;
+    }
+    return chat;
+}
+
+static void publish(stream_t *s, const char *type, json_t *payload)
+{
+    ad_api_publish(s->app, type, payload, "chat", s->chat, "org", s->org, NULL);
+    json_decref(payload);
+}
+
+/* ---- the provider's callbacks ----------------------------------------------------------- */
+
+static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len)
+{
+    stream_t *s = ud;
+    if (kind == AD_LLM_TOOL) {
+        return; /* no tools are offered, so none are called */
+    }
+    if (kind == AD_LLM_TEXT) {
+        if (ad_buf_append(&s->text, text, len) != 0) {
+            s->truncated = true;
+            ad_llm_cancel(s->rq);
+            return;
+        }
+    }
+    publish(s, kind == AD_LLM_TEXT ? "stream_token" : "stream_thinking",
+            json_pack("{s:s, s:s, s:s%}", "sessionId", s->chat, "messageId", s->msg, "text", text,
+                      len));
+}
+
+static void on_retry(void *ud, int status, int64_t wait_ms, int attempt)
+{
+    stream_t *s = ud;
+    publish(s, "stream_retry", json_pack("{s:s, s:s, s:i, s:I, s:i}", "sessionId", s->chat,
+                                         "messageId", s->msg, "status", status, "waitMs",
+                                         (json_int_t)wait_ms, "attempt", attempt));
+}
+
+static double cost_of(ad_app_t *app, const char *model, const ad_llm_usage_t *u)
+{
+    json_t *settings = NULL;
+    ad_price_t p;
+    double cost = 0;
+    if (ad_store_settings_get(app->store, &settings) == 0 &&
+        ad_price_lookup(json_object_get(settings, "model_prices"), model, &p)) {
+        double cached = p.cached_input > 0 ? p.cached_input : p.input;
+        double write = p.cache_write > 0 ? p.cache_write : p.input;
+        cost = ((double)u->input_tokens * p.input + (double)u->output_tokens * p.output +
+                (double)u->cache_read_tokens * cached + (double)u->cache_write_tokens * write) /
+               1e6;
+    }
+    json_decref(settings);
+    return cost;
+}
+
+static json_t *usage_json(const ad_llm_usage_t *u, double cost)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:f}", "inputTokens", (json_int_t)u->input_tokens,
+                     "outputTokens", (json_int_t)u->output_tokens, "cacheReadTokens",
+                     (json_int_t)u->cache_read_tokens, "cacheWriteTokens",
+                     (json_int_t)u->cache_write_tokens, "costUsd", cost);
+}
+
+/* After the answer's write: the end event, then the stop's answer (the
+ * saved message), so a client that reads on the event sees the row. */
+static void end_committed(stream_t *s, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "llm", "an answer was not saved chat=%s err=%s", s->chat,
+               ad_errname(rc));
+    }
+    ad_api_publish(s->app, s->end_type, s->end_event, "chat", s->chat, "org", s->org, NULL);
+    if (r != NULL && rc != 0) {
+        ad_api_fail(r, rc, "answer", NULL);
+    } else if (r != NULL) {
+        ad_res_json(r, 200, json_incref(json_object_get(result, "message")));
+    }
+    stream_free(s);
+}
+
+static void end_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    AD_UNUSED(app);
+    end_committed(ad_req_data(r), r, rc, result);
+}
+
+static void end_written_bg(int rc, json_t *result, void *ud)
+{
+    end_committed(ud, NULL, rc, result);
+    json_decref(result);
+}
+
+static void status_written(int rc, json_t *result, void *ud)
+{
+    AD_UNUSED(ud);
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "llm", "a credential status was not saved err=%s", ad_errname(rc));
+    }
+    json_decref(result);
+}
+
+/* The answer's last write: the message, the chat's totals, the usage. */
+static json_t *end_args(stream_t *s, const ad_llm_result_t *res, const char *status, double cost)
+{
+    const ad_llm_stream_t *st = res->stream;
+    const char *model = st->model[0] != '\0' ? st->model : s->model;
+    json_t *a = json_pack("{s:s, s:s, s:s%, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:i, s:I}",
+                          "chatId", s->chat, "messageId", s->msg, "content",
+                          s->text.data != NULL ? s->text.data : "", s->text.len, "status", status,
+                          "model", model, "inputTokens", (json_int_t)st->usage.input_tokens,
+                          "outputTokens", (json_int_t)st->usage.output_tokens, "cacheReadTokens",
+                          (json_int_t)st->usage.cache_read_tokens, "cacheWriteTokens",
+                          (json_int_t)st->usage.cache_write_tokens, "costUsd", cost, "attempts",
+                          res->attempts, "now", (json_int_t)ad_wall_ms());
+    if (st->stop_reason[0] != '\0') {
+        json_object_set_new(a, "stopReason", json_string(st->stop_reason));
+    }
+    if (res->rc != 0 && res->rc != AD_ECLOSED) {
+        char err[700];
+        snprintf(err, sizeof(err), "%s: %s", res->error_type, res->error_message);
+        json_object_set_new(a, "error", json_string(err));
+    }
+    return a;
+}
+
+static void on_end(void *ud, const ad_llm_result_t *res)
+{
+    stream_t *s = ud;
+    s->rq = NULL;
+    if (closing) {
+        stream_free(s); /* the next start marks the answer interrupted */
+        return;
+    }
+    bool stopped = res->rc == AD_ECLOSED || (res->rc != 0 && s->truncated);
+    const char *status = res->rc == 0 ? "complete" : stopped ? "stopped" : "error";
+    const char *model = res->stream->model[0] ? res->stream->model : s->model;
+    double cost = cost_of(s->app, model, &res->stream->usage);
+    json_t *usage = usage_json(&res->stream->usage, cost);
+    const char *text = s->text.data != NULL ? s->text.data : "";
+    if (res->rc == 0 || stopped) {
+        s->end_type = "stream_complete";
+        s->end_event = json_pack("{s:s, s:s, s:s%, s:O, s:s, s:b}", "sessionId", s->chat,
+                                 "messageId", s->msg, "fullMessage", text, s->text.len, "usage",
+                                 usage, "stopReason", stopped ? "stopped" : res->stream->stop_reason,
+                                 "stopped", stopped);
+    } else {
+        s->end_type = "stream_error";
+        s->end_event = json_pack("{s:s, s:s, s:{s:s, s:s, s:i, s:i}, s:s%, s:O}", "sessionId",
+                                 s->chat, "messageId", s->msg, "error", "type", res->error_type,
+                                 "message", res->error_message, "status", res->http_status,
+                                 "attempts", res->attempts, "partial", text, s->text.len, "usage",
+                                 usage);
+    }
+    json_decref(usage);
+    json_t *args = end_args(s, res, status, cost);
+    if (s->stop_req != NULL) {
+        ad_req_set_data(s->stop_req, s);
+        ad_api_write(s->app, s->stop_req, ad_store_op_chat_turn_end, args, end_written);
+    } else {
+        ad_store_write(s->app->store, ad_store_op_chat_turn_end, args, end_written_bg, s);
+    }
+}
+
+/* ---- sending a message ----------------------------------------------------------------- */
+
+/* The conversation the provider gets: the chat's earlier turns that have
+ * text, then the new message. New reference. */
+static json_t *history(ad_app_t *app, const char *chat, const char *content)
+{
+    json_t *msgs = json_array(), *rows = NULL;
+    if (ad_store_chat_messages(app->store, chat, HISTORY_MAX, &rows) == 0) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(rows, i, m)
+        {
+            const char *c = ad_api_jstr(m, "content");
+            if (c != NULL && c[0] != '\0') {
+                json_array_append_new(msgs, json_pack("{s:s, s:s}", "role",
+                                                      ad_api_jstr(m, "role"), "content", c));
+            }
+        }
+    }
+    json_decref(rows);
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", content));
+    return msgs;
+}
+
+static int stall_ms(void)
+{
+    const char *v = getenv("AGENTD_LLM_STALL_MS");
+    long ms = v != NULL ? strtol(v, NULL, 10) : 0;
+    return ms > 0 && ms <= 3600000 ? (int)ms : STALL_MS_DEFAULT;
+}
+
+static void turn_begun(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    stream_t *s = ad_req_data(r);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "message", NULL);
+        stream_free(s);
+        return;
+    }
+    const char *key = ad_api_cred_key(s->org, "anthropic");
+    char base[600], err[256] = "";
+    ad_api_cred_base_url(app, s->org, "anthropic", base, sizeof(base));
+    ad_llm_spec_t spec = {.base_url = base, .api_key = key, .body = s->body,
+                          .max_retries = MAX_RETRIES, .stall_ms = stall_ms()};
+    ad_llm_cbs_t cbs = {.on_delta = on_delta, .on_retry = on_retry, .on_end = on_end};
+    rc = key == NULL ? AD_EPERM : ad_llm_start(ad_api_llm(app), &spec, &cbs, s, &s->rq, err,
+                                               sizeof(err));
+    json_decref(s->body);
+    s->body = NULL;
+    if (rc != 0) {
+        /* Nothing was sent: the placeholder ends as an error, said once. */
+        ad_llm_stream_t none;
+        ad_llm_stream_init(&none, NULL, NULL);
+        ad_llm_result_t res = {.rc = rc, .attempts = 0, .stream = &none};
+        snprintf(res.error_type, sizeof(res.error_type), "client_error");
+        snprintf(res.error_message, sizeof(res.error_message), "%s",
+                 key == NULL ? "no anthropic credential" : err);
+        on_end(s, &res);
+        ad_llm_stream_cleanup(&none);
+    }
+    json_t *out = json_pack("{s:s, s:O, s:O}", "sessionId", ad_req_param(r, "id"), "userMessage",
+                            json_object_get(result, "user"), "assistantMessage",
+                            json_object_get(result, "assistant"));
+    ad_res_json(r, rc == 0 ? 202 : 502, out);
+}
+
+static stream_t *stream_new(ad_app_t *app, json_t *chat)
+{
+    stream_t *s = ad_xcalloc(1, sizeof(*s));
+    s->app = app;
+    snprintf(s->chat, sizeof(s->chat), "%s", ad_api_jstr(chat, "id"));
+    snprintf(s->org, sizeof(s->org), "%s", ad_api_jstr(chat, "orgId"));
+    snprintf(s->model, sizeof(s->model), "%s", ad_api_jstr(chat, "model"));
+    ad_id_new("msg", s->msg);
+    ad_buf_init(&s->text, ANSWER_MAX);
+    s->next = streams;
+    streams = s;
+    return s;
+}
+
+static json_t *provider_body(json_t *chat, json_t *messages)
+{
+    json_t *t = json_object_get(chat, "temperature");
+    json_t *mt = json_object_get(chat, "maxTokens");
+    ad_llm_body_t b = {.model = ad_api_jstr(chat, "model"),
+                       .system = ad_api_jstr(chat, "system"),
+                       .messages = messages,
+                       .temperature = json_number_value(t),
+                       .has_temperature = json_is_number(t),
+                       .max_tokens = json_is_number(mt) ? (int)json_number_value(mt) : 4096};
+    return ad_llm_request_body(&b);
+}
+
+static void send_message(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *chat = chat_load(app, r), *body = NULL;
+    const char *content = NULL;
+    if (chat == NULL || (body = ad_req_json(r)) == NULL ||
+        ad_api_str(r, body, "content", true, CONTENT_MAX, &content) != 0) {
+        goto out;
+    }
+    if (content[0] == '\0') {
+        ad_api_invalid(r, "content", "must not be empty");
+        goto out;
+    }
+    if (stream_of(ad_api_jstr(chat, "id")) != NULL) {
+        ad_res_error(r, 409, "CONFLICT", NULL, "an answer is still streaming; stop it first");
+        goto out;
+    }
+    if (ad_api_cred_key(ad_api_jstr(chat, "orgId"), "anthropic") == NULL) {
+        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", "anthropic"),
+                     "no anthropic credential for this organisation: PUT /api/credentials/anthropic");
+        goto out;
+    }
+    stream_t *s = stream_new(app, chat);
+    json_t *msgs = history(app, s->chat, content);
+    s->body = provider_body(chat, msgs);
+    json_decref(msgs);
+    char uid[AD_ID_MAX];
+    ad_id_new("msg", uid);
+    ad_req_set_data(r, s);
+    ad_api_write(app, r, ad_store_op_chat_turn_begin,
+                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "chatId", s->chat, "userId", uid,
+                           "assistantId", s->msg, "content", content, "model", s->model, "now",
+                           (json_int_t)ad_wall_ms()),
+                 turn_begun);
+out:
+    json_decref(body);
+    json_decref(chat);
+}
+
+/* ---- the other routes ---------------------------------------------------------------- */
+
+static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc != 0) {
+        ad_api_fail(r, rc, "chat", NULL);
+        return;
+    }
+    json_t *chat = json_object_get(result, "chat");
+    ad_api_publish(app, "chat_created", chat, "chat", ad_api_jstr(chat, "id"), "org",
+                   ad_api_jstr(chat, "orgId"), NULL);
+    ad_res_json(r, 201, json_incref(chat));
+}
+
+static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
+{
+    const char *model = DEFAULT_MODEL, *s[4] = {NULL, NULL, NULL, NULL};
+    static const char *const keys[] = {"system", "definition", "projectId", "title"};
+    static const size_t caps[] = {CONTENT_MAX, 200, AD_ID_MAX - 1, 200};
+    int64_t max_tokens = 0;
+    bool has_max = false;
+    if (ad_api_str(r, body, "model", false, 127, &model) != 0 ||
+        ad_api_int(r, body, "maxTokens", false, 1, 128000, &max_tokens, &has_max) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
+        if (ad_api_str(r, body, keys[i], false, caps[i], &s[i]) != 0) {
+            return -1;
+        }
+        if (s[i] != NULL) {
+            json_object_set_new(args, keys[i], json_string(s[i]));
+        }
+    }
+    json_t *t = json_object_get(body, "temperature");
+    if (t != NULL && (!json_is_number(t) || json_number_value(t) < 0 || json_number_value(t) > 1)) {
+        return ad_api_invalid(r, "temperature", "must be a number from 0 to 1");
+    }
+    if (model[0] == '\0') {
+        return ad_api_invalid(r, "model", "must not be empty");
+    }
+    json_object_set_new(args, "model", json_string(model));
+    if (t != NULL) {
+        json_object_set(args, "temperature", t);
+    }
+    if (has_max) {
+        json_object_set_new(args, "maxTokens", json_integer(max_tokens));
+    }
+    return 0;
+}
+
+static void create(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    char org[AD_ID_MAX], id[AD_ID_MAX];
+    bool failed = false;
+    if (!ad_api_need_store(app, r)) {
+        return;
+    }
+    json_t *body = ad_api_body_optional(r, &failed);
+    if (failed) {
+        return;
+    }
+    if (body == NULL) {
+        body = json_object();
+    }
+    json_t *args = json_object();
+    if (chat_fields(r, body, args) == 0 && ad_api_org_for(app, r, body, org) == 0) {
+        ad_id_new("chat", id);
+        json_object_set_new(args, "id", json_string(id));
+        json_object_set_new(args, "orgId", json_string(org));
+        json_object_set_new(args, "now", json_integer(ad_wall_ms()));
+        ad_api_write(app, r, ad_store_op_chat_insert, args, created);
+        args = NULL;
+    }
+    json_decref(args);
+    json_decref(body);
+}
+
+static void list(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *rows = NULL;
+    if (!ad_api_need_store(app, r)) {
+        return;
+    }
+    int rc = ad_store_chat_list(app->store, ad_principal_filter(ad_api_who(r)), 200, &rows);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "chats", NULL);
+        return;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(rows, i, c)
+    {
+        json_object_set_new(c, "streaming", json_boolean(stream_of(ad_api_jstr(c, "id")) != NULL));
+    }
+    ad_res_json(r, 200, json_pack("{s:o}", "chats", rows));
+}
+
+static void get(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *chat = chat_load(app, r), *msgs = NULL;
+    if (chat == NULL) {
+        return;
+    }
+    int rc = ad_store_chat_messages(app->store, ad_api_jstr(chat, "id"), 1000, &msgs);
+    if (rc != 0) {
+        json_decref(chat);
+        ad_api_fail(r, rc, "messages", NULL);
+        return;
+    }
+    /* An answer in flight shows what has arrived so far. */
+    stream_t *s = stream_of(ad_api_jstr(chat, "id"));
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        if (s != NULL && strcmp(ad_api_jstr(m, "id"), s->msg) == 0 && s->text.len > 0) {
+            json_object_set_new(m, "content", json_stringn(s->text.data, s->text.len));
+        }
+    }
+    json_object_set_new(chat, "streaming", json_boolean(s != NULL));
+    json_object_set_new(chat, "messages", msgs);
+    ad_res_json(r, 200, chat);
+}
+
+static void stop(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *chat = chat_load(app, r);
+    if (chat == NULL) {
+        return;
+    }
+    stream_t *s = stream_of(ad_api_jstr(chat, "id"));
+    json_decref(chat);
+    if (s == NULL || s->rq == NULL || s->stop_req != NULL) {
+        ad_res_error(r, 409, "CONFLICT", NULL, "no answer is streaming");
+        return;
+    }
+    s->stop_req = r; /* answered with the stopped message once it is saved */
+    ad_llm_cancel(s->rq);
+}
+
+static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc != 0) {
+        ad_api_fail(r, rc, "chat", NULL);
+        return;
+    }
+    ad_res_json(r, 200, json_incref(result));
+    AD_UNUSED(app);
+}
+
+static void delete_chat(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *chat = chat_load(app, r);
+    if (chat == NULL) {
+        return;
+    }
+    stream_t *s = stream_of(ad_api_jstr(chat, "id"));
+    if (s != NULL && s->rq != NULL) {
+        ad_llm_cancel(s->rq);
+    }
+    ad_api_write(app, r, ad_store_op_chat_delete, json_pack("{s:s}", "id", ad_api_jstr(chat, "id")),
+                 deleted);
+    json_decref(chat);
+}
+
+/* ---- validating a credential ------------------------------------------------------------ */
+
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    char org[AD_ID_MAX];
+} check_t;
+
+static void on_checked(void *ud, const ad_llm_result_t *res)
+{
+    check_t *c = ud;
+    /* A stop after the first token is what a one-token request ends with;
+     * any answer that is no refusal of the key says the key works. */
+    bool valid = res->rc == 0 || (res->http_status >= 200 && res->http_status < 300) ||
+                 res->http_status == 429 || res->http_status == 529;
+    char reason[600];
+    snprintf(reason, sizeof(reason), "%s%s%s", res->error_type, res->error_type[0] ? ": " : "",
+             res->error_message);
+    json_t *out = json_pack("{s:s, s:b, s:i}", "provider", "anthropic", "valid", valid, "status",
+                            res->http_status);
+    if (!valid) {
+        json_object_set_new(out, "reason", json_string(reason));
+    }
+    ad_res_json(c->req, 200, out);
+    ad_store_write(c->app->store, ad_store_op_cred_status,
+                 json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", "anthropic",
+                           "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
+                           "now", (json_int_t)ad_wall_ms()),
+                   status_written, NULL);
+    free(c);
+}
+
+static void validate(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *provider = ad_req_param(r, "provider"), *model = "claude-haiku-4-5";
+    bool failed = false;
+    if (provider == NULL || strcmp(provider, "anthropic") != 0) {
+        ad_res_error(r, 404, "NOT_FOUND", NULL, "no such provider (known: anthropic)");
+        return;
+    }
+    json_t *body = ad_api_body_optional(r, &failed);
+    if (failed || (body != NULL && ad_api_str(r, body, "model", false, 127, &model) != 0)) {
+        json_decref(body);
+        return;
+    }
+    const ad_principal_t *who = ad_api_who(r);
+    check_t *c = ad_xcalloc(1, sizeof(*c));
+    c->app = app;
+    c->req = r;
+    snprintf(c->org, sizeof(c->org), "%s", who->owner ? AD_ORG_DEFAULT : who->org_id);
+    const char *key = ad_api_cred_key(c->org, provider);
+    if (key == NULL) {
+        ad_res_error(r, 404, "NOT_FOUND", NULL, "no anthropic credential for this organisation");
+        free(c);
+        json_decref(body);
+        return;
+    }
+    json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "ping");
+    ad_llm_body_t b = {.model = model, .messages = msgs, .max_tokens = 1};
+    json_t *req_body = ad_llm_request_body(&b);
+    char base[600], err[256];
+    ad_api_cred_base_url(app, c->org, provider, base, sizeof(base));
+    ad_llm_spec_t spec = {.base_url = base, .api_key = key, .body = req_body, .max_retries = 0,
+                          .stall_ms = 30000};
+    ad_llm_cbs_t cbs = {.on_end = on_checked};
+    ad_llm_req_t *rq;
+    if (ad_llm_start(ad_api_llm(app), &spec, &cbs, c, &rq, err, sizeof(err)) != 0) {
+        ad_res_error(r, 502, "UPSTREAM", NULL, "%s", err);
+        free(c);
+    }
+    json_decref(req_body);
+    json_decref(msgs);
+    json_decref(body);
+}
+
+static void reconciled(int rc, json_t *result, void *ud)
+{
+    AD_UNUSED(ud);
+    if (rc == 0 && json_integer_value(json_object_get(result, "messages")) > 0) {
+        ad_log(AD_LOG_INFO, "llm", "answers left streaming marked interrupted n=%lld",
+               (long long)json_integer_value(json_object_get(result, "messages")));
+    }
+    json_decref(result);
+}
+
+void ad_api_chats_register(ad_app_t *app)
+{
+    closing = false;
+    if (app->store != NULL) {
+        ad_store_write(app->store, ad_store_op_chats_reconcile,
+                       json_pack("{s:I}", "now", (json_int_t)ad_wall_ms()), reconciled, NULL);
+    }
+    ad_server_route(app->server, "POST", "/api/chats", AD_ACCESS_WRITE, create, app);
+    ad_server_route(app->server, "GET", "/api/chats", AD_ACCESS_READ, list, app);
+    ad_server_route(app->server, "GET", "/api/chats/:id", AD_ACCESS_READ, get, app);
+    ad_server_route(app->server, "DELETE", "/api/chats/:id", AD_ACCESS_WRITE, delete_chat, app);
+    ad_server_route(app->server, "POST", "/api/chats/:id/messages", AD_ACCESS_WRITE, send_message,
+                    app);
+    ad_server_route(app->server, "POST", "/api/chats/:id/stop", AD_ACCESS_WRITE, stop, app);
+    ad_server_route(app->server, "POST", "/api/credentials/:provider/validate", AD_ACCESS_WRITE,
+                    validate, app);
+}
+
+void ad_api_chats_close(void)
+{
+    closing = true;
+    ad_llm_free(llm); /* ends every stream: on_end frees them unsaved */
+    llm = NULL;
+    while (streams != NULL) {
+        stream_free(streams); /* placeholders whose write had not come back */
+    }
+}
