@@ -1,4 +1,4 @@
-// The frame: top bar with tabs (Home / Agents / Analytics / Health / Settings) and
+// The frame: top bar with tabs (Home / Agents / Crews / Chats / Analytics / Health / Settings) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
@@ -54,6 +54,8 @@ function WhoAmI() {
 
 // The Crews page and its graph library load when first opened.
 const CrewsPage = lazy(() => import('./Crews'));
+// The Chats page (issue #18) too.
+const ChatsPage = lazy(() => import('./Chats'));
 
 function AgentsPage() {
   const list = agentList.value;
@@ -117,6 +119,7 @@ export function App() {
     ['home', 'Home', '#/'],
     ['agents', 'Agents', '#/agents'],
     ['crews', 'Crews', '#/crews'],
+    ['chats', 'Chats', '#/chats'],
     ['analytics', 'Analytics', '#/analytics'],
     ['health', 'Health', '#/health'],
     ['settings', 'Settings', '#/settings'],
@@ -153,6 +156,11 @@ export function App() {
         {r.page === 'crews' && (
           <Suspense fallback={<Spinner label="Loading crews…" />}>
             <CrewsPage id={r.id} />
+          </Suspense>
+        )}
+        {r.page === 'chats' && (
+          <Suspense fallback={<Spinner label="Loading chats…" />}>
+            <ChatsPage id={r.id} />
           </Suspense>
         )}
         {r.page === 'analytics' && <Analytics />}
