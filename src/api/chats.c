@@ -444,6 +444,51 @@ static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
     return 0;
 }
 
+/* A definition's model: its own (Claude Code's aliases understood), else
+ * one for its tier. NULL: keep the default. */
+static const char *def_model(json_t *def)
+{
+    static const char *const alias[][2] = {{"sonnet", "claude-sonnet-4-5"},
+                                           {"opus", "claude-opus-4-1"},
+                                           {"haiku", "claude-haiku-4-5"},
+                                           {"balanced", "claude-sonnet-4-5"},
+                                           {"thorough", "claude-opus-4-1"},
+                                           {"fast", "claude-haiku-4-5"}};
+    const char *m = ad_api_jstr(def, "model");
+    if (m == NULL || strcmp(m, "inherit") == 0) {
+        m = ad_api_jstr(def, "tier");
+    }
+    for (size_t i = 0; m != NULL && i < AD_ARRAY_LEN(alias); i++) {
+        if (strcmp(m, alias[i][0]) == 0) {
+            return alias[i][1];
+        }
+    }
+    return m != NULL && strncmp(m, "claude-", 7) == 0 ? m : NULL;
+}
+
+/* With the definition found: its prompt and model fill what the request
+ * left out. */
+static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
+{
+    json_t *args = ud;
+    if (def == NULL || json_object_get(def, "error") != NULL) {
+        ad_api_invalid(r, "definition", def == NULL ? "is not a definition you can see"
+                                                    : "has errors (see GET /api/definitions)");
+        json_decref(args);
+        return;
+    }
+    const char *prompt = ad_api_jstr(def, "systemPrompt");
+    if (json_object_get(args, "system") == NULL && prompt != NULL && prompt[0] != '\0') {
+        json_object_set_new(args, "system", json_string(prompt));
+    }
+    const char *model = def_model(def);
+    if (json_is_true(json_object_get(args, "defaultModel")) && model != NULL) {
+        json_object_set_new(args, "model", json_string(model));
+    }
+    json_object_del(args, "defaultModel");
+    ad_api_write(app, r, ad_store_op_chat_insert, args, created);
+}
+
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -465,7 +510,15 @@ static void create(ad_req_t *r, void *ud)
         json_object_set_new(args, "id", json_string(id));
         json_object_set_new(args, "orgId", json_string(org));
         json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-        ad_api_write(app, r, ad_store_op_chat_insert, args, created);
+        json_object_set_new(args, "defaultModel", json_boolean(json_object_get(body, "model") == NULL));
+        const char *def = ad_api_jstr(args, "definition");
+        if (def == NULL) {
+            json_object_del(args, "defaultModel");
+            ad_api_write(app, r, ad_store_op_chat_insert, args, created);
+        } else if (ad_api_def_find(app, r, def, with_definition, args) != 0) {
+            ad_res_error(r, 500, "INTERNAL", NULL, "cannot read the definitions");
+            json_decref(args);
+        }
         args = NULL;
     }
     json_decref(args);
@@ -653,6 +706,7 @@ static void reconciled(int rc, json_t *result, void *ud)
 void ad_api_chats_register(ad_app_t *app)
 {
     closing = false;
+    ad_api_defs_register(app);
     if (app->store != NULL) {
         ad_store_write(app->store, ad_store_op_chats_reconcile,
                        json_pack("{s:I}", "now", (json_int_t)ad_wall_ms()), reconciled, NULL);

@@ -26,7 +26,15 @@ void ad_api_cred_mask(const char *last4, char *out, size_t outsz);
 /* The client every request of the workbench goes through (chats.c). */
 ad_llm_t *ad_api_llm(ad_app_t *app);
 
-/* chats.c: /api/chats/... Stops every stream on close. */
+/* defs.c: /api/definitions... */
+void ad_api_defs_register(ad_app_t *app);
+/* cb(app, r, def, ud) on the loop with the definition called name that r's
+ * caller may see (borrowed; NULL when there is none). 0, or an error and
+ * cb is not called. */
+typedef void (*ad_api_def_cb)(ad_app_t *app, ad_req_t *r, json_t *def, void *ud);
+int ad_api_def_find(ad_app_t *app, ad_req_t *r, const char *name, ad_api_def_cb cb, void *ud);
+
+/* chats.c: /api/chats/... (and defs.c's routes). Stops every stream on close. */
 void ad_api_chats_register(ad_app_t *app);
 void ad_api_chats_close(void);
 

@@ -108,6 +108,25 @@ bool ad_llm_status_retryable(int status);
  * 500 ms * 2^(n-1), at most 8 s, minus up to 25 % jitter (rnd in [0,1)). */
 int64_t ad_llm_backoff_ms(int attempt, double rnd);
 
+/* ---- agent definitions (defs.c) -------------------------------------------------
+ * A definition: name, category, description, capabilities[], tools[],
+ * model, version, author, tags[], tier (fast/balanced/thorough), color,
+ * systemPrompt (the body), file, source (data/workspace), workspaceId?, and
+ * error when the file is not a good definition (it is listed anyway).
+ */
+/* Parses a definition file (text of len bytes). fallback_name (the file's
+ * stem) names it when the front matter does not. Never NULL; new ref. */
+json_t *ad_def_parse(const char *text, size_t len, const char *fallback_name);
+/* defs (borrowed) of category (NULL: any) ranked by BM25 against query
+ * over name, category, description, capabilities and tags: [{definition,
+ * score, matched:[words]}], best first (then by name). New reference. */
+json_t *ad_defs_rank(json_t *defs, const char *query, const char *category);
+/* cb(defs, ud) on the loop: every .md file of each folder [{path,
+ * workspaceId?}] (stolen), read on the thread pool, in folder then name
+ * order. defs is owned by cb. 0, or an error and cb is not called. */
+typedef void (*ad_defs_cb)(json_t *defs, void *ud);
+int ad_defs_load(uv_loop_t *loop, json_t *dirs, ad_defs_cb cb, void *ud);
+
 /* ---- the client (client.c) ------------------------------------------------- */
 typedef struct ad_llm ad_llm_t;
 typedef struct ad_llm_req ad_llm_req_t;

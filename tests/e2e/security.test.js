@@ -134,7 +134,7 @@ function fill(pattern, f) {
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
     ['/api/services/', f.service], ['/api/chats/', f.chat],
     // a provider names no row: every org has its own credential under it
-    ['/api/credentials/', 'anthropic', false]];
+    ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
   const hit = ids.find(([prefix]) => pattern.startsWith(prefix));
   if (!hit) return null;
