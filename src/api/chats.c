@@ -707,6 +707,7 @@ void ad_api_chats_register(ad_app_t *app)
 {
     closing = false;
     ad_api_defs_register(app);
+    ad_api_projects_register(app);
     if (app->store != NULL) {
         ad_store_write(app->store, ad_store_op_chats_reconcile,
                        json_pack("{s:I}", "now", (json_int_t)ad_wall_ms()), reconciled, NULL);

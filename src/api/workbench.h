@@ -34,7 +34,10 @@ void ad_api_defs_register(ad_app_t *app);
 typedef void (*ad_api_def_cb)(ad_app_t *app, ad_req_t *r, json_t *def, void *ud);
 int ad_api_def_find(ad_app_t *app, ad_req_t *r, const char *name, ad_api_def_cb cb, void *ud);
 
-/* chats.c: /api/chats/... (and defs.c's routes). Stops every stream on close. */
+/* projects.c: /api/projects... */
+void ad_api_projects_register(ad_app_t *app);
+
+/* chats.c: /api/chats/... (and defs.c's and projects.c's routes). Stops every stream on close. */
 void ad_api_chats_register(ad_app_t *app);
 void ad_api_chats_close(void);
 

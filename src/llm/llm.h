@@ -127,6 +127,16 @@ json_t *ad_defs_rank(json_t *defs, const char *query, const char *category);
 typedef void (*ad_defs_cb)(json_t *defs, void *ud);
 int ad_defs_load(uv_loop_t *loop, json_t *dirs, ad_defs_cb cb, void *ud);
 
+/* ---- files in answers (files.c) ---------------------------------------------------- */
+/* Whether p (n bytes) is a project path: relative, UTF-8, at most 512
+ * bytes, no empty, "." or ".." segment, no backslash, colon or control
+ * character. */
+bool ad_llm_path_ok(const char *p, size_t n);
+/* The fenced code blocks of markdown whose info string names a file
+ * ("```ts src/app.ts", "```src/app.ts", "```py title=app.py"):
+ * [{path, content}], the last block winning for a path. New reference. */
+json_t *ad_llm_code_files(const char *md);
+
 /* ---- the client (client.c) ------------------------------------------------- */
 typedef struct ad_llm ad_llm_t;
 typedef struct ad_llm_req ad_llm_req_t;

@@ -662,5 +662,27 @@ int ad_store_op_cred_upsert(ad_store_tx_t *tx, json_t *args, json_t **result);
 int ad_store_op_cred_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {orgId, provider, status, reason?, now}. result {credential}. */
 int ad_store_op_cred_status(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* Projects (projects.c). The project: id, orgId, userId?, name,
+ * description?, chatId?, createdAt, updatedAt; loaded whole it also has
+ * messages [{position, role, content, createdAt}] and files [{path,
+ * content, size, updatedAt}]. */
+int ad_store_project_get(ad_store_t *st, const char *id, json_t **out);
+/* Of org ("" or NULL: every org) and, when given, user_id; with fileCount.
+ * Array, last changed first, at most 500. */
+int ad_store_project_list(ad_store_t *st, const char *org, const char *user_id, json_t **out);
+/* The whole project, read on the thread pool: cb(rc, project (owned), ud). */
+void ad_store_project_load(ad_store_t *st, const char *id, ad_store_result_cb cb, void *ud);
+/* args {id, orgId, name, userId?, description?, chatId?, now}. result {project}. */
+int ad_store_op_project_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, name?, description?, messages? [{role, content}], files?
+ * [{path, content}]}: the given parts replace the stored ones, all in this
+ * one transaction. result {project (with messageCount, fileCount)}. */
+int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, changes [{path, content} | {path, delete: true}]}: all or
+ * none (AD_ENOENT when a file to delete is not there). result {id, files
+ * [{path, size, updatedAt}]}. */
+int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}: the project, its messages and files. result {id, deleted}. */
+int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 #endif

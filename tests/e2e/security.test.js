@@ -117,6 +117,9 @@ async function fixture(d) {
   r = await call(d, 'POST', '/api/chats', { model: 'claude-sonnet-4-5' }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.chat = r.body.id;
+  r = await call(d, 'POST', '/api/projects', { name: 'a-project' }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.project = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -132,7 +135,7 @@ function fill(pattern, f) {
   const ids = [['/api/workspaces/', f.ws], ['/api/worktrees/', f.wt], ['/api/agents/', f.agent],
     ['/api/runs/', f.run], ['/api/crews/', f.crew], ['/ws/agents/', f.agent], ['/ws/runs/', f.run],
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
-    ['/api/services/', f.service], ['/api/chats/', f.chat],
+    ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
     // a provider names no row: every org has its own credential under it
     ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
