@@ -90,8 +90,8 @@ static json_t *chat_load(ad_app_t *app, ad_req_t *r)
     if (!ad_api_need_store(app, r)) {
         return NULL;
     }
-    int rc = id != NULL && strlen(id) < AD_ID_MAX ? ad_store_chat_get(app->store, id, &chat)
-                                                   : AD_ENOENT;
+    int rc =
+        id != NULL && strlen(id) < AD_ID_MAX ? ad_store_chat_get(app->store, id, &chat) : AD_ENOENT;
     if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(chat, "orgId"))) {
         rc = AD_ENOENT;
     }
@@ -132,9 +132,9 @@ static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len
 static void on_retry(void *ud, int status, int64_t wait_ms, int attempt)
 {
     stream_t *s = ud;
-    publish(s, "stream_retry", json_pack("{s:s, s:s, s:i, s:I, s:i}", "sessionId", s->chat,
-                                         "messageId", s->msg, "status", status, "waitMs",
-                                         (json_int_t)wait_ms, "attempt", attempt));
+    publish(s, "stream_retry",
+            json_pack("{s:s, s:s, s:i, s:I, s:i}", "sessionId", s->chat, "messageId", s->msg,
+                      "status", status, "waitMs", (json_int_t)wait_ms, "attempt", attempt));
 }
 
 static double cost_of(ad_app_t *app, const char *model, const ad_llm_usage_t *u)
@@ -205,8 +205,8 @@ static json_t *end_args(stream_t *s, const ad_llm_result_t *res, const char *sta
 {
     const ad_llm_stream_t *st = res->stream;
     const char *model = st->model[0] != '\0' ? st->model : s->model;
-    json_t *a = json_pack("{s:s, s:s, s:s%, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:i, s:I}",
-                          "chatId", s->chat, "messageId", s->msg, "content",
+    json_t *a = json_pack("{s:s, s:s, s:s%, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:i, s:I}", "chatId",
+                          s->chat, "messageId", s->msg, "content",
                           s->text.data != NULL ? s->text.data : "", s->text.len, "status", status,
                           "model", model, "inputTokens", (json_int_t)st->usage.input_tokens,
                           "outputTokens", (json_int_t)st->usage.output_tokens, "cacheReadTokens",
@@ -240,17 +240,17 @@ static void on_end(void *ud, const ad_llm_result_t *res)
     const char *text = s->text.data != NULL ? s->text.data : "";
     if (res->rc == 0 || stopped) {
         s->end_type = "stream_complete";
-        s->end_event = json_pack("{s:s, s:s, s:s%, s:O, s:s, s:b}", "sessionId", s->chat,
-                                 "messageId", s->msg, "fullMessage", text, s->text.len, "usage",
-                                 usage, "stopReason", stopped ? "stopped" : res->stream->stop_reason,
-                                 "stopped", stopped);
+        s->end_event =
+            json_pack("{s:s, s:s, s:s%, s:O, s:s, s:b}", "sessionId", s->chat, "messageId", s->msg,
+                      "fullMessage", text, s->text.len, "usage", usage, "stopReason",
+                      stopped ? "stopped" : res->stream->stop_reason, "stopped", stopped);
     } else {
         s->end_type = "stream_error";
-        s->end_event = json_pack("{s:s, s:s, s:{s:s, s:s, s:i, s:i}, s:s%, s:O}", "sessionId",
-                                 s->chat, "messageId", s->msg, "error", "type", res->error_type,
-                                 "message", res->error_message, "status", res->http_status,
-                                 "attempts", res->attempts, "partial", text, s->text.len, "usage",
-                                 usage);
+        s->end_event =
+            json_pack("{s:s, s:s, s:{s:s, s:s, s:i, s:i}, s:s%, s:O}", "sessionId", s->chat,
+                      "messageId", s->msg, "error", "type", res->error_type, "message",
+                      res->error_message, "status", res->http_status, "attempts", res->attempts,
+                      "partial", text, s->text.len, "usage", usage);
     }
     json_decref(usage);
     json_t *args = end_args(s, res, status, cost);
@@ -276,8 +276,8 @@ static json_t *history(ad_app_t *app, const char *chat, const char *content)
         {
             const char *c = ad_api_jstr(m, "content");
             if (c != NULL && c[0] != '\0') {
-                json_array_append_new(msgs, json_pack("{s:s, s:s}", "role",
-                                                      ad_api_jstr(m, "role"), "content", c));
+                json_array_append_new(
+                    msgs, json_pack("{s:s, s:s}", "role", ad_api_jstr(m, "role"), "content", c));
             }
         }
     }
@@ -304,11 +304,14 @@ static void turn_begun(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     const char *key = ad_api_cred_key(s->org, "anthropic");
     char base[600], err[256] = "";
     ad_api_cred_base_url(app, s->org, "anthropic", base, sizeof(base));
-    ad_llm_spec_t spec = {.base_url = base, .api_key = key, .body = s->body,
-                          .max_retries = MAX_RETRIES, .stall_ms = stall_ms()};
+    ad_llm_spec_t spec = {.base_url = base,
+                          .api_key = key,
+                          .body = s->body,
+                          .max_retries = MAX_RETRIES,
+                          .stall_ms = stall_ms()};
     ad_llm_cbs_t cbs = {.on_delta = on_delta, .on_retry = on_retry, .on_end = on_end};
-    rc = key == NULL ? AD_EPERM : ad_llm_start(ad_api_llm(app), &spec, &cbs, s, &s->rq, err,
-                                               sizeof(err));
+    rc = key == NULL ? AD_EPERM
+                     : ad_llm_start(ad_api_llm(app), &spec, &cbs, s, &s->rq, err, sizeof(err));
     json_decref(s->body);
     s->body = NULL;
     if (rc != 0) {
@@ -373,8 +376,9 @@ static void send_message(ad_req_t *r, void *ud)
         goto out;
     }
     if (ad_api_cred_key(ad_api_jstr(chat, "orgId"), "anthropic") == NULL) {
-        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", "anthropic"),
-                     "no anthropic credential for this organisation: PUT /api/credentials/anthropic");
+        ad_res_error(
+            r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", "anthropic"),
+            "no anthropic credential for this organisation: PUT /api/credentials/anthropic");
         goto out;
     }
     stream_t *s = stream_new(app, chat);
@@ -448,12 +452,10 @@ static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
  * one for its tier. NULL: keep the default. */
 static const char *def_model(json_t *def)
 {
-    static const char *const alias[][2] = {{"sonnet", "claude-sonnet-4-5"},
-                                           {"opus", "claude-opus-4-1"},
-                                           {"haiku", "claude-haiku-4-5"},
-                                           {"balanced", "claude-sonnet-4-5"},
-                                           {"thorough", "claude-opus-4-1"},
-                                           {"fast", "claude-haiku-4-5"}};
+    static const char *const alias[][2] = {
+        {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-1"},
+        {"haiku", "claude-haiku-4-5"},   {"balanced", "claude-sonnet-4-5"},
+        {"thorough", "claude-opus-4-1"}, {"fast", "claude-haiku-4-5"}};
     const char *m = ad_api_jstr(def, "model");
     if (m == NULL || strcmp(m, "inherit") == 0) {
         m = ad_api_jstr(def, "tier");
@@ -472,8 +474,9 @@ static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
 {
     json_t *args = ud;
     if (def == NULL || json_object_get(def, "error") != NULL) {
-        ad_api_invalid(r, "definition", def == NULL ? "is not a definition you can see"
-                                                    : "has errors (see GET /api/definitions)");
+        ad_api_invalid(r, "definition",
+                       def == NULL ? "is not a definition you can see"
+                                   : "has errors (see GET /api/definitions)");
         json_decref(args);
         return;
     }
@@ -510,7 +513,8 @@ static void create(ad_req_t *r, void *ud)
         json_object_set_new(args, "id", json_string(id));
         json_object_set_new(args, "orgId", json_string(org));
         json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-        json_object_set_new(args, "defaultModel", json_boolean(json_object_get(body, "model") == NULL));
+        json_object_set_new(args, "defaultModel",
+                            json_boolean(json_object_get(body, "model") == NULL));
         const char *def = ad_api_jstr(args, "definition");
         if (def == NULL) {
             json_object_del(args, "defaultModel");
@@ -642,9 +646,9 @@ static void on_checked(void *ud, const ad_llm_result_t *res)
     }
     ad_res_json(c->req, 200, out);
     ad_store_write(c->app->store, ad_store_op_cred_status,
-                 json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", "anthropic",
-                           "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
-                           "now", (json_int_t)ad_wall_ms()),
+                   json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", "anthropic",
+                             "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
+                             "now", (json_int_t)ad_wall_ms()),
                    status_written, NULL);
     free(c);
 }
@@ -680,8 +684,8 @@ static void validate(ad_req_t *r, void *ud)
     json_t *req_body = ad_llm_request_body(&b);
     char base[600], err[256];
     ad_api_cred_base_url(app, c->org, provider, base, sizeof(base));
-    ad_llm_spec_t spec = {.base_url = base, .api_key = key, .body = req_body, .max_retries = 0,
-                          .stall_ms = 30000};
+    ad_llm_spec_t spec = {
+        .base_url = base, .api_key = key, .body = req_body, .max_retries = 0, .stall_ms = 30000};
     ad_llm_cbs_t cbs = {.on_end = on_checked};
     ad_llm_req_t *rq;
     if (ad_llm_start(ad_api_llm(app), &spec, &cbs, c, &rq, err, sizeof(err)) != 0) {

@@ -182,7 +182,7 @@ typedef struct {
     ad_req_t *req;
     json_t *args; /* the row's write, after the file */
     char path[4400];
-    char *key;    /* NULL: delete the file */
+    char *key; /* NULL: delete the file */
     int rc;
 } file_job_t;
 
@@ -258,8 +258,8 @@ static void file_done(uv_work_t *w, int status)
             if (j->key == NULL) {
                 forget(org, provider);
             }
-            ad_api_write(j->app, j->req, j->key != NULL ? ad_store_op_cred_upsert
-                                                        : ad_store_op_cred_delete,
+            ad_api_write(j->app, j->req,
+                         j->key != NULL ? ad_store_op_cred_upsert : ad_store_op_cred_delete,
                          j->args, row_written);
         }
     }
@@ -341,9 +341,9 @@ static void put_cred(ad_req_t *r, void *ud)
         ad_api_str(r, body, "baseUrl", false, 512, &url) == 0 && url_ok(r, url) &&
         ad_api_org_for(app, r, body, org) == 0) {
         size_t n = strlen(key);
-        json_t *args = json_pack("{s:s, s:s, s:s, s:b, s:I}", "orgId", org, "provider", provider,
-                                 "last4", key + n - 4, "setBaseUrl", url != NULL, "now",
-                                 (json_int_t)ad_wall_ms());
+        json_t *args =
+            json_pack("{s:s, s:s, s:s, s:b, s:I}", "orgId", org, "provider", provider, "last4",
+                      key + n - 4, "setBaseUrl", url != NULL, "now", (json_int_t)ad_wall_ms());
         if (email != NULL) {
             json_object_set_new(args, "email", json_string(email));
         }
@@ -445,8 +445,9 @@ static void auth_status(ad_req_t *r, void *ud)
     }
     json_decref(rows);
     bool any = json_object_size(providers) > 0;
-    ad_res_json(r, 200, json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org,
-                                  "providers", providers));
+    ad_res_json(
+        r, 200,
+        json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org, "providers", providers));
 }
 
 void ad_api_creds_register(ad_app_t *app)

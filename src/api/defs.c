@@ -19,7 +19,7 @@
 typedef struct {
     ad_app_t *app;
     ad_req_t *req;
-    char *name;   /* find: the definition asked for */
+    char *name; /* find: the definition asked for */
     ad_api_def_cb cb;
     void *ud;
     json_t *body; /* select: the request */
@@ -40,8 +40,8 @@ static json_t *folders(ad_app_t *app, const char *org)
             const char *path = ad_api_jstr(w, "path");
             if (path != NULL) {
                 snprintf(p, sizeof(p), "%s/.claude/agents", path);
-                json_array_append_new(dirs, json_pack("{s:s, s:s}", "path", p, "workspaceId",
-                                                      ad_api_jstr(w, "id")));
+                json_array_append_new(
+                    dirs, json_pack("{s:s, s:s}", "path", p, "workspaceId", ad_api_jstr(w, "id")));
             }
         }
     }
@@ -182,9 +182,10 @@ static void selected(json_t *defs, void *ud)
         for (size_t i = 1; i < json_array_size(ranked) && json_array_size(alts) < 3; i++) {
             json_t *row = json_array_get(ranked, i);
             if (json_number_value(json_object_get(row, "score")) > 0) {
-                json_array_append_new(alts, json_pack("{s:O, s:O}", "name",
-                                                      json_object_get(json_object_get(row, "definition"), "name"),
-                                                      "score", json_object_get(row, "score")));
+                json_array_append_new(
+                    alts, json_pack("{s:O, s:O}", "name",
+                                    json_object_get(json_object_get(row, "definition"), "name"),
+                                    "score", json_object_get(row, "score")));
             }
         }
         out = json_pack("{s:o, s:O, s:O, s:b, s:o}", "definition",
@@ -197,12 +198,14 @@ static void selected(json_t *defs, void *ud)
         json_t *d;
         json_array_foreach(defs, i, d)
         {
-            if (strcmp(ad_api_jstr(d, "name"), "general") == 0 && json_object_get(d, "error") == NULL) {
+            if (strcmp(ad_api_jstr(d, "name"), "general") == 0 &&
+                json_object_get(d, "error") == NULL) {
                 general = brief(d);
             }
         }
-        out = json_pack("{s:o, s:i, s:[], s:b, s:[]}", "definition", general ? general : json_null(),
-                        "score", 0, "matched", "default", 1, "alternatives");
+        out =
+            json_pack("{s:o, s:i, s:[], s:b, s:[]}", "definition", general ? general : json_null(),
+                      "score", 0, "matched", "default", 1, "alternatives");
     }
     ad_res_json(f->req, 200, out);
     json_decref(ranked);

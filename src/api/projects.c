@@ -35,8 +35,8 @@ static json_t *project_row(ad_app_t *app, ad_req_t *r)
     if (!ad_api_need_store(app, r)) {
         return NULL;
     }
-    int rc = id != NULL && strlen(id) < AD_ID_MAX ? ad_store_project_get(app->store, id, &p)
-                                                   : AD_ENOENT;
+    int rc =
+        id != NULL && strlen(id) < AD_ID_MAX ? ad_store_project_get(app->store, id, &p) : AD_ENOENT;
     if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(p, "orgId"))) {
         rc = AD_ENOENT;
     }
@@ -214,8 +214,8 @@ static void save(ad_req_t *r, void *ud)
         ad_api_str(r, body, "description", false, 4000, &desc) == 0 &&
         (msgs == NULL || check_messages(r, msgs, &total) == 0) &&
         (files == NULL || check_files(r, files, "files", false, &total) == 0)) {
-        json_t *args = json_pack("{s:s, s:I}", "id", ad_api_jstr(p, "id"), "now",
-                                 (json_int_t)ad_wall_ms());
+        json_t *args =
+            json_pack("{s:s, s:I}", "id", ad_api_jstr(p, "id"), "now", (json_int_t)ad_wall_ms());
         if (name != NULL && name[0] != '\0') {
             json_object_set_new(args, "name", json_string(name));
         }
@@ -257,8 +257,8 @@ static void files_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void write_files(ad_app_t *app, ad_req_t *r, json_t *p, json_t *changes)
 {
     ad_api_write(app, r, ad_store_op_project_files,
-                 json_pack("{s:s, s:O, s:I}", "id", ad_api_jstr(p, "id"), "changes", changes,
-                           "now", (json_int_t)ad_wall_ms()),
+                 json_pack("{s:s, s:O, s:I}", "id", ad_api_jstr(p, "id"), "changes", changes, "now",
+                           (json_int_t)ad_wall_ms()),
                  files_written);
 }
 

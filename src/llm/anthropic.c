@@ -71,8 +71,7 @@ static void on_message_start(ad_llm_stream_t *st, json_t *msg)
 {
     st->started = true;
     copy_str(st->model, sizeof(st->model), json_string_value(json_object_get(msg, "model")));
-    copy_str(st->message_id, sizeof(st->message_id),
-             json_string_value(json_object_get(msg, "id")));
+    copy_str(st->message_id, sizeof(st->message_id), json_string_value(json_object_get(msg, "id")));
     take_usage(&st->usage, json_object_get(msg, "usage"));
 }
 
@@ -107,8 +106,8 @@ static void on_sse(void *ud, const char *event, const char *data, size_t len)
     } else if (strcmp(name, "content_block_delta") == 0) {
         on_delta_event(st, json_object_get(o, "delta"));
     } else if (strcmp(name, "message_delta") == 0) {
-        const char *sr = json_string_value(json_object_get(json_object_get(o, "delta"),
-                                                           "stop_reason"));
+        const char *sr =
+            json_string_value(json_object_get(json_object_get(o, "delta"), "stop_reason"));
         if (sr != NULL) {
             copy_str(st->stop_reason, sizeof(st->stop_reason), sr);
         }

@@ -57,7 +57,7 @@ struct ad_llm_req {
     uint64_t last_byte_ms;
     bool delivered; /* a delta reached the caller: never try again */
     bool stalled;
-    bool in_cb;     /* inside a curl callback: removal must wait */
+    bool in_cb; /* inside a curl callback: removal must wait */
     bool cancelled;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -218,8 +218,8 @@ static void end(ad_llm_req_t *rq, int rc, const char *type, const char *msg)
 {
     ad_llm_t *c = rq->c;
     detach_easy(rq);
-    ad_llm_result_t res = {.rc = rc, .http_status = rq->status, .attempts = rq->attempts,
-                           .stream = &rq->stream};
+    ad_llm_result_t res = {
+        .rc = rc, .http_status = rq->status, .attempts = rq->attempts, .stream = &rq->stream};
     snprintf(res.error_type, sizeof(res.error_type), "%s", type != NULL ? type : "");
     snprintf(res.error_message, sizeof(res.error_message), "%s", msg != NULL ? msg : "");
     if (rq->prev != NULL) {
@@ -394,8 +394,9 @@ static void retry_or_end(ad_llm_req_t *rq, int rc, const char *type, const char 
         return;
     }
     detach_easy(rq);
-    int64_t wait = rq->retry_after_ms >= 0 ? rq->retry_after_ms
-                                           : ad_llm_backoff_ms(rq->attempts, rand() / (RAND_MAX + 1.0));
+    int64_t wait = rq->retry_after_ms >= 0
+                       ? rq->retry_after_ms
+                       : ad_llm_backoff_ms(rq->attempts, rand() / (RAND_MAX + 1.0));
     if (wait > RETRY_AFTER_MAX_MS) {
         end(rq, rc, type, msg); /* the server asks for longer than a chat waits */
         return;
@@ -421,7 +422,8 @@ static void try_done(ad_llm_req_t *rq, CURLcode cc)
     } else if (rq->status == 200 && cc == CURLE_OK && st->stopped) {
         end(rq, 0, NULL, NULL);
     } else if (rq->status == 200) {
-        retry_or_end(rq, AD_EIO, "incomplete", cc != CURLE_OK ? rq->errbuf : "the stream ended early");
+        retry_or_end(rq, AD_EIO, "incomplete",
+                     cc != CURLE_OK ? rq->errbuf : "the stream ended early");
     } else if (rq->status > 0) {
         char type[64] = "http_error", msg[512];
         snprintf(msg, sizeof(msg), "the provider answered HTTP %d", rq->status);

@@ -165,8 +165,8 @@ static json_t *str_list(json_t *v)
 
 static void take_fields(json_t *def, json_t *front)
 {
-    static const char *const strs[] = {"name", "category", "description", "model",
-                                       "version", "author", "tier", "color"};
+    static const char *const strs[] = {"name",    "category", "description", "model",
+                                       "version", "author",   "tier",        "color"};
     static const char *const lists[] = {"capabilities", "tools", "tags"};
     for (size_t i = 0; i < AD_ARRAY_LEN(strs); i++) {
         json_t *v = json_object_get(front, strs[i]);
@@ -195,7 +195,8 @@ json_t *ad_def_parse(const char *text, size_t len, const char *fallback_name)
         const char *start = text + (text[3] == '\r' ? 5 : 4);
         const char *end = NULL;
         for (const char *q = start; q != NULL && q < text + len;) {
-            if (strncmp(q, "---", 3) == 0 && (q + 3 == text + len || q[3] == '\n' || q[3] == '\r')) {
+            if (strncmp(q, "---", 3) == 0 &&
+                (q + 3 == text + len || q[3] == '\n' || q[3] == '\r')) {
                 end = q;
                 break;
             }

@@ -29,8 +29,8 @@
 #define AD_SSEDEC_EVENT_MAX 64
 typedef void (*ad_ssedec_cb)(void *ud, const char *event, const char *data, size_t len);
 typedef struct {
-    ad_buf_t line;  /* the line being read (capped) */
-    ad_buf_t data;  /* the event's data so far (capped) */
+    ad_buf_t line; /* the line being read (capped) */
+    ad_buf_t data; /* the event's data so far (capped) */
     char event[AD_SSEDEC_EVENT_MAX];
     bool has_data;
     bool after_cr; /* the last byte was CR: a following LF ends nothing */
@@ -70,12 +70,12 @@ typedef struct {
     char model[128];
     char message_id[96];
     char stop_reason[40];
-    char error_type[64];     /* set by an `error` event */
+    char error_type[64]; /* set by an `error` event */
     char error_message[512];
-    int blocks;              /* content blocks started */
-    bool started;            /* message_start seen */
-    bool stopped;            /* message_stop seen */
-    bool failed;             /* an error event, or bytes that are no stream */
+    int blocks;   /* content blocks started */
+    bool started; /* message_start seen */
+    bool stopped; /* message_stop seen */
+    bool failed;  /* an error event, or bytes that are no stream */
 } ad_llm_stream_t;
 
 void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud);
@@ -151,8 +151,8 @@ typedef struct {
 } ad_llm_spec_t;
 
 typedef struct {
-    int rc;              /* 0: complete; AD_ECLOSED: cancelled; else failed */
-    int http_status;     /* the last answer's status, 0 when none */
+    int rc;          /* 0: complete; AD_ECLOSED: cancelled; else failed */
+    int http_status; /* the last answer's status, 0 when none */
     int attempts;
     char error_type[64]; /* the provider's error type, or ours (stalled, ...) */
     char error_message[512];

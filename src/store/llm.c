@@ -69,8 +69,7 @@ static const char SQL_CRED_STATUS[] =
     "UPDATE llm_credentials SET status = ?3, status_reason = ?4, validated_at = ?5 "
     "WHERE org_id = ?1 AND provider = ?2";
 
-static int one_by_id(sqlite3 *db, const char *sql, const char *id, const char *nulls,
-                     json_t **out)
+static int one_by_id(sqlite3 *db, const char *sql, const char *id, const char *nulls, json_t **out)
 {
     sqlite3_stmt *s = ad_store_stmt(db, sql);
     if (s == NULL) {

@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROJ_COLS                                                                                  \
-    "id, org_id, user_id, name, description, chat_id, created_at, updated_at"
+#define PROJ_COLS "id, org_id, user_id, name, description, chat_id, created_at, updated_at"
 #define PROJ_NULLS "user_id,description,chat_id"
 
 static const char SQL_PROJ_GET[] = "SELECT " PROJ_COLS " FROM llm_projects WHERE id = ?1";
@@ -295,7 +294,8 @@ int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result)
     const char *id = ad_args_str(args, "id");
     int rc = touch(db, args);
     if (rc == 0) {
-        rc = put_files(db, id, json_object_get(args, "changes"), false, ad_args_int(args, "now", 0));
+        rc =
+            put_files(db, id, json_object_get(args, "changes"), false, ad_args_int(args, "now", 0));
     }
     if (rc == AD_ENOENT) {
         *result = json_pack("{s:s}", "reason", "a file to delete does not exist");

@@ -22,9 +22,8 @@ static void paths(void **state)
     assert_true(ok("src/app/main.ts"));
     assert_true(ok(".gitignore"));
     assert_true(ok("dir/..hidden"));
-    const char *bad[] = {"",       "/etc/passwd", "../x",   "a/../b", "a/./b", "a//b", "a/",
-                         "..",     ".",           "a\\b",   "c:x",    "a\nb",  "a\x01",
-                         "a/..",   "./a"};
+    const char *bad[] = {"",  "/etc/passwd", "../x", "a/../b", "a/./b", "a//b", "a/", "..",
+                         ".", "a\\b",        "c:x",  "a\nb",   "a\x01", "a/..", "./a"};
     for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
         assert_false(ok(bad[i]));
     }

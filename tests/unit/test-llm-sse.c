@@ -317,21 +317,25 @@ static void request_body_marks_cache(void **state)
     sys[sizeof(sys) - 1] = '\0';
     json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "role", "user", "content", "a",
                              "role", "assistant", "content", "b", "role", "user", "content", "c");
-    ad_llm_body_t b = {.model = "m", .system = sys, .messages = msgs, .max_tokens = 100,
-                       .temperature = 0.5, .has_temperature = true};
+    ad_llm_body_t b = {.model = "m",
+                       .system = sys,
+                       .messages = msgs,
+                       .max_tokens = 100,
+                       .temperature = 0.5,
+                       .has_temperature = true};
     json_t *body = ad_llm_request_body(&b);
     assert_true(json_is_true(json_object_get(body, "stream")));
     json_t *s0 = json_array_get(json_object_get(body, "system"), 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(s0, "cache_control"),
-                                                          "type")),
-                        "ephemeral");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(s0, "cache_control"), "type")),
+        "ephemeral");
     json_t *m1 = json_array_get(json_object_get(body, "messages"), 1);
     json_t *blk = json_array_get(json_object_get(m1, "content"), 0);
     assert_non_null(json_object_get(blk, "cache_control"));
     assert_string_equal(json_string_value(json_object_get(blk, "text")), "b");
     /* the newest message is left as it was; the caller's array untouched */
-    assert_true(json_is_string(json_object_get(json_array_get(json_object_get(body, "messages"), 2),
-                                               "content")));
+    assert_true(json_is_string(
+        json_object_get(json_array_get(json_object_get(body, "messages"), 2), "content")));
     assert_true(json_is_string(json_object_get(json_array_get(msgs, 1), "content")));
     json_decref(body);
     b.system = "short";
@@ -361,7 +365,8 @@ static void retry_after_and_backoff(void **state)
     assert_int_equal(ad_llm_backoff_ms(10, 0.0), 8000);
     assert_int_equal(ad_llm_backoff_ms(1, 0.999), 500 - 124);
     char type[64] = "", msg[128] = "";
-    const char *e = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow\"}}";
+    const char *e =
+        "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow\"}}";
     ad_llm_error_body(e, strlen(e), type, sizeof(type), msg, sizeof(msg));
     assert_string_equal(type, "rate_limit_error");
     assert_string_equal(msg, "slow");
