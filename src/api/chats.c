@@ -13,7 +13,7 @@
  *                    maxTokens?, title?, orgId?}
  *   GET  /api/chats   GET /api/chats/:id (with its messages)   DELETE /api/chats/:id
  *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
- *   POST /api/credentials/:provider/validate {model?} (a one-token request)
+ *   GET  /api/ratelimits (each key's buckets and queue)
  */
 #include "agent/agent.h"
 #include "api/workbench.h"
@@ -42,12 +42,41 @@ typedef struct stream {
     json_t *body;         /* the provider request, until it starts */
     const char *end_type; /* stream_complete or stream_error, once ended */
     json_t *end_event;    /* published after the answer's write commits */
+    char rl_key[320];     /* <org>|anthropic|<model>: its rate-limit buckets */
+    int64_t est;          /* the input tokens charged before it started */
+    struct stream *qnext; /* the wait queue, first come first served */
+    bool queued;          /* waiting for the rate limit */
+    int64_t wait_ms;      /* when queued: the wait it was told */
+    bool sent;            /* the request went out (its usage is charged) */
     bool truncated;
 } stream_t;
 
 static ad_llm_t *llm;
 static stream_t *streams;
+static stream_t *qhead; /* streams waiting for their rate limit, oldest first */
+static uv_timer_t *qtimer;
+static ad_rl_t *rl;
 static bool closing;
+
+/* Limits until the provider says otherwise; AGENTD_LLM_RPM, _ITPM, _OTPM
+ * and _QUEUE (requests that may wait per key) change them. */
+static int64_t env_int(const char *name, int64_t def)
+{
+    const char *v = getenv(name);
+    long long n = v != NULL ? strtoll(v, NULL, 10) : 0;
+    return n > 0 && n <= 100000000 ? n : def;
+}
+
+static ad_rl_t *limits(void)
+{
+    if (rl == NULL) {
+        ad_rl_limits_t d = {.requests = env_int("AGENTD_LLM_RPM", 50),
+                            .input_tokens = env_int("AGENTD_LLM_ITPM", 200000),
+                            .output_tokens = env_int("AGENTD_LLM_OTPM", 80000)};
+        rl = ad_rl_new(&d);
+    }
+    return rl;
+}
 
 ad_llm_t *ad_api_llm(ad_app_t *app)
 {
@@ -67,8 +96,26 @@ static stream_t *stream_of(const char *chat)
     return NULL;
 }
 
+static void dequeue(stream_t *s)
+{
+    for (stream_t **p = &qhead; *p != NULL; p = &(*p)->qnext) {
+        if (*p == s) {
+            *p = s->qnext;
+            break;
+        }
+    }
+    if (s->queued) {
+        int *w = ad_rl_waiting(limits(), s->rl_key, ad_wall_ms());
+        if (w != NULL && *w > 0) {
+            (*w)--;
+        }
+    }
+    s->queued = false;
+}
+
 static void stream_free(stream_t *s)
 {
+    dequeue(s);
     for (stream_t **p = &streams; *p != NULL; p = &(*p)->next) {
         if (*p == s) {
             *p = s->next;
@@ -137,6 +184,12 @@ static void on_retry(void *ud, int status, int64_t wait_ms, int attempt)
                       "status", status, "waitMs", (json_int_t)wait_ms, "attempt", attempt));
 }
 
+static void on_header(void *ud, const char *name, const char *value)
+{
+    stream_t *s = ud;
+    ad_rl_header(limits(), s->rl_key, name, value, ad_wall_ms());
+}
+
 static double cost_of(ad_app_t *app, const char *model, const ad_llm_usage_t *u)
 {
     json_t *settings = NULL;
@@ -191,15 +244,6 @@ static void end_written_bg(int rc, json_t *result, void *ud)
     json_decref(result);
 }
 
-static void status_written(int rc, json_t *result, void *ud)
-{
-    AD_UNUSED(ud);
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "llm", "a credential status was not saved err=%s", ad_errname(rc));
-    }
-    json_decref(result);
-}
-
 /* The answer's last write: the message, the chat's totals, the usage. */
 static json_t *end_args(stream_t *s, const ad_llm_result_t *res, const char *status, double cost)
 {
@@ -231,6 +275,9 @@ static void on_end(void *ud, const ad_llm_result_t *res)
     if (closing) {
         stream_free(s); /* the next start marks the answer interrupted */
         return;
+    }
+    if (s->sent) {
+        ad_rl_settle(limits(), s->rl_key, s->est, &res->stream->usage, ad_wall_ms());
     }
     bool stopped = res->rc == AD_ECLOSED || (res->rc != 0 && s->truncated);
     const char *status = res->rc == 0 ? "complete" : stopped ? "stopped" : "error";
@@ -293,14 +340,22 @@ static int stall_ms(void)
     return ms > 0 && ms <= 3600000 ? (int)ms : STALL_MS_DEFAULT;
 }
 
-static void turn_begun(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+/* Ends s before anything was sent (rc: why; AD_ECLOSED: stopped). */
+static void end_unsent(stream_t *s, int rc, const char *why)
 {
-    stream_t *s = ad_req_data(r);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "message", NULL);
-        stream_free(s);
-        return;
-    }
+    ad_llm_stream_t none;
+    ad_llm_stream_init(&none, NULL, NULL);
+    ad_llm_result_t res = {.rc = rc, .attempts = 0, .stream = &none};
+    snprintf(res.error_type, sizeof(res.error_type), "%s",
+             rc == AD_ECLOSED ? "cancelled" : "client_error");
+    snprintf(res.error_message, sizeof(res.error_message), "%s", why);
+    on_end(s, &res);
+    ad_llm_stream_cleanup(&none);
+}
+
+/* Sends s's request. 0, or an error after ending s. */
+static int start_stream(ad_app_t *app, stream_t *s)
+{
     const char *key = ad_api_cred_key(s->org, "anthropic");
     char base[600], err[256] = "";
     ad_api_cred_base_url(app, s->org, "anthropic", base, sizeof(base));
@@ -309,25 +364,85 @@ static void turn_begun(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
                           .body = s->body,
                           .max_retries = MAX_RETRIES,
                           .stall_ms = stall_ms()};
-    ad_llm_cbs_t cbs = {.on_delta = on_delta, .on_retry = on_retry, .on_end = on_end};
-    rc = key == NULL ? AD_EPERM
-                     : ad_llm_start(ad_api_llm(app), &spec, &cbs, s, &s->rq, err, sizeof(err));
+    ad_llm_cbs_t cbs = {
+        .on_delta = on_delta, .on_retry = on_retry, .on_header = on_header, .on_end = on_end};
+    int rc = key == NULL ? AD_EPERM
+                         : ad_llm_start(ad_api_llm(app), &spec, &cbs, s, &s->rq, err, sizeof(err));
     json_decref(s->body);
     s->body = NULL;
+    s->sent = rc == 0;
     if (rc != 0) {
         /* Nothing was sent: the placeholder ends as an error, said once. */
-        ad_llm_stream_t none;
-        ad_llm_stream_init(&none, NULL, NULL);
-        ad_llm_result_t res = {.rc = rc, .attempts = 0, .stream = &none};
-        snprintf(res.error_type, sizeof(res.error_type), "client_error");
-        snprintf(res.error_message, sizeof(res.error_message), "%s",
-                 key == NULL ? "no anthropic credential" : err);
-        on_end(s, &res);
-        ad_llm_stream_cleanup(&none);
+        end_unsent(s, rc, key == NULL ? "no anthropic credential" : err);
     }
-    json_t *out = json_pack("{s:s, s:O, s:O}", "sessionId", ad_req_param(r, "id"), "userMessage",
-                            json_object_get(result, "user"), "assistantMessage",
-                            json_object_get(result, "assistant"));
+    return rc;
+}
+
+/* Starts the waiting streams whose limits allow, oldest first for each key
+ * (a key still short holds back its later streams), and waits for the
+ * soonest of the others. */
+static void queue_run(uv_timer_t *t)
+{
+    AD_UNUSED(t);
+    int64_t soonest = 0, now = ad_wall_ms();
+    stream_t *s = qhead;
+    while (s != NULL) {
+        stream_t *next = s->qnext;
+        bool held = false;
+        for (stream_t *q = qhead; q != s && !held; q = q->qnext) {
+            held = strcmp(q->rl_key, s->rl_key) == 0;
+        }
+        int64_t w = held ? 0 : ad_rl_try(limits(), s->rl_key, s->est, now);
+        if (!held && w == 0) {
+            dequeue(s);
+            start_stream(s->app, s);
+        } else if (w > 0 && (soonest == 0 || w < soonest)) {
+            soonest = w;
+        }
+        s = next;
+    }
+    if (soonest > 0) {
+        uv_timer_start(qtimer, queue_run, (uint64_t)soonest, 0);
+    }
+}
+
+static void enqueue(ad_app_t *app, stream_t *s)
+{
+    stream_t **p = &qhead;
+    while (*p != NULL) {
+        p = &(*p)->qnext;
+    }
+    *p = s;
+    if (qtimer == NULL) {
+        qtimer = ad_xcalloc(1, sizeof(*qtimer));
+        uv_timer_init(app->loop, qtimer);
+    }
+    if (!uv_is_active((uv_handle_t *)qtimer)) {
+        uv_timer_start(qtimer, queue_run, 0, 0);
+    }
+}
+
+static void turn_begun(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    stream_t *s = ad_req_data(r);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "message", NULL);
+        stream_free(s);
+        return;
+    }
+    json_t *out = json_pack("{s:s, s:O, s:O, s:b}", "sessionId", ad_req_param(r, "id"),
+                            "userMessage", json_object_get(result, "user"), "assistantMessage",
+                            json_object_get(result, "assistant"), "queued", s->queued);
+    if (s->queued) {
+        json_object_set_new(out, "waitMs", json_integer(s->wait_ms));
+        publish(s, "stream_queued", json_pack("{s:s, s:s, s:I}", "sessionId", s->chat,
+                                              "messageId", s->msg, "waitMs",
+                                              (json_int_t)s->wait_ms));
+        enqueue(app, s);
+        rc = 0;
+    } else {
+        rc = start_stream(app, s);
+    }
     ad_res_json(r, rc == 0 ? 202 : 502, out);
 }
 
@@ -358,6 +473,34 @@ static json_t *provider_body(json_t *chat, json_t *messages)
     return ad_llm_request_body(&b);
 }
 
+/* Charges s's estimate to its limits, or queues it; false after
+ * answering 429 (with Retry-After) when its queue is full. */
+static bool admit(ad_req_t *r, stream_t *s)
+{
+    char *text = json_dumps(s->body, JSON_COMPACT);
+    s->est = text != NULL ? (int64_t)strlen(text) / 4 + 1 : 1;
+    free(text);
+    snprintf(s->rl_key, sizeof(s->rl_key), "%s|anthropic|%s", s->org, s->model);
+    int64_t now = ad_wall_ms();
+    int64_t wait = ad_rl_try(limits(), s->rl_key, s->est, now);
+    if (wait == 0) {
+        return true;
+    }
+    int *waiting = ad_rl_waiting(limits(), s->rl_key, now);
+    if (waiting == NULL || *waiting >= env_int("AGENTD_LLM_QUEUE", 16)) {
+        char secs[32];
+        snprintf(secs, sizeof(secs), "%lld", (long long)((wait + 999) / 1000));
+        ad_res_header(r, "Retry-After", secs);
+        ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)wait),
+                     "the rate limit of %s is reached and its queue is full", s->model);
+        return false;
+    }
+    (*waiting)++;
+    s->queued = true;
+    s->wait_ms = wait;
+    return true;
+}
+
 static void send_message(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -385,6 +528,10 @@ static void send_message(ad_req_t *r, void *ud)
     json_t *msgs = history(app, s->chat, content);
     s->body = provider_body(chat, msgs);
     json_decref(msgs);
+    if (!admit(r, s)) {
+        stream_free(s);
+        goto out;
+    }
     char uid[AD_ID_MAX];
     ad_id_new("msg", uid);
     ad_req_set_data(r, s);
@@ -587,12 +734,17 @@ static void stop(ad_req_t *r, void *ud)
     }
     stream_t *s = stream_of(ad_api_jstr(chat, "id"));
     json_decref(chat);
-    if (s == NULL || s->rq == NULL || s->stop_req != NULL) {
+    if (s == NULL || (s->rq == NULL && !s->queued) || s->stop_req != NULL) {
         ad_res_error(r, 409, "CONFLICT", NULL, "no answer is streaming");
         return;
     }
     s->stop_req = r; /* answered with the stopped message once it is saved */
-    ad_llm_cancel(s->rq);
+    if (s->queued) {
+        dequeue(s);
+        end_unsent(s, AD_ECLOSED, "stopped while it waited for the rate limit");
+    } else {
+        ad_llm_cancel(s->rq);
+    }
 }
 
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -615,86 +767,47 @@ static void delete_chat(ad_req_t *r, void *ud)
     stream_t *s = stream_of(ad_api_jstr(chat, "id"));
     if (s != NULL && s->rq != NULL) {
         ad_llm_cancel(s->rq);
+    } else if (s != NULL && s->queued) {
+        dequeue(s);
+        end_unsent(s, AD_ECLOSED, "the chat was deleted");
     }
     ad_api_write(app, r, ad_store_op_chat_delete, json_pack("{s:s}", "id", ad_api_jstr(chat, "id")),
                  deleted);
     json_decref(chat);
 }
 
-/* ---- validating a credential ------------------------------------------------------------ */
-
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    char org[AD_ID_MAX];
-} check_t;
-
-static void on_checked(void *ud, const ad_llm_result_t *res)
+/* GET /api/ratelimits: the caller's organisation's buckets. */
+static void ratelimits(ad_req_t *r, void *ud)
 {
-    check_t *c = ud;
-    /* A stop after the first token is what a one-token request ends with;
-     * any answer that is no refusal of the key says the key works. */
-    bool valid = res->rc == 0 || (res->http_status >= 200 && res->http_status < 300) ||
-                 res->http_status == 429 || res->http_status == 529;
-    char reason[600];
-    snprintf(reason, sizeof(reason), "%s%s%s", res->error_type, res->error_type[0] ? ": " : "",
-             res->error_message);
-    json_t *out = json_pack("{s:s, s:b, s:i}", "provider", "anthropic", "valid", valid, "status",
-                            res->http_status);
-    if (!valid) {
-        json_object_set_new(out, "reason", json_string(reason));
-    }
-    ad_res_json(c->req, 200, out);
-    ad_store_write(c->app->store, ad_store_op_cred_status,
-                   json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", "anthropic",
-                             "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
-                             "now", (json_int_t)ad_wall_ms()),
-                   status_written, NULL);
-    free(c);
-}
-
-static void validate(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *provider = ad_req_param(r, "provider"), *model = "claude-haiku-4-5";
-    bool failed = false;
-    if (provider == NULL || strcmp(provider, "anthropic") != 0) {
-        ad_res_error(r, 404, "NOT_FOUND", NULL, "no such provider (known: anthropic)");
-        return;
-    }
-    json_t *body = ad_api_body_optional(r, &failed);
-    if (failed || (body != NULL && ad_api_str(r, body, "model", false, 127, &model) != 0)) {
-        json_decref(body);
-        return;
-    }
+    AD_UNUSED(ud);
     const ad_principal_t *who = ad_api_who(r);
-    check_t *c = ad_xcalloc(1, sizeof(*c));
-    c->app = app;
-    c->req = r;
-    snprintf(c->org, sizeof(c->org), "%s", who->owner ? AD_ORG_DEFAULT : who->org_id);
-    const char *key = ad_api_cred_key(c->org, provider);
-    if (key == NULL) {
-        ad_res_error(r, 404, "NOT_FOUND", NULL, "no anthropic credential for this organisation");
-        free(c);
-        json_decref(body);
-        return;
+    char prefix[AD_ID_MAX + 2] = "";
+    if (!who->owner) {
+        snprintf(prefix, sizeof(prefix), "%s|", who->org_id);
     }
-    json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "ping");
-    ad_llm_body_t b = {.model = model, .messages = msgs, .max_tokens = 1};
-    json_t *req_body = ad_llm_request_body(&b);
-    char base[600], err[256];
-    ad_api_cred_base_url(app, c->org, provider, base, sizeof(base));
-    ad_llm_spec_t spec = {
-        .base_url = base, .api_key = key, .body = req_body, .max_retries = 0, .stall_ms = 30000};
-    ad_llm_cbs_t cbs = {.on_end = on_checked};
-    ad_llm_req_t *rq;
-    if (ad_llm_start(ad_api_llm(app), &spec, &cbs, c, &rq, err, sizeof(err)) != 0) {
-        ad_res_error(r, 502, "UPSTREAM", NULL, "%s", err);
-        free(c);
+    json_t *rows = ad_rl_json(limits(), prefix, ad_wall_ms());
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        /* key: [org|]provider|model */
+        char key[320];
+        snprintf(key, sizeof(key), "%s", ad_api_jstr(row, "key"));
+        char *model = strrchr(key, '|');
+        if (model != NULL) {
+            *model++ = '\0';
+            char *provider = strrchr(key, '|');
+            json_object_set_new(row, "model", json_string(model));
+            json_object_set_new(row, "provider", json_string(provider ? provider + 1 : key));
+            if (provider != NULL) {
+                *provider = '\0';
+                json_object_set_new(row, "orgId", json_string(key));
+            }
+        }
+        json_object_del(row, "key");
     }
-    json_decref(req_body);
-    json_decref(msgs);
-    json_decref(body);
+    ad_res_json(r, 200, json_pack("{s:o, s:I}", "limits", rows, "queueMax",
+                                  (json_int_t)env_int("AGENTD_LLM_QUEUE", 16)));
 }
 
 static void reconciled(int rc, json_t *result, void *ud)
@@ -723,8 +836,12 @@ void ad_api_chats_register(ad_app_t *app)
     ad_server_route(app->server, "POST", "/api/chats/:id/messages", AD_ACCESS_WRITE, send_message,
                     app);
     ad_server_route(app->server, "POST", "/api/chats/:id/stop", AD_ACCESS_WRITE, stop, app);
-    ad_server_route(app->server, "POST", "/api/credentials/:provider/validate", AD_ACCESS_WRITE,
-                    validate, app);
+    ad_server_route(app->server, "GET", "/api/ratelimits", AD_ACCESS_READ, ratelimits, app);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h);
 }
 
 void ad_api_chats_close(void)
@@ -733,6 +850,12 @@ void ad_api_chats_close(void)
     ad_llm_free(llm); /* ends every stream: on_end frees them unsaved */
     llm = NULL;
     while (streams != NULL) {
-        stream_free(streams); /* placeholders whose write had not come back */
+        stream_free(streams); /* queued, or placeholders whose write had not come back */
     }
+    if (qtimer != NULL) {
+        uv_close((uv_handle_t *)qtimer, timer_closed);
+        qtimer = NULL;
+    }
+    ad_rl_free(rl);
+    rl = NULL;
 }

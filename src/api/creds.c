@@ -12,6 +12,7 @@
  *   DELETE /api/credentials/:provider
  *   POST   /api/credentials/:provider/validate {model?}
  *   GET    /api/auth/status
+ * Validating sends a one-token request with the stored key (src/llm).
  */
 #include "api/workbench.h"
 
@@ -450,6 +451,91 @@ static void auth_status(ad_req_t *r, void *ud)
         json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org, "providers", providers));
 }
 
+static void status_written(int rc, json_t *result, void *ud)
+{
+    AD_UNUSED(ud);
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "llm", "a credential status was not saved err=%s", ad_errname(rc));
+    }
+    json_decref(result);
+}
+
+/* ---- validating a credential ------------------------------------------------------------ */
+
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    char org[AD_ID_MAX];
+} check_t;
+
+static void on_checked(void *ud, const ad_llm_result_t *res)
+{
+    check_t *c = ud;
+    /* A stop after the first token is what a one-token request ends with;
+     * any answer that is no refusal of the key says the key works. */
+    bool valid = res->rc == 0 || (res->http_status >= 200 && res->http_status < 300) ||
+                 res->http_status == 429 || res->http_status == 529;
+    char reason[600];
+    snprintf(reason, sizeof(reason), "%s%s%s", res->error_type, res->error_type[0] ? ": " : "",
+             res->error_message);
+    json_t *out = json_pack("{s:s, s:b, s:i}", "provider", "anthropic", "valid", valid, "status",
+                            res->http_status);
+    if (!valid) {
+        json_object_set_new(out, "reason", json_string(reason));
+    }
+    ad_res_json(c->req, 200, out);
+    ad_store_write(c->app->store, ad_store_op_cred_status,
+                   json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", "anthropic",
+                             "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
+                             "now", (json_int_t)ad_wall_ms()),
+                   status_written, NULL);
+    free(c);
+}
+
+static void validate(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *provider = ad_req_param(r, "provider"), *model = "claude-haiku-4-5";
+    bool failed = false;
+    if (provider == NULL || strcmp(provider, "anthropic") != 0) {
+        ad_res_error(r, 404, "NOT_FOUND", NULL, "no such provider (known: anthropic)");
+        return;
+    }
+    json_t *body = ad_api_body_optional(r, &failed);
+    if (failed || (body != NULL && ad_api_str(r, body, "model", false, 127, &model) != 0)) {
+        json_decref(body);
+        return;
+    }
+    const ad_principal_t *who = ad_api_who(r);
+    check_t *c = ad_xcalloc(1, sizeof(*c));
+    c->app = app;
+    c->req = r;
+    snprintf(c->org, sizeof(c->org), "%s", who->owner ? AD_ORG_DEFAULT : who->org_id);
+    const char *key = ad_api_cred_key(c->org, provider);
+    if (key == NULL) {
+        ad_res_error(r, 404, "NOT_FOUND", NULL, "no anthropic credential for this organisation");
+        free(c);
+        json_decref(body);
+        return;
+    }
+    json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "ping");
+    ad_llm_body_t b = {.model = model, .messages = msgs, .max_tokens = 1};
+    json_t *req_body = ad_llm_request_body(&b);
+    char base[600], err[256];
+    ad_api_cred_base_url(app, c->org, provider, base, sizeof(base));
+    ad_llm_spec_t spec = {
+        .base_url = base, .api_key = key, .body = req_body, .max_retries = 0, .stall_ms = 30000};
+    ad_llm_cbs_t cbs = {.on_end = on_checked};
+    ad_llm_req_t *rq;
+    if (ad_llm_start(ad_api_llm(app), &spec, &cbs, c, &rq, err, sizeof(err)) != 0) {
+        ad_res_error(r, 502, "UPSTREAM", NULL, "%s", err);
+        free(c);
+    }
+    json_decref(req_body);
+    json_decref(msgs);
+    json_decref(body);
+}
+
 void ad_api_creds_register(ad_app_t *app)
 {
     snprintf(dir, sizeof(dir), "%s/credentials", app->cfg->data_dir);
@@ -462,6 +548,8 @@ void ad_api_creds_register(ad_app_t *app)
     ad_server_route(app->server, "DELETE", "/api/credentials/:provider", AD_ACCESS_ADMIN,
                     delete_cred, app);
     ad_server_route(app->server, "GET", "/api/auth/status", AD_ACCESS_READ, auth_status, app);
+    ad_server_route(app->server, "POST", "/api/credentials/:provider/validate", AD_ACCESS_WRITE,
+                    validate, app);
 }
 
 void ad_api_creds_close(void)

@@ -127,6 +127,33 @@ json_t *ad_defs_rank(json_t *defs, const char *query, const char *category);
 typedef void (*ad_defs_cb)(json_t *defs, void *ud);
 int ad_defs_load(uv_loop_t *loop, json_t *dirs, ad_defs_cb cb, void *ud);
 
+/* ---- rate limits (ratelimit.c) ---------------------------------------------------
+ * Token buckets per key ("<org>|<provider>|<model>"): requests, input and
+ * output tokens per minute. Owned by the caller (one per daemon). */
+typedef struct {
+    int64_t requests;      /* per minute */
+    int64_t input_tokens;  /* per minute */
+    int64_t output_tokens; /* per minute */
+} ad_rl_limits_t;
+typedef struct ad_rl ad_rl_t;
+ad_rl_t *ad_rl_new(const ad_rl_limits_t *defaults);
+void ad_rl_free(ad_rl_t *rl);
+/* 0: a request of about est_input input tokens may start now (charged);
+ * else the ms to wait before trying again. now: wall or monotonic ms, the
+ * same clock on every call. */
+int64_t ad_rl_try(ad_rl_t *rl, const char *key, int64_t est_input, int64_t now);
+/* After a request: charges what it really used beyond the estimate. */
+void ad_rl_settle(ad_rl_t *rl, const char *key, int64_t est_input, const ad_llm_usage_t *u,
+                  int64_t now);
+/* anthropic-ratelimit-{requests,input-tokens,output-tokens}-{limit,remaining}
+ * lower the buckets to what the provider says. Other names are ignored. */
+void ad_rl_header(ad_rl_t *rl, const char *key, const char *name, const char *value, int64_t now);
+/* The key's count of requests waiting (the caller's queue), or NULL. */
+int *ad_rl_waiting(ad_rl_t *rl, const char *key, int64_t now);
+/* [{key (without prefix), requests {limit, remaining}, inputTokens,
+ * outputTokens, queued}] of the keys starting with prefix. New ref. */
+json_t *ad_rl_json(ad_rl_t *rl, const char *prefix, int64_t now);
+
 /* ---- files in answers (files.c) ---------------------------------------------------- */
 /* Whether p (n bytes) is a project path: relative, UTF-8, at most 512
  * bytes, no empty, "." or ".." segment, no backslash, colon or control

@@ -2,7 +2,7 @@
 // agentd's own Messages API client. The list and a New chat form (model,
 // temperature, system prompt, agent definition), and the open chat: its
 // messages as markdown, the answer streaming in token by token over /ws
-// (stream_token / stream_retry / stream_complete / stream_error on
+// (stream_queued / stream_token / stream_retry / stream_complete / stream_error on
 // chat:<id>), Stop (the partial answer is kept), tokens and cost per answer.
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
@@ -175,6 +175,11 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
     const stop = chatChannel(
       id,
       (type, p) => {
+        if (type === 'stream_queued') {
+          notice.value = `Waiting for the rate limit: the answer starts in about ${Math.max(1, Math.round(p.waitMs / 1000))} s.`;
+          return;
+        }
+        if (type === 'stream_token' && notice.value?.startsWith('Waiting')) notice.value = null;
         if (type === 'stream_retry') {
           notice.value = `The provider answered ${p.status}: trying again in ${(p.waitMs / 1000).toFixed(1)} s (attempt ${p.attempt}).`;
           return;
@@ -199,6 +204,7 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
     sending.value = true;
     try {
       const r = await request<any>('POST', `/api/chats/${encodeURIComponent(id)}/messages`, { content });
+      if (r.queued) notice.value = `Waiting for the rate limit: the answer starts in about ${Math.max(1, Math.round(r.waitMs / 1000))} s.`;
       draft.value = '';
       const have = new Set(msgs.value.map((m) => m.id));
       listed([...msgs.value, ...[r.userMessage, r.assistantMessage].filter((m: ChatMessage) => !have.has(m.id))]);
