@@ -9,8 +9,8 @@
  * placeholder are written before the request starts; the answer, its usage
  * and cost (the model_prices setting), the chat's totals and the usage
  * tables are written together when it ends. Owns the streams in flight.
- *   POST /api/chats {model, system?, definition?, projectId?, temperature?,
- *                    maxTokens?, title?, orgId?}
+ *   POST /api/chats {provider?: anthropic|openai, model, system?, definition?,
+ *                    projectId?, temperature?, maxTokens?, title?, orgId?}
  *   GET  /api/chats   GET /api/chats/:id (with its messages)   DELETE /api/chats/:id
  *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
  *   GET  /api/ratelimits (each key's buckets and queue)
@@ -26,6 +26,7 @@
 #define ANSWER_MAX (4 * 1024 * 1024)
 #define HISTORY_MAX 200
 #define DEFAULT_MODEL "claude-sonnet-4-5"
+#define DEFAULT_OPENAI_MODEL "gpt-4o-mini"
 #define MAX_RETRIES 3
 #define STALL_MS_DEFAULT 60000
 
@@ -42,7 +43,8 @@ typedef struct stream {
     json_t *body;         /* the provider request, until it starts */
     const char *end_type; /* stream_complete or stream_error, once ended */
     json_t *end_event;    /* published after the answer's write commits */
-    char rl_key[320];     /* <org>|anthropic|<model>: its rate-limit buckets */
+    char rl_key[320];     /* <org>|<provider>|<model>: its rate-limit buckets */
+    char provider[16];    /* anthropic or openai */
     int64_t est;          /* the input tokens charged before it started */
     struct stream *qnext; /* the wait queue, first come first served */
     bool queued;          /* waiting for the rate limit */
@@ -356,10 +358,13 @@ static void end_unsent(stream_t *s, int rc, const char *why)
 /* Sends s's request. 0, or an error after ending s. */
 static int start_stream(ad_app_t *app, stream_t *s)
 {
-    const char *key = ad_api_cred_key(s->org, "anthropic");
+    const char *key = ad_api_cred_key(s->org, s->provider);
     char base[600], err[256] = "";
-    ad_api_cred_base_url(app, s->org, "anthropic", base, sizeof(base));
-    ad_llm_spec_t spec = {.base_url = base,
+    ad_api_cred_base_url(app, s->org, s->provider, base, sizeof(base));
+    ad_llm_provider_t kind = AD_LLM_ANTHROPIC;
+    ad_llm_provider_parse(s->provider, &kind);
+    ad_llm_spec_t spec = {.provider = kind,
+                          .base_url = base,
                           .api_key = key,
                           .body = s->body,
                           .max_retries = MAX_RETRIES,
@@ -373,7 +378,7 @@ static int start_stream(ad_app_t *app, stream_t *s)
     s->sent = rc == 0;
     if (rc != 0) {
         /* Nothing was sent: the placeholder ends as an error, said once. */
-        end_unsent(s, rc, key == NULL ? "no anthropic credential" : err);
+        end_unsent(s, rc, key == NULL ? "no credential for the provider" : err);
     }
     return rc;
 }
@@ -435,9 +440,9 @@ static void turn_begun(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
                             json_object_get(result, "assistant"), "queued", s->queued);
     if (s->queued) {
         json_object_set_new(out, "waitMs", json_integer(s->wait_ms));
-        publish(s, "stream_queued", json_pack("{s:s, s:s, s:I}", "sessionId", s->chat,
-                                              "messageId", s->msg, "waitMs",
-                                              (json_int_t)s->wait_ms));
+        publish(s, "stream_queued",
+                json_pack("{s:s, s:s, s:I}", "sessionId", s->chat, "messageId", s->msg, "waitMs",
+                          (json_int_t)s->wait_ms));
         enqueue(app, s);
         rc = 0;
     } else {
@@ -453,6 +458,8 @@ static stream_t *stream_new(ad_app_t *app, json_t *chat)
     snprintf(s->chat, sizeof(s->chat), "%s", ad_api_jstr(chat, "id"));
     snprintf(s->org, sizeof(s->org), "%s", ad_api_jstr(chat, "orgId"));
     snprintf(s->model, sizeof(s->model), "%s", ad_api_jstr(chat, "model"));
+    const char *provider = ad_api_jstr(chat, "provider");
+    snprintf(s->provider, sizeof(s->provider), "%s", provider != NULL ? provider : "anthropic");
     ad_id_new("msg", s->msg);
     ad_buf_init(&s->text, ANSWER_MAX);
     s->next = streams;
@@ -464,7 +471,10 @@ static json_t *provider_body(json_t *chat, json_t *messages)
 {
     json_t *t = json_object_get(chat, "temperature");
     json_t *mt = json_object_get(chat, "maxTokens");
-    ad_llm_body_t b = {.model = ad_api_jstr(chat, "model"),
+    ad_llm_provider_t kind = AD_LLM_ANTHROPIC;
+    ad_llm_provider_parse(ad_api_jstr(chat, "provider"), &kind);
+    ad_llm_body_t b = {.provider = kind,
+                       .model = ad_api_jstr(chat, "model"),
                        .system = ad_api_jstr(chat, "system"),
                        .messages = messages,
                        .temperature = json_number_value(t),
@@ -480,7 +490,7 @@ static bool admit(ad_req_t *r, stream_t *s)
     char *text = json_dumps(s->body, JSON_COMPACT);
     s->est = text != NULL ? (int64_t)strlen(text) / 4 + 1 : 1;
     free(text);
-    snprintf(s->rl_key, sizeof(s->rl_key), "%s|anthropic|%s", s->org, s->model);
+    snprintf(s->rl_key, sizeof(s->rl_key), "%s|%s|%s", s->org, s->provider, s->model);
     int64_t now = ad_wall_ms();
     int64_t wait = ad_rl_try(limits(), s->rl_key, s->est, now);
     if (wait == 0) {
@@ -518,10 +528,12 @@ static void send_message(ad_req_t *r, void *ud)
         ad_res_error(r, 409, "CONFLICT", NULL, "an answer is still streaming; stop it first");
         goto out;
     }
-    if (ad_api_cred_key(ad_api_jstr(chat, "orgId"), "anthropic") == NULL) {
-        ad_res_error(
-            r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", "anthropic"),
-            "no anthropic credential for this organisation: PUT /api/credentials/anthropic");
+    const char *provider = ad_api_jstr(chat, "provider");
+    provider = provider != NULL ? provider : "anthropic";
+    if (ad_api_cred_key(ad_api_jstr(chat, "orgId"), provider) == NULL) {
+        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
+                     "no %s credential for this organisation: PUT /api/credentials/%s", provider,
+                     provider);
         goto out;
     }
     stream_t *s = stream_new(app, chat);
@@ -561,12 +573,13 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 
 static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
 {
-    const char *model = DEFAULT_MODEL, *s[4] = {NULL, NULL, NULL, NULL};
+    const char *model = NULL, *provider = "anthropic", *s[4] = {NULL, NULL, NULL, NULL};
     static const char *const keys[] = {"system", "definition", "projectId", "title"};
     static const size_t caps[] = {CONTENT_MAX, 200, AD_ID_MAX - 1, 200};
     int64_t max_tokens = 0;
     bool has_max = false;
-    if (ad_api_str(r, body, "model", false, 127, &model) != 0 ||
+    if (ad_api_enum(r, body, "provider", false, "anthropic,openai", &provider) != 0 ||
+        ad_api_str(r, body, "model", false, 127, &model) != 0 ||
         ad_api_int(r, body, "maxTokens", false, 1, 128000, &max_tokens, &has_max) != 0) {
         return -1;
     }
@@ -578,14 +591,23 @@ static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
             json_object_set_new(args, keys[i], json_string(s[i]));
         }
     }
+    bool openai = strcmp(provider, "openai") == 0;
+    double tmax = openai ? 2 : 1;
     json_t *t = json_object_get(body, "temperature");
-    if (t != NULL && (!json_is_number(t) || json_number_value(t) < 0 || json_number_value(t) > 1)) {
-        return ad_api_invalid(r, "temperature", "must be a number from 0 to 1");
+    if (t != NULL &&
+        (!json_is_number(t) || json_number_value(t) < 0 || json_number_value(t) > tmax)) {
+        return ad_api_invalid(r, "temperature",
+                              openai ? "must be a number from 0 to 2"
+                                     : "must be a number from 0 to 1");
     }
-    if (model[0] == '\0') {
+    if (model != NULL && model[0] == '\0') {
         return ad_api_invalid(r, "model", "must not be empty");
     }
-    json_object_set_new(args, "model", json_string(model));
+    json_object_set_new(args, "provider", json_string(provider));
+    json_object_set_new(args, "model",
+                        json_string(model != NULL ? model
+                                    : openai      ? DEFAULT_OPENAI_MODEL
+                                                  : DEFAULT_MODEL));
     if (t != NULL) {
         json_object_set(args, "temperature", t);
     }
@@ -806,8 +828,9 @@ static void ratelimits(ad_req_t *r, void *ud)
         }
         json_object_del(row, "key");
     }
-    ad_res_json(r, 200, json_pack("{s:o, s:I}", "limits", rows, "queueMax",
-                                  (json_int_t)env_int("AGENTD_LLM_QUEUE", 16)));
+    ad_res_json(r, 200,
+                json_pack("{s:o, s:I}", "limits", rows, "queueMax",
+                          (json_int_t)env_int("AGENTD_LLM_QUEUE", 16)));
 }
 
 static void reconciled(int rc, json_t *result, void *ud)

@@ -25,11 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PROVIDERS "anthropic"
+#define PROVIDERS "anthropic,openai"
 #define KEY_MIN 8
 #define KEY_MAX 512
 #define KEYS_MAX 1024
-#define DEFAULT_BASE "https://api.anthropic.com"
 #define VALIDATE_MODEL "claude-haiku-4-5"
 
 typedef struct {
@@ -106,10 +105,14 @@ void ad_api_cred_base_url(ad_app_t *app, const char *org, const char *provider, 
     if (app->store != NULL && ad_store_cred_get(app->store, org, provider, &row) == 0) {
         url = ad_api_jstr(row, "baseUrl");
     }
+    bool openai = strcmp(provider, "openai") == 0;
     if (url == NULL || url[0] == '\0') {
-        url = getenv("ANTHROPIC_BASE_URL");
+        url = getenv(openai ? "OPENAI_BASE_URL" : "ANTHROPIC_BASE_URL");
     }
-    snprintf(out, outsz, "%s", url != NULL && url[0] != '\0' ? url : DEFAULT_BASE);
+    if (url == NULL || url[0] == '\0') {
+        url = openai ? "https://api.openai.com/v1" : "https://api.anthropic.com";
+    }
+    snprintf(out, outsz, "%s", url);
     json_decref(row);
 }
 
@@ -466,6 +469,7 @@ typedef struct {
     ad_app_t *app;
     ad_req_t *req;
     char org[AD_ID_MAX];
+    char provider[16];
 } check_t;
 
 static void on_checked(void *ud, const ad_llm_result_t *res)
@@ -478,14 +482,14 @@ static void on_checked(void *ud, const ad_llm_result_t *res)
     char reason[600];
     snprintf(reason, sizeof(reason), "%s%s%s", res->error_type, res->error_type[0] ? ": " : "",
              res->error_message);
-    json_t *out = json_pack("{s:s, s:b, s:i}", "provider", "anthropic", "valid", valid, "status",
+    json_t *out = json_pack("{s:s, s:b, s:i}", "provider", c->provider, "valid", valid, "status",
                             res->http_status);
     if (!valid) {
         json_object_set_new(out, "reason", json_string(reason));
     }
     ad_res_json(c->req, 200, out);
     ad_store_write(c->app->store, ad_store_op_cred_status,
-                   json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", "anthropic",
+                   json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", c->provider,
                              "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
                              "now", (json_int_t)ad_wall_ms()),
                    status_written, NULL);
@@ -495,12 +499,13 @@ static void on_checked(void *ud, const ad_llm_result_t *res)
 static void validate(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *provider = ad_req_param(r, "provider"), *model = "claude-haiku-4-5";
+    const char *provider, *model;
+    ad_llm_provider_t kind;
     bool failed = false;
-    if (provider == NULL || strcmp(provider, "anthropic") != 0) {
-        ad_res_error(r, 404, "NOT_FOUND", NULL, "no such provider (known: anthropic)");
+    if (!provider_ok(r, &provider) || ad_llm_provider_parse(provider, &kind) != 0) {
         return;
     }
+    model = kind == AD_LLM_OPENAI ? "gpt-4o-mini" : "claude-haiku-4-5";
     json_t *body = ad_api_body_optional(r, &failed);
     if (failed || (body != NULL && ad_api_str(r, body, "model", false, 127, &model) != 0)) {
         json_decref(body);
@@ -511,20 +516,25 @@ static void validate(ad_req_t *r, void *ud)
     c->app = app;
     c->req = r;
     snprintf(c->org, sizeof(c->org), "%s", who->owner ? AD_ORG_DEFAULT : who->org_id);
+    snprintf(c->provider, sizeof(c->provider), "%s", provider);
     const char *key = ad_api_cred_key(c->org, provider);
     if (key == NULL) {
-        ad_res_error(r, 404, "NOT_FOUND", NULL, "no anthropic credential for this organisation");
+        ad_res_error(r, 404, "NOT_FOUND", NULL, "no %s credential for this organisation", provider);
         free(c);
         json_decref(body);
         return;
     }
     json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "ping");
-    ad_llm_body_t b = {.model = model, .messages = msgs, .max_tokens = 1};
+    ad_llm_body_t b = {.provider = kind, .model = model, .messages = msgs, .max_tokens = 1};
     json_t *req_body = ad_llm_request_body(&b);
     char base[600], err[256];
     ad_api_cred_base_url(app, c->org, provider, base, sizeof(base));
-    ad_llm_spec_t spec = {
-        .base_url = base, .api_key = key, .body = req_body, .max_retries = 0, .stall_ms = 30000};
+    ad_llm_spec_t spec = {.provider = kind,
+                          .base_url = base,
+                          .api_key = key,
+                          .body = req_body,
+                          .max_retries = 0,
+                          .stall_ms = 30000};
     ad_llm_cbs_t cbs = {.on_end = on_checked};
     ad_llm_req_t *rq;
     if (ad_llm_start(ad_api_llm(app), &spec, &cbs, c, &rq, err, sizeof(err)) != 0) {

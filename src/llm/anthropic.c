@@ -90,6 +90,10 @@ static void on_error_event(ad_llm_stream_t *st, json_t *err)
 static void on_sse(void *ud, const char *event, const char *data, size_t len)
 {
     ad_llm_stream_t *st = ud;
+    if (st->openai) {
+        ad_llm_openai_event(st, data, len);
+        return;
+    }
     json_t *o = json_loadb(data, len, 0, NULL);
     if (!json_is_object(o)) {
         json_decref(o);
@@ -159,6 +163,9 @@ static json_t *cached_messages(json_t *messages)
 
 json_t *ad_llm_request_body(const ad_llm_body_t *b)
 {
+    if (b->provider == AD_LLM_OPENAI) {
+        return ad_llm_request_body_openai(b);
+    }
     json_t *body = json_pack("{s:s, s:i, s:b, s:o}", "model", b->model, "max_tokens",
                              b->max_tokens > 0 ? b->max_tokens : 1024, "stream", 1, "messages",
                              cached_messages(b->messages));

@@ -59,6 +59,7 @@ struct ad_llm_req {
     bool stalled;
     bool in_cb; /* inside a curl callback: removal must wait */
     bool cancelled;
+    ad_llm_provider_t provider;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -313,7 +314,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         rq->retry_after_ms = (end != value && ms >= 0) ? ms : rq->retry_after_ms;
     } else if (strcmp(name, "retry-after") == 0 && rq->retry_after_ms < 0) {
         rq->retry_after_ms = ad_llm_retry_after_ms(value, ad_wall_ms());
-    } else if (strncmp(name, "anthropic-ratelimit-", 20) == 0 && rq->cbs.on_header != NULL) {
+    } else if ((strncmp(name, "anthropic-ratelimit-", 20) == 0 ||
+                strncmp(name, "x-ratelimit-", 12) == 0) &&
+               rq->cbs.on_header != NULL) {
         rq->cbs.on_header(rq->ud, name, value);
     }
     return len;
@@ -335,7 +338,11 @@ static int try_start(ad_llm_req_t *rq)
     rq->errbuf[0] = '\0';
     ad_buf_reset(&rq->errbody);
     ad_llm_stream_cleanup(&rq->stream);
-    ad_llm_stream_init(&rq->stream, on_delta, rq);
+    if (rq->provider == AD_LLM_OPENAI) {
+        ad_llm_stream_init_openai(&rq->stream, on_delta, rq);
+    } else {
+        ad_llm_stream_init(&rq->stream, on_delta, rq);
+    }
     f->easy_setopt(e, CURLOPT_URL, rq->url);
     f->easy_setopt(e, CURLOPT_PRIVATE, rq);
     f->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -466,7 +473,8 @@ static int make_url(ad_llm_req_t *rq, const char *base, char *err, size_t errsz)
         snprintf(err, errsz, "the base URL must start with http:// or https://");
         return AD_EINVAL;
     }
-    int w = snprintf(rq->url, sizeof(rq->url), "%.*s/v1/messages", (int)n, base);
+    const char *path = rq->provider == AD_LLM_OPENAI ? "/chat/completions" : "/v1/messages";
+    int w = snprintf(rq->url, sizeof(rq->url), "%.*s%s", (int)n, base, path);
     if (w < 0 || (size_t)w >= sizeof(rq->url)) {
         snprintf(err, errsz, "the base URL is too long");
         return AD_EINVAL;
@@ -478,7 +486,9 @@ static int set_headers(ad_llm_req_t *rq, const char *key)
 {
     const ad_curl_t *f = rq->c->f;
     char auth[600];
-    int w = snprintf(auth, sizeof(auth), "x-api-key: %s", key != NULL ? key : "");
+    int w = snprintf(auth, sizeof(auth),
+                     rq->provider == AD_LLM_OPENAI ? "authorization: Bearer %s" : "x-api-key: %s",
+                     key != NULL ? key : "");
     if (w < 0 || (size_t)w >= sizeof(auth)) {
         return AD_EINVAL;
     }
@@ -505,6 +515,7 @@ int ad_llm_start(ad_llm_t *c, const ad_llm_spec_t *spec, const ad_llm_cbs_t *cbs
     }
     ad_llm_req_t *rq = ad_xcalloc(1, sizeof(*rq));
     rq->c = c;
+    rq->provider = spec->provider;
     rq->cbs = *cbs;
     rq->ud = ud;
     rq->max_retries = spec->max_retries >= 0 ? spec->max_retries : 0;

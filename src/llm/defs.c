@@ -189,14 +189,15 @@ json_t *ad_def_parse(const char *text, size_t len, const char *fallback_name)
     json_t *def = json_pack("{s:s}", "name", fallback_name);
     char why[256] = "";
     const char *body = NULL;
-    if (len < 4 || strncmp(text, "---", 3) != 0 || (text[3] != '\n' && text[3] != '\r')) {
+    if (len < 4 || memcmp(text, "---", 3) != 0 || (text[3] != '\n' && text[3] != '\r')) {
         snprintf(why, sizeof(why), "no YAML front matter (the file must start with ---)");
     } else {
         const char *start = text + (text[3] == '\r' ? 5 : 4);
         const char *end = NULL;
         for (const char *q = start; q != NULL && q < text + len;) {
-            if (strncmp(q, "---", 3) == 0 &&
-                (q + 3 == text + len || q[3] == '\n' || q[3] == '\r')) {
+            size_t left = (size_t)(text + len - q); /* text need not end in NUL */
+            if (left >= 3 && memcmp(q, "---", 3) == 0 &&
+                (left == 3 || q[3] == '\n' || q[3] == '\r')) {
                 end = q;
                 break;
             }

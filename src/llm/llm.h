@@ -45,7 +45,14 @@ void ad_ssedec_cleanup(ad_ssedec_t *s);
  * unusable). */
 int ad_ssedec_feed(ad_ssedec_t *s, const char *p, size_t n);
 
-/* ---- the Messages stream (anthropic.c) --------------------------------------- */
+/* ---- the Messages stream (anthropic.c; openai.c for Chat Completions) ---------- */
+typedef enum {
+    AD_LLM_ANTHROPIC, /* the Messages API: POST <base>/v1/messages, x-api-key */
+    AD_LLM_OPENAI,    /* Chat Completions: POST <base>/chat/completions, Bearer */
+} ad_llm_provider_t;
+/* "anthropic" or "openai" -> 0 and *out, else AD_EINVAL. */
+int ad_llm_provider_parse(const char *name, ad_llm_provider_t *out);
+
 typedef struct {
     int64_t input_tokens;
     int64_t output_tokens;
@@ -76,9 +83,14 @@ typedef struct {
     bool started; /* message_start seen */
     bool stopped; /* message_stop seen */
     bool failed;  /* an error event, or bytes that are no stream */
+    bool openai;  /* Chat Completions chunks instead of Messages events */
 } ad_llm_stream_t;
 
 void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud);
+/* The same for a Chat Completions stream (openai.c). */
+void ad_llm_stream_init_openai(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud);
+/* One Chat Completions `data:` payload (openai.c; called by the decoder). */
+void ad_llm_openai_event(ad_llm_stream_t *st, const char *data, size_t len);
 void ad_llm_stream_cleanup(ad_llm_stream_t *st);
 /* Feeds response body bytes. 0, or AD_ETOOBIG (an event past 1 MiB). */
 int ad_llm_stream_feed(ad_llm_stream_t *st, const char *p, size_t n);
@@ -88,6 +100,7 @@ int ad_llm_stream_feed(ad_llm_stream_t *st, const char *p, size_t n);
  * the conversation prefix (the last message before the new one) carry
  * cache_control, so repeated turns read the cache. */
 typedef struct {
+    ad_llm_provider_t provider;
     const char *model;
     const char *system; /* NULL: none */
     json_t *messages;
@@ -96,6 +109,9 @@ typedef struct {
     int max_tokens;
 } ad_llm_body_t;
 json_t *ad_llm_request_body(const ad_llm_body_t *b);
+/* The Chat Completions body: the system prompt as the first message,
+ * stream_options.include_usage (openai.c). New reference. */
+json_t *ad_llm_request_body_openai(const ad_llm_body_t *b);
 /* An error body {type:"error", error:{type, message}} into type/message
  * (left alone when body is no such thing). */
 void ad_llm_error_body(const char *body, size_t len, char *type, size_t typesz, char *message,
@@ -146,7 +162,8 @@ int64_t ad_rl_try(ad_rl_t *rl, const char *key, int64_t est_input, int64_t now);
 void ad_rl_settle(ad_rl_t *rl, const char *key, int64_t est_input, const ad_llm_usage_t *u,
                   int64_t now);
 /* anthropic-ratelimit-{requests,input-tokens,output-tokens}-{limit,remaining}
- * lower the buckets to what the provider says. Other names are ignored. */
+ * and OpenAI's x-ratelimit-{limit,remaining}-{requests,tokens} lower the
+ * buckets to what the provider says. Other names are ignored. */
 void ad_rl_header(ad_rl_t *rl, const char *key, const char *name, const char *value, int64_t now);
 /* The key's count of requests waiting (the caller's queue), or NULL. */
 int *ad_rl_waiting(ad_rl_t *rl, const char *key, int64_t now);
@@ -169,7 +186,9 @@ typedef struct ad_llm ad_llm_t;
 typedef struct ad_llm_req ad_llm_req_t;
 
 typedef struct {
-    const char *base_url; /* "https://api.anthropic.com" or a mock; no /v1 */
+    ad_llm_provider_t provider;
+    const char *base_url; /* anthropic: no /v1 ("https://api.anthropic.com");
+                           * openai: with it ("https://api.openai.com/v1") */
     const char *api_key;  /* borrowed for the call: copied into the header */
     json_t *body;         /* borrowed: serialized at start */
     int max_retries;      /* 429/529/5xx tried again at most this often */
@@ -190,7 +209,8 @@ typedef struct {
     ad_llm_delta_cb on_delta;
     /* Before another try: status, the wait, the attempt about to be made. */
     void (*on_retry)(void *ud, int status, int64_t wait_ms, int attempt);
-    /* Rate-limit headers of an answer (name lowercase, value). */
+    /* Rate-limit headers of an answer (anthropic-ratelimit-*, x-ratelimit-*;
+     * name lowercase, value). */
     void (*on_header)(void *ud, const char *name, const char *value);
     /* Exactly once per started request, then the request is freed. */
     void (*on_end)(void *ud, const ad_llm_result_t *res);

@@ -135,8 +135,35 @@ void ad_rl_settle(ad_rl_t *rl, const char *key, int64_t est_input, const ad_llm_
     }
 }
 
+/* OpenAI's x-ratelimit-{limit,remaining}-{requests,tokens}: tokens are
+ * counted against the input bucket. */
+static void openai_header(ad_rl_t *rl, const char *key, const char *rest, const char *value,
+                          int64_t now)
+{
+    bool limit = strncmp(rest, "limit-", 6) == 0;
+    if (!limit && strncmp(rest, "remaining-", 10) != 0) {
+        return;
+    }
+    const char *what = rest + (limit ? 6 : 10);
+    int i = strcmp(what, "requests") == 0 ? 0 : strcmp(what, "tokens") == 0 ? 1 : -1;
+    entry_t *e = i >= 0 ? entry(rl, key, now) : NULL;
+    char *end;
+    double v = strtod(value, &end);
+    if (e == NULL || end == value || v < 0) {
+        return;
+    }
+    if (limit && v > 0) {
+        e->b[i].cap = v;
+    }
+    e->b[i].level = fmin(e->b[i].level, v);
+}
+
 void ad_rl_header(ad_rl_t *rl, const char *key, const char *name, const char *value, int64_t now)
 {
+    if (strncmp(name, "x-ratelimit-", 12) == 0) {
+        openai_header(rl, key, name + 12, value, now);
+        return;
+    }
     static const char *const kinds[] = {"requests", "input-tokens", "output-tokens"};
     const char *rest = strncmp(name, "anthropic-ratelimit-", 20) == 0 ? name + 20 : NULL;
     entry_t *e = rest != NULL ? entry(rl, key, now) : NULL;
@@ -179,8 +206,7 @@ json_t *ad_rl_json(ad_rl_t *rl, const char *prefix, int64_t now)
             refill(&e->b[i], now);
             json_object_set_new(o, names[i],
                                 json_pack("{s:I, s:I}", "limit", (json_int_t)e->b[i].cap,
-                                          "remaining",
-                                          (json_int_t)floor(fmax(e->b[i].level, 0))));
+                                          "remaining", (json_int_t)floor(fmax(e->b[i].level, 0))));
         }
         json_array_append_new(out, o);
     }

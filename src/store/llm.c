@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define CHAT_COLS                                                                                  \
-    "id, org_id, title, model, system, definition, project_id, temperature, max_tokens, "          \
+    "id, org_id, title, provider, model, system, definition, project_id, temperature, max_tokens, " \
     "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, created_at, "   \
     "updated_at"
 #define CHAT_NULLS "title,system,definition,project_id,temperature,max_tokens"
@@ -31,8 +31,8 @@ static const char SQL_CHAT_LIST[] = "SELECT " CHAT_COLS " FROM llm_chats WHERE ?
                                     "org_id = ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2";
 static const char SQL_CHAT_INSERT[] =
     "INSERT INTO llm_chats(id, org_id, title, model, system, definition, project_id, "
-    "temperature, max_tokens, created_at, updated_at) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
+    "temperature, max_tokens, created_at, updated_at, provider) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, coalesce(?11, 'anthropic'))";
 static const char SQL_CHAT_DELETE[] = "DELETE FROM llm_chats WHERE id = ?1";
 static const char SQL_LMSG_GET[] = "SELECT " LMSG_COLS " FROM llm_messages WHERE id = ?1";
 static const char SQL_LMSG_LAST[] = "SELECT " LMSG_COLS " FROM llm_messages WHERE chat_id = ?1 "
@@ -164,6 +164,7 @@ int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     bind_opt_real(s, 8, json_object_get(args, "temperature"));
     bind_opt_real(s, 9, json_object_get(args, "maxTokens"));
     sqlite3_bind_int64(s, 10, ad_args_int(args, "now", 0));
+    ad_store_bind_text(s, 11, ad_args_str(args, "provider"));
     int rc = ad_store_step_done(db, s);
     json_t *chat = NULL;
     if (rc == 0) {

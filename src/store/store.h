@@ -620,7 +620,7 @@ void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char
 #endif
 
 /* ---- the LLM workbench (llm.c) -----------------------------------------------------
- * The chat object: id, orgId, title, model, system, definition, projectId,
+ * The chat object: id, orgId, title, provider (anthropic/openai), model, system, definition, projectId,
  * temperature, maxTokens, inputTokens, outputTokens, cacheReadTokens,
  * cacheWriteTokens, costUsd, createdAt, updatedAt. The chat message: id,
  * chatId, role (user/assistant), content, status (complete, streaming,
@@ -635,8 +635,8 @@ int ad_store_chat_get(ad_store_t *st, const char *id, json_t **out);
 int ad_store_chat_list(ad_store_t *st, const char *org, int limit, json_t **out);
 /* The last limit messages of a chat, oldest first. Array. */
 int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_t **out);
-/* args {id, orgId, model, title?, system?, definition?, projectId?,
- * temperature?, maxTokens?, now}. result {chat}. */
+/* args {id, orgId, model, provider?, title?, system?, definition?,
+ * projectId?, temperature?, maxTokens?, now}. result {chat}. */
 int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id}: the chat and its messages. result {id, deleted}. */
 int ad_store_op_chat_delete(ad_store_tx_t *tx, json_t *args, json_t **result);

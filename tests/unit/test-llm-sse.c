@@ -372,6 +372,64 @@ static void retry_after_and_backoff(void **state)
     assert_string_equal(msg, "slow");
 }
 
+/* A Chat Completions stream (OpenAI-compatible servers): deltas, the
+ * finish reason, the usage chunk, [DONE]; and an error chunk. */
+static void openai_chunks_in_any_split(void **state)
+{
+    AD_UNUSED(state);
+    const char *in =
+        "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+        "\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+        ": keep-alive\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"hmm\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n"
+        "data: [DONE]\n\n";
+    size_t n = strlen(in);
+    for (size_t step = 1; step <= n; step += step < 8 ? 1 : 13) {
+        got_t g;
+        memset(&g, 0, sizeof(g));
+        ad_llm_stream_t st;
+        ad_llm_stream_init_openai(&st, on_delta, &g);
+        for (size_t i = 0; i < n; i += step) {
+            assert_int_equal(ad_llm_stream_feed(&st, in + i, i + step > n ? n - i : step), 0);
+        }
+        assert_string_equal(g.text, "Hello");
+        assert_string_equal(g.thinking, "hmm");
+        assert_true(st.stopped);
+        assert_false(st.failed);
+        assert_string_equal(st.stop_reason, "stop");
+        assert_string_equal(st.model, "m");
+        assert_int_equal(st.usage.input_tokens, 8);
+        assert_int_equal(st.usage.cache_read_tokens, 4);
+        assert_int_equal(st.usage.output_tokens, 3);
+        ad_llm_stream_cleanup(&st);
+    }
+    const char *err = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"P\"}}]}\n\n"
+                      "data: {\"error\":{\"message\":\"busy\",\"type\":\"server_error\"}}\n\n";
+    ad_llm_stream_t st;
+    ad_llm_stream_init_openai(&st, NULL, NULL);
+    assert_int_equal(ad_llm_stream_feed(&st, err, strlen(err)), 0);
+    assert_true(st.failed);
+    assert_false(st.stopped);
+    assert_string_equal(st.error_type, "server_error");
+    assert_string_equal(st.error_message, "busy");
+    ad_llm_stream_cleanup(&st);
+    json_t *msgs = json_pack("[{s:s,s:s}]", "role", "user", "content", "hi");
+    ad_llm_body_t b = {.provider = AD_LLM_OPENAI, .model = "m", .system = "sys", .messages = msgs};
+    json_t *body = ad_llm_request_body(&b);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(body, "messages"), 0), "role")),
+                        "system");
+    assert_true(
+        json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage")));
+    json_decref(body);
+    json_decref(msgs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +440,7 @@ int main(void)
         cmocka_unit_test(error_mid_stream),
         cmocka_unit_test(request_body_marks_cache),
         cmocka_unit_test(retry_after_and_backoff),
+        cmocka_unit_test(openai_chunks_in_any_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

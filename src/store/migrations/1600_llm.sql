@@ -6,6 +6,7 @@ CREATE TABLE llm_chats (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL DEFAULT 'org_default',
     title TEXT,
+    provider TEXT NOT NULL DEFAULT 'anthropic' CHECK (provider IN ('anthropic', 'openai')),
     model TEXT NOT NULL,
     system TEXT,
     definition TEXT,
