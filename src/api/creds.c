@@ -454,15 +454,6 @@ static void auth_status(ad_req_t *r, void *ud)
         json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org, "providers", providers));
 }
 
-static void status_written(int rc, json_t *result, void *ud)
-{
-    AD_UNUSED(ud);
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "llm", "a credential status was not saved err=%s", ad_errname(rc));
-    }
-    json_decref(result);
-}
-
 /* ---- validating a credential ------------------------------------------------------------ */
 
 typedef struct {
@@ -471,6 +462,19 @@ typedef struct {
     char org[AD_ID_MAX];
     char provider[16];
 } check_t;
+
+/* The verdict is answered once its status is stored, so a read that
+ * follows the answer sees it. */
+static void checked_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    AD_UNUSED(app);
+    AD_UNUSED(result);
+    json_t *out = ad_req_data(r);
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "llm", "a credential status was not saved err=%s", ad_errname(rc));
+    }
+    ad_res_json(r, 200, out);
+}
 
 static void on_checked(void *ud, const ad_llm_result_t *res)
 {
@@ -487,12 +491,12 @@ static void on_checked(void *ud, const ad_llm_result_t *res)
     if (!valid) {
         json_object_set_new(out, "reason", json_string(reason));
     }
-    ad_res_json(c->req, 200, out);
-    ad_store_write(c->app->store, ad_store_op_cred_status,
-                   json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", c->provider,
-                             "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
-                             "now", (json_int_t)ad_wall_ms()),
-                   status_written, NULL);
+    ad_req_set_data(c->req, out);
+    ad_api_write(c->app, c->req, ad_store_op_cred_status,
+                 json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", c->provider,
+                           "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
+                           "now", (json_int_t)ad_wall_ms()),
+                 checked_written);
     free(c);
 }
 

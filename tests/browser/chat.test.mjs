@@ -3,8 +3,12 @@
 // Messages API: the key saved in Settings shows only masked and validates;
 // a new chat streams its answer into the page token by token (seen part
 // way, then whole, with tokens and cost), and Stop keeps the partial
-// answer, marked stopped.
+// answer, marked stopped; a definition suggested for the task starts a
+// chat; an answer's code blocks are saved into a project and shown in its
+// file tree; the definitions page lists a broken file with its error.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { api, daemon, launch, shot, until } from './lib/harness.mjs';
@@ -87,4 +91,42 @@ test('Stop keeps the partial answer, marked stopped', async () => {
   const again = page.getByTestId('msg-assistant').last();
   await until(async () => (await again.getAttribute('data-status')) === 'stopped', 'the stored answer');
   assert.equal((await again.innerText()).split('\n')[1], text.split('\n')[1]);
+});
+
+test('a suggested definition, files saved to a project, the definitions page', async () => {
+  const { page } = b;
+  const defs = path.join(d.dataDir, 'definitions');
+  fs.mkdirSync(defs, { recursive: true });
+  fs.writeFileSync(path.join(defs, 'web.md'), '---\nname: web-builder\ncategory: code\ndescription: Builds small web pages and sites\nmodel: haiku\n---\nYou build web pages.\n');
+  fs.writeFileSync(path.join(defs, 'broken.md'), '---\nname: [oops\n---\n');
+  mock.setRules([{ reply: { text: 'Here:\n```html site/index.html\n<h1>Hi</h1>\n```\n' } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByLabel('What is it for? (suggests a definition)').fill('build me a web page');
+  const sug = page.getByTestId('def-suggestion');
+  await sug.getByText('web-builder').waitFor();
+  await sug.getByRole('button', { name: 'Use' }).click();
+  assert.equal(await page.getByLabel('Agent definition').inputValue(), 'web-builder');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByText('claude-haiku-4-5 · web-builder').waitFor();
+  await page.getByLabel('Message').fill('make the page');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  await until(async () => (await answer.getAttribute('data-status')) === 'complete', 'the answer', 20000);
+  assert.equal(mock.requests.at(-1).body.system, 'You build web pages.\n');
+  await answer.getByRole('button', { name: 'Save files to a project…' }).click();
+  await answer.getByLabel('Project').selectOption('new');
+  await answer.getByRole('button', { name: 'Save files' }).click();
+  await answer.getByText('Saved: the project has 1 file.').waitFor();
+  await page.goto(d.url + '/#/projects');
+  await page.getByRole('link', { name: 'From chat' }).click();
+  const tree = page.getByRole('list', { name: 'Files' });
+  await tree.getByText('site/').waitFor();
+  await tree.getByRole('button', { name: 'index.html' }).click();
+  assert.equal(await page.getByTestId('file-content').innerText(), '<h1>Hi</h1>\n');
+  await shot(page, 'project-files');
+  await page.goto(d.url + '/#/definitions');
+  const broken = page.locator('li[data-error=true]');
+  await broken.getByText(/bad YAML front matter/).waitFor();
+  await page.getByRole('link', { name: 'web-builder' }).click();
+  await page.getByText('You build web pages.').waitFor();
 });

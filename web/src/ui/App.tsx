@@ -1,4 +1,5 @@
-// The frame: top bar with tabs (Home / Agents / Crews / Chats / Analytics / Health / Settings) and
+// The frame: top bar with tabs (Home / Agents / Crews / Chats / Projects / Definitions /
+// Analytics / Health / Settings) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
@@ -56,6 +57,8 @@ function WhoAmI() {
 const CrewsPage = lazy(() => import('./Crews'));
 // The Chats page (issue #18) too.
 const ChatsPage = lazy(() => import('./Chats'));
+const ProjectsPage = lazy(() => import('./Projects'));
+const DefinitionsPage = lazy(() => import('./Definitions'));
 
 function AgentsPage() {
   const list = agentList.value;
@@ -120,6 +123,8 @@ export function App() {
     ['agents', 'Agents', '#/agents'],
     ['crews', 'Crews', '#/crews'],
     ['chats', 'Chats', '#/chats'],
+    ['projects', 'Projects', '#/projects'],
+    ['definitions', 'Definitions', '#/definitions'],
     ['analytics', 'Analytics', '#/analytics'],
     ['health', 'Health', '#/health'],
     ['settings', 'Settings', '#/settings'],
@@ -161,6 +166,16 @@ export function App() {
         {r.page === 'chats' && (
           <Suspense fallback={<Spinner label="Loading chats…" />}>
             <ChatsPage id={r.id} />
+          </Suspense>
+        )}
+        {r.page === 'projects' && (
+          <Suspense fallback={<Spinner label="Loading projects…" />}>
+            <ProjectsPage id={r.id} />
+          </Suspense>
+        )}
+        {r.page === 'definitions' && (
+          <Suspense fallback={<Spinner label="Loading definitions…" />}>
+            <DefinitionsPage name={r.id} />
           </Suspense>
         )}
         {r.page === 'analytics' && <Analytics />}

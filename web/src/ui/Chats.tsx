@@ -9,6 +9,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { request } from '../api';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
+import { applyEvent, type ChatMessage, namesFiles } from '../workbench';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
@@ -27,16 +28,8 @@ export interface Chat {
   messages?: ChatMessage[];
 }
 
-export interface ChatMessage {
-  id: string;
-  role: 'user' | 'assistant';
-  content: string;
-  status: 'complete' | 'streaming' | 'stopped' | 'error' | 'interrupted';
-  error?: string | null;
-  inputTokens?: number | null;
-  outputTokens?: number | null;
-  costUsd?: number | null;
-}
+export type { ChatMessage };
+
 
 interface Definition {
   name: string;
@@ -93,7 +86,57 @@ function Usage({ m }: { m: ChatMessage }) {
   );
 }
 
-function Bubble({ m }: { m: ChatMessage }) {
+// Saves the answer's named code blocks into a project (new or chosen).
+function SaveFiles({ chatId, m }: { chatId: string; m: ChatMessage }) {
+  const projects = useSignal<{ id: string; name: string }[] | null>(null);
+  const target = useSignal('');
+  const msg = useSignal<string | null>(null);
+  const open = async () => {
+    try {
+      projects.value = (await request<{ projects: { id: string; name: string }[] }>('GET', '/api/projects')).projects;
+      target.value = projects.value[0]?.id || 'new';
+    } catch (e) {
+      msg.value = errText(e);
+    }
+  };
+  const save = async () => {
+    try {
+      let id = target.value;
+      if (id === 'new') id = (await request<{ id: string }>('POST', '/api/projects', { name: 'From chat', chatId })).id;
+      const r = await request<{ files: { path: string }[] }>('POST', `/api/projects/${encodeURIComponent(id)}/files/from-message`, { chatId, messageId: m.id });
+      msg.value = `Saved: the project has ${r.files.length} file${r.files.length === 1 ? '' : 's'}.`;
+    } catch (e) {
+      msg.value = errText(e);
+    }
+  };
+  if (m.role !== 'assistant' || m.status === 'streaming' || !namesFiles(m.content || '')) return null;
+  return (
+    <div class="small save-files">
+      {projects.value === null ? (
+        <button class="btn btn-sm" onClick={() => void open()}>
+          Save files to a project…
+        </button>
+      ) : (
+        <span>
+          <select aria-label="Project" value={target.value} onChange={(e) => (target.value = e.currentTarget.value)}>
+            {projects.value.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
+            <option value="new">a new project</option>
+          </select>{' '}
+          <button class="btn btn-sm btn-primary" onClick={() => void save()}>
+            Save files
+          </button>
+        </span>
+      )}
+      {msg.value && <span class="muted"> {msg.value}</span>}
+    </div>
+  );
+}
+
+function Bubble({ m, chatId }: { m: ChatMessage; chatId: string }) {
   return (
     <div class={`chat-msg chat-${m.role}`} data-status={m.status} data-testid={`msg-${m.role}`}>
       <div class="chat-role small muted">{m.role === 'user' ? 'You' : 'Claude'}</div>
@@ -104,32 +147,9 @@ function Bubble({ m }: { m: ChatMessage }) {
       )}
       {m.error && <div class="error-text small">{m.error}</div>}
       <Usage m={m} />
+      <SaveFiles chatId={chatId} m={m} />
     </div>
   );
-}
-
-function applyEvent(msgs: ChatMessage[], type: string, p: any): ChatMessage[] {
-  const i = msgs.findIndex((m) => m.id === p.messageId);
-  if (i < 0) return msgs;
-  const m = { ...msgs[i] };
-  if (type === 'stream_token') m.content = (m.content || '') + p.text;
-  else if (type === 'stream_complete') {
-    m.content = p.fullMessage;
-    m.status = p.stopped ? 'stopped' : 'complete';
-    m.inputTokens = p.usage?.inputTokens;
-    m.outputTokens = p.usage?.outputTokens;
-    m.costUsd = p.usage?.costUsd;
-  } else if (type === 'stream_error') {
-    m.content = p.partial || '';
-    m.status = 'error';
-    m.error = `${p.error?.type}: ${p.error?.message}`;
-    m.inputTokens = p.usage?.inputTokens;
-    m.outputTokens = p.usage?.outputTokens;
-    m.costUsd = p.usage?.costUsd;
-  } else return msgs;
-  const out = msgs.slice();
-  out[i] = m;
-  return out;
 }
 
 function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
@@ -239,7 +259,7 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
       <div class="chat-log panel glass scroll" data-testid="chat-log" aria-live="polite">
         {msgs.value.length === 0 && <p class="muted">Say something to start.</p>}
         {msgs.value.map((m) => (
-          <Bubble key={m.id} m={m} />
+          <Bubble key={m.id} m={m} chatId={id} />
         ))}
         <div ref={end} />
       </div>
@@ -276,24 +296,55 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
 
 // ---- the list and a new chat ----------------------------------------------------------
 
+interface Suggestion {
+  definition: Definition | null;
+  score: number;
+  matched: string[];
+  default: boolean;
+}
+
 function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
+  const provider = useSignal<'anthropic' | 'openai'>('anthropic');
+  const task = useSignal('');
+  const suggestion = useSignal<Suggestion | null>(null);
   const model = useSignal(MODELS[0]);
   const temperature = useSignal(0.7);
   const system = useSignal('');
   const definition = useSignal('');
   const defs = useSignal<Definition[]>([]);
   const err = useSignal<string | null>(null);
-  useEffect(() => {
+  const loadDefs = () =>
     request<{ definitions: Definition[] }>('GET', '/api/definitions')
-      .then((r) => (defs.value = r.definitions || []))
+      .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
       .catch(() => (defs.value = []));
-  }, []);
+  useEffect(() => void loadDefs(), []);
+  // The definition agentd would pick for the task, as the user types it.
+  useEffect(() => {
+    const text = task.value.trim();
+    if (text.length < 3) {
+      suggestion.value = null;
+      return;
+    }
+    const t = setTimeout(() => {
+      request<Suggestion>('POST', '/api/definitions/select', { prompt: text })
+        .then((s) => {
+          suggestion.value = s;
+          // a definition written since the list was read
+          if (s.definition && !defs.value.some((d) => d.name === s.definition?.name)) void loadDefs();
+        })
+        .catch(() => (suggestion.value = null));
+    }, 250);
+    return () => clearTimeout(t);
+  }, [task.value]);
   const create = async (e: Event) => {
     e.preventDefault();
     try {
-      const body: Record<string, unknown> = { model: model.value, temperature: temperature.value };
+      const body: Record<string, unknown> = { provider: provider.value, model: model.value, temperature: temperature.value };
       if (system.value.trim()) body.system = system.value;
-      if (definition.value) body.definition = definition.value;
+      if (definition.value) {
+        body.definition = definition.value;
+        delete body.model; // the definition's model, unless the user picks one after
+      }
       onCreated(await request<Chat>('POST', '/api/chats', body));
     } catch (x) {
       err.value = errText(x);
@@ -302,19 +353,46 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   return (
     <form class="panel glass new-chat" onSubmit={create} aria-label="New chat">
       <label class="field">
-        <span>Model</span>
-        <select value={model.value} onChange={(e) => (model.value = e.currentTarget.value)}>
-          {MODELS.map((m) => (
-            <option key={m} value={m}>
-              {m}
-            </option>
-          ))}
+        <span>Provider</span>
+        <select
+          value={provider.value}
+          onChange={(e) => {
+            provider.value = e.currentTarget.value as 'anthropic' | 'openai';
+            model.value = provider.value === 'openai' ? 'gpt-4o-mini' : MODELS[0];
+          }}
+        >
+          <option value="anthropic">Anthropic</option>
+          <option value="openai">OpenAI-compatible</option>
         </select>
+      </label>
+      <label class="field">
+        <span>Model</span>
+        <input list="chat-models" value={model.value} onInput={(e) => (model.value = e.currentTarget.value)} />
+        <datalist id="chat-models">
+          {MODELS.map((m) => (
+            <option key={m} value={m} />
+          ))}
+        </datalist>
       </label>
       <label class="field">
         <span>Temperature {temperature.value.toFixed(1)}</span>
         <input type="range" min="0" max="1" step="0.1" value={temperature.value} onInput={(e) => (temperature.value = Number(e.currentTarget.value))} />
       </label>
+      <label class="field">
+        <span>What is it for? (suggests a definition)</span>
+        <input value={task.value} onInput={(e) => (task.value = e.currentTarget.value)} placeholder="e.g. review my pull request" />
+      </label>
+      {suggestion.value && suggestion.value.definition && (
+        <p class="small" data-testid="def-suggestion">
+          Suggested: <strong>{suggestion.value.definition.name}</strong>{' '}
+          <span class="muted">
+            {suggestion.value.default ? '(the default: nothing matched)' : `(score ${suggestion.value.score}: ${suggestion.value.matched.join(', ')})`}
+          </span>{' '}
+          <button type="button" class="btn btn-sm" onClick={() => (definition.value = suggestion.value?.definition?.name || '')}>
+            Use
+          </button>
+        </p>
+      )}
       {defs.value.length > 0 && (
         <label class="field">
           <span>Agent definition</span>
