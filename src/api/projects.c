@@ -13,12 +13,17 @@
  *   PATCH /api/projects/:id/files {changes: [{path, content} | {path, delete}]}
  *   POST /api/projects/:id/files/from-message {chatId, messageId}
  *   DELETE /api/projects/:id
+ *   POST /api/projects/:id/export {path} (admin: it writes to the disk)
  */
 #include "api/workbench.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define FILE_MAX (512 * 1024) /* below --max-body-bytes (1 MiB by default) */
 #define FILES_MAX 2000
@@ -343,6 +348,141 @@ static void delete_project(ad_req_t *r, void *ud)
     }
 }
 
+/* ---- export as a folder (on the pool) -------------------------------------------------- */
+
+typedef struct {
+    uv_work_t work;
+    ad_app_t *app;
+    ad_req_t *req;
+    json_t *project; /* whole, from the pool read */
+    char dir[4096];
+    int rc;
+    char why[256];
+} export_t;
+
+/* Creates the folders of rel under root (each one new or already a folder
+ * we made; never through a symlink). */
+static int make_parents(const char *root, const char *rel)
+{
+    char p[4800];
+    int n = snprintf(p, sizeof(p), "%s/%s", root, rel);
+    if (n < 0 || (size_t)n >= sizeof(p)) {
+        return AD_ETOOBIG;
+    }
+    for (char *q = p + strlen(root) + 1; (q = strchr(q, '/')) != NULL; q++) {
+        *q = '\0';
+        struct stat st;
+        if (mkdir(p, 0755) != 0 &&
+            (errno != EEXIST || lstat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
+            return AD_EIO;
+        }
+        *q = '/';
+    }
+    return 0;
+}
+
+static int write_new(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return AD_EIO;
+    }
+    bool ok = write(fd, data, len) == (ssize_t)len;
+    ok = close(fd) == 0 && ok;
+    return ok ? 0 : AD_EIO;
+}
+
+static void export_work(uv_work_t *w)
+{
+    export_t *x = w->data;
+    if (mkdir(x->dir, 0755) != 0) {
+        x->rc = AD_EEXIST;
+        snprintf(x->why, sizeof(x->why), "%s",
+                 errno == EEXIST ? "the folder already exists" : "cannot create the folder");
+        return;
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(x->project, "files"), i, f)
+    {
+        const char *rel = ad_api_jstr(f, "path"), *content = ad_api_jstr(f, "content");
+        char p[4800];
+        snprintf(p, sizeof(p), "%s/%s", x->dir, rel);
+        if (make_parents(x->dir, rel) != 0 ||
+            write_new(p, content, json_string_length(json_object_get(f, "content"))) != 0) {
+            x->rc = AD_EIO;
+            snprintf(x->why, sizeof(x->why), "cannot write %s", rel);
+            return;
+        }
+    }
+    /* The conversation beside the files, as agentd stores it. */
+    json_t *meta = json_pack("{s:O, s:O, s:O}", "name", json_object_get(x->project, "name"),
+                             "description", json_object_get(x->project, "description"), "messages",
+                             json_object_get(x->project, "messages"));
+    char *text = json_dumps(meta, JSON_INDENT(2));
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/.agentd-project.json", x->dir);
+    x->rc = text != NULL ? write_new(p, text, strlen(text)) : AD_ENOMEM;
+    free(text);
+    json_decref(meta);
+}
+
+static void export_done(uv_work_t *w, int status)
+{
+    export_t *x = w->data;
+    if (status != 0 || x->rc == AD_EIO || x->rc == AD_ENOMEM) {
+        ad_res_error(x->req, 500, "INTERNAL", NULL, "export failed: %s", x->why);
+    } else if (x->rc != 0) {
+        ad_res_error(x->req, 409, "CONFLICT", json_pack("{s:s}", "path", x->dir), "%s", x->why);
+    } else {
+        ad_res_json(x->req, 200,
+                    json_pack("{s:s, s:I}", "path", x->dir, "files",
+                              (json_int_t)json_array_size(json_object_get(x->project, "files"))));
+    }
+    json_decref(x->project);
+    free(x);
+}
+
+static void export_loaded(int rc, json_t *p, void *ud)
+{
+    export_t *x = ud;
+    if (rc != 0) {
+        ad_api_fail(x->req, rc, "project", NULL);
+        free(x);
+        return;
+    }
+    x->project = p;
+    x->work.data = x;
+    if (uv_queue_work(x->app->loop, &x->work, export_work, export_done) != 0) {
+        ad_res_error(x->req, 500, "INTERNAL", NULL, "cannot queue the export");
+        json_decref(p);
+        free(x);
+    }
+}
+
+static void export_project(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r), *body = NULL;
+    const char *dir = NULL;
+    if (p != NULL && (body = ad_req_json(r)) != NULL &&
+        ad_api_str(r, body, "path", true, 4000, &dir) == 0) {
+        size_t n = strlen(dir);
+        if (dir[0] != '/' || n < 2 || dir[n - 1] == '/' || strstr(dir, "/../") != NULL ||
+            strstr(dir, "/./") != NULL || strcmp(dir + n - 3, "/..") == 0) {
+            ad_api_invalid(r, "path", "must be an absolute path to a new folder");
+        } else {
+            export_t *x = ad_xcalloc(1, sizeof(*x));
+            x->app = app;
+            x->req = r;
+            snprintf(x->dir, sizeof(x->dir), "%s", dir);
+            ad_store_project_load(app->store, ad_api_jstr(p, "id"), export_loaded, x);
+        }
+    }
+    json_decref(body);
+    json_decref(p);
+}
+
 void ad_api_projects_register(ad_app_t *app)
 {
     ad_server_route(app->server, "POST", "/api/projects", AD_ACCESS_WRITE, create, app);
@@ -355,4 +495,6 @@ void ad_api_projects_register(ad_app_t *app)
                     from_message, app);
     ad_server_route(app->server, "DELETE", "/api/projects/:id", AD_ACCESS_WRITE, delete_project,
                     app);
+    ad_server_route(app->server, "POST", "/api/projects/:id/export", AD_ACCESS_ADMIN,
+                    export_project, app);
 }

@@ -109,6 +109,32 @@ test('code blocks of an answer that name files are saved into the project', asyn
   }
 });
 
+test('a project is exported as a folder (admin)', async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const p = (await d.req('POST', '/api/projects', { name: 'export me', description: 'd' })).body.id;
+  await d.req('PUT', `/api/projects/${p}`, {
+    messages: [{ role: 'user', content: 'make it' }, { role: 'assistant', content: 'made' }],
+    files: [{ path: 'index.html', content: '<p>hi</p>' }, { path: 'src/js/app.js', content: 'go();' }],
+  });
+  const out = path.join(daemon.tmpDir(), 'export');
+  let r = await d.req('POST', `/api/projects/${p}/export`, { path: out });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.files, 2);
+  assert.equal(fs.readFileSync(path.join(out, 'src/js/app.js'), 'utf8'), 'go();');
+  assert.equal(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), '<p>hi</p>');
+  const meta = JSON.parse(fs.readFileSync(path.join(out, '.agentd-project.json'), 'utf8'));
+  assert.deepEqual(meta.messages.map((m) => m.content), ['make it', 'made']);
+  r = await d.req('POST', `/api/projects/${p}/export`, { path: out });
+  assertError(r, 409, 'CONFLICT');
+  assertError(await d.req('POST', `/api/projects/${p}/export`, { path: 'relative/dir' }), 422, 'VALIDATION_ERROR', 'path');
+  assertError(await d.req('POST', `/api/projects/${p}/export`, { path: '/tmp/../etc/x' }), 422, 'VALIDATION_ERROR', 'path');
+  const w = await d.req('POST', '/api/tokens', { name: 'proj-writer', scope: 'write' });
+  r = await d.req('POST', `/api/projects/${p}/export`, { path: out + '2' }, { authorization: `Bearer ${w.body.token}` });
+  assertError(r, 403, 'FORBIDDEN');
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+});
+
 test('another organisation sees none of it', async () => {
   const p = (await d.req('POST', '/api/projects', { name: 'mine' })).body.id;
   const org = await d.req('POST', '/api/orgs', { name: 'proj b' });
