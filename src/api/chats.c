@@ -661,6 +661,20 @@ static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
     ad_api_write(app, r, ad_store_op_chat_insert, args, created);
 }
 
+/* A chat's project must be one of its organisation's (its usage is added
+ * to the project's). False after answering 422. */
+static bool same_org_project(ad_app_t *app, ad_req_t *r, const char *project, const char *org)
+{
+    json_t *p = NULL;
+    bool ok = project == NULL || (ad_store_project_get(app->store, project, &p) == 0 &&
+                                  strcmp(ad_api_jstr(p, "orgId"), org) == 0);
+    json_decref(p);
+    if (!ok) {
+        ad_api_invalid(r, "projectId", "is not a project of this organisation");
+    }
+    return ok;
+}
+
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -677,7 +691,8 @@ static void create(ad_req_t *r, void *ud)
         body = json_object();
     }
     json_t *args = json_object();
-    if (chat_fields(r, body, args) == 0 && ad_api_org_for(app, r, body, org) == 0) {
+    if (chat_fields(r, body, args) == 0 && ad_api_org_for(app, r, body, org) == 0 &&
+        same_org_project(app, r, ad_api_jstr(args, "projectId"), org)) {
         ad_id_new("chat", id);
         json_object_set_new(args, "id", json_string(id));
         json_object_set_new(args, "orgId", json_string(org));

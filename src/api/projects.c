@@ -87,8 +87,14 @@ static void create(ad_req_t *r, void *ud)
         ad_api_str(r, body, "userId", false, 200, &user) == 0 &&
         ad_api_str(r, body, "chatId", false, AD_ID_MAX - 1, &chat) == 0 &&
         ad_api_org_for(app, r, body, org) == 0) {
+        json_t *c = NULL;
+        bool chat_ok = chat == NULL || (ad_store_chat_get(app->store, chat, &c) == 0 &&
+                                        strcmp(ad_api_jstr(c, "orgId"), org) == 0);
+        json_decref(c);
         if (name[0] == '\0') {
             ad_api_invalid(r, "name", "must not be empty");
+        } else if (!chat_ok) {
+            ad_api_invalid(r, "chatId", "is not a chat of this organisation");
         } else {
             ad_id_new("proj", id);
             json_t *args = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "orgId", org, "name", name,

@@ -13,7 +13,13 @@
 #define PROJ_COLS "id, org_id, user_id, name, description, chat_id, created_at, updated_at"
 #define PROJ_NULLS "user_id,description,chat_id"
 
-static const char SQL_PROJ_GET[] = "SELECT " PROJ_COLS " FROM llm_projects WHERE id = ?1";
+/* With the usage of the chats that belong to the project. */
+static const char SQL_PROJ_GET[] =
+    "SELECT " PROJ_COLS ", (SELECT coalesce(sum(input_tokens), 0) FROM llm_chats c WHERE "
+    "c.project_id = p.id) AS input_tokens, (SELECT coalesce(sum(output_tokens), 0) FROM "
+    "llm_chats c WHERE c.project_id = p.id) AS output_tokens, (SELECT coalesce(sum(cost_usd), "
+    "0.0) FROM llm_chats c WHERE c.project_id = p.id) AS cost_usd FROM llm_projects p WHERE id "
+    "= ?1";
 static const char SQL_PROJ_LIST[] =
     "SELECT " PROJ_COLS ", (SELECT count(*) FROM llm_project_files f WHERE f.project_id = p.id) "
     "AS file_count FROM llm_projects p WHERE (?1 = '' OR org_id = ?1) AND (?2 IS NULL OR user_id "

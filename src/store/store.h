@@ -663,7 +663,8 @@ int ad_store_op_cred_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {orgId, provider, status, reason?, now}. result {credential}. */
 int ad_store_op_cred_status(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* Projects (projects.c). The project: id, orgId, userId?, name,
- * description?, chatId?, createdAt, updatedAt; loaded whole it also has
+ * description?, chatId?, createdAt, updatedAt, and the usage of the chats
+ * whose projectId it is (inputTokens, outputTokens, costUsd); loaded whole it also has
  * messages [{position, role, content, createdAt}] and files [{path,
  * content, size, updatedAt}]. */
 int ad_store_project_get(ad_store_t *st, const char *id, json_t **out);

@@ -97,6 +97,17 @@ test('code blocks of an answer that name files are saved into the project', asyn
     }
     assert.equal(g.body.messages[1].status, 'complete');
     const p = (await d.req('POST', '/api/projects', { name: 'from chat', chatId: chat })).body.id;
+    // a chat of the project adds its usage to the project's
+    const pc = (await d.req('POST', '/api/chats', { projectId: p })).body.id;
+    await d.req('POST', `/api/chats/${pc}/messages`, { content: 'count me' });
+    for (let i = 0; i < 200; i++) {
+      const c = await d.req('GET', `/api/chats/${pc}`);
+      if (!c.body.streaming) break;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    const usage = (await d.req('GET', `/api/projects/${p}`)).body;
+    assert.ok(usage.outputTokens > 0, JSON.stringify(usage));
+    assert.ok(usage.inputTokens > 0);
     let r = await d.req('POST', `/api/projects/${p}/files/from-message`, { chatId: chat, messageId: msg });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.files.map((x) => x.path), ['README.md', 'app/index.js']);
@@ -145,6 +156,10 @@ test('another organisation sees none of it', async () => {
   assertError(await d.req('PATCH', `/api/projects/${p}/files`, { changes: [] }, b), 404, 'NOT_FOUND');
   assertError(await d.req('DELETE', `/api/projects/${p}`, undefined, b), 404, 'NOT_FOUND');
   assert.deepEqual((await d.req('GET', '/api/projects', undefined, b)).body.projects, []);
+  // B cannot hang its chats or projects on A's rows
+  assertError(await d.req('POST', '/api/chats', { projectId: p }, b), 422, 'VALIDATION_ERROR', 'projectId');
+  const aChat = (await d.req('POST', '/api/chats', {})).body.id;
+  assertError(await d.req('POST', '/api/projects', { name: 'x', chatId: aChat }, b), 422, 'VALIDATION_ERROR', 'chatId');
   assert.equal((await d.req('GET', `/api/projects/${p}`)).body.name, 'mine');
   const r = await d.req('DELETE', `/api/projects/${p}`);
   assert.equal(r.status, 200);
