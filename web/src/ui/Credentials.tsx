@@ -1,4 +1,5 @@
-// Provider credentials (issue #18): the organisation's Anthropic key, shown
+// Provider credentials (issue #18): the organisation's Anthropic (or
+// OpenAI-compatible) key, shown
 // only masked (the server never returns it), with Save and Validate. The
 // base URL field is for admin tokens (the server refuses it otherwise).
 import { useSignal } from '@preact/signals';
@@ -16,7 +17,9 @@ export interface Credential {
   statusReason?: string | null;
 }
 
-export function Credentials({ onChange }: { onChange?: (configured: boolean) => void }) {
+const NAMES: Record<string, string> = { anthropic: 'Anthropic', openai: 'OpenAI-compatible' };
+
+export function Credentials({ provider = 'anthropic', onChange }: { provider?: 'anthropic' | 'openai'; onChange?: (configured: boolean) => void }) {
   const cred = useSignal<Credential | null>(null);
   const loaded = useSignal(false);
   const key = useSignal('');
@@ -28,7 +31,7 @@ export function Credentials({ onChange }: { onChange?: (configured: boolean) => 
   const load = async () => {
     try {
       const r = await request<{ credentials: Credential[] }>('GET', '/api/credentials');
-      cred.value = r.credentials.find((c) => c.provider === 'anthropic') || null;
+      cred.value = r.credentials.find((c) => c.provider === provider) || null;
     } catch (e) {
       msg.value = { ok: false, text: errText(e) };
     }
@@ -44,7 +47,7 @@ export function Credentials({ onChange }: { onChange?: (configured: boolean) => 
     try {
       const body: Record<string, string> = { apiKey: key.value.trim() };
       if (baseUrl.value.trim() !== '') body.baseUrl = baseUrl.value.trim();
-      cred.value = await request<Credential>('PUT', '/api/credentials/anthropic', body);
+      cred.value = await request<Credential>('PUT', `/api/credentials/${provider}`, body);
       key.value = '';
       msg.value = { ok: true, text: 'Saved.' };
       onChange?.(true);
@@ -58,7 +61,7 @@ export function Credentials({ onChange }: { onChange?: (configured: boolean) => 
     busy.value = true;
     msg.value = null;
     try {
-      const r = await request<{ valid: boolean; reason?: string }>('POST', '/api/credentials/anthropic/validate', {});
+      const r = await request<{ valid: boolean; reason?: string }>('POST', `/api/credentials/${provider}/validate`, {});
       msg.value = r.valid ? { ok: true, text: 'The key works.' } : { ok: false, text: `The key was refused: ${r.reason || 'no reason given'}` };
       await load();
     } catch (err) {
@@ -69,8 +72,8 @@ export function Credentials({ onChange }: { onChange?: (configured: boolean) => 
 
   const c = cred.value;
   return (
-    <section class="panel glass creds" aria-label="Anthropic credential">
-      <h2 class="panel-title">Anthropic API key</h2>
+    <section class="panel glass creds" aria-label={`${NAMES[provider]} credential`}>
+      <h2 class="panel-title">{NAMES[provider]} API key</h2>
       {loaded.value && c && (
         <p data-testid="cred-masked">
           Key <code>{c.masked}</code> <span class={`badge badge-sm status-${c.status}`}>{c.status}</span>
@@ -87,12 +90,17 @@ export function Credentials({ onChange }: { onChange?: (configured: boolean) => 
       <form class="row-form" onSubmit={save}>
         <label class="field">
           <span>{c ? 'Replace the key' : 'API key'}</span>
-          <input type="password" autoComplete="off" value={key.value} onInput={(e) => (key.value = e.currentTarget.value)} placeholder="sk-ant-…" />
+          <input type="password" autoComplete="off" value={key.value} onInput={(e) => (key.value = e.currentTarget.value)} placeholder={provider === 'openai' ? 'sk-…' : 'sk-ant-…'} />
         </label>
         {admin && (
           <label class="field">
             <span>Base URL (optional)</span>
-            <input type="url" value={baseUrl.value} onInput={(e) => (baseUrl.value = e.currentTarget.value)} placeholder="https://api.anthropic.com" />
+            <input
+              type="url"
+              value={baseUrl.value}
+              onInput={(e) => (baseUrl.value = e.currentTarget.value)}
+              placeholder={provider === 'openai' ? 'https://api.openai.com/v1 or a local server' : 'https://api.anthropic.com'}
+            />
           </label>
         )}
         <button class="btn btn-primary" type="submit" disabled={busy.value || key.value.trim().length < 8}>

@@ -141,7 +141,8 @@ export function SettingsPage() {
           </button>
         </div>
       </form>
-      <Credentials />
+      <Credentials provider="anthropic" />
+      <Credentials provider="openai" />
       {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
       {health.value && <SystemPanel h={health.value} />}
       {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <RequirementsPanel /> : null}
