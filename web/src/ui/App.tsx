@@ -1,5 +1,5 @@
-// The frame: top bar with tabs (Home / Agents / Crews / Chats / Projects / Definitions /
-// Analytics / Health / Settings) and
+// The frame: top bar with tabs (Home / Agents / Crews / Chats (with Projects and
+// Definitions) / Analytics / Health / Settings) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
@@ -117,14 +117,12 @@ export function App() {
   const navOpen = useSignal(false);
   if (auth.value.state === 'out') return <Login />;
   if (auth.value.state === 'checking') return <Spinner label="Connecting to agentd…" />;
-  const tab = r.page === 'agent' ? 'agents' : r.page;
+  const tab = r.page === 'agent' ? 'agents' : r.page === 'projects' || r.page === 'definitions' ? 'chats' : r.page;
   const tabs: [string, string, string][] = [
     ['home', 'Home', '#/'],
     ['agents', 'Agents', '#/agents'],
     ['crews', 'Crews', '#/crews'],
     ['chats', 'Chats', '#/chats'],
-    ['projects', 'Projects', '#/projects'],
-    ['definitions', 'Definitions', '#/definitions'],
     ['analytics', 'Analytics', '#/analytics'],
     ['health', 'Health', '#/health'],
     ['settings', 'Settings', '#/settings'],

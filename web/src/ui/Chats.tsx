@@ -7,6 +7,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { request } from '../api';
+import { WorkbenchNav } from './WorkbenchNav';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
 import { applyEvent, type ChatMessage, namesFiles } from '../workbench';
@@ -435,6 +436,7 @@ export default function ChatsPage({ id }: { id?: string }) {
     <div class="page chats-page">
       <div class="page-head">
         <h1 class="page-title">Chats</h1>
+        <WorkbenchNav at="chats" />
       </div>
       <Credentials />
       <div class="chats-grid">

@@ -6,6 +6,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { request } from '../api';
+import { WorkbenchNav } from './WorkbenchNav';
 import { go } from '../router';
 import { Empty, errText, ErrorState, Spinner } from './common';
 
@@ -92,6 +93,7 @@ export default function DefinitionsPage({ name }: { name?: string }) {
     <div class="page">
       <div class="page-head">
         <h1 class="page-title">Definitions</h1>
+        <WorkbenchNav at="definitions" />
       </div>
       <div class="row-form">
         <label class="field">

@@ -4,6 +4,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { request } from '../api';
+import { WorkbenchNav } from './WorkbenchNav';
 import { go } from '../router';
 import { fileTree } from '../workbench';
 import { ago, Empty, errText, ErrorState, Spinner } from './common';
@@ -124,6 +125,7 @@ export default function ProjectsPage({ id }: { id?: string }) {
     <div class="page">
       <div class="page-head">
         <h1 class="page-title">Projects</h1>
+        <WorkbenchNav at="projects" />
       </div>
       {err.value && <ErrorState message={err.value} onRetry={() => void load()} />}
       <div class="chats-grid">
