@@ -13,7 +13,8 @@
 #include <string.h>
 
 #define CHAT_COLS                                                                                  \
-    "id, org_id, title, provider, model, system, definition, project_id, temperature, max_tokens, " \
+    "id, org_id, title, provider, model, system, definition, project_id, temperature, "            \
+    "max_tokens, "                                                                                 \
     "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, created_at, "   \
     "updated_at"
 #define CHAT_NULLS "title,system,definition,project_id,temperature,max_tokens"
