@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/chats: conversations with Claude through the Messages API (src/llm),
- * answers streamed live as events of the seed's names on chat:<id>:
+ * /api/chats: conversations with Claude through the Messages API, or with
+ * an OpenAI-compatible server (src/llm), answers streamed live as events
+ * of the seed's names on chat:<id>:
  * stream_token {sessionId, messageId, text}, stream_retry {sessionId,
  * status, waitMs, attempt}, stream_complete {sessionId, messageId,
  * fullMessage, usage, stopReason, stopped}, stream_error {sessionId,
  * messageId, error, partial}. The user's message and a streaming
  * placeholder are written before the request starts; the answer, its usage
  * and cost (the model_prices setting), the chat's totals and the usage
- * tables are written together when it ends. Owns the streams in flight.
+ * tables are written together when it ends. Owns the streams in flight and
+ * the rate-limit queue: a message its key's buckets cannot take now waits
+ * (stream_queued {sessionId, messageId, waitMs}), first come first served.
  *   POST /api/chats {provider?: anthropic|openai, model, system?, definition?,
  *                    projectId?, temperature?, maxTokens?, title?, orgId?}
  *   GET  /api/chats   GET /api/chats/:id (with its messages)   DELETE /api/chats/:id
