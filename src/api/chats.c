@@ -737,14 +737,11 @@ static void list(ad_req_t *r, void *ud)
     ad_res_json(r, 200, json_pack("{s:o}", "chats", rows));
 }
 
-static void get(ad_req_t *r, void *ud)
+/* The messages of a chat are read on the pool (up to 1,000 rows). */
+static void got_messages(int rc, json_t *msgs, void *ud)
 {
-    ad_app_t *app = ud;
-    json_t *chat = chat_load(app, r), *msgs = NULL;
-    if (chat == NULL) {
-        return;
-    }
-    int rc = ad_store_chat_messages(app->store, ad_api_jstr(chat, "id"), 1000, &msgs);
+    ad_req_t *r = ud;
+    json_t *chat = ad_req_data(r);
     if (rc != 0) {
         json_decref(chat);
         ad_api_fail(r, rc, "messages", NULL);
@@ -760,9 +757,23 @@ static void get(ad_req_t *r, void *ud)
             json_object_set_new(m, "content", json_stringn(s->text.data, s->text.len));
         }
     }
-    json_object_set_new(chat, "streaming", json_boolean(s != NULL));
     json_object_set_new(chat, "messages", msgs);
     ad_res_json(r, 200, chat);
+}
+
+static void get(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *chat = chat_load(app, r);
+    if (chat != NULL) {
+        /* Said before the read: an answer that ends during it is committed
+         * before its stream goes, so "not streaming" means the rows read
+         * hold the saved answer. */
+        json_object_set_new(chat, "streaming",
+                            json_boolean(stream_of(ad_api_jstr(chat, "id")) != NULL));
+        ad_req_set_data(r, chat); /* owned until got_messages */
+        ad_store_chat_messages_load(app->store, ad_api_jstr(chat, "id"), 1000, got_messages, r);
+    }
 }
 
 static void stop(ad_req_t *r, void *ud)

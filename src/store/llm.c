@@ -138,6 +138,58 @@ int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_
     return 0;
 }
 
+/* ---- a chat's messages on the pool -------------------------------------------------- */
+
+typedef struct {
+    char id[AD_ID_MAX];
+    int limit;
+    json_t *out;
+    ad_store_result_cb cb;
+    void *ud;
+} msgs_job_t;
+
+static int msgs_read(sqlite3 *db, void *ctx)
+{
+    msgs_job_t *j = ctx;
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_LAST);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, j->id);
+    sqlite3_bind_int(s, 2, j->limit);
+    json_t *desc = NULL;
+    int rc = rows(db, s, NULL, &desc);
+    if (rc == 0) {
+        j->out = json_array();
+        for (size_t i = json_array_size(desc); i > 0; i--) {
+            json_array_append(j->out, json_array_get(desc, i - 1));
+        }
+        json_decref(desc);
+    }
+    return rc;
+}
+
+static void msgs_done(int rc, void *ctx)
+{
+    msgs_job_t *j = ctx;
+    j->cb(rc, rc == 0 ? j->out : NULL, j->ud);
+    if (rc != 0) {
+        json_decref(j->out);
+    }
+    free(j);
+}
+
+void ad_store_chat_messages_load(ad_store_t *st, const char *chat_id, int limit,
+                                 ad_store_result_cb cb, void *ud)
+{
+    msgs_job_t *j = ad_xcalloc(1, sizeof(*j));
+    snprintf(j->id, sizeof(j->id), "%s", chat_id);
+    j->limit = limit > 0 && limit <= 10000 ? limit : 1000;
+    j->cb = cb;
+    j->ud = ud;
+    ad_store_read_async(st, msgs_read, msgs_done, j);
+}
+
 static void bind_opt_real(sqlite3_stmt *s, int i, json_t *v)
 {
     if (json_is_number(v)) {
