@@ -227,7 +227,9 @@ void ad_llm_free(ad_llm_t *c);
 int ad_llm_start(ad_llm_t *c, const ad_llm_spec_t *spec, const ad_llm_cbs_t *cbs, void *ud,
                  ad_llm_req_t **out, char *err, size_t errsz);
 /* Stops a request at once: the connection is dropped, on_end runs now
- * with rc AD_ECLOSED and everything is freed. */
+ * with rc AD_ECLOSED and everything is freed. Called from inside the
+ * request's own on_delta, the transfer is refused there and on_end runs
+ * (once) when curl reports it, later in the same loop turn. */
 void ad_llm_cancel(ad_llm_req_t *rq);
 /* Requests in flight. */
 size_t ad_llm_active(const ad_llm_t *c);
