@@ -6,6 +6,7 @@
  * live in one file each (workspaces.c, agents.c, ...).
  */
 #include "api/api_int.h"
+#include "api/workbench.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ void ad_api_register(ad_app_t *app)
     ad_api_crews_register(app);
     ad_api_auth_register(app);
     ad_api_live_register(app);
+    ad_api_creds_register(app);
+    ad_api_chats_register(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_register(app);
 #endif
@@ -41,6 +44,8 @@ void ad_api_register(ad_app_t *app)
 void ad_api_close(ad_app_t *app)
 {
     ad_api_live_close(app);
+    ad_api_chats_close();
+    ad_api_creds_close();
     ad_api_crews_close();
     ad_api_health_close(app);
     ad_api_requirements_close();

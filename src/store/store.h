@@ -624,4 +624,74 @@ void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char
                                 ad_store_done_cb done, void *ctx);
 #endif
 
+/* ---- the LLM workbench (llm.c) -----------------------------------------------------
+ * The chat object: id, orgId, title, provider (anthropic/openai), model, system, definition, projectId,
+ * temperature, maxTokens, inputTokens, outputTokens, cacheReadTokens,
+ * cacheWriteTokens, costUsd, createdAt, updatedAt. The chat message: id,
+ * chatId, role (user/assistant), content, status (complete, streaming,
+ * stopped, error, interrupted), error?, model?, stopReason?, token counts,
+ * costUsd?, attempts?, createdAt, updatedAt. The credential (metadata
+ * only, never the key): orgId, provider, last4, email, baseUrl, status
+ * (unchecked/valid/invalid), statusReason, validatedAt, createdAt, updatedAt.
+ * Reads on the loop's read connection; writes are ops for ad_store_write.
+ */
+int ad_store_chat_get(ad_store_t *st, const char *id, json_t **out);
+/* The chats of org ("" or NULL: every org), last changed first. Array. */
+int ad_store_chat_list(ad_store_t *st, const char *org, int limit, json_t **out);
+/* The last limit messages of a chat, oldest first. Array. */
+int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_t **out);
+/* The same read on the thread pool: cb(rc, array (owned), ud) on the loop. */
+void ad_store_chat_messages_load(ad_store_t *st, const char *chat_id, int limit,
+                                 ad_store_result_cb cb, void *ud);
+/* args {id, orgId, model, provider?, title?, system?, definition?,
+ * projectId?, temperature?, maxTokens?, now}. result {chat}. */
+int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}: the chat and its messages. result {id, deleted}. */
+int ad_store_op_chat_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {chatId, userId, assistantId, content, model, now}: the user's
+ * message and a streaming assistant placeholder. result {user, assistant}. */
+int ad_store_op_chat_turn_begin(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {chatId, messageId, content, status, error?, model, stopReason?,
+ * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
+ * attempts, now}: the answer, the chat's totals and the usage tables, all
+ * or nothing. AD_ENOENT when the answer is no longer streaming. result
+ * {message}. */
+int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {now}: answers a previous daemon left streaming become interrupted. */
+int ad_store_op_chats_reconcile(ad_store_tx_t *tx, json_t *args, json_t **result);
+int ad_store_cred_get(ad_store_t *st, const char *org, const char *provider, json_t **out);
+/* The credentials of org ("" or NULL: every org). Array. */
+int ad_store_cred_list(ad_store_t *st, const char *org, json_t **out);
+/* args {orgId, provider, last4, email?, baseUrl?, setBaseUrl, now}: status
+ * goes back to unchecked; baseUrl changes only with setBaseUrl. result
+ * {credential}. */
+int ad_store_op_cred_upsert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {orgId, provider}. result {provider, deleted}. */
+int ad_store_op_cred_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {orgId, provider, status, reason?, now}. result {credential}. */
+int ad_store_op_cred_status(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* Projects (projects.c). The project: id, orgId, userId?, name,
+ * description?, chatId?, createdAt, updatedAt, and the usage of the chats
+ * whose projectId it is (inputTokens, outputTokens, costUsd); loaded whole it also has
+ * messages [{position, role, content, createdAt}] and files [{path,
+ * content, size, updatedAt}]. */
+int ad_store_project_get(ad_store_t *st, const char *id, json_t **out);
+/* Of org ("" or NULL: every org) and, when given, user_id; with fileCount.
+ * Array, last changed first, at most 500. */
+int ad_store_project_list(ad_store_t *st, const char *org, const char *user_id, json_t **out);
+/* The whole project, read on the thread pool: cb(rc, project (owned), ud). */
+void ad_store_project_load(ad_store_t *st, const char *id, ad_store_result_cb cb, void *ud);
+/* args {id, orgId, name, userId?, description?, chatId?, now}. result {project}. */
+int ad_store_op_project_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, name?, description?, messages? [{role, content}], files?
+ * [{path, content}]}: the given parts replace the stored ones, all in this
+ * one transaction. result {project (with messageCount, fileCount)}. */
+int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, changes [{path, content} | {path, delete: true}]}: all or
+ * none (AD_ENOENT when a file to delete is not there). result {id, files
+ * [{path, size, updatedAt}]}. */
+int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}: the project, its messages and files. result {id, deleted}. */
+int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+
 #endif

@@ -114,6 +114,12 @@ async function fixture(d) {
   r = await call(d, 'POST', '/api/services', { name: 'a-service', command: ['true'], enabled: false }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.service = r.body.id;
+  r = await call(d, 'POST', '/api/chats', { model: 'claude-sonnet-4-5' }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.chat = r.body.id;
+  r = await call(d, 'POST', '/api/projects', { name: 'a-project' }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.project = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -129,11 +135,13 @@ function fill(pattern, f) {
   const ids = [['/api/workspaces/', f.ws], ['/api/worktrees/', f.wt], ['/api/agents/', f.agent],
     ['/api/runs/', f.run], ['/api/crews/', f.crew], ['/ws/agents/', f.agent], ['/ws/runs/', f.run],
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
-    ['/api/services/', f.service]];
+    ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
+    // a provider names no row: every org has its own credential under it
+    ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
   const hit = ids.find(([prefix]) => pattern.startsWith(prefix));
   if (!hit) return null;
-  return { path: pattern.replace(/:\w+/, hit[1]), owned: true };
+  return { path: pattern.replace(/:\w+/, hit[1]), owned: hit[2] !== false };
 }
 
 const PUBLIC = new Set(['GET /healthz', 'GET /login', 'POST /api/auth/login', 'POST /api/auth/logout']);

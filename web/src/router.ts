@@ -1,5 +1,6 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
-// #/analytics, #/health, #/settings.
+// #/analytics, #/health, #/settings, #/chats[/:id], #/projects[/:id],
+// #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
 
@@ -8,6 +9,9 @@ export type Route =
   | { page: 'agents' }
   | { page: 'agent'; id: string }
   | { page: 'crews'; id?: string }
+  | { page: 'chats'; id?: string }
+  | { page: 'projects'; id?: string }
+  | { page: 'definitions'; id?: string }
   | { page: 'analytics' }
   | { page: 'health' }
   | { page: 'settings' };
@@ -17,6 +21,9 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'agents' && parts[1]) return { page: 'agent', id: parts[1] };
   if (parts[0] === 'agents') return { page: 'agents' };
   if (parts[0] === 'crews') return parts[1] ? { page: 'crews', id: parts[1] } : { page: 'crews' };
+  if (parts[0] === 'chats') return parts[1] ? { page: 'chats', id: parts[1] } : { page: 'chats' };
+  if (parts[0] === 'projects') return parts[1] ? { page: 'projects', id: parts[1] } : { page: 'projects' };
+  if (parts[0] === 'definitions') return parts[1] ? { page: 'definitions', id: parts[1] } : { page: 'definitions' };
   if (parts[0] === 'analytics') return { page: 'analytics' };
   if (parts[0] === 'health') return { page: 'health' };
   if (parts[0] === 'settings') return { page: 'settings' };

@@ -1,4 +1,5 @@
-// The frame: top bar with tabs (Home / Agents / Analytics / Health / Settings) and
+// The frame: top bar with tabs (Home / Agents / Crews / Chats (with Projects and
+// Definitions) / Analytics / Health / Settings) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
@@ -54,6 +55,10 @@ function WhoAmI() {
 
 // The Crews page and its graph library load when first opened.
 const CrewsPage = lazy(() => import('./Crews'));
+// The Chats page (issue #18) too.
+const ChatsPage = lazy(() => import('./Chats'));
+const ProjectsPage = lazy(() => import('./Projects'));
+const DefinitionsPage = lazy(() => import('./Definitions'));
 
 function AgentsPage() {
   const list = agentList.value;
@@ -112,11 +117,12 @@ export function App() {
   const navOpen = useSignal(false);
   if (auth.value.state === 'out') return <Login />;
   if (auth.value.state === 'checking') return <Spinner label="Connecting to agentd…" />;
-  const tab = r.page === 'agent' ? 'agents' : r.page;
+  const tab = r.page === 'agent' ? 'agents' : r.page === 'projects' || r.page === 'definitions' ? 'chats' : r.page;
   const tabs: [string, string, string][] = [
     ['home', 'Home', '#/'],
     ['agents', 'Agents', '#/agents'],
     ['crews', 'Crews', '#/crews'],
+    ['chats', 'Chats', '#/chats'],
     ['analytics', 'Analytics', '#/analytics'],
     ['health', 'Health', '#/health'],
     ['settings', 'Settings', '#/settings'],
@@ -153,6 +159,21 @@ export function App() {
         {r.page === 'crews' && (
           <Suspense fallback={<Spinner label="Loading crews…" />}>
             <CrewsPage id={r.id} />
+          </Suspense>
+        )}
+        {r.page === 'chats' && (
+          <Suspense fallback={<Spinner label="Loading chats…" />}>
+            <ChatsPage id={r.id} />
+          </Suspense>
+        )}
+        {r.page === 'projects' && (
+          <Suspense fallback={<Spinner label="Loading projects…" />}>
+            <ProjectsPage id={r.id} />
+          </Suspense>
+        )}
+        {r.page === 'definitions' && (
+          <Suspense fallback={<Spinner label="Loading definitions…" />}>
+            <DefinitionsPage name={r.id} />
           </Suspense>
         )}
         {r.page === 'analytics' && <Analytics />}

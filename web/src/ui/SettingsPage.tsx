@@ -6,6 +6,7 @@ import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
 import { applyTheme, auth, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
+import { Credentials } from './Credentials';
 import { RequirementsPanel } from './HealthPage';
 import { TokensPanel } from './Tokens';
 
@@ -140,6 +141,8 @@ export function SettingsPage() {
           </button>
         </div>
       </form>
+      <Credentials provider="anthropic" />
+      <Credentials provider="openai" />
       {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
       {health.value && <SystemPanel h={health.value} />}
       {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <RequirementsPanel /> : null}

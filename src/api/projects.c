@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /api/projects: a conversation's messages and the files it produced,
+ * saved together (src/store/projects.c). A PUT replaces them in one
+ * transaction, as the seed's save_project; a PATCH of files creates,
+ * changes and deletes by path, all or none. Paths are relative, without
+ * "." or ".." segments, backslashes or control characters; sizes are
+ * capped. The fenced code blocks of a chat answer that name a file can be
+ * saved into a project.
+ *   POST /api/projects {name, description?, userId?, chatId?, orgId?}
+ *   GET  /api/projects?userId=   GET /api/projects/:id (messages, files)
+ *   PUT  /api/projects/:id {name?, description?, messages?, files?}
+ *   PATCH /api/projects/:id/files {changes: [{path, content} | {path, delete}]}
+ *   POST /api/projects/:id/files/from-message {chatId, messageId}
+ *   DELETE /api/projects/:id
+ *   POST /api/projects/:id/export {path} (admin: it writes to the disk)
+ */
+#include "api/workbench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FILE_MAX (512 * 1024) /* below --max-body-bytes (1 MiB by default) */
+#define FILES_MAX 2000
+#define MESSAGES_MAX 10000
+#define MESSAGE_MAX (1024 * 1024)
+#define TOTAL_MAX (64 * 1024 * 1024)
+
+/* The project of :id, visible to the caller (new reference), or NULL after
+ * answering 404. */
+static json_t *project_row(ad_app_t *app, ad_req_t *r)
+{
+    const char *id = ad_req_param(r, "id");
+    json_t *p = NULL;
+    if (!ad_api_need_store(app, r)) {
+        return NULL;
+    }
+    int rc =
+        id != NULL && strlen(id) < AD_ID_MAX ? ad_store_project_get(app->store, id, &p) : AD_ENOENT;
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(p, "orgId"))) {
+        rc = AD_ENOENT;
+    }
+    if (rc != 0) {
+        json_decref(p);
+        ad_api_fail(r, rc, "project", id);
+        return NULL;
+    }
+    return p;
+}
+
+static void publish(ad_app_t *app, json_t *p, const char *change)
+{
+    json_t *ev = json_pack("{s:s, s:s}", "id", ad_api_jstr(p, "id"), "change", change);
+    json_object_set(ev, "project", p);
+    ad_api_publish(app, "project_update", ev, "project", ad_api_jstr(p, "id"), "org",
+                   ad_api_jstr(p, "orgId"), NULL);
+    json_decref(ev);
+}
+
+static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc != 0) {
+        ad_api_fail(r, rc, "project", NULL);
+        return;
+    }
+    json_t *p = json_object_get(result, "project");
+    publish(app, p, "created");
+    ad_res_json(r, 201, json_incref(p));
+}
+
+static void create(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *name = NULL, *desc = NULL, *user = NULL, *chat = NULL;
+    char org[AD_ID_MAX], id[AD_ID_MAX];
+    json_t *body = NULL;
+    if (!ad_api_need_store(app, r) || (body = ad_req_json(r)) == NULL) {
+        return;
+    }
+    if (ad_api_str(r, body, "name", true, 200, &name) == 0 &&
+        ad_api_str(r, body, "description", false, 4000, &desc) == 0 &&
+        ad_api_str(r, body, "userId", false, 200, &user) == 0 &&
+        ad_api_str(r, body, "chatId", false, AD_ID_MAX - 1, &chat) == 0 &&
+        ad_api_org_for(app, r, body, org) == 0) {
+        json_t *c = NULL;
+        bool chat_ok = chat == NULL || (ad_store_chat_get(app->store, chat, &c) == 0 &&
+                                        strcmp(ad_api_jstr(c, "orgId"), org) == 0);
+        json_decref(c);
+        if (name[0] == '\0') {
+            ad_api_invalid(r, "name", "must not be empty");
+        } else if (!chat_ok) {
+            ad_api_invalid(r, "chatId", "is not a chat of this organisation");
+        } else {
+            ad_id_new("proj", id);
+            json_t *args = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "orgId", org, "name", name,
+                                     "now", (json_int_t)ad_wall_ms());
+            json_object_set(args, "description", json_object_get(body, "description"));
+            json_object_set(args, "userId", json_object_get(body, "userId"));
+            json_object_set(args, "chatId", json_object_get(body, "chatId"));
+            ad_api_write(app, r, ad_store_op_project_insert, args, created);
+        }
+    }
+    json_decref(body);
+}
+
+static void list(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *rows = NULL;
+    if (!ad_api_need_store(app, r)) {
+        return;
+    }
+    const char *user = ad_req_query(r, "userId");
+    int rc = ad_store_project_list(app->store, ad_principal_filter(ad_api_who(r)), user, &rows);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "projects", NULL);
+        return;
+    }
+    ad_res_json(r, 200, json_pack("{s:o}", "projects", rows));
+}
+
+static void loaded(int rc, json_t *p, void *ud)
+{
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_api_fail(r, rc, "project", NULL);
+        return;
+    }
+    ad_res_json(r, 200, p);
+}
+
+static void get(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r);
+    if (p != NULL) {
+        ad_store_project_load(app->store, ad_api_jstr(p, "id"), loaded, r);
+        json_decref(p);
+    }
+}
+
+/* ---- checks of what is saved ---------------------------------------------------------- */
+
+/* 0, or -1 after answering 422 naming the field. *total adds the bytes. */
+static int check_files(ad_req_t *r, json_t *files, const char *field, bool patch, size_t *total)
+{
+    char f[64];
+    if (!json_is_array(files) || json_array_size(files) > FILES_MAX) {
+        return ad_api_invalid(r, field, "must be a list of at most 2000 files");
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(files, i, x)
+    {
+        snprintf(f, sizeof(f), "%s[%zu]", field, i);
+        json_t *path = json_object_get(x, "path"), *content = json_object_get(x, "content");
+        bool del = patch && json_is_true(json_object_get(x, "delete"));
+        if (!json_is_object(x) || !json_is_string(path) ||
+            !ad_llm_path_ok(json_string_value(path), json_string_length(path))) {
+            return ad_api_invalid(r, f, "needs a relative path without . or .. segments");
+        }
+        if (!del && (!json_is_string(content) || json_string_length(content) > FILE_MAX)) {
+            return ad_api_invalid(r, f, "needs a content string of at most 512 KiB");
+        }
+        *total += del ? 0 : json_string_length(content);
+        for (size_t k = 0; k < i; k++) {
+            if (json_equal(json_object_get(json_array_get(files, k), "path"), path)) {
+                return ad_api_invalid(r, f, "names a path twice");
+            }
+        }
+    }
+    return *total > TOTAL_MAX ? ad_api_invalid(r, field, "is more than 64 MiB in all") : 0;
+}
+
+static int check_messages(ad_req_t *r, json_t *msgs, size_t *total)
+{
+    if (!json_is_array(msgs) || json_array_size(msgs) > MESSAGES_MAX) {
+        return ad_api_invalid(r, "messages", "must be a list of at most 10000 messages");
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        json_t *c = json_object_get(m, "content");
+        if (role == NULL || !ad_api_choice("user,assistant,system", role) || !json_is_string(c) ||
+            json_string_length(c) > MESSAGE_MAX) {
+            char f[48];
+            snprintf(f, sizeof(f), "messages[%zu]", i);
+            return ad_api_invalid(r, f, "needs a role (user, assistant, system) and content");
+        }
+        *total += json_string_length(c);
+    }
+    return 0;
+}
+
+static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc != 0) {
+        ad_api_fail(r, rc, "project", NULL);
+        return;
+    }
+    json_t *p = json_object_get(result, "project");
+    publish(app, p, "saved");
+    ad_res_json(r, 200, json_incref(p));
+}
+
+static void save(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r), *body = NULL;
+    const char *name = NULL, *desc = NULL;
+    size_t total = 0;
+    if (p == NULL || (body = ad_req_json(r)) == NULL) {
+        json_decref(p);
+        return;
+    }
+    json_t *msgs = json_object_get(body, "messages"), *files = json_object_get(body, "files");
+    if (ad_api_str(r, body, "name", false, 200, &name) == 0 &&
+        ad_api_str(r, body, "description", false, 4000, &desc) == 0 &&
+        (msgs == NULL || check_messages(r, msgs, &total) == 0) &&
+        (files == NULL || check_files(r, files, "files", false, &total) == 0)) {
+        json_t *args =
+            json_pack("{s:s, s:I}", "id", ad_api_jstr(p, "id"), "now", (json_int_t)ad_wall_ms());
+        if (name != NULL && name[0] != '\0') {
+            json_object_set_new(args, "name", json_string(name));
+        }
+        if (json_object_get(body, "description") != NULL) {
+            json_object_set(args, "description", json_object_get(body, "description"));
+        }
+        if (msgs != NULL) {
+            json_object_set(args, "messages", msgs);
+        }
+        if (files != NULL) {
+            json_object_set(args, "files", files);
+        }
+        ad_api_write(app, r, ad_store_op_project_save, args, saved);
+    }
+    json_decref(body);
+    json_decref(p);
+}
+
+static void files_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc == AD_ENOENT) {
+        ad_res_error(r, 404, "NOT_FOUND", NULL, "%s",
+                     ad_api_jstr(result, "reason") ? ad_api_jstr(result, "reason") : "not found");
+        return;
+    }
+    if (rc != 0) {
+        ad_api_fail(r, rc, "project files", NULL);
+        return;
+    }
+    json_t *p = NULL;
+    if (ad_store_project_get(app->store, ad_api_jstr(result, "id"), &p) == 0) {
+        publish(app, p, "files");
+        json_decref(p);
+    }
+    ad_res_json(r, 200, json_incref(result));
+}
+
+/* Queues a files change of project p: changes is borrowed. */
+static void write_files(ad_app_t *app, ad_req_t *r, json_t *p, json_t *changes)
+{
+    ad_api_write(app, r, ad_store_op_project_files,
+                 json_pack("{s:s, s:O, s:I}", "id", ad_api_jstr(p, "id"), "changes", changes, "now",
+                           (json_int_t)ad_wall_ms()),
+                 files_written);
+}
+
+static void patch_files(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r), *body = NULL;
+    size_t total = 0;
+    if (p == NULL || (body = ad_req_json(r)) == NULL) {
+        json_decref(p);
+        return;
+    }
+    json_t *changes = json_object_get(body, "changes");
+    if (changes == NULL) {
+        ad_api_invalid(r, "changes", "is required");
+    } else if (check_files(r, changes, "changes", true, &total) == 0) {
+        write_files(app, r, p, changes);
+    }
+    json_decref(body);
+    json_decref(p);
+}
+
+static void from_message(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r), *body = NULL, *chat = NULL, *msgs = NULL;
+    const char *chat_id = NULL, *msg_id = NULL;
+    if (p == NULL || (body = ad_req_json(r)) == NULL ||
+        ad_api_str(r, body, "chatId", true, AD_ID_MAX - 1, &chat_id) != 0 ||
+        ad_api_str(r, body, "messageId", true, AD_ID_MAX - 1, &msg_id) != 0) {
+        goto out;
+    }
+    if (ad_store_chat_get(app->store, chat_id, &chat) != 0 ||
+        !ad_principal_sees(ad_api_who(r), ad_api_jstr(chat, "orgId")) ||
+        ad_store_chat_messages(app->store, chat_id, 1000, &msgs) != 0) {
+        ad_api_invalid(r, "chatId", "is not a chat you can see");
+        goto out;
+    }
+    const char *content = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        if (strcmp(ad_api_jstr(m, "id"), msg_id) == 0) {
+            content = ad_api_jstr(m, "content");
+        }
+    }
+    json_t *changes = content != NULL ? ad_llm_code_files(content) : NULL;
+    if (content == NULL) {
+        ad_api_invalid(r, "messageId", "is not a message of that chat");
+    } else if (json_array_size(changes) == 0) {
+        ad_api_invalid(r, "messageId", "has no code block that names a file");
+    } else {
+        write_files(app, r, p, changes);
+    }
+    json_decref(changes);
+out:
+    json_decref(msgs);
+    json_decref(chat);
+    json_decref(body);
+    json_decref(p);
+}
+
+static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    AD_UNUSED(app);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "project", NULL);
+        return;
+    }
+    ad_res_json(r, 200, json_incref(result));
+}
+
+static void delete_project(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r);
+    if (p != NULL) {
+        ad_api_write(app, r, ad_store_op_project_delete,
+                     json_pack("{s:s}", "id", ad_api_jstr(p, "id")), deleted);
+        json_decref(p);
+    }
+}
+
+/* ---- export as a folder (on the pool) -------------------------------------------------- */
+
+typedef struct {
+    uv_work_t work;
+    ad_app_t *app;
+    ad_req_t *req;
+    json_t *project; /* whole, from the pool read */
+    char dir[4096];
+    int rc;
+    char why[256];
+} export_t;
+
+/* Creates the folders of rel under root (each one new or already a folder
+ * we made; never through a symlink). */
+static int make_parents(const char *root, const char *rel)
+{
+    char p[4800];
+    int n = snprintf(p, sizeof(p), "%s/%s", root, rel);
+    if (n < 0 || (size_t)n >= sizeof(p)) {
+        return AD_ETOOBIG;
+    }
+    for (char *q = p + strlen(root) + 1; (q = strchr(q, '/')) != NULL; q++) {
+        *q = '\0';
+        struct stat st;
+        if (mkdir(p, 0755) != 0 &&
+            (errno != EEXIST || lstat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
+            return AD_EIO;
+        }
+        *q = '/';
+    }
+    return 0;
+}
+
+static int write_new(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return AD_EIO;
+    }
+    bool ok = write(fd, data, len) == (ssize_t)len;
+    ok = close(fd) == 0 && ok;
+    return ok ? 0 : AD_EIO;
+}
+
+static void export_work(uv_work_t *w)
+{
+    export_t *x = w->data;
+    if (mkdir(x->dir, 0755) != 0) {
+        x->rc = AD_EEXIST;
+        snprintf(x->why, sizeof(x->why), "%s",
+                 errno == EEXIST ? "the folder already exists" : "cannot create the folder");
+        return;
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(x->project, "files"), i, f)
+    {
+        const char *rel = ad_api_jstr(f, "path"), *content = ad_api_jstr(f, "content");
+        char p[4800];
+        snprintf(p, sizeof(p), "%s/%s", x->dir, rel);
+        if (make_parents(x->dir, rel) != 0 ||
+            write_new(p, content, json_string_length(json_object_get(f, "content"))) != 0) {
+            x->rc = AD_EIO;
+            snprintf(x->why, sizeof(x->why), "cannot write %s", rel);
+            return;
+        }
+    }
+    /* The conversation beside the files, as agentd stores it. */
+    json_t *meta = json_pack("{s:O, s:O, s:O}", "name", json_object_get(x->project, "name"),
+                             "description", json_object_get(x->project, "description"), "messages",
+                             json_object_get(x->project, "messages"));
+    char *text = json_dumps(meta, JSON_INDENT(2));
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/.agentd-project.json", x->dir);
+    x->rc = text != NULL ? write_new(p, text, strlen(text)) : AD_ENOMEM;
+    free(text);
+    json_decref(meta);
+}
+
+static void export_done(uv_work_t *w, int status)
+{
+    export_t *x = w->data;
+    if (status != 0 || x->rc == AD_EIO || x->rc == AD_ENOMEM) {
+        ad_res_error(x->req, 500, "INTERNAL", NULL, "export failed: %s", x->why);
+    } else if (x->rc != 0) {
+        ad_res_error(x->req, 409, "CONFLICT", json_pack("{s:s}", "path", x->dir), "%s", x->why);
+    } else {
+        ad_res_json(x->req, 200,
+                    json_pack("{s:s, s:I}", "path", x->dir, "files",
+                              (json_int_t)json_array_size(json_object_get(x->project, "files"))));
+    }
+    json_decref(x->project);
+    free(x);
+}
+
+static void export_loaded(int rc, json_t *p, void *ud)
+{
+    export_t *x = ud;
+    if (rc != 0) {
+        ad_api_fail(x->req, rc, "project", NULL);
+        free(x);
+        return;
+    }
+    x->project = p;
+    x->work.data = x;
+    if (uv_queue_work(x->app->loop, &x->work, export_work, export_done) != 0) {
+        ad_res_error(x->req, 500, "INTERNAL", NULL, "cannot queue the export");
+        json_decref(p);
+        free(x);
+    }
+}
+
+static void export_project(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r), *body = NULL;
+    const char *dir = NULL;
+    if (p != NULL && (body = ad_req_json(r)) != NULL &&
+        ad_api_str(r, body, "path", true, 4000, &dir) == 0) {
+        size_t n = strlen(dir);
+        if (dir[0] != '/' || n < 2 || dir[n - 1] == '/' || strstr(dir, "/../") != NULL ||
+            strstr(dir, "/./") != NULL || strcmp(dir + n - 3, "/..") == 0) {
+            ad_api_invalid(r, "path", "must be an absolute path to a new folder");
+        } else {
+            export_t *x = ad_xcalloc(1, sizeof(*x));
+            x->app = app;
+            x->req = r;
+            snprintf(x->dir, sizeof(x->dir), "%s", dir);
+            ad_store_project_load(app->store, ad_api_jstr(p, "id"), export_loaded, x);
+        }
+    }
+    json_decref(body);
+    json_decref(p);
+}
+
+void ad_api_projects_register(ad_app_t *app)
+{
+    ad_server_route(app->server, "POST", "/api/projects", AD_ACCESS_WRITE, create, app);
+    ad_server_route(app->server, "GET", "/api/projects", AD_ACCESS_READ, list, app);
+    ad_server_route(app->server, "GET", "/api/projects/:id", AD_ACCESS_READ, get, app);
+    ad_server_route(app->server, "PUT", "/api/projects/:id", AD_ACCESS_WRITE, save, app);
+    ad_server_route(app->server, "PATCH", "/api/projects/:id/files", AD_ACCESS_WRITE, patch_files,
+                    app);
+    ad_server_route(app->server, "POST", "/api/projects/:id/files/from-message", AD_ACCESS_WRITE,
+                    from_message, app);
+    ad_server_route(app->server, "DELETE", "/api/projects/:id", AD_ACCESS_WRITE, delete_project,
+                    app);
+    ad_server_route(app->server, "POST", "/api/projects/:id/export", AD_ACCESS_ADMIN,
+                    export_project, app);
+}

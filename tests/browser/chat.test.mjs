@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// The Chats page (issue #18) against the real daemon and the mock of the
+// Messages API: the key saved in Settings shows only masked and validates;
+// a new chat streams its answer into the page token by token (seen part
+// way, then whole, with tokens and cost), and Stop keeps the partial
+// answer, marked stopped; a definition suggested for the task starts a
+// chat; an answer's code blocks are saved into a project and shown in its
+// file tree; the definitions page lists a broken file with its error.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import { api, daemon, launch, shot, until } from './lib/harness.mjs';
+
+const require = createRequire(import.meta.url);
+const mockAnthropic = require('../fixtures/mock-anthropic.js');
+
+const KEY = 'sk-ant-browser-test-key-9876';
+let d;
+let b;
+let mock;
+before(async () => {
+  mock = await mockAnthropic.start({ direct: true, apiKey: KEY, rules: [] });
+  d = await daemon.start({ needUrl: true });
+  b = await launch({ login: d.url });
+});
+after(async () => {
+  if (b) await b.close();
+  if (d) await d.stop();
+  if (mock) await mock.close();
+});
+
+test('the key is saved masked and validates', async () => {
+  const { page } = b;
+  await page.goto(d.url + '/#/settings');
+  const creds = page.getByRole('region', { name: 'Anthropic credential' });
+  await creds.getByText('No key yet').waitFor();
+  await creds.getByLabel('API key').fill(KEY);
+  await creds.getByLabel('Base URL (optional)').fill(mock.url);
+  await creds.getByRole('button', { name: 'Save key' }).click();
+  await creds.getByTestId('cred-masked').getByText('••••9876').waitFor();
+  assert.equal(await creds.getByLabel('Replace the key').inputValue(), '', 'the field is emptied');
+  assert.ok(!(await page.content()).includes(KEY), 'the page shows the key');
+  await creds.getByRole('button', { name: 'Validate' }).click();
+  await creds.getByText('The key works.').waitFor();
+  await creds.getByText('valid', { exact: true }).waitFor();
+});
+
+test('a chat streams its answer live, then shows tokens and cost', async () => {
+  const { page } = b;
+  await api(d.url, 'PATCH', '/api/settings', { model_prices: { 'claude-*': { input: 3, output: 15 } } });
+  const words = ['Streaming ', 'answers ', 'arrive ', 'one ', 'token ', 'at ', 'a ', 'time, ', '**bold** ', 'too.'];
+  mock.setRules([{ match: 'stream', reply: { tokens: words, tokenDelayMs: 250 } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByRole('heading', { name: 'Chats', level: 1 }).waitFor();
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.waitForURL(/#\/chats\/chat_/);
+  await page.getByLabel('Message').fill('please stream something');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  // Part way: some tokens shown while the answer is still streaming.
+  await until(async () => {
+    const t = await answer.innerText();
+    return (await answer.getAttribute('data-status')) === 'streaming' && t.includes('Streaming') && !t.includes('too.');
+  }, 'a partly streamed answer', 20000);
+  await page.getByRole('button', { name: 'Stop' }).waitFor();
+  await shot(page, 'chat-streaming');
+  await until(async () => (await answer.getAttribute('data-status')) === 'complete', 'the complete answer', 20000);
+  assert.match(await answer.innerText(), /Streaming answers arrive one token at a time, bold too\./);
+  assert.equal(await answer.locator('strong').innerText(), 'bold', 'markdown is rendered');
+  assert.match(await answer.getByTestId('answer-usage').innerText(), /\d+ in · 11 out · \$/);
+  await page.getByRole('button', { name: 'Send' }).waitFor();
+  await page.getByRole('link', { name: 'please stream something' }).waitFor();
+  await shot(page, 'chat-complete');
+});
+
+test('Stop keeps the partial answer, marked stopped', async () => {
+  const { page } = b;
+  mock.setRules([{ reply: { tokens: Array.from({ length: 200 }, (_, i) => `w${i} `), tokenDelayMs: 100 } }]);
+  await page.getByLabel('Message').fill('a long one');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  await until(async () => (await answer.innerText()).includes('w2 '), 'three tokens', 20000);
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await until(async () => (await answer.getAttribute('data-status')) === 'stopped', 'the stopped answer', 20000);
+  const text = await answer.innerText();
+  assert.ok(text.includes('w0 w1 w2') && !text.includes('w199'), text);
+  // Reloaded from the server: the same partial answer, still stopped.
+  await page.reload();
+  const again = page.getByTestId('msg-assistant').last();
+  await until(async () => (await again.getAttribute('data-status')) === 'stopped', 'the stored answer');
+  assert.equal((await again.innerText()).split('\n')[1], text.split('\n')[1]);
+});
+
+test('a suggested definition, files saved to a project, the definitions page', async () => {
+  const { page } = b;
+  const defs = path.join(d.dataDir, 'definitions');
+  fs.mkdirSync(defs, { recursive: true });
+  fs.writeFileSync(path.join(defs, 'web.md'), '---\nname: web-builder\ncategory: code\ndescription: Builds small web pages and sites\nmodel: haiku\n---\nYou build web pages.\n');
+  fs.writeFileSync(path.join(defs, 'broken.md'), '---\nname: [oops\n---\n');
+  mock.setRules([{ reply: { text: 'Here:\n```html site/index.html\n<h1>Hi</h1>\n```\n' } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByLabel('What is it for? (suggests a definition)').fill('build me a web page');
+  const sug = page.getByTestId('def-suggestion');
+  await sug.getByText('web-builder').waitFor();
+  await sug.getByRole('button', { name: 'Use' }).click();
+  assert.equal(await page.getByLabel('Agent definition').inputValue(), 'web-builder');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByText('claude-haiku-4-5 · web-builder').waitFor();
+  await page.getByLabel('Message').fill('make the page');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  await until(async () => (await answer.getAttribute('data-status')) === 'complete', 'the answer', 20000);
+  assert.equal(mock.requests.at(-1).body.system, 'You build web pages.\n');
+  await answer.getByRole('button', { name: 'Save files to a project…' }).click();
+  await answer.getByLabel('Project').selectOption('new');
+  await answer.getByRole('button', { name: 'Save files' }).click();
+  await answer.getByText('Saved: the project has 1 file.').waitFor();
+  await page.goto(d.url + '/#/projects');
+  await page.getByRole('link', { name: 'From chat' }).click();
+  const tree = page.getByRole('list', { name: 'Files' });
+  await tree.getByText('site/').waitFor();
+  await tree.getByRole('button', { name: 'index.html' }).click();
+  assert.equal(await page.getByTestId('file-content').innerText(), '<h1>Hi</h1>\n');
+  await shot(page, 'project-files');
+  await page.goto(d.url + '/#/definitions');
+  const broken = page.locator('li[data-error=true]');
+  await broken.getByText(/bad YAML front matter/).waitFor();
+  await page.getByRole('link', { name: 'web-builder' }).click();
+  await page.getByText('You build web pages.').waitFor();
+});

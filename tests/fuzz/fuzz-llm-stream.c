@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer harness for the LLM workbench's parsers of untrusted bytes:
+ * the Messages API stream (SSE framing and event JSON) fed in two reads
+ * split where the input says, then the same bytes as a definition file
+ * (YAML front matter) and as an answer whose code blocks name files. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm/llm.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len)
+{
+    size_t *total = ud;
+    (void)kind;
+    (void)text;
+    *total += len;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0) {
+        return 0;
+    }
+    size_t split = data[0] % size;
+    const char *s = (const char *)data + 1;
+    size_t n = size - 1;
+    if (split > n) {
+        split = n;
+    }
+    size_t total = 0;
+    ad_llm_stream_t st;
+    ad_llm_stream_init(&st, on_delta, &total);
+    if (ad_llm_stream_feed(&st, s, split) == 0) {
+        (void)ad_llm_stream_feed(&st, s + split, n - split);
+    }
+    ad_llm_stream_cleanup(&st);
+    json_decref(ad_def_parse(s, n, "fuzz"));
+    char *text = malloc(n + 1);
+    memcpy(text, s, n);
+    text[n] = '\0';
+    json_decref(ad_llm_code_files(text));
+    (void)ad_llm_path_ok(s, n);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,468 @@
+// The Chats page (issue #18), loaded lazily: chats with Claude through
+// agentd's own Messages API client. The list and a New chat form (model,
+// temperature, system prompt, agent definition), and the open chat: its
+// messages as markdown, the answer streaming in token by token over /ws
+// (stream_queued / stream_token / stream_retry / stream_complete / stream_error on
+// chat:<id>), Stop (the partial answer is kept), tokens and cost per answer.
+import { useSignal } from '@preact/signals';
+import { useEffect, useRef } from 'preact/hooks';
+import { request } from '../api';
+import { WorkbenchNav } from './WorkbenchNav';
+import { renderMarkdown } from '../markdown';
+import { go } from '../router';
+import { applyEvent, type ChatMessage, namesFiles } from '../workbench';
+import { Credentials } from './Credentials';
+import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+
+export interface Chat {
+  id: string;
+  title?: string | null;
+  model: string;
+  system?: string | null;
+  definition?: string | null;
+  temperature?: number | null;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  updatedAt: string;
+  streaming?: boolean;
+  messages?: ChatMessage[];
+}
+
+export type { ChatMessage };
+
+
+interface Definition {
+  name: string;
+  description?: string;
+  category?: string;
+  model?: string;
+}
+
+const MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
+
+// ---- the live channel of one chat -------------------------------------------------
+
+function chatChannel(id: string, onEvent: (type: string, p: any) => void, onOpen: () => void) {
+  let ws: WebSocket | null = null;
+  let closed = false;
+  let timer: any = null;
+  const open = () => {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = new WebSocket(`${proto}//${location.host}/ws`);
+    ws.onopen = () => {
+      ws?.send(JSON.stringify({ type: 'subscribe', payload: { topics: [`chat:${id}`] } }));
+    };
+    ws.onmessage = (e) => {
+      let m: any;
+      try {
+        m = JSON.parse(String(e.data));
+      } catch {
+        return;
+      }
+      if (m.type === 'subscribed') onOpen();
+      else if (m.payload && m.payload.sessionId === id) onEvent(m.type, m.payload);
+    };
+    ws.onclose = () => {
+      if (!closed) timer = setTimeout(open, 1000);
+    };
+  };
+  open();
+  return () => {
+    closed = true;
+    clearTimeout(timer);
+    ws?.close();
+  };
+}
+
+// ---- one chat ---------------------------------------------------------------------
+
+function Usage({ m }: { m: ChatMessage }) {
+  if (m.role !== 'assistant' || m.status === 'streaming') return null;
+  return (
+    <div class="chat-usage muted small" data-testid="answer-usage">
+      {fmtInt(m.inputTokens || 0)} in · {fmtInt(m.outputTokens || 0)} out · {fmtCost(m.costUsd || 0)}
+      {m.status !== 'complete' && <span class={`badge badge-sm status-${m.status}`}> {m.status}</span>}
+    </div>
+  );
+}
+
+// Saves the answer's named code blocks into a project (new or chosen).
+function SaveFiles({ chatId, m }: { chatId: string; m: ChatMessage }) {
+  const projects = useSignal<{ id: string; name: string }[] | null>(null);
+  const target = useSignal('');
+  const msg = useSignal<string | null>(null);
+  const open = async () => {
+    try {
+      projects.value = (await request<{ projects: { id: string; name: string }[] }>('GET', '/api/projects')).projects;
+      target.value = projects.value[0]?.id || 'new';
+    } catch (e) {
+      msg.value = errText(e);
+    }
+  };
+  const save = async () => {
+    try {
+      let id = target.value;
+      if (id === 'new') id = (await request<{ id: string }>('POST', '/api/projects', { name: 'From chat', chatId })).id;
+      const r = await request<{ files: { path: string }[] }>('POST', `/api/projects/${encodeURIComponent(id)}/files/from-message`, { chatId, messageId: m.id });
+      msg.value = `Saved: the project has ${r.files.length} file${r.files.length === 1 ? '' : 's'}.`;
+    } catch (e) {
+      msg.value = errText(e);
+    }
+  };
+  if (m.role !== 'assistant' || m.status === 'streaming' || !namesFiles(m.content || '')) return null;
+  return (
+    <div class="small save-files">
+      {projects.value === null ? (
+        <button class="btn btn-sm" onClick={() => void open()}>
+          Save files to a project…
+        </button>
+      ) : (
+        <span>
+          <select aria-label="Project" value={target.value} onChange={(e) => (target.value = e.currentTarget.value)}>
+            {projects.value.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
+            <option value="new">a new project</option>
+          </select>{' '}
+          <button class="btn btn-sm btn-primary" onClick={() => void save()}>
+            Save files
+          </button>
+        </span>
+      )}
+      {msg.value && <span class="muted"> {msg.value}</span>}
+    </div>
+  );
+}
+
+function Bubble({ m, chatId }: { m: ChatMessage; chatId: string }) {
+  return (
+    <div class={`chat-msg chat-${m.role}`} data-status={m.status} data-testid={`msg-${m.role}`}>
+      <div class="chat-role small muted">{m.role === 'user' ? 'You' : 'Claude'}</div>
+      {m.role === 'assistant' ? (
+        <div class="md" dangerouslySetInnerHTML={{ __html: renderMarkdown(m.content || (m.status === 'streaming' ? '…' : '')) }} />
+      ) : (
+        <div class="chat-text">{m.content}</div>
+      )}
+      {m.error && <div class="error-text small">{m.error}</div>}
+      <Usage m={m} />
+      <SaveFiles chatId={chatId} m={m} />
+    </div>
+  );
+}
+
+function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
+  const chat = useSignal<Chat | null>(null);
+  const msgs = useSignal<ChatMessage[]>([]);
+  const err = useSignal<string | null>(null);
+  const draft = useSignal('');
+  const notice = useSignal<string | null>(null);
+  const sending = useSignal(false);
+  const end = useRef<HTMLDivElement>(null);
+  // Events of an answer this page does not list yet (its tokens can come
+  // before the answer to the POST that started it): applied once it is.
+  const early = useRef<[string, any][]>([]);
+  const apply = (type: string, p: any) => {
+    if (!msgs.value.some((m) => m.id === p.messageId)) {
+      if (early.current.length < 10000) early.current.push([type, p]);
+      return;
+    }
+    msgs.value = applyEvent(msgs.value, type, p);
+  };
+  const listed = (list: ChatMessage[]) => {
+    msgs.value = list;
+    const held = early.current;
+    early.current = [];
+    for (const [type, p] of held) apply(type, p);
+  };
+
+  const load = async () => {
+    try {
+      const c = await request<Chat>('GET', `/api/chats/${encodeURIComponent(id)}`);
+      chat.value = c;
+      // The stored text of an answer in flight already holds its early tokens.
+      early.current = [];
+      msgs.value = c.messages || [];
+      err.value = null;
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+  useEffect(() => {
+    chat.value = null;
+    msgs.value = [];
+    const stop = chatChannel(
+      id,
+      (type, p) => {
+        if (type === 'stream_queued') {
+          notice.value = `Waiting for the rate limit: the answer starts in about ${Math.max(1, Math.round(p.waitMs / 1000))} s.`;
+          return;
+        }
+        if (type === 'stream_token' && notice.value?.startsWith('Waiting')) notice.value = null;
+        if (type === 'stream_retry') {
+          notice.value = `The provider answered ${p.status}: trying again in ${(p.waitMs / 1000).toFixed(1)} s (attempt ${p.attempt}).`;
+          return;
+        }
+        apply(type, p);
+        if (type === 'stream_complete' || type === 'stream_error') {
+          notice.value = null;
+          onChanged();
+        }
+      },
+      () => void load(), // (re)subscribed: what streamed meanwhile comes with the chat
+    );
+    return stop;
+  }, [id]);
+  useEffect(() => end.current?.scrollIntoView?.({ block: 'end' }), [msgs.value.length, msgs.value[msgs.value.length - 1]?.content]);
+
+  const streaming = msgs.value.some((m) => m.status === 'streaming');
+  const send = async (e: Event) => {
+    e.preventDefault();
+    const content = draft.value.trim();
+    if (!content || streaming) return;
+    sending.value = true;
+    try {
+      const r = await request<any>('POST', `/api/chats/${encodeURIComponent(id)}/messages`, { content });
+      if (r.queued) notice.value = `Waiting for the rate limit: the answer starts in about ${Math.max(1, Math.round(r.waitMs / 1000))} s.`;
+      draft.value = '';
+      const have = new Set(msgs.value.map((m) => m.id));
+      listed([...msgs.value, ...[r.userMessage, r.assistantMessage].filter((m: ChatMessage) => !have.has(m.id))]);
+      err.value = null;
+    } catch (x) {
+      err.value = errText(x);
+    }
+    sending.value = false;
+  };
+  const stopIt = async () => {
+    try {
+      const m = await request<ChatMessage>('POST', `/api/chats/${encodeURIComponent(id)}/stop`);
+      msgs.value = msgs.value.map((x) => (x.id === m.id ? m : x));
+    } catch (x) {
+      err.value = errText(x);
+    }
+  };
+
+  if (!chat.value && err.value) return <ErrorState message={err.value} onRetry={() => void load()} />;
+  if (!chat.value) return <Spinner label="Loading the chat…" />;
+  const c = chat.value;
+  return (
+    <section class="chat-view" aria-label="Chat">
+      <div class="page-head">
+        <h2 class="panel-title">{c.title || 'New chat'}</h2>
+        <span class="muted small">
+          {c.model}
+          {c.definition ? ` · ${c.definition}` : ''}
+          {typeof c.temperature === 'number' ? ` · temperature ${c.temperature}` : ''}
+        </span>
+      </div>
+      <div class="chat-log panel glass scroll" data-testid="chat-log" aria-live="polite">
+        {msgs.value.length === 0 && <p class="muted">Say something to start.</p>}
+        {msgs.value.map((m) => (
+          <Bubble key={m.id} m={m} chatId={id} />
+        ))}
+        <div ref={end} />
+      </div>
+      {notice.value && (
+        <p class="muted small" role="status" data-testid="chat-notice">
+          {notice.value}
+        </p>
+      )}
+      {err.value && <p class="error-text">{err.value}</p>}
+      <form class="composer" onSubmit={send}>
+        <textarea
+          aria-label="Message"
+          rows={3}
+          value={draft.value}
+          onInput={(e) => (draft.value = e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey) void send(e);
+          }}
+          placeholder="Ask Claude…"
+        />
+        {streaming ? (
+          <button class="btn btn-danger" type="button" onClick={() => void stopIt()}>
+            Stop
+          </button>
+        ) : (
+          <button class="btn btn-primary" type="submit" disabled={sending.value || draft.value.trim() === ''}>
+            Send
+          </button>
+        )}
+      </form>
+    </section>
+  );
+}
+
+// ---- the list and a new chat ----------------------------------------------------------
+
+interface Suggestion {
+  definition: Definition | null;
+  score: number;
+  matched: string[];
+  default: boolean;
+}
+
+function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
+  const provider = useSignal<'anthropic' | 'openai'>('anthropic');
+  const task = useSignal('');
+  const suggestion = useSignal<Suggestion | null>(null);
+  const model = useSignal(MODELS[0]);
+  const temperature = useSignal(0.7);
+  const system = useSignal('');
+  const definition = useSignal('');
+  const defs = useSignal<Definition[]>([]);
+  const err = useSignal<string | null>(null);
+  const loadDefs = () =>
+    request<{ definitions: Definition[] }>('GET', '/api/definitions')
+      .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
+      .catch(() => (defs.value = []));
+  useEffect(() => void loadDefs(), []);
+  // The definition agentd would pick for the task, as the user types it.
+  useEffect(() => {
+    const text = task.value.trim();
+    if (text.length < 3) {
+      suggestion.value = null;
+      return;
+    }
+    const t = setTimeout(() => {
+      request<Suggestion>('POST', '/api/definitions/select', { prompt: text })
+        .then((s) => {
+          suggestion.value = s;
+          // a definition written since the list was read
+          if (s.definition && !defs.value.some((d) => d.name === s.definition?.name)) void loadDefs();
+        })
+        .catch(() => (suggestion.value = null));
+    }, 250);
+    return () => clearTimeout(t);
+  }, [task.value]);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const body: Record<string, unknown> = { provider: provider.value, model: model.value, temperature: temperature.value };
+      if (system.value.trim()) body.system = system.value;
+      if (definition.value) {
+        body.definition = definition.value;
+        delete body.model; // the definition's model, unless the user picks one after
+      }
+      onCreated(await request<Chat>('POST', '/api/chats', body));
+    } catch (x) {
+      err.value = errText(x);
+    }
+  };
+  return (
+    <form class="panel glass new-chat" onSubmit={create} aria-label="New chat">
+      <label class="field">
+        <span>Provider</span>
+        <select
+          value={provider.value}
+          onChange={(e) => {
+            provider.value = e.currentTarget.value as 'anthropic' | 'openai';
+            model.value = provider.value === 'openai' ? 'gpt-4o-mini' : MODELS[0];
+          }}
+        >
+          <option value="anthropic">Anthropic</option>
+          <option value="openai">OpenAI-compatible</option>
+        </select>
+      </label>
+      <label class="field">
+        <span>Model</span>
+        <input list="chat-models" value={model.value} onInput={(e) => (model.value = e.currentTarget.value)} />
+        <datalist id="chat-models">
+          {MODELS.map((m) => (
+            <option key={m} value={m} />
+          ))}
+        </datalist>
+      </label>
+      <label class="field">
+        <span>Temperature {temperature.value.toFixed(1)}</span>
+        <input type="range" min="0" max="1" step="0.1" value={temperature.value} onInput={(e) => (temperature.value = Number(e.currentTarget.value))} />
+      </label>
+      <label class="field">
+        <span>What is it for? (suggests a definition)</span>
+        <input value={task.value} onInput={(e) => (task.value = e.currentTarget.value)} placeholder="e.g. review my pull request" />
+      </label>
+      {suggestion.value && suggestion.value.definition && (
+        <p class="small" data-testid="def-suggestion">
+          Suggested: <strong>{suggestion.value.definition.name}</strong>{' '}
+          <span class="muted">
+            {suggestion.value.default ? '(the default: nothing matched)' : `(score ${suggestion.value.score}: ${suggestion.value.matched.join(', ')})`}
+          </span>{' '}
+          <button type="button" class="btn btn-sm" onClick={() => (definition.value = suggestion.value?.definition?.name || '')}>
+            Use
+          </button>
+        </p>
+      )}
+      {defs.value.length > 0 && (
+        <label class="field">
+          <span>Agent definition</span>
+          <select value={definition.value} onChange={(e) => (definition.value = e.currentTarget.value)}>
+            <option value="">none</option>
+            {defs.value.map((d) => (
+              <option key={d.name} value={d.name}>
+                {d.name}
+                {d.category ? ` (${d.category})` : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <label class="field">
+        <span>System prompt (optional)</span>
+        <textarea rows={2} value={system.value} onInput={(e) => (system.value = e.currentTarget.value)} />
+      </label>
+      <button class="btn btn-primary" type="submit">
+        New chat
+      </button>
+      {err.value && <p class="error-text">{err.value}</p>}
+    </form>
+  );
+}
+
+export default function ChatsPage({ id }: { id?: string }) {
+  const chats = useSignal<Chat[] | null>(null);
+  const err = useSignal<string | null>(null);
+  const load = async () => {
+    try {
+      chats.value = (await request<{ chats: Chat[] }>('GET', '/api/chats')).chats;
+      err.value = null;
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+  useEffect(() => void load(), []);
+  return (
+    <div class="page chats-page">
+      <div class="page-head">
+        <h1 class="page-title">Chats</h1>
+        <WorkbenchNav at="chats" />
+      </div>
+      <Credentials />
+      <div class="chats-grid">
+        <aside class="chats-side">
+          <NewChat
+            onCreated={(c) => {
+              void load();
+              go(`/chats/${c.id}`);
+            }}
+          />
+          {err.value && <ErrorState message={err.value} onRetry={() => void load()} />}
+          {chats.value && chats.value.length === 0 && <Empty title="No chats yet">Start one above.</Empty>}
+          <ul class="chat-list" aria-label="Chats">
+            {(chats.value || []).map((c) => (
+              <li key={c.id} class={c.id === id ? 'active' : ''}>
+                <a href={`#/chats/${c.id}`}>{c.title || 'New chat'}</a>
+                <span class="muted small">
+                  {' '}
+                  {ago(c.updatedAt)} · {fmtCost(c.costUsd)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </aside>
+        <div class="chats-main">{id ? <ChatView id={id} onChanged={() => void load()} /> : <Empty title="Pick a chat">Or start a new one.</Empty>}</div>
+      </div>
+    </div>
+  );
+}

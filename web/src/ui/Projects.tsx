@@ -1,0 +1,158 @@
+// The Projects page (issue #18), loaded lazily: projects with their saved
+// messages and files; the files as a tree by folder with a viewer; a new
+// project; Delete. Files come from chat answers (Chats: "Save files").
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import { request } from '../api';
+import { WorkbenchNav } from './WorkbenchNav';
+import { go } from '../router';
+import { fileTree } from '../workbench';
+import { ago, Empty, errText, ErrorState, Spinner } from './common';
+
+export interface Project {
+  id: string;
+  name: string;
+  description?: string | null;
+  updatedAt: string;
+  fileCount?: number;
+  messages?: { position: number; role: string; content: string }[];
+  files?: { path: string; content: string; size: number }[];
+}
+
+function ProjectView({ id }: { id: string }) {
+  const p = useSignal<Project | null>(null);
+  const open = useSignal<string | null>(null);
+  const err = useSignal<string | null>(null);
+  useEffect(() => {
+    p.value = null;
+    open.value = null;
+    request<Project>('GET', `/api/projects/${encodeURIComponent(id)}`)
+      .then((x) => {
+        p.value = x;
+        open.value = x.files && x.files.length > 0 ? x.files[0].path : null;
+      })
+      .catch((e) => (err.value = errText(e)));
+  }, [id]);
+  if (err.value) return <ErrorState message={err.value} />;
+  if (!p.value) return <Spinner label="Loading the project…" />;
+  const x = p.value;
+  const file = (x.files || []).find((f) => f.path === open.value);
+  const remove = async () => {
+    if (!confirm(`Delete the project ${x.name} with its messages and files?`)) return;
+    try {
+      await request('DELETE', `/api/projects/${encodeURIComponent(id)}`);
+      go('/projects');
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+  return (
+    <section class="project-view" aria-label={`Project ${x.name}`}>
+      <div class="page-head">
+        <h2 class="panel-title">{x.name}</h2>
+        <button class="btn btn-danger btn-sm" onClick={() => void remove()}>
+          Delete
+        </button>
+      </div>
+      {x.description && <p class="muted">{x.description}</p>}
+      <div class="project-grid">
+        <ul class="file-tree panel glass" aria-label="Files">
+          {(x.files || []).length === 0 && <li class="muted">No files yet.</li>}
+          {fileTree((x.files || []).map((f) => f.path)).map(([depth, label, path]) => (
+            <li key={(path || '') + label + depth} style={{ paddingLeft: `${depth * 14 + 6}px` }} class={path && path === open.value ? 'active' : ''}>
+              {path ? (
+                <button class="linkish" onClick={() => (open.value = path)}>
+                  {label}
+                </button>
+              ) : (
+                <span class="muted">{label}</span>
+              )}
+            </li>
+          ))}
+        </ul>
+        <div>
+          {file ? (
+            <figure class="file-view">
+              <figcaption class="small muted">
+                {file.path} · {file.size} bytes
+              </figcaption>
+              <pre class="out" data-testid="file-content">
+                {file.content}
+              </pre>
+            </figure>
+          ) : (
+            <Empty title="No file open" />
+          )}
+          <h3 class="small muted">Messages ({(x.messages || []).length})</h3>
+          <div class="chat-log panel glass scroll">
+            {(x.messages || []).map((m) => (
+              <div key={m.position} class={`chat-msg chat-${m.role === 'user' ? 'user' : 'assistant'}`}>
+                <div class="chat-role small muted">{m.role}</div>
+                <div class="chat-text">{m.content}</div>
+              </div>
+            ))}
+          </div>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+export default function ProjectsPage({ id }: { id?: string }) {
+  const list = useSignal<Project[] | null>(null);
+  const err = useSignal<string | null>(null);
+  const name = useSignal('');
+  const load = async () => {
+    try {
+      list.value = (await request<{ projects: Project[] }>('GET', '/api/projects')).projects;
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+  useEffect(() => void load(), [id]);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const p = await request<Project>('POST', '/api/projects', { name: name.value.trim() });
+      name.value = '';
+      await load();
+      go(`/projects/${p.id}`);
+    } catch (x) {
+      err.value = errText(x);
+    }
+  };
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1 class="page-title">Projects</h1>
+        <WorkbenchNav at="projects" />
+      </div>
+      {err.value && <ErrorState message={err.value} onRetry={() => void load()} />}
+      <div class="chats-grid">
+        <aside>
+          <form class="panel glass new-project" onSubmit={create}>
+            <label class="field">
+              <span>New project</span>
+              <input value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} placeholder="name" />
+            </label>
+            <button class="btn btn-primary" type="submit" disabled={name.value.trim() === ''}>
+              Create
+            </button>
+          </form>
+          <ul class="chat-list" aria-label="Projects">
+            {(list.value || []).map((p) => (
+              <li key={p.id} class={p.id === id ? 'active' : ''}>
+                <a href={`#/projects/${p.id}`}>{p.name}</a>
+                <span class="muted small">
+                  {' '}
+                  {p.fileCount || 0} files · {ago(p.updatedAt)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </aside>
+        <div>{id ? <ProjectView id={id} /> : <Empty title="Pick a project" />}</div>
+      </div>
+    </div>
+  );
+}
