@@ -234,10 +234,11 @@ static void org_created(int rc, json_t *result, void *ud)
 {
     ad_req_t *r = ud;
     if (rc != 0) {
+        json_decref(result); /* ours, even on error */
         ad_api_fail(r, rc, "organisation", NULL);
         return;
     }
-    ad_res_json(r, 201, json_incref(result));
+    ad_res_json(r, 201, result);
 }
 
 static void org_create(ad_req_t *r, void *ud)
