@@ -15,6 +15,7 @@
  * Validating sends a one-token request with the stored key (src/llm).
  */
 #include "api/workbench.h"
+#include "run/run.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -550,10 +551,21 @@ static void validate(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
+/* The runner's key source: an agent without a key in its environment gets
+ * its organisation's stored one. */
+static const char *key_for_agent(void *ud, const char *org, const char *provider)
+{
+    AD_UNUSED(ud);
+    return ad_api_cred_key(org, provider);
+}
+
 void ad_api_creds_register(ad_app_t *app)
 {
     snprintf(dir, sizeof(dir), "%s/credentials", app->cfg->data_dir);
     load_keys();
+    if (app->runner != NULL) {
+        ad_runner_set_key_source(app->runner, key_for_agent, app);
+    }
     ad_server_route(app->server, "PUT", "/api/credentials/:provider", AD_ACCESS_WRITE, put_cred,
                     app);
     ad_server_route(app->server, "GET", "/api/credentials", AD_ACCESS_READ, list_creds, app);

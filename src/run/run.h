@@ -51,6 +51,14 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
                            ad_bus_t *bus, ad_procs_t *procs);
 void ad_runner_free(ad_runner_t *r);
 
+/* Where an agent's API key comes from when its environment names none: a
+ * claude agent gets ANTHROPIC_API_KEY, a codex agent OPENAI_API_KEY, from
+ * fn(ud, org, "anthropic" | "openai") (borrowed for the call; NULL: none).
+ * The key goes only into the child's environment, never a row, event or
+ * log. Loop thread. */
+typedef const char *(*ad_runner_key_fn)(void *ud, const char *org, const char *provider);
+void ad_runner_set_key_source(ad_runner_t *r, ad_runner_key_fn fn, void *ud);
+
 /* Marks runs left 'running' by a previous daemon as lost (agent status
  * error, pid cleared, state.statusReason set) and publishes agent_status for
  * each. cb (may be NULL) gets {runs, agents}. Call once at start-up before

@@ -132,6 +132,8 @@ struct ad_runner {
     uv_loop_t *loop;
     const ad_config_t *cfg;
     ad_store_t *store;
+    ad_runner_key_fn key_fn; /* stored API keys (ad_runner_set_key_source) */
+    void *key_ud;
     ad_bus_t *bus;
     ad_procs_t *procs;
     ad_run_t *runs;

@@ -244,6 +244,12 @@ static void on_runner_closed(uv_handle_t *h)
     free(h->data);
 }
 
+void ad_runner_set_key_source(ad_runner_t *r, ad_runner_key_fn fn, void *ud)
+{
+    r->key_fn = fn;
+    r->key_ud = ud;
+}
+
 void ad_runner_free(ad_runner_t *r)
 {
     if (r == NULL) {

@@ -27,6 +27,7 @@ static void start_cleanup(start_t *s)
 {
     if (s->env != NULL) {
         for (size_t i = s->launch.nenv; s->env[i] != NULL; i++) {
+            memset((char *)s->env[i], 0, strlen(s->env[i])); /* an API key may be among them */
             free((char *)s->env[i]);
         }
         free(s->env);
@@ -115,12 +116,47 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool f
     return 0;
 }
 
-/* The environment: the executor's, then state.env (NULL-terminated). */
-static void build_env(start_t *s)
+/* Whether entry "NAME=…" is in env[0..n). */
+static bool env_has(const char **env, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(env[i], name, len) == 0 && env[i][len] == '=') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The org's stored key for the executor's provider, when the environment
+ * names none (ad_runner_set_key_source). */
+static void add_key(ad_runner_t *r, start_t *s, size_t *nenv)
+{
+    const char *var = s->spec.executor == AD_EXEC_CLAUDE  ? "ANTHROPIC_API_KEY"
+                      : s->spec.executor == AD_EXEC_CODEX ? "OPENAI_API_KEY"
+                                                          : NULL;
+    if (r->key_fn == NULL || var == NULL || env_has(s->env, *nenv, var)) {
+        return;
+    }
+    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
+    const char *key = r->key_fn(r->key_ud, org != NULL ? org : AD_ORG_DEFAULT,
+                                s->spec.executor == AD_EXEC_CLAUDE ? "anthropic" : "openai");
+    if (key == NULL || key[0] == '\0') {
+        return;
+    }
+    size_t len = strlen(var) + strlen(key) + 2;
+    char *e = ad_xmalloc(len);
+    snprintf(e, len, "%s=%s", var, key);
+    s->env[(*nenv)++] = e;
+}
+
+/* The environment: the executor's, then state.env, then a stored API key
+ * (NULL-terminated). */
+static void build_env(ad_runner_t *r, start_t *s)
 {
     json_t *senv = json_object_get(s->state, "env");
     size_t nenv = 0;
-    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 1, sizeof(char *));
+    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 2, sizeof(char *));
     for (size_t i = 0; i < s->launch.nenv; i++) {
         s->env[nenv++] = s->launch.env[i];
     }
@@ -136,6 +172,7 @@ static void build_env(start_t *s)
         snprintf(e, len, "%s=%s", k, json_string_value(v));
         s->env[nenv++] = e;
     }
+    add_key(r, s, &nenv);
 }
 
 static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
@@ -290,7 +327,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         start_cleanup(&s);
         return rc;
     }
-    build_env(&s);
+    build_env(r, &s);
     ad_run_t *run = run_new(r, agent_id, &s);
     ad_proc_opts_t o;
     proc_opts(r, run, &s, &o);
