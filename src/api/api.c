@@ -719,3 +719,22 @@ json_t *ad_api_setup_view(json_t *ws)
                      cmd != NULL ? cmd : "", "setupCommandApproved",
                      json_is_true(json_object_get(ws, "isSetupCommandApproved")));
 }
+
+json_t *ad_api_row_load(ad_app_t *app, ad_req_t *r, ad_api_row_get_fn get, const char *what)
+{
+    const char *id = ad_req_param(r, "id");
+    json_t *row = NULL;
+    if (!ad_api_need_store(app, r)) {
+        return NULL;
+    }
+    int rc = id != NULL && strlen(id) < AD_ID_MAX ? get(app->store, id, &row) : AD_ENOENT;
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(row, "orgId"))) {
+        rc = AD_ENOENT;
+    }
+    if (rc != 0) {
+        json_decref(row);
+        ad_api_fail(r, rc, what, id);
+        return NULL;
+    }
+    return row;
+}

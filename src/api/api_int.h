@@ -115,8 +115,12 @@ void ad_api_settings_register(ad_app_t *app);
 void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
 void ad_api_crew_ops_register(ad_app_t *app);
-/* The crew of r's :id, visible to the caller (new reference), or NULL after
- * answering 404: another org's crew is as good as none. (crew_ops.c) */
+/* The row of r's :id read by get, visible to the caller (new reference; the
+ * row carries orgId), or NULL after answering: 404 naming what (another
+ * org's row is as good as none), or the store's error. */
+typedef int (*ad_api_row_get_fn)(struct ad_store *st, const char *id, json_t **out);
+json_t *ad_api_row_load(ad_app_t *app, ad_req_t *r, ad_api_row_get_fn get, const char *what);
+/* The crew of r's :id, as ad_api_row_load. (crew_ops.c) */
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
 void ad_api_health_close(ad_app_t *app);
 /* requirements.c: GET /api/requirements (admin: it runs --version). */

@@ -137,22 +137,7 @@ static void stream_free(stream_t *s)
  * answering 404: another org's chat is as good as none. */
 static json_t *chat_load(ad_app_t *app, ad_req_t *r)
 {
-    const char *id = ad_req_param(r, "id");
-    json_t *chat = NULL;
-    if (!ad_api_need_store(app, r)) {
-        return NULL;
-    }
-    int rc =
-        id != NULL && strlen(id) < AD_ID_MAX ? ad_store_chat_get(app->store, id, &chat) : AD_ENOENT;
-    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(chat, "orgId"))) {
-        rc = AD_ENOENT;
-    }
-    if (rc != 0) {
-        json_decref(chat);
-        ad_api_fail(r, rc, "chat", id);
-        return NULL;
-    }
-    return chat;
+    return ad_api_row_load(app, r, ad_store_chat_get, "chat");
 }
 
 static void publish(stream_t *s, const char *type, json_t *payload)

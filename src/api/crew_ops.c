@@ -14,18 +14,7 @@
 
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 {
-    const char *id = ad_req_param(r, "id");
-    json_t *c = NULL;
-    int rc = ad_store_crew_get(app->store, id, &c);
-    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(c, "orgId"))) {
-        json_decref(c);
-        rc = AD_ENOENT;
-    }
-    if (rc != 0) {
-        ad_api_fail(r, rc, "crew", id);
-        return NULL;
-    }
-    return c;
+    return ad_api_row_load(app, r, ad_store_crew_get, "crew");
 }
 
 /* ---- rename --------------------------------------------------------------------------- */

@@ -35,22 +35,7 @@
  * answering 404. */
 static json_t *project_row(ad_app_t *app, ad_req_t *r)
 {
-    const char *id = ad_req_param(r, "id");
-    json_t *p = NULL;
-    if (!ad_api_need_store(app, r)) {
-        return NULL;
-    }
-    int rc =
-        id != NULL && strlen(id) < AD_ID_MAX ? ad_store_project_get(app->store, id, &p) : AD_ENOENT;
-    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(p, "orgId"))) {
-        rc = AD_ENOENT;
-    }
-    if (rc != 0) {
-        json_decref(p);
-        ad_api_fail(r, rc, "project", id);
-        return NULL;
-    }
-    return p;
+    return ad_api_row_load(app, r, ad_store_project_get, "project");
 }
 
 static void publish(ad_app_t *app, json_t *p, const char *change)

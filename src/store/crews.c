@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Crews: the rows, and each crew's status derived from its live agents
- * (busy when one is running, available when one is alive and not running,
- * offline otherwise). Publishing status changes is src/api/crews.c's.
+ * (busy when one is running, available when one is alive and not running:
+ * waiting or paused; offline otherwise, an idle agent, one that never ran,
+ * included). Publishing status changes is src/api/crews.c's.
  */
 #include "store/store_int.h"
 
@@ -12,7 +13,7 @@
 #define CREW_SELECT                                                                                \
     "SELECT c.id, c.name, c.created_at, c.updated_at, "                                            \
     "COALESCE(SUM(a.status = 'running'), 0), "                                                     \
-    "COALESCE(SUM(a.status IN ('waiting', 'idle', 'paused')), 0), COUNT(a.id), c.org_id "          \
+    "COALESCE(SUM(a.status IN ('waiting', 'paused')), 0), COUNT(a.id), c.org_id "                  \
     "FROM crews c LEFT JOIN agents a ON a.crew_id = c.id AND a.deleted_at IS NULL "
 
 static const char SQL_CREW_LIST[] = CREW_SELECT "WHERE ?1 = '' OR c.org_id = ?1 "
