@@ -87,13 +87,12 @@ static int pick_remote(git_repository *repo, const char *branch, const char *giv
 static void push_env(char **envp, size_t max)
 {
     size_t n = 0;
-    for (char **v = environ; *v != NULL && n + 4 < max; v++) {
+    for (char **v = environ; *v != NULL && n + 3 < max; v++) {
         if (strncmp(*v, "GIT_", 4) != 0) {
             envp[n++] = *v;
         }
     }
     envp[n++] = "GIT_TERMINAL_PROMPT=0";
-    envp[n++] = "GIT_PROTOCOL_FROM_USER=0";
     envp[n++] = "LC_ALL=C";
     envp[n] = NULL;
 }
