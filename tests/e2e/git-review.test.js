@@ -11,6 +11,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { run } = daemon;
 const { git, makeRepo } = require('./lib/gitrepo');
 
 const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
@@ -306,5 +307,51 @@ test('delete refuses uncommitted or unpushed work before it stops any agent', as
     r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
     assert.strictEqual(r.status, 200, r.text);
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+  });
+});
+
+test('CLI: ws ls, wt ls/new/rm, merge with names, refusals with their files, --help', async () => {
+  await withRepo(async ({ d, repo, ws }) => {
+    const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
+    for (const args of [['wt', '--help'], ['ws', '--help'], ['merge', '--help'], ['wt', 'merge', '--help']]) {
+      const r = cli(...args);
+      assert.equal(r.status, 0, `${args}: ${r.stderr}`);
+      assert.match(r.stdout, /^Usage: agentd (wt|ws|merge)/);
+    }
+    let r = cli('ws', 'ls');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`${ws.id} +repo +${repo}`));
+    r = cli('wt', 'new', '--workspace', 'repo', 'cli-wt');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /branch cli-wt from main/);
+    const wtPath = r.stdout.split(' ')[1];
+    r = cli('wt', 'ls', '--workspace', ws.id);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /cli-wt +cli-wt +main /);
+    const listed = JSON.parse(cli('wt', 'ls', '--json').stdout).worktrees;
+    assert.equal(listed.length, 2);
+
+    write(wtPath, 'a.txt', 'cli side\n');
+    r = cli('wt', 'rm', 'cli-wt');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /changed file/);
+    assert.match(r.stderr, /changed: +a\.txt/);
+    git(wtPath, 'commit', '-qam', 'cli edit');
+    write(repo, 'a.txt', 'main side\n');
+    git(repo, 'commit', '-qam', 'main edit');
+    r = cli('merge', 'cli-wt');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /conflict: +a\.txt/);
+    r = cli('merge', 'nope');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no worktree named nope/);
+    git(repo, 'reset', '-q', '--hard', 'HEAD~1');
+    r = cli('wt', 'merge', 'cli-wt', '--strategy', 'squash');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /merged cli-wt into main \(squash\)/);
+    assert.equal(fs.readFileSync(path.join(repo, 'a.txt'), 'utf8'), 'cli side\n');
+    r = cli('wt', 'rm', '--force', 'cli-wt');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /deleted/);
   });
 });

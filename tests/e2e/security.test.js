@@ -163,7 +163,7 @@ test('every route declares its access; only login and health are public', () => 
     else assert.ok(SCOPES.includes(r.access), `${key}: ${r.access}`);
     // Starting programs (the requirements check runs --version), tokens,
     // orgs, audit and settings changes are admin.
-    if (/\/start$|\/message$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
+    if (/\/start$|\/message$|\/push$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
