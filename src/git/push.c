@@ -23,20 +23,12 @@ extern char **environ;
 #define PUSH_OUTPUT_MAX (32 * 1024)
 #define ENV_MAX 256
 
-/* The git program on PATH (absolute), or false. */
+/* The git program on agentd's PATH, only when that is an absolute path: the
+ * child runs in the worktree, where a relative PATH entry could find a
+ * "git" an agent wrote. */
 static bool find_git(char *out, size_t outsz)
 {
-    const char *path = getenv("PATH");
-    char dirs[4096];
-    snprintf(dirs, sizeof(dirs), "%s", path != NULL ? path : "/usr/bin:/bin");
-    char *save = NULL;
-    for (char *d = strtok_r(dirs, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
-        int n = snprintf(out, outsz, "%s/git", d);
-        if (d[0] == '/' && n > 0 && (size_t)n < outsz && access(out, X_OK) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return ad_path_which("git", NULL, out, outsz) == 0 && out[0] == '/';
 }
 
 /* The remote to push to: given, else branch.<b>.remote, else origin,
