@@ -97,7 +97,9 @@ export function DiffTab({ worktreeId }: { worktreeId: string }) {
             review.value = d as Review;
             files.value = (d?.files || []) as DiffFile[];
           });
-    p.catch((e) => (err.value = errText(e)));
+    p.then(() => {
+      if (sel.value) open(sel.value); // the open patch may have changed too
+    }).catch((e) => (err.value = errText(e)));
   };
   useEffect(() => load(), [worktreeId, view.value]);
   // A worktree event reloads the tree: follow it without a spinner.
