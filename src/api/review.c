@@ -48,8 +48,7 @@ static void reply_git_error(ad_req_t *req, const ad_git_result_t *res, const cha
     if (res->rc == AD_ENOENT &&
         (strcmp(reason, "unknown_ref") == 0 || strcmp(reason, "unknown_branch") == 0)) {
         ad_res_error(req, 422, "VALIDATION_ERROR",
-                     json_pack("{s:s, s:s}", "field", field, "reason", reason), "%s",
-                     res->err.msg);
+                     json_pack("{s:s, s:s}", "field", field, "reason", reason), "%s", res->err.msg);
         return;
     }
     ad_api_git_reply_error(req, res, false);

@@ -471,8 +471,8 @@ static void wt_agent_stopped(int rc, json_t *result, const char *msg, void *ud)
 static void wt_stop_agents(ad_api_gctx_t *c)
 {
     json_t *agents = NULL;
-    int rc = ad_store_agent_list(c->app->store, ad_api_jstr(c->wt, "id"), "running", false, "",
-                                 &agents);
+    int rc =
+        ad_store_agent_list(c->app->store, ad_api_jstr(c->wt, "id"), "running", false, "", &agents);
     if (rc != 0) {
         ad_res_error_code(c->req, rc, NULL, "cannot read the worktree's agents");
         ad_api_gctx_free(c);
@@ -493,8 +493,7 @@ static void wt_stop_agents(ad_api_gctx_t *c)
     json_array_foreach(running, i, v)
     {
         c->stopping++;
-        if (ad_runner_stop(c->app->runner, ad_api_jstr(v, "id"), false, wt_agent_stopped, c) !=
-            0) {
+        if (ad_runner_stop(c->app->runner, ad_api_jstr(v, "id"), false, wt_agent_stopped, c) != 0) {
             c->stopping--; /* not running after all: nothing to wait for */
         }
     }
@@ -695,8 +694,8 @@ static void wt_setup_marked(int rc, json_t *result, void *ud)
     }
     ad_api_publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
     json_decref(result);
-    ad_res_json(c->req, 202, json_pack("{s:s, s:{s:s}}", "worktreeId", c->id, "setup", "state",
-                                       "running"));
+    ad_res_json(c->req, 202,
+                json_pack("{s:s, s:{s:s}}", "worktreeId", c->id, "setup", "state", "running"));
     c->req = NULL;
     wt_run_setup(c);
 }

@@ -25,8 +25,8 @@ typedef struct {
     bool truncated;
 } resp_t;
 
-static const char *commands[] = {"ls",   "new", "start", "send",  "logs", "stop",
-                                 "rm",   "token", "ws",  "wt",    "merge"};
+static const char *commands[] = {"ls", "new",   "start", "send", "logs", "stop",
+                                 "rm", "token", "ws",    "wt",   "merge"};
 
 bool ad_cli_is_command(const char *cmd)
 {
@@ -882,10 +882,10 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     static const struct {
         const char *name;
         cmd_fn fn;
-    } table[] = {{"ls", cmd_ls},       {"new", cmd_new},   {"start", cmd_start}, {"send", cmd_send},
-                 {"logs", cmd_logs},   {"stop", cmd_stop}, {"rm", cmd_rm},
-                 {"token", cmd_token}, {"ws", ad_cli_ws}, {"wt", ad_cli_wt},
-                 {"merge", ad_cli_merge}};
+    } table[] = {{"ls", cmd_ls},     {"new", cmd_new},       {"start", cmd_start},
+                 {"send", cmd_send}, {"logs", cmd_logs},     {"stop", cmd_stop},
+                 {"rm", cmd_rm},     {"token", cmd_token},   {"ws", ad_cli_ws},
+                 {"wt", ad_cli_wt},  {"merge", ad_cli_merge}};
     cmd_fn fn = NULL;
     for (size_t i = 0; i < AD_ARRAY_LEN(table); i++) {
         if (strcmp(cmd, table[i].name) == 0) {

@@ -80,8 +80,8 @@ static int resolve(ad_cli_t *c, json_t *rows, const char *what, const char *want
     return ad_cli_fail(c, msg);
 }
 
-static int find(ad_cli_t *c, const char *path, const char *key, const char *what,
-                const char *want, char *out, size_t outsz)
+static int find(ad_cli_t *c, const char *path, const char *key, const char *what, const char *want,
+                char *out, size_t outsz)
 {
     int rc;
     json_t *j = ad_cli_call(c, "GET", path, NULL, &rc);
@@ -206,14 +206,15 @@ static int wt_new(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     if (npos != 1 || ws == NULL) {
-        return ad_cli_usage(c, "usage: agentd wt new --workspace WS NAME [--branch B] [--base REF]");
+        return ad_cli_usage(c,
+                            "usage: agentd wt new --workspace WS NAME [--branch B] [--base REF]");
     }
     rc = find(c, "/api/workspaces", "workspaces", "workspace", ws, id, sizeof(id));
     if (rc != 0) {
         return rc;
     }
-    json_t *body = json_pack("{s:s, s:s, s:b}", "workspaceId", id, "name", pos[0], "createBranch",
-                             true);
+    json_t *body =
+        json_pack("{s:s, s:s, s:b}", "workspaceId", id, "name", pos[0], "createBranch", true);
     if (branch != NULL) {
         json_object_set_new(body, "branch", json_string(branch));
     }

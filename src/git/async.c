@@ -177,10 +177,9 @@ static void setup_next(void)
 static void after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
-    static const char *names[] = {"open",         "list",   "add",     "setup",  "status",
-                                  "remove",       "branches", "checkout", "diff", "remove_check",
-                                  "review",       "commits", "commit",  "merge",  "rebase",
-                                  "push"};
+    static const char *names[] = {
+        "open", "list",         "add",    "setup",   "status", "remove", "branches", "checkout",
+        "diff", "remove_check", "review", "commits", "commit", "merge",  "rebase",   "push"};
     ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", names[j->op], j->res.rc,
            (double)j->res.elapsed_ns / 1e6);
     if (status == UV_ECANCELED) {

@@ -255,15 +255,15 @@ int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_er
 /* ---- asynchronous layer (loop thread) -------------------------------------- */
 
 typedef enum {
-    AD_GIT_OP_OPEN,     /* a.path */
-    AD_GIT_OP_LIST,     /* a.repo_path */
-    AD_GIT_OP_ADD,      /* a.repo_path, name, path, branch, create_branch, base */
-    AD_GIT_OP_SETUP,    /* a.repo_path (source), path, files, command, timeout_ms */
-    AD_GIT_OP_STATUS,   /* a.path */
-    AD_GIT_OP_REMOVE,   /* a.repo_path, path, force */
-    AD_GIT_OP_BRANCHES, /* a.path */
-    AD_GIT_OP_CHECKOUT, /* a.path, branch, create_branch */
-    AD_GIT_OP_DIFF,     /* a.path, file (or NULL) */
+    AD_GIT_OP_OPEN,         /* a.path */
+    AD_GIT_OP_LIST,         /* a.repo_path */
+    AD_GIT_OP_ADD,          /* a.repo_path, name, path, branch, create_branch, base */
+    AD_GIT_OP_SETUP,        /* a.repo_path (source), path, files, command, timeout_ms */
+    AD_GIT_OP_STATUS,       /* a.path */
+    AD_GIT_OP_REMOVE,       /* a.repo_path, path, force */
+    AD_GIT_OP_BRANCHES,     /* a.path */
+    AD_GIT_OP_CHECKOUT,     /* a.path, branch, create_branch */
+    AD_GIT_OP_DIFF,         /* a.path, file (or NULL) */
     AD_GIT_OP_REMOVE_CHECK, /* a.repo_path, path */
     AD_GIT_OP_REVIEW,       /* a.path, base (against), file (or NULL) */
     AD_GIT_OP_COMMITS,      /* a.path, base (against) */

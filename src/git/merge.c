@@ -16,9 +16,9 @@
 #define CONFLICTS_MAX 500
 
 typedef struct {
-    git_repository *repo; /* the merged worktree's */
-    char branch[256];     /* its branch (short name) */
-    git_oid tip;          /* its commit */
+    git_repository *repo;       /* the merged worktree's */
+    char branch[256];           /* its branch (short name) */
+    git_oid tip;                /* its commit */
     char target_path[PATH_MAX]; /* where `into` is checked out, or "" */
 } merge_ctx_t;
 
@@ -30,8 +30,7 @@ static json_t *oid_str(const git_oid *oid)
 }
 
 /* The worktree's checked-out branch, refused when detached or unborn. */
-static int head_branch(git_repository *repo, char *out, size_t outsz, git_oid *tip,
-                       ad_git_err_t *e)
+static int head_branch(git_repository *repo, char *out, size_t outsz, git_oid *tip, ad_git_err_t *e)
 {
     git_reference *head = NULL;
     int grc = git_repository_head(&head, repo);
@@ -100,8 +99,8 @@ static int find_checkout(git_repository *repo, const char *branch, char *out, si
 
 /* Moves local branch from old to new (refused if it moved meanwhile); the
  * worktree at wt_path (or none: "") is checked out to new first. */
-static int advance(git_repository *repo, const char *branch, const git_oid *old,
-                   const git_oid *new, const char *wt_path, const char *why, ad_git_err_t *e)
+static int advance(git_repository *repo, const char *branch, const git_oid *old, const git_oid *new,
+                   const char *wt_path, const char *why, ad_git_err_t *e)
 {
     char name[300];
     git_reference *ref = NULL, *moved = NULL;
@@ -215,8 +214,8 @@ static int rebase_mem(git_repository *repo, const git_oid *tip, const git_oid *o
 
 /* A merge commit (parents into, branch) or a squash commit (parent into)
  * of the two, computed in memory. */
-static int merge_commit(merge_ctx_t *m, const git_oid *into_oid, const char *into,
-                        bool squash, const char *message, git_oid *out, ad_git_err_t *e)
+static int merge_commit(merge_ctx_t *m, const git_oid *into_oid, const char *into, bool squash,
+                        const char *message, git_oid *out, ad_git_err_t *e)
 {
     git_commit *a = NULL, *b = NULL;
     git_index *idx = NULL;
@@ -235,13 +234,14 @@ static int merge_commit(merge_ctx_t *m, const git_oid *into_oid, const char *int
     grc = grc < 0 ? grc : git_tree_lookup(&tree, m->repo, &tree_id);
     grc = grc < 0 ? grc : ad_gitx_signature(m->repo, &sig);
     char dflt[600];
-    snprintf(dflt, sizeof(dflt), squash ? "Squashed branch '%s' into %s" : "Merge branch '%s' into %s",
-             m->branch, into);
+    snprintf(dflt, sizeof(dflt),
+             squash ? "Squashed branch '%s' into %s" : "Merge branch '%s' into %s", m->branch,
+             into);
     const git_commit *parents[2] = {a, b};
-    grc = grc < 0 ? grc
-                  : git_commit_create(out, m->repo, NULL, sig, sig, NULL,
-                                      message != NULL ? message : dflt, tree, squash ? 1 : 2,
-                                      parents);
+    grc = grc < 0
+              ? grc
+              : git_commit_create(out, m->repo, NULL, sig, sig, NULL,
+                                  message != NULL ? message : dflt, tree, squash ? 1 : 2, parents);
     rc = grc < 0 ? ad_gitx_lib(e, grc, "merge") : 0;
 out:
     git_signature_free(sig);
@@ -306,9 +306,9 @@ static int merge_apply(merge_ctx_t *m, const ad_git_merge_opts_t *o, const git_o
         rc = merge_commit(m, into_oid, o->into, strcmp(o->strategy, "squash") == 0, o->message,
                           new_tip, e);
     }
-    return rc != 0 ? rc
-                   : advance(m->repo, o->into, into_oid, new_tip, m->target_path, "agentd: merge",
-                             e);
+    return rc != 0
+               ? rc
+               : advance(m->repo, o->into, into_oid, new_tip, m->target_path, "agentd: merge", e);
 }
 
 int ad_git_merge(const ad_git_merge_opts_t *o, json_t **out, ad_git_err_t *e)
@@ -323,7 +323,8 @@ int ad_git_merge(const ad_git_merge_opts_t *o, json_t **out, ad_git_err_t *e)
     }
     const char *st = o->strategy != NULL ? o->strategy : "merge";
     if (strcmp(st, "merge") != 0 && strcmp(st, "squash") != 0 && strcmp(st, "rebase") != 0) {
-        return ad_gitx_fail(e, AD_EINVAL, "invalid_strategy", "strategy is merge, squash or rebase");
+        return ad_gitx_fail(e, AD_EINVAL, "invalid_strategy",
+                            "strategy is merge, squash or rebase");
     }
     ad_git_merge_opts_t oo = *o;
     oo.strategy = st;
@@ -339,8 +340,8 @@ int ad_git_merge(const ad_git_merge_opts_t *o, json_t **out, ad_git_err_t *e)
     *out = json_pack("{s:s, s:s, s:s, s:o, s:s?}", "strategy", st, "branch", m.branch, "into",
                      o->into, "previous", oid_str(&into_oid), "targetWorktree",
                      m.target_path[0] ? m.target_path : NULL);
-    bool up_to_date = git_oid_equal(&into_oid, &m.tip) ||
-                      git_graph_descendant_of(m.repo, &into_oid, &m.tip) == 1;
+    bool up_to_date =
+        git_oid_equal(&into_oid, &m.tip) || git_graph_descendant_of(m.repo, &into_oid, &m.tip) == 1;
     if (up_to_date) {
         json_object_set_new(*out, "merged", json_false());
         json_object_set_new(*out, "upToDate", json_true());
@@ -379,13 +380,12 @@ int ad_git_rebase(const char *wt_path, const char *onto, json_t **out, ad_git_er
         goto out;
     }
     const git_oid *onto_oid = git_commit_id(target);
-    bool up_to_date = git_oid_equal(onto_oid, &m.tip) ||
-                      git_graph_descendant_of(m.repo, &m.tip, onto_oid) == 1;
+    bool up_to_date =
+        git_oid_equal(onto_oid, &m.tip) || git_graph_descendant_of(m.repo, &m.tip, onto_oid) == 1;
     git_oid_cpy(&new_tip, &m.tip);
     if (!up_to_date) {
         rc = rebase_mem(m.repo, &m.tip, onto_oid, &new_tip, e);
-        rc = rc != 0 ? rc
-                     : advance(m.repo, m.branch, &m.tip, &new_tip, path, "agentd: rebase", e);
+        rc = rc != 0 ? rc : advance(m.repo, m.branch, &m.tip, &new_tip, path, "agentd: rebase", e);
     }
     if (rc == 0) {
         *out = json_pack("{s:b, s:b, s:s, s:s, s:o, s:o}", "rebased", !up_to_date, "upToDate",

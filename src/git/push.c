@@ -97,17 +97,18 @@ static int run_push(const char *wt_path, const char *remote, const char *branch,
         return ad_gitx_fail(e, AD_EINTERNAL, "no_git", "the git program is not installed");
     }
     snprintf(refspec, sizeof(refspec), "refs/heads/%s:refs/heads/%s", branch, branch);
-    char *const argv[] = {git,         "-c", "protocol.ext.allow=never", "-c",
-                          "core.fsmonitor=false", "push", "--porcelain", "--set-upstream",
-                          "--",        (char *)remote, refspec, NULL};
+    char *const argv[] = {
+        git,     "-c",          "protocol.ext.allow=never", "-c", "core.fsmonitor=false",
+        "push",  "--porcelain", "--set-upstream",           "--", (char *)remote,
+        refspec, NULL};
     char *envp[ENV_MAX];
     push_env(envp, ENV_MAX);
     ad_buf_t output;
     ad_buf_init(&output, PUSH_OUTPUT_MAX);
     bool truncated = false, timed_out = false;
     int st = 0;
-    int rc = ad_gitx_run(wt_path, argv, envp, PUSH_TIMEOUT_MS, &output, &truncated, &st,
-                         &timed_out, e);
+    int rc =
+        ad_gitx_run(wt_path, argv, envp, PUSH_TIMEOUT_MS, &output, &truncated, &st, &timed_out, e);
     if (rc == 0) {
         json_t *text = ad_gitx_json_text(output.data ? output.data : "", output.len);
         if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {

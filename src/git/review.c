@@ -40,8 +40,7 @@ static bool all_hex(const char *s)
     return strspn(s, "0123456789abcdefABCDEF") == n;
 }
 
-int ad_gitx_resolve_commit(git_repository *repo, const char *ref, git_commit **out,
-                           ad_git_err_t *e)
+int ad_gitx_resolve_commit(git_repository *repo, const char *ref, git_commit **out, ad_git_err_t *e)
 {
     git_reference *r = NULL;
     git_object *obj = NULL;
@@ -81,8 +80,8 @@ static json_t *commit_json(git_commit *c)
     const git_signature *a = git_commit_author(c);
     const char *summary = git_commit_summary(c);
     const char *msg = git_commit_message(c);
-    json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:s?, s:s?, s:s}", "id",
-                          oid_str(git_commit_id(c)), "shortId", shortid, "summary",
+    json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:s?, s:s?, s:s}", "id", oid_str(git_commit_id(c)),
+                          "shortId", shortid, "summary",
                           ad_gitx_json_text(summary ? summary : "", summary ? strlen(summary) : 0),
                           "message", ad_gitx_json_text(msg ? msg : "", msg ? strlen(msg) : 0),
                           "author", a ? a->name : NULL, "email", a ? a->email : NULL, "time", ts);
@@ -314,8 +313,7 @@ out:
     return rc;
 }
 
-int ad_git_commit(const char *wt_path, const char *message, bool all, json_t **out,
-                  ad_git_err_t *e)
+int ad_git_commit(const char *wt_path, const char *message, bool all, json_t **out, ad_git_err_t *e)
 {
     git_repository *repo = NULL;
     git_index *idx = NULL;

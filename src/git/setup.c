@@ -246,8 +246,8 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
             goto out;
         }
         char *const argv[] = {"/bin/sh", "-c", (char *)command, NULL};
-        rc = ad_gitx_run(wt_path, argv, NULL, timeout_ms ? timeout_ms : 300000, &output,
-                         &truncated, &st, &timed_out, e);
+        rc = ad_gitx_run(wt_path, argv, NULL, timeout_ms ? timeout_ms : 300000, &output, &truncated,
+                         &st, &timed_out, e);
         if (rc != 0) {
             goto out;
         }
