@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /api/worktrees: list (by workspace), get, update (name, branch, sortMode,
- * displayOrder) and reorder; create and delete real git worktrees (with the
+ * displayOrder, baseBranch) and reorder; create and delete real git worktrees (with the
  * workspace's setup, and stopping their agents first), checkout, branches,
  * status and diff, which are git work on the thread pool. Events on
  * worktree:<wt> and workspace:<ws>: worktree_created {row},
@@ -70,12 +70,13 @@ static void patch(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    const char *name = NULL, *branch = NULL, *mode = NULL;
+    const char *name = NULL, *branch = NULL, *mode = NULL, *base = NULL;
     int64_t order = 0;
     bool has_order = false;
     if (!ad_api_visible(app, r, AD_API_WORKTREE, ad_req_param(r, "id"), NULL) ||
         ad_api_str(r, body, "name", false, 200, &name) != 0 ||
         ad_api_str(r, body, "branch", false, 250, &branch) != 0 ||
+        ad_api_str(r, body, "baseBranch", false, 250, &base) != 0 ||
         ad_api_enum(r, body, "sortMode", false, "free,status,name", &mode) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
             0) {
@@ -92,6 +93,10 @@ static void patch(ad_req_t *r, void *ud)
         ad_api_invalid(r, "branch", why);
         goto out;
     }
+    if (base != NULL && !ad_git_ref_valid(base, why, sizeof(why))) {
+        ad_api_invalid(r, "baseBranch", why);
+        goto out;
+    }
     json_t *args =
         json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms());
     if (name != NULL) {
@@ -102,6 +107,9 @@ static void patch(ad_req_t *r, void *ud)
     }
     if (mode != NULL) {
         json_object_set_new(args, "sortMode", json_string(mode));
+    }
+    if (base != NULL) {
+        json_object_set_new(args, "baseBranch", json_string(base));
     }
     if (has_order) {
         json_object_set_new(args, "displayOrder", json_integer(order));

@@ -146,7 +146,8 @@ int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char 
  * linked worktree without baseBranch takes the main worktree's branch.
  * result {worktree}. */
 int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, name?, branch?, sortMode?, displayOrder?}: result {worktree}. */
+/* args {id, now, name?, branch?, sortMode?, displayOrder?, baseBranch?}: result
+ * {worktree}. */
 int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id}: AD_ESTATE for the main worktree. result {worktree, agentIds}. */
 int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result);

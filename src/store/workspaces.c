@@ -251,7 +251,7 @@ int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE worktrees SET name = COALESCE(?2, name), branch = COALESCE(?3, branch), "
             "sort_mode = COALESCE(?4, sort_mode), display_order = COALESCE(?5, display_order), "
-            "updated_at = ?6 WHERE id = ?1");
+            "base_branch = COALESCE(?7, base_branch), updated_at = ?6 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -264,6 +264,7 @@ int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result
         sqlite3_bind_int64(s, 5, json_integer_value(order));
     }
     sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
+    ad_store_bind_text(s, 7, ad_args_str(args, "baseBranch"));
     int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;

@@ -172,6 +172,12 @@ test('squash merges into a branch that is checked out nowhere', async () => {
     git(repo, 'branch', 'release');
     const wt = await newWt('sq', { base: 'release' });
     assert.strictEqual(wt.baseBranch, 'release');
+    let p = await call(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: '-bad' });
+    assert.strictEqual(p.status, 422, p.text);
+    p = await call(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: 'main' });
+    assert.strictEqual(p.body.baseBranch, 'main');
+    p = await call(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: 'release' });
+    assert.strictEqual(p.body.baseBranch, 'release');
     for (const f of ['x.txt', 'y.txt']) {
       write(wt.path, f, `${f}\n`);
       const r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: `add ${f}`, all: true });
