@@ -13,6 +13,7 @@ const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { run } = daemon;
 const { git, makeRepo } = require('./lib/gitrepo');
+const { Live } = require('./lib/live');
 
 const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
 
@@ -140,8 +141,18 @@ test('merge: a merge commit into the checked-out base, refused while that worktr
     r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, { into: '--upload-pack=x' });
     assert.strictEqual(r.status, 422, r.text);
 
+    const live = await Live.open(d);
+    live.send('subscribe', { topics: [`worktree:${wt.id}`, 'workspace:*'] });
+    await live.next('subscribed');
     r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'merge' });
     assert.strictEqual(r.status, 200, r.text);
+    // Live: the merged worktree and the one whose branch moved say so.
+    await live.until(() => live.events.some((e) => e.type === 'worktree_updated' && e.payload.change === 'merge'), 10000, 'merge event');
+    await live.until(() => live.events.some((e) => e.type === 'worktree_updated' && e.payload.change === 'merged_into'), 10000, 'merged_into event');
+    const ev = live.events.find((e) => e.payload.change === 'merge');
+    assert.strictEqual(ev.payload.id, wt.id);
+    assert.strictEqual(ev.payload.git.commit, r.body.commit);
+    live.close();
     assert.strictEqual(r.body.merged, true);
     assert.strictEqual(r.body.into, 'main');
     assert.strictEqual(r.body.targetWorktree, repo);
