@@ -127,6 +127,9 @@ static int advance(git_repository *repo, const char *branch, const git_oid *old,
         }
         if (rc == 0 && grc < 0) {
             rc = ad_gitx_lib(e, grc, "update the checked-out worktree");
+            if (grc == GIT_ECONFLICT) { /* an untracked file in the way: nothing moved */
+                snprintf(e->reason, sizeof(e->reason), "target_conflict");
+            }
         }
         if (rc != 0) {
             goto out;

@@ -139,7 +139,14 @@ static void merge_moves_the_checked_out_base_and_its_files(void **state)
     SH("cd %s && echo dirty > a.txt", fx->repo);
     assert_int_equal(ad_git_merge(&o, &out, &e), AD_ESTATE);
     assert_string_equal(e.reason, "target_dirty");
-    SH("cd %s && git checkout -q -- a.txt", fx->repo);
+    SH("cd %s && git checkout -q -- a.txt && echo mine > c.txt", fx->repo);
+    char before[64], now[64];
+    head_of(fx->repo, "main", before, sizeof(before));
+    assert_int_equal(ad_git_merge(&o, &out, &e), AD_ESTATE); /* untracked c.txt in the way */
+    assert_string_equal(e.reason, "target_conflict");
+    assert_string_equal(head_of(fx->repo, "main", now, sizeof(now)), before);
+    assert_int_equal(fx_sh("grep -q mine %s/c.txt", fx->repo), 0);
+    SH("rm %s/c.txt", fx->repo);
     assert_int_equal(ad_git_merge(&o, &out, &e), 0);
     assert_true(jbool(out, "merged"));
     assert_string_equal(jstr(out, "targetWorktree"), fx->repo);

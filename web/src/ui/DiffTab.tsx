@@ -56,6 +56,8 @@ function refusalOf(what: string, e: unknown): Refusal | null {
     conflicts: `${what}: conflicts — nothing was changed`,
     target_dirty: `${what}: the target worktree has uncommitted changes`,
     uncommitted: `${what}: commit this worktree's changes first`,
+    target_conflict: `${what}: an untracked file in the target worktree is in the way — nothing was changed`,
+    moved: `${what}: the branch moved meanwhile — try again`,
   };
   return { title: titles[d.reason] || `${what} refused`, message: e.message, files };
 }
