@@ -76,4 +76,15 @@ test('the Diff tab reviews against the base and merges; a conflict lists its fil
   assert.match(await refusal.locator('.refusal-files').innerText(), /feature\.txt/);
   assert.equal(git(repo, 'rev-parse', 'HEAD').trim(), mainTip);
   await shot(page, 'diff-merge-conflict');
+
+  // A worktree made in the dialog records the base branch it was given.
+  await page.getByRole('button', { name: 'New worktree in review-repo' }).click();
+  const nw = page.getByRole('dialog', { name: 'New worktree' });
+  await nw.locator('input[name=name]').fill('from-ui');
+  await nw.locator('input[name=base]').fill('feat');
+  await nw.getByRole('button', { name: 'Create worktree' }).click();
+  await nw.waitFor({ state: 'detached' });
+  const made = (await ok('GET', '/api/worktrees')).worktrees.find((w) => w.name === 'from-ui');
+  assert.equal(made.baseBranch, 'feat');
+  assert.equal(git(made.path, 'rev-parse', 'HEAD').trim(), git(repo, 'rev-parse', 'feat').trim());
 });
