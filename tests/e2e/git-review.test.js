@@ -288,6 +288,23 @@ test('push sends the branch to a bare remote and sets its upstream', async () =>
     r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.strictEqual(r.body.compareKind, 'upstream');
     assert.strictEqual(r.body.ahead, 0);
+    r = await call(d, 'GET', `/api/worktrees/${wt.id}/commits?against=origin/pushme`);
+    assert.deepStrictEqual(r.body.commits, []);
+
+    // The remote moved on: a non-fast-forward push is refused with git's words.
+    const other = path.join(root, 'other');
+    git(root, 'clone', '-q', '-b', 'pushme', path.join(root, 'remote.git'), 'other');
+    git(other, '-c', 'user.name=o', '-c', 'user.email=o@e', 'commit', '-q', '--allow-empty', '-m', 'theirs');
+    git(other, 'push', '-q', 'origin', 'pushme');
+    write(wt.path, 'q.txt', 'q\n');
+    r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add q', all: true });
+    r = await call(d, 'POST', `/api/worktrees/${wt.id}/push`, {});
+    assert.strictEqual(r.status, 409, r.text);
+    assert.strictEqual(r.body.error.details.reason, 'push_failed');
+    assert.match(r.body.error.details.output, /rejected/);
+    git(wt.path, 'pull', '-q', '--no-rebase', '--no-edit', 'origin', 'pushme');
+    r = await call(d, 'POST', `/api/worktrees/${wt.id}/push`, { remote: 'origin' });
+    assert.strictEqual(r.status, 200, r.text);
     // pushed work is not "unpushed": the worktree can go without force
     r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
     assert.strictEqual(r.status, 200, r.text);
