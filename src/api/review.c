@@ -12,6 +12,7 @@
  */
 #include "api/api_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MESSAGE_MAX 20000
@@ -127,7 +128,7 @@ static void write_done(const ad_git_result_t *res, void *ud)
     if (!ad_api_gctx_still_open(c)) {
         return;
     }
-    const char *change = ad_api_jstr(c->body, "_change");
+    const char *change = c->id; /* what write_begin was asked for */
     if (res->rc != 0) {
         reply_git_error(c->req, res, strcmp(change, "rebase") == 0 ? "onto" : "into");
         ad_api_gctx_free(c);
@@ -163,8 +164,8 @@ static ad_api_gctx_t *write_begin(ad_req_t *req, ad_app_t *app, const char *chan
         json_decref(body);
         return NULL;
     }
-    json_object_set_new(body, "_change", json_string(change));
     ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    snprintf(c->id, sizeof(c->id), "%s", change);
     c->wt = wt;
     c->body = body;
     return c;
