@@ -31,47 +31,79 @@ static bool find_git(char *out, size_t outsz)
     return ad_path_which("git", NULL, out, outsz) == 0 && out[0] == '/';
 }
 
-/* The remote to push to: given, else branch.<b>.remote, else origin,
- * else the only one. */
+/* The remote a config names for branch when none is given:
+ * branch.<b>.remote, else origin, else the only remote (remote.<x>.url).
+ * Read from the config directly: in libgit2 1.5 git_remote_list() and
+ * git_remote_lookup() leak PCRE2 match data on every call. */
+static void default_remote(git_config *cfg, const char *branch, char *out, size_t outsz)
+{
+    git_buf buf = {0};
+    git_config_iterator *it = NULL;
+    git_config_entry *entry;
+    char key[300], only[256] = "";
+    size_t count = 0;
+    snprintf(key, sizeof(key), "branch.%s.remote", branch);
+    out[0] = '\0';
+    if (git_config_get_string_buf(&buf, cfg, key) == 0) {
+        snprintf(out, outsz, "%s", buf.ptr);
+        git_buf_dispose(&buf);
+        return;
+    }
+    if (git_config_iterator_new(&it, cfg) != 0) {
+        return;
+    }
+    while (git_config_next(&entry, it) == 0) {
+        size_t n = strlen(entry->name);
+        if (strncmp(entry->name, "remote.", 7) != 0 || n < 12 ||
+            strcmp(entry->name + n - 4, ".url") != 0 || n - 11 >= sizeof(only)) {
+            continue;
+        }
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)(n - 11), entry->name + 7);
+        if (strcmp(name, "origin") == 0) {
+            snprintf(out, outsz, "origin");
+        }
+        if (count == 0 || strcmp(name, only) != 0) {
+            count++;
+            snprintf(only, sizeof(only), "%s", name);
+        }
+    }
+    git_config_iterator_free(it);
+    if (out[0] == '\0' && count == 1) {
+        snprintf(out, outsz, "%s", only);
+    }
+}
+
+/* The remote to push to: given or the default; it must be a configured
+ * remote (remote.<name>.url), named by the ref rules (never an option). */
 static int pick_remote(git_repository *repo, const char *branch, const char *given, char *out,
                        size_t outsz, ad_git_err_t *e)
 {
+    git_config *cfg = NULL;
+    git_buf url = {0};
+    char key[300], why[200];
+    if (git_repository_config_snapshot(&cfg, repo) != 0) {
+        return ad_gitx_fail(e, AD_EINTERNAL, "", "cannot read the repository's config");
+    }
     if (given != NULL) {
         snprintf(out, outsz, "%s", given);
     } else {
-        git_config *cfg = NULL;
-        git_buf buf = {0};
-        char key[300];
-        snprintf(key, sizeof(key), "branch.%s.remote", branch);
-        out[0] = '\0';
-        if (git_repository_config_snapshot(&cfg, repo) == 0 &&
-            git_config_get_string_buf(&buf, cfg, key) == 0) {
-            snprintf(out, outsz, "%s", buf.ptr);
-        }
-        git_buf_dispose(&buf);
-        git_config_free(cfg);
-        git_strarray names = {0};
-        if (out[0] == '\0' && git_remote_list(&names, repo) == 0) {
-            for (size_t i = 0; i < names.count; i++) {
-                if (strcmp(names.strings[i], "origin") == 0 || names.count == 1) {
-                    snprintf(out, outsz, "%s", names.strings[i]);
-                }
-            }
-        }
-        git_strarray_dispose(&names);
-        if (out[0] == '\0' || strcmp(out, ".") == 0) {
-            return ad_gitx_fail(e, AD_ESTATE, "no_remote",
-                                "%s has no remote to push to; add one (git remote add)", branch);
+        default_remote(cfg, branch, out, outsz);
+    }
+    int rc = 0;
+    if (given == NULL && (out[0] == '\0' || strcmp(out, ".") == 0)) {
+        rc = ad_gitx_fail(e, AD_ESTATE, "no_remote",
+                          "%s has no remote to push to; add one (git remote add)", branch);
+    } else {
+        snprintf(key, sizeof(key), "remote.%s.url", out);
+        if (!ad_git_ref_valid(out, why, sizeof(why)) ||
+            git_config_get_string_buf(&url, cfg, key) != 0) {
+            rc = ad_gitx_fail(e, AD_EINVAL, "invalid_remote", "no remote named %s", out);
         }
     }
-    git_remote *r = NULL;
-    int valid = 0;
-    if (out[0] == '-' || git_remote_name_is_valid(&valid, out) != 0 || !valid ||
-        git_remote_lookup(&r, repo, out) != 0) {
-        return ad_gitx_fail(e, AD_EINVAL, "invalid_remote", "no remote named %s", out);
-    }
-    git_remote_free(r);
-    return 0;
+    git_buf_dispose(&url);
+    git_config_free(cfg);
+    return rc;
 }
 
 /* agentd's environment without GIT_* (a GIT_DIR would redirect the push),
