@@ -108,6 +108,10 @@ void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, s
 /* ---- routes, one per resource file ------------------------------------------- */
 void ad_api_workspaces_register(ad_app_t *app);
 void ad_api_worktrees_register(ad_app_t *app);
+/* review.c: commits, commit, merge, rebase, push of a worktree. */
+void ad_api_review_register(ad_app_t *app);
+/* GET /api/worktrees/:id/diff?against=: the review against a base. */
+void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 void ad_api_agents_register(ad_app_t *app);
 void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);

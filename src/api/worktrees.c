@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /api/worktrees: list (by workspace), get, update (name, branch, sortMode,
- * displayOrder) and reorder; create and delete real git worktrees (with the
+ * displayOrder, baseBranch) and reorder; create and delete real git worktrees (with the
  * workspace's setup, and stopping their agents first), checkout, branches,
  * status and diff, which are git work on the thread pool. Events on
  * worktree:<wt> and workspace:<ws>: worktree_created {row},
@@ -70,12 +70,13 @@ static void patch(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    const char *name = NULL, *branch = NULL, *mode = NULL;
+    const char *name = NULL, *branch = NULL, *mode = NULL, *base = NULL;
     int64_t order = 0;
     bool has_order = false;
     if (!ad_api_visible(app, r, AD_API_WORKTREE, ad_req_param(r, "id"), NULL) ||
         ad_api_str(r, body, "name", false, 200, &name) != 0 ||
         ad_api_str(r, body, "branch", false, 250, &branch) != 0 ||
+        ad_api_str(r, body, "baseBranch", false, 250, &base) != 0 ||
         ad_api_enum(r, body, "sortMode", false, "free,status,name", &mode) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
             0) {
@@ -92,6 +93,10 @@ static void patch(ad_req_t *r, void *ud)
         ad_api_invalid(r, "branch", why);
         goto out;
     }
+    if (base != NULL && !ad_git_ref_valid(base, why, sizeof(why))) {
+        ad_api_invalid(r, "baseBranch", why);
+        goto out;
+    }
     json_t *args =
         json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms());
     if (name != NULL) {
@@ -102,6 +107,9 @@ static void patch(ad_req_t *r, void *ud)
     }
     if (mode != NULL) {
         json_object_set_new(args, "sortMode", json_string(mode));
+    }
+    if (base != NULL) {
+        json_object_set_new(args, "baseBranch", json_string(base));
     }
     if (has_order) {
         json_object_set_new(args, "displayOrder", json_integer(order));
@@ -275,6 +283,13 @@ static void wt_added(const ad_git_result_t *res, void *ud)
                              ad_api_jstr(res->data, "path"), "now", (json_int_t)ad_wall_ms());
     if (setup_configured(c->setup)) {
         json_object_set_new(args, "setup", json_pack("{s:s}", "state", "running"));
+    }
+    /* The base it was made from, when that names a branch; else the store
+     * takes the workspace's default branch. */
+    const char *base = ad_api_jstr(c->body, "base");
+    char why[200];
+    if (base != NULL && ad_git_branch_name_valid(base, why, sizeof(why))) {
+        json_object_set_new(args, "baseBranch", json_string(base));
     }
     ad_store_write(c->app->store, ad_store_op_worktree_git_insert, args, wt_inserted, c);
 }
@@ -459,48 +474,26 @@ static void wt_agent_stopped(int rc, json_t *result, const char *msg, void *ud)
     }
 }
 
-/* DELETE /api/worktrees/:id?force=: stops the agents running in the
- * worktree (gracefully, as a user's stop would), then removes the folder and
- * prunes it. Uncommitted or unpushed work refuses the removal (409, files
- * listed) unless force; stopped agents stay stopped either way, and nothing
- * on disk is lost. */
-static void wt_delete(ad_req_t *req, void *ud)
+/* Stops the agents running in c->wt (gracefully, as a user's stop would),
+ * then removes the files. */
+static void wt_stop_agents(ad_api_gctx_t *c)
 {
-    ad_app_t *app = ud;
-    if (!ad_api_need_store(app, req)) {
-        return;
-    }
-    json_t *wt = ad_api_load_worktree(app, req);
     json_t *agents = NULL;
-    bool force = false;
-    if (wt == NULL) {
-        return;
-    }
-    if (ad_api_query_bool(req, "force", false, &force) != 0) {
-        goto out;
-    }
-    if (json_is_true(json_object_get(wt, "isMain"))) {
-        ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "main_worktree"),
-                     "%s is the workspace's main worktree; it cannot be deleted",
-                     ad_api_jstr(wt, "path"));
-        goto out;
-    }
     int rc =
-        ad_store_agent_list(app->store, ad_api_jstr(wt, "id"), "running", false, "", &agents);
+        ad_store_agent_list(c->app->store, ad_api_jstr(c->wt, "id"), "running", false, "", &agents);
     if (rc != 0) {
-        ad_res_error_code(req, rc, NULL, "cannot read the worktree's agents");
-        goto out;
+        ad_res_error_code(c->req, rc, NULL, "cannot read the worktree's agents");
+        ad_api_gctx_free(c);
+        return;
     }
     json_t *running = json_object_get(agents, "agents");
-    if (json_array_size(running) > 0 && app->runner == NULL) {
-        ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "agents_running"),
+    if (json_array_size(running) > 0 && c->app->runner == NULL) {
+        ad_res_error(c->req, 409, "CONFLICT", json_pack("{s:s}", "reason", "agents_running"),
                      "agents are running in this worktree and no supervisor can stop them");
-        goto out;
+        ad_api_gctx_free(c);
+        json_decref(agents);
+        return;
     }
-    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
-    c->wt = wt;
-    c->force = force;
-    wt = NULL;
     /* Count first so a stop that completes at once cannot finish early. */
     c->stopping = 1;
     size_t i;
@@ -508,14 +501,64 @@ static void wt_delete(ad_req_t *req, void *ud)
     json_array_foreach(running, i, v)
     {
         c->stopping++;
-        if (ad_runner_stop(app->runner, ad_api_jstr(v, "id"), false, wt_agent_stopped, c) != 0) {
+        if (ad_runner_stop(c->app->runner, ad_api_jstr(v, "id"), false, wt_agent_stopped, c) != 0) {
             c->stopping--; /* not running after all: nothing to wait for */
         }
     }
-    wt_agent_stopped(0, NULL, NULL, c);
-out:
     json_decref(agents);
-    json_decref(wt);
+    wt_agent_stopped(0, NULL, NULL, c);
+}
+
+/* The refusal check came back: refuse, or go on to stop and remove. */
+static void wt_delete_checked(const ad_git_result_t *res, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (!ad_api_git_step_ok(c, res, false)) {
+        return;
+    }
+    json_decref(c->ws);
+    c->ws = NULL;
+    wt_stop_agents(c);
+}
+
+/* DELETE /api/worktrees/:id?force=: uncommitted or unpushed work refuses
+ * the removal (409, files listed) unless force, and that check comes
+ * before any agent is stopped. Then the agents running in the worktree are
+ * stopped and the folder removed and pruned (git checks again, so work
+ * made meanwhile is not lost either). */
+static void wt_delete(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *wt = ad_api_load_worktree(app, req);
+    bool force = false;
+    if (wt == NULL) {
+        return;
+    }
+    if (ad_api_query_bool(req, "force", false, &force) != 0) {
+        json_decref(wt);
+        return;
+    }
+    if (json_is_true(json_object_get(wt, "isMain"))) {
+        ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "main_worktree"),
+                     "%s is the workspace's main worktree; it cannot be deleted",
+                     ad_api_jstr(wt, "path"));
+        json_decref(wt);
+        return;
+    }
+    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
+    c->wt = wt;
+    c->force = force;
+    json_t *ws = NULL;
+    if (force || ad_store_workspace_get(app->store, ad_api_jstr(wt, "workspaceId"), &ws) != 0) {
+        wt_stop_agents(c); /* forced (or no workspace row: the removal reports it) */
+        return;
+    }
+    c->ws = ws;
+    ad_git_args_t a = {.repo_path = ad_api_jstr(ws, "path"), .path = ad_api_jstr(wt, "path")};
+    ad_api_git_queue(c, AD_GIT_OP_REMOVE_CHECK, &a, wt_delete_checked);
 }
 
 /* ---- checkout, branches, status, diff, setup ------------------------------------------- */
@@ -622,8 +665,14 @@ static void wt_branches(ad_req_t *req, void *ud)
     wt_read(req, ud, AD_GIT_OP_BRANCHES);
 }
 
+/* Without against: the working changes against HEAD; with it, the work
+ * since the merge base with that ref ("base": the stored base branch). */
 static void wt_diff(ad_req_t *req, void *ud)
 {
+    if (ad_req_query(req, "against") != NULL) {
+        ad_api_wt_review(req, ud);
+        return;
+    }
     wt_read(req, ud, AD_GIT_OP_DIFF);
 }
 
@@ -653,8 +702,8 @@ static void wt_setup_marked(int rc, json_t *result, void *ud)
     }
     ad_api_publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
     json_decref(result);
-    ad_res_json(c->req, 202, json_pack("{s:s, s:{s:s}}", "worktreeId", c->id, "setup", "state",
-                                       "running"));
+    ad_res_json(c->req, 202,
+                json_pack("{s:s, s:{s:s}}", "worktreeId", c->id, "setup", "state", "running"));
     c->req = NULL;
     wt_run_setup(c);
 }

@@ -17,14 +17,7 @@
 #define RESPONSE_MAX (64u << 20)
 #define SSE_EVENT_MAX (16u << 20)
 
-typedef struct {
-    ad_config_t *cfg;
-    char sock[4200];
-    bool json;
-    const char *prog; /* "agentd ls" etc., for messages */
-    int rest;         /* index of the first argument after "--", or argc */
-    bool allow_rest;  /* whether the command takes arguments after "--" */
-} cli_t;
+typedef ad_cli_t cli_t;
 
 typedef struct {
     long status;
@@ -32,7 +25,8 @@ typedef struct {
     bool truncated;
 } resp_t;
 
-static const char *commands[] = {"ls", "new", "start", "send", "logs", "stop", "rm", "token"};
+static const char *commands[] = {"ls", "new",   "start", "send", "logs", "stop",
+                                 "rm", "token", "ws",    "wt",   "merge"};
 
 bool ad_cli_is_command(const char *cmd)
 {
@@ -202,12 +196,7 @@ static void print_agents_table(json_t *agents)
 
 /* ---- argument parsing ---------------------------------------------------- */
 
-typedef struct {
-    const char *name; /* "--json" */
-    bool takes_value;
-    const char **value; /* for takes_value */
-    bool *flag;         /* for switches */
-} flag_t;
+typedef ad_cli_flag_t flag_t;
 
 /* Parses flags (anywhere) and positionals. Global options such as
  * --data-dir are accepted here too. Returns 0 or 2 after printing usage. */
@@ -893,9 +882,10 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     static const struct {
         const char *name;
         cmd_fn fn;
-    } table[] = {{"ls", cmd_ls},     {"new", cmd_new},   {"start", cmd_start}, {"send", cmd_send},
-                 {"logs", cmd_logs}, {"stop", cmd_stop}, {"rm", cmd_rm},
-                 {"token", cmd_token}};
+    } table[] = {{"ls", cmd_ls},     {"new", cmd_new},       {"start", cmd_start},
+                 {"send", cmd_send}, {"logs", cmd_logs},     {"stop", cmd_stop},
+                 {"rm", cmd_rm},     {"token", cmd_token},   {"ws", ad_cli_ws},
+                 {"wt", ad_cli_wt},  {"merge", ad_cli_merge}};
     cmd_fn fn = NULL;
     for (size_t i = 0; i < AD_ARRAY_LEN(table); i++) {
         if (strcmp(cmd, table[i].name) == 0) {
@@ -910,4 +900,56 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     }
     rc = fn(&c, argc, argv);
     return rc;
+}
+
+/* ---- shared with the other command files (cli_int.h) ---------------------- */
+
+json_t *ad_cli_call(ad_cli_t *c, const char *method, const char *path, json_t *body, int *rc)
+{
+    return call(c, method, path, body, rc);
+}
+
+json_t *ad_cli_call_any(ad_cli_t *c, const char *method, const char *path, json_t *body,
+                        long *status, int *rc)
+{
+    resp_t r;
+    *rc = request(c, method, path, body, &r);
+    if (*rc != 0) {
+        return NULL;
+    }
+    *status = r.status;
+    json_t *j = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
+    ad_buf_cleanup(&r.body);
+    return j != NULL ? j : json_object();
+}
+
+int ad_cli_parse(ad_cli_t *c, int argc, char **argv, ad_cli_flag_t *flags, size_t nflags,
+                 const char **pos, int maxpos, int *npos)
+{
+    return parse(c, argc, argv, flags, nflags, pos, maxpos, npos);
+}
+
+int ad_cli_fail(const ad_cli_t *c, const char *msg)
+{
+    return fail(c, "%s", msg);
+}
+
+int ad_cli_usage(const ad_cli_t *c, const char *msg)
+{
+    return usage(c, msg);
+}
+
+void ad_cli_print_json(json_t *j)
+{
+    print_json(j);
+}
+
+const char *ad_cli_str(json_t *o, const char *key, const char *dflt)
+{
+    return str_of(o, key, dflt);
+}
+
+void ad_cli_url_encode(const char *s, char *out, size_t outsz)
+{
+    url_encode(s, out, outsz);
 }

@@ -10,6 +10,8 @@
 
 #include "core/core.h"
 
+#include <jansson.h>
+
 #include <http_parser.h>
 
 /* Receives body bytes as they arrive (borrowed for the call). Returns false
@@ -40,5 +42,47 @@ int ad_cli_response_feed(ad_cli_response_t *r, const char *buf, size_t n, char *
 int ad_cli_http(const char *sock, const char *token, const char *method, const char *path,
                 const char *accept, const char *body, size_t blen, int timeout_ms,
                 ad_cli_body_cb cb, void *ud, long *status, char *err, size_t errsz);
+
+/* ---- the commands' shared state and helpers (cli.c) ------------------------ */
+typedef struct {
+    ad_config_t *cfg;
+    char sock[4200];
+    bool json;
+    const char *prog; /* "agentd ls" etc., for messages */
+    int rest;         /* index of the first argument after "--", or argc */
+    bool allow_rest;  /* whether the command takes arguments after "--" */
+} ad_cli_t;
+
+typedef struct {
+    const char *name; /* "--json" */
+    bool takes_value;
+    const char **value; /* for takes_value */
+    bool *flag;         /* for switches */
+} ad_cli_flag_t;
+
+/* A request that must answer 2xx with JSON: the body (new reference), or
+ * NULL after printing the daemon's message (*rc: the exit code). */
+json_t *ad_cli_call(ad_cli_t *c, const char *method, const char *path, json_t *body, int *rc);
+/* A request whatever its status: the JSON body (new reference; {} when
+ * none) and *status, or NULL after printing why it failed (*rc). */
+json_t *ad_cli_call_any(ad_cli_t *c, const char *method, const char *path, json_t *body,
+                        long *status, int *rc);
+/* Flags anywhere, at most maxpos positionals; 0 or 2 after the usage line. */
+int ad_cli_parse(ad_cli_t *c, int argc, char **argv, ad_cli_flag_t *flags, size_t nflags,
+                 const char **pos, int maxpos, int *npos);
+/* "<prog>: msg" on stderr; returns 1. */
+int ad_cli_fail(const ad_cli_t *c, const char *msg);
+/* A usage error on stderr; returns 2. */
+int ad_cli_usage(const ad_cli_t *c, const char *msg);
+void ad_cli_print_json(json_t *j);
+/* The string at key of o, or dflt. Borrowed. */
+const char *ad_cli_str(json_t *o, const char *key, const char *dflt);
+/* Percent-encodes s for a path segment or query value. */
+void ad_cli_url_encode(const char *s, char *out, size_t outsz);
+
+/* wt.c: agentd ws ..., agentd wt ..., agentd merge WT. */
+int ad_cli_ws(ad_cli_t *c, int argc, char **argv);
+int ad_cli_wt(ad_cli_t *c, int argc, char **argv);
+int ad_cli_merge(ad_cli_t *c, int argc, char **argv);
 
 #endif

@@ -13,7 +13,7 @@
 typedef struct job {
     uv_work_t work;
     ad_git_op_t op;
-    char *repo_path, *path, *name, *branch, *base, *file, *command;
+    char *repo_path, *path, *name, *branch, *base, *file, *command, *message;
     json_t *files;
     bool create_branch, force;
     uint64_t timeout_ms;
@@ -48,10 +48,45 @@ static void job_free(job_t *j)
     free(j->base);
     free(j->file);
     free(j->command);
+    free(j->message);
     json_decref(j->files);
     json_decref(j->res.data);
     ad_git_err_cleanup(&j->res.err);
     free(j);
+}
+
+/* The review and merge operations (kept apart so run() stays short). */
+static void run_review_op(job_t *j, json_t **out, ad_git_err_t *e)
+{
+    switch (j->op) {
+    case AD_GIT_OP_REMOVE_CHECK:
+        j->res.rc = ad_git_worktree_remove_check(j->repo_path, j->path, out, e);
+        break;
+    case AD_GIT_OP_REVIEW:
+        j->res.rc = ad_git_review(j->path, j->base, j->file, out, e);
+        break;
+    case AD_GIT_OP_COMMITS:
+        j->res.rc = ad_git_commits(j->path, j->base, out, e);
+        break;
+    case AD_GIT_OP_COMMIT:
+        j->res.rc = ad_git_commit(j->path, j->message, j->force, out, e);
+        break;
+    case AD_GIT_OP_MERGE: {
+        ad_git_merge_opts_t o = {
+            .wt_path = j->path, .into = j->branch, .strategy = j->name, .message = j->message};
+        j->res.rc = ad_git_merge(&o, out, e);
+        break;
+    }
+    case AD_GIT_OP_REBASE:
+        j->res.rc = ad_git_rebase(j->path, j->base, out, e);
+        break;
+    case AD_GIT_OP_PUSH:
+        j->res.rc = ad_git_push(j->path, j->name, out, e);
+        break;
+    default:
+        j->res.rc = ad_gitx_fail(e, AD_EINVAL, "", "unknown git operation");
+        break;
+    }
 }
 
 static void run(uv_work_t *w)
@@ -67,8 +102,9 @@ static void run(uv_work_t *w)
         j->res.rc = ad_gitx_fail(e, AD_EINTERNAL, "", "libgit2 failed to initialise");
         return;
     }
-    bool writes =
-        j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE || j->op == AD_GIT_OP_CHECKOUT;
+    bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE ||
+                  j->op == AD_GIT_OP_CHECKOUT || j->op == AD_GIT_OP_COMMIT ||
+                  j->op == AD_GIT_OP_MERGE || j->op == AD_GIT_OP_REBASE;
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
@@ -108,6 +144,9 @@ static void run(uv_work_t *w)
     case AD_GIT_OP_DIFF:
         j->res.rc = ad_git_diff(j->path, j->file, out, e);
         break;
+    default:
+        run_review_op(j, out, e);
+        break;
     }
     if (writes) {
         pthread_mutex_unlock(&write_lock);
@@ -145,8 +184,9 @@ static void setup_next(void)
 static void after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
-    static const char *names[] = {"open",   "list",     "add",      "setup", "status",
-                                  "remove", "branches", "checkout", "diff"};
+    static const char *names[] = {
+        "open", "list",         "add",    "setup",   "status", "remove", "branches", "checkout",
+        "diff", "remove_check", "review", "commits", "commit", "merge",  "rebase",   "push"};
     ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", names[j->op], j->res.rc,
            (double)j->res.elapsed_ns / 1e6);
     if (status == UV_ECANCELED) {
@@ -164,7 +204,7 @@ static void after(uv_work_t *w, int status)
 int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
                  void *ud)
 {
-    if ((unsigned)op > AD_GIT_OP_DIFF || done == NULL) {
+    if ((unsigned)op > AD_GIT_OP_PUSH || done == NULL) {
         return AD_EINVAL;
     }
     job_t *j = ad_xcalloc(1, sizeof(*j));
@@ -177,6 +217,7 @@ int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git
     j->base = dup_or_null(a->base);
     j->file = dup_or_null(a->file);
     j->command = dup_or_null(a->command);
+    j->message = dup_or_null(a->message);
     j->files = a->files != NULL ? json_deep_copy(a->files) : NULL;
     j->create_branch = a->create_branch;
     j->force = a->force;

@@ -32,25 +32,10 @@ static const char *delta_word(git_delta_t s)
     }
 }
 
-/* The diff of HEAD's tree (none when unborn) against the work tree with
- * the index, untracked files shown as added; only `path` when given. */
-static int worktree_diff(git_repository *repo, const char *path, git_diff **out, ad_git_err_t *e)
+int ad_gitx_diff_workdir(git_repository *repo, git_tree *tree, const char *path, git_diff **out,
+                         ad_git_err_t *e)
 {
-    git_oid oid;
-    git_commit *commit = NULL;
-    git_tree *tree = NULL;
     char *paths[1] = {(char *)path};
-    int rc = 0;
-    if (ad_gitx_head_oid(repo, &oid) == 0) {
-        int grc = git_commit_lookup(&commit, repo, &oid);
-        if (grc == 0) {
-            grc = git_commit_tree(&tree, commit);
-        }
-        if (grc < 0) {
-            rc = ad_gitx_lib(e, grc, "read HEAD");
-            goto out;
-        }
-    }
     git_diff_options opts;
     git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
     opts.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS |
@@ -61,18 +46,36 @@ static int worktree_diff(git_repository *repo, const char *path, git_diff **out,
         opts.pathspec.count = 1;
     }
     int grc = git_diff_tree_to_workdir_with_index(out, repo, tree, &opts);
-    if (grc < 0) {
-        rc = ad_gitx_lib(e, grc, "diff worktree");
+    return grc < 0 ? ad_gitx_lib(e, grc, "diff worktree") : 0;
+}
+
+/* The diff of HEAD's tree (none when unborn) against the work tree with
+ * the index, untracked files shown as added; only `path` when given. */
+static int worktree_diff(git_repository *repo, const char *path, git_diff **out, ad_git_err_t *e)
+{
+    git_oid oid;
+    git_commit *commit = NULL;
+    git_tree *tree = NULL;
+    int rc = 0;
+    if (ad_gitx_head_oid(repo, &oid) == 0) {
+        int grc = git_commit_lookup(&commit, repo, &oid);
+        if (grc == 0) {
+            grc = git_commit_tree(&tree, commit);
+        }
+        if (grc < 0) {
+            rc = ad_gitx_lib(e, grc, "read HEAD");
+        }
     }
-out:
+    if (rc == 0) {
+        rc = ad_gitx_diff_workdir(repo, tree, path, out, e);
+    }
     git_tree_free(tree);
     git_commit_free(commit);
     return rc;
 }
 
-static int file_list(git_diff *diff, json_t **out, ad_git_err_t *e)
+json_t *ad_gitx_diff_files(git_diff *diff)
 {
-    AD_UNUSED(e);
     size_t n = git_diff_num_deltas(diff);
     size_t ins_total = 0, del_total = 0;
     json_t *files = json_array();
@@ -96,12 +99,11 @@ static int file_list(git_diff *diff, json_t **out, ad_git_err_t *e)
         ins_total += ins;
         del_total += del;
     }
-    *out = json_pack("{s:o, s:I, s:I, s:b}", "files", files, "insertions", (json_int_t)ins_total,
+    return json_pack("{s:o, s:I, s:I, s:b}", "files", files, "insertions", (json_int_t)ins_total,
                      "deletions", (json_int_t)del_total, "truncated", n > DIFF_FILES_MAX);
-    return 0;
 }
 
-static int one_patch(git_diff *diff, const char *path, json_t **out, ad_git_err_t *e)
+int ad_gitx_diff_patch(git_diff *diff, const char *path, json_t **out, ad_git_err_t *e)
 {
     git_patch *patch = NULL;
     git_buf buf = {0};
@@ -144,7 +146,11 @@ int ad_git_diff(const char *wt_path, const char *path, json_t **out, ad_git_err_
     }
     rc = worktree_diff(repo, path, &diff, e);
     if (rc == 0) {
-        rc = path != NULL ? one_patch(diff, path, out, e) : file_list(diff, out, e);
+        if (path != NULL) {
+            rc = ad_gitx_diff_patch(diff, path, out, e);
+        } else {
+            *out = ad_gitx_diff_files(diff);
+        }
     }
     git_diff_free(diff);
     git_repository_free(repo);

@@ -127,6 +127,8 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
  *       "conflicted" (counts of files), "branch" (or null), "detached",
  *       "compareRef" (what ahead/behind count against, or null),
  *       "compareKind": "upstream" | "main" | "none",
+ *       "modifiedFiles", "stagedFiles", "untrackedFiles" (the paths behind
+ *       those counts, within the first 1000 files),
  *       "files":[{"path", "index", "workdir"}] (first 1000; index/workdir are
  *       "added", "modified", "deleted", "renamed", "typechange",
  *       "untracked", "conflicted" or null), "filesTruncated"}.
@@ -176,18 +178,99 @@ int ad_git_checkout(const char *wt_path, const char *branch, bool create, json_t
  * path is refused (AD_EINVAL) when absolute or containing "..". */
 int ad_git_diff(const char *wt_path, const char *path, json_t **out, ad_git_err_t *e);
 
+/* Like ad_git_worktree_remove() without removing anything: 0 with
+ * {"removable": true} when a removal without force would go ahead, else the
+ * same refusal ("dirty", "unpushed", "locked", "main_worktree", ...), so a
+ * caller can refuse before it stops the worktree's agents. */
+int ad_git_worktree_remove_check(const char *repo_path, const char *wt_path, json_t **out,
+                                 ad_git_err_t *e);
+
+/* ---- review and merge (review.c, merge.c, push.c) ------------------------------
+ * A ref given by a user (a base, an "against", "into" or "onto") is a
+ * branch name, a remote branch ("origin/main"), a tag or a commit id: never
+ * an option, a range or revision syntax. */
+
+/* True when ref may be handed to git: 1-200 bytes, not starting with '-',
+ * by git's ref name rules (no "..", "~", "^", ":", "@{", spaces, ...). */
+bool ad_git_ref_valid(const char *ref, char *why, size_t whysz);
+
+/* The worktree's work since it left `against`: the diff of the merge base of
+ * HEAD and against to the work tree with the index (commits and uncommitted
+ * changes alike, untracked files as added).
+ * file NULL: out {"against", "againstCommit", "head", "mergeBase", "ahead",
+ *   "behind" (HEAD against against), "commits":[...] (as ad_git_commits),
+ *   "uncommitted" (changed files in the work tree), "files":[...],
+ *   "insertions", "deletions", "truncated"} (files as ad_git_diff);
+ * file set: that file's patch as ad_git_diff. Errors: AD_ENOENT
+ * "unknown_ref", AD_ESTATE "unborn" (no commit yet) or "unrelated" (no
+ * common history). */
+int ad_git_review(const char *wt_path, const char *against, const char *file, json_t **out,
+                  ad_git_err_t *e);
+
+/* The commits on HEAD since its merge base with against, newest first,
+ * first 500: out {"against", "mergeBase", "commits":[{"id", "shortId",
+ * "summary", "message", "author", "email", "time"}], "truncated"}. */
+int ad_git_commits(const char *wt_path, const char *against, json_t **out, ad_git_err_t *e);
+
+/* Commits the index of the worktree at wt_path on HEAD (all: every change
+ * first, as `git add -A`, ignored files excepted). No hooks run. Refusals:
+ * AD_ESTATE "nothing_to_commit", "conflicts" (unmerged paths).
+ * out: {"commit", "shortId", "branch", "summary", "files" (paths changed)}. */
+int ad_git_commit(const char *wt_path, const char *message, bool all, json_t **out,
+                  ad_git_err_t *e);
+
+typedef struct {
+    const char *wt_path;  /* the worktree whose branch is merged */
+    const char *into;     /* local branch to merge into */
+    const char *strategy; /* "merge" (a merge commit), "squash", "rebase" */
+    const char *message;  /* commit message, or NULL for the default */
+} ad_git_merge_opts_t;
+
+/* Merges the worktree's branch into `into`, computed in memory first: a
+ * conflict changes nothing (AD_ESTATE "conflicts", details {"conflicts":
+ * [paths]}). When `into` is checked out in a worktree, that worktree is
+ * updated too and must have no uncommitted changes to tracked files
+ * (AD_ESTATE "target_dirty", details {"changedFiles", "worktreePath"}).
+ * The merged worktree must be committed (AD_ESTATE "uncommitted").
+ * rebase: the branch is rebased onto `into` (the branch moves, and its
+ * worktree follows), then `into` fast-forwards to it. No hooks run.
+ * out: {"merged", "upToDate", "strategy", "branch", "into", "commit",
+ *       "previous", "targetWorktree" (path or null), "rebasedCommit"?}. */
+int ad_git_merge(const ad_git_merge_opts_t *o, json_t **out, ad_git_err_t *e);
+
+/* Rebases the worktree's branch onto `onto` in memory, then moves the
+ * branch and checks the result out. Refusals as ad_git_merge ("conflicts"
+ * with the commit that conflicts, "uncommitted").
+ * out: {"rebased", "upToDate", "branch", "onto", "commit", "previous"}. */
+int ad_git_rebase(const char *wt_path, const char *onto, json_t **out, ad_git_err_t *e);
+
+/* Pushes the worktree's branch to remote (NULL: the branch's remote, else
+ * "origin", else the only remote) with `git push --set-upstream`, run
+ * without a shell (stdin /dev/null, no prompts, the ext:: transport off,
+ * 2 minutes at most). Refusals: AD_ESTATE "no_remote", "detached",
+ * "push_failed" (details {"output"}); AD_EINVAL "invalid_remote".
+ * out: {"pushed", "remote", "branch", "output"}. */
+int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_err_t *e);
+
 /* ---- asynchronous layer (loop thread) -------------------------------------- */
 
 typedef enum {
-    AD_GIT_OP_OPEN,     /* a.path */
-    AD_GIT_OP_LIST,     /* a.repo_path */
-    AD_GIT_OP_ADD,      /* a.repo_path, name, path, branch, create_branch, base */
-    AD_GIT_OP_SETUP,    /* a.repo_path (source), path, files, command, timeout_ms */
-    AD_GIT_OP_STATUS,   /* a.path */
-    AD_GIT_OP_REMOVE,   /* a.repo_path, path, force */
-    AD_GIT_OP_BRANCHES, /* a.path */
-    AD_GIT_OP_CHECKOUT, /* a.path, branch, create_branch */
-    AD_GIT_OP_DIFF,     /* a.path, file (or NULL) */
+    AD_GIT_OP_OPEN,         /* a.path */
+    AD_GIT_OP_LIST,         /* a.repo_path */
+    AD_GIT_OP_ADD,          /* a.repo_path, name, path, branch, create_branch, base */
+    AD_GIT_OP_SETUP,        /* a.repo_path (source), path, files, command, timeout_ms */
+    AD_GIT_OP_STATUS,       /* a.path */
+    AD_GIT_OP_REMOVE,       /* a.repo_path, path, force */
+    AD_GIT_OP_BRANCHES,     /* a.path */
+    AD_GIT_OP_CHECKOUT,     /* a.path, branch, create_branch */
+    AD_GIT_OP_DIFF,         /* a.path, file (or NULL) */
+    AD_GIT_OP_REMOVE_CHECK, /* a.repo_path, path */
+    AD_GIT_OP_REVIEW,       /* a.path, base (against), file (or NULL) */
+    AD_GIT_OP_COMMITS,      /* a.path, base (against) */
+    AD_GIT_OP_COMMIT,       /* a.path, message, force (all) */
+    AD_GIT_OP_MERGE,        /* a.path, branch (into), name (strategy), message */
+    AD_GIT_OP_REBASE,       /* a.path, base (onto) */
+    AD_GIT_OP_PUSH,         /* a.path, name (remote, or NULL) */
 } ad_git_op_t;
 
 /* Arguments of a queued operation; strings are borrowed for the call only
@@ -200,6 +283,7 @@ typedef struct {
     const char *base;
     const char *file;
     const char *command;
+    const char *message;
     json_t *files;
     bool create_branch;
     bool force;
@@ -221,7 +305,8 @@ typedef void (*ad_git_done_cb)(const ad_git_result_t *res, void *ud);
 
 /* Runs op on the libuv thread pool; done is called on the loop thread with
  * the result, exactly once, unless this returns an error (then never).
- * Mutating operations (add, remove, checkout) on any repository run one at a
+ * Mutating operations (add, remove, checkout, commit, merge, rebase) on any
+ * repository run one at a
  * time, so two requests never race on git's lock files; setups run one at a
  * time too (queued on the loop), so long setup commands never hold more than
  * one pool thread. Loop thread only.

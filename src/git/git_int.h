@@ -60,4 +60,32 @@ int ad_gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, siz
 int ad_gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const char **kind,
                          char *compare_ref, size_t refsz, ad_git_err_t *e);
 
+/* The diff of tree (NULL: empty) against the work tree with the index,
+ * untracked files shown as added; only `path` when given (pathspec magic
+ * off). Owned by the caller: git_diff_free(). */
+int ad_gitx_diff_workdir(git_repository *repo, git_tree *tree, const char *path, git_diff **out,
+                         ad_git_err_t *e);
+/* {"files":[{path, oldPath, status, insertions, deletions, binary}] (first
+ * 5000), "insertions", "deletions", "truncated"} of diff. New reference. */
+json_t *ad_gitx_diff_files(git_diff *diff);
+/* The patch of the diff's only file (a diff made with that path):
+ * {path, patch (first 1 MiB), truncated, binary}; AD_ENOENT "no_changes". */
+int ad_gitx_diff_patch(git_diff *diff, const char *path, json_t **out, ad_git_err_t *e);
+
+/* The commit a validated ref names (a branch, remote branch, tag or commit
+ * id, as git would read it). AD_ENOENT "unknown_ref" when none. Owned. */
+int ad_gitx_resolve_commit(git_repository *repo, const char *ref, git_commit **out,
+                           ad_git_err_t *e);
+
+/* The committer to use: the repository's user.name/email, else "agentd". */
+int ad_gitx_signature(git_repository *repo, git_signature **out);
+
+/* Runs argv (argv[0] an absolute program path; no shell unless that is the
+ * program) in dir with envp (NULL: agentd's), stdin /dev/null, stdout and
+ * stderr into output (up to its max, the rest drained: *truncated), killed
+ * with its process group after timeout_ms or at shutdown (*timed_out).
+ * *status is waitpid's. 0, or AD_EIO when it cannot be started. */
+int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_t timeout_ms,
+                ad_buf_t *output, bool *truncated, int *status, bool *timed_out, ad_git_err_t *e);
+
 #endif

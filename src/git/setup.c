@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #define SETUP_OUTPUT_MAX (64 * 1024)
 
 static atomic_bool shutting_down;
@@ -105,10 +107,8 @@ out:
     return rc;
 }
 
-/* Runs command in dir; fills exit status, output (first SETUP_OUTPUT_MAX
- * bytes, the rest drained) and whether it was killed for time. */
-static int run_command(const char *dir, const char *command, uint64_t timeout_ms, ad_buf_t *output,
-                       bool *truncated, int *status, bool *timed_out, ad_git_err_t *e)
+int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_t timeout_ms,
+                ad_buf_t *output, bool *truncated, int *status, bool *timed_out, ad_git_err_t *e)
 {
     int fds[2];
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -116,14 +116,14 @@ static int run_command(const char *dir, const char *command, uint64_t timeout_ms
         if (devnull >= 0) {
             close(devnull);
         }
-        return ad_gitx_fail(e, AD_EIO, "io", "cannot run the setup command: %s", strerror(errno));
+        return ad_gitx_fail(e, AD_EIO, "io", "cannot run %s: %s", argv[0], strerror(errno));
     }
     pid_t pid = fork();
     if (pid < 0) {
         close(devnull);
         close(fds[0]);
         close(fds[1]);
-        return ad_gitx_fail(e, AD_EIO, "io", "cannot start the setup command: %s", strerror(errno));
+        return ad_gitx_fail(e, AD_EIO, "io", "cannot start %s: %s", argv[0], strerror(errno));
     }
     if (pid == 0) {
         /* Only async-signal-safe calls between fork and exec. */
@@ -134,7 +134,7 @@ static int run_command(const char *dir, const char *command, uint64_t timeout_ms
         dup2(devnull, 0);
         dup2(fds[1], 1);
         dup2(fds[1], 2);
-        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+        execve(argv[0], argv, envp != NULL ? envp : environ);
         _exit(127);
     }
     /* Both sides set the group, so a kill right after fork finds it. */
@@ -245,7 +245,8 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
             rc = ad_gitx_fail(e, AD_ECLOSED, "shutting_down", "agentd is shutting down");
             goto out;
         }
-        rc = run_command(wt_path, command, timeout_ms ? timeout_ms : 300000, &output, &truncated,
+        char *const argv[] = {"/bin/sh", "-c", (char *)command, NULL};
+        rc = ad_gitx_run(wt_path, argv, NULL, timeout_ms ? timeout_ms : 300000, &output, &truncated,
                          &st, &timed_out, e);
         if (rc != 0) {
             goto out;

@@ -197,23 +197,33 @@ int ad_git_status(const char *wt_path, json_t **out, ad_git_err_t *e)
         goto out;
     }
     json_t *files = json_array();
+    json_t *by[3] = {json_array(), json_array(), json_array()}; /* modified, staged, untracked */
     size_t n = git_status_list_entrycount(list);
     for (size_t i = 0; i < n; i++) {
         const git_status_entry *se = git_status_byindex(list, i);
         unsigned s = se->status;
         const char *iw = index_word(s);
         const char *ww = workdir_word(s);
+        bool in[3] = {false, false, false};
         if (s & GIT_STATUS_CONFLICTED) {
             conflicted++;
             iw = ww = "conflicted";
         } else {
-            staged += iw != NULL;
-            untracked += (s & GIT_STATUS_WT_NEW) != 0;
-            modified += ww != NULL && !(s & GIT_STATUS_WT_NEW);
+            in[0] = ww != NULL && !(s & GIT_STATUS_WT_NEW);
+            in[1] = iw != NULL;
+            in[2] = (s & GIT_STATUS_WT_NEW) != 0;
+            modified += in[0];
+            staged += in[1];
+            untracked += in[2];
         }
         if (i < STATUS_FILES_MAX) {
             json_array_append_new(files, json_pack("{s:s, s:s?, s:s?}", "path", entry_path(se),
                                                    "index", iw, "workdir", ww));
+            for (int k = 0; k < 3; k++) {
+                if (in[k]) {
+                    json_array_append_new(by[k], json_string(entry_path(se)));
+                }
+            }
         }
     }
     bool detached = git_repository_head_detached(repo) == 1;
@@ -224,6 +234,10 @@ int ad_git_status(const char *wt_path, json_t **out, ad_git_err_t *e)
                      detached ? json_null() : ad_gitx_head_branch_json(repo), "detached", detached,
                      "compareRef", ref[0] ? ref : NULL, "compareKind", kind, "files", files,
                      "filesTruncated", n > STATUS_FILES_MAX);
+    /* The paths too, as the seed's status has them (first STATUS_FILES_MAX). */
+    json_object_set_new(*out, "modifiedFiles", by[0]);
+    json_object_set_new(*out, "stagedFiles", by[1]);
+    json_object_set_new(*out, "untrackedFiles", by[2]);
 out:
     git_status_list_free(list);
     git_repository_free(repo);

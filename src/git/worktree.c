@@ -533,8 +533,9 @@ static int check_unlocked(git_worktree *wt, const char *path, bool force, ad_git
     return rc;
 }
 
-int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool force, json_t **out,
-                           ad_git_err_t *e)
+/* dry: only the refusals (main, unknown, locked, work left), nothing removed. */
+static int remove_impl(const char *repo_path, const char *wt_path, bool force, bool dry,
+                       json_t **out, ad_git_err_t *e)
 {
     git_repository *repo = NULL;
     git_worktree *wt = NULL;
@@ -567,6 +568,11 @@ int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool forc
         goto out;
     }
     rc = rc != 0 ? rc : check_unlocked(wt, path, force, e);
+    if (dry) {
+        rc = rc != 0 || !present || force ? rc : check_no_work(wt, e);
+        *out = rc == 0 ? json_pack("{s:b}", "removable", true) : NULL;
+        goto out;
+    }
     rc = rc != 0 || !present ? rc : remove_folder(wt, path, force, e);
     if (rc == 0) {
         git_worktree_prune_options popts;
@@ -584,4 +590,16 @@ out:
     git_worktree_free(wt);
     git_repository_free(repo);
     return rc;
+}
+
+int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool force, json_t **out,
+                           ad_git_err_t *e)
+{
+    return remove_impl(repo_path, wt_path, force, false, out, e);
+}
+
+int ad_git_worktree_remove_check(const char *repo_path, const char *wt_path, json_t **out,
+                                 ad_git_err_t *e)
+{
+    return remove_impl(repo_path, wt_path, false, true, out, e);
 }

@@ -12,7 +12,7 @@
 
 #define WT_SYNC_COLS                                                                               \
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
-    "updated_at, vanished_at, org_id"
+    "updated_at, vanished_at, org_id, base_branch"
 
 static int wt_row(sqlite3 *db, const char *id, json_t **out)
 {

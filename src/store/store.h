@@ -120,7 +120,8 @@ void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
  * Reads run on the read connection (loop thread); writes are ops for
  * ad_store_write. Objects are camelCase (workspace: id, name, path,
  * createdAt, updatedAt; worktree: id, workspaceId, name, branch, path,
- * sortMode, displayOrder, isMain, createdAt, updatedAt).
+ * sortMode, displayOrder, isMain, createdAt, updatedAt, baseBranch: the branch
+ * it was made from, absent for the main worktree; migration 1300).
  */
 int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* {workspaces:[…]} by creation order; org "" or NULL: every org. */
@@ -141,9 +142,12 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
  * workspace_id may be NULL (all). */
 int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org,
                            json_t **out);
-/* args {id, workspaceId, name, branch, path, now, isMain?}: result {worktree}. */
+/* args {id, workspaceId, name, branch, path, now, isMain?, baseBranch?}: a
+ * linked worktree without baseBranch takes the main worktree's branch.
+ * result {worktree}. */
 int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, name?, branch?, sortMode?, displayOrder?}: result {worktree}. */
+/* args {id, now, name?, branch?, sortMode?, displayOrder?, baseBranch?}: result
+ * {worktree}. */
 int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id}: AD_ESTATE for the main worktree. result {worktree, agentIds}. */
 int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result);

@@ -11,7 +11,7 @@
 #define WS_COLS "id, name, path, created_at, updated_at, org_id"
 #define WT_COLS                                                                                    \
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
-    "updated_at, vanished_at, org_id"
+    "updated_at, vanished_at, org_id, base_branch"
 
 static const char SQL_WS_GET[] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1";
 /* ?1: an org, or '' for every org */
@@ -99,10 +99,13 @@ static int wt_insert(sqlite3 *db, json_t *args)
 {
     sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO worktrees (id, workspace_id, name, branch, "
                                         "path, is_main, display_order, created_at, updated_at, "
-                                        "org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT "
-                                        "COALESCE(MAX(display_order) + 1, 0) FROM worktrees "
-                                        "WHERE workspace_id = ?2), ?7, ?7, (SELECT org_id FROM "
-                                        "workspaces WHERE id = ?2))");
+                                        "org_id, base_branch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                        "(SELECT COALESCE(MAX(display_order) + 1, 0) FROM "
+                                        "worktrees WHERE workspace_id = ?2), ?7, ?7, (SELECT "
+                                        "org_id FROM workspaces WHERE id = ?2), CASE WHEN ?6 "
+                                        "THEN NULL ELSE COALESCE(?8, (SELECT NULLIF(branch, '') "
+                                        "FROM worktrees WHERE workspace_id = ?2 AND is_main = "
+                                        "1)) END)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -114,6 +117,8 @@ static int wt_insert(sqlite3 *db, json_t *args)
     ad_store_bind_text(s, 5, ad_args_str(args, "path"));
     sqlite3_bind_int(s, 6, json_is_true(json_object_get(args, "isMain")) ? 1 : 0);
     sqlite3_bind_int64(s, 7, ad_args_int(args, "now", 0));
+    /* The branch it was made from; else the workspace's default branch. */
+    ad_store_bind_text(s, 8, ad_args_str(args, "baseBranch"));
     return ad_store_step_done(db, s);
 }
 
@@ -246,7 +251,7 @@ int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE worktrees SET name = COALESCE(?2, name), branch = COALESCE(?3, branch), "
             "sort_mode = COALESCE(?4, sort_mode), display_order = COALESCE(?5, display_order), "
-            "updated_at = ?6 WHERE id = ?1");
+            "base_branch = COALESCE(?7, base_branch), updated_at = ?6 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -259,6 +264,7 @@ int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result
         sqlite3_bind_int64(s, 5, json_integer_value(order));
     }
     sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
+    ad_store_bind_text(s, 7, ad_args_str(args, "baseBranch"));
     int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;

@@ -171,7 +171,7 @@ test('every route declares its access; only login and health are public', () => 
     else assert.ok(SCOPES.includes(r.access), `${key}: ${r.access}`);
     // Starting programs (the requirements check runs --version), tokens,
     // orgs, audit and settings changes are admin.
-    if (/\/start$|\/message$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
+    if (/\/start$|\/message$|\/push$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
@@ -554,6 +554,31 @@ test('bad tokens are slowed, then refused with 429 and Retry-After', async () =>
   } finally {
     await c.cleanup();
   }
+});
+
+test('refs and remotes handed to git are names, never options or revision syntax', async () => {
+  const h = bearer(f.admin.token);
+  const marker = path.join(d.dataDir, 'pwned');
+  const w = `/api/worktrees/${f.wt}`;
+  for (const against of [`--output=${marker}`, '-c', 'a..b', 'main~1', 'HEAD@{1}', 'x y']) {
+    const r = await call(d, 'GET', `${w}/diff?against=${encodeURIComponent(against)}`, undefined, h);
+    assert.equal(r.status, 422, `against ${against}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.error.code, 'VALIDATION_ERROR');
+  }
+  const bodies = [
+    ['merge', { into: `--upload-pack=touch ${marker}` }], ['merge', { into: '-x' }],
+    ['rebase', { onto: `--exec=touch ${marker}` }], ['push', { remote: `--receive-pack=touch ${marker}` }],
+    ['push', { remote: `ext::sh -c touch% ${marker}` }], ['merge', { strategy: 'ours' }],
+  ];
+  for (const [action, body] of bodies) {
+    const r = await call(d, 'POST', `${w}/${action}`, body, h);
+    assert.equal(r.status, 422, `${action} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+  }
+  assert.equal(fs.existsSync(marker), false, 'nothing ran');
+  // The main worktree has no base: review needs a ref then.
+  const r = await call(d, 'GET', `${w}/diff?against=base`, undefined, h);
+  assert.equal(r.status, 422);
+  assert.equal(r.body.error.details.reason, 'no_base');
 });
 
 test('a token\'s request rate is limited', async () => {

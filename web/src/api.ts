@@ -266,6 +266,15 @@ export const api = {
   deleteWorktree: (id: string, force = false) => request('DELETE', `/api/worktrees/${enc(id)}${force ? '?force=true' : ''}`),
   worktreeStatus: (id: string) => request('GET', `/api/worktrees/${enc(id)}/status`),
   diff: (id: string, path?: string) => request('GET', `/api/worktrees/${enc(id)}/diff${path ? `?path=${enc(path)}` : ''}`),
+  // Review against a base: 'base' is the branch the worktree was made from.
+  review: (id: string, against = 'base', path?: string) =>
+    request('GET', `/api/worktrees/${enc(id)}/diff?against=${enc(against)}${path ? `&path=${enc(path)}` : ''}`),
+  commits: (id: string, against = 'base') => request('GET', `/api/worktrees/${enc(id)}/commits?against=${enc(against)}`),
+  commitWorktree: (id: string, message: string, all: boolean) => request('POST', `/api/worktrees/${enc(id)}/commit`, { message, all }),
+  mergeWorktree: (id: string, body: { into?: string; strategy: 'merge' | 'squash' | 'rebase'; message?: string }) =>
+    request('POST', `/api/worktrees/${enc(id)}/merge`, body),
+  rebaseWorktree: (id: string, onto?: string) => request('POST', `/api/worktrees/${enc(id)}/rebase`, onto ? { onto } : {}),
+  pushWorktree: (id: string) => request('POST', `/api/worktrees/${enc(id)}/push`, {}),
   agents: async (includeDeleted = false) =>
     listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
   agent: async (id: string) => objOf<Agent>(await request('GET', `/api/agents/${enc(id)}`), 'agent'),

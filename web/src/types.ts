@@ -18,6 +18,7 @@ export interface Worktree {
   path?: string;
   isMain?: boolean;
   displayOrder?: number;
+  baseBranch?: string;
 }
 
 export interface Agent {

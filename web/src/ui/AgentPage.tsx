@@ -26,6 +26,7 @@ import {
 import type { Agent, Message } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
+import { DiffTab } from './DiffTab';
 import { inputBlockedReason } from '../input';
 
 const TerminalView = lazy(() => import('./Terminal'));
@@ -455,71 +456,6 @@ function RunsTab({ agentId }: { agentId: string }) {
           ))}
         </tbody>
       </table>
-    </div>
-  );
-}
-
-interface DiffFile {
-  path: string;
-  insertions?: number;
-  deletions?: number;
-  status?: string;
-}
-
-function DiffTab({ worktreeId }: { worktreeId: string }) {
-  const files = useSignal<DiffFile[] | null>(null);
-  const err = useSignal<string | null>(null);
-  const sel = useSignal<string | null>(null);
-  const patch = useSignal<string | null>(null);
-  const load = () => {
-    err.value = null;
-    files.value = null;
-    api
-      .diff(worktreeId)
-      .then((d: any) => (files.value = (Array.isArray(d) ? d : d?.files || []).map((f: any) => ({ ...f, path: f.path || f.newPath || f.file }))))
-      .catch((e) => (err.value = errText(e)));
-  };
-  useEffect(load, [worktreeId]);
-  const open = (p: string) => {
-    sel.value = p;
-    patch.value = null;
-    api
-      .diff(worktreeId, p)
-      .then((d: any) => {
-        const f = (d?.files || []).find((x: any) => (x.path || x.newPath) === p);
-        patch.value = String(d?.patch ?? f?.patch ?? (typeof d === 'string' ? d : ''));
-      })
-      .catch((e) => (patch.value = 'Could not load the patch: ' + errText(e)));
-  };
-  if (err.value) return <ErrorState message={err.value} onRetry={load} />;
-  if (files.value === null) return <Spinner label="Loading diff…" />;
-  if (files.value.length === 0) return <Empty title="No changes">The worktree matches its branch’s last commit.</Empty>;
-  return (
-    <div class="diff">
-      <ul class="diff-files panel glass">
-        {files.value.map((f) => (
-          <li key={f.path}>
-            <button class={`diff-file${sel.value === f.path ? ' active' : ''}`} onClick={() => open(f.path)}>
-              <span class="path">{f.path}</span>
-              <span class="ins">+{f.insertions ?? 0}</span>
-              <span class="del">−{f.deletions ?? 0}</span>
-            </button>
-          </li>
-        ))}
-      </ul>
-      <div class="diff-patch panel glass">
-        {!sel.value && <div class="muted">Choose a file to see its changes.</div>}
-        {sel.value && patch.value === null && <Spinner label="Loading patch…" />}
-        {sel.value && patch.value !== null && (
-          <pre class="patch">
-            {patch.value.split('\n').map((l, i) => (
-              <div key={i} class={l.startsWith('+') && !l.startsWith('+++') ? 'add' : l.startsWith('-') && !l.startsWith('---') ? 'rem' : l.startsWith('@@') ? 'hunk' : ''}>
-                {l || ' '}
-              </div>
-            ))}
-          </pre>
-        )}
-      </div>
     </div>
   );
 }

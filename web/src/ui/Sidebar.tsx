@@ -90,7 +90,7 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                   return (
                     <li key={t.id} role="treeitem" class="wt">
                       <div class="wt-row">
-                        <span class="wt-name" title={t.path || ''}>
+                        <span class="wt-name" title={(t.path || '') + (t.baseBranch ? ` · base ${t.baseBranch}` : '')}>
                           <span class="branch-icon" aria-hidden="true">
                             ⎇
                           </span>{' '}
@@ -195,6 +195,7 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
   const name = useSignal('');
   const branch = useSignal('');
   const create = useSignal(true);
+  const base = useSignal(''); // the branch a new branch starts from (and merges back into)
   const busy = useSignal(false);
   const err = useSignal<string | null>(null);
   // A setup command nobody approved yet: shown, and run only when asked.
@@ -223,7 +224,13 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
     busy.value = true;
     err.value = null;
     try {
-      const wt: any = await api.createWorktree({ workspaceId, name: n, branch: branch.value.trim() || n, createBranch: create.value });
+      const wt: any = await api.createWorktree({
+        workspaceId,
+        name: n,
+        branch: branch.value.trim() || n,
+        createBranch: create.value,
+        ...(create.value && base.value.trim() ? { base: base.value.trim() } : {}),
+      });
       toast('success', 'Worktree created', n);
       await loadTree();
       if (wt && wt.setupCommandNeedsApproval && typeof wt.setupCommand === 'string') {
@@ -283,6 +290,12 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
             <input type="radio" name="create" checked={!create.value} onChange={() => (create.value = false)} /> existing
           </label>
         </fieldset>
+        {create.value && (
+          <label>
+            Base branch <span class="muted">(where it starts and merges back; defaults to the main worktree’s branch)</span>
+            <input name="base" value={base.value} onInput={(e) => (base.value = e.currentTarget.value)} placeholder="main" autocomplete="off" />
+          </label>
+        )}
         {err.value && (
           <div class="form-error" role="alert">
             {err.value}

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client commands for workspaces and worktrees: `agentd ws ls`,
+ * `agentd wt ls|new|rm|merge`, and `agentd merge WT`. A workspace or
+ * worktree may be named by its id or its name (a name that matches two is
+ * refused with both ids). A refusal that lists files (a dirty worktree, a
+ * merge conflict) prints them, one per line.
+ */
+#include "cli/cli.h"
+#include "cli/cli_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char WS_HELP[] = "Usage: agentd ws ls [--json]\n"
+                              "List workspaces (git repositories agentd manages).\n";
+
+static const char WT_HELP[] =
+    "Usage: agentd wt ls [--workspace WS] [--json]\n"
+    "       agentd wt new --workspace WS NAME [--branch B] [--base REF]\n"
+    "       agentd wt rm [--force] WT\n"
+    "       agentd wt merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
+    "                       [--message TEXT]\n"
+    "Worktrees: list them, create one (a new branch NAME, or --branch, made\n"
+    "from --base, by default the main worktree's branch), delete one\n"
+    "(refused while it has uncommitted or unpushed work unless --force), and\n"
+    "merge one's branch into its base branch. WS and WT are ids or names.\n";
+
+static const char MERGE_HELP[] =
+    "Usage: agentd merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
+    "                       [--message TEXT] [--json]\n"
+    "Merge the worktree's branch into BRANCH (default: the branch the worktree\n"
+    "was made from). merge makes a merge commit, squash one commit, rebase\n"
+    "replays the branch on BRANCH and fast-forwards it. A conflict changes\n"
+    "nothing and lists the files; the worktree that has BRANCH checked out\n"
+    "must have no uncommitted changes.\n";
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            return false;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The id of the row in list[key] whose id or name is want, into out.
+ * 0, or 1 after saying why. */
+static int resolve(ad_cli_t *c, json_t *rows, const char *what, const char *want, char *out,
+                   size_t outsz)
+{
+    size_t i, hits = 0;
+    json_t *r;
+    out[0] = '\0';
+    json_array_foreach(rows, i, r)
+    {
+        const char *id = ad_cli_str(r, "id", "");
+        if (strcmp(id, want) == 0) {
+            snprintf(out, outsz, "%s", id);
+            return 0;
+        }
+    }
+    json_array_foreach(rows, i, r)
+    {
+        if (strcmp(ad_cli_str(r, "name", ""), want) == 0) {
+            hits++;
+            snprintf(out, outsz, "%s", ad_cli_str(r, "id", ""));
+        }
+    }
+    char msg[400];
+    if (hits == 1) {
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), hits == 0 ? "no %s named %s" : "%s name %s is ambiguous: use its id",
+             what, want);
+    return ad_cli_fail(c, msg);
+}
+
+static int find(ad_cli_t *c, const char *path, const char *key, const char *what, const char *want,
+                char *out, size_t outsz)
+{
+    int rc;
+    json_t *j = ad_cli_call(c, "GET", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    rc = resolve(c, json_object_get(j, key), what, want, out, outsz);
+    json_decref(j);
+    return rc;
+}
+
+static int find_wt(ad_cli_t *c, const char *want, char *out, size_t outsz)
+{
+    return find(c, "/api/worktrees", "worktrees", "worktree", want, out, outsz);
+}
+
+/* Prints a refusal's message and the files it lists; returns 1. */
+static int refused(ad_cli_t *c, json_t *j, long status)
+{
+    json_t *err = json_object_get(j, "error");
+    json_t *details = json_object_get(err, "details");
+    char msg[700];
+    snprintf(msg, sizeof(msg), "%s (%s, HTTP %ld)", ad_cli_str(err, "message", "failed"),
+             ad_cli_str(err, "code", "ERROR"), status);
+    ad_cli_fail(c, msg);
+    static const char *lists[] = {"conflicts", "changedFiles"};
+    for (size_t k = 0; k < AD_ARRAY_LEN(lists); k++) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(details, lists[k]), i, f)
+        {
+            fprintf(stderr, "  %s %s\n", k == 0 ? "conflict:" : "changed: ",
+                    json_string_value(f) ? json_string_value(f) : "?");
+        }
+    }
+    return 1;
+}
+
+static int ws_ls(ad_cli_t *c, int argc, char **argv)
+{
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    json_t *j = rc == 0 ? ad_cli_call(c, "GET", "/api/workspaces", NULL, &rc) : NULL;
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        ad_cli_print_json(j);
+    } else {
+        printf("%-30s %-20s %s\n", "ID", "NAME", "PATH");
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(j, "workspaces"), i, w)
+        {
+            printf("%-30s %-20.20s %s\n", ad_cli_str(w, "id", "?"), ad_cli_str(w, "name", ""),
+                   ad_cli_str(w, "path", ""));
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+int ad_cli_ws(ad_cli_t *c, int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(WS_HELP, stdout);
+        return 0;
+    }
+    if (argc > 0 && strcmp(argv[0], "ls") == 0) {
+        c->prog = "agentd ws ls";
+        return ws_ls(c, argc - 1, argv + 1);
+    }
+    return ad_cli_usage(c, "usage: agentd ws ls");
+}
+
+static int wt_ls(ad_cli_t *c, int argc, char **argv)
+{
+    const char *ws = NULL;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--workspace", true, &ws, NULL}};
+    const char *pos[1];
+    char path[400], id[200], enc[300];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    snprintf(path, sizeof(path), "/api/worktrees");
+    if (rc == 0 && ws != NULL) {
+        rc = find(c, "/api/workspaces", "workspaces", "workspace", ws, id, sizeof(id));
+        ad_cli_url_encode(id, enc, sizeof(enc));
+        snprintf(path, sizeof(path), "/api/worktrees?workspaceId=%s", enc);
+    }
+    json_t *j = rc == 0 ? ad_cli_call(c, "GET", path, NULL, &rc) : NULL;
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        ad_cli_print_json(j);
+    } else {
+        printf("%-30s %-16s %-20s %-12s %s\n", "ID", "NAME", "BRANCH", "BASE", "PATH");
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(j, "worktrees"), i, w)
+        {
+            printf("%-30s %-16.16s %-20.20s %-12.12s %s\n", ad_cli_str(w, "id", "?"),
+                   ad_cli_str(w, "name", ""), ad_cli_str(w, "branch", ""),
+                   ad_cli_str(w, "baseBranch", "-"), ad_cli_str(w, "path", ""));
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int wt_new(ad_cli_t *c, int argc, char **argv)
+{
+    const char *ws = NULL, *branch = NULL, *base = NULL;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"--workspace", true, &ws, NULL},
+                             {"--branch", true, &branch, NULL},
+                             {"--base", true, &base, NULL}};
+    const char *pos[1];
+    char id[200];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || ws == NULL) {
+        return ad_cli_usage(c,
+                            "usage: agentd wt new --workspace WS NAME [--branch B] [--base REF]");
+    }
+    rc = find(c, "/api/workspaces", "workspaces", "workspace", ws, id, sizeof(id));
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *body =
+        json_pack("{s:s, s:s, s:b}", "workspaceId", id, "name", pos[0], "createBranch", true);
+    if (branch != NULL) {
+        json_object_set_new(body, "branch", json_string(branch));
+    }
+    if (base != NULL) {
+        json_object_set_new(body, "base", json_string(base));
+    }
+    json_t *j = ad_cli_call(c, "POST", "/api/worktrees", body, &rc);
+    json_decref(body);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        ad_cli_print_json(j);
+    } else {
+        printf("%s %s (branch %s from %s)\n", ad_cli_str(j, "id", "?"), ad_cli_str(j, "path", ""),
+               ad_cli_str(j, "branch", "?"), ad_cli_str(j, "baseBranch", "HEAD"));
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int wt_rm(ad_cli_t *c, int argc, char **argv)
+{
+    bool force = false;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--force", false, NULL, &force}};
+    const char *pos[1];
+    char id[200], enc[300], path[400];
+    long status = 0;
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return ad_cli_usage(c, "usage: agentd wt rm [--force] WT");
+    }
+    if ((rc = find_wt(c, pos[0], id, sizeof(id))) != 0) {
+        return rc;
+    }
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/worktrees/%s%s", enc, force ? "?force=true" : "");
+    json_t *j = ad_cli_call_any(c, "DELETE", path, NULL, &status, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    rc = status >= 200 && status < 300 ? 0 : refused(c, j, status);
+    if (rc == 0 && c->json) {
+        ad_cli_print_json(j);
+    } else if (rc == 0) {
+        printf("%s deleted\n", id);
+    }
+    json_decref(j);
+    return rc;
+}
+
+int ad_cli_merge(ad_cli_t *c, int argc, char **argv)
+{
+    const char *into = NULL, *strategy = NULL, *message = NULL;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"--into", true, &into, NULL},
+                             {"--strategy", true, &strategy, NULL},
+                             {"--message", true, &message, NULL}};
+    const char *pos[1];
+    char id[200], enc[300], path[400];
+    long status = 0;
+    if (wants_help(argc, argv)) {
+        fputs(MERGE_HELP, stdout);
+        return 0;
+    }
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return ad_cli_usage(c, "usage: agentd merge WT [--into BRANCH] [--strategy S]");
+    }
+    if ((rc = find_wt(c, pos[0], id, sizeof(id))) != 0) {
+        return rc;
+    }
+    json_t *body = json_object();
+    const char *keys[] = {"into", "strategy", "message"};
+    const char *vals[] = {into, strategy, message};
+    for (size_t k = 0; k < AD_ARRAY_LEN(keys); k++) {
+        if (vals[k] != NULL) {
+            json_object_set_new(body, keys[k], json_string(vals[k]));
+        }
+    }
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/worktrees/%s/merge", enc);
+    json_t *j = ad_cli_call_any(c, "POST", path, body, &status, &rc);
+    json_decref(body);
+    if (j == NULL) {
+        return rc;
+    }
+    rc = status >= 200 && status < 300 ? 0 : refused(c, j, status);
+    if (rc == 0 && c->json) {
+        ad_cli_print_json(j);
+    } else if (rc == 0 && json_is_true(json_object_get(j, "upToDate"))) {
+        printf("%s is already in %s\n", ad_cli_str(j, "branch", "?"), ad_cli_str(j, "into", "?"));
+    } else if (rc == 0) {
+        printf("merged %s into %s (%s): %.12s\n", ad_cli_str(j, "branch", "?"),
+               ad_cli_str(j, "into", "?"), ad_cli_str(j, "strategy", "?"),
+               ad_cli_str(j, "commit", "?"));
+    }
+    json_decref(j);
+    return rc;
+}
+
+int ad_cli_wt(ad_cli_t *c, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(ad_cli_t *, int, char **);
+        const char *prog;
+    } subs[] = {{"ls", wt_ls, "agentd wt ls"},
+                {"new", wt_new, "agentd wt new"},
+                {"rm", wt_rm, "agentd wt rm"},
+                {"merge", ad_cli_merge, "agentd wt merge"}};
+    if (wants_help(argc, argv)) {
+        fputs(WT_HELP, stdout);
+        return 0;
+    }
+    for (size_t i = 0; argc > 0 && i < AD_ARRAY_LEN(subs); i++) {
+        if (strcmp(argv[0], subs[i].name) == 0) {
+            c->prog = subs[i].prog;
+            return subs[i].fn(c, argc - 1, argv + 1);
+        }
+    }
+    return ad_cli_usage(c, "usage: agentd wt ls|new|rm|merge ... (agentd wt --help)");
+}
