@@ -62,6 +62,10 @@ typedef struct {
     const char *const *permissions; /* allowed tools, e.g. "Bash", "Read" */
     size_t npermissions;
     const char *session_id;     /* NULL or "": a new session; else resume it */
+    /* claude: resume session_id into a new session (--fork-session), so the
+     * session file it came from is never appended to (a forked agent's
+     * first run). */
+    bool fork_session;
     const char *model;          /* NULL or "": the CLI's default */
     const char *prompt;         /* NULL or "": none (claude then waits on stdin) */
     const char *const *command; /* AD_EXEC_COMMAND only: argv, command[0] = program */
@@ -108,11 +112,13 @@ typedef struct {
 /* Builds the launch for spec. cfg gives the executables (borrowed);
  * path_env is the PATH the child will have (NULL: getenv("PATH")).
  *   claude : claude -p --output-format stream-json --input-format stream-json
- *            --verbose --include-partial-messages [--permission-mode plan |
+ *            --verbose --include-partial-messages [--permission-prompt-tool
+ *            stdio (regular mode: a tool that needs permission becomes a
+ *            control_request on stdout, AD_REC_APPROVAL) | --permission-mode plan |
  *            --dangerously-skip-permissions (+ IS_SANDBOX=1 in env when agentd
  *            runs as root and spec->allow_root_auto; as root without it the
  *            launch is refused with AD_EPERM)] [--allowedTools
- *            A,B] [--model M] [--resume ID]; the prompt is the first stdin
+ *            A,B] [--model M] [--resume ID [--fork-session]]; the prompt is the first stdin
  *            line (ad_claude_user_line), interactive;
  *            ANTHROPIC_BASE_URL=base_url in env when given.
  *   codex  : codex exec --json [-c model_providers.agentd={…base_url…}
@@ -240,6 +246,13 @@ typedef enum {
      * event type ("metric", "metrics", "tool_start", "tool_progress",
      * "tool_end", "agent_update"), json = the whole object. */
     AD_REC_EVENT,
+    /* Claude asks whether it may run a tool (a control_request can_use_tool,
+     * sent with --permission-prompt-tool stdio): subtype = the CLI's
+     * request_id, tool_name, tool_id (tool_use_id), json = the tool input,
+     * text = the CLI's description (may be NULL). is_error set: the CLI
+     * withdrew request subtype (control_cancel_request), nothing else set.
+     * → an approval the user decides (src/run, approvals). */
+    AD_REC_APPROVAL,
 } ad_rec_type_t;
 
 typedef enum {

@@ -479,10 +479,23 @@ static void fork_agent(ad_req_t *r, void *ud)
         ad_api_invalid(r, "name", "must not be empty");
         goto out;
     }
+    /* worktreeId: place the fork in another worktree of the same org (for
+     * example one branched from the parent's branch) */
+    const char *wt = NULL;
+    char porg[AD_ID_MAX], worg[AD_ID_MAX];
+    if (ad_api_str(r, body, "worktreeId", false, AD_ID_MAX, &wt) != 0 ||
+        !ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), porg) ||
+        (wt != NULL && !ad_api_visible(app, r, AD_API_WORKTREE, wt, worg))) {
+        goto out;
+    }
+    if (wt != NULL && strcmp(porg, worg) != 0) {
+        ad_api_invalid(r, "worktreeId", "must be a worktree of the agent's organisation");
+        goto out;
+    }
     char id[AD_ID_MAX];
     ad_id_new("ag", id);
-    json_t *args = json_pack("{s:s, s:s, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId", id,
-                             "name", name, "now", (json_int_t)ad_wall_ms());
+    json_t *args = json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId",
+                             id, "name", name, "worktreeId", wt, "now", (json_int_t)ad_wall_ms());
     ad_api_write(app, r, ad_store_op_agent_fork, args, done_201);
 out:
     json_decref(body);

@@ -171,4 +171,8 @@ int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, co
 #define AD_AGENT_JSON "permissions,state"
 #define AD_AGENT_NULLS "crew_id,state"
 
+/* Pending approvals to expired (start-up: no run survives a restart).
+ * Writer thread. (approvals.c) */
+int ad_store_approvals_expire_all(sqlite3 *db, int64_t now);
+
 #endif
