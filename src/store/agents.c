@@ -338,7 +338,10 @@ int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
                  json_string_value(json_object_get(src, "name")));
         name = defname;
     }
-    json_t *wt = json_object_get(args, "worktreeId"); /* NULL: the parent's */
+    json_t *wt = json_object_get(args, "worktreeId"); /* absent or null: the parent's */
+    if (!json_is_string(wt)) {
+        wt = NULL;
+    }
     json_t *ins = json_pack(
         "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
         ad_args_str(args, "newId"), "worktreeId",
