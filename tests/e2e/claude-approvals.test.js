@@ -116,14 +116,20 @@ test('claude approvals: allow runs the tool, a second decision is refused', { sk
   }
 });
 
-test('claude approvals: deny keeps the tool from running, the turn goes on', { skip }, async () => {
+test('claude approvals: deny (from the CLI) keeps the tool from running, the turn goes on', { skip }, async () => {
   const t = await setup();
   try {
     const ag = await t.make();
     const ap = await pendingApproval(t.d, ag.id);
-    const no = await api(t.d, 'POST', `/api/approvals/${ap.id}`, { decision: 'deny' });
-    assert.equal(no.status, 200, JSON.stringify(no.body));
-    assert.equal(no.body.status, 'denied');
+    // Over the CLI this time: `agentd approvals AGENT` lists it, `agentd approve ID --deny` decides.
+    const cli = (...args) => daemon.run(['--data-dir', t.d.dataDir, ...args]);
+    const ls = cli('approvals', ag.id);
+    assert.equal(ls.status, 0, ls.stderr);
+    assert.match(ls.stdout, new RegExp(`^${ap.id}  Bash  .*echo hello`, 'm'));
+    assert.equal(cli('approve', ap.id, '--deny', '--always').status, 2, 'deny and always exclude each other');
+    const no = cli('approve', ap.id, '--deny');
+    assert.equal(no.status, 0, no.stderr);
+    assert.equal(no.stdout.trim(), `${ap.id} Bash: denied`);
     await until(async () => (await agent(t.d, ag.id)).status === 'waiting', 'the end of the turn');
     const msgs = await messages(t.d, ag.id);
     const tool = msgs.find((m) => m.role === 'tool' && m.toolName === 'Bash');
