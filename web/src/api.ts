@@ -1,7 +1,7 @@
 // REST client: JSON in and out, the server's error shape
 // {"error":{"code","message","details"}} turned into an ApiError the UI can
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
-import type { Agent, Message, Run, Workspace, Worktree } from './types';
+import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 
 export class ApiError extends Error {
   status: number;
@@ -274,6 +274,9 @@ export const api = {
     };
   },
   runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
+  approvals: async (id: string, pending = true) =>
+    listOf<Approval>(await request('GET', `/api/agents/${enc(id)}/approvals${pending ? '?pending=true' : ''}`), 'approvals'),
+  decide: (id: string, decision: 'allow' | 'deny' | 'allow_always') => request<Approval>('POST', `/api/approvals/${enc(id)}`, { decision }),
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
   crews: async () => listOf<Crew>(await request('GET', '/api/crews'), 'crews'),

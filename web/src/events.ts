@@ -163,6 +163,16 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       }
       break;
     }
+    case 'approval_requested':
+    case 'approval_decided':
+    case 'approval_updated': {
+      const a = p.approval && typeof p.approval === 'object' ? p.approval : p;
+      const id = str(a.agentId);
+      if (id && m.agents[id]) m = withAgent(m, id, { approvalsRev: ev.seq });
+      if (id && ev.type === 'approval_requested')
+        effects.push({ kind: 'toast', level: 'warn', title: `${m.agents[id]?.name || 'An agent'} needs approval`, body: str(a.toolName), agentId: id });
+      break;
+    }
     case 'agent_context': {
       const id = str(p.agentId);
       if (id && typeof p.level === 'number') m = withAgent(m, id, { contextLevel: p.level });

@@ -22,7 +22,7 @@ import {
   upsertAgent,
   worktrees,
 } from '../store';
-import type { Agent, Message } from '../types';
+import type { Agent, Approval, Message } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { inputBlockedReason } from '../input';
@@ -109,6 +109,7 @@ export function AgentPage({ id }: { id: string }) {
               <Empty title="No messages yet">{agent.status === 'running' ? 'Waiting for the agent’s first words…' : 'Start the agent with a prompt to begin.'}</Empty>
             )}
             {t?.loaded && (t.messages.length > 0 || t.live.length > 0) && <Transcript t={t} onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))} />}
+            <ApprovalCards agent={agent} />
             <Composer agent={agent} />
           </div>
         )}
@@ -284,6 +285,69 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         </Modal>
       )}
     </header>
+  );
+}
+
+// What a tool call would do, in a line or a few: a command, a file path, or the input as JSON.
+export function approvalInputText(a: Approval): string {
+  const inp = a.input || {};
+  if (typeof inp.command === 'string') return inp.command;
+  if (typeof inp.file_path === 'string' && typeof inp.content === 'string') return `${inp.file_path}\n${inp.content}`;
+  return JSON.stringify(inp, null, 2);
+}
+
+// The agent's tool calls waiting for the user: stored on the daemon, so
+// they are here again after a reload; reloaded on every approval event
+// and status change.
+function ApprovalCards({ agent }: { agent: Agent }) {
+  const list = useSignal<Approval[]>([]);
+  const busy = useSignal<string | null>(null);
+  const load = () =>
+    api
+      .approvals(agent.id)
+      .then((l) => (list.value = l))
+      .catch(() => undefined);
+  useEffect(() => {
+    void load();
+  }, [agent.id, agent.status, agent.approvalsRev]);
+  if (list.value.length === 0) return null;
+  const decide = async (a: Approval, d: 'allow' | 'deny' | 'allow_always') => {
+    busy.value = a.id;
+    try {
+      await api.decide(a.id, d);
+      list.value = list.value.filter((x) => x.id !== a.id);
+      if (d === 'allow_always') api.agent(agent.id).then(upsertAgent, () => undefined);
+    } catch (e) {
+      toastError('Decision not taken', e);
+      void load();
+    } finally {
+      busy.value = null;
+    }
+  };
+  return (
+    <div class="approvals" role="region" aria-label="Waiting for approval">
+      {list.value.map((a) => (
+        <div key={a.id} class="approval glass" data-approval={a.id}>
+          <div class="approval-head">
+            <strong>Needs approval:</strong> <code class="approval-tool">{a.toolName}</code>
+            {a.description && <span class="muted"> — {a.description}</span>}
+            <span class="muted approval-when">{ago(a.createdAt)}</span>
+          </div>
+          <pre class="approval-input">{approvalInputText(a)}</pre>
+          <div class="approval-actions">
+            <button class="btn btn-primary" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow')}>
+              Allow
+            </button>
+            <button class="btn btn-danger" disabled={busy.value === a.id} onClick={() => void decide(a, 'deny')}>
+              Deny
+            </button>
+            <button class="btn" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow_always')} title={`Add ${a.toolName} to this agent's allowed tools`}>
+              Allow always for this agent
+            </button>
+          </div>
+        </div>
+      ))}
+    </div>
   );
 }
 
