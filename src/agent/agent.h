@@ -141,6 +141,15 @@ int ad_launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const c
                     ad_launch_t *out, char *err, size_t errsz);
 void ad_launch_cleanup(ad_launch_t *l);
 
+/* An agent's permission entries (perms.c): "read", "write", "execute" (the
+ * seed's words) or a Claude Code tool rule ("Bash", "Bash(git log *)",
+ * "mcp__server__tool"). check: 0, or AD_EINVAL with why saying what is
+ * wrong. tools: the --allowedTools text for an entry (read -> "Read,Glob,
+ * Grep", write -> "Edit,Write,NotebookEdit", execute -> "Bash"; a rule is
+ * itself). Static or borrowed from entry. */
+int ad_permission_check(const char *entry, char *why, size_t whysz);
+const char *ad_permission_tools(const char *entry);
+
 /* Whether an agent's codexConfig can be given to codex as `-c key=value`
  * settings: an object of at most 64 dotted keys whose values are strings,
  * numbers, booleans, arrays or objects (no null). 0, or AD_EINVAL with err

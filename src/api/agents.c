@@ -140,6 +140,20 @@ static int common_fields(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args,
         json_object_set_new(args, "mode", json_string(mode));
     }
     if (perms != NULL) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(perms, i, v)
+        {
+            char why[200];
+            const char *e = json_string_value(v);
+            if (ad_permission_check(e, why, sizeof(why)) != 0) {
+                ad_res_error(r, 422, "VALIDATION_ERROR",
+                             json_pack("{s:s, s:s, s:s, s:I}", "field", "permissions", "entry", e,
+                                       "reason", why, "index", (json_int_t)i),
+                             "permissions: %s: %s", e, why);
+                return -1;
+            }
+        }
         json_object_set(args, "permissions", perms);
     }
     json_t *crew = json_object_get(body, "crewId");
