@@ -73,3 +73,27 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   assert.equal(list.data.approvals[0].status, 'allowed');
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
 });
+
+test('permissions are checkboxes; a bad rule is refused with its name', { skip }, async () => {
+  const { page } = b;
+  const wt = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees[0];
+  const ag = await api(d.url, 'POST', '/api/agents', { worktreeId: wt.id, name: 'Perms', executor: 'claude' });
+  assert.equal(ag.status, 201, JSON.stringify(ag.data));
+  await page.goto(`${d.url}/#/agents/${ag.data.id}`);
+  await page.getByRole('button', { name: 'Edit permissions' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Permissions of Perms' });
+  assert.equal(await dlg.locator('input[name=perm-read]').isChecked(), true);
+  await dlg.locator('input[name=perm-execute]').check();
+  await dlg.locator('input[name=permission-rules]').fill('bash(rm)');
+  await dlg.locator('input[name=permission-rules]').blur();
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.getByRole('alert').waitFor();
+  assert.match(await dlg.getByRole('alert').innerText(), /bash\(rm\)/);
+  await dlg.locator('input[name=permission-rules]').fill('Bash(git:*)');
+  await dlg.locator('input[name=permission-rules]').blur();
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await until(async () => (await dlg.count()) === 0, 'the dialog to close');
+  const got = await api(d.url, 'GET', `/api/agents/${ag.data.id}`);
+  assert.deepEqual(got.data.permissions, ['read', 'execute', 'Bash(git:*)']);
+  await page.locator('.facts').getByText('read, execute, Bash(git:*)').waitFor();
+});

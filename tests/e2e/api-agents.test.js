@@ -162,6 +162,23 @@ test('fork copies settings and points to its parent', async () => {
   assertError(await d.req('POST', '/api/agents/ag_nope/fork'), 404, 'NOT_FOUND');
 });
 
+test('permissions: seed words and Claude Code tool rules; anything else is a 422 naming the entry', async () => {
+  const { wt } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id, { permissions: ['read', 'write', 'execute', 'Bash(git:*)', 'WebFetch'] });
+  assert.deepEqual(a.permissions, ['read', 'write', 'execute', 'Bash(git:*)', 'WebFetch']);
+  for (const bad of ['bash', 'Bash(', 'Bash(a,b)', '', 'exec']) {
+    const r = await d.req('POST', '/api/agents', { worktreeId: wt.id, permissions: ['read', bad] });
+    assertError(r, 422, 'VALIDATION_ERROR', 'permissions');
+    if (bad === '') continue; // an empty string is refused by the list check itself
+    assert.equal(r.body.error.details.entry, bad);
+    assert.equal(r.body.error.details.index, 1);
+    assert.match(r.body.error.message, new RegExp(bad.replace(/[()]/g, '\\$&')));
+  }
+  const p = await d.req('PATCH', `/api/agents/${a.id}`, { permissions: ['Read('] });
+  assertError(p, 422, 'VALIDATION_ERROR', 'permissions');
+  assert.deepEqual((await d.req('GET', `/api/agents/${a.id}`)).body.permissions, a.permissions, 'nothing changed');
+});
+
 test('fork keeps a command agent\'s command and can go to a worktree branched from the parent\'s', async () => {
   const { ws, wt } = await makeWorkspace(d);
   const a = await makeAgent(d, wt.id, { name: 'cmd', executor: 'command', command: ['sh', '-c', 'echo hi'] });

@@ -26,6 +26,7 @@ import type { Agent, Approval, Message } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { inputBlockedReason } from '../input';
+import { PermissionsField } from './Permissions';
 
 const TerminalView = lazy(() => import('./Terminal'));
 
@@ -152,6 +153,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
   const busy = useSignal<string | null>(null);
   const starting = useSignal(false);
   const confirmDelete = useSignal(false);
+  const editPerms = useSignal(false);
   const act = async (label: string, f: () => Promise<unknown>) => {
     busy.value = label;
     try {
@@ -193,7 +195,12 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         </div>
         <div>
           <dt>Permissions</dt>
-          <dd>{perms.length ? perms.join(', ') : 'none'}</dd>
+          <dd>
+            {perms.length ? perms.join(', ') : 'none'}{' '}
+            <button class="btn btn-small" aria-label="Edit permissions" disabled={archived} onClick={() => (editPerms.value = true)}>
+              Edit
+            </button>
+          </dd>
         </div>
         {worktreeName && (
           <div>
@@ -263,6 +270,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         </button>
       </div>
       {starting.value && <StartDialog agent={agent} onClose={() => (starting.value = false)} />}
+      {editPerms.value && <PermissionsDialog agent={agent} onClose={() => (editPerms.value = false)} />}
       {confirmDelete.value && (
         <Modal title={`Delete ${agent.name}?`} onClose={() => (confirmDelete.value = false)}>
           <div class="form">
@@ -285,6 +293,47 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         </Modal>
       )}
     </header>
+  );
+}
+
+// The agent's permissions as checkboxes; they apply from its next start.
+function PermissionsDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
+  const perms = useSignal<string[]>(Array.isArray(agent.permissions) ? agent.permissions : []);
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    busy.value = true;
+    err.value = null;
+    try {
+      upsertAgent(await api.patchAgent(agent.id, { permissions: perms.value }));
+      onClose();
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title={`Permissions of ${agent.name}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <PermissionsField value={perms.value} onChange={(p) => (perms.value = p)} />
+        <p class="muted">Anything else the agent wants to do in the regular mode waits for your approval. Changes apply from the next start.</p>
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy.value}>
+            {busy.value ? 'Saving…' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </Modal>
   );
 }
 
