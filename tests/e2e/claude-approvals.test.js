@@ -13,6 +13,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
+const { execFileSync } = require('child_process');
 const daemon = require('./lib/daemon');
 const { start } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
@@ -195,6 +196,24 @@ test('claude fork: the fork resumes into its own session, the parent file is unc
     assert.ok(Buffer.compare(before, fs.readFileSync(file)) === 0, 'the parent session file is unchanged');
     assert.ok(sessionFile(t.sb.home, fork.sessionId), 'the fork has its own session file');
     await api(t.d, 'POST', `/api/agents/${f.body.id}/stop?force=true`);
+
+    // A fork in a new worktree branched from the parent's branch: another
+    // directory, the same conversation.
+    execFileSync('git', ['-C', t.sb.cwd, 'commit', '-q', '--allow-empty', '-m', 'base'], { env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    const wts = (await api(t.d, 'GET', '/api/worktrees')).body.worktrees;
+    const main = wts.find((w) => w.isMain);
+    const alt = await api(t.d, 'POST', '/api/worktrees', { workspaceId: main.workspaceId, name: 'alt', branch: 'alt', createBranch: true, base: main.branch });
+    assert.equal(alt.status, 201, JSON.stringify(alt.body));
+    const altWt = alt.body.worktree || alt.body;
+    const f2 = await api(t.d, 'POST', `/api/agents/${ag.id}/fork`, { worktreeId: altWt.id, name: 'elsewhere' });
+    assert.equal(f2.status, 201, JSON.stringify(f2.body));
+    assert.equal((await api(t.d, 'POST', `/api/agents/${f2.body.id}/start`, { initialPrompt: 'what word was it?' })).status, 200);
+    const fork2 = await until(async () => { const a = await agent(t.d, f2.body.id); return a.status === 'waiting' || a.status === 'error' || a.status === 'finished' ? a : null; }, 'the fork in the new worktree');
+    assert.equal(fork2.status, 'waiting', JSON.stringify(fork2));
+    const req2 = t.mock.agentRequests().slice(-1)[0];
+    assert.match(JSON.stringify(req2.body.messages), /please remember a word/, 'the fork in another worktree carries the parent conversation');
+    assert.ok(Buffer.compare(before, fs.readFileSync(file)) === 0, 'the parent session file is still unchanged');
+    await api(t.d, 'POST', `/api/agents/${f2.body.id}/stop?force=true`);
   } finally {
     await t.cleanup();
   }
