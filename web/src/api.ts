@@ -258,7 +258,8 @@ export const api = {
   patchAgent: async (id: string, body: Record<string, unknown>) => objOf<Agent>(await request('PATCH', `/api/agents/${enc(id)}`, body), 'agent'),
   deleteAgent: (id: string, archive: boolean) => request('DELETE', `/api/agents/${enc(id)}?archive=${archive}`),
   restoreAgent: async (id: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/restore`), 'agent'),
-  forkAgent: async (id: string, name?: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, name ? { name } : {}), 'agent'),
+  forkAgent: async (id: string, name?: string, worktreeId?: string) =>
+    objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, { ...(name ? { name } : {}), ...(worktreeId ? { worktreeId } : {}) }), 'agent'),
   start: async (id: string, initialPrompt?: string) =>
     objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/start`, initialPrompt ? { initialPrompt } : {}), 'agent'),
   stop: async (id: string, force = false) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/stop${force ? '?force=true' : ''}`), 'agent'),

@@ -154,6 +154,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
   const starting = useSignal(false);
   const confirmDelete = useSignal(false);
   const editPerms = useSignal(false);
+  const forking = useSignal(false);
   const act = async (label: string, f: () => Promise<unknown>) => {
     busy.value = label;
     try {
@@ -184,6 +185,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         <Badge status={archived ? 'archived' : s} />
         {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>}
       </div>
+      {agent.parentAgentId && <ForkedFrom agent={agent} />}
       <dl class="facts">
         <div>
           <dt>Executor</dt>
@@ -242,18 +244,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
             ▶ Resume
           </button>
         )}
-        <button
-          class="btn"
-          disabled={!!busy.value}
-          onClick={() =>
-            act('Fork', async () => {
-              const f = await api.forkAgent(agent.id);
-              upsertAgent(f);
-              toast('success', 'Agent forked', f.name);
-              go(`/agents/${f.id}`);
-            })
-          }
-        >
+        <button class="btn" disabled={!!busy.value} onClick={() => (forking.value = true)}>
           Fork
         </button>
         {!archived ? (
@@ -271,6 +262,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
       </div>
       {starting.value && <StartDialog agent={agent} onClose={() => (starting.value = false)} />}
       {editPerms.value && <PermissionsDialog agent={agent} onClose={() => (editPerms.value = false)} />}
+      {forking.value && <ForkDialog agent={agent} onClose={() => (forking.value = false)} />}
       {confirmDelete.value && (
         <Modal title={`Delete ${agent.name}?`} onClose={() => (confirmDelete.value = false)}>
           <div class="form">
@@ -293,6 +285,85 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         </Modal>
       )}
     </header>
+  );
+}
+
+// A fork says where it came from, with a link: a Claude fork continues the
+// parent's conversation (its first run resumes that session into a new one),
+// whose earlier messages are on the parent's page.
+function ForkedFrom({ agent }: { agent: Agent }) {
+  const parent = agent.parentAgentId ? model.value.agents[agent.parentAgentId] : undefined;
+  const continues = (agent.executor || 'claude') === 'claude' && !!agent.sessionId;
+  return (
+    <p class="forked-from" role="note">
+      Forked from <a href={`#/agents/${agent.parentAgentId}`}>{parent ? parent.name : agent.parentAgentId}</a>
+      {continues ? ': it continues that conversation (the earlier messages are on the parent’s page).' : '.'}
+    </p>
+  );
+}
+
+// Fork here, or into a new worktree branched from this agent's branch.
+function ForkDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
+  const wt = (worktrees.value || []).find((w) => w.id === agent.worktreeId);
+  const name = useSignal(`${agent.name} (fork)`);
+  const newWt = useSignal(false);
+  const branch = useSignal(`${(wt?.branch || 'fork').replace(/[^A-Za-z0-9._/-]/g, '-')}-fork-${Date.now().toString(36).slice(-4)}`);
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    busy.value = true;
+    err.value = null;
+    try {
+      let worktreeId: string | undefined;
+      if (newWt.value && wt) {
+        const created = await api.createWorktree({ workspaceId: wt.workspaceId, name: branch.value, branch: branch.value, createBranch: true, base: wt.branch });
+        worktreeId = created.id;
+        await loadTree();
+      }
+      const f = await api.forkAgent(agent.id, name.value.trim() || undefined, worktreeId);
+      upsertAgent(f);
+      toast('success', 'Agent forked', f.name);
+      onClose();
+      go(`/agents/${f.id}`);
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title={`Fork ${agent.name}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <label>
+          Name
+          <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} autocomplete="off" />
+        </label>
+        <label class="check">
+          <input type="checkbox" name="new-worktree" checked={newWt.value} disabled={!wt?.branch} onChange={(e) => (newWt.value = e.currentTarget.checked)} /> In a new worktree branched from{' '}
+          <code>{wt?.branch || 'this worktree'}</code>
+        </label>
+        {newWt.value && (
+          <label>
+            New branch
+            <input name="branch" value={branch.value} onInput={(e) => (branch.value = e.currentTarget.value)} spellcheck={false} />
+          </label>
+        )}
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy.value}>
+            {busy.value ? 'Forking…' : 'Fork'}
+          </button>
+        </div>
+      </form>
+    </Modal>
   );
 }
 
