@@ -147,7 +147,7 @@ void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
     ad_run_topics_copy(&c->topics, &run->topics);
     ad_store_write(run->r->store, ad_store_op_approval_insert, args, on_inserted, c);
     ad_store_agent_runtime_t u = {.context_level = -1};
-    ad_run_agent_update(run, &u, AD_AGENT_STATUS_WAITING, NULL, NULL);
+    ad_run_agent_update_why(run, &u, AD_AGENT_STATUS_WAITING, "approval", NULL, NULL);
 }
 
 void ad_run_approvals_end(ad_run_t *run)

@@ -150,6 +150,10 @@ json_t *ad_run_json_text(const char *s, size_t n);
  * agent_status once committed. */
 void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud);
+/* The same with a reason (static) on the published agent_status, e.g.
+ * "approval" for an agent waiting on a permission prompt. */
+void ad_run_agent_update_why(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+                             const char *reason, ad_runner_cb cb, void *ud);
 /* Frees what a run owns (its handles are closed or never opened). */
 void ad_run_free(ad_run_t *run);
 

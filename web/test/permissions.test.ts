@@ -23,5 +23,8 @@ describe('approval events', () => {
     const r2 = reduce(r.model, { seq: 6, type: 'approval_decided', payload: { approval: { id: 'ap1', agentId: 'ag1' } } } as any);
     expect(r2.model.agents.ag1.approvalsRev).toBe(6);
     expect(r2.effects.length).toBe(0);
+    // The agent's `waiting` for an approval is not also "waiting for input".
+    const r3 = reduce(r2.model, { seq: 7, type: 'agent_status', payload: { agentId: 'ag1', status: 'waiting', reason: 'approval' } } as any);
+    expect(r3.effects.some((e) => e.kind === 'toast')).toBe(false);
   });
 });
