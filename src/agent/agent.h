@@ -62,6 +62,10 @@ typedef struct {
     const char *const *permissions; /* allowed tools, e.g. "Bash", "Read" */
     size_t npermissions;
     const char *session_id;     /* NULL or "": a new session; else resume it */
+    /* claude: resume session_id into a new session (--fork-session), so the
+     * session file it came from is never appended to (a forked agent's
+     * first run). */
+    bool fork_session;
     const char *model;          /* NULL or "": the CLI's default */
     const char *prompt;         /* NULL or "": none (claude then waits on stdin) */
     const char *const *command; /* AD_EXEC_COMMAND only: argv, command[0] = program */
@@ -108,11 +112,13 @@ typedef struct {
 /* Builds the launch for spec. cfg gives the executables (borrowed);
  * path_env is the PATH the child will have (NULL: getenv("PATH")).
  *   claude : claude -p --output-format stream-json --input-format stream-json
- *            --verbose --include-partial-messages [--permission-mode plan |
+ *            --verbose --include-partial-messages [--permission-prompt-tool
+ *            stdio (regular mode: a tool that needs permission becomes a
+ *            control_request on stdout, AD_REC_APPROVAL) | --permission-mode plan |
  *            --dangerously-skip-permissions (+ IS_SANDBOX=1 in env when agentd
  *            runs as root and spec->allow_root_auto; as root without it the
  *            launch is refused with AD_EPERM)] [--allowedTools
- *            A,B] [--model M] [--resume ID]; the prompt is the first stdin
+ *            A,B] [--model M] [--resume ID [--fork-session]]; the prompt is the first stdin
  *            line (ad_claude_user_line), interactive;
  *            ANTHROPIC_BASE_URL=base_url in env when given.
  *   codex  : codex exec --json [-c model_providers.agentd={…base_url…}
@@ -134,6 +140,15 @@ typedef struct {
 int ad_launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, const char *path_env,
                     ad_launch_t *out, char *err, size_t errsz);
 void ad_launch_cleanup(ad_launch_t *l);
+
+/* An agent's permission entries (perms.c): "read", "write", "execute" (the
+ * seed's words) or a Claude Code tool rule ("Bash", "Bash(git log *)",
+ * "mcp__server__tool"). check: 0, or AD_EINVAL with why saying what is
+ * wrong. tools: the --allowedTools text for an entry (read -> "Read,Glob,
+ * Grep", write -> "Edit,Write,NotebookEdit", execute -> "Bash"; a rule is
+ * itself). Static or borrowed from entry. */
+int ad_permission_check(const char *entry, char *why, size_t whysz);
+const char *ad_permission_tools(const char *entry);
 
 /* Whether an agent's codexConfig can be given to codex as `-c key=value`
  * settings: an object of at most 64 dotted keys whose values are strings,
@@ -246,6 +261,13 @@ typedef enum {
      * at the message's start): token_count. → the run's last assistant
      * message is written again with it (message_updated). */
     AD_REC_TOKENS,
+    /* Claude asks whether it may run a tool (a control_request can_use_tool,
+     * sent with --permission-prompt-tool stdio): subtype = the CLI's
+     * request_id, tool_name, tool_id (tool_use_id), json = the tool input,
+     * text = the CLI's description (may be NULL). is_error set: the CLI
+     * withdrew request subtype (control_cancel_request), nothing else set.
+     * → an approval the user decides (src/run, approvals). */
+    AD_REC_APPROVAL,
 } ad_rec_type_t;
 
 typedef enum {

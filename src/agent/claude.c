@@ -316,6 +316,33 @@ static void on_result(ad_parser_t *p, json_t *obj, ad_recs_t *out)
     ad_context_update(p, p->context_tokens, out);
 }
 
+/* A permission prompt (--permission-prompt-tool stdio) or its withdrawal. */
+static void on_control_request(json_t *obj, bool cancel, ad_recs_t *out)
+{
+    const char *rid = ad_json_str(obj, "request_id");
+    json_t *req = json_object_get(obj, "request");
+    if (rid == NULL || rid[0] == '\0') {
+        return;
+    }
+    if (cancel) {
+        ad_rec_t *r = ad_rec_push(out, AD_REC_APPROVAL);
+        r->subtype = ad_xstrdup(rid);
+        r->is_error = true;
+        return;
+    }
+    const char *sub = ad_json_str(req, "subtype");
+    if (sub == NULL || strcmp(sub, "can_use_tool") != 0 || ad_json_str(req, "tool_name") == NULL) {
+        return; /* hooks, MCP messages: agentd registers none */
+    }
+    ad_rec_t *r = ad_rec_push(out, AD_REC_APPROVAL);
+    r->subtype = ad_xstrdup(rid);
+    r->tool_name = ad_json_strdup(req, "tool_name");
+    r->tool_id = ad_json_strdup(req, "tool_use_id");
+    r->text = ad_json_strdup(req, "description");
+    json_t *input = json_object_get(req, "input");
+    r->json = json_is_object(input) ? json_incref(input) : json_object();
+}
+
 bool ad_claude_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
 {
     const char *type = ad_json_str(obj, "type");
@@ -340,8 +367,11 @@ bool ad_claude_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
         snprintf(text, sizeof(text), "rate limit %s%s%s", status != NULL ? status : "notice",
                  kind != NULL ? " " : "", kind != NULL ? kind : "");
         ad_rec_notice(out, "rate_limit", text, obj);
+    } else if (strcmp(type, "control_request") == 0) {
+        on_control_request(obj, false, out);
+    } else if (strcmp(type, "control_cancel_request") == 0) {
+        on_control_request(obj, true, out);
     } else if (strcmp(type, "keep_alive") == 0 || strcmp(type, "control_response") == 0 ||
-               strcmp(type, "control_cancel_request") == 0 ||
                strcmp(type, "prompt_suggestion") == 0) {
         /* protocol chatter */
     } else {

@@ -157,7 +157,7 @@ static int join_permissions(const ad_agent_spec_t *spec, ad_buf_t *out, char *er
             snprintf(err, errsz, "permission %zu is empty or starts with '-'", i);
             return AD_EINVAL;
         }
-        if ((i > 0 && ad_buf_putc(out, ',') != 0) || ad_buf_puts(out, t) != 0) {
+        if ((i > 0 && ad_buf_putc(out, ',') != 0) || ad_buf_puts(out, ad_permission_tools(t)) != 0) {
             snprintf(err, errsz, "permissions are too long");
             return AD_ETOOBIG;
         }
@@ -174,7 +174,12 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, ad_strv_t *ar
     for (size_t i = 0; i < AD_ARRAY_LEN(base); i++) {
         ad_strv_push(argv, base[i]);
     }
-    if (spec->mode == AD_MODE_PLAN) {
+    if (spec->mode == AD_MODE_REGULAR) {
+        /* Permission prompts come to agentd on stdout and the user's
+         * answer goes back on stdin (docs/DECISIONS.md, approvals). */
+        ad_strv_push(argv, "--permission-prompt-tool");
+        ad_strv_push(argv, "stdio");
+    } else if (spec->mode == AD_MODE_PLAN) {
         ad_strv_push(argv, "--permission-mode");
         ad_strv_push(argv, "plan");
     } else if (spec->mode == AD_MODE_AUTO) {
@@ -213,6 +218,9 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, ad_strv_t *ar
     if (!empty(spec->session_id)) {
         ad_strv_push(argv, "--resume");
         ad_strv_push(argv, spec->session_id);
+        if (spec->fork_session) {
+            ad_strv_push(argv, "--fork-session");
+        }
     }
     if (!empty(spec->base_url)) {
         ad_strv_push2(env, "ANTHROPIC_BASE_URL=", spec->base_url);

@@ -140,6 +140,20 @@ static int common_fields(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args,
         json_object_set_new(args, "mode", json_string(mode));
     }
     if (perms != NULL) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(perms, i, v)
+        {
+            char why[200];
+            const char *e = json_string_value(v);
+            if (ad_permission_check(e, why, sizeof(why)) != 0) {
+                ad_res_error(r, 422, "VALIDATION_ERROR",
+                             json_pack("{s:s, s:s, s:s, s:I}", "field", "permissions", "entry", e,
+                                       "reason", why, "index", (json_int_t)i),
+                             "permissions: %s: %s", e, why);
+                return -1;
+            }
+        }
         json_object_set(args, "permissions", perms);
     }
     json_t *crew = json_object_get(body, "crewId");
@@ -479,10 +493,23 @@ static void fork_agent(ad_req_t *r, void *ud)
         ad_api_invalid(r, "name", "must not be empty");
         goto out;
     }
+    /* worktreeId: place the fork in another worktree of the same org (for
+     * example one branched from the parent's branch) */
+    const char *wt = NULL;
+    char porg[AD_ID_MAX], worg[AD_ID_MAX];
+    if (ad_api_str(r, body, "worktreeId", false, AD_ID_MAX, &wt) != 0 ||
+        !ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), porg) ||
+        (wt != NULL && !ad_api_visible(app, r, AD_API_WORKTREE, wt, worg))) {
+        goto out;
+    }
+    if (wt != NULL && strcmp(porg, worg) != 0) {
+        ad_api_invalid(r, "worktreeId", "must be a worktree of the agent's organisation");
+        goto out;
+    }
     char id[AD_ID_MAX];
     ad_id_new("ag", id);
-    json_t *args = json_pack("{s:s, s:s, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId", id,
-                             "name", name, "now", (json_int_t)ad_wall_ms());
+    json_t *args = json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId",
+                             id, "name", name, "worktreeId", wt, "now", (json_int_t)ad_wall_ms());
     ad_api_write(app, r, ad_store_op_agent_fork, args, done_201);
 out:
     json_decref(body);

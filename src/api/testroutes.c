@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Routes that exist only in test builds (-DAD_TEST_BUILD), for the
- * end-to-end tests and the benchmarks: bursts of events on demand, a run row
- * or an agent status set directly, and the store writer's counters. A
+ * end-to-end tests and the benchmarks: bursts of events on demand, a run row,
+ * an approval or an agent status set directly, and the store writer's counters. A
  * release build compiles this file empty.
  */
 #include "api/api_int.h"
@@ -325,6 +325,45 @@ static void test_agent_status(ad_req_t *r, void *ud)
     ad_store_test_agent_status(app->store, j->agent_id, j->status, status_updated, j);
 }
 
+static void approval_inserted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    AD_UNUSED(app);
+    if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "approval not created");
+        return;
+    }
+    ad_res_json(r, 201, json_incref(result));
+}
+
+/* POST /test/approvals {agentId, runId, toolName?}: inserts a pending
+ * approval of the agent (in its org), as a Claude run's permission prompt
+ * would; answers the approval. No run waits on it: deciding it is a 409. */
+static void test_approvals(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    const char *agent = json_string_value(json_object_get(body, "agentId"));
+    const char *run = json_string_value(json_object_get(body, "runId"));
+    const char *tool = json_string_value(json_object_get(body, "toolName"));
+    char org[AD_ID_MAX];
+    if (agent == NULL || run == NULL) {
+        ad_res_error(r, 422, "VALIDATION_ERROR", NULL, "agentId and runId are required");
+    } else if (ad_api_visible(app, r, AD_API_AGENT, agent, org)) {
+        char id[AD_ID_MAX], rid[AD_ID_MAX];
+        ad_id_new("ap", id);
+        ad_id_new("req", rid);
+        json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:I}", "id", id,
+                                 "agentId", agent, "runId", run, "orgId", org, "requestId", rid,
+                                 "toolName", tool != NULL ? tool : "Bash", "input", "command",
+                                 "true", "now", (json_int_t)ad_wall_ms());
+        ad_api_write(app, r, ad_store_op_approval_insert, args, approval_inserted);
+    }
+    json_decref(body);
+}
+
 void ad_api_test_routes_close(void)
 {
     for (burst_t *b = bursts; b != NULL; b = b->next) {
@@ -362,5 +401,6 @@ void ad_api_test_routes_register(ad_app_t *app)
                        app);
     ad_server_route(app->server, "POST", "/test/runs", AD_ACCESS_ADMIN, test_runs, app);
     ad_server_route(app->server, "POST", "/test/agent-status", AD_ACCESS_ADMIN, test_agent_status, app);
+    ad_server_route(app->server, "POST", "/test/approvals", AD_ACCESS_ADMIN, test_approvals, app);
 }
 #endif

@@ -25,8 +25,8 @@ typedef struct {
     bool truncated;
 } resp_t;
 
-static const char *commands[] = {"ls", "new",   "start", "send", "logs", "stop",
-                                 "rm", "token", "ws",    "wt",   "merge"};
+static const char *commands[] = {"ls",    "new", "start", "send",  "logs",      "stop",   "rm",
+                                 "token", "ws",  "wt",    "merge", "approvals", "approve"};
 
 bool ad_cli_is_command(const char *cmd)
 {
@@ -327,11 +327,10 @@ static int cmd_new(cli_t *c, int argc, char **argv)
     const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL, *model = NULL,
                *base_url = NULL;
     bool terminal = false;
-    flag_t flags[] = {
-        {"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
-        {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
-        {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal},
-        {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL}};
+    flag_t flags[] = {{"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
+                      {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
+                      {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal},
+                      {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL}};
     c->allow_rest = true;
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
@@ -463,6 +462,78 @@ static int cmd_stop(cli_t *c, int argc, char **argv)
         return usage(c, "usage: agentd stop [--force] ID");
     }
     return agent_post(c, pos[0], "stop", force ? "?force=true" : "", NULL, "stopped");
+}
+
+/* approvals AGENT: the agent's pending approvals, one a line. */
+static int cmd_approvals(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || !looks_like_id(pos[0])) {
+        return usage(c, "usage: agentd approvals AGENT_ID");
+    }
+    char path[512], enc[200];
+    url_encode(pos[0], enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/agents/%s/approvals?pending=true", enc);
+    json_t *j = call(c, "GET", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(j, "approvals"), i, a)
+        {
+            char *input = json_dumps(json_object_get(a, "input"), JSON_COMPACT);
+            printf("%s  %s  %.200s\n", str_of(a, "id", "?"), str_of(a, "toolName", "?"),
+                   input != NULL ? input : "");
+            free(input);
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* approve ID [--deny] [--always]: decides a pending approval. */
+static int cmd_approve(cli_t *c, int argc, char **argv)
+{
+    bool deny = false, always = false;
+    flag_t flags[] = {{"--json", false, NULL, &c->json},
+                      {"--deny", false, NULL, &deny},
+                      {"--always", false, NULL, &always}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || !looks_like_id(pos[0]) || (deny && always)) {
+        return usage(c, "usage: agentd approve APPROVAL_ID [--deny | --always]");
+    }
+    char path[512], enc[200];
+    url_encode(pos[0], enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/approvals/%s", enc);
+    json_t *body = json_pack("{s:s}", "decision",
+                             deny     ? "deny"
+                             : always ? "allow_always"
+                                      : "allow");
+    json_t *j = call(c, "POST", path, body, &rc);
+    json_decref(body);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        printf("%s %s: %s\n", pos[0], str_of(j, "toolName", "?"), str_of(j, "status", "?"));
+    }
+    json_decref(j);
+    return 0;
 }
 
 static int cmd_rm(cli_t *c, int argc, char **argv)
@@ -882,10 +953,11 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     static const struct {
         const char *name;
         cmd_fn fn;
-    } table[] = {{"ls", cmd_ls},     {"new", cmd_new},       {"start", cmd_start},
-                 {"send", cmd_send}, {"logs", cmd_logs},     {"stop", cmd_stop},
-                 {"rm", cmd_rm},     {"token", cmd_token},   {"ws", ad_cli_ws},
-                 {"wt", ad_cli_wt},  {"merge", ad_cli_merge}};
+    } table[] = {{"ls", cmd_ls},          {"new", cmd_new},        {"start", cmd_start},
+                 {"send", cmd_send},      {"logs", cmd_logs},      {"stop", cmd_stop},
+                 {"rm", cmd_rm},          {"token", cmd_token},    {"ws", ad_cli_ws},
+                 {"wt", ad_cli_wt},       {"merge", ad_cli_merge}, {"approvals", cmd_approvals},
+                 {"approve", cmd_approve}};
     cmd_fn fn = NULL;
     for (size_t i = 0; i < AD_ARRAY_LEN(table); i++) {
         if (strcmp(cmd, table[i].name) == 0) {

@@ -184,6 +184,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_runner_t *r = run->r;
     run->proc = NULL;
     drain_parser(run);
+    ad_run_approvals_end(run);
     ad_store_run_end_t e;
     memset(&e, 0, sizeof(e));
     end_status(run, ex, &e);

@@ -569,7 +569,12 @@ static void on_session_rec(ad_run_t *run, const ad_rec_t *rec)
     ad_run_publish(run->r, &run->topics, "agent_update",
                    json_pack("{s:s, s:s}", "id", run->agent_id, "sessionId", rec->session_id));
     ad_store_agent_runtime_t u = {.context_level = -1};
+    if (run->fork_pending) { /* the fork has its own session now */
+        u.state_patch = json_pack("{s:b}", "forkSession", false);
+        run->fork_pending = false;
+    }
     if (strlen(rec->session_id) >= sizeof(u.session_id)) {
+        json_decref(u.state_patch);
         ad_log(AD_LOG_WARN, "runner", "session id too long, not stored agent=%s", run->agent_id);
         return;
     }
@@ -625,6 +630,9 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         break;
     case AD_REC_TOKENS:
         on_tokens_rec(run, rec);
+        break;
+    case AD_REC_APPROVAL:
+        ad_run_on_approval_rec(run, rec);
         break;
     }
 }

@@ -92,6 +92,20 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
  * (after the run row, with agent, for a new run). */
 int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content, ad_runner_cb cb,
                       void *ud, char *err, size_t errsz);
+/* Answers a permission prompt of the agent's live run (src/run/approvals.c):
+ * writes the decision for approval_id to the CLI's stdin, and the agent is
+ * `running` again once no prompt is left. tool and input (borrowed) are the
+ * approval's: allow gives the input back, allow_always adds a session rule
+ * for tool. AD_ENOENT when the run is gone or no longer waits on that
+ * approval (decided already, withdrawn); AD_ESTATE/AD_ETOOBIG when stdin
+ * is closed or full. */
+typedef enum {
+    AD_APPROVAL_ALLOW = 0,
+    AD_APPROVAL_DENY,
+    AD_APPROVAL_ALLOW_ALWAYS,
+} ad_approval_decision_t;
+int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *approval_id,
+                              ad_approval_decision_t d, const char *tool, json_t *input);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,

@@ -21,6 +21,7 @@
  * past it, plain output is not stored (events still go out live). */
 #define AD_RUN_INFLIGHT_BYTES (16 * 1024 * 1024)
 #define AD_RUN_STATE_ENV_MAX 256
+#define AD_RUN_APPROVALS_MAX 32
 /* The last raw terminal output kept for viewers that attach later. */
 #define AD_RUN_REPLAY_BYTES (64 * 1024)
 /* Plain output lines read in one loop iteration go out as one agent_output
@@ -91,6 +92,14 @@ typedef struct ad_run {
     bool one_shot;                  /* codex/gemini: the run is one turn */
     char cli_version[64];           /* "" until the CLI's version is known */
     char prompt_msg_id[AD_ID_MAX];  /* the first prompt's message, or "" */
+    bool fork_pending;              /* resumed with --fork-session, new id not yet seen */
+    /* Permission prompts the CLI waits on (approvals.c): agentd's approval
+     * id and the CLI's request id, at most AD_RUN_APPROVALS_MAX at once. */
+    struct {
+        char id[AD_ID_MAX];
+        char request_id[128];
+    } approvals[AD_RUN_APPROVALS_MAX];
+    size_t napprovals;
     ad_parser_t *parser;
     ad_recs_t recs;
     ad_proc_t *proc;
@@ -161,6 +170,10 @@ json_t *ad_run_json_text(const char *s, size_t n);
  * agent_status once committed. */
 void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud);
+/* The same with a reason (static) on the published agent_status, e.g.
+ * "approval" for an agent waiting on a permission prompt. */
+void ad_run_agent_update_why(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+                             const char *reason, ad_runner_cb cb, void *ud);
 /* Frees what a run owns (its handles are closed or never opened). */
 void ad_run_free(ad_run_t *run);
 
@@ -210,6 +223,13 @@ void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd,
  * be read): stored on the run row, logged, and a version agentd was not
  * tested with is said in the transcript (a system message). Once per run. */
 void ad_run_version_set(ad_run_t *run, const char *version);
+
+/* ---- approvals.c --------------------------------------------------------------- */
+/* An AD_REC_APPROVAL: a new approval stored and published (approval_requested),
+ * the agent `waiting`; or a withdrawn one marked cancelled. */
+void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);
+/* The run has ended: its pending approvals are expired. */
+void ad_run_approvals_end(ad_run_t *run);
 
 /* ---- exit.c ------------------------------------------------------------------- */
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);

@@ -127,6 +127,7 @@ typedef struct {
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
     const char *status; /* static; published after the commit when set */
+    const char *reason; /* static or NULL: the published status's reason */
 } update_ctx_t;
 
 static void on_update_done(int rc, json_t *result, void *ud)
@@ -136,7 +137,7 @@ static void on_update_done(int rc, json_t *result, void *ud)
         ad_log(AD_LOG_WARN, "runner", "agent update failed agent=%s error=%s", c->agent_id,
                ad_strerror(rc));
     } else if (c->status != NULL) {
-        ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, NULL);
+        ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, c->reason);
     }
     ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
     json_decref(result);
@@ -145,6 +146,12 @@ static void on_update_done(int rc, json_t *result, void *ud)
 
 void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud)
+{
+    ad_run_agent_update_why(run, u, status, NULL, cb, ud);
+}
+
+void ad_run_agent_update_why(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+                             const char *reason, ad_runner_cb cb, void *ud)
 {
     /* Writes keep the order of the output: what the agent said before this
      * change is stored before it (a client that sees `waiting` finds the
@@ -157,6 +164,7 @@ void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
     c->status = ad_agent_status_name(status);
+    c->reason = reason;
     u->status = status;
     snprintf(u->id, sizeof(u->id), "%s", run->agent_id);
     u->now = ad_wall_ms();

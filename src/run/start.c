@@ -60,6 +60,10 @@ static void spec_from_state(start_t *s)
     s->perms = str_array(json_object_get(s->agent, "permissions"), &spec->npermissions);
     spec->permissions = s->perms;
     spec->session_id = json_string_value(json_object_get(s->agent, "sessionId"));
+    /* A fork's first run: its session id is still the parent's (see
+     * ad_store_op_agent_fork); on_session_rec clears the flag once the
+     * CLI says the new id. */
+    spec->fork_session = json_is_true(json_object_get(s->state, "forkSession"));
     spec->model = json_string_value(json_object_get(s->state, "model"));
     spec->base_url = json_string_value(json_object_get(s->state, "baseUrl"));
     spec->codex_config = json_object_get(s->state, "codexConfig");
@@ -190,6 +194,7 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
                        json_string_value(json_object_get(s->agent, "orgId")), run->crew_id);
     run->exec = s->spec.executor;
     run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
+    run->fork_pending = s->spec.fork_session;
     run->one_shot = s->launch.one_shot;
     run->parser = ad_parser_new(s->spec.executor);
     ad_parser_set_model(run->parser, s->spec.model);

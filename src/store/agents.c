@@ -306,6 +306,23 @@ int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result)
     return e != 0 ? e : agent_result(db, ad_args_str(args, "id"), result);
 }
 
+/* The fork's state: the parent's (a command agent keeps its command, env
+ * and stop step), and for an agent with a session forkSession, so its
+ * first run resumes the parent's session into a new one (--fork-session)
+ * and never appends to the parent's session file. New reference. */
+static json_t *fork_state(const json_t *src)
+{
+    json_t *st = json_object_get(src, "state");
+    json_t *out = json_is_object(st) ? json_deep_copy(st) : json_object();
+    json_object_del(out, "statusReason");
+    json_object_del(out, "forkSession");
+    const char *sid = json_string_value(json_object_get(src, "sessionId"));
+    if (sid != NULL && sid[0] != '\0') {
+        json_object_set_new(out, "forkSession", json_true());
+    }
+    return out;
+}
+
 int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     sqlite3 *db = tx->db;
@@ -321,13 +338,19 @@ int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
                  json_string_value(json_object_get(src, "name")));
         name = defname;
     }
+    json_t *wt = json_object_get(args, "worktreeId"); /* absent or null: the parent's */
+    if (!json_is_string(wt)) {
+        wt = NULL;
+    }
     json_t *ins = json_pack(
-        "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I}", "id",
-        ad_args_str(args, "newId"), "worktreeId", json_object_get(src, "worktreeId"), "name", name,
-        "executor", json_object_get(src, "executor"), "status", "idle", "mode",
-        json_object_get(src, "mode"), "permissions", json_object_get(src, "permissions"),
-        "sessionId", json_object_get(src, "sessionId"), "parentAgentId", ad_args_str(args, "id"),
-        "crewId", json_object_get(src, "crewId"), "now", (json_int_t)ad_args_int(args, "now", 0));
+        "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
+        ad_args_str(args, "newId"), "worktreeId",
+        wt != NULL ? wt : json_object_get(src, "worktreeId"), "name", name, "executor",
+        json_object_get(src, "executor"), "status", "idle", "mode", json_object_get(src, "mode"),
+        "permissions", json_object_get(src, "permissions"), "sessionId",
+        json_object_get(src, "sessionId"), "parentAgentId", ad_args_str(args, "id"), "crewId",
+        json_object_get(src, "crewId"), "now", (json_int_t)ad_args_int(args, "now", 0), "state",
+        fork_state(src));
     json_decref(src);
     if (ins == NULL) {
         return AD_EINTERNAL;

@@ -445,6 +445,7 @@ static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     free(lost);
     rc = rc != 0 ? rc : orphans_to_error(db, a->now);
+    rc = rc != 0 ? rc : ad_store_approvals_expire_all(db, a->now);
     if (rc == 0) {
         *result = json_pack("{s:o, s:o}", "runs", runs, "agents", agents);
     } else {

@@ -179,4 +179,8 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
 #define AD_AGENT_JSON "permissions,state"
 #define AD_AGENT_NULLS "crew_id,state"
 
+/* Pending approvals to expired (start-up: no run survives a restart).
+ * Writer thread. (approvals.c) */
+int ad_store_approvals_expire_all(sqlite3 *db, int64_t now);
+
 #endif

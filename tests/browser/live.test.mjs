@@ -218,8 +218,25 @@ test('pause and resume, fork, archive and restore from the agent page', async (t
   await head.getByRole('button', { name: 'Restore' }).click();
   await page.locator('.agent-link', { hasText: 'Sleeper' }).waitFor();
   await head.getByRole('button', { name: 'Fork' }).click();
+  const fdlg = page.getByRole('dialog', { name: 'Fork Sleeper' });
+  await fdlg.getByRole('button', { name: 'Fork', exact: true }).click();
   await page.waitForURL((u) => !u.href.endsWith(a.id) && /#\/agents\/ag_/.test(u.href));
   await page.locator('.agent-head h1').waitFor();
-  assert.notEqual(await page.locator('.agent-head h1').innerText(), '');
+  assert.equal(await page.locator('.agent-head h1').innerText(), 'Sleeper (fork)');
+  assert.match(await page.locator('.forked-from').innerText(), /Forked from Sleeper/);
   assert.equal(await page.locator('.agent-link').filter({ hasText: 'Sleeper' }).count() >= 1, true);
+  // A fork of the fork in a new worktree branched from its branch: same command.
+  const forkId = page.url().split('/').pop();
+  await head.getByRole('button', { name: 'Fork' }).click();
+  const f2 = page.getByRole('dialog', { name: 'Fork Sleeper (fork)' });
+  await f2.locator('input[name=new-worktree]').check();
+  await f2.locator('input[name=branch]').fill('sleeper-alt');
+  await f2.getByRole('button', { name: 'Fork', exact: true }).click();
+  await page.waitForURL((u) => !u.href.endsWith(forkId) && /#\/agents\/ag_/.test(u.href));
+  const f2Id = page.url().split('/').pop();
+  const got = (await api(d.url, 'GET', `/api/agents/${f2Id}`)).data;
+  const wt = (await api(d.url, 'GET', `/api/worktrees/${got.worktreeId}`)).data;
+  assert.equal((wt.worktree || wt).branch, 'sleeper-alt');
+  assert.deepEqual(got.state.command, ['node', FAKE, 'slow', '1000', '200']);
+  await page.locator('.agent-head .facts').getByText('sleeper-alt').waitFor();
 });

@@ -150,7 +150,7 @@ test('fork copies settings and points to its parent', async () => {
   assert.notEqual(f.body.id, a.id);
   assert.equal(f.body.parentAgentId, a.id);
   assert.equal(f.body.name, 'orig (fork)');
-  assert.equal(f.body.status, 'idle'); // a fork has not run either
+  assert.equal(f.body.status, 'idle', 'a fork has never run');
   assert.equal(f.body.mode, 'plan');
   assert.equal(f.body.executor, 'gemini');
   assert.deepEqual(f.body.permissions, ['read', 'write']);
@@ -160,6 +160,41 @@ test('fork copies settings and points to its parent', async () => {
   assertError(await d.req('POST', `/api/agents/${a.id}/fork`, { name: 12 }), 422, 'VALIDATION_ERROR', 'name');
   assertError(await d.req('POST', `/api/agents/${a.id}/fork`, '{oops'), 400, 'INVALID_JSON');
   assertError(await d.req('POST', '/api/agents/ag_nope/fork'), 404, 'NOT_FOUND');
+});
+
+test('permissions: seed words and Claude Code tool rules; anything else is a 422 naming the entry', async () => {
+  const { wt } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id, { permissions: ['read', 'write', 'execute', 'Bash(git:*)', 'WebFetch'] });
+  assert.deepEqual(a.permissions, ['read', 'write', 'execute', 'Bash(git:*)', 'WebFetch']);
+  for (const bad of ['bash', 'Bash(', 'Bash(a,b)', '', 'exec']) {
+    const r = await d.req('POST', '/api/agents', { worktreeId: wt.id, permissions: ['read', bad] });
+    assertError(r, 422, 'VALIDATION_ERROR', 'permissions');
+    if (bad === '') continue; // an empty string is refused by the list check itself
+    assert.equal(r.body.error.details.entry, bad);
+    assert.equal(r.body.error.details.index, 1);
+    assert.match(r.body.error.message, new RegExp(bad.replace(/[()]/g, '\\$&')));
+  }
+  const p = await d.req('PATCH', `/api/agents/${a.id}`, { permissions: ['Read('] });
+  assertError(p, 422, 'VALIDATION_ERROR', 'permissions');
+  assert.deepEqual((await d.req('GET', `/api/agents/${a.id}`)).body.permissions, a.permissions, 'nothing changed');
+});
+
+test('fork keeps a command agent\'s command and can go to a worktree branched from the parent\'s', async () => {
+  const { ws, wt } = await makeWorkspace(d);
+  const a = await makeAgent(d, wt.id, { name: 'cmd', executor: 'command', command: ['sh', '-c', 'echo hi'] });
+  const f = await d.req('POST', `/api/agents/${a.id}/fork`);
+  assert.equal(f.status, 201, JSON.stringify(f.body));
+  assert.deepEqual(f.body.state.command, ['sh', '-c', 'echo hi']);
+  assert.equal(f.body.state.forkSession, undefined, 'no session to fork');
+
+  const alt = await d.req('POST', '/api/worktrees', { workspaceId: ws.id, name: 'alt', branch: 'alt', createBranch: true, base: wt.branch });
+  assert.equal(alt.status, 201, JSON.stringify(alt.body));
+  const altWt = alt.body.worktree || alt.body;
+  const moved = await d.req('POST', `/api/agents/${a.id}/fork`, { worktreeId: altWt.id });
+  assert.equal(moved.status, 201, JSON.stringify(moved.body));
+  assert.equal(moved.body.worktreeId, altWt.id);
+  assert.deepEqual(moved.body.state.command, ['sh', '-c', 'echo hi']);
+  assertError(await d.req('POST', `/api/agents/${a.id}/fork`, { worktreeId: 'wt_nope' }), 404, 'NOT_FOUND');
 });
 
 test('reorder sets displayOrder, all or nothing', async () => {

@@ -108,6 +108,9 @@ async function fixture(d) {
     const run = l.body.runs.find((x) => x.status !== 'running');
     return run && run.id;
   }, 'the run to end');
+  r = await call(d, 'POST', '/test/approvals', { agentId: f.agent, runId: f.run }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.approval = r.body.id;
   r = await call(d, 'POST', '/api/jobs', { name: 'a-job', command: ['true'] }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.job = r.body.id;
@@ -136,6 +139,7 @@ function fill(pattern, f) {
     ['/api/runs/', f.run], ['/api/crews/', f.crew], ['/ws/agents/', f.agent], ['/ws/runs/', f.run],
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
     ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
+    ['/api/approvals/', f.approval],
     // a provider names no row: every org has its own credential under it
     ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
@@ -269,6 +273,14 @@ test('another organisation\'s rows are answered exactly like missing ones', asyn
   assert.equal((await call(d, 'GET', `/api/agents/${f.agent}`, undefined, d.authHeaders)).status, 200);
   assert.equal((await call(d, 'GET', `/api/workspaces/${f.ws}`, undefined, d.authHeaders)).status, 200);
   assert.equal((await call(d, 'GET', '/api/auth/whoami', undefined, bearer(f.admin.token))).status, 200);
+  // B's decision on A's approval was a 404 and decided nothing.
+  const bTry = await call(d, 'POST', `/api/approvals/${f.approval}`, { decision: 'allow' }, bearer(f.bAdmin.token));
+  assert.equal(bTry.status, 404);
+  const aps = (await call(d, 'GET', `/api/agents/${f.agent}/approvals`, undefined, d.authHeaders)).body.approvals;
+  assert.equal(aps.find((a) => a.id === f.approval).status, 'pending');
+  // A's own writer may decide it; with no run waiting on it that is a 409, and it stays pending.
+  const aTry = await call(d, 'POST', `/api/approvals/${f.approval}`, { decision: 'allow' }, bearer(f.write.token));
+  assert.equal(aTry.status, 409, JSON.stringify(aTry.body));
 });
 
 test('lists, creates and references stay inside the organisation', async () => {

@@ -89,8 +89,9 @@ static void claude_modes_permissions_resume_model(void **state)
     build_ok(&s, false, &l);
     args_of(&l, args, sizeof(args));
     assert_string_equal(l.argv[0], want_bin);
+    /* regular mode: permission prompts come to agentd over stdio */
     assert_string_equal(args, "-p --output-format stream-json --input-format stream-json "
-                              "--verbose --include-partial-messages");
+                              "--verbose --include-partial-messages --permission-prompt-tool stdio");
     assert_int_equal(l.nenv, 0);
     assert_null(l.env[0]);
     assert_null(l.stdin_data);
@@ -102,8 +103,19 @@ static void claude_modes_permissions_resume_model(void **state)
     build_ok(&s, true, &l);
     args_of(&l, args, sizeof(args));
     assert_non_null(strstr(args, "--include-partial-messages --permission-mode plan"));
+    assert_null(strstr(args, "--permission-prompt-tool"));
     assert_int_equal(l.nenv, 0);
     ad_launch_cleanup(&l);
+
+    /* a fork's first run resumes into a new session */
+    s.session_id = "0b6c6f0e-1111-4c3e-9d7a-000000000001";
+    s.fork_session = true;
+    build_ok(&s, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_non_null(strstr(args, " --resume 0b6c6f0e-1111-4c3e-9d7a-000000000001 --fork-session"));
+    ad_launch_cleanup(&l);
+    s.fork_session = false;
+    s.session_id = NULL;
 
     /* auto as root: refused unless allow_root_auto; then IS_SANDBOX=1 */
     s.mode = AD_MODE_AUTO;
@@ -136,7 +148,8 @@ static void claude_modes_permissions_resume_model(void **state)
     build_ok(&full, false, &l);
     args_of(&l, args, sizeof(args));
     assert_string_equal(args, "-p --output-format stream-json --input-format stream-json "
-                              "--verbose --include-partial-messages --allowedTools "
+                              "--verbose --include-partial-messages --permission-prompt-tool "
+                              "stdio --allowedTools "
                               "Bash,Read,Bash(git log *) --model sonnet --resume "
                               "b81da81e-cd58-47e7-993e-5744848c20e7");
     /* The prompt is the first stdin line, never an argument. */
@@ -533,10 +546,45 @@ static void user_line_is_exact(void **state)
     assert_int_equal(n, 0);
 }
 
+/* The seed words map to Claude Code's tools; rules in its own syntax pass;
+ * anything else is refused with a reason. */
+static void permission_vocabulary(void **state)
+{
+    AD_UNUSED(state);
+    char why[200];
+    assert_string_equal(ad_permission_tools("read"), "Read,Glob,Grep");
+    assert_string_equal(ad_permission_tools("write"), "Edit,Write,NotebookEdit");
+    assert_string_equal(ad_permission_tools("execute"), "Bash");
+    assert_string_equal(ad_permission_tools("Bash(git:*)"), "Bash(git:*)");
+    const char *good[] = {"read", "write", "execute", "Bash", "Edit", "Bash(git:*)",
+                          "Bash(git log *)", "Read(./src/**)", "mcp__agentd__approve", "WebFetch"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(good); i++) {
+        assert_int_equal(ad_permission_check(good[i], why, sizeof(why)), 0);
+    }
+    const char *bad[] = {"", "bash", "Read ", "Bash(", "Bash()", "Bash(a,b)", "Bash(x)y",
+                         "-Bash", "mcp__", "Bash(a\nb)", "Exec!"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
+        why[0] = '\0';
+        assert_int_equal(ad_permission_check(bad[i], why, sizeof(why)), AD_EINVAL);
+        assert_true(why[0] != '\0');
+    }
+    ad_agent_spec_t s = {.executor = AD_EXEC_CLAUDE, .mode = AD_MODE_PLAN};
+    const char *perms[] = {"read", "execute", "Bash(git:*)"};
+    s.permissions = perms;
+    s.npermissions = 3;
+    ad_launch_t l;
+    char args[1024];
+    build_ok(&s, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_non_null(strstr(args, " --allowedTools Read,Glob,Grep,Bash,Bash(git:*)"));
+    ad_launch_cleanup(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(claude_modes_permissions_resume_model),
+        cmocka_unit_test(permission_vocabulary),
         cmocka_unit_test(codex_argv_per_mode_and_resume),
         cmocka_unit_test(codex_provider_and_config),
         cmocka_unit_test(gemini_argv_per_mode_and_resume),

@@ -274,6 +274,51 @@ static void claude_interrupted_turn(void **state)
     ad_recs_cleanup(&r);
 }
 
+/* A permission prompt as the 2.1.330 CLI writes it with
+ * --permission-prompt-tool stdio, its withdrawal, and control requests
+ * agentd does not answer (hooks): an approval, a cancel, nothing. */
+static void claude_permission_prompts(void **state)
+{
+    AD_UNUSED(state);
+    ad_recs_t r;
+    ad_recs_init(&r);
+    ad_parser_t *p = ad_parser_new(AD_EXEC_CLAUDE);
+    const char *ask =
+        "{\"type\":\"control_request\",\"request_id\":\"40768313-a6c3\",\"request\":{"
+        "\"subtype\":\"can_use_tool\",\"tool_name\":\"Bash\",\"display_name\":\"Bash\","
+        "\"input\":{\"command\":\"echo hello > out.txt\"},\"description\":\"Write out.txt\","
+        "\"permission_suggestions\":[],\"tool_use_id\":\"toolu_01\"}}";
+    assert_int_equal(ad_parser_feed(p, ask, strlen(ask), 0, &r), 1);
+    assert_int_equal(r.v[0].type, AD_REC_APPROVAL);
+    assert_string_equal(r.v[0].subtype, "40768313-a6c3");
+    assert_string_equal(r.v[0].tool_name, "Bash");
+    assert_string_equal(r.v[0].tool_id, "toolu_01");
+    assert_string_equal(r.v[0].text, "Write out.txt");
+    assert_string_equal(json_string_value(json_object_get(r.v[0].json, "command")),
+                        "echo hello > out.txt");
+    assert_false(r.v[0].is_error);
+    ad_recs_clear(&r);
+
+    const char *cancel = "{\"type\":\"control_cancel_request\",\"request_id\":\"40768313-a6c3\"}";
+    assert_int_equal(ad_parser_feed(p, cancel, strlen(cancel), 0, &r), 1);
+    assert_int_equal(r.v[0].type, AD_REC_APPROVAL);
+    assert_true(r.v[0].is_error);
+    assert_null(r.v[0].tool_name);
+    ad_recs_clear(&r);
+
+    const char *other[] = {
+        "{\"type\":\"control_request\",\"request_id\":\"x\",\"request\":{\"subtype\":\"hook_callback\"}}",
+        "{\"type\":\"control_request\",\"request\":{\"subtype\":\"can_use_tool\",\"tool_name\":\"Bash\"}}",
+        "{\"type\":\"control_request\",\"request_id\":\"y\",\"request\":{\"subtype\":\"can_use_tool\"}}",
+        "{\"type\":\"control_cancel_request\"}",
+    };
+    for (size_t i = 0; i < AD_ARRAY_LEN(other); i++) {
+        assert_int_equal(ad_parser_feed(p, other[i], strlen(other[i]), 0, &r), 0);
+    }
+    ad_parser_free(p);
+    ad_recs_cleanup(&r);
+}
+
 static void claude_handmade_reference_shapes(void **state)
 {
     AD_UNUSED(state);
@@ -809,6 +854,7 @@ int main(void)
         cmocka_unit_test(claude_api_errors),
         cmocka_unit_test(claude_interrupted_turn),
         cmocka_unit_test(claude_handmade_reference_shapes),
+        cmocka_unit_test(claude_permission_prompts),
         cmocka_unit_test(context_level_uses_model_window),
         cmocka_unit_test(codex_items_and_turns),
         cmocka_unit_test(gemini_stream),

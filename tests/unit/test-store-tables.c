@@ -683,6 +683,74 @@ static void ops_in_one_group_fail_alone(void **state)
     assert_int_equal(ad_store_agent_get(f->st, ids[1], &g), AD_ENOENT);
 }
 
+/* Approvals: a pending row, decided once (a second decision is AD_ESTATE
+ * and changes nothing), allow_always appends the tool to the agent's
+ * permissions only once, closing a run's pending rows, and the read side
+ * never shows the CLI's request id. */
+static void approvals_decide_once(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX], ag[AD_ID_MAX];
+    make_workspace(f, "/tmp/agentd-approvals-proj", ws, wt);
+    make_agent(f, wt, "asker", ag);
+    const char *ids[] = {"ap_1", "ap_2", "ap_3"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *r = NULL;
+        assert_int_equal(
+            write_sync(f, ad_store_op_approval_insert,
+                       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:I}", "id", ids[i],
+                                 "agentId", ag, "runId", i < 2 ? "run_a" : "run_b", "orgId",
+                                 "org_default", "requestId", ids[i], "toolName", "Bash", "input",
+                                 "command", "ls", "now", (json_int_t)(1000 + i)),
+                       &r),
+            0);
+        assert_string_equal(sget(r, NULL, "status"), "pending");
+        assert_null(json_object_get(r, "requestId"));
+        assert_string_equal(sget(json_object_get(r, "input"), NULL, "command"), "ls");
+        json_decref(r);
+    }
+    for (int k = 0; k < 2; k++) { /* allow_always twice: the tool is added once */
+        json_t *r = NULL;
+        int rc = write_sync(f, ad_store_op_approval_decide,
+                            json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ids[k], "decision",
+                                      "allow_always", "status", "allowed", "by", "owner", "now",
+                                      (json_int_t)2000),
+                            &r);
+        assert_int_equal(rc, 0);
+        json_decref(r);
+    }
+    json_t *again = NULL;
+    assert_int_equal(write_sync(f, ad_store_op_approval_decide,
+                                json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", "ap_1", "decision",
+                                          "deny", "status", "denied", "by", "x", "now",
+                                          (json_int_t)3000),
+                                &again),
+                     AD_ESTATE);
+    json_decref(again);
+    json_t *a = NULL;
+    assert_int_equal(ad_store_agent_get(f->st, ag, &a), 0);
+    json_t *perms = json_object_get(a, "permissions");
+    assert_int_equal(json_array_size(perms), 2);
+    assert_string_equal(json_string_value(json_array_get(perms, 1)), "Bash");
+    json_decref(a);
+    assert_int_equal(write_sync(f, ad_store_op_approval_close,
+                                json_pack("{s:s, s:s, s:I}", "runId", "run_b", "status", "expired",
+                                          "now", (json_int_t)4000),
+                                NULL),
+                     0);
+    json_t *list = NULL;
+    assert_int_equal(ad_store_approval_list(f->st, ag, false, &list), 0);
+    assert_int_equal(json_array_size(list), 3);
+    assert_string_equal(sget(json_array_get(list, 0), NULL, "status"), "expired");
+    assert_string_equal(sget(json_array_get(list, 2), NULL, "status"), "allowed");
+    assert_string_equal(sget(json_array_get(list, 2), NULL, "decision"), "allow_always");
+    json_decref(list);
+    assert_int_equal(ad_store_approval_list(f->st, ag, true, &list), 0);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    assert_int_equal(ad_store_approval_get(f->st, "ap_nope", &list), AD_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +762,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(settings_typed_with_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_rows_add_up_atomically, setup, teardown),
         cmocka_unit_test_setup_teardown(ops_in_one_group_fail_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(approvals_decide_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

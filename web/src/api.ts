@@ -1,7 +1,7 @@
 // REST client: JSON in and out, the server's error shape
 // {"error":{"code","message","details"}} turned into an ApiError the UI can
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
-import type { Agent, Message, Run, Workspace, Worktree } from './types';
+import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 
 /** One period of GET /api/usage/limits (a limit of 0 is none). */
 export interface UsageLimit {
@@ -282,7 +282,8 @@ export const api = {
   patchAgent: async (id: string, body: Record<string, unknown>) => objOf<Agent>(await request('PATCH', `/api/agents/${enc(id)}`, body), 'agent'),
   deleteAgent: (id: string, archive: boolean) => request('DELETE', `/api/agents/${enc(id)}?archive=${archive}`),
   restoreAgent: async (id: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/restore`), 'agent'),
-  forkAgent: async (id: string, name?: string) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, name ? { name } : {}), 'agent'),
+  forkAgent: async (id: string, name?: string, worktreeId?: string) =>
+    objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, { ...(name ? { name } : {}), ...(worktreeId ? { worktreeId } : {}) }), 'agent'),
   start: async (id: string, initialPrompt?: string, force = false) =>
     objOf<Agent>(
       await request('POST', `/api/agents/${enc(id)}/start`, { ...(initialPrompt ? { initialPrompt } : {}), ...(force ? { force } : {}) }),
@@ -302,6 +303,9 @@ export const api = {
     };
   },
   runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
+  approvals: async (id: string, pending = true) =>
+    listOf<Approval>(await request('GET', `/api/agents/${enc(id)}/approvals${pending ? '?pending=true' : ''}`), 'approvals'),
+  decide: (id: string, decision: 'allow' | 'deny' | 'allow_always') => request<Approval>('POST', `/api/approvals/${enc(id)}`, { decision }),
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
   crews: async () => listOf<Crew>(await request('GET', '/api/crews'), 'crews'),

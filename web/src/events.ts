@@ -163,6 +163,19 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       }
       break;
     }
+    case 'approval_requested':
+    case 'approval_decided':
+    case 'approval_updated': {
+      const a = p.approval && typeof p.approval === 'object' ? p.approval : p;
+      const id = str(a.agentId);
+      if (id && m.agents[id]) m = withAgent(m, id, { approvalsRev: ev.seq });
+      if (id && ev.type === 'approval_requested') {
+        const name = m.agents[id]?.name || 'An agent';
+        effects.push({ kind: 'toast', level: 'warn', title: `${name} needs approval`, body: str(a.toolName), agentId: id });
+        effects.push({ kind: 'notify', title: `${name} needs approval`, body: `${str(a.toolName)} is waiting for Allow or Deny.`, agentId: id });
+      }
+      break;
+    }
     case 'agent_context': {
       const id = str(p.agentId);
       if (id && typeof p.level === 'number') m = withAgent(m, id, { contextLevel: p.level });
@@ -303,7 +316,9 @@ function findLine(text: string, line: string, from: number): number {
 
 function statusEffects(m: Model, id: string, status: string, reason: unknown, effects: Effect[]) {
   const name = agentName(m, id);
-  if (status === 'waiting') {
+  if (status === 'waiting' && reason === 'approval') {
+    // approval_requested says it, with the tool
+  } else if (status === 'waiting') {
     effects.push({ kind: 'toast', level: 'warn', title: `${name} is waiting for input`, agentId: id });
     effects.push({ kind: 'notify', title: `${name} is waiting`, body: 'The agent finished its turn and waits for input.', agentId: id });
   } else if (status === 'error') {

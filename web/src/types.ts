@@ -43,6 +43,25 @@ export interface Agent {
   state?: Record<string, unknown> | null;
   terminal?: boolean;
   reason?: string;
+  // The seq of the last approval event for this agent (client-side only):
+  // the approval card reloads when it changes.
+  approvalsRev?: number;
+}
+
+// A tool call waiting for (or given) the user's permission.
+export interface Approval {
+  id: string;
+  agentId: string;
+  runId: string;
+  orgId?: string;
+  toolName: string;
+  toolUseId?: string;
+  input: Record<string, unknown>;
+  description?: string;
+  status: 'pending' | 'allowed' | 'denied' | 'cancelled' | 'expired' | string;
+  decision?: string | null;
+  createdAt: string;
+  decidedAt?: string | null;
 }
 
 export interface Message {

@@ -23,11 +23,12 @@ import {
   upsertAgent,
   worktrees,
 } from '../store';
-import type { Agent, Message } from '../types';
+import type { Agent, Approval, Message } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { DiffTab } from './DiffTab';
 import { inputBlockedReason } from '../input';
+import { PermissionsField } from './Permissions';
 
 const TerminalView = lazy(() => import('./Terminal'));
 
@@ -111,6 +112,7 @@ export function AgentPage({ id }: { id: string }) {
               <Empty title="No messages yet">{agent.status === 'running' ? 'Waiting for the agent’s first words…' : 'Start the agent with a prompt to begin.'}</Empty>
             )}
             {t?.loaded && (t.messages.length > 0 || t.live.length > 0) && <Transcript t={t} onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))} />}
+            <ApprovalCards agent={agent} />
             <Composer agent={agent} />
           </div>
         )}
@@ -153,6 +155,8 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
   const busy = useSignal<string | null>(null);
   const starting = useSignal(false);
   const confirmDelete = useSignal(false);
+  const editPerms = useSignal(false);
+  const forking = useSignal(false);
   const act = async (label: string, f: () => Promise<unknown>) => {
     busy.value = label;
     try {
@@ -183,6 +187,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         <Badge status={archived ? 'archived' : s} />
         {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>}
       </div>
+      {agent.parentAgentId && <ForkedFrom agent={agent} />}
       <dl class="facts">
         <div>
           <dt>Executor</dt>
@@ -194,7 +199,12 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         </div>
         <div>
           <dt>Permissions</dt>
-          <dd>{perms.length ? perms.join(', ') : 'none'}</dd>
+          <dd>
+            {perms.length ? perms.join(', ') : 'none'}{' '}
+            <button class="btn btn-small" aria-label="Edit permissions" disabled={archived} onClick={() => (editPerms.value = true)}>
+              Edit
+            </button>
+          </dd>
         </div>
         {worktreeName && (
           <div>
@@ -236,18 +246,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
             ▶ Resume
           </button>
         )}
-        <button
-          class="btn"
-          disabled={!!busy.value}
-          onClick={() =>
-            act('Fork', async () => {
-              const f = await api.forkAgent(agent.id);
-              upsertAgent(f);
-              toast('success', 'Agent forked', f.name);
-              go(`/agents/${f.id}`);
-            })
-          }
-        >
+        <button class="btn" disabled={!!busy.value} onClick={() => (forking.value = true)}>
           Fork
         </button>
         {!archived ? (
@@ -264,6 +263,8 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
         </button>
       </div>
       {starting.value && <StartDialog agent={agent} onClose={() => (starting.value = false)} />}
+      {editPerms.value && <PermissionsDialog agent={agent} onClose={() => (editPerms.value = false)} />}
+      {forking.value && <ForkDialog agent={agent} onClose={() => (forking.value = false)} />}
       {confirmDelete.value && (
         <Modal title={`Delete ${agent.name}?`} onClose={() => (confirmDelete.value = false)}>
           <div class="form">
@@ -297,6 +298,189 @@ function LimitNotice() {
       {n.text}
     </div>
   ) : null;
+}
+
+// A fork says where it came from, with a link: a Claude fork continues the
+// parent's conversation (its first run resumes that session into a new one),
+// whose earlier messages are on the parent's page.
+function ForkedFrom({ agent }: { agent: Agent }) {
+  const parent = agent.parentAgentId ? model.value.agents[agent.parentAgentId] : undefined;
+  const continues = (agent.executor || 'claude') === 'claude' && !!agent.sessionId;
+  return (
+    <p class="forked-from" role="note">
+      Forked from <a href={`#/agents/${agent.parentAgentId}`}>{parent ? parent.name : agent.parentAgentId}</a>
+      {continues ? ': it continues that conversation (the earlier messages are on the parent’s page).' : '.'}
+    </p>
+  );
+}
+
+// Fork here, or into a new worktree branched from this agent's branch.
+function ForkDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
+  const wt = (worktrees.value || []).find((w) => w.id === agent.worktreeId);
+  const name = useSignal(`${agent.name} (fork)`);
+  const newWt = useSignal(false);
+  const branch = useSignal(`${(wt?.branch || 'fork').replace(/[^A-Za-z0-9._/-]/g, '-')}-fork-${Date.now().toString(36).slice(-4)}`);
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    busy.value = true;
+    err.value = null;
+    try {
+      let worktreeId: string | undefined;
+      if (newWt.value && wt) {
+        const created = await api.createWorktree({ workspaceId: wt.workspaceId, name: branch.value, branch: branch.value, createBranch: true, base: wt.branch });
+        worktreeId = created.id;
+        await loadTree();
+      }
+      const f = await api.forkAgent(agent.id, name.value.trim() || undefined, worktreeId);
+      upsertAgent(f);
+      toast('success', 'Agent forked', f.name);
+      onClose();
+      go(`/agents/${f.id}`);
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title={`Fork ${agent.name}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <label>
+          Name
+          <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} autocomplete="off" />
+        </label>
+        <label class="check">
+          <input type="checkbox" name="new-worktree" checked={newWt.value} disabled={!wt?.branch} onChange={(e) => (newWt.value = e.currentTarget.checked)} /> In a new worktree branched from{' '}
+          <code>{wt?.branch || 'this worktree'}</code>
+        </label>
+        {newWt.value && (
+          <label>
+            New branch
+            <input name="branch" value={branch.value} onInput={(e) => (branch.value = e.currentTarget.value)} spellcheck={false} />
+          </label>
+        )}
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy.value}>
+            {busy.value ? 'Forking…' : 'Fork'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// The agent's permissions as checkboxes; they apply from its next start.
+function PermissionsDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
+  const perms = useSignal<string[]>(Array.isArray(agent.permissions) ? agent.permissions : []);
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    busy.value = true;
+    err.value = null;
+    try {
+      upsertAgent(await api.patchAgent(agent.id, { permissions: perms.value }));
+      onClose();
+    } catch (e2) {
+      err.value = errText(e2);
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <Modal title={`Permissions of ${agent.name}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <PermissionsField value={perms.value} onChange={(p) => (perms.value = p)} />
+        <p class="muted">Anything else the agent wants to do in the regular mode waits for your approval. Changes apply from the next start.</p>
+        {err.value && (
+          <div class="form-error" role="alert">
+            {err.value}
+          </div>
+        )}
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy.value}>
+            {busy.value ? 'Saving…' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// What a tool call would do, in a line or a few: a command, a file path, or the input as JSON.
+export function approvalInputText(a: Approval): string {
+  const inp = a.input || {};
+  if (typeof inp.command === 'string') return inp.command;
+  if (typeof inp.file_path === 'string' && typeof inp.content === 'string') return `${inp.file_path}\n${inp.content}`;
+  return JSON.stringify(inp, null, 2);
+}
+
+// The agent's tool calls waiting for the user: stored on the daemon, so
+// they are here again after a reload; reloaded on every approval event
+// and status change.
+function ApprovalCards({ agent }: { agent: Agent }) {
+  const list = useSignal<Approval[]>([]);
+  const busy = useSignal<string | null>(null);
+  const load = () =>
+    api
+      .approvals(agent.id)
+      .then((l) => (list.value = l))
+      .catch(() => undefined);
+  useEffect(() => {
+    void load();
+  }, [agent.id, agent.status, agent.approvalsRev]);
+  if (list.value.length === 0) return null;
+  const decide = async (a: Approval, d: 'allow' | 'deny' | 'allow_always') => {
+    busy.value = a.id;
+    try {
+      await api.decide(a.id, d);
+      list.value = list.value.filter((x) => x.id !== a.id);
+      if (d === 'allow_always') api.agent(agent.id).then(upsertAgent, () => undefined);
+    } catch (e) {
+      toastError('Decision not taken', e);
+      void load();
+    } finally {
+      busy.value = null;
+    }
+  };
+  return (
+    <div class="approvals" role="region" aria-label="Waiting for approval">
+      {list.value.map((a) => (
+        <div key={a.id} class="approval glass" data-approval={a.id}>
+          <div class="approval-head">
+            <strong>Needs approval:</strong> <code class="approval-tool">{a.toolName}</code>
+            {a.description && <span class="muted"> — {a.description}</span>}
+            <span class="muted approval-when">{ago(a.createdAt)}</span>
+          </div>
+          <pre class="approval-input">{approvalInputText(a)}</pre>
+          <div class="approval-actions">
+            <button class="btn btn-primary" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow')}>
+              Allow
+            </button>
+            <button class="btn btn-danger" disabled={busy.value === a.id} onClick={() => void decide(a, 'deny')}>
+              Deny
+            </button>
+            <button class="btn" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow_always')} title={`Add ${a.toolName} to this agent's allowed tools`}>
+              Allow always for this agent
+            </button>
+          </div>
+        </div>
+      ))}
+    </div>
+  );
 }
 
 function StartDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {

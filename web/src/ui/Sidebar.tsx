@@ -2,6 +2,7 @@
 // counts; add a workspace by path, create a worktree, delete one (showing
 // the server's refusal when it has uncommitted work), create an agent.
 import { useSignal } from '@preact/signals';
+import { PermissionsField } from './Permissions';
 import { api, ApiError } from '../api';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
@@ -393,7 +394,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
   const name = useSignal('');
   const executor = useSignal('claude');
   const mode = useSignal(String(settings.value.default_mode || 'regular'));
-  const perms = useSignal('read');
+  const perms = useSignal<string[]>(['read']);
   const command = useSignal('');
   const terminal = useSignal(false);
   const busy = useSignal(false);
@@ -404,10 +405,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
       worktreeId: wt.id,
       executor: executor.value,
       mode: mode.value,
-      permissions: perms.value
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      permissions: perms.value,
     };
     if (name.value.trim()) body.name = name.value.trim();
     if (executor.value === 'command') {
@@ -458,10 +456,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
             </select>
           </label>
         </div>
-        <label>
-          Permissions <span class="muted">(comma separated)</span>
-          <input name="permissions" value={perms.value} onInput={(e) => (perms.value = e.currentTarget.value)} />
-        </label>
+        <PermissionsField value={perms.value} onChange={(p) => (perms.value = p)} />
         {executor.value === 'command' && (
           <>
             <label>

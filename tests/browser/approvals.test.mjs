@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// The approval card with the real Claude Code CLI (tests/e2e/node_modules)
+// against the mock Anthropic API: in the default mode the mock's Bash call
+// needs permission, the agent page shows a card with the tool and its
+// command, the card is still there after a reload (it is stored), and
+// Allow sends the decision to the running CLI: the command runs and the
+// turn ends with the mock's answer.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+
+const require = createRequire(import.meta.url);
+const { start } = require('../fixtures/mock-anthropic.js');
+const { CLAUDE_BIN, claudeMissingReason, claudeEnv } = require('../fixtures/claude-run.js');
+
+const skip = claudeMissingReason() || false;
+let d;
+let b;
+let mock;
+let repo;
+let home;
+
+before(async () => {
+  if (skip) return;
+  mock = await start();
+  home = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'agentd-approvals-home-'));
+  d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
+  repo = makeRepo();
+  b = await launch({ login: d.url });
+});
+after(async () => {
+  if (b) await b.close();
+  if (d) await d.stop();
+  if (mock) await mock.close();
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+});
+
+test('a tool call waiting for approval: card, reload, allow', { skip }, async () => {
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: repo, name: 'approvals-repo' });
+  assert.ok(ws.status < 300, JSON.stringify(ws.data));
+  const env = claudeEnv(mock.url, home);
+  delete env.PATH;
+  const ag = await api(d.url, 'POST', '/api/agents', { worktreeId: ws.data.worktrees[0].id, name: 'Asker', executor: 'claude', env, allowUnsafeEnv: true });
+  assert.equal(ag.status, 201, JSON.stringify(ag.data));
+  const id = ag.data.id;
+  const { page } = b;
+  await page.goto(`${d.url}/#/agents/${id}`);
+  await page.locator('.conn[data-status="connected"]').waitFor();
+  const s = await api(d.url, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please make a file' });
+  assert.equal(s.status, 200, JSON.stringify(s.data));
+
+  const card = page.locator('.approval');
+  await card.waitFor({ timeout: 30000 });
+  assert.equal(await card.locator('.approval-tool').innerText(), 'Bash');
+  assert.match(await card.locator('.approval-input').innerText(), /echo hello > out\.txt/);
+  await page.locator('.agent-head .badge-waiting').waitFor();
+  await shot(page, 'approval-card');
+
+  await page.reload();
+  await page.locator('.conn[data-status="connected"]').waitFor();
+  await card.waitFor();
+  assert.equal(await card.count(), 1, 'the pending approval is shown again after a reload');
+  assert.ok(!fs.existsSync(path.join(repo, 'out.txt')), 'nothing ran before the decision');
+
+  await card.getByRole('button', { name: 'Allow', exact: true }).click();
+  await until(async () => (await card.count()) === 0, 'the card to go');
+  await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run', 30000);
+  await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
+  const list = await api(d.url, 'GET', `/api/agents/${id}/approvals`);
+  assert.equal(list.data.approvals[0].status, 'allowed');
+  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+});
+
+test('permissions are checkboxes; a bad rule is refused with its name', { skip }, async () => {
+  const { page } = b;
+  const wt = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees[0];
+  const ag = await api(d.url, 'POST', '/api/agents', { worktreeId: wt.id, name: 'Perms', executor: 'claude' });
+  assert.equal(ag.status, 201, JSON.stringify(ag.data));
+  await page.goto(`${d.url}/#/agents/${ag.data.id}`);
+  await page.getByRole('button', { name: 'Edit permissions' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Permissions of Perms' });
+  assert.equal(await dlg.locator('input[name=perm-read]').isChecked(), true);
+  await dlg.locator('input[name=perm-execute]').check();
+  await dlg.locator('input[name=permission-rules]').fill('bash(rm)');
+  await dlg.locator('input[name=permission-rules]').blur();
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.getByRole('alert').waitFor();
+  assert.match(await dlg.getByRole('alert').innerText(), /bash\(rm\)/);
+  await dlg.locator('input[name=permission-rules]').fill('Bash(git:*)');
+  await dlg.locator('input[name=permission-rules]').blur();
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await until(async () => (await dlg.count()) === 0, 'the dialog to close');
+  const got = await api(d.url, 'GET', `/api/agents/${ag.data.id}`);
+  assert.deepEqual(got.data.permissions, ['read', 'execute', 'Bash(git:*)']);
+  await page.locator('.facts').getByText('read, execute, Bash(git:*)').waitFor();
+});
