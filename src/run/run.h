@@ -84,6 +84,9 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
  * (after the run row, with agent, for a new run). */
 int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content, ad_runner_cb cb,
                       void *ud, char *err, size_t errsz);
+/* Agent processes an older agentd left running without a holder, found
+ * at start-up: [{runId, agentId, orgId, pid}] (borrowed; never NULL). */
+json_t *ad_runner_orphans(const ad_runner_t *r);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,
