@@ -273,3 +273,42 @@ test('50 agents survive a restart, each with its output once', { timeout: 120000
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a terminal agent reattaches after kill -9: its screen comes back, input and resize work', async () => {
+  const WebSocket = require('ws');
+  const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
+  const dataDir = daemon.tmpDir();
+  const { d, dir, wt } = await setup(dataDir);
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'tty'], { terminal: true });
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const text = async (dd) => (await allMessages(dd, id)).map((m) => m.content).join('\n');
+    await until(async () => (await text(d)).includes('"isatty":true'), 'the tty line');
+    await d.stop('SIGKILL');
+
+    const d2 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+    try {
+      assert.equal((await agent(d2, id)).status, 'running');
+      const ws = new WebSocket(d2.url.replace('http', 'ws') + `/ws/agents/${id}/terminal`, ['bearer', d2.token]);
+      let seen = '';
+      const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+      ws.on('message', (data) => { seen += data.toString('utf8'); });
+      await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+      await until(() => seen.includes('"isatty":true'), 'the screen from before the restart');
+      ws.send(JSON.stringify({ type: 'resize', rows: 33, cols: 99 }));
+      await until(() => seen.includes('{"type":"resize","rows":33,"cols":99}'), 'the resize');
+      ws.send(Buffer.from('quit\n'), { binary: true });
+      assert.equal(await closed, 1000);
+      await until(async () => (await agent(d2, id)).status === 'finished', 'the exit');
+      const t = await text(d2);
+      assert.equal(t.split('"isatty":true').length - 1, 1, 'the first line is stored once: ' + t);
+    } finally {
+      await d2.stop();
+    }
+  } finally {
+    endHolders(dataDir);
+    await d.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
