@@ -28,8 +28,8 @@ trap 'if [ -n "$DRIVER" ]; then kill -TERM "$DRIVER" 2>/dev/null; wait "$DRIVER"
 # W1 holds 10,000 client and 10,000 server sockets at once.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# The bare-SQLite loop and the W4 line generator, built against libsqlite3.
-for prog in sqlite_loop linegen; do
+# The bare-SQLite loop, the W4 line generator and HD1's holder probe.
+for prog in sqlite_loop linegen holdlat; do
     if [ ! -x "bench/bin/$prog" ] || [ "bench/c/$prog.c" -nt "bench/bin/$prog" ]; then
         cc -std=gnu11 -O2 -Wall -Wextra -o "bench/bin/$prog" "bench/c/$prog.c" \
             $(pkg-config --cflags --libs sqlite3)

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,29 @@ void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at)
     uv_read_start((uv_stream_t *)&p->out.pipe, held_alloc, held_read);
 }
 
+void ad_proc_holder_exe(char *exe, size_t n, bool *sub)
+{
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        char *del = strstr(self, " (deleted)"); /* replaced on disk: its directory still counts */
+        if (del != NULL && del[10] == '\0') {
+            *del = '\0';
+        }
+        char *slash = strrchr(self, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            if (snprintf(exe, n, "%s/agentd-hold", self) < (int)n && access(exe, X_OK) == 0) {
+                *sub = false;
+                return;
+            }
+        }
+    }
+    snprintf(exe, n, "/proc/self/exe");
+    *sub = true;
+}
+
 /* ---- taking a holder up again ------------------------------------------------------ */
 
 static int connect_holder(const char *dir, char *err, size_t errsz)
@@ -234,10 +258,16 @@ static int start_replay(const char *dir, pid_t *holder, char *err, size_t errsz)
         snprintf(err, errsz, "socketpair: %s", strerror(errno));
         return -1;
     }
-    char d[4200];
+    char d[4200], exe[4200];
     snprintf(d, sizeof(d), "%s", dir);
-    char *argv[] = {"agentd", "hold", "--replay", d, NULL};
+    bool sub;
+    ad_proc_holder_exe(exe, sizeof(exe), &sub);
+    char *argv_sub[] = {"agentd", "hold", "--replay", d, NULL};
+    char *argv_own[] = {"agentd-hold", "--replay", d, NULL};
     char *env[] = {NULL};
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t h = fork();
     if (h == 0) {
         setsid();
@@ -245,9 +275,10 @@ static int start_replay(const char *dir, pid_t *holder, char *err, size_t errsz)
             _exit(127);
         }
         syscall(SYS_close_range, 4u, ~0u, 0u);
-        execve("/proc/self/exe", argv, env);
+        execve(exe, sub ? argv_sub : argv_own, env);
         _exit(127);
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(sv[1]);
     if (h < 0) {
         snprintf(err, errsz, "fork: %s", strerror(errno));

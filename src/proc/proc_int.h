@@ -146,6 +146,11 @@ void ad_proc_link(ad_procs_t *s, ad_proc_t *p);
 void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at);
 /* held.c: frames to the holder. */
 int ad_proc_held_send(ad_proc_t *p, unsigned type, const void *data, size_t len);
+/* held.c: the holder program to exec: agentd-hold beside agentd's own
+ * binary when it is there (libc only: a small holder), else agentd
+ * itself (/proc/self/exe), which needs "hold" as its first argument
+ * (*sub). */
+void ad_proc_holder_exe(char *exe, size_t n, bool *sub);
 /* Signals p's process group (held: through its holder). */
 int ad_proc_kill_group(ad_proc_t *p, int signum);
 

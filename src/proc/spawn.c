@@ -341,7 +341,7 @@ static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fd
 /* `agentd hold DIR PID PTY WAIT`; PID is written by the holder's fork. */
 typedef struct {
     char *argv[7];
-    char dir[4200], pid[24], pty[2], wait[24];
+    char exe[4200], dir[4200], pid[24], pty[2], wait[24];
 } hold_argv_t;
 
 static void utoa(char *out, unsigned long v)
@@ -405,7 +405,7 @@ static _Noreturn void holder_exec(const ad_proc_opts_t *o, const char *file, cha
     }
     syscall(SYS_close_range, 7u, ~0u, 0u);
     char *env[] = {NULL};
-    execve("/proc/self/exe", ha->argv, env);
+    execve(ha->exe, ha->argv, env);
     _exit(127);
 }
 
@@ -415,8 +415,11 @@ static void hold_argv(const ad_proc_opts_t *o, hold_argv_t *ha)
     snprintf(ha->pty, sizeof(ha->pty), "%d", o->pty ? 1 : 0);
     snprintf(ha->wait, sizeof(ha->wait), "%u", o->hold_wait_sec ? o->hold_wait_sec : 86400u);
     snprintf(ha->pid, sizeof(ha->pid), "0");
+    bool sub;
+    ad_proc_holder_exe(ha->exe, sizeof(ha->exe), &sub);
     char *v[] = {"agentd", "hold", ha->dir, ha->pid, ha->pty, ha->wait, NULL};
-    memcpy(ha->argv, v, sizeof(v));
+    char *own[] = {"agentd-hold", ha->dir, ha->pid, ha->pty, ha->wait, NULL, NULL};
+    memcpy(ha->argv, sub ? v : own, sizeof(v));
 }
 
 /* Forks the holder, which forks the agent: *pid_out is the agent's pid and
