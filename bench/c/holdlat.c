@@ -55,7 +55,8 @@ static int read_data_frame(int fd)
             }
             got += (size_t)r;
         }
-        uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        uint32_t len =
+            (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
         if (len > sizeof(buf)) {
             return -1;
         }
@@ -126,7 +127,8 @@ int main(int argc, char **argv)
     for (; n < count; n++) {
         int len = snprintf(line, sizeof(line), "bench %ld\n", n);
         int64_t t0 = now_ns();
-        if (write(direct[1], line, (size_t)len) != len || read(direct[0], back, sizeof(back)) <= 0) {
+        if (write(direct[1], line, (size_t)len) != len ||
+            read(direct[0], back, sizeof(back)) <= 0) {
             break;
         }
         int64_t t1 = now_ns();
@@ -164,8 +166,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "holdlat: stopped after %ld lines\n", n);
         return 1;
     }
-    double h50 = pct(held, n, 50), h99 = pct(held, n, 99), p50 = pct(plain, n, 50), p99 = pct(plain, n, 99);
-    printf("{\"lines\":%ld,\"heldP50Ms\":%.4f,\"heldP99Ms\":%.4f,\"directP50Ms\":%.4f,\"directP99Ms\":%.4f,"
+    double h50 = pct(held, n, 50), h99 = pct(held, n, 99), p50 = pct(plain, n, 50),
+           p99 = pct(plain, n, 99);
+    printf("{\"lines\":%ld,\"heldP50Ms\":%.4f,\"heldP99Ms\":%.4f,\"directP50Ms\":%.4f,"
+           "\"directP99Ms\":%.4f,"
            "\"holderRssKb\":%ld,\"holderAnonKb\":%ld}\n",
            n, h50, h99, p50, p99, rss, anon);
     return 0;

@@ -81,9 +81,9 @@ int ad_hold_main(int argc, char **argv);
 /* ---- the registry -------------------------------------------------------- */
 
 typedef struct {
-    pid_t pid;          /* the holder */
-    uint64_t start;     /* its start time (clock ticks since boot, /proc/PID/stat) */
-    pid_t agent;        /* the agent: its process group leader */
+    pid_t pid;      /* the holder */
+    uint64_t start; /* its start time (clock ticks since boot, /proc/PID/stat) */
+    pid_t agent;    /* the agent: its process group leader */
     bool pty;
 } ad_hold_info_t;
 

@@ -479,8 +479,8 @@ static void one_round(holder_t *h)
     p[n++] = (struct pollfd){.fd = h->s[0].fd, .events = POLLIN};
     p[n++] = (struct pollfd){.fd = h->s[1].fd, .events = POLLIN};
     int in = h->pty ? -1 : h->in_fd;
-    p[n++] = (struct pollfd){.fd = h->inq_len > 0 ? (h->pty ? h->s[0].fd : in) : -1,
-                             .events = POLLOUT};
+    p[n++] =
+        (struct pollfd){.fd = h->inq_len > 0 ? (h->pty ? h->s[0].fd : in) : -1, .events = POLLOUT};
     if (poll(p, (nfds_t)n, poll_timeout(h)) < 0) {
         return;
     }
@@ -577,8 +577,8 @@ static int setup_replay(holder_t *h)
         h->s[i].eof = true;
         h->s[i].spool = open_spool(h, i, false);
         struct stat st;
-        h->s[i].end = h->s[i].spool >= 0 && fstat(h->s[i].spool, &st) == 0 ? (uint64_t)st.st_size
-                                                                             : 0;
+        h->s[i].end =
+            h->s[i].spool >= 0 && fstat(h->s[i].spool, &st) == 0 ? (uint64_t)st.st_size : 0;
     }
     h->in_fd = -1;
     h->lsock = -1;

@@ -94,8 +94,7 @@ int ad_hold_info_read(const char *dir, ad_hold_info_t *info)
     long pid = 0, agent = 0;
     unsigned long long start = 0;
     int pty = 0;
-    if (sscanf(buf, "%ld %llu %ld %d", &pid, &start, &agent, &pty) != 4 || pid <= 0 ||
-        agent <= 0) {
+    if (sscanf(buf, "%ld %llu %ld %d", &pid, &start, &agent, &pty) != 4 || pid <= 0 || agent <= 0) {
         return AD_EINVAL;
     }
     info->pid = (pid_t)pid;

@@ -212,8 +212,7 @@ void ad_run_find_orphans(ad_runner_t *r, json_t *runs)
             org = json_string_value(json_object_get(agent, "orgId"));
         }
         json_array_append_new(r->orphans, json_pack("{s:s?, s:s?, s:s?, s:I}", "runId", run_id,
-                                                     "agentId", agent_id, "orgId", org, "pid",
-                                                     pid));
+                                                    "agentId", agent_id, "orgId", org, "pid", pid));
         json_decref(agent);
     }
 }
