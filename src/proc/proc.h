@@ -2,11 +2,12 @@
 /*
  * proc: the process supervisor. Spawns argvs in their own session and
  * process group (pipes or a pseudo-terminal) and, where cgroup v2 is
- * writable, their own cgroup, with a clean explicit environment; reads output without blocking and splits it into capped
- * lines; queues stdin; stops (polite step, SIGTERM, SIGKILL), pauses and
+ * writable, their own cgroup, with a clean explicit environment; reads output without blocking and
+ * splits it into capped lines; queues stdin; stops (polite step, SIGTERM, SIGKILL), pauses and
  * resumes whole groups; reaps every child and reports its exit once, after
  * all of its output. agentd is a child subreaper: what a tree leaves behind
- * is reaped here, and killed when the tree's leader ends. What a process *means* (runs, agents) is src/agent's.
+ * is reaped here, and killed when the tree's leader ends. What a process *means* (runs, agents) is
+ * src/agent's.
  *
  * Threads: loop thread only, every function.
  */
@@ -109,11 +110,11 @@ typedef struct {
 
 /* Where a held process's output is taken up again (ad_proc_attach). */
 typedef struct {
-    pid_t agent;       /* the agent's pid (its process group) */
+    pid_t agent; /* the agent's pid (its process group) */
     bool pty;
-    bool replay;       /* the holder is gone: serve its spool and exit file */
-    uint64_t out_off;  /* the first stdout (terminal) byte not stored yet */
-    uint64_t err_off;  /* the same for stderr */
+    bool replay;      /* the holder is gone: serve its spool and exit file */
+    uint64_t out_off; /* the first stdout (terminal) byte not stored yet */
+    uint64_t err_off; /* the same for stderr */
 } ad_proc_resume_t;
 
 /* Returns owned: the supervisor for loop (borrowed). Installs a SIGCHLD

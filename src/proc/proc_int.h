@@ -24,9 +24,9 @@ typedef struct {
     uv_pipe_t pipe;
     ad_proc_t *p;
     ad_proc_stream_t stream;
-    bool used;     /* the handle was initialized */
-    bool eof;      /* no more output will come */
-    bool skipping; /* dropping the rest of a line cut at the cap */
+    bool used;         /* the handle was initialized */
+    bool eof;          /* no more output will come */
+    bool skipping;     /* dropping the rest of a line cut at the cap */
     uint64_t pos;      /* held: spool offset of the next byte to split */
     uint64_t line_end; /* held: spool offset past the last delivered line */
     ad_buf_t line;

@@ -148,16 +148,16 @@ static int errno_to_ad(int e)
 typedef struct {
     int in[2], out[2], err[2], ex[2];
     int master, slave;
-    int cg;        /* the tree's cgroup.procs, or -1 */
-    int hs[2];     /* held: the socket pair to the holder */
-    int pp[2];     /* held: the agent's pid, from the holder */
+    int cg;    /* the tree's cgroup.procs, or -1 */
+    int hs[2]; /* held: the socket pair to the holder */
+    int pp[2]; /* held: the agent's pid, from the holder */
 } fds_t;
 
 static void fds_close(fds_t *f)
 {
-    int *all[] = {&f->in[0], &f->in[1], &f->out[0], &f->out[1], &f->err[0], &f->err[1],
-                  &f->ex[0], &f->ex[1], &f->master, &f->slave, &f->cg,
-                  &f->hs[0], &f->hs[1], &f->pp[0],  &f->pp[1]};
+    int *all[] = {&f->in[0],  &f->in[1], &f->out[0], &f->out[1], &f->err[0],
+                  &f->err[1], &f->ex[0], &f->ex[1],  &f->master, &f->slave,
+                  &f->cg,     &f->hs[0], &f->hs[1],  &f->pp[0],  &f->pp[1]};
     for (size_t i = 0; i < AD_ARRAY_LEN(all); i++) {
         close_fd(all[i]);
     }
@@ -219,8 +219,8 @@ static int open_fds(const ad_proc_opts_t *o, fds_t *f, char *err, size_t errsz)
  * child whose exec failed, reaped). */
 static int exec_report(const ad_proc_opts_t *o, fds_t *f, pid_t waited, char *err, size_t errsz)
 {
-    int *child_ends[] = {&f->ex[1], &f->slave, &f->in[0], &f->out[1], &f->err[1], &f->hs[1],
-                         &f->pp[1]};
+    int *child_ends[] = {&f->ex[1],  &f->slave, &f->in[0], &f->out[1],
+                         &f->err[1], &f->hs[1], &f->pp[1]};
     for (size_t i = 0; i < AD_ARRAY_LEN(child_ends); i++) {
         close_fd(child_ends[i]);
     }
@@ -363,8 +363,8 @@ static void utoa(char *out, unsigned long v)
  * not reach it), becomes the subreaper of the agent's tree, forks the
  * agent, says its pid, and execs agentd's own binary as `agentd hold`
  * with its ends on fds 3-6 and nothing else open. */
-static _Noreturn void holder_exec(const ad_proc_opts_t *o, const char *file, char **envp,
-                                  fds_t *f, hold_argv_t *ha)
+static _Noreturn void holder_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds_t *f,
+                                  hold_argv_t *ha)
 {
     setsid();
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -435,7 +435,8 @@ static int fork_held(const ad_proc_opts_t *o, const char *file, char **envp, fds
         mkdir(dir, 0700);
     }
     if ((mkdir(o->hold_dir, 0700) != 0 && errno != EEXIST) ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->hs) != 0 || cloexec_pipe(f->pp) != 0) {
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->hs) != 0 ||
+        cloexec_pipe(f->pp) != 0) {
         snprintf(err, errsz, "holder setup in %s: %s", o->hold_dir, strerror(errno));
         return AD_EIO;
     }
@@ -505,17 +506,17 @@ int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char 
     char cgroup[4200] = "", name[160];
     fds_t f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1, -1, -1, {-1, -1}, {-1, -1}};
     pid_t pid = 0;
-    if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' && strchr(o->cgroup_name, '/') == NULL &&
-        o->cgroup_name[0] != '.') {
+    if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' &&
+        strchr(o->cgroup_name, '/') == NULL && o->cgroup_name[0] != '.') {
         snprintf(name, sizeof(name), "%s", o->cgroup_name);
     } else {
         snprintf(name, sizeof(name), "proc-%ld-%llu", (long)getpid(),
                  (unsigned long long)++s->spawns);
     }
     int rc = prepare(o, &envp, file, sizeof(file), err, errsz);
-    rc = rc < 0 ? rc
-                : ad_cgroup_create(&s->cg, name, o->limits, cgroup, sizeof(cgroup), &f.cg, err,
-                                   errsz);
+    rc = rc < 0
+             ? rc
+             : ad_cgroup_create(&s->cg, name, o->limits, cgroup, sizeof(cgroup), &f.cg, err, errsz);
     rc = rc < 0 ? rc : open_fds(o, &f, err, errsz);
     pid_t holder = 0;
     if (rc == 0 && o->hold_dir != NULL) {
@@ -524,7 +525,8 @@ int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char 
         rc = fork_exec(o, file, envp, &f, &pid, err, errsz);
     }
     if (rc == 0) {
-        *out = holder > 0 ? held_new(s, o, pid, holder, &f, cgroup) : proc_new(s, o, pid, &f, cgroup);
+        *out =
+            holder > 0 ? held_new(s, o, pid, holder, &f, cgroup) : proc_new(s, o, pid, &f, cgroup);
         ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld file=%s pty=%d cgroup=%s", (long)pid, file,
                o->pty, cgroup);
     } else if (cgroup[0] != '\0') {

@@ -409,7 +409,8 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
     run->flush_init = true;
     int64_t age_ms = ad_wall_ms() - started_at;
     uint64_t now = ad_mono_ns();
-    run->started_ns = age_ms > 0 && (uint64_t)age_ms * 1000000u < now ? now - (uint64_t)age_ms * 1000000u : now;
+    uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
+    run->started_ns = age_ns < now ? now - age_ns : now;
     run->accepts_input = s.launch.interactive || s.spec.executor == AD_EXEC_COMMAND;
     run->next = r->runs;
     r->runs = run;

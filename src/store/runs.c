@@ -498,8 +498,8 @@ int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, 
 {
     *out = *err = 0;
     sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
-        db, "SELECT MAX(hold_out), MAX(hold_err) FROM messages WHERE run_id = ?");
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "SELECT MAX(hold_out), MAX(hold_err) FROM messages WHERE run_id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
