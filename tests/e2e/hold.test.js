@@ -312,3 +312,56 @@ test('a terminal agent reattaches after kill -9: its screen comes back, input an
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the real Claude CLI mid-turn survives kill -9 of agentd; its answer is stored once', { timeout: 90000 }, async (t) => {
+  const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+  const why = claudeMissingReason();
+  if (why) { t.skip(why); return; }
+  const mock = await require('../fixtures/mock-anthropic').start({
+    rules: [{ match: 'slow turn', reply: { text: 'Done slowly.', delayMs: 4000 } }, { reply: { text: 'Hello from the mock.' } }],
+  });
+  const sb = makeSandbox();
+  const dataDir = daemon.tmpDir();
+  const args = ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'];
+  const d = await daemon.start({ needUrl: true, dataDir, args });
+  let d2 = null;
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+    assert.equal(ws.status, 201);
+    const env = claudeEnv(mock.url, sb.home);
+    delete env.PATH;
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const id = ag.body.id;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'a slow turn please' })).status, 200);
+    // The turn is under way: the CLI has asked the model, which answers in 4 s.
+    await until(() => mock.requests.some((r) => JSON.stringify(r.body || r).includes('slow turn')), 'the model request');
+    await d.stop('SIGKILL');
+    d2 = await daemon.start({ needUrl: true, dataDir, args });
+    const a = await until(async () => {
+      const g = (await api(d2, 'GET', `/api/agents/${id}`)).body;
+      return g.status === 'waiting' ? g : null;
+    }, 'the end of the turn under the new agentd', 40000);
+    assert.match(a.sessionId, /^[0-9a-f-]{36}$/);
+    const msgs = await allMessages(d2, id);
+    assert.equal(msgs.filter((m) => m.role === 'assistant' && m.content.includes('Done slowly.')).length, 1, JSON.stringify(msgs));
+    assert.equal(msgs.filter((m) => m.role === 'user' && m.content === 'a slow turn please').length, 1);
+    const run = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'running');
+    // The next message goes to the same process, through its holder.
+    assert.equal((await api(d2, 'POST', `/api/agents/${id}/message`, { content: 'say hi' })).status, 200);
+    await until(async () => (await allMessages(d2, id)).some((m) => m.role === 'assistant' && m.content.includes('Hello from the mock.')), 'the follow-up');
+    const st = await api(d2, 'POST', `/api/agents/${id}/stop`);
+    assert.equal(st.status, 200, JSON.stringify(st.body));
+    const ended = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(ended.status, 'stopped');
+    assert.ok(ended.numTurns >= 1, JSON.stringify(ended));
+  } finally {
+    if (d2) await d2.stop();
+    endHolders(dataDir);
+    await d.stop();
+    await mock.close();
+    sb.cleanup();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
