@@ -34,6 +34,9 @@
  * u8 stream (1 stdout, 2 stderr, else 0), u16 0} in host order (both ends
  * are on one machine), then len bytes. */
 #define AD_HOLD_HDR 8
+/* The EXIT status of a replay holder whose agent's end nobody saw (the
+ * holder was killed before it): not a wait status. */
+#define AD_HOLD_STATUS_UNKNOWN (-1)
 #define AD_HOLD_MAX_PAYLOAD (256u * 1024u)
 
 enum {

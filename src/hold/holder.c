@@ -570,7 +570,7 @@ static int setup_replay(holder_t *h)
     h->exited = true;
     h->exit_ms = now_ms();
     h->wait_ms = 60000; /* the daemon asks at once */
-    h->status = 0xff00; /* no exit file: the agent's end is not known */
+    h->status = AD_HOLD_STATUS_UNKNOWN; /* no exit file: the agent's end is not known */
     ad_hold_exit_read(h->dir, &h->status);
     for (int i = 0; i < 2; i++) {
         h->s[i].fd = -1;

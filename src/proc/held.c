@@ -124,7 +124,14 @@ static void on_frame(ad_proc_t *p, const unsigned char *f, uint32_t len)
         int32_t status;
         memcpy(&status, pl, 4);
         streams_end(p);
-        ad_proc_record_status(p, status);
+        if (status == AD_HOLD_STATUS_UNKNOWN) {
+            /* The holder died before the agent's end: the run is lost. */
+            p->ex.lost = true;
+            ad_proc_record_status(p, 0xff00);
+            p->ex.exit_code = -1;
+        } else {
+            ad_proc_record_status(p, status);
+        }
         ad_proc_finish_maybe(p);
     }
 }

@@ -365,3 +365,38 @@ test('the real Claude CLI mid-turn survives kill -9 of agentd; its answer is sto
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a holder killed with its daemon: the next agentd records the run as lost, not as an exit code', async () => {
+  const dataDir = daemon.tmpDir();
+  const { d, dir, wt } = await setup(dataDir);
+  let agentPid = 0;
+  try {
+    const id = await newAgent(d, wt, ['sh', '-c', 'echo up; exec sleep 600']);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(s.status, 200);
+    agentPid = s.body.pid;
+    await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('up')), 'output');
+    await d.stop('SIGKILL');
+    const runId = fs.readdirSync(path.join(dataDir, 'hold'))[0];
+    const [holder] = fs.readFileSync(path.join(dataDir, 'hold', runId, 'info'), 'utf8').split(' ');
+    process.kill(Number(holder), 'SIGKILL');
+    await sleep(200);
+    const d2 = await daemon.start({ needUrl: true, dataDir });
+    try {
+      const run = await until(async () => {
+        const r = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+        return r.status !== 'running' ? r : null;
+      }, 'the run end');
+      assert.equal(run.status, 'lost');
+      const text = (await allMessages(d2, id)).map((m) => m.content).join('\n');
+      assert.equal(text.split('up').length - 1, 1, text);
+    } finally {
+      await d2.stop();
+    }
+  } finally {
+    if (agentPid > 0) { try { process.kill(-agentPid, 'SIGKILL'); } catch (_) { /* gone */ } }
+    endHolders(dataDir);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
