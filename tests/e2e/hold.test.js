@@ -402,3 +402,48 @@ test('a holder killed with its daemon: the next agentd records the run as lost, 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an upgrade: the binaries are replaced on disk between two agentd; the agent runs on, output once', async () => {
+  // agentd and agentd-hold copied to a directory of their own, replaced
+  // there (new inodes, as a package upgrade does) while the agent runs.
+  const binDir = daemon.tmpDir('agentd-bin-');
+  const src = path.dirname(daemon.BIN);
+  const install = () => {
+    for (const b of ['agentd', 'agentd-hold']) {
+      const to = path.join(binDir, b);
+      fs.rmSync(to, { force: true });
+      fs.copyFileSync(path.join(src, b), to);
+      fs.chmodSync(to, 0o755);
+    }
+  };
+  install();
+  const bin = path.join(binDir, 'agentd');
+  const dataDir = daemon.tmpDir();
+  const args = ['--stop-grace-ms', '300', '--keep-agents'];
+  const d = await daemon.start({ needUrl: true, dataDir, args, bin });
+  const dir = daemon.tmpRepo('agentd-wt-');
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: dir, name: 'w' });
+    const id = await newAgent(d, ws.body.worktrees[0].id, COUNTER);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(s.status, 200);
+    await until(async () => (await counters(d, id)).length >= 20, 'output');
+    await d.stop('SIGTERM');
+    install(); // the upgrade
+    const d2 = await daemon.start({ needUrl: true, dataDir, args, bin });
+    try {
+      assert.equal((await agent(d2, id)).status, 'running');
+      const before = (await counters(d2, id)).length;
+      await until(async () => (await counters(d2, id)).length >= before + 50, 'output after the upgrade');
+      await api(d2, 'POST', `/api/agents/${id}/stop`);
+      await until(async () => (await agent(d2, id)).status !== 'running', 'the stop');
+      assertOnce(await counters(d2, id), 'across the upgrade');
+    } finally {
+      await d2.stop('SIGINT');
+    }
+  } finally {
+    endHolders(dataDir);
+    await d.stop();
+    for (const p of [dataDir, dir, binDir]) fs.rmSync(p, { recursive: true, force: true });
+  }
+});

@@ -86,7 +86,7 @@ function start(opts = {}) {
   const args = ['serve', '--listen', opts.listen || '127.0.0.1:0', '--data-dir', dataDir,
     '--health-event-interval-ms', '0', ...(opts.args || [])];
   dataDirs.add(dataDir);
-  const proc = spawn(BIN, args, {
+  const proc = spawn(opts.bin || BIN, args, {
     env: { ...process.env, ...(opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
