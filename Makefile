@@ -103,9 +103,9 @@ $(FAKE_NVML): tests/fixtures/fake-nvml.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -shared -fPIC -o $@ $<
 
-browser-test: $(FAKE_NVML)
+browser-test: $(O)/agentd-hold $(FAKE_NVML)
 
-e2e: $(O)/agentd e2e-deps $(FAKE_NVML)
+e2e: $(O)/agentd $(O)/agentd-hold e2e-deps $(FAKE_NVML)
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
 
 # The fuzz smoke run goes first (a crash fails fast) so that the output ends
