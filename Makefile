@@ -56,7 +56,7 @@ GEN_OBJ :=
 .PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers fuzz bench bench-deps clean
 .DEFAULT_GOAL := all
 
-all: $(O)/agentd
+all: $(O)/agentd $(O)/agentd-hold
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,6 +68,11 @@ $(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
 
 $(O)/agentd: $(O)/obj/src/main.o $(O)/libagentd.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# The holder (src/hold) alone, linked against libc only: agentd execs it
+# when it sits beside agentd, else `agentd hold` (issue #15).
+$(O)/agentd-hold: $(O)/obj/tools/hold_main.o $(O)/libagentd.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
 
 # A unit test may #include the .c it tests to reach its statics; the archive
 # then supplies only what the test does not define itself.
@@ -98,9 +103,9 @@ $(FAKE_NVML): tests/fixtures/fake-nvml.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -shared -fPIC -o $@ $<
 
-browser-test: $(FAKE_NVML)
+browser-test: $(O)/agentd-hold $(FAKE_NVML)
 
-e2e: $(O)/agentd e2e-deps $(FAKE_NVML)
+e2e: $(O)/agentd $(O)/agentd-hold e2e-deps $(FAKE_NVML)
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
 
 # The fuzz smoke run goes first (a crash fails fast) so that the output ends

@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,W2,...,M1]
+// Usage: node bench/driver.js [--quick] [--only H1,W2,...,M1,HD1]
 'use strict';
 
 const fs = require('node:fs');
@@ -623,6 +623,85 @@ async function w4() {
   }
 }
 
+// ---- HD1: agents under a holder (issue #15): added latency per line, holder RSS ----------------
+
+// The holder's resident memory (kB), and its proportional share (Pss: the
+// pages it shares with agentd and other holders counted by share).
+function holderMem(dataDir) {
+  const root = path.join(dataDir, 'hold');
+  for (const n of fs.existsSync(root) ? fs.readdirSync(root) : []) {
+    try {
+      const pid = fs.readFileSync(path.join(root, n, 'info'), 'utf8').split(' ')[0];
+      const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      const roll = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const kb = (re, t) => Number((t.match(re) || [])[1]);
+      return { rssKb: kb(/VmRSS:\s+(\d+)/, st), anonKb: kb(/RssAnon:\s+(\d+)/, st), pssKb: kb(/Pss:\s+(\d+)/, roll) };
+    } catch (_) { /* not up yet */ }
+  }
+  return null;
+}
+
+async function hd1() {
+  const res = {};
+  if (!agentdRun) { na('HD1', agentdRunWhy); out.scenarios.HD1 = null; return; }
+  const rate = 1000;
+  const lines = QUICK ? 3000 : 10000;
+  // Direct and held take turns, several rounds: one stall of the shared
+  // machine then moves one round's p99, not the comparison (medians).
+  const rounds = QUICK ? 3 : 5;
+  const all = { direct: [], held: [] };
+  for (let round = 0; round < rounds; round++) for (const held of [false, true]) {
+    try {
+      await withServer(() => agentd.start({ args: [`--hold-agents=${held}`] }), async (h) => {
+        const ag = await agentdRun.prepare(h, [path.join(BIN_DIR, 'linegen'), String(rate), String(lines), '200']);
+        let startErr = null;
+        let mem = null;
+        const r = await sys.runGen('w4.js', { port: h.port, path: '/ws', n: 1, sampleEvery: 1, lines,
+          subscribe: JSON.stringify({ type: 'subscribe', payload: { topics: [`agent:${ag.agentId}`] } }),
+          timeoutMs: (lines / rate) * 1000 + 10000 }, { serverPid: h.pid, timeoutMs: (lines / rate) * 1000 + 30000,
+          onLine: (line) => {
+            if (line !== 'READY') return;
+            agentdRun.run(h, ag).catch((e) => { startErr = e; });
+            if (held) setTimeout(() => { mem = holderMem(h.dataDir); }, 1500);
+          } });
+        if (startErr) throw startErr;
+        r.holder = mem;
+        r.complete = r.linesSeenPerSampler >= lines;
+        all[held ? 'held' : 'direct'].push(r);
+        log(`HD1 ${held ? 'held' : 'direct'} 1 sub ${rate} lines/s: p50 ${r.p50Ms?.toFixed(3)} ms p99 ${r.p99Ms?.toFixed(3)} ms, seen ${r.linesSeenPerSampler}/${lines}${mem ? `, holder RSS ${mem.rssKb} kB (anon ${mem.anonKb} kB, Pss ${mem.pssKb} kB)` : ''}`);
+      });
+    } catch (e) { na('HD1', `${held ? 'held' : 'direct'}: ${e.message}`); }
+  }
+  for (const k of ['direct', 'held']) {
+    const rs = all[k];
+    if (!rs.length) continue;
+    res[k] = { rounds: rs, p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)),
+      holder: rs.map((r) => r.holder).filter(Boolean).pop() || null };
+  }
+  // The holder alone (bench/c/holdlat): a line through pipe -> holder ->
+  // socket against the same line read straight from the pipe.
+  const holdBin = path.join(path.dirname(agentd.BIN), 'agentd-hold');
+  if (fs.existsSync(holdBin)) {
+    const r = spawnSync('taskset', ['-c', '1', path.join(BIN_DIR, 'holdlat'), holdBin, String(lines), String(rate)],
+      { encoding: 'utf8', timeout: (lines / rate) * 1000 + 30000 });
+    try { res.probe = JSON.parse(r.stdout.trim()); } catch (_) { na('HD1', `holdlat: ${r.stderr || r.error}`); }
+    if (res.probe) log(`HD1 holder alone: p50 ${res.probe.heldP50Ms} ms p99 ${res.probe.heldP99Ms} ms vs pipe ${res.probe.directP50Ms} / ${res.probe.directP99Ms} ms, RSS ${res.probe.holderRssKb} kB anon ${res.probe.holderAnonKb} kB`);
+  } else na('HD1', `no ${holdBin}`);
+  out.scenarios.HD1 = res;
+  const pr = res.probe;
+  ratio('HD1', `one line, pipe → holder → socket ÷ the pipe read directly, p99 (${rate} lines/s)`, pr?.heldP99Ms, pr?.directP99Ms, { unit: 'ms', higherIsBetter: false });
+  budget('HD1', 'latency a holder adds per line, p99 (holder path p99 − pipe p99, same run)', pr ? Math.max(0, pr.heldP99Ms - pr.directP99Ms) : null, 0.2, { unit: 'ms' });
+  budget('HD1', 'same, p50', pr ? Math.max(0, pr.heldP50Ms - pr.directP50Ms) : null, 0.2, { unit: 'ms' });
+  const d = res.direct, hh = res.held;
+  ratio('HD1', `stdout line → 1 WS subscriber, ${rate} lines/s, p99 (median of ${rounds} rounds): under a holder ÷ direct`, hh?.p99Ms, d?.p99Ms, { unit: 'ms', higherIsBetter: false });
+  ratio('HD1', `same, p50: under a holder ÷ direct`, hh?.p50Ms, d?.p50Ms, { unit: 'ms', higherIsBetter: false });
+  const added = hh && d && hh.p99Ms != null && d.p99Ms != null ? Math.max(0, hh.p99Ms - d.p99Ms) : null;
+  budget('HD1', 'the same through agentd to a WebSocket: held p99 − direct p99 (noisy on a shared machine)', added, 0.2, { unit: 'ms' });
+  budget('HD1', 'holder resident memory (VmRSS: libc\'s shared pages included)', hh?.holder ? hh.holder.rssKb * 1024 : null, null, { unit: 'B' });
+  budget('HD1', 'holder proportional memory (Pss: shared pages divided among their users)', hh?.holder ? hh.holder.pssKb * 1024 : null, 524288, { unit: 'B' });
+  budget('HD1', 'holder private memory (RssAnon)', hh?.holder ? hh.holder.anonKb * 1024 : null, 524288, { unit: 'B' });
+}
+
 // ---- start-up, idle RSS, binary size ----------------------------------------------------------
 
 async function timeToFirst200(cmd, setup, pathOk) {
@@ -836,7 +915,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['S', startup], ['M1', m1]];
+  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['HD1', hd1], ['S', startup], ['M1', m1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

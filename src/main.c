@@ -4,6 +4,7 @@
  * either runs the daemon (serve) or hands over to a client command. Wiring
  * only; each subsystem owns its own work.
  */
+#include "hold/hold.h"
 #include "run/run.h"
 #include "api/api.h"
 #include "auth/auth.h"
@@ -172,6 +173,9 @@ static void on_signal(uv_signal_t *h, int signum)
     d->stopping = true;
     ad_log(AD_LOG_INFO, "main", "shutting down signal=%s", signum == SIGINT ? "INT" : "TERM");
     ad_git_shutdown(); /* ends running worktree setup commands */
+    if (d->cfg.keep_agents) {
+        ad_procs_keep_held(d->procs); /* their holders keep them for the next agentd */
+    }
     /* Agents get the grace to end first, while the API still answers. */
     ad_procs_shutdown(d->procs, d->cfg.shutdown_grace_ms, on_procs_stopped, d);
 }
@@ -335,6 +339,11 @@ int main(int argc, char **argv)
 {
     static daemon_t d;
     char err[512];
+    /* A holder (src/hold) is exec'd by the supervisor before anything of
+     * the daemon's is set up: it reads no configuration. */
+    if (argc >= 2 && strcmp(argv[1], "hold") == 0) {
+        return ad_hold_main(argc - 2, argv + 2);
+    }
     /* jansson's own out-of-memory paths are not safe (it can assert or
      * read freed state, jansson issue #362): give it agentd's allocator,
      * which aborts with a message instead. */

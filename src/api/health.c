@@ -27,6 +27,23 @@ static json_t *containment(const ad_procs_t *procs)
                      ad_procs_containment(procs), "memoryLimits", memory, "cpuLimits", cpu);
 }
 
+/* Agent processes an older agentd left running without a holder (issue
+ * #15): the caller's organisation's. */
+static json_t *orphans(const ad_app_t *app, const char *org)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(app->runner != NULL ? ad_runner_orphans(app->runner) : NULL, i, o)
+    {
+        const char *oo = json_string_value(json_object_get(o, "orgId"));
+        if (org == NULL || org[0] == '\0' || (oo != NULL && strcmp(oo, org) == 0)) {
+            json_array_append(out, o);
+        }
+    }
+    return out;
+}
+
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -34,8 +51,9 @@ static void get(ad_req_t *r, void *ud)
     json_t *out = json_pack("{s:s, s:s, s:I}", "status", "ok", "version", AD_VERSION, "uptimeSec",
                             (json_int_t)((now - app->started_ms) / 1000));
     json_object_set_new(out, "processes",
-                        json_pack("{s:I, s:o}", "live", (json_int_t)ad_procs_count(app->procs),
-                                  "containment", containment(app->procs)));
+                        json_pack("{s:I, s:o, s:o}", "live", (json_int_t)ad_procs_count(app->procs),
+                                  "containment", containment(app->procs), "orphans",
+                                  orphans(app, ad_principal_filter(ad_api_who(r)))));
     json_object_set_new(out, "cluster",
                         app->cluster == NULL
                             ? json_pack("{s:b}", "redis", false)

@@ -117,6 +117,14 @@ static const opt_t options[] = {
      "NVIDIA management library to load for GPU figures (default: libnvidia-ml.so.1)"},
     {"metrics-public", "AGENTD_METRICS_PUBLIC", BOOL(metrics_public), "BOOL", "false", 0, 0,
      "serve /metrics without a token (it shows how busy agentd is)"},
+    {"hold-agents", "AGENTD_HOLD_AGENTS", BOOL(hold_agents), "BOOL", "true", 0, 0,
+     "run each agent under a small holder process that keeps its output, so it outlives a "
+     "restart or crash of agentd"},
+    {"keep-agents", "AGENTD_KEEP_AGENTS", BOOL(keep_agents), "BOOL", "false", 0, 0,
+     "on SIGINT/SIGTERM leave held agents running for the next agentd (restarts, upgrades) "
+     "instead of stopping them"},
+    {"hold-wait-sec", "AGENTD_HOLD_WAIT_SEC", U64(hold_wait_sec), "SEC", "86400", 1, 31536000,
+     "how long a holder whose agent has exited waits for an agentd to collect its exit"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

@@ -310,6 +310,10 @@ typedef struct {
     uint64_t health_event_interval_ms; /* 0: no system_health events */
     char nvml_lib[4096];               /* empty: the usual library names */
     bool metrics_public;               /* /metrics without a token */
+    /* agents outliving the daemon (src/hold) */
+    bool hold_agents;       /* agents run under holders */
+    bool keep_agents;       /* a clean shutdown leaves held agents running */
+    uint64_t hold_wait_sec; /* a holder waits this long for a daemon after the exit */
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with

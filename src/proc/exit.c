@@ -44,7 +44,9 @@ void ad_proc_record_status(ad_proc_t *p, int status)
 
 void ad_proc_kill_tree(ad_proc_t *p)
 {
-    kill(-p->pid, SIGKILL);
+    if (!p->held) { /* a holder ends its agent's group itself */
+        kill(-p->pid, SIGKILL);
+    }
     if (p->cgroup[0] == '\0') {
         return;
     }
@@ -80,7 +82,7 @@ void ad_procs_reap_cgroups(ad_procs_t *s, bool all)
 static ad_proc_t *find_pid(ad_procs_t *s, pid_t pid)
 {
     for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
-        if (p->pid == pid && !p->exited) {
+        if (p->pid == pid && !p->exited && !p->held) {
             return p;
         }
     }
@@ -134,13 +136,17 @@ void ad_proc_finish_maybe(ad_proc_t *p)
     p->finished = true;
     ad_procs_t *s = p->s;
     s->live--;
+    if (p->kept) {
+        p->kept = false;
+        s->kept--;
+    }
     uv_timer_stop(&p->drain_timer);
     uv_timer_stop(&p->stop_timer);
     if (p->on_exit != NULL) {
         p->on_exit(p, &p->ex, p->ud);
     }
     ad_proc_close_all(p);
-    if (s->shutting_down && s->live == 0 && s->done != NULL) {
+    if (s->shutting_down && s->live == s->kept && s->done != NULL) {
         void (*done)(void *) = s->done;
         s->done = NULL;
         done(s->done_ud);

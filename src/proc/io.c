@@ -10,6 +10,8 @@
 #endif
 #include "proc/proc_int.h"
 
+#include "hold/hold.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,8 @@ static void split_lines(ad_rstream_t *rs, char *data, size_t n)
         char *nl = memchr(data, '\n', n);
         size_t seg = nl != NULL ? (size_t)(nl - data) : n;
         size_t adv = nl != NULL ? seg + 1 : seg;
+        rs->line_end = rs->pos + adv; /* what a line delivered now ends at */
+        rs->pos += adv;
         if (rs->skipping) {
             if (nl != NULL) {
                 rs->skipping = false;
@@ -75,6 +79,25 @@ static void split_lines(ad_rstream_t *rs, char *data, size_t n)
     }
 }
 
+void ad_proc_rstream_flush(ad_rstream_t *rs)
+{
+    if (rs->p->on_line != NULL && !rs->skipping && rs->line.len > 0) {
+        rs->line_end = rs->pos;
+        deliver_buffered(rs, false);
+    }
+}
+
+void ad_proc_rstream_input(ad_rstream_t *rs, char *data, size_t n)
+{
+    ad_proc_t *p = rs->p;
+    if (p->on_data != NULL) {
+        p->on_data(p, rs->stream, data, n, p->ud);
+    }
+    if (p->on_line != NULL) {
+        split_lines(rs, data, n);
+    }
+}
+
 static void stream_eof(ad_rstream_t *rs)
 {
     if (rs->eof) {
@@ -82,9 +105,7 @@ static void stream_eof(ad_rstream_t *rs)
     }
     rs->eof = true;
     ad_proc_t *p = rs->p;
-    if (p->on_line != NULL && !rs->skipping && rs->line.len > 0) {
-        deliver_buffered(rs, false);
-    }
+    ad_proc_rstream_flush(rs);
     uv_read_stop((uv_stream_t *)&rs->pipe);
     if (p->pty) {
         p->in_closed = true; /* the master is stdin too */
@@ -106,12 +127,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     ad_rstream_t *rs = (ad_rstream_t *)((char *)st - offsetof(ad_rstream_t, pipe));
     ad_proc_t *p = rs->p;
     if (nread > 0) {
-        if (p->on_data != NULL) {
-            p->on_data(p, rs->stream, buf->base, (size_t)nread, p->ud);
-        }
-        if (p->on_line != NULL) {
-            split_lines(rs, buf->base, (size_t)nread);
-        }
+        ad_proc_rstream_input(rs, buf->base, (size_t)nread);
         return;
     }
     if (nread < 0) {
@@ -202,12 +218,20 @@ int ad_proc_write(ad_proc_t *p, const void *data, size_t len)
     if (len == 0) {
         return 0;
     }
+    if (p->held) {
+        return ad_proc_held_send(p, AD_HOLD_INPUT, data, len);
+    }
     return queue_write(p, data, len);
 }
 
 void ad_proc_close_stdin(ad_proc_t *p)
 {
     if (p->in_closed || p->in_close_pending || p->finished) {
+        return;
+    }
+    if (p->held) {
+        ad_proc_held_send(p, AD_HOLD_CLOSE_IN, NULL, 0);
+        p->in_closed = true;
         return;
     }
     if (p->pty) {
@@ -235,6 +259,10 @@ int ad_proc_resize(ad_proc_t *p, uint16_t rows, uint16_t cols)
     }
     if (p->out.eof) {
         return AD_ECLOSED;
+    }
+    if (p->held) {
+        uint16_t rc[2] = {rows, cols};
+        return ad_proc_held_send(p, AD_HOLD_RESIZE, rc, sizeof(rc));
     }
     uv_os_fd_t fd;
     if (uv_fileno((uv_handle_t *)&p->out.pipe, &fd) != 0) {

@@ -103,6 +103,7 @@ static void on_handle_closed(uv_handle_t *h)
     }
     ad_buf_cleanup(&p->out.line);
     ad_buf_cleanup(&p->err.line);
+    ad_buf_cleanup(&p->hbuf);
     free(p);
     s->mem--;
     procs_free_maybe(s);
@@ -157,6 +158,18 @@ const char *ad_proc_cgroup(const ad_proc_t *p)
 {
     return p->cgroup;
 }
+bool ad_proc_held(const ad_proc_t *p)
+{
+    return p->held;
+}
+uint64_t ad_proc_line_end(const ad_proc_t *p, ad_proc_stream_t stream)
+{
+    return !p->held ? 0 : stream == AD_PROC_STDERR ? p->err.line_end : p->out.line_end;
+}
+void ad_procs_keep_held(ad_procs_t *s)
+{
+    s->keep_held = true;
+}
 
 /* ---- free ----------------------------------------------------------------- */
 
@@ -174,7 +187,10 @@ void ad_procs_free(ad_procs_t *s)
     }
     s->freeing = true;
     for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
-        if (!p->exited) {
+        if (!p->exited && p->held) {
+            /* Its holder carries on; a next daemon takes it up again. */
+            ad_log(AD_LOG_INFO, "proc", "leaving held process running pid=%ld", (long)p->pid);
+        } else if (!p->exited) {
             ad_proc_kill_tree(p);
             int status = 0;
             pid_t r;

@@ -2,11 +2,12 @@
 /*
  * proc: the process supervisor. Spawns argvs in their own session and
  * process group (pipes or a pseudo-terminal) and, where cgroup v2 is
- * writable, their own cgroup, with a clean explicit environment; reads output without blocking and splits it into capped
- * lines; queues stdin; stops (polite step, SIGTERM, SIGKILL), pauses and
+ * writable, their own cgroup, with a clean explicit environment; reads output without blocking and
+ * splits it into capped lines; queues stdin; stops (polite step, SIGTERM, SIGKILL), pauses and
  * resumes whole groups; reaps every child and reports its exit once, after
  * all of its output. agentd is a child subreaper: what a tree leaves behind
- * is reaped here, and killed when the tree's leader ends. What a process *means* (runs, agents) is src/agent's.
+ * is reaped here, and killed when the tree's leader ends. What a process *means* (runs, agents) is
+ * src/agent's.
  *
  * Threads: loop thread only, every function.
  */
@@ -99,7 +100,22 @@ typedef struct {
     /* The tree's cgroup name (a run id; NULL: made up). Unique per spawn. */
     const char *cgroup_name;
     const ad_proc_limits_t *limits; /* NULL: none */
+    /* A holder directory (src/hold): the agent runs under an `agentd hold`
+     * process that owns its output and outlives this daemon; NULL: a
+     * plain child. hold_wait_sec bounds how long a holder whose agent
+     * has exited waits for a daemon (0: a day). */
+    const char *hold_dir;
+    uint32_t hold_wait_sec;
 } ad_proc_opts_t;
+
+/* Where a held process's output is taken up again (ad_proc_attach). */
+typedef struct {
+    pid_t agent; /* the agent's pid (its process group) */
+    bool pty;
+    bool replay;      /* the holder is gone: serve its spool and exit file */
+    uint64_t out_off; /* the first stdout (terminal) byte not stored yet */
+    uint64_t err_off; /* the same for stderr */
+} ad_proc_resume_t;
 
 /* Returns owned: the supervisor for loop (borrowed). Installs a SIGCHLD
  * watcher. Free with ad_procs_free(). */
@@ -133,6 +149,25 @@ void ad_procs_limits(const ad_procs_t *s, bool *memory, bool *cpu);
  * to are borrowed for the call. */
 int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *opts, ad_proc_t **out, char *err,
                   size_t errsz);
+
+/* Takes up a held process a previous daemon started (opts->hold_dir is
+ * its holder's directory; argv, env and cwd are not used): connects to the
+ * holder (or, when at->replay, starts one that serves what a dead holder
+ * left), asks for output from at's offsets, and from then on behaves as a
+ * spawned process: callbacks, stop, input, the exit once. A terminal's
+ * last 64 KiB before out_off come to on_data first (scrollback), not to
+ * on_line. Errors as ad_proc_spawn (AD_ECLOSED: the holder does not
+ * answer). */
+int ad_proc_attach(ad_procs_t *s, const ad_proc_opts_t *opts, const ad_proc_resume_t *at,
+                   ad_proc_t **out, char *err, size_t errsz);
+/* Held processes are left running (not stopped, not killed) by
+ * ad_procs_shutdown() and ad_procs_free() from now on: `--keep-agents`. */
+void ad_procs_keep_held(ad_procs_t *s);
+/* True when p runs under a holder. */
+bool ad_proc_held(const ad_proc_t *p);
+/* For a held process, in an on_line callback: the spool offset just past
+ * the line being delivered (its newline included); 0 for plain children. */
+uint64_t ad_proc_line_end(const ad_proc_t *p, ad_proc_stream_t stream);
 
 pid_t ad_proc_pid(const ad_proc_t *p);
 bool ad_proc_is_pty(const ad_proc_t *p);

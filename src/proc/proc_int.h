@@ -24,9 +24,11 @@ typedef struct {
     uv_pipe_t pipe;
     ad_proc_t *p;
     ad_proc_stream_t stream;
-    bool used;     /* the handle was initialized */
-    bool eof;      /* no more output will come */
-    bool skipping; /* dropping the rest of a line cut at the cap */
+    bool used;         /* the handle was initialized */
+    bool eof;          /* no more output will come */
+    bool skipping;     /* dropping the rest of a line cut at the cap */
+    uint64_t pos;      /* held: spool offset of the next byte to split */
+    uint64_t line_end; /* held: spool offset past the last delivered line */
     ad_buf_t line;
     char rbuf[AD_PROC_RBUF_SIZE];
 } ad_rstream_t;
@@ -74,6 +76,11 @@ struct ad_proc {
     bool paused, exited, finished;
     int handles; /* initialized handles not yet closed */
     ad_proc_exit_t ex;
+    /* held (src/hold): out.pipe is the holder's socket, out/err keep the
+     * streams' lines and ends; nothing else of the agent is ours. */
+    bool held, kept;
+    pid_t hold_pid; /* the holder when we forked it, else 0 */
+    ad_buf_t hbuf;  /* frames not yet whole */
     /* from the options */
     ad_proc_polite_t polite;
     uint64_t term_grace_ms, kill_grace_ms, drain_ms;
@@ -100,6 +107,8 @@ struct ad_procs {
     size_t unreaped; /* not waited for yet */
     size_t mem;      /* ad_proc_t not freed yet */
     bool shutting_down, freeing, sig_closed;
+    bool keep_held; /* --keep-agents: held processes stay */
+    size_t kept;    /* held processes left running by the shutdown */
     void (*done)(void *);
     void *done_ud;
 };
@@ -128,7 +137,28 @@ void ad_proc_record_status(ad_proc_t *p, int status);
  * the drain timer gave up on the output). */
 void ad_proc_finish_maybe(ad_proc_t *p);
 
+/* spawn.c / held.c */
+/* A new process record for pid, linked into s, with its timers; the
+ * caller opens its streams. */
+ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, const char *cgroup);
+void ad_proc_link(ad_procs_t *s, ad_proc_t *p);
+/* held.c: p's side of the holder's socket fd (sends ATTACH from at). */
+void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at);
+/* held.c: frames to the holder. */
+int ad_proc_held_send(ad_proc_t *p, unsigned type, const void *data, size_t len);
+/* held.c: the holder program to exec: agentd-hold beside agentd's own
+ * binary when it is there (libc only: a small holder), else agentd
+ * itself (/proc/self/exe), which needs "hold" as its first argument
+ * (*sub). */
+void ad_proc_holder_exe(char *exe, size_t n, bool *sub);
+/* Signals p's process group (held: through its holder). */
+int ad_proc_kill_group(ad_proc_t *p, int signum);
+
 /* io.c */
+/* Output bytes of rs: raw to on_data, lines to on_line. */
+void ad_proc_rstream_input(ad_rstream_t *rs, char *data, size_t n);
+/* Delivers what rs holds of an unfinished line (its end came). */
+void ad_proc_rstream_flush(ad_rstream_t *rs);
 /* Opens fd as rs's pipe and starts reading it. */
 void ad_proc_rstream_open(ad_proc_t *p, ad_rstream_t *rs, ad_proc_stream_t stream, int fd);
 /* The drain timer: output did not end within drain_ms of the exit. */

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -146,13 +148,16 @@ static int errno_to_ad(int e)
 typedef struct {
     int in[2], out[2], err[2], ex[2];
     int master, slave;
-    int cg; /* the tree's cgroup.procs, or -1 */
+    int cg;    /* the tree's cgroup.procs, or -1 */
+    int hs[2]; /* held: the socket pair to the holder */
+    int pp[2]; /* held: the agent's pid, from the holder */
 } fds_t;
 
 static void fds_close(fds_t *f)
 {
-    int *all[] = {&f->in[0], &f->in[1], &f->out[0], &f->out[1], &f->err[0], &f->err[1],
-                  &f->ex[0], &f->ex[1], &f->master, &f->slave, &f->cg};
+    int *all[] = {&f->in[0],  &f->in[1], &f->out[0], &f->out[1], &f->err[0],
+                  &f->err[1], &f->ex[0], &f->ex[1],  &f->master, &f->slave,
+                  &f->cg,     &f->hs[0], &f->hs[1],  &f->pp[0],  &f->pp[1]};
     for (size_t i = 0; i < AD_ARRAY_LEN(all); i++) {
         close_fd(all[i]);
     }
@@ -209,6 +214,35 @@ static int open_fds(const ad_proc_opts_t *o, fds_t *f, char *err, size_t errsz)
     return 0;
 }
 
+/* After the fork: the child's ends closed, then the exec report read: 0
+ * once the agent has exec'd, else its errno as AD_E* (and `waited`, the
+ * child whose exec failed, reaped). */
+static int exec_report(const ad_proc_opts_t *o, fds_t *f, pid_t waited, char *err, size_t errsz)
+{
+    int *child_ends[] = {&f->ex[1],  &f->slave, &f->in[0], &f->out[1],
+                         &f->err[1], &f->hs[1], &f->pp[1]};
+    for (size_t i = 0; i < AD_ARRAY_LEN(child_ends); i++) {
+        close_fd(child_ends[i]);
+    }
+    int child_errno = 0;
+    ssize_t n;
+    do {
+        n = read(f->ex[0], &child_errno, sizeof(child_errno));
+    } while (n < 0 && errno == EINTR);
+    close_fd(&f->ex[0]);
+    if (n == (ssize_t)sizeof(child_errno)) {
+        if (o->hold_dir != NULL) {
+            kill(waited, SIGKILL); /* the holder of an agent that never ran */
+        }
+        int status;
+        while (waitpid(waited, &status, 0) < 0 && errno == EINTR) {
+        }
+        snprintf(err, errsz, "%s: %s", o->argv[0], strerror(child_errno));
+        return errno_to_ad(child_errno);
+    }
+    return 0;
+}
+
 /* Forks and execs; returns once the exec happened (the report pipe closed)
  * or failed (it carried the child's errno, and the child is reaped). */
 static int fork_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds_t *f,
@@ -234,31 +268,11 @@ static int fork_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds
         snprintf(err, errsz, "fork: %s", strerror(fork_errno));
         return AD_EIO;
     }
-    int *child_ends[] = {&f->ex[1], &f->slave, &f->in[0], &f->out[1], &f->err[1]};
-    for (size_t i = 0; i < AD_ARRAY_LEN(child_ends); i++) {
-        close_fd(child_ends[i]);
-    }
-    int child_errno = 0;
-    ssize_t n;
-    do {
-        n = read(f->ex[0], &child_errno, sizeof(child_errno));
-    } while (n < 0 && errno == EINTR);
-    close_fd(&f->ex[0]);
-    if (n == (ssize_t)sizeof(child_errno)) {
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        snprintf(err, errsz, "%s: %s", o->argv[0], strerror(child_errno));
-        return errno_to_ad(child_errno);
-    }
     *pid_out = pid;
-    return 0;
+    return exec_report(o, f, pid, err, errsz);
 }
 
-/* The supervised process for a child that has exec'd: its handles take
- * the parent's ends of f. */
-static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fds_t *f,
-                           const char *cgroup)
+ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, const char *cgroup)
 {
     ad_proc_t *p = ad_xcalloc(1, sizeof(*p));
     p->s = s;
@@ -281,6 +295,28 @@ static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fd
     p->stop_timer.data = p;
     p->drain_timer.data = p;
     p->handles = 2;
+    return p;
+}
+
+void ad_proc_link(ad_procs_t *s, ad_proc_t *p)
+{
+    p->next = s->head;
+    if (s->head != NULL) {
+        s->head->prev = p;
+    }
+    s->head = p;
+    s->live++;
+    s->unreaped++;
+    s->mem++;
+    ad_procs_sync_ref(s);
+}
+
+/* The supervised process for a child that has exec'd: its handles take
+ * the parent's ends of f. */
+static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fds_t *f,
+                           const char *cgroup)
+{
+    ad_proc_t *p = ad_proc_alloc(s, o, pid, cgroup);
     if (o->pty) {
         ad_proc_rstream_open(p, &p->out, AD_PROC_STDOUT, f->master);
         f->master = -1;
@@ -296,15 +332,156 @@ static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fd
         ad_proc_rstream_open(p, &p->err, AD_PROC_STDERR, f->err[0]);
         f->err[0] = -1;
     }
-    p->next = s->head;
-    if (s->head != NULL) {
-        s->head->prev = p;
+    ad_proc_link(s, p);
+    return p;
+}
+
+/* ---- under a holder ------------------------------------------------------------ */
+
+/* `agentd hold DIR PID PTY WAIT`; PID is written by the holder's fork. */
+typedef struct {
+    char *argv[7];
+    char exe[4200], dir[4200], pid[24], pty[2], wait[24];
+} hold_argv_t;
+
+static void utoa(char *out, unsigned long v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (int i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
     }
-    s->head = p;
-    s->live++;
-    s->unreaped++;
-    s->mem++;
-    ad_procs_sync_ref(s);
+    out[n] = '\0';
+}
+
+/* Runs in the holder between its fork and exec: async-signal-safe calls
+ * only. It leaves agentd's session (a terminal's ^C or agentd's end must
+ * not reach it), becomes the subreaper of the agent's tree, forks the
+ * agent, says its pid, and execs agentd's own binary as `agentd hold`
+ * with its ends on fds 3-6 and nothing else open. */
+static _Noreturn void holder_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds_t *f,
+                                  hold_argv_t *ha)
+{
+    setsid();
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    pid_t a = fork();
+    if (a == 0) {
+        char *const *argv = (char *const *)o->argv;
+        if (o->pty) {
+            child_exec(file, argv, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1],
+                       f->cg);
+        }
+        child_exec(file, argv, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1],
+                   f->cg);
+    }
+    if (a < 0) {
+        _exit(127);
+    }
+    ssize_t w = write(f->pp[1], &a, sizeof(a));
+    (void)w;
+    utoa(ha->pid, (unsigned long)a);
+    int src[4] = {f->hs[1], o->pty ? f->master : f->out[0], o->pty ? -1 : f->err[0],
+                  o->pty ? -1 : f->in[1]};
+    int hi[4];
+    for (int i = 0; i < 4; i++) {
+        hi[i] = src[i] >= 0 ? fcntl(src[i], F_DUPFD, 100) : -1;
+    }
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        dup2(nul, 2);
+    }
+    for (int i = 0; i < 4; i++) {
+        if (hi[i] >= 0) {
+            dup2(hi[i], 3 + i);
+        } else {
+            close(3 + i);
+        }
+    }
+    syscall(SYS_close_range, 7u, ~0u, 0u);
+    char *env[] = {NULL};
+    execve(ha->exe, ha->argv, env);
+    _exit(127);
+}
+
+static void hold_argv(const ad_proc_opts_t *o, hold_argv_t *ha)
+{
+    snprintf(ha->dir, sizeof(ha->dir), "%s", o->hold_dir);
+    snprintf(ha->pty, sizeof(ha->pty), "%d", o->pty ? 1 : 0);
+    snprintf(ha->wait, sizeof(ha->wait), "%u", o->hold_wait_sec ? o->hold_wait_sec : 86400u);
+    snprintf(ha->pid, sizeof(ha->pid), "0");
+    bool sub;
+    ad_proc_holder_exe(ha->exe, sizeof(ha->exe), &sub);
+    char *v[] = {"agentd", "hold", ha->dir, ha->pid, ha->pty, ha->wait, NULL};
+    char *own[] = {"agentd-hold", ha->dir, ha->pid, ha->pty, ha->wait, NULL, NULL};
+    memcpy(ha->argv, sub ? v : own, sizeof(v));
+}
+
+/* Forks the holder, which forks the agent: *pid_out is the agent's pid and
+ * *holder the holder's, once the agent has exec'd. */
+static int fork_held(const ad_proc_opts_t *o, const char *file, char **envp, fds_t *f,
+                     pid_t *pid_out, pid_t *holder, char *err, size_t errsz)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", o->hold_dir);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        mkdir(dir, 0700);
+    }
+    if ((mkdir(o->hold_dir, 0700) != 0 && errno != EEXIST) ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->hs) != 0 ||
+        cloexec_pipe(f->pp) != 0) {
+        snprintf(err, errsz, "holder setup in %s: %s", o->hold_dir, strerror(errno));
+        return AD_EIO;
+    }
+    static hold_argv_t ha; /* loop thread only */
+    hold_argv(o, &ha);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t h = fork();
+    if (h == 0) {
+        holder_exec(o, file, envp, f, &ha);
+    }
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (h < 0) {
+        snprintf(err, errsz, "fork: %s", strerror(fork_errno));
+        return AD_EIO;
+    }
+    close_fd(&f->pp[1]);
+    pid_t a = 0;
+    ssize_t n;
+    do {
+        n = read(f->pp[0], &a, sizeof(a));
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(a) || a <= 0) {
+        kill(h, SIGKILL);
+        while (waitpid(h, NULL, 0) < 0 && errno == EINTR) {
+        }
+        snprintf(err, errsz, "the holder could not start the agent");
+        return AD_EIO;
+    }
+    *pid_out = a;
+    *holder = h;
+    return exec_report(o, f, h, err, errsz);
+}
+
+static ad_proc_t *held_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, pid_t holder,
+                           fds_t *f, const char *cgroup)
+{
+    ad_proc_t *p = ad_proc_alloc(s, o, pid, cgroup);
+    p->hold_pid = holder;
+    ad_proc_resume_t at = {.agent = pid, .pty = o->pty};
+    ad_proc_held_open(p, f->hs[0], &at);
+    f->hs[0] = -1;
+    ad_proc_link(s, p);
     return p;
 }
 
@@ -327,23 +504,29 @@ int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char 
     char **envp = NULL;
     char file[4096];
     char cgroup[4200] = "", name[160];
-    fds_t f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1, -1, -1};
+    fds_t f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1, -1, -1, {-1, -1}, {-1, -1}};
     pid_t pid = 0;
-    if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' && strchr(o->cgroup_name, '/') == NULL &&
-        o->cgroup_name[0] != '.') {
+    if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' &&
+        strchr(o->cgroup_name, '/') == NULL && o->cgroup_name[0] != '.') {
         snprintf(name, sizeof(name), "%s", o->cgroup_name);
     } else {
         snprintf(name, sizeof(name), "proc-%ld-%llu", (long)getpid(),
                  (unsigned long long)++s->spawns);
     }
     int rc = prepare(o, &envp, file, sizeof(file), err, errsz);
-    rc = rc < 0 ? rc
-                : ad_cgroup_create(&s->cg, name, o->limits, cgroup, sizeof(cgroup), &f.cg, err,
-                                   errsz);
+    rc = rc < 0
+             ? rc
+             : ad_cgroup_create(&s->cg, name, o->limits, cgroup, sizeof(cgroup), &f.cg, err, errsz);
     rc = rc < 0 ? rc : open_fds(o, &f, err, errsz);
-    rc = rc < 0 ? rc : fork_exec(o, file, envp, &f, &pid, err, errsz);
+    pid_t holder = 0;
+    if (rc == 0 && o->hold_dir != NULL) {
+        rc = fork_held(o, file, envp, &f, &pid, &holder, err, errsz);
+    } else if (rc == 0) {
+        rc = fork_exec(o, file, envp, &f, &pid, err, errsz);
+    }
     if (rc == 0) {
-        *out = proc_new(s, o, pid, &f, cgroup);
+        *out =
+            holder > 0 ? held_new(s, o, pid, holder, &f, cgroup) : proc_new(s, o, pid, &f, cgroup);
         ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld file=%s pty=%d cgroup=%s", (long)pid, file,
                o->pty, cgroup);
     } else if (cgroup[0] != '\0') {

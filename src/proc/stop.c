@@ -7,18 +7,29 @@
  */
 #include "proc/proc_int.h"
 
+#include "hold/hold.h"
+
 #include <errno.h>
 #include <signal.h>
+
+int ad_proc_kill_group(ad_proc_t *p, int signum)
+{
+    if (p->held) {
+        int32_t sig = signum;
+        return ad_proc_held_send(p, AD_HOLD_SIGNAL, &sig, sizeof(sig));
+    }
+    if (kill(-p->pid, signum) != 0) {
+        return errno == EPERM ? AD_EPERM : AD_ESTATE;
+    }
+    return 0;
+}
 
 int ad_proc_signal(ad_proc_t *p, int signum)
 {
     if (p->exited) {
         return AD_ESTATE;
     }
-    if (kill(-p->pid, signum) != 0) {
-        return errno == EPERM ? AD_EPERM : AD_ESTATE;
-    }
-    return 0;
+    return ad_proc_kill_group(p, signum);
 }
 
 static void on_stop_timer(uv_timer_t *t)
@@ -30,14 +41,14 @@ static void on_stop_timer(uv_timer_t *t)
     if (p->stage < 2) {
         p->stage = 2;
         ad_log(AD_LOG_INFO, "proc", "grace over, sending SIGTERM pid=%ld", (long)p->pid);
-        kill(-p->pid, SIGTERM);
-        kill(-p->pid, SIGCONT);
+        ad_proc_kill_group(p, SIGTERM);
+        ad_proc_kill_group(p, SIGCONT);
         uv_timer_start(&p->stop_timer, on_stop_timer, p->kill_grace_ms, 0);
     } else if (p->stage < 3) {
         p->stage = 3;
         p->ex.forced = true;
         ad_log(AD_LOG_INFO, "proc", "grace over, sending SIGKILL pid=%ld", (long)p->pid);
-        kill(-p->pid, SIGKILL);
+        ad_proc_kill_group(p, SIGKILL);
     }
 }
 
@@ -52,7 +63,7 @@ int ad_proc_stop(ad_proc_t *p, bool force)
             p->stage = 3;
             p->ex.forced = true;
             uv_timer_stop(&p->stop_timer);
-            kill(-p->pid, SIGKILL);
+            ad_proc_kill_group(p, SIGKILL);
         }
         return 0;
     }
@@ -65,12 +76,12 @@ int ad_proc_stop(ad_proc_t *p, bool force)
         ad_proc_close_stdin(p);
         break;
     case AD_PROC_POLITE_SIGINT:
-        kill(-p->pid, SIGINT);
+        ad_proc_kill_group(p, SIGINT);
         break;
     case AD_PROC_POLITE_SIGINT_CLOSE:
         /* The turn in progress ends with a result; no more input ends the
          * process (reference A.7 and E.6). */
-        kill(-p->pid, SIGINT);
+        ad_proc_kill_group(p, SIGINT);
         ad_proc_close_stdin(p);
         break;
     case AD_PROC_POLITE_NONE:
@@ -78,7 +89,7 @@ int ad_proc_stop(ad_proc_t *p, bool force)
         return 0;
     }
     if (p->paused) {
-        kill(-p->pid, SIGCONT); /* a stopped group cannot act on the request */
+        ad_proc_kill_group(p, SIGCONT); /* a stopped group cannot act on the request */
         p->paused = false;
     }
     uv_timer_start(&p->stop_timer, on_stop_timer, p->term_grace_ms, 0);
@@ -114,7 +125,13 @@ void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud),
     s->shutting_down = true;
     s->done = done;
     s->done_ud = ud;
-    if (s->live == 0) {
+    for (ad_proc_t *p = s->head; p != NULL && s->keep_held; p = p->next) {
+        if (p->held && !p->finished && !p->kept) {
+            p->kept = true; /* --keep-agents: its holder keeps it */
+            s->kept++;
+        }
+    }
+    if (s->live == s->kept) {
         s->done = NULL;
         if (done != NULL) {
             done(ud);
@@ -122,10 +139,10 @@ void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud),
         return;
     }
     uint64_t half = grace_ms / 2;
-    ad_log(AD_LOG_INFO, "proc", "stopping processes count=%zu grace_ms=%llu", s->live,
+    ad_log(AD_LOG_INFO, "proc", "stopping processes count=%zu grace_ms=%llu", s->live - s->kept,
            (unsigned long long)grace_ms);
     for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
-        if (p->exited) {
+        if (p->exited || p->kept) {
             continue;
         }
         if (p->term_grace_ms > half) {

@@ -18,6 +18,7 @@ typedef struct {
     char reason[256];
     int code, sig;
     ad_run_waiter_t *waiters;
+    char *hold_dir; /* the holder's directory, removed once the end is stored */
 } end_ctx_t;
 
 static void on_end_done(int rc, json_t *result, void *ud)
@@ -46,6 +47,7 @@ static void on_end_done(int rc, json_t *result, void *ud)
     }
     json_decref(reply);
     json_decref(result);
+    ad_run_hold_done(c->hold_dir, rc);
     free(c);
 }
 
@@ -205,6 +207,8 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     c->sig = ex->term_signal;
     c->waiters = run->stop_waiters;
     run->stop_waiters = NULL;
+    c->hold_dir = run->hold_dir;
+    run->hold_dir = NULL;
     ad_store_run_end(r->store, &e, on_end_done, c);
     while (run->taps != NULL) {
         ad_runner_tap_t *t = run->taps;

@@ -67,17 +67,42 @@ static void shed_output(ad_run_t *run)
         ad_log(AD_LOG_WARN, "runner", "writer behind, not storing some output agent=%s",
                run->agent_id);
     }
-    size_t keep = 0;
+    size_t keep = 0, first = run->line_first;
     for (size_t i = 0; i < b->n; i++) {
         if (b->v[i].output) {
             b->bytes -= b->v[i].bytes;
             msg_cleanup(&b->v[i]);
             run->dropped++;
+            run->line_first -= i < first ? 1 : 0;
         } else {
             b->v[keep++] = b->v[i];
         }
     }
     b->n = keep;
+}
+
+/* Moves the run's first n queued messages to out (all of them: the whole
+ * batch). */
+static void split_batch(ad_run_t *run, size_t n, ad_run_batch_t *out)
+{
+    ad_run_batch_t *b = &run->batch;
+    if (n == b->n) {
+        *out = *b;
+        memset(b, 0, sizeof(*b));
+        run->line_first = 0;
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->v = ad_xcalloc(n, sizeof(*out->v));
+    out->cap = out->n = n;
+    memcpy(out->v, b->v, n * sizeof(*b->v));
+    for (size_t i = 0; i < n; i++) {
+        out->bytes += b->v[i].bytes;
+    }
+    memmove(b->v, b->v + n, (b->n - n) * sizeof(*b->v));
+    b->n -= n;
+    b->bytes -= out->bytes;
+    run->line_first -= n;
 }
 
 void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
@@ -86,7 +111,9 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     if (done == NULL && r->inflight_bytes + run->batch.bytes > AD_RUN_INFLIGHT_BYTES) {
         shed_output(run);
     }
-    if (run->batch.n == 0) {
+    /* The rows of the line being handled wait for its end (hold.c). */
+    size_t n = run->in_line && run->line_first < run->batch.n ? run->line_first : run->batch.n;
+    if (n == 0) {
         if (done != NULL) {
             done(0, ctx);
         }
@@ -94,12 +121,11 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     }
     inflight_t *f = ad_xcalloc(1, sizeof(*f));
     f->r = r;
-    f->batch = run->batch;
     f->done = done;
     f->ctx = ctx;
     memcpy(f->agent_id, run->agent_id, AD_ID_MAX);
     memcpy(f->run_id, run->run_id, AD_ID_MAX);
-    memset(&run->batch, 0, sizeof(run->batch));
+    split_batch(run, n, &f->batch);
     f->rows = ad_xcalloc(f->batch.n, sizeof(*f->rows));
     for (size_t i = 0; i < f->batch.n; i++) {
         const ad_run_msg_t *m = &f->batch.v[i];
@@ -115,7 +141,9 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
                                           .is_complete = m->is_complete,
                                           .is_error = m->is_error,
                                           .replace = m->replace,
-                                          .now = m->now};
+                                          .now = m->now,
+                                          .hold_out = m->hold[0],
+                                          .hold_err = m->hold[1]};
     }
     r->inflight_bytes += f->batch.bytes;
     ad_store_messages_insert(r->store, f->rows, f->batch.n, on_batch_done, f);
@@ -204,6 +232,9 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
         m->tool_output = repaired(rec->tool_output, strlen(rec->tool_output));
     }
     m->output = rec == NULL && strcmp(role, "user") != 0;
+    if (run->msg_off > 0) {
+        m->hold[run->msg_stream] = (int64_t)run->msg_off;
+    }
     m->bytes = strlen(m->content) + (m->tool_output ? strlen(m->tool_output) : 0) + 256;
     json_t *ev = message_event(run, m, rec);
     if (id_out != NULL) {
@@ -211,7 +242,7 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
     }
     b->n++;
     b->bytes += m->bytes;
-    if (b->n >= AD_RUN_BATCH_MAX || b->bytes >= AD_RUN_BATCH_BYTES) {
+    if (!run->in_line && (b->n >= AD_RUN_BATCH_MAX || b->bytes >= AD_RUN_BATCH_BYTES)) {
         ad_run_flush_batch(run, NULL, NULL);
     } else {
         arm_flush(run);
@@ -232,7 +263,13 @@ static void flush_output(ad_run_t *run, int i)
         n--;
     }
     /* live output already went out as agent_output */
+    int stream = run->msg_stream;
+    uint64_t off = run->msg_off;
+    run->msg_stream = i;
+    run->msg_off = run->out_end[i];
     json_decref(ad_run_queue_message(run, i == 0 ? "assistant" : "system", b->data, n, NULL, NULL));
+    run->msg_stream = stream;
+    run->msg_off = off;
     if (b->cap > 2 * AD_RUN_OUT_FLUSH_BYTES) {
         ad_buf_cleanup(b);
     } else {
@@ -248,6 +285,9 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
     }
     if (ad_buf_append(b, line, len) == 0) {
         ad_buf_putc(b, '\n');
+    }
+    if (run->proc != NULL) {
+        run->out_end[i] = ad_proc_line_end(run->proc, i == 0 ? AD_PROC_STDOUT : AD_PROC_STDERR);
     }
     if (b->len >= AD_RUN_OUT_FLUSH_BYTES) {
         flush_output(run, i);
@@ -658,8 +698,10 @@ void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, siz
         add_output(run, 1, line, len);
         return;
     }
+    ad_run_line_begin(run, stream);
     ad_parser_feed(run->parser, line, len, uv_now(run->r->loop), &run->recs);
     ad_run_handle_recs(run);
+    ad_run_line_end(run);
 }
 
 void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len, void *ud)

@@ -106,6 +106,9 @@ typedef enum {
 } ad_approval_decision_t;
 int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *approval_id,
                               ad_approval_decision_t d, const char *tool, json_t *input);
+/* Agent processes an older agentd left running without a holder, found
+ * at start-up: [{runId, agentId, orgId, pid}] (borrowed; never NULL). */
+json_t *ad_runner_orphans(const ad_runner_t *r);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,

@@ -57,6 +57,7 @@ typedef struct {
     bool replace; /* written over the row with this id (a tool call's result) */
     bool output;  /* plain output: may be shed when the writer is behind */
     size_t bytes;
+    int64_t hold[2]; /* held: spool offsets (stdout, stderr) stored with it; 0 none */
 } ad_run_msg_t;
 
 typedef struct {
@@ -135,6 +136,16 @@ typedef struct ad_run {
     char last_id[AD_ID_MAX];
     int64_t last_at;
     char *last_text; /* owned; NULL when none is waiting */
+    /* Held runs (issue #15, hold.c): messages carry the spool offset past
+     * the output they cover; one stdout line's messages go to the writer
+     * together (line_first: the batch's first message of the line being
+     * handled), so a stored offset never covers half a line's rows. */
+    char *hold_dir; /* owned; NULL: not held */
+    bool in_line;
+    size_t line_first;
+    uint64_t out_end[2]; /* spool offset past the last line in out[i] */
+    int msg_stream;      /* the offset the next queued message carries */
+    uint64_t msg_off;
 } ad_run_t;
 
 struct ad_runner {
@@ -150,6 +161,7 @@ struct ad_runner {
     uv_check_t check; /* flushes live output after each poll phase */
     bool check_on;
     ad_runner_stats_t stats;
+    json_t *orphans; /* agent processes an older agentd left without a holder */
 };
 
 /* ---- runner.c ----------------------------------------------------------------- */
@@ -230,6 +242,28 @@ void ad_run_version_set(ad_run_t *run, const char *version);
 void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);
 /* The run has ended: its pending approvals are expired. */
 void ad_run_approvals_end(ad_run_t *run);
+/* ---- start.c: taking a held run up again ------------------------------------- */
+/* The run run_id of agent_id (started at started_at, ms) continues under
+ * its holder at dir from at's offsets. 0, or the code of what failed
+ * (err says why); nothing is left behind on failure. */
+int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
+                  const char *dir, const ad_proc_resume_t *at, char *err, size_t errsz);
+
+/* ---- hold.c ------------------------------------------------------------------- */
+/* The holder directory of run_id (owned: free()), or NULL when agents are
+ * not held or the path does not fit. */
+char *ad_run_hold_path(const ad_runner_t *r, const char *run_id);
+/* Takes up every run a previous daemon left under a holder; returns the
+ * ids taken up (NULL-terminated, owned: free each and the array). */
+char **ad_run_reattach_all(ad_runner_t *r);
+/* The run's end is stored (rc 0): its holder's directory goes. Takes dir. */
+void ad_run_hold_done(char *dir, int rc);
+/* Lost runs whose agent process still runs (an older agentd, no holder):
+ * logged and kept for /api/health. runs: the reconcile result's runs. */
+void ad_run_find_orphans(ad_runner_t *r, json_t *runs);
+/* In ad_run_on_line around one stdout line (held runs' line offsets). */
+void ad_run_line_begin(ad_run_t *run, ad_proc_stream_t stream);
+void ad_run_line_end(ad_run_t *run);
 
 /* ---- exit.c ------------------------------------------------------------------- */
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);

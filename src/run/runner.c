@@ -182,6 +182,7 @@ void ad_run_free(ad_run_t *run)
     ad_run_batch_cleanup(&run->batch);
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
+    free(run->hold_dir);
     free(run);
 }
 
@@ -216,6 +217,7 @@ static void on_reconciled(int rc, json_t *result, void *ud)
         if (n > 0) {
             ad_log(AD_LOG_WARN, "runner", "marked runs lost count=%zu", n);
         }
+        ad_run_find_orphans(c->r, json_object_get(result, "runs")); /* hold.c */
     }
     ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
     json_decref(result);
@@ -228,7 +230,14 @@ void ad_runner_reconcile(ad_runner_t *r, ad_runner_cb cb, void *ud)
     c->r = r;
     c->cb = cb;
     c->ud = ud;
-    ad_store_runs_reconcile(r->store, ad_wall_ms(), LOST_REASON, on_reconciled, c);
+    /* Runs whose holders still hold them go on (hold.c); the rest are lost. */
+    char **kept = ad_run_reattach_all(r);
+    ad_store_runs_reconcile_keep(r->store, ad_wall_ms(), LOST_REASON, (const char *const *)kept,
+                                 on_reconciled, c);
+    for (size_t i = 0; kept[i] != NULL; i++) {
+        free(kept[i]);
+    }
+    free(kept);
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
@@ -242,6 +251,7 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
     r->store = store;
     r->bus = bus;
     r->procs = procs;
+    r->orphans = json_array();
     uv_check_init(loop, &r->check);
     r->check.data = r;
     return r;
@@ -249,7 +259,9 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
 
 static void on_runner_closed(uv_handle_t *h)
 {
-    free(h->data);
+    ad_runner_t *r = h->data;
+    json_decref(r->orphans);
+    free(r);
 }
 
 void ad_runner_set_key_source(ad_runner_t *r, ad_runner_key_fn fn, void *ud)

@@ -239,6 +239,11 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->on_exit = ad_run_on_exit;
     o->ud = run;
     o->cgroup_name = run->run_id;
+    if (run->hold_dir == NULL) {
+        run->hold_dir = ad_run_hold_path(r, run->run_id); /* hold.c; NULL: not held */
+    }
+    o->hold_dir = run->hold_dir;
+    o->hold_wait_sec = (uint32_t)r->cfg->hold_wait_sec;
     json_t *lim = json_object_get(s->state, "limits");
     json_int_t mb = json_integer_value(json_object_get(lim, "memoryMb"));
     json_int_t cpu = json_integer_value(json_object_get(lim, "cpuPercent"));
@@ -410,5 +415,49 @@ int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *cont
     if (run != NULL) {
         memcpy(f->msg_id, run->prompt_msg_id, AD_ID_MAX);
     }
+    return 0;
+}
+
+/* ---- taking a held run up again (issue #15; the rest is hold.c's) ------------------- */
+
+int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
+                  const char *dir, const ad_proc_resume_t *at, char *err, size_t errsz)
+{
+    start_t s;
+    memset(&s, 0, sizeof(s));
+    /* The launch is built only for what the run needs to know of it (a
+     * one-turn CLI needs a prompt to build one); nothing is spawned. */
+    int rc = load(r, agent_id, "-", false, &s, err, errsz);
+    if (rc != 0) {
+        start_cleanup(&s);
+        return rc;
+    }
+    ad_run_t *run = run_new(r, agent_id, &s);
+    snprintf(run->run_id, sizeof(run->run_id), "%s", run_id);
+    ad_run_topics_init(&run->topics, agent_id, run->run_id, s.ws, run->org_id, run->crew_id);
+    run->pty = at->pty;
+    run->hold_dir = ad_xstrdup(dir);
+    ad_proc_opts_t o;
+    proc_opts(r, run, &s, &o);
+    o.on_data = run->pty ? ad_run_on_data : NULL;
+    rc = ad_proc_attach(r->procs, &o, at, &run->proc, err, errsz);
+    if (rc != 0) {
+        ad_run_free(run);
+        start_cleanup(&s);
+        return rc;
+    }
+    uv_timer_init(r->loop, &run->flush);
+    run->flush.data = run;
+    run->flush_init = true;
+    int64_t age_ms = ad_wall_ms() - started_at;
+    uint64_t now = ad_mono_ns();
+    uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
+    run->started_ns = age_ns < now ? now - age_ns : now;
+    run->accepts_input = s.launch.interactive || s.spec.executor == AD_EXEC_COMMAND;
+    run->next = r->runs;
+    r->runs = run;
+    ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,
+           run_id, (long)at->agent, at->replay);
+    start_cleanup(&s);
     return 0;
 }

@@ -143,8 +143,8 @@ int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
 
     s = ad_store_stmt(db, "INSERT INTO messages (id, agent_id, run_id, role, content, "
                           "token_count, tool_name, tool_input, tool_output, is_complete, "
-                          "created_at, is_error) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+                          "created_at, is_error, hold_out, hold_err) VALUES (?1, ?2, ?3, ?4, "
+                          "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -162,6 +162,12 @@ int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
     sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
     sqlite3_bind_int64(s, 11, m->now);
     sqlite3_bind_int(s, 12, m->is_error ? 1 : 0);
+    if (m->hold_out > 0) {
+        sqlite3_bind_int64(s, 13, m->hold_out);
+    }
+    if (m->hold_err > 0) {
+        sqlite3_bind_int64(s, 14, m->hold_err);
+    }
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);

@@ -289,17 +289,20 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
         sqlite3_stmt *s = ad_store_stmt(
             db, m->replace
                     ? "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
-                      "tool_name, tool_input, tool_output, is_complete, created_at, is_error) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                      "tool_name, tool_input, tool_output, is_complete, created_at, is_error, "
+                      "hold_out, hold_err) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                       "ON CONFLICT(id) DO UPDATE SET content = excluded.content, "
                       "token_count = excluded.token_count, "
                       "tool_name = coalesce(excluded.tool_name, tool_name), "
                       "tool_input = coalesce(excluded.tool_input, tool_input), "
                       "tool_output = excluded.tool_output, is_complete = excluded.is_complete, "
-                      "is_error = excluded.is_error WHERE agent_id = excluded.agent_id"
+                      "is_error = excluded.is_error, "
+                      "hold_out = coalesce(excluded.hold_out, hold_out), "
+                      "hold_err = coalesce(excluded.hold_err, hold_err) "
+                      "WHERE agent_id = excluded.agent_id"
                     : "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
-                      "tool_name, tool_input, tool_output, is_complete, created_at, is_error) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                      "tool_name, tool_input, tool_output, is_complete, created_at, is_error, "
+                      "hold_out, hold_err) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         if (s == NULL) {
             return AD_EINTERNAL;
         }
@@ -315,6 +318,17 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
         sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
         sqlite3_bind_int64(s, 11, m->now);
         sqlite3_bind_int(s, 12, m->is_error ? 1 : 0);
+        /* the spool offsets of held output, in the same commit (issue #15) */
+        if (m->hold_out > 0) {
+            sqlite3_bind_int64(s, 13, m->hold_out);
+        } else {
+            sqlite3_bind_null(s, 13);
+        }
+        if (m->hold_err > 0) {
+            sqlite3_bind_int64(s, 14, m->hold_err);
+        } else {
+            sqlite3_bind_null(s, 14);
+        }
         int rc = ad_store_step_done(db, s);
         if (rc != 0) {
             return rc;
@@ -346,12 +360,14 @@ void ad_store_messages_insert(ad_store_t *st, const ad_store_message_t *msgs, si
 typedef struct {
     int64_t now;
     char reason[256];
+    char *keep; /* "\n<id>\n<id>\n…": runs left running; owned, may be NULL */
 } reconcile_t;
 
 /* A run found still 'running'. */
 typedef struct {
     char id[AD_ID_MAX], agent_id[AD_ID_MAX];
     int64_t started_at;
+    int64_t pid; /* the agent's last pid, 0: none */
 } lost_run_t;
 
 /* The runs still marked running: *out (owned, free()) and *n. Read before
@@ -361,7 +377,8 @@ static int running_runs(sqlite3 *db, lost_run_t **out, size_t *n)
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s =
-        ad_store_stmt(db, "SELECT id, agent_id, started_at FROM runs WHERE status = 'running'");
+        ad_store_stmt(db, "SELECT r.id, r.agent_id, r.started_at, a.pid FROM runs r LEFT JOIN "
+                          "agents a ON a.id = r.agent_id WHERE r.status = 'running'");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -376,6 +393,7 @@ static int running_runs(sqlite3 *db, lost_run_t **out, size_t *n)
         snprintf(r->id, sizeof(r->id), "%s", (const char *)sqlite3_column_text(s, 0));
         snprintf(r->agent_id, sizeof(r->agent_id), "%s", (const char *)sqlite3_column_text(s, 1));
         r->started_at = sqlite3_column_int64(s, 2);
+        r->pid = sqlite3_column_int64(s, 3);
     }
     int rc = step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
     sqlite3_reset(s);
@@ -434,14 +452,21 @@ static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
     json_t *agents = json_array();
     int rc = running_runs(db, &lost, &n);
     for (size_t i = 0; i < n && rc == 0; i++) {
+        char key[AD_ID_MAX + 2];
+        snprintf(key, sizeof(key), "\n%s\n", lost[i].id);
+        if (a->keep != NULL && strstr(a->keep, key) != NULL) {
+            continue; /* taken up again from its holder */
+        }
         rc = lose_run(db, a, &lost[i]);
         json_t *agent = NULL;
         if (rc == 0 && agent_json(db, lost[i].agent_id, &agent) == 0) {
             json_array_append_new(agents, agent);
         }
-        json_array_append_new(runs, json_pack("{s:s, s:s, s:I}", "id", lost[i].id, "agentId",
-                                              lost[i].agent_id, "startedAt",
-                                              (json_int_t)lost[i].started_at));
+        json_t *run = json_pack("{s:s, s:s, s:I}", "id", lost[i].id, "agentId", lost[i].agent_id,
+                                "startedAt", (json_int_t)lost[i].started_at);
+        json_object_set_new(run, "pid",
+                            lost[i].pid > 0 ? json_integer((json_int_t)lost[i].pid) : json_null());
+        json_array_append_new(runs, run);
     }
     free(lost);
     rc = rc != 0 ? rc : orphans_to_error(db, a->now);
@@ -458,9 +483,51 @@ static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
 void ad_store_runs_reconcile(ad_store_t *st, int64_t now, const char *reason, ad_store_result_cb cb,
                              void *ud)
 {
+    ad_store_runs_reconcile_keep(st, now, reason, NULL, cb, ud);
+}
+
+static void reconcile_cleanup(void *in)
+{
+    reconcile_t *a = in;
+    free(a->keep);
+}
+
+void ad_store_runs_reconcile_keep(ad_store_t *st, int64_t now, const char *reason,
+                                  const char *const *keep, ad_store_result_cb cb, void *ud)
+{
     reconcile_t a = {.now = now};
     snprintf(a.reason, sizeof(a.reason), "%s", reason);
-    ad_store_typed_write(st, runs_reconcile, &a, sizeof(a), NULL, cb, ud);
+    if (keep != NULL && keep[0] != NULL) {
+        ad_buf_t b;
+        ad_buf_init(&b, 64u << 20);
+        ad_buf_putc(&b, '\n');
+        for (size_t i = 0; keep[i] != NULL; i++) {
+            ad_buf_puts(&b, keep[i]);
+            ad_buf_putc(&b, '\n');
+        }
+        a.keep = ad_buf_detach(&b, NULL);
+        ad_buf_cleanup(&b);
+    }
+    ad_store_typed_write(st, runs_reconcile, &a, sizeof(a), reconcile_cleanup, cb, ud);
+}
+
+int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, int64_t *err)
+{
+    *out = *err = 0;
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "SELECT MAX(hold_out), MAX(hold_err) FROM messages WHERE run_id = ?");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, run_id);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        *err = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_ROW ? 0 : ad_store_rc(db, step);
 }
 
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out)

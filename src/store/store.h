@@ -226,6 +226,9 @@ typedef struct {
      * keeping its time; without it a taken id fails the batch. */
     bool replace;
     int64_t now;
+    /* Held output (issue #15): the spool offsets just past what this row
+     * covers, stored with it; 0: none. */
+    int64_t hold_out, hold_err;
     /* Set by ad_store_message_insert on success. */
     char worktree_id[AD_ID_MAX], workspace_id[AD_ID_MAX];
 } ad_store_message_t;
@@ -541,6 +544,15 @@ void ad_store_messages_insert(ad_store_t *st, const ad_store_message_t *msgs, si
  * agents:[…]}. Loop thread. */
 void ad_store_runs_reconcile(ad_store_t *st, int64_t now, const char *reason, ad_store_result_cb cb,
                              void *ud);
+/* The same, leaving alone the runs named in keep (NULL-terminated, may be
+ * NULL; copied): those a new daemon has taken up again from their holders.
+ * Each lost run in the result also has the agent's last `pid` (or null),
+ * so what an older daemon left running without a holder can be found. */
+void ad_store_runs_reconcile_keep(ad_store_t *st, int64_t now, const char *reason,
+                                  const char *const *keep, ad_store_result_cb cb, void *ud);
+/* Where a held run's output is to be read again: the largest stored
+ * hold_out and hold_err of its messages (0 when none). Loop thread. */
+int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, int64_t *err);
 /* ---- runs across agents and their statistics (stats.c, migration 0800) ----------------
  * Run objects here also carry agentName, crewId and orgId. */
 typedef struct {

@@ -228,9 +228,11 @@ test('an agent that ignores SIGTERM is killed after the grace', async () => {
   }
 });
 
-test('kill -9 of agentd, then a restart, marks the run lost', async () => {
+test('without holders, kill -9 of agentd then a restart marks the run lost and reports the orphan', async () => {
+  // With holders (the default) the run goes on: tests/e2e/hold.test.js.
   const dataDir = daemon.tmpDir();
-  const { d, dir, wt } = await setup({ dataDir });
+  const noHold = ['--stop-grace-ms', '300', '--hold-agents=false'];
+  const { d, dir, wt } = await setup({ dataDir, args: noHold });
   let agentPid = 0;
   try {
     const id = await newAgent(d, wt, ['node', FAKE, 'sleep']);
@@ -239,7 +241,7 @@ test('kill -9 of agentd, then a restart, marks the run lost', async () => {
     agentPid = s.body.pid;
     await d.stop('SIGKILL');
 
-    const d2 = await daemon.start({ needUrl: true, dataDir });
+    const d2 = await daemon.start({ needUrl: true, dataDir, args: noHold });
     try {
       const a = await until(async () => {
         const g = await api(d2, 'GET', `/api/agents/${id}`);
@@ -250,6 +252,12 @@ test('kill -9 of agentd, then a restart, marks the run lost', async () => {
       const run = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
       assert.equal(run.status, 'lost');
       assert.ok(run.endedAt);
+      // The agent process still runs, unsupervised: said, not silent.
+      const h = await api(d2, 'GET', '/api/health');
+      const o = h.body.processes.orphans.find((x) => x.runId === run.id);
+      assert.ok(o, JSON.stringify(h.body.processes));
+      assert.equal(o.pid, agentPid);
+      assert.match(d2.stderr, /without holders/);
     } finally {
       await d2.stop();
     }

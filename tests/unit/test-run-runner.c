@@ -281,6 +281,7 @@ static int setup(void **state)
     char err[256];
     assert_int_equal(ad_config_load_env(&f->cfg, err, sizeof(err)), 0);
     f->cfg.stop_grace_ms = 300;
+    f->cfg.hold_agents = false; /* plain children: the holder path is tests/e2e/hold.test.js */
     snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-runner-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     uv_loop_init(&f->loop);

@@ -13,10 +13,27 @@ const path = require('node:path');
 const BIN = process.env.AGENTD_BIN || path.resolve(__dirname, '../../../build/release/agentd');
 const running = new Set();
 
+// Agents run under holders that outlive agentd (issue #15): whatever a test
+// leaves in a data dir's holder registry ends with the test process.
+const dataDirs = new Set();
+function endHolders(dataDir) {
+  const root = path.join(dataDir, 'hold');
+  let names = [];
+  try { names = fs.readdirSync(root); } catch (_) { return; }
+  for (const n of names) {
+    try {
+      const [pid, , agent] = fs.readFileSync(path.join(root, n, 'info'), 'utf8').trim().split(' ');
+      try { process.kill(-Number(agent), 'SIGKILL'); } catch (_) { /* gone */ }
+      try { process.kill(Number(pid), 'SIGTERM'); } catch (_) { /* gone */ }
+    } catch (_) { /* no info */ }
+  }
+}
+
 process.on('exit', () => {
   for (const d of running) {
     try { d.proc.kill('SIGKILL'); } catch (_) { /* already gone */ }
   }
+  for (const dir of dataDirs) endHolders(dir);
 });
 
 function tmpDir(prefix = 'agentd-e2e-') {
@@ -68,7 +85,8 @@ function start(opts = {}) {
   // global seqs need a bus nothing else publishes on.
   const args = ['serve', '--listen', opts.listen || '127.0.0.1:0', '--data-dir', dataDir,
     '--health-event-interval-ms', '0', ...(opts.args || [])];
-  const proc = spawn(BIN, args, {
+  dataDirs.add(dataDir);
+  const proc = spawn(opts.bin || BIN, args, {
     env: { ...process.env, ...(opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -120,6 +138,7 @@ function start(opts = {}) {
   };
   d.cleanup = async () => {
     await d.stop();
+    endHolders(dataDir);
     if (!opts.dataDir && !opts.keepDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   };
   return ready;
@@ -130,4 +149,4 @@ function tokenFor(url) {
   return tokens.get(url.replace(/\/$/, '')) || null;
 }
 
-module.exports = { BIN, start, run, tmpDir, tmpRepo, tokenFor };
+module.exports = { BIN, start, run, tmpDir, tmpRepo, tokenFor, endHolders };

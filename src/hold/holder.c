@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The holder process (`agentd hold`): one agent's output appended to its
+ * spools, sent on to the daemon that is attached (from the offsets it
+ * asks for), its input, signals and terminal size passed on, its exit
+ * reaped and written down, all in one poll loop with no timer but the
+ * bounded waits after the agent's exit. No heap but the input queue, no
+ * SQLite, no threads. The supervisor (src/proc/spawn.c) forks it, it has
+ * already forked the agent, and the daemon side of the wire is
+ * src/proc/held.c.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "hold/hold.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK 65536
+#define INQ_MAX (8u << 20)
+#define DRAIN_MS 2000
+#define DEF_WAIT_SEC 86400
+
+typedef struct {
+    int fd;        /* the agent's output, -1 after its end */
+    int spool;     /* the spool file, read and appended */
+    uint64_t end;  /* bytes in the spool */
+    uint64_t sent; /* next offset for the attached daemon */
+    bool eof, eof_sent;
+} hstream_t;
+
+typedef struct {
+    char dir[4096];
+    pid_t agent;
+    bool pty, replay, quit;
+    hstream_t s[2];
+    int in_fd; /* the agent's stdin (pipe mode); with a pty, s[0].fd */
+    bool in_close;
+    char *inq;
+    size_t inq_len, inq_cap;
+    int conn, lsock, sfd;
+    bool attached, exit_sent;
+    uint64_t scroll; /* pty: next scrollback offset to send, up to s[0].sent */
+    size_t rlen, woff, wlen;
+    int rr; /* which stream is sent first next time */
+    bool exited;
+    int status;
+    int64_t exit_ms;
+    int64_t wait_ms;
+} holder_t;
+
+static unsigned char rbuf[AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD];
+static unsigned char wbuf[AD_HOLD_HDR + 8 + CHUNK];
+static char obuf[CHUNK];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Writes a small file whole, through a temporary name and a rename. */
+static void write_file(const holder_t *h, const char *name, const char *text)
+{
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", h->dir, name);
+    snprintf(path, sizeof(path), "%s/%s", h->dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return;
+    }
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    close(fd);
+    if (ok) {
+        rename(tmp, path);
+    }
+}
+
+static void close_conn(holder_t *h)
+{
+    if (h->conn >= 0) {
+        close(h->conn);
+    }
+    h->conn = -1;
+    h->attached = false;
+    h->rlen = h->woff = h->wlen = 0;
+}
+
+/* ---- the agent ------------------------------------------------------------- */
+
+static void agent_exited(holder_t *h, int status)
+{
+    h->exited = true;
+    h->status = status;
+    h->exit_ms = now_ms();
+    /* The tree ends with its leader, as under the daemon (src/proc). */
+    kill(-h->agent, SIGKILL);
+    char text[32];
+    snprintf(text, sizeof(text), "%d\n", status);
+    write_file(h, "exit", text);
+}
+
+static void on_signals(holder_t *h)
+{
+    struct signalfd_siginfo si;
+    while (read(h->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo != SIGCHLD) {
+            /* Asked to end: the agent goes with it; the spool and the exit
+             * stay for a daemon. */
+            h->quit = true;
+            if (!h->exited) {
+                kill(-h->agent, SIGKILL);
+            }
+        }
+    }
+    for (;;) {
+        int status;
+        pid_t r = waitpid(-1, &status, WNOHANG);
+        if (r <= 0) {
+            break;
+        }
+        if (r == h->agent && !h->exited) {
+            agent_exited(h, status);
+        }
+    }
+}
+
+static void stream_end(hstream_t *st)
+{
+    if (st->fd >= 0) {
+        close(st->fd);
+    }
+    st->fd = -1;
+    st->eof = true;
+}
+
+static void on_output(hstream_t *st)
+{
+    ssize_t n = read(st->fd, obuf, sizeof(obuf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) { /* EOF; EIO on a pty master once the terminal is gone */
+        stream_end(st);
+        return;
+    }
+    size_t done = 0;
+    while (done < (size_t)n) {
+        ssize_t w = write(st->spool, obuf + done, (size_t)n - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            /* A full disk: what cannot be spooled is lost, and said so. */
+            fprintf(stderr, "agentd hold: spool write failed: %s\n", strerror(errno));
+            break;
+        }
+        done += (size_t)w;
+    }
+    st->end += done;
+}
+
+static void on_stdin_ready(holder_t *h)
+{
+    int fd = h->pty ? h->s[0].fd : h->in_fd;
+    if (fd >= 0 && h->inq_len > 0) {
+        ssize_t w = write(fd, h->inq, h->inq_len);
+        if (w > 0) {
+            memmove(h->inq, h->inq + w, h->inq_len - (size_t)w);
+            h->inq_len -= (size_t)w;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            h->inq_len = 0;
+        }
+    }
+    if (!h->pty && h->in_close && h->inq_len == 0 && h->in_fd >= 0) {
+        close(h->in_fd);
+        h->in_fd = -1;
+    }
+}
+
+static void queue_input(holder_t *h, const unsigned char *p, size_t n)
+{
+    if (h->inq_len + n > INQ_MAX) {
+        return; /* the daemon bounds what it queues; this is a backstop */
+    }
+    if (h->inq_len + n > h->inq_cap) {
+        size_t cap = h->inq_cap ? h->inq_cap : 4096;
+        while (cap < h->inq_len + n) {
+            cap *= 2;
+        }
+        char *q = realloc(h->inq, cap);
+        if (q == NULL) {
+            return;
+        }
+        h->inq = q;
+        h->inq_cap = cap;
+    }
+    memcpy(h->inq + h->inq_len, p, n);
+    h->inq_len += n;
+}
+
+/* ---- the daemon's frames ----------------------------------------------------- */
+
+static void on_attach(holder_t *h, const unsigned char *p, uint32_t len)
+{
+    if (len < 24) {
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t off = get_u64(p + 8 * i);
+        h->s[i].sent = off < h->s[i].end ? off : h->s[i].end;
+        h->s[i].eof_sent = false;
+    }
+    uint64_t scroll = get_u64(p + 16);
+    h->scroll = h->pty && scroll < h->s[0].sent ? scroll : h->s[0].sent;
+    h->attached = true;
+    h->exit_sent = false;
+}
+
+static void on_frame(holder_t *h, unsigned type, const unsigned char *p, uint32_t len)
+{
+    int32_t v;
+    switch (type) {
+    case AD_HOLD_ATTACH:
+        on_attach(h, p, len);
+        break;
+    case AD_HOLD_INPUT:
+        queue_input(h, p, len);
+        break;
+    case AD_HOLD_CLOSE_IN:
+        if (h->pty) {
+            queue_input(h, (const unsigned char *)"\x04", 1);
+        } else {
+            h->in_close = true;
+        }
+        break;
+    case AD_HOLD_SIGNAL:
+        if (len >= 4 && !h->exited && !h->replay) {
+            memcpy(&v, p, 4);
+            kill(-h->agent, v);
+        }
+        break;
+    case AD_HOLD_RESIZE:
+        if (len >= 4 && h->pty && h->s[0].fd >= 0) {
+            uint16_t rc[2];
+            memcpy(rc, p, 4);
+            struct winsize ws = {.ws_row = rc[0], .ws_col = rc[1]};
+            ioctl(h->s[0].fd, TIOCSWINSZ, &ws);
+        }
+        break;
+    default:
+        break;
+    }
+    on_stdin_ready(h);
+}
+
+static void on_conn_readable(holder_t *h)
+{
+    ssize_t n = read(h->conn, rbuf + h->rlen, sizeof(rbuf) - h->rlen);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) {
+        close_conn(h);
+        return;
+    }
+    h->rlen += (size_t)n;
+    size_t at = 0;
+    while (h->rlen - at >= AD_HOLD_HDR) {
+        uint32_t len = ad_hold_len(rbuf + at);
+        if (len > AD_HOLD_MAX_PAYLOAD) {
+            close_conn(h); /* not our daemon */
+            return;
+        }
+        if (h->rlen - at < AD_HOLD_HDR + len) {
+            break;
+        }
+        on_frame(h, rbuf[at + 4], rbuf + at + AD_HOLD_HDR, len);
+        at += AD_HOLD_HDR + len;
+    }
+    memmove(rbuf, rbuf + at, h->rlen - at);
+    h->rlen -= at;
+}
+
+/* ---- to the daemon ----------------------------------------------------------- */
+
+/* A DATA (or SCROLL) frame of spool bytes from *off; false when none. */
+static bool frame_data(holder_t *h, int i, unsigned type, uint64_t *off, uint64_t upto)
+{
+    if (*off >= upto) {
+        return false;
+    }
+    size_t want = upto - *off < CHUNK ? (size_t)(upto - *off) : CHUNK;
+    ssize_t n = pread(h->s[i].spool, wbuf + AD_HOLD_HDR + 8, want, (off_t)*off);
+    if (n <= 0) {
+        return false;
+    }
+    ad_hold_hdr(wbuf, (uint32_t)(8 + n), type, (unsigned)i + 1);
+    put_u64(wbuf + AD_HOLD_HDR, *off);
+    *off += (uint64_t)n;
+    h->wlen = AD_HOLD_HDR + 8 + (size_t)n;
+    return true;
+}
+
+/* The next frame for the attached daemon, in wbuf; false when nothing is
+ * to be sent. Scrollback first, then both streams in turn, each stream's
+ * end after its last byte, and the exit after both ends. */
+static bool next_frame(holder_t *h)
+{
+    h->woff = h->wlen = 0;
+    if (frame_data(h, 0, AD_HOLD_SCROLL, &h->scroll, h->s[0].sent)) {
+        return true;
+    }
+    for (int k = 0; k < 2; k++) {
+        int i = (h->rr + k) % 2;
+        if (frame_data(h, i, AD_HOLD_DATA, &h->s[i].sent, h->s[i].end)) {
+            h->rr = (i + 1) % 2;
+            return true;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        hstream_t *st = &h->s[i];
+        if (st->eof && !st->eof_sent && st->sent == st->end) {
+            st->eof_sent = true;
+            ad_hold_hdr(wbuf, 0, AD_HOLD_EOF, (unsigned)i + 1);
+            h->wlen = AD_HOLD_HDR;
+            return true;
+        }
+    }
+    if (h->exited && h->s[0].eof_sent && h->s[1].eof_sent && !h->exit_sent) {
+        h->exit_sent = true;
+        int32_t st = h->status;
+        ad_hold_hdr(wbuf, 4, AD_HOLD_EXIT, 0);
+        memcpy(wbuf + AD_HOLD_HDR, &st, 4);
+        h->wlen = AD_HOLD_HDR + 4;
+        return true;
+    }
+    return false;
+}
+
+/* Sends until the socket is full or nothing is left. True when it is full. */
+static bool pump(holder_t *h)
+{
+    while (h->conn >= 0 && h->attached) {
+        if (h->woff == h->wlen && !next_frame(h)) {
+            return false;
+        }
+        ssize_t w = send(h->conn, wbuf + h->woff, h->wlen - h->woff, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0 && errno == EAGAIN) {
+            return true;
+        }
+        if (w <= 0) {
+            close_conn(h);
+            return false;
+        }
+        h->woff += (size_t)w;
+    }
+    return false;
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+static void on_accept(holder_t *h)
+{
+    int fd = accept4(h->lsock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != getuid()) {
+        close(fd);
+        return;
+    }
+    close_conn(h); /* a new daemon replaces the one that went away */
+    h->conn = fd;
+}
+
+static int listen_on(const holder_t *h)
+{
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    if (snprintf(a.sun_path, sizeof(a.sun_path), "%s/s", h->dir) >= (int)sizeof(a.sun_path)) {
+        fprintf(stderr, "agentd hold: socket path too long in %s\n", h->dir);
+        return -1;
+    }
+    unlink(a.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    mode_t old = umask(077);
+    if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    umask(old);
+    if (fd >= 0) {
+        chmod(a.sun_path, 0600);
+    }
+    return fd;
+}
+
+/* ---- the loop -------------------------------------------------------------------- */
+
+/* How long poll may sleep: forever, but for the bounded waits after the
+ * agent's exit (its output's end, then a daemon to collect it). */
+static int poll_timeout(const holder_t *h)
+{
+    if (!h->exited) {
+        return -1;
+    }
+    int64_t t = now_ms() - h->exit_ms;
+    int64_t left = (!h->s[0].eof || !h->s[1].eof) ? DRAIN_MS - t : h->wait_ms - t;
+    return left <= 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+}
+
+/* True when the holder's work is over. */
+static bool finished(holder_t *h)
+{
+    if (!h->exited) {
+        return false;
+    }
+    int64_t t = now_ms() - h->exit_ms;
+    if (t >= DRAIN_MS) {
+        for (int i = 0; i < 2; i++) {
+            if (!h->s[i].eof) {
+                stream_end(&h->s[i]); /* a grandchild keeps it open: give up */
+            }
+        }
+    }
+    if (!h->s[0].eof || !h->s[1].eof) {
+        return false;
+    }
+    /* The daemon that had the exit went away (it closes once it has it), a
+     * quit was asked for, or nobody came in time. */
+    return (h->exit_sent && h->conn < 0) || h->quit || t >= h->wait_ms ||
+           (h->replay && h->conn < 0);
+}
+
+static void one_round(holder_t *h)
+{
+    struct pollfd p[6];
+    int n = 0;
+    p[n++] = (struct pollfd){.fd = h->sfd, .events = POLLIN};
+    p[n++] = (struct pollfd){.fd = h->lsock, .events = POLLIN};
+    bool full = pump(h);
+    p[n++] = (struct pollfd){.fd = h->conn, .events = POLLIN | (full ? POLLOUT : 0)};
+    p[n++] = (struct pollfd){.fd = h->s[0].fd, .events = POLLIN};
+    p[n++] = (struct pollfd){.fd = h->s[1].fd, .events = POLLIN};
+    int in = h->pty ? -1 : h->in_fd;
+    p[n++] =
+        (struct pollfd){.fd = h->inq_len > 0 ? (h->pty ? h->s[0].fd : in) : -1, .events = POLLOUT};
+    if (poll(p, (nfds_t)n, poll_timeout(h)) < 0) {
+        return;
+    }
+    if (p[0].revents) {
+        on_signals(h);
+    }
+    if (p[1].revents & POLLIN) {
+        on_accept(h);
+    }
+    if (p[2].revents && h->conn >= 0 && p[2].fd == h->conn) {
+        on_conn_readable(h);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (p[3 + i].revents && h->s[i].fd >= 0) {
+            on_output(&h->s[i]);
+        }
+    }
+    if (p[5].revents) {
+        on_stdin_ready(h);
+    }
+}
+
+static int open_spool(const holder_t *h, int i, bool create)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", h->dir, i == 0 ? "out" : "err");
+    return open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+}
+
+static int signal_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void set_nonblock(int fd)
+{
+    if (fd >= 0) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+}
+
+/* A live holder: the agent forked already, its ends on fds 4-6. */
+static int setup_live(holder_t *h, char **argv, int argc)
+{
+    h->agent = (pid_t)strtol(argv[1], NULL, 10);
+    h->pty = strcmp(argv[2], "1") == 0;
+    h->wait_ms = (argc > 3 ? strtol(argv[3], NULL, 10) : DEF_WAIT_SEC) * 1000LL;
+    if (h->agent <= 0 || h->wait_ms <= 0) {
+        return -1;
+    }
+    h->s[0].fd = 4;
+    h->s[1].fd = h->pty ? -1 : 5;
+    h->s[1].eof = h->pty;
+    h->in_fd = h->pty ? -1 : 6;
+    for (int fd = 4; fd <= 6; fd++) {
+        set_nonblock(fcntl(fd, F_GETFD) >= 0 ? fd : -1);
+    }
+    for (int i = 0; i < 2; i++) {
+        h->s[i].spool = open_spool(h, i, true);
+        if (h->s[i].spool < 0) {
+            return -1;
+        }
+    }
+    h->lsock = listen_on(h);
+    uint64_t start = 0;
+    ad_hold_proc_start(getpid(), &start);
+    char text[128];
+    snprintf(text, sizeof(text), "%ld %llu %ld %d\n", (long)getpid(), (unsigned long long)start,
+             (long)h->agent, h->pty ? 1 : 0);
+    write_file(h, "info", text);
+    return 0;
+}
+
+/* A replay holder: the spool and exit a dead holder left, no agent. */
+static int setup_replay(holder_t *h)
+{
+    h->replay = true;
+    h->exited = true;
+    h->exit_ms = now_ms();
+    h->wait_ms = 60000; /* the daemon asks at once */
+    h->status = AD_HOLD_STATUS_UNKNOWN; /* no exit file: the agent's end is not known */
+    ad_hold_exit_read(h->dir, &h->status);
+    for (int i = 0; i < 2; i++) {
+        h->s[i].fd = -1;
+        h->s[i].eof = true;
+        h->s[i].spool = open_spool(h, i, false);
+        struct stat st;
+        h->s[i].end =
+            h->s[i].spool >= 0 && fstat(h->s[i].spool, &st) == 0 ? (uint64_t)st.st_size : 0;
+    }
+    h->in_fd = -1;
+    h->lsock = -1;
+    return 0;
+}
+
+int ad_hold_main(int argc, char **argv)
+{
+    static holder_t h;
+    bool replay = argc >= 2 && strcmp(argv[0], "--replay") == 0;
+    if (!replay && argc < 3) {
+        fprintf(stderr, "usage: agentd hold DIR AGENT_PID PTY [WAIT_SEC] | --replay DIR\n");
+        return 2;
+    }
+    h.conn = 3;
+    set_nonblock(3);
+    snprintf(h.dir, sizeof(h.dir), "%s", replay ? argv[1] : argv[0]);
+    h.sfd = signal_fd();
+    int rc = replay ? setup_replay(&h) : setup_live(&h, argv, argc);
+    if (rc != 0 || h.sfd < 0) {
+        fprintf(stderr, "agentd hold: cannot set up in %s: %s\n", h.dir, strerror(errno));
+        if (!replay && h.agent > 0) {
+            kill(-h.agent, SIGKILL);
+        }
+        return 1;
+    }
+    while (!finished(&h)) {
+        one_round(&h);
+    }
+    return 0;
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Held runs (issue #15): where a run's holder lives, taking up at start-up
+ * every run a previous daemon left under a holder (from the offsets its
+ * stored messages carry), the holder's directory removed once a run's end
+ * is stored, the line bracket that keeps one line's rows in one commit,
+ * and agent processes an older agentd left without a holder (reported,
+ * never silent). The holder is src/hold's, its socket src/proc's.
+ *
+ * The exactly-once rule: a message derived from held output carries the
+ * spool offset just past the last byte it covers, in the same row and so
+ * the same commit; a new daemon asks the holder for the output from the
+ * largest stored offset of each stream. Rows of one line are committed
+ * together, so a stored offset never covers half a line.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "run/run_int.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hold/hold.h"
+
+char *ad_run_hold_path(const ad_runner_t *r, const char *run_id)
+{
+    char dir[4096];
+    if (!r->cfg->hold_agents || ad_hold_dir(r->cfg->data_dir, run_id, dir, sizeof(dir)) != 0) {
+        return NULL;
+    }
+    return ad_xstrdup(dir);
+}
+
+void ad_run_hold_done(char *dir, int rc)
+{
+    if (dir != NULL && rc == 0) {
+        ad_hold_remove(dir);
+    }
+    free(dir);
+}
+
+void ad_run_line_begin(ad_run_t *run, ad_proc_stream_t stream)
+{
+    if (run->proc == NULL || !ad_proc_held(run->proc)) {
+        return;
+    }
+    run->in_line = true;
+    run->line_first = run->batch.n;
+    run->msg_stream = stream == AD_PROC_STDERR ? 1 : 0;
+    run->msg_off = ad_proc_line_end(run->proc, stream);
+}
+
+void ad_run_line_end(ad_run_t *run)
+{
+    if (!run->in_line) {
+        return;
+    }
+    run->in_line = false;
+    run->msg_off = 0;
+    if (run->batch.n >= AD_RUN_BATCH_MAX || run->batch.bytes >= AD_RUN_BATCH_BYTES) {
+        ad_run_flush_batch(run, NULL, NULL);
+    }
+}
+
+/* ---- start-up ---------------------------------------------------------------------- */
+
+/* A holder whose run is over (or cannot be taken up): its agent ends. */
+static void end_stale(const char *dir, const char *why)
+{
+    ad_hold_info_t info;
+    if (ad_hold_info_read(dir, &info) == 0 && ad_hold_alive(&info)) {
+        ad_log(AD_LOG_WARN, "runner", "ending a holder whose run is over dir=%s why=\"%s\"", dir,
+               why);
+        kill(info.pid, SIGTERM); /* the holder ends its agent and itself */
+    }
+    ad_hold_remove(dir);
+}
+
+/* Takes up one run from its holder; true when it runs on. */
+static bool reattach_one(ad_runner_t *r, const char *run_id, const char *dir)
+{
+    json_t *run = NULL;
+    if (ad_store_run_get(r->store, run_id, &run) != 0) {
+        end_stale(dir, "no such run");
+        return false;
+    }
+    const char *status = json_string_value(json_object_get(run, "status"));
+    char agent_id[AD_ID_MAX];
+    snprintf(agent_id, sizeof(agent_id), "%s",
+             json_string_value(json_object_get(run, "agentId")) ?: "");
+    int64_t started = 0;
+    const char *at_text = json_string_value(json_object_get(run, "startedAt"));
+    if (at_text == NULL || ad_time_parse(at_text, &started) != 0) {
+        started = ad_wall_ms();
+    }
+    bool running = status != NULL && strcmp(status, "running") == 0;
+    json_decref(run);
+    if (!running) {
+        end_stale(dir, "the run is not running");
+        return false;
+    }
+    ad_hold_info_t info;
+    if (ad_hold_info_read(dir, &info) != 0) {
+        end_stale(dir, "no holder info");
+        return false;
+    }
+    int64_t out = 0, err = 0;
+    ad_store_run_hold_offsets(r->store, run_id, &out, &err);
+    ad_proc_resume_t at = {.agent = info.agent,
+                           .pty = info.pty,
+                           .replay = !ad_hold_alive(&info),
+                           .out_off = (uint64_t)out,
+                           .err_off = (uint64_t)err};
+    char why[512];
+    if (ad_run_attach(r, agent_id, run_id, started, dir, &at, why, sizeof(why)) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "could not take up a held run run=%s why=\"%s\"", run_id,
+               why);
+        end_stale(dir, why);
+        return false;
+    }
+    return true;
+}
+
+char **ad_run_reattach_all(ad_runner_t *r)
+{
+    size_t n = 0, cap = 8;
+    char **kept = ad_xcalloc(cap + 1, sizeof(char *));
+    char root[4096];
+    DIR *d = ad_hold_root(r->cfg->data_dir, root, sizeof(root)) == 0 ? opendir(root) : NULL;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "run_", 4) != 0 || strlen(e->d_name) >= AD_ID_MAX) {
+            continue;
+        }
+        char dir[4096 + 300];
+        if (snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name) >= (int)sizeof(dir)) {
+            continue;
+        }
+        if (!reattach_one(r, e->d_name, dir)) {
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            kept = ad_xrealloc(kept, (cap + 1) * sizeof(char *));
+        }
+        kept[n++] = ad_xstrdup(e->d_name);
+        kept[n] = NULL;
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    if (n > 0) {
+        ad_log(AD_LOG_INFO, "runner", "took up held runs count=%zu", n);
+    }
+    return kept;
+}
+
+/* ---- orphans ------------------------------------------------------------------------- */
+
+/* True when pid runs and started no later than the run (ms since the
+ * epoch): the same process, not a later one that reused its pid. */
+static bool still_there(pid_t pid, int64_t started_ms)
+{
+    uint64_t start;
+    if (pid <= 0 || !ad_hold_proc_start(pid, &start)) {
+        return false;
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    double uptime = 0;
+    FILE *f = fopen("/proc/uptime", "re");
+    if (f == NULL || hz <= 0) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return false;
+    }
+    if (fscanf(f, "%lf", &uptime) != 1) {
+        uptime = 0;
+    }
+    fclose(f);
+    double boot_ms = (double)ad_wall_ms() - uptime * 1000.0;
+    double proc_ms = boot_ms + (double)start * 1000.0 / (double)hz;
+    return proc_ms <= (double)started_ms + 2000.0; /* clock steps and rounding */
+}
+
+void ad_run_find_orphans(ad_runner_t *r, json_t *runs)
+{
+    size_t i;
+    json_t *run;
+    json_array_foreach(runs, i, run)
+    {
+        json_int_t pid = json_integer_value(json_object_get(run, "pid"));
+        json_int_t started = json_integer_value(json_object_get(run, "startedAt"));
+        if (!still_there((pid_t)pid, started)) {
+            continue;
+        }
+        const char *run_id = json_string_value(json_object_get(run, "id"));
+        const char *agent_id = json_string_value(json_object_get(run, "agentId"));
+        ad_log(AD_LOG_WARN, "runner",
+               "agent process left running by an agentd without holders, not supervised: "
+               "stop it by hand pid=%lld run=%s agent=%s",
+               (long long)pid, run_id, agent_id);
+        json_t *agent = NULL;
+        char ws[AD_ID_MAX], path[8];
+        const char *org = NULL;
+        if (agent_id != NULL &&
+            ad_store_runs_agent_get(r->store, agent_id, &agent, ws, path, sizeof(path)) == 0) {
+            org = json_string_value(json_object_get(agent, "orgId"));
+        }
+        json_array_append_new(r->orphans, json_pack("{s:s?, s:s?, s:s?, s:I}", "runId", run_id,
+                                                    "agentId", agent_id, "orgId", org, "pid", pid));
+        json_decref(agent);
+    }
+}
+
+json_t *ad_runner_orphans(const ad_runner_t *r)
+{
+    return r->orphans;
+}
