@@ -26,6 +26,8 @@
 /* Plain output lines read in one loop iteration go out as one agent_output
  * event (a line at a time when that is all there is). */
 #define AD_RUN_LIVE_BYTES (64 * 1024)
+/* Metric points handed to the store at once at most (issue #16). */
+#define AD_RUN_METRIC_BATCH 20000
 /* Events published and not yet in the events table: past this, plain
  * output is not streamed live (it is still stored), so a flooding agent
  * cannot grow the bus without bound. The bus holds events a few ms to
@@ -105,6 +107,7 @@ typedef struct ad_run {
     bool pty;
     ad_buf_t live[2]; /* plain output read this loop iteration */
     bool live_dirty;
+    json_t *metric_points; /* metric points read this loop iteration (issue #16) */
     uint64_t live_dropped; /* bytes not streamed live */
     ad_buf_t replay;       /* the last raw terminal output, for new viewers */
     ad_runner_tap_t *taps;

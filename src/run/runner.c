@@ -173,6 +173,7 @@ void ad_run_free(ad_run_t *run)
     ad_run_batch_cleanup(&run->batch);
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
+    json_decref(run->metric_points);
     free(run);
 }
 

@@ -619,4 +619,50 @@ void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char
                                 ad_store_done_cb done, void *ctx);
 #endif
 
+
+/* ---- training-metric series (series.c, migration 1500, issue #16) -----------------
+ * Not the daemon's own /metrics (api/metrics.c) nor the health sampler's
+ * rings: points that runs report, kept until the run is deleted.
+ * Appends: batch {runId, orgId, now (ms, for points without ts), points:
+ * [{name, value, step?, ts?}]} checked by the caller (names non-empty,
+ * values finite); one writer job whatever its size; cb gets {points,
+ * series}. Takes the batch (as ad_store_write its args). */
+void ad_store_series_append(ad_store_t *st, json_t *batch, ad_store_result_cb cb, void *ud);
+/* [{name, count, firstStep, lastStep, firstTimeMs, lastTimeMs,
+ * firstValue, lastValue, minValue, maxValue}] of a run. Loop thread. */
+int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out);
+
+#define AD_SERIES_RUNS_MAX 16
+#define AD_SERIES_NAME_MAX 200
+/* A bucketed read of one series over one or several runs, on the thread
+ * pool; done(rc, q) on the loop, with q->out = {name, x, from, to,
+ * bucketCount, runs: [{runId, points, buckets: {x, min, max, mean, last,
+ * count}}]} (the caller's) or rc AD_ENOENT when no run has the series.
+ * q is the caller's and must live until done. */
+typedef struct {
+    char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
+    size_t nruns;
+    char name[AD_SERIES_NAME_MAX + 1];
+    bool by_time, has_from, has_to;
+    int64_t from, to;
+    size_t buckets;
+    json_t *out;
+    void *ud;
+} ad_store_series_q_t;
+void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
+
+/* Every raw point of the runs (names: array of series names, or NULL for
+ * all) as CSV (run_id,name,step,time_ms,value) or JSON lines into body
+ * (bounded by its max: AD_ETOOBIG past it), on the thread pool; done(rc, x). */
+typedef struct {
+    char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
+    size_t nruns;
+    json_t *names;
+    bool csv;
+    ad_buf_t body;
+    int64_t points;
+    void *ud;
+} ad_store_series_export_t;
+void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done);
+
 #endif
