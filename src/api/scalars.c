@@ -324,7 +324,7 @@ static void post_done(int rc, json_t *result, void *ud)
         } else {
             json_object_set_new(ev, "count", json_integer((json_int_t)json_array_size(points)));
         }
-        ad_api_publish(p->app, "metrics_update", ev, "metrics", run, "org", org, NULL);
+        ad_api_publish(p->app, "metrics_update", ev, "run", run, "metrics", run, "org", org, NULL);
         json_decref(ev);
         ad_res_json(p->r, 200, json_incref(result));
     }

@@ -299,4 +299,9 @@ export const api = {
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
   usageToday: () => request('GET', '/api/usage/today'),
   usageHistory: () => request('GET', '/api/usage/history'),
+  allRuns: (limit = 100) => request('GET', `/api/runs?limit=${limit}`),
+  runSeries: (id: string) => request('GET', `/api/runs/${enc(id)}/metrics`),
+  compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
+    request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
+      Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
 };
