@@ -48,8 +48,8 @@ static int q_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *h
 static const struct {
     const char *name;
     int64_t ms;
-} RANGES[] = {{"5m", 300000},    {"15m", 900000},     {"1h", 3600000},
-              {"6h", 21600000},  {"24h", 86400000},   {"7d", 604800000}};
+} RANGES[] = {{"5m", 300000},   {"15m", 900000},   {"1h", 3600000},
+              {"6h", 21600000}, {"24h", 86400000}, {"7d", 604800000}};
 
 /* x, from, to, buckets and range of a bucketed read into q. */
 static int q_read(ad_req_t *r, ad_store_series_q_t *q)
@@ -366,6 +366,5 @@ void ad_api_scalars_register(ad_app_t *app)
     ad_server_route(s, "GET", "/api/runs/:id/metrics/export", AD_ACCESS_READ, export_h, app);
     ad_server_route(s, "GET", "/api/runs/:id/metrics/:name", AD_ACCESS_READ, series_h, app);
     ad_server_route(s, "GET", "/api/metrics/compare", AD_ACCESS_READ, compare_h, app);
-    ad_server_route(s, "GET", "/api/metrics/compare/export", AD_ACCESS_READ, compare_export_h,
-                    app);
+    ad_server_route(s, "GET", "/api/metrics/compare/export", AD_ACCESS_READ, compare_export_h, app);
 }

@@ -86,9 +86,9 @@ typedef struct ad_run {
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                  /* codex/gemini: the run is one turn */
-    char cli_version[64];           /* "" until the CLI's version is known */
-    char prompt_msg_id[AD_ID_MAX];  /* the first prompt's message, or "" */
+    bool one_shot;                 /* codex/gemini: the run is one turn */
+    char cli_version[64];          /* "" until the CLI's version is known */
+    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
     ad_parser_t *parser;
     ad_recs_t recs;
     ad_proc_t *proc;

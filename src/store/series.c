@@ -114,8 +114,8 @@ static int open_series(sqlite3 *db, open_t *o)
     if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) < TSDB_CHUNK_MAX) {
         size_t n = (size_t)sqlite3_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
-        int drc = tsdb_decode_all(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
-                                  n, pts);
+        int drc =
+            tsdb_decode_all(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), n, pts);
         o->seq = sqlite3_column_int64(s, 0);
         for (size_t i = 0; drc == 0 && i < n; i++) {
             chunk_add(o, &pts[i]);
@@ -406,7 +406,8 @@ static json_t *agg_json(const tsdb_agg_t *a)
         if (b->count == 0) {
             continue;
         }
-        json_array_append_new(x, json_integer((json_int_t)(a->from + span * (__int128)i / (__int128)a->n)));
+        json_array_append_new(
+            x, json_integer((json_int_t)(a->from + span * (__int128)i / (__int128)a->n)));
         json_array_append_new(mn, json_real(b->min));
         json_array_append_new(mx, json_real(b->max));
         json_array_append_new(mean, json_real(b->sum / (double)b->count));
@@ -473,8 +474,8 @@ static int query_fn(sqlite3 *db, void *ctx)
         return rc;
     }
     q->out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "name", q->name, "x",
-                       q->by_time ? "time" : "step", "from", (json_int_t)from, "to",
-                       (json_int_t)to, "bucketCount", (json_int_t)q->buckets, "runs", runs);
+                       q->by_time ? "time" : "step", "from", (json_int_t)from, "to", (json_int_t)to,
+                       "bucketCount", (json_int_t)q->buckets, "runs", runs);
     return 0;
 }
 
@@ -512,15 +513,14 @@ static int put_point(ad_buf_t *b, bool csv, const char *run_id, const char *name
             ad_json_string(b, name, strlen(name)) != 0) {
             return AD_ENOMEM;
         }
-        return ad_buf_printf(b, ",%lld,%lld,%.17g\n", (long long)p->step, (long long)p->t_ms,
-                             p->v);
+        return ad_buf_printf(b, ",%lld,%lld,%.17g\n", (long long)p->step, (long long)p->t_ms, p->v);
     }
     if (ad_buf_printf(b, "{\"runId\":\"%s\",\"name\":", run_id) != 0 ||
         ad_json_string(b, name, strlen(name)) != 0) {
         return AD_ENOMEM;
     }
-    return ad_buf_printf(b, ",\"step\":%lld,\"ts\":%lld,\"value\":%.17g}\n",
-                         (long long)p->step, (long long)p->t_ms, p->v);
+    return ad_buf_printf(b, ",\"step\":%lld,\"ts\":%lld,\"value\":%.17g}\n", (long long)p->step,
+                         (long long)p->t_ms, p->v);
 }
 
 static int export_run(sqlite3 *db, ad_store_series_export_t *x, const char *run_id)

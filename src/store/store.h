@@ -139,8 +139,7 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
 /* {worktrees:[…]}: the main worktree first, then displayOrder, creation;
  * without workspace_id, those of org ("" or NULL: every org).
  * workspace_id may be NULL (all). */
-int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org,
-                           json_t **out);
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org, json_t **out);
 /* args {id, workspaceId, name, branch, path, now, isMain?}: result {worktree}. */
 int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, name?, branch?, sortMode?, displayOrder?}: result {worktree}. */
@@ -165,8 +164,7 @@ int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *sta
 /* How many agents (archived ones not counted) of org ("": every org) have
  * each status, read on the thread pool: cb gets {status: count} (owned) on
  * the loop thread. For /metrics. */
-void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb,
-                                  void *ud);
+void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb, void *ud);
 /* Whether the agent may be started: 0, AD_ENOENT, or AD_ESTATE when it is
  * archived (deleted) or already running. Loop thread. */
 int ad_store_agent_check_startable(ad_store_t *st, const char *id);
@@ -318,8 +316,7 @@ typedef struct {
     int64_t now;
 } ad_store_job_end_t;
 /* A job ended: its status and last figures. cb gets the job. */
-void ad_store_job_end(ad_store_t *st, const ad_store_job_end_t *e, ad_store_result_cb cb,
-                      void *ud);
+void ad_store_job_end(ad_store_t *st, const ad_store_job_end_t *e, ad_store_result_cb cb, void *ud);
 /* Rows a previous daemon left running become lost. cb gets {jobs: n}. */
 void ad_store_jobs_reconcile(ad_store_t *st, int64_t now, ad_store_result_cb cb, void *ud);
 
@@ -380,8 +377,8 @@ typedef struct {
     char id[AD_ID_MAX];
     char name[64];
     char org_id[AD_ID_MAX];
-    char scope[8];        /* read, write, admin */
-    char secret_hash[65]; /* hex SHA-256 of the secret part */
+    char scope[8];           /* read, write, admin */
+    char secret_hash[65];    /* hex SHA-256 of the secret part */
     int64_t rate_per_minute; /* 0: the default */
     int64_t created_at;
     int64_t expires_at; /* 0: never */
@@ -397,7 +394,7 @@ void ad_store_token_revoke(ad_store_t *st, const char *id, int64_t now, ad_store
                            void *ud);
 
 typedef struct {
-    char id_hash[65];        /* hex SHA-256 of the cookie value */
+    char id_hash[65];         /* hex SHA-256 of the cookie value */
     char token_id[AD_ID_MAX]; /* "": the owner's session */
     int64_t created_at;
     int64_t expires_at;
@@ -535,11 +532,11 @@ void ad_store_runs_reconcile(ad_store_t *st, int64_t now, const char *reason, ad
 /* ---- runs across agents and their statistics (stats.c, migration 0800) ----------------
  * Run objects here also carry agentName, crewId and orgId. */
 typedef struct {
-    const char *org;      /* "" or NULL: every org */
-    const char *status;   /* NULL: any */
-    const char *crew_id;  /* NULL: any */
-    const char *agent_id; /* NULL: any */
-    int64_t since;        /* started at or after (ms); 0: any */
+    const char *org;        /* "" or NULL: every org */
+    const char *status;     /* NULL: any */
+    const char *crew_id;    /* NULL: any */
+    const char *agent_id;   /* NULL: any */
+    int64_t since;          /* started at or after (ms); 0: any */
     int64_t before_started; /* the cursor's run: its start and id; 0: first page */
     const char *before_id;
     int limit; /* 1-500; else 50 */
@@ -618,7 +615,6 @@ void ad_store_test_run_insert(ad_store_t *st, const char *id, const char *agent_
 void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char *status,
                                 ad_store_done_cb done, void *ctx);
 #endif
-
 
 /* ---- training-metric series (series.c, migration 1500, issue #16) -----------------
  * Not the daemon's own /metrics (api/metrics.c) nor the health sampler's

@@ -58,8 +58,8 @@ void tsdb_agg_add(tsdb_agg_t *a, const tsdb_point_t *p)
     }
 }
 
-bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, double min,
-                      double max, double sum, double last)
+bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, double min, double max,
+                      double sum, double last)
 {
     long i = tsdb_agg_index(a, x0);
     if (i < 0 || tsdb_agg_index(a, x1) != i) {

@@ -2,17 +2,23 @@
 /*
  * The chunk bit stream (see tsdb.h). Layout per point:
  *   first point: step and time as 64 raw bits each, value as 64 raw bits;
- *   then: step delta-of-delta, time delta-of-delta, value XOR, each as
- *     '0'                      the same as before (dod 0 / XOR 0), or
+ *   then: step delta-of-delta, time delta-of-delta, value, each as
+ *     '0'                      the same as before (dod 0 / same value), or
  *     dod:   '1' len:6 zz:len  the zigzagged difference in len+1 bits
- *     XOR:   '1' '0' bits      inside the previous window of meaningful bits
- *            '1' '1' lead:5 len:6 bits   a new window (lead capped at 31)
+ *     value: '10' scale:3 len:6 zz:len   a whole number of 10^-scale units
+ *            more than the previous value (rewards logged to a few decimals)
+ *            '11' '0' bits     Gorilla's XOR inside the previous window
+ *            '11' '1' lead:5 len:6 bits   a new window (lead capped at 31)
+ * The encoder picks the shorter of the decimal and the XOR form; the
+ * decimal one is used only when it gives back the exact same double.
  * Bits are written most significant first.
  */
 #include "tsdb/tsdb.h"
 
 #include "core/core.h"
 
+#include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,18 +44,38 @@ static void put_bits(tsdb_enc_t *e, uint64_t v, int n)
     }
 }
 
-/* Reads n bits (n <= 64) into *v: 0, or -1 past the end. */
+/* The 64 bits starting at byte i, big-endian, zeros past the end. */
+static uint64_t load64(const tsdb_dec_t *d, size_t i)
+{
+    uint64_t r = 0;
+    if (i + 8 <= d->len) {
+        for (int k = 0; k < 8; k++) {
+            r = (r << 8) | d->buf[i + (size_t)k];
+        }
+        return r;
+    }
+    for (int k = 0; k < 8; k++) {
+        r = (r << 8) | (i + (size_t)k < d->len ? d->buf[i + (size_t)k] : 0u);
+    }
+    return r;
+}
+
+/* Reads n bits (1 <= n <= 64) into *v: 0, or -1 past the end. */
 static int get_bits(tsdb_dec_t *d, int n, uint64_t *v)
 {
     if (d->pos + (size_t)n > d->len * 8) {
         return -1;
     }
-    uint64_t r = 0;
-    for (int i = 0; i < n; i++) {
-        size_t p = d->pos++;
-        r = (r << 1) | ((d->buf[p >> 3] >> (7 - (p & 7))) & 1u);
+    if (n > 56) { /* more than one unaligned 64-bit load can hold */
+        uint64_t hi, lo;
+        get_bits(d, 32, &hi);
+        get_bits(d, n - 32, &lo);
+        *v = (hi << (n - 32)) | lo;
+        return 0;
     }
-    *v = r;
+    uint64_t w = load64(d, d->pos >> 3) << (d->pos & 7);
+    *v = w >> (64 - n);
+    d->pos += (size_t)n;
     return 0;
 }
 
@@ -103,18 +129,54 @@ static void put_dod(tsdb_enc_t *e, int64_t dod)
     put_bits(e, z, len);
 }
 
-static void put_xor(tsdb_enc_t *e, uint64_t x)
+/* Powers of ten a value may be a whole multiple of (index: 3 bits). */
+static const double SCALES[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+#define NSCALES 7
+#define SCALE_LIMIT 4503599627370496.0 /* 2^52: integers exact in a double */
+
+/* The cheapest decimal delta for v after prev: scale index and zigzagged
+ * delta, or -1 when v is no whole multiple of 10^-k (k <= 6). */
+static int decimal_delta(double prev, double v, uint64_t *zz)
 {
+    for (int i = 0; i < NSCALES; i++) {
+        double s = SCALES[i];
+        if (!(fabs(v * s) < SCALE_LIMIT) || !(fabs(prev * s) < SCALE_LIMIT)) {
+            return -1;
+        }
+        long long V = llround(v * s), P = llround(prev * s);
+        if (dbits((double)V / s) == dbits(v)) {
+            *zz = zigzag((int64_t)V - (int64_t)P);
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The value after prev: '0' the same; '10' scale:3 len:6 delta as a
+ * decimal (values logged to a few decimals); '11' then Gorilla's XOR:
+ * '0' bits inside the previous window, '1' lead:5 len:6 bits. */
+static void put_value(tsdb_enc_t *e, double prev, double v)
+{
+    uint64_t x = dbits(v) ^ dbits(prev);
     if (x == 0) {
         put_bits(e, 0, 1);
         return;
     }
     int lead = __builtin_clzll(x), trail = __builtin_ctzll(x);
-    if (lead > 31) {
-        lead = 31;
+    lead = lead > 31 ? 31 : lead;
+    bool reuse = e->lead >= 0 && lead >= e->lead && trail >= e->trail;
+    int xor_cost = reuse ? 3 + 64 - e->lead - e->trail : 3 + 11 + 64 - lead - trail;
+    uint64_t zz = 0;
+    int sc = decimal_delta(prev, v, &zz);
+    if (sc >= 0 && 2 + 3 + 6 + bit_len(zz) < xor_cost) {
+        put_bits(e, 2, 2);
+        put_bits(e, (uint64_t)sc, 3);
+        put_bits(e, (uint64_t)(bit_len(zz) - 1), 6);
+        put_bits(e, zz, bit_len(zz));
+        return;
     }
-    put_bits(e, 1, 1);
-    if (e->lead >= 0 && lead >= e->lead && trail >= e->trail) {
+    put_bits(e, 3, 2);
+    if (reuse) {
         put_bits(e, 0, 1);
         put_bits(e, x >> e->trail, 64 - e->lead - e->trail);
         return;
@@ -139,7 +201,7 @@ void tsdb_enc_add(tsdb_enc_t *e, const tsdb_point_t *p)
         int64_t dt = (int64_t)((uint64_t)p->t_ms - (uint64_t)e->prev.t_ms);
         put_dod(e, (int64_t)((uint64_t)ds - (uint64_t)e->dstep));
         put_dod(e, (int64_t)((uint64_t)dt - (uint64_t)e->dt));
-        put_xor(e, dbits(p->v) ^ dbits(e->prev.v));
+        put_value(e, e->prev.v, p->v);
         e->dstep = ds;
         e->dt = dt;
     }
@@ -187,36 +249,58 @@ static int get_dod(tsdb_dec_t *d, int64_t *dod)
     return 0;
 }
 
-static int get_xor(tsdb_dec_t *d, uint64_t *x)
+static int get_decimal(tsdb_dec_t *d, double *v)
 {
-    uint64_t b, lead, len, v;
+    uint64_t sc, len, zz;
+    if (get_bits(d, 3, &sc) != 0 || sc >= NSCALES || get_bits(d, 6, &len) != 0 ||
+        get_bits(d, (int)len + 1, &zz) != 0) {
+        return -1;
+    }
+    double s = SCALES[sc];
+    if (!(fabs(d->prev.v * s) < SCALE_LIMIT)) {
+        return -1;
+    }
+    long long P = llround(d->prev.v * s);
+    *v = (double)(int64_t)((uint64_t)P + (uint64_t)unzigzag(zz)) / s;
+    return 0;
+}
+
+static int get_value(tsdb_dec_t *d, double *v)
+{
+    uint64_t b, lead, len, bits;
     if (get_bits(d, 1, &b) != 0) {
         return -1;
     }
     if (b == 0) {
-        *x = 0;
+        *v = d->prev.v;
         return 0;
     }
     if (get_bits(d, 1, &b) != 0) {
         return -1;
     }
     if (b == 0) {
-        if (d->lead < 0 || get_bits(d, 64 - d->lead - d->trail, &v) != 0) {
+        return get_decimal(d, v);
+    }
+    if (get_bits(d, 1, &b) != 0) {
+        return -1;
+    }
+    if (b == 0) {
+        if (d->lead < 0 || get_bits(d, 64 - d->lead - d->trail, &bits) != 0) {
             return -1;
         }
-        *x = v << d->trail;
+        *v = bitsd(dbits(d->prev.v) ^ (bits << d->trail));
         return 0;
     }
     if (get_bits(d, 5, &lead) != 0 || get_bits(d, 6, &len) != 0) {
         return -1;
     }
     int n = (int)len + 1;
-    if ((int)lead + n > 64 || get_bits(d, n, &v) != 0) {
+    if ((int)lead + n > 64 || get_bits(d, n, &bits) != 0) {
         return -1;
     }
     d->lead = (int)lead;
     d->trail = 64 - (int)lead - n;
-    *x = v << d->trail;
+    *v = bitsd(dbits(d->prev.v) ^ (bits << d->trail));
     return 0;
 }
 
@@ -233,15 +317,15 @@ int tsdb_dec_next(tsdb_dec_t *d, tsdb_point_t *p)
         d->prev = (tsdb_point_t){(int64_t)a, (int64_t)b, bitsd(c)};
     } else {
         int64_t dds, ddt;
-        uint64_t x;
-        if (get_dod(d, &dds) != 0 || get_dod(d, &ddt) != 0 || get_xor(d, &x) != 0) {
+        double v;
+        if (get_dod(d, &dds) != 0 || get_dod(d, &ddt) != 0 || get_value(d, &v) != 0) {
             return -1;
         }
         d->dstep = (int64_t)((uint64_t)d->dstep + (uint64_t)dds);
         d->dt = (int64_t)((uint64_t)d->dt + (uint64_t)ddt);
         d->prev.step = (int64_t)((uint64_t)d->prev.step + (uint64_t)d->dstep);
         d->prev.t_ms = (int64_t)((uint64_t)d->prev.t_ms + (uint64_t)d->dt);
-        d->prev.v = bitsd(dbits(d->prev.v) ^ x);
+        d->prev.v = v;
     }
     d->left--;
     *p = d->prev;

@@ -90,7 +90,7 @@ long tsdb_agg_index(const tsdb_agg_t *a, int64_t x);
 void tsdb_agg_add(tsdb_agg_t *a, const tsdb_point_t *p);
 /* Adds a whole chunk by its summary, when all of [x0, x1] is one bucket:
  * true when it did (then its points need not be decoded). */
-bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, double min,
-                      double max, double sum, double last);
+bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, double min, double max,
+                      double sum, double last);
 
 #endif

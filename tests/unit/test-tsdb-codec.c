@@ -51,12 +51,9 @@ static void irregular_and_extreme(void **state)
 {
     AD_UNUSED(state);
     tsdb_point_t p[] = {
-        {0, 0, 0.0},
-        {INT64_MAX, INT64_MIN, -0.0},
-        {-5, 17, 1e308},
-        {3, 3, -1e-308},
-        {3, 3, 0.1},
-        {1000000000000, 99, 0.30000000000000004},
+        {0, 0, 0.0},     {INT64_MAX, INT64_MIN, -0.0},
+        {-5, 17, 1e308}, {3, 3, -1e-308},
+        {3, 3, 0.1},     {1000000000000, 99, 0.30000000000000004},
         {7, 7, 123.456},
     };
     round_trip(p, sizeof(p) / sizeof(p[0]), NULL);
@@ -70,6 +67,25 @@ static void irregular_and_extreme(void **state)
         r[i] = (tsdb_point_t){s, t, (double)rand() / RAND_MAX * 200 - 100};
     }
     round_trip(r, N, NULL);
+}
+
+static void decimals_are_compact(void **state)
+{
+    AD_UNUSED(state);
+    enum { N = TSDB_CHUNK_MAX };
+    static tsdb_point_t p[N];
+    srand(3);
+    for (int i = 0; i < N; i++) {
+        double noise = (rand() % 3001 - 1500) / 100.0;
+        p[i] = (tsdb_point_t){i * 4, 1700000000000 + i * 50,
+                              round((100.0 + i / 100.0 + noise) * 100.0) / 100.0};
+    }
+    p[100].v = -0.0;
+    p[101].v = 1e300;
+    p[102].v = 0.1 + 0.2; /* not a whole number of hundredths: the XOR form */
+    size_t bytes = 0;
+    round_trip(p, N, &bytes);
+    assert_true(bytes < (size_t)N * 4); /* values logged to 2 decimals: under 4 bytes a point */
 }
 
 static void garbage_refused(void **state)
@@ -122,6 +138,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(regular_curve),
         cmocka_unit_test(irregular_and_extreme),
+        cmocka_unit_test(decimals_are_compact),
         cmocka_unit_test(garbage_refused),
         cmocka_unit_test(spike_in_every_zoom),
     };
