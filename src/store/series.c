@@ -4,9 +4,9 @@
  * through the writer (one job per batch, however many points and series
  * it holds; the writer's group commit puts concurrent batches in one
  * transaction), topping up the series' last chunk row until it holds
- * TSDB_CHUNK_MAX points, then starting the next. Reads: the series list
- * (loop thread), bucketed ranges and raw export (thread pool, a read
- * connection of their own). The encoding is src/tsdb's.
+ * TSDB_CHUNK_MAX points or TSDB_CHUNK_BYTES, then starting the next.
+ * Reads: the series list (loop thread), bucketed ranges and raw export
+ * (thread pool, a read connection of their own). The encoding is src/tsdb's.
  *
  * Ownership: batch args are the caller's (borrowed by the job until its
  * completion); query results (q->out) are the caller's once done runs.
@@ -111,7 +111,8 @@ static int open_series(sqlite3 *db, open_t *o)
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) < TSDB_CHUNK_MAX) {
+    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) < TSDB_CHUNK_MAX &&
+        sqlite3_column_bytes(s, 2) < TSDB_CHUNK_BYTES) {
         size_t n = (size_t)sqlite3_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
         int drc =
@@ -250,7 +251,7 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
         o->count++;
         chunk_add(o, &p);
         last = p;
-        if (o->enc.n >= TSDB_CHUNK_MAX) {
+        if (o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES) {
             rc = chunk_write(db, o);
         }
     }
@@ -424,7 +425,7 @@ static int query_range(sqlite3 *db, ad_store_series_q_t *q, int64_t *from, int64
 {
     bool any = false;
     for (size_t i = 0; i < q->nruns; i++) {
-        int64_t lo, hi;
+        int64_t lo = 0, hi = 0;
         int rc = series_range(db, q->runs[i], q->name, q->by_time, &lo, &hi);
         if (rc == AD_ENOENT) {
             continue;

@@ -14,6 +14,8 @@ void tsdb_agg_init(tsdb_agg_t *a, int64_t from, int64_t to, size_t n, bool by_ti
     a->to = to < from ? from : to;
     a->n = n < 1 ? 1 : (n > TSDB_BUCKETS_MAX ? TSDB_BUCKETS_MAX : n);
     a->by_time = by_time;
+    uint64_t span = (uint64_t)a->to - (uint64_t)a->from + 1;
+    a->narrow = span != 0 && span <= UINT64_MAX / a->n;
     a->b = ad_xcalloc(a->n, sizeof(tsdb_bucket_t));
 }
 
@@ -27,6 +29,10 @@ long tsdb_agg_index(const tsdb_agg_t *a, int64_t x)
 {
     if (x < a->from || x > a->to) {
         return -1;
+    }
+    if (a->narrow) {
+        uint64_t span = (uint64_t)a->to - (uint64_t)a->from + 1;
+        return (long)(((uint64_t)x - (uint64_t)a->from) * a->n / span);
     }
     __int128 span = (__int128)a->to - a->from + 1;
     return (long)(((__int128)x - a->from) * (__int128)a->n / span);

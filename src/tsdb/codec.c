@@ -5,7 +5,7 @@
  *   then: step delta-of-delta, time delta-of-delta, value, each as
  *     '0'                      the same as before (dod 0 / same value), or
  *     dod:   '1' len:6 zz:len  the zigzagged difference in len+1 bits
- *     value: '10' scale:3 len:6 zz:len   a whole number of 10^-scale units
+ *     value: '10' scale:3 len:5 zz:len   a whole number of 10^-scale units
  *            more than the previous value (rewards logged to a few decimals)
  *            '11' '0' bits     Gorilla's XOR inside the previous window
  *            '11' '1' lead:5 len:6 bits   a new window (lead capped at 31)
@@ -45,14 +45,12 @@ static void put_bits(tsdb_enc_t *e, uint64_t v, int n)
 }
 
 /* The 64 bits starting at byte i, big-endian, zeros past the end. */
-static uint64_t load64(const tsdb_dec_t *d, size_t i)
+static inline uint64_t load64(const tsdb_dec_t *d, size_t i)
 {
     uint64_t r = 0;
     if (i + 8 <= d->len) {
-        for (int k = 0; k < 8; k++) {
-            r = (r << 8) | d->buf[i + (size_t)k];
-        }
-        return r;
+        memcpy(&r, d->buf + i, sizeof(r));
+        return __builtin_bswap64(r); /* x86 and arm64 Linux are little-endian */
     }
     for (int k = 0; k < 8; k++) {
         r = (r << 8) | (i + (size_t)k < d->len ? d->buf[i + (size_t)k] : 0u);
@@ -61,13 +59,13 @@ static uint64_t load64(const tsdb_dec_t *d, size_t i)
 }
 
 /* Reads n bits (1 <= n <= 64) into *v: 0, or -1 past the end. */
-static int get_bits(tsdb_dec_t *d, int n, uint64_t *v)
+static inline int get_bits(tsdb_dec_t *d, int n, uint64_t *v)
 {
     if (d->pos + (size_t)n > d->len * 8) {
         return -1;
     }
     if (n > 56) { /* more than one unaligned 64-bit load can hold */
-        uint64_t hi, lo;
+        uint64_t hi = 0, lo = 0;
         get_bits(d, 32, &hi);
         get_bits(d, n - 32, &lo);
         *v = (hi << (n - 32)) | lo;
@@ -152,7 +150,7 @@ static int decimal_delta(double prev, double v, uint64_t *zz)
     return -1;
 }
 
-/* The value after prev: '0' the same; '10' scale:3 len:6 delta as a
+/* The value after prev: '0' the same; '10' scale:3 len:5 delta as a
  * decimal (values logged to a few decimals); '11' then Gorilla's XOR:
  * '0' bits inside the previous window, '1' lead:5 len:6 bits. */
 static void put_value(tsdb_enc_t *e, double prev, double v)
@@ -168,10 +166,10 @@ static void put_value(tsdb_enc_t *e, double prev, double v)
     int xor_cost = reuse ? 3 + 64 - e->lead - e->trail : 3 + 11 + 64 - lead - trail;
     uint64_t zz = 0;
     int sc = decimal_delta(prev, v, &zz);
-    if (sc >= 0 && 2 + 3 + 6 + bit_len(zz) < xor_cost) {
+    if (sc >= 0 && bit_len(zz) <= 32 && 2 + 3 + 5 + bit_len(zz) < xor_cost) {
         put_bits(e, 2, 2);
         put_bits(e, (uint64_t)sc, 3);
-        put_bits(e, (uint64_t)(bit_len(zz) - 1), 6);
+        put_bits(e, (uint64_t)(bit_len(zz) - 1), 5);
         put_bits(e, zz, bit_len(zz));
         return;
     }
@@ -252,7 +250,7 @@ static int get_dod(tsdb_dec_t *d, int64_t *dod)
 static int get_decimal(tsdb_dec_t *d, double *v)
 {
     uint64_t sc, len, zz;
-    if (get_bits(d, 3, &sc) != 0 || sc >= NSCALES || get_bits(d, 6, &len) != 0 ||
+    if (get_bits(d, 3, &sc) != 0 || sc >= NSCALES || get_bits(d, 5, &len) != 0 ||
         get_bits(d, (int)len + 1, &zz) != 0) {
         return -1;
     }

@@ -21,8 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Points per chunk row at most: a chunk is read whole. */
-#define TSDB_CHUNK_MAX 4096
+/* A chunk row is closed at TSDB_CHUNK_MAX points or TSDB_CHUNK_BYTES of
+ * encoding, whichever comes first. It is decoded whole, or answered by its
+ * row's summary when it falls in one bucket: small enough that most do at
+ * 2,000 buckets over millions of points, and two rows fill a 4 KiB SQLite
+ * page (a 3 KiB row would leave a quarter of every page empty). */
+#define TSDB_CHUNK_MAX 2048
+#define TSDB_CHUNK_BYTES 1800
 
 typedef struct {
     int64_t step;
@@ -78,6 +83,7 @@ typedef struct {
     int64_t from, to;
     size_t n;
     bool by_time;     /* x is t_ms, else step */
+    bool narrow;      /* (to - from + 1) * n fits 64 bits: no 128-bit division */
     tsdb_bucket_t *b; /* n buckets, owned */
 } tsdb_agg_t;
 

@@ -136,10 +136,8 @@ static void spike_in_every_zoom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(regular_curve),
-        cmocka_unit_test(irregular_and_extreme),
-        cmocka_unit_test(decimals_are_compact),
-        cmocka_unit_test(garbage_refused),
+        cmocka_unit_test(regular_curve),        cmocka_unit_test(irregular_and_extreme),
+        cmocka_unit_test(decimals_are_compact), cmocka_unit_test(garbage_refused),
         cmocka_unit_test(spike_in_every_zoom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

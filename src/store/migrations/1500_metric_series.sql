@@ -1,6 +1,6 @@
 -- Training metrics (issue #16): every point of every series of a run,
 -- kept until the run is deleted (independent of event retention). Points
--- are packed a few thousand to a row by src/tsdb (Gorilla-style deltas and
+-- are packed up to 512 to a row by src/tsdb (Gorilla-style deltas and
 -- XORs); each chunk row carries its summary (count, step and time range,
 -- min, max, sum, last) so a bucket that covers a whole chunk is answered
 -- without decoding it. metric_series is the per-series summary the list
