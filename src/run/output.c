@@ -458,6 +458,9 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
         json_t *ev = json_deep_copy(patch);
         json_object_set_new(ev, "id", json_string(run->agent_id));
         json_object_set(ev, "state", patch);
+        /* our dashboard merges only state from these (the program's status
+         * "training" is not the agent's) */
+        json_object_set_new(ev, "source", json_string("program"));
         ad_run_publish(run->r, &run->topics, "agent_update", ev);
         training_points(run, patch);
         ad_store_agent_runtime_t u = {.context_level = -1, .state_patch = patch};

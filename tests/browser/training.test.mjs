@@ -3,7 +3,8 @@
 // two runs of a training program print curves (one with a spike), both are
 // picked in the runs table, the chart compares them with every run's
 // points in the legend, a point posted while the chart is open shows up
-// live, and the export links name both runs.
+// live, the export links name both runs, and the agent page shows the
+// program's step, figures and mind panel.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -31,15 +32,16 @@ async function trainRun(wt, count, spike) {
     if (!r || r.status === 'running') return null;
     const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series.find((x) => x.name === 'return');
     return s && s.count === count ? r.id : null;
-  }, 'a finished run with its points', 60000);
+  }, 'a finished run with its points', 60000).then((runId) => ({ runId, agentId: a.data.id }));
 }
 
 test('two runs compared on one chart, live points, export', async () => {
   const ws = await api(d.url, 'POST', '/api/workspaces', { path: makeRepo(), name: 'train' });
   assert.equal(ws.status, 201);
   const wt = ws.data.worktrees[0].id;
-  const r1 = await trainRun(wt, 5000, 1234);
-  const r2 = await trainRun(wt, 3000, -1);
+  const t1 = await trainRun(wt, 5000, 1234);
+  const r1 = t1.runId;
+  const r2 = (await trainRun(wt, 3000, -1)).runId;
 
   const { page } = b;
   await page.goto(d.url + '/#/analytics');
@@ -64,4 +66,13 @@ test('two runs compared on one chart, live points, export', async () => {
   assert.equal(res.status, 200);
   await page.locator('.training-chart').scrollIntoViewIfNeeded();
   await shot(page, 'training-compare');
+
+  // the agent page shows the program's own state and mind panel
+  await page.goto(d.url + `/#/agents/${t1.agentId}`);
+  const panel = page.getByRole('region', { name: 'Training state' });
+  await panel.waitFor();
+  assert.equal(await page.getByTestId('train-step').innerText(), (4999).toLocaleString('en-US'));
+  assert.equal(await page.getByTestId('mind-intent').innerText(), 'dodge');
+  assert.match(await panel.innerText(), /MegaBonk/);
+  assert.match(await panel.innerText(), /jump/);
 });
