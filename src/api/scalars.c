@@ -140,6 +140,7 @@ static void answer_read(ad_store_series_q_t *q, int rc, bool flat)
             json_t *one = json_array_get(json_object_get(q->out, "runs"), 0);
             json_object_update(q->out, one);
             json_object_del(q->out, "runs");
+            json_object_del(q->out, "group"); /* one run: the same as its buckets */
         }
         ad_res_json(r, 200, q->out);
         q->out = NULL;

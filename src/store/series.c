@@ -446,6 +446,51 @@ static int query_range(sqlite3 *db, ad_store_series_q_t *q, int64_t *from, int64
     return any || (q->has_from && q->has_to) ? 0 : AD_ENOENT;
 }
 
+/* One bucket of the group over several runs: the mean of the runs'
+ * means, the lowest min and highest max, how many runs had points. */
+typedef struct {
+    double min, max, msum;
+    int64_t runs;
+} group_t;
+
+static void group_add(group_t *g, const tsdb_agg_t *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const tsdb_bucket_t *b = &a->b[i];
+        if (b->count == 0) {
+            continue;
+        }
+        if (g[i].runs == 0 || b->min < g[i].min) {
+            g[i].min = b->min;
+        }
+        if (g[i].runs == 0 || b->max > g[i].max) {
+            g[i].max = b->max;
+        }
+        g[i].msum += b->sum / (double)b->count;
+        g[i].runs++;
+    }
+}
+
+static json_t *group_json(const group_t *g, const tsdb_agg_t *shape)
+{
+    json_t *x = json_array(), *mean = json_array(), *mn = json_array(), *mx = json_array(),
+           *runs = json_array();
+    __int128 span = (__int128)shape->to - shape->from + 1;
+    for (size_t i = 0; i < shape->n; i++) {
+        if (g[i].runs == 0) {
+            continue;
+        }
+        json_int_t at = (json_int_t)(shape->from + span * (__int128)i / (__int128)shape->n);
+        json_array_append_new(x, json_integer(at));
+        json_array_append_new(mean, json_real(g[i].msum / (double)g[i].runs));
+        json_array_append_new(mn, json_real(g[i].min));
+        json_array_append_new(mx, json_real(g[i].max));
+        json_array_append_new(runs, json_integer(g[i].runs));
+    }
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "x", x, "mean", mean, "min", mn, "max", mx,
+                     "runs", runs);
+}
+
 static int query_fn(sqlite3 *db, void *ctx)
 {
     ad_store_series_q_t *q = ctx;
@@ -454,30 +499,31 @@ static int query_fn(sqlite3 *db, void *ctx)
     if (rc != 0) {
         return rc;
     }
-    if (to < from) {
-        to = from;
-    }
+    tsdb_agg_t a;
+    tsdb_agg_init(&a, from, to < from ? from : to, q->buckets, q->by_time);
+    group_t *g = ad_xcalloc(a.n, sizeof(*g));
     json_t *runs = json_array();
     for (size_t i = 0; rc == 0 && i < q->nruns; i++) {
-        tsdb_agg_t a;
-        tsdb_agg_init(&a, from, to, q->buckets, q->by_time);
+        memset(a.b, 0, a.n * sizeof(*a.b));
         int64_t points = 0;
         rc = aggregate(db, q->runs[i], q->name, &a, &points);
         if (rc == 0) {
-            json_t *one = json_pack("{s:s, s:I, s:o}", "runId", q->runs[i], "points",
-                                    (json_int_t)points, "buckets", agg_json(&a));
-            json_array_append_new(runs, one);
+            group_add(g, &a);
+            json_array_append_new(runs, json_pack("{s:s, s:I, s:o}", "runId", q->runs[i], "points",
+                                                  (json_int_t)points, "buckets", agg_json(&a)));
         }
-        tsdb_agg_free(&a);
     }
-    if (rc != 0) {
+    if (rc == 0) {
+        q->out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "name", q->name, "x",
+                           q->by_time ? "time" : "step", "from", (json_int_t)a.from, "to",
+                           (json_int_t)a.to, "bucketCount", (json_int_t)a.n, "runs", runs, "group",
+                           group_json(g, &a));
+    } else {
         json_decref(runs);
-        return rc;
     }
-    q->out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "name", q->name, "x",
-                       q->by_time ? "time" : "step", "from", (json_int_t)from, "to", (json_int_t)to,
-                       "bucketCount", (json_int_t)q->buckets, "runs", runs);
-    return 0;
+    free(g);
+    tsdb_agg_free(&a);
+    return rc;
 }
 
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done)

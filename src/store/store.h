@@ -633,7 +633,8 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out);
 /* A bucketed read of one series over one or several runs, on the thread
  * pool; done(rc, q) on the loop, with q->out = {name, x, from, to,
  * bucketCount, runs: [{runId, points, buckets: {x, min, max, mean, last,
- * count}}]} (the caller's) or rc AD_ENOENT when no run has the series.
+ * count}}], group: {x, mean (of the runs' means), min, max, runs (how many
+ * had points)}} (the caller's) or rc AD_ENOENT when no run has the series.
  * q is the caller's and must live until done. */
 typedef struct {
     char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];

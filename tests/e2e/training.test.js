@@ -137,6 +137,14 @@ test('batches over REST: refused whole on a bad point, compared across runs, kep
     assert.equal(cmp.body.runs[1].points, 4000);
     assert.equal(cmp.body.from, 0);
     assert.equal(cmp.body.to, acked - 1);
+    // the group: a mean line with a min/max band over both runs
+    const g = cmp.body.group;
+    assert.equal(g.x.length, g.mean.length);
+    assert.equal(g.runs[0], 2);
+    const a0 = cmp.body.runs[0].buckets, b0 = cmp.body.runs[1].buckets;
+    assert.ok(Math.abs(g.mean[0] - (a0.mean[0] + b0.mean[0]) / 2) < 1e-9);
+    assert.equal(g.max[0], Math.max(a0.max[0], b0.max[0]));
+    assert.equal(g.min[0], Math.min(a0.min[0], b0.min[0]));
     const cx = await api(d, 'GET', `/api/metrics/compare/export?runs=${a.runId},${b.runId}&names=loss&format=jsonl`);
     assert.equal(cx.text.trimEnd().split('\n').length, acked + 4000);
     assert.equal((await api(d, 'GET', `/api/metrics/compare?runs=${a.runId},run_nope&name=loss`)).status, 404);
