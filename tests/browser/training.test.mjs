@@ -60,6 +60,9 @@ test('two runs compared on one chart, live points, export', async () => {
   assert.equal(p.status, 200);
   await until(async () => /3001 points/.test(await legend.innerText()), 'the live point', 15000);
 
+  // the seed's cards: the latest reward and FPS the programs reported, the best return
+  assert.match(await page.getByTestId('card-fps').innerText(), /Training FPS\s+60/i);
+  assert.match(await page.getByTestId('card-return').innerText(), /Best return\s+1000000\.00/i);
   const csv = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
   assert.ok(csv.includes(r1) && csv.includes(r2) && csv.includes('format=csv'), csv);
   const res = await api(d.url, 'GET', csv.replace(/^https?:\/\/[^/]+/, ''));

@@ -76,11 +76,42 @@ function Chart({ data, opts, onZoom }: { data: { runs: RunBuckets[] }; opts: Opt
   return <div class="training-chart" ref={el} />;
 }
 
+// The seed's cards for the picked runs: each figure's latest value (mean
+// over the runs that have it) and its change since the run's first point,
+// plus the selected metric's best value.
+function SummaryCards({ picked, series, metric }: { picked: string[]; series: Record<string, any[]>; metric: string }) {
+  const card = (label: string, name: string, fmt: (v: number) => string, best = false) => {
+    const rows = picked.map((id) => (series[id] || []).find((s) => s.name === name)).filter(Boolean);
+    if (rows.length === 0) return null;
+    const avg = (f: (s: any) => number) => rows.reduce((t, s) => t + f(s), 0) / rows.length;
+    const last = avg((s) => s.lastValue);
+    const change = last - avg((s) => s.firstValue);
+    const top = Math.max(...rows.map((s) => s.maxValue));
+    return (
+      <div class="card glass" data-testid={`card-${name}`} key={label}>
+        <div class="card-label">{label}</div>
+        <div class="card-value">{fmt(best ? top : last)}</div>
+        <div class={`card-change ${change >= 0 ? 'up' : 'down'}`}>{best ? `latest ${fmt(last)}` : `${change >= 0 ? '▲' : '▼'} ${fmt(Math.abs(change))} since start`}</div>
+      </div>
+    );
+  };
+  const f2 = (v: number) => v.toFixed(2);
+  return (
+    <div class="cards training-cards">
+      {card('Average reward', 'reward', f2)}
+      {card('Success rate', 'successRate', (v) => `${Math.round(v * 100)}%`)}
+      {card('Training FPS', 'fps', (v) => v.toFixed(0))}
+      {metric && !['reward', 'successRate', 'fps'].includes(metric) && card(`Best ${metric}`, metric, f2, true)}
+    </div>
+  );
+}
+
 export default function Training() {
   const runs = useSignal<any[] | null>(null);
   const err = useSignal<string | null>(null);
   const picked = useSignal<string[]>([]);
   const names = useSignal<string[]>([]);
+  const seriesOf = useSignal<Record<string, any[]>>({});
   const metric = useSignal<string>('');
   const opts = useSignal<Opts>({ x: 'step', log: false, smooth: 0.6, range: 'all' });
   const data = useSignal<{ runs: RunBuckets[] } | null>(null);
@@ -96,6 +127,9 @@ export default function Training() {
     Promise.all(picked.value.map((id) => api.runSeries(id)))
       .then((all) => {
         const set = new Set<string>();
+        const by: Record<string, any[]> = {};
+        all.forEach((a, i) => (by[picked.value[i]] = listOf<any>(a, 'series')));
+        seriesOf.value = by;
         for (const a of all) for (const s of listOf<any>(a, 'series')) set.add(s.name);
         names.value = [...set].sort();
         if (!set.has(metric.value)) metric.value = names.value[0] || '';
@@ -184,6 +218,7 @@ export default function Training() {
           <a class="button" href={exportUrl('jsonl')} download>Export JSON lines</a>
         </div>
       )}
+      {picked.value.length > 0 && <SummaryCards picked={picked.value} series={seriesOf.value} metric={metric.value} />}
       {chartErr.value && <p class="error-text">{chartErr.value}</p>}
       {data.value && <Chart data={data.value} opts={opts.value} onZoom={(a, b) => set({ from: a, to: b })} />}
       {data.value && (
