@@ -135,7 +135,7 @@ void ad_api_metrics_register(ad_app_t *app);
 /* New thresholds from the settings object (borrowed). */
 void ad_api_health_apply_settings(ad_app_t *app, json_t *settings);
 void ad_api_usage_register(ad_app_t *app);
-void ad_api_scalars_register(ad_app_t *app); /* scalars.c: training-metric series */
+void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
 void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
