@@ -258,31 +258,48 @@ static void publish_output(ad_run_t *run, const char *stream, const char *text, 
                              "isComplete", complete));
 }
 
+/* Metric batches handed to the store and not yet committed (loop thread
+ * only; all runs). While AD_RUN_METRIC_JOBS_MAX are out, a run holds its
+ * points (the next batch grows instead) up to AD_RUN_METRIC_HOLD_MAX. */
+static size_t metric_jobs_out;
+
 static void on_points_stored(int rc, json_t *result, void *ud)
 {
     (void)ud;
+    metric_jobs_out--;
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "run", "metric points not stored: %s", ad_strerror(rc));
     }
     json_decref(result);
 }
 
-/* Hands this iteration's metric points to the store in one batch (one
- * writer job, chunked there): never a transaction per point. */
-static void flush_metric_points(ad_run_t *run)
+/* Hands the points read so far to the store in one batch (one writer job,
+ * chunked there): never a transaction per point. Unless force, holds them
+ * while the writer is behind and the run holds fewer than the cap. */
+static void flush_metric_points(ad_run_t *run, bool force)
 {
-    if (run->metric_points == NULL || json_array_size(run->metric_points) == 0) {
+    size_t n = run->metric_points != NULL ? json_array_size(run->metric_points) : 0;
+    if (n == 0) {
         return;
+    }
+    if (!force && metric_jobs_out >= AD_RUN_METRIC_JOBS_MAX && n < AD_RUN_METRIC_HOLD_MAX) {
+        return; /* flushed with a later line, or at the run's end */
     }
     json_t *batch = json_pack("{s:s, s:s, s:I, s:o}", "runId", run->run_id, "orgId", run->org_id,
                               "now", (json_int_t)ad_wall_ms(), "points", run->metric_points);
     run->metric_points = NULL;
+    metric_jobs_out++;
     ad_store_series_append(run->r->store, batch, on_points_stored, NULL);
+}
+
+void ad_run_flush_metrics(ad_run_t *run)
+{
+    flush_metric_points(run, true);
 }
 
 void ad_run_flush_live(ad_run_t *run)
 {
-    flush_metric_points(run);
+    flush_metric_points(run, false);
     if (!run->live_dirty) {
         return;
     }
@@ -362,7 +379,7 @@ static void keep_point(ad_run_t *run, json_t *pt)
     }
     json_array_append(run->metric_points, pt);
     if (json_array_size(run->metric_points) >= AD_RUN_METRIC_BATCH) {
-        flush_metric_points(run);
+        flush_metric_points(run, false);
     }
     if (!run->r->check_on) {
         run->r->check_on = true;
