@@ -53,7 +53,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers fuzz bench bench-deps clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd $(O)/agentd-hold
@@ -141,6 +141,15 @@ lint:
 	if [ -n "$$hits" ]; then echo "$$hits"; \
 		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
+
+# Training-metric store rows T1-T3 (issue #16): a C program linked against the
+# library, ratios against bare SQLite in the same run. POINTS=1000000 for a short run.
+$(O)/bench/series_bench: bench/c/series_bench.c $(O)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS)
+
+bench-series: $(O)/bench/series_bench
+	$(O)/bench/series_bench --points $(or $(POINTS),10000000)
 
 # Benchmarks against peers (bench/README.md); QUICK=1 for the short run.
 # Their peers install separately so deps/check stay fast.

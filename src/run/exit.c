@@ -132,6 +132,7 @@ static void drain_parser(ad_run_t *run)
     ad_parser_finish(run->parser, uv_now(run->r->loop), &run->recs);
     ad_run_handle_recs(run);
     ad_run_flush_live(run);
+    ad_run_flush_metrics(run);
     ad_usage_t pending;
     ad_parser_pending_usage(run->parser, &pending);
     run->usage.input_tokens += pending.input_tokens;

@@ -9,6 +9,7 @@
  */
 #include "run/run_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -313,8 +314,48 @@ static void publish_output(ad_run_t *run, const char *stream, const char *text, 
                              "isComplete", complete));
 }
 
+/* Metric batches handed to the store and not yet committed (loop thread
+ * only; all runs). While AD_RUN_METRIC_JOBS_MAX are out, a run holds its
+ * points (the next batch grows instead) up to AD_RUN_METRIC_HOLD_MAX. */
+static size_t metric_jobs_out;
+
+static void on_points_stored(int rc, json_t *result, void *ud)
+{
+    (void)ud;
+    metric_jobs_out--;
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "run", "metric points not stored: %s", ad_strerror(rc));
+    }
+    json_decref(result);
+}
+
+/* Hands the points read so far to the store in one batch (one writer job,
+ * chunked there): never a transaction per point. Unless force, holds them
+ * while the writer is behind and the run holds fewer than the cap. */
+static void flush_metric_points(ad_run_t *run, bool force)
+{
+    size_t n = run->metric_points != NULL ? json_array_size(run->metric_points) : 0;
+    if (n == 0) {
+        return;
+    }
+    if (!force && metric_jobs_out >= AD_RUN_METRIC_JOBS_MAX && n < AD_RUN_METRIC_HOLD_MAX) {
+        return; /* flushed with a later line, or at the run's end */
+    }
+    json_t *batch = json_pack("{s:s, s:s, s:I, s:o}", "runId", run->run_id, "orgId", run->org_id,
+                              "now", (json_int_t)ad_wall_ms(), "points", run->metric_points);
+    run->metric_points = NULL;
+    metric_jobs_out++;
+    ad_store_series_append(run->r->store, batch, on_points_stored, NULL);
+}
+
+void ad_run_flush_metrics(ad_run_t *run)
+{
+    flush_metric_points(run, true);
+}
+
 void ad_run_flush_live(ad_run_t *run)
 {
+    flush_metric_points(run, false);
     if (!run->live_dirty) {
         return;
     }
@@ -379,7 +420,31 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
 
 /* ---- records -------------------------------------------------------------------- */
 
-static void metric_point(json_t *points, const char *name, json_t *value, json_t *step, json_t *ts)
+/* Queues a point for the store (flushed with this iteration's output). */
+static void keep_point(ad_run_t *run, json_t *pt)
+{
+    const char *name = json_string_value(json_object_get(pt, "name"));
+    json_t *ts = json_object_get(pt, "ts");
+    if (name == NULL || name[0] == '\0' || strlen(name) > AD_SERIES_NAME_MAX ||
+        !isfinite(json_number_value(json_object_get(pt, "value"))) ||
+        (ts != NULL && !json_is_integer(ts))) {
+        return; /* the live event still shows it; the store keeps what it can chart */
+    }
+    if (run->metric_points == NULL) {
+        run->metric_points = json_array();
+    }
+    json_array_append(run->metric_points, pt);
+    if (json_array_size(run->metric_points) >= AD_RUN_METRIC_BATCH) {
+        flush_metric_points(run, false);
+    }
+    if (!run->r->check_on) {
+        run->r->check_on = true;
+        uv_check_start(&run->r->check, ad_run_on_check);
+    }
+}
+
+static void metric_point(ad_run_t *run, json_t *points, const char *name, json_t *value,
+                         json_t *step, json_t *ts)
 {
     if (!json_is_number(value)) {
         return;
@@ -391,6 +456,7 @@ static void metric_point(json_t *points, const char *name, json_t *value, json_t
     if (ts != NULL) {
         json_object_set(pt, "ts", ts);
     }
+    keep_point(run, pt);
     json_array_append_new(points, pt);
 }
 
@@ -403,7 +469,7 @@ static void on_metrics(ad_run_t *run, const char *type, json_t *obj)
     if (strcmp(type, "metric") == 0) {
         const char *name = json_string_value(json_object_get(obj, "name"));
         if (name != NULL) {
-            metric_point(points, name, json_object_get(obj, "value"), step, ts);
+            metric_point(run, points, name, json_object_get(obj, "value"), step, ts);
         }
     } else {
         json_t *vals = json_object_get(obj, "values");
@@ -414,7 +480,7 @@ static void on_metrics(ad_run_t *run, const char *type, json_t *obj)
         json_t *v;
         json_object_foreach(vals, k, v)
         {
-            metric_point(points, k, v, step, ts);
+            metric_point(run, points, k, v, step, ts);
         }
     }
     ad_run_topics_t t;
@@ -425,6 +491,27 @@ static void on_metrics(ad_run_t *run, const char *type, json_t *obj)
     ad_run_publish(run->r, &t, "metrics_update",
                    json_pack("{s:s, s:s, s:o}", "agentId", run->agent_id, "runId", run->run_id,
                              "points", points));
+}
+
+/* An agent_update's step and metrics {reward, fps, successRate, ...}
+ * numbers become points of series of those names. */
+static void training_points(ad_run_t *run, json_t *patch)
+{
+    json_t *m = json_object_get(patch, "metrics");
+    json_t *step = json_object_get(patch, "step");
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+    {
+        if (json_is_number(v)) {
+            json_t *pt = json_pack("{s:s, s:O}", "name", k, "value", v);
+            if (json_is_integer(step)) {
+                json_object_set(pt, "step", step);
+            }
+            keep_point(run, pt);
+            json_decref(pt);
+        }
+    }
 }
 
 static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
@@ -439,8 +526,16 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
         json_t *patch = json_object_get(obj, "state");
         patch = json_is_object(patch) ? json_deep_copy(patch) : json_deep_copy(obj);
         json_object_del(patch, "type");
-        ad_run_publish(run->r, &run->topics, "agent_update",
-                       json_pack("{s:s, s:O}", "id", run->agent_id, "state", patch));
+        /* the seed's client reads the fields at the top level (payload.step,
+         * payload.metrics.reward); state keeps them for ours */
+        json_t *ev = json_deep_copy(patch);
+        json_object_set_new(ev, "id", json_string(run->agent_id));
+        json_object_set(ev, "state", patch);
+        /* our dashboard merges only state from these (the program's status
+         * "training" is not the agent's) */
+        json_object_set_new(ev, "source", json_string("program"));
+        ad_run_publish(run->r, &run->topics, "agent_update", ev);
+        training_points(run, patch);
         ad_store_agent_runtime_t u = {.context_level = -1, .state_patch = patch};
         ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
         return;

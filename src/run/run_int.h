@@ -27,6 +27,12 @@
 /* Plain output lines read in one loop iteration go out as one agent_output
  * event (a line at a time when that is all there is). */
 #define AD_RUN_LIVE_BYTES (64 * 1024)
+/* Metric points handed to the store at once at most (issue #16). */
+#define AD_RUN_METRIC_BATCH 20000
+/* Metric batches out at the writer before runs hold theirs, and the points a
+ * run holds before it hands them over anyway. */
+#define AD_RUN_METRIC_JOBS_MAX 32
+#define AD_RUN_METRIC_HOLD_MAX 200000
 /* Events published and not yet in the events table: past this, plain
  * output is not streamed live (it is still stored), so a flooding agent
  * cannot grow the bus without bound. The bus holds events a few ms to
@@ -119,6 +125,7 @@ typedef struct ad_run {
     bool pty;
     ad_buf_t live[2]; /* plain output read this loop iteration */
     bool live_dirty;
+    json_t *metric_points; /* metric points read this loop iteration (issue #16) */
     uint64_t live_dropped; /* bytes not streamed live */
     ad_buf_t replay;       /* the last raw terminal output, for new viewers */
     ad_runner_tap_t *taps;
@@ -206,6 +213,8 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx);
 void ad_run_flush_all(ad_run_t *run);
 /* Plain output read this loop iteration to the bus. */
 void ad_run_flush_live(ad_run_t *run);
+/* Hands every metric point the run holds to the store (at its end). */
+void ad_run_flush_metrics(ad_run_t *run);
 void ad_run_batch_cleanup(ad_run_batch_t *b);
 /* The supervisor's callbacks (src/proc) for a run's output. */
 void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,

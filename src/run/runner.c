@@ -183,6 +183,7 @@ void ad_run_free(ad_run_t *run)
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
     free(run->hold_dir);
+    json_decref(run->metric_points);
     free(run);
 }
 

@@ -169,8 +169,7 @@ int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *sta
 /* How many agents (archived ones not counted) of org ("": every org) have
  * each status, read on the thread pool: cb gets {status: count} (owned) on
  * the loop thread. For /metrics. */
-void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb,
-                                  void *ud);
+void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb, void *ud);
 /* Whether the agent may be started: 0, AD_ENOENT, or AD_ESTATE when it is
  * archived (deleted) or already running. Loop thread. */
 int ad_store_agent_check_startable(ad_store_t *st, const char *id);
@@ -330,8 +329,7 @@ typedef struct {
     int64_t now;
 } ad_store_job_end_t;
 /* A job ended: its status and last figures. cb gets the job. */
-void ad_store_job_end(ad_store_t *st, const ad_store_job_end_t *e, ad_store_result_cb cb,
-                      void *ud);
+void ad_store_job_end(ad_store_t *st, const ad_store_job_end_t *e, ad_store_result_cb cb, void *ud);
 /* Rows a previous daemon left running become lost. cb gets {jobs: n}. */
 void ad_store_jobs_reconcile(ad_store_t *st, int64_t now, ad_store_result_cb cb, void *ud);
 
@@ -392,8 +390,8 @@ typedef struct {
     char id[AD_ID_MAX];
     char name[64];
     char org_id[AD_ID_MAX];
-    char scope[8];        /* read, write, admin */
-    char secret_hash[65]; /* hex SHA-256 of the secret part */
+    char scope[8];           /* read, write, admin */
+    char secret_hash[65];    /* hex SHA-256 of the secret part */
     int64_t rate_per_minute; /* 0: the default */
     int64_t created_at;
     int64_t expires_at; /* 0: never */
@@ -409,7 +407,7 @@ void ad_store_token_revoke(ad_store_t *st, const char *id, int64_t now, ad_store
                            void *ud);
 
 typedef struct {
-    char id_hash[65];        /* hex SHA-256 of the cookie value */
+    char id_hash[65];         /* hex SHA-256 of the cookie value */
     char token_id[AD_ID_MAX]; /* "": the owner's session */
     int64_t created_at;
     int64_t expires_at;
@@ -556,11 +554,11 @@ int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, 
 /* ---- runs across agents and their statistics (stats.c, migration 0800) ----------------
  * Run objects here also carry agentName, crewId and orgId. */
 typedef struct {
-    const char *org;      /* "" or NULL: every org */
-    const char *status;   /* NULL: any */
-    const char *crew_id;  /* NULL: any */
-    const char *agent_id; /* NULL: any */
-    int64_t since;        /* started at or after (ms); 0: any */
+    const char *org;        /* "" or NULL: every org */
+    const char *status;     /* NULL: any */
+    const char *crew_id;    /* NULL: any */
+    const char *agent_id;   /* NULL: any */
+    int64_t since;          /* started at or after (ms); 0: any */
     int64_t before_started; /* the cursor's run: its start and id; 0: first page */
     const char *before_id;
     int limit; /* 1-500; else 50 */
@@ -727,5 +725,50 @@ int ad_store_op_approval_decide(ad_store_tx_t *tx, json_t *args, json_t **result
 /* args {runId, requestId? (absent: all of the run's), status, now}: ends
  * pending approvals without a decision (cancelled, expired). */
 int ad_store_op_approval_close(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* ---- training-metric series (series.c, migration 1500, issue #16) -----------------
+ * Not the daemon's own /metrics (api/metrics.c) nor the health sampler's
+ * rings: points that runs report, kept until the run is deleted.
+ * Appends: batch {runId, orgId, now (ms, for points without ts), points:
+ * [{name, value, step?, ts?}]} checked by the caller (names non-empty,
+ * values finite); one writer job whatever its size; cb gets {points,
+ * series}. Takes the batch (as ad_store_write its args). */
+void ad_store_series_append(ad_store_t *st, json_t *batch, ad_store_result_cb cb, void *ud);
+/* [{name, count, firstStep, lastStep, firstTimeMs, lastTimeMs,
+ * firstValue, lastValue, minValue, maxValue}] of a run. Loop thread. */
+int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out);
+
+#define AD_SERIES_RUNS_MAX 16
+#define AD_SERIES_NAME_MAX 200
+/* A bucketed read of one series over one or several runs, on the thread
+ * pool; done(rc, q) on the loop, with q->out = {name, x, from, to,
+ * bucketCount, runs: [{runId, points, buckets: {x, min, max, mean, last,
+ * count}}], group: {x, mean (of the runs' means), min, max, runs (how many
+ * had points)}} (the caller's) or rc AD_ENOENT when no run has the series.
+ * q is the caller's and must live until done. */
+typedef struct {
+    char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
+    size_t nruns;
+    char name[AD_SERIES_NAME_MAX + 1];
+    bool by_time, has_from, has_to;
+    int64_t from, to;
+    size_t buckets;
+    json_t *out;
+    void *ud;
+} ad_store_series_q_t;
+void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
+
+/* Every raw point of the runs (names: array of series names, or NULL for
+ * all) as CSV (run_id,name,step,time_ms,value) or JSON lines into body
+ * (bounded by its max: AD_ETOOBIG past it), on the thread pool; done(rc, x). */
+typedef struct {
+    char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
+    size_t nruns;
+    json_t *names;
+    bool csv;
+    ad_buf_t body;
+    int64_t points;
+    void *ud;
+} ad_store_series_export_t;
+void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done);
 
 #endif

@@ -332,4 +332,9 @@ export const api = {
   usageToday: () => request('GET', '/api/usage/today'),
   usageLimits: () => request<UsageLimits>('GET', '/api/usage/limits'),
   usageHistory: () => request('GET', '/api/usage/history'),
+  allRuns: (limit = 100) => request('GET', `/api/runs?limit=${limit}`),
+  runSeries: (id: string) => request('GET', `/api/runs/${enc(id)}/metrics`),
+  compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
+    request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
+      Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
 };

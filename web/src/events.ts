@@ -139,7 +139,10 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
     case 'agent_update': {
       const id = str(p.id || p.agentId);
       if (!id) break;
-      const { agentId: _drop, ...fields } = p;
+      const { agentId: _drop, ...all } = p;
+      // A program's own agent_update (issue #16) has its fields at the top
+      // level for the seed's client; ours takes only its state patch.
+      const fields = p.source === 'program' ? { state: p.state } : all;
       const before = m.agents[id];
       m = withAgent(m, id, fields);
       if (!before && !m.agents[id]) effects.push({ kind: 'reloadTree' });

@@ -34,6 +34,8 @@ export const runsTick = signal(0);
 // or a 4401 close, and the page then shows the sign-in screen.
 export const auth = signal<{ state: 'checking' | 'in' | 'out'; who?: Principal }>({ state: 'checking' });
 export const eventCount = signal(0); // events applied, for the status bar
+// Bumped by every metrics_update (training points stored): charts refetch, throttled.
+export const metricsTick = signal(0);
 
 export const agentList = computed(() =>
   Object.values(model.value.agents).sort((a, b) => (a.displayOrder ?? 0) - (b.displayOrder ?? 0) || (a.createdAt || '').localeCompare(b.createdAt || '')),
@@ -76,6 +78,7 @@ export function applyEvents(events: Envelope[]) {
   const effects: Effect[] = [];
   let n = 0;
   for (const ev of events) {
+    if (ev.type === 'metrics_update') metricsTick.value++;
     const r = reduce(m, ev);
     if (!r.applied) continue;
     n++;

@@ -175,3 +175,15 @@ describe('mergeMessages', () => {
     expect(list[0].content).toBe('full');
   });
 });
+
+describe('a program\'s agent_update (issue #16)', () => {
+  it('merges only its state patch, never its own status', async () => {
+    const { reduce, emptyModel } = await import('../src/events');
+    let m = emptyModel();
+    m = { ...m, agents: { a1: { id: 'a1', name: 'A', status: 'running', worktreeId: 'w', state: { x: 1 } } as any } };
+    const r = reduce(m, { seq: 1, type: 'agent_update', payload: { id: 'a1', source: 'program', status: 'training', step: 5, state: { status: 'training', step: 5 } } } as any);
+    expect(r.model.agents.a1.status).toBe('running');
+    expect((r.model.agents.a1.state as any).step).toBe(5);
+    expect((r.model.agents.a1.state as any).x).toBe(1);
+  });
+});

@@ -88,6 +88,7 @@ export function AgentPage({ id }: { id: string }) {
   return (
     <div class="page agent-page">
       <AgentHeader agent={agent} worktreeName={wt?.name} />
+      <TrainingState state={agent.state as any} />
       <div class="subtabs" role="tablist" aria-label="Agent views">
         {tabs.map(([k, label]) => (
           <button
@@ -125,6 +126,36 @@ export function AgentPage({ id }: { id: string }) {
         )}
       </div>
     </div>
+  );
+}
+
+// A training program's own state from its agent_update lines (issue #16):
+// status, environment, step, reward, fps, success rate, last action and the
+// mind panel (intent with confidence; plan, reasoning, skill).
+function TrainingState({ state }: { state: any }) {
+  if (!state || typeof state !== 'object' || (state.step === undefined && !state.metrics && !state.mind)) return null;
+  const m = state.metrics || {};
+  const s1 = state.mind?.system1 || {};
+  const s2 = state.mind?.system2 || {};
+  const num = (v: any, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '–');
+  return (
+    <section class="panel glass training-state" aria-label="Training state">
+      <dl class="training-figures">
+        <div><dt>Status</dt><dd>{String(state.status ?? '–')}</dd></div>
+        <div><dt>Environment</dt><dd>{String(state.environment ?? '–')}</dd></div>
+        <div><dt>Step</dt><dd data-testid="train-step">{typeof state.step === 'number' ? state.step.toLocaleString() : '–'}</dd></div>
+        <div><dt>Reward</dt><dd>{num(m.reward)}</dd></div>
+        <div><dt>FPS</dt><dd>{num(m.fps, 0)}</dd></div>
+        <div><dt>Success</dt><dd>{typeof m.successRate === 'number' ? `${Math.round(m.successRate * 100)}%` : '–'}</dd></div>
+        <div><dt>Last action</dt><dd>{String(m.lastAction ?? '–')}</dd></div>
+      </dl>
+      {state.mind && (
+        <div class="mind">
+          <div><strong>System 1</strong> intent <span data-testid="mind-intent">{String(s1.intent ?? '–')}</span> ({typeof s1.confidence === 'number' ? `${Math.round(s1.confidence * 100)}%` : '–'} confidence)</div>
+          <div><strong>System 2</strong> plan: {String(s2.plan ?? '–')} · reasoning: {String(s2.reasoning ?? '–')} · skill: {String(s2.skill ?? '–')}</div>
+        </div>
+      )}
+    </section>
   );
 }
 

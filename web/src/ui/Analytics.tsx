@@ -1,11 +1,15 @@
 // Analytics: today's usage and the daily history from /api/usage/history as
-// plain bars (no chart library needed for this).
+// plain bars, then training runs and their curves (Training.tsx, a lazy
+// chunk with uPlot).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
+import { lazy, Suspense } from 'preact/compat';
 import { api, listOf } from '../api';
 import { usageToday } from '../store';
 import { Empty, ErrorState, errText, fmtCost, fmtInt, Spinner } from './common';
 import { usageFigures } from './Home';
+
+const Training = lazy(() => import('./Training'));
 
 export function Analytics() {
   const rows = useSignal<any[] | null>(null);
@@ -38,6 +42,9 @@ export function Analytics() {
           <div class="card-value">{today.requests === null ? '–' : fmtInt(today.requests)}</div>
         </div>
       </div>
+      <Suspense fallback={<Spinner />}>
+        <Training />
+      </Suspense>
       <section class="panel glass">
         <h2>Tokens per day</h2>
         {err.value && <ErrorState message={err.value} onRetry={load} />}

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Training-metric series of runs (migration 1500, issue #16): appends go
+ * through the writer (one job per batch, however many points and series
+ * it holds; the writer's group commit puts concurrent batches in one
+ * transaction), topping up the series' last chunk row until it holds
+ * TSDB_CHUNK_MAX points or TSDB_CHUNK_BYTES, then starting the next.
+ * Reads: the series list (loop thread), bucketed ranges and raw export
+ * (thread pool, a read connection of their own). The encoding is src/tsdb's.
+ *
+ * Ownership: batch args are the caller's (borrowed by the job until its
+ * completion); query results (q->out) are the caller's once done runs.
+ */
+#include "store/store_int.h"
+#include "tsdb/tsdb.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- appending (writer thread) --------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    size_t idx; /* the point's position in the batch: keeps arrival order */
+} named_t;
+
+static int by_name(const void *a, const void *b)
+{
+    const named_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+/* The open chunk of one series while a batch is added to it. */
+typedef struct {
+    const char *run_id, *org_id, *name;
+    tsdb_enc_t enc;
+    int64_t seq;   /* the row it goes to */
+    bool existing; /* that row is already there (UPDATE, not INSERT) */
+    int64_t smin, smax, tmin, tmax;
+    double vmin, vmax, vsum;
+    /* the series summary */
+    bool have_series;
+    int64_t count, chunks, first_step, first_t;
+    double first_value, min_value, max_value;
+} open_t;
+
+static void chunk_reset(open_t *o)
+{
+    tsdb_enc_free(&o->enc);
+    o->existing = false;
+}
+
+static void chunk_add(open_t *o, const tsdb_point_t *p)
+{
+    if (o->enc.n == 0 || p->step < o->smin) {
+        o->smin = p->step;
+    }
+    if (o->enc.n == 0 || p->step > o->smax) {
+        o->smax = p->step;
+    }
+    if (o->enc.n == 0 || p->t_ms < o->tmin) {
+        o->tmin = p->t_ms;
+    }
+    if (o->enc.n == 0 || p->t_ms > o->tmax) {
+        o->tmax = p->t_ms;
+    }
+    if (o->enc.n == 0 || p->v < o->vmin) {
+        o->vmin = p->v;
+    }
+    if (o->enc.n == 0 || p->v > o->vmax) {
+        o->vmax = p->v;
+    }
+    o->vsum = o->enc.n == 0 ? p->v : o->vsum + p->v;
+    tsdb_enc_add(&o->enc, p);
+}
+
+static const char SQL_TAIL[] =
+    "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? ORDER BY seq DESC "
+    "LIMIT 1";
+static const char SQL_SERIES[] =
+    "SELECT count, chunks, first_step, first_t, first_value, min_value, max_value "
+    "FROM metric_series WHERE run_id = ? AND name = ?";
+
+/* Loads the series summary and, when its last chunk has room, that
+ * chunk's points into o's encoder. */
+static int open_series(sqlite3 *db, open_t *o)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SERIES);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        o->have_series = true;
+        o->count = sqlite3_column_int64(s, 0);
+        o->chunks = sqlite3_column_int64(s, 1);
+        o->first_step = sqlite3_column_int64(s, 2);
+        o->first_t = sqlite3_column_int64(s, 3);
+        o->first_value = sqlite3_column_double(s, 4);
+        o->min_value = sqlite3_column_double(s, 5);
+        o->max_value = sqlite3_column_double(s, 6);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return ad_store_rc(db, rc);
+    }
+    o->seq = o->chunks;
+    s = ad_store_stmt(db, SQL_TAIL);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) < TSDB_CHUNK_MAX &&
+        sqlite3_column_bytes(s, 2) < TSDB_CHUNK_BYTES) {
+        size_t n = (size_t)sqlite3_column_int64(s, 1);
+        tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
+        int drc =
+            tsdb_decode_all(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), n, pts);
+        o->seq = sqlite3_column_int64(s, 0);
+        for (size_t i = 0; drc == 0 && i < n; i++) {
+            chunk_add(o, &pts[i]);
+        }
+        o->existing = drc == 0;
+        if (drc != 0) { /* a chunk that does not decode is left as it is */
+            chunk_reset(o);
+            o->seq++;
+        }
+        free(pts);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+static const char SQL_INSERT_CHUNK[] =
+    "INSERT INTO metric_chunks (run_id, name, seq, n, step_min, step_max, t_min, t_max, v_min, "
+    "v_max, v_sum, v_last, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_UPDATE_CHUNK[] =
+    "UPDATE metric_chunks SET n = ?4, step_min = ?5, step_max = ?6, t_min = ?7, t_max = ?8, "
+    "v_min = ?9, v_max = ?10, v_sum = ?11, v_last = ?12, data = ?13 "
+    "WHERE run_id = ?1 AND name = ?2 AND seq = ?3";
+
+/* Writes the open chunk (INSERT or UPDATE), then empties it. */
+static int chunk_write(sqlite3 *db, open_t *o)
+{
+    if (o->enc.n == 0) {
+        return 0;
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, o->existing ? SQL_UPDATE_CHUNK : SQL_INSERT_CHUNK);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    sqlite3_bind_int64(s, 3, o->seq);
+    sqlite3_bind_int64(s, 4, (int64_t)o->enc.n);
+    sqlite3_bind_int64(s, 5, o->smin);
+    sqlite3_bind_int64(s, 6, o->smax);
+    sqlite3_bind_int64(s, 7, o->tmin);
+    sqlite3_bind_int64(s, 8, o->tmax);
+    sqlite3_bind_double(s, 9, o->vmin);
+    sqlite3_bind_double(s, 10, o->vmax);
+    sqlite3_bind_double(s, 11, o->vsum);
+    sqlite3_bind_double(s, 12, o->enc.prev.v);
+    sqlite3_bind_blob(s, 13, o->enc.buf, (int)tsdb_enc_bytes(&o->enc), SQLITE_TRANSIENT);
+    int rc = ad_store_step_done(db, s);
+    if (rc == 0) {
+        if (!o->existing) {
+            o->chunks++;
+        }
+        o->seq++;
+    }
+    chunk_reset(o);
+    return rc;
+}
+
+static const char SQL_UPSERT_SERIES[] =
+    "INSERT INTO metric_series (run_id, name, org_id, count, chunks, first_step, last_step, "
+    "first_t, last_t, first_value, last_value, min_value, max_value) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET "
+    "count = excluded.count, chunks = excluded.chunks, last_step = excluded.last_step, "
+    "last_t = excluded.last_t, last_value = excluded.last_value, "
+    "min_value = excluded.min_value, max_value = excluded.max_value";
+
+static int series_write(sqlite3 *db, open_t *o, const tsdb_point_t *last)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_UPSERT_SERIES);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    ad_store_bind_text(s, 3, o->org_id);
+    sqlite3_bind_int64(s, 4, o->count);
+    sqlite3_bind_int64(s, 5, o->chunks);
+    sqlite3_bind_int64(s, 6, o->first_step);
+    sqlite3_bind_int64(s, 7, last->step);
+    sqlite3_bind_int64(s, 8, o->first_t);
+    sqlite3_bind_int64(s, 9, last->t_ms);
+    sqlite3_bind_double(s, 10, o->first_value);
+    sqlite3_bind_double(s, 11, last->v);
+    sqlite3_bind_double(s, 12, o->min_value);
+    sqlite3_bind_double(s, 13, o->max_value);
+    return ad_store_step_done(db, s);
+}
+
+/* A point of the batch: {name, value, step?, ts?}. A missing step is the
+ * series' last step + 1, a missing time the batch's "now". */
+static tsdb_point_t batch_point(json_t *pt, const open_t *o, const tsdb_point_t *last, int64_t now)
+{
+    json_t *st = json_object_get(pt, "step"), *ts = json_object_get(pt, "ts");
+    tsdb_point_t p = {0, now, json_number_value(json_object_get(pt, "value"))};
+    if (json_is_integer(st)) {
+        p.step = json_integer_value(st);
+    } else {
+        p.step = o->count > 0 ? last->step + 1 : 0;
+    }
+    if (json_is_integer(ts)) {
+        p.t_ms = json_integer_value(ts);
+    } else if (json_is_real(ts)) {
+        p.t_ms = (int64_t)json_real_value(ts);
+    }
+    return p;
+}
+
+static const char SQL_LAST[] =
+    "SELECT last_step, last_t, last_value FROM metric_series WHERE run_id = ? AND name = ?";
+
+static void series_last(sqlite3 *db, open_t *o, tsdb_point_t *last)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_LAST);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *last = (tsdb_point_t){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                               sqlite3_column_double(s, 2)};
+    }
+    sqlite3_reset(s);
+}
+
+/* Appends points[order[0..n)] (all of one name) to their series. */
+static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *order, size_t n,
+                         int64_t now)
+{
+    int rc = open_series(db, o);
+    tsdb_point_t last = {0, 0, 0};
+    series_last(db, o, &last);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        tsdb_point_t p = batch_point(json_array_get(points, order[i].idx), o, &last, now);
+        if (o->count == 0) {
+            o->first_step = p.step;
+            o->first_t = p.t_ms;
+            o->first_value = o->min_value = o->max_value = p.v;
+        }
+        o->min_value = p.v < o->min_value ? p.v : o->min_value;
+        o->max_value = p.v > o->max_value ? p.v : o->max_value;
+        o->count++;
+        chunk_add(o, &p);
+        last = p;
+        if (o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES) {
+            rc = chunk_write(db, o);
+        }
+    }
+    if (rc == 0) {
+        rc = chunk_write(db, o);
+    }
+    if (rc == 0 && o->count > 0) {
+        rc = series_write(db, o, &last);
+    }
+    chunk_reset(o);
+    return rc;
+}
+
+/* args {runId, orgId, now, points: [{name, value, step?, ts?}]}, checked
+ * by the caller (names non-empty strings, values finite numbers). */
+static int op_append(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    json_t *points = json_object_get(args, "points");
+    size_t n = json_array_size(points);
+    int64_t now = ad_args_int(args, "now", 0);
+    named_t *order = ad_xcalloc(n > 0 ? n : 1, sizeof(*order));
+    for (size_t i = 0; i < n; i++) {
+        order[i].name = json_string_value(json_object_get(json_array_get(points, i), "name"));
+        order[i].name = order[i].name != NULL ? order[i].name : "";
+        order[i].idx = i;
+    }
+    qsort(order, n, sizeof(*order), by_name);
+    int rc = 0;
+    size_t series = 0;
+    for (size_t i = 0; rc == 0 && i < n;) {
+        size_t j = i;
+        while (j < n && strcmp(order[j].name, order[i].name) == 0) {
+            j++;
+        }
+        open_t o = {.run_id = ad_args_str(args, "runId"),
+                    .org_id = ad_args_str(args, "orgId"),
+                    .name = order[i].name};
+        tsdb_enc_init(&o.enc);
+        rc = append_series(tx->db, &o, points, order + i, j - i, now);
+        series++;
+        i = j;
+    }
+    free(order);
+    if (rc == 0) {
+        *result = json_pack("{s:I, s:I}", "points", (json_int_t)n, "series", (json_int_t)series);
+    }
+    return rc;
+}
+
+void ad_store_series_append(ad_store_t *st, json_t *batch, ad_store_result_cb cb, void *ud)
+{
+    ad_store_write(st, op_append, batch, cb, ud);
+}
+
+/* ---- reads ------------------------------------------------------------------------ */
+
+static const char SQL_LIST[] =
+    "SELECT name, count, first_step, last_step, first_t AS first_time_ms, "
+    "last_t AS last_time_ms, first_value, last_value, min_value, max_value "
+    "FROM metric_series WHERE run_id = ? ORDER BY name";
+
+int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_LIST);
+    ad_store_bind_text(s, 1, run_id);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ad_store_rc(db, rc);
+    }
+    *out = arr;
+    return 0;
+}
+
+static const char SQL_RANGE[] =
+    "SELECT min(step_min), max(step_max), min(t_min), max(t_max), count(*) FROM metric_chunks "
+    "WHERE run_id = ? AND name = ?";
+
+/* The x range of one series: 0, or AD_ENOENT when it has no points. */
+static int series_range(sqlite3 *db, const char *run_id, const char *name, bool by_time,
+                        int64_t *lo, int64_t *hi)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_RANGE);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 4) > 0) {
+        *lo = sqlite3_column_int64(s, by_time ? 2 : 0);
+        *hi = sqlite3_column_int64(s, by_time ? 3 : 1);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+}
+
+static const char SQL_CHUNKS_STEP[] =
+    "SELECT n, step_min, step_max, v_min, v_max, v_sum, v_last, data FROM metric_chunks "
+    "WHERE run_id = ? AND name = ? AND step_max >= ? AND step_min <= ? ORDER BY seq";
+static const char SQL_CHUNKS_TIME[] =
+    "SELECT n, t_min, t_max, v_min, v_max, v_sum, v_last, data FROM metric_chunks "
+    "WHERE run_id = ? AND name = ? AND t_max >= ? AND t_min <= ? ORDER BY seq";
+
+/* Feeds every chunk of the series overlapping a's range into a: whole
+ * chunks by their summary when they fall in one bucket, else decoded. */
+static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
+                     int64_t *points)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, a->by_time ? SQL_CHUNKS_TIME : SQL_CHUNKS_STEP);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, a->from);
+    sqlite3_bind_int64(s, 4, a->to);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(s, 0);
+        if (tsdb_agg_summary(a, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), n,
+                             sqlite3_column_double(s, 3), sqlite3_column_double(s, 4),
+                             sqlite3_column_double(s, 5), sqlite3_column_double(s, 6))) {
+            *points += n;
+            continue;
+        }
+        tsdb_dec_t d;
+        tsdb_point_t p;
+        tsdb_dec_init(&d, sqlite3_column_blob(s, 7), (size_t)sqlite3_column_bytes(s, 7), (size_t)n);
+        while (tsdb_dec_next(&d, &p) == 1) {
+            int64_t x = a->by_time ? p.t_ms : p.step;
+            if (x >= a->from && x <= a->to) {
+                tsdb_agg_add(a, &p);
+                (*points)++;
+            }
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+/* The buckets as columns: x (each bucket's start), min, max, mean, last,
+ * count; empty buckets left out. */
+static json_t *agg_json(const tsdb_agg_t *a)
+{
+    json_t *x = json_array(), *mn = json_array(), *mx = json_array(), *mean = json_array(),
+           *last = json_array(), *cnt = json_array();
+    __int128 span = (__int128)a->to - a->from + 1;
+    for (size_t i = 0; i < a->n; i++) {
+        const tsdb_bucket_t *b = &a->b[i];
+        if (b->count == 0) {
+            continue;
+        }
+        json_array_append_new(
+            x, json_integer((json_int_t)(a->from + span * (__int128)i / (__int128)a->n)));
+        json_array_append_new(mn, json_real(b->min));
+        json_array_append_new(mx, json_real(b->max));
+        json_array_append_new(mean, json_real(b->sum / (double)b->count));
+        json_array_append_new(last, json_real(b->last));
+        json_array_append_new(cnt, json_integer(b->count));
+    }
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "x", x, "min", mn, "max", mx, "mean", mean,
+                     "last", last, "count", cnt);
+}
+
+/* The common range over every run that has the series (explicit bounds
+ * win). AD_ENOENT when none has it. */
+static int query_range(sqlite3 *db, ad_store_series_q_t *q, int64_t *from, int64_t *to)
+{
+    bool any = false;
+    for (size_t i = 0; i < q->nruns; i++) {
+        int64_t lo = 0, hi = 0;
+        int rc = series_range(db, q->runs[i], q->name, q->by_time, &lo, &hi);
+        if (rc == AD_ENOENT) {
+            continue;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        *from = !any || lo < *from ? lo : *from;
+        *to = !any || hi > *to ? hi : *to;
+        any = true;
+    }
+    if (q->has_from) {
+        *from = q->from;
+    }
+    if (q->has_to) {
+        *to = q->to;
+    }
+    return any || (q->has_from && q->has_to) ? 0 : AD_ENOENT;
+}
+
+/* One bucket of the group over several runs: the mean of the runs'
+ * means, the lowest min and highest max, how many runs had points. */
+typedef struct {
+    double min, max, msum;
+    int64_t runs;
+} group_t;
+
+static void group_add(group_t *g, const tsdb_agg_t *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const tsdb_bucket_t *b = &a->b[i];
+        if (b->count == 0) {
+            continue;
+        }
+        if (g[i].runs == 0 || b->min < g[i].min) {
+            g[i].min = b->min;
+        }
+        if (g[i].runs == 0 || b->max > g[i].max) {
+            g[i].max = b->max;
+        }
+        g[i].msum += b->sum / (double)b->count;
+        g[i].runs++;
+    }
+}
+
+static json_t *group_json(const group_t *g, const tsdb_agg_t *shape)
+{
+    json_t *x = json_array(), *mean = json_array(), *mn = json_array(), *mx = json_array(),
+           *runs = json_array();
+    __int128 span = (__int128)shape->to - shape->from + 1;
+    for (size_t i = 0; i < shape->n; i++) {
+        if (g[i].runs == 0) {
+            continue;
+        }
+        json_int_t at = (json_int_t)(shape->from + span * (__int128)i / (__int128)shape->n);
+        json_array_append_new(x, json_integer(at));
+        json_array_append_new(mean, json_real(g[i].msum / (double)g[i].runs));
+        json_array_append_new(mn, json_real(g[i].min));
+        json_array_append_new(mx, json_real(g[i].max));
+        json_array_append_new(runs, json_integer(g[i].runs));
+    }
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "x", x, "mean", mean, "min", mn, "max", mx,
+                     "runs", runs);
+}
+
+static int query_fn(sqlite3 *db, void *ctx)
+{
+    ad_store_series_q_t *q = ctx;
+    int64_t from = 0, to = 0;
+    int rc = query_range(db, q, &from, &to);
+    if (rc != 0) {
+        return rc;
+    }
+    tsdb_agg_t a;
+    tsdb_agg_init(&a, from, to < from ? from : to, q->buckets, q->by_time);
+    group_t *g = ad_xcalloc(a.n, sizeof(*g));
+    json_t *runs = json_array();
+    for (size_t i = 0; rc == 0 && i < q->nruns; i++) {
+        memset(a.b, 0, a.n * sizeof(*a.b));
+        int64_t points = 0;
+        rc = aggregate(db, q->runs[i], q->name, &a, &points);
+        if (rc == 0) {
+            group_add(g, &a);
+            json_array_append_new(runs, json_pack("{s:s, s:I, s:o}", "runId", q->runs[i], "points",
+                                                  (json_int_t)points, "buckets", agg_json(&a)));
+        }
+    }
+    if (rc == 0) {
+        q->out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "name", q->name, "x",
+                           q->by_time ? "time" : "step", "from", (json_int_t)a.from, "to",
+                           (json_int_t)a.to, "bucketCount", (json_int_t)a.n, "runs", runs, "group",
+                           group_json(g, &a));
+    } else {
+        json_decref(runs);
+    }
+    free(g);
+    tsdb_agg_free(&a);
+    return rc;
+}
+
+void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done)
+{
+    ad_store_read_async(st, query_fn, done, q);
+}
+
+/* ---- export ------------------------------------------------------------------------ */
+
+static const char SQL_EXPORT[] =
+    "SELECT name, n, data FROM metric_chunks WHERE run_id = ? ORDER BY name, seq";
+
+static bool wanted(json_t *names, const char *name)
+{
+    if (names == NULL) {
+        return true;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int put_point(ad_buf_t *b, bool csv, const char *run_id, const char *name,
+                     const tsdb_point_t *p)
+{
+    if (csv) {
+        if (ad_buf_puts(b, run_id) != 0 || ad_buf_putc(b, ',') != 0 ||
+            ad_json_string(b, name, strlen(name)) != 0) {
+            return AD_ENOMEM;
+        }
+        return ad_buf_printf(b, ",%lld,%lld,%.17g\n", (long long)p->step, (long long)p->t_ms, p->v);
+    }
+    if (ad_buf_printf(b, "{\"runId\":\"%s\",\"name\":", run_id) != 0 ||
+        ad_json_string(b, name, strlen(name)) != 0) {
+        return AD_ENOMEM;
+    }
+    return ad_buf_printf(b, ",\"step\":%lld,\"ts\":%lld,\"value\":%.17g}\n", (long long)p->step,
+                         (long long)p->t_ms, p->v);
+}
+
+static int export_run(sqlite3 *db, ad_store_series_export_t *x, const char *run_id)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_EXPORT);
+    ad_store_bind_text(s, 1, run_id);
+    int rc, err = 0;
+    while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        if (!wanted(x->names, name)) {
+            continue;
+        }
+        tsdb_dec_t d;
+        tsdb_point_t p;
+        tsdb_dec_init(&d, sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
+                      (size_t)sqlite3_column_int64(s, 1));
+        while (err == 0 && tsdb_dec_next(&d, &p) == 1) {
+            err = put_point(&x->body, x->csv, run_id, name, &p);
+            x->points += err == 0;
+        }
+    }
+    sqlite3_reset(s);
+    if (err != 0) {
+        return AD_ETOOBIG;
+    }
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
+}
+
+static int export_fn(sqlite3 *db, void *ctx)
+{
+    ad_store_series_export_t *x = ctx;
+    if (x->csv) {
+        ad_buf_puts(&x->body, "run_id,name,step,time_ms,value\n");
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < x->nruns; i++) {
+        rc = export_run(db, x, x->runs[i]);
+    }
+    return rc;
+}
+
+void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done)
+{
+    ad_store_read_async(st, export_fn, done, x);
+}

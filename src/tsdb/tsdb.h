@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The training-metric point codec (issue #16): a chunk of points of one
+ * series, (step, wall time in ms, value), packed in a bit stream as in
+ * Gorilla: steps and times as delta-of-deltas (one bit when the spacing
+ * holds), values as the XOR with the previous value (one bit when it
+ * repeats, else only the bits that differ). Pure code: no I/O, no SQLite;
+ * the rows that hold chunks are src/store/series.c's.
+ *
+ * Not to be confused with src/api/metrics.c (the Prometheus /metrics
+ * endpoint about the daemon itself) or src/health (the host sampler's
+ * in-memory history rings).
+ *
+ * Ownership: an encoder owns its growing byte buffer e->buf (tsdb_enc_free);
+ * a decoder borrows the bytes it reads.
+ */
+#ifndef AD_TSDB_H
+#define AD_TSDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A chunk row is closed at TSDB_CHUNK_MAX points or TSDB_CHUNK_BYTES of
+ * encoding, whichever comes first. It is decoded whole, or answered by its
+ * row's summary when it falls in one bucket: small enough that most do at
+ * 2,000 buckets over millions of points, and two rows fill a 4 KiB SQLite
+ * page (a 3 KiB row would leave a quarter of every page empty). */
+#define TSDB_CHUNK_MAX 2048
+#define TSDB_CHUNK_BYTES 1800
+
+typedef struct {
+    int64_t step;
+    int64_t t_ms;
+    double v;
+} tsdb_point_t;
+
+typedef struct {
+    uint8_t *buf;
+    size_t cap, bits; /* bits written */
+    size_t n;         /* points written */
+    tsdb_point_t prev;
+    int64_t dstep, dt; /* the previous deltas */
+    int lead, trail;   /* the previous XOR's window (lead -1: none yet) */
+} tsdb_enc_t;
+
+void tsdb_enc_init(tsdb_enc_t *e);
+/* Appends a point (the buffer grows; allocation failure aborts). */
+void tsdb_enc_add(tsdb_enc_t *e, const tsdb_point_t *p);
+/* Bytes used so far: (bits + 7) / 8. */
+size_t tsdb_enc_bytes(const tsdb_enc_t *e);
+void tsdb_enc_free(tsdb_enc_t *e);
+
+typedef struct {
+    const uint8_t *buf;
+    size_t len, pos; /* pos in bits */
+    size_t n, left;  /* points in the chunk / still to read */
+    tsdb_point_t prev;
+    int64_t dstep, dt;
+    int lead, trail;
+} tsdb_dec_t;
+
+/* Reads a chunk of n points from buf[0..len). */
+void tsdb_dec_init(tsdb_dec_t *d, const uint8_t *buf, size_t len, size_t n);
+/* The next point: 1 with *p set, 0 at the end, -1 on bytes that do not
+ * decode (a truncated or foreign blob). */
+int tsdb_dec_next(tsdb_dec_t *d, tsdb_point_t *p);
+
+/* Decodes a whole chunk into out[0..n) (out holds n points). 0 or -1. */
+int tsdb_decode_all(const uint8_t *buf, size_t len, size_t n, tsdb_point_t *out);
+
+/* ---- buckets (bucket.c) ----------------------------------------------------------
+ * Display aggregation that never samples: [from, to] on x (step or wall
+ * ms) cut into n equal buckets, each keeping min, max, sum, count and the
+ * last value, so one spike in ten million points shows in its bucket's max. */
+typedef struct {
+    double min, max, sum, last;
+    int64_t count;
+    int64_t last_x;
+} tsdb_bucket_t;
+
+typedef struct {
+    int64_t from, to;
+    size_t n;
+    bool by_time;     /* x is t_ms, else step */
+    bool narrow;      /* (to - from + 1) * n fits 64 bits: no 128-bit division */
+    tsdb_bucket_t *b; /* n buckets, owned */
+} tsdb_agg_t;
+
+/* n in 1..TSDB_BUCKETS_MAX, from <= to. */
+#define TSDB_BUCKETS_MAX 20000
+void tsdb_agg_init(tsdb_agg_t *a, int64_t from, int64_t to, size_t n, bool by_time);
+void tsdb_agg_free(tsdb_agg_t *a);
+/* The bucket x falls in, or -1 outside [from, to]. */
+long tsdb_agg_index(const tsdb_agg_t *a, int64_t x);
+void tsdb_agg_add(tsdb_agg_t *a, const tsdb_point_t *p);
+/* Adds a whole chunk by its summary, when all of [x0, x1] is one bucket:
+ * true when it did (then its points need not be decoded). */
+bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, double min, double max,
+                      double sum, double last);
+
+#endif

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// The Analytics page's training runs (issue #16) against the real daemon:
+// two runs of a training program print curves (one with a spike), both are
+// picked in the runs table, the chart compares them with every run's
+// points in the legend, a point posted while the chart is open shows up
+// live, the export links name both runs, and the agent page shows the
+// program's step, figures and mind panel.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { api, daemon, launch, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+
+const TRAIN = path.join(ROOT, 'tests/fixtures/train-agent.js');
+
+let d;
+let b;
+before(async () => {
+  d = await daemon.start({ needUrl: true });
+  b = await launch({ login: d.url });
+});
+after(async () => {
+  if (b) await b.close();
+  if (d) await d.stop();
+});
+
+async function trainRun(wt, count, spike) {
+  const a = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', TRAIN, String(count), String(spike)] });
+  assert.equal(a.status, 201);
+  assert.equal((await api(d.url, 'POST', `/api/agents/${a.data.id}/start`, {})).status, 200);
+  return until(async () => {
+    const r = (await api(d.url, 'GET', `/api/agents/${a.data.id}/runs`)).data.runs[0];
+    if (!r || r.status === 'running') return null;
+    const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series.find((x) => x.name === 'return');
+    return s && s.count === count ? r.id : null;
+  }, 'a finished run with its points', 60000).then((runId) => ({ runId, agentId: a.data.id }));
+}
+
+test('two runs compared on one chart, live points, export', async () => {
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: makeRepo(), name: 'train' });
+  assert.equal(ws.status, 201);
+  const wt = ws.data.worktrees[0].id;
+  const t1 = await trainRun(wt, 5000, 1234);
+  const r1 = t1.runId;
+  const r2 = (await trainRun(wt, 3000, -1)).runId;
+
+  const { page } = b;
+  await page.goto(d.url + '/#/analytics');
+  await page.getByRole('heading', { name: 'Training runs' }).waitFor();
+  await page.getByRole('checkbox', { name: `compare ${r1}` }).check();
+  await page.getByRole('checkbox', { name: `compare ${r2}` }).check();
+  await page.getByRole('combobox', { name: 'metric' }).selectOption('return');
+  await page.locator('.training-chart .uplot canvas').waitFor();
+  const legend = page.locator('.training-legend');
+  await until(async () => /5000 points/.test(await legend.innerText()) && /3000 points/.test(await legend.innerText()), 'both runs in the legend');
+  assert.match(await legend.innerText(), new RegExp(r1));
+  assert.match(await legend.innerText(), new RegExp(r2));
+
+  // a point posted now reaches the open chart without a reload
+  const p = await api(d.url, 'POST', `/api/runs/${r2}/metrics`, { points: [{ name: 'return', step: 3000, value: 2 }] });
+  assert.equal(p.status, 200);
+  await until(async () => /3001 points/.test(await legend.innerText()), 'the live point', 15000);
+
+  // the seed's cards: the latest reward and FPS the programs reported, the best return
+  assert.match(await page.getByTestId('card-fps').innerText(), /Training FPS\s+60/i);
+  assert.match(await page.getByTestId('card-return').innerText(), /Best return\s+1000000\.00/i);
+  const csv = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+  assert.ok(csv.includes(r1) && csv.includes(r2) && csv.includes('format=csv'), csv);
+  const res = await api(d.url, 'GET', csv.replace(/^https?:\/\/[^/]+/, ''));
+  assert.equal(res.status, 200);
+  await page.locator('.training-chart').scrollIntoViewIfNeeded();
+  await shot(page, 'training-compare');
+
+  // the agent page shows the program's own state and mind panel
+  await page.goto(d.url + `/#/agents/${t1.agentId}`);
+  const panel = page.getByRole('region', { name: 'Training state' });
+  await panel.waitFor();
+  assert.equal(await page.getByTestId('train-step').innerText(), (4999).toLocaleString('en-US'));
+  assert.equal(await page.getByTestId('mind-intent').innerText(), 'dodge');
+  assert.match(await panel.innerText(), /MegaBonk/);
+  assert.match(await panel.innerText(), /jump/);
+});
