@@ -188,9 +188,11 @@ static void print_agents_table(json_t *agents)
     json_t *a;
     json_array_foreach(agents, i, a)
     {
+        /* an archived agent says so, whatever its last status was */
+        const char *st = json_is_string(json_object_get(a, "deletedAt")) ? "archived"
+                                                                          : str_of(a, "status", "");
         printf("%-30s %-20.20s %-9s %-9s %-8s %s\n", str_of(a, "id", "?"), str_of(a, "name", ""),
-               str_of(a, "executor", ""), str_of(a, "status", ""), str_of(a, "mode", ""),
-               str_of(a, "worktreeId", ""));
+               str_of(a, "executor", ""), st, str_of(a, "mode", ""), str_of(a, "worktreeId", ""));
     }
 }
 
@@ -248,6 +250,7 @@ static int parse(cli_t *c, int argc, char **argv, flag_t *flags, size_t nflags, 
         }
         /* Not ours: maybe a global option (--data-dir DIR). */
         char err[300];
+        snprintf(err, sizeof(err), "unknown option '%s'", a);
         int rest;
         int take = (strchr(a, '=') == NULL && i + 1 < argc) ? 2 : 1;
         int rc = ad_config_parse_args(c->cfg, take, argv + i, &rest, err, sizeof(err));
@@ -261,7 +264,7 @@ static int parse(cli_t *c, int argc, char **argv, flag_t *flags, size_t nflags, 
                 continue;
             }
         }
-        return usage(c, rc != 0 ? err : "unexpected option");
+        return usage(c, err);
     }
     if (c->rest < argc && !c->allow_rest) {
         return usage(c, "unexpected arguments after '--'");
@@ -943,6 +946,61 @@ static int cmd_token(cli_t *c, int argc, char **argv)
     return usage(c, "usage: agentd token create|ls|revoke ...");
 }
 
+/* `agentd COMMAND --help`: what the command does and takes (ws, wt and
+ * merge answer it themselves). */
+static const struct {
+    const char *name, *text;
+} helps[] = {
+    {"ls", "Usage: agentd ls [--all] [--worktree ID] [--status S] [--json]\n"
+           "List agents as a table: id, name, status, executor, worktree.\n"
+           "  --all          archived agents too (shown as archived)\n"
+           "  --worktree ID  only this worktree's agents\n"
+           "  --status S     only agents in status S (running, waiting, idle, ...)\n"},
+    {"new", "Usage: agentd new --worktree ID [--executor E] [--mode M] [--name N] [--terminal]\n"
+            "                  [--model M] [--base-url URL] [-- PROGRAM ARG...]\n"
+            "Create an agent and print its id. A program after -- makes a command agent.\n"
+            "  --executor E  claude (default), codex, gemini or command\n"
+            "  --mode M      regular (asks before tools), plan or auto\n"},
+    {"start", "Usage: agentd start ID [PROMPT] [--json]\n"
+              "Start an agent, optionally with a first prompt.\n"},
+    {"send", "Usage: agentd send ID MESSAGE [--json]\n"
+             "Send a message to a running agent (codex and gemini: the next turn).\n"},
+    {"logs", "Usage: agentd logs [-f] ID [--json]\n"
+             "Print an agent's transcript; -f follows it live.\n"},
+    {"stop", "Usage: agentd stop [--force] ID [--json]\n"
+             "Stop an agent: politely, then SIGKILL after the grace period (--force: at once).\n"},
+    {"rm", "Usage: agentd rm [--hard] ID [--json]\n"
+           "Archive an agent (its transcript stays); --hard deletes it.\n"},
+    {"token", "Usage: agentd token create NAME [--scope read|write|admin] [--org ID]\n"
+              "                          [--expires-in 30d] [--rate N]\n"
+              "       agentd token ls\n"
+              "       agentd token revoke ID\n"
+              "Make (printed once), list or revoke API tokens.\n"},
+    {"approvals", "Usage: agentd approvals ID [--json]\n"
+                  "An agent's tool calls waiting for approval.\n"},
+    {"approve", "Usage: agentd approve ID [--deny | --always] [--json]\n"
+                "Allow a tool call (or deny it, or allow the tool always for the agent).\n"},
+};
+
+/* True after printing cmd's help, when argv asks for it before any "--". */
+static bool print_help(const char *cmd, int argc, char **argv)
+{
+    bool asked = false;
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        asked = asked || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+    }
+    for (size_t i = 0; asked && i < AD_ARRAY_LEN(helps); i++) {
+        if (strcmp(helps[i].name, cmd) == 0) {
+            fputs(helps[i].text, stdout);
+            fputs("Client commands talk to the daemon over <data-dir>/agentd.sock; global\n"
+                  "options such as --data-dir DIR go anywhere (see 'agentd --help').\n",
+                  stdout);
+            return true;
+        }
+    }
+    return false;
+}
+
 int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
 {
     static char prog[64];
@@ -966,6 +1024,9 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     }
     if (fn == NULL) {
         return usage(&c, "unknown command");
+    }
+    if (print_help(cmd, argc, argv)) {
+        return 0;
     }
     if (cfg->data_dir[0] == '\0') {
         return usage(&c, "no data dir: set --data-dir, AGENTD_DATA_DIR or HOME");

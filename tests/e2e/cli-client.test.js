@@ -43,6 +43,7 @@ test('client commands drive agents through the unix socket', async (t) => {
   // Filters reach the server as query parameters.
   assert.equal(JSON.parse(cli('ls', '--json', '--status', 'running').stdout).agents.length, 0);
 
+
   const empty = cli('logs', id);
   assert.equal(empty.status, 0, empty.stderr);
   assert.equal(empty.stdout, '');
@@ -91,6 +92,9 @@ test('client commands drive agents through the unix socket', async (t) => {
   const all = JSON.parse(cli('ls', '--json', '--all').stdout).agents;
   assert.equal(all.length, 1);
   assert.ok(all[0].deletedAt);
+  // and the table says archived, whatever its last status was
+  const row = cli('ls', '--all').stdout.split('\n').find((l) => l.startsWith(id));
+  assert.match(row, /\sarchived\s/, row);
 
   const hard = cli('rm', '--hard', id);
   assert.equal(hard.status, 0, hard.stderr);
@@ -122,6 +126,19 @@ test('client errors are one line with the daemon\'s message and exit 1', async (
   const extra = cli('stop', 'a', 'b');
   assert.equal(extra.status, 2);
   assert.match(extra.stderr, /unexpected argument 'b'/);
+
+  // an option no command knows is named, never garbage
+  const unknown = cli('start', '--bogus', 'x');
+  assert.equal(unknown.status, 2);
+  assert.equal(unknown.stderr, "agentd start: unknown option '--bogus' (see 'agentd --help')\n");
+
+  // every command answers --help with what it takes, exit 0, nothing on stderr
+  for (const cmd of ['ls', 'new', 'start', 'send', 'logs', 'stop', 'rm', 'token', 'approvals', 'approve', 'ws', 'wt', 'merge']) {
+    const h = cli(cmd, '--help');
+    assert.equal(h.status, 0, `${cmd}: ${h.stderr}`);
+    assert.match(h.stdout, new RegExp(`^Usage: agentd ${cmd}`), cmd);
+    assert.equal(h.stderr, '', cmd);
+  }
 });
 
 test('a client with no daemon says so', () => {
