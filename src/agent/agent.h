@@ -67,6 +67,9 @@ typedef struct {
      * first run). */
     bool fork_session;
     const char *model;          /* NULL or "": the CLI's default */
+    /* claude only, NULL or "": none. Text added to the CLI's system prompt
+     * (--append-system-prompt): an agent definition's body. */
+    const char *system_prompt;
     const char *prompt;         /* NULL or "": none (claude then waits on stdin) */
     const char *const *command; /* AD_EXEC_COMMAND only: argv, command[0] = program */
     size_t ncommand;

@@ -215,6 +215,10 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, ad_strv_t *ar
         ad_strv_push(argv, "--model");
         ad_strv_push(argv, spec->model);
     }
+    if (!empty(spec->system_prompt)) {
+        /* one argument, so text that starts with '-' is never read as an option */
+        ad_strv_push2(argv, "--append-system-prompt=", spec->system_prompt);
+    }
     if (!empty(spec->session_id)) {
         ad_strv_push(argv, "--resume");
         ad_strv_push(argv, spec->session_id);

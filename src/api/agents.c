@@ -226,6 +226,24 @@ static int limits_ok(ad_req_t *r, json_t *lim)
 /* Where the CLI sends the conversation (baseUrl) and codex's own settings
  * (codexConfig) decide where an API key goes: admin only, like env. Set
  * into state; -1 when it has answered. */
+/* systemPrompt: text a claude agent's CLI adds to its system prompt (an
+ * agent definition's body, GET /api/definitions/:name). */
+static int system_prompt_field(ad_req_t *r, json_t *body, const char *executor, json_t *state)
+{
+    const char *sp = NULL;
+    if (ad_api_str(r, body, "systemPrompt", false, 32768, &sp) != 0) {
+        return -1;
+    }
+    if (sp == NULL) {
+        return 0;
+    }
+    if (executor != NULL && strcmp(executor, "claude") != 0) {
+        return ad_api_invalid(r, "systemPrompt", "is for claude agents");
+    }
+    json_object_set_new(state, "systemPrompt", json_string(sp));
+    return 0;
+}
+
 static int provider_fields(ad_req_t *r, json_t *body, json_t *state)
 {
     const char *base = NULL;
@@ -303,11 +321,13 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     }
     if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
         model == NULL && limits == NULL && json_object_get(body, "baseUrl") == NULL &&
-        json_object_get(body, "codexConfig") == NULL) {
+        json_object_get(body, "codexConfig") == NULL &&
+        json_object_get(body, "systemPrompt") == NULL) {
         return 0;
     }
     json_t *state = st != NULL ? json_deep_copy(st) : json_object();
-    if (provider_fields(r, body, state) != 0) {
+    if (provider_fields(r, body, state) != 0 ||
+        system_prompt_field(r, body, executor, state) != 0) {
         json_decref(state);
         return -1;
     }

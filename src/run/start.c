@@ -65,6 +65,7 @@ static void spec_from_state(start_t *s)
      * CLI says the new id. */
     spec->fork_session = json_is_true(json_object_get(s->state, "forkSession"));
     spec->model = json_string_value(json_object_get(s->state, "model"));
+    spec->system_prompt = json_string_value(json_object_get(s->state, "systemPrompt"));
     spec->base_url = json_string_value(json_object_get(s->state, "baseUrl"));
     spec->codex_config = json_object_get(s->state, "codexConfig");
     s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);

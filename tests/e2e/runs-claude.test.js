@@ -161,3 +161,33 @@ test('claude tool calls: one message per call, failures marked, no -1 exit codes
     sb.cleanup();
   }
 });
+
+// An agent definition's body given to a Claude agent: the CLI adds it to its
+// system prompt (text that starts with '-', as a markdown list does, is the
+// prompt, not an option); other executors refuse the field.
+test('claude with a systemPrompt: the model request carries it', { skip }, async () => {
+  const mock = await start();
+  const sb = makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+    const env = claudeEnv(mock.url, sb.home);
+    delete env.PATH;
+    const text = '- You are the reviewer: answer in one line.\n- Never run tools.';
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true, systemPrompt: text });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const before = mock.requests.length;
+    assert.equal((await api(d, 'POST', `/api/agents/${ag.body.id}/start`, { initialPrompt: 'say hi' })).status, 200);
+    await until(async () => (await messages(d, ag.body.id)).some((m) => m.role === 'assistant'), 'the answer');
+    const sent = mock.requests.slice(before).map((r) => JSON.stringify(r));
+    assert.ok(sent.some((r) => r.includes('You are the reviewer: answer in one line.') && r.includes('Never run tools.')), 'the system prompt reached the model');
+    await api(d, 'POST', `/api/agents/${ag.body.id}/stop?force=true`);
+    const bad = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'codex', systemPrompt: 'x' });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.error.details.field, 'systemPrompt');
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});
