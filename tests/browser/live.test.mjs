@@ -91,7 +91,9 @@ test('start with a prompt, see output stream, send a message, stop', async (t) =
   assert.match(await page.locator('.composer-reason').innerText(), /not running|error/);
   await page.getByRole('tab', { name: 'Runs' }).click();
   await page.locator('.table tbody tr').first().waitFor();
-  assert.match(await page.locator('.table tbody tr').first().innerText(), /stopped|succeeded|failed/);
+  // the run's end is stored a moment after the agent's status (the list
+  // follows run_ended live)
+  await until(async () => /stopped|succeeded|failed/.test(await page.locator('.table tbody tr').first().innerText()), 'the run row to end');
   // The same page at phone width: everything reachable, nothing overflows.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole('tab', { name: 'Transcript' }).click();

@@ -24,7 +24,7 @@ import {
   worktrees,
 } from '../store';
 import type { Agent, Approval, Message } from '../types';
-import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, Modal, Spinner } from './common';
+import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { DiffTab } from './DiffTab';
 import { inputBlockedReason } from '../input';
@@ -392,19 +392,7 @@ function ForkDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
             <input name="branch" value={branch.value} onInput={(e) => (branch.value = e.currentTarget.value)} spellcheck={false} />
           </label>
         )}
-        {err.value && (
-          <div class="form-error" role="alert">
-            {err.value}
-          </div>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy.value}>
-            {busy.value ? 'Forking…' : 'Fork'}
-          </button>
-        </div>
+        <FormFooter err={err.value} busy={busy.value} label="Fork" busyLabel="Forking…" onCancel={onClose} />
       </form>
     </Modal>
   );
@@ -433,19 +421,7 @@ function PermissionsDialog({ agent, onClose }: { agent: Agent; onClose: () => vo
       <form class="form" onSubmit={submit}>
         <PermissionsField value={perms.value} onChange={(p) => (perms.value = p)} />
         <p class="muted">Anything else the agent wants to do in the regular mode waits for your approval. Changes apply from the next start.</p>
-        {err.value && (
-          <div class="form-error" role="alert">
-            {err.value}
-          </div>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy.value}>
-            {busy.value ? 'Saving…' : 'Save'}
-          </button>
-        </div>
+        <FormFooter err={err.value} busy={busy.value} label="Save" busyLabel="Saving…" onCancel={onClose} />
       </form>
     </Modal>
   );
@@ -551,19 +527,7 @@ function StartDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) 
           />
         </label>
         <LimitNotice />
-        {err.value && (
-          <div class="form-error" role="alert">
-            {err.value}
-          </div>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy.value}>
-            {busy.value ? 'Starting…' : 'Start agent'}
-          </button>
-        </div>
+        <FormFooter err={err.value} busy={busy.value} label="Start agent" busyLabel="Starting…" onCancel={onClose} />
       </form>
     </Modal>
   );

@@ -7,7 +7,7 @@ import { api, ApiError } from '../api';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
-import { Badge, errText, Modal, Spinner } from './common';
+import { Badge, errText, FormFooter, Modal, Spinner } from './common';
 
 const ACTIVE = new Set(['running', 'waiting', 'paused']);
 
@@ -174,19 +174,7 @@ function AddWorkspace({ onClose }: { onClose: () => void }) {
           Name <span class="muted">(optional)</span>
           <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
         </label>
-        {err.value && (
-          <div class="form-error" role="alert">
-            {err.value}
-          </div>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy.value}>
-            {busy.value ? 'Adding…' : 'Add workspace'}
-          </button>
-        </div>
+        <FormFooter err={err.value} busy={busy.value} label="Add workspace" busyLabel="Adding…" onCancel={onClose} />
       </form>
     </Modal>
   );
@@ -297,19 +285,7 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
             <input name="base" value={base.value} onInput={(e) => (base.value = e.currentTarget.value)} placeholder="main" autocomplete="off" />
           </label>
         )}
-        {err.value && (
-          <div class="form-error" role="alert">
-            {err.value}
-          </div>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy.value}>
-            {busy.value ? 'Creating…' : 'Create worktree'}
-          </button>
-        </div>
+        <FormFooter err={err.value} busy={busy.value} label="Create worktree" busyLabel="Creating…" onCancel={onClose} />
       </form>
     </Modal>
   );
@@ -468,19 +444,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
             </label>
           </>
         )}
-        {err.value && (
-          <div class="form-error" role="alert">
-            {err.value}
-          </div>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy.value}>
-            {busy.value ? 'Creating…' : 'Create agent'}
-          </button>
-        </div>
+        <FormFooter err={err.value} busy={busy.value} label="Create agent" busyLabel="Creating…" onCancel={onClose} />
       </form>
     </Modal>
   );

@@ -96,6 +96,28 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
   );
 }
 
+/** A dialog form's last lines: its error, if any, then Cancel and the submit
+ * button (busyLabel while busy). */
+export function FormFooter({ err, busy, label, busyLabel, onCancel }: { err: string | null; busy: boolean; label: string; busyLabel: string; onCancel: () => void }) {
+  return (
+    <>
+      {err && (
+        <div class="form-error" role="alert">
+          {err}
+        </div>
+      )}
+      <div class="form-actions">
+        <button type="button" class="btn" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" class="btn btn-primary" disabled={busy}>
+          {busy ? busyLabel : label}
+        </button>
+      </div>
+    </>
+  );
+}
+
 export function fmtInt(n: unknown): string {
   const v = Number(n);
   if (!Number.isFinite(v)) return '–';
