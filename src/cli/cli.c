@@ -467,17 +467,28 @@ static int cmd_stop(cli_t *c, int argc, char **argv)
     return agent_post(c, pos[0], "stop", force ? "?force=true" : "", NULL, "stopped");
 }
 
-/* approvals AGENT: the agent's pending approvals, one a line. */
-static int cmd_approvals(cli_t *c, int argc, char **argv)
+/* A command that takes --json and one id: 0 with the id in pos[0], else
+ * the exit code after saying how to call it (usage_text). */
+static int one_id(cli_t *c, int argc, char **argv, const char *usage_text, const char **pos)
 {
     flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
     }
     if (npos != 1 || !looks_like_id(pos[0])) {
-        return usage(c, "usage: agentd approvals AGENT_ID");
+        return usage(c, usage_text);
+    }
+    return 0;
+}
+
+/* approvals AGENT: the agent's pending approvals, one a line. */
+static int cmd_approvals(cli_t *c, int argc, char **argv)
+{
+    const char *pos[1];
+    int rc = one_id(c, argc, argv, "usage: agentd approvals AGENT_ID", pos);
+    if (rc != 0) {
+        return rc;
     }
     char path[512], enc[200];
     url_encode(pos[0], enc, sizeof(enc));
@@ -901,14 +912,10 @@ static int token_ls(cli_t *c, int argc, char **argv)
 
 static int token_revoke(cli_t *c, int argc, char **argv)
 {
-    flag_t flags[] = {{"--json", false, NULL, &c->json}};
     const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    int rc = one_id(c, argc, argv, "usage: agentd token revoke ID", pos);
     if (rc != 0) {
         return rc;
-    }
-    if (npos != 1 || !looks_like_id(pos[0])) {
-        return usage(c, "usage: agentd token revoke ID");
     }
     char path[256], enc[200];
     url_encode(pos[0], enc, sizeof(enc));
