@@ -92,20 +92,24 @@ static int write_all(int fd, const char *p, size_t n)
 
 static int connect_unix(const char *sock, int *fd_out, char *err, size_t errsz)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(sock) >= sizeof(sa.sun_path)) {
-        snprintf(err, errsz, "socket path too long: %s", sock);
-        return AD_EINVAL;
+    struct sockaddr_un sa;
+    int dirfd;
+    if (ad_unix_addr(sock, &sa, &dirfd) != 0) {
+        snprintf(err, errsz, "cannot reach %s: %s", sock, strerror(errno));
+        return AD_ENOENT;
     }
-    memcpy(sa.sun_path, sock, strlen(sock) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errsz, "socket: %s", strerror(errno));
-        return AD_EIO;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        snprintf(err, errsz, "connect: %s", strerror(errno));
+    int e = fd < 0 ? errno : 0;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        e = errno;
         close(fd);
+        fd = -1;
+    }
+    if (dirfd >= 0) {
+        close(dirfd);
+    }
+    if (fd < 0) {
+        snprintf(err, errsz, "connect: %s", strerror(e));
         return AD_ENOENT; /* no daemon listening there */
     }
     *fd_out = fd;

@@ -240,6 +240,14 @@ bool ad_consttime_eq(const void *a, const void *b, size_t n);
 int ad_secret_new(char out[AD_SECRET_MAX]);
 
 /* ---- data dir -------------------------------------------------------------- */
+/* The unix socket address of path in *a (unixaddr.c). A path too long for
+ * sun_path is reached as /proc/self/fd/N/NAME through an O_PATH descriptor
+ * N of its directory: *dirfd is then N, for the caller to close once the
+ * address is no longer used (after connect; a listener keeps it while it
+ * listens), else -1. 0, AD_ETOOBIG (the name alone too long) or AD_EIO
+ * (the directory cannot be opened). */
+struct sockaddr_un;
+int ad_unix_addr(const char *path, struct sockaddr_un *a, int *dirfd);
 /* Creates dir and its parents; the last component gets mode 0700.
  * Returns 0, or a negative code with a message in err. */
 int ad_dir_create(const char *dir, char *err, size_t errsz);

@@ -12,6 +12,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "core/core.h"
 #include "hold/hold.h"
 
 #include <errno.h>
@@ -411,10 +412,11 @@ static void on_accept(holder_t *h)
 static int listen_on(const holder_t *h)
 {
     struct sockaddr_un a;
-    memset(&a, 0, sizeof(a));
-    a.sun_family = AF_UNIX;
-    if (snprintf(a.sun_path, sizeof(a.sun_path), "%s/s", h->dir) >= (int)sizeof(a.sun_path)) {
-        fprintf(stderr, "agentd hold: socket path too long in %s\n", h->dir);
+    int dirfd;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/s", h->dir);
+    if (ad_unix_addr(path, &a, &dirfd) != 0) {
+        fprintf(stderr, "agentd hold: cannot open %s: %s\n", h->dir, strerror(errno));
         return -1;
     }
     unlink(a.sun_path);
@@ -427,6 +429,9 @@ static int listen_on(const holder_t *h)
     umask(old);
     if (fd >= 0) {
         chmod(a.sun_path, 0600);
+    }
+    if (dirfd >= 0) {
+        close(dirfd);
     }
     return fd;
 }

@@ -8,9 +8,11 @@
  */
 #include "http/http_int.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -64,11 +66,35 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss)
     return 0;
 }
 
+/* A bound, listening unix socket at path (mode 0600), or -1 with errno. */
+static int bind_unix(const char *path)
+{
+    struct sockaddr_un a;
+    int dirfd;
+    if (ad_unix_addr(path, &a, &dirfd) != 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    mode_t old = umask(077);
+    if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 511) != 0)) {
+        int e = errno;
+        close(fd);
+        fd = -1;
+        errno = e;
+    }
+    umask(old);
+    if (dirfd >= 0) {
+        close(dirfd);
+    }
+    return fd;
+}
+
 static int listen_unix(ad_server_t *s, char *err, size_t errsz)
 {
     int n = snprintf(s->sock_path, sizeof(s->sock_path), "%s/agentd.sock", s->cfg->data_dir);
-    if (n < 0 || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        ad_log(AD_LOG_WARN, "http", "no unix socket: path too long path=%s", s->sock_path);
+    if (n < 0 || (size_t)n >= sizeof(s->sock_path)) {
+        ad_log(AD_LOG_WARN, "http", "no unix socket: path too long");
         s->sock_path[0] = '\0';
         return 0;
     }
@@ -76,15 +102,17 @@ static int listen_unix(ad_server_t *s, char *err, size_t errsz)
     if (lstat(s->sock_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
         unlink(s->sock_path); /* stale: we hold the data-dir lock */
     }
-    uv_pipe_init(s->loop, &s->pipe, 0);
-    s->pipe.data = s;
-    s->pipe_open = true;
-    mode_t old = umask(077);
-    int rc = uv_pipe_bind(&s->pipe, s->sock_path);
-    umask(old);
-    if (rc == 0) {
+    int fd = bind_unix(s->sock_path);
+    int rc = fd < 0 ? uv_translate_sys_error(errno) : 0;
+    if (fd >= 0) {
         chmod(s->sock_path, 0600);
-        rc = uv_listen((uv_stream_t *)&s->pipe, 511, ad_http_on_connection);
+        uv_pipe_init(s->loop, &s->pipe, 0);
+        s->pipe.data = s;
+        s->pipe_open = true;
+        rc = uv_pipe_open(&s->pipe, fd);
+        if (rc == 0) {
+            rc = uv_listen((uv_stream_t *)&s->pipe, 511, ad_http_on_connection);
+        }
     }
     if (rc != 0) {
         snprintf(err, errsz, "cannot listen on %s: %s", s->sock_path, uv_strerror(rc));

@@ -241,17 +241,21 @@ void ad_proc_holder_exe(char *exe, size_t n, bool *sub)
 static int connect_holder(const char *dir, char *err, size_t errsz)
 {
     struct sockaddr_un a;
-    memset(&a, 0, sizeof(a));
-    a.sun_family = AF_UNIX;
-    if (snprintf(a.sun_path, sizeof(a.sun_path), "%s/s", dir) >= (int)sizeof(a.sun_path)) {
-        snprintf(err, errsz, "holder socket path too long: %s/s", dir);
+    int dirfd;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/s", dir);
+    if (ad_unix_addr(path, &a, &dirfd) != 0) {
+        snprintf(err, errsz, "holder %s: %s", dir, strerror(errno));
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        snprintf(err, errsz, "holder %s: %s", a.sun_path, strerror(errno));
+        snprintf(err, errsz, "holder %s/s: %s", dir, strerror(errno));
         close(fd);
         fd = -1;
+    }
+    if (dirfd >= 0) {
+        close(dirfd);
     }
     return fd;
 }

@@ -103,8 +103,10 @@ async function agent(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}`)).body;
 }
 
-async function survives(how) {
-  const dataDir = daemon.tmpDir();
+async function survives(how, { longDir = false } = {}) {
+  // A data dir too long for a unix socket's 108-byte path: the holder's
+  // socket and agentd's own are reached through a directory descriptor.
+  const dataDir = longDir ? path.join(daemon.tmpDir(), 'd'.repeat(100)) : daemon.tmpDir();
   const extra = how === 'SIGTERM' ? ['--keep-agents'] : [];
   const { d, dir, wt } = await setup(dataDir, extra);
   try {
@@ -119,6 +121,11 @@ async function survives(how) {
 
     const d2 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300', ...extra] });
     try {
+      if (longDir) {
+        const ls = daemon.run(['--data-dir', dataDir, 'ls', '--json']);
+        assert.equal(ls.status, 0, ls.stderr);
+        assert.ok(JSON.parse(ls.stdout).agents.some((x) => x.id === id), 'the CLI reaches agentd over its unix socket');
+      }
       const a = await agent(d2, id);
       assert.equal(a.status, 'running');
       assert.equal(a.pid, pid);
@@ -148,6 +155,8 @@ async function survives(how) {
 test('a counter agent survives kill -9 of agentd; every value stored once', () => survives('SIGKILL'));
 
 test('a counter agent survives SIGTERM with --keep-agents; every value stored once', () => survives('SIGTERM'));
+
+test('with a data dir longer than a unix socket path, an agent survives kill -9 too', () => survives('SIGKILL', { longDir: true }));
 
 test('without --keep-agents a clean shutdown still stops the agents', async () => {
   const dataDir = daemon.tmpDir();
