@@ -149,7 +149,9 @@ function fill(pattern, f) {
 }
 
 const PUBLIC = new Set(['GET /healthz', 'GET /login', 'POST /api/auth/login', 'POST /api/auth/logout']);
-const isWs = (route) => route.method === 'GET' && /^\/ws(\/|$)/.test(route.pattern);
+// An upgrade-only route (the seed's socket on /) is a WebSocket too: a plain
+// GET on its path is the public page, tested below.
+const isWs = (route) => route.method === 'GET' && (/^\/ws(\/|$)/.test(route.pattern) || route.upgrade === 'websocket');
 const SCOPES = ['read', 'write', 'admin'];
 
 let d;
@@ -207,6 +209,9 @@ test('without a token: 401 on every REST route, 4401 on every WebSocket', async 
       assert.equal(bad.status, 401, `${r.method} ${r.pattern} with a wrong token`);
     }
   }
+  // The seed's socket shares / with the dashboard page, which stays public.
+  const page = await call(d, 'GET', '/');
+  assert.equal(page.status, 200);
   // A wrong token on a socket, in the protocol header as the seed sends it.
   const w = await wsTry(d, '/ws', { protocols: ['bearer', 'not-a-token'] });
   assert.equal(w.code, 4401);
