@@ -27,10 +27,10 @@ struct ad_stream {
     ad_conn_t *conn;
     const ad_stream_ops_t *ops;
     void *ud;
-    unsigned inflight;  /* pieces queued by reference, not yet written */
-    bool head_written;  /* the response head is out: pieces may follow */
-    bool pulling;       /* the producer owes an answer to a pull */
-    bool ended;         /* the last chunk is queued */
+    unsigned inflight; /* pieces queued by reference, not yet written */
+    bool head_written; /* the response head is out: pieces may follow */
+    bool pulling;      /* the producer owes an answer to a pull */
+    bool ended;        /* the last chunk is queued */
     bool closed;
 };
 

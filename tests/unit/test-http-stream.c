@@ -250,7 +250,8 @@ static void upgrade_route_only_for_upgrades(void **state)
 {
     AD_UNUSED(state);
     size_t len;
-    int fd = client("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    int fd =
+        client("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
     char *out = read_all(fd, &len);
     close(fd);
     assert_non_null(strstr(out, "HTTP/1.1 299 "));
