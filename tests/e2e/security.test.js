@@ -330,6 +330,10 @@ test('events reach only their organisation, live and in replay', async () => {
   const a = await open(f.admin.token, '/ws');
   const b = await open(f.bAdmin.token, '/ws');
   for (const c of [a, b]) c.ws.send(JSON.stringify({ type: 'subscribe', payload: { topics: ['*'], since: 0 } }));
+  // the seed's socket on / (no subscribe), live and replaying from the start
+  const seedA = await open(f.admin.token, '/');
+  const seedB = await open(f.bAdmin.token, '/');
+  const seedBReplay = await open(f.bAdmin.token, '/?since=0');
   // A new agent in A, started: agent_update, agent_status, agent_output…
   const r = await call(d, 'POST', '/api/agents',
     { worktreeId: f.wt, executor: 'command', command: ['echo', 'secret-output'] }, d.authHeaders);
@@ -340,8 +344,12 @@ test('events reach only their organisation, live and in replay', async () => {
   const leaked = b.events.filter((e) => JSON.stringify(e).includes(f.ws) || JSON.stringify(e).includes(r.body.id) ||
     JSON.stringify(e).includes(f.agent));
   assert.deepEqual(leaked, [], 'B received A\'s events');
-  a.ws.close();
-  b.ws.close();
+  await until(() => seedA.events.some((e) => e.type === 'agent_update' && e.payload.id === r.body.id), 'A\'s seed socket sees the agent');
+  for (const c of [seedB, seedBReplay]) {
+    const seen = c.events.filter((e) => JSON.stringify(e).includes(r.body.id) || JSON.stringify(e).includes(f.agent));
+    assert.deepEqual(seen, [], 'B\'s seed socket on / received A\'s events');
+  }
+  for (const c of [a, b, seedA, seedB, seedBReplay]) c.ws.close();
   // SSE with replay from the start: the same.
   const sse = await fetch(`${d.url}/api/events?topics=*&since=0`, { headers: bearer(f.bAdmin.token) });
   assert.equal(sse.status, 200);
