@@ -623,6 +623,46 @@ async function w4() {
   }
 }
 
+// ---- M4: a training point printed by an agent -> the chart's WebSocket ---------------------------
+
+// The dashboard's chart hears of new points by the metrics_update events on
+// its /ws subscription (it then refetches, throttled). M4 times a point from
+// the moment the agent meant to print it (linegen's metric mode puts that
+// time in the value) to that event's arrival on one subscriber of the
+// agent's topic, open loop; the same run's plain stdout line (W4's path) is
+// the peer: what the metric path (parsing, the point batch for the store,
+// the event) adds to it. Fixed goal: p99 < 50 ms (issue #16).
+async function m4() {
+  const res = {};
+  if (!agentdRun) { na('M4', agentdRunWhy); out.scenarios.M4 = null; return; }
+  const rate = 1000;
+  const lines = QUICK ? 3000 : 10000;
+  for (const mode of ['metric', 'line']) {
+    try {
+      await withServer(() => agentd.start(), async (h) => {
+        const ag = await agentdRun.prepare(h, [path.join(BIN_DIR, 'linegen'), String(rate), String(lines), '200', mode]);
+        let startErr = null;
+        const r = await sys.runGen('w4.js', { port: h.port, path: '/ws', n: 1, sampleEvery: 1, lines,
+          pattern: mode === 'metric' ? '"value":(?<ns>\\d+),"step":(?<i>\\d+)' : undefined,
+          subscribe: JSON.stringify({ type: 'subscribe', payload: { topics: [`agent:${ag.agentId}`] } }),
+          timeoutMs: (lines / rate) * 1000 + 10000 }, { serverPid: h.pid, timeoutMs: (lines / rate) * 1000 + 30000,
+          onLine: (line) => { if (line === 'READY') agentdRun.run(h, ag).catch((e) => { startErr = e; }); } });
+        if (startErr) throw startErr;
+        r.complete = r.linesSeenPerSampler >= lines;
+        res[mode] = r;
+        log(`M4 ${mode} 1 sub ${rate}/s: p50 ${r.p50Ms?.toFixed(3)} ms p99 ${r.p99Ms?.toFixed(3)} ms max ${r.maxMs?.toFixed(3)} ms, seen ${r.linesSeenPerSampler}/${lines}`);
+      });
+    } catch (e) { na('M4', `${mode}: ${e.message}`); }
+  }
+  out.scenarios.M4 = res;
+  const m = res.metric, l = res.line;
+  const note = m && !m.complete ? `only ${m.linesSeenPerSampler} of ${m.lines} points arrived` : '';
+  budget('M4', `training point printed → metrics_update on the chart's /ws, ${rate} points/s: p99 ms (goal 50 ms)`, m?.p99Ms, 50, { unit: 'ms', note });
+  budget('M4', `same, p50 ms`, m?.p50Ms, 50, { unit: 'ms', note });
+  ratio('M4', `metric point ÷ plain stdout line (W4's path, same run), p99`, m?.p99Ms, l?.p99Ms, { unit: 'ms', higherIsBetter: false });
+  ratio('M4', `same, p50`, m?.p50Ms, l?.p50Ms, { unit: 'ms', higherIsBetter: false });
+}
+
 // ---- HD1: agents under a holder (issue #15): added latency per line, holder RSS ----------------
 
 // The holder's resident memory (kB), and its proportional share (Pss: the
@@ -915,7 +955,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['HD1', hd1], ['S', startup], ['M1', m1]];
+  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['S', startup], ['M1', m1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

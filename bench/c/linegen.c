@@ -3,12 +3,15 @@
  * The agent of scenario W4: prints COUNT lines at a fixed RATE per second,
  * open loop. Each line carries the time it was meant to be written
  * (CLOCK_MONOTONIC ns), so a late write shows up as latency rather than as
- * a slower rate: "bench <i> <intended_ns>". Bounded by COUNT.
+ * a slower rate: "bench <i> <intended_ns>". Bounded by COUNT. MODE
+ * "metric" (scenario M4) prints training points instead, the intended time
+ * as the value: {"type":"metric","name":"reward","step":<i>,"value":<ns>}.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,18 +25,19 @@ static int64_t mono_ns(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fputs("usage: linegen RATE COUNT [START_DELAY_MS]\n", stderr);
+        fputs("usage: linegen RATE COUNT [START_DELAY_MS [MODE]]\n", stderr);
         return 2;
     }
     long rate = strtol(argv[1], NULL, 10), count = strtol(argv[2], NULL, 10);
     long delay_ms = argc > 3 ? strtol(argv[3], NULL, 10) : 0;
+    int metric = argc > 4 && strcmp(argv[4], "metric") == 0;
     if (rate < 1 || rate > 1000000 || count < 0 || count > 100000000 || delay_ms < 0 ||
         delay_ms > 600000) {
         fputs("linegen: bad arguments\n", stderr);
         return 2;
     }
     int64_t start = mono_ns() + (int64_t)delay_ms * 1000000, step = 1000000000 / rate;
-    char line[96];
+    char line[128];
     for (long i = 0; i < count; i++) {
         int64_t due = start + i * step;
         int64_t now = mono_ns();
@@ -42,7 +46,10 @@ int main(int argc, char **argv)
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
             }
         }
-        int n = snprintf(line, sizeof(line), "bench %ld %lld\n", i, (long long)due);
+        int n = metric ? snprintf(line, sizeof(line),
+                                  "{\"type\":\"metric\",\"name\":\"reward\",\"step\":%ld,\"value\":%lld}\n",
+                                  i, (long long)due)
+                       : snprintf(line, sizeof(line), "bench %ld %lld\n", i, (long long)due);
         if (write(1, line, (size_t)n) != n) {
             return 1;
         }

@@ -4,13 +4,15 @@
 // bench/c/linegen wrote into each stdout line ("bench <i> <mono_ns>") and
 // records arrival minus intention (open loop); the others only count
 // frames. Ends when the samplers have seen every line or at the deadline.
+// p.pattern (M4) finds the line index and the time elsewhere in a frame,
+// as named groups i and ns (a metric point: its step and value).
 'use strict';
 const { params: p, mark, window, result, waitLine, fail, pool, sleep, pct } = require('./common');
 const { wsConnect } = require('../lib/wire');
 
 const lat = [];
 const late = []; // [line index, ms] of samples over the 2 ms budget: when in the run they fall
-const re = /bench (\d+) (\d+)/g;
+const re = new RegExp(p.pattern || 'bench (?<i>\\d+) (?<ns>\\d+)', 'g');
 let samplers = 0;
 let seenBySamplers = 0;
 
@@ -26,9 +28,9 @@ let seenBySamplers = 0;
       let m;
       while ((m = re.exec(s)) !== null) {
         seenBySamplers++;
-        const ms = Number(now - BigInt(m[2])) / 1e6;
+        const ms = Number(now - BigInt(m.groups.ns)) / 1e6;
         lat.push(ms);
-        if (ms > 2) late.push([Number(m[1]), ms]);
+        if (ms > 2) late.push([Number(m.groups.i), ms]);
       }
     } : undefined;
     const c = await wsConnect({ port: p.port, path: p.path, onMessage });

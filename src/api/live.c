@@ -2,7 +2,8 @@
 /*
  * The live channels: the multiplexed /ws protocol (subscribe, unsubscribe,
  * ping and the seed aliases), the pre-subscribed /ws/runs/:runId,
- * /ws/mission and /ws/graph channels, and /api/events as Server-Sent
+ * /ws/mission and /ws/graph channels, the seed dashboard's own socket on
+ * "/" (its four event types, no subscribe), and /api/events as Server-Sent
  * Events. Each connection is one bus subscriber; the bus does matching,
  * replay and backpressure, this file does the wire format.
  */
@@ -17,7 +18,7 @@
 #define OVERFLOW_RESERVE 512
 #define MSG_TOPICS_MAX 256
 
-typedef enum { CH_WS, CH_RUN, CH_MISSION, CH_GRAPH, CH_SSE } channel_t;
+typedef enum { CH_WS, CH_RUN, CH_MISSION, CH_GRAPH, CH_SSE, CH_ROOT } channel_t;
 
 typedef struct live {
     ad_app_t *app;
@@ -262,6 +263,9 @@ static bool pass(live_t *lv, const ad_bus_event_t *ev, bool *final)
         return type_is(ev, "signal");
     case CH_GRAPH:
         return type_is(ev, "tool_start") || type_is(ev, "tool_progress") || type_is(ev, "tool_end");
+    case CH_ROOT:
+        return type_is(ev, "agent_update") || type_is(ev, "metrics_update") ||
+               type_is(ev, "system_health") || type_is(ev, "discovery_progress");
     default:
         return true;
     }
@@ -682,6 +686,34 @@ static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     ad_bus_subscribe(lv->sub, topics, 1, false, 0);
 }
 
+/* The seed's WebSocketManager connects to ws://host:8765 (the root path),
+ * sends nothing and reads {type, payload} of four types: every event of
+ * those types the caller's org may see, from ?since= when given (as on
+ * /ws). A plain GET on "/" is still the dashboard page. */
+static void on_root_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
+{
+    ad_app_t *app = ud;
+    live_t *lv = ws_open(ws, upgrade, app, CH_ROOT);
+    if (lv == NULL) {
+        return;
+    }
+    const char *s = ad_ws_query(ws, "since");
+    bool has_since = s != NULL && s[0] != '\0';
+    uint64_t since = 0;
+    if (has_since) {
+        char *end;
+        since = strtoull(s, &end, 10);
+        if (s[0] < '0' || s[0] > '9' || *end != '\0') {
+            send_error(lv, "VALIDATION_ERROR", "since must be a non-negative integer");
+            lv->done = true;
+            ad_ws_close(ws, 1008, "since must be a non-negative integer");
+            return;
+        }
+    }
+    const char *topics[1] = {"*"};
+    ad_bus_subscribe(lv->sub, topics, 1, has_since, since);
+}
+
 /* ---- Server-Sent Events ------------------------------------------------------------------ */
 
 static void on_sse_close(ad_sse_t *sse, void *ud)
@@ -800,11 +832,13 @@ void ad_api_live_register(ad_app_t *app)
     static const ad_ws_handler_t run_h = {on_run_open, on_ws_message, on_ws_close};
     static const ad_ws_handler_t mission_h = {on_mission_open, on_ws_message, on_ws_close};
     static const ad_ws_handler_t graph_h = {on_graph_open, on_ws_message, on_ws_close};
+    static const ad_ws_handler_t root_h = {on_root_open, on_ws_message, on_ws_close};
     static const char *const protocols[] = {"bearer", NULL};
     ad_server_route_ws(app->server, "/ws", AD_ACCESS_READ, protocols, &ws_h, app);
     ad_server_route_ws(app->server, "/ws/runs/:runId", AD_ACCESS_READ, protocols, &run_h, app);
     ad_server_route_ws(app->server, "/ws/mission", AD_ACCESS_READ, protocols, &mission_h, app);
     ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, app);
+    ad_server_route_ws_shared(app->server, "/", AD_ACCESS_READ, protocols, &root_h, app);
     ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, sse_events, app);
     if (app->auth != NULL) {
         ad_auth_on_change(app->auth, recheck_credentials, app);

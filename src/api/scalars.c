@@ -6,7 +6,7 @@
  * sampler's history (health.c).
  *   GET  /api/runs/:id/metrics                 series of a run with summaries
  *   POST /api/runs/:id/metrics {points: [...]} a batch, one writer job
- *   GET  /api/runs/:id/metrics/export?format=csv|jsonl&names=a,b
+ *   GET  /api/runs/:id/metrics/export?format=csv|jsonl&names=a,b   (streamed)
  *   GET  /api/runs/:id/metrics/:name?x=step|time&from=&to=&buckets=&range=
  *   GET  /api/metrics/compare?runs=a,b&name=&x=&from=&to=&buckets=&range=
  *   GET  /api/metrics/compare/export?runs=a,b&format=&names=
@@ -20,7 +20,6 @@
 
 #define BATCH_MAX 100000
 #define LIVE_POINTS_MAX 2000
-#define EXPORT_MAX ((size_t)512 * 1024 * 1024)
 #define BUCKETS_DEFAULT 1000
 
 /* ---- query parameters ------------------------------------------------------------- */
@@ -197,27 +196,102 @@ static void compare_h(ad_req_t *r, void *ud)
     ad_store_series_query(app->store, q, compare_done);
 }
 
-/* ---- export ------------------------------------------------------------------------- */
+/* ---- export ----------------------------------------------------------------------------
+ * Streamed (src/http's chunked stream): the first piece is read before the
+ * answer, so an error there is still a status; then a piece at a time on
+ * the thread pool, each asked for once the last one is on the socket. A
+ * read error mid-way cuts the stream (the client sees it incomplete). */
 
-static void export_done(int rc, void *ctx)
+typedef struct {
+    ad_store_series_export_t x; /* first: the store's done gets &x */
+    ad_app_t *app;
+    ad_stream_t *st; /* NULL before the answer and once the stream is over */
+    bool reading;    /* a piece is being read on the pool */
+    bool gone;       /* the stream is over: free when the read returns */
+} export_t;
+
+static void export_free(export_t *e)
 {
-    ad_store_series_export_t *x = ctx;
-    ad_req_t *r = x->ud;
-    if (rc == AD_ETOOBIG) {
-        ad_res_error(r, 413, "TOO_LARGE", NULL, "the export passes %zu bytes: name fewer series",
-                     EXPORT_MAX);
-    } else if (rc != 0) {
-        ad_res_error_code(r, rc, NULL, "export failed: %s", ad_strerror(rc));
-    } else {
-        ad_res_header(r, "Content-Disposition",
-                      x->csv ? "attachment; filename=\"metrics.csv\""
-                             : "attachment; filename=\"metrics.jsonl\"");
-        ad_res_send(r, 200, x->csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
-                    x->body.data, x->body.len);
+    ad_buf_cleanup(&e->x.body);
+    json_decref(e->x.names);
+    free(e);
+}
+
+/* Hands the piece in body to the stream (or ends it). */
+static void export_send(export_t *e)
+{
+    if (e->x.body.len == 0 && e->x.end) {
+        ad_stream_end(e->st);
+        return;
     }
-    ad_buf_cleanup(&x->body);
-    json_decref(x->names);
-    free(x);
+    ad_stream_write(e->st, e->x.body.data, e->x.body.len);
+    ad_buf_reset(&e->x.body);
+}
+
+static void export_piece_done(int rc, void *ctx);
+
+static void export_pull(ad_stream_t *st, void *ud)
+{
+    AD_UNUSED(st);
+    export_t *e = ud;
+    if (e->x.body.len > 0 || e->x.end) {
+        export_send(e); /* the first piece, read before the answer */
+        return;
+    }
+    e->reading = true;
+    ad_store_series_export(e->app->store, &e->x, export_piece_done);
+}
+
+static void export_closed(ad_stream_t *st, bool ended, void *ud)
+{
+    AD_UNUSED(st);
+    export_t *e = ud;
+    if (!ended) {
+        ad_log(AD_LOG_INFO, "api", "metrics export cut points=%lld", (long long)e->x.points);
+    }
+    e->st = NULL;
+    e->gone = true;
+    if (!e->reading) {
+        export_free(e);
+    }
+}
+
+static const ad_stream_ops_t export_ops = {export_pull, export_closed};
+
+/* The first piece is in: answer, or fail with a status. */
+static void export_start(export_t *e, int rc)
+{
+    ad_req_t *r = e->x.ud;
+    if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "export failed: %s", ad_strerror(rc));
+        export_free(e);
+        return;
+    }
+    ad_res_header(r, "Content-Disposition",
+                  e->x.csv ? "attachment; filename=\"metrics.csv\""
+                           : "attachment; filename=\"metrics.jsonl\"");
+    e->st = ad_stream_start(r, 200, e->x.csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                            &export_ops, e);
+    e->x.ud = NULL; /* the request is answered */
+    if (e->st == NULL) {
+        export_free(e);
+    }
+}
+
+static void export_piece_done(int rc, void *ctx)
+{
+    export_t *e = ctx;
+    e->reading = false;
+    if (e->x.ud != NULL) {
+        export_start(e, rc);
+    } else if (e->gone) {
+        export_free(e);
+    } else if (rc != 0) {
+        ad_log(AD_LOG_WARN, "api", "metrics export failed mid-way err=%s", ad_strerror(rc));
+        ad_stream_abort(e->st);
+    } else {
+        export_send(e);
+    }
 }
 
 /* format and names of an export into x. */
@@ -237,35 +311,43 @@ static int q_export(ad_req_t *r, ad_store_series_export_t *x)
             names += len + (names[len] == ',');
         }
     }
-    ad_buf_init(&x->body, EXPORT_MAX);
+    ad_buf_init(&x->body, AD_SERIES_EXPORT_BODY_MAX);
     return 0;
+}
+
+static export_t *export_new(ad_app_t *app, ad_req_t *r)
+{
+    export_t *e = ad_xcalloc(1, sizeof(*e));
+    e->app = app;
+    e->x.ud = r;
+    return e;
 }
 
 static void export_h(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    ad_store_series_export_t *x = ad_xcalloc(1, sizeof(*x));
-    if (!ad_api_visible(app, r, AD_API_RUN, id, NULL) || q_export(r, x) != 0) {
-        free(x);
+    export_t *e = export_new(app, r);
+    if (!ad_api_visible(app, r, AD_API_RUN, id, NULL) || q_export(r, &e->x) != 0) {
+        export_free(e);
         return;
     }
-    snprintf(x->runs[0], sizeof(x->runs[0]), "%s", id);
-    x->nruns = 1;
-    x->ud = r;
-    ad_store_series_export(app->store, x, export_done);
+    snprintf(e->x.runs[0], sizeof(e->x.runs[0]), "%s", id);
+    e->x.nruns = 1;
+    e->reading = true;
+    ad_store_series_export(app->store, &e->x, export_piece_done);
 }
 
 static void compare_export_h(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    ad_store_series_export_t *x = ad_xcalloc(1, sizeof(*x));
-    if (q_runs(app, r, x->runs, &x->nruns) != 0 || q_export(r, x) != 0) {
-        free(x);
+    export_t *e = export_new(app, r);
+    if (q_runs(app, r, e->x.runs, &e->x.nruns) != 0 || q_export(r, &e->x) != 0) {
+        export_free(e);
         return;
     }
-    x->ud = r;
-    ad_store_series_export(app->store, x, export_done);
+    e->reading = true;
+    ad_store_series_export(app->store, &e->x, export_piece_done);
 }
 
 /* ---- writes ------------------------------------------------------------------------- */

@@ -376,11 +376,12 @@ void ad_api_test_routes_close(void)
 
 /* GET /test/routes: every route with the access it declared, so a test
  * can walk them all (routes added later included). */
-static void add_route(const char *method, const char *pattern, ad_access_t access, void *ud)
+static void add_route(const char *method, const char *pattern, ad_access_t access,
+                      const char *upgrade, void *ud)
 {
     static const char *const names[] = {"public", "read", "write", "admin"};
-    json_array_append_new(ud, json_pack("{s:s, s:s, s:s}", "method", method, "pattern", pattern,
-                                        "access", names[access]));
+    json_array_append_new(ud, json_pack("{s:s, s:s, s:s, s:s?}", "method", method, "pattern",
+                                        pattern, "access", names[access], "upgrade", upgrade));
 }
 
 static void test_routes(ad_req_t *r, void *ud)

@@ -59,11 +59,19 @@ typedef enum {
 typedef void (*ad_handler_cb)(ad_req_t *req, void *ud);
 void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
                      ad_handler_cb cb, void *ud);
-/* Calls fn(method, pattern, access, ud) for every route, in registration
- * order. */
+/* A GET route seen only by requests that ask to switch to protocol (an
+ * Upgrade header naming it, with Connection: Upgrade); any other request on
+ * the path goes on to the rest of the table and the static assets. So one
+ * path serves a page to a browser and a socket to a client that upgrades
+ * (the seed's WebSocket on "/", a public page), each with its own access. */
+void ad_server_route_upgrade(ad_server_t *s, const char *pattern, const char *protocol,
+                             ad_access_t access, ad_handler_cb cb, void *ud);
+/* Calls fn(method, pattern, access, upgrade, ud) for every route, in
+ * registration order; upgrade is the protocol of an upgrade-only route,
+ * else NULL. */
 void ad_server_routes_each(const ad_server_t *s,
                            void (*fn)(const char *method, const char *pattern, ad_access_t access,
-                                      void *ud),
+                                      const char *upgrade, void *ud),
                            void *ud);
 
 /* Answers so far by route and status (for /metrics): fn gets each route's
@@ -246,5 +254,43 @@ const char *ad_sse_last_event_id(const ad_sse_t *sse);
 int ad_sse_send(ad_sse_t *sse, const char *id, const char *event, const char *data, size_t len);
 void ad_sse_close(ad_sse_t *sse);
 size_t ad_sse_queued_bytes(const ad_sse_t *sse);
+
+/* ---- streamed responses (Transfer-Encoding: chunked) -----------------------------
+ * For a body too large to build in memory. The stream takes the
+ * connection over (it closes after the last chunk) and asks the producer
+ * for each piece with pull() once the previous piece has been handed to the
+ * socket: at most one piece waits in memory whatever the client's speed. A
+ * client that takes nothing for a minute is dropped.
+ *   pull      answer with exactly one ad_stream_write() (n may be 0: asked
+ *             again) or ad_stream_end(), now or later on the loop thread.
+ *   on_close  once, when the stream is over: ended (the last chunk was
+ *             queued) or cut (client gone, stalled, aborted, server
+ *             closing). st is gone after it returns; the producer frees
+ *             what it holds (or does so when its pending work returns).
+ */
+typedef struct ad_stream ad_stream_t;
+typedef struct {
+    void (*pull)(ad_stream_t *st, void *ud);
+    void (*on_close)(ad_stream_t *st, bool ended, void *ud);
+} ad_stream_ops_t;
+/* Answers r with status, content_type and Transfer-Encoding: chunked
+ * (headers from ad_res_header() too) and starts pulling. Returns NULL
+ * after answering otherwise (HEAD: the head alone; 503 when the connection
+ * cannot be taken over); ops is then never called. ops and ud are borrowed
+ * until on_close. */
+ad_stream_t *ad_stream_start(ad_req_t *r, int status, const char *content_type,
+                             const ad_stream_ops_t *ops, void *ud);
+/* Sends p[0..n) as one chunk (copied). Only as the answer to a pull.
+ * Returns 0, or AD_ECLOSED (not in answer to a pull, or the connection is
+ * gone: on_close follows or has run). */
+int ad_stream_write(ad_stream_t *st, const void *p, size_t n);
+/* Sends the last chunk and closes the connection once it is written. */
+void ad_stream_end(ad_stream_t *st);
+/* Cuts the stream (an error mid-way): the client sees a body without its
+ * last chunk, i.e. incomplete. on_close is called from here. */
+void ad_stream_abort(ad_stream_t *st);
+/* The chunk head "<hex n>\r\n" into out; returns its length. */
+#define AD_HTTP_CHUNK_HEAD_MAX 20
+size_t ad_http_chunk_head(char out[AD_HTTP_CHUNK_HEAD_MAX], size_t n);
 
 #endif

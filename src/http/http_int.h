@@ -37,6 +37,9 @@ typedef struct {
     char *segs[AD_ROUTE_MAX_SEGS];
     unsigned nsegs;
     ad_access_t access;
+    /* ad_server_route_upgrade(): the protocol an Upgrade header must name
+     * for this route to match (owned copy); NULL for every other route */
+    char *upgrade;
     ad_handler_cb cb;
     void *ud;
 } ad_route_t;

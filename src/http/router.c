@@ -58,6 +58,8 @@ void ad_route_cleanup(ad_route_t *rt)
     rt->nsegs = 0;
     free(rt->pattern);
     rt->pattern = NULL;
+    free(rt->upgrade);
+    rt->upgrade = NULL;
 }
 
 int ad_route_match(const ad_route_t *rt, const char *path, ad_arena_t *a, ad_kv_t *params,
@@ -240,6 +242,12 @@ static void allow_add(char *allow, size_t cap, size_t *alen, const char *method)
     }
 }
 
+/* r asks to switch to protocol. */
+static bool upgrade_to(const ad_req_t *r, const char *protocol)
+{
+    return r->upgrade && ad_http_has_token(ad_req_header(r, "upgrade"), protocol);
+}
+
 /* The route for r's method and path (a GET route for HEAD), with r's
  * params filled; else NULL, with the methods the path has in allow. */
 static const ad_route_t *find_route(ad_server_t *s, ad_req_t *r, char *allow, size_t cap,
@@ -248,6 +256,9 @@ static const ad_route_t *find_route(ad_server_t *s, ad_req_t *r, char *allow, si
     const ad_route_t *head_fallback = NULL;
     for (size_t i = 0; i < s->nroutes; i++) {
         const ad_route_t *rt = &s->routes[i];
+        if (rt->upgrade != NULL && !upgrade_to(r, rt->upgrade)) {
+            continue; /* not there for this request at all: no 405 either */
+        }
         unsigned np = 0;
         ad_kv_t params[AD_ROUTE_MAX_PARAMS];
         if (ad_route_match(rt, r->path, &r->arena, params, &np) <= 0) {
@@ -323,8 +334,8 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     ad_res_error(r, 404, "NOT_FOUND", NULL, "no route for %s %s", r->method, r->path);
 }
 
-void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
-                     ad_handler_cb cb, void *ud)
+static ad_route_t *route_add(ad_server_t *s, const char *method, const char *pattern,
+                             ad_access_t access, ad_handler_cb cb, void *ud)
 {
     if (s->nroutes == s->routes_cap) {
         s->routes_cap = s->routes_cap ? s->routes_cap * 2 : 32;
@@ -339,15 +350,29 @@ void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad
     rt->cb = cb;
     rt->ud = ud;
     s->nroutes++;
+    return rt;
+}
+
+void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
+                     ad_handler_cb cb, void *ud)
+{
+    route_add(s, method, pattern, access, cb, ud);
+}
+
+void ad_server_route_upgrade(ad_server_t *s, const char *pattern, const char *protocol,
+                             ad_access_t access, ad_handler_cb cb, void *ud)
+{
+    route_add(s, "GET", pattern, access, cb, ud)->upgrade = ad_xstrdup(protocol);
 }
 
 void ad_server_routes_each(const ad_server_t *s,
                            void (*fn)(const char *method, const char *pattern, ad_access_t access,
-                                      void *ud),
+                                      const char *upgrade, void *ud),
                            void *ud)
 {
     for (size_t i = 0; i < s->nroutes; i++) {
-        fn(s->routes[i].method, s->routes[i].pattern, s->routes[i].access, ud);
+        const ad_route_t *rt = &s->routes[i];
+        fn(rt->method, rt->pattern, rt->access, rt->upgrade, ud);
     }
 }
 

@@ -534,7 +534,8 @@ void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done
 /* ---- export ------------------------------------------------------------------------ */
 
 static const char SQL_EXPORT[] =
-    "SELECT name, n, data FROM metric_chunks WHERE run_id = ? ORDER BY name, seq";
+    "SELECT name, seq, n, data FROM metric_chunks WHERE run_id = ?1 AND (?2 = 0 OR (name, seq) > "
+    "(?3, ?4)) ORDER BY name, seq";
 
 static bool wanted(json_t *names, const char *name)
 {
@@ -570,28 +571,52 @@ static int put_point(ad_buf_t *b, bool csv, const char *run_id, const char *name
                          (long long)p->t_ms, p->v);
 }
 
-static int export_run(sqlite3 *db, ad_store_series_export_t *x, const char *run_id)
+/* One chunk row's points into body. */
+static int put_chunk(ad_store_series_export_t *x, sqlite3_stmt *s, const char *run_id,
+                     const char *name)
 {
+    tsdb_dec_t d;
+    tsdb_point_t p;
+    tsdb_dec_init(&d, sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
+                  (size_t)sqlite3_column_int64(s, 2));
+    while (tsdb_dec_next(&d, &p) == 1) {
+        if (put_point(&x->body, x->csv, run_id, name, &p) != 0) {
+            return AD_ETOOBIG;
+        }
+        x->points++;
+    }
+    return 0;
+}
+
+/* The next piece of runs[x->run] from the cursor. *more: the run has rows
+ * past this piece. */
+static int export_piece(sqlite3 *db, ad_store_series_export_t *x, bool *more)
+{
+    const char *run_id = x->runs[x->run];
     sqlite3_stmt *s = ad_store_stmt(db, SQL_EXPORT);
     ad_store_bind_text(s, 1, run_id);
-    int rc, err = 0;
+    sqlite3_bind_int(s, 2, x->in_run ? 1 : 0);
+    ad_store_bind_text(s, 3, x->after_name);
+    sqlite3_bind_int64(s, 4, x->after_seq);
+    int rc, err = 0, rows = 0;
+    *more = false;
     while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(s, 0);
-        if (!wanted(x->names, name)) {
-            continue;
+        if (x->body.len >= AD_SERIES_EXPORT_PIECE || rows == AD_SERIES_EXPORT_ROWS) {
+            *more = true;
+            break;
         }
-        tsdb_dec_t d;
-        tsdb_point_t p;
-        tsdb_dec_init(&d, sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
-                      (size_t)sqlite3_column_int64(s, 1));
-        while (err == 0 && tsdb_dec_next(&d, &p) == 1) {
-            err = put_point(&x->body, x->csv, run_id, name, &p);
-            x->points += err == 0;
+        rows++;
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        snprintf(x->after_name, sizeof(x->after_name), "%s", name);
+        x->after_seq = sqlite3_column_int64(s, 1);
+        x->in_run = true;
+        if (wanted(x->names, name)) {
+            err = put_chunk(x, s, run_id, name);
         }
     }
     sqlite3_reset(s);
     if (err != 0) {
-        return AD_ETOOBIG;
+        return err;
     }
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
 }
@@ -599,14 +624,28 @@ static int export_run(sqlite3 *db, ad_store_series_export_t *x, const char *run_
 static int export_fn(sqlite3 *db, void *ctx)
 {
     ad_store_series_export_t *x = ctx;
-    if (x->csv) {
-        ad_buf_puts(&x->body, "run_id,name,step,time_ms,value\n");
+    if (!x->started) {
+        x->started = true;
+        if (x->csv) {
+            ad_buf_puts(&x->body, "run_id,name,step,time_ms,value\n");
+        }
     }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < x->nruns; i++) {
-        rc = export_run(db, x, x->runs[i]);
+    while (x->run < x->nruns && x->body.len < AD_SERIES_EXPORT_PIECE) {
+        bool more = false;
+        int rc = export_piece(db, x, &more);
+        if (rc != 0) {
+            return rc;
+        }
+        if (more) {
+            return 0;
+        }
+        x->run++; /* this run is done: the next from its start */
+        x->in_run = false;
+        x->after_name[0] = '\0';
+        x->after_seq = 0;
     }
-    return rc;
+    x->end = x->run >= x->nruns;
+    return 0;
 }
 
 void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done)

@@ -758,8 +758,17 @@ typedef struct {
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
- * all) as CSV (run_id,name,step,time_ms,value) or JSON lines into body
- * (bounded by its max: AD_ETOOBIG past it), on the thread pool; done(rc, x). */
+ * all) as CSV (run_id,name,step,time_ms,value, after a header line) or
+ * JSON lines, a piece at a time: each call reads on the thread pool from
+ * where the last one stopped and appends whole chunks' points to body
+ * until it holds AD_SERIES_EXPORT_PIECE bytes (or AD_SERIES_EXPORT_ROWS
+ * rows were looked at), then done(rc, x) on the loop; x->end once every
+ * point is out. The caller empties body between calls (its max must hold a
+ * piece plus one chunk's points: AD_SERIES_EXPORT_BODY_MAX). Chunks topped
+ * up after the export passed them are not revisited. Zero-initialise x. */
+#define AD_SERIES_EXPORT_PIECE (256 * 1024)
+#define AD_SERIES_EXPORT_ROWS 256
+#define AD_SERIES_EXPORT_BODY_MAX (16 * 1024 * 1024)
 typedef struct {
     char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
     size_t nruns;
@@ -768,6 +777,11 @@ typedef struct {
     ad_buf_t body;
     int64_t points;
     void *ud;
+    /* the cursor: after chunk (after_name, after_seq) of runs[run] */
+    size_t run;
+    bool started, in_run, end;
+    char after_name[AD_SERIES_NAME_MAX + 1];
+    int64_t after_seq;
 } ad_store_series_export_t;
 void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done);
 

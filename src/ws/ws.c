@@ -709,8 +709,8 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     }
 }
 
-void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
-                        const char *const *protocols, const ad_ws_handler_t *handler, void *ud)
+static ad_ws_route_t *ws_route_new(const char *const *protocols, const ad_ws_handler_t *handler,
+                                   void *ud)
 {
     size_t n = 0;
     while (protocols != NULL && protocols[n] != NULL) {
@@ -734,6 +734,22 @@ void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
         rt->protocols[i] = p;
         p += l;
     }
+    return rt;
+}
+
+void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
+                        const char *const *protocols, const ad_ws_handler_t *handler, void *ud)
+{
+    ad_ws_route_t *rt = ws_route_new(protocols, handler, ud);
     ad_server_route(s, "GET", pattern, access, ws_upgrade, rt);
+    ad_server_own(s, rt);
+}
+
+void ad_server_route_ws_shared(ad_server_t *s, const char *pattern, ad_access_t access,
+                               const char *const *protocols, const ad_ws_handler_t *handler,
+                               void *ud)
+{
+    ad_ws_route_t *rt = ws_route_new(protocols, handler, ud);
+    ad_server_route_upgrade(s, pattern, "websocket", access, ws_upgrade, rt);
     ad_server_own(s, rt);
 }

@@ -47,6 +47,13 @@ typedef struct {
 void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
                         const char *const *protocols, const ad_ws_handler_t *handler, void *ud);
 
+/* The same for a path that also serves a page (the seed's socket on "/"):
+ * only a WebSocket upgrade reaches this route; a plain GET goes on to the
+ * other routes and the static assets as if the route were not there. */
+void ad_server_route_ws_shared(ad_server_t *s, const char *pattern, ad_access_t access,
+                               const char *const *protocols, const ad_ws_handler_t *handler,
+                               void *ud);
+
 /* Connections open now, and opened since start (for /metrics). */
 void ad_ws_stats(uint64_t *open, uint64_t *opened);
 

@@ -149,7 +149,9 @@ function fill(pattern, f) {
 }
 
 const PUBLIC = new Set(['GET /healthz', 'GET /login', 'POST /api/auth/login', 'POST /api/auth/logout']);
-const isWs = (route) => route.method === 'GET' && /^\/ws(\/|$)/.test(route.pattern);
+// An upgrade-only route (the seed's socket on /) is a WebSocket too: a plain
+// GET on its path is the public page, tested below.
+const isWs = (route) => route.method === 'GET' && (/^\/ws(\/|$)/.test(route.pattern) || route.upgrade === 'websocket');
 const SCOPES = ['read', 'write', 'admin'];
 
 let d;
@@ -207,6 +209,9 @@ test('without a token: 401 on every REST route, 4401 on every WebSocket', async 
       assert.equal(bad.status, 401, `${r.method} ${r.pattern} with a wrong token`);
     }
   }
+  // The seed's socket shares / with the dashboard page, which stays public.
+  const page = await call(d, 'GET', '/');
+  assert.equal(page.status, 200);
   // A wrong token on a socket, in the protocol header as the seed sends it.
   const w = await wsTry(d, '/ws', { protocols: ['bearer', 'not-a-token'] });
   assert.equal(w.code, 4401);
@@ -325,6 +330,10 @@ test('events reach only their organisation, live and in replay', async () => {
   const a = await open(f.admin.token, '/ws');
   const b = await open(f.bAdmin.token, '/ws');
   for (const c of [a, b]) c.ws.send(JSON.stringify({ type: 'subscribe', payload: { topics: ['*'], since: 0 } }));
+  // the seed's socket on / (no subscribe), live and replaying from the start
+  const seedA = await open(f.admin.token, '/');
+  const seedB = await open(f.bAdmin.token, '/');
+  const seedBReplay = await open(f.bAdmin.token, '/?since=0');
   // A new agent in A, started: agent_update, agent_status, agent_output…
   const r = await call(d, 'POST', '/api/agents',
     { worktreeId: f.wt, executor: 'command', command: ['echo', 'secret-output'] }, d.authHeaders);
@@ -335,8 +344,12 @@ test('events reach only their organisation, live and in replay', async () => {
   const leaked = b.events.filter((e) => JSON.stringify(e).includes(f.ws) || JSON.stringify(e).includes(r.body.id) ||
     JSON.stringify(e).includes(f.agent));
   assert.deepEqual(leaked, [], 'B received A\'s events');
-  a.ws.close();
-  b.ws.close();
+  await until(() => seedA.events.some((e) => e.type === 'agent_update' && e.payload.id === r.body.id), 'A\'s seed socket sees the agent');
+  for (const c of [seedB, seedBReplay]) {
+    const seen = c.events.filter((e) => JSON.stringify(e).includes(r.body.id) || JSON.stringify(e).includes(f.agent));
+    assert.deepEqual(seen, [], 'B\'s seed socket on / received A\'s events');
+  }
+  for (const c of [a, b, seedA, seedB, seedBReplay]) c.ws.close();
   // SSE with replay from the start: the same.
   const sse = await fetch(`${d.url}/api/events?topics=*&since=0`, { headers: bearer(f.bAdmin.token) });
   assert.equal(sse.status, 200);

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// The seed dashboard's own WebSocket client, unchanged (issue #16): its
+// WebSocketManager (../shared/seeds/000_*.txt, "WebSocket Manager") opens
+// ws://host:8765 — the root path — sends nothing, and routes {type, payload}
+// messages: agent_update to updateAgent(payload.id, payload), metrics_update,
+// system_health and discovery_progress. SeedWebSocketManager below is that
+// class written to the seed's description (the stores replaced by records of
+// what they were given). A plain GET on / is still the dashboard page.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const WebSocket = require('ws');
+const daemon = require('./lib/daemon');
+
+const TRAIN = path.resolve(__dirname, '..', 'fixtures', 'train-agent.js');
+const HEALTH = ['--health-interval-ms', '200', '--health-event-interval-ms', '300'];
+
+// The seed's class, as its text has it; WebSocket is the browser API the
+// `ws` package also offers (onopen, onmessage with event.data, onclose).
+class SeedWebSocketManager {
+  constructor() {
+    this.ws = null;
+    this.listeners = new Map();
+    // what the seed hands to its stores
+    this.agents = new Map();
+    this.metrics = [];
+    this.health = [];
+    this.discovery = [];
+    this.closeCode = null;
+  }
+
+  connect(url = 'ws://localhost:8765') {
+    this.ws = new WebSocket(url);
+    this.ws.onopen = () => this.emit('connection', { status: 'connected' });
+    this.ws.onmessage = (event) => {
+      try {
+        this.handleMessage(JSON.parse(event.data));
+      } catch (error) {
+        this.emit('error', { error });
+      }
+    };
+    this.ws.onclose = (event) => {
+      this.closeCode = event.code;
+      this.emit('connection', { status: 'disconnected' });
+    };
+    this.ws.onerror = (error) => this.emit('error', { error });
+  }
+
+  handleMessage(data) {
+    const { type, payload } = data;
+    switch (type) {
+      case 'agent_update': // useAgentStore.getState().updateAgent(payload.id, payload)
+        this.agents.set(payload.id, { ...(this.agents.get(payload.id) || {}), ...payload });
+        break;
+      case 'discovery_progress': // useDiscoveryStore.getState().updateProgress(payload)
+        this.discovery.push(payload);
+        break;
+      case 'metrics_update': // useMetricsStore.getState().updateMetrics(payload)
+        this.metrics.push(payload);
+        break;
+      case 'system_health':
+        this.health.push(payload);
+        break;
+      default:
+        this.emit(type, payload);
+    }
+  }
+
+  on(event, callback) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(callback);
+  }
+
+  emit(event, data) {
+    this.listeners.get(event)?.forEach((callback) => callback(data));
+  }
+
+  disconnect() { this.ws?.close(); }
+}
+
+async function until(fn, what, ms = 60000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function api(d, method, url, body) {
+  const res = await d.fetch(d.url + url, {
+    method,
+    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// A command agent printing the seed's agent_update lines (every 1,000 steps)
+// and metric lines; resolves with its ids once its run has ended.
+async function trainRun(d, points) {
+  const ws = await api(d, 'POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-seedws-'), name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const a = await api(d, 'POST', '/api/agents',
+    { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['node', TRAIN, String(points), '-1'] });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  assert.equal((await api(d, 'POST', `/api/agents/${a.body.id}/start`, {})).status, 200);
+  await until(async () => {
+    const r = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0];
+    return r && r.status !== 'running';
+  }, 'the run to end');
+  return a.body.id;
+}
+
+// An upgrade that may be refused: {status} of a refusal, or {code, reason}
+// of the close that follows an accepted one.
+function wsTry(url, opts = {}) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, opts.protocols, { headers: opts.headers || {} });
+    const done = (x) => { clearTimeout(timer); ws.terminate(); resolve(x); };
+    const timer = setTimeout(() => done({ open: true }), 3000);
+    ws.on('unexpected-response', (_req, res) => done({ status: res.statusCode }));
+    ws.on('close', (code, reason) => done({ code, reason: reason.toString() }));
+    ws.on('error', () => {});
+  });
+}
+
+test('the seed client on / gets agent_update with flat fields, metrics_update and system_health', async () => {
+  const d = await daemon.start({ needUrl: true, args: HEALTH });
+  try {
+    const root = d.url.replace('http', 'ws');
+    // A page load on / is still the dashboard, public so the login page loads.
+    const page = await fetch(`${d.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /text\/html/);
+    assert.match(await page.text(), /<html/i);
+    // An upgrade on / without a credential is refused like /ws (4401), as is
+    // one from another origin (a page elsewhere cannot use the cookie).
+    const anon = await wsTry(`${root}/`);
+    assert.equal(anon.code, 4401, JSON.stringify(anon));
+    const cross = await wsTry(`${root}/?token=${d.token}`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(cross.status, 403, JSON.stringify(cross));
+
+    // The seed's client, its URL carrying the token (the one thing added).
+    const seed = new SeedWebSocketManager();
+    const states = [];
+    seed.on('connection', (s) => states.push(s.status));
+    seed.connect(`${root}/?token=${encodeURIComponent(d.token)}`);
+    await until(() => states.includes('connected'), 'the seed client to connect', 10000);
+
+    const agentId = await trainRun(d, 3000);
+    await until(() => seed.agents.get(agentId)?.step === 2999, 'agent_update step 2999');
+    const agent = seed.agents.get(agentId);
+    assert.equal(agent.id, agentId);
+    assert.equal(agent.environment, 'MegaBonk');
+    assert.equal(agent.metrics.fps, 60);
+    assert.equal(typeof agent.metrics.reward, 'number');
+    assert.equal(agent.metrics.lastAction, 'jump');
+    assert.equal(agent.mind.system1.intent, 'dodge');
+    await until(() => seed.metrics.length > 0, 'a metrics_update');
+    await until(() => seed.health.length > 0, 'a system_health', 20000);
+    assert.equal(typeof seed.health[0].cpu.utilization, 'number');
+    assert.equal(typeof seed.health[0].overallScore, 'number');
+    assert.deepEqual(states, ['connected'], 'the socket stayed open');
+    seed.disconnect();
+
+    // Replay with ?since= as on /ws: a client that comes later gets the run's
+    // agent_updates from seq 0, and only the seed's four types.
+    const late = new WebSocket(`${root}/?since=0`, ['bearer', d.token]);
+    const types = new Set();
+    let replayed = null;
+    late.on('message', (m) => {
+      const x = JSON.parse(m.toString());
+      types.add(x.type);
+      if (x.type === 'agent_update' && x.payload.id === agentId && x.payload.step === 999) replayed = x;
+    });
+    await until(() => replayed, 'the replayed agent_update', 20000);
+    assert.equal(replayed.payload.metrics.successRate, 0.5);
+    for (const t of types) {
+      assert.ok(['agent_update', 'metrics_update', 'system_health', 'discovery_progress'].includes(t), t);
+    }
+    late.close();
+    assert.equal((await wsTry(`${root}/?since=x&token=${d.token}`)).code, 1008);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('with --auth none the seed client connects to ws://host:port exactly as written', async () => {
+  const d = await daemon.start({ needUrl: true, args: ['--auth', 'none', ...HEALTH] });
+  try {
+    const seed = new SeedWebSocketManager();
+    seed.connect(d.url.replace('http', 'ws')); // no path, no token: the seed's default shape
+    await until(() => seed.health.length > 0, 'a system_health', 20000);
+    const agentId = await trainRun(d, 1000);
+    await until(() => seed.agents.get(agentId)?.step === 999, 'agent_update step 999');
+    assert.equal(seed.agents.get(agentId).metrics.successRate, 0.5);
+    seed.disconnect();
+    // another origin still cannot open it
+    assert.equal((await wsTry(d.url.replace('http', 'ws'), { headers: { origin: 'http://evil.example' } })).status, 403);
+    // and / is still the page
+    assert.equal((await fetch(`${d.url}/`)).status, 200);
+  } finally {
+    await d.cleanup();
+  }
+});

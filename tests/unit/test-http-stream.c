@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for streamed responses (src/http/stream.c) over a real connection
+ * on a socketpair: the chunked encoding decodes back to the pieces sent
+ * (empty answers, small and large pieces, the last chunk); a client that
+ * does not read gets no further pulls (backpressure); a client that leaves
+ * mid-stream ends it with on_close(ended = false) and nothing leaks; the
+ * upgrade-only route lets a plain GET go on to the page. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+
+static uv_loop_t loop;
+static ad_config_t cfg;
+static ad_server_t *srv;
+
+/* The producer: pieces of sizes[i] bytes (byte k of the whole body is
+ * 'a' + k % 26) until sizes ends with -1. */
+typedef struct {
+    const long *sizes;
+    size_t next;
+    size_t sent;
+    int pulls;
+    int closes;
+    bool ended;
+} prod_t;
+static prod_t prod;
+
+static void prod_pull(ad_stream_t *st, void *ud)
+{
+    prod_t *p = ud;
+    p->pulls++;
+    long n = p->sizes[p->next];
+    if (n < 0) {
+        ad_stream_end(st);
+        return;
+    }
+    p->next++;
+    char *b = malloc((size_t)n + 1);
+    for (long i = 0; i < n; i++) {
+        b[i] = (char)('a' + (p->sent + (size_t)i) % 26);
+    }
+    p->sent += (size_t)n;
+    assert_int_equal(ad_stream_write(st, b, (size_t)n), 0);
+    free(b);
+}
+
+static void prod_close(ad_stream_t *st, bool ended, void *ud)
+{
+    AD_UNUSED(st);
+    prod_t *p = ud;
+    p->closes++;
+    p->ended = ended;
+}
+
+static const ad_stream_ops_t prod_ops = {prod_pull, prod_close};
+
+static void stream_h(ad_req_t *r, void *ud)
+{
+    AD_UNUSED(ud);
+    assert_non_null(ad_stream_start(r, 200, "text/plain", &prod_ops, &prod));
+}
+
+static void socket_h(ad_req_t *r, void *ud)
+{
+    AD_UNUSED(ud);
+    ad_res_send(r, 299, "text/plain", "socket", 6);
+}
+
+static int setup(void **state)
+{
+    AD_UNUSED(state);
+    char err[256];
+    assert_int_equal(ad_config_load_env(&cfg, err, sizeof(err)), 0);
+    ad_log_set_level(AD_LOG_WARN);
+    uv_loop_init(&loop);
+    srv = ad_server_new(&loop, &cfg);
+    ad_server_route(srv, "GET", "/stream", AD_ACCESS_PUBLIC, stream_h, NULL);
+    ad_server_route_upgrade(srv, "/", "websocket", AD_ACCESS_PUBLIC, socket_h, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    AD_UNUSED(state);
+    ad_server_close(srv, NULL, NULL);
+    for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) {
+    }
+    ad_server_free(srv);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return 0;
+}
+
+static int client(const char *req)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    assert_non_null(ad_http_conn_open_fd(srv, sv[0]));
+    assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+    return sv[1];
+}
+
+/* Reads until the server closes (or goes quiet); returns malloc'd bytes. */
+static char *read_all(int fd, size_t *len)
+{
+    size_t cap = 1 << 20, got = 0;
+    char *out = malloc(cap);
+    int quiet = 0;
+    for (int i = 0; i < 200000 && quiet < 500; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (got == cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+        }
+        ssize_t n = read(fd, out + got, cap - got);
+        if (n == 0) {
+            break;
+        }
+        if (n > 0) {
+            got += (size_t)n;
+            quiet = 0;
+        } else {
+            quiet++;
+            usleep(200);
+        }
+    }
+    *len = got;
+    return out;
+}
+
+/* Decodes a chunked body in place; returns its length, or -1 when the
+ * framing is wrong or the last chunk is missing. */
+static long unchunk(char *b, size_t len)
+{
+    size_t in = 0, out = 0;
+    for (;;) {
+        char *end;
+        unsigned long n = strtoul(b + in, &end, 16);
+        if (end == b + in || (size_t)(end - b) + 2 > len || memcmp(end, "\r\n", 2) != 0) {
+            return -1;
+        }
+        in = (size_t)(end - b) + 2;
+        if (n == 0) {
+            return in + 2 == len && memcmp(b + in, "\r\n", 2) == 0 ? (long)out : -1;
+        }
+        if (in + n + 2 > len || memcmp(b + in + n, "\r\n", 2) != 0) {
+            return -1;
+        }
+        memmove(b + out, b + in, n);
+        out += n;
+        in += n + 2;
+    }
+}
+
+static void chunk_head_is_hex(void **state)
+{
+    AD_UNUSED(state);
+    char h[AD_HTTP_CHUNK_HEAD_MAX];
+    assert_int_equal(ad_http_chunk_head(h, 0), 3);
+    assert_string_equal(h, "0\r\n");
+    assert_int_equal(ad_http_chunk_head(h, 255), 4);
+    assert_string_equal(h, "ff\r\n");
+    assert_int_equal(ad_http_chunk_head(h, 0x40000), 7);
+    assert_string_equal(h, "40000\r\n");
+    ad_http_chunk_head(h, SIZE_MAX);
+    assert_string_equal(h, "ffffffffffffffff\r\n");
+}
+
+static void body_decodes_to_the_pieces(void **state)
+{
+    AD_UNUSED(state);
+    static const long sizes[] = {10, 0, 1, 300 * 1024, 0, 5, 70000, 26, -1};
+    memset(&prod, 0, sizeof(prod));
+    prod.sizes = sizes;
+    int fd = client("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    size_t len;
+    char *out = read_all(fd, &len);
+    close(fd);
+    for (int i = 0; i < 2000 && (prod.closes == 0 || srv->nconns > 0); i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(250);
+    }
+    char *body = strstr(out, "\r\n\r\n");
+    assert_non_null(body);
+    *body = '\0';
+    assert_non_null(strstr(out, "HTTP/1.1 200 "));
+    assert_non_null(strstr(out, "Transfer-Encoding: chunked\r\n"));
+    assert_null(strstr(out, "Content-Length"));
+    body += 4;
+    long n = unchunk(body, len - (size_t)(body - out));
+    assert_int_equal(n, (long)prod.sent);
+    for (long i = 0; i < n; i++) {
+        if (body[i] != (char)('a' + i % 26)) {
+            fail_msg("byte %ld is %c", i, body[i]);
+        }
+    }
+    free(out);
+    assert_int_equal(prod.pulls, 9);
+    assert_int_equal(prod.closes, 1);
+    assert_true(prod.ended);
+}
+
+/* A client that reads nothing: pulls stop once the socket is full, and
+ * leaving mid-stream ends the stream (not ended) with nothing left over. */
+static void backpressure_and_abort(void **state)
+{
+    AD_UNUSED(state);
+    static long sizes[2001];
+    for (int i = 0; i < 2000; i++) {
+        sizes[i] = 64 * 1024;
+    }
+    sizes[2000] = -1;
+    memset(&prod, 0, sizeof(prod));
+    prod.sizes = sizes;
+    int fd = client("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 400; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(250);
+    }
+    int stalled = prod.pulls;
+    assert_true(stalled > 0);
+    assert_true(stalled < 100); /* ~the socket buffers' worth, of 2,000 */
+    for (int i = 0; i < 200; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(prod.pulls, stalled);
+    char buf[65536];
+    assert_true(read(fd, buf, sizeof(buf)) > 0);
+    close(fd);
+    for (int i = 0; i < 400 && (prod.closes == 0 || srv->nconns > 0); i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(250);
+    }
+    assert_int_equal(prod.closes, 1);
+    assert_false(prod.ended);
+    assert_true(prod.pulls < 2000);
+    assert_int_equal(srv->nconns, 0);
+}
+
+static void upgrade_route_only_for_upgrades(void **state)
+{
+    AD_UNUSED(state);
+    size_t len;
+    int fd =
+        client("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    char *out = read_all(fd, &len);
+    close(fd);
+    assert_non_null(strstr(out, "HTTP/1.1 299 "));
+    free(out);
+    fd = client("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    out = read_all(fd, &len);
+    close(fd);
+    assert_non_null(strstr(out, "HTTP/1.1 200 ")); /* the page */
+    free(out);
+    fd = client("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    out = read_all(fd, &len);
+    close(fd);
+    assert_non_null(strstr(out, "HTTP/1.1 200 ")); /* not this route's protocol */
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(chunk_head_is_hex),
+        cmocka_unit_test(body_decodes_to_the_pieces),
+        cmocka_unit_test(backpressure_and_abort),
+        cmocka_unit_test(upgrade_route_only_for_upgrades),
+    };
+    return cmocka_run_group_tests_name("http-stream", tests, setup, teardown);
+}
