@@ -98,6 +98,9 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
         } else if (ex->term_signal > 0) {
             snprintf(e->reason, sizeof(e->reason), "killed by signal %d (%s)", ex->term_signal,
                      strsignal(ex->term_signal));
+        } else if (run->last_err[0] != '\0') {
+            snprintf(e->reason, sizeof(e->reason), "exited with code %d: %s", ex->exit_code,
+                     run->last_err);
         } else {
             snprintf(e->reason, sizeof(e->reason), "exited with code %d", ex->exit_code);
         }

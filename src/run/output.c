@@ -782,6 +782,29 @@ void ad_run_handle_recs(ad_run_t *run)
 
 /* ---- the supervisor's callbacks ------------------------------------------------------ */
 
+/* Keeps the last stderr line with something in it, for the reason of an
+ * exit code nothing else explains (src/run/exit.c). */
+static void remember_err(ad_run_t *run, const char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) {
+        len--;
+    }
+    size_t skip = 0;
+    while (skip < len && (line[skip] == ' ' || line[skip] == '\t')) {
+        skip++;
+    }
+    if (skip == len) {
+        return;
+    }
+    len -= skip;
+    size_t n = len < sizeof(run->last_err) - 1 ? len : sizeof(run->last_err) - 1;
+    while (n > 0 && n < len && ((unsigned char)line[skip + n] & 0xC0) == 0x80) {
+        n--; /* not in the middle of a UTF-8 character */
+    }
+    memcpy(run->last_err, line + skip, n);
+    run->last_err[n] = '\0';
+}
+
 void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,
                     bool truncated, void *ud)
 {
@@ -789,6 +812,7 @@ void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, siz
     AD_UNUSED(truncated);
     ad_run_t *run = ud;
     if (stream == AD_PROC_STDERR) {
+        remember_err(run, line, len);
         live_output(run, 1, line, len);
         add_output(run, 1, line, len);
         return;

@@ -116,6 +116,9 @@ typedef struct ad_run {
     int64_t turns;
     bool had_error;
     char reason[256];
+    /* The last non-blank stderr line (cut to fit): why a process that
+     * reported no error of its own exited non-zero, for the run's reason. */
+    char last_err[200];
     ad_buf_t out[2];      /* pending output text: stdout, stderr */
     ad_run_batch_t batch; /* messages not yet handed to the writer */
     uint64_t dropped;     /* output messages not stored: the writer was behind */

@@ -37,11 +37,7 @@ test('gemini under agentd', { skip }, async (t) => {
   // The home the CLI runs with: its sessions, and settings.json choosing
   // API-key auth (needed with a custom base URL) and one try per request.
   const sb = makeSandbox();
-  // Unheld: under a holder the Gemini CLI's last line (the quota error after
-  // a tool call) goes missing in about one run in four, which the rate-limit
-  // case below then reports as "exited with code 42". A known issue of the
-  // holder path (issue #15's note), not of the executor this file tests.
-  const d = await daemon.start({ needUrl: true, args: ['--gemini-bin', GEMINI_BIN, '--stop-grace-ms', '3000', '--hold-agents=false'] });
+  const d = await daemon.start({ needUrl: true, args: ['--gemini-bin', GEMINI_BIN, '--stop-grace-ms', '3000'] });
   const repo = daemon.tmpRepo('agentd-gemini-');
   try {
     assert.equal((await api(d, 'PATCH', '/api/settings', { model_prices: PRICES })).status, 200);

@@ -197,10 +197,20 @@ test('bad commands are refused with 422 and a failed run reports why', async () 
       const g = await api(d, 'GET', `/api/agents/${crash}`);
       return g.body.status === 'error' ? g.body : null;
     }, 'the failed status');
-    assert.equal(a.state.statusReason, 'exited with code 7');
+    assert.equal(a.state.statusReason, 'exited with code 7: exiting 7');
     const runs = await api(d, 'GET', `/api/agents/${crash}/runs`);
     assert.equal(runs.body.runs[0].status, 'failed');
     assert.equal(runs.body.runs[0].exitCode, 7);
+
+    // A program that says why on stderr before it fails: the reason has its
+    // last line, so "exited with code N" is not all a user learns.
+    const says = await newAgent(d, wt, ['sh', '-c', 'echo "starting" >&2; echo "  boom: no session abc  " >&2; echo >&2; exit 5']);
+    assert.equal((await api(d, 'POST', `/api/agents/${says}/start`, {})).status, 200);
+    const b = await until(async () => {
+      const g = await api(d, 'GET', `/api/agents/${says}`);
+      return g.body.status === 'error' ? g.body : null;
+    }, 'the second failed status');
+    assert.equal(b.state.statusReason, 'exited with code 5: boom: no session abc');
   } finally {
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
