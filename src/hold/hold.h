@@ -38,6 +38,9 @@
  * holder was killed before it): not a wait status. */
 #define AD_HOLD_STATUS_UNKNOWN (-1)
 #define AD_HOLD_MAX_PAYLOAD (256u * 1024u)
+/* What a spool keeps before an acknowledged offset: a terminal's
+ * scrollback comes from there after a reattach. */
+#define AD_HOLD_KEEP (64u * 1024u)
 
 enum {
     /* holder -> daemon */
@@ -50,7 +53,9 @@ enum {
     AD_HOLD_INPUT = 17,  /* bytes for the agent's stdin */
     AD_HOLD_CLOSE_IN = 18,
     AD_HOLD_SIGNAL = 19, /* i32 signal, to the agent's process group */
-    AD_HOLD_RESIZE = 20  /* u16 rows, u16 cols */
+    AD_HOLD_RESIZE = 20, /* u16 rows, u16 cols */
+    AD_HOLD_ACK = 21     /* u64 out, u64 err: stored up to there; the spool
+                          * may drop what lies more than AD_HOLD_KEEP before */
 };
 
 static inline void ad_hold_hdr(unsigned char h[AD_HOLD_HDR], uint32_t len, unsigned type,

@@ -42,6 +42,7 @@ typedef struct {
     int spool;     /* the spool file, read and appended */
     uint64_t end;  /* bytes in the spool */
     uint64_t sent; /* next offset for the attached daemon */
+    uint64_t freed; /* the spool's disk below this is given back (ACK) */
     bool eof, eof_sent;
 } hstream_t;
 
@@ -247,6 +248,29 @@ static void on_attach(holder_t *h, const unsigned char *p, uint32_t len)
     h->exit_sent = false;
 }
 
+/* The daemon has stored the output below the offsets: their disk blocks
+ * go back (a hole: offsets and the file's size stay), all but the last
+ * AD_HOLD_KEEP bytes, which a terminal's scrollback reads after a
+ * reattach. A long run's spool then takes what is not yet stored, not
+ * everything it ever printed. */
+static void on_ack(holder_t *h, const unsigned char *p, uint32_t len)
+{
+    if (len < 16) {
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        hstream_t *st = &h->s[i];
+        uint64_t ack = get_u64(p + 8 * i);
+        ack = ack < st->end ? ack : st->end;
+        uint64_t upto = ack > AD_HOLD_KEEP ? (ack - AD_HOLD_KEEP) & ~(uint64_t)4095 : 0;
+        if (st->spool >= 0 && upto > st->freed &&
+            fallocate(st->spool, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)st->freed,
+                      (off_t)(upto - st->freed)) == 0) {
+            st->freed = upto;
+        }
+    }
+}
+
 static void on_frame(holder_t *h, unsigned type, const unsigned char *p, uint32_t len)
 {
     int32_t v;
@@ -256,6 +280,9 @@ static void on_frame(holder_t *h, unsigned type, const unsigned char *p, uint32_
         break;
     case AD_HOLD_INPUT:
         queue_input(h, p, len);
+        break;
+    case AD_HOLD_ACK:
+        on_ack(h, p, len);
         break;
     case AD_HOLD_CLOSE_IN:
         if (h->pty) {

@@ -27,7 +27,11 @@
 
 #include "hold/hold.h"
 
-#define SCROLLBACK (64u * 1024u)
+#define SCROLLBACK AD_HOLD_KEEP
+#define ACK_STEP (1u << 20)
+
+static void held_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void held_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 /* ---- to the holder ---------------------------------------------------------- */
 
@@ -64,6 +68,38 @@ int ad_proc_held_send(ad_proc_t *p, unsigned type, const void *data, size_t len)
         len -= n;
     } while (len > 0);
     return 0;
+}
+
+void ad_proc_held_ack(ad_proc_t *p, uint64_t out, uint64_t err)
+{
+    if (!p->held || p->exited) {
+        return;
+    }
+    out = out > p->acked[0] ? out : p->acked[0];
+    err = err > p->acked[1] ? err : p->acked[1];
+    if (out < p->acked[0] + ACK_STEP && err < p->acked[1] + ACK_STEP) {
+        return;
+    }
+    p->acked[0] = out;
+    p->acked[1] = err;
+    uint64_t a[2] = {out, err};
+    ad_proc_held_send(p, AD_HOLD_ACK, a, sizeof(a));
+}
+
+bool ad_proc_held_hold_back(ad_proc_t *p, bool stop)
+{
+    if (!p->held || p->finished || !p->out.used) {
+        return false;
+    }
+    if (stop != p->held_back) {
+        p->held_back = stop;
+        if (stop) {
+            uv_read_stop((uv_stream_t *)&p->out.pipe);
+        } else {
+            uv_read_start((uv_stream_t *)&p->out.pipe, held_alloc, held_read);
+        }
+    }
+    return true;
 }
 
 /* ---- from the holder ----------------------------------------------------------- */
@@ -201,6 +237,8 @@ void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at)
     p->err.stream = AD_PROC_STDERR;
     p->out.pos = p->out.line_end = at->out_off;
     p->err.pos = p->err.line_end = at->err_off;
+    p->acked[0] = at->out_off;
+    p->acked[1] = at->err_off;
     p->err.eof = at->pty;
     uv_pipe_init(p->s->loop, &p->out.pipe, 0);
     p->out.pipe.data = p;

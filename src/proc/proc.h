@@ -169,6 +169,18 @@ bool ad_proc_held(const ad_proc_t *p);
  * the line being delivered (its newline included); 0 for plain children. */
 uint64_t ad_proc_line_end(const ad_proc_t *p, ad_proc_stream_t stream);
 
+/* For a held process: the output up to out / err (spool offsets) is
+ * stored, so the holder may free the spool's disk below them (what lies
+ * within AD_HOLD_KEEP of them stays for a terminal's scrollback). Sent
+ * at most once per MiB of progress; a no-op for plain children. */
+void ad_proc_held_ack(ad_proc_t *p, uint64_t out, uint64_t err);
+
+/* For a held process: stop (true) or go on (false) reading the holder's
+ * output. The spool keeps what is not read, so a writer that is behind
+ * slows the reading instead of losing output. False for plain children
+ * (their pipes cannot wait without stalling the agent). */
+bool ad_proc_held_hold_back(ad_proc_t *p, bool stop);
+
 pid_t ad_proc_pid(const ad_proc_t *p);
 bool ad_proc_is_pty(const ad_proc_t *p);
 bool ad_proc_paused(const ad_proc_t *p);

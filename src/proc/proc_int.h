@@ -81,6 +81,8 @@ struct ad_proc {
     bool held, kept;
     pid_t hold_pid; /* the holder when we forked it, else 0 */
     ad_buf_t hbuf;  /* frames not yet whole */
+    uint64_t acked[2]; /* the stored offsets last sent in an ACK */
+    bool held_back;    /* not reading the holder: the writer is behind */
     /* from the options */
     ad_proc_polite_t polite;
     uint64_t term_grace_ms, kill_grace_ms, drain_ms;

@@ -43,12 +43,37 @@ typedef struct {
     void *ctx;
 } inflight_t;
 
+/* Stored rows of a held run: its holder may give back the spool's disk
+ * below their offsets. */
+static void ack_stored(const inflight_t *f)
+{
+    int64_t out = 0, err = 0;
+    for (size_t i = 0; i < f->batch.n; i++) {
+        out = f->rows[i].hold_out > out ? f->rows[i].hold_out : out;
+        err = f->rows[i].hold_err > err ? f->rows[i].hold_err : err;
+    }
+    ad_run_t *run = ad_run_find(f->r, f->agent_id);
+    if ((out > 0 || err > 0) && run != NULL && run->proc != NULL &&
+        strcmp(run->run_id, f->run_id) == 0) {
+        ad_proc_held_ack(run->proc, (uint64_t)out, (uint64_t)err);
+    }
+}
+
 static void on_batch_done(int rc, void *ud)
 {
     inflight_t *f = ud;
     f->r->inflight_bytes -= f->batch.bytes;
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "runner", "storing messages failed error=%s", ad_strerror(rc));
+    } else {
+        ack_stored(f);
+    }
+    if (f->r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2) {
+        for (ad_run_t *run = f->r->runs; run != NULL; run = run->next) {
+            if (run->proc != NULL) {
+                ad_proc_held_hold_back(run->proc, false);
+            }
+        }
     }
     if (f->done != NULL) {
         f->done(rc, f->ctx);
@@ -110,7 +135,11 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
 {
     ad_runner_t *r = run->r;
     if (done == NULL && r->inflight_bytes + run->batch.bytes > AD_RUN_INFLIGHT_BYTES) {
-        shed_output(run);
+        /* A held run's output waits in its spool instead (resumed below
+         * once the writer has caught up): nothing is lost. */
+        if (run->proc == NULL || !ad_proc_held_hold_back(run->proc, true)) {
+            shed_output(run);
+        }
     }
     /* The rows of the line being handled wait for its end (hold.c). */
     size_t n = run->in_line && run->line_first < run->batch.n ? run->line_first : run->batch.n;

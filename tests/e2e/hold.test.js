@@ -158,6 +158,41 @@ test('a counter agent survives SIGTERM with --keep-agents; every value stored on
 
 test('with a data dir longer than a unix socket path, an agent survives kill -9 too', () => survives('SIGKILL', { longDir: true }));
 
+test('a long run\'s spool gives back the disk of what is stored; a restart still reads on from there', async () => {
+  const dataDir = daemon.tmpDir();
+  const { d, dir, wt } = await setup(dataDir);
+  let d2 = null;
+  try {
+    // 200,000 lines of 120 bytes (24 MB), then a marker after a pause.
+    const script = 'const l = "x".repeat(110); let s = ""; for (let i = 0; i < 200000; i++) s += "n=" + String(i).padStart(7, "0") + l + "\\n"; ' +
+      'process.stdout.write(s, () => setTimeout(() => { console.log("after-restart"); setTimeout(() => {}, 60000); }, 3000));';
+    const id = await newAgent(d, wt, ['node', '-e', script]);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    const spool = path.join(dataDir, 'hold', run.id, 'out');
+    const used = () => fs.statSync(spool).blocks * 512;
+    await until(() => fs.existsSync(spool) && fs.statSync(spool).size >= 24000000, 'the whole output spooled', 60000);
+    // Stored rows acknowledge their offsets; the holder punches the spool
+    // below them, keeping 64 KiB and what is not yet stored.
+    await until(() => used() < 4 * 1048576, `the spool's disk given back (${used()} bytes used)`, 60000);
+    assert.ok(fs.statSync(spool).size >= 24000000, 'offsets are unchanged: the size stays');
+    await d.stop('SIGKILL');
+    d2 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+    await until(async () => (await allMessages(d2, id)).some((m) => m.role === 'assistant' && m.content.includes('after-restart')), 'the line printed across the restart', 30000);
+    const text = (await allMessages(d2, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
+    assert.equal(text.split('\n').filter((l) => l.startsWith('n=')).length, 200000, 'every line stored once');
+    assert.ok(!text.includes('\u0000'), 'no bytes of a hole were read back');
+    await api(d2, 'POST', `/api/agents/${id}/stop`);
+  } finally {
+    endHolders(dataDir);
+    if (d2) await d2.stop();
+    await d.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('without --keep-agents a clean shutdown still stops the agents', async () => {
   const dataDir = daemon.tmpDir();
   const { d, dir, wt } = await setup(dataDir);
