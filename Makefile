@@ -11,7 +11,9 @@ CC ?= cc
 PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis
 # Recursive (=) on purpose: evaluated when a recipe runs, after `make deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay -lpthread -ldl -lutil -lm
+# libgit2 is linked into agentd-git.so only (src/git/front.c loads it).
+PKG_LIBS = $(shell pkg-config --libs $(filter-out libgit2,$(PKGS))) -lhttp_parser -lwslay -lpthread -ldl -lutil -lm
+GIT_LIBS = $(shell pkg-config --libs libgit2 jansson)
 
 WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -38,8 +40,14 @@ CFLAGS_ALL = $(WARN) $(MODE_CFLAGS) $(CFLAGS) -Isrc -I$(O)/gen $(PKG_CFLAGS) -MM
 LDFLAGS_ALL = -Wl,--as-needed $(MODE_LDFLAGS) $(LDFLAGS)
 
 # Every .c under src/<subsystem>/ is part of the library; main.c is the binary.
-LIB_SRC := $(sort $(wildcard src/*/*.c))
+# But src/git's libgit2 side is agentd-git.so (loaded on the first git use:
+# libgit2 and its TLS, SSH and Kerberos libraries cost ~1.4 MiB resident),
+# and libagentd-git.a for the unit tests that call it directly.
+GIT_BE_SRC := $(filter-out src/git/front.c src/git/async.c,$(sort $(wildcard src/git/*.c)))
+LIB_SRC := $(filter-out $(GIT_BE_SRC),$(sort $(wildcard src/*/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/obj/%.o)
+GIT_BE_OBJ := $(GIT_BE_SRC:%.c=$(O)/obj/%.o)
+GIT_BE_PIC := $(GIT_BE_SRC:%.c=$(O)/pic/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
@@ -56,7 +64,7 @@ GEN_OBJ :=
 .PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
-all: $(O)/agentd $(O)/agentd-hold
+all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,8 +74,21 @@ $(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# agentd exports its own ad_* functions: agentd-git.so calls core and the
+# front of src/git in the executable rather than carrying copies.
 $(O)/agentd: $(O)/obj/src/main.o $(O)/libagentd.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -Wl,--export-dynamic-symbol='ad_*' -o $@ $^ $(PKG_LIBS)
+
+$(O)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(O)/agentd-git.so: $(GIT_BE_PIC)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(GIT_LIBS)
+
+$(O)/libagentd-git.a: $(GIT_BE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
 # The holder (src/hold) alone, linked against libc only: agentd execs it
 # when it sits beside agentd, else `agentd hold` (issue #15).
@@ -76,9 +97,11 @@ $(O)/agentd-hold: $(O)/obj/tools/hold_main.o $(O)/libagentd.a
 
 # A unit test may #include the .c it tests to reach its statics; the archive
 # then supplies only what the test does not define itself.
-$(O)/tests/%: tests/unit/%.c $(O)/libagentd.a
+# libagentd-git.a is linked too (and its table kept): a test of src/git calls
+# libgit2 directly, with nothing loaded.
+$(O)/tests/%: tests/unit/%.c $(O)/libagentd.a $(O)/libagentd-git.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -Wl,--undefined=ad_git_backend -o $@ $< $(O)/libagentd-git.a $(O)/libagentd.a $(O)/libagentd-git.a $(PKG_LIBS) $(GIT_LIBS) -lcmocka
 
 deps:
 	@sh scripts/deps.sh
@@ -87,7 +110,7 @@ unit: $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
 # The subsystems must stay layers: no link cycle between them.
-layers: $(LIB_OBJ)
+layers: $(LIB_OBJ) $(GIT_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
 
 e2e-deps: tests/e2e/node_modules/.package-lock.json
@@ -103,9 +126,9 @@ $(FAKE_NVML): tests/fixtures/fake-nvml.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -shared -fPIC -o $@ $<
 
-browser-test: $(O)/agentd-hold $(FAKE_NVML)
+browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(FAKE_NVML)
 
-e2e: $(O)/agentd $(O)/agentd-hold e2e-deps $(FAKE_NVML)
+e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so e2e-deps $(FAKE_NVML)
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
 
 # The fuzz smoke run goes first (a crash fails fast) so that the output ends

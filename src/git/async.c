@@ -55,51 +55,16 @@ static void job_free(job_t *j)
     free(j);
 }
 
-/* The review and merge operations (kept apart so run() stays short). */
-static void run_review_op(job_t *j, json_t **out, ad_git_err_t *e)
-{
-    switch (j->op) {
-    case AD_GIT_OP_REMOVE_CHECK:
-        j->res.rc = ad_git_worktree_remove_check(j->repo_path, j->path, out, e);
-        break;
-    case AD_GIT_OP_REVIEW:
-        j->res.rc = ad_git_review(j->path, j->base, j->file, out, e);
-        break;
-    case AD_GIT_OP_COMMITS:
-        j->res.rc = ad_git_commits(j->path, j->base, out, e);
-        break;
-    case AD_GIT_OP_COMMIT:
-        j->res.rc = ad_git_commit(j->path, j->message, j->force, out, e);
-        break;
-    case AD_GIT_OP_MERGE: {
-        ad_git_merge_opts_t o = {
-            .wt_path = j->path, .into = j->branch, .strategy = j->name, .message = j->message};
-        j->res.rc = ad_git_merge(&o, out, e);
-        break;
-    }
-    case AD_GIT_OP_REBASE:
-        j->res.rc = ad_git_rebase(j->path, j->base, out, e);
-        break;
-    case AD_GIT_OP_PUSH:
-        j->res.rc = ad_git_push(j->path, j->name, out, e);
-        break;
-    default:
-        j->res.rc = ad_gitx_fail(e, AD_EINVAL, "", "unknown git operation");
-        break;
-    }
-}
-
 static void run(uv_work_t *w)
 {
     job_t *j = w->data;
-    json_t **out = &j->res.data;
     ad_git_err_t *e = &j->res.err;
     uint64_t t0 = ad_mono_ns();
-    /* libgit2 (and the TLS and SSH libraries it starts) is set up by the
-     * first git job, not at daemon start: an agentd that never touches git
-     * keeps ~3 MiB of libcrypto out of its memory. */
-    if (ad_git_global_init() != 0) {
-        j->res.rc = ad_gitx_fail(e, AD_EINTERNAL, "", "libgit2 failed to initialise");
+    /* The library (agentd-git.so, front.c) is loaded by the first git job
+     * or check, not at daemon start. */
+    const ad_git_backend_t *be = ad_gitx_backend(e);
+    if (be == NULL) {
+        j->res.rc = AD_EINTERNAL;
         return;
     }
     bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE ||
@@ -108,46 +73,19 @@ static void run(uv_work_t *w)
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
-    switch (j->op) {
-    case AD_GIT_OP_OPEN:
-        j->res.rc = ad_git_open(j->path, out, e);
-        break;
-    case AD_GIT_OP_LIST:
-        j->res.rc = ad_git_worktree_list(j->repo_path, out, e);
-        break;
-    case AD_GIT_OP_ADD: {
-        ad_git_add_opts_t o = {.repo_path = j->repo_path,
-                               .name = j->name,
-                               .path = j->path,
-                               .branch = j->branch,
-                               .create_branch = j->create_branch,
-                               .base = j->base};
-        j->res.rc = ad_git_worktree_add(&o, out, e);
-        break;
-    }
-    case AD_GIT_OP_SETUP:
-        j->res.rc = ad_git_worktree_setup(j->repo_path, j->path, j->files, j->command,
-                                          j->timeout_ms, out, e);
-        break;
-    case AD_GIT_OP_STATUS:
-        j->res.rc = ad_git_status(j->path, out, e);
-        break;
-    case AD_GIT_OP_REMOVE:
-        j->res.rc = ad_git_worktree_remove(j->repo_path, j->path, j->force, out, e);
-        break;
-    case AD_GIT_OP_BRANCHES:
-        j->res.rc = ad_git_branches(j->path, out, e);
-        break;
-    case AD_GIT_OP_CHECKOUT:
-        j->res.rc = ad_git_checkout(j->path, j->branch, j->create_branch, out, e);
-        break;
-    case AD_GIT_OP_DIFF:
-        j->res.rc = ad_git_diff(j->path, j->file, out, e);
-        break;
-    default:
-        run_review_op(j, out, e);
-        break;
-    }
+    ad_git_args_t a = {.repo_path = j->repo_path,
+                       .path = j->path,
+                       .name = j->name,
+                       .branch = j->branch,
+                       .base = j->base,
+                       .file = j->file,
+                       .command = j->command,
+                       .message = j->message,
+                       .files = j->files,
+                       .create_branch = j->create_branch,
+                       .force = j->force,
+                       .timeout_ms = j->timeout_ms};
+    j->res.rc = be->exec(j->op, &a, &j->res.data, e);
     if (writes) {
         pthread_mutex_unlock(&write_lock);
     }
@@ -207,6 +145,12 @@ int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git
     if ((unsigned)op > AD_GIT_OP_PUSH || done == NULL) {
         return AD_EINVAL;
     }
+    /* The library is loaded and set up here, on the loop thread (front.c
+     * says why); a failure is the job's answer, from run(). */
+    ad_git_err_t e;
+    ad_git_err_init(&e);
+    (void)ad_gitx_ready(&e);
+    ad_git_err_cleanup(&e);
     job_t *j = ad_xcalloc(1, sizeof(*j));
     j->work.data = j;
     j->op = op;

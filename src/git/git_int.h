@@ -10,6 +10,29 @@
 
 #include "git/git.h"
 
+/* ---- the library and its loader (backend.c, front.c) ------------------------
+ * src/git but front.c and async.c is agentd-git.so, loaded on first use. */
+typedef struct {
+    int (*init)(void); /* ad_git_global_init() */
+    /* Runs one queued operation (a pool thread); 0 or an AD_E* code with e. */
+    int (*exec)(ad_git_op_t op, const ad_git_args_t *a, json_t **out, ad_git_err_t *e);
+    bool (*branch_name_valid)(const char *name, char *why, size_t whysz);
+} ad_git_backend_t;
+/* The library's table (backend.c): its one exported symbol. front.c refers
+ * to it weakly, so it is defined only where the library's objects are
+ * linked in (unit tests). */
+const ad_git_backend_t *ad_git_backend(void);
+/* The table, loading the library on the first call (any thread); NULL with
+ * e filled (reason "git_unavailable") when it cannot be loaded. */
+const ad_git_backend_t *ad_gitx_backend(ad_git_err_t *e);
+/* The table loaded and libgit2 set up (front.c: on the loop thread, on
+ * purpose). 0, or AD_EINTERNAL with e filled. */
+int ad_gitx_ready(ad_git_err_t *e);
+/* The check behind ad_git_branch_name_valid(), with libgit2 (repo.c). */
+bool ad_gitx_branch_name_valid(const char *name, char *why, size_t whysz);
+/* True once ad_git_shutdown() was called (setup commands end). */
+bool ad_gitx_shutting_down(void);
+
 /* Fills e (message from fmt, reason) and returns code. */
 int ad_gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * git: libgit2 set-up, error translation, name and path validation, and
+ * git: libgit2 set-up, error translation, branch name validation, and
  * opening a work tree (ad_git_open). Worktree life cycle is in worktree.c,
  * status and branches in status.c, diffs in diff.c.
  */
@@ -27,29 +27,6 @@ int ad_git_global_init(void)
 {
     pthread_once(&init_once, do_init);
     return init_rc;
-}
-
-void ad_git_err_init(ad_git_err_t *e)
-{
-    e->msg[0] = '\0';
-    e->reason[0] = '\0';
-    e->details = NULL;
-}
-
-void ad_git_err_cleanup(ad_git_err_t *e)
-{
-    json_decref(e->details);
-    e->details = NULL;
-}
-
-int ad_gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-    va_end(ap);
-    snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
-    return code;
 }
 
 int ad_gitx_lib(ad_git_err_t *e, int gitrc, const char *what)
@@ -91,36 +68,7 @@ int ad_gitx_lib(ad_git_err_t *e, int gitrc, const char *what)
 
 /* ---- validation ----------------------------------------------------------- */
 
-bool ad_git_worktree_name_valid(const char *name, char *why, size_t whysz)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 100) {
-        snprintf(why, whysz, "a worktree name must be 1 to 100 characters");
-        return false;
-    }
-    if (name[0] == '.' || name[0] == '-') {
-        snprintf(why, whysz, "a worktree name must not start with '.' or '-'");
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            snprintf(why, whysz,
-                     "a worktree name may hold only letters, digits, '.', '_' and '-' "
-                     "(no '/' or spaces)");
-            return false;
-        }
-    }
-    if (strstr(name, "..") != NULL || (n >= 5 && strcmp(name + n - 5, ".lock") == 0)) {
-        snprintf(why, whysz, "a worktree name must not contain '..' or end in '.lock'");
-        return false;
-    }
-    return true;
-}
-
-bool ad_git_branch_name_valid(const char *name, char *why, size_t whysz)
+bool ad_gitx_branch_name_valid(const char *name, char *why, size_t whysz)
 {
     if (ad_git_global_init() != 0) {
         snprintf(why, whysz, "libgit2 failed to initialise");
@@ -144,76 +92,6 @@ bool ad_git_branch_name_valid(const char *name, char *why, size_t whysz)
     return true;
 }
 
-int ad_gitx_path_trim(const char *path, char *out, size_t outsz)
-{
-    size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/') {
-        n--;
-    }
-    if (n >= outsz) {
-        return AD_ETOOBIG;
-    }
-    memcpy(out, path, n);
-    out[n] = '\0';
-    return 0;
-}
-
-bool ad_gitx_rel_path_safe(const char *rel)
-{
-    if (rel == NULL || rel[0] == '\0' || rel[0] == '/' || strlen(rel) > 4000) {
-        return false;
-    }
-    const char *p = rel;
-    while (*p != '\0') {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
-            return false;
-        }
-        if (slash == NULL) {
-            break;
-        }
-        p = slash + 1;
-        if (*p == '\0') {
-            return false;
-        }
-    }
-    return true;
-}
-
-int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, const char *name,
-                                 char *out, size_t outsz)
-{
-    char why[160];
-    char repo[PATH_MAX];
-    if (repo_path == NULL || repo_path[0] != '/' ||
-        !ad_git_worktree_name_valid(name, why, sizeof(why))) {
-        return AD_EINVAL;
-    }
-    if (ad_gitx_path_trim(repo_path, repo, sizeof(repo)) != 0) {
-        return AD_ETOOBIG;
-    }
-    const char *slash = strrchr(repo, '/');
-    const char *folder = slash + 1;
-    if (*folder == '\0') {
-        return AD_EINVAL; /* the root folder is no repository's home */
-    }
-    int n;
-    if (base_dir != NULL && base_dir[0] != '\0') {
-        if (base_dir[0] != '/') {
-            return AD_EINVAL;
-        }
-        char base[PATH_MAX];
-        if (ad_gitx_path_trim(base_dir, base, sizeof(base)) != 0) {
-            return AD_ETOOBIG;
-        }
-        n = snprintf(out, outsz, "%s/%s/%s", strcmp(base, "/") == 0 ? "" : base, folder, name);
-    } else {
-        int plen = (int)(slash - repo);
-        n = snprintf(out, outsz, "%.*s/%s.worktrees/%s", plen, repo, folder, name);
-    }
-    return (n < 0 || (size_t)n >= outsz) ? AD_ETOOBIG : 0;
-}
 
 /* ---- opening ---------------------------------------------------------------- */
 

@@ -12,24 +12,6 @@
 #define COMMITS_MAX 500
 #define REF_MAX 200
 
-bool ad_git_ref_valid(const char *ref, char *why, size_t whysz)
-{
-    if (ref == NULL || ref[0] == '\0') {
-        snprintf(why, whysz, "a ref is required");
-        return false;
-    }
-    if (strlen(ref) > REF_MAX) {
-        snprintf(why, whysz, "a ref is at most %d bytes", REF_MAX);
-        return false;
-    }
-    if (ref[0] == '-') {
-        snprintf(why, whysz, "a ref must not start with '-'");
-        return false;
-    }
-    /* Branch rules allow "origin/main" and hex ids, and refuse "..", "~",
-     * "^", ":", "@{", spaces, control characters and "HEAD". */
-    return ad_git_branch_name_valid(ref, why, whysz);
-}
 
 static bool all_hex(const char *s)
 {

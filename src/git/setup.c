@@ -25,12 +25,6 @@ extern char **environ;
 
 #define SETUP_OUTPUT_MAX (64 * 1024)
 
-static atomic_bool shutting_down;
-
-void ad_git_shutdown(void)
-{
-    atomic_store(&shutting_down, true);
-}
 
 static int mkdirs_below(const char *root, const char *rel)
 {
@@ -147,7 +141,7 @@ int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_
     char buf[8192];
     for (;;) {
         uint64_t now = ad_mono_ns();
-        if (now >= deadline || atomic_load(&shutting_down)) {
+        if (now >= deadline || ad_gitx_shutting_down()) {
             *timed_out = true;
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
@@ -241,7 +235,7 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     bool timed_out = false, truncated = false;
     if (command != NULL && command[0] != '\0') {
         int st = 0;
-        if (atomic_load(&shutting_down)) {
+        if (ad_gitx_shutting_down()) {
             rc = ad_gitx_fail(e, AD_ECLOSED, "shutting_down", "agentd is shutting down");
             goto out;
         }

@@ -548,3 +548,40 @@ test('deleting a worktree stops the agents running in it first', async () => {
     }
   });
 });
+
+// libgit2 (and its TLS, SSH and Kerberos libraries) is agentd-git.so,
+// loaded by the first git use: an agentd that has not touched git does not
+// map it (issue #20's idle memory), one that has does, and an install
+// without the library says so on the first git request instead of failing
+// at start.
+const mapsGit = (pid) => /libgit2|agentd-git\.so/.test(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
+
+test('libgit2 is loaded by the first git use, not at start', async () => {
+  const { repo } = makeRepo();
+  await withDaemon({}, async (d) => {
+    assert.strictEqual((await call(d, 'GET', '/api/workspaces')).status, 200);
+    assert.strictEqual(mapsGit(d.proc.pid), false, 'libgit2 mapped before any git use');
+    const r = await call(d, 'POST', '/api/workspaces', { path: repo });
+    assert.strictEqual(r.status, 201, r.text);
+    assert.strictEqual(mapsGit(d.proc.pid), true, 'libgit2 mapped after the first git use');
+  });
+});
+
+test('without agentd-git.so beside agentd, git requests fail with a clear error and the rest works', async () => {
+  const { repo } = makeRepo();
+  const binDir = daemon.tmpDir('agentd-nogit-');
+  const bin = path.join(binDir, 'agentd');
+  fs.copyFileSync(daemon.BIN, bin);
+  fs.chmodSync(bin, 0o755);
+  try {
+    await withDaemon({ bin }, async (d) => {
+      const r = await call(d, 'POST', '/api/workspaces', { path: repo });
+      assert.strictEqual(r.status, 500, r.text);
+      assert.match(r.body.error.message, /git support is not available: agentd-git\.so is not beside the agentd executable/);
+      assert.strictEqual((await call(d, 'GET', '/api/workspaces')).body.workspaces.length, 0, 'nothing half-made');
+      assert.strictEqual((await call(d, 'GET', '/healthz')).status, 200);
+    });
+  } finally {
+    fs.rmSync(binDir, { recursive: true, force: true });
+  }
+});

@@ -448,12 +448,12 @@ test('a holder killed with its daemon: the next agentd records the run as lost, 
 });
 
 test('an upgrade: the binaries are replaced on disk between two agentd; the agent runs on, output once', async () => {
-  // agentd and agentd-hold copied to a directory of their own, replaced
+  // agentd, agentd-hold and agentd-git.so copied to a directory of their own, replaced
   // there (new inodes, as a package upgrade does) while the agent runs.
   const binDir = daemon.tmpDir('agentd-bin-');
   const src = path.dirname(daemon.BIN);
   const install = () => {
-    for (const b of ['agentd', 'agentd-hold']) {
+    for (const b of ['agentd', 'agentd-hold', 'agentd-git.so']) {
       const to = path.join(binDir, b);
       fs.rmSync(to, { force: true });
       fs.copyFileSync(path.join(src, b), to);

@@ -478,13 +478,13 @@ static void failure_sets_error_with_a_reason(void **state)
     wait_event(f, "agent_status", "status", "error");
     int i = find_event("agent_status", "status", "error");
     assert_string_equal(json_string_value(json_object_get(ev.payload[i], "reason")),
-                        "exited with code 3");
+                        "exited with code 3: exiting 3"); /* its stderr says so */
     char *rs = query1(f, "SELECT status || ',' || exit_code FROM runs WHERE agent_id = 'ag_7'");
     assert_string_equal(rs, "failed,3");
     free(rs);
     char *why =
         query1(f, "SELECT json_extract(state, '$.statusReason') FROM agents WHERE id = 'ag_7'");
-    assert_string_equal(why, "exited with code 3");
+    assert_string_equal(why, "exited with code 3: exiting 3");
     free(why);
     /* stderr was kept too */
     assert_true(find_event("agent_output", "stream", "stderr") >= 0);
