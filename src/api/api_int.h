@@ -148,8 +148,8 @@ void ad_api_usage_register(ad_app_t *app);
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
-void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
-void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
+void ad_api_runs_register(ad_app_t *app);      /* runs.c: start/stop/message/... */
 /* hparams.c: /api/config-schemas and /api/configs (issue #16). */
 void ad_api_hparams_register(ad_app_t *app);
 /* The config config_id of org for a run: record {id, name, schemaId,

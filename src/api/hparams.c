@@ -29,8 +29,8 @@
 static int hp_invalid(ad_req_t *r, const ad_hparam_err_t *e)
 {
     ad_res_error(r, 422, "VALIDATION_ERROR",
-                 json_pack("{s:s, s:s}", "field", e->field, "reason", e->reason), "%s %s",
-                 e->field, e->reason);
+                 json_pack("{s:s, s:s}", "field", e->field, "reason", e->reason), "%s %s", e->field,
+                 e->reason);
     return -1;
 }
 
@@ -254,9 +254,9 @@ static void config_create(ad_req_t *r, void *ud)
             ad_api_invalid(r, "schemaId", "is not a config schema of this organisation");
         } else if ((values = initial_values(r, schema, body)) != NULL) {
             ad_id_new("cfg", id);
-            json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "id", id, "orgId", org,
-                                     "name", name, "schemaId", sid, "values", values, "now",
-                                     (json_int_t)ad_wall_ms());
+            json_t *args =
+                json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "id", id, "orgId", org, "name", name,
+                          "schemaId", sid, "values", values, "now", (json_int_t)ad_wall_ms());
             ad_api_write(app, r, ad_store_op_config_insert, args, config_created);
         }
     }
@@ -275,8 +275,8 @@ static void config_one(ad_req_t *r, void *ud)
 /* Stores values (stolen) and name (may be NULL) on config c. */
 static void config_store(ad_app_t *app, ad_req_t *r, json_t *c, const char *name, json_t *values)
 {
-    json_t *args = json_pack("{s:s, s:I}", "id", ad_api_jstr(c, "id"), "now",
-                             (json_int_t)ad_wall_ms());
+    json_t *args =
+        json_pack("{s:s, s:I}", "id", ad_api_jstr(c, "id"), "now", (json_int_t)ad_wall_ms());
     if (name != NULL) {
         json_object_set_new(args, "name", json_string(name));
     }
@@ -307,8 +307,8 @@ static void config_patch(ad_req_t *r, void *ud)
     if (ad_api_str(r, body, "name", false, NAME_MAX_LEN, &name) == 0 &&
         (s = config_schema(app, r, c)) != NULL) {
         ad_hparam_err_t e;
-        json_t *v = ad_hparam_values(s, json_object_get(c, "values"),
-                                     json_object_get(body, "values"), &e);
+        json_t *v =
+            ad_hparam_values(s, json_object_get(c, "values"), json_object_get(body, "values"), &e);
         if (name != NULL && name[0] == '\0') {
             json_decref(v);
             ad_api_invalid(r, "name", "must not be empty");

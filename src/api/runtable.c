@@ -37,8 +37,8 @@ static const char *const STATS[] = {"final", "best", "min", "max"};
 static int add_metric(ad_store_rt_query_t *q, const char *name, size_t len)
 {
     bool lower = false;
-    if (len > 4 && (strncmp(name + len - 4, ":min", 4) == 0 ||
-                    strncmp(name + len - 4, ":max", 4) == 0)) {
+    if (len > 4 &&
+        (strncmp(name + len - 4, ":min", 4) == 0 || strncmp(name + len - 4, ":max", 4) == 0)) {
         lower = name[len - 2] == 'i';
         len -= 4;
     }
@@ -112,8 +112,9 @@ static int parse_metrics(ad_req_t *r, ad_store_rt_query_t *q)
     for (const char *p = m; *p != '\0';) {
         size_t len = strcspn(p, ",");
         if (add_metric(q, p, len) < 0) {
-            return ad_api_invalid(r, "metrics", "at most 8 names of 1 to 127 bytes, each with an "
-                                                "optional :min or :max");
+            return ad_api_invalid(r, "metrics",
+                                  "at most 8 names of 1 to 127 bytes, each with an "
+                                  "optional :min or :max");
         }
         p += len + (p[len] == ',');
     }
@@ -134,8 +135,9 @@ static int parse_statuses(ad_req_t *r, ad_store_rt_query_t *q)
             }
         }
         if (!found) {
-            return ad_api_invalid(r, "status", "must list running, succeeded, failed, stopped, "
-                                               "lost");
+            return ad_api_invalid(r, "status",
+                                  "must list running, succeeded, failed, stopped, "
+                                  "lost");
         }
         p += len + (p[len] == ',');
     }
@@ -188,8 +190,9 @@ static int parse_filters(ad_req_t *r, ad_store_rt_query_t *q)
         size_t len = strcspn(p, ",");
         if (q->nfilters >= AD_STORE_RT_FILTERS_MAX ||
             parse_filter(q, p, len, &q->filters[q->nfilters]) != 0) {
-            return ad_api_invalid(r, "filter", "must be at most 8 KEY OP VALUE, comma-separated "
-                                               "(OP: = != < <= > >=), e.g. learningRate>0.001");
+            return ad_api_invalid(r, "filter",
+                                  "must be at most 8 KEY OP VALUE, comma-separated "
+                                  "(OP: = != < <= > >=), e.g. learningRate>0.001");
         }
         q->nfilters++;
         p += len + (p[len] == ',');
@@ -201,8 +204,9 @@ static int parse_page(ad_req_t *r, ad_store_rt_query_t *q)
 {
     const char *sort = ad_req_query(r, "sort"), *order = ad_req_query(r, "order");
     if (sort != NULL && sort[0] != '\0' && parse_key(q, sort, strlen(sort), &q->sort) != 0) {
-        return ad_api_invalid(r, "sort", "must be startedAt, duration, status, agent, a config "
-                                         "field or <metric>.final|best|min|max");
+        return ad_api_invalid(r, "sort",
+                              "must be startedAt, duration, status, agent, a config "
+                              "field or <metric>.final|best|min|max");
     }
     if (order != NULL && order[0] != '\0' && !ad_api_choice("asc,desc", order)) {
         return ad_api_invalid(r, "order", "must be asc or desc");
@@ -216,8 +220,9 @@ static int parse_page(ad_req_t *r, ad_store_rt_query_t *q)
         if (v != NULL && v[0] != '\0') {
             vals[i] = strtoll(v, &end, 10);
             if (*end != '\0' || vals[i] < mins[i] || vals[i] > maxes[i]) {
-                return ad_api_invalid(r, keys[i], i == 0 ? "must be a whole number from 1 to 500"
-                                                         : "must be a whole number from 0");
+                return ad_api_invalid(r, keys[i],
+                                      i == 0 ? "must be a whole number from 1 to 500"
+                                             : "must be a whole number from 0");
             }
         }
     }

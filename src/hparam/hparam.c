@@ -90,8 +90,8 @@ bool ad_hparam_name_ok(const char *name)
     return true;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(ad_hparam_err_t *err, const char *field, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(ad_hparam_err_t *err, const char *field,
+                                                      const char *fmt, ...)
 {
     snprintf(err->field, sizeof(err->field), "%s", field);
     va_list ap;
@@ -256,8 +256,7 @@ static int options_ok(json_t *f, const char *at, ad_hparam_err_t *err)
     char k[200];
     json_t *opts = json_object_get(f, "options");
     snprintf(k, sizeof(k), "%s.options", at);
-    if (!json_is_array(opts) || json_array_size(opts) == 0 ||
-        json_array_size(opts) > OPTIONS_MAX) {
+    if (!json_is_array(opts) || json_array_size(opts) == 0 || json_array_size(opts) > OPTIONS_MAX) {
         return fail(err, k, "an enum field needs 1 to 64 options");
     }
     size_t i;
@@ -307,12 +306,14 @@ static int field_def_ok(json_t *fields, size_t i, ad_hparam_err_t *err)
     snprintf(at, sizeof(at), "fields[%zu]", i);
     const char *bad = NULL, *name = json_string_value(json_object_get(f, "name"));
     if (!json_is_object(f) ||
-        !only_keys(f, ",name,label,group,description,type,min,max,step,log,options,maxLength,"
-                      "default,",
+        !only_keys(f,
+                   ",name,label,group,description,type,min,max,step,log,options,maxLength,"
+                   "default,",
                    &bad)) {
         snprintf(k, sizeof(k), "%s%s%s", at, bad != NULL ? "." : "", bad != NULL ? bad : "");
-        return fail(err, k, "a field is {name, type, min, max, step, log, options, maxLength, "
-                            "default, label, group, description}");
+        return fail(err, k,
+                    "a field is {name, type, min, max, step, log, options, maxLength, "
+                    "default, label, group, description}");
     }
     if (!ad_hparam_name_ok(name)) {
         snprintf(k, sizeof(k), "%s.name", at);
@@ -417,7 +418,8 @@ int ad_hparam_schema_check(json_t *schema, ad_hparam_err_t *err)
     return presets_ok(schema, err);
 }
 
-/* ---- values ----------------------------------------------------------------------------------- */
+/* ---- values -----------------------------------------------------------------------------------
+ */
 
 json_t *ad_hparam_values(json_t *schema, json_t *base, json_t *patch, ad_hparam_err_t *err)
 {

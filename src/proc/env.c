@@ -3,8 +3,8 @@
  * A child's environment and executable: the allow-list of variables agents
  * inherit from agentd (never AGENTD_*, which holds the API token), the
  * configured extras (AGENTD_* dropped there too, but for AGENTD_CONFIG: the
- * path of a run's hyper-parameter config, which the runner sets itself), and a PATH lookup done before fork so that a missing
- * executable is a clear error at start, not a dead run.
+ * path of a run's hyper-parameter config, which the runner sets itself), and a PATH lookup done
+ * before fork so that a missing executable is a clear error at start, not a dead run.
  */
 #include "proc/proc.h"
 #include "proc/proc_int.h"

@@ -87,8 +87,8 @@ static void spec_from_state(start_t *s)
  * a follow-up for an agent whose CLI takes input only while it runs)
  * AD_EINVAL (cannot be started as configured) or AD_EPERM (refused by a
  * setting), with err set. */
-static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup,
-                start_t *s, char *err, size_t errsz)
+static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup, start_t *s,
+                char *err, size_t errsz)
 {
     int rc =
         ad_store_runs_agent_get(r->store, agent_id, &s->agent, s->ws, s->path, sizeof(s->path));
@@ -212,8 +212,8 @@ static int write_config(const ad_runner_t *r, const char *run_id, json_t *values
     char *txt = json_dumps(values, JSON_COMPACT);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     size_t len = txt != NULL ? strlen(txt) : 0;
-    bool ok = fd >= 0 && txt != NULL && write(fd, txt, len) == (ssize_t)len &&
-              write(fd, "\n", 1) == 1;
+    bool ok =
+        fd >= 0 && txt != NULL && write(fd, txt, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
     int e = errno;
     if (fd >= 0) {
         ok = close(fd) == 0 && ok;
@@ -345,7 +345,8 @@ static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
     if (prompt == NULL || prompt[0] == '\0') {
         return;
     }
-    json_t *ev = ad_run_queue_message(run, "user", prompt, strlen(prompt), NULL, run->prompt_msg_id);
+    json_t *ev =
+        ad_run_queue_message(run, "user", prompt, strlen(prompt), NULL, run->prompt_msg_id);
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
     if (s->spec.executor == AD_EXEC_COMMAND) {
         ad_proc_write(run->proc, prompt, strlen(prompt));
@@ -405,8 +406,7 @@ static void record_start(ad_run_t *run, char *config, ad_runner_cb cb, void *ud)
 }
 
 static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup,
-                     const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
-                     size_t errsz)
+                     const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err, size_t errsz)
 {
     if (ad_run_find(r, agent_id) != NULL) {
         snprintf(err, errsz, "agent %s is already running", agent_id);

@@ -145,7 +145,8 @@ int ad_store_op_cfg_schema_insert(ad_store_tx_t *tx, json_t *args, json_t **resu
     ad_store_bind_text(s, 1, id);
     ad_store_bind_text(s, 2, ad_args_str(args, "orgId"));
     ad_store_bind_text(s, 3, ad_args_str(args, "name"));
-    int rc = ad_store_bind_json(s, 4, json_object_get(args, "definition")) == SQLITE_OK ? 0 : AD_ENOMEM;
+    int rc =
+        ad_store_bind_json(s, 4, json_object_get(args, "definition")) == SQLITE_OK ? 0 : AD_ENOMEM;
     sqlite3_bind_int64(s, 5, ad_args_int(args, "now", 0));
     rc = rc != 0 ? rc : ad_store_step_done(db, s);
     if (rc != 0) {

@@ -15,7 +15,8 @@
 
 #define RUN_COLS                                                                                   \
     "id, agent_id, started_at, ended_at, status, exit_code, signal, duration_ms, input_tokens, "   \
-    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns, cli_version, config"
+    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns, cli_version, "     \
+    "config"
 #define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version,config"
 #define RUN_JSON "config"
 
