@@ -2,7 +2,8 @@
 // Hyper-parameter configs and the runs table on the Analytics page (issue
 // #16) against the real daemon: runs of a training program started with
 // two configs fill the runs table, which sorts by a config field when its
-// header is clicked (again to flip) and filters by a comparison; the
+// header is clicked (again to flip), filters by a comparison and narrows
+// to one agent or workspace; the
 // config editor makes a PPO config, hints a mini-batch off its step as it
 // is typed and shows the server's 422 under that field on Save, applies a
 // preset, saves a value, resets to defaults, and starts an agent with it.
@@ -85,6 +86,15 @@ test('runs table sorted and filtered by config; the config editor', async () => 
   await table.getByRole('textbox', { name: 'filter' }).fill('learningRate > 0.002');
   await table.getByRole('button', { name: 'Apply' }).click();
   await until(async () => (await firstCol(page, 'config.learningRate')).join() === '0.004', 'filtered');
+  // one agent's runs
+  await table.getByRole('textbox', { name: 'filter' }).fill('');
+  await table.getByRole('button', { name: 'Apply' }).click();
+  await until(async () => (await firstCol(page, 'config.learningRate')).length === 2, 'unfiltered');
+  const slow = (await api(d.url, 'GET', '/api/agents')).data.agents.find((a) => a.name === 'agent-slow');
+  await table.getByRole('combobox', { name: 'scope' }).selectOption(`ag:${slow.id}`);
+  await until(async () => (await firstCol(page, 'config.learningRate')).join() === '0.001', 'one agent\'s runs');
+  await table.getByRole('combobox', { name: 'scope' }).selectOption(`ws:${ws.data.id}`);
+  await until(async () => (await firstCol(page, 'config.learningRate')).length === 2, 'the workspace\'s runs');
   await shot(page, 'runs-table');
 
   // the config editor: a new PPO config from the form

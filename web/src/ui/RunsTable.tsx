@@ -1,6 +1,6 @@
-// The runs table (issue #16): every run of the organisation with the
-// config it was started with, the final and best value of the metrics you
-// name ("reward,loss:min": :min when lower is better), its duration and
+// The runs table (issue #16): every run of the organisation (or of one
+// workspace or agent) with the config it was started with, the final and
+// best value of the metrics you name ("reward,loss:min": :min when lower is better), its duration and
 // status, from GET /api/training/runs. Click a header to sort by it (again
 // to flip the order); filter by status and by comparisons of config fields
 // or metric values ("learningRate>0.001, reward.final>=0.5"). Pages of 50.
@@ -8,7 +8,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api } from '../api';
 import { configColumns, fmtNum, metricNames, nextSort, tableQuery, type TableQuery } from '../hparams';
-import { runsTick } from '../store';
+import { agentList, runsTick, workspaces } from '../store';
 import { Badge, Empty, errText } from './common';
 
 const PAGE = 50;
@@ -43,6 +43,10 @@ export function RunsTable() {
   useEffect(load, [tableQuery(q.value), runsTick.value]);
 
   const set = (patch: Partial<TableQuery>) => (q.value = { ...q.value, offset: 0, ...patch });
+  // "" every run; "ws:<id>" a workspace's; "ag:<id>" an agent's
+  const scopeValue = q.value.scope?.workspaceId ? `ws:${q.value.scope.workspaceId}` : q.value.scope?.agentId ? `ag:${q.value.scope.agentId}` : '';
+  const setScope = (v: string) =>
+    set({ scope: v.startsWith('ws:') ? { workspaceId: v.slice(3) } : v.startsWith('ag:') ? { agentId: v.slice(3) } : undefined });
   const apply = (e: Event) => {
     e.preventDefault();
     set({ metrics: form.value.metrics, filter: form.value.filter });
@@ -65,6 +69,11 @@ export function RunsTable() {
     <section class="panel glass runs-by-config" data-testid="runs-table">
       <h2>Runs by config</h2>
       <form class="training-controls" onSubmit={apply}>
+        <label>Runs of <select aria-label="scope" value={scopeValue} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+          <option value="">every workspace</option>
+          {(workspaces.value || []).map((w) => <option key={w.id} value={`ws:${w.id}`}>workspace {w.name}</option>)}
+          {agentList.value.map((a) => <option key={a.id} value={`ag:${a.id}`}>agent {a.name}</option>)}
+        </select></label>
         <label>Metrics <input aria-label="metrics" value={form.value.metrics} placeholder="reward,loss:min"
           onInput={(e) => (form.value = { ...form.value, metrics: (e.target as HTMLInputElement).value })} /></label>
         <label>Filter <input aria-label="filter" value={form.value.filter} placeholder="learningRate>0.001, reward.final>0.5"
