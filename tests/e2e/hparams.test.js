@@ -202,13 +202,18 @@ test('a user schema: checked when made, its configs checked against it; another 
   assert.equal((await api(d, 'GET', `/api/configs/${c.body.id}`)).status, 404);
 });
 
-async function runWith(configId, flags) {
+async function runWith(configId, flags, viaCli) {
   const report = path.join(path.dirname(trainer), `report-${Math.random().toString(36).slice(2)}.json`);
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer],
     env: { REPORT: report } });
   assert.equal(a.status, 201, JSON.stringify(a.body));
-  const s = await api(d, 'POST', `/api/agents/${a.body.id}/start`, { configId, configFlags: flags });
-  assert.equal(s.status, 200, JSON.stringify(s.body));
+  if (viaCli) {
+    const r = daemon.run(['--data-dir', d.dataDir, 'start', a.body.id, '--config', configId, ...(flags ? ['--config-flags'] : [])]);
+    assert.equal(r.status, 0, r.stderr);
+  } else {
+    const s = await api(d, 'POST', `/api/agents/${a.body.id}/start`, { configId, configFlags: flags });
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+  }
   const run = await until(async () => {
     const r = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0];
     return r && r.status !== 'running' ? r : null;
@@ -235,7 +240,12 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   assert.ok(seen.flags.includes('--miniBatchSize=64'));
   assert.ok(seen.flags.includes('--epochs=4'));
 
-  // refusals: no such config, another org's, flags without a config
+  // the same from the command line
+  const viaCli = await runWith(c.body.id, true, true);
+  assert.deepEqual(viaCli.run.config, run.config);
+  assert.deepEqual(viaCli.seen.flags, seen.flags);
+
+  // refusals: no such config, flags without a config
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer] });
   let r = await api(d, 'POST', `/api/agents/${a.body.id}/start`, { configId: 'cfg_nope' });
   assert.equal(r.status, 422);
@@ -257,7 +267,7 @@ test('the runs table: config values, final and best metrics, sorted and filtered
   assert.equal(t.status, 200, JSON.stringify(t.body));
   assert.deepEqual(t.body.metrics, [{ name: 'reward', goal: 'max' }, { name: 'loss', goal: 'min' }]);
   const lrs = t.body.runs.map((r) => r.config.values.learningRate);
-  assert.deepEqual(lrs, [0.004, 0.002, 0.001, 0.0005]);
+  assert.deepEqual(lrs, [0.004, 0.002, 0.002, 0.001, 0.0005]); // 0.002 twice: over REST and the CLI
   const top = t.body.runs[0];
   assert.equal(top.id, ids[0.004]);
   assert.equal(top.status, 'succeeded');
@@ -268,7 +278,7 @@ test('the runs table: config values, final and best metrics, sorted and filtered
   assert.equal(top.metrics.reward.count, 11);
 
   t = await q('sort=reward.best&order=asc&filter=' + encodeURIComponent('epochs<=10,reward.final>0.06'));
-  assert.deepEqual(t.body.runs.map((r) => r.config.values.learningRate), [0.002, 0.004]);
+  assert.deepEqual(t.body.runs.map((r) => r.config.values.learningRate), [0.002, 0.002, 0.004]);
   assert.ok(t.body.runs.every((r) => r.config.values.epochs <= 10 && r.metrics.reward.final > 0.06), JSON.stringify(t.body.runs));
   const best = t.body.runs.map((r) => r.metrics.reward.best);
   assert.deepEqual(best, [...best].sort((a, b) => a - b));
