@@ -202,9 +202,9 @@ test('a user schema: checked when made, its configs checked against it; another 
   assert.equal((await api(d, 'GET', `/api/configs/${c.body.id}`)).status, 404);
 });
 
-async function runWith(configId, flags, viaCli) {
+async function runWith(configId, flags, viaCli, worktree = wt) {
   const report = path.join(path.dirname(trainer), `report-${Math.random().toString(36).slice(2)}.json`);
-  const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer],
+  const a = await api(d, 'POST', '/api/agents', { worktreeId: worktree, executor: 'command', command: ['node', trainer],
     env: { REPORT: report } });
   assert.equal(a.status, 201, JSON.stringify(a.body));
   if (viaCli) {
@@ -245,6 +245,21 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   assert.deepEqual(viaCli.run.config, run.config);
   assert.deepEqual(viaCli.seen.flags, seen.flags);
 
+  // an agent whose state names a default config gets it on every plain start
+  const report = path.join(path.dirname(trainer), 'report-default.json');
+  const da = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer],
+    env: { REPORT: report }, state: { configId: c.body.id } });
+  assert.equal(da.status, 201, JSON.stringify(da.body));
+  assert.equal((await api(d, 'POST', `/api/agents/${da.body.id}/start`, {})).status, 200);
+  const drun = await until(async () => {
+    const x = (await api(d, 'GET', `/api/agents/${da.body.id}/runs`)).body.runs[0];
+    return x && x.status !== 'running' ? x : null;
+  }, 'the default-config run to end');
+  assert.equal(drun.config.id, c.body.id);
+  const dseen = JSON.parse(fs.readFileSync(report, 'utf8'));
+  assert.deepEqual(dseen.cfg, c.body.values);
+  assert.deepEqual(dseen.flags, [], 'flags only when asked for');
+
   // refusals: no such config, flags without a config
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer] });
   let r = await api(d, 'POST', `/api/agents/${a.body.id}/start`, { configId: 'cfg_nope' });
@@ -253,21 +268,33 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   r = await api(d, 'POST', `/api/agents/${a.body.id}/start`, { configFlags: true });
   assert.equal(r.status, 422);
   assert.equal(r.body.error.details.field, 'configFlags');
+  // a default config that was deleted since: refused, naming it
+  const gone = await api(d, 'POST', '/api/configs', { name: 'gone', schemaId: 'ppo' });
+  const ga = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer],
+    state: { configId: gone.body.id } });
+  assert.equal((await api(d, 'DELETE', `/api/configs/${gone.body.id}`)).status, 200);
+  r = await api(d, 'POST', `/api/agents/${ga.body.id}/start`, {});
+  assert.equal(r.status, 422);
+  assert.equal(r.body.error.details.field, 'configId');
 });
 
 test('the runs table: config values, final and best metrics, sorted and filtered', async () => {
+  // a workspace of its own: three runs
+  const w2 = await api(d, 'POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-hp-table-'), name: 'table' });
+  assert.equal(w2.status, 201, JSON.stringify(w2.body));
+  const ws = w2.body.id;
   const ids = {};
   for (const [lr, epochs] of [[0.0005, 10], [0.004, 5], [0.001, 20]]) {
     const c = await api(d, 'POST', '/api/configs', { name: `lr=${lr}`, schemaId: 'ppo', values: { learningRate: lr, epochs } });
     assert.equal(c.status, 201);
-    ids[lr] = (await runWith(c.body.id, false)).run.id;
+    ids[lr] = (await runWith(c.body.id, false, false, w2.body.worktrees[0].id)).run.id;
   }
   const q = (s) => api(d, 'GET', `/api/training/runs?workspaceId=${ws}&metrics=reward,loss:min&${s}`);
   let t = await q('sort=config.learningRate&order=desc&filter=' + encodeURIComponent('learningRate>=0.0005'));
   assert.equal(t.status, 200, JSON.stringify(t.body));
   assert.deepEqual(t.body.metrics, [{ name: 'reward', goal: 'max' }, { name: 'loss', goal: 'min' }]);
   const lrs = t.body.runs.map((r) => r.config.values.learningRate);
-  assert.deepEqual(lrs, [0.004, 0.002, 0.002, 0.001, 0.0005]); // 0.002 twice: over REST and the CLI
+  assert.deepEqual(lrs, [0.004, 0.001, 0.0005]);
   const top = t.body.runs[0];
   assert.equal(top.id, ids[0.004]);
   assert.equal(top.status, 'succeeded');
@@ -278,7 +305,7 @@ test('the runs table: config values, final and best metrics, sorted and filtered
   assert.equal(top.metrics.reward.count, 11);
 
   t = await q('sort=reward.best&order=asc&filter=' + encodeURIComponent('epochs<=10,reward.final>0.06'));
-  assert.deepEqual(t.body.runs.map((r) => r.config.values.learningRate), [0.002, 0.002, 0.004]);
+  assert.deepEqual(t.body.runs.map((r) => r.config.values.learningRate), [0.004]);
   assert.ok(t.body.runs.every((r) => r.config.values.epochs <= 10 && r.metrics.reward.final > 0.06), JSON.stringify(t.body.runs));
   const best = t.body.runs.map((r) => r.metrics.reward.best);
   assert.deepEqual(best, [...best].sort((a, b) => a - b));
@@ -286,10 +313,13 @@ test('the runs table: config values, final and best metrics, sorted and filtered
 
   t = await q('sort=loss.final&order=asc&limit=2');
   assert.equal(t.body.runs.length, 2);
-  assert.ok(t.body.total >= 4);
+  assert.equal(t.body.total, 3);
   assert.equal(t.body.runs[0].config.values.epochs, 20, 'loss ends lowest with the most epochs');
   const page2 = await q('sort=loss.final&order=asc&limit=2&offset=2');
+  assert.equal(page2.body.runs.length, 1);
   assert.ok(!page2.body.runs.some((r) => t.body.runs.find((x) => x.id === r.id)), 'pages do not overlap');
+  const all = await api(d, 'GET', '/api/training/runs?metrics=reward&sort=config.learningRate');
+  assert.equal(all.body.total, 6, 'without a scope: every run of the org');
 
   t = await q('status=failed');
   assert.deepEqual(t.body.runs, []);
