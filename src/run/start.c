@@ -192,8 +192,22 @@ static void build_env(ad_runner_t *r, start_t *s)
 
 /* ---- a hyper-parameter config handed to the run (issue #16) ------------------------ */
 
+void ad_run_config_remove(const ad_runner_t *r, const char *run_id)
+{
+    char dir[4200], file[4300];
+    if (r->cfg->data_dir[0] == '\0') {
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/runs/%s", r->cfg->data_dir, run_id);
+    snprintf(file, sizeof(file), "%s/config.json", dir);
+    if (unlink(file) == 0 || errno != ENOENT) {
+        rmdir(dir);
+    }
+}
+
 /* <data-dir>/runs/<runId>/config.json, mode 0600 in a 0700 directory,
- * holding the values as one JSON object. */
+ * holding the values as one JSON object (removed when the run has ended:
+ * ad_run_config_remove). */
 static int write_config(const ad_runner_t *r, const char *run_id, json_t *values, char *path,
                         size_t pathsz, char *err, size_t errsz)
 {

@@ -4,8 +4,9 @@
 // off its step refused with a 422 naming the field and the range, reset,
 // a user's schema, another org's rows answered 404; a run started with a
 // config whose program (a node script) reads the JSON file named by
-// AGENTD_CONFIG (and the flags) and prints metric lines; the runs table
-// sorted and filtered by config values and metric summaries.
+// AGENTD_CONFIG (and the flags; the file goes when the run ends) and
+// prints metric lines; the runs table sorted and filtered by config values
+// and metric summaries.
 'use strict';
 
 const test = require('node:test');
@@ -236,6 +237,7 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   assert.deepEqual(seen.cfg, c.body.values);
   assert.equal(seen.mode, '600');
   assert.ok(seen.file.endsWith(`/runs/${run.id}/config.json`), seen.file);
+  await until(() => !fs.existsSync(path.dirname(seen.file)), 'the file removed once the run has ended');
   assert.ok(seen.flags.includes('--learningRate=0.002'), JSON.stringify(seen.flags));
   assert.ok(seen.flags.includes('--miniBatchSize=64'));
   assert.ok(seen.flags.includes('--epochs=4'));
