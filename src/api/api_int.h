@@ -148,8 +148,17 @@ void ad_api_usage_register(ad_app_t *app);
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
-void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
-void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
+void ad_api_runs_register(ad_app_t *app);      /* runs.c: start/stop/message/... */
+/* hparams.c: /api/config-schemas and /api/configs (issue #16). */
+void ad_api_hparams_register(ad_app_t *app);
+/* The config config_id of org for a run: record {id, name, schemaId,
+ * values (checked again against its schema)} and its schema (new
+ * references). 0, or -1 after answering 422 naming configId or the value. */
+int ad_api_run_config(ad_app_t *app, ad_req_t *r, const char *config_id, const char *org,
+                      json_t **record, json_t **schema);
+/* runtable.c: GET /api/training/runs, the runs table. */
+void ad_api_runtable_register(ad_app_t *app);
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void ad_api_live_register(ad_app_t *app);

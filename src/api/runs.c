@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?},
+ * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?,
+ * configId?, configFlags?} (a hyper-parameter config, src/api/hparams.c),
  * /stop?force=, /pause, /resume, /message {content}; GET
  * /api/agents/:id/runs?limit= and GET /api/runs/:id. The work is the
  * runner's (src/run/run.h); answers come after its commits.
@@ -52,11 +53,43 @@ static bool forced(ad_req_t *r, json_t *body)
     return json_is_true(json_object_get(body, "force")) || (q != NULL && strcmp(q, "true") == 0);
 }
 
+/* configId and configFlags of a start, else the agent's state.configId
+ * and state.configFlags (a default config for every start): the run's
+ * config, or none. 0, or -1 after answering 422. */
+static int start_config(ad_app_t *app, ad_req_t *r, json_t *body, const char *agent_id,
+                        const char *org, ad_run_config_t *cfg)
+{
+    const char *cid = NULL;
+    bool flags = false, has_flags = false;
+    if (ad_api_str(r, body, "configId", false, AD_ID_MAX - 1, &cid) != 0 ||
+        ad_api_bool(r, body, "configFlags", &flags, &has_flags) != 0) {
+        return -1;
+    }
+    json_t *agent = NULL;
+    if (cid == NULL && ad_store_agent_get(app->store, agent_id, &agent) == 0) {
+        json_t *st = json_object_get(agent, "state");
+        cid = json_string_value(json_object_get(st, "configId"));
+        if (!has_flags) {
+            flags = json_is_true(json_object_get(st, "configFlags"));
+        }
+    }
+    int rc = 0;
+    if (cid == NULL) {
+        rc = flags ? ad_api_invalid(r, "configFlags", "needs a configId") : 0;
+    } else {
+        cfg->flags = flags;
+        rc = ad_api_run_config(app, r, cid, org, &cfg->record, &cfg->schema);
+    }
+    json_decref(agent);
+    return rc;
+}
+
 static void start(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+    char org[AD_ID_MAX];
+    if (!ad_api_visible(app, r, AD_API_AGENT, id, org)) {
         return;
     }
     bool failed = false;
@@ -65,16 +98,23 @@ static void start(ad_req_t *r, void *ud)
         return;
     }
     const char *prompt = NULL;
+    ad_run_config_t cfg = {0};
     if (ad_api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0 ||
+        start_config(app, r, body, id, org, &cfg) != 0 ||
         ad_api_usage_refused(app, r, forced(r, body))) {
+        json_decref(cfg.record);
+        json_decref(cfg.schema);
         json_decref(body);
         return;
     }
     char err[512] = "";
-    int rc = ad_runner_start(app->runner, id, prompt, on_agent_done, r, err, sizeof(err));
+    int rc = ad_runner_start_cfg(app->runner, id, prompt, cfg.record != NULL ? &cfg : NULL,
+                                 on_agent_done, r, err, sizeof(err));
     if (rc != 0) {
         refuse(r, rc, id, err);
     }
+    json_decref(cfg.record);
+    json_decref(cfg.schema);
     json_decref(body);
 }
 

@@ -189,8 +189,8 @@ static void print_agents_table(json_t *agents)
     json_array_foreach(agents, i, a)
     {
         /* an archived agent says so, whatever its last status was */
-        const char *st = json_is_string(json_object_get(a, "deletedAt")) ? "archived"
-                                                                          : str_of(a, "status", "");
+        const char *st =
+            json_is_string(json_object_get(a, "deletedAt")) ? "archived" : str_of(a, "status", "");
         printf("%-30s %-20.20s %-9s %-9s %-8s %s\n", str_of(a, "id", "?"), str_of(a, "name", ""),
                str_of(a, "executor", ""), st, str_of(a, "mode", ""), str_of(a, "worktreeId", ""));
     }
@@ -417,7 +417,11 @@ static int agent_post(cli_t *c, const char *id, const char *action, const char *
 
 static int cmd_start(cli_t *c, int argc, char **argv)
 {
-    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *config = NULL;
+    bool config_flags = false;
+    flag_t flags[] = {{"--json", false, NULL, &c->json},
+                      {"--config", true, &config, NULL},
+                      {"--config-flags", false, NULL, &config_flags}};
     const char *pos[2];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
     if (rc != 0) {
@@ -429,6 +433,10 @@ static int cmd_start(cli_t *c, int argc, char **argv)
     json_t *body = json_object();
     if (npos == 2) {
         json_object_set_new(body, "initialPrompt", json_string(pos[1]));
+    }
+    if (config != NULL) { /* a hyper-parameter config (issue #16) */
+        json_object_set_new(body, "configId", json_string(config));
+        json_object_set_new(body, "configFlags", json_boolean(config_flags));
     }
     rc = agent_post(c, pos[0], "start", "", body, "started");
     json_decref(body);
@@ -968,8 +976,11 @@ static const struct {
             "Create an agent and print its id. A program after -- makes a command agent.\n"
             "  --executor E  claude (default), codex, gemini or command\n"
             "  --mode M      regular (asks before tools), plan or auto\n"},
-    {"start", "Usage: agentd start ID [PROMPT] [--json]\n"
-              "Start an agent, optionally with a first prompt.\n"},
+    {"start", "Usage: agentd start ID [PROMPT] [--config CFG [--config-flags]] [--json]\n"
+              "Start an agent, optionally with a first prompt.\n"
+              "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
+              "                   named by AGENTD_CONFIG\n"
+              "  --config-flags   also as --name=value flags (command agents)\n"},
     {"send", "Usage: agentd send ID MESSAGE [--json]\n"
              "Send a message to a running agent (codex and gemini: the next turn).\n"},
     {"logs", "Usage: agentd logs [-f] ID [--json]\n"

@@ -2,8 +2,9 @@
 /*
  * A child's environment and executable: the allow-list of variables agents
  * inherit from agentd (never AGENTD_*, which holds the API token), the
- * configured extras, and a PATH lookup done before fork so that a missing
- * executable is a clear error at start, not a dead run.
+ * configured extras (AGENTD_* dropped there too, but for AGENTD_CONFIG: the
+ * path of a run's hyper-parameter config, which the runner sets itself), and a PATH lookup done
+ * before fork so that a missing executable is a clear error at start, not a dead run.
  */
 #include "proc/proc.h"
 #include "proc/proc_int.h"
@@ -90,7 +91,7 @@ int ad_proc_env_build(const char *const *extra, bool pty, char ***out, char *err
             ad_proc_env_free(env);
             return AD_EINVAL;
         }
-        if (is_agentd(e, nl)) {
+        if (is_agentd(e, nl) && !(nl == 13 && memcmp(e, "AGENTD_CONFIG", 13) == 0)) {
             ad_log(AD_LOG_WARN, "proc", "not passing agentd variable to child name=%.*s", (int)nl,
                    e);
             continue;

@@ -14,6 +14,7 @@ typedef struct {
     ad_runner_t *r;
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
+    char run_id[AD_ID_MAX];
     const char *agent_status; /* static */
     char reason[256];
     int code, sig;
@@ -48,6 +49,9 @@ static void on_end_done(int rc, json_t *result, void *ud)
     json_decref(reply);
     json_decref(result);
     ad_run_hold_done(c->hold_dir, rc);
+    if (rc == 0) {
+        ad_run_config_remove(c->r, c->run_id);
+    }
     free(c);
 }
 
@@ -205,6 +209,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     c->r = r;
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
+    snprintf(c->run_id, sizeof(c->run_id), "%s", run->run_id);
     c->agent_status = ad_agent_status_name(e.agent_status);
     snprintf(c->reason, sizeof(c->reason), "%s", e.reason);
     c->code = ex->exit_code;

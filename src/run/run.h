@@ -72,6 +72,21 @@ void ad_runner_reconcile(ad_runner_t *r, ad_runner_cb cb, void *ud);
  * {agent} once the run row is committed. */
 int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad_runner_cb cb,
                     void *ud, char *err, size_t errsz);
+/* A hyper-parameter config for a run (issue #16, src/hparam). */
+typedef struct {
+    json_t *record; /* {id, name, schemaId, values} (borrowed); stored on the run */
+    json_t *schema; /* its schema, for the flags' order (borrowed) */
+    bool flags;     /* also "--name=value" after a command agent's argv */
+} ad_run_config_t;
+/* ad_runner_start with a config: its values are written as one JSON object
+ * to <data-dir>/runs/<runId>/config.json (mode 0600, the directory 0700),
+ * whose path the program gets in AGENTD_CONFIG; with cfg->flags a command
+ * agent also gets them as flags. The record goes on the run row (`config`).
+ * AD_EINVAL for flags on another executor, AD_EIO when the file cannot be
+ * written (err says why). */
+int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt,
+                        const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
+                        size_t errsz);
 /* Stops the agent's run (force: SIGKILL now). Returns AD_ENOENT when the
  * agent is not running (nothing is called); on 0, cb gets {agent} after the
  * process has exited and the run's end is committed. */

@@ -270,6 +270,10 @@ char *ad_run_hold_path(const ad_runner_t *r, const char *run_id);
 char **ad_run_reattach_all(ad_runner_t *r);
 /* The run's end is stored (rc 0): its holder's directory goes. Takes dir. */
 void ad_run_hold_done(char *dir, int rc);
+/* start.c: removes run_id's config file and its directory
+ * (<data-dir>/runs/<runId>/, issue #16) once the run's end is stored: the
+ * values stay on the run row. Nothing to remove is fine. */
+void ad_run_config_remove(const ad_runner_t *r, const char *run_id);
 /* Lost runs whose agent process still runs (an older agentd, no holder):
  * logged and kept for /api/health. runs: the reconcile result's runs. */
 void ad_run_find_orphans(ad_runner_t *r, json_t *runs);

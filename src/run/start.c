@@ -6,9 +6,16 @@
  * messages. Building the launch is src/agent's, spawning src/proc's.
  */
 #include "run/run_int.h"
+#include "hparam/hparam.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_FLAGS_MAX AD_HPARAM_FIELDS_MAX
 
 /* What a start needs, gathered from the agent's row. Owns what it holds. */
 typedef struct {
@@ -21,6 +28,7 @@ typedef struct {
     const char **perms, **cmd, **env;
     ad_launch_t launch;
     ad_proc_limits_t limits; /* state.limits {memoryMb, cpuPercent} */
+    char *config;            /* the run's config record as JSON text, or NULL */
 } start_t;
 
 static void start_cleanup(start_t *s)
@@ -35,6 +43,7 @@ static void start_cleanup(start_t *s)
     free(s->perms);
     free(s->cmd);
     ad_launch_cleanup(&s->launch);
+    free(s->config);
     json_decref(s->agent);
     json_decref(s->settings);
 }
@@ -78,8 +87,8 @@ static void spec_from_state(start_t *s)
  * a follow-up for an agent whose CLI takes input only while it runs)
  * AD_EINVAL (cannot be started as configured) or AD_EPERM (refused by a
  * setting), with err set. */
-static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup,
-                start_t *s, char *err, size_t errsz)
+static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup, start_t *s,
+                char *err, size_t errsz)
 {
     int rc =
         ad_store_runs_agent_get(r->store, agent_id, &s->agent, s->ws, s->path, sizeof(s->path));
@@ -161,7 +170,8 @@ static void build_env(ad_runner_t *r, start_t *s)
 {
     json_t *senv = json_object_get(s->state, "env");
     size_t nenv = 0;
-    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 2, sizeof(char *));
+    /* room for the API key and AGENTD_CONFIG, and the NULL */
+    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 3, sizeof(char *));
     for (size_t i = 0; i < s->launch.nenv; i++) {
         s->env[nenv++] = s->launch.env[i];
     }
@@ -178,6 +188,89 @@ static void build_env(ad_runner_t *r, start_t *s)
         s->env[nenv++] = e;
     }
     add_key(r, s, &nenv);
+}
+
+/* ---- a hyper-parameter config handed to the run (issue #16) ------------------------ */
+
+void ad_run_config_remove(const ad_runner_t *r, const char *run_id)
+{
+    char dir[4200], file[4300];
+    if (r->cfg->data_dir[0] == '\0') {
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/runs/%s", r->cfg->data_dir, run_id);
+    snprintf(file, sizeof(file), "%s/config.json", dir);
+    if (unlink(file) == 0 || errno != ENOENT) {
+        rmdir(dir);
+    }
+}
+
+/* <data-dir>/runs/<runId>/config.json, mode 0600 in a 0700 directory,
+ * holding the values as one JSON object (removed when the run has ended:
+ * ad_run_config_remove). */
+static int write_config(const ad_runner_t *r, const char *run_id, json_t *values, char *path,
+                        size_t pathsz, char *err, size_t errsz)
+{
+    char dir[4096];
+    int n = snprintf(dir, sizeof(dir), "%s/runs", r->cfg->data_dir);
+    if (r->cfg->data_dir[0] == '\0' || n < 0 || (size_t)n >= sizeof(dir) - AD_ID_MAX - 16) {
+        snprintf(err, errsz, "agentd has no data dir to write the run's config to");
+        return AD_EINVAL;
+    }
+    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+        (snprintf(dir + n, sizeof(dir) - (size_t)n, "/%s", run_id) > 0 && mkdir(dir, 0700) != 0)) {
+        snprintf(err, errsz, "cannot make %s: %s", dir, strerror(errno));
+        return AD_EIO;
+    }
+    snprintf(path, pathsz, "%s/config.json", dir);
+    char *txt = json_dumps(values, JSON_COMPACT);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    size_t len = txt != NULL ? strlen(txt) : 0;
+    bool ok =
+        fd >= 0 && txt != NULL && write(fd, txt, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+    int e = errno;
+    if (fd >= 0) {
+        ok = close(fd) == 0 && ok;
+    }
+    free(txt);
+    if (!ok) {
+        snprintf(err, errsz, "cannot write %s: %s", path, strerror(e));
+        return AD_EIO;
+    }
+    return 0;
+}
+
+/* The config's file and AGENTD_CONFIG, its flags on a command's argv, and
+ * the record to store on the run. */
+static int apply_config(const ad_runner_t *r, start_t *s, const char *run_id,
+                        const ad_run_config_t *cfg, char *err, size_t errsz)
+{
+    if (cfg->flags && s->spec.executor != AD_EXEC_COMMAND) {
+        snprintf(err, errsz, "configFlags works with command agents only");
+        return AD_EINVAL;
+    }
+    char path[4200];
+    json_t *values = json_object_get(cfg->record, "values");
+    int rc = write_config(r, run_id, values, path, sizeof(path), err, errsz);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t nenv = 0;
+    while (s->env[nenv] != NULL) {
+        nenv++;
+    }
+    size_t len = strlen(path) + sizeof("AGENTD_CONFIG=");
+    char *e = ad_xmalloc(len);
+    snprintf(e, len, "AGENTD_CONFIG=%s", path);
+    s->env[nenv] = e;
+    if (cfg->flags) {
+        ad_launch_t *l = &s->launch;
+        l->argv = ad_xrealloc(l->argv, (l->argc + CONFIG_FLAGS_MAX + 1) * sizeof(char *));
+        l->argc += ad_hparam_flags(cfg->schema, values, l->argv + l->argc, CONFIG_FLAGS_MAX);
+        l->argv[l->argc] = NULL;
+    }
+    s->config = json_dumps(cfg->record, JSON_COMPACT);
+    return 0;
 }
 
 static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
@@ -266,7 +359,8 @@ static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
     if (prompt == NULL || prompt[0] == '\0') {
         return;
     }
-    json_t *ev = ad_run_queue_message(run, "user", prompt, strlen(prompt), NULL, run->prompt_msg_id);
+    json_t *ev =
+        ad_run_queue_message(run, "user", prompt, strlen(prompt), NULL, run->prompt_msg_id);
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
     if (s->spec.executor == AD_EXEC_COMMAND) {
         ad_proc_write(run->proc, prompt, strlen(prompt));
@@ -309,7 +403,7 @@ static void on_start_done(int rc, json_t *result, void *ud)
 
 /* The run row, written before any message of the run so the messages'
  * foreign key holds (the writer keeps submission order). */
-static void record_start(ad_run_t *run, ad_runner_cb cb, void *ud)
+static void record_start(ad_run_t *run, char *config, ad_runner_cb cb, void *ud)
 {
     start_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
@@ -317,7 +411,8 @@ static void record_start(ad_run_t *run, ad_runner_cb cb, void *ud)
     c->ud = ud;
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
-    ad_store_run_start_t row = {.now = ad_wall_ms(), .pid = ad_proc_pid(run->proc)};
+    ad_store_run_start_t row = {
+        .now = ad_wall_ms(), .pid = ad_proc_pid(run->proc), .config = config};
     snprintf(row.id, sizeof(row.id), "%s", run->run_id);
     snprintf(row.agent_id, sizeof(row.agent_id), "%s", run->agent_id);
     ad_store_run_start(run->r->store, &row, on_start_done, c);
@@ -325,7 +420,7 @@ static void record_start(ad_run_t *run, ad_runner_cb cb, void *ud)
 }
 
 static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup,
-                     ad_runner_cb cb, void *ud, char *err, size_t errsz)
+                     const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err, size_t errsz)
 {
     if (ad_run_find(r, agent_id) != NULL) {
         snprintf(err, errsz, "agent %s is already running", agent_id);
@@ -340,6 +435,11 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     }
     build_env(r, &s);
     ad_run_t *run = run_new(r, agent_id, &s);
+    if (cfg != NULL && (rc = apply_config(r, &s, run->run_id, cfg, err, errsz)) != 0) {
+        ad_run_free(run);
+        start_cleanup(&s);
+        return rc;
+    }
     ad_proc_opts_t o;
     proc_opts(r, run, &s, &o);
     rc = ad_proc_spawn(r->procs, &o, &run->proc, err, errsz);
@@ -360,7 +460,8 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     r->runs = run;
     ad_log(AD_LOG_INFO, "runner", "run started agent=%s run=%s pid=%ld executor=%s", agent_id,
            run->run_id, (long)ad_proc_pid(run->proc), ad_executor_name(s.spec.executor));
-    record_start(run, cb, ud);
+    record_start(run, s.config, cb, ud);
+    s.config = NULL; /* the store's now */
     if (s.launch.probe_version) {
         ad_run_probe_version(run, s.launch.argv[0], s.path, (const char *const *)s.env);
     }
@@ -377,7 +478,20 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
         errsz = sizeof(dummy);
     }
     err[0] = '\0';
-    return start_run(r, agent_id, prompt, false, cb, ud, err, errsz);
+    return start_run(r, agent_id, prompt, false, NULL, cb, ud, err, errsz);
+}
+
+int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt,
+                        const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
+                        size_t errsz)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errsz = sizeof(dummy);
+    }
+    err[0] = '\0';
+    return start_run(r, agent_id, prompt, false, cfg, cb, ud, err, errsz);
 }
 
 /* A follow-up message to a one-shot CLI: answered as a message is. */
@@ -407,7 +521,7 @@ int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *cont
     followup_t *f = ad_xcalloc(1, sizeof(*f));
     f->cb = cb;
     f->ud = ud;
-    int rc = start_run(r, agent_id, content, true, on_followup_started, f, err, errsz);
+    int rc = start_run(r, agent_id, content, true, NULL, on_followup_started, f, err, errsz);
     if (rc != 0) {
         free(f);
         return rc;

@@ -15,8 +15,10 @@
 
 #define RUN_COLS                                                                                   \
     "id, agent_id, started_at, ended_at, status, exit_code, signal, duration_ms, input_tokens, "   \
-    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns, cli_version"
-#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version"
+    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns, cli_version, "     \
+    "config"
+#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version,config"
+#define RUN_JSON "config"
 
 static const char *const run_status_names[] = {
     [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
@@ -59,7 +61,7 @@ static int run_json(sqlite3 *db, const char *id, json_t **out)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    return ad_store_one_json(db, s, NULL, RUN_NULLS, out);
+    return ad_store_one_json(db, s, RUN_JSON, RUN_NULLS, out);
 }
 
 /* Fills result {run, agent} after a change. */
@@ -93,13 +95,15 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
     const ad_store_run_start_t *a = in;
     sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(
-        db, "INSERT INTO runs (id, agent_id, started_at, status) VALUES (?, ?, ?, 'running')");
+        db, "INSERT INTO runs (id, agent_id, started_at, status, config) VALUES (?, ?, ?, "
+            "'running', ?)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, a->id);
     ad_store_bind_text(s, 2, a->agent_id);
     sqlite3_bind_int64(s, 3, a->now);
+    ad_store_bind_text(s, 4, a->config);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc == AD_ECONSTRAINT ? AD_ENOENT : rc;
@@ -118,10 +122,15 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
     return rc != 0 ? rc : run_and_agent(db, a->id, a->agent_id, result);
 }
 
+static void run_start_cleanup(void *in)
+{
+    free(((ad_store_run_start_t *)in)->config);
+}
+
 void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *a, ad_store_result_cb cb,
                         void *ud)
 {
-    ad_store_typed_write(st, run_start, a, sizeof(*a), NULL, cb, ud);
+    ad_store_typed_write(st, run_start, a, sizeof(*a), run_start_cleanup, cb, ud);
 }
 
 static int run_cli_version(ad_store_tx_t *tx, const void *in, json_t **result)
@@ -549,7 +558,7 @@ int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **
     json_t *runs = json_array();
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(runs, ad_store_row_json(s, NULL, RUN_NULLS));
+        json_array_append_new(runs, ad_store_row_json(s, RUN_JSON, RUN_NULLS));
     }
     sqlite3_reset(s);
     if (step != SQLITE_DONE) {

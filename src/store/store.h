@@ -140,8 +140,7 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
 /* {worktrees:[…]}: the main worktree first, then displayOrder, creation;
  * without workspace_id, those of org ("" or NULL: every org).
  * workspace_id may be NULL (all). */
-int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org,
-                           json_t **out);
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org, json_t **out);
 /* args {id, workspaceId, name, branch, path, now, isMain?, baseBranch?}: a
  * linked worktree without baseBranch takes the main worktree's branch.
  * result {worktree}. */
@@ -481,7 +480,9 @@ typedef struct {
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
     int64_t now;
-    int64_t pid; /* 0: not known */
+    int64_t pid;  /* 0: not known */
+    char *config; /* the run's config as JSON text, or NULL; malloc'd, taken
+                     over by the call (freed after the write) */
 } ad_store_run_start_t;
 void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_result_cb cb,
                         void *ud);
@@ -639,15 +640,14 @@ void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char
 #endif
 
 /* ---- the LLM workbench (llm.c) -----------------------------------------------------
- * The chat object: id, orgId, title, provider (anthropic/openai), model, system, definition, projectId,
- * temperature, maxTokens, inputTokens, outputTokens, cacheReadTokens,
- * cacheWriteTokens, costUsd, createdAt, updatedAt. The chat message: id,
- * chatId, role (user/assistant), content, status (complete, streaming,
- * stopped, error, interrupted), error?, model?, stopReason?, token counts,
- * costUsd?, attempts?, createdAt, updatedAt. The credential (metadata
- * only, never the key): orgId, provider, last4, email, baseUrl, status
- * (unchecked/valid/invalid), statusReason, validatedAt, createdAt, updatedAt.
- * Reads on the loop's read connection; writes are ops for ad_store_write.
+ * The chat object: id, orgId, title, provider (anthropic/openai), model, system, definition,
+ * projectId, temperature, maxTokens, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
+ * costUsd, createdAt, updatedAt. The chat message: id, chatId, role (user/assistant), content,
+ * status (complete, streaming, stopped, error, interrupted), error?, model?, stopReason?, token
+ * counts, costUsd?, attempts?, createdAt, updatedAt. The credential (metadata only, never the key):
+ * orgId, provider, last4, email, baseUrl, status (unchecked/valid/invalid), statusReason,
+ * validatedAt, createdAt, updatedAt. Reads on the loop's read connection; writes are ops for
+ * ad_store_write.
  */
 int ad_store_chat_get(ad_store_t *st, const char *id, json_t **out);
 /* The chats of org ("" or NULL: every org), last changed first. Array. */
@@ -707,6 +707,84 @@ int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
 int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id}: the project, its messages and files. result {id, deleted}. */
 int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* ---- hyper-parameter configs (hparams.c, migration 1900) -------------------------
+ * A schema: id, orgId, name, createdAt, builtIn: false and its definition's
+ * keys (description, fields, presets; see src/hparam/hparam.h). A config:
+ * id, orgId, name, schemaId, values {field: value}, createdAt, updatedAt.
+ * Loop thread for the reads. */
+int ad_store_cfg_schema_get(ad_store_t *st, const char *id, json_t **out);
+/* Of org ("" or NULL: every org), by name; at most 1000. Array. */
+int ad_store_cfg_schema_list(ad_store_t *st, const char *org, json_t **out);
+/* args {id, orgId, name, definition, now}. result {schema}. */
+int ad_store_op_cfg_schema_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}. AD_ESTATE (result {id, configs}) while configs use it. result
+ * {id, deleted}. */
+int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+int ad_store_config_get(ad_store_t *st, const char *id, json_t **out);
+/* Of org ("" or NULL: every org) and schema_id (NULL: any), last changed
+ * first, at most 1000. Array. */
+int ad_store_config_list(ad_store_t *st, const char *org, const char *schema_id, json_t **out);
+/* args {id, orgId, name, schemaId, values, now}. result {config}. */
+int ad_store_op_config_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, name?, values?}. result {config}. */
+int ad_store_op_config_update(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}. result {id, deleted}. */
+int ad_store_op_config_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+
+/* ---- the runs table (runtable.c, issue #16) ----------------------------------------
+ * Runs of an org (and an agent or a workspace) with the config they were
+ * started with and a summary of chosen metrics from metric_series. A key
+ * is what a column, a sort or a filter names: a run column, a config field
+ * or a statistic of one of the chosen metrics. Names are checked by the
+ * caller (config fields are identifiers); values are bound, never pasted. */
+#define AD_STORE_RT_METRICS_MAX 8
+#define AD_STORE_RT_FILTERS_MAX 8
+typedef enum {
+    AD_RT_KEY_STARTED = 0, /* startedAt */
+    AD_RT_KEY_DURATION,    /* duration (ms; a running run's so far) */
+    AD_RT_KEY_STATUS,
+    AD_RT_KEY_AGENT, /* the agent's name */
+    AD_RT_KEY_CONFIG,
+    AD_RT_KEY_METRIC,
+} ad_store_rt_kind_t;
+typedef enum { AD_RT_FINAL = 0, AD_RT_BEST, AD_RT_MIN, AD_RT_MAX } ad_store_rt_stat_t;
+typedef struct {
+    ad_store_rt_kind_t kind;
+    char field[72];          /* AD_RT_KEY_CONFIG: the field's name */
+    int metric;              /* AD_RT_KEY_METRIC: index into metrics */
+    ad_store_rt_stat_t stat; /* AD_RT_KEY_METRIC */
+} ad_store_rt_key_t;
+typedef enum { AD_RT_EQ = 0, AD_RT_NE, AD_RT_LT, AD_RT_LE, AD_RT_GT, AD_RT_GE } ad_store_rt_op_t;
+typedef struct {
+    ad_store_rt_key_t key;
+    ad_store_rt_op_t op;
+    bool is_text; /* compare with text, else with num */
+    double num;
+    char text[200];
+} ad_store_rt_filter_t;
+typedef struct {
+    const char *org;          /* "" every org */
+    const char *agent_id;     /* NULL: any */
+    const char *workspace_id; /* NULL: any */
+    unsigned statuses;        /* bit (1 << ad_run_status_t); 0: any */
+    size_t nmetrics;
+    struct {
+        char name[128];
+        bool lower_is_better; /* best is the min, else the max */
+    } metrics[AD_STORE_RT_METRICS_MAX];
+    size_t nfilters;
+    ad_store_rt_filter_t filters[AD_STORE_RT_FILTERS_MAX];
+    ad_store_rt_key_t sort;
+    bool ascending;
+    int64_t now; /* ms: the duration of running runs */
+    int limit;   /* 1-500 */
+    int offset;
+} ad_store_rt_query_t;
+/* {runs: [{id, agentId, agentName, status, startedAt, endedAt, durationMs,
+ * config {id, name, schemaId, values} | null, metrics {name: {final, best,
+ * min, max, count, lastStep} | null}}], total}. Loop thread. */
+int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out);
+
 /* ---- approvals (approvals.c) -------------------------------------------------
  * Permission prompts of runs (see the file's comment for the object). */
 /* One approval: 0, AD_ENOENT. Loop thread. */

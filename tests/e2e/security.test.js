@@ -123,6 +123,13 @@ async function fixture(d) {
   r = await call(d, 'POST', '/api/projects', { name: 'a-project' }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.project = r.body.id;
+  r = await call(d, 'POST', '/api/config-schemas', { name: 'a-schema',
+    fields: [{ name: 'lr', type: 'float', min: 0.001, max: 1, default: 0.1 }] }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.schema = r.body.id;
+  r = await call(d, 'POST', '/api/configs', { name: 'a-config', schemaId: f.schema }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.config = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -139,7 +146,7 @@ function fill(pattern, f) {
     ['/api/runs/', f.run], ['/api/crews/', f.crew], ['/ws/agents/', f.agent], ['/ws/runs/', f.run],
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
     ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
-    ['/api/approvals/', f.approval],
+    ['/api/approvals/', f.approval], ['/api/config-schemas/', f.schema], ['/api/configs/', f.config],
     // a provider names no row: every org has its own credential under it
     ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };

@@ -333,6 +333,16 @@ export const api = {
   usageLimits: () => request<UsageLimits>('GET', '/api/usage/limits'),
   usageHistory: () => request('GET', '/api/usage/history'),
   allRuns: (limit = 100) => request('GET', `/api/runs?limit=${limit}`),
+  configSchemas: async () => listOf<any>(await request('GET', '/api/config-schemas'), 'schemas'),
+  configs: async () => listOf<any>(await request('GET', '/api/configs'), 'configs'),
+  createConfig: (body: { name: string; schemaId: string; preset?: string; values?: Record<string, unknown> }) => request('POST', '/api/configs', body),
+  patchConfig: (id: string, body: { name?: string; values?: Record<string, unknown> }) => request('PATCH', `/api/configs/${enc(id)}`, body),
+  resetConfig: (id: string) => request('POST', `/api/configs/${enc(id)}/reset`),
+  presetConfig: (id: string, preset: string) => request('POST', `/api/configs/${enc(id)}/preset`, { preset }),
+  deleteConfig: (id: string) => request('DELETE', `/api/configs/${enc(id)}`),
+  startWithConfig: (agentId: string, configId: string, configFlags: boolean) =>
+    request('POST', `/api/agents/${enc(agentId)}/start`, { configId, configFlags }),
+  runTable: (query: string) => request('GET', `/api/training/runs?${query}`),
   runSeries: (id: string) => request('GET', `/api/runs/${enc(id)}/metrics`),
   compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
     request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +

@@ -8,6 +8,8 @@ import { api, listOf } from '../api';
 import { usageToday } from '../store';
 import { Empty, ErrorState, errText, fmtCost, fmtInt, Spinner } from './common';
 import { usageFigures } from './Home';
+import { ConfigEditor } from './ConfigEditor';
+import { RunsTable } from './RunsTable';
 
 const Training = lazy(() => import('./Training'));
 
@@ -45,6 +47,8 @@ export function Analytics() {
       <Suspense fallback={<Spinner />}>
         <Training />
       </Suspense>
+      <RunsTable />
+      <ConfigEditor />
       <section class="panel glass">
         <h2>Tokens per day</h2>
         {err.value && <ErrorState message={err.value} onRetry={load} />}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hparam: hyper-parameter config schemas and the values checked against
+ * them (issue #16). Pure: JSON in, JSON out, no I/O; any thread.
+ *
+ * A schema is
+ *   {name, description?, fields: [field, …], presets?: {name: {field: value}}}
+ * and a field
+ *   {name, label?, group?, description?, type: float|int|bool|enum|string,
+ *    min, max (float, int: required), step? (int: values are min + k*step;
+ *    float: the slider's increment only), log? (a hint: a log-scale slider;
+ *    needs min > 0), options (enum: 1-64 strings), maxLength? (string),
+ *    default (required, itself valid)}.
+ * Field and preset names are identifiers ([A-Za-z_][A-Za-z0-9_]*, at most
+ * 64 bytes), so they are safe in JSON paths and as --name=value flags.
+ * Values are a flat object {field: value}; a preset may name some fields
+ * only (the rest are the defaults).
+ *
+ * Errors name the field as the REST body does ("fields[2].min",
+ * "values.learningRate") with a one-line reason that gives the range.
+ */
+#ifndef AD_HPARAM_H
+#define AD_HPARAM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define AD_HPARAM_FIELDS_MAX 64
+#define AD_HPARAM_PRESETS_MAX 16
+#define AD_HPARAM_NAME_MAX 64
+
+typedef struct {
+    char field[160];
+    char reason[256];
+} ad_hparam_err_t;
+
+/* The built-in schemas (the seed's PPO set, id "ppo", with presets
+ * conservative, balanced and aggressive), each with builtIn: true and
+ * orgId null. Borrowed; built once, on first use (call it once from the
+ * loop thread before other threads do). */
+json_t *ad_hparam_builtins(void);
+/* The built-in schema with id, or NULL. Borrowed. */
+json_t *ad_hparam_builtin(const char *id);
+
+/* Whether name is an identifier of at most AD_HPARAM_NAME_MAX bytes. */
+bool ad_hparam_name_ok(const char *name);
+/* 0 when schema (a request body's schema part: name, description, fields,
+ * presets) is well formed; else AD_EINVAL with err set. */
+int ad_hparam_schema_check(json_t *schema, ad_hparam_err_t *err);
+
+/* The values of schema: base (may be NULL) with patch (may be NULL) laid
+ * over it, every other field at its default; each checked (type, range,
+ * step, options), and a patch naming a field the schema lacks is refused.
+ * New reference, or NULL with err set ("values.<field>"). */
+json_t *ad_hparam_values(json_t *schema, json_t *base, json_t *patch, ad_hparam_err_t *err);
+/* Every field at its default. New reference. */
+json_t *ad_hparam_defaults(json_t *schema);
+/* The preset's values (its fields over the defaults), or NULL when the
+ * schema has no such preset. New reference. */
+json_t *ad_hparam_preset(json_t *schema, const char *preset);
+
+/* The values as command-line flags "--name=value" in the schema's field
+ * order (floats in the shortest form that reads back the same, bools as
+ * true/false). Appends malloc'd strings to out[*n..cap) and returns how many
+ * it added. */
+size_t ad_hparam_flags(json_t *schema, json_t *values, char **out, size_t cap);
+
+#endif
