@@ -884,6 +884,7 @@ static void timer_closed(uv_handle_t *h)
 void ad_api_chats_close(void)
 {
     closing = true;
+    ad_api_defwatch_stop();
     ad_llm_free(llm); /* ends every stream: on_end frees them unsaved */
     llm = NULL;
     while (streams != NULL) {
