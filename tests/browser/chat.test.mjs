@@ -5,13 +5,14 @@
 // way, then whole, with tokens and cost), and Stop keeps the partial
 // answer, marked stopped; a definition suggested for the task starts a
 // chat; an answer's code blocks are saved into a project and shown in its
-// file tree; the definitions page lists a broken file with its error.
+// file tree; the definitions page lists a broken file with its error and
+// follows a new file live; a Claude Code agent is created from a definition.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, shot, until } from './lib/harness.mjs';
+import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const mockAnthropic = require('../fixtures/mock-anthropic.js');
@@ -129,4 +130,35 @@ test('a suggested definition, files saved to a project, the definitions page', a
   await broken.getByText(/bad YAML front matter/).waitFor();
   await page.getByRole('link', { name: 'web-builder' }).click();
   await page.getByText('You build web pages.').waitFor();
+});
+
+test('the definitions page follows the folder; an agent from a definition', async () => {
+  const { page } = b;
+  const defs = path.join(d.dataDir, 'definitions');
+  await page.goto(d.url + '/#/definitions');
+  await page.getByRole('link', { name: 'web-builder' }).waitFor();
+  // written while the page is open: listed without a reload
+  fs.writeFileSync(path.join(defs, 'rev.md'), '---\nname: pr-reviewer\ncategory: quality\ndescription: Reviews pull requests\nmodel: opus\ntools: Read, Grep\n---\nYou review.\n');
+  await page.getByRole('link', { name: 'pr-reviewer' }).waitFor();
+  const repo = makeRepo();
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: repo });
+  assert.equal(ws.status, 201);
+  await page.goto(d.url + '/#/');
+  await page.locator('.wt-row', { hasText: 'main' }).first().hover();
+  await page.getByRole('button', { name: /^New agent in / }).first().click();
+  const dlg = page.getByRole('dialog', { name: /^New agent in / });
+  await dlg.locator('input[name=name]').fill('From definition');
+  await dlg.locator('select[name=definition]').selectOption('pr-reviewer');
+  await dlg.getByTestId('definition-summary').getByText('model opus').waitFor();
+  assert.equal(await dlg.locator('input[name=permission-rules]').inputValue(), 'Read, Grep');
+  await shot(page, 'agent-from-definition');
+  await dlg.getByRole('button', { name: 'Create agent' }).click();
+  await page.waitForURL(/#\/agents\/ag_/);
+  const id = decodeURIComponent(page.url().split('#/agents/')[1]);
+  const a = (await api(d.url, 'GET', `/api/agents/${id}`)).data;
+  const agent = a.agent || a;
+  assert.equal(agent.state.definition, 'pr-reviewer');
+  assert.equal(agent.state.systemPrompt, 'You review.\n');
+  assert.equal(agent.state.model, 'opus');
+  assert.deepEqual(agent.permissions, ['Read', 'Grep']);
 });

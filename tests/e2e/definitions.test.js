@@ -194,3 +194,24 @@ test('the folders are watched: new, changed, broken, deleted files and a new fol
     await other.close();
   }
 });
+
+test('a definition given to a Claude Code agent: its prompt, model and tools', async () => {
+  const w = await d.req('GET', `/api/workspaces/${ws}`);
+  const wt = (w.body.worktrees || [])[0].id;
+  let r = await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'code-reviewer' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const a = r.body.agent || r.body;
+  assert.equal(a.state.systemPrompt, 'You are a careful code reviewer.\n');
+  assert.equal(a.state.model, 'opus');
+  assert.equal(a.state.definition, 'code-reviewer');
+  assert.deepEqual(a.permissions, ['Read', 'Grep']);
+  // what the request says wins
+  r = await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'code-reviewer', model: 'sonnet', permissions: ['read'] });
+  const b = r.body.agent || r.body;
+  assert.equal(b.state.model, 'sonnet');
+  assert.deepEqual(b.permissions, ['read']);
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'nope' }), 422, 'VALIDATION_ERROR', 'definition');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'broken' }), 422, 'VALIDATION_ERROR', 'definition');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'code-reviewer', executor: 'codex' }), 422, 'VALIDATION_ERROR', 'definition');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 7 }), 422, 'VALIDATION_ERROR', 'definition');
+});

@@ -10,6 +10,7 @@ import { request } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
+import { onDefinitionsChanged } from '../livetopic';
 import { applyEvent, type ChatMessage, namesFiles } from '../workbench';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
@@ -318,7 +319,10 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
     request<{ definitions: Definition[] }>('GET', '/api/definitions')
       .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
       .catch(() => (defs.value = []));
-  useEffect(() => void loadDefs(), []);
+  useEffect(() => {
+    void loadDefs();
+    return onDefinitionsChanged(() => void loadDefs());
+  }, []);
   // The definition agentd would pick for the task, as the user types it.
   useEffect(() => {
     const text = task.value.trim();
