@@ -83,6 +83,9 @@ static void run_review_op(job_t *j, json_t **out, ad_git_err_t *e)
     case AD_GIT_OP_PUSH:
         j->res.rc = ad_git_push(j->path, j->name, out, e);
         break;
+    case AD_GIT_OP_COMMIT_FILES:
+        j->res.rc = ad_git_commit_files(j->path, j->file, j->files, j->message, out, e);
+        break;
     default:
         j->res.rc = ad_gitx_fail(e, AD_EINVAL, "", "unknown git operation");
         break;
@@ -104,7 +107,8 @@ static void run(uv_work_t *w)
     }
     bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE ||
                   j->op == AD_GIT_OP_CHECKOUT || j->op == AD_GIT_OP_COMMIT ||
-                  j->op == AD_GIT_OP_MERGE || j->op == AD_GIT_OP_REBASE;
+                  j->op == AD_GIT_OP_MERGE || j->op == AD_GIT_OP_REBASE ||
+                  j->op == AD_GIT_OP_COMMIT_FILES;
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
@@ -204,7 +208,7 @@ static void after(uv_work_t *w, int status)
 int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
                  void *ud)
 {
-    if ((unsigned)op > AD_GIT_OP_PUSH || done == NULL) {
+    if ((unsigned)op > AD_GIT_OP_COMMIT_FILES || done == NULL) {
         return AD_EINVAL;
     }
     job_t *j = ad_xcalloc(1, sizeof(*j));
