@@ -14,6 +14,7 @@
  *   POST /api/projects/:id/files/from-message {chatId, messageId}
  *   DELETE /api/projects/:id
  *   POST /api/projects/:id/export {path} (admin: it writes to the disk)
+ *   GET  /api/projects/:id/archive (a tar download: <name>/<files>)
  *   POST /api/projects/:id/commit {worktreeId, path?, message?} (admin: the
  *        files written into a worktree and committed, src/git/files.c)
  */
@@ -476,6 +477,100 @@ static void export_project(ad_req_t *r, void *ud)
     json_decref(p);
 }
 
+/* ---- downloaded as a tar archive (built on the pool) ------------------------------------- */
+
+#define ARCHIVE_MAX ((size_t)256 * 1024 * 1024)
+
+typedef struct {
+    uv_work_t work;
+    ad_app_t *app;
+    ad_req_t *req;
+    json_t *project;
+    ad_buf_t tar;
+    char folder[64];
+    int rc;
+} archive_t;
+
+/* <folder>/<path> of every file, then <folder>/.agentd-project.json with
+ * the name, description and messages (as the folder export has them). */
+static void archive_work(uv_work_t *w)
+{
+    archive_t *x = w->data;
+    int64_t mtime = ad_wall_ms() / 1000;
+    char p[1200];
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(x->project, "files"), i, f)
+    {
+        json_t *c = json_object_get(f, "content");
+        snprintf(p, sizeof(p), "%s/%s", x->folder, ad_api_jstr(f, "path"));
+        x->rc = ad_llm_tar_file(&x->tar, p, json_string_value(c), json_string_length(c), mtime);
+        if (x->rc != 0) {
+            return;
+        }
+    }
+    json_t *meta = json_pack("{s:O, s:O, s:O}", "name", json_object_get(x->project, "name"),
+                             "description", json_object_get(x->project, "description"), "messages",
+                             json_object_get(x->project, "messages"));
+    char *text = json_dumps(meta, JSON_INDENT(2));
+    json_decref(meta);
+    snprintf(p, sizeof(p), "%s/.agentd-project.json", x->folder);
+    x->rc = text != NULL ? ad_llm_tar_file(&x->tar, p, text, strlen(text), mtime) : AD_ENOMEM;
+    free(text);
+    x->rc = x->rc != 0 ? x->rc : ad_llm_tar_end(&x->tar);
+}
+
+static void archive_done(uv_work_t *w, int status)
+{
+    archive_t *x = w->data;
+    if (status != 0 || x->rc != 0) {
+        ad_res_error(x->req, x->rc == AD_ETOOBIG ? 413 : 500,
+                     x->rc == AD_ETOOBIG ? "TOO_LARGE" : "INTERNAL", NULL,
+                     "cannot make the archive: %s", ad_strerror(x->rc));
+    } else {
+        char cd[128];
+        snprintf(cd, sizeof(cd), "attachment; filename=\"%s.tar\"", x->folder);
+        ad_res_header(x->req, "Content-Disposition", cd);
+        ad_res_send(x->req, 200, "application/x-tar", x->tar.data, x->tar.len);
+    }
+    ad_buf_cleanup(&x->tar);
+    json_decref(x->project);
+    free(x);
+}
+
+static void archive_loaded(int rc, json_t *p, void *ud)
+{
+    archive_t *x = ud;
+    if (rc != 0) {
+        ad_api_fail(x->req, rc, "project", NULL);
+        free(x);
+        return;
+    }
+    x->project = p;
+    ad_llm_tar_folder_name(ad_api_jstr(p, "name"), x->folder, sizeof(x->folder));
+    ad_buf_init(&x->tar, ARCHIVE_MAX);
+    x->work.data = x;
+    if (uv_queue_work(x->app->loop, &x->work, archive_work, archive_done) != 0) {
+        x->rc = AD_EINTERNAL;
+        archive_done(&x->work, 0);
+    }
+}
+
+/* GET /api/projects/:id/archive: the files (and the conversation) as a
+ * tar download, for a browser that cannot be handed a server folder. */
+static void archive_project(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *p = project_row(app, r);
+    if (p != NULL) {
+        archive_t *x = ad_xcalloc(1, sizeof(*x));
+        x->app = app;
+        x->req = r;
+        ad_store_project_load(app->store, ad_api_jstr(p, "id"), archive_loaded, x);
+        json_decref(p);
+    }
+}
+
 /* ---- written into a worktree as a commit ------------------------------------------------ */
 
 #define COMMIT_MESSAGE_MAX 4000
@@ -587,4 +682,6 @@ void ad_api_projects_register(ad_app_t *app)
                     export_project, app);
     ad_server_route(app->server, "POST", "/api/projects/:id/commit", AD_ACCESS_ADMIN,
                     commit_project, app);
+    ad_server_route(app->server, "GET", "/api/projects/:id/archive", AD_ACCESS_READ,
+                    archive_project, app);
 }

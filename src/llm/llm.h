@@ -181,6 +181,18 @@ bool ad_llm_path_ok(const char *p, size_t n);
  * [{path, content}], the last block winning for a path. New reference. */
 json_t *ad_llm_code_files(const char *md);
 
+/* ---- a project as a tar archive (tar.c) -------------------------------------------- */
+/* Appends a regular file (mode 0644) at path (at most 1000 bytes; a pax
+ * header carries one over 99) to out. 0, or ad_buf's error (AD_ETOOBIG
+ * past the buffer's max). */
+int ad_llm_tar_file(ad_buf_t *out, const char *path, const char *content, size_t len,
+                    int64_t mtime);
+/* The two zero blocks that end an archive. */
+int ad_llm_tar_end(ad_buf_t *out);
+/* A folder name from a project's name: [A-Za-z0-9._-], others as '-', at
+ * most 60 bytes, never "", "." or starting with '.'; "project" for none. */
+void ad_llm_tar_folder_name(const char *name, char *out, size_t outsz);
+
 /* ---- the client (client.c) ------------------------------------------------- */
 typedef struct ad_llm ad_llm_t;
 typedef struct ad_llm_req ad_llm_req_t;

@@ -6,7 +6,8 @@
 // answer, marked stopped; a definition suggested for the task starts a
 // chat; an answer's code blocks are saved into a project and shown in its
 // file tree; the definitions page lists a broken file with its error and
-// follows a new file live; a Claude Code agent is created from a definition.
+// follows a new file live; a Claude Code agent is created from a definition;
+// the project downloads as a tar and is committed into a worktree.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -161,4 +162,22 @@ test('the definitions page follows the folder; an agent from a definition', asyn
   assert.equal(agent.state.systemPrompt, 'You review.\n');
   assert.equal(agent.state.model, 'opus');
   assert.deepEqual(agent.permissions, ['Read', 'Grep']);
+  // the project of the earlier test: downloaded, and committed into the worktree
+  await page.goto(d.url + '/#/projects');
+  await page.getByRole('link', { name: 'From chat' }).click();
+  const href = await page.getByRole('link', { name: 'Download .tar' }).getAttribute('href');
+  const tar = await page.evaluate(async (h) => {
+    const r = await fetch(h);
+    return { status: r.status, type: r.headers.get('content-type'), size: (await r.arrayBuffer()).byteLength };
+  }, href);
+  assert.deepEqual([tar.status, tar.type], [200, 'application/x-tar']);
+  assert.ok(tar.size >= 2048 && tar.size % 512 === 0);
+  await page.getByRole('button', { name: 'Commit to a worktree…' }).click();
+  const form = page.getByRole('form', { name: 'Commit to a worktree' });
+  await form.getByLabel('Folder in it (optional)').fill('web');
+  await form.getByLabel('Commit message (optional)').fill('Add the page from the chat');
+  await form.getByRole('button', { name: 'Commit files' }).click();
+  await form.getByTestId('commit-result').getByText(/Committed [0-9a-f]{7} on main: 1 file\./).waitFor();
+  assert.equal(fs.readFileSync(path.join(repo, 'web/site/index.html'), 'utf8'), '<h1>Hi</h1>\n');
+  await shot(page, 'project-committed');
 });

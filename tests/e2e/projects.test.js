@@ -146,6 +146,37 @@ test('a project is exported as a folder (admin)', async () => {
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
 });
 
+test('a project downloads as a tar archive that tar reads back', async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { spawnSync } = require('node:child_process');
+  const p = (await d.req('POST', '/api/projects', { name: 'My site / v1' })).body.id;
+  const long = 'deep/' + 'a'.repeat(120) + '/file.txt';
+  await d.req('PUT', `/api/projects/${p}`, {
+    messages: [{ role: 'user', content: 'make it' }],
+    files: [{ path: 'index.html', content: '<p>hi</p>' }, { path: long, content: 'x'.repeat(1000) }, { path: 'empty.txt', content: '' }],
+  });
+  const ro = await d.req('POST', '/api/tokens', { name: 'proj-reader', scope: 'read' });
+  const res = await fetch(`${d.url}/api/projects/${p}/archive`, { headers: { authorization: `Bearer ${ro.body.token}` } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/x-tar');
+  assert.match(res.headers.get('content-disposition'), /filename="My-site---v1\.tar"/);
+  const buf = Buffer.from(await res.arrayBuffer());
+  assert.equal(buf.length % 512, 0);
+  const dir = daemon.tmpDir();
+  fs.writeFileSync(path.join(dir, 'p.tar'), buf);
+  const x = spawnSync('tar', ['-xf', 'p.tar'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(x.status, 0, x.stderr);
+  const top = path.join(dir, 'My-site---v1');
+  assert.equal(fs.readFileSync(path.join(top, 'index.html'), 'utf8'), '<p>hi</p>');
+  assert.equal(fs.readFileSync(path.join(top, long), 'utf8'), 'x'.repeat(1000));
+  assert.equal(fs.readFileSync(path.join(top, 'empty.txt'), 'utf8'), '');
+  const meta = JSON.parse(fs.readFileSync(path.join(top, '.agentd-project.json'), 'utf8'));
+  assert.deepEqual(meta.messages.map((m) => m.content), ['make it']);
+  assertError(await d.req('GET', '/api/projects/proj_nope/archive'), 404, 'NOT_FOUND');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('a project is committed into a worktree: its files alone, never outside it', async () => {
   const fs = require('node:fs');
   const path = require('node:path');
