@@ -14,7 +14,8 @@
  * (stream_queued {sessionId, messageId, waitMs}), first come first served.
  *   POST /api/chats {provider?: anthropic|openai, model, system?, definition?,
  *                    projectId?, temperature?, maxTokens?, title?, orgId?}
- *   GET  /api/chats   GET /api/chats/:id (with its messages)   DELETE /api/chats/:id
+ *   GET  /api/chats   GET /api/chats/:id (with its newest 100 messages, hasMore)
+ *   GET  /api/chats/:id/messages?before=&limit= (older pages)   DELETE /api/chats/:id
  *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
  *   GET  /api/ratelimits (each key's buckets and queue)
  */
@@ -28,6 +29,8 @@
 #define CONTENT_MAX (256 * 1024)
 #define ANSWER_MAX (4 * 1024 * 1024)
 #define HISTORY_MAX 200
+#define PAGE_DEFAULT 100 /* the newest messages GET /api/chats/:id gives */
+#define PAGE_MAX 200     /* a page of GET /api/chats/:id/messages */
 #define DEFAULT_MODEL "claude-sonnet-4-5"
 #define DEFAULT_OPENAI_MODEL "gpt-4o-mini"
 #define MAX_RETRIES 3
@@ -723,17 +726,10 @@ static void list(ad_req_t *r, void *ud)
 }
 
 /* The messages of a chat are read on the pool (up to 1,000 rows). */
-static void got_messages(int rc, json_t *msgs, void *ud)
+/* An answer in flight shows what has arrived so far. */
+static void live_text(const char *chat, json_t *msgs)
 {
-    ad_req_t *r = ud;
-    json_t *chat = ad_req_data(r);
-    if (rc != 0) {
-        json_decref(chat);
-        ad_api_fail(r, rc, "messages", NULL);
-        return;
-    }
-    /* An answer in flight shows what has arrived so far. */
-    stream_t *s = stream_of(ad_api_jstr(chat, "id"));
+    stream_t *s = stream_of(chat);
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m)
@@ -742,7 +738,21 @@ static void got_messages(int rc, json_t *msgs, void *ud)
             json_object_set_new(m, "content", json_stringn(s->text.data, s->text.len));
         }
     }
-    json_object_set_new(chat, "messages", msgs);
+}
+
+static void got_messages(int rc, json_t *page, void *ud)
+{
+    ad_req_t *r = ud;
+    json_t *chat = ad_req_data(r);
+    if (rc != 0) {
+        json_decref(chat);
+        ad_api_fail(r, rc, "messages", NULL);
+        return;
+    }
+    live_text(ad_api_jstr(chat, "id"), json_object_get(page, "messages"));
+    json_object_set(chat, "messages", json_object_get(page, "messages"));
+    json_object_set(chat, "hasMore", json_object_get(page, "hasMore"));
+    json_decref(page);
     ad_res_json(r, 200, chat);
 }
 
@@ -757,8 +767,56 @@ static void get(ad_req_t *r, void *ud)
         json_object_set_new(chat, "streaming",
                             json_boolean(stream_of(ad_api_jstr(chat, "id")) != NULL));
         ad_req_set_data(r, chat); /* owned until got_messages */
-        ad_store_chat_messages_load(app->store, ad_api_jstr(chat, "id"), 1000, got_messages, r);
+        ad_store_chat_messages_page(app->store, ad_api_jstr(chat, "id"), NULL, PAGE_DEFAULT,
+                                    got_messages, r);
     }
+}
+
+static void got_page(int rc, json_t *page, void *ud)
+{
+    ad_req_t *r = ud;
+    char *chat = ad_req_data(r);
+    if (rc == AD_ENOENT) {
+        ad_api_invalid(r, "before", "is not a message of this chat");
+    } else if (rc != 0) {
+        ad_api_fail(r, rc, "messages", NULL);
+    } else {
+        live_text(chat, json_object_get(page, "messages"));
+        ad_res_json(r, 200, page);
+        page = NULL;
+    }
+    json_decref(page);
+    free(chat);
+}
+
+/* GET /api/chats/:id/messages?before=<message id>&limit= (1 to 200, 50 by
+ * default): the page of messages before that one (the newest without it),
+ * oldest first, {messages, hasMore}. */
+static void messages_page(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *before = ad_req_query(r, "before"), *lim = ad_req_query(r, "limit");
+    long limit = 50;
+    if (lim != NULL) {
+        char *end = NULL;
+        limit = strtol(lim, &end, 10);
+        if (end == lim || *end != '\0' || limit < 1 || limit > PAGE_MAX) {
+            ad_api_invalid(r, "limit", "must be 1 to 200");
+            return;
+        }
+    }
+    if (before != NULL && (before[0] == '\0' || strlen(before) >= AD_ID_MAX)) {
+        ad_api_invalid(r, "before", "must be a message id");
+        return;
+    }
+    json_t *chat = chat_load(app, r);
+    if (chat == NULL) {
+        return;
+    }
+    ad_req_set_data(r, ad_xstrdup(ad_api_jstr(chat, "id"))); /* owned until got_page */
+    ad_store_chat_messages_page(app->store, ad_api_jstr(chat, "id"), before, (int)limit, got_page,
+                                r);
+    json_decref(chat);
 }
 
 static void stop(ad_req_t *r, void *ud)
@@ -871,6 +929,8 @@ void ad_api_chats_register(ad_app_t *app)
     ad_server_route(app->server, "GET", "/api/chats/:id", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "DELETE", "/api/chats/:id", AD_ACCESS_WRITE, delete_chat, app);
     ad_server_route(app->server, "POST", "/api/chats/:id/messages", AD_ACCESS_WRITE, send_message,
+                    app);
+    ad_server_route(app->server, "GET", "/api/chats/:id/messages", AD_ACCESS_READ, messages_page,
                     app);
     ad_server_route(app->server, "POST", "/api/chats/:id/stop", AD_ACCESS_WRITE, stop, app);
     ad_server_route(app->server, "GET", "/api/ratelimits", AD_ACCESS_READ, ratelimits, app);

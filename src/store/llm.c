@@ -38,6 +38,12 @@ static const char SQL_CHAT_DELETE[] = "DELETE FROM llm_chats WHERE id = ?1";
 static const char SQL_LMSG_GET[] = "SELECT " LMSG_COLS " FROM llm_messages WHERE id = ?1";
 static const char SQL_LMSG_LAST[] = "SELECT " LMSG_COLS " FROM llm_messages WHERE chat_id = ?1 "
                                     "ORDER BY created_at DESC, id DESC LIMIT ?2";
+/* A page older than the message ?3 (of the same chat), newest first. */
+static const char SQL_LMSG_BEFORE[] =
+    "SELECT " LMSG_COLS " FROM llm_messages WHERE chat_id = ?1 AND (created_at, id) < "
+    "(SELECT created_at, id FROM llm_messages WHERE id = ?3 AND chat_id = ?1) "
+    "ORDER BY created_at DESC, id DESC LIMIT ?2";
+static const char SQL_LMSG_IN_CHAT[] = "SELECT 1 FROM llm_messages WHERE id = ?2 AND chat_id = ?1";
 static const char SQL_LMSG_INSERT[] =
     "INSERT INTO llm_messages(id, chat_id, role, content, status, model, created_at, updated_at) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
@@ -142,29 +148,56 @@ int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_
 
 typedef struct {
     char id[AD_ID_MAX];
+    char before[AD_ID_MAX]; /* "" for the newest */
     int limit;
+    bool page; /* out is {messages, hasMore} */
     json_t *out;
     ad_store_result_cb cb;
     void *ud;
 } msgs_job_t;
 
+/* Whether message id is one of chat's: 0, AD_ENOENT or an error. */
+static int msg_in_chat(sqlite3 *db, const char *chat, const char *id)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_IN_CHAT);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, chat);
+    ad_store_bind_text(s, 2, id);
+    int src = sqlite3_step(s);
+    sqlite3_reset(s);
+    return src == SQLITE_ROW ? 0 : src == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, src);
+}
+
 static int msgs_read(sqlite3 *db, void *ctx)
 {
     msgs_job_t *j = ctx;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_LAST);
+    if (j->before[0] != '\0') {
+        int rc = msg_in_chat(db, j->id, j->before);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, j->before[0] ? SQL_LMSG_BEFORE : SQL_LMSG_LAST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, j->id);
-    sqlite3_bind_int(s, 2, j->limit);
+    sqlite3_bind_int(s, 2, j->page ? j->limit + 1 : j->limit); /* one more: is there more? */
+    if (j->before[0] != '\0') {
+        ad_store_bind_text(s, 3, j->before);
+    }
     json_t *desc = NULL;
     int rc = rows(db, s, NULL, &desc);
     if (rc == 0) {
-        j->out = json_array();
-        for (size_t i = json_array_size(desc); i > 0; i--) {
-            json_array_append(j->out, json_array_get(desc, i - 1));
+        bool more = j->page && json_array_size(desc) > (size_t)j->limit;
+        json_t *asc = json_array();
+        for (size_t i = json_array_size(desc) - (more ? 1 : 0); i > 0; i--) {
+            json_array_append(asc, json_array_get(desc, i - 1));
         }
         json_decref(desc);
+        j->out = j->page ? json_pack("{s:o, s:b}", "messages", asc, "hasMore", more) : asc;
     }
     return rc;
 }
@@ -179,12 +212,14 @@ static void msgs_done(int rc, void *ctx)
     free(j);
 }
 
-void ad_store_chat_messages_load(ad_store_t *st, const char *chat_id, int limit,
-                                 ad_store_result_cb cb, void *ud)
+void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char *before,
+                                 int limit, ad_store_result_cb cb, void *ud)
 {
     msgs_job_t *j = ad_xcalloc(1, sizeof(*j));
     snprintf(j->id, sizeof(j->id), "%s", chat_id);
-    j->limit = limit > 0 && limit <= 10000 ? limit : 1000;
+    snprintf(j->before, sizeof(j->before), "%s", before != NULL ? before : "");
+    j->limit = limit > 0 && limit <= 10000 ? limit : 100;
+    j->page = true;
     j->cb = cb;
     j->ud = ud;
     ad_store_read_async(st, msgs_read, msgs_done, j);

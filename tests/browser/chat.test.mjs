@@ -181,3 +181,24 @@ test('the definitions page follows the folder; an agent from a definition', asyn
   assert.equal(fs.readFileSync(path.join(repo, 'web/site/index.html'), 'utf8'), '<h1>Hi</h1>\n');
   await shot(page, 'project-committed');
 });
+
+test('a long chat loads its older messages when scrolled to the top', async () => {
+  const { page } = b;
+  mock.setRules([{ reply: { text: 'ok' } }]);
+  const chat = (await api(d.url, 'POST', '/api/chats', { model: 'claude-sonnet-4-5' })).data.id;
+  const N = 55; // 110 messages: the newest 100 come with the chat
+  for (let i = 0; i < N; i++) {
+    const r = await api(d.url, 'POST', `/api/chats/${chat}/messages`, { content: `question ${i}` });
+    assert.equal(r.status, 202, JSON.stringify(r.data));
+    await until(async () => !(await api(d.url, 'GET', `/api/chats/${chat}`)).data.streaming, 'the answer', 20000);
+  }
+  await page.goto(`${d.url}/#/chats/${chat}`);
+  const log = page.getByTestId('chat-log');
+  await until(async () => (await log.locator('.chat-msg').count()) === 100, 'the newest 100 messages');
+  assert.equal(await log.locator('.chat-msg').first().locator('.chat-text').innerText(), 'question 5');
+  await log.evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+  await until(async () => (await log.locator('.chat-msg').count()) === 110, 'the older page');
+  assert.equal(await log.locator('.chat-msg').first().locator('.chat-text').innerText(), 'question 0');
+  assert.equal(await log.getByRole('button', { name: 'Load older messages' }).count(), 0, 'nothing older is left');
+  await shot(page, 'chat-older-messages');
+});
