@@ -5,7 +5,7 @@
  * of the seed's names on chat:<id>:
  * stream_token {sessionId, messageId, text}, stream_retry {sessionId,
  * status, waitMs, attempt}, stream_complete {sessionId, messageId,
- * fullMessage, usage, stopReason, stopped}, stream_error {sessionId,
+ * fullMessage, usage, stopReason, stopped, toolCalls?}, stream_error {sessionId,
  * messageId, error, partial}. The user's message and a streaming
  * placeholder are written before the request starts; the answer, its usage
  * and cost (the model_prices setting), the chat's totals and the usage
@@ -155,7 +155,7 @@ static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len
 {
     stream_t *s = ud;
     if (kind == AD_LLM_TOOL) {
-        return; /* no tools are offered, so none are called */
+        return; /* put together by the stream (src/llm/tools.c), stored with the answer */
     }
     if (kind == AD_LLM_TEXT) {
         if (ad_buf_append(&s->text, text, len) != 0) {
@@ -253,6 +253,9 @@ static json_t *end_args(stream_t *s, const ad_llm_result_t *res, const char *sta
     if (st->stop_reason[0] != '\0') {
         json_object_set_new(a, "stopReason", json_string(st->stop_reason));
     }
+    if (json_array_size(st->tools) > 0) {
+        json_object_set_new(a, "toolCalls", ad_llm_tool_calls(st));
+    }
     if (res->rc != 0 && res->rc != AD_ECLOSED) {
         char err[700];
         snprintf(err, sizeof(err), "%s: %s", res->error_type, res->error_message);
@@ -284,6 +287,9 @@ static void on_end(void *ud, const ad_llm_result_t *res)
             json_pack("{s:s, s:s, s:s%, s:O, s:s, s:b}", "sessionId", s->chat, "messageId", s->msg,
                       "fullMessage", text, s->text.len, "usage", usage, "stopReason",
                       stopped ? "stopped" : res->stream->stop_reason, "stopped", stopped);
+        if (json_array_size(res->stream->tools) > 0) {
+            json_object_set_new(s->end_event, "toolCalls", ad_llm_tool_calls(res->stream));
+        }
     } else {
         s->end_type = "stream_error";
         s->end_event =
