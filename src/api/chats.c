@@ -44,6 +44,7 @@ typedef struct stream {
     char org[AD_ID_MAX];
     char model[128];
     ad_buf_t text;        /* the answer so far */
+    ad_buf_t ev;          /* a token's event text, reused (token_event) */
     ad_llm_req_t *rq;     /* NULL until the placeholder is written */
     ad_req_t *stop_req;   /* a stop waiting for the answer's write */
     json_t *body;         /* the provider request, until it starts */
@@ -131,6 +132,7 @@ static void stream_free(stream_t *s)
         }
     }
     ad_buf_cleanup(&s->text);
+    ad_buf_cleanup(&s->ev);
     json_decref(s->body);
     json_decref(s->end_event);
     free(s);
@@ -151,6 +153,26 @@ static void publish(stream_t *s, const char *type, json_t *payload)
 
 /* ---- the provider's callbacks ----------------------------------------------------------- */
 
+/* {sessionId, messageId, text} written straight into a buffer the stream
+ * keeps and published as text: no JSON object is built and dumped per
+ * token (the ids are ours, [A-Za-z0-9_-]; text was decoded from the
+ * provider's JSON, so it is UTF-8). */
+static void token_event(stream_t *s, const char *type, const char *text, size_t len)
+{
+    ad_buf_reset(&s->ev);
+    int rc = ad_buf_puts(&s->ev, "{\"sessionId\":\"");
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, s->chat);
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, "\",\"messageId\":\"");
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, s->msg);
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, "\",\"text\":");
+    rc = rc != 0 ? rc : ad_json_string(&s->ev, text, len);
+    rc = rc != 0 ? rc : ad_buf_putc(&s->ev, '}');
+    if (rc == 0) {
+        ad_api_publish_text(s->app, type, s->ev.data, s->ev.len, "chat", s->chat, "org", s->org,
+                            NULL);
+    }
+}
+
 static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len)
 {
     stream_t *s = ud;
@@ -164,9 +186,7 @@ static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len
             return;
         }
     }
-    publish(s, kind == AD_LLM_TEXT ? "stream_token" : "stream_thinking",
-            json_pack("{s:s, s:s, s:s%}", "sessionId", s->chat, "messageId", s->msg, "text", text,
-                      len));
+    token_event(s, kind == AD_LLM_TEXT ? "stream_token" : "stream_thinking", text, len);
 }
 
 static void on_retry(void *ud, int status, int64_t wait_ms, int attempt)
@@ -459,6 +479,7 @@ static stream_t *stream_new(ad_app_t *app, json_t *chat)
     snprintf(s->provider, sizeof(s->provider), "%s", provider != NULL ? provider : "anthropic");
     ad_id_new("msg", s->msg);
     ad_buf_init(&s->text, ANSWER_MAX);
+    ad_buf_init(&s->ev, ANSWER_MAX + 1024);
     s->next = streams;
     streams = s;
     return s;
