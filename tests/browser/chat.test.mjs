@@ -202,3 +202,18 @@ test('a long chat loads its older messages when scrolled to the top', async () =
   assert.equal(await log.getByRole('button', { name: 'Load older messages' }).count(), 0, 'nothing older is left');
   await shot(page, 'chat-older-messages');
 });
+
+test('an answer that calls a tool shows the call', async () => {
+  const { page } = b;
+  mock.setRules([{ reply: { text: 'Checking the time.', tool: { name: 'get_time', input: { zone: 'UTC' } } } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.waitForURL(/#\/chats\/chat_/);
+  await page.getByLabel('Message').fill('what time is it');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  await answer.getByRole('list', { name: 'Tool calls' }).getByText('get_time({"zone":"UTC"})').waitFor();
+  // and from the stored answer after a reload
+  await page.reload();
+  await page.getByTestId('msg-assistant').last().getByText('get_time({"zone":"UTC"})').waitFor();
+});

@@ -12,7 +12,7 @@ import { WorkbenchNav } from './WorkbenchNav';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
 import { onDefinitionsChanged } from '../livetopic';
-import { applyEvent, type ChatMessage, namesFiles } from '../workbench';
+import { applyEvent, type ChatMessage, namesFiles, toolCallText } from '../workbench';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
@@ -150,6 +150,15 @@ function Bubble({ m, chatId }: { m: ChatMessage; chatId: string }) {
         <div class="chat-text">{m.content}</div>
       )}
       {m.error && <div class="error-text small">{m.error}</div>}
+      {m.toolCalls && m.toolCalls.length > 0 && (
+        <ul class="small muted tool-calls" aria-label="Tool calls">
+          {m.toolCalls.map((c) => (
+            <li key={c.id || c.name}>
+              Tool call: <code>{toolCallText(c)}</code>
+            </li>
+          ))}
+        </ul>
+      )}
       <Usage m={m} />
       <SaveFiles chatId={chatId} m={m} />
     </div>
