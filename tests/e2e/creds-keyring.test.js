@@ -3,7 +3,9 @@
 // dbus-daemon and gnome-keyring-daemon, unlocked, started here) a stored key
 // goes to the keyring through libsecret, not to a file; no file under the
 // data dir holds it; a restarted daemon reads it back (validate works with
-// it); AGENTD_CREDENTIALS=file keeps the 0600 file; a delete clears it.
+// it); AGENTD_CREDENTIALS=file keeps the 0600 file; a delete clears it; a
+// keyring that cannot take the key (no unlocked collection: a prompt nobody
+// answers) leaves it in the 0600 file, within the call's timeout.
 // Skipped when dbus-daemon, gnome-keyring-daemon or libsecret is missing.
 'use strict';
 
@@ -145,5 +147,34 @@ test('AGENTD_CREDENTIALS=file keeps the 0600 file even with a session bus', { sk
     assert.equal(fs.readFileSync(f, 'utf8'), KEY);
   } finally {
     await d.cleanup();
+  }
+});
+
+test('a keyring that cannot take the key leaves it in the 0600 file', { skip }, async () => {
+  // a second bus with a keyring daemon that was never unlocked: no login collection
+  const h2 = daemon.tmpDir();
+  const env = { ...process.env, HOME: h2, XDG_DATA_HOME: path.join(h2, 'data') };
+  delete env.DBUS_SESSION_BUS_ADDRESS;
+  const b = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  let k;
+  let d;
+  try {
+    const address = (await line(b, /^(unix:\S+)\n/m, 'dbus-daemon'))[1];
+    env.DBUS_SESSION_BUS_ADDRESS = address;
+    k = spawn('gnome-keyring-daemon', ['--foreground', '--components=secrets'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    await line(k, /GNOME_KEYRING_CONTROL=/, 'gnome-keyring-daemon');
+    d = await daemon.start({ env: { DBUS_SESSION_BUS_ADDRESS: address }, needUrl: true });
+    const r = await api(d, 'PUT', '/api/credentials/anthropic', { apiKey: KEY, baseUrl: mock.url });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.storage, 'file');
+    const f = path.join(d.dataDir, 'credentials', 'org_default.anthropic.key');
+    assert.equal(fs.statSync(f).mode & 0o777, 0o600);
+    assert.match(d.stderr, /kept in a 0600 file/);
+    assert.ok(!d.stderr.includes(KEY), 'the log never has the key');
+  } finally {
+    if (d) await d.cleanup();
+    if (k) k.kill('SIGTERM');
+    b.kill('SIGTERM');
+    fs.rmSync(h2, { recursive: true, force: true });
   }
 });
