@@ -106,6 +106,16 @@ test('a suggested definition, files saved to a project, the definitions page', a
   await page.getByLabel('What is it for? (suggests a definition)').fill('build me a web page');
   const sug = page.getByTestId('def-suggestion');
   await sug.getByText('web-builder').waitFor();
+  // picked for the task, with its score and the words that matched
+  await sug.getByText(/Picked for the task/).waitFor();
+  assert.match(await sug.innerText(), /score [0-9.]+: .*web/);
+  assert.equal(await page.getByLabel('Agent definition').inputValue(), 'web-builder');
+  // a choice of the user's own is not replaced by the next suggestion
+  await page.getByLabel('Agent definition').selectOption('');
+  await page.getByLabel('What is it for? (suggests a definition)').fill('build me a web site');
+  await until(async () => /build me a web site/.test(await page.getByLabel('What is it for? (suggests a definition)').inputValue()), 'typed');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(await page.getByLabel('Agent definition').inputValue(), '');
   await sug.getByRole('button', { name: 'Use' }).click();
   assert.equal(await page.getByLabel('Agent definition').inputValue(), 'web-builder');
   await page.getByRole('button', { name: 'New chat' }).click();

@@ -380,6 +380,9 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   const temperature = useSignal(0.7);
   const system = useSignal('');
   const definition = useSignal('');
+  // Whether the picker holds agentd's suggestion (true) or the user's own
+  // choice (false): a suggestion replaces only another suggestion.
+  const auto = useSignal(true);
   const defs = useSignal<Definition[]>([]);
   const err = useSignal<string | null>(null);
   const loadDefs = () =>
@@ -401,6 +404,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
       request<Suggestion>('POST', '/api/definitions/select', { prompt: text })
         .then((s) => {
           suggestion.value = s;
+          if (auto.value) definition.value = s.definition && !s.default ? s.definition.name : '';
           // a definition written since the list was read
           if (s.definition && !defs.value.some((d) => d.name === s.definition?.name)) void loadDefs();
         })
@@ -456,19 +460,28 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
       </label>
       {suggestion.value && suggestion.value.definition && (
         <p class="small" data-testid="def-suggestion">
-          Suggested: <strong>{suggestion.value.definition.name}</strong>{' '}
+          {auto.value && definition.value === suggestion.value.definition.name ? 'Picked for the task' : 'Suggested'}:{' '}
+          <strong>{suggestion.value.definition.name}</strong>{' '}
           <span class="muted">
             {suggestion.value.default ? '(the default: nothing matched)' : `(score ${suggestion.value.score}: ${suggestion.value.matched.join(', ')})`}
           </span>{' '}
-          <button type="button" class="btn btn-sm" onClick={() => (definition.value = suggestion.value?.definition?.name || '')}>
-            Use
-          </button>
+          {definition.value !== suggestion.value.definition.name && (
+            <button type="button" class="btn btn-sm" onClick={() => (definition.value = suggestion.value?.definition?.name || '')}>
+              Use
+            </button>
+          )}
         </p>
       )}
       {defs.value.length > 0 && (
         <label class="field">
           <span>Agent definition</span>
-          <select value={definition.value} onChange={(e) => (definition.value = e.currentTarget.value)}>
+          <select
+            value={definition.value}
+            onChange={(e) => {
+              definition.value = e.currentTarget.value;
+              auto.value = false;
+            }}
+          >
             <option value="">none</option>
             {defs.value.map((d) => (
               <option key={d.name} value={d.name}>
