@@ -49,7 +49,8 @@ test.before(async () => {
   const env = { ...process.env, HOME: home, XDG_DATA_HOME: path.join(home, 'data') };
   delete env.DBUS_SESSION_BUS_ADDRESS;
   const b = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-  bus = { proc: b, address: (await line(b, /^(unix:\S+)\n/m, 'dbus-daemon'))[1] };
+  bus = { proc: b, address: null }; // ended by test.after whatever happens next
+  bus.address = (await line(b, /^(unix:\S+)\n/m, 'dbus-daemon'))[1];
   env.DBUS_SESSION_BUS_ADDRESS = bus.address;
   keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   keyring.stdin.end('test-password');
