@@ -36,8 +36,9 @@ typedef struct watch {
     char org[AD_ID_MAX];   /* "" for the data dir's folder */
     uv_fs_event_t *ev;     /* NULL while the folder is missing */
     uv_timer_t *debounce;
-    dev_t dev;
+    dev_t dev; /* the folder last seen (when exists) */
     ino_t ino;
+    bool exists;
     bool seen; /* during a resync: still wanted */
 } watch_t;
 
@@ -91,31 +92,32 @@ static void unwatch(watch_t *w)
 }
 
 /* Watches w's folder as it is now (or stops, when it is gone); reports a
- * change when that differs from before (never on the first pass). */
+ * change when the folder appeared, went or is another one than last time
+ * (never on the first pass). A watch that cannot start (the inotify limit)
+ * is tried again on the next pass without being reported again. */
 static void refresh(watch_t *w)
 {
     struct stat sb;
     bool exists = stat(w->path, &sb) == 0 && S_ISDIR(sb.st_mode);
-    if (exists && w->ev != NULL && sb.st_dev == w->dev && sb.st_ino == w->ino) {
-        return;
-    }
-    if (!exists && w->ev == NULL) {
+    bool same = exists == w->exists && (!exists || (sb.st_dev == w->dev && sb.st_ino == w->ino));
+    if (same && (!exists || w->ev != NULL)) {
         return;
     }
     unwatch(w);
+    w->exists = exists;
     if (exists) {
+        w->dev = sb.st_dev;
+        w->ino = sb.st_ino;
         uv_fs_event_t *ev = ad_xcalloc(1, sizeof(*ev));
         uv_fs_event_init(app_->loop, ev);
         ev->data = w;
         if (uv_fs_event_start(ev, on_event, w->path, 0) != 0) {
-            uv_close((uv_handle_t *)ev, handle_free); /* tried again next pass */
+            uv_close((uv_handle_t *)ev, handle_free);
         } else {
             w->ev = ev;
-            w->dev = sb.st_dev;
-            w->ino = sb.st_ino;
         }
     }
-    if (synced_once) {
+    if (synced_once && !same) {
         changed(w);
     }
 }
@@ -192,7 +194,7 @@ static void resync(uv_timer_t *t)
             continue;
         }
         *pp = w->next;
-        if (w->ev != NULL) {
+        if (w->exists) {
             publish(w); /* the workspace went, and its definitions with it */
         }
         watch_free(w);
