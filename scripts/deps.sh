@@ -9,7 +9,8 @@ libuv1-dev libhttp-parser-dev libwslay-dev libsqlite3-dev sqlite3 libjansson-dev
 libgit2-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev
 redis-server
 clang-format procps zlib1g-dev clang libclang-rt-14-dev chromium
-prometheus"
+prometheus
+libsecret-1-0 gnome-keyring dbus-daemon"
 
 missing=""
 for p in $PKGS; do

@@ -8,7 +8,7 @@
  */
 #include "agent/agent.h"
 #include "run/run.h"
-#include "api/api_int.h"
+#include "api/workbench.h"
 
 #include <string.h>
 #include <time.h>
@@ -353,6 +353,52 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     return 0;
 }
 
+static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *def_name);
+
+/* A definition's front matter and body for a Claude Code agent: the body is
+ * the prompt the CLI appends (systemPrompt), model (not "inherit") and
+ * tools (those that are valid permission rules) fill what the request left
+ * out. body is the request's (owned here). */
+static void def_apply(json_t *body, json_t *def)
+{
+    const char *sp = ad_api_jstr(def, "systemPrompt"), *model = ad_api_jstr(def, "model");
+    if (json_object_get(body, "systemPrompt") == NULL && sp != NULL && sp[0] != '\0') {
+        json_object_set_new(body, "systemPrompt", json_string(sp));
+    }
+    if (json_object_get(body, "model") == NULL && model != NULL && strcmp(model, "inherit") != 0) {
+        json_object_set_new(body, "model", json_string(model));
+    }
+    json_t *tools = json_object_get(def, "tools");
+    if (json_object_get(body, "permissions") == NULL && json_array_size(tools) > 0) {
+        json_t *perms = json_array();
+        size_t i;
+        json_t *t;
+        json_array_foreach(tools, i, t)
+        {
+            char why[200];
+            if (json_array_size(perms) < 64 &&
+                ad_permission_check(json_string_value(t), why, sizeof(why)) == 0) {
+                json_array_append(perms, t);
+            }
+        }
+        json_object_set_new(body, "permissions", perms);
+    }
+}
+
+static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
+{
+    json_t *body = ud;
+    const char *name = ad_api_jstr(body, "definition");
+    if (def == NULL || json_object_get(def, "error") != NULL) {
+        ad_api_invalid(r, "definition",
+                       def == NULL ? "no such definition" : "the definition has an error");
+        json_decref(body);
+        return;
+    }
+    def_apply(body, def);
+    create_body(app, r, body, name);
+}
+
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -360,6 +406,31 @@ static void create(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
+    const char *def = NULL, *executor = NULL;
+    if (ad_api_str(r, body, "definition", false, 200, &def) != 0 ||
+        ad_api_enum(r, body, "executor", false, EXECUTORS, &executor) != 0) {
+        json_decref(body);
+        return;
+    }
+    if (def == NULL) {
+        create_body(app, r, body, NULL);
+        return;
+    }
+    if (executor != NULL && strcmp(executor, "claude") != 0) {
+        ad_api_invalid(r, "definition", "is for claude agents");
+        json_decref(body);
+        return;
+    }
+    if (ad_api_def_find(app, r, def, def_found, body) != 0) {
+        ad_res_error(r, 500, "INTERNAL", NULL, "cannot read the definitions");
+        json_decref(body);
+    }
+}
+
+/* The create itself; body is owned. def_name: the definition it came from,
+ * kept in the agent's state. */
+static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *def_name)
+{
     json_t *args = json_object();
     const char *wt = NULL, *executor = NULL;
     char org[AD_ID_MAX];
@@ -401,6 +472,14 @@ static void create(ad_req_t *r, void *ud)
     }
     if (run_fields(r, body, executor, args) != 0) {
         goto out;
+    }
+    if (def_name != NULL) {
+        json_t *st = json_object_get(args, "state");
+        if (st == NULL) {
+            st = json_object();
+            json_object_set_new(args, "state", st);
+        }
+        json_object_set_new(st, "definition", json_string(def_name));
     }
     if (json_is_null(json_object_get(args, "crewId"))) {
         json_object_del(args, "crewId");

@@ -5,7 +5,7 @@
  * of the seed's names on chat:<id>:
  * stream_token {sessionId, messageId, text}, stream_retry {sessionId,
  * status, waitMs, attempt}, stream_complete {sessionId, messageId,
- * fullMessage, usage, stopReason, stopped}, stream_error {sessionId,
+ * fullMessage, usage, stopReason, stopped, toolCalls?}, stream_error {sessionId,
  * messageId, error, partial}. The user's message and a streaming
  * placeholder are written before the request starts; the answer, its usage
  * and cost (the model_prices setting), the chat's totals and the usage
@@ -14,7 +14,8 @@
  * (stream_queued {sessionId, messageId, waitMs}), first come first served.
  *   POST /api/chats {provider?: anthropic|openai, model, system?, definition?,
  *                    projectId?, temperature?, maxTokens?, title?, orgId?}
- *   GET  /api/chats   GET /api/chats/:id (with its messages)   DELETE /api/chats/:id
+ *   GET  /api/chats   GET /api/chats/:id (with its newest 100 messages, hasMore)
+ *   GET  /api/chats/:id/messages?before=&limit= (older pages)   DELETE /api/chats/:id
  *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
  *   GET  /api/ratelimits (each key's buckets and queue)
  */
@@ -28,6 +29,8 @@
 #define CONTENT_MAX (256 * 1024)
 #define ANSWER_MAX (4 * 1024 * 1024)
 #define HISTORY_MAX 200
+#define PAGE_DEFAULT 100 /* the newest messages GET /api/chats/:id gives */
+#define PAGE_MAX 200     /* a page of GET /api/chats/:id/messages */
 #define DEFAULT_MODEL "claude-sonnet-4-5"
 #define DEFAULT_OPENAI_MODEL "gpt-4o-mini"
 #define MAX_RETRIES 3
@@ -41,6 +44,7 @@ typedef struct stream {
     char org[AD_ID_MAX];
     char model[128];
     ad_buf_t text;        /* the answer so far */
+    ad_buf_t ev;          /* a token's event text, reused (token_event) */
     ad_llm_req_t *rq;     /* NULL until the placeholder is written */
     ad_req_t *stop_req;   /* a stop waiting for the answer's write */
     json_t *body;         /* the provider request, until it starts */
@@ -128,6 +132,7 @@ static void stream_free(stream_t *s)
         }
     }
     ad_buf_cleanup(&s->text);
+    ad_buf_cleanup(&s->ev);
     json_decref(s->body);
     json_decref(s->end_event);
     free(s);
@@ -148,11 +153,31 @@ static void publish(stream_t *s, const char *type, json_t *payload)
 
 /* ---- the provider's callbacks ----------------------------------------------------------- */
 
+/* {sessionId, messageId, text} written straight into a buffer the stream
+ * keeps and published as text: no JSON object is built and dumped per
+ * token (the ids are ours, [A-Za-z0-9_-]; text was decoded from the
+ * provider's JSON, so it is UTF-8). */
+static void token_event(stream_t *s, const char *type, const char *text, size_t len)
+{
+    ad_buf_reset(&s->ev);
+    int rc = ad_buf_puts(&s->ev, "{\"sessionId\":\"");
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, s->chat);
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, "\",\"messageId\":\"");
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, s->msg);
+    rc = rc != 0 ? rc : ad_buf_puts(&s->ev, "\",\"text\":");
+    rc = rc != 0 ? rc : ad_json_string(&s->ev, text, len);
+    rc = rc != 0 ? rc : ad_buf_putc(&s->ev, '}');
+    if (rc == 0) {
+        ad_api_publish_text(s->app, type, s->ev.data, s->ev.len, "chat", s->chat, "org", s->org,
+                            NULL);
+    }
+}
+
 static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len)
 {
     stream_t *s = ud;
     if (kind == AD_LLM_TOOL) {
-        return; /* no tools are offered, so none are called */
+        return; /* put together by the stream (src/llm/tools.c), stored with the answer */
     }
     if (kind == AD_LLM_TEXT) {
         if (ad_buf_append(&s->text, text, len) != 0) {
@@ -161,9 +186,7 @@ static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len
             return;
         }
     }
-    publish(s, kind == AD_LLM_TEXT ? "stream_token" : "stream_thinking",
-            json_pack("{s:s, s:s, s:s%}", "sessionId", s->chat, "messageId", s->msg, "text", text,
-                      len));
+    token_event(s, kind == AD_LLM_TEXT ? "stream_token" : "stream_thinking", text, len);
 }
 
 static void on_retry(void *ud, int status, int64_t wait_ms, int attempt)
@@ -250,6 +273,9 @@ static json_t *end_args(stream_t *s, const ad_llm_result_t *res, const char *sta
     if (st->stop_reason[0] != '\0') {
         json_object_set_new(a, "stopReason", json_string(st->stop_reason));
     }
+    if (json_array_size(st->tools) > 0) {
+        json_object_set_new(a, "toolCalls", ad_llm_tool_calls(st));
+    }
     if (res->rc != 0 && res->rc != AD_ECLOSED) {
         char err[700];
         snprintf(err, sizeof(err), "%s: %s", res->error_type, res->error_message);
@@ -281,6 +307,9 @@ static void on_end(void *ud, const ad_llm_result_t *res)
             json_pack("{s:s, s:s, s:s%, s:O, s:s, s:b}", "sessionId", s->chat, "messageId", s->msg,
                       "fullMessage", text, s->text.len, "usage", usage, "stopReason",
                       stopped ? "stopped" : res->stream->stop_reason, "stopped", stopped);
+        if (json_array_size(res->stream->tools) > 0) {
+            json_object_set_new(s->end_event, "toolCalls", ad_llm_tool_calls(res->stream));
+        }
     } else {
         s->end_type = "stream_error";
         s->end_event =
@@ -450,6 +479,7 @@ static stream_t *stream_new(ad_app_t *app, json_t *chat)
     snprintf(s->provider, sizeof(s->provider), "%s", provider != NULL ? provider : "anthropic");
     ad_id_new("msg", s->msg);
     ad_buf_init(&s->text, ANSWER_MAX);
+    ad_buf_init(&s->ev, ANSWER_MAX + 1024);
     s->next = streams;
     streams = s;
     return s;
@@ -723,17 +753,10 @@ static void list(ad_req_t *r, void *ud)
 }
 
 /* The messages of a chat are read on the pool (up to 1,000 rows). */
-static void got_messages(int rc, json_t *msgs, void *ud)
+/* An answer in flight shows what has arrived so far. */
+static void live_text(const char *chat, json_t *msgs)
 {
-    ad_req_t *r = ud;
-    json_t *chat = ad_req_data(r);
-    if (rc != 0) {
-        json_decref(chat);
-        ad_api_fail(r, rc, "messages", NULL);
-        return;
-    }
-    /* An answer in flight shows what has arrived so far. */
-    stream_t *s = stream_of(ad_api_jstr(chat, "id"));
+    stream_t *s = stream_of(chat);
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m)
@@ -742,7 +765,21 @@ static void got_messages(int rc, json_t *msgs, void *ud)
             json_object_set_new(m, "content", json_stringn(s->text.data, s->text.len));
         }
     }
-    json_object_set_new(chat, "messages", msgs);
+}
+
+static void got_messages(int rc, json_t *page, void *ud)
+{
+    ad_req_t *r = ud;
+    json_t *chat = ad_req_data(r);
+    if (rc != 0) {
+        json_decref(chat);
+        ad_api_fail(r, rc, "messages", NULL);
+        return;
+    }
+    live_text(ad_api_jstr(chat, "id"), json_object_get(page, "messages"));
+    json_object_set(chat, "messages", json_object_get(page, "messages"));
+    json_object_set(chat, "hasMore", json_object_get(page, "hasMore"));
+    json_decref(page);
     ad_res_json(r, 200, chat);
 }
 
@@ -757,8 +794,56 @@ static void get(ad_req_t *r, void *ud)
         json_object_set_new(chat, "streaming",
                             json_boolean(stream_of(ad_api_jstr(chat, "id")) != NULL));
         ad_req_set_data(r, chat); /* owned until got_messages */
-        ad_store_chat_messages_load(app->store, ad_api_jstr(chat, "id"), 1000, got_messages, r);
+        ad_store_chat_messages_page(app->store, ad_api_jstr(chat, "id"), NULL, PAGE_DEFAULT,
+                                    got_messages, r);
     }
+}
+
+static void got_page(int rc, json_t *page, void *ud)
+{
+    ad_req_t *r = ud;
+    char *chat = ad_req_data(r);
+    if (rc == AD_ENOENT) {
+        ad_api_invalid(r, "before", "is not a message of this chat");
+    } else if (rc != 0) {
+        ad_api_fail(r, rc, "messages", NULL);
+    } else {
+        live_text(chat, json_object_get(page, "messages"));
+        ad_res_json(r, 200, page);
+        page = NULL;
+    }
+    json_decref(page);
+    free(chat);
+}
+
+/* GET /api/chats/:id/messages?before=<message id>&limit= (1 to 200, 50 by
+ * default): the page of messages before that one (the newest without it),
+ * oldest first, {messages, hasMore}. */
+static void messages_page(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *before = ad_req_query(r, "before"), *lim = ad_req_query(r, "limit");
+    long limit = 50;
+    if (lim != NULL) {
+        char *end = NULL;
+        limit = strtol(lim, &end, 10);
+        if (end == lim || *end != '\0' || limit < 1 || limit > PAGE_MAX) {
+            ad_api_invalid(r, "limit", "must be 1 to 200");
+            return;
+        }
+    }
+    if (before != NULL && (before[0] == '\0' || strlen(before) >= AD_ID_MAX)) {
+        ad_api_invalid(r, "before", "must be a message id");
+        return;
+    }
+    json_t *chat = chat_load(app, r);
+    if (chat == NULL) {
+        return;
+    }
+    ad_req_set_data(r, ad_xstrdup(ad_api_jstr(chat, "id"))); /* owned until got_page */
+    ad_store_chat_messages_page(app->store, ad_api_jstr(chat, "id"), before, (int)limit, got_page,
+                                r);
+    json_decref(chat);
 }
 
 static void stop(ad_req_t *r, void *ud)
@@ -872,6 +957,8 @@ void ad_api_chats_register(ad_app_t *app)
     ad_server_route(app->server, "DELETE", "/api/chats/:id", AD_ACCESS_WRITE, delete_chat, app);
     ad_server_route(app->server, "POST", "/api/chats/:id/messages", AD_ACCESS_WRITE, send_message,
                     app);
+    ad_server_route(app->server, "GET", "/api/chats/:id/messages", AD_ACCESS_READ, messages_page,
+                    app);
     ad_server_route(app->server, "POST", "/api/chats/:id/stop", AD_ACCESS_WRITE, stop, app);
     ad_server_route(app->server, "GET", "/api/ratelimits", AD_ACCESS_READ, ratelimits, app);
 }
@@ -884,6 +971,7 @@ static void timer_closed(uv_handle_t *h)
 void ad_api_chats_close(void)
 {
     closing = true;
+    ad_api_defwatch_stop();
     ad_llm_free(llm); /* ends every stream: on_end frees them unsaved */
     llm = NULL;
     while (streams != NULL) {

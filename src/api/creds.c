@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Provider credentials of each organisation. The key is written to
+ * Provider credentials of each organisation. The key goes to the Secret
+ * Service when agentd has a session bus (keyring.c; read back at start-up
+ * on the pool), else, or when that fails, to
  * <data_dir>/credentials/<org>.<provider>.key (mode 0600, in a 0700
- * folder; on the thread pool, written then renamed) and kept in memory;
+ * folder; on the thread pool, written then renamed); it is kept in memory;
  * the row (src/store) holds what may be shown: the last four characters,
  * email, base URL, validation status. No answer, log line or event ever
  * carries a key. Setting a base URL needs an admin token: it decides
@@ -14,6 +16,7 @@
  *   GET    /api/auth/status
  * Validating sends a one-token request with the stored key (src/llm).
  */
+#include "api/keyring.h"
 #include "api/workbench.h"
 #include "run/run.h"
 
@@ -36,11 +39,14 @@ typedef struct {
     char org[AD_ID_MAX];
     char provider[16];
     char *key;
+    bool keyring; /* kept in the Secret Service, not a file */
 } key_t_;
 
 static key_t_ keys[KEYS_MAX];
 static size_t nkeys;
 static char dir[4200];
+static char data_dir[4200];
+static bool closed;
 
 static key_t_ *find(const char *org, const char *provider)
 {
@@ -60,7 +66,7 @@ static void wipe_free(char *s)
     }
 }
 
-static int remember(const char *org, const char *provider, const char *key)
+static int remember(const char *org, const char *provider, const char *key, bool keyring)
 {
     key_t_ *k = find(org, provider);
     if (k == NULL) {
@@ -74,6 +80,7 @@ static int remember(const char *org, const char *provider, const char *key)
         wipe_free(k->key);
     }
     k->key = ad_xstrdup(key);
+    k->keyring = keyring;
     return 0;
 }
 
@@ -171,7 +178,7 @@ static void load_keys(void)
         size_t n = fread(key, 1, sizeof(key) - 1, f);
         fclose(f);
         key[n] = '\0';
-        if (n >= KEY_MIN && n <= KEY_MAX && remember(org, provider, key) != 0) {
+        if (n >= KEY_MIN && n <= KEY_MAX && remember(org, provider, key, false) != 0) {
             ad_log(AD_LOG_WARN, "llm", "too many stored credentials; some are ignored");
         }
         memset(key, 0, sizeof(key));
@@ -189,6 +196,9 @@ typedef struct {
     char path[4400];
     char *key; /* NULL: delete the file */
     int rc;
+    bool keyring; /* try the Secret Service first */
+    bool in_keyring; /* the key went there */
+    char why[300];   /* why the Secret Service was not used */
 } file_job_t;
 
 static int write_key(const char *path, const char *key)
@@ -212,18 +222,31 @@ static int write_key(const char *path, const char *key)
     return 0;
 }
 
+/* The Secret Service when there is one (the file then goes), else the
+ * 0600 file; a delete clears both. */
 static void file_work(uv_work_t *w)
 {
     file_job_t *j = w->data;
-    if (j->key != NULL) {
+    const char *org = ad_api_jstr(j->args, "orgId"), *provider = ad_api_jstr(j->args, "provider");
+    if (j->key != NULL && j->keyring &&
+        ad_keyring_store(data_dir, org, provider, j->key, j->why, sizeof(j->why)) == 0) {
+        j->in_keyring = true;
+        j->rc = unlink(j->path) == 0 || errno == ENOENT ? 0 : AD_EIO;
+    } else if (j->key != NULL) {
         j->rc = write_key(j->path, j->key);
     } else {
+        if (j->keyring) {
+            ad_keyring_clear(data_dir, org, provider, j->why, sizeof(j->why));
+        }
         j->rc = unlink(j->path) == 0 || errno == ENOENT ? 0 : AD_EIO;
     }
 }
 
 static void cred_view(json_t *row)
 {
+    key_t_ *k = find(ad_api_jstr(row, "orgId"), ad_api_jstr(row, "provider"));
+    json_object_set_new(row, "storage",
+                        json_string(k == NULL ? "none" : k->keyring ? "secret-service" : "file"));
     char mask[64];
     ad_api_cred_mask(ad_api_jstr(row, "last4"), mask, sizeof(mask));
     json_object_set_new(row, "masked", json_string(mask));
@@ -256,7 +279,11 @@ static void file_done(uv_work_t *w, int status)
         ad_res_error(j->req, 500, "INTERNAL", NULL, "cannot store the credential file");
         json_decref(j->args);
     } else {
-        if (j->key != NULL && remember(org, provider, j->key) != 0) {
+        if (j->key != NULL && j->keyring && !j->in_keyring) {
+            ad_log(AD_LOG_WARN, "llm", "credential of %s/%s kept in a 0600 file: %s", org,
+                   provider, j->why);
+        }
+        if (j->key != NULL && remember(org, provider, j->key, j->in_keyring) != 0) {
             ad_res_error(j->req, 507, "FULL", NULL, "too many credentials");
             json_decref(j->args);
         } else {
@@ -279,6 +306,7 @@ static void queue_file(ad_app_t *app, ad_req_t *r, json_t *args, const char *key
     j->req = r;
     j->args = args;
     j->key = key != NULL ? ad_xstrdup(key) : NULL;
+    j->keyring = ad_keyring_wanted();
     j->work.data = j;
     if (key_path(ad_api_jstr(args, "orgId"), ad_api_jstr(args, "provider"), j->path,
                  sizeof(j->path)) != 0 ||
@@ -559,10 +587,88 @@ static const char *key_for_agent(void *ud, const char *org, const char *provider
     return ad_api_cred_key(org, provider);
 }
 
+/* ---- the Secret Service's keys, read at start-up on the pool ---------------------------- */
+
+typedef struct {
+    uv_work_t work;
+    json_t *pairs; /* [{orgId, provider}] of the stored rows; the found keys added as "key" */
+} kr_load_t;
+
+static void kr_load_work(uv_work_t *w)
+{
+    kr_load_t *j = w->data;
+    size_t i;
+    json_t *p;
+    json_array_foreach(j->pairs, i, p)
+    {
+        char why[300] = "";
+        char *key = ad_keyring_lookup(data_dir, ad_api_jstr(p, "orgId"), ad_api_jstr(p, "provider"),
+                                      why, sizeof(why));
+        if (key != NULL) {
+            json_object_set_new(p, "key", json_string(key));
+            wipe_free(key);
+        } else if (why[0] != '\0') {
+            json_object_set_new(p, "why", json_string(why));
+        }
+    }
+}
+
+/* A key in a file wins: it was written after the Secret Service failed. */
+static void kr_load_done(uv_work_t *w, int status)
+{
+    kr_load_t *j = w->data;
+    size_t i;
+    json_t *p;
+    json_array_foreach(j->pairs, i, p)
+    {
+        const char *org = ad_api_jstr(p, "orgId"), *provider = ad_api_jstr(p, "provider");
+        json_t *key = json_object_get(p, "key");
+        if (status == 0 && !closed && key != NULL && find(org, provider) == NULL) {
+            remember(org, provider, json_string_value(key), true);
+        } else if (json_object_get(p, "why") != NULL) {
+            ad_log(AD_LOG_WARN, "llm", "credential of %s/%s: %s", org, provider,
+                   ad_api_jstr(p, "why"));
+        }
+        if (key != NULL) {
+            memset((char *)json_string_value(key), 0, json_string_length(key));
+        }
+    }
+    json_decref(j->pairs);
+    free(j);
+}
+
+static void kr_load(ad_app_t *app)
+{
+    json_t *rows = NULL;
+    if (!ad_keyring_wanted() || app->store == NULL || ad_store_cred_list(app->store, "", &rows) != 0) {
+        return;
+    }
+    kr_load_t *j = ad_xcalloc(1, sizeof(*j));
+    j->pairs = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        json_array_append_new(j->pairs, json_pack("{s:O, s:O}", "orgId", json_object_get(row, "orgId"),
+                                                  "provider", json_object_get(row, "provider")));
+    }
+    json_decref(rows);
+    j->work.data = j;
+    if (json_array_size(j->pairs) == 0 || uv_queue_work(app->loop, &j->work, kr_load_work, kr_load_done) != 0) {
+        json_decref(j->pairs);
+        free(j);
+    }
+}
+
 void ad_api_creds_register(ad_app_t *app)
 {
+    closed = false;
     snprintf(dir, sizeof(dir), "%s/credentials", app->cfg->data_dir);
+    if (realpath(app->cfg->data_dir, data_dir) == NULL) {
+        snprintf(data_dir, sizeof(data_dir), "%s", app->cfg->data_dir);
+    }
     load_keys();
+    kr_load(app);
     if (app->runner != NULL) {
         ad_runner_set_key_source(app->runner, key_for_agent, app);
     }
@@ -580,6 +686,7 @@ void ad_api_creds_register(ad_app_t *app)
 
 void ad_api_creds_close(void)
 {
+    closed = true;
     for (size_t i = 0; i < nkeys; i++) {
         wipe_free(keys[i].key);
     }

@@ -33,6 +33,10 @@ void ad_api_defs_register(ad_app_t *app);
  * cb is not called. */
 typedef void (*ad_api_def_cb)(ad_app_t *app, ad_req_t *r, json_t *def, void *ud);
 int ad_api_def_find(ad_app_t *app, ad_req_t *r, const char *name, ad_api_def_cb cb, void *ud);
+/* defwatch.c: watches the definitions folders and publishes
+ * definitions_changed {source, workspaceId?}; stop closes every handle. */
+void ad_api_defwatch_start(ad_app_t *app);
+void ad_api_defwatch_stop(void);
 
 /* projects.c: /api/projects... */
 void ad_api_projects_register(ad_app_t *app);

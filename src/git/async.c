@@ -69,7 +69,8 @@ static void run(uv_work_t *w)
     }
     bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE ||
                   j->op == AD_GIT_OP_CHECKOUT || j->op == AD_GIT_OP_COMMIT ||
-                  j->op == AD_GIT_OP_MERGE || j->op == AD_GIT_OP_REBASE;
+                  j->op == AD_GIT_OP_MERGE || j->op == AD_GIT_OP_REBASE ||
+                  j->op == AD_GIT_OP_COMMIT_FILES;
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
@@ -124,7 +125,8 @@ static void after(uv_work_t *w, int status)
     job_t *j = w->data;
     static const char *names[] = {
         "open", "list",         "add",    "setup",   "status", "remove", "branches", "checkout",
-        "diff", "remove_check", "review", "commits", "commit", "merge",  "rebase",   "push"};
+        "diff", "remove_check", "review", "commits", "commit", "merge",  "rebase",   "push",
+        "commit_files"};
     ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", names[j->op], j->res.rc,
            (double)j->res.elapsed_ns / 1e6);
     if (status == UV_ECANCELED) {
@@ -142,7 +144,7 @@ static void after(uv_work_t *w, int status)
 int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
                  void *ud)
 {
-    if ((unsigned)op > AD_GIT_OP_PUSH || done == NULL) {
+    if ((unsigned)op > AD_GIT_OP_COMMIT_FILES || done == NULL) {
         return AD_EINVAL;
     }
     /* The library is loaded and set up here, on the loop thread (front.c

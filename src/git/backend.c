@@ -30,6 +30,8 @@ static int review_op(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_gi
         return ad_git_rebase(j->path, j->base, out, e);
     case AD_GIT_OP_PUSH:
         return ad_git_push(j->path, j->name, out, e);
+    case AD_GIT_OP_COMMIT_FILES:
+        return ad_git_commit_files(j->path, j->file, j->files, j->message, out, e);
     default:
         return ad_gitx_fail(e, AD_EINVAL, "", "unknown git operation");
     }

@@ -252,6 +252,20 @@ int ad_git_rebase(const char *wt_path, const char *onto, json_t **out, ad_git_er
  * out: {"pushed", "remote", "branch", "output"}. */
 int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_err_t *e);
 
+/* Writes files ([{path, content}], paths relative to dir, a folder below
+ * the worktree's top, "" or NULL for the top) into the worktree at wt_path
+ * and commits exactly them on HEAD: the commit is HEAD's tree with those
+ * blobs, so other staged or changed files stay out of it; the index
+ * follows for the written paths. Folders are made as needed and walked
+ * with O_NOFOLLOW; an existing file keeps its mode. Refusals: AD_EINVAL
+ * "unsafe_path" (absolute, "..", a .git segment, a symlink or a folder in
+ * the way), "invalid_message", "no_files"; AD_ESTATE "dirty" (details
+ * {changedFiles}: those paths have uncommitted changes, untracked files
+ * included) before anything is written; AD_ESTATE "nothing_to_commit"
+ * (HEAD has them already). (files.c)
+ * out: {"commit", "shortId", "branch", "files" (the paths written)}. */
+int ad_git_commit_files(const char *wt_path, const char *dir, json_t *files, const char *message,
+                        json_t **out, ad_git_err_t *e);
 /* ---- asynchronous layer (loop thread) -------------------------------------- */
 
 typedef enum {
@@ -271,6 +285,7 @@ typedef enum {
     AD_GIT_OP_MERGE,        /* a.path, branch (into), name (strategy), message */
     AD_GIT_OP_REBASE,       /* a.path, base (onto) */
     AD_GIT_OP_PUSH,         /* a.path, name (remote, or NULL) */
+    AD_GIT_OP_COMMIT_FILES, /* a.path, file (folder or NULL), files, message */
 } ad_git_op_t;
 
 /* Arguments of a queued operation; strings are borrowed for the call only

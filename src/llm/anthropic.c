@@ -43,7 +43,7 @@ static void take_usage(ad_llm_usage_t *u, json_t *o)
     }
 }
 
-static void on_delta_event(ad_llm_stream_t *st, json_t *delta)
+static void on_delta_event(ad_llm_stream_t *st, json_t *delta, int index)
 {
     const char *t = json_string_value(json_object_get(delta, "type"));
     const char *key = NULL;
@@ -62,6 +62,9 @@ static void on_delta_event(ad_llm_stream_t *st, json_t *delta)
     }
     /* signature_delta and kinds added later carry nothing to show. */
     json_t *v = key != NULL ? json_object_get(delta, key) : NULL;
+    if (kind == AD_LLM_TOOL && json_is_string(v)) {
+        ad_llm_tool_args(st, index, json_string_value(v), json_string_length(v));
+    }
     if (json_is_string(v) && json_string_length(v) > 0 && st->on_delta != NULL) {
         st->on_delta(st->ud, kind, json_string_value(v), json_string_length(v));
     }
@@ -107,8 +110,16 @@ static void on_sse(void *ud, const char *event, const char *data, size_t len)
         on_message_start(st, json_object_get(o, "message"));
     } else if (strcmp(name, "content_block_start") == 0) {
         st->blocks++;
+        json_t *b = json_object_get(o, "content_block");
+        const char *bt = json_string_value(json_object_get(b, "type"));
+        if (bt != NULL && strcmp(bt, "tool_use") == 0) {
+            ad_llm_tool_start(st, (int)json_integer_value(json_object_get(o, "index")),
+                              json_string_value(json_object_get(b, "id")),
+                              json_string_value(json_object_get(b, "name")));
+        }
     } else if (strcmp(name, "content_block_delta") == 0) {
-        on_delta_event(st, json_object_get(o, "delta"));
+        on_delta_event(st, json_object_get(o, "delta"),
+                       (int)json_integer_value(json_object_get(o, "index")));
     } else if (strcmp(name, "message_delta") == 0) {
         const char *sr =
             json_string_value(json_object_get(json_object_get(o, "delta"), "stop_reason"));
@@ -135,6 +146,8 @@ void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud)
 void ad_llm_stream_cleanup(ad_llm_stream_t *st)
 {
     ad_ssedec_cleanup(&st->sse);
+    json_decref(st->tools);
+    st->tools = NULL;
 }
 
 int ad_llm_stream_feed(ad_llm_stream_t *st, const char *p, size_t n)

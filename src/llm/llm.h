@@ -84,6 +84,7 @@ typedef struct {
     bool stopped; /* message_stop seen */
     bool failed;  /* an error event, or bytes that are no stream */
     bool openai;  /* Chat Completions chunks instead of Messages events */
+    json_t *tools; /* the tool calls so far (tools.c); NULL until one; owned */
 } ad_llm_stream_t;
 
 void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud);
@@ -94,6 +95,15 @@ void ad_llm_openai_event(ad_llm_stream_t *st, const char *data, size_t len);
 void ad_llm_stream_cleanup(ad_llm_stream_t *st);
 /* Feeds response body bytes. 0, or AD_ETOOBIG (an event past 1 MiB). */
 int ad_llm_stream_feed(ad_llm_stream_t *st, const char *p, size_t n);
+/* Tool calls (tools.c), from a tool_use block or a Chat Completions
+ * tool_calls delta: the call at index is started (id and name filled in
+ * when given, later pieces may add them), then its arguments come in
+ * pieces. At most 64 calls of 256 KiB of arguments. */
+void ad_llm_tool_start(ad_llm_stream_t *st, int index, const char *id, const char *name);
+void ad_llm_tool_args(ad_llm_stream_t *st, int index, const char *text, size_t len);
+/* The calls as [{id, name, input (the parsed arguments; null when they are
+ * no JSON, then arguments: the text), truncated?}]. New reference. */
+json_t *ad_llm_tool_calls(const ad_llm_stream_t *st);
 
 /* The JSON body of a streamed request (new reference). messages is
  * borrowed: [{role, content}]. A system prompt of 1024 bytes or more and
@@ -180,6 +190,18 @@ bool ad_llm_path_ok(const char *p, size_t n);
  * ("```ts src/app.ts", "```src/app.ts", "```py title=app.py"):
  * [{path, content}], the last block winning for a path. New reference. */
 json_t *ad_llm_code_files(const char *md);
+
+/* ---- a project as a tar archive (tar.c) -------------------------------------------- */
+/* Appends a regular file (mode 0644) at path (at most 1000 bytes; a pax
+ * header carries one over 99) to out. 0, or ad_buf's error (AD_ETOOBIG
+ * past the buffer's max). */
+int ad_llm_tar_file(ad_buf_t *out, const char *path, const char *content, size_t len,
+                    int64_t mtime);
+/* The two zero blocks that end an archive. */
+int ad_llm_tar_end(ad_buf_t *out);
+/* A folder name from a project's name: [A-Za-z0-9._-], others as '-', at
+ * most 60 bytes, never "", "." or starting with '.'; "project" for none. */
+void ad_llm_tar_folder_name(const char *name, char *out, size_t outsz);
 
 /* ---- the client (client.c) ------------------------------------------------- */
 typedef struct ad_llm ad_llm_t;

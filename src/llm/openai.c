@@ -4,7 +4,8 @@
  * (llama.cpp, vLLM, Ollama, LM Studio) speak too: `data:` chunks with
  * choices[].delta.content, a finish_reason, a usage chunk when asked
  * (stream_options.include_usage), then `data: [DONE]`; an error object
- * mid-stream. Pure, like anthropic.c, whose SSE decoder feeds this.
+ * mid-stream; delta.tool_calls put together as tool_use blocks are
+ * (tools.c). Pure, like anthropic.c, whose SSE decoder feeds this.
  */
 #include "llm/llm.h"
 
@@ -52,6 +53,29 @@ static void take_usage(ad_llm_stream_t *st, json_t *u)
     }
 }
 
+/* delta.tool_calls: [{index, id?, type?, function: {name?, arguments?}}];
+ * the first piece of an index names the call, the rest add arguments. */
+static void take_tool_calls(ad_llm_stream_t *st, json_t *calls)
+{
+    size_t i;
+    json_t *tc;
+    json_array_foreach(calls, i, tc)
+    {
+        json_t *idx = json_object_get(tc, "index"), *fn = json_object_get(tc, "function");
+        int index = json_is_integer(idx) ? (int)json_integer_value(idx) : (int)i;
+        ad_llm_tool_start(st, index, json_string_value(json_object_get(tc, "id")),
+                          json_string_value(json_object_get(fn, "name")));
+        json_t *args = json_object_get(fn, "arguments");
+        if (json_is_string(args) && json_string_length(args) > 0) {
+            ad_llm_tool_args(st, index, json_string_value(args), json_string_length(args));
+            if (st->on_delta != NULL) {
+                st->on_delta(st->ud, AD_LLM_TOOL, json_string_value(args),
+                             json_string_length(args));
+            }
+        }
+    }
+}
+
 static void take_choice(ad_llm_stream_t *st, json_t *choice)
 {
     json_t *delta = json_object_get(choice, "delta");
@@ -65,6 +89,7 @@ static void take_choice(ad_llm_stream_t *st, json_t *choice)
             st->on_delta(st->ud, parts[i].kind, json_string_value(v), json_string_length(v));
         }
     }
+    take_tool_calls(st, json_object_get(delta, "tool_calls"));
     json_t *fin = json_object_get(choice, "finish_reason");
     if (json_is_string(fin)) {
         copy(st->stop_reason, sizeof(st->stop_reason), fin);

@@ -21,7 +21,8 @@
 #define LMSG_COLS                                                                                  \
     "id, chat_id, role, content, status, error, model, stop_reason, input_tokens, "                \
     "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, attempts, created_at, "       \
-    "updated_at"
+    "updated_at, tool_calls"
+#define LMSG_JSON "tool_calls"
 #define CRED_COLS                                                                                  \
     "org_id, provider, last4, email, base_url, status, status_reason, validated_at, created_at, "  \
     "updated_at"
@@ -38,13 +39,20 @@ static const char SQL_CHAT_DELETE[] = "DELETE FROM llm_chats WHERE id = ?1";
 static const char SQL_LMSG_GET[] = "SELECT " LMSG_COLS " FROM llm_messages WHERE id = ?1";
 static const char SQL_LMSG_LAST[] = "SELECT " LMSG_COLS " FROM llm_messages WHERE chat_id = ?1 "
                                     "ORDER BY created_at DESC, id DESC LIMIT ?2";
+/* A page older than the message ?3 (of the same chat), newest first. */
+static const char SQL_LMSG_BEFORE[] =
+    "SELECT " LMSG_COLS " FROM llm_messages WHERE chat_id = ?1 AND (created_at, id) < "
+    "(SELECT created_at, id FROM llm_messages WHERE id = ?3 AND chat_id = ?1) "
+    "ORDER BY created_at DESC, id DESC LIMIT ?2";
+static const char SQL_LMSG_IN_CHAT[] = "SELECT 1 FROM llm_messages WHERE id = ?2 AND chat_id = ?1";
 static const char SQL_LMSG_INSERT[] =
     "INSERT INTO llm_messages(id, chat_id, role, content, status, model, created_at, updated_at) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
 static const char SQL_LMSG_END[] =
     "UPDATE llm_messages SET content = ?2, status = ?3, error = ?4, model = ?5, stop_reason = "
     "?6, input_tokens = ?7, output_tokens = ?8, cache_read_tokens = ?9, cache_write_tokens = "
-    "?10, cost_usd = ?11, attempts = ?12, updated_at = ?13 WHERE id = ?1 AND status = "
+    "?10, cost_usd = ?11, attempts = ?12, updated_at = ?13, tool_calls = ?14 WHERE id = ?1 AND "
+    "status = "
     "'streaming'";
 static const char SQL_CHAT_ADD[] =
     "UPDATE llm_chats SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
@@ -70,27 +78,29 @@ static const char SQL_CRED_STATUS[] =
     "UPDATE llm_credentials SET status = ?3, status_reason = ?4, validated_at = ?5 "
     "WHERE org_id = ?1 AND provider = ?2";
 
-static int one_by_id(sqlite3 *db, const char *sql, const char *id, const char *nulls, json_t **out)
+static int one_by_id(sqlite3 *db, const char *sql, const char *id, const char *nulls,
+                     const char *json_cols, json_t **out)
 {
     sqlite3_stmt *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    return ad_store_one_json(db, s, NULL, nulls, out);
+    return ad_store_one_json(db, s, json_cols, nulls, out);
 }
 
 int ad_store_chat_get(ad_store_t *st, const char *id, json_t **out)
 {
-    return one_by_id(ad_store_rdb(st), SQL_CHAT_GET, id, CHAT_NULLS, out);
+    return one_by_id(ad_store_rdb(st), SQL_CHAT_GET, id, CHAT_NULLS, NULL, out);
 }
 
+/* Rows of chats, messages or credentials; a message's tool_calls is JSON. */
 static int rows(sqlite3 *db, sqlite3_stmt *s, const char *nulls, json_t **out)
 {
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(arr, ad_store_row_json(s, NULL, nulls));
+        json_array_append_new(arr, ad_store_row_json(s, LMSG_JSON, nulls));
     }
     int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
     sqlite3_reset(s);
@@ -142,29 +152,56 @@ int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_
 
 typedef struct {
     char id[AD_ID_MAX];
+    char before[AD_ID_MAX]; /* "" for the newest */
     int limit;
+    bool page; /* out is {messages, hasMore} */
     json_t *out;
     ad_store_result_cb cb;
     void *ud;
 } msgs_job_t;
 
+/* Whether message id is one of chat's: 0, AD_ENOENT or an error. */
+static int msg_in_chat(sqlite3 *db, const char *chat, const char *id)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_IN_CHAT);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, chat);
+    ad_store_bind_text(s, 2, id);
+    int src = sqlite3_step(s);
+    sqlite3_reset(s);
+    return src == SQLITE_ROW ? 0 : src == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, src);
+}
+
 static int msgs_read(sqlite3 *db, void *ctx)
 {
     msgs_job_t *j = ctx;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_LAST);
+    if (j->before[0] != '\0') {
+        int rc = msg_in_chat(db, j->id, j->before);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, j->before[0] ? SQL_LMSG_BEFORE : SQL_LMSG_LAST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, j->id);
-    sqlite3_bind_int(s, 2, j->limit);
+    sqlite3_bind_int(s, 2, j->page ? j->limit + 1 : j->limit); /* one more: is there more? */
+    if (j->before[0] != '\0') {
+        ad_store_bind_text(s, 3, j->before);
+    }
     json_t *desc = NULL;
     int rc = rows(db, s, NULL, &desc);
     if (rc == 0) {
-        j->out = json_array();
-        for (size_t i = json_array_size(desc); i > 0; i--) {
-            json_array_append(j->out, json_array_get(desc, i - 1));
+        bool more = j->page && json_array_size(desc) > (size_t)j->limit;
+        json_t *asc = json_array();
+        for (size_t i = json_array_size(desc) - (more ? 1 : 0); i > 0; i--) {
+            json_array_append(asc, json_array_get(desc, i - 1));
         }
         json_decref(desc);
+        j->out = j->page ? json_pack("{s:o, s:b}", "messages", asc, "hasMore", more) : asc;
     }
     return rc;
 }
@@ -179,12 +216,14 @@ static void msgs_done(int rc, void *ctx)
     free(j);
 }
 
-void ad_store_chat_messages_load(ad_store_t *st, const char *chat_id, int limit,
-                                 ad_store_result_cb cb, void *ud)
+void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char *before,
+                                 int limit, ad_store_result_cb cb, void *ud)
 {
     msgs_job_t *j = ad_xcalloc(1, sizeof(*j));
     snprintf(j->id, sizeof(j->id), "%s", chat_id);
-    j->limit = limit > 0 && limit <= 10000 ? limit : 1000;
+    snprintf(j->before, sizeof(j->before), "%s", before != NULL ? before : "");
+    j->limit = limit > 0 && limit <= 10000 ? limit : 100;
+    j->page = true;
     j->cb = cb;
     j->ud = ud;
     ad_store_read_async(st, msgs_read, msgs_done, j);
@@ -221,7 +260,7 @@ int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     int rc = ad_store_step_done(db, s);
     json_t *chat = NULL;
     if (rc == 0) {
-        rc = one_by_id(db, SQL_CHAT_GET, id, CHAT_NULLS, &chat);
+        rc = one_by_id(db, SQL_CHAT_GET, id, CHAT_NULLS, NULL, &chat);
     }
     if (rc == 0) {
         *result = json_pack("{s:o}", "chat", chat);
@@ -307,8 +346,8 @@ int ad_store_op_chat_turn_begin(ad_store_tx_t *tx, json_t *args, json_t **result
                         now + 1);
     }
     json_t *u = NULL, *a = NULL;
-    if (rc == 0 && (rc = one_by_id(db, SQL_LMSG_GET, uid, NULL, &u)) == 0 &&
-        (rc = one_by_id(db, SQL_LMSG_GET, aid, NULL, &a)) == 0) {
+    if (rc == 0 && (rc = one_by_id(db, SQL_LMSG_GET, uid, NULL, LMSG_JSON, &u)) == 0 &&
+        (rc = one_by_id(db, SQL_LMSG_GET, aid, NULL, LMSG_JSON, &a)) == 0) {
         *result = json_pack("{s:o, s:o}", "user", u, "assistant", a);
         return 0;
     }
@@ -362,6 +401,12 @@ int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result)
     sqlite3_bind_double(s, 11, u.cost_usd);
     sqlite3_bind_int64(s, 12, ad_args_int(args, "attempts", 1));
     sqlite3_bind_int64(s, 13, now);
+    json_t *tools = json_object_get(args, "toolCalls");
+    if (json_array_size(tools) > 0) {
+        ad_store_bind_json(s, 14, tools);
+    } else {
+        sqlite3_bind_null(s, 14);
+    }
     int rc = ad_store_step_done(db, s);
     if (rc == 0 && sqlite3_changes(db) == 0) {
         rc = AD_ENOENT; /* already ended (or the chat was deleted) */
@@ -373,7 +418,7 @@ int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result)
         rc = ad_store_usage_apply(tx, &u);
     }
     json_t *m = NULL;
-    if (rc == 0 && (rc = one_by_id(db, SQL_LMSG_GET, id, NULL, &m)) == 0) {
+    if (rc == 0 && (rc = one_by_id(db, SQL_LMSG_GET, id, NULL, LMSG_JSON, &m)) == 0) {
         *result = json_pack("{s:o}", "message", m);
     }
     return rc;

@@ -654,9 +654,11 @@ int ad_store_chat_get(ad_store_t *st, const char *id, json_t **out);
 int ad_store_chat_list(ad_store_t *st, const char *org, int limit, json_t **out);
 /* The last limit messages of a chat, oldest first. Array. */
 int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_t **out);
-/* The same read on the thread pool: cb(rc, array (owned), ud) on the loop. */
-void ad_store_chat_messages_load(ad_store_t *st, const char *chat_id, int limit,
-                                 ad_store_result_cb cb, void *ud);
+/* A page of a chat's messages on the pool: the limit messages before the
+ * message `before` (NULL: the newest), oldest first, as {messages,
+ * hasMore}. AD_ENOENT when before is no message of that chat. */
+void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char *before,
+                                 int limit, ad_store_result_cb cb, void *ud);
 /* args {id, orgId, model, provider?, title?, system?, definition?,
  * projectId?, temperature?, maxTokens?, now}. result {chat}. */
 int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result);

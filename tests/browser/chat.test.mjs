@@ -5,13 +5,15 @@
 // way, then whole, with tokens and cost), and Stop keeps the partial
 // answer, marked stopped; a definition suggested for the task starts a
 // chat; an answer's code blocks are saved into a project and shown in its
-// file tree; the definitions page lists a broken file with its error.
+// file tree; the definitions page lists a broken file with its error and
+// follows a new file live; a Claude Code agent is created from a definition;
+// the project downloads as a tar and is committed into a worktree.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, shot, until } from './lib/harness.mjs';
+import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const mockAnthropic = require('../fixtures/mock-anthropic.js');
@@ -104,6 +106,16 @@ test('a suggested definition, files saved to a project, the definitions page', a
   await page.getByLabel('What is it for? (suggests a definition)').fill('build me a web page');
   const sug = page.getByTestId('def-suggestion');
   await sug.getByText('web-builder').waitFor();
+  // picked for the task, with its score and the words that matched
+  await sug.getByText(/Picked for the task/).waitFor();
+  assert.match(await sug.innerText(), /score [0-9.]+: .*web/);
+  assert.equal(await page.getByLabel('Agent definition').inputValue(), 'web-builder');
+  // a choice of the user's own is not replaced by the next suggestion
+  await page.getByLabel('Agent definition').selectOption('');
+  await page.getByLabel('What is it for? (suggests a definition)').fill('build me a web site');
+  await until(async () => /build me a web site/.test(await page.getByLabel('What is it for? (suggests a definition)').inputValue()), 'typed');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(await page.getByLabel('Agent definition').inputValue(), '');
   await sug.getByRole('button', { name: 'Use' }).click();
   assert.equal(await page.getByLabel('Agent definition').inputValue(), 'web-builder');
   await page.getByRole('button', { name: 'New chat' }).click();
@@ -129,4 +141,89 @@ test('a suggested definition, files saved to a project, the definitions page', a
   await broken.getByText(/bad YAML front matter/).waitFor();
   await page.getByRole('link', { name: 'web-builder' }).click();
   await page.getByText('You build web pages.').waitFor();
+});
+
+test('the definitions page follows the folder; an agent from a definition', async () => {
+  const { page } = b;
+  const defs = path.join(d.dataDir, 'definitions');
+  await page.goto(d.url + '/#/definitions');
+  await page.getByRole('link', { name: 'web-builder' }).waitFor();
+  // written while the page is open: listed without a reload
+  fs.writeFileSync(path.join(defs, 'rev.md'), '---\nname: pr-reviewer\ncategory: quality\ndescription: Reviews pull requests\nmodel: opus\ntools: Read, Grep\n---\nYou review.\n');
+  await page.getByRole('link', { name: 'pr-reviewer' }).waitFor();
+  const repo = makeRepo();
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: repo });
+  assert.equal(ws.status, 201);
+  await page.goto(d.url + '/#/');
+  await page.locator('.wt-row', { hasText: 'main' }).first().hover();
+  await page.getByRole('button', { name: /^New agent in / }).first().click();
+  const dlg = page.getByRole('dialog', { name: /^New agent in / });
+  await dlg.locator('input[name=name]').fill('From definition');
+  await dlg.locator('select[name=definition]').selectOption('pr-reviewer');
+  await dlg.getByTestId('definition-summary').getByText('model opus').waitFor();
+  assert.equal(await dlg.locator('input[name=permission-rules]').inputValue(), 'Read, Grep');
+  await shot(page, 'agent-from-definition');
+  await dlg.getByRole('button', { name: 'Create agent' }).click();
+  await page.waitForURL(/#\/agents\/ag_/);
+  const id = decodeURIComponent(page.url().split('#/agents/')[1]);
+  const a = (await api(d.url, 'GET', `/api/agents/${id}`)).data;
+  const agent = a.agent || a;
+  assert.equal(agent.state.definition, 'pr-reviewer');
+  assert.equal(agent.state.systemPrompt, 'You review.\n');
+  assert.equal(agent.state.model, 'opus');
+  assert.deepEqual(agent.permissions, ['Read', 'Grep']);
+  // the project of the earlier test: downloaded, and committed into the worktree
+  await page.goto(d.url + '/#/projects');
+  await page.getByRole('link', { name: 'From chat' }).click();
+  const href = await page.getByRole('link', { name: 'Download .tar' }).getAttribute('href');
+  const tar = await page.evaluate(async (h) => {
+    const r = await fetch(h);
+    return { status: r.status, type: r.headers.get('content-type'), size: (await r.arrayBuffer()).byteLength };
+  }, href);
+  assert.deepEqual([tar.status, tar.type], [200, 'application/x-tar']);
+  assert.ok(tar.size >= 2048 && tar.size % 512 === 0);
+  await page.getByRole('button', { name: 'Commit to a worktree…' }).click();
+  const form = page.getByRole('form', { name: 'Commit to a worktree' });
+  await form.getByLabel('Folder in it (optional)').fill('web');
+  await form.getByLabel('Commit message (optional)').fill('Add the page from the chat');
+  await form.getByRole('button', { name: 'Commit files' }).click();
+  await form.getByTestId('commit-result').getByText(/Committed [0-9a-f]{7} on main: 1 file\./).waitFor();
+  assert.equal(fs.readFileSync(path.join(repo, 'web/site/index.html'), 'utf8'), '<h1>Hi</h1>\n');
+  await shot(page, 'project-committed');
+});
+
+test('a long chat loads its older messages when scrolled to the top', async () => {
+  const { page } = b;
+  mock.setRules([{ reply: { text: 'ok' } }]);
+  const chat = (await api(d.url, 'POST', '/api/chats', { model: 'claude-sonnet-4-5' })).data.id;
+  const N = 55; // 110 messages: the newest 100 come with the chat
+  for (let i = 0; i < N; i++) {
+    const r = await api(d.url, 'POST', `/api/chats/${chat}/messages`, { content: `question ${i}` });
+    assert.equal(r.status, 202, JSON.stringify(r.data));
+    await until(async () => !(await api(d.url, 'GET', `/api/chats/${chat}`)).data.streaming, 'the answer', 20000);
+  }
+  await page.goto(`${d.url}/#/chats/${chat}`);
+  const log = page.getByTestId('chat-log');
+  await until(async () => (await log.locator('.chat-msg').count()) === 100, 'the newest 100 messages');
+  assert.equal(await log.locator('.chat-msg').first().locator('.chat-text').innerText(), 'question 5');
+  await log.evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+  await until(async () => (await log.locator('.chat-msg').count()) === 110, 'the older page');
+  assert.equal(await log.locator('.chat-msg').first().locator('.chat-text').innerText(), 'question 0');
+  assert.equal(await log.getByRole('button', { name: 'Load older messages' }).count(), 0, 'nothing older is left');
+  await shot(page, 'chat-older-messages');
+});
+
+test('an answer that calls a tool shows the call', async () => {
+  const { page } = b;
+  mock.setRules([{ reply: { text: 'Checking the time.', tool: { name: 'get_time', input: { zone: 'UTC' } } } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.waitForURL(/#\/chats\/chat_/);
+  await page.getByLabel('Message').fill('what time is it');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  await answer.getByRole('list', { name: 'Tool calls' }).getByText('get_time({"zone":"UTC"})').waitFor();
+  // and from the stored answer after a reload
+  await page.reload();
+  await page.getByTestId('msg-assistant').last().getByText('get_time({"zone":"UTC"})').waitFor();
 });

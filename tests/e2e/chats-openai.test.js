@@ -104,3 +104,36 @@ test('an HTTP error is not retried when it is the caller\'s, and validate says s
   assert.equal(r.body.valid, true);
   assert.equal(mock.requests.at(-1).body.max_tokens, 1);
 });
+
+test('tool calls streamed as tool_calls deltas are put together and stored', async () => {
+  mock.setRules([{ reply: { text: 'Let me look.', toolCalls: [
+    { name: 'get_weather', arguments: { city: 'Paris', unit: 'celsius' } },
+    { name: 'search', arguments: { q: 'agentd "daemon"', limit: 3 } },
+    { name: 'broken', arguments: '{"cut": ' },
+  ] } }]);
+  const chat = await newChat({ provider: 'openai', model: 'qwen-local' });
+  await d.req('POST', `/api/chats/${chat.id}/messages`, { content: 'weather?' });
+  const got = await ended(chat.id);
+  const done = evs(chat.id, 'stream_complete')[0].payload;
+  assert.equal(done.stopReason, 'tool_calls');
+  assert.equal(done.fullMessage, 'Let me look.');
+  const want = [
+    { name: 'get_weather', input: { city: 'Paris', unit: 'celsius' } },
+    { name: 'search', input: { q: 'agentd "daemon"', limit: 3 } },
+    { name: 'broken', input: null, arguments: '{"cut": ' },
+  ];
+  const strip = (calls) => calls.map(({ id, ...rest }) => { assert.match(id, /^call_/); return rest; });
+  assert.deepEqual(strip(done.toolCalls), want);
+  const m = got.messages[1];
+  assert.equal(m.status, 'complete');
+  assert.equal(m.stopReason, 'tool_calls');
+  assert.deepEqual(strip(m.toolCalls), want);
+  assert.deepEqual(m.toolCalls.map((c) => c.id), done.toolCalls.map((c) => c.id));
+  // a plain answer has none
+  mock.setRules([{ reply: { text: 'plain' } }]);
+  const plain = await newChat({ provider: 'openai', model: 'qwen-local' });
+  await d.req('POST', `/api/chats/${plain.id}/messages`, { content: 'hi' });
+  const p = await ended(plain.id);
+  assert.equal(p.messages[1].toolCalls, undefined);
+  assert.equal(evs(plain.id, 'stream_complete')[0].payload.toolCalls, undefined);
+});

@@ -260,6 +260,21 @@ test('stop mid-stream keeps the partial answer, marked stopped', async () => {
   assertError(await d.req('POST', `/api/chats/${chat.id}/stop`), 409, 'CONFLICT');
 });
 
+test('a tool_use block is put together from its input_json_delta pieces and stored', async () => {
+  mock.setRules([{ match: 'use a tool', reply: { text: 'Checking.', tool: { name: 'get_time', input: { zone: 'Europe/Paris', fmt: 'iso' } } } }]);
+  const chat = await newChat();
+  await d.req('POST', `/api/chats/${chat.id}/messages`, { content: 'please use a tool' });
+  const got = await ended(chat.id);
+  const done = eventsOf(chat.id, 'stream_complete')[0].payload;
+  assert.equal(done.stopReason, 'tool_use');
+  assert.equal(done.toolCalls.length, 1);
+  assert.match(done.toolCalls[0].id, /^toolu_/);
+  assert.equal(done.toolCalls[0].name, 'get_time');
+  assert.deepEqual(done.toolCalls[0].input, { zone: 'Europe/Paris', fmt: 'iso' });
+  assert.deepEqual(got.messages[1].toolCalls, done.toolCalls);
+  assert.equal(got.messages[1].content, 'Checking.');
+});
+
 test('chats and credentials stay inside their organisation', async () => {
   const chat = await newChat();
   let r = await d.req('POST', '/api/orgs', { name: 'chat org b' });

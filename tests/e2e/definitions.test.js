@@ -131,3 +131,87 @@ test('another organisation sees the shared definitions, never a workspace\'s', a
   assertError(await d.req('GET', '/api/definitions/db-expert', undefined, b), 404, 'NOT_FOUND');
   assertError(await d.req('POST', '/api/chats', { definition: 'db-expert' }, b), 422, 'VALIDATION_ERROR', 'definition');
 });
+
+// Polls GET /api/definitions (bounded: 100 tries, 50 ms apart) until pred holds.
+async function pollDefs(pred, what, headers) {
+  let r;
+  for (let i = 0; i < 100; i++) {
+    r = await d.req('GET', '/api/definitions', undefined, headers);
+    if (pred(r.body.definitions)) return r.body.definitions;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`definitions never showed ${what}: ${JSON.stringify(r.body)}`);
+}
+
+test('the folders are watched: new, changed, broken, deleted files and a new folder are announced', async () => {
+  const { Live } = require('./lib/live');
+  const org = await d.req('POST', '/api/orgs', { name: 'watch b' });
+  const tok = await d.req('POST', '/api/tokens', { name: 'watch-b', scope: 'read', orgId: org.body.id });
+  const b = { authorization: `Bearer ${tok.body.token}` };
+  const live = await Live.open(d);
+  live.send('subscribe', { topics: ['definitions'] });
+  await live.next('subscribed');
+  const other = await Live.open({ url: d.url, authHeaders: b });
+  other.send('subscribe', { topics: ['definitions'] });
+  await other.next('subscribed');
+  const changes = (c, source) => c.msgs.filter((m) => m.type === 'definitions_changed' &&
+    m.payload.source === source).length;
+  try {
+    // a new file in the data dir: everybody is told
+    let n = changes(live, 'data');
+    let m = changes(other, 'data');
+    fs.writeFileSync(path.join(defsDir, 'tester.md'), def('name: tester\ndescription: Writes tests', 'You test.'));
+    await pollDefs((x) => x.some((y) => y.name === 'tester'), 'the new file');
+    await live.until(() => changes(live, 'data') > n, 5000, 'definitions_changed (new)');
+    await other.until(() => changes(other, 'data') > m, 5000, 'definitions_changed for the other org');
+    // changed, then broken, then deleted
+    n = changes(live, 'data');
+    fs.writeFileSync(path.join(defsDir, 'tester.md'), def('name: tester\ndescription: Writes unit tests\ntier: fast', 'x'));
+    await pollDefs((x) => x.some((y) => y.name === 'tester' && y.tier === 'fast'), 'the change');
+    await live.until(() => changes(live, 'data') > n, 5000, 'definitions_changed (changed)');
+    fs.writeFileSync(path.join(defsDir, 'tester.md'), '---\ntier: [x\n---\n');
+    await pollDefs((x) => x.some((y) => y.name === 'tester' && /bad YAML/.test(y.error || '')), 'the error');
+    n = changes(live, 'data');
+    fs.unlinkSync(path.join(defsDir, 'tester.md'));
+    await pollDefs((x) => !x.some((y) => y.name === 'tester'), 'the deletion');
+    await live.until(() => changes(live, 'data') > n, 5000, 'definitions_changed (deleted)');
+    // a workspace without .claude/agents gets one: its org alone hears of it
+    const repo = daemon.tmpRepo('defs-watch-', d.dataDir);
+    const w = await d.req('POST', '/api/workspaces', { path: repo });
+    assert.equal(w.status, 201);
+    n = changes(live, 'workspace');
+    fs.mkdirSync(path.join(repo, '.claude', 'agents'), { recursive: true });
+    fs.writeFileSync(path.join(repo, '.claude', 'agents', 'ops.md'), def('name: ops-helper\ndescription: Runs deploys', 'You deploy.'));
+    await pollDefs((x) => x.some((y) => y.name === 'ops-helper'), 'the workspace file');
+    await live.until(() => live.msgs.some((x) => x.type === 'definitions_changed' &&
+      x.payload.workspaceId === w.body.id), 5000, 'definitions_changed of the workspace');
+    fs.writeFileSync(path.join(repo, '.claude', 'agents', 'ops.md'), def('name: ops-helper\ndescription: Runs deploys\ncategory: ops', 'x'));
+    await pollDefs((x) => x.some((y) => y.name === 'ops-helper' && y.category === 'ops'), 'the workspace change');
+    assert.ok(changes(live, 'workspace') > n);
+    assert.equal(changes(other, 'workspace'), 0, 'another org never hears of a workspace\'s definitions');
+  } finally {
+    await live.close();
+    await other.close();
+  }
+});
+
+test('a definition given to a Claude Code agent: its prompt, model and tools', async () => {
+  const w = await d.req('GET', `/api/workspaces/${ws}`);
+  const wt = (w.body.worktrees || [])[0].id;
+  let r = await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'code-reviewer' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const a = r.body.agent || r.body;
+  assert.equal(a.state.systemPrompt, 'You are a careful code reviewer.\n');
+  assert.equal(a.state.model, 'opus');
+  assert.equal(a.state.definition, 'code-reviewer');
+  assert.deepEqual(a.permissions, ['Read', 'Grep']);
+  // what the request says wins
+  r = await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'code-reviewer', model: 'sonnet', permissions: ['read'] });
+  const b = r.body.agent || r.body;
+  assert.equal(b.state.model, 'sonnet');
+  assert.deepEqual(b.permissions, ['read']);
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'nope' }), 422, 'VALIDATION_ERROR', 'definition');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'broken' }), 422, 'VALIDATION_ERROR', 'definition');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 'code-reviewer', executor: 'codex' }), 422, 'VALIDATION_ERROR', 'definition');
+  assertError(await d.req('POST', '/api/agents', { worktreeId: wt, definition: 7 }), 422, 'VALIDATION_ERROR', 'definition');
+});

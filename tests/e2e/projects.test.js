@@ -146,6 +146,121 @@ test('a project is exported as a folder (admin)', async () => {
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
 });
 
+test('a project downloads as a tar archive that tar reads back', async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { spawnSync } = require('node:child_process');
+  const p = (await d.req('POST', '/api/projects', { name: 'My site / v1' })).body.id;
+  const long = 'deep/' + 'a'.repeat(120) + '/file.txt';
+  await d.req('PUT', `/api/projects/${p}`, {
+    messages: [{ role: 'user', content: 'make it' }],
+    files: [{ path: 'index.html', content: '<p>hi</p>' }, { path: long, content: 'x'.repeat(1000) }, { path: 'empty.txt', content: '' }],
+  });
+  const ro = await d.req('POST', '/api/tokens', { name: 'proj-reader', scope: 'read' });
+  const res = await fetch(`${d.url}/api/projects/${p}/archive`, { headers: { authorization: `Bearer ${ro.body.token}` } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/x-tar');
+  assert.match(res.headers.get('content-disposition'), /filename="My-site---v1\.tar"/);
+  const buf = Buffer.from(await res.arrayBuffer());
+  assert.equal(buf.length % 512, 0);
+  const dir = daemon.tmpDir();
+  fs.writeFileSync(path.join(dir, 'p.tar'), buf);
+  const x = spawnSync('tar', ['-xf', 'p.tar'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(x.status, 0, x.stderr);
+  const top = path.join(dir, 'My-site---v1');
+  assert.equal(fs.readFileSync(path.join(top, 'index.html'), 'utf8'), '<p>hi</p>');
+  assert.equal(fs.readFileSync(path.join(top, long), 'utf8'), 'x'.repeat(1000));
+  assert.equal(fs.readFileSync(path.join(top, 'empty.txt'), 'utf8'), '');
+  const meta = JSON.parse(fs.readFileSync(path.join(top, '.agentd-project.json'), 'utf8'));
+  assert.deepEqual(meta.messages.map((m) => m.content), ['make it']);
+  assertError(await d.req('GET', '/api/projects/proj_nope/archive'), 404, 'NOT_FOUND');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a project is committed into a worktree: its files alone, never outside it', async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { spawnSync } = require('node:child_process');
+  const repo = daemon.tmpRepo('proj-commit-');
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const git = (...a) => {
+    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...a], { cwd: repo, env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const outside = daemon.tmpDir();
+  fs.symlinkSync(outside, path.join(repo, 'evil'));
+  fs.writeFileSync(path.join(repo, 'notes.txt'), 'n1\n');
+  git('add', 'evil', 'notes.txt');
+  git('commit', '-qm', 'a link and notes');
+  // unrelated work in progress: one file staged, one changed
+  fs.writeFileSync(path.join(repo, 'staged.txt'), 'staged\n');
+  git('add', 'staged.txt');
+  fs.writeFileSync(path.join(repo, 'notes.txt'), 'n2\n');
+  const ws = await d.req('POST', '/api/workspaces', { path: repo });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const wt = ws.body.worktrees[0].id;
+  const p = (await d.req('POST', '/api/projects', { name: 'commit me' })).body.id;
+  await d.req('PUT', `/api/projects/${p}`, {
+    files: [{ path: 'index.html', content: '<p>hi</p>' }, { path: 'src/js/app.js', content: 'go();' }],
+  });
+  let r = await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt, path: 'site', message: 'Add the site' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.match(r.body.commit, /^[0-9a-f]{40}$/);
+  assert.deepEqual(r.body.files, ['site/index.html', 'site/src/js/app.js']);
+  assert.equal(git('rev-parse', 'HEAD').trim(), r.body.commit);
+  assert.equal(git('log', '-1', '--format=%s').trim(), 'Add the site');
+  assert.deepEqual(git('show', '--name-only', '--format=', 'HEAD').trim().split('\n'), ['site/index.html', 'site/src/js/app.js']);
+  assert.equal(fs.readFileSync(path.join(repo, 'site/src/js/app.js'), 'utf8'), 'go();');
+  // the work in progress is as it was, and the written files are clean
+  assert.deepEqual(git('status', '--porcelain').split('\n').filter(Boolean).sort(), [' M notes.txt', 'A  staged.txt']);
+  // the same files again: nothing to commit
+  r = await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt, path: 'site' });
+  assertError(r, 409, 'CONFLICT');
+  assert.equal(r.body.error.details.reason, 'nothing_to_commit');
+  // changed in the worktree since: refused, the change kept
+  fs.writeFileSync(path.join(repo, 'site/index.html'), 'mine');
+  await d.req('PATCH', `/api/projects/${p}/files`, { changes: [{ path: 'index.html', content: '<p>v2</p>' }] });
+  r = await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt, path: 'site', message: 'v2' });
+  assertError(r, 409, 'CONFLICT');
+  assert.equal(r.body.error.details.reason, 'dirty');
+  assert.deepEqual(r.body.error.details.changedFiles, ['site/index.html']);
+  assert.equal(fs.readFileSync(path.join(repo, 'site/index.html'), 'utf8'), 'mine');
+  git('checkout', '--', 'site/index.html');
+  // a committed symlink to outside the worktree, and .git: refused, nothing written
+  r = await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt, path: 'evil', message: 'x' });
+  assertError(r, 422, 'VALIDATION_ERROR');
+  assert.equal(r.body.error.details.reason, 'unsafe_path');
+  assert.deepEqual(fs.readdirSync(outside), []);
+  r = await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt, path: '.git/hooks', message: 'x' });
+  assertError(r, 422, 'VALIDATION_ERROR');
+  assert.ok(!fs.existsSync(path.join(repo, '.git/hooks/index.html')));
+  assertError(await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt, path: '../up' }), 422, 'VALIDATION_ERROR', 'path');
+  assertError(await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: 'wt_nope' }), 422, 'VALIDATION_ERROR', 'worktreeId');
+  assertError(await d.req('POST', `/api/projects/${p}/commit`, {}), 422, 'VALIDATION_ERROR', 'worktreeId');
+  // at the top of the worktree, with the default message
+  r = await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(git('log', '-1', '--format=%s').trim(), 'Add project commit me');
+  assert.equal(fs.readFileSync(path.join(repo, 'index.html'), 'utf8'), '<p>v2</p>');
+  // a write token may not: it writes where programs run
+  const w = await d.req('POST', '/api/tokens', { name: 'proj-commit-writer', scope: 'write' });
+  r = await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt, path: 'w' }, { authorization: `Bearer ${w.body.token}` });
+  assertError(r, 403, 'FORBIDDEN');
+  // an empty project has nothing to commit
+  const empty = (await d.req('POST', '/api/projects', { name: 'empty' })).body.id;
+  assertError(await d.req('POST', `/api/projects/${empty}/commit`, { worktreeId: wt }), 409, 'CONFLICT');
+  // another organisation's admin: neither the project nor the worktree
+  const org = await d.req('POST', '/api/orgs', { name: 'commit b' });
+  const tok = await d.req('POST', '/api/tokens', { name: 'commit-b', scope: 'admin', orgId: org.body.id });
+  const b = { authorization: `Bearer ${tok.body.token}` };
+  assertError(await d.req('POST', `/api/projects/${p}/commit`, { worktreeId: wt }, b), 404, 'NOT_FOUND');
+  const bp = (await d.req('POST', '/api/projects', { name: 'b project' }, b)).body.id;
+  await d.req('PUT', `/api/projects/${bp}`, { files: [{ path: 'b.txt', content: 'b' }] }, b);
+  assertError(await d.req('POST', `/api/projects/${bp}/commit`, { worktreeId: wt }, b), 422, 'VALIDATION_ERROR', 'worktreeId');
+  assert.ok(!fs.existsSync(path.join(repo, 'b.txt')));
+});
+
 test('another organisation sees none of it', async () => {
   const p = (await d.req('POST', '/api/projects', { name: 'mine' })).body.id;
   const org = await d.req('POST', '/api/orgs', { name: 'proj b' });

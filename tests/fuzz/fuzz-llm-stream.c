@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for the LLM workbench's parsers of untrusted bytes:
  * the Messages API stream (SSE framing and event JSON) fed in two reads
- * split where the input says, then the same bytes as a definition file
- * (YAML front matter) and as an answer whose code blocks name files. */
+ * split where the input says, and the same bytes as a Chat Completions
+ * stream, each with the tool calls it put together; then the same bytes
+ * as a definition file (YAML front matter), as an answer whose code
+ * blocks name files, and as a path and content in a tar archive. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ad_llm_stream_feed(&st, s, split) == 0) {
         (void)ad_llm_stream_feed(&st, s + split, n - split);
     }
+    json_decref(ad_llm_tool_calls(&st));
+    ad_llm_stream_cleanup(&st);
+    ad_llm_stream_init_openai(&st, on_delta, &total);
+    if (ad_llm_stream_feed(&st, s, split) == 0) {
+        (void)ad_llm_stream_feed(&st, s + split, n - split);
+    }
+    json_decref(ad_llm_tool_calls(&st));
     ad_llm_stream_cleanup(&st);
     json_decref(ad_def_parse(s, n, "fuzz"));
     char *text = malloc(n + 1);
@@ -43,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[n] = '\0';
     json_decref(ad_llm_code_files(text));
     (void)ad_llm_path_ok(s, n);
+    ad_buf_t tar;
+    ad_buf_init(&tar, 64 * 1024);
+    char name[80];
+    ad_llm_tar_folder_name(text, name, sizeof(name));
+    (void)ad_llm_tar_file(&tar, split < n ? text + split : "", s, split, 0);
+    ad_buf_cleanup(&tar);
     free(text);
     return 0;
 }

@@ -90,6 +90,54 @@ static void commit_stages_everything_or_refuses_nothing(void **state)
     ad_git_err_cleanup(&e);
 }
 
+/* files.c: a project's files written and committed alone; a symlink on
+ * the way, a .git segment or a dirty path refused before anything is
+ * written. */
+static void commit_files_writes_exactly_those(void **state)
+{
+    fx_t *fx = *state;
+    ad_git_err_t e;
+    ad_git_err_init(&e);
+    json_t *out = NULL;
+    SH("cd %s && echo staged > s.txt && git add s.txt && echo changed > a.txt && "
+       "ln -s %s out && git add out && git commit -qm link out",
+       fx->repo, fx->root);
+    json_t *files = json_pack("[{s:s, s:s}, {s:s, s:s}]", "path", "index.html", "content",
+                              "<p>hi</p>", "path", "js/app.js", "content", "go();");
+    assert_int_equal(ad_git_commit_files(fx->repo, "site", files, "Add the site", &out, &e), 0);
+    json_t *paths = json_object_get(out, "files");
+    assert_true(jhas(paths, "site/index.html") && jhas(paths, "site/js/app.js"));
+    assert_string_equal(jstr(out, "branch"), "main");
+    json_decref(out);
+    assert_int_equal(fx_sh("cd %s && test \"$(git show --name-only --format= HEAD | tr '\\n' ' ')\" "
+                           "= 'site/index.html site/js/app.js '", fx->repo),
+                     0);
+    assert_int_equal(fx_sh("cd %s && test \"$(git status --porcelain | tr '\\n' ' ')\" = "
+                           "' M a.txt A  s.txt '", fx->repo),
+                     0);
+    /* the same again: nothing to commit */
+    assert_int_equal(ad_git_commit_files(fx->repo, "site", files, "again", &out, &e), AD_ESTATE);
+    assert_string_equal(e.reason, "nothing_to_commit");
+    /* through the committed symlink, under .git, or with ..: refused */
+    assert_int_equal(ad_git_commit_files(fx->repo, "out", files, "x", &out, &e), AD_EINVAL);
+    assert_string_equal(e.reason, "unsafe_path");
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/index.html", fx->root);
+    assert_false(exists(p));
+    assert_int_equal(ad_git_commit_files(fx->repo, ".git/hooks", files, "x", &out, &e), AD_EINVAL);
+    assert_int_equal(ad_git_commit_files(fx->repo, "a/../..", files, "x", &out, &e), AD_EINVAL);
+    /* a changed path: 409 before anything is written */
+    SH("cd %s && echo mine > site/index.html", fx->repo);
+    ad_git_err_cleanup(&e);
+    ad_git_err_init(&e);
+    assert_int_equal(ad_git_commit_files(fx->repo, "site", files, "x", &out, &e), AD_ESTATE);
+    assert_string_equal(e.reason, "dirty");
+    assert_true(jhas(json_object_get(e.details, "changedFiles"), "site/index.html"));
+    assert_int_equal(fx_sh("grep -qx mine %s/site/index.html", fx->repo), 0);
+    json_decref(files);
+    ad_git_err_cleanup(&e);
+}
+
 static void a_conflicting_merge_changes_nothing(void **state)
 {
     fx_t *fx = *state;
@@ -169,6 +217,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(commit_stages_everything_or_refuses_nothing, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(commit_files_writes_exactly_those, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(a_conflicting_merge_changes_nothing, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(merge_moves_the_checked_out_base_and_its_files, fx_setup,
                                         fx_teardown),

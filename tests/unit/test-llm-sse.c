@@ -430,6 +430,63 @@ static void openai_chunks_in_any_split(void **state)
     json_decref(msgs);
 }
 
+/* Tool calls from both formats: Chat Completions' tool_calls pieces (in
+ * any split) and a Messages tool_use block's input_json_delta pieces. */
+static void tool_calls_put_together(void **state)
+{
+    AD_UNUSED(state);
+    const char *in =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,"
+        "\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":"
+        "{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+        "\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":"
+        "\"call_2\",\"function\":{\"name\":\"noop\",\"arguments\":\"{}\"}}]}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+        "\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+        "data: [DONE]\n\n";
+    size_t n = strlen(in);
+    for (size_t step = 1; step <= n; step += step < 8 ? 1 : 17) {
+        ad_llm_stream_t st;
+        ad_llm_stream_init_openai(&st, NULL, NULL);
+        for (size_t i = 0; i < n; i += step) {
+            assert_int_equal(ad_llm_stream_feed(&st, in + i, i + step > n ? n - i : step), 0);
+        }
+        json_t *calls = ad_llm_tool_calls(&st);
+        json_t *want = json_pack("[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{}}]", "id", "call_1", "name",
+                                 "get_weather", "input", "city", "Paris", "id", "call_2", "name",
+                                 "noop", "input");
+        assert_true(json_equal(calls, want));
+        assert_string_equal(st.stop_reason, "tool_calls");
+        json_decref(want);
+        json_decref(calls);
+        ad_llm_stream_cleanup(&st);
+    }
+    const char *msg =
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,"
+        "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"Bash\","
+        "\"input\":{}}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+        "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"command\\\": \"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+        "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"ls\\\"\"}}\n\n";
+    ad_llm_stream_t st;
+    ad_llm_stream_init(&st, NULL, NULL);
+    assert_int_equal(ad_llm_stream_feed(&st, msg, strlen(msg)), 0);
+    json_t *calls = ad_llm_tool_calls(&st);
+    /* cut before its closing brace: kept as text */
+    assert_true(json_is_null(json_object_get(json_array_get(calls, 0), "input")));
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(calls, 0), "arguments")),
+        "{\"command\": \"ls\"");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0), "id")),
+                        "toolu_1");
+    json_decref(calls);
+    ad_llm_stream_cleanup(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +498,7 @@ int main(void)
         cmocka_unit_test(request_body_marks_cache),
         cmocka_unit_test(retry_after_and_backoff),
         cmocka_unit_test(openai_chunks_in_any_split),
+        cmocka_unit_test(tool_calls_put_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

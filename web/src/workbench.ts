@@ -1,6 +1,7 @@
 // Pure helpers of the workbench pages (Chats, Projects), kept apart from
 // the components so the unit tests reach them: a chat's messages updated by
-// the live stream events, whether an answer names files, the file tree.
+// the live stream events, its tool calls as text, whether an answer names
+// files, the file tree.
 
 export interface ChatMessage {
   id: string;
@@ -11,6 +12,24 @@ export interface ChatMessage {
   inputTokens?: number | null;
   outputTokens?: number | null;
   costUsd?: number | null;
+  toolCalls?: ToolCall[] | null;
+}
+
+// A tool call the model made in an answer (stored, never run by agentd).
+export interface ToolCall {
+  id: string;
+  name: string;
+  input: unknown;
+  arguments?: string; // when the arguments were no JSON
+  truncated?: boolean;
+}
+
+// One line per call: name(arguments as compact JSON, or the raw text),
+// cut at max characters.
+export function toolCallText(c: ToolCall, max = 200): string {
+  const args = c.input === null || c.input === undefined ? c.arguments || '' : JSON.stringify(c.input);
+  const s = `${c.name || '(unnamed)'}(${args})`;
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
 // A stream event (stream_token / stream_complete / stream_error) applied
@@ -26,6 +45,7 @@ export function applyEvent(msgs: ChatMessage[], type: string, p: any): ChatMessa
     m.inputTokens = p.usage?.inputTokens;
     m.outputTokens = p.usage?.outputTokens;
     m.costUsd = p.usage?.costUsd;
+    if (Array.isArray(p.toolCalls)) m.toolCalls = p.toolCalls;
   } else if (type === 'stream_error') {
     m.content = p.partial || '';
     m.status = 'error';

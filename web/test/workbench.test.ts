@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, type ChatMessage, fileTree, namesFiles } from '../src/workbench';
+import { applyEvent, type ChatMessage, fileTree, namesFiles, toolCallText } from '../src/workbench';
 
 const streaming = (): ChatMessage[] => [
   { id: 'u', role: 'user', content: 'hi', status: 'complete' },
@@ -21,6 +21,14 @@ describe('applyEvent', () => {
     expect(stopped[1].status).toBe('stopped');
     const err = applyEvent(streaming(), 'stream_error', { messageId: 'a', partial: 'Half', error: { type: 'overloaded_error', message: 'Overloaded' }, usage: {} });
     expect(err[1]).toMatchObject({ content: 'Half', status: 'error', error: 'overloaded_error: Overloaded' });
+  });
+  it('keeps the tool calls an answer ends with', () => {
+    const calls = [{ id: 'call_1', name: 'get_weather', input: { city: 'Paris' } }];
+    const done = applyEvent(streaming(), 'stream_complete', { messageId: 'a', fullMessage: '', stopped: false, usage: {}, toolCalls: calls });
+    expect(done[1].toolCalls).toEqual(calls);
+    expect(toolCallText(calls[0])).toBe('get_weather({"city":"Paris"})');
+    expect(toolCallText({ id: 'x', name: 'cut', input: null, arguments: '{"a": ' })).toBe('cut({"a": )');
+    expect(toolCallText({ id: 'x', name: 'long', input: { s: 'y'.repeat(500) } }, 20)).toHaveLength(20);
   });
   it('leaves the list alone for another message or event', () => {
     const m = streaming();

@@ -86,8 +86,11 @@ function start(opts = {}) {
   const args = ['serve', '--listen', opts.listen || '127.0.0.1:0', '--data-dir', dataDir,
     '--health-event-interval-ms', '0', ...(opts.args || [])];
   dataDirs.add(dataDir);
+  // The developer's session bus is left out: a test must never put keys in
+  // their real keyring (tests that want one start their own bus and say so).
+  const { DBUS_SESSION_BUS_ADDRESS: _bus, ...inherited } = process.env;
   const proc = spawn(opts.bin || BIN, args, {
-    env: { ...process.env, ...(opts.env || {}) },
+    env: { ...inherited, ...(opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const d = { proc, dataDir, url: null, stdout: '', stderr: '', exited: null };

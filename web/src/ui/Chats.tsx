@@ -3,14 +3,16 @@
 // temperature, system prompt, agent definition), and the open chat: its
 // messages as markdown, the answer streaming in token by token over /ws
 // (stream_queued / stream_token / stream_retry / stream_complete / stream_error on
-// chat:<id>), Stop (the partial answer is kept), tokens and cost per answer.
+// chat:<id>), Stop (the partial answer is kept), tokens and cost per answer;
+// older messages load page by page when the log is scrolled to its top.
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { request } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
-import { applyEvent, type ChatMessage, namesFiles } from '../workbench';
+import { onDefinitionsChanged } from '../livetopic';
+import { applyEvent, type ChatMessage, namesFiles, toolCallText } from '../workbench';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
@@ -27,6 +29,7 @@ export interface Chat {
   updatedAt: string;
   streaming?: boolean;
   messages?: ChatMessage[];
+  hasMore?: boolean; // older messages than these are stored (GET .../messages?before=)
 }
 
 export type { ChatMessage };
@@ -147,6 +150,15 @@ function Bubble({ m, chatId }: { m: ChatMessage; chatId: string }) {
         <div class="chat-text">{m.content}</div>
       )}
       {m.error && <div class="error-text small">{m.error}</div>}
+      {m.toolCalls && m.toolCalls.length > 0 && (
+        <ul class="small muted tool-calls" aria-label="Tool calls">
+          {m.toolCalls.map((c) => (
+            <li key={c.id || c.name}>
+              Tool call: <code>{toolCallText(c)}</code>
+            </li>
+          ))}
+        </ul>
+      )}
       <Usage m={m} />
       <SaveFiles chatId={chatId} m={m} />
     </div>
@@ -160,7 +172,10 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
   const draft = useSignal('');
   const notice = useSignal<string | null>(null);
   const sending = useSignal(false);
+  const hasMore = useSignal(false);
+  const older = useSignal<'idle' | 'loading' | string>('idle');
   const end = useRef<HTMLDivElement>(null);
+  const log = useRef<HTMLDivElement>(null);
   // Events of an answer this page does not list yet (its tokens can come
   // before the answer to the POST that started it): applied once it is.
   const early = useRef<[string, any][]>([]);
@@ -184,7 +199,14 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
       chat.value = c;
       // The stored text of an answer in flight already holds its early tokens.
       early.current = [];
-      msgs.value = c.messages || [];
+      const list = c.messages || [];
+      // older pages read before (a reconnect) stay above the newest ones
+      const at = list.length ? msgs.value.findIndex((m) => m.id === list[0].id) : -1;
+      if (at > 0) msgs.value = [...msgs.value.slice(0, at), ...list];
+      else {
+        msgs.value = list;
+        hasMore.value = !!c.hasMore;
+      }
       err.value = null;
     } catch (e) {
       err.value = errText(e);
@@ -215,7 +237,33 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
     );
     return stop;
   }, [id]);
-  useEffect(() => end.current?.scrollIntoView?.({ block: 'end' }), [msgs.value.length, msgs.value[msgs.value.length - 1]?.content]);
+  // The newest message in view as it grows; a page of older ones put above
+  // (loadOlder) changes neither, so the reader's place stays.
+  const last = msgs.value[msgs.value.length - 1];
+  useEffect(() => end.current?.scrollIntoView?.({ block: 'end' }), [last?.id, last?.content]);
+  // GET /api/chats/:id/messages?before=: the page before the first shown.
+  const loadOlder = async () => {
+    const first = msgs.value[0];
+    if (!first || !hasMore.value || older.value === 'loading') return;
+    older.value = 'loading';
+    const el = log.current;
+    const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
+    try {
+      const r = await request<{ messages: ChatMessage[]; hasMore: boolean }>(
+        'GET',
+        `/api/chats/${encodeURIComponent(id)}/messages?before=${encodeURIComponent(first.id)}&limit=50`,
+      );
+      const have = new Set(msgs.value.map((m) => m.id));
+      msgs.value = [...r.messages.filter((m) => !have.has(m.id)), ...msgs.value];
+      hasMore.value = r.hasMore;
+      older.value = 'idle';
+      requestAnimationFrame(() => {
+        if (el) el.scrollTop = el.scrollHeight - fromBottom;
+      });
+    } catch (x) {
+      older.value = errText(x);
+    }
+  };
 
   const streaming = msgs.value.some((m) => m.status === 'streaming');
   const send = async (e: Event) => {
@@ -257,7 +305,27 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
           {typeof c.temperature === 'number' ? ` · temperature ${c.temperature}` : ''}
         </span>
       </div>
-      <div class="chat-log panel glass scroll" data-testid="chat-log" aria-live="polite">
+      <div
+        class="chat-log panel glass scroll"
+        data-testid="chat-log"
+        aria-live="polite"
+        ref={log}
+        onScroll={(e) => {
+          if (e.currentTarget.scrollTop < 60) void loadOlder();
+        }}
+      >
+        {hasMore.value && (
+          <p class="small muted older-messages">
+            {older.value === 'loading' ? (
+              'Loading older messages…'
+            ) : (
+              <button class="btn btn-sm" type="button" onClick={() => void loadOlder()}>
+                Load older messages
+              </button>
+            )}
+            {older.value !== 'idle' && older.value !== 'loading' && <span class="error-text"> {older.value}</span>}
+          </p>
+        )}
         {msgs.value.length === 0 && <p class="muted">Say something to start.</p>}
         {msgs.value.map((m) => (
           <Bubble key={m.id} m={m} chatId={id} />
@@ -312,13 +380,19 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   const temperature = useSignal(0.7);
   const system = useSignal('');
   const definition = useSignal('');
+  // Whether the picker holds agentd's suggestion (true) or the user's own
+  // choice (false): a suggestion replaces only another suggestion.
+  const auto = useSignal(true);
   const defs = useSignal<Definition[]>([]);
   const err = useSignal<string | null>(null);
   const loadDefs = () =>
     request<{ definitions: Definition[] }>('GET', '/api/definitions')
       .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
       .catch(() => (defs.value = []));
-  useEffect(() => void loadDefs(), []);
+  useEffect(() => {
+    void loadDefs();
+    return onDefinitionsChanged(() => void loadDefs());
+  }, []);
   // The definition agentd would pick for the task, as the user types it.
   useEffect(() => {
     const text = task.value.trim();
@@ -330,6 +404,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
       request<Suggestion>('POST', '/api/definitions/select', { prompt: text })
         .then((s) => {
           suggestion.value = s;
+          if (auto.value) definition.value = s.definition && !s.default ? s.definition.name : '';
           // a definition written since the list was read
           if (s.definition && !defs.value.some((d) => d.name === s.definition?.name)) void loadDefs();
         })
@@ -385,19 +460,28 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
       </label>
       {suggestion.value && suggestion.value.definition && (
         <p class="small" data-testid="def-suggestion">
-          Suggested: <strong>{suggestion.value.definition.name}</strong>{' '}
+          {auto.value && definition.value === suggestion.value.definition.name ? 'Picked for the task' : 'Suggested'}:{' '}
+          <strong>{suggestion.value.definition.name}</strong>{' '}
           <span class="muted">
             {suggestion.value.default ? '(the default: nothing matched)' : `(score ${suggestion.value.score}: ${suggestion.value.matched.join(', ')})`}
           </span>{' '}
-          <button type="button" class="btn btn-sm" onClick={() => (definition.value = suggestion.value?.definition?.name || '')}>
-            Use
-          </button>
+          {definition.value !== suggestion.value.definition.name && (
+            <button type="button" class="btn btn-sm" onClick={() => (definition.value = suggestion.value?.definition?.name || '')}>
+              Use
+            </button>
+          )}
         </p>
       )}
       {defs.value.length > 0 && (
         <label class="field">
           <span>Agent definition</span>
-          <select value={definition.value} onChange={(e) => (definition.value = e.currentTarget.value)}>
+          <select
+            value={definition.value}
+            onChange={(e) => {
+              definition.value = e.currentTarget.value;
+              auto.value = false;
+            }}
+          >
             <option value="">none</option>
             {defs.value.map((d) => (
               <option key={d.name} value={d.name}>

@@ -15,6 +15,7 @@ export interface Credential {
   baseUrl?: string | null;
   status: 'unchecked' | 'valid' | 'invalid';
   statusReason?: string | null;
+  storage?: 'secret-service' | 'file' | 'none';
 }
 
 const NAMES: Record<string, string> = { anthropic: 'Anthropic', openai: 'OpenAI-compatible' };
@@ -77,6 +78,8 @@ export function Credentials({ provider = 'anthropic', onChange }: { provider?: '
       {loaded.value && c && (
         <p data-testid="cred-masked">
           Key <code>{c.masked}</code> <span class={`badge badge-sm status-${c.status}`}>{c.status}</span>
+          {c.storage === 'secret-service' && <span class="muted small"> · in the Secret Service</span>}
+          {c.storage === 'file' && <span class="muted small"> · in a 0600 file</span>}
           {c.baseUrl && (
             <span class="muted">
               {' '}

@@ -2,12 +2,14 @@
 // agentd reads from its data dir and from each workspace's .claude/agents,
 // searched (ranked, with the words that matched) and filtered by category;
 // a file with bad front matter is listed with its error; one opens with its
-// system prompt and can start a chat.
+// system prompt and can start a chat. The list follows the folders live
+// (definitions_changed).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { request } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { go } from '../router';
+import { onDefinitionsChanged } from '../livetopic';
 import { Empty, errText, ErrorState, Spinner } from './common';
 
 export interface Definition {
@@ -89,6 +91,8 @@ export default function DefinitionsPage({ name }: { name?: string }) {
     const t = setTimeout(() => void load(), 150);
     return () => clearTimeout(t);
   }, [q.value, cat.value]);
+  // a file written, changed or removed in a definitions folder
+  useEffect(() => onDefinitionsChanged(() => void load()), []);
   return (
     <div class="page">
       <div class="page-head">

@@ -1,6 +1,8 @@
 // The Projects page (issue #18), loaded lazily: projects with their saved
 // messages and files; the files as a tree by folder with a viewer; a new
-// project; Delete. Files come from chat answers (Chats: "Save files").
+// project; Delete; Download .tar; Commit to a worktree (the files written
+// into a worktree as one commit). Files come from chat answers (Chats:
+// "Save files").
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { request } from '../api';
@@ -17,6 +19,86 @@ export interface Project {
   fileCount?: number;
   messages?: { position: number; role: string; content: string }[];
   files?: { path: string; content: string; size: number }[];
+}
+
+interface WorktreeBrief {
+  id: string;
+  name: string;
+  path: string;
+  branch?: string | null;
+}
+
+// Writes the project's files into a worktree (under a folder, or at its
+// top) as one commit: POST /api/projects/:id/commit (an admin token).
+function CommitToWorktree({ id, files }: { id: string; files: number }) {
+  const wts = useSignal<WorktreeBrief[] | null>(null);
+  const target = useSignal('');
+  const folder = useSignal('');
+  const message = useSignal('');
+  const busy = useSignal(false);
+  const msg = useSignal<string | null>(null);
+  const err = useSignal<string | null>(null);
+  const open = async () => {
+    try {
+      const r = await request<{ worktrees: WorktreeBrief[] }>('GET', '/api/worktrees');
+      wts.value = r.worktrees || [];
+      target.value = wts.value[0]?.id || '';
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+  const commit = async (e: Event) => {
+    e.preventDefault();
+    busy.value = true;
+    err.value = msg.value = null;
+    try {
+      const body: Record<string, unknown> = { worktreeId: target.value };
+      if (folder.value.trim()) body.path = folder.value.trim().replace(/\/+$/, '');
+      if (message.value.trim()) body.message = message.value.trim();
+      const r = await request<{ shortId: string; branch?: string | null; files: string[] }>('POST', `/api/projects/${encodeURIComponent(id)}/commit`, body);
+      msg.value = `Committed ${r.shortId}${r.branch ? ` on ${r.branch}` : ''}: ${r.files.length} file${r.files.length === 1 ? '' : 's'}.`;
+    } catch (x) {
+      const d = (x as any).details || {};
+      err.value = errText(x) + (Array.isArray(d.changedFiles) ? ` (${d.changedFiles.join(', ')})` : '');
+    } finally {
+      busy.value = false;
+    }
+  };
+  if (files === 0) return null;
+  if (wts.value === null)
+    return (
+      <button class="btn btn-sm" onClick={() => void open()}>
+        Commit to a worktree…
+      </button>
+    );
+  return (
+    <form class="panel glass row-form" aria-label="Commit to a worktree" onSubmit={commit}>
+      <label class="field">
+        <span>Worktree</span>
+        <select value={target.value} onChange={(e) => (target.value = e.currentTarget.value)}>
+          {wts.value.map((w) => (
+            <option key={w.id} value={w.id}>
+              {w.name}
+              {w.branch ? ` (${w.branch})` : ''} · {w.path}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label class="field">
+        <span>Folder in it (optional)</span>
+        <input value={folder.value} onInput={(e) => (folder.value = e.currentTarget.value)} placeholder="e.g. site" spellcheck={false} />
+      </label>
+      <label class="field">
+        <span>Commit message (optional)</span>
+        <input value={message.value} onInput={(e) => (message.value = e.currentTarget.value)} />
+      </label>
+      <button class="btn btn-primary btn-sm" type="submit" disabled={busy.value || !target.value}>
+        Commit files
+      </button>
+      {msg.value && <p class="small" data-testid="commit-result">{msg.value}</p>}
+      {err.value && <p class="error-text">{err.value}</p>}
+    </form>
+  );
 }
 
 function ProjectView({ id }: { id: string }) {
@@ -50,11 +132,15 @@ function ProjectView({ id }: { id: string }) {
     <section class="project-view" aria-label={`Project ${x.name}`}>
       <div class="page-head">
         <h2 class="panel-title">{x.name}</h2>
+        <a class="btn btn-sm" href={`/api/projects/${encodeURIComponent(id)}/archive`} download>
+          Download .tar
+        </a>
         <button class="btn btn-danger btn-sm" onClick={() => void remove()}>
           Delete
         </button>
       </div>
       {x.description && <p class="muted">{x.description}</p>}
+      <CommitToWorktree id={id} files={(x.files || []).length} />
       <div class="project-grid">
         <ul class="file-tree panel glass" aria-label="Files">
           {(x.files || []).length === 0 && <li class="muted">No files yet.</li>}

@@ -1,9 +1,12 @@
 // The sidebar: workspaces → worktrees → agents with live status badges and
 // counts; add a workspace by path, create a worktree, delete one (showing
-// the server's refusal when it has uncommitted work), create an agent.
+// the server's refusal when it has uncommitted work), create an agent (a
+// Claude Code agent optionally from an agent definition).
 import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
 import { PermissionsField } from './Permissions';
-import { api, ApiError } from '../api';
+import { api, ApiError, request } from '../api';
+import { onDefinitionsChanged } from '../livetopic';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
@@ -373,6 +376,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
   const perms = useSignal<string[]>(['read']);
   const command = useSignal('');
   const terminal = useSignal(false);
+  const definition = useSignal('');
   const busy = useSignal(false);
   const err = useSignal<string | null>(null);
   const submit = async (e: Event) => {
@@ -384,6 +388,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
       permissions: perms.value,
     };
     if (name.value.trim()) body.name = name.value.trim();
+    if (executor.value === 'claude' && definition.value) body.definition = definition.value;
     if (executor.value === 'command') {
       const argv = splitArgs(command.value);
       if (!argv.length) {
@@ -432,6 +437,15 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
             </select>
           </label>
         </div>
+        {executor.value === 'claude' && (
+          <DefinitionPicker
+            value={definition.value}
+            onPick={(d) => {
+              definition.value = d ? d.name : '';
+              if (d && d.tools && d.tools.length) perms.value = d.tools;
+            }}
+          />
+        )}
         <PermissionsField value={perms.value} onChange={(p) => (perms.value = p)} />
         {executor.value === 'command' && (
           <>
@@ -447,6 +461,51 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
         <FormFooter err={err.value} busy={busy.value} label="Create agent" busyLabel="Creating…" onCancel={onClose} />
       </form>
     </Modal>
+  );
+}
+
+interface DefinitionBrief {
+  name: string;
+  category?: string;
+  description?: string;
+  tools?: string[];
+  model?: string;
+  error?: string;
+}
+
+// The agent definitions (GET /api/definitions, kept current by
+// definitions_changed): the one picked gives the agent its system prompt,
+// model and tools. Shows nothing when there are none.
+function DefinitionPicker({ value, onPick }: { value: string; onPick: (d: DefinitionBrief | null) => void }) {
+  const defs = useSignal<DefinitionBrief[]>([]);
+  useEffect(() => {
+    const load = () =>
+      request<{ definitions: DefinitionBrief[] }>('GET', '/api/definitions')
+        .then((r) => (defs.value = (r.definitions || []).filter((d) => !d.error)))
+        .catch(() => (defs.value = []));
+    void load();
+    return onDefinitionsChanged(() => void load());
+  }, []);
+  if (defs.value.length === 0) return null;
+  const cur = defs.value.find((d) => d.name === value);
+  return (
+    <label>
+      Agent definition <span class="muted">(its prompt, model and tools)</span>
+      <select name="definition" value={value} onChange={(e) => onPick(defs.value.find((d) => d.name === e.currentTarget.value) || null)}>
+        <option value="">none</option>
+        {defs.value.map((d) => (
+          <option key={d.name} value={d.name}>
+            {d.name}
+            {d.category ? ` (${d.category})` : ''}
+          </option>
+        ))}
+      </select>
+      {cur && (
+        <span class="muted small" data-testid="definition-summary">
+          {[cur.description, cur.model && `model ${cur.model}`].filter(Boolean).join(' · ')}
+        </span>
+      )}
+    </label>
   );
 }
 
