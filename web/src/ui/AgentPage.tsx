@@ -27,6 +27,7 @@ import type { Agent, Approval, Message } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { DiffTab } from './DiffTab';
+import { fromGrid, typingIn } from './Grid';
 import { inputBlockedReason } from '../input';
 import { PermissionsField } from './Permissions';
 
@@ -42,7 +43,8 @@ export function isTerminalAgent(a: Agent): boolean {
 export function AgentPage({ id }: { id: string }) {
   const agent = model.value.agents[id];
   const t = model.value.transcripts[id];
-  const tab = useSignal<Tab>('transcript');
+  // null: the default, the terminal for a terminal agent (a shell), else the transcript.
+  const tabSel = useSignal<Tab | null>(null);
   const err = useSignal<string | null>(null);
   const notFound = useSignal(false);
 
@@ -50,7 +52,7 @@ export function AgentPage({ id }: { id: string }) {
     openAgent.value = id;
     err.value = null;
     notFound.value = false;
-    tab.value = 'transcript';
+    tabSel.value = null;
     if (!model.value.agents[id])
       api
         .agent(id)
@@ -65,6 +67,18 @@ export function AgentPage({ id }: { id: string }) {
       if (openAgent.value === id) openAgent.value = null;
     };
   }, [id]);
+
+  // Opened from the grid: Esc (outside a text field, terminal or dialog) goes back to it.
+  useEffect(() => {
+    if (!fromGrid.value) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || typingIn(e) || document.querySelector('.modal-back')) return;
+      fromGrid.value = false;
+      go('/grid');
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [id, fromGrid.value]);
 
   if (notFound.value)
     return (
@@ -84,6 +98,9 @@ export function AgentPage({ id }: { id: string }) {
     ['diff', 'Diff'],
   ];
   if (showTerm) tabs.push(['terminal', 'Terminal']);
+  const current: Tab = tabSel.value ?? (showTerm ? 'terminal' : 'transcript');
+  const tab = { value: current };
+  const alive = agent.status === 'running' || agent.status === 'waiting' || agent.status === 'paused';
 
   return (
     <div class="page agent-page">
@@ -98,7 +115,7 @@ export function AgentPage({ id }: { id: string }) {
             aria-selected={tab.value === k}
             aria-controls={`panel-${k}`}
             class={`subtab${tab.value === k ? ' active' : ''}`}
-            onClick={() => (tab.value = k)}
+            onClick={() => (tabSel.value = k)}
           >
             {label}
           </button>
@@ -121,7 +138,7 @@ export function AgentPage({ id }: { id: string }) {
         {tab.value === 'diff' && <DiffTab worktreeId={agent.worktreeId} />}
         {tab.value === 'terminal' && showTerm && (
           <Suspense fallback={<Spinner label="Loading terminal…" />}>
-            <TerminalView agentId={id} />
+            <TerminalView agentId={id} live={alive} />
           </Suspense>
         )}
       </div>

@@ -4,8 +4,10 @@
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
 import { route } from '../router';
-import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, worktrees } from '../store';
+import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
+import { Grid } from './Grid';
+import { NewTask } from './NewTask';
 import { Analytics } from './Analytics';
 import { Badge, Empty, ErrorState, Spinner } from './common';
 import { HealthPage } from './HealthPage';
@@ -64,18 +66,22 @@ function AgentsPage() {
   const list = agentList.value;
   const wts = new Map((worktrees.value || []).map((w) => [w.id, w]));
   const showArchived = useSignal(false);
+  const newTask = useSignal(false);
   const shown = list.filter((a) => showArchived.value || !a.deletedAt);
   return (
     <div class="page">
       <div class="page-head">
         <h1 class="page-title">Agents</h1>
+        <button class="btn btn-primary btn-sm" disabled={!(workspaces.value || []).length} title={(workspaces.value || []).length ? undefined : 'Add a workspace first'} onClick={() => (newTask.value = true)}>
+          ✚ New task
+        </button>
         <label class="check small">
           <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
         </label>
       </div>
       {loadError.value && <ErrorState message={loadError.value} onRetry={() => void loadTree()} />}
       {shown.length === 0 ? (
-        <Empty title="No agents">Create one from a worktree in the sidebar (the + button).</Empty>
+        <Empty title="No agents">Start a new task (✚), or create an agent in a worktree of the sidebar (+).</Empty>
       ) : (
         <div class="panel glass scroll">
           <table class="table">
@@ -108,6 +114,7 @@ function AgentsPage() {
           </table>
         </div>
       )}
+      {newTask.value && <NewTask onClose={() => (newTask.value = false)} />}
     </div>
   );
 }
@@ -121,6 +128,7 @@ export function App() {
   const tabs: [string, string, string][] = [
     ['home', 'Home', '#/'],
     ['agents', 'Agents', '#/agents'],
+    ['grid', 'Grid', '#/grid'],
     ['crews', 'Crews', '#/crews'],
     ['chats', 'Chats', '#/chats'],
     ['analytics', 'Analytics', '#/analytics'],
@@ -155,6 +163,7 @@ export function App() {
       <main id="main" class="main" tabIndex={-1}>
         {r.page === 'home' && <Home />}
         {r.page === 'agents' && <AgentsPage />}
+        {r.page === 'grid' && <Grid />}
         {r.page === 'agent' && <AgentPage id={r.id} />}
         {r.page === 'crews' && (
           <Suspense fallback={<Spinner label="Loading crews…" />}>

@@ -1,10 +1,12 @@
 // Small shared pieces: status badges, states (loading / error / empty),
 // a modal dialog with focus handling, and number/time formatting.
 import type { ComponentChildren } from 'preact';
+import { createPortal } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 
 const STATUS_LABEL: Record<string, string> = {
   running: 'Running',
+  stopped: 'Stopped',
   waiting: 'Waiting',
   error: 'Error',
   finished: 'Finished',
@@ -15,10 +17,12 @@ const STATUS_LABEL: Record<string, string> = {
 
 export function Badge({ status, small }: { status: string; small?: boolean }) {
   const s = status || 'unknown';
+  // A status this page does not know yet is shown as its word, in the neutral colour.
+  const label = STATUS_LABEL[s] || s.charAt(0).toUpperCase() + s.slice(1);
   return (
-    <span class={`badge badge-${s}${small ? ' badge-sm' : ''}`} title={STATUS_LABEL[s] || s}>
+    <span class={`badge badge-${s.replace(/[^a-z0-9_-]/gi, '')}${small ? ' badge-sm' : ''}`} title={label}>
       <span class="dot" aria-hidden="true" />
-      {STATUS_LABEL[s] || s}
+      {label}
     </span>
   );
 }
@@ -81,7 +85,9 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
       prev?.focus?.();
     };
   }, []);
-  return (
+  // Rendered at the end of <body>: inside a .glass panel (backdrop-filter)
+  // a fixed element is laid out in that panel, not centered on the page.
+  return createPortal(
     <div class="modal-back" onClick={(e) => e.target === e.currentTarget && onClose()}>
       <div class="modal glass" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
         <div class="modal-head">
@@ -92,7 +98,8 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
         </div>
         {children}
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }
 

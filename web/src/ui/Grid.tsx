@@ -1,0 +1,195 @@
+// The grid (#/grid, issue #14): the agents side by side, 1-4 columns by
+// width, each tile with its status, whether it waits for an approval, and
+// the live tail of its output. Keys: arrows or h j k l move between tiles
+// (j/k step through them in order), 1-9 go to tile N, Enter opens the
+// agent, Esc goes back (and from an agent opened here, back to the grid),
+// ? shows the keys.
+import { signal, useSignal } from '@preact/signals';
+import { useEffect, useRef } from 'preact/hooks';
+import { go } from '../router';
+import { agentList, loadTranscript, model, worktrees } from '../store';
+import { gridColumns, gridMove, tailLines } from '../tasks';
+import type { Agent } from '../types';
+import { Badge, Empty, Modal } from './common';
+
+/** Set when an agent was opened from the grid: Esc on its page comes back. */
+export const fromGrid = signal(false);
+
+const MAX_TILES = 24; // transcripts loaded at once
+
+/** True when a key press belongs to a text field, a terminal or a dialog. */
+export function typingIn(e: KeyboardEvent): boolean {
+  const t = e.target as HTMLElement | null;
+  if (!t || typeof t.closest !== 'function') return false;
+  return !!t.closest('input, textarea, select, [contenteditable="true"], .term, .modal-back');
+}
+
+function tileText(a: Agent): string[] {
+  const t = model.value.transcripts[a.id];
+  if (!t) return [];
+  const parts: string[] = [];
+  for (const m of t.messages.slice(-12)) {
+    if (m.role === 'user') parts.push(`› ${m.content}`);
+    else if (m.role === 'tool' || m.toolName) parts.push(`⚙ ${m.toolName || 'tool'}${m.isError ? ' (failed)' : ''}`);
+    else parts.push(m.content);
+  }
+  for (const c of t.live.slice(-8)) parts.push(c.text);
+  return tailLines(parts.join('\n'), 8, 160);
+}
+
+function Tile({ a, n, selected, onPick }: { a: Agent; n: number; selected: boolean; onPick: () => void }) {
+  const wt = (worktrees.value || []).find((w) => w.id === a.worktreeId);
+  const approval = a.status === 'waiting' && a.reason === 'approval';
+  const lines = tileText(a);
+  return (
+    <article
+      class={`tile glass${selected ? ' selected' : ''}${approval ? ' needs-approval' : ''}`}
+      data-agent={a.id}
+      data-index={n}
+      tabIndex={selected ? 0 : -1}
+      aria-label={`${n}. ${a.name}, ${a.status}${approval ? ', needs approval' : ''}`}
+      onClick={onPick}
+      onDblClick={() => {
+        fromGrid.value = true;
+        go(`/agents/${a.id}`);
+      }}
+    >
+      <header class="tile-head">
+        {n <= 9 && <kbd class="tile-n">{n}</kbd>}
+        <a class="tile-name" href={`#/agents/${a.id}`} tabIndex={-1} onClick={() => (fromGrid.value = true)}>
+          {a.name}
+        </a>
+        <Badge status={a.status} small />
+      </header>
+      <div class="tile-sub muted small">
+        {wt?.name || a.worktreeId} · {a.executor || 'claude'}
+      </div>
+      {approval && (
+        <div class="tile-approval" role="status">
+          ⚠ Needs approval
+        </div>
+      )}
+      <pre class="tile-tail" aria-live="off">{lines.length ? lines.join('\n') : ' '}</pre>
+    </article>
+  );
+}
+
+function GridHelp({ onClose }: { onClose: () => void }) {
+  const keys: [string, string][] = [
+    ['← → ↑ ↓  or  h j k l', 'move between tiles (j / k: next / previous)'],
+    ['1 … 9', 'go to tile N'],
+    ['Enter', 'open the agent'],
+    ['Esc', 'back (on an agent opened from here: back to the grid)'],
+    ['?', 'this help'],
+  ];
+  return (
+    <Modal title="Grid keys" onClose={onClose}>
+      <table class="table keys">
+        <tbody>
+          {keys.map(([k, v]) => (
+            <tr key={k}>
+              <td>
+                <kbd>{k}</kbd>
+              </td>
+              <td>{v}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Modal>
+  );
+}
+
+export function Grid() {
+  const agents = agentList.value.filter((a) => !a.deletedAt);
+  const sel = useSignal(0);
+  const cols = useSignal(3);
+  const help = useSignal(false);
+  const host = useRef<HTMLDivElement>(null);
+  const ids = agents.map((a) => a.id).join(',');
+  const n = agents.length;
+  const i = Math.min(sel.value, Math.max(0, n - 1));
+
+  useEffect(() => {
+    for (const a of agents.slice(0, MAX_TILES)) {
+      const t = model.value.transcripts[a.id];
+      if (!t || !t.loaded) loadTranscript(a.id).catch(() => undefined);
+    }
+  }, [ids]);
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const fit = () => (cols.value = gridColumns(el.clientWidth, Math.max(1, n)));
+    fit();
+    const ro = new ResizeObserver(fit);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [n]);
+
+  const focusTile = (k: number) => {
+    sel.value = k;
+    requestAnimationFrame(() => host.current?.querySelector<HTMLElement>(`[data-index="${k + 1}"]`)?.focus());
+  };
+  const open = (k: number) => {
+    const a = agents[k];
+    if (!a) return;
+    fromGrid.value = true;
+    go(`/agents/${a.id}`);
+  };
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.metaKey || e.ctrlKey || e.altKey || typingIn(e) || help.value || document.querySelector('.modal-back')) return;
+      if (e.key === '?') {
+        help.value = true;
+        e.preventDefault();
+        return;
+      }
+      if (e.key === 'Escape') {
+        if (history.length > 1) history.back();
+        else go('/');
+        return;
+      }
+      if (e.key === 'Enter') {
+        open(i);
+        e.preventDefault();
+        return;
+      }
+      if (/^[1-9]$/.test(e.key)) {
+        const k = Number(e.key) - 1;
+        if (k < n) focusTile(k);
+        e.preventDefault();
+        return;
+      }
+      const next = gridMove(i, e.key, cols.value, n);
+      if (next !== null) {
+        focusTile(next);
+        e.preventDefault();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  });
+
+  return (
+    <div class="page grid-page">
+      <div class="page-head">
+        <h1 class="page-title">Grid</h1>
+        <button class="btn btn-sm" onClick={() => (help.value = true)} aria-keyshortcuts="?">
+          Keys (?)
+        </button>
+      </div>
+      {n === 0 ? (
+        <Empty title="No agents">Start a task from a workspace in the sidebar (✚).</Empty>
+      ) : (
+        <div class="agent-grid" ref={host} role="grid" aria-label="Agents" style={{ gridTemplateColumns: `repeat(${cols.value}, minmax(0, 1fr))` }} data-cols={cols.value}>
+          {agents.map((a, k) => (
+            <Tile key={a.id} a={a} n={k + 1} selected={k === i} onPick={() => focusTile(k)} />
+          ))}
+        </div>
+      )}
+      {help.value && <GridHelp onClose={() => (help.value = false)} />}
+    </div>
+  );
+}
