@@ -5,7 +5,7 @@
 import { useSignal } from '@preact/signals';
 import { limitNotice, usageLimits, withLimitConfirm } from '../limits';
 import { lazy, Suspense } from 'preact/compat';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { formatDuration } from '../events';
 import { go } from '../router';
@@ -68,11 +68,12 @@ export function AgentPage({ id }: { id: string }) {
     };
   }, [id]);
 
-  // Opened from the grid: Esc (outside a text field, terminal or dialog) goes back to it.
-  useEffect(() => {
+  // Opened from the grid: Esc (outside a text field, terminal or dialog) goes
+  // back to it. A layout effect, so the key works as soon as the page shows.
+  useLayoutEffect(() => {
     if (!fromGrid.value) return;
     const onKey = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape' || typingIn(e) || document.querySelector('.modal-back')) return;
+      if (e.key !== 'Escape' || e.defaultPrevented || typingIn(e) || document.querySelector('.modal-back')) return;
       fromGrid.value = false;
       go('/grid');
     };

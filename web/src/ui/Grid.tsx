@@ -33,7 +33,9 @@ function tileText(a: Agent): string[] {
     else if (m.role === 'tool' || m.toolName) parts.push(`⚙ ${m.toolName || 'tool'}${m.isError ? ' (failed)' : ''}`);
     else parts.push(m.content);
   }
-  for (const c of t.live.slice(-8)) parts.push(c.text);
+  // A chunk already in a loaded message (the transcript came after it) is said once.
+  const recent = t.messages.slice(-12);
+  for (const c of t.live.slice(-8)) if (!recent.some((m) => (m.runId ?? null) === c.runId && typeof m.content === 'string' && m.content.includes(c.text))) parts.push(c.text);
   return tailLines(parts.join('\n'), 8, 160);
 }
 
@@ -79,7 +81,7 @@ function GridHelp({ onClose }: { onClose: () => void }) {
     ['← → ↑ ↓  or  h j k l', 'move between tiles (j / k: next / previous)'],
     ['1 … 9', 'go to tile N'],
     ['Enter', 'open the agent'],
-    ['Esc', 'back (on an agent opened from here: back to the grid)'],
+    ['Esc', 'on an agent opened from here: back to the grid; here: let go of the tile'],
     ['?', 'this help'],
   ];
   return (
@@ -127,12 +129,17 @@ export function Grid() {
     return () => ro.disconnect();
   }, [n]);
 
+  // What the key handler reads at the time of the key (registered once, so a
+  // key right after a move never sees the previous render's tile).
+  const now = useRef({ agents, n });
+  now.current = { agents, n };
+  const current = () => Math.min(sel.value, Math.max(0, now.current.n - 1));
   const focusTile = (k: number) => {
     sel.value = k;
     requestAnimationFrame(() => host.current?.querySelector<HTMLElement>(`[data-index="${k + 1}"]`)?.focus());
   };
   const open = (k: number) => {
-    const a = agents[k];
+    const a = now.current.agents[k];
     if (!a) return;
     fromGrid.value = true;
     go(`/agents/${a.id}`);
@@ -140,37 +147,31 @@ export function Grid() {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.metaKey || e.ctrlKey || e.altKey || typingIn(e) || help.value || document.querySelector('.modal-back')) return;
+      if (e.defaultPrevented || e.metaKey || e.ctrlKey || e.altKey || typingIn(e) || help.value || document.querySelector('.modal-back')) return;
+      const count = now.current.n;
       if (e.key === '?') {
         help.value = true;
         e.preventDefault();
-        return;
-      }
-      if (e.key === 'Escape') {
-        if (history.length > 1) history.back();
-        else go('/');
-        return;
-      }
-      if (e.key === 'Enter') {
-        open(i);
+      } else if (e.key === 'Escape') {
+        (document.activeElement as HTMLElement | null)?.blur?.();
+      } else if (e.key === 'Enter') {
+        open(current());
         e.preventDefault();
-        return;
-      }
-      if (/^[1-9]$/.test(e.key)) {
+      } else if (/^[1-9]$/.test(e.key)) {
         const k = Number(e.key) - 1;
-        if (k < n) focusTile(k);
+        if (k < count) focusTile(k);
         e.preventDefault();
-        return;
-      }
-      const next = gridMove(i, e.key, cols.value, n);
-      if (next !== null) {
-        focusTile(next);
-        e.preventDefault();
+      } else {
+        const next = gridMove(current(), e.key, cols.value, count);
+        if (next !== null) {
+          focusTile(next);
+          e.preventDefault();
+        }
       }
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
-  });
+  }, []);
 
   return (
     <div class="page grid-page">

@@ -2,7 +2,7 @@
 // a modal dialog with focus handling, and number/time formatting.
 import type { ComponentChildren } from 'preact';
 import { createPortal } from 'preact/compat';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
 const STATUS_LABEL: Record<string, string> = {
   running: 'Running',
@@ -59,13 +59,18 @@ export function Empty({ title, children }: { title: string; children?: Component
 
 export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // A layout effect: the keys work from the moment the dialog shows (a
+  // plain effect waits for the next frame, and an Esc before it was lost).
+  useLayoutEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
     const el = ref.current;
     const first = el?.querySelector<HTMLElement>('input, textarea, select, button:not(.modal-x)');
     first?.focus();
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onClose();
+      if (e.key === 'Escape') {
+        e.preventDefault(); // handled: page-level keys (the grid's) leave it alone
+        onClose();
+      }
       if (e.key === 'Tab' && el) {
         const f = [...el.querySelectorAll<HTMLElement>('input, textarea, select, button, a[href]')].filter((x) => !x.hasAttribute('disabled'));
         if (!f.length) return;
