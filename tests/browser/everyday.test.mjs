@@ -162,6 +162,33 @@ test('new task: one dialog creates the worktree from a base branch and starts th
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
 });
 
+test('new task past a usage limit: said in the dialog before anything is made, then forced', async (t) => {
+  if (missing(t)) return;
+  const { page } = b;
+  assert.equal((await api(d.url, 'PATCH', '/api/settings', { daily_token_limit: 1000 })).status, 200);
+  try {
+    assert.equal((await api(d.url, 'POST', '/api/usage', { inputTokens: 1500, outputTokens: 0 })).status, 201);
+    const wts = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees.length;
+    await page.goto(`${d.url}/#/agents`);
+    await page.getByRole('button', { name: '✚ New task' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New task' });
+    await dlg.locator('textarea[name=prompt]').fill('over the limit');
+    await dlg.locator('select[name=executor]').selectOption('command');
+    await dlg.locator('input[name=command]').fill('sh -c "read l; echo forced:$l; sleep 30"');
+    await dlg.getByRole('button', { name: 'Create and start' }).click();
+    await dlg.locator('.form-error').waitFor();
+    assert.match(await dlg.locator('.form-error').innerText(), /daily usage limit is reached.*Nothing was created/s);
+    assert.equal((await api(d.url, 'GET', '/api/worktrees')).data.worktrees.length, wts);
+    await dlg.getByRole('button', { name: 'Create and start past the limit' }).click();
+    await page.waitForURL(/#\/agents\/ag_/);
+    const id = decodeURIComponent(page.url().split('#/agents/')[1]);
+    await until(async () => /forced:over the limit/.test(await shownText(page, id)), 'the forced start');
+    await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+  } finally {
+    await api(d.url, 'PATCH', '/api/settings', { daily_token_limit: 0 });
+  }
+});
+
 test('the grid: tiles with status and output tail, keyboard between them, help on ?', async (t) => {
   if (missing(t)) return;
   const { page } = b;

@@ -5,7 +5,7 @@
 // agent, Esc goes back (and from an agent opened here, back to the grid),
 // ? shows the keys.
 import { signal, useSignal } from '@preact/signals';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { go } from '../router';
 import { agentList, loadTranscript, model, worktrees } from '../store';
 import { gridColumns, gridMove, tailLines } from '../tasks';
@@ -145,7 +145,8 @@ export function Grid() {
     go(`/agents/${a.id}`);
   };
 
-  useEffect(() => {
+  // A layout effect: the keys work from the first frame the grid shows.
+  useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.metaKey || e.ctrlKey || e.altKey || typingIn(e) || help.value || document.querySelector('.modal-back')) return;
       const count = now.current.n;
