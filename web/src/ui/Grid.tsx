@@ -6,6 +6,7 @@
 // ? shows the keys.
 import { signal, useSignal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { api } from '../api';
 import { go } from '../router';
 import { agentList, loadTranscript, model, worktrees } from '../store';
 import { gridColumns, gridMove, tailLines } from '../tasks';
@@ -39,9 +40,10 @@ function tileText(a: Agent): string[] {
   return tailLines(parts.join('\n'), 8, 160);
 }
 
-function Tile({ a, n, selected, onPick }: { a: Agent; n: number; selected: boolean; onPick: () => void }) {
+function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; selected: boolean; pending: number; onPick: () => void }) {
   const wt = (worktrees.value || []).find((w) => w.id === a.worktreeId);
-  const approval = a.status === 'waiting' && a.reason === 'approval';
+  // The live status says so; after a reload the stored approvals do.
+  const approval = a.status === 'waiting' && (a.reason === 'approval' || pending > 0);
   const lines = tileText(a);
   return (
     <article
@@ -68,7 +70,7 @@ function Tile({ a, n, selected, onPick }: { a: Agent; n: number; selected: boole
       </div>
       {approval && (
         <div class="tile-approval" role="status">
-          ⚠ Needs approval
+          ⚠ Needs approval{pending > 1 ? ` (${pending})` : ''}
         </div>
       )}
       <pre class="tile-tail" aria-live="off">{lines.length ? lines.join('\n') : ' '}</pre>
@@ -118,6 +120,21 @@ export function Grid() {
       if (!t || !t.loaded) loadTranscript(a.id).catch(() => undefined);
     }
   }, [ids]);
+
+  // Pending approvals of the waiting agents, reloaded on every approval event.
+  const pending = useSignal<Record<string, number>>({});
+  const waitKey = agents
+    .filter((a) => a.status === 'waiting')
+    .slice(0, MAX_TILES)
+    .map((a) => `${a.id}:${a.approvalsRev ?? 0}`)
+    .join(',');
+  useEffect(() => {
+    for (const a of agents.filter((x) => x.status === 'waiting').slice(0, MAX_TILES))
+      api
+        .approvals(a.id)
+        .then((l) => (pending.value = { ...pending.value, [a.id]: l.length }))
+        .catch(() => undefined);
+  }, [waitKey]);
 
   useEffect(() => {
     const el = host.current;
@@ -187,7 +204,7 @@ export function Grid() {
       ) : (
         <div class="agent-grid" ref={host} role="grid" aria-label="Agents" style={{ gridTemplateColumns: `repeat(${cols.value}, minmax(0, 1fr))` }} data-cols={cols.value}>
           {agents.map((a, k) => (
-            <Tile key={a.id} a={a} n={k + 1} selected={k === i} onPick={() => focusTile(k)} />
+            <Tile key={a.id} a={a} n={k + 1} selected={k === i} pending={pending.value[a.id] || 0} onPick={() => focusTile(k)} />
           ))}
         </div>
       )}
