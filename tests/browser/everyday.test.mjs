@@ -234,6 +234,15 @@ test('the grid: tiles with status and output tail, keyboard between them, help o
   await page.keyboard.press('Escape');
   await help.waitFor({ state: 'detached' });
   assert.match(page.url(), /#\/grid$/);
+  // Only the live ones, on request: a finished agent's tile goes.
+  const finished = (await api(d.url, 'GET', '/api/agents')).data.agents.find((x) => x.status !== 'running' && x.status !== 'waiting');
+  if (finished) {
+    await page.locator(`.tile[data-agent="${finished.id}"]`).waitFor();
+    await page.locator('input[name=live-only]').check();
+    await page.locator(`.tile[data-agent="${finished.id}"]`).waitFor({ state: 'detached' });
+    await tile(made[0]).waitFor();
+    await page.locator('input[name=live-only]').uncheck();
+  }
   // One column at phone width.
   await page.setViewportSize({ width: 480, height: 800 });
   await until(async () => (await page.locator('.agent-grid').getAttribute('data-cols')) === '1', 'one column');

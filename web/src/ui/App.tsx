@@ -72,12 +72,14 @@ function AgentsPage() {
     <div class="page">
       <div class="page-head">
         <h1 class="page-title">Agents</h1>
-        <button class="btn btn-primary btn-sm" disabled={!(workspaces.value || []).length} title={(workspaces.value || []).length ? undefined : 'Add a workspace first'} onClick={() => (newTask.value = true)}>
-          ✚ New task
-        </button>
-        <label class="check small">
-          <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
-        </label>
+        <div class="head-actions">
+          <label class="check small">
+            <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
+          </label>
+          <button class="btn btn-primary btn-sm" disabled={!(workspaces.value || []).length} title={(workspaces.value || []).length ? undefined : 'Add a workspace first'} onClick={() => (newTask.value = true)}>
+            ✚ New task
+          </button>
+        </div>
       </div>
       {loadError.value && <ErrorState message={loadError.value} onRetry={() => void loadTree()} />}
       {shown.length === 0 ? (

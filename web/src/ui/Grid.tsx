@@ -104,8 +104,11 @@ function GridHelp({ onClose }: { onClose: () => void }) {
   );
 }
 
+const LIVE = new Set(['running', 'waiting', 'paused']);
+const liveOnly = signal(false); // kept while the page is open in this tab
+
 export function Grid() {
-  const agents = agentList.value.filter((a) => !a.deletedAt);
+  const agents = agentList.value.filter((a) => !a.deletedAt && (!liveOnly.value || LIVE.has(a.status)));
   const sel = useSignal(0);
   const cols = useSignal(3);
   const help = useSignal(false);
@@ -195,9 +198,14 @@ export function Grid() {
     <div class="page grid-page">
       <div class="page-head">
         <h1 class="page-title">Grid</h1>
-        <button class="btn btn-sm" onClick={() => (help.value = true)} aria-keyshortcuts="?">
-          Keys (?)
-        </button>
+        <div class="head-actions">
+          <label class="check small">
+            <input type="checkbox" name="live-only" checked={liveOnly.value} onChange={(e) => (liveOnly.value = e.currentTarget.checked)} /> Running and waiting only
+          </label>
+          <button class="btn btn-sm" onClick={() => (help.value = true)} aria-keyshortcuts="?">
+            Keys (?)
+          </button>
+        </div>
       </div>
       {n === 0 ? (
         <Empty title="No agents">Start a task from a workspace in the sidebar (✚).</Empty>
