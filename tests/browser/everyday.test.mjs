@@ -189,6 +189,30 @@ test('new task past a usage limit: said in the dialog before anything is made, t
   }
 });
 
+test('new task whose start fails: the dialog says what exists and removes it on request', async (t) => {
+  if (missing(t)) return;
+  const { page } = b;
+  const wts = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees.length;
+  const agents = (await api(d.url, 'GET', '/api/agents')).data.agents.length;
+  await page.goto(`${d.url}/#/agents`);
+  await page.getByRole('button', { name: '✚ New task' }).click();
+  let dlg = page.getByRole('dialog', { name: 'New task' });
+  await dlg.locator('textarea[name=prompt]').fill('run a missing program');
+  await dlg.locator('select[name=executor]').selectOption('command');
+  await dlg.locator('input[name=command]').fill('/nonexistent/program --flag');
+  await dlg.getByRole('button', { name: 'Create and start' }).click();
+  dlg = page.getByRole('dialog', { name: 'The agent did not start' });
+  await dlg.waitFor();
+  assert.match(await dlg.innerText(), /executable not found/);
+  assert.match(await dlg.innerText(), /run-a-missing-program/);
+  assert.equal((await api(d.url, 'GET', '/api/worktrees')).data.worktrees.length, wts + 1);
+  await shot(page, 'new-task-start-failed');
+  await dlg.getByRole('button', { name: 'Remove the worktree and the agent' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  assert.equal((await api(d.url, 'GET', '/api/worktrees')).data.worktrees.length, wts);
+  assert.equal((await api(d.url, 'GET', '/api/agents')).data.agents.length, agents);
+});
+
 test('the grid: tiles with status and output tail, keyboard between them, help on ?', async (t) => {
   if (missing(t)) return;
   const { page } = b;
