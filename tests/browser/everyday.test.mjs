@@ -307,3 +307,29 @@ test('workspace settings: setup files and command; removing it archives its agen
   assert.ok(fs.existsSync(path.join(other, 'README.md')));
   fs.rmSync(other, { recursive: true, force: true });
 });
+
+test('new task in a workspace with an unapproved setup command: shown, and run once ticked', async (t) => {
+  if (missing(t)) return;
+  const { page } = b;
+  const put = await api(d.url, 'PUT', `/api/workspaces/${wsId}/setup`, { setupCommand: 'touch setup-ran' });
+  assert.equal(put.status, 200, JSON.stringify(put.data));
+  try {
+    await page.goto(`${d.url}/#/agents`);
+    await page.getByRole('button', { name: '✚ New task' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New task' });
+    await dlg.locator('textarea[name=prompt]').fill('with setup');
+    await dlg.locator('select[name=executor]').selectOption('command');
+    await dlg.locator('input[name=command]').fill('sleep 30');
+    await dlg.getByText('touch setup-ran').waitFor();
+    await dlg.locator('input[name=approve-setup]').check();
+    await dlg.getByRole('button', { name: 'Create and start' }).click();
+    await page.waitForURL(/#\/agents\/ag_/);
+    const id = decodeURIComponent(page.url().split('#/agents/')[1]);
+    const agent = (await api(d.url, 'GET', `/api/agents/${id}`)).data;
+    const wt = (await api(d.url, 'GET', `/api/worktrees/${agent.worktreeId}`)).data;
+    await until(async () => fs.existsSync(path.join(wt.path, 'setup-ran')), 'the setup command to run in the new worktree');
+    await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+  } finally {
+    await api(d.url, 'PUT', `/api/workspaces/${wsId}/setup`, { setupCommand: '' });
+  }
+});

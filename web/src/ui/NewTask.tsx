@@ -54,6 +54,19 @@ export function NewTask({ workspaceId, onClose }: { workspaceId?: string; onClos
   const err = useSignal<string | null>(null);
   const limitHit = useSignal(false); // the error is a usage limit: offer to go past it
   const leftover = useSignal<Leftover | null>(null);
+  // The workspace's setup command when nobody approved it yet: shown, and
+  // run in the new worktree only when this box is ticked.
+  const setupCmd = useSignal<string | null>(null);
+  const approveSetup = useSignal(false);
+  useEffect(() => {
+    setupCmd.value = null;
+    approveSetup.value = false;
+    if (!ws.value) return;
+    api
+      .workspaceSetup(ws.value)
+      .then((s) => (setupCmd.value = s.setupCommand && !s.setupCommandApproved ? s.setupCommand : null))
+      .catch(() => undefined);
+  }, [ws.value]);
 
   const wts = (worktrees.value || []).filter((w) => w.workspaceId === ws.value);
   const main = wts.find((w) => w.isMain) || wts[0];
@@ -99,6 +112,7 @@ export function NewTask({ workspaceId, onClose }: { workspaceId?: string; onClos
         }
       }
       wt = await api.createWorktree({ workspaceId: ws.value, name: n, branch: n, createBranch: true, ...(base.value ? { base: base.value } : {}) });
+      if (approveSetup.value && (wt as any).setupCommandNeedsApproval) await api.approveSetup(wt.id);
       let agent: Agent;
       try {
         agent = await api.createAgent({ ...body, worktreeId: wt.id });
@@ -222,6 +236,12 @@ export function NewTask({ workspaceId, onClose }: { workspaceId?: string; onClos
           </>
         )}
         {executor.value !== 'command' && <PermissionsField value={perms.value} onChange={(p) => (perms.value = p)} />}
+        {setupCmd.value && (
+          <label class="check setup-approval">
+            <input type="checkbox" name="approve-setup" checked={approveSetup.value} onChange={(e) => (approveSetup.value = e.currentTarget.checked)} /> Approve and run the
+            workspace’s setup command in the new worktree: <code>{setupCmd.value}</code>
+          </label>
+        )}
         {limitHit.value && (
           <button type="button" class="btn btn-danger" disabled={busy.value} onClick={() => void create(true)}>
             Create and start past the limit
