@@ -62,6 +62,7 @@ test('create, list, get, refresh and delete a workspace', async () => {
   assertError(await d.req('DELETE', `/api/workspaces/${ws.id}`), 404, 'NOT_FOUND');
   assertError(await d.req('POST', `/api/workspaces/${ws.id}/refresh`), 404, 'NOT_FOUND');
   assertError(await d.req('POST', '/api/worktrees', { workspaceId: ws.id, name: 'x', branch: 'x', createBranch: true }), 404, 'NOT_FOUND');
+  assert.equal((await d.req('POST', '/api/agents', { worktreeId: main.id })).status, 404);
   // Added again, it comes back with its worktrees; the agent stays archived.
   const again = await d.req('POST', '/api/workspaces', { path: dir });
   assert.equal(again.status, 201, JSON.stringify(again.body));
