@@ -41,3 +41,6 @@ export function startRouter() {
 export function go(path: string) {
   location.hash = '#' + path;
 }
+
+/** Set when an agent was opened from the grid: Esc on its page comes back. */
+export const fromGrid = signal(false);

@@ -101,3 +101,11 @@ export function tailLines(text: string, lines = 6, width = 200): string[] {
     .filter((l) => l.trim() !== '');
   return clean.slice(-lines).map((l) => (l.length > width ? l.slice(0, width - 1) + '…' : l));
 }
+
+/** True when a key press belongs to a text field, a terminal or a dialog
+ * (page-level keys leave it alone). */
+export function typingIn(e: KeyboardEvent): boolean {
+  const t = e.target as HTMLElement | null;
+  if (!t || typeof t.closest !== 'function') return false;
+  return !!t.closest('input, textarea, select, [contenteditable="true"], .term, .modal-back');
+}

@@ -8,7 +8,8 @@ import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { formatDuration } from '../events';
-import { go } from '../router';
+import { fromGrid, go } from '../router';
+import { typingIn } from '../tasks';
 import {
   loadOlder,
   loadRuns,
@@ -27,7 +28,6 @@ import type { Agent, Approval, Message } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { DiffTab } from './DiffTab';
-import { fromGrid, typingIn } from './Grid';
 import { inputBlockedReason } from '../input';
 import { PermissionsField } from './Permissions';
 

@@ -6,8 +6,6 @@ import { lazy, Suspense } from 'preact/compat';
 import { route } from '../router';
 import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
-import { Grid } from './Grid';
-import { NewTask } from './NewTask';
 import { Analytics } from './Analytics';
 import { Badge, Empty, ErrorState, Spinner } from './common';
 import { HealthPage } from './HealthPage';
@@ -61,6 +59,9 @@ const CrewsPage = lazy(() => import('./Crews'));
 const ChatsPage = lazy(() => import('./Chats'));
 const ProjectsPage = lazy(() => import('./Projects'));
 const DefinitionsPage = lazy(() => import('./Definitions'));
+// The grid and the new-task dialog (issue #14) too.
+const GridPage = lazy(() => import('./Grid'));
+const NewTask = lazy(() => import('./NewTask'));
 
 function AgentsPage() {
   const list = agentList.value;
@@ -116,7 +117,11 @@ function AgentsPage() {
           </table>
         </div>
       )}
-      {newTask.value && <NewTask onClose={() => (newTask.value = false)} />}
+      {newTask.value && (
+        <Suspense fallback={null}>
+          <NewTask onClose={() => (newTask.value = false)} />
+        </Suspense>
+      )}
     </div>
   );
 }
@@ -165,7 +170,11 @@ export function App() {
       <main id="main" class="main" tabIndex={-1}>
         {r.page === 'home' && <Home />}
         {r.page === 'agents' && <AgentsPage />}
-        {r.page === 'grid' && <Grid />}
+        {r.page === 'grid' && (
+          <Suspense fallback={<Spinner label="Loading the grid…" />}>
+            <GridPage />
+          </Suspense>
+        )}
         {r.page === 'agent' && <AgentPage id={r.id} />}
         {r.page === 'crews' && (
           <Suspense fallback={<Spinner label="Loading crews…" />}>

@@ -3,27 +3,17 @@
 // the live tail of its output. Keys: arrows or h j k l move between tiles
 // (j/k step through them in order), 1-9 go to tile N, Enter opens the
 // agent, Esc goes back (and from an agent opened here, back to the grid),
-// ? shows the keys.
+// ? shows the keys. Loaded when first opened.
 import { signal, useSignal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
-import { go } from '../router';
+import { fromGrid, go } from '../router';
 import { agentList, loadTranscript, model, worktrees } from '../store';
-import { gridColumns, gridMove, tailLines } from '../tasks';
+import { gridColumns, gridMove, tailLines, typingIn } from '../tasks';
 import type { Agent } from '../types';
 import { Badge, Empty, Modal } from './common';
 
-/** Set when an agent was opened from the grid: Esc on its page comes back. */
-export const fromGrid = signal(false);
-
 const MAX_TILES = 24; // transcripts loaded at once
-
-/** True when a key press belongs to a text field, a terminal or a dialog. */
-export function typingIn(e: KeyboardEvent): boolean {
-  const t = e.target as HTMLElement | null;
-  if (!t || typeof t.closest !== 'function') return false;
-  return !!t.closest('input, textarea, select, [contenteditable="true"], .term, .modal-back');
-}
 
 function tileText(a: Agent): string[] {
   const t = model.value.transcripts[a.id];
@@ -107,7 +97,7 @@ function GridHelp({ onClose }: { onClose: () => void }) {
 const LIVE = new Set(['running', 'waiting', 'paused']);
 const liveOnly = signal(false); // kept while the page is open in this tab
 
-export function Grid() {
+export default function Grid() {
   const agents = agentList.value.filter((a) => !a.deletedAt && (!liveOnly.value || LIVE.has(a.status)));
   const sel = useSignal(0);
   const cols = useSignal(3);

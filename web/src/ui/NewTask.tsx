@@ -5,6 +5,8 @@
 // Submitting creates the worktree on a new branch from the base, creates
 // the agent and starts it with the prompt, then opens the agent.
 //
+// Loaded when first opened.
+//
 // Nothing half-made is left where it can be avoided: the usage limits are
 // checked before anything is created (429 is said in the dialog, with a
 // way past it), names and the command are checked first, and when the
@@ -16,7 +18,7 @@ import { useEffect } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { go } from '../router';
 import { loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
-import { SHELL_ARGV, suggestName, uniqueName, worktreeNameOk } from '../tasks';
+import { suggestName, uniqueName, worktreeNameOk } from '../tasks';
 import type { Agent, Worktree } from '../types';
 import { errText, FormFooter, Modal } from './common';
 import { PermissionsField } from './Permissions';
@@ -37,7 +39,7 @@ function overLimit(l: any): string | null {
   return null;
 }
 
-export function NewTask({ workspaceId, onClose }: { workspaceId?: string; onClose: () => void }) {
+export default function NewTask({ workspaceId, onClose }: { workspaceId?: string; onClose: () => void }) {
   const wss = workspaces.value || [];
   const ws = useSignal(workspaceId || wss[0]?.id || '');
   const branches = useSignal<string[]>([]);
@@ -301,19 +303,4 @@ function StartFailed({ left, limit, onClose }: { left: Leftover; limit: boolean;
       </div>
     </Modal>
   );
-}
-
-/** Opens a plain shell in a worktree: a command agent on a terminal running
- * the user's shell, started at once. Needs the admin scope (it runs a
- * program); returns the agent. */
-export async function openShell(wt: Worktree): Promise<Agent> {
-  const a = await api.createAgent({ worktreeId: wt.id, name: `shell ${wt.name}`, executor: 'command', command: SHELL_ARGV, terminal: true });
-  upsertAgent(a);
-  try {
-    upsertAgent(await api.start(a.id, undefined, true));
-  } catch (e) {
-    await api.deleteAgent(a.id, false).catch(() => undefined);
-    throw e;
-  }
-  return a;
 }

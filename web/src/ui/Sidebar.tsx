@@ -8,8 +8,12 @@ import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
 import { Badge, errText, FormFooter, Modal, Spinner } from './common';
-import { NewTask, openShell } from './NewTask';
-import { WorkspaceSettings } from './WorkspaceSettings';
+import { lazy, Suspense } from 'preact/compat';
+import { SHELL_ARGV } from '../tasks';
+
+// Dialogs of issue #14, loaded when first opened.
+const NewTask = lazy(() => import('./NewTask'));
+const WorkspaceSettings = lazy(() => import('./WorkspaceSettings'));
 
 const ACTIVE = new Set(['running', 'waiting', 'paused']);
 
@@ -157,8 +161,10 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
       {newWt.value && <NewWorktree workspaceId={newWt.value} onClose={() => (newWt.value = null)} />}
       {delWt.value && <DeleteWorktree wt={delWt.value} onClose={() => (delWt.value = null)} />}
       {newAgent.value && <NewAgent wt={newAgent.value} onClose={() => (newAgent.value = null)} />}
-      {newTask.value && <NewTask workspaceId={newTask.value} onClose={() => (newTask.value = null)} />}
-      {wsSettings.value && <WorkspaceSettings workspaceId={wsSettings.value} onClose={() => (wsSettings.value = null)} />}
+      <Suspense fallback={null}>
+        {newTask.value && <NewTask workspaceId={newTask.value} onClose={() => (newTask.value = null)} />}
+        {wsSettings.value && <WorkspaceSettings workspaceId={wsSettings.value} onClose={() => (wsSettings.value = null)} />}
+      </Suspense>
     </nav>
   );
 }
@@ -495,4 +501,19 @@ export function splitArgs(s: string): string[] {
   }
   if (cur || any) out.push(cur);
   return out;
+}
+
+/** Opens a plain shell in a worktree: a command agent on a terminal running
+ * the user's shell, started at once. Needs the admin scope (it runs a
+ * program); returns the agent. */
+export async function openShell(wt: Worktree): Promise<Agent> {
+  const a = await api.createAgent({ worktreeId: wt.id, name: `shell ${wt.name}`, executor: 'command', command: SHELL_ARGV, terminal: true });
+  upsertAgent(a);
+  try {
+    upsertAgent(await api.start(a.id, undefined, true));
+  } catch (e) {
+    await api.deleteAgent(a.id, false).catch(() => undefined);
+    throw e;
+  }
+  return a;
 }

@@ -28,7 +28,7 @@ export function parseFiles(text: string): string[] {
   ];
 }
 
-export function WorkspaceSettings({ workspaceId, onClose }: { workspaceId: string; onClose: () => void }) {
+export default function WorkspaceSettings({ workspaceId, onClose }: { workspaceId: string; onClose: () => void }) {
   const ws = (workspaces.value || []).find((w) => w.id === workspaceId);
   const loaded = useSignal(false);
   const files = useSignal('');
