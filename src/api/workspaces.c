@@ -4,7 +4,10 @@
  * worktree git knows), refresh (rows follow git) and the setup files and
  * command, which are git work on the thread pool (ad_git_queue). Events:
  * workspace_created {workspace, worktree (main), worktrees},
- * workspace_updated {workspace row, changes? (refresh)}, workspace_deleted.
+ * workspace_updated {workspace row, changes? (refresh)}, workspace_deleted
+ * {id, worktreeIds, agentIds, archived: true}. DELETE removes the workspace
+ * from the lists and archives its agents; no file is touched (409 with
+ * agentIds while any of them runs). Adding its path again brings it back.
  * No git and no SQL here.
  */
 #include "api/api_int.h"
@@ -58,15 +61,22 @@ static void get(ad_req_t *r, void *ud)
 
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
+    json_t *live = json_object_get(result, "liveAgentIds");
+    if (rc == AD_ESTATE && live != NULL) {
+        ad_res_error(r, 409, "CONFLICT", json_pack("{s:O}", "agentIds", live),
+                     "%zu of the workspace's agents are running: stop them first",
+                     json_array_size(live));
+        return;
+    }
     if (rc != 0) {
         ad_api_fail(r, rc, "workspace", ad_req_param(r, "id"));
         return;
     }
     json_t *ws = json_object_get(result, "workspace");
     const char *id = ad_api_jstr(ws, "id");
-    json_t *p = json_pack("{s:s, s:O, s:O}", "id", id, "worktreeIds",
+    json_t *p = json_pack("{s:s, s:O, s:O, s:b}", "id", id, "worktreeIds",
                           json_object_get(result, "worktreeIds"), "agentIds",
-                          json_object_get(result, "agentIds"));
+                          json_object_get(result, "agentIds"), "archived", 1);
     ad_api_publish(app, "workspace_deleted", p, "workspace", id, "system", "", "org",
                    ad_api_jstr(ws, "orgId"), NULL);
     json_decref(p);
@@ -80,7 +90,9 @@ static void del(ad_req_t *r, void *ud)
         return;
     }
     ad_api_write(app, r, ad_store_op_workspace_delete,
-                 json_pack("{s:s}", "id", ad_req_param(r, "id")), deleted);
+                 json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now",
+                           (json_int_t)ad_wall_ms()),
+                 deleted);
 }
 
 /* ---- POST /api/workspaces ----------------------------------------------------------- */

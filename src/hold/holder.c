@@ -57,7 +57,9 @@ typedef struct {
     size_t inq_len, inq_cap;
     int conn, lsock, sfd;
     bool attached, exit_sent;
-    uint64_t scroll; /* pty: next scrollback offset to send, up to s[0].sent */
+    /* pty: next scrollback offset to send, up to scroll_end (s[0].sent at the
+     * attach: what the daemon stored already; later bytes go as DATA only) */
+    uint64_t scroll, scroll_end;
     size_t rlen, woff, wlen;
     int rr; /* which stream is sent first next time */
     bool exited;
@@ -244,6 +246,7 @@ static void on_attach(holder_t *h, const unsigned char *p, uint32_t len)
     }
     uint64_t scroll = get_u64(p + 16);
     h->scroll = h->pty && scroll < h->s[0].sent ? scroll : h->s[0].sent;
+    h->scroll_end = h->s[0].sent;
     h->attached = true;
     h->exit_sent = false;
 }
@@ -365,7 +368,7 @@ static bool frame_data(holder_t *h, int i, unsigned type, uint64_t *off, uint64_
 static bool next_frame(holder_t *h)
 {
     h->woff = h->wlen = 0;
-    if (frame_data(h, 0, AD_HOLD_SCROLL, &h->scroll, h->s[0].sent)) {
+    if (frame_data(h, 0, AD_HOLD_SCROLL, &h->scroll, h->scroll_end)) {
         return true;
     }
     for (int k = 0; k < 2; k++) {

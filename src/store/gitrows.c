@@ -48,12 +48,52 @@ static int set_setup(sqlite3 *db, const char *ws_id, json_t *files, const char *
     return e;
 }
 
+/* The same path of the same org added again after it was removed: the
+ * workspace comes back (its worktrees too; its agents stay archived), and
+ * args' id becomes its id. 0 when revived, AD_ENOENT when there is none. */
+static int revive(sqlite3 *db, json_t *args, int64_t now)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE workspaces SET removed_at = NULL, updated_at = ?3 "
+                                        "WHERE path = ?1 AND org_id = ?2 AND removed_at IS NOT "
+                                        "NULL RETURNING id");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "path"));
+    ad_store_bind_text(s, 2, ad_args_str(args, "orgId"));
+    sqlite3_bind_int64(s, 3, now);
+    int rc = sqlite3_step(s);
+    int e = AD_ENOENT;
+    if (rc == SQLITE_ROW) {
+        json_object_set_new(args, "id", json_string((const char *)sqlite3_column_text(s, 0)));
+        rc = sqlite3_step(s);
+        e = 0;
+    }
+    if (rc != SQLITE_DONE) {
+        e = ad_store_rc(db, rc);
+    }
+    sqlite3_reset(s);
+    return e;
+}
+
 int ad_store_op_workspace_git_create(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     sqlite3 *db = tx->db;
     json_t *r = NULL;
     int64_t now = ad_args_int(args, "now", 0);
-    int e = ad_store_op_workspace_insert(tx, args, &r);
+    int e = revive(db, args, now);
+    if (e == 0) {
+        json_t *ws = NULL, *wts = NULL;
+        e = ad_store_git_workspace_read(db, ad_args_str(args, "id"), &ws, &wts);
+        if (e == 0) {
+            *result = json_pack("{s:o, s:o}", "workspace", ws, "worktrees", wts);
+        }
+        return e;
+    }
+    if (e != AD_ENOENT) {
+        return e;
+    }
+    e = ad_store_op_workspace_insert(tx, args, &r);
     if (e != 0) {
         json_decref(r);
         return e;

@@ -13,17 +13,21 @@
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
     "updated_at, vanished_at, org_id, base_branch"
 
-static const char SQL_WS_GET[] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1";
+/* A removed workspace (removed_at set) and its worktrees read as missing. */
+#define WT_SHOWN "workspace_id NOT IN (SELECT id FROM workspaces WHERE removed_at IS NOT NULL)"
+
+static const char SQL_WS_GET[] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1 AND "
+                                 "removed_at IS NULL";
 /* ?1: an org, or '' for every org */
-static const char SQL_WS_LIST[] = "SELECT " WS_COLS " FROM workspaces WHERE ?1 = '' OR org_id = ?1 "
-                                  "ORDER BY created_at, id LIMIT 10000";
-static const char SQL_WT_GET[] = "SELECT " WT_COLS " FROM worktrees WHERE id = ?1";
-static const char SQL_WT_LIST_ALL[] = "SELECT " WT_COLS " FROM worktrees WHERE ?1 = '' OR "
-                                      "org_id = ?1 ORDER BY workspace_id, is_main DESC, "
-                                      "display_order, created_at, id LIMIT 10000";
+static const char SQL_WS_LIST[] = "SELECT " WS_COLS " FROM workspaces WHERE (?1 = '' OR org_id = "
+                                  "?1) AND removed_at IS NULL ORDER BY created_at, id LIMIT 10000";
+static const char SQL_WT_GET[] = "SELECT " WT_COLS " FROM worktrees WHERE id = ?1 AND " WT_SHOWN;
+static const char SQL_WT_LIST_ALL[] = "SELECT " WT_COLS " FROM worktrees WHERE (?1 = '' OR "
+                                      "org_id = ?1) AND " WT_SHOWN " ORDER BY workspace_id, "
+                                      "is_main DESC, display_order, created_at, id LIMIT 10000";
 static const char SQL_WT_LIST_WS[] = "SELECT " WT_COLS " FROM worktrees WHERE workspace_id = ?1 "
-                                     "ORDER BY is_main DESC, display_order, created_at, id "
-                                     "LIMIT 10000";
+                                     "AND " WT_SHOWN " ORDER BY is_main DESC, display_order, "
+                                     "created_at, id LIMIT 10000";
 
 /* Collects every row of a bound stmt into {key: […]}. Resets stmt. */
 static int list_json(sqlite3 *db, sqlite3_stmt *s, const char *key, const char *json_cols,
@@ -197,30 +201,73 @@ static int collect_ids(sqlite3 *db, sqlite3_stmt *s, json_t *arr)
     return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
 }
 
+/* Ids of the workspace's agents that still run (?1), or those not yet archived. */
+static const char SQL_WS_AGENTS[] = "SELECT a.id FROM agents a JOIN worktrees w ON w.id = "
+                                    "a.worktree_id WHERE w.workspace_id = ?1 AND a.deleted_at IS "
+                                    "NULL AND (?2 = 0 OR a.status IN ('running', 'waiting', "
+                                    "'paused'))";
+
+static int ws_ids(sqlite3 *db, const char *sql, const char *id, int live, json_t *arr)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    if (live >= 0) {
+        sqlite3_bind_int(s, 2, live);
+    }
+    return collect_ids(db, s, arr);
+}
+
+static const char SQL_WS_ARCHIVE[] = "UPDATE agents SET deleted_at = ?2, updated_at = ?2 WHERE "
+                                     "deleted_at IS NULL AND worktree_id IN (SELECT id FROM "
+                                     "worktrees WHERE workspace_id = ?1)";
+
+static int exec_id_now(sqlite3 *db, const char *sql, const char *id, int64_t now)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now);
+    return ad_store_step_done(db, s);
+}
+
+/* Removes a workspace: marks it removed and archives its agents; its rows
+ * (and files) stay. Refused with AD_ESTATE and {liveAgentIds} while any of
+ * its agents runs. */
 int ad_store_op_workspace_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     sqlite3 *db = tx->db;
     const char *id = ad_args_str(args, "id");
+    int64_t now = ad_args_int(args, "now", 0);
     json_t *ws = NULL;
     int e = get_by_id(db, SQL_WS_GET, id, &ws);
     if (e != 0) {
         return e;
     }
-    json_t *wts = json_array(), *ags = json_array();
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id FROM worktrees WHERE workspace_id = ?1");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    e = collect_ids(db, s, wts);
-    if (e == 0) {
-        s = ad_store_stmt(db, "SELECT a.id FROM agents a JOIN worktrees w ON w.id = "
-                              "a.worktree_id WHERE w.workspace_id = ?1");
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-        e = collect_ids(db, s, ags);
+    json_t *wts = json_array(), *ags = json_array(), *live = json_array();
+    e = ws_ids(db, SQL_WS_AGENTS, id, 1, live);
+    if (e == 0 && json_array_size(live) > 0) {
+        e = AD_ESTATE;
+        *result = json_pack("{s:O}", "liveAgentIds", live);
     }
     if (e == 0) {
-        s = ad_store_stmt(db, "DELETE FROM workspaces WHERE id = ?1");
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-        e = ad_store_step_done(db, s);
+        e = ws_ids(db, "SELECT id FROM worktrees WHERE workspace_id = ?1", id, -1, wts);
     }
+    if (e == 0) {
+        e = ws_ids(db, SQL_WS_AGENTS, id, 0, ags);
+    }
+    if (e == 0) {
+        e = exec_id_now(db, SQL_WS_ARCHIVE, id, now);
+    }
+    if (e == 0) {
+        e = exec_id_now(db, "UPDATE workspaces SET removed_at = ?2, updated_at = ?2 WHERE id = ?1",
+                        id, now);
+    }
+    json_decref(live);
     if (e != 0) {
         json_decref(ws);
         json_decref(wts);

@@ -64,6 +64,12 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   await card.waitFor();
   assert.equal(await card.count(), 1, 'the pending approval is shown again after a reload');
   assert.ok(!fs.existsSync(path.join(repo, 'out.txt')), 'nothing ran before the decision');
+  // The grid marks its tile (issue #14), from the stored approval after the reload.
+  await page.goto(`${d.url}/#/grid`);
+  await page.locator(`.tile.needs-approval[data-agent="${id}"]`).getByText('Needs approval').waitFor();
+  await shot(page, 'grid-approval');
+  await page.goto(`${d.url}/#/agents/${id}`);
+  await card.waitFor();
 
   await card.getByRole('button', { name: 'Allow', exact: true }).click();
   await until(async () => (await card.count()) === 0, 'the card to go');

@@ -107,7 +107,7 @@ test('keyboard: the first Tab reaches the skip link, then the tabs', async () =>
     await b.page.keyboard.press('Tab');
     assert.equal(await b.page.evaluate(() => document.activeElement.textContent.trim()), 'Skip to content');
     const seen = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 9; i++) {
       await b.page.keyboard.press('Tab');
       seen.push(await b.page.evaluate(() => document.activeElement.textContent.trim()));
     }

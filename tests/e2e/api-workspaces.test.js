@@ -52,9 +52,37 @@ test('create, list, get, refresh and delete a workspace', async () => {
   assert.equal(del.status, 204);
   assertError(await d.req('GET', `/api/workspaces/${ws.id}`), 404, 'NOT_FOUND');
   assertError(await d.req('GET', `/api/worktrees/${main.id}`), 404, 'NOT_FOUND');
-  assertError(await d.req('GET', `/api/agents/${agent.id}`), 404, 'NOT_FOUND');
+  assert.ok(!(await d.req('GET', '/api/workspaces')).body.workspaces.some((w) => w.id === ws.id));
+  assert.ok(!(await d.req('GET', '/api/worktrees')).body.worktrees.some((w) => w.id === main.id));
+  // Its agents are archived, not deleted; its files stay.
+  const archived = await d.req('GET', `/api/agents/${agent.id}`);
+  assert.equal(archived.status, 200);
+  assert.ok(archived.body.deletedAt, JSON.stringify(archived.body));
+  assert.ok(fs.existsSync(path.join(dir, '.git')));
   assertError(await d.req('DELETE', `/api/workspaces/${ws.id}`), 404, 'NOT_FOUND');
   assertError(await d.req('POST', `/api/workspaces/${ws.id}/refresh`), 404, 'NOT_FOUND');
+  assertError(await d.req('POST', '/api/worktrees', { workspaceId: ws.id, name: 'x', branch: 'x', createBranch: true }), 404, 'NOT_FOUND');
+  assert.equal((await d.req('POST', '/api/agents', { worktreeId: main.id })).status, 404);
+  // Added again, it comes back with its worktrees; the agent stays archived.
+  const again = await d.req('POST', '/api/workspaces', { path: dir });
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+  assert.equal(again.body.id, ws.id);
+  assert.equal(again.body.worktrees[0].id, main.id);
+  assert.ok((await d.req('GET', `/api/agents/${agent.id}`)).body.deletedAt);
+});
+
+test('a workspace with a running agent is not removed', async () => {
+  const { ws } = await makeWorkspace(d, 'busy');
+  const main = ws.worktrees[0];
+  const a = await d.req('POST', '/api/agents', { worktreeId: main.id, name: 'sleeper', executor: 'command', command: ['sleep', '30'] });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  assert.equal((await d.req('POST', `/api/agents/${a.body.id}/start`, {})).status, 200);
+  const refused = await d.req('DELETE', `/api/workspaces/${ws.id}`);
+  assertError(refused, 409, 'CONFLICT');
+  assert.deepEqual(refused.body.error.details.agentIds, [a.body.id]);
+  assert.equal((await d.req('GET', `/api/workspaces/${ws.id}`)).status, 200);
+  assert.equal((await d.req('GET', `/api/agents/${a.body.id}`)).body.deletedAt ?? null, null);
+  await d.req('POST', `/api/agents/${a.body.id}/stop?force=true`);
 });
 
 test('workspace input errors', async () => {

@@ -187,13 +187,18 @@ static void workspaces_and_worktrees(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(r, "agentIds"), 0)), ag);
     json_decref(r);
     assert_int_equal(ad_store_agent_get(f->st, ag, &l), AD_ENOENT);
-    /* Deleting the workspace takes its worktrees and agents. */
+    /* Removing the workspace hides it and its worktrees and archives its
+     * agents (issue #14): the agent is still there, with deletedAt. */
     make_agent(f, wt, "a1", ag);
-    assert_int_equal(write_sync(f, ad_store_op_workspace_delete, json_pack("{s:s}", "id", ws), &r),
+    assert_int_equal(write_sync(f, ad_store_op_workspace_delete,
+                                json_pack("{s:s, s:I}", "id", ws, "now", (json_int_t)5000), &r),
                      0);
     json_decref(r);
+    assert_int_equal(ad_store_workspace_get(f->st, ws, &l), AD_ENOENT);
     assert_int_equal(ad_store_worktree_get(f->st, wt, &l), AD_ENOENT);
-    assert_int_equal(ad_store_agent_get(f->st, ag, &l), AD_ENOENT);
+    assert_int_equal(ad_store_agent_get(f->st, ag, &l), 0);
+    assert_non_null(json_object_get(l, "deletedAt"));
+    json_decref(l);
     assert_int_equal(
         write_sync(f, ad_store_op_workspace_delete, json_pack("{s:s}", "id", ws), NULL), AD_ENOENT);
 }

@@ -253,6 +253,13 @@ export interface Requirement {
   required: boolean;
 }
 
+/** GET|PUT /api/workspaces/:id/setup: copied into and run in each new worktree. */
+export interface WorkspaceSetup {
+  setupFiles: string[];
+  setupCommand: string;
+  setupCommandApproved: boolean;
+}
+
 export const api = {
   workspaces: async () => listOf<Workspace>(await request('GET', '/api/workspaces'), 'workspaces'),
   addWorkspace: async (path: string, name?: string) =>
@@ -264,6 +271,11 @@ export const api = {
   createWorktree: async (body: { workspaceId: string; name: string; branch: string; createBranch: boolean; base?: string }) =>
     objOf<Worktree>(await request('POST', '/api/worktrees', body), 'worktree'),
   deleteWorktree: (id: string, force = false) => request('DELETE', `/api/worktrees/${enc(id)}${force ? '?force=true' : ''}`),
+  // The repository's branches, read in one of its worktrees.
+  branches: (id: string) => request<{ current: string | null; local: string[]; remote: string[] }>('GET', `/api/worktrees/${enc(id)}/branches`),
+  workspaceSetup: (id: string) => request<WorkspaceSetup>('GET', `/api/workspaces/${enc(id)}/setup`),
+  putWorkspaceSetup: (id: string, body: { setupFiles?: string[]; setupCommand?: string }) =>
+    request<WorkspaceSetup>('PUT', `/api/workspaces/${enc(id)}/setup`, body),
   worktreeStatus: (id: string) => request('GET', `/api/worktrees/${enc(id)}/status`),
   diff: (id: string, path?: string) => request('GET', `/api/worktrees/${enc(id)}/diff${path ? `?path=${enc(path)}` : ''}`),
   // Review against a base: 'base' is the branch the worktree was made from.

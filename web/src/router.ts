@@ -1,5 +1,5 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
-// #/analytics, #/health, #/settings, #/chats[/:id], #/projects[/:id],
+// #/grid, #/analytics, #/health, #/settings, #/chats[/:id], #/projects[/:id],
 // #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
@@ -7,6 +7,7 @@ import { signal } from '@preact/signals';
 export type Route =
   | { page: 'home' }
   | { page: 'agents' }
+  | { page: 'grid' }
   | { page: 'agent'; id: string }
   | { page: 'crews'; id?: string }
   | { page: 'chats'; id?: string }
@@ -20,6 +21,7 @@ export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'agents' && parts[1]) return { page: 'agent', id: parts[1] };
   if (parts[0] === 'agents') return { page: 'agents' };
+  if (parts[0] === 'grid') return { page: 'grid' };
   if (parts[0] === 'crews') return parts[1] ? { page: 'crews', id: parts[1] } : { page: 'crews' };
   if (parts[0] === 'chats') return parts[1] ? { page: 'chats', id: parts[1] } : { page: 'chats' };
   if (parts[0] === 'projects') return parts[1] ? { page: 'projects', id: parts[1] } : { page: 'projects' };
@@ -39,3 +41,6 @@ export function startRouter() {
 export function go(path: string) {
   location.hash = '#' + path;
 }
+
+/** Set when an agent was opened from the grid: Esc on its page comes back. */
+export const fromGrid = signal(false);

@@ -5,10 +5,11 @@
 import { useSignal } from '@preact/signals';
 import { limitNotice, usageLimits, withLimitConfirm } from '../limits';
 import { lazy, Suspense } from 'preact/compat';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { formatDuration } from '../events';
-import { go } from '../router';
+import { fromGrid, go } from '../router';
+import { typingIn } from '../tasks';
 import {
   loadOlder,
   loadRuns,
@@ -42,7 +43,8 @@ export function isTerminalAgent(a: Agent): boolean {
 export function AgentPage({ id }: { id: string }) {
   const agent = model.value.agents[id];
   const t = model.value.transcripts[id];
-  const tab = useSignal<Tab>('transcript');
+  // null: the default, the terminal for a terminal agent (a shell), else the transcript.
+  const tabSel = useSignal<Tab | null>(null);
   const err = useSignal<string | null>(null);
   const notFound = useSignal(false);
 
@@ -50,7 +52,7 @@ export function AgentPage({ id }: { id: string }) {
     openAgent.value = id;
     err.value = null;
     notFound.value = false;
-    tab.value = 'transcript';
+    tabSel.value = null;
     if (!model.value.agents[id])
       api
         .agent(id)
@@ -65,6 +67,19 @@ export function AgentPage({ id }: { id: string }) {
       if (openAgent.value === id) openAgent.value = null;
     };
   }, [id]);
+
+  // Opened from the grid: Esc (outside a text field, terminal or dialog) goes
+  // back to it. A layout effect, so the key works as soon as the page shows.
+  useLayoutEffect(() => {
+    if (!fromGrid.value) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented || typingIn(e) || document.querySelector('.modal-back')) return;
+      fromGrid.value = false;
+      go('/grid');
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [id, fromGrid.value]);
 
   if (notFound.value)
     return (
@@ -84,6 +99,9 @@ export function AgentPage({ id }: { id: string }) {
     ['diff', 'Diff'],
   ];
   if (showTerm) tabs.push(['terminal', 'Terminal']);
+  const current: Tab = tabSel.value ?? (showTerm ? 'terminal' : 'transcript');
+  const tab = { value: current };
+  const alive = agent.status === 'running' || agent.status === 'waiting' || agent.status === 'paused';
 
   return (
     <div class="page agent-page">
@@ -98,7 +116,7 @@ export function AgentPage({ id }: { id: string }) {
             aria-selected={tab.value === k}
             aria-controls={`panel-${k}`}
             class={`subtab${tab.value === k ? ' active' : ''}`}
-            onClick={() => (tab.value = k)}
+            onClick={() => (tabSel.value = k)}
           >
             {label}
           </button>
@@ -121,7 +139,7 @@ export function AgentPage({ id }: { id: string }) {
         {tab.value === 'diff' && <DiffTab worktreeId={agent.worktreeId} />}
         {tab.value === 'terminal' && showTerm && (
           <Suspense fallback={<Spinner label="Loading terminal…" />}>
-            <TerminalView agentId={id} />
+            <TerminalView agentId={id} live={alive} />
           </Suspense>
         )}
       </div>

@@ -4,7 +4,7 @@
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
 import { route } from '../router';
-import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, worktrees } from '../store';
+import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
 import { Badge, Empty, ErrorState, Spinner } from './common';
@@ -59,23 +59,32 @@ const CrewsPage = lazy(() => import('./Crews'));
 const ChatsPage = lazy(() => import('./Chats'));
 const ProjectsPage = lazy(() => import('./Projects'));
 const DefinitionsPage = lazy(() => import('./Definitions'));
+// The grid and the new-task dialog (issue #14) too.
+const GridPage = lazy(() => import('./Grid'));
+const NewTask = lazy(() => import('./NewTask'));
 
 function AgentsPage() {
   const list = agentList.value;
   const wts = new Map((worktrees.value || []).map((w) => [w.id, w]));
   const showArchived = useSignal(false);
+  const newTask = useSignal(false);
   const shown = list.filter((a) => showArchived.value || !a.deletedAt);
   return (
     <div class="page">
       <div class="page-head">
         <h1 class="page-title">Agents</h1>
-        <label class="check small">
-          <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
-        </label>
+        <div class="head-actions">
+          <label class="check small">
+            <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
+          </label>
+          <button class="btn btn-primary btn-sm" disabled={!(workspaces.value || []).length} title={(workspaces.value || []).length ? undefined : 'Add a workspace first'} onClick={() => (newTask.value = true)}>
+            ✚ New task
+          </button>
+        </div>
       </div>
       {loadError.value && <ErrorState message={loadError.value} onRetry={() => void loadTree()} />}
       {shown.length === 0 ? (
-        <Empty title="No agents">Create one from a worktree in the sidebar (the + button).</Empty>
+        <Empty title="No agents">Start a new task (✚), or create an agent in a worktree of the sidebar (+).</Empty>
       ) : (
         <div class="panel glass scroll">
           <table class="table">
@@ -108,6 +117,11 @@ function AgentsPage() {
           </table>
         </div>
       )}
+      {newTask.value && (
+        <Suspense fallback={null}>
+          <NewTask onClose={() => (newTask.value = false)} />
+        </Suspense>
+      )}
     </div>
   );
 }
@@ -121,6 +135,7 @@ export function App() {
   const tabs: [string, string, string][] = [
     ['home', 'Home', '#/'],
     ['agents', 'Agents', '#/agents'],
+    ['grid', 'Grid', '#/grid'],
     ['crews', 'Crews', '#/crews'],
     ['chats', 'Chats', '#/chats'],
     ['analytics', 'Analytics', '#/analytics'],
@@ -155,6 +170,11 @@ export function App() {
       <main id="main" class="main" tabIndex={-1}>
         {r.page === 'home' && <Home />}
         {r.page === 'agents' && <AgentsPage />}
+        {r.page === 'grid' && (
+          <Suspense fallback={<Spinner label="Loading the grid…" />}>
+            <GridPage />
+          </Suspense>
+        )}
         {r.page === 'agent' && <AgentPage id={r.id} />}
         {r.page === 'crews' && (
           <Suspense fallback={<Spinner label="Loading crews…" />}>

@@ -11,6 +11,12 @@ import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
 import { Badge, errText, FormFooter, Modal, Spinner } from './common';
+import { lazy, Suspense } from 'preact/compat';
+import { SHELL_ARGV } from '../tasks';
+
+// Dialogs of issue #14, loaded when first opened.
+const NewTask = lazy(() => import('./NewTask'));
+const WorkspaceSettings = lazy(() => import('./WorkspaceSettings'));
 
 const ACTIVE = new Set(['running', 'waiting', 'paused']);
 
@@ -43,6 +49,17 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
   const newWt = useSignal<string | null>(null);
   const delWt = useSignal<Worktree | null>(null);
   const newAgent = useSignal<Worktree | null>(null);
+  const newTask = useSignal<string | null>(null); // a workspace id
+  const wsSettings = useSignal<string | null>(null);
+  const shell = async (t: Worktree) => {
+    try {
+      const a = await openShell(t);
+      onNavigate?.();
+      go(`/agents/${a.id}`);
+    } catch (e) {
+      toast('error', 'No shell', errText(e));
+    }
+  };
   const wss = workspaces.value;
   const wts = worktrees.value || [];
   const agents = agentList.value.filter((a) => !a.deletedAt);
@@ -83,8 +100,14 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                   {w.name || w.path}
                 </span>
                 <Counts agents={myAgents} />
+                <button class="icon-btn" title="New task: a worktree and an agent" aria-label={`New task in ${w.name}`} onClick={() => (newTask.value = w.id)}>
+                  ✚
+                </button>
                 <button class="icon-btn" title="New worktree" aria-label={`New worktree in ${w.name}`} onClick={() => (newWt.value = w.id)}>
                   ⎇+
+                </button>
+                <button class="icon-btn" title="Workspace settings: setup, remove" aria-label={`Settings of workspace ${w.name}`} onClick={() => (wsSettings.value = w.id)}>
+                  ⚙
                 </button>
               </div>
               <ul role="group">
@@ -102,6 +125,9 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                           {t.branch && t.branch !== t.name && <span class="muted small"> {t.branch}</span>}
                         </span>
                         <Counts agents={ta} />
+                        <button class="icon-btn" title="Open a shell here" aria-label={`Shell in ${t.name}`} onClick={() => void shell(t)}>
+                          ›_
+                        </button>
                         <button class="icon-btn" title="New agent" aria-label={`New agent in ${t.name}`} onClick={() => (newAgent.value = t)}>
                           +
                         </button>
@@ -138,6 +164,10 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
       {newWt.value && <NewWorktree workspaceId={newWt.value} onClose={() => (newWt.value = null)} />}
       {delWt.value && <DeleteWorktree wt={delWt.value} onClose={() => (delWt.value = null)} />}
       {newAgent.value && <NewAgent wt={newAgent.value} onClose={() => (newAgent.value = null)} />}
+      <Suspense fallback={null}>
+        {newTask.value && <NewTask workspaceId={newTask.value} onClose={() => (newTask.value = null)} />}
+        {wsSettings.value && <WorkspaceSettings workspaceId={wsSettings.value} onClose={() => (wsSettings.value = null)} />}
+      </Suspense>
     </nav>
   );
 }
@@ -530,4 +560,19 @@ export function splitArgs(s: string): string[] {
   }
   if (cur || any) out.push(cur);
   return out;
+}
+
+/** Opens a plain shell in a worktree: a command agent on a terminal running
+ * the user's shell, started at once. Needs the admin scope (it runs a
+ * program); returns the agent. */
+export async function openShell(wt: Worktree): Promise<Agent> {
+  const a = await api.createAgent({ worktreeId: wt.id, name: `shell ${wt.name}`, executor: 'command', command: SHELL_ARGV, terminal: true });
+  upsertAgent(a);
+  try {
+    upsertAgent(await api.start(a.id, undefined, true));
+  } catch (e) {
+    await api.deleteAgent(a.id, false).catch(() => undefined);
+    throw e;
+  }
+  return a;
 }

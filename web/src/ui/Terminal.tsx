@@ -1,6 +1,9 @@
 // A terminal attached to /ws/agents/:id/terminal: raw bytes both ways as
 // binary frames, window size as {"type":"resize","cols","rows"} text
 // messages. This module and xterm.js are loaded only when a terminal opens.
+// An agent that is not running yet (or whose run ended) closes the socket
+// with 4404 or 1000; `live` (the agent's status says it runs) turning true
+// attaches again, so the tab follows a start without being switched.
 import '@xterm/xterm/css/xterm.css';
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
@@ -8,8 +11,12 @@ import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { backoffDelay } from '../backoff';
 
-export default function TerminalView({ agentId }: { agentId: string }) {
+export default function TerminalView({ agentId, live = true }: { agentId: string; live?: boolean }) {
   const host = useRef<HTMLDivElement>(null);
+  // Attaches again (fresh screen) when the socket is closed; set by the effect.
+  const reattach = useRef<(() => void) | null>(null);
+  const liveRef = useRef(live);
+  liveRef.current = live;
   const status = useSignal<'connecting' | 'attached' | 'closed'>('connecting');
   const note = useSignal('');
 
@@ -64,6 +71,11 @@ export default function TerminalView({ agentId }: { agentId: string }) {
         if (ws !== sock || disposed) return;
         ws = null;
         status.value = 'closed';
+        // Said running but not attachable yet (the run is being set up): try again shortly.
+        if (e.code === 4404 && liveRef.current && attempt < 8) {
+          retry = setTimeout(connect, backoffDelay(attempt++, { cap: 2000 }));
+          return;
+        }
         if (e.code === 1000 || e.code === 4404 || e.code === 1008) {
           note.value = e.reason || 'The terminal closed.';
           return;
@@ -83,6 +95,13 @@ export default function TerminalView({ agentId }: { agentId: string }) {
       ws.send(b);
     });
     const resized = term.onResize(sendResize);
+    reattach.current = () => {
+      if (disposed || ws) return;
+      clearTimeout(retry);
+      attempt = 0;
+      term.reset(); // the server sends the recent output first
+      connect();
+    };
     const doFit = () => {
       try {
         fit.fit();
@@ -104,8 +123,13 @@ export default function TerminalView({ agentId }: { agentId: string }) {
       resized.dispose();
       ws?.close(1000);
       term.dispose();
+      reattach.current = null;
     };
   }, [agentId]);
+
+  useEffect(() => {
+    if (live) reattach.current?.();
+  }, [live, agentId]);
 
   return (
     <div class="term-wrap panel glass">

@@ -1,10 +1,12 @@
 // Small shared pieces: status badges, states (loading / error / empty),
 // a modal dialog with focus handling, and number/time formatting.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { createPortal } from 'preact/compat';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
 const STATUS_LABEL: Record<string, string> = {
   running: 'Running',
+  stopped: 'Stopped',
   waiting: 'Waiting',
   error: 'Error',
   finished: 'Finished',
@@ -15,10 +17,12 @@ const STATUS_LABEL: Record<string, string> = {
 
 export function Badge({ status, small }: { status: string; small?: boolean }) {
   const s = status || 'unknown';
+  // A status this page does not know yet is shown as its word, in the neutral colour.
+  const label = STATUS_LABEL[s] || s.charAt(0).toUpperCase() + s.slice(1);
   return (
-    <span class={`badge badge-${s}${small ? ' badge-sm' : ''}`} title={STATUS_LABEL[s] || s}>
+    <span class={`badge badge-${s.replace(/[^a-z0-9_-]/gi, '')}${small ? ' badge-sm' : ''}`} title={label}>
       <span class="dot" aria-hidden="true" />
-      {STATUS_LABEL[s] || s}
+      {label}
     </span>
   );
 }
@@ -55,13 +59,18 @@ export function Empty({ title, children }: { title: string; children?: Component
 
 export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // A layout effect: the keys work from the moment the dialog shows (a
+  // plain effect waits for the next frame, and an Esc before it was lost).
+  useLayoutEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
     const el = ref.current;
     const first = el?.querySelector<HTMLElement>('input, textarea, select, button:not(.modal-x)');
     first?.focus();
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onClose();
+      if (e.key === 'Escape') {
+        e.preventDefault(); // handled: page-level keys (the grid's) leave it alone
+        onClose();
+      }
       if (e.key === 'Tab' && el) {
         const f = [...el.querySelectorAll<HTMLElement>('input, textarea, select, button, a[href]')].filter((x) => !x.hasAttribute('disabled'));
         if (!f.length) return;
@@ -81,7 +90,9 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
       prev?.focus?.();
     };
   }, []);
-  return (
+  // Rendered at the end of <body>: inside a .glass panel (backdrop-filter)
+  // a fixed element is laid out in that panel, not centered on the page.
+  return createPortal(
     <div class="modal-back" onClick={(e) => e.target === e.currentTarget && onClose()}>
       <div class="modal glass" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
         <div class="modal-head">
@@ -92,7 +103,8 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
         </div>
         {children}
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }
 

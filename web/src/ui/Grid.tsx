@@ -1,0 +1,212 @@
+// The grid (#/grid, issue #14): the agents side by side, 1-4 columns by
+// width, each tile with its status, whether it waits for an approval, and
+// the live tail of its output. Keys: arrows or h j k l move between tiles
+// (j/k step through them in order), 1-9 go to tile N, Enter opens the
+// agent, Esc goes back (and from an agent opened here, back to the grid),
+// ? shows the keys. Loaded when first opened.
+import { signal, useSignal } from '@preact/signals';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { api } from '../api';
+import { fromGrid, go } from '../router';
+import { agentList, loadTranscript, model, worktrees } from '../store';
+import { gridColumns, gridMove, tailLines, typingIn } from '../tasks';
+import type { Agent } from '../types';
+import { Badge, Empty, Modal } from './common';
+
+const MAX_TILES = 24; // transcripts loaded at once
+
+function tileText(a: Agent): string[] {
+  const t = model.value.transcripts[a.id];
+  if (!t) return [];
+  const parts: string[] = [];
+  for (const m of t.messages.slice(-12)) {
+    if (m.role === 'user') parts.push(`› ${m.content}`);
+    else if (m.role === 'tool' || m.toolName) parts.push(`⚙ ${m.toolName || 'tool'}${m.isError ? ' (failed)' : ''}`);
+    else parts.push(m.content);
+  }
+  // A chunk already in a loaded message (the transcript came after it) is said once.
+  const recent = t.messages.slice(-12);
+  for (const c of t.live.slice(-8)) if (!recent.some((m) => (m.runId ?? null) === c.runId && typeof m.content === 'string' && m.content.includes(c.text))) parts.push(c.text);
+  return tailLines(parts.join('\n'), 8, 160);
+}
+
+function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; selected: boolean; pending: number; onPick: () => void }) {
+  const wt = (worktrees.value || []).find((w) => w.id === a.worktreeId);
+  // The live status says so; after a reload the stored approvals do.
+  const approval = a.status === 'waiting' && (a.reason === 'approval' || pending > 0);
+  const lines = tileText(a);
+  return (
+    <article
+      class={`tile glass${selected ? ' selected' : ''}${approval ? ' needs-approval' : ''}`}
+      data-agent={a.id}
+      data-index={n}
+      tabIndex={selected ? 0 : -1}
+      aria-label={`${n}. ${a.name}, ${a.status}${approval ? ', needs approval' : ''}`}
+      onClick={onPick}
+      onDblClick={() => {
+        fromGrid.value = true;
+        go(`/agents/${a.id}`);
+      }}
+    >
+      <header class="tile-head">
+        {n <= 9 && <kbd class="tile-n">{n}</kbd>}
+        <a class="tile-name" href={`#/agents/${a.id}`} tabIndex={-1} onClick={() => (fromGrid.value = true)}>
+          {a.name}
+        </a>
+        <Badge status={a.status} small />
+      </header>
+      <div class="tile-sub muted small">
+        {wt?.name || a.worktreeId} · {a.executor || 'claude'}
+      </div>
+      {approval && (
+        <div class="tile-approval" role="status">
+          ⚠ Needs approval{pending > 1 ? ` (${pending})` : ''}
+        </div>
+      )}
+      <pre class="tile-tail" aria-live="off">{lines.length ? lines.join('\n') : ' '}</pre>
+    </article>
+  );
+}
+
+function GridHelp({ onClose }: { onClose: () => void }) {
+  const keys: [string, string][] = [
+    ['← → ↑ ↓  or  h j k l', 'move between tiles (j / k: next / previous)'],
+    ['1 … 9', 'go to tile N'],
+    ['Enter', 'open the agent'],
+    ['Esc', 'on an agent opened from here: back to the grid; here: let go of the tile'],
+    ['?', 'this help'],
+  ];
+  return (
+    <Modal title="Grid keys" onClose={onClose}>
+      <table class="table keys">
+        <tbody>
+          {keys.map(([k, v]) => (
+            <tr key={k}>
+              <td>
+                <kbd>{k}</kbd>
+              </td>
+              <td>{v}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Modal>
+  );
+}
+
+const LIVE = new Set(['running', 'waiting', 'paused']);
+const liveOnly = signal(false); // kept while the page is open in this tab
+
+export default function Grid() {
+  const agents = agentList.value.filter((a) => !a.deletedAt && (!liveOnly.value || LIVE.has(a.status)));
+  const sel = useSignal(0);
+  const cols = useSignal(3);
+  const help = useSignal(false);
+  const host = useRef<HTMLDivElement>(null);
+  const ids = agents.map((a) => a.id).join(',');
+  const n = agents.length;
+  const i = Math.min(sel.value, Math.max(0, n - 1));
+
+  useEffect(() => {
+    for (const a of agents.slice(0, MAX_TILES)) {
+      const t = model.value.transcripts[a.id];
+      if (!t || !t.loaded) loadTranscript(a.id).catch(() => undefined);
+    }
+  }, [ids]);
+
+  // Pending approvals of the waiting agents, reloaded on every approval event.
+  const pending = useSignal<Record<string, number>>({});
+  const waitKey = agents
+    .filter((a) => a.status === 'waiting')
+    .slice(0, MAX_TILES)
+    .map((a) => `${a.id}:${a.approvalsRev ?? 0}`)
+    .join(',');
+  useEffect(() => {
+    for (const a of agents.filter((x) => x.status === 'waiting').slice(0, MAX_TILES))
+      api
+        .approvals(a.id)
+        .then((l) => (pending.value = { ...pending.value, [a.id]: l.length }))
+        .catch(() => undefined);
+  }, [waitKey]);
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const fit = () => (cols.value = gridColumns(el.clientWidth, Math.max(1, n)));
+    fit();
+    const ro = new ResizeObserver(fit);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [n]);
+
+  // What the key handler reads at the time of the key (registered once, so a
+  // key right after a move never sees the previous render's tile).
+  const now = useRef({ agents, n });
+  now.current = { agents, n };
+  const current = () => Math.min(sel.value, Math.max(0, now.current.n - 1));
+  const focusTile = (k: number) => {
+    sel.value = k;
+    requestAnimationFrame(() => host.current?.querySelector<HTMLElement>(`[data-index="${k + 1}"]`)?.focus());
+  };
+  const open = (k: number) => {
+    const a = now.current.agents[k];
+    if (!a) return;
+    fromGrid.value = true;
+    go(`/agents/${a.id}`);
+  };
+
+  // A layout effect: the keys work from the first frame the grid shows.
+  useLayoutEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.metaKey || e.ctrlKey || e.altKey || typingIn(e) || help.value || document.querySelector('.modal-back')) return;
+      const count = now.current.n;
+      if (e.key === '?') {
+        help.value = true;
+        e.preventDefault();
+      } else if (e.key === 'Escape') {
+        (document.activeElement as HTMLElement | null)?.blur?.();
+      } else if (e.key === 'Enter') {
+        open(current());
+        e.preventDefault();
+      } else if (/^[1-9]$/.test(e.key)) {
+        const k = Number(e.key) - 1;
+        if (k < count) focusTile(k);
+        e.preventDefault();
+      } else {
+        const next = gridMove(current(), e.key, cols.value, count);
+        if (next !== null) {
+          focusTile(next);
+          e.preventDefault();
+        }
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
+
+  return (
+    <div class="page grid-page">
+      <div class="page-head">
+        <h1 class="page-title">Grid</h1>
+        <div class="head-actions">
+          <label class="check small">
+            <input type="checkbox" name="live-only" checked={liveOnly.value} onChange={(e) => (liveOnly.value = e.currentTarget.checked)} /> Running and waiting only
+          </label>
+          <button class="btn btn-sm" onClick={() => (help.value = true)} aria-keyshortcuts="?">
+            Keys (?)
+          </button>
+        </div>
+      </div>
+      {n === 0 ? (
+        <Empty title="No agents">Start a task from a workspace in the sidebar (✚).</Empty>
+      ) : (
+        <div class="agent-grid" ref={host} role="grid" aria-label="Agents" style={{ gridTemplateColumns: `repeat(${cols.value}, minmax(0, 1fr))` }} data-cols={cols.value}>
+          {agents.map((a, k) => (
+            <Tile key={a.id} a={a} n={k + 1} selected={k === i} pending={pending.value[a.id] || 0} onPick={() => focusTile(k)} />
+          ))}
+        </div>
+      )}
+      {help.value && <GridHelp onClose={() => (help.value = false)} />}
+    </div>
+  );
+}
