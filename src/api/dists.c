@@ -63,9 +63,10 @@ int ad_api_dists_check(ad_req_t *r, json_t *body, json_t **dists)
                json_array_size(json_object_get(body, "counts"));
     *dists = json_array();
     if (n > DISTS_BATCH_MAX) {
-        ad_res_error(r, 413, "TOO_LARGE", json_pack("{s:s, s:I}", "field", "histograms", "max",
-                                                    (json_int_t)DISTS_BATCH_MAX),
-                     "%zu histograms and counts in one batch; at most %d", n, DISTS_BATCH_MAX);
+        ad_res_error(
+            r, 413, "TOO_LARGE",
+            json_pack("{s:s, s:I}", "field", "histograms", "max", (json_int_t)DISTS_BATCH_MAX),
+            "%zu histograms and counts in one batch; at most %d", n, DISTS_BATCH_MAX);
         return -1;
     }
     if (check_kind(r, body, "histograms", false, *dists) != 0 ||

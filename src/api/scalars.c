@@ -327,8 +327,7 @@ static void post_done(int rc, json_t *result, void *ud)
             if (json_array_size(points) <= LIVE_POINTS_MAX) {
                 json_object_set(ev, "points", points);
             } else {
-                json_object_set_new(ev, "count",
-                                    json_integer((json_int_t)json_array_size(points)));
+                json_object_set_new(ev, "count", json_integer((json_int_t)json_array_size(points)));
             }
             ad_api_publish(p->app, "metrics_update", ev, "run", run, "metrics", run, "org", org,
                            NULL);

@@ -154,10 +154,9 @@ static json_t *over_json(const ad_store_dist_q_t *q, over_t *o)
         json_array_append_new(counts, row);
     }
     json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "name", q->name,
-                            "kind", q->counts ? "counts" : "histogram", "from",
-                            (json_int_t)o->from, "to", (json_int_t)o->to, "bucketCount",
-                            (json_int_t)o->n, "x", x, "steps", steps, "total", total, "counts",
-                            counts);
+                            "kind", q->counts ? "counts" : "histogram", "from", (json_int_t)o->from,
+                            "to", (json_int_t)o->to, "bucketCount", (json_int_t)o->n, "x", x,
+                            "steps", steps, "total", total, "counts", counts);
     if (q->counts) {
         json_object_set_new(out, "categories", categories(o->seen));
     } else {

@@ -74,8 +74,7 @@ static json_t *hist_from_values(json_t *in, json_t *vals, ad_dist_err_t *err)
         json_t *x = json_array_get(vals, i);
         if (!finite_num(x, false)) {
             free(v);
-            return dist_fail(err, 422, "values", "value %lld is not a finite number",
-                             (long long)i);
+            return dist_fail(err, 422, "values", "value %lld is not a finite number", (long long)i);
         }
         v[i] = json_number_value(x);
     }
@@ -96,12 +95,11 @@ static json_t *hist_from_edges(json_t *edges, json_t *counts, ad_dist_err_t *err
 {
     size_t n = json_array_size(counts);
     if (!json_is_array(edges) || !json_is_array(counts) || n == 0) {
-        return dist_fail(err, 422, "edges",
-                         "a histogram needs edges and counts, or values");
+        return dist_fail(err, 422, "edges", "a histogram needs edges and counts, or values");
     }
     if (n > TSDB_HIST_BINS_MAX) {
-        return dist_fail(err, 413, "counts", "%lld buckets; at most %lld a histogram",
-                         (long long)n, (long long)TSDB_HIST_BINS_MAX);
+        return dist_fail(err, 413, "counts", "%lld buckets; at most %lld a histogram", (long long)n,
+                         (long long)TSDB_HIST_BINS_MAX);
     }
     if (json_array_size(edges) != n + 1) {
         return dist_fail(err, 422, "edges", "%lld counts need %lld edges", (long long)n,
@@ -120,8 +118,7 @@ static json_t *hist_from_edges(json_t *edges, json_t *counts, ad_dist_err_t *err
             json_t *c = json_array_get(counts, i);
             if (!finite_num(c, true)) {
                 return dist_fail(err, 422, "counts",
-                                 "count %lld is not a finite number of at least 0",
-                                 (long long)i);
+                                 "count %lld is not a finite number of at least 0", (long long)i);
             }
             total += json_number_value(c);
         }
@@ -134,8 +131,7 @@ static json_t *hist_from_edges(json_t *edges, json_t *counts, ad_dist_err_t *err
 static json_t *counts_check(json_t *counts, ad_dist_err_t *err)
 {
     if (!json_is_object(counts) || json_object_size(counts) == 0) {
-        return dist_fail(err, 422, "counts",
-                         "counts must be an object of category: count");
+        return dist_fail(err, 422, "counts", "counts must be an object of category: count");
     }
     if (json_object_size(counts) > AD_DIST_CATEGORIES_MAX) {
         return dist_fail(err, 413, "counts", "%lld categories; at most %lld",
@@ -152,8 +148,7 @@ static json_t *counts_check(json_t *counts, ad_dist_err_t *err)
                              (long long)AD_DIST_CATEGORY_MAX);
         }
         if (!finite_num(v, true)) {
-            return dist_fail(err, 422, "counts",
-                             "a count must be a finite number of at least 0");
+            return dist_fail(err, 422, "counts", "a count must be a finite number of at least 0");
         }
         total += json_number_value(v);
     }
@@ -227,9 +222,10 @@ static int put_one(sqlite3 *db, json_t *args, json_t *d, int64_t now)
     const char *name = ad_args_str(d, "name");
     json_t *st = json_object_get(d, "step"), *edges = json_object_get(d, "edges");
     int64_t step = json_is_integer(st) ? json_integer_value(st) : next_step(db, run, kind, name);
-    json_t *data = json_is_array(edges) ? json_pack("{s:O, s:O}", "edges", edges, "counts",
-                                                    json_object_get(d, "counts"))
-                                        : json_pack("{s:O}", "counts", json_object_get(d, "counts"));
+    json_t *data =
+        json_is_array(edges)
+            ? json_pack("{s:O, s:O}", "edges", edges, "counts", json_object_get(d, "counts"))
+            : json_pack("{s:O}", "counts", json_object_get(d, "counts"));
     sqlite3_stmt *s = ad_store_stmt(db, SQL_PUT);
     ad_store_bind_text(s, 1, run);
     ad_store_bind_text(s, 2, kind);
