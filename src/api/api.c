@@ -93,8 +93,7 @@ bool ad_api_require_owner(ad_req_t *r, const char *what)
 
 static const char *kind_name(ad_api_kind_t kind)
 {
-    static const char *const names[] = {"workspace", "worktree", "agent",  "crew",
-                                        "run",       "job",      "service"};
+    static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run", "job", "service"};
     return names[kind];
 }
 
@@ -185,14 +184,15 @@ int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]
 
 bool ad_api_env_unsafe(const char *name)
 {
-    static const char *const prefixes[] = {
-        "LD_",   "DYLD_",  "GIT_",       "NODE_",   "PYTHON", "PERL5",       "RUBY",
-        "JAVA_", "_JAVA_", "BASH_FUNC_", "MALLOC_", "GCONV_", "NPM_CONFIG_", "GLIBC_"};
-    static const char *const names[] = {
-        "PATH",    "ENV",         "BASH_ENV",     "PROMPT_COMMAND", "SHELLOPTS",      "IFS",
-        "CDPATH",  "CLASSPATH",   "PERLLIB",      "HOME",           "SHELL",          "EDITOR",
-        "VISUAL",  "PAGER",       "LOCPATH",      "HOSTALIASES",    "RES_OPTIONS",    "TMPDIR",
-        "BROWSER", "SSH_ASKPASS", "SUDO_ASKPASS", "ZDOTDIR",        "XDG_CONFIG_HOME"};
+    static const char *const prefixes[] = {"LD_", "DYLD_", "GIT_", "NODE_", "PYTHON", "PERL5",
+                                           "RUBY", "JAVA_", "_JAVA_", "BASH_FUNC_", "MALLOC_",
+                                           "GCONV_", "NPM_CONFIG_", "GLIBC_"};
+    static const char *const names[] = {"PATH",          "ENV",     "BASH_ENV",  "PROMPT_COMMAND",
+                                        "SHELLOPTS",     "IFS",     "CDPATH",    "CLASSPATH",
+                                        "PERLLIB",       "HOME",    "SHELL",     "EDITOR",
+                                        "VISUAL",        "PAGER",   "LOCPATH",   "HOSTALIASES",
+                                        "RES_OPTIONS",   "TMPDIR",  "BROWSER",   "SSH_ASKPASS",
+                                        "SUDO_ASKPASS",  "ZDOTDIR", "XDG_CONFIG_HOME"};
     for (size_t i = 0; i < AD_ARRAY_LEN(prefixes); i++) {
         if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0) {
             return true;
@@ -561,7 +561,8 @@ void ad_api_publish_wt(ad_app_t *app, const char *type, const char *change, json
         json_object_set_new(p, "change", json_string(change));
     }
     ad_api_publish(app, type, p, "worktree", ad_api_jstr(wt, "id"), "org", ad_api_jstr(wt, "orgId"),
-                   "workspace", ad_api_jstr(wt, "workspaceId"), NULL);
+                   "workspace",
+                   ad_api_jstr(wt, "workspaceId"), NULL);
     json_decref(p);
 }
 

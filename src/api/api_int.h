@@ -148,8 +148,8 @@ void ad_api_usage_register(ad_app_t *app);
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
-void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
-void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts of runs */
+void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
+void ad_api_dists_register(ad_app_t *app);    /* dists.c: histograms and counts of runs */
 /* ?key= as a whole number in [min, max] into *out (*has set): 0 when
  * absent or good, else -1 after a 422 naming it (scalars.c). */
 int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,

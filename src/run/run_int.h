@@ -100,10 +100,10 @@ typedef struct ad_run {
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                 /* codex/gemini: the run is one turn */
-    char cli_version[64];          /* "" until the CLI's version is known */
-    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
-    bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
+    bool one_shot;                  /* codex/gemini: the run is one turn */
+    char cli_version[64];           /* "" until the CLI's version is known */
+    char prompt_msg_id[AD_ID_MAX];  /* the first prompt's message, or "" */
+    bool fork_pending;              /* resumed with --fork-session, new id not yet seen */
     /* Permission prompts the CLI waits on (approvals.c): agentd's approval
      * id and the CLI's request id, at most AD_RUN_APPROVALS_MAX at once. */
     struct {

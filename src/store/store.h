@@ -140,7 +140,8 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
 /* {worktrees:[…]}: the main worktree first, then displayOrder, creation;
  * without workspace_id, those of org ("" or NULL: every org).
  * workspace_id may be NULL (all). */
-int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org, json_t **out);
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org,
+                           json_t **out);
 /* args {id, workspaceId, name, branch, path, now, isMain?, baseBranch?}: a
  * linked worktree without baseBranch takes the main worktree's branch.
  * result {worktree}. */
@@ -638,14 +639,15 @@ void ad_store_test_agent_status(ad_store_t *st, const char *agent_id, const char
 #endif
 
 /* ---- the LLM workbench (llm.c) -----------------------------------------------------
- * The chat object: id, orgId, title, provider (anthropic/openai), model, system, definition,
- * projectId, temperature, maxTokens, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
- * costUsd, createdAt, updatedAt. The chat message: id, chatId, role (user/assistant), content,
- * status (complete, streaming, stopped, error, interrupted), error?, model?, stopReason?, token
- * counts, costUsd?, attempts?, createdAt, updatedAt. The credential (metadata only, never the key):
- * orgId, provider, last4, email, baseUrl, status (unchecked/valid/invalid), statusReason,
- * validatedAt, createdAt, updatedAt. Reads on the loop's read connection; writes are ops for
- * ad_store_write.
+ * The chat object: id, orgId, title, provider (anthropic/openai), model, system, definition, projectId,
+ * temperature, maxTokens, inputTokens, outputTokens, cacheReadTokens,
+ * cacheWriteTokens, costUsd, createdAt, updatedAt. The chat message: id,
+ * chatId, role (user/assistant), content, status (complete, streaming,
+ * stopped, error, interrupted), error?, model?, stopReason?, token counts,
+ * costUsd?, attempts?, createdAt, updatedAt. The credential (metadata
+ * only, never the key): orgId, provider, last4, email, baseUrl, status
+ * (unchecked/valid/invalid), statusReason, validatedAt, createdAt, updatedAt.
+ * Reads on the loop's read connection; writes are ops for ad_store_write.
  */
 int ad_store_chat_get(ad_store_t *st, const char *id, json_t **out);
 /* The chats of org ("" or NULL: every org), last changed first. Array. */
