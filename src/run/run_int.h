@@ -36,7 +36,7 @@
 /* The same for histograms and counts (each up to 256 buckets or
  * categories, a few KiB stored). */
 #define AD_RUN_DIST_BATCH 1000
-#define AD_RUN_DIST_HOLD_MAX 10000
+#define AD_RUN_DIST_HOLD_MAX 2000
 /* Events published and not yet in the events table: past this, plain
  * output is not streamed live (it is still stored), so a flooding agent
  * cannot grow the bus without bound. The bus holds events a few ms to
