@@ -6,8 +6,9 @@
  *   {"type":"counts","name":"action","step":1200,"counts":{"jump":12,"left":3}}
  * checked by the store's rules (bounded: 256 buckets or categories,
  * 100,000 raw values), kept with the run's metric points (one writer job
- * per loop iteration, output.c) and published as distribution_update on the
- * run's topics and metrics:<run>. A line past a bound or malformed is not
+ * per loop iteration, output.c) and published as distribution_update
+ * {agentId, runId, kind, name, step?, total} on the run's topics and
+ * metrics:<run>. A line past a bound or malformed is not
  * stored: the live output gets a system line saying why.
  *
  * Ownership: obj is borrowed; what is kept and published is new.
@@ -38,9 +39,14 @@ void ad_run_on_dist(ad_run_t *run, const char *type, json_t *obj)
         return;
     }
     ad_run_keep_dist(run, d);
-    json_t *ev = json_deep_copy(d);
-    json_object_set_new(ev, "agentId", json_string(run->agent_id));
-    json_object_set_new(ev, "runId", json_string(run->run_id));
+    /* a light event (which one, not its buckets): clients read what they
+     * show, and the 7-day event log does not keep every histogram twice */
+    json_t *ev = json_pack("{s:s, s:s, s:O, s:O, s:O}", "agentId", run->agent_id, "runId",
+                           run->run_id, "kind", json_object_get(d, "kind"), "name",
+                           json_object_get(d, "name"), "total", json_object_get(d, "total"));
+    if (json_object_get(d, "step") != NULL) {
+        json_object_set(ev, "step", json_object_get(d, "step"));
+    }
     json_decref(d);
     ad_run_topics_t t;
     ad_run_topics_copy(&t, &run->topics);

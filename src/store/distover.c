@@ -42,12 +42,19 @@ static void add_hist(over_t *o, size_t b, json_t *data)
 {
     json_t *je = json_object_get(data, "edges"), *jc = json_object_get(data, "counts");
     size_t n = json_array_size(jc);
-    if (n == 0 || n > TSDB_HIST_BINS_MAX || json_array_size(je) != n + 1) {
+    bool equal = je == NULL && json_is_number(json_object_get(data, "lo"));
+    if (n == 0 || n > TSDB_HIST_BINS_MAX || (!equal && json_array_size(je) != n + 1)) {
         return; /* not what dists.c writes */
     }
     double e[TSDB_HIST_BINS_MAX + 1], c[TSDB_HIST_BINS_MAX];
+    if (equal) { /* binned raw values: {lo, hi, counts} */
+        tsdb_hist_edges(json_number_value(json_object_get(data, "lo")),
+                        json_number_value(json_object_get(data, "hi")), n, e);
+    }
     for (size_t i = 0; i <= n; i++) {
-        e[i] = json_number_value(json_array_get(je, i));
+        if (!equal) {
+            e[i] = json_number_value(json_array_get(je, i));
+        }
         if (i < n) {
             c[i] = json_number_value(json_array_get(jc, i));
         }

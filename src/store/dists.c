@@ -80,14 +80,33 @@ static json_t *hist_from_values(json_t *in, json_t *vals, ad_dist_err_t *err)
     }
     tsdb_hist_bin(v, n, bins, edges, counts);
     free(v);
-    json_t *je = json_array(), *jc = json_array();
-    for (size_t i = 0; i <= bins; i++) {
-        json_array_append_new(je, json_real(edges[i]));
-        if (i < bins) {
-            json_array_append_new(jc, json_integer((json_int_t)counts[i]));
-        }
+    json_t *jc = json_array();
+    for (size_t i = 0; i < bins; i++) {
+        json_array_append_new(jc, json_integer((json_int_t)counts[i]));
     }
-    return json_pack("{s:o, s:o, s:f}", "edges", je, "counts", jc, "total", (double)n);
+    /* equal edges: lo and hi are enough (tsdb_hist_edges gives them back) */
+    return json_pack("{s:f, s:f, s:o, s:f}", "lo", edges[0], "hi", edges[bins], "counts", jc,
+                     "total", (double)n);
+}
+
+json_t *ad_store_dist_edges(json_t *d)
+{
+    json_t *edges = json_object_get(d, "edges");
+    if (json_is_array(edges)) {
+        return json_incref(edges);
+    }
+    size_t n = json_array_size(json_object_get(d, "counts"));
+    json_t *lo = json_object_get(d, "lo"), *hi = json_object_get(d, "hi");
+    if (n == 0 || n > TSDB_HIST_BINS_MAX || !json_is_number(lo) || !json_is_number(hi)) {
+        return NULL;
+    }
+    double e[TSDB_HIST_BINS_MAX + 1];
+    tsdb_hist_edges(json_number_value(lo), json_number_value(hi), n, e);
+    json_t *out = json_array();
+    for (size_t i = 0; i <= n; i++) {
+        json_array_append_new(out, json_real(e[i]));
+    }
+    return out;
 }
 
 /* edges [n + 1, strictly ascending] and counts [n, >= 0], n 1..256. */
@@ -220,12 +239,14 @@ static int put_one(sqlite3 *db, json_t *args, json_t *d, int64_t now)
 {
     const char *run = ad_args_str(args, "runId"), *kind = ad_args_str(d, "kind");
     const char *name = ad_args_str(d, "name");
-    json_t *st = json_object_get(d, "step"), *edges = json_object_get(d, "edges");
+    json_t *st = json_object_get(d, "step"), *edges = ad_store_dist_edges(d);
     int64_t step = json_is_integer(st) ? json_integer_value(st) : next_step(db, run, kind, name);
-    json_t *data =
-        json_is_array(edges)
-            ? json_pack("{s:O, s:O}", "edges", edges, "counts", json_object_get(d, "counts"))
-            : json_pack("{s:O}", "counts", json_object_get(d, "counts"));
+    /* stored: {edges, counts}, {lo, hi, counts} (equal edges) or {counts} */
+    json_t *data = json_deep_copy(d);
+    const char *const drop[] = {"kind", "name", "step", "ts", "total"};
+    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+        json_object_del(data, drop[i]);
+    }
     sqlite3_stmt *s = ad_store_stmt(db, SQL_PUT);
     ad_store_bind_text(s, 1, run);
     ad_store_bind_text(s, 2, kind);
@@ -234,7 +255,7 @@ static int put_one(sqlite3 *db, json_t *args, json_t *d, int64_t now)
     sqlite3_bind_int64(s, 5, ad_args_int(d, "ts", now));
     ad_store_bind_text(s, 6, ad_args_str(args, "orgId"));
     sqlite3_bind_double(s, 7, json_number_value(json_object_get(d, "total")));
-    if (json_is_array(edges)) {
+    if (edges != NULL) {
         sqlite3_bind_double(s, 8, json_number_value(json_array_get(edges, 0)));
         sqlite3_bind_double(s, 9,
                             json_number_value(json_array_get(edges, json_array_size(edges) - 1)));
@@ -244,6 +265,7 @@ static int put_one(sqlite3 *db, json_t *args, json_t *d, int64_t now)
     }
     ad_store_bind_json(s, 10, data);
     json_decref(data);
+    json_decref(edges);
     return ad_store_step_done(db, s);
 }
 
@@ -297,6 +319,14 @@ static json_t *item_json(sqlite3_stmt *s)
     if (!json_is_object(it)) {
         json_decref(it);
         it = json_object();
+    }
+    if (json_object_get(it, "lo") != NULL) { /* equal edges: given back whole */
+        json_t *edges = ad_store_dist_edges(it);
+        json_object_del(it, "lo");
+        json_object_del(it, "hi");
+        if (edges != NULL) {
+            json_object_set_new(it, "edges", edges);
+        }
     }
     json_object_set_new(it, "step", json_integer(sqlite3_column_int64(s, 0)));
     json_object_set_new(it, "ts", json_integer(sqlite3_column_int64(s, 1)));

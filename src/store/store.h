@@ -791,9 +791,13 @@ typedef struct {
 /* Checks a histogram ({name, step?, ts?, edges, counts} or {name, step?,
  * ts?, values, bins?}) or, with counts_kind, a counts object ({name,
  * step?, ts?, counts: {category: n}}) and returns the stored form {kind,
- * name, step?, ts?, edges?, counts, total} (new), or NULL with err set.
+ * name, step?, ts?, edges | lo + hi (binned raw values: equal edges),
+ * counts, total} (new), or NULL with err set.
  * Pure: any thread. */
 json_t *ad_store_dist_check(json_t *in, bool counts_kind, ad_dist_err_t *err);
+/* A checked histogram's edges (new): its own, or the equal edges of a
+ * binned one ({lo, hi, counts}); NULL for counts. */
+json_t *ad_store_dist_edges(json_t *d);
 
 typedef enum { AD_DIST_LIST, AD_DIST_LATEST, AD_DIST_RANGE, AD_DIST_TIME } ad_dist_view_t;
 

@@ -16,6 +16,14 @@ static size_t bin_of(double x, double lo, double w, size_t m)
     return k >= (double)m ? m - 1 : (size_t)k;
 }
 
+void tsdb_hist_edges(double lo, double hi, size_t bins, double *edges)
+{
+    double w = (hi - lo) / (double)bins;
+    for (size_t i = 0; i <= bins; i++) {
+        edges[i] = i == bins ? hi : lo + w * (double)i;
+    }
+}
+
 void tsdb_hist_bin(const double *v, size_t n, size_t bins, double *edges, double *counts)
 {
     bins = bins < 1 ? 1 : (bins > TSDB_HIST_BINS_MAX ? TSDB_HIST_BINS_MAX : bins);
@@ -29,9 +37,7 @@ void tsdb_hist_bin(const double *v, size_t n, size_t bins, double *edges, double
         hi += 0.5;
     }
     double w = (hi - lo) / (double)bins;
-    for (size_t i = 0; i <= bins; i++) {
-        edges[i] = i == bins ? hi : lo + w * (double)i;
-    }
+    tsdb_hist_edges(lo, hi, bins, edges);
     memset(counts, 0, bins * sizeof(*counts));
     for (size_t i = 0; i < n; i++) {
         counts[bin_of(v[i], lo, w, bins)] += 1;

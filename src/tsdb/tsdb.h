@@ -111,6 +111,9 @@ bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, doub
  * (one bucket [v - 0.5, v + 0.5] when every value is the same): edges
  * holds bins + 1, counts bins (zeroed here). The last bucket includes max. */
 void tsdb_hist_bin(const double *v, size_t n, size_t bins, double *edges, double *counts);
+/* The bins + 1 equal edges over [lo, hi] that tsdb_hist_bin uses (the last
+ * is hi itself): a binned histogram is stored as lo, hi and its counts. */
+void tsdb_hist_edges(double lo, double hi, size_t bins, double *edges);
 /* Adds the histogram (edges[0..n], counts[0..n)) into dst (dedges[0..m],
  * dcounts[0..m), equal buckets); what falls outside dst's range goes to its
  * first or last bucket. A zero-width source bucket adds to the bucket that

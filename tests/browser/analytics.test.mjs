@@ -76,7 +76,7 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   await region.scrollIntoViewIfNeeded();
   await page.locator('[data-testid=hist-chart] .uplot canvas').waitFor();
   const hl = page.getByTestId('hist-legend');
-  await until(async () => /step 19, 100 values/.test(await hl.innerText()) && /step 29, 100 values/.test(await hl.innerText()), 'both histograms');
+  await until(async () => /step 19, 100 values/.test(await hl.innerText()) && /step 29, 100 values/.test(await hl.innerText()), 'both histograms').catch(async (e) => { throw new Error(e.message + ': ' + (await hl.innerText()) + JSON.stringify(b.errors)); });
   const bars = page.getByTestId('counts-bars');
   const rows = await bars.locator('li .bar-label').allInnerTexts();
   assert.deepEqual(rows, ['shoot', 'right', 'left', 'jump']);
@@ -88,7 +88,7 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
     el.value = '5';
     el.dispatchEvent(new Event('input', { bubbles: true }));
   });
-  await until(async () => (await hl.innerText()).match(/step 5, 100 values/g)?.length === 2, 'the histograms at step 5');
+  await until(async () => (await hl.innerText()).match(/step 5, 100 values/g)?.length === 2, 'the histograms at step 5').catch(async (e) => { await shot(page, 'analytics-dists-fail'); throw new Error(e.message + ': ' + (await hl.innerText()) + ' / ' + (await page.getByTestId('dist-step').innerText()) + ' / ' + (await page.locator('.dists').innerText()).slice(0, 400)); });
   assert.match(await page.getByTestId('dist-step').innerText(), /≤ 5/);
   assert.match(await page.getByTestId('counts-legend').innerText(), /step 5, 60 actions/);
 

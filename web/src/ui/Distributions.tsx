@@ -8,7 +8,7 @@
 // step bucket as lines. Refetched when distribution_update events arrive
 // (at most once a second).
 import { useSignal } from '@preact/signals';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useMemo, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { api, listOf } from '../api';
 import { commonEdges, countRows, heatColumns, rebin, sharesOverTime, type Hist } from '../dists';
@@ -41,20 +41,23 @@ function UChart({ opts, data, testid }: { opts: Omit<uPlot.Options, 'width'>; da
 }
 
 function HistLatest({ items }: { items: HistItem[] }) {
-  const one = items.length === 1;
-  const edges = one ? items[0].edges : commonEdges(items, BINS);
-  if (edges.length < 2) return null;
-  const cols = items.map((h) => {
-    const c = one ? h.counts : rebin(h, edges);
-    return [...c, c[c.length - 1]];
-  });
-  const series: uPlot.Series[] = [{ label: 'value' }];
-  items.forEach((h, i) => {
-    const color = COLORS[i % COLORS.length];
-    series.push({ label: h.runId, stroke: color, fill: color + '33', width: 1.5, points: { show: false }, paths: uPlot.paths.stepped!({ align: 1 }) });
-  });
-  const opts = { height: 220, series, scales: { x: { time: false } }, axes: [{}, { size: 60 }], legend: { show: false } };
-  return <UChart opts={opts} data={[edges, ...cols] as uPlot.AlignedData} testid="hist-chart" />;
+  const built = useMemo(() => {
+    const one = items.length === 1;
+    const edges = one ? items[0].edges : commonEdges(items, BINS);
+    if (edges.length < 2) return null;
+    const cols = items.map((h) => {
+      const c = one ? h.counts : rebin(h, edges);
+      return [...c, c[c.length - 1]];
+    });
+    const series: uPlot.Series[] = [{ label: 'value' }];
+    items.forEach((h, i) => {
+      const color = COLORS[i % COLORS.length];
+      series.push({ label: h.runId, stroke: color, fill: color + '33', width: 1.5, points: { show: false }, paths: uPlot.paths.stepped!({ align: 1 }) });
+    });
+    const opts = { height: 220, series, scales: { x: { time: false } }, axes: [{}, { size: 60 }], legend: { show: false } };
+    return { opts, data: [edges, ...cols] as uPlot.AlignedData };
+  }, [items]);
+  return built && <UChart opts={built.opts} data={built.data} testid="hist-chart" />;
 }
 
 function CountsLatest({ items }: { items: CountsItem[] }) {
@@ -110,11 +113,14 @@ function Heat({ data }: { data: any }) {
 }
 
 function CountsOverTime({ data }: { data: any }) {
-  const cats = (data.categories as string[]).slice(0, COLORS.length);
-  const shares = sharesOverTime(cats, data.counts);
-  const series: uPlot.Series[] = [{ label: 'step' }, ...cats.map((c, i) => ({ label: c, stroke: COLORS[i], width: 1.5 }))];
-  const opts = { height: 220, series, scales: { x: { time: false }, y: { range: [0, 1] as [number, number] } }, axes: [{}, { size: 50 }] };
-  return <UChart opts={opts} data={[data.x, ...shares] as uPlot.AlignedData} testid="counts-time" />;
+  const built = useMemo(() => {
+    const cats = (data.categories as string[]).slice(0, COLORS.length);
+    const shares = sharesOverTime(cats, data.counts);
+    const series: uPlot.Series[] = [{ label: 'step' }, ...cats.map((c, i) => ({ label: c, stroke: COLORS[i], width: 1.5 }))];
+    const opts = { height: 220, series, scales: { x: { time: false }, y: { range: [0, 1] as [number, number] } }, axes: [{}, { size: 50 }] };
+    return { opts, data: [data.x, ...shares] as uPlot.AlignedData };
+  }, [data]);
+  return <UChart opts={built.opts} data={built.data} testid="counts-time" />;
 }
 
 export default function Distributions({ picked }: { picked: string[] }) {
@@ -130,9 +136,13 @@ export default function Distributions({ picked }: { picked: string[] }) {
   const err = useSignal<string | null>(null);
   const key = picked.join(',');
 
-  const loadInfos = () =>
-    Promise.all(picked.map((id) => api.runDists(id)))
+  // answers of an older load never overwrite a newer one's
+  const gen = useRef({ infos: 0, data: 0 });
+  const loadInfos = () => {
+    const g = ++gen.current.infos;
+    return Promise.all(picked.map((id) => api.runDists(id)))
       .then((all) => {
+        if (g !== gen.current.infos) return;
         const by: Record<string, Info[]> = {};
         all.forEach((a, i) => (by[picked[i]] = listOf<Info>(a, 'distributions')));
         infos.value = by;
@@ -141,25 +151,28 @@ export default function Distributions({ picked }: { picked: string[] }) {
         countName.value = pickName(names('counts'), 'action', countName.value);
       })
       .catch((e) => (err.value = errText(e)));
+  };
 
   const has = (id: string, kind: Info['kind'], name: string) => (infos.value[id] || []).some((x) => x.kind === kind && x.name === name);
   const loadData = () => {
+    const g = ++gen.current.data;
+    const mine = () => g === gen.current.data;
     const q: Record<string, number | string> = step.value !== null ? { step: step.value } : {};
     const each = <T,>(kind: Info['kind'], name: string, path: 'histograms' | 'counts') =>
-      Promise.all(picked.filter((id) => name && has(id, kind, name)).map((id) => api.dist(id, path, name, q).then((d: any) => ({ ...d, runId: id })).catch(() => null))).then(
+      Promise.all(picked.filter((id) => name && has(id, kind, name)).map((id) => api.dist(id, path, name, q).then((d: any) => ({ ...d, runId: id })).catch((e) => { if (mine()) err.value = `${id}: ${errText(e)}`; return null; }))).then(
         (l) => l.filter(Boolean) as T[],
       );
     if (mode.value === 'latest') {
-      each<HistItem>('histogram', histName.value, 'histograms').then((l) => (hists.value = l));
-      each<CountsItem>('counts', countName.value, 'counts').then((l) => (counts.value = l));
+      each<HistItem>('histogram', histName.value, 'histograms').then((l) => mine() && (hists.value = l));
+      each<CountsItem>('counts', countName.value, 'counts').then((l) => mine() && (counts.value = l));
       return;
     }
     const first = (kind: Info['kind'], name: string) => picked.find((id) => name && has(id, kind, name));
     const h = first('histogram', histName.value);
     const c = first('counts', countName.value);
     histTime.value = countsTime.value = null;
-    if (h) api.dist(h, 'histograms', histName.value, { view: 'time', buckets: TIME_BUCKETS, bins: BINS }).then((d) => (histTime.value = d)).catch((e) => (err.value = errText(e)));
-    if (c) api.dist(c, 'counts', countName.value, { view: 'time', buckets: TIME_BUCKETS }).then((d) => (countsTime.value = d)).catch((e) => (err.value = errText(e)));
+    if (h) api.dist(h, 'histograms', histName.value, { view: 'time', buckets: TIME_BUCKETS, bins: BINS }).then((d) => mine() && (histTime.value = d)).catch((e) => (err.value = errText(e)));
+    if (c) api.dist(c, 'counts', countName.value, { view: 'time', buckets: TIME_BUCKETS }).then((d) => mine() && (countsTime.value = d)).catch((e) => (err.value = errText(e)));
   };
 
   useEffect(() => {

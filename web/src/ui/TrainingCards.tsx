@@ -67,11 +67,13 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
   const gpu = useSignal<{ value: number | null; history: (number | null)[]; reason?: string } | null>(null);
   const rowsOf = (name: string) => picked.map((id) => [id, (series[id] || []).find((s) => s.name === name)] as const).filter(([, s]) => s);
 
+  const gen = useRef(0); // answers of an older load never overwrite a newer one's
   const loadCurves = () => {
+    const g = ++gen.current;
     for (const name of ['reward', 'successRate', 'fps']) {
       const rows = rowsOf(name);
       Promise.all(rows.map(([id]) => api.seriesBuckets(id, name, CURVE).then((d: any) => (d.buckets?.mean || []) as number[]).catch(() => [])))
-        .then((cs) => (curves.value = { ...curves.value, [name]: meanCurve(cs) }));
+        .then((cs) => g === gen.current && (curves.value = { ...curves.value, [name]: meanCurve(cs) }));
     }
   };
   useEffect(loadCurves, [picked.join(','), series]);
