@@ -9,7 +9,8 @@
 //   - bytes on disk per stored distribution (SQLite's dbstat over the
 //     metric_dists table and its index),
 //   - the over-time read (500 step buckets x 30 value bins over every step)
-//     and the latest read, median of 20 each.
+//     and the latest read, median of 20 each, beside GET /api/runs/:id from
+//     the same client for scale.
 // Usage: AGENTD_BIN=build/release/agentd node bench/dists.js [STEPS]
 // (default 20,000; bounded: the run and every wait stop after 5 minutes).
 'use strict';
@@ -90,9 +91,10 @@ async function median(n, fn) {
     const over = await median(20, () => api(d, 'GET', `/api/runs/${runId}/histograms/reward?view=time&buckets=500&bins=30`));
     const overCounts = await median(20, () => api(d, 'GET', `/api/runs/${runId}/counts/action?view=time&buckets=500`));
     const latest = await median(20, () => api(d, 'GET', `/api/runs/${runId}/histograms/reward?step=${STEPS >> 1}`));
+    const base = await median(20, () => api(d, 'GET', `/api/runs/${runId}`)); // one row by id, same client
     console.log(`dists: ${2 * STEPS} lines (${STEPS} histograms of 100 raw values, ${STEPS} counts of 8) stored in ${secs.toFixed(2)} s: ${Math.round((2 * STEPS) / secs)} lines/s`);
     console.log(`dists: ${bytes} bytes on disk for ${2 * STEPS} rows: ${Math.round(bytes / (2 * STEPS))} bytes per distribution`);
-    console.log(`dists: over time (500 buckets x 30 bins over ${STEPS} steps) ${over.toFixed(1)} ms; counts over time ${overCounts.toFixed(1)} ms; latest at a step ${latest.toFixed(2)} ms (median of 20)`);
+    console.log(`dists: over time (500 buckets x 30 bins over ${STEPS} steps) ${over.toFixed(1)} ms; counts over time ${overCounts.toFixed(1)} ms; latest at a step ${latest.toFixed(2)} ms, GET /api/runs/:id ${base.toFixed(2)} ms for scale (median of 20)`);
   } finally {
     await d.cleanup();
     if (process.env.KEEP) console.log(`dists: kept ${dataDir}`);

@@ -808,7 +808,7 @@ typedef enum { AD_DIST_LIST, AD_DIST_LATEST, AD_DIST_RANGE, AD_DIST_TIME } ad_di
  * caller's), or AD_ENOENT when the distribution has no step there.
  *   LIST   {runId, distributions: [{name, kind, steps, firstStep, lastStep,
  *          lastTimeMs}]}
- *   LATEST {name, kind, step, ts, total, edges?, counts, steps, firstStep,
+ *   LATEST {name, kind, step, ts, total, edges?, counts, firstStep,
  *          lastStep}: the newest step, or the newest at or before q->step
  *   RANGE  {name, kind, items: [{step, ts, total, edges?, counts}], more,
  *          nextFrom?}: steps [from, to] ascending, at most limit

@@ -89,7 +89,6 @@ test('a program\'s histogram and counts lines: listed, latest, at a step', async
   assert.ok(Math.abs(r.body.edges[30] - Math.max(...vals)) < 1e-9);
   assert.equal(r.body.firstStep, 0);
   assert.equal(r.body.lastStep, STEPS - 1);
-  assert.equal(r.body.steps, STEPS);
 
   const at = await api(d, 'GET', `/api/runs/${runId}/histograms/q?step=5`);
   assert.deepEqual([at.body.step, at.body.edges, at.body.counts], [5, [0, 1, 2, 4], [5, 10, 1]]);
