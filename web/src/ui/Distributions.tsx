@@ -135,16 +135,20 @@ export default function Distributions({ picked }: { picked: string[] }) {
   const countsTime = useSignal<any>(null);
   const err = useSignal<string | null>(null);
   const key = picked.join(',');
+  // the live timer's callback outlives its render: it reads the runs from here
+  const now = useRef(picked);
+  now.current = picked;
 
   // answers of an older load never overwrite a newer one's
   const gen = useRef({ infos: 0, data: 0 });
   const loadInfos = () => {
     const g = ++gen.current.infos;
-    return Promise.all(picked.map((id) => api.runDists(id)))
+    const ids = now.current;
+    return Promise.all(ids.map((id) => api.runDists(id)))
       .then((all) => {
         if (g !== gen.current.infos) return;
         const by: Record<string, Info[]> = {};
-        all.forEach((a, i) => (by[picked[i]] = listOf<Info>(a, 'distributions')));
+        all.forEach((a, i) => (by[ids[i]] = listOf<Info>(a, 'distributions')));
         infos.value = by;
         const names = (k: Info['kind']) => [...new Set(Object.values(by).flatMap((l) => l.filter((x) => x.kind === k).map((x) => x.name)))].sort();
         histName.value = pickName(names('histogram'), 'reward', histName.value);

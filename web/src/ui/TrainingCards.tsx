@@ -66,6 +66,8 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
   const curves = useSignal<Record<string, (number | null)[]>>({});
   const gpu = useSignal<{ value: number | null; history: (number | null)[]; reason?: string } | null>(null);
   const rowsOf = (name: string) => picked.map((id) => [id, (series[id] || []).find((s) => s.name === name)] as const).filter(([, s]) => s);
+  // the live timer's callback outlives its render: it loads through here
+  const load = useRef(() => {});
 
   const gen = useRef(0); // answers of an older load never overwrite a newer one's
   const loadCurves = () => {
@@ -76,13 +78,14 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
         .then((cs) => g === gen.current && (curves.value = { ...curves.value, [name]: meanCurve(cs) }));
     }
   };
+  load.current = loadCurves;
   useEffect(loadCurves, [picked.join(','), series]);
   const timer = useRef<number | null>(null);
   useEffect(() => {
     if (metricsTick.value === 0 || timer.current !== null) return;
     timer.current = window.setTimeout(() => {
       timer.current = null;
-      loadCurves();
+      load.current();
     }, LIVE_MS);
   }, [metricsTick.value]);
 
