@@ -5,7 +5,8 @@
 // mean with its min/max band; the seed's cards show reward, success rate,
 // FPS (with change and trend) and GPU utilisation (a stand-in NVML); the
 // reward histogram and action distribution show both runs at the latest
-// step and at a step picked with the slider, then over time; the agent
+// step (one posted while the page is open shows up live) and at a step
+// picked with the slider, then over time; the agent
 // page shows the program's step, figures and mind panel.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -82,6 +83,11 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   assert.deepEqual(rows, ['shoot', 'right', 'left', 'jump']);
   assert.match(await bars.locator('li').first().innerText(), /40% · 40%/);
   await shot(page, 'analytics-dists-latest');
+
+  // a histogram posted now reaches the open chart (distribution_update)
+  const post = await api(d.url, 'POST', `/api/runs/${two.runId}/metrics`, { histograms: [{ name: 'reward', step: 40, values: [1, 2, 3] }] });
+  assert.equal(post.status, 200);
+  await until(async () => /step 40, 3 values/.test(await hl.innerText()), 'the live histogram');
 
   // the step slider: each run's histogram at step 5
   await page.getByRole('slider', { name: 'distribution step' }).evaluate((el) => {
