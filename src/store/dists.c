@@ -39,14 +39,16 @@ static json_t *dist_fail(ad_dist_err_t *err, int status, const char *field, cons
     return NULL;
 }
 
-/* A finite number >= 0 (counts), or any finite number (edges, values). */
-static bool finite_num(json_t *v, bool nonneg)
+/* A count: 0..AD_DIST_COUNT_MAX; an edge or value: within
+ * ±AD_DIST_VALUE_MAX. So no sum of counts and no span of edges (of one
+ * histogram or of many, in an over-time read) leaves the doubles. */
+static bool finite_num(json_t *v, bool count)
 {
     if (!json_is_number(v)) {
         return false;
     }
     double d = json_number_value(v);
-    return isfinite(d) && (!nonneg || d >= 0);
+    return count ? d >= 0 && d <= AD_DIST_COUNT_MAX : fabs(d) <= AD_DIST_VALUE_MAX;
 }
 
 /* values [finite, 1..AD_DIST_VALUES_MAX] and bins? into edges and counts. */
@@ -74,7 +76,8 @@ static json_t *hist_from_values(json_t *in, json_t *vals, ad_dist_err_t *err)
         json_t *x = json_array_get(vals, i);
         if (!finite_num(x, false)) {
             free(v);
-            return dist_fail(err, 422, "values", "value %lld is not a finite number", (long long)i);
+            return dist_fail(err, 422, "values", "value %lld is not a number within ±1e300",
+                             (long long)i);
         }
         v[i] = json_number_value(x);
     }
@@ -130,14 +133,14 @@ static json_t *hist_from_edges(json_t *edges, json_t *counts, ad_dist_err_t *err
         if (!finite_num(e, false) ||
             (i > 0 && !(json_number_value(e) > json_number_value(json_array_get(edges, i - 1))))) {
             return dist_fail(err, 422, "edges",
-                             "edge %lld is not a finite number above the one before it",
+                             "edge %lld is not a number within ±1e300 above the one before it",
                              (long long)i);
         }
         if (i < n) {
             json_t *c = json_array_get(counts, i);
             if (!finite_num(c, true)) {
-                return dist_fail(err, 422, "counts",
-                                 "count %lld is not a finite number of at least 0", (long long)i);
+                return dist_fail(err, 422, "counts", "count %lld is not a number from 0 to 1e15",
+                                 (long long)i);
             }
             total += json_number_value(c);
         }
@@ -167,7 +170,7 @@ static json_t *counts_check(json_t *counts, ad_dist_err_t *err)
                              (long long)AD_DIST_CATEGORY_MAX);
         }
         if (!finite_num(v, true)) {
-            return dist_fail(err, 422, "counts", "a count must be a finite number of at least 0");
+            return dist_fail(err, 422, "counts", "a count must be a number from 0 to 1e15");
         }
         total += json_number_value(v);
     }

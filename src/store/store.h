@@ -781,6 +781,8 @@ void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_stor
 #define AD_DIST_BINS_DEFAULT 30   /* buckets raw values are binned into */
 #define AD_DIST_CATEGORIES_MAX 256
 #define AD_DIST_CATEGORY_MAX 128 /* bytes of a category name */
+#define AD_DIST_COUNT_MAX 1e15   /* a count (integers stay exact) */
+#define AD_DIST_VALUE_MAX 1e300  /* an edge or raw value, either sign */
 
 typedef struct {
     int status; /* 413 past a bound, else 422 */
