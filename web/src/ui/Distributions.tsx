@@ -147,6 +147,7 @@ export default function Distributions({ picked }: { picked: string[] }) {
     return Promise.all(ids.map((id) => api.runDists(id)))
       .then((all) => {
         if (g !== gen.current.infos) return;
+        err.value = null;
         const by: Record<string, Info[]> = {};
         all.forEach((a, i) => (by[ids[i]] = listOf<Info>(a, 'distributions')));
         infos.value = by;
@@ -174,7 +175,8 @@ export default function Distributions({ picked }: { picked: string[] }) {
     const first = (kind: Info['kind'], name: string) => picked.find((id) => name && has(id, kind, name));
     const h = first('histogram', histName.value);
     const c = first('counts', countName.value);
-    histTime.value = countsTime.value = null;
+    if (!h) histTime.value = null;
+    if (!c) countsTime.value = null;
     if (h) api.dist(h, 'histograms', histName.value, { view: 'time', buckets: TIME_BUCKETS, bins: BINS }).then((d) => mine() && (histTime.value = d)).catch((e) => (err.value = errText(e)));
     if (c) api.dist(c, 'counts', countName.value, { view: 'time', buckets: TIME_BUCKETS }).then((d) => mine() && (countsTime.value = d)).catch((e) => (err.value = errText(e)));
   };
