@@ -61,6 +61,8 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   // the group: mean of both runs with its band
   assert.match(await page.getByTestId('group-legend').innerText(), /mean of 2 runs/);
   assert.equal(await page.getByRole('checkbox', { name: 'group band' }).isChecked(), true);
+  await page.locator('.training-chart').scrollIntoViewIfNeeded();
+  await shot(page, 'analytics-group');
 
   // the seed's cards: rewards and success rise, FPS rises a little; GPU from NVML
   const reward = page.getByTestId('card-reward');
@@ -71,6 +73,8 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   const gpu = page.getByTestId('card-gpu');
   await until(async () => /42%/.test(await gpu.innerText()), 'the GPU card', 45000);
   assert.match(await gpu.innerText(), /GPU util\s+42%/i);
+  await page.locator('.training-cards').scrollIntoViewIfNeeded();
+  await shot(page, 'analytics-cards');
 
   // reward histogram and action distribution, both runs at their latest step
   const region = page.getByRole('region', { name: 'Distributions' });
