@@ -102,12 +102,14 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   assert.match(await page.getByTestId('dist-step').innerText(), /≤ 5/);
   assert.match(await page.getByTestId('counts-legend').innerText(), /step 5, 60 actions/);
 
-  // over time: the first run's histograms as a heat map, its actions as shares
+  // over time: each run's histograms as a heat map, its actions as shares
   await page.getByRole('combobox', { name: 'distribution view' }).selectOption('time');
-  const heat = page.getByTestId('hist-heat');
+  const heat = page.locator(`[data-testid=hist-heat][data-run=${one.runId}]`);
   await heat.waitFor();
   assert.equal(await heat.getAttribute('data-buckets'), '20');
-  await page.locator('[data-testid=counts-time] .uplot canvas').waitFor();
+  // the second run: 41 steps (0..29 and the one posted at 40) in 60 buckets
+  assert.equal(await page.locator(`[data-testid=hist-heat][data-run=${two.runId}]`).getAttribute('data-buckets'), '31');
+  await until(async () => (await page.locator('[data-testid=counts-time] .uplot canvas').count()) === 2, 'both runs\' action shares', 45000);
   await shot(page, 'analytics-dists-time');
 
   // the agent page: step, figures and the mind panel from agent_update

@@ -3,10 +3,10 @@
 // reported per step. "Latest step" shows every picked run's histogram on
 // common edges (a stepped outline each) and its action shares as bars, with
 // a step slider (each run's newest step at or before it); "Over time" shows
-// the first run's histograms as a heat map (columns are step buckets, each
-// the sum of its steps, scaled to its own peak) and its action shares per
-// step bucket as lines. Refetched when distribution_update events arrive
-// (at most once a second).
+// each run's histograms (up to four runs) as a heat map (columns are step
+// buckets, each the sum of its steps, scaled to its own peak; values on the
+// run's own range) and its action shares per step bucket as lines.
+// Refetched when distribution_update events arrive (at most once a second).
 import { useSignal } from '@preact/signals';
 import { useEffect, useMemo, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
@@ -19,6 +19,7 @@ const COLORS = ['#4f9cff', '#ff7a59', '#3ecf8e', '#c77dff', '#ffd166', '#ef476f'
 const LIVE_MS = 1000;
 const BINS = 30;
 const TIME_BUCKETS = 60;
+const TIME_RUNS = 4; // over-time charts side by side at most
 
 type Info = { name: string; kind: 'histogram' | 'counts'; steps: number; firstStep: number; lastStep: number };
 type HistItem = Hist & { step: number; total: number; runId: string };
@@ -81,7 +82,7 @@ function CountsLatest({ items }: { items: CountsItem[] }) {
 
 // The over-time histogram as a heat map on a canvas: x step buckets, y
 // value buckets (low at the bottom).
-function Heat({ data }: { data: any }) {
+function Heat({ data, color }: { data: any; color: string }) {
   const el = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = el.current;
@@ -89,14 +90,16 @@ function Heat({ data }: { data: any }) {
     if (!c || !ctx) return;
     const cols = heatColumns(data.counts as number[][]);
     const m = (data.edges as number[]).length - 1;
-    const w = c.width / Math.max(1, cols.length);
+    // a column where its step bucket is (empty buckets leave a gap)
+    const span = Math.max(1, data.to - data.from + 1);
+    const w = c.width / Math.max(1, data.bucketCount);
     const h = c.height / Math.max(1, m);
     ctx.clearRect(0, 0, c.width, c.height);
-    cols.forEach((col, x) =>
+    cols.forEach((col, i) =>
       col.forEach((v, y) => {
         if (v <= 0) return;
         ctx.fillStyle = `rgba(79, 156, 255, ${0.08 + 0.92 * v})`;
-        ctx.fillRect(x * w, c.height - (y + 1) * h, Math.ceil(w), Math.ceil(h));
+        ctx.fillRect(((data.x[i] - data.from) / span) * c.width, c.height - (y + 1) * h, Math.ceil(w), Math.ceil(h));
       }),
     );
   }, [data]);
@@ -104,9 +107,9 @@ function Heat({ data }: { data: any }) {
   const x = data.x as number[];
   return (
     <figure class="dist-heat">
-      <canvas ref={el} width={600} height={220} data-testid="hist-heat" data-buckets={x.length} aria-label={`${data.name} over steps ${x[0]} to ${data.to}`} />
+      <canvas ref={el} width={600} height={220} data-testid="hist-heat" data-run={data.runId} data-buckets={x.length} aria-label={`${data.name} of ${data.runId} over steps ${x[0]} to ${data.to}`} />
       <figcaption>
-        steps {x[0]}–{data.to} · values {e[0].toPrecision(3)} to {e[e.length - 1].toPrecision(3)} · {x.length} step buckets
+        <span style={{ color }}>{data.runId}</span>: steps {x[0]}–{data.to} · values {e[0].toPrecision(3)} to {e[e.length - 1].toPrecision(3)} · {x.length} step buckets
       </figcaption>
     </figure>
   );
@@ -131,8 +134,8 @@ export default function Distributions({ picked }: { picked: string[] }) {
   const step = useSignal<number | null>(null);
   const hists = useSignal<HistItem[]>([]);
   const counts = useSignal<CountsItem[]>([]);
-  const histTime = useSignal<any>(null);
-  const countsTime = useSignal<any>(null);
+  const histTime = useSignal<any[]>([]);
+  const countsTime = useSignal<any[]>([]);
   const err = useSignal<string | null>(null);
   const key = picked.join(',');
   // the live timer's callback outlives its render: it reads the runs from here
@@ -172,13 +175,14 @@ export default function Distributions({ picked }: { picked: string[] }) {
       each<CountsItem>('counts', countName.value, 'counts').then((l) => mine() && (counts.value = l));
       return;
     }
-    const first = (kind: Info['kind'], name: string) => picked.find((id) => name && has(id, kind, name));
-    const h = first('histogram', histName.value);
-    const c = first('counts', countName.value);
-    if (!h) histTime.value = null;
-    if (!c) countsTime.value = null;
-    if (h) api.dist(h, 'histograms', histName.value, { view: 'time', buckets: TIME_BUCKETS, bins: BINS }).then((d) => mine() && (histTime.value = d)).catch((e) => (err.value = errText(e)));
-    if (c) api.dist(c, 'counts', countName.value, { view: 'time', buckets: TIME_BUCKETS }).then((d) => mine() && (countsTime.value = d)).catch((e) => (err.value = errText(e)));
+    // over time: one chart per run (the first TIME_RUNS that have it)
+    const over = (kind: Info['kind'], name: string, path: 'histograms' | 'counts', q2: Record<string, number | string>) =>
+      Promise.all(
+        picked.filter((id) => name && has(id, kind, name)).slice(0, TIME_RUNS)
+          .map((id) => api.dist(id, path, name, q2).then((d: any) => ({ ...d, runId: id })).catch((e) => { if (mine()) err.value = `${id}: ${errText(e)}`; return null; })),
+      ).then((l) => l.filter(Boolean) as any[]);
+    over('histogram', histName.value, 'histograms', { view: 'time', buckets: TIME_BUCKETS, bins: BINS }).then((l) => mine() && (histTime.value = l));
+    over('counts', countName.value, 'counts', { view: 'time', buckets: TIME_BUCKETS }).then((l) => mine() && (countsTime.value = l));
   };
 
   useEffect(() => {
@@ -229,7 +233,7 @@ export default function Distributions({ picked }: { picked: string[] }) {
               {hists.value.map((h, i) => <li key={h.runId} style={{ color: COLORS[i % COLORS.length] }}>{h.runId}: step {h.step}, {h.total} values</li>)}
             </ul>
           )}
-          {mode.value === 'time' && histTime.value && <Heat data={histTime.value} />}
+          {mode.value === 'time' && histTime.value.map((h) => <Heat key={h.runId} data={h} color={COLORS[picked.indexOf(h.runId) % COLORS.length]} />)}
         </div>
         <div class="dist-card">
           <h3>Action distribution <select aria-label="counts" value={countName.value} onChange={(e) => (countName.value = (e.target as HTMLSelectElement).value)}>
@@ -242,7 +246,9 @@ export default function Distributions({ picked }: { picked: string[] }) {
               {counts.value.map((c, i) => <li key={c.runId} style={{ color: COLORS[i % COLORS.length] }}>{c.runId}: step {c.step}, {c.total} actions</li>)}
             </ul>
           )}
-          {mode.value === 'time' && countsTime.value && <CountsOverTime data={countsTime.value} />}
+          {mode.value === 'time' && countsTime.value.map((c) => (
+            <figure key={c.runId} class="dist-heat"><CountsOverTime data={c} /><figcaption style={{ color: COLORS[picked.indexOf(c.runId) % COLORS.length] }}>{c.runId}</figcaption></figure>
+          ))}
         </div>
       </div>
     </section>
