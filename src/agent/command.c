@@ -8,8 +8,9 @@
 
 #include <string.h>
 
-static const char *const event_types[] = {"metric",        "metrics",  "tool_start",
-                                          "tool_progress", "tool_end", "agent_update"};
+static const char *const event_types[] = {"metric",   "metrics",     "histogram",
+                                          "counts",   "tool_start",  "tool_progress",
+                                          "tool_end", "agent_update"};
 
 bool ad_command_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
 {

@@ -35,6 +35,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_scalars_register(app);
     ad_api_hparams_register(app);
     ad_api_runtable_register(app);
+    ad_api_dists_register(app);
     ad_api_terminal_register(app);
     ad_api_crews_register(app);
     ad_api_auth_register(app);

@@ -5,7 +5,9 @@
  * Not the daemon's own Prometheus /metrics (metrics.c) nor the health
  * sampler's history (health.c).
  *   GET  /api/runs/:id/metrics                 series of a run with summaries
- *   POST /api/runs/:id/metrics {points: [...]} a batch, one writer job
+ *   POST /api/runs/:id/metrics {points: [...], histograms?: [...], counts?: [...]}
+ *                                              a batch, one writer job (dists.c checks
+ *                                              the histograms and counts)
  *   GET  /api/runs/:id/metrics/export?format=csv|jsonl&names=a,b   (streamed)
  *   GET  /api/runs/:id/metrics/:name?x=step|time&from=&to=&buckets=&range=
  *   GET  /api/metrics/compare?runs=a,b&name=&x=&from=&to=&buckets=&range=
@@ -24,7 +26,8 @@
 
 /* ---- query parameters ------------------------------------------------------------- */
 
-static int q_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has, int64_t *out)
+int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
+                     int64_t *out)
 {
     const char *s = ad_req_query(r, key);
     if (s == NULL || s[0] == '\0') {
@@ -60,9 +63,9 @@ static int q_read(ad_req_t *r, ad_store_series_q_t *q)
     q->by_time = x != NULL && strcmp(x, "time") == 0;
     bool hb = false;
     int64_t b = BUCKETS_DEFAULT;
-    if (q_int(r, "buckets", 1, 20000, &hb, &b) != 0 ||
-        q_int(r, "from", INT64_MIN, INT64_MAX, &q->has_from, &q->from) != 0 ||
-        q_int(r, "to", INT64_MIN, INT64_MAX, &q->has_to, &q->to) != 0) {
+    if (ad_api_query_int(r, "buckets", 1, 20000, &hb, &b) != 0 ||
+        ad_api_query_int(r, "from", INT64_MIN, INT64_MAX, &q->has_from, &q->from) != 0 ||
+        ad_api_query_int(r, "to", INT64_MIN, INT64_MAX, &q->has_to, &q->to) != 0) {
         return -1;
     }
     q->buckets = (size_t)b;
@@ -401,14 +404,18 @@ static void post_done(int rc, json_t *result, void *ud)
         const char *run = json_string_value(json_object_get(p->batch, "runId"));
         const char *org = json_string_value(json_object_get(p->batch, "orgId"));
         json_t *points = json_object_get(p->batch, "points");
-        json_t *ev = json_pack("{s:s}", "runId", run);
-        if (json_array_size(points) <= LIVE_POINTS_MAX) {
-            json_object_set(ev, "points", points);
-        } else {
-            json_object_set_new(ev, "count", json_integer((json_int_t)json_array_size(points)));
+        if (json_array_size(points) > 0) {
+            json_t *ev = json_pack("{s:s}", "runId", run);
+            if (json_array_size(points) <= LIVE_POINTS_MAX) {
+                json_object_set(ev, "points", points);
+            } else {
+                json_object_set_new(ev, "count", json_integer((json_int_t)json_array_size(points)));
+            }
+            ad_api_publish(p->app, "metrics_update", ev, "run", run, "metrics", run, "org", org,
+                           NULL);
+            json_decref(ev);
         }
-        ad_api_publish(p->app, "metrics_update", ev, "run", run, "metrics", run, "org", org, NULL);
-        json_decref(ev);
+        ad_api_dists_published(p->app, p->batch);
         ad_res_json(p->r, 200, json_incref(result));
     }
     json_decref(p->batch);
@@ -427,16 +434,24 @@ static void post_h(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    json_t *points = json_object_get(body, "points");
-    if (check_points(r, points) != 0) {
+    json_t *points = json_object_get(body, "points"), *dists = NULL;
+    /* points may be left out when the batch has histograms or counts */
+    if (ad_api_dists_check(r, body, &dists) != 0 ||
+        ((points != NULL || json_array_size(dists) == 0) && check_points(r, points) != 0)) {
+        json_decref(dists);
         json_decref(body);
         return;
     }
     post_t *p = ad_xcalloc(1, sizeof(*p));
     p->app = app;
     p->r = r;
-    p->batch = json_pack("{s:s, s:s, s:I, s:O}", "runId", id, "orgId", org, "now",
-                         (json_int_t)ad_wall_ms(), "points", points);
+    p->batch = json_pack("{s:s, s:s, s:I, s:o}", "runId", id, "orgId", org, "now",
+                         (json_int_t)ad_wall_ms(), "points",
+                         points != NULL ? json_incref(points) : json_array());
+    if (json_array_size(dists) > 0) {
+        json_object_set(p->batch, "dists", dists);
+    }
+    json_decref(dists);
     json_decref(body);
     ad_store_series_append(app->store, json_incref(p->batch), post_done, p);
 }

@@ -363,16 +363,22 @@ static void on_points_stored(int rc, json_t *result, void *ud)
  * while the writer is behind and the run holds fewer than the cap. */
 static void flush_metric_points(ad_run_t *run, bool force)
 {
-    size_t n = run->metric_points != NULL ? json_array_size(run->metric_points) : 0;
-    if (n == 0) {
+    size_t n = json_array_size(run->metric_points), nd = json_array_size(run->metric_dists);
+    if (n + nd == 0) {
         return;
     }
-    if (!force && metric_jobs_out >= AD_RUN_METRIC_JOBS_MAX && n < AD_RUN_METRIC_HOLD_MAX) {
+    if (!force && metric_jobs_out >= AD_RUN_METRIC_JOBS_MAX && n < AD_RUN_METRIC_HOLD_MAX &&
+        nd < AD_RUN_DIST_HOLD_MAX) {
         return; /* flushed with a later line, or at the run's end */
     }
     json_t *batch = json_pack("{s:s, s:s, s:I, s:o}", "runId", run->run_id, "orgId", run->org_id,
-                              "now", (json_int_t)ad_wall_ms(), "points", run->metric_points);
+                              "now", (json_int_t)ad_wall_ms(), "points",
+                              run->metric_points != NULL ? run->metric_points : json_array());
+    if (run->metric_dists != NULL) {
+        json_object_set_new(batch, "dists", run->metric_dists); /* histograms, counts */
+    }
     run->metric_points = NULL;
+    run->metric_dists = NULL;
     metric_jobs_out++;
     ad_store_series_append(run->r->store, batch, on_points_stored, NULL);
 }
@@ -472,6 +478,21 @@ static void keep_point(ad_run_t *run, json_t *pt)
     }
 }
 
+void ad_run_keep_dist(ad_run_t *run, json_t *d)
+{
+    if (run->metric_dists == NULL) {
+        run->metric_dists = json_array();
+    }
+    json_array_append(run->metric_dists, d);
+    if (json_array_size(run->metric_dists) >= AD_RUN_DIST_BATCH) {
+        flush_metric_points(run, false);
+    }
+    if (!run->r->check_on) {
+        run->r->check_on = true;
+        uv_check_start(&run->r->check, ad_run_on_check);
+    }
+}
+
 static void metric_point(ad_run_t *run, json_t *points, const char *name, json_t *value,
                          json_t *step, json_t *ts)
 {
@@ -549,6 +570,10 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
     json_t *obj = rec->json;
     if (strcmp(type, "metric") == 0 || strcmp(type, "metrics") == 0) {
         on_metrics(run, type, obj);
+        return;
+    }
+    if (strcmp(type, "histogram") == 0 || strcmp(type, "counts") == 0) {
+        ad_run_on_dist(run, type, obj); /* dists.c */
         return;
     }
     if (strcmp(type, "agent_update") == 0) {

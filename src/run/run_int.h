@@ -33,6 +33,10 @@
  * run holds before it hands them over anyway. */
 #define AD_RUN_METRIC_JOBS_MAX 32
 #define AD_RUN_METRIC_HOLD_MAX 200000
+/* The same for histograms and counts (each up to 256 buckets or
+ * categories, a few KiB stored). */
+#define AD_RUN_DIST_BATCH 1000
+#define AD_RUN_DIST_HOLD_MAX 2000
 /* Events published and not yet in the events table: past this, plain
  * output is not streamed live (it is still stored), so a flooding agent
  * cannot grow the bus without bound. The bus holds events a few ms to
@@ -129,6 +133,7 @@ typedef struct ad_run {
     ad_buf_t live[2]; /* plain output read this loop iteration */
     bool live_dirty;
     json_t *metric_points; /* metric points read this loop iteration (issue #16) */
+    json_t *metric_dists;  /* histograms and counts read with them (checked) */
     uint64_t live_dropped; /* bytes not streamed live */
     ad_buf_t replay;       /* the last raw terminal output, for new viewers */
     ad_runner_tap_t *taps;
@@ -218,6 +223,13 @@ void ad_run_flush_all(ad_run_t *run);
 void ad_run_flush_live(ad_run_t *run);
 /* Hands every metric point the run holds to the store (at its end). */
 void ad_run_flush_metrics(ad_run_t *run);
+/* Queues a checked histogram or counts for the store with the run's
+ * metric points (output.c). */
+void ad_run_keep_dist(ad_run_t *run, json_t *d);
+/* A command agent's `histogram` / `counts` line (dists.c): checked, kept
+ * and published as distribution_update; a refused one becomes a system
+ * line of the run's live output saying why. */
+void ad_run_on_dist(ad_run_t *run, const char *type, json_t *obj);
 void ad_run_batch_cleanup(ad_run_batch_t *b);
 /* The supervisor's callbacks (src/proc) for a run's output. */
 void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,

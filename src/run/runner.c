@@ -184,6 +184,7 @@ void ad_run_free(ad_run_t *run)
     ad_parser_free(run->parser);
     free(run->hold_dir);
     json_decref(run->metric_points);
+    json_decref(run->metric_dists);
     free(run);
 }
 

@@ -265,8 +265,9 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
     return rc;
 }
 
-/* args {runId, orgId, now, points: [{name, value, step?, ts?}]}, checked
- * by the caller (names non-empty strings, values finite numbers). */
+/* args {runId, orgId, now, points: [{name, value, step?, ts?}], dists?:
+ * [...]}, checked by the caller (names non-empty strings, values finite
+ * numbers; dists by ad_store_dist_check). */
 static int op_append(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     json_t *points = json_object_get(args, "points");
@@ -295,8 +296,13 @@ static int op_append(ad_store_tx_t *tx, json_t *args, json_t **result)
         i = j;
     }
     free(order);
+    size_t dists = 0;
     if (rc == 0) {
-        *result = json_pack("{s:I, s:I}", "points", (json_int_t)n, "series", (json_int_t)series);
+        rc = ad_store_dists_put(tx->db, args, &dists); /* histograms and counts, dists.c */
+    }
+    if (rc == 0) {
+        *result = json_pack("{s:I, s:I, s:I}", "points", (json_int_t)n, "series",
+                            (json_int_t)series, "distributions", (json_int_t)dists);
     }
     return rc;
 }

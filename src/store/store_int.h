@@ -183,4 +183,19 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
  * Writer thread. (approvals.c) */
 int ad_store_approvals_expire_all(sqlite3 *db, int64_t now);
 
+/* ---- distributions (dists.c, distover.c) ------------------------------------------ */
+/* Writes args.dists (checked by ad_store_dist_check) in the caller's
+ * transaction; *stored how many. */
+int ad_store_dists_put(sqlite3 *db, json_t *args, size_t *stored);
+/* The over-time read (distover.c). */
+int ad_store_dists_over_time(sqlite3 *db, ad_store_dist_q_t *q);
+/* How many steps [from, to] holds (span[0]), its first and last step, and
+ * its histograms' outer edges: 0 or AD_ENOENT. */
+int ad_store_dists_span(sqlite3 *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
+                        int64_t span[3], double *lo, double *hi);
+/* A statement over the rows of [from, to] (step, t, total, data),
+ * ascending; the caller steps and resets it. */
+sqlite3_stmt *ad_store_dists_rows(sqlite3 *db, const ad_store_dist_q_t *q, int64_t from,
+                                  int64_t to);
+
 #endif

@@ -99,4 +99,26 @@ void tsdb_agg_add(tsdb_agg_t *a, const tsdb_point_t *p);
 bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, double min, double max,
                       double sum, double last);
 
+/* ---- histograms (hist.c) ----------------------------------------------------------
+ * Distributions a run reports per step (issue #16): bucket edges
+ * (n + 1, ascending) and n counts. Raw values are binned here into equal
+ * buckets; histograms of different edges are added up by spreading each
+ * source bucket's count over the target buckets it overlaps in proportion
+ * (a value is assumed anywhere in its bucket). */
+#define TSDB_HIST_BINS_MAX 256
+
+/* Bins v[0..n) (finite, n >= 1) into bins equal buckets over [min, max]
+ * (one bucket [v - 0.5, v + 0.5] when every value is the same): edges
+ * holds bins + 1, counts bins (zeroed here). The last bucket includes max. */
+void tsdb_hist_bin(const double *v, size_t n, size_t bins, double *edges, double *counts);
+/* The bins + 1 equal edges over [lo, hi] that tsdb_hist_bin uses (the last
+ * is hi itself): a binned histogram is stored as lo, hi and its counts. */
+void tsdb_hist_edges(double lo, double hi, size_t bins, double *edges);
+/* Adds the histogram (edges[0..n], counts[0..n)) into dst (dedges[0..m],
+ * dcounts[0..m), equal buckets); what falls outside dst's range goes to its
+ * first or last bucket. A zero-width source bucket adds to the bucket that
+ * holds it. */
+void tsdb_hist_add(const double *edges, const double *counts, size_t n, const double *dedges,
+                   double *dcounts, size_t m);
+
 #endif

@@ -356,6 +356,11 @@ export const api = {
     request('POST', `/api/agents/${enc(agentId)}/start`, { configId, configFlags }),
   runTable: (query: string) => request('GET', `/api/training/runs?${query}`),
   runSeries: (id: string) => request('GET', `/api/runs/${enc(id)}/metrics`),
+  seriesBuckets: (id: string, name: string, buckets: number) => request('GET', `/api/runs/${enc(id)}/metrics/${enc(name)}?buckets=${buckets}`),
+  runDists: (id: string) => request('GET', `/api/runs/${enc(id)}/distributions`),
+  // kind 'histograms' or 'counts'; q: view=latest|range|time, step, from, to, buckets, bins
+  dist: (id: string, kind: 'histograms' | 'counts', name: string, q: Record<string, string | number> = {}) =>
+    request('GET', `/api/runs/${enc(id)}/${kind}/${enc(name)}?` + Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
   compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
     request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
       Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),

@@ -39,3 +39,13 @@ export function align(runs: RunBuckets[]): { x: number[]; cols: { runId: string;
   });
   return { x, cols };
 }
+
+export type Group = { x: number[]; mean: number[]; min: number[]; max: number[]; runs: number[] };
+
+// compare's group (its buckets a subset of the runs' x) on the shared x:
+// null where no run had a point.
+export function alignGroup(x: number[], g: Group): { mean: (number | null)[]; min: (number | null)[]; max: (number | null)[] } {
+  const at = new Map(g.x.map((v, i) => [v, i]));
+  const pick = (col: number[]) => x.map((v) => (at.has(v) ? col[at.get(v)!] : null));
+  return { mean: pick(g.mean), min: pick(g.min), max: pick(g.max) };
+}

@@ -36,6 +36,8 @@ export const auth = signal<{ state: 'checking' | 'in' | 'out'; who?: Principal }
 export const eventCount = signal(0); // events applied, for the status bar
 // Bumped by every metrics_update (training points stored): charts refetch, throttled.
 export const metricsTick = signal(0);
+// Bumped by every distribution_update (histograms and counts stored).
+export const distTick = signal(0);
 
 export const agentList = computed(() =>
   Object.values(model.value.agents).sort((a, b) => (a.displayOrder ?? 0) - (b.displayOrder ?? 0) || (a.createdAt || '').localeCompare(b.createdAt || '')),
@@ -79,6 +81,7 @@ export function applyEvents(events: Envelope[]) {
   let n = 0;
   for (const ev of events) {
     if (ev.type === 'metrics_update') metricsTick.value++;
+    if (ev.type === 'distribution_update') distTick.value++;
     const r = reduce(m, ev);
     if (!r.applied) continue;
     n++;

@@ -5,22 +5,26 @@
 // stays in its bucket's max), x as step or wall time, linear or log y,
 // debiased EMA smoothing (raw kept faint), drag to zoom (refetched at full
 // resolution for the zoomed range), the seed's time ranges, live refetch on
-// metrics_update (throttled), and CSV / JSON lines export.
+// metrics_update (throttled), CSV / JSON lines export, the group of several
+// runs (mean line with a min/max band), the summary cards (TrainingCards.tsx)
+// and the reward and action distributions (Distributions.tsx).
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, listOf } from '../api';
-import { align, emaDebiased, type RunBuckets } from '../series';
+import { align, alignGroup, emaDebiased, type Group, type RunBuckets } from '../series';
 import { metricsTick } from '../store';
 import { Empty, ErrorState, errText } from './common';
+import Distributions from './Distributions';
+import { TrainingCards } from './TrainingCards';
 
 const COLORS = ['#4f9cff', '#ff7a59', '#3ecf8e', '#c77dff', '#ffd166', '#ef476f', '#06d6a0', '#118ab2'];
 const RANGES = ['all', '5m', '15m', '1h', '6h', '24h', '7d'];
 const BUCKETS = 600;
 const LIVE_MS = 500; // at most two refetches a second while points arrive
 
-type Opts = { x: 'step' | 'time'; log: boolean; smooth: number; range: string; from?: number; to?: number };
+type Opts = { x: 'step' | 'time'; log: boolean; smooth: number; range: string; group: boolean; from?: number; to?: number };
 
 function fmtDuration(ms?: number) {
   if (!ms && ms !== 0) return '–';
@@ -28,7 +32,7 @@ function fmtDuration(ms?: number) {
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
-function Chart({ data, opts, onZoom }: { data: { runs: RunBuckets[] }; opts: Opts; onZoom: (a: number, b: number) => void }) {
+function Chart({ data, opts, onZoom }: { data: { runs: RunBuckets[]; group?: Group }; opts: Opts; onZoom: (a: number, b: number) => void }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!el.current) return;
@@ -47,6 +51,17 @@ function Chart({ data, opts, onZoom }: { data: { runs: RunBuckets[] }; opts: Opt
       columns.push(c.max, c.min, c.mean, emaDebiased(c.mean, opts.smooth));
       bands.push({ series: [base, base + 1], fill: color + '22' });
     });
+    // compare's group: the mean of the runs' means with the lowest min and
+    // highest max as a band (several runs as one, like a seed's group)
+    if (opts.group && cols.length > 1 && data.group) {
+      const g = alignGroup(x, data.group);
+      const base = columns.length + 1;
+      series.push({ label: 'group max', stroke: '#ffffff44', width: 1, dash: [4, 4] });
+      series.push({ label: 'group min', stroke: '#ffffff44', width: 1, dash: [4, 4] });
+      series.push({ label: 'group mean', stroke: '#ffffff', width: 2.5 });
+      columns.push(g.max, g.min, emaDebiased(g.mean, opts.smooth));
+      bands.push({ series: [base, base + 1], fill: '#ffffff14' });
+    }
     const u = new uPlot(
       {
         width: Math.max(320, el.current.clientWidth || 800),
@@ -72,38 +87,8 @@ function Chart({ data, opts, onZoom }: { data: { runs: RunBuckets[] }; opts: Opt
       el.current,
     );
     return () => u.destroy();
-  }, [data, opts.log, opts.smooth, opts.x]);
+  }, [data, opts.log, opts.smooth, opts.x, opts.group]);
   return <div class="training-chart" ref={el} />;
-}
-
-// The seed's cards for the picked runs: each figure's latest value (mean
-// over the runs that have it) and its change since the run's first point,
-// plus the selected metric's best value.
-function SummaryCards({ picked, series, metric }: { picked: string[]; series: Record<string, any[]>; metric: string }) {
-  const card = (label: string, name: string, fmt: (v: number) => string, best = false) => {
-    const rows = picked.map((id) => (series[id] || []).find((s) => s.name === name)).filter(Boolean);
-    if (rows.length === 0) return null;
-    const avg = (f: (s: any) => number) => rows.reduce((t, s) => t + f(s), 0) / rows.length;
-    const last = avg((s) => s.lastValue);
-    const change = last - avg((s) => s.firstValue);
-    const top = Math.max(...rows.map((s) => s.maxValue));
-    return (
-      <div class="card glass" data-testid={`card-${name}`} key={label}>
-        <div class="card-label">{label}</div>
-        <div class="card-value">{fmt(best ? top : last)}</div>
-        <div class={`card-change ${change >= 0 ? 'up' : 'down'}`}>{best ? `latest ${fmt(last)}` : `${change >= 0 ? '▲' : '▼'} ${fmt(Math.abs(change))} since start`}</div>
-      </div>
-    );
-  };
-  const f2 = (v: number) => v.toFixed(2);
-  return (
-    <div class="cards training-cards">
-      {card('Average reward', 'reward', f2)}
-      {card('Success rate', 'successRate', (v) => `${Math.round(v * 100)}%`)}
-      {card('Training FPS', 'fps', (v) => v.toFixed(0))}
-      {metric && !['reward', 'successRate', 'fps'].includes(metric) && card(`Best ${metric}`, metric, f2, true)}
-    </div>
-  );
 }
 
 export default function Training() {
@@ -113,8 +98,8 @@ export default function Training() {
   const names = useSignal<string[]>([]);
   const seriesOf = useSignal<Record<string, any[]>>({});
   const metric = useSignal<string>('');
-  const opts = useSignal<Opts>({ x: 'step', log: false, smooth: 0.6, range: 'all' });
-  const data = useSignal<{ runs: RunBuckets[] } | null>(null);
+  const opts = useSignal<Opts>({ x: 'step', log: false, smooth: 0.6, range: 'all', group: true });
+  const data = useSignal<{ runs: RunBuckets[]; group?: Group } | null>(null);
   const chartErr = useSignal<string | null>(null);
 
   useEffect(() => {
@@ -212,13 +197,14 @@ export default function Training() {
             {RANGES.map((r) => <option key={r} value={r}>{r}</option>)}
           </select></label>
           <label><input type="checkbox" checked={opts.value.log} onChange={() => set({ log: !opts.value.log })} /> log y</label>
+          {picked.value.length > 1 && <label><input type="checkbox" aria-label="group band" checked={opts.value.group} onChange={() => set({ group: !opts.value.group })} /> group band</label>}
           <label>Smoothing <input type="range" min="0" max="0.99" step="0.01" value={opts.value.smooth} onInput={(e) => set({ smooth: Number((e.target as HTMLInputElement).value) })} /> {opts.value.smooth.toFixed(2)}</label>
           {opts.value.from !== undefined && <button onClick={() => set({ from: undefined, to: undefined })}>Reset zoom</button>}
           <a class="button" href={exportUrl('csv')} download>Export CSV</a>
           <a class="button" href={exportUrl('jsonl')} download>Export JSON lines</a>
         </div>
       )}
-      {picked.value.length > 0 && <SummaryCards picked={picked.value} series={seriesOf.value} metric={metric.value} />}
+      {picked.value.length > 0 && <TrainingCards picked={picked.value} series={seriesOf.value} metric={metric.value} />}
       {chartErr.value && <p class="error-text">{chartErr.value}</p>}
       {data.value && <Chart data={data.value} opts={opts.value} onZoom={(a, b) => set({ from: a, to: b })} />}
       {data.value && (
@@ -226,8 +212,10 @@ export default function Training() {
           {data.value.runs.map((r, i) => (
             <li key={r.runId} style={{ color: COLORS[i % COLORS.length] }}>{r.runId}: {r.points} points</li>
           ))}
+          {opts.value.group && data.value.runs.length > 1 && data.value.group && <li class="group-legend" data-testid="group-legend">group: mean of {data.value.runs.length} runs, min–max band</li>}
         </ul>
       )}
+      {picked.value.length > 0 && <Distributions picked={picked.value} />}
     </section>
   );
 }

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+// The Analytics view's distributions, cards and group band (issue #16)
+// against the real daemon: two runs of a program printing histogram,
+// counts and metric lines are picked; the compare chart draws the group's
+// mean with its min/max band; the seed's cards show reward, success rate,
+// FPS (with change and trend) and GPU utilisation (a stand-in NVML); the
+// reward histogram and action distribution show both runs at the latest
+// step (one posted while the page is open shows up live) and at a step
+// picked with the slider, then over time; the agent
+// page shows the program's step, figures and mind panel.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { api, daemon, launch, makeRepo, ROOT, shot, tmpDir, until } from './lib/harness.mjs';
+
+const PROG = path.join(ROOT, 'tests/fixtures/dist-agent.js');
+const FAKE_NVML = path.join(path.dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
+
+let d;
+let b;
+before(async () => {
+  const state = path.join(tmpDir('agentd-gpu-'), 'gpu-state');
+  fs.writeFileSync(state, 'temp=60\nutil=42\npower_mw=150000\n');
+  d = await daemon.start({ needUrl: true, args: ['--health-interval-ms', '250', '--nvml-lib', FAKE_NVML], env: { FAKE_NVML_STATE: state } });
+  b = await launch({ login: d.url });
+});
+after(async () => {
+  if (b) await b.close();
+  if (d) await d.stop();
+});
+
+async function distRun(wt, steps, offset) {
+  const a = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', PROG, String(steps), String(offset)] });
+  assert.equal(a.status, 201);
+  assert.equal((await api(d.url, 'POST', `/api/agents/${a.data.id}/start`, {})).status, 200);
+  const runId = await until(async () => {
+    const r = (await api(d.url, 'GET', `/api/agents/${a.data.id}/runs`)).data.runs[0];
+    if (!r || r.status === 'running') return null;
+    const l = (await api(d.url, 'GET', `/api/runs/${r.id}/distributions`)).data.distributions;
+    const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series.find((x) => x.name === 'fps');
+    return l.length === 3 && s ? r.id : null;
+  }, 'a finished run with its distributions', 60000);
+  return { runId, agentId: a.data.id };
+}
+
+test('distributions, cards and the group band of two runs; the mind panel', async () => {
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: makeRepo(), name: 'dists' });
+  assert.equal(ws.status, 201);
+  const wt = ws.data.worktrees[0].id;
+  const one = await distRun(wt, 20, 0);
+  const two = await distRun(wt, 30, 1);
+
+  const { page } = b;
+  await page.goto(d.url + '/#/analytics');
+  await page.getByRole('heading', { name: 'Training runs' }).waitFor();
+  await page.getByRole('checkbox', { name: `compare ${one.runId}` }).check();
+  await page.getByRole('checkbox', { name: `compare ${two.runId}` }).check();
+  await page.getByRole('combobox', { name: 'metric' }).selectOption('reward');
+  await page.locator('.training-chart .uplot canvas').waitFor();
+  // the group: mean of both runs with its band
+  assert.match(await page.getByTestId('group-legend').innerText(), /mean of 2 runs/);
+  assert.equal(await page.getByRole('checkbox', { name: 'group band' }).isChecked(), true);
+  await page.locator('.training-chart').scrollIntoViewIfNeeded();
+  await shot(page, 'analytics-group');
+
+  // the seed's cards: rewards and success rise, FPS rises a little; GPU from NVML
+  const reward = page.getByTestId('card-reward');
+  await until(async () => (await reward.getAttribute('data-trend')) === 'up', 'the reward trend', 45000);
+  assert.match(await reward.innerText(), /Average reward[\s\S]*↗ \d+\.\d%/i);
+  assert.equal(await page.getByTestId('card-successRate').getAttribute('data-trend'), 'up');
+  assert.match(await page.getByTestId('card-fps').innerText(), /Training FPS\s+\d+/i);
+  const gpu = page.getByTestId('card-gpu');
+  await until(async () => /42%/.test(await gpu.innerText()), 'the GPU card', 45000);
+  assert.match(await gpu.innerText(), /GPU util\s+42%/i);
+  await page.locator('.training-cards').scrollIntoViewIfNeeded();
+  await shot(page, 'analytics-cards');
+
+  // reward histogram and action distribution, both runs at their latest step
+  const region = page.getByRole('region', { name: 'Distributions' });
+  await region.scrollIntoViewIfNeeded();
+  await page.locator('[data-testid=hist-chart] .uplot canvas').waitFor();
+  const hl = page.getByTestId('hist-legend');
+  await until(async () => /step 19, 100 values/.test(await hl.innerText()) && /step 29, 100 values/.test(await hl.innerText()), 'both histograms', 45000).catch(async (e) => { throw new Error(e.message + ': ' + (await hl.innerText()) + JSON.stringify(b.errors)); });
+  const bars = page.getByTestId('counts-bars');
+  const rows = await bars.locator('li .bar-label').allInnerTexts();
+  assert.deepEqual(rows, ['shoot', 'right', 'left', 'jump']);
+  assert.match(await bars.locator('li').first().innerText(), /40% · 40%/);
+  await shot(page, 'analytics-dists-latest');
+
+  // a histogram posted now reaches the open chart (distribution_update)
+  const post = await api(d.url, 'POST', `/api/runs/${two.runId}/metrics`, { histograms: [{ name: 'reward', step: 40, values: [1, 2, 3] }] });
+  assert.equal(post.status, 200);
+  await until(async () => /step 40, 3 values/.test(await hl.innerText()), 'the live histogram', 45000);
+
+  // the step slider: each run's histogram at step 5
+  await page.getByRole('slider', { name: 'distribution step' }).evaluate((el) => {
+    el.value = '5';
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await until(async () => (await hl.innerText()).match(/step 5, 100 values/g)?.length === 2, 'the histograms at step 5', 45000).catch(async (e) => { await shot(page, 'analytics-dists-fail'); throw new Error(e.message + ': ' + (await hl.innerText()) + ' / ' + (await page.getByTestId('dist-step').innerText()) + ' / ' + (await page.locator('.dists').innerText()).slice(0, 400)); });
+  assert.match(await page.getByTestId('dist-step').innerText(), /≤ 5/);
+  assert.match(await page.getByTestId('counts-legend').innerText(), /step 5, 60 actions/);
+
+  // over time: each run's histograms as a heat map, its actions as shares
+  await page.getByRole('combobox', { name: 'distribution view' }).selectOption('time');
+  const heat = page.locator(`[data-testid=hist-heat][data-run=${one.runId}]`);
+  await heat.waitFor();
+  assert.equal(await heat.getAttribute('data-buckets'), '20');
+  // the second run: 41 steps (0..29 and the one posted at 40) in 60 buckets
+  assert.equal(await page.locator(`[data-testid=hist-heat][data-run=${two.runId}]`).getAttribute('data-buckets'), '31');
+  await until(async () => (await page.locator('[data-testid=counts-time] .uplot canvas').count()) === 2, 'both runs\' action shares', 45000);
+  await shot(page, 'analytics-dists-time');
+
+  // the agent page: step, figures and the mind panel from agent_update
+  await page.goto(d.url + `/#/agents/${two.agentId}`);
+  const panel = page.getByRole('region', { name: 'Training state' });
+  await panel.waitFor({ timeout: 45000 }).catch(async (e) => {
+    await shot(page, 'analytics-agent-fail');
+    const st = (await api(d.url, 'GET', `/api/agents/${two.agentId}`)).data.state;
+    throw new Error(`${e.message}\nstate ${JSON.stringify(st)}\npage ${(await page.locator('body').innerText()).slice(0, 600)}`);
+  });
+  assert.equal(await page.getByTestId('train-step').innerText(), '29');
+  assert.equal(await page.getByTestId('mind-intent').innerText(), 'collect');
+  const text = await panel.innerText();
+  for (const want of [/MegaBonk/, /shoot/, /75% confidence/, /clear the room/, /low health/, /kite/, /50%/]) assert.match(text, want);
+  assert.deepEqual(b.errors, []);
+});
