@@ -15,7 +15,7 @@
 
 #define MODES "auto,plan,regular"
 #define EXECUTORS "claude,codex,gemini,command"
-#define STATUSES "running,waiting,error,finished,idle,paused"
+#define STATUSES "running,waiting,error,finished,idle,paused,stopped"
 
 static void publish_agent(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
 {

@@ -87,7 +87,7 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
         snprintf(e->reason, sizeof(e->reason), "lost: the process could not be reaped");
     } else if (ex->stop_requested) {
         status = AD_RUN_STOPPED;
-        agent_status = AD_AGENT_STATUS_FINISHED;
+        agent_status = AD_AGENT_STATUS_STOPPED;
     } else if (ex->exit_code == 0 && !run->had_error) {
         status = AD_RUN_SUCCEEDED;
         agent_status = AD_AGENT_STATUS_FINISHED;

@@ -29,6 +29,7 @@ static const char *const agent_status_names[] = {
     [AD_AGENT_STATUS_KEEP] = NULL,           [AD_AGENT_STATUS_RUNNING] = "running",
     [AD_AGENT_STATUS_WAITING] = "waiting",   [AD_AGENT_STATUS_ERROR] = "error",
     [AD_AGENT_STATUS_FINISHED] = "finished", [AD_AGENT_STATUS_IDLE] = "idle",
+    [AD_AGENT_STATUS_STOPPED] = "stopped",
     [AD_AGENT_STATUS_PAUSED] = "paused",
 };
 

@@ -461,6 +461,7 @@ typedef enum {
     AD_AGENT_STATUS_FINISHED,
     AD_AGENT_STATUS_IDLE,
     AD_AGENT_STATUS_PAUSED,
+    AD_AGENT_STATUS_STOPPED, /* the user stopped its run */
 } ad_agent_status_t;
 /* The column and wire names ("succeeded", "waiting", …): static strings;
  * NULL for AD_AGENT_STATUS_KEEP or a value out of range. Any thread. */

@@ -69,7 +69,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
 
     const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
     assert.equal(stopped.status, 200);
-    assert.equal(stopped.body.status, 'finished');
+    assert.equal(stopped.body.status, 'stopped');
     const run1 = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
     assert.equal(run1.status, 'stopped');
     assert.ok(run1.outputTokens > 0, JSON.stringify(run1));
@@ -85,7 +85,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
       'the resumed answer');
     const resumed = mock.requests.slice(before).some((r) => JSON.stringify(r).includes('please remember a word'));
     assert.ok(resumed, 'the resumed request carries the earlier conversation');
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true`)).body.status, 'finished');
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true`)).body.status, 'stopped');
     assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.length, 2);
   } finally {
     await d.cleanup();

@@ -138,7 +138,7 @@ test('codex under agentd', { skip }, async (t) => {
       assert.match(busy.body.error.message, /busy with a turn/);
       const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
       assert.equal(stopped.status, 200);
-      assert.equal(stopped.body.status, 'finished');
+      assert.equal(stopped.body.status, 'stopped');
       const run = (await runs(d, id))[0];
       assert.equal(run.status, 'stopped');
       // the open command is closed, and its process is gone with the run

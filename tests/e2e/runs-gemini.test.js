@@ -115,7 +115,7 @@ test('gemini under agentd', { skip }, async (t) => {
       assert.match(busy.body.error.message, /busy with a turn/);
       const stopped = await api(d, 'POST', `/api/agents/${aid}/stop`);
       assert.equal(stopped.status, 200);
-      assert.equal(stopped.body.status, 'finished');
+      assert.equal(stopped.body.status, 'stopped');
       assert.equal((await runs(d, aid))[0].status, 'stopped');
       await live.until(() => seen(live, 'tool_end').length > 0, 5000, 'tool_end');
       assert.equal(seen(live, 'tool_end')[0].status, 'error');

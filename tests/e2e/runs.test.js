@@ -90,7 +90,7 @@ test('a command agent starts, shows its output, takes messages and stops', async
 
     const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
     assert.equal(stopped.status, 200);
-    assert.equal(stopped.body.status, 'finished');
+    assert.equal(stopped.body.status, 'stopped');
     assert.equal(stopped.body.pid, undefined);
 
     const runs = await api(d, 'GET', `/api/agents/${id}/runs`);
@@ -225,7 +225,7 @@ test('an agent that ignores SIGTERM is killed after the grace', async () => {
     await until(async () => (await outputText(d, id)).includes('"ready"'), 'ready');
     const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
     assert.equal(stopped.status, 200);
-    assert.equal(stopped.body.status, 'finished');
+    assert.equal(stopped.body.status, 'stopped');
     const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
     assert.equal(run.status, 'stopped');
     assert.equal(run.signal, 9);
@@ -352,7 +352,7 @@ test('many start/stop cycles and a clean exit leave no zombie', async () => {
       assert.equal(s.status, 200, JSON.stringify(s.body));
       const t = await api(d, 'POST', `/api/agents/${id}/stop${i % 2 ? '?force=true' : ''}`);
       assert.equal(t.status, 200);
-      assert.equal(t.body.status, 'finished');
+      assert.equal(t.body.status, 'stopped');
     }
     // A held run's holder ends a moment after the run's end is answered and
     // is reaped then: a zombie that stays is the failure, not one in passing.

@@ -444,7 +444,7 @@ static void messages_go_to_stdin_and_stop_is_recorded(void **state)
     run_until(&f->loop, flag_set, &srep.done);
     assert_int_equal(srep.rc, 0);
     json_t *agent = json_object_get(srep.result, "agent");
-    assert_string_equal(json_string_value(json_object_get(agent, "status")), "finished");
+    assert_string_equal(json_string_value(json_object_get(agent, "status")), "stopped");
     json_decref(srep.result);
     char *rs = query1(f, "SELECT status FROM runs WHERE agent_id = 'ag_5'");
     assert_string_equal(rs, "stopped");

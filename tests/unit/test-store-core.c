@@ -227,6 +227,74 @@ static void migrations_apply_in_order_with_gaps(void **state)
     sqlite3_close(db);
 }
 
+/* An agents table made by the migrations before 2000 (statuses without
+ * `stopped`) keeps every row, and what hangs off it, when 2000 widens its
+ * CHECK in place; `stopped` is taken and anything else still refused, on
+ * this connection and on one opened before. */
+static int count_of(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        n = sqlite3_column_int(s, 0);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int exec_rc(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static void agent_stopped_migration_keeps_rows(void **state)
+{
+    fixture_t *f = *state;
+    sqlite3 *db = NULL, *other = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    exec_rc(db, "PRAGMA foreign_keys=ON");
+    size_t k = 0;
+    while (k < ad_migrations_count && ad_migrations[k].version < 2000) {
+        k++;
+    }
+    assert_true(k < ad_migrations_count && ad_migrations[k].version == 2000);
+    char err[512] = "";
+    assert_int_equal(ad_store_migrate(db, ad_migrations, k, f->path, err, sizeof(err)), 0);
+    assert_int_equal(exec_rc(db, "INSERT INTO workspaces (id, name, path, created_at, updated_at) "
+                                 "VALUES ('ws_1', 'w', '/r', 1, 1);"
+                                 "INSERT INTO worktrees (id, workspace_id, name, path, created_at, "
+                                 "updated_at) VALUES ('wt_1', 'ws_1', 'main', '/r', 1, 1);"
+                                 "INSERT INTO agents (id, worktree_id, name, status, created_at, "
+                                 "updated_at) VALUES ('ag_1', 'wt_1', 'a', 'finished', 1, 1), "
+                                 "('ag_2', 'wt_1', 'b', 'idle', 1, 1);"
+                                 "INSERT INTO runs (id, agent_id, started_at) VALUES ('run_1', "
+                                 "'ag_1', 1);"
+                                 "INSERT INTO messages (id, agent_id, run_id, role, content, "
+                                 "created_at) VALUES ('msg_1', 'ag_1', 'run_1', 'user', 'hi', 1);"),
+                     SQLITE_OK);
+    assert_int_not_equal(exec_rc(db, "UPDATE agents SET status = 'stopped' WHERE id = 'ag_1'"),
+                         SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    assert_int_equal(count_of(other, "SELECT count(*) FROM agents"), 2); /* schema cached */
+    assert_int_equal(
+        ad_store_migrate(db, ad_migrations, ad_migrations_count, f->path, err, sizeof(err)), 0);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM agents"), 2);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM runs WHERE agent_id = 'ag_1'"), 1);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM messages WHERE run_id = 'run_1'"), 1);
+    assert_int_equal(exec_rc(db, "UPDATE agents SET status = 'stopped' WHERE id = 'ag_1'"),
+                     SQLITE_OK);
+    assert_int_not_equal(exec_rc(db, "UPDATE agents SET status = 'bogus' WHERE id = 'ag_2'"),
+                         SQLITE_OK);
+    assert_int_equal(exec_rc(other, "UPDATE agents SET status = 'stopped' WHERE id = 'ag_2'"),
+                     SQLITE_OK);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM agents WHERE status = 'stopped'"), 2);
+    assert_int_equal(
+        count_of(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"),
+        1);
+    sqlite3_close(other);
+    sqlite3_close(db);
+}
+
 /* ---- group commit ---------------------------------------------------------- */
 
 typedef struct {
@@ -582,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(corrupt_file_refuses_with_its_path, setup, teardown),
         cmocka_unit_test_setup_teardown(damage_after_unclean_shutdown_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(migrations_apply_in_order_with_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(agent_stopped_migration_keeps_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(group_commit_completes_every_job_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(failing_job_is_rolled_back_alone_with_mapped_codes, setup,
                                         teardown),

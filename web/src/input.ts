@@ -10,7 +10,7 @@ export function oneShot(a: Agent): boolean {
 
 export function inputBlockedReason(a: Agent): string | null {
   if (a.deletedAt) return 'This agent is archived. Restore it to continue.';
-  if (oneShot(a) && (a.status === 'finished' || a.status === 'idle' || a.status === 'error')) return null;
+  if (oneShot(a) && (a.status === 'finished' || a.status === 'stopped' || a.status === 'idle' || a.status === 'error')) return null;
   if (oneShot(a) && a.status === 'running') {
     return 'The agent is working on this turn. Send the next message when it has finished.';
   }

@@ -1,7 +1,7 @@
 // Shapes of the REST resources and live events (DESIGN.md §3-§5, issues 4-7).
 // Fields the server may omit are optional; the UI never assumes more.
 
-export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'idle' | 'paused' | string;
+export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'stopped' | 'idle' | 'paused' | string;
 
 export interface Workspace {
   id: string;
