@@ -13,11 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* phase: what a running run is doing, from its agent: "working" on a turn,
+ * "waiting" for input between turns (a Claude agent), "paused"; null once
+ * it has ended. */
 #define RUN_COLS                                                                                   \
     "id, agent_id, started_at, ended_at, status, exit_code, signal, duration_ms, input_tokens, "   \
     "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns, cli_version, "     \
-    "config"
-#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version,config"
+    "config, CASE WHEN status = 'running' THEN (SELECT CASE a.status WHEN 'waiting' THEN "         \
+    "'waiting' WHEN 'paused' THEN 'paused' ELSE 'working' END FROM agents a WHERE a.id = "         \
+    "runs.agent_id) END AS phase"
+#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version,config,phase"
 #define RUN_JSON "config"
 
 static const char *const run_status_names[] = {

@@ -57,6 +57,10 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
       return a.status === 'waiting' ? a : null;
     }, 'the end of the first turn');
     assert.match(waiting.sessionId, /^[0-9a-f-]{36}$/);
+    // its run says so too: still running, waiting for input
+    const live = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(live.status, 'running');
+    assert.equal(live.phase, 'waiting');
     let msgs = await messages(d, id);
     assert.ok(msgs.some((m) => m.role === 'user' && m.content === 'please remember a word'));
     assert.ok(msgs.some((m) => m.role === 'assistant' && m.content.includes('I will remember the word banana.')),
@@ -72,6 +76,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
     assert.equal(stopped.body.status, 'stopped');
     const run1 = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
     assert.equal(run1.status, 'stopped');
+    assert.equal(run1.phase, null);
     assert.ok(run1.outputTokens > 0, JSON.stringify(run1));
     assert.ok(run1.numTurns >= 2, JSON.stringify(run1));
     const today = (await api(d, 'GET', '/api/usage/today')).body;

@@ -85,6 +85,8 @@ export interface Run {
   startedAt?: string;
   endedAt?: string | null;
   status: string;
+  /** While running: 'working' on a turn, 'waiting' for input, 'paused'. */
+  phase?: 'working' | 'waiting' | 'paused' | null;
   exitCode?: number | null;
   signal?: string | number | null;
   durationMs?: number | null;

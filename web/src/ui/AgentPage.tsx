@@ -640,7 +640,7 @@ function RunsTab({ agentId }: { agentId: string }) {
                 <code>{r.id}</code>
               </td>
               <td>
-                <span class={`run-status run-${r.status}`}>{r.status}</span>
+                <span class={`run-status run-${r.status}`}>{r.status}{r.phase && r.phase !== 'working' ? ` · ${r.phase}` : ''}</span>
               </td>
               <td>{ago(r.startedAt)}</td>
               <td class="num">{r.durationMs != null ? formatDuration(r.durationMs) : r.status === 'running' ? 'running' : '–'}</td>
