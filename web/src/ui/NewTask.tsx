@@ -20,7 +20,7 @@ import { go } from '../router';
 import { loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
 import { suggestName, uniqueName, worktreeNameOk } from '../tasks';
 import type { Agent, Worktree } from '../types';
-import { errText, FormFooter, Modal } from './common';
+import { errText, ExecutorModeRow, FormFooter, Modal } from './common';
 import { PermissionsField } from './Permissions';
 import { splitArgs } from './Sidebar';
 
@@ -207,25 +207,7 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
             />
           </label>
         </div>
-        <div class="form-row">
-          <label>
-            Executor
-            <select name="executor" value={executor.value} onChange={(e) => (executor.value = e.currentTarget.value)}>
-              <option value="claude">Claude Code</option>
-              <option value="codex">Codex</option>
-              <option value="gemini">Gemini</option>
-              <option value="command">Command</option>
-            </select>
-          </label>
-          <label>
-            Mode
-            <select name="mode" value={mode.value} onChange={(e) => (mode.value = e.currentTarget.value)}>
-              <option value="regular">Regular</option>
-              <option value="plan">Plan</option>
-              <option value="auto">Auto</option>
-            </select>
-          </label>
-        </div>
+        <ExecutorModeRow executor={executor} mode={mode} />
         {executor.value === 'command' && (
           <>
             <label>

@@ -10,7 +10,7 @@ import { onDefinitionsChanged } from '../livetopic';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
-import { Badge, errText, FormFooter, Modal, Spinner } from './common';
+import { Badge, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
 import { lazy, Suspense } from 'preact/compat';
 import { SHELL_ARGV } from '../tasks';
 
@@ -448,25 +448,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
           Name <span class="muted">(optional)</span>
           <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} autocomplete="off" />
         </label>
-        <div class="form-row">
-          <label>
-            Executor
-            <select name="executor" value={executor.value} onChange={(e) => (executor.value = e.currentTarget.value)}>
-              <option value="claude">Claude Code</option>
-              <option value="codex">Codex</option>
-              <option value="gemini">Gemini</option>
-              <option value="command">Command</option>
-            </select>
-          </label>
-          <label>
-            Mode
-            <select name="mode" value={mode.value} onChange={(e) => (mode.value = e.currentTarget.value)}>
-              <option value="regular">Regular</option>
-              <option value="plan">Plan</option>
-              <option value="auto">Auto</option>
-            </select>
-          </label>
-        </div>
+        <ExecutorModeRow executor={executor} mode={mode} />
         {executor.value === 'claude' && (
           <DefinitionPicker
             value={definition.value}

@@ -2,6 +2,7 @@
 // a modal dialog with focus handling, and number/time formatting.
 import type { ComponentChildren } from 'preact';
 import { createPortal } from 'preact/compat';
+import type { Signal } from '@preact/signals';
 import { useLayoutEffect, useRef } from 'preact/hooks';
 
 const STATUS_LABEL: Record<string, string> = {
@@ -110,6 +111,31 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
 
 /** A dialog form's last lines: its error, if any, then Cancel and the submit
  * button (busyLabel while busy). */
+/** The executor and mode pickers of the new-agent and new-task dialogs. */
+export function ExecutorModeRow({ executor, mode }: { executor: Signal<string>; mode: Signal<string> }) {
+  return (
+    <div class="form-row">
+      <label>
+        Executor
+        <select name="executor" value={executor.value} onChange={(e) => (executor.value = e.currentTarget.value)}>
+          <option value="claude">Claude Code</option>
+          <option value="codex">Codex</option>
+          <option value="gemini">Gemini</option>
+          <option value="command">Command</option>
+        </select>
+      </label>
+      <label>
+        Mode
+        <select name="mode" value={mode.value} onChange={(e) => (mode.value = e.currentTarget.value)}>
+          <option value="regular">Regular</option>
+          <option value="plan">Plan</option>
+          <option value="auto">Auto</option>
+        </select>
+      </label>
+    </div>
+  );
+}
+
 export function FormFooter({ err, busy, label, busyLabel, onCancel }: { err: string | null; busy: boolean; label: string; busyLabel: string; onCancel: () => void }) {
   return (
     <>
