@@ -73,7 +73,7 @@ test('client commands drive agents through the unix socket', async (t) => {
 
   const stopped = cli('stop', id);
   assert.equal(stopped.status, 0, stopped.stderr);
-  assert.match(stopped.stdout, new RegExp(`^${id} stopped: (finished|error)\n$`));
+  assert.match(stopped.stdout, new RegExp(`^${id} stopped: (stopped|finished|error)\n$`));
   const st = JSON.parse(cli('ls', '--json').stdout).agents[0];
   assert.notEqual(st.status, 'running');
 

@@ -168,6 +168,9 @@ test('a crew is renamed, started and stopped as a whole', async () => {
   assert.equal(r.body.started.length, 0);
   assert.equal(r.body.skipped.length, 2);
   const busy = async () => (await d.req('GET', `/api/crews/${crew.id}`)).body.status;
+  // The agents' `running` is stored a moment after the start is answered.
+  const soon = Date.now() + 10000;
+  while (Date.now() < soon && (await busy()) !== 'busy') await new Promise((res) => setTimeout(res, 50));
   assert.equal(await busy(), 'busy');
   r = await d.req('POST', `/api/crews/${crew.id}/stop?force=true`);
   assert.equal(r.status, 200);
