@@ -7,7 +7,8 @@
  *
  * Both render the same way: user messages as "> text", assistant text as
  * it is, a tool call as "▶ Bash  git status" and its result as "✓ Bash" or
- * "✗ Bash (exit 1)", status changes as "— status: waiting". --json prints
+ * "✗ Bash (exit 1)" (with what a failed one said, indented, on the next
+ * line), status changes as "— status: waiting". --json prints
  * the raw messages (or events) one JSON object a line.
  *
  * -f exits by itself when the run ends: 0 when it succeeded or was stopped,
@@ -27,9 +28,29 @@
 
 /* ---- rendering, shared by the stored and the live transcript ---------------- */
 
+/* s in one short line: newlines become spaces, a long one ends in "…"
+ * (never cutting a UTF-8 character in two). */
+static void one_line(const char *s, char *out, size_t outsz)
+{
+    size_t o = 0, n = s != NULL ? strlen(s) : 0;
+    size_t cap = outsz < SUMMARY_MAX + 1 ? outsz - 1 : SUMMARY_MAX;
+    for (size_t i = 0; i < n && o < cap; i++) {
+        char ch = s[i];
+        out[o++] = (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : ch;
+    }
+    if (o < n && o == cap) {
+        while (o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80) {
+            o--;
+        }
+        out[o] = '\0';
+        snprintf(out + o, outsz - o, "%s", outsz - o > 4 ? "…" : "");
+    } else {
+        out[o] = '\0';
+    }
+}
+
 /* A tool input in one short line: the field that says what it does (a
- * command, a path, a pattern...), else the whole input as JSON; newlines
- * become spaces and long ones end in "…". */
+ * command, a path, a pattern...), else the whole input as JSON. */
 static void tool_summary(json_t *input, char *out, size_t outsz)
 {
     static const char *keys[] = {"command", "file_path", "path",   "pattern",
@@ -43,22 +64,19 @@ static void tool_summary(json_t *input, char *out, size_t outsz)
         dumped = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
         s = dumped;
     }
-    size_t o = 0, n = s != NULL ? strlen(s) : 0;
-    size_t cap = outsz < SUMMARY_MAX + 1 ? outsz - 1 : SUMMARY_MAX;
-    for (size_t i = 0; i < n && o < cap; i++) {
-        char ch = s[i];
-        out[o++] = (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : ch;
-    }
-    if (o < n && o == cap) {
-        while (o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80) {
-            o--; /* never cut a UTF-8 character in two */
-        }
-        out[o] = '\0';
-        snprintf(out + o, outsz - o, "%s", outsz - o > 4 ? "…" : "");
-    } else {
-        out[o] = '\0';
-    }
+    one_line(s, out, outsz);
     free(dumped);
+}
+
+/* What a failed tool said, indented under its "✗" line. */
+static void print_tool_error(json_t *m)
+{
+    const char *output = ad_cli_str(m, "toolOutput", "");
+    if (output[0] != '\0' && json_is_true(json_object_get(m, "isError"))) {
+        char line[SUMMARY_MAX + 8];
+        one_line(output, line, sizeof(line));
+        printf("  %s\n", line);
+    }
 }
 
 static void print_tool_start(const char *name, json_t *input)
@@ -114,6 +132,7 @@ static void print_message(json_t *m)
     json_decref(input);
     if (!json_is_false(json_object_get(m, "isComplete"))) {
         print_tool_end(tool, json_is_true(json_object_get(m, "isError")), NULL);
+        print_tool_error(m);
     }
 }
 
@@ -318,6 +337,12 @@ static void render(follow_t *f, const char *type, json_t *p)
     }
     if (strcmp(type, "message_created") == 0) {
         on_message(f, json_object_get(p, "message"));
+    } else if (strcmp(type, "message_updated") == 0) {
+        json_t *m = json_object_get(p, "message");
+        if (strcmp(ad_cli_str(m, "role", ""), "tool") == 0 &&
+            json_is_true(json_object_get(m, "isComplete"))) {
+            print_tool_error(m); /* under the "✗" line of its tool_end */
+        }
     } else if (strcmp(type, "tool_start") == 0) {
         end_line(f);
         on_tool_start(f, p);

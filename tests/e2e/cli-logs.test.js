@@ -175,6 +175,7 @@ test('logs -f renders the real Claude CLI: prompt, tool calls and results, text,
     at('> fail please'),
     at('▶ Bash  echo oops; exit 3'),
     lines.findIndex((l) => /^✗ Bash( \(exit 3\))?$/.test(l)),
+    at('  Exit code 3 oops'), // what the failed call said
     at('That failed.'),
   ];
   assert.ok(order.every((v, i) => v >= 0 && (i === 0 || v > order[i - 1])), `${order}\n${r.stdout}`);
@@ -185,7 +186,7 @@ test('logs -f renders the real Claude CLI: prompt, tool calls and results, text,
   assert.equal(stored.status, 0, stored.stderr);
   const s = stored.stdout.split('\n');
   const want = ['> please make a file', '▶ Bash  echo hello > out.txt', '✓ Bash', 'I wrote hello to out.txt.',
-    '> fail please', '▶ Bash  echo oops; exit 3', '✗ Bash', 'That failed.'];
+    '> fail please', '▶ Bash  echo oops; exit 3', '✗ Bash', '  Exit code 3 oops', 'That failed.'];
   const idx = want.map((w) => s.indexOf(w));
   assert.ok(idx.every((v, i) => v >= 0 && (i === 0 || v > idx[i - 1])), `${idx}\n${stored.stdout}`);
 });
