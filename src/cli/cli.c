@@ -763,7 +763,7 @@ static int cmd_token(cli_t *c, int argc, char **argv)
 static const struct {
     const char *name, *text;
 } helps[] = {
-    {"ls", "Usage: agentd ls [--all] [--worktree ID] [--status S] [--json]\n"
+    {"ls", "Usage: agentd ls [--all] [--worktree WT] [--status S] [--json]\n"
            "List agents as a table: id, name, status, executor, worktree.\n"
            "  --all          archived agents too (shown as archived)\n"
            "  --worktree WT  only this worktree's agents (its id or name)\n"

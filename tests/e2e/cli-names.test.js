@@ -102,3 +102,19 @@ test('agents, workspaces and worktrees can be named wherever an id goes', async 
   assert.equal(rmWt.status, 0, rmWt.stderr);
   assert.equal(rmWt.stdout, `${wtId} deleted\n`);
 });
+
+test('--help (or -h) works for every command and subcommand, without a daemon, and says how names and exit codes work', () => {
+  const cmds = [['ls'], ['new'], ['start'], ['send'], ['logs'], ['stop'], ['rm'], ['approvals'], ['approve'],
+    ['token'], ['token', 'create'], ['token', 'ls'], ['token', 'revoke'],
+    ['ws'], ['ws', 'ls'], ['wt'], ['wt', 'ls'], ['wt', 'new'], ['wt', 'rm'], ['wt', 'merge'], ['merge']];
+  for (const c of cmds) {
+    for (const flag of ['--help', '-h']) {
+      const r = run(['--data-dir', '/nonexistent/agentd-help', ...c, flag]);
+      assert.equal(r.status, 0, `${c.join(' ')} ${flag}: ${r.stderr}`);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, new RegExp(`^Usage: agentd ${c[0]}`), c.join(' '));
+      assert.match(r.stdout, /an id or a name .*Exit codes:/s, c.join(' '));
+    }
+  }
+  assert.match(run(['logs', '--help']).stdout, /exiting when the run ends: 0 if it succeeded or was\s+stopped, 1 if it failed/);
+});
