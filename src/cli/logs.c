@@ -39,8 +39,8 @@ static void one_line(const char *s, char *out, size_t outsz)
         out[o++] = (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : ch;
     }
     if (o < n && o == cap) {
-        while (o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80) {
-            o--;
+        while (o > 0 && ((unsigned char)s[o] & 0xC0) == 0x80) {
+            o--; /* s[o], the first byte left out, must start a character */
         }
         out[o] = '\0';
         snprintf(out + o, outsz - o, "%s", outsz - o > 4 ? "…" : "");

@@ -190,3 +190,36 @@ test('logs -f renders the real Claude CLI: prompt, tool calls and results, text,
   const idx = want.map((w) => s.indexOf(w));
   assert.ok(idx.every((v, i) => v >= 0 && (i === 0 || v > idx[i - 1])), `${idx}\n${stored.stdout}`);
 });
+
+test('logs -f renders tool events of a command agent: one short line of input, the exit code of a failed call', async (t) => {
+  const d = await startApi();
+  t.after(() => d.cleanup());
+  const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
+  const ws = await d.req('POST', '/api/workspaces', { path: tmpRepo('logs-', d.dataDir) });
+  const long = 'é'.repeat(120); // 240 bytes: cut at 100, never inside a character
+  const events = [
+    { type: 'tool_start', toolId: 't1', name: 'Read', params: { file_path: `/data/${long}` } },
+    { type: 'tool_end', toolId: 't1', status: 'success', durationMs: 1 },
+    { type: 'tool_start', toolId: 't2', name: 'Eval', params: { n: 1, lines: 'a\nb' } },
+    { type: 'tool_end', toolId: 't2', status: 'error', exitCode: 2, durationMs: 1 },
+  ];
+  const prog = `for (const e of JSON.parse(${JSON.stringify(JSON.stringify(events))})) console.log(JSON.stringify(e)); console.log("done");`;
+  const made = cli('new', '--worktree', ws.body.worktrees[0].id, '--name', 'tools', '--', process.execPath, '-e', prog);
+  assert.equal(made.status, 0, made.stderr);
+  const f = follow(d.dataDir, ['-f', 'tools']);
+  assert.equal(cli('start', 'tools').status, 0);
+  const r = await f.done;
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const lines = r.stdout.split('\n');
+  const read = lines.find((l) => l.startsWith('▶ Read  '));
+  assert.ok(read, r.stdout);
+  assert.ok(read.endsWith('…'), read);
+  const shown = read.slice('▶ Read  '.length, -1);
+  assert.ok(Buffer.byteLength(shown) <= 100 && Buffer.byteLength(shown) >= 98, read);
+  assert.ok(`/data/${long}`.startsWith(shown), 'whole characters only');
+  assert.ok(lines.includes('✓ Read'), r.stdout);
+  // no field that says what it does: the input as compact JSON, on one line
+  assert.ok(lines.includes('▶ Eval  {"n":1,"lines":"a\\nb"}'), r.stdout);
+  assert.ok(lines.includes('✗ Eval (exit 2)'), r.stdout);
+  assert.ok(lines.includes('done'), r.stdout);
+});
