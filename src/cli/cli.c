@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 
 #define RESPONSE_MAX (64u << 20)
-#define SSE_EVENT_MAX (16u << 20)
 
 typedef ad_cli_t cli_t;
 
@@ -298,7 +297,12 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
     ad_buf_puts(&q, "/api/agents");
     char sep = '?';
     if (worktree != NULL) {
-        url_encode(worktree, enc, sizeof(enc));
+        char id[200];
+        if ((rc = ad_cli_resolve(c, AD_CLI_WORKTREE, worktree, id, sizeof(id))) != 0) {
+            ad_buf_cleanup(&q);
+            return rc;
+        }
+        url_encode(id, enc, sizeof(enc));
         ad_buf_printf(&q, "%cworktreeId=%s", sep, enc);
         sep = '&';
     }
@@ -343,7 +347,11 @@ static int cmd_new(cli_t *c, int argc, char **argv)
     if (worktree == NULL) {
         return usage(c, "--worktree ID is required");
     }
-    json_t *body = json_pack("{s:s}", "worktreeId", worktree);
+    char wt[200];
+    if ((rc = ad_cli_resolve(c, AD_CLI_WORKTREE, worktree, wt, sizeof(wt))) != 0) {
+        return rc;
+    }
+    json_t *body = json_pack("{s:s}", "worktreeId", wt);
     if (executor != NULL) {
         json_object_set_new(body, "executor", json_string(executor));
     }
@@ -392,8 +400,12 @@ static int cmd_new(cli_t *c, int argc, char **argv)
 static int agent_post(cli_t *c, const char *id, const char *action, const char *query, json_t *body,
                       const char *done_word)
 {
-    char path[512], enc[200];
-    int rc;
+    char path[512], enc[200], resolved[200];
+    int rc = ad_cli_resolve(c, AD_CLI_AGENT, id, resolved, sizeof(resolved));
+    if (rc != 0) {
+        return rc;
+    }
+    id = resolved;
     url_encode(id, enc, sizeof(enc));
     snprintf(path, sizeof(path), "/api/agents/%s/%s%s", enc, action, query);
     json_t *j = call(c, "POST", path, body, &rc);
@@ -427,8 +439,8 @@ static int cmd_start(cli_t *c, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (npos < 1 || !looks_like_id(pos[0])) {
-        return usage(c, "usage: agentd start ID [PROMPT]");
+    if (npos < 1) {
+        return usage(c, "usage: agentd start ID|NAME [PROMPT]");
     }
     json_t *body = json_object();
     if (npos == 2) {
@@ -451,8 +463,8 @@ static int cmd_send(cli_t *c, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (npos != 2 || !looks_like_id(pos[0])) {
-        return usage(c, "usage: agentd send ID MESSAGE");
+    if (npos != 2) {
+        return usage(c, "usage: agentd send ID|NAME MESSAGE");
     }
     json_t *body = json_pack("{s:s}", "content", pos[1]);
     rc = agent_post(c, pos[0], "message", "", body, "sent");
@@ -469,8 +481,8 @@ static int cmd_stop(cli_t *c, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (npos != 1 || !looks_like_id(pos[0])) {
-        return usage(c, "usage: agentd stop [--force] ID");
+    if (npos != 1) {
+        return usage(c, "usage: agentd stop [--force] ID|NAME");
     }
     return agent_post(c, pos[0], "stop", force ? "?force=true" : "", NULL, "stopped");
 }
@@ -484,7 +496,7 @@ static int one_id(cli_t *c, int argc, char **argv, const char *usage_text, const
     if (rc != 0) {
         return rc;
     }
-    if (npos != 1 || !looks_like_id(pos[0])) {
+    if (npos != 1) {
         return usage(c, usage_text);
     }
     return 0;
@@ -494,12 +506,12 @@ static int one_id(cli_t *c, int argc, char **argv, const char *usage_text, const
 static int cmd_approvals(cli_t *c, int argc, char **argv)
 {
     const char *pos[1];
-    int rc = one_id(c, argc, argv, "usage: agentd approvals AGENT_ID", pos);
-    if (rc != 0) {
+    int rc = one_id(c, argc, argv, "usage: agentd approvals AGENT", pos);
+    char path[512], enc[200], id[200];
+    if (rc != 0 || (rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
         return rc;
     }
-    char path[512], enc[200];
-    url_encode(pos[0], enc, sizeof(enc));
+    url_encode(id, enc, sizeof(enc));
     snprintf(path, sizeof(path), "/api/agents/%s/approvals?pending=true", enc);
     json_t *j = call(c, "GET", path, NULL, &rc);
     if (j == NULL) {
@@ -567,11 +579,14 @@ static int cmd_rm(cli_t *c, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (npos != 1 || !looks_like_id(pos[0])) {
-        return usage(c, "usage: agentd rm [--hard] ID");
+    if (npos != 1) {
+        return usage(c, "usage: agentd rm [--hard] ID|NAME");
     }
-    char path[512], enc[200];
-    url_encode(pos[0], enc, sizeof(enc));
+    char path[512], enc[200], id[200];
+    if ((rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
+        return rc;
+    }
+    url_encode(id, enc, sizeof(enc));
     snprintf(path, sizeof(path), "/api/agents/%s?archive=%s", enc, hard ? "false" : "true");
     json_t *j = call(c, "DELETE", path, NULL, &rc);
     if (j == NULL) {
@@ -580,228 +595,10 @@ static int cmd_rm(cli_t *c, int argc, char **argv)
     if (c->json) {
         print_json(j);
     } else {
-        printf("%s %s\n", pos[0], hard ? "deleted" : "archived");
+        printf("%s %s\n", id, hard ? "deleted" : "archived");
     }
     json_decref(j);
     return 0;
-}
-
-/* ---- logs ------------------------------------------------------------------ */
-
-static void print_message(json_t *m)
-{
-    const char *role = str_of(m, "role", "?");
-    const char *tool = str_of(m, "toolName", NULL);
-    const char *content = str_of(m, "content", "");
-    if (tool != NULL) {
-        printf("[%s %s] %s\n", role, tool, content);
-    } else {
-        printf("[%s] %s\n", role, content);
-    }
-}
-
-/* Prints the stored transcript, oldest first. */
-static int print_history(cli_t *c, const char *id)
-{
-    char enc[200], path[1024], cursor[256] = "";
-    json_t *all = json_array();
-    int rc = 0;
-    url_encode(id, enc, sizeof(enc));
-    /* Pages come newest first; collect (bounded) and print in reverse. */
-    for (int page = 0; page < 200; page++) {
-        if (cursor[0] != '\0') {
-            char cenc[600];
-            url_encode(cursor, cenc, sizeof(cenc));
-            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100&before=%s", enc, cenc);
-        } else {
-            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100", enc);
-        }
-        json_t *j = call(c, "GET", path, NULL, &rc);
-        if (j == NULL) {
-            json_decref(all);
-            return rc;
-        }
-        json_array_extend(all, json_object_get(j, "messages"));
-        const char *next = str_of(j, "nextCursor", NULL);
-        bool more = json_is_true(json_object_get(j, "hasMore")) && next != NULL;
-        if (more) {
-            snprintf(cursor, sizeof(cursor), "%s", next);
-        }
-        json_decref(j);
-        if (!more) {
-            break;
-        }
-    }
-    if (c->json) {
-        json_t *ordered = json_array();
-        for (size_t i = json_array_size(all); i > 0; i--) {
-            json_array_append(ordered, json_array_get(all, i - 1));
-        }
-        print_json(ordered);
-        json_decref(ordered);
-    } else {
-        for (size_t i = json_array_size(all); i > 0; i--) {
-            print_message(json_array_get(all, i - 1));
-        }
-    }
-    json_decref(all);
-    fflush(stdout);
-    return 0;
-}
-
-typedef struct {
-    cli_t *c;
-    ad_buf_t line; /* the current, incomplete line */
-    ad_buf_t data; /* data: lines of the current event */
-    bool too_big;
-} sse_t;
-
-static void print_event(sse_t *s, const char *data, size_t len)
-{
-    json_t *ev = json_loadb(data, len, 0, NULL);
-    if (ev == NULL) {
-        return;
-    }
-    if (s->c->json) {
-        char *line = json_dumps(ev, JSON_COMPACT);
-        puts(line);
-        free(line);
-        json_decref(ev);
-        fflush(stdout);
-        return;
-    }
-    const char *type = str_of(ev, "type", "");
-    json_t *p = json_object_get(ev, "payload");
-    if (strcmp(type, "agent_output") == 0) {
-        const char *content = str_of(p, "content", "");
-        bool complete = !json_is_false(json_object_get(p, "isComplete"));
-        fputs(content, stdout);
-        if (complete && (content[0] == '\0' || content[strlen(content) - 1] != '\n')) {
-            fputc('\n', stdout);
-        }
-    } else if (strcmp(type, "message_created") == 0) {
-        json_t *m = json_object_get(p, "message");
-        const char *role = str_of(m, "role", "");
-        /* Assistant text already streamed as agent_output; show the rest. */
-        if (strcmp(role, "assistant") != 0 || str_of(m, "toolName", NULL) != NULL) {
-            print_message(m);
-        }
-    } else if (strcmp(type, "agent_status") == 0) {
-        const char *reason = str_of(p, "reason", NULL);
-        printf("-- status %s%s%s\n", str_of(p, "status", "?"), reason ? ": " : "",
-               reason ? reason : "");
-    } else if (strcmp(type, "agent_exit") == 0) {
-        json_t *sig = json_object_get(p, "signal");
-        if (json_is_string(sig)) {
-            printf("-- exited by signal %s\n", json_string_value(sig));
-        } else {
-            printf("-- exited with code %lld\n", json_integer_value(json_object_get(p, "code")));
-        }
-    } else if (strcmp(type, "tool_start") == 0) {
-        printf("-- tool %s started\n", str_of(p, "name", "?"));
-    } else if (strcmp(type, "replay_truncated") == 0) {
-        printf("-- older events are no longer kept\n");
-    }
-    fflush(stdout);
-    json_decref(ev);
-}
-
-/* Handles one complete SSE line (without its newline). */
-static void sse_line(sse_t *s, const char *line, size_t len)
-{
-    if (len == 0) {
-        if (s->data.len > 0 && !s->too_big) {
-            print_event(s, s->data.data, s->data.len);
-        }
-        ad_buf_reset(&s->data);
-        s->too_big = false;
-        return;
-    }
-    if (len >= 5 && memcmp(line, "data:", 5) == 0) {
-        size_t skip = (len > 5 && line[5] == ' ') ? 6 : 5;
-        if (s->data.len > 0 && ad_buf_putc(&s->data, '\n') != 0) {
-            s->too_big = true;
-        }
-        if (ad_buf_append(&s->data, line + skip, len - skip) != 0) {
-            s->too_big = true;
-        }
-    }
-    /* id:, event: and comments need no handling: the JSON carries seq/type. */
-}
-
-static bool on_sse(const char *p, size_t total, void *ud)
-{
-    sse_t *s = ud;
-    for (size_t i = 0; i < total; i++) {
-        if (p[i] == '\n') {
-            size_t len = s->line.len;
-            if (len > 0 && s->line.data[len - 1] == '\r') {
-                len--;
-            }
-            sse_line(s, s->line.data ? s->line.data : "", len);
-            ad_buf_reset(&s->line);
-        } else if (ad_buf_putc(&s->line, p[i]) != 0) {
-            s->too_big = true;
-            ad_buf_reset(&s->line);
-        }
-    }
-    return true;
-}
-
-static int follow(cli_t *c, const char *id)
-{
-    char path[1024], topic[300], enc[600], err[300];
-    snprintf(topic, sizeof(topic), "agent:%s", id);
-    url_encode(topic, enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/events?topics=%s&since=0", enc);
-    sse_t s = {.c = c, .too_big = false};
-    ad_buf_init(&s.line, SSE_EVENT_MAX);
-    ad_buf_init(&s.data, SSE_EVENT_MAX);
-    long status = 0;
-    int rc = ad_cli_http(sock_path(c), c->cfg->token, "GET", path, "text/event-stream", NULL, 0, -1,
-                         on_sse, &s, &status, err, sizeof(err));
-    ad_buf_cleanup(&s.line);
-    ad_buf_cleanup(&s.data);
-    if (rc == AD_ENOENT) {
-        return not_running(c);
-    }
-    if (status >= 300) {
-        return fail(c, "the daemon refused the event stream (HTTP %ld)", status);
-    }
-    if (rc != 0 && rc != AD_ECLOSED) {
-        return fail(c, "event stream failed: %s", err);
-    }
-    return 0; /* the daemon closed the stream (shutdown) */
-}
-
-static int cmd_logs(cli_t *c, int argc, char **argv)
-{
-    bool follow_flag = false;
-    flag_t flags[] = {{"--json", false, NULL, &c->json},
-                      {"-f", false, NULL, &follow_flag},
-                      {"--follow", false, NULL, &follow_flag}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos != 1 || !looks_like_id(pos[0])) {
-        return usage(c, "usage: agentd logs [-f] ID");
-    }
-    if (!follow_flag) {
-        return print_history(c, pos[0]);
-    }
-    /* Check the agent exists first, so a typo fails at once instead of
-     * following a topic nobody publishes to. */
-    char path[512], enc[200];
-    url_encode(pos[0], enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/agents/%s", enc);
-    json_t *j = call(c, "GET", path, NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    json_decref(j);
-    return follow(c, pos[0]);
 }
 
 /* ---- tokens ----------------------------------------------------------------- */
@@ -966,39 +763,54 @@ static int cmd_token(cli_t *c, int argc, char **argv)
 static const struct {
     const char *name, *text;
 } helps[] = {
-    {"ls", "Usage: agentd ls [--all] [--worktree ID] [--status S] [--json]\n"
+    {"ls", "Usage: agentd ls [--all] [--worktree WT] [--status S] [--json]\n"
            "List agents as a table: id, name, status, executor, worktree.\n"
            "  --all          archived agents too (shown as archived)\n"
-           "  --worktree ID  only this worktree's agents\n"
+           "  --worktree WT  only this worktree's agents (its id or name)\n"
            "  --status S     only agents in status S (running, waiting, idle, ...)\n"},
-    {"new", "Usage: agentd new --worktree ID [--executor E] [--mode M] [--name N] [--terminal]\n"
+    {"new", "Usage: agentd new --worktree WT [--executor E] [--mode M] [--name N] [--terminal]\n"
             "                  [--model M] [--base-url URL] [-- PROGRAM ARG...]\n"
             "Create an agent and print its id. A program after -- makes a command agent.\n"
+            "  --worktree WT the worktree's id or name\n"
             "  --executor E  claude (default), codex, gemini or command\n"
             "  --mode M      regular (asks before tools), plan or auto\n"},
-    {"start", "Usage: agentd start ID [PROMPT] [--config CFG [--config-flags]] [--json]\n"
+    {"start", "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--json]\n"
               "Start an agent, optionally with a first prompt.\n"
               "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
               "                   named by AGENTD_CONFIG\n"
               "  --config-flags   also as --name=value flags (command agents)\n"},
-    {"send", "Usage: agentd send ID MESSAGE [--json]\n"
+    {"send", "Usage: agentd send AGENT MESSAGE [--json]\n"
              "Send a message to a running agent (codex and gemini: the next turn).\n"},
-    {"logs", "Usage: agentd logs [-f] ID [--json]\n"
-             "Print an agent's transcript; -f follows it live.\n"},
-    {"stop", "Usage: agentd stop [--force] ID [--json]\n"
+    {"logs", "Usage: agentd logs [-f] AGENT [--json]\n"
+             "Print an agent's transcript: '> ' user messages, assistant text,\n"
+             "'▶ Bash  git status' for a tool call and '✓ Bash' or '✗ Bash (exit 1)' for\n"
+             "its result, '— status: waiting' for status changes.\n"
+             "  -f, --follow  the current run live (or the next one, if it never ran),\n"
+             "                exiting when the run ends: 0 if it succeeded or was\n"
+             "                stopped, 1 if it failed or was lost. An agent that is\n"
+             "                not running prints its transcript and exits the same\n"
+             "                way for its last run.\n"
+             "  --json        raw messages (with -f: raw events), one JSON a line\n"},
+    {"stop", "Usage: agentd stop [--force] AGENT [--json]\n"
              "Stop an agent: politely, then SIGKILL after the grace period (--force: at once).\n"},
-    {"rm", "Usage: agentd rm [--hard] ID [--json]\n"
+    {"rm", "Usage: agentd rm [--hard] AGENT [--json]\n"
            "Archive an agent (its transcript stays); --hard deletes it.\n"},
     {"token", "Usage: agentd token create NAME [--scope read|write|admin] [--org ID]\n"
               "                          [--expires-in 30d] [--rate N]\n"
               "       agentd token ls\n"
               "       agentd token revoke ID\n"
               "Make (printed once), list or revoke API tokens.\n"},
-    {"approvals", "Usage: agentd approvals ID [--json]\n"
+    {"approvals", "Usage: agentd approvals AGENT [--json]\n"
                   "An agent's tool calls waiting for approval.\n"},
     {"approve", "Usage: agentd approve ID [--deny | --always] [--json]\n"
                 "Allow a tool call (or deny it, or allow the tool always for the agent).\n"},
 };
+
+/* How names are taken (resolve.c), at the end of every command's help. */
+const char AD_CLI_NAMES_HELP[] =
+    "AGENT, WT and WS are an id or a name (in your org; an id wins). Exit codes:\n"
+    "0 done, 1 failed or not found ('no agent named X'), 2 usage error or a name\n"
+    "that several rows share (their ids are listed).\n";
 
 /* True after printing cmd's help, when argv asks for it before any "--". */
 static bool print_help(const char *cmd, int argc, char **argv)
@@ -1010,6 +822,7 @@ static bool print_help(const char *cmd, int argc, char **argv)
     for (size_t i = 0; asked && i < AD_ARRAY_LEN(helps); i++) {
         if (strcmp(helps[i].name, cmd) == 0) {
             fputs(helps[i].text, stdout);
+            fputs(AD_CLI_NAMES_HELP, stdout);
             fputs("Client commands talk to the daemon over <data-dir>/agentd.sock; global\n"
                   "options such as --data-dir DIR go anywhere (see 'agentd --help').\n",
                   stdout);
@@ -1030,7 +843,7 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
         const char *name;
         cmd_fn fn;
     } table[] = {{"ls", cmd_ls},          {"new", cmd_new},        {"start", cmd_start},
-                 {"send", cmd_send},      {"logs", cmd_logs},      {"stop", cmd_stop},
+                 {"send", cmd_send},      {"logs", ad_cli_logs},      {"stop", cmd_stop},
                  {"rm", cmd_rm},          {"token", cmd_token},    {"ws", ad_cli_ws},
                  {"wt", ad_cli_wt},       {"merge", ad_cli_merge}, {"approvals", cmd_approvals},
                  {"approve", cmd_approve}};
@@ -1054,6 +867,16 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
 }
 
 /* ---- shared with the other command files (cli_int.h) ---------------------- */
+
+const char *ad_cli_sock(ad_cli_t *c)
+{
+    return sock_path(c);
+}
+
+int ad_cli_not_running(const ad_cli_t *c)
+{
+    return not_running(c);
+}
 
 json_t *ad_cli_call(ad_cli_t *c, const char *method, const char *path, json_t *body, int *rc)
 {

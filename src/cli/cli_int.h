@@ -80,6 +80,23 @@ const char *ad_cli_str(json_t *o, const char *key, const char *dflt);
 /* Percent-encodes s for a path segment or query value. */
 void ad_cli_url_encode(const char *s, char *out, size_t outsz);
 
+/* The daemon's socket path (computed from the data dir) and the message
+ * for a daemon that is not running (returns 1). */
+const char *ad_cli_sock(ad_cli_t *c);
+int ad_cli_not_running(const ad_cli_t *c);
+
+/* resolve.c: the id of the agent, workspace or worktree whose id or name is
+ * want, into out. 0; 1 after "no agent named X"; 2 after listing the ids of
+ * the several rows named X; or the failed request's exit code. */
+typedef enum { AD_CLI_AGENT, AD_CLI_WORKSPACE, AD_CLI_WORKTREE } ad_cli_kind_t;
+int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out, size_t outsz);
+
+/* Ids or names, and the exit codes, for every command's --help. */
+extern const char AD_CLI_NAMES_HELP[];
+
+/* logs.c: agentd logs [-f] AGENT. */
+int ad_cli_logs(ad_cli_t *c, int argc, char **argv);
+
 /* wt.c: agentd ws ..., agentd wt ..., agentd merge WT. */
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv);
 int ad_cli_wt(ad_cli_t *c, int argc, char **argv);

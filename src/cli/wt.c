@@ -2,8 +2,7 @@
 /*
  * Client commands for workspaces and worktrees: `agentd ws ls`,
  * `agentd wt ls|new|rm|merge`, and `agentd merge WT`. A workspace or
- * worktree may be named by its id or its name (a name that matches two is
- * refused with both ids). A refusal that lists files (a dirty worktree, a
+ * worktree may be named by its id or its name (resolve.c). A refusal that lists files (a dirty worktree, a
  * merge conflict) prints them, one per line.
  */
 #include "cli/cli.h"
@@ -48,54 +47,9 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
-/* The id of the row in list[key] whose id or name is want, into out.
- * 0, or 1 after saying why. */
-static int resolve(ad_cli_t *c, json_t *rows, const char *what, const char *want, char *out,
-                   size_t outsz)
-{
-    size_t i, hits = 0;
-    json_t *r;
-    out[0] = '\0';
-    json_array_foreach(rows, i, r)
-    {
-        const char *id = ad_cli_str(r, "id", "");
-        if (strcmp(id, want) == 0) {
-            snprintf(out, outsz, "%s", id);
-            return 0;
-        }
-    }
-    json_array_foreach(rows, i, r)
-    {
-        if (strcmp(ad_cli_str(r, "name", ""), want) == 0) {
-            hits++;
-            snprintf(out, outsz, "%s", ad_cli_str(r, "id", ""));
-        }
-    }
-    char msg[400];
-    if (hits == 1) {
-        return 0;
-    }
-    snprintf(msg, sizeof(msg), hits == 0 ? "no %s named %s" : "%s name %s is ambiguous: use its id",
-             what, want);
-    return ad_cli_fail(c, msg);
-}
-
-static int find(ad_cli_t *c, const char *path, const char *key, const char *what, const char *want,
-                char *out, size_t outsz)
-{
-    int rc;
-    json_t *j = ad_cli_call(c, "GET", path, NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    rc = resolve(c, json_object_get(j, key), what, want, out, outsz);
-    json_decref(j);
-    return rc;
-}
-
 static int find_wt(ad_cli_t *c, const char *want, char *out, size_t outsz)
 {
-    return find(c, "/api/worktrees", "worktrees", "worktree", want, out, outsz);
+    return ad_cli_resolve(c, AD_CLI_WORKTREE, want, out, outsz);
 }
 
 /* Prints a refusal's message and the files it lists; returns 1. */
@@ -149,6 +103,7 @@ int ad_cli_ws(ad_cli_t *c, int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
         fputs(WS_HELP, stdout);
+        fputs(AD_CLI_NAMES_HELP, stdout);
         return 0;
     }
     if (argc > 0 && strcmp(argv[0], "ls") == 0) {
@@ -167,7 +122,7 @@ static int wt_ls(ad_cli_t *c, int argc, char **argv)
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
     snprintf(path, sizeof(path), "/api/worktrees");
     if (rc == 0 && ws != NULL) {
-        rc = find(c, "/api/workspaces", "workspaces", "workspace", ws, id, sizeof(id));
+        rc = ad_cli_resolve(c, AD_CLI_WORKSPACE, ws, id, sizeof(id));
         ad_cli_url_encode(id, enc, sizeof(enc));
         snprintf(path, sizeof(path), "/api/worktrees?workspaceId=%s", enc);
     }
@@ -209,7 +164,7 @@ static int wt_new(ad_cli_t *c, int argc, char **argv)
         return ad_cli_usage(c,
                             "usage: agentd wt new --workspace WS NAME [--branch B] [--base REF]");
     }
-    rc = find(c, "/api/workspaces", "workspaces", "workspace", ws, id, sizeof(id));
+    rc = ad_cli_resolve(c, AD_CLI_WORKSPACE, ws, id, sizeof(id));
     if (rc != 0) {
         return rc;
     }
@@ -281,6 +236,7 @@ int ad_cli_merge(ad_cli_t *c, int argc, char **argv)
     long status = 0;
     if (wants_help(argc, argv)) {
         fputs(MERGE_HELP, stdout);
+        fputs(AD_CLI_NAMES_HELP, stdout);
         return 0;
     }
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
@@ -334,6 +290,7 @@ int ad_cli_wt(ad_cli_t *c, int argc, char **argv)
                 {"merge", ad_cli_merge, "agentd wt merge"}};
     if (wants_help(argc, argv)) {
         fputs(WT_HELP, stdout);
+        fputs(AD_CLI_NAMES_HELP, stdout);
         return 0;
     }
     for (size_t i = 0; argc > 0 && i < AD_ARRAY_LEN(subs); i++) {

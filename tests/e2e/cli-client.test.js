@@ -108,12 +108,17 @@ test('client errors are one line with the daemon\'s message and exit 1', async (
 
   const missing = cli('logs', 'ag_00000000000000000000000000');
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /^agentd logs: .*\(NOT_FOUND, HTTP 404\)\n$/);
+  assert.equal(missing.stderr, 'agentd logs: no agent named ag_00000000000000000000000000\n');
 
   const bad = cli('new', '--worktree', 'wt_nope');
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /HTTP (404|422)\)\n$/);
-  assert.equal(bad.stderr.split('\n').length, 2);
+  assert.equal(bad.stderr, 'agentd new: no worktree named wt_nope\n');
+
+  // the daemon's own refusal is one line with its code
+  const ws = await d.req('POST', '/api/workspaces', { path: tmpRepo('repo-', d.dataDir) });
+  const refused = cli('new', '--worktree', ws.body.worktrees[0].id, '--executor', 'bogus');
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /^agentd new: .*\(VALIDATION_ERROR, HTTP 422\)\n$/);
 
   const usage = cli('new');
   assert.equal(usage.status, 2);

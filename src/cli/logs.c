@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agentd logs [-f] AGENT: an agent's transcript, one thing a line. Without
+ * -f the stored messages, oldest first; with -f the current run live from
+ * the daemon's event stream (GET /api/events as Server-Sent Events, the
+ * bus's replay first so nothing of the run is missed), until the run ends.
+ *
+ * Both render the same way: user messages as "> text", assistant text as
+ * it is, a tool call as "▶ Bash  git status" and its result as "✓ Bash" or
+ * "✗ Bash (exit 1)" (with what a failed one said, indented, on the next
+ * line), status changes as "— status: waiting". --json prints
+ * the raw messages (or events) one JSON object a line.
+ *
+ * -f exits by itself when the run ends: 0 when it succeeded or was stopped,
+ * 1 when it failed or was lost (or the daemon went away first). An agent
+ * that is not running prints its transcript and exits the way its last run
+ * ended; one that never ran waits for its first run.
+ */
+#include "cli/cli_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SSE_EVENT_MAX (16u << 20)
+#define SUMMARY_MAX 100 /* bytes of a tool's one-line input */
+#define TOOLS_KEPT 64   /* tool calls whose names are remembered for their ends */
+
+/* ---- rendering, shared by the stored and the live transcript ---------------- */
+
+/* s in one short line: newlines become spaces, a long one ends in "…"
+ * (never cutting a UTF-8 character in two). */
+static void one_line(const char *s, char *out, size_t outsz)
+{
+    size_t o = 0, n = s != NULL ? strlen(s) : 0;
+    size_t cap = outsz < SUMMARY_MAX + 1 ? outsz - 1 : SUMMARY_MAX;
+    for (size_t i = 0; i < n && o < cap; i++) {
+        char ch = s[i];
+        out[o++] = (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : ch;
+    }
+    if (o < n && o == cap) {
+        while (o > 0 && ((unsigned char)s[o] & 0xC0) == 0x80) {
+            o--; /* s[o], the first byte left out, must start a character */
+        }
+        out[o] = '\0';
+        snprintf(out + o, outsz - o, "%s", outsz - o > 4 ? "…" : "");
+    } else {
+        out[o] = '\0';
+    }
+}
+
+/* A tool input in one short line: the field that says what it does (a
+ * command, a path, a pattern...), else the whole input as JSON. */
+static void tool_summary(json_t *input, char *out, size_t outsz)
+{
+    static const char *keys[] = {"command", "file_path", "path",   "pattern",
+                                 "url",     "query",     "prompt", "description"};
+    const char *s = NULL;
+    char *dumped = NULL;
+    for (size_t i = 0; s == NULL && i < AD_ARRAY_LEN(keys); i++) {
+        s = json_string_value(json_object_get(input, keys[i]));
+    }
+    if (s == NULL && input != NULL && !json_is_null(input)) {
+        dumped = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+        s = dumped;
+    }
+    one_line(s, out, outsz);
+    free(dumped);
+}
+
+/* What a failed tool said, indented under its "✗" line. */
+static void print_tool_error(json_t *m)
+{
+    const char *output = ad_cli_str(m, "toolOutput", "");
+    if (output[0] != '\0' && json_is_true(json_object_get(m, "isError"))) {
+        char line[SUMMARY_MAX + 8];
+        one_line(output, line, sizeof(line));
+        printf("  %s\n", line);
+    }
+}
+
+static void print_tool_start(const char *name, json_t *input)
+{
+    char sum[SUMMARY_MAX + 8];
+    tool_summary(input, sum, sizeof(sum));
+    printf("▶ %s%s%s\n", name, sum[0] != '\0' ? "  " : "", sum);
+}
+
+static void print_tool_end(const char *name, bool failed, json_t *code)
+{
+    if (!failed) {
+        printf("✓ %s\n", name);
+    } else if (json_is_integer(code)) {
+        printf("✗ %s (exit %lld)\n", name, (long long)json_integer_value(code));
+    } else {
+        printf("✗ %s\n", name);
+    }
+}
+
+/* A user's message as "> " lines; assistant text as is; anything else
+ * with its role. */
+static void print_text(const char *role, const char *content)
+{
+    if (strcmp(role, "user") == 0) {
+        const char *p = content;
+        do {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+            printf("> %.*s\n", (int)len, p);
+            p = nl != NULL ? nl + 1 : NULL;
+        } while (p != NULL && *p != '\0');
+    } else if (strcmp(role, "assistant") == 0) {
+        size_t n = strlen(content);
+        printf("%s%s", content, n == 0 || content[n - 1] != '\n' ? "\n" : "");
+    } else {
+        printf("[%s] %s\n", role, content);
+    }
+}
+
+/* One stored message. A tool message holds both its call and its result. */
+static void print_message(json_t *m)
+{
+    const char *role = ad_cli_str(m, "role", "?");
+    const char *tool = ad_cli_str(m, "toolName", NULL);
+    if (tool == NULL || strcmp(role, "tool") != 0) {
+        print_text(role, ad_cli_str(m, "content", ""));
+        return;
+    }
+    const char *in = ad_cli_str(m, "toolInput", NULL);
+    json_t *input = in != NULL ? json_loads(in, JSON_DECODE_ANY, NULL) : NULL;
+    print_tool_start(tool, input != NULL ? input : json_object_get(m, "toolInput"));
+    json_decref(input);
+    if (!json_is_false(json_object_get(m, "isComplete"))) {
+        print_tool_end(tool, json_is_true(json_object_get(m, "isError")), NULL);
+        print_tool_error(m);
+    }
+}
+
+/* ---- the stored transcript ---------------------------------------------------- */
+
+/* The agent's messages, oldest first (pages come newest first: collect,
+ * bounded, then walk back). NULL after printing why (*rc). */
+static json_t *load_history(ad_cli_t *c, const char *id, int *rc)
+{
+    char enc[200], path[1024], cursor[256] = "";
+    json_t *all = json_array();
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    for (int page = 0; page < 200; page++) {
+        if (cursor[0] != '\0') {
+            char cenc[600];
+            ad_cli_url_encode(cursor, cenc, sizeof(cenc));
+            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100&before=%s", enc, cenc);
+        } else {
+            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100", enc);
+        }
+        json_t *j = ad_cli_call(c, "GET", path, NULL, rc);
+        if (j == NULL) {
+            json_decref(all);
+            return NULL;
+        }
+        json_array_extend(all, json_object_get(j, "messages"));
+        const char *next = ad_cli_str(j, "nextCursor", NULL);
+        bool more = json_is_true(json_object_get(j, "hasMore")) && next != NULL;
+        if (more) {
+            snprintf(cursor, sizeof(cursor), "%s", next);
+        }
+        json_decref(j);
+        if (!more) {
+            break;
+        }
+    }
+    return all;
+}
+
+static int print_history(ad_cli_t *c, const char *id)
+{
+    int rc = 0;
+    json_t *all = load_history(c, id, &rc);
+    if (all == NULL) {
+        return rc;
+    }
+    for (size_t i = json_array_size(all); i > 0; i--) {
+        json_t *m = json_array_get(all, i - 1);
+        if (c->json) {
+            char *line = json_dumps(m, JSON_COMPACT);
+            puts(line != NULL ? line : "{}");
+            free(line);
+        } else {
+            print_message(m);
+        }
+    }
+    json_decref(all);
+    fflush(stdout);
+    return 0;
+}
+
+/* ---- following the live stream -------------------------------------------------- */
+
+typedef struct {
+    ad_cli_t *c;
+    ad_buf_t line; /* the current, incomplete SSE line */
+    ad_buf_t data; /* data: lines of the current event */
+    bool too_big;
+    char target[128]; /* the run followed; "" until the next one starts */
+    bool seen;        /* an event of the target run has arrived */
+    bool open_line;   /* streamed text not yet ended by a newline */
+    bool streamed;    /* assistant text streamed since its last message */
+    bool ended;       /* the target run ended: stop reading */
+    int exit_code;
+    struct {
+        char id[96];
+        char name[64];
+    } tools[TOOLS_KEPT];
+    size_t ntools;
+} follow_t;
+
+/* 0 for a run that succeeded or was stopped, 1 for one that failed or
+ * was lost. */
+static int run_exit_code(const char *status)
+{
+    static const char *ok[] = {"succeeded", "stopped", "finished"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(ok); i++) {
+        if (strcmp(status, ok[i]) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void end_line(follow_t *f)
+{
+    if (f->open_line) {
+        fputc('\n', stdout);
+        f->open_line = false;
+    }
+}
+
+static const char *tool_name(follow_t *f, const char *id)
+{
+    for (size_t i = 0; i < f->ntools && i < TOOLS_KEPT; i++) {
+        if (strcmp(f->tools[i].id, id) == 0) {
+            return f->tools[i].name;
+        }
+    }
+    return "tool";
+}
+
+static void on_tool_start(follow_t *f, json_t *p)
+{
+    const char *name = ad_cli_str(p, "name", "tool");
+    size_t slot = f->ntools++ % TOOLS_KEPT;
+    snprintf(f->tools[slot].id, sizeof(f->tools[slot].id), "%s", ad_cli_str(p, "toolId", ""));
+    snprintf(f->tools[slot].name, sizeof(f->tools[slot].name), "%s", name);
+    print_tool_start(name, json_object_get(p, "params"));
+}
+
+static void on_output(follow_t *f, json_t *p)
+{
+    const char *content = ad_cli_str(p, "content", "");
+    size_t n = strlen(content);
+    fputs(content, stdout);
+    if (n > 0) {
+        f->open_line = content[n - 1] != '\n';
+        f->streamed = true;
+    }
+    if (!json_is_false(json_object_get(p, "isComplete"))) {
+        end_line(f);
+        f->open_line = false;
+    }
+}
+
+/* A user message, or an assistant message whose text did not stream. */
+static void on_message(follow_t *f, json_t *m)
+{
+    const char *role = ad_cli_str(m, "role", "");
+    if (strcmp(role, "tool") == 0) {
+        return; /* shown from tool_start and tool_end */
+    }
+    if (strcmp(role, "assistant") == 0 && f->streamed) {
+        end_line(f); /* its text already streamed as agent_output */
+        f->streamed = false;
+        return;
+    }
+    end_line(f);
+    print_text(role, ad_cli_str(m, "content", ""));
+}
+
+static void on_run_ended(follow_t *f, json_t *run)
+{
+    const char *status = ad_cli_str(run, "status", "?");
+    json_t *code = json_object_get(run, "exitCode");
+    end_line(f);
+    if (json_is_integer(code)) {
+        printf("— run %s (exit %lld)\n", status, (long long)json_integer_value(code));
+    } else {
+        printf("— run %s\n", status);
+    }
+    f->ended = true;
+    f->exit_code = run_exit_code(status);
+}
+
+/* The id of the run an event belongs to, or "". */
+static const char *event_run(const char *type, json_t *p)
+{
+    if (strcmp(type, "run_started") == 0 || strcmp(type, "run_ended") == 0) {
+        return ad_cli_str(json_object_get(p, "run"), "id", "");
+    }
+    if (strcmp(type, "message_created") == 0 || strcmp(type, "message_updated") == 0) {
+        return ad_cli_str(json_object_get(p, "message"), "runId", "");
+    }
+    return ad_cli_str(p, "runId", "");
+}
+
+/* Whether an event is of the run followed. Events replayed from earlier
+ * runs are skipped; with no target yet, the next run to start becomes it. */
+static bool of_target(follow_t *f, const char *type, json_t *p)
+{
+    const char *run = event_run(type, p);
+    if (f->target[0] == '\0' && run[0] != '\0') {
+        snprintf(f->target, sizeof(f->target), "%s", run); /* its first run */
+    }
+    if (run[0] != '\0' && strcmp(run, f->target) == 0) {
+        f->seen = true;
+        return true;
+    }
+    if (run[0] != '\0') {
+        return false; /* another run's */
+    }
+    return f->seen; /* statuses and exits carry no run: after the run's first event */
+}
+
+static void render(follow_t *f, const char *type, json_t *p)
+{
+    if (strcmp(type, "agent_output") == 0) {
+        on_output(f, p);
+        return;
+    }
+    if (strcmp(type, "message_created") == 0) {
+        on_message(f, json_object_get(p, "message"));
+    } else if (strcmp(type, "message_updated") == 0) {
+        json_t *m = json_object_get(p, "message");
+        if (strcmp(ad_cli_str(m, "role", ""), "tool") == 0 &&
+            json_is_true(json_object_get(m, "isComplete"))) {
+            print_tool_error(m); /* under the "✗" line of its tool_end */
+        }
+    } else if (strcmp(type, "tool_start") == 0) {
+        end_line(f);
+        on_tool_start(f, p);
+    } else if (strcmp(type, "tool_end") == 0) {
+        end_line(f);
+        const char *status = ad_cli_str(p, "status", "success");
+        print_tool_end(tool_name(f, ad_cli_str(p, "toolId", "")), strcmp(status, "success") != 0,
+                       json_object_get(p, "exitCode"));
+    } else if (strcmp(type, "agent_status") == 0) {
+        const char *reason = ad_cli_str(p, "reason", NULL);
+        end_line(f);
+        printf("— status: %s%s%s%s\n", ad_cli_str(p, "status", "?"), reason ? " (" : "",
+               reason ? reason : "", reason ? ")" : "");
+    } else if (strcmp(type, "run_ended") == 0) {
+        on_run_ended(f, json_object_get(p, "run"));
+    } else if (strcmp(type, "replay_truncated") == 0) {
+        end_line(f);
+        printf("— older events are no longer kept\n");
+    }
+}
+
+static void on_event(follow_t *f, const char *data, size_t len)
+{
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    const char *type = ad_cli_str(ev, "type", "");
+    json_t *p = json_object_get(ev, "payload");
+    bool mine = ev != NULL && (strcmp(type, "replay_truncated") == 0 || of_target(f, type, p));
+    if (mine && f->c->json) {
+        char *line = json_dumps(ev, JSON_COMPACT);
+        puts(line != NULL ? line : "{}");
+        free(line);
+        if (strcmp(type, "run_ended") == 0) {
+            f->ended = true;
+            f->exit_code = run_exit_code(ad_cli_str(json_object_get(p, "run"), "status", "?"));
+        }
+    } else if (mine) {
+        render(f, type, p);
+    }
+    fflush(stdout);
+    json_decref(ev);
+}
+
+/* Handles one complete SSE line (without its newline). */
+static void sse_line(follow_t *f, const char *line, size_t len)
+{
+    if (len == 0) {
+        if (f->data.len > 0 && !f->too_big) {
+            on_event(f, f->data.data, f->data.len);
+        }
+        ad_buf_reset(&f->data);
+        f->too_big = false;
+        return;
+    }
+    if (len >= 5 && memcmp(line, "data:", 5) == 0) {
+        size_t skip = (len > 5 && line[5] == ' ') ? 6 : 5;
+        if (f->data.len > 0 && ad_buf_putc(&f->data, '\n') != 0) {
+            f->too_big = true;
+        }
+        if (ad_buf_append(&f->data, line + skip, len - skip) != 0) {
+            f->too_big = true;
+        }
+    }
+    /* id:, event: and comments need no handling: the JSON carries seq/type. */
+}
+
+static bool on_sse(const char *p, size_t total, void *ud)
+{
+    follow_t *f = ud;
+    for (size_t i = 0; i < total && !f->ended; i++) {
+        if (p[i] == '\n') {
+            size_t len = f->line.len;
+            if (len > 0 && f->line.data[len - 1] == '\r') {
+                len--;
+            }
+            sse_line(f, f->line.data ? f->line.data : "", len);
+            ad_buf_reset(&f->line);
+        } else if (ad_buf_putc(&f->line, p[i]) != 0) {
+            f->too_big = true;
+            ad_buf_reset(&f->line);
+        }
+    }
+    return !f->ended; /* the run ended: close the stream */
+}
+
+static int follow(ad_cli_t *c, const char *id, const char *run_id)
+{
+    char path[1024], topic[300], enc[600], err[300];
+    snprintf(topic, sizeof(topic), "agent:%s", id);
+    ad_cli_url_encode(topic, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/events?topics=%s&since=0", enc);
+    follow_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return ad_cli_fail(c, "out of memory");
+    }
+    f->c = c;
+    snprintf(f->target, sizeof(f->target), "%s", run_id);
+    ad_buf_init(&f->line, SSE_EVENT_MAX);
+    ad_buf_init(&f->data, SSE_EVENT_MAX);
+    long status = 0;
+    int rc = ad_cli_http(ad_cli_sock(c), c->cfg->token, "GET", path, "text/event-stream", NULL, 0,
+                         -1, on_sse, f, &status, err, sizeof(err));
+    ad_buf_cleanup(&f->line);
+    ad_buf_cleanup(&f->data);
+    bool ended = f->ended;
+    int code = f->exit_code;
+    if (!ended) {
+        end_line(f);
+    }
+    free(f);
+    if (ended) {
+        return code; /* we closed the stream ourselves (AD_ETOOBIG) */
+    }
+    if (rc == AD_ENOENT) {
+        return ad_cli_not_running(c);
+    }
+    if (status >= 300) {
+        snprintf(err, sizeof(err), "the daemon refused the event stream (HTTP %ld)", status);
+        return ad_cli_fail(c, err);
+    }
+    if (rc != 0 && rc != AD_ECLOSED) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "event stream failed: %s", err);
+        return ad_cli_fail(c, msg);
+    }
+    return ad_cli_fail(c, "the daemon closed the event stream before the run ended");
+}
+
+/* The agent's latest run: its id into run ("" when it never ran) and its
+ * status. 0, or the failed request's exit code. */
+static int latest_run(ad_cli_t *c, const char *id, char *run, size_t runsz, char *status,
+                      size_t statussz)
+{
+    char path[512], enc[200];
+    int rc;
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/agents/%s/runs?limit=1", enc);
+    json_t *j = ad_cli_call(c, "GET", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    json_t *r = json_array_get(json_object_get(j, "runs"), 0);
+    snprintf(run, runsz, "%s", ad_cli_str(r, "id", ""));
+    snprintf(status, statussz, "%s", ad_cli_str(r, "status", ""));
+    json_decref(j);
+    return 0;
+}
+
+int ad_cli_logs(ad_cli_t *c, int argc, char **argv)
+{
+    bool follow_flag = false;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"-f", false, NULL, &follow_flag},
+                             {"--follow", false, NULL, &follow_flag}};
+    const char *pos[1];
+    char id[200], run[128], status[64];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return ad_cli_usage(c, "usage: agentd logs [-f] ID|NAME");
+    }
+    if ((rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
+        return rc;
+    }
+    if (!follow_flag) {
+        return print_history(c, id);
+    }
+    if ((rc = latest_run(c, id, run, sizeof(run), status, sizeof(status))) != 0) {
+        return rc;
+    }
+    if (run[0] != '\0' && strcmp(status, "running") != 0) {
+        /* Its run already ended: the transcript, and how that run ended. */
+        rc = print_history(c, id);
+        if (rc == 0 && !c->json) {
+            printf("— run %s\n", status);
+        }
+        return rc != 0 ? rc : run_exit_code(status);
+    }
+    return follow(c, id, run);
+}
