@@ -479,14 +479,25 @@ static void wt_agent_stopped(int rc, json_t *result, const char *msg, void *ud)
 static void wt_stop_agents(ad_api_gctx_t *c)
 {
     json_t *agents = NULL;
-    int rc =
-        ad_store_agent_list(c->app->store, ad_api_jstr(c->wt, "id"), "running", false, "", &agents);
+    int rc = ad_store_agent_list(c->app->store, ad_api_jstr(c->wt, "id"), NULL, false, "", &agents);
     if (rc != 0) {
         ad_res_error_code(c->req, rc, NULL, "cannot read the worktree's agents");
         ad_api_gctx_free(c);
         return;
     }
-    json_t *running = json_object_get(agents, "agents");
+    /* alive: running, or between turns (waiting) or paused with a process */
+    json_t *running = json_array();
+    size_t k;
+    json_t *a;
+    json_array_foreach(json_object_get(agents, "agents"), k, a)
+    {
+        const char *st = ad_api_jstr(a, "status");
+        if (st != NULL && (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0 ||
+                           strcmp(st, "paused") == 0)) {
+            json_array_append(running, a);
+        }
+    }
+    json_object_set_new(agents, "alive", running);
     if (json_array_size(running) > 0 && c->app->runner == NULL) {
         ad_res_error(c->req, 409, "CONFLICT", json_pack("{s:s}", "reason", "agents_running"),
                      "agents are running in this worktree and no supervisor can stop them");

@@ -634,6 +634,17 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
         .error = rec->is_error,
     };
     ad_store_usage_record(run->r->store, &u, NULL, NULL);
+    /* the run's row grows turn by turn, not only at its end */
+    ad_store_run_usage_t ru = {
+        .input_tokens = run->usage.input_tokens,
+        .output_tokens = run->usage.output_tokens,
+        .cache_read_tokens = run->usage.cache_read_tokens,
+        .cache_write_tokens = run->usage.cache_creation_tokens,
+        .cost_usd = run->cost,
+        .num_turns = run->turns,
+    };
+    memcpy(ru.id, run->run_id, AD_ID_MAX);
+    ad_store_run_usage(run->r->store, &ru, NULL, NULL);
     run->had_error = rec->is_error;
     snprintf(run->reason, sizeof(run->reason), "%s",
              !rec->is_error      ? ""

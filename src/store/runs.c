@@ -158,6 +158,33 @@ void ad_store_run_cli_version(ad_store_t *st, const ad_store_run_cli_version_t *
     ad_store_typed_write(st, run_cli_version, v, sizeof(*v), NULL, cb, ud);
 }
 
+static int run_usage(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    const ad_store_run_usage_t *a = in;
+    AD_UNUSED(result);
+    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE runs SET input_tokens = ?2, output_tokens = ?3, "
+                                            "cache_read_tokens = ?4, cache_write_tokens = ?5, "
+                                            "cost_usd = ?6, num_turns = ?7 "
+                                            "WHERE id = ?1 AND status = 'running'");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, a->id);
+    sqlite3_bind_int64(s, 2, a->input_tokens);
+    sqlite3_bind_int64(s, 3, a->output_tokens);
+    sqlite3_bind_int64(s, 4, a->cache_read_tokens);
+    sqlite3_bind_int64(s, 5, a->cache_write_tokens);
+    sqlite3_bind_double(s, 6, a->cost_usd);
+    sqlite3_bind_int64(s, 7, a->num_turns);
+    return ad_store_step_done(tx->db, s);
+}
+
+void ad_store_run_usage(ad_store_t *st, const ad_store_run_usage_t *u, ad_store_result_cb cb,
+                        void *ud)
+{
+    ad_store_typed_write(st, run_usage, u, sizeof(*u), NULL, cb, ud);
+}
+
 static int run_end_row(sqlite3 *db, const ad_store_run_end_t *a)
 {
     sqlite3_stmt *s = ad_store_stmt(

@@ -497,6 +497,18 @@ typedef struct {
 void ad_store_run_cli_version(ad_store_t *st, const ad_store_run_cli_version_t *v,
                               ad_store_result_cb cb, void *ud);
 
+/* A live run's usage so far (after each turn): tokens, cost and turns of the
+ * row while it is running (an ended or unknown run changes nothing; the end
+ * writes the totals again). cb gets NULL. Loop thread. */
+typedef struct {
+    char id[AD_ID_MAX];
+    int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
+    double cost_usd;
+    int64_t num_turns;
+} ad_store_run_usage_t;
+void ad_store_run_usage(ad_store_t *st, const ad_store_run_usage_t *u, ad_store_result_cb cb,
+                        void *ud);
+
 /* A run ends: its status, exit, duration and usage; the agent gets
  * agent_status, no pid, stoppedAt, and state.statusReason = reason when one
  * is given. cb gets {run, agent}; AD_EINVAL for status AD_RUN_RUNNING or

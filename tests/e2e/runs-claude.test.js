@@ -61,6 +61,8 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
     const live = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
     assert.equal(live.status, 'running');
     assert.equal(live.phase, 'waiting');
+    // and its usage grows turn by turn, not only at its end
+    assert.ok(live.outputTokens > 0 && live.numTurns >= 1, JSON.stringify(live));
     let msgs = await messages(d, id);
     assert.ok(msgs.some((m) => m.role === 'user' && m.content === 'please remember a word'));
     assert.ok(msgs.some((m) => m.role === 'assistant' && m.content.includes('I will remember the word banana.')),
