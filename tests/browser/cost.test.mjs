@@ -52,6 +52,9 @@ test('cost per agent in the sidebar, live; usage by agent and by model in Analyt
   assert.equal((await api(d.url, 'POST', `/api/agents/${spender}/start`, {})).status, 200);
   await until(async () => (await row.locator('.agent-cost').innerText()) === '$1.50', 'the cost after the run ended');
   await shot(page, 'cost-sidebar');
+  // the Agents page has the same total, with the tokens
+  const listRow = page.locator('.page table tbody tr', { hasText: 'spender' });
+  assert.match(await listRow.innerText(), /1,500\s+\$1\.50/);
 
   await page.goto(`${d.url}/#/analytics`);
   const region = page.getByRole('region', { name: 'Usage by agent and model' });
