@@ -55,6 +55,11 @@ test('cost per agent in the sidebar, live; usage by agent and by model in Analyt
   // the Agents page has the same total, with the tokens
   const listRow = page.locator('.page table tbody tr', { hasText: 'spender' });
   assert.match(await listRow.innerText(), /1,500\s+\$1\.50/);
+  // and the grid's tile
+  await page.goto(`${d.url}/#/grid`);
+  const tile = page.locator('.tile', { hasText: 'spender' });
+  await tile.waitFor();
+  assert.equal(await tile.locator('.agent-cost').innerText(), '$1.50');
 
   await page.goto(`${d.url}/#/analytics`);
   const region = page.getByRole('region', { name: 'Usage by agent and model' });
