@@ -372,8 +372,61 @@ out:
     json_decref(body);
 }
 
+/* GET /api/usage/agents?period=daily|weekly|monthly: what each of the
+ * caller's organisation's agents used in the current period (from their
+ * runs, so org-scoped unlike the usage tables), with the totals. */
+static void by_agent(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *period = ad_req_query(r, "period");
+    if (period == NULL || period[0] == '\0') {
+        period = "daily";
+    }
+    if (!ad_api_choice("daily,weekly,monthly", period)) {
+        ad_api_invalid(r, "period", "must be one of daily,weekly,monthly");
+        return;
+    }
+    char key[16], buf[32];
+    int64_t since = 0;
+    ad_usage_period_key(ad_wall_ms(), period, key);
+    snprintf(buf, sizeof(buf), "%sT00:00:00Z", key);
+    json_t *rows = NULL;
+    int rc = ad_time_parse(buf, &since) != 0
+                 ? AD_EINTERNAL
+                 : ad_store_usage_by_agent(app->store, since,
+                                           ad_principal_filter(ad_api_who(r)), &rows);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "usage", NULL);
+        return;
+    }
+    json_t *t = json_object();
+    const char *keys[] = {"runs", "inputTokens", "outputTokens", "totalTokens"};
+    for (size_t k = 0; k < AD_ARRAY_LEN(keys); k++) {
+        json_int_t sum = 0;
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row)
+        {
+            sum += json_integer_value(json_object_get(row, keys[k]));
+        }
+        json_object_set_new(t, keys[k], json_integer(sum));
+    }
+    double cost = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        cost += json_number_value(json_object_get(row, "costUsd"));
+    }
+    json_object_set_new(t, "costUsd", json_real(cost));
+    ad_res_json(r, 200,
+                json_pack("{s:s, s:s, s:o, s:o}", "period", period, "from", key, "totals", t,
+                          "agents", rows));
+}
+
 void ad_api_usage_register(ad_app_t *app)
 {
+    ad_server_route(app->server, "GET", "/api/usage/agents", AD_ACCESS_READ, by_agent, app);
     ad_server_route(app->server, "GET", "/api/usage", AD_ACCESS_READ, usage, app);
     ad_server_route(app->server, "POST", "/api/usage", AD_ACCESS_WRITE, record, app);
     ad_server_route(app->server, "GET", "/api/usage/history", AD_ACCESS_READ, history, app);

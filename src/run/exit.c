@@ -36,10 +36,17 @@ static void on_end_done(int rc, json_t *result, void *ud)
     ad_run_publish_status(c->r, &c->topics, c->agent_id, c->agent_status,
                           c->reason[0] != '\0' ? c->reason : NULL);
     json_t *run = json_object_get(result, "run");
-    if (run != NULL) { /* the run as stored: status, duration, tokens, cost */
-        ad_run_publish(c->r, &c->topics, "run_ended", json_pack("{s:O}", "run", run));
-    }
     json_t *agent = json_object_get(result, "agent");
+    if (run != NULL) { /* the run as stored: status, duration, tokens, cost */
+        json_t *p = json_pack("{s:O}", "run", run);
+        if (agent != NULL) { /* and what the agent's runs cost in all, for its list row */
+            json_object_set_new(p, "agentUsage",
+                                json_pack("{s:O?, s:O?}", "costUsd",
+                                          json_object_get(agent, "costUsd"), "totalTokens",
+                                          json_object_get(agent, "totalTokens")));
+        }
+        ad_run_publish(c->r, &c->topics, "run_ended", p);
+    }
     json_t *reply = agent != NULL ? json_pack("{s:O}", "agent", agent) : NULL;
     for (ad_run_waiter_t *w = c->waiters, *next; w != NULL; w = next) {
         next = w->next;

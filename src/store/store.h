@@ -282,6 +282,12 @@ int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, co
 int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+/* Usage per agent of the runs alive at or after since_ms (ended then or
+ * later, or still running), of org ("" = every org): an array, costliest
+ * first, at most 500, of {agentId, name, worktreeId, executor, deletedAt?,
+ * runs, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
+ * totalTokens, costUsd}. A run counts whole in each period it touches. */
+int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, json_t **out);
 
 /* ---- jobs (jobs.c) ----------------------------------------------------------------
  * The job object: id, orgId, name, kind, command (argv), cwd, status

@@ -175,7 +175,14 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
-    "executor, crew_id, state, worktree_vanished_at, org_id"
+    "executor, crew_id, state, worktree_vanished_at, org_id, " AD_AGENT_COST_COLS
+/* What an agent's runs cost so far (costUsd, totalTokens = input + output):
+ * two subqueries on runs_by_agent, so every agent row the store hands out
+ * (lists, reads, the rows events carry) has its total. */
+#define AD_AGENT_COST_COLS                                                                         \
+    "(SELECT total(cost_usd) FROM runs WHERE runs.agent_id = agents.id) AS cost_usd, "             \
+    "(SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM runs WHERE runs.agent_id = "      \
+    "agents.id) AS total_tokens"
 #define AD_AGENT_JSON "permissions,state"
 #define AD_AGENT_NULLS "crew_id,state"
 

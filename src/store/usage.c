@@ -226,3 +226,35 @@ int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, jso
     json_decref(rows);
     return 0;
 }
+
+int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, "
+            "count(*) AS runs, SUM(r.input_tokens) AS input_tokens, "
+            "SUM(r.output_tokens) AS output_tokens, SUM(r.cache_read_tokens) AS "
+            "cache_read_tokens, SUM(r.cache_write_tokens) AS cache_write_tokens, "
+            "SUM(r.input_tokens + r.output_tokens) AS total_tokens, total(r.cost_usd) AS "
+            "cost_usd FROM runs r JOIN agents a ON a.id = r.agent_id "
+            "WHERE (r.ended_at IS NULL OR r.ended_at >= ?1) AND (?2 = '' OR a.org_id = ?2) "
+            "GROUP BY a.id ORDER BY total(r.cost_usd) DESC, total_tokens DESC, a.name "
+            "LIMIT 500");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    sqlite3_bind_int64(s, 1, since_ms);
+    ad_store_bind_text(s, 2, org != NULL ? org : "");
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ad_store_rc(db, rc);
+    }
+    *out = arr;
+    return 0;
+}

@@ -13,7 +13,9 @@ after(async () => { await d.cleanup(); });
 
 const FIELDS = ['id', 'worktreeId', 'name', 'status', 'contextLevel', 'mode', 'permissions',
   'displayOrder', 'pid', 'sessionId', 'createdAt', 'updatedAt', 'startedAt', 'stoppedAt',
-  'deletedAt', 'parentAgentId', 'executor', 'crewId', 'state', 'orgId'];
+  'deletedAt', 'parentAgentId', 'executor', 'crewId', 'state', 'orgId',
+  // what its runs cost so far (issue #14)
+  'costUsd', 'totalTokens'];
 
 async function makeCrew(name) {
   const r = await d.req('POST', '/api/crews', { name });
@@ -38,6 +40,8 @@ test('create with defaults returns exactly the agent fields', async () => {
   assert.equal(a.state, null);
   assert.equal(a.deletedAt, undefined);
   assert.equal(a.ignoredField, undefined);
+  assert.equal(a.costUsd, 0);
+  assert.equal(a.totalTokens, 0);
 
   assert.equal(a.orgId, 'org_default');
   const crew = await makeCrew('builders');

@@ -216,7 +216,8 @@ static void agents_lifecycle(void **state)
     /* Exactly the agent fields: optional ones absent when unset. */
     const char *keys[] = {"id",       "worktreeId",  "name",         "status",    "contextLevel",
                           "mode",     "permissions", "displayOrder", "createdAt", "updatedAt",
-                          "executor", "crewId",      "state",        "orgId"};
+                          "executor", "crewId",      "state",        "orgId",     "costUsd",
+                          "totalTokens"};
     assert_int_equal(json_object_size(g), AD_ARRAY_LEN(keys));
     for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
         if (json_object_get(g, keys[i]) == NULL) {

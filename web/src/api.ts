@@ -3,6 +3,14 @@
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 
+/** GET /api/usage/agents: each agent's use in the current period. */
+export interface UsageByAgent {
+  period: string;
+  from: string;
+  totals: { runs: number; totalTokens: number; costUsd: number };
+  agents: { agentId: string; name: string; executor?: string; deletedAt?: string; runs: number; inputTokens: number; outputTokens: number; totalTokens: number; costUsd: number }[];
+}
+
 /** One period of GET /api/usage/limits (a limit of 0 is none). */
 export interface UsageLimit {
   tokenLimit: number;
@@ -344,6 +352,8 @@ export const api = {
   usageToday: () => request('GET', '/api/usage/today'),
   usageLimits: () => request<UsageLimits>('GET', '/api/usage/limits'),
   usageHistory: () => request('GET', '/api/usage/history'),
+  usageAgents: (period: string) => request<UsageByAgent>('GET', `/api/usage/agents?period=${enc(period)}`),
+  usage: (period: string, from: string, to: string) => request('GET', `/api/usage?period=${enc(period)}&from=${enc(from)}&to=${enc(to)}`),
   allRuns: (limit = 100) => request('GET', `/api/runs?limit=${limit}`),
   configSchemas: async () => listOf<any>(await request('GET', '/api/config-schemas'), 'schemas'),
   configs: async () => listOf<any>(await request('GET', '/api/configs'), 'configs'),

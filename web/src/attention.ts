@@ -50,3 +50,74 @@ export function startAttention(agents: () => Agent[]): () => void {
     link.dataset.waiting = String(n);
   });
 }
+
+// ---- the optional chime -------------------------------------------------
+// A browser preference (Settings → "Sound when an agent waits"), off by
+// default, kept in localStorage like the theme: it is this browser's, not
+// the daemon's.
+
+export const SOUND_KEY = 'agentd.sound';
+
+type Store = Pick<Storage, 'getItem' | 'setItem'>;
+
+function storage(): Store | null {
+  try {
+    return typeof localStorage === 'undefined' ? null : localStorage;
+  } catch {
+    return null; /* private mode */
+  }
+}
+
+export function soundEnabled(s: Store | null = storage()): boolean {
+  try {
+    return s?.getItem(SOUND_KEY) === 'on';
+  } catch {
+    return false;
+  }
+}
+
+export function setSoundEnabled(on: boolean, s: Store | null = storage()): void {
+  try {
+    s?.setItem(SOUND_KEY, on ? 'on' : 'off');
+  } catch {
+    /* private mode: the chime stays off */
+  }
+}
+
+/** Whether a batch of reducer effects should sound the chime: only when the
+ * user turned it on and an agent has just started waiting (the reducer
+ * emits `chime` on that transition only). One chime per batch. */
+export function wantsChime(effects: { kind: string }[], enabled: boolean): boolean {
+  return enabled && effects.some((e) => e.kind === 'chime');
+}
+
+let audio: AudioContext | null = null;
+
+/** Two short sine notes (no audio file). Browsers may keep audio muted
+ * until the page had a click; then this is silent. */
+export function playChime(): void {
+  try {
+    const Ctx = (window as any).AudioContext || (window as any).webkitAudioContext;
+    if (!Ctx) return;
+    audio = audio || new Ctx();
+    const ctx = audio!;
+    const t = ctx.currentTime;
+    for (const [i, f] of [880, 1320].entries()) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = f;
+      const at = t + i * 0.12;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.15, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.18);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(at);
+      osc.stop(at + 0.2);
+    }
+    const n = Number(document.documentElement.dataset.chimes || 0) + 1;
+    document.documentElement.dataset.chimes = String(n); // for tests and curious users
+  } catch {
+    /* no audio device: nothing to do */
+  }
+}

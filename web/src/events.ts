@@ -35,6 +35,8 @@ export type Effect =
   | { kind: 'reloadTree' }
   | { kind: 'reloadUsage' }
   | { kind: 'reloadRuns'; agentId: string }
+  | { kind: 'reloadAgent'; agentId: string }
+  | { kind: 'chime'; agentId: string }
   | { kind: 'reloadAll' };
 
 export const MAX_LIVE_CHUNKS = 2000;
@@ -163,6 +165,8 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
           t.live.some((c) => c.open) ? { ...t, live: t.live.map((c) => (c.open ? { ...c, open: false } : c)) } : t,
         );
         effects.push({ kind: 'reloadRuns', agentId: id });
+        // a turn's end stores the run's usage so far: the agent's total moved
+        if (p.status === 'waiting' || p.status === 'error') effects.push({ kind: 'reloadAgent', agentId: id });
       }
       break;
     }
@@ -300,6 +304,10 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         // run_started / run_ended carry {run}; others the agentId itself
         const agentId = str(p.agentId ?? (p.run && p.run.agentId));
         if (agentId) effects.push({ kind: 'reloadRuns', agentId });
+        // run_ended also carries the agent's new total cost
+        const u = p.agentUsage;
+        if (agentId && m.agents[agentId] && u && typeof u === 'object' && typeof u.costUsd === 'number')
+          m = withAgent(m, agentId, { costUsd: u.costUsd, totalTokens: typeof u.totalTokens === 'number' ? u.totalTokens : m.agents[agentId].totalTokens });
       }
       break;
   }
@@ -317,8 +325,11 @@ function findLine(text: string, line: string, from: number): number {
   return -1;
 }
 
+// Called only on a change of status: the chime (when the user turned it
+// on) sounds once as an agent starts waiting, never again while it waits.
 function statusEffects(m: Model, id: string, status: string, reason: unknown, effects: Effect[]) {
   const name = agentName(m, id);
+  if (status === 'waiting') effects.push({ kind: 'chime', agentId: id });
   if (status === 'waiting' && reason === 'approval') {
     // approval_requested says it, with the tool
   } else if (status === 'waiting') {

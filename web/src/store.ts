@@ -4,6 +4,7 @@
 // it afterwards, so nothing is missed and nothing shows twice.
 import { batch, computed, signal } from '@preact/signals';
 import { loadLimits } from './limits';
+import { playChime, soundEnabled, wantsChime } from './attention';
 import { api, ApiError, onUnauthorized, type Principal } from './api';
 import { emptyModel, emptyTranscript, mergeMessages, reduce, type Effect, type Model } from './events';
 import { defaults, normalizeSettings, type Settings } from './settings';
@@ -94,6 +95,7 @@ export function applyEvents(events: Envelope[]) {
     eventCount.value += n;
   });
   for (const e of effects) runEffect(e);
+  if (wantsChime(effects, soundEnabled())) playChime();
 }
 
 function flush() {
@@ -134,6 +136,14 @@ function runEffect(e: Effect) {
       if (runsByAgent.value[e.agentId] !== undefined) debounce('runs:' + e.agentId, 300, () => void loadRuns(e.agentId));
       debounce('usage', 1000, () => void loadUsage());
       break;
+    case 'reloadAgent':
+      debounce('agent:' + e.agentId, 300, () => {
+        const id = e.agentId;
+        api.agent(id).then(upsertAgent, () => {});
+      });
+      break;
+    case 'chime':
+      break; // applyEvents sounds it once per batch
     case 'reloadAll':
       void snapshot(model.value.lastSeq);
       break;

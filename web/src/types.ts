@@ -43,6 +43,10 @@ export interface Agent {
   state?: Record<string, unknown> | null;
   terminal?: boolean;
   reason?: string;
+  // What the agent's runs cost so far (the server sums them; run_ended and
+  // a turn's end bring the new total).
+  costUsd?: number;
+  totalTokens?: number;
   // The seq of the last approval event for this agent (client-side only):
   // the approval card reloads when it changes.
   approvalsRev?: number;

@@ -1,4 +1,5 @@
-// Analytics: today's usage and the daily history from /api/usage/history as
+// Analytics: today's usage, usage by agent and by model (UsageTables),
+// and the daily history from /api/usage/history as
 // plain bars, then training runs and their curves (Training.tsx, a lazy
 // chunk with uPlot).
 import { useSignal } from '@preact/signals';
@@ -10,6 +11,7 @@ import { Empty, ErrorState, errText, fmtCost, fmtInt, Spinner } from './common';
 import { usageFigures } from './Home';
 import { ConfigEditor } from './ConfigEditor';
 import { RunsTable } from './RunsTable';
+import { UsageTables } from './UsageTables';
 
 const Training = lazy(() => import('./Training'));
 
@@ -44,6 +46,7 @@ export function Analytics() {
           <div class="card-value">{today.requests === null ? '–' : fmtInt(today.requests)}</div>
         </div>
       </div>
+      <UsageTables />
       <Suspense fallback={<Spinner />}>
         <Training />
       </Suspense>

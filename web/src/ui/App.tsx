@@ -7,7 +7,7 @@ import { route } from '../router';
 import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
-import { Badge, Empty, ErrorState, Spinner } from './common';
+import { Badge, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { HealthPage } from './HealthPage';
 import { Home } from './Home';
 import { Login } from './Login';
@@ -96,6 +96,8 @@ function AgentsPage() {
                 <th>Executor</th>
                 <th>Mode</th>
                 <th class="num">Context</th>
+                <th class="num">Tokens</th>
+                <th class="num">Cost</th>
               </tr>
             </thead>
             <tbody>
@@ -111,6 +113,8 @@ function AgentsPage() {
                   <td>{a.executor || 'claude'}</td>
                   <td>{a.mode || 'regular'}</td>
                   <td class="num">{Math.round(a.contextLevel || 0)}%</td>
+                  <td class="num">{fmtInt(a.totalTokens ?? 0)}</td>
+                  <td class="num agent-total-cost">{fmtCost(a.costUsd ?? 0)}</td>
                 </tr>
               ))}
             </tbody>

@@ -11,7 +11,7 @@ import { fromGrid, go } from '../router';
 import { agentList, loadTranscript, model, worktrees } from '../store';
 import { gridColumns, gridMove, tailLines, typingIn } from '../tasks';
 import type { Agent } from '../types';
-import { Badge, Empty, Modal } from './common';
+import { AgentCost, Badge, Empty, Modal } from './common';
 
 const MAX_TILES = 24; // transcripts loaded at once
 
@@ -57,6 +57,7 @@ function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; select
       </header>
       <div class="tile-sub muted small">
         {wt?.name || a.worktreeId} · {a.executor || 'claude'}
+        {(a.costUsd ?? 0) > 0 && <> · <AgentCost a={a} /></>}
       </div>
       {approval && (
         <div class="tile-approval" role="status">

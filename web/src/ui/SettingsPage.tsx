@@ -4,6 +4,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
+import { playChime, setSoundEnabled, soundEnabled } from '../attention';
 import { applyTheme, auth, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
 import { Credentials } from './Credentials';
@@ -16,6 +17,7 @@ export function SettingsPage() {
   const serverErr = useSignal<string | null>(null);
   const loadErr = useSignal<string | null>(null);
   const saving = useSignal(false);
+  const sound = useSignal(soundEnabled());
   const perm = useSignal(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
 
   const load = () => {
@@ -127,6 +129,23 @@ export function SettingsPage() {
             </button>
           </div>
         )}
+        <div class="setting">
+          <label for="set-sound">
+            <span class="setting-label">Sound when an agent waits</span>
+            <span class="setting-help">A short chime as an agent starts waiting for input. This browser only; applies at once.</span>
+          </label>
+          <input
+            id="set-sound"
+            type="checkbox"
+            class="switch"
+            checked={sound.value}
+            onChange={(e) => {
+              sound.value = e.currentTarget.checked;
+              setSoundEnabled(sound.value);
+              if (sound.value) playChime(); // what it sounds like (and audio unlocked by this click)
+            }}
+          />
+        </div>
         {serverErr.value && (
           <div class="form-error" role="alert">
             agentd refused: {serverErr.value}

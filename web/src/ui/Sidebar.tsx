@@ -10,7 +10,7 @@ import { onDefinitionsChanged } from '../livetopic';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
-import { Badge, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
+import { AgentCost, Badge, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
 import { lazy, Suspense } from 'preact/compat';
 import { SHELL_ARGV } from '../tasks';
 
@@ -147,6 +147,7 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                               onClick={onNavigate}
                             >
                               <span class="agent-name">{a.name}</span>
+                              <AgentCost a={a} />
                               <Badge status={a.status} small />
                             </a>
                           </li>

@@ -191,3 +191,23 @@ export function ago(iso: string | null | undefined): string {
 export function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** "$0.42": what an agent's runs cost so far, compact (nothing when 0);
+ * the tokens in its tooltip. */
+export function fmtCostShort(n: unknown): string {
+  const v = Number(n);
+  if (!Number.isFinite(v) || v <= 0) return '';
+  if (v < 0.01) return '<$0.01';
+  if (v >= 1000) return '$' + (v / 1000).toFixed(1) + 'k';
+  return '$' + v.toFixed(2);
+}
+
+export function AgentCost({ a }: { a: { costUsd?: number; totalTokens?: number } }) {
+  const label = fmtCostShort(a.costUsd);
+  if (!label) return null;
+  return (
+    <span class="agent-cost" title={`${fmtCost(a.costUsd)} · ${fmtInt(a.totalTokens ?? 0)} tokens over its runs`}>
+      {label}
+    </span>
+  );
+}

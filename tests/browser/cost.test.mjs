@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// Cost and attention (issue #14) against the real daemon: an agent's cost
+// shows in its sidebar row and moves live when a run ends; Analytics has
+// usage by agent and by model with today first and a period switch; the
+// chime (off by default, a Settings switch kept by this browser) sounds
+// once as an agent starts waiting.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+
+let d;
+let b;
+
+before(async () => {
+  d = await daemon.start({ needUrl: true });
+  b = await launch({ login: d.url });
+});
+after(async () => {
+  if (b) await b.close();
+  if (d) await d.cleanup();
+});
+
+test('cost per agent in the sidebar, live; usage by agent and by model in Analytics', async () => {
+  const { page } = b;
+  const ws = (await api(d.url, 'POST', '/api/workspaces', { path: makeRepo() })).data;
+  const wt = ws.worktrees[0].id;
+  const mk = async (name) => {
+    const r = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, name, executor: 'command', command: ['true'] });
+    assert.equal(r.status, 201, JSON.stringify(r.data));
+    return r.data.id;
+  };
+  const spender = await mk('spender');
+  const saver = await mk('saver');
+  // A run whose cost is known (the test route stores it as a run row).
+  let r = await api(d.url, 'POST', '/test/runs', { agentId: spender, status: 'succeeded', durationMs: 10, inputTokens: 1200, outputTokens: 300, costUsd: 0.42 });
+  assert.equal(r.status, 201, JSON.stringify(r.data));
+  // One model request in today's usage table.
+  r = await api(d.url, 'POST', '/api/usage', { model: 'claude-test-model', inputTokens: 500, outputTokens: 100, costUsd: 0.3 });
+  assert.equal(r.status, 201, JSON.stringify(r.data));
+
+  await page.goto(`${d.url}/#/agents`);
+  const row = page.locator('.agent-link', { hasText: 'spender' });
+  await row.waitFor();
+  await until(async () => (await row.locator('.agent-cost').innerText()) === '$0.42', 'the cost in the sidebar row');
+  assert.equal(await page.locator('.agent-link', { hasText: 'saver' }).locator('.agent-cost').count(), 0);
+  assert.match(await row.locator('.agent-cost').getAttribute('title'), /1,500 tokens/);
+
+  // Live: another stored run, then a real run of the agent ends: run_ended
+  // brings the new total without a reload.
+  r = await api(d.url, 'POST', '/test/runs', { agentId: spender, status: 'succeeded', durationMs: 10, costUsd: 1.08 });
+  assert.equal(r.status, 201);
+  assert.equal((await api(d.url, 'POST', `/api/agents/${spender}/start`, {})).status, 200);
+  await until(async () => (await row.locator('.agent-cost').innerText()) === '$1.50', 'the cost after the run ended');
+  await shot(page, 'cost-sidebar');
+  // the Agents page has the same total, with the tokens
+  const listRow = page.locator('.page table tbody tr', { hasText: 'spender' });
+  assert.match(await listRow.innerText(), /1,500\s+\$1\.50/);
+  // and the grid's tile
+  await page.goto(`${d.url}/#/grid`);
+  const tile = page.locator('.tile', { hasText: 'spender' });
+  await tile.waitFor();
+  assert.equal(await tile.locator('.agent-cost').innerText(), '$1.50');
+
+  await page.goto(`${d.url}/#/analytics`);
+  const region = page.getByRole('region', { name: 'Usage by agent and model' });
+  await region.waitFor();
+  assert.equal(await region.getByRole('tab', { name: 'Today' }).getAttribute('aria-selected'), 'true');
+  const agentRow = region.locator('table.usage-agents tbody tr', { hasText: 'spender' });
+  await agentRow.waitFor();
+  assert.match(await agentRow.innerText(), /spender\s+3\s+1,500\s+\$1\.50/);
+  // the costliest first; an agent without runs today is not listed
+  assert.match(await region.locator('table.usage-agents tbody tr').first().innerText(), /spender/);
+  const saverRow = region.locator('table.usage-agents tbody tr', { hasText: 'saver' });
+  assert.equal(await saverRow.count(), 0);
+  const modelRow = region.locator('table.usage-models tbody tr', { hasText: 'claude-test-model' });
+  await modelRow.waitFor();
+  assert.match(await modelRow.innerText(), /claude-test-model\s+1\s+600\s+\$0\.3000/);
+  await region.getByRole('tab', { name: 'This month' }).click();
+  await until(async () => (await region.getByRole('tab', { name: 'This month' }).getAttribute('aria-selected')) === 'true', 'the month tab');
+  await region.locator('table.usage-agents tbody tr', { hasText: 'spender' }).waitFor();
+  await region.locator('table.usage-models tbody tr', { hasText: 'claude-test-model' }).waitFor();
+  await region.scrollIntoViewIfNeeded();
+  await shot(page, 'cost-analytics');
+});
+
+test('the chime: off by default, on from Settings, once as an agent starts waiting', async () => {
+  const { page } = b;
+  const ws = (await api(d.url, 'POST', '/api/workspaces', { path: makeRepo() })).data;
+  const r = await api(d.url, 'POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'asker', executor: 'command', command: ['true'] });
+  const id = r.data.id;
+  await page.goto(`${d.url}/#/settings`);
+  const sw = page.getByRole('checkbox', { name: /Sound when an agent waits/ });
+  await sw.waitFor();
+  assert.equal(await sw.isChecked(), false);
+  const chimes = () => page.evaluate(() => Number(document.documentElement.dataset.chimes || 0));
+  // Off: an agent starting to wait makes no sound.
+  await api(d.url, 'POST', '/test/agent-status', { agentId: id, status: 'running' });
+  await api(d.url, 'POST', '/test/agent-status', { agentId: id, status: 'waiting' });
+  await until(async () => /^\(\d+\)/.test(await page.title()), 'the waiting count in the title');
+  assert.equal(await chimes(), 0);
+  // On: the switch plays a sample, then each start of waiting one chime.
+  await sw.check();
+  assert.equal(await page.evaluate(() => localStorage.getItem('agentd.sound')), 'on');
+  assert.equal(await chimes(), 1);
+  await api(d.url, 'POST', '/test/agent-status', { agentId: id, status: 'running' });
+  await api(d.url, 'POST', '/test/agent-status', { agentId: id, status: 'waiting' });
+  await until(async () => (await chimes()) === 2, 'the chime');
+  // It survives a reload (this browser keeps it).
+  await page.reload();
+  await sw.waitFor();
+  assert.equal(await sw.isChecked(), true);
+  await sw.uncheck();
+  assert.equal(await page.evaluate(() => localStorage.getItem('agentd.sound')), 'off');
+});
