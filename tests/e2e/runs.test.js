@@ -62,7 +62,7 @@ function zombiesOf(pid) {
     let stat;
     try { stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch (_) { continue; }
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(rest[1]) === pid && rest[0] === 'Z') out.push(Number(e));
+    if (Number(rest[1]) === pid && rest[0] === 'Z') out.push(`${e} ${stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 1)}`);
   }
   return out;
 }
