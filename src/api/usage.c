@@ -44,18 +44,19 @@ static const char *const sum_keys[] = {"inputTokens",      "outputTokens", "cach
                                        "cacheWriteTokens", "totalTokens",  "requestCount",
                                        "errorCount"};
 
-static json_t *totals_of(json_t *rows)
+/* The sums of rows' integer keys, and of their costUsd. */
+static json_t *totals_of(json_t *rows, const char *const *keys, size_t nkeys)
 {
     json_t *t = json_object();
-    for (size_t k = 0; k < AD_ARRAY_LEN(sum_keys); k++) {
+    for (size_t k = 0; k < nkeys; k++) {
         json_int_t sum = 0;
         size_t i;
         json_t *row;
         json_array_foreach(rows, i, row)
         {
-            sum += json_integer_value(json_object_get(row, sum_keys[k]));
+            sum += json_integer_value(json_object_get(row, keys[k]));
         }
-        json_object_set_new(t, sum_keys[k], json_integer(sum));
+        json_object_set_new(t, keys[k], json_integer(sum));
     }
     double cost = 0;
     size_t i;
@@ -109,7 +110,7 @@ static void usage(ad_req_t *r, void *ud)
         return;
     }
     json_t *out = json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "period", period, "from", from, "to", to,
-                            "totals", totals_of(rows), "rows", rows);
+                            "totals", totals_of(rows, sum_keys, AD_ARRAY_LEN(sum_keys)), "rows", rows);
     ad_res_json(r, 200, out);
 }
 
@@ -165,7 +166,7 @@ static void history(ad_req_t *r, void *ud)
         }
     }
     json_t *out = json_pack("{s:i, s:s, s:s, s:o, s:o}", "days", days, "from", from, "to", to,
-                            "totals", totals_of(hist), "history", hist);
+                            "totals", totals_of(hist, sum_keys, AD_ARRAY_LEN(sum_keys)), "history", hist);
     json_decref(rows);
     ad_res_json(r, 200, out);
 }
@@ -399,26 +400,8 @@ static void by_agent(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "usage", NULL);
         return;
     }
-    json_t *t = json_object();
-    const char *keys[] = {"runs", "inputTokens", "outputTokens", "totalTokens"};
-    for (size_t k = 0; k < AD_ARRAY_LEN(keys); k++) {
-        json_int_t sum = 0;
-        size_t i;
-        json_t *row;
-        json_array_foreach(rows, i, row)
-        {
-            sum += json_integer_value(json_object_get(row, keys[k]));
-        }
-        json_object_set_new(t, keys[k], json_integer(sum));
-    }
-    double cost = 0;
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        cost += json_number_value(json_object_get(row, "costUsd"));
-    }
-    json_object_set_new(t, "costUsd", json_real(cost));
+    static const char *const keys[] = {"runs", "inputTokens", "outputTokens", "totalTokens"};
+    json_t *t = totals_of(rows, keys, AD_ARRAY_LEN(keys));
     ad_res_json(r, 200,
                 json_pack("{s:s, s:s, s:o, s:o}", "period", period, "from", key, "totals", t,
                           "agents", rows));

@@ -207,6 +207,10 @@ int ad_path_which(const char *argv0, const char *path, char *out, size_t outsz);
  * PATH entries are taken from (NULL: relative names as given, empty entries
  * skipped). With a cwd the result is always absolute. Any thread. */
 int ad_path_which_in(const char *argv0, const char *path, const char *cwd, char *out, size_t outsz);
+/* The folder of the running executable (from /proc/self/exe; a binary
+ * replaced on disk still names its folder), where agentd-hold and
+ * agentd-git.so sit. 0, or AD_ENOENT / AD_ETOOBIG. Any thread. */
+int ad_exe_dir(char *out, size_t outsz);
 
 /* ---- JSON text ------------------------------------------------------------ */
 /* Appends s[0..n) as a quoted JSON string exactly as jansson's JSON_COMPACT

@@ -86,3 +86,27 @@ int ad_path_which(const char *argv0, const char *path, char *out, size_t outsz)
 {
     return ad_path_which_in(argv0, path, NULL, out, outsz);
 }
+
+int ad_exe_dir(char *out, size_t outsz)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        return AD_ENOENT;
+    }
+    self[n] = '\0';
+    char *del = strstr(self, " (deleted)"); /* replaced on disk: its folder still counts */
+    if (del != NULL && del[10] == '\0') {
+        *del = '\0';
+    }
+    char *slash = strrchr(self, '/');
+    if (slash == NULL) {
+        return AD_ENOENT;
+    }
+    *slash = '\0';
+    if (strlen(self) >= outsz) {
+        return AD_ETOOBIG;
+    }
+    memcpy(out, self, strlen(self) + 1);
+    return 0;
+}

@@ -36,39 +36,25 @@ static char load_error[300];
 static atomic_bool shutting_down;
 
 /* agentd-git.so: $AGENTD_GIT_LIB, else beside the running executable (as
- * agentd-hold is found), else beside its folder (unit tests run from a
- * folder below the build's). */
+ * agentd-hold is found). */
 static void *open_library(void)
 {
     const char *env = getenv("AGENTD_GIT_LIB");
     if (env != NULL && env[0] != '\0') {
         return dlopen(env, RTLD_NOW | RTLD_LOCAL);
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) {
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+    if (ad_exe_dir(dir, sizeof(dir)) != 0) {
         snprintf(load_error, sizeof(load_error), "cannot find the agentd executable");
         return NULL;
     }
-    self[n] = '\0';
-    char *del = strstr(self, " (deleted)"); /* replaced on disk: its folder still counts */
-    if (del != NULL && del[10] == '\0') {
-        *del = '\0';
+    snprintf(path, sizeof(path), "%s/agentd-git.so", dir);
+    if (access(path, R_OK) != 0) {
+        snprintf(load_error, sizeof(load_error),
+                 "agentd-git.so is not beside the agentd executable");
+        return NULL;
     }
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(self, '/');
-        if (slash == NULL) {
-            break;
-        }
-        *slash = '\0';
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof(path), "%s/agentd-git.so", self);
-        if (access(path, R_OK) == 0) {
-            return dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        }
-    }
-    snprintf(load_error, sizeof(load_error), "agentd-git.so is not beside the agentd executable");
-    return NULL;
+    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 
 static void load(void)

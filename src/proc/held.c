@@ -253,22 +253,11 @@ void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at)
 
 void ad_proc_holder_exe(char *exe, size_t n, bool *sub)
 {
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len > 0) {
-        self[len] = '\0';
-        char *del = strstr(self, " (deleted)"); /* replaced on disk: its directory still counts */
-        if (del != NULL && del[10] == '\0') {
-            *del = '\0';
-        }
-        char *slash = strrchr(self, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            if (snprintf(exe, n, "%s/agentd-hold", self) < (int)n && access(exe, X_OK) == 0) {
-                *sub = false;
-                return;
-            }
-        }
+    char dir[4096];
+    if (ad_exe_dir(dir, sizeof(dir)) == 0 && snprintf(exe, n, "%s/agentd-hold", dir) < (int)n &&
+        access(exe, X_OK) == 0) {
+        *sub = false;
+        return;
     }
     snprintf(exe, n, "/proc/self/exe");
     *sub = true;

@@ -193,6 +193,25 @@ int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **resu
     return rc;
 }
 
+/* The tail of a config write: args' values bound at vals and now at
+ * vals + 1, the statement run, and the row read back as {config}.
+ * AD_ENOENT when it changed nothing (an update of a missing id). */
+static int cfg_write(sqlite3 *db, sqlite3_stmt *s, int vals, json_t *args, json_t **result)
+{
+    int rc = ad_store_bind_json(s, vals, json_object_get(args, "values")) == SQLITE_OK ? 0 : AD_ENOMEM;
+    sqlite3_bind_int64(s, vals + 1, ad_args_int(args, "now", 0));
+    rc = rc != 0 ? rc : ad_store_step_done(db, s);
+    sqlite3_reset(s);
+    if (rc == 0 && sqlite3_changes(db) == 0) {
+        rc = AD_ENOENT;
+    }
+    json_t *row = NULL;
+    if (rc == 0 && (rc = cfg_read(db, ad_args_str(args, "id"), &row)) == 0) {
+        *result = json_pack("{s:o}", "config", row);
+    }
+    return rc;
+}
+
 int ad_store_op_config_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     sqlite3 *db = tx->db;
@@ -205,18 +224,7 @@ int ad_store_op_config_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 2, ad_args_str(args, "orgId"));
     ad_store_bind_text(s, 3, ad_args_str(args, "name"));
     ad_store_bind_text(s, 4, ad_args_str(args, "schemaId"));
-    int rc = ad_store_bind_json(s, 5, json_object_get(args, "values")) == SQLITE_OK ? 0 : AD_ENOMEM;
-    sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
-    rc = rc != 0 ? rc : ad_store_step_done(db, s);
-    if (rc != 0) {
-        sqlite3_reset(s);
-        return rc;
-    }
-    json_t *row = NULL;
-    if ((rc = cfg_read(db, id, &row)) == 0) {
-        *result = json_pack("{s:o}", "config", row);
-    }
-    return rc;
+    return cfg_write(db, s, 5, args, result);
 }
 
 int ad_store_op_config_update(ad_store_tx_t *tx, json_t *args, json_t **result)
@@ -229,17 +237,7 @@ int ad_store_op_config_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     const char *id = ad_args_str(args, "id");
     ad_store_bind_text(s, 1, id);
     ad_store_bind_text(s, 2, ad_args_str(args, "name"));
-    int rc = ad_store_bind_json(s, 3, json_object_get(args, "values")) == SQLITE_OK ? 0 : AD_ENOMEM;
-    sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
-    rc = rc != 0 ? rc : ad_store_step_done(db, s);
-    if (rc == 0 && sqlite3_changes(db) == 0) {
-        rc = AD_ENOENT;
-    }
-    json_t *row = NULL;
-    if (rc == 0 && (rc = cfg_read(db, id, &row)) == 0) {
-        *result = json_pack("{s:o}", "config", row);
-    }
-    return rc;
+    return cfg_write(db, s, 3, args, result);
 }
 
 int ad_store_op_config_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
