@@ -189,4 +189,4 @@ bench: deps bench-deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(O)/obj/src/main.d $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(GIT_BE_OBJ:.o=.d) $(GIT_BE_PIC:.o=.d) $(O)/obj/src/main.d $(O)/obj/tools/hold_main.d $(UNIT_BIN:=.d)

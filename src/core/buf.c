@@ -59,7 +59,7 @@ int ad_buf_reserve(ad_buf_t *b, size_t n)
     return reserve(b, n);
 }
 
-int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
+int ad_buf_append_grow(ad_buf_t *b, const void *p, size_t n)
 {
     int rc = reserve(b, n);
     if (rc < 0) {
@@ -76,11 +76,6 @@ int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
 int ad_buf_puts(ad_buf_t *b, const char *s)
 {
     return ad_buf_append(b, s, strlen(s));
-}
-
-int ad_buf_putc(ad_buf_t *b, char c)
-{
-    return ad_buf_append(b, &c, 1);
 }
 
 int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 #define AD_VERSION "0.1.0"
 
@@ -116,9 +117,31 @@ void ad_buf_cleanup(ad_buf_t *b);
 void ad_buf_reset(ad_buf_t *b);
 /* Makes room for n more bytes at once (AD_ETOOBIG past max). */
 int ad_buf_reserve(ad_buf_t *b, size_t n);
-int ad_buf_append(ad_buf_t *b, const void *p, size_t n);
+/* Appends n bytes (AD_ETOOBIG past max). The common case, room already
+ * there, is inline: appends are the hot loop of every JSON writer. */
+int ad_buf_append_grow(ad_buf_t *b, const void *p, size_t n);
+static inline int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
+{
+    if (b->cap - b->len <= n) { /* cap <= max + 1, so this also bounds max */
+        return ad_buf_append_grow(b, p, n);
+    }
+    if (n > 0) {
+        memcpy(b->data + b->len, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+static inline int ad_buf_putc(ad_buf_t *b, char c)
+{
+    if (b->cap - b->len <= 1) {
+        return ad_buf_append_grow(b, &c, 1);
+    }
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
+}
 int ad_buf_puts(ad_buf_t *b, const char *s);
-int ad_buf_putc(ad_buf_t *b, char c);
 int ad_buf_printf(ad_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);
 /* Removes the first n bytes. */

@@ -70,7 +70,8 @@ static void containers(void **state)
     same_as_jansson(v);
 }
 
-/* The escaper reads eight bytes at a time: every byte that must be escaped,
+/* The escaper reads sixteen (or eight) bytes at a time, short tails through
+ * a padded copy: every byte that must be escaped,
  * and its neighbours that need not, at every position of strings longer
  * and shorter than a word, read the same as jansson's. */
 static void escapes_at_every_position(void **state)
