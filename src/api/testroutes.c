@@ -76,7 +76,10 @@ static void burst_tick(uv_timer_t *t)
         return;
     }
     for (int64_t i = 0; i < b->per_tick && b->left > 0; i++, b->left--) {
-        if (json_is_object(b->payload)) {
+        json_t *i_val = json_object_get(b->payload, "i"); /* set in place: no allocation */
+        if (json_is_integer(i_val)) {
+            json_integer_set(i_val, b->done);
+        } else if (json_is_object(b->payload)) {
             json_object_set_new(b->payload, "i", json_integer(b->done));
         }
         uint64_t seq = ad_bus_publish(b->app->bus, b->type, (const char *const *)b->topics,

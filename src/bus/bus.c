@@ -175,6 +175,9 @@ static void offer_node(bus_node_t *n, const ad_bus_event_t *ev)
 
 static void fan_out(ad_bus_t *bus, const ad_bus_event_t *ev)
 {
+    if (bus->index.count == 0 && bus->index.prefixes == NULL) {
+        return; /* nobody subscribed to anything */
+    }
     bus->in_publish++;
     for (size_t i = 0; i < ev->ntopics; i++) {
         size_t len = strlen(ev->topics[i]);
@@ -204,25 +207,10 @@ static int dump_cb(const char *buf, size_t size, void *data)
     return ad_buf_append(data, buf, size) == 0 ? 0 : -1;
 }
 
-/* Stamps, rings, queues for persistence and fans out one event whose
- * payload text is ready. */
-static uint64_t publish_text(ad_bus_t *bus, int64_t now, uint64_t seq, const char *type,
-                             const char *const *topics, size_t ntopics, const char *payload,
-                             size_t len)
+/* Rings, queues for persistence and fans out one new event (takes ev). */
+static uint64_t publish_event(ad_bus_t *bus, ad_bus_event_t *ev)
 {
-    if (now != bus->ts_ms || bus->ts[0] == '\0') {
-        ad_time_format(now, bus->ts);
-        bus->ts_ms = now;
-    }
-    const char *ts = bus->ts;
-    ad_bus_event_t *ev =
-        ad_bus_event_make(seq, now, ts, type ? type : "", topics, ntopics, payload, len);
-    if (ev == NULL) {
-        ad_log(AD_LOG_WARN, "bus", "payload too large type=%s seq=%llu", type ? type : "",
-               (unsigned long long)seq);
-        ev = ad_bus_event_make(seq, now, ts, type ? type : "", topics, ntopics,
-                               "{\"truncated\":true}", 18);
-    }
+    uint64_t seq = ev->seq;
     ad_bus_ring_push(&bus->ring, ev);
     bus->published++;
     if (bus->sops != NULL && !bus->stopping) {
@@ -246,6 +234,45 @@ static uint64_t publish_text(ad_bus_t *bus, int64_t now, uint64_t seq, const cha
     ad_bus_schedule_writes(bus);
     ad_bus_reserve_ahead(bus);
     return seq;
+}
+
+/* A new event's seq, and its envelope head written into bus->scratch: the
+ * payload is then appended right behind it, so an event's text is written
+ * once and copied once (into the event). Returns the payload's offset. */
+static size_t begin_event(ad_bus_t *bus, uint64_t *seq, int64_t *now, const char *type,
+                          const char *const *topics, size_t ntopics)
+{
+    *seq = ++bus->seq;
+    *now = ad_wall_ms();
+    if (*now != bus->ts_ms || bus->ts[0] == '\0') {
+        ad_time_format(*now, bus->ts);
+        bus->ts_ms = *now;
+    }
+    ad_buf_reset(&bus->scratch);
+    if (ad_bus_envelope_head(&bus->scratch, *seq, bus->ts, ntopics > 0 ? topics[0] : "",
+                             type) != 0) {
+        ad_buf_reset(&bus->scratch); /* a type or topic near 8 MiB: named nowhere */
+        (void)ad_bus_envelope_head(&bus->scratch, *seq, bus->ts, "", "");
+    }
+    return bus->scratch.len;
+}
+
+/* Closes the envelope in bus->scratch and publishes it. rc is the payload
+ * writer's: on failure (past the size cap, or unserializable) the event
+ * goes out with {"truncated":true} instead, so no seq is ever skipped. */
+static uint64_t end_event(ad_bus_t *bus, int rc, uint64_t seq, int64_t now, const char *type,
+                          const char *const *topics, size_t ntopics, size_t poff)
+{
+    rc = rc ? rc : ad_buf_putc(&bus->scratch, '}');
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "bus", "payload too large or unserializable type=%s seq=%llu", type,
+               (unsigned long long)seq);
+        bus->scratch.len = poff;
+        bus->scratch.data[poff] = '\0';
+        (void)ad_buf_puts(&bus->scratch, "{\"truncated\":true}}");
+    }
+    return publish_event(bus, ad_bus_event_wrap(seq, now, bus->ts, type, topics, ntopics,
+                                                bus->scratch.data, bus->scratch.len, poff));
 }
 
 void ad_bus_release_held(ad_bus_t *bus)
@@ -276,24 +303,19 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
     if (bus == NULL) {
         return 0;
     }
-    uint64_t seq = ++bus->seq;
-    ad_buf_reset(&bus->scratch);
+    type = type ? type : "";
+    uint64_t seq;
+    int64_t now;
+    size_t poff = begin_event(bus, &seq, &now, type, topics, ntopics);
     int rc = payload == NULL ? ad_buf_puts(&bus->scratch, "{}")
                              : ad_bus_json_write(&bus->scratch, payload);
     if (rc != 0 && payload != NULL) {
         /* Deeper than ad_bus_json_write goes, or too big: jansson decides,
          * as it always did. */
-        ad_buf_reset(&bus->scratch);
+        bus->scratch.len = poff;
         rc = json_dump_callback(payload, dump_cb, &bus->scratch, JSON_COMPACT | JSON_ENCODE_ANY);
     }
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "bus", "payload too large or unserializable type=%s seq=%llu", type,
-               (unsigned long long)seq);
-        ad_buf_reset(&bus->scratch);
-        ad_buf_puts(&bus->scratch, "{\"truncated\":true}");
-    }
-    return publish_text(bus, ad_wall_ms(), seq, type, topics, ntopics, bus->scratch.data,
-                        bus->scratch.len);
+    return end_event(bus, rc, seq, now, type, topics, ntopics, poff);
 }
 
 uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
@@ -302,8 +324,12 @@ uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const 
     if (bus == NULL) {
         return 0;
     }
-    uint64_t seq = ++bus->seq;
-    return publish_text(bus, ad_wall_ms(), seq, type, topics, ntopics, payload, len);
+    type = type ? type : "";
+    uint64_t seq;
+    int64_t now;
+    size_t poff = begin_event(bus, &seq, &now, type, topics, ntopics);
+    int rc = ad_buf_append(&bus->scratch, payload, len);
+    return end_event(bus, rc, seq, now, type, topics, ntopics, poff);
 }
 
 /* ---- subscribers ----------------------------------------------------------------- */

@@ -32,6 +32,16 @@ struct ad_bus_event {
 ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
                                   const char *const *topics, size_t ntopics, const char *payload,
                                   size_t payload_len);
+/* The envelope up to its payload: {"seq":…,"ts":…,"topic":…,"type":…,"payload":
+ * appended to b (0 or AD_ETOOBIG). Any thread. */
+int ad_bus_envelope_head(ad_buf_t *b, uint64_t seq, const char *ts, const char *topic,
+                         const char *type);
+/* An event around a whole envelope already written (env, len bytes: the
+ * head, the payload from payload_off, the closing brace): one allocation,
+ * env copied. Returns owned (refs 1). Any thread. */
+ad_bus_event_t *ad_bus_event_wrap(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
+                                  const char *const *topics, size_t ntopics, const char *env,
+                                  size_t len, size_t payload_off);
 ad_bus_event_t *ad_bus_event_ref(ad_bus_event_t *ev);
 void ad_bus_event_unref(ad_bus_event_t *ev);
 /* Accounting size of an event (what the ring and retention count). */

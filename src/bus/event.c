@@ -9,18 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
-                                  const char *const *topics, size_t ntopics, const char *payload,
-                                  size_t payload_len)
+int ad_bus_envelope_head(ad_buf_t *b, uint64_t seq, const char *ts, const char *topic,
+                         const char *type)
 {
-    ad_bus_event_t *ev = NULL;
-    ad_buf_t b;
-    ad_buf_init(&b, BUS_EVENT_MAX);
-    /* One allocation for the usual envelope instead of growing by halves
-     * (a refusal near the cap is no error: the appends decide). */
-    (void)ad_buf_reserve(&b, payload_len + strlen(ts) + strlen(type) +
-                                 (ntopics > 0 ? strlen(topics[0]) : 0) + 96);
-    int rc = 0;
     char num[32] = "{\"seq\":";
     char digits[24];
     size_t nd = 0;
@@ -31,51 +22,73 @@ ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, c
     while (nd > 0) {
         num[nl++] = digits[--nd];
     }
-    rc = rc ? rc : ad_buf_append(&b, num, nl);
-    const char *topic = ntopics > 0 ? topics[0] : "";
-    rc = rc ? rc : ad_buf_puts(&b, ",\"ts\":");
-    rc = rc ? rc : ad_json_string(&b, ts, strlen(ts));
-    rc = rc ? rc : ad_buf_puts(&b, ",\"topic\":");
-    rc = rc ? rc : ad_json_string(&b, topic, strlen(topic));
-    rc = rc ? rc : ad_buf_puts(&b, ",\"type\":");
-    rc = rc ? rc : ad_json_string(&b, type, strlen(type));
-    rc = rc ? rc : ad_buf_puts(&b, ",\"payload\":");
-    size_t poff = b.len;
-    rc = rc ? rc : ad_buf_append(&b, payload, payload_len);
-    rc = rc ? rc : ad_buf_putc(&b, '}');
-    if (rc != 0) {
-        goto out;
-    }
-    size_t strs = strlen(type) + 1;
+    int rc = ad_buf_append(b, num, nl);
+    /* ts is RFC 3339 text (digits, '-', ':', '.', 'T', 'Z'): nothing to escape. */
+    rc = rc ? rc : ad_buf_append(b, ",\"ts\":\"", 7);
+    rc = rc ? rc : ad_buf_append(b, ts, strlen(ts));
+    rc = rc ? rc : ad_buf_append(b, "\",\"topic\":", 10);
+    rc = rc ? rc : ad_json_string(b, topic, strlen(topic));
+    rc = rc ? rc : ad_buf_append(b, ",\"type\":", 8);
+    rc = rc ? rc : ad_json_string(b, type, strlen(type));
+    return rc ? rc : ad_buf_append(b, ",\"payload\":", 11);
+}
+
+ad_bus_event_t *ad_bus_event_wrap(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
+                                  const char *const *topics, size_t ntopics, const char *env,
+                                  size_t len, size_t payload_off)
+{
+    size_t ylen = strlen(type) + 1;
+    size_t strs = ylen;
     for (size_t i = 0; i < ntopics; i++) {
         strs += strlen(topics[i]) + 1;
     }
     size_t ptrs = ntopics * sizeof(char *);
-    ev = ad_xmalloc(sizeof(*ev) + ptrs + b.len + 1 + strs);
+    ad_bus_event_t *ev = ad_xmalloc(sizeof(*ev) + ptrs + len + 1 + strs);
     memset(ev, 0, sizeof(*ev));
     ev->seq = seq;
     ev->ts_ms = ts_ms;
     ev->refs = 1;
     ev->ntopics = (uint32_t)ntopics;
-    ev->len = b.len;
-    ev->payload_off = poff;
-    ev->payload_len = payload_len;
-    snprintf(ev->ts, sizeof(ev->ts), "%s", ts);
+    ev->len = len;
+    ev->payload_off = payload_off;
+    ev->payload_len = len - payload_off - 1; /* the envelope's closing brace */
+    size_t tsn = strnlen(ts, sizeof(ev->ts) - 1);
+    memcpy(ev->ts, ts, tsn);
+    ev->ts[tsn] = '\0';
     ev->topics = (const char **)(void *)ev->data;
-    char *env = ev->data + ptrs;
-    memcpy(env, b.data, b.len + 1);
-    char *p = env + b.len + 1;
-    size_t n = strlen(type) + 1;
-    memcpy(p, type, n);
+    char *p = ev->data + ptrs;
+    memcpy(p, env, len);
+    p[len] = '\0';
+    p += len + 1;
+    memcpy(p, type, ylen);
     ev->type = p;
-    p += n;
+    p += ylen;
     for (size_t i = 0; i < ntopics; i++) {
-        n = strlen(topics[i]) + 1;
+        size_t n = strlen(topics[i]) + 1;
         memcpy(p, topics[i], n);
         ev->topics[i] = p;
         p += n;
     }
-out:
+    return ev;
+}
+
+ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,
+                                  const char *const *topics, size_t ntopics, const char *payload,
+                                  size_t payload_len)
+{
+    ad_buf_t b;
+    ad_buf_init(&b, BUS_EVENT_MAX);
+    /* One allocation for the usual envelope instead of growing by halves
+     * (a refusal near the cap is no error: the appends decide). */
+    (void)ad_buf_reserve(&b, payload_len + strlen(ts) + strlen(type) +
+                                 (ntopics > 0 ? strlen(topics[0]) : 0) + 96);
+    int rc = ad_bus_envelope_head(&b, seq, ts, ntopics > 0 ? topics[0] : "", type);
+    size_t poff = b.len;
+    rc = rc ? rc : ad_buf_append(&b, payload, payload_len);
+    rc = rc ? rc : ad_buf_putc(&b, '}');
+    ad_bus_event_t *ev =
+        rc == 0 ? ad_bus_event_wrap(seq, ts_ms, ts, type, topics, ntopics, b.data, b.len, poff)
+                : NULL;
     ad_buf_cleanup(&b);
     return ev;
 }
