@@ -44,40 +44,67 @@ static int put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
         rc = i > 0 ? ad_buf_putc(b, ',') : 0;
         rc = rc ? rc : ad_json_string(b, t, strlen(t));
     }
-    return rc ? rc : ad_buf_putc(b, ']');
+    rc = rc ? rc : ad_buf_putc(b, ']');
+    if (rc != 0) {
+        ad_buf_reset(b);
+        ad_buf_puts(b, "[]");
+    }
+    return 0;
+}
+
+/* Rows go in GROUP at a time through one statement: a multi-row INSERT
+ * runs SQLite's per-statement work (step, halt, reset) once for them all,
+ * which was a fifth of the writer's instructions per event. */
+#define GROUP 16
+#define ROW "(?,?,?,?,?)"
+#define ROWS4 ROW "," ROW "," ROW "," ROW
+static const char insert_one[] =
+    "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) VALUES" ROW;
+static const char insert_group[] = "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) "
+                                   "VALUES" ROWS4 "," ROWS4 "," ROWS4 "," ROWS4;
+
+/* Binds ev as row k of st; topics is its slot's buffer, alive until the step. */
+static void bind_row(sqlite3_stmt *st, int k, const ad_bus_event_t *ev, ad_buf_t *topics)
+{
+    size_t plen;
+    const char *payload = ad_bus_event_payload_text(ev, &plen);
+    put_topics(topics, ev);
+    int o = k * 5;
+    sqlite3_bind_int64(st, o + 1, (sqlite3_int64)ad_bus_event_seq(ev));
+    sqlite3_bind_int64(st, o + 2, ad_bus_event_ts_ms(ev));
+    sqlite3_bind_text(st, o + 3, ad_bus_event_type(ev), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, o + 4, topics->data, (int)topics->len, SQLITE_STATIC);
+    sqlite3_bind_text(st, o + 5, payload, (int)plen, SQLITE_STATIC);
 }
 
 static int write_job(ad_store_tx_t *tx, void *ctx)
 {
     sqlite3 *db = tx->db;
     wjob_t *j = ctx;
-    sqlite3_stmt *st = ad_store_stmt(
-        db, "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) VALUES(?,?,?,?,?)");
-    if (st == NULL) {
-        return AD_EINTERNAL;
+    ad_buf_t topics[GROUP];
+    for (int k = 0; k < GROUP; k++) {
+        ad_buf_init(&topics[k], 64 * 1024);
     }
-    ad_buf_t topics;
-    ad_buf_init(&topics, 64 * 1024);
     int rc = 0;
-    for (size_t i = 0; i < j->n && rc == 0; i++) {
-        const ad_bus_event_t *ev = j->evs[i];
-        size_t plen;
-        const char *payload = ad_bus_event_payload_text(ev, &plen);
-        if (put_topics(&topics, ev) != 0) {
-            ad_buf_reset(&topics);
-            ad_buf_puts(&topics, "[]");
+    for (size_t i = 0; i < j->n && rc == 0;) {
+        size_t take = j->n - i >= GROUP ? GROUP : 1;
+        sqlite3_stmt *st = ad_store_stmt(db, take == GROUP ? insert_group : insert_one);
+        if (st == NULL) {
+            rc = AD_EINTERNAL;
+            break;
         }
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)ad_bus_event_seq(ev));
-        sqlite3_bind_int64(st, 2, ad_bus_event_ts_ms(ev));
-        sqlite3_bind_text(st, 3, ad_bus_event_type(ev), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, topics.data, (int)topics.len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, payload, (int)plen, SQLITE_STATIC);
+        for (size_t k = 0; k < take; k++) {
+            bind_row(st, (int)k, j->evs[i + k], &topics[k]);
+        }
         int src = sqlite3_step(st);
         rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
         sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        i += take;
     }
-    sqlite3_clear_bindings(st);
-    ad_buf_cleanup(&topics);
+    for (int k = 0; k < GROUP; k++) {
+        ad_buf_cleanup(&topics[k]);
+    }
     return rc;
 }
 
