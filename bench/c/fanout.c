@@ -8,6 +8,11 @@
  * needs, so the client costs a fraction of what the server does and the
  * figure describes the server.
  *
+ * With "lines" and no publisher it is W4's subscriber side instead
+ * (bench/gen/w4.js in Node): every sampleEvery-th subscriber reads the
+ * intended-send time linegen wrote into each line ("bench <i> <mono_ns>")
+ * and records arrival minus intention, until it has seen every line.
+ *
  * Protocol (bench/gen/common.js): the parameters come as one JSON argument;
  * "MARK start" / "MARK end" open and close the measured window; one line
  * "RESULT {...}" ends the run. Every wait is bounded.
@@ -51,10 +56,22 @@ typedef struct {
     bool is_msg;
     char first[8]; /* the first bytes of an array's first element */
     int nfirst;
+    /* latency mode: this subscriber reads its frames' text */
+    bool sample;
+    bool data; /* the frame being read is a data frame */
+    char text[4096];
+    size_t tlen;
 } peer_t;
 
 static uint64_t delivered, bytes_in;
 static int errors;
+
+/* Latency mode: samples in ms, and where in the run the late ones fall. */
+#define LAT_MAX 4000000
+static double *lat;
+static size_t nlat;
+static long lines_total;
+static long late_by_tenth[10];
 
 static double now_s(void)
 {
@@ -196,15 +213,56 @@ static size_t resp(char *out, size_t cap, const char *a, const char *b, const ch
     return k;
 }
 
-/* Server WebSocket frames: counts complete data frames. */
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A sampler's whole frame: every "bench <i> <ns>" in it is one sample. */
+static void frame_text(peer_t *p)
+{
+    double now = mono_ms();
+    p->text[p->tlen] = '\0';
+    for (const char *c = strstr(p->text, "bench "); c != NULL; c = strstr(c + 6, "bench ")) {
+        char *end;
+        long i = strtol(c + 6, &end, 10);
+        if (end == c + 6 || *end != ' ') {
+            continue;
+        }
+        long long ns = strtoll(end + 1, &end, 10);
+        double ms = now - (double)ns / 1e6;
+        if (nlat < LAT_MAX) {
+            lat[nlat++] = ms;
+        }
+        if (ms > 2 && lines_total > 0 && i >= 0) {
+            long t = i * 10 / lines_total;
+            late_by_tenth[t > 9 ? 9 : t]++;
+        }
+    }
+    p->tlen = 0;
+}
+
+/* Server WebSocket frames: counts complete data frames (a sampler also
+ * keeps their text, up to 4 KiB). */
 static void ws_input(peer_t *p, const uint8_t *d, size_t n)
 {
     while (n > 0) {
         if (p->left > 0) {
             size_t k = p->left < n ? (size_t)p->left : n;
+            if (p->sample && p->data) {
+                size_t room = sizeof(p->text) - 1 - p->tlen;
+                size_t c = k < room ? k : room;
+                memcpy(p->text + p->tlen, d, c);
+                p->tlen += c;
+            }
             p->left -= k;
             d += k;
             n -= k;
+            if (p->left == 0 && p->sample && p->data) {
+                frame_text(p);
+            }
             continue;
         }
         p->hdr[p->have++] = *d++;
@@ -230,6 +288,8 @@ static void ws_input(peer_t *p, const uint8_t *d, size_t n)
             delivered++;
             bytes_in += len;
         }
+        p->data = op == 1 || op == 2;
+        p->tlen = 0;
         p->left = len;
         p->have = 0;
     }
@@ -422,6 +482,82 @@ static void drain_for(int ep, double seconds)
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double q)
+{
+    if (nlat == 0) {
+        return -1;
+    }
+    size_t i = (size_t)(q / 100.0 * (double)(nlat - 1) + 0.5);
+    return lat[i < nlat ? i : nlat - 1];
+}
+
+/* W4: subscribers only; the agent's lines are the publisher. "READY" once
+ * every subscriber is in (the driver then starts the agent); ends when the
+ * samplers have seen every line, or at timeoutMs. */
+static int latency_run(json_t *p, int n)
+{
+    lines_total = (long)json_integer_value(json_object_get(p, "lines"));
+    int every = (int)json_integer_value(json_object_get(p, "sampleEvery"));
+    double timeout_ms = json_number_value(json_object_get(p, "timeoutMs"));
+    if (n < 1 || n > NMAX || lines_total < 1 || lines_total > 1000000 || every < 1 ||
+        timeout_ms <= 0 || timeout_ms > 600000) {
+        errno = EINVAL;
+        die("parameters out of range");
+    }
+    lat = malloc(LAT_MAX * sizeof(*lat));
+    json_t *sub = json_object();
+    json_object_set_new(sub, "kind", json_string("ws"));
+    json_object_set(sub, "port", json_object_get(p, "port"));
+    json_object_set(sub, "path", json_object_get(p, "path"));
+    json_object_set(sub, "subscribe", json_object_get(p, "subscribe"));
+    int ep = epoll_create1(0);
+    peer_t *subs = subscribe(sub, n, ep);
+    json_decref(sub);
+    long samplers = 0;
+    for (int i = 0; i < n; i++) {
+        nonblock(subs[i].fd);
+        subs[i].sample = i % every == 0;
+        samplers += subs[i].sample;
+    }
+    drain_for(ep, 0.3);
+    nlat = 0;
+    delivered = 0;
+    memset(late_by_tenth, 0, sizeof(late_by_tenth));
+    double c0 = cpu_s(), w0 = now_s();
+    printf("MARK start\nREADY\n");
+    fflush(stdout);
+    double deadline = w0 + timeout_ms / 1000.0;
+    while ((long)nlat < lines_total * samplers && now_s() < deadline) {
+        poll_subs(ep, 5);
+    }
+    double w1 = now_s(), c1 = cpu_s();
+    printf("MARK end\n");
+    qsort(lat, nlat, sizeof(*lat), cmp_double);
+    printf("RESULT {\"n\":%d,\"lines\":%ld,\"linesSeenPerSampler\":%.1f,\"frames\":%llu,"
+           "\"p50Ms\":%.4f,\"p99Ms\":%.4f,\"maxMs\":%.4f,\"lateByTenth\":[",
+           n, lines_total, (double)nlat / (double)samplers, (unsigned long long)delivered,
+           pct(50), pct(99), nlat ? lat[nlat - 1] : -1.0);
+    for (int i = 0; i < 10; i++) {
+        printf("%s%ld", i ? "," : "", late_by_tenth[i]);
+    }
+    printf("],\"seconds\":%.6f,\"genCpuS\":%.6f,\"errors\":%d,\"generator\":\"c\"}\n",
+           w1 - w0, c1 - c0, errors);
+    fflush(stdout);
+    for (int i = 0; i < n; i++) {
+        close(subs[i].fd);
+    }
+    free(subs);
+    free(lat);
+    json_decref(p);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     json_error_t jerr;
@@ -431,6 +567,9 @@ int main(int argc, char **argv)
         die("parameters");
     }
     int n = (int)json_integer_value(json_object_get(p, "n"));
+    if (json_object_get(p, "lines") != NULL) {
+        return latency_run(p, n);
+    }
     size_t payload = (size_t)json_integer_value(json_object_get(p, "payload"));
     double seconds = json_number_value(json_object_get(p, "seconds"));
     double warmup = json_number_value(json_object_get(p, "warmup"));

@@ -124,7 +124,12 @@ int main(int argc, char **argv)
     sqlite3 *db = NULL;
     sqlite3_stmt *st[MAX_STMTS] = {0};
     double *lat = calloc(MAX_LAT, sizeof(double));
-    if (lat == NULL || sqlite3_open(path, &db) != SQLITE_OK) {
+    /* As src/store opens its writer: no per-connection mutex, no memory
+     * statistics (the global malloc mutex), so the ceiling is the real one. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (lat == NULL ||
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         fprintf(stderr, "sqlite_loop: cannot open %s\n", path);
         goto out;
     }
