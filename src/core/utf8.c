@@ -6,6 +6,8 @@
  */
 #include "core.h"
 
+#include <string.h>
+
 size_t ad_utf8_seq_len(const unsigned char *s, size_t n)
 {
     if (n == 0) {
@@ -53,6 +55,13 @@ size_t ad_utf8_valid_prefix(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
+    /* ASCII a word at a time: most text is, and it needs no decoding. */
+    for (uint64_t w; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        if ((w & 0x8080808080808080u) != 0) {
+            break;
+        }
+    }
     while (i < n) {
         size_t k = ad_utf8_seq_len(p + i, n - i);
         if (k == 0) {

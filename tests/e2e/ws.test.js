@@ -356,6 +356,34 @@ test('the upgrade request and the first frame in one write', async () => {
   assert.ok(buf.includes('early bird'));
 });
 
+// Whole masked data frames are read without wslay; anything else from the
+// first frame that is not one (a partial frame, a control frame, invalid
+// UTF-8) goes to wslay. These mix the two within single reads.
+test('whole frames, then a split one, in one read: echoed in order; bad UTF-8 after good frames is 1007', async () => {
+  const ws = await RawWs.open(d.url);
+  const mid = 'm'.repeat(300) + '\u00e9\u4e2d\ud83d\ude00'; // 16-bit length, multi-byte text
+  const c = ws.frame(TEXT, 'third, split across two reads');
+  // binary first: a text frame read wrong would most likely fail UTF-8
+  // and fall back to wslay, hiding the mistake
+  ws.sendRaw(Buffer.concat([ws.frame(BIN, Buffer.from([0, 255, 1])), ws.frame(TEXT, 'first'), ws.frame(TEXT, mid),
+    c.subarray(0, 9)]));
+  await new Promise((r) => setTimeout(r, 50));
+  ws.sendRaw(Buffer.concat([c.subarray(9), ws.frame(TEXT, 'fourth')]));
+  const got = [];
+  for (let i = 0; i < 5; i++) {
+    const f = await ws.nextData();
+    assert.ok(f, `echo ${i + 1} of 5`);
+    got.push(f.opcode === BIN ? [...f.payload] : f.payload.toString());
+  }
+  assert.deepEqual(got, [[0, 255, 1], 'first', mid, 'third, split across two reads', 'fourth']);
+  // after the split frame, wslay held the context: whole frames again go
+  // the fast way and the connection still works
+  assert.deepEqual([...(await echo(ws, BIN, Buffer.from('fifth!!!!'))).payload], [...Buffer.from('fifth!!!!')]);
+  ws.sendRaw(Buffer.concat([ws.frame(TEXT, 'good'), ws.frame(TEXT, Buffer.from([0x61, 0xc0, 0xaf])), ws.frame(TEXT, 'never')]));
+  assert.equal((await ws.nextData()).payload.toString(), 'good');
+  await failsWith(ws, [1007]);
+});
+
 // Frames queued in one loop turn leave together (one writev per
 // connection); these check that coalescing keeps the queue order.
 test('queued frames keep their order: data, pong, data, then the Close', async () => {
