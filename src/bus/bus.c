@@ -21,6 +21,7 @@ ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
     ad_bus_index_init(&bus->index);
     ad_bus_ring_init(&bus->ring);
     ad_buf_init(&bus->scratch, BUS_EVENT_MAX);
+    ad_buf_init(&bus->head, BUS_EVENT_MAX);
     bus->reserved = UINT64_MAX; /* nothing to reserve against until a store */
     if (loop != NULL) {
         uv_timer_t *timers[] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer,
@@ -54,6 +55,7 @@ void ad_bus_try_finish_free(ad_bus_t *bus)
     ad_bus_ring_cleanup(&bus->ring);
     ad_bus_index_cleanup(&bus->index);
     ad_buf_cleanup(&bus->scratch);
+    ad_buf_cleanup(&bus->head);
     free(bus);
 }
 
@@ -248,9 +250,25 @@ static size_t begin_event(ad_bus_t *bus, uint64_t *seq, int64_t *now, const char
         ad_time_format(*now, bus->ts);
         bus->ts_ms = *now;
     }
+    const char *topic = ntopics > 0 ? topics[0] : "";
     ad_buf_reset(&bus->scratch);
-    if (ad_bus_envelope_head(&bus->scratch, *seq, bus->ts, ntopics > 0 ? topics[0] : "",
-                             type) != 0) {
+    (void)ad_bus_envelope_seq(&bus->scratch, *seq);
+    if (bus->head.len == 0 || bus->head_ms != *now || strcmp(bus->head_topic, topic) != 0 ||
+        strcmp(bus->head_type, type) != 0) {
+        ad_buf_reset(&bus->head);
+        size_t tl = strlen(topic), yl = strlen(type);
+        if (tl < AD_BUS_HEAD_KEY && yl < AD_BUS_HEAD_KEY &&
+            ad_bus_envelope_rest(&bus->head, bus->ts, topic, type) == 0) {
+            memcpy(bus->head_topic, topic, tl + 1);
+            memcpy(bus->head_type, type, yl + 1);
+            bus->head_ms = *now;
+        } else {
+            ad_buf_reset(&bus->head); /* long names: written each time */
+        }
+    }
+    int rc = bus->head.len > 0 ? ad_buf_append(&bus->scratch, bus->head.data, bus->head.len)
+                               : ad_bus_envelope_rest(&bus->scratch, bus->ts, topic, type);
+    if (rc != 0) {
         ad_buf_reset(&bus->scratch); /* a type or topic near 8 MiB: named nowhere */
         (void)ad_bus_envelope_head(&bus->scratch, *seq, bus->ts, "", "");
     }

@@ -33,9 +33,13 @@ ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, c
                                   const char *const *topics, size_t ntopics, const char *payload,
                                   size_t payload_len);
 /* The envelope up to its payload: {"seq":…,"ts":…,"topic":…,"type":…,"payload":
- * appended to b (0 or AD_ETOOBIG). Any thread. */
+ * appended to b (0 or AD_ETOOBIG), whole or as its two parts: the seq, and
+ * the rest (the same for every event of one stamp, topic and type). Any
+ * thread. */
 int ad_bus_envelope_head(ad_buf_t *b, uint64_t seq, const char *ts, const char *topic,
                          const char *type);
+int ad_bus_envelope_seq(ad_buf_t *b, uint64_t seq);
+int ad_bus_envelope_rest(ad_buf_t *b, const char *ts, const char *topic, const char *type);
 /* An event around a whole envelope already written (env, len bytes: the
  * head, the payload from payload_off, the closing brace): one allocation,
  * env copied. Returns owned (refs 1). Any thread. */
@@ -47,6 +51,9 @@ void ad_bus_event_unref(ad_bus_event_t *ev);
 /* Accounting size of an event (what the ring and retention count). */
 size_t ad_bus_event_bytes(const ad_bus_event_t *ev);
 #define BUS_EVENT_MAX (8u << 20)
+/* Topics and types up to this long (with the NUL) have their envelope
+ * head kept between events. */
+#define AD_BUS_HEAD_KEY 128
 
 /* json.c: appends v as compact JSON text, the same bytes as jansson's
  * json_dump_callback(JSON_COMPACT | JSON_ENCODE_ANY), to b. 0, or an AD_E*
@@ -180,6 +187,12 @@ struct ad_bus {
     ad_buf_t scratch;
     int64_t ts_ms;        /* the last publish's ms and its RFC 3339 text: */
     char ts[AD_TIME_MAX]; /* bursts share it instead of formatting again */
+    /* The envelope after the seq for that stamp, first topic and type:
+     * a run of like events copies it (head.len 0: none kept). */
+    ad_buf_t head;
+    int64_t head_ms;
+    char head_topic[AD_BUS_HEAD_KEY];
+    char head_type[AD_BUS_HEAD_KEY];
     unsigned in_publish;
     ad_bus_sub_t *zombies;
     ad_bus_sub_t *paced; /* subscribers whose replay waits for room */

@@ -9,28 +9,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ad_bus_envelope_head(ad_buf_t *b, uint64_t seq, const char *ts, const char *topic,
-                         const char *type)
+int ad_bus_envelope_seq(ad_buf_t *b, uint64_t seq)
 {
-    char num[32] = "{\"seq\":";
-    char digits[24];
-    size_t nd = 0;
-    for (uint64_t v = seq; nd == 0 || v != 0; v /= 10) {
-        digits[nd++] = (char)('0' + v % 10);
+    /* Two digits per division: a seq is written for every event. */
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                                "34353637383940414243444546474849505152535455565758596061626364656667"
+                                "6869707172737475767778798081828384858687888990919293949596979899";
+    char num[32];
+    size_t i = sizeof(num);
+    uint64_t v = seq;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        num[--i] = pairs[2 * r + 1];
+        num[--i] = pairs[2 * r];
     }
-    size_t nl = 7;
-    while (nd > 0) {
-        num[nl++] = digits[--nd];
+    if (v >= 10) {
+        num[--i] = pairs[2 * v + 1];
+        num[--i] = pairs[2 * v];
+    } else {
+        num[--i] = (char)('0' + v);
     }
-    int rc = ad_buf_append(b, num, nl);
+    i -= 7;
+    memcpy(num + i, "{\"seq\":", 7);
+    return ad_buf_append(b, num + i, sizeof(num) - i);
+}
+
+int ad_bus_envelope_rest(ad_buf_t *b, const char *ts, const char *topic, const char *type)
+{
     /* ts is RFC 3339 text (digits, '-', ':', '.', 'T', 'Z'): nothing to escape. */
-    rc = rc ? rc : ad_buf_append(b, ",\"ts\":\"", 7);
+    int rc = ad_buf_append(b, ",\"ts\":\"", 7);
     rc = rc ? rc : ad_buf_append(b, ts, strlen(ts));
     rc = rc ? rc : ad_buf_append(b, "\",\"topic\":", 10);
     rc = rc ? rc : ad_json_string(b, topic, strlen(topic));
     rc = rc ? rc : ad_buf_append(b, ",\"type\":", 8);
     rc = rc ? rc : ad_json_string(b, type, strlen(type));
     return rc ? rc : ad_buf_append(b, ",\"payload\":", 11);
+}
+
+int ad_bus_envelope_head(ad_buf_t *b, uint64_t seq, const char *ts, const char *topic,
+                         const char *type)
+{
+    int rc = ad_bus_envelope_seq(b, seq);
+    return rc ? rc : ad_bus_envelope_rest(b, ts, topic, type);
 }
 
 ad_bus_event_t *ad_bus_event_wrap(uint64_t seq, int64_t ts_ms, const char *ts, const char *type,

@@ -63,18 +63,45 @@ static const char insert_one[] =
 static const char insert_group[] = "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) "
                                    "VALUES" ROWS4 "," ROWS4 "," ROWS4 "," ROWS4;
 
-/* Binds ev as row k of st; topics is its slot's buffer, alive until the step. */
-static void bind_row(sqlite3_stmt *st, int k, const ad_bus_event_t *ev, ad_buf_t *topics)
+/* Whether a and b have the same topics (then the same topics text). */
+static bool same_topics(const ad_bus_event_t *a, const ad_bus_event_t *b)
 {
-    size_t plen;
-    const char *payload = ad_bus_event_payload_text(ev, &plen);
-    put_topics(topics, ev);
-    int o = k * 5;
-    sqlite3_bind_int64(st, o + 1, (sqlite3_int64)ad_bus_event_seq(ev));
-    sqlite3_bind_int64(st, o + 2, ad_bus_event_ts_ms(ev));
-    sqlite3_bind_text(st, o + 3, ad_bus_event_type(ev), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, o + 4, topics->data, (int)topics->len, SQLITE_STATIC);
-    sqlite3_bind_text(st, o + 5, payload, (int)plen, SQLITE_STATIC);
+    size_t n = ad_bus_event_ntopics(a);
+    if (n != ad_bus_event_ntopics(b)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ad_bus_event_topic(a, i), ad_bus_event_topic(b, i)) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Binds the group's events as rows of st. An event with the topics of the
+ * one before it binds that row's topics text (bursts and an agent's output
+ * repeat theirs); else its slot's buffer holds its own, alive until the
+ * step. */
+static void bind_rows(sqlite3_stmt *st, ad_bus_event_t *const *evs, size_t n, ad_buf_t *slots)
+{
+    const char *tdata = NULL;
+    size_t tlen = 0;
+    for (size_t k = 0; k < n; k++) {
+        const ad_bus_event_t *ev = evs[k];
+        if (k == 0 || !same_topics(ev, evs[k - 1])) {
+            put_topics(&slots[k], ev);
+            tdata = slots[k].data;
+            tlen = slots[k].len;
+        }
+        size_t plen;
+        const char *payload = ad_bus_event_payload_text(ev, &plen);
+        int o = (int)k * 5;
+        sqlite3_bind_int64(st, o + 1, (sqlite3_int64)ad_bus_event_seq(ev));
+        sqlite3_bind_int64(st, o + 2, ad_bus_event_ts_ms(ev));
+        sqlite3_bind_text(st, o + 3, ad_bus_event_type(ev), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, o + 4, tdata, (int)tlen, SQLITE_STATIC);
+        sqlite3_bind_text(st, o + 5, payload, (int)plen, SQLITE_STATIC);
+    }
 }
 
 static int write_job(ad_store_tx_t *tx, void *ctx)
@@ -93,13 +120,10 @@ static int write_job(ad_store_tx_t *tx, void *ctx)
             rc = AD_EINTERNAL;
             break;
         }
-        for (size_t k = 0; k < take; k++) {
-            bind_row(st, (int)k, j->evs[i + k], &topics[k]);
-        }
+        bind_rows(st, j->evs + i, take, topics);
         int src = sqlite3_step(st);
         rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+        sqlite3_reset(st); /* every parameter is bound again before the next step */
         i += take;
     }
     for (int k = 0; k < GROUP; k++) {

@@ -210,6 +210,42 @@ static void free_from_own_callback(void **state)
     ad_bus_free(bus);
 }
 
+/* The envelope head after the seq is kept between like events: events of
+ * changing types and topics (one too long to keep, one to escape), and
+ * seqs crossing a digit boundary, each read back whole and right. */
+static void envelope_heads_follow_each_event(void **state)
+{
+    AD_UNUSED(state);
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    bus->seq = 999999990;
+    bus->visible = bus->seq;
+    char long_type[300];
+    memset(long_type, 't', sizeof(long_type) - 1);
+    long_type[sizeof(long_type) - 1] = '\0';
+    const char *types[] = {"agent_output", "agent_output", "quo\"te", long_type, "agent_output"};
+    const char *topics[] = {"agent:a", "agent:a", "agent:b", "agent:b", "system"};
+    for (int i = 0; i < 40; i++) {
+        uint64_t seq = pub(bus, types[i % 5], topics[(i / 2) % 5], NULL);
+        ad_bus_event_t *ev = ad_bus_ring_get(&bus->ring, seq);
+        assert_non_null(ev);
+        size_t len;
+        json_error_t jerr;
+        const char *text = ad_bus_event_data(ev, &len);
+        json_t *j = json_loadb(text, len, 0, &jerr);
+        if (j == NULL) {
+            fail_msg("event %d: %s: %s", i, jerr.text, text);
+        }
+        assert_int_equal(json_integer_value(json_object_get(j, "seq")), (json_int_t)seq);
+        assert_string_equal(json_string_value(json_object_get(j, "type")), types[i % 5]);
+        assert_string_equal(json_string_value(json_object_get(j, "topic")), topics[(i / 2) % 5]);
+        assert_string_equal(json_string_value(json_object_get(j, "ts")), ad_bus_event_ts(ev));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "payload"), "k")),
+                            "v");
+        json_decref(j);
+    }
+    ad_bus_free(bus);
+}
+
 static void envelope_is_serialized_once(void **state)
 {
     AD_UNUSED(state);
@@ -246,6 +282,7 @@ int main(void)
         cmocka_unit_test(overflow_reports_last_seq_and_stops),
         cmocka_unit_test(free_from_own_callback),
         cmocka_unit_test(envelope_is_serialized_once),
+        cmocka_unit_test(envelope_heads_follow_each_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
