@@ -13,6 +13,12 @@
  * intended-send time linegen wrote into each line ("bench <i> <mono_ns>")
  * and records arrival minus intention, until it has seen every line.
  *
+ * With "rate" it is H1's open-loop latency probe: small GETs on `conns`
+ * keep-alive connections at a fixed rate, each timed from when it was due
+ * (a request that has to wait for a free connection counts its wait), so
+ * the tail describes the server at a load both servers carry, not the
+ * closed loop's queue of `wrk` connections.
+ *
  * Protocol (bench/gen/common.js): the parameters come as one JSON argument;
  * "MARK start" / "MARK end" open and close the measured window; one line
  * "RESULT {...}" ends the run. Every wait is bounded.
@@ -30,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -558,6 +566,167 @@ static int latency_run(json_t *p, int n)
     return 0;
 }
 
+/* ---- H1: open-loop GETs ------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    bool busy;
+    double due_ms; /* when its request in flight was due */
+    char in[8192];
+    size_t have;
+} hconn_t;
+
+/* The length of the first whole response in c->in (head + Content-Length
+ * body), or 0 while it is incomplete. */
+static size_t http_response_len(const hconn_t *c)
+{
+    const char *end = memmem(c->in, c->have, "\r\n\r\n", 4);
+    if (end == NULL) {
+        return 0;
+    }
+    size_t head = (size_t)(end - c->in) + 4;
+    size_t body = 0;
+    for (const char *l = c->in; l < end; l++) {
+        if ((l == c->in || l[-1] == '\n') && strncasecmp(l, "content-length:", 15) == 0) {
+            body = (size_t)strtoul(l + 15, NULL, 10);
+        }
+    }
+    return c->have >= head + body ? head + body : 0;
+}
+
+static int http_run(json_t *p)
+{
+    int port = (int)json_integer_value(json_object_get(p, "port"));
+    const char *path = json_string_value(json_object_get(p, "path")) ?: "/";
+    int conns = (int)json_integer_value(json_object_get(p, "conns"));
+    double rate = json_number_value(json_object_get(p, "rate"));
+    double seconds = json_number_value(json_object_get(p, "seconds"));
+    double warmup = json_number_value(json_object_get(p, "warmup"));
+    if (conns < 1 || conns > 1024 || rate < 1 || rate > 1e6 || seconds <= 0 || seconds > 600 ||
+        warmup < 0 || warmup > 60) {
+        errno = EINVAL;
+        die("parameters out of range");
+    }
+    /* "spin": poll without sleeping, so no wake-up latency of ours is in
+     * the figures (the generator then shows 100 % of its core). Otherwise
+     * sleep with no timer slack (the kernel's default adds up to 50 us). */
+    bool spin = json_is_true(json_object_get(p, "spin"));
+    const struct timespec zero = {0, 0};
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    const char *tok = getenv("AGENTD_BENCH_TOKEN");
+    char req[1024];
+    int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s%s%s\r\n", path,
+                      port, tok ? "Authorization: Bearer " : "", tok ? tok : "", tok ? "\r\n" : "");
+    lat = malloc(LAT_MAX * sizeof(*lat));
+    hconn_t *cs = calloc((size_t)conns, sizeof(*cs));
+    int ep = epoll_create1(0);
+    for (int i = 0; i < conns; i++) {
+        cs[i].fd = dial(port);
+        nonblock(cs[i].fd);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) != 0) {
+            die("epoll_ctl");
+        }
+    }
+    double step = 1000.0 / rate, start = mono_ms(), measure_from = start + warmup * 1000;
+    double end = measure_from + seconds * 1000, next = start, c0 = 0, w0 = 0;
+    bool marked = false;
+    long sent = 0, done = 0, late_sends = 0;
+    bool waiting = false; /* the request due first found no free connection */
+    int idle = 0; /* where the search for a free connection starts */
+    while (mono_ms() < end) {
+        double now = mono_ms();
+        if (!marked && now >= measure_from) {
+            marked = true;
+            nlat = 0;
+            c0 = cpu_s();
+            w0 = now_s();
+            printf("MARK start\n");
+            fflush(stdout);
+        }
+        /* every request now due goes out on a free connection; one that
+         * finds none waits, and its wait is in its latency */
+        while (next <= now) {
+            int k = -1;
+            for (int j = 0; j < conns; j++) {
+                int i = (idle + j) % conns;
+                if (!cs[i].busy) {
+                    k = i;
+                    break;
+                }
+            }
+            if (k < 0) {
+                if (!waiting) {
+                    late_sends++; /* this request waits for a connection */
+                    waiting = true;
+                }
+                break;
+            }
+            waiting = false;
+            idle = (k + 1) % conns;
+            write_all(cs[k].fd, req, (size_t)rl);
+            cs[k].busy = true;
+            cs[k].due_ms = next;
+            next += step;
+            sent++;
+        }
+        /* sleep until the next request is due (to the microsecond: a
+         * millisecond timeout would send late, a zero one would spin) */
+        struct epoll_event evs[256];
+        double wait = next - mono_ms();
+        struct timespec ts = {0, 0};
+        if (wait > 0) {
+            ts.tv_sec = (time_t)(wait / 1000);
+            ts.tv_nsec = (long)((wait - (double)ts.tv_sec * 1000) * 1e6);
+        }
+        int n = epoll_pwait2(ep, evs, 256, spin ? &zero : &ts, NULL);
+        for (int e = 0; e < n; e++) {
+            hconn_t *c = evs[e].data.ptr;
+            ssize_t r = read(c->fd, c->in + c->have, sizeof(c->in) - c->have);
+            if (r <= 0) {
+                if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+                    continue;
+                }
+                errors++;
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                continue;
+            }
+            c->have += (size_t)r;
+            size_t len = http_response_len(c);
+            if (len > 0 && c->busy) {
+                double ms = mono_ms() - c->due_ms;
+                if (marked && nlat < LAT_MAX) {
+                    lat[nlat++] = ms;
+                }
+                done++;
+                c->busy = false;
+                memmove(c->in, c->in + len, c->have - len);
+                c->have -= len;
+            } else if (c->have == sizeof(c->in)) {
+                errors++; /* a response larger than the buffer: not a small GET */
+                c->have = 0;
+            }
+        }
+    }
+    double w1 = now_s(), c1 = cpu_s();
+    printf("MARK end\n");
+    qsort(lat, nlat, sizeof(*lat), cmp_double);
+    printf("RESULT {\"conns\":%d,\"rate\":%.0f,\"sent\":%ld,\"completed\":%ld,\"measured\":%zu,"
+           "\"p50Ms\":%.4f,\"p90Ms\":%.4f,\"p99Ms\":%.4f,\"p999Ms\":%.4f,\"maxMs\":%.4f,"
+           "\"waitsForAConnection\":%ld,\"seconds\":%.6f,\"genCpuS\":%.6f,\"errors\":%d,"
+           "\"generator\":\"c\"}\n",
+           conns, rate, sent, done, nlat, pct(50), pct(90), pct(99), pct(99.9),
+           nlat ? lat[nlat - 1] : -1.0, late_sends, w1 - w0, c1 - c0, errors);
+    fflush(stdout);
+    for (int i = 0; i < conns; i++) {
+        close(cs[i].fd);
+    }
+    free(cs);
+    free(lat);
+    json_decref(p);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     json_error_t jerr;
@@ -569,6 +738,9 @@ int main(int argc, char **argv)
     int n = (int)json_integer_value(json_object_get(p, "n"));
     if (json_object_get(p, "lines") != NULL) {
         return latency_run(p, n);
+    }
+    if (json_object_get(p, "rate") != NULL) {
+        return http_run(p);
     }
     size_t payload = (size_t)json_integer_value(json_object_get(p, "payload"));
     double seconds = json_number_value(json_object_get(p, "seconds"));
