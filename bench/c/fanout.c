@@ -549,13 +549,13 @@ static int latency_run(json_t *p, int n)
     qsort(lat, nlat, sizeof(*lat), cmp_double);
     printf("RESULT {\"n\":%d,\"lines\":%ld,\"linesSeenPerSampler\":%.1f,\"frames\":%llu,"
            "\"p50Ms\":%.4f,\"p99Ms\":%.4f,\"maxMs\":%.4f,\"lateByTenth\":[",
-           n, lines_total, (double)nlat / (double)samplers, (unsigned long long)delivered,
-           pct(50), pct(99), nlat ? lat[nlat - 1] : -1.0);
+           n, lines_total, (double)nlat / (double)samplers, (unsigned long long)delivered, pct(50),
+           pct(99), nlat ? lat[nlat - 1] : -1.0);
     for (int i = 0; i < 10; i++) {
         printf("%s%ld", i ? "," : "", late_by_tenth[i]);
     }
-    printf("],\"seconds\":%.6f,\"genCpuS\":%.6f,\"errors\":%d,\"generator\":\"c\"}\n",
-           w1 - w0, c1 - c0, errors);
+    printf("],\"seconds\":%.6f,\"genCpuS\":%.6f,\"errors\":%d,\"generator\":\"c\"}\n", w1 - w0,
+           c1 - c0, errors);
     fflush(stdout);
     for (int i = 0; i < n; i++) {
         close(subs[i].fd);
@@ -633,7 +633,7 @@ static int http_run(json_t *p)
     bool marked = false;
     long sent = 0, done = 0, late_sends = 0;
     bool waiting = false; /* the request due first found no free connection */
-    int idle = 0; /* where the search for a free connection starts */
+    int idle = 0;         /* where the search for a free connection starts */
     while (mono_ms() < end) {
         double now = mono_ms();
         if (!marked && now >= measure_from) {

@@ -401,9 +401,9 @@ static void ws_on_read(void *p, const char *data, size_t len)
     ws->last_rx = uv_now(ad_conn_loop(ws->conn));
     const ws_track_t *t = &ws->track;
     if (!ws->closing && t->have == 0 && t->left == 0 && !t->frag &&
-        (ws->ctx == NULL || (wslay_event_want_read(ws->ctx) &&
-                             !wslay_event_get_close_received(ws->ctx) &&
-                             !wslay_event_get_close_sent(ws->ctx)))) {
+        (ws->ctx == NULL ||
+         (wslay_event_want_read(ws->ctx) && !wslay_event_get_close_received(ws->ctx) &&
+          !wslay_event_get_close_sent(ws->ctx)))) {
         size_t used = fast_frames(ws, (const uint8_t *)data, len);
         data += used;
         len -= used;
