@@ -185,22 +185,6 @@ async function h1() {
           res[name][`c${c}`] = await wrkBest(`http://127.0.0.1:${h.port}${p}`, h.pid, c);
           log(`H1 ${name} c=${c}: ${fmtN(res[name][`c${c}`].reqPerServerCpuS)} req/CPU-s, ${fmtN(res[name][`c${c}`].rps)} req/s`);
         }
-        // The tail at a load every server here carries (agentd and nginx
-        // answer ~170k/s on this machine): open loop, each request timed
-        // from when it was due, so the figure is the server's, not the
-        // closed loop's queue of wrk's 64 connections behind one thread.
-        if (fs.existsSync(FANOUT_C) && name !== 'fastify') {
-          const runs = [];
-          for (let i = 0; i < Math.max(3, C.reps); i++) {
-            runs.push(await sys.runGen(FANOUT_C, { port: h.port, path: p, conns: 64, rate: H1_OPEN_RATE, seconds: C.wrk, warmup: 0.5 }, { serverPid: h.pid, timeoutMs: 60000 }));
-          }
-          const m = median(runs.map((r) => r.p99Ms));
-          const r = { ...(runs.find((x) => x.p99Ms === m) || runs[0]) };
-          r.p99Spread = [Math.min(...runs.map((x) => x.p99Ms)), Math.max(...runs.map((x) => x.p99Ms))];
-          r.generatorBound = genBound(r.genCpuS, r.seconds);
-          res[name].open = r;
-          log(`H1 ${name} open loop ${H1_OPEN_RATE}/s c=64: p50 ${r.p50Ms.toFixed(3)} p99 ${r.p99Ms.toFixed(3)} ms (runs ${runs.map((x) => x.p99Ms.toFixed(3)).join(' ')}), gen ${(r.genCpuS / r.seconds * 100).toFixed(0)}%`);
-        }
       });
     } catch (e) { res[name] = null; na('H1', `${name}: ${e.message}`); }
   }
@@ -212,14 +196,47 @@ async function h1() {
     ratio('H1', `small GET req/server-CPU-s, c=${c}, agentd ÷ fastify`, a?.reqPerServerCpuS, f?.reqPerServerCpuS, { note: note(f) });
     ratio('H1', `small GET p99 ms, c=${c}, agentd ÷ nginx`, a?.p99Ms, n?.p99Ms, { higherIsBetter: false, unit: 'ms', note: 'closed loop (wrk)' });
   }
+  await h1Open(res);
   const ao = res.agentd?.open, no = res.nginx?.open;
   const gb = [ao?.generatorBound && 'agentd run generator-bound', no?.generatorBound && 'peer run generator-bound'].filter(Boolean).join('; ');
-  ratio('H1', `small GET p99 ms, open loop ${H1_OPEN_RATE / 1000}k req/s on 64 connections, agentd ÷ nginx (median of 3)`, ao?.p99Ms, no?.p99Ms, { higherIsBetter: false, unit: 'ms', budget: 1.5, note: gb });
+  ratio('H1', `small GET p99 ms, open loop ${H1_OPEN_RATE / 1000}k req/s on 64 connections, agentd ÷ nginx (median of 5, alternating)`, ao?.p99Ms, no?.p99Ms, { higherIsBetter: false, unit: 'ms', budget: 1.5, note: gb });
   ratio('H1', `same, p50`, ao?.p50Ms, no?.p50Ms, { higherIsBetter: false, unit: 'ms' });
 }
 
 // H1's open-loop rate: under a third of what agentd and nginx answer here.
 const H1_OPEN_RATE = 50000;
+
+// The tail at a load both servers carry: open loop, each request timed from
+// when it was due, so the figure is the server's, not the closed loop's
+// queue of wrk's 64 connections behind one thread. The servers take turns,
+// five runs each, each run on a freshly started server alone on its core
+// (with both alive, agentd's idle timers showed in nginx's tail), so a
+// stall of the machine (this VM's tails move by 0.5 ms between runs) falls
+// on both alike; the median of each.
+async function h1Open(res) {
+  if (!fs.existsSync(FANOUT_C)) { na('H1', 'open loop: no bench/bin/fanout'); return; }
+  const runs = { agentd: [], nginx: [] };
+  try {
+    for (let i = 0; i < 5; i++) {
+      for (const [name, startFn, p] of [['agentd', () => agentd.start(), '/healthz'], ['nginx', startNginx, '/']]) {
+        await withServer(startFn, async (h) => {
+          if (name === 'agentd') await agentd.healthz(h);
+          runs[name].push(await sys.runGen(FANOUT_C, { port: h.port, path: p, conns: 64, rate: H1_OPEN_RATE, seconds: C.wrk, warmup: 0.5 }, { serverPid: h.pid, timeoutMs: 60000 }));
+        });
+      }
+    }
+  } catch (e) { na('H1', `open loop: ${e.message}`); return; }
+  for (const name of ['agentd', 'nginx']) {
+    const rs = runs[name];
+    const m = median(rs.map((r) => r.p99Ms));
+    const r = { ...(rs.find((x) => x.p99Ms === m) || rs[0]) };
+    r.p99Runs = rs.map((x) => x.p99Ms);
+    r.p50Ms = median(rs.map((x) => x.p50Ms));
+    r.generatorBound = genBound(r.genCpuS, r.seconds);
+    if (res[name]) res[name].open = r;
+    log(`H1 ${name} open loop ${H1_OPEN_RATE}/s c=64: p50 ${r.p50Ms.toFixed(3)} p99 ${r.p99Ms.toFixed(3)} ms (runs ${r.p99Runs.map((x) => x.toFixed(3)).join(' ')}), gen ${(r.genCpuS / r.seconds * 100).toFixed(0)}%`);
+  }
+}
 
 // ---- shared: a database with one agent row, made by agentd itself --------------
 
