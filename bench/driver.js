@@ -221,7 +221,7 @@ async function h1Open(res) {
       for (const [name, startFn, p] of [['agentd', () => agentd.start(), '/healthz'], ['nginx', startNginx, '/']]) {
         await withServer(startFn, async (h) => {
           if (name === 'agentd') await agentd.healthz(h);
-          runs[name].push(await sys.runGen(FANOUT_C, { port: h.port, path: p, conns: 64, rate: H1_OPEN_RATE, seconds: C.wrk, warmup: 0.5 }, { serverPid: h.pid, timeoutMs: 60000 }));
+          runs[name].push(await sys.runGen(FANOUT_C, { port: h.port, path: p, conns: 64, rate: H1_OPEN_RATE, seconds: Math.min(C.wrk, 3), warmup: 0.5 }, { serverPid: h.pid, timeoutMs: 60000 }));
         });
       }
     }
