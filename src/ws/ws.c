@@ -363,6 +363,9 @@ static size_t fast_frames(ad_ws_t *ws, const uint8_t *p, size_t n)
             }
             len = (uint64_t)f[2] << 8 | f[3];
             h = 4;
+            if (len < 126) {
+                break; /* not the shortest length: wslay's to judge */
+            }
         } else if (len == 127) {
             break; /* over 64 KiB: wslay's */
         }

@@ -282,6 +282,31 @@ test('9 limits: a message over ws-max-message-bytes gets 1009', async () => {
   ws.destroy();
 });
 
+// The limit below the 64 KiB that frames are read without wslay up to:
+// still 1009, and a length not written in its shortest form is judged as
+// wslay judges it (1002), whichever path reads the frame.
+test('9b a limit under 64 KiB and a non-shortest length are enforced on the fast path too', async () => {
+  const small = await start({ args: ['--ws-max-message-bytes', '1000'] });
+  try {
+    let ws = await RawWs.open(small.url);
+    assert.equal((await echo(ws, BIN, Buffer.alloc(1000, 7))).payload.length, 1000);
+    ws.send(BIN, Buffer.alloc(1001));
+    await failsWith(ws, [1009]);
+    ws = await RawWs.open(small.url);
+    ws.send(TEXT, 'x'.repeat(1001));
+    await failsWith(ws, [1009]);
+  } finally {
+    const r = await small.stop();
+    assert.deepEqual(r, { code: 0, signal: null }, small.stderr);
+    await small.cleanup();
+  }
+  const ws = await RawWs.open(d.url);
+  const key = Buffer.from([1, 2, 3, 4]);
+  const body = Buffer.from('short').map((b, i) => b ^ key[i % 4]);
+  ws.sendRaw(Buffer.concat([Buffer.from([0x81, 0x80 | 126, 0, 5]), key, body]));
+  await failsWith(ws, [1002, 1005]);
+});
+
 test('10 unmasked client frames fail the connection', async () => {
   const ws = await RawWs.open(d.url);
   ws.send(TEXT, 'naked', { mask: false });
