@@ -75,19 +75,11 @@ int ad_json_string(ad_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i = plain_run((const unsigned char *)s, n);
-    if (i == n) { /* nothing to escape, the usual case: one copy */
-        if (b->cap - b->len <= n + 2 && ad_buf_reserve(b, n + 2) != 0) {
-            return AD_ETOOBIG;
-        }
-        char *d = b->data + b->len;
-        d[0] = '"';
-        memcpy(d + 1, s, n);
-        d[n + 1] = '"';
-        d[n + 2] = '\0';
-        b->len += n + 2;
-        return 0;
-    }
     int rc = ad_buf_putc(b, '"');
+    if (i == n) { /* nothing to escape, the usual case: one copy */
+        rc = rc ? rc : ad_buf_append(b, s, n);
+        return rc ? rc : ad_buf_putc(b, '"');
+    }
     size_t run = 0;
     for (; i < n && rc == 0; i++) {
         i += plain_run((const unsigned char *)s + i, n - i);

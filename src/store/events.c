@@ -34,8 +34,8 @@ typedef struct {
     void *arg;
 } wjob_t;
 
-/* The topics as a JSON array of strings. */
-static int put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
+/* The topics as a JSON array of strings ("[]" should they not fit). */
+static void put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
 {
     ad_buf_reset(b);
     int rc = ad_buf_putc(b, '[');
@@ -49,7 +49,6 @@ static int put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
         ad_buf_reset(b);
         ad_buf_puts(b, "[]");
     }
-    return 0;
 }
 
 /* Rows go in GROUP at a time through one statement: a multi-row INSERT
