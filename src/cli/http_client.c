@@ -74,22 +74,6 @@ int ad_cli_response_feed(ad_cli_response_t *r, const char *buf, size_t n, char *
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int connect_unix(const char *sock, int *fd_out, char *err, size_t errsz)
 {
     struct sockaddr_un sa;
@@ -133,7 +117,7 @@ static int send_request(int fd, const char *token, const char *method, const cha
     if (ad_buf_puts(&req, "\r\n") != 0 || ad_buf_append(&req, body ? body : "", blen) != 0) {
         snprintf(err, errsz, "request too large");
         rc = AD_ETOOBIG;
-    } else if (write_all(fd, req.data, req.len) != 0) {
+    } else if (ad_write_all(fd, req.data, req.len) != req.len) {
         snprintf(err, errsz, "write: %s", strerror(errno));
         rc = AD_EIO;
     }

@@ -257,6 +257,10 @@ size_t ad_base64_encode(const uint8_t *in, size_t len, char *out, size_t outsz);
 int ad_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
 /* Hex SHA-256 of data[0..len) (64 characters and a NUL). */
 void ad_sha256_hex(const void *data, size_t len, char out[65]);
+/* CRC32C (Castagnoli) of data[0..len), continuing from crc (0 to start):
+ * ad_crc32c(ad_crc32c(0, a, n), b, m) is the CRC of a then b. SSE4.2's
+ * instruction where the CPU has it. Any thread. */
+uint32_t ad_crc32c(uint32_t crc, const void *data, size_t len);
 /* a[0..n) == b[0..n), in time that does not depend on where they differ. */
 bool ad_consttime_eq(const void *a, const void *b, size_t n);
 
@@ -265,6 +269,12 @@ bool ad_consttime_eq(const void *a, const void *b, size_t n);
  * without padding (43 characters and a NUL). 0 or AD_EIO. Any thread. */
 #define AD_SECRET_MAX 44
 int ad_secret_new(char out[AD_SECRET_MAX]);
+
+/* ---- whole writes (io.c) ---------------------------------------------------- */
+/* Writes p[0..n) to fd, going on after short writes and EINTR. Returns how
+ * many bytes went out: n, or fewer when a write failed (errno says why;
+ * EIO for a write that took nothing). Any thread. */
+size_t ad_write_all(int fd, const void *p, size_t n);
 
 /* ---- data dir -------------------------------------------------------------- */
 /* The unix socket address of path in *a (unixaddr.c). A path too long for
@@ -307,7 +317,7 @@ typedef struct {
     char token[256];
     char cors_origins[1024]; /* comma-separated; empty = same origin only */
     /* accounts (src/auth) */
-    char auth_mode[16];      /* token or none */
+    char auth_mode[16]; /* token or none */
     char allowed_hosts[1024];
     char tls_cert[4096];
     char tls_key[4096];

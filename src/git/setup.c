@@ -25,7 +25,6 @@ extern char **environ;
 
 #define SETUP_OUTPUT_MAX (64 * 1024)
 
-
 static int mkdirs_below(const char *root, const char *rel)
 {
     char tmp[PATH_MAX];
@@ -81,16 +80,9 @@ static int copy_file(const char *src, const char *dst, mode_t mode)
         if (r == 0) {
             break;
         }
-        for (ssize_t off = 0; off < r;) {
-            ssize_t w = write(out, buf + off, (size_t)(r - off));
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            if (w < 0) {
-                rc = AD_EIO;
-                goto out;
-            }
-            off += w;
+        if (ad_write_all(out, buf, (size_t)r) != (size_t)r) {
+            rc = AD_EIO;
+            goto out;
         }
     }
 out:

@@ -177,18 +177,10 @@ static void on_output(hstream_t *st)
         stream_end(st);
         return;
     }
-    size_t done = 0;
-    while (done < (size_t)n) {
-        ssize_t w = write(st->spool, obuf + done, (size_t)n - done);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            /* A full disk: what cannot be spooled is lost, and said so. */
-            fprintf(stderr, "agentd hold: spool write failed: %s\n", strerror(errno));
-            break;
-        }
-        done += (size_t)w;
+    size_t done = ad_write_all(st->spool, obuf, (size_t)n);
+    if (done < (size_t)n) {
+        /* A full disk: what cannot be spooled is lost, and said so. */
+        fprintf(stderr, "agentd hold: spool write failed: %s\n", strerror(errno));
     }
     st->end += done;
 }
@@ -604,7 +596,7 @@ static int setup_replay(holder_t *h)
     h->replay = true;
     h->exited = true;
     h->exit_ms = now_ms();
-    h->wait_ms = 60000; /* the daemon asks at once */
+    h->wait_ms = 60000;                 /* the daemon asks at once */
     h->status = AD_HOLD_STATUS_UNKNOWN; /* no exit file: the agent's end is not known */
     ad_hold_exit_read(h->dir, &h->status);
     for (int i = 0; i < 2; i++) {

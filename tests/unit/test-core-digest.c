@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for SHA-1, SHA-256 and base64: standard vectors, and agreement with
- * OpenSSL (linked by the test only) for every length across block edges. */
+/* Tests for SHA-1, SHA-256, base64 and CRC32C: standard vectors, agreement
+ * with OpenSSL (linked by the test only) for every length across block
+ * edges, and CRC32C's instruction path against its table path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "core/core.h"
+/* For the two CRC paths (statics). */
+#include "core/digest.c"
 
 static void hex(const uint8_t *d, size_t n, char *out)
 {
@@ -87,12 +90,49 @@ static void base64_refuses_bad_input(void **state)
     assert_int_equal(ad_base64_encode((const uint8_t *)"abcd", 4, small, sizeof(small)), 0);
 }
 
+/* RFC 3720's check value and its appendix B.4 vectors. */
+static void crc32c_vectors(void **state)
+{
+    AD_UNUSED(state);
+    assert_int_equal(ad_crc32c(0, "123456789", 9), 0xe3069283u);
+    uint8_t b[32];
+    memset(b, 0, sizeof(b));
+    assert_int_equal(ad_crc32c(0, b, 32), 0x8a9136aau);
+    memset(b, 0xff, sizeof(b));
+    assert_int_equal(ad_crc32c(0, b, 32), 0x62a8ab43u);
+    for (int i = 0; i < 32; i++) {
+        b[i] = (uint8_t)i;
+    }
+    assert_int_equal(ad_crc32c(0, b, 32), 0x46dd794eu);
+    assert_int_equal(ad_crc32c(0, "", 0), 0);
+}
+
+/* Every length and every split point gives what the table gives in one go. */
+static void crc32c_paths_and_splits_agree(void **state)
+{
+    AD_UNUSED(state);
+    uint8_t buf[300];
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = (uint8_t)(i * 167 + 13);
+    }
+    (void)ad_crc32c(0, "", 0); /* sets the table up */
+    for (size_t len = 0; len <= sizeof(buf); len++) {
+        uint32_t want = ~crc32c_sw(~0u, buf, len);
+        assert_int_equal(ad_crc32c(0, buf, len), want);
+        for (size_t cut = 0; cut <= len; cut += 7) {
+            assert_int_equal(ad_crc32c(ad_crc32c(0, buf, cut), buf + cut, len - cut), want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(standard_vectors),
         cmocka_unit_test(agrees_with_openssl_at_every_length),
         cmocka_unit_test(base64_refuses_bad_input),
+        cmocka_unit_test(crc32c_vectors),
+        cmocka_unit_test(crc32c_paths_and_splits_agree),
     };
     return cmocka_run_group_tests_name("core-digest", tests, NULL, NULL);
 }
