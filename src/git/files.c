@@ -176,8 +176,8 @@ static int write_all(job_t *j, const char *wt_path, ad_git_err_t *e)
         } else if (rc != 0) {
             rc = ad_gitx_fail(e, AD_EIO, "", "cannot write %s", j->paths[i]);
         } else {
-            int grc = git_blob_create_from_buffer(&j->updates[i].id, j->repo,
-                                                  json_string_value(c), json_string_length(c));
+            int grc = git_blob_create_from_buffer(&j->updates[i].id, j->repo, json_string_value(c),
+                                                  json_string_length(c));
             if (grc < 0) {
                 rc = ad_gitx_lib(e, grc, "store the file");
             }
@@ -188,6 +188,31 @@ static int write_all(job_t *j, const char *wt_path, ad_git_err_t *e)
     }
     close(root);
     return rc;
+}
+
+/* git as Debian builds it compares timestamps to the second: an entry
+ * whose file changed in the second the index was last written looks clean
+ * once the index is rewritten in a later second, unless its size is zeroed
+ * so git compares contents (what git does to such entries when it writes
+ * an index itself; libgit2 judges them to the nanosecond and leaves them).
+ * Seen as a user's change hidden from `git status` after a project commit. */
+static void smudge_racy(git_index *idx)
+{
+    struct stat sb;
+    const char *path = git_index_path(idx);
+    if (path == NULL || stat(path, &sb) != 0) {
+        return; /* no index yet: nothing it wrote can be racy */
+    }
+    size_t n = git_index_entrycount(idx);
+    for (size_t i = 0; i < n; i++) {
+        const git_index_entry *e = git_index_get_byindex(idx, i);
+        if (e == NULL || e->file_size == 0 || (int64_t)e->mtime.seconds < (int64_t)sb.st_mtime) {
+            continue;
+        }
+        git_index_entry copy = *e;
+        copy.file_size = 0;
+        git_index_add(idx, &copy); /* same path and stage: replaces e in place */
+    }
 }
 
 /* The commit of HEAD's tree with the updates; the index follows for those
@@ -219,6 +244,7 @@ static int commit_updates(job_t *j, const char *message, json_t **out, ad_git_er
         rc = grc < 0 ? ad_gitx_lib(e, grc, "commit") : 0;
     }
     if (rc == 0 && git_repository_index(&idx, j->repo) == 0) {
+        smudge_racy(idx);
         for (size_t i = 0; i < j->n; i++) {
             git_index_add_bypath(idx, j->paths[i]);
         }
