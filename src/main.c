@@ -224,8 +224,10 @@ static int open_state(daemon_t *d)
 }
 
 /* Every part, created in order and registering its routes before the
- * server listens; torn down in reverse by close_parts(). */
-static void create_parts(daemon_t *d)
+ * server listens; torn down in reverse by close_parts(). Returns 0, or an
+ * error with a message in err (the event log would not open) once every
+ * part exists, so close_parts() tears down as usual. */
+static int create_parts(daemon_t *d, char *err, size_t errsz)
 {
     uv_signal_init(d->loop, &d->sigint);
     uv_signal_init(d->loop, &d->sigterm);
@@ -237,14 +239,15 @@ static void create_parts(daemon_t *d)
     ad_auth_attach(d->auth, d->server);
     ad_server_route(d->server, "GET", "/healthz", AD_ACCESS_PUBLIC, ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
-    if (ad_store_events_attach(d->store, d->bus) != 0) {
-        ad_log(AD_LOG_WARN, "main", "events table unavailable: replay from the ring only");
-    }
+    /* Before anything publishes: seqs continue after the stored ones. */
+    int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, err, errsz);
     d->procs = ad_procs_new(d->loop);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     /* Runs a previous daemon left running are lost; the writer runs this
      * before any start that follows. */
-    ad_runner_reconcile(d->runner, NULL, NULL);
+    if (rc == 0) {
+        ad_runner_reconcile(d->runner, NULL, NULL);
+    }
     d->app = (ad_app_t){.loop = d->loop,
                         .cfg = &d->cfg,
                         .server = d->server,
@@ -258,6 +261,7 @@ static void create_parts(daemon_t *d)
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);
 #endif
+    return rc;
 }
 
 /* The first line says where the server listens; with token auth the
@@ -301,8 +305,8 @@ static int start_cluster(daemon_t *d, char *err, size_t errsz)
     if (d->cfg.redis_url[0] == '\0') {
         return 0;
     }
-    int rc = ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, crew_org, d, &d->cluster, err,
-                              errsz);
+    int rc =
+        ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, crew_org, d, &d->cluster, err, errsz);
     d->app.cluster = d->cluster;
     return rc;
 }
@@ -313,9 +317,11 @@ static int serve(daemon_t *d)
     if (rc != 0) {
         return rc;
     }
-    create_parts(d);
     char err[512];
-    rc = ad_server_listen(d->server, err, sizeof(err));
+    rc = create_parts(d, err, sizeof(err));
+    if (rc == 0) {
+        rc = ad_server_listen(d->server, err, sizeof(err));
+    }
     if (rc == 0) {
         rc = start_cluster(d, err, sizeof(err));
     }

@@ -89,7 +89,7 @@ static int bus_part(ad_buf_t *b, ad_app_t *app)
     int rc = counter(b, "agentd_events_published_total", "Events published on the bus",
                      (double)bs.published);
     rc = rc ? rc
-            : counter(b, "agentd_events_persisted_total", "Events written to the events table",
+            : counter(b, "agentd_events_persisted_total", "Events written to the event log",
                       (double)bs.persisted);
     rc = rc ? rc
             : counter(b, "agentd_events_given_up_total",
@@ -119,6 +119,11 @@ static int store_part(ad_buf_t *b, ad_app_t *app)
                       (double)st.jobs);
     rc = rc ? rc
             : counter(b, "agentd_store_failed_jobs_total", "Writes that failed", (double)st.failed);
+    rc = rc ? rc
+            : gauge(b, "agentd_event_log_bytes",
+                    "Bytes of the event log's segment files (retention keeps them near "
+                    "--event-retention-bytes)",
+                    (double)st.event_log_bytes);
     rc = rc ? rc
             : counter(b, "agentd_store_busy_retries_total",
                       "BEGIN or COMMIT retried because the database was busy", (double)st.retries);
@@ -182,7 +187,8 @@ static int health_part(ad_buf_t *b, ad_app_t *app, const char *org)
 static int agents_part(ad_buf_t *b, json_t *counts)
 {
     int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
-    static const char *st[] = {"running", "waiting", "error", "finished", "idle", "paused", "stopped"};
+    static const char *st[] = {"running", "waiting", "error",  "finished",
+                               "idle",    "paused",  "stopped"};
     for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
         json_t *v = json_object_get(counts, st[i]);
         rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",

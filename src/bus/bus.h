@@ -184,9 +184,12 @@ uint64_t ad_bus_persisted_seq(const ad_bus_t *bus);
  * stops retention and further writes. */
 void ad_bus_stop(ad_bus_t *bus);
 
-/* Implemented in src/store/events.c: reads the table's bounds and connects
- * the bus to the store's writer. Returns 0 or an AD_E* code. */
+/* Implemented in src/store/events.c: opens the event log beside the
+ * store's database (segments sized for retention_bytes), reads its bounds
+ * and connects the bus to the store's writer. Loop thread, before anything
+ * is published. Returns 0 or an AD_E* code with a message in err. */
 struct ad_store;
-int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus);
+int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus, uint64_t retention_bytes,
+                           char *err, size_t errsz);
 
 #endif

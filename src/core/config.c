@@ -55,8 +55,7 @@ static const opt_t options[] = {
      "listen address (anything else is refused: DNS rebinding)"},
     {"tls-cert", "AGENTD_TLS_CERT", STR(tls_cert), "FILE", "", 0, 0,
      "PEM certificate (chain) to serve https:// and wss:// on the TCP listener"},
-    {"tls-key", "AGENTD_TLS_KEY", STR(tls_key), "FILE", "", 0, 0,
-     "PEM private key for --tls-cert"},
+    {"tls-key", "AGENTD_TLS_KEY", STR(tls_key), "FILE", "", 0, 0, "PEM private key for --tls-cert"},
     {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
      "nodes"},
@@ -102,7 +101,7 @@ static const opt_t options[] = {
     {"event-ring-bytes", "AGENTD_EVENT_RING_BYTES", U64(event_ring_bytes), "N", "8388608", 1024,
      1073741824, "recent events kept in memory for replay"},
     {"event-retention-bytes", "AGENTD_EVENT_RETENTION_BYTES", U64(event_retention_bytes), "N",
-     "268435456", 1024, 1099511627776, "events table size kept (older events are deleted)"},
+     "268435456", 1024, 1099511627776, "event log size kept (its oldest segments are deleted)"},
     {"event-retention-seconds", "AGENTD_EVENT_RETENTION_SECONDS", U64(event_retention_seconds), "S",
      "604800", 1, 315360000, "events older than this are deleted"},
     {"worktree-base", "AGENTD_WORKTREE_BASE", STR(worktree_base), "DIR", "", 0, 0,

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The events table for the bus: batched inserts and retention deletes
- * through the writer (ad_store_submit), replay reads on pool threads over a
- * read-only connection of their own, and the bounds read at start-up. The
- * bus decides what and when (src/bus); this file only speaks SQL.
+ * The bus's durable side: events go to the event log (evlog.c) through the
+ * writer (ad_store_submit), replay reads it on pool threads, retention
+ * retires its oldest segments, and the seq ceiling is a row of bus_meta.
+ * At attach the log opens beside the database, taking in the rows of the
+ * events table older databases kept (migration 2200 renamed it). The bus
+ * decides what and when (src/bus); this file only stores.
  */
 #include "bus/bus.h"
 #include "store/store_int.h"
@@ -12,18 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRIM_CHUNK 10000
-
 typedef struct {
     ad_store_t *st;
-    char path[4096];    /* copied: reads may outlive the store at shutdown */
-    pthread_mutex_t mu; /* guards path, rdb and its statement */
-    sqlite3 *rdb;
-    sqlite3_stmt *read_stmt;
+    ad_evlog_t *log; /* kept for the process's life: reads may outlive the store */
 } events_t;
 
-/* One store per daemon: kept for the process's life. */
-static events_t events = {.mu = PTHREAD_MUTEX_INITIALIZER};
+/* One store per daemon. */
+static events_t events;
 
 /* ---- writes ---------------------------------------------------------------- */
 
@@ -51,17 +48,6 @@ static void put_topics(ad_buf_t *b, const ad_bus_event_t *ev)
     }
 }
 
-/* Rows go in GROUP at a time through one statement: a multi-row INSERT
- * runs SQLite's per-statement work (step, halt, reset) once for them all,
- * which was a fifth of the writer's instructions per event. */
-#define GROUP 16
-#define ROW "(?,?,?,?,?)"
-#define ROWS4 ROW "," ROW "," ROW "," ROW
-static const char insert_one[] =
-    "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) VALUES" ROW;
-static const char insert_group[] = "INSERT OR IGNORE INTO events(seq, ts, type, topics, payload) "
-                                   "VALUES" ROWS4 "," ROWS4 "," ROWS4 "," ROWS4;
-
 /* Whether a and b have the same topics (then the same topics text). */
 static bool same_topics(const ad_bus_event_t *a, const ad_bus_event_t *b)
 {
@@ -77,58 +63,41 @@ static bool same_topics(const ad_bus_event_t *a, const ad_bus_event_t *b)
     return true;
 }
 
-/* Binds the group's events as rows of st. An event with the topics of the
- * one before it binds that row's topics text (bursts and an agent's output
- * repeat theirs); else its slot's buffer holds its own, alive until the
- * step. */
-static void bind_rows(sqlite3_stmt *st, ad_bus_event_t *const *evs, size_t n, ad_buf_t *slots)
-{
-    const char *tdata = NULL;
-    size_t tlen = 0;
-    for (size_t k = 0; k < n; k++) {
-        const ad_bus_event_t *ev = evs[k];
-        if (k == 0 || !same_topics(ev, evs[k - 1])) {
-            put_topics(&slots[k], ev);
-            tdata = slots[k].data;
-            tlen = slots[k].len;
-        }
-        size_t plen;
-        const char *payload = ad_bus_event_payload_text(ev, &plen);
-        int o = (int)k * 5;
-        sqlite3_bind_int64(st, o + 1, (sqlite3_int64)ad_bus_event_seq(ev));
-        sqlite3_bind_int64(st, o + 2, ad_bus_event_ts_ms(ev));
-        sqlite3_bind_text(st, o + 3, ad_bus_event_type(ev), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, o + 4, tdata, (int)tlen, SQLITE_STATIC);
-        sqlite3_bind_text(st, o + 5, payload, (int)plen, SQLITE_STATIC);
-    }
-}
-
+/* Runs in the writer's group like any job, but writes no row: the log is a
+ * file of its own. Each event is one record; events with the topics of the
+ * one before reuse its topics text (bursts and an agent's output repeat
+ * theirs). A job run again after another job's failure adds nothing twice
+ * (ad_evlog_add skips seqs it has). */
 static int write_job(ad_store_tx_t *tx, void *ctx)
 {
-    sqlite3 *db = tx->db;
+    AD_UNUSED(tx);
     wjob_t *j = ctx;
-    ad_buf_t topics[GROUP];
-    for (int k = 0; k < GROUP; k++) {
-        ad_buf_init(&topics[k], 64 * 1024);
-    }
+    ad_buf_t topics;
+    ad_buf_init(&topics, 64 * 1024);
     int rc = 0;
-    for (size_t i = 0; i < j->n && rc == 0;) {
-        size_t take = j->n - i >= GROUP ? GROUP : 1;
-        sqlite3_stmt *st = ad_store_stmt(db, take == GROUP ? insert_group : insert_one);
-        if (st == NULL) {
-            rc = AD_EINTERNAL;
-            break;
+    for (size_t i = 0; i < j->n && rc == 0; i++) {
+        const ad_bus_event_t *ev = j->evs[i];
+        if (i == 0 || !same_topics(ev, j->evs[i - 1])) {
+            put_topics(&topics, ev);
         }
-        bind_rows(st, j->evs + i, take, topics);
-        int src = sqlite3_step(st);
-        rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
-        sqlite3_reset(st); /* every parameter is bound again before the next step */
-        i += take;
+        ad_evlog_rec_t r = {.seq = ad_bus_event_seq(ev), .ts_ms = ad_bus_event_ts_ms(ev)};
+        r.type = ad_bus_event_type(ev);
+        r.type_len = strlen(r.type);
+        r.topics = topics.data;
+        r.topics_len = topics.len;
+        r.payload = ad_bus_event_payload_text(ev, &r.payload_len);
+        rc = ad_evlog_add(events.log, &r);
+        if (rc == AD_ETOOBIG) {
+            /* Never storable: skipped, so it does not hold up the rest
+             * (replay shows its seq as a gap). */
+            ad_log(AD_LOG_ERROR, "store", "event too large to store seq=%llu type_len=%zu",
+                   (unsigned long long)r.seq, r.type_len);
+            rc = 0;
+        }
     }
-    for (int k = 0; k < GROUP; k++) {
-        ad_buf_cleanup(&topics[k]);
-    }
-    return rc;
+    int crc = ad_evlog_commit(events.log);
+    ad_buf_cleanup(&topics);
+    return rc != 0 ? rc : crc;
 }
 
 static void write_done(int rc, void *ctx)
@@ -159,44 +128,11 @@ typedef struct {
 
 static int trim_job(ad_store_tx_t *tx, void *ctx)
 {
-    sqlite3 *db = tx->db;
+    AD_UNUSED(tx);
     tjob_t *t = ctx;
-    /* Both deletes walk the primary key from the oldest row, a bounded
-     * chunk per job, so the writer is never held long; ts grows with seq. */
-    sqlite3_stmt *st = ad_store_stmt(
-        db, "DELETE FROM events WHERE seq <= ?1 AND seq < (SELECT MIN(seq) FROM events) + ?2");
-    if (st == NULL) {
-        return AD_EINTERNAL;
-    }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)t->max_seq);
-    sqlite3_bind_int64(st, 2, TRIM_CHUNK);
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    int rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
-    if (rc != 0) {
-        return rc;
-    }
-    st = ad_store_stmt(db, "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM (SELECT seq, ts "
-                           "FROM events ORDER BY seq LIMIT ?2) WHERE ts < ?1)");
-    if (st == NULL) {
-        return AD_EINTERNAL;
-    }
-    sqlite3_bind_int64(st, 1, t->min_ts);
-    sqlite3_bind_int64(st, 2, TRIM_CHUNK);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    rc = src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
-    if (rc != 0) {
-        return rc;
-    }
-    st = ad_store_stmt(db, "SELECT MIN(seq) FROM events");
-    if (st == NULL) {
-        return AD_EINTERNAL;
-    }
-    src = sqlite3_step(st);
-    t->oldest = src == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return src == SQLITE_ROW ? 0 : ad_store_rc(db, src);
+    /* A file that would not go is logged and forgotten: not worth a retry. */
+    (void)ad_evlog_trim(events.log, t->max_seq, t->min_ts, &t->oldest);
+    return 0;
 }
 
 static void trim_done(int rc, void *ctx)
@@ -230,8 +166,9 @@ static int reserve_job(ad_store_tx_t *tx, void *ctx)
 {
     sqlite3 *db = tx->db;
     rjob_t *r = ctx;
-    sqlite3_stmt *st = ad_store_stmt(db, "INSERT INTO bus_meta(key, value) VALUES('seq_reserved', "
-                                         "?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    sqlite3_stmt *st =
+        ad_store_stmt(db, "INSERT INTO bus_meta(key, value) VALUES('seq_reserved', "
+                          "?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (st == NULL) {
         return AD_EINTERNAL;
     }
@@ -271,96 +208,148 @@ static int read_reserved(sqlite3 *db, uint64_t *out)
 
 /* ---- replay reads (pool threads) ----------------------------------------------- */
 
+typedef struct {
+    ad_bus_row_cb cb;
+    void *arg;
+} rd_t;
+
+static int on_rec(const ad_evlog_rec_t *r, void *arg)
+{
+    rd_t *rd = arg;
+    ad_bus_row_t row = {.seq = r->seq,
+                        .ts_ms = r->ts_ms,
+                        .type = r->type,
+                        .topics = r->topics,
+                        .payload = r->payload,
+                        .payload_len = r->payload_len};
+    return rd->cb(&row, rd->arg);
+}
+
 static int ev_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
                    void *arg)
 {
     events_t *e = impl;
-    int rc = 0;
-    pthread_mutex_lock(&e->mu);
-    if (e->rdb == NULL) {
-        int src =
-            sqlite3_open_v2(e->path, &e->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-        if (src == SQLITE_OK) {
-            sqlite3_busy_timeout(e->rdb, 5000);
-            src = sqlite3_prepare_v2(e->rdb,
-                                     "SELECT seq, ts, type, topics, payload FROM events "
-                                     "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
-                                     -1, &e->read_stmt, NULL);
-        }
-        if (src != SQLITE_OK) {
-            ad_log(AD_LOG_ERROR, "store", "events read connection failed err=%s",
-                   e->rdb ? sqlite3_errmsg(e->rdb) : sqlite3_errstr(src));
-            sqlite3_finalize(e->read_stmt);
-            sqlite3_close(e->rdb);
-            e->read_stmt = NULL;
-            e->rdb = NULL;
-            rc = AD_EIO;
-            goto out;
-        }
-    }
-    sqlite3_stmt *st = e->read_stmt;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)upto);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
-    int src = sqlite3_step(st);
-    for (; src == SQLITE_ROW; src = sqlite3_step(st)) {
-        ad_bus_row_t row;
-        row.seq = (uint64_t)sqlite3_column_int64(st, 0);
-        row.ts_ms = sqlite3_column_int64(st, 1);
-        row.type = (const char *)sqlite3_column_text(st, 2);
-        row.topics = (const char *)sqlite3_column_text(st, 3);
-        row.payload = (const char *)sqlite3_column_text(st, 4);
-        row.payload_len = (size_t)sqlite3_column_bytes(st, 4);
-        if (row.type == NULL || row.topics == NULL || row.payload == NULL) {
-            continue;
-        }
-        if (cb(&row, arg) != 0) {
-            src = SQLITE_DONE;
-            break;
-        }
-    }
-    if (src != SQLITE_DONE) {
-        ad_log(AD_LOG_ERROR, "store", "events read failed err=%s", sqlite3_errmsg(e->rdb));
-        rc = AD_EIO;
-    }
-    sqlite3_reset(st);
-out:
-    pthread_mutex_unlock(&e->mu);
-    return rc;
+    rd_t rd = {cb, arg};
+    return ad_evlog_read(e->log, after, upto, limit, on_rec, &rd);
 }
 
 static const ad_bus_store_ops_t ops = {ev_write, ev_read, ev_trim, ev_reserve};
 
-int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus)
+/* ---- the events table of older databases ------------------------------------------ */
+
+static int drop_old_job(ad_store_tx_t *tx, void *ctx)
 {
-    /* MIN and MAX of the primary key are two index probes: fine on the
-     * loop thread at start-up. */
-    sqlite3 *db = ad_store_rdb(store);
-    sqlite3_stmt *st = ad_store_stmt(db, "SELECT MIN(seq), MAX(seq) FROM events");
-    if (st == NULL) {
-        return AD_EINTERNAL;
+    AD_UNUSED(ctx);
+    return ad_store_exec(tx->db, "DROP TABLE IF EXISTS events_before_log");
+}
+
+/* Copies the rows of events_before_log the log does not have yet into it
+ * (a crash midway copies the rest next time), syncs, and has the writer
+ * drop the table. Loop thread, before the bus writes anything. The
+ * statements run once in the daemon's life: prepared here, not cached. */
+static int import_table(ad_store_t *st, ad_evlog_t *log, char *err, size_t errsz)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    uint64_t oldest, newest;
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(db,
+                                 "SELECT seq, ts, type, topics, payload FROM events_before_log "
+                                 "WHERE seq > ?1 ORDER BY seq",
+                                 -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return 0; /* no such table: moved already, or never there */
     }
-    int src = sqlite3_step(st);
-    uint64_t min = 0, max = 0;
-    if (src == SQLITE_ROW) {
-        min = (uint64_t)sqlite3_column_int64(st, 0);
-        max = (uint64_t)sqlite3_column_int64(st, 1);
+    uint64_t t0 = ad_mono_ns();
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)newest);
+    size_t n = 0;
+    int rc = 0;
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        ad_evlog_rec_t r = {.seq = (uint64_t)sqlite3_column_int64(s, 0),
+                            .ts_ms = sqlite3_column_int64(s, 1)};
+        r.type = (const char *)sqlite3_column_text(s, 2);
+        r.type_len = (size_t)sqlite3_column_bytes(s, 2);
+        r.topics = (const char *)sqlite3_column_text(s, 3);
+        r.topics_len = (size_t)sqlite3_column_bytes(s, 3);
+        r.payload = (const char *)sqlite3_column_text(s, 4);
+        r.payload_len = (size_t)sqlite3_column_bytes(s, 4);
+        if (r.type == NULL || r.topics == NULL || r.payload == NULL) {
+            continue;
+        }
+        rc = ad_evlog_add(log, &r);
+        rc = rc == AD_ETOOBIG ? 0 : rc;
+        if (rc == 0 && ++n % 4096 == 0) {
+            rc = ad_evlog_commit(log);
+        }
     }
-    sqlite3_reset(st);
-    if (src != SQLITE_ROW) {
-        return ad_store_rc(db, src);
+    if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW) {
+        rc = ad_store_rc(db, src);
     }
-    uint64_t reserved = 0;
-    int rc = read_reserved(db, &reserved);
+    sqlite3_finalize(s);
+    int crc = ad_evlog_commit(log);
+    rc = rc != 0 ? rc : crc;
     if (rc != 0) {
+        snprintf(err, errsz, "cannot move the events table into the event log: %s",
+                 ad_strerror(rc));
         return rc;
     }
-    pthread_mutex_lock(&events.mu);
+    if (n > 0) {
+        ad_evlog_sync(log);
+        ad_log(AD_LOG_INFO, "store", "events table moved into the event log rows=%zu ms=%llu", n,
+               (unsigned long long)((ad_mono_ns() - t0) / 1000000));
+    }
+    ad_store_submit(st, drop_old_job, NULL, NULL);
+    return 0;
+}
+
+/* ---- attach ------------------------------------------------------------------------ */
+
+/* Segments of a thirty-second of the retention bound, between 4 KiB and
+ * 8 MiB: retention keeps within a few percent of its bound, and opening
+ * checks at most one segment. */
+static uint64_t segment_bytes(uint64_t retention)
+{
+    uint64_t b = retention / 32;
+    return b < 4096 ? 4096 : b > (8u << 20) ? (8u << 20) : b;
+}
+
+int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus, uint64_t retention_bytes,
+                           char *err, size_t errsz)
+{
+    /* <data dir>/events beside <data dir>/agentd.db */
+    char dir[4200];
+    const char *path = ad_store_path(store);
+    const char *slash = strrchr(path, '/');
+    int dlen = slash != NULL ? (int)(slash - path) : 1;
+    snprintf(dir, sizeof(dir), "%.*s/events", dlen, slash != NULL ? path : ".");
+    ad_evlog_t *log = NULL;
+    int rc = ad_evlog_open(dir, segment_bytes(retention_bytes), store->durability_full, &log, err,
+                           errsz);
+    if (rc == 0) {
+        rc = import_table(store, log, err, errsz);
+    }
+    uint64_t reserved = 0;
+    if (rc == 0) {
+        rc = read_reserved(ad_store_rdb(store), &reserved);
+        if (rc != 0) {
+            snprintf(err, errsz, "cannot read the seq ceiling: %s", ad_strerror(rc));
+        }
+    }
+    if (rc != 0) {
+        ad_evlog_free(log);
+        return rc;
+    }
+    uint64_t min = 0, max = 0, bytes = 0;
+    ad_evlog_bounds(log, &min, &max, &bytes);
     events.st = store;
-    snprintf(events.path, sizeof(events.path), "%s", ad_store_path(store));
-    pthread_mutex_unlock(&events.mu);
+    events.log = log;
+    store->evlog = log;
     ad_bus_set_store(bus, &ops, &events, min, max, reserved);
-    ad_log(AD_LOG_INFO, "bus", "events table attached oldest=%llu newest=%llu reserved=%llu",
-           (unsigned long long)min, (unsigned long long)max, (unsigned long long)reserved);
+    ad_log(AD_LOG_INFO, "bus",
+           "event log attached dir=%s oldest=%llu newest=%llu bytes=%llu "
+           "reserved=%llu",
+           dir, (unsigned long long)min, (unsigned long long)max, (unsigned long long)bytes,
+           (unsigned long long)reserved);
     return 0;
 }

@@ -206,6 +206,9 @@ void ad_store_close(ad_store_t *st)
         return;
     }
     ad_store_writer_stop(st);
+    if (st->evlog != NULL) {
+        ad_evlog_sync(st->evlog); /* the writer has stopped: its side is ours */
+    }
     ad_store_conn_close(st->rdb);
     /* A clean close checkpoints and removes the WAL. */
     ad_store_conn_close(st->wdb);
@@ -229,4 +232,9 @@ void ad_store_stats(ad_store_t *st, ad_store_stats_t *out)
     *out = st->stats;
     uv_mutex_unlock(&st->lock);
     out->queued = st->outstanding;
+    out->event_log_bytes = 0;
+    if (st->evlog != NULL) {
+        uint64_t oldest, newest;
+        ad_evlog_bounds(st->evlog, &oldest, &newest, &out->event_log_bytes);
+    }
 }

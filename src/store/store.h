@@ -112,7 +112,8 @@ typedef struct {
     uint64_t retries; /* BEGIN/COMMIT retried on BUSY */
     uint64_t commit_counts[AD_STORE_COMMIT_BUCKETS + 1];
     double commit_sum_sec;
-    uint64_t queued; /* jobs submitted and not yet completed (loop side) */
+    uint64_t queued;          /* jobs submitted and not yet completed (loop side) */
+    uint64_t event_log_bytes; /* the event log's segment files, 0 before it is attached */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
 
@@ -676,8 +677,8 @@ int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_
 /* A page of a chat's messages on the pool: the limit messages before the
  * message `before` (NULL: the newest), oldest first, as {messages,
  * hasMore}. AD_ENOENT when before is no message of that chat. */
-void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char *before,
-                                 int limit, ad_store_result_cb cb, void *ud);
+void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char *before, int limit,
+                                 ad_store_result_cb cb, void *ud);
 /* args {id, orgId, model, provider?, title?, system?, definition?,
  * projectId?, temperature?, maxTokens?, now}. result {chat}. */
 int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result);

@@ -54,6 +54,9 @@ struct ad_store {
     /* loop thread only: jobs submitted and not yet completed. While there
      * are any, the async handle is referenced so the loop waits for them. */
     size_t outstanding;
+    /* The event log once events.c attached it (borrowed: it outlives the
+     * store for late reads); ad_store_close() syncs it. */
+    struct ad_evlog *evlog;
 };
 
 /* writer.c: sets up the writer's handles and starts its thread; stops it
@@ -69,6 +72,75 @@ void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed);
 typedef int (*ad_store_typed_fn)(ad_store_tx_t *tx, const void *in, json_t **result);
 void ad_store_typed_write(ad_store_t *st, ad_store_typed_fn fn, const void *in, size_t insz,
                           void (*cleanup)(void *in), ad_store_result_cb cb, void *ud);
+
+/* ---- the event log (evlog.c) -------------------------------------------------
+ * The bus's events on disk: append-only segment files in one folder, each
+ * named by the seq of its first record, retired whole by retention. Adds,
+ * commits, syncs and trims come from one thread at a time (the writer once
+ * the daemon runs; the loop before it starts); reads and bounds from any
+ * thread. Records are checked (CRC32C) on read and at open, which cuts a
+ * torn tail off the newest segment.
+ */
+typedef struct ad_evlog ad_evlog_t;
+typedef struct {
+    uint64_t seq;
+    int64_t ts_ms;
+    const char *type; /* each of the three is NUL-terminated when read back */
+    size_t type_len;
+    const char *topics;
+    size_t topics_len;
+    const char *payload;
+    size_t payload_len;
+} ad_evlog_rec_t;
+#define AD_EVLOG_REC_HDR 32
+#define AD_EVLOG_TYPE_MAX 4096
+#define AD_EVLOG_TOPICS_MAX (1u << 20)
+#define AD_EVLOG_PAYLOAD_MAX (32u << 20)
+#define AD_EVLOG_REC_MAX                                                                           \
+    (AD_EVLOG_REC_HDR + AD_EVLOG_TYPE_MAX + AD_EVLOG_TOPICS_MAX + AD_EVLOG_PAYLOAD_MAX + 3)
+
+/* Opens the log in dir (created 0700), closing segments at about
+ * seg_bytes; sync_each makes every commit durable against power loss
+ * (fdatasync), else segments are synced as they fill and at
+ * ad_evlog_sync(). AD_ESTATE for a log of a later version, AD_ECORRUPT for
+ * a file there that is not a segment, with a message in err. Returns owned:
+ * free with ad_evlog_free() once no read runs. */
+int ad_evlog_open(const char *dir, uint64_t seg_bytes, bool sync_each, ad_evlog_t **out, char *err,
+                  size_t errsz);
+void ad_evlog_free(ad_evlog_t *log);
+/* Adds a record (borrowed: copied or written before it returns); seqs must
+ * grow, and one at or below the last added is skipped as stored already, so
+ * a batch may be added again after a failure. Nothing is visible to readers
+ * before ad_evlog_commit(). AD_ETOOBIG for a record over the limits (the
+ * log takes the next ones as if it were not there); AD_EIO or AD_EFULL,
+ * after which only a commit (which rolls back) helps. */
+int ad_evlog_add(ad_evlog_t *log, const ad_evlog_rec_t *r);
+/* Writes out what was added and publishes it to readers: 0, or AD_EIO /
+ * AD_EFULL with everything added since the last commit gone (a segment
+ * filled meanwhile stays committed). */
+int ad_evlog_commit(ad_evlog_t *log);
+/* Syncs the newest segment and closes it (a later add opens it again). */
+void ad_evlog_sync(ad_evlog_t *log);
+/* Deletes the oldest segments whose records all have seq <= max_seq or
+ * (min_ts_ms > 0) were written before min_ts_ms, a bounded number a call;
+ * *oldest gets the first seq left (0 for none). 0 or AD_EIO (a file that
+ * would not go; it is forgotten all the same). */
+int ad_evlog_trim(ad_evlog_t *log, uint64_t max_seq, int64_t min_ts_ms, uint64_t *oldest);
+/* Calls cb with up to limit committed records with after < seq <= upto, in
+ * seq order, until cb returns non-zero; the record's strings live for the
+ * call. A record that fails its check ends its segment's part of the read
+ * (logged): those seqs are simply missing. Returns 0. */
+typedef int (*ad_evlog_row_cb)(const ad_evlog_rec_t *r, void *arg);
+int ad_evlog_read(ad_evlog_t *log, uint64_t after, uint64_t upto, size_t limit, ad_evlog_row_cb cb,
+                  void *arg);
+/* The first seq kept, the last committed one (0 for none) and the bytes of
+ * every segment (bytes may be NULL). */
+void ad_evlog_bounds(ad_evlog_t *log, uint64_t *oldest, uint64_t *newest, uint64_t *bytes);
+/* The record at data[0..n): its length with *r pointing into data, 0 when
+ * data holds less than all of it (*need, if not NULL, is then the length to
+ * have, once the header is there), AD_ECORRUPT when it cannot be one. With
+ * check_crc, its CRC is checked too. Pure: any thread (and the fuzzer). */
+int64_t ad_evlog_parse(const void *data, size_t n, bool check_crc, ad_evlog_rec_t *r, size_t *need);
 
 #ifdef AD_TEST_BUILD
 /* testhooks.c: test-build behaviour switched on by AGENTD_TEST_* variables

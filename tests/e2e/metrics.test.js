@@ -101,6 +101,7 @@ test('/metrics is valid exposition and counts what the daemon does', async () =>
     assert.ok(value(fams, 'agentd_websocket_connections_opened_total') >= 1);
     assert.ok(value(fams, 'agentd_events_published_total') >= 3);
     assert.ok(value(fams, 'agentd_events_persisted_total') >= 1);
+    assert.ok(value(fams, 'agentd_event_log_bytes') > 16, 'the event log holds the persisted events');
     assert.equal(value(fams, 'agentd_agents', { status: 'running' }), 1);
     assert.equal(value(fams, 'agentd_processes'), 1);
     assert.ok(value(fams, 'agentd_store_jobs_total') >= 3);

@@ -79,9 +79,10 @@ static void opens_with_wal_and_every_table(void **state)
     fixture_t *f = *state;
     ad_store_t *st = open_ok(f);
     sqlite3 *db = ad_store_rdb(st);
-    const char *tables[] = {"workspaces", "worktrees",      "agents",      "runs",
-                            "messages",   "events",         "usage_stats", "metric_points",
-                            "settings",   "agent_sessions", "crews",       "schema_migrations"};
+    /* events are no table: they live in the event log (evlog.c) */
+    const char *tables[] = {"workspaces", "worktrees",      "agents",        "runs",
+                            "messages",   "usage_stats",    "metric_points", "settings",
+                            "bus_meta",   "agent_sessions", "crews",         "schema_migrations"};
     for (size_t i = 0; i < AD_ARRAY_LEN(tables); i++) {
         sqlite3_stmt *s = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -503,7 +504,8 @@ static void sqlite_errors_map_to_ad_codes(void **state)
     /* A full disk: cap the file at its current size, then grow it. */
     assert_int_equal(run_sql(f, st, "PRAGMA max_page_count = 1"), 0);
     assert_int_equal(run_sql(f, st,
-                             "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_big', hex(zeroblob(200000)), "
+                             "INSERT INTO crews (id, name, created_at, updated_at) VALUES "
+                             "('cr_big', hex(zeroblob(200000)), "
                              "0, 0)"),
                      AD_EFULL);
     /* Reads keep working after a full disk. */
@@ -525,7 +527,8 @@ static int busy_job(ad_store_tx_t *tx, void *ctx)
 {
     AD_UNUSED(ctx);
     sqlite3 *db = tx->db;
-    return ad_store_exec(db, "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_busy', 'b', 0, 0)");
+    return ad_store_exec(
+        db, "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_busy', 'b', 0, 0)");
 }
 
 static void busy_database_is_retried_within_a_bound(void **state)
@@ -630,10 +633,11 @@ static void heavy_reads_run_on_the_pool(void **state)
 {
     fixture_t *f = *state;
     ad_store_t *st = open_ok(f);
-    assert_int_equal(run_sql(f, st,
-                             "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_a', 'a', 0, 0), "
-                             "('cr_b', 'b', 0, 0)"),
-                     0);
+    assert_int_equal(
+        run_sql(f, st,
+                "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_a', 'a', 0, 0), "
+                "('cr_b', 'b', 0, 0)"),
+        0);
     int n = -1;
     ad_store_read_async(st, count_crews, read_done, &n);
     uv_run(&f->loop, UV_RUN_DEFAULT);

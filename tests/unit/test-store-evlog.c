@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the event log (src/store/evlog.c): records read back as
+ * written, segments rolling and retired by seq and by age, a torn or
+ * damaged tail cut at open, a damaged sealed segment skipped on read, a
+ * failed write rolled back (the file capped with RLIMIT_FSIZE), a batch
+ * added again storing nothing twice, files that are not ours refused, and
+ * the events table of an older database moved into the log at attach. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+typedef struct {
+    char dir[256];
+    char log[300];
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-evlog-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->log, sizeof(f->log), "%s/events", f->dir);
+    ad_log_set_level(AD_LOG_OFF);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static ad_evlog_t *open_log(fixture_t *f, uint64_t seg_bytes)
+{
+    ad_evlog_t *log = NULL;
+    char err[512] = "";
+    int rc = ad_evlog_open(f->log, seg_bytes, false, &log, err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("open failed: %s", err);
+    }
+    return log;
+}
+
+/* Record seq's payload: its number and filler, long for every seventh. */
+static size_t payload_of(uint64_t seq, char *out, size_t outsz)
+{
+    size_t fill = seq % 7 == 0 ? 3000 : (size_t)(seq % 50);
+    int n = snprintf(out, outsz, "{\"i\":%llu,\"x\":\"", (unsigned long long)seq);
+    for (size_t i = 0; i < fill && (size_t)n + 3 < outsz; i++) {
+        out[n++] = (char)('a' + (seq + i) % 26);
+    }
+    out[n++] = '"';
+    out[n++] = '}';
+    out[n] = '\0';
+    return (size_t)n;
+}
+
+/* Adds records from..to (their payloads from payload_of), but seq big_at
+ * (0: none) carries a 20,000-byte payload (on_rec_big checks it). Returns
+ * the first failure. */
+static char big_payload[20000];
+
+static int add_with_big(ad_evlog_t *log, uint64_t from, uint64_t to, uint64_t big_at)
+{
+    char p[4096];
+    memset(big_payload, 'z', sizeof(big_payload));
+    int rc = 0;
+    for (uint64_t s = from; s <= to && rc == 0; s++) {
+        ad_evlog_rec_t r = {.seq = s, .ts_ms = 1000 + (int64_t)s};
+        r.type = s % 2 ? "agent_output" : "t";
+        r.type_len = strlen(r.type);
+        r.topics = "[\"agent:ag_1\",\"workspace:ws_1\"]";
+        r.topics_len = strlen(r.topics);
+        r.payload = s == big_at ? big_payload : p;
+        r.payload_len = s == big_at ? sizeof(big_payload) : payload_of(s, p, sizeof(p));
+        rc = ad_evlog_add(log, &r);
+    }
+    return rc;
+}
+
+static void add_range(ad_evlog_t *log, uint64_t from, uint64_t to)
+{
+    assert_int_equal(add_with_big(log, from, to, 0), 0);
+}
+
+typedef struct {
+    uint64_t seqs[4096];
+    size_t n;
+    bool checked;
+    size_t stop_after; /* 0: never */
+} got_t;
+
+/* Keeps the seq and checks the record is the one add_range wrote. */
+static int on_rec(const ad_evlog_rec_t *r, void *arg)
+{
+    got_t *g = arg;
+    char p[4096];
+    size_t plen = payload_of(r->seq, p, sizeof(p));
+    assert_int_equal(r->payload_len, plen);
+    assert_memory_equal(r->payload, p, plen);
+    assert_int_equal(r->payload[plen], '\0');
+    assert_string_equal(r->type, r->seq % 2 ? "agent_output" : "t");
+    assert_string_equal(r->topics, "[\"agent:ag_1\",\"workspace:ws_1\"]");
+    assert_int_equal(r->ts_ms, 1000 + (int64_t)r->seq);
+    assert_true(g->n < AD_ARRAY_LEN(g->seqs));
+    g->seqs[g->n++] = r->seq;
+    return g->stop_after != 0 && g->n >= g->stop_after;
+}
+
+/* Reads (after, upto] in batches of `batch` as the bus's replay does. */
+static void read_all(ad_evlog_t *log, uint64_t after, uint64_t upto, size_t batch, got_t *g)
+{
+    g->n = 0;
+    for (int guard = 0; guard < 10000; guard++) {
+        size_t before = g->n;
+        assert_int_equal(ad_evlog_read(log, after, upto, batch, on_rec, g), 0);
+        if (g->n == before) {
+            return;
+        }
+        after = g->seqs[g->n - 1];
+    }
+    fail_msg("read did not end");
+}
+
+static void expect_run(const got_t *g, uint64_t from, uint64_t to)
+{
+    if (g->n != to - from + 1) {
+        fail_msg("read %zu records, want %llu..%llu", g->n, (unsigned long long)from,
+                 (unsigned long long)to);
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        assert_int_equal(g->seqs[i], from + i);
+    }
+}
+
+static size_t count_segments(fixture_t *f)
+{
+    DIR *d = opendir(f->log);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        n += strstr(e->d_name, ".log") != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The path of the segment whose name is base. */
+static void seg_file(fixture_t *f, uint64_t base, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/%020llu.log", f->log, (unsigned long long)base);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_size;
+}
+
+static void records_read_back_as_written(void **state)
+{
+    fixture_t *f = *state;
+    ad_evlog_t *log = open_log(f, 8u << 20);
+    uint64_t oldest, newest;
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_int_equal(oldest, 0);
+    assert_int_equal(newest, 0);
+    add_range(log, 1, 500);
+    /* nothing is visible before the commit */
+    got_t *g = calloc(1, sizeof(*g));
+    read_all(log, 0, 1000, 100, g);
+    assert_int_equal(g->n, 0);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    add_range(log, 501, 1000);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_int_equal(oldest, 1);
+    assert_int_equal(newest, 1000);
+    read_all(log, 0, 1000, 4096, g);
+    expect_run(g, 1, 1000);
+    /* batches of 7 (each after the first starts from a cursor), a range
+     * in the middle, upto cutting a batch short, a callback that stops */
+    read_all(log, 0, 1000, 7, g);
+    expect_run(g, 1, 1000);
+    read_all(log, 300, 420, 1000, g);
+    expect_run(g, 301, 420);
+    read_all(log, 990, 2000, 1000, g);
+    expect_run(g, 991, 1000);
+    g->n = 0;
+    g->stop_after = 3;
+    assert_int_equal(ad_evlog_read(log, 10, 1000, 100, on_rec, g), 0);
+    expect_run(g, 11, 13);
+    g->stop_after = 0;
+    /* reopened: the same */
+    ad_evlog_free(log);
+    log = open_log(f, 8u << 20);
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_int_equal(oldest, 1);
+    assert_int_equal(newest, 1000);
+    read_all(log, 500, 1000, 64, g);
+    expect_run(g, 501, 1000);
+    add_range(log, 1001, 1010);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    read_all(log, 0, 2000, 333, g);
+    expect_run(g, 1, 1010);
+    assert_int_equal(count_segments(f), 1);
+    ad_evlog_free(log);
+    free(g);
+}
+
+static void segments_roll_and_retire(void **state)
+{
+    fixture_t *f = *state;
+    ad_evlog_t *log = open_log(f, 4096);
+    for (uint64_t s = 1; s <= 300; s += 20) {
+        add_range(log, s, s + 19);
+        assert_int_equal(ad_evlog_commit(log), 0);
+    }
+    size_t nseg = count_segments(f);
+    assert_true(nseg > 10);
+    got_t *g = calloc(1, sizeof(*g));
+    read_all(log, 0, 300, 5, g);
+    expect_run(g, 1, 300);
+    /* by seq: whole segments at or below 150 go, none above */
+    uint64_t oldest = 0, newest = 0;
+    assert_int_equal(ad_evlog_trim(log, 150, 0, &oldest), 0);
+    assert_true(oldest > 1 && oldest <= 151);
+    assert_true(count_segments(f) < nseg);
+    uint64_t o2;
+    ad_evlog_bounds(log, &o2, &newest, NULL);
+    assert_int_equal(o2, oldest);
+    assert_int_equal(newest, 300);
+    read_all(log, 0, 300, 50, g);
+    expect_run(g, oldest, 300);
+    /* nothing newer than the bound goes */
+    assert_int_equal(ad_evlog_trim(log, oldest - 1, 0, &o2), 0);
+    assert_int_equal(o2, oldest);
+    /* by age: everything written before ts 1000+250 */
+    assert_int_equal(ad_evlog_trim(log, 0, 1000 + 250, &o2), 0);
+    assert_true(o2 > oldest && o2 <= 251);
+    /* all of it, the newest segment too; the log goes on after it */
+    assert_int_equal(ad_evlog_trim(log, 300, 0, &o2), 0);
+    assert_int_equal(o2, 0);
+    assert_int_equal(count_segments(f), 0);
+    read_all(log, 0, 300, 50, g);
+    assert_int_equal(g->n, 0);
+    add_range(log, 301, 310);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    read_all(log, 0, 400, 50, g);
+    expect_run(g, 301, 310);
+    ad_evlog_free(log);
+    log = open_log(f, 4096);
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_int_equal(oldest, 301);
+    assert_int_equal(newest, 310);
+    ad_evlog_free(log);
+    free(g);
+}
+
+/* Writes 1..n in one segment, closes, damages the file with fn, reopens. */
+static ad_evlog_t *damaged(fixture_t *f, uint64_t n, void (*fn)(const char *path))
+{
+    ad_evlog_t *log = open_log(f, 8u << 20);
+    add_range(log, 1, n);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    ad_evlog_free(log);
+    char path[400];
+    seg_file(f, 1, path, sizeof(path));
+    fn(path);
+    return open_log(f, 8u << 20);
+}
+
+static void append_bytes(const char *path, const void *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+static void tail_garbage(const char *path)
+{
+    append_bytes(path, "\x41\x42\x00\x00\x10\x00\x00\x00garbage that is no record", 33);
+}
+
+static void tail_zeros(const char *path)
+{
+    static const char z[5000];
+    append_bytes(path, z, sizeof(z));
+}
+
+static void tail_cut(const char *path)
+{
+    assert_int_equal(truncate(path, file_size(path) - 5), 0);
+}
+
+/* Flips a byte near the middle of the file (inside some record). */
+static void flip_middle(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    off_t at = file_size(path) / 2;
+    unsigned char c;
+    assert_int_equal(pread(fd, &c, 1, at), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    close(fd);
+}
+
+static void torn_tail_is_cut_at_open(void **state)
+{
+    fixture_t *f = *state;
+    void (*hurts[])(const char *) = {tail_garbage, tail_zeros, tail_cut};
+    uint64_t want[] = {200, 200, 199}; /* the cut one loses its last record */
+    got_t *g = calloc(1, sizeof(*g));
+    char path[400];
+    seg_file(f, 1, path, sizeof(path));
+    for (size_t i = 0; i < AD_ARRAY_LEN(hurts); i++) {
+        unlink(path);
+        ad_evlog_t *log = damaged(f, 200, hurts[i]);
+        uint64_t oldest, newest;
+        ad_evlog_bounds(log, &oldest, &newest, NULL);
+        assert_int_equal(newest, want[i]);
+        read_all(log, 0, 1000, 64, g);
+        expect_run(g, 1, want[i]);
+        /* appends carry on right after the last whole record */
+        add_range(log, want[i] + 1, want[i] + 20);
+        assert_int_equal(ad_evlog_commit(log), 0);
+        ad_evlog_free(log);
+        log = open_log(f, 8u << 20);
+        read_all(log, 0, 1000, 64, g);
+        expect_run(g, 1, want[i] + 20);
+        ad_evlog_free(log);
+    }
+    /* a damaged record in the middle of the newest: cut there */
+    unlink(path);
+    ad_evlog_t *log = damaged(f, 200, flip_middle);
+    uint64_t oldest, newest;
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_true(newest > 50 && newest < 200);
+    read_all(log, 0, 1000, 64, g);
+    expect_run(g, 1, newest);
+    ad_evlog_free(log);
+    free(g);
+}
+
+static void damaged_sealed_segment_is_skipped(void **state)
+{
+    fixture_t *f = *state;
+    ad_evlog_t *log = open_log(f, 16384);
+    add_range(log, 1, 300);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    ad_evlog_free(log);
+    assert_true(count_segments(f) >= 3);
+    char path[400];
+    seg_file(f, 1, path, sizeof(path)); /* the oldest: sealed, not checked at open */
+    flip_middle(path);
+    log = open_log(f, 16384);
+    got_t *g = calloc(1, sizeof(*g));
+    read_all(log, 0, 1000, 1000, g);
+    /* 1.. up to the damage, then the next segment's records to the end */
+    assert_true(g->n > 0 && g->n < 300);
+    assert_int_equal(g->seqs[0], 1);
+    assert_int_equal(g->seqs[g->n - 1], 300);
+    size_t jump = 0;
+    for (size_t i = 1; i < g->n; i++) {
+        assert_true(g->seqs[i] > g->seqs[i - 1]);
+        jump += g->seqs[i] != g->seqs[i - 1] + 1;
+    }
+    assert_int_equal(jump, 1);
+    ad_evlog_free(log);
+    free(g);
+}
+
+static void failed_write_rolls_back(void **state)
+{
+    fixture_t *f = *state;
+    signal(SIGXFSZ, SIG_IGN);
+    ad_evlog_t *log = open_log(f, 8u << 20);
+    add_range(log, 1, 50);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    char path[400];
+    seg_file(f, 1, path, sizeof(path));
+    off_t committed = file_size(path);
+    struct rlimit old, cap;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    cap = old;
+    cap.rlim_cur = (rlim_t)committed + 70000; /* past one buffer, short of the batch */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &cap), 0);
+    int rc = add_with_big(log, 51, 400, 0);
+    int crc = ad_evlog_commit(log);
+    assert_int_equal(rc != 0 ? rc : crc, AD_EFULL);
+    assert_int_equal(file_size(path), committed);
+    uint64_t oldest, newest;
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_int_equal(newest, 50);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    /* the bus writes the batch again, and now it fits */
+    add_range(log, 40, 400);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    got_t *g = calloc(1, sizeof(*g));
+    read_all(log, 0, 1000, 100, g);
+    expect_run(g, 1, 400);
+    ad_evlog_free(log);
+    log = open_log(f, 8u << 20);
+    read_all(log, 0, 1000, 100, g);
+    expect_run(g, 1, 400);
+    ad_evlog_free(log);
+    free(g);
+}
+
+static int on_rec_big(const ad_evlog_rec_t *r, void *arg)
+{
+    got_t *g = arg;
+    if (r->seq == 120) {
+        assert_int_equal(r->payload_len, sizeof(big_payload));
+        assert_memory_equal(r->payload, big_payload, sizeof(big_payload));
+        g->seqs[g->n++] = r->seq;
+        return 0;
+    }
+    return on_rec(r, arg);
+}
+
+/* A batch that fills a segment and fails in the next: the full segments'
+ * records stay committed, the new segment goes, and the batch written
+ * again stores exactly the rest. */
+static void failure_after_a_roll_keeps_the_full_segments(void **state)
+{
+    fixture_t *f = *state;
+    signal(SIGXFSZ, SIG_IGN);
+    ad_evlog_t *log = open_log(f, 8192);
+    struct rlimit old, cap;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    cap = old;
+    cap.rlim_cur = 12288; /* a segment fills to ~8 KiB; seq 120 does not fit */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &cap), 0);
+    int rc = add_with_big(log, 1, 200, 120);
+    int crc = ad_evlog_commit(log);
+    assert_int_equal(rc != 0 ? rc : crc, AD_EFULL);
+    uint64_t oldest, newest;
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_true(newest > 1 && newest < 120);
+    size_t nseg = count_segments(f);
+    got_t *g = calloc(1, sizeof(*g));
+    read_all(log, 0, 1000, 100, g);
+    expect_run(g, 1, newest);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    /* the bus writes the whole batch again, and now it fits */
+    assert_int_equal(add_with_big(log, 1, 200, 120), 0);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    assert_true(count_segments(f) > nseg);
+    ad_evlog_free(log);
+    log = open_log(f, 8192);
+    g->n = 0;
+    uint64_t after = 0;
+    for (int i = 0; i < 100; i++) {
+        size_t before = g->n;
+        assert_int_equal(ad_evlog_read(log, after, 1000, 50, on_rec_big, g), 0);
+        if (g->n == before) {
+            break;
+        }
+        after = g->seqs[g->n - 1];
+    }
+    expect_run(g, 1, 200);
+    ad_evlog_free(log);
+    free(g);
+}
+
+static void odd_records_and_limits(void **state)
+{
+    fixture_t *f = *state;
+    ad_evlog_t *log = open_log(f, 8u << 20);
+    /* a type over the limit is refused and the log goes on */
+    char *big = calloc(1, AD_EVLOG_TYPE_MAX + 2);
+    memset(big, 'x', AD_EVLOG_TYPE_MAX + 1);
+    ad_evlog_rec_t r = {.seq = 1,
+                        .type = big,
+                        .type_len = AD_EVLOG_TYPE_MAX + 1,
+                        .topics = "[]",
+                        .topics_len = 2,
+                        .payload = "{}",
+                        .payload_len = 2};
+    assert_int_equal(ad_evlog_add(log, &r), AD_ETOOBIG);
+    /* a record larger than the write buffer, and an empty payload */
+    size_t n = 300000;
+    char *pl = malloc(n);
+    memset(pl, 'y', n);
+    r = (ad_evlog_rec_t){.seq = 2,
+                         .type = "big",
+                         .type_len = 3,
+                         .topics = "[]",
+                         .topics_len = 2,
+                         .payload = pl,
+                         .payload_len = n};
+    assert_int_equal(ad_evlog_add(log, &r), 0);
+    r = (ad_evlog_rec_t){.seq = 3,
+                         .type = "e",
+                         .type_len = 1,
+                         .topics = "[]",
+                         .topics_len = 2,
+                         .payload = "",
+                         .payload_len = 0};
+    assert_int_equal(ad_evlog_add(log, &r), 0);
+    /* a seq not above the last is stored already */
+    r.seq = 2;
+    assert_int_equal(ad_evlog_add(log, &r), 0);
+    assert_int_equal(ad_evlog_commit(log), 0);
+    ad_evlog_free(log);
+    log = open_log(f, 8u << 20);
+    uint64_t oldest, newest;
+    ad_evlog_bounds(log, &oldest, &newest, NULL);
+    assert_int_equal(oldest, 2);
+    assert_int_equal(newest, 3);
+    ad_evlog_free(log);
+    /* the parser: short input wants more, silly lengths are refused */
+    uint8_t rec[64] = {0};
+    ad_evlog_rec_t out;
+    size_t need = 0;
+    assert_int_equal(ad_evlog_parse(rec, 10, true, &out, &need), 0);
+    assert_int_equal(need, AD_EVLOG_REC_HDR);
+    rec[4] = 1; /* type_len 1: wants 32 + 1 + 3 bytes */
+    assert_int_equal(ad_evlog_parse(rec, 33, true, &out, &need), 0);
+    assert_int_equal(need, AD_EVLOG_REC_HDR + 4);
+    rec[AD_EVLOG_REC_HDR + 1] = 'x'; /* where the type's NUL belongs */
+    assert_int_equal(ad_evlog_parse(rec, 36, false, &out, NULL), AD_ECORRUPT);
+    rec[AD_EVLOG_REC_HDR + 1] = 0;
+    assert_int_equal(ad_evlog_parse(rec, 36, false, &out, NULL), 36);
+    assert_int_equal(ad_evlog_parse(rec, 36, true, &out, NULL), AD_ECORRUPT); /* its CRC */
+    rec[15] = 0x7f; /* payload_len far over the limit */
+    assert_int_equal(ad_evlog_parse(rec, 64, false, &out, NULL), AD_ECORRUPT);
+    free(big);
+    free(pl);
+}
+
+static void files_not_ours_are_refused(void **state)
+{
+    fixture_t *f = *state;
+    char err[512];
+    ad_evlog_t *log = NULL;
+    assert_int_equal(mkdir(f->log, 0700), 0);
+    char path[400];
+    seg_file(f, 7, path, sizeof(path));
+    /* somebody else's file with a segment's name */
+    FILE *fp = fopen(path, "w");
+    fputs("this is not an event log segment, and it is long enough to tell\n", fp);
+    fclose(fp);
+    assert_int_equal(ad_evlog_open(f->log, 4096, false, &log, err, sizeof(err)), AD_ECORRUPT);
+    assert_non_null(strstr(err, "not an agentd event log segment"));
+    /* a later version's segment */
+    fp = fopen(path, "w");
+    fwrite("agentdEV\x02\x00\x00\x00\x00\x00\x00\x00", 1, 16, fp);
+    fclose(fp);
+    assert_int_equal(ad_evlog_open(f->log, 4096, false, &log, err, sizeof(err)), AD_ESTATE);
+    assert_non_null(strstr(err, "later agentd"));
+    /* a segment torn right after it was made: removed */
+    assert_int_equal(truncate(path, 3), 0);
+    assert_int_equal(ad_evlog_open(f->log, 4096, false, &log, err, sizeof(err)), 0);
+    assert_int_equal(count_segments(f), 0);
+    /* other names are left alone */
+    snprintf(path, sizeof(path), "%s/notes.txt", f->log);
+    fp = fopen(path, "w");
+    fclose(fp);
+    ad_evlog_free(log);
+    log = open_log(f, 4096);
+    ad_evlog_free(log);
+    assert_int_equal(access(path, F_OK), 0);
+}
+
+/* ---- attach: the events table of an older database ----------------------------- */
+
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fail_msg("raw exec failed: %s", msg);
+    }
+    sqlite3_close(db);
+}
+
+static int table_exists(const char *path, const char *name)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                       -1, &s, NULL);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static int on_any(const ad_evlog_rec_t *r, void *arg)
+{
+    got_t *g = arg;
+    char want[64];
+    snprintf(want, sizeof(want), "{\"n\":%llu}", (unsigned long long)r->seq);
+    assert_string_equal(r->payload, want);
+    assert_string_equal(r->type, "old");
+    assert_string_equal(r->topics, "[\"system\"]");
+    g->seqs[g->n++] = r->seq;
+    return 0;
+}
+
+static void older_events_table_moves_into_the_log(void **state)
+{
+    fixture_t *f = *state;
+    char db[400];
+    snprintf(db, sizeof(db), "%s/agentd.db", f->dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char err[512] = "";
+    ad_store_t *st = NULL;
+    ad_store_opts_t o = {.path = db};
+    assert_int_equal(ad_store_open(&loop, &o, &st, err, sizeof(err)), 0);
+    ad_store_close(st);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    /* What migration 2200 left of an older database's events: 1..3000,
+     * of which a start that crashed midway had moved 1..1000 already. */
+    raw_exec(db, "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000) "
+                 "INSERT INTO events_before_log(seq, ts, type, topics, payload) "
+                 "SELECT n, 5000 + n, 'old', '[\"system\"]', '{\"n\":' || n || '}' FROM c");
+    ad_evlog_t *log = open_log(f, 1u << 20);
+    char p[64];
+    for (uint64_t s = 1; s <= 1000; s++) {
+        ad_evlog_rec_t r = {.seq = s,
+                            .ts_ms = 5000 + (int64_t)s,
+                            .type = "old",
+                            .type_len = 3,
+                            .topics = "[\"system\"]",
+                            .topics_len = 10,
+                            .payload = p};
+        r.payload_len = (size_t)snprintf(p, sizeof(p), "{\"n\":%llu}", (unsigned long long)s);
+        assert_int_equal(ad_evlog_add(log, &r), 0);
+    }
+    assert_int_equal(ad_evlog_commit(log), 0);
+    ad_evlog_free(log);
+
+    assert_int_equal(ad_store_open(&loop, &o, &st, err, sizeof(err)), 0);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    if (ad_store_events_attach(st, bus, 256u << 20, err, sizeof(err)) != 0) {
+        fail_msg("attach: %s", err);
+    }
+    /* the bus goes on after the moved events */
+    assert_true(ad_bus_persisted_seq(bus) >= 3000);
+    ad_bus_stop(bus);
+    ad_store_close(st);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ad_bus_free(bus);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(table_exists(db, "events_before_log"), 0);
+
+    log = open_log(f, 1u << 20);
+    got_t *g = calloc(1, sizeof(*g) + 0);
+    uint64_t after = 0;
+    size_t total = 0;
+    for (int i = 0; i < 10; i++) {
+        g->n = 0;
+        assert_int_equal(ad_evlog_read(log, after, 10000, 1000, on_any, g), 0);
+        for (size_t k = 0; k < g->n; k++) {
+            assert_int_equal(g->seqs[k], after + 1 + k);
+        }
+        total += g->n;
+        if (g->n == 0) {
+            break;
+        }
+        after = g->seqs[g->n - 1];
+    }
+    assert_int_equal(total, 3000);
+    ad_evlog_free(log);
+    free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(records_read_back_as_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(segments_roll_and_retire, setup, teardown),
+        cmocka_unit_test_setup_teardown(torn_tail_is_cut_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_sealed_segment_is_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_write_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(failure_after_a_roll_keeps_the_full_segments, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(odd_records_and_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(files_not_ours_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(older_events_table_moves_into_the_log, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
