@@ -261,6 +261,12 @@ async function seedDb() {
   const copy = path.join(tmp('bench-db-'), 'agentd.db');
   fs.copyFileSync(path.join(dir, db), copy);
   for (const ext of ['-wal', '-shm']) if (fs.existsSync(path.join(dir, db + ext))) fs.copyFileSync(path.join(dir, db + ext), copy + ext);
+  // The bare loop stores events as rows, as agentd did until 2026-11-23
+  // (DESIGN §7's reference: a bare SQLite loop with agentd's pragmas);
+  // agentd itself now writes them to its event log.
+  const mk = spawnSync('sqlite3', [copy, 'CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, '
+    + 'type TEXT NOT NULL, topics TEXT NOT NULL, payload TEXT NOT NULL)'], { encoding: 'utf8', timeout: 5000 });
+  if (mk.status !== 0) throw new Error(`sqlite3: cannot add the bare loop's events table: ${mk.stderr}`);
   seeded = { dir, dbFile: copy, ...ids };
   return seeded;
 }
@@ -300,10 +306,11 @@ async function h2() {
 }
 
 // ---- H3: persisted writes ------------------------------------------------------------
-// H3a: persisted events through the real bus -> events-table path (a burst
+// H3a: persisted events through the real bus -> event log path (a burst
 // published in-process by POST /test/publish on build/bench/agentd, timed
-// until the table holds the last one) against the bare loop inserting the
-// same rows with the same pragmas and batch size. H3b: REST writes (message
+// until agentd counts the last one stored, checked in the log's files)
+// against the bare loop inserting the same rows into SQLite with agentd's
+// pragmas at agentd's batch size. H3b: REST writes (message
 // POSTs: the message row plus its message_created event, answered after the
 // commit) at 1/16/64 clients against the bare loop doing the same two
 // inserts per write at batch 1 (a client waiting for each commit) and at
@@ -332,11 +339,25 @@ function bareBest(dbFile, sync, batch, stmts, id, reps = C.reps) {
   return { ...pick, batch, spread: runs.length > 1 ? [Math.min(...runs.map((r) => r.opsPerCpuS)), Math.max(...runs.map((r) => r.opsPerCpuS))] : undefined };
 }
 
-function sqliteScalar(dbFile, sql) {
-  const r = spawnSync('sqlite3', ['-readonly', dbFile, sql], { encoding: 'utf8', timeout: 5000 });
-  if (r.status !== 0) return null;
-  const v = r.stdout.trim();
-  return v === '' ? 0 : Number(v);
+// The last seq in agentd's event log and the mean payload of its newest
+// segment's records, read from the files themselves (format:
+// src/store/evlog.c; CRCs not checked here).
+function eventLogTail(dataDir) {
+  const dir = path.join(dataDir, 'events');
+  const segs = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^\d{20}\.log$/.test(f)).sort() : [];
+  if (segs.length === 0) return { last: 0, payloadBytes: null };
+  const b = fs.readFileSync(path.join(dir, segs[segs.length - 1]));
+  let at = 16, last = 0, n = 0, bytes = 0;
+  while (at + 32 <= b.length) {
+    const tl = b.readUInt32LE(at + 4), ol = b.readUInt32LE(at + 8), pl = b.readUInt32LE(at + 12);
+    const len = 32 + tl + ol + pl + 3;
+    if (at + len > b.length) break;
+    last = Number(b.readBigUInt64LE(at + 16));
+    n++;
+    bytes += pl;
+    at += len;
+  }
+  return { last, payloadBytes: n ? bytes / n : null };
 }
 
 // The events payload: agentd's test route adds "i" to it, so the stored
@@ -365,7 +386,6 @@ async function h3Events(res, s) {
       // writer delete as many rows as it adds, which the bare loop never
       // does (burst by burst the ratio fell 1.2 -> 0.4 as trimming began).
       await withServer(() => agentd.start({ dataDir: dir, durability: sync, bin: agentd.BENCH_BIN, args: ['--event-retention-bytes', String(2 ** 36)] }), async (h) => {
-        const dbFile = path.join(dir, 'agentd.db');
         const stats = async () => (await agentd.request(h.port, 'GET', '/test/store-stats')).json;
         if (!(await stats())) throw new Error('no /test/store-stats in build/bench/agentd (make bench builds it)');
         const burst = async (count) => {
@@ -389,8 +409,8 @@ async function h3Events(res, s) {
           const t1 = performance.now();
           const c1 = sys.cpuSeconds(h.pid);
           if (stored < count) throw new Error(`${stored} of ${count} events stored within 60 s`);
-          const seen = sqliteScalar(dbFile, 'SELECT max(seq) FROM events');
-          if (seen < r.json.last) throw new Error(`events table reached seq ${seen} of ${r.json.last}`);
+          const seen = eventLogTail(dir).last;
+          if (seen < r.json.last) throw new Error(`the event log reached seq ${seen} of ${r.json.last}`);
           const groups = (await stats()).groups - g0;
           const seconds = (t1 - t0) / 1000;
           return { events: count, seconds, perS: count / seconds, serverCpuS: c1 - c0, perCpuS: count / (c1 - c0), commits: groups, rowsPerCommit: groups > 0 ? count / groups : null };
@@ -406,7 +426,7 @@ async function h3Events(res, s) {
             bareRuns.push(bareBest(s.dbFile, sync, Math.max(1, Math.round(a.rowsPerCommit || 1)), [EV_STMT], s.agentId, 1));
           } catch (e) { bareErr = e; }
         }
-        res.agentd.eventPayloadBytes = sqliteScalar(dbFile, 'SELECT avg(length(payload)) FROM events');
+        res.agentd.eventPayloadBytes = eventLogTail(dir).payloadBytes;
       });
       fs.rmSync(dir, { recursive: true, force: true });
     } catch (e) { na('H3', `agentd events ${sync}: ${e.message}`); continue; }
@@ -541,6 +561,16 @@ async function w1() {
 
 let agentdPublish = null; // set by probeAgentdPublish(): how a bench publishes on agentd
 
+// The budget rows keep 32 messages in flight. At 1,000 subscribers that
+// closed loop decides how many messages a server finds per loop turn, and
+// so how many frames share a write(2): a server that turns around faster
+// gets smaller batches (2026-11-23: agentd 22 messages a turn, Redis 32,
+// with agentd's user time per delivery no higher than Redis's). These rows
+// keep 128 in flight, enough that every server finds a full batch each
+// turn: what the server costs when the publisher keeps it busy.
+const SATURATED = { window: 128, n: 1000 };
+const satKey = (payload) => `n${SATURATED.n}_p${payload}_w${SATURATED.window}`;
+
 async function fanout(h, n, payload, sub, pub, window = 32) {
   const runs = [];
   for (let i = 0; i < C.reps; i++) {
@@ -587,6 +617,12 @@ async function w2() {
               log(`W2 ${name} n=${n} ${payload}B: ${fmtN(r.deliveriesPerServerCpuS)} deliveries/CPU-s, ${fmtN(r.deliveriesPerS)}/s gen ${(r.genCpuShare * 100).toFixed(0)}% srv ${(r.serverCpuShare * 100).toFixed(0)}%`);
             } catch (e) { res[name][`n${n}_p${payload}`] = null; na('W2', `${name} n=${n} ${payload}B: ${e.message}`); }
           }
+          if (name !== 'bun' && name !== 'agentd') continue;
+          try {
+            const r = await fanout(h, SATURATED.n, payload, w.sub, w.pub, SATURATED.window);
+            res[name][satKey(payload)] = r;
+            log(`W2 ${name} n=${SATURATED.n} ${payload}B ${SATURATED.window} in flight: ${fmtN(r.deliveriesPerServerCpuS)} deliveries/CPU-s gen ${(r.genCpuShare * 100).toFixed(0)}% srv ${(r.serverCpuShare * 100).toFixed(0)}%`);
+          } catch (e) { na('W2', `${name} saturated ${payload}B: ${e.message}`); }
         }
       });
     } catch (e) { na('W2', `${name}: ${e.message}`); }
@@ -608,6 +644,9 @@ async function w2() {
         }
       }
     }
+    const a = res.agentd?.[satKey(payload)], b = res.bun?.[satKey(payload)];
+    ratio('W2', `fan-out deliveries/server-CPU-s, N=${SATURATED.n}, ${payload} B, ${SATURATED.window} in flight: agentd ÷ Bun`, a?.deliveriesPerServerCpuS, b?.deliveriesPerServerCpuS,
+      { note: [a?.generatorBound && 'agentd run generator-bound', b?.generatorBound && 'Bun run generator-bound'].filter(Boolean).join('; ') });
   }
 }
 
@@ -623,6 +662,12 @@ async function r1() {
             log(`R1 redis n=${n} ${payload}B: ${fmtN(r.deliveriesPerServerCpuS)} deliveries/CPU-s, ${fmtN(r.deliveriesPerS)}/s gen ${(r.genCpuShare * 100).toFixed(0)}%`);
           } catch (e) { na('R1', `redis n=${n} ${payload}B: ${e.message}`); }
         }
+        try {
+          const sub = { kind: 'redis', port: h.port, channel: 'bench' };
+          const r = await fanout(h, SATURATED.n, payload, sub, sub, SATURATED.window);
+          res[satKey(payload)] = r;
+          log(`R1 redis n=${SATURATED.n} ${payload}B ${SATURATED.window} in flight: ${fmtN(r.deliveriesPerServerCpuS)} deliveries/CPU-s gen ${(r.genCpuShare * 100).toFixed(0)}%`);
+        } catch (e) { na('R1', `redis saturated ${payload}B: ${e.message}`); }
       }
     });
   } catch (e) { na('R1', `redis: ${e.message}`); }
@@ -636,6 +681,9 @@ async function r1() {
       ratio('R1', `local fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: agentd ÷ Redis pub/sub`, a?.deliveriesPerServerCpuS, r?.deliveriesPerServerCpuS, { note: gb, naFrom: 'W2' });
       ratio('R1', `local fan-out deliveries/s, N=${n}, ${payload} B: agentd ÷ Redis pub/sub`, a?.deliveriesPerS, r?.deliveriesPerS, { note: gb, naFrom: 'W2' });
     }
+    const a = out.scenarios.W2?.agentd?.[satKey(payload)], r = res[satKey(payload)];
+    const gb = [a?.generatorBound && 'agentd run generator-bound', r?.generatorBound && 'Redis run generator-bound'].filter(Boolean).join('; ');
+    ratio('R1', `local fan-out deliveries/server-CPU-s, N=${SATURATED.n}, ${payload} B, ${SATURATED.window} in flight: agentd ÷ Redis pub/sub`, a?.deliveriesPerServerCpuS, r?.deliveriesPerServerCpuS, { note: gb, naFrom: 'W2' });
   }
 }
 
