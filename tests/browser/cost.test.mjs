@@ -38,7 +38,13 @@ test('cost per agent in the sidebar, live; usage by agent and by model in Analyt
   r = await api(d.url, 'POST', '/api/usage', { model: 'claude-test-model', inputTokens: 500, outputTokens: 100, costUsd: 0.3 });
   assert.equal(r.status, 201, JSON.stringify(r.data));
 
+  // The page has been open since the login, before these rows existed, and
+  // a stored run publishes nothing (only a real run's end does): load it
+  // anew so the sidebar starts from the stored totals. Without the reload
+  // the cost showed only when the tree's reload after the agents' creation
+  // happened to come after the run's commit.
   await page.goto(`${d.url}/#/agents`);
+  await page.reload();
   const row = page.locator('.agent-link', { hasText: 'spender' });
   await row.waitFor();
   await until(async () => (await row.locator('.agent-cost').innerText()) === '$0.42', 'the cost in the sidebar row');

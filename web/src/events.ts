@@ -314,6 +314,27 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
   return { model: m, effects, applied: true };
 }
 
+// An agent list read from the server can be a moment behind events already
+// applied: a program's agent_update (its state patch) is published before
+// its write commits, so a list read meanwhile lacks it, and nothing comes
+// after to put it back. Those patches, applied lately, are applied again on
+// top of such a list, oldest first. Only those: other agent events carry
+// whole rows (a key left out means null), and applying one again over a
+// newer list would bring back what the list has dropped.
+export function isStatePatch(ev: Envelope): boolean {
+  return ev.type === 'agent_update' && !!ev.payload && typeof ev.payload === 'object' && ev.payload.source === 'program';
+}
+
+export function reapplyStatePatches(m: Model, events: Envelope[]): Model {
+  for (const ev of events) {
+    if (!isStatePatch(ev) || typeof ev.seq !== 'number') continue;
+    if (!m.agents[str(ev.payload.id)]) continue; // one the list no longer has stays gone
+    const r = reduce({ ...m, lastSeq: ev.seq - 1 }, ev);
+    m = { ...r.model, lastSeq: m.lastSeq };
+  }
+  return m;
+}
+
 // Where `line` occurs in `text` at or after `from`, ending at a line end.
 function findLine(text: string, line: string, from: number): number {
   let at = text.indexOf(line, from);

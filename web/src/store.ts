@@ -6,7 +6,7 @@ import { batch, computed, signal } from '@preact/signals';
 import { loadLimits } from './limits';
 import { playChime, soundEnabled, wantsChime } from './attention';
 import { api, ApiError, onUnauthorized, type Principal } from './api';
-import { emptyModel, emptyTranscript, mergeMessages, reduce, type Effect, type Model } from './events';
+import { emptyModel, emptyTranscript, mergeMessages, isStatePatch, reapplyStatePatches, reduce, type Effect, type Model } from './events';
 import { defaults, normalizeSettings, type Settings } from './settings';
 import { LiveSocket, type ConnState } from './socket';
 import type { Agent, Envelope, Run, Workspace, Worktree } from './types';
@@ -65,6 +65,20 @@ export function toastError(what: string, e: unknown) {
 let resyncing = false;
 let held: Envelope[] = [];
 let queue: Envelope[] = [];
+// Programs' state patches applied in the last RECENT_MS (at most
+// RECENT_MAX), for loadTree to apply again over a list that may predate
+// them (events.ts, reapplyStatePatches).
+const RECENT_MS = 10000;
+const RECENT_MAX = 512;
+let recent: { at: number; ev: Envelope }[] = [];
+
+function remember(ev: Envelope) {
+  const now = Date.now();
+  recent.push({ at: now, ev });
+  let drop = 0;
+  while (drop < recent.length && (recent.length - drop > RECENT_MAX || now - recent[drop].at > RECENT_MS)) drop++;
+  if (drop > 0) recent = recent.slice(drop);
+}
 let flushTimer: any = null;
 
 function onEvent(ev: Envelope) {
@@ -85,6 +99,7 @@ export function applyEvents(events: Envelope[]) {
     if (ev.type === 'distribution_update') distTick.value++;
     const r = reduce(m, ev);
     if (!r.applied) continue;
+    if (isStatePatch(ev)) remember(ev);
     n++;
     m = r.model;
     for (const e of r.effects) effects.push(e);
@@ -174,7 +189,7 @@ export async function loadTree() {
     batch(() => {
       workspaces.value = ws;
       worktrees.value = wts;
-      model.value = { ...model.value, agents: map };
+      model.value = reapplyStatePatches({ ...model.value, agents: map }, recent.map((r) => r.ev));
       loadError.value = null;
     });
   } catch (e) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyModel, mergeMessages, reduce, type Model } from '../src/events';
+import { emptyModel, mergeMessages, reapplyStatePatches, reduce, type Model } from '../src/events';
 import type { Envelope, Message } from '../src/types';
 
 const agent = { id: 'ag_1', worktreeId: 'wt_1', name: 'Builder', status: 'finished' };
@@ -185,5 +185,32 @@ describe('a program\'s agent_update (issue #16)', () => {
     expect(r.model.agents.a1.status).toBe('running');
     expect((r.model.agents.a1.state as any).step).toBe(5);
     expect((r.model.agents.a1.state as any).x).toBe(1);
+  });
+});
+
+describe('reapplyStatePatches', () => {
+  const base = { ...agent, state: { command: ['node', 'train.js'] } };
+
+  it('puts back the state patches a list read a moment earlier lacks', () => {
+    const recent = [
+      ev(7, 'agent_update', { id: 'ag_1', source: 'program', state: { step: 28, mind: { system1: { intent: 'collect' } } } }),
+      ev(9, 'agent_update', { id: 'ag_1', source: 'program', state: { step: 29 } }),
+    ];
+    const listed: Model = { ...emptyModel(), lastSeq: 9, agents: { ag_1: { ...base } as any } };
+    const m = reapplyStatePatches(listed, recent);
+    expect(m.agents.ag_1.state).toEqual({ command: ['node', 'train.js'], step: 29, mind: { system1: { intent: 'collect' } } });
+    expect(m.lastSeq).toBe(9);
+  });
+
+  it('applies no whole-row update again (an archive over a newer, restored row), nor to agents the list lacks', () => {
+    const recent = [
+      ev(1, 'agent_update', { ...agent, deletedAt: '2026-11-23T10:00:00.000Z' }),
+      ev(2, 'agent_update', { ...agent }), // restored: deletedAt left out
+      ev(3, 'agent_update', { id: 'ag_2', source: 'program', state: { step: 1 } }),
+    ];
+    const listed: Model = { ...emptyModel(), lastSeq: 3, agents: { ag_1: { ...agent } as any } };
+    const m = reapplyStatePatches(listed, recent);
+    expect(m.agents.ag_1.deletedAt).toBeUndefined();
+    expect(m.agents.ag_2).toBeUndefined();
   });
 });
