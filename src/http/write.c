@@ -100,7 +100,12 @@ void ad_conn_flush(ad_conn_t *c)
  * reference and a malloc once the pool runs dry (perf of W2 at 1,000
  * subscribers: malloc and free 15 %). uWebSockets corks the same way. */
 #define CORK_SMALL 512
-#define CORK_BYTES 4096
+/* 8 KiB holds a turn of 32 event frames of ~160 B (the fan-out bench's
+ * window): with 4 KiB, a turn past 25 frames took a second cork for every
+ * subscriber, a thousand more allocations and a two-buffer writev at 1,000
+ * subscribers (R1 at 64 B: 2.45M -> 2.59M deliveries per CPU-s, means of
+ * four alternating runs). Only written pages are resident. */
+#define CORK_BYTES 8192
 #define FREE_CORKS_MAX 256
 /* Buffers handed to one writev (IOV_MAX is 1024 on Linux). */
 #define WFLUSH_IOV 256
