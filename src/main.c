@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "ws/ws.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,8 +312,18 @@ static int start_cluster(daemon_t *d, char *err, size_t errsz)
     return rc;
 }
 
+/* Freed heap memory glibc keeps mapped (beyond this it gives the top of
+ * the heap back). A fan-out turn to 1,000 subscribers allocates and frees
+ * ~1,000 8 KiB corks; once connection churn had left them at the top of
+ * the heap, glibc trimmed it after every turn and the next turn faulted
+ * it back in: 17k page faults a second and 40 % fewer deliveries per
+ * CPU-second than a fresh process. The bound keeps a burst's memory for
+ * the next one without letting an idle daemon hold more than this. */
+#define HEAP_KEEP_BYTES (16 << 20)
+
 static int serve(daemon_t *d)
 {
+    mallopt(M_TRIM_THRESHOLD, HEAP_KEEP_BYTES);
     int rc = open_state(d);
     if (rc != 0) {
         return rc;
