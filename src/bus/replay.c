@@ -380,14 +380,6 @@ static void replay_table(ad_bus_sub_t *sub, step_t *st, uint64_t ring_first)
     if (bus->sops == NULL) {
         AD_BUG("replay below the ring without a store");
     }
-    if (bus->trimming && bus->loop != NULL) {
-        /* A trim may delete rows this read would return, after the
-         * oldest seq was checked: read once it has finished. */
-        if (!sub->paced) {
-            pace_add(sub);
-        }
-        return;
-    }
     uint64_t upto = ring_first ? ring_first - 1 : st->end;
     if (upto > st->end) {
         upto = st->end;
@@ -414,6 +406,17 @@ void ad_bus_run_replay(ad_bus_sub_t *sub)
         if (must_pace(sub)) {
             return;
         }
+        uint64_t ring_first = ad_bus_ring_first(&bus->ring);
+        bool below_ring = ring_first == 0 || *st.cur + 1 < ring_first;
+        if (below_ring && bus->trimming && bus->loop != NULL) {
+            /* A trim is deleting from the log: the oldest seq known now
+             * may be gone before the read, and the subscriber would be
+             * told of events it never gets. Go on once it has finished. */
+            if (!sub->paced) {
+                pace_add(sub);
+            }
+            return;
+        }
         uint64_t oldest = ad_bus_oldest_seq(bus);
         if (*st.cur + 1 < oldest) {
             /* retention removed what the subscriber asked for */
@@ -425,8 +428,7 @@ void ad_bus_run_replay(ad_bus_sub_t *sub)
             *st.cur = oldest - 1 < st.end ? oldest - 1 : st.end;
             continue;
         }
-        uint64_t ring_first = ad_bus_ring_first(&bus->ring);
-        if (ring_first == 0 || *st.cur + 1 < ring_first) {
+        if (below_ring) {
             replay_table(sub, &st, ring_first);
             return;
         }
