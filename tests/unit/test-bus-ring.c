@@ -375,6 +375,19 @@ static void replay_from_table_while_publishing(void **state)
     free(r.seqs);
 }
 
+/* Publishes events from..to-1 on "system" with a commit, and a trim past
+ * the retention bound, every 100 events. */
+static void publish_trimmed(uv_loop_t *loop, ad_bus_t *bus, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        pub(bus, "system", i);
+        bus->last_trim_ms = 0; /* let every commit trim */
+        if (i % 100 == 99) {
+            persist_all(loop, bus);
+        }
+    }
+}
+
 static void replay_truncated_by_retention(void **state)
 {
     AD_UNUSED(state);
@@ -385,13 +398,7 @@ static void replay_truncated_by_retention(void **state)
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ad_bus_t *bus = ad_bus_new(&loop, &cfg);
     ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 0);
-    for (int i = 0; i < 3000; i++) {
-        pub(bus, "system", i);
-        bus->last_trim_ms = 0; /* let every commit trim */
-        if (i % 100 == 99) {
-            persist_all(&loop, bus); /* a commit (and a trim) every 100 events */
-        }
-    }
+    publish_trimmed(&loop, bus, 0, 3000);
     uint64_t oldest = ad_bus_oldest_seq(bus);
     assert_true(oldest > 1);
     assert_true(oldest < ad_bus_ring_first(&bus->ring)); /* still some in the table */
@@ -426,21 +433,11 @@ static void replay_waits_for_a_running_trim(void **state)
     fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ad_bus_t *bus = ad_bus_new(&loop, &cfg);
     ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 0);
-    for (int i = 0; i < 3000; i++) {
-        pub(bus, "system", i);
-        bus->last_trim_ms = 0;
-        if (i % 100 == 99) {
-            persist_all(&loop, bus);
-        }
-    }
+    publish_trimmed(&loop, bus, 0, 3000);
     uint64_t before = ad_bus_oldest_seq(bus);
     /* the next commit's trim deletes more rows and answers later */
     db.hold_trim = true;
-    for (int i = 3000; i < 3100; i++) {
-        pub(bus, "system", i);
-    }
-    bus->last_trim_ms = 0;
-    persist_all(&loop, bus);
+    publish_trimmed(&loop, bus, 3000, 3100);
     assert_true(bus->trimming);
     pthread_mutex_lock(&db.mu);
     size_t first = db.first;
