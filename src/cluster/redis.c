@@ -72,9 +72,30 @@ static int parse_url(ad_cluster_t *c, const char *url, char *err, size_t errsz)
 
 /* ---- reconnecting ------------------------------------------------------------------ */
 
+/* Frees a connection that is not up by the time the retry timer fires.
+ * Seen under load after Redis was killed: a new connection got neither
+ * its connect callback nor an error, and the node stayed off Redis for
+ * good. Its pointer is cleared first, so the callbacks hiredis runs while
+ * freeing it change nothing here. */
+static void drop_stalled(ad_cluster_t *c)
+{
+    if (c->pub != NULL && !c->pub_up) {
+        redisAsyncContext *ac = c->pub;
+        c->pub = NULL;
+        redisAsyncFree(ac);
+    }
+    if (c->psub != NULL && !c->psub_up) {
+        redisAsyncContext *ac = c->psub;
+        c->psub = NULL;
+        redisAsyncFree(ac);
+    }
+}
+
 static void on_retry(uv_timer_t *t)
 {
-    connect_both(t->data);
+    ad_cluster_t *c = t->data;
+    drop_stalled(c);
+    connect_both(c);
 }
 
 static void schedule_retry(ad_cluster_t *c)
@@ -243,7 +264,8 @@ static void connect_both(ad_cluster_t *c)
             redisAsyncCommand(c->psub, on_pmessage, c, "PSUBSCRIBE graph:* mission:*");
         }
     }
-    if (c->pub == NULL || c->psub == NULL) {
+    /* Also when both are opening: the retry timer is their deadline. */
+    if (c->pub == NULL || c->psub == NULL || !c->pub_up || !c->psub_up) {
         schedule_retry(c);
     }
 }
