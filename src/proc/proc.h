@@ -60,6 +60,7 @@ typedef struct {
     bool forced;         /* ... and it came to SIGKILL (force or escalation) */
     bool lost;           /* it could not be reaped (should never happen) */
     bool oom_killed;     /* its cgroup's memory limit killed a member */
+    uint64_t gap_bytes;  /* held: output bytes its holder no longer had (lost) */
 } ad_proc_exit_t;
 
 /* Callbacks, all on the loop thread. `line` is borrowed for the call, NUL
@@ -76,6 +77,11 @@ typedef void (*ad_proc_data_cb)(ad_proc_t *p, ad_proc_stream_t stream, const cha
  * reached EOF (or the drain bound passed). p is freed when this returns:
  * do not keep it. */
 typedef void (*ad_proc_exit_cb)(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
+/* Held only: the holder stopped reading the agent's output because its
+ * spool could not be written (stalled, reason e.g. "disk full"; the agent
+ * blocks on its writes), or goes on again (stalled false, reason NULL).
+ * Optional. */
+typedef void (*ad_proc_stall_cb)(ad_proc_t *p, bool stalled, const char *reason, void *ud);
 
 typedef struct {
     const char *const *argv; /* argv[0]: a path, or a name looked up in PATH */
@@ -96,6 +102,7 @@ typedef struct {
     ad_proc_line_cb on_line;
     ad_proc_data_cb on_data;
     ad_proc_exit_cb on_exit;
+    ad_proc_stall_cb on_stall;
     void *ud;
     /* The tree's cgroup name (a run id; NULL: made up). Unique per spawn. */
     const char *cgroup_name;

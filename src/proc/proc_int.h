@@ -90,6 +90,7 @@ struct ad_proc {
     ad_proc_line_cb on_line;
     ad_proc_data_cb on_data;
     ad_proc_exit_cb on_exit;
+    ad_proc_stall_cb on_stall;
     void *ud;
 };
 

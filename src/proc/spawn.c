@@ -288,6 +288,7 @@ ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, cons
     p->max_stdin = o->max_stdin_bytes ? o->max_stdin_bytes : AD_PROC_DEF_MAX_STDIN;
     p->on_line = o->on_line;
     p->on_data = o->on_data;
+    p->on_stall = o->on_stall;
     p->on_exit = o->on_exit;
     p->ud = o->ud;
     uv_timer_init(s->loop, &p->stop_timer);

@@ -331,6 +331,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->on_line = ad_run_on_line;
     o->on_data = o->pty ? ad_run_on_data : NULL;
     o->on_exit = ad_run_on_exit;
+    o->on_stall = ad_run_on_stall;
     o->ud = run;
     o->cgroup_name = run->run_id;
     if (run->hold_dir == NULL) {

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+// A full disk drops nothing an agent prints (issue #41). The data dir sits
+// on a small tmpfs; a command agent prints a counter; the tmpfs is filled:
+// the holder cannot spool and stops reading (the agent blocks on its
+// write), the store cannot write (SQLITE_FULL) and acknowledges nothing,
+// the run says `stalled: disk full` (in /api/health and as a run_stalled
+// event); space is freed and every counter value is stored exactly once,
+// in order, and the run ends `succeeded`.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const WebSocket = require('ws');
+const daemon = require('./lib/daemon');
+
+async function until(fn, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function api(d, method, url, body) {
+  const res = await d.fetch(d.url + url, {
+    method,
+    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function allMessages(d, id) {
+  const out = [];
+  let before = null;
+  for (let i = 0; i < 2000; i++) {
+    const q = `/api/agents/${id}/messages?limit=200` + (before ? `&before=${encodeURIComponent(before)}` : '');
+    const r = await api(d, 'GET', q);
+    assert.equal(r.status, 200);
+    out.push(...r.body.messages);
+    if (!r.body.hasMore || !r.body.nextCursor) break;
+    before = r.body.nextCursor;
+  }
+  out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+  return out;
+}
+
+// The counter values in the stored output, in order; a line glued to
+// another or cut short does not parse and fails the check below.
+async function counters(d, id) {
+  const text = (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
+  return text.split('\n').filter((l) => l !== '').map((l) => (/^n=(\d+) x{60}$/.test(l) ? Number(l.slice(2, l.indexOf(' '))) : `bad line ${JSON.stringify(l.slice(0, 80))}`));
+}
+
+function assertOnce(values, what) {
+  assert.ok(values.length > 0, `${what}: no output stored`);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== i) {
+      assert.fail(`${what}: value ${i} expected at position ${i}, got ${values[i]} ` +
+        `(around: ${values.slice(Math.max(0, i - 3), i + 4).join(',')})`);
+    }
+  }
+}
+
+// Where the agent's process sleeps in the kernel: a writer blocked on a
+// full pipe sleeps in pipe_write.
+function wchan(pid) {
+  try { return fs.readFileSync(`/proc/${pid}/wchan`, 'utf8').trim(); } catch (_) { return ''; }
+}
+
+// Every event of the topics, as they come.
+function listen(d) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/ws`, ['bearer', d.token]);
+    const c = { ws, events: [] };
+    ws.on('message', (m) => {
+      const x = JSON.parse(m.toString());
+      if (typeof x.type === 'string') c.events.push(x);
+    });
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ type: 'subscribe', payload: { topics: ['*'] } }));
+      resolve(c);
+    });
+    ws.on('error', reject);
+  });
+}
+
+test('a full disk stalls the run and loses nothing; the agent waits on its write', async (t) => {
+  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const mnt = daemon.tmpDir('agentd-disk-');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+  const dataDir = path.join(mnt, 'data');
+  const outside = daemon.tmpDir('agentd-disk-ctl-'); // not on the tmpfs
+  const stopFile = path.join(outside, 'stop');
+  const filler = path.join(mnt, 'filler');
+  let d = null;
+  let repo = null;
+  let ev = null;
+  try {
+    d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+    repo = daemon.tmpRepo('agentd-disk-wt-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const wt = ws.body.worktrees[0].id;
+    // A counter of 64-byte lines, a short pause every 200 lines, until told
+    // to stop (bounded: 400,000 lines at most).
+    const script = `i=0; while [ $i -lt 400000 ] && [ ! -e ${stopFile} ]; do echo "n=$i ${'x'.repeat(60)}"; i=$((i+1)); ` +
+      'if [ $((i % 200)) -eq 0 ]; then sleep 0.01; fi; done';
+    const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['sh', '-c', script] });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    const id = a.body.id;
+    ev = await listen(d);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    const pid = s.body.pid;
+    const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
+    await until(async () => (await counters(d, id)).length >= 1000, 'the first counters stored');
+
+    // Fill the file system to the last block.
+    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    const stalled = await until(async () => {
+      const h = await api(d, 'GET', '/api/health');
+      assert.equal(h.status, 200);
+      const x = (h.body.runs?.stalled ?? []).find((r) => r.runId === runId);
+      return x ? h.body : null;
+    }, 'the run to show stalled in /api/health');
+    assert.equal(stalled.status, 'degraded');
+    assert.ok(stalled.runs.stalled.some((r) => r.runId === runId && r.reason === 'disk full'), JSON.stringify(stalled.runs));
+    assert.ok(stalled.statusReasons.some((w) => w.includes(runId) && w.includes('disk full')), JSON.stringify(stalled.statusReasons));
+    await until(() => ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
+    // The agent is not read: it sleeps on its write to the full pipe,
+    // instead of its lines being dropped.
+    await until(() => /pipe_write$/.test(wchan(pid)), `the agent blocked on its write (wchan ${wchan(pid)})`);
+    // The holder said so in its own log, in the data dir.
+    const holdLog = path.join(dataDir, 'hold', runId, 'log');
+    await until(() => fs.existsSync(holdLog) && /spool write failed: No space left on device/.test(fs.readFileSync(holdLog, 'utf8')),
+      'the holder log line');
+
+    // Space is back: the run goes on by itself.
+    fs.rmSync(filler);
+    await until(async () => {
+      const h = await api(d, 'GET', '/api/health');
+      return !(h.body.runs?.stalled ?? []).some((r) => r.runId === runId) && h.body.status === 'ok';
+    }, 'the stall to end');
+    await until(() => ev.events.some((e) => e.type === 'run_resumed' && e.payload.runId === runId), 'the run_resumed event');
+    const before = (await counters(d, id)).length;
+    await until(async () => (await counters(d, id)).length >= before + 1000, 'counters after the stall');
+    fs.writeFileSync(stopFile, '');
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status !== 'running', 'the run to end', 60000);
+    const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    const values = await counters(d, id);
+    assertOnce(values, 'after the full disk');
+    assert.ok(values.length > 3000, `${values.length} lines`);
+    const sys = (await allMessages(d, id)).filter((m) => m.role === 'system').map((m) => m.content);
+    assert.ok(!sys.some((c) => /not stored|were lost/.test(c)), JSON.stringify(sys));
+  } finally {
+    if (ev) ev.ws.terminate();
+    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
+    try { fs.writeFileSync(stopFile, ''); } catch (_) { /* gone */ }
+    daemon.endHolders(dataDir);
+    if (d) await d.stop();
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
