@@ -91,7 +91,10 @@ function listen(d) {
   });
 }
 
-test('a full disk stalls the run and loses nothing; the agent waits on its write', async (t) => {
+// spoolElsewhere: the holders' spools are on another file system (the
+// data dir's hold/ a symlink out of the tmpfs), so only the store is full:
+// SQLITE_FULL alone, the holder not stalled.
+async function fullDisk(t, { spoolElsewhere = false } = {}) {
   if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
   const mnt = daemon.tmpDir('agentd-disk-');
   const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
@@ -104,6 +107,11 @@ test('a full disk stalls the run and loses nothing; the agent waits on its write
   let repo = null;
   let ev = null;
   try {
+    if (spoolElsewhere) {
+      fs.mkdirSync(dataDir, { mode: 0o700 });
+      fs.mkdirSync(path.join(outside, 'hold'), { mode: 0o700 });
+      fs.symlinkSync(path.join(outside, 'hold'), path.join(dataDir, 'hold'));
+    }
     d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
     repo = daemon.tmpRepo('agentd-disk-wt-');
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
@@ -137,11 +145,20 @@ test('a full disk stalls the run and loses nothing; the agent waits on its write
     await until(() => ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
     // The agent is not read: it sleeps on its write to the full pipe,
     // instead of its lines being dropped.
-    await until(() => /pipe_write$/.test(wchan(pid)), `the agent blocked on its write (wchan ${wchan(pid)})`);
-    // The holder said so in its own log, in the data dir.
     const holdLog = path.join(dataDir, 'hold', runId, 'log');
-    await until(() => fs.existsSync(holdLog) && /spool write failed: No space left on device/.test(fs.readFileSync(holdLog, 'utf8')),
-      'the holder log line');
+    if (!spoolElsewhere) {
+      await until(() => /pipe_write$/.test(wchan(pid)), `the agent blocked on its write (wchan ${wchan(pid)})`);
+      // The holder said so in its own log, in the data dir.
+      await until(() => fs.existsSync(holdLog) && /spool write failed: No space left on device/.test(fs.readFileSync(holdLog, 'utf8')),
+        'the holder log line');
+    } else {
+      // The store alone is full: the output waits in the spool, which grows
+      // with lines nothing acknowledged.
+      const spool = path.join(dataDir, 'hold', runId, 'out');
+      const size0 = fs.statSync(spool).size;
+      await until(() => fs.statSync(spool).size > size0 + 200000, 'the spool to grow while the store is full');
+      assert.ok(!fs.existsSync(holdLog) || !/spool write failed/.test(fs.readFileSync(holdLog, 'utf8')));
+    }
 
     // Space is back: the run goes on by itself.
     fs.rmSync(filler);
@@ -172,4 +189,9 @@ test('a full disk stalls the run and loses nothing; the agent waits on its write
     fs.rmSync(outside, { recursive: true, force: true });
     if (repo) fs.rmSync(repo, { recursive: true, force: true });
   }
-});
+}
+
+test('a full disk stalls the run and loses nothing; the agent waits on its write', (t) => fullDisk(t));
+
+test('a full database alone (SQLITE_FULL): nothing acknowledged, everything stored once space is back', (t) =>
+  fullDisk(t, { spoolElsewhere: true }));
