@@ -157,12 +157,12 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
-# Functions we never call (STYLE.md): each has a bounded replacement.
+# Functions we never call (CONTRIBUTING.md): each has a bounded replacement.
 BANNED := sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets
 lint:
 	@hits=$$(grep -nE '(^|[^A-Za-z0-9_])($(BANNED))[[:space:]]*\(' $$(ls src/*.c src/*/*.c src/*/*.h tests/unit/*.c 2>/dev/null)); \
 	if [ -n "$$hits" ]; then echo "$$hits"; \
-		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
+		echo "lint: banned function used (see CONTRIBUTING.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
 
 # Training-metric store rows T1-T3 (issue #16): a C program linked against the
