@@ -752,7 +752,6 @@ static void list(ad_req_t *r, void *ud)
     ad_res_json(r, 200, json_pack("{s:o}", "chats", rows));
 }
 
-/* The messages of a chat are read on the pool (up to 1,000 rows). */
 /* An answer in flight shows what has arrived so far. */
 static void live_text(const char *chat, json_t *msgs)
 {
@@ -783,6 +782,7 @@ static void got_messages(int rc, json_t *page, void *ud)
     ad_res_json(r, 200, chat);
 }
 
+/* The messages of a chat are read on the pool (up to 1,000 rows). */
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
