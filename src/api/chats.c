@@ -12,12 +12,8 @@
  * tables are written together when it ends. Owns the streams in flight and
  * the rate-limit queue: a message its key's buckets cannot take now waits
  * (stream_queued {sessionId, messageId, waitMs}), first come first served.
- *   POST /api/chats {provider?: anthropic|openai, model, system?, definition?,
- *                    projectId?, temperature?, maxTokens?, title?, orgId?}
- *   GET  /api/chats   GET /api/chats/:id (with its newest 100 messages, hasMore)
- *   GET  /api/chats/:id/messages?before=&limit= (older pages)   DELETE /api/chats/:id
- *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
- *   GET  /api/ratelimits (each key's buckets and queue)
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  */
 #include "agent/agent.h"
 #include "api/workbench.h"
