@@ -1,71 +1,73 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/chats: conversations with Claude through the Messages API, or with
- * an OpenAI-compatible server (src/llm), answers streamed live as events
- * of the seed's names on chat:<id>:
- * stream_token {sessionId, messageId, text}, stream_retry {sessionId,
- * status, waitMs, attempt}, stream_complete {sessionId, messageId,
- * fullMessage, usage, stopReason, stopped, toolCalls?}, stream_error {sessionId,
- * messageId, error, partial}. The user's message and a streaming
- * placeholder are written before the request starts; the answer, its usage
- * and cost (the model_prices setting), the chat's totals and the usage
- * tables are written together when it ends. Owns the streams in flight and
- * the rate-limit queue: a message its key's buckets cannot take now waits
- * (stream_queued {sessionId, messageId, waitMs}), first come first served.
- *   POST /api/chats {provider?: anthropic|openai, model, system?, definition?,
- *                    projectId?, temperature?, maxTokens?, title?, orgId?}
- *   GET  /api/chats   GET /api/chats/:id (with its newest 100 messages, hasMore)
- *   GET  /api/chats/:id/messages?before=&limit= (older pages)   DELETE /api/chats/:id
- *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
- *   GET  /api/ratelimits (each key's buckets and queue)
+ * The chat engine: the answers streaming now and the rate-limit queue.
+ * A turn writes the user's message and a streaming placeholder, then sends
+ * the conversation to the provider (src/llm); tokens are published as they
+ * come, and the answer, its usage and cost (the model_prices setting), the
+ * chat's totals and the usage tables are written together when it ends.
+ * A turn its key's buckets cannot take now waits (stream_queued), first
+ * come first served. The routes are src/api/chats.c's.
  */
+#include "chat/chat.h"
+
 #include "agent/agent.h"
-#include "api/workbench.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CONTENT_MAX (256 * 1024)
 #define ANSWER_MAX (4 * 1024 * 1024)
 #define HISTORY_MAX 200
-#define PAGE_DEFAULT 100 /* the newest messages GET /api/chats/:id gives */
-#define PAGE_MAX 200     /* a page of GET /api/chats/:id/messages */
-#define DEFAULT_MODEL "claude-sonnet-4-5"
-#define DEFAULT_OPENAI_MODEL "gpt-4o-mini"
 #define MAX_RETRIES 3
 #define STALL_MS_DEFAULT 60000
 
-typedef struct stream {
-    struct stream *next;
-    ad_app_t *app;
+struct ad_chat_stream {
+    struct ad_chat_stream *next;
+    ad_chat_t *chat_engine;
     char chat[AD_ID_MAX];
     char msg[AD_ID_MAX];
     char org[AD_ID_MAX];
     char model[128];
-    ad_buf_t text;        /* the answer so far */
-    ad_buf_t ev;          /* a token's event text, reused (token_event) */
-    ad_llm_req_t *rq;     /* NULL until the placeholder is written */
-    ad_req_t *stop_req;   /* a stop waiting for the answer's write */
-    json_t *body;         /* the provider request, until it starts */
-    const char *end_type; /* stream_complete or stream_error, once ended */
-    json_t *end_event;    /* published after the answer's write commits */
-    char rl_key[320];     /* <org>|<provider>|<model>: its rate-limit buckets */
-    char provider[16];    /* anthropic or openai */
-    int64_t est;          /* the input tokens charged before it started */
-    struct stream *qnext; /* the wait queue, first come first served */
-    bool queued;          /* waiting for the rate limit */
-    int64_t wait_ms;      /* when queued: the wait it was told */
-    bool sent;            /* the request went out (its usage is charged) */
+    ad_buf_t text;              /* the answer so far */
+    ad_buf_t ev;                /* a token's event text, reused (token_event) */
+    ad_llm_req_t *rq;           /* NULL until the placeholder is written */
+    ad_chat_stopped_cb stop_cb; /* a stop waiting for the answer's write */
+    void *stop_ud;
+    bool stopping;
+    ad_chat_begun_cb begun_cb; /* the turn's first write */
+    void *begun_ud;
+    json_t *body;                 /* the provider request, until it starts */
+    const char *end_type;         /* stream_complete or stream_error, once ended */
+    json_t *end_event;            /* published after the answer's write commits */
+    char rl_key[320];             /* <org>|<provider>|<model>: its rate-limit buckets */
+    char provider[16];            /* anthropic or openai */
+    int64_t est;                  /* the input tokens charged before it started */
+    struct ad_chat_stream *qnext; /* the wait queue, first come first served */
+    bool queued;                  /* waiting for the rate limit */
+    int64_t wait_ms;              /* when queued: the wait it was told */
+    bool sent;                    /* the request went out (its usage is charged) */
     bool truncated;
-} stream_t;
+};
+typedef struct ad_chat_stream stream_t;
 
-static ad_llm_t *llm;
-static stream_t *streams;
-static stream_t *qhead; /* streams waiting for their rate limit, oldest first */
-static uv_timer_t *qtimer;
-static ad_rl_t *rl;
-static bool closing;
+struct ad_chat {
+    uv_loop_t *loop;
+    struct ad_store *store;
+    ad_bus_t *bus;
+    ad_creds_t *creds;
+    ad_llm_t *llm;
+    stream_t *streams;
+    stream_t *qhead; /* streams waiting for their rate limit, oldest first */
+    uv_timer_t *qtimer;
+    ad_rl_t *rl;
+    bool closing;
+};
+
+static const char *jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
 
 /* Limits until the provider says otherwise; AGENTD_LLM_RPM, _ITPM, _OTPM
  * and _QUEUE (requests that may wait per key) change them. */
@@ -76,28 +78,28 @@ static int64_t env_int(const char *name, int64_t def)
     return n > 0 && n <= 100000000 ? n : def;
 }
 
-static ad_rl_t *limits(void)
+static ad_rl_t *limits(ad_chat_t *c)
 {
-    if (rl == NULL) {
+    if (c->rl == NULL) {
         ad_rl_limits_t d = {.requests = env_int("AGENTD_LLM_RPM", 50),
                             .input_tokens = env_int("AGENTD_LLM_ITPM", 200000),
                             .output_tokens = env_int("AGENTD_LLM_OTPM", 80000)};
-        rl = ad_rl_new(&d);
+        c->rl = ad_rl_new(&d);
     }
-    return rl;
+    return c->rl;
 }
 
-ad_llm_t *ad_api_llm(ad_app_t *app)
+ad_llm_t *ad_chat_llm(ad_chat_t *c)
 {
-    if (llm == NULL) {
-        llm = ad_llm_new(app->loop);
+    if (c->llm == NULL) {
+        c->llm = ad_llm_new(c->loop);
     }
-    return llm;
+    return c->llm;
 }
 
-static stream_t *stream_of(const char *chat)
+static stream_t *stream_of(ad_chat_t *c, const char *chat)
 {
-    for (stream_t *s = streams; s != NULL; s = s->next) {
+    for (stream_t *s = c->streams; s != NULL; s = s->next) {
         if (strcmp(s->chat, chat) == 0) {
             return s;
         }
@@ -105,16 +107,22 @@ static stream_t *stream_of(const char *chat)
     return NULL;
 }
 
+bool ad_chat_streaming(ad_chat_t *c, const char *chat)
+{
+    return chat != NULL && stream_of(c, chat) != NULL;
+}
+
 static void dequeue(stream_t *s)
 {
-    for (stream_t **p = &qhead; *p != NULL; p = &(*p)->qnext) {
+    ad_chat_t *c = s->chat_engine;
+    for (stream_t **p = &c->qhead; *p != NULL; p = &(*p)->qnext) {
         if (*p == s) {
             *p = s->qnext;
             break;
         }
     }
     if (s->queued) {
-        int *w = ad_rl_waiting(limits(), s->rl_key, ad_wall_ms());
+        int *w = ad_rl_waiting(limits(c), s->rl_key, ad_wall_ms());
         if (w != NULL && *w > 0) {
             (*w)--;
         }
@@ -124,8 +132,9 @@ static void dequeue(stream_t *s)
 
 static void stream_free(stream_t *s)
 {
+    ad_chat_t *c = s->chat_engine;
     dequeue(s);
-    for (stream_t **p = &streams; *p != NULL; p = &(*p)->next) {
+    for (stream_t **p = &c->streams; *p != NULL; p = &(*p)->next) {
         if (*p == s) {
             *p = s->next;
             break;
@@ -138,16 +147,19 @@ static void stream_free(stream_t *s)
     free(s);
 }
 
-/* The chat of :id, visible to the caller (new reference), or NULL after
- * answering 404: another org's chat is as good as none. */
-static json_t *chat_load(ad_app_t *app, ad_req_t *r)
+/* Publishes type to the chat's topic and its org's. */
+static void publish_borrowed(stream_t *s, const char *type, json_t *payload)
 {
-    return ad_api_row_load(app, r, ad_store_chat_get, "chat");
+    char chat[AD_ID_MAX + 8], org[AD_ID_MAX + 8];
+    snprintf(chat, sizeof(chat), "chat:%s", s->chat);
+    snprintf(org, sizeof(org), s->org[0] ? "org:%s" : "org%s", s->org);
+    const char *topics[2] = {chat, org};
+    ad_bus_publish(s->chat_engine->bus, type, topics, 2, payload);
 }
 
 static void publish(stream_t *s, const char *type, json_t *payload)
 {
-    ad_api_publish(s->app, type, payload, "chat", s->chat, "org", s->org, NULL);
+    publish_borrowed(s, type, payload);
     json_decref(payload);
 }
 
@@ -168,11 +180,13 @@ static void token_event(stream_t *s, const char *type, const char *text, size_t 
     rc = rc != 0 ? rc : ad_json_string(&s->ev, text, len);
     rc = rc != 0 ? rc : ad_buf_putc(&s->ev, '}');
     if (rc == 0) {
-        ad_api_publish_text(s->app, type, s->ev.data, s->ev.len, "chat", s->chat, "org", s->org,
-                            NULL);
+        char chat[AD_ID_MAX + 8], org[AD_ID_MAX + 8];
+        snprintf(chat, sizeof(chat), "chat:%s", s->chat);
+        snprintf(org, sizeof(org), s->org[0] ? "org:%s" : "org%s", s->org);
+        const char *topics[2] = {chat, org};
+        ad_bus_publish_text(s->chat_engine->bus, type, topics, 2, s->ev.data, s->ev.len);
     }
 }
-
 static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len)
 {
     stream_t *s = ud;
@@ -200,15 +214,15 @@ static void on_retry(void *ud, int status, int64_t wait_ms, int attempt)
 static void on_header(void *ud, const char *name, const char *value)
 {
     stream_t *s = ud;
-    ad_rl_header(limits(), s->rl_key, name, value, ad_wall_ms());
+    ad_rl_header(limits(s->chat_engine), s->rl_key, name, value, ad_wall_ms());
 }
 
-static double cost_of(ad_app_t *app, const char *model, const ad_llm_usage_t *u)
+static double cost_of(ad_chat_t *c, const char *model, const ad_llm_usage_t *u)
 {
     json_t *settings = NULL;
     ad_price_t p;
     double cost = 0;
-    if (ad_store_settings_get(app->store, &settings) == 0 &&
+    if (ad_store_settings_get(c->store, &settings) == 0 &&
         ad_price_lookup(json_object_get(settings, "model_prices"), model, &p)) {
         double cached = p.cached_input > 0 ? p.cached_input : p.input;
         double write = p.cache_write > 0 ? p.cache_write : p.input;
@@ -230,31 +244,19 @@ static json_t *usage_json(const ad_llm_usage_t *u, double cost)
 
 /* After the answer's write: the end event, then the stop's answer (the
  * saved message), so a client that reads on the event sees the row. */
-static void end_committed(stream_t *s, ad_req_t *r, int rc, json_t *result)
+static void end_committed(int rc, json_t *result, void *ud)
 {
+    stream_t *s = ud;
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "llm", "an answer was not saved chat=%s err=%s", s->chat,
                ad_errname(rc));
     }
-    ad_api_publish(s->app, s->end_type, s->end_event, "chat", s->chat, "org", s->org, NULL);
-    if (r != NULL && rc != 0) {
-        ad_api_fail(r, rc, "answer", NULL);
-    } else if (r != NULL) {
-        ad_res_json(r, 200, json_incref(json_object_get(result, "message")));
+    publish_borrowed(s, s->end_type, s->end_event);
+    if (s->stop_cb != NULL) {
+        s->stop_cb(s->stop_ud, rc, rc == 0 ? json_object_get(result, "message") : NULL);
     }
-    stream_free(s);
-}
-
-static void end_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
-{
-    AD_UNUSED(app);
-    end_committed(ad_req_data(r), r, rc, result);
-}
-
-static void end_written_bg(int rc, json_t *result, void *ud)
-{
-    end_committed(ud, NULL, rc, result);
     json_decref(result);
+    stream_free(s);
 }
 
 /* The answer's last write: the message, the chat's totals, the usage. */
@@ -287,18 +289,19 @@ static json_t *end_args(stream_t *s, const ad_llm_result_t *res, const char *sta
 static void on_end(void *ud, const ad_llm_result_t *res)
 {
     stream_t *s = ud;
+    ad_chat_t *c = s->chat_engine;
     s->rq = NULL;
-    if (closing) {
+    if (c->closing) {
         stream_free(s); /* the next start marks the answer interrupted */
         return;
     }
     if (s->sent) {
-        ad_rl_settle(limits(), s->rl_key, s->est, &res->stream->usage, ad_wall_ms());
+        ad_rl_settle(limits(c), s->rl_key, s->est, &res->stream->usage, ad_wall_ms());
     }
     bool stopped = res->rc == AD_ECLOSED || (res->rc != 0 && s->truncated);
     const char *status = res->rc == 0 ? "complete" : stopped ? "stopped" : "error";
     const char *model = res->stream->model[0] ? res->stream->model : s->model;
-    double cost = cost_of(s->app, model, &res->stream->usage);
+    double cost = cost_of(c, model, &res->stream->usage);
     json_t *usage = usage_json(&res->stream->usage, cost);
     const char *text = s->text.data != NULL ? s->text.data : "";
     if (res->rc == 0 || stopped) {
@@ -320,30 +323,25 @@ static void on_end(void *ud, const ad_llm_result_t *res)
     }
     json_decref(usage);
     json_t *args = end_args(s, res, status, cost);
-    if (s->stop_req != NULL) {
-        ad_req_set_data(s->stop_req, s);
-        ad_api_write(s->app, s->stop_req, ad_store_op_chat_turn_end, args, end_written);
-    } else {
-        ad_store_write(s->app->store, ad_store_op_chat_turn_end, args, end_written_bg, s);
-    }
+    ad_store_write(c->store, ad_store_op_chat_turn_end, args, end_committed, s);
 }
 
 /* ---- sending a message ----------------------------------------------------------------- */
 
 /* The conversation the provider gets: the chat's earlier turns that have
  * text, then the new message. New reference. */
-static json_t *history(ad_app_t *app, const char *chat, const char *content)
+static json_t *history(ad_chat_t *c, const char *chat, const char *content)
 {
     json_t *msgs = json_array(), *rows = NULL;
-    if (ad_store_chat_messages(app->store, chat, HISTORY_MAX, &rows) == 0) {
+    if (ad_store_chat_messages(c->store, chat, HISTORY_MAX, &rows) == 0) {
         size_t i;
         json_t *m;
         json_array_foreach(rows, i, m)
         {
-            const char *c = ad_api_jstr(m, "content");
-            if (c != NULL && c[0] != '\0') {
+            const char *text = jstr(m, "content");
+            if (text != NULL && text[0] != '\0') {
                 json_array_append_new(
-                    msgs, json_pack("{s:s, s:s}", "role", ad_api_jstr(m, "role"), "content", c));
+                    msgs, json_pack("{s:s, s:s}", "role", jstr(m, "role"), "content", text));
             }
         }
     }
@@ -373,11 +371,11 @@ static void end_unsent(stream_t *s, int rc, const char *why)
 }
 
 /* Sends s's request. 0, or an error after ending s. */
-static int start_stream(ad_app_t *app, stream_t *s)
+static int start_stream(ad_chat_t *c, stream_t *s)
 {
-    const char *key = ad_api_cred_key(s->org, s->provider);
+    const char *key = ad_creds_key(c->creds, s->org, s->provider);
     char base[600], err[256] = "";
-    ad_api_cred_base_url(app, s->org, s->provider, base, sizeof(base));
+    ad_creds_base_url(c->creds, s->org, s->provider, base, sizeof(base));
     ad_llm_provider_t kind = AD_LLM_ANTHROPIC;
     ad_llm_provider_parse(s->provider, &kind);
     ad_llm_spec_t spec = {.provider = kind,
@@ -389,7 +387,7 @@ static int start_stream(ad_app_t *app, stream_t *s)
     ad_llm_cbs_t cbs = {
         .on_delta = on_delta, .on_retry = on_retry, .on_header = on_header, .on_end = on_end};
     int rc = key == NULL ? AD_EPERM
-                         : ad_llm_start(ad_api_llm(app), &spec, &cbs, s, &s->rq, err, sizeof(err));
+                         : ad_llm_start(ad_chat_llm(c), &spec, &cbs, s, &s->rq, err, sizeof(err));
     json_decref(s->body);
     s->body = NULL;
     s->sent = rc == 0;
@@ -405,84 +403,44 @@ static int start_stream(ad_app_t *app, stream_t *s)
  * soonest of the others. */
 static void queue_run(uv_timer_t *t)
 {
-    AD_UNUSED(t);
+    ad_chat_t *c = t->data;
     int64_t soonest = 0, now = ad_wall_ms();
-    stream_t *s = qhead;
+    stream_t *s = c->qhead;
     while (s != NULL) {
         stream_t *next = s->qnext;
         bool held = false;
-        for (stream_t *q = qhead; q != s && !held; q = q->qnext) {
+        for (stream_t *q = c->qhead; q != s && !held; q = q->qnext) {
             held = strcmp(q->rl_key, s->rl_key) == 0;
         }
-        int64_t w = held ? 0 : ad_rl_try(limits(), s->rl_key, s->est, now);
+        int64_t w = held ? 0 : ad_rl_try(limits(c), s->rl_key, s->est, now);
         if (!held && w == 0) {
             dequeue(s);
-            start_stream(s->app, s);
+            start_stream(c, s);
         } else if (w > 0 && (soonest == 0 || w < soonest)) {
             soonest = w;
         }
         s = next;
     }
     if (soonest > 0) {
-        uv_timer_start(qtimer, queue_run, (uint64_t)soonest, 0);
+        uv_timer_start(c->qtimer, queue_run, (uint64_t)soonest, 0);
     }
 }
 
-static void enqueue(ad_app_t *app, stream_t *s)
+static void enqueue(ad_chat_t *c, stream_t *s)
 {
-    stream_t **p = &qhead;
+    stream_t **p = &c->qhead;
     while (*p != NULL) {
         p = &(*p)->qnext;
     }
     *p = s;
-    if (qtimer == NULL) {
-        qtimer = ad_xcalloc(1, sizeof(*qtimer));
-        uv_timer_init(app->loop, qtimer);
+    if (c->qtimer == NULL) {
+        c->qtimer = ad_xcalloc(1, sizeof(*c->qtimer));
+        uv_timer_init(c->loop, c->qtimer);
+        c->qtimer->data = c;
     }
-    if (!uv_is_active((uv_handle_t *)qtimer)) {
-        uv_timer_start(qtimer, queue_run, 0, 0);
+    if (!uv_is_active((uv_handle_t *)c->qtimer)) {
+        uv_timer_start(c->qtimer, queue_run, 0, 0);
     }
-}
-
-static void turn_begun(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
-{
-    stream_t *s = ad_req_data(r);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "message", NULL);
-        stream_free(s);
-        return;
-    }
-    json_t *out = json_pack("{s:s, s:O, s:O, s:b}", "sessionId", ad_req_param(r, "id"),
-                            "userMessage", json_object_get(result, "user"), "assistantMessage",
-                            json_object_get(result, "assistant"), "queued", s->queued);
-    if (s->queued) {
-        json_object_set_new(out, "waitMs", json_integer(s->wait_ms));
-        publish(s, "stream_queued",
-                json_pack("{s:s, s:s, s:I}", "sessionId", s->chat, "messageId", s->msg, "waitMs",
-                          (json_int_t)s->wait_ms));
-        enqueue(app, s);
-        rc = 0;
-    } else {
-        rc = start_stream(app, s);
-    }
-    ad_res_json(r, rc == 0 ? 202 : 502, out);
-}
-
-static stream_t *stream_new(ad_app_t *app, json_t *chat)
-{
-    stream_t *s = ad_xcalloc(1, sizeof(*s));
-    s->app = app;
-    snprintf(s->chat, sizeof(s->chat), "%s", ad_api_jstr(chat, "id"));
-    snprintf(s->org, sizeof(s->org), "%s", ad_api_jstr(chat, "orgId"));
-    snprintf(s->model, sizeof(s->model), "%s", ad_api_jstr(chat, "model"));
-    const char *provider = ad_api_jstr(chat, "provider");
-    snprintf(s->provider, sizeof(s->provider), "%s", provider != NULL ? provider : "anthropic");
-    ad_id_new("msg", s->msg);
-    ad_buf_init(&s->text, ANSWER_MAX);
-    ad_buf_init(&s->ev, ANSWER_MAX + 1024);
-    s->next = streams;
-    streams = s;
-    return s;
 }
 
 static json_t *provider_body(json_t *chat, json_t *messages)
@@ -490,10 +448,10 @@ static json_t *provider_body(json_t *chat, json_t *messages)
     json_t *t = json_object_get(chat, "temperature");
     json_t *mt = json_object_get(chat, "maxTokens");
     ad_llm_provider_t kind = AD_LLM_ANTHROPIC;
-    ad_llm_provider_parse(ad_api_jstr(chat, "provider"), &kind);
+    ad_llm_provider_parse(jstr(chat, "provider"), &kind);
     ad_llm_body_t b = {.provider = kind,
-                       .model = ad_api_jstr(chat, "model"),
-                       .system = ad_api_jstr(chat, "system"),
+                       .model = jstr(chat, "model"),
+                       .system = jstr(chat, "system"),
                        .messages = messages,
                        .temperature = json_number_value(t),
                        .has_temperature = json_is_number(t),
@@ -501,419 +459,150 @@ static json_t *provider_body(json_t *chat, json_t *messages)
     return ad_llm_request_body(&b);
 }
 
-/* Charges s's estimate to its limits, or queues it; false after
- * answering 429 (with Retry-After) when its queue is full. */
-static bool admit(ad_req_t *r, stream_t *s)
+static void turn_begun(int rc, json_t *result, void *ud)
 {
+    stream_t *s = ud;
+    ad_chat_begun_cb cb = s->begun_cb;
+    void *cb_ud = s->begun_ud;
+    bool queued = s->queued;
+    int64_t wait_ms = s->wait_ms;
+    if (rc != 0) {
+        stream_free(s);
+        cb(cb_ud, rc, NULL, false, 0);
+        json_decref(result);
+        return;
+    }
+    if (queued) {
+        publish(s, "stream_queued",
+                json_pack("{s:s, s:s, s:I}", "sessionId", s->chat, "messageId", s->msg, "waitMs",
+                          (json_int_t)wait_ms));
+        enqueue(s->chat_engine, s);
+    } else {
+        rc = start_stream(s->chat_engine, s);
+    }
+    cb(cb_ud, rc, result, queued, wait_ms);
+    json_decref(result);
+}
+
+ad_chat_stream_t *ad_chat_turn_new(ad_chat_t *c, json_t *chat, const char *content)
+{
+    stream_t *s = ad_xcalloc(1, sizeof(*s));
+    s->chat_engine = c;
+    snprintf(s->chat, sizeof(s->chat), "%s", jstr(chat, "id"));
+    snprintf(s->org, sizeof(s->org), "%s", jstr(chat, "orgId"));
+    snprintf(s->model, sizeof(s->model), "%s", jstr(chat, "model"));
+    const char *provider = jstr(chat, "provider");
+    snprintf(s->provider, sizeof(s->provider), "%s", provider != NULL ? provider : "anthropic");
+    ad_id_new("msg", s->msg);
+    ad_buf_init(&s->text, ANSWER_MAX);
+    ad_buf_init(&s->ev, ANSWER_MAX + 1024);
+    s->next = c->streams;
+    c->streams = s;
+    json_t *msgs = history(c, s->chat, content);
+    s->body = provider_body(chat, msgs);
+    json_decref(msgs);
+    return s;
+}
+
+int ad_chat_turn_admit(ad_chat_stream_t *s, int64_t *wait_ms)
+{
+    ad_chat_t *c = s->chat_engine;
     char *text = json_dumps(s->body, JSON_COMPACT);
     s->est = text != NULL ? (int64_t)strlen(text) / 4 + 1 : 1;
     free(text);
     snprintf(s->rl_key, sizeof(s->rl_key), "%s|%s|%s", s->org, s->provider, s->model);
     int64_t now = ad_wall_ms();
-    int64_t wait = ad_rl_try(limits(), s->rl_key, s->est, now);
+    int64_t wait = ad_rl_try(limits(c), s->rl_key, s->est, now);
+    *wait_ms = wait;
     if (wait == 0) {
-        return true;
+        return 0;
     }
-    int *waiting = ad_rl_waiting(limits(), s->rl_key, now);
-    if (waiting == NULL || *waiting >= env_int("AGENTD_LLM_QUEUE", 16)) {
-        char secs[32];
-        snprintf(secs, sizeof(secs), "%lld", (long long)((wait + 999) / 1000));
-        ad_res_header(r, "Retry-After", secs);
-        ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)wait),
-                     "the rate limit of %s is reached and its queue is full", s->model);
-        return false;
+    int *waiting = ad_rl_waiting(limits(c), s->rl_key, now);
+    if (waiting == NULL || *waiting >= ad_chat_queue_max()) {
+        return AD_EBUSY;
     }
     (*waiting)++;
     s->queued = true;
     s->wait_ms = wait;
-    return true;
-}
-
-static void send_message(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *chat = chat_load(app, r), *body = NULL;
-    const char *content = NULL;
-    if (chat == NULL || (body = ad_req_json(r)) == NULL ||
-        ad_api_str(r, body, "content", true, CONTENT_MAX, &content) != 0) {
-        goto out;
-    }
-    if (content[0] == '\0') {
-        ad_api_invalid(r, "content", "must not be empty");
-        goto out;
-    }
-    if (stream_of(ad_api_jstr(chat, "id")) != NULL) {
-        ad_res_error(r, 409, "CONFLICT", NULL, "an answer is still streaming; stop it first");
-        goto out;
-    }
-    const char *provider = ad_api_jstr(chat, "provider");
-    provider = provider != NULL ? provider : "anthropic";
-    if (ad_api_cred_key(ad_api_jstr(chat, "orgId"), provider) == NULL) {
-        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
-                     "no %s credential for this organisation: PUT /api/credentials/%s", provider,
-                     provider);
-        goto out;
-    }
-    stream_t *s = stream_new(app, chat);
-    json_t *msgs = history(app, s->chat, content);
-    s->body = provider_body(chat, msgs);
-    json_decref(msgs);
-    if (!admit(r, s)) {
-        stream_free(s);
-        goto out;
-    }
-    char uid[AD_ID_MAX];
-    ad_id_new("msg", uid);
-    ad_req_set_data(r, s);
-    ad_api_write(app, r, ad_store_op_chat_turn_begin,
-                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "chatId", s->chat, "userId", uid,
-                           "assistantId", s->msg, "content", content, "model", s->model, "now",
-                           (json_int_t)ad_wall_ms()),
-                 turn_begun);
-out:
-    json_decref(body);
-    json_decref(chat);
-}
-
-/* ---- the other routes ---------------------------------------------------------------- */
-
-static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
-{
-    if (rc != 0) {
-        ad_api_fail(r, rc, "chat", NULL);
-        return;
-    }
-    json_t *chat = json_object_get(result, "chat");
-    ad_api_publish(app, "chat_created", chat, "chat", ad_api_jstr(chat, "id"), "org",
-                   ad_api_jstr(chat, "orgId"), NULL);
-    ad_res_json(r, 201, json_incref(chat));
-}
-
-static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
-{
-    const char *model = NULL, *provider = "anthropic", *s[4] = {NULL, NULL, NULL, NULL};
-    static const char *const keys[] = {"system", "definition", "projectId", "title"};
-    static const size_t caps[] = {CONTENT_MAX, 200, AD_ID_MAX - 1, 200};
-    int64_t max_tokens = 0;
-    bool has_max = false;
-    if (ad_api_enum(r, body, "provider", false, "anthropic,openai", &provider) != 0 ||
-        ad_api_str(r, body, "model", false, 127, &model) != 0 ||
-        ad_api_int(r, body, "maxTokens", false, 1, 128000, &max_tokens, &has_max) != 0) {
-        return -1;
-    }
-    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
-        if (ad_api_str(r, body, keys[i], false, caps[i], &s[i]) != 0) {
-            return -1;
-        }
-        if (s[i] != NULL) {
-            json_object_set_new(args, keys[i], json_string(s[i]));
-        }
-    }
-    bool openai = strcmp(provider, "openai") == 0;
-    double tmax = openai ? 2 : 1;
-    json_t *t = json_object_get(body, "temperature");
-    if (t != NULL &&
-        (!json_is_number(t) || json_number_value(t) < 0 || json_number_value(t) > tmax)) {
-        return ad_api_invalid(r, "temperature",
-                              openai ? "must be a number from 0 to 2"
-                                     : "must be a number from 0 to 1");
-    }
-    if (model != NULL && model[0] == '\0') {
-        return ad_api_invalid(r, "model", "must not be empty");
-    }
-    json_object_set_new(args, "provider", json_string(provider));
-    json_object_set_new(args, "model",
-                        json_string(model != NULL ? model
-                                    : openai      ? DEFAULT_OPENAI_MODEL
-                                                  : DEFAULT_MODEL));
-    if (t != NULL) {
-        json_object_set(args, "temperature", t);
-    }
-    if (has_max) {
-        json_object_set_new(args, "maxTokens", json_integer(max_tokens));
-    }
     return 0;
 }
 
-/* A definition's model: its own (Claude Code's aliases understood), else
- * one for its tier. NULL: keep the default. */
-static const char *def_model(json_t *def)
+void ad_chat_turn_drop(ad_chat_stream_t *s)
 {
-    static const char *const alias[][2] = {
-        {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-1"},
-        {"haiku", "claude-haiku-4-5"},   {"balanced", "claude-sonnet-4-5"},
-        {"thorough", "claude-opus-4-1"}, {"fast", "claude-haiku-4-5"}};
-    const char *m = ad_api_jstr(def, "model");
-    if (m == NULL || strcmp(m, "inherit") == 0) {
-        m = ad_api_jstr(def, "tier");
-    }
-    for (size_t i = 0; m != NULL && i < AD_ARRAY_LEN(alias); i++) {
-        if (strcmp(m, alias[i][0]) == 0) {
-            return alias[i][1];
-        }
-    }
-    return m != NULL && strncmp(m, "claude-", 7) == 0 ? m : NULL;
+    stream_free(s);
 }
 
-/* With the definition found: its prompt and model fill what the request
- * left out. */
-static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
+void ad_chat_turn_begin(ad_chat_stream_t *s, const char *content, ad_chat_begun_cb cb, void *ud)
 {
-    json_t *args = ud;
-    if (def == NULL || json_object_get(def, "error") != NULL) {
-        ad_api_invalid(r, "definition",
-                       def == NULL ? "is not a definition you can see"
-                                   : "has errors (see GET /api/definitions)");
-        json_decref(args);
-        return;
-    }
-    const char *prompt = ad_api_jstr(def, "systemPrompt");
-    if (json_object_get(args, "system") == NULL && prompt != NULL && prompt[0] != '\0') {
-        json_object_set_new(args, "system", json_string(prompt));
-    }
-    const char *model = def_model(def);
-    if (json_is_true(json_object_get(args, "defaultModel")) && model != NULL) {
-        json_object_set_new(args, "model", json_string(model));
-    }
-    json_object_del(args, "defaultModel");
-    ad_api_write(app, r, ad_store_op_chat_insert, args, created);
+    char uid[AD_ID_MAX];
+    ad_id_new("msg", uid);
+    s->begun_cb = cb;
+    s->begun_ud = ud;
+    ad_store_write(s->chat_engine->store, ad_store_op_chat_turn_begin,
+                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "chatId", s->chat, "userId", uid,
+                             "assistantId", s->msg, "content", content, "model", s->model, "now",
+                             (json_int_t)ad_wall_ms()),
+                   turn_begun, s);
 }
 
-/* A chat's project must be one of its organisation's (its usage is added
- * to the project's). False after answering 422. */
-static bool same_org_project(ad_app_t *app, ad_req_t *r, const char *project, const char *org)
+int64_t ad_chat_queue_max(void)
 {
-    json_t *p = NULL;
-    bool ok = project == NULL || (ad_store_project_get(app->store, project, &p) == 0 &&
-                                  strcmp(ad_api_jstr(p, "orgId"), org) == 0);
-    json_decref(p);
-    if (!ok) {
-        ad_api_invalid(r, "projectId", "is not a project of this organisation");
-    }
-    return ok;
+    return env_int("AGENTD_LLM_QUEUE", 16);
 }
 
-static void create(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    char org[AD_ID_MAX], id[AD_ID_MAX];
-    bool failed = false;
-    if (!ad_api_need_store(app, r)) {
-        return;
-    }
-    json_t *body = ad_api_body_optional(r, &failed);
-    if (failed) {
-        return;
-    }
-    if (body == NULL) {
-        body = json_object();
-    }
-    json_t *args = json_object();
-    if (chat_fields(r, body, args) == 0 && ad_api_org_for(app, r, body, org) == 0 &&
-        same_org_project(app, r, ad_api_jstr(args, "projectId"), org)) {
-        ad_id_new("chat", id);
-        json_object_set_new(args, "id", json_string(id));
-        json_object_set_new(args, "orgId", json_string(org));
-        json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-        json_object_set_new(args, "defaultModel",
-                            json_boolean(json_object_get(body, "model") == NULL));
-        const char *def = ad_api_jstr(args, "definition");
-        if (def == NULL) {
-            json_object_del(args, "defaultModel");
-            ad_api_write(app, r, ad_store_op_chat_insert, args, created);
-        } else if (ad_api_def_find(app, r, def, with_definition, args) != 0) {
-            ad_res_error(r, 500, "INTERNAL", NULL, "cannot read the definitions");
-            json_decref(args);
-        }
-        args = NULL;
-    }
-    json_decref(args);
-    json_decref(body);
-}
+/* ---- reads, stops ----------------------------------------------------------------------- */
 
-static void list(ad_req_t *r, void *ud)
+void ad_chat_live_text(ad_chat_t *c, const char *chat, json_t *msgs)
 {
-    ad_app_t *app = ud;
-    json_t *rows = NULL;
-    if (!ad_api_need_store(app, r)) {
-        return;
-    }
-    int rc = ad_store_chat_list(app->store, ad_principal_filter(ad_api_who(r)), 200, &rows);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "chats", NULL);
-        return;
-    }
-    size_t i;
-    json_t *c;
-    json_array_foreach(rows, i, c)
-    {
-        json_object_set_new(c, "streaming", json_boolean(stream_of(ad_api_jstr(c, "id")) != NULL));
-    }
-    ad_res_json(r, 200, json_pack("{s:o}", "chats", rows));
-}
-
-/* The messages of a chat are read on the pool (up to 1,000 rows). */
-/* An answer in flight shows what has arrived so far. */
-static void live_text(const char *chat, json_t *msgs)
-{
-    stream_t *s = stream_of(chat);
+    stream_t *s = stream_of(c, chat);
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m)
     {
-        if (s != NULL && strcmp(ad_api_jstr(m, "id"), s->msg) == 0 && s->text.len > 0) {
+        if (s != NULL && strcmp(jstr(m, "id"), s->msg) == 0 && s->text.len > 0) {
             json_object_set_new(m, "content", json_stringn(s->text.data, s->text.len));
         }
     }
 }
 
-static void got_messages(int rc, json_t *page, void *ud)
+int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud)
 {
-    ad_req_t *r = ud;
-    json_t *chat = ad_req_data(r);
-    if (rc != 0) {
-        json_decref(chat);
-        ad_api_fail(r, rc, "messages", NULL);
-        return;
+    stream_t *s = stream_of(c, chat);
+    if (s == NULL || (s->rq == NULL && !s->queued) || s->stop_cb != NULL) {
+        return AD_ENOENT;
     }
-    live_text(ad_api_jstr(chat, "id"), json_object_get(page, "messages"));
-    json_object_set(chat, "messages", json_object_get(page, "messages"));
-    json_object_set(chat, "hasMore", json_object_get(page, "hasMore"));
-    json_decref(page);
-    ad_res_json(r, 200, chat);
-}
-
-static void get(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *chat = chat_load(app, r);
-    if (chat != NULL) {
-        /* Said before the read: an answer that ends during it is committed
-         * before its stream goes, so "not streaming" means the rows read
-         * hold the saved answer. */
-        json_object_set_new(chat, "streaming",
-                            json_boolean(stream_of(ad_api_jstr(chat, "id")) != NULL));
-        ad_req_set_data(r, chat); /* owned until got_messages */
-        ad_store_chat_messages_page(app->store, ad_api_jstr(chat, "id"), NULL, PAGE_DEFAULT,
-                                    got_messages, r);
-    }
-}
-
-static void got_page(int rc, json_t *page, void *ud)
-{
-    ad_req_t *r = ud;
-    char *chat = ad_req_data(r);
-    if (rc == AD_ENOENT) {
-        ad_api_invalid(r, "before", "is not a message of this chat");
-    } else if (rc != 0) {
-        ad_api_fail(r, rc, "messages", NULL);
-    } else {
-        live_text(chat, json_object_get(page, "messages"));
-        ad_res_json(r, 200, page);
-        page = NULL;
-    }
-    json_decref(page);
-    free(chat);
-}
-
-/* GET /api/chats/:id/messages?before=<message id>&limit= (1 to 200, 50 by
- * default): the page of messages before that one (the newest without it),
- * oldest first, {messages, hasMore}. */
-static void messages_page(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *before = ad_req_query(r, "before"), *lim = ad_req_query(r, "limit");
-    long limit = 50;
-    if (lim != NULL) {
-        char *end = NULL;
-        limit = strtol(lim, &end, 10);
-        if (end == lim || *end != '\0' || limit < 1 || limit > PAGE_MAX) {
-            ad_api_invalid(r, "limit", "must be 1 to 200");
-            return;
-        }
-    }
-    if (before != NULL && (before[0] == '\0' || strlen(before) >= AD_ID_MAX)) {
-        ad_api_invalid(r, "before", "must be a message id");
-        return;
-    }
-    json_t *chat = chat_load(app, r);
-    if (chat == NULL) {
-        return;
-    }
-    ad_req_set_data(r, ad_xstrdup(ad_api_jstr(chat, "id"))); /* owned until got_page */
-    ad_store_chat_messages_page(app->store, ad_api_jstr(chat, "id"), before, (int)limit, got_page,
-                                r);
-    json_decref(chat);
-}
-
-static void stop(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *chat = chat_load(app, r);
-    if (chat == NULL) {
-        return;
-    }
-    stream_t *s = stream_of(ad_api_jstr(chat, "id"));
-    json_decref(chat);
-    if (s == NULL || (s->rq == NULL && !s->queued) || s->stop_req != NULL) {
-        ad_res_error(r, 409, "CONFLICT", NULL, "no answer is streaming");
-        return;
-    }
-    s->stop_req = r; /* answered with the stopped message once it is saved */
+    s->stop_cb = cb; /* called with the stopped message once it is saved */
+    s->stop_ud = ud;
     if (s->queued) {
         dequeue(s);
         end_unsent(s, AD_ECLOSED, "stopped while it waited for the rate limit");
     } else {
         ad_llm_cancel(s->rq);
     }
+    return 0;
 }
 
-static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+void ad_chat_cancel(ad_chat_t *c, const char *chat)
 {
-    if (rc != 0) {
-        ad_api_fail(r, rc, "chat", NULL);
-        return;
-    }
-    ad_res_json(r, 200, json_incref(result));
-    AD_UNUSED(app);
-}
-
-static void delete_chat(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *chat = chat_load(app, r);
-    if (chat == NULL) {
-        return;
-    }
-    stream_t *s = stream_of(ad_api_jstr(chat, "id"));
+    stream_t *s = stream_of(c, chat);
     if (s != NULL && s->rq != NULL) {
         ad_llm_cancel(s->rq);
     } else if (s != NULL && s->queued) {
         dequeue(s);
         end_unsent(s, AD_ECLOSED, "the chat was deleted");
     }
-    ad_api_write(app, r, ad_store_op_chat_delete, json_pack("{s:s}", "id", ad_api_jstr(chat, "id")),
-                 deleted);
-    json_decref(chat);
 }
 
-/* GET /api/ratelimits: the caller's organisation's buckets. */
-static void ratelimits(ad_req_t *r, void *ud)
+json_t *ad_chat_limits(ad_chat_t *c, const char *prefix)
 {
-    AD_UNUSED(ud);
-    const ad_principal_t *who = ad_api_who(r);
-    char prefix[AD_ID_MAX + 2] = "";
-    if (!who->owner) {
-        snprintf(prefix, sizeof(prefix), "%s|", who->org_id);
-    }
-    json_t *rows = ad_rl_json(limits(), prefix, ad_wall_ms());
+    json_t *rows = ad_rl_json(limits(c), prefix, ad_wall_ms());
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row)
     {
         /* key: [org|]provider|model */
         char key[320];
-        snprintf(key, sizeof(key), "%s", ad_api_jstr(row, "key"));
+        snprintf(key, sizeof(key), "%s", jstr(row, "key"));
         char *model = strrchr(key, '|');
         if (model != NULL) {
             *model++ = '\0';
@@ -927,9 +616,7 @@ static void ratelimits(ad_req_t *r, void *ud)
         }
         json_object_del(row, "key");
     }
-    ad_res_json(r, 200,
-                json_pack("{s:o, s:I}", "limits", rows, "queueMax",
-                          (json_int_t)env_int("AGENTD_LLM_QUEUE", 16)));
+    return rows;
 }
 
 static void reconciled(int rc, json_t *result, void *ud)
@@ -942,25 +629,18 @@ static void reconciled(int rc, json_t *result, void *ud)
     json_decref(result);
 }
 
-void ad_api_chats_register(ad_app_t *app)
+ad_chat_t *ad_chat_new(uv_loop_t *loop, struct ad_store *store, ad_bus_t *bus, ad_creds_t *creds)
 {
-    closing = false;
-    ad_api_defs_register(app);
-    ad_api_projects_register(app);
-    if (app->store != NULL) {
-        ad_store_write(app->store, ad_store_op_chats_reconcile,
+    ad_chat_t *c = ad_xcalloc(1, sizeof(*c));
+    c->loop = loop;
+    c->store = store;
+    c->bus = bus;
+    c->creds = creds;
+    if (store != NULL) {
+        ad_store_write(store, ad_store_op_chats_reconcile,
                        json_pack("{s:I}", "now", (json_int_t)ad_wall_ms()), reconciled, NULL);
     }
-    ad_server_route(app->server, "POST", "/api/chats", AD_ACCESS_WRITE, create, app);
-    ad_server_route(app->server, "GET", "/api/chats", AD_ACCESS_READ, list, app);
-    ad_server_route(app->server, "GET", "/api/chats/:id", AD_ACCESS_READ, get, app);
-    ad_server_route(app->server, "DELETE", "/api/chats/:id", AD_ACCESS_WRITE, delete_chat, app);
-    ad_server_route(app->server, "POST", "/api/chats/:id/messages", AD_ACCESS_WRITE, send_message,
-                    app);
-    ad_server_route(app->server, "GET", "/api/chats/:id/messages", AD_ACCESS_READ, messages_page,
-                    app);
-    ad_server_route(app->server, "POST", "/api/chats/:id/stop", AD_ACCESS_WRITE, stop, app);
-    ad_server_route(app->server, "GET", "/api/ratelimits", AD_ACCESS_READ, ratelimits, app);
+    return c;
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -968,19 +648,21 @@ static void timer_closed(uv_handle_t *h)
     free(h);
 }
 
-void ad_api_chats_close(void)
+void ad_chat_free(ad_chat_t *c)
 {
-    closing = true;
-    ad_api_defwatch_stop();
-    ad_llm_free(llm); /* ends every stream: on_end frees them unsaved */
-    llm = NULL;
-    while (streams != NULL) {
-        stream_free(streams); /* queued, or placeholders whose write had not come back */
+    if (c == NULL) {
+        return;
     }
-    if (qtimer != NULL) {
-        uv_close((uv_handle_t *)qtimer, timer_closed);
-        qtimer = NULL;
+    c->closing = true;
+    ad_llm_free(c->llm); /* ends every stream: on_end frees them unsaved */
+    c->llm = NULL;
+    while (c->streams != NULL) {
+        stream_free(c->streams); /* queued, or placeholders whose write had not come back */
     }
-    ad_rl_free(rl);
-    rl = NULL;
+    if (c->qtimer != NULL) {
+        uv_close((uv_handle_t *)c->qtimer, timer_closed);
+        c->qtimer = NULL;
+    }
+    ad_rl_free(c->rl);
+    free(c);
 }

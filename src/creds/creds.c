@@ -4,21 +4,14 @@
  * Service when agentd has a session bus (keyring.c; read back at start-up
  * on the pool), else, or when that fails, to
  * <data_dir>/credentials/<org>.<provider>.key (mode 0600, in a 0700
- * folder; on the thread pool, written then renamed); it is kept in memory;
- * the row (src/store) holds what may be shown: the last four characters,
- * email, base URL, validation status. No answer, log line or event ever
- * carries a key. Setting a base URL needs an admin token: it decides
- * where the org's key is sent.
- *   PUT    /api/credentials/:provider {apiKey, email?, baseUrl?, orgId?}
- *   GET    /api/credentials   GET /api/credentials/:provider
- *   DELETE /api/credentials/:provider
- *   POST   /api/credentials/:provider/validate {model?}
- *   GET    /api/auth/status
- * Validating sends a one-token request with the stored key (src/llm).
+ * folder; on the thread pool, written then renamed); it is kept in memory.
+ * The rows (src/store) hold what may be shown; the routes are
+ * src/api/creds.c's. No log line ever carries a key.
  */
-#include "api/keyring.h"
-#include "api/workbench.h"
-#include "run/run.h"
+#include "creds/creds.h"
+
+#include "creds/keyring.h"
+#include "store/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,11 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PROVIDERS "anthropic,openai"
-#define KEY_MIN 8
-#define KEY_MAX 512
 #define KEYS_MAX 1024
-#define VALIDATE_MODEL "claude-haiku-4-5"
 
 typedef struct {
     char org[AD_ID_MAX];
@@ -42,17 +31,27 @@ typedef struct {
     bool keyring; /* kept in the Secret Service, not a file */
 } key_t_;
 
-static key_t_ keys[KEYS_MAX];
-static size_t nkeys;
-static char dir[4200];
-static char data_dir[4200];
-static bool closed;
+struct ad_creds {
+    uv_loop_t *loop;
+    struct ad_store *store; /* borrowed; may be NULL */
+    key_t_ keys[KEYS_MAX];
+    size_t nkeys;
+    char dir[4200];
+    char data_dir[4200];
+    size_t pending; /* pool jobs not back yet: the last one frees a closed store */
+    bool closed;
+};
 
-static key_t_ *find(const char *org, const char *provider)
+static const char *jstr(json_t *o, const char *key)
 {
-    for (size_t i = 0; i < nkeys; i++) {
-        if (strcmp(keys[i].org, org) == 0 && strcmp(keys[i].provider, provider) == 0) {
-            return &keys[i];
+    return json_string_value(json_object_get(o, key));
+}
+
+static key_t_ *find(ad_creds_t *c, const char *org, const char *provider)
+{
+    for (size_t i = 0; i < c->nkeys; i++) {
+        if (strcmp(c->keys[i].org, org) == 0 && strcmp(c->keys[i].provider, provider) == 0) {
+            return &c->keys[i];
         }
     }
     return NULL;
@@ -66,14 +65,15 @@ static void wipe_free(char *s)
     }
 }
 
-static int remember(const char *org, const char *provider, const char *key, bool keyring)
+static int remember(ad_creds_t *c, const char *org, const char *provider, const char *key,
+                    bool keyring)
 {
-    key_t_ *k = find(org, provider);
+    key_t_ *k = find(c, org, provider);
     if (k == NULL) {
-        if (nkeys == KEYS_MAX) {
+        if (c->nkeys == KEYS_MAX) {
             return AD_ETOOBIG;
         }
-        k = &keys[nkeys++];
+        k = &c->keys[c->nkeys++];
         snprintf(k->org, sizeof(k->org), "%s", org);
         snprintf(k->provider, sizeof(k->provider), "%s", provider);
     } else {
@@ -84,34 +84,43 @@ static int remember(const char *org, const char *provider, const char *key, bool
     return 0;
 }
 
-static void forget(const char *org, const char *provider)
+static void forget(ad_creds_t *c, const char *org, const char *provider)
 {
-    key_t_ *k = find(org, provider);
+    key_t_ *k = find(c, org, provider);
     if (k != NULL) {
         wipe_free(k->key);
-        *k = keys[--nkeys];
+        *k = c->keys[--c->nkeys];
     }
 }
 
-const char *ad_api_cred_key(const char *org, const char *provider)
+const char *ad_creds_key(ad_creds_t *c, const char *org, const char *provider)
 {
-    key_t_ *k = find(org != NULL && org[0] != '\0' ? org : AD_ORG_DEFAULT, provider);
+    if (c == NULL) {
+        return NULL;
+    }
+    key_t_ *k = find(c, org != NULL && org[0] != '\0' ? org : AD_ORG_DEFAULT, provider);
     return k != NULL ? k->key : NULL;
 }
 
-void ad_api_cred_mask(const char *last4, char *out, size_t outsz)
+const char *ad_creds_storage(ad_creds_t *c, const char *org, const char *provider)
+{
+    key_t_ *k = c != NULL && org != NULL && provider != NULL ? find(c, org, provider) : NULL;
+    return k == NULL ? "none" : k->keyring ? "secret-service" : "file";
+}
+
+void ad_creds_mask(const char *last4, char *out, size_t outsz)
 {
     snprintf(out, outsz, "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2%s",
              last4 != NULL ? last4 : "");
 }
 
-void ad_api_cred_base_url(ad_app_t *app, const char *org, const char *provider, char *out,
-                          size_t outsz)
+void ad_creds_base_url(ad_creds_t *c, const char *org, const char *provider, char *out,
+                       size_t outsz)
 {
     json_t *row = NULL;
     const char *url = NULL;
-    if (app->store != NULL && ad_store_cred_get(app->store, org, provider, &row) == 0) {
-        url = ad_api_jstr(row, "baseUrl");
+    if (c->store != NULL && ad_store_cred_get(c->store, org, provider, &row) == 0) {
+        url = jstr(row, "baseUrl");
     }
     bool openai = strcmp(provider, "openai") == 0;
     if (url == NULL || url[0] == '\0') {
@@ -125,7 +134,7 @@ void ad_api_cred_base_url(ad_app_t *app, const char *org, const char *provider, 
 }
 
 /* Names are <org>.<provider>.key; ids and providers have no dots. */
-static bool name_ok(const char *s)
+bool ad_creds_name_ok(const char *s)
 {
     if (s == NULL || s[0] == '\0' || strlen(s) >= AD_ID_MAX) {
         return false;
@@ -140,25 +149,25 @@ static bool name_ok(const char *s)
     return true;
 }
 
-static int key_path(const char *org, const char *provider, char *out, size_t outsz)
+static int key_path(ad_creds_t *c, const char *org, const char *provider, char *out, size_t outsz)
 {
-    if (!name_ok(org) || !name_ok(provider)) {
+    if (!ad_creds_name_ok(org) || !ad_creds_name_ok(provider)) {
         return AD_EINVAL;
     }
-    int n = snprintf(out, outsz, "%s/%s.%s.key", dir, org, provider);
+    int n = snprintf(out, outsz, "%s/%s.%s.key", c->dir, org, provider);
     return n > 0 && (size_t)n < outsz ? 0 : AD_ETOOBIG;
 }
 
 /* At start-up (before the loop serves anyone): every stored key. */
-static void load_keys(void)
+static void load_keys(ad_creds_t *c)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(c->dir);
     if (d == NULL) {
         return;
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        char org[AD_ID_MAX], provider[16], path[4400], key[KEY_MAX + 2];
+        char org[AD_ID_MAX], provider[16], path[4400], key[AD_CREDS_KEY_MAX + 2];
         const char *dot = strchr(e->d_name, '.');
         size_t len = strlen(e->d_name);
         if (dot == NULL || len < 5 || strcmp(e->d_name + len - 4, ".key") != 0 ||
@@ -168,7 +177,7 @@ static void load_keys(void)
         snprintf(org, sizeof(org), "%.*s", (int)(dot - e->d_name), e->d_name);
         snprintf(provider, sizeof(provider), "%.*s", (int)(len - 4 - (size_t)(dot + 1 - e->d_name)),
                  dot + 1);
-        if (key_path(org, provider, path, sizeof(path)) != 0) {
+        if (key_path(c, org, provider, path, sizeof(path)) != 0) {
             continue;
         }
         FILE *f = fopen(path, "re");
@@ -178,7 +187,8 @@ static void load_keys(void)
         size_t n = fread(key, 1, sizeof(key) - 1, f);
         fclose(f);
         key[n] = '\0';
-        if (n >= KEY_MIN && n <= KEY_MAX && remember(org, provider, key, false) != 0) {
+        if (n >= AD_CREDS_KEY_MIN && n <= AD_CREDS_KEY_MAX &&
+            remember(c, org, provider, key, false) != 0) {
             ad_log(AD_LOG_WARN, "llm", "too many stored credentials; some are ignored");
         }
         memset(key, 0, sizeof(key));
@@ -190,18 +200,29 @@ static void load_keys(void)
 
 typedef struct {
     uv_work_t work;
-    ad_app_t *app;
-    ad_req_t *req;
-    json_t *args; /* the row's write, after the file */
+    ad_creds_t *creds;
+    char org[AD_ID_MAX];
+    char provider[16];
     char path[4400];
     char *key; /* NULL: delete the file */
     int rc;
-    bool keyring; /* try the Secret Service first */
+    bool keyring;    /* try the Secret Service first */
     bool in_keyring; /* the key went there */
     char why[300];   /* why the Secret Service was not used */
+    ad_creds_done_cb cb;
+    void *ud;
 } file_job_t;
 
-static int write_key(const char *path, const char *key)
+/* A closed store goes with its last pool job. */
+static void release(ad_creds_t *c)
+{
+    c->pending--;
+    if (c->closed && c->pending == 0) {
+        free(c);
+    }
+}
+
+static int write_key(const char *dir, const char *path, const char *key)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return AD_EIO;
@@ -227,370 +248,76 @@ static int write_key(const char *path, const char *key)
 static void file_work(uv_work_t *w)
 {
     file_job_t *j = w->data;
-    const char *org = ad_api_jstr(j->args, "orgId"), *provider = ad_api_jstr(j->args, "provider");
+    const char *data_dir = j->creds->data_dir; /* not changed after ad_creds_new */
     if (j->key != NULL && j->keyring &&
-        ad_keyring_store(data_dir, org, provider, j->key, j->why, sizeof(j->why)) == 0) {
+        ad_keyring_store(data_dir, j->org, j->provider, j->key, j->why, sizeof(j->why)) == 0) {
         j->in_keyring = true;
         j->rc = unlink(j->path) == 0 || errno == ENOENT ? 0 : AD_EIO;
     } else if (j->key != NULL) {
-        j->rc = write_key(j->path, j->key);
+        j->rc = write_key(j->creds->dir, j->path, j->key);
     } else {
         if (j->keyring) {
-            ad_keyring_clear(data_dir, org, provider, j->why, sizeof(j->why));
+            ad_keyring_clear(data_dir, j->org, j->provider, j->why, sizeof(j->why));
         }
         j->rc = unlink(j->path) == 0 || errno == ENOENT ? 0 : AD_EIO;
     }
-}
-
-static void cred_view(json_t *row)
-{
-    key_t_ *k = find(ad_api_jstr(row, "orgId"), ad_api_jstr(row, "provider"));
-    json_object_set_new(row, "storage",
-                        json_string(k == NULL ? "none" : k->keyring ? "secret-service" : "file"));
-    char mask[64];
-    ad_api_cred_mask(ad_api_jstr(row, "last4"), mask, sizeof(mask));
-    json_object_set_new(row, "masked", json_string(mask));
-    json_object_del(row, "last4");
-    json_object_set_new(row, "configured", json_true());
-}
-
-static void row_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
-{
-    if (rc != 0) {
-        ad_api_fail(r, rc, "credential", NULL);
-        return;
-    }
-    json_t *c = json_object_get(result, "credential");
-    if (c == NULL) {
-        ad_res_json(r, 200, json_incref(result));
-        return;
-    }
-    cred_view(c);
-    /* The event says that the credential changed, never the key. */
-    ad_api_publish(app, "credential_update", c, "org", ad_api_jstr(c, "orgId"), NULL);
-    ad_res_json(r, 200, json_incref(c));
 }
 
 static void file_done(uv_work_t *w, int status)
 {
     file_job_t *j = w->data;
-    const char *org = ad_api_jstr(j->args, "orgId"), *provider = ad_api_jstr(j->args, "provider");
-    if (status != 0 || j->rc != 0) {
-        ad_res_error(j->req, 500, "INTERNAL", NULL, "cannot store the credential file");
-        json_decref(j->args);
-    } else {
+    ad_creds_t *c = j->creds;
+    int rc = status != 0 ? AD_EIO : j->rc;
+    if (rc == 0 && c->closed) {
+        rc = AD_ECLOSED;
+    }
+    if (rc == 0) {
         if (j->key != NULL && j->keyring && !j->in_keyring) {
-            ad_log(AD_LOG_WARN, "llm", "credential of %s/%s kept in a 0600 file: %s", org,
-                   provider, j->why);
+            ad_log(AD_LOG_WARN, "llm", "credential of %s/%s kept in a 0600 file: %s", j->org,
+                   j->provider, j->why);
         }
-        if (j->key != NULL && remember(org, provider, j->key, j->in_keyring) != 0) {
-            ad_res_error(j->req, 507, "FULL", NULL, "too many credentials");
-            json_decref(j->args);
+        if (j->key != NULL) {
+            rc = remember(c, j->org, j->provider, j->key, j->in_keyring);
         } else {
-            if (j->key == NULL) {
-                forget(org, provider);
-            }
-            ad_api_write(j->app, j->req,
-                         j->key != NULL ? ad_store_op_cred_upsert : ad_store_op_cred_delete,
-                         j->args, row_written);
+            forget(c, j->org, j->provider);
         }
     }
     wipe_free(j->key);
+    j->cb(rc, j->ud);
     free(j);
+    release(c);
 }
 
-static void queue_file(ad_app_t *app, ad_req_t *r, json_t *args, const char *key)
+int ad_creds_set(ad_creds_t *c, const char *org, const char *provider, const char *key,
+                 ad_creds_done_cb cb, void *ud)
 {
     file_job_t *j = ad_xcalloc(1, sizeof(*j));
-    j->app = app;
-    j->req = r;
-    j->args = args;
+    j->creds = c;
+    j->cb = cb;
+    j->ud = ud;
+    snprintf(j->org, sizeof(j->org), "%s", org);
+    snprintf(j->provider, sizeof(j->provider), "%s", provider);
     j->key = key != NULL ? ad_xstrdup(key) : NULL;
     j->keyring = ad_keyring_wanted();
     j->work.data = j;
-    if (key_path(ad_api_jstr(args, "orgId"), ad_api_jstr(args, "provider"), j->path,
-                 sizeof(j->path)) != 0 ||
-        uv_queue_work(app->loop, &j->work, file_work, file_done) != 0) {
-        ad_res_error(r, 500, "INTERNAL", NULL, "cannot store the credential file");
-        json_decref(args);
+    int rc = key_path(c, org, provider, j->path, sizeof(j->path));
+    if (rc == 0 && uv_queue_work(c->loop, &j->work, file_work, file_done) != 0) {
+        rc = AD_EIO;
+    }
+    if (rc != 0) {
         wipe_free(j->key);
         free(j);
+        return rc;
     }
-}
-
-/* ---- routes ---------------------------------------------------------------------------- */
-
-static bool provider_ok(ad_req_t *r, const char **out)
-{
-    const char *p = ad_req_param(r, "provider");
-    if (p == NULL || !ad_api_choice(PROVIDERS, p)) {
-        ad_res_error(r, 404, "NOT_FOUND", json_pack("{s:s}", "provider", p ? p : ""),
-                     "no such provider (known: %s)", PROVIDERS);
-        return false;
-    }
-    *out = p;
-    return true;
-}
-
-static bool key_ok(ad_req_t *r, const char *key)
-{
-    size_t n = strlen(key);
-    bool ok = n >= KEY_MIN && n <= KEY_MAX;
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = key[i] > 0x20 && key[i] < 0x7f; /* no spaces or line ends: it goes in a header */
-    }
-    if (!ok) {
-        ad_api_invalid(r, "apiKey", "must be 8 to 512 printable characters without spaces");
-    }
-    return ok;
-}
-
-static bool url_ok(ad_req_t *r, const char *url)
-{
-    if (url == NULL || url[0] == '\0') {
-        return true;
-    }
-    bool ok = (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
-              strpbrk(url, " \r\n\t") == NULL;
-    if (!ok) {
-        ad_api_invalid(r, "baseUrl", "must be an http:// or https:// URL");
-        return false;
-    }
-    return ad_api_require(r, AD_SCOPE_ADMIN, "setting a base URL");
-}
-
-static void put_cred(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *provider, *key = NULL, *email = NULL, *url = NULL;
-    char org[AD_ID_MAX];
-    json_t *body = NULL;
-    if (!provider_ok(r, &provider) || !ad_api_need_store(app, r) ||
-        (body = ad_req_json(r)) == NULL) {
-        return;
-    }
-    if (ad_api_str(r, body, "apiKey", true, KEY_MAX, &key) == 0 && key_ok(r, key) &&
-        ad_api_str(r, body, "email", false, 254, &email) == 0 &&
-        ad_api_str(r, body, "baseUrl", false, 512, &url) == 0 && url_ok(r, url) &&
-        ad_api_org_for(app, r, body, org) == 0) {
-        size_t n = strlen(key);
-        json_t *args =
-            json_pack("{s:s, s:s, s:s, s:b, s:I}", "orgId", org, "provider", provider, "last4",
-                      key + n - 4, "setBaseUrl", url != NULL, "now", (json_int_t)ad_wall_ms());
-        if (email != NULL) {
-            json_object_set_new(args, "email", json_string(email));
-        }
-        if (url != NULL && url[0] != '\0') {
-            json_object_set_new(args, "baseUrl", json_string(url));
-        }
-        queue_file(app, r, args, key);
-    }
-    json_decref(body);
-}
-
-/* The caller's org for a read or change of one credential: an org token's
- * own; the owner's ?orgId= or the default org. */
-static void org_of(ad_req_t *r, char org[AD_ID_MAX])
-{
-    const ad_principal_t *who = ad_api_who(r);
-    const char *q = ad_req_query(r, "orgId");
-    snprintf(org, AD_ID_MAX, "%s",
-             !who->owner ? who->org_id : (q != NULL && name_ok(q) ? q : AD_ORG_DEFAULT));
-}
-
-static void get_cred(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *provider;
-    char org[AD_ID_MAX];
-    if (!provider_ok(r, &provider) || !ad_api_need_store(app, r)) {
-        return;
-    }
-    org_of(r, org);
-    json_t *row = NULL;
-    int rc = ad_store_cred_get(app->store, org, provider, &row);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "credential", provider);
-        return;
-    }
-    cred_view(row);
-    ad_res_json(r, 200, row);
-}
-
-static void list_creds(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *rows = NULL;
-    if (!ad_api_need_store(app, r)) {
-        return;
-    }
-    int rc = ad_store_cred_list(app->store, ad_principal_filter(ad_api_who(r)), &rows);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "credentials", NULL);
-        return;
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        cred_view(row);
-    }
-    ad_res_json(r, 200, json_pack("{s:o}", "credentials", rows));
-}
-
-static void delete_cred(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *provider;
-    char org[AD_ID_MAX];
-    if (!provider_ok(r, &provider) || !ad_api_need_store(app, r)) {
-        return;
-    }
-    org_of(r, org);
-    json_t *row = NULL;
-    int rc = ad_store_cred_get(app->store, org, provider, &row);
-    json_decref(row);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "credential", provider);
-        return;
-    }
-    queue_file(app, r, json_pack("{s:s, s:s}", "orgId", org, "provider", provider), NULL);
-}
-
-static void auth_status(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *rows = NULL;
-    if (!ad_api_need_store(app, r)) {
-        return;
-    }
-    char org[AD_ID_MAX];
-    org_of(r, org);
-    json_t *providers = json_object();
-    if (ad_store_cred_list(app->store, org, &rows) == 0) {
-        size_t i;
-        json_t *row;
-        json_array_foreach(rows, i, row)
-        {
-            cred_view(row);
-            json_object_set(providers, ad_api_jstr(row, "provider"), row);
-        }
-    }
-    json_decref(rows);
-    bool any = json_object_size(providers) > 0;
-    ad_res_json(
-        r, 200,
-        json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org, "providers", providers));
-}
-
-/* ---- validating a credential ------------------------------------------------------------ */
-
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    char org[AD_ID_MAX];
-    char provider[16];
-} check_t;
-
-/* The verdict is answered once its status is stored, so a read that
- * follows the answer sees it. */
-static void checked_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
-{
-    AD_UNUSED(app);
-    AD_UNUSED(result);
-    json_t *out = ad_req_data(r);
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "llm", "a credential status was not saved err=%s", ad_errname(rc));
-    }
-    ad_res_json(r, 200, out);
-}
-
-static void on_checked(void *ud, const ad_llm_result_t *res)
-{
-    check_t *c = ud;
-    /* A stop after the first token is what a one-token request ends with;
-     * any answer that is no refusal of the key says the key works. */
-    bool valid = res->rc == 0 || (res->http_status >= 200 && res->http_status < 300) ||
-                 res->http_status == 429 || res->http_status == 529;
-    char reason[600];
-    snprintf(reason, sizeof(reason), "%s%s%s", res->error_type, res->error_type[0] ? ": " : "",
-             res->error_message);
-    json_t *out = json_pack("{s:s, s:b, s:i}", "provider", c->provider, "valid", valid, "status",
-                            res->http_status);
-    if (!valid) {
-        json_object_set_new(out, "reason", json_string(reason));
-    }
-    ad_req_set_data(c->req, out);
-    ad_api_write(c->app, c->req, ad_store_op_cred_status,
-                 json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", c->provider,
-                           "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
-                           "now", (json_int_t)ad_wall_ms()),
-                 checked_written);
-    free(c);
-}
-
-static void validate(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *provider, *model;
-    ad_llm_provider_t kind;
-    bool failed = false;
-    if (!provider_ok(r, &provider) || ad_llm_provider_parse(provider, &kind) != 0) {
-        return;
-    }
-    model = kind == AD_LLM_OPENAI ? "gpt-4o-mini" : "claude-haiku-4-5";
-    json_t *body = ad_api_body_optional(r, &failed);
-    if (failed || (body != NULL && ad_api_str(r, body, "model", false, 127, &model) != 0)) {
-        json_decref(body);
-        return;
-    }
-    const ad_principal_t *who = ad_api_who(r);
-    check_t *c = ad_xcalloc(1, sizeof(*c));
-    c->app = app;
-    c->req = r;
-    snprintf(c->org, sizeof(c->org), "%s", who->owner ? AD_ORG_DEFAULT : who->org_id);
-    snprintf(c->provider, sizeof(c->provider), "%s", provider);
-    const char *key = ad_api_cred_key(c->org, provider);
-    if (key == NULL) {
-        ad_res_error(r, 404, "NOT_FOUND", NULL, "no %s credential for this organisation", provider);
-        free(c);
-        json_decref(body);
-        return;
-    }
-    json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "ping");
-    ad_llm_body_t b = {.provider = kind, .model = model, .messages = msgs, .max_tokens = 1};
-    json_t *req_body = ad_llm_request_body(&b);
-    char base[600], err[256];
-    ad_api_cred_base_url(app, c->org, provider, base, sizeof(base));
-    ad_llm_spec_t spec = {.provider = kind,
-                          .base_url = base,
-                          .api_key = key,
-                          .body = req_body,
-                          .max_retries = 0,
-                          .stall_ms = 30000};
-    ad_llm_cbs_t cbs = {.on_end = on_checked};
-    ad_llm_req_t *rq;
-    if (ad_llm_start(ad_api_llm(app), &spec, &cbs, c, &rq, err, sizeof(err)) != 0) {
-        ad_res_error(r, 502, "UPSTREAM", NULL, "%s", err);
-        free(c);
-    }
-    json_decref(req_body);
-    json_decref(msgs);
-    json_decref(body);
-}
-
-/* The runner's key source: an agent without a key in its environment gets
- * its organisation's stored one. */
-static const char *key_for_agent(void *ud, const char *org, const char *provider)
-{
-    AD_UNUSED(ud);
-    return ad_api_cred_key(org, provider);
+    c->pending++;
+    return 0;
 }
 
 /* ---- the Secret Service's keys, read at start-up on the pool ---------------------------- */
 
 typedef struct {
     uv_work_t work;
+    ad_creds_t *creds;
     json_t *pairs; /* [{orgId, provider}] of the stored rows; the found keys added as "key" */
 } kr_load_t;
 
@@ -602,7 +329,7 @@ static void kr_load_work(uv_work_t *w)
     json_array_foreach(j->pairs, i, p)
     {
         char why[300] = "";
-        char *key = ad_keyring_lookup(data_dir, ad_api_jstr(p, "orgId"), ad_api_jstr(p, "provider"),
+        char *key = ad_keyring_lookup(j->creds->data_dir, jstr(p, "orgId"), jstr(p, "provider"),
                                       why, sizeof(why));
         if (key != NULL) {
             json_object_set_new(p, "key", json_string(key));
@@ -617,17 +344,19 @@ static void kr_load_work(uv_work_t *w)
 static void kr_load_done(uv_work_t *w, int status)
 {
     kr_load_t *j = w->data;
+    ad_creds_t *c = j->creds;
     size_t i;
     json_t *p;
     json_array_foreach(j->pairs, i, p)
     {
-        const char *org = ad_api_jstr(p, "orgId"), *provider = ad_api_jstr(p, "provider");
+        const char *org = jstr(p, "orgId"), *provider = jstr(p, "provider");
         json_t *key = json_object_get(p, "key");
-        if (status == 0 && !closed && key != NULL && find(org, provider) == NULL) {
-            remember(org, provider, json_string_value(key), true);
+        if (status == 0 && !c->closed && key != NULL && find(c, org, provider) == NULL) {
+            if (remember(c, org, provider, json_string_value(key), true) != 0) {
+                ad_log(AD_LOG_WARN, "llm", "too many stored credentials; some are ignored");
+            }
         } else if (json_object_get(p, "why") != NULL) {
-            ad_log(AD_LOG_WARN, "llm", "credential of %s/%s: %s", org, provider,
-                   ad_api_jstr(p, "why"));
+            ad_log(AD_LOG_WARN, "llm", "credential of %s/%s: %s", org, provider, jstr(p, "why"));
         }
         if (key != NULL) {
             memset((char *)json_string_value(key), 0, json_string_length(key));
@@ -635,60 +364,62 @@ static void kr_load_done(uv_work_t *w, int status)
     }
     json_decref(j->pairs);
     free(j);
+    release(c);
 }
 
-static void kr_load(ad_app_t *app)
+static void kr_load(ad_creds_t *c)
 {
     json_t *rows = NULL;
-    if (!ad_keyring_wanted() || app->store == NULL || ad_store_cred_list(app->store, "", &rows) != 0) {
+    if (!ad_keyring_wanted() || c->store == NULL || ad_store_cred_list(c->store, "", &rows) != 0) {
         return;
     }
     kr_load_t *j = ad_xcalloc(1, sizeof(*j));
+    j->creds = c;
     j->pairs = json_array();
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row)
     {
-        json_array_append_new(j->pairs, json_pack("{s:O, s:O}", "orgId", json_object_get(row, "orgId"),
-                                                  "provider", json_object_get(row, "provider")));
+        json_array_append_new(j->pairs,
+                              json_pack("{s:O, s:O}", "orgId", json_object_get(row, "orgId"),
+                                        "provider", json_object_get(row, "provider")));
     }
     json_decref(rows);
     j->work.data = j;
-    if (json_array_size(j->pairs) == 0 || uv_queue_work(app->loop, &j->work, kr_load_work, kr_load_done) != 0) {
+    if (json_array_size(j->pairs) == 0 ||
+        uv_queue_work(c->loop, &j->work, kr_load_work, kr_load_done) != 0) {
         json_decref(j->pairs);
         free(j);
+        return;
     }
+    c->pending++;
 }
 
-void ad_api_creds_register(ad_app_t *app)
+ad_creds_t *ad_creds_new(uv_loop_t *loop, struct ad_store *store, const char *data_dir)
 {
-    closed = false;
-    snprintf(dir, sizeof(dir), "%s/credentials", app->cfg->data_dir);
-    if (realpath(app->cfg->data_dir, data_dir) == NULL) {
-        snprintf(data_dir, sizeof(data_dir), "%s", app->cfg->data_dir);
+    ad_creds_t *c = ad_xcalloc(1, sizeof(*c));
+    c->loop = loop;
+    c->store = store;
+    snprintf(c->dir, sizeof(c->dir), "%s/credentials", data_dir);
+    if (realpath(data_dir, c->data_dir) == NULL) {
+        snprintf(c->data_dir, sizeof(c->data_dir), "%s", data_dir);
     }
-    load_keys();
-    kr_load(app);
-    if (app->runner != NULL) {
-        ad_runner_set_key_source(app->runner, key_for_agent, app);
-    }
-    ad_server_route(app->server, "PUT", "/api/credentials/:provider", AD_ACCESS_WRITE, put_cred,
-                    app);
-    ad_server_route(app->server, "GET", "/api/credentials", AD_ACCESS_READ, list_creds, app);
-    ad_server_route(app->server, "GET", "/api/credentials/:provider", AD_ACCESS_READ, get_cred,
-                    app);
-    ad_server_route(app->server, "DELETE", "/api/credentials/:provider", AD_ACCESS_ADMIN,
-                    delete_cred, app);
-    ad_server_route(app->server, "GET", "/api/auth/status", AD_ACCESS_READ, auth_status, app);
-    ad_server_route(app->server, "POST", "/api/credentials/:provider/validate", AD_ACCESS_WRITE,
-                    validate, app);
+    load_keys(c);
+    kr_load(c);
+    return c;
 }
 
-void ad_api_creds_close(void)
+void ad_creds_free(ad_creds_t *c)
 {
-    closed = true;
-    for (size_t i = 0; i < nkeys; i++) {
-        wipe_free(keys[i].key);
+    if (c == NULL) {
+        return;
     }
-    nkeys = 0;
+    c->closed = true;
+    for (size_t i = 0; i < c->nkeys; i++) {
+        wipe_free(c->keys[i].key);
+    }
+    c->nkeys = 0;
+    if (c->pending == 0) {
+        free(c);
+    }
 }
