@@ -46,11 +46,22 @@ function trackedMarkdown() {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
   } catch {
-    out = '';
+    return walkMarkdown(''); // not a git checkout: every *.md outside build output
   }
   return out
     .split('\0')
     .filter((f) => f && !f.split('/').includes('node_modules') && fs.existsSync(path.join(root, f)));
+}
+
+function walkMarkdown(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+    if (['.git', 'node_modules', 'build'].includes(e.name)) continue;
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...walkMarkdown(rel));
+    else if (e.name.endsWith('.md')) out.push(rel);
+  }
+  return out;
 }
 
 // GitHub's heading anchors: lowercase, punctuation dropped, spaces to "-",

@@ -68,6 +68,7 @@ test('a route registered in src/ and missing from docs/api.md, a row naming the 
   const lines = r.stderr.trim().split('\n');
   assert.deepEqual(lines.slice(0, -1).sort(), [
     'docs/api.md:6: WebSocket /ws/things is registered in src/api/things.c, not src/api/other.c',
+    'docs/api.md:6: names `src/api/other.c`, which does not exist',
     'docs/api.md:7: DELETE /api/things/:id is no route the daemon registers',
     'src/api/things.c: POST /api/things/:id/poke is not in the route index of docs/api.md',
   ]);
