@@ -85,3 +85,37 @@ test('a route registered in src/ and missing from docs/api.md, a row naming the 
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /the route index/);
 });
+
+test('the DECISIONS index is written from the sections and entries, marks included, and checked', (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decisions-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'docs'));
+  const file = path.join(dir, 'docs', 'DECISIONS.md');
+  fs.writeFileSync(
+    file,
+    '# Decisions\n\nIntro.\n\n## Index\n\n- [Old](#old)\n\n## Storage (src/store)\n' +
+      '- **Rows, not files.** Because. *Superseded by\n  [Files](#files-issue-9)*: now files.\n' +
+      '- **Two commits.** *Superseded in part by [Files](#files-issue-9).*\n' +
+      '- A plain entry without a bold title goes on here\n\n## Files (issue #9)\n- **Files, not rows.** Since.\n',
+  );
+  const index = path.join(root, 'scripts', 'decisions-index.mjs');
+  const env = { ...process.env, DOCLINKS_ROOT: dir };
+  const stale = spawnSync(process.execPath, [index, '--check'], { encoding: 'utf8', env, timeout: 30000 });
+  assert.equal(stale.status, 1);
+  assert.match(stale.stderr, /out of date; run make decisions-index/);
+  const w = spawnSync(process.execPath, [index], { encoding: 'utf8', env, timeout: 30000 });
+  assert.equal(w.status, 0, w.stderr);
+  const text = fs.readFileSync(file, 'utf8');
+  assert.ok(
+    text.includes(
+      '## Index\n\n- [Storage (src/store)](#storage-srcstore)\n  - Rows, not files (superseded)\n' +
+        '  - Two commits (superseded in part)\n  - A plain entry without a bold title goes …\n' +
+        '- [Files (issue #9)](#files-issue-9)\n  - Files, not rows\n\n## Storage (src/store)\n',
+    ),
+    text,
+  );
+  const ok = spawnSync(process.execPath, [index, '--check'], { encoding: 'utf8', env, timeout: 30000 });
+  assert.equal(ok.status, 0, ok.stderr);
+});
