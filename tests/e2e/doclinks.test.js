@@ -119,3 +119,17 @@ test('the DECISIONS index is written from the sections and entries, marks includ
   const ok = spawnSync(process.execPath, [index, '--check'], { encoding: 'utf8', env, timeout: 30000 });
   assert.equal(ok.status, 0, ok.stderr);
 });
+
+test('the README stays a front page: at most 300 lines, make run and make check first, every doc linked', () => {
+  const fs = require('node:fs');
+  const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const lines = text.split('\n');
+  assert.ok(lines.length <= 301, `README.md has ${lines.length - 1} lines; move the detail to docs/`);
+  const cmds = lines.filter((l) => /^make \w+/.test(l)).slice(0, 2);
+  assert.deepEqual(cmds.map((l) => l.split(/\s+/).slice(0, 2).join(' ')), ['make run', 'make check']);
+  assert.ok(text.indexOf('make run') < text.indexOf('## '), 'the two commands come before any section');
+  for (const f of fs.readdirSync(path.join(root, 'docs')).filter((n) => n.endsWith('.md'))) {
+    assert.ok(text.includes(`(docs/${f})`), `README.md links docs/${f}`);
+  }
+  for (const f of ['CONTRIBUTING.md', 'bench/README.md']) assert.ok(text.includes(`(${f})`), `README.md links ${f}`);
+});
