@@ -5,10 +5,11 @@
  * workspace of the caller's organisation (theirs alone), read again on
  * each request (on the pool), so edits show at once. A file with bad
  * front matter is listed with its error.
- *   GET  /api/definitions?q=&category=   GET /api/definitions/:name
- *   POST /api/definitions/select {prompt}
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  */
 #include "api/workbench.h"
+#include "defs/defs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,7 +236,7 @@ static void select_def(ad_req_t *r, void *ud)
 
 void ad_api_defs_register(ad_app_t *app)
 {
-    ad_api_defwatch_start(app);
+    app->defwatch = ad_defwatch_start(app->loop, app->store, app->bus, app->cfg->data_dir);
     ad_server_route(app->server, "GET", "/api/definitions", AD_ACCESS_READ, list, app);
     ad_server_route(app->server, "GET", "/api/definitions/:name", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "POST", "/api/definitions/select", AD_ACCESS_READ, select_def,
