@@ -107,6 +107,23 @@ void ad_run_on_stall(ad_proc_t *p, bool stalled, const char *reason, void *ud)
     ad_run_stall_update(run);
 }
 
+json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id)
+{
+    for (const ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (strcmp(run->run_id, run_id) != 0) {
+            continue;
+        }
+        char text[4096];
+        bool log = run->hold_dir != NULL && ad_hold_log_read(run->hold_dir, text, sizeof(text)) > 0;
+        json_t *stalled = run->stalled ? json_pack("{s:s, s:I}", "reason", run->stall_reason,
+                                                   "since", (json_int_t)run->stalled_at)
+                                       : json_null();
+        return json_pack("{s:o, s:o}", "stalled", stalled, "holderLog",
+                         log ? ad_run_json_text(text, strlen(text)) : json_null());
+    }
+    return NULL;
+}
+
 json_t *ad_runner_stalled(const ad_runner_t *r, const char *org)
 {
     json_t *out = json_array();

@@ -127,6 +127,10 @@ json_t *ad_runner_orphans(const ad_runner_t *r);
 /* Runs that cannot go on for now (a full disk, issue #41), org's (NULL or
  * "": all): [{agentId, runId, reason, since}]. New reference. */
 json_t *ad_runner_stalled(const ad_runner_t *r, const char *org);
+/* What a live run adds to its stored row: {stalled: {reason, since} or
+ * null, holderLog: the end of its holder's log (its own errors) or null}.
+ * NULL when run_id is not running here. New reference. */
+json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,

@@ -151,6 +151,12 @@ async function fullDisk(t, { spoolElsewhere = false } = {}) {
       // The holder said so in its own log, in the data dir.
       await until(() => fs.existsSync(holdLog) && /spool write failed: No space left on device/.test(fs.readFileSync(holdLog, 'utf8')),
         'the holder log line');
+      // ... which the run's own answer shows, with its stall.
+      const info = await until(async () => {
+        const r = await api(d, 'GET', `/api/runs/${runId}`);
+        return r.status === 200 && /spool write failed/.test(r.body.holderLog ?? '') ? r.body : null;
+      }, 'the holder log in GET /api/runs/:id');
+      assert.equal(info.stalled?.reason, 'disk full', JSON.stringify(info));
     } else {
       // The store alone is full: the output waits in the spool, which grows
       // with lines nothing acknowledged.
