@@ -201,3 +201,57 @@ test('a full disk stalls the run and loses nothing; the agent waits on its write
 
 test('a full database alone (SQLITE_FULL): nothing acknowledged, everything stored once space is back', (t) =>
   fullDisk(t, { spoolElsewhere: true }));
+
+// Without holders a plain child's pipe is not held back: on a full disk
+// agentd keeps its output in memory up to the writer's bound (16 MiB) and
+// sheds plain output past it. That run truly lost lines: it ends
+// `degraded`, not `succeeded`, and says so in its transcript.
+test('a run that truly lost output on a full disk ends degraded and says so', async (t) => {
+  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const mnt = daemon.tmpDir('agentd-disk-');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]); // room for what was kept
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+  const dataDir = path.join(mnt, 'data');
+  const outside = daemon.tmpDir('agentd-disk-ctl-');
+  const go = path.join(outside, 'go');
+  const filler = path.join(mnt, 'filler');
+  let d = null;
+  let repo = null;
+  try {
+    d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300', '--hold-agents=false'] });
+    repo = daemon.tmpRepo('agentd-disk-wt-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    // 24 MB of lines once told to go, then exit 0.
+    const script = `const fs = require('fs'); const l = 'x'.repeat(110); const t = setInterval(() => { if (!fs.existsSync(${JSON.stringify(go)})) return; clearInterval(t); ` +
+      'let s = ""; for (let i = 0; i < 200000; i++) s += "n=" + String(i).padStart(7, "0") + l + "\\n"; process.stdout.write(s); }, 20);';
+    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['node', '-e', script] });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    const id = a.body.id;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
+    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    fs.writeFileSync(go, '');
+    await until(async () => ((await api(d, 'GET', '/api/health')).body.runs?.stalled ?? []).some((r) => r.runId === runId), 'the run to stall');
+    // The agent is done (its process gone) while the disk is still full.
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.pid == null || !fs.existsSync(`/proc/${(await api(d, 'GET', `/api/agents/${id}`)).body.pid}`), 'the agent to exit', 60000);
+    fs.rmSync(filler);
+    const run = await until(async () => {
+      const r = (await api(d, 'GET', `/api/runs/${runId}`)).body;
+      return r.status !== 'running' ? r : null;
+    }, 'the run to end', 60000);
+    assert.equal(run.status, 'degraded', JSON.stringify(run));
+    const notes = (await allMessages(d, id)).filter((m) => m.role === 'system').map((m) => m.content);
+    assert.ok(notes.some((c) => /were shown live but not stored/.test(c)), JSON.stringify(notes));
+    const listed = await api(d, 'GET', '/api/runs?status=degraded');
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.ok(listed.body.runs.some((r) => r.id === runId), JSON.stringify(listed.body));
+  } finally {
+    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
+    if (d) await d.stop();
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
