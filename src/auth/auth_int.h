@@ -48,7 +48,8 @@ struct ad_auth_watch {
     ad_auth_cred_t cred;
     void (*ended)(void *ud);
     void *ud;
-    bool fired; /* unlinked: ended ran (or is running) */
+    int64_t expires_at; /* the credential's, wall ms (0: never) */
+    bool fired;         /* unlinked: ended ran (or is running) */
 };
 
 /* A one-time login code: its hash, until when, and whose (the owner's). */
@@ -94,6 +95,7 @@ struct ad_auth {
     struct ad_auth_delayed *delayed; /* 401s waiting out their penalty */
     struct ad_auth_watch *watches;   /* long-lived channels' credentials */
     uv_timer_t expiry_timer;         /* at the soonest expiry of a watched credential */
+    int64_t expiry_soonest;          /* when it is set for (wall ms; 0: stopped) */
     bool expiry_open;
     ad_code_t codes[AD_AUTH_CODES_MAX];
     int closing; /* handles still closing (ad_auth_close) */

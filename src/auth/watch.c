@@ -26,18 +26,12 @@ static void unlink_watch(ad_auth_t *a, ad_auth_watch_t *w)
     w->next = w->prev = NULL;
 }
 
-/* The timer goes off at the soonest expiry of a watched credential. */
-static void arm(ad_auth_t *a)
+/* The timer goes off at soonest (wall ms; 0: never). */
+static void arm_at(ad_auth_t *a, int64_t soonest)
 {
+    a->expiry_soonest = soonest;
     if (a->loop == NULL) {
         return;
-    }
-    int64_t soonest = 0;
-    for (ad_auth_watch_t *w = a->watches; w != NULL; w = w->next) {
-        int64_t e = ad_auth_credential_expiry(a, &w->cred);
-        if (e > 0 && (soonest == 0 || e < soonest)) {
-            soonest = e;
-        }
     }
     if (!a->expiry_open) {
         uv_timer_init(a->loop, &a->expiry_timer);
@@ -51,6 +45,18 @@ static void arm(ad_auth_t *a)
     int64_t wait = soonest - ad_wall_ms();
     uv_timer_start(&a->expiry_timer, on_expiry, wait > 0 ? (uint64_t)wait : 0, 0);
     uv_unref((uv_handle_t *)&a->expiry_timer);
+}
+
+/* After a change: the soonest expiry among the watches left. */
+static void arm(ad_auth_t *a)
+{
+    int64_t soonest = 0;
+    for (ad_auth_watch_t *w = a->watches; w != NULL; w = w->next) {
+        if (w->expires_at > 0 && (soonest == 0 || w->expires_at < soonest)) {
+            soonest = w->expires_at;
+        }
+    }
+    arm_at(a, soonest);
 }
 
 void ad_auth_watch_recheck(ad_auth_t *a)
@@ -89,7 +95,12 @@ ad_auth_watch_t *ad_auth_watch(ad_auth_t *a, const ad_auth_cred_t *cred, void (*
         a->watches->prev = w;
     }
     a->watches = w;
-    arm(a);
+    /* a credential's expiry never moves: kept, and the timer moved only
+     * when this one comes sooner (a watch costs O(1), however many) */
+    w->expires_at = ad_auth_credential_expiry(a, cred);
+    if (w->expires_at > 0 && (a->expiry_soonest == 0 || w->expires_at < a->expiry_soonest)) {
+        arm_at(a, w->expires_at);
+    }
     return w;
 }
 

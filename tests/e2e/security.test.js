@@ -290,8 +290,10 @@ test('another organisation\'s rows are answered exactly like missing ones', asyn
   assert.equal(bTry.status, 404);
   const aps = (await call(d, 'GET', `/api/agents/${f.agent}/approvals`, undefined, d.authHeaders)).body.approvals;
   assert.equal(aps.find((a) => a.id === f.approval).status, 'pending');
-  // A's own writer may decide it; with no run waiting on it that is a 409, and it stays pending.
-  const aTry = await call(d, 'POST', `/api/approvals/${f.approval}`, { decision: 'allow' }, bearer(f.write.token));
+  // A's own writer may deny it (allowing Bash, which the agent's permissions
+  // do not allow, is an admin's: security-auth.test.js); with no run
+  // waiting on it that is a 409, and it stays pending.
+  const aTry = await call(d, 'POST', `/api/approvals/${f.approval}`, { decision: 'deny' }, bearer(f.write.token));
   assert.equal(aTry.status, 409, JSON.stringify(aTry.body));
 });
 
