@@ -399,11 +399,35 @@ static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
     create_body(app, r, body, name);
 }
 
+/* A new agent that may run tools unasked at its first start (permissions
+ * beyond "read", or auto mode) is an admin's, as changing them is (see
+ * patch_scope_ok): a write token could otherwise leave one for the admin
+ * to start. false after answering 403. */
+static bool create_scope_ok(ad_req_t *r, json_t *body)
+{
+    const char *mode = json_string_value(json_object_get(body, "mode"));
+    bool more = mode != NULL && strcmp(mode, "auto") == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(body, "permissions"), i, v)
+    {
+        more |= !json_is_string(v) || strcmp(json_string_value(v), "read") != 0;
+    }
+    return !more ||
+           ad_api_require(r, AD_SCOPE_ADMIN,
+                          "an agent that may run tools unasked (permissions beyond read, or auto "
+                          "mode)");
+}
+
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *body = ad_req_json(r);
     if (body == NULL) {
+        return;
+    }
+    if (!create_scope_ok(r, body)) {
+        json_decref(body);
         return;
     }
     const char *def = NULL, *executor = NULL;

@@ -178,6 +178,15 @@ test('a write token cannot change what an agent runs; an admin can', async () =>
   const done = (await call(d, 'GET', `/api/agents/${id}`, undefined, d.authHeaders)).body;
   assert.deepEqual(done.permissions, ['Bash']);
   assert.equal(done.mode, 'auto');
+  // Nor can it make a new agent that runs tools unasked for the admin to start.
+  for (const extra of [{ permissions: ['read', 'Bash'] }, { mode: 'auto' }]) {
+    const body = { worktreeId: wt, name: 'left for the admin', ...extra };
+    const w = await call(d, 'POST', '/api/agents', body, bearer(write.token));
+    assert.equal(w.status, 403, `create ${JSON.stringify(extra)} as write: ${JSON.stringify(w.body)}`);
+    assert.equal((await call(d, 'POST', '/api/agents', body, bearer(admin.token))).status, 201);
+  }
+  assert.equal((await call(d, 'POST', '/api/agents', { worktreeId: wt, permissions: ['read'], mode: 'plan' },
+    bearer(write.token))).status, 201);
 });
 
 test('a write token approves only what the agent\'s permissions allow', async () => {
