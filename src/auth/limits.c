@@ -95,13 +95,18 @@ uint64_t ad_auth_peer_failed(ad_auth_t *a, const char *addr)
 
 /* ---- bad credentials: per network and per token prefix ------------------------------ */
 
-/* IPv4 a.b.c.d -> "v4:a.b.c" (/24); IPv6 -> "v6:" + its first four groups
+/* IPv4 a.b.c.d -> "v4:a.b.c" (/24), loopback 127/8 -> "v4:127" (one
+ * machine, however many addresses); IPv6 -> "v6:" + its first four groups
  * (/64), IPv4-mapped ones as IPv4; anything else as given. */
 static void net_key(const char *peer, char out[48])
 {
     const char *v4 = peer;
     if (strncmp(peer, "::ffff:", 7) == 0 && strchr(peer + 7, '.') != NULL) {
         v4 = peer + 7;
+    }
+    if (strncmp(v4, "127.", 4) == 0) {
+        snprintf(out, 48, "v4:127"); /* all of 127/8 is this machine: one network */
+        return;
     }
     if (strchr(v4, '.') != NULL && strchr(v4, ':') == NULL) {
         const char *last = strrchr(v4, '.');

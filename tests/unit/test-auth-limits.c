@@ -74,7 +74,9 @@ static void bad_credentials_count_per_network_and_token_prefix(void **state)
     AD_UNUSED(state);
     char net[48], prefix[48];
     ad_auth_fail_keys("127.0.0.5", "tok_abc.secret", net, prefix);
-    assert_string_equal(net, "v4:127.0.0");
+    assert_string_equal(net, "v4:127"); /* all of 127/8 is one machine */
+    ad_auth_fail_keys("192.0.2.77", "tok_abc.secret", net, prefix);
+    assert_string_equal(net, "v4:192.0.2");
     assert_string_equal(prefix, "t:tok_abc");
     ad_auth_fail_keys("::ffff:10.1.2.3", "ownertokenwithoutdot", net, prefix);
     assert_string_equal(net, "v4:10.1.2");
@@ -94,7 +96,8 @@ static void bad_credentials_count_per_network_and_token_prefix(void **state)
     }
     int64_t retry = 0;
     assert_true(ad_auth_bad_locked(a, "127.0.0.200", "other.x", &retry));
-    assert_false(ad_auth_bad_locked(a, "127.0.1.1", "other.x", &retry));
+    assert_true(ad_auth_bad_locked(a, "127.9.8.7", "other.x", &retry)); /* nor within 127/8 */
+    assert_false(ad_auth_bad_locked(a, "10.0.0.1", "other.x", &retry));
     /* one token guessed at from many networks is limited too */
     for (int i = 0; i < AD_AUTH_FAILS_MAX; i++) {
         snprintf(addr, sizeof(addr), "10.%d.0.1", i);
