@@ -75,6 +75,36 @@ json_t *ad_auth_principal_json(const ad_auth_t *a, const ad_principal_t *p)
 
 /* ---- the owner token ------------------------------------------------------------------ */
 
+/* Makes a new owner token and writes it to path (mode 0600, through a
+ * temporary file: the old one stays until the new one is whole). */
+static int owner_token_make(ad_auth_t *a, const char *path, char *err, size_t errsz)
+{
+    char token[sizeof(a->owner_token)];
+    if (ad_secret_new(token) != 0) {
+        snprintf(err, errsz, "cannot make the owner token: no randomness");
+        return AD_EIO;
+    }
+    char tmp[4210];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    size_t len = strlen(token);
+    bool ok = fd >= 0 && write(fd, token, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0) {
+        ok = false;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errsz, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        memset(token, 0, sizeof(token));
+        return AD_EIO;
+    }
+    memcpy(a->owner_token, token, sizeof(token));
+    memset(token, 0, sizeof(token));
+    ad_log(AD_LOG_INFO, "auth", "owner token made path=%s", path);
+    a->owner_made = true;
+    return 0;
+}
+
 /* Reads <data-dir>/owner-token, or makes it (mode 0600) at first start. */
 static int owner_token_load(ad_auth_t *a, char *err, size_t errsz)
 {
@@ -98,26 +128,7 @@ static int owner_token_load(ad_auth_t *a, char *err, size_t errsz)
         }
         ad_log(AD_LOG_WARN, "auth", "owner token file too short, making a new one path=%s", path);
     }
-    if (ad_secret_new(a->owner_token) != 0) {
-        snprintf(err, errsz, "cannot make the owner token: no randomness");
-        return AD_EIO;
-    }
-    char tmp[4210];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    size_t len = strlen(a->owner_token);
-    if (fd < 0 || write(fd, a->owner_token, len) != (ssize_t)len || fsync(fd) != 0 ||
-        close(fd) != 0 || rename(tmp, path) != 0) {
-        snprintf(err, errsz, "cannot write %s: %s", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
-        unlink(tmp);
-        return AD_EIO;
-    }
-    ad_log(AD_LOG_INFO, "auth", "owner token made path=%s", path);
-    a->owner_made = true;
-    return 0;
+    return owner_token_make(a, path, err, errsz);
 }
 
 void ad_auth_owner_bind_of(const char *owner_hash, char out[40])
@@ -591,19 +602,13 @@ int ad_auth_owner_rotate(ad_auth_t *a, ad_auth_cb cb, void *ud, char *err, size_
         snprintf(err, errsz, "the owner token was given with --token: change it there");
         return AD_EPERM;
     }
-    char old[sizeof(a->owner_token)];
-    memcpy(old, a->owner_token, sizeof(old));
     char path[4200];
     snprintf(path, sizeof(path), "%s/owner-token", a->cfg->data_dir);
-    unlink(path); /* owner_token_load makes a new one where there is none */
-    int rc = owner_token_load(a, err, errsz);
-    a->owner_made = false; /* printed by whoever asked, not at start */
+    int rc = owner_token_make(a, path, err, errsz); /* the old one stays on failure */
+    a->owner_made = false;                          /* printed by whoever asked, not at start */
     if (rc != 0) {
-        memcpy(a->owner_token, old, sizeof(old));
-        memset(old, 0, sizeof(old));
         return rc;
     }
-    memset(old, 0, sizeof(old));
     owner_set(a);
     memset(a->codes, 0, sizeof(a->codes)); /* codes were the old owner's */
     owner_sessions_drop(a);
