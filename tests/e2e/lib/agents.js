@@ -1,31 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Helpers for the tests that run real agent CLIs under agentd: JSON
-// requests, polling with a bound, an agent's transcript and runs, and a
-// live subscription to one agent's events.
+// Helpers for the tests that run real agent CLIs under agentd: an agent's
+// transcript and runs, and a live subscription to one agent's events (api()
+// and until() come from ./api and are passed on for these tests).
 'use strict';
 
 const { Live } = require('./live');
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-// Polls fn every 100 ms until it returns something truthy (bounded).
-async function until(fn, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { api, until } = require('./api');
 
 async function messages(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages;
@@ -40,7 +20,7 @@ async function agent(d, id) {
 }
 
 // Waits until the agent has `n` runs and none is running; returns the newest.
-async function runEnded(d, id, n, ms = 30000) {
+async function runEnded(d, id, n, ms) {
   return until(async () => {
     const rs = await runs(d, id);
     const a = await agent(d, id);

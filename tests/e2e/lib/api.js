@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Helpers for the REST tests: a daemon with its base URL, JSON requests
-// that return {status, body}, and fixtures (a workspace on a temporary
-// directory, an agent in its main worktree).
+// that return {status, body, text, headers}, a bounded poll (until), and
+// fixtures (a workspace on a temporary directory, an agent in its main
+// worktree). Every e2e test takes api() and until() from here.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -28,7 +29,32 @@ async function request(base, method, p, body, headers = {}) {
   if (text.length > 0) {
     try { json = JSON.parse(text); } catch (_) { json = text; }
   }
-  return { status: res.status, body: json, headers: res.headers };
+  return { status: res.status, body: json, text, headers: res.headers };
+}
+
+// One JSON request to the daemon d with its owner token; headers add to or
+// replace it (another token's authorization, say). A body that is not JSON
+// comes back as its text.
+function api(d, method, p, body, headers = {}) {
+  return request(d.url, method, p, body, { ...d.authHeaders, ...headers });
+}
+
+// How long until() waits unless a test says otherwise: a state a test waits
+// for comes in milliseconds; the bound only matters when it never comes, and
+// is wide enough for an ASan build on a busy machine. A test that waits on
+// real work (a training run, a large spool) passes a longer one.
+const UNTIL_MS = 30000;
+
+// Polls fn (sync or async) every 50 ms until it returns something truthy,
+// and returns that; throws naming `what` after ms.
+async function until(fn, what, ms = UNTIL_MS) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 // Asserts an error answer: status, code, and (if given) the field named.
@@ -57,4 +83,6 @@ async function makeAgent(d, worktreeId, extra = {}) {
   return r.body;
 }
 
-module.exports = { startApi, request, assertError, makeWorkspace, makeRepoDir, makeAgent };
+module.exports = {
+  startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
+};

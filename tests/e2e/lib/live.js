@@ -5,6 +5,7 @@
 'use strict';
 
 const WebSocket = require('ws');
+const { api, UNTIL_MS } = require('./api');
 
 class Live {
   static open(d, path = '/ws', opts = {}) {
@@ -38,7 +39,7 @@ class Live {
   sendRaw(s) { this.ws.send(s); }
 
   // Resolves once pred() is true; rejects after timeoutMs with what was seen.
-  async until(pred, timeoutMs = 20000, what = 'condition') {
+  async until(pred, timeoutMs = UNTIL_MS, what = 'condition') {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
       if (Date.now() > deadline) {
@@ -50,7 +51,7 @@ class Live {
   }
 
   // The first message of this type (after index `from`), waiting for it.
-  async next(type, from = 0, timeoutMs = 20000) {
+  async next(type, from = 0, timeoutMs = UNTIL_MS) {
     let found;
     await this.until(() => {
       found = this.msgs.slice(from).find((m) => m.type === type);
@@ -62,15 +63,8 @@ class Live {
   close() { this.ws.close(); return this.closed; }
 }
 
-async function json(d, method, path, body) {
-  const r = await fetch(`${d.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(d.authHeaders || {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
+// The REST helpers' name for api() (lib/api.js).
+const json = api;
 
 // POST /test/publish; resolves with {first, last, count}. Skips the calling
 // test when the binary is not a test build (no such route).
