@@ -16,6 +16,7 @@ const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const mockAnthropic = require('../fixtures/mock-anthropic');
+const { api } = require('./lib/api');
 
 const KEY = 'sk-ant-keyring-SECRET-4242';
 const have = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
@@ -63,12 +64,6 @@ test.after(async () => {
   if (mock) await mock.close();
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
-
-async function api(d, method, p, body) {
-  const r = await d.fetch(d.url + p, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
 
 function filesWith(dir, needle) {
   const hits = [];

@@ -13,28 +13,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { api, until } = require('./lib/api');
 
 const COUNTER = ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "n=$i"; i=$((i+1)); sleep 0.01; done'];
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until(fn, what, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

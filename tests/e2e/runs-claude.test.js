@@ -10,28 +10,9 @@ const assert = require('node:assert/strict');
 const daemon = require('./lib/daemon');
 const { start } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+const { api, until } = require('./lib/api');
 
 const skip = claudeMissingReason() || false;
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until(fn, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function messages(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/messages?limit=100`)).body.messages;

@@ -10,29 +10,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { api, until } = require('./lib/api');
 
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-// Polls fn until it returns a truthy value (bounded).
-async function until(fn, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function setup(opts = {}) {
   const d = await daemon.start({ needUrl: true, args: ['--stop-grace-ms', '300'], ...opts });
