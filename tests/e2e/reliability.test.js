@@ -11,17 +11,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
-const { startApi, makeWorkspace, assertError } = require('./lib/api');
-
-async function until(pred, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { startApi, makeWorkspace, assertError, until } = require('./lib/api');
 
 // A subscriber to every event that remembers what each seq carried.
 function record(d, since, book) {
