@@ -26,7 +26,7 @@ function ConnIndicator() {
       title={c.lastError ? `Last error: ${c.lastError}` : 'Live updates'}
       aria-live="polite"
       aria-label={label}
-      onClick={() => socket?.retryNow()}
+      onClick={() => socket.retryNow()}
     >
       <span class="conn-dot" aria-hidden="true" />
       <span class="conn-long">{label}</span>
