@@ -2,6 +2,7 @@
 // {"error":{"code","message","details"}} turned into an ApiError the UI can
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
+import type { ChatMessage } from './workbench';
 
 /** GET /api/usage/agents: each agent's use in the current period. */
 export interface UsageByAgent {
@@ -24,6 +25,71 @@ export interface UsageLimit {
 export interface UsageLimits {
   daily: UsageLimit;
   monthly: UsageLimit;
+}
+
+/** A chat with Claude (GET /api/chats/:id), with its newest messages. */
+export interface Chat {
+  id: string;
+  title?: string | null;
+  model: string;
+  system?: string | null;
+  definition?: string | null;
+  temperature?: number | null;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  updatedAt: string;
+  streaming?: boolean;
+  messages?: ChatMessage[];
+  hasMore?: boolean; // older messages than these are stored (GET .../messages?before=)
+}
+
+/** An agent definition (GET /api/definitions); error when its file is bad. */
+export interface Definition {
+  name: string;
+  category?: string;
+  description?: string;
+  capabilities?: string[];
+  tools?: string[];
+  tags?: string[];
+  model?: string;
+  tier?: string;
+  source?: string;
+  file?: string;
+  error?: string;
+  score?: number;
+  matched?: string[];
+  systemPrompt?: string;
+}
+
+/** The definition agentd would pick for a prompt (POST /api/definitions/select). */
+export interface Suggestion {
+  definition: Definition | null;
+  score: number;
+  matched: string[];
+  default: boolean;
+}
+
+/** A project: files and messages saved from chats (GET /api/projects/:id). */
+export interface Project {
+  id: string;
+  name: string;
+  description?: string | null;
+  updatedAt: string;
+  fileCount?: number;
+  messages?: { position: number; role: string; content: string }[];
+  files?: { path: string; content: string; size: number }[];
+}
+
+/** A provider's stored key, masked (GET /api/credentials). */
+export interface Credential {
+  provider: string;
+  masked: string;
+  email?: string | null;
+  baseUrl?: string | null;
+  status: 'unchecked' | 'valid' | 'invalid';
+  statusReason?: string | null;
+  storage?: 'secret-service' | 'file' | 'none';
 }
 
 export class ApiError extends Error {
@@ -374,4 +440,26 @@ export const api = {
   compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
     request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
       Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
+  // chats, definitions, projects, credentials
+  chats: () => request<{ chats: Chat[] }>('GET', '/api/chats'),
+  chat: (id: string) => request<Chat>('GET', `/api/chats/${enc(id)}`),
+  createChat: (body: Record<string, unknown>) => request<Chat>('POST', '/api/chats', body),
+  chatMessagesBefore: (id: string, before: string, limit = 50) =>
+    request<{ messages: ChatMessage[]; hasMore: boolean }>('GET', `/api/chats/${enc(id)}/messages?before=${enc(before)}&limit=${limit}`),
+  sendChat: (id: string, content: string) => request<any>('POST', `/api/chats/${enc(id)}/messages`, { content }),
+  stopChat: (id: string) => request<ChatMessage>('POST', `/api/chats/${enc(id)}/stop`),
+  definitions: (query = '') => request<{ definitions: Definition[]; categories: string[] }>('GET', `/api/definitions${query ? `?${query}` : ''}`),
+  definition: (name: string) => request<Definition>('GET', `/api/definitions/${enc(name)}`),
+  selectDefinition: (prompt: string) => request<Suggestion>('POST', '/api/definitions/select', { prompt }),
+  projects: () => request<{ projects: Project[] }>('GET', '/api/projects'),
+  project: (id: string) => request<Project>('GET', `/api/projects/${enc(id)}`),
+  createProject: (body: { name: string; chatId?: string }) => request<Project>('POST', '/api/projects', body),
+  deleteProject: (id: string) => request('DELETE', `/api/projects/${enc(id)}`),
+  saveMessageFiles: (projectId: string, chatId: string, messageId: string) =>
+    request<{ files: { path: string }[] }>('POST', `/api/projects/${enc(projectId)}/files/from-message`, { chatId, messageId }),
+  commitProject: (id: string, body: Record<string, unknown>) =>
+    request<{ shortId: string; branch?: string | null; files: string[] }>('POST', `/api/projects/${enc(id)}/commit`, body),
+  credentials: () => request<{ credentials: Credential[] }>('GET', '/api/credentials'),
+  putCredential: (provider: string, body: Record<string, unknown>) => request<Credential>('PUT', `/api/credentials/${enc(provider)}`, body),
+  validateCredential: (provider: string) => request<{ valid: boolean; reason?: string }>('POST', `/api/credentials/${enc(provider)}/validate`, {}),
 };

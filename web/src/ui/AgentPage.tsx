@@ -11,20 +11,21 @@ import { formatDuration } from '../events';
 import { fromGrid, go } from '../router';
 import { typingIn } from '../tasks';
 import {
+  addSentMessage,
   loadOlder,
   loadRuns,
   loadTranscript,
   loadTree,
   model,
-  openAgent,
   runsByAgent,
+  setOpenAgent,
   settings,
   toast,
   toastError,
   upsertAgent,
   worktrees,
 } from '../store';
-import type { Agent, Approval, Message } from '../types';
+import type { Agent, Approval } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { DiffTab } from './DiffTab';
@@ -49,7 +50,7 @@ export function AgentPage({ id }: { id: string }) {
   const notFound = useSignal(false);
 
   useEffect(() => {
-    openAgent.value = id;
+    setOpenAgent(id);
     err.value = null;
     notFound.value = false;
     tabSel.value = null;
@@ -64,7 +65,7 @@ export function AgentPage({ id }: { id: string }) {
     loadTranscript(id).catch((e) => (err.value = errText(e)));
     loadRuns(id).catch(() => undefined);
     return () => {
-      if (openAgent.value === id) openAgent.value = null;
+      setOpenAgent(null, id);
     };
   }, [id]);
 
@@ -567,12 +568,7 @@ function Composer({ agent }: { agent: Agent }) {
       const mid = r && (r.messageId || r.id);
       if (typeof mid === 'string') {
         // Shown at once; the message_created event with the same id merges into it.
-        const m = model.value;
-        const tr = m.transcripts[agent.id];
-        if (tr && !tr.messages.some((x) => x.id === mid)) {
-          const msg: Message = { id: mid, agentId: agent.id, role: 'user', content, createdAt: new Date().toISOString() };
-          model.value = { ...m, transcripts: { ...m.transcripts, [agent.id]: { ...tr, messages: [...tr.messages, msg] } } };
-        }
+        addSentMessage({ id: mid, agentId: agent.id, role: 'user', content, createdAt: new Date().toISOString() });
       }
     } catch (e) {
       toastError('Message not sent', e);

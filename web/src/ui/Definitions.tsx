@@ -6,41 +6,25 @@
 // (definitions_changed).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { request } from '../api';
+import { api, type Definition } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { go } from '../router';
 import { onDefinitionsChanged } from '../livetopic';
 import { Empty, errText, ErrorState, Spinner } from './common';
 
-export interface Definition {
-  name: string;
-  category?: string;
-  description?: string;
-  capabilities?: string[];
-  tools?: string[];
-  tags?: string[];
-  model?: string;
-  tier?: string;
-  source?: string;
-  file?: string;
-  error?: string;
-  score?: number;
-  matched?: string[];
-  systemPrompt?: string;
-}
 
 function Detail({ name }: { name: string }) {
   const def = useSignal<Definition | null>(null);
   const err = useSignal<string | null>(null);
   useEffect(() => {
     def.value = null;
-    request<Definition>('GET', `/api/definitions/${encodeURIComponent(name)}`)
+    api.definition(name)
       .then((d) => (def.value = d))
       .catch((e) => (err.value = errText(e)));
   }, [name]);
   const start = async () => {
     try {
-      const c = await request<{ id: string }>('POST', '/api/chats', { definition: name });
+      const c = await api.createChat({ definition: name });
       go(`/chats/${c.id}`);
     } catch (e) {
       err.value = errText(e);
@@ -79,7 +63,7 @@ export default function DefinitionsPage({ name }: { name?: string }) {
     if (q.value.trim()) params.set('q', q.value.trim());
     if (cat.value) params.set('category', cat.value);
     try {
-      const r = await request<{ definitions: Definition[]; categories: string[] }>('GET', `/api/definitions?${params}`);
+      const r = await api.definitions(String(params));
       list.value = r.definitions;
       if (!cat.value && !q.value.trim()) cats.value = r.categories;
       err.value = null;

@@ -5,7 +5,7 @@ import { useEffect } from 'preact/hooks';
 import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
 import { playChime, setSoundEnabled, soundEnabled } from '../attention';
-import { applyTheme, auth, settings, settingsLoaded, toast } from '../store';
+import { applyTheme, auth, setSettings, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
 import { Credentials } from './Credentials';
 import { RequirementsPanel } from './HealthPage';
@@ -25,8 +25,7 @@ export function SettingsPage() {
     api
       .settings()
       .then((d) => {
-        settings.value = normalizeSettings(d);
-        settingsLoaded.value = true;
+        setSettings(normalizeSettings(d));
         form.value = { ...settings.value };
       })
       .catch((e) => (loadErr.value = errText(e)));
@@ -62,7 +61,7 @@ export function SettingsPage() {
     try {
       const d = await api.patchSettings(values);
       void d;
-      settings.value = { ...settings.value, ...values };
+      setSettings(values, true);
       form.value = { ...settings.value };
       applyTheme();
       toast('success', 'Settings saved');

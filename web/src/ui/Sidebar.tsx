@@ -5,7 +5,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { PermissionsField } from './Permissions';
-import { api, ApiError, request } from '../api';
+import { api, ApiError, type Definition } from '../api';
 import { onDefinitionsChanged } from '../livetopic';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
@@ -477,23 +477,14 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
   );
 }
 
-interface DefinitionBrief {
-  name: string;
-  category?: string;
-  description?: string;
-  tools?: string[];
-  model?: string;
-  error?: string;
-}
-
 // The agent definitions (GET /api/definitions, kept current by
 // definitions_changed): the one picked gives the agent its system prompt,
 // model and tools. Shows nothing when there are none.
-function DefinitionPicker({ value, onPick }: { value: string; onPick: (d: DefinitionBrief | null) => void }) {
-  const defs = useSignal<DefinitionBrief[]>([]);
+function DefinitionPicker({ value, onPick }: { value: string; onPick: (d: Definition | null) => void }) {
+  const defs = useSignal<Definition[]>([]);
   useEffect(() => {
     const load = () =>
-      request<{ definitions: DefinitionBrief[] }>('GET', '/api/definitions')
+      api.definitions()
         .then((r) => (defs.value = (r.definitions || []).filter((d) => !d.error)))
         .catch(() => (defs.value = []));
     void load();
