@@ -103,7 +103,7 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
     busy.value = true;
     err.value = null;
     limitHit.value = false;
-    let wt: Worktree | null = null;
+    let wt: Worktree;
     try {
       if (!force) {
         const over = overLimit(await api.usageLimits().catch(() => null));
