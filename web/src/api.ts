@@ -9,7 +9,17 @@ export interface UsageByAgent {
   period: string;
   from: string;
   totals: { runs: number; totalTokens: number; costUsd: number };
-  agents: { agentId: string; name: string; executor?: string; deletedAt?: string; runs: number; inputTokens: number; outputTokens: number; totalTokens: number; costUsd: number }[];
+  agents: {
+    agentId: string;
+    name: string;
+    executor?: string;
+    deletedAt?: string;
+    runs: number;
+    inputTokens: number;
+    outputTokens: number;
+    totalTokens: number;
+    costUsd: number;
+  }[];
 }
 
 /** One period of GET /api/usage/limits (a limit of 0 is none). */
@@ -361,8 +371,7 @@ export const api = {
     request('POST', `/api/worktrees/${enc(id)}/merge`, body),
   rebaseWorktree: (id: string, onto?: string) => request('POST', `/api/worktrees/${enc(id)}/rebase`, onto ? { onto } : {}),
   pushWorktree: (id: string) => request('POST', `/api/worktrees/${enc(id)}/push`, {}),
-  agents: async (includeDeleted = false) =>
-    listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
+  agents: async (includeDeleted = false) => listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
   agent: async (id: string) => objOf<Agent>(await request('GET', `/api/agents/${enc(id)}`), 'agent'),
   createAgent: async (body: Record<string, unknown>) => objOf<Agent>(await request('POST', '/api/agents', body), 'agent'),
   patchAgent: async (id: string, body: Record<string, unknown>) => objOf<Agent>(await request('PATCH', `/api/agents/${enc(id)}`, body), 'agent'),
@@ -371,15 +380,11 @@ export const api = {
   forkAgent: async (id: string, name?: string, worktreeId?: string) =>
     objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, { ...(name ? { name } : {}), ...(worktreeId ? { worktreeId } : {}) }), 'agent'),
   start: async (id: string, initialPrompt?: string, force = false) =>
-    objOf<Agent>(
-      await request('POST', `/api/agents/${enc(id)}/start`, { ...(initialPrompt ? { initialPrompt } : {}), ...(force ? { force } : {}) }),
-      'agent',
-    ),
+    objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/start`, { ...(initialPrompt ? { initialPrompt } : {}), ...(force ? { force } : {}) }), 'agent'),
   stop: async (id: string, force = false) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/stop${force ? '?force=true' : ''}`), 'agent'),
   pause: (id: string) => request('POST', `/api/agents/${enc(id)}/pause`),
   resume: (id: string) => request('POST', `/api/agents/${enc(id)}/resume`),
-  send: (id: string, content: string, force = false) =>
-    request('POST', `/api/agents/${enc(id)}/message`, force ? { content, force } : { content }),
+  send: (id: string, content: string, force = false) => request('POST', `/api/agents/${enc(id)}/message`, force ? { content, force } : { content }),
   messages: async (id: string, limit: number, before?: string | null) => {
     const d = await request('GET', `/api/agents/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`);
     return {
@@ -428,18 +433,28 @@ export const api = {
   resetConfig: (id: string) => request('POST', `/api/configs/${enc(id)}/reset`),
   presetConfig: (id: string, preset: string) => request('POST', `/api/configs/${enc(id)}/preset`, { preset }),
   deleteConfig: (id: string) => request('DELETE', `/api/configs/${enc(id)}`),
-  startWithConfig: (agentId: string, configId: string, configFlags: boolean) =>
-    request('POST', `/api/agents/${enc(agentId)}/start`, { configId, configFlags }),
+  startWithConfig: (agentId: string, configId: string, configFlags: boolean) => request('POST', `/api/agents/${enc(agentId)}/start`, { configId, configFlags }),
   runTable: (query: string) => request('GET', `/api/training/runs?${query}`),
   runSeries: (id: string) => request('GET', `/api/runs/${enc(id)}/metrics`),
   seriesBuckets: (id: string, name: string, buckets: number) => request('GET', `/api/runs/${enc(id)}/metrics/${enc(name)}?buckets=${buckets}`),
   runDists: (id: string) => request('GET', `/api/runs/${enc(id)}/distributions`),
   // kind 'histograms' or 'counts'; q: view=latest|range|time, step, from, to, buckets, bins
   dist: (id: string, kind: 'histograms' | 'counts', name: string, q: Record<string, string | number> = {}) =>
-    request('GET', `/api/runs/${enc(id)}/${kind}/${enc(name)}?` + Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
+    request(
+      'GET',
+      `/api/runs/${enc(id)}/${kind}/${enc(name)}?` +
+        Object.entries(q)
+          .map(([k, v]) => `${k}=${enc(String(v))}`)
+          .join('&'),
+    ),
   compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
-    request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
-      Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
+    request(
+      'GET',
+      `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
+        Object.entries(q)
+          .map(([k, v]) => `${k}=${enc(String(v))}`)
+          .join('&'),
+    ),
   // chats, definitions, projects, credentials
   chats: () => request<{ chats: Chat[] }>('GET', '/api/chats'),
   chat: (id: string) => request<Chat>('GET', `/api/chats/${enc(id)}`),

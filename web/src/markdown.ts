@@ -70,7 +70,9 @@ function emphasis(text: string): string {
 }
 
 export function renderMarkdown(src: string): string {
-  const lines = String(src ?? '').replace(/\r\n?/g, '\n').split('\n');
+  const lines = String(src ?? '')
+    .replace(/\r\n?/g, '\n')
+    .split('\n');
   const out: string[] = [];
   let para: string[] = [];
   let list: { ordered: boolean; items: string[] } | null = null;

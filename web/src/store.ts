@@ -189,7 +189,10 @@ export async function loadTree() {
     batch(() => {
       workspaces.value = ws;
       worktrees.value = wts;
-      model.value = reapplyStatePatches({ ...model.value, agents: map }, recent.map((r) => r.ev));
+      model.value = reapplyStatePatches(
+        { ...model.value, agents: map },
+        recent.map((r) => r.ev),
+      );
       loadError.value = null;
     });
   } catch (e) {

@@ -240,13 +240,18 @@ describe('LiveSocket consumers', () => {
     const sock = new LiveSocket({ url: 'ws://x/ws', WebSocketImpl: FakeWS as any, random: () => 0.5, isOnline: () => true });
     const seen = new Map<string, number[]>();
     const consumer = (name: string, extra = {}) => ({ onEvent: (e: Envelope) => seen.set(name, [...(seen.get(name) || []), e.seq]), ...extra });
-    return { sock, seen, consumer, open: () => {
-      sock.start();
-      const ws = FakeWS.all.at(-1)!;
-      ws.open();
-      ws.push({ type: 'pong', payload: { seq } });
-      return ws;
-    } };
+    return {
+      sock,
+      seen,
+      consumer,
+      open: () => {
+        sock.start();
+        const ws = FakeWS.all.at(-1)!;
+        ws.open();
+        ws.push({ type: 'pong', payload: { seq } });
+        return ws;
+      },
+    };
   }
 
   it('holds a topic once however many consumers want it, and drops it with the last one', () => {

@@ -77,7 +77,12 @@ function AgentsPage() {
           <label class="check small">
             <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
           </label>
-          <button class="btn btn-primary btn-sm" disabled={!(workspaces.value || []).length} title={(workspaces.value || []).length ? undefined : 'Add a workspace first'} onClick={() => (newTask.value = true)}>
+          <button
+            class="btn btn-primary btn-sm"
+            disabled={!(workspaces.value || []).length}
+            title={(workspaces.value || []).length ? undefined : 'Add a workspace first'}
+            onClick={() => (newTask.value = true)}
+          >
             ✚ New task
           </button>
         </div>

@@ -19,8 +19,6 @@ import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './com
 
 export type { Chat, ChatMessage };
 
-
-
 const MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
 
 // ---- the live channel of one chat -------------------------------------------------
@@ -335,7 +333,8 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   const defs = useSignal<Definition[]>([]);
   const err = useSignal<string | null>(null);
   const loadDefs = () =>
-    api.definitions()
+    api
+      .definitions()
       .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
       .catch(() => (defs.value = []));
   useEffect(() => {
@@ -350,7 +349,8 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
       return;
     }
     const t = setTimeout(() => {
-      api.selectDefinition(text)
+      api
+        .selectDefinition(text)
         .then((s) => {
           suggestion.value = s;
           if (auto.value) definition.value = s.definition && !s.default ? s.definition.name : '';

@@ -83,7 +83,13 @@ export function Credentials({ provider = 'anthropic', onChange }: { provider?: '
       <form class="row-form" onSubmit={save}>
         <label class="field">
           <span>{c ? 'Replace the key' : 'API key'}</span>
-          <input type="password" autoComplete="off" value={key.value} onInput={(e) => (key.value = e.currentTarget.value)} placeholder={provider === 'openai' ? 'sk-…' : 'sk-ant-…'} />
+          <input
+            type="password"
+            autoComplete="off"
+            value={key.value}
+            onInput={(e) => (key.value = e.currentTarget.value)}
+            placeholder={provider === 'openai' ? 'sk-…' : 'sk-ant-…'}
+          />
         </label>
         {admin && (
           <label class="field">

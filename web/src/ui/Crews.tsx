@@ -84,7 +84,12 @@ function layout(crew: Crew, agents: Agent[]): Node[] {
   const nodes: Node[] = [{ id: crew.id, label: crew.name, crew: true, fx: W / 2, fy: H / 2 }, ...agents.map((a) => ({ id: a.id, label: a.name }))];
   const links = agents.map((a) => ({ source: crew.id, target: a.id }));
   const sim = forceSimulation(nodes)
-    .force('link', forceLink(links).id((n: any) => n.id).distance(140))
+    .force(
+      'link',
+      forceLink(links)
+        .id((n: any) => n.id)
+        .distance(140),
+    )
     .force('charge', forceManyBody().strength(-400))
     .force('collide', forceCollide(48))
     .force('center', forceCenter(W / 2, H / 2))
@@ -149,7 +154,9 @@ function CrewGraph({ crew }: { crew: Crew }) {
           })}
           <g class="node crew-node">
             <circle cx={centre.x} cy={centre.y} r={26} />
-            <text x={centre.x} y={(centre.y ?? 0) + 42}>{crew.name}</text>
+            <text x={centre.x} y={(centre.y ?? 0) + 42}>
+              {crew.name}
+            </text>
           </g>
           {agents.map((a) => {
             const n = at.get(a.id)!;
@@ -157,7 +164,9 @@ function CrewGraph({ crew }: { crew: Crew }) {
             return (
               <g class="node agent-node" key={a.id} data-agent={a.id} onClick={() => go(`/agents/${a.id}`)}>
                 <circle cx={n.x} cy={n.y} r={18} class={`st-${a.status}`} />
-                <text x={n.x} y={(n.y ?? 0) + 32}>{a.name}</text>
+                <text x={n.x} y={(n.y ?? 0) + 32}>
+                  {a.name}
+                </text>
                 {mine.map((t, i) => (
                   <g key={t.id} class={`tool tool-${t.state}`} data-tool={t.id} data-state={t.state}>
                     <rect x={(n.x ?? 0) + 22} y={(n.y ?? 0) - 20 + i * 16} width={120} height={14} rx={4} />

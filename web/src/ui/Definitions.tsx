@@ -12,13 +12,13 @@ import { go } from '../router';
 import { onDefinitionsChanged } from '../livetopic';
 import { Empty, errText, ErrorState, Spinner } from './common';
 
-
 function Detail({ name }: { name: string }) {
   const def = useSignal<Definition | null>(null);
   const err = useSignal<string | null>(null);
   useEffect(() => {
     def.value = null;
-    api.definition(name)
+    api
+      .definition(name)
       .then((d) => (def.value = d))
       .catch((e) => (err.value = errText(e)));
   }, [name]);
@@ -43,9 +43,7 @@ function Detail({ name }: { name: string }) {
       </div>
       {d.error && <p class="error-text">{d.error}</p>}
       <p>{d.description}</p>
-      <p class="muted small">
-        {[d.category, d.model && `model ${d.model}`, d.tier && `tier ${d.tier}`, d.source, d.file].filter(Boolean).join(' · ')}
-      </p>
+      <p class="muted small">{[d.category, d.model && `model ${d.model}`, d.tier && `tier ${d.tier}`, d.source, d.file].filter(Boolean).join(' · ')}</p>
       {d.tools && d.tools.length > 0 && <p class="small">Tools: {d.tools.join(', ')}</p>}
       <pre class="out def-prompt">{d.systemPrompt || ''}</pre>
     </section>
@@ -103,12 +101,19 @@ export default function DefinitionsPage({ name }: { name?: string }) {
       {err.value && <ErrorState message={err.value} onRetry={() => void load()} />}
       <div class="chats-grid">
         <ul class="chat-list" aria-label="Definitions">
-          {list.value && list.value.length === 0 && <Empty title="No definitions">Put markdown files in the data dir's definitions folder or a workspace's .claude/agents.</Empty>}
+          {list.value && list.value.length === 0 && (
+            <Empty title="No definitions">Put markdown files in the data dir's definitions folder or a workspace's .claude/agents.</Empty>
+          )}
           {(list.value || []).map((d) => (
             <li key={d.name + (d.file || '')} class={d.name === name ? 'active' : ''} data-error={d.error ? 'true' : 'false'}>
               <a href={`#/definitions/${encodeURIComponent(d.name)}`}>{d.name}</a>
               {d.category && <span class="muted small"> · {d.category}</span>}
-              {typeof d.score === 'number' && <span class="muted small"> · score {d.score} ({(d.matched || []).join(', ')})</span>}
+              {typeof d.score === 'number' && (
+                <span class="muted small">
+                  {' '}
+                  · score {d.score} ({(d.matched || []).join(', ')})
+                </span>
+              )}
               {d.error ? <div class="error-text small">{d.error}</div> : <div class="muted small">{d.description}</div>}
             </li>
           ))}

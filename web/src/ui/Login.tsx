@@ -35,8 +35,8 @@ export function Login() {
           agentd
         </h1>
         <p class="muted">
-          Sign in with the login URL <code>agentd serve</code> printed, or paste a token (the owner token is in{' '}
-          <code>&lt;data-dir&gt;/owner-token</code>; make others with <code>agentd token create</code>).
+          Sign in with the login URL <code>agentd serve</code> printed, or paste a token (the owner token is in <code>&lt;data-dir&gt;/owner-token</code>; make
+          others with <code>agentd token create</code>).
         </p>
         <label>
           Token

@@ -78,7 +78,11 @@ function CommitToWorktree({ id, files }: { id: string; files: number }) {
       <button class="btn btn-primary btn-sm" type="submit" disabled={busy.value || !target.value}>
         Commit files
       </button>
-      {msg.value && <p class="small" data-testid="commit-result">{msg.value}</p>}
+      {msg.value && (
+        <p class="small" data-testid="commit-result">
+          {msg.value}
+        </p>
+      )}
       {err.value && <p class="error-text">{err.value}</p>}
     </form>
   );
@@ -91,7 +95,8 @@ function ProjectView({ id }: { id: string }) {
   useEffect(() => {
     p.value = null;
     open.value = null;
-    api.project(id)
+    api
+      .project(id)
       .then((x) => {
         p.value = x;
         open.value = x.files && x.files.length > 0 ? x.files[0].path : null;

@@ -33,7 +33,10 @@ export function SettingsPage() {
   useEffect(load, []);
   const health = useSignal<Health | null>(null);
   useEffect(() => {
-    api.health().then((h) => (health.value = h)).catch(() => (health.value = null));
+    api
+      .health()
+      .then((h) => (health.value = h))
+      .catch(() => (health.value = null));
   }, []);
 
   if (loadErr.value && !settingsLoaded.value) return <ErrorState message={loadErr.value} onRetry={load} />;
@@ -83,7 +86,14 @@ export function SettingsPage() {
               <span class="setting-help">{s.help}</span>
             </label>
             {s.type === 'boolean' && (
-              <input id={`set-${s.key}`} name={s.key} type="checkbox" class="switch" checked={!!form.value[s.key]} onChange={(e) => set(s.key, e.currentTarget.checked)} />
+              <input
+                id={`set-${s.key}`}
+                name={s.key}
+                type="checkbox"
+                class="switch"
+                checked={!!form.value[s.key]}
+                onChange={(e) => set(s.key, e.currentTarget.checked)}
+              />
             )}
             {s.type === 'enum' && (
               <select id={`set-${s.key}`} name={s.key} value={String(form.value[s.key])} onChange={(e) => set(s.key, e.currentTarget.value)}>
@@ -192,4 +202,3 @@ function SystemPanel({ h }: { h: Health }) {
     </section>
   );
 }
-
