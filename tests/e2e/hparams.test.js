@@ -14,6 +14,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { api, until } = require('./lib/api');
 
 // A training program: reads its config from AGENTD_CONFIG, prints the
 // flags it got and a reward curve whose peak is 1000 * learningRate at
@@ -21,7 +22,6 @@ const daemon = require('./lib/daemon');
 // 1 / epochs.
 const TRAINER = `
 const fs = require('fs');
-const { api, until } = require('./lib/api');
 const file = process.env.AGENTD_CONFIG;
 const mode = (fs.statSync(file).mode & 0o777).toString(8);
 const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
