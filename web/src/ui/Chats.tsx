@@ -322,7 +322,8 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
 function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   const provider = useSignal<'anthropic' | 'openai'>('anthropic');
   const task = useSignal('');
-  const suggestion = useSignal<Suggestion | null>(null);
+  // the suggestion and the task text it answers
+  const suggestion = useSignal<(Suggestion & { for: string }) | null>(null);
   const model = useSignal(MODELS[0]);
   const temperature = useSignal(0.7);
   const system = useSignal('');
@@ -352,7 +353,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
       api
         .selectDefinition(text)
         .then((s) => {
-          suggestion.value = s;
+          suggestion.value = { ...s, for: text };
           if (auto.value) definition.value = s.definition && !s.default ? s.definition.name : '';
           // a definition written since the list was read
           if (s.definition && !defs.value.some((d) => d.name === s.definition?.name)) void loadDefs();
@@ -408,7 +409,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
         <input value={task.value} onInput={(e) => (task.value = e.currentTarget.value)} placeholder="e.g. review my pull request" />
       </label>
       {suggestion.value && suggestion.value.definition && (
-        <p class="small" data-testid="def-suggestion">
+        <p class="small" data-testid="def-suggestion" data-for={suggestion.value.for}>
           {auto.value && definition.value === suggestion.value.definition.name ? 'Picked for the task' : 'Suggested'}:{' '}
           <strong>{suggestion.value.definition.name}</strong>{' '}
           <span class="muted">
