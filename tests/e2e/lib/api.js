@@ -77,6 +77,37 @@ async function makeWorkspace(d, name) {
   return { ws: r.body, wt: r.body.worktrees[0], dir };
 }
 
+// A daemon (opts as for startApi) with a workspace on a new repository
+// outside its data dir: { d, dir, wt } (wt: the main worktree's id).
+async function startWithWorktree(opts = {}) {
+  const d = await startApi(opts);
+  const dir = daemon.tmpRepo('agentd-wt-');
+  const ws = await d.req('POST', '/api/workspaces', { path: dir, name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  return { d, dir, wt: ws.body.worktrees[0].id };
+}
+
+// A command agent in worktree wt running argv; its id.
+async function commandAgent(d, wt, command, extra = {}) {
+  return (await makeAgent(d, wt, { executor: 'command', command, ...extra })).id;
+}
+
+// A run the test build records as given (POST /test/runs); the run.
+async function testRun(d, agentId, status, extra = {}) {
+  const r = await api(d, 'POST', '/test/runs', { agentId, status, ...extra });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.run || r.body;
+}
+
+// The chat once its answer is stored (streaming false: the write commits
+// just after the stream's last event).
+function chatIdle(d, id) {
+  return until(async () => {
+    const g = await api(d, 'GET', `/api/chats/${id}`);
+    return g.body && !g.body.streaming ? g.body : null;
+  }, `chat ${id} to be stored`);
+}
+
 async function makeAgent(d, worktreeId, extra = {}) {
   const r = await d.req('POST', '/api/agents', { worktreeId, ...extra });
   assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -85,4 +116,5 @@ async function makeAgent(d, worktreeId, extra = {}) {
 
 module.exports = {
   startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
+  startWithWorktree, commandAgent, testRun, chatIdle,
 };
