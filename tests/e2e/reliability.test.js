@@ -245,15 +245,8 @@ test('a reader that stops for longer than the close timeout still gets overflow 
     // Longer than the 5 s the server waits for a Close answer.
     await new Promise((res) => setTimeout(res, 7000));
     slow.sock.resume();
-    let overflow = null;
-    let code = null;
-    for (;;) {
-      const f = await slow.nextData(10000);
-      if (!f) break;
-      if (f.opcode === 0x8) { code = f.payload.readUInt16BE(0); break; }
-      const m = JSON.parse(f.payload.toString());
-      if (m.type === 'overflow') overflow = m;
-    }
+    const { msgs, code } = await slow.readToClose();
+    const overflow = msgs.find((m) => m.type === 'overflow');
     assert.ok(overflow, 'the overflow notice arrived');
     assert.equal(code, 1013);
   } finally {
