@@ -16,8 +16,9 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const daemon = require('./lib/daemon');
 const { start } = require('../fixtures/mock-anthropic');
-const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 const { api, until } = require('./lib/api');
+const { claudeAgents } = require('./lib/agents');
 
 const skip = claudeMissingReason() || false;
 
@@ -38,15 +39,7 @@ async function setup() {
   const mock = await start();
   const sb = makeSandbox();
   const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
-  const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
-  assert.equal(ws.status, 201);
-  const env = claudeEnv(mock.url, sb.home);
-  delete env.PATH;
-  const make = async (extra = {}) => {
-    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true, ...extra });
-    assert.equal(ag.status, 201, JSON.stringify(ag.body));
-    return ag.body;
-  };
+  const make = await claudeAgents(d, sb, mock.url);
   const cleanup = async () => { await d.cleanup(); await mock.close(); sb.cleanup(); };
   return { mock, sb, d, make, cleanup };
 }

@@ -5,6 +5,8 @@
 'use strict';
 
 const { Live } = require('./live');
+const assert = require('node:assert/strict');
+const { claudeEnv } = require('../../fixtures/claude-run');
 const { api, until } = require('./api');
 
 async function messages(d, id) {
@@ -28,6 +30,20 @@ async function runEnded(d, id, n, ms) {
   }, `run ${n} of ${id} to end`, ms);
 }
 
+// Claude agents working in sandbox sb (its cwd made a workspace) against the
+// mock Anthropic API at mockUrl: returns make(extra) → a new agent (its row).
+async function claudeAgents(d, sb, mockUrl) {
+  const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const env = claudeEnv(mockUrl, sb.home);
+  delete env.PATH; // the daemon's own PATH finds the CLI
+  return async (extra = {}) => {
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true, ...extra });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    return ag.body;
+  };
+}
+
 // A live /ws subscription to one agent's topic.
 async function watch(d, id) {
   const live = await Live.open(d, '/ws');
@@ -41,4 +57,4 @@ function seen(live, type) {
   return live.events.filter((e) => e.type === type).map((e) => e.payload);
 }
 
-module.exports = { api, until, messages, runs, agent, runEnded, watch, seen };
+module.exports = { api, until, messages, runs, agent, runEnded, claudeAgents, watch, seen };
