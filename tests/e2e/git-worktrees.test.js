@@ -12,7 +12,7 @@ const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { execFileSync } = require('node:child_process');
 const { git, makeRepo } = require('./lib/gitrepo');
-const { api } = require('./lib/api');
+const { api, until } = require('./lib/api');
 
 async function withDaemon(opts, fn) {
   const d = await daemon.start({ needUrl: true, ...opts });
@@ -428,14 +428,10 @@ test('a workspace\'s setup copies files and runs its command in new worktrees', 
 
 // Polls a worktree's setup until it is no longer running.
 async function setupOutcome(d, id) {
-  let outcome = null;
-  for (let i = 0; i < 200; i++) {
-    const r = await api(d, 'GET', `/api/worktrees/${id}/setup`);
-    outcome = r.body.setup;
-    if (outcome && outcome.state !== 'running') break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  return outcome;
+  return until(async () => {
+    const outcome = (await api(d, 'GET', `/api/worktrees/${id}/setup`)).body.setup;
+    return outcome && outcome.state !== 'running' ? outcome : null;
+  }, `the setup of ${id} to end`);
 }
 
 test('--worktree-base puts new worktrees under one folder', async () => {

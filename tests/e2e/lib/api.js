@@ -72,7 +72,7 @@ function makeRepoDir(d) {
 
 async function makeWorkspace(d, name) {
   const dir = makeRepoDir(d);
-  const r = await d.req('POST', '/api/workspaces', name ? { path: dir, name } : { path: dir });
+  const r = await api(d, 'POST', '/api/workspaces', name ? { path: dir, name } : { path: dir });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return { ws: r.body, wt: r.body.worktrees[0], dir };
 }
@@ -82,7 +82,7 @@ async function makeWorkspace(d, name) {
 async function startWithWorktree(opts = {}) {
   const d = await startApi(opts);
   const dir = daemon.tmpRepo('agentd-wt-');
-  const ws = await d.req('POST', '/api/workspaces', { path: dir, name: 'w' });
+  const ws = await api(d, 'POST', '/api/workspaces', { path: dir, name: 'w' });
   assert.equal(ws.status, 201, JSON.stringify(ws.body));
   return { d, dir, wt: ws.body.worktrees[0].id };
 }
@@ -109,7 +109,7 @@ function chatIdle(d, id) {
 }
 
 async function makeAgent(d, worktreeId, extra = {}) {
-  const r = await d.req('POST', '/api/agents', { worktreeId, ...extra });
+  const r = await api(d, 'POST', '/api/agents', { worktreeId, ...extra });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body;
 }
