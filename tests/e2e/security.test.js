@@ -14,6 +14,7 @@ const path = require('node:path');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
 const { exchange, parseResponses } = require('./lib/raw');
+const { until } = require('./lib/api');
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -66,16 +67,6 @@ function wsTry(d, p, { headers = {}, protocols } = {}) {
     });
     ws.on('error', () => {});
   });
-}
-
-async function until(pred, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function makeToken(d, body) {

@@ -16,6 +16,7 @@ const tls = require('node:tls');
 const { spawnSync } = require('node:child_process');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { until } = require('./lib/api');
 
 const dir = daemon.tmpDir('agentd-tls-');
 const cert = path.join(dir, 'cert.pem');
@@ -130,8 +131,7 @@ test('wss: a subscriber gets a burst of events in order, none missing', async ()
   const n = 3000;
   const r = await req(d, 'POST', '/test/publish', { body: { type: 'tls_burst', topics: ['tls'], count: n, payload: { pad: 'x'.repeat(300) } } });
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  const end = Date.now() + 20000;
-  while (seqs.length < n && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+  await until(() => seqs.length >= n, `${n} events over TLS`);
   assert.equal(seqs.length, n);
   for (let i = 1; i < n; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
   sock.close();
