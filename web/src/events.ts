@@ -200,7 +200,13 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       m = withAgent(m, id, { stalled });
       if (stalled) {
         const name = m.agents[id].name || 'An agent';
-        effects.push({ kind: 'toast', level: 'warn', title: `${name} stalled: ${stalled}`, body: 'Its output waits until there is room; nothing is lost.', agentId: id });
+        effects.push({
+          kind: 'toast',
+          level: 'warn',
+          title: `${name} stalled: ${stalled}`,
+          body: 'Its output waits until there is room; nothing is lost.',
+          agentId: id,
+        });
       }
       break;
     }
