@@ -72,9 +72,10 @@ static void store_end(void *ud, bool cancelled)
         ad_store_run_end(c->r->store, &c->e, on_end_done, c);
         return;
     }
+    /* The daemon is closing (its server already is): as ad_runner_free does,
+     * the waiters go unanswered. */
     for (ad_run_waiter_t *w = c->waiters, *next; w != NULL; w = next) {
         next = w->next;
-        ad_run_call_cb(w->cb, w->ud, AD_ECLOSED, NULL, ad_strerror(AD_ECLOSED));
         free(w);
     }
     free(c->hold_dir); /* kept: the next daemon takes the run up from it */

@@ -94,7 +94,10 @@ function listen(d) {
 // spoolElsewhere: the holders' spools are on another file system (the
 // data dir's hold/ a symlink out of the tmpfs), so only the store is full:
 // SQLITE_FULL alone, the holder not stalled.
-async function fullDisk(t, { spoolElsewhere = false } = {}) {
+// restart: agentd is killed (-9) while the disk is full and a new one
+// started once space is back: what was not stored is still in the spool
+// (nothing was acknowledged past it) and is stored once.
+async function fullDisk(t, { spoolElsewhere = false, restart = false } = {}) {
   if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
   const mnt = daemon.tmpDir('agentd-disk-');
   const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
@@ -166,13 +169,20 @@ async function fullDisk(t, { spoolElsewhere = false } = {}) {
       assert.ok(!fs.existsSync(holdLog) || !/spool write failed/.test(fs.readFileSync(holdLog, 'utf8')));
     }
 
+    if (restart) {
+      ev.ws.terminate();
+      await d.stop('SIGKILL');
+      fs.rmSync(filler);
+      d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+      ev = await listen(d);
+    }
     // Space is back: the run goes on by itself.
-    fs.rmSync(filler);
+    fs.rmSync(filler, { force: true });
     await until(async () => {
       const h = await api(d, 'GET', '/api/health');
       return !(h.body.runs?.stalled ?? []).some((r) => r.runId === runId) && h.body.status === 'ok';
     }, 'the stall to end');
-    await until(() => ev.events.some((e) => e.type === 'run_resumed' && e.payload.runId === runId), 'the run_resumed event');
+    if (!restart) await until(() => ev.events.some((e) => e.type === 'run_resumed' && e.payload.runId === runId), 'the run_resumed event');
     const before = (await counters(d, id)).length;
     await until(async () => (await counters(d, id)).length >= before + 1000, 'counters after the stall');
     fs.writeFileSync(stopFile, '');
@@ -201,6 +211,9 @@ test('a full disk stalls the run and loses nothing; the agent waits on its write
 
 test('a full database alone (SQLITE_FULL): nothing acknowledged, everything stored once space is back', (t) =>
   fullDisk(t, { spoolElsewhere: true }));
+
+test('agentd killed while the disk is full: the next one stores what was not stored, once', (t) =>
+  fullDisk(t, { restart: true }));
 
 // Without holders a plain child's pipe is not held back: on a full disk
 // agentd keeps its output in memory up to the writer's bound (16 MiB) and
