@@ -94,10 +94,12 @@ function listen(d) {
 // spoolElsewhere: the holders' spools are on another file system (the
 // data dir's hold/ a symlink out of the tmpfs), so only the store is full:
 // SQLITE_FULL alone, the holder not stalled.
-// restart: agentd is killed (-9) while the disk is full and a new one
-// started once space is back: what was not stored is still in the spool
-// (nothing was acknowledged past it) and is stored once.
-async function fullDisk(t, { spoolElsewhere = false, restart = false } = {}) {
+// restart: agentd is killed (SIGKILL) or stopped (SIGTERM, --keep-agents:
+// what waits for the disk is dropped from memory) while the disk is full,
+// and a new one started once space is back: what was not stored is still
+// in the spool (nothing was acknowledged past it) and is stored once.
+async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
+  const args = ['--stop-grace-ms', '300', ...(restart === 'SIGTERM' ? ['--keep-agents'] : [])];
   if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
   const mnt = daemon.tmpDir('agentd-disk-');
   const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
@@ -115,7 +117,7 @@ async function fullDisk(t, { spoolElsewhere = false, restart = false } = {}) {
       fs.mkdirSync(path.join(outside, 'hold'), { mode: 0o700 });
       fs.symlinkSync(path.join(outside, 'hold'), path.join(dataDir, 'hold'));
     }
-    d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+    d = await daemon.start({ needUrl: true, dataDir, args });
     repo = daemon.tmpRepo('agentd-disk-wt-');
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
@@ -171,9 +173,10 @@ async function fullDisk(t, { spoolElsewhere = false, restart = false } = {}) {
 
     if (restart) {
       ev.ws.terminate();
-      await d.stop('SIGKILL');
+      const ended = await d.stop(restart, 30000);
+      if (restart === 'SIGTERM') assert.deepEqual(ended, { code: 0, signal: null }, d.stderr.slice(-2000));
       fs.rmSync(filler);
-      d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+      d = await daemon.start({ needUrl: true, dataDir, args });
       ev = await listen(d);
     }
     // Space is back: the run goes on by itself.
@@ -213,7 +216,10 @@ test('a full database alone (SQLITE_FULL): nothing acknowledged, everything stor
   fullDisk(t, { spoolElsewhere: true }));
 
 test('agentd killed while the disk is full: the next one stores what was not stored, once', (t) =>
-  fullDisk(t, { restart: true }));
+  fullDisk(t, { restart: 'SIGKILL' }));
+
+test('agentd stopped while the disk is full (--keep-agents): the next one stores what was not stored, once', (t) =>
+  fullDisk(t, { restart: 'SIGTERM' }));
 
 // Without holders a plain child's pipe is not held back: on a full disk
 // agentd keeps its output in memory up to the writer's bound (16 MiB) and
