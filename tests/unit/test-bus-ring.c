@@ -32,7 +32,7 @@ typedef struct {
     bool hold_trim; /* a trim deletes at once but answers at release_trim() */
     ad_bus_trim_done_cb trim_done;
     void *trim_arg;
-    uint64_t trim_oldest;
+    uint64_t trim_oldest, trim_bytes;
 } fakedb_t;
 
 static void fake_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_write_done_cb done,
@@ -91,13 +91,20 @@ static int fake_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad
     return 0;
 }
 
-static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_done_cb done,
+/* Retention by bytes, as the event log does: the oldest rows go while the
+ * rows hold more than max_bytes. */
+static void fake_trim(void *impl, uint64_t max_bytes, int64_t min_ts, ad_bus_trim_done_cb done,
                       void *arg)
 {
     AD_UNUSED(min_ts);
     fakedb_t *db = impl;
     pthread_mutex_lock(&db->mu);
-    while (db->first < db->n && db->rows[db->first]->seq <= max_seq) {
+    uint64_t held = 0;
+    for (size_t i = db->first; i < db->n; i++) {
+        held += ad_bus_event_bytes(db->rows[i]);
+    }
+    while (db->first < db->n && held > max_bytes) {
+        held -= ad_bus_event_bytes(db->rows[db->first]);
         db->first++;
     }
     uint64_t oldest = db->first < db->n ? db->rows[db->first]->seq : 0;
@@ -106,9 +113,10 @@ static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_
         db->trim_done = done;
         db->trim_arg = arg;
         db->trim_oldest = oldest;
+        db->trim_bytes = held;
         return;
     }
-    done(0, oldest, arg);
+    done(0, oldest, held, arg);
 }
 
 static void release_trim(fakedb_t *db)
@@ -116,7 +124,7 @@ static void release_trim(fakedb_t *db)
     ad_bus_trim_done_cb done = db->trim_done;
     db->trim_done = NULL;
     db->hold_trim = false;
-    done(0, db->trim_oldest, db->trim_arg);
+    done(0, db->trim_oldest, db->trim_bytes, db->trim_arg);
 }
 
 static void fake_reserve(void *impl, uint64_t upto, ad_bus_write_done_cb done, void *arg)
