@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The event log on disk as an operator meets it: events an older agentd
 // kept in its database table replay after the upgrade and the sequence
-// goes on after them; a tail torn by a crash (or a bad disk) is cut at
-// the next start and everything before it replays; a file in the log's
-// folder that is not a segment stops agentd with the reason; retention
-// retires whole segment files.
+// goes on after them; a tail torn by a crash is cut at the next start and
+// everything before it replays; a flipped byte costs one record; a file in
+// the log's folder that is not a segment stops agentd with the reason;
+// retention retires whole segment files by bytes, never by the seqs ten
+// kill -9s skipped.
 'use strict';
 
 const test = require('node:test');
@@ -110,6 +111,66 @@ test('a tail torn by a crash is cut at the next start and the rest replays', asy
   }
 });
 
+// The offset and seq of every record in a segment file (a 16-byte header,
+// then u32 crc, u32 type_len, topics_len, payload_len, u64 seq, i64 ts, the
+// three strings each with a NUL).
+function records(buf) {
+  const out = [];
+  for (let at = 16; at + 32 <= buf.length;) {
+    const len = 32 + buf.readUInt32LE(at + 4) + buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) + 3;
+    out.push({ at, len, seq: Number(buf.readBigUInt64LE(at + 16)) });
+    at += len;
+  }
+  return out;
+}
+
+// Issue #41: one flipped byte in the newest segment cut every record after
+// it at the next start, called a torn tail. Now that record alone is gone:
+// the warning names its offset, the damaged file is kept beside the
+// segment, and a replay from 0 has every other event and a gap for it.
+test('a flipped byte in the newest segment costs that one record, named by its offset', async (t) => {
+  const dataDir = tmpDir();
+  const args = ['--event-ring-bytes', '4096'];
+  let d = await start({ needUrl: true, dataDir, args });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const r = await publish(d, { type: 'kept', topics: ['flip'], count: 400, perTick: 100, payload: { text: 'q'.repeat(100) } });
+    await d.stop();
+    const seg = segments(dataDir).pop();
+    const buf = fs.readFileSync(seg);
+    const recs = records(buf);
+    const hit = recs.find((x) => x.seq === r.first + 200);
+    assert.ok(hit && recs.some((x) => x.seq === r.last), 'the burst is in the newest segment');
+    buf[hit.at + 40] ^= 0x20; // a byte of its type
+    fs.writeFileSync(seg, buf);
+    d = await start({ needUrl: true, dataDir, args });
+    assert.match(d.stderr, new RegExp(`corrupt record at offset ${hit.at} skipped`));
+    assert.doesNotMatch(d.stderr, /torn tail/);
+    const dir = path.join(dataDir, 'events');
+    const aside = fs.readdirSync(dir).filter((f) => f.startsWith(`${path.basename(seg)}.corrupt-`));
+    assert.equal(aside.length, 1);
+    assert.deepEqual(fs.readFileSync(path.join(dir, aside[0])), buf, 'the damaged file as it was');
+    assert.equal(fs.statSync(seg).size, buf.length - hit.len);
+    const c = await Live.open(d);
+    c.send('subscribe', { topics: ['flip'], since: 0 });
+    await c.until(() => c.events.length >= 399, 20000, 'the replay');
+    const seqs = c.events.map((e) => e.seq);
+    const want = [];
+    for (let s = r.first; s <= r.last; s++) if (s !== hit.seq) want.push(s);
+    assert.deepEqual(seqs, want);
+    await c.until(() => c.msgs.some((m) => m.type === 'gap'), 5000, 'the gap notice');
+    assert.deepEqual(c.msgs.find((m) => m.type === 'gap').payload, { from: hit.seq, to: hit.seq });
+    c.close();
+    // the next start finds the segment whole
+    await d.stop();
+    d = await start({ needUrl: true, dataDir, args });
+    assert.doesNotMatch(d.stderr, /corrupt record|torn tail/);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('a file in the event log that is not a segment stops agentd with the reason', async () => {
   const dataDir = tmpDir();
   const d = await start({ needUrl: true, dataDir });
@@ -157,6 +218,8 @@ test('retention retires whole segment files, oldest first', async (t) => {
     }
     assert.ok(bytes < 400000, `${bytes} bytes of segments kept for a 200,000-byte bound`);
     assert.ok(segs.length > 5, `${segs.length} segments`);
+    // each file deleted is logged with what it held and the bound
+    assert.match(d.stderr, /msg="event log: retention removed a segment" path=\S+\/00000000000000000001\.log first_seq=1 last_seq=\d+ bytes=\d+ bound=size log_bytes=\d+ max_bytes=200000/);
     // what is left replays from its oldest seq, in order
     const c = await Live.open(d);
     c.send('subscribe', { topics: ['system'], since: 1 });
