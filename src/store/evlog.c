@@ -1112,7 +1112,7 @@ static int rewrite_seg(ad_evlog_t *log, seg_t *s, const char *path, const scan_t
     }
     char tmp[4300];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
         return AD_EIO;
