@@ -534,23 +534,26 @@ static void log_gone(const ad_evlog_t *log, const gone_t *g, uint64_t max_bytes,
     char last_ts[AD_TIME_MAX], cutoff[AD_TIME_MAX];
     ad_time_format(g->s.last_ts, last_ts);
     ad_time_format(min_ts_ms, cutoff);
-    char why[160];
-    if (g->size) {
-        snprintf(why, sizeof(why), "bound=size log_bytes=%llu max_bytes=%llu%s",
-                 (unsigned long long)g->held, (unsigned long long)max_bytes,
-                 g->age ? " and age" : "");
-    } else {
-        snprintf(why, sizeof(why), "bound=age last_record=%s older_than=%s", last_ts, cutoff);
+    char why[200];
+    int n = snprintf(why, sizeof(why), "bound=%s",
+                     g->size && g->age ? "size+age"
+                     : g->size         ? "size"
+                                       : "age");
+    if (g->size && n > 0 && (size_t)n < sizeof(why)) {
+        n += snprintf(why + n, sizeof(why) - (size_t)n, " log_bytes=%llu max_bytes=%llu",
+                      (unsigned long long)g->held, (unsigned long long)max_bytes);
+    }
+    if (g->age && n > 0 && (size_t)n < sizeof(why)) {
+        snprintf(why + n, sizeof(why) - (size_t)n, " last_record=%s older_than=%s", last_ts,
+                 cutoff);
     }
     /* A sealed segment found at start is known only to end below the next
      * one: its range says "at most" (the seqs a crash skipped are no
      * events, whatever the range). */
     ad_log(AD_LOG_INFO, "store",
-           "event log: retention removed a segment path=%s first_seq=%llu last_seq%s%llu "
-           "bytes=%llu %s",
-           path, (unsigned long long)g->s.base,
-           g->s.last_known ? "=" : "<=", (unsigned long long)g->s.last,
-           (unsigned long long)g->s.size, why);
+           "event log: retention removed a segment path=%s first_seq=%llu %s=%llu bytes=%llu %s",
+           path, (unsigned long long)g->s.base, g->s.last_known ? "last_seq" : "last_seq_at_most",
+           (unsigned long long)g->s.last, (unsigned long long)g->s.size, why);
 }
 
 int ad_evlog_trim(ad_evlog_t *log, uint64_t max_bytes, int64_t min_ts_ms, uint64_t *oldest,
