@@ -904,7 +904,20 @@ typedef struct {
     uint64_t kept_bytes; /* their bytes */
     size_t nbad;         /* damaged stretches with whole records after them */
     uint64_t bad[8];     /* where the first of them start */
+    bool bad_header;     /* its magic was damaged */
 } scan_t;
+
+/* Whether the record right after the header of s's file (fd) is whole,
+ * checks out and has the seq s is named after. */
+static bool first_checks(int fd, const seg_t *s)
+{
+    win_t w = {.fd = fd, .cap = RBUF_BYTES, .base = SEG_HDR};
+    w.buf = ad_xmalloc(w.cap);
+    ad_evlog_rec_t r;
+    bool ok = win_next(&w, s->size, &r) > 0 && r.seq == s->base;
+    free(w.buf);
+    return ok;
+}
 
 /* Checks the newest segment record by record, resynchronising past a
  * record that does not check out (or is not above the one before) on the
@@ -920,10 +933,22 @@ static int scan_seg(const char *path, seg_t *s, scan_t *sc, int out, char *err, 
         return AD_EIO;
     }
     uint8_t h[SEG_HDR];
-    if (pread(fd, h, SEG_HDR, 0) != SEG_HDR || memcmp(h, SEG_MAGIC, sizeof(SEG_MAGIC)) != 0) {
+    if (pread(fd, h, SEG_HDR, 0) != SEG_HDR) {
         close(fd);
         return 0;
     }
+    int off_by = 0;
+    for (size_t i = 0; i < sizeof(SEG_MAGIC); i++) {
+        off_by += h[i] != (uint8_t)SEG_MAGIC[i];
+    }
+    /* A magic a byte or two off, a version of ours and a first record
+     * that checks out with the seq the name says: our segment with a
+     * damaged header. Anything else is not ours. */
+    if (off_by > 2 || (off_by > 0 && (get32(h + 8) != SEG_VERSION || !first_checks(fd, s)))) {
+        close(fd);
+        return 0;
+    }
+    sc->bad_header = off_by > 0;
     if (get32(h + 8) != SEG_VERSION) {
         snprintf(err, errsz,
                  "%s was written by a later agentd (event log version %u); refusing to run", path,
@@ -1230,7 +1255,11 @@ static int mend_newest(ad_evlog_t *log, seg_t *s, const char *path, bool *gone, 
                "path=%s",
                (unsigned long long)sc.valid, (unsigned long long)(s->size - sc.valid), path);
     }
-    if (sc.nbad > 0 || (sc.valid < s->size && !torn)) {
+    if (sc.bad_header) {
+        ad_log(AD_LOG_WARN, "store",
+               "event log: corrupt segment header at offset 0, its records kept path=%s", path);
+    }
+    if (sc.nbad > 0 || sc.bad_header || (sc.valid < s->size && !torn)) {
         if (torn) {
             ad_log(AD_LOG_WARN, "store",
                    "event log: a torn tail (an unclean stop) after the damage path=%s bytes=%llu",
