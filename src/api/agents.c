@@ -223,9 +223,6 @@ static int limits_ok(ad_req_t *r, json_t *lim)
     return 0;
 }
 
-/* Where the CLI sends the conversation (baseUrl) and codex's own settings
- * (codexConfig) decide where an API key goes: admin only, like env. Set
- * into state; -1 when it has answered. */
 /* systemPrompt: text a claude agent's CLI adds to its system prompt (an
  * agent definition's body, GET /api/definitions/:name). */
 static int system_prompt_field(ad_req_t *r, json_t *body, const char *executor, json_t *state)
@@ -244,6 +241,9 @@ static int system_prompt_field(ad_req_t *r, json_t *body, const char *executor, 
     return 0;
 }
 
+/* Where the CLI sends the conversation (baseUrl) and codex's own settings
+ * (codexConfig) decide where an API key goes: admin only, like env. Set
+ * into state; -1 when it has answered. */
 static int provider_fields(ad_req_t *r, json_t *body, json_t *state)
 {
     const char *base = NULL;

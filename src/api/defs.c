@@ -5,8 +5,8 @@
  * workspace of the caller's organisation (theirs alone), read again on
  * each request (on the pool), so edits show at once. A file with bad
  * front matter is listed with its error.
- *   GET  /api/definitions?q=&category=   GET /api/definitions/:name
- *   POST /api/definitions/select {prompt}
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  */
 #include "api/workbench.h"
 #include "defs/defs.h"

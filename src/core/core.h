@@ -74,9 +74,9 @@ typedef enum { AD_LOG_TEXT = 0, AD_LOG_JSON } ad_log_format_t;
 
 void ad_log_set_level(ad_log_level_t level);
 void ad_log_set_format(ad_log_format_t format);
-/* Redirects output to fd (default 2). For tests. */
 /* How long repeats of one warning are held back (default 5000 ms). */
 void ad_log_set_repeat_window(int64_t ms);
+/* Redirects output to fd (default 2). For tests. */
 void ad_log_set_fd(int fd);
 bool ad_log_enabled(ad_log_level_t level);
 void ad_log(ad_log_level_t level, const char *sub, const char *fmt, ...)
