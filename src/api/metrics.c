@@ -166,6 +166,13 @@ static int runs_part(ad_buf_t *b, ad_app_t *app)
     rc = rc ? rc
             : counter(b, "agentd_cost_usd_total", "Model cost of ended runs in US dollars",
                       rs.cost_usd);
+    /* Runs waiting for the disk (issue #41): their agents are blocked. */
+    json_t *stalled = app->runner != NULL ? ad_runner_stalled(app->runner, NULL) : NULL;
+    size_t nstalled = json_array_size(stalled);
+    json_decref(stalled);
+    rc = rc ? rc
+            : gauge(b, "agentd_runs_stalled", "Runs that cannot go on for now (a full disk)",
+                    (double)nstalled);
     return rc;
 }
 

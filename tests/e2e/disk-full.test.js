@@ -148,6 +148,8 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     assert.ok(stalled.runs.stalled.some((r) => r.runId === runId && r.reason === 'disk full'), JSON.stringify(stalled.runs));
     assert.ok(stalled.statusReasons.some((w) => w.includes(runId) && w.includes('disk full')), JSON.stringify(stalled.statusReasons));
     await until(() => ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
+    const prom = await (await d.fetch(`${d.url}/metrics`)).text();
+    assert.match(prom, /^agentd_runs_stalled [1-9]/m);
     // The agent is not read: it sleeps on its write to the full pipe,
     // instead of its lines being dropped.
     const holdLog = path.join(dataDir, 'hold', runId, 'log');
