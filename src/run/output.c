@@ -88,12 +88,13 @@ static void batch_free(inflight_t *f, int rc)
     free(f);
 }
 
-/* A storage error that passes once there is space (or the lock is free):
- * the batch is written again later, never dropped. A rolled-back group
- * gives its other jobs AD_EIO (src/store/writer.c). */
+/* A storage error that passes once there is space: the batch is written
+ * again later, never dropped. A group SQLite rolled back for one job's
+ * FULL (or I/O error) gives its other jobs AD_EIO (src/store/writer.c);
+ * both are taken for a full disk, which is what the run then says. */
 static bool retryable(int rc)
 {
-    return rc == AD_EFULL || rc == AD_EIO || rc == AD_EBUSY;
+    return rc == AD_EFULL || rc == AD_EIO;
 }
 
 /* A batch that could not be stored and never will be: the run lost it. */
