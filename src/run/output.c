@@ -376,6 +376,10 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     }
     r->inflight_bytes += f->batch.bytes;
     if (r->stuck != NULL) {
+        if (f->done != NULL) { /* as on a refusal: the caller hears now */
+            f->done(AD_EFULL, f->ctx);
+            f->done = NULL;
+        }
         stuck_push(r, f); /* behind the batches that wait for space */
         return;
     }
