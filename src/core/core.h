@@ -23,33 +23,43 @@
 /* ---- errors -------------------------------------------------------------
  * Fallible functions return 0 or one of these negative codes. Library codes
  * (SQLite, libgit2, libuv, curl) are translated into these at the edge of
- * the subsystem that calls the library.
+ * the subsystem that calls the library. They are -1001 to -1016: below
+ * every -errno (Linux's are above -200) and above libuv's own codes
+ * (UV_EAI_* from -3000, UV_EOF -4095; the others are -errno), so a -errno
+ * or UV_E* code that leaks through is never mistaken for one of ours, and
+ * ad_strerror / ad_errname still name a -errno (docs/DECISIONS.md).
  */
+#define AD_ERR_BASE_ (-1000)
 enum {
     AD_OK = 0,
-    AD_ENOMEM = -1,      /* out of memory (only where we do not abort) */
-    AD_EINVAL = -2,      /* invalid argument or input */
-    AD_ENOENT = -3,      /* not found */
-    AD_EEXIST = -4,      /* already exists / unique conflict */
-    AD_ETOOBIG = -5,     /* a cap was reached */
-    AD_EIO = -6,         /* I/O error */
-    AD_EBUSY = -7,       /* resource busy or locked */
-    AD_ECONSTRAINT = -8, /* constraint violated (CHECK, foreign key) */
-    AD_EFULL = -9,       /* disk full */
-    AD_ECORRUPT = -10,   /* on-disk data is corrupt */
-    AD_EAGAIN = -11,     /* try again later */
-    AD_ECLOSED = -12,    /* the peer or handle is closed */
-    AD_ETIMEDOUT = -13,  /* a deadline passed */
-    AD_EPERM = -14,      /* not permitted */
-    AD_ESTATE = -15,     /* not allowed in the current state */
-    AD_EINTERNAL = -16,  /* a bug or an unexpected library error */
-    AD_ERR_MIN_ = -17
+    AD_ENOMEM = AD_ERR_BASE_ - 1,      /* out of memory (only where we do not abort) */
+    AD_EINVAL = AD_ERR_BASE_ - 2,      /* invalid argument or input */
+    AD_ENOENT = AD_ERR_BASE_ - 3,      /* not found */
+    AD_EEXIST = AD_ERR_BASE_ - 4,      /* already exists / unique conflict */
+    AD_ETOOBIG = AD_ERR_BASE_ - 5,     /* a cap was reached */
+    AD_EIO = AD_ERR_BASE_ - 6,         /* I/O error */
+    AD_EBUSY = AD_ERR_BASE_ - 7,       /* resource busy or locked */
+    AD_ECONSTRAINT = AD_ERR_BASE_ - 8, /* constraint violated (CHECK, foreign key) */
+    AD_EFULL = AD_ERR_BASE_ - 9,       /* disk full */
+    AD_ECORRUPT = AD_ERR_BASE_ - 10,   /* on-disk data is corrupt */
+    AD_EAGAIN = AD_ERR_BASE_ - 11,     /* try again later */
+    AD_ECLOSED = AD_ERR_BASE_ - 12,    /* the peer or handle is closed */
+    AD_ETIMEDOUT = AD_ERR_BASE_ - 13,  /* a deadline passed */
+    AD_EPERM = AD_ERR_BASE_ - 14,      /* not permitted */
+    AD_ESTATE = AD_ERR_BASE_ - 15,     /* not allowed in the current state */
+    AD_EINTERNAL = AD_ERR_BASE_ - 16,  /* a bug or an unexpected library error */
+    AD_ERR_MIN_ = AD_ERR_BASE_ - 17
 };
 
-/* Returns a static, lowercase description of an AD_E* code. Any thread. */
+/* A static, lowercase description of an AD_E* code, or of a -errno (what
+ * libc says, "errno 5: ..."); "unknown error" for anything else. Any
+ * thread. */
 const char *ad_strerror(int err);
-/* Returns the symbolic name ("ENOENT") of an AD_E* code. Any thread. */
+/* The symbolic name ("ENOENT") of an AD_E* code or of a -errno (its errno
+ * name, e.g. "EACCES"); "EUNKNOWN" for anything else. Any thread. */
 const char *ad_errname(int err);
+/* Whether err is one of the AD_E* codes above (0 is not). */
+#define AD_IS_ERR(err) ((int)(err) < AD_ERR_BASE_ && (int)(err) > (int)AD_ERR_MIN_)
 
 /* Aborts with file and line: for states that mean the code is wrong. */
 #define AD_BUG(...) ad_bug_(__FILE__, __LINE__, __VA_ARGS__)

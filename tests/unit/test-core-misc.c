@@ -4,12 +4,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 #include "core/core.h"
 
@@ -65,9 +68,25 @@ static void errors_have_names(void **state)
     assert_string_equal(ad_strerror(AD_EFULL), "storage full");
     assert_string_equal(ad_strerror(-9999), "unknown error");
     assert_string_equal(ad_strerror(5), "unknown error");
-    for (int e = AD_OK; e > AD_ERR_MIN_; e--) {
+    assert_string_equal(ad_errname(AD_OK), "OK");
+    for (int e = AD_ERR_BASE_ - 1; e > AD_ERR_MIN_; e--) {
+        assert_true(AD_IS_ERR(e));
         assert_string_not_equal(ad_strerror(e), "unknown error");
+        assert_string_not_equal(ad_errname(e), "EUNKNOWN");
     }
+    /* Out of errno's range: a -errno (a libuv code too) is never one of
+     * ours, and is still named. */
+    for (int e = 1; e <= 1000; e++) {
+        assert_false(AD_IS_ERR(-e));
+    }
+    assert_false(AD_IS_ERR(UV_EOF));
+    assert_false(AD_IS_ERR(UV_EAI_AGAIN));
+    assert_false(AD_IS_ERR(UV_ECANCELED));
+    assert_string_equal(ad_errname(-EACCES), "EACCES");
+    assert_string_equal(ad_errname(-ENOENT), "ENOENT");
+    assert_string_not_equal(ad_strerror(-EIO), "unknown error");
+    assert_string_not_equal(ad_strerror(-ENOENT), ad_strerror(AD_ENOENT));
+    assert_string_equal(ad_errname(AD_ERR_MIN_), "EUNKNOWN");
 }
 
 static void log_masks_secrets(void **state)
