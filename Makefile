@@ -164,6 +164,11 @@ lint:
 	if [ -n "$$hits" ]; then echo "$$hits"; \
 		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
+	@# A dropped result of a bounded append must not compile (AD_MUST_USE).
+	@if printf '#include "core/core.h"\nvoid f(ad_buf_t *b);\nvoid f(ad_buf_t *b) { ad_buf_puts(b, "x"); }\n' | \
+		$(CC) -std=gnu11 -Werror -Isrc -c -o /dev/null -x c - 2>/dev/null; then \
+		echo "lint: an ignored ad_buf_* result compiles (warn_unused_result lost)"; exit 1; \
+	else echo "lint: unused ad_buf_* results refused"; fi
 
 # Training-metric store rows T1-T3 (issue #16): a C program linked against the
 # library, ratios against bare SQLite in the same run. POINTS=1000000 for a short run.

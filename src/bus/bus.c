@@ -285,9 +285,10 @@ static uint64_t end_event(ad_bus_t *bus, int rc, uint64_t seq, int64_t now, cons
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "bus", "payload too large or unserializable type=%s seq=%llu", type,
                (unsigned long long)seq);
-        bus->scratch.len = poff;
-        bus->scratch.data[poff] = '\0';
-        (void)ad_buf_puts(&bus->scratch, "{\"truncated\":true}}");
+        ad_buf_truncate(&bus->scratch, poff);
+        /* The envelope's head (a type and a topic, each capped) is far
+         * below BUS_EVENT_MAX: the marker always fits after it. */
+        AD_DISCARD(ad_buf_puts(&bus->scratch, "{\"truncated\":true}}"));
     }
     return publish_event(bus, ad_bus_event_wrap(seq, now, bus->ts, type, topics, ntopics,
                                                 bus->scratch.data, bus->scratch.len, poff));

@@ -19,6 +19,13 @@
 
 #define AD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define AD_UNUSED(x) ((void)(x))
+/* A result the caller must look at (the bounded buffer's appends): the
+ * compiler warns, and -Werror refuses, a call that drops it. */
+#define AD_MUST_USE __attribute__((warn_unused_result))
+/* Drops such a result on purpose: only where the buffer is already bounded
+ * and a cut-off text is what is wanted; say why next to it. (A (void) cast
+ * does not silence GCC's warn_unused_result; (void)! does.) */
+#define AD_DISCARD(x) ((void)!(x))
 
 /* ---- errors -------------------------------------------------------------
  * Fallible functions return 0 or one of these negative codes. Library codes
@@ -125,12 +132,15 @@ void ad_buf_init(ad_buf_t *b, size_t max);
 void ad_buf_cleanup(ad_buf_t *b);
 /* Empties the buffer but keeps its memory. */
 void ad_buf_reset(ad_buf_t *b);
+/* Cuts the buffer back to its first len bytes (len <= b->len): undoes the
+ * appends after a mark when one of them was refused. */
+void ad_buf_truncate(ad_buf_t *b, size_t len);
 /* Makes room for n more bytes at once (AD_ETOOBIG past max). */
-int ad_buf_reserve(ad_buf_t *b, size_t n);
+AD_MUST_USE int ad_buf_reserve(ad_buf_t *b, size_t n);
 /* Appends n bytes (AD_ETOOBIG past max). The common case, room already
  * there, is inline: appends are the hot loop of every JSON writer. */
-int ad_buf_append_grow(ad_buf_t *b, const void *p, size_t n);
-static inline int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
+AD_MUST_USE int ad_buf_append_grow(ad_buf_t *b, const void *p, size_t n);
+AD_MUST_USE static inline int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
 {
     if (b->cap - b->len <= n) { /* cap <= max + 1, so this also bounds max */
         return ad_buf_append_grow(b, p, n);
@@ -142,7 +152,7 @@ static inline int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
     b->data[b->len] = '\0';
     return 0;
 }
-static inline int ad_buf_putc(ad_buf_t *b, char c)
+AD_MUST_USE static inline int ad_buf_putc(ad_buf_t *b, char c)
 {
     if (b->cap - b->len <= 1) {
         return ad_buf_append_grow(b, &c, 1);
@@ -151,9 +161,10 @@ static inline int ad_buf_putc(ad_buf_t *b, char c)
     b->data[b->len] = '\0';
     return 0;
 }
-int ad_buf_puts(ad_buf_t *b, const char *s);
-int ad_buf_printf(ad_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);
+AD_MUST_USE int ad_buf_puts(ad_buf_t *b, const char *s);
+AD_MUST_USE int ad_buf_printf(ad_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+AD_MUST_USE int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);
 /* Removes the first n bytes. */
 void ad_buf_consume(ad_buf_t *b, size_t n);
 /* Hands data to the caller (free with free()) and empties the buffer. */
@@ -214,7 +225,7 @@ bool ad_utf8_valid(const char *s, size_t n);
 /* Appends s[0..n) with every byte that does not start a valid sequence, and
  * every NUL, replaced by U+FFFD, so any bytes become text a JSON string or a
  * row can hold. Returns 0 or the buffer's AD_ETOOBIG. */
-int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n);
+AD_MUST_USE int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n);
 
 /* ---- finding programs (which.c) --------------------------------------------- */
 /* PATH when none is set: for lookups, and for agents' environments. */
@@ -250,7 +261,7 @@ int ad_exe_dir(char *out, size_t outsz);
  * writes it: '"' and '\\' escaped, \b \f \n \r \t short, other bytes below
  * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is.
  * Returns 0 or AD_ETOOBIG from the buffer. */
-int ad_json_string(ad_buf_t *b, const char *s, size_t n);
+AD_MUST_USE int ad_json_string(ad_buf_t *b, const char *s, size_t n);
 /* A camelCase key in snake_case ("exitCode" -> "exit_code"), cut to fit
  * out. Any thread. */
 void ad_json_snake_key(const char *key, char *out, size_t outsz);

@@ -533,7 +533,8 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
      * the same reason) is empty. */
     ad_buf_t fixed;
     ad_buf_init(&fixed, sizeof(msg) * 3 + 16);
-    (void)ad_utf8_repair(&fixed, msg, strlen(msg));
+    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
+    AD_DISCARD(ad_utf8_repair(&fixed, msg, strlen(msg)));
     json_t *err = json_pack("{s:s, s:s%, s:o}", "code", code, "message",
                             fixed.data != NULL ? fixed.data : "", fixed.len, "details",
                             details != NULL ? details : json_object());

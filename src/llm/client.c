@@ -268,7 +268,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     }
     if (rq->status != 200) {
         size_t room = rq->errbody.max - rq->errbody.len;
-        ad_buf_append(&rq->errbody, p, len < room ? len : room);
+        /* Only the error body's start is kept: what is taken fits its cap. */
+        AD_DISCARD(ad_buf_append(&rq->errbody, p, len < room ? len : room));
         return len;
     }
     rq->in_cb = true;
