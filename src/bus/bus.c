@@ -319,6 +319,7 @@ void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out)
 uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
                         json_t *payload)
 {
+    AD_ASSERT_LOOP();
     if (bus == NULL) {
         return 0;
     }
@@ -340,6 +341,7 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
 uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
                              size_t ntopics, const char *payload, size_t len)
 {
+    AD_ASSERT_LOOP();
     if (bus == NULL) {
         return 0;
     }

@@ -73,6 +73,29 @@ const char *ad_errname(int err);
 _Noreturn void ad_bug_(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- assertions ------------------------------------------------------------
+ * AD_ASSERT(cond): a state that means the code is wrong. In check and test
+ * builds (AD_TEST_BUILD: make BUILD=check|test|tsan, every unit and e2e
+ * test) a false cond aborts with file, line and the condition (AD_BUG). In
+ * release builds it compiles to nothing and cond is not evaluated, so cond
+ * must have no side effects: the checks cost a release daemon nothing, and
+ * every path is exercised under them by the tests (docs/DECISIONS.md).
+ */
+#ifdef AD_TEST_BUILD
+#define AD_ASSERT(cond)                                                                            \
+    ((cond) ? (void)0 : ad_bug_(__FILE__, __LINE__, "assertion failed: %s", #cond))
+#else
+#define AD_ASSERT(cond) ((void)0)
+#endif
+/* The loop thread: ad_loop_thread_set() records the calling thread as the
+ * one that runs the daemon's libuv loop (main, before uv_run);
+ * AD_ASSERT_LOOP() in a function its header says is for the loop thread
+ * only. Before a loop thread is set (unit tests, the CLI) every thread
+ * counts as it. Any thread. */
+void ad_loop_thread_set(void);
+bool ad_loop_thread_is(void);
+#define AD_ASSERT_LOOP() AD_ASSERT(ad_loop_thread_is())
+
 /* ---- logging --------------------------------------------------------------
  * One line per event on stderr. The message is free text followed by
  * key=value fields: ad_log(AD_LOG_INFO, "http", "listening addr=%s", a).

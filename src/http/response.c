@@ -496,6 +496,7 @@ void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *
 
 void ad_res_json(ad_req_t *r, int status, json_t *body)
 {
+    AD_ASSERT_LOOP();
     if (body == NULL) {
         ad_res_send(r, status, "application/json", "null", 4);
         return;
@@ -544,6 +545,7 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
 
 void ad_res_error(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt, ...)
 {
+    AD_ASSERT_LOOP();
     va_list ap;
     va_start(ap, fmt);
     res_verror(r, status, code, details, fmt, ap);

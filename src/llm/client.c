@@ -510,6 +510,7 @@ static int set_headers(ad_llm_req_t *rq, const char *key)
 int ad_llm_start(ad_llm_t *c, const ad_llm_spec_t *spec, const ad_llm_cbs_t *cbs, void *ud,
                  ad_llm_req_t **out, char *err, size_t errsz)
 {
+    AD_ASSERT_LOOP();
     int rc = multi_open(c, err, errsz);
     if (rc != 0) {
         return rc;
