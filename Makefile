@@ -70,7 +70,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint tsan tsan-run layers fuzz bench bench-deps bench-series clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint tsan tsan-run layers doclinks decisions-index fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so
@@ -117,6 +117,16 @@ deps:
 
 unit: $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
+
+# Every repository path a Markdown file names must exist (the rules are at the
+# top of the script).
+doclinks:
+	@node scripts/doclinks.mjs
+	@node scripts/decisions-index.mjs --check
+
+# Rewrites the index of docs/DECISIONS.md from its sections and entries.
+decisions-index:
+	@node scripts/decisions-index.mjs
 
 # The subsystems must stay layers: no link cycle between them.
 layers: $(LIB_OBJ) $(GIT_BE_OBJ)
@@ -171,6 +181,7 @@ tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(TSAN_UNIT) e2e-deps 
 # C file (make format fixes them).
 check: deps
 	$(MAKE) format-check
+	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
 	$(MAKE) fuzz-smoke
 	$(MAKE) BUILD=check unit
@@ -195,12 +206,12 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
-# Functions we never call (STYLE.md): each has a bounded replacement.
+# Functions we never call (CONTRIBUTING.md): each has a bounded replacement.
 BANNED := sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets
 lint:
 	@hits=$$(grep -nE '(^|[^A-Za-z0-9_])($(BANNED))[[:space:]]*\(' $$(ls src/*.c src/*/*.c src/*/*.h tests/unit/*.c 2>/dev/null)); \
 	if [ -n "$$hits" ]; then echo "$$hits"; \
-		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
+		echo "lint: banned function used (see CONTRIBUTING.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
 	@# A dropped result of a bounded append must not compile (AD_MUST_USE).
 	@if printf '#include "core/core.h"\nvoid f(ad_buf_t *b);\nvoid f(ad_buf_t *b) { ad_buf_puts(b, "x"); }\n' | \
