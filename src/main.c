@@ -243,6 +243,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     /* Before anything publishes: seqs continue after the stored ones. */
     int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, err, errsz);
     d->procs = ad_procs_new(d->loop);
+    ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     /* Runs a previous daemon left running are lost; the writer runs this
      * before any start that follows. */
@@ -425,7 +426,8 @@ int main(int argc, char **argv)
                     cargv[rest]);
             return EXIT_USAGE;
         }
-        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0) {
+        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
+            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0) {
             fprintf(stderr, "agentd serve: %s\n", err);
             return EXIT_USAGE;
         }
