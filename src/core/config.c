@@ -51,6 +51,9 @@ static const opt_t options[] = {
      "a file (mode 0600) holding the owner token, at least 32 characters (default: made at "
      "first start, kept in <data-dir>/owner-token); a token is never taken on the command "
      "line, where every local user can read it"},
+    {"sandbox-paths", "AGENTD_SANDBOX_PATHS", STR(sandbox_paths), "LIST", "", 0, 0,
+     "comma-separated absolute paths every sandboxed agent may read (tools outside /usr: "
+     "/opt/tools, /nix/store); never the data dir"},
     {"sandbox", "AGENTD_SANDBOX", STR(sandbox), "MODE", "auto", 0, 0,
      "auto: every agent runs in a bubblewrap sandbox (its worktree, the system read-only, its "
      "own home; nothing of agentd's); off: agents see what agentd's user can, and only the "
@@ -316,6 +319,15 @@ int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz)
     if (strcmp(cfg->sandbox, "auto") != 0 && strcmp(cfg->sandbox, "off") != 0) {
         snprintf(err, errsz, "--sandbox must be auto or off, not '%s'", cfg->sandbox);
         return AD_EINVAL;
+    }
+    for (const char *p = cfg->sandbox_paths; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n > 0 && (p[0] != '/' || n == 1)) {
+            snprintf(err, errsz, "--sandbox-paths takes absolute paths (not /), not '%.*s'",
+                     (int)(n < 200 ? n : 200), p);
+            return AD_EINVAL;
+        }
+        p += n + (p[n] == ',');
     }
     if (cfg->token[0] != '\0' && strlen(cfg->token) < AD_TOKEN_MIN_CHARS) {
         snprintf(err, errsz,

@@ -314,10 +314,11 @@ typedef struct {
     ad_log_level_t log_level;
     ad_log_format_t log_format;
     bool durability_full;
-    char token[256];         /* the owner token, read from token_file */
-    char token_file[4096];   /* "": <data-dir>/owner-token */
-    char sandbox[8];         /* auto or off */
-    char cors_origins[1024]; /* comma-separated; empty = same origin only */
+    char token[256];          /* the owner token, read from token_file */
+    char token_file[4096];    /* "": <data-dir>/owner-token */
+    char sandbox[8];          /* auto or off */
+    char sandbox_paths[4096]; /* comma-separated, read-only in every sandbox */
+    char cors_origins[1024];  /* comma-separated; empty = same origin only */
     /* accounts (src/auth) */
     char auth_mode[16]; /* token or none */
     char allowed_hosts[1024];

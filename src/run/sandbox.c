@@ -237,6 +237,26 @@ static int extra_paths(ad_run_sbx_t *x, const ad_config_t *cfg, json_t *paths, c
     return 0;
 }
 
+/* --sandbox-paths: read-only for every agent (one that would show the
+ * data dir is left out, with a warning). */
+static void daemon_paths(ad_run_sbx_t *x, const ad_config_t *cfg)
+{
+    for (const char *p = cfg->sandbox_paths; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        char path[PATH_MAX], why[300];
+        if (n > 0 && n < sizeof(path)) {
+            memcpy(path, p, n);
+            path[n] = '\0';
+            if (ad_run_sandbox_path_ok(cfg, path, why, sizeof(why))) {
+                add_bind(x, AD_PROC_BIND_RO, path, path);
+            } else {
+                ad_log(AD_LOG_WARN, "runner", "--sandbox-paths entry left out why=\"%s\"", why);
+            }
+        }
+        p += n + (p[n] == ',');
+    }
+}
+
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
                    const char *wt, const char *exe, ad_run_sbx_t *x, char *err, size_t errsz)
 {
@@ -277,6 +297,7 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
     if (ex != AD_EXEC_COMMAND) {
         cli_binds(x, r->cfg, exe);
     }
+    daemon_paths(x, r->cfg);
     int rc = extra_paths(x, r->cfg, json_object_get(pol, "paths"), err, errsz);
     if (rc != 0) {
         return rc;

@@ -290,3 +290,68 @@ test('a good --token-file is the owner token', async () => {
     fs.rmSync(tok, { force: true });
   }
 });
+
+// The real Claude Code CLI (tests/e2e/node_modules) against the mock
+// Anthropic API, sandboxed: it reads, writes and runs a test command in its
+// worktree as ever, and its Read and Bash of the owner token fail.
+const { start: startMock } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+
+test('claude in the sandbox does its work in its worktree and cannot read the owner token', { skip: claudeMissingReason() || false }, async () => {
+  const sb = makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
+  const tokenPath = path.join(d.dataDir, 'owner-token');
+  const wt = fs.realpathSync(sb.cwd);
+  fs.writeFileSync(path.join(wt, 'hello.txt'), 'hello from the worktree\n');
+  fs.writeFileSync(path.join(wt, 'test.sh'), 'echo "tests passed" > test-ran.txt\necho tests passed\n');
+  const mock = await startMock({ rules: [{
+    match: 'do the work',
+    reply: { tool: { name: 'Read', input: { file_path: path.join(wt, 'hello.txt') } },
+      then: { tool: { name: 'Write', input: { file_path: path.join(wt, 'out.txt'), content: 'written by claude\n' } },
+        then: { tool: { name: 'Bash', input: { command: 'sh ./test.sh', description: 'Run the tests' } },
+          then: { tool: { name: 'Read', input: { file_path: tokenPath } },
+            then: { tool: { name: 'Bash', input: { command: `cat ${tokenPath}; ls -A ${d.dataDir}`, description: 'Look around' } },
+              then: { text: 'All done.' } } } } } },
+  }] });
+  try {
+    if (process.getuid && process.getuid() === 0) {
+      assert.equal((await call(d, 'PATCH', '/api/settings', { allow_root_auto: true })).status, 200);
+    }
+    const ws = await call(d, 'POST', '/api/workspaces', { path: wt });
+    assert.equal(ws.status, 201, ws.text);
+    const env = claudeEnv(mock.url, sb.home);
+    delete env.PATH;
+    const ag = await call(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', mode: 'auto', env, allowUnsafeEnv: true });
+    assert.equal(ag.status, 201, ag.text);
+    const id = ag.body.id;
+    const s = await call(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please do the work' });
+    assert.equal(s.status, 200, s.text);
+    await until(async () => /All done\./.test(await output(d, id)), 'the end of the turn', 60000);
+
+    // the tool results the CLI sent back to the API
+    const results = [];
+    for (const req of mock.requests) {
+      for (const m of (req.body && req.body.messages) || []) {
+        if (!Array.isArray(m.content)) continue;
+        for (const b of m.content) {
+          if (b.type === 'tool_result') {
+            const text = typeof b.content === 'string' ? b.content : JSON.stringify(b.content);
+            if (!results.some((x) => x.id === b.tool_use_id)) results.push({ id: b.tool_use_id, text, isError: !!b.is_error });
+          }
+        }
+      }
+    }
+    assert.equal(results.length, 5, JSON.stringify(results));
+    assert.match(results[0].text, /hello from the worktree/);
+    assert.equal(fs.readFileSync(path.join(wt, 'out.txt'), 'utf8'), 'written by claude\n');
+    assert.match(results[2].text, /tests passed/);
+    assert.equal(fs.readFileSync(path.join(wt, 'test-ran.txt'), 'utf8'), 'tests passed\n');
+    for (const r of results) assert.ok(!r.text.includes(d.token), `the owner token reached the model: ${r.text}`);
+    assert.ok(results[3].isError || /not exist|no such file|ENOENT/i.test(results[3].text), JSON.stringify(results[3]));
+    assert.doesNotMatch(results[4].text, /agentd\.db|owner-token|credentials/, results[4].text);
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});
