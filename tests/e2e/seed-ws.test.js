@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The seed dashboard's own WebSocket client, unchanged (issue #16): its
-// WebSocketManager (../shared/seeds/000_*.txt, "WebSocket Manager") opens
+// WebSocketManager (the seed product's "WebSocket Manager" class) opens
 // ws://host:8765 — the root path — sends nothing, and routes {type, payload}
 // messages: agent_update to updateAgent(payload.id, payload), metrics_update,
 // system_health and discovery_progress. SeedWebSocketManager below is that
