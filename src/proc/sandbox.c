@@ -123,7 +123,8 @@ static void head(const char *bwrap, const ad_proc_sandbox_t *sb, ad_argv_t *a)
     if (sb == NULL || !sb->network) {
         add(a, "--unshare-net");
     }
-    add(a, "--die-with-parent");
+    /* No --die-with-parent: an agent outlives a killed agentd as before
+     * (the holder, or the next agentd's orphan report, takes it up). */
     add3(a, "--cap-drop", "ALL", NULL);
     system_binds(a);
     for (size_t i = 0; sb != NULL && i < sb->nbinds; i++) {

@@ -200,6 +200,20 @@ static void cli_config(ad_run_sbx_t *x, const ad_config_t *cfg, ad_executor_t ex
     }
 }
 
+/* An owner's agent whose env names its own HOME (an admin's choice, with
+ * allowUnsafeEnv) keeps it across runs: the folder is bound read-write
+ * where it is, unless it would show the data dir. */
+static void own_home(ad_run_sbx_t *x, const ad_config_t *cfg, json_t *env)
+{
+    const char *home = json_string_value(json_object_get(env, "HOME"));
+    char why[300];
+    struct stat st;
+    if (home != NULL && home[0] == '/' && stat(home, &st) == 0 && S_ISDIR(st.st_mode) &&
+        ad_run_sandbox_path_ok(cfg, home, why, sizeof(why))) {
+        add_bind(x, AD_PROC_BIND_RW, home, home);
+    }
+}
+
 /* <data-dir>/homes/<agent>, made 0700. */
 static int home_dir(const ad_config_t *cfg, const char *agent_id, char *out, size_t outsz,
                     char *err, size_t errsz)
@@ -328,6 +342,7 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
     add_bind(x, AD_PROC_BIND_RW, home, HOME_IN);
     if (owners) {
         cli_config(x, r->cfg, ex);
+        own_home(x, r->cfg, json_object_get(json_object_get(agent, "state"), "env"));
     }
     x->home = HOME_IN;
     return 0;
