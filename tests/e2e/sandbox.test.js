@@ -80,11 +80,6 @@ test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spool
     JDK_JAVA_OPTIONS: '-javaagent:/tmp/evil.jar',
   } });
   try {
-    const req = await call(d, 'GET', '/api/requirements?refresh=true');
-    const item = req.body.items.find((i) => i.id === 'sandbox');
-    assert.ok(item, JSON.stringify(req.body));
-    assert.equal(item.status, 'ok', JSON.stringify(item));
-
     // org A's worktree with a secret, and a credential stored for org A
     const a = await workspace(d, d.authHeaders, { 'secret.txt': 'org-a-secret\n' });
     let r = await call(d, 'PUT', '/api/credentials/anthropic', { apiKey: 'sk-ant-org-a-0123456789abcdef' });
@@ -131,6 +126,11 @@ test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spool
     // nothing of agentd's environment
     assert.match(out, /^ENV AGENTD_TOKEN=unset LD_PRELOAD=unset MAKEFLAGS=unset JDK=unset$/m, out);
     await call(d, 'POST', `/api/agents/${held.id}/stop?force=true`);
+    // and /api/requirements says the sandbox is there
+    const req = await call(d, 'GET', '/api/requirements?refresh=true');
+    const item = req.body.items.find((i) => i.id === 'sandbox');
+    assert.ok(item, JSON.stringify(req.body));
+    assert.equal(item.status, 'ok', JSON.stringify(item));
   } finally {
     await d.cleanup();
   }
