@@ -243,7 +243,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     /* Before anything publishes: seqs continue after the stored ones. */
     int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, err, errsz);
     d->procs = ad_procs_new(d->loop);
-    ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0);
+    ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0, d->cfg.data_dir);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     /* Runs a previous daemon left running are lost; the writer runs this
      * before any start that follows. */

@@ -161,8 +161,14 @@ size_t ad_procs_count(const ad_procs_t *s);
 const char *ad_procs_containment(const ad_procs_t *s);
 /* Probes the agent sandbox (bubblewrap and the kernel's namespaces; a
  * child runs for a moment): enable false turns it off. Until called there
- * is none. */
-void ad_procs_sandbox_init(ad_procs_t *s, bool enable);
+ * is none. data_dir (copied) is what ad_proc_sandbox_plain covers. */
+void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir);
+/* The sandbox of an organisation's plain program (a job, a service): its
+ * cwd read-write (NULL: none), the system read-only, network on, and the
+ * data_dir given to ad_procs_sandbox_init covered. binds holds 2; out
+ * points into it and at cwd (both borrowed for the spawn). */
+void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t binds[2],
+                           ad_proc_sandbox_t *out);
 /* Whether spawns can be sandboxed; *why (borrowed, may be NULL) says how,
  * or why not and how to fix it. */
 bool ad_procs_sandbox(const ad_procs_t *s, const char **why);

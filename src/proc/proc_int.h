@@ -98,6 +98,7 @@ typedef struct {
     bool ok;
     char bwrap[4096];
     char why[4800];
+    char data_dir[4096]; /* covered in a plain program's sandbox */
 } ad_sandbox_t;
 
 /* A NULL-terminated argv of owned strings. */

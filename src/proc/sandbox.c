@@ -245,10 +245,11 @@ static bool run_probe(char *const argv[], char *why, size_t whysz)
     return false;
 }
 
-void ad_procs_sandbox_init(ad_procs_t *s, bool enable)
+void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir)
 {
     ad_sandbox_t *x = &s->sbx;
     memset(x, 0, sizeof(*x));
+    snprintf(x->data_dir, sizeof(x->data_dir), "%s", data_dir != NULL ? data_dir : "");
     if (!enable) {
         snprintf(x->why, sizeof(x->why), "turned off (--sandbox off)");
         ad_log(AD_LOG_WARN, "proc", "agent sandbox off: agents see everything agentd's user can");
@@ -298,4 +299,18 @@ bool ad_procs_sandbox(const ad_procs_t *s, const char **why)
         *why = s->sbx.why[0] != '\0' ? s->sbx.why : "not set up";
     }
     return s->sbx.ok;
+}
+
+void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t binds[2],
+                           ad_proc_sandbox_t *out)
+{
+    size_t n = 0;
+    if (cwd != NULL && cwd[0] == '/') {
+        binds[n++] = (ad_proc_bind_t){.kind = AD_PROC_BIND_RW, .src = cwd, .dst = cwd};
+    }
+    if (s->sbx.data_dir[0] == '/') {
+        binds[n++] =
+            (ad_proc_bind_t){.kind = AD_PROC_BIND_HIDE, .src = NULL, .dst = s->sbx.data_dir};
+    }
+    *out = (ad_proc_sandbox_t){.binds = binds, .nbinds = n, .network = true};
 }

@@ -125,6 +125,27 @@ test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spool
     assert.match(out, /^NET on$/m, out);
     // nothing of agentd's environment
     assert.match(out, /^ENV AGENTD_TOKEN=unset LD_PRELOAD=unset MAKEFLAGS=unset JDK=unset$/m, out);
+    // the same through a job or a service of org B
+    r = await call(d, 'POST', '/api/jobs', { name: 'steal', command: ['sh', '-c', `cat '${D}/owner-token'; ls -A '${D}'; echo JOB-END`] }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const job = await until(async () => {
+      const j = (await call(d, 'GET', `/api/jobs/${r.body.id}`, undefined, b.headers)).body;
+      return j && j.status !== 'running' ? j : null;
+    }, 'the job to end');
+    assert.match(job.output, /JOB-END/, JSON.stringify(job));
+    assert.ok(!job.output.includes(d.token), 'a job of org B read the owner token');
+    assert.doesNotMatch(job.output, /agentd\.db|agentd\.sock|credentials/, job.output);
+    r = await call(d, 'POST', '/api/services', { name: 'steal-svc', cwd: bws.wtPath,
+      command: ['sh', '-c', `{ cat '${D}/owner-token'; ls -A '${D}'; echo SVC-END; } > svc.txt 2>&1; sleep 30`] }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const svcOut = await until(async () => {
+      let text = '';
+      try { text = fs.readFileSync(path.join(bws.wtPath, 'svc.txt'), 'utf8'); } catch (_) { /* not yet */ }
+      return /SVC-END/.test(text) ? text : null;
+    }, 'the service output');
+    assert.ok(!svcOut.includes(d.token), 'a service of org B read the owner token');
+    assert.doesNotMatch(svcOut, /agentd\.db|agentd\.sock/, svcOut);
+    await call(d, 'DELETE', `/api/services/${r.body.id}`, undefined, b.headers);
     await call(d, 'POST', `/api/agents/${held.id}/stop?force=true`);
     // and /api/requirements says the sandbox is there
     const req = await call(d, 'GET', '/api/requirements?refresh=true');
@@ -206,6 +227,10 @@ test('without a sandbox only the owner\'s organisation may start agents, and /ap
     r = await call(d, 'POST', `/api/agents/${r.body.id}/start`, {}, b.headers);
     assert.equal(r.status, 403, r.text);
     assert.match(r.body.error.message, /organisation other than the owner's.*sandbox/);
+    // nor jobs
+    r = await call(d, 'POST', '/api/jobs', { name: 'j', command: ['true'] }, b.headers);
+    assert.equal(r.status, 422, r.text);
+    assert.match(r.text, /organisation other than the owner's/);
     // the owner's own agents still run (unconfined, as before)
     const a = await workspace(d, d.authHeaders);
     const ok = await runScript(d, d.authHeaders, a.wt, 'echo DONE');
