@@ -426,6 +426,11 @@ int main(int argc, char **argv)
                     cargv[rest]);
             return EXIT_USAGE;
         }
+        if (getenv("AGENTD_TOKEN") != NULL) {
+            fprintf(stderr, "agentd serve: AGENTD_TOKEN is not read any more (an environment is "
+                            "inherited and shown to too much): put the token in a file of mode "
+                            "0600 and pass --token-file\n");
+        }
         if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
             ad_config_token_load(&d.cfg, err, sizeof(err)) != 0) {
             fprintf(stderr, "agentd serve: %s\n", err);

@@ -125,6 +125,7 @@ test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spool
     assert.match(out, /^NET on$/m, out);
     // nothing of agentd's environment
     assert.match(out, /^ENV AGENTD_TOKEN=unset LD_PRELOAD=unset MAKEFLAGS=unset JDK=unset$/m, out);
+    assert.match(d.stderr, /AGENTD_TOKEN is not read any more/);
     // the same through a job or a service of org B
     r = await call(d, 'POST', '/api/jobs', { name: 'steal', command: ['sh', '-c', `cat '${D}/owner-token'; ls -A '${D}'; echo JOB-END`] }, b.headers);
     assert.equal(r.status, 201, r.text);
