@@ -312,13 +312,15 @@ typedef struct {
     char exe[4096];   /* the CLI's real program (its symlinks resolved), "" for commands */
 } ad_run_sbx_t;
 
-/* The sandbox of agent (its row) for a start in worktree wt running exe
- * (the executable the launch resolved, may be NULL). AD_EPERM when it may
+/* The sandbox of agent (its row) for a start in worktree wt (read_only:
+ * shown read-only) running exe (the executable the launch resolved, may be
+ * NULL). AD_EPERM when it may
  * not run here (another org's agent with no sandbox on this machine),
  * AD_EINVAL for a bad state.sandbox, AD_EIO; err says why. Clean up with
  * ad_run_sandbox_cleanup() either way. */
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   const char *wt, const char *exe, ad_run_sbx_t *x, char *err, size_t errsz);
+                   bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
+                   size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);

@@ -149,7 +149,7 @@ static bool git_common(const char *wt, char *out, size_t outsz)
 }
 
 /* The folder of the CLI's real program (node_modules/.bin/claude leads
- * to the package's cli.js, which needs its package). */
+ * to the package's cli.js, which needs its package), read-only. */
 static void cli_binds(ad_run_sbx_t *x, const ad_config_t *cfg, const char *exe)
 {
     char real[PATH_MAX];
@@ -162,6 +162,12 @@ static void cli_binds(ad_run_sbx_t *x, const ad_config_t *cfg, const char *exe)
         return;
     }
     *slash = '\0';
+    /* A CLI from npm finds its parts in sibling packages (codex's native
+     * binary is @openai/codex-linux-x64): its whole node_modules. */
+    char *nm = strstr(real, "/node_modules/");
+    if (nm != NULL) {
+        nm[strlen("/node_modules")] = '\0';
+    }
     static const char *const sys[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"};
     for (size_t i = 0; i < AD_ARRAY_LEN(sys); i++) {
         if (overlaps(real, sys[i]) && strlen(real) >= strlen(sys[i])) {
@@ -272,8 +278,10 @@ static void daemon_paths(ad_run_sbx_t *x, const ad_config_t *cfg)
 }
 
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   const char *wt, const char *exe, ad_run_sbx_t *x, char *err, size_t errsz)
+                   bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
+                   size_t errsz)
 {
+    ad_proc_bind_kind_t wt_kind = read_only ? AD_PROC_BIND_RO : AD_PROC_BIND_RW;
     memset(x, 0, sizeof(*x));
     json_t *pol = json_object_get(json_object_get(agent, "state"), "sandbox");
     const char *org = json_string_value(json_object_get(agent, "orgId"));
@@ -304,9 +312,9 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
     x->sb.binds = x->binds;
     char common[PATH_MAX];
     bool has_git = git_common(wt, common, sizeof(common));
-    add_bind(x, AD_PROC_BIND_RW, wt, wt);
+    add_bind(x, wt_kind, wt, wt);
     if (has_git && !overlaps(common, wt)) {
-        add_bind(x, AD_PROC_BIND_RW, common, common);
+        add_bind(x, wt_kind, common, common);
     }
     if (ex != AD_EXEC_COMMAND) {
         cli_binds(x, r->cfg, exe);
@@ -321,11 +329,11 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
     const char *data = r->cfg->data_dir;
     add_bind(x, AD_PROC_BIND_HIDE, NULL, data);
     if (overlaps(wt, data) && strlen(wt) > strlen(data)) {
-        add_bind(x, AD_PROC_BIND_RW, wt, wt);
+        add_bind(x, wt_kind, wt, wt);
     }
     if (has_git && overlaps(common, data) && strlen(common) > strlen(data) &&
         !overlaps(common, wt)) {
-        add_bind(x, AD_PROC_BIND_RW, common, common);
+        add_bind(x, wt_kind, common, common);
     }
     if (has_git) {
         char hooks[PATH_MAX + 16], conf[PATH_MAX + 16];

@@ -207,8 +207,9 @@ static int sandbox(ad_runner_t *r, const char *agent_id, start_t *s, char *err, 
     const char *argv0 = s->launch.argv[0];
     bool found =
         argv0 != NULL && ad_path_which_in(argv0, getenv("PATH"), s->path, exe, sizeof(exe)) == 0;
-    int rc = ad_run_sandbox(r, s->agent, agent_id, s->spec.executor, s->path, found ? exe : NULL,
-                            &s->sbx, err, errsz);
+    bool read_only = s->spec.executor == AD_EXEC_CODEX && s->spec.mode == AD_MODE_PLAN;
+    int rc = ad_run_sandbox(r, s->agent, agent_id, s->spec.executor, read_only, s->path,
+                            found ? exe : NULL, &s->sbx, err, errsz);
     if (rc != 0) {
         return rc;
     }
@@ -225,6 +226,22 @@ static void sandbox_argv(start_t *s)
     }
     if (!s->sbx.none && s->sbx.exe[0] != '\0') {
         s->argv[0] = s->sbx.exe;
+    }
+    /* Codex sandboxes its commands with bwrap of its own, which cannot
+     * mount a /proc inside ours: in agentd's sandbox (the worktree
+     * writable, or read-only in plan mode: the same bounds) it runs them
+     * directly. */
+    if (!s->sbx.none && s->spec.executor == AD_EXEC_CODEX) {
+        size_t j = 0;
+        for (size_t i = 0; i < s->launch.argc; i++) {
+            if (strcmp(s->launch.argv[i], "--sandbox") == 0 && i + 1 < s->launch.argc) {
+                s->argv[j++] = "--dangerously-bypass-approvals-and-sandbox";
+                i++;
+                continue;
+            }
+            s->argv[j++] = s->argv[i];
+        }
+        s->argv[j] = NULL;
     }
 }
 
