@@ -55,8 +55,8 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
     }
 }
 
-const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS] = {1,    10,   60,    300,  900,
-                                                                1800, 3600, 14400, 86400};
+const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS] = {1,   10,   60,    300,  900,
+                                                                  1800, 3600, 14400, 86400};
 
 void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out)
 {
@@ -211,8 +211,8 @@ static void on_reconciled(int rc, json_t *result, void *ud)
                 continue;
             }
             ad_run_topics_t t;
-            ad_run_topics_init(&t, id, NULL, NULL, json_string_value(json_object_get(a, "orgId")),
-                               NULL);
+            ad_run_topics_init(&t, id, NULL, NULL,
+                               json_string_value(json_object_get(a, "orgId")), NULL);
             ad_run_publish_status(c->r, &t, id, "error", LOST_REASON);
         }
         size_t n = json_array_size(json_object_get(result, "runs"));

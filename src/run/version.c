@@ -155,7 +155,8 @@ static void on_probe_timeout(uv_timer_t *t)
     }
 }
 
-void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, const char *const *env)
+void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd,
+                          const char *const *env)
 {
     probe_t *p = ad_xcalloc(1, sizeof(*p));
     p->r = run->r;
