@@ -169,6 +169,10 @@ void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir);
  * points into it and at cwd (both borrowed for the spawn). */
 void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t binds[2],
                            ad_proc_sandbox_t *out);
+/* The shell command line (for /bin/sh -c) that runs cmd with sh in the
+ * plain sandbox of cwd: an organisation's worktree setup command. Owned
+ * (free()); NULL when there is no sandbox here. */
+char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd);
 /* Whether spawns can be sandboxed; *why (borrowed, may be NULL) says how,
  * or why not and how to fix it. */
 bool ad_procs_sandbox(const ad_procs_t *s, const char **why);

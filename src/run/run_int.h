@@ -308,6 +308,7 @@ typedef struct {
     ad_proc_bind_t binds[AD_RUN_SBX_BINDS];
     char *strs[2 * AD_RUN_SBX_BINDS];
     size_t nstrs;
+    bool full;        /* a bind did not fit: the start is refused */
     const char *home; /* HOME inside */
     char exe[4096];   /* the CLI's real program (its symlinks resolved), "" for commands */
 } ad_run_sbx_t;

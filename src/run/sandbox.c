@@ -31,6 +31,7 @@
 static const char *keep(ad_run_sbx_t *x, const char *s)
 {
     if (x->nstrs >= AD_ARRAY_LEN(x->strs)) {
+        x->full = true;
         return NULL;
     }
     char *c = ad_xstrdup(s);
@@ -41,6 +42,7 @@ static const char *keep(ad_run_sbx_t *x, const char *s)
 static void add_bind(ad_run_sbx_t *x, ad_proc_bind_kind_t kind, const char *src, const char *dst)
 {
     if (x->sb.nbinds >= AD_ARRAY_LEN(x->binds)) {
+        x->full = true; /* the start is refused: a cover left out would show too much */
         return;
     }
     const char *s = src != NULL ? keep(x, src) : NULL;
@@ -353,6 +355,11 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         own_home(x, r->cfg, json_object_get(json_object_get(agent, "state"), "env"));
     }
     x->home = HOME_IN;
+    if (x->full) {
+        snprintf(err, errsz, "the agent's sandbox has more than %d paths; give it fewer",
+                 AD_RUN_SBX_BINDS);
+        return AD_EINVAL;
+    }
     return 0;
 }
 

@@ -382,3 +382,29 @@ test('claude in the sandbox does its work in its worktree and cannot read the ow
     sb.cleanup();
   }
 });
+
+test('another organisation\'s setup command runs in the sandbox: its worktree, not the owner token', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const D = d.dataDir;
+    let r = await call(d, 'PUT', `/api/workspaces/${bws.ws}/setup`,
+      { setupCommand: `cat '${D}/owner-token'; ls -A '${D}'; echo it\\'s here > setup.txt; echo SETUP-END` }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    r = await call(d, 'POST', '/api/worktrees', { workspaceId: bws.ws, name: 's1', branch: 's1', createBranch: true, runSetupCommand: true }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const wt = r.body;
+    const outcome = await until(async () => {
+      const s = (await call(d, 'GET', `/api/worktrees/${wt.id}/setup`, undefined, b.headers)).body.setup;
+      return s && s.state !== 'running' ? s : null;
+    }, 'the setup to end');
+    assert.match(outcome.output, /SETUP-END/, JSON.stringify(outcome));
+    assert.ok(!outcome.output.includes(d.token), 'the setup command read the owner token');
+    assert.doesNotMatch(outcome.output, /agentd\.(db|sock|pid)/, outcome.output);
+    // it worked in its worktree, quotes and all
+    assert.equal(fs.readFileSync(path.join(wt.path, 'setup.txt'), 'utf8'), 'it\'s here\n');
+  } finally {
+    await d.cleanup();
+  }
+});
