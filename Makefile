@@ -61,7 +61,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers doclinks fuzz bench bench-deps bench-series clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers doclinks decisions-index fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so
@@ -113,6 +113,11 @@ unit: $(UNIT_BIN)
 # top of the script).
 doclinks:
 	@node scripts/doclinks.mjs
+	@node scripts/decisions-index.mjs --check
+
+# Rewrites the index of docs/DECISIONS.md from its sections and entries.
+decisions-index:
+	@node scripts/decisions-index.mjs
 
 # The subsystems must stay layers: no link cycle between them.
 layers: $(LIB_OBJ) $(GIT_BE_OBJ)

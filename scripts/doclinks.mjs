@@ -24,11 +24,18 @@
 //  - fenced code blocks (commands and examples);
 //  - a path struck through, ~~`src/agent/runner.c`~~: a file that is gone, named
 //    on purpose (a move in DECISIONS.md).
+//
+// And the route index: every route the daemon registers
+// (ad_server_route*() with a literal path, in src/ outside test-only files)
+// has its row in docs/api.md, "| METHOD | `/path` | scope | `file` |", with the
+// file that registers it, and every row there is a registered route. WebSocket
+// routes have "WebSocket" for their method.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+// DOCLINKS_ROOT: another tree to check (the script's own tests).
+const root = process.env.DOCLINKS_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 function trackedMarkdown() {
   let out;
@@ -36,13 +43,25 @@ function trackedMarkdown() {
     out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '*.md'], {
       cwd: root,
       encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
   } catch {
-    out = '';
+    return walkMarkdown(''); // not a git checkout: every *.md outside build output
   }
   return out
     .split('\0')
     .filter((f) => f && !f.split('/').includes('node_modules') && fs.existsSync(path.join(root, f)));
+}
+
+function walkMarkdown(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+    if (['.git', 'node_modules', 'build'].includes(e.name)) continue;
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...walkMarkdown(rel));
+    else if (e.name.endsWith('.md')) out.push(rel);
+  }
+  return out;
 }
 
 // GitHub's heading anchors: lowercase, punctuation dropped, spaces to "-",
@@ -134,12 +153,60 @@ function checkFile(rel, anchorCache) {
   return problems;
 }
 
+// The routes registered in src/: [{method, path, file}].
+function registeredRoutes() {
+  const out = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(path.join(root, d), { withFileTypes: true })) {
+      const rel = `${d}/${e.name}`;
+      if (e.isDirectory()) walk(rel);
+      else if (e.name.endsWith('.c') && !/^test(routes|hooks)\.c$/.test(e.name)) scan(rel);
+    }
+  };
+  const scan = (rel) => {
+    const text = fs.readFileSync(path.join(root, rel), 'utf8');
+    const re = /\bad_server_route(_ws_shared|_ws|_upgrade)?\s*\(\s*[^,()]+,\s*(?:"([A-Z]+)"\s*,\s*)?"(\/[^"]*)"/g;
+    for (const m of text.matchAll(re)) {
+      const [, kind, method, p] = m;
+      out.push({ method: kind ? 'WebSocket' : method, path: p, file: rel });
+    }
+  };
+  walk('src');
+  return out;
+}
+
+function checkRoutes() {
+  const api = 'docs/api.md';
+  const problems = [];
+  const rows = new Map();
+  fs.readFileSync(path.join(root, api), 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      const m = /^\| (WebSocket|[A-Z]+) \| `([^`]+)` \| [^|]+ \| `([^`]+)` \|/.exec(line);
+      if (m) rows.set(`${m[1]} ${m[2]}`, { file: m[3], line: i + 1, used: false });
+    });
+  for (const r of registeredRoutes()) {
+    const row = rows.get(`${r.method} ${r.path}`);
+    if (!row) {
+      problems.push(`${r.file}: ${r.method} ${r.path} is not in the route index of ${api}`);
+      continue;
+    }
+    row.used = true;
+    if (row.file !== r.file) problems.push(`${api}:${row.line}: ${r.method} ${r.path} is registered in ${r.file}, not ${row.file}`);
+  }
+  for (const [k, row] of rows) {
+    if (!row.used) problems.push(`${api}:${row.line}: ${k} is no route the daemon registers`);
+  }
+  return problems;
+}
+
 const files = process.argv.length > 2 ? process.argv.slice(2).map((f) => path.relative(root, path.resolve(f))) : trackedMarkdown();
 const anchorCache = new Map();
 const problems = files.flatMap((f) => checkFile(f, anchorCache));
+if (process.argv.length <= 2) problems.push(...checkRoutes());
 if (problems.length > 0) {
   for (const p of problems) console.error(p);
-  console.error(`doclinks: ${problems.length} path(s) named in Markdown do not exist (rules: scripts/doclinks.mjs)`);
+  console.error(`doclinks: ${problems.length} problem(s): paths named in Markdown that do not exist, or routes docs/api.md does not list (rules: scripts/doclinks.mjs)`);
   process.exit(1);
 }
-console.log(`doclinks: ok (${files.length} Markdown files)`);
+console.log(`doclinks: ok (${files.length} Markdown files${process.argv.length <= 2 ? ', the route index' : ''})`);

@@ -5,12 +5,8 @@
  * chat:<id> by the chat engine (src/chat, which owns the streams and the
  * rate-limit queue). These handlers check the input, read and write the
  * rows and hand the turns to the engine.
- *   POST /api/chats {provider?: anthropic|openai, model, system?, definition?,
- *                    projectId?, temperature?, maxTokens?, title?, orgId?}
- *   GET  /api/chats   GET /api/chats/:id (with its newest 100 messages, hasMore)
- *   GET  /api/chats/:id/messages?before=&limit= (older pages)   DELETE /api/chats/:id
- *   POST /api/chats/:id/messages {content}   POST /api/chats/:id/stop
- *   GET  /api/ratelimits (each key's buckets and queue)
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  */
 #include "api/workbench.h"
 #include "chat/chat.h"

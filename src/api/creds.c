@@ -6,11 +6,8 @@
  * base URL, validation status. No answer, log line or event ever carries a
  * key. Setting a base URL needs an admin token: it decides where the org's
  * key is sent.
- *   PUT    /api/credentials/:provider {apiKey, email?, baseUrl?, orgId?}
- *   GET    /api/credentials   GET /api/credentials/:provider
- *   DELETE /api/credentials/:provider
- *   POST   /api/credentials/:provider/validate {model?}
- *   GET    /api/auth/status
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  * Validating sends a one-token request with the stored key (src/llm).
  */
 #include "api/workbench.h"

@@ -5,8 +5,8 @@
  * workspace of the caller's organisation (theirs alone), read again on
  * each request (on the pool), so edits show at once. A file with bad
  * front matter is listed with its error.
- *   GET  /api/definitions?q=&category=   GET /api/definitions/:name
- *   POST /api/definitions/select {prompt}
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  */
 #include "api/workbench.h"
 #include "defs/defs.h"
@@ -40,9 +40,11 @@ static json_t *folders(ad_app_t *app, const char *org)
         {
             const char *path = ad_api_jstr(w, "path");
             if (path != NULL) {
+                /* read below the repository only (src/llm/defs.c) */
                 snprintf(p, sizeof(p), "%s/.claude/agents", path);
-                json_array_append_new(
-                    dirs, json_pack("{s:s, s:s}", "path", p, "workspaceId", ad_api_jstr(w, "id")));
+                json_array_append_new(dirs, json_pack("{s:s, s:s, s:s, s:s}", "path", p, "root",
+                                                      path, "rel", ".claude/agents", "workspaceId",
+                                                      ad_api_jstr(w, "id")));
             }
         }
     }
