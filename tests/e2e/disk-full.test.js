@@ -68,10 +68,18 @@ function assertOnce(values, what) {
   }
 }
 
-// Where the agent's process sleeps in the kernel: a writer blocked on a
-// full pipe sleeps in pipe_write.
-function wchan(pid) {
-  try { return fs.readFileSync(`/proc/${pid}/wchan`, 'utf8').trim(); } catch (_) { return ''; }
+// Where the agent's shell sleeps in the kernel (a writer blocked on a full
+// pipe sleeps in pipe_write). The agent runs in a sandbox, under another
+// process: it is found by its command line, `sh -c` with the script's tag.
+function agentWchans(tag) {
+  const out = [];
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (/(^|\/)sh$/.test(argv[0]) && argv[1] === '-c' && argv[2].includes(tag)) out.push(fs.readFileSync(`/proc/${pid}/wchan`, 'utf8').trim());
+    } catch (_) { /* gone */ }
+  }
+  return out;
 }
 
 // Every event of the topics, as they come.
@@ -106,7 +114,8 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
   if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
   const dataDir = path.join(mnt, 'data');
   const outside = daemon.tmpDir('agentd-disk-ctl-'); // not on the tmpfs
-  const stopFile = path.join(outside, 'stop');
+  const tag = `disk-full-${process.pid}-${Date.now()}`;
+  let stopFile = null;
   const filler = path.join(mnt, 'filler');
   let d = null;
   let repo = null;
@@ -122,9 +131,11 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
     const wt = ws.body.worktrees[0].id;
+    // In the worktree: the agent's sandbox shows it that.
+    stopFile = path.join(ws.body.worktrees[0].path, '.stop');
     // A counter of 64-byte lines, a short pause every 200 lines, until told
     // to stop (bounded: 400,000 lines at most).
-    const script = `i=0; while [ $i -lt 400000 ] && [ ! -e ${stopFile} ]; do echo "n=$i ${'x'.repeat(60)}"; i=$((i+1)); ` +
+    const script = `: ${tag}; i=0; while [ $i -lt 400000 ] && [ ! -e ${stopFile} ]; do echo "n=$i ${'x'.repeat(60)}"; i=$((i+1)); ` +
       'if [ $((i % 200)) -eq 0 ]; then sleep 0.01; fi; done';
     const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['sh', '-c', script] });
     assert.equal(a.status, 201, JSON.stringify(a.body));
@@ -132,7 +143,6 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     ev = await listen(d);
     const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
     assert.equal(s.status, 200, JSON.stringify(s.body));
-    const pid = s.body.pid;
     const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
     await until(async () => (await counters(d, id)).length >= 1000, 'the first counters stored');
 
@@ -154,7 +164,7 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     // instead of its lines being dropped.
     const holdLog = path.join(dataDir, 'hold', runId, 'log');
     if (!spoolElsewhere) {
-      await until(() => /pipe_write$/.test(wchan(pid)), `the agent blocked on its write (wchan ${wchan(pid)})`);
+      await until(() => agentWchans(tag).some((w) => /pipe_write$/.test(w)), `the agent blocked on its write (wchan ${agentWchans(tag)})`);
       // The holder said so in its own log, in the data dir.
       await until(() => fs.existsSync(holdLog) && /spool write failed: No space left on device/.test(fs.readFileSync(holdLog, 'utf8')),
         'the holder log line');
@@ -202,7 +212,7 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
   } finally {
     if (ev) ev.ws.terminate();
     try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
-    try { fs.writeFileSync(stopFile, ''); } catch (_) { /* gone */ }
+    try { if (stopFile) fs.writeFileSync(stopFile, ''); } catch (_) { /* gone */ }
     daemon.endHolders(dataDir);
     if (d) await d.stop();
     spawnSync('umount', ['-l', mnt]);
@@ -233,8 +243,7 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
   const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]); // room for what was kept
   if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
   const dataDir = path.join(mnt, 'data');
-  const outside = daemon.tmpDir('agentd-disk-ctl-');
-  const go = path.join(outside, 'go');
+  let go = null;
   const filler = path.join(mnt, 'filler');
   let d = null;
   let repo = null;
@@ -243,6 +252,7 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
     repo = daemon.tmpRepo('agentd-disk-wt-');
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    go = path.join(ws.body.worktrees[0].path, '.go'); // where its sandbox lets it look
     // 24 MB of lines once told to go, then exit 0.
     const script = `const fs = require('fs'); const l = 'x'.repeat(110); const t = setInterval(() => { if (!fs.existsSync(${JSON.stringify(go)})) return; clearInterval(t); ` +
       'let s = ""; for (let i = 0; i < 200000; i++) s += "n=" + String(i).padStart(7, "0") + l + "\\n"; process.stdout.write(s); }, 20);';
@@ -272,7 +282,6 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
     if (d) await d.stop();
     spawnSync('umount', ['-l', mnt]);
     fs.rmSync(mnt, { recursive: true, force: true });
-    fs.rmSync(outside, { recursive: true, force: true });
     if (repo) fs.rmSync(repo, { recursive: true, force: true });
   }
 });
