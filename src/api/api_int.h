@@ -147,6 +147,9 @@ void ad_api_usage_register(ad_app_t *app);
  * when a daily or monthly token or cost limit is reached and force is not
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
+/* The same check without a request (the seed's command socket, live.c):
+ * "daily" or "monthly" when that limit is reached, else NULL. */
+const char *ad_api_usage_reached(ad_app_t *app);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
 void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
 void ad_api_dists_register(ad_app_t *app);    /* dists.c: histograms and counts of runs */

@@ -288,6 +288,22 @@ bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force)
     return refused;
 }
 
+const char *ad_api_usage_reached(ad_app_t *app)
+{
+    json_t *all = NULL;
+    if (limits_json(app, &all) != 0) {
+        return NULL; /* as ad_api_usage_refused: an unreadable limit stops nobody */
+    }
+    const char *reached = NULL;
+    if (json_is_true(json_object_get(json_object_get(all, "daily"), "exceeded"))) {
+        reached = "daily";
+    } else if (json_is_true(json_object_get(json_object_get(all, "monthly"), "exceeded"))) {
+        reached = "monthly";
+    }
+    json_decref(all);
+    return reached;
+}
+
 static void limits(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
