@@ -218,6 +218,7 @@ typedef struct {
     bool force;      /* DELETE ?force=true */
     size_t stopping; /* agents whose stop has not completed yet */
     int stop_rc;     /* the first failed stop, or 0 */
+    bool retried;    /* a worktree add tried again with a new branch */
 } ad_api_gctx_t;
 
 ad_api_gctx_t *ad_api_gctx_new(ad_app_t *app, ad_req_t *req);

@@ -60,6 +60,7 @@ function seedApi(API_BASE) {
     create: async (data) => request('POST', '/workspaces', data),
   };
   const worktrees = {
+    create: async (data) => request('POST', '/worktrees', data),
     status: async (id) => request('GET', `/worktrees/${id}/status`),
   };
   return { agents, workspaces, worktrees, ApiError };
@@ -138,6 +139,59 @@ test('the seed\'s API client on /seed/api: strict statuses, git lists, workspace
     assert.equal(list[0].worktree_count, undefined);
   } finally {
     await d.cleanup();
+  }
+});
+
+test('a new-branch worktree without createBranch, as the seed\'s client asks for one', async () => {
+  const d = await startApi({ args: ['--auth', 'none'] });
+  try {
+    const api = seedApi(`${d.url}/seed/api`);
+    const dir = daemon.tmpRepo('agentd-seed001b-');
+    const ws = await api.workspaces.create({ path: dir, name: 'w' });
+    // {workspaceId, name, branch}: the branch exists nowhere yet
+    const wt = await api.worktrees.create({ workspaceId: ws.id, name: 'feature-x', branch: 'feature-x' });
+    assert.equal(wt.branch, 'feature-x');
+    assert.ok(fs.existsSync(wt.path));
+    const head = spawnSync('git', ['rev-parse', '--abbrev-ref', 'HEAD'], { cwd: wt.path, encoding: 'utf8' });
+    assert.equal(head.stdout.trim(), 'feature-x');
+    assert.equal((await api.workspaces.get(ws.id)).worktree_count, 2);
+    // agentd's /api keeps refusing a branch that exists nowhere (a typo makes no
+    // branch), and so does the seed's path with an explicit createBranch: false
+    const own = await d.req('POST', '/api/worktrees', { workspaceId: ws.id, name: 'feature-y' });
+    assert.equal(own.status, 404, JSON.stringify(own.body));
+    await assert.rejects(api.worktrees.create({ workspaceId: ws.id, name: 'feature-z', createBranch: false }),
+      (e) => e.status === 404 && e.details.reason === 'unknown_branch');
+    // an existing branch is checked out, not made again
+    const again = await d.req('POST', '/api/worktrees', { workspaceId: ws.id, name: 'again', branch: 'feature-x' });
+    assert.equal(again.status, 409, JSON.stringify(again.body)); // checked out in feature-x already
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('CLAUDE_CLI_PATH names the Claude CLI, as in the seed; AGENTD_CLAUDE_BIN wins over it', async () => {
+  const bin = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'agentd-cli-path-'));
+  const fake = (name) => {
+    const p = path.join(bin, name);
+    fs.writeFileSync(p, `#!/bin/sh\necho ran > "${name}.ran"\nexit 0\n`, { mode: 0o755 });
+    return p;
+  };
+  const seedCli = fake('seed-claude');
+  const ownCli = fake('own-claude');
+  for (const [env, ran] of [[{ CLAUDE_CLI_PATH: seedCli }, 'seed-claude.ran'],
+    [{ CLAUDE_CLI_PATH: seedCli, AGENTD_CLAUDE_BIN: ownCli }, 'own-claude.ran']]) {
+    const d = await startApi({ env });
+    try {
+      const ws = await d.req('POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-seed001c-'), name: 'w' });
+      const wt = ws.body.worktrees[0];
+      const a = await d.req('POST', '/api/agents', { worktreeId: wt.id, executor: 'claude' });
+      const st = await d.req('POST', `/api/agents/${a.body.id}/start`, { initialPrompt: 'hi' });
+      assert.equal(st.status, 200, JSON.stringify(st.body));
+      await until(() => fs.existsSync(path.join(wt.path, ran)), `${ran} in the worktree`);
+      assert.equal(fs.existsSync(path.join(wt.path, ran === 'own-claude.ran' ? 'seed-claude.ran' : 'own-claude.ran')), false);
+    } finally {
+      await d.cleanup();
+    }
   }
 });
 
