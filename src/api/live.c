@@ -960,11 +960,40 @@ static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 
 /* ---- seed channels -------------------------------------------------------------------- */
 
+/* ?since=N on a channel without subscribe (the seed's /ws/runs/:id,
+ * /ws/mission, /ws/graph and "/"): events with seq > N are replayed first,
+ * as a /ws subscribe with since does, so a client that comes late or
+ * reconnects misses nothing. 0 (*has false when absent), or -1 after
+ * closing the socket with 1008. */
+static int query_since(live_t *lv, bool *has, uint64_t *since)
+{
+    const char *s = ad_ws_query(lv->ws, "since");
+    *has = s != NULL && s[0] != '\0';
+    *since = 0;
+    if (!*has) {
+        return 0;
+    }
+    char *end;
+    *since = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '\0') {
+        send_error(lv, "VALIDATION_ERROR", "since must be a non-negative integer");
+        lv->done = true;
+        ad_ws_close(lv->ws, 1008, "since must be a non-negative integer");
+        return -1;
+    }
+    return 0;
+}
+
 static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
     live_t *lv = ws_open(ws, upgrade, app, CH_RUN);
     if (lv == NULL) {
+        return;
+    }
+    bool has_since;
+    uint64_t since;
+    if (query_since(lv, &has_since, &since) != 0) {
         return;
     }
     const char *run_id = ad_ws_param(ws, "runId");
@@ -989,7 +1018,10 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     snprintf(status, sizeof(status), "%s", st != NULL ? st : "");
     snprintf(lv->agent_id, sizeof(lv->agent_id), "%s", agent != NULL ? agent : "");
     json_decref(run);
-    if (strcmp(status, "running") != 0) {
+    /* A run that is over: its status and the close, unless the client asks
+     * for its events since N (then they are replayed and its final event
+     * closes the socket as it would have live). */
+    if (strcmp(status, "running") != 0 && !has_since) {
         send_notice(lv, "run_status", json_pack("{s:s, s:s}", "runId", lv->id, "status", status));
         lv->done = true;
         ad_ws_close(ws, 1000, "run is over");
@@ -999,7 +1031,7 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     snprintf(t1, sizeof(t1), "run:%s", lv->id);
     snprintf(t2, sizeof(t2), "agent:%s", lv->agent_id);
     const char *topics[2] = {t1, t2};
-    ad_bus_subscribe(lv->sub, topics, lv->agent_id[0] ? 2 : 1, false, 0);
+    ad_bus_subscribe(lv->sub, topics, lv->agent_id[0] ? 2 : 1, has_since, since);
 }
 
 /* Channels whose token was revoked or expired, or whose session ended, are
@@ -1055,11 +1087,11 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
     live_t *lv = ws_open(ws, upgrade, app, CH_MISSION);
-    if (lv == NULL) {
+    bool has_since;
+    uint64_t since;
+    if (lv == NULL || query_since(lv, &has_since, &since) != 0) {
         return;
     }
-    const char *topics[1] = {"crew:*"};
-    ad_bus_subscribe(lv->sub, topics, 1, false, 0);
     /* The current state of every crew, so a fresh dashboard needs no
      * separate request. */
     json_t *crews = ad_api_crews_snapshot(app, ad_principal_filter(&lv->who));
@@ -1072,13 +1104,18 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
         send_notice(lv, "signal", sig);
     }
     json_decref(crews);
+    /* after the current state: what changed since N, then live */
+    const char *topics[1] = {"crew:*"};
+    ad_bus_subscribe(lv->sub, topics, 1, has_since, since);
 }
 
 static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
     live_t *lv = ws_open(ws, upgrade, app, CH_GRAPH);
-    if (lv == NULL) {
+    bool has_since;
+    uint64_t since;
+    if (lv == NULL || query_since(lv, &has_since, &since) != 0) {
         return;
     }
     const char *crew = ad_ws_query(ws, "crew_id");
@@ -1104,7 +1141,7 @@ static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     }
     snprintf(lv->id, sizeof(lv->id), "%s", crew);
     const char *topics[1] = {topic};
-    ad_bus_subscribe(lv->sub, topics, 1, false, 0);
+    ad_bus_subscribe(lv->sub, topics, 1, has_since, since);
 }
 
 /* The seed's WebSocketManager connects to ws://host:8765 (the root path),
@@ -1118,18 +1155,10 @@ static void on_root_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     if (lv == NULL) {
         return;
     }
-    const char *s = ad_ws_query(ws, "since");
-    bool has_since = s != NULL && s[0] != '\0';
-    uint64_t since = 0;
-    if (has_since) {
-        char *end;
-        since = strtoull(s, &end, 10);
-        if (s[0] < '0' || s[0] > '9' || *end != '\0') {
-            send_error(lv, "VALIDATION_ERROR", "since must be a non-negative integer");
-            lv->done = true;
-            ad_ws_close(ws, 1008, "since must be a non-negative integer");
-            return;
-        }
+    bool has_since;
+    uint64_t since;
+    if (query_since(lv, &has_since, &since) != 0) {
+        return;
     }
     const char *topics[1] = {"*"};
     ad_bus_subscribe(lv->sub, topics, 1, has_since, since);

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+// Seed fidelity, seed 003 (issue #40): the crews dashboard's own sockets.
+// - "Token passed via Sec-WebSocket-Protocol header": its client opens
+//   new WebSocket(url, token), the token the only value. A browser fails a
+//   handshake whose answer names none of the protocols it offered (the `ws`
+//   package does the same: "Server sent no subprotocol"), so agentd names
+//   the token back; a bad one is closed with 4401 as the seed says.
+// - Replay on /ws/runs/:id, /ws/mission and /ws/graph with ?since=N, so a
+//   client that comes late (or reconnects) misses nothing.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const WebSocket = require('ws');
+const { start } = require('./lib/daemon');
+const { Live, json, publish, hasTestRoutes, makeAgent } = require('./lib/live');
+
+// The seed's RunWebSocket/MissionWebSocket/GraphWebSocket open: the token
+// as the subprotocol; resolves {protocol, msgs, code} once it closes or
+// `until` holds.
+function seedSocket(url, token, until = () => false) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, token);
+    const msgs = [];
+    let protocol = null;
+    const done = (code, error) => { clearTimeout(timer); resolve({ protocol, msgs, code, error }); ws.terminate(); };
+    const timer = setTimeout(() => done('timeout'), 10000);
+    ws.on('open', () => { protocol = ws.protocol; if (until(msgs)) done('open'); });
+    ws.on('message', (m) => { msgs.push(JSON.parse(m.toString())); if (until(msgs)) done('open'); });
+    ws.on('close', (code) => done(code));
+    ws.on('error', (e) => done('error', e.message));
+  });
+}
+
+test('the token as the only Sec-WebSocket-Protocol value is named back; a bad one gets 4401', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const base = d.url.replace('http', 'ws');
+    await json(d, 'POST', '/api/crews', { name: 'red' });
+    // the mission channel's first message is the current state of each crew
+    let r = await seedSocket(`${base}/ws/mission`, d.token, (m) => m.some((x) => x.type === 'signal'));
+    assert.equal(r.error, undefined, r.error);
+    assert.equal(r.protocol, d.token);
+    assert.equal(r.msgs[0].type, 'signal');
+    assert.equal(typeof r.msgs[0].crew_id, 'string');
+    // an API token (id.secret) works the same way, on /ws/graph
+    const read = (await json(d, 'POST', '/api/tokens', { name: 'reader', scope: 'read' })).body;
+    await publish(d, { type: 'tool_start', topics: ['crew:crew_t'], payload: { toolId: 't0', crewId: 'crew_t' } });
+    r = await seedSocket(`${base}/ws/graph?crew_id=crew_t&since=0`, read.token, (m) => m.some((x) => x.type === 'tool_start'));
+    assert.equal(r.protocol, read.token);
+    // a token that is not one: accepted as the handshake, closed with 4401
+    r = await seedSocket(`${base}/ws/mission`, 'x'.repeat(43));
+    assert.equal(r.code, 4401);
+    // the bearer pair still works and still answers "bearer"
+    const pair = await new Promise((resolve) => {
+      const ws = new WebSocket(`${base}/ws/mission`, ['bearer', d.token]);
+      ws.on('open', () => { resolve(ws.protocol); ws.close(); });
+      ws.on('error', (e) => resolve(e.message));
+    });
+    assert.equal(pair, 'bearer');
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('?since= on /ws/graph, /ws/mission and /ws/runs/:id replays what a late client missed', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    // graph: three tool events of crew_a (and one of crew_b) before anyone listens
+    for (const [type, crew] of [['tool_start', 'crew_a'], ['tool_progress', 'crew_a'], ['tool_start', 'crew_b'], ['tool_end', 'crew_a']]) {
+      await publish(d, { type, topics: ['agent:ag_1', `crew:${crew}`], payload: { toolId: 't1', crewId: crew } });
+    }
+    const late = await Live.open(d, '/ws/graph?crew_id=crew_a&since=0');
+    await late.until(() => late.events.length >= 3, 10000, 'three replayed tool events');
+    assert.deepEqual(late.events.map((e) => e.type), ['tool_start', 'tool_progress', 'tool_end']);
+    assert.ok(late.events.every((e) => e.crew_id === 'crew_a'));
+    // from a seq on: only what came after it
+    const from = late.events[1].seq;
+    const later = await Live.open(d, `/ws/graph?crew_id=crew_a&since=${from}`);
+    await later.until(() => later.events.length >= 1, 10000, 'the last tool event');
+    later.send('ping');
+    await later.next('pong');
+    assert.deepEqual(later.events.map((e) => e.type), ['tool_end']);
+    // without since: nothing old
+    const now = await Live.open(d, '/ws/graph?crew_id=crew_a');
+    now.send('ping');
+    await now.next('pong');
+    assert.equal(now.events.length, 0);
+    for (const c of [late, later, now]) c.close();
+    assert.equal(await (await Live.open(d, '/ws/graph?crew_id=crew_a&since=-1')).closed, 1008);
+
+    // mission: a signal published before the client came
+    await publish(d, { type: 'signal', topics: ['crew:crew_m'], payload: { crewId: 'crew_m', status: 'busy' } });
+    const m = await Live.open(d, '/ws/mission?since=0');
+    await m.until(() => m.events.some((e) => e.type === 'signal' && e.crew_id === 'crew_m'), 10000, 'the replayed signal');
+    assert.equal(m.events.find((e) => e.crew_id === 'crew_m').status, 'busy');
+    m.close();
+
+    // runs: a run's events, then the client; and a finished run's events
+    const { agent } = await makeAgent(d);
+    const run = (await json(d, 'POST', '/test/runs', { agentId: agent.id })).body.run;
+    await publish(d, { type: 'agent_output', topics: [`agent:${agent.id}`],
+      payload: { agentId: agent.id, runId: run.id, stream: 'stdout', content: 'early' } });
+    const rc = await Live.open(d, `/ws/runs/${run.id}?since=0`);
+    await rc.until(() => rc.events.length >= 1, 10000, 'the replayed output');
+    assert.equal(rc.events[0].payload.content, 'early');
+    await publish(d, { type: 'agent_exit', topics: [`agent:${agent.id}`], payload: { agentId: agent.id, runId: run.id, code: 0 } });
+    assert.equal(await rc.closed, 1000);
+    const done = (await json(d, 'POST', '/test/runs', { agentId: agent.id, status: 'succeeded' })).body.run;
+    await publish(d, { type: 'agent_output', topics: [`run:${done.id}`], payload: { runId: done.id, stream: 'stdout', content: 'was' } });
+    await publish(d, { type: 'run_end', topics: [`run:${done.id}`], payload: { runId: done.id, status: 'succeeded' } });
+    const over = await Live.open(d, `/ws/runs/${done.id}?since=0`);
+    assert.equal(await over.closed, 1000);
+    assert.deepEqual(over.events.map((e) => e.type), ['agent_output', 'run_end']);
+    // without since a finished run still answers its status and closes
+    const plain = await Live.open(d, `/ws/runs/${done.id}`);
+    assert.equal(await plain.closed, 1000);
+    assert.equal(plain.msgs[0].type, 'run_status');
+  } finally {
+    await d.cleanup();
+  }
+});
