@@ -36,7 +36,19 @@ typedef struct live {
     ad_auth_cred_t cred;      /* what it signed in with, checked again */
     ad_auth_watch_t *watch;   /* ... at once when it ends (src/auth) */
     struct root_cmd *cmds;    /* the seed's commands still pending (root only) */
+    bool compat_seed;         /* /ws?compat=seed: the workbench seed's stream events */
+    struct seed_acc *acc;     /* ... with the text of each answer so far */
 } live_t;
+
+/* One answer's text so far on a compat=seed connection (stream_token's
+ * accumulated), until its stream_complete or stream_error. */
+#define SEED_ACC_MAX 8            /* answers followed at once per connection */
+#define SEED_ACC_BYTES (4u << 20) /* the chat engine's answer bound */
+typedef struct seed_acc {
+    char msg[AD_ID_MAX + 16];
+    ad_buf_t text;
+    struct seed_acc *next;
+} seed_acc_t;
 
 /* A command of the seed's client waiting for the runner or the jobs: its
  * answer goes to lv, or nowhere once lv has closed (live_free clears it). */
@@ -226,6 +238,99 @@ static ad_wsmsg_t *root_msg(const ad_bus_event_t *ev)
     return root_cached;
 }
 
+/* ---- the workbench seed's stream events on /ws?compat=seed ----------------------------
+ * The seed's stream_token carries accumulated (the answer so far) beside
+ * text, and its stream_error's error is the message string. agentd's own
+ * events keep tokens small (the answer is sent once, in stream_complete)
+ * and error an object; a connection opened with ?compat=seed gets the
+ * seed's form, errorDetails beside error. NULL: send the event as it is. */
+static seed_acc_t *acc_find(live_t *lv, const char *msg, bool make)
+{
+    size_t n = 0;
+    seed_acc_t **last = &lv->acc;
+    for (seed_acc_t *a = lv->acc; a != NULL; a = a->next, n++) {
+        if (strcmp(a->msg, msg) == 0) {
+            return a;
+        }
+        last = &a->next;
+    }
+    if (!make) {
+        return NULL;
+    }
+    if (n >= SEED_ACC_MAX) { /* the oldest answer's text is let go */
+        seed_acc_t *old = lv->acc;
+        lv->acc = old->next;
+        ad_buf_cleanup(&old->text);
+        free(old);
+        last = &lv->acc;
+        while (*last != NULL) {
+            last = &(*last)->next;
+        }
+    }
+    seed_acc_t *a = ad_xcalloc(1, sizeof(*a));
+    snprintf(a->msg, sizeof(a->msg), "%s", msg);
+    ad_buf_init(&a->text, SEED_ACC_BYTES);
+    *last = a;
+    return a;
+}
+
+static void acc_drop(live_t *lv, const char *msg)
+{
+    for (seed_acc_t **pp = &lv->acc; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->msg, msg) == 0) {
+            seed_acc_t *a = *pp;
+            *pp = a->next;
+            ad_buf_cleanup(&a->text);
+            free(a);
+            return;
+        }
+    }
+}
+
+static char *compat_seed_text(live_t *lv, const ad_bus_event_t *ev)
+{
+    const char *type = ad_bus_event_type(ev);
+    bool token = strcmp(type, "stream_token") == 0;
+    bool error = strcmp(type, "stream_error") == 0;
+    if (!token && !error && strcmp(type, "stream_complete") != 0) {
+        return NULL;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    json_t *env = json_loadb(data, len, 0, NULL);
+    json_t *p = json_object_get(env, "payload");
+    const char *msg = json_string_value(json_object_get(p, "messageId"));
+    char *out = NULL;
+    if (msg == NULL) {
+        json_decref(env);
+        return NULL;
+    }
+    if (token) {
+        const char *text = json_string_value(json_object_get(p, "text"));
+        seed_acc_t *a = acc_find(lv, msg, true);
+        if (text != NULL) {
+            (void)ad_buf_append(&a->text, text, strlen(text)); /* bounded like the answer */
+        }
+        json_object_set_new(p, "accumulated",
+                            json_stringn(a->text.data != NULL ? a->text.data : "", a->text.len));
+    } else {
+        acc_drop(lv, msg);
+        json_t *e = json_object_get(p, "error");
+        if (error && json_is_object(e)) {
+            json_t *m = json_object_get(e, "message");
+            json_object_set(p, "errorDetails", e);
+            json_object_set_new(
+                p, "error",
+                json_string(json_is_string(m) ? json_string_value(m) : "the answer failed"));
+        }
+    }
+    if (token || error) {
+        out = json_dumps(env, JSON_COMPACT);
+    }
+    json_decref(env);
+    return out;
+}
+
 static void link_channel(live_t *lv)
 {
     lv->next = channels;
@@ -373,6 +478,14 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
     const char *data = ad_bus_event_data(ev, &len);
     size_t bound = (size_t)lv->app->cfg->ws_send_queue_bytes;
     int rc;
+    char *compat = lv->compat_seed ? compat_seed_text(lv, ev) : NULL;
+    if (compat != NULL) {
+        size_t clen = strlen(compat);
+        bool full = ad_ws_queued_bytes(lv->ws) + clen + 16 + OVERFLOW_RESERVE > bound;
+        rc = full ? AD_ETOOBIG : ad_ws_send_text(lv->ws, compat, clen);
+        free(compat);
+        return rc == AD_ETOOBIG ? rc : 0;
+    }
     if (lv->ws != NULL) {
         if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
             return AD_ETOOBIG;
@@ -478,6 +591,12 @@ static live_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, channel_t 
 
 static void live_free(live_t *lv)
 {
+    while (lv->acc != NULL) {
+        seed_acc_t *a = lv->acc;
+        lv->acc = a->next;
+        ad_buf_cleanup(&a->text);
+        free(a);
+    }
     for (root_cmd_t *c = lv->cmds; c != NULL; c = c->next) {
         c->lv = NULL; /* its answer, when it comes, goes nowhere */
     }
@@ -955,7 +1074,17 @@ static void on_ws_close(ad_ws_t *ws, int code, void *ud)
 
 static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
-    ws_open(ws, upgrade, ud, CH_WS);
+    live_t *lv = ws_open(ws, upgrade, ud, CH_WS);
+    const char *compat = ad_ws_query(ws, "compat");
+    if (lv != NULL && compat != NULL) {
+        if (strcmp(compat, "seed") != 0) {
+            send_error(lv, "VALIDATION_ERROR", "compat must be seed");
+            lv->done = true;
+            ad_ws_close(ws, 1008, "compat must be seed");
+            return;
+        }
+        lv->compat_seed = true;
+    }
 }
 
 /* ---- seed channels -------------------------------------------------------------------- */
