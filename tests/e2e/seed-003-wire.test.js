@@ -122,3 +122,39 @@ test('?since= on /ws/graph, /ws/mission and /ws/runs/:id replays what a late cli
     await d.cleanup();
   }
 });
+
+test('tool_end always carries a duration: the program\'s, its seconds, or measured by agentd', async () => {
+  const d = await start({ needUrl: true });
+  try {
+    const crew = (await json(d, 'POST', '/api/crews', { name: 'timers' })).body;
+    const g = await Live.open(d, `/ws/graph?crew_id=${crew.id}`);
+    // a: no duration (measured from its tool_start, ~300 ms later); b: the
+    // seed's duration in seconds; c: a tool_end with no tool_start at all
+    const script = `const out = (o) => console.log(JSON.stringify(o));
+      out({type:'tool_start', toolId:'a', name:'pytest'});
+      out({type:'tool_start', tool_id:'b', name:'git_clone'});
+      setTimeout(() => {
+        out({type:'tool_end', toolId:'a', status:'success', exitCode:0});
+        out({type:'tool_end', tool_id:'b', duration:2.5, status:'success'});
+        out({type:'tool_end', toolId:'c', status:'error'});
+      }, 300);`;
+    const { worktree } = await makeAgent(d, { crewId: crew.id });
+    const a = (await json(d, 'POST', '/api/agents', { worktreeId: worktree.id, name: 'timer', crewId: crew.id,
+      executor: 'command', command: [process.execPath, '-e', script] })).body;
+    assert.equal((await json(d, 'POST', `/api/agents/${a.id}/start`, {})).status, 200);
+    await g.until(() => g.events.filter((e) => e.type === 'tool_end').length >= 3, 15000, 'three tool ends');
+    const ends = g.events.filter((e) => e.type === 'tool_end');
+    const byId = (id) => ends.find((e) => e.tool_id === id);
+    assert.ok(byId('a').duration_ms >= 250 && byId('a').duration_ms < 10000, JSON.stringify(byId('a')));
+    assert.equal(typeof byId('a').duration, 'number');
+    assert.equal(byId('a').duration_measured, true);
+    assert.equal(byId('b').duration_ms, 2500);
+    assert.equal(byId('b').duration, 2.5);
+    assert.equal(byId('c').duration_ms, 0);
+    assert.equal(byId('c').duration, 0);
+    assert.equal(byId('c').duration_measured, false);
+    g.close();
+  } finally {
+    await d.cleanup();
+  }
+});
