@@ -158,3 +158,90 @@ test('tool_end always carries a duration: the program\'s, its seconds, or measur
     await d.cleanup();
   }
 });
+
+// ---- Redis: the seed's Python side publishes and reads graph:{crew_id} --------------
+const net = require('node:net');
+const fs = require('node:fs');
+const { spawn, spawnSync } = require('node:child_process');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function startRedis(port) {
+  const p = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' });
+  const end = Date.now() + 10000;
+  while (Date.now() < end) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return p;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  p.kill('SIGKILL');
+  throw new Error('redis-server did not start');
+}
+
+test('Redis: agentd publishes the seed\'s snake_case and takes its flat messages; a refusal is logged', async (t) => {
+  if (!fs.existsSync('/usr/bin/redis-server')) { t.skip('needs redis-server'); return; }
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const d = await start({ needUrl: true, args: ['--redis-url', `redis://127.0.0.1:${port}`] });
+  // the seed's side: a raw subscriber on the crew's graph channel
+  let sub = null;
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const { until } = require('./lib/api');
+    await until(async () => (await json(d, 'GET', '/api/health')).body.cluster.connected, 'agentd on Redis');
+    const crew = (await json(d, 'POST', '/api/crews', { name: 'py' })).body;
+    sub = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', 'SUBSCRIBE', `graph:${crew.id}`]);
+    let out = '';
+    sub.stdout.on('data', (b) => { out += b.toString(); });
+    await until(() => out.includes(`graph:${crew.id}`), 'the subscription');
+    // out: agentd's own tool_end, as the seed's Python reads it
+    await publish(d, { type: 'tool_end', topics: [`crew:${crew.id}`, 'org:org_default'],
+      payload: { toolId: 'mine', crewId: crew.id, runId: 'run_x', agentId: 'ag_x', durationMs: 1500, status: 'success', exitCode: 0 } });
+    const msg = await until(() => out.split('\n').map((l) => { try { return JSON.parse(l); } catch { return null; } })
+      .find((m) => m && m.type === 'tool_end'), 'agentd\'s message on Redis');
+    assert.equal(msg.tool_id, 'mine');
+    assert.equal(msg.crew_id, crew.id);
+    assert.equal(msg.exit_code, 0);
+    assert.equal(msg.duration, 1.5);
+    assert.equal(msg.payload.run_id, 'run_x');
+    assert.equal(msg.payload.toolId, undefined);
+
+    // in: the seed's flat snake_case message, no payload
+    const g = await Live.open(d, `/ws/graph?crew_id=${crew.id}`);
+    const own = await Live.open(d, '/ws');
+    own.send('subscribe', { topics: [`crew:${crew.id}`] });
+    await own.next('subscribed');
+    const pub = (m) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', `graph:${crew.id}`, m]);
+    pub(JSON.stringify({ type: 'tool_start', crew_id: crew.id, run_id: 'run_py', agent_id: 'ag_py', tool_id: 'flat1', tool: 'pytest', params: { k: 1 } }));
+    pub(JSON.stringify({ type: 'tool_end', tool_id: 'flat1', duration: 0.25, status: 'error', exit_code: 3 }));
+    await g.until(() => g.events.some((e) => e.type === 'tool_end' && e.tool_id === 'flat1'), 10000, 'the flat messages on /ws/graph');
+    const start0 = g.events.find((e) => e.type === 'tool_start' && e.tool_id === 'flat1');
+    assert.equal(start0.run_id, 'run_py');
+    assert.deepEqual(start0.params, { k: 1 });
+    const end0 = g.events.find((e) => e.type === 'tool_end' && e.tool_id === 'flat1');
+    assert.equal(end0.exit_code, 3);
+    assert.equal(end0.duration_ms, 250);
+    // agentd's own /ws: camelCase
+    await own.until(() => own.events.some((e) => e.type === 'tool_end' && e.payload.toolId === 'flat1'), 10000, 'camelCase on /ws');
+    assert.equal(own.events.find((e) => e.type === 'tool_end').payload.exitCode, 3);
+    // a refused message is said in the log, with the reason
+    pub(JSON.stringify({ type: 'tool_start' }));
+    await until(() => /redis message refused.*no payload and no fields/.test(d.stderr), 'the refusal in the log');
+    g.close();
+    own.close();
+  } finally {
+    if (sub) sub.kill('SIGKILL');
+    await d.cleanup();
+    redis.kill('SIGKILL');
+  }
+});
