@@ -1004,8 +1004,12 @@ static void on_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary
         return;
     }
     const char *type = json_string_value(json_object_get(msg, "type"));
+    /* A flat message ({type, topics} with no payload, as the seed's
+     * Python side writes them) carries its fields at the top. */
     json_t *payload = json_object_get(msg, "payload");
-    if (!json_is_object(payload)) {
+    if (payload == NULL) {
+        payload = msg;
+    } else if (!json_is_object(payload)) {
         payload = NULL;
     }
     const char *topics[MSG_TOPICS_MAX];

@@ -245,3 +245,23 @@ test('Redis: agentd publishes the seed\'s snake_case and takes its flat messages
     redis.kill('SIGKILL');
   }
 });
+
+test('a flat message without payload is taken on the sockets ({type, topics}); a bad one says why', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const c = await Live.open(d, '/ws');
+    c.sendRaw(JSON.stringify({ type: 'subscribe', topics: ['crew:flat'] }));
+    const ack = await c.next('subscribed');
+    assert.deepEqual(ack.payload.topics, ['crew:flat']);
+    await publish(d, { type: 'signal', topics: ['crew:flat'], payload: { crewId: 'flat', status: 'busy' } });
+    await c.until(() => c.events.some((e) => e.type === 'signal'), 10000, 'the signal');
+    // a payload that is not an object is refused with a reason, not dropped
+    c.sendRaw(JSON.stringify({ type: 'subscribe', payload: 'crew:x' }));
+    const err = await c.next('error');
+    assert.equal(err.payload.code, 'VALIDATION_ERROR');
+    c.close();
+  } finally {
+    await d.cleanup();
+  }
+});
