@@ -85,3 +85,59 @@ test('/ws?compat=seed: stream_token carries accumulated, stream_error.error is t
     await mock.close();
   }
 });
+
+test('a stateless streaming call {sessionId, messages, model, systemPrompt}, beside stored chats', async () => {
+  const mock = await mockAnthropic.start({ direct: true, apiKey: KEY, rules: [] });
+  const d = await startApi({ env: { AGENTD_LLM_STALL_MS: '1500' } });
+  try {
+    assert.equal((await d.req('PUT', '/api/credentials/anthropic', { apiKey: KEY, baseUrl: mock.url })).status, 200);
+    const seed = await Live.open(d, '/ws?compat=seed');
+    seed.send('subscribe', { topics: ['chat:session-123'] });
+    await seed.next('subscribed');
+    mock.setRules([{ reply: { tokens: ['Four', '.'], tokenDelayMs: 150 } }]);
+    // the seed's invoke('stream_ai_response', {...}), over HTTP
+    const call = { sessionId: 'session-123', messages: [{ role: 'user', content: 'two plus two?' },
+      { role: 'assistant', content: 'Let me see.' }, { role: 'user', content: 'well?' }],
+    model: 'claude-sonnet-4-5', systemPrompt: 'You add.' };
+    const r = await d.req('POST', '/api/chats/stream', call);
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal(r.body.sessionId, 'session-123');
+    // one answer per session at a time
+    const again = await d.req('POST', '/api/chats/stream', call);
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    const view = seedView(seed, 'session-123');
+    await seed.until(() => view.pump().complete, 20000, 'stream_complete');
+    assert.equal(view.shown, 'Four.');
+    const done = seed.msgs.find((m) => m.type === 'stream_complete').payload;
+    assert.equal(done.fullMessage, 'Four.');
+    assert.equal(done.messageId, r.body.messageId);
+    // what the provider got: the seed's messages and system prompt
+    const sent = mock.requests.at(-1).body;
+    assert.equal(JSON.stringify(sent.system).includes('You add.'), true, JSON.stringify(sent.system));
+    assert.deepEqual(sent.messages.map((m) => m.role), ['user', 'assistant', 'user']);
+    assert.equal(sent.model, 'claude-sonnet-4-5');
+    // nothing stored as a chat; its usage is counted
+    assert.equal((await d.req('GET', '/api/chats')).body.chats.length, 0);
+    const { until } = require('./lib/api');
+    await until(async () => (await d.req('GET', '/api/usage')).body.totals.requestCount === 1, 'the usage row');
+    assert.ok((await d.req('GET', '/api/usage')).body.totals.outputTokens > 0);
+
+    // refusals: a stored chat's id, no messages, a bad role, a read token
+    const bad = async (body, field) => {
+      const x = await d.req('POST', '/api/chats/stream', { ...call, sessionId: 'other', ...body });
+      assert.equal(x.status, 422, JSON.stringify(x.body));
+      assert.equal(x.body.error.details.field, field);
+    };
+    await bad({ sessionId: 'chat_01abc' }, 'sessionId');
+    await bad({ sessionId: 'has space' }, 'sessionId');
+    await bad({ messages: [] }, 'messages');
+    await bad({ messages: [{ role: 'system', content: 'x' }] }, 'messages');
+    const read = (await d.req('POST', '/api/tokens', { name: 'reader', scope: 'read' })).body;
+    const ro = await d.req('POST', '/api/chats/stream', { ...call, sessionId: 'ro' }, { authorization: `Bearer ${read.token}` });
+    assert.equal(ro.status, 403);
+    seed.close();
+  } finally {
+    await d.cleanup();
+    await mock.close();
+  }
+});
