@@ -179,6 +179,9 @@ void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/term
 void ad_api_live_register(ad_app_t *app);
 /* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
 void ad_api_seed_register(ad_app_t *app);
+/* An agent status in the Claude Manager seed's strict enum (running,
+ * waiting, error, finished): paused is waiting; idle and stopped finished. */
+const char *ad_api_seed_status(const char *st);
 /* Close what live.c and crews.c keep open across requests (the mission
  * heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);

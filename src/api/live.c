@@ -292,13 +292,25 @@ static char *compat_seed_text(live_t *lv, const ad_bus_event_t *ev)
     const char *type = ad_bus_event_type(ev);
     bool token = strcmp(type, "stream_token") == 0;
     bool error = strcmp(type, "stream_error") == 0;
-    if (!token && !error && strcmp(type, "stream_complete") != 0) {
+    bool status = strcmp(type, "agent_status") == 0;
+    if (!token && !error && !status && strcmp(type, "stream_complete") != 0) {
         return NULL;
     }
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     json_t *env = json_loadb(data, len, 0, NULL);
     json_t *p = json_object_get(env, "payload");
+    if (status) { /* Claude Manager's Status {agent_id, status, reason}: its strict enum */
+        const char *st = json_string_value(json_object_get(p, "status"));
+        char *out = NULL;
+        if (st != NULL) {
+            json_object_set_new(p, "agentdStatus", json_string(st));
+            json_object_set_new(p, "status", json_string(ad_api_seed_status(st)));
+            out = json_dumps(env, JSON_COMPACT);
+        }
+        json_decref(env);
+        return out;
+    }
     const char *msg = json_string_value(json_object_get(p, "messageId"));
     char *out = NULL;
     if (msg == NULL) {

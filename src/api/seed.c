@@ -16,7 +16,7 @@
 #include <string.h>
 
 /* The seed's AgentStatus: running, waiting, error, finished. */
-static const char *strict_status(const char *st)
+const char *ad_api_seed_status(const char *st)
 {
     if (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0 || strcmp(st, "error") == 0) {
         return st;
@@ -34,7 +34,7 @@ static void seed_agent(json_t *a)
         return;
     }
     json_object_set_new(a, "agentdStatus", json_string(st));
-    json_object_set_new(a, "status", json_string(strict_status(st)));
+    json_object_set_new(a, "status", json_string(ad_api_seed_status(st)));
 }
 
 static void seed_git_status(json_t *body)

@@ -14,6 +14,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { startApi, until } = require('./lib/api');
+const { Live } = require('./lib/live');
 
 const SEED_STATUSES = ['running', 'waiting', 'error', 'finished'];
 
@@ -99,6 +100,10 @@ test('the seed\'s API client on /seed/api: strict statuses, git lists, workspace
     assert.equal(one.agent_count, 1);
     assert.equal(one.worktree_count, 1);
 
+    // its WebSocket client (ws://host/ws; ?compat=seed its one setting): Status in the enum
+    const live = await Live.open(d, '/ws?compat=seed');
+    live.send('subscribe:agent', { agentId: agent.id });
+    await live.next('subscribed');
     const started = await api.agents.start(agent.id, wt.path, undefined);
     strict(started);
     assert.equal(started.status, 'running');
@@ -110,6 +115,12 @@ test('the seed\'s API client on /seed/api: strict statuses, git lists, workspace
     assert.equal(stopped.status, 'finished');
     assert.equal(stopped.agentdStatus, 'stopped');
     strict(await api.agents.get(agent.id));
+    await live.until(() => live.events.some((e) => e.type === 'agent_status' && e.payload.agentdStatus === 'stopped'),
+      10000, 'the stopped status');
+    const statuses = live.events.filter((e) => e.type === 'agent_status').map((e) => e.payload);
+    statuses.forEach(strict);
+    assert.deepEqual(statuses.map((x) => x.status), statuses.map((x) => ({ running: 'running', stopped: 'finished' })[x.agentdStatus]));
+    live.close();
     // the seed's error shape
     await assert.rejects(api.agents.get('nope'), (e) => e instanceof api.ApiError && e.status === 404 && e.code === 'NOT_FOUND');
 
