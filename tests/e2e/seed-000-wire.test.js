@@ -154,6 +154,29 @@ test('the seed\'s System Health panel renders without a GPU or an fps service; /
   }
 });
 
+test('a GPU without a temperature sensor: its other figures as read, the temperature 0 and said so', async () => {
+  const fs = require('node:fs');
+  const dir = daemon.tmpDir('agentd-seedgpu-');
+  const state = path.join(dir, 'gpu-state');
+  fs.writeFileSync(state, 'util=40\nfail=temp,power\n');
+  const FAKE_NVML = path.join(path.dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
+  const d = await startApi({ args: [...HEALTH, '--nvml-lib', FAKE_NVML], env: { FAKE_NVML_STATE: state } });
+  try {
+    const seed = await seedClient(d, d.token);
+    await until(() => seed.health.some((h) => h.gpu.available), 'a system_health with the GPU', 20000);
+    const h = seed.health.find((x) => x.gpu.available);
+    assert.doesNotThrow(() => renderSystemHealth(h));
+    assert.equal(h.gpu.utilization, 40);
+    assert.equal(h.gpu.utilizationAvailable, true);
+    assert.equal(h.gpu.temperature, 0);
+    assert.equal(h.gpu.temperatureAvailable, false);
+    assert.equal(h.gpu.powerDrawAvailable, false);
+    seed.disconnect();
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('the seed\'s commands on / start, pause, resume and stop an agent with the REST scopes', async () => {
   const d = await startApi();
   try {
