@@ -169,8 +169,8 @@ bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
  * "daily" or "monthly" when that limit is reached, else NULL. */
 const char *ad_api_usage_reached(ad_app_t *app);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
-void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
-void ad_api_dists_register(ad_app_t *app);    /* dists.c: histograms and counts of runs */
+void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
+void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts of runs */
 /* ?key= as a whole number in [min, max] into *out (*has set): 0 when
  * absent or good, else -1 after a 422 naming it (scalars.c). */
 int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
@@ -182,7 +182,7 @@ int ad_api_dists_check(ad_req_t *r, json_t *body, json_t **dists);
 /* After a batch with dists was stored: one distribution_update event
  * {runId, items: [{kind, name, step?}]} to the run's org (dists.c). */
 void ad_api_dists_published(ad_app_t *app, json_t *batch);
-void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void ad_api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
 /* hparams.c: /api/config-schemas and /api/configs (issue #16). */
 void ad_api_hparams_register(ad_app_t *app);
 /* The config config_id of org for a run: record {id, name, schemaId,
