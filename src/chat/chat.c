@@ -48,7 +48,7 @@ struct ad_chat_stream {
     int64_t wait_ms;              /* when queued: the wait it was told */
     bool sent;                    /* the request went out (its usage is charged) */
     bool truncated;
-    bool stateless;               /* no chat row: events and usage only (the seed's call) */
+    bool stateless; /* no chat row: events and usage only (the seed's call) */
 };
 typedef struct ad_chat_stream stream_t;
 
