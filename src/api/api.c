@@ -41,6 +41,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_crews_register(app);
     ad_api_auth_register(app);
     ad_api_live_register(app);
+    ad_api_seed_register(app);
     ad_api_creds_register(app);
     ad_api_chats_register(app);
 #ifdef AD_TEST_BUILD

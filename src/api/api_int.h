@@ -165,9 +165,12 @@ void ad_api_usage_register(ad_app_t *app);
  * when a daily or monthly token or cost limit is reached and force is not
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
+/* The same check without a request (the seed's command socket, live.c):
+ * "daily" or "monthly" when that limit is reached, else NULL. */
+const char *ad_api_usage_reached(ad_app_t *app);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
-void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
-void ad_api_dists_register(ad_app_t *app);    /* dists.c: histograms and counts of runs */
+void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
+void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts of runs */
 /* ?key= as a whole number in [min, max] into *out (*has set): 0 when
  * absent or good, else -1 after a 422 naming it (scalars.c). */
 int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
@@ -179,7 +182,7 @@ int ad_api_dists_check(ad_req_t *r, json_t *body, json_t **dists);
 /* After a batch with dists was stored: one distribution_update event
  * {runId, items: [{kind, name, step?}]} to the run's org (dists.c). */
 void ad_api_dists_published(ad_app_t *app, json_t *batch);
-void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void ad_api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
 /* hparams.c: /api/config-schemas and /api/configs (issue #16). */
 void ad_api_hparams_register(ad_app_t *app);
 /* The config config_id of org for a run: record {id, name, schemaId,
@@ -192,6 +195,11 @@ void ad_api_runtable_register(ad_app_t *app);
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void ad_api_live_register(ad_app_t *app);
+/* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
+void ad_api_seed_register(ad_app_t *app);
+/* An agent status in the Claude Manager seed's strict enum (running,
+ * waiting, error, finished): paused is waiting; idle and stopped finished. */
+const char *ad_api_seed_status(const char *st);
 /* Close what live.c and crews.c keep open across requests (the mission
  * heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);
@@ -231,6 +239,7 @@ typedef struct {
     bool force;      /* DELETE ?force=true */
     size_t stopping; /* agents whose stop has not completed yet */
     int stop_rc;     /* the first failed stop, or 0 */
+    bool retried;    /* a worktree add tried again with a new branch */
 } ad_api_gctx_t;
 
 ad_api_gctx_t *ad_api_gctx_new(ad_app_t *app, ad_req_t *req);

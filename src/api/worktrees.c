@@ -285,9 +285,45 @@ static void wt_inserted(int rc, json_t *result, void *ud)
     }
 }
 
+static void wt_added(const ad_git_result_t *res, void *ud);
+
+/* On /seed/api (src/api/seed.c), a branch that exists nowhere, asked for
+ * without createBranch or base as the Claude Manager seed's client does for
+ * a new worktree: made from HEAD, as if createBranch had been true. /api
+ * keeps the 404 (a typo in a branch name makes no branch) and so does an
+ * explicit createBranch: false. True when the add was queued again. */
+static bool wt_retry_new_branch(ad_api_gctx_t *c, const ad_git_result_t *res)
+{
+    char path[PATH_MAX];
+    if (res->rc == 0 || c->retried || c->app->store == NULL || c->req == NULL ||
+        !ad_req_dialect(c->req) || strcmp(res->err.reason, "unknown_branch") != 0 ||
+        json_object_get(c->body, "createBranch") != NULL ||
+        json_object_get(c->body, "base") != NULL) {
+        return false;
+    }
+    const char *name = ad_api_jstr(c->body, "name");
+    const char *branch = ad_api_jstr(c->body, "branch");
+    if (ad_git_worktree_default_path(ad_api_jstr(c->ws, "path"),
+                                     c->app->cfg ? c->app->cfg->worktree_base : NULL, name, path,
+                                     sizeof(path)) != 0) {
+        return false;
+    }
+    c->retried = true;
+    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
+                       .name = name,
+                       .path = path,
+                       .branch = branch != NULL ? branch : name,
+                       .create_branch = true};
+    ad_api_git_queue(c, AD_GIT_OP_ADD, &a, wt_added);
+    return true;
+}
+
 static void wt_added(const ad_git_result_t *res, void *ud)
 {
     ad_api_gctx_t *c = ud;
+    if (wt_retry_new_branch(c, res)) {
+        return;
+    }
     if (!ad_api_git_step_ok(c, res, false)) {
         return;
     }

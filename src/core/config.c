@@ -110,7 +110,7 @@ static const opt_t options[] = {
     {"ws-idle-timeout-ms", "AGENTD_WS_IDLE_TIMEOUT_MS", U64(ws_idle_timeout_ms), "MS", "90000", 10,
      86400000, "a WebSocket silent this long is dropped"},
     {"claude-bin", "AGENTD_CLAUDE_BIN", STR(claude_bin), "PATH", "claude", 0, 0,
-     "Claude Code executable for claude agents (looked up on PATH)"},
+     "Claude Code executable for claude agents (looked up on PATH; CLAUDE_CLI_PATH too)"},
     {"codex-bin", "AGENTD_CODEX_BIN", STR(codex_bin), "PATH", "codex", 0, 0,
      "Codex CLI executable for codex agents (looked up on PATH)"},
     {"gemini-bin", "AGENTD_GEMINI_BIN", STR(gemini_bin), "PATH", "gemini", 0, 0,
@@ -308,6 +308,17 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
             snprintf(err, errsz, "invalid %s='%s': %s", o->env, v, why);
             return AD_EINVAL;
         }
+    }
+    /* Claude Manager's name for the Claude CLI (the seed's CLAUDE_CLI_PATH),
+     * below AGENTD_CLAUDE_BIN and --claude-bin. */
+    const char *seed_claude = getenv("CLAUDE_CLI_PATH");
+    const char *own = getenv("AGENTD_CLAUDE_BIN");
+    if (seed_claude != NULL && seed_claude[0] != '\0' && (own == NULL || own[0] == '\0')) {
+        if (strlen(seed_claude) >= sizeof(cfg->claude_bin)) {
+            snprintf(err, errsz, "invalid CLAUDE_CLI_PATH: too long");
+            return AD_EINVAL;
+        }
+        snprintf(cfg->claude_bin, sizeof(cfg->claude_bin), "%s", seed_claude);
     }
     return 0;
 }

@@ -501,6 +501,9 @@ void ad_res_json(ad_req_t *r, int status, json_t *body)
         ad_res_send(r, status, "application/json", "null", 4);
         return;
     }
+    if (r->dialect && r->srv->dialect != NULL) {
+        r->srv->dialect(r, status, body, r->srv->dialect_ud);
+    }
     /* Most answers fit a first guess: one serialization pass. Only a larger
      * one is measured by that pass and serialized again at its size. */
     size_t cap = 4096;

@@ -774,6 +774,60 @@ static void training_points(ad_run_t *run, json_t *patch)
     }
 }
 
+/* The toolId of a program's tool event (the seed writes tool_id). */
+static const char *tool_id_of(json_t *p)
+{
+    const char *id = json_string_value(json_object_get(p, "toolId"));
+    return id != NULL ? id : json_string_value(json_object_get(p, "tool_id"));
+}
+
+/* tool_start: its time, by toolId. tool_end: durationMs always, as the
+ * program gave it, from its duration in seconds (the seed's), or measured
+ * from its tool_start (durationMeasured: true); 0 with durationMeasured
+ * false when there is neither. */
+static void tool_timing(ad_run_t *run, const char *type, json_t *p)
+{
+    const char *id = tool_id_of(p);
+    uint64_t now = ad_mono_ns() / 1000000u;
+    size_t n = AD_ARRAY_LEN(run->tool_starts);
+    if (type[5] == 's') {
+        if (id == NULL || strlen(id) >= sizeof(run->tool_starts[0].id)) {
+            return;
+        }
+        if (run->ntool_starts == n) { /* the oldest start is let go */
+            memmove(&run->tool_starts[0], &run->tool_starts[1],
+                    (n - 1) * sizeof(run->tool_starts[0]));
+            run->ntool_starts--;
+        }
+        snprintf(run->tool_starts[run->ntool_starts].id, sizeof(run->tool_starts[0].id), "%s", id);
+        run->tool_starts[run->ntool_starts++].at_ms = now;
+        return;
+    }
+    int64_t started = -1;
+    for (unsigned i = 0; id != NULL && i < run->ntool_starts; i++) {
+        if (strcmp(run->tool_starts[i].id, id) == 0) {
+            started = (int64_t)run->tool_starts[i].at_ms;
+            memmove(&run->tool_starts[i], &run->tool_starts[i + 1],
+                    (run->ntool_starts - i - 1) * sizeof(run->tool_starts[0]));
+            run->ntool_starts--;
+            break;
+        }
+    }
+    json_t *ms = json_object_get(p, "durationMs");
+    json_t *secs = json_object_get(p, "duration");
+    if (json_is_integer(ms) && json_integer_value(ms) >= 0) {
+        return;
+    }
+    if (json_is_number(secs) && json_number_value(secs) >= 0 && json_number_value(secs) < 1e9) {
+        json_object_set_new(p, "durationMs",
+                            json_integer((json_int_t)(json_number_value(secs) * 1000.0 + 0.5)));
+        return;
+    }
+    json_object_set_new(p, "durationMs",
+                        json_integer(started >= 0 ? (json_int_t)(now - (uint64_t)started) : 0));
+    json_object_set_new(p, "durationMeasured", json_boolean(started >= 0));
+}
+
 static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
 {
     const char *type = rec->subtype;
@@ -815,6 +869,9 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
     }
     if (run->crew_id[0] != '\0') {
         json_object_set_new(p, "crewId", json_string(run->crew_id)); /* never another crew's */
+    }
+    if (strcmp(type, "tool_start") == 0 || strcmp(type, "tool_end") == 0) {
+        tool_timing(run, type, p);
     }
     json_t *ms = json_object_get(p, "durationMs");
     if (strcmp(type, "tool_end") == 0 && json_is_integer(ms) && json_integer_value(ms) >= 0) {

@@ -104,6 +104,13 @@ typedef struct ad_run {
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
     char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
+    /* A program's tool_start times by toolId, so its tool_end gets a
+     * duration when it gives none (output.c; the oldest let go past 32). */
+    struct {
+        char id[64];
+        uint64_t at_ms;
+    } tool_starts[32];
+    unsigned ntool_starts;
     char org_id[AD_ID_MAX];
     ad_run_topics_t topics;
     ad_executor_t exec;
