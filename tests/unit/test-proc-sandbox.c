@@ -115,7 +115,7 @@ static void plain_sandbox_shows_its_cwd_not_the_data_dir(void **state)
     while (last != NULL && last > out && last[-1] != '\n') {
         last--;
     }
-    assert_true(atoi(last != NULL ? last : out) < 10);
+    assert_true(strtoul(last != NULL ? last : out, NULL, 10) < 10);
 }
 
 int main(void)
