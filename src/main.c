@@ -209,6 +209,7 @@ static int open_state(daemon_t *d)
     ad_dir_secure(d->cfg.data_dir);
     signal(SIGPIPE, SIG_IGN);
     d->loop = uv_default_loop();
+    ad_loop_thread_set(); /* before any other thread starts (AD_ASSERT_LOOP) */
     if (ad_store_open_cfg(d->loop, &d->cfg, &d->store, err, sizeof(err)) != 0) {
         fprintf(stderr, "agentd: %s\n", err);
         uv_loop_close(d->loop);

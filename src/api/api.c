@@ -16,6 +16,7 @@
 
 void ad_api_register(ad_app_t *app)
 {
+    app->api = ad_xcalloc(1, sizeof(*app->api));
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_review_register(app);
@@ -52,14 +53,16 @@ void ad_api_close(ad_app_t *app)
     ad_api_live_close(app);
     ad_api_chats_close(app);
     ad_api_creds_close(app);
-    ad_api_crews_close();
+    ad_api_crews_close(app);
     ad_api_health_close(app);
-    ad_api_requirements_close();
+    ad_api_requirements_close(app);
     ad_api_jobs_close(app);
     ad_api_services_close(app);
 #ifdef AD_TEST_BUILD
-    ad_api_test_routes_close();
+    ad_api_test_routes_close(app);
 #endif
+    free(app->api);
+    app->api = NULL;
 }
 
 /* ---- who is asking ------------------------------------------------------------ */

@@ -27,13 +27,21 @@ typedef struct {
     json_t *out;
 } check_t;
 
-static json_t *cached;
-static int64_t cached_ms;
-
 static void work(uv_work_t *w)
 {
     check_t *c = w->data;
     c->out = ad_health_requirements(&c->in);
+}
+
+/* Keeps out (borrowed) as the last check, unless the REST layer has
+ * closed while the check ran. */
+static void keep_check(ad_app_t *app, json_t *out)
+{
+    if (app->api != NULL) {
+        json_decref(app->api->requirements);
+        app->api->requirements = json_incref(out);
+        app->api->requirements_ms = ad_wall_ms();
+    }
 }
 
 static void after(uv_work_t *w, int status)
@@ -42,9 +50,7 @@ static void after(uv_work_t *w, int status)
     if (status != 0 || c->out == NULL) {
         ad_res_error(c->req, 503, "UNAVAILABLE", NULL, "the check was cancelled");
     } else {
-        json_decref(cached);
-        cached = json_incref(c->out);
-        cached_ms = ad_wall_ms();
+        keep_check(c->app, c->out);
         ad_res_json(c->req, 200, c->out);
     }
     free(c);
@@ -103,7 +109,8 @@ static void get(ad_req_t *r, void *ud)
     if (ad_api_query_bool(r, "refresh", false, &refresh) != 0) {
         return;
     }
-    if (!refresh && cached != NULL && ad_wall_ms() - cached_ms < REQ_CACHE_MS) {
+    json_t *cached = app->api->requirements;
+    if (!refresh && cached != NULL && ad_wall_ms() - app->api->requirements_ms < REQ_CACHE_MS) {
         ad_res_json(r, 200, json_incref(cached));
         return;
     }
@@ -123,8 +130,8 @@ void ad_api_requirements_register(ad_app_t *app)
     ad_server_route(app->server, "GET", "/api/requirements", AD_ACCESS_ADMIN, get, app);
 }
 
-void ad_api_requirements_close(void)
+void ad_api_requirements_close(ad_app_t *app)
 {
-    json_decref(cached);
-    cached = NULL;
+    json_decref(app->api->requirements);
+    app->api->requirements = NULL;
 }

@@ -156,8 +156,7 @@ int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_
         if (!*truncated) {
             size_t room = output->max - output->len;
             size_t take = (size_t)r < room ? (size_t)r : room;
-            ad_buf_append(output, buf, take);
-            *truncated = take < (size_t)r;
+            *truncated = take < (size_t)r || ad_buf_append(output, buf, take) != 0;
         }
     }
     close(fds[0]);

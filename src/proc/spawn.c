@@ -493,6 +493,7 @@ static ad_proc_t *held_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, pi
 
 int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char *err, size_t errsz)
 {
+    AD_ASSERT_LOOP();
     char dummy[8];
     if (err == NULL) {
         err = dummy;

@@ -537,6 +537,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
 int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad_runner_cb cb,
                     void *ud, char *err, size_t errsz)
 {
+    AD_ASSERT_LOOP();
     char dummy[8];
     if (err == NULL) {
         err = dummy;
@@ -550,6 +551,7 @@ int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt
                         const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
                         size_t errsz)
 {
+    AD_ASSERT_LOOP();
     char dummy[8];
     if (err == NULL) {
         err = dummy;

@@ -108,8 +108,12 @@ static void keep_output(job_t *j, const char *line, size_t len)
         const char *nl = memchr(j->output.data + drop, '\n', j->output.len - drop);
         ad_buf_consume(&j->output, nl != NULL ? (size_t)(nl - j->output.data) + 1 : j->output.len);
     }
-    ad_utf8_repair(&j->output, line, len);
-    ad_buf_putc(&j->output, '\n');
+    size_t mark = j->output.len;
+    if (ad_utf8_repair(&j->output, line, len) != 0 || ad_buf_putc(&j->output, '\n') != 0) {
+        /* Repaired bytes grew past the cap (U+FFFD is 3 bytes): the line is
+         * left out rather than kept cut. */
+        ad_buf_truncate(&j->output, mark);
+    }
 }
 
 /* ---- events ------------------------------------------------------------------ */
