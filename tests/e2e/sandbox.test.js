@@ -440,3 +440,21 @@ test('the CLI\'s --version probe runs in the agent\'s sandbox: an org\'s env can
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an owner-token file shorter than 128 bits is replaced, with a warning', async () => {
+  const dir = daemon.tmpDir();
+  fs.writeFileSync(path.join(dir, 'owner-token'), 'only-twenty-chars-xx\n', { mode: 0o600 });
+  const d = await daemon.start({ needUrl: true, dataDir: dir });
+  try {
+    assert.match(d.stderr, /owner token file shorter than 32 characters/);
+    const now = fs.readFileSync(path.join(dir, 'owner-token'), 'utf8').trim();
+    assert.ok(now.length >= 32, now);
+    const old = await fetch(`${d.url}/api/agents`, { headers: { authorization: 'Bearer only-twenty-chars-xx' } });
+    assert.equal(old.status, 401);
+    const r = await fetch(`${d.url}/api/agents`, { headers: { authorization: `Bearer ${now}` } });
+    assert.equal(r.status, 200);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
