@@ -294,11 +294,11 @@ int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *cont
                           ad_runner_cb cb, void *ud, char *err, size_t errsz);
 
 /* ---- version.c ----------------------------------------------------------------- */
-/* Runs `argv0 --version` (cwd and env as the run's; borrowed) beside the
+/* Runs `argv0 --version` (cwd, env and sandbox as the run's; borrowed) beside the
  * run and keeps what it prints on the run (ad_run_version_set), or on its
  * row when the run has ended first. */
-void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd,
-                          const char *const *env);
+void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, const char *const *env,
+                          const ad_proc_sandbox_t *sandbox);
 /* The run's CLI version is known (a parsed version, or "" when none could
  * be read): stored on the run row, logged, and a version agentd was not
  * tested with is said in the transcript (a system message). Once per run. */

@@ -8,7 +8,8 @@
  * wherever a bind would show it, and its own home <data-dir>/homes/<agent>
  * at /home/agent. Agents of the owner's organisation also get the CLI's
  * config of agentd's user (~/.claude, ~/.claude.json, ~/.codex, ~/.gemini)
- * so a logged-in CLI keeps working; other organisations never see it.
+ * so a logged-in CLI keeps working, and ~/.gitconfig read-only (who
+ * commits); other organisations never see them.
  *
  * state.sandbox: absent (the default: sandboxed, network on), "none"
  * (unconfined; only the owner may set it), or {network: "on"|"off",
@@ -205,6 +206,12 @@ static void cli_config(ad_run_sbx_t *x, const ad_config_t *cfg, ad_executor_t ex
         if (lstat(src, &st) == 0 && ad_run_sandbox_path_ok(cfg, src, why, sizeof(why))) {
             add_bind(x, AD_PROC_BIND_RW, src, dst);
         }
+    }
+    /* git's identity for the agent's commits, read-only */
+    char src[PATH_MAX], why[200];
+    snprintf(src, sizeof(src), "%.*s/.gitconfig", PATH_MAX - 32, home);
+    if (access(src, R_OK) == 0 && ad_run_sandbox_path_ok(cfg, src, why, sizeof(why))) {
+        add_bind(x, AD_PROC_BIND_RO, src, HOME_IN "/.gitconfig");
     }
 }
 

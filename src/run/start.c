@@ -527,7 +527,9 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     record_start(run, s.config, cb, ud);
     s.config = NULL; /* the store's now */
     if (s.launch.probe_version) {
-        ad_run_probe_version(run, s.launch.argv[0], s.path, (const char *const *)s.env);
+        /* in the agent's sandbox too: its env is the agent's */
+        ad_run_probe_version(run, s.argv[0], s.path, (const char *const *)s.env,
+                             s.sbx.none || s.sbx.home == NULL ? NULL : &s.sbx.sb);
     }
     start_cleanup(&s);
     return 0;

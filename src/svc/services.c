@@ -122,7 +122,8 @@ static void on_probe_tick(uv_timer_t *t)
         return;
     }
     s->probing = true;
-    ad_probe_run(s->ss->loop, s->ss->procs, probe, on_probed, s);
+    ad_probe_run(s->ss->loop, s->ss->procs, probe, strcmp(s->org, AD_ORG_DEFAULT) != 0, on_probed,
+                 s);
 }
 
 static void probe_start(service_t *s)
@@ -480,7 +481,8 @@ int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, 
     test_t *t = ad_xmalloc(sizeof(*t));
     t->cb = cb;
     t->ud = ud;
-    return ad_probe_run(ss->loop, ss->procs, probe, on_tested, t);
+    return ad_probe_run(ss->loop, ss->procs, probe, strcmp(s->org, AD_ORG_DEFAULT) != 0, on_tested,
+                        t);
 }
 
 void ad_services_overlay(const ad_services_t *ss, json_t *row)

@@ -408,3 +408,53 @@ test('another organisation\'s setup command runs in the sandbox: its worktree, n
     await d.cleanup();
   }
 });
+
+test('the CLI\'s --version probe runs in the agent\'s sandbox: an org\'s env cannot use it to get out', async () => {
+  // a CLI (one-turn: its version is asked for beside each run) that is a
+  // bash script: BASH_ENV (an admin's, with allowUnsafeEnv) runs first in
+  // every bash, the --version probe's too
+  const dir = daemon.tmpDir('agentd-sbx-cli-');
+  const cli = path.join(dir, 'gemini');
+  fs.writeFileSync(cli, '#!/bin/bash\nif [ "$1" = --version ]; then echo "0.9.0"; exit 0; fi\nexit 0\n', { mode: 0o755 });
+  const d = await daemon.start({ needUrl: true, args: ['--gemini-bin', cli] });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const evil = path.join(bws.wtPath, 'evil.sh');
+    fs.writeFileSync(evil, `{ echo "ran $*"; cat '${d.dataDir}/owner-token'; } >> '${bws.wtPath}/stolen.txt' 2>&1\n`);
+    let r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'gemini', env: { BASH_ENV: evil, GEMINI_API_KEY: 'dummy' }, allowUnsafeEnv: true }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const id = r.body.id;
+    r = await call(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hi' }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    // both the run and its --version probe have run (twice "ran")
+    const stolen = await until(() => {
+      let t = '';
+      try { t = fs.readFileSync(path.join(bws.wtPath, 'stolen.txt'), 'utf8'); } catch (_) { /* not yet */ }
+      return (t.match(/^ran/gm) || []).length >= 2 ? t : null;
+    }, 'the CLI and its probe to run');
+    assert.ok(!stolen.includes(d.token), `the owner token was read:\n${stolen}`);
+    assert.match(stolen, /No such file/);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an owner-token file shorter than 128 bits is replaced, with a warning', async () => {
+  const dir = daemon.tmpDir();
+  fs.writeFileSync(path.join(dir, 'owner-token'), 'only-twenty-chars-xx\n', { mode: 0o600 });
+  const d = await daemon.start({ needUrl: true, dataDir: dir });
+  try {
+    assert.match(d.stderr, /owner token file shorter than 32 characters/);
+    const now = fs.readFileSync(path.join(dir, 'owner-token'), 'utf8').trim();
+    assert.ok(now.length >= 32, now);
+    const old = await fetch(`${d.url}/api/agents`, { headers: { authorization: 'Bearer only-twenty-chars-xx' } });
+    assert.equal(old.status, 401);
+    const r = await fetch(`${d.url}/api/agents`, { headers: { authorization: `Bearer ${now}` } });
+    assert.equal(r.status, 200);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
