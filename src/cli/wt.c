@@ -2,8 +2,8 @@
 /*
  * Client commands for workspaces and worktrees: `agentd ws ls`,
  * `agentd wt ls|new|rm|merge`, and `agentd merge WT`. A workspace or
- * worktree may be named by its id or its name (resolve.c). A refusal that lists files (a dirty worktree, a
- * merge conflict) prints them, one per line.
+ * worktree may be named by its id or its name (resolve.c). A refusal that lists files (a dirty
+ * worktree, a merge conflict) prints them, one per line.
  */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
@@ -57,9 +57,16 @@ static int refused(ad_cli_t *c, json_t *j, long status)
 {
     json_t *err = json_object_get(j, "error");
     json_t *details = json_object_get(err, "details");
-    char msg[700];
-    snprintf(msg, sizeof(msg), "%s (%s, HTTP %ld)", ad_cli_str(err, "message", "failed"),
-             ad_cli_str(err, "code", "ERROR"), status);
+    char msg[700], text[600];
+    /* The API's "delete with force=true" is --force on the command line. */
+    const char *m = ad_cli_str(err, "message", "failed");
+    const char *at = strstr(m, "force=true");
+    if (at != NULL) {
+        snprintf(text, sizeof(text), "%.*s--force%s", (int)(at - m), m, at + strlen("force=true"));
+    } else {
+        snprintf(text, sizeof(text), "%s", m);
+    }
+    snprintf(msg, sizeof(msg), "%s (%s, HTTP %ld)", text, ad_cli_str(err, "code", "ERROR"), status);
     ad_cli_fail(c, msg);
     static const char *lists[] = {"conflicts", "changedFiles"};
     for (size_t k = 0; k < AD_ARRAY_LEN(lists); k++) {
