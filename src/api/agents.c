@@ -110,6 +110,12 @@ static void list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "worktree", wt);
         return;
     }
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(out, "agents"), i, a)
+    {
+        ad_api_agent_live(app, a); /* a stop under way reads "stopping" */
+    }
     ad_res_json(r, 200, out);
 }
 
@@ -127,6 +133,7 @@ static void get(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "agent", id);
         return;
     }
+    ad_api_agent_live(app, a);
     ad_res_json(r, 200, a);
 }
 

@@ -55,8 +55,8 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
     }
 }
 
-const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS] = {1,   10,   60,    300,  900,
-                                                                  1800, 3600, 14400, 86400};
+const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS] = {1,    10,   60,    300,  900,
+                                                                1800, 3600, 14400, 86400};
 
 void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out)
 {
@@ -96,6 +96,15 @@ void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, 
 void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
                            const char *status, const char *reason)
 {
+    int64_t since;
+    bool force;
+    static const char *live[] = {"running", "waiting", "idle", "paused"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(live); i++) {
+        if (strcmp(status, live[i]) == 0 && ad_runner_stopping(r, agent_id, &since, &force)) {
+            status = "stopping"; /* a turn that ends while stopping is no new state */
+            reason = force ? "force" : NULL;
+        }
+    }
     ad_run_publish(
         r, t, "agent_status",
         json_pack("{s:s, s:s, s:s?}", "agentId", agent_id, "status", status, "reason", reason));
@@ -211,8 +220,8 @@ static void on_reconciled(int rc, json_t *result, void *ud)
                 continue;
             }
             ad_run_topics_t t;
-            ad_run_topics_init(&t, id, NULL, NULL,
-                               json_string_value(json_object_get(a, "orgId")), NULL);
+            ad_run_topics_init(&t, id, NULL, NULL, json_string_value(json_object_get(a, "orgId")),
+                               NULL);
             ad_run_publish_status(c->r, &t, id, "error", LOST_REASON);
         }
         size_t n = json_array_size(json_object_get(result, "runs"));

@@ -244,7 +244,7 @@ json_t *ad_store_message_json(const ad_store_message_t *m);
 int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out);
 
 /* ---- settings (settings.c) ------------------------------------------------------------
- * Typed settings with defaults (theme=system, auto_save=true,
+ * Typed settings with defaults (theme=system,
  * notifications=true, default_mode=regular, confirm_delete=true,
  * max_context_warning=80, and the usage limits).
  */

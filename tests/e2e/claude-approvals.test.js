@@ -158,7 +158,7 @@ test('claude approvals: allow always adds the tool to the agent; a stop expires 
     // A second agent: its pending approval expires when its run is stopped.
     const b = await t.make();
     const p2 = await pendingApproval(t.d, b.id);
-    assert.equal((await api(t.d, 'POST', `/api/agents/${b.id}/stop?force=true`)).status, 200);
+    assert.equal((await api(t.d, 'POST', `/api/agents/${b.id}/stop?force=true&wait=true`)).status, 200);
     const after = await until(async () => {
       const a = (await api(t.d, 'GET', `/api/agents/${b.id}/approvals`)).body.approvals[0];
       return a.status !== 'pending' ? a : null;
@@ -176,7 +176,7 @@ test('claude fork: the fork resumes into its own session, the parent file is unc
     const ag = await t.make();
     assert.equal((await api(t.d, 'POST', `/api/agents/${ag.id}/start`, { initialPrompt: 'please remember a word' })).status, 200);
     const parent = await until(async () => { const a = await agent(t.d, ag.id); return a.status === 'waiting' ? a : null; }, 'the first turn');
-    assert.equal((await api(t.d, 'POST', `/api/agents/${ag.id}/stop`)).status, 200);
+    assert.equal((await api(t.d, 'POST', `/api/agents/${ag.id}/stop?wait=true`)).status, 200);
     const file = sessionFile(t.sb.home, parent.sessionId);
     assert.ok(file, 'the parent has a session file');
     const before = fs.readFileSync(file);

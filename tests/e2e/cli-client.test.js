@@ -63,17 +63,18 @@ test('client commands drive agents through the unix socket', async (t) => {
 
   const started = cli('start', id);
   assert.equal(started.status, 0, started.stderr);
-  assert.equal(started.stdout.trim(), `${id} started: running`);
+  assert.equal(started.stdout.trim(), `${id} started (status running)`);
   assert.equal(cli('start', id).status, 1, 'starting a running agent is refused');
 
   const sent = cli('send', id, 'hello from cli');
   assert.equal(sent.status, 0, sent.stderr);
+  assert.equal(sent.stdout, `${id} sent\n`); // not "sent: sent"
   await sawEcho;
   assert.match(followed, /"type":"ready"/);
 
   const stopped = cli('stop', id);
   assert.equal(stopped.status, 0, stopped.stderr);
-  assert.match(stopped.stdout, new RegExp(`^${id} stopped: (stopped|finished|error)\n$`));
+  assert.match(stopped.stdout, new RegExp(`^${id} stopped( \\(status (finished|error)\\))?\n$`));
   const st = JSON.parse(cli('ls', '--json').stdout).agents[0];
   assert.notEqual(st.status, 'running');
 

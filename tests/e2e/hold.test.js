@@ -397,7 +397,7 @@ test('the real Claude CLI mid-turn survives kill -9 of agentd; its answer is sto
     // The next message goes to the same process, through its holder.
     assert.equal((await api(d2, 'POST', `/api/agents/${id}/message`, { content: 'say hi' })).status, 200);
     await until(async () => (await allMessages(d2, id)).some((m) => m.role === 'assistant' && m.content.includes('Hello from the mock.')), 'the follow-up');
-    const st = await api(d2, 'POST', `/api/agents/${id}/stop`);
+    const st = await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(st.status, 200, JSON.stringify(st.body));
     const ended = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
     assert.equal(ended.status, 'stopped');

@@ -199,7 +199,7 @@ test('a background child and a setsid child go with the run, at its end and at s
     const b = await mk(`${script}; sleep 303.${tag}`);
     assert.equal((await d.req('POST', `/api/agents/${b}/start`, {})).status, 200);
     await until(() => pids(sleeps).length === (cg ? 3 : 2), 'the sleeps of the second run');
-    assert.equal((await d.req('POST', `/api/agents/${b}/stop?force=true`)).status, 200);
+    assert.equal((await d.req('POST', `/api/agents/${b}/stop?force=true&wait=true`)).status, 200);
     await until(() => pids(sleeps).length === 0, 'every member of the stopped tree to go', 10000);
     const runs = (await d.req('GET', `/api/agents/${b}/runs`)).body.runs;
     assert.equal(runs[0].status, 'stopped');

@@ -73,7 +73,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
     await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('Hello from the mock.')),
       'the follow-up answer');
 
-    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopped.status, 200);
     assert.equal(stopped.body.status, 'stopped');
     const run1 = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
@@ -92,7 +92,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
       'the resumed answer');
     const resumed = mock.requests.slice(before).some((r) => JSON.stringify(r).includes('please remember a word'));
     assert.ok(resumed, 'the resumed request carries the earlier conversation');
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true`)).body.status, 'stopped');
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true&wait=true`)).body.status, 'stopped');
     assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.length, 2);
   } finally {
     await d.cleanup();

@@ -88,7 +88,7 @@ test('a command agent starts, shows its output, takes messages and stops', async
     assert.match(sent.body.messageId, /^msg_/);
     await until(async () => (await outputText(d, id)).includes('"line":"second message"'), 'the second echo');
 
-    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopped.status, 200);
     assert.equal(stopped.body.status, 'stopped');
     assert.equal(stopped.body.pid, undefined);
@@ -116,7 +116,7 @@ test('a command agent starts, shows its output, takes messages and stops', async
 
     // Not running any more: a message and a stop are refused (nothing to do).
     assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'x' })).status, 409);
-    const stopAgain = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopAgain = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopAgain.status, 409);
     assert.match(stopAgain.body.error.message, /not running/);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/pause`)).status, 409);
@@ -223,7 +223,7 @@ test('an agent that ignores SIGTERM is killed after the grace', async () => {
     const id = await newAgent(d, wt, ['node', FAKE, 'ignore-term']);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
     await until(async () => (await outputText(d, id)).includes('"ready"'), 'ready');
-    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopped.status, 200);
     assert.equal(stopped.body.status, 'stopped');
     const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
