@@ -156,7 +156,7 @@ test('past a usage limit, start and message are refused with 429 until force', a
   assert.equal((await d.req('PATCH', '/api/settings', { daily_cost_limit: 0 })).status, 200);
   r = await d.req('POST', `/api/agents/${ag.id}/message`, { content: 'hello again' });
   assert.notEqual(r.status, 429, JSON.stringify(r.body));
-  await d.req('POST', `/api/agents/${ag.id}/stop?force=true`);
+  await d.req('POST', `/api/agents/${ag.id}/stop?force=true&wait=true`);
 });
 
 test('usage input errors', async () => {

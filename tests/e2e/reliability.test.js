@@ -230,7 +230,7 @@ test('the validation gaps: names, bodies, crews, reorder, stop', async () => {
     const other = await makeWorkspace(d);
     assertError(await d.req('POST', '/api/worktrees/reorder', { ids: [wt.id], workspaceId: other.ws.id }), 422, 'VALIDATION_ERROR', 'ids');
     const ag = await d.req('POST', '/api/agents', { worktreeId: wt.id, executor: 'command', command: ['true'] });
-    const stop = await d.req('POST', `/api/agents/${ag.body.id}/stop`);
+    const stop = await d.req('POST', `/api/agents/${ag.body.id}/stop?wait=true`);
     assert.equal(stop.status, 409);
     assert.equal(stop.body.error.code, 'CONFLICT');
     // Limits this machine cannot enforce are refused before anything runs.

@@ -350,7 +350,7 @@ test('many start/stop cycles and a clean exit leave no zombie', async () => {
     for (let i = 0; i < 40; i++) {
       const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
       assert.equal(s.status, 200, JSON.stringify(s.body));
-      const t = await api(d, 'POST', `/api/agents/${id}/stop${i % 2 ? '?force=true' : ''}`);
+      const t = await api(d, 'POST', `/api/agents/${id}/stop?wait=true${i % 2 ? '&force=true' : ''}`);
       assert.equal(t.status, 200);
       assert.equal(t.body.status, 'stopped');
     }
