@@ -783,6 +783,56 @@ static int token_revoke(cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/* agentd token rotate-owner: a new owner token, printed once; every
+ * session and channel of the old one ends. */
+static int token_rotate_owner(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *j = call(c, "POST", "/api/auth/owner-token/rotate", NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        fprintf(stderr, "the owner token is new: its old sessions and connections have ended; "
+                        "the token is shown only now:\n");
+        printf("%s\n", str_of(j, "token", ""));
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* agentd login: a sign-in URL for the dashboard, carrying a one-time code
+ * (asked for over the unix socket, which is the owner's). */
+int ad_cli_login(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *j = call(c, "POST", "/api/auth/login-code", NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        fprintf(stderr, "open this in your browser (it works once, within %lld min):\n",
+                (long long)json_integer_value(json_object_get(j, "expiresIn")) / 60);
+        printf("%s\n", str_of(j, "url", ""));
+    }
+    json_decref(j);
+    return 0;
+}
+
 int ad_cli_token(cli_t *c, int argc, char **argv)
 {
     const char *sub = argc > 0 ? argv[0] : "";
@@ -800,7 +850,11 @@ int ad_cli_token(cli_t *c, int argc, char **argv)
         c->prog = prog;
         return token_revoke(c, argc - 1, argv + 1);
     }
-    return usage(c, "usage: agentd token create|ls|revoke ...");
+    if (strcmp(sub, "rotate-owner") == 0) {
+        c->prog = prog;
+        return token_rotate_owner(c, argc - 1, argv + 1);
+    }
+    return usage(c, "usage: agentd token create|ls|revoke|rotate-owner ...");
 }
 
 /* How names are taken (resolve.c), at the end of every command's help. */

@@ -95,7 +95,7 @@ int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out,
 extern const char AD_CLI_NAMES_HELP[];
 
 /* The commands (argv after the command's name). cli.c: ls, new, start,
- * send, stop, rm, approvals, approve, token; logs.c: logs; wt.c: ws, wt,
+ * send, stop, rm, approvals, approve, token, login; logs.c: logs; wt.c: ws, wt,
  * merge; work.c: fork, diff, commit, open; table.c: completion. */
 int ad_cli_ls(ad_cli_t *c, int argc, char **argv);
 int ad_cli_new(ad_cli_t *c, int argc, char **argv);
@@ -106,6 +106,7 @@ int ad_cli_rm(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approvals(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approve(ad_cli_t *c, int argc, char **argv);
 int ad_cli_token(ad_cli_t *c, int argc, char **argv);
+int ad_cli_login(ad_cli_t *c, int argc, char **argv);
 int ad_cli_logs(ad_cli_t *c, int argc, char **argv);
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv);
 int ad_cli_wt(ad_cli_t *c, int argc, char **argv);

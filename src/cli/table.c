@@ -99,18 +99,24 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --deny    refuse it instead\n"
      "  --always  allow it, and the same tool from now on, for this agent\n"
      "  --json    the decided approval as JSON\n"},
-    {"token", ad_cli_token, "create ls revoke", "make, list or revoke API tokens",
+    {"token", ad_cli_token, "create ls revoke rotate-owner", "make, list or revoke API tokens",
      "Usage: agentd token create NAME [--scope read|write|admin] [--org ID]\n"
      "                          [--expires-in 30d] [--rate N] [--json]\n"
      "       agentd token ls [--json]\n"
      "       agentd token revoke ID [--json]\n"
+     "       agentd token rotate-owner [--json]\n"
      "Make an API token (printed once, never again), list tokens (never their\n"
-     "secrets) or revoke one at once.\n"
+     "secrets) or revoke one at once; rotate-owner makes a new owner token\n"
+     "(printed once) and ends every session of the old one.\n"
      "  --scope S       read (default), write or admin\n"
      "  --org ID        the organisation it acts for\n"
      "  --expires-in D  a lifetime: 3600, 90m, 12h or 30d (default: none)\n"
      "  --rate N        requests per minute it may make (0: the default)\n"
      "  --json          the daemon's JSON\n"},
+    {"login", ad_cli_login, NULL, "print a dashboard sign-in URL with a one-time code",
+     "Usage: agentd login [--json]\n"
+     "Print a dashboard sign-in URL with a one-time code (good once, for 5 min).\n"
+     "  --json  the daemon's JSON\n"},
     {"ws", ad_cli_ws, "ls add", "list or add workspaces (git repositories)",
      "Usage: agentd ws ls [--json]\n"
      "       agentd ws add PATH [--name N] [--json]\n"
