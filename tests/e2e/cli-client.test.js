@@ -31,9 +31,10 @@ test('client commands drive agents through the unix socket', async (t) => {
   const ls = cli('ls');
   assert.equal(ls.status, 0, ls.stderr);
   const lines = ls.stdout.trim().split('\n');
-  assert.match(lines[0], /^ID\s+NAME\s+EXECUTOR\s+STATUS\s+MODE\s+WORKTREE$/);
+  assert.match(lines[0], /^ID\s+NAME\s+EXECUTOR\s+STATUS\s+MODE\s+WORKTREE\s+COST$/);
   assert.equal(lines.length, 2);
-  assert.ok(lines[1].startsWith(id) && lines[1].includes('cli agent') && lines[1].includes(wtId), lines[1]);
+  // the worktree by its name (issue #32), which resolves as --worktree does
+  assert.ok(lines[1].startsWith(id) && lines[1].includes('cli agent') && lines[1].includes(` ${ws.body.worktrees[0].name} `), lines[1]);
 
   const lsJson = JSON.parse(cli('ls', '--json').stdout);
   assert.equal(lsJson.agents.length, 1);
