@@ -752,7 +752,7 @@ static int token_ls(cli_t *c, int argc, char **argv)
     json_array_foreach(json_object_get(j, "tokens"), i, t)
     {
         const char *state = json_is_string(json_object_get(t, "revokedAt")) ? "revoked" : "active";
-        printf("%-30s %-20.20s %-6s %-24s %-20s %s\n", str_of(t, "id", "?"), str_of(t, "name", ""),
+        printf("%-30s %-20s %-6s %-24s %-20s %s\n", str_of(t, "id", "?"), str_of(t, "name", ""),
                str_of(t, "scope", ""), str_of(t, "orgId", ""), str_of(t, "expiresAt", "never"),
                state);
     }

@@ -14,6 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A column as wide as its longest value (at least min, at most 200):
+ * names are shown whole, never cut. */
+static int width(json_t *rows, const char *key, int min)
+{
+    size_t i;
+    json_t *r;
+    int w = min;
+    json_array_foreach(rows, i, r)
+    {
+        int n = (int)strlen(ad_cli_str(r, key, ""));
+        w = n > w ? (n < 200 ? n : 200) : w;
+    }
+    return w;
+}
+
 static int find_wt(ad_cli_t *c, const char *want, char *out, size_t outsz)
 {
     return ad_cli_resolve(c, AD_CLI_WORKTREE, want, out, outsz);
@@ -60,12 +75,14 @@ static int ws_ls(ad_cli_t *c, int argc, char **argv)
     if (c->json) {
         ad_cli_print_json(j);
     } else {
-        printf("%-30s %-20s %s\n", "ID", "NAME", "PATH");
+        json_t *rows = json_object_get(j, "workspaces");
+        int nw = width(rows, "name", 4);
+        printf("%-30s %-*s %s\n", "ID", nw, "NAME", "PATH");
         size_t i;
         json_t *w;
-        json_array_foreach(json_object_get(j, "workspaces"), i, w)
+        json_array_foreach(rows, i, w)
         {
-            printf("%-30s %-20.20s %s\n", ad_cli_str(w, "id", "?"), ad_cli_str(w, "name", ""),
+            printf("%-30s %-*s %s\n", ad_cli_str(w, "id", "?"), nw, ad_cli_str(w, "name", ""),
                    ad_cli_str(w, "path", ""));
         }
     }
@@ -146,13 +163,16 @@ static int wt_ls(ad_cli_t *c, int argc, char **argv)
     if (c->json) {
         ad_cli_print_json(j);
     } else {
-        printf("%-30s %-16s %-20s %-12s %s\n", "ID", "NAME", "BRANCH", "BASE", "PATH");
+        json_t *rows = json_object_get(j, "worktrees");
+        int nw = width(rows, "name", 4), bw = width(rows, "branch", 6),
+            basew = width(rows, "baseBranch", 4);
+        printf("%-30s %-*s %-*s %-*s %s\n", "ID", nw, "NAME", bw, "BRANCH", basew, "BASE", "PATH");
         size_t i;
         json_t *w;
-        json_array_foreach(json_object_get(j, "worktrees"), i, w)
+        json_array_foreach(rows, i, w)
         {
-            printf("%-30s %-16.16s %-20.20s %-12.12s %s\n", ad_cli_str(w, "id", "?"),
-                   ad_cli_str(w, "name", ""), ad_cli_str(w, "branch", ""),
+            printf("%-30s %-*s %-*s %-*s %s\n", ad_cli_str(w, "id", "?"), nw,
+                   ad_cli_str(w, "name", ""), bw, ad_cli_str(w, "branch", ""), basew,
                    ad_cli_str(w, "baseBranch", "-"), ad_cli_str(w, "path", ""));
         }
     }

@@ -43,6 +43,11 @@ test('ws add, new --allow, ls (full names, worktree names, cost), fork', async (
   assert.equal(cli('ws', 'add').status, 2);
   assert.equal(cli('ws', 'frob').status, 2);
   const wt = JSON.parse(cli('wt', 'ls', '--json').stdout).worktrees[0];
+  // Tables show names whole (they used to be cut at 16 or 20 characters).
+  const longWt = 'a-worktree-name-longer-than-twenty';
+  assert.equal(cli('wt', 'new', '--workspace', 'myrepo', longWt).status, 0);
+  assert.match(cli('wt', 'ls').stdout, new RegExp(` ${longWt} +${longWt} +main `));
+  assert.match(cli('ws', 'ls').stdout, / myrepo /);
 
   const long = 'an agent with a rather long name that used to be cut';
   r = cli('new', '--worktree', wt.name, '--name', long, '--allow', 'read,write,execute', '--', process.execPath, FAKE, 'echo');
