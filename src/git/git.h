@@ -229,8 +229,8 @@ int ad_git_review(const char *wt_path, const char *against, const char *file, js
  * NULL), "tree" (a commit on against since the fork point has HEAD's tree,
  * "commit": that one: a squash or rebase made elsewhere) or "ancestor"
  * (merged before, and against contains HEAD). */
-int ad_git_review_merged(const char *wt_path, const char *against, const char *file,
-                         json_t *merged, json_t **out, ad_git_err_t *e);
+int ad_git_review_merged(const char *wt_path, const char *against, const char *file, json_t *merged,
+                         json_t **out, ad_git_err_t *e);
 
 /* The commits on HEAD since its merge base with against, newest first,
  * first 500: out {"against", "mergeBase", "commits":[{"id", "shortId",
