@@ -263,7 +263,8 @@ int ad_cli_open(ad_cli_t *c, int argc, char **argv)
         snprintf(url, sizeof(url), "%s", ad_cli_str(j, "url", ""));
     }
     json_decref(j);
-    if (print || !launch(url)) {
+    bool web = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+    if (print || !web || !launch(url)) { /* only a web URL goes to the opener */
         printf("%s\n", url);
     }
     return 0;
