@@ -12,6 +12,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MODES "auto,plan,regular"
 #define EXECUTORS "claude,codex,gemini,command"
@@ -55,6 +56,31 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     answer_agent(app, r, rc, result, 201);
 }
 
+/* Auto mode for Claude Code as root is refused before the agent exists
+ * (else it is created and then fails at every start): 422 unless the
+ * owner set allow_root_auto. executor NULL is the default, claude. True
+ * after answering. */
+static bool root_auto_refused(ad_app_t *app, ad_req_t *r, const char *mode, const char *executor)
+{
+    if (mode == NULL || strcmp(mode, "auto") != 0 || geteuid() != 0 ||
+        (executor != NULL && strcmp(executor, "claude") != 0)) {
+        return false;
+    }
+    json_t *s = NULL;
+    bool allowed = ad_store_settings_get(app->store, &s) == 0 &&
+                   json_is_true(json_object_get(s, "allow_root_auto"));
+    json_decref(s);
+    if (allowed) {
+        return false;
+    }
+    ad_res_error(r, 422, "VALIDATION_ERROR",
+                 json_pack("{s:s, s:s}", "field", "mode", "reason", "root_auto"),
+                 "auto mode as root is off: agentd runs as root, and Claude Code may then skip "
+                 "permissions only inside a sandbox. Run agentd as a normal user, or set "
+                 "allow_root_auto (PATCH /api/settings) if this machine is a sandbox");
+    return true;
+}
+
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -84,6 +110,12 @@ static void list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "worktree", wt);
         return;
     }
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(out, "agents"), i, a)
+    {
+        ad_api_agent_live(app, a); /* a stop under way reads "stopping" */
+    }
     ad_res_json(r, 200, out);
 }
 
@@ -101,6 +133,7 @@ static void get(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "agent", id);
         return;
     }
+    ad_api_agent_live(app, a);
     ad_res_json(r, 200, a);
 }
 
@@ -563,7 +596,8 @@ static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *de
     if (json_object_get(args, "permissions") == NULL) {
         json_object_set_new(args, "permissions", json_pack("[s]", "read"));
     }
-    if (run_fields(app, r, body, executor, args) != 0) {
+    if (run_fields(app, r, body, executor, args) != 0 ||
+        root_auto_refused(app, r, ad_api_jstr(args, "mode"), executor)) {
         goto out;
     }
     if (def_name != NULL) {
@@ -653,6 +687,15 @@ static void patch(ad_req_t *r, void *ud)
         patch_state(r, body, args) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
             0) {
+        goto out;
+    }
+    json_t *cur = NULL;
+    bool refused =
+        ad_api_jstr(args, "mode") != NULL &&
+        ad_store_agent_get(app->store, ad_req_param(r, "id"), &cur) == 0 &&
+        root_auto_refused(app, r, ad_api_jstr(args, "mode"), ad_api_jstr(cur, "executor"));
+    json_decref(cur);
+    if (refused) {
         goto out;
     }
     if (has_order) {

@@ -130,6 +130,12 @@ void ad_api_worktrees_register(ad_app_t *app);
 void ad_api_review_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
+/* The worktree commits agentd recorded merging (review.c): a new JSON
+ * array of hex ids, empty when none or unreadable. Loop thread. */
+json_t *ad_api_merged_heads(ad_app_t *app, const char *wt_id);
+/* An agent row as it is live (runs.c): while its stop is under way, status
+ * "stopping" and stopping {since, force}. Loop thread. */
+void ad_api_agent_live(ad_app_t *app, json_t *agent);
 void ad_api_agents_register(ad_app_t *app);
 void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);

@@ -503,10 +503,14 @@ static void wt_remove_files(ad_api_gctx_t *c)
         return;
     }
     c->ws = ws;
+    json_t *heads = ad_api_merged_heads(c->app, ad_api_jstr(c->wt, "id"));
     ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
                        .path = ad_api_jstr(c->wt, "path"),
-                       .force = c->force};
+                       .force = c->force,
+                       .base = ad_api_jstr(c->wt, "baseBranch"),
+                       .merged = heads};
     ad_api_git_queue(c, AD_GIT_OP_REMOVE, &a, wt_removed);
+    json_decref(heads);
 }
 
 static void wt_agent_stopped(int rc, json_t *result, const char *msg, void *ud)
@@ -620,8 +624,14 @@ static void wt_delete(ad_req_t *req, void *ud)
         return;
     }
     c->ws = ws;
-    ad_git_args_t a = {.repo_path = ad_api_jstr(ws, "path"), .path = ad_api_jstr(wt, "path")};
+    /* A merged worktree (recorded, or its tree on the base) is no work lost. */
+    json_t *heads = ad_api_merged_heads(app, ad_api_jstr(wt, "id"));
+    ad_git_args_t a = {.repo_path = ad_api_jstr(ws, "path"),
+                       .path = ad_api_jstr(wt, "path"),
+                       .base = ad_api_jstr(wt, "baseBranch"),
+                       .merged = heads};
     ad_api_git_queue(c, AD_GIT_OP_REMOVE_CHECK, &a, wt_delete_checked);
+    json_decref(heads);
 }
 
 /* ---- checkout, branches, status, diff, setup ------------------------------------------- */

@@ -91,6 +91,11 @@ int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt
  * agent is not running (nothing is called); on 0, cb gets {agent} after the
  * process has exited and the run's end is committed. */
 int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_cb cb, void *ud);
+/* True while a stop of agent_id's run is under way (asked, the process not
+ * yet gone): since (wall ms of the first stop) and force (a force stop was
+ * asked) are set. The agent reads "stopping" meanwhile: its agent_status
+ * events say so until the run's end. Loop thread. */
+bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *since, bool *force);
 /* SIGSTOP/SIGCONT the run's process group; the agent becomes paused /
  * running. AD_ENOENT when not running, AD_ESTATE when already so. On 0, cb
  * gets {agent} after the status is committed. */

@@ -145,6 +145,8 @@ typedef struct ad_run {
     uv_timer_t flush;
     bool flush_init;
     ad_run_waiter_t *stop_waiters;
+    int64_t stop_since; /* wall ms of the first stop asked, 0: none (issue #32) */
+    bool stop_force;    /* a force stop was asked */
     bool pty;
     ad_buf_t live[2]; /* plain output read this loop iteration */
     bool live_dirty;

@@ -97,6 +97,15 @@ void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, 
 void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
                            const char *status, const char *reason)
 {
+    int64_t since;
+    bool force;
+    static const char *live[] = {"running", "waiting", "idle", "paused"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(live); i++) {
+        if (strcmp(status, live[i]) == 0 && ad_runner_stopping(r, agent_id, &since, &force)) {
+            status = "stopping"; /* a turn that ends while stopping is no new state */
+            reason = force ? "force" : NULL;
+        }
+    }
     ad_run_publish(
         r, t, "agent_status",
         json_pack("{s:s, s:s, s:s?}", "agentId", agent_id, "status", status, "reason", reason));

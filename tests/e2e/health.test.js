@@ -165,7 +165,7 @@ test('per-agent CPU, memory and GPU memory, and only for the caller\'s org', asy
     assert.equal(b.body.gpu.devices[0].processes.find((p) => p.pid === row.pid).agentId, null);
     assert.equal(b.body.score, b.body.summary.overallScore);
 
-    assert.equal((await d.req('POST', `/api/agents/${ag.id}/stop`, { force: true })).status, 200);
+    assert.equal((await d.req('POST', `/api/agents/${ag.id}/stop?wait=true`, { force: true })).status, 200);
     h = await sampled(d, (x) => !x.agents.some((y) => y.agentId === ag.id));
   } finally {
     await d.cleanup();

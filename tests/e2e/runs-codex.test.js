@@ -142,7 +142,7 @@ test('codex under agentd', { skip }, async (t) => {
       const busy = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'are you there?' });
       assert.equal(busy.status, 409);
       assert.match(busy.body.error.message, /busy with a turn/);
-      const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+      const stopped = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
       assert.equal(stopped.status, 200);
       assert.equal(stopped.body.status, 'stopped');
       const run = (await runs(d, id))[0];

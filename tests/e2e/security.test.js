@@ -465,7 +465,17 @@ test('auto mode as root needs allow_root_auto before IS_SANDBOX=1 is set', async
     const repo = daemon.tmpRepo('sec-root-', c.dataDir);
     const out = path.join(repo, 'env.txt');
     const ws = await call(c, 'POST', '/api/workspaces', { path: repo }, h);
-    const ag = await call(c, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', mode: 'auto' }, h);
+    const make = () => call(c, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', mode: 'auto' }, h);
+    let ag = await make();
+    if (process.getuid() === 0) {
+      // As root it is refused before the agent exists (issue #32).
+      assert.equal(ag.status, 422, JSON.stringify(ag.body));
+      assert.match(ag.body.error.message, /allow_root_auto/);
+      assert.equal((await call(c, 'GET', '/api/agents', undefined, h)).body.agents.length, 0);
+      assert.equal((await call(c, 'PATCH', '/api/settings', { allow_root_auto: true }, h)).status, 200);
+      ag = await make();
+      assert.equal((await call(c, 'PATCH', '/api/settings', { allow_root_auto: false }, h)).status, 200);
+    }
     assert.equal(ag.status, 201, JSON.stringify(ag.body));
     const start = () => call(c, 'POST', `/api/agents/${ag.body.id}/start`, { initialPrompt: 'hi' }, h);
     let r = await start();

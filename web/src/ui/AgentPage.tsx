@@ -102,7 +102,7 @@ export function AgentPage({ id }: { id: string }) {
   if (showTerm) tabs.push(['terminal', 'Terminal']);
   const current: Tab = tabSel.value ?? (showTerm ? 'terminal' : 'transcript');
   const tab = { value: current };
-  const alive = agent.status === 'running' || agent.status === 'waiting' || agent.status === 'paused';
+  const alive = agent.status === 'running' || agent.status === 'waiting' || agent.status === 'paused' || agent.status === 'stopping';
 
   return (
     <div class="page agent-page">
@@ -141,7 +141,7 @@ export function AgentPage({ id }: { id: string }) {
           </div>
         )}
         {tab.value === 'runs' && <RunsTab agentId={id} />}
-        {tab.value === 'diff' && <DiffTab worktreeId={agent.worktreeId} />}
+        {tab.value === 'diff' && <DiffTab worktreeId={agent.worktreeId} agentId={agent.id} />}
         {tab.value === 'terminal' && showTerm && (
           <Suspense fallback={<Spinner label="Loading terminal…" />}>
             <TerminalView agentId={id} live={alive} />
@@ -249,7 +249,8 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
     }
   };
   const s = agent.status;
-  const alive = s === 'running' || s === 'waiting' || s === 'paused';
+  const stopping = s === 'stopping';
+  const alive = s === 'running' || s === 'waiting' || s === 'paused' || stopping;
   const archived = !!agent.deletedAt;
   const perms = Array.isArray(agent.permissions) ? agent.permissions : [];
   const doDelete = () =>
@@ -314,14 +315,15 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
           </button>
         )}
         {alive && (
-          <button class="btn" disabled={!!busy.value} onClick={() => act('Stop', () => api.stop(agent.id))}>
-            ■ Stop
+          <button class="btn" disabled={!!busy.value || stopping} onClick={() => act('Stop', () => api.stop(agent.id))}>
+            {stopping ? 'Stopping…' : '■ Stop'}
           </button>
         )}
         {alive && (
+          // stays available while a stop escalates (SIGINT, SIGTERM, SIGKILL)
           <button
             class="btn btn-danger"
-            disabled={!!busy.value}
+            disabled={busy.value === 'Force stop'}
             onClick={() => act('Force stop', () => api.stop(agent.id, true))}
             title="Kill at once (SIGKILL)"
           >
