@@ -60,6 +60,27 @@ static void get(ad_req_t *r, void *ud)
                             : json_pack("{s:b, s:b, s:s}", "redis", true, "connected",
                                         ad_cluster_connected(app->cluster), "node",
                                         ad_cluster_node(app->cluster)));
+    /* Runs that cannot go on for now (a full disk, issue #41): the daemon
+     * is degraded while there are any, and says why. */
+    json_t *stalled = app->runner != NULL
+                          ? ad_runner_stalled(app->runner, ad_principal_filter(ad_api_who(r)))
+                          : json_array();
+    if (json_array_size(stalled) > 0) {
+        json_object_set_new(out, "status", json_string("degraded"));
+        json_t *why = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(stalled, i, x)
+        {
+            char text[160];
+            snprintf(text, sizeof(text), "run %s stalled: %s",
+                     json_string_value(json_object_get(x, "runId")),
+                     json_string_value(json_object_get(x, "reason")));
+            json_array_append_new(why, json_string(text));
+        }
+        json_object_set_new(out, "statusReasons", why);
+    }
+    json_object_set_new(out, "runs", json_pack("{s:o}", "stalled", stalled));
     const ad_health_sample_t *s = app->health != NULL ? ad_health_current(app->health) : NULL;
     json_object_set_new(
         out, "intervalMs",

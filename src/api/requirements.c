@@ -23,6 +23,7 @@ typedef struct {
     ad_health_tool_t tools[4];
     ad_health_req_in_t in;
     char cgroup_detail[512];
+    char sandbox_detail[1024];
     json_t *out;
 } check_t;
 
@@ -79,6 +80,10 @@ static void inputs(check_t *c, ad_app_t *app)
     c->in.cgroup_ok = ad_procs_cgroups(app->procs);
     snprintf(c->cgroup_detail, sizeof(c->cgroup_detail), "%s", ad_procs_containment(app->procs));
     c->in.cgroup_detail = c->cgroup_detail;
+    const char *why = NULL;
+    c->in.sandbox_ok = ad_procs_sandbox(app->procs, &why);
+    snprintf(c->sandbox_detail, sizeof(c->sandbox_detail), "%s", why);
+    c->in.sandbox_detail = c->sandbox_detail;
     const ad_health_sample_t *s = app->health != NULL ? ad_health_current(app->health) : NULL;
     if (s == NULL) {
         snprintf(c->in.gpu_reason, sizeof(c->in.gpu_reason), "no health sample yet%s",

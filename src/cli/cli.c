@@ -845,7 +845,8 @@ static const struct {
              "its result, '— status: waiting' for status changes.\n"
              "  -f, --follow  the current run live (or the next one, if it never ran),\n"
              "                exiting when the run ends: 0 if it succeeded or was\n"
-             "                stopped, 1 if it failed or was lost. An agent that is\n"
+             "                stopped, 1 if it failed or was lost, 3 if it ended\n"
+             "                degraded (some output lost). An agent that is\n"
              "                not running prints its transcript and exits the same\n"
              "                way for its last run.\n"
              "  --json        raw messages (with -f: raw events), one JSON a line\n"},

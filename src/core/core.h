@@ -369,8 +369,11 @@ typedef struct {
     ad_log_level_t log_level;
     ad_log_format_t log_format;
     bool durability_full;
-    char token[256];
-    char cors_origins[1024]; /* comma-separated; empty = same origin only */
+    char token[256];          /* the owner token, read from token_file */
+    char token_file[4096];    /* "": <data-dir>/owner-token */
+    char sandbox[8];          /* auto or off */
+    char sandbox_paths[4096]; /* comma-separated, read-only in every sandbox */
+    char cors_origins[1024];  /* comma-separated; empty = same origin only */
     /* accounts (src/auth) */
     char auth_mode[16]; /* token or none */
     char allowed_hosts[1024];
@@ -429,6 +432,11 @@ int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, cha
  * token or none, and none only on a loopback address; --tls-cert and
  * --tls-key come together. Returns 0 or AD_EINVAL with a message. */
 int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz);
+/* Reads --token-file into cfg->token and checks it (its mode, 0600 and
+ * ours; at least AD_TOKEN_MIN_CHARS). 0, or AD_EINVAL with a message. */
+int ad_config_token_load(ad_config_t *cfg, char *err, size_t errsz);
+/* 128 bits of a hex token; a shorter owner token is refused. */
+#define AD_TOKEN_MIN_CHARS 32
 /* Whether host (a name or an address) is this machine's loopback. */
 bool ad_host_is_loopback(const char *host);
 /* Prints the options with their variables and defaults, GNU style. */

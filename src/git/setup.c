@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "git/git_int.h"
+#include "proc/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -241,8 +242,17 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
             goto out;
         }
         char *const argv[] = {"/bin/sh", "-c", (char *)command, NULL};
-        rc = ad_gitx_run(wt_path, argv, NULL, timeout_ms ? timeout_ms : 300000, &output, &truncated,
+        /* The clean environment agents get: never agentd's own (its token)
+         * or a code-loading variable agentd happened to start with. */
+        char **envp = NULL;
+        char why[160];
+        if (ad_proc_env_build(NULL, false, &envp, why, sizeof(why)) != 0) {
+            rc = ad_gitx_fail(e, AD_EIO, "io", "setup environment: %s", why);
+            goto out;
+        }
+        rc = ad_gitx_run(wt_path, argv, envp, timeout_ms ? timeout_ms : 300000, &output, &truncated,
                          &st, &timed_out, e);
+        ad_proc_env_free(envp);
         if (rc != 0) {
             goto out;
         }

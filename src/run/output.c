@@ -35,6 +35,7 @@ void ad_run_batch_cleanup(ad_run_batch_t *b)
 /* A batch on its way to the writer: it owns the messages until the commit. */
 typedef struct {
     ad_runner_t *r;
+    uint64_t seq; /* the order batches were made in (the stuck queue's) */
     ad_run_batch_t batch;
     ad_store_message_t *rows; /* point into batch and the ids below */
     char agent_id[AD_ID_MAX]; /* the run may end before the commit */
@@ -59,17 +60,21 @@ static void ack_stored(const inflight_t *f)
     }
 }
 
-static void on_batch_done(int rc, void *ud)
+/* The batch's run, if it still runs. */
+static ad_run_t *batch_run(const inflight_t *f)
 {
-    inflight_t *f = ud;
-    f->r->inflight_bytes -= f->batch.bytes;
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "storing messages failed error=%s", ad_strerror(rc));
-    } else {
-        ack_stored(f);
-    }
-    if (f->r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2) {
-        for (ad_run_t *run = f->r->runs; run != NULL; run = run->next) {
+    ad_run_t *run = ad_run_find(f->r, f->agent_id);
+    return run != NULL && strcmp(run->run_id, f->run_id) == 0 ? run : NULL;
+}
+
+/* The batch is done with (stored, or given up): its bytes leave the
+ * writer's count, and held runs read on once it has caught up. */
+static void batch_free(inflight_t *f, int rc)
+{
+    ad_runner_t *r = f->r;
+    r->inflight_bytes -= f->batch.bytes;
+    if (r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2 && r->stuck == NULL) {
+        for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
             if (run->proc != NULL) {
                 ad_proc_held_hold_back(run->proc, false);
             }
@@ -81,6 +86,199 @@ static void on_batch_done(int rc, void *ud)
     ad_run_batch_cleanup(&f->batch);
     free(f->rows);
     free(f);
+}
+
+/* A storage error that passes once there is space: the batch is written
+ * again later, never dropped. A group SQLite rolled back for one job's
+ * FULL (or I/O error) gives its other jobs AD_EIO (src/store/writer.c);
+ * both are taken for a full disk, which is what the run then says. */
+static bool retryable(int rc)
+{
+    return rc == AD_EFULL || rc == AD_EIO;
+}
+
+/* A batch that could not be stored and never will be: the run lost it. */
+static void batch_lost(inflight_t *f, int rc)
+{
+    ad_log(AD_LOG_WARN, "runner", "storing messages failed agent=%s run=%s count=%zu error=%s",
+           f->agent_id, f->run_id, f->batch.n, ad_strerror(rc));
+    ad_run_t *run = batch_run(f);
+    if (run != NULL) {
+        run->lost_rows += f->batch.n;
+    }
+    batch_free(f, rc);
+}
+
+/* ---- the stuck queue: storing again after a full disk ----------------------------
+ * A batch the store refused for space waits in r->stuck (in the order the
+ * batches were made), with every later batch and run end behind it; a
+ * timer with backoff hands the first to the writer again. Nothing behind a
+ * stuck batch is acknowledged to a holder, so what is not stored stays in
+ * the spool; held runs are not read meanwhile (their holders spool, then
+ * stall their agents), and the runs say `stalled: disk full`. */
+struct ad_run_stuck {
+    struct ad_run_stuck *next;
+    uint64_t seq;
+    inflight_t *f;      /* a batch, or NULL: */
+    ad_run_after_fn fn; /* a call due once everything before it is stored */
+    void *ud;
+};
+
+static void stuck_insert(ad_runner_t *r, ad_run_stuck_t *e)
+{
+    ad_run_stuck_t **pp = &r->stuck;
+    while (*pp != NULL && (*pp)->seq < e->seq) {
+        pp = &(*pp)->next;
+    }
+    e->next = *pp;
+    *pp = e;
+}
+
+static void set_store_stall(ad_runner_t *r, bool on)
+{
+    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (run->proc != NULL) {
+            ad_proc_held_hold_back(run->proc, on);
+        }
+        if (run->store_stalled != on) {
+            run->store_stalled = on;
+            ad_run_stall_update(run);
+        }
+    }
+}
+
+static void on_retry_done(int rc, void *ud);
+
+static void arm_retry(ad_runner_t *r)
+{
+    if (!r->retrying && !uv_is_active((uv_handle_t *)&r->retry)) {
+        uv_timer_start(&r->retry, ad_run_on_retry, r->retry_ms, 0);
+    }
+}
+
+/* Goes through the stuck queue: calls due, the next batch to the writer;
+ * when it is empty, the runs go on. */
+static void stuck_next(ad_runner_t *r)
+{
+    while (r->stuck != NULL && !r->retrying) {
+        ad_run_stuck_t *e = r->stuck;
+        if (e->f != NULL) {
+            r->retrying = true;
+            ad_store_messages_insert(r->store, e->f->rows, e->f->batch.n, on_retry_done, e);
+            return;
+        }
+        r->stuck = e->next;
+        e->fn(e->ud, false);
+        free(e);
+    }
+    if (r->stuck == NULL) {
+        r->retry_ms = AD_RUN_RETRY_MIN_MS;
+        ad_log(AD_LOG_INFO, "runner", "messages stored again after a storage error");
+        set_store_stall(r, false);
+    }
+}
+
+void ad_run_on_retry(uv_timer_t *t)
+{
+    stuck_next(t->data);
+}
+
+static void on_retry_done(int rc, void *ud)
+{
+    ad_run_stuck_t *e = ud;
+    inflight_t *f = e->f;
+    ad_runner_t *r = f->r;
+    r->retrying = false;
+    if (rc != 0 && retryable(rc) && !r->closing) {
+        r->retry_ms = r->retry_ms * 2 > AD_RUN_RETRY_MAX_MS ? AD_RUN_RETRY_MAX_MS : r->retry_ms * 2;
+        arm_retry(r);
+        return;
+    }
+    r->stuck = e->next;
+    free(e);
+    if (rc == 0) {
+        ack_stored(f);
+        batch_free(f, 0);
+    } else {
+        batch_lost(f, rc);
+    }
+    if (!r->closing) {
+        stuck_next(r);
+    }
+}
+
+static void stuck_push(ad_runner_t *r, inflight_t *f)
+{
+    bool first = r->stuck == NULL;
+    ad_run_stuck_t *e = ad_xcalloc(1, sizeof(*e));
+    e->seq = f->seq;
+    e->f = f;
+    stuck_insert(r, e);
+    if (first) {
+        ad_log(AD_LOG_WARN, "runner",
+               "storing messages failed (the disk is full?); holding output and retrying");
+        set_store_stall(r, true);
+    }
+    ad_run_t *run = batch_run(f);
+    if (run != NULL && !run->store_stalled) { /* a run started meanwhile */
+        run->store_stalled = true;
+        if (run->proc != NULL) {
+            ad_proc_held_hold_back(run->proc, true);
+        }
+        ad_run_stall_update(run);
+    }
+    arm_retry(r);
+}
+
+void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud)
+{
+    if (r->stuck == NULL) {
+        fn(ud, false);
+        return;
+    }
+    ad_run_stuck_t *e = ad_xcalloc(1, sizeof(*e));
+    e->seq = r->batch_seq++;
+    e->fn = fn;
+    e->ud = ud;
+    stuck_insert(r, e);
+}
+
+void ad_run_stuck_free(ad_runner_t *r)
+{
+    r->closing = true;
+    while (r->stuck != NULL) {
+        ad_run_stuck_t *e = r->stuck;
+        r->stuck = e->next;
+        if (e->f != NULL) { /* a holder still has its lines: not acknowledged */
+            ad_run_batch_cleanup(&e->f->batch);
+            free(e->f->rows);
+            free(e->f);
+        } else {
+            e->fn(e->ud, true);
+        }
+        free(e);
+    }
+}
+
+static void on_batch_done(int rc, void *ud)
+{
+    inflight_t *f = ud;
+    ad_runner_t *r = f->r;
+    if (rc == 0) {
+        /* Not past a batch that still waits: its lines stay in the spool. */
+        if (r->stuck == NULL) {
+            ack_stored(f);
+        }
+        batch_free(f, 0);
+    } else if (retryable(rc) && !r->closing) {
+        if (f->done != NULL) { /* the caller hears now; the rows are stored later */
+            f->done(rc, f->ctx);
+            f->done = NULL;
+        }
+        stuck_push(r, f);
+    } else {
+        batch_lost(f, rc);
+    }
 }
 
 /* The writer is behind: live events still flow, but storage sheds plain
@@ -155,6 +353,7 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     f->ctx = ctx;
     memcpy(f->agent_id, run->agent_id, AD_ID_MAX);
     memcpy(f->run_id, run->run_id, AD_ID_MAX);
+    f->seq = r->batch_seq++;
     split_batch(run, n, &f->batch);
     f->rows = ad_xcalloc(f->batch.n, sizeof(*f->rows));
     for (size_t i = 0; i < f->batch.n; i++) {
@@ -176,6 +375,14 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
                                           .hold_err = m->hold[1]};
     }
     r->inflight_bytes += f->batch.bytes;
+    if (r->stuck != NULL) {
+        if (f->done != NULL) { /* as on a refusal: the caller hears now */
+            f->done(AD_EFULL, f->ctx);
+            f->done = NULL;
+        }
+        stuck_push(r, f); /* behind the batches that wait for space */
+        return;
+    }
     ad_store_messages_insert(r->store, f->rows, f->batch.n, on_batch_done, f);
 }
 

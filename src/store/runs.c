@@ -27,7 +27,7 @@
 
 static const char *const run_status_names[] = {
     [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
-    [AD_RUN_STOPPED] = "stopped", [AD_RUN_LOST] = "lost",
+    [AD_RUN_STOPPED] = "stopped", [AD_RUN_LOST] = "lost",           [AD_RUN_DEGRADED] = "degraded",
 };
 
 static const char *const agent_status_names[] = {
