@@ -30,6 +30,7 @@ typedef struct live {
     char agent_id[AD_ID_MAX + 16];
     struct live *next, *prev; /* every open channel */
     bool done;                /* closing: deliver nothing more */
+    bool cut_memory;          /* overflowed the server-wide send bound */
     ad_principal_t who;       /* who opened it */
     ad_auth_cred_t cred;      /* what it signed in with, checked again */
 } live_t;
@@ -101,8 +102,8 @@ static bool seed_envelope(json_t *env)
     json_object_foreach(p, k, v)
     {
         /* the envelope's own keys are never shadowed (a pong's seq) */
-        bool reserved = strcmp(k, "seq") == 0 || strcmp(k, "ts") == 0 ||
-                        strcmp(k, "topic") == 0 || strcmp(k, "topics") == 0;
+        bool reserved = strcmp(k, "seq") == 0 || strcmp(k, "ts") == 0 || strcmp(k, "topic") == 0 ||
+                        strcmp(k, "topics") == 0;
         if (!reserved && json_object_get(env, k) == NULL) {
             json_object_set(env, k, v);
         }
@@ -283,6 +284,10 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     size_t bound = (size_t)lv->app->cfg->ws_send_queue_bytes;
+    if ((lv->ws != NULL ? ad_ws_pressure(lv->ws) : ad_sse_pressure(lv->sse)) == 2) {
+        lv->cut_memory = true; /* among those holding most of the server's send memory */
+        return AD_ETOOBIG;
+    }
     int rc;
     if (lv->ws != NULL) {
         if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
@@ -317,9 +322,12 @@ static void live_overflow(void *ud, uint64_t last_seq)
     lv->done = true;
     ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu",
            (unsigned long long)last_seq);
-    send_notice_ex(lv, "overflow", json_pack("{s:I}", "lastSeq", (json_int_t)last_seq), true);
+    const char *why = lv->cut_memory ? "server send memory bound" : "send queue bound";
+    send_notice_ex(lv, "overflow",
+                   json_pack("{s:I, s:s}", "lastSeq", (json_int_t)last_seq, "reason", why), true);
     if (lv->ws != NULL) {
-        ad_ws_close(lv->ws, 1013, "overflow");
+        ad_ws_close(lv->ws, 1013,
+                    lv->cut_memory ? "overflow: server send memory bound" : "overflow");
     } else {
         ad_sse_close(lv->sse);
     }
@@ -342,6 +350,11 @@ static void live_gap(void *ud, uint64_t from, uint64_t to)
 static size_t live_queued(void *ud)
 {
     live_t *lv = ud;
+    if ((lv->ws != NULL ? ad_ws_pressure(lv->ws) : ad_sse_pressure(lv->sse)) != 0) {
+        /* the server's send memory is half used and this reader holds more
+         * than its share: a replay waits, as for a full queue of its own */
+        return (size_t)lv->app->cfg->ws_send_queue_bytes;
+    }
     return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
 }
 

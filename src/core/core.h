@@ -335,6 +335,11 @@ typedef struct {
     uint64_t max_connections;
     uint64_t idle_timeout_ms;
     uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t max_unix_connections;        /* the unix socket's own budget */
+    uint64_t max_connections_per_address; /* TCP, per remote address */
+    uint64_t max_websockets_per_token;    /* per credential (0: no cap) */
+    uint64_t send_queue_total_bytes;      /* every connection's send queues (0: no bound) */
     /* WebSocket limits */
     uint64_t ws_max_message_bytes;
     uint64_t ws_send_queue_bytes;

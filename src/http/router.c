@@ -278,6 +278,14 @@ static const ad_route_t *find_route(ad_server_t *s, ad_req_t *r, char *allow, si
     return head_fallback;
 }
 
+ad_access_t ad_http_route_access(ad_server_t *s, ad_req_t *r)
+{
+    char allow[96];
+    size_t alen = 0;
+    r->route = find_route(s, r, allow, sizeof(allow), &alen);
+    return r->route != NULL ? r->route->access : AD_ACCESS_PUBLIC;
+}
+
 /* The path exists with other methods: 204 for OPTIONS (a CORS preflight
  * too), else 405, both with Allow. */
 static void answer_other_method(ad_req_t *r, char *allow, size_t cap, size_t alen)
@@ -310,11 +318,19 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     char allow[96];
     size_t alen = 0;
     allow[0] = '\0';
-    const ad_route_t *found = find_route(s, r, allow, sizeof(allow), &alen);
+    /* a request with a body was matched before it (ad_http_route_access) */
+    const ad_route_t *found =
+        r->route != NULL ? r->route : find_route(s, r, allow, sizeof(allow), &alen);
     r->route = found;
     if (s->guard != NULL && s->guard->check != NULL &&
         !s->guard->check(s->guard_ud, r, found != NULL ? found->access : AD_ACCESS_PUBLIC)) {
         return; /* refused, answered by the guard */
+    }
+    if (r->upgrade && found != NULL && !r->conn->is_pipe && ad_http_caps_ws_full(s, r->auth)) {
+        ad_res_header(r, "Retry-After", "10");
+        ad_res_error(r, 429, "RATE_LIMITED", NULL,
+                     "this token has too many WebSockets open (--max-websockets-per-token)");
+        return;
     }
     if (found != NULL) {
         found->cb(r, found->ud);

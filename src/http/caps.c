@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Caps that hold before (and apart from) authentication: open TCP
+ * connections per remote address, open WebSockets per credential (the
+ * guard's auth pointer), and giving freed heap back to the system after a
+ * burst. The unix socket's own connection budget is conn.c's, the
+ * server-wide send bound write.c's (ad_conn_pressure); failed logins are
+ * src/auth's (limits.c). Every lookup here is a hash of one key: O(1) per
+ * connection, nothing per request.
+ */
+#include "http/http_int.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAPS_BUCKETS 4096
+/* How often the heap is looked at, and how much newly freed memory makes
+ * it worth a malloc_trim (which walks the free chunks of every arena). */
+#define TRIM_CHECK_MS 1000
+#define TRIM_STEP_BYTES ((size_t)32 << 20)
+
+typedef struct ad_cap_peer {
+    struct ad_cap_peer *next;
+    char addr[48];
+    size_t conns;
+} cap_peer_t;
+
+typedef struct cap_ws {
+    struct cap_ws *next;
+    const void *key;
+    size_t n;
+} cap_ws_t;
+
+struct ad_caps {
+    cap_peer_t *peers[CAPS_BUCKETS];
+    cap_ws_t *ws[CAPS_BUCKETS];
+};
+
+static struct ad_caps *caps_of(ad_server_t *s)
+{
+    if (s->caps == NULL) {
+        s->caps = ad_xcalloc(1, sizeof(*s->caps));
+    }
+    return s->caps;
+}
+
+static size_t str_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)k; *c != '\0'; c++) {
+        h = (h ^ *c) * 1099511628211u;
+    }
+    return (size_t)(h % CAPS_BUCKETS);
+}
+
+static size_t ptr_hash(const void *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15u;
+    return (size_t)((h >> 32) % CAPS_BUCKETS);
+}
+
+/* ---- connections per address -------------------------------------------------------- */
+
+/* The peer's address into c->peer ("" when it cannot be read). */
+static void read_peer(ad_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    c->peer[0] = '\0';
+    if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+    } else if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+    }
+}
+
+bool ad_http_caps_conn_open(ad_conn_t *c)
+{
+    ad_server_t *s = c->srv;
+    read_peer(c);
+    if (c->peer[0] == '\0') {
+        return true; /* nothing to count it under (it is about to fail anyway) */
+    }
+    struct ad_caps *k = caps_of(s);
+    size_t h = str_hash(c->peer);
+    cap_peer_t *p = k->peers[h];
+    while (p != NULL && strcmp(p->addr, c->peer) != 0) {
+        p = p->next;
+    }
+    if (p == NULL) {
+        p = ad_xcalloc(1, sizeof(*p));
+        snprintf(p->addr, sizeof(p->addr), "%s", c->peer);
+        p->next = k->peers[h];
+        k->peers[h] = p;
+    }
+    if (p->conns >= s->cfg->max_connections_per_address) {
+        return false; /* p has conns > 0 (the option's minimum is 1): kept */
+    }
+    p->conns++;
+    c->cap_peer = p;
+    return true;
+}
+
+void ad_http_caps_conn_close(ad_conn_t *c)
+{
+    cap_peer_t *p = c->cap_peer;
+    if (p == NULL) {
+        return;
+    }
+    c->cap_peer = NULL;
+    if (--p->conns > 0) {
+        return;
+    }
+    cap_peer_t **pp = &c->srv->caps->peers[str_hash(p->addr)];
+    while (*pp != p) {
+        pp = &(*pp)->next;
+    }
+    *pp = p->next;
+    free(p);
+}
+
+/* ---- WebSockets per credential --------------------------------------------------------- */
+
+static cap_ws_t **ws_find(ad_server_t *s, const void *key)
+{
+    cap_ws_t **pp = &caps_of(s)->ws[ptr_hash(key)];
+    while (*pp != NULL && (*pp)->key != key) {
+        pp = &(*pp)->next;
+    }
+    return pp;
+}
+
+bool ad_http_caps_ws_full(ad_server_t *s, const void *key)
+{
+    uint64_t cap = s->cfg->max_websockets_per_token;
+    if (cap == 0 || key == NULL) {
+        return false;
+    }
+    cap_ws_t *w = *ws_find(s, key);
+    return w != NULL && w->n >= cap;
+}
+
+void ad_http_caps_ws_open(ad_conn_t *c, const void *key)
+{
+    if (key == NULL || c->ws_key != NULL) {
+        return;
+    }
+    cap_ws_t **pp = ws_find(c->srv, key);
+    if (*pp == NULL) {
+        *pp = ad_xcalloc(1, sizeof(**pp));
+        (*pp)->key = key;
+    }
+    (*pp)->n++;
+    c->ws_key = key;
+}
+
+void ad_http_caps_ws_close(ad_conn_t *c)
+{
+    if (c->ws_key == NULL) {
+        return;
+    }
+    cap_ws_t **pp = ws_find(c->srv, c->ws_key);
+    c->ws_key = NULL;
+    cap_ws_t *w = *pp;
+    if (w != NULL && --w->n == 0) {
+        *pp = w->next;
+        free(w);
+    }
+}
+
+/* ---- giving memory back -------------------------------------------------------------- */
+
+/* A burst (a thousand replays, a fan-out to readers that stopped) leaves
+ * its buffers freed but mapped: glibc gives back only the top of the main
+ * heap past M_TRIM_THRESHOLD, and nothing of the other arenas (the
+ * workers' event reads) nor of pages in the middle of a fragmented heap.
+ * Once a second the free total is read; when it has grown by
+ * TRIM_STEP_BYTES since the last trim, malloc_trim() returns every free
+ * page of every arena to the system. Freed memory that was already given
+ * back still counts as free, hence "grown since", not "above". */
+static void on_trim_check(uv_timer_t *t)
+{
+    ad_server_t *s = t->data;
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks < s->trim_free) {
+        s->trim_free = mi.fordblks; /* reused since: growth counts from here */
+        return;
+    }
+    if (mi.fordblks - s->trim_free < TRIM_STEP_BYTES) {
+        return;
+    }
+    malloc_trim(0);
+    s->trim_free = mallinfo2().fordblks;
+    ad_log(AD_LOG_DEBUG, "http", "heap trimmed free=%zu in_use=%zu", s->trim_free,
+           (size_t)mi.uordblks);
+}
+
+void ad_http_caps_start(ad_server_t *s)
+{
+    if (s->trim_open) {
+        return;
+    }
+    uv_timer_init(s->loop, &s->trim);
+    s->trim.data = s;
+    s->trim_open = true;
+    s->trim_free = mallinfo2().fordblks;
+    uv_timer_start(&s->trim, on_trim_check, TRIM_CHECK_MS, TRIM_CHECK_MS);
+    uv_unref((uv_handle_t *)&s->trim);
+}
+
+static void trim_closed(uv_handle_t *h)
+{
+    ad_server_t *s = h->data;
+    s->open_handles--;
+    ad_http_check_done(s);
+}
+
+void ad_http_caps_stop(ad_server_t *s)
+{
+    if (!s->trim_open) {
+        return;
+    }
+    s->trim_open = false;
+    s->open_handles++;
+    uv_close((uv_handle_t *)&s->trim, trim_closed);
+}
+
+void ad_http_caps_free(ad_server_t *s)
+{
+    struct ad_caps *k = s->caps;
+    if (k == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < CAPS_BUCKETS; i++) {
+        while (k->peers[i] != NULL) {
+            cap_peer_t *p = k->peers[i];
+            k->peers[i] = p->next;
+            free(p);
+        }
+        while (k->ws[i] != NULL) {
+            cap_ws_t *w = k->ws[i];
+            k->ws[i] = w->next;
+            free(w);
+        }
+    }
+    free(k);
+    s->caps = NULL;
+}
