@@ -10,15 +10,18 @@
  */
 #include "http/http_int.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CAPS_BUCKETS 4096
 /* How often the heap is looked at, and how much newly freed memory makes
  * it worth a malloc_trim (which walks the free chunks of every arena). */
 #define TRIM_CHECK_MS 1000
-#define TRIM_STEP_BYTES ((size_t)32 << 20)
+#define TRIM_STEP_BYTES ((size_t)16 << 20)
+#define BURST_MIN_BYTES ((size_t)1 << 20)
 
 typedef struct ad_cap_peer {
     struct ad_cap_peer *next;
@@ -174,29 +177,70 @@ void ad_http_caps_ws_close(ad_conn_t *c)
 
 /* ---- giving memory back -------------------------------------------------------------- */
 
+/* Resident bytes of this process (/proc/self/statm), 0 when unreadable. */
+static size_t resident_bytes(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    const char *p = strchr(buf, ' '); /* size, then resident, in pages */
+    if (p == NULL) {
+        return 0;
+    }
+    return (size_t)strtoull(p + 1, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Resident memory the allocator holds free: what is resident beyond the
+ * bytes in use and what was resident beside the heap at start. */
+static size_t held_free(const ad_server_t *s)
+{
+    struct mallinfo2 mi = mallinfo2();
+    size_t used = mi.uordblks + mi.hblkhd + s->trim_base;
+    size_t rss = resident_bytes();
+    return rss > used ? rss - used : 0;
+}
+
 /* A burst (a thousand replays, a fan-out to readers that stopped) leaves
- * its buffers freed but mapped: glibc gives back only the top of the main
- * heap past M_TRIM_THRESHOLD, and nothing of the other arenas (the
- * workers' event reads) nor of pages in the middle of a fragmented heap.
- * Once a second the free total is read; when it has grown by
- * TRIM_STEP_BYTES since the last trim, malloc_trim() returns every free
- * page of every arena to the system. Freed memory that was already given
- * back still counts as free, hence "grown since", not "above". */
+ * its buffers freed but resident: glibc gives back only the top of the
+ * main heap past M_TRIM_THRESHOLD, nothing of the other arenas (the
+ * workers' event reads) nor of free pages in the middle of a fragmented
+ * heap. Once a second this reads how much resident memory is free in the
+ * allocator, and malloc_trim() returns every free page of every arena
+ *  - when that has grown by TRIM_STEP_BYTES over what the last trim left,
+ *  - or when a burst of queued sends is over: a second whose highest
+ *    queued total is under an eighth of the highest since the last trim
+ *    (at least BURST_MIN_BYTES), with a step's worth held free.
+ * A steady load (every second alike) whose free memory stays below the
+ * step is never trimmed (see HEAP_KEEP_BYTES in main.c for what trimming
+ * every turn cost the fan-out). */
 static void on_trim_check(uv_timer_t *t)
 {
     ad_server_t *s = t->data;
-    struct mallinfo2 mi = mallinfo2();
-    if (mi.fordblks < s->trim_free) {
-        s->trim_free = mi.fordblks; /* reused since: growth counts from here */
+    size_t window = s->pinned_hw;
+    s->pinned_hw = s->pinned;
+    if (window > s->burst_hw) {
+        s->burst_hw = window;
+    }
+    bool burst_over = s->burst_hw >= BURST_MIN_BYTES && window <= s->burst_hw / 8;
+    size_t held = held_free(s);
+    if (held < s->trim_free) {
+        s->trim_free = held; /* reused since: growth counts from here */
+    }
+    if (held - s->trim_free < TRIM_STEP_BYTES && !(burst_over && held >= TRIM_STEP_BYTES)) {
         return;
     }
-    if (mi.fordblks - s->trim_free < TRIM_STEP_BYTES) {
-        return;
-    }
+    s->burst_hw = 0;
     malloc_trim(0);
-    s->trim_free = mallinfo2().fordblks;
-    ad_log(AD_LOG_DEBUG, "http", "heap trimmed free=%zu in_use=%zu", s->trim_free,
-           (size_t)mi.uordblks);
+    s->trim_free = held_free(s);
+    ad_log(AD_LOG_DEBUG, "http", "heap trimmed held_free=%zu after=%zu", held, s->trim_free);
 }
 
 void ad_http_caps_start(ad_server_t *s)
@@ -207,7 +251,11 @@ void ad_http_caps_start(ad_server_t *s)
     uv_timer_init(s->loop, &s->trim);
     s->trim.data = s;
     s->trim_open = true;
-    s->trim_free = mallinfo2().fordblks;
+    struct mallinfo2 mi = mallinfo2();
+    size_t rss = resident_bytes();
+    size_t used = mi.uordblks + mi.hblkhd;
+    s->trim_base = rss > used ? rss - used : 0; /* code, libraries, stacks */
+    s->trim_free = 0;
     uv_timer_start(&s->trim, on_trim_check, TRIM_CHECK_MS, TRIM_CHECK_MS);
     uv_unref((uv_handle_t *)&s->trim);
 }

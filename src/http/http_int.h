@@ -204,7 +204,10 @@ struct ad_server {
     struct ad_caps *caps; /* per-address and per-auth counts (caps.c) */
     uv_timer_t trim;      /* gives freed heap back after a burst (caps.c) */
     bool trim_open;
-    size_t trim_free;         /* free heap bytes after the last trim */
+    size_t trim_free;         /* resident free heap bytes the last trim left (caps.c) */
+    size_t trim_base;         /* resident bytes beside the heap at start */
+    size_t pinned_hw;         /* highest pinned in the current trim check's second */
+    size_t burst_hw;          /* highest of those seconds since the last trim */
     struct ad_wflush *wflush; /* prepare+check handles that flush them */
     char rbuf[65536];         /* one read buffer for the whole loop */
     struct ad_tls_ctx *tls;   /* --tls-cert: the TCP listener speaks TLS */

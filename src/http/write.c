@@ -138,6 +138,9 @@ static void pin(ad_conn_t *c, size_t n)
 {
     c->pinned += n;
     c->srv->pinned += n;
+    if (c->srv->pinned > c->srv->pinned_hw) {
+        c->srv->pinned_hw = c->srv->pinned; /* caps.c: a burst and its end */
+    }
 }
 
 static void unpin(ad_conn_t *c, size_t n)
