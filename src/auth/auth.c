@@ -677,6 +677,7 @@ void ad_auth_close(ad_auth_t *a)
         return;
     }
     ad_auth_delayed_flush(a);
+    ad_auth_noise_close(a);
     if (a->trim_open) {
         uv_close((uv_handle_t *)&a->trim_timer, on_closed);
     } else {

@@ -448,6 +448,10 @@ static void guard_done(void *ud, ad_req_t *r, int status)
     memset(&row, 0, sizeof(row));
     row.ts = ad_wall_ms();
     const ad_principal_t *who = ad_auth_principal(r);
+    ad_req_peer(r, row.remote, sizeof(row.remote));
+    if (who == NULL && status >= 400 && ad_auth_noise_note(a, row.remote, status)) {
+        return; /* unauthenticated noise: counted into one row an interval */
+    }
     snprintf(row.token_name, sizeof(row.token_name), "%s", who != NULL ? who->name : "anonymous");
     snprintf(row.org_id, sizeof(row.org_id), "%s", who != NULL ? who->org_id : "");
     snprintf(row.method, sizeof(row.method), "%s", ad_req_method(r));
@@ -456,7 +460,6 @@ static void guard_done(void *ud, ad_req_t *r, int status)
     const char *id = ad_req_param(r, "id");
     snprintf(row.target_id, sizeof(row.target_id), "%s", id != NULL ? id : "");
     row.status = status;
-    ad_req_peer(r, row.remote, sizeof(row.remote));
     ad_store_audit_insert(a->store, &row);
 }
 

@@ -98,6 +98,10 @@ static const opt_t options[] = {
      "268435456", 0, 1099511627776,
      "bytes all WebSocket and SSE send queues may hold together: past half, replays wait; past "
      "it, the readers holding most are cut with an overflow notice (0: no bound)"},
+    {"audit-noise-interval-ms", "AGENTD_AUDIT_NOISE_INTERVAL_MS", U64(audit_noise_interval_ms),
+     "MS", "60000", 100, 86400000,
+     "unauthenticated refused requests are audited as one row per address per interval, with "
+     "a count"},
     {"ws-max-message-bytes", "AGENTD_WS_MAX_MESSAGE_BYTES", U64(ws_max_message_bytes), "N",
      "1048576", 125, 1073741824, "largest WebSocket message accepted (1009 past it)"},
     {"ws-send-queue-bytes", "AGENTD_WS_SEND_QUEUE_BYTES", U64(ws_send_queue_bytes), "N", "4194304",

@@ -290,3 +290,35 @@ test('a duplicate Host header is a 400', async () => {
     await d.cleanup();
   }
 });
+
+test('unauthenticated noise leaves aggregated audit rows, one per address per interval', async () => {
+  const interval = 2000;
+  const d = await startApi({ args: ['--audit-noise-interval-ms', String(interval)] });
+  try {
+    const N = 200;
+    const t0 = Date.now();
+    for (let i = 0; i < N; i++) {
+      const r = await fetch(`${d.url}/api/workspaces`, { method: 'POST', body: '{}',
+        headers: { 'content-type': 'application/json' } });
+      assert.equal(r.status, 401);
+      await r.arrayBuffer();
+    }
+    const sent = Date.now() - t0;
+    // every refused request shows, counted: individually or in an interval's row
+    const counted = (rows) => rows.reduce((n, e) =>
+      n + (e.route === '(unauthenticated requests)' ? Number(e.targetId) : 1), 0);
+    const rows = await poll(async () => {
+      const r = await d.req('GET', '/api/audit?limit=500');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const anon = r.body.entries.filter((e) => e.tokenName === 'anonymous');
+      return counted(anon) >= N ? anon : null;
+    }, 3 * interval + 5000, 'every refused request counted in the audit');
+    assert.equal(counted(rows), N);
+    // at most two rows an interval: the first request, then the count
+    const allowed = 2 * (Math.ceil(sent / interval) + 1);
+    assert.ok(rows.length <= allowed, `${rows.length} audit rows for ${N} unauthenticated requests`);
+    assert.equal(rows[0].remote, '127.0.0.1');
+  } finally {
+    await d.cleanup();
+  }
+});
