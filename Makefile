@@ -61,7 +61,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers fuzz bench bench-deps bench-series clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers doclinks decisions-index fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so
@@ -109,6 +109,16 @@ deps:
 unit: $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
+# Every repository path a Markdown file names must exist (the rules are at the
+# top of the script).
+doclinks:
+	@node scripts/doclinks.mjs
+	@node scripts/decisions-index.mjs --check
+
+# Rewrites the index of docs/DECISIONS.md from its sections and entries.
+decisions-index:
+	@node scripts/decisions-index.mjs
+
 # The subsystems must stay layers: no link cycle between them.
 layers: $(LIB_OBJ) $(GIT_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
@@ -134,6 +144,7 @@ e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so e2e-deps $(FAKE_NVML)
 # The fuzz smoke run goes first (a crash fails fast) so that the output ends
 # with the test runners' own summaries.
 check: deps
+	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
 	$(MAKE) fuzz-smoke
 	$(MAKE) BUILD=check unit
@@ -157,12 +168,12 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
-# Functions we never call (STYLE.md): each has a bounded replacement.
+# Functions we never call (CONTRIBUTING.md): each has a bounded replacement.
 BANNED := sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets
 lint:
 	@hits=$$(grep -nE '(^|[^A-Za-z0-9_])($(BANNED))[[:space:]]*\(' $$(ls src/*.c src/*/*.c src/*/*.h tests/unit/*.c 2>/dev/null)); \
 	if [ -n "$$hits" ]; then echo "$$hits"; \
-		echo "lint: banned function used (see STYLE.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
+		echo "lint: banned function used (see CONTRIBUTING.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
 
 # Training-metric store rows T1-T3 (issue #16): a C program linked against the

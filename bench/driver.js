@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The benchmark driver behind `make bench`: runs every scenario of
-// shared/reference/perf-anchors.md section 7 against agentd and its peers in
+// bench/README.md against agentd and its peers in
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
@@ -262,7 +262,7 @@ async function seedDb() {
   fs.copyFileSync(path.join(dir, db), copy);
   for (const ext of ['-wal', '-shm']) if (fs.existsSync(path.join(dir, db + ext))) fs.copyFileSync(path.join(dir, db + ext), copy + ext);
   // The bare loop stores events as rows, as agentd did until 2026-11-23
-  // (DESIGN §7's reference: a bare SQLite loop with agentd's pragmas);
+  // (the budget's reference in CONTRIBUTING.md: a bare SQLite loop with agentd's pragmas);
   // agentd itself now writes them to its event log.
   const mk = spawnSync('sqlite3', [copy, 'CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, '
     + 'type TEXT NOT NULL, topics TEXT NOT NULL, payload TEXT NOT NULL)'], { encoding: 'utf8', timeout: 5000 });
@@ -698,7 +698,7 @@ let agentdPublishWhy = 'event bus /ws not merged yet';
 async function w4() {
   const res = {};
   if (!agentdRun) { na('W4', agentdRunWhy); out.scenarios.W4 = null; return; }
-  // DESIGN's budget names one subscribed browser; the issue asks for 100.
+  // The budget (CONTRIBUTING.md) names one subscribed browser; the issue asks for 100.
   const subsList = [1, 100];
   for (const subs of subsList) {
     for (const rate of [1000, 10000]) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prints which subsystem links against which (from nm over the objects of
 # build/<mode>/obj/src/<subsystem>/) and fails when they form a cycle: the
-# subsystems must stay layers (DESIGN.md §1-2). Usage: scripts/layers.sh OBJDIR
+# subsystems must stay layers (CONTRIBUTING.md, "Layers"). Usage: scripts/layers.sh OBJDIR
 set -eu
 obj=${1:?usage: layers.sh build/<mode>/obj/src}
 tmp=$(mktemp -d)

@@ -36,8 +36,11 @@ $(WEB_DIST)/.stamp: $(WEB_SRC) $(WEB_DEPS_STAMP)
 	cd web && npm run --silent build
 	@touch $@
 
+# ESLint (with the rules of hooks) and Prettier's check come first: `make
+# check` fails on a lint error or an unformatted file (`npm run format`
+# in web/ fixes the latter).
 web-test: $(WEB_DEPS_STAMP)
-	cd web && npx vitest run
+	cd web && npm run --silent lint && npm run --silent format:check && npx vitest run
 
 # Browser end to end: Debian's Chromium driven by playwright-core against
 # the real daemon of this build mode (which embeds the dashboard).

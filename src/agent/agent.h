@@ -4,7 +4,7 @@
  * name, mode, permissions, session, model, prompt) into an argv, extra
  * environment and the first stdin bytes; a parser turns each stdout line of
  * the running agent into normalized records that the runner (src/run) maps
- * to bus events (DESIGN.md §4), stored messages and usage. Nothing here
+ * to bus events (docs/events.md), stored messages and usage. Nothing here
  * spawns, stores or publishes.
  *
  * Threads: everything here is plain data and may run on any thread; one
@@ -334,7 +334,7 @@ typedef struct {
     const char *crew_id;
 } ad_rec_ids_t;
 
-/* The bus event (DESIGN.md §4) for a record, for the records that map to one
+/* The bus event (docs/events.md) for a record, for the records that map to one
  * event by themselves: OUTPUT, DELTA, NOTICE -> "agent_output"; TOOL_START
  * -> "tool_start"; TOOL_END -> "tool_end" (status "success"/"error",
  * exitCode null when unknown); CONTEXT -> "agent_context"; EVENT -> its own

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * From parser records to the JSON the rest of agentd speaks: the payloads of
- * agent_output, tool_start, tool_end and agent_context events (DESIGN.md §4)
+ * agent_output, tool_start, tool_end and agent_context events (docs/events.md)
  * and the wire fields of a stored message. Publishing and storing are the
  * runner's job.
  */

@@ -50,8 +50,8 @@ void ad_api_register(ad_app_t *app)
 void ad_api_close(ad_app_t *app)
 {
     ad_api_live_close(app);
-    ad_api_chats_close();
-    ad_api_creds_close();
+    ad_api_chats_close(app);
+    ad_api_creds_close(app);
     ad_api_crews_close();
     ad_api_health_close(app);
     ad_api_requirements_close();

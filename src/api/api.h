@@ -23,6 +23,9 @@ struct ad_cluster;
 struct ad_health;
 struct ad_jobs;
 struct ad_services;
+struct ad_creds;
+struct ad_chat;
+struct ad_defwatch;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -39,6 +42,9 @@ typedef struct {
     struct ad_health *health; /* the host sampler, made by health.c (src/health) */
     struct ad_jobs *jobs;     /* jobs with progress, made by jobs.c (src/svc) */
     struct ad_services *services; /* helpers kept up, made by services.c (src/svc) */
+    struct ad_creds *creds;       /* provider keys, made by creds.c (src/creds) */
+    struct ad_chat *chat;         /* streamed chats, made by chats.c (src/chat) */
+    struct ad_defwatch *defwatch; /* definitions folders watched, made by defs.c (src/defs) */
     uint64_t started_ms;      /* wall clock when the daemon started */
 } ad_app_t;
 

@@ -5,10 +5,11 @@
  * workspace of the caller's organisation (theirs alone), read again on
  * each request (on the pool), so edits show at once. A file with bad
  * front matter is listed with its error.
- *   GET  /api/definitions?q=&category=   GET /api/definitions/:name
- *   POST /api/definitions/select {prompt}
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  */
 #include "api/workbench.h"
+#include "defs/defs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +40,11 @@ static json_t *folders(ad_app_t *app, const char *org)
         {
             const char *path = ad_api_jstr(w, "path");
             if (path != NULL) {
+                /* read below the repository only (src/llm/defs.c) */
                 snprintf(p, sizeof(p), "%s/.claude/agents", path);
-                json_array_append_new(
-                    dirs, json_pack("{s:s, s:s}", "path", p, "workspaceId", ad_api_jstr(w, "id")));
+                json_array_append_new(dirs, json_pack("{s:s, s:s, s:s, s:s}", "path", p, "root",
+                                                      path, "rel", ".claude/agents", "workspaceId",
+                                                      ad_api_jstr(w, "id")));
             }
         }
     }
@@ -235,7 +238,7 @@ static void select_def(ad_req_t *r, void *ud)
 
 void ad_api_defs_register(ad_app_t *app)
 {
-    ad_api_defwatch_start(app);
+    app->defwatch = ad_defwatch_start(app->loop, app->store, app->bus, app->cfg->data_dir);
     ad_server_route(app->server, "GET", "/api/definitions", AD_ACCESS_READ, list, app);
     ad_server_route(app->server, "GET", "/api/definitions/:name", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "POST", "/api/definitions/select", AD_ACCESS_READ, select_def,

@@ -3,11 +3,8 @@
  * Distributions of runs over REST (issue #16): histograms (reward
  * distributions) and counts (action distributions), one per run, name and
  * step, kept in the store's metric_dists (src/store/dists.c).
- *   GET /api/runs/:id/distributions          what the run has, with steps
- *   GET /api/runs/:id/histograms/:name?view=latest&step=
- *                                       ?view=range&from=&to=&limit=
- *                                       ?view=time&from=&to=&buckets=&bins=
- *   GET /api/runs/:id/counts/:name       the same views
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/training.md.
  * They are written by the metric batch (POST /api/runs/:id/metrics with
  * histograms: [...] and counts: [...], scalars.c; checked here) and by a
  * command agent's `histogram` and `counts` lines (src/run/dists.c).

@@ -6,15 +6,8 @@
  * organisation and cannot be changed; a user's schema cannot be changed
  * either (a config's values stay valid), only deleted while no config
  * uses it.
- *   GET    /api/config-schemas            built-in and the org's
- *   POST   /api/config-schemas {name, description?, fields, presets?, orgId?}
- *   GET    /api/config-schemas/:id        DELETE /api/config-schemas/:id
- *   GET    /api/configs?schemaId=         POST /api/configs {name, schemaId,
- *                                          preset?, values?, orgId?}
- *   GET    /api/configs/:id               PATCH /api/configs/:id {name?, values?}
- *   POST   /api/configs/:id/reset         every field back to its default
- *   POST   /api/configs/:id/preset {preset}
- *   DELETE /api/configs/:id
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/training.md.
  * A value out of range, of the wrong type or not in the schema is a 422
  * whose details name the field ("values.learningRate") and the range.
  */

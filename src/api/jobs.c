@@ -4,8 +4,8 @@
  * program, so it needs an admin token; reading needs a read token and
  * shows the caller's organisation's jobs, with the live figures of those
  * still running laid over their rows.
- *   POST /api/jobs {name, command: [argv], cwd?, kind?: job|discovery, orgId?}
- *   GET  /api/jobs?limit=   GET /api/jobs/:id   POST /api/jobs/:id/stop
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/health.md.
  */
 #include "api/api_int.h"
 #include "svc/svc.h"

@@ -7,16 +7,8 @@
  * "." or ".." segments, backslashes or control characters; sizes are
  * capped. The fenced code blocks of a chat answer that name a file can be
  * saved into a project.
- *   POST /api/projects {name, description?, userId?, chatId?, orgId?}
- *   GET  /api/projects?userId=   GET /api/projects/:id (messages, files)
- *   PUT  /api/projects/:id {name?, description?, messages?, files?}
- *   PATCH /api/projects/:id/files {changes: [{path, content} | {path, delete}]}
- *   POST /api/projects/:id/files/from-message {chatId, messageId}
- *   DELETE /api/projects/:id
- *   POST /api/projects/:id/export {path} (admin: it writes to the disk)
- *   GET  /api/projects/:id/archive (a tar download: <name>/<files>)
- *   POST /api/projects/:id/commit {worktreeId, path?, message?} (admin: the
- *        files written into a worktree and committed, src/git/files.c)
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/workbench.md.
  */
 #include "api/workbench.h"
 

@@ -4,14 +4,8 @@
  * the store's metric_chunks (src/store/series.c, encoded by src/tsdb).
  * Not the daemon's own Prometheus /metrics (metrics.c) nor the health
  * sampler's history (health.c).
- *   GET  /api/runs/:id/metrics                 series of a run with summaries
- *   POST /api/runs/:id/metrics {points: [...], histograms?: [...], counts?: [...]}
- *                                              a batch, one writer job (dists.c checks
- *                                              the histograms and counts)
- *   GET  /api/runs/:id/metrics/export?format=csv|jsonl&names=a,b   (streamed)
- *   GET  /api/runs/:id/metrics/:name?x=step|time&from=&to=&buckets=&range=
- *   GET  /api/metrics/compare?runs=a,b&name=&x=&from=&to=&buckets=&range=
- *   GET  /api/metrics/compare/export?runs=a,b&format=&names=
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/training.md.
  * Buckets carry min, max, mean, last and count: never a sample.
  */
 #include "api/api_int.h"

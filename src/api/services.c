@@ -4,13 +4,8 @@
  * Eye" generalised. Anything that starts, stops or probes one needs an
  * admin token (a probe may run a command); reading needs a read token and
  * shows the caller's organisation's services with their runtime.
- *   POST   /api/services {name, command, cwd?, restart?, probe?, schema?,
- *          config?, enabled?, orgId?}
- *   GET    /api/services   GET /api/services/:id
- *   PATCH  /api/services/:id {name?, config?, restart?, probe?, enabled?}
- *   POST   /api/services/:id/restart   (applies a changed config)
- *   POST   /api/services/:id/test      (runs the probe once)
- *   DELETE /api/services/:id
+ * Its routes are listed in docs/api.md, their bodies and answers in
+ * docs/health.md.
  */
 #include "api/api_int.h"
 #include "svc/svc.h"

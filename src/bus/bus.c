@@ -3,8 +3,9 @@
  * The event bus: sequence numbers, publishing, fan-out to subscribers
  * through the topic index, and the subscribers themselves (topics, the
  * send-queue bound, overflow). Replay is replay.c's, the replay ring's
- * eviction and the events table persist.c's. Connections and wire formats
- * are the owner's business (src/api/live.c); SQL is src/store/events.c's.
+ * eviction and the event log's queue persist.c's. Connections and wire
+ * formats are the owner's business (src/api/live.c); storing the events is
+ * src/store/events.c's.
  */
 #include "bus/bus_int.h"
 
@@ -113,7 +114,6 @@ static void sub_overflow(ad_bus_sub_t *sub)
     sub->busy--;
 }
 
-/* Hands ev to sub. Returns false when sub can take nothing more. */
 /* An event of an org ("org:<id>" among its topics) reaches only that
  * org's subscribers (and the owner's, which have no org); an event with no
  * org topic reaches everyone. */
@@ -134,6 +134,7 @@ static bool org_visible(const ad_bus_sub_t *sub, const ad_bus_event_t *ev)
     return !has_org;
 }
 
+/* Hands ev to sub. Returns false when sub can take nothing more. */
 bool ad_bus_sub_deliver(ad_bus_sub_t *sub, const ad_bus_event_t *ev)
 {
     if (sub->dead || sub->freed) {

@@ -2,7 +2,7 @@
 /*
  * bus: the event bus. publish() assigns the global sequence number,
  * serializes the envelope once, fans it out to subscribers, keeps it in a
- * ring for replay and queues it for the events table. This header is the
+ * ring for replay and queues it for the event log. This header is the
  * contract other subsystems publish through, and the subscriber side that
  * the live channels (src/api/live.c) deliver with.
  *
@@ -44,14 +44,14 @@ uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const 
  * client may resume from. A seq that has left the process is never handed
  * out again, not even after a crash (see ad_bus_store_ops_t.reserve). */
 uint64_t ad_bus_seq(const ad_bus_t *bus);
-/* The oldest seq a replay can still deliver (ring or events table); the
+/* The oldest seq a replay can still deliver (ring or event log); the
  * next seq when nothing is retained. */
 uint64_t ad_bus_oldest_seq(const ad_bus_t *bus);
 
 /* Counters since start, for /metrics. */
 typedef struct {
     uint64_t published, persisted, given_up;
-    uint64_t unpersisted_bytes; /* published, not yet in the events table */
+    uint64_t unpersisted_bytes; /* published, not yet in the event log */
     uint64_t ring_events, ring_bytes;
 } ad_bus_stats_t;
 void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out);
@@ -96,8 +96,8 @@ typedef struct {
      * above half the send queue bound, so a long replay does not overflow. */
     size_t (*queued)(void *ud);
     /* Optional: a replay crossed seqs from..to that history does not hold
-     * (lost in a crash before they were stored, or dropped when the events
-     * table could not be written). Some may have been delivered before;
+     * (lost in a crash before they were stored, or dropped when the event
+     * log could not be written). Some may have been delivered before;
      * the client should reload what it shows. Replay goes on after to. */
     void (*gap)(void *ud, uint64_t from, uint64_t to);
 } ad_bus_sub_ops_t;
@@ -116,8 +116,8 @@ void ad_bus_sub_free(ad_bus_sub_t *sub);
 /* True when topic is a valid topic or pattern. */
 bool ad_bus_topic_valid(const char *topic);
 /* Subscribes to topics (already-held ones are kept). With has_since, every
- * matching event with seq > since is replayed first (ring, else events
- * table), then live ones follow with no gap and no duplicate. Returns 0,
+ * matching event with seq > since is replayed first (ring, else the event
+ * log), then live ones follow with no gap and no duplicate. Returns 0,
  * AD_EINVAL for an invalid topic (nothing changes), AD_ETOOBIG past
  * AD_BUS_SUB_TOPICS_MAX. */
 int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, bool has_since,
@@ -136,13 +136,13 @@ uint64_t ad_bus_sub_last_seq(const ad_bus_sub_t *sub);
 bool ad_bus_sub_replaying(const ad_bus_sub_t *sub);
 
 /* ---- persistence -----------------------------------------------------------
- * The bus queues events for the events table through these operations; the
+ * The bus queues events for the event log through these operations; the
  * store side lives in src/store/events.c. Without them (unit tests, no
  * store) the bus keeps only the ring.
  */
 typedef void (*ad_bus_write_done_cb)(int rc, void *arg);
 typedef void (*ad_bus_trim_done_cb)(int rc, uint64_t oldest_seq, void *arg);
-/* One event row as read back from the table (worker thread). */
+/* One event as read back from the log (worker thread). */
 typedef struct {
     uint64_t seq;
     int64_t ts_ms;
@@ -163,7 +163,7 @@ typedef struct {
                 void *arg);
     /* Loop thread: deletes rows with seq <= max_seq or ts < min_ts_ms
      * (either may be 0), a bounded number per call; done gets the oldest
-     * seq left (0 when the table is empty). */
+     * seq left (0 when the log is empty). */
     void (*trim)(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim_done_cb done,
                  void *arg);
     /* Loop thread: durably records that seqs up to upto may be in use
@@ -177,7 +177,7 @@ typedef struct {
  * the oldest row (0: none). ops and impl are borrowed. */
 void ad_bus_set_store(ad_bus_t *bus, const ad_bus_store_ops_t *ops, void *impl, uint64_t min_seq,
                       uint64_t max_seq, uint64_t reserved);
-/* The last seq known committed to the events table. */
+/* The last seq known committed to the event log. */
 uint64_t ad_bus_persisted_seq(const ad_bus_t *bus);
 /* Before the store closes: queues every pending event in one last write,
  * records the last seq as the ceiling (so a clean restart shows no gap) and

@@ -211,12 +211,12 @@ struct ad_bus {
     struct wbatch *retry;       /* the batch whose write failed, to retry */
     int64_t retry_ms;           /* its current backoff */
     size_t unpersisted_bytes;   /* events published and not yet stored */
-    uint64_t dropped;           /* events given up on (the table has a gap) */
+    uint64_t dropped;           /* events given up on (the log has a gap) */
     uint64_t published;         /* events published since start */
-    uint64_t stored;            /* events written to the table since start */
+    uint64_t stored;            /* events written to the log since start */
     bool stopping;
     uint64_t persisted_seq;
-    uint64_t db_min; /* oldest row in the table, 0: none */
+    uint64_t db_min; /* oldest record in the log, 0: none */
     bool trimming;
     int64_t last_trim_ms;
     unsigned db_reads;
@@ -232,8 +232,8 @@ bool ad_bus_sub_deliver(ad_bus_sub_t *sub, const ad_bus_event_t *ev);
 void ad_bus_backfill_free(backfill_t *bf);
 void ad_bus_pace_remove(ad_bus_sub_t *sub);
 /* persist.c: drops the oldest ring events past the byte bound (never one
- * not yet persisted, nor one an in-flight table read pins); queues the
- * events table write of what was published. */
+ * not yet persisted, nor one an in-flight log read pins); queues the
+ * event log write of what was published. */
 void ad_bus_ring_evict(ad_bus_t *bus);
 void ad_bus_schedule_writes(ad_bus_t *bus);
 /* Asks for the next block of seqs when half the current one is used. */
@@ -244,7 +244,7 @@ void ad_bus_drop_retry(ad_bus_t *bus);
 /* bus.c: fans out the held events the reservation now covers. */
 void ad_bus_release_held(ad_bus_t *bus);
 /* replay.c: runs sub's replay as far as it can now; the oldest seq an
- * in-flight table read still needs from the ring (0: none). */
+ * in-flight log read still needs from the ring (0: none). */
 void ad_bus_run_replay(ad_bus_sub_t *sub);
 uint64_t ad_bus_ring_pin(const ad_bus_t *bus);
 

@@ -2,7 +2,7 @@
 /*
  * The event object: one allocation holding the serialized envelope and the
  * strings it was made from, refcounted on the loop thread. Building one is
- * thread-safe, so replay reads from the table build them on a worker.
+ * thread-safe, so replay reads from the log build them on a worker.
  */
 #include "bus/bus_int.h"
 

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Persistence: published events queued for the events table (they share
- * a transaction for a few ms), the ring's eviction once they are stored,
+ * Persistence: published events queued for the event log (they share
+ * a commit for a few ms), the ring's eviction once they are stored,
  * retention trims, and the durable seq ceiling: a seq is handed out only
  * below a reservation committed to the store, so a restart after a crash
  * continues above anything a subscriber may have seen. A failed write is
  * retried with backoff while the events wait in memory, up to a bound;
- * past it they are given up and replay reports the gap. SQL is
+ * past it they are given up and replay reports the gap. Storing them is
  * src/store/events.c's, behind the store ops.
  */
 #include "bus/bus_int.h"
@@ -19,12 +19,12 @@
 void ad_bus_ring_evict(ad_bus_t *bus)
 {
     size_t max = bus->cfg ? (size_t)bus->cfg->event_ring_bytes : (8u << 20);
-    /* A table read in flight pins the ring just past what it reads, so the
+    /* A log read in flight pins the ring just past what it reads, so the
      * reader continues from the ring instead of chasing it forever; up to
      * four times the bound. */
     uint64_t pin = bus->ring.bytes <= 4 * max ? ad_bus_ring_pin(bus) : 0;
     /* Events not yet committed stay in the ring whatever its size: replay
-     * relies on every event being in the ring or in the table. */
+     * relies on every event being in the ring or in the log. */
     while (bus->ring.bytes > max && bus->ring.count > 1) {
         uint64_t first = ad_bus_ring_first(&bus->ring);
         if ((bus->sops != NULL && first > bus->persisted_seq) || first > bus->visible ||
@@ -47,7 +47,7 @@ typedef struct wbatch {
 
 static void on_written(int rc, void *arg);
 
-/* Events waiting in memory may take this much before a failing table is
+/* Events waiting in memory may take this much before a failing log is
  * given up on (four ring bounds). */
 static size_t unpersisted_max(const ad_bus_t *bus)
 {
@@ -204,14 +204,14 @@ static void maybe_trim(ad_bus_t *bus, bool force)
         return;
     }
     if (bus->db_reads > 0) {
-        return; /* a replay is reading the table: the next commit tries again */
+        return; /* a replay is reading the log: the next commit tries again */
     }
     int64_t now = ad_wall_ms();
     if (bus->db_min == 0 || (!force && now - bus->last_trim_ms < AD_BUS_TRIM_MIN_INTERVAL_MS)) {
         return;
     }
     /* Size is enforced through the mean event size of the ring, which
-     * saves summing the table. */
+     * saves summing the log. */
     size_t avg = bus->ring.count ? bus->ring.bytes / bus->ring.count : 256;
     uint64_t keep = bus->cfg->event_retention_bytes / (avg ? avg : 1);
     uint64_t max_seq = bus->persisted_seq > keep ? bus->persisted_seq - keep : 0;

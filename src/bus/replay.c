@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Replay: a subscriber that gives `since` gets every matching event after
- * it, from the ring or else the events table (read on a worker), chasing
+ * it, from the ring or else the event log (read on a worker), chasing
  * the head until it is caught up, so no live buffer is needed; paced so
- * one replay cannot flood a connection. Seqs missing from the table (lost
- * in a crash, or given up when the table could not be written) are
+ * one replay cannot flood a connection. Seqs missing from the log (lost
+ * in a crash, or given up when the log could not be written) are
  * reported as a gap where the replay crosses them, never skipped silently.
  * Fan-out is bus.c's.
  */
@@ -80,7 +80,7 @@ typedef struct dbread {
     int rc;
 } dbread_t;
 
-/* Seqs from..to are not in the table. Worker thread. */
+/* Seqs from..to are not in the log. Worker thread. */
 static void add_gap(dbread_t *dr, uint64_t from, uint64_t to)
 {
     dr->gaps = ad_xrealloc(dr->gaps, (dr->ngaps + 1) * sizeof(*dr->gaps));
@@ -316,11 +316,6 @@ static bool must_pace(ad_bus_sub_t *sub)
     return true;
 }
 
-/* Moves the subscriber's replay forward: backfills first (their own topics,
- * up to the seq where the chase took over), then the chase with every
- * current subscription until it reaches the newest seq, when live delivery
- * takes over. Synchronous while the ring covers the range; a read of the
- * events table otherwise, after which this runs again. */
 /* The replay's current step: a backfill (topics added with since while
  * already replaying) before the chase to the head. */
 typedef struct {
@@ -373,7 +368,7 @@ static bool replay_ring(ad_bus_sub_t *sub, step_t *st)
     return true;
 }
 
-/* The step reaches below the ring: read it from the events table. */
+/* The step reaches below the ring: read it from the event log. */
 static void replay_table(ad_bus_sub_t *sub, step_t *st, uint64_t ring_first)
 {
     ad_bus_t *bus = sub->bus;
@@ -398,6 +393,11 @@ static void replay_table(ad_bus_sub_t *sub, step_t *st, uint64_t ring_first)
     start_dbread(sub, st->bf, *st->cur, upto, pats, npats);
 }
 
+/* Moves the subscriber's replay forward: backfills first (their own topics,
+ * up to the seq where the chase took over), then the chase with every
+ * current subscription until it reaches the newest seq, when live delivery
+ * takes over. Synchronous while the ring covers the range; a read of the
+ * event log otherwise, after which this runs again. */
 void ad_bus_run_replay(ad_bus_sub_t *sub)
 {
     ad_bus_t *bus = sub->bus;

@@ -3,7 +3,9 @@
  * Configuration: one table of options, each with its flag, its AGENTD_*
  * variable, its default and its help line. Defaults, the environment and
  * flags all go through the same setter, so a bad default is as loud as a bad
- * flag. Flags win over the environment, which wins over defaults.
+ * flag. Flags win over the environment, which wins over defaults. The
+ * table also lists, for --help, the few variables read with getenv() where
+ * they are used (T_ENV: no flag, not set here).
  */
 #include "core.h"
 
@@ -14,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STR, T_U64, T_LISTEN, T_LEVEL, T_LOGFMT, T_DURABILITY, T_BOOL } opt_type_t;
+/* T_ENV: a variable the code that uses it reads with getenv(), listed here
+ * only so that --help names it; this file never reads or checks it. */
+typedef enum { T_STR, T_U64, T_LISTEN, T_LEVEL, T_LOGFMT, T_DURABILITY, T_BOOL, T_ENV } opt_type_t;
 
 typedef struct {
-    const char *flag; /* without the leading "--" */
+    const char *flag; /* without the leading "--"; NULL for T_ENV */
     const char *env;
     opt_type_t type;
     size_t off;  /* offset of the field in ad_config_t */
@@ -32,6 +36,8 @@ typedef struct {
 #define U64(field) T_U64, offsetof(ad_config_t, field), 0
 /* A flag alone means true; --flag=false, or the variable set to 0/false. */
 #define BOOL(field) T_BOOL, offsetof(ad_config_t, field), 0
+/* Read by getenv() where it is used; def is what that code falls back to. */
+#define ENV_ONLY NULL
 
 static const opt_t options[] = {
     {"listen", "AGENTD_LISTEN", T_LISTEN, 0, 0, "HOST:PORT", "127.0.0.1:8765", 0, 0,
@@ -142,6 +148,24 @@ static const opt_t options[] = {
      "instead of stopping them"},
     {"hold-wait-sec", "AGENTD_HOLD_WAIT_SEC", U64(hold_wait_sec), "SEC", "86400", 1, 31536000,
      "how long a holder whose agent has exited waits for an agentd to collect its exit"},
+    /* Environment only (T_ENV): each is read by the code that uses it, which
+     * falls back to the default shown when the value is missing or out of
+     * range. Keep def in step with that code. */
+    {ENV_ONLY, "AGENTD_LLM_RPM", T_ENV, 0, 0, "N", "50", 0, 0,
+     "model requests per minute per credential and model before chat messages queue"},
+    {ENV_ONLY, "AGENTD_LLM_ITPM", T_ENV, 0, 0, "N", "200000", 0, 0,
+     "model input tokens per minute, likewise"},
+    {ENV_ONLY, "AGENTD_LLM_OTPM", T_ENV, 0, 0, "N", "80000", 0, 0,
+     "model output tokens per minute, likewise"},
+    {ENV_ONLY, "AGENTD_LLM_QUEUE", T_ENV, 0, 0, "N", "16", 0, 0,
+     "chat messages that may wait for a rate limit per credential (429 past it)"},
+    {ENV_ONLY, "AGENTD_LLM_STALL_MS", T_ENV, 0, 0, "MS", "60000", 0, 0,
+     "a model stream silent this long is cut and reported (at most 3600000)"},
+    {ENV_ONLY, "AGENTD_CREDENTIALS", T_ENV, 0, 0, "file", "", 0, 0,
+     "file: keep model API keys in <data-dir>/credentials/ even when a Secret Service is on "
+     "the session bus"},
+    {ENV_ONLY, "AGENTD_GIT_LIB", T_ENV, 0, 0, "PATH", "", 0, 0,
+     "agentd-git.so to load (default: the one beside the agentd executable)"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)
@@ -259,6 +283,8 @@ static int set_option(ad_config_t *cfg, const opt_t *o, const char *v, char *why
         }
         snprintf(why, whysz, "expected normal or full");
         return AD_EINVAL;
+    case T_ENV:
+        AD_BUG("%s is read where it is used, never set here", o->env);
     }
     AD_BUG("unknown option type %d", (int)o->type);
 }
@@ -269,6 +295,9 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
         const opt_t *o = &options[i];
+        if (o->type == T_ENV) {
+            continue;
+        }
         if (o->def != NULL && set_option(cfg, o, o->def, why, sizeof(why)) != 0) {
             AD_BUG("bad default for --%s: %s", o->flag, why);
         }
@@ -278,7 +307,7 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
     }
     for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
         const opt_t *o = &options[i];
-        const char *v = getenv(o->env);
+        const char *v = o->type == T_ENV ? NULL : getenv(o->env);
         if (v == NULL) {
             continue;
         }
@@ -293,7 +322,8 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
 static const opt_t *find_option(const char *name, size_t len)
 {
     for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
-        if (strlen(options[i].flag) == len && strncmp(options[i].flag, name, len) == 0) {
+        const char *flag = options[i].flag;
+        if (flag != NULL && strlen(flag) == len && strncmp(flag, name, len) == 0) {
             return &options[i];
         }
     }
@@ -388,6 +418,16 @@ void ad_config_print_help(FILE *out)
     for (size_t i = 0; i < AD_ARRAY_LEN(options); i++) {
         const opt_t *o = &options[i];
         char left[64];
+        if (o->type == T_ENV) {
+            snprintf(left, sizeof(left), "%s=%s", o->env, o->metavar);
+            fprintf(out, "  %-30s %s\n", left, o->help);
+            if (o->def[0] != '\0') {
+                fprintf(out, "  %-30s [environment only; default %s]\n", "", o->def);
+            } else {
+                fprintf(out, "  %-30s [environment only]\n", "");
+            }
+            continue;
+        }
         if (o->type == T_BOOL) {
             snprintf(left, sizeof(left), "--%s", o->flag);
         } else {

@@ -74,9 +74,9 @@ typedef enum { AD_LOG_TEXT = 0, AD_LOG_JSON } ad_log_format_t;
 
 void ad_log_set_level(ad_log_level_t level);
 void ad_log_set_format(ad_log_format_t format);
-/* Redirects output to fd (default 2). For tests. */
 /* How long repeats of one warning are held back (default 5000 ms). */
 void ad_log_set_repeat_window(int64_t ms);
+/* Redirects output to fd (default 2). For tests. */
 void ad_log_set_fd(int fd);
 bool ad_log_enabled(ad_log_level_t level);
 void ad_log(ad_log_level_t level, const char *sub, const char *fmt, ...)
@@ -275,6 +275,17 @@ int ad_secret_new(char out[AD_SECRET_MAX]);
  * many bytes went out: n, or fewer when a write failed (errno says why;
  * EIO for a write that took nothing). Any thread. */
 size_t ad_write_all(int fd, const void *p, size_t n);
+
+/* ---- opening files below a folder (beneath.c) ------------------------------- */
+/* Opens rel (relative, no "..") below the folder rootfd without leaving
+ * it: a symlink that leads out of the folder, an absolute one, or a /proc
+ * magic link is refused (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+ * where the kernel has no openat2, a walk that follows no link at all).
+ * flags are open(2)'s (O_CLOEXEC is added). Returns the fd, or -1 with
+ * errno (EXDEV or ELOOP for a way out). */
+int ad_openat_beneath(int rootfd, const char *rel, int flags);
+/* The same below the folder root (a path). */
+int ad_open_beneath(const char *root, const char *rel, int flags);
 
 /* ---- data dir -------------------------------------------------------------- */
 /* The unix socket address of path in *a (unixaddr.c). A path too long for

@@ -208,8 +208,6 @@ void ad_conn_wqueue_drop(ad_conn_t *c)
     }
 }
 
-/* Writes what is queued on c: as much as the socket takes now (writev),
- * the rest through uv_write. Returns 0 or a libuv error; never closes c. */
 /* The socket took only part of a slice: hands the wouts from c->whead to
  * last (bufs[0..n), the first possibly trimmed) to libuv, which writes them
  * when the socket drains. Returns 0 or a libuv error. */
@@ -244,6 +242,8 @@ static int write_rest(ad_conn_t *c, uv_buf_t *bufs, unsigned n, ad_wout_t *last,
     return rc;
 }
 
+/* Writes what is queued on c: as much as the socket takes now (writev),
+ * the rest through uv_write. Returns 0 or a libuv error; never closes c. */
 int ad_conn_wqueue_flush(ad_conn_t *c)
 {
     if (c->werr != 0) {

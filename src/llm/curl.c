@@ -3,7 +3,7 @@
  * libcurl through dlopen: loaded on the first model call and kept for the
  * daemon's life (never dlclosed: its TLS stack keeps global state). Linking
  * it would map libcurl and its dependencies (~3.6 MB resident) in every
- * daemon, including those that never call a model (README, S2).
+ * daemon, including those that never call a model (bench/README.md, S2).
  */
 #include "llm/llm_int.h"
 

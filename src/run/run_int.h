@@ -37,7 +37,7 @@
  * categories, a few KiB stored). */
 #define AD_RUN_DIST_BATCH 1000
 #define AD_RUN_DIST_HOLD_MAX 2000
-/* Events published and not yet in the events table: past this, plain
+/* Events published and not yet in the event log: past this, plain
  * output is not streamed live (it is still stored), so a flooding agent
  * cannot grow the bus without bound. The bus holds events a few ms to
  * commit them together, and at 10k lines/s a commit or two already spans

@@ -11,23 +11,22 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, ROOT, shot, tmpDir, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, daemon, makeRepo, ROOT, shot, tmpDir, until } from './lib/harness.mjs';
+import { session, waitText } from './lib/session.mjs';
 
 const PROG = path.join(ROOT, 'tests/fixtures/dist-agent.js');
 const FAKE_NVML = path.join(path.dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
 
 let d;
 let b;
-before(async () => {
-  const state = path.join(tmpDir('agentd-gpu-'), 'gpu-state');
-  fs.writeFileSync(state, 'temp=60\nutil=42\npower_mw=150000\n');
-  d = await daemon.start({ needUrl: true, args: ['--health-interval-ms', '250', '--nvml-lib', FAKE_NVML], env: { FAKE_NVML_STATE: state } });
-  b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.stop();
+session((s) => ({ d, b } = s), {
+  stop: true,
+  daemon: () => {
+    const state = path.join(tmpDir('agentd-gpu-'), 'gpu-state');
+    fs.writeFileSync(state, 'temp=60\nutil=42\npower_mw=150000\n');
+    return { args: ['--health-interval-ms', '250', '--nvml-lib', FAKE_NVML], env: { FAKE_NVML_STATE: state } };
+  },
 });
 
 async function distRun(wt, steps, offset) {
@@ -58,8 +57,9 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   await page.getByRole('checkbox', { name: `compare ${two.runId}` }).check();
   await page.getByRole('combobox', { name: 'metric' }).selectOption('reward');
   await page.locator('.training-chart .uplot canvas').waitFor();
-  // the group: mean of both runs with its band
-  assert.match(await page.getByTestId('group-legend').innerText(), /mean of 2 runs/);
+  // the group: mean of both runs with its band (drawn once both runs'
+  // series have come, which on a busy machine takes a while)
+  await waitText(page.getByTestId('group-legend'), /mean of 2 runs/, 'the group legend');
   assert.equal(await page.getByRole('checkbox', { name: 'group band' }).isChecked(), true);
   await page.locator('.training-chart').scrollIntoViewIfNeeded();
   await shot(page, 'analytics-group');

@@ -3,20 +3,14 @@
 // agents live (agent_status events), survives a reload, and goes when
 // nothing waits any more.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, makeRepo, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
 
 let d;
 let b;
 
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.cleanup();
-});
+session((s) => ({ d, b } = s));
 
 const favicon = (page) => page.evaluate(() => {
   const l = document.querySelector('link[rel="icon"]');

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { waitAttr } from './lib/session.mjs';
 
 const require = createRequire(import.meta.url);
 const mockAnthropic = require('../fixtures/mock-anthropic.js');
@@ -113,8 +114,8 @@ test('a suggested definition, files saved to a project, the definitions page', a
   // a choice of the user's own is not replaced by the next suggestion
   await page.getByLabel('Agent definition').selectOption('');
   await page.getByLabel('What is it for? (suggests a definition)').fill('build me a web site');
-  await until(async () => /build me a web site/.test(await page.getByLabel('What is it for? (suggests a definition)').inputValue()), 'typed');
-  await new Promise((r) => setTimeout(r, 600));
+  // the suggestion for the new text has come (and left the user's choice alone)
+  await waitAttr(sug, 'data-for', 'build me a web site', 'the suggestion for the new text');
   assert.equal(await page.getByLabel('Agent definition').inputValue(), '');
   await sug.getByRole('button', { name: 'Use' }).click();
   assert.equal(await page.getByLabel('Agent definition').inputValue(), 'web-builder');

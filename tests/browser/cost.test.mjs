@@ -5,20 +5,14 @@
 // chime (off by default, a Settings switch kept by this browser) sounds
 // once as an agent starts waiting.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, makeRepo, shot, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
 
 let d;
 let b;
 
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.cleanup();
-});
+session((s) => ({ d, b } = s));
 
 test('cost per agent in the sidebar, live; usage by agent and by model in Analytics', async () => {
   const { page } = b;

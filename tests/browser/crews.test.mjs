@@ -5,20 +5,14 @@
 // as badges (a failure in red, with the only toast), and the cards count
 // the runs once they end.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
 
 let d;
 let b;
 
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.cleanup();
-});
+session((s) => ({ d, b } = s));
 
 test('a crew started from its page: live graph badges, a failure toast, counted runs', async () => {
   const { page } = b;

@@ -3,20 +3,14 @@
 // says so before anything is sent; a message is then refused by the daemon
 // (429 USAGE_LIMIT) and sent with force only once the user agrees.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, makeRepo, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
 
 let d;
 let b;
 
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.cleanup();
-});
+session((s) => ({ d, b } = s));
 
 test('a reached limit is said in the composer, and a message goes only when the user agrees', async () => {
   const { page } = b;

@@ -6,21 +6,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { api, capabilities, daemon, git, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, capabilities, git, makeRepo, shot, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
 
 let d;
 let caps;
 let b;
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  caps = await capabilities(d.url);
-  if (caps.store) b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.stop();
-});
+session((s) => ({ d, b } = s), { stop: true, launchIf: async (x) => (caps = await capabilities(x.url)).store });
 
 async function ok(method, p, body) {
   const r = await api(d.url, method, p, body);

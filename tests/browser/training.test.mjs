@@ -7,21 +7,15 @@
 // program's step, figures and mind panel.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
 
 const TRAIN = path.join(ROOT, 'tests/fixtures/train-agent.js');
 
 let d;
 let b;
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.stop();
-});
+session((s) => ({ d, b } = s), { stop: true });
 
 async function trainRun(wt, count, spike) {
   const a = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', TRAIN, String(count), String(spike)] });

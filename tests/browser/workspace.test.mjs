@@ -9,22 +9,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { api, capabilities, daemon, launch, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, capabilities, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { nextFrame, session } from './lib/session.mjs';
 
 let d;
 let caps;
 let b;
 let repo;
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  caps = await capabilities(d.url);
-  if (caps.store) b = await launch({ login: d.url });
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.stop();
-});
+session((s) => ({ d, b } = s), { stop: true, launchIf: async (x) => (caps = await capabilities(x.url)).store });
 
 const need = (t) => {
   if (!caps.store) {
@@ -183,7 +176,7 @@ test('10,000 messages: the page renders only what is visible and pages older one
     assert.equal(Number(await tr.getAttribute('data-rows')), N);
     for (const f of [0.5, 0]) {
       await tr.evaluate((el, frac) => (el.scrollTop = el.scrollHeight * frac), f);
-      await page.waitForTimeout(100);
+      await nextFrame(page); // the scroll handled and the window drawn
       assert.ok((await domRows()) < 80, `rows in the DOM at ${f}: ${await domRows()}`);
     }
     // A fresh page load pages them in instead.

@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startApi, makeWorkspace, makeAgent } = require('./lib/api');
+const { startApi, makeWorkspace, makeAgent, until } = require('./lib/api');
 
 const ANT = 'sk-ant-stored-key-0123456789abcdef';
 const OAI = 'sk-openai-stored-key-0123456789abcd';
@@ -19,16 +19,6 @@ function fakeCli(dir, name, variable) {
   const p = path.join(dir, name);
   fs.writeFileSync(p, `#!/bin/sh\nprintf '%s' "$${variable}" > "${name}-key.txt"\nexit 0\n`, { mode: 0o755 });
   return p;
-}
-
-async function until(fn, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('agents get the stored key when their environment names none, never where it could leak', async () => {

@@ -33,17 +33,9 @@ test('a slow consumer is cut off with overflow/1013; a fast one gets everything'
     assert.equal(fast.closeCode, null, 'the fast client is still connected');
 
     slow.sock.resume();
-    const got = [];
-    let overflow = null;
-    let code = null;
-    for (;;) {
-      const f = await slow.nextData(10000);
-      if (!f) break;
-      if (f.opcode === 0x8) { code = f.payload.readUInt16BE(0); break; }
-      const m = JSON.parse(f.payload.toString());
-      if (m.type === 'overflow') overflow = m;
-      else if (typeof m.seq === 'number') got.push(m.seq);
-    }
+    const { msgs, code } = await slow.readToClose();
+    const overflow = msgs.find((m) => m.type === 'overflow');
+    const got = msgs.filter((m) => m.type !== 'overflow' && typeof m.seq === 'number').map((m) => m.seq);
     assert.ok(overflow, 'an overflow message arrived');
     assert.equal(code, 1013);
     assert.ok(got.length < 4000, `the slow client got ${got.length} events`);

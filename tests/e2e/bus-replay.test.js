@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Event order and replay as a reconnecting client sees them: 100,000 events
 // in order; a reconnect with `since` in the middle of a burst loses and
-// repeats nothing; replay from the events table once the ring has rolled
+// repeats nothing; replay from the event log once the ring has rolled
 // over (and after a restart); replay_truncated past retention.
 'use strict';
 
@@ -58,7 +58,7 @@ test('a reconnect with since in the middle of a burst misses nothing and repeats
   }
 });
 
-test('replay comes from the events table once the ring rolled over, also after a restart', async (t) => {
+test('replay comes from the event log once the ring rolled over, also after a restart', async (t) => {
   const d = await start({ needUrl: true, keepDataDir: true, args: ['--event-ring-bytes', '4096'] });
   let d2;
   try {

@@ -8,7 +8,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, chatIdle } = require('./lib/api');
 const { Live } = require('./lib/live');
 const mockOpenAI = require('../fixtures/mock-openai');
 
@@ -38,12 +38,7 @@ async function newChat(body) {
 const evs = (id, type) => live.events.filter((e) => e.type === type && e.payload.sessionId === id);
 async function ended(id) {
   await live.until(() => evs(id, 'stream_complete').length + evs(id, 'stream_error').length > 0, 20000, 'the end');
-  for (let i = 0; i < 100; i++) {
-    const g = await d.req('GET', `/api/chats/${id}`);
-    if (!g.body.streaming) return g.body;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('still streaming');
+  return chatIdle(d, id);
 }
 
 test('a chat with an OpenAI-compatible server streams and saves its answer', async () => {

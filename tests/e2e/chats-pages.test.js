@@ -7,7 +7,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, chatIdle } = require('./lib/api');
 const mockAnthropic = require('../fixtures/mock-anthropic');
 
 const KEY = 'sk-ant-pages-test-key-0000';
@@ -25,14 +25,7 @@ test.after(async () => {
   if (mock) await mock.close();
 });
 
-async function idle(chat) {
-  for (let i = 0; i < 400; i++) {
-    const g = await d.req('GET', `/api/chats/${chat}`);
-    if (!g.body.streaming) return g.body;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('still streaming');
-}
+const idle = (chat) => chatIdle(d, chat);
 
 test('a long chat is read back page by page', async () => {
   const chat = (await d.req('POST', '/api/chats', { model: 'claude-sonnet-4-5' })).body.id;

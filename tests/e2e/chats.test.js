@@ -13,7 +13,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, chatIdle } = require('./lib/api');
 const { Live } = require('./lib/live');
 const mockAnthropic = require('../fixtures/mock-anthropic');
 
@@ -50,13 +50,7 @@ const eventsOf = (chat, type) => live.events.filter((e) => e.type === type && e.
 async function ended(chat) {
   await live.until(() => eventsOf(chat, 'stream_complete').length + eventsOf(chat, 'stream_error').length > 0,
     20000, `the end of ${chat}'s answer`);
-  // the answer's write commits just after the event
-  for (let i = 0; i < 100; i++) {
-    const g = await d.req('GET', `/api/chats/${chat}`);
-    if (!g.body.streaming) return g.body;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('still streaming');
+  return chatIdle(d, chat);
 }
 
 test('credentials: stored in a 0600 file, masked in every answer, base URL for admins', async () => {

@@ -16,29 +16,11 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const daemon = require('./lib/daemon');
 const { start } = require('../fixtures/mock-anthropic');
-const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
+const { api, until } = require('./lib/api');
+const { claudeAgents } = require('./lib/agents');
 
 const skip = claudeMissingReason() || false;
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until(fn, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const messages = async (d, id) => (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages;
 const agent = async (d, id) => (await api(d, 'GET', `/api/agents/${id}`)).body;
@@ -57,15 +39,7 @@ async function setup() {
   const mock = await start();
   const sb = makeSandbox();
   const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
-  const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
-  assert.equal(ws.status, 201);
-  const env = claudeEnv(mock.url, sb.home);
-  delete env.PATH;
-  const make = async (extra = {}) => {
-    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true, ...extra });
-    assert.equal(ag.status, 201, JSON.stringify(ag.body));
-    return ag.body;
-  };
+  const make = await claudeAgents(d, sb, mock.url);
   const cleanup = async () => { await d.cleanup(); await mock.close(); sb.cleanup(); };
   return { mock, sb, d, make, cleanup };
 }

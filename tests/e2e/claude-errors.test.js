@@ -8,17 +8,12 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { start } = require('../fixtures/mock-anthropic');
-const { claudeMissingReason, makeSandbox, runClaude } = require('../fixtures/claude-run');
+const { claudeMissingReason, makeSandbox, mockPerFile, runClaude } = require('../fixtures/claude-run');
 
 const skip = claudeMissingReason() || false;
 
 let mock;
-test.before(async () => {
-  if (!skip) mock = await start();
-});
-test.after(async () => {
-  if (mock) await mock.close();
-});
+mockPerFile(test, (m) => (mock = m));
 
 test('529 overloaded: retried, then is_error with api_error_status 529', { skip }, async () => {
   const sb = makeSandbox();

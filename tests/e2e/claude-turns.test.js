@@ -11,18 +11,12 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { start } = require('../fixtures/mock-anthropic');
-const { claudeMissingReason, makeSandbox, runClaude } = require('../fixtures/claude-run');
+const { claudeMissingReason, makeSandbox, mockPerFile, runClaude } = require('../fixtures/claude-run');
 
 const skip = claudeMissingReason() || false;
 
 let mock;
-test.before(async () => {
-  if (!skip) mock = await start();
-});
-test.after(async () => {
-  if (mock) await mock.close();
-});
+mockPerFile(test, (m) => (mock = m));
 
 test('a text turn streams tokens and ends with a successful result', { skip }, async () => {
   const sb = makeSandbox();

@@ -13,7 +13,7 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { BIN, run, tmpRepo } = daemon;
-const { startApi } = require('./lib/api');
+const { startApi, until } = require('./lib/api');
 const { start: startMock, defaultRules } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
 
@@ -35,16 +35,6 @@ function follow(dataDir, args, ms = 60000) {
     child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
   return { child, done, out: () => stdout };
-}
-
-async function until(fn, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const script = (code) => `for (const w of ["one", "two", "three"]) console.log(w); process.exit(${code});`;

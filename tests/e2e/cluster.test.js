@@ -13,6 +13,7 @@ const net = require('node:net');
 const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { Live, json } = require('./lib/live');
+const { until } = require('./lib/api');
 
 const REDIS = '/usr/bin/redis-server';
 
@@ -44,16 +45,6 @@ function publishRaw(port, channel, msg) {
   const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', channel, msg], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return Number(r.stdout.trim());
-}
-
-async function until(pred, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const connected = async (d) => (await json(d, 'GET', '/api/health')).body.cluster.connected;

@@ -16,6 +16,7 @@ const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const mockAnthropic = require('../fixtures/mock-anthropic');
+const { api, until } = require('./lib/api');
 
 const KEY = 'sk-ant-keyring-SECRET-4242';
 const have = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
@@ -63,12 +64,6 @@ test.after(async () => {
   if (mock) await mock.close();
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
-
-async function api(d, method, p, body) {
-  const r = await d.fetch(d.url + p, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
 
 function filesWith(dir, needle) {
   const hits = [];
@@ -119,8 +114,7 @@ test('a key goes to the Secret Service and comes back after a restart', { skip }
     assert.deepEqual(filesWith(dataDir, KEY), [], 'no file under the data dir holds the key');
     // a new daemon reads it back from the keyring (on the pool, just after start)
     d = await daemon.start({ dataDir, env, needUrl: true });
-    for (let i = 0; i < 100 && (await storage(d)) !== 'secret-service'; i++) await new Promise((res) => setTimeout(res, 50));
-    assert.equal(await storage(d), 'secret-service');
+    await until(async () => (await storage(d)) === 'secret-service', 'the key read back from the keyring');
     const before = mock.requests.length;
     r = await api(d, 'POST', '/api/credentials/anthropic/validate', {});
     assert.equal(r.body.valid, true, JSON.stringify(r.body));

@@ -7,18 +7,14 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, testRun, until } = require('./lib/api');
 const { makeAgent, Live } = require('./lib/live');
 
 let d;
 test.before(async () => { d = await startApi(); });
 test.after(async () => { if (d) await d.cleanup(); });
 
-async function run(agentId, status, extra = {}) {
-  const r = await d.req('POST', '/test/runs', { agentId, status, ...extra });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.run || r.body;
-}
+const run = (agentId, status, extra) => testRun(d, agentId, status, extra);
 
 test('stats match hand-counted runs; the runs list filters and pages', async () => {
   const crew = (await d.req('POST', '/api/crews', { name: 'counted' })).body;
@@ -92,13 +88,10 @@ test('tool latencies come from the agents\' own tool lines', async () => {
   const ag = (await d.req('POST', '/api/agents', { worktreeId: worktree.id, executor: 'command',
     command: [process.execPath, '-e', `console.log(${JSON.stringify(line)})`] })).body;
   assert.equal((await d.req('POST', `/api/agents/${ag.id}/start`, {})).status, 200);
-  const end = Date.now() + 15000;
-  let tool;
-  while (Date.now() < end) {
-    tool = (await d.req('GET', '/api/dashboard/stats')).body.latency.tool;
-    if (tool.count > before) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  const tool = await until(async () => {
+    const t = (await d.req('GET', '/api/dashboard/stats')).body.latency.tool;
+    return t.count > before ? t : null;
+  }, 'the tool latency');
   assert.equal(tool.count, before + 1);
   assert.ok(tool.p50Ms >= 1000 && tool.p50Ms < 2000, JSON.stringify(tool));
 });
@@ -169,15 +162,11 @@ test('a crew is renamed, started and stopped as a whole', async () => {
   assert.equal(r.body.skipped.length, 2);
   const busy = async () => (await d.req('GET', `/api/crews/${crew.id}`)).body.status;
   // The agents' `running` is stored a moment after the start is answered.
-  const soon = Date.now() + 10000;
-  while (Date.now() < soon && (await busy()) !== 'busy') await new Promise((res) => setTimeout(res, 50));
-  assert.equal(await busy(), 'busy');
+  await until(async () => (await busy()) === 'busy', 'the crew to turn busy');
   r = await d.req('POST', `/api/crews/${crew.id}/stop?force=true`);
   assert.equal(r.status, 200);
   assert.deepEqual([...r.body.stopping].sort(), [...ids].sort());
-  const end = Date.now() + 15000;
-  while (Date.now() < end && (await busy()) === 'busy') await new Promise((res) => setTimeout(res, 100));
-  assert.notEqual(await busy(), 'busy');
+  await until(async () => (await busy()) !== 'busy', 'the crew to stop being busy');
   for (const id of ids) assert.notEqual((await d.req('GET', `/api/agents/${id}`)).body.status, 'running');
   // Dashboards follow runs live: run_started, then run_ended with the stored run.
   await watch.until(() => watch.events.filter((e) => e.type === 'run_ended').length === 2, 10000, 'two run_ended');

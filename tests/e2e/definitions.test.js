@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, until } = require('./lib/api');
 const mockAnthropic = require('../fixtures/mock-anthropic');
 
 let d;
@@ -108,11 +108,7 @@ test('a chat from a definition sends its prompt and model', async () => {
   const chat = r.body.id;
   r = await d.req('POST', `/api/chats/${chat}/messages`, { content: 'look at this' });
   assert.equal(r.status, 202);
-  for (let i = 0; i < 200 && !mock.requests.some((x) => x.body && x.body.model === 'claude-opus-4-1'); i++) {
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  const sent = mock.requests.find((x) => x.body && x.body.model === 'claude-opus-4-1');
-  assert.ok(sent, 'the provider got the definition\'s model');
+  const sent = await until(() => mock.requests.find((x) => x.body && x.body.model === 'claude-opus-4-1'), 'the provider to get the definition\'s model');
   assert.equal(sent.body.system, 'You are a careful code reviewer.\n');
   // an explicit model wins; a broken or unknown definition is refused
   r = await d.req('POST', '/api/chats', { definition: 'doc-writer', model: 'claude-sonnet-4-5' });
@@ -134,13 +130,10 @@ test('another organisation sees the shared definitions, never a workspace\'s', a
 
 // Polls GET /api/definitions (bounded: 100 tries, 50 ms apart) until pred holds.
 async function pollDefs(pred, what, headers) {
-  let r;
-  for (let i = 0; i < 100; i++) {
-    r = await d.req('GET', '/api/definitions', undefined, headers);
-    if (pred(r.body.definitions)) return r.body.definitions;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`definitions never showed ${what}: ${JSON.stringify(r.body)}`);
+  return until(async () => {
+    const defs = (await d.req('GET', '/api/definitions', undefined, headers)).body.definitions;
+    return pred(defs) ? defs : null;
+  }, `the definitions to show ${what}`);
 }
 
 test('the folders are watched: new, changed, broken, deleted files and a new folder are announced', async () => {

@@ -11,31 +11,10 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { Live } = require('./lib/live');
+const { api, until } = require('./lib/api');
 
 const FIXTURE = path.resolve(__dirname, '..', 'fixtures', 'dist-agent.js');
 const STEPS = 20;
-
-async function api(d, method, url, body, headers = d.authHeaders) {
-  const res = await fetch(d.url + url, {
-    method,
-    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed = null;
-  try { parsed = text ? JSON.parse(text) : null; } catch (_) { parsed = text; }
-  return { status: res.status, body: parsed, text };
-}
-
-async function until(fn, what, ms = 60000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sum = (a) => a.reduce((x, y) => x + y, 0);
 
@@ -58,7 +37,7 @@ test.before(async () => {
     if (!l.body.distributions) throw new Error(l.text);
     const q = l.body.distributions.find((x) => x.name === 'q');
     return q && q.steps === STEPS + 1 ? r.id : null;
-  }, 'the run and its distributions');
+  }, 'the run and its distributions', 60000); // a real run under ASan
 });
 test.after(async () => {
   if (live) live.close();

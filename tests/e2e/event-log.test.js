@@ -14,6 +14,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { start, tmpDir, run } = require('./lib/daemon');
 const { Live, publish, hasTestRoutes, contiguous } = require('./lib/live');
+const { until } = require('./lib/api');
 
 function sql(db, text) {
   const r = spawnSync('sqlite3', [db, text], { encoding: 'utf8', timeout: 10000 });
@@ -72,13 +73,10 @@ test('a tail torn by a crash is cut at the next start and the rest replays', asy
     if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
     const r = await publish(d, { type: 'before', topics: ['system'], count: 400, perTick: 100 });
     // everything stored before the crash
-    const until = Date.now() + 10000;
-    while (Date.now() < until) {
+    await until(async () => {
       const m = await (await d.fetch(`${d.url}/metrics`)).text();
-      const v = Number((m.match(/^agentd_events_persisted_total (\d+)/m) || [])[1]);
-      if (v >= 400) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+      return Number((m.match(/^agentd_events_persisted_total (\d+)/m) || [])[1]) >= 400;
+    }, 'the 400 events stored');
     await d.stop('SIGKILL');
     // a write the crash cut short: half a record's header, then garbage
     const seg = segments(dataDir).pop();
@@ -143,11 +141,11 @@ test('retention retires whole segment files, oldest first', async (t) => {
     // the listing has stopped changing (a trim may still be due), so the
     // oldest file named below is the oldest replay will find.
     const size = (f) => { try { return fs.statSync(f).size; } catch (e) { if (e.code === 'ENOENT') return 0; throw e; } };
-    const until = Date.now() + 10000;
+    const deadline = Date.now() + 10000;
     let bytes = Infinity;
     let segs = [];
     let prev = '';
-    while (Date.now() < until) {
+    while (Date.now() < deadline) {
       segs = segments(d.dataDir);
       bytes = segs.reduce((s, f) => s + size(f), 0);
       const now = segs.join();

@@ -14,30 +14,19 @@ const daemon = require('./lib/daemon');
 const { run } = daemon;
 const { git, makeRepo } = require('./lib/gitrepo');
 const { Live } = require('./lib/live');
+const { api } = require('./lib/api');
 
 const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
-
-async function call(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch (_) { /* not JSON */ }
-  return { status: res.status, body: json, text };
-}
 
 async function withRepo(fn) {
   const { root, repo } = makeRepo();
   const d = await daemon.start({ needUrl: true });
   try {
-    const r = await call(d, 'POST', '/api/workspaces', { path: repo });
+    const r = await api(d, 'POST', '/api/workspaces', { path: repo });
     assert.strictEqual(r.status, 201, r.text);
     const ws = r.body;
     const newWt = async (name, extra = {}) => {
-      const w = await call(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name, createBranch: true, ...extra });
+      const w = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name, createBranch: true, ...extra });
       assert.strictEqual(w.status, 201, w.text);
       return w.body;
     };
@@ -58,17 +47,17 @@ test('review against the base shows commits and uncommitted work; commit records
     const wt = await newWt('feat');
     assert.strictEqual(wt.baseBranch, 'main');
     write(wt.path, 'b.txt', 'bee\n');
-    let r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
+    let r = await api(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.deepStrictEqual(r.body.untrackedFiles, ['b.txt']);
     assert.deepStrictEqual(r.body.modifiedFiles, []);
     assert.strictEqual(r.body.untracked, 1);
 
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add b' });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add b' });
     assert.strictEqual(r.status, 409, r.text); // nothing staged
     assert.strictEqual(r.body.error.details.reason, 'nothing_to_commit');
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: '' });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: '' });
     assert.strictEqual(r.status, 422, r.text);
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add b', all: true });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add b', all: true });
     assert.strictEqual(r.status, 200, r.text);
     assert.deepStrictEqual(r.body.files, ['b.txt']);
     assert.strictEqual(r.body.commit, head(wt.path));
@@ -76,10 +65,10 @@ test('review against the base shows commits and uncommitted work; commit records
 
     // Working changes (against HEAD) are empty now; against the base the
     // commit shows, and new uncommitted work joins it.
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff`);
     assert.deepStrictEqual(r.body.files, []);
     write(wt.path, 'a.txt', 'one\ntwo\n');
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?against=base`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?against=base`);
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.against, 'main');
     assert.strictEqual(r.body.ahead, 1);
@@ -92,29 +81,29 @@ test('review against the base shows commits and uncommitted work; commit records
     assert.strictEqual(byPath['b.txt'].status, 'added');
     assert.strictEqual(byPath['b.txt'].insertions, 1);
     assert.strictEqual(byPath['a.txt'].insertions, 1);
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?against=main&path=b.txt`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?against=main&path=b.txt`);
     assert.strictEqual(r.status, 200, r.text);
     assert.match(r.body.patch, /\+bee/);
     // main moves on: behind counts it
     write(repo, 'm.txt', 'm\n');
     git(repo, 'add', 'm.txt');
     git(repo, 'commit', '-qm', 'main moves');
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?against=base`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?against=base`);
     assert.strictEqual(r.body.behind, 1);
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/commits`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/commits`);
     assert.strictEqual(r.status, 200, r.text);
     assert.deepStrictEqual(r.body.commits.map((c) => c.summary), ['add b']);
     assert.strictEqual(r.body.commits[0].author, 'Test');
 
     // Refs a user gives are refs, never options or revision syntax.
     for (const bad of ['--output=/tmp/x', '-x', 'a..b', 'main~1', 'main^', 'HEAD@{1}', 'a b']) {
-      r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?against=${encodeURIComponent(bad)}`);
+      r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?against=${encodeURIComponent(bad)}`);
       assert.strictEqual(r.status, 422, `${bad}: ${r.text}`);
     }
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/commits?against=nope`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/commits?against=nope`);
     assert.strictEqual(r.status, 422, r.text);
     assert.strictEqual(r.body.error.details.reason, 'unknown_ref');
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?against=main&path=../x`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?against=main&path=../x`);
     assert.strictEqual(r.status, 422, r.text);
   });
 });
@@ -123,12 +112,12 @@ test('merge: a merge commit into the checked-out base, refused while that worktr
   await withRepo(async ({ d, repo, newWt }) => {
     const wt = await newWt('feat');
     write(wt.path, 'b.txt', 'bee\n');
-    let r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add b', all: true });
+    let r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add b', all: true });
     assert.strictEqual(r.status, 200, r.text);
     const before = head(repo);
 
     write(repo, 'a.txt', 'local edit\n');
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, {});
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/merge`, {});
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'target_dirty');
     assert.deepStrictEqual(r.body.error.details.changedFiles, ['a.txt']);
@@ -136,15 +125,15 @@ test('merge: a merge commit into the checked-out base, refused while that worktr
     assert.strictEqual(fs.readFileSync(path.join(repo, 'a.txt'), 'utf8'), 'local edit\n');
     git(repo, 'checkout', '--', 'a.txt');
 
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'octopus' });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'octopus' });
     assert.strictEqual(r.status, 422, r.text);
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, { into: '--upload-pack=x' });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/merge`, { into: '--upload-pack=x' });
     assert.strictEqual(r.status, 422, r.text);
 
     const live = await Live.open(d);
     live.send('subscribe', { topics: [`worktree:${wt.id}`, 'workspace:*'] });
     await live.next('subscribed');
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'merge' });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'merge' });
     assert.strictEqual(r.status, 200, r.text);
     // Live: the merged worktree and the one whose branch moved say so.
     await live.until(() => live.events.some((e) => e.type === 'worktree_updated' && e.payload.change === 'merge'), 10000, 'merge event');
@@ -162,17 +151,17 @@ test('merge: a merge commit into the checked-out base, refused while that worktr
     assert.strictEqual(fs.readFileSync(path.join(repo, 'b.txt'), 'utf8'), 'bee\n');
     assert.strictEqual(git(repo, 'status', '--porcelain'), '');
 
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, {});
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/merge`, {});
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.upToDate, true);
     assert.strictEqual(r.body.merged, false);
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?against=base`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?against=base`);
     assert.strictEqual(r.body.ahead, 0);
     assert.deepStrictEqual(r.body.files, []);
 
     // Uncommitted work in the merged worktree is refused, not left behind.
     write(wt.path, 'b.txt', 'changed\n');
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, {});
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/merge`, {});
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'uncommitted');
   });
@@ -183,19 +172,19 @@ test('squash merges into a branch that is checked out nowhere', async () => {
     git(repo, 'branch', 'release');
     const wt = await newWt('sq', { base: 'release' });
     assert.strictEqual(wt.baseBranch, 'release');
-    let p = await call(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: '-bad' });
+    let p = await api(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: '-bad' });
     assert.strictEqual(p.status, 422, p.text);
-    p = await call(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: 'main' });
+    p = await api(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: 'main' });
     assert.strictEqual(p.body.baseBranch, 'main');
-    p = await call(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: 'release' });
+    p = await api(d, 'PATCH', `/api/worktrees/${wt.id}`, { baseBranch: 'release' });
     assert.strictEqual(p.body.baseBranch, 'release');
     for (const f of ['x.txt', 'y.txt']) {
       write(wt.path, f, `${f}\n`);
-      const r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: `add ${f}`, all: true });
+      const r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: `add ${f}`, all: true });
       assert.strictEqual(r.status, 200, r.text);
     }
     const mainBefore = head(repo);
-    const r = await call(d, 'POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'squash', message: 'sq: x and y' });
+    const r = await api(d, 'POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'squash', message: 'sq: x and y' });
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.targetWorktree, null);
     assert.strictEqual(head(repo, 'release'), r.body.commit);
@@ -210,9 +199,9 @@ test('rebase and merge --rebase; a conflict is a 409 with the files and changes 
     const clean = await newWt('clean');
     const clash = await newWt('clash');
     write(clean.path, 'c.txt', 'see\n');
-    let r = await call(d, 'POST', `/api/worktrees/${clean.id}/commit`, { message: 'add c', all: true });
+    let r = await api(d, 'POST', `/api/worktrees/${clean.id}/commit`, { message: 'add c', all: true });
     write(clash.path, 'a.txt', 'theirs\n');
-    r = await call(d, 'POST', `/api/worktrees/${clash.id}/commit`, { message: 'edit a', all: true });
+    r = await api(d, 'POST', `/api/worktrees/${clash.id}/commit`, { message: 'edit a', all: true });
     assert.strictEqual(r.status, 200, r.text);
     write(repo, 'a.txt', 'ours\n');
     write(repo, 'd.txt', 'dee\n');
@@ -222,12 +211,12 @@ test('rebase and merge --rebase; a conflict is a 409 with the files and changes 
 
     // conflict: rebase, merge and squash all refuse and change nothing
     const clashTip = head(clash.path);
-    r = await call(d, 'POST', `/api/worktrees/${clash.id}/rebase`, {});
+    r = await api(d, 'POST', `/api/worktrees/${clash.id}/rebase`, {});
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'conflicts');
     assert.deepStrictEqual(r.body.error.details.conflicts, ['a.txt']);
     for (const strategy of ['merge', 'squash', 'rebase']) {
-      r = await call(d, 'POST', `/api/worktrees/${clash.id}/merge`, { strategy });
+      r = await api(d, 'POST', `/api/worktrees/${clash.id}/merge`, { strategy });
       assert.strictEqual(r.status, 409, `${strategy}: ${r.text}`);
       assert.deepStrictEqual(r.body.error.details.conflicts, ['a.txt']);
     }
@@ -238,24 +227,24 @@ test('rebase and merge --rebase; a conflict is a 409 with the files and changes 
     assert.strictEqual(fs.readFileSync(path.join(repo, 'a.txt'), 'utf8'), 'ours\n');
 
     // no conflict: the branch is replayed on main, its worktree follows
-    r = await call(d, 'POST', `/api/worktrees/${clean.id}/rebase`, { onto: 'main' });
+    r = await api(d, 'POST', `/api/worktrees/${clean.id}/rebase`, { onto: 'main' });
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.rebased, true);
     assert.strictEqual(head(clean.path), r.body.commit);
     assert.strictEqual(head(clean.path, 'HEAD~1'), mainTip);
     assert.ok(fs.existsSync(path.join(clean.path, 'd.txt')));
     assert.strictEqual(git(clean.path, 'status', '--porcelain'), '');
-    r = await call(d, 'GET', `/api/worktrees/${clean.id}/diff?against=base`);
+    r = await api(d, 'GET', `/api/worktrees/${clean.id}/diff?against=base`);
     assert.strictEqual(r.body.behind, 0);
     assert.strictEqual(r.body.ahead, 1);
-    r = await call(d, 'POST', `/api/worktrees/${clean.id}/rebase`, {});
+    r = await api(d, 'POST', `/api/worktrees/${clean.id}/rebase`, {});
     assert.strictEqual(r.body.upToDate, true);
 
     // merge --rebase fast-forwards main to the rebased branch
     write(repo, 'e.txt', 'e\n');
     git(repo, 'add', 'e.txt');
     git(repo, 'commit', '-qm', 'main adds e');
-    r = await call(d, 'POST', `/api/worktrees/${clean.id}/merge`, { strategy: 'rebase' });
+    r = await api(d, 'POST', `/api/worktrees/${clean.id}/merge`, { strategy: 'rebase' });
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(head(repo), head(clean.path));
     assert.strictEqual(head(repo, 'HEAD~1'), head(repo, 'main~1'));
@@ -269,26 +258,26 @@ test('push sends the branch to a bare remote and sets its upstream', async () =>
   await withRepo(async ({ d, root, repo, newWt }) => {
     const wt = await newWt('pushme');
     write(wt.path, 'p.txt', 'p\n');
-    let r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add p', all: true });
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/push`, {});
+    let r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add p', all: true });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/push`, {});
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'no_remote');
 
     git(root, 'init', '-q', '--bare', 'remote.git');
     git(repo, 'remote', 'add', 'origin', path.join(root, 'remote.git'));
     for (const remote of ['--upload-pack=touch /tmp/x', '-x', 'ext::sh -c id', 'nope']) {
-      r = await call(d, 'POST', `/api/worktrees/${wt.id}/push`, { remote });
+      r = await api(d, 'POST', `/api/worktrees/${wt.id}/push`, { remote });
       assert.strictEqual(r.status, 422, `${remote}: ${r.text}`);
     }
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/push`, {});
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/push`, {});
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.remote, 'origin');
     assert.strictEqual(r.body.branch, 'pushme');
     assert.strictEqual(git(path.join(root, 'remote.git'), 'rev-parse', 'pushme'), head(wt.path));
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.strictEqual(r.body.compareKind, 'upstream');
     assert.strictEqual(r.body.ahead, 0);
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/commits?against=origin/pushme`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/commits?against=origin/pushme`);
     assert.deepStrictEqual(r.body.commits, []);
 
     // The remote moved on: a non-fast-forward push is refused with git's words.
@@ -297,16 +286,16 @@ test('push sends the branch to a bare remote and sets its upstream', async () =>
     git(other, '-c', 'user.name=o', '-c', 'user.email=o@e', 'commit', '-q', '--allow-empty', '-m', 'theirs');
     git(other, 'push', '-q', 'origin', 'pushme');
     write(wt.path, 'q.txt', 'q\n');
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add q', all: true });
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/push`, {});
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'add q', all: true });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/push`, {});
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'push_failed');
     assert.match(r.body.error.details.output, /rejected/);
     git(wt.path, 'pull', '-q', '--no-rebase', '--no-edit', 'origin', 'pushme');
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/push`, { remote: 'origin' });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/push`, { remote: 'origin' });
     assert.strictEqual(r.status, 200, r.text);
     // pushed work is not "unpushed": the worktree can go without force
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
     assert.strictEqual(r.status, 200, r.text);
   });
 });
@@ -314,31 +303,31 @@ test('push sends the branch to a bare remote and sets its upstream', async () =>
 test('delete refuses uncommitted or unpushed work before it stops any agent', async () => {
   await withRepo(async ({ d, newWt }) => {
     const wt = await newWt('busy');
-    let r = await call(d, 'POST', '/api/agents',
+    let r = await api(d, 'POST', '/api/agents',
       { worktreeId: wt.id, name: 'a', executor: 'command', command: [process.execPath, FAKE, 'echo'] });
     assert.strictEqual(r.status, 201, r.text);
     const agent = r.body.agent || r.body;
-    r = await call(d, 'POST', `/api/agents/${agent.id}/start`, {});
+    r = await api(d, 'POST', `/api/agents/${agent.id}/start`, {});
     assert.strictEqual(r.status, 200, r.text);
     const pid = (r.body.agent || r.body).pid;
     write(wt.path, 'wip.txt', 'wip\n');
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'dirty');
     assert.deepStrictEqual(r.body.error.details.changedFiles, ['wip.txt']);
-    r = await call(d, 'GET', `/api/agents/${agent.id}`);
+    r = await api(d, 'GET', `/api/agents/${agent.id}`);
     assert.strictEqual((r.body.agent || r.body).status, 'running', 'the agent was not stopped');
     process.kill(pid, 0); // still alive
 
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'wip', all: true });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'wip', all: true });
     assert.strictEqual(r.status, 200, r.text);
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'unpushed');
     assert.strictEqual(r.body.error.details.unpushedCommits, 1);
     process.kill(pid, 0);
 
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
     assert.strictEqual(r.status, 200, r.text);
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
   });

@@ -12,18 +12,7 @@ const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { execFileSync } = require('node:child_process');
 const { git, makeRepo } = require('./lib/gitrepo');
-
-async function call(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch (_) { /* not JSON */ }
-  return { status: res.status, body: json, text };
-}
+const { api, until } = require('./lib/api');
 
 async function withDaemon(opts, fn) {
   const d = await daemon.start({ needUrl: true, ...opts });
@@ -51,15 +40,15 @@ test('a workspace accepts only a git work tree and finds the CLI\'s worktrees', 
       ['relative/path', 'invalid_path', /absolute/],
     ];
     for (const [p, reason, msg] of refusals) {
-      const r = await call(d, 'POST', '/api/workspaces', { path: p });
+      const r = await api(d, 'POST', '/api/workspaces', { path: p });
       assert.strictEqual(r.status, 422, `${p}: ${r.text}`);
       assert.strictEqual(r.body.error.code, 'VALIDATION_ERROR');
       assert.strictEqual(r.body.error.details.reason, reason);
       assert.match(r.body.error.message, msg);
     }
-    assert.strictEqual((await call(d, 'POST', '/api/workspaces', {})).status, 422);
+    assert.strictEqual((await api(d, 'POST', '/api/workspaces', {})).status, 422);
 
-    const r = await call(d, 'POST', '/api/workspaces', { path: repo + '/', name: 'My repo' });
+    const r = await api(d, 'POST', '/api/workspaces', { path: repo + '/', name: 'My repo' });
     assert.strictEqual(r.status, 201, r.text);
     const ws = r.body;
     assert.match(ws.id, /^ws_/);
@@ -77,14 +66,14 @@ test('a workspace accepts only a git work tree and finds the CLI\'s worktrees', 
     assert.strictEqual(det.branch, '');
 
     // The same repository, even through a linked worktree, is a conflict.
-    const again = await call(d, 'POST', '/api/workspaces', { path: path.join(root, 'feature-wt') });
+    const again = await api(d, 'POST', '/api/workspaces', { path: path.join(root, 'feature-wt') });
     assert.strictEqual(again.status, 409, again.text);
   });
 });
 
 async function setup(d) {
   const fx = makeRepo();
-  const r = await call(d, 'POST', '/api/workspaces', { path: fx.repo });
+  const r = await api(d, 'POST', '/api/workspaces', { path: fx.repo });
   assert.strictEqual(r.status, 201, r.text);
   return { ...fx, ws: r.body, main: r.body.worktrees[0] };
 }
@@ -97,7 +86,7 @@ test('worktrees are created beside the repository, on new or existing branches',
     git(repo, 'commit', '-qm', 'second');
     git(repo, 'branch', 'existing', 'HEAD~1');
 
-    let r = await call(d, 'POST', '/api/worktrees',
+    let r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'fix-1', branch: 'agent/fix-1', createBranch: true });
     assert.strictEqual(r.status, 201, r.text);
     const wt = r.body;
@@ -109,13 +98,13 @@ test('worktrees are created beside the repository, on new or existing branches',
     assert.strictEqual(git(wt.path, 'rev-parse', '--abbrev-ref', 'HEAD'), 'agent/fix-1');
     assert.strictEqual(git(wt.path, 'status', '--porcelain'), '');
 
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'old', branch: 'existing' });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.branchCreated, false);
     assert.ok(!fs.existsSync(path.join(r.body.path, 'b.txt')));
 
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'based', branch: 'from-base', base: 'HEAD~1' });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(git(r.body.path, 'rev-parse', 'HEAD'), git(repo, 'rev-parse', 'HEAD~1'));
@@ -137,34 +126,34 @@ test('worktree names and branches are validated; conflicts are refused', async (
       [{ name: 'ok', branch: '-x', createBranch: true }, 'branch'],
     ];
     for (const [body, field] of bad) {
-      const r = await call(d, 'POST', '/api/worktrees', { workspaceId: ws.id, ...body });
+      const r = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.id, ...body });
       assert.strictEqual(r.status, 422, JSON.stringify(body) + r.text);
       assert.strictEqual(r.body.error.details.field, field);
     }
     assert.ok(!fs.existsSync(path.join(root, 'escape')));
     assert.ok(!fs.existsSync(path.join(root, 'repo.worktrees')));
 
-    let r = await call(d, 'POST', '/api/worktrees',
+    let r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: 'ws_01m7zv3ggs9hwpwfhvhn0tr31d', name: 'x', branch: 'x', createBranch: true });
     assert.strictEqual(r.status, 404, r.text);
-    r = await call(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name: 'm', branch: 'main' });
+    r = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name: 'm', branch: 'main' });
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'branch_checked_out');
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'm', branch: 'main', createBranch: true });
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'branch_exists');
-    r = await call(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name: 'm', branch: 'nosuch' });
+    r = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name: 'm', branch: 'nosuch' });
     assert.strictEqual(r.status, 404, r.text);
     assert.strictEqual(r.body.error.details.reason, 'unknown_branch');
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'm', branch: 'nb', base: 'no-such-commit' });
     assert.strictEqual(r.status, 422, r.text);
     assert.strictEqual(r.body.error.details.reason, 'unknown_base');
-    r = await call(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name: 'dup', createBranch: true });
+    r = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name: 'dup', createBranch: true });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.branch, 'dup');
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'dup', branch: 'other', createBranch: true });
     assert.strictEqual(r.status, 409, r.text);
     const bodyless = await d.fetch(d.url + '/api/worktrees',
@@ -179,11 +168,11 @@ test('worktree names and branches are validated; conflicts are refused', async (
 test('status, diff and branches show what an agent did', async () => {
   await withDaemon({}, async (d) => {
     const { repo, ws, main } = await setup(d);
-    let r = await call(d, 'POST', '/api/worktrees',
+    let r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'w', branch: 'w', createBranch: true });
     const wt = r.body;
 
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.strictEqual(r.status, 200, r.text);
     assert.deepStrictEqual(
       [r.body.isClean, r.body.ahead, r.body.behind, r.body.modified, r.body.staged,
@@ -195,14 +184,14 @@ test('status, diff and branches show what an agent did', async () => {
     fs.writeFileSync(path.join(wt.path, 'new.txt'), 'x\ny\n');
     fs.writeFileSync(path.join(wt.path, 'staged.txt'), 's\n');
     git(wt.path, 'add', 'staged.txt');
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.strictEqual(r.body.isClean, false);
     assert.strictEqual(r.body.modified, 1);
     assert.strictEqual(r.body.staged, 1);
     assert.strictEqual(r.body.untracked, 1);
     assert.strictEqual(r.body.branch, 'w');
 
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff`);
     assert.strictEqual(r.status, 200, r.text);
     const byPath = Object.fromEntries(r.body.files.map((f) => [f.path, f]));
     assert.deepStrictEqual(Object.keys(byPath).sort(), ['a.txt', 'new.txt', 'staged.txt']);
@@ -211,12 +200,12 @@ test('status, diff and branches show what an agent did', async () => {
     assert.strictEqual(byPath['new.txt'].status, 'added');
     assert.strictEqual(byPath['new.txt'].insertions, 2);
 
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?path=a.txt`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?path=a.txt`);
     assert.strictEqual(r.status, 200, r.text);
     assert.match(r.body.patch, /^\+more$/m);
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?path=..%2F..%2Fetc%2Fpasswd`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?path=..%2F..%2Fetc%2Fpasswd`);
     assert.strictEqual(r.status, 422, r.text);
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/diff?path=unchanged.txt`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?path=unchanged.txt`);
     assert.strictEqual(r.status, 404, r.text);
 
     // Commits ahead of main, and main moving on, show as ahead/behind.
@@ -225,19 +214,19 @@ test('status, diff and branches show what an agent did', async () => {
     fs.writeFileSync(path.join(repo, 'm.txt'), 'm\n');
     git(repo, 'add', 'm.txt');
     git(repo, 'commit', '-qm', 'main moves');
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.strictEqual(r.body.ahead, 1);
     assert.strictEqual(r.body.behind, 1);
     assert.strictEqual(r.body.compareRef, 'main');
 
     git(repo, 'branch', 'feature/z');
-    r = await call(d, 'GET', `/api/worktrees/${main.id}/branches`);
+    r = await api(d, 'GET', `/api/worktrees/${main.id}/branches`);
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.current, 'main');
     assert.deepStrictEqual(r.body.local.sort(), ['feature/z', 'main', 'w']);
     assert.deepStrictEqual(r.body.remote, []);
 
-    assert.strictEqual((await call(d, 'GET', '/api/worktrees/wt_nope/status')).status, 404);
+    assert.strictEqual((await api(d, 'GET', '/api/worktrees/wt_nope/status')).status, 404);
   });
 });
 
@@ -246,7 +235,7 @@ test('checkout refuses a dirty tree and updates the branch', async () => {
     const { repo, ws, main } = await setup(d);
     git(repo, 'branch', 'dev');
     fs.appendFileSync(path.join(repo, 'a.txt'), 'local edit\n');
-    let r = await call(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'dev' });
+    let r = await api(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'dev' });
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'dirty');
     assert.deepStrictEqual(r.body.error.details.changedFiles, ['a.txt']);
@@ -254,23 +243,23 @@ test('checkout refuses a dirty tree and updates the branch', async () => {
     assert.match(fs.readFileSync(path.join(repo, 'a.txt'), 'utf8'), /local edit/);
 
     git(repo, 'checkout', '--', 'a.txt');
-    r = await call(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'dev' });
+    r = await api(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'dev' });
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.worktree.branch, 'dev');
     assert.strictEqual(git(repo, 'rev-parse', '--abbrev-ref', 'HEAD'), 'dev');
 
-    r = await call(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'topic', create: true });
+    r = await api(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'topic', create: true });
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.checkout.created, true);
     assert.strictEqual(git(repo, 'rev-parse', '--abbrev-ref', 'HEAD'), 'topic');
 
-    r = await call(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'no/such' });
+    r = await api(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'no/such' });
     assert.strictEqual(r.status, 404, r.text);
-    r = await call(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'a..b' });
+    r = await api(d, 'POST', `/api/worktrees/${main.id}/checkout`, { branch: 'a..b' });
     assert.strictEqual(r.status, 422, r.text);
-    r = await call(d, 'POST', `/api/worktrees/${main.id}/checkout`, {});
+    r = await api(d, 'POST', `/api/worktrees/${main.id}/checkout`, {});
     assert.strictEqual(r.status, 422, r.text);
-    const refreshed = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    const refreshed = await api(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
     assert.strictEqual(refreshed.body.worktrees[0].branch, 'topic');
   });
 });
@@ -278,18 +267,18 @@ test('checkout refuses a dirty tree and updates the branch', async () => {
 test('delete refuses to lose work unless forced, and never deletes the main worktree', async () => {
   await withDaemon({}, async (d) => {
     const { repo, ws, main } = await setup(d);
-    let r = await call(d, 'POST', '/api/worktrees',
+    let r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'work', branch: 'work', createBranch: true });
     const wt = r.body;
 
-    r = await call(d, 'DELETE', `/api/worktrees/${main.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${main.id}`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'main_worktree');
     assert.ok(fs.existsSync(repo));
 
     fs.writeFileSync(path.join(wt.path, 'notes.txt'), 'uncommitted\n');
     fs.appendFileSync(path.join(wt.path, 'a.txt'), 'edit\n');
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'dirty');
     assert.deepStrictEqual(r.body.error.details.changedFiles.sort(), ['a.txt', 'notes.txt']);
@@ -297,25 +286,25 @@ test('delete refuses to lose work unless forced, and never deletes the main work
 
     git(wt.path, 'add', '-A');
     git(wt.path, 'commit', '-qm', 'wip');
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=false`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?force=false`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'unpushed');
     assert.strictEqual(r.body.error.details.unpushedCommits, 1);
 
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.deleted, true);
     assert.ok(!fs.existsSync(wt.path));
     assert.strictEqual(git(repo, 'worktree', 'list').split('\n').length, 1);
     // The branch, and so the committed work, stays.
     assert.match(git(repo, 'log', '--oneline', 'work'), /wip/);
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
     assert.strictEqual(r.status, 404, r.text);
 
     // A clean worktree goes without force.
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'clean', branch: 'clean', createBranch: true });
-    r = await call(d, 'DELETE', `/api/worktrees/${r.body.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${r.body.id}`);
     assert.strictEqual(r.status, 200, r.text);
   });
 });
@@ -323,18 +312,18 @@ test('delete refuses to lose work unless forced, and never deletes the main work
 test('refresh picks up worktrees added and removed behind agentd\'s back', async () => {
   await withDaemon({}, async (d) => {
     const { root, repo, ws } = await setup(d);
-    let r = await call(d, 'POST', '/api/worktrees',
+    let r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'doomed', branch: 'doomed', createBranch: true });
     const doomed = r.body;
     git(repo, 'worktree', 'add', '-q', '-b', 'outside', path.join(root, 'outside'));
     fs.rmSync(doomed.path, { recursive: true, force: true });
 
     // Git work on a folder that is gone is a clear conflict, not a crash.
-    r = await call(d, 'GET', `/api/worktrees/${doomed.id}/status`);
+    r = await api(d, 'GET', `/api/worktrees/${doomed.id}/status`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.code, 'WORKTREE_MISSING');
 
-    r = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    r = await api(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
     assert.strictEqual(r.status, 200, r.text);
     const paths = r.body.worktrees.map((w) => w.path).sort();
     assert.deepStrictEqual(paths, [repo, path.join(root, 'outside')].sort());
@@ -343,20 +332,20 @@ test('refresh picks up worktrees added and removed behind agentd\'s back', async
 
     // Deleting the vanished one now just prunes git's record.
     git(repo, 'worktree', 'add', '-q', '-b', 'gone2', path.join(root, 'gone2'));
-    r = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    r = await api(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
     const gone2 = r.body.worktrees.find((w) => w.branch === 'gone2');
     fs.rmSync(gone2.path, { recursive: true, force: true });
-    r = await call(d, 'DELETE', `/api/worktrees/${gone2.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${gone2.id}`);
     assert.strictEqual(r.status, 200, r.text);
     assert.strictEqual(r.body.git.pruned, true);
     assert.ok(!git(repo, 'worktree', 'list').includes('gone2'));
 
-    r = await call(d, 'POST', '/api/workspaces/ws_01m7zv3ggs9hwpwfhvhn0tr31d/refresh');
+    r = await api(d, 'POST', '/api/workspaces/ws_01m7zv3ggs9hwpwfhvhn0tr31d/refresh');
     assert.strictEqual(r.status, 404, r.text);
 
     // The repository itself gone: refresh says so.
     fs.rmSync(path.join(repo, '.git'), { recursive: true, force: true });
-    r = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    r = await api(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
     assert.strictEqual(r.status, 409, r.text);
   });
 });
@@ -365,19 +354,19 @@ test('a workspace\'s setup copies files and runs its command in new worktrees', 
   await withDaemon({}, async (d) => {
     const { repo, ws } = await setup(d);
     fs.writeFileSync(path.join(repo, '.env'), 'SECRET=42\n');
-    let r = await call(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
+    let r = await api(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
       { setupFiles: ['../etc/passwd'] });
     assert.strictEqual(r.status, 422, r.text);
-    r = await call(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
+    r = await api(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
       { setupFiles: ['.env', 'missing.txt'], setupCommand: 'cat .env; echo ran > ran.txt' });
     assert.strictEqual(r.status, 200, r.text);
     assert.deepStrictEqual(r.body.setupFiles, ['.env', 'missing.txt']);
-    r = await call(d, 'GET', `/api/workspaces/${ws.id}/setup`);
+    r = await api(d, 'GET', `/api/workspaces/${ws.id}/setup`);
     assert.strictEqual(r.body.setupCommand, 'cat .env; echo ran > ran.txt');
 
     // A command nobody approved is not run: the answer shows it, the
     // files are still copied.
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 's1', branch: 's1', createBranch: true });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.setup.state, 'running');
@@ -392,11 +381,11 @@ test('a workspace\'s setup copies files and runs its command in new worktrees', 
     assert.ok(!fs.existsSync(path.join(wt.path, 'ran.txt')), 'an unapproved command ran');
 
     // Running it needs the approval said out loud.
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/setup`, {});
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/setup`, {});
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.code, 'SETUP_NOT_APPROVED');
     assert.strictEqual(r.body.error.details.setupCommand, 'cat .env; echo ran > ran.txt');
-    r = await call(d, 'POST', `/api/worktrees/${wt.id}/setup`, { approve: true });
+    r = await api(d, 'POST', `/api/worktrees/${wt.id}/setup`, { approve: true });
     assert.strictEqual(r.status, 202, r.text);
     outcome = await setupOutcome(d, wt.id);
     assert.strictEqual(outcome.state, 'succeeded', JSON.stringify(outcome));
@@ -404,13 +393,13 @@ test('a workspace\'s setup copies files and runs its command in new worktrees', 
     assert.match(outcome.output, /SECRET=42/);
     assert.strictEqual(fs.readFileSync(path.join(wt.path, 'ran.txt'), 'utf8'), 'ran\n');
     // The copied file is untracked: the worktree is dirty on purpose.
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}/status`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}/status`);
     assert.strictEqual(r.body.untracked, 2);
-    r = await call(d, 'GET', `/api/workspaces/${ws.id}/setup`);
+    r = await api(d, 'GET', `/api/workspaces/${ws.id}/setup`);
     assert.strictEqual(r.body.setupCommandApproved, true, r.text);
 
     // Approved: the next worktree runs it without asking.
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 's2', branch: 's2', createBranch: true });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.setupCommandNeedsApproval, undefined);
@@ -419,16 +408,16 @@ test('a workspace\'s setup copies files and runs its command in new worktrees', 
     assert.ok(fs.existsSync(path.join(r.body.path, 'ran.txt')));
 
     // A changed command needs a new approval.
-    r = await call(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
+    r = await api(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
       { setupFiles: ['.env'], setupCommand: 'echo changed > changed.txt' });
     assert.strictEqual(r.status, 200, r.text);
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 's3', branch: 's3', createBranch: true });
     assert.strictEqual(r.body.setupCommandNeedsApproval, true, r.text);
     await setupOutcome(d, r.body.id);
     assert.ok(!fs.existsSync(path.join(r.body.path, 'changed.txt')));
     // runSetupCommand: true on create approves and runs it at once.
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 's4', branch: 's4', createBranch: true, runSetupCommand: true });
     assert.strictEqual(r.status, 201, r.text);
     outcome = await setupOutcome(d, r.body.id);
@@ -439,21 +428,17 @@ test('a workspace\'s setup copies files and runs its command in new worktrees', 
 
 // Polls a worktree's setup until it is no longer running.
 async function setupOutcome(d, id) {
-  let outcome = null;
-  for (let i = 0; i < 200; i++) {
-    const r = await call(d, 'GET', `/api/worktrees/${id}/setup`);
-    outcome = r.body.setup;
-    if (outcome && outcome.state !== 'running') break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  return outcome;
+  return until(async () => {
+    const outcome = (await api(d, 'GET', `/api/worktrees/${id}/setup`)).body.setup;
+    return outcome && outcome.state !== 'running' ? outcome : null;
+  }, `the setup of ${id} to end`);
 }
 
 test('--worktree-base puts new worktrees under one folder', async () => {
   const base = fs.realpathSync(daemon.tmpDir('agentd-wtbase-'));
   await withDaemon({ env: { AGENTD_WORKTREE_BASE: base } }, async (d) => {
     const { ws } = await setup(d);
-    const r = await call(d, 'POST', '/api/worktrees',
+    const r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'b1', branch: 'b1', createBranch: true });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.path, path.join(base, 'repo', 'b1'));
@@ -464,32 +449,32 @@ test('--worktree-base puts new worktrees under one folder', async () => {
 test('agents of a worktree that vanished outside agentd are kept and flagged', async () => {
   await withDaemon({}, async (d) => {
     const { repo, ws } = await setup(d);
-    let r = await call(d, 'POST', '/api/worktrees',
+    let r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'used', branch: 'used', createBranch: true });
     const wt = r.body;
-    r = await call(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'helper' });
+    r = await api(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'helper' });
     assert.strictEqual(r.status, 201, r.text);
     const agent = r.body.agent || r.body;
     git(repo, 'worktree', 'remove', '--force', wt.path);
 
-    r = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    r = await api(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
     assert.strictEqual(r.status, 200, r.text);
     assert.deepStrictEqual(r.body.changes.vanished, [wt.id]);
     assert.deepStrictEqual(r.body.changes.flaggedAgents, [agent.id]);
     const row = r.body.worktrees.find((w) => w.id === wt.id);
     assert.ok(row && row.vanishedAt, JSON.stringify(r.body.worktrees));
 
-    r = await call(d, 'GET', `/api/agents/${agent.id}`);
+    r = await api(d, 'GET', `/api/agents/${agent.id}`);
     assert.strictEqual(r.status, 200, r.text);
     assert.ok((r.body.agent || r.body).worktreeVanishedAt, r.text);
-    r = await call(d, 'GET', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'GET', `/api/worktrees/${wt.id}`);
     assert.ok(r.body.vanishedAt, r.text);
 
     // The worktree comes back at the same place: the flags go.
     git(repo, 'worktree', 'add', '-q', wt.path, 'used');
-    r = await call(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
+    r = await api(d, 'POST', `/api/workspaces/${ws.id}/refresh`);
     assert.deepStrictEqual(r.body.changes.restored, [wt.id]);
-    r = await call(d, 'GET', `/api/agents/${agent.id}`);
+    r = await api(d, 'GET', `/api/agents/${agent.id}`);
     assert.strictEqual((r.body.agent || r.body).worktreeVanishedAt, undefined, r.text);
   });
 });
@@ -498,10 +483,10 @@ test('a running setup command does not hold up shutdown', async () => {
   const d = await daemon.start({ needUrl: true });
   try {
     const { ws } = await setup(d);
-    let r = await call(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
+    let r = await api(d, 'PUT', `/api/workspaces/${ws.id}/setup`,
       { setupCommand: 'echo started; sleep 120' });
     assert.strictEqual(r.status, 200, r.text);
-    r = await call(d, 'POST', '/api/worktrees',
+    r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'slow', branch: 'slow', createBranch: true, runSetupCommand: true });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(r.body.setup.state, 'running');
@@ -518,32 +503,32 @@ test('deleting a worktree stops the agents running in it first', async () => {
   const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
   await withDaemon({}, async (d) => {
     const { ws } = await setup(d);
-    let r = await call(d, 'POST', '/api/worktrees',
+    let r = await api(d, 'POST', '/api/worktrees',
       { workspaceId: ws.id, name: 'busy', branch: 'busy', createBranch: true });
     const wt = r.body;
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}?force=maybe`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?force=maybe`);
     assert.strictEqual(r.status, 422, r.text);
     const agents = [];
     for (const name of ['one', 'two']) {
-      r = await call(d, 'POST', '/api/agents',
+      r = await api(d, 'POST', '/api/agents',
         { worktreeId: wt.id, name, executor: 'command', command: [process.execPath, FAKE, 'echo'] });
       assert.strictEqual(r.status, 201, r.text);
       const agent = r.body.agent || r.body;
-      r = await call(d, 'POST', `/api/agents/${agent.id}/start`, {});
+      r = await api(d, 'POST', `/api/agents/${agent.id}/start`, {});
       assert.strictEqual(r.status, 200, r.text);
       const started = r.body.agent || r.body;
       assert.strictEqual(started.status, 'running');
       assert.ok(started.pid > 0, r.text);
       agents.push({ id: agent.id, pid: started.pid });
     }
-    r = await call(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
     assert.strictEqual(r.status, 200, r.text);
     assert.ok(!fs.existsSync(wt.path), 'the folder is gone');
     // The agents' processes were stopped (and reaped) before the folder
     // went; their rows go with the worktree's.
     for (const { id, pid } of agents) {
       assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `agent process ${pid} is gone`);
-      r = await call(d, 'GET', `/api/agents/${id}`);
+      r = await api(d, 'GET', `/api/agents/${id}`);
       assert.strictEqual(r.status, 404, r.text);
     }
   });
@@ -559,9 +544,9 @@ const mapsGit = (pid) => /libgit2|agentd-git\.so/.test(fs.readFileSync(`/proc/${
 test('libgit2 is loaded by the first git use, not at start', async () => {
   const { repo } = makeRepo();
   await withDaemon({}, async (d) => {
-    assert.strictEqual((await call(d, 'GET', '/api/workspaces')).status, 200);
+    assert.strictEqual((await api(d, 'GET', '/api/workspaces')).status, 200);
     assert.strictEqual(mapsGit(d.proc.pid), false, 'libgit2 mapped before any git use');
-    const r = await call(d, 'POST', '/api/workspaces', { path: repo });
+    const r = await api(d, 'POST', '/api/workspaces', { path: repo });
     assert.strictEqual(r.status, 201, r.text);
     assert.strictEqual(mapsGit(d.proc.pid), true, 'libgit2 mapped after the first git use');
   });
@@ -575,11 +560,11 @@ test('without agentd-git.so beside agentd, git requests fail with a clear error 
   fs.chmodSync(bin, 0o755);
   try {
     await withDaemon({ bin }, async (d) => {
-      const r = await call(d, 'POST', '/api/workspaces', { path: repo });
+      const r = await api(d, 'POST', '/api/workspaces', { path: repo });
       assert.strictEqual(r.status, 500, r.text);
       assert.match(r.body.error.message, /git support is not available: agentd-git\.so is not beside the agentd executable/);
-      assert.strictEqual((await call(d, 'GET', '/api/workspaces')).body.workspaces.length, 0, 'nothing half-made');
-      assert.strictEqual((await call(d, 'GET', '/healthz')).status, 200);
+      assert.strictEqual((await api(d, 'GET', '/api/workspaces')).body.workspaces.length, 0, 'nothing half-made');
+      assert.strictEqual((await api(d, 'GET', '/healthz')).status, 200);
     });
   } finally {
     fs.rmSync(binDir, { recursive: true, force: true });

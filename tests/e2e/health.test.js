@@ -12,20 +12,10 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { startApi, assertError, makeWorkspace, makeAgent, request } = require('./lib/api');
+const { startApi, assertError, makeWorkspace, makeAgent, request, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 
 const FAKE_NVML = path.join(path.dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
-
-async function until(pred, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 // A daemon sampling every 200 ms with the fake NVML reading `state`.
 async function withGpu(state, extra = []) {

@@ -13,59 +13,15 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
+const { claudeAgents } = require('./lib/agents');
 
 const COUNTER = ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "n=$i"; i=$((i+1)); sleep 0.01; done'];
 
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until(fn, what, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Every holder still running under dataDir ends (with its agent): tests
-// leave nothing behind, whatever happened.
-function endHolders(dataDir) {
-  const root = path.join(dataDir, 'hold');
-  let names = [];
-  try { names = fs.readdirSync(root); } catch (_) { return; }
-  for (const n of names) {
-    try {
-      const [pid, , agent] = fs.readFileSync(path.join(root, n, 'info'), 'utf8').trim().split(' ');
-      try { process.kill(-Number(agent), 'SIGKILL'); } catch (_) { /* gone */ }
-      try { process.kill(Number(pid), 'SIGTERM'); } catch (_) { /* gone */ }
-    } catch (_) { /* no info */ }
-  }
-}
-
-async function setup(dataDir, args = []) {
-  const d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300', ...args] });
-  const dir = daemon.tmpRepo('agentd-wt-');
-  const ws = await api(d, 'POST', '/api/workspaces', { path: dir, name: 'w' });
-  assert.equal(ws.status, 201, JSON.stringify(ws.body));
-  return { d, dir, wt: ws.body.worktrees[0].id };
-}
-
-async function newAgent(d, wt, command, extra = {}) {
-  const r = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command, ...extra });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.id;
-}
+const setup = (dataDir, args = []) => startWithWorktree({ dataDir, args: ['--stop-grace-ms', '300', ...args] });
+const newAgent = commandAgent;
 
 // Every stored message of the agent, oldest first.
 async function allMessages(d, id) {
@@ -145,7 +101,7 @@ async function survives(how, { longDir = false } = {}) {
       await d2.stop();
     }
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     await d.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -185,7 +141,7 @@ test('a long run\'s spool gives back the disk of what is stored; a restart still
     assert.ok(!text.includes('\u0000'), 'no bytes of a hole were read back');
     await api(d2, 'POST', `/api/agents/${id}/stop`);
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     if (d2) await d2.stop();
     await d.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -211,7 +167,7 @@ test('without --keep-agents a clean shutdown still stops the agents', async () =
       await d2.stop();
     }
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -246,7 +202,7 @@ test('an agent that exits while no agentd runs has its exit code recorded', asyn
       await d2.stop();
     }
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -275,7 +231,7 @@ test('an agent whose holder is gone too: its spool and exit are read by the next
       await d2.stop();
     }
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -313,7 +269,7 @@ test(`${MANY} agents survive a restart, each with its output once`, { timeout: 2
       await d2.stop();
     }
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     await d.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -352,7 +308,7 @@ test('a terminal agent reattaches after kill -9: its screen comes back, input an
       await d2.stop();
     }
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     await d.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -360,7 +316,7 @@ test('a terminal agent reattaches after kill -9: its screen comes back, input an
 });
 
 test('the real Claude CLI mid-turn survives kill -9 of agentd; its answer is stored once', { timeout: 90000 }, async (t) => {
-  const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+  const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
   const why = claudeMissingReason();
   if (why) { t.skip(why); return; }
   const mock = await require('../fixtures/mock-anthropic').start({
@@ -372,13 +328,7 @@ test('the real Claude CLI mid-turn survives kill -9 of agentd; its answer is sto
   const d = await daemon.start({ needUrl: true, dataDir, args });
   let d2 = null;
   try {
-    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
-    assert.equal(ws.status, 201);
-    const env = claudeEnv(mock.url, sb.home);
-    delete env.PATH;
-    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true });
-    assert.equal(ag.status, 201, JSON.stringify(ag.body));
-    const id = ag.body.id;
+    const id = (await (await claudeAgents(d, sb, mock.url))()).id;
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'a slow turn please' })).status, 200);
     // The turn is under way: the CLI has asked the model, which answers in 4 s.
     await until(() => mock.requests.some((r) => JSON.stringify(r.body || r).includes('slow turn')), 'the model request');
@@ -404,7 +354,7 @@ test('the real Claude CLI mid-turn survives kill -9 of agentd; its answer is sto
     assert.ok(ended.numTurns >= 1, JSON.stringify(ended));
   } finally {
     if (d2) await d2.stop();
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     await d.stop();
     await mock.close();
     sb.cleanup();
@@ -441,7 +391,7 @@ test('a holder killed with its daemon: the next agentd records the run as lost, 
     }
   } finally {
     if (agentPid > 0) { try { process.kill(-agentPid, 'SIGKILL'); } catch (_) { /* gone */ } }
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -486,7 +436,7 @@ test('an upgrade: the binaries are replaced on disk between two agentd; the agen
       await d2.stop('SIGINT');
     }
   } finally {
-    endHolders(dataDir);
+    daemon.endHolders(dataDir);
     await d.stop();
     for (const p of [dataDir, dir, binDir]) fs.rmSync(p, { recursive: true, force: true });
   }

@@ -14,28 +14,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-
-async function api(d, method, url, body, headers) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(headers || {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed = null;
-  try { parsed = text ? JSON.parse(text) : null; } catch (_) { parsed = text; }
-  return { status: res.status, body: parsed };
-}
-
-async function until(fn, what, ms = 60000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { api, until } = require('./lib/api');
 
 // A training program: reads its config from AGENTD_CONFIG, prints the
 // flags it got and a reward curve whose peak is 1000 * learningRate at
@@ -218,7 +197,7 @@ async function runWith(configId, flags, viaCli, worktree = wt) {
   const run = await until(async () => {
     const r = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0];
     return r && r.status !== 'running' ? r : null;
-  }, 'the run to end');
+  }, 'the run to end', 60000); // a real training program
   await until(async () => {
     const l = await api(d, 'GET', `/api/runs/${run.id}/metrics`);
     return l.body.series.length === 2 && l.body.series.every((x) => x.count === 11);
@@ -256,7 +235,7 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   const drun = await until(async () => {
     const x = (await api(d, 'GET', `/api/agents/${da.body.id}/runs`)).body.runs[0];
     return x && x.status !== 'running' ? x : null;
-  }, 'the default-config run to end');
+  }, 'the default-config run to end', 60000);
   assert.equal(drun.config.id, c.body.id);
   const dseen = JSON.parse(fs.readFileSync(report, 'utf8'));
   assert.deepEqual(dseen.cfg, c.body.values);

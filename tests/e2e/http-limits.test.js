@@ -10,6 +10,7 @@ const assert = require('node:assert/strict');
 const net = require('node:net');
 const { start } = require('./lib/daemon');
 const { exchange, parseResponses, hostPort } = require('./lib/raw');
+const { until } = require('./lib/api');
 
 let d;
 test.before(async () => {
@@ -143,13 +144,10 @@ test('connections over max-connections are refused with 503; existing ones keep 
     assert.equal(answers.length, 3);
     socks.forEach((s) => s.destroy());
     // once they are gone, new connections are accepted again
-    let ok = false;
-    for (let i = 0; i < 20 && !ok; i++) {
-      await new Promise((r) => setTimeout(r, 50));
+    await until(async () => {
       const again = await exchange(c.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 300 });
-      ok = parseResponses(again.text)[0]?.status === 200;
-    }
-    assert.ok(ok);
+      return parseResponses(again.text)[0]?.status === 200;
+    }, 'a new connection accepted');
     assert.match(c.stderr, /msg="connection refused" reason=max-connections/);
   } finally {
     socks.forEach((s) => s.destroy());

@@ -9,20 +9,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { startApi, assertError, request } = require('./lib/api');
+const { startApi, assertError, request, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 
 const JOB = path.resolve(__dirname, '../fixtures/progress-job.js');
-
-async function until(pred, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let d;
 test.before(async () => { d = await startApi(); });

@@ -6,47 +6,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const { start } = require('./lib/daemon');
-const { json, publish, hasTestRoutes, contiguous } = require('./lib/live');
-
-// Opens the stream; collects {id, data} events until stop() is called.
-function openSse(d, path, headers = {}) {
-  const s = { events: [], status: null, waiters: [] };
-  s.ready = new Promise((resolve, reject) => {
-    s.req = http.get(`${d.url}${path}`, { headers: { ...d.authHeaders, ...headers } }, (res) => {
-      s.status = res.statusCode;
-      res.setEncoding('utf8');
-      let buf = '';
-      res.on('data', (chunk) => {
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev = { id: null, data: '' };
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id:')) ev.id = line.slice(3).trim();
-            else if (line.startsWith('data:')) ev.data += line.slice(5).trim();
-          }
-          if (ev.data) { ev.json = JSON.parse(ev.data); s.events.push(ev); }
-        }
-        const w = s.waiters; s.waiters = []; w.forEach((f) => f());
-      });
-      resolve();
-    });
-    s.req.on('error', reject);
-  });
-  s.until = async (pred, ms = 20000) => {
-    const deadline = Date.now() + ms;
-    while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`timed out; ${s.events.length} events`);
-      await new Promise((r) => { s.waiters.push(r); setTimeout(r, 100); });
-    }
-  };
-  s.stop = () => s.req.destroy();
-  return s;
-}
+const { json, openSse, publish, hasTestRoutes, contiguous } = require('./lib/live');
 
 test('SSE: id is the seq and Last-Event-ID resumes without gap or duplicate', async (t) => {
   const d = await start({ needUrl: true });

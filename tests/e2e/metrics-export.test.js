@@ -12,31 +12,12 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { api, until } = require('./lib/api');
 
 const TRAIN = path.resolve(__dirname, '..', 'fixtures', 'train-agent.js');
 const POINTS = Number(process.env.EXPORT_POINTS || 1000000);
 const BATCH = 50000;
 const GROWTH_MAX = 64 * 1024 * 1024;
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, text };
-}
-
-async function until(fn, what, ms = 120000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function kib(pid, field) {
   const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
@@ -72,7 +53,7 @@ async function makeRun(d) {
   return until(async () => {
     const r = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0];
     return r && r.status !== 'running' ? r.id : null;
-  }, 'the run to end');
+  }, 'the run to end', 120000); // a million points
 }
 
 test('an export of 1,000,000 points: every row, chunked, in bounded memory; an abort leaves it healthy', async () => {

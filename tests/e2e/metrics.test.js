@@ -11,7 +11,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const parse = require('parse-prometheus-text-format');
 const daemon = require('./lib/daemon');
-const { startApi, makeWorkspace, makeAgent, request } = require('./lib/api');
+const { startApi, makeWorkspace, makeAgent, request, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 
 const FAKE_NVML = path.join(path.dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
@@ -79,13 +79,10 @@ test('/metrics is valid exposition and counts what the daemon does', async () =>
     for (let i = 0; i < 3; i++) assert.equal((await d.req('GET', '/api/agents')).status, 200);
     assert.equal((await d.req('GET', '/api/agents/ag_nope')).status, 404);
     // Wait for a sample that has the agent in it.
-    const deadline = Date.now() + 15000;
-    let m;
-    for (;;) {
-      m = await scrape(d);
-      if (m.text.includes(`agent_id="${ag.id}"`) || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const m = await until(async () => {
+      const x = await scrape(d);
+      return x.text.includes(`agent_id="${ag.id}"`) ? x : null;
+    }, 'a sample with the agent');
     assert.equal(m.status, 200);
     assert.equal(m.type, 'text/plain; version=0.0.4; charset=utf-8');
     promtool(m.text);
@@ -151,13 +148,11 @@ test('--metrics-public serves /metrics without a token, and only /metrics', asyn
   const d = await startApi({ args: ['--metrics-public', '--nvml-lib', '/nonexistent'] });
   try {
     // (the first sample lands a moment after start: wait for its gauges)
-    let m;
-    const end = Date.now() + 15000;
-    do {
-      m = await scrape(d, {});
-      assert.equal(m.status, 200);
-      if (!m.text.includes('agentd_gpu_available')) await new Promise((r) => setTimeout(r, 50));
-    } while (!m.text.includes('agentd_gpu_available') && Date.now() < end);
+    const m = await until(async () => {
+      const x = await scrape(d, {});
+      assert.equal(x.status, 200);
+      return x.text.includes('agentd_gpu_available') ? x : null;
+    }, 'the first sample\'s gauges');
     promtool(m.text);
     assert.equal(value(parse(m.text), 'agentd_gpu_available'), 0);
     assert.equal((await request(d.url, 'GET', '/api/health')).status, 401);

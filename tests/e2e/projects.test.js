@@ -10,7 +10,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const daemon = require('./lib/daemon');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, chatIdle } = require('./lib/api');
 const mockAnthropic = require('../fixtures/mock-anthropic');
 
 let d;
@@ -89,22 +89,13 @@ test('code blocks of an answer that name files are saved into the project', asyn
     const chat = (await d.req('POST', '/api/chats', {})).body.id;
     const sent = await d.req('POST', `/api/chats/${chat}/messages`, { content: 'write an app' });
     const msg = sent.body.assistantMessage.id;
-    let g;
-    for (let i = 0; i < 200; i++) {
-      g = await d.req('GET', `/api/chats/${chat}`);
-      if (!g.body.streaming) break;
-      await new Promise((res) => setTimeout(res, 25));
-    }
-    assert.equal(g.body.messages[1].status, 'complete');
+    const g = await chatIdle(d, chat);
+    assert.equal(g.messages[1].status, 'complete');
     const p = (await d.req('POST', '/api/projects', { name: 'from chat', chatId: chat })).body.id;
     // a chat of the project adds its usage to the project's
     const pc = (await d.req('POST', '/api/chats', { projectId: p })).body.id;
     await d.req('POST', `/api/chats/${pc}/messages`, { content: 'count me' });
-    for (let i = 0; i < 200; i++) {
-      const c = await d.req('GET', `/api/chats/${pc}`);
-      if (!c.body.streaming) break;
-      await new Promise((res) => setTimeout(res, 25));
-    }
+    await chatIdle(d, pc);
     const usage = (await d.req('GET', `/api/projects/${p}`)).body;
     assert.ok(usage.outputTokens > 0, JSON.stringify(usage));
     assert.ok(usage.inputTokens > 0);

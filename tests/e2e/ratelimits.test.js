@@ -9,7 +9,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, chatIdle } = require('./lib/api');
 const { Live } = require('./lib/live');
 const mockAnthropic = require('../fixtures/mock-anthropic');
 
@@ -40,12 +40,7 @@ async function chat() {
 const ev = (id, type) => live.events.find((e) => e.type === type && e.payload.sessionId === id);
 async function settled(id) {
   await live.until(() => ev(id, 'stream_complete') || ev(id, 'stream_error'), 20000, `${id} to end`);
-  for (let i = 0; i < 100; i++) {
-    const g = await d.req('GET', `/api/chats/${id}`);
-    if (!g.body.streaming) return g.body;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('still streaming');
+  return chatIdle(d, id);
 }
 
 test('the provider\'s headers make the next request wait, then it runs', async () => {

@@ -11,17 +11,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
-const { startApi, makeWorkspace, assertError } = require('./lib/api');
-
-async function until(pred, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { startApi, makeWorkspace, assertError, until } = require('./lib/api');
 
 // A subscriber to every event that remembers what each seq carried.
 function record(d, since, book) {
@@ -255,15 +245,8 @@ test('a reader that stops for longer than the close timeout still gets overflow 
     // Longer than the 5 s the server waits for a Close answer.
     await new Promise((res) => setTimeout(res, 7000));
     slow.sock.resume();
-    let overflow = null;
-    let code = null;
-    for (;;) {
-      const f = await slow.nextData(10000);
-      if (!f) break;
-      if (f.opcode === 0x8) { code = f.payload.readUInt16BE(0); break; }
-      const m = JSON.parse(f.payload.toString());
-      if (m.type === 'overflow') overflow = m;
-    }
+    const { msgs, code } = await slow.readToClose();
+    const overflow = msgs.find((m) => m.type === 'overflow');
     assert.ok(overflow, 'the overflow notice arrived');
     assert.equal(code, 1013);
   } finally {

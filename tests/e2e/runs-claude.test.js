@@ -9,29 +9,11 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const daemon = require('./lib/daemon');
 const { start } = require('../fixtures/mock-anthropic');
-const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
+const { api, until } = require('./lib/api');
+const { claudeAgents } = require('./lib/agents');
 
 const skip = claudeMissingReason() || false;
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until(fn, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function messages(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/messages?limit=100`)).body.messages;
@@ -42,13 +24,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
   const sb = makeSandbox();
   const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
   try {
-    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
-    assert.equal(ws.status, 201);
-    const env = claudeEnv(mock.url, sb.home);
-    delete env.PATH;
-    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true });
-    assert.equal(ag.status, 201, JSON.stringify(ag.body));
-    const id = ag.body.id;
+    const id = (await (await claudeAgents(d, sb, mock.url))()).id;
 
     const s = await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please remember a word' });
     assert.equal(s.status, 200, JSON.stringify(s.body));
@@ -113,14 +89,8 @@ test('claude tool calls: one message per call, failures marked, no -1 exit codes
     if (process.getuid && process.getuid() === 0) {
       assert.equal((await api(d, 'PATCH', '/api/settings', { allow_root_auto: true })).status, 200);
     }
-    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
-    const env = claudeEnv(mock.url, sb.home);
-    delete env.PATH;
-    const make = async (mode) => {
-      const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', mode, env, allowUnsafeEnv: true });
-      assert.equal(ag.status, 201, JSON.stringify(ag.body));
-      return ag.body.id;
-    };
+    const agents = await claudeAgents(d, sb, mock.url);
+    const make = async (mode) => (await agents({ mode })).id;
     const turn = async (id) => {
       assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'make a file' })).status, 200);
       await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('out.txt')),
@@ -177,12 +147,8 @@ test('claude with a systemPrompt: the model request carries it', { skip }, async
   const sb = makeSandbox();
   const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
   try {
-    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
-    const env = claudeEnv(mock.url, sb.home);
-    delete env.PATH;
     const text = '- You are the reviewer: answer in one line.\n- Never run tools.';
-    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true, systemPrompt: text });
-    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const ag = { body: await (await claudeAgents(d, sb, mock.url))({ systemPrompt: text }) };
     const before = mock.requests.length;
     assert.equal((await api(d, 'POST', `/api/agents/${ag.body.id}/start`, { initialPrompt: 'say hi' })).status, 200);
     await until(async () => (await messages(d, ag.body.id)).some((m) => m.role === 'assistant'), 'the answer');

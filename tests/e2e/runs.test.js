@@ -10,43 +10,13 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
+const { openSse } = require('./lib/live');
 
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
 
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-// Polls fn until it returns a truthy value (bounded).
-async function until(fn, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function setup(opts = {}) {
-  const d = await daemon.start({ needUrl: true, args: ['--stop-grace-ms', '300'], ...opts });
-  const dir = daemon.tmpRepo('agentd-wt-');
-  const ws = await api(d, 'POST', '/api/workspaces', { path: dir, name: 'w' });
-  assert.equal(ws.status, 201, JSON.stringify(ws.body));
-  return { d, dir, wt: ws.body.worktrees[0].id };
-}
-
-async function newAgent(d, wt, command, extra = {}) {
-  const r = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command, ...extra });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.id;
-}
+const setup = (opts = {}) => startWithWorktree({ args: ['--stop-grace-ms', '300'], ...opts });
+const newAgent = commandAgent;
 
 async function outputText(d, id) {
   const r = await api(d, 'GET', `/api/agents/${id}/messages?limit=100`);
@@ -127,36 +97,15 @@ test('a command agent starts, shows its output, takes messages and stops', async
   }
 });
 
-// The agent's events as Server-Sent Events, parsed (bounded by until()).
-function openEvents(d, topics) {
-  const http = require('node:http');
-  const s = { events: [] };
-  s.req = http.get(`${d.url}/api/events?topics=${encodeURIComponent(topics)}`, { headers: d.authHeaders }, (res) => {
-    res.setEncoding('utf8');
-    let buf = '';
-    res.on('data', (chunk) => {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-        if (data) s.events.push(JSON.parse(data));
-      }
-    });
-  });
-  s.req.on('error', () => {});
-  return s;
-}
-
 test('a run\'s output, metrics and state arrive live as events', async () => {
   const { d, dir, wt } = await setup();
   try {
     const id = await newAgent(d, wt, ['node', FAKE, 'metrics', '3']);
-    const s = openEvents(d, `agent:${id}`);
-    await new Promise((r) => setTimeout(r, 200)); // the stream is open
+    const s = openSse(d, `/api/events?topics=${encodeURIComponent(`agent:${id}`)}`);
+    await s.ready; // the stream is open
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
-    const of = (type) => s.events.filter((e) => e.type === type);
+    const evs = () => s.events.map((e) => e.json);
+    const of = (type) => evs().filter((e) => e.type === type);
     await until(() => of('agent_exit').length === 1, 'agent_exit');
     await until(() => of('agent_status').some((e) => e.payload.status === 'finished'), 'finished');
     const out = of('agent_output').map((e) => e.payload.content).join('\n');
@@ -169,10 +118,10 @@ test('a run\'s output, metrics and state arrive live as events', async () => {
     assert.ok(of('agent_update').some((e) => e.payload.state && e.payload.state.epoch === 1));
     assert.equal(of('agent_exit')[0].payload.code, 0);
     // running came before the output, finished after the exit
-    const seqOf = (pred) => s.events.findIndex(pred);
+    const seqOf = (pred) => evs().findIndex(pred);
     assert.ok(seqOf((e) => e.type === 'agent_status' && e.payload.status === 'running') <
       seqOf((e) => e.type === 'agent_exit'));
-    s.req.destroy();
+    s.stop();
   } finally {
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The seed dashboard's own WebSocket client, unchanged (issue #16): its
-// WebSocketManager (../shared/seeds/000_*.txt, "WebSocket Manager") opens
+// WebSocketManager (the seed product's "WebSocket Manager" class) opens
 // ws://host:8765 — the root path — sends nothing, and routes {type, payload}
 // messages: agent_update to updateAgent(payload.id, payload), metrics_update,
 // system_health and discovery_progress. SeedWebSocketManager below is that
@@ -13,6 +13,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { api, until } = require('./lib/api');
 
 const TRAIN = path.resolve(__dirname, '..', 'fixtures', 'train-agent.js');
 const HEALTH = ['--health-interval-ms', '200', '--health-event-interval-ms', '300'];
@@ -80,26 +81,6 @@ class SeedWebSocketManager {
   disconnect() { this.ws?.close(); }
 }
 
-async function until(fn, what, ms = 60000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
 // A command agent printing the seed's agent_update lines (every 1,000 steps)
 // and metric lines; resolves with its ids once its run has ended.
 async function trainRun(d, points) {
@@ -112,7 +93,7 @@ async function trainRun(d, points) {
   await until(async () => {
     const r = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0];
     return r && r.status !== 'running';
-  }, 'the run to end');
+  }, 'the run to end', 60000); // a real training program
   return a.body.id;
 }
 

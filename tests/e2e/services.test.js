@@ -12,21 +12,11 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { startApi, assertError, request } = require('./lib/api');
+const { startApi, assertError, request, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 
 const SVC = path.resolve(__dirname, '../fixtures/fake-service.js');
 const NODE = process.execPath;
-
-async function until(pred, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function freePort() {
   return new Promise((resolve) => {

@@ -16,6 +16,7 @@ const tls = require('node:tls');
 const { spawnSync } = require('node:child_process');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { until } = require('./lib/api');
 
 const dir = daemon.tmpDir('agentd-tls-');
 const cert = path.join(dir, 'cert.pem');
@@ -78,9 +79,11 @@ test('the daemon prints https URLs and answers over TLS with HSTS', async () => 
   assert.equal((await req(d, 'GET', '/api/agents', { auth: false })).status, 401);
 });
 
-test('the login URL gives a Secure session cookie that works', async () => {
-  const r = await req(d, 'GET', `/login?token=${d.token}`, { auth: false });
-  assert.ok(r.status === 302 || r.status === 303, `login answered ${r.status}`);
+test('the login URL\'s one-time code gives a Secure session cookie that works', async () => {
+  const code = d.stdout.match(/agentd login: https:\/\/\S+\/login#code=([A-Za-z0-9_-]+)/);
+  assert.ok(code, d.stdout);
+  const r = await req(d, 'POST', '/api/auth/login', { auth: false, body: { code: code[1] } });
+  assert.equal(r.status, 200, r.raw.toString());
   const set = [].concat(r.headers['set-cookie'] || []);
   const c = set.find((s) => s.startsWith('agentd_session_'));
   assert.ok(c, JSON.stringify(set));
@@ -128,8 +131,7 @@ test('wss: a subscriber gets a burst of events in order, none missing', async ()
   const n = 3000;
   const r = await req(d, 'POST', '/test/publish', { body: { type: 'tls_burst', topics: ['tls'], count: n, payload: { pad: 'x'.repeat(300) } } });
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  const end = Date.now() + 20000;
-  while (seqs.length < n && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+  await until(() => seqs.length >= n, `${n} events over TLS`);
   assert.equal(seqs.length, n);
   for (let i = 1; i < n; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
   sock.close();

@@ -7,18 +7,14 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, testRun } = require('./lib/api');
 const { makeAgent, Live } = require('./lib/live');
 
 let d;
 test.before(async () => { d = await startApi(); });
 test.after(async () => { if (d) await d.cleanup(); });
 
-async function run(agentId, status, extra = {}) {
-  const r = await d.req('POST', '/test/runs', { agentId, status, ...extra });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.run;
-}
+const run = (agentId, status, extra) => testRun(d, agentId, status, extra);
 
 const near = (a, b) => Math.abs(a - b) < 1e-9;
 

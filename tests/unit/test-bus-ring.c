@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the replay ring and replay: ring arithmetic and eviction by
- * bytes, replay from the ring, replay from a (fake, in-memory) events table
+ * bytes, replay from the ring, replay from a (fake, in-memory) event store
  * after the ring rolled over while events keep coming, replay_truncated,
  * replay pacing against a full connection queue, and the durable seq
  * ceiling: no seq reused after a crash, gaps reported, failed writes
@@ -15,7 +15,7 @@
 
 #include "../../src/bus/bus.c"
 
-/* ---- a fake events table: rows kept in memory, read on the worker ---- */
+/* ---- a fake event store: records kept in memory, read on the worker ---- */
 typedef struct {
     pthread_mutex_t mu;
     ad_bus_event_t **rows; /* copies made for the table */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,12 +101,49 @@ static void bad_values_name_the_option(void **state)
     unsetenv("AGENTD_DATA_DIR");
 }
 
+/* The variables read with getenv() where they are used are listed by
+ * --help like every option, without becoming flags or being checked here. */
+static void help_lists_env_only_settings(void **state)
+{
+    AD_UNUSED(state);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    ad_config_print_help(f);
+    assert_int_equal(fclose(f), 0);
+    static const char *const names[] = {"AGENTD_LLM_RPM=N",       "AGENTD_LLM_ITPM=N",
+                                        "AGENTD_LLM_OTPM=N",      "AGENTD_LLM_QUEUE=N",
+                                        "AGENTD_LLM_STALL_MS=MS", "AGENTD_CREDENTIALS=file",
+                                        "AGENTD_GIT_LIB=PATH"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(names); i++) {
+        assert_non_null(strstr(text, names[i]));
+    }
+    assert_non_null(strstr(text, "[environment only; default 50]"));
+    assert_non_null(strstr(text, "[environment only; default 60000]"));
+    assert_non_null(strstr(text, "[AGENTD_LISTEN; default 127.0.0.1:8765]"));
+    free(text);
+
+    ad_config_t c;
+    char err[256];
+    setenv("AGENTD_LLM_RPM", "lots", 1); /* its user falls back to 50, as before */
+    setenv("AGENTD_GIT_LIB", "/nowhere/agentd-git.so", 1);
+    assert_int_equal(ad_config_load_env(&c, err, sizeof(err)), 0);
+    unsetenv("AGENTD_LLM_RPM");
+    unsetenv("AGENTD_GIT_LIB");
+    int rest;
+    char *a1[] = {"--llm-rpm=5"};
+    assert_int_equal(ad_config_parse_args(&c, 1, a1, &rest, err, sizeof(err)), AD_EINVAL);
+    assert_string_equal(err, "unknown option '--llm-rpm'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults, setup),
         cmocka_unit_test_setup(flags_win_over_env, setup),
         cmocka_unit_test_setup(bad_values_name_the_option, setup),
+        cmocka_unit_test_setup(help_lists_env_only_settings, setup),
     };
     return cmocka_run_group_tests_name("core-config", tests, NULL, NULL);
 }

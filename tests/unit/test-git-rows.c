@@ -14,84 +14,20 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store_fixture.h"
 
-typedef struct {
-    char dir[256];
-    char path[300];
-    uv_loop_t loop;
-    ad_store_t *st;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-gitrows-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
-    uv_loop_init(&f->loop);
-    ad_log_set_level(AD_LOG_OFF);
-    char err[512];
-    ad_store_opts_t o = {.path = f->path};
-    assert_int_equal(ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    ad_store_close(f->st);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
-}
-
-typedef struct {
-    bool done;
-    int rc;
-    json_t *result;
-} wait_t;
-
-static void on_result(int rc, json_t *result, void *ud)
-{
-    wait_t *w = ud;
-    w->done = true;
-    w->rc = rc;
-    w->result = result;
-}
-
-static int write_sync(fixture_t *f, ad_store_op_fn op, json_t *args, json_t **result)
-{
-    wait_t w = {0};
-    ad_store_write(f->st, op, args, on_result, &w);
-    for (int i = 0; i < 100000 && !w.done; i++) {
-        uv_run(&f->loop, UV_RUN_ONCE);
-    }
-    assert_true(w.done);
-    if (result != NULL) {
-        *result = w.result;
-    } else {
-        json_decref(w.result);
-    }
-    return w.rc;
-}
+typedef store_fx_t fixture_t;
+STORE_FX_SETUP(setup, "gitrows")
 
 /* Records a setup outcome (taken) through the typed write and waits. */
 static int setup_save_sync(fixture_t *f, const char *id, int64_t now, json_t *setup,
                            json_t **result)
 {
-    wait_t w = {0};
+    store_wait_t w = {0};
     ad_store_worktree_setup_t in = {.now = now, .setup = setup};
     snprintf(in.id, sizeof(in.id), "%s", id);
-    ad_store_worktree_setup_save(f->st, &in, on_result, &w);
-    for (int i = 0; i < 100000 && !w.done; i++) {
-        uv_run(&f->loop, UV_RUN_ONCE);
-    }
-    assert_true(w.done);
+    ad_store_worktree_setup_save(f->st, &in, store_fx_on_result, &w);
+    store_fx_wait(f, &w);
     if (result != NULL) {
         *result = w.result;
     } else {
@@ -136,7 +72,7 @@ static void create_then_follow_git(void **state)
         "wt_main", "branch", "main", "setupFiles", ".env", "setupCommand", "make", "linked", "id",
         "wt_a", "name", "a", "branch", "a", "path", "/r/a", "id", "wt_b", "name", "b", "branch",
         "b", "path", "/r/b");
-    assert_int_equal(write_sync(f, ad_store_op_workspace_git_create, args, &r), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_git_create, args, &r), 0);
     json_t *ws = json_object_get(r, "workspace");
     assert_string_equal(json_string_value(json_object_get(ws, "setupCommand")), "make");
     assert_string_equal(json_string_value(json_array_get(json_object_get(ws, "setupFiles"), 0)),
@@ -151,7 +87,7 @@ static void create_then_follow_git(void **state)
     args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:I}", "id", "ag_1", "worktreeId", "wt_a",
                      "name", "agent", "mode", "regular", "executor", "command", "permissions",
                      "read", "now", (json_int_t)1000);
-    assert_int_equal(write_sync(f, ad_store_op_agent_insert, args, NULL), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_agent_insert, args, NULL), 0);
 
     json_t *git = json_array();
     json_array_append_new(git, git_entry("repo", "/r/repo", "dev", true, false));
@@ -159,7 +95,7 @@ static void create_then_follow_git(void **state)
     json_array_append_new(git, git_entry("c", "/r/c", NULL, false, false));
     args = json_pack("{s:s, s:I, s:O}", "workspaceId", "ws_1", "now", (json_int_t)2000, "worktrees",
                      git);
-    assert_int_equal(write_sync(f, ad_store_op_workspace_git_sync, args, &r), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_git_sync, args, &r), 0);
     rows = json_object_get(r, "worktrees");
     assert_int_equal(json_array_size(rows), 3);
     assert_string_equal(json_string_value(json_object_get(by_path(rows, "/r/repo"), "branch")),
@@ -193,7 +129,7 @@ static void create_then_follow_git(void **state)
     /* A second refresh with the same picture changes nothing. */
     args = json_pack("{s:s, s:I, s:O}", "workspaceId", "ws_1", "now", (json_int_t)3000, "worktrees",
                      git);
-    assert_int_equal(write_sync(f, ad_store_op_workspace_git_sync, args, &r), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_git_sync, args, &r), 0);
     assert_int_equal(changes_of(r, "vanished") + changes_of(r, "added") + changes_of(r, "removed") +
                          changes_of(r, "updated"),
                      0);
@@ -203,7 +139,7 @@ static void create_then_follow_git(void **state)
     json_array_set_new(git, 1, git_entry("a", "/r/a", "a", false, false));
     args = json_pack("{s:s, s:I, s:o}", "workspaceId", "ws_1", "now", (json_int_t)4000, "worktrees",
                      git);
-    assert_int_equal(write_sync(f, ad_store_op_workspace_git_sync, args, &r), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_git_sync, args, &r), 0);
     assert_int_equal(changes_of(r, "restored"), 1);
     assert_int_equal(changes_of(r, "unflaggedAgents"), 1);
     assert_null(json_object_get(by_path(json_object_get(r, "worktrees"), "/r/a"), "vanishedAt"));
@@ -220,7 +156,7 @@ static void create_then_follow_git(void **state)
     /* Unknown workspace. */
     args =
         json_pack("{s:s, s:I, s:[]}", "workspaceId", "ws_none", "now", (json_int_t)1, "worktrees");
-    assert_int_equal(write_sync(f, ad_store_op_workspace_git_sync, args, NULL), AD_ENOENT);
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_git_sync, args, NULL), AD_ENOENT);
 }
 
 static void setup_columns_round_trip(void **state)
@@ -230,10 +166,10 @@ static void setup_columns_round_trip(void **state)
     json_t *args = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:[]}", "id", "ws_1", "name", "repo",
                              "path", "/r/repo", "now", (json_int_t)1000, "worktreeId", "wt_main",
                              "branch", "main", "linked");
-    assert_int_equal(write_sync(f, ad_store_op_workspace_git_create, args, NULL), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_git_create, args, NULL), 0);
     args = json_pack("{s:s, s:I, s:[s, s]}", "id", "ws_1", "now", (json_int_t)2000, "setupFiles",
                      ".env", "cfg/local.json");
-    assert_int_equal(write_sync(f, ad_store_op_workspace_setup_update, args, &r), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_setup_update, args, &r), 0);
     json_decref(r);
     json_t *ws = NULL;
     assert_int_equal(ad_store_git_workspace_get(f->st, "ws_1", &ws), 0);
@@ -245,7 +181,7 @@ static void setup_columns_round_trip(void **state)
     args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:s}}", "id", "wt_x", "workspaceId", "ws_1",
                      "name", "x", "branch", "x", "path", "/r/x", "now", (json_int_t)3000, "setup",
                      "state", "running");
-    assert_int_equal(write_sync(f, ad_store_op_worktree_git_insert, args, &r), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_git_insert, args, &r), 0);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(r, "worktree"), "setup"), "state")),
                         "running");
@@ -271,8 +207,8 @@ static void setup_columns_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(create_then_follow_git, setup, teardown),
-        cmocka_unit_test_setup_teardown(setup_columns_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(create_then_follow_git, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(setup_columns_round_trip, setup, store_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,34 +12,13 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store_fixture.h"
 
-typedef struct {
-    char dir[256];
-    char path[300];
-    uv_loop_t loop;
-} fixture_t;
+typedef store_fx_t fixture_t; /* the store is opened and closed by each test */
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-store-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
-    uv_loop_init(&f->loop);
-    ad_log_set_level(AD_LOG_OFF);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    *state = store_fx_new("store", false);
     return 0;
 }
 
@@ -648,21 +627,29 @@ static void heavy_reads_run_on_the_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(opens_with_wal_and_every_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(changed_checksum_refuses_naming_the_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(newer_database_refuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(corrupt_file_refuses_with_its_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(damage_after_unclean_shutdown_is_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(migrations_apply_in_order_with_gaps, setup, teardown),
-        cmocka_unit_test_setup_teardown(agent_stopped_migration_keeps_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(group_commit_completes_every_job_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(opens_with_wal_and_every_table, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(changed_checksum_refuses_naming_the_file, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(newer_database_refuses, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(corrupt_file_refuses_with_its_path, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(damage_after_unclean_shutdown_is_found, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(migrations_apply_in_order_with_gaps, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(agent_stopped_migration_keeps_rows, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(group_commit_completes_every_job_in_order, setup,
+                                        store_fx_teardown),
         cmocka_unit_test_setup_teardown(failing_job_is_rolled_back_alone_with_mapped_codes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(sqlite_errors_map_to_ad_codes, setup, teardown),
-        cmocka_unit_test_setup_teardown(busy_database_is_retried_within_a_bound, setup, teardown),
-        cmocka_unit_test_setup_teardown(close_runs_queued_jobs_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup, teardown),
-        cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, teardown),
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_errors_map_to_ad_codes, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(busy_database_is_retried_within_a_bound, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(close_runs_queued_jobs_first, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, store_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,73 +11,34 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
 typedef struct {
-    char dir[256];
-    char path[300];
-    uv_loop_t loop;
-    ad_store_t *st;
+    store_fx_t *s;
     char ws[AD_ID_MAX], wt[AD_ID_MAX], ag[AD_ID_MAX];
 } fixture_t;
 
-typedef struct {
-    bool done;
-    int rc;
-    json_t *result;
-} wait_t;
-
-static void on_result(int rc, json_t *result, void *ud)
-{
-    wait_t *w = ud;
-    w->done = true;
-    w->rc = rc;
-    w->result = result;
-}
-
 static void on_done(int rc, void *ud)
 {
-    on_result(rc, NULL, ud);
-}
-
-/* Runs the loop until w is done (bounded: about 10 s). */
-static void wait_for(fixture_t *f, wait_t *w)
-{
-    for (int i = 0; i < 100000 && !w->done; i++) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!w->done) {
-            usleep(100);
-        }
-    }
-    assert_true(w->done);
+    store_fx_on_result(rc, NULL, ud);
 }
 
 static int op_sync(fixture_t *f, ad_store_op_fn op, json_t *args)
 {
-    wait_t w = {0};
-    ad_store_write(f->st, op, args, on_result, &w);
-    wait_for(f, &w);
-    json_decref(w.result);
-    return w.rc;
+    return store_fx_write(f->s, op, args, NULL);
 }
 
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-runs-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
-    uv_loop_init(&f->loop);
-    ad_log_set_level(AD_LOG_OFF);
-    char err[512];
-    ad_store_opts_t o = {.path = f->path};
-    assert_int_equal(ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)), 0);
+    f->s = store_fx_new("runs", true);
     ad_id_new("ws", f->ws);
     ad_id_new("wt", f->wt);
     ad_id_new("ag", f->ag);
     assert_int_equal(
         op_sync(f, ad_store_op_workspace_insert,
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", f->ws, "name", "p", "path",
-                          f->dir, "worktreeId", f->wt, "branch", "", "now", (json_int_t)1000)),
+                          f->s->dir, "worktreeId", f->wt, "branch", "", "now", (json_int_t)1000)),
         0);
     assert_int_equal(op_sync(f, ad_store_op_agent_insert,
                              json_pack("{s:s, s:s, s:s, s:s, s:[], s:s, s:I, s:{s:[s]}}", "id",
@@ -92,12 +53,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    ad_store_close(f->st);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fx_free(f->s);
     free(f);
     return 0;
 }
@@ -118,22 +74,22 @@ static json_int_t iget(json_t *o, const char *key)
 static json_t *agent_row(fixture_t *f, const char *id)
 {
     json_t *a = NULL;
-    assert_int_equal(ad_store_agent_get(f->st, id, &a), 0);
+    assert_int_equal(ad_store_agent_get(f->s->st, id, &a), 0);
     return a;
 }
 
 static json_t *run_row(fixture_t *f, const char *id)
 {
     json_t *r = NULL;
-    assert_int_equal(ad_store_run_get(f->st, id, &r), 0);
+    assert_int_equal(ad_store_run_get(f->s->st, id, &r), 0);
     return r;
 }
 
 static int start_sync(fixture_t *f, const ad_store_run_start_t *in, json_t **result)
 {
-    wait_t w = {0};
-    ad_store_run_start(f->st, in, on_result, &w);
-    wait_for(f, &w);
+    store_wait_t w = {0};
+    ad_store_run_start(f->s->st, in, store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
     if (result != NULL) {
         *result = w.result;
     } else {
@@ -144,9 +100,9 @@ static int start_sync(fixture_t *f, const ad_store_run_start_t *in, json_t **res
 
 static int end_sync(fixture_t *f, const ad_store_run_end_t *in, json_t **result)
 {
-    wait_t w = {0};
-    ad_store_run_end(f->st, in, on_result, &w);
-    wait_for(f, &w);
+    store_wait_t w = {0};
+    ad_store_run_end(f->s->st, in, store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
     if (result != NULL) {
         *result = w.result;
     } else {
@@ -157,9 +113,9 @@ static int end_sync(fixture_t *f, const ad_store_run_end_t *in, json_t **result)
 
 static int runtime_sync(fixture_t *f, const ad_store_agent_runtime_t *in)
 {
-    wait_t w = {0};
-    ad_store_agent_runtime(f->st, in, on_result, &w);
-    wait_for(f, &w);
+    store_wait_t w = {0};
+    ad_store_agent_runtime(f->s->st, in, store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
     json_decref(w.result);
     return w.rc;
 }
@@ -385,12 +341,12 @@ static void run_messages_read_back_in_order(void **state)
          .is_complete = false,
          .now = 2002},
     };
-    wait_t w = {0};
-    ad_store_messages_insert(f->st, v, 3, on_done, &w);
-    wait_for(f, &w);
+    store_wait_t w = {0};
+    ad_store_messages_insert(f->s->st, v, 3, on_done, &w);
+    store_fx_wait(f->s, &w);
     assert_int_equal(w.rc, 0);
     json_t *page = NULL;
-    assert_int_equal(ad_store_message_page(f->st, f->ag, 10, NULL, &page), 0);
+    assert_int_equal(ad_store_message_page(f->s->st, f->ag, 10, NULL, &page), 0);
     json_t *msgs = json_object_get(page, "messages");
     assert_int_equal(json_array_size(msgs), 3);
     for (int i = 0; i < 3; i++) {
@@ -418,11 +374,11 @@ static void run_messages_read_back_in_order(void **state)
          .content = "dup",
          .now = 3001},
     };
-    wait_t w2 = {0};
-    ad_store_messages_insert(f->st, bad, 2, on_done, &w2);
-    wait_for(f, &w2);
+    store_wait_t w2 = {0};
+    ad_store_messages_insert(f->s->st, bad, 2, on_done, &w2);
+    store_fx_wait(f->s, &w2);
     assert_int_equal(w2.rc, AD_EEXIST);
-    assert_int_equal(ad_store_message_page(f->st, f->ag, 10, NULL, &page), 0);
+    assert_int_equal(ad_store_message_page(f->s->st, f->ag, 10, NULL, &page), 0);
     assert_int_equal(json_array_size(json_object_get(page, "messages")), 3);
     json_decref(page);
 }
@@ -450,9 +406,9 @@ static void reconcile_marks_left_runs_lost(void **state)
     snprintf(rt.id, sizeof(rt.id), "%s", other);
     assert_int_equal(runtime_sync(f, &rt), 0);
 
-    wait_t w = {0};
-    ad_store_runs_reconcile(f->st, 4000, "lost: test", on_result, &w);
-    wait_for(f, &w);
+    store_wait_t w = {0};
+    ad_store_runs_reconcile(f->s->st, 4000, "lost: test", store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
     assert_int_equal(w.rc, 0);
     json_t *runs = json_object_get(w.result, "runs");
     assert_int_equal(json_array_size(runs), 1);

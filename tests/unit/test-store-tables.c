@@ -12,75 +12,10 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store_fixture.h"
 
-typedef struct {
-    char dir[256];
-    char path[300];
-    uv_loop_t loop;
-    ad_store_t *st;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-tables-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
-    uv_loop_init(&f->loop);
-    ad_log_set_level(AD_LOG_OFF);
-    char err[512];
-    ad_store_opts_t o = {.path = f->path};
-    assert_int_equal(ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    ad_store_close(f->st);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
-}
-
-typedef struct {
-    bool done;
-    int rc;
-    json_t *result;
-} wait_t;
-
-static void on_result(int rc, json_t *result, void *ud)
-{
-    wait_t *w = ud;
-    w->done = true;
-    w->rc = rc;
-    w->result = result;
-}
-
-/* Runs op(args) through the writer and waits. Returns rc; *result owned. */
-static int write_sync(fixture_t *f, ad_store_op_fn op, json_t *args, json_t **result)
-{
-    wait_t w = {0};
-    ad_store_write(f->st, op, args, on_result, &w);
-    for (int i = 0; i < 100000 && !w.done; i++) { /* at most ~10 s */
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!w.done) {
-            usleep(100);
-        }
-    }
-    assert_true(w.done);
-    if (result != NULL) {
-        *result = w.result;
-    } else {
-        json_decref(w.result);
-    }
-    return w.rc;
-}
+typedef store_fx_t fixture_t;
+STORE_FX_SETUP(setup, "tables")
 
 static const char *sget(json_t *o, const char *path1, const char *key)
 {
@@ -95,10 +30,10 @@ static void make_workspace(fixture_t *f, const char *path, char ws[AD_ID_MAX], c
     ad_id_new("wt", wt);
     json_t *r = NULL;
     assert_int_equal(
-        write_sync(f, ad_store_op_workspace_insert,
-                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", ws, "name", "proj", "path",
-                             path, "worktreeId", wt, "branch", "", "now", (json_int_t)1000),
-                   &r),
+        store_fx_write(f, ad_store_op_workspace_insert,
+                       json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", ws, "name", "proj", "path",
+                                 path, "worktreeId", wt, "branch", "", "now", (json_int_t)1000),
+                       &r),
         0);
     assert_string_equal(sget(r, "workspace", "path"), path);
     assert_string_equal(sget(r, "worktree", "workspaceId"), ws);
@@ -111,11 +46,11 @@ static void make_agent(fixture_t *f, const char *wt, const char *name, char id[A
     ad_id_new("ag", id);
     json_t *r = NULL;
     assert_int_equal(
-        write_sync(f, ad_store_op_agent_insert,
-                   json_pack("{s:s, s:s, s:s, s:s, s:[s], s:s, s:I}", "id", id, "worktreeId", wt,
-                             "name", name, "mode", "regular", "permissions", "read", "executor",
-                             "claude", "now", (json_int_t)ad_wall_ms()),
-                   &r),
+        store_fx_write(f, ad_store_op_agent_insert,
+                       json_pack("{s:s, s:s, s:s, s:s, s:[s], s:s, s:I}", "id", id, "worktreeId",
+                                 wt, "name", name, "mode", "regular", "permissions", "read",
+                                 "executor", "claude", "now", (json_int_t)ad_wall_ms()),
+                       &r),
         0);
     json_decref(r);
 }
@@ -130,10 +65,10 @@ static void workspaces_and_worktrees(void **state)
     ad_id_new("ws", ws2);
     ad_id_new("wt", wt2);
     assert_int_equal(
-        write_sync(f, ad_store_op_workspace_insert,
-                   json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ws2, "name", "x", "path", "/tmp/a",
-                             "worktreeId", wt2, "now", (json_int_t)1),
-                   NULL),
+        store_fx_write(f, ad_store_op_workspace_insert,
+                       json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ws2, "name", "x", "path",
+                                 "/tmp/a", "worktreeId", wt2, "now", (json_int_t)1),
+                       NULL),
         AD_EEXIST);
     json_t *l = NULL;
     assert_int_equal(ad_store_workspace_list(f->st, "", &l), 0);
@@ -152,22 +87,22 @@ static void workspaces_and_worktrees(void **state)
     char wt3[AD_ID_MAX];
     ad_id_new("wt", wt3);
     json_t *r = NULL;
-    assert_int_equal(write_sync(f, ad_store_op_worktree_insert,
-                                json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", wt3,
-                                          "workspaceId", ws, "name", "feature", "branch", "feat",
-                                          "path", "/tmp/a-feat", "now", (json_int_t)2),
-                                &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_insert,
+                                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", wt3,
+                                              "workspaceId", ws, "name", "feature", "branch",
+                                              "feat", "path", "/tmp/a-feat", "now", (json_int_t)2),
+                                    &r),
                      0);
     json_decref(r);
-    assert_int_equal(write_sync(f, ad_store_op_worktree_update,
-                                json_pack("{s:s, s:s, s:I}", "id", wt3, "sortMode", "bogus", "now",
-                                          (json_int_t)3),
-                                NULL),
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_update,
+                                    json_pack("{s:s, s:s, s:I}", "id", wt3, "sortMode", "bogus",
+                                              "now", (json_int_t)3),
+                                    NULL),
                      AD_ECONSTRAINT);
-    assert_int_equal(write_sync(f, ad_store_op_worktree_update,
-                                json_pack("{s:s, s:s, s:I}", "id", wt3, "sortMode", "name", "now",
-                                          (json_int_t)3),
-                                &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_update,
+                                    json_pack("{s:s, s:s, s:I}", "id", wt3, "sortMode", "name",
+                                              "now", (json_int_t)3),
+                                    &r),
                      0);
     assert_string_equal(sget(r, "worktree", "sortMode"), "name");
     assert_string_equal(sget(r, "worktree", "branch"), "feat");
@@ -178,20 +113,21 @@ static void workspaces_and_worktrees(void **state)
     assert_string_equal(sget(json_array_get(arr, 0), NULL, "id"), wt); /* main first */
     json_decref(l);
     /* The main worktree cannot be deleted; another can. */
-    assert_int_equal(write_sync(f, ad_store_op_worktree_delete, json_pack("{s:s}", "id", wt), NULL),
-                     AD_ESTATE);
+    assert_int_equal(
+        store_fx_write(f, ad_store_op_worktree_delete, json_pack("{s:s}", "id", wt), NULL),
+        AD_ESTATE);
     char ag[AD_ID_MAX];
     make_agent(f, wt3, "doomed", ag);
-    assert_int_equal(write_sync(f, ad_store_op_worktree_delete, json_pack("{s:s}", "id", wt3), &r),
-                     0);
+    assert_int_equal(
+        store_fx_write(f, ad_store_op_worktree_delete, json_pack("{s:s}", "id", wt3), &r), 0);
     assert_string_equal(json_string_value(json_array_get(json_object_get(r, "agentIds"), 0)), ag);
     json_decref(r);
     assert_int_equal(ad_store_agent_get(f->st, ag, &l), AD_ENOENT);
     /* Removing the workspace hides it and its worktrees and archives its
      * agents (issue #14): the agent is still there, with deletedAt. */
     make_agent(f, wt, "a1", ag);
-    assert_int_equal(write_sync(f, ad_store_op_workspace_delete,
-                                json_pack("{s:s, s:I}", "id", ws, "now", (json_int_t)5000), &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_workspace_delete,
+                                    json_pack("{s:s, s:I}", "id", ws, "now", (json_int_t)5000), &r),
                      0);
     json_decref(r);
     assert_int_equal(ad_store_workspace_get(f->st, ws, &l), AD_ENOENT);
@@ -200,7 +136,8 @@ static void workspaces_and_worktrees(void **state)
     assert_non_null(json_object_get(l, "deletedAt"));
     json_decref(l);
     assert_int_equal(
-        write_sync(f, ad_store_op_workspace_delete, json_pack("{s:s}", "id", ws), NULL), AD_ENOENT);
+        store_fx_write(f, ad_store_op_workspace_delete, json_pack("{s:s}", "id", ws), NULL),
+        AD_ENOENT);
 }
 
 static void agents_lifecycle(void **state)
@@ -214,10 +151,10 @@ static void agents_lifecycle(void **state)
     json_t *g = NULL;
     assert_int_equal(ad_store_agent_get(f->st, a, &g), 0);
     /* Exactly the agent fields: optional ones absent when unset. */
-    const char *keys[] = {"id",       "worktreeId",  "name",         "status",    "contextLevel",
-                          "mode",     "permissions", "displayOrder", "createdAt", "updatedAt",
-                          "executor", "crewId",      "state",        "orgId",     "costUsd",
-                          "totalTokens"};
+    const char *keys[] = {"id",           "worktreeId", "name",        "status",
+                          "contextLevel", "mode",       "permissions", "displayOrder",
+                          "createdAt",    "updatedAt",  "executor",    "crewId",
+                          "state",        "orgId",      "costUsd",     "totalTokens"};
     assert_int_equal(json_object_size(g), AD_ARRAY_LEN(keys));
     for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
         if (json_object_get(g, keys[i]) == NULL) {
@@ -236,11 +173,11 @@ static void agents_lifecycle(void **state)
     assert_string_equal(sget(json_array_get(arr, 0), NULL, "id"), a);
     assert_string_equal(sget(json_array_get(arr, 2), NULL, "id"), c);
     json_decref(l);
-    assert_int_equal(
-        write_sync(f, ad_store_op_worktree_update,
-                   json_pack("{s:s, s:s, s:I}", "id", wt, "sortMode", "name", "now", (json_int_t)3),
-                   NULL),
-        0);
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_update,
+                                    json_pack("{s:s, s:s, s:I}", "id", wt, "sortMode", "name",
+                                              "now", (json_int_t)3),
+                                    NULL),
+                     0);
     assert_int_equal(ad_store_agent_list(f->st, wt, NULL, false, "", &l), 0);
     arr = json_object_get(l, "agents");
     assert_string_equal(sget(json_array_get(arr, 0), NULL, "name"), "alpha");
@@ -250,10 +187,10 @@ static void agents_lifecycle(void **state)
 
     /* Update: partial, crewId cleared by null. */
     json_t *r = NULL;
-    assert_int_equal(write_sync(f, ad_store_op_agent_update,
-                                json_pack("{s:s, s:s, s:s, s:I}", "id", a, "mode", "plan", "crewId",
-                                          "cr_1", "now", (json_int_t)5),
-                                &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_agent_update,
+                                    json_pack("{s:s, s:s, s:s, s:I}", "id", a, "mode", "plan",
+                                              "crewId", "cr_1", "now", (json_int_t)5),
+                                    &r),
                      0);
     assert_string_equal(sget(r, "agent", "mode"), "plan");
     assert_string_equal(sget(r, "agent", "name"), "zeta");
@@ -261,22 +198,23 @@ static void agents_lifecycle(void **state)
     assert_string_equal(sget(r, NULL, "workspaceId"), ws);
     json_decref(r);
     assert_int_equal(
-        write_sync(f, ad_store_op_agent_update,
-                   json_pack("{s:s, s:n, s:I}", "id", a, "crewId", "now", (json_int_t)6), &r),
+        store_fx_write(f, ad_store_op_agent_update,
+                       json_pack("{s:s, s:n, s:I}", "id", a, "crewId", "now", (json_int_t)6), &r),
         0);
     assert_true(json_is_null(json_object_get(json_object_get(r, "agent"), "crewId")));
     json_decref(r);
     assert_int_equal(
-        write_sync(f, ad_store_op_agent_update,
-                   json_pack("{s:s, s:s, s:I}", "id", a, "mode", "yolo", "now", (json_int_t)6),
-                   NULL),
+        store_fx_write(f, ad_store_op_agent_update,
+                       json_pack("{s:s, s:s, s:I}", "id", a, "mode", "yolo", "now", (json_int_t)6),
+                       NULL),
         AD_ECONSTRAINT);
 
     /* Archive hides it, blocks start; restore brings it back. */
     assert_int_equal(ad_store_agent_check_startable(f->st, a), 0);
     assert_int_equal(
-        write_sync(f, ad_store_op_agent_delete,
-                   json_pack("{s:s, s:b, s:I}", "id", a, "archive", 1, "now", (json_int_t)7), &r),
+        store_fx_write(f, ad_store_op_agent_delete,
+                       json_pack("{s:s, s:b, s:I}", "id", a, "archive", 1, "now", (json_int_t)7),
+                       &r),
         0);
     assert_non_null(sget(r, "agent", "deletedAt"));
     json_decref(r);
@@ -288,8 +226,8 @@ static void agents_lifecycle(void **state)
     assert_int_equal(ad_store_agent_list(f->st, NULL, NULL, true, "", &l), 0);
     assert_int_equal(json_array_size(json_object_get(l, "agents")), 3);
     json_decref(l);
-    assert_int_equal(write_sync(f, ad_store_op_agent_restore,
-                                json_pack("{s:s, s:I}", "id", a, "now", (json_int_t)8), &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_agent_restore,
+                                    json_pack("{s:s, s:I}", "id", a, "now", (json_int_t)8), &r),
                      0);
     assert_null(json_object_get(json_object_get(r, "agent"), "deletedAt"));
     json_decref(r);
@@ -298,8 +236,9 @@ static void agents_lifecycle(void **state)
     char fk[AD_ID_MAX];
     ad_id_new("ag", fk);
     assert_int_equal(
-        write_sync(f, ad_store_op_agent_fork,
-                   json_pack("{s:s, s:s, s:I}", "id", a, "newId", fk, "now", (json_int_t)9), &r),
+        store_fx_write(f, ad_store_op_agent_fork,
+                       json_pack("{s:s, s:s, s:I}", "id", a, "newId", fk, "now", (json_int_t)9),
+                       &r),
         0);
     assert_string_equal(sget(r, "agent", "parentAgentId"), a);
     assert_string_equal(sget(r, "agent", "name"), "zeta (fork)");
@@ -307,20 +246,20 @@ static void agents_lifecycle(void **state)
     json_decref(r);
 
     /* Reorder: all or nothing. */
-    assert_int_equal(write_sync(f, ad_store_op_agent_reorder,
-                                json_pack("{s:s, s:[s,s,s], s:I}", "worktreeId", wt, "ids", c, b,
-                                          "ag_nope", "now", (json_int_t)10),
-                                &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_agent_reorder,
+                                    json_pack("{s:s, s:[s,s,s], s:I}", "worktreeId", wt, "ids", c,
+                                              b, "ag_nope", "now", (json_int_t)10),
+                                    &r),
                      AD_EINVAL);
     assert_string_equal(sget(r, NULL, "id"), "ag_nope");
     json_decref(r);
     assert_int_equal(ad_store_agent_get(f->st, c, &g), 0);
     assert_int_equal(json_integer_value(json_object_get(g, "displayOrder")), 2);
     json_decref(g);
-    assert_int_equal(write_sync(f, ad_store_op_agent_reorder,
-                                json_pack("{s:s, s:[s,s,s,s], s:I}", "worktreeId", wt, "ids", c, b,
-                                          a, fk, "now", (json_int_t)10),
-                                &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_agent_reorder,
+                                    json_pack("{s:s, s:[s,s,s,s], s:I}", "worktreeId", wt, "ids", c,
+                                              b, a, fk, "now", (json_int_t)10),
+                                    &r),
                      0);
     json_decref(r);
     assert_int_equal(ad_store_agent_get(f->st, c, &g), 0);
@@ -329,9 +268,9 @@ static void agents_lifecycle(void **state)
 
     /* Hard delete removes the row (and its fork keeps living, parent unset). */
     assert_int_equal(
-        write_sync(f, ad_store_op_agent_delete,
-                   json_pack("{s:s, s:b, s:I}", "id", a, "archive", 0, "now", (json_int_t)11),
-                   NULL),
+        store_fx_write(f, ad_store_op_agent_delete,
+                       json_pack("{s:s, s:b, s:I}", "id", a, "archive", 0, "now", (json_int_t)11),
+                       NULL),
         0);
     assert_int_equal(ad_store_agent_get(f->st, a, &g), AD_ENOENT);
     assert_int_equal(ad_store_agent_get(f->st, fk, &g), 0);
@@ -343,10 +282,10 @@ static void insert_message(fixture_t *f, const char *agent, int64_t now, char id
 {
     ad_id_new("msg", id);
     json_t *r = NULL;
-    int rc = write_sync(f, ad_store_op_message_insert,
-                        json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "agentId", agent, "role",
-                                  "user", "content", "hi", "now", (json_int_t)now),
-                        &r);
+    int rc = store_fx_write(f, ad_store_op_message_insert,
+                            json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "agentId", agent,
+                                      "role", "user", "content", "hi", "now", (json_int_t)now),
+                            &r);
     assert_int_equal(rc, 0);
     json_decref(r);
 }
@@ -409,15 +348,15 @@ static void messages_paginate_without_skips_or_repeats(void **state)
     /* Unknown agent on insert: not found, nothing written. */
     char mid[AD_ID_MAX];
     ad_id_new("msg", mid);
-    assert_int_equal(write_sync(f, ad_store_op_message_insert,
-                                json_pack("{s:s, s:s, s:s, s:I}", "id", mid, "agentId", "ag_x",
-                                          "role", "user", "now", (json_int_t)1),
-                                NULL),
+    assert_int_equal(store_fx_write(f, ad_store_op_message_insert,
+                                    json_pack("{s:s, s:s, s:s, s:I}", "id", mid, "agentId", "ag_x",
+                                              "role", "user", "now", (json_int_t)1),
+                                    NULL),
                      AD_ENOENT);
-    assert_int_equal(write_sync(f, ad_store_op_message_insert,
-                                json_pack("{s:s, s:s, s:s, s:I}", "id", mid, "agentId", a, "role",
-                                          "robot", "now", (json_int_t)1),
-                                NULL),
+    assert_int_equal(store_fx_write(f, ad_store_op_message_insert,
+                                    json_pack("{s:s, s:s, s:s, s:I}", "id", mid, "agentId", a,
+                                              "role", "robot", "now", (json_int_t)1),
+                                    NULL),
                      AD_ECONSTRAINT);
 }
 
@@ -566,12 +505,12 @@ static void settings_typed_with_defaults(void **state)
     json_decref(p);
     /* A good patch with an unknown key: known keys change, unknown ignored. */
     json_t *r = NULL;
-    assert_int_equal(
-        write_sync(f, ad_store_op_settings_update,
-                   json_pack("{s:{s:s, s:b, s:f, s:s}, s:I}", "patch", "theme", "dark", "auto_save",
-                             0, "max_context_warning", 90.0, "bogus", "x", "now", (json_int_t)5),
-                   &r),
-        0);
+    assert_int_equal(store_fx_write(f, ad_store_op_settings_update,
+                                    json_pack("{s:{s:s, s:b, s:f, s:s}, s:I}", "patch", "theme",
+                                              "dark", "auto_save", 0, "max_context_warning", 90.0,
+                                              "bogus", "x", "now", (json_int_t)5),
+                                    &r),
+                     0);
     json_t *all = json_object_get(r, "settings");
     assert_string_equal(sget(all, NULL, "theme"), "dark");
     assert_true(json_is_false(json_object_get(all, "auto_save")));
@@ -579,10 +518,10 @@ static void settings_typed_with_defaults(void **state)
     assert_null(json_object_get(all, "bogus"));
     json_decref(r);
     /* A bad patch changes nothing. */
-    assert_int_equal(write_sync(f, ad_store_op_settings_update,
-                                json_pack("{s:{s:s, s:s}, s:I}", "patch", "theme", "light",
-                                          "default_mode", "nope", "now", (json_int_t)6),
-                                NULL),
+    assert_int_equal(store_fx_write(f, ad_store_op_settings_update,
+                                    json_pack("{s:{s:s, s:s}, s:I}", "patch", "theme", "light",
+                                              "default_mode", "nope", "now", (json_int_t)6),
+                                    NULL),
                      AD_EINVAL);
     assert_int_equal(ad_store_settings_get(f->st, &s), 0);
     assert_string_equal(sget(s, NULL, "theme"), "dark");
@@ -621,8 +560,8 @@ static void usage_rows_add_up_atomically(void **state)
     /* A sync op after them: they are committed once it completes. */
     json_t *r = NULL;
     AD_UNUSED(done);
-    assert_int_equal(write_sync(f, ad_store_op_settings_update,
-                                json_pack("{s:{}, s:I}", "patch", "now", (json_int_t)1), &r),
+    assert_int_equal(store_fx_write(f, ad_store_op_settings_update,
+                                    json_pack("{s:{}, s:I}", "patch", "now", (json_int_t)1), &r),
                      0);
     json_decref(r);
     json_t *row = NULL;
@@ -659,7 +598,7 @@ static void ops_in_one_group_fail_alone(void **state)
     make_workspace(f, "/tmp/g", ws, wt);
     /* Three writes queued together: the middle one fails, so the group
      * runs twice; the others still commit, each with one result. */
-    wait_t w[3] = {{0}};
+    store_wait_t w[3] = {{0}};
     char ids[3][AD_ID_MAX];
     for (int i = 0; i < 3; i++) {
         ad_id_new("ag", ids[i]);
@@ -668,7 +607,7 @@ static void ops_in_one_group_fail_alone(void **state)
                                  "worktreeId", i == 1 ? "wt_missing" : wt, "name", "n", "mode",
                                  "regular", "permissions", "read", "executor", "claude", "now",
                                  (json_int_t)1),
-                       on_result, &w[i]);
+                       store_fx_on_result, &w[i]);
     }
     for (int i = 0; i < 100000 && !(w[0].done && w[1].done && w[2].done); i++) {
         uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -703,12 +642,12 @@ static void approvals_decide_once(void **state)
     for (size_t i = 0; i < 3; i++) {
         json_t *r = NULL;
         assert_int_equal(
-            write_sync(f, ad_store_op_approval_insert,
-                       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:I}", "id", ids[i],
-                                 "agentId", ag, "runId", i < 2 ? "run_a" : "run_b", "orgId",
-                                 "org_default", "requestId", ids[i], "toolName", "Bash", "input",
-                                 "command", "ls", "now", (json_int_t)(1000 + i)),
-                       &r),
+            store_fx_write(f, ad_store_op_approval_insert,
+                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:I}", "id", ids[i],
+                                     "agentId", ag, "runId", i < 2 ? "run_a" : "run_b", "orgId",
+                                     "org_default", "requestId", ids[i], "toolName", "Bash",
+                                     "input", "command", "ls", "now", (json_int_t)(1000 + i)),
+                           &r),
             0);
         assert_string_equal(sget(r, NULL, "status"), "pending");
         assert_null(json_object_get(r, "requestId"));
@@ -717,21 +656,21 @@ static void approvals_decide_once(void **state)
     }
     for (int k = 0; k < 2; k++) { /* allow_always twice: the tool is added once */
         json_t *r = NULL;
-        int rc = write_sync(f, ad_store_op_approval_decide,
-                            json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ids[k], "decision",
-                                      "allow_always", "status", "allowed", "by", "owner", "now",
-                                      (json_int_t)2000),
-                            &r);
+        int rc = store_fx_write(f, ad_store_op_approval_decide,
+                                json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ids[k], "decision",
+                                          "allow_always", "status", "allowed", "by", "owner", "now",
+                                          (json_int_t)2000),
+                                &r);
         assert_int_equal(rc, 0);
         json_decref(r);
     }
     json_t *again = NULL;
-    assert_int_equal(write_sync(f, ad_store_op_approval_decide,
-                                json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", "ap_1", "decision",
-                                          "deny", "status", "denied", "by", "x", "now",
-                                          (json_int_t)3000),
-                                &again),
-                     AD_ESTATE);
+    assert_int_equal(
+        store_fx_write(f, ad_store_op_approval_decide,
+                       json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", "ap_1", "decision", "deny",
+                                 "status", "denied", "by", "x", "now", (json_int_t)3000),
+                       &again),
+        AD_ESTATE);
     json_decref(again);
     json_t *a = NULL;
     assert_int_equal(ad_store_agent_get(f->st, ag, &a), 0);
@@ -739,10 +678,10 @@ static void approvals_decide_once(void **state)
     assert_int_equal(json_array_size(perms), 2);
     assert_string_equal(json_string_value(json_array_get(perms, 1)), "Bash");
     json_decref(a);
-    assert_int_equal(write_sync(f, ad_store_op_approval_close,
-                                json_pack("{s:s, s:s, s:I}", "runId", "run_b", "status", "expired",
-                                          "now", (json_int_t)4000),
-                                NULL),
+    assert_int_equal(store_fx_write(f, ad_store_op_approval_close,
+                                    json_pack("{s:s, s:s, s:I}", "runId", "run_b", "status",
+                                              "expired", "now", (json_int_t)4000),
+                                    NULL),
                      0);
     json_t *list = NULL;
     assert_int_equal(ad_store_approval_list(f->st, ag, false, &list), 0);
@@ -760,15 +699,16 @@ static void approvals_decide_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(workspaces_and_worktrees, setup, teardown),
-        cmocka_unit_test_setup_teardown(agents_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(workspaces_and_worktrees, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(agents_lifecycle, setup, store_fx_teardown),
         cmocka_unit_test_setup_teardown(messages_paginate_without_skips_or_repeats, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(messages_typed_insert_matches_the_row, setup, teardown),
-        cmocka_unit_test_setup_teardown(settings_typed_with_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(usage_rows_add_up_atomically, setup, teardown),
-        cmocka_unit_test_setup_teardown(ops_in_one_group_fail_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(approvals_decide_once, setup, teardown),
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(messages_typed_insert_matches_the_row, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(settings_typed_with_defaults, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(usage_rows_add_up_atomically, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(ops_in_one_group_fail_alone, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(approvals_decide_once, setup, store_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

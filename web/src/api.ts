@@ -2,13 +2,24 @@
 // {"error":{"code","message","details"}} turned into an ApiError the UI can
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
+import type { ChatMessage } from './workbench';
 
 /** GET /api/usage/agents: each agent's use in the current period. */
 export interface UsageByAgent {
   period: string;
   from: string;
   totals: { runs: number; totalTokens: number; costUsd: number };
-  agents: { agentId: string; name: string; executor?: string; deletedAt?: string; runs: number; inputTokens: number; outputTokens: number; totalTokens: number; costUsd: number }[];
+  agents: {
+    agentId: string;
+    name: string;
+    executor?: string;
+    deletedAt?: string;
+    runs: number;
+    inputTokens: number;
+    outputTokens: number;
+    totalTokens: number;
+    costUsd: number;
+  }[];
 }
 
 /** One period of GET /api/usage/limits (a limit of 0 is none). */
@@ -24,6 +35,71 @@ export interface UsageLimit {
 export interface UsageLimits {
   daily: UsageLimit;
   monthly: UsageLimit;
+}
+
+/** A chat with Claude (GET /api/chats/:id), with its newest messages. */
+export interface Chat {
+  id: string;
+  title?: string | null;
+  model: string;
+  system?: string | null;
+  definition?: string | null;
+  temperature?: number | null;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  updatedAt: string;
+  streaming?: boolean;
+  messages?: ChatMessage[];
+  hasMore?: boolean; // older messages than these are stored (GET .../messages?before=)
+}
+
+/** An agent definition (GET /api/definitions); error when its file is bad. */
+export interface Definition {
+  name: string;
+  category?: string;
+  description?: string;
+  capabilities?: string[];
+  tools?: string[];
+  tags?: string[];
+  model?: string;
+  tier?: string;
+  source?: string;
+  file?: string;
+  error?: string;
+  score?: number;
+  matched?: string[];
+  systemPrompt?: string;
+}
+
+/** The definition agentd would pick for a prompt (POST /api/definitions/select). */
+export interface Suggestion {
+  definition: Definition | null;
+  score: number;
+  matched: string[];
+  default: boolean;
+}
+
+/** A project: files and messages saved from chats (GET /api/projects/:id). */
+export interface Project {
+  id: string;
+  name: string;
+  description?: string | null;
+  updatedAt: string;
+  fileCount?: number;
+  messages?: { position: number; role: string; content: string }[];
+  files?: { path: string; content: string; size: number }[];
+}
+
+/** A provider's stored key, masked (GET /api/credentials). */
+export interface Credential {
+  provider: string;
+  masked: string;
+  email?: string | null;
+  baseUrl?: string | null;
+  status: 'unchecked' | 'valid' | 'invalid';
+  statusReason?: string | null;
+  storage?: 'secret-service' | 'file' | 'none';
 }
 
 export class ApiError extends Error {
@@ -295,8 +371,7 @@ export const api = {
     request('POST', `/api/worktrees/${enc(id)}/merge`, body),
   rebaseWorktree: (id: string, onto?: string) => request('POST', `/api/worktrees/${enc(id)}/rebase`, onto ? { onto } : {}),
   pushWorktree: (id: string) => request('POST', `/api/worktrees/${enc(id)}/push`, {}),
-  agents: async (includeDeleted = false) =>
-    listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
+  agents: async (includeDeleted = false) => listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
   agent: async (id: string) => objOf<Agent>(await request('GET', `/api/agents/${enc(id)}`), 'agent'),
   createAgent: async (body: Record<string, unknown>) => objOf<Agent>(await request('POST', '/api/agents', body), 'agent'),
   patchAgent: async (id: string, body: Record<string, unknown>) => objOf<Agent>(await request('PATCH', `/api/agents/${enc(id)}`, body), 'agent'),
@@ -305,15 +380,11 @@ export const api = {
   forkAgent: async (id: string, name?: string, worktreeId?: string) =>
     objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/fork`, { ...(name ? { name } : {}), ...(worktreeId ? { worktreeId } : {}) }), 'agent'),
   start: async (id: string, initialPrompt?: string, force = false) =>
-    objOf<Agent>(
-      await request('POST', `/api/agents/${enc(id)}/start`, { ...(initialPrompt ? { initialPrompt } : {}), ...(force ? { force } : {}) }),
-      'agent',
-    ),
+    objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/start`, { ...(initialPrompt ? { initialPrompt } : {}), ...(force ? { force } : {}) }), 'agent'),
   stop: async (id: string, force = false) => objOf<Agent>(await request('POST', `/api/agents/${enc(id)}/stop${force ? '?force=true' : ''}`), 'agent'),
   pause: (id: string) => request('POST', `/api/agents/${enc(id)}/pause`),
   resume: (id: string) => request('POST', `/api/agents/${enc(id)}/resume`),
-  send: (id: string, content: string, force = false) =>
-    request('POST', `/api/agents/${enc(id)}/message`, force ? { content, force } : { content }),
+  send: (id: string, content: string, force = false) => request('POST', `/api/agents/${enc(id)}/message`, force ? { content, force } : { content }),
   messages: async (id: string, limit: number, before?: string | null) => {
     const d = await request('GET', `/api/agents/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`);
     return {
@@ -343,6 +414,7 @@ export const api = {
     request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),
   login: (token: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { token }),
+  loginCode: (code: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { code }),
   logout: () => request('POST', '/api/auth/logout'),
   tokens: async () => listOf<ApiToken>(await request('GET', '/api/tokens'), 'tokens'),
   createToken: (body: { name: string; scope: string; expiresInSeconds?: number }) => request<ApiToken & { token: string }>('POST', '/api/tokens', body),
@@ -362,16 +434,48 @@ export const api = {
   resetConfig: (id: string) => request('POST', `/api/configs/${enc(id)}/reset`),
   presetConfig: (id: string, preset: string) => request('POST', `/api/configs/${enc(id)}/preset`, { preset }),
   deleteConfig: (id: string) => request('DELETE', `/api/configs/${enc(id)}`),
-  startWithConfig: (agentId: string, configId: string, configFlags: boolean) =>
-    request('POST', `/api/agents/${enc(agentId)}/start`, { configId, configFlags }),
+  startWithConfig: (agentId: string, configId: string, configFlags: boolean) => request('POST', `/api/agents/${enc(agentId)}/start`, { configId, configFlags }),
   runTable: (query: string) => request('GET', `/api/training/runs?${query}`),
   runSeries: (id: string) => request('GET', `/api/runs/${enc(id)}/metrics`),
   seriesBuckets: (id: string, name: string, buckets: number) => request('GET', `/api/runs/${enc(id)}/metrics/${enc(name)}?buckets=${buckets}`),
   runDists: (id: string) => request('GET', `/api/runs/${enc(id)}/distributions`),
   // kind 'histograms' or 'counts'; q: view=latest|range|time, step, from, to, buckets, bins
   dist: (id: string, kind: 'histograms' | 'counts', name: string, q: Record<string, string | number> = {}) =>
-    request('GET', `/api/runs/${enc(id)}/${kind}/${enc(name)}?` + Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
+    request(
+      'GET',
+      `/api/runs/${enc(id)}/${kind}/${enc(name)}?` +
+        Object.entries(q)
+          .map(([k, v]) => `${k}=${enc(String(v))}`)
+          .join('&'),
+    ),
   compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
-    request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
-      Object.entries(q).map(([k, v]) => `${k}=${enc(String(v))}`).join('&')),
+    request(
+      'GET',
+      `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
+        Object.entries(q)
+          .map(([k, v]) => `${k}=${enc(String(v))}`)
+          .join('&'),
+    ),
+  // chats, definitions, projects, credentials
+  chats: () => request<{ chats: Chat[] }>('GET', '/api/chats'),
+  chat: (id: string) => request<Chat>('GET', `/api/chats/${enc(id)}`),
+  createChat: (body: Record<string, unknown>) => request<Chat>('POST', '/api/chats', body),
+  chatMessagesBefore: (id: string, before: string, limit = 50) =>
+    request<{ messages: ChatMessage[]; hasMore: boolean }>('GET', `/api/chats/${enc(id)}/messages?before=${enc(before)}&limit=${limit}`),
+  sendChat: (id: string, content: string) => request<any>('POST', `/api/chats/${enc(id)}/messages`, { content }),
+  stopChat: (id: string) => request<ChatMessage>('POST', `/api/chats/${enc(id)}/stop`),
+  definitions: (query = '') => request<{ definitions: Definition[]; categories: string[] }>('GET', `/api/definitions${query ? `?${query}` : ''}`),
+  definition: (name: string) => request<Definition>('GET', `/api/definitions/${enc(name)}`),
+  selectDefinition: (prompt: string) => request<Suggestion>('POST', '/api/definitions/select', { prompt }),
+  projects: () => request<{ projects: Project[] }>('GET', '/api/projects'),
+  project: (id: string) => request<Project>('GET', `/api/projects/${enc(id)}`),
+  createProject: (body: { name: string; chatId?: string }) => request<Project>('POST', '/api/projects', body),
+  deleteProject: (id: string) => request('DELETE', `/api/projects/${enc(id)}`),
+  saveMessageFiles: (projectId: string, chatId: string, messageId: string) =>
+    request<{ files: { path: string }[] }>('POST', `/api/projects/${enc(projectId)}/files/from-message`, { chatId, messageId }),
+  commitProject: (id: string, body: Record<string, unknown>) =>
+    request<{ shortId: string; branch?: string | null; files: string[] }>('POST', `/api/projects/${enc(id)}/commit`, body),
+  credentials: () => request<{ credentials: Credential[] }>('GET', '/api/credentials'),
+  putCredential: (provider: string, body: Record<string, unknown>) => request<Credential>('PUT', `/api/credentials/${enc(provider)}`, body),
+  validateCredential: (provider: string) => request<{ valid: boolean; reason?: string }>('POST', `/api/credentials/${enc(provider)}/validate`, {}),
 };

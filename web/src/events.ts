@@ -131,8 +131,7 @@ export interface ReduceResult {
 
 export function reduce(model: Model, ev: Envelope): ReduceResult {
   const effects: Effect[] = [];
-  if (!ev || typeof ev.seq !== 'number' || !Number.isFinite(ev.seq) || typeof ev.type !== 'string')
-    return { model, effects, applied: false };
+  if (!ev || typeof ev.seq !== 'number' || !Number.isFinite(ev.seq) || typeof ev.type !== 'string') return { model, effects, applied: false };
   if (ev.seq <= model.lastSeq) return { model, effects, applied: false };
   let m: Model = { ...model, lastSeq: ev.seq };
   const p = ev.payload && typeof ev.payload === 'object' ? ev.payload : {};
@@ -161,9 +160,7 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       else if (p.status !== before.status) statusEffects(m, id, p.status, p.reason, effects);
       if (p.status !== 'running' && p.status !== 'paused') {
         // The run is over or the turn ended: streaming chunks are complete.
-        m = withTranscript(m, id, (t) =>
-          t.live.some((c) => c.open) ? { ...t, live: t.live.map((c) => (c.open ? { ...c, open: false } : c)) } : t,
-        );
+        m = withTranscript(m, id, (t) => (t.live.some((c) => c.open) ? { ...t, live: t.live.map((c) => (c.open ? { ...c, open: false } : c)) } : t));
         effects.push({ kind: 'reloadRuns', agentId: id });
         // a turn's end stores the run's usage so far: the agent's total moved
         if (p.status === 'waiting' || p.status === 'error') effects.push({ kind: 'reloadAgent', agentId: id });

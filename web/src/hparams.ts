@@ -143,10 +143,18 @@ export function tableQuery(q: TableQuery): string {
   const p: [string, string][] = [];
   if (q.scope?.agentId) p.push(['agentId', q.scope.agentId]);
   if (q.scope?.workspaceId) p.push(['workspaceId', q.scope.workspaceId]);
-  const metrics = q.metrics.split(',').map((s) => s.trim()).filter(Boolean).join(',');
+  const metrics = q.metrics
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(',');
   if (metrics) p.push(['metrics', metrics]);
   if (q.status) p.push(['status', q.status]);
-  const filter = q.filter.split(',').map((s) => s.replace(/\s+/g, '')).filter(Boolean).join(',');
+  const filter = q.filter
+    .split(',')
+    .map((s) => s.replace(/\s+/g, ''))
+    .filter(Boolean)
+    .join(',');
   if (filter) p.push(['filter', filter]);
   if (q.sort) p.push(['sort', q.sort]);
   p.push(['order', q.order]);
@@ -170,5 +178,8 @@ export function configColumns(rows: { config?: { values?: Values } | null }[]): 
 
 /** The names of "reward,loss:min" without their goal. */
 export function metricNames(metrics: string): string[] {
-  return metrics.split(',').map((s) => s.trim().replace(/:(min|max)$/, '')).filter(Boolean);
+  return metrics
+    .split(',')
+    .map((s) => s.trim().replace(/:(min|max)$/, ''))
+    .filter(Boolean);
 }

@@ -15,6 +15,7 @@ export function safeHref(url: string): string | null {
   const u = url.trim();
   // Control characters and whitespace inside a scheme are how filters get
   // fooled ("java\tscript:"); refuse them outright.
+  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\s]/.test(u)) return null;
   if (/^(https?:\/\/|mailto:)/i.test(u)) return u;
   return null;
@@ -69,7 +70,9 @@ function emphasis(text: string): string {
 }
 
 export function renderMarkdown(src: string): string {
-  const lines = String(src ?? '').replace(/\r\n?/g, '\n').split('\n');
+  const lines = String(src ?? '')
+    .replace(/\r\n?/g, '\n')
+    .split('\n');
   const out: string[] = [];
   let para: string[] = [];
   let list: { ordered: boolean; items: string[] } | null = null;

@@ -16,7 +16,11 @@ export function emaDebiased(ys: (number | null)[], weight: number): (number | nu
   });
 }
 
-export type RunBuckets = { runId: string; points: number; buckets: { x: number[]; min: number[]; max: number[]; mean: number[]; last: number[]; count: number[] } };
+export type RunBuckets = {
+  runId: string;
+  points: number;
+  buckets: { x: number[]; min: number[]; max: number[]; mean: number[]; last: number[]; count: number[] };
+};
 
 // One x column (the union of every run's bucket starts, ascending) and per
 // run its mean, min and max aligned to it.

@@ -8,8 +8,8 @@ import { playChime, soundEnabled, wantsChime } from './attention';
 import { api, ApiError, onUnauthorized, type Principal } from './api';
 import { emptyModel, emptyTranscript, mergeMessages, isStatePatch, reapplyStatePatches, reduce, type Effect, type Model } from './events';
 import { defaults, normalizeSettings, type Settings } from './settings';
-import { LiveSocket, type ConnState } from './socket';
-import type { Agent, Envelope, Run, Workspace, Worktree } from './types';
+import { LiveSocket, wsUrl, type ConnState } from './socket';
+import type { Agent, Envelope, Message, Run, Workspace, Worktree } from './types';
 
 export interface Toast {
   id: number;
@@ -189,7 +189,10 @@ export async function loadTree() {
     batch(() => {
       workspaces.value = ws;
       worktrees.value = wts;
-      model.value = reapplyStatePatches({ ...model.value, agents: map }, recent.map((r) => r.ev));
+      model.value = reapplyStatePatches(
+        { ...model.value, agents: map },
+        recent.map((r) => r.ev),
+      );
       loadError.value = null;
     });
   } catch (e) {
@@ -202,8 +205,7 @@ export async function loadTree() {
 
 export async function loadSettings() {
   try {
-    settings.value = normalizeSettings(await api.settings());
-    settingsLoaded.value = true;
+    setSettings(normalizeSettings(await api.settings()));
     applyTheme();
   } catch {
     /* defaults stay; the settings page shows the error when opened */
@@ -288,32 +290,35 @@ async function snapshot(fromSeq: number) {
 
 // ---- the socket -----------------------------------------------------------
 
-export let socket: LiveSocket | null = null;
+// The page's one /ws connection: the store holds the dashboard's topics on
+// it; chats, crews and definitions lists subscribe their own (socket.ts).
+export const socket = new LiveSocket({
+  url: () => wsUrl('/ws'),
+  onState: (s) => (conn.value = s),
+  onUnauthorized: signedOut,
+});
+let live: (() => void) | null = null;
 
 export function startLive() {
-  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  socket = new LiveSocket({
-    url: `${proto}//${location.host}/ws`,
-    topics: ['agent:*', 'workspace:*', 'worktree:*', 'run:*', 'system', 'usage'],
-    onEvent,
-    onState: (s) => (conn.value = s),
-    onSnapshotNeeded: (from) => void snapshot(from),
-    getLastSeq: () => model.value.lastSeq,
-    onUnauthorized: signedOut,
-  });
+  if (!live) {
+    live = socket.subscribe(['agent:*', 'workspace:*', 'worktree:*', 'run:*', 'system', 'usage'], {
+      onEvent,
+      onResync: (from) => void snapshot(from),
+    });
+    window.addEventListener('online', () => socket.retryNow());
+    window.addEventListener('offline', () => {
+      if (conn.value.status !== 'connected') conn.value = { ...conn.value, status: 'offline' };
+    });
+    // Test hook: lets the browser tests see what the page applied.
+    (window as any).__agentd = { model, eventCount, conn };
+  }
   socket.start();
-  window.addEventListener('online', () => socket?.retryNow());
-  window.addEventListener('offline', () => {
-    if (conn.value.status !== 'connected') conn.value = { ...conn.value, status: 'offline' };
-  });
-  // Test hook: lets the browser tests see what the page applied.
-  (window as any).__agentd = { model, eventCount, conn };
 }
 
 // ---- signing in -------------------------------------------------------------
 
 function signedOut() {
-  socket?.stop();
+  socket.stop();
   auth.value = { state: 'out' };
 }
 
@@ -335,8 +340,34 @@ export function boot() {
   void loadTree();
   void loadUsage();
   void loadSettings().then(applyTheme);
-  if (socket) socket.start();
-  else startLive();
+  startLive();
+}
+
+// Why the sign-in screen shows (a login code that did not work), or null.
+export const loginError = signal<string | null>(null);
+
+// The one-time code of a login URL (`agentd login`: /login#code=...). It
+// rides in the fragment, which no request carries, and is taken off the
+// address at once so it is neither kept in history nor shown.
+export function takeLoginCode(): string | null {
+  if (typeof location === 'undefined') return null;
+  const m = /^#code=([A-Za-z0-9_-]{16,128})$/.exec(location.hash);
+  if (!m && location.pathname !== '/login') return null;
+  history.replaceState(null, '', '/#/');
+  return m ? m[1] : null;
+}
+
+// Trades a login code for a session cookie by a same-origin JSON POST.
+export async function signInWithCode(code: string) {
+  try {
+    const r = await api.loginCode(code);
+    auth.value = { state: 'in', who: r.principal };
+  } catch {
+    loginError.value = 'That login link did not work (it works once, for 5 minutes): run `agentd login` for a new one.';
+    await checkAuth();
+    if (auth.value.state === 'in') loginError.value = null;
+  }
+  boot();
 }
 
 export async function signIn(token: string) {
@@ -354,6 +385,27 @@ export async function signOut() {
 }
 
 // ---- actions --------------------------------------------------------------
+
+// The agent page of id is open (its transcript follows events) or closed.
+export function setOpenAgent(id: string | null, closing?: string) {
+  if (closing !== undefined && openAgent.value !== closing) return;
+  openAgent.value = id;
+}
+
+// The settings the server answered (GET, or PATCH merged into ours).
+export function setSettings(s: Settings, merge = false) {
+  settings.value = merge ? { ...settings.value, ...s } : s;
+  settingsLoaded.value = true;
+}
+
+// A message the user just sent, shown before its message_created event
+// (which has the same id and merges into it).
+export function addSentMessage(msg: Message) {
+  const m = model.value;
+  const tr = m.transcripts[msg.agentId];
+  if (!tr || tr.messages.some((x) => x.id === msg.id)) return;
+  model.value = { ...m, transcripts: { ...m.transcripts, [msg.agentId]: { ...tr, messages: [...tr.messages, msg] } } };
+}
 
 // Takes an agent the server returned unless an event already brought newer.
 export function upsertAgent(a: Agent | null | undefined) {

@@ -1,4 +1,4 @@
-// Shapes of the REST resources and live events (DESIGN.md §3-§5, issues 4-7).
+// Shapes of the REST resources and live events (docs/api.md, docs/events.md).
 // Fields the server may omit are optional; the UI never assumes more.
 
 export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'stopped' | 'idle' | 'paused' | string;

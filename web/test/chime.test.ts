@@ -65,8 +65,8 @@ describe('the chime when an agent starts waiting', () => {
   });
 });
 
-describe('an agent\'s cost follows its runs', () => {
-  it('run_ended brings the agent\'s new total; a turn\'s end reloads the agent', () => {
+describe("an agent's cost follows its runs", () => {
+  it("run_ended brings the agent's new total; a turn's end reloads the agent", () => {
     let m = start('running');
     let r = reduce(m, ev(1, 'run_ended', { run: { id: 'run_1', agentId: 'ag_1', costUsd: 0.2 }, agentUsage: { costUsd: 0.42, totalTokens: 1234 } }));
     expect(r.model.agents.ag_1.costUsd).toBe(0.42);

@@ -28,7 +28,13 @@ describe('rebin and commonEdges', () => {
     expect(out[3]).toBeCloseTo(3 + (2 * 7) / 15, 9);
   });
   it('spans every histogram', () => {
-    const e = commonEdges([{ edges: [0, 1], counts: [1] }, { edges: [-1, 3], counts: [2] }], 4);
+    const e = commonEdges(
+      [
+        { edges: [0, 1], counts: [1] },
+        { edges: [-1, 3], counts: [2] },
+      ],
+      4,
+    );
     expect(e).toEqual([-1, 0, 1, 2, 3]);
     expect(commonEdges([], 4)).toEqual([]);
   });
@@ -36,7 +42,10 @@ describe('rebin and commonEdges', () => {
 
 describe('counts', () => {
   it('sorts categories by their total over every source', () => {
-    const rows = countRows([{ jump: 1, left: 3 }, { jump: 4, shoot: 1 }]);
+    const rows = countRows([
+      { jump: 1, left: 3 },
+      { jump: 4, shoot: 1 },
+    ]);
     expect(rows.map((r) => r.name)).toEqual(['jump', 'left', 'shoot']);
     expect(rows[0].counts).toEqual([1, 4]);
     expect(rows[0].shares[0]).toBeCloseTo(0.25);
@@ -49,7 +58,15 @@ describe('counts', () => {
     ]);
   });
   it('scales heat map columns to their own peak', () => {
-    expect(heatColumns([[1, 2], [0, 0]])).toEqual([[0.5, 1], [0, 0]]);
+    expect(
+      heatColumns([
+        [1, 2],
+        [0, 0],
+      ]),
+    ).toEqual([
+      [0.5, 1],
+      [0, 0],
+    ]);
   });
 });
 
@@ -69,7 +86,7 @@ describe('trendOf', () => {
 });
 
 describe('alignGroup', () => {
-  it('puts compare\'s group on the shared x, null where it has no bucket', async () => {
+  it("puts compare's group on the shared x, null where it has no bucket", async () => {
     const { alignGroup } = await import('../src/series');
     const g = { x: [0, 20], mean: [1, 3], min: [0, 2], max: [2, 4], runs: [2, 1] };
     expect(alignGroup([0, 10, 20], g)).toEqual({ mean: [1, null, 3], min: [0, null, 2], max: [2, null, 4] });

@@ -25,7 +25,10 @@ function msg(id: string, createdAt: string, content = id, role = 'assistant'): M
 
 describe('reduce', () => {
   it('applies events in seq order and ignores any seq it has already applied', () => {
-    const out = [ev(1, 'agent_output', { agentId: 'ag_1', content: 'a', isComplete: true }), ev(2, 'agent_output', { agentId: 'ag_1', content: 'b', isComplete: true })];
+    const out = [
+      ev(1, 'agent_output', { agentId: 'ag_1', content: 'a', isComplete: true }),
+      ev(2, 'agent_output', { agentId: 'ag_1', content: 'b', isComplete: true }),
+    ];
     const replayed = [...out, out[0], out[1], ev(3, 'agent_output', { agentId: 'ag_1', content: 'c', isComplete: true })];
     const { m } = run(replayed);
     expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['a', 'b', 'c']);
@@ -66,7 +69,9 @@ describe('reduce', () => {
   it('replaces streamed text with the stored assistant message of the same run', () => {
     const { m } = run([
       ev(1, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'assistant', content: 'Hi there', isComplete: false }),
-      ev(2, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'Hi there', createdAt: '2026-11-21T10:00:02.000Z' } }),
+      ev(2, 'message_created', {
+        message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'Hi there', createdAt: '2026-11-21T10:00:02.000Z' },
+      }),
     ]);
     expect(m.transcripts.ag_1.live).toEqual([]);
     expect(m.transcripts.ag_1.messages.map((x) => x.id)).toEqual(['msg_1']);
@@ -77,19 +82,24 @@ describe('reduce', () => {
       ev(1, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'a log line', isComplete: true }),
       ev(2, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'Hel', isComplete: false }),
       ev(3, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: 'lo', isComplete: false }),
-      ev(4, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'Hello', createdAt: '2026-11-21T10:00:04.000Z' } }),
+      ev(4, 'message_created', {
+        message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'Hello', createdAt: '2026-11-21T10:00:04.000Z' },
+      }),
     ]);
     expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['a log line']);
   });
 
   it('output lines stored later as an assistant message are not shown twice', () => {
-    const out = (seq: number, text: string, runId = 'run_1') => ev(seq, 'agent_output', { agentId: 'ag_1', runId, stream: 'stdout', content: text, isComplete: true });
+    const out = (seq: number, text: string, runId = 'run_1') =>
+      ev(seq, 'agent_output', { agentId: 'ag_1', runId, stream: 'stdout', content: text, isComplete: true });
     const { m } = run([
       out(1, 'tick 0'),
       out(2, 'tick 1'),
       out(3, 'other run', 'run_0'),
       out(4, 'tick 2'),
-      ev(5, 'message_created', { message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'tick 0\ntick 10\ntick 1', createdAt: '2026-11-21T10:00:05.000Z' } }),
+      ev(5, 'message_created', {
+        message: { id: 'msg_1', agentId: 'ag_1', runId: 'run_1', role: 'assistant', content: 'tick 0\ntick 10\ntick 1', createdAt: '2026-11-21T10:00:05.000Z' },
+      }),
     ]);
     expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['other run', 'tick 2']);
     expect(m.transcripts.ag_1.messages.map((x) => x.content)).toEqual(['tick 0\ntick 10\ntick 1']);
@@ -97,7 +107,11 @@ describe('reduce', () => {
 
   it('a message that arrives twice (REST page and event) is kept once', () => {
     const first = msg('msg_1', '2026-11-21T10:00:01.000Z');
-    const start = { ...emptyModel(), agents: { ag_1: agent as any }, transcripts: { ag_1: { messages: [first], live: [], hasMore: false, cursor: null, loaded: true } } };
+    const start = {
+      ...emptyModel(),
+      agents: { ag_1: agent as any },
+      transcripts: { ag_1: { messages: [first], live: [], hasMore: false, cursor: null, loaded: true } },
+    };
     const { m } = run([ev(7, 'message_created', { message: first }), ev(8, 'message_created', { message: { ...first } })], start);
     expect(m.transcripts.ag_1.messages).toHaveLength(1);
   });
@@ -125,7 +139,7 @@ describe('reduce', () => {
     expect(effects.filter((e) => e.kind === 'toast')).toEqual([]); // a tool that works needs nobody
   });
 
-  it('run_started and run_ended ask for the agent\'s runs (and the run figures) again', () => {
+  it("run_started and run_ended ask for the agent's runs (and the run figures) again", () => {
     const { effects } = run([
       ev(1, 'run_started', { run: { id: 'run_1', agentId: 'ag_1', status: 'running' } }),
       ev(2, 'run_ended', { run: { id: 'run_1', agentId: 'ag_1', status: 'succeeded' } }),
@@ -176,12 +190,16 @@ describe('mergeMessages', () => {
   });
 });
 
-describe('a program\'s agent_update (issue #16)', () => {
+describe("a program's agent_update (issue #16)", () => {
   it('merges only its state patch, never its own status', async () => {
     const { reduce, emptyModel } = await import('../src/events');
     let m = emptyModel();
     m = { ...m, agents: { a1: { id: 'a1', name: 'A', status: 'running', worktreeId: 'w', state: { x: 1 } } as any } };
-    const r = reduce(m, { seq: 1, type: 'agent_update', payload: { id: 'a1', source: 'program', status: 'training', step: 5, state: { status: 'training', step: 5 } } } as any);
+    const r = reduce(m, {
+      seq: 1,
+      type: 'agent_update',
+      payload: { id: 'a1', source: 'program', status: 'training', step: 5, state: { status: 'training', step: 5 } },
+    } as any);
     expect(r.model.agents.a1.status).toBe('running');
     expect((r.model.agents.a1.state as any).step).toBe(5);
     expect((r.model.agents.a1.state as any).x).toBe(1);

@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { checkAll, checkValue, configColumns, fieldOfError, fmtNum, fromSlider, metricNames, nextSort, parseInput, rangeHint, tableQuery, toSlider, type Field } from '../src/hparams';
+import {
+  checkAll,
+  checkValue,
+  configColumns,
+  fieldOfError,
+  fmtNum,
+  fromSlider,
+  metricNames,
+  nextSort,
+  parseInput,
+  rangeHint,
+  tableQuery,
+  toSlider,
+  type Field,
+} from '../src/hparams';
 
 const lr: Field = { name: 'learningRate', type: 'float', min: 1e-6, max: 1e-2, step: 1e-6, log: true, default: 3e-4 };
 const mini: Field = { name: 'miniBatchSize', type: 'int', min: 16, max: 512, step: 16, default: 64 };
@@ -44,8 +58,18 @@ describe('config fields', () => {
 
 describe('the runs table', () => {
   it('builds the query, trimming lists and encoding filters', () => {
-    expect(tableQuery({ metrics: 'reward, loss:min', status: 'succeeded', filter: 'learningRate > 0.001, epochs<=10', sort: 'reward.best', order: 'desc', limit: 50, offset: 0, scope: { workspaceId: 'ws_1' } }))
-      .toBe('workspaceId=ws_1&metrics=reward%2Closs%3Amin&status=succeeded&filter=learningRate%3E0.001%2Cepochs%3C%3D10&sort=reward.best&order=desc&limit=50');
+    expect(
+      tableQuery({
+        metrics: 'reward, loss:min',
+        status: 'succeeded',
+        filter: 'learningRate > 0.001, epochs<=10',
+        sort: 'reward.best',
+        order: 'desc',
+        limit: 50,
+        offset: 0,
+        scope: { workspaceId: 'ws_1' },
+      }),
+    ).toBe('workspaceId=ws_1&metrics=reward%2Closs%3Amin&status=succeeded&filter=learningRate%3E0.001%2Cepochs%3C%3D10&sort=reward.best&order=desc&limit=50');
     expect(tableQuery({ metrics: '', status: '', filter: '', sort: '', order: 'asc', limit: 10, offset: 20 })).toBe('order=asc&limit=10&offset=20');
   });
   it('flips the order on the same header, starts descending on another', () => {

@@ -32,9 +32,12 @@ describe('usage limits in the UI', () => {
     expect(await withLimitConfirm(refusing, () => false)).toBeNull();
     expect(calls).toEqual([false]);
     await expect(
-      withLimitConfirm(async () => {
-        throw new ApiError(429, 'RATE_LIMITED', 'slow down', {});
-      }, () => true),
+      withLimitConfirm(
+        async () => {
+          throw new ApiError(429, 'RATE_LIMITED', 'slow down', {});
+        },
+        () => true,
+      ),
     ).rejects.toThrow('slow down');
   });
 });

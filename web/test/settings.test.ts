@@ -3,7 +3,27 @@ import { defaults, normalizeSettings, validate } from '../src/settings';
 
 describe('settings', () => {
   it('has the defaults of the store', () => {
-    expect(defaults()).toEqual({ theme: 'system', auto_save: true, notifications: true, default_mode: 'regular', confirm_delete: true, max_context_warning: 80, daily_token_limit: 0, monthly_token_limit: 0, daily_cost_limit: 0, monthly_cost_limit: 0, health_gpu_util_pct: 85, health_gpu_temp_c: 80, health_gpu_power_w: 300, health_cpu_util_pct: 90, health_cpu_temp_c: 85, health_mem_used_pct: 90, health_disk_used_pct: 90, health_service_fps_min: 400, health_service_latency_ms: 2 });
+    expect(defaults()).toEqual({
+      theme: 'system',
+      auto_save: true,
+      notifications: true,
+      default_mode: 'regular',
+      confirm_delete: true,
+      max_context_warning: 80,
+      daily_token_limit: 0,
+      monthly_token_limit: 0,
+      daily_cost_limit: 0,
+      monthly_cost_limit: 0,
+      health_gpu_util_pct: 85,
+      health_gpu_temp_c: 80,
+      health_gpu_power_w: 300,
+      health_cpu_util_pct: 90,
+      health_cpu_temp_c: 85,
+      health_mem_used_pct: 90,
+      health_disk_used_pct: 90,
+      health_service_fps_min: 400,
+      health_service_latency_ms: 2,
+    });
   });
   it('reads every shape the server may answer with', () => {
     expect(normalizeSettings({ settings: { theme: 'dark', maxContextWarning: 70 } })).toMatchObject({ theme: 'dark', max_context_warning: 70 });

@@ -47,17 +47,17 @@ function setup() {
   const snapshots: number[] = [];
   const sock = new LiveSocket({
     url: 'ws://x/ws',
-    topics: ['agent:*'],
     WebSocketImpl: FakeWS as any,
-    onEvent: (e) => (model = reduce(model, e).model),
     onState: (s) => states.push(s),
-    onSnapshotNeeded: (from) => {
+    random: () => 0.5,
+    isOnline: () => true,
+  });
+  sock.subscribe(['agent:*'], {
+    onEvent: (e) => (model = reduce(model, e).model),
+    onResync: (from) => {
       snapshots.push(from);
       model = { ...model, lastSeq: from };
     },
-    getLastSeq: () => model.lastSeq,
-    random: () => 0.5,
-    isOnline: () => true,
   });
   return { sock, states, snapshots, lines: () => (model.transcripts.ag_1?.live || []).map((c) => c.text), model: () => model };
 }
@@ -162,12 +162,8 @@ describe('LiveSocket', () => {
     let told = 0;
     const sock = new LiveSocket({
       url: 'ws://x/ws',
-      topics: ['agent:*'],
       WebSocketImpl: FakeWS as any,
-      onEvent: () => {},
       onState: () => {},
-      onSnapshotNeeded: () => {},
-      getLastSeq: () => 0,
       onUnauthorized: () => told++,
       random: () => 0.5,
       isOnline: () => true,
@@ -222,16 +218,11 @@ describe('LiveSocket', () => {
 
   it('reports offline when the browser is offline, and retries at once when it comes back', () => {
     let online = false;
-    const snaps: number[] = [];
     const states: ConnState[] = [];
     const sock = new LiveSocket({
       url: 'ws://x/ws',
-      topics: [],
       WebSocketImpl: FakeWS as any,
-      onEvent: () => undefined,
       onState: (s) => states.push(s),
-      onSnapshotNeeded: (f) => snaps.push(f),
-      getLastSeq: () => 0,
       isOnline: () => online,
     });
     sock.start();
@@ -240,5 +231,128 @@ describe('LiveSocket', () => {
     online = true;
     sock.retryNow();
     expect(FakeWS.all).toHaveLength(2);
+  });
+});
+
+// The one socket shared by the store, chats, crews and definitions lists.
+describe('LiveSocket consumers', () => {
+  function connected(seq = 0) {
+    const sock = new LiveSocket({ url: 'ws://x/ws', WebSocketImpl: FakeWS as any, random: () => 0.5, isOnline: () => true });
+    const seen = new Map<string, number[]>();
+    const consumer = (name: string, extra = {}) => ({ onEvent: (e: Envelope) => seen.set(name, [...(seen.get(name) || []), e.seq]), ...extra });
+    return {
+      sock,
+      seen,
+      consumer,
+      open: () => {
+        sock.start();
+        const ws = FakeWS.all.at(-1)!;
+        ws.open();
+        ws.push({ type: 'pong', payload: { seq } });
+        return ws;
+      },
+    };
+  }
+
+  it('holds a topic once however many consumers want it, and drops it with the last one', () => {
+    const t = connected();
+    const ws = t.open();
+    const a = t.sock.subscribe(['chat:c1', 'definitions'], t.consumer('a'));
+    const b = t.sock.subscribe(['chat:c1'], t.consumer('b'));
+    expect(ws.sent.slice(1)).toEqual([{ type: 'subscribe', payload: { topics: ['chat:c1', 'definitions'] } }]);
+    a();
+    expect(ws.sent.slice(2)).toEqual([{ type: 'unsubscribe', payload: { topics: ['definitions'] } }]);
+    a(); // a second call does nothing
+    expect(ws.sent).toHaveLength(3);
+    b();
+    expect(ws.sent.slice(3)).toEqual([{ type: 'unsubscribe', payload: { topics: ['chat:c1'] } }]);
+    expect(t.sock.topics()).toEqual([]);
+  });
+
+  it('subscribes the held topics on connect, each once, and tells each consumer when the server has them', () => {
+    const t = connected(7);
+    let acks = 0;
+    t.sock.subscribe(['crew:*'], t.consumer('a', { onSubscribed: () => acks++ }));
+    t.sock.subscribe(['crew:*', 'crew:k'], t.consumer('b', { onSubscribed: () => acks++ }));
+    const ws = t.open();
+    expect(ws.sent[1]).toEqual({ type: 'subscribe', payload: { topics: ['crew:*', 'crew:k'], since: 7 } });
+    ws.push({ type: 'subscribed', payload: { topics: ['crew:*', 'crew:k'], seq: 7 } });
+    expect(acks).toBe(2);
+    // A consumer of a topic already held is told at once.
+    t.sock.subscribe(['crew:k'], t.consumer('c', { onSubscribed: () => acks++ }));
+    expect(acks).toBe(3);
+    expect(ws.sent).toHaveLength(2);
+  });
+
+  it('gives every consumer each event once, and replays what each missed after a reconnect', () => {
+    const t = connected();
+    let ws = t.open();
+    t.sock.subscribe(['agent:*'], t.consumer('store'));
+    ws.push(ev(1, 'a'));
+    ws.push(ev(2, 'b'));
+    // A chat joins at seq 2; it has seen nothing before that.
+    t.sock.subscribe(['chat:c1'], t.consumer('chat'));
+    ws.push(ev(3, 'c'));
+    ws.drop();
+    vi.advanceTimersByTime(30000);
+    ws = FakeWS.all.at(-1)!;
+    ws.open();
+    ws.push({ type: 'pong', payload: { seq: 6 } });
+    // Both topics from the oldest seq any consumer has: nothing is lost.
+    expect(ws.sent[1]).toEqual({ type: 'subscribe', payload: { topics: ['agent:*', 'chat:c1'], since: 3 } });
+    for (const s of [2, 3, 4, 5, 6]) ws.push(ev(s, 'x')); // the replay overlaps
+    expect(t.seen.get('store')).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(t.seen.get('chat')).toEqual([3, 4, 5, 6]);
+  });
+
+  it('a consumer that joins mid-replay is not replayed what came before it, and the oldest since wins', () => {
+    const t = connected(10);
+    const ws = t.open();
+    t.sock.subscribe(['agent:*'], t.consumer('store'));
+    ws.push(ev(11, 'a'));
+    ws.push(ev(12, 'b'));
+    const stop = t.sock.subscribe(['run:*'], t.consumer('late'));
+    ws.push(ev(12, 'b')); // a duplicate the server sends again
+    ws.push(ev(13, 'c'));
+    stop();
+    ws.push(ev(14, 'd')); // gone: not given
+    expect(t.seen.get('late')).toEqual([13]);
+    expect(t.seen.get('store')).toEqual([11, 12, 13, 14]);
+  });
+
+  it('replay_truncated and gap make every consumer reload, then events go on from there', () => {
+    const t = connected();
+    const resyncs: string[] = [];
+    t.sock.subscribe(['agent:*'], t.consumer('store', { onResync: (f: number) => resyncs.push(`store@${f}`) }));
+    t.sock.subscribe(['chat:c1'], t.consumer('chat', { onResync: (f: number) => resyncs.push(`chat@${f}`) }));
+    let ws = t.open();
+    expect(resyncs).toEqual(['store@0', 'chat@0']); // the first connect loads
+    ws.push(ev(1, 'a'));
+    ws.drop();
+    vi.advanceTimersByTime(30000);
+    ws = FakeWS.all.at(-1)!;
+    ws.open();
+    ws.push({ type: 'pong', payload: { seq: 900 } });
+    ws.push({ type: 'replay_truncated', payload: { oldestSeq: 500 } });
+    expect(resyncs.slice(2)).toEqual(['store@499', 'chat@499']);
+    ws.push(ev(500, 'b'));
+    ws.push({ type: 'gap', payload: { from: 501, to: 700 } });
+    expect(resyncs.slice(4)).toEqual(['store@700', 'chat@700']);
+    ws.push(ev(701, 'c'));
+    expect(t.seen.get('store')).toEqual([1, 500, 701]);
+    expect(t.seen.get('chat')).toEqual([1, 500, 701]);
+  });
+
+  it('topics asked for while the socket is down are sent when it comes back', () => {
+    const t = connected(5);
+    let ws = t.open();
+    ws.drop();
+    t.sock.subscribe(['definitions'], t.consumer('defs'));
+    expect(ws.sent).toHaveLength(1); // only the ping: nothing is sent on a closed socket
+    vi.advanceTimersByTime(30000);
+    ws = FakeWS.all.at(-1)!;
+    ws.open();
+    ws.push({ type: 'pong', payload: { seq: 5 } });
+    expect(ws.sent[1]).toEqual({ type: 'subscribe', payload: { topics: ['definitions'], since: 5 } });
   });
 });

@@ -17,6 +17,12 @@ describe('virtual window', () => {
     expect([0, 9.9, 10, 25, 29, 1000].map((y) => indexAt(off, y))).toEqual([0, 0, 1, 2, 2, 2]);
   });
   it('handles an empty list', () => {
-    expect(visibleRange(computeOffsets(0, () => 1), 0, 500)).toEqual({ start: 0, end: 0 });
+    expect(
+      visibleRange(
+        computeOffsets(0, () => 1),
+        0,
+        500,
+      ),
+    ).toEqual({ start: 0, end: 0 });
   });
 });

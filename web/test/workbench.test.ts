@@ -15,11 +15,21 @@ describe('applyEvent', () => {
     expect(m[0].content).toBe('hi');
   });
   it('ends complete or stopped with usage, or as an error with the partial text', () => {
-    const done = applyEvent(streaming(), 'stream_complete', { messageId: 'a', fullMessage: 'All', stopped: false, usage: { inputTokens: 3, outputTokens: 1, costUsd: 0.1 } });
+    const done = applyEvent(streaming(), 'stream_complete', {
+      messageId: 'a',
+      fullMessage: 'All',
+      stopped: false,
+      usage: { inputTokens: 3, outputTokens: 1, costUsd: 0.1 },
+    });
     expect(done[1]).toMatchObject({ content: 'All', status: 'complete', outputTokens: 1, costUsd: 0.1 });
     const stopped = applyEvent(streaming(), 'stream_complete', { messageId: 'a', fullMessage: 'Pa', stopped: true, usage: {} });
     expect(stopped[1].status).toBe('stopped');
-    const err = applyEvent(streaming(), 'stream_error', { messageId: 'a', partial: 'Half', error: { type: 'overloaded_error', message: 'Overloaded' }, usage: {} });
+    const err = applyEvent(streaming(), 'stream_error', {
+      messageId: 'a',
+      partial: 'Half',
+      error: { type: 'overloaded_error', message: 'Overloaded' },
+      usage: {},
+    });
     expect(err[1]).toMatchObject({ content: 'Half', status: 'error', error: 'overloaded_error: Overloaded' });
   });
   it('keeps the tool calls an answer ends with', () => {

@@ -1,31 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Helpers for the tests that run real agent CLIs under agentd: JSON
-// requests, polling with a bound, an agent's transcript and runs, and a
-// live subscription to one agent's events.
+// Helpers for the tests that run real agent CLIs under agentd: an agent's
+// transcript and runs, and a live subscription to one agent's events (api()
+// and until() come from ./api and are passed on for these tests).
 'use strict';
 
 const { Live } = require('./live');
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-// Polls fn every 100 ms until it returns something truthy (bounded).
-async function until(fn, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const assert = require('node:assert/strict');
+const { claudeEnv } = require('../../fixtures/claude-run');
+const { api, until } = require('./api');
 
 async function messages(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages;
@@ -40,12 +22,26 @@ async function agent(d, id) {
 }
 
 // Waits until the agent has `n` runs and none is running; returns the newest.
-async function runEnded(d, id, n, ms = 30000) {
+async function runEnded(d, id, n, ms) {
   return until(async () => {
     const rs = await runs(d, id);
     const a = await agent(d, id);
     return rs.length >= n && rs[0].status !== 'running' && a.status !== 'running' ? rs[0] : null;
   }, `run ${n} of ${id} to end`, ms);
+}
+
+// Claude agents working in sandbox sb (its cwd made a workspace) against the
+// mock Anthropic API at mockUrl: returns make(extra) → a new agent (its row).
+async function claudeAgents(d, sb, mockUrl) {
+  const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const env = claudeEnv(mockUrl, sb.home);
+  delete env.PATH; // the daemon's own PATH finds the CLI
+  return async (extra = {}) => {
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', env, allowUnsafeEnv: true, ...extra });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    return ag.body;
+  };
 }
 
 // A live /ws subscription to one agent's topic.
@@ -61,4 +57,4 @@ function seen(live, type) {
   return live.events.filter((e) => e.type === type).map((e) => e.payload);
 }
 
-module.exports = { api, until, messages, runs, agent, runEnded, watch, seen };
+module.exports = { api, until, messages, runs, agent, runEnded, claudeAgents, watch, seen };

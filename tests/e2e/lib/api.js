@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Helpers for the REST tests: a daemon with its base URL, JSON requests
-// that return {status, body}, and fixtures (a workspace on a temporary
-// directory, an agent in its main worktree).
+// that return {status, body, text, headers}, a bounded poll (until), and
+// fixtures (a workspace on a temporary directory, an agent in its main
+// worktree). Every e2e test takes api() and until() from here.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -28,7 +29,32 @@ async function request(base, method, p, body, headers = {}) {
   if (text.length > 0) {
     try { json = JSON.parse(text); } catch (_) { json = text; }
   }
-  return { status: res.status, body: json, headers: res.headers };
+  return { status: res.status, body: json, text, headers: res.headers };
+}
+
+// One JSON request to the daemon d with its owner token; headers add to or
+// replace it (another token's authorization, say). A body that is not JSON
+// comes back as its text.
+function api(d, method, p, body, headers = {}) {
+  return request(d.url, method, p, body, { ...d.authHeaders, ...headers });
+}
+
+// How long until() waits unless a test says otherwise: a state a test waits
+// for comes in milliseconds; the bound only matters when it never comes, and
+// is wide enough for an ASan build on a busy machine. A test that waits on
+// real work (a training run, a large spool) passes a longer one.
+const UNTIL_MS = 30000;
+
+// Polls fn (sync or async) every 50 ms until it returns something truthy,
+// and returns that; throws naming `what` after ms.
+async function until(fn, what, ms = UNTIL_MS) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 // Asserts an error answer: status, code, and (if given) the field named.
@@ -46,15 +72,49 @@ function makeRepoDir(d) {
 
 async function makeWorkspace(d, name) {
   const dir = makeRepoDir(d);
-  const r = await d.req('POST', '/api/workspaces', name ? { path: dir, name } : { path: dir });
+  const r = await api(d, 'POST', '/api/workspaces', name ? { path: dir, name } : { path: dir });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return { ws: r.body, wt: r.body.worktrees[0], dir };
 }
 
+// A daemon (opts as for startApi) with a workspace on a new repository
+// outside its data dir: { d, dir, wt } (wt: the main worktree's id).
+async function startWithWorktree(opts = {}) {
+  const d = await startApi(opts);
+  const dir = daemon.tmpRepo('agentd-wt-');
+  const ws = await api(d, 'POST', '/api/workspaces', { path: dir, name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  return { d, dir, wt: ws.body.worktrees[0].id };
+}
+
+// A command agent in worktree wt running argv; its id.
+async function commandAgent(d, wt, command, extra = {}) {
+  return (await makeAgent(d, wt, { executor: 'command', command, ...extra })).id;
+}
+
+// A run the test build records as given (POST /test/runs); the run.
+async function testRun(d, agentId, status, extra = {}) {
+  const r = await api(d, 'POST', '/test/runs', { agentId, status, ...extra });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.run || r.body;
+}
+
+// The chat once its answer is stored (streaming false: the write commits
+// just after the stream's last event).
+function chatIdle(d, id) {
+  return until(async () => {
+    const g = await api(d, 'GET', `/api/chats/${id}`);
+    return g.body && !g.body.streaming ? g.body : null;
+  }, `chat ${id} to be stored`);
+}
+
 async function makeAgent(d, worktreeId, extra = {}) {
-  const r = await d.req('POST', '/api/agents', { worktreeId, ...extra });
+  const r = await api(d, 'POST', '/api/agents', { worktreeId, ...extra });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body;
 }
 
-module.exports = { startApi, request, assertError, makeWorkspace, makeRepoDir, makeAgent };
+module.exports = {
+  startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
+  startWithWorktree, commandAgent, testRun, chatIdle,
+};

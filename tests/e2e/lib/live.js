@@ -4,7 +4,9 @@
 // route, and small REST helpers to make workspaces, agents and crews.
 'use strict';
 
+const http = require('node:http');
 const WebSocket = require('ws');
+const { api, UNTIL_MS } = require('./api');
 
 class Live {
   static open(d, path = '/ws', opts = {}) {
@@ -38,7 +40,7 @@ class Live {
   sendRaw(s) { this.ws.send(s); }
 
   // Resolves once pred() is true; rejects after timeoutMs with what was seen.
-  async until(pred, timeoutMs = 20000, what = 'condition') {
+  async until(pred, timeoutMs = UNTIL_MS, what = 'condition') {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
       if (Date.now() > deadline) {
@@ -50,7 +52,7 @@ class Live {
   }
 
   // The first message of this type (after index `from`), waiting for it.
-  async next(type, from = 0, timeoutMs = 20000) {
+  async next(type, from = 0, timeoutMs = UNTIL_MS) {
     let found;
     await this.until(() => {
       found = this.msgs.slice(from).find((m) => m.type === type);
@@ -62,14 +64,46 @@ class Live {
   close() { this.ws.close(); return this.closed; }
 }
 
-async function json(d, method, path, body) {
-  const r = await fetch(`${d.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(d.authHeaders || {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+// The REST helpers' name for api() (lib/api.js).
+const json = api;
+
+// A Server-Sent Events stream of the daemon (GET path): collects {id,
+// data, json} events until stop(); s.ready resolves once it is open.
+function openSse(d, path, headers = {}) {
+  const s = { events: [], status: null, waiters: [] };
+  s.ready = new Promise((resolve, reject) => {
+    s.req = http.get(`${d.url}${path}`, { headers: { ...d.authHeaders, ...headers } }, (res) => {
+      s.status = res.statusCode;
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (chunk) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const ev = { id: null, data: '' };
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id:')) ev.id = line.slice(3).trim();
+            else if (line.startsWith('data:')) ev.data += line.slice(5).trim();
+          }
+          if (ev.data) { ev.json = JSON.parse(ev.data); s.events.push(ev); }
+        }
+        const w = s.waiters; s.waiters = []; w.forEach((f) => f());
+      });
+      resolve();
+    });
+    s.req.on('error', reject);
   });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
+  s.until = async (pred, ms = UNTIL_MS) => {
+    const deadline = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out; ${s.events.length} events`);
+      await new Promise((r) => { s.waiters.push(r); setTimeout(r, 100); });
+    }
+  };
+  s.stop = () => s.req.destroy();
+  return s;
 }
 
 // POST /test/publish; resolves with {first, last, count}. Skips the calling
@@ -105,4 +139,4 @@ async function makeAgent(d, extra = {}) {
   return { workspace: wsObj, worktree: wt, agent: ag.body.agent || ag.body };
 }
 
-module.exports = { Live, json, publish, hasTestRoutes, contiguous, makeAgent };
+module.exports = { Live, json, openSse, publish, hasTestRoutes, contiguous, makeAgent };

@@ -149,6 +149,18 @@ class RawWs {
     }
   }
 
+  // Reads frames until the server's Close or timeoutMs without one: the
+  // text messages parsed, and the close code (null when none came).
+  async readToClose(timeoutMs = 10000) {
+    const msgs = [];
+    for (;;) {
+      const f = await this.nextData(timeoutMs);
+      if (!f) return { msgs, code: null };
+      if (f.opcode === 0x8) return { msgs, code: f.payload.readUInt16BE(0) };
+      msgs.push(JSON.parse(f.payload.toString()));
+    }
+  }
+
   frame(opcode, payload = Buffer.alloc(0), { fin = true, rsv = 0, mask = true } = {}) {
     payload = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
     const len = payload.length;

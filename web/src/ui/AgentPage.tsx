@@ -11,20 +11,21 @@ import { formatDuration } from '../events';
 import { fromGrid, go } from '../router';
 import { typingIn } from '../tasks';
 import {
+  addSentMessage,
   loadOlder,
   loadRuns,
   loadTranscript,
   loadTree,
   model,
-  openAgent,
   runsByAgent,
+  setOpenAgent,
   settings,
   toast,
   toastError,
   upsertAgent,
   worktrees,
 } from '../store';
-import type { Agent, Approval, Message } from '../types';
+import type { Agent, Approval } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { DiffTab } from './DiffTab';
@@ -49,7 +50,7 @@ export function AgentPage({ id }: { id: string }) {
   const notFound = useSignal(false);
 
   useEffect(() => {
-    openAgent.value = id;
+    setOpenAgent(id);
     err.value = null;
     notFound.value = false;
     tabSel.value = null;
@@ -64,7 +65,7 @@ export function AgentPage({ id }: { id: string }) {
     loadTranscript(id).catch((e) => (err.value = errText(e)));
     loadRuns(id).catch(() => undefined);
     return () => {
-      if (openAgent.value === id) openAgent.value = null;
+      setOpenAgent(null, id);
     };
   }, [id]);
 
@@ -128,9 +129,13 @@ export function AgentPage({ id }: { id: string }) {
             {err.value && !t?.loaded && <ErrorState message={err.value} onRetry={() => void loadTranscript(id).catch((e) => (err.value = errText(e)))} />}
             {!err.value && !t?.loaded && <Spinner label="Loading transcript…" />}
             {t?.loaded && t.messages.length === 0 && t.live.length === 0 && (
-              <Empty title="No messages yet">{agent.status === 'running' ? 'Waiting for the agent’s first words…' : 'Start the agent with a prompt to begin.'}</Empty>
+              <Empty title="No messages yet">
+                {agent.status === 'running' ? 'Waiting for the agent’s first words…' : 'Start the agent with a prompt to begin.'}
+              </Empty>
             )}
-            {t?.loaded && (t.messages.length > 0 || t.live.length > 0) && <Transcript t={t} onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))} />}
+            {t?.loaded && (t.messages.length > 0 || t.live.length > 0) && (
+              <Transcript t={t} onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))} />
+            )}
             <ApprovalCards agent={agent} />
             <Composer agent={agent} />
           </div>
@@ -159,18 +164,44 @@ function TrainingState({ state }: { state: any }) {
   return (
     <section class="panel glass training-state" aria-label="Training state">
       <dl class="training-figures">
-        <div><dt>Status</dt><dd>{String(state.status ?? '–')}</dd></div>
-        <div><dt>Environment</dt><dd>{String(state.environment ?? '–')}</dd></div>
-        <div><dt>Step</dt><dd data-testid="train-step">{typeof state.step === 'number' ? state.step.toLocaleString() : '–'}</dd></div>
-        <div><dt>Reward</dt><dd>{num(m.reward)}</dd></div>
-        <div><dt>FPS</dt><dd>{num(m.fps, 0)}</dd></div>
-        <div><dt>Success</dt><dd>{typeof m.successRate === 'number' ? `${Math.round(m.successRate * 100)}%` : '–'}</dd></div>
-        <div><dt>Last action</dt><dd>{String(m.lastAction ?? '–')}</dd></div>
+        <div>
+          <dt>Status</dt>
+          <dd>{String(state.status ?? '–')}</dd>
+        </div>
+        <div>
+          <dt>Environment</dt>
+          <dd>{String(state.environment ?? '–')}</dd>
+        </div>
+        <div>
+          <dt>Step</dt>
+          <dd data-testid="train-step">{typeof state.step === 'number' ? state.step.toLocaleString() : '–'}</dd>
+        </div>
+        <div>
+          <dt>Reward</dt>
+          <dd>{num(m.reward)}</dd>
+        </div>
+        <div>
+          <dt>FPS</dt>
+          <dd>{num(m.fps, 0)}</dd>
+        </div>
+        <div>
+          <dt>Success</dt>
+          <dd>{typeof m.successRate === 'number' ? `${Math.round(m.successRate * 100)}%` : '–'}</dd>
+        </div>
+        <div>
+          <dt>Last action</dt>
+          <dd>{String(m.lastAction ?? '–')}</dd>
+        </div>
       </dl>
       {state.mind && (
         <div class="mind">
-          <div><strong>System 1</strong> intent <span data-testid="mind-intent">{String(s1.intent ?? '–')}</span> ({typeof s1.confidence === 'number' ? `${Math.round(s1.confidence * 100)}%` : '–'} confidence)</div>
-          <div><strong>System 2</strong> plan: {String(s2.plan ?? '–')} · reasoning: {String(s2.reasoning ?? '–')} · skill: {String(s2.skill ?? '–')}</div>
+          <div>
+            <strong>System 1</strong> intent <span data-testid="mind-intent">{String(s1.intent ?? '–')}</span> (
+            {typeof s1.confidence === 'number' ? `${Math.round(s1.confidence * 100)}%` : '–'} confidence)
+          </div>
+          <div>
+            <strong>System 2</strong> plan: {String(s2.plan ?? '–')} · reasoning: {String(s2.reasoning ?? '–')} · skill: {String(s2.skill ?? '–')}
+          </div>
         </div>
       )}
     </section>
@@ -234,7 +265,9 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
       <div class="agent-title">
         <h1>{agent.name}</h1>
         <Badge status={archived ? 'archived' : s} />
-        {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>}
+        {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && (
+          <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>
+        )}
       </div>
       {agent.parentAgentId && <ForkedFrom agent={agent} />}
       <dl class="facts">
@@ -281,7 +314,12 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
           </button>
         )}
         {alive && (
-          <button class="btn btn-danger" disabled={!!busy.value} onClick={() => act('Force stop', () => api.stop(agent.id, true))} title="Kill at once (SIGKILL)">
+          <button
+            class="btn btn-danger"
+            disabled={!!busy.value}
+            onClick={() => act('Force stop', () => api.stop(agent.id, true))}
+            title="Kill at once (SIGKILL)"
+          >
             Force stop
           </button>
         )}
@@ -299,7 +337,12 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
           Fork
         </button>
         {!archived ? (
-          <button class="btn" disabled={!!busy.value || alive} title={alive ? 'Stop the agent first' : undefined} onClick={() => act('Archive', () => api.deleteAgent(agent.id, true).then(loadTree))}>
+          <button
+            class="btn"
+            disabled={!!busy.value || alive}
+            title={alive ? 'Stop the agent first' : undefined}
+            onClick={() => act('Archive', () => api.deleteAgent(agent.id, true).then(loadTree))}
+          >
             Archive
           </button>
         ) : (
@@ -307,7 +350,12 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
             Restore
           </button>
         )}
-        <button class="btn btn-danger" disabled={!!busy.value || alive} title={alive ? 'Stop the agent first' : undefined} onClick={() => (settings.value.confirm_delete ? (confirmDelete.value = true) : void doDelete())}>
+        <button
+          class="btn btn-danger"
+          disabled={!!busy.value || alive}
+          title={alive ? 'Stop the agent first' : undefined}
+          onClick={() => (settings.value.confirm_delete ? (confirmDelete.value = true) : void doDelete())}
+        >
           Delete
         </button>
       </div>
@@ -378,7 +426,13 @@ function ForkDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
     try {
       let worktreeId: string | undefined;
       if (newWt.value && wt) {
-        const created = await api.createWorktree({ workspaceId: wt.workspaceId, name: branch.value, branch: branch.value, createBranch: true, base: wt.branch });
+        const created = await api.createWorktree({
+          workspaceId: wt.workspaceId,
+          name: branch.value,
+          branch: branch.value,
+          createBranch: true,
+          base: wt.branch,
+        });
         worktreeId = created.id;
         await loadTree();
       }
@@ -401,8 +455,8 @@ function ForkDialog({ agent, onClose }: { agent: Agent; onClose: () => void }) {
           <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} autocomplete="off" />
         </label>
         <label class="check">
-          <input type="checkbox" name="new-worktree" checked={newWt.value} disabled={!wt?.branch} onChange={(e) => (newWt.value = e.currentTarget.checked)} /> In a new worktree branched from{' '}
-          <code>{wt?.branch || 'this worktree'}</code>
+          <input type="checkbox" name="new-worktree" checked={newWt.value} disabled={!wt?.branch} onChange={(e) => (newWt.value = e.currentTarget.checked)} />{' '}
+          In a new worktree branched from <code>{wt?.branch || 'this worktree'}</code>
         </label>
         {newWt.value && (
           <label>
@@ -498,7 +552,12 @@ function ApprovalCards({ agent }: { agent: Agent }) {
             <button class="btn btn-danger" disabled={busy.value === a.id} onClick={() => void decide(a, 'deny')}>
               Deny
             </button>
-            <button class="btn" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow_always')} title={`Add ${a.toolName} to this agent's allowed tools`}>
+            <button
+              class="btn"
+              disabled={busy.value === a.id}
+              onClick={() => void decide(a, 'allow_always')}
+              title={`Add ${a.toolName} to this agent's allowed tools`}
+            >
               Allow always for this agent
             </button>
           </div>
@@ -567,12 +626,7 @@ function Composer({ agent }: { agent: Agent }) {
       const mid = r && (r.messageId || r.id);
       if (typeof mid === 'string') {
         // Shown at once; the message_created event with the same id merges into it.
-        const m = model.value;
-        const tr = m.transcripts[agent.id];
-        if (tr && !tr.messages.some((x) => x.id === mid)) {
-          const msg: Message = { id: mid, agentId: agent.id, role: 'user', content, createdAt: new Date().toISOString() };
-          model.value = { ...m, transcripts: { ...m.transcripts, [agent.id]: { ...tr, messages: [...tr.messages, msg] } } };
-        }
+        addSentMessage({ id: mid, agentId: agent.id, role: 'user', content, createdAt: new Date().toISOString() });
       }
     } catch (e) {
       toastError('Message not sent', e);
@@ -640,7 +694,10 @@ function RunsTab({ agentId }: { agentId: string }) {
                 <code>{r.id}</code>
               </td>
               <td>
-                <span class={`run-status run-${r.status}`}>{r.status}{r.phase && r.phase !== 'working' ? ` · ${r.phase}` : ''}</span>
+                <span class={`run-status run-${r.status}`}>
+                  {r.status}
+                  {r.phase && r.phase !== 'working' ? ` · ${r.phase}` : ''}
+                </span>
               </td>
               <td>{ago(r.startedAt)}</td>
               <td class="num">{r.durationMs != null ? formatDuration(r.durationMs) : r.status === 'running' ? 'running' : '–'}</td>
@@ -648,7 +705,7 @@ function RunsTab({ agentId }: { agentId: string }) {
                 {fmtInt(r.inputTokens ?? 0)} / {fmtInt(r.outputTokens ?? 0)}
               </td>
               <td class="num">{fmtCost(r.costUsd ?? 0)}</td>
-              <td class="num">{r.signal ? String(r.signal) : r.exitCode ?? '–'}</td>
+              <td class="num">{r.signal ? String(r.signal) : (r.exitCode ?? '–')}</td>
             </tr>
           ))}
         </tbody>

@@ -26,7 +26,7 @@ function ConnIndicator() {
       title={c.lastError ? `Last error: ${c.lastError}` : 'Live updates'}
       aria-live="polite"
       aria-label={label}
-      onClick={() => socket?.retryNow()}
+      onClick={() => socket.retryNow()}
     >
       <span class="conn-dot" aria-hidden="true" />
       <span class="conn-long">{label}</span>
@@ -77,7 +77,12 @@ function AgentsPage() {
           <label class="check small">
             <input type="checkbox" checked={showArchived.value} onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived
           </label>
-          <button class="btn btn-primary btn-sm" disabled={!(workspaces.value || []).length} title={(workspaces.value || []).length ? undefined : 'Add a workspace first'} onClick={() => (newTask.value = true)}>
+          <button
+            class="btn btn-primary btn-sm"
+            disabled={!(workspaces.value || []).length}
+            title={(workspaces.value || []).length ? undefined : 'Add a workspace first'}
+            onClick={() => (newTask.value = true)}
+          >
             ✚ New task
           </button>
         </div>

@@ -7,75 +7,32 @@
 // older messages load page by page when the log is scrolled to its top.
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { request } from '../api';
+import { api, type Chat, type Definition, type Suggestion } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
 import { onDefinitionsChanged } from '../livetopic';
+import { socket } from '../store';
 import { applyEvent, type ChatMessage, namesFiles, toolCallText } from '../workbench';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
-export interface Chat {
-  id: string;
-  title?: string | null;
-  model: string;
-  system?: string | null;
-  definition?: string | null;
-  temperature?: number | null;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  updatedAt: string;
-  streaming?: boolean;
-  messages?: ChatMessage[];
-  hasMore?: boolean; // older messages than these are stored (GET .../messages?before=)
-}
-
-export type { ChatMessage };
-
-
-interface Definition {
-  name: string;
-  description?: string;
-  category?: string;
-  model?: string;
-}
+export type { Chat, ChatMessage };
 
 const MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
 
 // ---- the live channel of one chat -------------------------------------------------
 
+// Events of chat `id` on the page's one socket; onOpen once the server
+// holds the topic, and again when events may have been missed (reload).
 function chatChannel(id: string, onEvent: (type: string, p: any) => void, onOpen: () => void) {
-  let ws: WebSocket | null = null;
-  let closed = false;
-  let timer: any = null;
-  const open = () => {
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    ws = new WebSocket(`${proto}//${location.host}/ws`);
-    ws.onopen = () => {
-      ws?.send(JSON.stringify({ type: 'subscribe', payload: { topics: [`chat:${id}`] } }));
-    };
-    ws.onmessage = (e) => {
-      let m: any;
-      try {
-        m = JSON.parse(String(e.data));
-      } catch {
-        return;
-      }
-      if (m.type === 'subscribed') onOpen();
-      else if (m.payload && m.payload.sessionId === id) onEvent(m.type, m.payload);
-    };
-    ws.onclose = () => {
-      if (!closed) timer = setTimeout(open, 1000);
-    };
-  };
-  open();
-  return () => {
-    closed = true;
-    clearTimeout(timer);
-    ws?.close();
-  };
+  return socket.subscribe([`chat:${id}`], {
+    onEvent: (ev) => {
+      if (ev.payload && ev.payload.sessionId === id) onEvent(ev.type, ev.payload);
+    },
+    onSubscribed: onOpen,
+    onResync: onOpen,
+  });
 }
 
 // ---- one chat ---------------------------------------------------------------------
@@ -97,7 +54,7 @@ function SaveFiles({ chatId, m }: { chatId: string; m: ChatMessage }) {
   const msg = useSignal<string | null>(null);
   const open = async () => {
     try {
-      projects.value = (await request<{ projects: { id: string; name: string }[] }>('GET', '/api/projects')).projects;
+      projects.value = (await api.projects()).projects;
       target.value = projects.value[0]?.id || 'new';
     } catch (e) {
       msg.value = errText(e);
@@ -106,8 +63,8 @@ function SaveFiles({ chatId, m }: { chatId: string; m: ChatMessage }) {
   const save = async () => {
     try {
       let id = target.value;
-      if (id === 'new') id = (await request<{ id: string }>('POST', '/api/projects', { name: 'From chat', chatId })).id;
-      const r = await request<{ files: { path: string }[] }>('POST', `/api/projects/${encodeURIComponent(id)}/files/from-message`, { chatId, messageId: m.id });
+      if (id === 'new') id = (await api.createProject({ name: 'From chat', chatId })).id;
+      const r = await api.saveMessageFiles(id, chatId, m.id);
       msg.value = `Saved: the project has ${r.files.length} file${r.files.length === 1 ? '' : 's'}.`;
     } catch (e) {
       msg.value = errText(e);
@@ -195,7 +152,7 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
 
   const load = async () => {
     try {
-      const c = await request<Chat>('GET', `/api/chats/${encodeURIComponent(id)}`);
+      const c = await api.chat(id);
       chat.value = c;
       // The stored text of an answer in flight already holds its early tokens.
       early.current = [];
@@ -249,10 +206,7 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
     const el = log.current;
     const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
     try {
-      const r = await request<{ messages: ChatMessage[]; hasMore: boolean }>(
-        'GET',
-        `/api/chats/${encodeURIComponent(id)}/messages?before=${encodeURIComponent(first.id)}&limit=50`,
-      );
+      const r = await api.chatMessagesBefore(id, first.id);
       const have = new Set(msgs.value.map((m) => m.id));
       msgs.value = [...r.messages.filter((m) => !have.has(m.id)), ...msgs.value];
       hasMore.value = r.hasMore;
@@ -272,7 +226,7 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
     if (!content || streaming) return;
     sending.value = true;
     try {
-      const r = await request<any>('POST', `/api/chats/${encodeURIComponent(id)}/messages`, { content });
+      const r = await api.sendChat(id, content);
       if (r.queued) notice.value = `Waiting for the rate limit: the answer starts in about ${Math.max(1, Math.round(r.waitMs / 1000))} s.`;
       draft.value = '';
       const have = new Set(msgs.value.map((m) => m.id));
@@ -285,7 +239,7 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
   };
   const stopIt = async () => {
     try {
-      const m = await request<ChatMessage>('POST', `/api/chats/${encodeURIComponent(id)}/stop`);
+      const m = await api.stopChat(id);
       msgs.value = msgs.value.map((x) => (x.id === m.id ? m : x));
     } catch (x) {
       err.value = errText(x);
@@ -365,17 +319,11 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
 
 // ---- the list and a new chat ----------------------------------------------------------
 
-interface Suggestion {
-  definition: Definition | null;
-  score: number;
-  matched: string[];
-  default: boolean;
-}
-
 function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   const provider = useSignal<'anthropic' | 'openai'>('anthropic');
   const task = useSignal('');
-  const suggestion = useSignal<Suggestion | null>(null);
+  // the suggestion and the task text it answers
+  const suggestion = useSignal<(Suggestion & { for: string }) | null>(null);
   const model = useSignal(MODELS[0]);
   const temperature = useSignal(0.7);
   const system = useSignal('');
@@ -386,7 +334,8 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   const defs = useSignal<Definition[]>([]);
   const err = useSignal<string | null>(null);
   const loadDefs = () =>
-    request<{ definitions: Definition[] }>('GET', '/api/definitions')
+    api
+      .definitions()
       .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
       .catch(() => (defs.value = []));
   useEffect(() => {
@@ -401,9 +350,10 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
       return;
     }
     const t = setTimeout(() => {
-      request<Suggestion>('POST', '/api/definitions/select', { prompt: text })
+      api
+        .selectDefinition(text)
         .then((s) => {
-          suggestion.value = s;
+          suggestion.value = { ...s, for: text };
           if (auto.value) definition.value = s.definition && !s.default ? s.definition.name : '';
           // a definition written since the list was read
           if (s.definition && !defs.value.some((d) => d.name === s.definition?.name)) void loadDefs();
@@ -421,7 +371,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
         body.definition = definition.value;
         delete body.model; // the definition's model, unless the user picks one after
       }
-      onCreated(await request<Chat>('POST', '/api/chats', body));
+      onCreated(await api.createChat(body));
     } catch (x) {
       err.value = errText(x);
     }
@@ -459,7 +409,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
         <input value={task.value} onInput={(e) => (task.value = e.currentTarget.value)} placeholder="e.g. review my pull request" />
       </label>
       {suggestion.value && suggestion.value.definition && (
-        <p class="small" data-testid="def-suggestion">
+        <p class="small" data-testid="def-suggestion" data-for={suggestion.value.for}>
           {auto.value && definition.value === suggestion.value.definition.name ? 'Picked for the task' : 'Suggested'}:{' '}
           <strong>{suggestion.value.definition.name}</strong>{' '}
           <span class="muted">
@@ -509,7 +459,7 @@ export default function ChatsPage({ id }: { id?: string }) {
   const err = useSignal<string | null>(null);
   const load = async () => {
     try {
-      chats.value = (await request<{ chats: Chat[] }>('GET', '/api/chats')).chats;
+      chats.value = (await api.chats()).chats;
       err.value = null;
     } catch (e) {
       err.value = errText(e);

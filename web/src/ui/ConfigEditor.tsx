@@ -20,24 +20,44 @@ function FieldInput({ f, value, error, onChange }: { f: Field; value: unknown; e
       <label for={id}>{f.label || f.name}</label>
       <div class="hp-inputs">
         {numeric && (
-          <input type="range" min="0" max="1000" step="1" aria-label={`${f.label || f.name} slider`}
+          <input
+            type="range"
+            min="0"
+            max="1000"
+            step="1"
+            aria-label={`${f.label || f.name} slider`}
             value={toSlider(f, value as number)}
-            onInput={(e) => onChange(fromSlider(f, Number((e.target as HTMLInputElement).value)))} />
+            onInput={(e) => onChange(fromSlider(f, Number((e.target as HTMLInputElement).value)))}
+          />
         )}
         {numeric && (
-          <input id={id} type="text" inputMode="decimal" class="mono" value={typeof value === 'number' && Number.isFinite(value) ? fmtNum(value) : String(value ?? '')}
-            onChange={(e) => onChange(parseInput(f, (e.target as HTMLInputElement).value))} />
+          <input
+            id={id}
+            type="text"
+            inputMode="decimal"
+            class="mono"
+            value={typeof value === 'number' && Number.isFinite(value) ? fmtNum(value) : String(value ?? '')}
+            onChange={(e) => onChange(parseInput(f, (e.target as HTMLInputElement).value))}
+          />
         )}
         {f.type === 'bool' && <input id={id} type="checkbox" checked={value === true} onChange={(e) => onChange((e.target as HTMLInputElement).checked)} />}
         {f.type === 'enum' && (
           <select id={id} value={String(value)} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
-            {(f.options || []).map((o) => <option key={o} value={o}>{o}</option>)}
+            {(f.options || []).map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))}
           </select>
         )}
         {f.type === 'string' && <input id={id} type="text" value={String(value ?? '')} onChange={(e) => onChange((e.target as HTMLInputElement).value)} />}
       </div>
       <div class="hp-hint">{rangeHint(f)}</div>
-      {error && <div class="hp-error" role="alert">{error}</div>}
+      {error && (
+        <div class="hp-error" role="alert">
+          {error}
+        </div>
+      )}
     </div>
   );
 }
@@ -77,7 +97,9 @@ export function ConfigEditor() {
       err.value = errText(e);
     }
   };
-  useEffect(() => { load(); }, []);
+  useEffect(() => {
+    load();
+  }, []);
 
   const show = (c: any | null) => {
     current.value = c;
@@ -132,17 +154,39 @@ export function ConfigEditor() {
       {err.value && <ErrorState message={err.value} onRetry={() => load()} />}
       {!err.value && schemas.value === null && <Spinner />}
       <form class="hp-new" onSubmit={create}>
-        <input aria-label="new config name" placeholder="New config name" value={newName.value} onInput={(e) => (newName.value = (e.target as HTMLInputElement).value)} />
+        <input
+          aria-label="new config name"
+          placeholder="New config name"
+          value={newName.value}
+          onInput={(e) => (newName.value = (e.target as HTMLInputElement).value)}
+        />
         <select aria-label="schema" value={newSchema.value} onChange={(e) => (newSchema.value = (e.target as HTMLSelectElement).value)}>
-          {(schemas.value || []).map((x) => <option key={x.id} value={x.id}>{x.name}</option>)}
+          {(schemas.value || []).map((x) => (
+            <option key={x.id} value={x.id}>
+              {x.name}
+            </option>
+          ))}
         </select>
-        <button type="submit" disabled={busy.value || !newName.value.trim()}>Create</button>
+        <button type="submit" disabled={busy.value || !newName.value.trim()}>
+          Create
+        </button>
       </form>
       {schemas.value !== null && configs.value.length === 0 && <Empty title="No configs yet">Create one from a schema (PPO is built in).</Empty>}
       {configs.value.length > 0 && (
-        <label class="hp-pick">Config <select aria-label="config" value={current.value?.id || ''} onChange={(e) => show(configs.value.find((x) => x.id === (e.target as HTMLSelectElement).value) || null)}>
-          {configs.value.map((c) => <option key={c.id} value={c.id}>{c.name} ({c.schemaId})</option>)}
-        </select></label>
+        <label class="hp-pick">
+          Config{' '}
+          <select
+            aria-label="config"
+            value={current.value?.id || ''}
+            onChange={(e) => show(configs.value.find((x) => x.id === (e.target as HTMLSelectElement).value) || null)}
+          >
+            {configs.value.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name} ({c.schemaId})
+              </option>
+            ))}
+          </select>
+        </label>
       )}
       {current.value && s && (
         <div class="hp-form">
@@ -150,7 +194,9 @@ export function ConfigEditor() {
             <div class="hp-presets">
               <span>Presets</span>
               {Object.keys(s.presets).map((p) => (
-                <button key={p} type="button" disabled={busy.value} onClick={() => act(() => api.presetConfig(current.value.id, p))}>{p}</button>
+                <button key={p} type="button" disabled={busy.value} onClick={() => act(() => api.presetConfig(current.value.id, p))}>
+                  {p}
+                </button>
               ))}
             </div>
           )}
@@ -158,28 +204,53 @@ export function ConfigEditor() {
             <fieldset key={g}>
               {g && <legend>{g}</legend>}
               {fs.map((f) => (
-                <FieldInput key={f.name} f={f} value={draft.value[f.name]}
+                <FieldInput
+                  key={f.name}
+                  f={f}
+                  value={draft.value[f.name]}
                   error={serverErr.value?.field === f.name ? serverErr.value.message : hints[f.name]}
                   onChange={(v) => {
                     draft.value = { ...draft.value, [f.name]: v };
                     if (serverErr.value?.field === f.name) serverErr.value = null;
-                  }} />
+                  }}
+                />
               ))}
             </fieldset>
           ))}
-          {serverErr.value && !serverErr.value.field && <p class="error-text" role="alert">{serverErr.value.message}</p>}
+          {serverErr.value && !serverErr.value.field && (
+            <p class="error-text" role="alert">
+              {serverErr.value.message}
+            </p>
+          )}
           <div class="hp-actions">
-            <button type="button" class="btn-primary" disabled={busy.value} onClick={() => act(() => api.patchConfig(current.value.id, { values: draft.value }))}>Save</button>
-            <button type="button" disabled={busy.value} onClick={() => act(() => api.resetConfig(current.value.id))}>Reset to defaults</button>
+            <button
+              type="button"
+              class="btn-primary"
+              disabled={busy.value}
+              onClick={() => act(() => api.patchConfig(current.value.id, { values: draft.value }))}
+            >
+              Save
+            </button>
+            <button type="button" disabled={busy.value} onClick={() => act(() => api.resetConfig(current.value.id))}>
+              Reset to defaults
+            </button>
           </div>
           {commandAgents.length > 0 && (
             <div class="hp-start">
               <select aria-label="agent to start" value={startAgent.value} onChange={(e) => (startAgent.value = (e.target as HTMLSelectElement).value)}>
                 <option value="">Start a command agent with this config…</option>
-                {commandAgents.map((a) => <option key={a.id} value={a.id}>{a.name}</option>)}
+                {commandAgents.map((a) => (
+                  <option key={a.id} value={a.id}>
+                    {a.name}
+                  </option>
+                ))}
               </select>
-              <label><input type="checkbox" checked={flags.value} onChange={() => (flags.value = !flags.value)} /> also as --flags</label>
-              <button type="button" disabled={!startAgent.value} onClick={start}>Start</button>
+              <label>
+                <input type="checkbox" checked={flags.value} onChange={() => (flags.value = !flags.value)} /> also as --flags
+              </label>
+              <button type="button" disabled={!startAgent.value} onClick={start}>
+                Start
+              </button>
             </div>
           )}
         </div>

@@ -4,19 +4,9 @@
 // base URL field is for admin tokens (the server refuses it otherwise).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { request } from '../api';
+import { api, type Credential } from '../api';
 import { auth } from '../store';
 import { errText } from './common';
-
-export interface Credential {
-  provider: string;
-  masked: string;
-  email?: string | null;
-  baseUrl?: string | null;
-  status: 'unchecked' | 'valid' | 'invalid';
-  statusReason?: string | null;
-  storage?: 'secret-service' | 'file' | 'none';
-}
 
 const NAMES: Record<string, string> = { anthropic: 'Anthropic', openai: 'OpenAI-compatible' };
 
@@ -31,7 +21,7 @@ export function Credentials({ provider = 'anthropic', onChange }: { provider?: '
 
   const load = async () => {
     try {
-      const r = await request<{ credentials: Credential[] }>('GET', '/api/credentials');
+      const r = await api.credentials();
       cred.value = r.credentials.find((c) => c.provider === provider) || null;
     } catch (e) {
       msg.value = { ok: false, text: errText(e) };
@@ -48,7 +38,7 @@ export function Credentials({ provider = 'anthropic', onChange }: { provider?: '
     try {
       const body: Record<string, string> = { apiKey: key.value.trim() };
       if (baseUrl.value.trim() !== '') body.baseUrl = baseUrl.value.trim();
-      cred.value = await request<Credential>('PUT', `/api/credentials/${provider}`, body);
+      cred.value = await api.putCredential(provider, body);
       key.value = '';
       msg.value = { ok: true, text: 'Saved.' };
       onChange?.(true);
@@ -62,7 +52,7 @@ export function Credentials({ provider = 'anthropic', onChange }: { provider?: '
     busy.value = true;
     msg.value = null;
     try {
-      const r = await request<{ valid: boolean; reason?: string }>('POST', `/api/credentials/${provider}/validate`, {});
+      const r = await api.validateCredential(provider);
       msg.value = r.valid ? { ok: true, text: 'The key works.' } : { ok: false, text: `The key was refused: ${r.reason || 'no reason given'}` };
       await load();
     } catch (err) {
@@ -93,7 +83,13 @@ export function Credentials({ provider = 'anthropic', onChange }: { provider?: '
       <form class="row-form" onSubmit={save}>
         <label class="field">
           <span>{c ? 'Replace the key' : 'API key'}</span>
-          <input type="password" autoComplete="off" value={key.value} onInput={(e) => (key.value = e.currentTarget.value)} placeholder={provider === 'openai' ? 'sk-…' : 'sk-ant-…'} />
+          <input
+            type="password"
+            autoComplete="off"
+            value={key.value}
+            onInput={(e) => (key.value = e.currentTarget.value)}
+            placeholder={provider === 'openai' ? 'sk-…' : 'sk-ant-…'}
+          />
         </label>
         {admin && (
           <label class="field">

@@ -1,7 +1,7 @@
 // The Crews page (issue #19), loaded lazily: stat cards from
 // /api/dashboard/stats, the crews with their status colours kept live by
-// /ws/mission, and for the open crew its agent graph kept live by
-// /ws/graph?crew_id= (the seed's channels, snake_case): agents as nodes
+// `signal` events of crew:*, and for the open crew its agent graph kept live
+// by the tool events of crew:<id> (both on the page's one /ws): agents as nodes
 // around the crew, each tool call a badge on its agent (running, progress,
 // done, failed in red) and the crew-agent edge animated while a tool runs.
 // Layout: d3-force (see docs/DECISIONS.md for why), run to rest off screen,
@@ -11,45 +11,21 @@ import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, t
 import { useEffect } from 'preact/hooks';
 import { api, type Crew, type DashboardStats } from '../api';
 import { go } from '../router';
-import { agentList, runsTick, toast } from '../store';
-import type { Agent } from '../types';
+import { agentList, conn, runsTick, socket, toast } from '../store';
+import type { Agent, Envelope } from '../types';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
-// ---- live channels ------------------------------------------------------------
+// ---- live topics ---------------------------------------------------------------
 
-type Frame = Record<string, any>;
-
-// A WebSocket to one of the seed's channels that reconnects (1 s, then up
-// to 10 s) until closed; its frames go to onFrame.
-function channel(path: string, onFrame: (f: Frame) => void, onLive: (live: boolean) => void) {
-  let ws: WebSocket | null = null;
-  let closed = false;
-  let delay = 1000;
-  let timer: any = null;
-  const open = () => {
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    ws = new WebSocket(`${proto}//${location.host}${path}`);
-    ws.onopen = () => ((delay = 1000), onLive(true));
-    ws.onmessage = (e) => {
-      try {
-        onFrame(JSON.parse(String(e.data)));
-      } catch {
-        /* not ours */
-      }
-    };
-    ws.onclose = () => {
-      onLive(false);
-      if (closed) return;
-      timer = setTimeout(open, delay);
-      delay = Math.min(delay * 2, 10000);
-    };
-  };
-  open();
-  return () => {
-    closed = true;
-    clearTimeout(timer);
-    ws?.close();
-  };
+// Subscribes topics on the page's one socket while mounted (and deps stay);
+// the value is true while the server holds them on a connected socket.
+function useTopics(topics: string[], onEvent: (ev: Envelope) => void, onResync: () => void, deps: unknown[]) {
+  const acked = useSignal(false);
+  useEffect(() => {
+    acked.value = false;
+    return socket.subscribe(topics, { onEvent, onResync, onSubscribed: () => (acked.value = true) });
+  }, deps);
+  return acked.value && conn.value.status === 'connected';
 }
 
 // ---- stat cards ---------------------------------------------------------------
@@ -108,7 +84,12 @@ function layout(crew: Crew, agents: Agent[]): Node[] {
   const nodes: Node[] = [{ id: crew.id, label: crew.name, crew: true, fx: W / 2, fy: H / 2 }, ...agents.map((a) => ({ id: a.id, label: a.name }))];
   const links = agents.map((a) => ({ source: crew.id, target: a.id }));
   const sim = forceSimulation(nodes)
-    .force('link', forceLink(links).id((n: any) => n.id).distance(140))
+    .force(
+      'link',
+      forceLink(links)
+        .id((n: any) => n.id)
+        .distance(140),
+    )
     .force('charge', forceManyBody().strength(-400))
     .force('collide', forceCollide(48))
     .force('center', forceCenter(W / 2, H / 2))
@@ -123,23 +104,25 @@ function layout(crew: Crew, agents: Agent[]): Node[] {
 
 function CrewGraph({ crew }: { crew: Crew }) {
   const tools = useSignal<Tool[]>([]);
-  const live = useSignal(false);
   const agents = agentList.value.filter((a) => a.crewId === crew.id && !a.deletedAt);
+  // tool_start / tool_progress / tool_end of the crew's agents (crew:<id>)
+  const onTool = (ev: Envelope) => {
+    const f = ev.payload || {};
+    if (!ev.type.startsWith('tool_') || f.crewId !== crew.id) return;
+    const id = String(f.toolId ?? '');
+    const cur = tools.value.filter((t) => !(t.id === id && t.agentId === f.agentId));
+    const was = tools.value.find((t) => t.id === id && t.agentId === f.agentId);
+    const t: Tool = { ...(was || { id, agentId: f.agentId || '', name: f.name || f.tool || id, state: 'running' }) };
+    if (ev.type === 'tool_progress') Object.assign(t, { progress: f.progress, message: f.message });
+    if (ev.type === 'tool_end') {
+      t.state = f.status === 'error' || (typeof f.exitCode === 'number' && f.exitCode !== 0) ? 'error' : 'success';
+      if (typeof f.durationMs === 'number') t.duration = f.durationMs / 1000;
+    }
+    tools.value = [...cur, t].slice(-200);
+  };
+  const live = useTopics([`crew:${crew.id}`], onTool, () => (tools.value = []), [crew.id]);
   useEffect(() => {
     tools.value = [];
-    return channel(`/ws/graph?crew_id=${encodeURIComponent(crew.id)}`, (f) => {
-      if (!f.type || !String(f.type).startsWith('tool_')) return;
-      const id = String(f.tool_id ?? '');
-      const cur = tools.value.filter((t) => !(t.id === id && t.agentId === f.agent_id));
-      const was = tools.value.find((t) => t.id === id && t.agentId === f.agent_id);
-      const t: Tool = { ...(was || { id, agentId: f.agent_id || '', name: f.tool || f.name || id, state: 'running' }) };
-      if (f.type === 'tool_progress') Object.assign(t, { progress: f.progress, message: f.message });
-      if (f.type === 'tool_end') {
-        t.state = f.status === 'error' || (typeof f.exit_code === 'number' && f.exit_code !== 0) ? 'error' : 'success';
-        t.duration = f.duration;
-      }
-      tools.value = [...cur, t].slice(-200);
-    }, (v) => (live.value = v));
   }, [crew.id]);
   const nodes = layout(crew, agents);
   const at = new Map(nodes.map((n) => [n.id, n]));
@@ -148,8 +131,8 @@ function CrewGraph({ crew }: { crew: Crew }) {
     <section class="panel glass crew-graph" aria-label={`Graph of ${crew.name}`}>
       <div class="page-head">
         <h2>{crew.name}</h2>
-        <span class={`live-dot${live.value ? ' on' : ''}`} data-live={live.value ? 'yes' : 'no'}>
-          {live.value ? 'Live' : 'Connecting…'}
+        <span class={`live-dot${live ? ' on' : ''}`} data-live={live ? 'yes' : 'no'}>
+          {live ? 'Live' : 'Connecting…'}
         </span>
         <div class="form-actions">
           <button class="btn btn-sm" onClick={() => api.crewStart(crew.id).catch((e) => toast('error', 'Start failed', errText(e)))}>
@@ -171,7 +154,9 @@ function CrewGraph({ crew }: { crew: Crew }) {
           })}
           <g class="node crew-node">
             <circle cx={centre.x} cy={centre.y} r={26} />
-            <text x={centre.x} y={(centre.y ?? 0) + 42}>{crew.name}</text>
+            <text x={centre.x} y={(centre.y ?? 0) + 42}>
+              {crew.name}
+            </text>
           </g>
           {agents.map((a) => {
             const n = at.get(a.id)!;
@@ -179,7 +164,9 @@ function CrewGraph({ crew }: { crew: Crew }) {
             return (
               <g class="node agent-node" key={a.id} data-agent={a.id} onClick={() => go(`/agents/${a.id}`)}>
                 <circle cx={n.x} cy={n.y} r={18} class={`st-${a.status}`} />
-                <text x={n.x} y={(n.y ?? 0) + 32}>{a.name}</text>
+                <text x={n.x} y={(n.y ?? 0) + 32}>
+                  {a.name}
+                </text>
                 {mine.map((t, i) => (
                   <g key={t.id} class={`tool tool-${t.state}`} data-tool={t.id} data-state={t.state}>
                     <rect x={(n.x ?? 0) + 22} y={(n.y ?? 0) - 20 + i * 16} width={120} height={14} rx={4} />
@@ -206,7 +193,6 @@ export default function Crews({ id }: { id?: string }) {
   const err = useSignal<string | null>(null);
   const stats = useSignal<DashboardStats | null>(null);
   const statsErr = useSignal<string | null>(null);
-  const live = useSignal(false);
   const loadStats = () =>
     api
       .dashboardStats('7d')
@@ -219,18 +205,19 @@ export default function Crews({ id }: { id?: string }) {
       .catch((e) => (err.value = errText(e)));
     void loadStats();
   };
-  useEffect(() => {
-    load();
-    let pending: any = null;
-    return channel('/ws/mission', (f) => {
-      if (f.type !== 'signal' || !f.crew_id) return;
-      const list = crews.value || [];
-      if (!list.some((c) => c.id === f.crew_id)) return void load(); // a new crew
-      crews.value = list.map((c) => (c.id === f.crew_id ? { ...c, status: f.status } : c));
-      clearTimeout(pending);
-      pending = setTimeout(() => void loadStats(), 300); // a run started or ended
-    }, (v) => (live.value = v));
-  }, []);
+  // signal {crewId, status} of every crew (crew:*)
+  let pending: any = null;
+  const onSignal = (ev: Envelope) => {
+    const f = ev.payload || {};
+    if (ev.type !== 'signal' || !f.crewId) return;
+    const list = crews.value || [];
+    if (!list.some((c) => c.id === f.crewId)) return void load(); // a new crew
+    crews.value = list.map((c) => (c.id === f.crewId ? { ...c, status: f.status } : c));
+    clearTimeout(pending);
+    pending = setTimeout(() => void loadStats(), 300); // a run started or ended
+  };
+  const live = useTopics(['crew:*'], onSignal, load, []);
+  useEffect(load, []);
   // Runs that start or end anywhere move the cards (run_started/run_ended).
   const tick = runsTick.value;
   useEffect(() => {
@@ -243,8 +230,8 @@ export default function Crews({ id }: { id?: string }) {
     <div class="page crews">
       <div class="page-head">
         <h1 class="page-title">Crews</h1>
-        <span class={`live-dot${live.value ? ' on' : ''}`} data-live={live.value ? 'yes' : 'no'} aria-live="polite">
-          {live.value ? 'Live' : 'Connecting…'}
+        <span class={`live-dot${live ? ' on' : ''}`} data-live={live ? 'yes' : 'no'} aria-live="polite">
+          {live ? 'Live' : 'Connecting…'}
         </span>
       </div>
       <StatCards stats={stats.value} err={statsErr.value} onRetry={() => void loadStats()} />

@@ -6,41 +6,25 @@
 // (definitions_changed).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { request } from '../api';
+import { api, type Definition } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { go } from '../router';
 import { onDefinitionsChanged } from '../livetopic';
 import { Empty, errText, ErrorState, Spinner } from './common';
-
-export interface Definition {
-  name: string;
-  category?: string;
-  description?: string;
-  capabilities?: string[];
-  tools?: string[];
-  tags?: string[];
-  model?: string;
-  tier?: string;
-  source?: string;
-  file?: string;
-  error?: string;
-  score?: number;
-  matched?: string[];
-  systemPrompt?: string;
-}
 
 function Detail({ name }: { name: string }) {
   const def = useSignal<Definition | null>(null);
   const err = useSignal<string | null>(null);
   useEffect(() => {
     def.value = null;
-    request<Definition>('GET', `/api/definitions/${encodeURIComponent(name)}`)
+    api
+      .definition(name)
       .then((d) => (def.value = d))
       .catch((e) => (err.value = errText(e)));
   }, [name]);
   const start = async () => {
     try {
-      const c = await request<{ id: string }>('POST', '/api/chats', { definition: name });
+      const c = await api.createChat({ definition: name });
       go(`/chats/${c.id}`);
     } catch (e) {
       err.value = errText(e);
@@ -59,9 +43,7 @@ function Detail({ name }: { name: string }) {
       </div>
       {d.error && <p class="error-text">{d.error}</p>}
       <p>{d.description}</p>
-      <p class="muted small">
-        {[d.category, d.model && `model ${d.model}`, d.tier && `tier ${d.tier}`, d.source, d.file].filter(Boolean).join(' · ')}
-      </p>
+      <p class="muted small">{[d.category, d.model && `model ${d.model}`, d.tier && `tier ${d.tier}`, d.source, d.file].filter(Boolean).join(' · ')}</p>
       {d.tools && d.tools.length > 0 && <p class="small">Tools: {d.tools.join(', ')}</p>}
       <pre class="out def-prompt">{d.systemPrompt || ''}</pre>
     </section>
@@ -79,7 +61,7 @@ export default function DefinitionsPage({ name }: { name?: string }) {
     if (q.value.trim()) params.set('q', q.value.trim());
     if (cat.value) params.set('category', cat.value);
     try {
-      const r = await request<{ definitions: Definition[]; categories: string[] }>('GET', `/api/definitions?${params}`);
+      const r = await api.definitions(String(params));
       list.value = r.definitions;
       if (!cat.value && !q.value.trim()) cats.value = r.categories;
       err.value = null;
@@ -119,12 +101,19 @@ export default function DefinitionsPage({ name }: { name?: string }) {
       {err.value && <ErrorState message={err.value} onRetry={() => void load()} />}
       <div class="chats-grid">
         <ul class="chat-list" aria-label="Definitions">
-          {list.value && list.value.length === 0 && <Empty title="No definitions">Put markdown files in the data dir's definitions folder or a workspace's .claude/agents.</Empty>}
+          {list.value && list.value.length === 0 && (
+            <Empty title="No definitions">Put markdown files in the data dir's definitions folder or a workspace's .claude/agents.</Empty>
+          )}
           {(list.value || []).map((d) => (
             <li key={d.name + (d.file || '')} class={d.name === name ? 'active' : ''} data-error={d.error ? 'true' : 'false'}>
               <a href={`#/definitions/${encodeURIComponent(d.name)}`}>{d.name}</a>
               {d.category && <span class="muted small"> · {d.category}</span>}
-              {typeof d.score === 'number' && <span class="muted small"> · score {d.score} ({(d.matched || []).join(', ')})</span>}
+              {typeof d.score === 'number' && (
+                <span class="muted small">
+                  {' '}
+                  · score {d.score} ({(d.matched || []).join(', ')})
+                </span>
+              )}
               {d.error ? <div class="error-text small">{d.error}</div> : <div class="muted small">{d.description}</div>}
             </li>
           ))}

@@ -113,9 +113,7 @@ export function DiffTab({ worktreeId }: { worktreeId: string }) {
     sel.value = p;
     patch.value = null;
     const req = view.value === 'working' ? api.diff(worktreeId, p) : api.review(worktreeId, against.value || 'base', p);
-    req
-      .then((d: any) => (patch.value = String(d?.patch ?? '')))
-      .catch((e) => (patch.value = 'Could not load the patch: ' + errText(e)));
+    req.then((d: any) => (patch.value = String(d?.patch ?? ''))).catch((e) => (patch.value = 'Could not load the patch: ' + errText(e)));
   };
 
   const act = async (what: string, f: () => Promise<any>, done: (r: any) => string) => {
@@ -135,19 +133,36 @@ export function DiffTab({ worktreeId }: { worktreeId: string }) {
   };
 
   const rebase = () =>
-    act('Rebase', () => api.rebaseWorktree(worktreeId, against.value !== 'base' ? against.value : undefined), (r) =>
-      r.upToDate ? `Already on ${r.onto}` : `Rebased ${r.branch} onto ${r.onto}`,
+    act(
+      'Rebase',
+      () => api.rebaseWorktree(worktreeId, against.value !== 'base' ? against.value : undefined),
+      (r) => (r.upToDate ? `Already on ${r.onto}` : `Rebased ${r.branch} onto ${r.onto}`),
     );
-  const push = () => act('Push', () => api.pushWorktree(worktreeId), (r) => `Pushed ${r.branch} to ${r.remote}`);
+  const push = () =>
+    act(
+      'Push',
+      () => api.pushWorktree(worktreeId),
+      (r) => `Pushed ${r.branch} to ${r.remote}`,
+    );
 
   return (
     <div class="diff-tab">
       <div class="diff-bar">
         <div class="seg" role="tablist" aria-label="Diff view">
-          <button role="tab" aria-selected={view.value === 'working'} class={`seg-btn${view.value === 'working' ? ' active' : ''}`} onClick={() => (view.value = 'working')}>
+          <button
+            role="tab"
+            aria-selected={view.value === 'working'}
+            class={`seg-btn${view.value === 'working' ? ' active' : ''}`}
+            onClick={() => (view.value = 'working')}
+          >
             Working changes
           </button>
-          <button role="tab" aria-selected={view.value === 'base'} class={`seg-btn${view.value === 'base' ? ' active' : ''}`} onClick={() => (view.value = 'base')}>
+          <button
+            role="tab"
+            aria-selected={view.value === 'base'}
+            class={`seg-btn${view.value === 'base' ? ' active' : ''}`}
+            onClick={() => (view.value = 'base')}
+          >
             Against base{baseName ? ` (${baseName})` : ''}
           </button>
         </div>
@@ -159,7 +174,12 @@ export function DiffTab({ worktreeId }: { worktreeId: string }) {
               load();
             }}
           >
-            <input aria-label="Compare against" value={against.value} onInput={(e) => (against.value = e.currentTarget.value)} placeholder="base, or a branch" />
+            <input
+              aria-label="Compare against"
+              value={against.value}
+              onInput={(e) => (against.value = e.currentTarget.value)}
+              placeholder="base, or a branch"
+            />
           </form>
         )}
         <div class="diff-actions">
@@ -194,21 +214,17 @@ export function DiffTab({ worktreeId }: { worktreeId: string }) {
         </div>
       )}
       {review.value && <ReviewSummary r={review.value} />}
-      <DiffBody
-        err={err.value}
-        files={files.value}
-        view={view.value}
-        sel={sel.value}
-        patch={patch.value}
-        onRetry={() => load()}
-        onOpen={open}
-      />
+      <DiffBody err={err.value} files={files.value} view={view.value} sel={sel.value} patch={patch.value} onRetry={() => load()} onOpen={open} />
       {committing.value && (
         <CommitDialog
           onClose={() => (committing.value = false)}
           onCommit={(message, all) => {
             committing.value = false;
-            void act('Commit', () => api.commitWorktree(worktreeId, message, all), (r) => `${r.shortId}: ${r.files?.length ?? 0} files`);
+            void act(
+              'Commit',
+              () => api.commitWorktree(worktreeId, message, all),
+              (r) => `${r.shortId}: ${r.files?.length ?? 0} files`,
+            );
           }}
         />
       )}
@@ -219,8 +235,10 @@ export function DiffTab({ worktreeId }: { worktreeId: string }) {
           onMerge={(strategy, message) => {
             merging.value = false;
             const into = against.value !== 'base' ? against.value : undefined;
-            void act('Merge', () => api.mergeWorktree(worktreeId, { into, strategy, message: message || undefined }), (r) =>
-              r.upToDate ? `Nothing to merge: ${r.branch} is in ${r.into}` : `Merged ${r.branch} into ${r.into} (${r.strategy})`,
+            void act(
+              'Merge',
+              () => api.mergeWorktree(worktreeId, { into, strategy, message: message || undefined }),
+              (r) => (r.upToDate ? `Nothing to merge: ${r.branch} is in ${r.into}` : `Merged ${r.branch} into ${r.into} (${r.strategy})`),
             );
           }}
         />
@@ -318,8 +336,8 @@ function CommitDialog({ onClose, onCommit }: { onClose: () => void; onCommit: (m
           <textarea name="message" rows={4} value={message.value} onInput={(e) => (message.value = e.currentTarget.value)} />
         </label>
         <label class="check">
-          <input type="checkbox" checked={all.value} onChange={(e) => (all.value = e.currentTarget.checked)} /> Include every change (new and
-          deleted files too), not only what is staged
+          <input type="checkbox" checked={all.value} onChange={(e) => (all.value = e.currentTarget.checked)} /> Include every change (new and deleted files
+          too), not only what is staged
         </label>
         <div class="form-actions">
           <button type="button" class="btn" onClick={onClose}>

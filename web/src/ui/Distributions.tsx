@@ -107,9 +107,18 @@ function Heat({ data, color }: { data: any; color: string }) {
   const x = data.x as number[];
   return (
     <figure class="dist-heat">
-      <canvas ref={el} width={600} height={220} data-testid="hist-heat" data-run={data.runId} data-buckets={x.length} aria-label={`${data.name} of ${data.runId} over steps ${x[0]} to ${data.to}`} />
+      <canvas
+        ref={el}
+        width={600}
+        height={220}
+        data-testid="hist-heat"
+        data-run={data.runId}
+        data-buckets={x.length}
+        aria-label={`${data.name} of ${data.runId} over steps ${x[0]} to ${data.to}`}
+      />
       <figcaption>
-        <span style={{ color }}>{data.runId}</span>: steps {x[0]}–{data.to} · values {e[0].toPrecision(3)} to {e[e.length - 1].toPrecision(3)} · {x.length} step buckets
+        <span style={{ color }}>{data.runId}</span>: steps {x[0]}–{data.to} · values {e[0].toPrecision(3)} to {e[e.length - 1].toPrecision(3)} · {x.length} step
+        buckets
       </figcaption>
     </figure>
   );
@@ -167,9 +176,19 @@ export default function Distributions({ picked }: { picked: string[] }) {
     const mine = () => g === gen.current.data;
     const q: Record<string, number | string> = step.value !== null ? { step: step.value } : {};
     const each = <T,>(kind: Info['kind'], name: string, path: 'histograms' | 'counts') =>
-      Promise.all(picked.filter((id) => name && has(id, kind, name)).map((id) => api.dist(id, path, name, q).then((d: any) => ({ ...d, runId: id })).catch((e) => { if (mine()) err.value = `${id}: ${errText(e)}`; return null; }))).then(
-        (l) => l.filter(Boolean) as T[],
-      );
+      Promise.all(
+        picked
+          .filter((id) => name && has(id, kind, name))
+          .map((id) =>
+            api
+              .dist(id, path, name, q)
+              .then((d: any) => ({ ...d, runId: id }))
+              .catch((e) => {
+                if (mine()) err.value = `${id}: ${errText(e)}`;
+                return null;
+              }),
+          ),
+      ).then((l) => l.filter(Boolean) as T[]);
     if (mode.value === 'latest') {
       each<HistItem>('histogram', histName.value, 'histograms').then((l) => mine() && (hists.value = l));
       each<CountsItem>('counts', countName.value, 'counts').then((l) => mine() && (counts.value = l));
@@ -178,8 +197,18 @@ export default function Distributions({ picked }: { picked: string[] }) {
     // over time: one chart per run (the first TIME_RUNS that have it)
     const over = (kind: Info['kind'], name: string, path: 'histograms' | 'counts', q2: Record<string, number | string>) =>
       Promise.all(
-        picked.filter((id) => name && has(id, kind, name)).slice(0, TIME_RUNS)
-          .map((id) => api.dist(id, path, name, q2).then((d: any) => ({ ...d, runId: id })).catch((e) => { if (mine()) err.value = `${id}: ${errText(e)}`; return null; })),
+        picked
+          .filter((id) => name && has(id, kind, name))
+          .slice(0, TIME_RUNS)
+          .map((id) =>
+            api
+              .dist(id, path, name, q2)
+              .then((d: any) => ({ ...d, runId: id }))
+              .catch((e) => {
+                if (mine()) err.value = `${id}: ${errText(e)}`;
+                return null;
+              }),
+          ),
       ).then((l) => l.filter(Boolean) as any[]);
     over('histogram', histName.value, 'histograms', { view: 'time', buckets: TIME_BUCKETS, bins: BINS }).then((l) => mine() && (histTime.value = l));
     over('counts', countName.value, 'counts', { view: 'time', buckets: TIME_BUCKETS }).then((l) => mine() && (countsTime.value = l));
@@ -200,55 +229,102 @@ export default function Distributions({ picked }: { picked: string[] }) {
       void loadInfos();
     }, LIVE_MS);
   }, [distTick.value]);
-  useEffect(() => () => { if (timer.current !== null) clearTimeout(timer.current); }, []);
+  useEffect(
+    () => () => {
+      if (timer.current !== null) clearTimeout(timer.current);
+    },
+    [],
+  );
 
   const all = Object.values(infos.value).flat();
   if (all.length === 0) return null;
   const names = (k: Info['kind']) => [...new Set(all.filter((x) => x.kind === k).map((x) => x.name))].sort();
-  const span = all.filter((x) => x.kind === 'histogram' ? x.name === histName.value : x.name === countName.value);
+  const span = all.filter((x) => (x.kind === 'histogram' ? x.name === histName.value : x.name === countName.value));
   const lo = Math.min(...span.map((x) => x.firstStep));
   const hi = Math.max(...span.map((x) => x.lastStep));
   return (
     <section class="dists" aria-label="Distributions">
       <div class="training-controls">
-        <label>View <select aria-label="distribution view" value={mode.value} onChange={(e) => (mode.value = (e.target as HTMLSelectElement).value as 'latest' | 'time')}>
-          <option value="latest">Latest step</option><option value="time">Over time</option>
-        </select></label>
+        <label>
+          View{' '}
+          <select aria-label="distribution view" value={mode.value} onChange={(e) => (mode.value = (e.target as HTMLSelectElement).value as 'latest' | 'time')}>
+            <option value="latest">Latest step</option>
+            <option value="time">Over time</option>
+          </select>
+        </label>
         {mode.value === 'latest' && span.length > 0 && (
-          <label>Step <input type="range" aria-label="distribution step" min={lo} max={hi} value={step.value ?? hi}
-            onInput={(e) => { const v = Number((e.target as HTMLInputElement).value); step.value = v >= hi ? null : v; }} />
-            <span data-testid="dist-step">{step.value === null ? `latest (${hi})` : `≤ ${step.value}`}</span></label>
+          <label>
+            Step{' '}
+            <input
+              type="range"
+              aria-label="distribution step"
+              min={lo}
+              max={hi}
+              value={step.value ?? hi}
+              onInput={(e) => {
+                const v = Number((e.target as HTMLInputElement).value);
+                step.value = v >= hi ? null : v;
+              }}
+            />
+            <span data-testid="dist-step">{step.value === null ? `latest (${hi})` : `≤ ${step.value}`}</span>
+          </label>
         )}
       </div>
       {err.value && <p class="error-text">{err.value}</p>}
       <div class="dist-grid">
         <div class="dist-card">
-          <h3>Reward distribution <select aria-label="histogram" value={histName.value} onChange={(e) => (histName.value = (e.target as HTMLSelectElement).value)}>
-            {names('histogram').map((n) => <option key={n} value={n}>{n}</option>)}
-          </select></h3>
+          <h3>
+            Reward distribution{' '}
+            <select aria-label="histogram" value={histName.value} onChange={(e) => (histName.value = (e.target as HTMLSelectElement).value)}>
+              {names('histogram').map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </h3>
           {names('histogram').length === 0 && <p class="muted">No histogram lines from these runs.</p>}
           {mode.value === 'latest' && hists.value.length > 0 && <HistLatest items={hists.value} />}
           {mode.value === 'latest' && (
             <ul class="training-legend" data-testid="hist-legend">
-              {hists.value.map((h, i) => <li key={h.runId} style={{ color: COLORS[i % COLORS.length] }}>{h.runId}: step {h.step}, {h.total} values</li>)}
+              {hists.value.map((h, i) => (
+                <li key={h.runId} style={{ color: COLORS[i % COLORS.length] }}>
+                  {h.runId}: step {h.step}, {h.total} values
+                </li>
+              ))}
             </ul>
           )}
           {mode.value === 'time' && histTime.value.map((h) => <Heat key={h.runId} data={h} color={COLORS[picked.indexOf(h.runId) % COLORS.length]} />)}
         </div>
         <div class="dist-card">
-          <h3>Action distribution <select aria-label="counts" value={countName.value} onChange={(e) => (countName.value = (e.target as HTMLSelectElement).value)}>
-            {names('counts').map((n) => <option key={n} value={n}>{n}</option>)}
-          </select></h3>
+          <h3>
+            Action distribution{' '}
+            <select aria-label="counts" value={countName.value} onChange={(e) => (countName.value = (e.target as HTMLSelectElement).value)}>
+              {names('counts').map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </h3>
           {names('counts').length === 0 && <p class="muted">No counts lines from these runs.</p>}
           {mode.value === 'latest' && counts.value.length > 0 && <CountsLatest items={counts.value} />}
           {mode.value === 'latest' && (
             <ul class="training-legend" data-testid="counts-legend">
-              {counts.value.map((c, i) => <li key={c.runId} style={{ color: COLORS[i % COLORS.length] }}>{c.runId}: step {c.step}, {c.total} actions</li>)}
+              {counts.value.map((c, i) => (
+                <li key={c.runId} style={{ color: COLORS[i % COLORS.length] }}>
+                  {c.runId}: step {c.step}, {c.total} actions
+                </li>
+              ))}
             </ul>
           )}
-          {mode.value === 'time' && countsTime.value.map((c) => (
-            <figure key={c.runId} class="dist-heat"><CountsOverTime data={c} /><figcaption style={{ color: COLORS[picked.indexOf(c.runId) % COLORS.length] }}>{c.runId}</figcaption></figure>
-          ))}
+          {mode.value === 'time' &&
+            countsTime.value.map((c) => (
+              <figure key={c.runId} class="dist-heat">
+                <CountsOverTime data={c} />
+                <figcaption style={{ color: COLORS[picked.indexOf(c.runId) % COLORS.length] }}>{c.runId}</figcaption>
+              </figure>
+            ))}
         </div>
       </div>
     </section>

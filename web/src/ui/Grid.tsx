@@ -26,7 +26,8 @@ function tileText(a: Agent): string[] {
   }
   // A chunk already in a loaded message (the transcript came after it) is said once.
   const recent = t.messages.slice(-12);
-  for (const c of t.live.slice(-8)) if (!recent.some((m) => (m.runId ?? null) === c.runId && typeof m.content === 'string' && m.content.includes(c.text))) parts.push(c.text);
+  for (const c of t.live.slice(-8))
+    if (!recent.some((m) => (m.runId ?? null) === c.runId && typeof m.content === 'string' && m.content.includes(c.text))) parts.push(c.text);
   return tailLines(parts.join('\n'), 8, 160);
 }
 
@@ -57,14 +58,21 @@ function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; select
       </header>
       <div class="tile-sub muted small">
         {wt?.name || a.worktreeId} · {a.executor || 'claude'}
-        {(a.costUsd ?? 0) > 0 && <> · <AgentCost a={a} /></>}
+        {(a.costUsd ?? 0) > 0 && (
+          <>
+            {' '}
+            · <AgentCost a={a} />
+          </>
+        )}
       </div>
       {approval && (
         <div class="tile-approval" role="status">
           ⚠ Needs approval{pending > 1 ? ` (${pending})` : ''}
         </div>
       )}
-      <pre class="tile-tail" aria-live="off">{lines.length ? lines.join('\n') : ' '}</pre>
+      <pre class="tile-tail" aria-live="off">
+        {lines.length ? lines.join('\n') : ' '}
+      </pre>
     </article>
   );
 }
@@ -191,7 +199,8 @@ export default function Grid() {
         <h1 class="page-title">Grid</h1>
         <div class="head-actions">
           <label class="check small">
-            <input type="checkbox" name="live-only" checked={liveOnly.value} onChange={(e) => (liveOnly.value = e.currentTarget.checked)} /> Running and waiting only
+            <input type="checkbox" name="live-only" checked={liveOnly.value} onChange={(e) => (liveOnly.value = e.currentTarget.checked)} /> Running and waiting
+            only
           </label>
           <button class="btn btn-sm" onClick={() => (help.value = true)} aria-keyshortcuts="?">
             Keys (?)
@@ -201,7 +210,14 @@ export default function Grid() {
       {n === 0 ? (
         <Empty title="No agents">Start a task from a workspace in the sidebar (✚).</Empty>
       ) : (
-        <div class="agent-grid" ref={host} role="grid" aria-label="Agents" style={{ gridTemplateColumns: `repeat(${cols.value}, minmax(0, 1fr))` }} data-cols={cols.value}>
+        <div
+          class="agent-grid"
+          ref={host}
+          role="grid"
+          aria-label="Agents"
+          style={{ gridTemplateColumns: `repeat(${cols.value}, minmax(0, 1fr))` }}
+          data-cols={cols.value}
+        >
           {agents.map((a, k) => (
             <Tile key={a.id} a={a} n={k + 1} selected={k === i} pending={pending.value[a.id] || 0} onPick={() => focusTile(k)} />
           ))}

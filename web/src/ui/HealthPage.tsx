@@ -30,7 +30,21 @@ function Spark({ h, k, threshold, top, label }: { h: HealthHistory; k: string; t
   );
 }
 
-function Metric({ label, value, unit, threshold, digits = 0, testid }: { label: string; value: number | null | undefined; unit: string; threshold?: number; digits?: number; testid?: string }) {
+function Metric({
+  label,
+  value,
+  unit,
+  threshold,
+  digits = 0,
+  testid,
+}: {
+  label: string;
+  value: number | null | undefined;
+  unit: string;
+  threshold?: number;
+  digits?: number;
+  testid?: string;
+}) {
   const warn = value !== null && value !== undefined && threshold !== undefined && value > threshold;
   return (
     <div class={`metric${warn ? ' warn' : ''}`} data-testid={testid} data-warning={warn ? 'true' : 'false'}>
@@ -218,20 +232,24 @@ function FieldInput({ name, idBase, f, value, onChange }: { name: string; idBase
             </option>
           ))}
         </select>
+      ) : num ? (
+        <input
+          id={id}
+          type="number"
+          min={f.min}
+          max={f.max}
+          step={f.type === 'integer' ? 1 : 'any'}
+          value={value === undefined || value === null ? '' : String(value)}
+          onInput={(e) => onChange(e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value))}
+        />
       ) : (
-        num ? (
-          <input
-            id={id}
-            type="number"
-            min={f.min}
-            max={f.max}
-            step={f.type === 'integer' ? 1 : 'any'}
-            value={value === undefined || value === null ? '' : String(value)}
-            onInput={(e) => onChange(e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value))}
-          />
-        ) : (
-          <input id={id} type="text" maxLength={f.maxLength} value={value === undefined || value === null ? '' : String(value)} onInput={(e) => onChange(e.currentTarget.value)} />
-        )
+        <input
+          id={id}
+          type="text"
+          maxLength={f.maxLength}
+          value={value === undefined || value === null ? '' : String(value)}
+          onInput={(e) => onChange(e.currentTarget.value)}
+        />
       )}
     </label>
   );
@@ -272,18 +290,21 @@ function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, number>; 
       <div class="service-head">
         <h3>{s.name}</h3>
         <Badge status={SERVICE_BADGE[rt.status] || rt.status} small />
-        <span class="muted small">{rt.status}{rt.restarts ? `, ${rt.restarts} restarts` : ''}</span>
+        <span class="muted small">
+          {rt.status}
+          {rt.restarts ? `, ${rt.restarts} restarts` : ''}
+        </span>
       </div>
-      {rt.health && (
-        <Metric label={`Health (${rt.health.status})`} value={rt.health.latencyMs} unit="ms" digits={2} testid={`svc-${s.id}-health`} />
-      )}
+      {rt.health && <Metric label={`Health (${rt.health.status})`} value={rt.health.latencyMs} unit="ms" digits={2} testid={`svc-${s.id}-health`} />}
       {fig.fps !== undefined && <Metric label="Frame rate" value={fig.fps} unit="FPS" threshold={undefined} testid={`svc-${s.id}-fps`} />}
       {fig.fps !== undefined && t.serviceFps !== undefined && fig.fps < t.serviceFps && (
         <p class="warn-line" role="status">
           ⚠ below {t.serviceFps} FPS
         </p>
       )}
-      {fig.latency !== undefined && <Metric label="Latency" value={fig.latency} unit="ms" threshold={t.serviceLatency} digits={2} testid={`svc-${s.id}-latency`} />}
+      {fig.latency !== undefined && (
+        <Metric label="Latency" value={fig.latency} unit="ms" threshold={t.serviceLatency} digits={2} testid={`svc-${s.id}-latency`} />
+      )}
       {fig.pcieBandwidth !== undefined && <Metric label="PCIe bandwidth" value={fig.pcieBandwidth} unit="GB/s" digits={1} />}
       {rt.error && <p class="field-error">{rt.error}</p>}
       {fields.length > 0 && (

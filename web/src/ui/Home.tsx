@@ -84,10 +84,51 @@ export function Home() {
     <div class="page home">
       <h1 class="page-title">Overview</h1>
       <div class="cards">
-        <Card label="Running" value={String(running.length)} tone="running" sub={running.length ? running.map((a) => a.name).slice(0, 3).join(', ') : 'Nothing running'} />
-        <Card label="Waiting for you" value={String(waiting.length)} tone="waiting" sub={waiting.length ? waiting.map((a) => a.name).slice(0, 3).join(', ') : 'No agent waits'} />
-        <Card label="Failed" value={String(failed.length)} tone="error" sub={failed.length ? failed.map((a) => a.name).slice(0, 3).join(', ') : 'No failures'} />
-        <Card label="Tokens today" value={u.tokens === null ? '–' : fmtInt(u.tokens)} tone="tokens" sub={u.requests === null ? undefined : `${fmtInt(u.requests)} requests`} />
+        <Card
+          label="Running"
+          value={String(running.length)}
+          tone="running"
+          sub={
+            running.length
+              ? running
+                  .map((a) => a.name)
+                  .slice(0, 3)
+                  .join(', ')
+              : 'Nothing running'
+          }
+        />
+        <Card
+          label="Waiting for you"
+          value={String(waiting.length)}
+          tone="waiting"
+          sub={
+            waiting.length
+              ? waiting
+                  .map((a) => a.name)
+                  .slice(0, 3)
+                  .join(', ')
+              : 'No agent waits'
+          }
+        />
+        <Card
+          label="Failed"
+          value={String(failed.length)}
+          tone="error"
+          sub={
+            failed.length
+              ? failed
+                  .map((a) => a.name)
+                  .slice(0, 3)
+                  .join(', ')
+              : 'No failures'
+          }
+        />
+        <Card
+          label="Tokens today"
+          value={u.tokens === null ? '–' : fmtInt(u.tokens)}
+          tone="tokens"
+          sub={u.requests === null ? undefined : `${fmtInt(u.requests)} requests`}
+        />
         <Card label="Cost today" value={u.cost === null ? '–' : fmtCost(u.cost)} tone="cost" />
       </div>
       <div class="home-grid">
@@ -101,7 +142,9 @@ export function Home() {
           <h2>Recent runs</h2>
           {runsLoading.value && runs.length === 0 && <Spinner label="Loading runs…" />}
           {!runsLoading.value && runs.length === 0 && (
-            <Empty title="No runs yet">{agents.length ? 'Start an agent to see its runs here.' : 'Add a workspace, then create an agent in one of its worktrees.'}</Empty>
+            <Empty title="No runs yet">
+              {agents.length ? 'Start an agent to see its runs here.' : 'Add a workspace, then create an agent in one of its worktrees.'}
+            </Empty>
           )}
           {runs.length > 0 && (
             <table class="table">

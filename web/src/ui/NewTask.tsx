@@ -34,7 +34,8 @@ interface Leftover {
 function overLimit(l: any): string | null {
   for (const k of ['daily', 'monthly'] as const) {
     const p = l && l[k];
-    if (p && p.exceeded) return `The ${k} usage limit is reached (${p.tokenLimit ? `${p.tokensUsed} of ${p.tokenLimit} tokens` : `$${Number(p.costUsedUsd).toFixed(2)} of $${Number(p.costLimitUsd).toFixed(2)}`}).`;
+    if (p && p.exceeded)
+      return `The ${k} usage limit is reached (${p.tokenLimit ? `${p.tokensUsed} of ${p.tokenLimit} tokens` : `$${Number(p.costUsedUsd).toFixed(2)} of $${Number(p.costLimitUsd).toFixed(2)}`}).`;
   }
   return null;
 }
@@ -103,7 +104,7 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
     busy.value = true;
     err.value = null;
     limitHit.value = false;
-    let wt: Worktree | null = null;
+    let wt: Worktree;
     try {
       if (!force) {
         const over = overLimit(await api.usageLimits().catch(() => null));
@@ -212,7 +213,13 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
           <>
             <label>
               Command <span class="muted">(the prompt goes to its standard input)</span>
-              <input name="command" value={command.value} onInput={(e) => (command.value = e.currentTarget.value)} placeholder="node agent.js --flag" spellcheck={false} />
+              <input
+                name="command"
+                value={command.value}
+                onInput={(e) => (command.value = e.currentTarget.value)}
+                placeholder="node agent.js --flag"
+                spellcheck={false}
+              />
             </label>
             <label class="check">
               <input type="checkbox" name="terminal" checked={terminal.value} onChange={(e) => (terminal.value = e.currentTarget.checked)} /> Run in a terminal
@@ -222,8 +229,8 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
         {executor.value !== 'command' && <PermissionsField value={perms.value} onChange={(p) => (perms.value = p)} />}
         {setupCmd.value && (
           <label class="check setup-approval">
-            <input type="checkbox" name="approve-setup" checked={approveSetup.value} onChange={(e) => (approveSetup.value = e.currentTarget.checked)} /> Approve and run the
-            workspace’s setup command in the new worktree: <code>{setupCmd.value}</code>
+            <input type="checkbox" name="approve-setup" checked={approveSetup.value} onChange={(e) => (approveSetup.value = e.currentTarget.checked)} /> Approve
+            and run the workspace’s setup command in the new worktree: <code>{setupCmd.value}</code>
           </label>
         )}
         {limitHit.value && (
@@ -266,8 +273,8 @@ function StartFailed({ left, limit, onClose }: { left: Leftover; limit: boolean;
           {left.message}
         </div>
         <p>
-          The worktree <code>{left.worktree.name}</code> and the agent <strong>{left.agent.name}</strong> were created{limit ? ' (a usage limit stopped the start)' : ''}. Remove
-          both, or keep them and open the agent to start it later.
+          The worktree <code>{left.worktree.name}</code> and the agent <strong>{left.agent.name}</strong> were created
+          {limit ? ' (a usage limit stopped the start)' : ''}. Remove both, or keep them and open the agent to start it later.
         </p>
         {err.value && (
           <div class="form-error" role="alert">

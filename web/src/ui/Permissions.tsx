@@ -27,13 +27,7 @@ export function permissionList(words: string[], extra: string): string[] {
   return [...PERMISSION_WORDS.map(([w]) => w).filter((w) => words.includes(w)), ...rules.filter((r) => !words.includes(r))];
 }
 
-export function PermissionsField({
-  value,
-  onChange,
-}: {
-  value: string[];
-  onChange: (perms: string[]) => void;
-}): JSX.Element {
+export function PermissionsField({ value, onChange }: { value: string[]; onChange: (perms: string[]) => void }): JSX.Element {
   const words = value.filter((p) => WORDS.has(p));
   const extra = extraRules(value);
   return (

@@ -5,33 +5,17 @@
 // "Save files").
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { request } from '../api';
+import { api, type Project } from '../api';
+import type { Worktree } from '../types';
 import { WorkbenchNav } from './WorkbenchNav';
 import { go } from '../router';
 import { fileTree } from '../workbench';
 import { ago, Empty, errText, ErrorState, Spinner } from './common';
 
-export interface Project {
-  id: string;
-  name: string;
-  description?: string | null;
-  updatedAt: string;
-  fileCount?: number;
-  messages?: { position: number; role: string; content: string }[];
-  files?: { path: string; content: string; size: number }[];
-}
-
-interface WorktreeBrief {
-  id: string;
-  name: string;
-  path: string;
-  branch?: string | null;
-}
-
 // Writes the project's files into a worktree (under a folder, or at its
 // top) as one commit: POST /api/projects/:id/commit (an admin token).
 function CommitToWorktree({ id, files }: { id: string; files: number }) {
-  const wts = useSignal<WorktreeBrief[] | null>(null);
+  const wts = useSignal<Worktree[] | null>(null);
   const target = useSignal('');
   const folder = useSignal('');
   const message = useSignal('');
@@ -40,8 +24,7 @@ function CommitToWorktree({ id, files }: { id: string; files: number }) {
   const err = useSignal<string | null>(null);
   const open = async () => {
     try {
-      const r = await request<{ worktrees: WorktreeBrief[] }>('GET', '/api/worktrees');
-      wts.value = r.worktrees || [];
+      wts.value = await api.worktrees();
       target.value = wts.value[0]?.id || '';
     } catch (e) {
       err.value = errText(e);
@@ -55,7 +38,7 @@ function CommitToWorktree({ id, files }: { id: string; files: number }) {
       const body: Record<string, unknown> = { worktreeId: target.value };
       if (folder.value.trim()) body.path = folder.value.trim().replace(/\/+$/, '');
       if (message.value.trim()) body.message = message.value.trim();
-      const r = await request<{ shortId: string; branch?: string | null; files: string[] }>('POST', `/api/projects/${encodeURIComponent(id)}/commit`, body);
+      const r = await api.commitProject(id, body);
       msg.value = `Committed ${r.shortId}${r.branch ? ` on ${r.branch}` : ''}: ${r.files.length} file${r.files.length === 1 ? '' : 's'}.`;
     } catch (x) {
       const d = (x as any).details || {};
@@ -95,7 +78,11 @@ function CommitToWorktree({ id, files }: { id: string; files: number }) {
       <button class="btn btn-primary btn-sm" type="submit" disabled={busy.value || !target.value}>
         Commit files
       </button>
-      {msg.value && <p class="small" data-testid="commit-result">{msg.value}</p>}
+      {msg.value && (
+        <p class="small" data-testid="commit-result">
+          {msg.value}
+        </p>
+      )}
       {err.value && <p class="error-text">{err.value}</p>}
     </form>
   );
@@ -108,7 +95,8 @@ function ProjectView({ id }: { id: string }) {
   useEffect(() => {
     p.value = null;
     open.value = null;
-    request<Project>('GET', `/api/projects/${encodeURIComponent(id)}`)
+    api
+      .project(id)
       .then((x) => {
         p.value = x;
         open.value = x.files && x.files.length > 0 ? x.files[0].path : null;
@@ -122,7 +110,7 @@ function ProjectView({ id }: { id: string }) {
   const remove = async () => {
     if (!confirm(`Delete the project ${x.name} with its messages and files?`)) return;
     try {
-      await request('DELETE', `/api/projects/${encodeURIComponent(id)}`);
+      await api.deleteProject(id);
       go('/projects');
     } catch (e) {
       err.value = errText(e);
@@ -190,7 +178,7 @@ export default function ProjectsPage({ id }: { id?: string }) {
   const name = useSignal('');
   const load = async () => {
     try {
-      list.value = (await request<{ projects: Project[] }>('GET', '/api/projects')).projects;
+      list.value = (await api.projects()).projects;
     } catch (e) {
       err.value = errText(e);
     }
@@ -199,7 +187,7 @@ export default function ProjectsPage({ id }: { id?: string }) {
   const create = async (e: Event) => {
     e.preventDefault();
     try {
-      const p = await request<Project>('POST', '/api/projects', { name: name.value.trim() });
+      const p = await api.createProject({ name: name.value.trim() });
       name.value = '';
       await load();
       go(`/projects/${p.id}`);

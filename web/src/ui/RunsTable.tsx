@@ -45,8 +45,7 @@ export function RunsTable() {
   const set = (patch: Partial<TableQuery>) => (q.value = { ...q.value, offset: 0, ...patch });
   // "" every run; "ws:<id>" a workspace's; "ag:<id>" an agent's
   const scopeValue = q.value.scope?.workspaceId ? `ws:${q.value.scope.workspaceId}` : q.value.scope?.agentId ? `ag:${q.value.scope.agentId}` : '';
-  const setScope = (v: string) =>
-    set({ scope: v.startsWith('ws:') ? { workspaceId: v.slice(3) } : v.startsWith('ag:') ? { agentId: v.slice(3) } : undefined });
+  const setScope = (v: string) => set({ scope: v.startsWith('ws:') ? { workspaceId: v.slice(3) } : v.startsWith('ag:') ? { agentId: v.slice(3) } : undefined });
   const apply = (e: Event) => {
     e.preventDefault();
     set({ metrics: form.value.metrics, filter: form.value.filter });
@@ -59,7 +58,8 @@ export function RunsTable() {
     return (
       <th key={k} aria-sort={on ? (q.value.order === 'asc' ? 'ascending' : 'descending') : 'none'}>
         <button type="button" class="th-sort" data-sort={k} onClick={() => set(nextSort(q.value, k))}>
-          {label}{on ? (q.value.order === 'asc' ? ' ▲' : ' ▼') : ''}
+          {label}
+          {on ? (q.value.order === 'asc' ? ' ▲' : ' ▼') : ''}
         </button>
       </th>
     );
@@ -69,21 +69,57 @@ export function RunsTable() {
     <section class="panel glass runs-by-config" data-testid="runs-table">
       <h2>Runs by config</h2>
       <form class="training-controls" onSubmit={apply}>
-        <label>Runs of <select aria-label="scope" value={scopeValue} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
-          <option value="">every workspace</option>
-          {(workspaces.value || []).map((w) => <option key={w.id} value={`ws:${w.id}`}>workspace {w.name}</option>)}
-          {agentList.value.map((a) => <option key={a.id} value={`ag:${a.id}`}>agent {a.name}</option>)}
-        </select></label>
-        <label>Metrics <input aria-label="metrics" value={form.value.metrics} placeholder="reward,loss:min"
-          onInput={(e) => (form.value = { ...form.value, metrics: (e.target as HTMLInputElement).value })} /></label>
-        <label>Filter <input aria-label="filter" value={form.value.filter} placeholder="learningRate>0.001, reward.final>0.5"
-          onInput={(e) => (form.value = { ...form.value, filter: (e.target as HTMLInputElement).value })} /></label>
-        <label>Status <select aria-label="status" value={q.value.status} onChange={(e) => set({ status: (e.target as HTMLSelectElement).value })}>
-          {STATUSES.map((s) => <option key={s} value={s}>{s || 'any'}</option>)}
-        </select></label>
+        <label>
+          Runs of{' '}
+          <select aria-label="scope" value={scopeValue} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+            <option value="">every workspace</option>
+            {(workspaces.value || []).map((w) => (
+              <option key={w.id} value={`ws:${w.id}`}>
+                workspace {w.name}
+              </option>
+            ))}
+            {agentList.value.map((a) => (
+              <option key={a.id} value={`ag:${a.id}`}>
+                agent {a.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Metrics{' '}
+          <input
+            aria-label="metrics"
+            value={form.value.metrics}
+            placeholder="reward,loss:min"
+            onInput={(e) => (form.value = { ...form.value, metrics: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <label>
+          Filter{' '}
+          <input
+            aria-label="filter"
+            value={form.value.filter}
+            placeholder="learningRate>0.001, reward.final>0.5"
+            onInput={(e) => (form.value = { ...form.value, filter: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <label>
+          Status{' '}
+          <select aria-label="status" value={q.value.status} onChange={(e) => set({ status: (e.target as HTMLSelectElement).value })}>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s || 'any'}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="submit">Apply</button>
       </form>
-      {err.value && <p class="error-text" role="alert">{err.value}</p>}
+      {err.value && (
+        <p class="error-text" role="alert">
+          {err.value}
+        </p>
+      )}
       {data.value && rows.length === 0 && <Empty title="No runs match">Runs started with a config show its values here.</Empty>}
       {rows.length > 0 && (
         <div class="table-scroll">
@@ -105,14 +141,24 @@ export function RunsTable() {
                 <tr key={r.id} data-run={r.id}>
                   <td class="mono">{r.id.slice(-8)}</td>
                   <td>{r.agentName}</td>
-                  <td><Badge status={r.status} small /></td>
+                  <td>
+                    <Badge status={r.status} small />
+                  </td>
                   <td>{r.startedAt ? new Date(r.startedAt).toLocaleString() : '–'}</td>
                   <td>{fmtDuration(r.durationMs)}</td>
                   <td>{r.config?.name || '–'}</td>
-                  {cfgCols.map((c) => <td key={c} class="mono" data-col={`config.${c}`}>{cell(r.config?.values?.[c])}</td>)}
+                  {cfgCols.map((c) => (
+                    <td key={c} class="mono" data-col={`config.${c}`}>
+                      {cell(r.config?.values?.[c])}
+                    </td>
+                  ))}
                   {metrics.flatMap((m) => [
-                    <td key={`${m}f`} class="mono" data-col={`${m}.final`}>{cell(r.metrics?.[m]?.final)}</td>,
-                    <td key={`${m}b`} class="mono" data-col={`${m}.best`}>{cell(r.metrics?.[m]?.best)}</td>,
+                    <td key={`${m}f`} class="mono" data-col={`${m}.final`}>
+                      {cell(r.metrics?.[m]?.final)}
+                    </td>,
+                    <td key={`${m}b`} class="mono" data-col={`${m}.best`}>
+                      {cell(r.metrics?.[m]?.best)}
+                    </td>,
                   ])}
                 </tr>
               ))}
@@ -122,9 +168,15 @@ export function RunsTable() {
       )}
       {total > PAGE && (
         <div class="pager">
-          <button type="button" disabled={q.value.offset === 0} onClick={() => (q.value = { ...q.value, offset: Math.max(0, q.value.offset - PAGE) })}>Previous</button>
-          <span>{q.value.offset + 1}–{Math.min(total, q.value.offset + PAGE)} of {total}</span>
-          <button type="button" disabled={q.value.offset + PAGE >= total} onClick={() => (q.value = { ...q.value, offset: q.value.offset + PAGE })}>Next</button>
+          <button type="button" disabled={q.value.offset === 0} onClick={() => (q.value = { ...q.value, offset: Math.max(0, q.value.offset - PAGE) })}>
+            Previous
+          </button>
+          <span>
+            {q.value.offset + 1}–{Math.min(total, q.value.offset + PAGE)} of {total}
+          </span>
+          <button type="button" disabled={q.value.offset + PAGE >= total} onClick={() => (q.value = { ...q.value, offset: q.value.offset + PAGE })}>
+            Next
+          </button>
         </div>
       )}
     </section>

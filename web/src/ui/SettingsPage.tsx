@@ -5,7 +5,7 @@ import { useEffect } from 'preact/hooks';
 import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
 import { playChime, setSoundEnabled, soundEnabled } from '../attention';
-import { applyTheme, auth, settings, settingsLoaded, toast } from '../store';
+import { applyTheme, auth, setSettings, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
 import { Credentials } from './Credentials';
 import { RequirementsPanel } from './HealthPage';
@@ -25,8 +25,7 @@ export function SettingsPage() {
     api
       .settings()
       .then((d) => {
-        settings.value = normalizeSettings(d);
-        settingsLoaded.value = true;
+        setSettings(normalizeSettings(d));
         form.value = { ...settings.value };
       })
       .catch((e) => (loadErr.value = errText(e)));
@@ -34,7 +33,10 @@ export function SettingsPage() {
   useEffect(load, []);
   const health = useSignal<Health | null>(null);
   useEffect(() => {
-    api.health().then((h) => (health.value = h)).catch(() => (health.value = null));
+    api
+      .health()
+      .then((h) => (health.value = h))
+      .catch(() => (health.value = null));
   }, []);
 
   if (loadErr.value && !settingsLoaded.value) return <ErrorState message={loadErr.value} onRetry={load} />;
@@ -62,7 +64,7 @@ export function SettingsPage() {
     try {
       const d = await api.patchSettings(values);
       void d;
-      settings.value = { ...settings.value, ...values };
+      setSettings(values, true);
       form.value = { ...settings.value };
       applyTheme();
       toast('success', 'Settings saved');
@@ -84,7 +86,14 @@ export function SettingsPage() {
               <span class="setting-help">{s.help}</span>
             </label>
             {s.type === 'boolean' && (
-              <input id={`set-${s.key}`} name={s.key} type="checkbox" class="switch" checked={!!form.value[s.key]} onChange={(e) => set(s.key, e.currentTarget.checked)} />
+              <input
+                id={`set-${s.key}`}
+                name={s.key}
+                type="checkbox"
+                class="switch"
+                checked={!!form.value[s.key]}
+                onChange={(e) => set(s.key, e.currentTarget.checked)}
+              />
             )}
             {s.type === 'enum' && (
               <select id={`set-${s.key}`} name={s.key} value={String(form.value[s.key])} onChange={(e) => set(s.key, e.currentTarget.value)}>
@@ -193,4 +202,3 @@ function SystemPanel({ h }: { h: Health }) {
     </section>
   );
 }
-

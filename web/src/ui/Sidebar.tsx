@@ -5,7 +5,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { PermissionsField } from './Permissions';
-import { api, ApiError, request } from '../api';
+import { api, ApiError, type Definition } from '../api';
 import { onDefinitionsChanged } from '../livetopic';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
@@ -37,9 +37,21 @@ function Counts({ agents }: { agents: Agent[] }) {
   const c = counts(agents);
   return (
     <span class="counts">
-      {c.running > 0 && <span class="count count-running" title={`${c.running} running`}>{c.running}</span>}
-      {c.waiting > 0 && <span class="count count-waiting" title={`${c.waiting} waiting`}>{c.waiting}</span>}
-      {c.error > 0 && <span class="count count-error" title={`${c.error} failed`}>{c.error}</span>}
+      {c.running > 0 && (
+        <span class="count count-running" title={`${c.running} running`}>
+          {c.running}
+        </span>
+      )}
+      {c.waiting > 0 && (
+        <span class="count count-waiting" title={`${c.waiting} waiting`}>
+          {c.waiting}
+        </span>
+      )}
+      {c.error > 0 && (
+        <span class="count count-error" title={`${c.error} failed`}>
+          {c.error}
+        </span>
+      )}
     </span>
   );
 }
@@ -83,11 +95,7 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
           </button>
         </div>
       )}
-      {wss && wss.length === 0 && (
-        <div class="state state-empty side-empty">
-          No workspace yet. Add a git repository by its path to run agents in it.
-        </div>
-      )}
+      {wss && wss.length === 0 && <div class="state state-empty side-empty">No workspace yet. Add a git repository by its path to run agents in it.</div>}
       <ul class="tree" role="tree">
         {(wss || []).map((w) => {
           const myWts = wts.filter((t) => t.workspaceId === w.id);
@@ -106,7 +114,12 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                 <button class="icon-btn" title="New worktree" aria-label={`New worktree in ${w.name}`} onClick={() => (newWt.value = w.id)}>
                   ⎇+
                 </button>
-                <button class="icon-btn" title="Workspace settings: setup, remove" aria-label={`Settings of workspace ${w.name}`} onClick={() => (wsSettings.value = w.id)}>
+                <button
+                  class="icon-btn"
+                  title="Workspace settings: setup, remove"
+                  aria-label={`Settings of workspace ${w.name}`}
+                  onClick={() => (wsSettings.value = w.id)}
+                >
                   ⚙
                 </button>
               </div>
@@ -202,7 +215,14 @@ function AddWorkspace({ onClose }: { onClose: () => void }) {
       <form onSubmit={submit} class="form">
         <label>
           Repository path
-          <input name="path" value={path.value} onInput={(e) => (path.value = e.currentTarget.value)} placeholder="/home/me/src/project" autocomplete="off" spellcheck={false} />
+          <input
+            name="path"
+            value={path.value}
+            onInput={(e) => (path.value = e.currentTarget.value)}
+            placeholder="/home/me/src/project"
+            autocomplete="off"
+            spellcheck={false}
+          />
         </label>
         <label>
           Name <span class="muted">(optional)</span>
@@ -271,10 +291,7 @@ function NewWorktree({ workspaceId, onClose }: { workspaceId: string; onClose: (
     return (
       <Modal title="Run the setup command?" onClose={onClose}>
         <div class="form setup-approval">
-          <p>
-            This workspace runs a setup command in each new worktree. agentd has not run it yet: it runs only once you approve this exact
-            command.
-          </p>
+          <p>This workspace runs a setup command in each new worktree. agentd has not run it yet: it runs only once you approve this exact command.</p>
           <pre class="setup-command">{pending.value.command}</pre>
           {err.value && (
             <div class="form-error" role="alert">
@@ -464,7 +481,13 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
           <>
             <label>
               Command
-              <input name="command" value={command.value} onInput={(e) => (command.value = e.currentTarget.value)} placeholder="node agent.js --flag" spellcheck={false} />
+              <input
+                name="command"
+                value={command.value}
+                onInput={(e) => (command.value = e.currentTarget.value)}
+                placeholder="node agent.js --flag"
+                spellcheck={false}
+              />
             </label>
             <label class="check">
               <input type="checkbox" name="terminal" checked={terminal.value} onChange={(e) => (terminal.value = e.currentTarget.checked)} /> Run in a terminal
@@ -477,23 +500,15 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
   );
 }
 
-interface DefinitionBrief {
-  name: string;
-  category?: string;
-  description?: string;
-  tools?: string[];
-  model?: string;
-  error?: string;
-}
-
 // The agent definitions (GET /api/definitions, kept current by
 // definitions_changed): the one picked gives the agent its system prompt,
 // model and tools. Shows nothing when there are none.
-function DefinitionPicker({ value, onPick }: { value: string; onPick: (d: DefinitionBrief | null) => void }) {
-  const defs = useSignal<DefinitionBrief[]>([]);
+function DefinitionPicker({ value, onPick }: { value: string; onPick: (d: Definition | null) => void }) {
+  const defs = useSignal<Definition[]>([]);
   useEffect(() => {
     const load = () =>
-      request<{ definitions: DefinitionBrief[] }>('GET', '/api/definitions')
+      api
+        .definitions()
         .then((r) => (defs.value = (r.definitions || []).filter((d) => !d.error)))
         .catch(() => (defs.value = []));
     void load();

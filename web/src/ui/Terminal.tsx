@@ -41,7 +41,8 @@ export default function TerminalView({ agentId, live = true }: { agentId: string
     const enc = new TextEncoder();
 
     const sendResize = () => {
-      if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows, payload: { cols: term.cols, rows: term.rows } }));
+      if (ws && ws.readyState === 1)
+        ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows, payload: { cols: term.cols, rows: term.rows } }));
     };
     const connect = () => {
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -134,7 +135,9 @@ export default function TerminalView({ agentId, live = true }: { agentId: string
   return (
     <div class="term-wrap panel glass">
       <div class="term-bar">
-        <span class={`term-status term-${status.value}`}>{status.value === 'attached' ? 'Attached' : status.value === 'connecting' ? 'Connecting…' : 'Detached'}</span>
+        <span class={`term-status term-${status.value}`}>
+          {status.value === 'attached' ? 'Attached' : status.value === 'connecting' ? 'Connecting…' : 'Detached'}
+        </span>
         {note.value && <span class="muted small">{note.value}</span>}
       </div>
       <div class="term" ref={host} aria-label="Agent terminal" />

@@ -76,7 +76,13 @@ export function TokensPanel() {
         </div>
       )}
       <form class="token-form" onSubmit={create}>
-        <input name="token-name" placeholder="Name (e.g. ci)" aria-label="Token name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
+        <input
+          name="token-name"
+          placeholder="Name (e.g. ci)"
+          aria-label="Token name"
+          value={name.value}
+          onInput={(e) => (name.value = e.currentTarget.value)}
+        />
         <select name="token-scope" aria-label="Scope" value={scope.value} onChange={(e) => (scope.value = e.currentTarget.value)}>
           <option value="read">read</option>
           <option value="write">write</option>

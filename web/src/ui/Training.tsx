@@ -103,7 +103,10 @@ export default function Training() {
   const chartErr = useSignal<string | null>(null);
 
   useEffect(() => {
-    api.allRuns(100).then((d) => (runs.value = listOf<any>(d, 'runs'))).catch((e) => (err.value = errText(e)));
+    api
+      .allRuns(100)
+      .then((d) => (runs.value = listOf<any>(d, 'runs')))
+      .catch((e) => (err.value = errText(e)));
   }, []);
 
   // the metric names of the picked runs
@@ -150,7 +153,12 @@ export default function Training() {
       load();
     }, LIVE_MS);
   }, [metricsTick.value]);
-  useEffect(() => () => { if (timer.current !== null) clearTimeout(timer.current); }, []);
+  useEffect(
+    () => () => {
+      if (timer.current !== null) clearTimeout(timer.current);
+    },
+    [],
+  );
 
   const toggle = (id: string) => {
     const p = picked.value;
@@ -169,12 +177,21 @@ export default function Training() {
       {runs.value !== null && runs.value.length > 0 && (
         <table class="runs-table">
           <thead>
-            <tr><th /><th>Run</th><th>Agent</th><th>Status</th><th>Started</th><th>Duration</th></tr>
+            <tr>
+              <th />
+              <th>Run</th>
+              <th>Agent</th>
+              <th>Status</th>
+              <th>Started</th>
+              <th>Duration</th>
+            </tr>
           </thead>
           <tbody>
             {runs.value.map((r) => (
               <tr key={r.id} class={picked.value.includes(r.id) ? 'picked' : ''}>
-                <td><input type="checkbox" aria-label={`compare ${r.id}`} checked={picked.value.includes(r.id)} onChange={() => toggle(r.id)} /></td>
+                <td>
+                  <input type="checkbox" aria-label={`compare ${r.id}`} checked={picked.value.includes(r.id)} onChange={() => toggle(r.id)} />
+                </td>
                 <td class="mono">{r.id}</td>
                 <td>{r.agentName || r.agentId}</td>
                 <td>{r.status}</td>
@@ -187,21 +204,75 @@ export default function Training() {
       )}
       {picked.value.length > 0 && (
         <div class="training-controls">
-          <label>Metric <select aria-label="metric" value={metric.value} onChange={(e) => { metric.value = (e.target as HTMLSelectElement).value; set({ from: undefined, to: undefined }); }}>
-            {names.value.map((n) => <option key={n} value={n}>{n}</option>)}
-          </select></label>
-          <label>X <select aria-label="x axis" value={opts.value.x} onChange={(e) => set({ x: (e.target as HTMLSelectElement).value as Opts['x'], from: undefined, to: undefined })}>
-            <option value="step">step</option><option value="time">wall time</option>
-          </select></label>
-          <label>Range <select aria-label="range" value={opts.value.range} onChange={(e) => set({ range: (e.target as HTMLSelectElement).value, from: undefined, to: undefined })}>
-            {RANGES.map((r) => <option key={r} value={r}>{r}</option>)}
-          </select></label>
-          <label><input type="checkbox" checked={opts.value.log} onChange={() => set({ log: !opts.value.log })} /> log y</label>
-          {picked.value.length > 1 && <label><input type="checkbox" aria-label="group band" checked={opts.value.group} onChange={() => set({ group: !opts.value.group })} /> group band</label>}
-          <label>Smoothing <input type="range" min="0" max="0.99" step="0.01" value={opts.value.smooth} onInput={(e) => set({ smooth: Number((e.target as HTMLInputElement).value) })} /> {opts.value.smooth.toFixed(2)}</label>
+          <label>
+            Metric{' '}
+            <select
+              aria-label="metric"
+              value={metric.value}
+              onChange={(e) => {
+                metric.value = (e.target as HTMLSelectElement).value;
+                set({ from: undefined, to: undefined });
+              }}
+            >
+              {names.value.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            X{' '}
+            <select
+              aria-label="x axis"
+              value={opts.value.x}
+              onChange={(e) => set({ x: (e.target as HTMLSelectElement).value as Opts['x'], from: undefined, to: undefined })}
+            >
+              <option value="step">step</option>
+              <option value="time">wall time</option>
+            </select>
+          </label>
+          <label>
+            Range{' '}
+            <select
+              aria-label="range"
+              value={opts.value.range}
+              onChange={(e) => set({ range: (e.target as HTMLSelectElement).value, from: undefined, to: undefined })}
+            >
+              {RANGES.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <input type="checkbox" checked={opts.value.log} onChange={() => set({ log: !opts.value.log })} /> log y
+          </label>
+          {picked.value.length > 1 && (
+            <label>
+              <input type="checkbox" aria-label="group band" checked={opts.value.group} onChange={() => set({ group: !opts.value.group })} /> group band
+            </label>
+          )}
+          <label>
+            Smoothing{' '}
+            <input
+              type="range"
+              min="0"
+              max="0.99"
+              step="0.01"
+              value={opts.value.smooth}
+              onInput={(e) => set({ smooth: Number((e.target as HTMLInputElement).value) })}
+            />{' '}
+            {opts.value.smooth.toFixed(2)}
+          </label>
           {opts.value.from !== undefined && <button onClick={() => set({ from: undefined, to: undefined })}>Reset zoom</button>}
-          <a class="button" href={exportUrl('csv')} download>Export CSV</a>
-          <a class="button" href={exportUrl('jsonl')} download>Export JSON lines</a>
+          <a class="button" href={exportUrl('csv')} download>
+            Export CSV
+          </a>
+          <a class="button" href={exportUrl('jsonl')} download>
+            Export JSON lines
+          </a>
         </div>
       )}
       {picked.value.length > 0 && <TrainingCards picked={picked.value} series={seriesOf.value} metric={metric.value} />}
@@ -210,9 +281,15 @@ export default function Training() {
       {data.value && (
         <ul class="training-legend">
           {data.value.runs.map((r, i) => (
-            <li key={r.runId} style={{ color: COLORS[i % COLORS.length] }}>{r.runId}: {r.points} points</li>
+            <li key={r.runId} style={{ color: COLORS[i % COLORS.length] }}>
+              {r.runId}: {r.points} points
+            </li>
           ))}
-          {opts.value.group && data.value.runs.length > 1 && data.value.group && <li class="group-legend" data-testid="group-legend">group: mean of {data.value.runs.length} runs, min–max band</li>}
+          {opts.value.group && data.value.runs.length > 1 && data.value.group && (
+            <li class="group-legend" data-testid="group-legend">
+              group: mean of {data.value.runs.length} runs, min–max band
+            </li>
+          )}
         </ul>
       )}
       {picked.value.length > 0 && <Distributions picked={picked.value} />}

@@ -74,8 +74,14 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
     const g = ++gen.current;
     for (const name of ['reward', 'successRate', 'fps']) {
       const rows = rowsOf(name);
-      Promise.all(rows.map(([id]) => api.seriesBuckets(id, name, CURVE).then((d: any) => (d.buckets?.mean || []) as number[]).catch(() => [])))
-        .then((cs) => g === gen.current && (curves.value = { ...curves.value, [name]: meanCurve(cs) }));
+      Promise.all(
+        rows.map(([id]) =>
+          api
+            .seriesBuckets(id, name, CURVE)
+            .then((d: any) => (d.buckets?.mean || []) as number[])
+            .catch(() => []),
+        ),
+      ).then((cs) => g === gen.current && (curves.value = { ...curves.value, [name]: meanCurve(cs) }));
     }
   };
   load.current = loadCurves;
@@ -95,9 +101,10 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
         .then(([h, hist]) => {
           const devs = h.gpu?.devices || [];
           const utils = devs.map((d) => d.utilization).filter((u): u is number => typeof u === 'number');
-          gpu.value = h.gpu?.available && utils.length
-            ? { value: utils.reduce((t, u) => t + u, 0) / utils.length, history: hist?.series?.gpuUtil || [] }
-            : { value: null, history: [], reason: h.gpu?.reason || 'no GPU' };
+          gpu.value =
+            h.gpu?.available && utils.length
+              ? { value: utils.reduce((t, u) => t + u, 0) / utils.length, history: hist?.series?.gpuUtil || [] }
+              : { value: null, history: [], reason: h.gpu?.reason || 'no GPU' };
         })
         .catch(() => (gpu.value = null));
     void load();
@@ -129,8 +136,14 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
       {run('successRate', 'Success rate', 'successRate', (v) => `${(v * 100).toFixed(1)}%`)}
       {run('fps', 'Training FPS', 'fps', (v) => v.toFixed(0))}
       {g && (
-        <Card id="gpu" label="GPU util" value={g.value === null ? '–' : `${Math.round(g.value)}%`}
-          t={g.history.length > 1 ? trendOf(g.history) : null} curve={g.history} note={g.value === null ? g.reason : undefined} />
+        <Card
+          id="gpu"
+          label="GPU util"
+          value={g.value === null ? '–' : `${Math.round(g.value)}%`}
+          t={g.history.length > 1 ? trendOf(g.history) : null}
+          curve={g.history}
+          note={g.value === null ? g.reason : undefined}
+        />
       )}
       {best()}
     </div>

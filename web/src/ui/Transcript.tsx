@@ -133,7 +133,6 @@ export function Transcript({ t, onLoadOlder }: { t: T | undefined; onLoadOlder: 
   const rows = useMemo(() => groupMessages(t?.messages || [], t?.live || []), [t?.messages, t?.live]);
   const offsets = useMemo(
     () => computeOffsets(rows.length, (i) => heights.current.get(rows[i].key) ?? ESTIMATE),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [rows, view, heights.current.size, setMeasured],
   );
   const total = offsets[rows.length] || 0;

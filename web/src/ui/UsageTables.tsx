@@ -83,7 +83,11 @@ export function UsageTables() {
         </div>
       </div>
       <h3>By agent</h3>
-      {agentErr.value && <div class="form-error" role="alert">{agentErr.value}</div>}
+      {agentErr.value && (
+        <div class="form-error" role="alert">
+          {agentErr.value}
+        </div>
+      )}
       {!agentErr.value && agents.value === null && <Spinner />}
       {agents.value && agents.value.agents.length === 0 && <Empty title="No agent runs in this period" />}
       {agents.value && agents.value.agents.length > 0 && (

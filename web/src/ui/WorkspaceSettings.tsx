@@ -84,7 +84,14 @@ export default function WorkspaceSettings({ workspaceId, onClose }: { workspaceI
           </p>
           <label>
             Setup files <span class="muted">(one path a line, relative to the repository; copied into each new worktree, e.g. .env)</span>
-            <textarea name="setup-files" rows={3} value={files.value} onInput={(e) => (files.value = e.currentTarget.value)} spellcheck={false} placeholder=".env" />
+            <textarea
+              name="setup-files"
+              rows={3}
+              value={files.value}
+              onInput={(e) => (files.value = e.currentTarget.value)}
+              spellcheck={false}
+              placeholder=".env"
+            />
           </label>
           <label>
             Setup command <span class="muted">(run in each new worktree, after you approve it; e.g. npm ci)</span>
@@ -143,13 +150,19 @@ function RemoveWorkspace({ workspaceId, onClose }: { workspaceId: string; onClos
     <Modal title={`Remove workspace ${ws?.name || ''}?`} onClose={onClose}>
       <div class="form">
         <p>
-          agentd forgets <code>{ws?.path}</code>: it leaves the sidebar and its agents are archived (their transcripts stay under Agents → Show archived). No file
-          or branch is deleted. Adding the same path again brings it back.
+          agentd forgets <code>{ws?.path}</code>: it leaves the sidebar and its agents are archived (their transcripts stay under Agents → Show archived). No
+          file or branch is deleted. Adding the same path again brings it back.
         </p>
         {err.value && (
           <div class="form-error" role="alert">
             {err.value}
-            {names.length > 0 && <ul class="file-list">{names.map((n) => <li key={n}>{n}</li>)}</ul>}
+            {names.length > 0 && (
+              <ul class="file-list">
+                {names.map((n) => (
+                  <li key={n}>{n}</li>
+                ))}
+              </ul>
+            )}
           </div>
         )}
         <div class="form-actions">

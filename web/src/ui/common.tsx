@@ -136,7 +136,19 @@ export function ExecutorModeRow({ executor, mode }: { executor: Signal<string>; 
   );
 }
 
-export function FormFooter({ err, busy, label, busyLabel, onCancel }: { err: string | null; busy: boolean; label: string; busyLabel: string; onCancel: () => void }) {
+export function FormFooter({
+  err,
+  busy,
+  label,
+  busyLabel,
+  onCancel,
+}: {
+  err: string | null;
+  busy: boolean;
+  label: string;
+  busyLabel: string;
+  onCancel: () => void;
+}) {
   return (
     <>
       {err && (

@@ -14,11 +14,13 @@
  * workspace's watch ends with the workspace. The definitions themselves are
  * still read on each request (defs.c); the watch only tells the clients.
  *
- * Ownership: the list of watches and their handles are this file's; each
- * handle is its own allocation, freed in its close callback, so a watch is
- * freed at once when it ends. Loop thread only.
+ * Ownership: the list of watches and their handles belong to the
+ * ad_defwatch_t; each handle is its own allocation, freed in its close
+ * callback, so a watch is freed at once when it ends. Loop thread only.
  */
-#include "api/workbench.h"
+#include "defs/defs.h"
+
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 
 typedef struct watch {
     struct watch *next;
+    ad_defwatch_t *dw; /* the watcher it belongs to */
     char path[4200];
     char ws_id[AD_ID_MAX]; /* "" for the data dir's folder */
     char org[AD_ID_MAX];   /* "" for the data dir's folder */
@@ -42,11 +45,16 @@ typedef struct watch {
     bool seen; /* during a resync: still wanted */
 } watch_t;
 
-static ad_app_t *app_;
-static watch_t *watches;
-static size_t nwatches;
-static uv_timer_t *resync_timer;
-static bool synced_once;
+struct ad_defwatch {
+    uv_loop_t *loop;
+    struct ad_store *store; /* borrowed; NULL: only the data dir's folder */
+    ad_bus_t *bus;          /* borrowed */
+    char data_dir[4096];
+    watch_t *watches;
+    size_t nwatches;
+    uv_timer_t *resync_timer;
+    bool synced_once;
+};
 
 static void handle_free(uv_handle_t *h)
 {
@@ -59,8 +67,13 @@ static void publish(const watch_t *w)
     if (w->ws_id[0] != '\0') {
         json_object_set_new(p, "workspaceId", json_string(w->ws_id));
     }
-    ad_api_publish(app_, "definitions_changed", p, "definitions", "", "workspace", w->ws_id, "org",
-                   w->org, NULL);
+    /* The topics ad_api_publish gave it: an empty id names the bare prefix. */
+    char ws[AD_ID_MAX + 16], org[AD_ID_MAX + 16];
+    snprintf(ws, sizeof(ws), w->ws_id[0] ? "workspace:%s" : "workspace%s", w->ws_id);
+    snprintf(org, sizeof(org), w->org[0] ? "org:%s" : "org%s", w->org);
+    const char *topics[3] = {"definitions", ws, org};
+    size_t n = 3;
+    ad_bus_publish(w->dw->bus, "definitions_changed", topics, n, p);
     json_decref(p);
 }
 
@@ -109,7 +122,7 @@ static void refresh(watch_t *w)
         w->dev = sb.st_dev;
         w->ino = sb.st_ino;
         uv_fs_event_t *ev = ad_xcalloc(1, sizeof(*ev));
-        uv_fs_event_init(app_->loop, ev);
+        uv_fs_event_init(w->dw->loop, ev);
         ev->data = w;
         if (uv_fs_event_start(ev, on_event, w->path, 0) != 0) {
             uv_close((uv_handle_t *)ev, handle_free);
@@ -117,31 +130,32 @@ static void refresh(watch_t *w)
             w->ev = ev;
         }
     }
-    if (synced_once && !same) {
+    if (w->dw->synced_once && !same) {
         changed(w);
     }
 }
 
-static watch_t *watch_get(const char *path, const char *ws_id, const char *org)
+static watch_t *watch_get(ad_defwatch_t *dw, const char *path, const char *ws_id, const char *org)
 {
-    for (watch_t *w = watches; w != NULL; w = w->next) {
+    for (watch_t *w = dw->watches; w != NULL; w = w->next) {
         if (strcmp(w->ws_id, ws_id) == 0 && strcmp(w->path, path) == 0) {
             return w;
         }
     }
-    if (nwatches >= WATCHES_MAX) {
+    if (dw->nwatches >= WATCHES_MAX) {
         return NULL;
     }
     watch_t *w = ad_xcalloc(1, sizeof(*w));
+    w->dw = dw;
     snprintf(w->path, sizeof(w->path), "%s", path);
     snprintf(w->ws_id, sizeof(w->ws_id), "%s", ws_id);
     snprintf(w->org, sizeof(w->org), "%s", org);
     w->debounce = ad_xcalloc(1, sizeof(*w->debounce));
-    uv_timer_init(app_->loop, w->debounce);
+    uv_timer_init(dw->loop, w->debounce);
     w->debounce->data = w;
-    w->next = watches;
-    watches = w;
-    nwatches++;
+    w->next = dw->watches;
+    dw->watches = w;
+    dw->nwatches++;
     return w;
 }
 
@@ -150,44 +164,49 @@ static void watch_free(watch_t *w)
     unwatch(w);
     uv_timer_stop(w->debounce);
     uv_close((uv_handle_t *)w->debounce, handle_free);
+    w->dw->nwatches--;
     free(w);
-    nwatches--;
 }
 
-static void want(const char *path, const char *ws_id, const char *org)
+static void want(ad_defwatch_t *dw, const char *path, const char *ws_id, const char *org)
 {
-    watch_t *w = watch_get(path, ws_id, org);
+    watch_t *w = watch_get(dw, path, ws_id, org);
     if (w != NULL) {
         w->seen = true;
         refresh(w);
     }
 }
 
+static const char *jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
 static void resync(uv_timer_t *t)
 {
-    AD_UNUSED(t);
+    ad_defwatch_t *dw = t->data;
     char p[4200];
-    for (watch_t *w = watches; w != NULL; w = w->next) {
+    for (watch_t *w = dw->watches; w != NULL; w = w->next) {
         w->seen = false;
     }
-    snprintf(p, sizeof(p), "%s/definitions", app_->cfg->data_dir);
-    want(p, "", "");
+    snprintf(p, sizeof(p), "%s/definitions", dw->data_dir);
+    want(dw, p, "", "");
     json_t *ws = NULL;
-    if (app_->store != NULL && ad_store_workspace_list(app_->store, "", &ws) == 0) {
+    if (dw->store != NULL && ad_store_workspace_list(dw->store, "", &ws) == 0) {
         size_t i;
         json_t *row;
         json_array_foreach(json_object_get(ws, "workspaces"), i, row)
         {
-            const char *path = ad_api_jstr(row, "path"), *id = ad_api_jstr(row, "id");
-            const char *org = ad_api_jstr(row, "orgId");
+            const char *path = jstr(row, "path"), *id = jstr(row, "id");
+            const char *org = jstr(row, "orgId");
             if (path != NULL && id != NULL) {
                 snprintf(p, sizeof(p), "%s/.claude/agents", path);
-                want(p, id, org != NULL ? org : "org_default");
+                want(dw, p, id, org != NULL ? org : "org_default");
             }
         }
     }
     json_decref(ws);
-    for (watch_t **pp = &watches; *pp != NULL;) {
+    for (watch_t **pp = &dw->watches; *pp != NULL;) {
         watch_t *w = *pp;
         if (w->seen) {
             pp = &w->next;
@@ -199,30 +218,36 @@ static void resync(uv_timer_t *t)
         }
         watch_free(w);
     }
-    synced_once = true;
+    dw->synced_once = true;
 }
 
-void ad_api_defwatch_start(ad_app_t *app)
+ad_defwatch_t *ad_defwatch_start(uv_loop_t *loop, struct ad_store *store, ad_bus_t *bus,
+                                 const char *data_dir)
 {
-    app_ = app;
-    synced_once = false;
-    resync_timer = ad_xcalloc(1, sizeof(*resync_timer));
-    uv_timer_init(app->loop, resync_timer);
-    resync(resync_timer);
-    uv_timer_start(resync_timer, resync, RESYNC_MS, RESYNC_MS);
+    ad_defwatch_t *dw = ad_xcalloc(1, sizeof(*dw));
+    dw->loop = loop;
+    dw->store = store;
+    dw->bus = bus;
+    snprintf(dw->data_dir, sizeof(dw->data_dir), "%s", data_dir);
+    dw->resync_timer = ad_xcalloc(1, sizeof(*dw->resync_timer));
+    uv_timer_init(loop, dw->resync_timer);
+    dw->resync_timer->data = dw;
+    resync(dw->resync_timer);
+    uv_timer_start(dw->resync_timer, resync, RESYNC_MS, RESYNC_MS);
+    return dw;
 }
 
-void ad_api_defwatch_stop(void)
+void ad_defwatch_stop(ad_defwatch_t *dw)
 {
-    if (resync_timer == NULL) {
+    if (dw == NULL) {
         return;
     }
-    uv_timer_stop(resync_timer);
-    uv_close((uv_handle_t *)resync_timer, handle_free);
-    resync_timer = NULL;
-    while (watches != NULL) {
-        watch_t *w = watches;
-        watches = w->next;
+    uv_timer_stop(dw->resync_timer);
+    uv_close((uv_handle_t *)dw->resync_timer, handle_free);
+    while (dw->watches != NULL) {
+        watch_t *w = dw->watches;
+        dw->watches = w->next;
         watch_free(w);
     }
+    free(dw);
 }

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/api: provider keys in the Secret Service through libsecret
+ * Private to src/creds: provider keys in the Secret Service through libsecret
  * (loaded with dlopen on first use). creds.c uses it when
  * ad_keyring_wanted(), and the 0600 files otherwise or when it fails.
  * The store/lookup/clear calls block on D-Bus: pool threads only. No key is
  * ever put in why.
  */
-#ifndef AD_API_KEYRING_H
-#define AD_API_KEYRING_H
+#ifndef AD_CREDS_KEYRING_H
+#define AD_CREDS_KEYRING_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -15,7 +15,7 @@
  * collection waits on a prompt nobody may answer). AGENTD_CREDENTIALS=file
  * turns this off.
  */
-#include "api/keyring.h"
+#include "creds/keyring.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -195,8 +195,8 @@ char *ad_keyring_lookup(const char *data_dir, const char *org, const char *provi
     }
     gerror_t *e = NULL;
     watchdog_t w;
-    char *p = lib.lookup(&SCHEMA, wd_begin(&w), &e, "agentd-data", data_dir, "org", org,
-                         "provider", provider, NULL);
+    char *p = lib.lookup(&SCHEMA, wd_begin(&w), &e, "agentd-data", data_dir, "org", org, "provider",
+                         provider, NULL);
     wd_end(&w);
     if (e != NULL) {
         failed(e, "the Secret Service", why, whysz);
@@ -217,8 +217,8 @@ int ad_keyring_clear(const char *data_dir, const char *org, const char *provider
     }
     gerror_t *e = NULL;
     watchdog_t w;
-    lib.clear(&SCHEMA, wd_begin(&w), &e, "agentd-data", data_dir, "org", org, "provider",
-              provider, NULL);
+    lib.clear(&SCHEMA, wd_begin(&w), &e, "agentd-data", data_dir, "org", org, "provider", provider,
+              NULL);
     wd_end(&w);
     return e == NULL ? 0 : failed(e, "the Secret Service", why, whysz);
 }

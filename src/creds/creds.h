@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * creds: each organisation's provider keys (Anthropic, OpenAI). A key is
+ * kept in the Secret Service when agentd has a session bus (keyring.c,
+ * libsecret loaded with dlopen), else in <data_dir>/credentials/
+ * <org>.<provider>.key (mode 0600, in a 0700 folder, written then
+ * renamed), and mirrored in memory. The credential rows (src/store) hold
+ * only what may be shown (last four characters, email, base URL, status);
+ * the routes are src/api/creds.c's. No log line ever carries a key.
+ *
+ * Ownership: ad_creds_t owns the keys in memory (wiped when replaced or
+ * freed); the loop and the store are borrowed and must outlive it.
+ * Dependencies: store (the rows' base URLs and, at start, which keys the
+ * Secret Service holds), libsecret through dlopen.
+ * Threads: loop thread only; the file and D-Bus work runs on the pool.
+ */
+#ifndef AD_CREDS_H
+#define AD_CREDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/core.h"
+
+#define AD_CREDS_KEY_MIN 8
+#define AD_CREDS_KEY_MAX 512
+
+struct ad_store;
+typedef struct ad_creds ad_creds_t;
+
+/* Reads the stored key files of data_dir now, and the Secret Service's
+ * keys of store's rows on the pool. store may be NULL. */
+ad_creds_t *ad_creds_new(uv_loop_t *loop, struct ad_store *store, const char *data_dir);
+/* Wipes every key; the memory goes once the pool jobs still out are back
+ * (their callbacks then get AD_ECLOSED). NULL is a no-op. */
+void ad_creds_free(ad_creds_t *c);
+
+/* The key of org ("" or NULL: the default org) for provider, or NULL.
+ * Borrowed until the key changes: copy it before yielding to the loop.
+ * Never log it. c may be NULL (no key). */
+const char *ad_creds_key(ad_creds_t *c, const char *org, const char *provider);
+/* Where org's key is kept: "none", "file" or "secret-service". */
+const char *ad_creds_storage(ad_creds_t *c, const char *org, const char *provider);
+/* The base URL of org's provider: the credential's (set by an admin), else
+ * ANTHROPIC_BASE_URL / OPENAI_BASE_URL of the daemon's environment, else
+ * the public API. */
+void ad_creds_base_url(ad_creds_t *c, const char *org, const char *provider, char *out,
+                       size_t outsz);
+/* "••••" and the last four characters of a key. */
+void ad_creds_mask(const char *last4, char *out, size_t outsz);
+/* Whether s may name an org or a provider in a key's file name
+ * ([A-Za-z0-9_-], shorter than AD_ID_MAX). */
+bool ad_creds_name_ok(const char *s);
+
+/* cb(rc, ud) on the loop when ad_creds_set is done: 0; AD_EIO (the file
+ * could not be written or removed), AD_ETOOBIG (too many keys) or
+ * AD_ECLOSED (freed meanwhile). */
+typedef void (*ad_creds_done_cb)(int rc, void *ud);
+/* Stores key (NULL: removes it) of org for provider: the Secret Service
+ * first when there is one, else the file. 0 (cb will be called), or
+ * AD_EINVAL (a bad name) / AD_EIO, and cb is not called. */
+int ad_creds_set(ad_creds_t *c, const char *org, const char *provider, const char *key,
+                 ad_creds_done_cb cb, void *ud);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the unit tests that need a store: a temporary folder
+ * /tmp/agentd-<tag>-XXXXXX, a libuv loop, and (when asked) a store open on
+ * <dir>/agentd.db; writes through the writer thread, waited for with a
+ * bound. store_fx_free closes what is open, runs the loop dry and removes
+ * the folder. Include after cmocka.h.
+ */
+#ifndef AD_TEST_STORE_FIXTURE_H
+#define AD_TEST_STORE_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "store/store.h"
+
+/* Not every test file uses every helper. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+typedef struct {
+    char dir[256];
+    char path[300]; /* <dir>/agentd.db */
+    uv_loop_t loop;
+    ad_store_t *st; /* open unless the test opens and closes its own */
+} store_fx_t;
+
+/* Owned: free with store_fx_free(). */
+static store_fx_t *store_fx_new(const char *tag, bool open)
+{
+    store_fx_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-%s-XXXXXX", tag);
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/agentd.db", f->dir);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    ad_log_set_level(AD_LOG_OFF);
+    if (open) {
+        char err[512] = "";
+        ad_store_opts_t o = {.path = f->path};
+        if (ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)) != 0) {
+            fail_msg("store open failed: %s", err);
+        }
+    }
+    return f;
+}
+
+static void store_fx_free(store_fx_t *f)
+{
+    if (f->st != NULL) {
+        ad_store_close(f->st);
+    }
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+}
+
+/* cmocka group set-up and tear-down with an open store. */
+#define STORE_FX_SETUP(name, tag)                                                                  \
+    static int name(void **state)                                                                  \
+    {                                                                                              \
+        *state = store_fx_new(tag, true);                                                          \
+        return 0;                                                                                  \
+    }
+static int store_fx_teardown(void **state)
+{
+    store_fx_free(*state);
+    return 0;
+}
+
+/* One write's answer: done, its rc and result (owned by whoever takes it). */
+typedef struct {
+    bool done;
+    int rc;
+    json_t *result;
+} store_wait_t;
+
+static void store_fx_on_result(int rc, json_t *result, void *ud)
+{
+    store_wait_t *w = ud;
+    w->done = true;
+    w->rc = rc;
+    w->result = result;
+}
+
+/* Runs the loop until w is done (bounded: about 10 s). */
+static void store_fx_wait(store_fx_t *f, store_wait_t *w)
+{
+    for (int i = 0; i < 100000 && !w->done; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!w->done) {
+            usleep(100);
+        }
+    }
+    assert_true(w->done);
+}
+
+/* Runs op(args) through the writer and waits. Returns rc; *result owned
+ * (dropped when result is NULL). */
+static int store_fx_write(store_fx_t *f, ad_store_op_fn op, json_t *args, json_t **result)
+{
+    store_wait_t w = {0};
+    ad_store_write(f->st, op, args, store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    if (result != NULL) {
+        *result = w.result;
+    } else {
+        json_decref(w.result);
+    }
+    return w.rc;
+}
+
+#endif
