@@ -104,6 +104,10 @@ static const opt_t options[] = {
      "268435456", 0, 1099511627776,
      "bytes all WebSocket and SSE send queues may hold together: past half, replays wait; past "
      "it, the readers holding most are cut with an overflow notice (0: no bound)"},
+    {"max-body-bytes-per-minute", "AGENTD_MAX_BODY_BYTES_PER_MINUTE",
+     U64(max_body_bytes_per_minute), "N", "268435456", 0, 1099511627776,
+     "request-body bytes one token or login session may send a minute (429 past it; 0: no "
+     "cap)"},
     {"audit-noise-interval-ms", "AGENTD_AUDIT_NOISE_INTERVAL_MS", U64(audit_noise_interval_ms),
      "MS", "60000", 100, 86400000,
      "unauthenticated refused requests are audited as one row per address per interval, with "

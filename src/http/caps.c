@@ -29,10 +29,15 @@ typedef struct ad_cap_peer {
     size_t conns;
 } cap_peer_t;
 
+/* Per credential (the guard's auth pointer): open WebSockets, and a bucket
+ * of request-body bytes refilled at cfg->max_body_bytes_per_minute. Kept
+ * while either is in use; principals are few (the owner, the tokens). */
 typedef struct cap_ws {
     struct cap_ws *next;
     const void *key;
     size_t n;
+    double bytes;      /* left in the bucket */
+    uint64_t refilled; /* loop ms of the last refill; 0: full */
 } cap_ws_t;
 
 struct ad_caps {
@@ -169,10 +174,42 @@ void ad_http_caps_ws_close(ad_conn_t *c)
     cap_ws_t **pp = ws_find(c->srv, c->ws_key);
     c->ws_key = NULL;
     cap_ws_t *w = *pp;
-    if (w != NULL && --w->n == 0) {
+    if (w != NULL && --w->n == 0 && w->refilled == 0) {
         *pp = w->next;
         free(w);
     }
+}
+
+/* ---- request bodies per credential ------------------------------------------------ */
+
+bool ad_http_caps_body_take(ad_server_t *s, const void *key, size_t n, int64_t *retry_after_s)
+{
+    double rate = (double)s->cfg->max_body_bytes_per_minute;
+    if (rate <= 0 || key == NULL || n == 0) {
+        return true;
+    }
+    cap_ws_t **pp = ws_find(s, key);
+    if (*pp == NULL) {
+        *pp = ad_xcalloc(1, sizeof(**pp));
+        (*pp)->key = key;
+    }
+    cap_ws_t *w = *pp;
+    uint64_t now = uv_now(s->loop);
+    if (w->refilled == 0) {
+        w->bytes = rate; /* a minute's worth may come at once */
+    } else {
+        w->bytes += (double)(now - w->refilled) * rate / 60000.0;
+        if (w->bytes > rate) {
+            w->bytes = rate;
+        }
+    }
+    w->refilled = now > 0 ? now : 1;
+    if ((double)n <= w->bytes) {
+        w->bytes -= (double)n;
+        return true;
+    }
+    *retry_after_s = (int64_t)(((double)n - w->bytes) * 60.0 / rate) + 1;
+    return false;
 }
 
 /* ---- giving memory back -------------------------------------------------------------- */

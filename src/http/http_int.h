@@ -325,6 +325,9 @@ bool ad_http_caps_ws_full(ad_server_t *s, const void *key);
 /* c became a WebSocket of key / stopped being one. */
 void ad_http_caps_ws_open(ad_conn_t *c, const void *key);
 void ad_http_caps_ws_close(ad_conn_t *c);
+/* Takes n request-body bytes from key's bucket (cfg->max_body_bytes_per_minute):
+ * false when it has not that many (*retry_after_s set). */
+bool ad_http_caps_body_take(ad_server_t *s, const void *key, size_t n, int64_t *retry_after_s);
 /* The heap-trim timer: started with the listeners, stopped at close. */
 void ad_http_caps_start(ad_server_t *s);
 void ad_http_caps_stop(ad_server_t *s);

@@ -326,6 +326,18 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
         !s->guard->check(s->guard_ud, r, found != NULL ? found->access : AD_ACCESS_PUBLIC)) {
         return; /* refused, answered by the guard */
     }
+    int64_t retry = 0;
+    if (r->body.len > 0 && !r->conn->is_pipe &&
+        !ad_http_caps_body_take(s, r->auth, r->body.len, &retry)) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+        ad_res_header(r, "Retry-After", ra);
+        ad_res_error(r, 429, "RATE_LIMITED", NULL,
+                     "this token's request bodies per minute are used up "
+                     "(--max-body-bytes-per-minute); retry in %lld s",
+                     (long long)retry);
+        return;
+    }
     if (r->upgrade && found != NULL && !r->conn->is_pipe && ad_http_caps_ws_full(s, r->auth)) {
         ad_res_header(r, "Retry-After", "10");
         ad_res_error(r, 429, "RATE_LIMITED", NULL,

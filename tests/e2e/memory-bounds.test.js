@@ -322,3 +322,28 @@ test('unauthenticated noise leaves aggregated audit rows, one per address per in
     await d.cleanup();
   }
 });
+
+test('request bodies per token per minute: past the cap 429 with Retry-After, another token goes on', async () => {
+  const d = await startApi({ args: ['--max-body-bytes-per-minute', String(64 * 1024)] });
+  try {
+    const a = await d.req('POST', '/api/tokens', { name: 'bytes-a', scope: 'write' });
+    const b = await d.req('POST', '/api/tokens', { name: 'bytes-b', scope: 'write' });
+    assert.equal(a.status, 201);
+    // ~16 KiB bodies (refused as invalid workspaces, but read and taken from the bucket)
+    const body = JSON.stringify({ path: '/nonexistent', name: 'x'.repeat(16 * 1024) });
+    const send = (tok) => d.req('POST', '/api/workspaces', body, { authorization: `Bearer ${tok}` });
+    let r;
+    for (let i = 0; i < 3; i++) { // 3 x 16 KiB and a little fit in 64 KiB; a 4th does not
+      r = await send(a.body.token);
+      assert.notEqual(r.status, 429, `request ${i} is within the minute's 64 KiB`);
+    }
+    r = await send(a.body.token);
+    assert.equal(r.status, 429);
+    assert.equal(r.body.error.code, 'RATE_LIMITED');
+    assert.match(r.headers.get('retry-after'), /^\d+$/);
+    r = await send(b.body.token);
+    assert.notEqual(r.status, 429, 'another token has its own bucket');
+  } finally {
+    await d.cleanup();
+  }
+});
