@@ -84,6 +84,23 @@ for i in range(n):
         rest += s.recv(4096)
     socks.append(s)
 print("ready", flush=True)
+if sys.stdin.readline().strip() == "drain":
+    # read everything each socket was sent, to its close: print its tail
+    for s in socks:
+        s.settimeout(30)
+        got = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got = (got + b)[-4096:]
+                if got.count(b"send memory bound") >= 2 or got.count(b"overflow") >= 2:
+                    break  # the notice and the close frame are in
+        except OSError:
+            pass
+        print(got[-600:].decode("latin1").replace("\\n", " "), flush=True)
+    print("drained", flush=True)
 sys.stdin.read()
 `;
 
@@ -97,7 +114,16 @@ function stuckReaders(d, n, topic) {
   return new Promise((resolve, reject) => {
     p.stdout.on('data', (b) => {
       out += b;
-      if (out.includes('ready')) resolve({ kill: () => p.kill('SIGKILL') });
+      if (out.includes('ready')) {
+        resolve({
+          kill: () => p.kill('SIGKILL'),
+          // reads what each reader was sent, to its close; resolves with the tails
+          drain: () => new Promise((res) => {
+            p.stdout.on('data', () => { if (out.includes('drained')) res(out); });
+            p.stdin.write('drain\n');
+          }),
+        });
+      }
     });
     p.on('exit', () => reject(new Error(`the stuck readers exited: ${err}`)));
   });
@@ -343,6 +369,31 @@ test('request bodies per token per minute: past the cap 429 with Retry-After, an
     assert.match(r.headers.get('retry-after'), /^\d+$/);
     r = await send(b.body.token);
     assert.notEqual(r.status, 429, 'another token has its own bucket');
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('past the server-wide send bound the readers holding most are cut with a notice saying why', async (t) => {
+  // each reader's own bound (4 MiB) is far off: only the server-wide one (2 MiB) can cut
+  const d = await start({ needUrl: true, args: ['--send-queue-total-bytes', String(2 * MiB)] });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const fast = await Live.open(d);
+    fast.send('subscribe', { topics: ['load'] });
+    await fast.next('subscribed');
+    const stuck = await stuckReaders(d, 4, 'load');
+    const r = await publish(d, { type: 'big', topics: ['load'], perTick: 2, intervalMs: 1,
+      payload: { pad: 'b'.repeat(64 * 1024) }, count: 100 });
+    await fast.until(() => fast.events.length >= 100, 30000, 'every event at the reader that keeps up');
+    assert.equal(fast.events[fast.events.length - 1].seq, r.last);
+    assert.equal(fast.closeCode, null, 'the reader that keeps up stays');
+    const tails = await stuck.drain();
+    const cut = tails.match(/"type":"overflow"[^}]*"reason":"server send memory bound"/g) || [];
+    assert.equal(cut.length, 4, `each stuck reader is told why it is cut: ${tails.slice(-800)}`);
+    assert.match(tails, /overflow: server send memory bound/, 'the close frame says it too');
+    stuck.kill();
+    fast.close();
   } finally {
     await d.cleanup();
   }
