@@ -104,6 +104,9 @@ static const opt_t options[] = {
      "268435456", 0, 1099511627776,
      "bytes all WebSocket and SSE send queues may hold together: past half, replays wait; past "
      "it, the readers holding most are cut with an overflow notice (0: no bound)"},
+    {"max-buffered-bytes-per-address", "AGENTD_MAX_BUFFERED_BYTES_PER_ADDRESS",
+     U64(max_buffered_bytes_per_address), "N", "268435456", 1024, 1099511627776,
+     "request-body bytes held in memory for one remote address at a time (429 past it)"},
     {"max-body-bytes-per-minute", "AGENTD_MAX_BODY_BYTES_PER_MINUTE",
      U64(max_body_bytes_per_minute), "N", "268435456", 0, 1099511627776,
      "request-body bytes one token or login session may send a minute (429 past it; 0: no "

@@ -27,6 +27,7 @@ typedef struct ad_cap_peer {
     struct ad_cap_peer *next;
     char addr[48];
     size_t conns;
+    size_t buffered; /* request-body bytes its requests hold */
 } cap_peer_t;
 
 /* Per credential (the guard's auth pointer): open WebSockets, and a bucket
@@ -86,6 +87,20 @@ static void read_peer(ad_conn_t *c)
     }
 }
 
+/* Frees p once nothing is counted under it. */
+static void peer_release(ad_server_t *s, cap_peer_t *p)
+{
+    if (p->conns > 0 || p->buffered > 0) {
+        return;
+    }
+    cap_peer_t **pp = &s->caps->peers[str_hash(p->addr)];
+    while (*pp != p) {
+        pp = &(*pp)->next;
+    }
+    *pp = p->next;
+    free(p);
+}
+
 bool ad_http_caps_conn_open(ad_conn_t *c)
 {
     ad_server_t *s = c->srv;
@@ -120,15 +135,35 @@ void ad_http_caps_conn_close(ad_conn_t *c)
         return;
     }
     c->cap_peer = NULL;
-    if (--p->conns > 0) {
+    p->conns--;
+    peer_release(c->srv, p);
+}
+
+bool ad_http_caps_body_add(ad_conn_t *c, ad_req_t *r, size_t n)
+{
+    cap_peer_t *p = c->cap_peer;
+    if (p == NULL) {
+        return true; /* the unix socket, or an address that could not be read */
+    }
+    if (p->buffered + n > c->srv->cfg->max_buffered_bytes_per_address) {
+        return false;
+    }
+    p->buffered += n;
+    r->cap_peer = p;
+    r->cap_bytes += n;
+    return true;
+}
+
+void ad_http_caps_body_release(ad_req_t *r)
+{
+    cap_peer_t *p = r->cap_peer;
+    if (p == NULL) {
         return;
     }
-    cap_peer_t **pp = &c->srv->caps->peers[str_hash(p->addr)];
-    while (*pp != p) {
-        pp = &(*pp)->next;
-    }
-    *pp = p->next;
-    free(p);
+    p->buffered -= r->cap_bytes;
+    r->cap_peer = NULL;
+    r->cap_bytes = 0;
+    peer_release(r->srv, p);
 }
 
 /* ---- WebSockets per credential --------------------------------------------------------- */

@@ -43,6 +43,7 @@ ad_req_t *ad_http_req_get(ad_server_t *s)
 void ad_http_req_put(ad_req_t *r)
 {
     ad_server_t *s = r->srv;
+    ad_http_caps_body_release(r);
     ad_buf_cleanup(&r->body);
     ad_arena_t arena = r->arena;
     ad_arena_reset(&arena);

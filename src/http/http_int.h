@@ -97,6 +97,9 @@ struct ad_req {
     void *data;
     const void *auth;        /* the guard's (ad_req_set_auth) */
     const ad_route_t *route; /* matched, or NULL */
+    /* body bytes counted under the peer's address (caps.c) */
+    struct ad_cap_peer *cap_peer;
+    size_t cap_bytes;
 
     /* response */
     ad_resh_t *res_hdrs, *res_hdrs_tail;
@@ -319,6 +322,11 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r);
 bool ad_http_caps_conn_open(ad_conn_t *c);
 /* c is gone: uncounts it (and its WebSocket, if it was one). */
 void ad_http_caps_conn_close(ad_conn_t *c);
+/* n more body bytes for r from c's address: false past
+ * cfg->max_buffered_bytes_per_address (nothing counted then). */
+bool ad_http_caps_body_add(ad_conn_t *c, ad_req_t *r, size_t n);
+/* r's body is freed: uncounts it. */
+void ad_http_caps_body_release(ad_req_t *r);
 /* key (the guard's auth for a request) has as many WebSockets open as
  * cfg->max_websockets_per_token allows. */
 bool ad_http_caps_ws_full(ad_server_t *s, const void *key);

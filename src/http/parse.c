@@ -318,6 +318,11 @@ static int on_body(http_parser *p, const char *at, size_t n)
 {
     ad_conn_t *c = p->data;
     ad_req_t *r = c->cur;
+    if (!ad_http_caps_body_add(c, r, n)) {
+        ad_res_header(r, "Retry-After", "1");
+        return refuse(c, 429, "RATE_LIMITED",
+                      "too many request-body bytes held from this address; retry later");
+    }
     if (ad_buf_append(&r->body, at, n) != 0) {
         return refuse(c, 413, "TOO_LARGE", "request body is too large");
     }

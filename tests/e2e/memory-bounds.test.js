@@ -398,3 +398,43 @@ test('past the server-wide send bound the readers holding most are cut with a no
     await d.cleanup();
   }
 });
+
+test('request bodies held per address: past the cap 429, another address still sends', async () => {
+  const cap = 64 * 1024;
+  const d = await start({ needUrl: true, args: ['--max-buffered-bytes-per-address', String(cap)] });
+  const open = [];
+  try {
+    const { host, port } = hostPort(d.url);
+    // token holders trickling bodies: each has sent 30 KiB of 100 KiB
+    const head = `POST /api/workspaces HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+      `Content-Length: 102400\r\nAuthorization: Bearer ${d.token}\r\n\r\n`;
+    const trickle = (localAddress) => new Promise((resolve) => {
+      const sock = net.connect({ host, port, localAddress });
+      const s = { sock, data: '', closed: false };
+      sock.on('error', () => {});
+      sock.on('data', (b) => { s.data += b.toString('latin1'); });
+      sock.on('close', () => { s.closed = true; });
+      sock.on('connect', () => { sock.write(head + ' '.repeat(30 * 1024)); resolve(s); });
+    });
+    // three of them hold 90 KiB from one address: one is refused
+    for (let i = 0; i < 3; i++) open.push(await trickle('127.0.0.1'));
+    const refused = await poll(() => open.find((s) => /^HTTP\/1\.1 429 /.test(s.data)), 5000,
+      'a 429 for the body past the cap');
+    assert.match(refused.data, /Retry-After: \d+/);
+    assert.equal(open.filter((s) => s.closed).length, 1, 'the others are still being read');
+    // another address is not held to 127.0.0.1's bytes: its whole request is answered
+    const other = await new Promise((resolve) => {
+      const sock = net.connect({ host, port, localAddress: '127.0.0.2' });
+      let text = '';
+      sock.on('error', () => resolve('error'));
+      sock.on('data', (b) => { text += b; if (/\r\n\r\n/.test(text)) { sock.destroy(); resolve(text); } });
+      sock.on('connect', () => sock.write(`POST /api/workspaces HTTP/1.1\r\nHost: localhost\r\n` +
+        `Content-Type: application/json\r\nContent-Length: 2\r\nAuthorization: Bearer ${d.token}\r\n\r\n{}`));
+    });
+    assert.doesNotMatch(other, /^HTTP\/1\.1 429 /);
+    assert.match(other, /^HTTP\/1\.1 4\d\d /, 'answered (an empty workspace is invalid)');
+  } finally {
+    for (const s of open) s.sock.destroy();
+    await d.cleanup();
+  }
+});
