@@ -17,6 +17,24 @@
 #include "git/git.h"
 #include "store/store.h"
 
+/* ---- the REST layer's state between requests ---------------------------------
+ * What the resource files keep across requests, reached through app->api
+ * (made by ad_api_register, freed at the end of ad_api_close; NULL after):
+ * no file of src/api keeps mutable state at file scope. A callback that may
+ * come after the close (a pool job, a handle's close) checks app->api.
+ */
+typedef struct ad_api_live ad_api_live_t;             /* live.c */
+typedef struct ad_api_crew_watch ad_api_crew_watch_t; /* crews.c */
+typedef struct ad_api_burst ad_api_burst_t;           /* testroutes.c */
+struct ad_api {
+    ad_api_live_t *live;             /* live.c: channels, heartbeat, frame caches */
+    ad_api_crew_watch_t *crew_watch; /* crews.c: the crew status watcher */
+    json_t *requirements;            /* requirements.c: the last check, cached */
+    int64_t requirements_ms;         /* when it was made (wall clock) */
+    uint64_t health_event_ms;        /* health.c: the last system_health event (monotonic ms) */
+    ad_api_burst_t *bursts;          /* testroutes.c: bursts of events in progress */
+};
+
 /* ---- who is asking ------------------------------------------------------------ */
 /* The principal of r (src/auth). Never NULL: a request that reached a
  * non-public route has one; elsewhere a principal that sees nothing and may
@@ -129,7 +147,7 @@ json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
 void ad_api_health_close(ad_app_t *app);
 /* requirements.c: GET /api/requirements (admin: it runs --version). */
 void ad_api_requirements_register(ad_app_t *app);
-void ad_api_requirements_close(void);
+void ad_api_requirements_close(ad_app_t *app);
 /* jobs.c: /api/jobs (programs that report progress, src/svc); the jobs
  * object lives in app->jobs. */
 void ad_api_jobs_register(ad_app_t *app);
@@ -177,14 +195,14 @@ void ad_api_live_register(ad_app_t *app);
 /* Close what live.c and crews.c keep open across requests (the mission
  * heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);
-void ad_api_crews_close(void);
+void ad_api_crews_close(ad_app_t *app);
 /* The largest send queue (bytes) among the open live channels. */
-size_t ad_api_live_max_queued(void);
+size_t ad_api_live_max_queued(ad_app_t *app);
 #ifdef AD_TEST_BUILD
 /* testroutes.c: /test/publish, /test/runs, /test/agent-status, /test/store-stats. */
 void ad_api_test_routes_register(ad_app_t *app);
 /* Ends the bursts still in progress (shutdown). */
-void ad_api_test_routes_close(void);
+void ad_api_test_routes_close(ad_app_t *app);
 #endif
 /* crews.c: /api/crews, and the crew status watcher. */
 void ad_api_crews_register(ad_app_t *app);

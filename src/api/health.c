@@ -171,21 +171,20 @@ static size_t services(ad_health_service_t *out, size_t max, void *ud)
     return c.n;
 }
 
-static uint64_t last_event_ms;
-
 static void on_sample(const ad_health_sample_t *s, void *ud)
 {
     ad_app_t *app = ud;
     uint64_t every = app->cfg->health_event_interval_ms;
-    if (every == 0 || app->bus == NULL) {
+    if (every == 0 || app->bus == NULL || app->api == NULL) {
         return;
     }
     uint64_t now = ad_mono_ns() / 1000000u;
+    uint64_t *last = &app->api->health_event_ms;
     /* a little early is on time: ticks drift by a few ms */
-    if (last_event_ms != 0 && now + 50 < last_event_ms + every) {
+    if (*last != 0 && now + 50 < *last + every) {
         return;
     }
-    last_event_ms = now;
+    *last = now;
     json_t *p = ad_health_event_json(s);
     ad_api_publish(app, "system_health", p, "system", "", NULL);
     json_decref(p);
@@ -230,7 +229,7 @@ void ad_api_health_register(ad_app_t *app)
                           .services = services,
                           .on_sample = on_sample,
                           .ud = app};
-    last_event_ms = 0;
+    app->api->health_event_ms = 0;
     app->health = ad_health_new(app->loop, &o);
     json_t *settings = NULL;
     if (app->store != NULL && ad_store_settings_get(app->store, &settings) == 0) {

@@ -36,27 +36,37 @@ typedef struct live {
     ad_auth_watch_t *watch;   /* ... at once when it ends (src/auth) */
 } live_t;
 
-static live_t *channels;
-static uv_timer_t heartbeat;
-static bool heartbeat_started;
+/* What this file keeps across requests (app->api->live). Made at
+ * register; freed in the heartbeat's close callback. */
+struct ad_api_live {
+    live_t *channels; /* every open channel */
+    uv_timer_t heartbeat;
+    /* The last event turned into a WebSocket frame: every socket that gets
+     * the same seq shares it; the same in the seed's dialect. */
+    ad_wsmsg_t *cached_msg;
+    uint64_t cached_seq;
+    ad_wsmsg_t *seed_cached;
+    uint64_t seed_seq;
+};
 
-/* The last event turned into a WebSocket frame: every socket that gets the
- * same seq shares it. Loop thread only. */
-static ad_wsmsg_t *cached_msg;
-static uint64_t cached_seq;
-
-static ad_wsmsg_t *event_msg(const ad_bus_event_t *ev)
+/* The live state of lv's app, or NULL once the REST layer has closed. */
+static ad_api_live_t *live_of(const live_t *lv)
 {
-    if (cached_msg == NULL || cached_seq != ad_bus_event_seq(ev)) {
-        if (cached_msg != NULL) {
-            ad_wsmsg_unref(cached_msg);
+    return lv->app->api != NULL ? lv->app->api->live : NULL;
+}
+
+static ad_wsmsg_t *event_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
+{
+    if (L->cached_msg == NULL || L->cached_seq != ad_bus_event_seq(ev)) {
+        if (L->cached_msg != NULL) {
+            ad_wsmsg_unref(L->cached_msg);
         }
         size_t len;
         const char *data = ad_bus_event_data(ev, &len);
-        cached_msg = ad_wsmsg_new(data, len, false);
-        cached_seq = ad_bus_event_seq(ev);
+        L->cached_msg = ad_wsmsg_new(data, len, false);
+        L->cached_seq = ad_bus_event_seq(ev);
     }
-    return cached_msg;
+    return L->cached_msg;
 }
 
 /* ---- the seed's dialect on /ws/mission and /ws/graph ---------------------------------
@@ -64,8 +74,6 @@ static ad_wsmsg_t *event_msg(const ad_bus_event_t *ev)
  * exit_code, duration in seconds) at the top of each message; /ws keeps
  * agentd's camelCase envelope. Same envelope here, with the payload's keys
  * in snake_case both in payload and at the top. */
-static ad_wsmsg_t *seed_cached;
-static uint64_t seed_seq;
 
 static json_t *seed_payload(json_t *payload)
 {
@@ -113,47 +121,52 @@ static bool seed_envelope(json_t *env)
     return true;
 }
 
-static ad_wsmsg_t *seed_msg(const ad_bus_event_t *ev)
+static ad_wsmsg_t *seed_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
 {
-    if (seed_cached != NULL && seed_seq == ad_bus_event_seq(ev)) {
-        return seed_cached;
+    if (L->seed_cached != NULL && L->seed_seq == ad_bus_event_seq(ev)) {
+        return L->seed_cached;
     }
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     json_t *env = json_loadb(data, len, 0, NULL);
     if (!seed_envelope(env)) {
         json_decref(env);
-        return event_msg(ev); /* nothing to translate */
+        return event_msg(L, ev); /* nothing to translate */
     }
     char *text = json_dumps(env, JSON_COMPACT);
     json_decref(env);
     if (text == NULL) {
-        return event_msg(ev);
+        return event_msg(L, ev);
     }
-    if (seed_cached != NULL) {
-        ad_wsmsg_unref(seed_cached);
+    if (L->seed_cached != NULL) {
+        ad_wsmsg_unref(L->seed_cached);
     }
-    seed_cached = ad_wsmsg_new(text, strlen(text), false);
-    seed_seq = ad_bus_event_seq(ev);
+    L->seed_cached = ad_wsmsg_new(text, strlen(text), false);
+    L->seed_seq = ad_bus_event_seq(ev);
     free(text);
-    return seed_cached;
+    return L->seed_cached;
 }
 
 static void link_channel(live_t *lv)
 {
-    lv->next = channels;
-    if (channels != NULL) {
-        channels->prev = lv;
+    ad_api_live_t *L = live_of(lv);
+    lv->next = L->channels;
+    if (L->channels != NULL) {
+        L->channels->prev = lv;
     }
-    channels = lv;
+    L->channels = lv;
 }
 
 static void unlink_channel(live_t *lv)
 {
+    ad_api_live_t *L = live_of(lv);
+    if (L == NULL) {
+        return; /* the list went with the REST layer */
+    }
     if (lv->prev != NULL) {
         lv->prev->next = lv->next;
     } else {
-        channels = lv->next;
+        L->channels = lv->next;
     }
     if (lv->next != NULL) {
         lv->next->prev = lv->prev;
@@ -295,7 +308,11 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
             return AD_ETOOBIG;
         }
         bool seed = lv->kind == CH_MISSION || lv->kind == CH_GRAPH;
-        rc = ad_ws_send_msg(lv->ws, seed ? seed_msg(ev) : event_msg(ev));
+        ad_api_live_t *L = live_of(lv);
+        if (L == NULL) {
+            return 0;
+        }
+        rc = ad_ws_send_msg(lv->ws, seed ? seed_msg(L, ev) : event_msg(L, ev));
     } else {
         if (ad_sse_queued_bytes(lv->sse) + len + 64 + OVERFLOW_RESERVE > bound) {
             return AD_ETOOBIG;
@@ -623,7 +640,10 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 static void recheck_credentials(void *ud)
 {
     ad_app_t *app = ud;
-    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+    if (app->api == NULL || app->api->live == NULL) {
+        return;
+    }
+    for (live_t *lv = app->api->live->channels; lv != NULL; lv = lv->next) {
         if (lv->done || ad_auth_credential_live(app->auth, &lv->cred)) {
             continue;
         }
@@ -656,7 +676,7 @@ static void on_heartbeat(uv_timer_t *t)
 {
     ad_app_t *app = t->data;
     recheck_credentials(app); /* expiry has no event of its own */
-    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+    for (live_t *lv = app->api->live->channels; lv != NULL; lv = lv->next) {
         if (lv->kind == CH_MISSION && !lv->done) {
             char ts[AD_TIME_MAX];
             ad_time_format(ad_wall_ms(), ts);
@@ -824,11 +844,16 @@ static void heartbeat_start(ad_app_t *app)
         every = strtoull(env, NULL, 10);
     }
 #endif
-    uv_timer_init(app->loop, &heartbeat);
-    heartbeat.data = app;
-    uv_timer_start(&heartbeat, on_heartbeat, every, every);
-    uv_unref((uv_handle_t *)&heartbeat);
-    heartbeat_started = true;
+    ad_api_live_t *L = app->api->live;
+    uv_timer_init(app->loop, &L->heartbeat);
+    L->heartbeat.data = app;
+    uv_timer_start(&L->heartbeat, on_heartbeat, every, every);
+    uv_unref((uv_handle_t *)&L->heartbeat);
+}
+
+static void live_closed(uv_handle_t *h)
+{
+    free(h->data); /* the ad_api_live_t that holds h */
 }
 
 void ad_api_live_close(ad_app_t *app)
@@ -836,24 +861,32 @@ void ad_api_live_close(ad_app_t *app)
     if (app->auth != NULL) {
         ad_auth_on_change(app->auth, NULL, NULL);
     }
-    if (heartbeat_started) {
-        heartbeat_started = false;
-        uv_close((uv_handle_t *)&heartbeat, NULL); /* static: nothing to free */
+    ad_api_live_t *L = app->api->live;
+    if (L == NULL) {
+        return;
     }
-    if (cached_msg != NULL) {
-        ad_wsmsg_unref(cached_msg);
-        cached_msg = NULL;
+    app->api->live = NULL;
+    /* Channels still open (none once the server has closed) leave the list
+     * now; their own close then finds no list (unlink_channel). */
+    for (live_t *lv = L->channels, *next; lv != NULL; lv = next) {
+        next = lv->next;
+        lv->prev = lv->next = NULL;
     }
-    if (seed_cached != NULL) {
-        ad_wsmsg_unref(seed_cached);
-        seed_cached = NULL;
+    if (L->cached_msg != NULL) {
+        ad_wsmsg_unref(L->cached_msg);
     }
+    if (L->seed_cached != NULL) {
+        ad_wsmsg_unref(L->seed_cached);
+    }
+    L->heartbeat.data = L;
+    uv_close((uv_handle_t *)&L->heartbeat, live_closed);
 }
 
-size_t ad_api_live_max_queued(void)
+size_t ad_api_live_max_queued(ad_app_t *app)
 {
     size_t max = 0;
-    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+    ad_api_live_t *L = app->api != NULL ? app->api->live : NULL;
+    for (live_t *lv = L != NULL ? L->channels : NULL; lv != NULL; lv = lv->next) {
         size_t q = lv->done ? 0 : live_queued(lv);
         if (q > max) {
             max = q;
@@ -876,6 +909,7 @@ void ad_api_live_register(ad_app_t *app)
     ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, app);
     ad_server_route_ws_shared(app->server, "/", AD_ACCESS_READ, protocols, &root_h, app);
     ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, sse_events, app);
+    app->api->live = ad_xcalloc(1, sizeof(*app->api->live));
     if (app->auth != NULL) {
         ad_auth_on_change(app->auth, recheck_credentials, app);
     }

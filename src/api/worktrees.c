@@ -11,6 +11,7 @@
  * came back. No git and no SQL here.
  */
 #include "api/api_int.h"
+#include "proc/proc.h"
 #include "run/run.h"
 
 #include <string.h>
@@ -222,7 +223,22 @@ static void wt_run_setup(ad_api_gctx_t *c)
                        .files = json_object_get(c->setup, "setupFiles"),
                        .command = ad_api_jstr(c->setup, "setupCommand"),
                        .timeout_ms = AD_API_SETUP_TIMEOUT_MS};
-    if (ad_git_queue(c->app->loop, AD_GIT_OP_SETUP, &a, wt_setup_done, c) != 0) {
+    /* Another organisation's setup command runs in the sandbox its agents
+     * get (issue #31): the new worktree, the system, nothing of agentd's;
+     * where there is none it does not run. */
+    const char *org = ad_api_jstr(c->wt, "orgId");
+    char *wrapped = NULL;
+    if (a.command != NULL && a.command[0] != '\0' && org != NULL &&
+        strcmp(org, AD_ORG_DEFAULT) != 0 && c->app->procs != NULL) {
+        wrapped = ad_proc_sandbox_shell(c->app->procs, a.path, a.command);
+        a.command = wrapped != NULL ? wrapped
+                                    : "echo 'agentd: setup commands of an organisation other than "
+                                      "the owner'\''s run only in a sandbox, and this machine "
+                                      "has none (see /api/requirements)' >&2; exit 126";
+    }
+    int rc = ad_git_queue(c->app->loop, AD_GIT_OP_SETUP, &a, wt_setup_done, c);
+    free(wrapped);
+    if (rc != 0) {
         ad_api_gctx_free(c);
     }
 }

@@ -486,6 +486,7 @@ static void turn_begun(int rc, json_t *result, void *ud)
 
 ad_chat_stream_t *ad_chat_turn_new(ad_chat_t *c, json_t *chat, const char *content)
 {
+    AD_ASSERT_LOOP();
     stream_t *s = ad_xcalloc(1, sizeof(*s));
     s->chat_engine = c;
     snprintf(s->chat, sizeof(s->chat), "%s", jstr(chat, "id"));
@@ -534,6 +535,7 @@ void ad_chat_turn_drop(ad_chat_stream_t *s)
 
 void ad_chat_turn_begin(ad_chat_stream_t *s, const char *content, ad_chat_begun_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     char uid[AD_ID_MAX];
     ad_id_new("msg", uid);
     s->begun_cb = cb;
@@ -567,6 +569,7 @@ void ad_chat_live_text(ad_chat_t *c, const char *chat, json_t *msgs)
 
 int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     stream_t *s = stream_of(c, chat);
     if (s == NULL || (s->rq == NULL && !s->queued) || s->stop_cb != NULL) {
         return AD_ENOENT;
@@ -584,6 +587,7 @@ int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud
 
 void ad_chat_cancel(ad_chat_t *c, const char *chat)
 {
+    AD_ASSERT_LOOP();
     stream_t *s = stream_of(c, chat);
     if (s != NULL && s->rq != NULL) {
         ad_llm_cancel(s->rq);

@@ -302,16 +302,16 @@ static int on_bus_event(void *ud, const ad_bus_event_t *ev)
     const char *org = topic_id(ev, "org:");
     ad_buf_t b;
     ad_buf_init(&b, MSG_MAX);
-    ad_buf_puts(&b, "{\"origin\":");
-    ad_json_string(&b, c->node, strlen(c->node));
-    ad_buf_puts(&b, ",\"type\":");
-    ad_json_string(&b, type, strlen(type));
+    int rc = ad_buf_puts(&b, "{\"origin\":");
+    rc = rc != 0 ? rc : ad_json_string(&b, c->node, strlen(c->node));
+    rc = rc != 0 ? rc : ad_buf_puts(&b, ",\"type\":");
+    rc = rc != 0 ? rc : ad_json_string(&b, type, strlen(type));
     if (org != NULL) {
-        ad_buf_puts(&b, ",\"org\":");
-        ad_json_string(&b, org, strlen(org));
+        rc = rc != 0 ? rc : ad_buf_puts(&b, ",\"org\":");
+        rc = rc != 0 ? rc : ad_json_string(&b, org, strlen(org));
     }
-    ad_buf_puts(&b, ",\"payload\":");
-    int rc = ad_buf_append(&b, payload, plen);
+    rc = rc != 0 ? rc : ad_buf_puts(&b, ",\"payload\":");
+    rc = rc != 0 ? rc : ad_buf_append(&b, payload, plen);
     if (rc == 0) {
         rc = ad_buf_puts(&b, "}");
     }

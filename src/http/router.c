@@ -384,6 +384,7 @@ static ad_route_t *route_add(ad_server_t *s, const char *method, const char *pat
 void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
                      ad_handler_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     route_add(s, method, pattern, access, cb, ud);
 }
 

@@ -195,7 +195,8 @@ static char *repaired(const char *s, size_t n)
 {
     ad_buf_t b;
     ad_buf_init(&b, 3 * n + 1);
-    (void)ad_utf8_repair(&b, s, n);
+    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
+    AD_DISCARD(ad_utf8_repair(&b, s, n));
     char *out = b.data != NULL ? ad_buf_detach(&b, NULL) : ad_xstrdup("");
     ad_buf_cleanup(&b);
     return out;
@@ -313,8 +314,9 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
     if (b->len + len + 1 > AD_RUN_OUT_FLUSH_BYTES && b->len > 0) {
         flush_output(run, i);
     }
-    if (ad_buf_append(b, line, len) == 0) {
-        ad_buf_putc(b, '\n');
+    size_t mark = b->len;
+    if (ad_buf_append(b, line, len) != 0 || ad_buf_putc(b, '\n') != 0) {
+        ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
     if (run->proc != NULL) {
         run->out_end[i] = ad_proc_line_end(run->proc, i == 0 ? AD_PROC_STDOUT : AD_PROC_STDERR);
@@ -443,8 +445,9 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
     if (b->len > 0 && b->len + len + 1 > AD_RUN_LIVE_BYTES) {
         ad_run_flush_live(run);
     }
-    if (ad_buf_append(b, line, len) == 0) {
-        ad_buf_putc(b, '\n');
+    size_t mark = b->len;
+    if (ad_buf_append(b, line, len) != 0 || ad_buf_putc(b, '\n') != 0) {
+        ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
     run->live_dirty = true;
     if (!run->r->check_on) {
@@ -895,12 +898,15 @@ void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, siz
     ad_run_t *run = ud;
     if (len >= AD_RUN_REPLAY_BYTES) {
         ad_buf_reset(&run->replay);
-        ad_buf_append(&run->replay, data + len - AD_RUN_REPLAY_BYTES, AD_RUN_REPLAY_BYTES);
+        /* Its cap is AD_RUN_REPLAY_BYTES: exactly that fits an empty buffer. */
+        AD_DISCARD(
+            ad_buf_append(&run->replay, data + len - AD_RUN_REPLAY_BYTES, AD_RUN_REPLAY_BYTES));
     } else {
         if (run->replay.len + len > AD_RUN_REPLAY_BYTES) {
             ad_buf_consume(&run->replay, run->replay.len + len - AD_RUN_REPLAY_BYTES);
         }
-        ad_buf_append(&run->replay, data, len);
+        /* Room was made above: the tail always fits the cap. */
+        AD_DISCARD(ad_buf_append(&run->replay, data, len));
     }
     for (ad_runner_tap_t *t = run->taps, *next; t != NULL; t = next) {
         next = t->next; /* a viewer may detach itself */

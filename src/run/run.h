@@ -160,4 +160,9 @@ int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, voi
 /* Detaches a viewer; no callback follows. */
 void ad_runner_untap(ad_runner_tap_t *t);
 
+/* Whether path may be shown to a sandboxed agent (state.sandbox.paths):
+ * absolute, existing, and neither inside nor holding the data dir. why
+ * says why not. */
+bool ad_run_sandbox_path_ok(const ad_config_t *cfg, const char *path, char *why, size_t whysz);
+
 #endif

@@ -100,10 +100,10 @@ typedef struct ad_run {
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                  /* codex/gemini: the run is one turn */
-    char cli_version[64];           /* "" until the CLI's version is known */
-    char prompt_msg_id[AD_ID_MAX];  /* the first prompt's message, or "" */
-    bool fork_pending;              /* resumed with --fork-session, new id not yet seen */
+    bool one_shot;                 /* codex/gemini: the run is one turn */
+    char cli_version[64];          /* "" until the CLI's version is known */
+    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
+    bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
     /* Permission prompts the CLI waits on (approvals.c): agentd's approval
      * id and the CLI's request id, at most AD_RUN_APPROVALS_MAX at once. */
     struct {
@@ -297,5 +297,33 @@ void ad_run_line_end(ad_run_t *run);
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
 /* Takes the run off the runner's list and frees it once its timer closed. */
 void ad_run_release(ad_run_t *run);
+
+/* ---- sandbox.c: what an agent's sandbox shows ----------------------------------------- */
+
+#define AD_RUN_SBX_BINDS 48
+
+typedef struct {
+    bool none; /* unconfined: state.sandbox "none", or no sandbox for an owner's agent */
+    ad_proc_sandbox_t sb;
+    ad_proc_bind_t binds[AD_RUN_SBX_BINDS];
+    char *strs[2 * AD_RUN_SBX_BINDS];
+    size_t nstrs;
+    bool full;        /* a bind did not fit: the start is refused */
+    const char *home; /* HOME inside */
+    char exe[4096];   /* the CLI's real program (its symlinks resolved), "" for commands */
+} ad_run_sbx_t;
+
+/* The sandbox of agent (its row) for a start in worktree wt (read_only:
+ * shown read-only) running exe (the executable the launch resolved, may be
+ * NULL). AD_EPERM when it may
+ * not run here (another org's agent with no sandbox on this machine),
+ * AD_EINVAL for a bad state.sandbox, AD_EIO; err says why. Clean up with
+ * ad_run_sandbox_cleanup() either way. */
+int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
+                   bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
+                   size_t errsz);
+void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
+/* Shows path (a file agentd made for the run) read-only in x. */
+void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);
 
 #endif
