@@ -96,7 +96,7 @@ static const opt_t options[] = {
     {"max-body-bytes", "AGENTD_MAX_BODY_BYTES", U64(max_body_bytes), "N", "1048576", 0, 1073741824,
      "request body size limit (413 past it)"},
     {"max-connections", "AGENTD_MAX_CONNECTIONS", U64(max_connections), "N", "10000", 1, 1000000,
-     "open connections allowed; more are refused"},
+     "open TCP connections allowed; more are refused (503; the unix socket has its own budget)"},
     {"idle-timeout-ms", "AGENTD_IDLE_TIMEOUT_MS", U64(idle_timeout_ms), "MS", "60000", 10, 86400000,
      "idle keep-alive connections are closed after this"},
     {"header-timeout-ms", "AGENTD_HEADER_TIMEOUT_MS", U64(header_timeout_ms), "MS", "10000", 10,
