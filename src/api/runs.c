@@ -135,7 +135,8 @@ void ad_api_agent_live(ad_app_t *app, json_t *agent)
 /* POST /api/agents/:id/stop?force=&wait=: answers at once, 202 with the
  * agent reading "stopping" (GET says so too until the run has ended, so a
  * reload does not lose it; a second stop with force=true escalates).
- * wait=true answers after the exit is committed, 200 with the agent. */
+ * wait=true answers after the exit is committed, 200 with the agent; so
+ * does every stop under the seed's /seed/api. */
 static void stop(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -148,6 +149,9 @@ static void stop(ad_req_t *r, void *ud)
         ad_api_query_bool(r, "wait", false, &wait) != 0) {
         return;
     }
+    /* The Claude Manager seed's client (/seed/api) reads the stopped agent
+     * from the stop's answer, as agentd answered before `stopping`. */
+    wait = wait || ad_req_dialect(r);
     if (ad_runner_stop(app->runner, id, force, wait ? on_agent_done : NULL, wait ? r : NULL) != 0) {
         /* Not running: nothing was done, and the answer says so. */
         ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "id", id), "agent %s is not running",

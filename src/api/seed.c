@@ -24,6 +24,9 @@ const char *ad_api_seed_status(const char *st)
     if (strcmp(st, "paused") == 0) {
         return "waiting"; /* alive, not working */
     }
+    if (strcmp(st, "stopping") == 0 || strcmp(st, "starting") == 0) {
+        return "running"; /* its process lives until the stop is done */
+    }
     return "finished"; /* finished, idle, stopped: no process (the seed's default) */
 }
 

@@ -119,7 +119,7 @@ test('the seed\'s API client on /seed/api: strict statuses, git lists, workspace
       10000, 'the stopped status');
     const statuses = live.events.filter((e) => e.type === 'agent_status').map((e) => e.payload);
     statuses.forEach(strict);
-    assert.deepEqual(statuses.map((x) => x.status), statuses.map((x) => ({ running: 'running', stopped: 'finished' })[x.agentdStatus]));
+    assert.deepEqual(statuses.map((x) => x.status), statuses.map((x) => ({ running: 'running', stopping: 'running', stopped: 'finished' })[x.agentdStatus]));
     live.close();
     // the seed's error shape
     await assert.rejects(api.agents.get('nope'), (e) => e instanceof api.ApiError && e.status === 404 && e.code === 'NOT_FOUND');
