@@ -104,7 +104,7 @@ test('code blocks of an answer that name files are saved into the project', asyn
     assert.deepEqual(r.body.files.map((x) => x.path), ['README.md', 'app/index.js']);
     r = await d.req('GET', `/api/projects/${p}`);
     assert.equal(r.body.files.find((x) => x.path === 'app/index.js').content, 'console.log(1);\n');
-    r = await d.req('POST', `/api/projects/${p}/files/from-message`, { chatId: chat, messageId: g.body.messages[0].id });
+    r = await d.req('POST', `/api/projects/${p}/files/from-message`, { chatId: chat, messageId: g.messages[0].id });
     assertError(r, 422, 'VALIDATION_ERROR', 'messageId');
   } finally {
     await mock.close();
