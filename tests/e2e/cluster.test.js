@@ -103,15 +103,15 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
 
   // Redis goes away mid-run: node A still delivers its own events.
   redis.kill('SIGKILL');
-  await until(async () => !(await connected(a)), 'node A to notice', 10000);
+  await until(async () => !(await connected(a)), 'node A to notice');
   const pub = (type, toolId) => json(a, 'POST', '/test/publish',
     { type, topics: [`crew:${crew.id}`, 'org:org_default'], payload: { toolId, crewId: crew.id } });
   await pub('tool_start', 'offline');
   await onA.until(() => onA.events.some((e) => e.tool_id === 'offline'), 10000, 'local delivery without Redis');
   // Redis is back on the same port: both nodes reconnect and share again.
   redis = await startRedis(port);
-  await until(() => connected(a), 'node A back on Redis', 20000);
-  await until(() => connected(b), 'node B back on Redis', 20000);
+  await until(() => connected(a), 'node A back on Redis');
+  await until(() => connected(b), 'node B back on Redis');
   await pub('tool_end', 'after');
   await onB.until(() => onB.events.some((e) => e.tool_id === 'after'), 10000, 'events shared again');
   assert.ok(!onB.events.some((e) => e.tool_id === 'offline'), 'pub/sub keeps nothing: what passed while down stays local');

@@ -131,7 +131,7 @@ test('the seed client on / gets agent_update with flat fields, metrics_update an
     const states = [];
     seed.on('connection', (s) => states.push(s.status));
     seed.connect(`${root}/?token=${encodeURIComponent(d.token)}`);
-    await until(() => states.includes('connected'), 'the seed client to connect', 10000);
+    await until(() => states.includes('connected'), 'the seed client to connect');
 
     const agentId = await trainRun(d, 3000);
     await until(() => seed.agents.get(agentId)?.step === 2999, 'agent_update step 2999');
@@ -143,7 +143,7 @@ test('the seed client on / gets agent_update with flat fields, metrics_update an
     assert.equal(agent.metrics.lastAction, 'jump');
     assert.equal(agent.mind.system1.intent, 'dodge');
     await until(() => seed.metrics.length > 0, 'a metrics_update');
-    await until(() => seed.health.length > 0, 'a system_health', 20000);
+    await until(() => seed.health.length > 0, 'a system_health');
     assert.equal(typeof seed.health[0].cpu.utilization, 'number');
     assert.equal(typeof seed.health[0].overallScore, 'number');
     assert.deepEqual(states, ['connected'], 'the socket stayed open');
@@ -159,7 +159,7 @@ test('the seed client on / gets agent_update with flat fields, metrics_update an
       types.add(x.type);
       if (x.type === 'agent_update' && x.payload.id === agentId && x.payload.step === 999) replayed = x;
     });
-    await until(() => replayed, 'the replayed agent_update', 20000);
+    await until(() => replayed, 'the replayed agent_update');
     assert.equal(replayed.payload.metrics.successRate, 0.5);
     for (const t of types) {
       assert.ok(['agent_update', 'metrics_update', 'system_health', 'discovery_progress'].includes(t), t);
@@ -176,7 +176,7 @@ test('with --auth none the seed client connects to ws://host:port exactly as wri
   try {
     const seed = new SeedWebSocketManager();
     seed.connect(d.url.replace('http', 'ws')); // no path, no token: the seed's default shape
-    await until(() => seed.health.length > 0, 'a system_health', 20000);
+    await until(() => seed.health.length > 0, 'a system_health');
     const agentId = await trainRun(d, 1000);
     await until(() => seed.agents.get(agentId)?.step === 999, 'agent_update step 999');
     assert.equal(seed.agents.get(agentId).metrics.successRate, 0.5);
