@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli_int.h"
+#include "fuzz_split.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,15 +20,13 @@ static bool take_body(const char *p, size_t n, void *ud)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0) {
+    fz_split_t in;
+    if (!fz_split(data, size, &in)) {
         return 0;
     }
-    size_t split = data[0] % size;
-    const char *s = (const char *)data + 1;
-    size_t n = size - 1;
-    if (split > n) {
-        split = n;
-    }
+    const char *s = in.s;
+    size_t n = in.n;
+    size_t split = in.split;
     size_t total = 0;
     char err[256];
     ad_cli_response_t r;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "llm/llm.h"
+#include "fuzz_split.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,15 +24,13 @@ static void on_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0) {
+    fz_split_t in;
+    if (!fz_split(data, size, &in)) {
         return 0;
     }
-    size_t split = data[0] % size;
-    const char *s = (const char *)data + 1;
-    size_t n = size - 1;
-    if (split > n) {
-        split = n;
-    }
+    const char *s = in.s;
+    size_t n = in.n;
+    size_t split = in.split;
     size_t total = 0;
     ad_llm_stream_t st;
     ad_llm_stream_init(&st, on_delta, &total);
