@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for the CLI's HTTP response parser: the bytes a daemon
- * (or whatever listens on the socket) sends back, fed in two reads split
+ * (or whatever listens on the socket) sends back, fed in two reads in.split
  * where the input says, then the EOF. */
 #include <stdint.h>
 #include <string.h>
@@ -24,19 +24,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!fz_split(data, size, &in)) {
         return 0;
     }
-    const char *s = in.s;
-    size_t n = in.n;
-    size_t split = in.split;
     size_t total = 0;
     char err[256];
     ad_cli_response_t r;
     ad_cli_response_init(&r, take_body, &total);
-    int rc = ad_cli_response_feed(&r, s, split, err, sizeof(err));
+    int rc = ad_cli_response_feed(&r, in.s, in.split, err, sizeof(err));
     if (rc == 0 && !r.done) {
-        rc = ad_cli_response_feed(&r, s + split, n - split, err, sizeof(err));
+        rc = ad_cli_response_feed(&r, in.s + in.split, in.n - in.split, err, sizeof(err));
     }
     if (rc == 0 && !r.done) {
-        (void)ad_cli_response_feed(&r, s, 0, err, sizeof(err));
+        (void)ad_cli_response_feed(&r, in.s, 0, err, sizeof(err));
     }
     return 0;
 }

@@ -28,34 +28,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!fz_split(data, size, &in)) {
         return 0;
     }
-    const char *s = in.s;
-    size_t n = in.n;
-    size_t split = in.split;
     size_t total = 0;
     ad_llm_stream_t st;
     ad_llm_stream_init(&st, on_delta, &total);
-    if (ad_llm_stream_feed(&st, s, split) == 0) {
-        (void)ad_llm_stream_feed(&st, s + split, n - split);
+    if (ad_llm_stream_feed(&st, in.s, in.split) == 0) {
+        (void)ad_llm_stream_feed(&st, in.s + in.split, in.n - in.split);
     }
     json_decref(ad_llm_tool_calls(&st));
     ad_llm_stream_cleanup(&st);
     ad_llm_stream_init_openai(&st, on_delta, &total);
-    if (ad_llm_stream_feed(&st, s, split) == 0) {
-        (void)ad_llm_stream_feed(&st, s + split, n - split);
+    if (ad_llm_stream_feed(&st, in.s, in.split) == 0) {
+        (void)ad_llm_stream_feed(&st, in.s + in.split, in.n - in.split);
     }
     json_decref(ad_llm_tool_calls(&st));
     ad_llm_stream_cleanup(&st);
-    json_decref(ad_def_parse(s, n, "fuzz"));
-    char *text = malloc(n + 1);
-    memcpy(text, s, n);
-    text[n] = '\0';
+    json_decref(ad_def_parse(in.s, in.n, "fuzz"));
+    char *text = malloc(in.n + 1);
+    memcpy(text, in.s, in.n);
+    text[in.n] = '\0';
     json_decref(ad_llm_code_files(text));
-    (void)ad_llm_path_ok(s, n);
+    (void)ad_llm_path_ok(in.s, in.n);
     ad_buf_t tar;
     ad_buf_init(&tar, 64 * 1024);
     char name[80];
     ad_llm_tar_folder_name(text, name, sizeof(name));
-    (void)ad_llm_tar_file(&tar, split < n ? text + split : "", s, split, 0);
+    (void)ad_llm_tar_file(&tar, in.split < in.n ? text + in.split : "", in.s, in.split, 0);
     ad_buf_cleanup(&tar);
     free(text);
     return 0;
