@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for the CLI's HTTP response parser: the bytes a daemon
- * (or whatever listens on the socket) sends back, fed in two reads in.split
+ * (or whatever listens on the socket) sends back, fed in two reads split
  * where the input says, then the EOF. */
 #include <stdint.h>
 #include <string.h>
