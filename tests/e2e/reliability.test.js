@@ -69,7 +69,8 @@ test('no seq is handed out twice across three kill -9s under load', async () => 
       await until(() => c.seqs.length > 2000, 'events under load');
       d.proc.kill('SIGKILL');
       await d.exit;
-      await new Promise((r) => setTimeout(r, 100)); // the socket's last frames
+      // every frame the socket got before the kill, then its close
+      await new Promise((r) => (c.ws.readyState === WebSocket.CLOSED ? r() : c.ws.once('close', r)));
       const seen = c.seqs;
       for (let i = 1; i < seen.length; i++) assert.ok(seen[i] > seen[i - 1], 'seqs go up');
       // The replay carried only seqs seen before; every new one is above them all.
