@@ -73,6 +73,8 @@ static void print_usage(FILE *out)
           "  token create NAME [--scope read|write|admin] [--org ID] [--expires-in 30d]\n"
           "      [--rate N]         make an API token (printed once)\n"
           "  token ls               list tokens (never their secrets)\n"
+          "  token rotate-owner     a new owner token (printed once); its old sessions end\n"
+          "  login                  print a dashboard sign-in URL with a one-time code\n"
           "  token revoke ID        revoke a token at once\n"
           "  ws ls                  list workspaces\n"
           "  wt ls [--workspace WS] list worktrees (with their base branch)\n"
@@ -265,10 +267,12 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     return rc;
 }
 
-/* The first line says where the server listens; with token auth the
- * second is the login URL that carries the owner token (once: the
- * dashboard trades it for a session cookie). Both go to stdout, never to
- * the log. */
+/* The first line says where the server listens. With token auth, at the
+ * first start (when the owner token is made) the owner token follows, once
+ * and never again, with a sign-in URL carrying a one-time code in its
+ * fragment (never sent in a request: the sign-in page POSTs it); at later
+ * starts a hint to `agentd login`, which asks for a new code. All go to
+ * stdout, never to the log. */
 static void print_listening(const daemon_t *d)
 {
     const char *host = d->cfg.listen_host;
@@ -278,8 +282,18 @@ static void print_listening(const daemon_t *d)
     snprintf(base, sizeof(base), "%s://%s%s%s:%d/", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
              ad_server_port(d->server));
     printf("agentd listening on %s\n", base);
-    if (ad_auth_required(d->auth)) {
-        printf("agentd login: %slogin?token=%s\n", base, ad_auth_owner_token(d->auth));
+    char code[AD_SECRET_MAX];
+    int64_t ttl = 0;
+    if (ad_auth_required(d->auth) && ad_auth_owner_token_made(d->auth)) {
+        printf("agentd owner token (shown once, kept in %s/owner-token): %s\n", d->cfg.data_dir,
+               ad_auth_owner_token(d->auth));
+        if (ad_auth_login_code(d->auth, code, &ttl) == 0) {
+            printf("agentd login: %slogin#code=%s (once, within %lld min; later: agentd login)\n",
+                   base, code, (long long)(ttl / 60));
+        }
+        memset(code, 0, sizeof(code));
+    } else if (ad_auth_required(d->auth)) {
+        printf("agentd login: run `agentd login` for a sign-in link\n");
     }
     fflush(stdout);
 }

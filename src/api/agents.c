@@ -399,11 +399,35 @@ static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
     create_body(app, r, body, name);
 }
 
+/* A new agent that may run tools unasked at its first start (permissions
+ * beyond "read", or auto mode) is an admin's, as changing them is (see
+ * patch_scope_ok): a write token could otherwise leave one for the admin
+ * to start. false after answering 403. */
+static bool create_scope_ok(ad_req_t *r, json_t *body)
+{
+    const char *mode = json_string_value(json_object_get(body, "mode"));
+    bool more = mode != NULL && strcmp(mode, "auto") == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(body, "permissions"), i, v)
+    {
+        more |= !json_is_string(v) || strcmp(json_string_value(v), "read") != 0;
+    }
+    return !more ||
+           ad_api_require(r, AD_SCOPE_ADMIN,
+                          "an agent that may run tools unasked (permissions beyond read, or auto "
+                          "mode)");
+}
+
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *body = ad_req_json(r);
     if (body == NULL) {
+        return;
+    }
+    if (!create_scope_ok(r, body)) {
+        json_decref(body);
         return;
     }
     const char *def = NULL, *executor = NULL;
@@ -497,6 +521,53 @@ out:
     json_decref(body);
 }
 
+/* What an agent may run is admin business (write starts no program):
+ * its permissions and mode decide which tools run unasked at the next
+ * start, its env and command what runs at all. A write token may rename,
+ * reorder or move an agent, nothing more. false after answering 403. */
+static bool patch_scope_ok(ad_req_t *r, json_t *body)
+{
+    static const char *const guarded[] = {"permissions", "mode",  "env",
+                                          "command",     "state", "executor"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(guarded); i++) {
+        if (json_object_get(body, guarded[i]) != NULL) {
+            char what[80];
+            snprintf(what, sizeof(what), "changing an agent's %s", guarded[i]);
+            return ad_api_require(r, AD_SCOPE_ADMIN, what);
+        }
+    }
+    return true;
+}
+
+/* env and command of a PATCH, checked like at create, into args "env" and
+ * "command" (the store sets them in the agent's state). -1 after
+ * answering. */
+static int patch_state(ad_req_t *r, json_t *body, json_t *args)
+{
+    json_t *cmd = NULL;
+    if (ad_api_str_array(r, body, "command", false, 256, 65536, &cmd) != 0) {
+        return -1;
+    }
+    if (json_object_get(body, "state") != NULL || json_object_get(body, "executor") != NULL) {
+        return ad_api_invalid(r, "state", "cannot be changed; make a new agent");
+    }
+    if (cmd != NULL &&
+        (json_array_size(cmd) == 0 || json_string_length(json_array_get(cmd, 0)) == 0)) {
+        return ad_api_invalid(r, "command", "must start with a program name");
+    }
+    json_t *env = json_object_get(body, "env");
+    if (env != NULL && env_ok(r, body, env) != 0) {
+        return -1;
+    }
+    if (cmd != NULL) {
+        json_object_set(args, "command", cmd);
+    }
+    if (env != NULL) {
+        json_object_set(args, "env", env);
+    }
+    return 0;
+}
+
 static void patch(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -509,7 +580,8 @@ static void patch(ad_req_t *r, void *ud)
     bool has_order = false;
     char org[AD_ID_MAX];
     if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), org) ||
-        common_fields(app, r, body, args, org) != 0 ||
+        !patch_scope_ok(r, body) || common_fields(app, r, body, args, org) != 0 ||
+        patch_state(r, body, args) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
             0) {
         goto out;

@@ -5,9 +5,11 @@
  * permission prompts, POST /api/approvals/:id {decision: allow | deny |
  * allow_always} decides one: the answer goes to the running CLI first
  * (src/run), then the row is stored as decided and approval_decided is
- * published to the agent's org. Deciding is WRITE in the agent's org; an
+ * published to the agent's org. Deciding is WRITE in the agent's org (allowing
+ * what the agent's permissions do not already allow is ADMIN); an
  * approval of another org is answered like a missing one (404).
  */
+#include "agent/agent.h"
 #include "run/run.h"
 #include "api/api_int.h"
 
@@ -92,10 +94,9 @@ static void answer(ad_app_t *app, ad_req_t *r, json_t *a, const char *decision)
     const char *status = json_string_value(json_object_get(a, "status"));
     int rc = status != NULL && strcmp(status, "pending") == 0 ? 0 : AD_ESTATE;
     if (rc == 0) {
-        rc = ad_runner_approval_answer(app->runner,
-                                       json_string_value(json_object_get(a, "agentId")), id, d,
-                                       json_string_value(json_object_get(a, "toolName")),
-                                       json_object_get(a, "input"));
+        rc = ad_runner_approval_answer(
+            app->runner, json_string_value(json_object_get(a, "agentId")), id, d,
+            json_string_value(json_object_get(a, "toolName")), json_object_get(a, "input"));
     }
     if (rc != 0) {
         ad_res_error(r, 409, "CONFLICT", json_pack("{s:s, s:s?}", "id", id, "status", status),
@@ -110,6 +111,57 @@ static void answer(ad_app_t *app, ad_req_t *r, json_t *a, const char *decision)
     ad_api_write(app, r, ad_store_op_approval_decide, args, decided);
 }
 
+/* Whether an entry of the agent's permissions already lets tool run: a
+ * seed word whose tools name it ("execute" -> Bash) or the bare tool. A
+ * rule with an argument ("Bash(git log *)") is the CLI's to match, so it
+ * does not count here. */
+static bool perms_allow(json_t *perms, const char *tool)
+{
+    size_t i, tl = tool != NULL ? strlen(tool) : 0;
+    json_t *v;
+    json_array_foreach(perms, i, v)
+    {
+        const char *e = json_string_value(v);
+        const char *tools = e != NULL ? ad_permission_tools(e) : NULL;
+        for (const char *p = tools; tl > 0 && p != NULL && *p != '\0';) {
+            size_t n = strcspn(p, ",");
+            if (n == tl && strncmp(p, tool, tl) == 0) {
+                return true;
+            }
+            p += n + (p[n] == ',');
+        }
+    }
+    return false;
+}
+
+/* Allowing a call is running a program on someone's say-so: a write token
+ * (which starts none) may allow only what the agent's permissions already
+ * allow, and deny anything; allow_always changes the permissions, so it is
+ * an admin's, like PATCHing them. false after answering 403. */
+static bool decision_scope_ok(ad_app_t *app, ad_req_t *r, json_t *a, const char *decision)
+{
+    if (strcmp(decision, "deny") == 0 || ad_principal_can(ad_api_who(r), AD_SCOPE_ADMIN)) {
+        return true;
+    }
+    bool ok = false;
+    if (strcmp(decision, "allow") == 0) {
+        json_t *agent = NULL;
+        const char *agent_id = json_string_value(json_object_get(a, "agentId"));
+        if (agent_id != NULL && ad_store_agent_get(app->store, agent_id, &agent) == 0) {
+            ok = perms_allow(json_object_get(agent, "permissions"),
+                             json_string_value(json_object_get(a, "toolName")));
+        }
+        json_decref(agent);
+    }
+    if (!ok) {
+        ad_res_error(r, 403, "FORBIDDEN",
+                     json_pack("{s:s, s:s}", "scope", ad_scope_name(ad_api_who(r)->scope), "needed",
+                               "admin"),
+                     "admin is needed to %s a call the agent's permissions do not allow", decision);
+    }
+    return ok;
+}
+
 static void decide(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -120,7 +172,8 @@ static void decide(ad_req_t *r, void *ud)
     json_t *body = ad_req_json(r);
     const char *decision = NULL;
     if (body != NULL &&
-        ad_api_enum(r, body, "decision", true, "allow,deny,allow_always", &decision) == 0) {
+        ad_api_enum(r, body, "decision", true, "allow,deny,allow_always", &decision) == 0 &&
+        decision_scope_ok(app, r, a, decision)) {
         answer(app, r, a, decision);
     }
     json_decref(body);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The REST side of accounts: logging in (the login URL, and a JSON login
- * for the dashboard's form) and out, who am I, API tokens (create, list,
+ * The REST side of accounts: logging in (a JSON login for the sign-in
+ * page, with a token or a one-time code; login codes for `agentd login`;
+ * rotating the owner token) and out, who am I, API tokens (create, list,
  * revoke), organisations, and the audit log. What a token may do is
  * src/auth's business; this file checks the caller's org and scope on top
  * of the route's, and answers.
@@ -19,83 +20,129 @@ static void set_cookie(ad_req_t *r, const char *value, int64_t max_age)
 {
     char c[256], name[32];
     ad_auth_cookie_name(r, name, sizeof(name));
-    snprintf(c, sizeof(c), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", name, value, (long long)max_age, ad_req_is_tls(r) ? "; Secure" : "");
+    snprintf(c, sizeof(c), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", name, value,
+             (long long)max_age, ad_req_is_tls(r) ? "; Secure" : "");
     ad_res_header(r, "Set-Cookie", c);
 }
 
-typedef struct {
-    ad_req_t *req;
-    bool redirect; /* the login URL: back to the dashboard */
-} login_t;
-
 static void logged_in(int rc, json_t *result, void *ud)
 {
-    login_t *l = ud;
+    ad_req_t *r = ud;
     if (rc != 0) {
-        ad_api_fail(l->req, rc, "session", NULL);
-    } else {
-        set_cookie(l->req, json_string_value(json_object_get(result, "cookie")),
-                   json_integer_value(json_object_get(result, "maxAge")));
-        if (l->redirect) {
-            ad_res_header(l->req, "Location", "/");
-            ad_res_header(l->req, "Cache-Control", "no-store");
-            ad_res_send(l->req, 303, NULL, NULL, 0);
-        } else {
-            ad_res_json(l->req, 200,
-                        json_pack("{s:O}", "principal", json_object_get(result, "principal")));
-        }
+        ad_api_fail(r, rc, "session", NULL);
+        return;
     }
-    free(l);
+    set_cookie(r, json_string_value(json_object_get(result, "cookie")),
+               json_integer_value(json_object_get(result, "maxAge")));
+    ad_res_header(r, "Cache-Control", "no-store");
+    ad_res_json(r, 200, json_pack("{s:O}", "principal", json_object_get(result, "principal")));
 }
 
-static void login_with(ad_app_t *app, ad_req_t *r, const char *token, bool redirect)
+/* A session for a token or a one-time code (code != NULL). */
+static void login_with(ad_app_t *app, ad_req_t *r, const char *token, const char *code)
 {
     char peer[48];
     ad_req_peer(r, peer, sizeof(peer));
     int64_t retry = 0;
-    login_t *l = ad_xcalloc(1, sizeof(*l));
-    l->req = r;
-    l->redirect = redirect;
-    int rc = ad_auth_login(app->auth, token, peer, &retry, logged_in, l);
+    int rc = code != NULL ? ad_auth_login_with_code(app->auth, code, peer, &retry, logged_in, r)
+                          : ad_auth_login(app->auth, token, peer, &retry, logged_in, r);
     if (rc == 0) {
         return;
     }
-    free(l);
     if (rc == AD_EAGAIN) {
         char ra[24];
         snprintf(ra, sizeof(ra), "%lld", (long long)retry);
         ad_res_header(r, "Retry-After", ra);
         ad_res_error(r, 429, "RATE_LIMITED", NULL, "too many bad tokens; retry in %s s", ra);
     } else if (rc == AD_EPERM) {
-        ad_res_error(r, 401, "UNAUTHORIZED", NULL, "the token is not valid");
+        ad_res_error(r, 401, "UNAUTHORIZED", NULL,
+                     code != NULL ? "the login code is not valid (used, expired or unknown: run "
+                                    "`agentd login` for a new one)"
+                                  : "the token is not valid");
     } else {
         ad_api_fail(r, rc, "session", NULL);
     }
 }
 
-/* GET /login?token=: the URL agentd prints at start. */
-static void login_url(ad_req_t *r, void *ud)
-{
-    const char *token = ad_req_query(r, "token");
-    if (token == NULL || token[0] == '\0') {
-        ad_res_error(r, 400, "BAD_REQUEST", NULL, "open the login URL agentd printed at start");
-        return;
-    }
-    login_with(ud, r, token, true);
-}
-
-/* POST /api/auth/login {token}: the dashboard's login form. */
+/* POST /api/auth/login {token} or {code}: the dashboard's sign-in page,
+ * with a token pasted in or the one-time code of the URL `agentd login`
+ * printed (/login#code=...: a fragment, never sent in a request). Only a
+ * same-origin page can send it (JSON and the Origin check: src/auth), so
+ * a page elsewhere cannot sign a browser into its own session. There is
+ * no GET that makes a session: GET /login is the sign-in page. */
 static void login_json(ad_req_t *r, void *ud)
 {
     json_t *body = ad_req_json(r);
     if (body == NULL) {
         return;
     }
-    const char *token = NULL;
-    if (ad_api_str(r, body, "token", true, 512, &token) == 0) {
-        login_with(ud, r, token, false);
+    const char *token = NULL, *code = NULL;
+    if (ad_api_str(r, body, "token", false, 512, &token) == 0 &&
+        ad_api_str(r, body, "code", false, 128, &code) == 0) {
+        if ((token == NULL) == (code == NULL)) {
+            ad_api_invalid(r, "token", "send either token or code");
+        } else {
+            login_with(ud, r, token, code);
+        }
     }
     json_decref(body);
+}
+
+/* POST /api/auth/login-code: a one-time login code for the owner, and the
+ * URL that carries it in its fragment (`agentd login` asks over the unix
+ * socket and prints it). */
+static void login_code(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_require_owner(r, "makes login codes")) {
+        return;
+    }
+    char code[AD_SECRET_MAX];
+    int64_t expires_in = 0;
+    int rc = ad_auth_login_code(app->auth, code, &expires_in);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "login code", NULL);
+        return;
+    }
+    const char *host = app->cfg->listen_host;
+    bool v6 = strchr(host, ':') != NULL;
+    char url[512];
+    snprintf(url, sizeof(url), "%s://%s%s%s:%d/login#code=%s",
+             app->cfg->tls_cert[0] != '\0' ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+             app->server != NULL ? ad_server_port(app->server) : 0, code);
+    ad_res_header(r, "Cache-Control", "no-store");
+    ad_res_json(r, 201,
+                json_pack("{s:s, s:s, s:I}", "code", code, "url", url, "expiresIn",
+                          (json_int_t)expires_in));
+    memset(code, 0, sizeof(code));
+}
+
+static void rotated(int rc, json_t *result, void *ud)
+{
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_api_fail(r, rc, "owner token", NULL);
+        return;
+    }
+    ad_res_header(r, "Cache-Control", "no-store");
+    ad_res_json(r, 200, json_pack("{s:O}", "token", json_object_get(result, "token")));
+}
+
+/* POST /api/auth/owner-token/rotate: a new owner token; every session and
+ * channel of the old one ends. The owner's alone. */
+static void owner_rotate(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_require_owner(r, "rotates the owner token")) {
+        return;
+    }
+    char err[160];
+    int rc = ad_auth_owner_rotate(app->auth, rotated, r, err, sizeof(err));
+    if (rc == AD_EPERM) {
+        ad_res_error(r, 409, "CONFLICT", NULL, "%s", err);
+    } else if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "%s", err);
+    }
 }
 
 static void logout(ad_req_t *r, void *ud)
@@ -272,8 +319,8 @@ static void audit_list(ad_req_t *r, void *ud)
         return;
     }
     json_t *out = NULL;
-    int rc = ad_store_audit_list(app->store, ad_principal_filter(ad_api_who(r)), (int)limit,
-                                 cursor, &out);
+    int rc = ad_store_audit_list(app->store, ad_principal_filter(ad_api_who(r)), (int)limit, cursor,
+                                 &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "audit", NULL);
         return;
@@ -284,8 +331,9 @@ static void audit_list(ad_req_t *r, void *ud)
 void ad_api_auth_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
-    ad_server_route(s, "GET", "/login", AD_ACCESS_PUBLIC, login_url, app);
     ad_server_route(s, "POST", "/api/auth/login", AD_ACCESS_PUBLIC, login_json, app);
+    ad_server_route(s, "POST", "/api/auth/login-code", AD_ACCESS_ADMIN, login_code, app);
+    ad_server_route(s, "POST", "/api/auth/owner-token/rotate", AD_ACCESS_ADMIN, owner_rotate, app);
     ad_server_route(s, "POST", "/api/auth/logout", AD_ACCESS_PUBLIC, logout, app);
     ad_server_route(s, "GET", "/api/auth/whoami", AD_ACCESS_READ, whoami, app);
     ad_server_route(s, "GET", "/api/tokens", AD_ACCESS_ADMIN, token_list, app);

@@ -40,9 +40,11 @@ static json_t *folders(ad_app_t *app, const char *org)
         {
             const char *path = ad_api_jstr(w, "path");
             if (path != NULL) {
+                /* read below the repository only (src/llm/defs.c) */
                 snprintf(p, sizeof(p), "%s/.claude/agents", path);
-                json_array_append_new(
-                    dirs, json_pack("{s:s, s:s}", "path", p, "workspaceId", ad_api_jstr(w, "id")));
+                json_array_append_new(dirs, json_pack("{s:s, s:s, s:s, s:s}", "path", p, "root",
+                                                      path, "rel", ".claude/agents", "workspaceId",
+                                                      ad_api_jstr(w, "id")));
             }
         }
     }

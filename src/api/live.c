@@ -32,6 +32,7 @@ typedef struct live {
     bool done;                /* closing: deliver nothing more */
     ad_principal_t who;       /* who opened it */
     ad_auth_cred_t cred;      /* what it signed in with, checked again */
+    ad_auth_watch_t *watch;   /* ... at once when it ends (src/auth) */
 } live_t;
 
 static live_t *channels;
@@ -101,8 +102,8 @@ static bool seed_envelope(json_t *env)
     json_object_foreach(p, k, v)
     {
         /* the envelope's own keys are never shadowed (a pong's seq) */
-        bool reserved = strcmp(k, "seq") == 0 || strcmp(k, "ts") == 0 ||
-                        strcmp(k, "topic") == 0 || strcmp(k, "topics") == 0;
+        bool reserved = strcmp(k, "seq") == 0 || strcmp(k, "ts") == 0 || strcmp(k, "topic") == 0 ||
+                        strcmp(k, "topics") == 0;
         if (!reserved && json_object_get(env, k) == NULL) {
             json_object_set(env, k, v);
         }
@@ -348,6 +349,8 @@ static size_t live_queued(void *ud)
 static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated, live_queued,
                                           live_gap};
 
+static void cred_ended(void *ud);
+
 /* A channel of who: it sees only the events of who's org (every org for
  * the owner), live and in replay alike. */
 static live_t *live_new(ad_app_t *app, channel_t kind, const ad_req_t *r)
@@ -358,6 +361,9 @@ static live_t *live_new(ad_app_t *app, channel_t kind, const ad_req_t *r)
     lv->kind = kind;
     lv->who = *who;
     ad_auth_credential(r, &lv->cred);
+    if (app->auth != NULL) {
+        lv->watch = ad_auth_watch(app->auth, &lv->cred, cred_ended, lv);
+    }
     lv->sub = ad_bus_sub_new(app->bus, &live_ops, lv, (size_t)app->cfg->ws_send_queue_bytes);
     ad_bus_sub_set_org(lv->sub, ad_principal_filter(who));
     link_channel(lv);
@@ -383,6 +389,7 @@ static live_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, channel_t 
 
 static void live_free(live_t *lv)
 {
+    ad_auth_unwatch(lv->watch);
     unlink_channel(lv);
     ad_bus_sub_free(lv->sub);
     free(lv);
@@ -613,6 +620,22 @@ static void recheck_credentials(void *ud)
         } else {
             ad_sse_close(lv->sse);
         }
+    }
+}
+
+/* The channel's credential was revoked, signed out, rotated or expired
+ * (src/auth watches it): closed at once. */
+static void cred_ended(void *ud)
+{
+    live_t *lv = ud;
+    if (lv->done) {
+        return;
+    }
+    lv->done = true;
+    if (lv->ws != NULL) {
+        ad_ws_close(lv->ws, 4401, "unauthorized: the token or session has ended");
+    } else if (lv->sse != NULL) {
+        ad_sse_close(lv->sse);
     }
 }
 

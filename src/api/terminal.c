@@ -7,7 +7,8 @@
  * {"type":"resize","rows":R,"cols":C} or {"type":"input","data":"…"}. The
  * socket closes with 1000 when the run ends, 4404 when the agent is not
  * running (or not the caller's), 4409 when it has no terminal, 4401/4403
- * without credentials or scope. Detaching leaves the agent running.
+ * without credentials or scope, and 4401 the moment its credential is
+ * revoked, signed out or expires. Detaching leaves the agent running.
  */
 #include "run/run.h"
 #include "api/api_int.h"
@@ -20,7 +21,18 @@ typedef struct {
     ad_ws_t *ws;
     ad_runner_tap_t *tap;
     char agent_id[AD_ID_MAX];
+    ad_auth_watch_t *watch; /* the credential it came with, checked again */
 } term_t;
+
+/* The credential was revoked, signed out, rotated or has expired: no
+ * keystroke reaches the shell after that. */
+static void cred_ended(void *ud)
+{
+    term_t *t = ud;
+    ad_runner_untap(t->tap);
+    t->tap = NULL; /* on_message drops input from here on */
+    ad_ws_close(t->ws, 4401, "unauthorized: the token or session has ended");
+}
 
 static void on_raw(const char *data, size_t len, void *ud)
 {
@@ -59,6 +71,11 @@ static void on_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     t->ws = ws;
     snprintf(t->agent_id, sizeof(t->agent_id), "%s", id != NULL ? id : "");
     ad_ws_set_data(ws, t);
+    if (app->auth != NULL) {
+        ad_auth_cred_t cred;
+        ad_auth_credential(upgrade, &cred);
+        t->watch = ad_auth_watch(app->auth, &cred, cred_ended, t);
+    }
     int rc = ad_runner_tap(app->runner, t->agent_id, on_raw, t, &t->tap);
     if (rc == AD_ENOENT) {
         ad_ws_close(ws, 4404, "agent not running");
@@ -105,6 +122,7 @@ static void on_close(ad_ws_t *ws, int code, void *ud)
         return;
     }
     ad_runner_untap(t->tap);
+    ad_auth_unwatch(t->watch);
     free(t);
     ad_ws_set_data(ws, NULL);
 }

@@ -8,7 +8,8 @@
  * {id, worktreeIds, agentIds, archived: true}. DELETE removes the workspace
  * from the lists and archives its agents; no file is touched (409 with
  * agentIds while any of them runs). Adding its path again brings it back.
- * No git and no SQL here.
+ * Registering a path is admin's, or a write token's under the org's
+ * workspace_roots. No git and no SQL here.
  */
 #include "api/api_int.h"
 
@@ -89,21 +90,48 @@ static void del(ad_req_t *r, void *ud)
     if (!ad_api_visible(app, r, AD_API_WORKSPACE, ad_req_param(r, "id"), NULL)) {
         return;
     }
-    ad_api_write(app, r, ad_store_op_workspace_delete,
-                 json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now",
-                           (json_int_t)ad_wall_ms()),
-                 deleted);
+    ad_api_write(
+        app, r, ad_store_op_workspace_delete,
+        json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms()),
+        deleted);
 }
 
 /* ---- POST /api/workspaces ----------------------------------------------------------- */
 
+/* Whether the workspace at path is one the caller sees: a 409 names the
+ * path only then (another org's path is none of its business). */
+static bool path_seen(ad_app_t *app, ad_req_t *r, const char *path)
+{
+    const ad_principal_t *who = ad_api_who(r);
+    if (who->owner) {
+        return true;
+    }
+    json_t *list = NULL;
+    bool seen = false;
+    if (path != NULL && ad_store_workspace_list(app->store, who->org_id, &list) == 0) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(list, "workspaces"), i, v)
+        {
+            const char *p = ad_api_jstr(v, "path");
+            seen |= p != NULL && strcmp(p, path) == 0;
+        }
+    }
+    json_decref(list);
+    return seen;
+}
+
 static void ws_created(int rc, json_t *result, void *ud)
 {
     ad_api_gctx_t *c = ud;
-    if (rc == AD_EEXIST) {
+    const char *path = ad_api_jstr(c->git, "path");
+    if (rc == AD_EEXIST && path_seen(c->app, c->req, path)) {
         ad_res_error(c->req, 409, "CONFLICT",
-                     json_pack("{s:s, s:s?}", "field", "path", "path", ad_api_jstr(c->git, "path")),
-                     "a workspace for %s already exists", ad_api_jstr(c->git, "path"));
+                     json_pack("{s:s, s:s?}", "field", "path", "path", path),
+                     "a workspace for %s already exists", path);
+    } else if (rc == AD_EEXIST) {
+        ad_res_error(c->req, 409, "CONFLICT", json_pack("{s:s}", "field", "path"),
+                     "that repository is already a workspace");
     } else if (rc != 0) {
         ad_res_error_code(c->req, rc, NULL, "cannot save the workspace");
     } else {
@@ -170,11 +198,68 @@ static void ws_listed(const ad_git_result_t *res, void *ud)
     ad_store_write(c->app->store, ad_store_op_workspace_git_create, args, ws_created, c);
 }
 
+/* ---- who may register which path ----------------------------------------------------
+ * A workspace's files are read and served to its org, so registering one
+ * is admin business, or any write token's within a root the owner allowed
+ * for its org (the workspace_roots setting: {orgId: [absolute folders]}).
+ * Paths are compared after realpath, on both sides. */
+
+static bool under_root(const char *real, const char *root)
+{
+    char rr[PATH_MAX];
+    if (realpath(root, rr) == NULL) {
+        return false;
+    }
+    size_t n = strlen(rr);
+    while (n > 1 && rr[n - 1] == '/') {
+        n--;
+    }
+    return strncmp(real, rr, n) == 0 && (real[n] == '\0' || real[n] == '/' || n == 1);
+}
+
+/* Whether r may register path (already resolved or not). */
+static bool path_allowed(ad_app_t *app, ad_req_t *r, const char *org, const char *path)
+{
+    if (ad_principal_can(ad_api_who(r), AD_SCOPE_ADMIN)) {
+        return true;
+    }
+    char real[PATH_MAX];
+    if (path == NULL || realpath(path, real) == NULL) {
+        return false;
+    }
+    json_t *settings = NULL;
+    bool ok = false;
+    if (ad_store_settings_get(app->store, &settings) == 0) {
+        json_t *roots = json_object_get(json_object_get(settings, "workspace_roots"), org);
+        size_t i;
+        json_t *v;
+        json_array_foreach(roots, i, v)
+        {
+            ok |= json_is_string(v) && under_root(real, json_string_value(v));
+        }
+    }
+    json_decref(settings);
+    return ok;
+}
+
+static void path_refused(ad_req_t *r)
+{
+    ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:s, s:s}", "field", "path", "needed", "admin"),
+                 "registering this path needs admin (or a folder under one of the org's "
+                 "workspace_roots)");
+}
+
 static void ws_opened(const ad_git_result_t *res, void *ud)
 {
     ad_api_gctx_t *c = ud;
     if (res->rc != 0) {
         ad_api_git_reply_error(c->req, res, true);
+        ad_api_gctx_free(c);
+        return;
+    }
+    /* git finds a repository upwards too: what it found must be allowed */
+    if (!path_allowed(c->app, c->req, c->id, ad_api_jstr(res->data, "path"))) {
+        path_refused(c->req);
         ad_api_gctx_free(c);
         return;
     }
@@ -211,6 +296,11 @@ static void ws_create(ad_req_t *req, void *ud)
     }
     char org[AD_ID_MAX];
     if (!ad_api_setup_valid(req, body) || ad_api_org_for(app, req, body, org) != 0) {
+        json_decref(body);
+        return;
+    }
+    if (!path_allowed(app, req, org, path)) {
+        path_refused(req);
         json_decref(body);
         return;
     }

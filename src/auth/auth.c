@@ -75,6 +75,36 @@ json_t *ad_auth_principal_json(const ad_auth_t *a, const ad_principal_t *p)
 
 /* ---- the owner token ------------------------------------------------------------------ */
 
+/* Makes a new owner token and writes it to path (mode 0600, through a
+ * temporary file: the old one stays until the new one is whole). */
+static int owner_token_make(ad_auth_t *a, const char *path, char *err, size_t errsz)
+{
+    char token[sizeof(a->owner_token)];
+    if (ad_secret_new(token) != 0) {
+        snprintf(err, errsz, "cannot make the owner token: no randomness");
+        return AD_EIO;
+    }
+    char tmp[4210];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    size_t len = strlen(token);
+    bool ok = fd >= 0 && write(fd, token, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0) {
+        ok = false;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errsz, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        memset(token, 0, sizeof(token));
+        return AD_EIO;
+    }
+    memcpy(a->owner_token, token, sizeof(token));
+    memset(token, 0, sizeof(token));
+    ad_log(AD_LOG_INFO, "auth", "owner token made path=%s", path);
+    a->owner_made = true;
+    return 0;
+}
+
 /* Reads <data-dir>/owner-token, or makes it (mode 0600) at first start. */
 static int owner_token_load(ad_auth_t *a, char *err, size_t errsz)
 {
@@ -82,6 +112,7 @@ static int owner_token_load(ad_auth_t *a, char *err, size_t errsz)
         snprintf(a->owner_token, sizeof(a->owner_token), "%s", a->cfg->token);
         return 0;
     }
+    a->owner_file = true;
     char path[4200];
     snprintf(path, sizeof(path), "%s/owner-token", a->cfg->data_dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -97,25 +128,25 @@ static int owner_token_load(ad_auth_t *a, char *err, size_t errsz)
         }
         ad_log(AD_LOG_WARN, "auth", "owner token file too short, making a new one path=%s", path);
     }
-    if (ad_secret_new(a->owner_token) != 0) {
-        snprintf(err, errsz, "cannot make the owner token: no randomness");
-        return AD_EIO;
-    }
-    char tmp[4210];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    size_t len = strlen(a->owner_token);
-    if (fd < 0 || write(fd, a->owner_token, len) != (ssize_t)len || fsync(fd) != 0 ||
-        close(fd) != 0 || rename(tmp, path) != 0) {
-        snprintf(err, errsz, "cannot write %s: %s", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
-        unlink(tmp);
-        return AD_EIO;
-    }
-    ad_log(AD_LOG_INFO, "auth", "owner token made path=%s", path);
-    return 0;
+    return owner_token_make(a, path, err, errsz);
+}
+
+void ad_auth_owner_bind_of(const char *owner_hash, char out[40])
+{
+    char h[65];
+    ad_sha256_hex(owner_hash, strlen(owner_hash), h);
+    snprintf(out, 40, "owner:%.32s", h);
+}
+
+static void owner_set(ad_auth_t *a)
+{
+    ad_sha256_hex(a->owner_token, strlen(a->owner_token), a->owner_hash);
+    ad_auth_owner_bind_of(a->owner_hash, a->owner_bind);
+}
+
+bool ad_auth_owner_token_made(const ad_auth_t *a)
+{
+    return a->owner_made;
 }
 
 const char *ad_auth_owner_token(const ad_auth_t *a)
@@ -299,6 +330,7 @@ typedef struct {
 
 static void changed(ad_auth_t *a)
 {
+    ad_auth_watch_recheck(a); /* channels of what ended close at once */
     if (a->on_change != NULL) {
         a->on_change(a->on_change_ud);
     }
@@ -347,8 +379,8 @@ bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred)
         return true; /* --auth none: nothing was needed to come in */
     }
     if (cred->kind == 1) {
-        if (cred->key[0] == '\0') {
-            return true; /* the owner token lasts as long as its file */
+        if (strncmp(cred->key, "owner:", 6) == 0) {
+            return strcmp(cred->key, a->owner_bind) == 0; /* until it is rotated */
         }
         ad_tok_t *t = tok_find(a, cred->key);
         return t != NULL && tok_live(t, now);
@@ -362,6 +394,29 @@ bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred)
         return false;
     }
     return true;
+}
+
+int64_t ad_auth_credential_expiry(ad_auth_t *a, const ad_auth_cred_t *cred)
+{
+    if (!a->required) {
+        return 0;
+    }
+    if (cred->kind == 1) {
+        ad_tok_t *t = tok_find(a, cred->key);
+        return t != NULL ? t->row.expires_at : 0;
+    }
+    if (cred->kind == 2) {
+        for (ad_sess_t *x = a->sessions; x != NULL; x = x->next) {
+            if (ad_consttime_eq(cred->key, x->id_hash, 64)) {
+                int64_t e = x->expires_at;
+                if (x->tok != NULL && x->tok->row.expires_at > 0 && x->tok->row.expires_at < e) {
+                    e = x->tok->row.expires_at;
+                }
+                return e;
+            }
+        }
+    }
+    return 0;
 }
 
 void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
@@ -436,18 +491,9 @@ static void on_session_stored(int rc, json_t *result, void *ud)
     free(c);
 }
 
-int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *retry_after,
-                  ad_auth_cb cb, void *ud)
+/* Makes a session for tok (NULL: the owner). */
+static int session_new(ad_auth_t *a, ad_tok_t *tok, ad_auth_cb cb, void *ud)
 {
-    if (ad_auth_peer_locked(a, peer, retry_after)) {
-        return AD_EAGAIN;
-    }
-    ad_tok_t *tok = NULL;
-    const ad_principal_t *who = ad_auth_token_lookup(a, token != NULL ? token : "", &tok);
-    if (who == NULL) {
-        ad_auth_peer_failed(a, peer);
-        return AD_EPERM;
-    }
     login_t *c = ad_xcalloc(1, sizeof(*c));
     c->a = a;
     c->tok = tok;
@@ -458,10 +504,119 @@ int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *re
         return AD_EIO;
     }
     ad_sha256_hex(c->cookie, strlen(c->cookie), c->row.id_hash);
-    snprintf(c->row.token_id, sizeof(c->row.token_id), "%s", tok != NULL ? tok->row.id : "");
+    /* bound to its token: the owner's by a hash of the owner token, so a
+     * new owner token (rotated, or another file at the next start) ends it */
+    snprintf(c->row.token_id, sizeof(c->row.token_id), "%s",
+             tok != NULL ? tok->row.id : a->owner_bind);
     c->row.created_at = ad_wall_ms();
     c->row.expires_at = c->row.created_at + AD_AUTH_SESSION_MS;
     ad_store_session_insert(a->store, &c->row, on_session_stored, c);
+    return 0;
+}
+
+int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *retry_after,
+                  ad_auth_cb cb, void *ud)
+{
+    ad_tok_t *tok = NULL;
+    token = token != NULL ? token : "";
+    /* a good token always gets in, however many bad ones came from its
+     * network: a lockout must not be a way to keep the owner out */
+    const ad_principal_t *who = ad_auth_token_lookup(a, token, &tok);
+    if (who != NULL) {
+        return session_new(a, tok, cb, ud);
+    }
+    if (ad_auth_bad_locked(a, peer, token, retry_after)) {
+        return AD_EAGAIN;
+    }
+    ad_auth_bad_failed(a, peer, token);
+    return AD_EPERM;
+}
+
+/* ---- one-time login codes ---------------------------------------------------------- */
+
+int ad_auth_login_code(ad_auth_t *a, char code[AD_SECRET_MAX], int64_t *expires_in_s)
+{
+    if (ad_secret_new(code) != 0) {
+        return AD_EIO;
+    }
+    int64_t now = ad_wall_ms();
+    ad_code_t *slot = &a->codes[0];
+    for (size_t i = 0; i < AD_AUTH_CODES_MAX; i++) {
+        ad_code_t *c = &a->codes[i];
+        if (c->expires_at <= now) {
+            slot = c; /* free or expired */
+            break;
+        }
+        if (c->expires_at < slot->expires_at) {
+            slot = c; /* else the one that ends first goes */
+        }
+    }
+    ad_sha256_hex(code, strlen(code), slot->hash);
+    slot->expires_at = now + AD_AUTH_CODE_MS;
+    *expires_in_s = AD_AUTH_CODE_MS / 1000;
+    return 0;
+}
+
+int ad_auth_login_with_code(ad_auth_t *a, const char *code, const char *peer, int64_t *retry_after,
+                            ad_auth_cb cb, void *ud)
+{
+    size_t len = code != NULL ? strlen(code) : 0;
+    int64_t now = ad_wall_ms();
+    if (len > 0 && len <= 128) {
+        char h[65];
+        ad_sha256_hex(code, len, h);
+        for (size_t i = 0; i < AD_AUTH_CODES_MAX; i++) {
+            ad_code_t *c = &a->codes[i];
+            if (c->expires_at > now && ad_consttime_eq(h, c->hash, 64)) {
+                memset(c, 0, sizeof(*c)); /* once */
+                return session_new(a, NULL, cb, ud);
+            }
+        }
+    }
+    if (ad_auth_bad_locked(a, peer, "code", retry_after)) {
+        return AD_EAGAIN;
+    }
+    ad_auth_bad_failed(a, peer, "code");
+    return AD_EPERM;
+}
+
+/* ---- rotating the owner token -------------------------------------------------------- */
+
+static void owner_sessions_drop(ad_auth_t *a)
+{
+    for (ad_sess_t **pp = &a->sessions; *pp != NULL;) {
+        ad_sess_t *x = *pp;
+        if (x->tok == NULL) {
+            *pp = x->next;
+            ad_store_session_delete(a->store, x->id_hash, NULL, NULL);
+            free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+}
+
+int ad_auth_owner_rotate(ad_auth_t *a, ad_auth_cb cb, void *ud, char *err, size_t errsz)
+{
+    if (!a->owner_file) {
+        snprintf(err, errsz, "the owner token was given with --token: change it there");
+        return AD_EPERM;
+    }
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/owner-token", a->cfg->data_dir);
+    int rc = owner_token_make(a, path, err, errsz); /* the old one stays on failure */
+    a->owner_made = false;                          /* printed by whoever asked, not at start */
+    if (rc != 0) {
+        return rc;
+    }
+    owner_set(a);
+    memset(a->codes, 0, sizeof(a->codes)); /* codes were the old owner's */
+    owner_sessions_drop(a);
+    ad_log(AD_LOG_INFO, "auth", "owner token rotated: its sessions and channels end");
+    json_t *out = json_pack("{s:s}", "token", a->owner_token);
+    cb(0, out, ud);
+    json_decref(out);
+    changed(a);
     return 0;
 }
 
@@ -546,9 +701,15 @@ static int load_rows(ad_auth_t *a, char *err, size_t errsz)
         rc = ad_store_sessions_load(a->store, ad_wall_ms(), &sess, &ns);
     }
     for (size_t i = 0; rc == 0 && i < ns; i++) {
-        ad_tok_t *t = sess[i].token_id[0] != '\0' ? tok_find(a, sess[i].token_id) : NULL;
-        if (sess[i].token_id[0] == '\0' || t != NULL) {
+        /* An owner session lives only while the owner token it came from
+         * does ("" : made before sessions were bound, so bound to none). */
+        const char *tid = sess[i].token_id;
+        bool owner = strncmp(tid, "owner:", 6) == 0;
+        ad_tok_t *t = !owner && tid[0] != '\0' ? tok_find(a, tid) : NULL;
+        if ((owner && strcmp(tid, a->owner_bind) == 0) || t != NULL) {
             sess_add(a, sess[i].id_hash, sess[i].expires_at, t);
+        } else if (owner || tid[0] == '\0') {
+            ad_store_session_delete(a->store, sess[i].id_hash, NULL, NULL);
         }
     }
     free(sess);
@@ -617,12 +778,14 @@ int ad_auth_open(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_
     a->unix_owner = (ad_principal_t){.name = "unix-socket", .scope = AD_SCOPE_ADMIN, .owner = true};
     int rc = configure(a, err, errsz);
     rc = rc != 0 ? rc : owner_token_load(a, err, errsz);
+    if (rc == 0) {
+        owner_set(a);
+    }
     rc = rc != 0 ? rc : load_rows(a, err, errsz);
     if (rc != 0) {
         ad_auth_close(a);
         return rc;
     }
-    ad_sha256_hex(a->owner_token, strlen(a->owner_token), a->owner_hash);
     uv_timer_init(loop, &a->trim_timer);
     a->trim_timer.data = a;
     a->trim_open = true;
@@ -666,9 +829,16 @@ static void auth_free(ad_auth_t *a)
     free(a);
 }
 
+static void release(ad_auth_t *a)
+{
+    if (--a->closing == 0) {
+        auth_free(a);
+    }
+}
+
 static void on_closed(uv_handle_t *h)
 {
-    auth_free(h->data);
+    release(h->data);
 }
 
 void ad_auth_close(ad_auth_t *a)
@@ -677,9 +847,11 @@ void ad_auth_close(ad_auth_t *a)
         return;
     }
     ad_auth_delayed_flush(a);
+    a->closing = 1; /* ours, until both timers are closed */
+    ad_auth_watch_close(a, on_closed);
     if (a->trim_open) {
+        a->closing++;
         uv_close((uv_handle_t *)&a->trim_timer, on_closed);
-    } else {
-        auth_free(a);
     }
+    release(a);
 }

@@ -56,8 +56,19 @@ void ad_auth_attach(ad_auth_t *a, ad_server_t *s);
 void ad_auth_close(ad_auth_t *a);
 /* Whether TCP requests need credentials (--auth token). */
 bool ad_auth_required(const ad_auth_t *a);
-/* The owner token, for the login URL printed at start. Borrowed. */
+/* The owner token. Borrowed. Printed only when it was made at this start
+ * (ad_auth_owner_token_made): never again after the first start. */
 const char *ad_auth_owner_token(const ad_auth_t *a);
+bool ad_auth_owner_token_made(const ad_auth_t *a);
+/* Makes a new owner token (kept in <data-dir>/owner-token unless --token
+ * gave it) and ends everything the old one signed in: its sessions and
+ * channels. cb gets {token} (new reference). AD_EPERM when --token gave the
+ * token (then cb is not called). */
+int ad_auth_owner_rotate(ad_auth_t *a, ad_auth_cb cb, void *ud, char *err, size_t errsz);
+/* A one-time login code for the owner (the CLI asks for one over the unix
+ * socket): 43 URL-safe characters into code, good for one login within
+ * AD_AUTH_CODE_MS. 0, or AD_EIO without randomness. */
+int ad_auth_login_code(ad_auth_t *a, char code[AD_SECRET_MAX], int64_t *expires_in_s);
 
 /* ---- requests -------------------------------------------------------------------- */
 /* Who sent r, or NULL when nobody is known (a WebSocket upgrade without
@@ -95,6 +106,18 @@ bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred);
  * channels can be checked at once. One watcher; NULL removes it. */
 void ad_auth_on_change(ad_auth_t *a, void (*cb)(void *ud), void *ud);
 
+/* A long-lived channel's credential, watched: ended(ud) runs once, on the
+ * loop, as soon as cred stops signing anyone in: at once after a
+ * revocation, a sign-out or an owner token rotation, and at the moment it
+ * expires. The channel then closes itself. Every channel that outlives its
+ * request (WebSocket, SSE, terminal) watches its credential. The watch is
+ * the caller's: ad_auth_unwatch() it when the channel closes (after
+ * ended() too). Never NULL. */
+typedef struct ad_auth_watch ad_auth_watch_t;
+ad_auth_watch_t *ad_auth_watch(ad_auth_t *a, const ad_auth_cred_t *cred, void (*ended)(void *ud),
+                               void *ud);
+void ad_auth_unwatch(ad_auth_watch_t *w);
+
 /* ---- tokens --------------------------------------------------------------------- */
 /* Creates an API token. org_id must exist (AD_ENOENT); expires_at 0 for
  * never; rate_per_minute 0 for --token-rate-per-minute. cb gets {token
@@ -121,11 +144,18 @@ void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
 void ad_auth_cookie_name(const ad_req_t *r, char *out, size_t outsz);
 /* Checks token (the owner's or an API token) and makes a session for it:
  * cb gets {cookie (the value to set), maxAge (s), principal {...}}.
- * Returns AD_EPERM for a bad token (counted against peer, the remote
- * address), AD_EAGAIN while peer is locked out (*retry_after in seconds);
- * then cb is not called. */
+ * A session is bound to its token: revoking the token, or rotating the
+ * owner token, ends it. Returns AD_EPERM for a bad token (counted against
+ * peer's network and the token's prefix), AD_EAGAIN while either is
+ * locked out (*retry_after in seconds; a good token always gets in); then
+ * cb is not called. */
 int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *retry_after,
                   ad_auth_cb cb, void *ud);
+/* The same with a one-time code (ad_auth_login_code), used up here: the
+ * session is the owner's. AD_EPERM for a code that is unknown, used or
+ * expired (counted against peer), AD_EAGAIN while peer is locked out. */
+int ad_auth_login_with_code(ad_auth_t *a, const char *code, const char *peer, int64_t *retry_after,
+                            ad_auth_cb cb, void *ud);
 /* Ends the session of r's cookie, if any. */
 void ad_auth_logout(ad_auth_t *a, const ad_req_t *r);
 /* {name, orgId, scope, owner, authRequired} of p. New reference. */

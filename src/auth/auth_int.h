@@ -41,6 +41,25 @@ typedef struct ad_sess {
     ad_tok_t *tok;             /* NULL for the owner */
 } ad_sess_t;
 
+/* A channel's credential, watched (watch.c). */
+struct ad_auth_watch {
+    struct ad_auth_watch *next, *prev;
+    ad_auth_t *a;
+    ad_auth_cred_t cred;
+    void (*ended)(void *ud);
+    void *ud;
+    int64_t expires_at; /* the credential's, wall ms (0: never) */
+    bool fired;         /* unlinked: ended ran (or is running) */
+};
+
+/* A one-time login code: its hash, until when, and whose (the owner's). */
+#define AD_AUTH_CODES_MAX 64
+#define AD_AUTH_CODE_MS (5 * 60 * 1000)
+typedef struct {
+    char hash[65];
+    int64_t expires_at; /* 0: a free slot */
+} ad_code_t;
+
 typedef struct {
     char addr[48];
     unsigned fails;
@@ -56,6 +75,9 @@ struct ad_auth {
     bool required; /* --auth token */
     char owner_token[AD_SECRET_MAX + 256];
     char owner_hash[65];
+    char owner_bind[40];       /* "owner:" + a hash of owner_hash: what its sessions are bound to */
+    bool owner_made;           /* the owner token was made at this start (printed once) */
+    bool owner_file;           /* it lives in <data-dir>/owner-token (not --token) */
     ad_principal_t owner;      /* token, session or --auth none */
     ad_principal_t unix_owner; /* the unix socket */
     ad_tok_t *tokens;
@@ -71,6 +93,12 @@ struct ad_auth {
     uv_timer_t trim_timer;
     bool trim_open;
     struct ad_auth_delayed *delayed; /* 401s waiting out their penalty */
+    struct ad_auth_watch *watches;   /* long-lived channels' credentials */
+    uv_timer_t expiry_timer;         /* at the soonest expiry of a watched credential */
+    int64_t expiry_soonest;          /* when it is set for (wall ms; 0: stopped) */
+    bool expiry_open;
+    ad_code_t codes[AD_AUTH_CODES_MAX];
+    int closing; /* handles still closing (ad_auth_close) */
 };
 
 /* auth.c */
@@ -82,6 +110,16 @@ const ad_principal_t *ad_auth_session_lookup(ad_auth_t *a, const char *cookie, a
 /* The session cookie's value from r's Cookie header, into out. */
 bool ad_auth_cookie(const ad_req_t *r, char *out, size_t outsz);
 
+/* When cred stops signing in by itself (wall ms), 0 for never. */
+int64_t ad_auth_credential_expiry(ad_auth_t *a, const ad_auth_cred_t *cred);
+/* The owner binding of an owner token ("owner:" + 32 hex), into out[40]. */
+void ad_auth_owner_bind_of(const char *owner_hash, char out[40]);
+
+/* watch.c: checks every watched credential now (after a change) and sets
+ * the expiry timer; closes the timer and forgets the watches (close). */
+void ad_auth_watch_recheck(ad_auth_t *a);
+void ad_auth_watch_close(ad_auth_t *a, uv_close_cb closed);
+
 /* guard.c: answers the 401s still waiting out their penalty (close). */
 void ad_auth_delayed_flush(ad_auth_t *a);
 
@@ -90,6 +128,15 @@ void ad_auth_delayed_flush(ad_auth_t *a);
  * whether addr is locked out (retry_after_s set). */
 bool ad_auth_peer_locked(ad_auth_t *a, const char *addr, int64_t *retry_after_s);
 uint64_t ad_auth_peer_failed(ad_auth_t *a, const char *addr);
+/* A bad credential's keys: the address's network (IPv4 /24, IPv6 /64:
+ * rotating the source address within it does not escape) and the token's
+ * prefix (its id, or the first characters of a token without one), so
+ * guessing one token's secret from many networks is limited too. */
+void ad_auth_fail_keys(const char *peer, const char *token, char net[48], char prefix[48]);
+/* Whether a bad credential from peer with token is refused now (either
+ * key locked out); failed: count one more against both. */
+bool ad_auth_bad_locked(ad_auth_t *a, const char *peer, const char *token, int64_t *retry_after_s);
+uint64_t ad_auth_bad_failed(ad_auth_t *a, const char *peer, const char *token);
 /* Takes one request from the token's bucket: false when it is empty
  * (*retry_after_s set). */
 bool ad_auth_tok_take(ad_auth_t *a, ad_tok_t *t, int64_t *retry_after_s);

@@ -172,9 +172,16 @@ void ad_auth_credential(const ad_req_t *r, ad_auth_cred_t *out)
     if (presented_token(r, token, sizeof(token))) {
         const char *dot = strchr(token, '.');
         size_t idlen = dot != NULL ? (size_t)(dot - token) : 0;
-        if (idlen < sizeof(out->key)) {
+        if (dot == NULL) {
+            /* the owner token has no id: what it is bound to, so that
+             * rotating it ends its channels */
+            char h[65];
+            ad_sha256_hex(token, strlen(token), h);
             out->kind = 1;
-            memcpy(out->key, token, idlen); /* the owner token has no id: "" */
+            ad_auth_owner_bind_of(h, out->key);
+        } else if (idlen < sizeof(out->key)) {
+            out->kind = 1;
+            memcpy(out->key, token, idlen);
             out->key[idlen] = '\0';
         }
     } else if (ad_auth_cookie(r, token, sizeof(token))) {
@@ -243,11 +250,12 @@ void ad_auth_delayed_flush(ad_auth_t *a)
     }
 }
 
-/* A bad credential: answered after the address's penalty, so guessing is
- * slow; past the budget the address is refused for a while. */
-static void answer_bad_credential(ad_auth_t *a, ad_req_t *r, const char *peer)
+/* A bad credential: answered after the penalty of its network and token
+ * prefix, so guessing is slow; past the budget both are refused for a
+ * while. */
+static void answer_bad_credential(ad_auth_t *a, ad_req_t *r, const char *peer, const char *token)
 {
-    uint64_t wait = ad_auth_peer_failed(a, peer);
+    uint64_t wait = ad_auth_bad_failed(a, peer, token);
     if (wait == 0 || a->loop == NULL) {
         ad_res_header(r, "WWW-Authenticate", "Bearer");
         ad_res_error(r, 401, "UNAUTHORIZED", NULL, "the token is not valid");
@@ -318,20 +326,24 @@ static bool identify(ad_auth_t *a, ad_req_t *r, const ad_principal_t **who, ad_t
     *who = NULL;
     if (presented_token(r, token, sizeof(token))) {
         ad_req_peer(r, peer, sizeof(peer));
+        /* A good token always gets in: only bad ones are throttled, so
+         * bad ones sent in someone's name cannot lock them out. */
+        *who = ad_auth_token_lookup(a, token, tok);
         int64_t retry = 0;
-        if (ad_auth_peer_locked(a, peer, &retry)) {
-            answer_retry(r, retry, "too many bad tokens from this address");
+        if (*who == NULL && ad_auth_bad_locked(a, peer, token, &retry)) {
+            memset(token, 0, sizeof(token));
+            answer_retry(r, retry, "too many bad tokens from this network");
             return false;
         }
-        *who = ad_auth_token_lookup(a, token, tok);
-        memset(token, 0, sizeof(token));
         if (*who == NULL && !upgrade) {
-            answer_bad_credential(a, r, peer);
+            answer_bad_credential(a, r, peer, token);
+            memset(token, 0, sizeof(token));
             return false;
         }
         if (*who == NULL) {
-            ad_auth_peer_failed(a, peer);
+            ad_auth_bad_failed(a, peer, token);
         }
+        memset(token, 0, sizeof(token));
     } else if (ad_auth_cookie(r, token, sizeof(token))) {
         *who = ad_auth_session_lookup(a, token, tok);
     }

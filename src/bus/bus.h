@@ -141,7 +141,7 @@ bool ad_bus_sub_replaying(const ad_bus_sub_t *sub);
  * store) the bus keeps only the ring.
  */
 typedef void (*ad_bus_write_done_cb)(int rc, void *arg);
-typedef void (*ad_bus_trim_done_cb)(int rc, uint64_t oldest_seq, void *arg);
+typedef void (*ad_bus_trim_done_cb)(int rc, uint64_t oldest_seq, uint64_t bytes, void *arg);
 /* One event as read back from the log (worker thread). */
 typedef struct {
     uint64_t seq;
@@ -161,10 +161,12 @@ typedef struct {
      * in seq order. Returns 0 or an AD_E* code. */
     int (*read)(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
                 void *arg);
-    /* Loop thread: deletes rows with seq <= max_seq or ts < min_ts_ms
-     * (either may be 0), a bounded number per call; done gets the oldest
-     * seq left (0 when the log is empty). */
-    void (*trim)(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim_done_cb done,
+    /* Loop thread: deletes the oldest records while the log holds more than
+     * max_bytes of them or while they are older than min_ts_ms (either
+     * bound may be 0: none), a bounded number per call; never by seq
+     * distance (a crash skips seqs that hold nothing). done gets the oldest
+     * seq left (0 when the log is empty) and the bytes held now. */
+    void (*trim)(void *impl, uint64_t max_bytes, int64_t min_ts_ms, ad_bus_trim_done_cb done,
                  void *arg);
     /* Loop thread: durably records that seqs up to upto may be in use
      * (handed out before they are stored). At start the bus continues

@@ -217,6 +217,12 @@ struct ad_bus {
     bool stopping;
     uint64_t persisted_seq;
     uint64_t db_min; /* oldest record in the log, 0: none */
+    /* What the log holds: as the last trim found it, plus what was
+     * written since (counted as the ring counts, a little over the bytes
+     * on disk); retention asks the store to trim once it passes the
+     * bound. Unknown until the first trim answers. */
+    uint64_t db_bytes;
+    bool db_bytes_known;
     bool trimming;
     int64_t last_trim_ms;
     unsigned db_reads;

@@ -118,6 +118,9 @@ static void on_written(int rc, void *arg)
         if (bus->db_min == 0) {
             bus->db_min = wb->evs[0]->seq;
         }
+        for (size_t i = 0; i < wb->n; i++) {
+            bus->db_bytes += ad_bus_event_bytes(wb->evs[i]);
+        }
     }
     if (wb->evs[wb->n - 1]->seq > bus->persisted_seq) {
         bus->persisted_seq = wb->evs[wb->n - 1]->seq;
@@ -184,7 +187,7 @@ void ad_bus_schedule_writes(ad_bus_t *bus)
     }
 }
 
-static void on_trimmed(int rc, uint64_t oldest, void *arg)
+static void on_trimmed(int rc, uint64_t oldest, uint64_t bytes, void *arg)
 {
     ad_bus_t *bus = arg;
     bus->trimming = false;
@@ -192,6 +195,8 @@ static void on_trimmed(int rc, uint64_t oldest, void *arg)
         ad_log(AD_LOG_WARN, "bus", "event retention failed err=%s", ad_strerror(rc));
     } else {
         bus->db_min = oldest;
+        bus->db_bytes = bytes;
+        bus->db_bytes_known = true;
     }
     if (bus->closing) {
         ad_bus_try_finish_free(bus);
@@ -210,18 +215,16 @@ static void maybe_trim(ad_bus_t *bus, bool force)
     if (bus->db_min == 0 || (!force && now - bus->last_trim_ms < AD_BUS_TRIM_MIN_INTERVAL_MS)) {
         return;
     }
-    /* Size is enforced through the mean event size of the ring, which
-     * saves summing the log. */
-    size_t avg = bus->ring.count ? bus->ring.bytes / bus->ring.count : 256;
-    uint64_t keep = bus->cfg->event_retention_bytes / (avg ? avg : 1);
-    uint64_t max_seq = bus->persisted_seq > keep ? bus->persisted_seq - keep : 0;
-    if (!force && max_seq < bus->db_min) {
+    /* Size is what the store holds, never a seq distance: a crash skips a
+     * block of seqs (the durable ceiling) that holds no event, and a bound
+     * turned into seqs would count them and delete real history. */
+    if (!force && bus->db_bytes_known && bus->db_bytes <= bus->cfg->event_retention_bytes) {
         return; /* under the size bound; age is the timer's job */
     }
     bus->last_trim_ms = now;
     int64_t min_ts = now - (int64_t)bus->cfg->event_retention_seconds * 1000;
     bus->trimming = true;
-    bus->sops->trim(bus->simpl, max_seq, min_ts, on_trimmed, bus);
+    bus->sops->trim(bus->simpl, bus->cfg->event_retention_bytes, min_ts, on_trimmed, bus);
 }
 
 static void on_trim_timer(uv_timer_t *t)

@@ -24,8 +24,8 @@ typedef struct {
     bool truncated;
 } resp_t;
 
-static const char *commands[] = {"ls",    "new", "start", "send",  "logs",      "stop",   "rm",
-                                 "token", "ws",  "wt",    "merge", "approvals", "approve"};
+static const char *commands[] = {"ls",    "new", "start", "send",  "logs",      "stop",    "rm",
+                                 "token", "ws",  "wt",    "merge", "approvals", "approve", "login"};
 
 bool ad_cli_is_command(const char *cmd)
 {
@@ -738,6 +738,56 @@ static int token_revoke(cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/* agentd token rotate-owner: a new owner token, printed once; every
+ * session and channel of the old one ends. */
+static int token_rotate_owner(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *j = call(c, "POST", "/api/auth/owner-token/rotate", NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        fprintf(stderr, "the owner token is new: its old sessions and connections have ended; "
+                        "the token is shown only now:\n");
+        printf("%s\n", str_of(j, "token", ""));
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* agentd login: a sign-in URL for the dashboard, carrying a one-time code
+ * (asked for over the unix socket, which is the owner's). */
+static int cmd_login(cli_t *c, int argc, char **argv)
+{
+    flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *j = call(c, "POST", "/api/auth/login-code", NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        print_json(j);
+    } else {
+        fprintf(stderr, "open this in your browser (it works once, within %lld min):\n",
+                (long long)json_integer_value(json_object_get(j, "expiresIn")) / 60);
+        printf("%s\n", str_of(j, "url", ""));
+    }
+    json_decref(j);
+    return 0;
+}
+
 static int cmd_token(cli_t *c, int argc, char **argv)
 {
     const char *sub = argc > 0 ? argv[0] : "";
@@ -755,7 +805,11 @@ static int cmd_token(cli_t *c, int argc, char **argv)
         c->prog = prog;
         return token_revoke(c, argc - 1, argv + 1);
     }
-    return usage(c, "usage: agentd token create|ls|revoke ...");
+    if (strcmp(sub, "rotate-owner") == 0) {
+        c->prog = prog;
+        return token_rotate_owner(c, argc - 1, argv + 1);
+    }
+    return usage(c, "usage: agentd token create|ls|revoke|rotate-owner ...");
 }
 
 /* `agentd COMMAND --help`: what the command does and takes (ws, wt and
@@ -799,7 +853,11 @@ static const struct {
               "                          [--expires-in 30d] [--rate N]\n"
               "       agentd token ls\n"
               "       agentd token revoke ID\n"
-              "Make (printed once), list or revoke API tokens.\n"},
+              "       agentd token rotate-owner\n"
+              "Make (printed once), list or revoke API tokens; rotate-owner makes a new\n"
+              "owner token (printed once) and ends every session of the old one.\n"},
+    {"login", "Usage: agentd login [--json]\n"
+              "Print a dashboard sign-in URL with a one-time code (good once, for 5 min).\n"},
     {"approvals", "Usage: agentd approvals AGENT [--json]\n"
                   "An agent's tool calls waiting for approval.\n"},
     {"approve", "Usage: agentd approve ID [--deny | --always] [--json]\n"
@@ -842,11 +900,11 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     static const struct {
         const char *name;
         cmd_fn fn;
-    } table[] = {{"ls", cmd_ls},          {"new", cmd_new},        {"start", cmd_start},
-                 {"send", cmd_send},      {"logs", ad_cli_logs},      {"stop", cmd_stop},
-                 {"rm", cmd_rm},          {"token", cmd_token},    {"ws", ad_cli_ws},
-                 {"wt", ad_cli_wt},       {"merge", ad_cli_merge}, {"approvals", cmd_approvals},
-                 {"approve", cmd_approve}};
+    } table[] = {{"ls", cmd_ls},           {"new", cmd_new},        {"start", cmd_start},
+                 {"send", cmd_send},       {"logs", ad_cli_logs},   {"stop", cmd_stop},
+                 {"rm", cmd_rm},           {"token", cmd_token},    {"ws", ad_cli_ws},
+                 {"wt", ad_cli_wt},        {"merge", ad_cli_merge}, {"approvals", cmd_approvals},
+                 {"approve", cmd_approve}, {"login", cmd_login}};
     cmd_fn fn = NULL;
     for (size_t i = 0; i < AD_ARRAY_LEN(table); i++) {
         if (strcmp(cmd, table[i].name) == 0) {

@@ -276,6 +276,17 @@ int ad_secret_new(char out[AD_SECRET_MAX]);
  * EIO for a write that took nothing). Any thread. */
 size_t ad_write_all(int fd, const void *p, size_t n);
 
+/* ---- opening files below a folder (beneath.c) ------------------------------- */
+/* Opens rel (relative, no "..") below the folder rootfd without leaving
+ * it: a symlink that leads out of the folder, an absolute one, or a /proc
+ * magic link is refused (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+ * where the kernel has no openat2, a walk that follows no link at all).
+ * flags are open(2)'s (O_CLOEXEC is added). Returns the fd, or -1 with
+ * errno (EXDEV or ELOOP for a way out). */
+int ad_openat_beneath(int rootfd, const char *rel, int flags);
+/* The same below the folder root (a path). */
+int ad_open_beneath(const char *root, const char *rel, int flags);
+
 /* ---- data dir -------------------------------------------------------------- */
 /* The unix socket address of path in *a (unixaddr.c). A path too long for
  * sun_path is reached as /proc/self/fd/N/NAME through an O_PATH descriptor

@@ -54,15 +54,12 @@ static int mkdirs_below(const char *root, const char *rel)
     return 0;
 }
 
-static int copy_file(const char *src, const char *dst, mode_t mode)
+/* Copies the open file in (closed here) to dst. */
+static int copy_file(int in, const char *dst, mode_t mode)
 {
     char buf[65536];
     int rc = 0;
-    int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int out = -1;
-    if (in < 0) {
-        return AD_EIO;
-    }
     out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
     if (out < 0) {
         rc = AD_EIO;
@@ -206,16 +203,29 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     json_array_foreach(files, i, v)
     {
         const char *rel = json_string_value(v);
-        char src[PATH_MAX], dst[PATH_MAX];
+        char dst[PATH_MAX];
         struct stat st;
-        int n1 = snprintf(src, sizeof(src), "%s/%s", src_path, rel);
         int n2 = snprintf(dst, sizeof(dst), "%s/%s", wt_path, rel);
-        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(src) || (size_t)n2 >= sizeof(dst) ||
-            lstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* Opened below the repository: a symlink (of the file or of a
+         * folder on its way) that leads out of it is as good as missing,
+         * so a repository cannot have agentd copy ~/.ssh into a worktree. */
+        int in = n2 < 0 || (size_t)n2 >= sizeof(dst)
+                     ? -1
+                     : ad_open_beneath(src_path, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (in >= 0) {
+                close(in);
+            }
             json_array_append_new(missing, json_string(rel));
             continue;
         }
-        if (mkdirs_below(wt_path, rel) != 0 || copy_file(src, dst, st.st_mode) != 0) {
+        if (mkdirs_below(wt_path, rel) != 0) {
+            close(in);
+            rc = ad_gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
+                              strerror(errno));
+            goto out;
+        }
+        if (copy_file(in, dst, st.st_mode) != 0) {
             rc = ad_gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
                               strerror(errno));
             goto out;

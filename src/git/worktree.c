@@ -9,6 +9,7 @@
 #include "git/git_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -94,13 +95,17 @@ static void read_wt_head(git_repository *repo, const char *name, json_t **branch
     char file[PATH_MAX];
     char line[512];
     git_oid id;
-    int n =
-        snprintf(file, sizeof(file), "%s/worktrees/%s/HEAD", git_repository_commondir(repo), name);
+    int n = snprintf(file, sizeof(file), "worktrees/%s/HEAD", name);
     if (n < 0 || (size_t)n >= sizeof(file)) {
         return;
     }
-    FILE *f = fopen(file, "re");
+    /* below the repository's git folder: a link there leads nowhere else */
+    int fd = ad_open_beneath(git_repository_commondir(repo), file, O_RDONLY | O_NONBLOCK);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (f == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
         return;
     }
     bool got = fgets(line, sizeof(line), f) != NULL;

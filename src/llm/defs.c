@@ -7,16 +7,22 @@
  * again, so a changed file is seen at once). Which folders an organisation
  * may see is the caller's business (src/api/defs.c).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_PATH */
+#endif
 #include "llm/llm.h"
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define DEF_FILE_MAX (256 * 1024)
@@ -402,19 +408,43 @@ typedef struct {
     void *ud;
 } load_t;
 
-static json_t *read_def(const char *dir, const char *file)
+/* Reads file of dir; below rootfd (rel: dir's path in it) when rootfd >= 0,
+ * so a link that leads out of a repository is not followed. */
+static json_t *read_def(const char *dir, int rootfd, const char *rel, const char *file)
 {
     char path[4400];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     char name[256];
     snprintf(name, sizeof(name), "%.*s", (int)(strlen(file) - 3), file);
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
+    int fd;
+    if (rootfd >= 0) {
+        char rp[4400];
+        snprintf(rp, sizeof(rp), "%s/%s", rel, file);
+        fd = ad_openat_beneath(rootfd, rp, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    } else {
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    }
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
         return NULL;
     }
     char *buf = ad_xmalloc(DEF_FILE_MAX + 1);
-    size_t n = fread(buf, 1, DEF_FILE_MAX + 1, f);
-    fclose(f);
+    size_t n = 0;
+    while (n < DEF_FILE_MAX + 1) {
+        ssize_t r = read(fd, buf + n, DEF_FILE_MAX + 1 - n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
     json_t *def;
     if (n > DEF_FILE_MAX) {
         def = json_pack("{s:s, s:s}", "name", name, "error", "the file is larger than 256 KiB");
@@ -436,8 +466,25 @@ static int by_name(const void *a, const void *b)
 static void scan_dir(json_t *src, json_t *out)
 {
     const char *dir = json_string_value(json_object_get(src, "path"));
-    DIR *d = dir != NULL ? opendir(dir) : NULL;
+    const char *root = json_string_value(json_object_get(src, "root"));
+    const char *rel = json_string_value(json_object_get(src, "rel"));
+    int rootfd = -1;
+    DIR *d = NULL;
+    if (root != NULL && rel != NULL) {
+        /* a repository's folder: opened without leaving the repository */
+        rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int dfd = rootfd >= 0 ? ad_openat_beneath(rootfd, rel, O_RDONLY | O_DIRECTORY) : -1;
+        d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (d == NULL && dfd >= 0) {
+            close(dfd);
+        }
+    } else if (dir != NULL) {
+        d = opendir(dir);
+    }
     if (d == NULL) {
+        if (rootfd >= 0) {
+            close(rootfd);
+        }
         return;
     }
     char **names = ad_xcalloc(DEF_FILES_MAX, sizeof(*names));
@@ -452,7 +499,8 @@ static void scan_dir(json_t *src, json_t *out)
     closedir(d);
     qsort(names, n, sizeof(*names), by_name);
     for (size_t i = 0; i < n; i++) {
-        json_t *def = json_array_size(out) < DEF_FILES_MAX ? read_def(dir, names[i]) : NULL;
+        json_t *def =
+            json_array_size(out) < DEF_FILES_MAX ? read_def(dir, rootfd, rel, names[i]) : NULL;
         if (def != NULL) {
             json_t *ws = json_object_get(src, "workspaceId");
             json_object_set_new(def, "source", json_string(ws != NULL ? "workspace" : "data"));
@@ -464,6 +512,9 @@ static void scan_dir(json_t *src, json_t *out)
         free(names[i]);
     }
     free(names);
+    if (rootfd >= 0) {
+        close(rootfd);
+    }
 }
 
 static void load_work(uv_work_t *w)

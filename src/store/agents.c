@@ -227,7 +227,11 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE agents SET name = COALESCE(?2, name), mode = COALESCE(?3, mode), "
             "permissions = COALESCE(?4, permissions), display_order = COALESCE(?5, "
-            "display_order), crew_id = CASE WHEN ?6 THEN ?7 ELSE crew_id END, updated_at = ?8 "
+            "display_order), crew_id = CASE WHEN ?6 THEN ?7 ELSE crew_id END, updated_at = ?8, "
+            "state = CASE WHEN ?9 IS NULL AND ?10 IS NULL THEN state "
+            "WHEN ?10 IS NULL THEN json_set(COALESCE(state, '{}'), '$.env', json(?9)) "
+            "WHEN ?9 IS NULL THEN json_set(COALESCE(state, '{}'), '$.command', json(?10)) "
+            "ELSE json_set(COALESCE(state, '{}'), '$.env', json(?9), '$.command', json(?10)) END "
             "WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -244,6 +248,8 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     sqlite3_bind_int(s, 6, crew != NULL ? 1 : 0);
     ad_store_bind_text(s, 7, json_string_value(crew));
     sqlite3_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    ad_store_bind_json(s, 9, json_object_get(args, "env")); /* admin's: src/api/agents.c */
+    ad_store_bind_json(s, 10, json_object_get(args, "command"));
     int e = ad_store_step_done(db, s);
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;
@@ -342,15 +348,15 @@ int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (!json_is_string(wt)) {
         wt = NULL;
     }
-    json_t *ins = json_pack(
-        "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
-        ad_args_str(args, "newId"), "worktreeId",
-        wt != NULL ? wt : json_object_get(src, "worktreeId"), "name", name, "executor",
-        json_object_get(src, "executor"), "status", "idle", "mode", json_object_get(src, "mode"),
-        "permissions", json_object_get(src, "permissions"), "sessionId",
-        json_object_get(src, "sessionId"), "parentAgentId", ad_args_str(args, "id"), "crewId",
-        json_object_get(src, "crewId"), "now", (json_int_t)ad_args_int(args, "now", 0), "state",
-        fork_state(src));
+    json_t *ins =
+        json_pack("{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
+                  ad_args_str(args, "newId"), "worktreeId",
+                  wt != NULL ? wt : json_object_get(src, "worktreeId"), "name", name, "executor",
+                  json_object_get(src, "executor"), "status", "idle", "mode",
+                  json_object_get(src, "mode"), "permissions", json_object_get(src, "permissions"),
+                  "sessionId", json_object_get(src, "sessionId"), "parentAgentId",
+                  ad_args_str(args, "id"), "crewId", json_object_get(src, "crewId"), "now",
+                  (json_int_t)ad_args_int(args, "now", 0), "state", fork_state(src));
     json_decref(src);
     if (ins == NULL) {
         return AD_EINTERNAL;

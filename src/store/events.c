@@ -119,9 +119,9 @@ static void ev_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_wr
 /* ---- retention --------------------------------------------------------------- */
 
 typedef struct {
-    uint64_t max_seq;
+    uint64_t max_bytes;
     int64_t min_ts;
-    uint64_t oldest;
+    uint64_t oldest, bytes;
     ad_bus_trim_done_cb done;
     void *arg;
 } tjob_t;
@@ -131,23 +131,23 @@ static int trim_job(ad_store_tx_t *tx, void *ctx)
     AD_UNUSED(tx);
     tjob_t *t = ctx;
     /* A file that would not go is logged and forgotten: not worth a retry. */
-    (void)ad_evlog_trim(events.log, t->max_seq, t->min_ts, &t->oldest);
+    (void)ad_evlog_trim(events.log, t->max_bytes, t->min_ts, &t->oldest, &t->bytes);
     return 0;
 }
 
 static void trim_done(int rc, void *ctx)
 {
     tjob_t *t = ctx;
-    t->done(rc, t->oldest, t->arg);
+    t->done(rc, t->oldest, t->bytes, t->arg);
     free(t);
 }
 
-static void ev_trim(void *impl, uint64_t max_seq, int64_t min_ts_ms, ad_bus_trim_done_cb done,
+static void ev_trim(void *impl, uint64_t max_bytes, int64_t min_ts_ms, ad_bus_trim_done_cb done,
                     void *arg)
 {
     events_t *e = impl;
     tjob_t *t = ad_xcalloc(1, sizeof(*t));
-    t->max_seq = max_seq;
+    t->max_bytes = max_bytes;
     t->min_ts = min_ts_ms;
     t->done = done;
     t->arg = arg;

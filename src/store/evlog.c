@@ -3,8 +3,13 @@
  * The event log: the bus's durable events as append-only segment files,
  * <dir>/<seq of the first record, 20 digits>.log. The writer thread appends
  * and retires whole segments; replay reads them on pool threads. Every
- * record carries a CRC32C and opening cuts a torn tail off the newest
- * segment, so a crash at any point leaves whole records only. What the
+ * record carries a CRC32C and its lengths, so a damaged record is skipped
+ * on its own: a reader resynchronises on the next offset where a whole
+ * record checks out, and opening rewrites the newest segment without its
+ * damaged records (the damaged file kept aside as <segment>.corrupt-<ms>)
+ * and cuts a torn tail (an incomplete last record) off it. Retention goes
+ * by the bytes the segments hold and the age of their records, never by
+ * seq distance: the seqs a crash skips are gaps, not events. What the
  * records mean, and when they are written, is src/store/events.c's
  * business.
  *
@@ -44,12 +49,16 @@ static const char SEG_MAGIC[8] = {'a', 'g', 'e', 'n', 't', 'd', 'E', 'V'};
  * for long (a trim of small segments after a burst catches up at once). */
 #define TRIM_MAX 1024
 #define TRIM_BYTES (256u << 20)
+/* Copies of damaged segments kept beside the log (<segment>.corrupt-<ms>),
+ * at most: the oldest goes when another is made. */
+#define CORRUPT_KEEP 4
 
 typedef struct {
     uint64_t base;   /* the seq of its first record: its name */
     uint64_t last;   /* the seq of its last record (found at open, sealed: next base - 1) */
     int64_t last_ts; /* ts of its last record (found at open, sealed: the file's mtime) */
     uint64_t size;   /* committed bytes: readers read no further */
+    bool last_known; /* last is its last record's seq, not just the bound below the next */
 } seg_t;
 
 typedef struct {
@@ -83,6 +92,7 @@ struct ad_evlog {
     pthread_mutex_t rmu; /* readers one at a time; trims take it too */
     cursor_t cur[CURSORS];
     unsigned cur_next;
+    uint64_t warned_base, warned_off; /* the damage a reader last logged (under rmu) */
 };
 
 /* ---- encoding ------------------------------------------------------------------ */
@@ -251,6 +261,7 @@ static void publish(ad_evlog_t *log)
         s->size = log->wsize;
         s->last = log->wlast;
         s->last_ts = log->wlast_ts;
+        s->last_known = true;
     }
     if (log->added > log->newest) {
         log->newest = log->added;
@@ -463,44 +474,130 @@ void ad_evlog_sync(ad_evlog_t *log)
 
 /* ---- retention ----------------------------------------------------------------- */
 
-int ad_evlog_trim(ad_evlog_t *log, uint64_t max_seq, int64_t min_ts_ms, uint64_t *oldest)
+/* A segment retention retires, and why. */
+typedef struct {
+    seg_t s;
+    bool size, age; /* the bound(s) it went for */
+    uint64_t held;  /* the log's bytes before it went */
+} gone_t;
+
+/* The oldest segments that go (into gone, when not NULL): while the log
+ * holds more than max_bytes (the newest segment with records stays), or
+ * their last record is older than min_ts_ms. Under mu. */
+static size_t trim_pick(const ad_evlog_t *log, uint64_t max_bytes, int64_t min_ts_ms, gone_t *gone)
 {
-    uint64_t gone[TRIM_MAX];
+    uint64_t held = 0;
+    size_t newest = 0;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        held += log->segs[i].size;
+        if (log->segs[i].size > SEG_HDR) {
+            newest = i;
+        }
+    }
     size_t k = 0;
-    uint64_t bytes = 0;
-    pthread_mutex_lock(&log->rmu);
-    pthread_mutex_lock(&log->mu);
-    while (k < log->nsegs && k < TRIM_MAX && bytes < TRIM_BYTES) {
+    uint64_t freed = 0;
+    while (k < log->nsegs && k < TRIM_MAX && freed < TRIM_BYTES) {
         const seg_t *s = &log->segs[k];
-        bool old = s->last <= max_seq || (min_ts_ms > 0 && s->last_ts < min_ts_ms);
-        if (s->size <= SEG_HDR || !old) {
+        bool size = max_bytes > 0 && held > max_bytes && k < newest;
+        bool age = min_ts_ms > 0 && s->last_ts < min_ts_ms;
+        if (s->size <= SEG_HDR || (!size && !age)) {
             break;
         }
-        bytes += s->size;
-        gone[k++] = s->base;
+        if (gone != NULL) {
+            gone[k] = (gone_t){.s = *s, .size = size, .age = age, .held = held};
+        }
+        held -= s->size;
+        freed += s->size;
+        k++;
     }
+    return k;
+}
+
+/* The first seq kept and the bytes held. Under mu. */
+static void trim_left(const ad_evlog_t *log, uint64_t *oldest, uint64_t *bytes)
+{
+    *oldest = 0;
+    *bytes = 0;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        if (log->segs[i].size > SEG_HDR && *oldest == 0) {
+            *oldest = log->segs[i].base;
+        }
+        *bytes += log->segs[i].size;
+    }
+}
+
+/* Says which segment went, what it held and the bound that made it go. */
+static void log_gone(const ad_evlog_t *log, const gone_t *g, uint64_t max_bytes, int64_t min_ts_ms)
+{
+    char path[4200];
+    seg_path(log, g->s.base, path, sizeof(path));
+    char last_ts[AD_TIME_MAX], cutoff[AD_TIME_MAX];
+    ad_time_format(g->s.last_ts, last_ts);
+    ad_time_format(min_ts_ms, cutoff);
+    char why[200];
+    int n = snprintf(why, sizeof(why), "bound=%s",
+                     g->size && g->age ? "size+age"
+                     : g->size         ? "size"
+                                       : "age");
+    if (g->size && n > 0 && (size_t)n < sizeof(why)) {
+        n += snprintf(why + n, sizeof(why) - (size_t)n, " log_bytes=%llu max_bytes=%llu",
+                      (unsigned long long)g->held, (unsigned long long)max_bytes);
+    }
+    if (g->age && n > 0 && (size_t)n < sizeof(why)) {
+        snprintf(why + n, sizeof(why) - (size_t)n, " last_record=%s older_than=%s", last_ts,
+                 cutoff);
+    }
+    /* A sealed segment found at start is known only to end below the next
+     * one: its range says "at most" (the seqs a crash skipped are no
+     * events, whatever the range). */
+    ad_log(AD_LOG_INFO, "store",
+           "event log: retention removed a segment path=%s first_seq=%llu %s=%llu bytes=%llu %s",
+           path, (unsigned long long)g->s.base, g->s.last_known ? "last_seq" : "last_seq_at_most",
+           (unsigned long long)g->s.last, (unsigned long long)g->s.size, why);
+}
+
+int ad_evlog_trim(ad_evlog_t *log, uint64_t max_bytes, int64_t min_ts_ms, uint64_t *oldest,
+                  uint64_t *bytes)
+{
+    /* Most calls find nothing to do: they need not wait for a read. */
+    pthread_mutex_lock(&log->mu);
+    bool any = trim_pick(log, max_bytes, min_ts_ms, NULL) > 0;
+    if (!any) {
+        trim_left(log, oldest, bytes);
+    }
+    pthread_mutex_unlock(&log->mu);
+    if (!any) {
+        return 0;
+    }
+    gone_t *gone = ad_xmalloc(TRIM_MAX * sizeof(*gone));
+    pthread_mutex_lock(&log->rmu);
+    pthread_mutex_lock(&log->mu);
+    size_t k = trim_pick(log, max_bytes, min_ts_ms, gone);
     bool all = k == log->nsegs;
     if (k > 0) {
         memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof(*log->segs));
         log->nsegs -= k;
     }
-    *oldest = log->nsegs > 0 && log->segs[0].size > SEG_HDR ? log->segs[0].base : 0;
+    trim_left(log, oldest, bytes);
     pthread_mutex_unlock(&log->mu);
     if (all && k > 0) {
-        close_fd(log); /* the newest went too: the next add starts anew */
+        close_fd(log); /* the newest went too (by age): the next add starts anew */
         log->roll = false;
     }
     int rc = 0;
     for (size_t i = 0; i < k; i++) {
         char path[4200];
-        seg_path(log, gone[i], path, sizeof(path));
+        seg_path(log, gone[i].s.base, path, sizeof(path));
         if (unlink(path) != 0 && errno != ENOENT) {
             ad_log(AD_LOG_WARN, "store", "event log: cannot remove path=%s err=%s", path,
                    strerror(errno));
             rc = AD_EIO;
+            continue;
         }
+        log_gone(log, &gone[i], max_bytes, min_ts_ms);
     }
     pthread_mutex_unlock(&log->rmu);
+    free(gone);
     return rc;
 }
 
@@ -564,6 +661,40 @@ static int64_t win_next(win_t *w, uint64_t end, ad_evlog_rec_t *r)
         }
         if (win_fill(w, need, end) != 0) {
             return AD_ECORRUPT;
+        }
+    }
+}
+
+/* From a record that does not check out at the window's position: moves
+ * the window on to the next offset before end where a whole record starts
+ * whose lengths are in bounds, whose three strings end where they say,
+ * whose CRC matches and whose seq is in (above, upto]; returns its length
+ * with *r set, or 0 when no such record is left (the window then stands
+ * at end or where a read failed). Garbage is never taken for a record:
+ * a frame that runs past end is not one. */
+static int64_t win_resync(win_t *w, uint64_t end, uint64_t above, uint64_t upto, ad_evlog_rec_t *r)
+{
+    for (;;) {
+        w->at++;
+        if (w->at > w->have) { /* past what the window holds: start it there */
+            w->base += w->at;
+            w->have = w->at = 0;
+        }
+        if (w->base + w->at + REC_HDR + 3 > end) {
+            return 0;
+        }
+        size_t need = 0;
+        int64_t len;
+        while ((len = ad_evlog_parse(w->buf + w->at, w->have - w->at, true, r, &need)) == 0) {
+            if (w->base + w->at + need > end) {
+                break; /* runs past the end: not a record here */
+            }
+            if (win_fill(w, need, end) != 0) {
+                return 0; /* a read failed */
+            }
+        }
+        if (len > 0 && r->seq > above && r->seq <= upto) {
+            return len;
         }
     }
 }
@@ -638,9 +769,31 @@ typedef struct {
     bool done; /* limit, upto or the callback said stop */
 } rd_t;
 
+/* Logs damage a read met, once for the same spot in a row (replays come
+ * back to it). Under rmu. */
+static void warn_corrupt(ad_evlog_t *log, const seg_t *s, const char *path, uint64_t bad,
+                         uint64_t next)
+{
+    if (log->warned_base == s->base && log->warned_off == bad) {
+        return;
+    }
+    log->warned_base = s->base;
+    log->warned_off = bad;
+    if (next != 0) {
+        ad_log(AD_LOG_WARN, "store",
+               "event log: corrupt record at offset %llu skipped, reading on at offset %llu "
+               "path=%s",
+               (unsigned long long)bad, (unsigned long long)next, path);
+    } else {
+        ad_log(AD_LOG_WARN, "store",
+               "event log: corrupt record at offset %llu, no whole record after it path=%s",
+               (unsigned long long)bad, path);
+    }
+}
+
 /* Reads segment s from off: rows after rd->after up to rd->upto go to the
- * callback. A record that does not check out ends the segment (logged): its
- * rows read so far count, the rest show as missing. */
+ * callback. A record that does not check out is skipped (logged): the read
+ * goes on at the next whole record, and the skipped seqs show as missing. */
 static void read_seg(ad_evlog_t *log, const seg_t *s, uint64_t off, rd_t *rd)
 {
     char path[4200];
@@ -657,9 +810,17 @@ static void read_seg(ad_evlog_t *log, const seg_t *s, uint64_t off, rd_t *rd)
     w->base = off;
     w->have = w->at = 0;
     uint64_t lo = 0;
-    int64_t len = 0;
     ad_evlog_rec_t r;
-    while (!rd->done && (len = win_next(w, s->size, &r)) > 0) {
+    while (!rd->done) {
+        int64_t len = win_next(w, s->size, &r);
+        if (len < 0) {
+            uint64_t bad = w->base + w->at;
+            len = win_resync(w, s->size, lo != 0 ? lo : s->base - 1, s->last, &r);
+            warn_corrupt(log, s, path, bad, len > 0 ? w->base + w->at : 0);
+        }
+        if (len <= 0) {
+            break;
+        }
         if (r.seq > rd->upto) {
             rd->done = true;
             break;
@@ -677,12 +838,7 @@ static void read_seg(ad_evlog_t *log, const seg_t *s, uint64_t off, rd_t *rd)
         w->at += (size_t)len;
     }
     close(w->fd);
-    if (len < 0) {
-        ad_log(AD_LOG_ERROR, "store",
-               "event log: a record does not check out, the rest of the segment is skipped "
-               "path=%s offset=%llu",
-               path, (unsigned long long)(w->base + w->at));
-    } else if (lo != 0) {
+    if (lo != 0) {
         cursor_keep(log, s->base, lo, w->base + w->at);
     }
 }
@@ -740,23 +896,59 @@ static int cmp_seg(const void *a, const void *b)
     return (x->base > y->base) - (x->base < y->base);
 }
 
-/* Checks the newest segment record by record: *valid is where its whole,
- * checked records end (0 when its header is not ours or no record checks
- * out), and s gets the last record's seq and ts. AD_ESTATE for a header of
- * a later version. */
-static int scan_seg(const char *path, seg_t *s, uint64_t *valid, char *err, size_t errsz)
+/* What a scan of the newest segment found. */
+typedef struct {
+    bool ours;           /* its header is ours (else nothing below is set) */
+    uint64_t valid;      /* where its last whole, checked record ends */
+    uint64_t kept;       /* whole, checked records, in seq order */
+    uint64_t kept_bytes; /* their bytes */
+    size_t nbad;         /* damaged stretches with whole records after them */
+    uint64_t bad[8];     /* where the first of them start */
+    bool bad_header;     /* its magic was damaged */
+} scan_t;
+
+/* Whether the record right after the header of s's file (fd) is whole,
+ * checks out and has the seq s is named after. */
+static bool first_checks(int fd, const seg_t *s)
 {
-    *valid = 0;
+    win_t w = {.fd = fd, .cap = RBUF_BYTES, .base = SEG_HDR};
+    w.buf = ad_xmalloc(w.cap);
+    ad_evlog_rec_t r;
+    bool ok = win_next(&w, s->size, &r) > 0 && r.seq == s->base;
+    free(w.buf);
+    return ok;
+}
+
+/* Checks the newest segment record by record, resynchronising past a
+ * record that does not check out (or is not above the one before) on the
+ * next whole one: sc says what it found, s gets the last record's seq and
+ * ts. With out >= 0, every record kept is written there. AD_ESTATE for a
+ * header of a later version, AD_EIO when out cannot be written. */
+static int scan_seg(const char *path, seg_t *s, scan_t *sc, int out, char *err, size_t errsz)
+{
+    *sc = (scan_t){.valid = SEG_HDR};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
         return AD_EIO;
     }
     uint8_t h[SEG_HDR];
-    if (pread(fd, h, SEG_HDR, 0) != SEG_HDR || memcmp(h, SEG_MAGIC, sizeof(SEG_MAGIC)) != 0) {
+    if (pread(fd, h, SEG_HDR, 0) != SEG_HDR) {
         close(fd);
         return 0;
     }
+    int off_by = 0;
+    for (size_t i = 0; i < sizeof(SEG_MAGIC); i++) {
+        off_by += h[i] != (uint8_t)SEG_MAGIC[i];
+    }
+    /* A magic a byte or two off, a version of ours and a first record
+     * that checks out with the seq the name says: our segment with a
+     * damaged header. Anything else is not ours. */
+    if (off_by > 2 || (off_by > 0 && (get32(h + 8) != SEG_VERSION || !first_checks(fd, s)))) {
+        close(fd);
+        return 0;
+    }
+    sc->bad_header = off_by > 0;
     if (get32(h + 8) != SEG_VERSION) {
         snprintf(err, errsz,
                  "%s was written by a later agentd (event log version %u); refusing to run", path,
@@ -764,21 +956,219 @@ static int scan_seg(const char *path, seg_t *s, uint64_t *valid, char *err, size
         close(fd);
         return AD_ESTATE;
     }
+    sc->ours = true;
     win_t w = {.fd = fd, .cap = RBUF_BYTES, .base = SEG_HDR};
     w.buf = ad_xmalloc(w.cap);
     ad_evlog_rec_t r;
-    int64_t len;
-    uint64_t prev = 0;
-    /* Up to the first record that is damaged, cut short, or not the next. */
-    while ((len = win_next(&w, s->size, &r)) > 0 && r.seq > prev &&
-           (prev != 0 || r.seq == s->base)) {
+    uint64_t prev = s->base - 1;
+    int rc = 0;
+    for (;;) {
+        int64_t len = win_next(&w, s->size, &r);
+        if (len > 0 && r.seq <= prev) {
+            len = AD_ECORRUPT; /* whole, but not the next: damaged all the same */
+        }
+        if (len < 0) {
+            uint64_t bad = w.base + w.at;
+            len = win_resync(&w, s->size, prev, UINT64_MAX, &r);
+            if (len <= 0) {
+                break; /* a tail: load() says which kind */
+            }
+            if (sc->nbad < AD_ARRAY_LEN(sc->bad)) {
+                sc->bad[sc->nbad] = bad;
+            }
+            sc->nbad++;
+        }
+        if (len == 0) {
+            break;
+        }
+        if (out >= 0 && ad_write_all(out, w.buf + w.at, (size_t)len) != (size_t)len) {
+            snprintf(err, errsz, "cannot write a copy of %s: %s", path, strerror(errno));
+            rc = AD_EIO;
+            break;
+        }
         prev = s->last = r.seq;
         s->last_ts = r.ts_ms;
+        s->last_known = true;
         w.at += (size_t)len;
-        *valid = w.base + w.at;
+        sc->valid = w.base + w.at;
+        sc->kept++;
+        sc->kept_bytes += (uint64_t)len;
     }
     free(w.buf);
     close(fd);
+    return rc;
+}
+
+/* Whether the bytes of path from `at` to size are a torn tail: an
+ * incomplete last record (less than a header, or a header whose record
+ * runs past the end of the file) or zeros (space a power loss left
+ * unwritten). Anything else is damage, kept aside before it goes. */
+static bool torn_tail(const char *path, uint64_t at, uint64_t size)
+{
+    if (size - at < REC_HDR) {
+        return true;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    uint8_t buf[4096];
+    ssize_t got = pread(fd, buf, REC_HDR, (off_t)at);
+    bool torn = false;
+    if (got == REC_HDR) {
+        ad_evlog_rec_t r;
+        size_t need = 0;
+        int64_t len = ad_evlog_parse(buf, REC_HDR, false, &r, &need);
+        torn = len == 0 && at + need > size;
+    }
+    bool zeros = !torn;
+    for (uint64_t off = at; zeros && off < size;) {
+        got = pread(fd, buf, sizeof(buf), (off_t)off);
+        if (got <= 0) {
+            zeros = false;
+            break;
+        }
+        for (ssize_t i = 0; i < got && zeros; i++) {
+            zeros = buf[i] == 0;
+        }
+        off += (uint64_t)got;
+    }
+    close(fd);
+    return torn || zeros;
+}
+
+/* The time suffix of a kept-aside copy's name (<20 digits>.log.corrupt-<ms>),
+ * -1 for any other name. */
+static int64_t aside_name(const char *name)
+{
+    uint64_t base;
+    char seg[32];
+    if (strlen(name) < 24 + 9 || strncmp(name + 24, ".corrupt-", 9) != 0) {
+        return -1;
+    }
+    memcpy(seg, name, 24);
+    seg[24] = '\0';
+    if (!seg_name(seg, &base)) {
+        return -1;
+    }
+    int64_t v = 0;
+    const char *p = name + 24 + 9;
+    if (*p == '\0') {
+        return -1;
+    }
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10) {
+            return -1;
+        }
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+/* Removes the oldest kept-aside copies until at most keep are left. */
+static void prune_aside(const char *dir, size_t keep)
+{
+    for (int round = 0; round < 64; round++) {
+        DIR *d = opendir(dir);
+        if (d == NULL) {
+            return;
+        }
+        size_t n = 0;
+        int64_t oldest = INT64_MAX;
+        char name[256] = "";
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            int64_t t = aside_name(e->d_name);
+            if (t < 0) {
+                continue;
+            }
+            n++;
+            if (t < oldest && strlen(e->d_name) < sizeof(name)) {
+                oldest = t;
+                snprintf(name, sizeof(name), "%s", e->d_name);
+            }
+        }
+        if (n <= keep || name[0] == '\0') {
+            closedir(d);
+            return;
+        }
+        if (unlinkat(dirfd(d), name, 0) == 0) {
+            ad_log(AD_LOG_INFO, "store",
+                   "event log: removed the oldest copy of a damaged segment path=%s/%s kept=%d",
+                   dir, name, CORRUPT_KEEP);
+        }
+        closedir(d);
+    }
+}
+
+/* Keeps the damaged file at path as it is, beside it under
+ * <path>.corrupt-<ms> (a second name for the same file: no bytes copied),
+ * so whoever looks later has what the disk held. */
+static void keep_aside(const ad_evlog_t *log, const char *path)
+{
+    prune_aside(log->dir, CORRUPT_KEEP - 1);
+    int64_t now = ad_wall_ms();
+    char aside[4300];
+    for (int i = 0; i < 16; i++) {
+        snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)(now + i));
+        if (link(path, aside) == 0) {
+            ad_log(AD_LOG_WARN, "store", "event log: the damaged segment is kept as path=%s",
+                   aside);
+            return;
+        }
+        if (errno != EEXIST) {
+            break;
+        }
+    }
+    ad_log(AD_LOG_WARN, "store",
+           "event log: cannot keep a copy of the damaged segment path=%s err=%s", path,
+           strerror(errno));
+}
+
+/* Writes the newest segment again with only the records the scan kept
+ * (through <path>.tmp and a rename, so a crash leaves the one or the
+ * other), after keeping the damaged file aside. A segment with no record
+ * left goes. */
+static int rewrite_seg(ad_evlog_t *log, seg_t *s, const char *path, const scan_t *sc, char *err,
+                       size_t errsz)
+{
+    keep_aside(log, path);
+    if (sc->kept == 0) {
+        unlink(path);
+        (void)sync_dir(log->dir);
+        return 0;
+    }
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
+        return AD_EIO;
+    }
+    uint8_t h[SEG_HDR] = {0};
+    memcpy(h, SEG_MAGIC, sizeof(SEG_MAGIC));
+    put32(h + 8, SEG_VERSION);
+    int rc = ad_write_all(fd, h, SEG_HDR) == SEG_HDR ? 0 : AD_EIO;
+    if (rc != 0) {
+        snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    scan_t again;
+    rc = rc != 0 ? rc : scan_seg(path, s, &again, fd, err, errsz);
+    if (rc == 0 && fdatasync(fd) != 0) {
+        snprintf(err, errsz, "cannot sync %s: %s", tmp, strerror(errno));
+        rc = AD_EIO;
+    }
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        snprintf(err, errsz, "cannot rename %s: %s", tmp, strerror(errno));
+        rc = AD_EIO;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    (void)sync_dir(log->dir);
+    s->size = SEG_HDR + again.kept_bytes;
     return 0;
 }
 
@@ -802,7 +1192,111 @@ static bool torn_start(const char *path, uint64_t size)
            (memcmp(h, SEG_MAGIC, sizeof(SEG_MAGIC)) == 0 || memcmp(h, zero, SEG_HDR) == 0);
 }
 
-/* Finds the segments, and cuts the newest back to its last whole record. */
+/* Cuts path back to size bytes. */
+static int cut_seg(const char *path, uint64_t size, char *err, size_t errsz)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0 || fdatasync(fd) != 0) {
+        snprintf(err, errsz, "cannot cut %s back to %llu bytes: %s", path, (unsigned long long)size,
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return AD_EIO;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Makes the newest segment whole: damaged records out (the file kept
+ * aside), a torn tail cut. *gone when no record was left in it (the file
+ * went). */
+static int mend_newest(ad_evlog_t *log, seg_t *s, const char *path, bool *gone, char *err,
+                       size_t errsz)
+{
+    *gone = false;
+    scan_t sc;
+    int rc = scan_seg(path, s, &sc, -1, err, errsz);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!sc.ours || (sc.kept == 0 && sc.valid >= s->size)) {
+        if (!torn_start(path, s->size)) {
+            snprintf(err, errsz,
+                     "%s is not an agentd event log segment; move it out of %s to start", path,
+                     log->dir);
+            return AD_ECORRUPT;
+        }
+        ad_log(AD_LOG_WARN, "store", "event log: removed a segment with no whole record path=%s",
+               path);
+        unlink(path);
+        *gone = true;
+        return 0;
+    }
+    bool torn = sc.valid < s->size && torn_tail(path, sc.valid, s->size);
+    if (sc.nbad > 0) {
+        /* one line for the segment: the logger holds back repeats */
+        char offs[200] = "";
+        size_t n = 0;
+        for (size_t i = 0; i < sc.nbad && i < AD_ARRAY_LEN(sc.bad); i++) {
+            int w = snprintf(offs + n, sizeof(offs) - n, "%s%llu", i ? "," : "",
+                             (unsigned long long)sc.bad[i]);
+            n += w > 0 && (size_t)w < sizeof(offs) - n ? (size_t)w : 0;
+        }
+        ad_log(AD_LOG_WARN, "store",
+               "event log: corrupt record at offset %llu skipped, the records around it kept "
+               "path=%s damaged=%zu offsets=%s%s",
+               (unsigned long long)sc.bad[0], path, sc.nbad, offs,
+               sc.nbad > AD_ARRAY_LEN(sc.bad) ? ",..." : "");
+    }
+    if (sc.valid < s->size && !torn) {
+        ad_log(AD_LOG_WARN, "store",
+               "event log: corrupt record at offset %llu, no whole record after it (%llu bytes) "
+               "path=%s",
+               (unsigned long long)sc.valid, (unsigned long long)(s->size - sc.valid), path);
+    }
+    if (sc.bad_header) {
+        ad_log(AD_LOG_WARN, "store",
+               "event log: corrupt segment header at offset 0, its records kept path=%s", path);
+    }
+    if (sc.nbad > 0 || sc.bad_header || (sc.valid < s->size && !torn)) {
+        if (torn) {
+            ad_log(AD_LOG_WARN, "store",
+                   "event log: a torn tail (an unclean stop) after the damage path=%s bytes=%llu",
+                   path, (unsigned long long)(s->size - sc.valid));
+        }
+        rc = rewrite_seg(log, s, path, &sc, err, errsz);
+        if (rc == 0) {
+            ad_log(AD_LOG_WARN, "store",
+                   "event log: the newest segment was written again without its damaged records "
+                   "path=%s records_kept=%llu",
+                   path, (unsigned long long)sc.kept);
+        }
+        *gone = sc.kept == 0;
+        return rc;
+    }
+    if (sc.kept == 0) {
+        ad_log(AD_LOG_WARN, "store", "event log: removed a segment with no whole record path=%s",
+               path);
+        unlink(path);
+        *gone = true;
+        return 0;
+    }
+    if (torn) {
+        ad_log(AD_LOG_WARN, "store",
+               "event log: cut a torn tail (an unclean stop) path=%s bytes=%llu", path,
+               (unsigned long long)(s->size - sc.valid));
+        rc = cut_seg(path, sc.valid, err, errsz);
+        if (rc != 0) {
+            return rc;
+        }
+        s->size = sc.valid;
+    }
+    return 0;
+}
+
+/* Finds the segments (removing a rewrite a crash interrupted), and makes
+ * the newest whole. */
 static int load(ad_evlog_t *log, char *err, size_t errsz)
 {
     DIR *d = opendir(log->dir);
@@ -814,6 +1308,16 @@ static int load(ad_evlog_t *log, char *err, size_t errsz)
     while ((e = readdir(d)) != NULL) {
         uint64_t base;
         struct stat sb;
+        char seg[32];
+        size_t nlen = strlen(e->d_name);
+        if (nlen == 28 && strcmp(e->d_name + 24, ".tmp") == 0) {
+            memcpy(seg, e->d_name, 24);
+            seg[24] = '\0';
+            if (seg_name(seg, &base)) {
+                unlinkat(dirfd(d), e->d_name, 0); /* a rewrite that did not finish */
+            }
+            continue;
+        }
         if (!seg_name(e->d_name, &base) || fstatat(dirfd(d), e->d_name, &sb, 0) != 0 ||
             !S_ISREG(sb.st_mode)) {
             continue;
@@ -837,39 +1341,14 @@ static int load(ad_evlog_t *log, char *err, size_t errsz)
         seg_t *s = &log->segs[log->nsegs - 1];
         char path[4200];
         seg_path(log, s->base, path, sizeof(path));
-        uint64_t valid = 0;
-        int rc = scan_seg(path, s, &valid, err, errsz);
+        bool gone = false;
+        int rc = mend_newest(log, s, path, &gone, err, errsz);
         if (rc != 0) {
             return rc;
         }
-        if (valid == 0) {
-            if (!torn_start(path, s->size)) {
-                snprintf(err, errsz,
-                         "%s is not an agentd event log segment; move it out of %s to start", path,
-                         log->dir);
-                return AD_ECORRUPT;
-            }
-            ad_log(AD_LOG_WARN, "store",
-                   "event log: removed a segment with no whole record path=%s", path);
-            unlink(path);
+        if (gone) {
             log->nsegs--;
             continue;
-        }
-        if (valid < s->size) {
-            ad_log(AD_LOG_WARN, "store",
-                   "event log: cut a torn tail (an unclean stop) path=%s bytes=%llu", path,
-                   (unsigned long long)(s->size - valid));
-            int fd = open(path, O_WRONLY | O_CLOEXEC);
-            if (fd < 0 || ftruncate(fd, (off_t)valid) != 0 || fdatasync(fd) != 0) {
-                snprintf(err, errsz, "cannot cut %s back to %llu bytes: %s", path,
-                         (unsigned long long)valid, strerror(errno));
-                if (fd >= 0) {
-                    close(fd);
-                }
-                return AD_EIO;
-            }
-            close(fd);
-            s->size = valid;
         }
         log->newest = s->last;
         break;

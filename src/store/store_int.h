@@ -78,8 +78,11 @@ void ad_store_typed_write(ad_store_t *st, ad_store_typed_fn fn, const void *in, 
  * named by the seq of its first record, retired whole by retention. Adds,
  * commits, syncs and trims come from one thread at a time (the writer once
  * the daemon runs; the loop before it starts); reads and bounds from any
- * thread. Records are checked (CRC32C) on read and at open, which cuts a
- * torn tail off the newest segment.
+ * thread. Records are checked (CRC32C) on read and at open: a damaged
+ * record is skipped on its own (readers resynchronise on the next whole
+ * record), opening rewrites the newest segment without its damaged records
+ * (keeping the damaged file aside as <segment>.corrupt-<ms>, at most 4 such
+ * copies) and cuts a torn tail (an incomplete last record) off it.
  */
 typedef struct ad_evlog ad_evlog_t;
 typedef struct {
@@ -121,15 +124,20 @@ int ad_evlog_add(ad_evlog_t *log, const ad_evlog_rec_t *r);
 int ad_evlog_commit(ad_evlog_t *log);
 /* Syncs the newest segment and closes it (a later add opens it again). */
 void ad_evlog_sync(ad_evlog_t *log);
-/* Deletes the oldest segments whose records all have seq <= max_seq or
- * (min_ts_ms > 0) were written before min_ts_ms, a bounded number a call;
- * *oldest gets the first seq left (0 for none). 0 or AD_EIO (a file that
- * would not go; it is forgotten all the same). */
-int ad_evlog_trim(ad_evlog_t *log, uint64_t max_seq, int64_t min_ts_ms, uint64_t *oldest);
+/* Retention: deletes the oldest segments while the segments hold more than
+ * max_bytes (0: no bound; the newest segment with records stays) or while
+ * their last record was written before min_ts_ms (0: no bound), a bounded
+ * number a call, logging each (which file, its seqs, its bytes, the bound).
+ * Seqs play no part: the numbers a crash skipped take no bytes. *oldest
+ * gets the first seq left (0 for none), *bytes what the segments hold now.
+ * 0 or AD_EIO (a file that would not go; it is forgotten all the same). */
+int ad_evlog_trim(ad_evlog_t *log, uint64_t max_bytes, int64_t min_ts_ms, uint64_t *oldest,
+                  uint64_t *bytes);
 /* Calls cb with up to limit committed records with after < seq <= upto, in
  * seq order, until cb returns non-zero; the record's strings live for the
- * call. A record that fails its check ends its segment's part of the read
- * (logged): those seqs are simply missing. Returns 0. */
+ * call. A record that fails its check is skipped (logged, "corrupt record at
+ * offset N") and the read goes on at the next whole record: its seq is
+ * simply missing. Returns 0. */
 typedef int (*ad_evlog_row_cb)(const ad_evlog_rec_t *r, void *arg);
 int ad_evlog_read(ad_evlog_t *log, uint64_t after, uint64_t upto, size_t limit, ad_evlog_row_cb cb,
                   void *arg);

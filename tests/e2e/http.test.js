@@ -171,7 +171,7 @@ test('IPv6 loopback listens and reports a bracketed URL', async (t) => {
     return;
   }
   try {
-    assert.match(c.stdout, /^agentd listening on http:\/\/\[::1\]:(\d+)\/\nagentd login: http:\/\/\[::1\]:\1\/login\?token=[A-Za-z0-9_-]{43}\n$/);
+    assert.match(c.stdout, /^agentd listening on http:\/\/\[::1\]:(\d+)\/\nagentd owner token \(shown once, kept in \S+\): [A-Za-z0-9_-]{43}\nagentd login: http:\/\/\[::1\]:\1\/login#code=[A-Za-z0-9_-]{43} \(once, within 5 min; later: agentd login\)\n$/);
     const r = await c.fetch(`${c.url}/healthz`);
     assert.equal(r.status, 200);
   } finally {
@@ -179,8 +179,8 @@ test('IPv6 loopback listens and reports a bracketed URL', async (t) => {
   }
 });
 
-test('stdout has the listening line and the login line, nothing else', async () => {
-  assert.match(d.stdout, /^agentd listening on http:\/\/127\.0\.0\.1:(\d+)\/\nagentd login: http:\/\/127\.0\.0\.1:\1\/login\?token=[A-Za-z0-9_-]{43}\n$/);
+test('stdout has the listening line, the owner token and a login code once, nothing else', async () => {
+  assert.match(d.stdout, /^agentd listening on http:\/\/127\.0\.0\.1:(\d+)\/\nagentd owner token \(shown once, kept in \S+\): [A-Za-z0-9_-]{43}\nagentd login: http:\/\/127\.0\.0\.1:\1\/login#code=[A-Za-z0-9_-]{43} \(once, within 5 min; later: agentd login\)\n$/);
 });
 
 test('a port already in use: one clear line and exit 1', async () => {

@@ -79,9 +79,11 @@ test('the daemon prints https URLs and answers over TLS with HSTS', async () => 
   assert.equal((await req(d, 'GET', '/api/agents', { auth: false })).status, 401);
 });
 
-test('the login URL gives a Secure session cookie that works', async () => {
-  const r = await req(d, 'GET', `/login?token=${d.token}`, { auth: false });
-  assert.ok(r.status === 302 || r.status === 303, `login answered ${r.status}`);
+test('the login URL\'s one-time code gives a Secure session cookie that works', async () => {
+  const code = d.stdout.match(/agentd login: https:\/\/\S+\/login#code=([A-Za-z0-9_-]+)/);
+  assert.ok(code, d.stdout);
+  const r = await req(d, 'POST', '/api/auth/login', { auth: false, body: { code: code[1] } });
+  assert.equal(r.status, 200, r.raw.toString());
   const set = [].concat(r.headers['set-cookie'] || []);
   const c = set.find((s) => s.startsWith('agentd_session_'));
   assert.ok(c, JSON.stringify(set));

@@ -2,11 +2,13 @@
 /* libFuzzer harness for the event log's reading side (src/store/evlog.c):
  * the input is the newest segment's file as a crash or a bad disk may leave
  * it (behind a good header when the first byte is odd, so the fuzzer
- * reaches the records). Opening must refuse it or cut it back to whole,
- * checked records; what is read back must be in seq order with its strings
- * where the lengths say; an append after it must read back after a reopen.
- * The record parser runs on the raw bytes too. Seed corpus:
- * tests/fuzz/corpus/evlog/. */
+ * reaches the records). Opening must refuse it or leave whole, checked
+ * records only (damaged ones skipped, the file rewritten, a torn tail cut);
+ * what is read back must be in seq order with its strings where the
+ * lengths say; an append after it must read back after a reopen, with
+ * nothing left to mend. The record parser runs on the raw bytes too. Seed
+ * corpus: tests/fuzz/corpus/evlog/. */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,38 @@ static seen_t read_back(ad_evlog_t *log)
     return s;
 }
 
+/* The copies of a damaged segment opening kept aside
+ * (<segment>.corrupt-<ms>): how many. */
+static size_t count_aside(void)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        n += strstr(e->d_name, ".corrupt-") != NULL;
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n;
+}
+
+/* Removes them. */
+static void remove_aside(void)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strstr(e->d_name, ".corrupt-") != NULL) {
+            unlinkat(dirfd(d), e->d_name, 0);
+        }
+    }
+    closedir(d);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (dir[0] == '\0') {
@@ -82,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512];
     if (ad_evlog_open(dir, 1u << 20, false, &log, err, sizeof(err)) != 0) {
         unlink(seg);
+        remove_aside();
         return 0;
     }
     uint64_t oldest, newest, bytes;
@@ -104,8 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           .payload_len = 2};
     if (newest < UINT64_MAX - 1 && ad_evlog_add(log, &add) == 0 && ad_evlog_commit(log) == 0) {
         ad_evlog_free(log);
+        size_t aside = count_aside();
         if (ad_evlog_open(dir, 1u << 20, false, &log, err, sizeof(err)) != 0) {
             abort(); /* our own append must open again */
+        }
+        if (count_aside() != aside) {
+            abort(); /* and find nothing damaged: the first open mended it all */
         }
         seen_t t = read_back(log);
         if (t.last != newest + 1 || t.n != s.n + 1) {
@@ -118,5 +157,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof(path), "%s/%020llu.log", dir, (unsigned long long)(newest + 1));
     unlink(path);
     unlink(seg);
+    remove_aside();
     return 0;
 }

@@ -32,7 +32,7 @@ typedef struct {
     bool hold_trim; /* a trim deletes at once but answers at release_trim() */
     ad_bus_trim_done_cb trim_done;
     void *trim_arg;
-    uint64_t trim_oldest;
+    uint64_t trim_oldest, trim_bytes;
 } fakedb_t;
 
 static void fake_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_write_done_cb done,
@@ -91,13 +91,20 @@ static int fake_read(void *impl, uint64_t after, uint64_t upto, size_t limit, ad
     return 0;
 }
 
-static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_done_cb done,
+/* Retention by bytes, as the event log does: the oldest rows go while the
+ * rows hold more than max_bytes. */
+static void fake_trim(void *impl, uint64_t max_bytes, int64_t min_ts, ad_bus_trim_done_cb done,
                       void *arg)
 {
     AD_UNUSED(min_ts);
     fakedb_t *db = impl;
     pthread_mutex_lock(&db->mu);
-    while (db->first < db->n && db->rows[db->first]->seq <= max_seq) {
+    uint64_t held = 0;
+    for (size_t i = db->first; i < db->n; i++) {
+        held += ad_bus_event_bytes(db->rows[i]);
+    }
+    while (db->first < db->n && held > max_bytes) {
+        held -= ad_bus_event_bytes(db->rows[db->first]);
         db->first++;
     }
     uint64_t oldest = db->first < db->n ? db->rows[db->first]->seq : 0;
@@ -106,9 +113,10 @@ static void fake_trim(void *impl, uint64_t max_seq, int64_t min_ts, ad_bus_trim_
         db->trim_done = done;
         db->trim_arg = arg;
         db->trim_oldest = oldest;
+        db->trim_bytes = held;
         return;
     }
-    done(0, oldest, arg);
+    done(0, oldest, held, arg);
 }
 
 static void release_trim(fakedb_t *db)
@@ -116,7 +124,7 @@ static void release_trim(fakedb_t *db)
     ad_bus_trim_done_cb done = db->trim_done;
     db->trim_done = NULL;
     db->hold_trim = false;
-    done(0, db->trim_oldest, db->trim_arg);
+    done(0, db->trim_oldest, db->trim_bytes, db->trim_arg);
 }
 
 static void fake_reserve(void *impl, uint64_t upto, ad_bus_write_done_cb done, void *arg)
@@ -411,6 +419,65 @@ static void replay_truncated_by_retention(void **state)
     }
     assert_int_equal(r.truncated, oldest);
     assert_range(&r, 0, oldest, 3000);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+    free(r.seqs);
+}
+
+/* Issue #41: a restart after a crash continues above the seq ceiling, a
+ * block of 2^20 seqs on. Retention turned its byte bound into a seq
+ * distance and counted those seqs as events, so the history before the
+ * crash went with the table far below its bound. Ten crashes on one table,
+ * each life publishing and trimming at every commit, then a replay from 0:
+ * every event, the skipped blocks reported as gaps, nothing truncated. */
+static void retention_ignores_the_seqs_a_crash_skipped(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(2048);
+    cfg.event_retention_bytes = 1u << 20; /* 1,000 events of ~200 bytes fit five times */
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    uint64_t firsts[10];
+    for (int life = 0; life < 10; life++) {
+        ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+        uint64_t min = db.n > 0 ? db.rows[db.first]->seq : 0;
+        uint64_t max = db.n > 0 ? db.rows[db.n - 1]->seq : 0;
+        ad_bus_set_store(bus, &fake_ops, &db, min, max, db.reserved);
+        firsts[life] = ad_bus_seq(bus) + 1;
+        publish_trimmed(&loop, bus, 0, 100);
+        persist_all(&loop, bus);
+        bus->last_trim_ms = 0;
+        pub(bus, "system", 100); /* one more commit, one more trim */
+        persist_all(&loop, bus);
+        assert_false(bus->trimming);
+        /* "kill -9": gone without a stop, the ceiling stays up */
+        ad_bus_free(bus);
+        drain_loop(&loop);
+    }
+    assert_int_equal(db.first, 0); /* nothing deleted */
+    assert_int_equal(db.n, 1010);
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, db.rows[0]->seq, db.rows[db.n - 1]->seq, db.reserved);
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"system"};
+    ad_bus_subscribe(s, t, 1, true, 0);
+    for (int i = 0; i < 100000 && ad_bus_sub_replaying(s); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(r.truncated, 0);
+    assert_int_equal(r.n, 1010);
+    for (int life = 0; life < 10; life++) {
+        for (int i = 0; i < 101; i++) {
+            assert_int_equal(r.seqs[life * 101 + i], firsts[life] + (uint64_t)i);
+        }
+        assert_true(life == 0 || firsts[life] > firsts[life - 1] + AD_BUS_SEQ_BLOCK / 2);
+    }
+    assert_int_equal(r.gaps, 10); /* after each life, the last one too (this bus starts above it) */
     ad_bus_sub_free(s);
     ad_bus_free(bus);
     drain_loop(&loop);
@@ -719,6 +786,7 @@ int main(void)
         cmocka_unit_test(replay_truncated_without_store),
         cmocka_unit_test(replay_from_table_while_publishing),
         cmocka_unit_test(replay_truncated_by_retention),
+        cmocka_unit_test(retention_ignores_the_seqs_a_crash_skipped),
         cmocka_unit_test(replay_waits_for_a_running_trim),
         cmocka_unit_test(replay_paces_on_full_queue),
         cmocka_unit_test(seq_continues_after_store),

@@ -414,6 +414,7 @@ export const api = {
     request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),
   login: (token: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { token }),
+  loginCode: (code: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { code }),
   logout: () => request('POST', '/api/auth/logout'),
   tokens: async () => listOf<ApiToken>(await request('GET', '/api/tokens'), 'tokens'),
   createToken: (body: { name: string; scope: string; expiresInSeconds?: number }) => request<ApiToken & { token: string }>('POST', '/api/tokens', body),

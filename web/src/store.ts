@@ -343,6 +343,33 @@ export function boot() {
   startLive();
 }
 
+// Why the sign-in screen shows (a login code that did not work), or null.
+export const loginError = signal<string | null>(null);
+
+// The one-time code of a login URL (`agentd login`: /login#code=...). It
+// rides in the fragment, which no request carries, and is taken off the
+// address at once so it is neither kept in history nor shown.
+export function takeLoginCode(): string | null {
+  if (typeof location === 'undefined') return null;
+  const m = /^#code=([A-Za-z0-9_-]{16,128})$/.exec(location.hash);
+  if (!m && location.pathname !== '/login') return null;
+  history.replaceState(null, '', '/#/');
+  return m ? m[1] : null;
+}
+
+// Trades a login code for a session cookie by a same-origin JSON POST.
+export async function signInWithCode(code: string) {
+  try {
+    const r = await api.loginCode(code);
+    auth.value = { state: 'in', who: r.principal };
+  } catch {
+    loginError.value = 'That login link did not work (it works once, for 5 minutes): run `agentd login` for a new one.';
+    await checkAuth();
+    if (auth.value.state === 'in') loginError.value = null;
+  }
+  boot();
+}
+
 export async function signIn(token: string) {
   const r = await api.login(token);
   auth.value = { state: 'in', who: r.principal };

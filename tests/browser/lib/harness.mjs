@@ -192,19 +192,34 @@ function upgrade(base, p) {
 }
 
 // The owner token's header for the daemon at base (tests/e2e/lib/daemon.js
-// read it from the login line).
+// read it from the first start's output or the owner-token file).
 function auth(base) {
   const t = daemon.tokenFor(base);
   return t ? { Authorization: `Bearer ${t}` } : {};
 }
 
-// Signs the browser in the way a user does: the login URL the daemon
-// printed, which sets the session cookie and lands on the dashboard. base
-// may be a proxy in front of the daemon (token then says whose).
+// Signs the browser in the way a user does: a login URL with a one-time
+// code (what `agentd login` prints: the owner token asks for the code the
+// CLI would), whose page POSTs the code for the session cookie and lands
+// on the dashboard. Another token is pasted into the sign-in form's POST.
+// base may be a proxy in front of the daemon (token then says whose).
 export async function login(page, base, token = daemon.tokenFor(base)) {
   if (!token) return;
-  const res = await page.goto(`${base}/login?token=${encodeURIComponent(token)}`);
-  if (!res || !res.ok()) throw new Error(`login failed: ${res && res.status()}`);
+  const r = await fetch(`${base}/api/auth/login-code`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  if (r.status === 201) {
+    const { code } = await r.json();
+    const res = await page.goto(`${base}/login#code=${code}`);
+    if (!res || !res.ok()) throw new Error(`login failed: ${res && res.status()}`);
+  } else {
+    await page.goto(`${base}/login`);
+    const status = await page.evaluate(async (t) => {
+      const x = await fetch('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: t }) });
+      return x.status;
+    }, token);
+    if (status !== 200) throw new Error(`login failed: ${status}`);
+  }
+  const ok = async () => (await page.context().cookies(base)).some((c) => c.name.startsWith('agentd_session'));
+  await until(ok, 'the session cookie');
 }
 
 export async function api(base, method, p, body) {

@@ -65,8 +65,9 @@ function run(args, opts = {}) {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-// The owner token the daemon printed on its login line (null with --auth
-// none): d.authHeaders carry it, and d.fetch is fetch with them added.
+// The owner token the daemon printed at its first start, or its file's
+// (null with --auth none): d.authHeaders carry it, and d.fetch is fetch
+// with them added.
 const tokens = new Map(); // url -> owner token, for helpers that only get a URL
 function setToken(d, token) {
   d.token = token;
@@ -117,8 +118,15 @@ function start(opts = {}) {
       const m = d.stdout.match(/listening on (https?:\/\/\S+?)\/?(\s|$)/);
       if (m || (!d.url && /agentd ready/.test(d.stdout))) {
         if (m) d.url = m[1];
-        const login = d.stdout.match(/agentd login: \S+\/login\?token=(\S+)/);
-        if (login) setToken(d, login[1]);
+        // The owner token is printed once, at the first start; later
+        // starts of the same data dir read it from its file (0600, ours).
+        const printed = d.stdout.match(/agentd owner token[^:]*: (\S+)/);
+        if (printed) setToken(d, printed[1]);
+        else if (/agentd login:/.test(d.stdout)) {
+          try {
+            setToken(d, fs.readFileSync(path.join(dataDir, 'owner-token'), 'utf8').trim());
+          } catch (_) { /* --token given: the test knows it */ }
+        }
         if (m || !opts.needUrl) {
           clearTimeout(timer);
           resolve(d);

@@ -1,8 +1,9 @@
 // The sign-in screen: shown when the daemon answers 401 (no session yet, or
 // it ended). A token pasted here is traded for a session cookie by POST
-// /api/auth/login; the token itself is never kept by the page.
+// /api/auth/login; the token itself is never kept by the page. The login
+// URL `agentd login` prints carries a one-time code instead (main.tsx).
 import { useSignal } from '@preact/signals';
-import { signIn } from '../store';
+import { loginError, signIn } from '../store';
 import { errText } from './common';
 
 export function Login() {
@@ -35,9 +36,14 @@ export function Login() {
           agentd
         </h1>
         <p class="muted">
-          Sign in with the login URL <code>agentd serve</code> printed, or paste a token (the owner token is in <code>&lt;data-dir&gt;/owner-token</code>; make
-          others with <code>agentd token create</code>).
+          Run <code>agentd login</code> and open the URL it prints (it works once), or paste a token (the owner
+          token is in <code>&lt;data-dir&gt;/owner-token</code>; make others with <code>agentd token create</code>).
         </p>
+        {loginError.value && (
+          <div class="form-error" role="alert">
+            {loginError.value}
+          </div>
+        )}
         <label>
           Token
           <input
