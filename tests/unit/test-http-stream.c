@@ -95,28 +95,9 @@ static int client(const char *req)
 /* Reads until the server closes (or goes quiet); returns malloc'd bytes. */
 static char *read_all(int fd, size_t *len)
 {
-    size_t cap = 1 << 20, got = 0;
-    char *out = malloc(cap);
-    int quiet = 0;
-    for (int i = 0; i < 200000 && quiet < 500; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        if (got == cap) {
-            cap *= 2;
-            out = realloc(out, cap);
-        }
-        ssize_t n = read(fd, out + got, cap - got);
-        if (n == 0) {
-            break;
-        }
-        if (n > 0) {
-            got += (size_t)n;
-            quiet = 0;
-        } else {
-            quiet++;
-            usleep(200);
-        }
-    }
-    *len = got;
+    char *out = NULL;
+    size_t cap = 0;
+    (void)http_fx_read(fd, &out, &cap, len, 200000, 500, 200);
     return out;
 }
 
