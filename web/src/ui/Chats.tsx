@@ -7,13 +7,13 @@
 // older messages load page by page when the log is scrolled to its top.
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { api, type Chat, type Definition, type Suggestion } from '../api';
+import { api, type Chat, type Suggestion } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
-import { onDefinitionsChanged } from '../livetopic';
 import { type ChatMessage, namesFiles, toolCallText } from '../workbench';
 import { useChat } from './useChat';
+import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
@@ -220,17 +220,8 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   // Whether the picker holds agentd's suggestion (true) or the user's own
   // choice (false): a suggestion replaces only another suggestion.
   const auto = useSignal(true);
-  const defs = useSignal<Definition[]>([]);
+  const { defs, reload: loadDefs } = useDefinitions();
   const err = useSignal<string | null>(null);
-  const loadDefs = () =>
-    api
-      .definitions()
-      .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
-      .catch(() => (defs.value = []));
-  useEffect(() => {
-    void loadDefs();
-    return onDefinitionsChanged(() => void loadDefs());
-  }, []);
   // The definition agentd would pick for the task, as the user types it.
   useEffect(() => {
     const text = task.value.trim();
@@ -321,13 +312,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
               auto.value = false;
             }}
           >
-            <option value="">none</option>
-            {defs.value.map((d) => (
-              <option key={d.name} value={d.name}>
-                {d.name}
-                {d.category ? ` (${d.category})` : ''}
-              </option>
-            ))}
+            <DefinitionOptions defs={defs.value} />
           </select>
         </label>
       )}
