@@ -51,45 +51,14 @@ static void print_usage(FILE *out)
     fputs("Usage: agentd [OPTION]... COMMAND [ARG]...\n"
           "The local control plane for AI agents.\n"
           "\n"
-          "Commands:\n"
-          "  serve       run the daemon (HTTP, WebSocket and SSE on one listener)\n"
-          "  ls [--all] [--worktree WT] [--status S]\n"
-          "              list agents\n"
-          "  new --worktree WT [--executor E] [--mode M] [--name N] [--terminal]\n"
-          "      [--model M] [--base-url URL] [-- PROGRAM ARG...]\n"
-          "              create an agent and print its id; a program after --\n"
-          "              makes a command agent that runs it; --base-url points\n"
-          "              a claude, codex or gemini agent at another API provider\n"
-          "  start AGENT [PROMPT]   start an agent, optionally with a first prompt\n"
-          "  send AGENT MESSAGE     send a message to a running agent (codex and\n"
-          "                         gemini: the next turn, resuming the session)\n"
-          "  logs [-f] AGENT        print an agent's transcript; -f follows its run\n"
-          "                         live and exits when it ends (1 if it failed)\n"
-          "  stop [--force] AGENT   stop an agent (--force: SIGKILL at once)\n"
-          "  approvals AGENT        an agent's tool calls waiting for approval\n"
-          "  approve ID [--deny | --always]\n"
-          "                         allow (or deny, or allow always for the agent) a tool call\n"
-          "  rm [--hard] AGENT      archive an agent (--hard: delete it)\n"
-          "  token create NAME [--scope read|write|admin] [--org ID] [--expires-in 30d]\n"
-          "      [--rate N]         make an API token (printed once)\n"
-          "  token ls               list tokens (never their secrets)\n"
-          "  token rotate-owner     a new owner token (printed once); its old sessions end\n"
-          "  login                  print a dashboard sign-in URL with a one-time code\n"
-          "  token revoke ID        revoke a token at once\n"
-          "  ws ls                  list workspaces\n"
-          "  wt ls [--workspace WS] list worktrees (with their base branch)\n"
-          "  wt new --workspace WS NAME [--branch B] [--base REF]\n"
-          "                         create a worktree on a new branch\n"
-          "  wt rm [--force] WT     delete a worktree (refused with work left)\n"
-          "  merge WT [--into B] [--strategy merge|squash|rebase] [--message M]\n"
-          "                         merge a worktree's branch into its base\n"
-          "                         (also 'agentd wt merge')\n"
+          "Commands:\n",
+          out);
+    ad_cli_print_commands(out); /* from the CLI's command table (src/cli/table.c) */
+    fputs("\n"
           "  AGENT, WS, WT: an id or a name (an id wins). Exit codes: 1 failed or\n"
           "  not found, 2 usage error or a name several rows share (ids listed).\n"
           "  Client commands talk to the daemon over <data-dir>/agentd.sock and\n"
           "  accept --json for machine-readable output.\n"
-          "  version     print the version\n"
-          "  help        print this help\n"
           "\n"
           "Options (each also read from the AGENTD_* variable shown):\n",
           out);
@@ -209,6 +178,7 @@ static int open_state(daemon_t *d)
     ad_dir_secure(d->cfg.data_dir);
     signal(SIGPIPE, SIG_IGN);
     d->loop = uv_default_loop();
+    ad_loop_thread_set(); /* before any other thread starts (AD_ASSERT_LOOP) */
     if (ad_store_open_cfg(d->loop, &d->cfg, &d->store, err, sizeof(err)) != 0) {
         fprintf(stderr, "agentd: %s\n", err);
         uv_loop_close(d->loop);
@@ -245,6 +215,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     /* Before anything publishes: seqs continue after the stored ones. */
     int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, err, errsz);
     d->procs = ad_procs_new(d->loop);
+    ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0, d->cfg.data_dir);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     /* Runs a previous daemon left running are lost; the writer runs this
      * before any start that follows. */
@@ -439,7 +410,13 @@ int main(int argc, char **argv)
                     cargv[rest]);
             return EXIT_USAGE;
         }
-        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0) {
+        if (getenv("AGENTD_TOKEN") != NULL) {
+            fprintf(stderr, "agentd serve: AGENTD_TOKEN is not read any more (an environment is "
+                            "inherited and shown to too much): put the token in a file of mode "
+                            "0600 and pass --token-file\n");
+        }
+        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
+            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0) {
             fprintf(stderr, "agentd serve: %s\n", err);
             return EXIT_USAGE;
         }

@@ -12,6 +12,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MODES "auto,plan,regular"
 #define EXECUTORS "claude,codex,gemini,command"
@@ -55,6 +56,31 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     answer_agent(app, r, rc, result, 201);
 }
 
+/* Auto mode for Claude Code as root is refused before the agent exists
+ * (else it is created and then fails at every start): 422 unless the
+ * owner set allow_root_auto. executor NULL is the default, claude. True
+ * after answering. */
+static bool root_auto_refused(ad_app_t *app, ad_req_t *r, const char *mode, const char *executor)
+{
+    if (mode == NULL || strcmp(mode, "auto") != 0 || geteuid() != 0 ||
+        (executor != NULL && strcmp(executor, "claude") != 0)) {
+        return false;
+    }
+    json_t *s = NULL;
+    bool allowed = ad_store_settings_get(app->store, &s) == 0 &&
+                   json_is_true(json_object_get(s, "allow_root_auto"));
+    json_decref(s);
+    if (allowed) {
+        return false;
+    }
+    ad_res_error(r, 422, "VALIDATION_ERROR",
+                 json_pack("{s:s, s:s}", "field", "mode", "reason", "root_auto"),
+                 "auto mode as root is off: agentd runs as root, and Claude Code may then skip "
+                 "permissions only inside a sandbox. Run agentd as a normal user, or set "
+                 "allow_root_auto (PATCH /api/settings) if this machine is a sandbox");
+    return true;
+}
+
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -84,6 +110,12 @@ static void list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "worktree", wt);
         return;
     }
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(out, "agents"), i, a)
+    {
+        ad_api_agent_live(app, a); /* a stop under way reads "stopping" */
+    }
     ad_res_json(r, 200, out);
 }
 
@@ -101,6 +133,7 @@ static void get(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "agent", id);
         return;
     }
+    ad_api_agent_live(app, a);
     ad_res_json(r, 200, a);
 }
 
@@ -201,6 +234,66 @@ static int env_ok(ad_req_t *r, json_t *body, json_t *env)
     return 0;
 }
 
+/* sandbox: "none" (unconfined: only the owner may say so) or {network:
+ * "on"|"off", paths: ["/ro", {"path": "/rw", "write": true}]} (admin):
+ * what an agent sees beyond its worktree (src/run/sandbox.c). A path that
+ * shows the data dir is refused for everyone. -1 after answering. */
+static int sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb)
+{
+    if (!ad_api_require(r, AD_SCOPE_ADMIN, "setting an agent's sandbox")) {
+        return -1;
+    }
+    if (json_is_string(sb)) {
+        if (strcmp(json_string_value(sb), "none") != 0) {
+            return ad_api_invalid(r, "sandbox", "must be \"none\" or {network, paths}");
+        }
+        if (!ad_api_require_owner(r, "may run an agent without a sandbox (sandbox: \"none\")")) {
+            return -1;
+        }
+        ad_log(AD_LOG_WARN, "api", "agent made to run without a sandbox by=%s",
+               ad_api_who(r) != NULL ? ad_api_who(r)->name : "?");
+        return 0;
+    }
+    if (!json_is_object(sb)) {
+        return ad_api_invalid(r, "sandbox", "must be \"none\" or {network, paths}");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(sb, k, v)
+    {
+        if (strcmp(k, "network") == 0) {
+            const char *n = json_string_value(v);
+            if (n == NULL || (strcmp(n, "on") != 0 && strcmp(n, "off") != 0)) {
+                return ad_api_invalid(r, "sandbox", "network must be \"on\" or \"off\"");
+            }
+        } else if (strcmp(k, "paths") == 0) {
+            if (!json_is_array(v) || json_array_size(v) > 16) {
+                return ad_api_invalid(r, "sandbox", "paths must be a list of at most 16");
+            }
+            size_t i;
+            json_t *p;
+            json_array_foreach(v, i, p)
+            {
+                const char *path = json_is_string(p)
+                                       ? json_string_value(p)
+                                       : json_string_value(json_object_get(p, "path"));
+                json_t *w = json_object_get(p, "write");
+                char why[300];
+                if (path == NULL || (w != NULL && !json_is_boolean(w))) {
+                    return ad_api_invalid(
+                        r, "sandbox", "each path must be a string or {path, write: true|false}");
+                }
+                if (!ad_run_sandbox_path_ok(app->cfg, path, why, sizeof(why))) {
+                    return ad_api_invalid(r, "sandbox", why);
+                }
+            }
+        } else {
+            return ad_api_invalid(r, "sandbox", "takes network and paths only");
+        }
+    }
+    return 0;
+}
+
 /* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
  * run's cgroup enforces them (src/proc). -1 after answering 422. */
 static int limits_ok(ad_req_t *r, json_t *lim)
@@ -282,7 +375,7 @@ static int provider_fields(ad_req_t *r, json_t *body, json_t *state)
  * ({NAME: value}), stopWith (sigint, stdin or none), model, limits,
  * baseUrl, codexConfig, and any other keys of a `state` object. -1 when it
  * has answered 422. */
-static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *args)
+static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *executor, json_t *args)
 {
     json_t *cmd = NULL;
     bool terminal = false, has_terminal = false;
@@ -307,6 +400,12 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
         (st_limits != NULL && limits_ok(r, st_limits) != 0)) {
         return -1;
     }
+    json_t *sandbox = json_object_get(body, "sandbox");
+    json_t *st_sandbox = json_object_get(st, "sandbox");
+    if ((sandbox != NULL && sandbox_ok(app, r, sandbox) != 0) ||
+        (st_sandbox != NULL && sandbox_ok(app, r, st_sandbox) != 0)) {
+        return -1;
+    }
     bool is_command = executor != NULL && strcmp(executor, "command") == 0;
     if ((is_command || cmd != NULL || st != NULL) &&
         !ad_api_require(r, AD_SCOPE_ADMIN, "an agent that runs a command")) {
@@ -321,7 +420,7 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     }
     if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
         model == NULL && limits == NULL && json_object_get(body, "baseUrl") == NULL &&
-        json_object_get(body, "codexConfig") == NULL &&
+        json_object_get(body, "codexConfig") == NULL && sandbox == NULL &&
         json_object_get(body, "systemPrompt") == NULL) {
         return 0;
     }
@@ -348,6 +447,9 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     }
     if (limits != NULL) {
         json_object_set(state, "limits", limits);
+    }
+    if (sandbox != NULL) {
+        json_object_set(state, "sandbox", sandbox);
     }
     json_object_set_new(args, "state", state);
     return 0;
@@ -494,7 +596,8 @@ static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *de
     if (json_object_get(args, "permissions") == NULL) {
         json_object_set_new(args, "permissions", json_pack("[s]", "read"));
     }
-    if (run_fields(r, body, executor, args) != 0) {
+    if (run_fields(app, r, body, executor, args) != 0 ||
+        root_auto_refused(app, r, ad_api_jstr(args, "mode"), executor)) {
         goto out;
     }
     if (def_name != NULL) {
@@ -584,6 +687,15 @@ static void patch(ad_req_t *r, void *ud)
         patch_state(r, body, args) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
             0) {
+        goto out;
+    }
+    json_t *cur = NULL;
+    bool refused =
+        ad_api_jstr(args, "mode") != NULL &&
+        ad_store_agent_get(app->store, ad_req_param(r, "id"), &cur) == 0 &&
+        root_auto_refused(app, r, ad_api_jstr(args, "mode"), ad_api_jstr(cur, "executor"));
+    json_decref(cur);
+    if (refused) {
         goto out;
     }
     if (has_order) {

@@ -60,8 +60,10 @@ static void runs_list(ad_req_t *r, void *ud)
     q.status = ad_req_query(r, "status");
     q.crew_id = ad_req_query(r, "crewId");
     q.agent_id = ad_req_query(r, "agentId");
-    if (q.status != NULL && !ad_api_choice("running,succeeded,failed,stopped,lost", q.status)) {
-        ad_api_invalid(r, "status", "must be one of running,succeeded,failed,stopped,lost");
+    static const char statuses[] = "running,succeeded,failed,stopped,lost,degraded";
+    if (q.status != NULL && !ad_api_choice(statuses, q.status)) {
+        ad_api_invalid(r, "status",
+                       "must be one of running,succeeded,failed,stopped,lost,degraded");
         return;
     }
     if (query_int(r, "limit", 1, 500, &limit) != 0 || query_time(r, "since", &q.since) != 0) {
@@ -201,10 +203,10 @@ static json_t *token_stats(ad_app_t *app, ad_req_t *r)
         "{s:s, s:I, s:o, s:f, s:o, s:f, s:f, s:o, s:f, s:o}", "period", "month", "spentTokens",
         (json_int_t)tokens, "budgetTokens", tbudget > 0 ? json_real(tbudget) : json_null(),
         "projectedTokens", elapsed > 0 ? tokens / elapsed : tokens, "remainingTokens",
-        tbudget > 0 ? json_real(tbudget > tokens ? tbudget - tokens : 0) : json_null(),
-        "spentUsd", cost, "projectedUsd", elapsed > 0 ? cost / elapsed : cost, "budgetUsd",
-        cbudget > 0 ? json_real(cbudget) : json_null(), "elapsedFraction", elapsed,
-        "remainingUsd", cbudget > 0 ? json_real(cbudget > cost ? cbudget - cost : 0) : json_null());
+        tbudget > 0 ? json_real(tbudget > tokens ? tbudget - tokens : 0) : json_null(), "spentUsd",
+        cost, "projectedUsd", elapsed > 0 ? cost / elapsed : cost, "budgetUsd",
+        cbudget > 0 ? json_real(cbudget) : json_null(), "elapsedFraction", elapsed, "remainingUsd",
+        cbudget > 0 ? json_real(cbudget > cost ? cbudget - cost : 0) : json_null());
     json_decref(s);
     json_decref(settings);
     return out;
@@ -273,12 +275,33 @@ static void seed_rentals(ad_req_t *r, void *ud)
                  "agentd rents nothing: there are no rental statistics (see /dashboard/stats)");
 }
 
+/* GET /api/dashboard/url: where the dashboard answers ({url}), for
+ * `agentd open`. A wildcard listen address is reached on loopback. No
+ * token in it: the browser logs in as usual. */
+static void dashboard_url(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *host = app->cfg != NULL ? app->cfg->listen_host : "127.0.0.1";
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0) {
+        host = "127.0.0.1";
+    } else if (strcmp(host, "::") == 0) {
+        host = "::1";
+    }
+    bool v6 = strchr(host, ':') != NULL;
+    bool tls = app->cfg != NULL && app->cfg->tls_cert[0] != '\0';
+    char url[400];
+    snprintf(url, sizeof(url), "%s://%s%s%s:%d/", tls ? "https" : "http", v6 ? "[" : "", host,
+             v6 ? "]" : "", ad_server_port(app->server));
+    ad_res_json(r, 200, json_pack("{s:s}", "url", url));
+}
+
 void ad_api_dashboard_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
     ad_server_route(s, "GET", "/api/runs", AD_ACCESS_READ, runs_list, app);
     ad_server_route(s, "GET", "/api/dashboard/stats", AD_ACCESS_READ, stats_get, app);
     ad_server_route(s, "GET", "/api/dashboard/tokens/stats", AD_ACCESS_READ, token_stats_get, app);
+    ad_server_route(s, "GET", "/api/dashboard/url", AD_ACCESS_READ, dashboard_url, app);
     ad_server_route(s, "GET", "/dashboard/stats", AD_ACCESS_READ, seed_stats, app);
     ad_server_route(s, "GET", "/dashboard/tokens/stats", AD_ACCESS_READ, seed_token_stats, app);
     ad_server_route(s, "GET", "/dashboard/rentals/stats", AD_ACCESS_READ, seed_rentals, app);

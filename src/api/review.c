@@ -8,7 +8,9 @@
  * gives is checked (ad_git_ref_valid) before git sees it. Events:
  * worktree_updated {row, change: commit|merge|rebase|push, git: result}
  * on the worktree (and change "merged_into" on the worktree that has the
- * base checked out). No git and no SQL here.
+ * base checked out). A merge is recorded (GET .../merges) so a squashed
+ * worktree reads merged and its removal needs no force. No git and no SQL
+ * here.
  */
 #include "api/api_int.h"
 
@@ -55,6 +57,46 @@ static void reply_git_error(ad_req_t *req, const ad_git_result_t *res, const cha
     ad_api_git_reply_error(req, res, false);
 }
 
+json_t *ad_api_merged_heads(ad_app_t *app, const char *wt_id)
+{
+    json_t *list = NULL, *heads = json_array();
+    if (ad_store_worktree_merges(app->store, wt_id, &list) != 0) {
+        return heads;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(list, "merges"), i, m)
+    {
+        json_array_append(heads, json_object_get(m, "head"));
+    }
+    json_decref(list);
+    return heads;
+}
+
+/* The recorded merge of the review's HEAD joins git's "merged" verdict
+ * (what merged, how, into what, when). */
+static void add_recorded(ad_app_t *app, json_t *wt, json_t *out)
+{
+    json_t *verdict = json_object_get(out, "merged");
+    json_t *list = NULL;
+    const char *head = ad_api_jstr(out, "head");
+    if (!json_is_true(json_object_get(verdict, "merged")) || head == NULL ||
+        ad_store_worktree_merges(app->store, ad_api_jstr(wt, "id"), &list) != 0) {
+        return;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(list, "merges"), i, m)
+    {
+        const char *h = ad_api_jstr(m, "head");
+        if (h != NULL && strcmp(h, head) == 0) {
+            json_object_set(verdict, "record", m);
+            break;
+        }
+    }
+    json_decref(list);
+}
+
 static void read_done(const ad_git_result_t *res, void *ud)
 {
     ad_api_gctx_t *c = ud;
@@ -63,6 +105,7 @@ static void read_done(const ad_git_result_t *res, void *ud)
     } else {
         json_t *out = json_deep_copy(res->data);
         json_object_set(out, "baseBranch", json_object_get(c->wt, "baseBranch"));
+        add_recorded(c->app, c->wt, out);
         ad_res_json(c->req, 200, out);
     }
     ad_api_gctx_free(c);
@@ -86,10 +129,14 @@ static void review_read(ad_req_t *req, ad_app_t *app, ad_git_op_t op)
     ad_api_gctx_t *c = ad_api_gctx_new(app, req);
     c->wt = wt;
     ad_git_args_t a = {.path = ad_api_jstr(wt, "path"), .base = ref};
+    json_t *heads = NULL;
     if (op == AD_GIT_OP_REVIEW) {
         a.file = ad_req_query(req, "path");
+        heads = ad_api_merged_heads(app, ad_api_jstr(wt, "id"));
+        a.merged = heads;
     }
     ad_api_git_queue(c, op, &a, read_done);
+    json_decref(heads);
 }
 
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app)
@@ -122,27 +169,87 @@ static void publish_target(ad_app_t *app, json_t *wt, const char *target_path)
     json_decref(list);
 }
 
+/* The outcome of a write: published, then answered. */
+static void write_answer(ad_api_gctx_t *c, json_t *data)
+{
+    const char *change = c->id; /* what write_begin was asked for */
+    json_t *row = json_deep_copy(c->wt);
+    json_object_set(row, "git", data);
+    ad_api_publish_wt(c->app, "worktree_updated", change, row);
+    json_decref(row);
+    if (strcmp(change, "merge") == 0 && json_is_true(json_object_get(data, "merged"))) {
+        publish_target(c->app, c->wt, ad_api_jstr(data, "targetWorktree"));
+    }
+    ad_res_json(c->req, 200, json_incref(data));
+    ad_api_gctx_free(c);
+}
+
+static void merge_recorded(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    if (rc != 0) {
+        /* The branch moved already; only the record is missing, and a
+         * squash landed there is still found by its tree. */
+        ad_log(AD_LOG_WARN, "api", "merge not recorded worktree=%s error=%s",
+               ad_api_jstr(c->wt, "id"), ad_errname(rc));
+    } else {
+        json_object_set(c->git, "record", json_object_get(result, "merge"));
+    }
+    json_decref(result);
+    if (ad_api_gctx_still_open(c)) {
+        write_answer(c, c->git);
+    }
+}
+
 static void write_done(const ad_git_result_t *res, void *ud)
 {
     ad_api_gctx_t *c = ud;
     if (!ad_api_gctx_still_open(c)) {
         return;
     }
-    const char *change = c->id; /* what write_begin was asked for */
+    const char *change = c->id;
     if (res->rc != 0) {
         reply_git_error(c->req, res, strcmp(change, "rebase") == 0 ? "onto" : "into");
         ad_api_gctx_free(c);
         return;
     }
-    json_t *row = json_deep_copy(c->wt);
-    json_object_set(row, "git", res->data);
-    ad_api_publish_wt(c->app, "worktree_updated", change, row);
-    json_decref(row);
-    if (strcmp(change, "merge") == 0 && json_is_true(json_object_get(res->data, "merged"))) {
-        publish_target(c->app, c->wt, ad_api_jstr(res->data, "targetWorktree"));
+    if (strcmp(change, "merge") != 0 || !json_is_true(json_object_get(res->data, "merged"))) {
+        write_answer(c, res->data);
+        return;
     }
-    ad_res_json(c->req, 200, json_incref(res->data));
-    ad_api_gctx_free(c);
+    /* A merge is recorded (what, how, into what, when) before the answer. */
+    c->git = json_deep_copy(res->data);
+    char id[AD_ID_MAX];
+    ad_id_new("mg", id);
+    json_t *args =
+        json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:I}", "id", id, "worktreeId",
+                  ad_api_jstr(c->wt, "id"), "branch", ad_api_jstr(c->git, "branch"), "into",
+                  ad_api_jstr(c->git, "into"), "strategy", ad_api_jstr(c->git, "strategy"), "head",
+                  ad_api_jstr(c->git, "head"), "commit", ad_api_jstr(c->git, "commit"), "previous",
+                  ad_api_jstr(c->git, "previous"), "now", (json_int_t)ad_wall_ms());
+    ad_store_write(c->app->store, ad_store_op_worktree_merge_insert, args, merge_recorded, c);
+}
+
+/* GET /api/worktrees/:id/merges: what agentd merged of this worktree,
+ * newest first. */
+static void wt_merges(ad_req_t *req, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, req)) {
+        return;
+    }
+    json_t *wt = ad_api_load_worktree(app, req);
+    if (wt == NULL) {
+        return;
+    }
+    json_t *out = NULL;
+    int rc = ad_store_worktree_merges(app->store, ad_api_jstr(wt, "id"), &out);
+    json_decref(wt);
+    if (rc != 0) {
+        ad_api_fail(req, rc, "merges", ad_req_param(req, "id"));
+        return;
+    }
+    ad_res_json(req, 200, out);
 }
 
 /* Reads the body and the worktree of a write; NULL after answering. */
@@ -262,6 +369,7 @@ void ad_api_review_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
     ad_server_route(s, "GET", "/api/worktrees/:id/commits", AD_ACCESS_READ, wt_commits, app);
+    ad_server_route(s, "GET", "/api/worktrees/:id/merges", AD_ACCESS_READ, wt_merges, app);
     ad_server_route(s, "POST", "/api/worktrees/:id/commit", AD_ACCESS_WRITE, wt_commit, app);
     ad_server_route(s, "POST", "/api/worktrees/:id/merge", AD_ACCESS_WRITE, wt_merge, app);
     ad_server_route(s, "POST", "/api/worktrees/:id/rebase", AD_ACCESS_WRITE, wt_rebase, app);

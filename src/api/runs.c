@@ -118,6 +118,24 @@ static void start(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
+void ad_api_agent_live(ad_app_t *app, json_t *agent)
+{
+    int64_t since;
+    bool force;
+    const char *id = ad_api_jstr(agent, "id");
+    if (app->runner == NULL || id == NULL || !ad_runner_stopping(app->runner, id, &since, &force)) {
+        return;
+    }
+    char ts[AD_TIME_MAX];
+    ad_time_format(since, ts);
+    json_object_set_new(agent, "status", json_string("stopping"));
+    json_object_set_new(agent, "stopping", json_pack("{s:s, s:b}", "since", ts, "force", force));
+}
+
+/* POST /api/agents/:id/stop?force=&wait=: answers at once, 202 with the
+ * agent reading "stopping" (GET says so too until the run has ended, so a
+ * reload does not lose it; a second stop with force=true escalates).
+ * wait=true answers after the exit is committed, 200 with the agent. */
 static void stop(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -125,15 +143,26 @@ static void stop(ad_req_t *r, void *ud)
     if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
         return;
     }
-    bool force = false;
-    if (ad_api_query_bool(r, "force", false, &force) != 0) {
+    bool force = false, wait = false;
+    if (ad_api_query_bool(r, "force", false, &force) != 0 ||
+        ad_api_query_bool(r, "wait", false, &wait) != 0) {
         return;
     }
-    if (ad_runner_stop(app->runner, id, force, on_agent_done, r) != 0) {
+    if (ad_runner_stop(app->runner, id, force, wait ? on_agent_done : NULL, wait ? r : NULL) != 0) {
         /* Not running: nothing was done, and the answer says so. */
         ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "id", id), "agent %s is not running",
                      id);
+        return;
     }
+    if (wait) {
+        return;
+    }
+    json_t *a = NULL;
+    if (ad_store_agent_get(app->store, id, &a) != 0) {
+        a = json_pack("{s:s}", "id", id);
+    }
+    ad_api_agent_live(app, a);
+    ad_res_json(r, 202, a);
 }
 
 static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
@@ -244,6 +273,12 @@ static void run_get(ad_req_t *r, void *ud)
     if (rc != 0) {
         ad_api_fail(r, rc, "run", id);
         return;
+    }
+    /* A live run: whether it is stalled, and its holder's own log. */
+    json_t *live = ad_runner_run_live(app->runner, id);
+    if (live != NULL) {
+        json_object_update(run, live);
+        json_decref(live);
     }
     ad_res_json(r, 200, run);
 }

@@ -122,11 +122,13 @@ static int owner_token_load(ad_auth_t *a, char *err, size_t errsz)
         while (n > 0 && (a->owner_token[n - 1] == '\n' || a->owner_token[n - 1] == '\r')) {
             n--;
         }
-        if (n >= 16) {
+        if (n >= AD_TOKEN_MIN_CHARS) { /* 128 bits, as --token-file's */
             a->owner_token[n] = '\0';
             return 0;
         }
-        ad_log(AD_LOG_WARN, "auth", "owner token file too short, making a new one path=%s", path);
+        ad_log(AD_LOG_WARN, "auth",
+               "owner token file shorter than %d characters (128 bits), making a new one path=%s",
+               AD_TOKEN_MIN_CHARS, path);
     }
     return owner_token_make(a, path, err, errsz);
 }

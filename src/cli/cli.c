@@ -24,19 +24,6 @@ typedef struct {
     bool truncated;
 } resp_t;
 
-static const char *commands[] = {"ls",    "new", "start", "send",  "logs",      "stop",    "rm",
-                                 "token", "ws",  "wt",    "merge", "approvals", "approve", "login"};
-
-bool ad_cli_is_command(const char *cmd)
-{
-    for (size_t i = 0; i < AD_ARRAY_LEN(commands); i++) {
-        if (strcmp(cmd, commands[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static int fail(const cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(const cli_t *c, const char *fmt, ...)
 {
@@ -179,20 +166,55 @@ static void url_encode(const char *s, char *out, size_t outsz)
     out[o] = '\0';
 }
 
-static void print_agents_table(json_t *agents)
+/* The worktrees' names by id ({} when they cannot be read: ids shown). */
+static json_t *worktree_names(cli_t *c)
 {
-    printf("%-30s %-20s %-9s %-9s %-8s %s\n", "ID", "NAME", "EXECUTOR", "STATUS", "MODE",
-           "WORKTREE");
+    int rc;
+    json_t *names = json_object();
+    json_t *j = call(c, "GET", "/api/worktrees", NULL, &rc);
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(j, "worktrees"), i, w)
+    {
+        const char *id = str_of(w, "id", NULL);
+        if (id != NULL) {
+            json_object_set_new(names, id, json_string(str_of(w, "name", id)));
+        }
+    }
+    json_decref(j);
+    return names;
+}
+
+/* Full names (the column is as wide as the longest), the worktree's name
+ * and what the agent's runs cost. */
+static void print_agents_table(cli_t *c, json_t *agents)
+{
+    json_t *wts = worktree_names(c);
+    int namew = 4, wtw = 8;
     size_t i;
     json_t *a;
+    json_array_foreach(agents, i, a)
+    {
+        int n = (int)strlen(str_of(a, "name", ""));
+        int w = (int)strlen(str_of(wts, str_of(a, "worktreeId", ""), str_of(a, "worktreeId", "")));
+        namew = n > namew ? (n < 200 ? n : 200) : namew;
+        wtw = w > wtw ? (w < 200 ? w : 200) : wtw;
+    }
+    printf("%-30s %-*s %-9s %-9s %-8s %-*s %s\n", "ID", namew, "NAME", "EXECUTOR", "STATUS", "MODE",
+           wtw, "WORKTREE", "COST");
     json_array_foreach(agents, i, a)
     {
         /* an archived agent says so, whatever its last status was */
         const char *st =
             json_is_string(json_object_get(a, "deletedAt")) ? "archived" : str_of(a, "status", "");
-        printf("%-30s %-20.20s %-9s %-9s %-8s %s\n", str_of(a, "id", "?"), str_of(a, "name", ""),
-               str_of(a, "executor", ""), st, str_of(a, "mode", ""), str_of(a, "worktreeId", ""));
+        const char *wt = str_of(a, "worktreeId", "");
+        json_t *cost = json_object_get(a, "costUsd");
+        printf("%-30s %-*s %-9s %-9s %-8s %-*s $%.2f\n", str_of(a, "id", "?"), namew,
+               str_of(a, "name", ""), str_of(a, "executor", ""), st, str_of(a, "mode", ""), wtw,
+               str_of(json_object_get(wts, wt) ? wts : NULL, wt, wt),
+               json_is_number(cost) ? json_number_value(cost) : 0.0);
     }
+    json_decref(wts);
 }
 
 /* ---- argument parsing ---------------------------------------------------- */
@@ -278,7 +300,7 @@ static bool looks_like_id(const char *s)
 
 /* ---- commands ------------------------------------------------------------- */
 
-static int cmd_ls(cli_t *c, int argc, char **argv)
+int ad_cli_ls(cli_t *c, int argc, char **argv)
 {
     const char *worktree = NULL, *status = NULL;
     bool all = false;
@@ -294,7 +316,7 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
     char path[1024], enc[300];
     ad_buf_t q;
     ad_buf_init(&q, sizeof(path));
-    ad_buf_puts(&q, "/api/agents");
+    int qrc = ad_buf_puts(&q, "/api/agents");
     char sep = '?';
     if (worktree != NULL) {
         char id[200];
@@ -303,16 +325,20 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
             return rc;
         }
         url_encode(id, enc, sizeof(enc));
-        ad_buf_printf(&q, "%cworktreeId=%s", sep, enc);
+        qrc = qrc != 0 ? qrc : ad_buf_printf(&q, "%cworktreeId=%s", sep, enc);
         sep = '&';
     }
     if (status != NULL) {
         url_encode(status, enc, sizeof(enc));
-        ad_buf_printf(&q, "%cstatus=%s", sep, enc);
+        qrc = qrc != 0 ? qrc : ad_buf_printf(&q, "%cstatus=%s", sep, enc);
         sep = '&';
     }
     if (all) {
-        ad_buf_printf(&q, "%cincludeDeleted=true", sep);
+        qrc = qrc != 0 ? qrc : ad_buf_printf(&q, "%cincludeDeleted=true", sep);
+    }
+    if (qrc != 0) {
+        ad_buf_cleanup(&q);
+        return fail(c, "the query is too long");
     }
     snprintf(path, sizeof(path), "%s", q.data);
     ad_buf_cleanup(&q);
@@ -323,21 +349,22 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
     if (c->json) {
         print_json(j);
     } else {
-        print_agents_table(json_object_get(j, "agents"));
+        print_agents_table(c, json_object_get(j, "agents"));
     }
     json_decref(j);
     return 0;
 }
 
-static int cmd_new(cli_t *c, int argc, char **argv)
+int ad_cli_new(cli_t *c, int argc, char **argv)
 {
     const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL, *model = NULL,
-               *base_url = NULL;
+               *base_url = NULL, *allow = NULL;
     bool terminal = false;
     flag_t flags[] = {{"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
                       {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
                       {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal},
-                      {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL}};
+                      {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL},
+                      {"--allow", true, &allow, NULL}};
     c->allow_rest = true;
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
@@ -369,6 +396,23 @@ static int cmd_new(cli_t *c, int argc, char **argv)
     }
     if (terminal) {
         json_object_set_new(body, "terminal", json_true());
+    }
+    if (allow != NULL) {
+        /* "read,write,execute": the permissions, checked by the daemon */
+        json_t *perms = json_array();
+        for (const char *p = allow; *p != '\0';) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+            if (len == 0 || len > 127) {
+                json_decref(perms);
+                json_decref(body);
+                return usage(c, "--allow takes permissions separated by commas, such as "
+                                "read,write,execute");
+            }
+            json_array_append_new(perms, json_stringn(p, len));
+            p = comma != NULL ? comma + 1 : p + len;
+        }
+        json_object_set_new(body, "permissions", perms);
     }
     if (c->rest < argc) {
         /* agentd new ... -- ARGV: a command agent's program and arguments. */
@@ -417,8 +461,8 @@ static int agent_post(cli_t *c, const char *id, const char *action, const char *
     } else {
         json_t *a = json_object_get(j, "agent") ? json_object_get(j, "agent") : j;
         const char *status = str_of(a, "status", NULL);
-        if (status != NULL) {
-            printf("%s %s: %s\n", id, done_word, status);
+        if (status != NULL && strcmp(status, done_word) != 0) {
+            printf("%s %s (status %s)\n", id, done_word, status);
         } else {
             printf("%s %s\n", id, done_word);
         }
@@ -427,7 +471,7 @@ static int agent_post(cli_t *c, const char *id, const char *action, const char *
     return 0;
 }
 
-static int cmd_start(cli_t *c, int argc, char **argv)
+int ad_cli_start(cli_t *c, int argc, char **argv)
 {
     const char *config = NULL;
     bool config_flags = false;
@@ -455,7 +499,7 @@ static int cmd_start(cli_t *c, int argc, char **argv)
     return rc;
 }
 
-static int cmd_send(cli_t *c, int argc, char **argv)
+int ad_cli_send(cli_t *c, int argc, char **argv)
 {
     flag_t flags[] = {{"--json", false, NULL, &c->json}};
     const char *pos[2];
@@ -472,19 +516,24 @@ static int cmd_send(cli_t *c, int argc, char **argv)
     return rc;
 }
 
-static int cmd_stop(cli_t *c, int argc, char **argv)
+int ad_cli_stop(cli_t *c, int argc, char **argv)
 {
-    bool force = false;
-    flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--force", false, NULL, &force}};
+    bool force = false, no_wait = false;
+    flag_t flags[] = {{"--json", false, NULL, &c->json},
+                      {"--force", false, NULL, &force},
+                      {"--no-wait", false, NULL, &no_wait}};
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
     }
     if (npos != 1) {
-        return usage(c, "usage: agentd stop [--force] ID|NAME");
+        return usage(c, "usage: agentd stop [--force] [--no-wait] ID|NAME");
     }
-    return agent_post(c, pos[0], "stop", force ? "?force=true" : "", NULL, "stopped");
+    /* The daemon answers "stopping" at once; by default we wait for the end. */
+    const char *q =
+        force ? (no_wait ? "?force=true" : "?force=true&wait=true") : (no_wait ? "" : "?wait=true");
+    return agent_post(c, pos[0], "stop", q, NULL, no_wait ? "stopping" : "stopped");
 }
 
 /* A command that takes --json and one id: 0 with the id in pos[0], else
@@ -503,7 +552,7 @@ static int one_id(cli_t *c, int argc, char **argv, const char *usage_text, const
 }
 
 /* approvals AGENT: the agent's pending approvals, one a line. */
-static int cmd_approvals(cli_t *c, int argc, char **argv)
+int ad_cli_approvals(cli_t *c, int argc, char **argv)
 {
     const char *pos[1];
     int rc = one_id(c, argc, argv, "usage: agentd approvals AGENT", pos);
@@ -535,7 +584,7 @@ static int cmd_approvals(cli_t *c, int argc, char **argv)
 }
 
 /* approve ID [--deny] [--always]: decides a pending approval. */
-static int cmd_approve(cli_t *c, int argc, char **argv)
+int ad_cli_approve(cli_t *c, int argc, char **argv)
 {
     bool deny = false, always = false;
     flag_t flags[] = {{"--json", false, NULL, &c->json},
@@ -570,7 +619,7 @@ static int cmd_approve(cli_t *c, int argc, char **argv)
     return 0;
 }
 
-static int cmd_rm(cli_t *c, int argc, char **argv)
+int ad_cli_rm(cli_t *c, int argc, char **argv)
 {
     bool hard = false;
     flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--hard", false, NULL, &hard}};
@@ -707,7 +756,7 @@ static int token_ls(cli_t *c, int argc, char **argv)
     json_array_foreach(json_object_get(j, "tokens"), i, t)
     {
         const char *state = json_is_string(json_object_get(t, "revokedAt")) ? "revoked" : "active";
-        printf("%-30s %-20.20s %-6s %-24s %-20s %s\n", str_of(t, "id", "?"), str_of(t, "name", ""),
+        printf("%-30s %-20s %-6s %-24s %-20s %s\n", str_of(t, "id", "?"), str_of(t, "name", ""),
                str_of(t, "scope", ""), str_of(t, "orgId", ""), str_of(t, "expiresAt", "never"),
                state);
     }
@@ -765,7 +814,7 @@ static int token_rotate_owner(cli_t *c, int argc, char **argv)
 
 /* agentd login: a sign-in URL for the dashboard, carrying a one-time code
  * (asked for over the unix socket, which is the owner's). */
-static int cmd_login(cli_t *c, int argc, char **argv)
+int ad_cli_login(cli_t *c, int argc, char **argv)
 {
     flag_t flags[] = {{"--json", false, NULL, &c->json}};
     const char *pos[1];
@@ -788,7 +837,7 @@ static int cmd_login(cli_t *c, int argc, char **argv)
     return 0;
 }
 
-static int cmd_token(cli_t *c, int argc, char **argv)
+int ad_cli_token(cli_t *c, int argc, char **argv)
 {
     const char *sub = argc > 0 ? argv[0] : "";
     static char prog[64];
@@ -812,82 +861,29 @@ static int cmd_token(cli_t *c, int argc, char **argv)
     return usage(c, "usage: agentd token create|ls|revoke|rotate-owner ...");
 }
 
-/* `agentd COMMAND --help`: what the command does and takes (ws, wt and
- * merge answer it themselves). */
-static const struct {
-    const char *name, *text;
-} helps[] = {
-    {"ls", "Usage: agentd ls [--all] [--worktree WT] [--status S] [--json]\n"
-           "List agents as a table: id, name, status, executor, worktree.\n"
-           "  --all          archived agents too (shown as archived)\n"
-           "  --worktree WT  only this worktree's agents (its id or name)\n"
-           "  --status S     only agents in status S (running, waiting, idle, ...)\n"},
-    {"new", "Usage: agentd new --worktree WT [--executor E] [--mode M] [--name N] [--terminal]\n"
-            "                  [--model M] [--base-url URL] [-- PROGRAM ARG...]\n"
-            "Create an agent and print its id. A program after -- makes a command agent.\n"
-            "  --worktree WT the worktree's id or name\n"
-            "  --executor E  claude (default), codex, gemini or command\n"
-            "  --mode M      regular (asks before tools), plan or auto\n"},
-    {"start", "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--json]\n"
-              "Start an agent, optionally with a first prompt.\n"
-              "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
-              "                   named by AGENTD_CONFIG\n"
-              "  --config-flags   also as --name=value flags (command agents)\n"},
-    {"send", "Usage: agentd send AGENT MESSAGE [--json]\n"
-             "Send a message to a running agent (codex and gemini: the next turn).\n"},
-    {"logs", "Usage: agentd logs [-f] AGENT [--json]\n"
-             "Print an agent's transcript: '> ' user messages, assistant text,\n"
-             "'▶ Bash  git status' for a tool call and '✓ Bash' or '✗ Bash (exit 1)' for\n"
-             "its result, '— status: waiting' for status changes.\n"
-             "  -f, --follow  the current run live (or the next one, if it never ran),\n"
-             "                exiting when the run ends: 0 if it succeeded or was\n"
-             "                stopped, 1 if it failed or was lost. An agent that is\n"
-             "                not running prints its transcript and exits the same\n"
-             "                way for its last run.\n"
-             "  --json        raw messages (with -f: raw events), one JSON a line\n"},
-    {"stop", "Usage: agentd stop [--force] AGENT [--json]\n"
-             "Stop an agent: politely, then SIGKILL after the grace period (--force: at once).\n"},
-    {"rm", "Usage: agentd rm [--hard] AGENT [--json]\n"
-           "Archive an agent (its transcript stays); --hard deletes it.\n"},
-    {"token", "Usage: agentd token create NAME [--scope read|write|admin] [--org ID]\n"
-              "                          [--expires-in 30d] [--rate N]\n"
-              "       agentd token ls\n"
-              "       agentd token revoke ID\n"
-              "       agentd token rotate-owner\n"
-              "Make (printed once), list or revoke API tokens; rotate-owner makes a new\n"
-              "owner token (printed once) and ends every session of the old one.\n"},
-    {"login", "Usage: agentd login [--json]\n"
-              "Print a dashboard sign-in URL with a one-time code (good once, for 5 min).\n"},
-    {"approvals", "Usage: agentd approvals AGENT [--json]\n"
-                  "An agent's tool calls waiting for approval.\n"},
-    {"approve", "Usage: agentd approve ID [--deny | --always] [--json]\n"
-                "Allow a tool call (or deny it, or allow the tool always for the agent).\n"},
-};
-
 /* How names are taken (resolve.c), at the end of every command's help. */
 const char AD_CLI_NAMES_HELP[] =
     "AGENT, WT and WS are an id or a name (in your org; an id wins). Exit codes:\n"
     "0 done, 1 failed or not found ('no agent named X'), 2 usage error or a name\n"
     "that several rows share (their ids are listed).\n";
 
-/* True after printing cmd's help, when argv asks for it before any "--". */
-static bool print_help(const char *cmd, int argc, char **argv)
+/* True after printing cmd's help (the table's, table.c), when argv asks
+ * for it before any "--". */
+static bool print_help(const ad_cli_cmd_t *cmd, int argc, char **argv)
 {
     bool asked = false;
     for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         asked = asked || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
     }
-    for (size_t i = 0; asked && i < AD_ARRAY_LEN(helps); i++) {
-        if (strcmp(helps[i].name, cmd) == 0) {
-            fputs(helps[i].text, stdout);
-            fputs(AD_CLI_NAMES_HELP, stdout);
-            fputs("Client commands talk to the daemon over <data-dir>/agentd.sock; global\n"
-                  "options such as --data-dir DIR go anywhere (see 'agentd --help').\n",
-                  stdout);
-            return true;
-        }
+    if (!asked) {
+        return false;
     }
-    return false;
+    fputs(cmd->help, stdout);
+    fputs(AD_CLI_NAMES_HELP, stdout);
+    fputs("Client commands talk to the daemon over <data-dir>/agentd.sock; global\n"
+          "options such as --data-dir DIR go anywhere (see 'agentd --help').\n",
+          stdout);
+    return true;
 }
 
 int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
@@ -895,33 +891,20 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     static char prog[64];
     cli_t c = {.cfg = cfg, .json = false, .prog = prog};
     snprintf(prog, sizeof(prog), "agentd %s", cmd);
-    int rc;
-    typedef int (*cmd_fn)(cli_t *, int, char **);
-    static const struct {
-        const char *name;
-        cmd_fn fn;
-    } table[] = {{"ls", cmd_ls},           {"new", cmd_new},        {"start", cmd_start},
-                 {"send", cmd_send},       {"logs", ad_cli_logs},   {"stop", cmd_stop},
-                 {"rm", cmd_rm},           {"token", cmd_token},    {"ws", ad_cli_ws},
-                 {"wt", ad_cli_wt},        {"merge", ad_cli_merge}, {"approvals", cmd_approvals},
-                 {"approve", cmd_approve}, {"login", cmd_login}};
-    cmd_fn fn = NULL;
-    for (size_t i = 0; i < AD_ARRAY_LEN(table); i++) {
-        if (strcmp(cmd, table[i].name) == 0) {
-            fn = table[i].fn;
-        }
-    }
-    if (fn == NULL) {
+    const ad_cli_cmd_t *entry = ad_cli_cmd(cmd);
+    if (entry == NULL || entry->fn == NULL) {
         return usage(&c, "unknown command");
     }
-    if (print_help(cmd, argc, argv)) {
+    if (print_help(entry, argc, argv)) {
         return 0;
+    }
+    if (strcmp(cmd, "completion") == 0) {
+        return entry->fn(&c, argc, argv); /* needs no daemon, nor a data dir */
     }
     if (cfg->data_dir[0] == '\0') {
         return usage(&c, "no data dir: set --data-dir, AGENTD_DATA_DIR or HOME");
     }
-    rc = fn(&c, argc, argv);
-    return rc;
+    return entry->fn(&c, argc, argv);
 }
 
 /* ---- shared with the other command files (cli_int.h) ---------------------- */

@@ -8,9 +8,13 @@
 #define AD_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "core/core.h"
 
+/* The Commands section of `agentd --help`, from the command table (the
+ * same table completion scripts are made from). */
+void ad_cli_print_commands(FILE *out);
 /* True when cmd names a client command. */
 bool ad_cli_is_command(const char *cmd);
 /* Runs client command cmd with its arguments (argv[0..argc) after the

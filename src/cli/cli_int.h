@@ -94,12 +94,42 @@ int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out,
 /* Ids or names, and the exit codes, for every command's --help. */
 extern const char AD_CLI_NAMES_HELP[];
 
-/* logs.c: agentd logs [-f] AGENT. */
+/* The commands (argv after the command's name). cli.c: ls, new, start,
+ * send, stop, rm, approvals, approve, token, login; logs.c: logs; wt.c: ws, wt,
+ * merge; work.c: fork, diff, commit, open; table.c: completion. */
+int ad_cli_ls(ad_cli_t *c, int argc, char **argv);
+int ad_cli_new(ad_cli_t *c, int argc, char **argv);
+int ad_cli_start(ad_cli_t *c, int argc, char **argv);
+int ad_cli_send(ad_cli_t *c, int argc, char **argv);
+int ad_cli_stop(ad_cli_t *c, int argc, char **argv);
+int ad_cli_rm(ad_cli_t *c, int argc, char **argv);
+int ad_cli_approvals(ad_cli_t *c, int argc, char **argv);
+int ad_cli_approve(ad_cli_t *c, int argc, char **argv);
+int ad_cli_token(ad_cli_t *c, int argc, char **argv);
+int ad_cli_login(ad_cli_t *c, int argc, char **argv);
 int ad_cli_logs(ad_cli_t *c, int argc, char **argv);
-
-/* wt.c: agentd ws ..., agentd wt ..., agentd merge WT. */
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv);
 int ad_cli_wt(ad_cli_t *c, int argc, char **argv);
 int ad_cli_merge(ad_cli_t *c, int argc, char **argv);
+int ad_cli_fork(ad_cli_t *c, int argc, char **argv);
+int ad_cli_diff(ad_cli_t *c, int argc, char **argv);
+int ad_cli_commit(ad_cli_t *c, int argc, char **argv);
+int ad_cli_open(ad_cli_t *c, int argc, char **argv);
+int ad_cli_completion(ad_cli_t *c, int argc, char **argv);
+
+/* table.c: the one command table. fn NULL: a command main.c runs (serve,
+ * version, help). subs: subcommands, space-separated, or NULL. help: the
+ * "Usage: agentd ..." lines, what it does, every option. */
+typedef struct {
+    const char *name;
+    int (*fn)(ad_cli_t *c, int argc, char **argv);
+    const char *subs;
+    const char *summary;
+    const char *help;
+} ad_cli_cmd_t;
+extern const ad_cli_cmd_t ad_cli_cmds[];
+extern const size_t ad_cli_ncmds;
+/* The entry named name, or NULL. */
+const ad_cli_cmd_t *ad_cli_cmd(const char *name);
 
 #endif

@@ -12,7 +12,8 @@
  * the raw messages (or events) one JSON object a line.
  *
  * -f exits by itself when the run ends: 0 when it succeeded or was stopped,
- * 1 when it failed or was lost (or the daemon went away first). An agent
+ * 1 when it failed or was lost (or the daemon went away first), 3 when it
+ * ended degraded (its work done, some output lost). An agent
  * that is not running prints its transcript and exits the way its last run
  * ended; one that never ran waits for its first run.
  */
@@ -207,6 +208,9 @@ typedef struct {
     bool streamed;    /* assistant text streamed since its last message */
     bool ended;       /* the target run ended: stop reading */
     int exit_code;
+    bool until_idle;    /* --until idle: a turn's end ends it too */
+    bool armed;         /* --until idle: past the newest message known at start */
+    char last_msg[128]; /* that message's id ("" when the agent had none) */
     struct {
         char id[96];
         char name[64];
@@ -215,9 +219,13 @@ typedef struct {
 } follow_t;
 
 /* 0 for a run that succeeded or was stopped, 1 for one that failed or
- * was lost. */
+ * was lost, 3 for one that did its work but lost some of its output
+ * (degraded). */
 static int run_exit_code(const char *status)
 {
+    if (strcmp(status, "degraded") == 0) {
+        return 3;
+    }
     static const char *ok[] = {"succeeded", "stopped", "finished"};
     for (size_t i = 0; i < AD_ARRAY_LEN(ok); i++) {
         if (strcmp(status, ok[i]) == 0) {
@@ -329,6 +337,34 @@ static bool of_target(follow_t *f, const char *type, json_t *p)
     return f->seen; /* statuses and exits carry no run: after the run's first event */
 }
 
+/* --until idle: the turn ended (waiting for a message, not for an
+ * approval: 0) or ended in error (1). */
+static void turn_end(follow_t *f, const char *status, const char *reason)
+{
+    bool idle = (strcmp(status, "waiting") == 0 && strcmp(reason, "approval") != 0) ||
+                strcmp(status, "idle") == 0;
+    if (idle || strcmp(status, "error") == 0) {
+        end_line(f);
+        printf("— turn ended (%s)\n", status);
+        f->ended = true;
+        f->exit_code = idle ? 0 : 1;
+    }
+}
+
+/* --until idle arms once the newest message known at the start has gone
+ * by in the replay: a turn's end before it is an earlier turn's. */
+static void arm(follow_t *f, const char *type, json_t *p)
+{
+    if (f->armed || strcmp(type, "replay_truncated") == 0) {
+        f->armed = true;
+        return;
+    }
+    if (strcmp(type, "message_created") == 0 || strcmp(type, "message_updated") == 0) {
+        const char *id = ad_cli_str(json_object_get(p, "message"), "id", "");
+        f->armed = strcmp(id, f->last_msg) == 0;
+    }
+}
+
 static void render(follow_t *f, const char *type, json_t *p)
 {
     if (strcmp(type, "agent_output") == 0) {
@@ -356,8 +392,25 @@ static void render(follow_t *f, const char *type, json_t *p)
         end_line(f);
         printf("— status: %s%s%s%s\n", ad_cli_str(p, "status", "?"), reason ? " (" : "",
                reason ? reason : "", reason ? ")" : "");
+        if (f->until_idle && f->armed) {
+            turn_end(f, ad_cli_str(p, "status", ""), ad_cli_str(p, "reason", ""));
+        }
+    } else if (strcmp(type, "approval_requested") == 0) {
+        json_t *ap = json_object_get(p, "approval");
+        char sum[SUMMARY_MAX + 8];
+        tool_summary(json_object_get(ap, "input"), sum, sizeof(sum));
+        end_line(f);
+        printf("? approval %s: %s%s%s (agentd approve %s)\n", ad_cli_str(ap, "id", "?"),
+               ad_cli_str(ap, "toolName", "tool"), sum[0] != '\0' ? "  " : "", sum,
+               ad_cli_str(ap, "id", "?"));
     } else if (strcmp(type, "run_ended") == 0) {
         on_run_ended(f, json_object_get(p, "run"));
+    } else if (strcmp(type, "run_stalled") == 0) {
+        end_line(f);
+        printf("— stalled: %s (the agent waits; nothing is lost)\n", ad_cli_str(p, "reason", "?"));
+    } else if (strcmp(type, "run_resumed") == 0) {
+        end_line(f);
+        printf("— resumed\n");
     } else if (strcmp(type, "replay_truncated") == 0) {
         end_line(f);
         printf("— older events are no longer kept\n");
@@ -369,6 +422,9 @@ static void on_event(follow_t *f, const char *data, size_t len)
     json_t *ev = json_loadb(data, len, 0, NULL);
     const char *type = ad_cli_str(ev, "type", "");
     json_t *p = json_object_get(ev, "payload");
+    if (ev != NULL && f->until_idle) {
+        arm(f, type, p);
+    }
     bool mine = ev != NULL && (strcmp(type, "replay_truncated") == 0 || of_target(f, type, p));
     if (mine && f->c->json) {
         char *line = json_dumps(ev, JSON_COMPACT);
@@ -377,6 +433,8 @@ static void on_event(follow_t *f, const char *data, size_t len)
         if (strcmp(type, "run_ended") == 0) {
             f->ended = true;
             f->exit_code = run_exit_code(ad_cli_str(json_object_get(p, "run"), "status", "?"));
+        } else if (strcmp(type, "agent_status") == 0 && f->until_idle && f->armed) {
+            turn_end(f, ad_cli_str(p, "status", ""), ad_cli_str(p, "reason", ""));
         }
     } else if (mine) {
         render(f, type, p);
@@ -427,7 +485,8 @@ static bool on_sse(const char *p, size_t total, void *ud)
     return !f->ended; /* the run ended: close the stream */
 }
 
-static int follow(ad_cli_t *c, const char *id, const char *run_id)
+static int follow(ad_cli_t *c, const char *id, const char *run_id, bool until_idle,
+                  const char *last_msg)
 {
     char path[1024], topic[300], enc[600], err[300];
     snprintf(topic, sizeof(topic), "agent:%s", id);
@@ -439,6 +498,9 @@ static int follow(ad_cli_t *c, const char *id, const char *run_id)
     }
     f->c = c;
     snprintf(f->target, sizeof(f->target), "%s", run_id);
+    f->until_idle = until_idle;
+    snprintf(f->last_msg, sizeof(f->last_msg), "%s", last_msg);
+    f->armed = last_msg[0] == '\0';
     ad_buf_init(&f->line, SSE_EVENT_MAX);
     ad_buf_init(&f->data, SSE_EVENT_MAX);
     long status = 0;
@@ -490,21 +552,47 @@ static int latest_run(ad_cli_t *c, const char *id, char *run, size_t runsz, char
     return 0;
 }
 
+/* The id of the agent's newest message into out ("" when none). */
+static int newest_message(ad_cli_t *c, const char *id, char *out, size_t outsz)
+{
+    char enc[200], path[400];
+    int rc;
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=1", enc);
+    json_t *j = ad_cli_call(c, "GET", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    snprintf(out, outsz, "%s",
+             ad_cli_str(json_array_get(json_object_get(j, "messages"), 0), "id", ""));
+    json_decref(j);
+    return 0;
+}
+
 int ad_cli_logs(ad_cli_t *c, int argc, char **argv)
 {
     bool follow_flag = false;
+    const char *until = NULL;
     ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
                              {"-f", false, NULL, &follow_flag},
-                             {"--follow", false, NULL, &follow_flag}};
+                             {"--follow", false, NULL, &follow_flag},
+                             {"--until", true, &until, NULL}};
     const char *pos[1];
-    char id[200], run[128], status[64];
+    char id[200], run[128], status[64], last[128] = "";
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
     }
     if (npos != 1) {
-        return ad_cli_usage(c, "usage: agentd logs [-f] ID|NAME");
+        return ad_cli_usage(c, "usage: agentd logs [-f [--until idle|end]] ID|NAME");
     }
+    if (until != NULL && strcmp(until, "idle") != 0 && strcmp(until, "end") != 0) {
+        return ad_cli_usage(c, "--until takes idle (the turn's end) or end (the run's end)");
+    }
+    if (until != NULL && !follow_flag) {
+        return ad_cli_usage(c, "--until needs -f");
+    }
+    bool until_idle = until != NULL && strcmp(until, "idle") == 0;
     if ((rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
         return rc;
     }
@@ -522,5 +610,8 @@ int ad_cli_logs(ad_cli_t *c, int argc, char **argv)
         }
         return rc != 0 ? rc : run_exit_code(status);
     }
-    return follow(c, id, run);
+    if (until_idle && (rc = newest_message(c, id, last, sizeof(last))) != 0) {
+        return rc;
+    }
+    return follow(c, id, run, until_idle, last);
 }

@@ -2,49 +2,31 @@
 /*
  * Client commands for workspaces and worktrees: `agentd ws ls`,
  * `agentd wt ls|new|rm|merge`, and `agentd merge WT`. A workspace or
- * worktree may be named by its id or its name (resolve.c). A refusal that lists files (a dirty worktree, a
- * merge conflict) prints them, one per line.
+ * worktree may be named by its id or its name (resolve.c). A refusal that lists files (a dirty
+ * worktree, a merge conflict) prints them, one per line.
  */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const char WS_HELP[] = "Usage: agentd ws ls [--json]\n"
-                              "List workspaces (git repositories agentd manages).\n";
-
-static const char WT_HELP[] =
-    "Usage: agentd wt ls [--workspace WS] [--json]\n"
-    "       agentd wt new --workspace WS NAME [--branch B] [--base REF]\n"
-    "       agentd wt rm [--force] WT\n"
-    "       agentd wt merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
-    "                       [--message TEXT]\n"
-    "Worktrees: list them, create one (a new branch NAME, or --branch, made\n"
-    "from --base, by default the main worktree's branch), delete one\n"
-    "(refused while it has uncommitted or unpushed work unless --force), and\n"
-    "merge one's branch into its base branch. WS and WT are ids or names.\n";
-
-static const char MERGE_HELP[] =
-    "Usage: agentd merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
-    "                       [--message TEXT] [--json]\n"
-    "Merge the worktree's branch into BRANCH (default: the branch the worktree\n"
-    "was made from). merge makes a merge commit, squash one commit, rebase\n"
-    "replays the branch on BRANCH and fast-forwards it. A conflict changes\n"
-    "nothing and lists the files; the worktree that has BRANCH checked out\n"
-    "must have no uncommitted changes.\n";
-
-static bool wants_help(int argc, char **argv)
+/* A column as wide as its longest value (at least min, at most 200):
+ * names are shown whole, never cut. */
+static int width(json_t *rows, const char *key, int min)
 {
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            return false;
-        }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            return true;
-        }
+    size_t i;
+    json_t *r;
+    int w = min;
+    json_array_foreach(rows, i, r)
+    {
+        int n = (int)strlen(ad_cli_str(r, key, ""));
+        w = n > w ? (n < 200 ? n : 200) : w;
     }
-    return false;
+    return w;
 }
 
 static int find_wt(ad_cli_t *c, const char *want, char *out, size_t outsz)
@@ -57,9 +39,16 @@ static int refused(ad_cli_t *c, json_t *j, long status)
 {
     json_t *err = json_object_get(j, "error");
     json_t *details = json_object_get(err, "details");
-    char msg[700];
-    snprintf(msg, sizeof(msg), "%s (%s, HTTP %ld)", ad_cli_str(err, "message", "failed"),
-             ad_cli_str(err, "code", "ERROR"), status);
+    char msg[700], text[600];
+    /* The API's "delete with force=true" is --force on the command line. */
+    const char *m = ad_cli_str(err, "message", "failed");
+    const char *at = strstr(m, "force=true");
+    if (at != NULL) {
+        snprintf(text, sizeof(text), "%.*s--force%s", (int)(at - m), m, at + strlen("force=true"));
+    } else {
+        snprintf(text, sizeof(text), "%s", m);
+    }
+    snprintf(msg, sizeof(msg), "%s (%s, HTTP %ld)", text, ad_cli_str(err, "code", "ERROR"), status);
     ad_cli_fail(c, msg);
     static const char *lists[] = {"conflicts", "changedFiles"};
     for (size_t k = 0; k < AD_ARRAY_LEN(lists); k++) {
@@ -86,12 +75,14 @@ static int ws_ls(ad_cli_t *c, int argc, char **argv)
     if (c->json) {
         ad_cli_print_json(j);
     } else {
-        printf("%-30s %-20s %s\n", "ID", "NAME", "PATH");
+        json_t *rows = json_object_get(j, "workspaces");
+        int nw = width(rows, "name", 4);
+        printf("%-30s %-*s %s\n", "ID", nw, "NAME", "PATH");
         size_t i;
         json_t *w;
-        json_array_foreach(json_object_get(j, "workspaces"), i, w)
+        json_array_foreach(rows, i, w)
         {
-            printf("%-30s %-20.20s %s\n", ad_cli_str(w, "id", "?"), ad_cli_str(w, "name", ""),
+            printf("%-30s %-*s %s\n", ad_cli_str(w, "id", "?"), nw, ad_cli_str(w, "name", ""),
                    ad_cli_str(w, "path", ""));
         }
     }
@@ -99,18 +90,57 @@ static int ws_ls(ad_cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/* ws add PATH [--name N]: the repository at PATH (made absolute here, as
+ * the daemon resolves nothing relative to the client's folder). */
+static int ws_add(ad_cli_t *c, int argc, char **argv)
+{
+    const char *name = NULL;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--name", true, &name, NULL}};
+    const char *pos[1];
+    char abs[PATH_MAX];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return ad_cli_usage(c, "usage: agentd ws add PATH [--name N]");
+    }
+    if (realpath(pos[0], abs) == NULL) {
+        char msg[PATH_MAX + 100];
+        snprintf(msg, sizeof(msg), "%s: %s", pos[0], strerror(errno));
+        return ad_cli_fail(c, msg);
+    }
+    json_t *body = json_pack("{s:s}", "path", abs);
+    if (name != NULL) {
+        json_object_set_new(body, "name", json_string(name));
+    }
+    json_t *j = ad_cli_call(c, "POST", "/api/workspaces", body, &rc);
+    json_decref(body);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        ad_cli_print_json(j);
+    } else {
+        size_t n = json_array_size(json_object_get(j, "worktrees"));
+        printf("%s %s (%s, %zu worktree%s)\n", ad_cli_str(j, "id", "?"), ad_cli_str(j, "path", abs),
+               ad_cli_str(j, "name", ""), n, n == 1 ? "" : "s");
+    }
+    json_decref(j);
+    return 0;
+}
+
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        fputs(WS_HELP, stdout);
-        fputs(AD_CLI_NAMES_HELP, stdout);
-        return 0;
-    }
     if (argc > 0 && strcmp(argv[0], "ls") == 0) {
         c->prog = "agentd ws ls";
         return ws_ls(c, argc - 1, argv + 1);
     }
-    return ad_cli_usage(c, "usage: agentd ws ls");
+    if (argc > 0 && strcmp(argv[0], "add") == 0) {
+        c->prog = "agentd ws add";
+        return ws_add(c, argc - 1, argv + 1);
+    }
+    return ad_cli_usage(c, "usage: agentd ws ls|add ... (agentd ws --help)");
 }
 
 static int wt_ls(ad_cli_t *c, int argc, char **argv)
@@ -133,13 +163,16 @@ static int wt_ls(ad_cli_t *c, int argc, char **argv)
     if (c->json) {
         ad_cli_print_json(j);
     } else {
-        printf("%-30s %-16s %-20s %-12s %s\n", "ID", "NAME", "BRANCH", "BASE", "PATH");
+        json_t *rows = json_object_get(j, "worktrees");
+        int nw = width(rows, "name", 4), bw = width(rows, "branch", 6),
+            basew = width(rows, "baseBranch", 4);
+        printf("%-30s %-*s %-*s %-*s %s\n", "ID", nw, "NAME", bw, "BRANCH", basew, "BASE", "PATH");
         size_t i;
         json_t *w;
-        json_array_foreach(json_object_get(j, "worktrees"), i, w)
+        json_array_foreach(rows, i, w)
         {
-            printf("%-30s %-16.16s %-20.20s %-12.12s %s\n", ad_cli_str(w, "id", "?"),
-                   ad_cli_str(w, "name", ""), ad_cli_str(w, "branch", ""),
+            printf("%-30s %-*s %-*s %-*s %s\n", ad_cli_str(w, "id", "?"), nw,
+                   ad_cli_str(w, "name", ""), bw, ad_cli_str(w, "branch", ""), basew,
                    ad_cli_str(w, "baseBranch", "-"), ad_cli_str(w, "path", ""));
         }
     }
@@ -234,11 +267,6 @@ int ad_cli_merge(ad_cli_t *c, int argc, char **argv)
     const char *pos[1];
     char id[200], enc[300], path[400];
     long status = 0;
-    if (wants_help(argc, argv)) {
-        fputs(MERGE_HELP, stdout);
-        fputs(AD_CLI_NAMES_HELP, stdout);
-        return 0;
-    }
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
@@ -288,11 +316,6 @@ int ad_cli_wt(ad_cli_t *c, int argc, char **argv)
                 {"new", wt_new, "agentd wt new"},
                 {"rm", wt_rm, "agentd wt rm"},
                 {"merge", ad_cli_merge, "agentd wt merge"}};
-    if (wants_help(argc, argv)) {
-        fputs(WT_HELP, stdout);
-        fputs(AD_CLI_NAMES_HELP, stdout);
-        return 0;
-    }
     for (size_t i = 0; argc > 0 && i < AD_ARRAY_LEN(subs); i++) {
         if (strcmp(argv[0], subs[i].name) == 0) {
             c->prog = subs[i].prog;

@@ -15,6 +15,7 @@ typedef struct job {
     ad_git_op_t op;
     char *repo_path, *path, *name, *branch, *base, *file, *command, *message;
     json_t *files;
+    json_t *merged;
     bool create_branch, force;
     uint64_t timeout_ms;
     ad_git_done_cb done;
@@ -50,6 +51,7 @@ static void job_free(job_t *j)
     free(j->command);
     free(j->message);
     json_decref(j->files);
+    json_decref(j->merged);
     json_decref(j->res.data);
     ad_git_err_cleanup(&j->res.err);
     free(j);
@@ -83,6 +85,7 @@ static void run(uv_work_t *w)
                        .command = j->command,
                        .message = j->message,
                        .files = j->files,
+                       .merged = j->merged,
                        .create_branch = j->create_branch,
                        .force = j->force,
                        .timeout_ms = j->timeout_ms};
@@ -123,10 +126,10 @@ static void setup_next(void)
 static void after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
-    static const char *names[] = {
-        "open", "list",         "add",    "setup",   "status", "remove", "branches", "checkout",
-        "diff", "remove_check", "review", "commits", "commit", "merge",  "rebase",   "push",
-        "commit_files"};
+    static const char *names[] = {"open",   "list",        "add",      "setup", "status",
+                                  "remove", "branches",    "checkout", "diff",  "remove_check",
+                                  "review", "commits",     "commit",   "merge", "rebase",
+                                  "push",   "commit_files"};
     ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", names[j->op], j->res.rc,
            (double)j->res.elapsed_ns / 1e6);
     if (status == UV_ECANCELED) {
@@ -165,6 +168,7 @@ int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git
     j->command = dup_or_null(a->command);
     j->message = dup_or_null(a->message);
     j->files = a->files != NULL ? json_deep_copy(a->files) : NULL;
+    j->merged = a->merged != NULL ? json_deep_copy(a->merged) : NULL;
     j->create_branch = a->create_branch;
     j->force = a->force;
     j->timeout_ms = a->timeout_ms;

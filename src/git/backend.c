@@ -14,9 +14,16 @@ static int review_op(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_gi
 {
     switch (op) {
     case AD_GIT_OP_REMOVE_CHECK:
-        return ad_git_worktree_remove_check(j->repo_path, j->path, out, e);
+    case AD_GIT_OP_REMOVE: {
+        ad_git_remove_opts_t o = {.repo_path = j->repo_path,
+                                  .wt_path = j->path,
+                                  .force = j->force,
+                                  .base = j->base,
+                                  .merged = j->merged};
+        return ad_git_worktree_remove_opts(&o, op == AD_GIT_OP_REMOVE_CHECK, out, e);
+    }
     case AD_GIT_OP_REVIEW:
-        return ad_git_review(j->path, j->base, j->file, out, e);
+        return ad_git_review_merged(j->path, j->base, j->file, j->merged, out, e);
     case AD_GIT_OP_COMMITS:
         return ad_git_commits(j->path, j->base, out, e);
     case AD_GIT_OP_COMMIT:
@@ -58,12 +65,10 @@ static int exec(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_git_err
         return ad_git_worktree_add(&o, out, e);
     }
     case AD_GIT_OP_SETUP:
-        return ad_git_worktree_setup(j->repo_path, j->path, j->files, j->command,
-                                          j->timeout_ms, out, e);
+        return ad_git_worktree_setup(j->repo_path, j->path, j->files, j->command, j->timeout_ms,
+                                     out, e);
     case AD_GIT_OP_STATUS:
         return ad_git_status(j->path, out, e);
-    case AD_GIT_OP_REMOVE:
-        return ad_git_worktree_remove(j->repo_path, j->path, j->force, out, e);
     case AD_GIT_OP_BRANCHES:
         return ad_git_branches(j->path, out, e);
     case AD_GIT_OP_CHECKOUT:
@@ -77,8 +82,7 @@ static int exec(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_git_err
 
 __attribute__((visibility("default"))) const ad_git_backend_t *ad_git_backend(void)
 {
-    static const ad_git_backend_t table = {.init = ad_git_global_init,
-                                           .exec = exec,
-                                           .branch_name_valid = ad_gitx_branch_name_valid};
+    static const ad_git_backend_t table = {
+        .init = ad_git_global_init, .exec = exec, .branch_name_valid = ad_gitx_branch_name_valid};
     return &table;
 }

@@ -185,6 +185,22 @@ int ad_git_diff(const char *wt_path, const char *path, json_t **out, ad_git_err_
 int ad_git_worktree_remove_check(const char *repo_path, const char *wt_path, json_t **out,
                                  ad_git_err_t *e);
 
+/* A removal that knows what was merged (issue #32): base (the worktree's
+ * base branch, or NULL) and merged (a JSON array of hex commit ids agentd
+ * recorded merging, or NULL). Commits "ahead" are no refusal when HEAD is
+ * one of merged, or its tree is the tree of a commit on base (or on the
+ * compared ref) since the fork point: a squash or rebase landed there. */
+typedef struct {
+    const char *repo_path;
+    const char *wt_path;
+    bool force;
+    const char *base;
+    json_t *merged;
+} ad_git_remove_opts_t;
+/* ad_git_worktree_remove() (dry: ad_git_worktree_remove_check()) with o. */
+int ad_git_worktree_remove_opts(const ad_git_remove_opts_t *o, bool dry, json_t **out,
+                                ad_git_err_t *e);
+
 /* ---- review and merge (review.c, merge.c, push.c) ------------------------------
  * A ref given by a user (a base, an "against", "into" or "onto") is a
  * branch name, a remote branch ("origin/main"), a tag or a commit id: never
@@ -206,6 +222,15 @@ bool ad_git_ref_valid(const char *ref, char *why, size_t whysz);
  * common history). */
 int ad_git_review(const char *wt_path, const char *against, const char *file, json_t **out,
                   ad_git_err_t *e);
+
+/* ad_git_review() that also says whether HEAD's work is in against though
+ * git counts it ahead: out "merged": {"merged", "how", "commit"}, how
+ * "recorded" (merged lists HEAD: hex ids of commits agentd merged, or
+ * NULL), "tree" (a commit on against since the fork point has HEAD's tree,
+ * "commit": that one: a squash or rebase made elsewhere) or "ancestor"
+ * (merged before, and against contains HEAD). */
+int ad_git_review_merged(const char *wt_path, const char *against, const char *file, json_t *merged,
+                         json_t **out, ad_git_err_t *e);
 
 /* The commits on HEAD since its merge base with against, newest first,
  * first 500: out {"against", "mergeBase", "commits":[{"id", "shortId",
@@ -235,7 +260,8 @@ typedef struct {
  * rebase: the branch is rebased onto `into` (the branch moves, and its
  * worktree follows), then `into` fast-forwards to it. No hooks run.
  * out: {"merged", "upToDate", "strategy", "branch", "into", "commit",
- *       "previous", "targetWorktree" (path or null), "rebasedCommit"?}. */
+ *       "previous", "targetWorktree" (path or null), "rebasedCommit"?,
+ *       "head" (the worktree commit that landed: for rebase the rebased tip)}. */
 int ad_git_merge(const ad_git_merge_opts_t *o, json_t **out, ad_git_err_t *e);
 
 /* Rebases the worktree's branch onto `onto` in memory, then moves the
@@ -274,12 +300,12 @@ typedef enum {
     AD_GIT_OP_ADD,          /* a.repo_path, name, path, branch, create_branch, base */
     AD_GIT_OP_SETUP,        /* a.repo_path (source), path, files, command, timeout_ms */
     AD_GIT_OP_STATUS,       /* a.path */
-    AD_GIT_OP_REMOVE,       /* a.repo_path, path, force */
+    AD_GIT_OP_REMOVE,       /* a.repo_path, path, force, base, merged */
     AD_GIT_OP_BRANCHES,     /* a.path */
     AD_GIT_OP_CHECKOUT,     /* a.path, branch, create_branch */
     AD_GIT_OP_DIFF,         /* a.path, file (or NULL) */
-    AD_GIT_OP_REMOVE_CHECK, /* a.repo_path, path */
-    AD_GIT_OP_REVIEW,       /* a.path, base (against), file (or NULL) */
+    AD_GIT_OP_REMOVE_CHECK, /* a.repo_path, path, base, merged */
+    AD_GIT_OP_REVIEW,       /* a.path, base (against), file (or NULL), merged */
     AD_GIT_OP_COMMITS,      /* a.path, base (against) */
     AD_GIT_OP_COMMIT,       /* a.path, message, force (all) */
     AD_GIT_OP_MERGE,        /* a.path, branch (into), name (strategy), message */
@@ -300,6 +326,7 @@ typedef struct {
     const char *command;
     const char *message;
     json_t *files;
+    json_t *merged; /* remove, remove_check, review: heads agentd merged (copied) */
     bool create_branch;
     bool force;
     uint64_t timeout_ms;

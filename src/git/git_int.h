@@ -83,6 +83,12 @@ int ad_gitx_changed_files(git_repository *repo, bool untracked, json_t *arr, siz
 int ad_gitx_ahead_behind(git_repository *repo, size_t *ahead, size_t *behind, const char **kind,
                          char *compare_ref, size_t refsz, ad_git_err_t *e);
 
+/* Whether head's work is in other though git counts it ahead (merged.c):
+ * "recorded" when heads (a JSON array of hex commit ids agentd merged, or
+ * NULL) lists head, "tree" when a commit on other since their merge base
+ * has head's tree (its id into at), else NULL. */
+const char *ad_gitx_merged_into(git_repository *repo, const git_oid *head, const git_oid *other,
+                                json_t *heads, git_oid *at);
 /* The diff of tree (NULL: empty) against the work tree with the index,
  * untracked files shown as added; only `path` when given (pathspec magic
  * off). Owned by the caller: git_diff_free(). */

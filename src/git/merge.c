@@ -349,10 +349,13 @@ int ad_git_merge(const ad_git_merge_opts_t *o, json_t **out, ad_git_err_t *e)
         json_object_set_new(*out, "merged", json_false());
         json_object_set_new(*out, "upToDate", json_true());
         json_object_set_new(*out, "commit", oid_str(&into_oid));
+        json_object_set_new(*out, "head", oid_str(&m.tip));
         goto out;
     }
     rc = merge_apply(&m, &oo, &into_oid, &new_tip, *out, e);
     if (rc == 0) {
+        /* the worktree commit that landed (rebase: the branch moved there) */
+        json_object_set_new(*out, "head", oid_str(strcmp(st, "rebase") == 0 ? &new_tip : &m.tip));
         json_object_set_new(*out, "merged", json_true());
         json_object_set_new(*out, "upToDate", json_false());
         json_object_set_new(*out, "commit", oid_str(&new_tip));

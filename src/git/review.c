@@ -12,7 +12,6 @@
 #define COMMITS_MAX 500
 #define REF_MAX 200
 
-
 static bool all_hex(const char *s)
 {
     size_t n = strlen(s);
@@ -146,8 +145,31 @@ static int review_diff(git_repository *repo, const git_oid *base, const char *fi
     return rc;
 }
 
+/* "merged": whether HEAD's work is in against though it counts ahead
+ * (merged.c): {"merged", "how" (recorded, tree, ancestor), "commit"}. */
+static json_t *merged_json(git_repository *repo, const git_oid *head, const git_oid *other,
+                           size_t ahead, json_t *heads)
+{
+    git_oid at;
+    const char *how = ad_gitx_merged_into(repo, head, other, heads, &at);
+    if (how == NULL && ahead == 0 && heads != NULL && json_array_size(heads) > 0 &&
+        !git_oid_equal(head, other) && git_graph_descendant_of(repo, other, head) == 1) {
+        how = "ancestor"; /* merged by agentd before, and the base has it */
+    }
+    if (how == NULL) {
+        return json_pack("{s:b}", "merged", false);
+    }
+    return json_pack("{s:b, s:s, s:o}", "merged", true, "how", how, "commit", oid_str(&at));
+}
+
 int ad_git_review(const char *wt_path, const char *against, const char *file, json_t **out,
                   ad_git_err_t *e)
+{
+    return ad_git_review_merged(wt_path, against, file, NULL, out, e);
+}
+
+int ad_git_review_merged(const char *wt_path, const char *against, const char *file, json_t *merged,
+                         json_t **out, ad_git_err_t *e)
 {
     git_repository *repo = NULL;
     git_commit *other = NULL;
@@ -180,6 +202,8 @@ int ad_git_review(const char *wt_path, const char *against, const char *file, js
         json_object_set_new(*out, "uncommitted", json_integer((json_int_t)changed));
         json_object_set_new(*out, "commits", commits_since(repo, &head, &base, &truncated));
         json_object_set_new(*out, "commitsTruncated", json_boolean(truncated));
+        json_object_set_new(*out, "merged",
+                            merged_json(repo, &head, git_commit_id(other), ahead, merged));
     }
     git_commit_free(other);
     git_repository_free(repo);

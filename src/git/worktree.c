@@ -454,8 +454,37 @@ static int find_linked(git_repository *repo, const char *path, git_worktree **ou
     return 0;
 }
 
-/* Refuses when the worktree holds work that removing it would lose. */
-static int check_no_work(git_worktree *wt, ad_git_err_t *e)
+/* Whether the commits HEAD has past ref are merged all the same: agentd
+ * recorded merging HEAD (heads), or its tree is on base (or on ref) since
+ * the fork point: a squash or rebase landed there. */
+static bool merged_anyway(git_repository *repo, const char *base, const char *ref, json_t *heads)
+{
+    git_oid head, other, at;
+    git_commit *c = NULL;
+    ad_git_err_t scratch; /* a ref that names nothing is only skipped */
+    if (ad_gitx_head_oid(repo, &head) != 0) {
+        return false;
+    }
+    const char *refs[] = {base, ref};
+    for (size_t i = 0; i < AD_ARRAY_LEN(refs); i++) {
+        if (refs[i] == NULL || refs[i][0] == '\0' ||
+            ad_gitx_resolve_commit(repo, refs[i], &c, &scratch) != 0) {
+            continue;
+        }
+        git_oid_cpy(&other, git_commit_id(c));
+        git_commit_free(c);
+        c = NULL;
+        if (ad_gitx_merged_into(repo, &head, &other, heads, &at) != NULL) {
+            return true;
+        }
+    }
+    return heads != NULL && ad_gitx_merged_into(repo, &head, &head, heads, &at) != NULL;
+}
+
+/* Refuses when the worktree holds work that removing it would lose:
+ * changed files, or commits not on its upstream (or the main worktree's
+ * branch) unless merged_anyway(). */
+static int check_no_work(git_worktree *wt, const char *base, json_t *heads, ad_git_err_t *e)
 {
     git_repository *repo = NULL;
     json_t *files = json_array();
@@ -474,6 +503,9 @@ static int check_no_work(git_worktree *wt, ad_git_err_t *e)
     }
     if (rc != 0) {
         goto out;
+    }
+    if (total == 0 && ahead > 0 && merged_anyway(repo, base, ref, heads)) {
+        ahead = 0; /* merged: its commits are in the base, by record or by tree */
     }
     if (total > 0 || ahead > 0) {
         const char *wpath = git_worktree_path(wt);
@@ -502,12 +534,13 @@ out:
 
 /* Deletes a linked worktree's folder, after checking it has no work (unless
  * force) and really is a linked worktree (a .git file, not a repository). */
-static int remove_folder(git_worktree *wt, const char *path, bool force, ad_git_err_t *e)
+static int remove_folder(git_worktree *wt, const char *path, const ad_git_remove_opts_t *o,
+                         ad_git_err_t *e)
 {
     struct stat st;
     char gitlink[PATH_MAX + 8];
-    if (!force) {
-        int rc = check_no_work(wt, e);
+    if (!o->force) {
+        int rc = check_no_work(wt, o->base, o->merged, e);
         if (rc != 0) {
             return rc;
         }
@@ -539,9 +572,10 @@ static int check_unlocked(git_worktree *wt, const char *path, bool force, ad_git
 }
 
 /* dry: only the refusals (main, unknown, locked, work left), nothing removed. */
-static int remove_impl(const char *repo_path, const char *wt_path, bool force, bool dry,
-                       json_t **out, ad_git_err_t *e)
+static int remove_impl(const ad_git_remove_opts_t *o, bool dry, json_t **out, ad_git_err_t *e)
 {
+    const char *repo_path = o->repo_path, *wt_path = o->wt_path;
+    bool force = o->force;
     git_repository *repo = NULL;
     git_worktree *wt = NULL;
     char main_path[PATH_MAX];
@@ -574,11 +608,11 @@ static int remove_impl(const char *repo_path, const char *wt_path, bool force, b
     }
     rc = rc != 0 ? rc : check_unlocked(wt, path, force, e);
     if (dry) {
-        rc = rc != 0 || !present || force ? rc : check_no_work(wt, e);
+        rc = rc != 0 || !present || force ? rc : check_no_work(wt, o->base, o->merged, e);
         *out = rc == 0 ? json_pack("{s:b}", "removable", true) : NULL;
         goto out;
     }
-    rc = rc != 0 || !present ? rc : remove_folder(wt, path, force, e);
+    rc = rc != 0 || !present ? rc : remove_folder(wt, path, o, e);
     if (rc == 0) {
         git_worktree_prune_options popts;
         git_worktree_prune_options_init(&popts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
@@ -600,11 +634,19 @@ out:
 int ad_git_worktree_remove(const char *repo_path, const char *wt_path, bool force, json_t **out,
                            ad_git_err_t *e)
 {
-    return remove_impl(repo_path, wt_path, force, false, out, e);
+    ad_git_remove_opts_t o = {.repo_path = repo_path, .wt_path = wt_path, .force = force};
+    return remove_impl(&o, false, out, e);
+}
+
+int ad_git_worktree_remove_opts(const ad_git_remove_opts_t *o, bool dry, json_t **out,
+                                ad_git_err_t *e)
+{
+    return remove_impl(o, dry, out, e);
 }
 
 int ad_git_worktree_remove_check(const char *repo_path, const char *wt_path, json_t **out,
                                  ad_git_err_t *e)
 {
-    return remove_impl(repo_path, wt_path, false, true, out, e);
+    ad_git_remove_opts_t o = {.repo_path = repo_path, .wt_path = wt_path};
+    return remove_impl(&o, true, out, e);
 }

@@ -28,8 +28,28 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
     w->next = run->stop_waiters;
     run->stop_waiters = w;
     ad_log(AD_LOG_INFO, "runner", "stopping agent=%s force=%d", agent_id, force);
+    bool first = run->stop_since == 0;
+    if (first) {
+        run->stop_since = ad_wall_ms();
+    }
+    bool escalated = force && !run->stop_force;
+    run->stop_force = run->stop_force || force;
+    if (first || escalated) {
+        ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL);
+    }
     ad_proc_stop(run->proc, force);
     return 0;
+}
+
+bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *since, bool *force)
+{
+    const ad_run_t *run = ad_run_find(r, agent_id);
+    if (run == NULL || run->proc == NULL || run->stop_since == 0) {
+        return false;
+    }
+    *since = run->stop_since;
+    *force = run->stop_force;
+    return true;
 }
 
 int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud)

@@ -155,8 +155,8 @@ static void on_probe_timeout(uv_timer_t *t)
     }
 }
 
-void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd,
-                          const char *const *env)
+void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, const char *const *env,
+                          const ad_proc_sandbox_t *sandbox)
 {
     probe_t *p = ad_xcalloc(1, sizeof(*p));
     p->r = run->r;
@@ -176,7 +176,8 @@ void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd,
                         .max_line_bytes = 4096,
                         .on_line = on_probe_line,
                         .on_exit = on_probe_exit,
-                        .ud = p};
+                        .ud = p,
+                        .sandbox = sandbox};
     char err[256];
     if (ad_proc_spawn(run->r->procs, &o, &p->proc, err, sizeof(err)) != 0) {
         ad_log(AD_LOG_WARN, "runner", "cli --version not run agent=%s error=%s", run->agent_id,

@@ -632,8 +632,9 @@ static int export_fn(sqlite3 *db, void *ctx)
     ad_store_series_export_t *x = ctx;
     if (!x->started) {
         x->started = true;
-        if (x->csv) {
-            ad_buf_puts(&x->body, "run_id,name,step,time_ms,value\n");
+        int hrc = x->csv ? ad_buf_puts(&x->body, "run_id,name,step,time_ms,value\n") : 0;
+        if (hrc != 0) {
+            return hrc;
         }
     }
     while (x->run < x->nruns && x->body.len < AD_SERIES_EXPORT_PIECE) {

@@ -23,7 +23,6 @@ typedef struct {
 
 static const setting_def_t defs[] = {
     {"theme", K_STRING, "must be one of system,light,dark", 0, 0, false},
-    {"auto_save", K_BOOL, NULL, 0, 0, false},
     {"notifications", K_BOOL, NULL, 0, 0, false},
     {"default_mode", K_STRING, "must be one of auto,plan,regular", 0, 0, false},
     {"confirm_delete", K_BOOL, NULL, 0, 0, false},

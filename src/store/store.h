@@ -244,7 +244,7 @@ json_t *ad_store_message_json(const ad_store_message_t *m);
 int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out);
 
 /* ---- settings (settings.c) ------------------------------------------------------------
- * Typed settings with defaults (theme=system, auto_save=true,
+ * Typed settings with defaults (theme=system,
  * notifications=true, default_mode=regular, confirm_delete=true,
  * max_context_warning=80, and the usage limits).
  */
@@ -445,7 +445,8 @@ void ad_store_audit_trim(ad_store_t *st, int64_t before_ts);
 
 /* ---- runs (runs.c; written by the runner, src/run) ------------------------------
  * The run object: id, agentId, startedAt, endedAt, status (running,
- * succeeded, failed, stopped, lost), exitCode, signal, durationMs,
+ * succeeded, failed, stopped, lost, degraded: it ended well but some of
+ * its output was lost, issue #41), exitCode, signal, durationMs,
  * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
  * numTurns (null where not known yet).
  */
@@ -457,6 +458,7 @@ typedef enum {
     AD_RUN_FAILED,
     AD_RUN_STOPPED,
     AD_RUN_LOST,
+    AD_RUN_DEGRADED,
 } ad_run_status_t;
 /* What a run makes of its agent. AD_AGENT_STATUS_KEEP (0) leaves the stored
  * status as it is. */
@@ -637,6 +639,16 @@ void ad_store_worktree_setup_save(ad_store_t *st, const ad_store_worktree_setup_
  * still command (AD_ESTATE when it changed meanwhile). Loop thread. */
 void ad_store_setup_command_approve(ad_store_t *st, const char *ws_id, const char *command,
                                     ad_store_result_cb cb, void *ud);
+/* ---- recorded merges (merges.c, migration 2320) ----------------------------------
+ * A merge object: id, worktreeId, branch, into, strategy, head (the
+ * worktree commit merged), commit (the base branch afterwards), previous
+ * (the base branch before, or null), createdAt. */
+/* args {id, worktreeId, branch, into, strategy, head, commit, previous?,
+ * now}: records a merge agentd made. result {merge: args}. */
+int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* {merges:[…]}: a worktree's recorded merges, newest first, at most 100.
+ * Loop thread. */
+int ad_store_worktree_merges(ad_store_t *st, const char *worktree_id, json_t **out);
 /* Loop thread: the workspace with setup columns and "worktrees". */
 int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* Loop thread: the worktree row with vanishedAt and setup. */

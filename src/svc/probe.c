@@ -14,6 +14,7 @@
 struct ad_probe {
     uv_loop_t *loop;
     ad_procs_t *procs;
+    bool sandboxed; /* another organisation's: its command in the plain sandbox */
     ad_probe_cb cb;
     void *ud;
     uint64_t t0;
@@ -167,6 +168,18 @@ static int start_cmd(ad_probe_t *p, json_t *argv, char *err, size_t errsz)
     }
     a[n < AD_SVC_ARGV_MAX ? n : AD_SVC_ARGV_MAX] = NULL;
     ad_proc_opts_t o = {.argv = a, .polite = AD_PROC_POLITE_NONE, .on_exit = on_cmd_exit, .ud = p};
+    ad_proc_bind_t binds[2];
+    ad_proc_sandbox_t sb;
+    if (p->sandboxed) {
+        if (!ad_procs_sandbox(p->procs, NULL)) {
+            snprintf(err, errsz,
+                     "another organisation's probe runs only in a sandbox, and "
+                     "this machine has none");
+            return AD_EPERM;
+        }
+        ad_proc_sandbox_plain(p->procs, NULL, binds, &sb);
+        o.sandbox = &sb;
+    }
     return ad_proc_spawn(p->procs, &o, &p->proc, err, errsz);
 }
 
@@ -232,11 +245,13 @@ static int start_kind(ad_probe_t *p, json_t *probe, char *err, size_t errsz)
     return rc;
 }
 
-int ad_probe_run(uv_loop_t *loop, ad_procs_t *procs, json_t *probe, ad_probe_cb cb, void *ud)
+int ad_probe_run(uv_loop_t *loop, ad_procs_t *procs, json_t *probe, bool sandboxed, ad_probe_cb cb,
+                 void *ud)
 {
     ad_probe_t *p = ad_xcalloc(1, sizeof(*p));
     p->loop = loop;
     p->procs = procs;
+    p->sandboxed = sandboxed;
     p->cb = cb;
     p->ud = ud;
     p->t0 = uv_hrtime();

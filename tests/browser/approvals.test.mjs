@@ -77,7 +77,7 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
   const list = await api(d.url, 'GET', `/api/agents/${id}/approvals`);
   assert.equal(list.data.approvals[0].status, 'allowed');
-  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });
 
 test('permissions are checkboxes; a bad rule is refused with its name', { skip }, async () => {

@@ -86,7 +86,7 @@ test('the terminal tab attaches when its agent starts, without a tab switch', as
   assert.ok(st.status < 300, JSON.stringify(st.data));
   await page.locator('.term-attached').waitFor();
   await until(async () => /attached-ok/.test(await screen(page)), 'the output in the terminal');
-  await api(d.url, 'POST', `/api/agents/${a.id}/stop?force=true`);
+  await api(d.url, 'POST', `/api/agents/${a.id}/stop?force=true&wait=true`);
 });
 
 test('a plain shell in a worktree: type echo hi and see hi', async (t) => {
@@ -109,7 +109,7 @@ test('a plain shell in a worktree: type echo hi and see hi', async (t) => {
   // Said once: the holder sends a terminal's bytes once (not again as scrollback).
   assert.equal((await screen(page)).match(/echo hi/g).length, 1, await screen(page));
   await shot(page, 'shell-in-worktree');
-  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });
 
 test('new task: one dialog creates the worktree from a base branch and starts the agent with the prompt', async (t) => {
@@ -159,7 +159,7 @@ test('new task: one dialog creates the worktree from a base branch and starts th
   assert.equal(wt.branch, 'fix-the-login-bug');
   assert.equal(wt.baseBranch, 'develop');
   assert.ok(fs.existsSync(path.join(wt.path, 'README.md')));
-  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });
 
 test('new task past a usage limit: said in the dialog before anything is made, then forced', async (t) => {
@@ -183,7 +183,7 @@ test('new task past a usage limit: said in the dialog before anything is made, t
     await page.waitForURL(/#\/agents\/ag_/);
     const id = decodeURIComponent(page.url().split('#/agents/')[1]);
     await until(async () => /forced:over the limit/.test(await shownText(page, id)), 'the forced start');
-    await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+    await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
   } finally {
     await api(d.url, 'PATCH', '/api/settings', { daily_token_limit: 0 });
   }
@@ -271,7 +271,7 @@ test('the grid: tiles with status and output tail, keyboard between them, help o
   await page.setViewportSize({ width: 480, height: 800 });
   await until(async () => (await page.locator('.agent-grid').getAttribute('data-cols')) === '1', 'one column');
   await page.setViewportSize({ width: 1400, height: 900 });
-  for (const a of made) await api(d.url, 'POST', `/api/agents/${a.id}/stop?force=true`);
+  for (const a of made) await api(d.url, 'POST', `/api/agents/${a.id}/stop?force=true&wait=true`);
 });
 
 test('workspace settings: setup files and command; removing it archives its agents and keeps its files', async (t) => {
@@ -328,7 +328,7 @@ test('new task in a workspace with an unapproved setup command: shown, and run o
     const agent = (await api(d.url, 'GET', `/api/agents/${id}`)).data;
     const wt = (await api(d.url, 'GET', `/api/worktrees/${agent.worktreeId}`)).data;
     await until(async () => fs.existsSync(path.join(wt.path, 'setup-ran')), 'the setup command to run in the new worktree');
-    await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+    await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
   } finally {
     await api(d.url, 'PUT', `/api/workspaces/${wsId}/setup`, { setupCommand: '' });
   }

@@ -91,7 +91,7 @@ test('a running agent in the table, the checklist, and a threshold raised in Set
   await until(async () => (await page.getByTestId('gpu0-temp').getAttribute('data-warning')) === 'false', 'the warning to clear');
   // the reasons come with the next sample, a moment after the card's own check
   await until(async () => (await page.locator('.reasons li[data-code=gpu_temperature]').count()) === 0, 'the reason to go');
-  await api(d.url, 'POST', `/api/agents/${ag.data.id}/stop?force=true`, {});
+  await api(d.url, 'POST', `/api/agents/${ag.data.id}/stop?force=true&wait=true`, {});
   assert.deepEqual(b.errors, []);
 });
 

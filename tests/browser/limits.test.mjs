@@ -41,6 +41,6 @@ test('a reached limit is said in the composer, and a message goes only when the 
   await until(async () => (await box.inputValue()) === '', 'the box cleared once sent');
   const msgs = (await api(d.url, 'GET', `/api/agents/${ag.id}/messages?limit=20`)).data.messages;
   assert.equal(msgs.filter((m) => m.role === 'user' && m.content === 'first try').length, 1);
-  await api(d.url, 'POST', `/api/agents/${ag.id}/stop?force=true`);
+  await api(d.url, 'POST', `/api/agents/${ag.id}/stop?force=true&wait=true`);
   assert.deepEqual(b.errors.filter((e) => !/429/.test(e)), []);
 });

@@ -102,10 +102,10 @@ test('patch updates only what is given', async () => {
   const { wt } = await makeWorkspace(d);
   const crew = await makeCrew('patchers');
   const a = await makeAgent(d, wt.id, { name: 'one', crewId: crew });
-  const p = await d.req('PATCH', `/api/agents/${a.id}`, { name: 'two', mode: 'auto', permissions: ['read', 'execute'], displayOrder: 9, status: 'running' });
+  const p = await d.req('PATCH', `/api/agents/${a.id}`, { name: 'two', mode: 'plan', permissions: ['read', 'execute'], displayOrder: 9, status: 'running' });
   assert.equal(p.status, 200);
   assert.equal(p.body.name, 'two');
-  assert.equal(p.body.mode, 'auto');
+  assert.equal(p.body.mode, 'plan');
   assert.deepEqual(p.body.permissions, ['read', 'execute']);
   assert.equal(p.body.displayOrder, 9);
   assert.equal(p.body.status, 'idle'); // not patchable: ignored
@@ -122,7 +122,7 @@ test('patch updates only what is given', async () => {
   assertError(await d.req('PATCH', '/api/agents/ag_nope', { name: 'x' }), 404, 'NOT_FOUND');
   const now = (await d.req('GET', `/api/agents/${a.id}`)).body;
   assert.equal(now.name, 'two');
-  assert.equal(now.mode, 'auto');
+  assert.equal(now.mode, 'plan');
 });
 
 test('archive, restore, hard delete', async () => {

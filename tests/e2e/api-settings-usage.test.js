@@ -17,7 +17,7 @@ test('settings have typed defaults', async () => {
   const r = await d.req('GET', '/api/settings');
   assert.equal(r.status, 200);
   assert.equal(r.body.theme, 'system');
-  assert.equal(r.body.auto_save, true);
+  assert.equal(r.body.auto_save, undefined); // the dead setting is gone (issue #32)
   assert.equal(r.body.notifications, true);
   assert.equal(r.body.default_mode, 'regular');
   assert.equal(r.body.confirm_delete, true);
@@ -25,12 +25,12 @@ test('settings have typed defaults', async () => {
 });
 
 test('settings patch: typed, partial, unknown keys ignored', async () => {
-  const r = await d.req('PATCH', '/api/settings', { theme: 'dark', auto_save: false, max_context_warning: 65, whatever: 1 });
+  const r = await d.req('PATCH', '/api/settings', { theme: 'dark', notifications: false, max_context_warning: 65, whatever: 1, auto_save: false });
   assert.equal(r.status, 200);
   assert.equal(r.body.theme, 'dark');
-  assert.equal(r.body.auto_save, false);
+  assert.equal(r.body.notifications, false);
   assert.equal(r.body.max_context_warning, 65);
-  assert.equal(r.body.notifications, true);
+  assert.equal(r.body.auto_save, undefined);
   assert.equal(r.body.whatever, undefined);
   const g = await d.req('GET', '/api/settings');
   assert.deepEqual(g.body, r.body);
@@ -41,7 +41,6 @@ test('a bad value is refused with 422 and nothing changes', async () => {
   const cases = [
     [{ theme: 'neon' }, 'theme'],
     [{ theme: 3 }, 'theme'],
-    [{ auto_save: 'yes' }, 'auto_save'],
     [{ notifications: 1 }, 'notifications'],
     [{ default_mode: 'yolo' }, 'default_mode'],
     [{ confirm_delete: null }, 'confirm_delete'],
@@ -157,7 +156,7 @@ test('past a usage limit, start and message are refused with 429 until force', a
   assert.equal((await d.req('PATCH', '/api/settings', { daily_cost_limit: 0 })).status, 200);
   r = await d.req('POST', `/api/agents/${ag.id}/message`, { content: 'hello again' });
   assert.notEqual(r.status, 429, JSON.stringify(r.body));
-  await d.req('POST', `/api/agents/${ag.id}/stop?force=true`);
+  await d.req('POST', `/api/agents/${ag.id}/stop?force=true&wait=true`);
 });
 
 test('usage input errors', async () => {

@@ -82,7 +82,7 @@ test('a workspace with a running agent is not removed', async () => {
   assert.deepEqual(refused.body.error.details.agentIds, [a.body.id]);
   assert.equal((await d.req('GET', `/api/workspaces/${ws.id}`)).status, 200);
   assert.equal((await d.req('GET', `/api/agents/${a.body.id}`)).body.deletedAt ?? null, null);
-  await d.req('POST', `/api/agents/${a.body.id}/stop?force=true`);
+  await d.req('POST', `/api/agents/${a.body.id}/stop?force=true&wait=true`);
 });
 
 test('workspace input errors', async () => {

@@ -127,12 +127,12 @@ test('claude approvals: allow always adds the tool to the agent; a stop expires 
     await until(async () => fs.existsSync(path.join(t.sb.cwd, 'out.txt')), 'the allowed command');
     assert.deepEqual((await agent(t.d, ag.id)).permissions, ['read', 'Bash']);
     await until(async () => (await agent(t.d, ag.id)).status === 'waiting', 'the end of the turn');
-    await api(t.d, 'POST', `/api/agents/${ag.id}/stop?force=true`);
+    await api(t.d, 'POST', `/api/agents/${ag.id}/stop?force=true&wait=true`);
 
     // A second agent: its pending approval expires when its run is stopped.
     const b = await t.make();
     const p2 = await pendingApproval(t.d, b.id);
-    assert.equal((await api(t.d, 'POST', `/api/agents/${b.id}/stop?force=true`)).status, 200);
+    assert.equal((await api(t.d, 'POST', `/api/agents/${b.id}/stop?force=true&wait=true`)).status, 200);
     const after = await until(async () => {
       const a = (await api(t.d, 'GET', `/api/agents/${b.id}/approvals`)).body.approvals[0];
       return a.status !== 'pending' ? a : null;
@@ -150,7 +150,7 @@ test('claude fork: the fork resumes into its own session, the parent file is unc
     const ag = await t.make();
     assert.equal((await api(t.d, 'POST', `/api/agents/${ag.id}/start`, { initialPrompt: 'please remember a word' })).status, 200);
     const parent = await until(async () => { const a = await agent(t.d, ag.id); return a.status === 'waiting' ? a : null; }, 'the first turn');
-    assert.equal((await api(t.d, 'POST', `/api/agents/${ag.id}/stop`)).status, 200);
+    assert.equal((await api(t.d, 'POST', `/api/agents/${ag.id}/stop?wait=true`)).status, 200);
     const file = sessionFile(t.sb.home, parent.sessionId);
     assert.ok(file, 'the parent has a session file');
     const before = fs.readFileSync(file);
@@ -169,7 +169,7 @@ test('claude fork: the fork resumes into its own session, the parent file is unc
     assert.match(JSON.stringify(req.body.messages), /please remember a word/, 'the fork carries the parent conversation');
     assert.ok(Buffer.compare(before, fs.readFileSync(file)) === 0, 'the parent session file is unchanged');
     assert.ok(sessionFile(t.sb.home, fork.sessionId), 'the fork has its own session file');
-    await api(t.d, 'POST', `/api/agents/${f.body.id}/stop?force=true`);
+    await api(t.d, 'POST', `/api/agents/${f.body.id}/stop?force=true&wait=true`);
 
     // A fork in a new worktree branched from the parent's branch: another
     // directory, the same conversation.
@@ -187,7 +187,7 @@ test('claude fork: the fork resumes into its own session, the parent file is unc
     const req2 = t.mock.agentRequests().slice(-1)[0];
     assert.match(JSON.stringify(req2.body.messages), /please remember a word/, 'the fork in another worktree carries the parent conversation');
     assert.ok(Buffer.compare(before, fs.readFileSync(file)) === 0, 'the parent session file is still unchanged');
-    await api(t.d, 'POST', `/api/agents/${f2.body.id}/stop?force=true`);
+    await api(t.d, 'POST', `/api/agents/${f2.body.id}/stop?force=true&wait=true`);
   } finally {
     await t.cleanup();
   }

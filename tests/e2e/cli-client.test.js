@@ -31,9 +31,10 @@ test('client commands drive agents through the unix socket', async (t) => {
   const ls = cli('ls');
   assert.equal(ls.status, 0, ls.stderr);
   const lines = ls.stdout.trim().split('\n');
-  assert.match(lines[0], /^ID\s+NAME\s+EXECUTOR\s+STATUS\s+MODE\s+WORKTREE$/);
+  assert.match(lines[0], /^ID\s+NAME\s+EXECUTOR\s+STATUS\s+MODE\s+WORKTREE\s+COST$/);
   assert.equal(lines.length, 2);
-  assert.ok(lines[1].startsWith(id) && lines[1].includes('cli agent') && lines[1].includes(wtId), lines[1]);
+  // the worktree by its name (issue #32), which resolves as --worktree does
+  assert.ok(lines[1].startsWith(id) && lines[1].includes('cli agent') && lines[1].includes(` ${ws.body.worktrees[0].name} `), lines[1]);
 
   const lsJson = JSON.parse(cli('ls', '--json').stdout);
   assert.equal(lsJson.agents.length, 1);
@@ -63,17 +64,18 @@ test('client commands drive agents through the unix socket', async (t) => {
 
   const started = cli('start', id);
   assert.equal(started.status, 0, started.stderr);
-  assert.equal(started.stdout.trim(), `${id} started: running`);
+  assert.equal(started.stdout.trim(), `${id} started (status running)`);
   assert.equal(cli('start', id).status, 1, 'starting a running agent is refused');
 
   const sent = cli('send', id, 'hello from cli');
   assert.equal(sent.status, 0, sent.stderr);
+  assert.equal(sent.stdout, `${id} sent\n`); // not "sent: sent"
   await sawEcho;
   assert.match(followed, /"type":"ready"/);
 
   const stopped = cli('stop', id);
   assert.equal(stopped.status, 0, stopped.stderr);
-  assert.match(stopped.stdout, new RegExp(`^${id} stopped: (stopped|finished|error)\n$`));
+  assert.match(stopped.stdout, new RegExp(`^${id} stopped( \\(status (finished|error)\\))?\n$`));
   const st = JSON.parse(cli('ls', '--json').stdout).agents[0];
   assert.notEqual(st.status, 'running');
 

@@ -44,14 +44,14 @@ test('agents, workspaces and worktrees can be named wherever an id goes', async 
   // start, send, logs, approvals, stop by the agent's name; the id is printed
   const st = cli('start', 'echoer');
   assert.equal(st.status, 0, st.stderr);
-  assert.equal(st.stdout, `${id} started: running\n`);
+  assert.equal(st.stdout, `${id} started (status running)\n`);
   assert.equal(cli('send', 'echoer', 'named hello').status, 0);
   const approvals = cli('approvals', 'echoer', '--json');
   assert.equal(approvals.status, 0, approvals.stderr);
   assert.deepEqual(JSON.parse(approvals.stdout).approvals, []);
   const stop = cli('stop', 'echoer');
   assert.equal(stop.status, 0, stop.stderr);
-  assert.match(stop.stdout, new RegExp(`^${id} stopped: `));
+  assert.match(stop.stdout, new RegExp(`^${id} stopped`));
   const logs = cli('logs', 'echoer');
   assert.equal(logs.status, 0, logs.stderr);
   assert.match(logs.stdout, /named hello/);

@@ -90,7 +90,7 @@ async function survives(how, { longDir = false } = {}) {
       assert.equal(runs[0].status, 'running');
       const before = (await counters(d2, id)).length;
       await until(async () => (await counters(d2, id)).length >= before + 100, 'new counters after the restart');
-      const st = await api(d2, 'POST', `/api/agents/${id}/stop`);
+      const st = await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
       assert.ok(st.status === 200 || st.status === 202, JSON.stringify(st.body));
       await until(async () => (await agent(d2, id)).status !== 'running', 'the stop');
       const run = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
@@ -139,7 +139,7 @@ test('a long run\'s spool gives back the disk of what is stored; a restart still
     const text = (await allMessages(d2, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
     assert.equal(text.split('\n').filter((l) => l.startsWith('n=')).length, 200000, 'every line stored once');
     assert.ok(!text.includes('\u0000'), 'no bytes of a hole were read back');
-    await api(d2, 'POST', `/api/agents/${id}/stop`);
+    await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
   } finally {
     daemon.endHolders(dataDir);
     if (d2) await d2.stop();
@@ -259,7 +259,7 @@ test(`${MANY} agents survive a restart, each with its output once`, { timeout: 2
         for (let i = 0; i < N; i++) if ((await counters(d2, ids[i])).length < seen[i] + 3) return false;
         return true;
       }, 'new output from every agent', 60000);
-      for (const id of ids) await api(d2, 'POST', `/api/agents/${id}/stop`);
+      for (const id of ids) await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
       await until(async () => {
         for (const id of ids) if ((await agent(d2, id)).status === 'running') return false;
         return true;
@@ -347,7 +347,7 @@ test('the real Claude CLI mid-turn survives kill -9 of agentd; its answer is sto
     // The next message goes to the same process, through its holder.
     assert.equal((await api(d2, 'POST', `/api/agents/${id}/message`, { content: 'say hi' })).status, 200);
     await until(async () => (await allMessages(d2, id)).some((m) => m.role === 'assistant' && m.content.includes('Hello from the mock.')), 'the follow-up');
-    const st = await api(d2, 'POST', `/api/agents/${id}/stop`);
+    const st = await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(st.status, 200, JSON.stringify(st.body));
     const ended = (await api(d2, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
     assert.equal(ended.status, 'stopped');
@@ -429,7 +429,7 @@ test('an upgrade: the binaries are replaced on disk between two agentd; the agen
       assert.equal((await agent(d2, id)).status, 'running');
       const before = (await counters(d2, id)).length;
       await until(async () => (await counters(d2, id)).length >= before + 50, 'output after the upgrade');
-      await api(d2, 'POST', `/api/agents/${id}/stop`);
+      await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
       await until(async () => (await agent(d2, id)).status !== 'running', 'the stop');
       assertOnce(await counters(d2, id), 'across the upgrade');
     } finally {

@@ -122,7 +122,7 @@ test('/metrics is valid exposition and counts what the daemon does', async () =>
     assert.ok(value(fams, 'agentd_health_samples_total') >= 2);
 
     // A run that ends shows in the run counters.
-    assert.equal((await d.req('POST', `/api/agents/${ag.id}/stop`, { force: true })).status, 200);
+    assert.equal((await d.req('POST', `/api/agents/${ag.id}/stop?wait=true`, { force: true })).status, 200);
     const after = parse((await scrape(d)).text);
     const ended = ['succeeded', 'failed', 'stopped', 'lost']
       .reduce((n, s) => n + value(after, 'agentd_runs_ended_total', { status: s }), 0);

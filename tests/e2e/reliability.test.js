@@ -190,7 +190,7 @@ test('a background child and a setsid child go with the run, at its end and at s
     const b = await mk(`${script}; sleep 303.${tag}`);
     assert.equal((await d.req('POST', `/api/agents/${b}/start`, {})).status, 200);
     await until(() => pids(sleeps).length === (cg ? 3 : 2), 'the sleeps of the second run');
-    assert.equal((await d.req('POST', `/api/agents/${b}/stop?force=true`)).status, 200);
+    assert.equal((await d.req('POST', `/api/agents/${b}/stop?force=true&wait=true`)).status, 200);
     await until(() => pids(sleeps).length === 0, 'every member of the stopped tree to go');
     const runs = (await d.req('GET', `/api/agents/${b}/runs`)).body.runs;
     assert.equal(runs[0].status, 'stopped');
@@ -221,7 +221,7 @@ test('the validation gaps: names, bodies, crews, reorder, stop', async () => {
     const other = await makeWorkspace(d);
     assertError(await d.req('POST', '/api/worktrees/reorder', { ids: [wt.id], workspaceId: other.ws.id }), 422, 'VALIDATION_ERROR', 'ids');
     const ag = await d.req('POST', '/api/agents', { worktreeId: wt.id, executor: 'command', command: ['true'] });
-    const stop = await d.req('POST', `/api/agents/${ag.body.id}/stop`);
+    const stop = await d.req('POST', `/api/agents/${ag.body.id}/stop?wait=true`);
     assert.equal(stop.status, 409);
     assert.equal(stop.body.error.code, 'CONFLICT');
     // Limits this machine cannot enforce are refused before anything runs.

@@ -49,7 +49,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
     await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('Hello from the mock.')),
       'the follow-up answer');
 
-    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopped.status, 200);
     assert.equal(stopped.body.status, 'stopped');
     const run1 = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
@@ -68,7 +68,7 @@ test('claude under agentd: prompt, answer, follow-up, stop, resume', { skip }, a
       'the resumed answer');
     const resumed = mock.requests.slice(before).some((r) => JSON.stringify(r).includes('please remember a word'));
     assert.ok(resumed, 'the resumed request carries the earlier conversation');
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true`)).body.status, 'stopped');
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true&wait=true`)).body.status, 'stopped');
     assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.length, 2);
   } finally {
     await d.cleanup();
@@ -115,14 +115,14 @@ test('claude tool calls: one message per call, failures marked, no -1 exit codes
     const answer = await until(async () => (await messages(d, auto)).find((m) => m.role === 'assistant' && m.tokenCount > 1),
       'the real token count');
     assert.match(answer.content, /out\.txt/);
-    await api(d, 'POST', `/api/agents/${auto}/stop?force=true`);
+    await api(d, 'POST', `/api/agents/${auto}/stop?force=true&wait=true`);
 
     // plan mode: the call is refused, and the one row says so
     const plan = await make('plan');
     tools = await turn(plan);
     assert.equal(tools.length, 1, JSON.stringify(tools));
     assert.equal(tools[0].isError, true, JSON.stringify(tools[0]));
-    await api(d, 'POST', `/api/agents/${plan}/stop?force=true`);
+    await api(d, 'POST', `/api/agents/${plan}/stop?force=true&wait=true`);
 
     // what was published: a tool_end per call, no -1 exit code
     const c = await Live.open(d);
@@ -155,7 +155,7 @@ test('claude with a systemPrompt: the model request carries it', { skip }, async
     await until(async () => (await messages(d, ag.body.id)).some((m) => m.role === 'assistant'), 'the answer');
     const sent = mock.requests.slice(before).map((r) => JSON.stringify(r));
     assert.ok(sent.some((r) => r.includes('You are the reviewer: answer in one line.') && r.includes('Never run tools.')), 'the system prompt reached the model');
-    await api(d, 'POST', `/api/agents/${ag.body.id}/stop?force=true`);
+    await api(d, 'POST', `/api/agents/${ag.body.id}/stop?force=true&wait=true`);
     const bad = await api(d, 'POST', '/api/agents', { worktreeId, executor: 'codex', systemPrompt: 'x' });
     assert.equal(bad.status, 422);
     assert.equal(bad.body.error.details.field, 'systemPrompt');

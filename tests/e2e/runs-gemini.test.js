@@ -113,7 +113,7 @@ test('gemini under agentd', { skip }, async (t) => {
       const busy = await api(d, 'POST', `/api/agents/${aid}/message`, { content: 'are you there?' });
       assert.equal(busy.status, 409);
       assert.match(busy.body.error.message, /busy with a turn/);
-      const stopped = await api(d, 'POST', `/api/agents/${aid}/stop`);
+      const stopped = await api(d, 'POST', `/api/agents/${aid}/stop?wait=true`);
       assert.equal(stopped.status, 200);
       assert.equal(stopped.body.status, 'stopped');
       assert.equal((await runs(d, aid))[0].status, 'stopped');

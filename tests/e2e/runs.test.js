@@ -58,7 +58,7 @@ test('a command agent starts, shows its output, takes messages and stops', async
     assert.match(sent.body.messageId, /^msg_/);
     await until(async () => (await outputText(d, id)).includes('"line":"second message"'), 'the second echo');
 
-    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopped.status, 200);
     assert.equal(stopped.body.status, 'stopped');
     assert.equal(stopped.body.pid, undefined);
@@ -86,7 +86,7 @@ test('a command agent starts, shows its output, takes messages and stops', async
 
     // Not running any more: a message and a stop are refused (nothing to do).
     assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'x' })).status, 409);
-    const stopAgain = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopAgain = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopAgain.status, 409);
     assert.match(stopAgain.body.error.message, /not running/);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/pause`)).status, 409);
@@ -172,7 +172,7 @@ test('an agent that ignores SIGTERM is killed after the grace', async () => {
     const id = await newAgent(d, wt, ['node', FAKE, 'ignore-term']);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
     await until(async () => (await outputText(d, id)).includes('"ready"'), 'ready');
-    const stopped = await api(d, 'POST', `/api/agents/${id}/stop`);
+    const stopped = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(stopped.status, 200);
     assert.equal(stopped.body.status, 'stopped');
     const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
@@ -299,7 +299,7 @@ test('many start/stop cycles and a clean exit leave no zombie', async () => {
     for (let i = 0; i < 40; i++) {
       const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
       assert.equal(s.status, 200, JSON.stringify(s.body));
-      const t = await api(d, 'POST', `/api/agents/${id}/stop${i % 2 ? '?force=true' : ''}`);
+      const t = await api(d, 'POST', `/api/agents/${id}/stop?wait=true${i % 2 ? '&force=true' : ''}`);
       assert.equal(t.status, 200);
       assert.equal(t.body.status, 'stopped');
     }

@@ -485,7 +485,7 @@ static void settings_typed_with_defaults(void **state)
     json_t *s = NULL;
     assert_int_equal(ad_store_settings_get(f->st, &s), 0);
     assert_string_equal(sget(s, NULL, "theme"), "system");
-    assert_true(json_is_true(json_object_get(s, "auto_save")));
+    assert_null(json_object_get(s, "auto_save")); /* dropped by migration 2321 */
     assert_true(json_is_true(json_object_get(s, "notifications")));
     assert_true(json_is_true(json_object_get(s, "confirm_delete")));
     assert_string_equal(sget(s, NULL, "default_mode"), "regular");
@@ -496,9 +496,9 @@ static void settings_typed_with_defaults(void **state)
     assert_int_equal(ad_store_settings_validate(p, &bad, &why), AD_EINVAL);
     assert_string_equal(bad, "max_context_warning");
     json_decref(p);
-    p = json_pack("{s:s}", "auto_save", "yes");
+    p = json_pack("{s:s}", "notifications", "yes");
     assert_int_equal(ad_store_settings_validate(p, &bad, &why), AD_EINVAL);
-    assert_string_equal(bad, "auto_save");
+    assert_string_equal(bad, "notifications");
     json_decref(p);
     p = json_pack("{s:s}", "theme", "neon");
     assert_int_equal(ad_store_settings_validate(p, &bad, &why), AD_EINVAL);
@@ -507,13 +507,13 @@ static void settings_typed_with_defaults(void **state)
     json_t *r = NULL;
     assert_int_equal(store_fx_write(f, ad_store_op_settings_update,
                                     json_pack("{s:{s:s, s:b, s:f, s:s}, s:I}", "patch", "theme",
-                                              "dark", "auto_save", 0, "max_context_warning", 90.0,
+                                              "dark", "notifications", 0, "max_context_warning", 90.0,
                                               "bogus", "x", "now", (json_int_t)5),
                                     &r),
                      0);
     json_t *all = json_object_get(r, "settings");
     assert_string_equal(sget(all, NULL, "theme"), "dark");
-    assert_true(json_is_false(json_object_get(all, "auto_save")));
+    assert_true(json_is_false(json_object_get(all, "notifications")));
     assert_int_equal(json_integer_value(json_object_get(all, "max_context_warning")), 90);
     assert_null(json_object_get(all, "bogus"));
     json_decref(r);

@@ -1,7 +1,7 @@
 // Shapes of the REST resources and live events (docs/api.md, docs/events.md).
 // Fields the server may omit are optional; the UI never assumes more.
 
-export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'stopped' | 'idle' | 'paused' | string;
+export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'stopped' | 'idle' | 'paused' | 'stopping' | string;
 
 export interface Workspace {
   id: string;
@@ -43,6 +43,11 @@ export interface Agent {
   state?: Record<string, unknown> | null;
   terminal?: boolean;
   reason?: string;
+  // Why its run cannot go on for now ("disk full"): run_stalled until
+  // run_resumed or the run's end (client-side only).
+  stalled?: string | null;
+  // A stop under way (the server keeps it: a reload still shows it).
+  stopping?: { since: string; force: boolean };
   // What the agent's runs cost so far (the server sums them; run_ended and
   // a turn's end bring the new total).
   costUsd?: number;

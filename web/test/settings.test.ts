@@ -5,7 +5,6 @@ describe('settings', () => {
   it('has the defaults of the store', () => {
     expect(defaults()).toEqual({
       theme: 'system',
-      auto_save: true,
       notifications: true,
       default_mode: 'regular',
       confirm_delete: true,

@@ -69,7 +69,7 @@ export function AgentPage({ id }: { id: string }) {
   if (showTerm) tabs.push(['terminal', 'Terminal']);
   const current: Tab = tabSel.value ?? (showTerm ? 'terminal' : 'transcript');
   const tab = { value: current };
-  const alive = agent.status === 'running' || agent.status === 'waiting' || agent.status === 'paused';
+  const alive = agent.status === 'running' || agent.status === 'waiting' || agent.status === 'paused' || agent.status === 'stopping';
 
   return (
     <div class="page agent-page">
@@ -108,7 +108,7 @@ export function AgentPage({ id }: { id: string }) {
           </div>
         )}
         {tab.value === 'runs' && <RunsTab agentId={id} />}
-        {tab.value === 'diff' && <DiffTab worktreeId={agent.worktreeId} />}
+        {tab.value === 'diff' && <DiffTab worktreeId={agent.worktreeId} agentId={agent.id} />}
         {tab.value === 'terminal' && showTerm && (
           <Suspense fallback={<Spinner label="Loading terminal…" />}>
             <TerminalView agentId={id} live={alive} />
@@ -205,7 +205,8 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
   const editPerms = useSignal(false);
   const forking = useSignal(false);
   const s = agent.status;
-  const alive = s === 'running' || s === 'waiting' || s === 'paused';
+  const stopping = s === 'stopping';
+  const alive = s === 'running' || s === 'waiting' || s === 'paused' || stopping;
   const archived = !!agent.deletedAt;
   const perms = Array.isArray(agent.permissions) ? agent.permissions : [];
   const doDelete = () =>
@@ -221,6 +222,11 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
       <div class="agent-title">
         <h1>{agent.name}</h1>
         <Badge status={archived ? 'archived' : s} />
+        {agent.stalled && (
+          <span class="stall" role="status" title="The agent waits on its writes until there is room; nothing it prints is lost">
+            <Badge status="stalled" small /> <span class="reason">{agent.stalled}</span>
+          </span>
+        )}
         {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && (
           <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>
         )}
@@ -265,14 +271,15 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
           </button>
         )}
         {alive && (
-          <button class="btn" disabled={!!busy.value} onClick={() => act('Stop', () => api.stop(agent.id))}>
-            ■ Stop
+          <button class="btn" disabled={!!busy.value || stopping} onClick={() => act('Stop', () => api.stop(agent.id))}>
+            {stopping ? 'Stopping…' : '■ Stop'}
           </button>
         )}
         {alive && (
+          // stays available while a stop escalates (SIGINT, SIGTERM, SIGKILL)
           <button
             class="btn btn-danger"
-            disabled={!!busy.value}
+            disabled={busy.value === 'Force stop'}
             onClick={() => act('Force stop', () => api.stop(agent.id, true))}
             title="Kill at once (SIGKILL)"
           >

@@ -8,7 +8,8 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, ApiError } from '../api';
-import { toast, worktrees } from '../store';
+import { loadTree, toast, worktrees } from '../store';
+import { go } from '../router';
 import { ago, Empty, ErrorState, errText, Modal, Spinner } from './common';
 
 interface DiffFile {
@@ -36,6 +37,9 @@ interface Review {
   files: DiffFile[];
   insertions: number;
   deletions: number;
+  // Whether the work is in the base though git counts it ahead (a squash):
+  // recorded by agentd, or found by its tree on the base.
+  merged?: { merged: boolean; how?: string; record?: { strategy: string; into: string; createdAt: string } };
 }
 
 // A refusal worth showing in full: its message and the files it names.
@@ -68,7 +72,7 @@ function lineClass(l: string): string {
   return l.startsWith('@@') ? 'hunk' : '';
 }
 
-export function DiffTab({ worktreeId }: { worktreeId: string }) {
+export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?: string }) {
   const view = useSignal<View>('working');
   const against = useSignal('base');
   const files = useSignal<DiffFile[] | null>(null);
@@ -214,6 +218,32 @@ export function DiffTab({ worktreeId }: { worktreeId: string }) {
         </div>
       )}
       {review.value && <ReviewSummary r={review.value} />}
+      {review.value?.merged?.merged && !wt?.isMain && (
+        <div class="panel" role="status">
+          <span>
+            Merged into <code>{review.value.merged.record?.into || review.value.against}</code>
+            {review.value.merged.record ? ` (${review.value.merged.record.strategy}, ${ago(review.value.merged.record.createdAt)})` : ' (found on the base)'}.
+          </span>{' '}
+          <button
+            class="btn btn-sm btn-danger"
+            disabled={busy.value}
+            onClick={() =>
+              void act(
+                'Archive and remove',
+                async () => {
+                  if (agentId) await api.deleteAgent(agentId, true);
+                  await api.deleteWorktree(worktreeId);
+                  await loadTree();
+                  go('/');
+                },
+                () => 'The agent is archived and the worktree removed',
+              )
+            }
+          >
+            Archive the agent and remove the worktree
+          </button>
+        </div>
+      )}
       <DiffBody err={err.value} files={files.value} view={view.value} sel={sel.value} patch={patch.value} onRetry={() => load()} onOpen={open} />
       {committing.value && (
         <CommitDialog

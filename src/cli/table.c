@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command table: every command's name, function, subcommands, one-line
+ * summary and full help. Everything that lists commands is made from it:
+ * dispatch, `agentd COMMAND --help`, the Commands section of `agentd
+ * --help` and the shell completion scripts (`agentd completion bash|zsh`),
+ * so there is no second, hand-kept list to drift.
+ */
+#include "cli/cli.h"
+#include "cli/cli_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+const ad_cli_cmd_t ad_cli_cmds[] = {
+    {"serve", NULL, NULL, "run the daemon (HTTP, WebSocket and SSE on one listener)",
+     "Usage: agentd serve [OPTION]...\n"
+     "Run the daemon in the foreground (see 'agentd serve --help').\n"},
+    {"ls", ad_cli_ls, NULL, "list agents: name, status, worktree and cost",
+     "Usage: agentd ls [--all] [--worktree WT] [--status S] [--json]\n"
+     "List agents as a table: id, full name, executor, status, mode, the\n"
+     "worktree's name and what the agent's runs cost so far.\n"
+     "  --all          archived agents too (shown as archived)\n"
+     "  --worktree WT  only this worktree's agents (its id or name)\n"
+     "  --status S     only agents in status S (running, waiting, idle, ...)\n"
+     "  --json         the daemon's JSON instead of the table\n"},
+    {"new", ad_cli_new, NULL, "create an agent and print its id",
+     "Usage: agentd new --worktree WT [--executor E] [--mode M] [--name N]\n"
+     "                  [--allow read,write,execute] [--terminal] [--model M]\n"
+     "                  [--base-url URL] [--json] [-- PROGRAM ARG...]\n"
+     "Create an agent and print its id. A program after -- makes a command agent\n"
+     "that runs it.\n"
+     "  --worktree WT   the worktree's id or name (required)\n"
+     "  --executor E    claude (default), codex, gemini or command\n"
+     "  --mode M        regular (asks before tools), plan or auto\n"
+     "  --name N        its name (default: \"Agent HH:MM\")\n"
+     "  --allow LIST    its permissions, comma-separated: read, write, execute\n"
+     "                  or rules such as Bash(git *) (default: read)\n"
+     "  --terminal      run it in a terminal (a pty) instead of pipes\n"
+     "  --model M       the model its CLI uses\n"
+     "  --base-url URL  point a claude, codex or gemini agent at another API\n"
+     "                  provider\n"
+     "  --json          the new agent as JSON\n"},
+    {"start", ad_cli_start, NULL, "start an agent, optionally with a first prompt",
+     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--json]\n"
+     "Start an agent, optionally with a first prompt.\n"
+     "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
+     "                   named by AGENTD_CONFIG\n"
+     "  --config-flags   also as --name=value flags (command agents)\n"
+     "  --json           the agent as JSON\n"},
+    {"send", ad_cli_send, NULL, "send a message to a running agent",
+     "Usage: agentd send AGENT MESSAGE [--json]\n"
+     "Send a message to a running agent (codex and gemini: the next turn,\n"
+     "resuming the session).\n"
+     "  --json  the daemon's answer as JSON\n"},
+    {"logs", ad_cli_logs, NULL, "print an agent's transcript; -f follows it live",
+     "Usage: agentd logs [-f [--until idle|end]] AGENT [--json]\n"
+     "Print an agent's transcript: '> ' user messages, assistant text,\n"
+     "'▶ Bash  git status' for a tool call and '✓ Bash' or '✗ Bash (exit 1)' for\n"
+     "its result, '— status: waiting' for status changes, and '? approval ID'\n"
+     "for a tool call waiting for 'agentd approve ID'.\n"
+     "  -f, --follow  the current run live (or the next one, if it never ran),\n"
+     "                exiting when the run ends: 0 if it succeeded or was\n"
+     "                stopped, 1 if it failed or was lost, 3 if it ended\n"
+     "                degraded (some output lost). An agent that is\n"
+     "                not running prints its transcript and exits the same\n"
+     "                way for its last run.\n"
+     "  --until W     with -f: end (the default) waits for the run's end; idle\n"
+     "                exits when the agent's turn ends (it waits for a new\n"
+     "                message: 0) or ends in error (1), or the run ends\n"
+     "  --json        raw messages (with -f: raw events), one JSON a line\n"},
+    {"stop", ad_cli_stop, NULL, "stop an agent and wait until its run has ended",
+     "Usage: agentd stop [--force] [--no-wait] AGENT [--json]\n"
+     "Stop an agent: politely, then SIGTERM and SIGKILL after the grace period\n"
+     "(--stop-grace-ms of the daemon), and wait until its run has ended.\n"
+     "  --force    SIGKILL at once (also escalates a stop already under way)\n"
+     "  --no-wait  return as soon as the daemon says stopping\n"
+     "  --json     the agent as JSON\n"},
+    {"fork", ad_cli_fork, NULL, "copy an agent (its conversation too) as a new agent",
+     "Usage: agentd fork AGENT [--name N] [--worktree WT] [--json]\n"
+     "Make a new agent from AGENT: its settings, and its conversation for\n"
+     "claude (the fork resumes the session); print the new id.\n"
+     "  --name N       the fork's name (default: the parent's, with (fork))\n"
+     "  --worktree WT  place the fork in another worktree of the same org\n"
+     "  --json         the new agent as JSON\n"},
+    {"rm", ad_cli_rm, NULL, "archive an agent (--hard: delete it)",
+     "Usage: agentd rm [--hard] AGENT [--json]\n"
+     "Archive an agent (its transcript stays; a running one is stopped).\n"
+     "  --hard  delete it and its transcript for good\n"
+     "  --json  the daemon's answer as JSON\n"},
+    {"approvals", ad_cli_approvals, NULL, "an agent's tool calls waiting for approval",
+     "Usage: agentd approvals AGENT [--json]\n"
+     "An agent's tool calls waiting for approval: id, tool and input.\n"
+     "  --json  the daemon's JSON\n"},
+    {"approve", ad_cli_approve, NULL, "allow or deny a tool call waiting for approval",
+     "Usage: agentd approve ID [--deny | --always] [--json]\n"
+     "Allow a tool call waiting for approval (ID from 'agentd approvals' or\n"
+     "'agentd logs -f').\n"
+     "  --deny    refuse it instead\n"
+     "  --always  allow it, and the same tool from now on, for this agent\n"
+     "  --json    the decided approval as JSON\n"},
+    {"token", ad_cli_token, "create ls revoke rotate-owner", "make, list or revoke API tokens",
+     "Usage: agentd token create NAME [--scope read|write|admin] [--org ID]\n"
+     "                          [--expires-in 30d] [--rate N] [--json]\n"
+     "       agentd token ls [--json]\n"
+     "       agentd token revoke ID [--json]\n"
+     "       agentd token rotate-owner [--json]\n"
+     "Make an API token (printed once, never again), list tokens (never their\n"
+     "secrets) or revoke one at once; rotate-owner makes a new owner token\n"
+     "(printed once) and ends every session of the old one.\n"
+     "  --scope S       read (default), write or admin\n"
+     "  --org ID        the organisation it acts for\n"
+     "  --expires-in D  a lifetime: 3600, 90m, 12h or 30d (default: none)\n"
+     "  --rate N        requests per minute it may make (0: the default)\n"
+     "  --json          the daemon's JSON\n"},
+    {"login", ad_cli_login, NULL, "print a dashboard sign-in URL with a one-time code",
+     "Usage: agentd login [--json]\n"
+     "Print a dashboard sign-in URL with a one-time code (good once, for 5 min).\n"
+     "  --json  the daemon's JSON\n"},
+    {"ws", ad_cli_ws, "ls add", "list or add workspaces (git repositories)",
+     "Usage: agentd ws ls [--json]\n"
+     "       agentd ws add PATH [--name N] [--json]\n"
+     "Workspaces are the git repositories agentd manages: list them, or add\n"
+     "the repository at PATH (its worktrees come with it).\n"
+     "  --name N  the workspace's name (default: the folder's)\n"
+     "  --json    the daemon's JSON\n"},
+    {"wt", ad_cli_wt, "ls new rm merge", "list, create, delete or merge worktrees",
+     "Usage: agentd wt ls [--workspace WS] [--json]\n"
+     "       agentd wt new --workspace WS NAME [--branch B] [--base REF]\n"
+     "       agentd wt rm [--force] WT\n"
+     "       agentd wt merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
+     "                       [--message TEXT]\n"
+     "Worktrees: list them, create one (a new branch NAME, or --branch, made\n"
+     "from --base, by default the main worktree's branch), delete one, and\n"
+     "merge one's branch into its base branch (see 'agentd merge --help').\n"
+     "  --workspace WS  the workspace (ls: only its worktrees)\n"
+     "  --branch B      the new worktree's branch (default: NAME)\n"
+     "  --base REF      what the branch is made from\n"
+     "  --force         delete even with uncommitted or unmerged work (lost);\n"
+     "                  a merged worktree (agentd merged it, or its squash is\n"
+     "                  on the base) needs no --force\n"
+     "  --json          the daemon's JSON\n"},
+    {"merge", ad_cli_merge, NULL, "merge a worktree's branch into its base",
+     "Usage: agentd merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
+     "                       [--message TEXT] [--json]\n"
+     "Merge the worktree's branch into BRANCH (default: the branch the worktree\n"
+     "was made from). A conflict changes nothing and lists the files; the\n"
+     "worktree that has BRANCH checked out must have no uncommitted changes.\n"
+     "The merge is recorded: the worktree reads merged afterwards.\n"
+     "  --into BRANCH  the branch to merge into\n"
+     "  --strategy S   merge (a merge commit, the default), squash (one\n"
+     "                 commit) or rebase (replay, then fast-forward)\n"
+     "  --message T    the commit message (merge and squash)\n"
+     "  --json         the daemon's JSON\n"},
+    {"diff", ad_cli_diff, NULL, "a worktree's changes, or its work against the base",
+     "Usage: agentd diff WT [FILE] [--against REF] [--working] [--json]\n"
+     "What a worktree's branch would bring to its base: ahead/behind, the\n"
+     "commits, and the files changed (committed or not) with +/- counts; with\n"
+     "FILE, that file's patch.\n"
+     "  --against REF  compare with REF instead of the base branch\n"
+     "  --working      only the uncommitted changes (against HEAD)\n"
+     "  --json         the daemon's JSON\n"},
+    {"commit", ad_cli_commit, NULL, "commit a worktree's changes",
+     "Usage: agentd commit WT -m MESSAGE [--all] [--json]\n"
+     "Commit the worktree's staged changes (no hooks run).\n"
+     "  -m, --message T  the commit message (required)\n"
+     "  --all            stage every change first, new files too (git add -A)\n"
+     "  --json           the daemon's JSON\n"},
+    {"open", ad_cli_open, NULL, "open the dashboard (or an agent's page) in a browser",
+     "Usage: agentd open [AGENT] [--print]\n"
+     "Open the dashboard, or AGENT's page, in a browser (xdg-open or open);\n"
+     "with no display, or --print, print the URL instead.\n"
+     "  --print  print the URL, open nothing\n"},
+    {"completion", ad_cli_completion, "bash zsh", "print a shell completion script",
+     "Usage: agentd completion bash|zsh\n"
+     "Print a completion script for bash or zsh, made from this agentd's own\n"
+     "command table. Load it with:\n"
+     "  bash: source <(agentd completion bash)\n"
+     "  zsh:  source <(agentd completion zsh)\n"},
+    {"version", NULL, NULL, "print the version", "Usage: agentd version\nPrint the version.\n"},
+    {"help", NULL, NULL, "print this help", "Usage: agentd help\nPrint the help.\n"},
+};
+const size_t ad_cli_ncmds = AD_ARRAY_LEN(ad_cli_cmds);
+
+const ad_cli_cmd_t *ad_cli_cmd(const char *name)
+{
+    for (size_t i = 0; i < ad_cli_ncmds; i++) {
+        if (strcmp(ad_cli_cmds[i].name, name) == 0) {
+            return &ad_cli_cmds[i];
+        }
+    }
+    return NULL;
+}
+
+bool ad_cli_is_command(const char *cmd)
+{
+    const ad_cli_cmd_t *c = ad_cli_cmd(cmd);
+    return c != NULL && c->fn != NULL;
+}
+
+void ad_cli_print_commands(FILE *out)
+{
+    for (size_t i = 0; i < ad_cli_ncmds; i++) {
+        const char *p = ad_cli_cmds[i].help;
+        /* the usage lines, without "Usage: agentd " */
+        for (;;) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+            size_t lead = strspn(p, " ");
+            if (strncmp(p, "Usage: agentd ", 14) == 0 || strncmp(p, "       agentd ", 14) == 0) {
+                fprintf(out, "  %.*s\n", (int)(len - 14), p + 14);
+            } else if (lead > 8 && lead < len && p[lead] == '[') { /* a usage line goes on */
+                fprintf(out, "      %.*s\n", (int)(len - lead), p + lead);
+            } else {
+                break;
+            }
+            p = nl != NULL ? nl + 1 : p + len;
+        }
+        fprintf(out, "              %s\n", ad_cli_cmds[i].summary);
+    }
+}
+
+/* ---- completion scripts -------------------------------------------------------- */
+
+/* The options a command's help names ("--all", "-f"...), space-separated,
+ * each once, into out. */
+static void options_of(const char *help, char *out, size_t outsz)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = help; *p != '\0'; p++) {
+        bool start = p == help || isspace((unsigned char)p[-1]) || p[-1] == '[' || p[-1] == ',';
+        if (!start || p[0] != '-' || !(isalpha((unsigned char)p[1]) || p[1] == '-')) {
+            continue;
+        }
+        size_t n = 1;
+        while (isalnum((unsigned char)p[n]) || p[n] == '-') {
+            n++;
+        }
+        if (n < 2 || (p[1] == '-' && n < 3) || (p[1] != '-' && n != 2) || n > 40) {
+            continue;
+        }
+        char word[48];
+        snprintf(word, sizeof(word), " %.*s ", (int)n, p);
+        char padded[1100];
+        snprintf(padded, sizeof(padded), " %s ", out);
+        if (strstr(padded, word) != NULL || o + n + 2 >= outsz) {
+            continue;
+        }
+        o += (size_t)snprintf(out + o, outsz - o, "%s%.*s", o > 0 ? " " : "", (int)n, p);
+    }
+}
+
+static void bash_script(void)
+{
+    char opts[1024];
+    fputs("# bash completion for agentd, made by 'agentd completion bash'\n"
+          "_agentd() {\n"
+          "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" words=\"\"\n"
+          "  if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+          "    words=\"",
+          stdout);
+    for (size_t i = 0; i < ad_cli_ncmds; i++) {
+        printf("%s%s", i > 0 ? " " : "", ad_cli_cmds[i].name);
+    }
+    fputs(" --help --version\"\n"
+          "  else\n"
+          "    case \"${COMP_WORDS[1]}\" in\n",
+          stdout);
+    for (size_t i = 0; i < ad_cli_ncmds; i++) {
+        options_of(ad_cli_cmds[i].help, opts, sizeof(opts));
+        const char *subs = ad_cli_cmds[i].subs;
+        printf("      %s) words=\"%s%s%s --help\" ;;\n", ad_cli_cmds[i].name,
+               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts);
+    }
+    fputs("    esac\n"
+          "  fi\n"
+          "  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+          "}\n"
+          "complete -o default -F _agentd agentd\n",
+          stdout);
+}
+
+/* s for inside zsh single quotes, ':' escaped for _describe. */
+static void zsh_quoted(const char *s, bool colon)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\'') {
+            fputs("'\\''", stdout);
+        } else if (*s == ':' && colon) {
+            fputs("\\:", stdout);
+        } else {
+            putchar(*s);
+        }
+    }
+}
+
+static void zsh_script(void)
+{
+    char opts[1024];
+    fputs("#compdef agentd\n"
+          "# zsh completion for agentd, made by 'agentd completion zsh'\n"
+          "_agentd() {\n"
+          "  local -a cmds\n"
+          "  cmds=(\n",
+          stdout);
+    for (size_t i = 0; i < ad_cli_ncmds; i++) {
+        /* 'name:summary' (names have no ':'; the summary's are escaped) */
+        printf("    '%s:", ad_cli_cmds[i].name);
+        zsh_quoted(ad_cli_cmds[i].summary, true);
+        fputs("'\n", stdout);
+    }
+    fputs("  )\n"
+          "  if (( CURRENT == 2 )); then\n"
+          "    _describe 'agentd command' cmds\n"
+          "    return\n"
+          "  fi\n"
+          "  case ${words[2]} in\n",
+          stdout);
+    for (size_t i = 0; i < ad_cli_ncmds; i++) {
+        options_of(ad_cli_cmds[i].help, opts, sizeof(opts));
+        const char *subs = ad_cli_cmds[i].subs;
+        printf("    %s) compadd -- %s%s%s --help ;;\n", ad_cli_cmds[i].name,
+               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts);
+    }
+    fputs("  esac\n"
+          "  _files\n"
+          "}\n"
+          "if [ \"${funcstack[1]}\" = _agentd ]; then\n"
+          "  _agentd \"$@\"\n"
+          "else\n"
+          "  compdef _agentd agentd\n"
+          "fi\n",
+          stdout);
+}
+
+int ad_cli_completion(ad_cli_t *c, int argc, char **argv)
+{
+    if (argc == 1 && strcmp(argv[0], "bash") == 0) {
+        bash_script();
+        return 0;
+    }
+    if (argc == 1 && strcmp(argv[0], "zsh") == 0) {
+        zsh_script();
+        return 0;
+    }
+    return ad_cli_usage(c, "usage: agentd completion bash|zsh");
+}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// The daily driver in the dashboard (issue #32): after a squash the Diff tab
+// says the worktree is merged and offers "Archive the agent and remove the
+// worktree", which does both; a stop shows Stopping… with Force stop still
+// there, and a reload keeps showing it (the daemon knows it is stopping).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { api, capabilities, git, makeRepo, shot, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
+
+let d;
+let caps;
+let b;
+session((s) => ({ d, b } = s), {
+  daemon: { args: ['--stop-grace-ms', '60000'] },
+  launchIf: async (x) => (caps = await capabilities(x.url)).store,
+});
+
+async function ok(method, p, body) {
+  const r = await api(d.url, method, p, body);
+  assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.data)}`);
+  return r.data;
+}
+
+test('a squashed worktree reads merged; one button archives the agent and removes the worktree', async (t) => {
+  if (!caps.store) return t.skip('the store REST routes are not in this build');
+  const { page } = b;
+  const repo = makeRepo();
+  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'daily-repo' });
+  const wt = await ok('POST', '/api/worktrees', { workspaceId: ws.id, name: 'done', createBranch: true });
+  fs.writeFileSync(path.join(wt.path, 'done.txt'), 'done\n');
+  await ok('POST', `/api/worktrees/${wt.id}/commit`, { message: 'the work', all: true });
+  git(repo, 'commit', '-q', '--allow-empty', '-m', 'main moves on');
+  await ok('POST', `/api/worktrees/${wt.id}/merge`, { strategy: 'squash' });
+  const agent = await ok('POST', '/api/agents', { worktreeId: wt.id, name: 'Finisher' });
+
+  await page.goto(`${d.url}/#/agents/${agent.id}`);
+  await page.getByRole('tab', { name: 'Diff' }).click();
+  await page.getByRole('tab', { name: 'Against base (main)' }).click();
+  const merged = page.getByRole('status').filter({ hasText: 'Merged into' });
+  await merged.waitFor();
+  assert.match(await merged.innerText(), /Merged into main \(squash/);
+  await shot(page, 'diff-merged');
+  await merged.getByRole('button', { name: 'Archive the agent and remove the worktree' }).click();
+  await until(async () => (await api(d.url, 'GET', `/api/worktrees/${wt.id}`)).status === 404, 'the worktree removed');
+  assert.equal(fs.existsSync(wt.path), false);
+  const a = await api(d.url, 'GET', `/api/agents/${agent.id}`);
+  assert.ok(a.status === 404 || a.data.deletedAt, JSON.stringify(a.data)); // archived (or gone with its worktree)
+});
+
+test('Stop shows Stopping… with Force stop available, also after a reload', async (t) => {
+  if (!caps.store) return t.skip('the store REST routes are not in this build');
+  const { page } = b;
+  const repo = makeRepo();
+  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'stop-repo' });
+  const command = ['/bin/sh', '-c', "trap '' INT TERM; echo up; while :; do sleep 0.2; done"];
+  const agent = await ok('POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'Stubborn', executor: 'command', command });
+  await ok('POST', `/api/agents/${agent.id}/start`);
+  await page.goto(`${d.url}/#/agents/${agent.id}`);
+  await page.getByRole('button', { name: '■ Stop' }).click();
+  const stopping = page.getByRole('button', { name: 'Stopping…' });
+  await stopping.waitFor();
+  assert.equal(await stopping.isDisabled(), true);
+  await page.reload();
+  await stopping.waitFor();
+  const force = page.getByRole('button', { name: 'Force stop' });
+  assert.equal(await force.isEnabled(), true);
+  await shot(page, 'agent-stopping');
+  await force.click();
+  await until(async () => (await api(d.url, 'GET', `/api/agents/${agent.id}`)).data.status === 'stopped', 'the forced stop');
+  await page.getByRole('button', { name: '▶ Start' }).waitFor();
+});
