@@ -14,32 +14,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { Live, json } = require('./lib/live');
 const { until } = require('./lib/api');
-
-const REDIS = '/usr/bin/redis-server';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function startRedis(port) {
-  const p = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' });
-  const end = Date.now() + 10000;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return p;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  p.kill('SIGKILL');
-  throw new Error('redis-server did not start');
-}
+const { freePort, startRedis } = require('./lib/redis');
 
 function publishRaw(port, channel, msg) {
   const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', channel, msg], { encoding: 'utf8' });

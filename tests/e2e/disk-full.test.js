@@ -15,23 +15,8 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
-const { api, until } = require('./lib/api');
+const { api, until, allMessages } = require('./lib/api');
 
-
-async function allMessages(d, id) {
-  const out = [];
-  let before = null;
-  for (let i = 0; i < 2000; i++) {
-    const q = `/api/agents/${id}/messages?limit=200` + (before ? `&before=${encodeURIComponent(before)}` : '');
-    const r = await api(d, 'GET', q);
-    assert.equal(r.status, 200);
-    out.push(...r.body.messages);
-    if (!r.body.hasMore || !r.body.nextCursor) break;
-    before = r.body.nextCursor;
-  }
-  out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
-  return out;
-}
 
 // The counter values in the stored output, in order; a line glued to
 // another or cut short does not parse and fails the check below.
