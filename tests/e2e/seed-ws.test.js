@@ -13,73 +13,11 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { SeedWebSocketManager } = require('./lib/seedclient');
 const { api, until } = require('./lib/api');
 
 const TRAIN = path.resolve(__dirname, '..', 'fixtures', 'train-agent.js');
 const HEALTH = ['--health-interval-ms', '200', '--health-event-interval-ms', '300'];
-
-// The seed's class, as its text has it; WebSocket is the browser API the
-// `ws` package also offers (onopen, onmessage with event.data, onclose).
-class SeedWebSocketManager {
-  constructor() {
-    this.ws = null;
-    this.listeners = new Map();
-    // what the seed hands to its stores
-    this.agents = new Map();
-    this.metrics = [];
-    this.health = [];
-    this.discovery = [];
-    this.closeCode = null;
-  }
-
-  connect(url = 'ws://localhost:8765') {
-    this.ws = new WebSocket(url);
-    this.ws.onopen = () => this.emit('connection', { status: 'connected' });
-    this.ws.onmessage = (event) => {
-      try {
-        this.handleMessage(JSON.parse(event.data));
-      } catch (error) {
-        this.emit('error', { error });
-      }
-    };
-    this.ws.onclose = (event) => {
-      this.closeCode = event.code;
-      this.emit('connection', { status: 'disconnected' });
-    };
-    this.ws.onerror = (error) => this.emit('error', { error });
-  }
-
-  handleMessage(data) {
-    const { type, payload } = data;
-    switch (type) {
-      case 'agent_update': // useAgentStore.getState().updateAgent(payload.id, payload)
-        this.agents.set(payload.id, { ...(this.agents.get(payload.id) || {}), ...payload });
-        break;
-      case 'discovery_progress': // useDiscoveryStore.getState().updateProgress(payload)
-        this.discovery.push(payload);
-        break;
-      case 'metrics_update': // useMetricsStore.getState().updateMetrics(payload)
-        this.metrics.push(payload);
-        break;
-      case 'system_health':
-        this.health.push(payload);
-        break;
-      default:
-        this.emit(type, payload);
-    }
-  }
-
-  on(event, callback) {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event).add(callback);
-  }
-
-  emit(event, data) {
-    this.listeners.get(event)?.forEach((callback) => callback(data));
-  }
-
-  disconnect() { this.ws?.close(); }
-}
 
 // A command agent printing the seed's agent_update lines (every 1,000 steps)
 // and metric lines; resolves with its ids once its run has ended.
