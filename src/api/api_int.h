@@ -126,6 +126,11 @@ void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, s
 /* ---- routes, one per resource file ------------------------------------------- */
 void ad_api_workspaces_register(ad_app_t *app);
 void ad_api_worktrees_register(ad_app_t *app);
+/* wt_create.c: POST /api/worktrees; GET and POST /api/worktrees/:id/setup. */
+void ad_api_wt_create_register(ad_app_t *app);
+void ad_api_wt_setup_register(ad_app_t *app);
+/* wt_git.c: DELETE /api/worktrees/:id, checkout, branches, status, diff. */
+void ad_api_wt_git_register(ad_app_t *app);
 /* review.c: commits, commit, merge, rebase, push of a worktree. */
 void ad_api_review_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
@@ -224,7 +229,7 @@ void ad_api_crews_register(ad_app_t *app);
 void ad_api_auth_register(ad_app_t *app);
 /* The crews of org ("": every org) with their status (array, new ref). */
 json_t *ad_api_crews_snapshot(ad_app_t *app, const char *org);
-/* ---- git work (api.c), shared by workspaces.c and worktrees.c ------------------
+/* ---- git work (gitsteps.c), shared by workspaces.c and worktrees.c -------------
  * A git request runs in steps: rows read on the loop, the git work on the
  * thread pool (ad_git_queue), the outcome written through the store, then
  * events and the answer. The context carries the request across steps.

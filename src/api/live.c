@@ -32,6 +32,7 @@ typedef struct live {
     char agent_id[AD_ID_MAX + 16];
     struct live *next, *prev; /* every open channel */
     bool done;                /* closing: deliver nothing more */
+    bool cut_memory;          /* overflowed the server-wide send bound */
     ad_principal_t who;       /* who opened it */
     ad_auth_cred_t cred;      /* what it signed in with, checked again */
     ad_auth_watch_t *watch;   /* ... at once when it ends (src/auth) */
@@ -502,6 +503,10 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     size_t bound = (size_t)lv->app->cfg->ws_send_queue_bytes;
+    if ((lv->ws != NULL ? ad_ws_pressure(lv->ws) : ad_sse_pressure(lv->sse)) == 2) {
+        lv->cut_memory = true; /* among those holding most of the server's send memory */
+        return AD_ETOOBIG;
+    }
     int rc;
     char *compat = lv->compat_seed ? compat_seed_text(lv, ev) : NULL;
     if (compat != NULL) {
@@ -551,9 +556,12 @@ static void live_overflow(void *ud, uint64_t last_seq)
     lv->done = true;
     ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu",
            (unsigned long long)last_seq);
-    send_notice_ex(lv, "overflow", json_pack("{s:I}", "lastSeq", (json_int_t)last_seq), true);
+    const char *why = lv->cut_memory ? "server send memory bound" : "send queue bound";
+    send_notice_ex(lv, "overflow",
+                   json_pack("{s:I, s:s}", "lastSeq", (json_int_t)last_seq, "reason", why), true);
     if (lv->ws != NULL) {
-        ad_ws_close(lv->ws, 1013, "overflow");
+        ad_ws_close(lv->ws, 1013,
+                    lv->cut_memory ? "overflow: server send memory bound" : "overflow");
     } else {
         ad_sse_close(lv->sse);
     }
@@ -576,6 +584,11 @@ static void live_gap(void *ud, uint64_t from, uint64_t to)
 static size_t live_queued(void *ud)
 {
     live_t *lv = ud;
+    if ((lv->ws != NULL ? ad_ws_pressure(lv->ws) : ad_sse_pressure(lv->sse)) != 0) {
+        /* the server's send memory is half used and this reader holds more
+         * than its share: a replay waits, as for a full queue of its own */
+        return (size_t)lv->app->cfg->ws_send_queue_bytes;
+    }
     return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
 }
 

@@ -26,6 +26,8 @@ int ad_api_def_find(ad_app_t *app, ad_req_t *r, const char *name, ad_api_def_cb 
 
 /* projects.c: /api/projects... */
 void ad_api_projects_register(ad_app_t *app);
+/* project_out.c: a project's export, archive and commit routes. */
+void ad_api_project_out_register(ad_app_t *app);
 
 /* chats.c: /api/chats/... (and defs.c's and projects.c's routes). Stops every stream on close. */
 void ad_api_chats_register(ad_app_t *app);

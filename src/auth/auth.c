@@ -849,6 +849,7 @@ void ad_auth_close(ad_auth_t *a)
         return;
     }
     ad_auth_delayed_flush(a);
+    ad_auth_noise_close(a);
     a->closing = 1; /* ours, until both timers are closed */
     ad_auth_watch_close(a, on_closed);
     if (a->trim_open) {

@@ -93,6 +93,7 @@ struct ad_auth {
     uv_timer_t trim_timer;
     bool trim_open;
     struct ad_auth_delayed *delayed; /* 401s waiting out their penalty */
+    struct ad_auth_noise *noise;     /* unauthenticated refusals counted (noise.c) */
     struct ad_auth_watch *watches;   /* long-lived channels' credentials */
     uv_timer_t expiry_timer;         /* at the soonest expiry of a watched credential */
     int64_t expiry_soonest;          /* when it is set for (wall ms; 0: stopped) */
@@ -122,6 +123,13 @@ void ad_auth_watch_close(ad_auth_t *a, uv_close_cb closed);
 
 /* guard.c: answers the 401s still waiting out their penalty (close). */
 void ad_auth_delayed_flush(ad_auth_t *a);
+
+/* noise.c: a refused request with no principal from addr. False: write
+ * its audit row (the first from addr this interval); true: counted, for
+ * the one row the interval ends with. */
+bool ad_auth_noise_note(ad_auth_t *a, const char *addr, int status);
+/* Writes what is counted and lets the table go (ad_auth_close). */
+void ad_auth_noise_close(ad_auth_t *a);
 
 /* limits.c */
 /* ms to wait before answering a bad credential from addr (0: none), and

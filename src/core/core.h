@@ -393,6 +393,14 @@ typedef struct {
     uint64_t max_connections;
     uint64_t idle_timeout_ms;
     uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t max_unix_connections;           /* the unix socket's own budget */
+    uint64_t max_connections_per_address;    /* TCP, per remote address */
+    uint64_t max_websockets_per_token;       /* per credential (0: no cap) */
+    uint64_t send_queue_total_bytes;         /* every connection's send queues (0: no bound) */
+    uint64_t max_buffered_bytes_per_address; /* request bodies held, per TCP address */
+    uint64_t max_body_bytes_per_minute;      /* request bodies per credential (0: no cap) */
+    uint64_t audit_noise_interval_ms;        /* unauthenticated refusals: one row per address */
     /* WebSocket limits */
     uint64_t ws_max_message_bytes;
     uint64_t ws_send_queue_bytes;

@@ -43,6 +43,7 @@ ad_req_t *ad_http_req_get(ad_server_t *s)
 void ad_http_req_put(ad_req_t *r)
 {
     ad_server_t *s = r->srv;
+    ad_http_caps_body_release(r);
     ad_buf_cleanup(&r->body);
     ad_arena_t arena = r->arena;
     ad_arena_reset(&arena);
@@ -109,6 +110,11 @@ static void conn_free_cb(uv_handle_t *h)
         c->next->prev = c->prev;
     }
     s->nconns--;
+    if (c->is_pipe) {
+        s->nunix--;
+    }
+    ad_http_caps_ws_close(c);
+    ad_http_caps_conn_close(c);
     ad_buf_cleanup(&c->stash);
     ad_tls_conn_free(c);
     free(c);
@@ -353,12 +359,33 @@ ad_conn_t *ad_conn_new(ad_server_t *s, bool pipe)
     }
     s->conns = c;
     s->nconns++;
+    if (pipe) {
+        s->nunix++;
+    }
     return c;
 }
 
 static void refused_closed(uv_handle_t *h)
 {
     free(h);
+}
+
+/* An address past its connection cap: one 429 if the socket takes it at
+ * once, then the connection goes. */
+static void refuse_address(ad_conn_t *c)
+{
+    if (c->tls == NULL) {
+        static const char busy[] =
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            "Retry-After: 1\r\nContent-Length: 97\r\nConnection: close\r\n\r\n"
+            "{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"too many connections from "
+            "this address\",\"details\":{}}}";
+        uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
+        uv_try_write(&c->h.stream, &b, 1);
+    }
+    ad_log(AD_LOG_WARN, "http", "connection refused reason=max-connections-per-address peer=%s",
+           c->peer);
+    ad_conn_abort(c);
 }
 
 void ad_http_on_connection(uv_stream_t *server, int status)
@@ -369,7 +396,10 @@ void ad_http_on_connection(uv_stream_t *server, int status)
         return;
     }
     bool pipe = server == (uv_stream_t *)&s->pipe;
-    if (s->nconns >= s->cfg->max_connections || s->closing) {
+    /* The unix socket has its own budget: TCP clients cannot use it up. */
+    bool full = pipe ? s->nunix >= s->cfg->max_unix_connections
+                     : s->nconns - s->nunix >= s->cfg->max_connections;
+    if (full || s->closing) {
         /* Refused, cheaply and without touching the others: one 503 if the
          * socket takes it right away, then close. */
         uv_stream_t *tmp = ad_xmalloc(pipe ? sizeof(uv_pipe_t) : sizeof(uv_tcp_t));
@@ -398,6 +428,10 @@ void ad_http_on_connection(uv_stream_t *server, int status)
         return;
     }
     if (!pipe) {
+        if (!ad_http_caps_conn_open(c)) {
+            refuse_address(c);
+            return;
+        }
         uv_tcp_nodelay(&c->h.tcp, 1);
         if (s->tls != NULL && ad_tls_conn_start(c, s->tls) != 0) {
             ad_conn_abort(c);
@@ -427,6 +461,9 @@ ad_conn_t *ad_req_take_over(ad_req_t *r, int status, const char *content_type,
     c->kind = AD_CONN_TAKEN;
     c->no_more = true;
     c->head_req = r;
+    if (r->upgrade && status == 101 && !c->is_pipe) {
+        ad_http_caps_ws_open(c, r->auth); /* counted until the connection goes */
+    }
     r->keep_alive = false;
     uv_timer_stop(&c->timer);
     c->timer_mode = AD_TM_NONE;

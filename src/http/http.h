@@ -92,6 +92,12 @@ void ad_server_counts_each(const ad_server_t *s, ad_server_count_fn fn, void *ud
 typedef struct {
     bool (*check)(void *ud, ad_req_t *r, ad_access_t access);
     void (*done)(void *ud, ad_req_t *r, int status);
+    /* A TCP request that announces a body, once its headers are in and
+     * before any of the body is read: 0 to read it, or the status to refuse
+     * it with at once (401, 403, 429; the connection then closes, the body
+     * unread). Headers set with ad_res_header() go with the refusal. The
+     * route is matched already. May be NULL. */
+    int (*pre_body)(void *ud, ad_req_t *r, ad_access_t access);
 } ad_guard_t;
 void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud);
 /* A client's dialect chosen by a path prefix: a request for prefix + path
@@ -229,8 +235,17 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
  * caller keeps msg. Neither write
  * call closes the connection, so both are safe inside the owner's ops. */
 int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(void *), void *msg);
-/* Bytes queued or handed to the socket and not yet written. */
+/* Bytes this connection's writes keep allocated until the socket takes
+ * them: queued or handed to the socket, counted by the buffers they pin (a
+ * cork's capacity, a shared frame's length), so a bound on it holds in
+ * bytes resident, not bytes written. */
 size_t ad_conn_queued(const ad_conn_t *c);
+/* The server-wide bound on what every connection's writes pin
+ * (cfg->send_queue_total_bytes), as it bears on c: 0 room; 1 past half the
+ * bound and c holds more than its share of that half (a producer that can
+ * wait, a replay, should); 2 past the bound and c holds more than its
+ * share (bound / open connections): cut it, saying why. O(1). */
+int ad_conn_pressure(const ad_conn_t *c);
 /* Neither closing nor shut down for writing. */
 bool ad_conn_writable(const ad_conn_t *c);
 /* Closes after pending writes, waiting briefly for the peer's FIN. */
@@ -263,6 +278,8 @@ const char *ad_sse_last_event_id(const ad_sse_t *sse);
 int ad_sse_send(ad_sse_t *sse, const char *id, const char *event, const char *data, size_t len);
 void ad_sse_close(ad_sse_t *sse);
 size_t ad_sse_queued_bytes(const ad_sse_t *sse);
+/* ad_conn_pressure() of the stream's connection (0 once it is closed). */
+int ad_sse_pressure(const ad_sse_t *sse);
 
 /* ---- streamed responses (Transfer-Encoding: chunked) -----------------------------
  * For a body too large to build in memory. The stream takes the

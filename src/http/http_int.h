@@ -98,6 +98,9 @@ struct ad_req {
     const void *auth;         /* the guard's (ad_req_set_auth) */
     const ad_route_t *route;  /* matched, or NULL */
     bool dialect;             /* came in under the server's dialect prefix */
+    /* body bytes counted under the peer's address (caps.c) */
+    struct ad_cap_peer *cap_peer;
+    size_t cap_bytes;
 
     /* response */
     ad_resh_t *res_hdrs, *res_hdrs_tail;
@@ -151,8 +154,8 @@ struct ad_conn {
     bool shutting;  /* uv_shutdown called */
     bool lingering; /* after shutdown: discard input until EOF or the timer */
     bool is_pipe;
-    void *tls; /* the TLS session (tls.c), or NULL for plain TCP and pipes */
-    char peer[48]; /* the peer's address, read once by ad_req_peer ("": not yet) */
+    void *tls;      /* the TLS session (tls.c), or NULL for plain TCP and pipes */
+    char peer[48];  /* the peer's address, read once by ad_req_peer ("": not yet) */
     int nclose;     /* handles still to close before the struct is freed */
     int err_status; /* set by a parser callback that refuses the request */
     const char *err_code;
@@ -165,6 +168,13 @@ struct ad_conn {
     ad_conn_t *dirty_next; /* the server's list of connections to flush */
     bool dirty;            /* on that list */
     int werr;              /* a write failed: closed by the next flush */
+    /* Bytes this connection's writes keep allocated until written: a
+     * cork's whole capacity, not what was written into it, and a shared
+     * frame's length (ad_conn_queued; write.c). */
+    size_t pinned;
+    unsigned nbatch;              /* uv_writes of queued buffers in flight */
+    struct ad_cap_peer *cap_peer; /* its address's counts (caps.c), or NULL */
+    const void *ws_key;           /* counted as a WebSocket of this auth (caps.c) */
 };
 
 struct ad_server {
@@ -178,7 +188,7 @@ struct ad_server {
     ad_route_t *routes;
     size_t nroutes, routes_cap;
     ad_http_counts_t unrouted; /* assets, 404s, preflights */
-    void **owned; /* ad_server_own(): freed with the server */
+    void **owned;              /* ad_server_own(): freed with the server */
     size_t nowned;
     const ad_guard_t *guard;
     void *guard_ud;
@@ -195,7 +205,16 @@ struct ad_server {
     size_t nfree_wouts;
     struct ad_wout *free_corks; /* spare AD_CORK_BYTES copies, linked through ->next */
     size_t nfree_corks;
-    ad_conn_t *dirty;         /* connections with queued writes */
+    ad_conn_t *dirty;     /* connections with queued writes */
+    size_t pinned;        /* every connection's pinned bytes (write.c) */
+    size_t nunix;         /* connections over the unix socket (own budget) */
+    struct ad_caps *caps; /* per-address and per-auth counts (caps.c) */
+    uv_timer_t trim;      /* gives freed heap back after a burst (caps.c) */
+    bool trim_open;
+    size_t trim_free;         /* resident free heap bytes the last trim left (caps.c) */
+    size_t trim_base;         /* resident bytes beside the heap at start */
+    size_t pinned_hw;         /* highest pinned in the current trim check's second */
+    size_t burst_hw;          /* highest of those seconds since the last trim */
     struct ad_wflush *wflush; /* prepare+check handles that flush them */
     char rbuf[65536];         /* one read buffer for the whole loop */
     struct ad_tls_ctx *tls;   /* --tls-cert: the TCP listener speaks TLS */
@@ -218,8 +237,7 @@ struct ad_server {
  * plain bytes through the same paths as plain TCP. */
 typedef struct ad_tls_ctx ad_tls_ctx_t;
 /* Loads the certificate chain and key. 0, or AD_EINVAL/AD_EIO with err. */
-int ad_tls_ctx_new(const char *cert, const char *key, ad_tls_ctx_t **out, char *err,
-                   size_t errsz);
+int ad_tls_ctx_new(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz);
 void ad_tls_ctx_free(ad_tls_ctx_t *t);
 /* Gives an accepted connection its TLS session (c->tls). */
 int ad_tls_conn_start(ad_conn_t *c, ad_tls_ctx_t *t);
@@ -230,14 +248,13 @@ void ad_tls_conn_free(ad_conn_t *c);
 void ad_tls_on_input(ad_conn_t *c, ssize_t n, const char *data);
 /* uv_write of bufs through TLS: encrypted now, cb(req, status) when the
  * ciphertext is written. Returns 0 or a libuv error (cb then never runs). */
-int ad_tls_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
-                 uv_write_cb cb);
+int ad_tls_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n, uv_write_cb cb);
 /* Sends close_notify (before the FIN of an orderly close). */
 void ad_tls_close_notify(ad_conn_t *c);
 
 /* Every write of a connection's bytes goes through here. */
-static inline int ad_conn_uv_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs,
-                                   unsigned n, uv_write_cb cb)
+static inline int ad_conn_uv_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
+                                   uv_write_cb cb)
 {
     if (c->tls != NULL) {
         return ad_tls_write(c, req, bufs, n, cb);
@@ -256,6 +273,7 @@ typedef struct ad_wout {
     uv_buf_t buf;
     bool copy;  /* bytes in data[] */
     size_t cap; /* data[]'s size (copies); small writes append while room is left */
+    size_t pin; /* what it counts in its connection's pinned bytes */
     char data[];
 } ad_wout_t;
 
@@ -295,8 +313,38 @@ void ad_http_on_connection(uv_stream_t *server, int status);
 extern const http_parser_settings ad_http_parser_settings;
 /* Feeds bytes read from the peer to c's parser, dispatching each request. */
 void ad_http_parse_input(ad_conn_t *c, const char *data, size_t len);
+/* Matches r's route now (its headers are in, its body is not) and keeps it
+ * for the dispatch; the access it needs (PUBLIC when none matches). */
+ad_access_t ad_http_route_access(ad_server_t *s, ad_req_t *r);
 /* Finds the handler for r and runs it; answers 404/405/OPTIONS itself. */
 void ad_http_route_request(ad_server_t *s, ad_req_t *r);
+
+/* ---- caps (caps.c) ------------------------------------------------------------------
+ * Counted per connection, never per request. */
+/* Reads a TCP connection's peer address into c->peer and counts it under
+ * that address: false when the address is at its cap (c is not counted). */
+bool ad_http_caps_conn_open(ad_conn_t *c);
+/* c is gone: uncounts it (and its WebSocket, if it was one). */
+void ad_http_caps_conn_close(ad_conn_t *c);
+/* n more body bytes for r from c's address: false past
+ * cfg->max_buffered_bytes_per_address (nothing counted then). */
+bool ad_http_caps_body_add(ad_conn_t *c, ad_req_t *r, size_t n);
+/* r's body is freed: uncounts it. */
+void ad_http_caps_body_release(ad_req_t *r);
+/* key (the guard's auth for a request) has as many WebSockets open as
+ * cfg->max_websockets_per_token allows. */
+bool ad_http_caps_ws_full(ad_server_t *s, const void *key);
+/* c became a WebSocket of key / stopped being one. */
+void ad_http_caps_ws_open(ad_conn_t *c, const void *key);
+void ad_http_caps_ws_close(ad_conn_t *c);
+/* Takes n request-body bytes from key's bucket (cfg->max_body_bytes_per_minute):
+ * false when it has not that many (*retry_after_s set). */
+bool ad_http_caps_body_take(ad_server_t *s, const void *key, size_t n, int64_t *retry_after_s);
+/* The heap-trim timer: started with the listeners, stopped at close. */
+void ad_http_caps_start(ad_server_t *s);
+void ad_http_caps_stop(ad_server_t *s);
+/* Frees the tables (ad_server_free). */
+void ad_http_caps_free(ad_server_t *s);
 
 /* ---- server (server.c) -------------------------------------------------------------- */
 /* A connection or listener closed: call the close callback once all are. */

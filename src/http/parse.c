@@ -234,6 +234,22 @@ static int prepare_body(ad_conn_t *c, ad_req_t *r, http_parser *p)
     if (has_len && p->content_length > cfg->max_body_bytes) {
         return refuse(c, 413, "TOO_LARGE", "request body is too large");
     }
+    const ad_server_t *s = c->srv;
+    if ((has_len || chunked) && !c->is_pipe && s->guard != NULL && s->guard->pre_body != NULL) {
+        /* Who is asking is known from the headers: a body nobody may send
+         * is never read, let alone buffered (nor waited for). */
+        int st = s->guard->pre_body(s->guard_ud, r, ad_http_route_access(c->srv, r));
+        if (st == 401) {
+            return refuse(c, 401, "UNAUTHORIZED",
+                          "a valid token is required before a request body is read");
+        }
+        if (st == 429) {
+            return refuse(c, 429, "RATE_LIMITED", "too many requests; retry later");
+        }
+        if (st != 0) {
+            return refuse(c, 403, "FORBIDDEN", "this request is not allowed");
+        }
+    }
     const char *expect = ad_req_header(r, "expect");
     if (expect != NULL && (has_len || chunked)) {
         if (strcasecmp(expect, "100-continue") != 0) {
@@ -247,9 +263,7 @@ static int prepare_body(ad_conn_t *c, ad_req_t *r, http_parser *p)
         }
     }
     if (has_len || chunked) {
-        ad_conn_set_timer(c, AD_TM_BODY,
-                          cfg->idle_timeout_ms < cfg->header_timeout_ms ? cfg->header_timeout_ms
-                                                                        : cfg->idle_timeout_ms);
+        ad_conn_set_timer(c, AD_TM_BODY, cfg->body_timeout_ms);
     } else {
         uv_timer_stop(&c->timer);
         c->timer_mode = AD_TM_NONE;
@@ -266,11 +280,20 @@ static int on_headers_complete(http_parser *p)
     } else if (r->last_cb == 1) {
         return refuse(c, 400, "BAD_REQUEST", "malformed header");
     }
-    /* A header without a value leaves value NULL; make it "". */
+    /* A header without a value leaves value NULL; make it "". A second
+     * Host is refused: which one a proxy and we would each believe differs. */
+    unsigned hosts = 0;
     for (unsigned i = 0; i < r->nhdrs; i++) {
         if (r->hdrs[i].value == NULL) {
             r->hdrs[i].value = (char *)"";
         }
+        const char *n = r->hdrs[i].name;
+        if ((n[0] | 0x20) == 'h' && strcasecmp(n, "host") == 0) {
+            hosts++;
+        }
+    }
+    if (hosts > 1) {
+        return refuse(c, 400, "BAD_REQUEST", "more than one Host header");
     }
     r->headers_done = true;
     r->method_id = p->method;
@@ -295,6 +318,11 @@ static int on_body(http_parser *p, const char *at, size_t n)
 {
     ad_conn_t *c = p->data;
     ad_req_t *r = c->cur;
+    if (!ad_http_caps_body_add(c, r, n)) {
+        ad_res_header(r, "Retry-After", "1");
+        return refuse(c, 429, "RATE_LIMITED",
+                      "too many request-body bytes held from this address; retry later");
+    }
     if (ad_buf_append(&r->body, at, n) != 0) {
         return refuse(c, 413, "TOO_LARGE", "request body is too large");
     }

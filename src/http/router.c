@@ -279,6 +279,30 @@ static const ad_route_t *find_route(ad_server_t *s, ad_req_t *r, char *allow, si
     return head_fallback;
 }
 
+/* A path under the server's dialect prefix (ad_server_set_dialect) is the
+ * route of the same name without it, marked so its answer is rewritten.
+ * Done once, whether the route is matched before the body or after it. */
+static void strip_dialect(const ad_server_t *s, ad_req_t *r)
+{
+    if (r->dialect || s->dialect == NULL) {
+        return;
+    }
+    size_t pl = strlen(s->dialect_prefix);
+    if (strncmp(r->path, s->dialect_prefix, pl) == 0 && r->path[pl] == '/') {
+        r->path += pl; /* the arena keeps the whole string */
+        r->dialect = true;
+    }
+}
+
+ad_access_t ad_http_route_access(ad_server_t *s, ad_req_t *r)
+{
+    char allow[96];
+    size_t alen = 0;
+    strip_dialect(s, r);
+    r->route = find_route(s, r, allow, sizeof(allow), &alen);
+    return r->route != NULL ? r->route->access : AD_ACCESS_PUBLIC;
+}
+
 /* The path exists with other methods: 204 for OPTIONS (a CORS preflight
  * too), else 405, both with Allow. */
 static void answer_other_method(ad_req_t *r, char *allow, size_t cap, size_t alen)
@@ -311,16 +335,32 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     char allow[96];
     size_t alen = 0;
     allow[0] = '\0';
-    size_t pl = strlen(s->dialect_prefix);
-    if (s->dialect != NULL && strncmp(r->path, s->dialect_prefix, pl) == 0 && r->path[pl] == '/') {
-        r->path += pl; /* the arena keeps the whole string */
-        r->dialect = true;
-    }
-    const ad_route_t *found = find_route(s, r, allow, sizeof(allow), &alen);
+    strip_dialect(s, r);
+    /* a request with a body was matched before it (ad_http_route_access) */
+    const ad_route_t *found =
+        r->route != NULL ? r->route : find_route(s, r, allow, sizeof(allow), &alen);
     r->route = found;
     if (s->guard != NULL && s->guard->check != NULL &&
         !s->guard->check(s->guard_ud, r, found != NULL ? found->access : AD_ACCESS_PUBLIC)) {
         return; /* refused, answered by the guard */
+    }
+    int64_t retry = 0;
+    if (r->body.len > 0 && !r->conn->is_pipe &&
+        !ad_http_caps_body_take(s, r->auth, r->body.len, &retry)) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+        ad_res_header(r, "Retry-After", ra);
+        ad_res_error(r, 429, "RATE_LIMITED", NULL,
+                     "this token's request bodies per minute are used up "
+                     "(--max-body-bytes-per-minute); retry in %lld s",
+                     (long long)retry);
+        return;
+    }
+    if (r->upgrade && found != NULL && !r->conn->is_pipe && ad_http_caps_ws_full(s, r->auth)) {
+        ad_res_header(r, "Retry-After", "10");
+        ad_res_error(r, 429, "RATE_LIMITED", NULL,
+                     "this token has too many WebSockets open (--max-websockets-per-token)");
+        return;
     }
     if (found != NULL) {
         found->cb(r, found->ud);

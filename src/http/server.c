@@ -160,6 +160,7 @@ int ad_server_listen(ad_server_t *s, char *err, size_t errsz)
             return rc;
         }
     }
+    ad_http_caps_start(s);
     ad_log(AD_LOG_INFO, "http", "listening host=%s port=%d tls=%s unix=%s", cfg->listen_host,
            s->port, s->tls != NULL ? "yes" : "no", s->sock_path[0] ? s->sock_path : "-");
     return 0;
@@ -236,6 +237,7 @@ void ad_server_close(ad_server_t *s, void (*done)(void *ud), void *ud)
             unlink(s->sock_path);
         }
     }
+    ad_http_caps_stop(s);
     uv_timer_init(s->loop, &s->grace);
     s->grace.data = s;
     s->grace_open = true;
@@ -282,6 +284,7 @@ void ad_server_free(ad_server_t *s)
     ad_http_wflush_close(s);
     ad_http_wouts_free(s);
     ad_http_reqs_free(s);
+    ad_http_caps_free(s);
     ad_tls_ctx_free(s->tls);
     for (size_t i = 0; i < s->nowned; i++) {
         free(s->owned[i]);

@@ -104,6 +104,11 @@ size_t ad_sse_queued_bytes(const ad_sse_t *sse)
     return sse->backlog.len + ad_conn_queued(sse->conn);
 }
 
+int ad_sse_pressure(const ad_sse_t *sse)
+{
+    return sse->closed ? 0 : ad_conn_pressure(sse->conn);
+}
+
 /* Appends "name: value\n" for each line of value. */
 static int put_field(ad_buf_t *b, const char *name, const char *v, size_t len)
 {

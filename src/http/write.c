@@ -12,6 +12,7 @@
 #include <string.h>
 
 static void conn_fail(ad_conn_t *c, int err);
+static void mark_dirty(ad_conn_t *c);
 
 static void on_req_written(uv_write_t *w, int status)
 {
@@ -128,7 +129,25 @@ typedef struct {
     uv_write_t wr;
     ad_conn_t *conn;
     ad_wout_t *head; /* the wouts it covers, to release when written */
+    size_t pin;      /* its own size and libuv's copy of the buffer list */
 } wbatch_t;
+
+/* Counts bytes a connection keeps allocated until written, per connection
+ * and for the server (ad_conn_pressure). */
+static void pin(ad_conn_t *c, size_t n)
+{
+    c->pinned += n;
+    c->srv->pinned += n;
+    if (c->srv->pinned > c->srv->pinned_hw) {
+        c->srv->pinned_hw = c->srv->pinned; /* caps.c: a burst and its end */
+    }
+}
+
+static void unpin(ad_conn_t *c, size_t n)
+{
+    c->pinned -= n;
+    c->srv->pinned -= n;
+}
 
 static void wout_put(ad_server_t *s, ad_wout_t *o)
 {
@@ -147,12 +166,13 @@ static void wout_put(ad_server_t *s, ad_wout_t *o)
     s->nfree_wouts++;
 }
 
-static void wout_done(ad_server_t *s, ad_wout_t *o)
+static void wout_done(ad_conn_t *c, ad_wout_t *o)
 {
+    unpin(c, o->pin);
     if (o->release != NULL) {
         o->release(o->msg);
     }
-    wout_put(s, o);
+    wout_put(c->srv, o);
 }
 
 static void on_wbatch_written(uv_write_t *w, int status)
@@ -162,12 +182,16 @@ static void on_wbatch_written(uv_write_t *w, int status)
     ad_wout_t *o = b->head;
     while (o != NULL) {
         ad_wout_t *next = o->next;
-        wout_done(c->srv, o);
+        wout_done(c, o);
         o = next;
     }
+    unpin(c, b->pin);
     free(b);
+    c->nbatch--;
     if (status < 0 && !c->closing) {
         ad_conn_abort(c);
+    } else if (c->whead != NULL && !c->closing) {
+        mark_dirty(c); /* what waited for this batch goes now */
     }
 }
 
@@ -179,7 +203,7 @@ void ad_conn_wqueue_drop(ad_conn_t *c)
     c->wbytes = 0;
     while (o != NULL) {
         ad_wout_t *next = o->next;
-        wout_done(c->srv, o);
+        wout_done(c, o);
         o = next;
     }
 }
@@ -192,6 +216,9 @@ static int write_rest(ad_conn_t *c, uv_buf_t *bufs, unsigned n, ad_wout_t *last,
     wbatch_t *b = ad_xmalloc(sizeof(*b));
     b->wr.data = b;
     b->conn = c;
+    b->pin = sizeof(*b) + n * sizeof(uv_buf_t);
+    pin(c, b->pin);
+    c->nbatch++;
     b->head = c->whead;
     c->whead = last->next;
     last->next = NULL;
@@ -204,9 +231,11 @@ static int write_rest(ad_conn_t *c, uv_buf_t *bufs, unsigned n, ad_wout_t *last,
         ad_wout_t *o = b->head;
         while (o != NULL) {
             ad_wout_t *next = o->next;
-            wout_done(c->srv, o);
+            wout_done(c, o);
             o = next;
         }
+        unpin(c, b->pin);
+        c->nbatch--;
         free(b);
         c->werr = rc;
     }
@@ -245,7 +274,7 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
             done -= bufs[first].len;
             ad_wout_t *x = c->whead;
             c->whead = x->next;
-            wout_done(c->srv, x);
+            wout_done(c, x);
             first++;
         }
         if (c->whead == NULL) {
@@ -276,6 +305,13 @@ static void wflush_all(ad_server_t *s)
         c->dirty_next = NULL;
         c->dirty = false;
         if (c->closing) {
+            continue;
+        }
+        if (c->nbatch > 0 && c->werr == 0) {
+            /* The socket is full: what is queued waits in its corks, which
+             * fill up, instead of going to libuv a cork per turn (each
+             * pinning 8 KiB for a frame or two). The batch's callback
+             * puts the connection back on this list. */
             continue;
         }
         if (ad_conn_wqueue_flush(c) != 0) {
@@ -360,7 +396,8 @@ static void wqueue_push(ad_conn_t *c, ad_wout_t *o)
     }
     c->wtail = o;
     c->wbytes += o->buf.len;
-    if (c->wbytes >= WFLUSH_EAGER) {
+    pin(c, o->pin);
+    if (c->wbytes >= WFLUSH_EAGER && c->nbatch == 0) {
         /* an error stays for the turn's flush to find: no close here */
         (void)ad_conn_wqueue_flush(c);
     }
@@ -390,7 +427,7 @@ static bool cork_append(ad_conn_t *c, const void *p, size_t n)
     memcpy(end, p, n);
     t->buf.len += (unsigned)n;
     c->wbytes += n;
-    if (c->wbytes >= WFLUSH_EAGER) {
+    if (c->wbytes >= WFLUSH_EAGER && c->nbatch == 0) {
         (void)ad_conn_wqueue_flush(c); /* as wqueue_push does */
     }
     mark_dirty(c);
@@ -419,6 +456,7 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
     o->buf = uv_buf_init(o->data, (unsigned)n);
     o->copy = true;
     o->cap = cap;
+    o->pin = sizeof(*o) + cap;
     o->release = NULL;
     o->msg = NULL;
     wqueue_push(c, o);
@@ -447,6 +485,7 @@ int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(voi
     }
     o->buf = uv_buf_init((char *)p, (unsigned)n);
     o->copy = false;
+    o->pin = sizeof(*o) + n;
     o->release = release;
     o->msg = msg;
     wqueue_push(c, o);
@@ -455,7 +494,23 @@ int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(voi
 
 size_t ad_conn_queued(const ad_conn_t *c)
 {
-    return uv_stream_get_write_queue_size(&c->h.stream) + c->wbytes;
+    /* Queued and in-flight buffers are pinned until written; TLS adds its
+     * ciphertext copies, which libuv's queue size counts. */
+    return c->pinned + (c->tls != NULL ? uv_stream_get_write_queue_size(&c->h.stream) : 0);
+}
+
+int ad_conn_pressure(const ad_conn_t *c)
+{
+    const ad_server_t *s = c->srv;
+    size_t bound = (size_t)s->cfg->send_queue_total_bytes;
+    if (bound == 0 || s->pinned <= bound / 2) {
+        return 0; /* the common case: one comparison */
+    }
+    size_t n = s->nconns > 0 ? s->nconns : 1;
+    if (s->pinned > bound && c->pinned > bound / n) {
+        return 2;
+    }
+    return c->pinned > bound / 2 / n ? 1 : 0;
 }
 
 void ad_http_wouts_free(ad_server_t *s)

@@ -620,6 +620,11 @@ size_t ad_ws_queued_bytes(const ad_ws_t *ws)
     return ws->conn != NULL ? ad_conn_queued(ws->conn) : 0;
 }
 
+int ad_ws_pressure(const ad_ws_t *ws)
+{
+    return ws->conn != NULL ? ad_conn_pressure(ws->conn) : 0;
+}
+
 const char *ad_ws_protocol(const ad_ws_t *ws)
 {
     return ws->protocol;

@@ -73,6 +73,8 @@ int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m);
 void ad_ws_close(ad_ws_t *ws, int code, const char *reason);
 /* Bytes queued and not yet written to the socket. */
 size_t ad_ws_queued_bytes(const ad_ws_t *ws);
+/* ad_conn_pressure() of the socket's connection (0 once it is gone). */
+int ad_ws_pressure(const ad_ws_t *ws);
 /* Selected subprotocol, or NULL. */
 const char *ad_ws_protocol(const ad_ws_t *ws);
 /* A path parameter or query value captured from the upgrade request. */

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Caps that hold before (and apart from) authentication: open TCP
+ * connections per remote address, open WebSockets per credential (the
+ * guard's auth pointer), and giving freed heap back to the system after a
+ * burst. The unix socket's own connection budget is conn.c's, the
+ * server-wide send bound write.c's (ad_conn_pressure); failed logins are
+ * src/auth's (limits.c). Every lookup here is a hash of one key: O(1) per
+ * connection, nothing per request.
+ */
+#include "http/http_int.h"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CAPS_BUCKETS 4096
+/* How often the heap is looked at, and how much newly freed memory makes
+ * it worth a malloc_trim (which walks the free chunks of every arena). */
+#define TRIM_CHECK_MS 1000
+#define TRIM_STEP_BYTES ((size_t)16 << 20)
+#define BURST_MIN_BYTES ((size_t)1 << 20)
+
+typedef struct ad_cap_peer {
+    struct ad_cap_peer *next;
+    char addr[48];
+    size_t conns;
+    size_t buffered; /* request-body bytes its requests hold */
+} cap_peer_t;
+
+/* Per credential (the guard's auth pointer): open WebSockets, and a bucket
+ * of request-body bytes refilled at cfg->max_body_bytes_per_minute. Kept
+ * while either is in use; principals are few (the owner, the tokens). */
+typedef struct cap_ws {
+    struct cap_ws *next;
+    const void *key;
+    size_t n;
+    double bytes;      /* left in the bucket */
+    uint64_t refilled; /* loop ms of the last refill; 0: full */
+} cap_ws_t;
+
+struct ad_caps {
+    cap_peer_t *peers[CAPS_BUCKETS];
+    cap_ws_t *ws[CAPS_BUCKETS];
+};
+
+static struct ad_caps *caps_of(ad_server_t *s)
+{
+    if (s->caps == NULL) {
+        s->caps = ad_xcalloc(1, sizeof(*s->caps));
+    }
+    return s->caps;
+}
+
+static size_t str_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)k; *c != '\0'; c++) {
+        h = (h ^ *c) * 1099511628211u;
+    }
+    return (size_t)(h % CAPS_BUCKETS);
+}
+
+static size_t ptr_hash(const void *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15u;
+    return (size_t)((h >> 32) % CAPS_BUCKETS);
+}
+
+/* ---- connections per address -------------------------------------------------------- */
+
+/* The peer's address into c->peer ("" when it cannot be read). */
+static void read_peer(ad_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    c->peer[0] = '\0';
+    if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+    } else if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+    }
+}
+
+/* Frees p once nothing is counted under it. */
+static void peer_release(ad_server_t *s, cap_peer_t *p)
+{
+    if (p->conns > 0 || p->buffered > 0) {
+        return;
+    }
+    cap_peer_t **pp = &s->caps->peers[str_hash(p->addr)];
+    while (*pp != p) {
+        pp = &(*pp)->next;
+    }
+    *pp = p->next;
+    free(p);
+}
+
+bool ad_http_caps_conn_open(ad_conn_t *c)
+{
+    ad_server_t *s = c->srv;
+    read_peer(c);
+    if (c->peer[0] == '\0') {
+        return true; /* nothing to count it under (it is about to fail anyway) */
+    }
+    struct ad_caps *k = caps_of(s);
+    size_t h = str_hash(c->peer);
+    cap_peer_t *p = k->peers[h];
+    while (p != NULL && strcmp(p->addr, c->peer) != 0) {
+        p = p->next;
+    }
+    if (p == NULL) {
+        p = ad_xcalloc(1, sizeof(*p));
+        snprintf(p->addr, sizeof(p->addr), "%s", c->peer);
+        p->next = k->peers[h];
+        k->peers[h] = p;
+    }
+    if (p->conns >= s->cfg->max_connections_per_address) {
+        return false; /* p has conns > 0 (the option's minimum is 1): kept */
+    }
+    p->conns++;
+    c->cap_peer = p;
+    return true;
+}
+
+void ad_http_caps_conn_close(ad_conn_t *c)
+{
+    cap_peer_t *p = c->cap_peer;
+    if (p == NULL) {
+        return;
+    }
+    c->cap_peer = NULL;
+    p->conns--;
+    peer_release(c->srv, p);
+}
+
+bool ad_http_caps_body_add(ad_conn_t *c, ad_req_t *r, size_t n)
+{
+    cap_peer_t *p = c->cap_peer;
+    if (p == NULL) {
+        return true; /* the unix socket, or an address that could not be read */
+    }
+    if (p->buffered + n > c->srv->cfg->max_buffered_bytes_per_address) {
+        return false;
+    }
+    p->buffered += n;
+    r->cap_peer = p;
+    r->cap_bytes += n;
+    return true;
+}
+
+void ad_http_caps_body_release(ad_req_t *r)
+{
+    cap_peer_t *p = r->cap_peer;
+    if (p == NULL) {
+        return;
+    }
+    p->buffered -= r->cap_bytes;
+    r->cap_peer = NULL;
+    r->cap_bytes = 0;
+    peer_release(r->srv, p);
+}
+
+/* ---- WebSockets per credential --------------------------------------------------------- */
+
+static cap_ws_t **ws_find(ad_server_t *s, const void *key)
+{
+    cap_ws_t **pp = &caps_of(s)->ws[ptr_hash(key)];
+    while (*pp != NULL && (*pp)->key != key) {
+        pp = &(*pp)->next;
+    }
+    return pp;
+}
+
+bool ad_http_caps_ws_full(ad_server_t *s, const void *key)
+{
+    uint64_t cap = s->cfg->max_websockets_per_token;
+    if (cap == 0 || key == NULL) {
+        return false;
+    }
+    cap_ws_t *w = *ws_find(s, key);
+    return w != NULL && w->n >= cap;
+}
+
+void ad_http_caps_ws_open(ad_conn_t *c, const void *key)
+{
+    if (key == NULL || c->ws_key != NULL) {
+        return;
+    }
+    cap_ws_t **pp = ws_find(c->srv, key);
+    if (*pp == NULL) {
+        *pp = ad_xcalloc(1, sizeof(**pp));
+        (*pp)->key = key;
+    }
+    (*pp)->n++;
+    c->ws_key = key;
+}
+
+void ad_http_caps_ws_close(ad_conn_t *c)
+{
+    if (c->ws_key == NULL) {
+        return;
+    }
+    cap_ws_t **pp = ws_find(c->srv, c->ws_key);
+    c->ws_key = NULL;
+    cap_ws_t *w = *pp;
+    if (w != NULL && --w->n == 0 && w->refilled == 0) {
+        *pp = w->next;
+        free(w);
+    }
+}
+
+/* ---- request bodies per credential ------------------------------------------------ */
+
+bool ad_http_caps_body_take(ad_server_t *s, const void *key, size_t n, int64_t *retry_after_s)
+{
+    double rate = (double)s->cfg->max_body_bytes_per_minute;
+    if (rate <= 0 || key == NULL || n == 0) {
+        return true;
+    }
+    cap_ws_t **pp = ws_find(s, key);
+    if (*pp == NULL) {
+        *pp = ad_xcalloc(1, sizeof(**pp));
+        (*pp)->key = key;
+    }
+    cap_ws_t *w = *pp;
+    uint64_t now = uv_now(s->loop);
+    if (w->refilled == 0) {
+        w->bytes = rate; /* a minute's worth may come at once */
+    } else {
+        w->bytes += (double)(now - w->refilled) * rate / 60000.0;
+        if (w->bytes > rate) {
+            w->bytes = rate;
+        }
+    }
+    w->refilled = now > 0 ? now : 1;
+    if ((double)n <= w->bytes) {
+        w->bytes -= (double)n;
+        return true;
+    }
+    *retry_after_s = (int64_t)(((double)n - w->bytes) * 60.0 / rate) + 1;
+    return false;
+}
+
+/* ---- giving memory back -------------------------------------------------------------- */
+
+/* Resident bytes of this process (/proc/self/statm), 0 when unreadable. */
+static size_t resident_bytes(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    const char *p = strchr(buf, ' '); /* size, then resident, in pages */
+    if (p == NULL) {
+        return 0;
+    }
+    return (size_t)strtoull(p + 1, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Resident memory the allocator holds free: what is resident beyond the
+ * bytes in use and what was resident beside the heap at start. */
+static size_t held_free(const ad_server_t *s)
+{
+    struct mallinfo2 mi = mallinfo2();
+    size_t used = mi.uordblks + mi.hblkhd + s->trim_base;
+    size_t rss = resident_bytes();
+    return rss > used ? rss - used : 0;
+}
+
+/* A burst (a thousand replays, a fan-out to readers that stopped) leaves
+ * its buffers freed but resident: glibc gives back only the top of the
+ * main heap past M_TRIM_THRESHOLD, nothing of the other arenas (the
+ * workers' event reads) nor of free pages in the middle of a fragmented
+ * heap. Once a second this reads how much resident memory is free in the
+ * allocator, and malloc_trim() returns every free page of every arena
+ *  - when that has grown by TRIM_STEP_BYTES over what the last trim left,
+ *  - or when a burst of queued sends is over: a second whose highest
+ *    queued total is under an eighth of the highest since the last trim
+ *    (at least BURST_MIN_BYTES), with a step's worth held free.
+ * A steady load (every second alike) whose free memory stays below the
+ * step is never trimmed (see HEAP_KEEP_BYTES in main.c for what trimming
+ * every turn cost the fan-out). */
+static void on_trim_check(uv_timer_t *t)
+{
+    ad_server_t *s = t->data;
+    size_t window = s->pinned_hw;
+    s->pinned_hw = s->pinned;
+    if (window > s->burst_hw) {
+        s->burst_hw = window;
+    }
+    bool burst_over = s->burst_hw >= BURST_MIN_BYTES && window <= s->burst_hw / 8;
+    size_t held = held_free(s);
+    if (held < s->trim_free) {
+        s->trim_free = held; /* reused since: growth counts from here */
+    }
+    if (held - s->trim_free < TRIM_STEP_BYTES && !(burst_over && held >= TRIM_STEP_BYTES)) {
+        return;
+    }
+    s->burst_hw = 0;
+    malloc_trim(0);
+    s->trim_free = held_free(s);
+    ad_log(AD_LOG_DEBUG, "http", "heap trimmed held_free=%zu after=%zu", held, s->trim_free);
+}
+
+void ad_http_caps_start(ad_server_t *s)
+{
+    if (s->trim_open) {
+        return;
+    }
+    uv_timer_init(s->loop, &s->trim);
+    s->trim.data = s;
+    s->trim_open = true;
+    struct mallinfo2 mi = mallinfo2();
+    size_t rss = resident_bytes();
+    size_t used = mi.uordblks + mi.hblkhd;
+    s->trim_base = rss > used ? rss - used : 0; /* code, libraries, stacks */
+    s->trim_free = 0;
+    uv_timer_start(&s->trim, on_trim_check, TRIM_CHECK_MS, TRIM_CHECK_MS);
+    uv_unref((uv_handle_t *)&s->trim);
+}
+
+static void trim_closed(uv_handle_t *h)
+{
+    ad_server_t *s = h->data;
+    s->open_handles--;
+    ad_http_check_done(s);
+}
+
+void ad_http_caps_stop(ad_server_t *s)
+{
+    if (!s->trim_open) {
+        return;
+    }
+    s->trim_open = false;
+    s->open_handles++;
+    uv_close((uv_handle_t *)&s->trim, trim_closed);
+}
+
+void ad_http_caps_free(ad_server_t *s)
+{
+    struct ad_caps *k = s->caps;
+    if (k == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < CAPS_BUCKETS; i++) {
+        while (k->peers[i] != NULL) {
+            cap_peer_t *p = k->peers[i];
+            k->peers[i] = p->next;
+            free(p);
+        }
+        while (k->ws[i] != NULL) {
+            cap_ws_t *w = k->ws[i];
+            k->ws[i] = w->next;
+            free(w);
+        }
+    }
+    free(k);
+    s->caps = NULL;
+}
