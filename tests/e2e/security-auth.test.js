@@ -160,6 +160,10 @@ test('a write token cannot change what an agent runs; an admin can', async () =>
   assert.deepEqual(done.permissions, ['Bash']);
   assert.equal(done.mode, 'auto');
   // Nor can it make a new agent that runs tools unasked for the admin to start.
+  // (As root, auto mode needs allow_root_auto first: the Claude CLI refuses it.)
+  if (process.getuid && process.getuid() === 0) {
+    assert.equal((await call(d, 'PATCH', '/api/settings', { allow_root_auto: true }, d.authHeaders)).status, 200);
+  }
   for (const extra of [{ permissions: ['read', 'Bash'] }, { mode: 'auto' }]) {
     const body = { worktreeId: wt, name: 'left for the admin', ...extra };
     const w = await call(d, 'POST', '/api/agents', body, bearer(write.token));
