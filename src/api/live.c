@@ -41,16 +41,6 @@ typedef struct live {
     struct seed_acc *acc;     /* ... with the text of each answer so far */
 } live_t;
 
-/* One answer's text so far on a compat=seed connection (stream_token's
- * accumulated), until its stream_complete or stream_error. */
-#define SEED_ACC_MAX 8            /* answers followed at once per connection */
-#define SEED_ACC_BYTES (4u << 20) /* the chat engine's answer bound */
-typedef struct seed_acc {
-    char msg[AD_ID_MAX + 16];
-    ad_buf_t text;
-    struct seed_acc *next;
-} seed_acc_t;
-
 /* A command of the seed's client waiting for the runner or the jobs: its
  * answer goes to lv, or nowhere once lv has closed (live_free clears it). */
 typedef struct root_cmd {
@@ -94,57 +84,7 @@ static ad_wsmsg_t *event_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     return L->cached_msg;
 }
 
-/* ---- the seed's dialect on /ws/mission and /ws/graph ---------------------------------
- * The seed's dashboard reads snake_case (crew_id, run_id, agent_id,
- * exit_code, duration in seconds) at the top of each message; /ws keeps
- * agentd's camelCase envelope. Same envelope here, with the payload's keys
- * in snake_case both in payload and at the top. */
-
-static json_t *seed_payload(json_t *payload)
-{
-    json_t *p = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(payload, k, v)
-    {
-        char sk[128];
-        ad_json_snake_key(k, sk, sizeof(sk));
-        json_object_set(p, sk, v);
-    }
-    json_t *ms = json_object_get(payload, "durationMs");
-    if (json_is_integer(ms)) {
-        json_object_set_new(p, "duration", json_real((double)json_integer_value(ms) / 1000.0));
-    }
-    json_t *name = json_object_get(payload, "name");
-    if (json_is_string(name) && json_object_get(p, "tool") == NULL) {
-        json_object_set(p, "tool", name);
-    }
-    return p;
-}
-
-/* env {type, payload, ...} in the seed's dialect, in place. False when it
- * has no payload object to translate. */
-static bool seed_envelope(json_t *env)
-{
-    json_t *payload = json_object_get(env, "payload");
-    if (!json_is_object(payload)) {
-        return false;
-    }
-    json_t *p = seed_payload(payload);
-    const char *k;
-    json_t *v;
-    json_object_foreach(p, k, v)
-    {
-        /* the envelope's own keys are never shadowed (a pong's seq) */
-        bool reserved = strcmp(k, "seq") == 0 || strcmp(k, "ts") == 0 || strcmp(k, "topic") == 0 ||
-                        strcmp(k, "topics") == 0;
-        if (!reserved && json_object_get(env, k) == NULL) {
-            json_object_set(env, k, v);
-        }
-    }
-    json_object_set_new(env, "payload", p);
-    return true;
-}
+/* The seed's dialect of a frame: live_seed.c. */
 
 static ad_wsmsg_t *seed_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
 {
@@ -154,7 +94,7 @@ static ad_wsmsg_t *seed_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     json_t *env = json_loadb(data, len, 0, NULL);
-    if (!seed_envelope(env)) {
+    if (!ad_api_seed_envelope(env)) {
         json_decref(env);
         return event_msg(L, ev); /* nothing to translate */
     }
@@ -172,50 +112,6 @@ static ad_wsmsg_t *seed_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     return L->seed_cached;
 }
 
-/* ---- the seed's System Health on "/" ------------------------------------------------
- * The seed's panel calls toFixed() on every figure of gpu, cpu and
- * syntheticEye. agentd's own payload has null for what it cannot measure
- * (no NVIDIA GPU, no sensor, no service reporting fps); on the seed's
- * socket each such figure is 0 with <key>Available: false beside it, and
- * each block says available. /ws and /api/health keep the nulls. */
-static void seed_figures(json_t *p, const char *block, const char *const *keys, size_t n)
-{
-    json_t *b = json_object_get(p, block);
-    if (!json_is_object(b)) {
-        b = json_pack("{s:b}", "available", 0);
-        json_object_set_new(p, block, b);
-    } else if (!json_is_boolean(json_object_get(b, "available"))) {
-        json_object_set_new(b, "available", json_true());
-    }
-    for (size_t i = 0; i < n; i++) {
-        char flag[64];
-        snprintf(flag, sizeof(flag), "%sAvailable", keys[i]);
-        bool has = json_is_number(json_object_get(b, keys[i]));
-        if (!has) {
-            json_object_set_new(b, keys[i], json_real(0));
-        }
-        json_object_set_new(b, flag, json_boolean(has));
-    }
-}
-
-static void seed_health(json_t *payload)
-{
-    static const char *const gpu[] = {"utilization", "temperature", "vramUsed", "vramTotal",
-                                      "powerDraw"};
-    static const char *const cpu[] = {"utilization", "temperature", "ramUsed", "ramTotal"};
-    static const char *const eye[] = {"fps", "latency", "pcieBandwidth"};
-    seed_figures(payload, "gpu", gpu, AD_ARRAY_LEN(gpu));
-    seed_figures(payload, "cpu", cpu, AD_ARRAY_LEN(cpu));
-    seed_figures(payload, "syntheticEye", eye, AD_ARRAY_LEN(eye));
-    json_t *e = json_object_get(payload, "syntheticEye");
-    if (!json_is_string(json_object_get(e, "status"))) {
-        json_object_set_new(e, "status", json_string("unknown"));
-    }
-    if (!json_is_number(json_object_get(payload, "overallScore"))) {
-        json_object_set_new(payload, "overallScore", json_integer(0));
-    }
-}
-
 static ad_wsmsg_t *root_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
 {
     if (strcmp(ad_bus_event_type(ev), "system_health") != 0) {
@@ -230,7 +126,7 @@ static ad_wsmsg_t *root_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     json_t *payload = json_object_get(env, "payload");
     char *text = NULL;
     if (json_is_object(payload)) {
-        seed_health(payload);
+        ad_api_seed_health(payload);
         text = json_dumps(env, JSON_COMPACT);
     }
     json_decref(env);
@@ -244,112 +140,6 @@ static ad_wsmsg_t *root_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     L->root_seq = ad_bus_event_seq(ev);
     free(text);
     return L->root_cached;
-}
-
-/* ---- the workbench seed's stream events on /ws?compat=seed ----------------------------
- * The seed's stream_token carries accumulated (the answer so far) beside
- * text, and its stream_error's error is the message string. agentd's own
- * events keep tokens small (the answer is sent once, in stream_complete)
- * and error an object; a connection opened with ?compat=seed gets the
- * seed's form, errorDetails beside error. NULL: send the event as it is. */
-static seed_acc_t *acc_find(live_t *lv, const char *msg, bool make)
-{
-    size_t n = 0;
-    seed_acc_t **last = &lv->acc;
-    for (seed_acc_t *a = lv->acc; a != NULL; a = a->next, n++) {
-        if (strcmp(a->msg, msg) == 0) {
-            return a;
-        }
-        last = &a->next;
-    }
-    if (!make) {
-        return NULL;
-    }
-    if (n >= SEED_ACC_MAX) { /* the oldest answer's text is let go */
-        seed_acc_t *old = lv->acc;
-        lv->acc = old->next;
-        ad_buf_cleanup(&old->text);
-        free(old);
-        last = &lv->acc;
-        while (*last != NULL) {
-            last = &(*last)->next;
-        }
-    }
-    seed_acc_t *a = ad_xcalloc(1, sizeof(*a));
-    snprintf(a->msg, sizeof(a->msg), "%s", msg);
-    ad_buf_init(&a->text, SEED_ACC_BYTES);
-    *last = a;
-    return a;
-}
-
-static void acc_drop(live_t *lv, const char *msg)
-{
-    for (seed_acc_t **pp = &lv->acc; *pp != NULL; pp = &(*pp)->next) {
-        if (strcmp((*pp)->msg, msg) == 0) {
-            seed_acc_t *a = *pp;
-            *pp = a->next;
-            ad_buf_cleanup(&a->text);
-            free(a);
-            return;
-        }
-    }
-}
-
-static char *compat_seed_text(live_t *lv, const ad_bus_event_t *ev)
-{
-    const char *type = ad_bus_event_type(ev);
-    bool token = strcmp(type, "stream_token") == 0;
-    bool error = strcmp(type, "stream_error") == 0;
-    bool status = strcmp(type, "agent_status") == 0;
-    if (!token && !error && !status && strcmp(type, "stream_complete") != 0) {
-        return NULL;
-    }
-    size_t len;
-    const char *data = ad_bus_event_data(ev, &len);
-    json_t *env = json_loadb(data, len, 0, NULL);
-    json_t *p = json_object_get(env, "payload");
-    if (status) { /* Claude Manager's Status {agent_id, status, reason}: its strict enum */
-        const char *st = json_string_value(json_object_get(p, "status"));
-        char *out = NULL;
-        if (st != NULL) {
-            json_object_set_new(p, "agentdStatus", json_string(st));
-            json_object_set_new(p, "status", json_string(ad_api_seed_status(st)));
-            out = json_dumps(env, JSON_COMPACT);
-        }
-        json_decref(env);
-        return out;
-    }
-    const char *msg = json_string_value(json_object_get(p, "messageId"));
-    char *out = NULL;
-    if (msg == NULL) {
-        json_decref(env);
-        return NULL;
-    }
-    if (token) {
-        const char *text = json_string_value(json_object_get(p, "text"));
-        seed_acc_t *a = acc_find(lv, msg, true);
-        if (text != NULL && ad_buf_append(&a->text, text, strlen(text)) != 0) {
-            /* past the answer's bound: the chat engine cuts the answer there too */
-            ad_log(AD_LOG_DEBUG, "live", "accumulated text full msg=%s", msg);
-        }
-        json_object_set_new(p, "accumulated",
-                            json_stringn(a->text.data != NULL ? a->text.data : "", a->text.len));
-    } else {
-        acc_drop(lv, msg);
-        json_t *e = json_object_get(p, "error");
-        if (error && json_is_object(e)) {
-            json_t *m = json_object_get(e, "message");
-            json_object_set(p, "errorDetails", e);
-            json_object_set_new(
-                p, "error",
-                json_string(json_is_string(m) ? json_string_value(m) : "the answer failed"));
-        }
-    }
-    if (token || error) {
-        out = json_dumps(env, JSON_COMPACT);
-    }
-    json_decref(env);
-    return out;
 }
 
 static void link_channel(live_t *lv)
@@ -385,7 +175,7 @@ static void send_notice_ex(live_t *lv, const char *type, json_t *payload, bool l
 {
     json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
     if (lv->kind == CH_MISSION || lv->kind == CH_GRAPH) {
-        seed_envelope(m);
+        ad_api_seed_envelope(m);
     }
     char *s = json_dumps(m, JSON_COMPACT);
     json_decref(m);
@@ -508,7 +298,7 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
         return AD_ETOOBIG;
     }
     int rc;
-    char *compat = lv->compat_seed ? compat_seed_text(lv, ev) : NULL;
+    char *compat = lv->compat_seed ? ad_api_seed_compat_text(&lv->acc, ev) : NULL;
     if (compat != NULL) {
         size_t clen = strlen(compat);
         bool full = ad_ws_queued_bytes(lv->ws) + clen + 16 + OVERFLOW_RESERVE > bound;
@@ -635,12 +425,7 @@ static live_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, channel_t 
 
 static void live_free(live_t *lv)
 {
-    while (lv->acc != NULL) {
-        seed_acc_t *a = lv->acc;
-        lv->acc = a->next;
-        ad_buf_cleanup(&a->text);
-        free(a);
-    }
+    ad_api_seed_acc_free(&lv->acc);
     for (root_cmd_t *c = lv->cmds; c != NULL; c = c->next) {
         c->lv = NULL; /* its answer, when it comes, goes nowhere */
     }
