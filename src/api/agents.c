@@ -10,6 +10,7 @@
 #include "run/run.h"
 #include "api/workbench.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,10 @@ static void get(ad_req_t *r, void *ud)
         return;
     }
     ad_api_agent_live(app, a);
+    json_t *eff = ad_run_sandbox_of(app->store, a);
+    if (eff != NULL) {
+        json_object_set_new(a, "sandboxEffective", eff);
+    }
     ad_res_json(r, 200, a);
 }
 
@@ -234,14 +239,33 @@ static int env_ok(ad_req_t *r, json_t *body, json_t *env)
     return 0;
 }
 
-/* sandbox: "none" (unconfined: only the owner may say so) or {network:
- * "on"|"off", paths: ["/ro", {"path": "/rw", "write": true}]} (admin):
- * what an agent sees beyond its worktree (src/run/sandbox.c). A path that
- * shows the data dir is refused for everyone. -1 after answering. */
-static int sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb)
+void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now)
 {
-    if (!ad_api_require(r, AD_SCOPE_ADMIN, "setting an agent's sandbox")) {
+    char *o = old != NULL && !json_is_null(old)
+                  ? json_dumps(old, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                  : NULL;
+    char *n = now != NULL && !json_is_null(now)
+                  ? json_dumps(now, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                  : NULL;
+    char note[AD_REQ_NOTE_MAX + 1];
+    snprintf(note, sizeof(note), "%s: %s -> %s", what, o != NULL ? o : "default",
+             n != NULL ? n : "default");
+    ad_req_set_note(r, note);
+    free(o);
+    free(n);
+}
+
+int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
+{
+    if (!ad_api_require(r, AD_SCOPE_ADMIN,
+                        workspace ? "setting a workspace's sandbox"
+                                  : "setting an agent's sandbox")) {
         return -1;
+    }
+    if (workspace && !json_is_object(sb)) {
+        return ad_api_invalid(r, "sandbox",
+                              "a workspace's sandbox is {network, paths} (or null for agentd's "
+                              "default); \"none\" is set per agent, by the owner");
     }
     if (json_is_string(sb)) {
         if (strcmp(json_string_value(sb), "none") != 0) {
@@ -402,9 +426,12 @@ static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *exec
     }
     json_t *sandbox = json_object_get(body, "sandbox");
     json_t *st_sandbox = json_object_get(st, "sandbox");
-    if ((sandbox != NULL && sandbox_ok(app, r, sandbox) != 0) ||
-        (st_sandbox != NULL && sandbox_ok(app, r, st_sandbox) != 0)) {
+    if ((sandbox != NULL && ad_api_sandbox_ok(app, r, sandbox, false) != 0) ||
+        (st_sandbox != NULL && ad_api_sandbox_ok(app, r, st_sandbox, false) != 0)) {
         return -1;
+    }
+    if (sandbox != NULL || st_sandbox != NULL) {
+        ad_api_sandbox_note(r, "agent sandbox", NULL, sandbox != NULL ? sandbox : st_sandbox);
     }
     bool is_command = executor != NULL && strcmp(executor, "command") == 0;
     if ((is_command || cmd != NULL || st != NULL) &&
@@ -630,8 +657,8 @@ out:
  * reorder or move an agent, nothing more. false after answering 403. */
 static bool patch_scope_ok(ad_req_t *r, json_t *body)
 {
-    static const char *const guarded[] = {"permissions", "mode",  "env",
-                                          "command",     "state", "executor"};
+    static const char *const guarded[] = {"permissions", "mode",     "env",    "command",
+                                          "state",       "executor", "sandbox"};
     for (size_t i = 0; i < AD_ARRAY_LEN(guarded); i++) {
         if (json_object_get(body, guarded[i]) != NULL) {
             char what[80];
@@ -645,7 +672,7 @@ static bool patch_scope_ok(ad_req_t *r, json_t *body)
 /* env and command of a PATCH, checked like at create, into args "env" and
  * "command" (the store sets them in the agent's state). -1 after
  * answering. */
-static int patch_state(ad_req_t *r, json_t *body, json_t *args)
+static int patch_state(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args)
 {
     json_t *cmd = NULL;
     if (ad_api_str_array(r, body, "command", false, 256, 65536, &cmd) != 0) {
@@ -661,6 +688,20 @@ static int patch_state(ad_req_t *r, json_t *body, json_t *args)
     json_t *env = json_object_get(body, "env");
     if (env != NULL && env_ok(r, body, env) != 0) {
         return -1;
+    }
+    /* sandbox: as at create, or null for the workspace's (and agentd's) */
+    json_t *sb = json_object_get(body, "sandbox");
+    if (sb != NULL && !json_is_null(sb) && ad_api_sandbox_ok(app, r, sb, false) != 0) {
+        return -1;
+    }
+    if (sb != NULL) {
+        json_t *cur = NULL;
+        if (ad_store_agent_get(app->store, ad_req_param(r, "id"), &cur) == 0) {
+            ad_api_sandbox_note(r, "agent sandbox",
+                                json_object_get(json_object_get(cur, "state"), "sandbox"), sb);
+        }
+        json_decref(cur);
+        json_object_set(args, "sandbox", sb);
     }
     if (cmd != NULL) {
         json_object_set(args, "command", cmd);
@@ -684,7 +725,7 @@ static void patch(ad_req_t *r, void *ud)
     char org[AD_ID_MAX];
     if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), org) ||
         !patch_scope_ok(r, body) || common_fields(app, r, body, args, org) != 0 ||
-        patch_state(r, body, args) != 0 ||
+        patch_state(app, r, body, args) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
             0) {
         goto out;

@@ -357,6 +357,7 @@ typedef struct {
     bool full;        /* a bind did not fit: the start is refused */
     const char *home; /* HOME inside */
     char exe[4096];   /* the CLI's real program (its symlinks resolved), "" for commands */
+    json_t *policy;   /* the effective policy (ad_run_sandbox_of), owned */
 } ad_run_sbx_t;
 
 /* The sandbox of agent (its row) for a start in worktree wt (read_only:

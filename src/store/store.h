@@ -181,7 +181,8 @@ int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char ou
  * worktree. AD_ENOENT when the worktree is unknown. result {agent, workspaceId}. */
 int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
- * clears)} result {agent, workspaceId}. */
+ * clears), env?, command?, sandbox? (state.sandbox; null clears)} result
+ * {agent, workspaceId}. */
 int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
  * messages go (AD_ESTATE while running). result {agent, workspaceId}. */
@@ -433,11 +434,12 @@ typedef struct {
     char target_id[AD_ID_MAX + 16];
     int status;
     char remote[48];
+    char detail[1024]; /* what changed, in words (ad_req_set_note); "" none */
 } ad_store_audit_t;
 /* Queues one audit row (copied); nothing is called back. */
 void ad_store_audit_insert(ad_store_t *st, const ad_store_audit_t *a);
 /* {entries:[{id, ts, tokenName, orgId, method, route, targetId?, status,
- * remote}], nextCursor} newest first; org "" or NULL: every org. */
+ * remote, detail?}], nextCursor} newest first; org "" or NULL: every org. */
 int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t before_id,
                         json_t **out);
 /* Deletes rows older than before_ts. */
@@ -621,6 +623,10 @@ int ad_store_op_workspace_git_sync(ad_store_tx_t *tx, json_t *args, json_t **res
 /* args as ad_store_op_worktree_insert plus setup? (JSON). result
  * {worktree} with vanishedAt and setup. */
 int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, sandbox (an object, or null: agentd's default)}: the
+ * workspace's sandbox policy (checked by src/api). result {workspace,
+ * old (the policy before, or null)}. AD_ENOENT for an unknown one. */
+int ad_store_op_workspace_sandbox_set(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, setupFiles?, setupCommand?}: result {workspace}. */
 int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* A worktree's setup outcome, written after the setup ran with no request

@@ -204,6 +204,122 @@ test('sandbox policy: network off, extra paths, and "none" only for the owner', 
   }
 });
 
+// A node one-liner that prints NET on / NET off for a TCP connection to port.
+const netProbe = (port) => `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`;
+
+test('a workspace\'s sandbox: its admin cuts the network of all its agents, an agent\'s own policy overrides, and the audit names old and new', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const a = await workspace(d, d.authHeaders);
+    const shared = fs.realpathSync(daemon.tmpDir('agentd-sbx-wsshared-'));
+    fs.writeFileSync(path.join(shared, 'data.txt'), 'workspace data\n');
+    const tw = await call(d, 'POST', '/api/tokens', { name: 'b-writer', scope: 'write', orgId: b.org });
+    assert.equal(tw.status, 201, tw.text);
+    const writer = { authorization: `Bearer ${tw.body.token}` };
+    const policy = { network: 'off', paths: [shared] };
+    const url = `/api/workspaces/${bws.ws}`;
+
+    // a write token may not widen or narrow it; another org's admin sees no such workspace
+    let r = await call(d, 'PATCH', url, { sandbox: policy }, writer);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', url, { sandbox: null }, writer);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', `/api/workspaces/${a.ws}`, { sandbox: policy }, b.headers);
+    assert.equal(r.status, 404, r.text);
+    // the data dir is no one's, "none" is never a workspace's, and nothing else is patched here
+    for (const bad of [d.dataDir, path.dirname(d.dataDir), path.join(d.dataDir, 'credentials'), '/', 'rel/path']) {
+      r = await call(d, 'PATCH', url, { sandbox: { paths: [bad] } }, b.headers);
+      assert.equal(r.status, 422, `${bad}: ${r.text}`);
+    }
+    for (const bad of [{ sandbox: 'none' }, { sandbox: { network: 'maybe' } }, { sandbox: { network: 'off', proxy: 'x' } }, { name: 'x' }, {}]) {
+      r = await call(d, 'PATCH', url, bad, b.headers);
+      assert.equal(r.status, 422, `${JSON.stringify(bad)}: ${r.text}`);
+    }
+    r = await call(d, 'PATCH', `/api/workspaces/${a.ws}`, { sandbox: 'none' });
+    assert.equal(r.status, 422, r.text);
+    // nothing of it was stored
+    r = await call(d, 'GET', url, undefined, b.headers);
+    assert.equal(r.body.sandbox, undefined, r.text);
+
+    // the admin sets it: every agent of the workspace runs without network and sees the path
+    r = await call(d, 'PATCH', url, { sandbox: policy }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.sandbox, policy);
+    r = await call(d, 'GET', url, undefined, b.headers);
+    assert.deepEqual(r.body.sandbox, policy);
+    const port = new URL(d.url).port;
+    const script = [netProbe(port), `echo "SHARED $(cat '${shared}/data.txt')"`,
+      `if echo x > '${shared}/new.txt' 2>/dev/null; then echo "SHARED writable"; else echo "SHARED read-only"; fi`, 'echo DONE'].join('\n');
+    const plain = await runScript(d, b.headers, bws.wt, script);
+    assert.match(plain.out, /^NET off$/m, plain.out);
+    assert.match(plain.out, /^SHARED workspace data$/m, plain.out);
+    assert.match(plain.out, /^SHARED read-only$/m, plain.out);
+    r = await call(d, 'GET', `/api/agents/${plain.id}`, undefined, b.headers);
+    assert.deepEqual(r.body.sandboxEffective, { network: 'off', paths: [shared], from: { network: 'workspace', paths: 'workspace' } }, r.text);
+    // the other workspace's agents are untouched
+    const other = await runScript(d, d.authHeaders, a.wt, [netProbe(port), 'echo DONE'].join('\n'));
+    assert.match(other.out, /^NET on$/m, other.out);
+    r = await call(d, 'GET', `/api/agents/${other.id}`);
+    assert.deepEqual(r.body.sandboxEffective, { network: 'on', paths: [], from: { network: 'default', paths: 'default' } }, r.text);
+
+    // an agent's own policy (its admin's) overrides field by field
+    const own = await runScript(d, b.headers, bws.wt, script, { sandbox: { network: 'on' } });
+    assert.match(own.out, /^NET on$/m, own.out);
+    assert.match(own.out, /^SHARED workspace data$/m, own.out);
+    r = await call(d, 'GET', `/api/agents/${own.id}`, undefined, b.headers);
+    assert.deepEqual(r.body.sandboxEffective, { network: 'on', paths: [shared], from: { network: 'agent', paths: 'workspace' } }, r.text);
+    // ... and is changed by a PATCH of the agent (an admin's; the data dir still no one's)
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: { network: 'on' } }, writer);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: { paths: [d.dataDir] } }, b.headers);
+    assert.equal(r.status, 422, r.text);
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: 'none' }, b.headers);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: { network: 'on' } }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.state.sandbox, { network: 'on' });
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: null }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.state.sandbox, undefined, r.text);
+
+    // clearing the workspace's brings agentd's default back
+    r = await call(d, 'PATCH', url, { sandbox: null }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.sandbox, undefined, r.text);
+    r = await call(d, 'GET', `/api/agents/${plain.id}`, undefined, b.headers);
+    assert.equal(r.body.sandboxEffective.network, 'on', r.text);
+
+    // the audit: each change names who, what, the old and the new policy
+    const pol = JSON.stringify({ network: 'off', paths: [shared] });
+    const want = [
+      ['/api/workspaces/:id', bws.ws, `workspace sandbox: default -> ${pol}`],
+      ['/api/workspaces/:id', bws.ws, `workspace sandbox: ${pol} -> default`],
+      ['/api/agents/:id', plain.id, 'agent sandbox: default -> {"network":"on"}'],
+      ['/api/agents/:id', plain.id, 'agent sandbox: {"network":"on"} -> default'],
+    ];
+    const rows = await until(async () => {
+      const au = await call(d, 'GET', '/api/audit?limit=500', undefined, b.headers);
+      const got = au.body.entries.filter((e) => e.method === 'PATCH' && e.status === 200);
+      return got.length >= want.length ? got : null;
+    }, 'the audit rows of the changes');
+    for (const [route, id, detail] of want) {
+      const row = rows.find((e) => e.route === route && e.targetId === id && e.detail === detail);
+      assert.ok(row, `no audit row ${detail}: ${JSON.stringify(rows)}`);
+      assert.equal(row.tokenName, 'b-admin');
+    }
+    // the create with a policy is named too; the refused writer's tries leave rows without one
+    const au = await call(d, 'GET', '/api/audit?limit=500', undefined, b.headers);
+    assert.ok(au.body.entries.some((e) => e.method === 'POST' && e.route === '/api/agents' && e.status === 201 &&
+      e.detail === 'agent sandbox: default -> {"network":"on"}'), JSON.stringify(au.body.entries));
+    const refused = au.body.entries.filter((e) => e.tokenName === 'b-writer' && e.method === 'PATCH');
+    assert.ok(refused.length >= 3 && refused.every((e) => e.status === 403 && e.detail === undefined), JSON.stringify(refused));
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('without a sandbox only the owner\'s organisation may start agents, and /api/requirements says why', async () => {
   const d = await daemon.start({ needUrl: true, args: ['--sandbox', 'off'] });
   try {
