@@ -255,6 +255,35 @@ void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now
     free(n);
 }
 
+/* network {allow: ["host", "host:port", "[v6]:port"]}: at most 32 names of
+ * at most 255 characters, nothing a proxy request line could be bent with. */
+static int allow_ok(ad_req_t *r, json_t *net)
+{
+    json_t *allow = json_object_get(net, "allow");
+    if (json_object_size(net) != 1 || !json_is_array(allow) || json_array_size(allow) == 0 ||
+        json_array_size(allow) > 32) {
+        return ad_api_invalid(r, "sandbox", "network {allow} takes a list of 1 to 32 hosts");
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(allow, i, v)
+    {
+        const char *h = json_string_value(v);
+        size_t n = h != NULL ? strlen(h) : 0;
+        bool ok = n > 0 && n <= 255 && h[0] != ':';
+        for (size_t j = 0; ok && j < n; j++) {
+            char c = h[j];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
+        }
+        if (!ok) {
+            return ad_api_invalid(r, "sandbox",
+                                  "each network allow entry is host, host:port or [v6]:port");
+        }
+    }
+    return 0;
+}
+
 int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
 {
     if (!ad_api_require(r, AD_SCOPE_ADMIN,
@@ -287,8 +316,13 @@ int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
     {
         if (strcmp(k, "network") == 0) {
             const char *n = json_string_value(v);
-            if (n == NULL || (strcmp(n, "on") != 0 && strcmp(n, "off") != 0)) {
-                return ad_api_invalid(r, "sandbox", "network must be \"on\" or \"off\"");
+            if (json_is_object(v)) {
+                if (allow_ok(r, v) != 0) {
+                    return -1;
+                }
+            } else if (n == NULL || (strcmp(n, "on") != 0 && strcmp(n, "off") != 0)) {
+                return ad_api_invalid(r, "sandbox",
+                                      "network must be \"on\", \"off\" or {allow: [host[:port]]}");
             }
         } else if (strcmp(k, "paths") == 0) {
             if (!json_is_array(v) || json_array_size(v) > 16) {

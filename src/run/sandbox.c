@@ -289,6 +289,40 @@ static void daemon_paths(ad_run_sbx_t *x, const ad_config_t *cfg)
     }
 }
 
+/* network {allow: [...]}: the list for the proxy (src/hold/netproxy.c)
+ * and its socket, <data-dir>/proxy/<agent> (0700 folder; the sandbox sees
+ * it at /run/agentd-proxy.sock only). */
+static int net_allow(ad_run_sbx_t *x, const ad_config_t *cfg, json_t *allow, const char *agent_id,
+                     char *err, size_t errsz)
+{
+    size_t i, off = 0;
+    json_t *v;
+    json_array_foreach(allow, i, v)
+    {
+        const char *h = json_string_value(v);
+        if (h == NULL || strchr(h, ',') != NULL || off + strlen(h) + 2 >= sizeof(x->net_allow)) {
+            snprintf(err, errsz, "sandbox network allow list: entry %zu is not a host[:port]", i);
+            return AD_EINVAL;
+        }
+        off += (size_t)snprintf(x->net_allow + off, sizeof(x->net_allow) - off, "%s%s",
+                                off > 0 ? "," : "", h);
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%.*s/proxy", PATH_MAX - 16, cfg->data_dir);
+    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+        (size_t)snprintf(x->net_sock, sizeof(x->net_sock), "%s/%s", dir, agent_id) >=
+            sizeof(x->net_sock)) {
+        snprintf(err, errsz,
+                 "cannot make the agent's network proxy socket in %s (a unix socket path "
+                 "is at most 107 bytes): %s",
+                 dir, strerror(errno));
+        return AD_EIO;
+    }
+    x->sb.net_allow = x->net_allow;
+    x->sb.net_sock = x->net_sock;
+    return 0;
+}
+
 json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol)
 {
     if (json_is_string(agent_pol) && strcmp(json_string_value(agent_pol), "none") == 0) {
@@ -369,6 +403,14 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
     }
     const char *net = json_string_value(json_object_get(pol, "network"));
     x->sb.network = net == NULL || strcmp(net, "off") != 0;
+    json_t *allow = json_object_get(json_object_get(pol, "network"), "allow");
+    if (allow != NULL) {
+        x->sb.network = false;
+        int rc = net_allow(x, r->cfg, allow, agent_id, err, errsz);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     x->sb.binds = x->binds;
     char common[PATH_MAX];
     bool has_git = git_common(wt, common, sizeof(common));

@@ -320,6 +320,71 @@ test('a workspace\'s sandbox: its admin cuts the network of all its agents, an a
   }
 });
 
+test('network allow-list: an agent reaches only the hosts its admin allowed, through agentd\'s proxy; nothing directly', async () => {
+  const http = require('node:http');
+  const hits = { allowed: 0, other: 0 };
+  const serve = (name, text) => new Promise((resolve) => {
+    const srv = http.createServer((req, res) => { hits[name]++; res.end(text); });
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+  const okSrv = await serve('allowed', 'hello-through-proxy');
+  const otherSrv = await serve('other', 'should-not-see');
+  const P1 = okSrv.address().port, P2 = otherSrv.address().port;
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    // the list is an admin's, and only names hosts
+    for (const bad of [{ allow: [] }, { allow: ['a b'] }, { allow: ['x\r\nHost: y'] }, { allow: ['h'], extra: 1 }, { allow: 'h' }]) {
+      const r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], sandbox: { network: bad } }, b.headers);
+      assert.equal(r.status, 422, `${JSON.stringify(bad)}: ${r.text}`);
+    }
+    const script = [
+      'echo "PROXY=$HTTPS_PROXY"',
+      `echo "TUNNEL $(curl -s -p --max-time 10 http://127.0.0.1:${P1}/)"`,
+      `echo "PLAIN $(curl -s --max-time 10 http://127.0.0.1:${P1}/)"`,
+      `curl -s -p --max-time 10 -o /dev/null -w "OTHER %{http_connect}\\n" http://127.0.0.1:${P2}/`,
+      `curl -s --max-time 10 -o /dev/null -w "OTHERPLAIN %{http_code}\\n" http://127.0.0.1:${P2}/`,
+      `if curl -s --noproxy '*' --max-time 5 http://127.0.0.1:${P1}/ >/dev/null; then echo "DIRECT reached"; else echo "DIRECT failed"; fi`,
+      `if curl -s --noproxy '*' --max-time 5 http://127.0.0.1:${P2}/ >/dev/null; then echo "DIRECT2 reached"; else echo "DIRECT2 failed"; fi`,
+      netProbe(new URL(d.url).port),
+      'echo DONE',
+    ].join('\n');
+    const policy = { network: { allow: [`127.0.0.1:${P1}`] } };
+    const { id, out } = await runScript(d, b.headers, bws.wt, script, { sandbox: policy });
+    assert.match(out, /^PROXY=http:\/\/127\.0\.0\.1:\d+$/m, out);
+    assert.match(out, /^TUNNEL hello-through-proxy$/m, out);
+    assert.match(out, /^PLAIN hello-through-proxy$/m, out);
+    assert.match(out, /^OTHER 403$/m, out);
+    assert.match(out, /^OTHERPLAIN 403$/m, out);
+    assert.match(out, /^DIRECT failed$/m, out);
+    assert.match(out, /^DIRECT2 failed$/m, out);
+    assert.match(out, /^NET off$/m, out);
+    assert.doesNotMatch(out, /should-not-see/);
+    assert.equal(hits.other, 0, 'the refused server was reached');
+    assert.ok(hits.allowed >= 2, JSON.stringify(hits));
+    // the refusals are logged where the agent's output is
+    assert.match(out, new RegExp(`refused CONNECT 127\\.0\\.0\\.1:${P2} \\(not in the agent's allow list\\)`), out);
+    const r = await call(d, 'GET', `/api/agents/${id}`, undefined, b.headers);
+    assert.deepEqual(r.body.sandboxEffective.network, policy.network, r.text);
+    // nothing of the proxy's socket is left behind once the run ends
+    await until(() => !fs.existsSync(path.join(d.dataDir, 'proxy', id)), 'the proxy socket to go');
+    // a stop reaches the agent through the proxy and the bridge (they wait for its end)
+    const long = await runScript(d, b.headers, bws.wt, 'trap "echo GOT-INT; exit 0" INT; echo DONE; while :; do sleep 1; done', { sandbox: policy });
+    const st = await call(d, 'POST', `/api/agents/${long.id}/stop`, {}, b.headers);
+    assert.ok(st.status === 200 || st.status === 202, st.text);
+    await until(async () => {
+      const a = (await call(d, 'GET', `/api/agents/${long.id}`, undefined, b.headers)).body;
+      return a.status !== 'running' && a.status !== 'stopping';
+    }, 'the stopped agent to end', 20000);
+    assert.match(await output(d, long.id), /^GOT-INT$/m);
+  } finally {
+    await d.cleanup();
+    okSrv.close();
+    otherSrv.close();
+  }
+});
+
 test('without a sandbox only the owner\'s organisation may start agents, and /api/requirements says why', async () => {
   const d = await daemon.start({ needUrl: true, args: ['--sandbox', 'off'] });
   try {
