@@ -18,8 +18,10 @@
  *       HTTP(S)_PROXY set to http://127.0.0.1:PORT.
  *
  * A thread per connection (at most MAX_CONNS at once), blocking I/O with
- * timeouts for the request head. Names are resolved outside, by the
- * proxy: the agent never sees an address it was not allowed.
+ * timeouts for the request head. Sockets are written with MSG_NOSIGNAL:
+ * a peer gone must not SIGPIPE the wrapper (its end would end the run
+ * while the agent lives on), and SIGPIPE stays the agent's default. Names are resolved outside, by
+ * the proxy: the agent never sees an address it was not allowed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -51,6 +53,22 @@ static atomic_int nconns;
 static const char *allow_list; /* the proxy's ALLOW */
 static const char *bridge_to;  /* the bridge's SOCK */
 
+static bool send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
 /* Copies both ways between a and b until both ends have said all. */
 static void splice2(int a, int b)
 {
@@ -79,15 +97,8 @@ static void splice2(int a, int b)
                 open--;
                 continue;
             }
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(to, buf + off, (size_t)(n - off));
-                if (w < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (w <= 0) {
-                    return;
-                }
-                off += w;
+            if (!send_all(to, buf, (size_t)n)) {
+                return;
             }
         }
     }
@@ -95,18 +106,7 @@ static void splice2(int a, int b)
 
 static void write_all(int fd, const char *s)
 {
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
+    (void)send_all(fd, s, strlen(s));
 }
 
 /* Whether host:port is on the allow list. */
@@ -272,11 +272,11 @@ static void proxy_conn(int c)
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (connect_m) {
         write_all(c, "HTTP/1.1 200 Connection established\r\n\r\n");
-        if (len > head_len && write(u, head + head_len, len - head_len) < 0) {
+        if (len > head_len && !send_all(u, head + head_len, len - head_len)) {
             close(u);
             return;
         }
-    } else if (write(u, head, len) < 0) { /* the request as it came, absolute form */
+    } else if (!send_all(u, head, len)) { /* the request as it came, absolute form */
         close(u);
         return;
     }

@@ -324,7 +324,10 @@ test('network allow-list: an agent reaches only the hosts its admin allowed, thr
   const http = require('node:http');
   const hits = { allowed: 0, other: 0 };
   const serve = (name, text) => new Promise((resolve) => {
-    const srv = http.createServer((req, res) => { hits[name]++; res.end(text); });
+    const srv = http.createServer((req, res) => {
+      hits[name]++;
+      res.end(req.url === '/big' ? Buffer.alloc(8 << 20, 120) : text);
+    });
     srv.listen(0, '127.0.0.1', () => resolve(srv));
   });
   const okSrv = await serve('allowed', 'hello-through-proxy');
@@ -343,6 +346,10 @@ test('network allow-list: an agent reaches only the hosts its admin allowed, thr
       'echo "PROXY=$HTTPS_PROXY"',
       `echo "TUNNEL $(curl -s -p --max-time 10 http://127.0.0.1:${P1}/)"`,
       `echo "PLAIN $(curl -s --max-time 10 http://127.0.0.1:${P1}/)"`,
+      // a reader that goes away mid-answer: the bridge and the proxy live on
+      `curl -s -p --max-time 10 http://127.0.0.1:${P1}/big | head -c 5 >/dev/null`,
+      `curl -s --max-time 10 http://127.0.0.1:${P1}/big | head -c 5 >/dev/null`,
+      `echo "AFTER $(curl -s -p --max-time 10 http://127.0.0.1:${P1}/)"`,
       `curl -s -p --max-time 10 -o /dev/null -w "OTHER %{http_connect}\\n" http://127.0.0.1:${P2}/`,
       `curl -s --max-time 10 -o /dev/null -w "OTHERPLAIN %{http_code}\\n" http://127.0.0.1:${P2}/`,
       `if curl -s --noproxy '*' --max-time 5 http://127.0.0.1:${P1}/ >/dev/null; then echo "DIRECT reached"; else echo "DIRECT failed"; fi`,
@@ -355,6 +362,7 @@ test('network allow-list: an agent reaches only the hosts its admin allowed, thr
     assert.match(out, /^PROXY=http:\/\/127\.0\.0\.1:\d+$/m, out);
     assert.match(out, /^TUNNEL hello-through-proxy$/m, out);
     assert.match(out, /^PLAIN hello-through-proxy$/m, out);
+    assert.match(out, /^AFTER hello-through-proxy$/m, out);
     assert.match(out, /^OTHER 403$/m, out);
     assert.match(out, /^OTHERPLAIN 403$/m, out);
     assert.match(out, /^DIRECT failed$/m, out);
