@@ -33,47 +33,55 @@ static int by_name(const void *a, const void *b)
     return c != 0 ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
 }
 
-/* The open chunk of one series while a batch is added to it. */
+/* A chunk row's summary of its points. */
+typedef struct {
+    int64_t smin, smax, tmin, tmax;
+    double vmin, vmax, vsum;
+} chunk_sum_t;
+
+/* The open chunk of one series while a batch is added to it: the series'
+ * last chunk row (loaded even when full, so that its last point can be
+ * replaced), or a new one. */
 typedef struct {
     const char *run_id, *org_id, *name;
     tsdb_enc_t enc;
-    int64_t seq;   /* the row it goes to */
-    bool existing; /* that row is already there (UPDATE, not INSERT) */
-    int64_t smin, smax, tmin, tmax;
-    double vmin, vmax, vsum;
+    int64_t seq;             /* the row it goes to */
+    bool existing;           /* that row is already there (UPDATE, not INSERT) */
+    bool dirty;              /* changed since it was loaded */
+    chunk_sum_t sum, before; /* before: the summary without its last point */
     /* the series summary */
     bool have_series;
     int64_t count, chunks, first_step, first_t;
     double first_value, min_value, max_value;
+    /* min/max without the series' last point, when it came in this batch */
+    bool have_before;
+    double before_min, before_max;
 } open_t;
 
 static void chunk_reset(open_t *o)
 {
     tsdb_enc_free(&o->enc);
     o->existing = false;
+    o->dirty = false;
+}
+
+static bool chunk_full(const open_t *o)
+{
+    return o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES;
 }
 
 static void chunk_add(open_t *o, const tsdb_point_t *p)
 {
-    if (o->enc.n == 0 || p->step < o->smin) {
-        o->smin = p->step;
-    }
-    if (o->enc.n == 0 || p->step > o->smax) {
-        o->smax = p->step;
-    }
-    if (o->enc.n == 0 || p->t_ms < o->tmin) {
-        o->tmin = p->t_ms;
-    }
-    if (o->enc.n == 0 || p->t_ms > o->tmax) {
-        o->tmax = p->t_ms;
-    }
-    if (o->enc.n == 0 || p->v < o->vmin) {
-        o->vmin = p->v;
-    }
-    if (o->enc.n == 0 || p->v > o->vmax) {
-        o->vmax = p->v;
-    }
-    o->vsum = o->enc.n == 0 ? p->v : o->vsum + p->v;
+    chunk_sum_t *c = &o->sum;
+    bool first = o->enc.n == 0;
+    o->before = *c;
+    c->smin = first || p->step < c->smin ? p->step : c->smin;
+    c->smax = first || p->step > c->smax ? p->step : c->smax;
+    c->tmin = first || p->t_ms < c->tmin ? p->t_ms : c->tmin;
+    c->tmax = first || p->t_ms > c->tmax ? p->t_ms : c->tmax;
+    c->vmin = first || p->v < c->vmin ? p->v : c->vmin;
+    c->vmax = first || p->v > c->vmax ? p->v : c->vmax;
+    c->vsum = first ? p->v : c->vsum + p->v;
     tsdb_enc_add(&o->enc, p);
 }
 
@@ -84,8 +92,8 @@ static const char SQL_SERIES[] =
     "SELECT count, chunks, first_step, first_t, first_value, min_value, max_value "
     "FROM metric_series WHERE run_id = ? AND name = ?";
 
-/* Loads the series summary and, when its last chunk has room, that
- * chunk's points into o's encoder. */
+/* Loads the series summary and its last chunk's points into o's encoder
+ * (full or not: a point of the last step replaces the chunk's last one). */
 static int open_series(sqlite3 *db, open_t *o)
 {
     sqlite3_stmt *s = ad_store_stmt(db, SQL_SERIES);
@@ -111,8 +119,7 @@ static int open_series(sqlite3 *db, open_t *o)
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) < TSDB_CHUNK_MAX &&
-        sqlite3_column_bytes(s, 2) < TSDB_CHUNK_BYTES) {
+    if (rc == SQLITE_ROW) {
         size_t n = (size_t)sqlite3_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
         int drc =
@@ -140,10 +147,15 @@ static const char SQL_UPDATE_CHUNK[] =
     "v_min = ?9, v_max = ?10, v_sum = ?11, v_last = ?12, data = ?13 "
     "WHERE run_id = ?1 AND name = ?2 AND seq = ?3";
 
-/* Writes the open chunk (INSERT or UPDATE), then empties it. */
+/* Writes the open chunk (INSERT or UPDATE) when it changed, then empties
+ * it: the next point starts the row after it. */
 static int chunk_write(sqlite3 *db, open_t *o)
 {
-    if (o->enc.n == 0) {
+    if (o->enc.n == 0 || !o->dirty) {
+        if (o->existing) {
+            o->seq++;
+        }
+        chunk_reset(o);
         return 0;
     }
     sqlite3_stmt *s = ad_store_stmt(db, o->existing ? SQL_UPDATE_CHUNK : SQL_INSERT_CHUNK);
@@ -151,13 +163,13 @@ static int chunk_write(sqlite3 *db, open_t *o)
     ad_store_bind_text(s, 2, o->name);
     sqlite3_bind_int64(s, 3, o->seq);
     sqlite3_bind_int64(s, 4, (int64_t)o->enc.n);
-    sqlite3_bind_int64(s, 5, o->smin);
-    sqlite3_bind_int64(s, 6, o->smax);
-    sqlite3_bind_int64(s, 7, o->tmin);
-    sqlite3_bind_int64(s, 8, o->tmax);
-    sqlite3_bind_double(s, 9, o->vmin);
-    sqlite3_bind_double(s, 10, o->vmax);
-    sqlite3_bind_double(s, 11, o->vsum);
+    sqlite3_bind_int64(s, 5, o->sum.smin);
+    sqlite3_bind_int64(s, 6, o->sum.smax);
+    sqlite3_bind_int64(s, 7, o->sum.tmin);
+    sqlite3_bind_int64(s, 8, o->sum.tmax);
+    sqlite3_bind_double(s, 9, o->sum.vmin);
+    sqlite3_bind_double(s, 10, o->sum.vmax);
+    sqlite3_bind_double(s, 11, o->sum.vsum);
     sqlite3_bind_double(s, 12, o->enc.prev.v);
     sqlite3_bind_blob(s, 13, o->enc.buf, (int)tsdb_enc_bytes(&o->enc), SQLITE_TRANSIENT);
     int rc = ad_store_step_done(db, s);
@@ -175,7 +187,8 @@ static const char SQL_UPSERT_SERIES[] =
     "INSERT INTO metric_series (run_id, name, org_id, count, chunks, first_step, last_step, "
     "first_t, last_t, first_value, last_value, min_value, max_value) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET "
-    "count = excluded.count, chunks = excluded.chunks, last_step = excluded.last_step, "
+    "count = excluded.count, chunks = excluded.chunks, first_t = excluded.first_t, "
+    "first_value = excluded.first_value, last_step = excluded.last_step, "
     "last_t = excluded.last_t, last_value = excluded.last_value, "
     "min_value = excluded.min_value, max_value = excluded.max_value";
 
@@ -232,6 +245,62 @@ static void series_last(sqlite3 *db, open_t *o, tsdb_point_t *last)
     sqlite3_reset(s);
 }
 
+static const char SQL_OTHER_CHUNKS[] =
+    "SELECT min(v_min), max(v_max), count(*) FROM metric_chunks WHERE run_id = ? AND name = ? "
+    "AND seq <> ?";
+
+/* The series' min and max again after its last point was replaced, when
+ * the min/max without it are not known (it came in an earlier batch and was
+ * an extreme): the other chunk rows' summaries and the open chunk's. Once
+ * per batch at most. */
+static int series_extremes(sqlite3 *db, open_t *o)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_OTHER_CHUNKS);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    sqlite3_bind_int64(s, 3, o->seq);
+    int rc = sqlite3_step(s);
+    o->min_value = o->sum.vmin;
+    o->max_value = o->sum.vmax;
+    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 2) > 0) {
+        double mn = sqlite3_column_double(s, 0), mx = sqlite3_column_double(s, 1);
+        o->min_value = mn < o->min_value ? mn : o->min_value;
+        o->max_value = mx > o->max_value ? mx : o->max_value;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
+}
+
+/* A point of the series' last step again: it replaces that point (the last
+ * write wins: a program's `metrics` line and its `agent_update` for one
+ * step are one point). O(1): the encoder takes its last point back. false
+ * when the last point is not in the open chunk (its row did not decode):
+ * then the point is appended. */
+static bool replace_last(sqlite3 *db, open_t *o, const tsdb_point_t *old, const tsdb_point_t *p,
+                         int *rc)
+{
+    if (o->enc.n == 0 || o->enc.prev.step != old->step || !tsdb_enc_undo(&o->enc)) {
+        return false;
+    }
+    o->sum = o->before;
+    chunk_add(o, p);
+    o->dirty = true;
+    if (o->count == 1) {
+        o->first_t = p->t_ms;
+        o->first_value = o->min_value = o->max_value = p->v;
+    } else if (o->have_before) {
+        o->min_value = p->v < o->before_min ? p->v : o->before_min;
+        o->max_value = p->v > o->before_max ? p->v : o->before_max;
+    } else if ((old->v == o->min_value && p->v > old->v) ||
+               (old->v == o->max_value && p->v < old->v)) {
+        *rc = series_extremes(db, o);
+    } else {
+        o->min_value = p->v < o->min_value ? p->v : o->min_value;
+        o->max_value = p->v > o->max_value ? p->v : o->max_value;
+    }
+    return true;
+}
+
 /* Appends points[order[0..n)] (all of one name) to their series. */
 static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *order, size_t n,
                          int64_t now)
@@ -241,6 +310,19 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
     series_last(db, o, &last);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         tsdb_point_t p = batch_point(json_array_get(points, order[i].idx), o, &last, now);
+        if (o->count > 0 && p.step == last.step && replace_last(db, o, &last, &p, &rc)) {
+            last = p;
+            continue;
+        }
+        if (chunk_full(o)) {
+            rc = chunk_write(db, o);
+            if (rc != 0) {
+                break;
+            }
+        }
+        o->have_before = o->count > 0;
+        o->before_min = o->min_value;
+        o->before_max = o->max_value;
         if (o->count == 0) {
             o->first_step = p.step;
             o->first_t = p.t_ms;
@@ -250,10 +332,8 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
         o->max_value = p.v > o->max_value ? p.v : o->max_value;
         o->count++;
         chunk_add(o, &p);
+        o->dirty = true;
         last = p;
-        if (o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES) {
-            rc = chunk_write(db, o);
-        }
     }
     if (rc == 0) {
         rc = chunk_write(db, o);
