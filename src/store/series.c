@@ -577,6 +577,38 @@ static json_t *group_json(const group_t *g, const tsdb_agg_t *shape)
                      "runs", runs);
 }
 
+static const char SQL_RUN_IDENT[] =
+    "SELECT " AD_RUN_NAME_SQL("r") ", " AD_RUN_COLOR_SQL("r") " FROM runs r WHERE r.id = ?";
+
+/* A run's display name and colour (issue #35) into name and color ("" for
+ * a run that is gone). */
+static int run_ident(sqlite3 *db, const char *run_id, char *name, size_t namesz, char *color,
+                     size_t colorsz)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_RUN_IDENT);
+    ad_store_bind_text(s, 1, run_id);
+    int rc = sqlite3_step(s);
+    name[0] = color[0] = '\0';
+    if (rc == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(s, 0);
+        const char *c = (const char *)sqlite3_column_text(s, 1);
+        size_t len = n != NULL ? strlen(n) : 0;
+        if (len >= namesz) { /* cut on a UTF-8 character boundary */
+            len = namesz - 1;
+            while (len > 0 && ((unsigned char)n[len] & 0xC0) == 0x80) {
+                len--;
+            }
+        }
+        if (len > 0) {
+            memcpy(name, n, len);
+        }
+        name[len] = '\0';
+        snprintf(color, colorsz, "%s", c != NULL ? c : "");
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
 static int query_fn(sqlite3 *db, void *ctx)
 {
     ad_store_series_q_t *q = ctx;
@@ -593,9 +625,14 @@ static int query_fn(sqlite3 *db, void *ctx)
         memset(a.b, 0, a.n * sizeof(*a.b));
         int64_t points = 0;
         rc = aggregate(db, q->runs[i], q->name, &a, &points);
+        char name[1024], color[16];
+        if (rc == 0) {
+            rc = run_ident(db, q->runs[i], name, sizeof(name), color, sizeof(color));
+        }
         if (rc == 0) {
             group_add(g, &a);
-            json_array_append_new(runs, json_pack("{s:s, s:I, s:o}", "runId", q->runs[i], "points",
+            json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:I, s:o}", "runId", q->runs[i],
+                                                  "name", name, "color", color, "points",
                                                   (json_int_t)points, "buckets", agg_json(&a)));
         }
     }
@@ -639,22 +676,28 @@ static bool wanted(json_t *names, const char *name)
     return false;
 }
 
-static int put_point(ad_buf_t *b, bool csv, const char *run_id, const char *name,
+static int put_point(ad_store_series_export_t *x, const char *run_id, const char *name,
                      const tsdb_point_t *p)
 {
-    if (csv) {
+    ad_buf_t *b = &x->body;
+    if (x->csv) {
         if (ad_buf_puts(b, run_id) != 0 || ad_buf_putc(b, ',') != 0 ||
-            ad_json_string(b, name, strlen(name)) != 0) {
+            ad_json_string(b, name, strlen(name)) != 0 ||
+            ad_buf_printf(b, ",%lld,%lld,%.17g,", (long long)p->step, (long long)p->t_ms, p->v) !=
+                0 ||
+            ad_json_string(b, x->run_name, strlen(x->run_name)) != 0) {
             return AD_ENOMEM;
         }
-        return ad_buf_printf(b, ",%lld,%lld,%.17g\n", (long long)p->step, (long long)p->t_ms, p->v);
+        return ad_buf_printf(b, ",%s\n", x->run_color);
     }
     if (ad_buf_printf(b, "{\"runId\":\"%s\",\"name\":", run_id) != 0 ||
-        ad_json_string(b, name, strlen(name)) != 0) {
+        ad_json_string(b, name, strlen(name)) != 0 ||
+        ad_buf_printf(b, ",\"step\":%lld,\"ts\":%lld,\"value\":%.17g,\"runName\":",
+                      (long long)p->step, (long long)p->t_ms, p->v) != 0 ||
+        ad_json_string(b, x->run_name, strlen(x->run_name)) != 0) {
         return AD_ENOMEM;
     }
-    return ad_buf_printf(b, ",\"step\":%lld,\"ts\":%lld,\"value\":%.17g}\n", (long long)p->step,
-                         (long long)p->t_ms, p->v);
+    return ad_buf_printf(b, ",\"runColor\":\"%s\"}\n", x->run_color);
 }
 
 /* One chunk row's points into body. */
@@ -666,7 +709,7 @@ static int put_chunk(ad_store_series_export_t *x, sqlite3_stmt *s, const char *r
     tsdb_dec_init(&d, sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
                   (size_t)sqlite3_column_int64(s, 2));
     while (tsdb_dec_next(&d, &p) == 1) {
-        if (put_point(&x->body, x->csv, run_id, name, &p) != 0) {
+        if (put_point(x, run_id, name, &p) != 0) {
             return AD_ETOOBIG;
         }
         x->points++;
@@ -679,6 +722,14 @@ static int put_chunk(ad_store_series_export_t *x, sqlite3_stmt *s, const char *r
 static int export_piece(sqlite3 *db, ad_store_series_export_t *x, bool *more)
 {
     const char *run_id = x->runs[x->run];
+    if (x->ident_run != x->run + 1) {
+        int irc = run_ident(db, run_id, x->run_name, sizeof(x->run_name), x->run_color,
+                            sizeof(x->run_color));
+        if (irc != 0) {
+            return irc;
+        }
+        x->ident_run = x->run + 1;
+    }
     sqlite3_stmt *s = ad_store_stmt(db, SQL_EXPORT);
     ad_store_bind_text(s, 1, run_id);
     sqlite3_bind_int(s, 2, x->in_run ? 1 : 0);
@@ -713,7 +764,7 @@ static int export_fn(sqlite3 *db, void *ctx)
     if (!x->started) {
         x->started = true;
         if (x->csv) {
-            ad_buf_puts(&x->body, "run_id,name,step,time_ms,value\n");
+            ad_buf_puts(&x->body, "run_id,name,step,time_ms,value,run_name,run_color\n");
         }
     }
     while (x->run < x->nruns && x->body.len < AD_SERIES_EXPORT_PIECE) {
