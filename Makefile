@@ -27,12 +27,21 @@ else ifeq ($(BUILD),check)
 else ifeq ($(BUILD),test)
   MODE_CFLAGS := -O0 -g -Werror -DAD_TEST_BUILD
   MODE_LDFLAGS :=
+else ifeq ($(BUILD),tsan)
+  # ThreadSanitizer (make tsan): the store's writer thread, the health
+  # sampler and the libuv pool against the loop. Not with ASan (they
+  # exclude each other). GCC's inlining under -fsanitize=thread sees a
+  # tar header field's snprintf (src/llm/tar.c, cut on purpose) as a
+  # possible truncation that the other modes do not.
+  MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -Werror -Wno-format-truncation \
+                 -DAD_TEST_BUILD
+  MODE_LDFLAGS := -fsanitize=thread
 else ifeq ($(BUILD),fuzz)
   CC := clang
   MODE_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -DAD_TEST_BUILD -DAD_FUZZ
   MODE_LDFLAGS := -fsanitize=address,undefined
 else
-  $(error BUILD must be release, check, test or fuzz)
+  $(error BUILD must be release, check, test, tsan or fuzz)
 endif
 
 CFLAGS_ALL = $(WARN) $(MODE_CFLAGS) $(CFLAGS) -Isrc -I$(O)/gen $(PKG_CFLAGS) -MMD -MP
@@ -61,7 +70,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint layers doclinks decisions-index fuzz bench bench-deps bench-series clean
+.PHONY: all deps check test run unit e2e e2e-deps format format-check lint tsan tsan-run layers doclinks decisions-index fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so
@@ -141,15 +150,44 @@ browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(FAKE_NVML)
 e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so e2e-deps $(FAKE_NVML)
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
 
+# ThreadSanitizer (make tsan): the unit tests (but the allocation-failure
+# ones: a fork per failing allocation, one thread, ~45 s under TSan for
+# nothing it can see), and the e2e tests that
+# drive the threads: the store's writer thread (api-durability: writes
+# under load and at shutdown), the health sampler (health) and the libuv
+# pool (git-worktrees: git work; creds-keyring: key files). Each report
+# goes to $(O)/tsan-reports; any report fails the target, after the runs,
+# with the reports shown. tests/tsan.supp lists what is not ours.
+TSAN_E2E := tests/e2e/health.test.js tests/e2e/api-durability.test.js \
+            tests/e2e/git-worktrees.test.js tests/e2e/creds-keyring.test.js
+TSAN_UNIT = $(filter-out %-alloc,$(UNIT_BIN))
+TSAN_LOG = $(abspath $(O))/tsan-reports
+TSAN_ENV = TSAN_OPTIONS="log_path=$(TSAN_LOG)/report suppressions=$(abspath tests/tsan.supp) second_deadlock_stack=1"
+
+tsan:
+	$(MAKE) BUILD=tsan all
+	$(MAKE) BUILD=tsan tsan-run
+
+tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(TSAN_UNIT) e2e-deps $(FAKE_NVML)
+	@rm -rf $(TSAN_LOG); mkdir -p $(TSAN_LOG); failed=0; \
+	$(TSAN_ENV) sh tests/unit/run.sh $(TSAN_UNIT) || failed=1; \
+	$(TSAN_ENV) AGENTD_BIN=$(abspath $(O)/agentd) node --test $(TSAN_E2E) || failed=1; \
+	if ls $(TSAN_LOG)/report* >/dev/null 2>&1; then cat $(TSAN_LOG)/report*; \
+		echo "tsan: data races reported (above)"; exit 1; fi; \
+	[ $$failed -eq 0 ] && echo "tsan: no data race"
+
 # The fuzz smoke run goes first (a crash fails fast) so that the output ends
-# with the test runners' own summaries.
+# with the test runners' own summaries. format-check: clang-format on every
+# C file (make format fixes them).
 check: deps
+	$(MAKE) format-check
 	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
 	$(MAKE) fuzz-smoke
 	$(MAKE) BUILD=check unit
 	$(MAKE) BUILD=check layers
 	$(MAKE) BUILD=check e2e
+	$(MAKE) tsan
 	$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA))
 
 test:
@@ -175,6 +213,11 @@ lint:
 	if [ -n "$$hits" ]; then echo "$$hits"; \
 		echo "lint: banned function used (see CONTRIBUTING.md: use snprintf, ad_buf_*, strtoul)"; exit 1; \
 	else echo "lint: ok"; fi
+	@# A dropped result of a bounded append must not compile (AD_MUST_USE).
+	@if printf '#include "core/core.h"\nvoid f(ad_buf_t *b);\nvoid f(ad_buf_t *b) { ad_buf_puts(b, "x"); }\n' | \
+		$(CC) -std=gnu11 -Werror -Isrc -c -o /dev/null -x c - 2>/dev/null; then \
+		echo "lint: an ignored ad_buf_* result compiles (warn_unused_result lost)"; exit 1; \
+	else echo "lint: unused ad_buf_* results refused"; fi
 
 # Training-metric store rows T1-T3 (issue #16): a C program linked against the
 # library, ratios against bare SQLite in the same run. POINTS=1000000 for a short run.

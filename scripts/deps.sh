@@ -10,7 +10,8 @@ libgit2-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcmocka-dev libhiredis
 redis-server
 clang-format procps zlib1g-dev clang libclang-rt-14-dev chromium
 prometheus
-libsecret-1-0 gnome-keyring dbus-daemon"
+libsecret-1-0 gnome-keyring dbus-daemon
+bubblewrap coreutils"
 
 missing=""
 for p in $PKGS; do

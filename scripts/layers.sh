@@ -6,10 +6,19 @@ set -eu
 obj=${1:?usage: layers.sh build/<mode>/obj/src}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Only objects whose source still exists: a file moved to another subsystem
+# leaves its old object behind in a build dir, and that must not count.
 for d in "$obj"/*/; do
     sub=$(basename "$d")
-    nm -g --defined-only "$d"*.o 2>/dev/null | awk -v s="$sub" 'NF==3 && $2 ~ /[TDBRC]/ {print $3, s}' >>"$tmp/defs"
-    nm -u "$d"*.o 2>/dev/null | awk -v s="$sub" 'NF>=2 {print $NF, s}' >>"$tmp/uses"
+    objs=""
+    for o in "$d"*.o; do
+        [ -f "src/$sub/$(basename "$o" .o).c" ] && objs="$objs $o"
+    done
+    [ -n "$objs" ] || continue
+    # shellcheck disable=SC2086 # the list is of paths without spaces
+    nm -g --defined-only $objs 2>/dev/null | awk -v s="$sub" 'NF==3 && $2 ~ /[TDBRC]/ {print $3, s}' >>"$tmp/defs"
+    # shellcheck disable=SC2086
+    nm -u $objs 2>/dev/null | awk -v s="$sub" 'NF>=2 {print $NF, s}' >>"$tmp/uses"
 done
 sort -u "$tmp/defs" >"$tmp/defs.s"
 sort -u "$tmp/uses" >"$tmp/uses.s"

@@ -209,6 +209,7 @@ static int open_state(daemon_t *d)
     ad_dir_secure(d->cfg.data_dir);
     signal(SIGPIPE, SIG_IGN);
     d->loop = uv_default_loop();
+    ad_loop_thread_set(); /* before any other thread starts (AD_ASSERT_LOOP) */
     if (ad_store_open_cfg(d->loop, &d->cfg, &d->store, err, sizeof(err)) != 0) {
         fprintf(stderr, "agentd: %s\n", err);
         uv_loop_close(d->loop);
@@ -245,6 +246,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     /* Before anything publishes: seqs continue after the stored ones. */
     int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, err, errsz);
     d->procs = ad_procs_new(d->loop);
+    ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0, d->cfg.data_dir);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     /* Runs a previous daemon left running are lost; the writer runs this
      * before any start that follows. */
@@ -439,7 +441,13 @@ int main(int argc, char **argv)
                     cargv[rest]);
             return EXIT_USAGE;
         }
-        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0) {
+        if (getenv("AGENTD_TOKEN") != NULL) {
+            fprintf(stderr, "agentd serve: AGENTD_TOKEN is not read any more (an environment is "
+                            "inherited and shown to too much): put the token in a file of mode "
+                            "0600 and pass --token-file\n");
+        }
+        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
+            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0) {
             fprintf(stderr, "agentd serve: %s\n", err);
             return EXIT_USAGE;
         }

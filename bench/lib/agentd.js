@@ -18,7 +18,7 @@ const BIN = process.env.AGENTD_BIN || path.join(ROOT, 'build', 'release', 'agent
 // only where the release API offers no way to drive a scenario.
 const BENCH_BIN = process.env.AGENTD_BENCH_BIN || path.join(ROOT, 'build', 'bench', 'agentd');
 
-// The owner token every agentd of this run gets (--token), so requests
+// The owner token every agentd of this run gets (--token-file), so requests
 // carry the same credentials a real client does; lib/wire.js and wrk send it.
 if (!process.env.AGENTD_BENCH_TOKEN) {
   process.env.AGENTD_BENCH_TOKEN = require('node:crypto').randomBytes(32).toString('base64url');
@@ -29,8 +29,11 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN } = 
   if (!fs.existsSync(bin)) throw new Error(`no binary at ${bin} (make BUILD=release)`);
   const port = await freePort();
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-'));
+  // A token never goes on a command line (every local user reads those).
+  const tokenFile = path.join(dir, 'bench-token');
+  fs.writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
   const h = await startServer('agentd', bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir,
-    '--durability', durability, '--max-connections', '30000', '--log-level', 'warn', '--token', TOKEN, ...args], { port, timeoutMs: 5000 });
+    '--durability', durability, '--max-connections', '30000', '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs: 5000 });
   h.dataDir = dir;
   h.base = `http://127.0.0.1:${port}`;
   const stop = h.stop;

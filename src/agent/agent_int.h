@@ -43,6 +43,7 @@ struct ad_parser {
     int last_level;         /* last AD_REC_CONTEXT level sent, -1 = none */
     double last_total_cost; /* cumulative cost at the previous result */
     ad_buf_t text;          /* streamed assistant text not yet in a message */
+    bool text_cut;          /* a piece of text was refused: the rest is not kept */
 };
 
 /* ---- launch helpers (exec.c) ---------------------------------------------- */
@@ -89,6 +90,11 @@ int ad_error_status_in(const char *message);
 ad_rec_t *ad_rec_push(ad_recs_t *out, ad_rec_type_t type);
 /* An AD_REC_OUTPUT record holding the (capped) line. */
 void ad_rec_output(ad_recs_t *out, const char *line, size_t len);
+/* Keeps a piece of streamed assistant text in p->text: its start, up to
+ * AD_PARSER_TEXT_MAX; after the first piece refused nothing more is kept,
+ * so the text never has a hole. ad_parser_text_reset empties it. */
+void ad_parser_text_add(ad_parser_t *p, const char *s, size_t n);
+void ad_parser_text_reset(ad_parser_t *p);
 /* An AD_REC_NOTICE record; json is borrowed (a reference is taken). */
 void ad_rec_notice(ad_recs_t *out, const char *subtype, const char *text, json_t *json);
 

@@ -34,10 +34,11 @@ static char *tool_result_text(const json_t *content)
     {
         const char *t = ad_json_str(blk, "text");
         if (t != NULL) {
-            if (b.len > 0) {
-                (void)ad_buf_putc(&b, '\n');
+            size_t mark = b.len;
+            if ((b.len > 0 && ad_buf_putc(&b, '\n') != 0) || ad_buf_puts(&b, t) != 0) {
+                ad_buf_truncate(&b, mark); /* the blocks that fit, each whole */
+                break;
             }
-            (void)ad_buf_puts(&b, t);
         }
     }
     char *s = b.data != NULL ? ad_buf_detach(&b, NULL) : ad_xstrdup("");
@@ -143,7 +144,7 @@ static void on_assistant(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *o
         /* thinking, redacted_thinking and unknown blocks: not shown. */
     }
     /* The streamed deltas of this message are now in a full message. */
-    ad_buf_reset(&p->text);
+    ad_parser_text_reset(p);
     if (usage != NULL && !synthetic) {
         ad_usage_note(p, ad_json_str(msg, "id"), &u);
         if (model != NULL && p->model == NULL) {
@@ -234,7 +235,7 @@ static void on_stream_event(ad_parser_t *p, json_t *obj, ad_recs_t *out)
     }
     ad_rec_t *r = ad_rec_push(out, AD_REC_DELTA);
     r->text = ad_xstrndup(json_string_value(text), json_string_length(text));
-    (void)ad_buf_append(&p->text, json_string_value(text), json_string_length(text));
+    ad_parser_text_add(p, json_string_value(text), json_string_length(text));
 }
 
 static void on_result(ad_parser_t *p, json_t *obj, ad_recs_t *out)
@@ -264,10 +265,12 @@ static void on_result(ad_parser_t *p, json_t *obj, ad_recs_t *out)
         json_array_foreach(errors, i, e)
         {
             if (json_is_string(e)) {
-                if (b.len > 0) {
-                    (void)ad_buf_puts(&b, "; ");
+                size_t mark = b.len;
+                if ((b.len > 0 && ad_buf_puts(&b, "; ") != 0) ||
+                    ad_buf_puts(&b, json_string_value(e)) != 0) {
+                    ad_buf_truncate(&b, mark); /* the errors that fit, each whole */
+                    break;
                 }
-                (void)ad_buf_puts(&b, json_string_value(e));
             }
         }
         if (b.len > 0) {
@@ -312,7 +315,7 @@ static void on_result(ad_parser_t *p, json_t *obj, ad_recs_t *out)
         p->last_total_cost = total;
     }
     ad_usage_reset(p);
-    ad_buf_reset(&p->text);
+    ad_parser_text_reset(p);
     ad_context_update(p, p->context_tokens, out);
 }
 

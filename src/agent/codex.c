@@ -379,15 +379,22 @@ static void on_plan(json_t *item, ad_recs_t *out)
 {
     ad_buf_t b;
     ad_buf_init(&b, 4096);
-    (void)ad_buf_puts(&b, "plan:");
+    int rc = ad_buf_puts(&b, "plan:");
     size_t i;
     json_t *t;
     json_array_foreach(json_object_get(item, "items"), i, t)
     {
         const char *text = ad_json_str(t, "text");
-        (void)ad_buf_puts(&b, i == 0 ? " " : "; ");
-        (void)ad_buf_puts(&b, json_is_true(json_object_get(t, "completed")) ? "[x] " : "[ ] ");
-        (void)ad_buf_puts(&b, text != NULL ? text : "");
+        size_t mark = b.len;
+        rc = rc != 0 ? rc : ad_buf_puts(&b, i == 0 ? " " : "; ");
+        rc = rc != 0
+                 ? rc
+                 : ad_buf_puts(&b, json_is_true(json_object_get(t, "completed")) ? "[x] " : "[ ] ");
+        rc = rc != 0 ? rc : ad_buf_puts(&b, text != NULL ? text : "");
+        if (rc != 0) {
+            ad_buf_truncate(&b, mark); /* the items that fit, each whole */
+            break;
+        }
     }
     ad_rec_notice(out, "plan", b.data != NULL ? b.data : "plan:", item);
     ad_buf_cleanup(&b);

@@ -64,6 +64,7 @@ void ad_gemini_flush_text(ad_parser_t *p, ad_recs_t *out)
     ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
     r->role = AD_ROLE_ASSISTANT;
     r->text = ad_buf_detach(&p->text, NULL);
+    ad_parser_text_reset(p);
     r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
     r->is_complete = true;
 }
@@ -78,7 +79,7 @@ static void on_message(ad_parser_t *p, json_t *obj, ad_recs_t *out)
     if (json_is_true(json_object_get(obj, "delta"))) {
         ad_rec_t *r = ad_rec_push(out, AD_REC_DELTA);
         r->text = ad_xstrndup(json_string_value(content), json_string_length(content));
-        (void)ad_buf_append(&p->text, json_string_value(content), json_string_length(content));
+        ad_parser_text_add(p, json_string_value(content), json_string_length(content));
         return;
     }
     ad_gemini_flush_text(p, out);

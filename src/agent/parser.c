@@ -77,12 +77,27 @@ void ad_rec_output(ad_recs_t *out, const char *line, size_t len)
      * and a cut never splits a character (its partial bytes are repaired). */
     ad_buf_t b;
     ad_buf_init(&b, 3 * (size_t)AD_PARSER_OUTPUT_MAX + sizeof(marker));
-    (void)ad_utf8_repair(&b, line, n);
+    /* Sized for the worst case (every byte a 3-byte U+FFFD, then the
+     * marker): neither can be refused. */
+    AD_DISCARD(ad_utf8_repair(&b, line, n));
     if (cut) {
-        (void)ad_buf_append(&b, marker, sizeof(marker) - 1);
+        AD_DISCARD(ad_buf_append(&b, marker, sizeof(marker) - 1));
     }
     r->text = ad_buf_detach(&b, NULL);
     ad_buf_cleanup(&b);
+}
+
+void ad_parser_text_add(ad_parser_t *p, const char *s, size_t n)
+{
+    if (!p->text_cut && ad_buf_append(&p->text, s, n) != 0) {
+        p->text_cut = true;
+    }
+}
+
+void ad_parser_text_reset(ad_parser_t *p)
+{
+    ad_buf_reset(&p->text);
+    p->text_cut = false;
 }
 
 void ad_rec_notice(ad_recs_t *out, const char *subtype, const char *text, json_t *json)
@@ -436,7 +451,7 @@ size_t ad_parser_finish(ad_parser_t *p, uint64_t now_ms, ad_recs_t *out)
     if (p->kind == AD_EXEC_GEMINI) {
         ad_gemini_flush_text(p, out);
     }
-    ad_buf_reset(&p->text);
+    ad_parser_text_reset(p);
     while (p->ntools > 0) {
         char *id = ad_xstrdup(p->tools[0].id);
         ad_rec_t *r = ad_tool_end(p, id, true, -1, now_ms, out, NULL);

@@ -127,10 +127,13 @@ static bool said_unpriced(ad_parser_t *p, const char *model)
     if (p->unpriced.data != NULL && strstr(p->unpriced.data, key) != NULL) {
         return true;
     }
-    if (p->unpriced.len == 0) {
-        (void)ad_buf_putc(&p->unpriced, ',');
+    size_t mark = p->unpriced.len;
+    if ((p->unpriced.len == 0 && ad_buf_putc(&p->unpriced, ',') != 0) ||
+        ad_buf_puts(&p->unpriced, key + 1) != 0) {
+        /* The list is full: say nothing more rather than the same again. */
+        ad_buf_truncate(&p->unpriced, mark);
+        return true;
     }
-    (void)ad_buf_puts(&p->unpriced, key + 1);
     return false;
 }
 

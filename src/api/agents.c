@@ -201,6 +201,66 @@ static int env_ok(ad_req_t *r, json_t *body, json_t *env)
     return 0;
 }
 
+/* sandbox: "none" (unconfined: only the owner may say so) or {network:
+ * "on"|"off", paths: ["/ro", {"path": "/rw", "write": true}]} (admin):
+ * what an agent sees beyond its worktree (src/run/sandbox.c). A path that
+ * shows the data dir is refused for everyone. -1 after answering. */
+static int sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb)
+{
+    if (!ad_api_require(r, AD_SCOPE_ADMIN, "setting an agent's sandbox")) {
+        return -1;
+    }
+    if (json_is_string(sb)) {
+        if (strcmp(json_string_value(sb), "none") != 0) {
+            return ad_api_invalid(r, "sandbox", "must be \"none\" or {network, paths}");
+        }
+        if (!ad_api_require_owner(r, "may run an agent without a sandbox (sandbox: \"none\")")) {
+            return -1;
+        }
+        ad_log(AD_LOG_WARN, "api", "agent made to run without a sandbox by=%s",
+               ad_api_who(r) != NULL ? ad_api_who(r)->name : "?");
+        return 0;
+    }
+    if (!json_is_object(sb)) {
+        return ad_api_invalid(r, "sandbox", "must be \"none\" or {network, paths}");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(sb, k, v)
+    {
+        if (strcmp(k, "network") == 0) {
+            const char *n = json_string_value(v);
+            if (n == NULL || (strcmp(n, "on") != 0 && strcmp(n, "off") != 0)) {
+                return ad_api_invalid(r, "sandbox", "network must be \"on\" or \"off\"");
+            }
+        } else if (strcmp(k, "paths") == 0) {
+            if (!json_is_array(v) || json_array_size(v) > 16) {
+                return ad_api_invalid(r, "sandbox", "paths must be a list of at most 16");
+            }
+            size_t i;
+            json_t *p;
+            json_array_foreach(v, i, p)
+            {
+                const char *path = json_is_string(p)
+                                       ? json_string_value(p)
+                                       : json_string_value(json_object_get(p, "path"));
+                json_t *w = json_object_get(p, "write");
+                char why[300];
+                if (path == NULL || (w != NULL && !json_is_boolean(w))) {
+                    return ad_api_invalid(
+                        r, "sandbox", "each path must be a string or {path, write: true|false}");
+                }
+                if (!ad_run_sandbox_path_ok(app->cfg, path, why, sizeof(why))) {
+                    return ad_api_invalid(r, "sandbox", why);
+                }
+            }
+        } else {
+            return ad_api_invalid(r, "sandbox", "takes network and paths only");
+        }
+    }
+    return 0;
+}
+
 /* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
  * run's cgroup enforces them (src/proc). -1 after answering 422. */
 static int limits_ok(ad_req_t *r, json_t *lim)
@@ -282,7 +342,7 @@ static int provider_fields(ad_req_t *r, json_t *body, json_t *state)
  * ({NAME: value}), stopWith (sigint, stdin or none), model, limits,
  * baseUrl, codexConfig, and any other keys of a `state` object. -1 when it
  * has answered 422. */
-static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *args)
+static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *executor, json_t *args)
 {
     json_t *cmd = NULL;
     bool terminal = false, has_terminal = false;
@@ -307,6 +367,12 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
         (st_limits != NULL && limits_ok(r, st_limits) != 0)) {
         return -1;
     }
+    json_t *sandbox = json_object_get(body, "sandbox");
+    json_t *st_sandbox = json_object_get(st, "sandbox");
+    if ((sandbox != NULL && sandbox_ok(app, r, sandbox) != 0) ||
+        (st_sandbox != NULL && sandbox_ok(app, r, st_sandbox) != 0)) {
+        return -1;
+    }
     bool is_command = executor != NULL && strcmp(executor, "command") == 0;
     if ((is_command || cmd != NULL || st != NULL) &&
         !ad_api_require(r, AD_SCOPE_ADMIN, "an agent that runs a command")) {
@@ -321,7 +387,7 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     }
     if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
         model == NULL && limits == NULL && json_object_get(body, "baseUrl") == NULL &&
-        json_object_get(body, "codexConfig") == NULL &&
+        json_object_get(body, "codexConfig") == NULL && sandbox == NULL &&
         json_object_get(body, "systemPrompt") == NULL) {
         return 0;
     }
@@ -348,6 +414,9 @@ static int run_fields(ad_req_t *r, json_t *body, const char *executor, json_t *a
     }
     if (limits != NULL) {
         json_object_set(state, "limits", limits);
+    }
+    if (sandbox != NULL) {
+        json_object_set(state, "sandbox", sandbox);
     }
     json_object_set_new(args, "state", state);
     return 0;
@@ -494,7 +563,7 @@ static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *de
     if (json_object_get(args, "permissions") == NULL) {
         json_object_set_new(args, "permissions", json_pack("[s]", "read"));
     }
-    if (run_fields(r, body, executor, args) != 0) {
+    if (run_fields(app, r, body, executor, args) != 0) {
         goto out;
     }
     if (def_name != NULL) {

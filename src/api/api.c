@@ -16,6 +16,7 @@
 
 void ad_api_register(ad_app_t *app)
 {
+    app->api = ad_xcalloc(1, sizeof(*app->api));
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_review_register(app);
@@ -40,6 +41,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_crews_register(app);
     ad_api_auth_register(app);
     ad_api_live_register(app);
+    ad_api_seed_register(app);
     ad_api_creds_register(app);
     ad_api_chats_register(app);
 #ifdef AD_TEST_BUILD
@@ -52,14 +54,16 @@ void ad_api_close(ad_app_t *app)
     ad_api_live_close(app);
     ad_api_chats_close(app);
     ad_api_creds_close(app);
-    ad_api_crews_close();
+    ad_api_crews_close(app);
     ad_api_health_close(app);
-    ad_api_requirements_close();
+    ad_api_requirements_close(app);
     ad_api_jobs_close(app);
     ad_api_services_close(app);
 #ifdef AD_TEST_BUILD
-    ad_api_test_routes_close();
+    ad_api_test_routes_close(app);
 #endif
+    free(app->api);
+    app->api = NULL;
 }
 
 /* ---- who is asking ------------------------------------------------------------ */
@@ -95,7 +99,8 @@ bool ad_api_require_owner(ad_req_t *r, const char *what)
 
 static const char *kind_name(ad_api_kind_t kind)
 {
-    static const char *const names[] = {"workspace", "worktree", "agent", "crew", "run", "job", "service"};
+    static const char *const names[] = {"workspace", "worktree", "agent",  "crew",
+                                        "run",       "job",      "service"};
     return names[kind];
 }
 
@@ -186,15 +191,34 @@ int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]
 
 bool ad_api_env_unsafe(const char *name)
 {
-    static const char *const prefixes[] = {"LD_", "DYLD_", "GIT_", "NODE_", "PYTHON", "PERL5",
-                                           "RUBY", "JAVA_", "_JAVA_", "BASH_FUNC_", "MALLOC_",
-                                           "GCONV_", "NPM_CONFIG_", "GLIBC_"};
-    static const char *const names[] = {"PATH",          "ENV",     "BASH_ENV",  "PROMPT_COMMAND",
-                                        "SHELLOPTS",     "IFS",     "CDPATH",    "CLASSPATH",
-                                        "PERLLIB",       "HOME",    "SHELL",     "EDITOR",
-                                        "VISUAL",        "PAGER",   "LOCPATH",   "HOSTALIASES",
-                                        "RES_OPTIONS",   "TMPDIR",  "BROWSER",   "SSH_ASKPASS",
-                                        "SUDO_ASKPASS",  "ZDOTDIR", "XDG_CONFIG_HOME"};
+    /* Programs that read their options, plug-ins or code from the
+     * environment (the list is long because it has to be: each was a way to
+     * run code in a child). */
+    static const char *const prefixes[] = {
+        "LD_",     "DYLD_",     "GIT_",    "NODE_",       "PYTHON",     "PERL",      "RUBY",
+        "JAVA_",   "_JAVA_",    "JDK_",    "BASH_FUNC_",  "MALLOC_",    "GCONV_",    "NPM_CONFIG_",
+        "GLIBC_",  "MAKE",      "GNUMAKE", "CARGO_",      "RUSTC",      "RUSTDOC",   "RUSTFLAGS",
+        "GO",      "CGO_",      "DOTNET_", "COMPlus_",    "CORECLR_",   "MONO_",     "LUA_",
+        "TCL",     "R_",        "JULIA_",  "ERL_",        "ELIXIR_",    "PHP",       "OPENSSL_",
+        "SSL_",    "PIP_",      "CONDA",   "VIRTUAL_ENV", "GEM_",       "BUNDLE_",   "BUN_",
+        "DENO_",   "ELECTRON_", "QT_",     "GTK_",        "GIO_",       "GDK_",      "XDG_",
+        "SSH_",    "GNUPG",     "GPG_",    "KRB5",        "PKG_CONFIG", "CAML",      "OCAML",
+        "SVN_",    "HG",        "LESS",    "MAN",         "GROFF_",     "TEXINPUTS", "TERMINFO",
+        "TERMCAP", "PS1",       "PS2",     "PS4",         "NLSPATH",    "CCACHE_",   "DISTCC_"};
+    static const char *const names[] = {
+        "PATH",         "ENV",         "BASH_ENV",        "PROMPT_COMMAND",
+        "SHELLOPTS",    "IFS",         "CDPATH",          "CLASSPATH",
+        "PERLLIB",      "HOME",        "SHELL",           "EDITOR",
+        "VISUAL",       "PAGER",       "LOCPATH",         "HOSTALIASES",
+        "RES_OPTIONS",  "TMPDIR",      "BROWSER",         "SSH_ASKPASS",
+        "SUDO_ASKPASS", "ZDOTDIR",     "XDG_CONFIG_HOME", "CC",
+        "CXX",          "CPP",         "CFLAGS",          "CXXFLAGS",
+        "CPPFLAGS",     "LDFLAGS",     "LDLIBS",          "AR",
+        "LD",           "AS",          "INPUTRC",         "VIMINIT",
+        "EXINIT",       "MYVIMRC",     "EMACSLOADPATH",   "SSLKEYLOGFILE",
+        "CURL_HOME",    "WGETRC",      "GETCONF_DIR",     "HISTFILE",
+        "KUBECONFIG",   "DOCKER_HOST", "BROWSER",         "COMP_WORDBREAKS",
+        "ENV_FILE"};
     for (size_t i = 0; i < AD_ARRAY_LEN(prefixes); i++) {
         if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0) {
             return true;
@@ -563,8 +587,7 @@ void ad_api_publish_wt(ad_app_t *app, const char *type, const char *change, json
         json_object_set_new(p, "change", json_string(change));
     }
     ad_api_publish(app, type, p, "worktree", ad_api_jstr(wt, "id"), "org", ad_api_jstr(wt, "orgId"),
-                   "workspace",
-                   ad_api_jstr(wt, "workspaceId"), NULL);
+                   "workspace", ad_api_jstr(wt, "workspaceId"), NULL);
     json_decref(p);
 }
 

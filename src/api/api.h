@@ -26,6 +26,7 @@ struct ad_services;
 struct ad_creds;
 struct ad_chat;
 struct ad_defwatch;
+struct ad_api;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -45,6 +46,7 @@ typedef struct {
     struct ad_creds *creds;       /* provider keys, made by creds.c (src/creds) */
     struct ad_chat *chat;         /* streamed chats, made by chats.c (src/chat) */
     struct ad_defwatch *defwatch; /* definitions folders watched, made by defs.c (src/defs) */
+    struct ad_api *api;           /* the REST layer's own state (api_int.h) */
     uint64_t started_ms;      /* wall clock when the daemon started */
 } ad_app_t;
 

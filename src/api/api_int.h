@@ -17,6 +17,24 @@
 #include "git/git.h"
 #include "store/store.h"
 
+/* ---- the REST layer's state between requests ---------------------------------
+ * What the resource files keep across requests, reached through app->api
+ * (made by ad_api_register, freed at the end of ad_api_close; NULL after):
+ * no file of src/api keeps mutable state at file scope. A callback that may
+ * come after the close (a pool job, a handle's close) checks app->api.
+ */
+typedef struct ad_api_live ad_api_live_t;             /* live.c */
+typedef struct ad_api_crew_watch ad_api_crew_watch_t; /* crews.c */
+typedef struct ad_api_burst ad_api_burst_t;           /* testroutes.c */
+struct ad_api {
+    ad_api_live_t *live;             /* live.c: channels, heartbeat, frame caches */
+    ad_api_crew_watch_t *crew_watch; /* crews.c: the crew status watcher */
+    json_t *requirements;            /* requirements.c: the last check, cached */
+    int64_t requirements_ms;         /* when it was made (wall clock) */
+    uint64_t health_event_ms;        /* health.c: the last system_health event (monotonic ms) */
+    ad_api_burst_t *bursts;          /* testroutes.c: bursts of events in progress */
+};
+
 /* ---- who is asking ------------------------------------------------------------ */
 /* The principal of r (src/auth). Never NULL: a request that reached a
  * non-public route has one; elsewhere a principal that sees nothing and may
@@ -129,7 +147,7 @@ json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
 void ad_api_health_close(ad_app_t *app);
 /* requirements.c: GET /api/requirements (admin: it runs --version). */
 void ad_api_requirements_register(ad_app_t *app);
-void ad_api_requirements_close(void);
+void ad_api_requirements_close(ad_app_t *app);
 /* jobs.c: /api/jobs (programs that report progress, src/svc); the jobs
  * object lives in app->jobs. */
 void ad_api_jobs_register(ad_app_t *app);
@@ -147,9 +165,12 @@ void ad_api_usage_register(ad_app_t *app);
  * when a daily or monthly token or cost limit is reached and force is not
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
+/* The same check without a request (the seed's command socket, live.c):
+ * "daily" or "monthly" when that limit is reached, else NULL. */
+const char *ad_api_usage_reached(ad_app_t *app);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
-void ad_api_scalars_register(ad_app_t *app);  /* scalars.c: training-metric series */
-void ad_api_dists_register(ad_app_t *app);    /* dists.c: histograms and counts of runs */
+void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
+void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts of runs */
 /* ?key= as a whole number in [min, max] into *out (*has set): 0 when
  * absent or good, else -1 after a 422 naming it (scalars.c). */
 int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
@@ -161,7 +182,7 @@ int ad_api_dists_check(ad_req_t *r, json_t *body, json_t **dists);
 /* After a batch with dists was stored: one distribution_update event
  * {runId, items: [{kind, name, step?}]} to the run's org (dists.c). */
 void ad_api_dists_published(ad_app_t *app, json_t *batch);
-void ad_api_runs_register(ad_app_t *app);     /* runs.c: start/stop/message/... */
+void ad_api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
 /* hparams.c: /api/config-schemas and /api/configs (issue #16). */
 void ad_api_hparams_register(ad_app_t *app);
 /* The config config_id of org for a run: record {id, name, schemaId,
@@ -174,17 +195,22 @@ void ad_api_runtable_register(ad_app_t *app);
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void ad_api_live_register(ad_app_t *app);
+/* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
+void ad_api_seed_register(ad_app_t *app);
+/* An agent status in the Claude Manager seed's strict enum (running,
+ * waiting, error, finished): paused is waiting; idle and stopped finished. */
+const char *ad_api_seed_status(const char *st);
 /* Close what live.c and crews.c keep open across requests (the mission
  * heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);
-void ad_api_crews_close(void);
+void ad_api_crews_close(ad_app_t *app);
 /* The largest send queue (bytes) among the open live channels. */
-size_t ad_api_live_max_queued(void);
+size_t ad_api_live_max_queued(ad_app_t *app);
 #ifdef AD_TEST_BUILD
 /* testroutes.c: /test/publish, /test/runs, /test/agent-status, /test/store-stats. */
 void ad_api_test_routes_register(ad_app_t *app);
 /* Ends the bursts still in progress (shutdown). */
-void ad_api_test_routes_close(void);
+void ad_api_test_routes_close(ad_app_t *app);
 #endif
 /* crews.c: /api/crews, and the crew status watcher. */
 void ad_api_crews_register(ad_app_t *app);
@@ -213,6 +239,7 @@ typedef struct {
     bool force;      /* DELETE ?force=true */
     size_t stopping; /* agents whose stop has not completed yet */
     int stop_rc;     /* the first failed stop, or 0 */
+    bool retried;    /* a worktree add tried again with a new branch */
 } ad_api_gctx_t;
 
 ad_api_gctx_t *ad_api_gctx_new(ad_app_t *app, ad_req_t *req);

@@ -20,15 +20,16 @@ typedef struct known {
     char id[];
 } known_t;
 
-typedef struct {
+/* The crew status watcher (app->api->crew_watch): freed in its timer's
+ * close callback. */
+struct ad_api_crew_watch {
     ad_app_t *app;
     ad_bus_sub_t *sub;
     uv_timer_t timer;
     known_t *known;
     bool scheduled;
-} watch_t;
-
-static watch_t watch;
+};
+typedef struct ad_api_crew_watch watch_t;
 
 /* Every crew with its status: [{id, name, status, agentCount, createdAt,
  * updatedAt}], oldest first. New reference. A bounded indexed read. */
@@ -43,9 +44,9 @@ json_t *ad_api_crews_snapshot(ad_app_t *app, const char *org)
     return out;
 }
 
-static known_t *known_find(const char *id)
+static known_t *known_find(watch_t *w, const char *id)
 {
-    for (known_t *k = watch.known; k != NULL; k = k->next) {
+    for (known_t *k = w->known; k != NULL; k = k->next) {
         if (strcmp(k->id, id) == 0) {
             return k;
         }
@@ -53,14 +54,14 @@ static known_t *known_find(const char *id)
     return NULL;
 }
 
-static known_t *known_add(const char *id, const char *status)
+static known_t *known_add(watch_t *w, const char *id, const char *status)
 {
     size_t n = strlen(id) + 1;
     known_t *k = ad_xcalloc(1, sizeof(*k) + n);
     memcpy(k->id, id, n);
     snprintf(k->status, sizeof(k->status), "%s", status);
-    k->next = watch.known;
-    watch.known = k;
+    k->next = w->known;
+    w->known = k;
     return k;
 }
 
@@ -74,24 +75,24 @@ static void publish_signal(ad_app_t *app, const char *crew, const char *status, 
 /* Compares every crew's status with what was last published. */
 static void recompute(uv_timer_t *t)
 {
-    AD_UNUSED(t);
-    watch.scheduled = false;
-    json_t *crews = ad_api_crews_snapshot(watch.app, "");
+    watch_t *w = t->data;
+    w->scheduled = false;
+    json_t *crews = ad_api_crews_snapshot(w->app, "");
     size_t i;
     json_t *c;
     json_array_foreach(crews, i, c)
     {
         const char *id = json_string_value(json_object_get(c, "id"));
         const char *status = json_string_value(json_object_get(c, "status"));
-        known_t *k = known_find(id);
+        known_t *k = known_find(w, id);
         if (k == NULL) {
-            known_add(id, status);
+            known_add(w, id, status);
             if (strcmp(status, "offline") != 0) {
-                publish_signal(watch.app, id, status, ad_api_jstr(c, "orgId"));
+                publish_signal(w->app, id, status, ad_api_jstr(c, "orgId"));
             }
         } else if (strcmp(k->status, status) != 0) {
             snprintf(k->status, sizeof(k->status), "%s", status);
-            publish_signal(watch.app, id, status, ad_api_jstr(c, "orgId"));
+            publish_signal(w->app, id, status, ad_api_jstr(c, "orgId"));
         }
     }
     json_decref(crews);
@@ -99,15 +100,15 @@ static void recompute(uv_timer_t *t)
 
 static int on_agent_event(void *ud, const ad_bus_event_t *ev)
 {
-    AD_UNUSED(ud);
+    watch_t *w = ud;
     const char *type = ad_bus_event_type(ev);
     if (strncmp(type, "agent_", 6) != 0 || strcmp(type, "agent_output") == 0 ||
         strcmp(type, "agent_context") == 0) {
         return 0;
     }
-    if (!watch.scheduled) {
-        watch.scheduled = true;
-        uv_timer_start(&watch.timer, recompute, 0, 0);
+    if (!w->scheduled) {
+        w->scheduled = true;
+        uv_timer_start(&w->timer, recompute, 0, 0);
     }
     return 0;
 }
@@ -156,8 +157,9 @@ static void created(int rc, void *ctx)
         return;
     }
     const char *status = json_string_value(json_object_get(c, "status"));
-    if (known_find(k->id) == NULL) {
-        known_add(k->id, status);
+    watch_t *w = k->app->api != NULL ? k->app->api->crew_watch : NULL;
+    if (w != NULL && known_find(w, k->id) == NULL) {
+        known_add(w, k->id, status);
     }
     publish_signal(k->app, k->id, status, ad_api_jstr(c, "orgId"));
     ad_res_json(r, 201, c);
@@ -197,23 +199,25 @@ static void create(ad_req_t *r, void *ud)
 
 static void on_watch_closed(uv_handle_t *h)
 {
-    AD_UNUSED(h);
-    while (watch.known != NULL) {
-        known_t *k = watch.known;
-        watch.known = k->next;
+    watch_t *w = h->data;
+    while (w->known != NULL) {
+        known_t *k = w->known;
+        w->known = k->next;
         free(k);
     }
-    memset(&watch, 0, sizeof(watch));
+    free(w);
 }
 
-void ad_api_crews_close(void)
+void ad_api_crews_close(ad_app_t *app)
 {
-    if (watch.sub == NULL) {
+    watch_t *w = app->api->crew_watch;
+    if (w == NULL) {
         return;
     }
-    ad_bus_sub_free(watch.sub);
-    watch.sub = NULL;
-    uv_close((uv_handle_t *)&watch.timer, on_watch_closed);
+    app->api->crew_watch = NULL;
+    ad_bus_sub_free(w->sub);
+    w->sub = NULL;
+    uv_close((uv_handle_t *)&w->timer, on_watch_closed);
 }
 
 void ad_api_crews_register(ad_app_t *app)
@@ -221,20 +225,23 @@ void ad_api_crews_register(ad_app_t *app)
     ad_server_route(app->server, "GET", "/api/crews", AD_ACCESS_READ, list, app);
     ad_server_route(app->server, "POST", "/api/crews", AD_ACCESS_WRITE, create, app);
     ad_server_route(app->server, "GET", "/api/crews/:id", AD_ACCESS_READ, get, app);
-    if (app->bus != NULL && app->loop != NULL && watch.sub == NULL) {
-        watch.app = app;
-        uv_timer_init(app->loop, &watch.timer);
-        uv_unref((uv_handle_t *)&watch.timer);
-        watch.sub = ad_bus_sub_new(app->bus, &watch_ops, &watch, 0);
+    if (app->bus != NULL && app->loop != NULL && app->api->crew_watch == NULL) {
+        watch_t *w = ad_xcalloc(1, sizeof(*w));
+        app->api->crew_watch = w;
+        w->app = app;
+        uv_timer_init(app->loop, &w->timer);
+        w->timer.data = w;
+        uv_unref((uv_handle_t *)&w->timer);
+        w->sub = ad_bus_sub_new(app->bus, &watch_ops, w, 0);
         const char *topics[1] = {"agent:*"};
-        ad_bus_subscribe(watch.sub, topics, 1, false, 0);
+        ad_bus_subscribe(w->sub, topics, 1, false, 0);
         /* Known statuses start from the table, so only changes publish. */
         json_t *crews = ad_api_crews_snapshot(app, "");
         size_t i;
         json_t *c;
         json_array_foreach(crews, i, c)
         {
-            known_add(json_string_value(json_object_get(c, "id")),
+            known_add(w, json_string_value(json_object_get(c, "id")),
                       json_string_value(json_object_get(c, "status")));
         }
         json_decref(crews);

@@ -60,8 +60,10 @@ static void runs_list(ad_req_t *r, void *ud)
     q.status = ad_req_query(r, "status");
     q.crew_id = ad_req_query(r, "crewId");
     q.agent_id = ad_req_query(r, "agentId");
-    if (q.status != NULL && !ad_api_choice("running,succeeded,failed,stopped,lost", q.status)) {
-        ad_api_invalid(r, "status", "must be one of running,succeeded,failed,stopped,lost");
+    static const char statuses[] = "running,succeeded,failed,stopped,lost,degraded";
+    if (q.status != NULL && !ad_api_choice(statuses, q.status)) {
+        ad_api_invalid(r, "status",
+                       "must be one of running,succeeded,failed,stopped,lost,degraded");
         return;
     }
     if (query_int(r, "limit", 1, 500, &limit) != 0 || query_time(r, "since", &q.since) != 0) {

@@ -60,6 +60,27 @@ static void get(ad_req_t *r, void *ud)
                             : json_pack("{s:b, s:b, s:s}", "redis", true, "connected",
                                         ad_cluster_connected(app->cluster), "node",
                                         ad_cluster_node(app->cluster)));
+    /* Runs that cannot go on for now (a full disk, issue #41): the daemon
+     * is degraded while there are any, and says why. */
+    json_t *stalled = app->runner != NULL
+                          ? ad_runner_stalled(app->runner, ad_principal_filter(ad_api_who(r)))
+                          : json_array();
+    if (json_array_size(stalled) > 0) {
+        json_object_set_new(out, "status", json_string("degraded"));
+        json_t *why = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(stalled, i, x)
+        {
+            char text[160];
+            snprintf(text, sizeof(text), "run %s stalled: %s",
+                     json_string_value(json_object_get(x, "runId")),
+                     json_string_value(json_object_get(x, "reason")));
+            json_array_append_new(why, json_string(text));
+        }
+        json_object_set_new(out, "statusReasons", why);
+    }
+    json_object_set_new(out, "runs", json_pack("{s:o}", "stalled", stalled));
     const ad_health_sample_t *s = app->health != NULL ? ad_health_current(app->health) : NULL;
     json_object_set_new(
         out, "intervalMs",
@@ -171,21 +192,20 @@ static size_t services(ad_health_service_t *out, size_t max, void *ud)
     return c.n;
 }
 
-static uint64_t last_event_ms;
-
 static void on_sample(const ad_health_sample_t *s, void *ud)
 {
     ad_app_t *app = ud;
     uint64_t every = app->cfg->health_event_interval_ms;
-    if (every == 0 || app->bus == NULL) {
+    if (every == 0 || app->bus == NULL || app->api == NULL) {
         return;
     }
     uint64_t now = ad_mono_ns() / 1000000u;
+    uint64_t *last = &app->api->health_event_ms;
     /* a little early is on time: ticks drift by a few ms */
-    if (last_event_ms != 0 && now + 50 < last_event_ms + every) {
+    if (*last != 0 && now + 50 < *last + every) {
         return;
     }
-    last_event_ms = now;
+    *last = now;
     json_t *p = ad_health_event_json(s);
     ad_api_publish(app, "system_health", p, "system", "", NULL);
     json_decref(p);
@@ -230,7 +250,7 @@ void ad_api_health_register(ad_app_t *app)
                           .services = services,
                           .on_sample = on_sample,
                           .ud = app};
-    last_event_ms = 0;
+    app->api->health_event_ms = 0;
     app->health = ad_health_new(app->loop, &o);
     json_t *settings = NULL;
     if (app->store != NULL && ad_store_settings_get(app->store, &settings) == 0) {

@@ -8,6 +8,8 @@
  * replay and backpressure, this file does the wire format.
  */
 #include "api/api_int.h"
+#include "run/run.h"
+#include "svc/svc.h"
 #include "ws/ws.h"
 
 #include <stdlib.h>
@@ -33,29 +35,62 @@ typedef struct live {
     ad_principal_t who;       /* who opened it */
     ad_auth_cred_t cred;      /* what it signed in with, checked again */
     ad_auth_watch_t *watch;   /* ... at once when it ends (src/auth) */
+    struct root_cmd *cmds;    /* the seed's commands still pending (root only) */
+    bool compat_seed;         /* /ws?compat=seed: the workbench seed's stream events */
+    struct seed_acc *acc;     /* ... with the text of each answer so far */
 } live_t;
 
-static live_t *channels;
-static uv_timer_t heartbeat;
-static bool heartbeat_started;
+/* One answer's text so far on a compat=seed connection (stream_token's
+ * accumulated), until its stream_complete or stream_error. */
+#define SEED_ACC_MAX 8            /* answers followed at once per connection */
+#define SEED_ACC_BYTES (4u << 20) /* the chat engine's answer bound */
+typedef struct seed_acc {
+    char msg[AD_ID_MAX + 16];
+    ad_buf_t text;
+    struct seed_acc *next;
+} seed_acc_t;
 
-/* The last event turned into a WebSocket frame: every socket that gets the
- * same seq shares it. Loop thread only. */
-static ad_wsmsg_t *cached_msg;
-static uint64_t cached_seq;
+/* A command of the seed's client waiting for the runner or the jobs: its
+ * answer goes to lv, or nowhere once lv has closed (live_free clears it). */
+typedef struct root_cmd {
+    live_t *lv;
+    char type[32];
+    struct root_cmd *next;
+} root_cmd_t;
 
-static ad_wsmsg_t *event_msg(const ad_bus_event_t *ev)
+/* What this file keeps across requests (app->api->live). Made at
+ * register; freed in the heartbeat's close callback. */
+struct ad_api_live {
+    live_t *channels; /* every open channel */
+    uv_timer_t heartbeat;
+    /* The last event turned into a WebSocket frame: every socket that gets
+     * the same seq shares it; the same in the seed's dialect. */
+    ad_wsmsg_t *cached_msg;
+    uint64_t cached_seq;
+    ad_wsmsg_t *seed_cached;
+    uint64_t seed_seq;
+    ad_wsmsg_t *root_cached; /* ... and in the root socket's (root_msg) */
+    uint64_t root_seq;
+};
+
+/* The live state of lv's app, or NULL once the REST layer has closed. */
+static ad_api_live_t *live_of(const live_t *lv)
 {
-    if (cached_msg == NULL || cached_seq != ad_bus_event_seq(ev)) {
-        if (cached_msg != NULL) {
-            ad_wsmsg_unref(cached_msg);
+    return lv->app->api != NULL ? lv->app->api->live : NULL;
+}
+
+static ad_wsmsg_t *event_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
+{
+    if (L->cached_msg == NULL || L->cached_seq != ad_bus_event_seq(ev)) {
+        if (L->cached_msg != NULL) {
+            ad_wsmsg_unref(L->cached_msg);
         }
         size_t len;
         const char *data = ad_bus_event_data(ev, &len);
-        cached_msg = ad_wsmsg_new(data, len, false);
-        cached_seq = ad_bus_event_seq(ev);
+        L->cached_msg = ad_wsmsg_new(data, len, false);
+        L->cached_seq = ad_bus_event_seq(ev);
     }
-    return cached_msg;
+    return L->cached_msg;
 }
 
 /* ---- the seed's dialect on /ws/mission and /ws/graph ---------------------------------
@@ -63,8 +98,6 @@ static ad_wsmsg_t *event_msg(const ad_bus_event_t *ev)
  * exit_code, duration in seconds) at the top of each message; /ws keeps
  * agentd's camelCase envelope. Same envelope here, with the payload's keys
  * in snake_case both in payload and at the top. */
-static ad_wsmsg_t *seed_cached;
-static uint64_t seed_seq;
 
 static json_t *seed_payload(json_t *payload)
 {
@@ -112,47 +145,232 @@ static bool seed_envelope(json_t *env)
     return true;
 }
 
-static ad_wsmsg_t *seed_msg(const ad_bus_event_t *ev)
+static ad_wsmsg_t *seed_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
 {
-    if (seed_cached != NULL && seed_seq == ad_bus_event_seq(ev)) {
-        return seed_cached;
+    if (L->seed_cached != NULL && L->seed_seq == ad_bus_event_seq(ev)) {
+        return L->seed_cached;
     }
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     json_t *env = json_loadb(data, len, 0, NULL);
     if (!seed_envelope(env)) {
         json_decref(env);
-        return event_msg(ev); /* nothing to translate */
+        return event_msg(L, ev); /* nothing to translate */
     }
     char *text = json_dumps(env, JSON_COMPACT);
     json_decref(env);
     if (text == NULL) {
-        return event_msg(ev);
+        return event_msg(L, ev);
     }
-    if (seed_cached != NULL) {
-        ad_wsmsg_unref(seed_cached);
+    if (L->seed_cached != NULL) {
+        ad_wsmsg_unref(L->seed_cached);
     }
-    seed_cached = ad_wsmsg_new(text, strlen(text), false);
-    seed_seq = ad_bus_event_seq(ev);
+    L->seed_cached = ad_wsmsg_new(text, strlen(text), false);
+    L->seed_seq = ad_bus_event_seq(ev);
     free(text);
-    return seed_cached;
+    return L->seed_cached;
+}
+
+/* ---- the seed's System Health on "/" ------------------------------------------------
+ * The seed's panel calls toFixed() on every figure of gpu, cpu and
+ * syntheticEye. agentd's own payload has null for what it cannot measure
+ * (no NVIDIA GPU, no sensor, no service reporting fps); on the seed's
+ * socket each such figure is 0 with <key>Available: false beside it, and
+ * each block says available. /ws and /api/health keep the nulls. */
+static void seed_figures(json_t *p, const char *block, const char *const *keys, size_t n)
+{
+    json_t *b = json_object_get(p, block);
+    if (!json_is_object(b)) {
+        b = json_pack("{s:b}", "available", 0);
+        json_object_set_new(p, block, b);
+    } else if (!json_is_boolean(json_object_get(b, "available"))) {
+        json_object_set_new(b, "available", json_true());
+    }
+    for (size_t i = 0; i < n; i++) {
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%sAvailable", keys[i]);
+        bool has = json_is_number(json_object_get(b, keys[i]));
+        if (!has) {
+            json_object_set_new(b, keys[i], json_real(0));
+        }
+        json_object_set_new(b, flag, json_boolean(has));
+    }
+}
+
+static void seed_health(json_t *payload)
+{
+    static const char *const gpu[] = {"utilization", "temperature", "vramUsed", "vramTotal",
+                                      "powerDraw"};
+    static const char *const cpu[] = {"utilization", "temperature", "ramUsed", "ramTotal"};
+    static const char *const eye[] = {"fps", "latency", "pcieBandwidth"};
+    seed_figures(payload, "gpu", gpu, AD_ARRAY_LEN(gpu));
+    seed_figures(payload, "cpu", cpu, AD_ARRAY_LEN(cpu));
+    seed_figures(payload, "syntheticEye", eye, AD_ARRAY_LEN(eye));
+    json_t *e = json_object_get(payload, "syntheticEye");
+    if (!json_is_string(json_object_get(e, "status"))) {
+        json_object_set_new(e, "status", json_string("unknown"));
+    }
+    if (!json_is_number(json_object_get(payload, "overallScore"))) {
+        json_object_set_new(payload, "overallScore", json_integer(0));
+    }
+}
+
+static ad_wsmsg_t *root_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
+{
+    if (strcmp(ad_bus_event_type(ev), "system_health") != 0) {
+        return event_msg(L, ev);
+    }
+    if (L->root_cached != NULL && L->root_seq == ad_bus_event_seq(ev)) {
+        return L->root_cached;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    json_t *env = json_loadb(data, len, 0, NULL);
+    json_t *payload = json_object_get(env, "payload");
+    char *text = NULL;
+    if (json_is_object(payload)) {
+        seed_health(payload);
+        text = json_dumps(env, JSON_COMPACT);
+    }
+    json_decref(env);
+    if (text == NULL) {
+        return event_msg(L, ev);
+    }
+    if (L->root_cached != NULL) {
+        ad_wsmsg_unref(L->root_cached);
+    }
+    L->root_cached = ad_wsmsg_new(text, strlen(text), false);
+    L->root_seq = ad_bus_event_seq(ev);
+    free(text);
+    return L->root_cached;
+}
+
+/* ---- the workbench seed's stream events on /ws?compat=seed ----------------------------
+ * The seed's stream_token carries accumulated (the answer so far) beside
+ * text, and its stream_error's error is the message string. agentd's own
+ * events keep tokens small (the answer is sent once, in stream_complete)
+ * and error an object; a connection opened with ?compat=seed gets the
+ * seed's form, errorDetails beside error. NULL: send the event as it is. */
+static seed_acc_t *acc_find(live_t *lv, const char *msg, bool make)
+{
+    size_t n = 0;
+    seed_acc_t **last = &lv->acc;
+    for (seed_acc_t *a = lv->acc; a != NULL; a = a->next, n++) {
+        if (strcmp(a->msg, msg) == 0) {
+            return a;
+        }
+        last = &a->next;
+    }
+    if (!make) {
+        return NULL;
+    }
+    if (n >= SEED_ACC_MAX) { /* the oldest answer's text is let go */
+        seed_acc_t *old = lv->acc;
+        lv->acc = old->next;
+        ad_buf_cleanup(&old->text);
+        free(old);
+        last = &lv->acc;
+        while (*last != NULL) {
+            last = &(*last)->next;
+        }
+    }
+    seed_acc_t *a = ad_xcalloc(1, sizeof(*a));
+    snprintf(a->msg, sizeof(a->msg), "%s", msg);
+    ad_buf_init(&a->text, SEED_ACC_BYTES);
+    *last = a;
+    return a;
+}
+
+static void acc_drop(live_t *lv, const char *msg)
+{
+    for (seed_acc_t **pp = &lv->acc; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->msg, msg) == 0) {
+            seed_acc_t *a = *pp;
+            *pp = a->next;
+            ad_buf_cleanup(&a->text);
+            free(a);
+            return;
+        }
+    }
+}
+
+static char *compat_seed_text(live_t *lv, const ad_bus_event_t *ev)
+{
+    const char *type = ad_bus_event_type(ev);
+    bool token = strcmp(type, "stream_token") == 0;
+    bool error = strcmp(type, "stream_error") == 0;
+    bool status = strcmp(type, "agent_status") == 0;
+    if (!token && !error && !status && strcmp(type, "stream_complete") != 0) {
+        return NULL;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    json_t *env = json_loadb(data, len, 0, NULL);
+    json_t *p = json_object_get(env, "payload");
+    if (status) { /* Claude Manager's Status {agent_id, status, reason}: its strict enum */
+        const char *st = json_string_value(json_object_get(p, "status"));
+        char *out = NULL;
+        if (st != NULL) {
+            json_object_set_new(p, "agentdStatus", json_string(st));
+            json_object_set_new(p, "status", json_string(ad_api_seed_status(st)));
+            out = json_dumps(env, JSON_COMPACT);
+        }
+        json_decref(env);
+        return out;
+    }
+    const char *msg = json_string_value(json_object_get(p, "messageId"));
+    char *out = NULL;
+    if (msg == NULL) {
+        json_decref(env);
+        return NULL;
+    }
+    if (token) {
+        const char *text = json_string_value(json_object_get(p, "text"));
+        seed_acc_t *a = acc_find(lv, msg, true);
+        if (text != NULL && ad_buf_append(&a->text, text, strlen(text)) != 0) {
+            /* past the answer's bound: the chat engine cuts the answer there too */
+            ad_log(AD_LOG_DEBUG, "live", "accumulated text full msg=%s", msg);
+        }
+        json_object_set_new(p, "accumulated",
+                            json_stringn(a->text.data != NULL ? a->text.data : "", a->text.len));
+    } else {
+        acc_drop(lv, msg);
+        json_t *e = json_object_get(p, "error");
+        if (error && json_is_object(e)) {
+            json_t *m = json_object_get(e, "message");
+            json_object_set(p, "errorDetails", e);
+            json_object_set_new(
+                p, "error",
+                json_string(json_is_string(m) ? json_string_value(m) : "the answer failed"));
+        }
+    }
+    if (token || error) {
+        out = json_dumps(env, JSON_COMPACT);
+    }
+    json_decref(env);
+    return out;
 }
 
 static void link_channel(live_t *lv)
 {
-    lv->next = channels;
-    if (channels != NULL) {
-        channels->prev = lv;
+    ad_api_live_t *L = live_of(lv);
+    lv->next = L->channels;
+    if (L->channels != NULL) {
+        L->channels->prev = lv;
     }
-    channels = lv;
+    L->channels = lv;
 }
 
 static void unlink_channel(live_t *lv)
 {
+    ad_api_live_t *L = live_of(lv);
+    if (L == NULL) {
+        return; /* the list went with the REST layer */
+    }
     if (lv->prev != NULL) {
         lv->prev->next = lv->next;
     } else {
-        channels = lv->next;
+        L->channels = lv->next;
     }
     if (lv->next != NULL) {
         lv->next->prev = lv->prev;
@@ -285,12 +503,27 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
     const char *data = ad_bus_event_data(ev, &len);
     size_t bound = (size_t)lv->app->cfg->ws_send_queue_bytes;
     int rc;
+    char *compat = lv->compat_seed ? compat_seed_text(lv, ev) : NULL;
+    if (compat != NULL) {
+        size_t clen = strlen(compat);
+        bool full = ad_ws_queued_bytes(lv->ws) + clen + 16 + OVERFLOW_RESERVE > bound;
+        rc = full ? AD_ETOOBIG : ad_ws_send_text(lv->ws, compat, clen);
+        free(compat);
+        return rc == AD_ETOOBIG ? rc : 0;
+    }
     if (lv->ws != NULL) {
         if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
             return AD_ETOOBIG;
         }
         bool seed = lv->kind == CH_MISSION || lv->kind == CH_GRAPH;
-        rc = ad_ws_send_msg(lv->ws, seed ? seed_msg(ev) : event_msg(ev));
+        ad_api_live_t *L = live_of(lv);
+        if (L == NULL) {
+            return 0;
+        }
+        ad_wsmsg_t *msg = seed                  ? seed_msg(L, ev)
+                          : lv->kind == CH_ROOT ? root_msg(L, ev)
+                                                : event_msg(L, ev);
+        rc = ad_ws_send_msg(lv->ws, msg);
     } else {
         if (ad_sse_queued_bytes(lv->sse) + len + 64 + OVERFLOW_RESERVE > bound) {
             return AD_ETOOBIG;
@@ -389,6 +622,15 @@ static live_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, channel_t 
 
 static void live_free(live_t *lv)
 {
+    while (lv->acc != NULL) {
+        seed_acc_t *a = lv->acc;
+        lv->acc = a->next;
+        ad_buf_cleanup(&a->text);
+        free(a);
+    }
+    for (root_cmd_t *c = lv->cmds; c != NULL; c = c->next) {
+        c->lv = NULL; /* its answer, when it comes, goes nowhere */
+    }
     ad_auth_unwatch(lv->watch);
     unlink_channel(lv);
     ad_bus_sub_free(lv->sub);
@@ -473,6 +715,310 @@ static void do_subscribe(live_t *lv, const char *const *topics, size_t n, bool h
     }
 }
 
+/* ---- the seed's commands on "/" -------------------------------------------------------
+ * The seed's WebSocketManager.send(type, payload) sends {type, payload}.
+ * On "/" these map to the REST actions, with the same scope and the same
+ * org rule as their routes (a read token starts nothing; another org's
+ * agent is as good as none):
+ *   start_training  {agentId|id, initialPrompt?}  POST /api/agents/:id/start  (admin)
+ *   pause_training  {agentId|id}                  POST /api/agents/:id/pause  (write)
+ *   resume_training {agentId|id}                  POST /api/agents/:id/resume (write)
+ *   stop_training   {agentId|id, force?}          POST /api/agents/:id/stop   (write)
+ *   start_discovery {command, name?, environment?, cwd?}
+ *                                                 POST /api/jobs kind discovery (admin)
+ * A success answers agent_update {id, status (the seed's idle, training,
+ * paused or stopped), agentStatus (agentd's)} or discovery_progress {job};
+ * a refusal answers error {code, message, command, status (the REST
+ * status)}. The upgrade itself is refused cross-origin like /ws. */
+#define ROOT_CMDS_MAX 16 /* pending commands per connection */
+
+static void root_error(live_t *lv, const char *cmd, int status, const char *code, const char *msg)
+{
+    send_notice(lv, "error",
+                json_pack("{s:s, s:s, s:s, s:i}", "code", code, "message", msg, "command", cmd,
+                          "status", status));
+}
+
+static const char *seed_status(const char *st)
+{
+    if (st == NULL) {
+        return "idle";
+    }
+    if (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0) {
+        return "training";
+    }
+    if (strcmp(st, "paused") == 0 || strcmp(st, "idle") == 0) {
+        return st;
+    }
+    return "stopped"; /* stopped, finished, error */
+}
+
+static root_cmd_t *cmd_new(live_t *lv, const char *type)
+{
+    size_t n = 0;
+    for (root_cmd_t *c = lv->cmds; c != NULL; c = c->next) {
+        n++;
+    }
+    if (n >= ROOT_CMDS_MAX) {
+        root_error(lv, type, 429, "TOO_MANY_REQUESTS", "too many commands pending on this socket");
+        return NULL;
+    }
+    root_cmd_t *c = ad_xcalloc(1, sizeof(*c));
+    c->lv = lv;
+    snprintf(c->type, sizeof(c->type), "%s", type);
+    c->next = lv->cmds;
+    lv->cmds = c;
+    return c;
+}
+
+/* Unlinks c from its channel (if still open) and frees it; the channel, or NULL. */
+static live_t *cmd_end(root_cmd_t *c)
+{
+    live_t *lv = c->lv;
+    if (lv != NULL) {
+        for (root_cmd_t **pp = &lv->cmds; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == c) {
+                *pp = c->next;
+                break;
+            }
+        }
+    }
+    return lv;
+}
+
+static void cmd_agent_done(int rc, json_t *result, const char *msg, void *ud)
+{
+    root_cmd_t *c = ud;
+    live_t *lv = cmd_end(c);
+    if (lv != NULL && !lv->done) {
+        if (rc != 0) {
+            const char *code = NULL;
+            int status = ad_http_status_of(rc, &code);
+            root_error(lv, c->type, status, code, msg != NULL ? msg : ad_strerror(rc));
+        } else {
+            json_t *agent = json_object_get(result, "agent");
+            agent = agent != NULL ? agent : result;
+            const char *st = json_string_value(json_object_get(agent, "status"));
+            send_notice(lv, "agent_update",
+                        json_pack("{s:O, s:s, s:s?}", "id", json_object_get(agent, "id"), "status",
+                                  seed_status(st), "agentStatus", st));
+        }
+    }
+    free(c);
+}
+
+static void cmd_job_done(int rc, json_t *job, void *ud)
+{
+    root_cmd_t *c = ud;
+    live_t *lv = cmd_end(c);
+    if (lv != NULL && !lv->done) {
+        if (rc != 0) {
+            const char *code = NULL;
+            int status = ad_http_status_of(rc, &code);
+            root_error(lv, c->type, status, code, ad_strerror(rc));
+        } else {
+            send_notice(lv, "discovery_progress", json_incref(job));
+        }
+    }
+    free(c);
+}
+
+/* The agent a command names, visible to the caller: its id, or NULL after
+ * answering. */
+static const char *cmd_agent(live_t *lv, const char *type, json_t *payload, char org[AD_ID_MAX])
+{
+    const char *id = json_string_value(json_object_get(payload, "agentId"));
+    if (id == NULL) {
+        id = json_string_value(json_object_get(payload, "id"));
+    }
+    if (id == NULL || id[0] == '\0' || strlen(id) >= AD_ID_MAX) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", "payload.agentId is required");
+        return NULL;
+    }
+    int rc = ad_api_row_org(lv->app, &lv->who, AD_API_AGENT, id, org);
+    if (rc != 0) {
+        const char *code = NULL;
+        int status = ad_http_status_of(rc, &code);
+        root_error(lv, type, status, code, rc == AD_ENOENT ? "agent not found" : ad_strerror(rc));
+        return NULL;
+    }
+    return id;
+}
+
+static void cmd_agent_action(live_t *lv, const char *type, json_t *payload)
+{
+    ad_app_t *app = lv->app;
+    bool start = strcmp(type, "start_training") == 0;
+    char org[AD_ID_MAX];
+    const char *id = cmd_agent(lv, type, payload, org);
+    if (id == NULL) {
+        return;
+    }
+    const char *prompt = NULL;
+    if (start) {
+        json_t *p = json_object_get(payload, "initialPrompt");
+        if (p != NULL && !json_is_string(p)) {
+            root_error(lv, type, 422, "VALIDATION_ERROR", "payload.initialPrompt must be a string");
+            return;
+        }
+        prompt = json_string_value(p);
+        /* A hyper-parameter config is checked against its schema by the
+         * REST route; this socket does not take one. */
+        json_t *agent = NULL;
+        bool configured = json_object_get(payload, "configId") != NULL;
+        if (!configured && ad_store_agent_get(app->store, id, &agent) == 0) {
+            configured =
+                json_is_string(json_object_get(json_object_get(agent, "state"), "configId"));
+        }
+        json_decref(agent);
+        if (configured) {
+            root_error(lv, type, 422, "VALIDATION_ERROR",
+                       "a run with a hyper-parameter config starts with POST "
+                       "/api/agents/:id/start");
+            return;
+        }
+        const char *period =
+            json_is_true(json_object_get(payload, "force")) ? NULL : ad_api_usage_reached(app);
+        if (period != NULL) {
+            char why[128];
+            snprintf(why, sizeof(why),
+                     "the %s usage limit is reached; send force: true to go past it", period);
+            root_error(lv, type, 429, "USAGE_LIMIT", why);
+            return;
+        }
+    }
+    root_cmd_t *c = cmd_new(lv, type);
+    if (c == NULL) {
+        return;
+    }
+    char err[512] = "";
+    int rc;
+    if (start) {
+        rc =
+            ad_runner_start_cfg(app->runner, id, prompt, NULL, cmd_agent_done, c, err, sizeof(err));
+    } else if (strcmp(type, "stop_training") == 0) {
+        rc = ad_runner_stop(app->runner, id, json_is_true(json_object_get(payload, "force")),
+                            cmd_agent_done, c);
+        if (rc != 0) {
+            rc = AD_ESTATE;
+            snprintf(err, sizeof(err), "agent %s is not running", id);
+        }
+    } else {
+        bool pause = strcmp(type, "pause_training") == 0;
+        rc = pause ? ad_runner_pause(app->runner, id, cmd_agent_done, c)
+                   : ad_runner_resume(app->runner, id, cmd_agent_done, c);
+        if (rc == AD_ENOENT) {
+            rc = AD_ESTATE;
+            snprintf(err, sizeof(err), "agent %s is not running", id);
+        } else if (rc == AD_ESTATE) {
+            snprintf(err, sizeof(err), "agent %s is %s", id,
+                     pause ? "already paused" : "not paused");
+        }
+    }
+    if (rc != 0) {
+        cmd_end(c);
+        free(c);
+        const char *code = NULL;
+        int status = ad_http_status_of(rc, &code);
+        root_error(lv, type, status, code, err[0] != '\0' ? err : ad_strerror(rc));
+    }
+}
+
+#define JOB_ARGV_MAX 256
+
+static void cmd_discovery(live_t *lv, const char *type, json_t *payload)
+{
+    ad_app_t *app = lv->app;
+    json_t *command = json_object_get(payload, "command");
+    size_t n = json_array_size(command);
+    if (n == 0 || n > JOB_ARGV_MAX) {
+        root_error(lv, type, 422, "VALIDATION_ERROR",
+                   "payload.command must be a program and its arguments (1 to 256 strings)");
+        return;
+    }
+    const char *argv[JOB_ARGV_MAX + 1];
+    for (size_t i = 0; i < n; i++) {
+        argv[i] = json_string_value(json_array_get(command, i));
+        if (argv[i] == NULL || strlen(argv[i]) > 8192) {
+            root_error(lv, type, 422, "VALIDATION_ERROR", "payload.command holds strings only");
+            return;
+        }
+    }
+    argv[n] = NULL;
+    const char *name = json_string_value(json_object_get(payload, "name"));
+    if (name == NULL) {
+        name = json_string_value(json_object_get(payload, "environment"));
+    }
+    const char *cwd = json_string_value(json_object_get(payload, "cwd"));
+    if (name == NULL || name[0] == '\0' || strlen(name) > 127 ||
+        (cwd != NULL && (cwd[0] != '/' || strlen(cwd) > 1023))) {
+        root_error(lv, type, 422, "VALIDATION_ERROR",
+                   "payload.name (or environment) is required; cwd must be an absolute path");
+        return;
+    }
+    char org[AD_ID_MAX];
+    snprintf(org, sizeof(org), "%s", ad_principal_org_for(&lv->who, NULL));
+    root_cmd_t *c = cmd_new(lv, type);
+    if (c == NULL) {
+        return;
+    }
+    ad_job_spec_t spec = {.name = name, .kind = "discovery", .org = org, .cwd = cwd, .argv = argv};
+    char err[256] = "";
+    int rc = ad_jobs_start(app->jobs, &spec, cmd_job_done, c, err, sizeof(err));
+    if (rc != 0) {
+        cmd_end(c);
+        free(c);
+        bool bad = rc == AD_ENOENT || rc == AD_EPERM || rc == AD_EINVAL;
+        const char *code = "VALIDATION_ERROR";
+        int status = bad ? 422 : ad_http_status_of(rc, &code);
+        root_error(lv, type, status, code, err[0] != '\0' ? err : ad_strerror(rc));
+    }
+}
+
+/* Whether type is one of the seed's commands (answered here). */
+static bool root_command(live_t *lv, const char *type, json_t *payload)
+{
+    static const struct {
+        const char *type;
+        ad_scope_t scope;
+    } cmds[] = {{"start_training", AD_SCOPE_ADMIN},
+                {"pause_training", AD_SCOPE_WRITE},
+                {"resume_training", AD_SCOPE_WRITE},
+                {"stop_training", AD_SCOPE_WRITE},
+                {"start_discovery", AD_SCOPE_ADMIN}};
+    size_t i = 0;
+    while (i < AD_ARRAY_LEN(cmds) && strcmp(cmds[i].type, type) != 0) {
+        i++;
+    }
+    if (i == AD_ARRAY_LEN(cmds)) {
+        return false;
+    }
+    ad_app_t *app = lv->app;
+    if (app->auth != NULL && !ad_auth_credential_live(app->auth, &lv->cred)) {
+        lv->done = true;
+        ad_ws_close(lv->ws, 4401, "unauthorized: the token or session has ended");
+        return true;
+    }
+    if (!ad_principal_can(&lv->who, cmds[i].scope)) {
+        char why[96];
+        snprintf(why, sizeof(why), "%s needs a token of scope %s", type,
+                 ad_scope_name(cmds[i].scope));
+        root_error(lv, type, 403, "FORBIDDEN", why);
+        return true;
+    }
+    bool discovery = cmds[i].scope == AD_SCOPE_ADMIN && type[6] == 'd';
+    if ((discovery ? app->jobs == NULL : app->runner == NULL) || app->store == NULL) {
+        root_error(lv, type, 503, "UNAVAILABLE", "not available on this daemon");
+    } else if (payload == NULL) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", "payload must be an object");
+    } else if (discovery) {
+        cmd_discovery(lv, type, payload);
+    } else {
+        cmd_agent_action(lv, type, payload);
+    }
+    return true;
+}
+
 static void on_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
 {
     AD_UNUSED(binary);
@@ -489,8 +1035,12 @@ static void on_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary
         return;
     }
     const char *type = json_string_value(json_object_get(msg, "type"));
+    /* A flat message ({type, topics} with no payload, as the seed's
+     * Python side writes them) carries its fields at the top. */
     json_t *payload = json_object_get(msg, "payload");
-    if (!json_is_object(payload)) {
+    if (payload == NULL) {
+        payload = msg;
+    } else if (!json_is_object(payload)) {
         payload = NULL;
     }
     const char *topics[MSG_TOPICS_MAX];
@@ -499,6 +1049,8 @@ static void on_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary
     uint64_t since = 0;
     if (type == NULL) {
         send_error(lv, "UNKNOWN_TYPE", "message has no type");
+    } else if (lv->kind == CH_ROOT && root_command(lv, type, payload)) {
+        /* answered */
     } else if (strcmp(type, "ping") == 0) {
         send_notice(lv, "pong", json_pack("{s:I}", "seq", (json_int_t)ad_bus_seq(lv->app->bus)));
     } else if (strcmp(type, "subscribe") == 0 || strcmp(type, "unsubscribe") == 0) {
@@ -557,16 +1109,55 @@ static void on_ws_close(ad_ws_t *ws, int code, void *ud)
 
 static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
-    ws_open(ws, upgrade, ud, CH_WS);
+    live_t *lv = ws_open(ws, upgrade, ud, CH_WS);
+    const char *compat = ad_ws_query(ws, "compat");
+    if (lv != NULL && compat != NULL) {
+        if (strcmp(compat, "seed") != 0) {
+            send_error(lv, "VALIDATION_ERROR", "compat must be seed");
+            lv->done = true;
+            ad_ws_close(ws, 1008, "compat must be seed");
+            return;
+        }
+        lv->compat_seed = true;
+    }
 }
 
 /* ---- seed channels -------------------------------------------------------------------- */
+
+/* ?since=N on a channel without subscribe (the seed's /ws/runs/:id,
+ * /ws/mission, /ws/graph and "/"): events with seq > N are replayed first,
+ * as a /ws subscribe with since does, so a client that comes late or
+ * reconnects misses nothing. 0 (*has false when absent), or -1 after
+ * closing the socket with 1008. */
+static int query_since(live_t *lv, bool *has, uint64_t *since)
+{
+    const char *s = ad_ws_query(lv->ws, "since");
+    *has = s != NULL && s[0] != '\0';
+    *since = 0;
+    if (!*has) {
+        return 0;
+    }
+    char *end;
+    *since = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '\0') {
+        send_error(lv, "VALIDATION_ERROR", "since must be a non-negative integer");
+        lv->done = true;
+        ad_ws_close(lv->ws, 1008, "since must be a non-negative integer");
+        return -1;
+    }
+    return 0;
+}
 
 static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
     live_t *lv = ws_open(ws, upgrade, app, CH_RUN);
     if (lv == NULL) {
+        return;
+    }
+    bool has_since;
+    uint64_t since;
+    if (query_since(lv, &has_since, &since) != 0) {
         return;
     }
     const char *run_id = ad_ws_param(ws, "runId");
@@ -591,7 +1182,10 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     snprintf(status, sizeof(status), "%s", st != NULL ? st : "");
     snprintf(lv->agent_id, sizeof(lv->agent_id), "%s", agent != NULL ? agent : "");
     json_decref(run);
-    if (strcmp(status, "running") != 0) {
+    /* A run that is over: its status and the close, unless the client asks
+     * for its events since N (then they are replayed and its final event
+     * closes the socket as it would have live). */
+    if (strcmp(status, "running") != 0 && !has_since) {
         send_notice(lv, "run_status", json_pack("{s:s, s:s}", "runId", lv->id, "status", status));
         lv->done = true;
         ad_ws_close(ws, 1000, "run is over");
@@ -601,7 +1195,7 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     snprintf(t1, sizeof(t1), "run:%s", lv->id);
     snprintf(t2, sizeof(t2), "agent:%s", lv->agent_id);
     const char *topics[2] = {t1, t2};
-    ad_bus_subscribe(lv->sub, topics, lv->agent_id[0] ? 2 : 1, false, 0);
+    ad_bus_subscribe(lv->sub, topics, lv->agent_id[0] ? 2 : 1, has_since, since);
 }
 
 /* Channels whose token was revoked or expired, or whose session ended, are
@@ -610,7 +1204,10 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 static void recheck_credentials(void *ud)
 {
     ad_app_t *app = ud;
-    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+    if (app->api == NULL || app->api->live == NULL) {
+        return;
+    }
+    for (live_t *lv = app->api->live->channels; lv != NULL; lv = lv->next) {
         if (lv->done || ad_auth_credential_live(app->auth, &lv->cred)) {
             continue;
         }
@@ -643,7 +1240,7 @@ static void on_heartbeat(uv_timer_t *t)
 {
     ad_app_t *app = t->data;
     recheck_credentials(app); /* expiry has no event of its own */
-    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+    for (live_t *lv = app->api->live->channels; lv != NULL; lv = lv->next) {
         if (lv->kind == CH_MISSION && !lv->done) {
             char ts[AD_TIME_MAX];
             ad_time_format(ad_wall_ms(), ts);
@@ -657,11 +1254,11 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
     live_t *lv = ws_open(ws, upgrade, app, CH_MISSION);
-    if (lv == NULL) {
+    bool has_since;
+    uint64_t since;
+    if (lv == NULL || query_since(lv, &has_since, &since) != 0) {
         return;
     }
-    const char *topics[1] = {"crew:*"};
-    ad_bus_subscribe(lv->sub, topics, 1, false, 0);
     /* The current state of every crew, so a fresh dashboard needs no
      * separate request. */
     json_t *crews = ad_api_crews_snapshot(app, ad_principal_filter(&lv->who));
@@ -674,13 +1271,18 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
         send_notice(lv, "signal", sig);
     }
     json_decref(crews);
+    /* after the current state: what changed since N, then live */
+    const char *topics[1] = {"crew:*"};
+    ad_bus_subscribe(lv->sub, topics, 1, has_since, since);
 }
 
 static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
     live_t *lv = ws_open(ws, upgrade, app, CH_GRAPH);
-    if (lv == NULL) {
+    bool has_since;
+    uint64_t since;
+    if (lv == NULL || query_since(lv, &has_since, &since) != 0) {
         return;
     }
     const char *crew = ad_ws_query(ws, "crew_id");
@@ -706,7 +1308,7 @@ static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     }
     snprintf(lv->id, sizeof(lv->id), "%s", crew);
     const char *topics[1] = {topic};
-    ad_bus_subscribe(lv->sub, topics, 1, false, 0);
+    ad_bus_subscribe(lv->sub, topics, 1, has_since, since);
 }
 
 /* The seed's WebSocketManager connects to ws://host:8765 (the root path),
@@ -720,18 +1322,10 @@ static void on_root_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
     if (lv == NULL) {
         return;
     }
-    const char *s = ad_ws_query(ws, "since");
-    bool has_since = s != NULL && s[0] != '\0';
-    uint64_t since = 0;
-    if (has_since) {
-        char *end;
-        since = strtoull(s, &end, 10);
-        if (s[0] < '0' || s[0] > '9' || *end != '\0') {
-            send_error(lv, "VALIDATION_ERROR", "since must be a non-negative integer");
-            lv->done = true;
-            ad_ws_close(ws, 1008, "since must be a non-negative integer");
-            return;
-        }
+    bool has_since;
+    uint64_t since;
+    if (query_since(lv, &has_since, &since) != 0) {
+        return;
     }
     const char *topics[1] = {"*"};
     ad_bus_subscribe(lv->sub, topics, 1, has_since, since);
@@ -811,11 +1405,16 @@ static void heartbeat_start(ad_app_t *app)
         every = strtoull(env, NULL, 10);
     }
 #endif
-    uv_timer_init(app->loop, &heartbeat);
-    heartbeat.data = app;
-    uv_timer_start(&heartbeat, on_heartbeat, every, every);
-    uv_unref((uv_handle_t *)&heartbeat);
-    heartbeat_started = true;
+    ad_api_live_t *L = app->api->live;
+    uv_timer_init(app->loop, &L->heartbeat);
+    L->heartbeat.data = app;
+    uv_timer_start(&L->heartbeat, on_heartbeat, every, every);
+    uv_unref((uv_handle_t *)&L->heartbeat);
+}
+
+static void live_closed(uv_handle_t *h)
+{
+    free(h->data); /* the ad_api_live_t that holds h */
 }
 
 void ad_api_live_close(ad_app_t *app)
@@ -823,24 +1422,35 @@ void ad_api_live_close(ad_app_t *app)
     if (app->auth != NULL) {
         ad_auth_on_change(app->auth, NULL, NULL);
     }
-    if (heartbeat_started) {
-        heartbeat_started = false;
-        uv_close((uv_handle_t *)&heartbeat, NULL); /* static: nothing to free */
+    ad_api_live_t *L = app->api->live;
+    if (L == NULL) {
+        return;
     }
-    if (cached_msg != NULL) {
-        ad_wsmsg_unref(cached_msg);
-        cached_msg = NULL;
+    app->api->live = NULL;
+    /* Channels still open (none once the server has closed) leave the list
+     * now; their own close then finds no list (unlink_channel). */
+    for (live_t *lv = L->channels, *next; lv != NULL; lv = next) {
+        next = lv->next;
+        lv->prev = lv->next = NULL;
     }
-    if (seed_cached != NULL) {
-        ad_wsmsg_unref(seed_cached);
-        seed_cached = NULL;
+    if (L->cached_msg != NULL) {
+        ad_wsmsg_unref(L->cached_msg);
     }
+    if (L->seed_cached != NULL) {
+        ad_wsmsg_unref(L->seed_cached);
+    }
+    if (L->root_cached != NULL) {
+        ad_wsmsg_unref(L->root_cached);
+    }
+    L->heartbeat.data = L;
+    uv_close((uv_handle_t *)&L->heartbeat, live_closed);
 }
 
-size_t ad_api_live_max_queued(void)
+size_t ad_api_live_max_queued(ad_app_t *app)
 {
     size_t max = 0;
-    for (live_t *lv = channels; lv != NULL; lv = lv->next) {
+    ad_api_live_t *L = app->api != NULL ? app->api->live : NULL;
+    for (live_t *lv = L != NULL ? L->channels : NULL; lv != NULL; lv = lv->next) {
         size_t q = lv->done ? 0 : live_queued(lv);
         if (q > max) {
             max = q;
@@ -863,6 +1473,7 @@ void ad_api_live_register(ad_app_t *app)
     ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, app);
     ad_server_route_ws_shared(app->server, "/", AD_ACCESS_READ, protocols, &root_h, app);
     ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, sse_events, app);
+    app->api->live = ad_xcalloc(1, sizeof(*app->api->live));
     if (app->auth != NULL) {
         ad_auth_on_change(app->auth, recheck_credentials, app);
     }

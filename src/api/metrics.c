@@ -144,8 +144,8 @@ static int runs_part(ad_buf_t *b, ad_app_t *app)
         ad_runner_stats(app->runner, &rs);
     }
     int rc = ad_prom_family(b, "agentd_runs_ended_total", "counter", "Runs ended, by status");
-    static const char *st[] = {"succeeded", "failed", "stopped", "lost"};
-    for (size_t i = 0; i < 4 && rc == 0; i++) {
+    static const char *st[] = {"succeeded", "failed", "stopped", "lost", "degraded"};
+    for (size_t i = 0; i < 5 && rc == 0; i++) {
         rc = ad_prom_sample(b, "agentd_runs_ended_total", (double)rs.ended[i], "status", st[i],
                             NULL);
     }
@@ -166,6 +166,13 @@ static int runs_part(ad_buf_t *b, ad_app_t *app)
     rc = rc ? rc
             : counter(b, "agentd_cost_usd_total", "Model cost of ended runs in US dollars",
                       rs.cost_usd);
+    /* Runs waiting for the disk (issue #41): their agents are blocked. */
+    json_t *stalled = app->runner != NULL ? ad_runner_stalled(app->runner, NULL) : NULL;
+    size_t nstalled = json_array_size(stalled);
+    json_decref(stalled);
+    rc = rc ? rc
+            : gauge(b, "agentd_runs_stalled", "Runs that cannot go on for now (a full disk)",
+                    (double)nstalled);
     return rc;
 }
 

@@ -23,16 +23,25 @@ typedef struct {
     ad_health_tool_t tools[4];
     ad_health_req_in_t in;
     char cgroup_detail[512];
+    char sandbox_detail[1024];
     json_t *out;
 } check_t;
-
-static json_t *cached;
-static int64_t cached_ms;
 
 static void work(uv_work_t *w)
 {
     check_t *c = w->data;
     c->out = ad_health_requirements(&c->in);
+}
+
+/* Keeps out (borrowed) as the last check, unless the REST layer has
+ * closed while the check ran. */
+static void keep_check(ad_app_t *app, json_t *out)
+{
+    if (app->api != NULL) {
+        json_decref(app->api->requirements);
+        app->api->requirements = json_incref(out);
+        app->api->requirements_ms = ad_wall_ms();
+    }
 }
 
 static void after(uv_work_t *w, int status)
@@ -41,9 +50,7 @@ static void after(uv_work_t *w, int status)
     if (status != 0 || c->out == NULL) {
         ad_res_error(c->req, 503, "UNAVAILABLE", NULL, "the check was cancelled");
     } else {
-        json_decref(cached);
-        cached = json_incref(c->out);
-        cached_ms = ad_wall_ms();
+        keep_check(c->app, c->out);
         ad_res_json(c->req, 200, c->out);
     }
     free(c);
@@ -73,6 +80,10 @@ static void inputs(check_t *c, ad_app_t *app)
     c->in.cgroup_ok = ad_procs_cgroups(app->procs);
     snprintf(c->cgroup_detail, sizeof(c->cgroup_detail), "%s", ad_procs_containment(app->procs));
     c->in.cgroup_detail = c->cgroup_detail;
+    const char *why = NULL;
+    c->in.sandbox_ok = ad_procs_sandbox(app->procs, &why);
+    snprintf(c->sandbox_detail, sizeof(c->sandbox_detail), "%s", why);
+    c->in.sandbox_detail = c->sandbox_detail;
     const ad_health_sample_t *s = app->health != NULL ? ad_health_current(app->health) : NULL;
     if (s == NULL) {
         snprintf(c->in.gpu_reason, sizeof(c->in.gpu_reason), "no health sample yet%s",
@@ -98,7 +109,8 @@ static void get(ad_req_t *r, void *ud)
     if (ad_api_query_bool(r, "refresh", false, &refresh) != 0) {
         return;
     }
-    if (!refresh && cached != NULL && ad_wall_ms() - cached_ms < REQ_CACHE_MS) {
+    json_t *cached = app->api->requirements;
+    if (!refresh && cached != NULL && ad_wall_ms() - app->api->requirements_ms < REQ_CACHE_MS) {
         ad_res_json(r, 200, json_incref(cached));
         return;
     }
@@ -118,8 +130,8 @@ void ad_api_requirements_register(ad_app_t *app)
     ad_server_route(app->server, "GET", "/api/requirements", AD_ACCESS_ADMIN, get, app);
 }
 
-void ad_api_requirements_close(void)
+void ad_api_requirements_close(ad_app_t *app)
 {
-    json_decref(cached);
-    cached = NULL;
+    json_decref(app->api->requirements);
+    app->api->requirements = NULL;
 }

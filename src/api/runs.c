@@ -246,6 +246,12 @@ static void run_get(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "run", id);
         return;
     }
+    /* A live run: whether it is stalled, and its holder's own log. */
+    json_t *live = ad_runner_run_live(app->runner, id);
+    if (live != NULL) {
+        json_object_update(run, live);
+        json_decref(live);
+    }
     ad_res_json(r, 200, run);
 }
 

@@ -127,7 +127,7 @@ static int parse_statuses(ad_req_t *r, ad_store_rt_query_t *q)
     for (const char *p = st; p != NULL && *p != '\0';) {
         size_t len = strcspn(p, ",");
         bool found = false;
-        for (int s = AD_RUN_RUNNING; s <= AD_RUN_LOST; s++) {
+        for (int s = AD_RUN_RUNNING; s <= AD_RUN_DEGRADED; s++) {
             const char *name = ad_run_status_name((ad_run_status_t)s);
             if (strlen(name) == len && strncmp(p, name, len) == 0) {
                 q->statuses |= 1u << s;
@@ -137,7 +137,7 @@ static int parse_statuses(ad_req_t *r, ad_store_rt_query_t *q)
         if (!found) {
             return ad_api_invalid(r, "status",
                                   "must list running, succeeded, failed, stopped, "
-                                  "lost");
+                                  "lost, degraded");
         }
         p += len + (p[len] == ',');
     }

@@ -32,8 +32,9 @@ static void test_store_stats(ad_req_t *r, void *ud)
 
 /* ---- bursts of events on demand ---------------------------------------------------- */
 
-typedef struct burst {
-    struct burst *prev, *next; /* bursts in progress */
+typedef struct ad_api_burst {
+    struct ad_api_burst *prev, *next; /* bursts in progress (app->api->bursts) */
+    bool listed;                      /* in that list (not after ad_api_test_routes_close) */
     ad_app_t *app;
     ad_req_t *req;
     uv_timer_t timer;
@@ -47,17 +48,15 @@ typedef struct burst {
     bool drain;
 } burst_t;
 
-static burst_t *bursts;
-
 static void burst_closed(uv_handle_t *h)
 {
     burst_t *b = h->data;
-    if (b->prev != NULL) {
+    if (b->listed && b->prev != NULL) {
         b->prev->next = b->next;
-    } else {
-        bursts = b->next;
+    } else if (b->listed) {
+        b->app->api->bursts = b->next;
     }
-    if (b->next != NULL) {
+    if (b->listed && b->next != NULL) {
         b->next->prev = b->prev;
     }
     for (size_t i = 0; i < b->ntopics; i++) {
@@ -72,7 +71,7 @@ static void burst_closed(uv_handle_t *h)
 /* Whether some healthy connection is more than half full. */
 static bool anyone_behind(ad_app_t *app)
 {
-    return ad_api_live_max_queued() > (size_t)app->cfg->ws_send_queue_bytes / 2;
+    return ad_api_live_max_queued(app) > (size_t)app->cfg->ws_send_queue_bytes / 2;
 }
 
 static void burst_tick(uv_timer_t *t)
@@ -158,11 +157,12 @@ static void test_publish(ad_req_t *r, void *ud)
         return;
     }
     burst_t *b = ad_xcalloc(1, sizeof(*b));
-    b->next = bursts;
-    if (bursts != NULL) {
-        bursts->prev = b;
+    b->next = app->api->bursts;
+    if (b->next != NULL) {
+        b->next->prev = b;
     }
-    bursts = b;
+    app->api->bursts = b;
+    b->listed = true;
     b->app = app;
     b->req = r;
     b->type = ad_xstrdup(type);
@@ -374,14 +374,20 @@ static void test_approvals(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
-void ad_api_test_routes_close(void)
+void ad_api_test_routes_close(ad_app_t *app)
 {
-    for (burst_t *b = bursts; b != NULL; b = b->next) {
+    /* The list goes with app->api: each burst leaves it now, and its
+     * close callback, later, frees only itself. */
+    for (burst_t *b = app->api->bursts, *next; b != NULL; b = next) {
+        next = b->next;
+        b->listed = false;
+        b->prev = b->next = NULL;
         if (!uv_is_closing((uv_handle_t *)&b->timer)) {
             ad_res_error(b->req, 503, "UNAVAILABLE", NULL, "agentd is shutting down");
             uv_close((uv_handle_t *)&b->timer, burst_closed);
         }
     }
+    app->api->bursts = NULL;
 }
 
 /* GET /test/routes: every route with the access it declared, so a test

@@ -109,8 +109,9 @@ static void usage(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "usage", NULL);
         return;
     }
-    json_t *out = json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "period", period, "from", from, "to", to,
-                            "totals", totals_of(rows, sum_keys, AD_ARRAY_LEN(sum_keys)), "rows", rows);
+    json_t *out =
+        json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "period", period, "from", from, "to", to, "totals",
+                  totals_of(rows, sum_keys, AD_ARRAY_LEN(sum_keys)), "rows", rows);
     ad_res_json(r, 200, out);
 }
 
@@ -165,8 +166,9 @@ static void history(ad_req_t *r, void *ud)
             }
         }
     }
-    json_t *out = json_pack("{s:i, s:s, s:s, s:o, s:o}", "days", days, "from", from, "to", to,
-                            "totals", totals_of(hist, sum_keys, AD_ARRAY_LEN(sum_keys)), "history", hist);
+    json_t *out =
+        json_pack("{s:i, s:s, s:s, s:o, s:o}", "days", days, "from", from, "to", to, "totals",
+                  totals_of(hist, sum_keys, AD_ARRAY_LEN(sum_keys)), "history", hist);
     json_decref(rows);
     ad_res_json(r, 200, out);
 }
@@ -231,13 +233,13 @@ static int limits_json(ad_app_t *app, json_t **out)
         rc = ad_store_usage_row(app->store, "monthly", mkey, &month);
     }
     if (rc == 0) {
-        *out = json_pack(
-            "{s:o, s:o}", "daily",
-            limit_of(day, json_number_value(json_object_get(s, "daily_token_limit")),
-                     json_number_value(json_object_get(s, "daily_cost_limit"))),
-            "monthly",
-            limit_of(month, json_number_value(json_object_get(s, "monthly_token_limit")),
-                     json_number_value(json_object_get(s, "monthly_cost_limit"))));
+        *out =
+            json_pack("{s:o, s:o}", "daily",
+                      limit_of(day, json_number_value(json_object_get(s, "daily_token_limit")),
+                               json_number_value(json_object_get(s, "daily_cost_limit"))),
+                      "monthly",
+                      limit_of(month, json_number_value(json_object_get(s, "monthly_token_limit")),
+                               json_number_value(json_object_get(s, "monthly_cost_limit"))));
     }
     json_decref(s);
     json_decref(day);
@@ -286,6 +288,22 @@ bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force)
     }
     json_decref(all);
     return refused;
+}
+
+const char *ad_api_usage_reached(ad_app_t *app)
+{
+    json_t *all = NULL;
+    if (limits_json(app, &all) != 0) {
+        return NULL; /* as ad_api_usage_refused: an unreadable limit stops nobody */
+    }
+    const char *reached = NULL;
+    if (json_is_true(json_object_get(json_object_get(all, "daily"), "exceeded"))) {
+        reached = "daily";
+    } else if (json_is_true(json_object_get(json_object_get(all, "monthly"), "exceeded"))) {
+        reached = "monthly";
+    }
+    json_decref(all);
+    return reached;
 }
 
 static void limits(ad_req_t *r, void *ud)
@@ -392,10 +410,10 @@ static void by_agent(ad_req_t *r, void *ud)
     ad_usage_period_key(ad_wall_ms(), period, key);
     snprintf(buf, sizeof(buf), "%sT00:00:00Z", key);
     json_t *rows = NULL;
-    int rc = ad_time_parse(buf, &since) != 0
-                 ? AD_EINTERNAL
-                 : ad_store_usage_by_agent(app->store, since,
-                                           ad_principal_filter(ad_api_who(r)), &rows);
+    int rc =
+        ad_time_parse(buf, &since) != 0
+            ? AD_EINTERNAL
+            : ad_store_usage_by_agent(app->store, since, ad_principal_filter(ad_api_who(r)), &rows);
     if (rc != 0) {
         ad_api_fail(r, rc, "usage", NULL);
         return;

@@ -11,6 +11,7 @@
  * came back. No git and no SQL here.
  */
 #include "api/api_int.h"
+#include "proc/proc.h"
 #include "run/run.h"
 
 #include <string.h>
@@ -222,7 +223,22 @@ static void wt_run_setup(ad_api_gctx_t *c)
                        .files = json_object_get(c->setup, "setupFiles"),
                        .command = ad_api_jstr(c->setup, "setupCommand"),
                        .timeout_ms = AD_API_SETUP_TIMEOUT_MS};
-    if (ad_git_queue(c->app->loop, AD_GIT_OP_SETUP, &a, wt_setup_done, c) != 0) {
+    /* Another organisation's setup command runs in the sandbox its agents
+     * get (issue #31): the new worktree, the system, nothing of agentd's;
+     * where there is none it does not run. */
+    const char *org = ad_api_jstr(c->wt, "orgId");
+    char *wrapped = NULL;
+    if (a.command != NULL && a.command[0] != '\0' && org != NULL &&
+        strcmp(org, AD_ORG_DEFAULT) != 0 && c->app->procs != NULL) {
+        wrapped = ad_proc_sandbox_shell(c->app->procs, a.path, a.command);
+        a.command = wrapped != NULL ? wrapped
+                                    : "echo 'agentd: setup commands of an organisation other than "
+                                      "the owner'\''s run only in a sandbox, and this machine "
+                                      "has none (see /api/requirements)' >&2; exit 126";
+    }
+    int rc = ad_git_queue(c->app->loop, AD_GIT_OP_SETUP, &a, wt_setup_done, c);
+    free(wrapped);
+    if (rc != 0) {
         ad_api_gctx_free(c);
     }
 }
@@ -269,9 +285,45 @@ static void wt_inserted(int rc, json_t *result, void *ud)
     }
 }
 
+static void wt_added(const ad_git_result_t *res, void *ud);
+
+/* On /seed/api (src/api/seed.c), a branch that exists nowhere, asked for
+ * without createBranch or base as the Claude Manager seed's client does for
+ * a new worktree: made from HEAD, as if createBranch had been true. /api
+ * keeps the 404 (a typo in a branch name makes no branch) and so does an
+ * explicit createBranch: false. True when the add was queued again. */
+static bool wt_retry_new_branch(ad_api_gctx_t *c, const ad_git_result_t *res)
+{
+    char path[PATH_MAX];
+    if (res->rc == 0 || c->retried || c->app->store == NULL || c->req == NULL ||
+        !ad_req_dialect(c->req) || strcmp(res->err.reason, "unknown_branch") != 0 ||
+        json_object_get(c->body, "createBranch") != NULL ||
+        json_object_get(c->body, "base") != NULL) {
+        return false;
+    }
+    const char *name = ad_api_jstr(c->body, "name");
+    const char *branch = ad_api_jstr(c->body, "branch");
+    if (ad_git_worktree_default_path(ad_api_jstr(c->ws, "path"),
+                                     c->app->cfg ? c->app->cfg->worktree_base : NULL, name, path,
+                                     sizeof(path)) != 0) {
+        return false;
+    }
+    c->retried = true;
+    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
+                       .name = name,
+                       .path = path,
+                       .branch = branch != NULL ? branch : name,
+                       .create_branch = true};
+    ad_api_git_queue(c, AD_GIT_OP_ADD, &a, wt_added);
+    return true;
+}
+
 static void wt_added(const ad_git_result_t *res, void *ud)
 {
     ad_api_gctx_t *c = ud;
+    if (wt_retry_new_branch(c, res)) {
+        return;
+    }
     if (!ad_api_git_step_ok(c, res, false)) {
         return;
     }

@@ -125,7 +125,8 @@ static bool json_body_ok(const ad_req_t *r)
 
 /* The token a request presents: Authorization: Bearer, or for an upgrade
  * the Sec-WebSocket-Protocol pair "bearer, <token>" (as the seed's client
- * sends it) or ?token=. Copied into out; false when there is none. */
+ * sends it), the token as its only value, or ?token=. Copied into out;
+ * false when there is none. */
 static bool presented_token(const ad_req_t *r, char *out, size_t outsz)
 {
     const char *h = ad_req_header(r, "authorization");
@@ -156,6 +157,10 @@ static bool presented_token(const ad_req_t *r, char *out, size_t outsz)
                 out[len] = '\0';
                 return true;
             }
+        } else if (p[strcspn(p, ", ")] == '\0' && strlen(p) >= 32) {
+            /* The token as the only value (the crews seed's client:
+             * new WebSocket(url, token)); src/ws answers it back. */
+            return snprintf(out, outsz, "%s", p) < (int)outsz;
         }
     }
     const char *q = ad_req_query(r, "token");

@@ -286,9 +286,10 @@ static uint64_t end_event(ad_bus_t *bus, int rc, uint64_t seq, int64_t now, cons
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "bus", "payload too large or unserializable type=%s seq=%llu", type,
                (unsigned long long)seq);
-        bus->scratch.len = poff;
-        bus->scratch.data[poff] = '\0';
-        (void)ad_buf_puts(&bus->scratch, "{\"truncated\":true}}");
+        ad_buf_truncate(&bus->scratch, poff);
+        /* The envelope's head (a type and a topic, each capped) is far
+         * below BUS_EVENT_MAX: the marker always fits after it. */
+        AD_DISCARD(ad_buf_puts(&bus->scratch, "{\"truncated\":true}}"));
     }
     return publish_event(bus, ad_bus_event_wrap(seq, now, bus->ts, type, topics, ntopics,
                                                 bus->scratch.data, bus->scratch.len, poff));
@@ -319,6 +320,7 @@ void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out)
 uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
                         json_t *payload)
 {
+    AD_ASSERT_LOOP();
     if (bus == NULL) {
         return 0;
     }
@@ -340,6 +342,7 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
 uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
                              size_t ntopics, const char *payload, size_t len)
 {
+    AD_ASSERT_LOOP();
     if (bus == NULL) {
         return 0;
     }

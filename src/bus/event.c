@@ -102,8 +102,8 @@ ad_bus_event_t *ad_bus_event_make(uint64_t seq, int64_t ts_ms, const char *ts, c
     ad_buf_init(&b, BUS_EVENT_MAX);
     /* One allocation for the usual envelope instead of growing by halves
      * (a refusal near the cap is no error: the appends decide). */
-    (void)ad_buf_reserve(&b, payload_len + strlen(ts) + strlen(type) +
-                                 (ntopics > 0 ? strlen(topics[0]) : 0) + 96);
+    AD_DISCARD(ad_buf_reserve(&b, payload_len + strlen(ts) + strlen(type) +
+                                      (ntopics > 0 ? strlen(topics[0]) : 0) + 96));
     int rc = ad_bus_envelope_head(&b, seq, ts, ntopics > 0 ? topics[0] : "", type);
     size_t poff = b.len;
     rc = rc ? rc : ad_buf_append(&b, payload, payload_len);

@@ -48,6 +48,7 @@ struct ad_chat_stream {
     int64_t wait_ms;              /* when queued: the wait it was told */
     bool sent;                    /* the request went out (its usage is charged) */
     bool truncated;
+    bool stateless; /* no chat row: events and usage only (the seed's call) */
 };
 typedef struct ad_chat_stream stream_t;
 
@@ -322,6 +323,26 @@ static void on_end(void *ud, const ad_llm_result_t *res)
                       "partial", text, s->text.len, "usage", usage);
     }
     json_decref(usage);
+    if (s->stateless) {
+        /* nothing stored but the usage: the end is said at once */
+        if (s->sent) {
+            const ad_llm_usage_t *u = &res->stream->usage;
+            ad_usage_rec_t rec = {.model = model,
+                                  .input_tokens = u->input_tokens,
+                                  .output_tokens = u->output_tokens,
+                                  .cache_read_tokens = u->cache_read_tokens,
+                                  .cache_write_tokens = u->cache_write_tokens,
+                                  .cost_usd = cost,
+                                  .error = res->rc != 0 && !stopped};
+            ad_store_usage_record(c->store, &rec, NULL, NULL);
+        }
+        publish_borrowed(s, s->end_type, s->end_event);
+        if (s->stop_cb != NULL) {
+            s->stop_cb(s->stop_ud, 0, NULL);
+        }
+        stream_free(s);
+        return;
+    }
     json_t *args = end_args(s, res, status, cost);
     ad_store_write(c->store, ad_store_op_chat_turn_end, args, end_committed, s);
 }
@@ -486,6 +507,7 @@ static void turn_begun(int rc, json_t *result, void *ud)
 
 ad_chat_stream_t *ad_chat_turn_new(ad_chat_t *c, json_t *chat, const char *content)
 {
+    AD_ASSERT_LOOP();
     stream_t *s = ad_xcalloc(1, sizeof(*s));
     s->chat_engine = c;
     snprintf(s->chat, sizeof(s->chat), "%s", jstr(chat, "id"));
@@ -502,6 +524,38 @@ ad_chat_stream_t *ad_chat_turn_new(ad_chat_t *c, json_t *chat, const char *conte
     s->body = provider_body(chat, msgs);
     json_decref(msgs);
     return s;
+}
+
+ad_chat_stream_t *ad_chat_stateless_new(ad_chat_t *c, json_t *spec, json_t *messages)
+{
+    stream_t *s = ad_xcalloc(1, sizeof(*s));
+    s->chat_engine = c;
+    s->stateless = true;
+    snprintf(s->chat, sizeof(s->chat), "%s", jstr(spec, "id"));
+    snprintf(s->org, sizeof(s->org), "%s", jstr(spec, "orgId"));
+    snprintf(s->model, sizeof(s->model), "%s", jstr(spec, "model"));
+    const char *provider = jstr(spec, "provider");
+    snprintf(s->provider, sizeof(s->provider), "%s", provider != NULL ? provider : "anthropic");
+    ad_id_new("msg", s->msg);
+    ad_buf_init(&s->text, ANSWER_MAX);
+    ad_buf_init(&s->ev, ANSWER_MAX + 1024);
+    s->next = c->streams;
+    c->streams = s;
+    s->body = provider_body(spec, messages);
+    return s;
+}
+
+int ad_chat_stateless_begin(ad_chat_stream_t *s, char message_id[AD_ID_MAX])
+{
+    snprintf(message_id, AD_ID_MAX, "%s", s->msg);
+    if (s->queued) {
+        publish(s, "stream_queued",
+                json_pack("{s:s, s:s, s:I}", "sessionId", s->chat, "messageId", s->msg, "waitMs",
+                          (json_int_t)s->wait_ms));
+        enqueue(s->chat_engine, s);
+        return 0;
+    }
+    return start_stream(s->chat_engine, s);
 }
 
 int ad_chat_turn_admit(ad_chat_stream_t *s, int64_t *wait_ms)
@@ -534,6 +588,7 @@ void ad_chat_turn_drop(ad_chat_stream_t *s)
 
 void ad_chat_turn_begin(ad_chat_stream_t *s, const char *content, ad_chat_begun_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     char uid[AD_ID_MAX];
     ad_id_new("msg", uid);
     s->begun_cb = cb;
@@ -567,6 +622,7 @@ void ad_chat_live_text(ad_chat_t *c, const char *chat, json_t *msgs)
 
 int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     stream_t *s = stream_of(c, chat);
     if (s == NULL || (s->rq == NULL && !s->queued) || s->stop_cb != NULL) {
         return AD_ENOENT;
@@ -584,6 +640,7 @@ int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud
 
 void ad_chat_cancel(ad_chat_t *c, const char *chat)
 {
+    AD_ASSERT_LOOP();
     stream_t *s = stream_of(c, chat);
     if (s != NULL && s->rq != NULL) {
         ad_llm_cancel(s->rq);

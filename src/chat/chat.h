@@ -68,6 +68,16 @@ void ad_chat_turn_drop(ad_chat_stream_t *s);
  * NULL); or the start's error (the placeholder then ends as an error). */
 typedef void (*ad_chat_begun_cb)(void *ud, int rc, json_t *result, bool queued, int64_t wait_ms);
 void ad_chat_turn_begin(ad_chat_stream_t *s, const char *content, ad_chat_begun_cb cb, void *ud);
+/* ---- a stateless call (the workbench seed's stream_ai_response) -----------------
+ * No chat row: spec {id (the caller's sessionId), orgId, model, provider?,
+ * system?, temperature?, maxTokens?} and messages [{role, content}] are
+ * borrowed; the answer streams as the same events on chat:<id> and the
+ * org's topic, only its usage is stored. ad_chat_stateless_new, then
+ * ad_chat_turn_admit, then ad_chat_stateless_begin (or ad_chat_turn_drop).
+ * begin: the answer's messageId into message_id; 0, or the start's error
+ * (the end event, stream_error, is then already published and s gone). */
+ad_chat_stream_t *ad_chat_stateless_new(ad_chat_t *c, json_t *spec, json_t *messages);
+int ad_chat_stateless_begin(ad_chat_stream_t *s, char message_id[AD_ID_MAX]);
 /* Requests that may wait per key (AGENTD_LLM_QUEUE, 16 by default). */
 int64_t ad_chat_queue_max(void);
 

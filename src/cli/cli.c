@@ -294,7 +294,7 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
     char path[1024], enc[300];
     ad_buf_t q;
     ad_buf_init(&q, sizeof(path));
-    ad_buf_puts(&q, "/api/agents");
+    int qrc = ad_buf_puts(&q, "/api/agents");
     char sep = '?';
     if (worktree != NULL) {
         char id[200];
@@ -303,16 +303,20 @@ static int cmd_ls(cli_t *c, int argc, char **argv)
             return rc;
         }
         url_encode(id, enc, sizeof(enc));
-        ad_buf_printf(&q, "%cworktreeId=%s", sep, enc);
+        qrc = qrc != 0 ? qrc : ad_buf_printf(&q, "%cworktreeId=%s", sep, enc);
         sep = '&';
     }
     if (status != NULL) {
         url_encode(status, enc, sizeof(enc));
-        ad_buf_printf(&q, "%cstatus=%s", sep, enc);
+        qrc = qrc != 0 ? qrc : ad_buf_printf(&q, "%cstatus=%s", sep, enc);
         sep = '&';
     }
     if (all) {
-        ad_buf_printf(&q, "%cincludeDeleted=true", sep);
+        qrc = qrc != 0 ? qrc : ad_buf_printf(&q, "%cincludeDeleted=true", sep);
+    }
+    if (qrc != 0) {
+        ad_buf_cleanup(&q);
+        return fail(c, "the query is too long");
     }
     snprintf(path, sizeof(path), "%s", q.data);
     ad_buf_cleanup(&q);
@@ -841,7 +845,8 @@ static const struct {
              "its result, '— status: waiting' for status changes.\n"
              "  -f, --follow  the current run live (or the next one, if it never ran),\n"
              "                exiting when the run ends: 0 if it succeeded or was\n"
-             "                stopped, 1 if it failed or was lost. An agent that is\n"
+             "                stopped, 1 if it failed or was lost, 3 if it ended\n"
+             "                degraded (some output lost). An agent that is\n"
              "                not running prints its transcript and exits the same\n"
              "                way for its last run.\n"
              "  --json        raw messages (with -f: raw events), one JSON a line\n"},

@@ -105,16 +105,17 @@ static int send_request(int fd, const char *token, const char *method, const cha
 {
     ad_buf_t req;
     ad_buf_init(&req, (size_t)blen + 8192);
-    ad_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: agentd\r\nAccept: %s\r\nConnection: close\r\n",
-                  method, path, accept);
-    if (token != NULL && token[0] != '\0') {
-        ad_buf_printf(&req, "Authorization: Bearer %s\r\n", token);
+    int rc =
+        ad_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: agentd\r\nAccept: %s\r\nConnection: close\r\n",
+                      method, path, accept);
+    if (rc == 0 && token != NULL && token[0] != '\0') {
+        rc = ad_buf_printf(&req, "Authorization: Bearer %s\r\n", token);
     }
-    if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
-        ad_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+    if (rc == 0 && (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0)) {
+        rc = ad_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
     }
-    int rc = 0;
-    if (ad_buf_puts(&req, "\r\n") != 0 || ad_buf_append(&req, body ? body : "", blen) != 0) {
+    if (rc != 0 || ad_buf_puts(&req, "\r\n") != 0 ||
+        ad_buf_append(&req, body ? body : "", blen) != 0) {
         snprintf(err, errsz, "request too large");
         rc = AD_ETOOBIG;
     } else if (ad_write_all(fd, req.data, req.len) != req.len) {

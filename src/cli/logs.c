@@ -12,7 +12,8 @@
  * the raw messages (or events) one JSON object a line.
  *
  * -f exits by itself when the run ends: 0 when it succeeded or was stopped,
- * 1 when it failed or was lost (or the daemon went away first). An agent
+ * 1 when it failed or was lost (or the daemon went away first), 3 when it
+ * ended degraded (its work done, some output lost). An agent
  * that is not running prints its transcript and exits the way its last run
  * ended; one that never ran waits for its first run.
  */
@@ -215,9 +216,13 @@ typedef struct {
 } follow_t;
 
 /* 0 for a run that succeeded or was stopped, 1 for one that failed or
- * was lost. */
+ * was lost, 3 for one that did its work but lost some of its output
+ * (degraded). */
 static int run_exit_code(const char *status)
 {
+    if (strcmp(status, "degraded") == 0) {
+        return 3;
+    }
     static const char *ok[] = {"succeeded", "stopped", "finished"};
     for (size_t i = 0; i < AD_ARRAY_LEN(ok); i++) {
         if (strcmp(status, ok[i]) == 0) {
@@ -358,6 +363,12 @@ static void render(follow_t *f, const char *type, json_t *p)
                reason ? reason : "", reason ? ")" : "");
     } else if (strcmp(type, "run_ended") == 0) {
         on_run_ended(f, json_object_get(p, "run"));
+    } else if (strcmp(type, "run_stalled") == 0) {
+        end_line(f);
+        printf("— stalled: %s (the agent waits; nothing is lost)\n", ad_cli_str(p, "reason", "?"));
+    } else if (strcmp(type, "run_resumed") == 0) {
+        end_line(f);
+        printf("— resumed\n");
     } else if (strcmp(type, "replay_truncated") == 0) {
         end_line(f);
         printf("— older events are no longer kept\n");

@@ -36,7 +36,7 @@ struct ad_cluster {
     bool closing;
     ad_cluster_org_fn org_of;
     void *org_ud;
-    uint64_t sent, received, dropped;
+    uint64_t sent, received, dropped, refused;
 };
 
 static void connect_both(ad_cluster_t *c);
@@ -152,6 +152,71 @@ static bool crew_event_type(const char *t)
            strcmp(t, "tool_end") == 0 || strcmp(t, "signal") == 0;
 }
 
+/* A message refused: said in the log (which holds back repeats of one
+ * line), never dropped in silence. */
+static void refuse(ad_cluster_t *c, const char *channel, const char *why)
+{
+    c->refused++;
+    ad_log(AD_LOG_WARN, "cluster", "redis message refused channel=%s reason=\"%s\" refused=%llu",
+           channel, why, (unsigned long long)c->refused);
+}
+
+/* key in camelCase (tool_id: toolId); keys without '_' are kept. */
+static void camel_key(const char *key, char *out, size_t outsz)
+{
+    size_t o = 0;
+    bool up = false;
+    for (const char *k = key; *k != '\0' && o + 1 < outsz; k++) {
+        if (*k == '_' && o > 0) {
+            up = true;
+            continue;
+        }
+        out[o++] = up && *k >= 'a' && *k <= 'z' ? (char)(*k - 'a' + 'A') : *k;
+        up = false;
+    }
+    out[o] = '\0';
+}
+
+/* The event's payload in agentd's camelCase (new reference): the message's
+ * payload object, or the message itself when it is flat (the crews seed
+ * publishes {type, crew_id, tool_id, ...} with no payload); the seed's
+ * duration in seconds becomes durationMs. NULL when there is nothing. */
+static json_t *payload_of(json_t *m)
+{
+    json_t *src = json_object_get(m, "payload");
+    bool flat = src == NULL;
+    if (flat) {
+        src = m;
+    } else if (!json_is_object(src)) {
+        return NULL;
+    }
+    json_t *p = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(src, k, v)
+    {
+        if (flat && (strcmp(k, "type") == 0 || strcmp(k, "origin") == 0 || strcmp(k, "org") == 0)) {
+            continue;
+        }
+        char ck[128];
+        camel_key(k, ck, sizeof(ck));
+        if (json_object_get(p, ck) == NULL || strcmp(ck, k) == 0) {
+            json_object_set(p, ck, v);
+        }
+    }
+    json_t *secs = json_object_get(p, "duration");
+    if (json_object_get(p, "durationMs") == NULL && json_is_number(secs) &&
+        json_number_value(secs) >= 0 && json_number_value(secs) < 1e9) {
+        json_object_set_new(p, "durationMs",
+                            json_integer((json_int_t)(json_number_value(secs) * 1000.0 + 0.5)));
+    }
+    if (json_object_size(p) == 0) {
+        json_decref(p);
+        return NULL;
+    }
+    return p;
+}
+
 /* A message on channel ("graph:{crew}" or "mission:{crew}") onto the bus. */
 static void inject(ad_cluster_t *c, const char *channel, const char *data, size_t len)
 {
@@ -159,10 +224,21 @@ static void inject(ad_cluster_t *c, const char *channel, const char *data, size_
     json_t *m = json_loadb(data, len, 0, NULL);
     const char *origin = json_string_value(json_object_get(m, "origin"));
     const char *type = json_string_value(json_object_get(m, "type"));
-    json_t *payload = json_object_get(m, "payload");
-    if (colon == NULL || colon[1] == '\0' || type == NULL || !crew_event_type(type) ||
-        !json_is_object(payload) || (origin != NULL && strcmp(origin, c->node) == 0)) {
-        json_decref(m); /* our own, or not a crew event */
+    if (origin != NULL && strcmp(origin, c->node) == 0) {
+        json_decref(m); /* our own, back from Redis */
+        return;
+    }
+    json_t *payload = NULL;
+    const char *why = !json_is_object(m)                  ? "not a JSON object"
+                      : colon == NULL || colon[1] == '\0' ? "no crew in the channel"
+                      : type == NULL                      ? "no type"
+                      : !crew_event_type(type) ? "not a crew event (tool_start, tool_progress, "
+                                                 "tool_end, signal)"
+                      : (payload = payload_of(m)) == NULL ? "no payload and no fields"
+                                                          : NULL;
+    if (why != NULL) {
+        refuse(c, channel, why);
+        json_decref(m);
         return;
     }
     const char *crew = colon + 1;
@@ -177,6 +253,8 @@ static void inject(ad_cluster_t *c, const char *channel, const char *data, size_
     snprintf(t_crew, sizeof(t_crew), "crew:%s", crew);
     snprintf(t_org, sizeof(t_org), "org:%s", org);
     if (!ad_bus_topic_valid(t_crew) || !ad_bus_topic_valid(t_org)) {
+        refuse(c, channel, "the crew or org id makes no topic");
+        json_decref(payload);
         json_decref(m);
         return;
     }
@@ -184,6 +262,7 @@ static void inject(ad_cluster_t *c, const char *channel, const char *data, size_
     const char *topics[3] = {t_crew, t_org, "from:redis"};
     ad_bus_publish(c->bus, type, topics, 3, payload);
     c->received++;
+    json_decref(payload);
     json_decref(m);
 }
 
@@ -272,6 +351,49 @@ static void connect_both(ad_cluster_t *c)
 
 /* ---- what goes out ------------------------------------------------------------------- */
 
+/* What goes out, in the crews seed's snake_case (its Python side reads
+ * Redis): {origin, type, org?, payload {crew_id, tool_id, duration (s),
+ * duration_ms, exit_code, tool, ...}} with the payload's keys also at the
+ * top, as /ws/graph sends them. Malloc'd, or NULL. */
+static char *seed_message(ad_cluster_t *c, const char *type, const char *org, const char *payload,
+                          size_t plen)
+{
+    json_t *src = json_loadb(payload, plen, 0, NULL);
+    if (!json_is_object(src)) {
+        json_decref(src);
+        return NULL;
+    }
+    json_t *p = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(src, k, v)
+    {
+        char sk[128];
+        ad_json_snake_key(k, sk, sizeof(sk));
+        json_object_set(p, sk, v);
+    }
+    json_t *ms = json_object_get(src, "durationMs");
+    if (json_is_integer(ms)) {
+        json_object_set_new(p, "duration", json_real((double)json_integer_value(ms) / 1000.0));
+    }
+    json_t *name = json_object_get(src, "name");
+    if (json_is_string(name) && json_object_get(p, "tool") == NULL) {
+        json_object_set(p, "tool", name);
+    }
+    json_t *m = json_pack("{s:s, s:s, s:s?}", "origin", c->node, "type", type, "org", org);
+    json_object_foreach(p, k, v)
+    {
+        if (json_object_get(m, k) == NULL && strcmp(k, "payload") != 0) {
+            json_object_set(m, k, v);
+        }
+    }
+    json_object_set_new(m, "payload", p);
+    char *text = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    json_decref(src);
+    return text;
+}
+
 /* The id after prefix in one of ev's topics, or NULL. */
 static const char *topic_id(const ad_bus_event_t *ev, const char *prefix)
 {
@@ -300,25 +422,15 @@ static int on_bus_event(void *ud, const ad_bus_event_t *ev)
     size_t plen;
     const char *payload = ad_bus_event_payload_text(ev, &plen);
     const char *org = topic_id(ev, "org:");
+    char *text = seed_message(c, type, org, payload, plen);
     ad_buf_t b;
     ad_buf_init(&b, MSG_MAX);
-    ad_buf_puts(&b, "{\"origin\":");
-    ad_json_string(&b, c->node, strlen(c->node));
-    ad_buf_puts(&b, ",\"type\":");
-    ad_json_string(&b, type, strlen(type));
-    if (org != NULL) {
-        ad_buf_puts(&b, ",\"org\":");
-        ad_json_string(&b, org, strlen(org));
-    }
-    ad_buf_puts(&b, ",\"payload\":");
-    int rc = ad_buf_append(&b, payload, plen);
-    if (rc == 0) {
-        rc = ad_buf_puts(&b, "}");
-    }
+    int rc = text != NULL ? ad_buf_puts(&b, text) : AD_EINVAL;
+    free(text);
     if (rc == 0) {
         char channel[AD_BUS_TOPIC_MAX + 16];
-        snprintf(channel, sizeof(channel), "%s:%s", strcmp(type, "signal") == 0 ? "mission" : "graph",
-                 crew);
+        snprintf(channel, sizeof(channel), "%s:%s",
+                 strcmp(type, "signal") == 0 ? "mission" : "graph", crew);
         redisAsyncCommand(c->pub, NULL, NULL, "PUBLISH %s %b", channel, b.data, b.len);
         c->sent++;
     } else {
@@ -387,8 +499,9 @@ void ad_cluster_close(ad_cluster_t *c)
     if (c->psub != NULL) {
         redisAsyncFree(c->psub);
     }
-    ad_log(AD_LOG_INFO, "cluster", "redis bridge closed sent=%llu received=%llu dropped=%llu",
+    ad_log(AD_LOG_INFO, "cluster",
+           "redis bridge closed sent=%llu received=%llu dropped=%llu refused=%llu",
            (unsigned long long)c->sent, (unsigned long long)c->received,
-           (unsigned long long)c->dropped);
+           (unsigned long long)c->dropped, (unsigned long long)c->refused);
     uv_close((uv_handle_t *)&c->retry, on_retry_closed);
 }

@@ -26,9 +26,17 @@ void ad_buf_cleanup(ad_buf_t *b)
 
 void ad_buf_reset(ad_buf_t *b)
 {
-    b->len = 0;
+    ad_buf_truncate(b, 0);
+}
+
+void ad_buf_truncate(ad_buf_t *b, size_t len)
+{
+    if (len > b->len) {
+        AD_BUG("ad_buf_truncate past the end (%zu > %zu)", len, b->len);
+    }
+    b->len = len;
     if (b->data != NULL) {
-        b->data[0] = '\0';
+        b->data[len] = '\0';
     }
 }
 

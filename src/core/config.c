@@ -10,11 +10,14 @@
 #include "core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* T_ENV: a variable the code that uses it reads with getenv(), listed here
  * only so that --help names it; this file never reads or checks it. */
@@ -50,9 +53,17 @@ static const opt_t options[] = {
      "text (key=value) or json"},
     {"durability", "AGENTD_DURABILITY", T_DURABILITY, 0, 0, "MODE", "normal", 0, 0,
      "normal (synchronous=NORMAL) or full (fsync every commit)"},
-    {"token", "AGENTD_TOKEN", STR(token), "TOKEN", "", 0, 0,
-     "the owner token (default: made at first start, kept in <data-dir>/owner-token); client "
-     "commands send it when given"},
+    {"token-file", "AGENTD_TOKEN_FILE", STR(token_file), "FILE", "", 0, 0,
+     "a file (mode 0600) holding the owner token, at least 32 characters (default: made at "
+     "first start, kept in <data-dir>/owner-token); a token is never taken on the command "
+     "line, where every local user can read it"},
+    {"sandbox-paths", "AGENTD_SANDBOX_PATHS", STR(sandbox_paths), "LIST", "", 0, 0,
+     "comma-separated absolute paths every sandboxed agent may read (tools outside /usr: "
+     "/opt/tools, /nix/store); never the data dir"},
+    {"sandbox", "AGENTD_SANDBOX", STR(sandbox), "MODE", "auto", 0, 0,
+     "auto: every agent runs in a bubblewrap sandbox (its worktree, the system read-only, its "
+     "own home; nothing of agentd's); off: agents see what agentd's user can, and only the "
+     "owner's organisation may start them"},
     {"auth", "AGENTD_AUTH", STR(auth_mode), "MODE", "token", 0, 0,
      "token: TCP requests need a token or a login session (the unix socket is trusted); none: "
      "no authentication, refused unless --listen is a loopback address"},
@@ -99,7 +110,7 @@ static const opt_t options[] = {
     {"ws-idle-timeout-ms", "AGENTD_WS_IDLE_TIMEOUT_MS", U64(ws_idle_timeout_ms), "MS", "90000", 10,
      86400000, "a WebSocket silent this long is dropped"},
     {"claude-bin", "AGENTD_CLAUDE_BIN", STR(claude_bin), "PATH", "claude", 0, 0,
-     "Claude Code executable for claude agents (looked up on PATH)"},
+     "Claude Code executable for claude agents (looked up on PATH; CLAUDE_CLI_PATH too)"},
     {"codex-bin", "AGENTD_CODEX_BIN", STR(codex_bin), "PATH", "codex", 0, 0,
      "Codex CLI executable for codex agents (looked up on PATH)"},
     {"gemini-bin", "AGENTD_GEMINI_BIN", STR(gemini_bin), "PATH", "gemini", 0, 0,
@@ -298,6 +309,17 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
             return AD_EINVAL;
         }
     }
+    /* Claude Manager's name for the Claude CLI (the seed's CLAUDE_CLI_PATH),
+     * below AGENTD_CLAUDE_BIN and --claude-bin. */
+    const char *seed_claude = getenv("CLAUDE_CLI_PATH");
+    const char *own = getenv("AGENTD_CLAUDE_BIN");
+    if (seed_claude != NULL && seed_claude[0] != '\0' && (own == NULL || own[0] == '\0')) {
+        if (strlen(seed_claude) >= sizeof(cfg->claude_bin)) {
+            snprintf(err, errsz, "invalid CLAUDE_CLI_PATH: too long");
+            return AD_EINVAL;
+        }
+        snprintf(cfg->claude_bin, sizeof(cfg->claude_bin), "%s", seed_claude);
+    }
     return 0;
 }
 
@@ -333,6 +355,26 @@ int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz)
     }
     if (cfg->health_interval_ms != 0 && cfg->health_interval_ms < 100) {
         snprintf(err, errsz, "--health-interval-ms must be 0 (off) or at least 100");
+        return AD_EINVAL;
+    }
+    if (strcmp(cfg->sandbox, "auto") != 0 && strcmp(cfg->sandbox, "off") != 0) {
+        snprintf(err, errsz, "--sandbox must be auto or off, not '%s'", cfg->sandbox);
+        return AD_EINVAL;
+    }
+    for (const char *p = cfg->sandbox_paths; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n > 0 && (p[0] != '/' || n == 1)) {
+            snprintf(err, errsz, "--sandbox-paths takes absolute paths (not /), not '%.*s'",
+                     (int)(n < 200 ? n : 200), p);
+            return AD_EINVAL;
+        }
+        p += n + (p[n] == ',');
+    }
+    if (cfg->token[0] != '\0' && strlen(cfg->token) < AD_TOKEN_MIN_CHARS) {
+        snprintf(err, errsz,
+                 "the owner token is %zu characters; it must have at least 128 bits: %d "
+                 "characters or more (make one with: head -c 32 /dev/urandom | base64)",
+                 strlen(cfg->token), AD_TOKEN_MIN_CHARS);
         return AD_EINVAL;
     }
     if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
@@ -422,4 +464,50 @@ void ad_config_print_help(FILE *out)
             fprintf(out, "  %-30s [%s]\n", "", o->env);
         }
     }
+}
+
+int ad_config_token_load(ad_config_t *cfg, char *err, size_t errsz)
+{
+    if (cfg->token_file[0] == '\0') {
+        return 0;
+    }
+    int fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errsz, "--token-file %s: %s", cfg->token_file, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return AD_EINVAL;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
+        snprintf(err, errsz,
+                 "--token-file %s must be a regular file of this user that no one else may "
+                 "read or write (chmod 600)",
+                 cfg->token_file);
+        close(fd);
+        return AD_EINVAL;
+    }
+    char buf[sizeof(cfg->token) + 2];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0 || (size_t)n >= sizeof(cfg->token)) {
+        snprintf(err, errsz, "--token-file %s: %s", cfg->token_file,
+                 n < 0 ? strerror(errno) : "longer than 255 characters");
+        return AD_EINVAL;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        n--;
+    }
+    buf[n] = '\0';
+    for (ssize_t i = 0; i < n; i++) {
+        if ((unsigned char)buf[i] <= ' ' || (unsigned char)buf[i] >= 0x7f) {
+            snprintf(err, errsz, "--token-file %s: the token must be one line of printable text",
+                     cfg->token_file);
+            return AD_EINVAL;
+        }
+    }
+    memcpy(cfg->token, buf, (size_t)n + 1); /* n < sizeof(cfg->token), checked above */
+    memset(buf, 0, sizeof(buf));
+    return ad_config_check(cfg, err, errsz);
 }

@@ -19,42 +19,82 @@
 
 #define AD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define AD_UNUSED(x) ((void)(x))
+/* A result the caller must look at (the bounded buffer's appends): the
+ * compiler warns, and -Werror refuses, a call that drops it. */
+#define AD_MUST_USE __attribute__((warn_unused_result))
+/* Drops such a result on purpose: only where the buffer is already bounded
+ * and a cut-off text is what is wanted; say why next to it. (A (void) cast
+ * does not silence GCC's warn_unused_result; (void)! does.) */
+#define AD_DISCARD(x) ((void)!(x))
 
 /* ---- errors -------------------------------------------------------------
  * Fallible functions return 0 or one of these negative codes. Library codes
  * (SQLite, libgit2, libuv, curl) are translated into these at the edge of
- * the subsystem that calls the library.
+ * the subsystem that calls the library. They are -1001 to -1016: below
+ * every -errno (Linux's are above -200) and above libuv's own codes
+ * (UV_EAI_* from -3000, UV_EOF -4095; the others are -errno), so a -errno
+ * or UV_E* code that leaks through is never mistaken for one of ours, and
+ * ad_strerror / ad_errname still name a -errno (docs/DECISIONS.md).
  */
+#define AD_ERR_BASE_ (-1000)
 enum {
     AD_OK = 0,
-    AD_ENOMEM = -1,      /* out of memory (only where we do not abort) */
-    AD_EINVAL = -2,      /* invalid argument or input */
-    AD_ENOENT = -3,      /* not found */
-    AD_EEXIST = -4,      /* already exists / unique conflict */
-    AD_ETOOBIG = -5,     /* a cap was reached */
-    AD_EIO = -6,         /* I/O error */
-    AD_EBUSY = -7,       /* resource busy or locked */
-    AD_ECONSTRAINT = -8, /* constraint violated (CHECK, foreign key) */
-    AD_EFULL = -9,       /* disk full */
-    AD_ECORRUPT = -10,   /* on-disk data is corrupt */
-    AD_EAGAIN = -11,     /* try again later */
-    AD_ECLOSED = -12,    /* the peer or handle is closed */
-    AD_ETIMEDOUT = -13,  /* a deadline passed */
-    AD_EPERM = -14,      /* not permitted */
-    AD_ESTATE = -15,     /* not allowed in the current state */
-    AD_EINTERNAL = -16,  /* a bug or an unexpected library error */
-    AD_ERR_MIN_ = -17
+    AD_ENOMEM = AD_ERR_BASE_ - 1,      /* out of memory (only where we do not abort) */
+    AD_EINVAL = AD_ERR_BASE_ - 2,      /* invalid argument or input */
+    AD_ENOENT = AD_ERR_BASE_ - 3,      /* not found */
+    AD_EEXIST = AD_ERR_BASE_ - 4,      /* already exists / unique conflict */
+    AD_ETOOBIG = AD_ERR_BASE_ - 5,     /* a cap was reached */
+    AD_EIO = AD_ERR_BASE_ - 6,         /* I/O error */
+    AD_EBUSY = AD_ERR_BASE_ - 7,       /* resource busy or locked */
+    AD_ECONSTRAINT = AD_ERR_BASE_ - 8, /* constraint violated (CHECK, foreign key) */
+    AD_EFULL = AD_ERR_BASE_ - 9,       /* disk full */
+    AD_ECORRUPT = AD_ERR_BASE_ - 10,   /* on-disk data is corrupt */
+    AD_EAGAIN = AD_ERR_BASE_ - 11,     /* try again later */
+    AD_ECLOSED = AD_ERR_BASE_ - 12,    /* the peer or handle is closed */
+    AD_ETIMEDOUT = AD_ERR_BASE_ - 13,  /* a deadline passed */
+    AD_EPERM = AD_ERR_BASE_ - 14,      /* not permitted */
+    AD_ESTATE = AD_ERR_BASE_ - 15,     /* not allowed in the current state */
+    AD_EINTERNAL = AD_ERR_BASE_ - 16,  /* a bug or an unexpected library error */
+    AD_ERR_MIN_ = AD_ERR_BASE_ - 17
 };
 
-/* Returns a static, lowercase description of an AD_E* code. Any thread. */
+/* A static, lowercase description of an AD_E* code, or of a -errno (what
+ * libc says, "errno 5: ..."); "unknown error" for anything else. Any
+ * thread. */
 const char *ad_strerror(int err);
-/* Returns the symbolic name ("ENOENT") of an AD_E* code. Any thread. */
+/* The symbolic name ("ENOENT") of an AD_E* code or of a -errno (its errno
+ * name, e.g. "EACCES"); "EUNKNOWN" for anything else. Any thread. */
 const char *ad_errname(int err);
+/* Whether err is one of the AD_E* codes above (0 is not). */
+#define AD_IS_ERR(err) ((int)(err) < AD_ERR_BASE_ && (int)(err) > (int)AD_ERR_MIN_)
 
 /* Aborts with file and line: for states that mean the code is wrong. */
 #define AD_BUG(...) ad_bug_(__FILE__, __LINE__, __VA_ARGS__)
 _Noreturn void ad_bug_(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- assertions ------------------------------------------------------------
+ * AD_ASSERT(cond): a state that means the code is wrong. In check and test
+ * builds (AD_TEST_BUILD: make BUILD=check|test|tsan, every unit and e2e
+ * test) a false cond aborts with file, line and the condition (AD_BUG). In
+ * release builds it compiles to nothing and cond is not evaluated, so cond
+ * must have no side effects: the checks cost a release daemon nothing, and
+ * every path is exercised under them by the tests (docs/DECISIONS.md).
+ */
+#ifdef AD_TEST_BUILD
+#define AD_ASSERT(cond)                                                                            \
+    ((cond) ? (void)0 : ad_bug_(__FILE__, __LINE__, "assertion failed: %s", #cond))
+#else
+#define AD_ASSERT(cond) ((void)0)
+#endif
+/* The loop thread: ad_loop_thread_set() records the calling thread as the
+ * one that runs the daemon's libuv loop (main, before uv_run);
+ * AD_ASSERT_LOOP() in a function its header says is for the loop thread
+ * only. Before a loop thread is set (unit tests, the CLI) every thread
+ * counts as it. Any thread. */
+void ad_loop_thread_set(void);
+bool ad_loop_thread_is(void);
+#define AD_ASSERT_LOOP() AD_ASSERT(ad_loop_thread_is())
 
 /* ---- logging --------------------------------------------------------------
  * One line per event on stderr. The message is free text followed by
@@ -115,12 +155,15 @@ void ad_buf_init(ad_buf_t *b, size_t max);
 void ad_buf_cleanup(ad_buf_t *b);
 /* Empties the buffer but keeps its memory. */
 void ad_buf_reset(ad_buf_t *b);
+/* Cuts the buffer back to its first len bytes (len <= b->len): undoes the
+ * appends after a mark when one of them was refused. */
+void ad_buf_truncate(ad_buf_t *b, size_t len);
 /* Makes room for n more bytes at once (AD_ETOOBIG past max). */
-int ad_buf_reserve(ad_buf_t *b, size_t n);
+AD_MUST_USE int ad_buf_reserve(ad_buf_t *b, size_t n);
 /* Appends n bytes (AD_ETOOBIG past max). The common case, room already
  * there, is inline: appends are the hot loop of every JSON writer. */
-int ad_buf_append_grow(ad_buf_t *b, const void *p, size_t n);
-static inline int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
+AD_MUST_USE int ad_buf_append_grow(ad_buf_t *b, const void *p, size_t n);
+AD_MUST_USE static inline int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
 {
     if (b->cap - b->len <= n) { /* cap <= max + 1, so this also bounds max */
         return ad_buf_append_grow(b, p, n);
@@ -132,7 +175,7 @@ static inline int ad_buf_append(ad_buf_t *b, const void *p, size_t n)
     b->data[b->len] = '\0';
     return 0;
 }
-static inline int ad_buf_putc(ad_buf_t *b, char c)
+AD_MUST_USE static inline int ad_buf_putc(ad_buf_t *b, char c)
 {
     if (b->cap - b->len <= 1) {
         return ad_buf_append_grow(b, &c, 1);
@@ -141,9 +184,10 @@ static inline int ad_buf_putc(ad_buf_t *b, char c)
     b->data[b->len] = '\0';
     return 0;
 }
-int ad_buf_puts(ad_buf_t *b, const char *s);
-int ad_buf_printf(ad_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);
+AD_MUST_USE int ad_buf_puts(ad_buf_t *b, const char *s);
+AD_MUST_USE int ad_buf_printf(ad_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+AD_MUST_USE int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);
 /* Removes the first n bytes. */
 void ad_buf_consume(ad_buf_t *b, size_t n);
 /* Hands data to the caller (free with free()) and empties the buffer. */
@@ -204,7 +248,7 @@ bool ad_utf8_valid(const char *s, size_t n);
 /* Appends s[0..n) with every byte that does not start a valid sequence, and
  * every NUL, replaced by U+FFFD, so any bytes become text a JSON string or a
  * row can hold. Returns 0 or the buffer's AD_ETOOBIG. */
-int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n);
+AD_MUST_USE int ad_utf8_repair(ad_buf_t *out, const char *s, size_t n);
 
 /* ---- finding programs (which.c) --------------------------------------------- */
 /* PATH when none is set: for lookups, and for agents' environments. */
@@ -240,7 +284,7 @@ int ad_exe_dir(char *out, size_t outsz);
  * writes it: '"' and '\\' escaped, \b \f \n \r \t short, other bytes below
  * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is.
  * Returns 0 or AD_ETOOBIG from the buffer. */
-int ad_json_string(ad_buf_t *b, const char *s, size_t n);
+AD_MUST_USE int ad_json_string(ad_buf_t *b, const char *s, size_t n);
 /* A camelCase key in snake_case ("exitCode" -> "exit_code"), cut to fit
  * out. Any thread. */
 void ad_json_snake_key(const char *key, char *out, size_t outsz);
@@ -325,8 +369,11 @@ typedef struct {
     ad_log_level_t log_level;
     ad_log_format_t log_format;
     bool durability_full;
-    char token[256];
-    char cors_origins[1024]; /* comma-separated; empty = same origin only */
+    char token[256];          /* the owner token, read from token_file */
+    char token_file[4096];    /* "": <data-dir>/owner-token */
+    char sandbox[8];          /* auto or off */
+    char sandbox_paths[4096]; /* comma-separated, read-only in every sandbox */
+    char cors_origins[1024];  /* comma-separated; empty = same origin only */
     /* accounts (src/auth) */
     char auth_mode[16]; /* token or none */
     char allowed_hosts[1024];
@@ -385,6 +432,11 @@ int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, cha
  * token or none, and none only on a loopback address; --tls-cert and
  * --tls-key come together. Returns 0 or AD_EINVAL with a message. */
 int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz);
+/* Reads --token-file into cfg->token and checks it (its mode, 0600 and
+ * ours; at least AD_TOKEN_MIN_CHARS). 0, or AD_EINVAL with a message. */
+int ad_config_token_load(ad_config_t *cfg, char *err, size_t errsz);
+/* 128 bits of a hex token; a shorter owner token is refused. */
+#define AD_TOKEN_MIN_CHARS 32
 /* Whether host (a name or an address) is this machine's loopback. */
 bool ad_host_is_loopback(const char *host);
 /* Prints the options with their variables and defaults, GNU style. */

@@ -48,6 +48,23 @@ int ad_dir_create(const char *dir, char *err, size_t errsz)
         snprintf(err, errsz, "%s is not a directory", path);
         return AD_EINVAL;
     }
+    /* Whoever else owns it, or may write in it, could have planted an
+     * owner token or a database: agentd would serve them. */
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errsz,
+                 "data dir %s belongs to uid %ld, not to this user (uid %ld): its files (the "
+                 "owner token among them) may have been planted; use a data dir of your own",
+                 path, (long)st.st_uid, (long)geteuid());
+        return AD_EPERM;
+    }
+    if ((st.st_mode & 022) != 0) {
+        snprintf(err, errsz,
+                 "data dir %s is writable by other users (mode %04o): its files (the owner "
+                 "token among them) may have been planted; use a new data dir, or check it and "
+                 "chmod 700 it",
+                 path, (unsigned)(st.st_mode & 07777));
+        return AD_EPERM;
+    }
     return 0;
 }
 

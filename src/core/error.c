@@ -3,10 +3,12 @@
  * Error codes: their names and descriptions, and AD_BUG(). Subsystems
  * translate library errors into these codes; this file only names them.
  */
+#define _GNU_SOURCE /* strerrordesc_np, strerrorname_np */
 #include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const struct {
     const char *name;
@@ -31,24 +33,43 @@ static const struct {
     [16] = {"EINTERNAL", "internal error"},
 };
 
+/* The index of an AD_E* code in errors[] (0 for AD_OK), or -1. */
 static int index_of(int err)
 {
-    if (err > 0 || err <= AD_ERR_MIN_) {
+    if (err == AD_OK) {
+        return 0;
+    }
+    if (!AD_IS_ERR(err)) {
         return -1;
     }
-    return -err;
+    return AD_ERR_BASE_ - err;
+}
+
+/* A -errno (errno values are below 200 on Linux; ours start at -1000), or 0. */
+static int errno_of(int err)
+{
+    return err < 0 && err > AD_ERR_BASE_ ? -err : 0;
 }
 
 const char *ad_strerror(int err)
 {
     int i = index_of(err);
-    return i < 0 ? "unknown error" : errors[i].text;
+    if (i >= 0) {
+        return errors[i].text;
+    }
+    /* strerrordesc_np: static text, unlike strerror safe on any thread. */
+    const char *t = errno_of(err) != 0 ? strerrordesc_np(errno_of(err)) : NULL;
+    return t != NULL ? t : "unknown error";
 }
 
 const char *ad_errname(int err)
 {
     int i = index_of(err);
-    return i < 0 ? "EUNKNOWN" : errors[i].name;
+    if (i >= 0) {
+        return errors[i].name;
+    }
+    const char *n = errno_of(err) != 0 ? strerrorname_np(errno_of(err)) : NULL;
+    return n != NULL ? n : "EUNKNOWN";
 }
 
 void ad_bug_(const char *file, int line, const char *fmt, ...)

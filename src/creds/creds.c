@@ -95,6 +95,7 @@ static void forget(ad_creds_t *c, const char *org, const char *provider)
 
 const char *ad_creds_key(ad_creds_t *c, const char *org, const char *provider)
 {
+    AD_ASSERT_LOOP();
     if (c == NULL) {
         return NULL;
     }
@@ -291,6 +292,7 @@ static void file_done(uv_work_t *w, int status)
 int ad_creds_set(ad_creds_t *c, const char *org, const char *provider, const char *key,
                  ad_creds_done_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     file_job_t *j = ad_xcalloc(1, sizeof(*j));
     j->creds = c;
     j->cb = cb;

@@ -224,6 +224,7 @@ static void resync(uv_timer_t *t)
 ad_defwatch_t *ad_defwatch_start(uv_loop_t *loop, struct ad_store *store, ad_bus_t *bus,
                                  const char *data_dir)
 {
+    AD_ASSERT_LOOP();
     ad_defwatch_t *dw = ad_xcalloc(1, sizeof(*dw));
     dw->loop = loop;
     dw->store = store;
@@ -239,6 +240,7 @@ ad_defwatch_t *ad_defwatch_start(uv_loop_t *loop, struct ad_store *store, ad_bus
 
 void ad_defwatch_stop(ad_defwatch_t *dw)
 {
+    AD_ASSERT_LOOP();
     if (dw == NULL) {
         return;
     }

@@ -294,7 +294,8 @@ json_t *ad_gitx_json_text(const char *s, size_t n)
     }
     ad_buf_t b;
     ad_buf_init(&b, 3 * n + 1);
-    (void)ad_utf8_repair(&b, s, n);
+    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
+    AD_DISCARD(ad_utf8_repair(&b, s, n));
     v = json_stringn(b.data != NULL ? b.data : "", b.len);
     ad_buf_cleanup(&b);
     return v != NULL ? v : json_string("");

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "git/git_int.h"
+#include "proc/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,8 +156,7 @@ int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_
         if (!*truncated) {
             size_t room = output->max - output->len;
             size_t take = (size_t)r < room ? (size_t)r : room;
-            ad_buf_append(output, buf, take);
-            *truncated = take < (size_t)r;
+            *truncated = take < (size_t)r || ad_buf_append(output, buf, take) != 0;
         }
     }
     close(fds[0]);
@@ -242,8 +242,17 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
             goto out;
         }
         char *const argv[] = {"/bin/sh", "-c", (char *)command, NULL};
-        rc = ad_gitx_run(wt_path, argv, NULL, timeout_ms ? timeout_ms : 300000, &output, &truncated,
+        /* The clean environment agents get: never agentd's own (its token)
+         * or a code-loading variable agentd happened to start with. */
+        char **envp = NULL;
+        char why[160];
+        if (ad_proc_env_build(NULL, false, &envp, why, sizeof(why)) != 0) {
+            rc = ad_gitx_fail(e, AD_EIO, "io", "setup environment: %s", why);
+            goto out;
+        }
+        rc = ad_gitx_run(wt_path, argv, envp, timeout_ms ? timeout_ms : 300000, &output, &truncated,
                          &st, &timed_out, e);
+        ad_proc_env_free(envp);
         if (rc != 0) {
             goto out;
         }

@@ -33,14 +33,14 @@
 
 /* Levels past which the score drops, each with a reason. */
 typedef struct {
-    double gpu_util_pct;  /* 85 */
-    double gpu_temp_c;    /* 80 */
-    double gpu_power_w;   /* 300 */
-    double cpu_util_pct;  /* 90 */
-    double cpu_temp_c;    /* 85 */
-    double mem_used_pct;  /* 90 */
-    double disk_used_pct; /* 90 */
-    double svc_fps_min;   /* 400: a service reporting fewer frames a second */
+    double gpu_util_pct;   /* 85 */
+    double gpu_temp_c;     /* 80 */
+    double gpu_power_w;    /* 300 */
+    double cpu_util_pct;   /* 90 */
+    double cpu_temp_c;     /* 85 */
+    double mem_used_pct;   /* 90 */
+    double disk_used_pct;  /* 90 */
+    double svc_fps_min;    /* 400: a service reporting fewer frames a second */
     double svc_latency_ms; /* 2: a service reporting a higher latency */
 } ad_health_thresholds_t;
 void ad_health_thresholds_default(ad_health_thresholds_t *t);
@@ -200,6 +200,8 @@ typedef struct {
     size_t ntools;
     bool cgroup_ok;
     const char *cgroup_detail;
+    bool sandbox_ok;            /* agents run in a sandbox (src/proc) */
+    const char *sandbox_detail; /* how, or why not */
     bool has_disk;
     uint64_t disk_total, disk_free;
     bool gpu_available;

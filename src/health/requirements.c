@@ -214,6 +214,10 @@ json_t *ad_health_requirements(const ad_health_req_in_t *in)
     bool dma = dmabuf("/proc/kallsyms", how, sizeof(how));
     item(items, "dmabuf", "DMA-BUF", dma ? "ok" : "warning", dma ? how : "not found",
          "a kernel with CONFIG_DMA_SHARED_BUFFER; only zero-copy frame capture needs it");
+    item(items, "sandbox", "agent sandbox", in->sandbox_ok ? "ok" : "warning", in->sandbox_detail,
+         "install bubblewrap (Debian: apt-get install bubblewrap) and allow user namespaces; "
+         "without a sandbox agents see every file agentd's user can, and only the owner's "
+         "organisation may start agents");
     item(items, "cgroup", "cgroup v2", in->cgroup_ok ? "ok" : "warning", in->cgroup_detail,
          "mount cgroup2 at /sys/fs/cgroup and delegate a writable subtree to agentd (systemd: "
          "Delegate=yes), so stop reaches every process an agent starts");

@@ -15,6 +15,8 @@
  *   out, err  the spools (append-only)
  *   exit   "<wait status>\n" once the agent has been reaped
  *   s      the holder's unix socket (0600; peers of another uid refused)
+ *   log    the holder's own errors, one timestamped line each (its stderr
+ *          is /dev/null); cut back to nothing past AD_HOLD_LOG_MAX
  * The daemon removes the directory once the run's end is stored.
  *
  * Threads: the holder is single-threaded; the registry helpers are plain
@@ -41,6 +43,8 @@
 /* What a spool keeps before an acknowledged offset: a terminal's
  * scrollback comes from there after a reattach. */
 #define AD_HOLD_KEEP (64u * 1024u)
+/* The holder's log file stays below this (it starts over past it). */
+#define AD_HOLD_LOG_MAX (64u * 1024u)
 
 enum {
     /* holder -> daemon */
@@ -48,6 +52,13 @@ enum {
     AD_HOLD_SCROLL = 2, /* as DATA, terminal scrollback already stored */
     AD_HOLD_EOF = 3,    /* the stream has ended and every byte was sent */
     AD_HOLD_EXIT = 4,   /* i32 wait status; after both EOFs */
+    /* A spool write failed (a full disk): the holder stopped reading the
+     * agent's output, which now blocks on its write, and retries the write
+     * on a timer; the bytes it read are kept, nothing is dropped. Payload:
+     * i32 errno, then a short reason ("disk full"). Sent again to a daemon
+     * that attaches while it lasts. An older daemon skips it. */
+    AD_HOLD_STALL = 5,
+    AD_HOLD_RESUME = 6, /* the spool takes writes again; reading goes on */
     /* daemon -> holder */
     AD_HOLD_ATTACH = 16, /* u64 out offset, u64 err offset, u64 scrollback from */
     AD_HOLD_INPUT = 17,  /* bytes for the agent's stdin */
@@ -110,6 +121,9 @@ bool ad_hold_alive(const ad_hold_info_t *info);
 int ad_hold_exit_read(const char *dir, int *status);
 /* Bytes in the spool of stream (1 stdout, 2 stderr); 0 when missing. */
 uint64_t ad_hold_spool_size(const char *dir, int stream);
+/* The end of dir/log (the holder's own errors): at most bufsz - 1 bytes,
+ * NUL-terminated in buf; the count (0: none). */
+size_t ad_hold_log_read(const char *dir, char *buf, size_t bufsz);
 /* Removes dir and what a holder puts in it. */
 void ad_hold_remove(const char *dir);
 

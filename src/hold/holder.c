@@ -4,7 +4,10 @@
  * spools, sent on to the daemon that is attached (from the offsets it
  * asks for), its input, signals and terminal size passed on, its exit
  * reaped and written down, all in one poll loop with no timer but the
- * bounded waits after the agent's exit. No heap but the input queue, no
+ * bounded waits after the agent's exit and the retry of a spool write a
+ * full disk refused (the agent's output is not read meanwhile, so the
+ * agent blocks on its write; STALL / RESUME tell the daemon). Its own
+ * errors go to <dir>/log (bounded). No heap but the input queue, no
  * SQLite, no threads. The supervisor (src/proc/spawn.c) forks it, it has
  * already forked the agent, and the daemon side of the wire is
  * src/proc/held.c.
@@ -19,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +40,20 @@
 #define INQ_MAX (8u << 20)
 #define DRAIN_MS 2000
 #define DEF_WAIT_SEC 86400
+#define RETRY_MIN_MS 50
+#define RETRY_MAX_MS 2000
 
 typedef struct {
-    int fd;        /* the agent's output, -1 after its end */
-    int spool;     /* the spool file, read and appended */
-    uint64_t end;  /* bytes in the spool */
-    uint64_t sent; /* next offset for the attached daemon */
+    int fd;         /* the agent's output, -1 after its end */
+    int spool;      /* the spool file, read and appended */
+    uint64_t end;   /* bytes in the spool */
+    uint64_t sent;  /* next offset for the attached daemon */
     uint64_t freed; /* the spool's disk below this is given back (ACK) */
     bool eof, eof_sent;
+    /* Read from the agent, not yet in the spool (a refused write): while
+     * there is any, the agent's output is not read. */
+    char pend[CHUNK];
+    size_t plen;
 } hstream_t;
 
 typedef struct {
@@ -66,6 +76,14 @@ typedef struct {
     int status;
     int64_t exit_ms;
     int64_t wait_ms;
+    /* A full disk: the spool refused a write. stall_sent: what the attached
+     * daemon was last told (STALL or RESUME). */
+    bool stalled, stall_sent;
+    int stall_errno;
+    int64_t stall_ms, retry_at;
+    int retry_ms;
+    int64_t drain_from; /* the output's drain bound counts from here */
+    int logfd;
 } holder_t;
 
 static unsigned char rbuf[AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD];
@@ -89,6 +107,47 @@ static uint64_t get_u64(const unsigned char *p)
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
+}
+
+/* One line in <dir>/log: the holder's stderr is /dev/null. The file
+ * starts over once past AD_HOLD_LOG_MAX, so it stays bounded. */
+static void hlog(const holder_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hlog(const holder_t *h, const char *fmt, ...)
+{
+    if (h->logfd < 0) {
+        return;
+    }
+    char line[512];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ agentd hold: ", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    va_end(ap);
+    n += m < 0 ? 0 : (size_t)m < sizeof(line) - n - 1 ? (size_t)m : sizeof(line) - n - 2;
+    line[n++] = '\n';
+    struct stat st;
+    if (fstat(h->logfd, &st) == 0 && (uint64_t)st.st_size + n > AD_HOLD_LOG_MAX) {
+        if (ftruncate(h->logfd, 0) != 0) {
+            return;
+        }
+        (void)fallocate(h->logfd, FALLOC_FL_KEEP_SIZE, 0, AD_HOLD_LOG_MAX);
+    }
+    (void)ad_write_all(h->logfd, line, n);
+}
+
+static void open_log(holder_t *h)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/log", h->dir);
+    h->logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* Its blocks are taken now: what it has to say is mostly that the disk
+     * is full, when a new block could not be had. */
+    if (h->logfd >= 0) {
+        (void)fallocate(h->logfd, FALLOC_FL_KEEP_SIZE, 0, AD_HOLD_LOG_MAX);
+    }
 }
 
 /* Writes a small file whole, through a temporary name and a rename. */
@@ -125,7 +184,7 @@ static void agent_exited(holder_t *h, int status)
 {
     h->exited = true;
     h->status = status;
-    h->exit_ms = now_ms();
+    h->exit_ms = h->drain_from = now_ms();
     /* The tree ends with its leader, as under the daemon (src/proc). */
     kill(-h->agent, SIGKILL);
     char text[32];
@@ -167,7 +226,51 @@ static void stream_end(hstream_t *st)
     st->eof = true;
 }
 
-static void on_output(hstream_t *st)
+/* Appends n bytes to the spool; how many went (fewer on a full disk,
+ * errno then says why). */
+static size_t spool_write(hstream_t *st, const char *p, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(st->spool, p + done, n - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            if (w == 0) {
+                errno = ENOSPC;
+            }
+            break;
+        }
+        done += (size_t)w;
+    }
+    st->end += done;
+    return done;
+}
+
+static const char *stall_reason(int e)
+{
+    return e == ENOSPC || e == EDQUOT || e == EFBIG ? "disk full" : "spool write failed";
+}
+
+/* The spool refused bytes: they are kept, reading stops, a retry is due. */
+static void stall(holder_t *h, hstream_t *st, const char *rest, size_t n)
+{
+    int e = errno;
+    memmove(st->pend, rest, n);
+    st->plen = n;
+    h->retry_ms = RETRY_MIN_MS;
+    h->retry_at = now_ms() + h->retry_ms;
+    if (!h->stalled) {
+        h->stalled = true;
+        h->stall_errno = e;
+        h->stall_ms = now_ms();
+        hlog(h, "spool write failed: %s; not reading the agent's output until it can be stored",
+             strerror(e));
+    }
+}
+
+static void on_output(holder_t *h, hstream_t *st)
 {
     ssize_t n = read(st->fd, obuf, sizeof(obuf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -177,12 +280,42 @@ static void on_output(hstream_t *st)
         stream_end(st);
         return;
     }
-    size_t done = ad_write_all(st->spool, obuf, (size_t)n);
+    size_t done = spool_write(st, obuf, (size_t)n);
     if (done < (size_t)n) {
-        /* A full disk: what cannot be spooled is lost, and said so. */
-        fprintf(stderr, "agentd hold: spool write failed: %s\n", strerror(errno));
+        stall(h, st, obuf + done, (size_t)n - done);
     }
-    st->end += done;
+}
+
+/* The retry timer: the kept bytes to the spool, in order; reading goes on
+ * once both streams' are in, else the next try waits longer. */
+static void retry_spool(holder_t *h)
+{
+    if (!h->stalled || now_ms() < h->retry_at) {
+        return;
+    }
+    bool clear = true;
+    for (int i = 0; i < 2; i++) {
+        hstream_t *st = &h->s[i];
+        if (st->plen == 0) {
+            continue;
+        }
+        size_t done = spool_write(st, st->pend, st->plen);
+        memmove(st->pend, st->pend + done, st->plen - done);
+        st->plen -= done;
+        if (st->plen > 0) {
+            h->stall_errno = errno;
+            clear = false;
+        }
+    }
+    if (!clear) {
+        h->retry_ms = h->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : h->retry_ms * 2;
+        h->retry_at = now_ms() + h->retry_ms;
+        return;
+    }
+    h->stalled = false;
+    h->drain_from = now_ms();
+    hlog(h, "spool writable again after %lld ms; reading the agent's output",
+         (long long)(now_ms() - h->stall_ms));
 }
 
 static void on_stdin_ready(holder_t *h)
@@ -241,6 +374,7 @@ static void on_attach(holder_t *h, const unsigned char *p, uint32_t len)
     h->scroll_end = h->s[0].sent;
     h->attached = true;
     h->exit_sent = false;
+    h->stall_sent = false;
 }
 
 /* The daemon has stored the output below the offsets: their disk blocks
@@ -360,6 +494,22 @@ static bool frame_data(holder_t *h, int i, unsigned type, uint64_t *off, uint64_
 static bool next_frame(holder_t *h)
 {
     h->woff = h->wlen = 0;
+    if (h->stalled != h->stall_sent) {
+        h->stall_sent = h->stalled;
+        if (!h->stalled) {
+            ad_hold_hdr(wbuf, 0, AD_HOLD_RESUME, 0);
+            h->wlen = AD_HOLD_HDR;
+            return true;
+        }
+        const char *why = stall_reason(h->stall_errno);
+        int32_t e = h->stall_errno;
+        size_t n = strlen(why);
+        ad_hold_hdr(wbuf, (uint32_t)(4 + n), AD_HOLD_STALL, 0);
+        memcpy(wbuf + AD_HOLD_HDR, &e, 4);
+        memcpy(wbuf + AD_HOLD_HDR + 4, why, n);
+        h->wlen = AD_HOLD_HDR + 4 + n;
+        return true;
+    }
     if (frame_data(h, 0, AD_HOLD_SCROLL, &h->scroll, h->scroll_end)) {
         return true;
     }
@@ -464,12 +614,19 @@ static int listen_on(const holder_t *h)
  * agent's exit (its output's end, then a daemon to collect it). */
 static int poll_timeout(const holder_t *h)
 {
+    int retry = -1;
+    if (h->stalled) {
+        int64_t r = h->retry_at - now_ms();
+        retry = r <= 0 ? 0 : (int)r;
+    }
     if (!h->exited) {
-        return -1;
+        return retry;
     }
     int64_t t = now_ms() - h->exit_ms;
-    int64_t left = (!h->s[0].eof || !h->s[1].eof) ? DRAIN_MS - t : h->wait_ms - t;
-    return left <= 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+    int64_t left =
+        (!h->s[0].eof || !h->s[1].eof) ? DRAIN_MS - (now_ms() - h->drain_from) : h->wait_ms - t;
+    int wait = left <= 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+    return retry >= 0 && retry < wait ? retry : wait;
 }
 
 /* True when the holder's work is over. */
@@ -479,7 +636,9 @@ static bool finished(holder_t *h)
         return false;
     }
     int64_t t = now_ms() - h->exit_ms;
-    if (t >= DRAIN_MS) {
+    /* Not while output waits for the disk: the drain counts from when it
+     * was stored (drain_from). */
+    if (!h->stalled && now_ms() - h->drain_from >= DRAIN_MS) {
         for (int i = 0; i < 2; i++) {
             if (!h->s[i].eof) {
                 stream_end(&h->s[i]); /* a grandchild keeps it open: give up */
@@ -503,14 +662,17 @@ static void one_round(holder_t *h)
     p[n++] = (struct pollfd){.fd = h->lsock, .events = POLLIN};
     bool full = pump(h);
     p[n++] = (struct pollfd){.fd = h->conn, .events = POLLIN | (full ? POLLOUT : 0)};
-    p[n++] = (struct pollfd){.fd = h->s[0].fd, .events = POLLIN};
-    p[n++] = (struct pollfd){.fd = h->s[1].fd, .events = POLLIN};
+    /* A stream whose bytes wait for the disk is not read: the agent's
+     * writes block, as under a terminal's flow control. */
+    p[n++] = (struct pollfd){.fd = h->s[0].plen > 0 ? -1 : h->s[0].fd, .events = POLLIN};
+    p[n++] = (struct pollfd){.fd = h->s[1].plen > 0 ? -1 : h->s[1].fd, .events = POLLIN};
     int in = h->pty ? -1 : h->in_fd;
     p[n++] =
         (struct pollfd){.fd = h->inq_len > 0 ? (h->pty ? h->s[0].fd : in) : -1, .events = POLLOUT};
     if (poll(p, (nfds_t)n, poll_timeout(h)) < 0) {
         return;
     }
+    retry_spool(h);
     if (p[0].revents) {
         on_signals(h);
     }
@@ -521,8 +683,8 @@ static void one_round(holder_t *h)
         on_conn_readable(h);
     }
     for (int i = 0; i < 2; i++) {
-        if (p[3 + i].revents && h->s[i].fd >= 0) {
-            on_output(&h->s[i]);
+        if (p[3 + i].revents && h->s[i].fd >= 0 && h->s[i].plen == 0) {
+            on_output(h, &h->s[i]);
         }
     }
     if (p[5].revents) {
@@ -547,6 +709,7 @@ static int signal_fd(void)
     sigprocmask(SIG_SETMASK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit is a refused write (EFBIG), not an end */
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
@@ -595,7 +758,7 @@ static int setup_replay(holder_t *h)
 {
     h->replay = true;
     h->exited = true;
-    h->exit_ms = now_ms();
+    h->exit_ms = h->drain_from = now_ms();
     h->wait_ms = 60000;                 /* the daemon asks at once */
     h->status = AD_HOLD_STATUS_UNKNOWN; /* no exit file: the agent's end is not known */
     ad_hold_exit_read(h->dir, &h->status);
@@ -623,10 +786,14 @@ int ad_hold_main(int argc, char **argv)
     h.conn = 3;
     set_nonblock(3);
     snprintf(h.dir, sizeof(h.dir), "%s", replay ? argv[1] : argv[0]);
+    open_log(&h);
+    if (h.logfd >= 0 && dup2(h.logfd, 2) < 0) {
+        h.logfd = -1;
+    }
     h.sfd = signal_fd();
     int rc = replay ? setup_replay(&h) : setup_live(&h, argv, argc);
     if (rc != 0 || h.sfd < 0) {
-        fprintf(stderr, "agentd hold: cannot set up in %s: %s\n", h.dir, strerror(errno));
+        hlog(&h, "cannot set up in %s: %s", h.dir, strerror(errno));
         if (!replay && h.agent > 0) {
             kill(-h.agent, SIGKILL);
         }
@@ -634,6 +801,12 @@ int ad_hold_main(int argc, char **argv)
     }
     while (!finished(&h)) {
         one_round(&h);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (h.s[i].plen > 0) {
+            hlog(&h, "ended with %zu bytes of %s not stored (the disk stayed full)", h.s[i].plen,
+                 i == 0 ? "stdout" : "stderr");
+        }
     }
     return 0;
 }

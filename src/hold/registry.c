@@ -12,6 +12,7 @@
 #include "hold/hold.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,9 +135,32 @@ uint64_t ad_hold_spool_size(const char *dir, int stream)
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+size_t ad_hold_log_read(const char *dir, char *buf, size_t bufsz)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/log", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+    if (bufsz == 0) {
+        return 0;
+    }
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        off_t from = st.st_size > (off_t)(bufsz - 1) ? st.st_size - (off_t)(bufsz - 1) : 0;
+        ssize_t r = pread(fd, buf, bufsz - 1, from);
+        n = r > 0 ? (size_t)r : 0;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
 void ad_hold_remove(const char *dir)
 {
-    static const char *const names[] = {"s", "info", "info.tmp", "exit", "exit.tmp", "out", "err"};
+    static const char *const names[] = {"s",        "info", "info.tmp", "exit",
+                                        "exit.tmp", "out",  "err",      "log"};
     char path[4200];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);

@@ -94,6 +94,15 @@ typedef struct {
     void (*done)(void *ud, ad_req_t *r, int status);
 } ad_guard_t;
 void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud);
+/* A client's dialect chosen by a path prefix: a request for prefix + path
+ * (prefix "/seed": /seed/api/agents) is routed, guarded and answered as
+ * path, except that each JSON answer goes through fn first (which changes
+ * body in place; r's route and status are there to pick what to change).
+ * For clients whose only setting is their base URL. One prefix per server. */
+typedef void (*ad_dialect_fn)(const ad_req_t *r, int status, json_t *body, void *ud);
+void ad_server_set_dialect(ad_server_t *s, const char *prefix, ad_dialect_fn fn, void *ud);
+/* Whether r came in under the dialect prefix. */
+bool ad_req_dialect(const ad_req_t *r);
 /* Takes ownership of p (from malloc): it is freed with the server. For data
  * a route's ud points to that lives as long as the route. */
 void ad_server_own(ad_server_t *s, void *p);

@@ -97,6 +97,7 @@ struct ad_req {
     void *data;
     const void *auth;         /* the guard's (ad_req_set_auth) */
     const ad_route_t *route;  /* matched, or NULL */
+    bool dialect;             /* came in under the server's dialect prefix */
 
     /* response */
     ad_resh_t *res_hdrs, *res_hdrs_tail;
@@ -181,6 +182,9 @@ struct ad_server {
     size_t nowned;
     const ad_guard_t *guard;
     void *guard_ud;
+    char dialect_prefix[32]; /* ad_server_set_dialect */
+    ad_dialect_fn dialect;
+    void *dialect_ud;
     char **cors;
     size_t ncors;
     ad_conn_t *conns;

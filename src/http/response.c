@@ -496,9 +496,13 @@ void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *
 
 void ad_res_json(ad_req_t *r, int status, json_t *body)
 {
+    AD_ASSERT_LOOP();
     if (body == NULL) {
         ad_res_send(r, status, "application/json", "null", 4);
         return;
+    }
+    if (r->dialect && r->srv->dialect != NULL) {
+        r->srv->dialect(r, status, body, r->srv->dialect_ud);
     }
     /* Most answers fit a first guess: one serialization pass. Only a larger
      * one is measured by that pass and serialized again at its size. */
@@ -533,7 +537,8 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
      * the same reason) is empty. */
     ad_buf_t fixed;
     ad_buf_init(&fixed, sizeof(msg) * 3 + 16);
-    (void)ad_utf8_repair(&fixed, msg, strlen(msg));
+    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
+    AD_DISCARD(ad_utf8_repair(&fixed, msg, strlen(msg)));
     json_t *err = json_pack("{s:s, s:s%, s:o}", "code", code, "message",
                             fixed.data != NULL ? fixed.data : "", fixed.len, "details",
                             details != NULL ? details : json_object());
@@ -543,6 +548,7 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
 
 void ad_res_error(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt, ...)
 {
+    AD_ASSERT_LOOP();
     va_list ap;
     va_start(ap, fmt);
     res_verror(r, status, code, details, fmt, ap);

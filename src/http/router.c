@@ -8,6 +8,7 @@
  */
 #include "http/http_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -310,6 +311,11 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     char allow[96];
     size_t alen = 0;
     allow[0] = '\0';
+    size_t pl = strlen(s->dialect_prefix);
+    if (s->dialect != NULL && strncmp(r->path, s->dialect_prefix, pl) == 0 && r->path[pl] == '/') {
+        r->path += pl; /* the arena keeps the whole string */
+        r->dialect = true;
+    }
     const ad_route_t *found = find_route(s, r, allow, sizeof(allow), &alen);
     r->route = found;
     if (s->guard != NULL && s->guard->check != NULL &&
@@ -356,6 +362,7 @@ static ad_route_t *route_add(ad_server_t *s, const char *method, const char *pat
 void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
                      ad_handler_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     route_add(s, method, pattern, access, cb, ud);
 }
 
@@ -410,6 +417,18 @@ void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud)
 {
     s->guard = ops;
     s->guard_ud = ud;
+}
+
+void ad_server_set_dialect(ad_server_t *s, const char *prefix, ad_dialect_fn fn, void *ud)
+{
+    snprintf(s->dialect_prefix, sizeof(s->dialect_prefix), "%s", prefix);
+    s->dialect = fn;
+    s->dialect_ud = ud;
+}
+
+bool ad_req_dialect(const ad_req_t *r)
+{
+    return r->dialect;
 }
 
 void ad_server_own(ad_server_t *s, void *p)

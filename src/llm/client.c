@@ -268,7 +268,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     }
     if (rq->status != 200) {
         size_t room = rq->errbody.max - rq->errbody.len;
-        ad_buf_append(&rq->errbody, p, len < room ? len : room);
+        /* Only the error body's start is kept: what is taken fits its cap. */
+        AD_DISCARD(ad_buf_append(&rq->errbody, p, len < room ? len : room));
         return len;
     }
     rq->in_cb = true;
@@ -509,6 +510,7 @@ static int set_headers(ad_llm_req_t *rq, const char *key)
 int ad_llm_start(ad_llm_t *c, const ad_llm_spec_t *spec, const ad_llm_cbs_t *cbs, void *ud,
                  ad_llm_req_t **out, char *err, size_t errsz)
 {
+    AD_ASSERT_LOOP();
     int rc = multi_open(c, err, errsz);
     if (rc != 0) {
         return rc;

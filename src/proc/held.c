@@ -130,6 +130,7 @@ static void on_data_frame(ad_proc_t *p, unsigned type, unsigned stream, const un
     } else if (off > rs->pos) {
         ad_log(AD_LOG_WARN, "proc", "held output gap pid=%ld from=%llu to=%llu", (long)p->pid,
                (unsigned long long)rs->pos, (unsigned long long)off);
+        p->ex.gap_bytes += off - rs->pos;
         rs->pos = off;
     }
     ad_proc_rstream_input(rs, data, n);
@@ -156,6 +157,24 @@ static void on_frame(ad_proc_t *p, const unsigned char *f, uint32_t len)
         ad_rstream_t *rs = stream == 2 ? &p->err : &p->out;
         ad_proc_rstream_flush(rs);
         rs->eof = true;
+    } else if (type == AD_HOLD_STALL || type == AD_HOLD_RESUME) {
+        /* The reason as text, bounded and without control bytes. */
+        char why[64] = "";
+        for (uint32_t i = 0; type == AD_HOLD_STALL && len > 4 && i < len - 4 && i < sizeof(why) - 1;
+             i++) {
+            unsigned char c = pl[4 + i];
+            why[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+            why[i + 1] = '\0';
+        }
+        if (type == AD_HOLD_STALL) {
+            ad_log(AD_LOG_WARN, "proc", "holder stalled, agent output waits pid=%ld reason=\"%s\"",
+                   (long)p->pid, why);
+        } else {
+            ad_log(AD_LOG_INFO, "proc", "holder resumed pid=%ld", (long)p->pid);
+        }
+        if (p->on_stall != NULL) {
+            p->on_stall(p, type == AD_HOLD_STALL, type == AD_HOLD_STALL ? why : NULL, p->ud);
+        }
     } else if (type == AD_HOLD_EXIT && len >= 4 && !p->exited) {
         int32_t status;
         memcpy(&status, pl, 4);

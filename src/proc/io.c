@@ -33,7 +33,8 @@ static void deliver(ad_rstream_t *rs, char *line, size_t len, bool truncated)
 static void deliver_buffered(ad_rstream_t *rs, bool truncated)
 {
     if (truncated) {
-        ad_buf_puts(&rs->line, AD_PROC_TRUNC_MARKER); /* room reserved by max */
+        /* The cap is max_line plus the marker: room is reserved for it. */
+        AD_DISCARD(ad_buf_puts(&rs->line, AD_PROC_TRUNC_MARKER));
     }
     deliver(rs, rs->line.data != NULL ? rs->line.data : (char *)"", rs->line.len, truncated);
     if (rs->line.cap > AD_PROC_SHRINK_ABOVE) {
@@ -64,11 +65,12 @@ static void split_lines(ad_rstream_t *rs, char *data, size_t n)
         } else {
             size_t room = cap - rs->line.len;
             if (seg > room) {
-                ad_buf_append(&rs->line, data, room);
+                AD_DISCARD(
+                    ad_buf_append(&rs->line, data, room)); /* room: what is left of the cap */
                 deliver_buffered(rs, true);
                 rs->skipping = nl == NULL;
             } else {
-                ad_buf_append(&rs->line, data, seg);
+                AD_DISCARD(ad_buf_append(&rs->line, data, seg)); /* seg <= room: it fits */
                 if (nl != NULL) {
                     deliver_buffered(rs, false);
                 }

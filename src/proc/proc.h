@@ -60,6 +60,7 @@ typedef struct {
     bool forced;         /* ... and it came to SIGKILL (force or escalation) */
     bool lost;           /* it could not be reaped (should never happen) */
     bool oom_killed;     /* its cgroup's memory limit killed a member */
+    uint64_t gap_bytes;  /* held: output bytes its holder no longer had (lost) */
 } ad_proc_exit_t;
 
 /* Callbacks, all on the loop thread. `line` is borrowed for the call, NUL
@@ -76,6 +77,33 @@ typedef void (*ad_proc_data_cb)(ad_proc_t *p, ad_proc_stream_t stream, const cha
  * reached EOF (or the drain bound passed). p is freed when this returns:
  * do not keep it. */
 typedef void (*ad_proc_exit_cb)(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
+/* Held only: the holder stopped reading the agent's output because its
+ * spool could not be written (stalled, reason e.g. "disk full"; the agent
+ * blocks on its writes), or goes on again (stalled false, reason NULL).
+ * Optional. */
+typedef void (*ad_proc_stall_cb)(ad_proc_t *p, bool stalled, const char *reason, void *ud);
+
+/* One mount of a sandbox (src/proc/sandbox.c), in order: later ones
+ * cover earlier ones. */
+typedef enum {
+    AD_PROC_BIND_RO,     /* src read-only at dst */
+    AD_PROC_BIND_RW,     /* src read-write at dst */
+    AD_PROC_BIND_RO_TRY, /* read-only, skipped when src is missing */
+    AD_PROC_BIND_HIDE    /* an empty folder over dst */
+} ad_proc_bind_kind_t;
+
+typedef struct {
+    ad_proc_bind_kind_t kind;
+    const char *src, *dst;
+} ad_proc_bind_t;
+
+/* What a sandboxed tree sees besides the system read-only (/usr, /etc but
+ * its secrets, the top-level library links) and fresh /tmp, /proc, /dev. */
+typedef struct {
+    const ad_proc_bind_t *binds;
+    size_t nbinds;
+    bool network; /* share agentd's network; false: loopback only */
+} ad_proc_sandbox_t;
 
 typedef struct {
     const char *const *argv; /* argv[0]: a path, or a name looked up in PATH */
@@ -96,6 +124,7 @@ typedef struct {
     ad_proc_line_cb on_line;
     ad_proc_data_cb on_data;
     ad_proc_exit_cb on_exit;
+    ad_proc_stall_cb on_stall;
     void *ud;
     /* The tree's cgroup name (a run id; NULL: made up). Unique per spawn. */
     const char *cgroup_name;
@@ -106,6 +135,9 @@ typedef struct {
      * has exited waits for a daemon (0: a day). */
     const char *hold_dir;
     uint32_t hold_wait_sec;
+    /* Runs the agent in the sandbox (the holder stays outside); NULL:
+     * unconfined. AD_EPERM when the sandbox is not available here. */
+    const ad_proc_sandbox_t *sandbox;
 } ad_proc_opts_t;
 
 /* Where a held process's output is taken up again (ad_proc_attach). */
@@ -134,6 +166,32 @@ size_t ad_procs_count(const ad_procs_t *s);
 /* How process trees are contained, one line: "cgroup v2 at …" or why the
  * subreaper and process groups are used instead. Borrowed. */
 const char *ad_procs_containment(const ad_procs_t *s);
+/* Probes the agent sandbox (bubblewrap and the kernel's namespaces; a
+ * child runs for a moment): enable false turns it off. Until called there
+ * is none. data_dir (copied) is what ad_proc_sandbox_plain covers. */
+void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir);
+/* The sandbox of an organisation's plain program (a job, a service): its
+ * cwd read-write (NULL: none), the system read-only, network on, and the
+ * data_dir given to ad_procs_sandbox_init covered. binds holds 2; out
+ * points into it and at cwd (both borrowed for the spawn). */
+void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t binds[2],
+                           ad_proc_sandbox_t *out);
+/* The shell command line (for /bin/sh -c) that runs cmd with sh in the
+ * plain sandbox of cwd: an organisation's worktree setup command. Owned
+ * (free()); NULL when there is no sandbox here. */
+char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd);
+/* Whether spawns can be sandboxed; *why (borrowed, may be NULL) says how,
+ * or why not and how to fix it. */
+bool ad_procs_sandbox(const ad_procs_t *s, const char **why);
+/* Builds a child's clean environment: PATH, HOME, LANG, LC_*, USER,
+ * LOGNAME, SHELL, TMPDIR, TZ (and TERM when pty) of agentd's own, then
+ * extra (may be NULL) overriding by name; AGENTD_* is dropped from both
+ * (but AGENTD_CONFIG from extra). Returns 0 and *out (owned: free with
+ * ad_proc_env_free()), or AD_EINVAL with err set for an entry that is
+ * not NAME=value. Any thread. */
+int ad_proc_env_build(const char *const *extra, bool pty, char ***out, char *err, size_t errsz);
+void ad_proc_env_free(char **env);
+
 /* True when every spawn gets a cgroup (a stop kills the whole tree, even
  * members that left the process group). */
 bool ad_procs_cgroups(const ad_procs_t *s);

@@ -79,8 +79,8 @@ struct ad_proc {
     /* held (src/hold): out.pipe is the holder's socket, out/err keep the
      * streams' lines and ends; nothing else of the agent is ours. */
     bool held, kept;
-    pid_t hold_pid; /* the holder when we forked it, else 0 */
-    ad_buf_t hbuf;  /* frames not yet whole */
+    pid_t hold_pid;    /* the holder when we forked it, else 0 */
+    ad_buf_t hbuf;     /* frames not yet whole */
     uint64_t acked[2]; /* the stored offsets last sent in an ACK */
     bool held_back;    /* not reading the holder: the writer is behind */
     /* from the options */
@@ -90,8 +90,31 @@ struct ad_proc {
     ad_proc_line_cb on_line;
     ad_proc_data_cb on_data;
     ad_proc_exit_cb on_exit;
+    ad_proc_stall_cb on_stall;
     void *ud;
 };
+
+/* sandbox.c: bubblewrap, when it works here. */
+typedef struct {
+    bool ok;
+    char bwrap[4096];
+    char why[4800];
+    char data_dir[4096]; /* covered in a plain program's sandbox */
+} ad_sandbox_t;
+
+/* A NULL-terminated argv of owned strings. */
+typedef struct {
+    char **v;
+    size_t n, cap;
+} ad_argv_t;
+
+void ad_argv_free(ad_argv_t *a);
+/* The argv that runs file (argv[1..] its arguments) in sb with cwd as its
+ * working directory: bwrap's, in *out. AD_EPERM with err when there is
+ * no sandbox here. */
+int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const char *file,
+                         const char *const *argv, const char *cwd, ad_argv_t *out, char *err,
+                         size_t errsz);
 
 typedef struct cg_dead {
     struct cg_dead *next;
@@ -102,6 +125,7 @@ struct ad_procs {
     uv_loop_t *loop;
     uv_signal_t sigchld;
     ad_cgroups_t cg;
+    ad_sandbox_t sbx;
     cg_dead_t *cg_dead; /* cgroups of ended trees, removed once empty */
     uint64_t spawns;    /* names cgroups when the caller gives none */
     ad_proc_t *head;
@@ -166,13 +190,7 @@ void ad_proc_rstream_open(ad_proc_t *p, ad_rstream_t *rs, ad_proc_stream_t strea
 /* The drain timer: output did not end within drain_ms of the exit. */
 void ad_proc_on_drain(uv_timer_t *t);
 
-/* Builds a NULL-terminated "NAME=value" array: the inherited allow-list,
- * then extra (may be NULL) overriding by name; AGENTD_* is dropped from
- * both. TERM is inherited only when pty (default xterm-256color). Returns 0
- * and *out (owned: free with ad_proc_env_free()), or AD_EINVAL with err set
- * for an entry that is not NAME=value. */
-int ad_proc_env_build(const char *const *extra, bool pty, char ***out, char *err, size_t errsz);
-void ad_proc_env_free(char **env);
+/* env.c: ad_proc_env_build (proc.h). */
 /* The value of name in env, or NULL. Borrowed from env. */
 const char *ad_proc_env_get(char *const *env, const char *name);
 

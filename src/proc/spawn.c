@@ -73,9 +73,16 @@ static void close_fd(int *fd)
 }
 
 /* Runs in the child between fork and exec: async-signal-safe calls only. */
-static _Noreturn void child_exec(const char *file, char *const argv[], char *const envp[],
-                                 const char *cwd, bool pty, int fd_in, int fd_out, int fd_err,
-                                 int errfd, int cgfd)
+/* What the child execs: the agent, or bwrap around it (sandboxed: exec'd
+ * with SIGINT and SIGTERM ignored, see sandbox.c). */
+typedef struct {
+    const char *file;
+    char *const *argv;
+    bool sandboxed;
+} exec_t;
+
+static _Noreturn void child_exec(const exec_t *x, char *const envp[], const char *cwd, bool pty,
+                                 int fd_in, int fd_out, int fd_err, int errfd, int cgfd)
 {
     int e = 0;
     /* Into the tree's cgroup before anything else, so every descendant is
@@ -92,6 +99,11 @@ static _Noreturn void child_exec(const char *file, char *const argv[], char *con
         if (i != SIGKILL && i != SIGSTOP) {
             sigaction(i, &sa, NULL); /* agentd ignores SIGPIPE; agents must not */
         }
+    }
+    if (x->sandboxed) {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
     }
     if (setsid() < 0) {
         goto fail;
@@ -117,7 +129,7 @@ static _Noreturn void child_exec(const char *file, char *const argv[], char *con
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(file, argv, envp);
+    execve(x->file, x->argv, envp);
 fail:
     e = errno;
     ssize_t wr = write(errfd, &e, sizeof(e));
@@ -245,7 +257,7 @@ static int exec_report(const ad_proc_opts_t *o, fds_t *f, pid_t waited, char *er
 
 /* Forks and execs; returns once the exec happened (the report pipe closed)
  * or failed (it carried the child's errno, and the child is reaped). */
-static int fork_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds_t *f,
+static int fork_exec(const ad_proc_opts_t *o, const exec_t *x, char **envp, fds_t *f,
                      pid_t *pid_out, char *err, size_t errsz)
 {
     /* No signal handler may run in the child before exec resets them. */
@@ -254,13 +266,10 @@ static int fork_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
     if (pid == 0) {
-        char *const *argv = (char *const *)o->argv;
         if (o->pty) {
-            child_exec(file, argv, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1],
-                       f->cg);
+            child_exec(x, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1], f->cg);
         }
-        child_exec(file, argv, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1],
-                   f->cg);
+        child_exec(x, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1], f->cg);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -288,6 +297,7 @@ ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, cons
     p->max_stdin = o->max_stdin_bytes ? o->max_stdin_bytes : AD_PROC_DEF_MAX_STDIN;
     p->on_line = o->on_line;
     p->on_data = o->on_data;
+    p->on_stall = o->on_stall;
     p->on_exit = o->on_exit;
     p->ud = o->ud;
     uv_timer_init(s->loop, &p->stop_timer);
@@ -363,20 +373,17 @@ static void utoa(char *out, unsigned long v)
  * not reach it), becomes the subreaper of the agent's tree, forks the
  * agent, says its pid, and execs agentd's own binary as `agentd hold`
  * with its ends on fds 3-6 and nothing else open. */
-static _Noreturn void holder_exec(const ad_proc_opts_t *o, const char *file, char **envp, fds_t *f,
+static _Noreturn void holder_exec(const ad_proc_opts_t *o, const exec_t *x, char **envp, fds_t *f,
                                   hold_argv_t *ha)
 {
     setsid();
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     pid_t a = fork();
     if (a == 0) {
-        char *const *argv = (char *const *)o->argv;
         if (o->pty) {
-            child_exec(file, argv, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1],
-                       f->cg);
+            child_exec(x, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1], f->cg);
         }
-        child_exec(file, argv, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1],
-                   f->cg);
+        child_exec(x, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1], f->cg);
     }
     if (a < 0) {
         _exit(127);
@@ -424,7 +431,7 @@ static void hold_argv(const ad_proc_opts_t *o, hold_argv_t *ha)
 
 /* Forks the holder, which forks the agent: *pid_out is the agent's pid and
  * *holder the holder's, once the agent has exec'd. */
-static int fork_held(const ad_proc_opts_t *o, const char *file, char **envp, fds_t *f,
+static int fork_held(const ad_proc_opts_t *o, const exec_t *x, char **envp, fds_t *f,
                      pid_t *pid_out, pid_t *holder, char *err, size_t errsz)
 {
     char dir[4200];
@@ -447,7 +454,7 @@ static int fork_held(const ad_proc_opts_t *o, const char *file, char **envp, fds
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t h = fork();
     if (h == 0) {
-        holder_exec(o, file, envp, f, &ha);
+        holder_exec(o, x, envp, f, &ha);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -487,6 +494,7 @@ static ad_proc_t *held_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, pi
 
 int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char *err, size_t errsz)
 {
+    AD_ASSERT_LOOP();
     char dummy[8];
     if (err == NULL) {
         err = dummy;
@@ -514,25 +522,33 @@ int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char 
                  (unsigned long long)++s->spawns);
     }
     int rc = prepare(o, &envp, file, sizeof(file), err, errsz);
+    exec_t x = {.file = file, .argv = (char *const *)o->argv, .sandboxed = o->sandbox != NULL};
+    ad_argv_t sa = {NULL, 0, 0};
+    if (rc == 0 && o->sandbox != NULL) {
+        rc = ad_proc_sandbox_argv(s, o->sandbox, file, o->argv, o->cwd, &sa, err, errsz);
+        x.file = sa.v != NULL ? sa.v[0] : file;
+        x.argv = sa.v;
+    }
     rc = rc < 0
              ? rc
              : ad_cgroup_create(&s->cg, name, o->limits, cgroup, sizeof(cgroup), &f.cg, err, errsz);
     rc = rc < 0 ? rc : open_fds(o, &f, err, errsz);
     pid_t holder = 0;
     if (rc == 0 && o->hold_dir != NULL) {
-        rc = fork_held(o, file, envp, &f, &pid, &holder, err, errsz);
+        rc = fork_held(o, &x, envp, &f, &pid, &holder, err, errsz);
     } else if (rc == 0) {
-        rc = fork_exec(o, file, envp, &f, &pid, err, errsz);
+        rc = fork_exec(o, &x, envp, &f, &pid, err, errsz);
     }
     if (rc == 0) {
         *out =
             holder > 0 ? held_new(s, o, pid, holder, &f, cgroup) : proc_new(s, o, pid, &f, cgroup);
-        ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld file=%s pty=%d cgroup=%s", (long)pid, file,
-               o->pty, cgroup);
+        ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld file=%s pty=%d cgroup=%s sandbox=%d",
+               (long)pid, file, o->pty, cgroup, o->sandbox != NULL);
     } else if (cgroup[0] != '\0') {
         ad_cgroup_remove(cgroup);
     }
     fds_close(&f);
     ad_proc_env_free(envp);
+    ad_argv_free(&sa);
     return rc < 0 ? rc : 0;
 }

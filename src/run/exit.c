@@ -20,6 +20,7 @@ typedef struct {
     int code, sig;
     ad_run_waiter_t *waiters;
     char *hold_dir; /* the holder's directory, removed once the end is stored */
+    ad_store_run_end_t e;
 } end_ctx_t;
 
 static void on_end_done(int rc, json_t *result, void *ud)
@@ -62,6 +63,25 @@ static void on_end_done(int rc, json_t *result, void *ud)
     free(c);
 }
 
+/* The end is stored after the run's output (ad_run_after_stored): a full
+ * disk holds both, in that order. */
+static void store_end(void *ud, bool cancelled)
+{
+    end_ctx_t *c = ud;
+    if (!cancelled) {
+        ad_store_run_end(c->r->store, &c->e, on_end_done, c);
+        return;
+    }
+    /* The daemon is closing (its server already is): as ad_runner_free does,
+     * the waiters go unanswered. */
+    for (ad_run_waiter_t *w = c->waiters, *next; w != NULL; w = next) {
+        next = w->next;
+        free(w);
+    }
+    free(c->hold_dir); /* kept: the next daemon takes the run up from it */
+    free(c);
+}
+
 static void on_run_closed(uv_handle_t *h)
 {
     ad_run_free(h->data);
@@ -83,6 +103,14 @@ void ad_run_release(ad_run_t *run)
     }
 }
 
+/* True when output the agent printed is not stored, never by anyone's
+ * choice: shed for a writer that was behind, refused by the store for
+ * good, or gone from its holder's spool. */
+static bool lost_output(const ad_run_t *run, const ad_proc_exit_t *ex)
+{
+    return run->dropped > 0 || run->lost_rows > 0 || ex->gap_bytes > 0;
+}
+
 /* The run's and the agent's status, and the reason, from how it ended. */
 static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
 {
@@ -95,6 +123,11 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
     } else if (ex->stop_requested) {
         status = AD_RUN_STOPPED;
         agent_status = AD_AGENT_STATUS_STOPPED;
+    } else if (ex->exit_code == 0 && !run->had_error && lost_output(run, ex)) {
+        /* It did its work, but some of what it printed is not kept. */
+        status = AD_RUN_DEGRADED;
+        agent_status = AD_AGENT_STATUS_FINISHED;
+        snprintf(e->reason, sizeof(e->reason), "degraded: some of its output was not stored");
     } else if (ex->exit_code == 0 && !run->had_error) {
         status = AD_RUN_SUCCEEDED;
         agent_status = AD_AGENT_STATUS_FINISHED;
@@ -120,23 +153,47 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
     e->agent_status = agent_status;
 }
 
-/* Output that was shown live but not stored gets a note in the transcript. */
-static void note_dropped(ad_run_t *run)
+static void note(ad_run_t *run, const char *text)
 {
+    ad_rec_t fake;
+    memset(&fake, 0, sizeof(fake));
+    fake.is_complete = true;
+    json_decref(ad_run_queue_message(run, "system", text, strlen(text), &fake, NULL));
+}
+
+/* Output that was shown live but not stored gets a note in the transcript. */
+static void note_dropped(ad_run_t *run, const ad_proc_exit_t *ex)
+{
+    char text[200];
+    if (run->lost_rows > 0) {
+        ad_log(AD_LOG_WARN, "runner", "messages the store refused agent=%s count=%llu",
+               run->agent_id, (unsigned long long)run->lost_rows);
+        snprintf(text, sizeof(text),
+                 "[agentd: %llu messages of this run could not be stored (the database refused "
+                 "them)]",
+                 (unsigned long long)run->lost_rows);
+        note(run, text);
+    }
+    if (ex->gap_bytes > 0) {
+        ad_log(AD_LOG_WARN, "runner", "output missing from the holder's spool agent=%s bytes=%llu",
+               run->agent_id, (unsigned long long)ex->gap_bytes);
+        snprintf(text, sizeof(text),
+                 "[agentd: %llu bytes of output were lost: they were no longer in the holder's "
+                 "spool]",
+                 (unsigned long long)ex->gap_bytes);
+        note(run, text);
+    }
     if (run->dropped == 0) {
+        ad_run_flush_batch(run, NULL, NULL);
         return;
     }
     ad_log(AD_LOG_WARN, "runner", "output messages not stored agent=%s count=%llu", run->agent_id,
            (unsigned long long)run->dropped);
-    char note[160];
-    snprintf(note, sizeof(note),
+    snprintf(text, sizeof(text),
              "[agentd: %llu blocks of output were shown live but not stored: the database "
              "could not keep up]",
              (unsigned long long)run->dropped);
-    ad_rec_t fake;
-    memset(&fake, 0, sizeof(fake));
-    fake.is_complete = true;
-    json_decref(ad_run_queue_message(run, "system", note, strlen(note), &fake, NULL));
+    note(run, text);
     ad_run_flush_batch(run, NULL, NULL);
 }
 
@@ -160,7 +217,7 @@ static void drain_parser(ad_run_t *run)
 static void count_end(ad_runner_t *r, const ad_store_run_end_t *e)
 {
     ad_runner_stats_t *st = &r->stats;
-    if (e->status >= AD_RUN_SUCCEEDED && e->status <= AD_RUN_LOST) {
+    if (e->status >= AD_RUN_SUCCEEDED && e->status <= AD_RUN_DEGRADED) {
         st->ended[e->status - AD_RUN_SUCCEEDED]++;
     }
     double sec = (double)e->duration_ms / 1000.0;
@@ -205,7 +262,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_store_run_end_t e;
     memset(&e, 0, sizeof(e));
     end_status(run, ex, &e);
-    note_dropped(run);
+    note_dropped(run, ex);
     end_record(run, ex, &e);
     count_end(r, &e);
     ad_log(AD_LOG_INFO, "runner", "run ended agent=%s run=%s status=%s code=%d signal=%d",
@@ -225,7 +282,8 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     run->stop_waiters = NULL;
     c->hold_dir = run->hold_dir;
     run->hold_dir = NULL;
-    ad_store_run_end(r->store, &e, on_end_done, c);
+    c->e = e;
+    ad_run_after_stored(r, store_end, c);
     while (run->taps != NULL) {
         ad_runner_tap_t *t = run->taps;
         run->taps = t->next;

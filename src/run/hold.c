@@ -35,12 +35,107 @@ char *ad_run_hold_path(const ad_runner_t *r, const char *run_id)
     return ad_xstrdup(dir);
 }
 
+/* What the holder wrote in its log (its own errors: a full disk, a spool
+ * it could not open), into the daemon's log before the directory goes. */
+static void log_holder_log(const char *dir)
+{
+    char text[2048];
+    if (ad_hold_log_read(dir, text, sizeof(text)) == 0) {
+        return;
+    }
+    int lines = 0;
+    for (char *line = text, *nl; line != NULL && *line != '\0' && lines < 16; line = nl) {
+        nl = strchr(line, '\n');
+        if (nl != NULL) {
+            *nl++ = '\0';
+        }
+        if (*line != '\0') {
+            ad_log(AD_LOG_INFO, "runner", "holder log dir=%s line=\"%s\"", dir, line);
+            lines++;
+        }
+    }
+}
+
 void ad_run_hold_done(char *dir, int rc)
 {
     if (dir != NULL && rc == 0) {
+        log_holder_log(dir);
         ad_hold_remove(dir);
     }
     free(dir);
+}
+
+/* ---- a full disk (issue #41) ------------------------------------------------------- */
+
+void ad_run_stall_update(ad_run_t *run)
+{
+    bool now = run->hold_stalled || run->store_stalled;
+    if (now == run->stalled) {
+        return;
+    }
+    run->stalled = now;
+    if (now) {
+        if (!run->hold_stalled) {
+            snprintf(run->stall_reason, sizeof(run->stall_reason), "disk full");
+        }
+        run->stalled_at = (int64_t)ad_wall_ms();
+        ad_log(AD_LOG_WARN, "runner", "run stalled agent=%s run=%s reason=\"%s\"", run->agent_id,
+               run->run_id, run->stall_reason);
+        ad_run_publish(run->r, &run->topics, "run_stalled",
+                       json_pack("{s:s, s:s, s:s, s:I}", "agentId", run->agent_id, "runId",
+                                 run->run_id, "reason", run->stall_reason, "since",
+                                 (json_int_t)run->stalled_at));
+        return;
+    }
+    int64_t ms = (int64_t)ad_wall_ms() - run->stalled_at;
+    ad_log(AD_LOG_INFO, "runner", "run resumed agent=%s run=%s stalled_ms=%lld", run->agent_id,
+           run->run_id, (long long)ms);
+    ad_run_publish(run->r, &run->topics, "run_resumed",
+                   json_pack("{s:s, s:s, s:I}", "agentId", run->agent_id, "runId", run->run_id,
+                             "stalledMs", (json_int_t)(ms > 0 ? ms : 0)));
+}
+
+void ad_run_on_stall(ad_proc_t *p, bool stalled, const char *reason, void *ud)
+{
+    AD_UNUSED(p);
+    ad_run_t *run = ud;
+    run->hold_stalled = stalled;
+    if (stalled) {
+        snprintf(run->stall_reason, sizeof(run->stall_reason), "%s",
+                 reason != NULL && reason[0] != '\0' ? reason : "disk full");
+    }
+    ad_run_stall_update(run);
+}
+
+json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id)
+{
+    for (const ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (strcmp(run->run_id, run_id) != 0) {
+            continue;
+        }
+        char text[4096];
+        bool log = run->hold_dir != NULL && ad_hold_log_read(run->hold_dir, text, sizeof(text)) > 0;
+        json_t *stalled = run->stalled ? json_pack("{s:s, s:I}", "reason", run->stall_reason,
+                                                   "since", (json_int_t)run->stalled_at)
+                                       : json_null();
+        return json_pack("{s:o, s:o}", "stalled", stalled, "holderLog",
+                         log ? ad_run_json_text(text, strlen(text)) : json_null());
+    }
+    return NULL;
+}
+
+json_t *ad_runner_stalled(const ad_runner_t *r, const char *org)
+{
+    json_t *out = json_array();
+    for (const ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (!run->stalled || (org != NULL && org[0] != '\0' && strcmp(run->org_id, org) != 0)) {
+            continue;
+        }
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:I}", "agentId", run->agent_id,
+                                             "runId", run->run_id, "reason", run->stall_reason,
+                                             "since", (json_int_t)run->stalled_at));
+    }
+    return out;
 }
 
 void ad_run_line_begin(ad_run_t *run, ad_proc_stream_t stream)

@@ -35,6 +35,7 @@ void ad_run_batch_cleanup(ad_run_batch_t *b)
 /* A batch on its way to the writer: it owns the messages until the commit. */
 typedef struct {
     ad_runner_t *r;
+    uint64_t seq; /* the order batches were made in (the stuck queue's) */
     ad_run_batch_t batch;
     ad_store_message_t *rows; /* point into batch and the ids below */
     char agent_id[AD_ID_MAX]; /* the run may end before the commit */
@@ -59,17 +60,21 @@ static void ack_stored(const inflight_t *f)
     }
 }
 
-static void on_batch_done(int rc, void *ud)
+/* The batch's run, if it still runs. */
+static ad_run_t *batch_run(const inflight_t *f)
 {
-    inflight_t *f = ud;
-    f->r->inflight_bytes -= f->batch.bytes;
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "storing messages failed error=%s", ad_strerror(rc));
-    } else {
-        ack_stored(f);
-    }
-    if (f->r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2) {
-        for (ad_run_t *run = f->r->runs; run != NULL; run = run->next) {
+    ad_run_t *run = ad_run_find(f->r, f->agent_id);
+    return run != NULL && strcmp(run->run_id, f->run_id) == 0 ? run : NULL;
+}
+
+/* The batch is done with (stored, or given up): its bytes leave the
+ * writer's count, and held runs read on once it has caught up. */
+static void batch_free(inflight_t *f, int rc)
+{
+    ad_runner_t *r = f->r;
+    r->inflight_bytes -= f->batch.bytes;
+    if (r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2 && r->stuck == NULL) {
+        for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
             if (run->proc != NULL) {
                 ad_proc_held_hold_back(run->proc, false);
             }
@@ -81,6 +86,199 @@ static void on_batch_done(int rc, void *ud)
     ad_run_batch_cleanup(&f->batch);
     free(f->rows);
     free(f);
+}
+
+/* A storage error that passes once there is space: the batch is written
+ * again later, never dropped. A group SQLite rolled back for one job's
+ * FULL (or I/O error) gives its other jobs AD_EIO (src/store/writer.c);
+ * both are taken for a full disk, which is what the run then says. */
+static bool retryable(int rc)
+{
+    return rc == AD_EFULL || rc == AD_EIO;
+}
+
+/* A batch that could not be stored and never will be: the run lost it. */
+static void batch_lost(inflight_t *f, int rc)
+{
+    ad_log(AD_LOG_WARN, "runner", "storing messages failed agent=%s run=%s count=%zu error=%s",
+           f->agent_id, f->run_id, f->batch.n, ad_strerror(rc));
+    ad_run_t *run = batch_run(f);
+    if (run != NULL) {
+        run->lost_rows += f->batch.n;
+    }
+    batch_free(f, rc);
+}
+
+/* ---- the stuck queue: storing again after a full disk ----------------------------
+ * A batch the store refused for space waits in r->stuck (in the order the
+ * batches were made), with every later batch and run end behind it; a
+ * timer with backoff hands the first to the writer again. Nothing behind a
+ * stuck batch is acknowledged to a holder, so what is not stored stays in
+ * the spool; held runs are not read meanwhile (their holders spool, then
+ * stall their agents), and the runs say `stalled: disk full`. */
+struct ad_run_stuck {
+    struct ad_run_stuck *next;
+    uint64_t seq;
+    inflight_t *f;      /* a batch, or NULL: */
+    ad_run_after_fn fn; /* a call due once everything before it is stored */
+    void *ud;
+};
+
+static void stuck_insert(ad_runner_t *r, ad_run_stuck_t *e)
+{
+    ad_run_stuck_t **pp = &r->stuck;
+    while (*pp != NULL && (*pp)->seq < e->seq) {
+        pp = &(*pp)->next;
+    }
+    e->next = *pp;
+    *pp = e;
+}
+
+static void set_store_stall(ad_runner_t *r, bool on)
+{
+    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (run->proc != NULL) {
+            ad_proc_held_hold_back(run->proc, on);
+        }
+        if (run->store_stalled != on) {
+            run->store_stalled = on;
+            ad_run_stall_update(run);
+        }
+    }
+}
+
+static void on_retry_done(int rc, void *ud);
+
+static void arm_retry(ad_runner_t *r)
+{
+    if (!r->retrying && !uv_is_active((uv_handle_t *)&r->retry)) {
+        uv_timer_start(&r->retry, ad_run_on_retry, r->retry_ms, 0);
+    }
+}
+
+/* Goes through the stuck queue: calls due, the next batch to the writer;
+ * when it is empty, the runs go on. */
+static void stuck_next(ad_runner_t *r)
+{
+    while (r->stuck != NULL && !r->retrying) {
+        ad_run_stuck_t *e = r->stuck;
+        if (e->f != NULL) {
+            r->retrying = true;
+            ad_store_messages_insert(r->store, e->f->rows, e->f->batch.n, on_retry_done, e);
+            return;
+        }
+        r->stuck = e->next;
+        e->fn(e->ud, false);
+        free(e);
+    }
+    if (r->stuck == NULL) {
+        r->retry_ms = AD_RUN_RETRY_MIN_MS;
+        ad_log(AD_LOG_INFO, "runner", "messages stored again after a storage error");
+        set_store_stall(r, false);
+    }
+}
+
+void ad_run_on_retry(uv_timer_t *t)
+{
+    stuck_next(t->data);
+}
+
+static void on_retry_done(int rc, void *ud)
+{
+    ad_run_stuck_t *e = ud;
+    inflight_t *f = e->f;
+    ad_runner_t *r = f->r;
+    r->retrying = false;
+    if (rc != 0 && retryable(rc) && !r->closing) {
+        r->retry_ms = r->retry_ms * 2 > AD_RUN_RETRY_MAX_MS ? AD_RUN_RETRY_MAX_MS : r->retry_ms * 2;
+        arm_retry(r);
+        return;
+    }
+    r->stuck = e->next;
+    free(e);
+    if (rc == 0) {
+        ack_stored(f);
+        batch_free(f, 0);
+    } else {
+        batch_lost(f, rc);
+    }
+    if (!r->closing) {
+        stuck_next(r);
+    }
+}
+
+static void stuck_push(ad_runner_t *r, inflight_t *f)
+{
+    bool first = r->stuck == NULL;
+    ad_run_stuck_t *e = ad_xcalloc(1, sizeof(*e));
+    e->seq = f->seq;
+    e->f = f;
+    stuck_insert(r, e);
+    if (first) {
+        ad_log(AD_LOG_WARN, "runner",
+               "storing messages failed (the disk is full?); holding output and retrying");
+        set_store_stall(r, true);
+    }
+    ad_run_t *run = batch_run(f);
+    if (run != NULL && !run->store_stalled) { /* a run started meanwhile */
+        run->store_stalled = true;
+        if (run->proc != NULL) {
+            ad_proc_held_hold_back(run->proc, true);
+        }
+        ad_run_stall_update(run);
+    }
+    arm_retry(r);
+}
+
+void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud)
+{
+    if (r->stuck == NULL) {
+        fn(ud, false);
+        return;
+    }
+    ad_run_stuck_t *e = ad_xcalloc(1, sizeof(*e));
+    e->seq = r->batch_seq++;
+    e->fn = fn;
+    e->ud = ud;
+    stuck_insert(r, e);
+}
+
+void ad_run_stuck_free(ad_runner_t *r)
+{
+    r->closing = true;
+    while (r->stuck != NULL) {
+        ad_run_stuck_t *e = r->stuck;
+        r->stuck = e->next;
+        if (e->f != NULL) { /* a holder still has its lines: not acknowledged */
+            ad_run_batch_cleanup(&e->f->batch);
+            free(e->f->rows);
+            free(e->f);
+        } else {
+            e->fn(e->ud, true);
+        }
+        free(e);
+    }
+}
+
+static void on_batch_done(int rc, void *ud)
+{
+    inflight_t *f = ud;
+    ad_runner_t *r = f->r;
+    if (rc == 0) {
+        /* Not past a batch that still waits: its lines stay in the spool. */
+        if (r->stuck == NULL) {
+            ack_stored(f);
+        }
+        batch_free(f, 0);
+    } else if (retryable(rc) && !r->closing) {
+        if (f->done != NULL) { /* the caller hears now; the rows are stored later */
+            f->done(rc, f->ctx);
+            f->done = NULL;
+        }
+        stuck_push(r, f);
+    } else {
+        batch_lost(f, rc);
+    }
 }
 
 /* The writer is behind: live events still flow, but storage sheds plain
@@ -155,6 +353,7 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     f->ctx = ctx;
     memcpy(f->agent_id, run->agent_id, AD_ID_MAX);
     memcpy(f->run_id, run->run_id, AD_ID_MAX);
+    f->seq = r->batch_seq++;
     split_batch(run, n, &f->batch);
     f->rows = ad_xcalloc(f->batch.n, sizeof(*f->rows));
     for (size_t i = 0; i < f->batch.n; i++) {
@@ -176,6 +375,14 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
                                           .hold_err = m->hold[1]};
     }
     r->inflight_bytes += f->batch.bytes;
+    if (r->stuck != NULL) {
+        if (f->done != NULL) { /* as on a refusal: the caller hears now */
+            f->done(AD_EFULL, f->ctx);
+            f->done = NULL;
+        }
+        stuck_push(r, f); /* behind the batches that wait for space */
+        return;
+    }
     ad_store_messages_insert(r->store, f->rows, f->batch.n, on_batch_done, f);
 }
 
@@ -195,7 +402,8 @@ static char *repaired(const char *s, size_t n)
 {
     ad_buf_t b;
     ad_buf_init(&b, 3 * n + 1);
-    (void)ad_utf8_repair(&b, s, n);
+    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
+    AD_DISCARD(ad_utf8_repair(&b, s, n));
     char *out = b.data != NULL ? ad_buf_detach(&b, NULL) : ad_xstrdup("");
     ad_buf_cleanup(&b);
     return out;
@@ -313,8 +521,9 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
     if (b->len + len + 1 > AD_RUN_OUT_FLUSH_BYTES && b->len > 0) {
         flush_output(run, i);
     }
-    if (ad_buf_append(b, line, len) == 0) {
-        ad_buf_putc(b, '\n');
+    size_t mark = b->len;
+    if (ad_buf_append(b, line, len) != 0 || ad_buf_putc(b, '\n') != 0) {
+        ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
     if (run->proc != NULL) {
         run->out_end[i] = ad_proc_line_end(run->proc, i == 0 ? AD_PROC_STDOUT : AD_PROC_STDERR);
@@ -443,8 +652,9 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
     if (b->len > 0 && b->len + len + 1 > AD_RUN_LIVE_BYTES) {
         ad_run_flush_live(run);
     }
-    if (ad_buf_append(b, line, len) == 0) {
-        ad_buf_putc(b, '\n');
+    size_t mark = b->len;
+    if (ad_buf_append(b, line, len) != 0 || ad_buf_putc(b, '\n') != 0) {
+        ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
     run->live_dirty = true;
     if (!run->r->check_on) {
@@ -564,6 +774,60 @@ static void training_points(ad_run_t *run, json_t *patch)
     }
 }
 
+/* The toolId of a program's tool event (the seed writes tool_id). */
+static const char *tool_id_of(json_t *p)
+{
+    const char *id = json_string_value(json_object_get(p, "toolId"));
+    return id != NULL ? id : json_string_value(json_object_get(p, "tool_id"));
+}
+
+/* tool_start: its time, by toolId. tool_end: durationMs always, as the
+ * program gave it, from its duration in seconds (the seed's), or measured
+ * from its tool_start (durationMeasured: true); 0 with durationMeasured
+ * false when there is neither. */
+static void tool_timing(ad_run_t *run, const char *type, json_t *p)
+{
+    const char *id = tool_id_of(p);
+    uint64_t now = ad_mono_ns() / 1000000u;
+    size_t n = AD_ARRAY_LEN(run->tool_starts);
+    if (type[5] == 's') {
+        if (id == NULL || strlen(id) >= sizeof(run->tool_starts[0].id)) {
+            return;
+        }
+        if (run->ntool_starts == n) { /* the oldest start is let go */
+            memmove(&run->tool_starts[0], &run->tool_starts[1],
+                    (n - 1) * sizeof(run->tool_starts[0]));
+            run->ntool_starts--;
+        }
+        snprintf(run->tool_starts[run->ntool_starts].id, sizeof(run->tool_starts[0].id), "%s", id);
+        run->tool_starts[run->ntool_starts++].at_ms = now;
+        return;
+    }
+    int64_t started = -1;
+    for (unsigned i = 0; id != NULL && i < run->ntool_starts; i++) {
+        if (strcmp(run->tool_starts[i].id, id) == 0) {
+            started = (int64_t)run->tool_starts[i].at_ms;
+            memmove(&run->tool_starts[i], &run->tool_starts[i + 1],
+                    (run->ntool_starts - i - 1) * sizeof(run->tool_starts[0]));
+            run->ntool_starts--;
+            break;
+        }
+    }
+    json_t *ms = json_object_get(p, "durationMs");
+    json_t *secs = json_object_get(p, "duration");
+    if (json_is_integer(ms) && json_integer_value(ms) >= 0) {
+        return;
+    }
+    if (json_is_number(secs) && json_number_value(secs) >= 0 && json_number_value(secs) < 1e9) {
+        json_object_set_new(p, "durationMs",
+                            json_integer((json_int_t)(json_number_value(secs) * 1000.0 + 0.5)));
+        return;
+    }
+    json_object_set_new(p, "durationMs",
+                        json_integer(started >= 0 ? (json_int_t)(now - (uint64_t)started) : 0));
+    json_object_set_new(p, "durationMeasured", json_boolean(started >= 0));
+}
+
 static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
 {
     const char *type = rec->subtype;
@@ -605,6 +869,9 @@ static void on_event_rec(ad_run_t *run, const ad_rec_t *rec)
     }
     if (run->crew_id[0] != '\0') {
         json_object_set_new(p, "crewId", json_string(run->crew_id)); /* never another crew's */
+    }
+    if (strcmp(type, "tool_start") == 0 || strcmp(type, "tool_end") == 0) {
+        tool_timing(run, type, p);
     }
     json_t *ms = json_object_get(p, "durationMs");
     if (strcmp(type, "tool_end") == 0 && json_is_integer(ms) && json_integer_value(ms) >= 0) {
@@ -895,12 +1162,15 @@ void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, siz
     ad_run_t *run = ud;
     if (len >= AD_RUN_REPLAY_BYTES) {
         ad_buf_reset(&run->replay);
-        ad_buf_append(&run->replay, data + len - AD_RUN_REPLAY_BYTES, AD_RUN_REPLAY_BYTES);
+        /* Its cap is AD_RUN_REPLAY_BYTES: exactly that fits an empty buffer. */
+        AD_DISCARD(
+            ad_buf_append(&run->replay, data + len - AD_RUN_REPLAY_BYTES, AD_RUN_REPLAY_BYTES));
     } else {
         if (run->replay.len + len > AD_RUN_REPLAY_BYTES) {
             ad_buf_consume(&run->replay, run->replay.len + len - AD_RUN_REPLAY_BYTES);
         }
-        ad_buf_append(&run->replay, data, len);
+        /* Room was made above: the tail always fits the cap. */
+        AD_DISCARD(ad_buf_append(&run->replay, data, len));
     }
     for (ad_runner_tap_t *t = run->taps, *next; t != NULL; t = next) {
         next = t->next; /* a viewer may detach itself */

@@ -124,6 +124,13 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
 /* Agent processes an older agentd left running without a holder, found
  * at start-up: [{runId, agentId, orgId, pid}] (borrowed; never NULL). */
 json_t *ad_runner_orphans(const ad_runner_t *r);
+/* Runs that cannot go on for now (a full disk, issue #41), org's (NULL or
+ * "": all): [{agentId, runId, reason, since}]. New reference. */
+json_t *ad_runner_stalled(const ad_runner_t *r, const char *org);
+/* What a live run adds to its stored row: {stalled: {reason, since} or
+ * null, holderLog: the end of its holder's log (its own errors) or null}.
+ * NULL when run_id is not running here. New reference. */
+json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,
@@ -135,7 +142,7 @@ void ad_runner_each(const ad_runner_t *r, ad_runner_each_fn fn, void *ud);
 #define AD_RUN_DURATION_BUCKETS 9
 extern const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS];
 typedef struct {
-    uint64_t ended[4]; /* succeeded, failed, stopped, lost (ad_run_status_t order) */
+    uint64_t ended[5]; /* succeeded, failed, stopped, lost, degraded (ad_run_status_t order) */
     uint64_t duration_counts[AD_RUN_DURATION_BUCKETS + 1];
     double duration_sum_sec;
     uint64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
@@ -159,5 +166,10 @@ int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, voi
                   ad_runner_tap_t **out);
 /* Detaches a viewer; no callback follows. */
 void ad_runner_untap(ad_runner_tap_t *t);
+
+/* Whether path may be shown to a sandboxed agent (state.sandbox.paths):
+ * absolute, existing, and neither inside nor holding the data dir. why
+ * says why not. */
+bool ad_run_sandbox_path_ok(const ad_config_t *cfg, const char *path, char *why, size_t whysz);
 
 #endif

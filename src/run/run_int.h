@@ -46,6 +46,15 @@
 #define AD_RUN_LIVE_BACKLOG_MAX 4096
 /* Tool calls of a run awaiting their result at once (parallel calls). */
 #define AD_RUN_OPEN_CALLS 16
+/* A batch the store refused for space is handed to it again after this,
+ * doubling up to the max (output.c's stuck queue). */
+#define AD_RUN_RETRY_MIN_MS 100
+#define AD_RUN_RETRY_MAX_MS 2000
+
+typedef struct ad_run_stuck ad_run_stuck_t;
+/* A call queued behind stuck batches (ad_run_after_stored); cancelled:
+ * the daemon is closing and nothing more can be stored. */
+typedef void (*ad_run_after_fn)(void *ud, bool cancelled);
 
 /* The topics a run's events go to: agent, run, workspace, org (so only
  * its organisation's subscribers get them) and its crew's, if any. */
@@ -95,15 +104,22 @@ typedef struct ad_run {
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
     char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
+    /* A program's tool_start times by toolId, so its tool_end gets a
+     * duration when it gives none (output.c; the oldest let go past 32). */
+    struct {
+        char id[64];
+        uint64_t at_ms;
+    } tool_starts[32];
+    unsigned ntool_starts;
     char org_id[AD_ID_MAX];
     ad_run_topics_t topics;
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                  /* codex/gemini: the run is one turn */
-    char cli_version[64];           /* "" until the CLI's version is known */
-    char prompt_msg_id[AD_ID_MAX];  /* the first prompt's message, or "" */
-    bool fork_pending;              /* resumed with --fork-session, new id not yet seen */
+    bool one_shot;                 /* codex/gemini: the run is one turn */
+    char cli_version[64];          /* "" until the CLI's version is known */
+    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
+    bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
     /* Permission prompts the CLI waits on (approvals.c): agentd's approval
      * id and the CLI's request id, at most AD_RUN_APPROVALS_MAX at once. */
     struct {
@@ -161,6 +177,13 @@ typedef struct ad_run {
     uint64_t out_end[2]; /* spool offset past the last line in out[i] */
     int msg_stream;      /* the offset the next queued message carries */
     uint64_t msg_off;
+    /* A full disk (issue #41): the holder cannot spool (hold_stalled, with
+     * its reason) or the store cannot write (store_stalled); stalled is
+     * what was last published (run_stalled / run_resumed). */
+    bool hold_stalled, store_stalled, stalled;
+    char stall_reason[64];
+    int64_t stalled_at; /* ms since the epoch */
+    uint64_t lost_rows; /* messages the store refused for good */
 } ad_run_t;
 
 struct ad_runner {
@@ -177,6 +200,15 @@ struct ad_runner {
     bool check_on;
     ad_runner_stats_t stats;
     json_t *orphans; /* agent processes an older agentd left without a holder */
+    /* Batches the store refused for space, and what waits behind them
+     * (output.c); batch_seq numbers the batches in the order they were made. */
+    ad_run_stuck_t *stuck;
+    uint64_t batch_seq;
+    uv_timer_t retry;
+    unsigned retry_ms;
+    bool retrying; /* the first stuck batch is at the writer */
+    bool closing;
+    int open_handles; /* check and retry, until both are closed */
 };
 
 /* ---- runner.c ----------------------------------------------------------------- */
@@ -214,6 +246,18 @@ json_t *ad_run_queue_message(ad_run_t *run, const char *role, const char *text, 
 json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const char *role,
                                 const char *text, size_t len, const ad_rec_t *rec,
                                 char id_out[AD_ID_MAX]);
+/* Calls fn(ud, false) once every batch made so far is stored: now, unless
+ * some wait for space (a run's end is stored after its output). */
+void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud);
+/* The stuck queue's timer. */
+void ad_run_on_retry(uv_timer_t *t);
+/* At the runner's end: drops what waits (a holder keeps the unacknowledged
+ * lines; calls get cancelled = true). */
+void ad_run_stuck_free(ad_runner_t *r);
+/* Publishes run_stalled / run_resumed when the run's stall changed (hold.c). */
+void ad_run_stall_update(ad_run_t *run);
+/* The supervisor's stall callback (hold.c). */
+void ad_run_on_stall(ad_proc_t *p, bool stalled, const char *reason, void *ud);
 /* Hands the queued messages to the writer; with done, the batch is written
  * on its own and done(rc, ctx) follows its commit. */
 void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx);
@@ -297,5 +341,33 @@ void ad_run_line_end(ad_run_t *run);
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
 /* Takes the run off the runner's list and frees it once its timer closed. */
 void ad_run_release(ad_run_t *run);
+
+/* ---- sandbox.c: what an agent's sandbox shows ----------------------------------------- */
+
+#define AD_RUN_SBX_BINDS 48
+
+typedef struct {
+    bool none; /* unconfined: state.sandbox "none", or no sandbox for an owner's agent */
+    ad_proc_sandbox_t sb;
+    ad_proc_bind_t binds[AD_RUN_SBX_BINDS];
+    char *strs[2 * AD_RUN_SBX_BINDS];
+    size_t nstrs;
+    bool full;        /* a bind did not fit: the start is refused */
+    const char *home; /* HOME inside */
+    char exe[4096];   /* the CLI's real program (its symlinks resolved), "" for commands */
+} ad_run_sbx_t;
+
+/* The sandbox of agent (its row) for a start in worktree wt (read_only:
+ * shown read-only) running exe (the executable the launch resolved, may be
+ * NULL). AD_EPERM when it may
+ * not run here (another org's agent with no sandbox on this machine),
+ * AD_EINVAL for a bad state.sandbox, AD_EIO; err says why. Clean up with
+ * ad_run_sandbox_cleanup() either way. */
+int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
+                   bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
+                   size_t errsz);
+void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
+/* Shows path (a file agentd made for the run) read-only in x. */
+void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);
 
 #endif

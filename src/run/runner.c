@@ -22,7 +22,8 @@ json_t *ad_run_json_text(const char *s, size_t n)
     }
     ad_buf_t b;
     ad_buf_init(&b, n * 3 + 16);
-    (void)ad_utf8_repair(&b, s, n);
+    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
+    AD_DISCARD(ad_utf8_repair(&b, s, n));
     j = json_stringn(b.data != NULL ? b.data : "", b.len);
     ad_buf_cleanup(&b);
     return j != NULL ? j : json_string("");
@@ -55,8 +56,8 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
     }
 }
 
-const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS] = {1,   10,   60,    300,  900,
-                                                                  1800, 3600, 14400, 86400};
+const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS] = {1,    10,   60,    300,  900,
+                                                                1800, 3600, 14400, 86400};
 
 void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out)
 {
@@ -211,8 +212,8 @@ static void on_reconciled(int rc, json_t *result, void *ud)
                 continue;
             }
             ad_run_topics_t t;
-            ad_run_topics_init(&t, id, NULL, NULL,
-                               json_string_value(json_object_get(a, "orgId")), NULL);
+            ad_run_topics_init(&t, id, NULL, NULL, json_string_value(json_object_get(a, "orgId")),
+                               NULL);
             ad_run_publish_status(c->r, &t, id, "error", LOST_REASON);
         }
         size_t n = json_array_size(json_object_get(result, "runs"));
@@ -256,12 +257,19 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
     r->orphans = json_array();
     uv_check_init(loop, &r->check);
     r->check.data = r;
+    uv_timer_init(loop, &r->retry);
+    r->retry.data = r;
+    r->retry_ms = AD_RUN_RETRY_MIN_MS;
+    r->open_handles = 2;
     return r;
 }
 
 static void on_runner_closed(uv_handle_t *h)
 {
     ad_runner_t *r = h->data;
+    if (--r->open_handles > 0) {
+        return;
+    }
     json_decref(r->orphans);
     free(r);
 }
@@ -294,7 +302,9 @@ void ad_runner_free(ad_runner_t *r)
         }
         ad_run_release(run);
     }
+    ad_run_stuck_free(r);
     uv_close((uv_handle_t *)&r->check, on_runner_closed);
+    uv_close((uv_handle_t *)&r->retry, on_runner_closed);
 }
 
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id)

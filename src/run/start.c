@@ -29,6 +29,8 @@ typedef struct {
     ad_launch_t launch;
     ad_proc_limits_t limits; /* state.limits {memoryMb, cpuPercent} */
     char *config;            /* the run's config record as JSON text, or NULL */
+    ad_run_sbx_t sbx;        /* what its sandbox shows */
+    const char **argv;       /* the launch's argv, the CLI's real program first */
 } start_t;
 
 static void start_cleanup(start_t *s)
@@ -42,6 +44,8 @@ static void start_cleanup(start_t *s)
     }
     free(s->perms);
     free(s->cmd);
+    free(s->argv);
+    ad_run_sandbox_cleanup(&s->sbx);
     ad_launch_cleanup(&s->launch);
     free(s->config);
     json_decref(s->agent);
@@ -170,10 +174,15 @@ static void build_env(ad_runner_t *r, start_t *s)
 {
     json_t *senv = json_object_get(s->state, "env");
     size_t nenv = 0;
-    /* room for the API key and AGENTD_CONFIG, and the NULL */
-    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 3, sizeof(char *));
+    /* room for HOME and TMPDIR, the API key and AGENTD_CONFIG, and the NULL */
+    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 5, sizeof(char *));
     for (size_t i = 0; i < s->launch.nenv; i++) {
         s->env[nenv++] = s->launch.env[i];
+    }
+    if (s->sbx.home != NULL) { /* agentd's own are not there (state.env may say others) */
+        s->env[nenv++] = ad_xstrdup("HOME="
+                                    "/home/agent");
+        s->env[nenv++] = ad_xstrdup("TMPDIR=/tmp");
     }
     const char *k;
     json_t *v;
@@ -188,6 +197,52 @@ static void build_env(ad_runner_t *r, start_t *s)
         s->env[nenv++] = e;
     }
     add_key(r, s, &nenv);
+}
+
+/* The agent's sandbox (sandbox.c), and the argv that runs in it: a CLI
+ * by its real program, whose folder is what the sandbox shows of it. */
+static int sandbox(ad_runner_t *r, const char *agent_id, start_t *s, char *err, size_t errsz)
+{
+    char exe[4096];
+    const char *argv0 = s->launch.argv[0];
+    bool found =
+        argv0 != NULL && ad_path_which_in(argv0, getenv("PATH"), s->path, exe, sizeof(exe)) == 0;
+    bool read_only = s->spec.executor == AD_EXEC_CODEX && s->spec.mode == AD_MODE_PLAN;
+    int rc = ad_run_sandbox(r, s->agent, agent_id, s->spec.executor, read_only, s->path,
+                            found ? exe : NULL, &s->sbx, err, errsz);
+    if (rc != 0) {
+        return rc;
+    }
+    return 0;
+}
+
+/* The launch's argv (as apply_config left it), the real program first. */
+static void sandbox_argv(start_t *s)
+{
+    free(s->argv);
+    s->argv = ad_xcalloc(s->launch.argc + 1, sizeof(char *));
+    for (size_t i = 0; i < s->launch.argc; i++) {
+        s->argv[i] = s->launch.argv[i];
+    }
+    if (!s->sbx.none && s->sbx.exe[0] != '\0') {
+        s->argv[0] = s->sbx.exe;
+    }
+    /* Codex sandboxes its commands with bwrap of its own, which cannot
+     * mount a /proc inside ours: in agentd's sandbox (the worktree
+     * writable, or read-only in plan mode: the same bounds) it runs them
+     * directly. */
+    if (!s->sbx.none && s->spec.executor == AD_EXEC_CODEX) {
+        size_t j = 0;
+        for (size_t i = 0; i < s->launch.argc; i++) {
+            if (strcmp(s->launch.argv[i], "--sandbox") == 0 && i + 1 < s->launch.argc) {
+                s->argv[j++] = "--dangerously-bypass-approvals-and-sandbox";
+                i++;
+                continue;
+            }
+            s->argv[j++] = s->argv[i];
+        }
+        s->argv[j] = NULL;
+    }
 }
 
 /* ---- a hyper-parameter config handed to the run (issue #16) ------------------------ */
@@ -263,6 +318,7 @@ static int apply_config(const ad_runner_t *r, start_t *s, const char *run_id,
     char *e = ad_xmalloc(len);
     snprintf(e, len, "AGENTD_CONFIG=%s", path);
     s->env[nenv] = e;
+    ad_run_sandbox_show(&s->sbx, path);
     if (cfg->flags) {
         ad_launch_t *l = &s->launch;
         l->argv = ad_xrealloc(l->argv, (l->argc + CONFIG_FLAGS_MAX + 1) * sizeof(char *));
@@ -310,7 +366,9 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
 {
     memset(o, 0, sizeof(*o));
     ad_executor_t ex = s->spec.executor;
-    o->argv = (const char *const *)s->launch.argv;
+    sandbox_argv(s);
+    o->argv = (const char *const *)s->argv;
+    o->sandbox = s->sbx.none || s->sbx.home == NULL ? NULL : &s->sbx.sb;
     o->cwd = s->path;
     o->env = (const char *const *)s->env;
     o->pty = run->pty;
@@ -331,6 +389,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->on_line = ad_run_on_line;
     o->on_data = o->pty ? ad_run_on_data : NULL;
     o->on_exit = ad_run_on_exit;
+    o->on_stall = ad_run_on_stall;
     o->ud = run;
     o->cgroup_name = run->run_id;
     if (run->hold_dir == NULL) {
@@ -433,6 +492,11 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         start_cleanup(&s);
         return rc;
     }
+    rc = sandbox(r, agent_id, &s, err, errsz);
+    if (rc != 0) {
+        start_cleanup(&s);
+        return rc;
+    }
     build_env(r, &s);
     ad_run_t *run = run_new(r, agent_id, &s);
     if (cfg != NULL && (rc = apply_config(r, &s, run->run_id, cfg, err, errsz)) != 0) {
@@ -472,6 +536,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
 int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad_runner_cb cb,
                     void *ud, char *err, size_t errsz)
 {
+    AD_ASSERT_LOOP();
     char dummy[8];
     if (err == NULL) {
         err = dummy;
@@ -485,6 +550,7 @@ int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt
                         const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
                         size_t errsz)
 {
+    AD_ASSERT_LOOP();
     char dummy[8];
     if (err == NULL) {
         err = dummy;

@@ -61,5 +61,6 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
 
 sqlite3 *ad_store_rdb(ad_store_t *st)
 {
+    AD_ASSERT_LOOP();
     return st->rdb;
 }

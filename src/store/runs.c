@@ -28,7 +28,7 @@
 
 static const char *const run_status_names[] = {
     [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
-    [AD_RUN_STOPPED] = "stopped", [AD_RUN_LOST] = "lost",
+    [AD_RUN_STOPPED] = "stopped", [AD_RUN_LOST] = "lost",           [AD_RUN_DEGRADED] = "degraded",
 };
 
 static const char *const agent_status_names[] = {
@@ -543,10 +543,16 @@ void ad_store_runs_reconcile_keep(ad_store_t *st, int64_t now, const char *reaso
     if (keep != NULL && keep[0] != NULL) {
         ad_buf_t b;
         ad_buf_init(&b, 64u << 20);
-        ad_buf_putc(&b, '\n');
-        for (size_t i = 0; keep[i] != NULL; i++) {
-            ad_buf_puts(&b, keep[i]);
-            ad_buf_putc(&b, '\n');
+        int rc = ad_buf_putc(&b, '\n');
+        for (size_t i = 0; rc == 0 && keep[i] != NULL; i++) {
+            rc = ad_buf_puts(&b, keep[i]);
+            rc = rc != 0 ? rc : ad_buf_putc(&b, '\n');
+        }
+        if (rc != 0) {
+            /* A cut list would end runs that are still held: reconcile none. */
+            ad_buf_cleanup(&b);
+            cb(rc, NULL, ud);
+            return;
         }
         a.keep = ad_buf_detach(&b, NULL);
         ad_buf_cleanup(&b);

@@ -146,7 +146,7 @@ static void from_where(sqlb_t *b, const ad_store_rt_query_t *q)
     }
     if (q->statuses != 0) {
         put(b, " AND r.status IN ('_'");
-        for (int s = AD_RUN_RUNNING; s <= AD_RUN_LOST; s++) {
+        for (int s = AD_RUN_RUNNING; s <= AD_RUN_DEGRADED; s++) {
             if (q->statuses & (1u << s)) {
                 put(b, ", '%s'", ad_run_status_name((ad_run_status_t)s));
             }

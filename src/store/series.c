@@ -763,8 +763,11 @@ static int export_fn(sqlite3 *db, void *ctx)
     ad_store_series_export_t *x = ctx;
     if (!x->started) {
         x->started = true;
-        if (x->csv) {
-            ad_buf_puts(&x->body, "run_id,name,step,time_ms,value,run_name,run_color\n");
+        int hrc = x->csv
+                      ? ad_buf_puts(&x->body, "run_id,name,step,time_ms,value,run_name,run_color\n")
+                      : 0;
+        if (hrc != 0) {
+            return hrc;
         }
     }
     while (x->run < x->nruns && x->body.len < AD_SERIES_EXPORT_PIECE) {

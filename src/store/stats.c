@@ -71,27 +71,30 @@ static void bind_filters(sqlite3_stmt *s, const ad_store_runs_query_t *q, int *i
     }
 }
 
-static void where_clause(ad_buf_t *b, const ad_store_runs_query_t *q)
+/* 0, or AD_ETOOBIG when the text passes b's cap. */
+static int where_clause(ad_buf_t *b, const ad_store_runs_query_t *q)
 {
-    ad_buf_puts(b, " WHERE 1");
+    int rc = ad_buf_puts(b, " WHERE 1");
     if (q->org != NULL && q->org[0] != '\0') {
-        ad_buf_puts(b, " AND r.org_id = ?");
+        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.org_id = ?");
     }
     if (q->status != NULL) {
-        ad_buf_puts(b, " AND r.status = ?");
+        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.status = ?");
     }
     if (q->crew_id != NULL) {
-        ad_buf_puts(b, " AND r.crew_id = ?");
+        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.crew_id = ?");
     }
     if (q->agent_id != NULL) {
-        ad_buf_puts(b, " AND r.agent_id = ?");
+        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.agent_id = ?");
     }
     if (q->since > 0) {
-        ad_buf_puts(b, " AND r.started_at >= ?");
+        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.started_at >= ?");
     }
     if (q->before_started > 0) {
-        ad_buf_puts(b, " AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?))");
+        rc = rc != 0 ? rc
+                     : ad_buf_puts(b, " AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?))");
     }
+    return rc;
 }
 
 int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out)
@@ -100,9 +103,14 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
     int limit = q->limit > 0 && q->limit <= 500 ? q->limit : 50;
     ad_buf_t sql;
     ad_buf_init(&sql, 2048);
-    ad_buf_puts(&sql, "SELECT " RUNS_COLS " FROM runs r LEFT JOIN agents a ON a.id = r.agent_id");
-    where_clause(&sql, q);
-    ad_buf_puts(&sql, " ORDER BY r.started_at DESC, r.id DESC LIMIT ?");
+    int brc = ad_buf_puts(&sql, "SELECT " RUNS_COLS
+                                " FROM runs r LEFT JOIN agents a ON a.id = r.agent_id");
+    brc = brc != 0 ? brc : where_clause(&sql, q);
+    brc = brc != 0 ? brc : ad_buf_puts(&sql, " ORDER BY r.started_at DESC, r.id DESC LIMIT ?");
+    if (brc != 0) {
+        ad_buf_cleanup(&sql);
+        return brc;
+    }
     /* Built per filter set, so not cached: the statement cache keys on the
      * SQL text's address (literals only). */
     sqlite3_stmt *s = NULL;

@@ -445,7 +445,8 @@ void ad_store_audit_trim(ad_store_t *st, int64_t before_ts);
 
 /* ---- runs (runs.c; written by the runner, src/run) ------------------------------
  * The run object: id, agentId, startedAt, endedAt, status (running,
- * succeeded, failed, stopped, lost), exitCode, signal, durationMs,
+ * succeeded, failed, stopped, lost, degraded: it ended well but some of
+ * its output was lost, issue #41), exitCode, signal, durationMs,
  * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
  * numTurns (null where not known yet), name, color, tags, notes, group
  * (issue #35: name and color have defaults; see AD_RUN_NAME_SQL).
@@ -458,6 +459,7 @@ typedef enum {
     AD_RUN_FAILED,
     AD_RUN_STOPPED,
     AD_RUN_LOST,
+    AD_RUN_DEGRADED,
 } ad_run_status_t;
 /* What a run makes of its agent. AD_AGENT_STATUS_KEEP (0) leaves the stored
  * status as it is. */

@@ -8,7 +8,13 @@
 
 #include <string.h>
 
-#define WS_COLS "id, name, path, created_at, updated_at, org_id"
+/* worktreeCount and agentCount beside the lists (the seed's worktree_count
+ * and agent_count: src/api/seed.c) */
+#define WS_COLS                                                                                    \
+    "id, name, path, created_at, updated_at, org_id, (SELECT count(*) FROM worktrees t WHERE "     \
+    "t.workspace_id = workspaces.id) AS worktree_count, (SELECT count(*) FROM agents a JOIN "      \
+    "worktrees t ON t.id = a.worktree_id WHERE t.workspace_id = workspaces.id AND a.deleted_at "   \
+    "IS NULL) AS agent_count"
 #define WT_COLS                                                                                    \
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
     "updated_at, vanished_at, org_id, base_branch"
@@ -79,8 +85,7 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out)
     return get_by_id(ad_store_rdb(st), SQL_WT_GET, id, out);
 }
 
-int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org,
-                           json_t **out)
+int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org, json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
     sqlite3_stmt *s = ad_store_stmt(db, workspace_id != NULL ? SQL_WT_LIST_WS : SQL_WT_LIST_ALL);

@@ -349,6 +349,7 @@ void ad_store_flush(ad_store_t *st, ad_store_done_cb done, void *ctx)
 void ad_store_write(ad_store_t *st, ad_store_op_fn op, json_t *args, ad_store_result_cb cb,
                     void *ud)
 {
+    AD_ASSERT_LOOP();
     op_job_t *o = ad_xcalloc(1, sizeof(*o));
     o->op = op;
     o->args = args;
@@ -393,6 +394,7 @@ static void typed_done(int rc, void *ctx)
 void ad_store_typed_write(ad_store_t *st, ad_store_typed_fn fn, const void *in, size_t insz,
                           void (*cleanup)(void *in), ad_store_result_cb cb, void *ud)
 {
+    AD_ASSERT_LOOP();
     typed_job_t *t = ad_xcalloc(1, sizeof(*t) + insz);
     memcpy(t->in, in, insz);
     t->fn = fn;

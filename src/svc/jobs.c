@@ -108,8 +108,12 @@ static void keep_output(job_t *j, const char *line, size_t len)
         const char *nl = memchr(j->output.data + drop, '\n', j->output.len - drop);
         ad_buf_consume(&j->output, nl != NULL ? (size_t)(nl - j->output.data) + 1 : j->output.len);
     }
-    ad_utf8_repair(&j->output, line, len);
-    ad_buf_putc(&j->output, '\n');
+    size_t mark = j->output.len;
+    if (ad_utf8_repair(&j->output, line, len) != 0 || ad_buf_putc(&j->output, '\n') != 0) {
+        /* Repaired bytes grew past the cap (U+FFFD is 3 bytes): the line is
+         * left out rather than kept cut. */
+        ad_buf_truncate(&j->output, mark);
+    }
 }
 
 /* ---- events ------------------------------------------------------------------ */
@@ -305,7 +309,24 @@ int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void 
                         .on_exit = on_exit_cb,
                         .ud = j,
                         .cgroup_name = j->id};
-    int rc = ad_proc_spawn(js->procs, &o, &j->proc, err, errsz);
+    /* Another organisation's job is contained like its agents (issue #31):
+     * it could read the owner token otherwise. */
+    ad_proc_bind_t binds[2];
+    ad_proc_sandbox_t sb;
+    int rc = 0;
+    if (strcmp(j->org, AD_ORG_DEFAULT) != 0) {
+        const char *why = NULL;
+        if (!ad_procs_sandbox(js->procs, &why)) {
+            snprintf(err, errsz,
+                     "programs of an organisation other than the owner's run only in a sandbox, "
+                     "and this machine has none (%s)",
+                     why);
+            rc = AD_EPERM;
+        }
+        ad_proc_sandbox_plain(js->procs, o.cwd, binds, &sb);
+        o.sandbox = &sb;
+    }
+    rc = rc != 0 ? rc : ad_proc_spawn(js->procs, &o, &j->proc, err, errsz);
     if (rc != 0) {
         uv_close((uv_handle_t *)&j->timer, on_timer_closed); /* frees j */
         return rc;

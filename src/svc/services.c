@@ -274,7 +274,24 @@ static void start(service_t *s)
                         .on_exit = on_exit_cb,
                         .ud = s};
     s->error[0] = '\0';
-    int rc = ad_proc_spawn(s->ss->procs, &o, &s->proc, s->error, sizeof(s->error));
+    /* Another organisation's service is contained like its agents (issue
+     * #31); without a sandbox it does not start. */
+    ad_proc_bind_t binds[2];
+    ad_proc_sandbox_t sb;
+    int rc = 0;
+    if (strcmp(s->org, AD_ORG_DEFAULT) != 0) {
+        const char *why = NULL;
+        if (!ad_procs_sandbox(s->ss->procs, &why)) {
+            snprintf(s->error, sizeof(s->error),
+                     "programs of an organisation other than the owner's run only in a sandbox, "
+                     "and this machine has none (%s)",
+                     why);
+            rc = AD_EPERM;
+        }
+        ad_proc_sandbox_plain(s->ss->procs, cwd, binds, &sb);
+        o.sandbox = &sb;
+    }
+    rc = rc != 0 ? rc : ad_proc_spawn(s->ss->procs, &o, &s->proc, s->error, sizeof(s->error));
     for (size_t i = 0; i < n; i++) {
         free(owned[i]);
     }

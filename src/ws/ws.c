@@ -680,6 +680,23 @@ static const char *pick_protocol(const ad_ws_route_t *rt, const char *offered, c
     if (offered == NULL || rt->nprotocols == 0) {
         return NULL;
     }
+    /* One value that is none of the route's on a route that takes "bearer":
+     * the credential itself (new WebSocket(url, token)). A browser fails a
+     * handshake whose answer names no protocol it offered, so it is named
+     * back; the guard has decided on it already. Tokens are 32 characters
+     * or more; shorter values are protocol names. */
+    const char *one = offered + strspn(offered, " \t");
+    size_t onelen = strcspn(one, ", \t");
+    bool single = onelen > 0 && one[onelen + strspn(one + onelen, " \t")] == '\0';
+    bool bearer = false;
+    for (size_t i = 0; i < rt->nprotocols; i++) {
+        bearer = bearer || strcmp(rt->protocols[i], "bearer") == 0;
+    }
+    if (single && bearer && onelen >= 32 && onelen < outsz) {
+        memcpy(out, one, onelen);
+        out[onelen] = '\0';
+        return out;
+    }
     const char *p = offered;
     while (*p != '\0') {
         while (*p == ' ' || *p == '\t' || *p == ',') {
@@ -767,7 +784,7 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     ad_ws_t *ws = ad_xcalloc(1, sizeof(*ws));
     ws->route = rt; /* the wslay context comes with the first input */
     ad_buf_init(&ws->ctl, 64 * 1024);
-    char proto[128];
+    char proto[600]; /* a token named back (pick_protocol) */
     const char *sel =
         pick_protocol(rt, ad_req_header(r, "sec-websocket-protocol"), proto, sizeof(proto));
     if (sel != NULL) {

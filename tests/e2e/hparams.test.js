@@ -185,7 +185,7 @@ test('a user schema: checked when made, its configs checked against it; another 
 async function runWith(configId, flags, viaCli, worktree = wt) {
   const report = path.join(path.dirname(trainer), `report-${Math.random().toString(36).slice(2)}.json`);
   const a = await api(d, 'POST', '/api/agents', { worktreeId: worktree, executor: 'command', command: ['node', trainer],
-    env: { REPORT: report } });
+    env: { REPORT: report }, sandbox: { paths: [{ path: path.dirname(trainer), write: true }] } });
   assert.equal(a.status, 201, JSON.stringify(a.body));
   if (viaCli) {
     const r = daemon.run(['--data-dir', d.dataDir, 'start', a.body.id, '--config', configId, ...(flags ? ['--config-flags'] : [])]);
@@ -229,7 +229,8 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   // an agent whose state names a default config gets it on every plain start
   const report = path.join(path.dirname(trainer), 'report-default.json');
   const da = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer],
-    env: { REPORT: report }, state: { configId: c.body.id } });
+    env: { REPORT: report }, state: { configId: c.body.id },
+    sandbox: { paths: [{ path: path.dirname(trainer), write: true }] } });
   assert.equal(da.status, 201, JSON.stringify(da.body));
   assert.equal((await api(d, 'POST', `/api/agents/${da.body.id}/start`, {})).status, 200);
   const drun = await until(async () => {

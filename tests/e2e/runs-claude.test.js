@@ -155,7 +155,7 @@ test('claude with a systemPrompt: the model request carries it', { skip }, async
     const sent = mock.requests.slice(before).map((r) => JSON.stringify(r));
     assert.ok(sent.some((r) => r.includes('You are the reviewer: answer in one line.') && r.includes('Never run tools.')), 'the system prompt reached the model');
     await api(d, 'POST', `/api/agents/${ag.body.id}/stop?force=true`);
-    const bad = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'codex', systemPrompt: 'x' });
+    const bad = await api(d, 'POST', '/api/agents', { worktreeId: ag.body.worktreeId, executor: 'codex', systemPrompt: 'x' });
     assert.equal(bad.status, 422);
     assert.equal(bad.body.error.details.field, 'systemPrompt');
   } finally {

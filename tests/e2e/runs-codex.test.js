@@ -40,7 +40,11 @@ test('codex under agentd', { skip }, async (t) => {
   // with FAKE_CODEX_VERSION in the agent's environment.
   const wrapper = path.join(sb.home, 'codex');
   fs.writeFileSync(wrapper, `#!/bin/sh\nif [ -n "$FAKE_CODEX_VERSION" ] && [ "$1" = --version ]; then echo "codex-cli $FAKE_CODEX_VERSION"; exit 0; fi\nexec "${CODEX_BIN}" "$@"\n`, { mode: 0o755 });
-  const d = await daemon.start({ needUrl: true, args: ['--codex-bin', wrapper, '--stop-grace-ms', '3000'] });
+  // The sandbox shows the wrapper's folder (the CLI's); the real CLI it
+  // execs lives in node_modules, shown as an admin would show a tools folder.
+  const nodeModules = path.dirname(path.dirname(CODEX_BIN));
+  const d = await daemon.start({ needUrl: true, args: ['--codex-bin', wrapper, '--stop-grace-ms', '3000',
+    '--sandbox-paths', nodeModules] });
   const repo = daemon.tmpRepo('agentd-codex-');
   try {
     assert.equal((await api(d, 'PATCH', '/api/settings', { model_prices: { 'gpt-5.5': PRICE } })).status, 200);
@@ -101,9 +105,11 @@ test('codex under agentd', { skip }, async (t) => {
       await until(async () => (await runs(d, id))[0].cliVersion === '0.169.0', 'the CLI version on the run', 10000);
       const today = (await api(d, 'GET', '/api/usage/today')).body;
       assert.ok(today.requestCount >= 1 && today.costUsd > 0, JSON.stringify(today));
-      // the agent carries codex's thread, and regular is the workspace-write sandbox
+      // the agent carries codex's thread; in agentd's sandbox (the worktree
+      // writable, nothing of agentd's) codex runs its commands directly: its
+      // own bwrap cannot nest inside agentd's
       assert.match((await agent(d, id)).sessionId, /^[0-9a-f-]{36}$/);
-      assert.equal(sandboxOf(mock.modelRequests()[0]), 'workspace-write');
+      assert.equal(sandboxOf(mock.modelRequests()[0]), 'danger-full-access');
       assert.equal(mock.modelRequests()[0].headers.authorization, 'Bearer dummy');
     });
 
@@ -160,8 +166,8 @@ test('codex under agentd', { skip }, async (t) => {
       assert.ok(fs.existsSync(path.join(repo, 'part.txt')), 'the command before the error ran');
     });
 
-    await t.test('modes: plan is the read-only sandbox, auto has none', async () => {
-      for (const [mode, sandbox, writes] of [['plan', 'read-only', false], ['auto', 'danger-full-access', true]]) {
+    await t.test('modes: plan cannot write (agentd shows the worktree read-only), auto can', async () => {
+      for (const [mode, sandbox, writes] of [['plan', 'danger-full-access', false], ['auto', 'danger-full-access', true]]) {
         const aid = await mk(mode);
         fs.rmSync(path.join(repo, 'plan.txt'), { force: true });
         const before = mock.modelRequests().length;

@@ -456,13 +456,14 @@ test('loader-changing environment needs an admin who asks for it', async () => {
 
 test('auto mode as root needs allow_root_auto before IS_SANDBOX=1 is set', async (t) => {
   const dir = daemon.tmpDir('sec-claude-');
-  const out = path.join(dir, 'env.txt');
   const bin = path.join(dir, 'fake-claude');
-  fs.writeFileSync(bin, `#!/bin/sh\necho "IS_SANDBOX=\${IS_SANDBOX:-unset}" > ${out}\n`, { mode: 0o755 });
+  // (it writes into its worktree: the sandbox shows the CLI's folder read-only)
+  fs.writeFileSync(bin, '#!/bin/sh\necho "IS_SANDBOX=${IS_SANDBOX:-unset}" > env.txt\n', { mode: 0o755 });
   const c = await daemon.start({ needUrl: true, args: ['--claude-bin', bin] });
   try {
     const h = c.authHeaders;
     const repo = daemon.tmpRepo('sec-root-', c.dataDir);
+    const out = path.join(repo, 'env.txt');
     const ws = await call(c, 'POST', '/api/workspaces', { path: repo }, h);
     const ag = await call(c, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', mode: 'auto' }, h);
     assert.equal(ag.status, 201, JSON.stringify(ag.body));
@@ -513,16 +514,17 @@ test('--auth none is refused off loopback; --auth token is the default', async (
   }
 });
 
+// (A data dir others may write in is refused outright: sandbox.test.js.)
 test('the data dir becomes 0700 and its files 0600, with a warning', async () => {
   const dir = daemon.tmpDir('sec-perm-');
-  fs.chmodSync(dir, 0o777);
+  fs.chmodSync(dir, 0o755);
   const c1 = await daemon.start({ needUrl: true, dataDir: dir });
   await c1.stop();
   for (const name of fs.readdirSync(dir)) {
     const p = path.join(dir, name);
     if (fs.statSync(p).isFile()) fs.chmodSync(p, 0o644);
   }
-  fs.chmodSync(dir, 0o777);
+  fs.chmodSync(dir, 0o755);
   const c = await daemon.start({ needUrl: true, dataDir: dir });
   try {
     assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
@@ -532,7 +534,7 @@ test('the data dir becomes 0700 and its files 0600, with a warning', async () =>
     }
     assert.equal(fs.statSync(path.join(dir, 'owner-token')).mode & 0o777, 0o600);
     assert.equal(fs.statSync(path.join(dir, 'agentd.sock')).mode & 0o777, 0o600);
-    assert.match(c.stderr, /0777|permission|mode/i);
+    assert.match(c.stderr, /0755|0644|permission|mode/i);
     // The same owner token as before: it is kept, not remade.
     assert.equal(fs.readFileSync(path.join(dir, 'owner-token'), 'utf8').trim(), c.token);
   } finally {

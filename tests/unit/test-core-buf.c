@@ -62,12 +62,29 @@ static void buf_huge_length_does_not_wrap(void **state)
     ad_buf_cleanup(&b);
 }
 
+static void buf_truncate_undoes_appends(void **state)
+{
+    AD_UNUSED(state);
+    ad_buf_t b;
+    ad_buf_init(&b, 8);
+    assert_int_equal(ad_buf_puts(&b, "line"), 0);
+    size_t mark = b.len;
+    assert_int_equal(ad_buf_putc(&b, '\n'), 0);
+    assert_int_equal(ad_buf_puts(&b, "toolong"), AD_ETOOBIG);
+    ad_buf_truncate(&b, mark);
+    assert_int_equal(b.len, 4);
+    assert_string_equal(b.data, "line");
+    ad_buf_truncate(&b, 0);
+    assert_string_equal(b.data, "");
+    ad_buf_cleanup(&b);
+}
+
 static void buf_detach_hands_over(void **state)
 {
     AD_UNUSED(state);
     ad_buf_t b;
     ad_buf_init(&b, 100);
-    ad_buf_puts(&b, "owned");
+    assert_int_equal(ad_buf_puts(&b, "owned"), 0);
     size_t len;
     char *p = ad_buf_detach(&b, &len);
     assert_string_equal(p, "owned");
@@ -126,6 +143,7 @@ int main(void)
         cmocka_unit_test(buf_appends_and_terminates),
         cmocka_unit_test(buf_refuses_past_cap_and_keeps_contents),
         cmocka_unit_test(buf_huge_length_does_not_wrap),
+        cmocka_unit_test(buf_truncate_undoes_appends),
         cmocka_unit_test(buf_detach_hands_over),
         cmocka_unit_test(arena_allocates_aligned_and_resets),
         cmocka_unit_test(arena_refuses_past_cap),

@@ -4,12 +4,18 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 #include "core/core.h"
 
@@ -65,9 +71,83 @@ static void errors_have_names(void **state)
     assert_string_equal(ad_strerror(AD_EFULL), "storage full");
     assert_string_equal(ad_strerror(-9999), "unknown error");
     assert_string_equal(ad_strerror(5), "unknown error");
-    for (int e = AD_OK; e > AD_ERR_MIN_; e--) {
+    assert_string_equal(ad_errname(AD_OK), "OK");
+    for (int e = AD_ERR_BASE_ - 1; e > AD_ERR_MIN_; e--) {
+        assert_true(AD_IS_ERR(e));
         assert_string_not_equal(ad_strerror(e), "unknown error");
+        assert_string_not_equal(ad_errname(e), "EUNKNOWN");
     }
+    /* Out of errno's range: a -errno (a libuv code too) is never one of
+     * ours, and is still named. */
+    for (int e = 1; e <= 1000; e++) {
+        assert_false(AD_IS_ERR(-e));
+    }
+    assert_false(AD_IS_ERR(UV_EOF));
+    assert_false(AD_IS_ERR(UV_EAI_AGAIN));
+    assert_false(AD_IS_ERR(UV_ECANCELED));
+    assert_string_equal(ad_errname(-EACCES), "EACCES");
+    assert_string_equal(ad_errname(-ENOENT), "ENOENT");
+    assert_string_not_equal(ad_strerror(-EIO), "unknown error");
+    assert_string_not_equal(ad_strerror(-ENOENT), ad_strerror(AD_ENOENT));
+    assert_string_equal(ad_errname(AD_ERR_MIN_), "EUNKNOWN");
+}
+
+/* Runs fn in a child; true when the child was killed by SIGABRT. */
+static bool aborts(void (*fn)(void))
+{
+    fflush(stderr);
+    pid_t child = fork();
+    if (child == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 2); /* the BUG line is expected */
+        }
+        fn();
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+}
+
+static void assert_false_fn(void)
+{
+    int x = 1;
+    AD_ASSERT(x == 2);
+}
+
+static void assert_true_fn(void)
+{
+    int x = 1;
+    AD_ASSERT(x == 1);
+}
+
+static void *other_thread(void *arg)
+{
+    bool *on_loop = arg;
+    *on_loop = ad_loop_thread_is();
+    return NULL;
+}
+
+static void loop_assert_off_loop(void)
+{
+    pthread_t t;
+    bool on_loop = true;
+    pthread_create(&t, NULL, other_thread, &on_loop);
+    pthread_join(t, NULL);
+    AD_ASSERT(on_loop);
+}
+
+static void asserts_abort_in_test_builds(void **state)
+{
+    AD_UNUSED(state);
+    assert_true(aborts(assert_false_fn));
+    assert_false(aborts(assert_true_fn));
+    /* No loop thread set yet: every thread counts as it. */
+    assert_false(aborts(loop_assert_off_loop));
+    ad_loop_thread_set();
+    assert_true(ad_loop_thread_is());
+    assert_true(aborts(loop_assert_off_loop));
 }
 
 static void log_masks_secrets(void **state)
@@ -273,6 +353,7 @@ int main(void)
         cmocka_unit_test(ids_are_prefixed_valid_and_ordered),
         cmocka_unit_test(time_round_trips),
         cmocka_unit_test(errors_have_names),
+        cmocka_unit_test(asserts_abort_in_test_builds),
         cmocka_unit_test(log_masks_secrets),
         cmocka_unit_test(log_writes_one_line_text_or_json),
         cmocka_unit_test(log_holds_back_repeated_warnings),

@@ -285,7 +285,7 @@ export interface Job {
   id: string;
   name: string;
   kind: string;
-  status: 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost';
+  status: 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost' | 'degraded';
   progress: number | null;
   stage: string | null;
   message: string | null;

@@ -187,7 +187,27 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
     }
     case 'agent_exit': {
       const id = str(p.agentId);
+      if (id && m.agents[id]?.stalled) m = withAgent(m, id, { stalled: null });
       if (id) effects.push({ kind: 'reloadRuns', agentId: id });
+      break;
+    }
+    case 'run_stalled':
+    case 'run_resumed': {
+      // A full disk (issue #41): the run waits, its agent blocked on its writes.
+      const id = str(p.agentId);
+      if (!id || !m.agents[id]) break;
+      const stalled = ev.type === 'run_stalled' ? str(p.reason) || 'stalled' : null;
+      m = withAgent(m, id, { stalled });
+      if (stalled) {
+        const name = m.agents[id].name || 'An agent';
+        effects.push({
+          kind: 'toast',
+          level: 'warn',
+          title: `${name} stalled: ${stalled}`,
+          body: 'Its output waits until there is room; nothing is lost.',
+          agentId: id,
+        });
+      }
       break;
     }
     case 'agent_output': {

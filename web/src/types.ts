@@ -43,6 +43,9 @@ export interface Agent {
   state?: Record<string, unknown> | null;
   terminal?: boolean;
   reason?: string;
+  // Why its run cannot go on for now ("disk full"): run_stalled until
+  // run_resumed or the run's end (client-side only).
+  stalled?: string | null;
   // What the agent's runs cost so far (the server sums them; run_ended and
   // a turn's end bring the new total).
   costUsd?: number;

@@ -24,6 +24,14 @@ function msg(id: string, createdAt: string, content = id, role = 'assistant'): M
 }
 
 describe('reduce', () => {
+  it('marks an agent stalled on run_stalled (with a toast) and clears it on run_resumed and at exit', () => {
+    const { m, effects } = run([ev(1, 'run_stalled', { agentId: 'ag_1', runId: 'run_1', reason: 'disk full', since: 1 })]);
+    expect(m.agents.ag_1.stalled).toBe('disk full');
+    expect(effects.some((e) => e.kind === 'toast' && /stalled: disk full/.test(e.title))).toBe(true);
+    expect(run([ev(2, 'run_resumed', { agentId: 'ag_1', runId: 'run_1', stalledMs: 5 })], m).m.agents.ag_1.stalled).toBe(null);
+    expect(run([ev(2, 'agent_exit', { agentId: 'ag_1', code: 0 })], m).m.agents.ag_1.stalled).toBe(null);
+  });
+
   it('applies events in seq order and ignores any seq it has already applied', () => {
     const out = [
       ev(1, 'agent_output', { agentId: 'ag_1', content: 'a', isComplete: true }),

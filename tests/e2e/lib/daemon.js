@@ -12,6 +12,7 @@ const path = require('node:path');
 
 const BIN = process.env.AGENTD_BIN || path.resolve(__dirname, '../../../build/release/agentd');
 const running = new Set();
+const FIXTURES = path.resolve(__dirname, '..', '..', 'fixtures');
 
 // Agents run under holders that outlive agentd (issue #15): whatever a test
 // leaves in a data dir's holder registry ends with the test process.
@@ -84,8 +85,11 @@ function start(opts = {}) {
   // No system_health events unless a test asks for them (its own
   // --health-event-interval-ms comes later and wins): tests that count
   // global seqs need a bus nothing else publishes on.
+  // Agents run sandboxed (issue #31): the test fixtures (fake agents,
+  // trainers) are shown to them read-only, as an admin would show a tools
+  // folder; a test's own --sandbox-paths comes later and wins.
   const args = ['serve', '--listen', opts.listen || '127.0.0.1:0', '--data-dir', dataDir,
-    '--health-event-interval-ms', '0', ...(opts.args || [])];
+    '--health-event-interval-ms', '0', '--sandbox-paths', FIXTURES, ...(opts.args || [])];
   dataDirs.add(dataDir);
   // The developer's session bus is left out: a test must never put keys in
   // their real keyring (tests that want one start their own bus and say so).

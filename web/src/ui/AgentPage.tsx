@@ -265,6 +265,11 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
       <div class="agent-title">
         <h1>{agent.name}</h1>
         <Badge status={archived ? 'archived' : s} />
+        {agent.stalled && (
+          <span class="stall" role="status" title="The agent waits on its writes until there is room; nothing it prints is lost">
+            <Badge status="stalled" small /> <span class="reason">{agent.stalled}</span>
+          </span>
+        )}
         {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && (
           <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>
         )}

@@ -12,7 +12,7 @@ import { agentList, runsTick, workspaces } from '../store';
 import { Badge, Empty, errText } from './common';
 
 const PAGE = 50;
-const STATUSES = ['', 'running', 'succeeded', 'failed', 'stopped', 'lost'];
+const STATUSES = ['', 'running', 'succeeded', 'failed', 'stopped', 'lost', 'degraded'];
 
 function fmtDuration(ms?: number | null) {
   if (ms === null || ms === undefined) return '–';

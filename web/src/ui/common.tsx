@@ -14,6 +14,13 @@ const STATUS_LABEL: Record<string, string> = {
   paused: 'Paused',
   idle: 'Idle',
   archived: 'Archived',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+  lost: 'Lost',
+  // A run that did its work but lost some of its output (issue #41).
+  degraded: 'Degraded',
+  // A run that waits for the disk (the agent is blocked, nothing is lost).
+  stalled: 'Stalled',
 };
 
 export function Badge({ status, small }: { status: string; small?: boolean }) {

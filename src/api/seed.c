@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Claude Manager seed's REST dialect (issue #40): its client's only
+ * setting is its base URL, so everything under /seed/api/... is the same
+ * route as /api/... (same guard, scopes and bodies) with the answer put in
+ * the seed's words:
+ *   - an agent's status in the seed's strict enum (running, waiting, error,
+ *     finished), agentd's own in agentdStatus beside it;
+ *   - GET /worktrees/:id/status: modified, staged and untracked are the
+ *     path lists, their counts in modifiedCount, stagedCount, untrackedCount;
+ *   - workspaces with worktree_count and agent_count.
+ * agentd's own /api/... answers are unchanged.
+ */
+#include "api/api_int.h"
+
+#include <string.h>
+
+/* The seed's AgentStatus: running, waiting, error, finished. */
+const char *ad_api_seed_status(const char *st)
+{
+    if (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0 || strcmp(st, "error") == 0) {
+        return st;
+    }
+    if (strcmp(st, "paused") == 0) {
+        return "waiting"; /* alive, not working */
+    }
+    return "finished"; /* finished, idle, stopped: no process (the seed's default) */
+}
+
+static void seed_agent(json_t *a)
+{
+    const char *st = json_string_value(json_object_get(a, "status"));
+    if (st == NULL || json_object_get(a, "agentdStatus") != NULL) {
+        return;
+    }
+    json_object_set_new(a, "agentdStatus", json_string(st));
+    json_object_set_new(a, "status", json_string(ad_api_seed_status(st)));
+}
+
+static void seed_git_status(json_t *body)
+{
+    static const char *const keys[] = {"modified", "staged", "untracked"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
+        char files[32], count[32];
+        snprintf(files, sizeof(files), "%sFiles", keys[i]);
+        snprintf(count, sizeof(count), "%sCount", keys[i]);
+        json_t *list = json_object_get(body, files);
+        if (!json_is_array(list)) {
+            continue;
+        }
+        json_object_set(body, count, json_object_get(body, keys[i]));
+        json_object_set(body, keys[i], list);
+    }
+}
+
+static void seed_workspace(json_t *w)
+{
+    json_t *wt = json_object_get(w, "worktreeCount");
+    json_t *ag = json_object_get(w, "agentCount");
+    if (wt != NULL) {
+        json_object_set(w, "worktree_count", wt);
+    }
+    if (ag != NULL) {
+        json_object_set(w, "agent_count", ag);
+    }
+}
+
+/* Applies f to body's list under key, or to body itself. */
+static void each(json_t *body, const char *key, void (*f)(json_t *))
+{
+    json_t *list = json_object_get(body, key);
+    if (json_is_array(list)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            f(v);
+        }
+    } else {
+        f(body);
+    }
+}
+
+static void seed_dialect(const ad_req_t *r, int status, json_t *body, void *ud)
+{
+    AD_UNUSED(ud);
+    const char *route = ad_req_route(r);
+    if (route == NULL || status >= 300 || !json_is_object(body)) {
+        return;
+    }
+    if (strcmp(route, "/api/worktrees/:id/status") == 0) {
+        seed_git_status(body);
+    } else if (strncmp(route, "/api/agents", 11) == 0) {
+        json_t *agent = json_object_get(body, "agent");
+        each(json_is_object(agent) ? agent : body, "agents", seed_agent);
+    } else if (strncmp(route, "/api/workspaces", 15) == 0) {
+        json_t *ws = json_object_get(body, "workspace");
+        each(json_is_object(ws) ? ws : body, "workspaces", seed_workspace);
+    }
+}
+
+void ad_api_seed_register(ad_app_t *app)
+{
+    ad_server_set_dialect(app->server, "/seed", seed_dialect, app);
+}

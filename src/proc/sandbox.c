@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent sandbox: bubblewrap (bwrap) runs the agent in new user, mount,
+ * pid, ipc and uts namespaces (and a network one when the network is off)
+ * whose root holds only what the caller lists, the system read-only and
+ * a fresh /tmp, /proc and /dev. Mounts, not permissions, keep agentd's
+ * files out of reach: an agent of a root daemon is uid 0 outside too, and
+ * a file it cannot see is the only one it cannot read. Its own pid
+ * namespace keeps /proc/<agentd>/root, /environ and /cmdline (the
+ * holder's names the data dir) out of reach as well.
+ *
+ * Signals: a stop signals the agent's process group, which holds bwrap
+ * itself. bwrap would die of SIGINT at once and take the agent with it, so
+ * it is exec'd with SIGINT and SIGTERM ignored, and the agent is started
+ * through `env --default-signal=INT,TERM`, which gives them back before it
+ * execs the agent: the polite step reaches the agent as before, and bwrap
+ * ends when its agent does, with its exit code (128+N for a signal).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "proc/proc_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ENV_BIN "/usr/bin/env"
+#define PROBE_TIMEOUT_MS 5000
+
+static void add(ad_argv_t *a, const char *s)
+{
+    if (a->n + 2 > a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->v = ad_xrealloc(a->v, a->cap * sizeof(char *));
+    }
+    a->v[a->n++] = ad_xstrdup(s);
+    a->v[a->n] = NULL;
+}
+
+static void add3(ad_argv_t *a, const char *x, const char *y, const char *z)
+{
+    add(a, x);
+    add(a, y);
+    if (z != NULL) {
+        add(a, z);
+    }
+}
+
+void ad_argv_free(ad_argv_t *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->v[i]);
+    }
+    free(a->v);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Files of /etc a root agent could read and must not: hashes, sudo
+ * rules. Each is covered by an empty file. */
+static const char *const etc_secrets[] = {"/etc/shadow",   "/etc/gshadow", "/etc/shadow-",
+                                          "/etc/gshadow-", "/etc/sudoers", "/etc/ssh"};
+
+/* The system, read-only: /usr, /etc and the top-level links or folders
+ * of a merged or split /usr. */
+static void system_binds(ad_argv_t *a)
+{
+    add3(a, "--ro-bind", "/usr", "/usr");
+    static const char *const top[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(top); i++) {
+        struct stat st;
+        char target[PATH_MAX];
+        if (lstat(top[i], &st) != 0) {
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            ssize_t n = readlink(top[i], target, sizeof(target) - 1);
+            if (n > 0) {
+                target[n] = '\0';
+                add3(a, "--symlink", target, top[i]);
+            }
+        } else if (S_ISDIR(st.st_mode)) {
+            add3(a, "--ro-bind", top[i], top[i]);
+        }
+    }
+    add3(a, "--ro-bind", "/etc", "/etc");
+    for (size_t i = 0; i < AD_ARRAY_LEN(etc_secrets); i++) {
+        struct stat st;
+        if (lstat(etc_secrets[i], &st) == 0) {
+            add3(a, S_ISDIR(st.st_mode) ? "--tmpfs" : "--ro-bind",
+                 S_ISDIR(st.st_mode) ? etc_secrets[i] : "/dev/null",
+                 S_ISDIR(st.st_mode) ? NULL : etc_secrets[i]);
+        }
+    }
+    /* A resolver file that links out of /etc (systemd-resolved) */
+    char real[PATH_MAX];
+    if (realpath("/etc/resolv.conf", real) != NULL && strncmp(real, "/etc/", 5) != 0 &&
+        strncmp(real, "/usr/", 5) != 0) {
+        add3(a, "--ro-bind-try", real, real);
+    }
+    add3(a, "--proc", "/proc", NULL);
+    add3(a, "--dev", "/dev", NULL);
+    add3(a, "--tmpfs", "/tmp", NULL);
+    add3(a, "--dir", "/var/tmp", NULL);
+}
+
+/* bwrap's options up to the agent's argv (without it). */
+static void head(const char *bwrap, const ad_proc_sandbox_t *sb, ad_argv_t *a)
+{
+    add(a, bwrap);
+    static const char *const ns[] = {"--unshare-user", "--unshare-pid", "--unshare-ipc",
+                                     "--unshare-uts", "--unshare-cgroup-try"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(ns); i++) {
+        add(a, ns[i]);
+    }
+    if (sb == NULL || !sb->network) {
+        add(a, "--unshare-net");
+    }
+    /* No --die-with-parent: an agent outlives a killed agentd as before
+     * (the holder, or the next agentd's orphan report, takes it up). */
+    add3(a, "--cap-drop", "ALL", NULL);
+    system_binds(a);
+    for (size_t i = 0; sb != NULL && i < sb->nbinds; i++) {
+        const ad_proc_bind_t *b = &sb->binds[i];
+        switch (b->kind) {
+        case AD_PROC_BIND_RO:
+            add3(a, "--ro-bind", b->src, b->dst);
+            break;
+        case AD_PROC_BIND_RW:
+            add3(a, "--bind", b->src, b->dst);
+            break;
+        case AD_PROC_BIND_RO_TRY:
+            add3(a, "--ro-bind-try", b->src, b->dst);
+            break;
+        case AD_PROC_BIND_HIDE:
+            add3(a, "--tmpfs", b->dst, NULL);
+            break;
+        }
+    }
+}
+
+int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const char *file,
+                         const char *const *argv, const char *cwd, ad_argv_t *out, char *err,
+                         size_t errsz)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s->sbx.ok) {
+        snprintf(err, errsz, "no agent sandbox here: %s", s->sbx.why);
+        return AD_EPERM;
+    }
+    head(s->sbx.bwrap, sb, out);
+    if (cwd != NULL) {
+        add3(out, "--chdir", cwd, NULL);
+    }
+    add(out, "--");
+    add(out, ENV_BIN);
+    add(out, "--default-signal=INT,TERM");
+    add(out, "--");
+    add(out, file);
+    for (size_t i = 1; argv[i] != NULL; i++) {
+        add(out, argv[i]);
+    }
+    return 0;
+}
+
+/* ---- the probe at start ---------------------------------------------------------- */
+
+/* Runs argv with stderr to a pipe; true when it exited 0 within the
+ * bound, else why (its first stderr line, or how it ended). */
+static bool run_probe(char *const argv[], char *why, size_t whysz)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(why, whysz, "pipe: %s", strerror(errno));
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        dup2(nul, 0);
+        dup2(nul, 1);
+        dup2(fds[1], 2);
+        char *env[] = {"PATH=" AD_DEFAULT_PATH, NULL};
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        snprintf(why, whysz, "fork: %s", strerror(errno));
+        return false;
+    }
+    char buf[512];
+    size_t len = 0;
+    uint64_t end = ad_mono_ns() + (uint64_t)PROBE_TIMEOUT_MS * 1000000u;
+    for (;;) {
+        uint64_t now = ad_mono_ns();
+        if (now >= end) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd p = {.fd = fds[0], .events = POLLIN};
+        int pr = poll(&p, 1, (int)((end - now) / 1000000u) + 1);
+        if (pr < 0 && errno == EINTR) {
+            continue;
+        }
+        if (pr <= 0) {
+            continue;
+        }
+        ssize_t r = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        len += (size_t)r;
+        if (len >= sizeof(buf) - 1) {
+            break;
+        }
+    }
+    close(fds[0]);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        return true;
+    }
+    if (buf[0] != '\0') {
+        snprintf(why, whysz, "%s", buf);
+    } else if (WIFEXITED(st)) {
+        snprintf(why, whysz, "it exited with %d", WEXITSTATUS(st));
+    } else {
+        snprintf(why, whysz, "it was killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    }
+    return false;
+}
+
+void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir)
+{
+    ad_sandbox_t *x = &s->sbx;
+    memset(x, 0, sizeof(*x));
+    snprintf(x->data_dir, sizeof(x->data_dir), "%s", data_dir != NULL ? data_dir : "");
+    if (!enable) {
+        snprintf(x->why, sizeof(x->why), "turned off (--sandbox off)");
+        ad_log(AD_LOG_WARN, "proc", "agent sandbox off: agents see everything agentd's user can");
+        return;
+    }
+    if (ad_path_which_in("bwrap", AD_DEFAULT_PATH ":/usr/sbin", NULL, x->bwrap, sizeof(x->bwrap)) !=
+        0) {
+        snprintf(x->why, sizeof(x->why),
+                 "bubblewrap (bwrap) is not installed: install the bubblewrap package");
+        ad_log(AD_LOG_WARN, "proc", "no agent sandbox why=\"%s\"", x->why);
+        return;
+    }
+    if (access(ENV_BIN, X_OK) != 0) {
+        snprintf(x->why, sizeof(x->why), "%s is missing (coreutils 8.31 or later)", ENV_BIN);
+        ad_log(AD_LOG_WARN, "proc", "no agent sandbox why=\"%s\"", x->why);
+        return;
+    }
+    ad_argv_t a;
+    memset(&a, 0, sizeof(a));
+    head(x->bwrap, NULL, &a);
+    add(&a, "--");
+    add(&a, ENV_BIN);
+    add(&a, "--default-signal=INT,TERM");
+    add(&a, "--");
+    add(&a, "/bin/true");
+    char why[512] = "";
+    bool ok = run_probe(a.v, why, sizeof(why));
+    ad_argv_free(&a);
+    if (!ok) {
+        snprintf(x->why, sizeof(x->why),
+                 "%s cannot make user and mount namespaces here (%s): allow unprivileged user "
+                 "namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+                 "user.max_user_namespaces > 0, or an AppArmor profile for bwrap)",
+                 x->bwrap, why);
+        ad_log(AD_LOG_WARN, "proc", "no agent sandbox why=\"%s\"", x->why);
+        return;
+    }
+    x->ok = true;
+    snprintf(x->why, sizeof(x->why),
+             "bubblewrap at %s: user, mount, pid, ipc and uts namespaces per agent", x->bwrap);
+    ad_log(AD_LOG_INFO, "proc", "agent sandbox how=\"%s\"", x->why);
+}
+
+bool ad_procs_sandbox(const ad_procs_t *s, const char **why)
+{
+    if (why != NULL) {
+        *why = s->sbx.why[0] != '\0' ? s->sbx.why : "not set up";
+    }
+    return s->sbx.ok;
+}
+
+void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t binds[2],
+                           ad_proc_sandbox_t *out)
+{
+    size_t n = 0;
+    if (cwd != NULL && cwd[0] == '/') {
+        binds[n++] = (ad_proc_bind_t){.kind = AD_PROC_BIND_RW, .src = cwd, .dst = cwd};
+    }
+    if (s->sbx.data_dir[0] == '/') {
+        binds[n++] =
+            (ad_proc_bind_t){.kind = AD_PROC_BIND_HIDE, .src = NULL, .dst = s->sbx.data_dir};
+    }
+    *out = (ad_proc_sandbox_t){.binds = binds, .nbinds = n, .network = true};
+}
+
+char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd)
+{
+    ad_proc_bind_t binds[2];
+    ad_proc_sandbox_t sb;
+    ad_proc_sandbox_plain(s, cwd, binds, &sb);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    ad_argv_t a;
+    char err[64];
+    if (ad_proc_sandbox_argv(s, &sb, "/bin/sh", argv, cwd, &a, err, sizeof(err)) != 0) {
+        return NULL;
+    }
+    ad_buf_t out;
+    ad_buf_init(&out, 1u << 20); /* a setup command is far shorter */
+    int rc = ad_buf_append(&out, "exec", 4);
+    for (size_t i = 0; i < a.n && rc == 0; i++) {
+        rc = ad_buf_append(&out, " '", 2);
+        for (const char *p = a.v[i]; *p != '\0' && rc == 0; p++) {
+            rc = *p == '\'' ? ad_buf_append(&out, "'\\''", 4) : ad_buf_append(&out, p, 1);
+        }
+        rc = rc == 0 ? ad_buf_append(&out, "'", 1) : rc;
+    }
+    if (rc != 0) {
+        ad_argv_free(&a);
+        ad_buf_cleanup(&out);
+        return NULL;
+    }
+    ad_argv_free(&a);
+    char *line = ad_xmalloc(out.len + 1);
+    memcpy(line, out.data, out.len);
+    line[out.len] = '\0';
+    ad_buf_cleanup(&out);
+    return line;
+}

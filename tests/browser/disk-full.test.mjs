@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// A full disk in the dashboard (issue #41): with the data dir on a small
+// tmpfs filled while a command agent prints, the agent's page says the run
+// is stalled and why; once space is back the mark goes.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { api, daemon, launch, makeRepo, tmpDir } from './lib/harness.mjs';
+import { WAIT_MS, waitText } from './lib/session.mjs';
+
+let d = null;
+let b = null;
+let mnt = null;
+let why = null;
+
+before(async () => {
+  if (process.getuid() !== 0) return (why = 'needs root to mount a small tmpfs');
+  mnt = tmpDir('agentd-disk-ui-');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+  if (m.status !== 0) {
+    why = `cannot mount a tmpfs here: ${m.stderr}`;
+    fs.rmSync(mnt, { recursive: true, force: true });
+    mnt = null;
+    return;
+  }
+  d = await daemon.start({ needUrl: true, dataDir: path.join(mnt, 'data'), args: ['--stop-grace-ms', '300'] });
+  b = await launch({ login: d.url });
+  b.ctx.setDefaultTimeout(WAIT_MS);
+});
+after(async () => {
+  if (b) await b.close();
+  if (d) {
+    daemon.endHolders(path.join(mnt, 'data'));
+    await d.stop();
+  }
+  if (mnt) {
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+  }
+});
+
+test('the agent page shows "stalled: disk full" while the disk is full, and not after', async (t) => {
+  if (why) return t.skip(why);
+  const repo = makeRepo();
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: repo, name: 'disk' });
+  assert.ok(ws.status < 300, JSON.stringify(ws.data));
+  const wt = ws.data.worktrees[0].id;
+  const script = 'i=0; while [ $i -lt 2000000 ]; do echo "n=$i"; i=$((i+1)); if [ $((i % 200)) -eq 0 ]; then sleep 0.01; fi; done';
+  const a = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, name: 'Printer', executor: 'command', command: ['sh', '-c', script] });
+  assert.ok(a.status < 300, JSON.stringify(a.data));
+  const id = (a.data.agent || a.data).id;
+  const { page } = b;
+  await page.goto(`${d.url}/#/agents/${id}`);
+  await page.locator('.conn[data-status="connected"]').waitFor();
+  assert.equal((await api(d.url, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await page.locator('.agent-head .badge-running').waitFor();
+  const filler = path.join(mnt, 'filler');
+  try {
+    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    await waitText(page.locator('.agent-head .stall'), /Stalled\s+disk full/, 'the stall on the agent page');
+  } finally {
+    fs.rmSync(filler, { force: true });
+  }
+  await page.locator('.agent-head .stall').waitFor({ state: 'detached' });
+  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true`);
+  fs.rmSync(repo, { recursive: true, force: true });
+});

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+// A full disk drops nothing an agent prints (issue #41). The data dir sits
+// on a small tmpfs; a command agent prints a counter; the tmpfs is filled:
+// the holder cannot spool and stops reading (the agent blocks on its
+// write), the store cannot write (SQLITE_FULL) and acknowledges nothing,
+// the run says `stalled: disk full` (in /api/health and as a run_stalled
+// event); space is freed and every counter value is stored exactly once,
+// in order, and the run ends `succeeded`.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const WebSocket = require('ws');
+const daemon = require('./lib/daemon');
+
+async function until(fn, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function api(d, method, url, body) {
+  const res = await d.fetch(d.url + url, {
+    method,
+    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function allMessages(d, id) {
+  const out = [];
+  let before = null;
+  for (let i = 0; i < 2000; i++) {
+    const q = `/api/agents/${id}/messages?limit=200` + (before ? `&before=${encodeURIComponent(before)}` : '');
+    const r = await api(d, 'GET', q);
+    assert.equal(r.status, 200);
+    out.push(...r.body.messages);
+    if (!r.body.hasMore || !r.body.nextCursor) break;
+    before = r.body.nextCursor;
+  }
+  out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+  return out;
+}
+
+// The counter values in the stored output, in order; a line glued to
+// another or cut short does not parse and fails the check below.
+async function counters(d, id) {
+  const text = (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
+  return text.split('\n').filter((l) => l !== '').map((l) => (/^n=(\d+) x{60}$/.test(l) ? Number(l.slice(2, l.indexOf(' '))) : `bad line ${JSON.stringify(l.slice(0, 80))}`));
+}
+
+function assertOnce(values, what) {
+  assert.ok(values.length > 0, `${what}: no output stored`);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== i) {
+      assert.fail(`${what}: value ${i} expected at position ${i}, got ${values[i]} ` +
+        `(around: ${values.slice(Math.max(0, i - 3), i + 4).join(',')})`);
+    }
+  }
+}
+
+// Where the agent's shell sleeps in the kernel (a writer blocked on a full
+// pipe sleeps in pipe_write). The agent runs in a sandbox, under another
+// process: it is found by its command line, `sh -c` with the script's tag.
+function agentWchans(tag) {
+  const out = [];
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (/(^|\/)sh$/.test(argv[0]) && argv[1] === '-c' && argv[2].includes(tag)) out.push(fs.readFileSync(`/proc/${pid}/wchan`, 'utf8').trim());
+    } catch (_) { /* gone */ }
+  }
+  return out;
+}
+
+// Every event of the topics, as they come.
+function listen(d) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/ws`, ['bearer', d.token]);
+    const c = { ws, events: [] };
+    ws.on('message', (m) => {
+      const x = JSON.parse(m.toString());
+      if (typeof x.type === 'string') c.events.push(x);
+    });
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ type: 'subscribe', payload: { topics: ['*'] } }));
+      resolve(c);
+    });
+    ws.on('error', reject);
+  });
+}
+
+// spoolElsewhere: the holders' spools are on another file system (the
+// data dir's hold/ a symlink out of the tmpfs), so only the store is full:
+// SQLITE_FULL alone, the holder not stalled.
+// restart: agentd is killed (SIGKILL) or stopped (SIGTERM, --keep-agents:
+// what waits for the disk is dropped from memory) while the disk is full,
+// and a new one started once space is back: what was not stored is still
+// in the spool (nothing was acknowledged past it) and is stored once.
+async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
+  const args = ['--stop-grace-ms', '300', ...(restart === 'SIGTERM' ? ['--keep-agents'] : [])];
+  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const mnt = daemon.tmpDir('agentd-disk-');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+  const dataDir = path.join(mnt, 'data');
+  const outside = daemon.tmpDir('agentd-disk-ctl-'); // not on the tmpfs
+  const tag = `disk-full-${process.pid}-${Date.now()}`;
+  let stopFile = null;
+  const filler = path.join(mnt, 'filler');
+  let d = null;
+  let repo = null;
+  let ev = null;
+  try {
+    if (spoolElsewhere) {
+      fs.mkdirSync(dataDir, { mode: 0o700 });
+      fs.mkdirSync(path.join(outside, 'hold'), { mode: 0o700 });
+      fs.symlinkSync(path.join(outside, 'hold'), path.join(dataDir, 'hold'));
+    }
+    d = await daemon.start({ needUrl: true, dataDir, args });
+    repo = daemon.tmpRepo('agentd-disk-wt-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const wt = ws.body.worktrees[0].id;
+    // In the worktree: the agent's sandbox shows it that.
+    stopFile = path.join(ws.body.worktrees[0].path, '.stop');
+    // A counter of 64-byte lines, a short pause every 200 lines, until told
+    // to stop (bounded: 400,000 lines at most).
+    const script = `: ${tag}; i=0; while [ $i -lt 400000 ] && [ ! -e ${stopFile} ]; do echo "n=$i ${'x'.repeat(60)}"; i=$((i+1)); ` +
+      'if [ $((i % 200)) -eq 0 ]; then sleep 0.01; fi; done';
+    const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['sh', '-c', script] });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    const id = a.body.id;
+    ev = await listen(d);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
+    await until(async () => (await counters(d, id)).length >= 1000, 'the first counters stored');
+
+    // Fill the file system to the last block.
+    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    const stalled = await until(async () => {
+      const h = await api(d, 'GET', '/api/health');
+      assert.equal(h.status, 200);
+      const x = (h.body.runs?.stalled ?? []).find((r) => r.runId === runId);
+      return x ? h.body : null;
+    }, 'the run to show stalled in /api/health');
+    assert.equal(stalled.status, 'degraded');
+    assert.ok(stalled.runs.stalled.some((r) => r.runId === runId && r.reason === 'disk full'), JSON.stringify(stalled.runs));
+    assert.ok(stalled.statusReasons.some((w) => w.includes(runId) && w.includes('disk full')), JSON.stringify(stalled.statusReasons));
+    await until(() => ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
+    const prom = await (await d.fetch(`${d.url}/metrics`)).text();
+    assert.match(prom, /^agentd_runs_stalled [1-9]/m);
+    // The agent is not read: it sleeps on its write to the full pipe,
+    // instead of its lines being dropped.
+    const holdLog = path.join(dataDir, 'hold', runId, 'log');
+    if (!spoolElsewhere) {
+      await until(() => agentWchans(tag).some((w) => /pipe_write$/.test(w)), `the agent blocked on its write (wchan ${agentWchans(tag)})`);
+      // The holder said so in its own log, in the data dir.
+      await until(() => fs.existsSync(holdLog) && /spool write failed: No space left on device/.test(fs.readFileSync(holdLog, 'utf8')),
+        'the holder log line');
+      // ... which the run's own answer shows, with its stall.
+      const info = await until(async () => {
+        const r = await api(d, 'GET', `/api/runs/${runId}`);
+        return r.status === 200 && /spool write failed/.test(r.body.holderLog ?? '') ? r.body : null;
+      }, 'the holder log in GET /api/runs/:id');
+      assert.equal(info.stalled?.reason, 'disk full', JSON.stringify(info));
+    } else {
+      // The store alone is full: the output waits in the spool, which grows
+      // with lines nothing acknowledged.
+      const spool = path.join(dataDir, 'hold', runId, 'out');
+      const size0 = fs.statSync(spool).size;
+      await until(() => fs.statSync(spool).size > size0 + 200000, 'the spool to grow while the store is full');
+      assert.ok(!fs.existsSync(holdLog) || !/spool write failed/.test(fs.readFileSync(holdLog, 'utf8')));
+    }
+
+    if (restart) {
+      ev.ws.terminate();
+      const ended = await d.stop(restart, 30000);
+      if (restart === 'SIGTERM') assert.deepEqual(ended, { code: 0, signal: null }, d.stderr.slice(-2000));
+      fs.rmSync(filler);
+      d = await daemon.start({ needUrl: true, dataDir, args });
+      ev = await listen(d);
+    }
+    // Space is back: the run goes on by itself.
+    fs.rmSync(filler, { force: true });
+    await until(async () => {
+      const h = await api(d, 'GET', '/api/health');
+      return !(h.body.runs?.stalled ?? []).some((r) => r.runId === runId) && h.body.status === 'ok';
+    }, 'the stall to end');
+    if (!restart) await until(() => ev.events.some((e) => e.type === 'run_resumed' && e.payload.runId === runId), 'the run_resumed event');
+    const before = (await counters(d, id)).length;
+    await until(async () => (await counters(d, id)).length >= before + 1000, 'counters after the stall');
+    fs.writeFileSync(stopFile, '');
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status !== 'running', 'the run to end', 60000);
+    const run = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    const values = await counters(d, id);
+    assertOnce(values, 'after the full disk');
+    assert.ok(values.length > 3000, `${values.length} lines`);
+    const sys = (await allMessages(d, id)).filter((m) => m.role === 'system').map((m) => m.content);
+    assert.ok(!sys.some((c) => /not stored|were lost/.test(c)), JSON.stringify(sys));
+  } finally {
+    if (ev) ev.ws.terminate();
+    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
+    try { if (stopFile) fs.writeFileSync(stopFile, ''); } catch (_) { /* gone */ }
+    daemon.endHolders(dataDir);
+    if (d) await d.stop();
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+test('a full disk stalls the run and loses nothing; the agent waits on its write', (t) => fullDisk(t));
+
+test('a full database alone (SQLITE_FULL): nothing acknowledged, everything stored once space is back', (t) =>
+  fullDisk(t, { spoolElsewhere: true }));
+
+test('agentd killed while the disk is full: the next one stores what was not stored, once', (t) =>
+  fullDisk(t, { restart: 'SIGKILL' }));
+
+test('agentd stopped while the disk is full (--keep-agents): the next one stores what was not stored, once', (t) =>
+  fullDisk(t, { restart: 'SIGTERM' }));
+
+// Without holders a plain child's pipe is not held back: on a full disk
+// agentd keeps its output in memory up to the writer's bound (16 MiB) and
+// sheds plain output past it. That run truly lost lines: it ends
+// `degraded`, not `succeeded`, and says so in its transcript.
+test('a run that truly lost output on a full disk ends degraded and says so', async (t) => {
+  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const mnt = daemon.tmpDir('agentd-disk-');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]); // room for what was kept
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+  const dataDir = path.join(mnt, 'data');
+  let go = null;
+  const filler = path.join(mnt, 'filler');
+  let d = null;
+  let repo = null;
+  try {
+    d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300', '--hold-agents=false'] });
+    repo = daemon.tmpRepo('agentd-disk-wt-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    go = path.join(ws.body.worktrees[0].path, '.go'); // where its sandbox lets it look
+    // 24 MB of lines once told to go, then exit 0.
+    const script = `const fs = require('fs'); const l = 'x'.repeat(110); const t = setInterval(() => { if (!fs.existsSync(${JSON.stringify(go)})) return; clearInterval(t); ` +
+      'let s = ""; for (let i = 0; i < 200000; i++) s += "n=" + String(i).padStart(7, "0") + l + "\\n"; process.stdout.write(s); }, 20);';
+    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['node', '-e', script] });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    const id = a.body.id;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
+    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    fs.writeFileSync(go, '');
+    await until(async () => ((await api(d, 'GET', '/api/health')).body.runs?.stalled ?? []).some((r) => r.runId === runId), 'the run to stall');
+    // The agent is done (its process gone) while the disk is still full.
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.pid == null || !fs.existsSync(`/proc/${(await api(d, 'GET', `/api/agents/${id}`)).body.pid}`), 'the agent to exit', 60000);
+    fs.rmSync(filler);
+    const run = await until(async () => {
+      const r = (await api(d, 'GET', `/api/runs/${runId}`)).body;
+      return r.status !== 'running' ? r : null;
+    }, 'the run to end', 60000);
+    assert.equal(run.status, 'degraded', JSON.stringify(run));
+    const notes = (await allMessages(d, id)).filter((m) => m.role === 'system').map((m) => m.content);
+    assert.ok(notes.some((c) => /were shown live but not stored/.test(c)), JSON.stringify(notes));
+    const listed = await api(d, 'GET', '/api/runs?status=degraded');
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.ok(listed.body.runs.some((r) => r.id === runId), JSON.stringify(listed.body));
+  } finally {
+    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
+    if (d) await d.stop();
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: MIT
+// The agent sandbox (issue #31), as the attacks it stops: an organisation's
+// admin starts a command agent that goes after the owner token, the
+// credentials, the holders' spools, another worktree, the daemon's /proc
+// and the trusted unix socket; all of it fails, while the agent still
+// reads, writes and runs programs in its own worktree. Also: agentd's
+// environment never reaches a child (the setup command included), the
+// sandbox policy is an admin's (and "none" the owner's) to set, an org
+// other than the owner's cannot start agents without a sandbox, and the
+// start refuses a planted data dir and a short owner token.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const daemon = require('./lib/daemon');
+const { until } = require('./lib/agents');
+
+async function call(d, method, url, body, headers = d.authHeaders) {
+  const res = await fetch(d.url + url, {
+    method,
+    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+  return { status: res.status, body: json, text };
+}
+
+// Org B and an admin token of it, made by the owner.
+async function orgB(d) {
+  let r = await call(d, 'POST', '/api/orgs', { name: 'org b' });
+  assert.equal(r.status, 201, r.text);
+  const org = r.body.id;
+  r = await call(d, 'POST', '/api/tokens', { name: 'b-admin', scope: 'admin', orgId: org });
+  assert.equal(r.status, 201, r.text);
+  return { org, headers: { authorization: `Bearer ${r.body.token}` } };
+}
+
+// A workspace (a new repository outside the data dir) registered by who.
+async function workspace(d, headers, files = {}) {
+  const dir = daemon.tmpRepo('agentd-sbx-');
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  const r = await call(d, 'POST', '/api/workspaces', { path: dir }, headers);
+  assert.equal(r.status, 201, r.text);
+  return { dir, ws: r.body.id, wt: r.body.worktrees[0].id, wtPath: r.body.worktrees[0].path || dir };
+}
+
+async function output(d, id) {
+  const r = await call(d, 'GET', `/api/agents/${id}/messages?limit=200`);
+  return (r.body.messages || []).map((m) => m.content).join('\n');
+}
+
+// Starts a command agent running `sh -c script` as who; resolves with its
+// output once it has printed DONE.
+async function runScript(d, headers, wt, script, extra = {}) {
+  let r = await call(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['sh', '-c', script], ...extra }, headers);
+  assert.equal(r.status, 201, r.text);
+  const id = r.body.id;
+  r = await call(d, 'POST', `/api/agents/${id}/start`, {}, headers);
+  assert.equal(r.status, 200, r.text);
+  const out = await until(async () => {
+    const o = await output(d, id);
+    return /^DONE$/m.test(o) ? o : null;
+  }, 'the script to finish', 30000);
+  return { id, out };
+}
+
+// `check NAME CMD`: prints DENIED NAME when CMD fails, LEAK NAME when it works.
+const CHECK = 'check() { if sh -c "$2" >/dev/null 2>&1; then echo "LEAK $1"; else echo "DENIED $1"; fi; }\n';
+
+test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spools or other worktrees', async () => {
+  const d = await daemon.start({ needUrl: true, env: {
+    AGENTD_TOKEN: 'planted-token-from-the-environment-0123456789',
+    LD_PRELOAD: '/nonexistent/agentd-planted.so',
+    MAKEFLAGS: '--eval=$(shell touch /tmp/agentd-makeflags-pwned)',
+    JDK_JAVA_OPTIONS: '-javaagent:/tmp/evil.jar',
+  } });
+  try {
+    // org A's worktree with a secret, and a credential stored for org A
+    const a = await workspace(d, d.authHeaders, { 'secret.txt': 'org-a-secret\n' });
+    let r = await call(d, 'PUT', '/api/credentials/anthropic', { apiKey: 'sk-ant-org-a-0123456789abcdef' });
+    assert.ok(r.status === 200 || r.status === 201, r.text);
+    // a held agent of org A, so the spools exist
+    const held = await runScript(d, d.authHeaders, a.wt, 'echo DONE; sleep 30');
+    assert.ok(fs.existsSync(path.join(d.dataDir, 'hold')), 'no spools to go after');
+
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const D = d.dataDir;
+    const port = new URL(d.url).port;
+    const script = CHECK + [
+      `check owner-token "cat '${D}/owner-token'"`,
+      // (an empty folder may stand where the data dir is: it shows nothing)
+      `check data-dir "ls -A '${D}' | grep -q ."`,
+      `check credentials "ls '${D}/credentials'"`,
+      `check spools "ls '${D}/hold'"`,
+      `check database "test -e '${D}/agentd.db'"`,
+      `check other-worktree "cat '${a.wtPath}/secret.txt'"`,
+      `check daemon-environ "cat /proc/${d.proc.pid}/environ"`,
+      `check daemon-root "cat /proc/${d.proc.pid}/root${D}/owner-token"`,
+      `check unix-socket "node -e \\"const s=require('net').connect('${D}/agentd.sock');s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1))\\""`,
+      `check etc-shadow "grep -q root /etc/shadow"`,
+      'echo "worktree text" > mine.txt && echo "READ $(cat mine.txt)"',
+      'printf "#!/bin/sh\\necho ran-in-worktree\\n" > t.sh && chmod +x t.sh && ./t.sh',
+      `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`,
+      'echo "ENV AGENTD_TOKEN=${AGENTD_TOKEN-unset} LD_PRELOAD=${LD_PRELOAD-unset} MAKEFLAGS=${MAKEFLAGS-unset} JDK=${JDK_JAVA_OPTIONS-unset}"',
+      'echo DONE',
+    ].join('\n');
+    const { out } = await runScript(d, b.headers, bws.wt, script);
+    for (const what of ['owner-token', 'data-dir', 'credentials', 'spools', 'database', 'other-worktree',
+      'daemon-environ', 'daemon-root', 'unix-socket', 'etc-shadow']) {
+      assert.match(out, new RegExp(`^DENIED ${what}$`, 'm'), `${what} was reachable:\n${out}`);
+    }
+    assert.doesNotMatch(out, /LEAK/);
+    assert.doesNotMatch(out, /org-a-secret|sk-ant-org-a/);
+    // its own worktree works as before, on disk where the owner sees it
+    assert.match(out, /^READ worktree text$/m, out);
+    assert.match(out, /^ran-in-worktree$/m, out);
+    assert.equal(fs.readFileSync(path.join(bws.wtPath, 'mine.txt'), 'utf8'), 'worktree text\n');
+    // the network is on by default (the CLI needs its API)
+    assert.match(out, /^NET on$/m, out);
+    // nothing of agentd's environment
+    assert.match(out, /^ENV AGENTD_TOKEN=unset LD_PRELOAD=unset MAKEFLAGS=unset JDK=unset$/m, out);
+    assert.match(d.stderr, /AGENTD_TOKEN is not read any more/);
+    // the same through a job or a service of org B
+    r = await call(d, 'POST', '/api/jobs', { name: 'steal', command: ['sh', '-c', `cat '${D}/owner-token'; ls -A '${D}'; echo JOB-END`] }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const job = await until(async () => {
+      const j = (await call(d, 'GET', `/api/jobs/${r.body.id}`, undefined, b.headers)).body;
+      return j && j.status !== 'running' ? j : null;
+    }, 'the job to end');
+    assert.match(job.output, /JOB-END/, JSON.stringify(job));
+    assert.ok(!job.output.includes(d.token), 'a job of org B read the owner token');
+    assert.doesNotMatch(job.output, /agentd\.db|agentd\.sock|credentials/, job.output);
+    r = await call(d, 'POST', '/api/services', { name: 'steal-svc', cwd: bws.wtPath,
+      command: ['sh', '-c', `{ cat '${D}/owner-token'; ls -A '${D}'; echo SVC-END; } > svc.txt 2>&1; sleep 30`] }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const svcOut = await until(async () => {
+      let text = '';
+      try { text = fs.readFileSync(path.join(bws.wtPath, 'svc.txt'), 'utf8'); } catch (_) { /* not yet */ }
+      return /SVC-END/.test(text) ? text : null;
+    }, 'the service output');
+    assert.ok(!svcOut.includes(d.token), 'a service of org B read the owner token');
+    assert.doesNotMatch(svcOut, /agentd\.db|agentd\.sock/, svcOut);
+    await call(d, 'DELETE', `/api/services/${r.body.id}`, undefined, b.headers);
+    await call(d, 'POST', `/api/agents/${held.id}/stop?force=true`);
+    // and /api/requirements says the sandbox is there
+    const req = await call(d, 'GET', '/api/requirements?refresh=true');
+    const item = req.body.items.find((i) => i.id === 'sandbox');
+    assert.ok(item, JSON.stringify(req.body));
+    assert.equal(item.status, 'ok', JSON.stringify(item));
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('sandbox policy: network off, extra paths, and "none" only for the owner', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const shared = fs.realpathSync(daemon.tmpDir('agentd-sbx-shared-'));
+    fs.writeFileSync(path.join(shared, 'data.txt'), 'shared data\n');
+    // the policy is an admin's; "none" is the owner's; the data dir is no one's
+    const tw = await call(d, 'POST', '/api/tokens', { name: 'b-writer', scope: 'write', orgId: b.org });
+    assert.equal(tw.status, 201, tw.text);
+    let r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'claude', sandbox: { network: 'off' } },
+      { authorization: `Bearer ${tw.body.token}` });
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], sandbox: 'none' }, b.headers);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.body.error.message, /owner/);
+    r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], state: { sandbox: 'none' } }, b.headers);
+    assert.equal(r.status, 403, r.text);
+    for (const bad of [d.dataDir, path.dirname(d.dataDir), path.join(d.dataDir, 'hold'), '/', 'relative/path']) {
+      r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], sandbox: { paths: [bad] } }, b.headers);
+      assert.equal(r.status, 422, `${bad}: ${r.text}`);
+    }
+    r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], sandbox: { network: 'maybe' } }, b.headers);
+    assert.equal(r.status, 422, r.text);
+
+    // network off: the daemon's own port is out of reach; a read-only path is readable, not writable
+    const port = new URL(d.url).port;
+    const script = [
+      `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`,
+      `echo "SHARED $(cat '${shared}/data.txt')"`,
+      `if echo x > '${shared}/new.txt' 2>/dev/null; then echo "SHARED writable"; else echo "SHARED read-only"; fi`,
+      'echo DONE',
+    ].join('\n');
+    const { out } = await runScript(d, b.headers, bws.wt, script, { sandbox: { network: 'off', paths: [shared] } });
+    assert.match(out, /^NET off$/m, out);
+    assert.match(out, /^SHARED shared data$/m, out);
+    assert.match(out, /^SHARED read-only$/m, out);
+    // a writable one
+    const w = await runScript(d, b.headers, bws.wt, `echo made > '${shared}/made.txt' && echo WROTE; echo DONE`,
+      { sandbox: { paths: [{ path: shared, write: true }] } });
+    assert.match(w.out, /^WROTE$/m, w.out);
+    assert.equal(fs.readFileSync(path.join(shared, 'made.txt'), 'utf8'), 'made\n');
+
+    // the owner may run an agent unconfined, and it then sees the data dir
+    const a = await workspace(d, d.authHeaders);
+    const n = await runScript(d, d.authHeaders, a.wt, `test -e '${d.dataDir}/owner-token' && echo SEES; echo DONE`, { sandbox: 'none' });
+    assert.match(n.out, /^SEES$/m, n.out);
+    // and the policy is kept on the agent for everyone to see
+    r = await call(d, 'GET', `/api/agents/${n.id}`);
+    assert.equal(r.body.state.sandbox, 'none', r.text);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('without a sandbox only the owner\'s organisation may start agents, and /api/requirements says why', async () => {
+  const d = await daemon.start({ needUrl: true, args: ['--sandbox', 'off'] });
+  try {
+    const req = await call(d, 'GET', '/api/requirements?refresh=true');
+    const item = req.body.items.find((i) => i.id === 'sandbox');
+    assert.equal(item.status, 'warning', JSON.stringify(item));
+    assert.match(item.value, /off/);
+    assert.match(item.fix, /bubblewrap/);
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    let r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'] }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    r = await call(d, 'POST', `/api/agents/${r.body.id}/start`, {}, b.headers);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.body.error.message, /organisation other than the owner's.*sandbox/);
+    // nor jobs
+    r = await call(d, 'POST', '/api/jobs', { name: 'j', command: ['true'] }, b.headers);
+    assert.equal(r.status, 422, r.text);
+    assert.match(r.text, /organisation other than the owner's/);
+    // the owner's own agents still run (unconfined, as before)
+    const a = await workspace(d, d.authHeaders);
+    const ok = await runScript(d, d.authHeaders, a.wt, 'echo DONE');
+    assert.match(ok.out, /DONE/);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('the setup command gets a clean environment, not agentd\'s', async () => {
+  const d = await daemon.start({ needUrl: true, env: {
+    AGENTD_TOKEN: 'planted-token-from-the-environment-0123456789',
+    LD_PRELOAD: '/nonexistent/agentd-planted.so',
+    MAKEFLAGS: '--eval=$(shell touch /tmp/agentd-makeflags-pwned)',
+  } });
+  try {
+    const a = await workspace(d, d.authHeaders);
+    let r = await call(d, 'PUT', `/api/workspaces/${a.ws}/setup`, { setupCommand: 'env' });
+    assert.equal(r.status, 200, r.text);
+    r = await call(d, 'POST', '/api/worktrees', { workspaceId: a.ws, name: 'e1', branch: 'e1', createBranch: true, runSetupCommand: true });
+    assert.equal(r.status, 201, r.text);
+    const id = r.body.id;
+    const outcome = await until(async () => {
+      const s = (await call(d, 'GET', `/api/worktrees/${id}/setup`)).body.setup;
+      return s && s.state !== 'running' ? s : null;
+    }, 'the setup to end');
+    assert.equal(outcome.exitCode, 0, JSON.stringify(outcome));
+    assert.match(outcome.output, /^PATH=/m);
+    assert.doesNotMatch(outcome.output, /AGENTD_|LD_PRELOAD|MAKEFLAGS/, outcome.output);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('start refuses a data dir of another user or writable by others, and a short or exposed token', () => {
+  // made by another uid (as root here: chown; else skip that half)
+  const other = daemon.tmpDir('agentd-planted-');
+  fs.writeFileSync(path.join(other, 'owner-token'), 'planted-owner-token-0123456789abcdef\n', { mode: 0o600 });
+  if (process.getuid() === 0) {
+    fs.chownSync(other, 65534, 65534);
+    const r = daemon.run(['serve', '--listen', '127.0.0.1:0', '--data-dir', other], { timeout: 10000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /belongs to uid 65534, not to this user/);
+    assert.doesNotMatch(r.stdout, /listening/);
+  }
+  const open = daemon.tmpDir('agentd-open-');
+  fs.chmodSync(open, 0o777);
+  let r = daemon.run(['serve', '--listen', '127.0.0.1:0', '--data-dir', open], { timeout: 10000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /writable by other users \(mode 0777\)/);
+  assert.doesNotMatch(r.stdout, /listening/);
+
+  const dir = daemon.tmpDir();
+  const tok = path.join(os.tmpdir(), `agentd-tok-${process.pid}`);
+  fs.writeFileSync(tok, 'abc\n', { mode: 0o600 });
+  r = daemon.run(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--token-file', tok], { timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /at least 128 bits/);
+  fs.writeFileSync(tok, 'a'.repeat(40) + '\n', { mode: 0o600 });
+  fs.chmodSync(tok, 0o644);
+  r = daemon.run(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--token-file', tok], { timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /chmod 600/);
+  // a token on the command line is refused outright
+  r = daemon.run(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--token', 'a'.repeat(40)], { timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  fs.rmSync(tok, { force: true });
+});
+
+test('a good --token-file is the owner token', async () => {
+  const tok = path.join(os.tmpdir(), `agentd-tok-ok-${process.pid}`);
+  const secret = require('node:crypto').randomBytes(32).toString('hex');
+  fs.writeFileSync(tok, secret + '\n', { mode: 0o600 });
+  const d = await daemon.start({ needUrl: true, args: ['--token-file', tok] });
+  try {
+    const r = await fetch(`${d.url}/api/agents`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(r.status, 200);
+    const bad = await fetch(`${d.url}/api/agents`, { headers: { authorization: 'Bearer wrong' } });
+    assert.equal(bad.status, 401);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(tok, { force: true });
+  }
+});
+
+// The real Claude Code CLI (tests/e2e/node_modules) against the mock
+// Anthropic API, sandboxed: it reads, writes and runs a test command in its
+// worktree as ever, and its Read and Bash of the owner token fail.
+const { start: startMock } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+
+test('claude in the sandbox does its work in its worktree and cannot read the owner token', { skip: claudeMissingReason() || false }, async () => {
+  const sb = makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
+  const tokenPath = path.join(d.dataDir, 'owner-token');
+  const wt = fs.realpathSync(sb.cwd);
+  fs.writeFileSync(path.join(wt, 'hello.txt'), 'hello from the worktree\n');
+  fs.writeFileSync(path.join(wt, 'test.sh'), 'echo "tests passed" > test-ran.txt\necho tests passed\n');
+  const mock = await startMock({ rules: [{
+    match: 'do the work',
+    reply: { tool: { name: 'Read', input: { file_path: path.join(wt, 'hello.txt') } },
+      then: { tool: { name: 'Write', input: { file_path: path.join(wt, 'out.txt'), content: 'written by claude\n' } },
+        then: { tool: { name: 'Bash', input: { command: 'sh ./test.sh', description: 'Run the tests' } },
+          then: { tool: { name: 'Read', input: { file_path: tokenPath } },
+            then: { tool: { name: 'Bash', input: { command: `cat ${tokenPath}; ls -A ${d.dataDir}`, description: 'Look around' } },
+              then: { text: 'All done.' } } } } } },
+  }] });
+  try {
+    if (process.getuid && process.getuid() === 0) {
+      assert.equal((await call(d, 'PATCH', '/api/settings', { allow_root_auto: true })).status, 200);
+    }
+    const ws = await call(d, 'POST', '/api/workspaces', { path: wt });
+    assert.equal(ws.status, 201, ws.text);
+    const env = claudeEnv(mock.url, sb.home);
+    delete env.PATH;
+    const ag = await call(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'claude', mode: 'auto', env, allowUnsafeEnv: true });
+    assert.equal(ag.status, 201, ag.text);
+    const id = ag.body.id;
+    const s = await call(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please do the work' });
+    assert.equal(s.status, 200, s.text);
+    await until(async () => /All done\./.test(await output(d, id)), 'the end of the turn', 60000);
+
+    // the tool results the CLI sent back to the API
+    const results = [];
+    for (const req of mock.requests) {
+      for (const m of (req.body && req.body.messages) || []) {
+        if (!Array.isArray(m.content)) continue;
+        for (const b of m.content) {
+          if (b.type === 'tool_result') {
+            const text = typeof b.content === 'string' ? b.content : JSON.stringify(b.content);
+            if (!results.some((x) => x.id === b.tool_use_id)) results.push({ id: b.tool_use_id, text, isError: !!b.is_error });
+          }
+        }
+      }
+    }
+    assert.equal(results.length, 5, JSON.stringify(results));
+    assert.match(results[0].text, /hello from the worktree/);
+    assert.equal(fs.readFileSync(path.join(wt, 'out.txt'), 'utf8'), 'written by claude\n');
+    assert.match(results[2].text, /tests passed/);
+    assert.equal(fs.readFileSync(path.join(wt, 'test-ran.txt'), 'utf8'), 'tests passed\n');
+    for (const r of results) assert.ok(!r.text.includes(d.token), `the owner token reached the model: ${r.text}`);
+    assert.ok(results[3].isError || /not exist|no such file|ENOENT/i.test(results[3].text), JSON.stringify(results[3]));
+    assert.match(results[4].text, /No such file/, results[4].text);
+    assert.doesNotMatch(results[4].text, /agentd\.(db|sock|pid)|^credentials$/m, results[4].text);
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});
+
+test('another organisation\'s setup command runs in the sandbox: its worktree, not the owner token', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const D = d.dataDir;
+    let r = await call(d, 'PUT', `/api/workspaces/${bws.ws}/setup`,
+      { setupCommand: `cat '${D}/owner-token'; ls -A '${D}'; echo it\\'s here > setup.txt; echo SETUP-END` }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    r = await call(d, 'POST', '/api/worktrees', { workspaceId: bws.ws, name: 's1', branch: 's1', createBranch: true, runSetupCommand: true }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const wt = r.body;
+    const outcome = await until(async () => {
+      const s = (await call(d, 'GET', `/api/worktrees/${wt.id}/setup`, undefined, b.headers)).body.setup;
+      return s && s.state !== 'running' ? s : null;
+    }, 'the setup to end');
+    assert.match(outcome.output, /SETUP-END/, JSON.stringify(outcome));
+    assert.ok(!outcome.output.includes(d.token), 'the setup command read the owner token');
+    assert.doesNotMatch(outcome.output, /agentd\.(db|sock|pid)/, outcome.output);
+    // it worked in its worktree, quotes and all
+    assert.equal(fs.readFileSync(path.join(wt.path, 'setup.txt'), 'utf8'), 'it\'s here\n');
+  } finally {
+    await d.cleanup();
+  }
+});
