@@ -260,12 +260,15 @@ static int series_extremes(sqlite3 *db, open_t *o)
     ad_store_bind_text(s, 2, o->name);
     sqlite3_bind_int64(s, 3, o->seq);
     int rc = sqlite3_step(s);
-    o->min_value = o->sum.vmin;
-    o->max_value = o->sum.vmax;
+    bool have = o->enc.n > 0; /* the open chunk's summary counts when it has points */
+    if (have) {
+        o->min_value = o->sum.vmin;
+        o->max_value = o->sum.vmax;
+    }
     if (rc == SQLITE_ROW && sqlite3_column_int64(s, 2) > 0) {
         double mn = sqlite3_column_double(s, 0), mx = sqlite3_column_double(s, 1);
-        o->min_value = mn < o->min_value ? mn : o->min_value;
-        o->max_value = mx > o->max_value ? mx : o->max_value;
+        o->min_value = !have || mn < o->min_value ? mn : o->min_value;
+        o->max_value = !have || mx > o->max_value ? mx : o->max_value;
     }
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
@@ -301,6 +304,92 @@ static bool replace_last(sqlite3 *db, open_t *o, const tsdb_point_t *old, const 
     return true;
 }
 
+/* Sets the point of step p->step among pts[0..n) to p (the last such
+ * point when there are several): true when there was one. */
+static bool set_step(tsdb_point_t *pts, size_t n, const tsdb_point_t *p)
+{
+    for (size_t i = n; i-- > 0;) {
+        if (pts[i].step == p->step) {
+            pts[i] = *p;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Encodes pts[0..n) into o's (emptied) chunk. */
+static void chunk_fill(open_t *o, const tsdb_point_t *pts, size_t n)
+{
+    bool existing = o->existing;
+    chunk_reset(o);
+    tsdb_enc_init(&o->enc);
+    for (size_t i = 0; i < n; i++) {
+        chunk_add(o, &pts[i]);
+    }
+    o->existing = existing;
+    o->dirty = true;
+}
+
+static const char SQL_COVERING[] =
+    "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND step_min <= ?3 AND "
+    "step_max >= ?3 AND seq <> ? ORDER BY seq DESC";
+
+/* A point of a step older than the series' last (a program that rewound to
+ * a checkpoint): it replaces the stored point of that step, in the open
+ * chunk or in the newest chunk row that has it, which is decoded, changed
+ * and written again; the series' min and max are read again from the
+ * chunk summaries. *found false (and nothing changed) when no point has
+ * that step: then it is appended. Costs a scan of the series' chunk
+ * summaries and one chunk's decode, only on this path. */
+static int replace_older(sqlite3 *db, open_t *o, const tsdb_point_t *p, bool *found)
+{
+    *found = false;
+    int rc = 0;
+    if (o->enc.n > 0 && p->step >= o->sum.smin && p->step <= o->sum.smax) {
+        size_t n = o->enc.n;
+        tsdb_point_t *pts = ad_xcalloc(n, sizeof(*pts));
+        if (tsdb_decode_all(o->enc.buf, tsdb_enc_bytes(&o->enc), n, pts) == 0 &&
+            set_step(pts, n, p)) {
+            chunk_fill(o, pts, n);
+            *found = true;
+        }
+        free(pts);
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_COVERING);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    sqlite3_bind_int64(s, 3, p->step);
+    sqlite3_bind_int64(s, 4, o->enc.n > 0 ? o->seq : -1);
+    int src;
+    while (!*found && rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_int64(s, 1);
+        tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
+        if (tsdb_decode_all(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), n,
+                            pts) == 0 &&
+            set_step(pts, n, p)) {
+            open_t t = {.run_id = o->run_id, .org_id = o->org_id, .name = o->name};
+            t.seq = sqlite3_column_int64(s, 0);
+            t.existing = true;
+            tsdb_enc_init(&t.enc);
+            chunk_fill(&t, pts, n);
+            *found = true;
+            sqlite3_reset(s); /* done reading before the write */
+            rc = chunk_write(db, &t);
+        }
+        free(pts);
+    }
+    sqlite3_reset(s);
+    if (rc == 0 && *found) {
+        if (p->step == o->first_step) {
+            o->first_t = p->t_ms;
+            o->first_value = p->v;
+        }
+        o->have_before = false;
+        rc = series_extremes(db, o);
+    }
+    return rc;
+}
+
 /* Appends points[order[0..n)] (all of one name) to their series. */
 static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *order, size_t n,
                          int64_t now)
@@ -310,9 +399,22 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
     series_last(db, o, &last);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         tsdb_point_t p = batch_point(json_array_get(points, order[i].idx), o, &last, now);
-        if (o->count > 0 && p.step == last.step && replace_last(db, o, &last, &p, &rc)) {
-            last = p;
-            continue;
+        if (o->count > 0 && p.step <= last.step) {
+            if (p.step == last.step && replace_last(db, o, &last, &p, &rc)) {
+                last = p;
+                continue;
+            }
+            bool found = false;
+            if (rc == 0) {
+                rc = replace_older(db, o, &p, &found);
+            }
+            if (rc != 0) {
+                break;
+            }
+            if (found) {
+                last = p.step == last.step ? p : last; /* last: the newest step's point */
+                continue;
+            }
         }
         if (chunk_full(o)) {
             rc = chunk_write(db, o);
@@ -333,7 +435,9 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
         o->count++;
         chunk_add(o, &p);
         o->dirty = true;
-        last = p;
+        if (o->count == 1 || p.step > last.step) {
+            last = p; /* an older step added keeps the newest as the last */
+        }
     }
     if (rc == 0) {
         rc = chunk_write(db, o);

@@ -2,7 +2,7 @@
 // Points are stored once (issue #35): a program that prints a `metrics` line
 // and an `agent_update` for every step stores one point per (series, step),
 // the later write winning; over REST a step written again replaces its point
-// (in one batch, across batches and chunk rows), and the series'
+// (in one batch, across batches and chunk rows, an older step too), and the series'
 // count, first/last value, min and max follow the replacement.
 'use strict';
 
@@ -129,6 +129,31 @@ test('a step written again over REST replaces its point: in a batch, across batc
     assert.equal(q.body.points, n);
     assert.equal(Math.min(...q.body.buckets.min), 3);
     assert.equal(q.body.buckets.count.reduce((a, b) => a + b, 0), n);
+
+    // older steps written again (a program rewound to a checkpoint): in an
+    // early chunk row, in the open one, the first point; then back
+    await post([{ name: 'x', step: 10, value: 1e6 }, { name: 'x', step: n - 5, value: -7 }, { name: 'x', step: 0, value: 2 }]);
+    s = await series(d, runId, 'x');
+    assert.deepEqual([s.count, s.lastStep, s.lastValue, s.firstValue, s.minValue, s.maxValue], [n, n - 1, n - 1, 2, -7, 1e6]);
+    let rw2 = await rows(d, runId, 'x');
+    assert.equal(rw2.length, n);
+    assert.deepEqual([rw2[0].value, rw2[10].value, rw2[n - 5].value, rw2[11].value], [2, 1e6, -7, 11]);
+    const spike = await api(d, 'GET', `/api/runs/${runId}/metrics/x?buckets=3`);
+    assert.equal(Math.max(...spike.body.buckets.max), 1e6, 'the chunk summary follows');
+    await post([{ name: 'x', step: 10, value: 10 }, { name: 'x', step: n - 5, value: n - 5 }]);
+    s = await series(d, runId, 'x');
+    assert.deepEqual([s.count, s.minValue, s.maxValue], [n, 2, n - 1]);
+    // a step no point has is added
+    await post([{ name: 'x', step: -1, value: 0.5 }]);
+    s = await series(d, runId, 'x');
+    assert.deepEqual([s.count, s.minValue, s.lastStep], [n + 1, 0.5, n - 1]);
+    // the newest step is still replaced in place, not added again
+    await post([{ name: 'x', step: n - 1, value: 42 }]);
+    s = await series(d, runId, 'x');
+    assert.deepEqual([s.count, s.lastStep, s.lastValue], [n + 1, n - 1, 42]);
+    rw2 = await rows(d, runId, 'x');
+    assert.equal(rw2.filter((p) => p.step === 10).length, 1);
+    assert.equal(rw2.filter((p) => p.step === n - 1).length, 1);
   } finally {
     await d.cleanup();
   }
