@@ -349,6 +349,16 @@ int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
             return ad_api_invalid(r, "sandbox", "takes network and paths only");
         }
     }
+    /* Paths show this machine's files: another organisation's admin (the
+     * attacker of issue #31) would name ~/.ssh or the owner's checkouts. */
+    const ad_principal_t *who = ad_api_who(r);
+    if (json_array_size(json_object_get(sb, "paths")) > 0 && !who->owner &&
+        strcmp(who->org_id, AD_ORG_DEFAULT) != 0) {
+        ad_res_error(r, 403, "FORBIDDEN", NULL,
+                     "only the owner's organisation may show an agent paths beyond its "
+                     "worktree (sandbox.paths): they are this machine's files");
+        return -1;
+    }
     return 0;
 }
 

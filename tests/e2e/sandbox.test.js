@@ -182,12 +182,18 @@ test('sandbox policy: network off, extra paths, and "none" only for the owner', 
       `if echo x > '${shared}/new.txt' 2>/dev/null; then echo "SHARED writable"; else echo "SHARED read-only"; fi`,
       'echo DONE',
     ].join('\n');
-    const { out } = await runScript(d, b.headers, bws.wt, script, { sandbox: { network: 'off', paths: [shared] } });
+    // paths show this machine's files: not an organisation admin's to give (~/.ssh, the owner's checkouts)
+    for (const sandbox of [{ paths: [shared] }, { paths: [{ path: '/root', write: false }] }]) {
+      r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], sandbox }, b.headers);
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.body.error.message, /owner's organisation/);
+    }
+    const { out } = await runScript(d, d.authHeaders, bws.wt, script, { sandbox: { network: 'off', paths: [shared] } });
     assert.match(out, /^NET off$/m, out);
     assert.match(out, /^SHARED shared data$/m, out);
     assert.match(out, /^SHARED read-only$/m, out);
     // a writable one
-    const w = await runScript(d, b.headers, bws.wt, `echo made > '${shared}/made.txt' && echo WROTE; echo DONE`,
+    const w = await runScript(d, d.authHeaders, bws.wt, `echo made > '${shared}/made.txt' && echo WROTE; echo DONE`,
       { sandbox: { paths: [{ path: shared, write: true }] } });
     assert.match(w.out, /^WROTE$/m, w.out);
     assert.equal(fs.readFileSync(path.join(shared, 'made.txt'), 'utf8'), 'made\n');
@@ -243,8 +249,13 @@ test('a workspace\'s sandbox: its admin cuts the network of all its agents, an a
     r = await call(d, 'GET', url, undefined, b.headers);
     assert.equal(r.body.sandbox, undefined, r.text);
 
-    // the admin sets it: every agent of the workspace runs without network and sees the path
+    // the org's admin cuts the network; paths (this machine's files) are the owner's to give
     r = await call(d, 'PATCH', url, { sandbox: policy }, b.headers);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', url, { sandbox: { network: 'off' } }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.sandbox, { network: 'off' });
+    r = await call(d, 'PATCH', url, { sandbox: policy });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.body.sandbox, policy);
     r = await call(d, 'GET', url, undefined, b.headers);
@@ -294,27 +305,30 @@ test('a workspace\'s sandbox: its admin cuts the network of all its agents, an a
     // the audit: each change names who, what, the old and the new policy
     const pol = JSON.stringify({ network: 'off', paths: [shared] });
     const want = [
-      ['/api/workspaces/:id', bws.ws, `workspace sandbox: default -> ${pol}`],
-      ['/api/workspaces/:id', bws.ws, `workspace sandbox: ${pol} -> default`],
-      ['/api/agents/:id', plain.id, 'agent sandbox: default -> {"network":"on"}'],
-      ['/api/agents/:id', plain.id, 'agent sandbox: {"network":"on"} -> default'],
+      ['/api/workspaces/:id', bws.ws, 'workspace sandbox: default -> {"network":"off"}', 'b-admin'],
+      ['/api/workspaces/:id', bws.ws, `workspace sandbox: {"network":"off"} -> ${pol}`, null],
+      ['/api/workspaces/:id', bws.ws, `workspace sandbox: ${pol} -> default`, 'b-admin'],
+      ['/api/agents/:id', plain.id, 'agent sandbox: default -> {"network":"on"}', 'b-admin'],
+      ['/api/agents/:id', plain.id, 'agent sandbox: {"network":"on"} -> default', 'b-admin'],
     ];
     const rows = await until(async () => {
-      const au = await call(d, 'GET', '/api/audit?limit=500', undefined, b.headers);
+      const au = await call(d, 'GET', '/api/audit?limit=500');
       const got = au.body.entries.filter((e) => e.method === 'PATCH' && e.status === 200);
       return got.length >= want.length ? got : null;
     }, 'the audit rows of the changes');
-    for (const [route, id, detail] of want) {
+    for (const [route, id, detail, who] of want) {
       const row = rows.find((e) => e.route === route && e.targetId === id && e.detail === detail);
       assert.ok(row, `no audit row ${detail}: ${JSON.stringify(rows)}`);
-      assert.equal(row.tokenName, 'b-admin');
+      if (who) assert.equal(row.tokenName, who);
     }
-    // the create with a policy is named too; the refused writer's tries leave rows without one
-    const au = await call(d, 'GET', '/api/audit?limit=500', undefined, b.headers);
+    // the create with a policy is named too; the refused tries leave rows without one
+    const au = await call(d, 'GET', '/api/audit?limit=500');
     assert.ok(au.body.entries.some((e) => e.method === 'POST' && e.route === '/api/agents' && e.status === 201 &&
       e.detail === 'agent sandbox: default -> {"network":"on"}'), JSON.stringify(au.body.entries));
     const refused = au.body.entries.filter((e) => e.tokenName === 'b-writer' && e.method === 'PATCH');
     assert.ok(refused.length >= 3 && refused.every((e) => e.status === 403 && e.detail === undefined), JSON.stringify(refused));
+    assert.ok(au.body.entries.some((e) => e.tokenName === 'b-admin' && e.status === 403 && e.detail === undefined &&
+      e.route === '/api/workspaces/:id'), 'the refused paths');
   } finally {
     await d.cleanup();
   }
