@@ -389,6 +389,18 @@ test('network allow-list: an agent reaches only the hosts its admin allowed, thr
     assert.match(out, new RegExp(`refused CONNECT 127\\.0\\.0\\.1:${P2} \\(not in the agent's allow list\\)`), out);
     const r = await call(d, 'GET', `/api/agents/${id}`, undefined, b.headers);
     assert.deepEqual(r.body.sandboxEffective.network, policy.network, r.text);
+    // the same list as the workspace's default reaches an agent without a policy of its own
+    let w = await call(d, 'PATCH', `/api/workspaces/${bws.ws}`, { sandbox: policy }, b.headers);
+    assert.equal(w.status, 200, w.text);
+    const viaWs = await runScript(d, b.headers, bws.wt, [
+      `echo "TUNNEL $(curl -s -p --max-time 10 http://127.0.0.1:${P1}/)"`,
+      `curl -s -p --max-time 10 -o /dev/null -w "OTHER %{http_connect}\\n" http://127.0.0.1:${P2}/`,
+      'echo DONE'].join('\n'));
+    assert.match(viaWs.out, /^TUNNEL hello-through-proxy$/m, viaWs.out);
+    assert.match(viaWs.out, /^OTHER 403$/m, viaWs.out);
+    w = await call(d, 'GET', `/api/agents/${viaWs.id}`, undefined, b.headers);
+    assert.deepEqual(w.body.sandboxEffective.from, { network: 'workspace', paths: 'default' }, w.text);
+    assert.equal(hits.other, 0, 'the refused server was reached');
     // nothing of the proxy's socket is left behind once the run ends
     await until(() => !fs.existsSync(path.join(d.dataDir, 'proxy', id)), 'the proxy socket to go');
     // a stop reaches the agent through the proxy and the bridge (they wait for its end)
