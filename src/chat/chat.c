@@ -505,32 +505,12 @@ static void turn_begun(int rc, json_t *result, void *ud)
     json_decref(result);
 }
 
-ad_chat_stream_t *ad_chat_turn_new(ad_chat_t *c, json_t *chat, const char *content)
-{
-    AD_ASSERT_LOOP();
-    stream_t *s = ad_xcalloc(1, sizeof(*s));
-    s->chat_engine = c;
-    snprintf(s->chat, sizeof(s->chat), "%s", jstr(chat, "id"));
-    snprintf(s->org, sizeof(s->org), "%s", jstr(chat, "orgId"));
-    snprintf(s->model, sizeof(s->model), "%s", jstr(chat, "model"));
-    const char *provider = jstr(chat, "provider");
-    snprintf(s->provider, sizeof(s->provider), "%s", provider != NULL ? provider : "anthropic");
-    ad_id_new("msg", s->msg);
-    ad_buf_init(&s->text, ANSWER_MAX);
-    ad_buf_init(&s->ev, ANSWER_MAX + 1024);
-    s->next = c->streams;
-    c->streams = s;
-    json_t *msgs = history(c, s->chat, content);
-    s->body = provider_body(chat, msgs);
-    json_decref(msgs);
-    return s;
-}
-
-ad_chat_stream_t *ad_chat_stateless_new(ad_chat_t *c, json_t *spec, json_t *messages)
+/* A stream for spec's chat (its id, org, model and provider), listed in
+ * the engine; the caller sets its body. */
+static stream_t *stream_new(ad_chat_t *c, json_t *spec)
 {
     stream_t *s = ad_xcalloc(1, sizeof(*s));
     s->chat_engine = c;
-    s->stateless = true;
     snprintf(s->chat, sizeof(s->chat), "%s", jstr(spec, "id"));
     snprintf(s->org, sizeof(s->org), "%s", jstr(spec, "orgId"));
     snprintf(s->model, sizeof(s->model), "%s", jstr(spec, "model"));
@@ -541,6 +521,24 @@ ad_chat_stream_t *ad_chat_stateless_new(ad_chat_t *c, json_t *spec, json_t *mess
     ad_buf_init(&s->ev, ANSWER_MAX + 1024);
     s->next = c->streams;
     c->streams = s;
+    return s;
+}
+
+ad_chat_stream_t *ad_chat_turn_new(ad_chat_t *c, json_t *chat, const char *content)
+{
+    AD_ASSERT_LOOP();
+    stream_t *s = stream_new(c, chat);
+    json_t *msgs = history(c, s->chat, content);
+    s->body = provider_body(chat, msgs);
+    json_decref(msgs);
+    return s;
+}
+
+ad_chat_stream_t *ad_chat_stateless_new(ad_chat_t *c, json_t *spec, json_t *messages)
+{
+    AD_ASSERT_LOOP();
+    stream_t *s = stream_new(c, spec);
+    s->stateless = true;
     s->body = provider_body(spec, messages);
     return s;
 }

@@ -448,7 +448,8 @@ void ad_store_audit_trim(ad_store_t *st, int64_t before_ts);
  * succeeded, failed, stopped, lost, degraded: it ended well but some of
  * its output was lost, issue #41), exitCode, signal, durationMs,
  * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
- * numTurns (null where not known yet).
+ * numTurns (null where not known yet), name, color, tags, notes, group
+ * (issue #35: name and color have defaults; see AD_RUN_NAME_SQL).
  */
 /* Statuses are enums in the typed writes, so a misspelt one does not
  * compile. */
@@ -477,6 +478,12 @@ typedef enum {
 const char *ad_run_status_name(ad_run_status_t s);
 const char *ad_agent_status_name(ad_agent_status_t s);
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
+/* A run's identity (issue #35): args {id, set: {name?, color?, tags?,
+ * notes?, group?}}, each a string (tags a JSON array) or null for the
+ * default; checked by the caller, taken by the call (as ad_store_write's
+ * args). cb gets the run (a reference it owns), or
+ * AD_ENOENT. Loop thread. */
+void ad_store_run_patch(ad_store_t *st, json_t *args, ad_store_result_cb cb, void *ud);
 /* {runs:[…]} of one agent, newest first, at most limit (1-1000; else 100). */
 int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out);
 /* The agent (any, archived too), its worktree's workspace id and path
@@ -853,10 +860,10 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out);
 #define AD_SERIES_NAME_MAX 200
 /* A bucketed read of one series over one or several runs, on the thread
  * pool; done(rc, q) on the loop, with q->out = {name, x, from, to,
- * bucketCount, runs: [{runId, points, buckets: {x, min, max, mean, last,
- * count}}], group: {x, mean (of the runs' means), min, max, runs (how many
- * had points)}} (the caller's) or rc AD_ENOENT when no run has the series.
- * q is the caller's and must live until done. */
+ * bucketCount, runs: [{runId, name, color (the run's display name and
+ * colour), points, buckets: {x, min, max, mean, last, count}}], group: {x, mean (of the runs'
+ * means), min, max, runs (how many had points)}} (the caller's) or rc AD_ENOENT when no run has the
+ * series. q is the caller's and must live until done. */
 typedef struct {
     char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
     size_t nruns;
@@ -870,8 +877,9 @@ typedef struct {
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
- * all) as CSV (run_id,name,step,time_ms,value, after a header line) or
- * JSON lines, a piece at a time: each call reads on the thread pool from
+ * all) as CSV (run_id,name,step,time_ms,value,run_name,run_color, after a
+ * header line) or JSON lines ({runId, name, step, ts, value, runName,
+ * runColor}), a piece at a time: each call reads on the thread pool from
  * where the last one stopped and appends whole chunks' points to body
  * until it holds AD_SERIES_EXPORT_PIECE bytes (or AD_SERIES_EXPORT_ROWS
  * rows were looked at), then done(rc, x) on the loop; x->end once every
@@ -894,6 +902,10 @@ typedef struct {
     bool started, in_run, end;
     char after_name[AD_SERIES_NAME_MAX + 1];
     int64_t after_seq;
+    /* runs[run]'s display name and colour, read when its first piece is */
+    size_t ident_run; /* run + 1 they are of; 0: none yet */
+    char run_name[1024];
+    char run_color[16];
 } ad_store_series_export_t;
 void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done);
 

@@ -39,7 +39,7 @@ async function distRun(wt, steps, offset) {
     const l = (await api(d.url, 'GET', `/api/runs/${r.id}/distributions`)).data.distributions;
     const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series.find((x) => x.name === 'fps');
     return l.length === 3 && s ? r.id : null;
-  }, 'a finished run with its distributions', 60000);
+  }, 'a finished run with its distributions');
   return { runId, agentId: a.data.id };
 }
 
@@ -66,12 +66,12 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
 
   // the seed's cards: rewards and success rise, FPS rises a little; GPU from NVML
   const reward = page.getByTestId('card-reward');
-  await until(async () => (await reward.getAttribute('data-trend')) === 'up', 'the reward trend', 45000);
+  await until(async () => (await reward.getAttribute('data-trend')) === 'up', 'the reward trend');
   assert.match(await reward.innerText(), /Average reward[\s\S]*↗ \d+\.\d%/i);
   assert.equal(await page.getByTestId('card-successRate').getAttribute('data-trend'), 'up');
   assert.match(await page.getByTestId('card-fps').innerText(), /Training FPS\s+\d+/i);
   const gpu = page.getByTestId('card-gpu');
-  await until(async () => /42%/.test(await gpu.innerText()), 'the GPU card', 45000);
+  await until(async () => /42%/.test(await gpu.innerText()), 'the GPU card');
   assert.match(await gpu.innerText(), /GPU util\s+42%/i);
   await page.locator('.training-cards').scrollIntoViewIfNeeded();
   await shot(page, 'analytics-cards');
@@ -81,7 +81,7 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   await region.scrollIntoViewIfNeeded();
   await page.locator('[data-testid=hist-chart] .uplot canvas').waitFor();
   const hl = page.getByTestId('hist-legend');
-  await until(async () => /step 19, 100 values/.test(await hl.innerText()) && /step 29, 100 values/.test(await hl.innerText()), 'both histograms', 45000).catch(async (e) => { throw new Error(e.message + ': ' + (await hl.innerText()) + JSON.stringify(b.errors)); });
+  await until(async () => /step 19, 100 values/.test(await hl.innerText()) && /step 29, 100 values/.test(await hl.innerText()), 'both histograms').catch(async (e) => { throw new Error(e.message + ': ' + (await hl.innerText()) + JSON.stringify(b.errors)); });
   const bars = page.getByTestId('counts-bars');
   const rows = await bars.locator('li .bar-label').allInnerTexts();
   assert.deepEqual(rows, ['shoot', 'right', 'left', 'jump']);
@@ -91,14 +91,14 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   // a histogram posted now reaches the open chart (distribution_update)
   const post = await api(d.url, 'POST', `/api/runs/${two.runId}/metrics`, { histograms: [{ name: 'reward', step: 40, values: [1, 2, 3] }] });
   assert.equal(post.status, 200);
-  await until(async () => /step 40, 3 values/.test(await hl.innerText()), 'the live histogram', 45000);
+  await until(async () => /step 40, 3 values/.test(await hl.innerText()), 'the live histogram');
 
   // the step slider: each run's histogram at step 5
   await page.getByRole('slider', { name: 'distribution step' }).evaluate((el) => {
     el.value = '5';
     el.dispatchEvent(new Event('input', { bubbles: true }));
   });
-  await until(async () => (await hl.innerText()).match(/step 5, 100 values/g)?.length === 2, 'the histograms at step 5', 45000).catch(async (e) => { await shot(page, 'analytics-dists-fail'); throw new Error(e.message + ': ' + (await hl.innerText()) + ' / ' + (await page.getByTestId('dist-step').innerText()) + ' / ' + (await page.locator('.dists').innerText()).slice(0, 400)); });
+  await until(async () => (await hl.innerText()).match(/step 5, 100 values/g)?.length === 2, 'the histograms at step 5').catch(async (e) => { await shot(page, 'analytics-dists-fail'); throw new Error(e.message + ': ' + (await hl.innerText()) + ' / ' + (await page.getByTestId('dist-step').innerText()) + ' / ' + (await page.locator('.dists').innerText()).slice(0, 400)); });
   assert.match(await page.getByTestId('dist-step').innerText(), /≤ 5/);
   assert.match(await page.getByTestId('counts-legend').innerText(), /step 5, 60 actions/);
 
@@ -109,13 +109,13 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   assert.equal(await heat.getAttribute('data-buckets'), '20');
   // the second run: 41 steps (0..29 and the one posted at 40) in 60 buckets
   assert.equal(await page.locator(`[data-testid=hist-heat][data-run=${two.runId}]`).getAttribute('data-buckets'), '31');
-  await until(async () => (await page.locator('[data-testid=counts-time] .uplot canvas').count()) === 2, 'both runs\' action shares', 45000);
+  await until(async () => (await page.locator('[data-testid=counts-time] .uplot canvas').count()) === 2, 'both runs\' action shares');
   await shot(page, 'analytics-dists-time');
 
   // the agent page: step, figures and the mind panel from agent_update
   await page.goto(d.url + `/#/agents/${two.agentId}`);
   const panel = page.getByRole('region', { name: 'Training state' });
-  await panel.waitFor({ timeout: 45000 }).catch(async (e) => {
+  await panel.waitFor().catch(async (e) => {
     await shot(page, 'analytics-agent-fail');
     const st = (await api(d.url, 'GET', `/api/agents/${two.agentId}`)).data.state;
     throw new Error(`${e.message}\nstate ${JSON.stringify(st)}\npage ${(await page.locator('body').innerText()).slice(0, 600)}`);
@@ -124,5 +124,49 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   assert.equal(await page.getByTestId('mind-intent').innerText(), 'collect');
   const text = await panel.innerText();
   for (const want of [/MegaBonk/, /shoot/, /75% confidence/, /clear the room/, /low health/, /kite/, /50%/]) assert.match(text, want);
+  assert.deepEqual(b.errors, []);
+});
+
+// Run identity (issue #35): the legend names each run once (its display
+// name, not its id, one entry per run rather than per band), a renamed run
+// by its new name, a run left alone by its default (agent name and number),
+// each in its colour.
+test('run names in the Analytics legend', async () => {
+  const TRAIN = path.join(ROOT, 'tests/fixtures/train-agent.js');
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: makeRepo(), name: 'names' });
+  assert.equal(ws.status, 201);
+  const wt = ws.data.worktrees[0].id;
+  const a = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, name: 'ppo-trainer', executor: 'command', command: ['node', TRAIN, '300', '-1'] });
+  assert.equal(a.status, 201);
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await api(d.url, 'POST', `/api/agents/${a.data.id}/start`, {})).status, 200);
+    runs.push(await until(async () => {
+      const r = (await api(d.url, 'GET', `/api/agents/${a.data.id}/runs`)).data.runs.find((x) => !runs.includes(x.id));
+      if (!r || r.status === 'running') return null;
+      const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series.find((x) => x.name === 'return');
+      return s && s.count === 300 ? r.id : null;
+    }, 'a finished run with its points', 60000));
+  }
+  const renamed = await api(d.url, 'PATCH', `/api/runs/${runs[0]}`, { name: 'lr 3e-4 baseline', color: '#ff0000' });
+  assert.equal(renamed.status, 200);
+  const other = (await api(d.url, 'GET', `/api/runs/${runs[1]}`)).data;
+  assert.equal(other.name, 'ppo-trainer #2');
+
+  const { page } = b;
+  await page.goto(d.url + '/#/analytics');
+  await page.getByRole('heading', { name: 'Training runs' }).waitFor();
+  await page.reload(); // the runs list is read once on open
+  await page.getByRole('checkbox', { name: `compare ${runs[0]}` }).check();
+  await page.getByRole('checkbox', { name: `compare ${runs[1]}` }).check();
+  await page.getByRole('combobox', { name: 'metric' }).selectOption('return');
+  const legend = page.getByTestId('run-legend');
+  await until(async () => (await legend.count()) === 2, 'a legend entry per run', 45000);
+  assert.deepEqual(await page.locator('[data-testid=run-legend] .run-name').allInnerTexts(), ['lr 3e-4 baseline', 'ppo-trainer #2']);
+  const text = await page.locator('.training-legend').innerText();
+  assert.ok(!text.includes(runs[0]) && !text.includes(runs[1]), `run ids in the legend: ${text}`);
+  assert.equal(await page.locator('.training-chart .u-legend').count(), 0, 'no per-band legend');
+  assert.equal(await legend.first().evaluate((el) => getComputedStyle(el).color), 'rgb(255, 0, 0)');
+  await shot(page, 'analytics-run-names');
   assert.deepEqual(b.errors, []);
 });

@@ -73,7 +73,7 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
 
   await card.getByRole('button', { name: 'Allow', exact: true }).click();
   await until(async () => (await card.count()) === 0, 'the card to go');
-  await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run', 30000);
+  await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run');
   await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
   const list = await api(d.url, 'GET', `/api/agents/${id}/approvals`);
   assert.equal(list.data.approvals[0].status, 'allowed');

@@ -79,7 +79,7 @@ test('a page on another origin can neither change nor read anything', async () =
   await until(async () => {
     const r = await b.page.evaluate(() => window.results);
     return r && r.simple && r.form && r.read && (r.ws || r.wsError);
-  }, 'the attack page to finish', 15000);
+  }, 'the attack page to finish');
   const r = await b.page.evaluate(() => window.results);
   assert.equal(r.read, 'blocked', 'the page read an answer across origins');
   assert.ok(!r.wsData, `the cross-origin socket got data: ${r.wsData}`);

@@ -66,10 +66,10 @@ test('a chat streams its answer live, then shows tokens and cost', async () => {
   await until(async () => {
     const t = await answer.innerText();
     return (await answer.getAttribute('data-status')) === 'streaming' && t.includes('Streaming') && !t.includes('too.');
-  }, 'a partly streamed answer', 20000);
+  }, 'a partly streamed answer');
   await page.getByRole('button', { name: 'Stop' }).waitFor();
   await shot(page, 'chat-streaming');
-  await until(async () => (await answer.getAttribute('data-status')) === 'complete', 'the complete answer', 20000);
+  await until(async () => (await answer.getAttribute('data-status')) === 'complete', 'the complete answer');
   assert.match(await answer.innerText(), /Streaming answers arrive one token at a time, bold too\./);
   assert.equal(await answer.locator('strong').innerText(), 'bold', 'markdown is rendered');
   assert.match(await answer.getByTestId('answer-usage').innerText(), /\d+ in · 11 out · \$/);
@@ -84,9 +84,9 @@ test('Stop keeps the partial answer, marked stopped', async () => {
   await page.getByLabel('Message').fill('a long one');
   await page.getByRole('button', { name: 'Send' }).click();
   const answer = page.getByTestId('msg-assistant').last();
-  await until(async () => (await answer.innerText()).includes('w2 '), 'three tokens', 20000);
+  await until(async () => (await answer.innerText()).includes('w2 '), 'three tokens');
   await page.getByRole('button', { name: 'Stop' }).click();
-  await until(async () => (await answer.getAttribute('data-status')) === 'stopped', 'the stopped answer', 20000);
+  await until(async () => (await answer.getAttribute('data-status')) === 'stopped', 'the stopped answer');
   const text = await answer.innerText();
   assert.ok(text.includes('w0 w1 w2') && !text.includes('w199'), text);
   // Reloaded from the server: the same partial answer, still stopped.
@@ -124,7 +124,7 @@ test('a suggested definition, files saved to a project, the definitions page', a
   await page.getByLabel('Message').fill('make the page');
   await page.getByRole('button', { name: 'Send' }).click();
   const answer = page.getByTestId('msg-assistant').last();
-  await until(async () => (await answer.getAttribute('data-status')) === 'complete', 'the answer', 20000);
+  await until(async () => (await answer.getAttribute('data-status')) === 'complete', 'the answer');
   assert.equal(mock.requests.at(-1).body.system, 'You build web pages.\n');
   await answer.getByRole('button', { name: 'Save files to a project…' }).click();
   await answer.getByLabel('Project').selectOption('new');
@@ -201,7 +201,7 @@ test('a long chat loads its older messages when scrolled to the top', async () =
   for (let i = 0; i < N; i++) {
     const r = await api(d.url, 'POST', `/api/chats/${chat}/messages`, { content: `question ${i}` });
     assert.equal(r.status, 202, JSON.stringify(r.data));
-    await until(async () => !(await api(d.url, 'GET', `/api/chats/${chat}`)).data.streaming, 'the answer', 20000);
+    await until(async () => !(await api(d.url, 'GET', `/api/chats/${chat}`)).data.streaming, 'the answer');
   }
   await page.goto(`${d.url}/#/chats/${chat}`);
   const log = page.getByTestId('chat-log');

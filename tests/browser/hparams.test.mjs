@@ -8,34 +8,17 @@
 // is typed and shows the server's 422 under that field on Save, applies a
 // preset, saves a value, resets to defaults, and starts an agent with it.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, shot, tmpDir, until } from './lib/harness.mjs';
+import { test } from 'node:test';
+import { api, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { session } from './lib/session.mjs';
 
 // Reads its config from AGENTD_CONFIG; reward peaks at 1000 * learningRate.
-const TRAINER = `
-const cfg = JSON.parse(require('fs').readFileSync(process.env.AGENTD_CONFIG, 'utf8'));
-for (let i = 0; i <= 10; i++) {
-  const reward = i === 5 ? 1000 * cfg.learningRate : 100 * cfg.learningRate * (i / 10);
-  console.log(JSON.stringify({ type: 'metric', name: 'reward', step: i, value: reward }));
-  console.log(JSON.stringify({ type: 'metric', name: 'loss', step: i, value: 1 / cfg.epochs + (10 - i) }));
-}
-`;
+const trainer = path.join(ROOT, 'tests/fixtures/hp-trainer.js');
 
 let d;
 let b;
-let trainer;
-before(async () => {
-  d = await daemon.start({ needUrl: true });
-  b = await launch({ login: d.url });
-  trainer = path.join(tmpDir('agentd-hp-'), 'train.js');
-  fs.writeFileSync(trainer, TRAINER);
-});
-after(async () => {
-  if (b) await b.close();
-  if (d) await d.stop();
-});
+session((s) => ({ d, b } = s), { stop: true });
 
 async function runFinished(agentId, n = 1) {
   return until(async () => {
@@ -44,7 +27,7 @@ async function runFinished(agentId, n = 1) {
     if (runs.length < n || !r || r.status === 'running') return null;
     const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series;
     return s.length === 2 && s.every((x) => x.count === 11) ? r : null;
-  }, 'a finished run with its points', 60000);
+  }, 'a finished run with its points');
 }
 
 async function trainWith(wt, name, values) {

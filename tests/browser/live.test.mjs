@@ -121,7 +121,7 @@ test('the WebSocket is cut mid-stream: every line still shows exactly once', asy
     assert.ok(px.dropWebSockets() >= 1, 'a /ws connection was cut');
     await page.locator('.conn[data-status="reconnecting"]').waitFor();
     await page.locator('.conn[data-status="connected"]').waitFor({ timeout: 20000 });
-    await until(async () => new RegExp(`tick ${N - 1}\\b`).test(await shownText(page, a.id)), 'the last tick', 30000);
+    await until(async () => new RegExp(`tick ${N - 1}\\b`).test(await shownText(page, a.id)), 'the last tick');
     const exactlyOnce = async (when) => {
       const text = await shownText(page, a.id);
       for (let i = 0; i < N; i++) {
@@ -135,7 +135,7 @@ test('the WebSocket is cut mid-stream: every line still shows exactly once', asy
     await until(async () => {
       const r = await api(d.url, 'GET', `/api/agents/${a.id}/messages?limit=50`);
       return (r.data.messages || []).some((m) => m.role !== 'user' && m.content.includes(`tick ${N - 1}`));
-    }, 'the output stored as messages', 20000);
+    }, 'the output stored as messages');
     await page.reload();
     await until(async () => new RegExp(`tick ${N - 1}\\b`).test(await shownText(page, a.id)), 'the stored output on the page');
     await exactlyOnce('stored');

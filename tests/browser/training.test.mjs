@@ -26,7 +26,7 @@ async function trainRun(wt, count, spike) {
     if (!r || r.status === 'running') return null;
     const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series.find((x) => x.name === 'return');
     return s && s.count === count ? r.id : null;
-  }, 'a finished run with its points', 60000).then((runId) => ({ runId, agentId: a.data.id }));
+  }, 'a finished run with its points').then((runId) => ({ runId, agentId: a.data.id }));
 }
 
 test('two runs compared on one chart, live points, export', async () => {
@@ -52,7 +52,7 @@ test('two runs compared on one chart, live points, export', async () => {
   // a point posted now reaches the open chart without a reload
   const p = await api(d.url, 'POST', `/api/runs/${r2}/metrics`, { points: [{ name: 'return', step: 3000, value: 2 }] });
   assert.equal(p.status, 200);
-  await until(async () => /3001 points/.test(await legend.innerText()), 'the live point', 15000);
+  await until(async () => /3001 points/.test(await legend.innerText()), 'the live point');
 
   // the seed's cards: the latest reward and FPS the programs reported, the best return
   assert.match(await page.getByTestId('card-fps').innerText(), /Training FPS\s+60/i);

@@ -14,32 +14,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { Live, json } = require('./lib/live');
 const { until } = require('./lib/api');
-
-const REDIS = '/usr/bin/redis-server';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function startRedis(port) {
-  const p = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' });
-  const end = Date.now() + 10000;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return p;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  p.kill('SIGKILL');
-  throw new Error('redis-server did not start');
-}
+const { freePort, startRedis } = require('./lib/redis');
 
 function publishRaw(port, channel, msg) {
   const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', channel, msg], { encoding: 'utf8' });
@@ -103,15 +78,15 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
 
   // Redis goes away mid-run: node A still delivers its own events.
   redis.kill('SIGKILL');
-  await until(async () => !(await connected(a)), 'node A to notice', 10000);
+  await until(async () => !(await connected(a)), 'node A to notice');
   const pub = (type, toolId) => json(a, 'POST', '/test/publish',
     { type, topics: [`crew:${crew.id}`, 'org:org_default'], payload: { toolId, crewId: crew.id } });
   await pub('tool_start', 'offline');
   await onA.until(() => onA.events.some((e) => e.tool_id === 'offline'), 10000, 'local delivery without Redis');
   // Redis is back on the same port: both nodes reconnect and share again.
   redis = await startRedis(port);
-  await until(() => connected(a), 'node A back on Redis', 20000);
-  await until(() => connected(b), 'node B back on Redis', 20000);
+  await until(() => connected(a), 'node A back on Redis');
+  await until(() => connected(b), 'node B back on Redis');
   await pub('tool_end', 'after');
   await onB.until(() => onB.events.some((e) => e.tool_id === 'after'), 10000, 'events shared again');
   assert.ok(!onB.events.some((e) => e.tool_id === 'offline'), 'pub/sub keeps nothing: what passed while down stays local');

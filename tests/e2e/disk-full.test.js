@@ -15,41 +15,8 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { api, until, allMessages } = require('./lib/api');
 
-async function until(fn, what, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function api(d, method, url, body) {
-  const res = await d.fetch(d.url + url, {
-    method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function allMessages(d, id) {
-  const out = [];
-  let before = null;
-  for (let i = 0; i < 2000; i++) {
-    const q = `/api/agents/${id}/messages?limit=200` + (before ? `&before=${encodeURIComponent(before)}` : '');
-    const r = await api(d, 'GET', q);
-    assert.equal(r.status, 200);
-    out.push(...r.body.messages);
-    if (!r.body.hasMore || !r.body.nextCursor) break;
-    before = r.body.nextCursor;
-  }
-  out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
-  return out;
-}
 
 // The counter values in the stored output, in order; a line glued to
 // another or cut short does not parse and fails the check below.

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
+const { api, until, startWithWorktree, commandAgent, allMessages } = require('./lib/api');
 const { claudeAgents } = require('./lib/agents');
 
 const COUNTER = ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "n=$i"; i=$((i+1)); sleep 0.01; done'];
@@ -22,22 +22,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const setup = (dataDir, args = []) => startWithWorktree({ dataDir, args: ['--stop-grace-ms', '300', ...args] });
 const newAgent = commandAgent;
-
-// Every stored message of the agent, oldest first.
-async function allMessages(d, id) {
-  const out = [];
-  let before = null;
-  for (let i = 0; i < 1000; i++) {
-    const q = `/api/agents/${id}/messages?limit=200` + (before ? `&before=${encodeURIComponent(before)}` : '');
-    const r = await api(d, 'GET', q);
-    assert.equal(r.status, 200);
-    out.push(...r.body.messages);
-    if (!r.body.hasMore || !r.body.nextCursor) break;
-    before = r.body.nextCursor;
-  }
-  out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
-  return out;
-}
 
 // The counter values in the stored output, in order.
 async function counters(d, id) {

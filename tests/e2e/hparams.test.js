@@ -16,28 +16,14 @@ const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until } = require('./lib/api');
 
-// A training program: reads its config from AGENTD_CONFIG, prints the
-// flags it got and a reward curve whose peak is 1000 * learningRate at
-// step 5 and whose last value is 100 * learningRate; loss falls to
-// 1 / epochs.
-const TRAINER = `
-const fs = require('fs');
-const file = process.env.AGENTD_CONFIG;
-const mode = (fs.statSync(file).mode & 0o777).toString(8);
-const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
-const flags = process.argv.slice(2);
-fs.writeFileSync(process.env.REPORT, JSON.stringify({ file, mode, cfg, flags }));
-for (let i = 0; i <= 10; i++) {
-  const reward = i === 5 ? 1000 * cfg.learningRate : 100 * cfg.learningRate * (i / 10);
-  console.log(JSON.stringify({ type: 'metric', name: 'reward', step: i, value: reward }));
-  console.log(JSON.stringify({ type: 'metric', name: 'loss', step: i, value: 1 / cfg.epochs + (10 - i) }));
-}
-`;
+// The training program (its report, its reward curve): tests/fixtures/hp-trainer.js.
+const TRAINER = path.resolve(__dirname, '../fixtures/hp-trainer.js');
 
 let d;
 let wt;
 let ws;
 let trainer;
+let reports; // where the trainer writes what it got
 test.before(async () => {
   d = await daemon.start({ needUrl: true });
   const dir = daemon.tmpRepo('agentd-hp-');
@@ -45,8 +31,8 @@ test.before(async () => {
   assert.equal(w.status, 201, JSON.stringify(w.body));
   ws = w.body.id;
   wt = w.body.worktrees[0].id;
-  trainer = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'agentd-hp-prog-')), 'train.js');
-  fs.writeFileSync(trainer, TRAINER);
+  trainer = TRAINER;
+  reports = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'agentd-hp-reports-'));
 });
 test.after(async () => { await d.cleanup(); });
 
@@ -183,7 +169,7 @@ test('a user schema: checked when made, its configs checked against it; another 
 });
 
 async function runWith(configId, flags, viaCli, worktree = wt) {
-  const report = path.join(path.dirname(trainer), `report-${Math.random().toString(36).slice(2)}.json`);
+  const report = path.join(reports, `report-${Math.random().toString(36).slice(2)}.json`);
   const a = await api(d, 'POST', '/api/agents', { worktreeId: worktree, executor: 'command', command: ['node', trainer],
     env: { REPORT: report }, sandbox: { paths: [{ path: path.dirname(trainer), write: true }] } });
   assert.equal(a.status, 201, JSON.stringify(a.body));
@@ -227,7 +213,7 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   assert.deepEqual(viaCli.seen.flags, seen.flags);
 
   // an agent whose state names a default config gets it on every plain start
-  const report = path.join(path.dirname(trainer), 'report-default.json');
+  const report = path.join(reports, 'report-default.json');
   const da = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer],
     env: { REPORT: report }, state: { configId: c.body.id },
     sandbox: { paths: [{ path: path.dirname(trainer), write: true }] } });

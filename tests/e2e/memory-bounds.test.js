@@ -15,7 +15,7 @@ const { spawn } = require('node:child_process');
 const WebSocket = require('ws');
 const path = require('node:path');
 const { start, run } = require('./lib/daemon');
-const { startApi } = require('./lib/api');
+const { startApi, until } = require('./lib/api');
 const { RawWs, exchange, hostPort } = require('./lib/raw');
 const { Live, publish, hasTestRoutes } = require('./lib/live');
 
@@ -29,15 +29,8 @@ function rss(pid) {
   return Number(m[1]) * 1024;
 }
 
-async function poll(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// lib/api's until() with the bound first, as this file's calls give it.
+const poll = (fn, ms, what) => until(fn, what, ms);
 
 // Opens a TCP connection that sends a request head and never its body.
 function slowBody(url, headers) {

@@ -149,13 +149,14 @@ test('claude with a systemPrompt: the model request carries it', { skip }, async
   try {
     const text = '- You are the reviewer: answer in one line.\n- Never run tools.';
     const ag = { body: await (await claudeAgents(d, sb, mock.url))({ systemPrompt: text }) };
+    const worktreeId = ag.body.worktreeId;
     const before = mock.requests.length;
     assert.equal((await api(d, 'POST', `/api/agents/${ag.body.id}/start`, { initialPrompt: 'say hi' })).status, 200);
     await until(async () => (await messages(d, ag.body.id)).some((m) => m.role === 'assistant'), 'the answer');
     const sent = mock.requests.slice(before).map((r) => JSON.stringify(r));
     assert.ok(sent.some((r) => r.includes('You are the reviewer: answer in one line.') && r.includes('Never run tools.')), 'the system prompt reached the model');
     await api(d, 'POST', `/api/agents/${ag.body.id}/stop?force=true&wait=true`);
-    const bad = await api(d, 'POST', '/api/agents', { worktreeId: ag.body.worktreeId, executor: 'codex', systemPrompt: 'x' });
+    const bad = await api(d, 'POST', '/api/agents', { worktreeId, executor: 'codex', systemPrompt: 'x' });
     assert.equal(bad.status, 422);
     assert.equal(bad.body.error.details.field, 'systemPrompt');
   } finally {

@@ -102,7 +102,7 @@ test('codex under agentd', { skip }, async (t) => {
       assert.ok(Math.abs(run.costUsd - cost) < 1e-9, `${run.costUsd} != ${cost}`);
       assert.equal(run.numTurns, 1);
       // read with --version beside the run, which may end first
-      await until(async () => (await runs(d, id))[0].cliVersion === '0.169.0', 'the CLI version on the run', 10000);
+      await until(async () => (await runs(d, id))[0].cliVersion === '0.169.0', 'the CLI version on the run');
       const today = (await api(d, 'GET', '/api/usage/today')).body;
       assert.ok(today.requestCount >= 1 && today.costUsd > 0, JSON.stringify(today));
       // the agent carries codex's thread; in agentd's sandbox (the worktree
@@ -184,12 +184,12 @@ test('codex under agentd', { skip }, async (t) => {
       assert.equal((await api(d, 'POST', `/api/agents/${aid}/start`, { initialPrompt: 'say hi' })).status, 200);
       const run = await runEnded(d, aid, 1);
       assert.equal(run.status, 'succeeded');
-      await until(async () => (await runs(d, aid))[0].cliVersion === '0.1.0', 'the version on the run', 10000);
+      await until(async () => (await runs(d, aid))[0].cliVersion === '0.1.0', 'the version on the run');
       const untested = /Codex CLI 0\.1\.0 is not a version agentd was tested with \(0\.169\.x\)/;
       const msgs = await until(async () => {
         const m = await messages(d, aid);
         return m.some((x) => x.role === 'system' && untested.test(x.content)) ? m : null;
-      }, 'the version notice', 10000);
+      }, 'the version notice');
       assert.ok(msgs.some((m) => m.role === 'assistant' && m.content === 'Hello from the mock.'));
     });
 

@@ -79,7 +79,7 @@ test('gemini under agentd', { skip }, async (t) => {
       const cost = (run.inputTokens * p.input + run.cacheReadTokens * p.cachedInput + run.outputTokens * p.output) / 1e6;
       assert.ok(Math.abs(run.costUsd - cost) < 1e-9, `${run.costUsd} != ${cost}`);
       // read with --version beside the run, which may end first
-      await until(async () => (await runs(d, id))[0].cliVersion === '0.61.0', 'the CLI version on the run', 10000);
+      await until(async () => (await runs(d, id))[0].cliVersion === '0.61.0', 'the CLI version on the run');
       // regular: edits allowed, nothing else asked for
       const turn = mock.agentRequests()[0];
       assert.equal(modeOf(turn), 'Auto-Edit');

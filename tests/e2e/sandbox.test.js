@@ -16,19 +16,10 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { until } = require('./lib/agents');
+const { request, until } = require('./lib/api');
 
-async function call(d, method, url, body, headers = d.authHeaders) {
-  const res = await fetch(d.url + url, {
-    method,
-    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
-  return { status: res.status, body: json, text };
-}
+// A request with these headers (the owner's token unless they are given).
+const call = (d, method, url, body, headers = d.authHeaders) => request(d.url, method, url, body, headers);
 
 // Org B and an admin token of it, made by the owner.
 async function orgB(d) {

@@ -16,33 +16,14 @@ const http = require('node:http');
 const path = require('node:path');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { request, until } = require('./lib/api');
 
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
 
-async function call(d, method, p, body, headers = {}) {
-  const init = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(d.url + p, init);
-  const text = await res.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch (_) { json = text; }
-  return { status: res.status, body: json, headers: res.headers };
-}
+// A request with exactly these headers (no token unless they carry one).
+const call = (d, method, p, body, headers = {}) => request(d.url, method, p, body, headers);
 
 const bearer = (t) => ({ authorization: `Bearer ${t}` });
-
-async function until(pred, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function makeToken(d, body) {
   const r = await call(d, 'POST', '/api/tokens', body, d.authHeaders);
@@ -179,6 +160,10 @@ test('a write token cannot change what an agent runs; an admin can', async () =>
   assert.deepEqual(done.permissions, ['Bash']);
   assert.equal(done.mode, 'auto');
   // Nor can it make a new agent that runs tools unasked for the admin to start.
+  // (As root, auto mode needs allow_root_auto first: the Claude CLI refuses it.)
+  if (process.getuid && process.getuid() === 0) {
+    assert.equal((await call(d, 'PATCH', '/api/settings', { allow_root_auto: true }, d.authHeaders)).status, 200);
+  }
   for (const extra of [{ permissions: ['read', 'Bash'] }, { mode: 'auto' }]) {
     const body = { worktreeId: wt, name: 'left for the admin', ...extra };
     const w = await call(d, 'POST', '/api/agents', body, bearer(write.token));

@@ -18,77 +18,13 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { SeedWebSocketManager } = require('./lib/seedclient');
 const { startApi, makeWorkspace, makeAgent, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 
 const JOB = path.resolve(__dirname, '..', 'fixtures', 'progress-job.js');
 const NO_GPU = ['--nvml-lib', '/nonexistent/libnvidia-ml.so.1'];
 const HEALTH = ['--health-interval-ms', '200', '--health-event-interval-ms', '300'];
-
-// The seed's WebSocketManager as its text has it (stores replaced by what
-// they were given); send() is the seed's {type, payload}.
-class SeedWebSocketManager {
-  constructor() {
-    this.ws = null;
-    this.listeners = new Map();
-    this.agents = new Map();
-    this.health = [];
-    this.discovery = [];
-    this.errors = [];
-    this.on('error', (p) => { if (!p.error) this.errors.push(p); });
-  }
-
-  connect(url) {
-    this.ws = new WebSocket(url);
-    this.ws.onopen = () => this.emit('connection', { status: 'connected' });
-    this.ws.onmessage = (event) => {
-      try {
-        this.handleMessage(JSON.parse(event.data));
-      } catch (error) {
-        this.emit('error', { error });
-      }
-    };
-    this.ws.onclose = () => this.emit('connection', { status: 'disconnected' });
-    this.ws.onerror = (error) => this.emit('error', { error });
-    return new Promise((resolve) => this.on('connection', resolve));
-  }
-
-  handleMessage(data) {
-    const { type, payload } = data;
-    switch (type) {
-      case 'agent_update':
-        this.agents.set(payload.id, { ...(this.agents.get(payload.id) || {}), ...payload });
-        break;
-      case 'discovery_progress':
-        this.discovery.push(payload);
-        break;
-      case 'metrics_update':
-        break;
-      case 'system_health':
-        this.health.push(payload);
-        break;
-      default:
-        this.emit(type, payload);
-    }
-  }
-
-  on(event, callback) {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event).add(callback);
-  }
-
-  emit(event, data) {
-    this.listeners.get(event)?.forEach((callback) => callback(data));
-  }
-
-  send(type, payload) {
-    if (this.ws?.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ type, payload }));
-    }
-  }
-
-  disconnect() { this.ws?.close(); }
-}
 
 // The seed's HealthMetric: `{value.toFixed(1)} {unit}` (and value / max).
 function healthMetric(value, max) {

@@ -163,30 +163,7 @@ test('tool_end always carries a duration: the program\'s, its seconds, or measur
 const net = require('node:net');
 const fs = require('node:fs');
 const { spawn, spawnSync } = require('node:child_process');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function startRedis(port) {
-  const p = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' });
-  const end = Date.now() + 10000;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return p;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  p.kill('SIGKILL');
-  throw new Error('redis-server did not start');
-}
+const { freePort, startRedis } = require('./lib/redis');
 
 test('Redis: agentd publishes the seed\'s snake_case and takes its flat messages; a refusal is logged', async (t) => {
   if (!fs.existsSync('/usr/bin/redis-server')) { t.skip('needs redis-server'); return; }

@@ -13,73 +13,11 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
+const { SeedWebSocketManager } = require('./lib/seedclient');
 const { api, until } = require('./lib/api');
 
 const TRAIN = path.resolve(__dirname, '..', 'fixtures', 'train-agent.js');
 const HEALTH = ['--health-interval-ms', '200', '--health-event-interval-ms', '300'];
-
-// The seed's class, as its text has it; WebSocket is the browser API the
-// `ws` package also offers (onopen, onmessage with event.data, onclose).
-class SeedWebSocketManager {
-  constructor() {
-    this.ws = null;
-    this.listeners = new Map();
-    // what the seed hands to its stores
-    this.agents = new Map();
-    this.metrics = [];
-    this.health = [];
-    this.discovery = [];
-    this.closeCode = null;
-  }
-
-  connect(url = 'ws://localhost:8765') {
-    this.ws = new WebSocket(url);
-    this.ws.onopen = () => this.emit('connection', { status: 'connected' });
-    this.ws.onmessage = (event) => {
-      try {
-        this.handleMessage(JSON.parse(event.data));
-      } catch (error) {
-        this.emit('error', { error });
-      }
-    };
-    this.ws.onclose = (event) => {
-      this.closeCode = event.code;
-      this.emit('connection', { status: 'disconnected' });
-    };
-    this.ws.onerror = (error) => this.emit('error', { error });
-  }
-
-  handleMessage(data) {
-    const { type, payload } = data;
-    switch (type) {
-      case 'agent_update': // useAgentStore.getState().updateAgent(payload.id, payload)
-        this.agents.set(payload.id, { ...(this.agents.get(payload.id) || {}), ...payload });
-        break;
-      case 'discovery_progress': // useDiscoveryStore.getState().updateProgress(payload)
-        this.discovery.push(payload);
-        break;
-      case 'metrics_update': // useMetricsStore.getState().updateMetrics(payload)
-        this.metrics.push(payload);
-        break;
-      case 'system_health':
-        this.health.push(payload);
-        break;
-      default:
-        this.emit(type, payload);
-    }
-  }
-
-  on(event, callback) {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event).add(callback);
-  }
-
-  emit(event, data) {
-    this.listeners.get(event)?.forEach((callback) => callback(data));
-  }
-
-  disconnect() { this.ws?.close(); }
-}
 
 // A command agent printing the seed's agent_update lines (every 1,000 steps)
 // and metric lines; resolves with its ids once its run has ended.
@@ -131,7 +69,7 @@ test('the seed client on / gets agent_update with flat fields, metrics_update an
     const states = [];
     seed.on('connection', (s) => states.push(s.status));
     seed.connect(`${root}/?token=${encodeURIComponent(d.token)}`);
-    await until(() => states.includes('connected'), 'the seed client to connect', 10000);
+    await until(() => states.includes('connected'), 'the seed client to connect');
 
     const agentId = await trainRun(d, 3000);
     await until(() => seed.agents.get(agentId)?.step === 2999, 'agent_update step 2999');
@@ -143,7 +81,7 @@ test('the seed client on / gets agent_update with flat fields, metrics_update an
     assert.equal(agent.metrics.lastAction, 'jump');
     assert.equal(agent.mind.system1.intent, 'dodge');
     await until(() => seed.metrics.length > 0, 'a metrics_update');
-    await until(() => seed.health.length > 0, 'a system_health', 20000);
+    await until(() => seed.health.length > 0, 'a system_health');
     assert.equal(typeof seed.health[0].cpu.utilization, 'number');
     assert.equal(typeof seed.health[0].overallScore, 'number');
     assert.deepEqual(states, ['connected'], 'the socket stayed open');
@@ -159,7 +97,7 @@ test('the seed client on / gets agent_update with flat fields, metrics_update an
       types.add(x.type);
       if (x.type === 'agent_update' && x.payload.id === agentId && x.payload.step === 999) replayed = x;
     });
-    await until(() => replayed, 'the replayed agent_update', 20000);
+    await until(() => replayed, 'the replayed agent_update');
     assert.equal(replayed.payload.metrics.successRate, 0.5);
     for (const t of types) {
       assert.ok(['agent_update', 'metrics_update', 'system_health', 'discovery_progress'].includes(t), t);
@@ -176,7 +114,7 @@ test('with --auth none the seed client connects to ws://host:port exactly as wri
   try {
     const seed = new SeedWebSocketManager();
     seed.connect(d.url.replace('http', 'ws')); // no path, no token: the seed's default shape
-    await until(() => seed.health.length > 0, 'a system_health', 20000);
+    await until(() => seed.health.length > 0, 'a system_health');
     const agentId = await trainRun(d, 1000);
     await until(() => seed.agents.get(agentId)?.step === 999, 'agent_update step 999');
     assert.equal(seed.agents.get(agentId).metrics.successRate, 0.5);

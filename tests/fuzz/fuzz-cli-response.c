@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli_int.h"
+#include "fuzz_split.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,25 +20,20 @@ static bool take_body(const char *p, size_t n, void *ud)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0) {
+    fz_split_t in;
+    if (!fz_split(data, size, &in)) {
         return 0;
-    }
-    size_t split = data[0] % size;
-    const char *s = (const char *)data + 1;
-    size_t n = size - 1;
-    if (split > n) {
-        split = n;
     }
     size_t total = 0;
     char err[256];
     ad_cli_response_t r;
     ad_cli_response_init(&r, take_body, &total);
-    int rc = ad_cli_response_feed(&r, s, split, err, sizeof(err));
+    int rc = ad_cli_response_feed(&r, in.s, in.split, err, sizeof(err));
     if (rc == 0 && !r.done) {
-        rc = ad_cli_response_feed(&r, s + split, n - split, err, sizeof(err));
+        rc = ad_cli_response_feed(&r, in.s + in.split, in.n - in.split, err, sizeof(err));
     }
     if (rc == 0 && !r.done) {
-        (void)ad_cli_response_feed(&r, s, 0, err, sizeof(err));
+        (void)ad_cli_response_feed(&r, in.s, 0, err, sizeof(err));
     }
     return 0;
 }

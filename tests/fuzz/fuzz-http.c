@@ -3,16 +3,9 @@
  * through parsing, limits, routing, handlers and responses. */
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    AD_UNUSED(argc);
-    AD_UNUSED(argv);
-    fz_init();
-    return 0;
-}
+FZ_DEFINE_INITIALIZE()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

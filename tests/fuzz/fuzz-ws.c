@@ -4,16 +4,9 @@
  * echo's shared-message send path). */
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    AD_UNUSED(argc);
-    AD_UNUSED(argv);
-    fz_init();
-    return 0;
-}
+FZ_DEFINE_INITIALIZE()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

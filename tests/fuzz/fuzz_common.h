@@ -90,4 +90,15 @@ static void fz_run(const char *prefix, const uint8_t *data, size_t size)
     }
 }
 
+/* Defines the libFuzzer initializer of a harness that feeds the server. */
+#define FZ_DEFINE_INITIALIZE()                                                                     \
+    int LLVMFuzzerInitialize(int *argc, char ***argv);                                             \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                              \
+    {                                                                                              \
+        AD_UNUSED(argc);                                                                           \
+        AD_UNUSED(argv);                                                                           \
+        fz_init();                                                                                 \
+        return 0;                                                                                  \
+    }
+
 #endif

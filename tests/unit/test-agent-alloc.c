@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "alloc_fixture.h"
 
 #define FIX "tests/fixtures/transcripts/"
 #define DENSE 400
@@ -65,31 +66,26 @@ static void parse_all(ad_executor_t kind, const char *text, size_t len)
     ad_recs_cleanup(&recs);
 }
 
+typedef struct {
+    ad_executor_t kind;
+    const char *text;
+    size_t len;
+} parse_job_t;
+
+static void parse_failing(void *ud, unsigned long n)
+{
+    const parse_job_t *j = ud;
+    json_set_alloc_funcs(ad_xmalloc, free);
+    ad_alloc_fail_after(n);
+    parse_all(j->kind, j->text, j->len);
+}
+
 /* 0: the parse completed; 1: it aborted as designed. Fails on anything
  * else. */
 static int run_child(ad_executor_t kind, const char *text, size_t len, unsigned long n)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stderr) == NULL) {
-            _exit(5);
-        }
-        json_set_alloc_funcs(ad_xmalloc, free);
-        ad_alloc_fail_after(n);
-        parse_all(kind, text, len);
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        return 0;
-    }
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
-        fail_msg("allocation %lu: the parse ended with status 0x%x, not abort()", n, status);
-    }
-    return 1;
+    parse_job_t j = {kind, text, len};
+    return alloc_run_child(parse_failing, &j, n);
 }
 
 static void each_allocation_fails(const char *file, ad_executor_t kind)

@@ -16,59 +16,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
-
-#define FIX "tests/fixtures/transcripts/"
-
-/* Feeds a whole file, line i at time i*10 ms. Returns the parser (owned). */
-static ad_parser_t *feed_file(ad_executor_t kind, const char *name, ad_recs_t *out)
-{
-    char path[512];
-    snprintf(path, sizeof(path), FIX "%s", name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fail_msg("cannot open %s (run the tests from the repository root)", path);
-    }
-    ad_parser_t *p = ad_parser_new(kind);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    uint64_t now = 1000;
-    for (;;) {
-        n = getline(&line, &cap, f);
-        if (n < 0) {
-            break;
-        }
-        if (n > 0 && line[n - 1] == '\n') {
-            n--;
-        }
-        ad_parser_feed(p, line, (size_t)n, now, out);
-        now += 10;
-    }
-    free(line);
-    fclose(f);
-    return p;
-}
-
-static size_t count(const ad_recs_t *r, ad_rec_type_t t)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        c += r->v[i].type == t;
-    }
-    return c;
-}
-
-/* The nth record of type t (0-based), or fail. */
-static const ad_rec_t *nth(const ad_recs_t *r, ad_rec_type_t t, size_t k)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].type == t && k-- == 0) {
-            return &r->v[i];
-        }
-    }
-    fail_msg("record type %d #%zu missing", (int)t, k);
-    return NULL;
-}
+#include "recs_fixture.h"
 
 /* The first message with this role and text. */
 static const ad_rec_t *find_msg(const ad_recs_t *r, ad_role_t role, const char *text)
@@ -307,9 +255,12 @@ static void claude_permission_prompts(void **state)
     ad_recs_clear(&r);
 
     const char *other[] = {
-        "{\"type\":\"control_request\",\"request_id\":\"x\",\"request\":{\"subtype\":\"hook_callback\"}}",
-        "{\"type\":\"control_request\",\"request\":{\"subtype\":\"can_use_tool\",\"tool_name\":\"Bash\"}}",
-        "{\"type\":\"control_request\",\"request_id\":\"y\",\"request\":{\"subtype\":\"can_use_tool\"}}",
+        "{\"type\":\"control_request\",\"request_id\":\"x\",\"request\":{\"subtype\":\"hook_"
+        "callback\"}}",
+        "{\"type\":\"control_request\",\"request\":{\"subtype\":\"can_use_tool\",\"tool_name\":"
+        "\"Bash\"}}",
+        "{\"type\":\"control_request\",\"request_id\":\"y\",\"request\":{\"subtype\":\"can_use_"
+        "tool\"}}",
         "{\"type\":\"control_cancel_request\"}",
     };
     for (size_t i = 0; i < AD_ARRAY_LEN(other); i++) {

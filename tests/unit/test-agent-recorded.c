@@ -16,61 +16,10 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "recs_fixture.h"
 
-#define FIX "tests/fixtures/transcripts/"
 #define CODEX "codex-0.169.0-"
 #define GEMINI "gemini-0.61.0-"
-
-/* Feeds a whole file, line i at time i*10 ms, into p. */
-static void feed_into(ad_parser_t *p, const char *name, ad_recs_t *out)
-{
-    char path[512];
-    snprintf(path, sizeof(path), FIX "%s", name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fail_msg("cannot open %s (run the tests from the repository root)", path);
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    uint64_t now = 1000;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n') {
-            n--;
-        }
-        ad_parser_feed(p, line, (size_t)n, now, out);
-        now += 10;
-    }
-    free(line);
-    fclose(f);
-}
-
-static ad_parser_t *feed_file(ad_executor_t kind, const char *name, ad_recs_t *out)
-{
-    ad_parser_t *p = ad_parser_new(kind);
-    feed_into(p, name, out);
-    return p;
-}
-
-static size_t count(const ad_recs_t *r, ad_rec_type_t t)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        c += r->v[i].type == t;
-    }
-    return c;
-}
-
-static const ad_rec_t *nth(const ad_recs_t *r, ad_rec_type_t t, size_t k)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].type == t && k-- == 0) {
-            return &r->v[i];
-        }
-    }
-    fail_msg("record type %d #%zu missing", (int)t, k);
-    return NULL;
-}
 
 /* The first notice of subtype sub, or NULL. */
 static const ad_rec_t *notice(const ad_recs_t *r, const char *sub)
@@ -498,13 +447,13 @@ static void every_recorded_line_is_understood(void **state)
 {
     (void)state;
     static const char *const files[] = {
-        CODEX "text.jsonl",        CODEX "reasoning.jsonl",     CODEX "resume.jsonl",
-        CODEX "command.jsonl",     CODEX "patch.jsonl",         CODEX "search.jsonl",
-        CODEX "plan.jsonl",        CODEX "unknown-model.jsonl", CODEX "error-429.jsonl",
-        CODEX "error-503.jsonl",   CODEX "interrupt.jsonl",     GEMINI "text.jsonl",
-        GEMINI "remember.jsonl",   GEMINI "resume.jsonl",       GEMINI "write-file.jsonl",
-        GEMINI "shell.jsonl",      GEMINI "tool-error.jsonl",   GEMINI "plan.jsonl",
-        GEMINI "error-429.jsonl",  GEMINI "error-503.jsonl",    GEMINI "error-midstream.jsonl",
+        CODEX "text.jsonl",       CODEX "reasoning.jsonl",     CODEX "resume.jsonl",
+        CODEX "command.jsonl",    CODEX "patch.jsonl",         CODEX "search.jsonl",
+        CODEX "plan.jsonl",       CODEX "unknown-model.jsonl", CODEX "error-429.jsonl",
+        CODEX "error-503.jsonl",  CODEX "interrupt.jsonl",     GEMINI "text.jsonl",
+        GEMINI "remember.jsonl",  GEMINI "resume.jsonl",       GEMINI "write-file.jsonl",
+        GEMINI "shell.jsonl",     GEMINI "tool-error.jsonl",   GEMINI "plan.jsonl",
+        GEMINI "error-429.jsonl", GEMINI "error-503.jsonl",    GEMINI "error-midstream.jsonl",
         GEMINI "interrupt.jsonl",
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

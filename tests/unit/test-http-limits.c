@@ -14,37 +14,20 @@
 #include <unistd.h>
 
 #include "http/http_int.h"
+#include "http_fixture.h"
 #include "ws/ws.h"
-
-static uv_loop_t loop;
-static ad_config_t cfg;
-static ad_server_t *srv;
 
 static int setup(void **state)
 {
     AD_UNUSED(state);
-    char err[256];
-    assert_int_equal(ad_config_load_env(&cfg, err, sizeof(err)), 0);
+    http_fx_init();
     cfg.max_header_bytes = 1024;
     cfg.max_header_count = 8;
     cfg.max_url_bytes = 100;
     cfg.max_body_bytes = 64;
-    ad_log_set_level(AD_LOG_WARN);
-    uv_loop_init(&loop);
     srv = ad_server_new(&loop, &cfg);
     ad_server_route(srv, "GET", "/healthz", AD_ACCESS_PUBLIC, ad_http_healthz, NULL);
     ad_test_routes_register(srv);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    AD_UNUSED(state);
-    ad_server_close(srv, NULL, NULL);
-    for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) {
-    }
-    ad_server_free(srv);
-    assert_int_equal(uv_loop_close(&loop), 0);
     return 0;
 }
 
@@ -52,7 +35,8 @@ static int teardown(void **state)
  * until it closed or went quiet (static buffer). */
 static const char *roundtrip(const char *req, size_t len, bool *closed)
 {
-    static char out[65536];
+    static char *out = NULL; /* kept for the next call */
+    static size_t cap = 0;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
@@ -65,25 +49,8 @@ static const char *roundtrip(const char *req, size_t len, bool *closed)
         }
         uv_run(&loop, UV_RUN_NOWAIT);
     }
-    size_t got = 0;
-    *closed = false;
-    int quiet = 0;
-    for (int i = 0; i < 2000 && quiet < 50; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        ssize_t n = read(sv[1], out + got, sizeof(out) - 1 - got);
-        if (n == 0) {
-            *closed = true;
-            break;
-        }
-        if (n > 0) {
-            got += (size_t)n;
-            quiet = 0;
-        } else {
-            quiet++;
-            usleep(1000);
-        }
-    }
-    out[got] = '\0';
+    size_t got;
+    *closed = http_fx_read(sv[1], &out, &cap, &got, 2000, 50, 1000);
     close(sv[1]);
     for (int i = 0; i < 200 && srv->nconns > 0; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
@@ -127,7 +94,8 @@ static void limits_answer_with_their_status(void **state)
 {
     AD_UNUSED(state);
     char big[2048];
-    int n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %01500d\r\n\r\n", 0);
+    int n =
+        snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %01500d\r\n\r\n", 0);
     assert_true(n > 1500);
     status_is(big, 431, true);
     status_is("GET /healthz HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n"
@@ -147,10 +115,12 @@ static void limits_answer_with_their_status(void **state)
               "30\r\n012345678901234567890123456789012345678901234567\r\n0\r\n\r\n",
               413, true);
     status_is("HELLO WORLD\r\n\r\n", 400, true);
-    status_is("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, true);
-    status_is("GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, true);
-    status_is("POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: teapot\r\n\r\nab", 417,
+    status_is("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400,
               true);
+    status_is("GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, true);
+    status_is(
+        "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: teapot\r\n\r\nab", 417,
+        true);
 }
 
 static void bodies_and_pipelining(void **state)
@@ -173,7 +143,8 @@ static void bodies_and_pipelining(void **state)
     assert_true(a < b && b < c);
     assert_true(closed);
 
-    req = "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi";
+    req = "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: "
+          "100-continue\r\n\r\nhi";
     out = roundtrip(req, strlen(req), &closed);
     assert_true(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0);
     assert_non_null(strstr(out, "\r\n\r\nhi"));
@@ -197,7 +168,8 @@ static void routing_answers(void **state)
     status_is("GET /api/nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404, false);
     status_is("OPTIONS /test/items/7 HTTP/1.1\r\nHost: x\r\n\r\n", 204, false);
     status_is("GET /ws/echo HTTP/1.1\r\nHost: x\r\n\r\n", 426, false);
-    status_is("GET /anything/else HTTP/1.1\r\nHost: x\r\n\r\n", 200, false); /* the app's index.html */
+    status_is("GET /anything/else HTTP/1.1\r\nHost: x\r\n\r\n", 200,
+              false); /* the app's index.html */
 }
 
 int main(void)
@@ -208,5 +180,5 @@ int main(void)
         cmocka_unit_test(bodies_and_pipelining),
         cmocka_unit_test(routing_answers),
     };
-    return cmocka_run_group_tests_name("http-limits", tests, setup, teardown);
+    return cmocka_run_group_tests_name("http-limits", tests, setup, http_fx_teardown);
 }

@@ -17,10 +17,7 @@
 #include <unistd.h>
 
 #include "http/http_int.h"
-
-static uv_loop_t loop;
-static ad_config_t cfg;
-static ad_server_t *srv;
+#include "http_fixture.h"
 
 /* The producer: pieces of sizes[i] bytes (byte k of the whole body is
  * 'a' + k % 26) until sizes ends with -1. */
@@ -78,24 +75,10 @@ static void socket_h(ad_req_t *r, void *ud)
 static int setup(void **state)
 {
     AD_UNUSED(state);
-    char err[256];
-    assert_int_equal(ad_config_load_env(&cfg, err, sizeof(err)), 0);
-    ad_log_set_level(AD_LOG_WARN);
-    uv_loop_init(&loop);
+    http_fx_init();
     srv = ad_server_new(&loop, &cfg);
     ad_server_route(srv, "GET", "/stream", AD_ACCESS_PUBLIC, stream_h, NULL);
     ad_server_route_upgrade(srv, "/", "websocket", AD_ACCESS_PUBLIC, socket_h, NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    AD_UNUSED(state);
-    ad_server_close(srv, NULL, NULL);
-    for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) {
-    }
-    ad_server_free(srv);
-    assert_int_equal(uv_loop_close(&loop), 0);
     return 0;
 }
 
@@ -112,28 +95,9 @@ static int client(const char *req)
 /* Reads until the server closes (or goes quiet); returns malloc'd bytes. */
 static char *read_all(int fd, size_t *len)
 {
-    size_t cap = 1 << 20, got = 0;
-    char *out = malloc(cap);
-    int quiet = 0;
-    for (int i = 0; i < 200000 && quiet < 500; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        if (got == cap) {
-            cap *= 2;
-            out = realloc(out, cap);
-        }
-        ssize_t n = read(fd, out + got, cap - got);
-        if (n == 0) {
-            break;
-        }
-        if (n > 0) {
-            got += (size_t)n;
-            quiet = 0;
-        } else {
-            quiet++;
-            usleep(200);
-        }
-    }
-    *len = got;
+    char *out = NULL;
+    size_t cap = 0;
+    (void)http_fx_read(fd, &out, &cap, len, 200000, 500, 200);
     return out;
 }
 
@@ -276,5 +240,5 @@ int main(void)
         cmocka_unit_test(backpressure_and_abort),
         cmocka_unit_test(upgrade_route_only_for_upgrades),
     };
-    return cmocka_run_group_tests_name("http-stream", tests, setup, teardown);
+    return cmocka_run_group_tests_name("http-stream", tests, setup, http_fx_teardown);
 }

@@ -18,6 +18,7 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "alloc_fixture.h"
 
 #define WRITES 3
 #define MAX_N 2000
@@ -45,8 +46,9 @@ static void on_crew(int rc, void *ud)
 /* The child: opens the store, arms the failure, writes WRITES things (a
  * workspace with its main worktree, a crew, a message-less agent-free
  * settings patch) and exits 0 when all committed. */
-static _Noreturn void child(const char *path, unsigned long n)
+static _Noreturn void child(void *ud, unsigned long n)
 {
+    const char *path = ud;
     uv_loop_t loop;
     uv_loop_init(&loop);
     ad_store_t *st = NULL;
@@ -115,23 +117,8 @@ static void writer_survives_each_allocation_failing(void **state)
     int aborted = 0;
     for (; n <= MAX_N; n++) {
         unlink(path);
-        fflush(NULL);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            /* the abort's message is expected: keep the test output clean */
-            if (freopen("/dev/null", "w", stderr) == NULL) {
-                _exit(5);
-            }
-            child(path, n);
-        }
-        int status = 0;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        if (alloc_run_child(child, path, n) == 0) {
             break; /* the writes needed fewer than n allocations */
-        }
-        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
-            fail_msg("allocation %lu: child ended with status 0x%x, not abort()", n, status);
         }
         aborted++;
         check_db(path);

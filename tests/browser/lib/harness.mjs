@@ -238,8 +238,15 @@ export async function api(base, method, p, body) {
   return { status: r.status, data };
 }
 
+// How long a wait on the page may take before the test fails. A test waits
+// for a state, and the state comes in well under a second on an idle
+// machine; the bound is for an ASan daemon and Chromium on a machine busy
+// with other builds (a fresh-clone `make check`), where 15 s was seen to be
+// too short.
+export const WAIT_MS = 60000;
+
 // Polls f() until it returns a truthy value; bounded in time.
-export async function until(f, what, ms = 15000) {
+export async function until(f, what, ms = WAIT_MS) {
   const t0 = Date.now();
   let last;
   while (Date.now() - t0 < ms) {

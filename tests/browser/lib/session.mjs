@@ -8,14 +8,9 @@
 //   session((s) => ({ d, b } = s));
 //   ... await waitText(page.getByTestId('x'), /ready/, 'x to be ready');
 import { after, before } from 'node:test';
-import { daemon, launch, until } from './harness.mjs';
+import { daemon, launch, until, WAIT_MS } from './harness.mjs';
 
-// How long a wait on the page may take before the test fails. A test waits
-// for a state, and the state comes in well under a second on an idle
-// machine; the bound is for an ASan daemon and Chromium on a machine busy
-// with other builds (a fresh-clone `make check`), where 15 s was seen to be
-// too short.
-export const WAIT_MS = 60000;
+export { WAIT_MS };
 
 // opts: daemon (options for daemon.start, or a function returning them,
 // called in before()); launch (more options for launch); launchIf (async

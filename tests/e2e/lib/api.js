@@ -108,6 +108,22 @@ function chatIdle(d, id) {
   }, `chat ${id} to be stored`);
 }
 
+// Every stored message of the agent, oldest first (page by page, bounded).
+async function allMessages(d, id) {
+  const out = [];
+  let before = null;
+  for (let i = 0; i < 2000; i++) {
+    const q = `/api/agents/${id}/messages?limit=200` + (before ? `&before=${encodeURIComponent(before)}` : '');
+    const r = await api(d, 'GET', q);
+    assert.equal(r.status, 200);
+    out.push(...r.body.messages);
+    if (!r.body.hasMore || !r.body.nextCursor) break;
+    before = r.body.nextCursor;
+  }
+  out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+  return out;
+}
+
 async function makeAgent(d, worktreeId, extra = {}) {
   const r = await api(d, 'POST', '/api/agents', { worktreeId, ...extra });
   assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -116,5 +132,5 @@ async function makeAgent(d, worktreeId, extra = {}) {
 
 module.exports = {
   startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
-  startWithWorktree, commandAgent, testRun, chatIdle,
+  startWithWorktree, commandAgent, testRun, chatIdle, allMessages,
 };

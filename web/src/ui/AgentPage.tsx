@@ -5,11 +5,10 @@
 import { useSignal } from '@preact/signals';
 import { limitNotice, usageLimits, withLimitConfirm } from '../limits';
 import { lazy, Suspense } from 'preact/compat';
-import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { formatDuration } from '../events';
-import { fromGrid, go } from '../router';
-import { typingIn } from '../tasks';
+import { go } from '../router';
 import {
   addSentMessage,
   loadOlder,
@@ -18,7 +17,6 @@ import {
   loadTree,
   model,
   runsByAgent,
-  setOpenAgent,
   settings,
   toast,
   toastError,
@@ -28,6 +26,7 @@ import {
 import type { Agent, Approval } from '../types';
 import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
+import { useAgentAction, useEscBackToGrid, useOpenAgent } from './useAgent';
 import { DiffTab } from './DiffTab';
 import { inputBlockedReason } from '../input';
 import { PermissionsField } from './Permissions';
@@ -42,45 +41,13 @@ export function isTerminalAgent(a: Agent): boolean {
 
 // Why the composer is disabled, or null when the agent takes input.
 export function AgentPage({ id }: { id: string }) {
-  const agent = model.value.agents[id];
-  const t = model.value.transcripts[id];
+  const { agent, transcript: t, err, notFound } = useOpenAgent(id);
   // null: the default, the terminal for a terminal agent (a shell), else the transcript.
   const tabSel = useSignal<Tab | null>(null);
-  const err = useSignal<string | null>(null);
-  const notFound = useSignal(false);
-
   useEffect(() => {
-    setOpenAgent(id);
-    err.value = null;
-    notFound.value = false;
     tabSel.value = null;
-    if (!model.value.agents[id])
-      api
-        .agent(id)
-        .then(upsertAgent)
-        .catch((e) => {
-          if (e && e.status === 404) notFound.value = true;
-          else err.value = errText(e);
-        });
-    loadTranscript(id).catch((e) => (err.value = errText(e)));
-    loadRuns(id).catch(() => undefined);
-    return () => {
-      setOpenAgent(null, id);
-    };
   }, [id]);
-
-  // Opened from the grid: Esc (outside a text field, terminal or dialog) goes
-  // back to it. A layout effect, so the key works as soon as the page shows.
-  useLayoutEffect(() => {
-    if (!fromGrid.value) return;
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape' || e.defaultPrevented || typingIn(e) || document.querySelector('.modal-back')) return;
-      fromGrid.value = false;
-      go('/grid');
-    };
-    document.addEventListener('keydown', onKey);
-    return () => document.removeEventListener('keydown', onKey);
-  }, [id, fromGrid.value]);
+  useEscBackToGrid(id);
 
   if (notFound.value)
     return (
@@ -232,22 +199,11 @@ function ContextGauge({ level }: { level: number }) {
 }
 
 function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: string }) {
-  const busy = useSignal<string | null>(null);
+  const { busy, act } = useAgentAction(agent);
   const starting = useSignal(false);
   const confirmDelete = useSignal(false);
   const editPerms = useSignal(false);
   const forking = useSignal(false);
-  const act = async (label: string, f: () => Promise<unknown>) => {
-    busy.value = label;
-    try {
-      const r = await f();
-      if (r && typeof r === 'object' && (r as Agent).id === agent.id) upsertAgent(r as Agent);
-    } catch (e) {
-      toastError(`${label} failed`, e);
-    } finally {
-      busy.value = null;
-    }
-  };
   const s = agent.status;
   const stopping = s === 'stopping';
   const alive = s === 'running' || s === 'waiting' || s === 'paused' || stopping;

@@ -7,33 +7,19 @@
 // older messages load page by page when the log is scrolled to its top.
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { api, type Chat, type Definition, type Suggestion } from '../api';
+import { api, type Chat, type Suggestion } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
-import { onDefinitionsChanged } from '../livetopic';
-import { socket } from '../store';
-import { applyEvent, type ChatMessage, namesFiles, toolCallText } from '../workbench';
+import { type ChatMessage, namesFiles, toolCallText } from '../workbench';
+import { useChat } from './useChat';
+import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
 export type { Chat, ChatMessage };
 
 const MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
-
-// ---- the live channel of one chat -------------------------------------------------
-
-// Events of chat `id` on the page's one socket; onOpen once the server
-// holds the topic, and again when events may have been missed (reload).
-function chatChannel(id: string, onEvent: (type: string, p: any) => void, onOpen: () => void) {
-  return socket.subscribe([`chat:${id}`], {
-    onEvent: (ev) => {
-      if (ev.payload && ev.payload.sessionId === id) onEvent(ev.type, ev.payload);
-    },
-    onSubscribed: onOpen,
-    onResync: onOpen,
-  });
-}
 
 // ---- one chat ---------------------------------------------------------------------
 
@@ -123,127 +109,30 @@ function Bubble({ m, chatId }: { m: ChatMessage; chatId: string }) {
 }
 
 function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
-  const chat = useSignal<Chat | null>(null);
-  const msgs = useSignal<ChatMessage[]>([]);
-  const err = useSignal<string | null>(null);
+  const { chat, msgs, err, notice, hasMore, older, streaming, load, loadOlder: fetchOlder, send: post, stop: stopIt } = useChat(id, onChanged);
   const draft = useSignal('');
-  const notice = useSignal<string | null>(null);
   const sending = useSignal(false);
-  const hasMore = useSignal(false);
-  const older = useSignal<'idle' | 'loading' | string>('idle');
   const end = useRef<HTMLDivElement>(null);
   const log = useRef<HTMLDivElement>(null);
-  // Events of an answer this page does not list yet (its tokens can come
-  // before the answer to the POST that started it): applied once it is.
-  const early = useRef<[string, any][]>([]);
-  const apply = (type: string, p: any) => {
-    if (!msgs.value.some((m) => m.id === p.messageId)) {
-      if (early.current.length < 10000) early.current.push([type, p]);
-      return;
-    }
-    msgs.value = applyEvent(msgs.value, type, p);
-  };
-  const listed = (list: ChatMessage[]) => {
-    msgs.value = list;
-    const held = early.current;
-    early.current = [];
-    for (const [type, p] of held) apply(type, p);
-  };
-
-  const load = async () => {
-    try {
-      const c = await api.chat(id);
-      chat.value = c;
-      // The stored text of an answer in flight already holds its early tokens.
-      early.current = [];
-      const list = c.messages || [];
-      // older pages read before (a reconnect) stay above the newest ones
-      const at = list.length ? msgs.value.findIndex((m) => m.id === list[0].id) : -1;
-      if (at > 0) msgs.value = [...msgs.value.slice(0, at), ...list];
-      else {
-        msgs.value = list;
-        hasMore.value = !!c.hasMore;
-      }
-      err.value = null;
-    } catch (e) {
-      err.value = errText(e);
-    }
-  };
-  useEffect(() => {
-    chat.value = null;
-    msgs.value = [];
-    const stop = chatChannel(
-      id,
-      (type, p) => {
-        if (type === 'stream_queued') {
-          notice.value = `Waiting for the rate limit: the answer starts in about ${Math.max(1, Math.round(p.waitMs / 1000))} s.`;
-          return;
-        }
-        if (type === 'stream_token' && notice.value?.startsWith('Waiting')) notice.value = null;
-        if (type === 'stream_retry') {
-          notice.value = `The provider answered ${p.status}: trying again in ${(p.waitMs / 1000).toFixed(1)} s (attempt ${p.attempt}).`;
-          return;
-        }
-        apply(type, p);
-        if (type === 'stream_complete' || type === 'stream_error') {
-          notice.value = null;
-          onChanged();
-        }
-      },
-      () => void load(), // (re)subscribed: what streamed meanwhile comes with the chat
-    );
-    return stop;
-  }, [id]);
   // The newest message in view as it grows; a page of older ones put above
   // (loadOlder) changes neither, so the reader's place stays.
   const last = msgs.value[msgs.value.length - 1];
   useEffect(() => end.current?.scrollIntoView?.({ block: 'end' }), [last?.id, last?.content]);
-  // GET /api/chats/:id/messages?before=: the page before the first shown.
   const loadOlder = async () => {
-    const first = msgs.value[0];
-    if (!first || !hasMore.value || older.value === 'loading') return;
-    older.value = 'loading';
     const el = log.current;
     const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
-    try {
-      const r = await api.chatMessagesBefore(id, first.id);
-      const have = new Set(msgs.value.map((m) => m.id));
-      msgs.value = [...r.messages.filter((m) => !have.has(m.id)), ...msgs.value];
-      hasMore.value = r.hasMore;
-      older.value = 'idle';
+    if (await fetchOlder())
       requestAnimationFrame(() => {
         if (el) el.scrollTop = el.scrollHeight - fromBottom;
       });
-    } catch (x) {
-      older.value = errText(x);
-    }
   };
-
-  const streaming = msgs.value.some((m) => m.status === 'streaming');
   const send = async (e: Event) => {
     e.preventDefault();
     const content = draft.value.trim();
     if (!content || streaming) return;
     sending.value = true;
-    try {
-      const r = await api.sendChat(id, content);
-      if (r.queued) notice.value = `Waiting for the rate limit: the answer starts in about ${Math.max(1, Math.round(r.waitMs / 1000))} s.`;
-      draft.value = '';
-      const have = new Set(msgs.value.map((m) => m.id));
-      listed([...msgs.value, ...[r.userMessage, r.assistantMessage].filter((m: ChatMessage) => !have.has(m.id))]);
-      err.value = null;
-    } catch (x) {
-      err.value = errText(x);
-    }
+    if (await post(content)) draft.value = '';
     sending.value = false;
-  };
-  const stopIt = async () => {
-    try {
-      const m = await api.stopChat(id);
-      msgs.value = msgs.value.map((x) => (x.id === m.id ? m : x));
-    } catch (x) {
-      err.value = errText(x);
-    }
   };
 
   if (!chat.value && err.value) return <ErrorState message={err.value} onRetry={() => void load()} />;
@@ -331,17 +220,8 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
   // Whether the picker holds agentd's suggestion (true) or the user's own
   // choice (false): a suggestion replaces only another suggestion.
   const auto = useSignal(true);
-  const defs = useSignal<Definition[]>([]);
+  const { defs, reload: loadDefs } = useDefinitions();
   const err = useSignal<string | null>(null);
-  const loadDefs = () =>
-    api
-      .definitions()
-      .then((r) => (defs.value = (r.definitions || []).filter((d: any) => !d.error)))
-      .catch(() => (defs.value = []));
-  useEffect(() => {
-    void loadDefs();
-    return onDefinitionsChanged(() => void loadDefs());
-  }, []);
   // The definition agentd would pick for the task, as the user types it.
   useEffect(() => {
     const text = task.value.trim();
@@ -432,13 +312,7 @@ function NewChat({ onCreated }: { onCreated: (c: Chat) => void }) {
               auto.value = false;
             }}
           >
-            <option value="">none</option>
-            {defs.value.map((d) => (
-              <option key={d.name} value={d.name}>
-                {d.name}
-                {d.category ? ` (${d.category})` : ''}
-              </option>
-            ))}
+            <DefinitionOptions defs={defs.value} />
           </select>
         </label>
       )}

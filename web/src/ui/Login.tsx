@@ -36,8 +36,8 @@ export function Login() {
           agentd
         </h1>
         <p class="muted">
-          Run <code>agentd login</code> and open the URL it prints (it works once), or paste a token (the owner
-          token is in <code>&lt;data-dir&gt;/owner-token</code>; make others with <code>agentd token create</code>).
+          Run <code>agentd login</code> and open the URL it prints (it works once), or paste a token (the owner token is in{' '}
+          <code>&lt;data-dir&gt;/owner-token</code>; make others with <code>agentd token create</code>).
         </p>
         {loginError.value && (
           <div class="form-error" role="alert">

@@ -3,10 +3,9 @@
 // the server's refusal when it has uncommitted work), create an agent (a
 // Claude Code agent optionally from an agent definition).
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
 import { PermissionsField } from './Permissions';
 import { api, ApiError, type Definition } from '../api';
-import { onDefinitionsChanged } from '../livetopic';
+import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
@@ -504,29 +503,14 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
 // definitions_changed): the one picked gives the agent its system prompt,
 // model and tools. Shows nothing when there are none.
 function DefinitionPicker({ value, onPick }: { value: string; onPick: (d: Definition | null) => void }) {
-  const defs = useSignal<Definition[]>([]);
-  useEffect(() => {
-    const load = () =>
-      api
-        .definitions()
-        .then((r) => (defs.value = (r.definitions || []).filter((d) => !d.error)))
-        .catch(() => (defs.value = []));
-    void load();
-    return onDefinitionsChanged(() => void load());
-  }, []);
+  const { defs } = useDefinitions();
   if (defs.value.length === 0) return null;
   const cur = defs.value.find((d) => d.name === value);
   return (
     <label>
       Agent definition <span class="muted">(its prompt, model and tools)</span>
       <select name="definition" value={value} onChange={(e) => onPick(defs.value.find((d) => d.name === e.currentTarget.value) || null)}>
-        <option value="">none</option>
-        {defs.value.map((d) => (
-          <option key={d.name} value={d.name}>
-            {d.name}
-            {d.category ? ` (${d.category})` : ''}
-          </option>
-        ))}
+        <DefinitionOptions defs={defs.value} />
       </select>
       {cur && (
         <span class="muted small" data-testid="definition-summary">
