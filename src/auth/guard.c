@@ -482,7 +482,25 @@ static void guard_done(void *ud, ad_req_t *r, int status)
     ad_store_audit_insert(a->store, &row);
 }
 
-static const ad_guard_t guard_ops = {guard_check, guard_done, guard_pre_body};
+/* The caps' name for a principal: its token's id, not its address. A
+ * session counts under the token it was made from. */
+static const char *guard_key(void *ud, const void *auth)
+{
+    const ad_auth_t *a = ud;
+    const ad_principal_t *p = auth;
+    if (p == &unauthenticated) {
+        return "(unauthenticated)";
+    }
+    if (p == &forbidden) {
+        return "(forbidden)";
+    }
+    if (p == &a->unix_owner) {
+        return NULL;
+    }
+    return p->owner || p->token_id[0] == '\0' ? "(owner)" : p->token_id;
+}
+
+static const ad_guard_t guard_ops = {guard_check, guard_done, guard_pre_body, guard_key};
 
 void ad_auth_attach(ad_auth_t *a, ad_server_t *s)
 {

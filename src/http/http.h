@@ -98,6 +98,11 @@ typedef struct {
      * unread). Headers set with ad_res_header() go with the refusal. The
      * route is matched already. May be NULL. */
     int (*pre_body)(void *ud, ad_req_t *r, ad_access_t access);
+    /* The name the caps count a credential under (auth as given to
+     * ad_req_set_auth): one per token, stable while the daemon runs and
+     * never another token's (an id, not an address). NULL: not counted.
+     * Borrowed until the call returns. May be NULL. */
+    const char *(*key)(void *ud, const void *auth);
 } ad_guard_t;
 void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud);
 /* A client's dialect chosen by a path prefix: a request for prefix + path
