@@ -137,3 +137,35 @@ test("a failed command agent's error shows once", async (t) => {
   assert.equal(await count(), 1);
   fs.rmSync(path.join(w.path, 'fail.flag'));
 });
+
+test('an opened tool card pushes the next message down (no overlap, no scroll needed)', async (t) => {
+  if (!b) return t.skip('the store or the bus is not in this build');
+  const { page } = b;
+  const w = await worktree();
+  const agent = await ok('POST', '/api/agents', { worktreeId: w.id, name: 'Folder', executor: 'command', command: ['/bin/true'] });
+  const output = Array.from({ length: 12 }, (_, i) => `output row ${i + 1}`).join('\n');
+  await ok('POST', `/api/agents/${agent.id}/messages`, { role: 'tool', content: 'ls', toolName: 'Bash', toolInput: { command: 'ls' }, toolOutput: output });
+  await ok('POST', `/api/agents/${agent.id}/messages`, { role: 'user', content: 'the message after the card' });
+  await openFresh(page, agent.id);
+  const tool = page.locator('.transcript .tool').first();
+  const next = page.locator('.transcript .msg-user').first();
+  await next.waitFor();
+  await tool.getByRole('button').click();
+  await tool.locator('.tool-body').waitFor();
+  // The card's row is measured again and the rows after it move down.
+  const overlap = async () => {
+    const card = await tool.boundingBox();
+    const after = await next.boundingBox();
+    return after.y - (card.y + card.height);
+  };
+  await until(async () => (await overlap()) >= 0, 'the next row below the opened card', 5000).catch(async (e) => {
+    throw new Error(`${e.message}: the next row starts ${-(await overlap())} px above the card's bottom`);
+  });
+  await shot(page, 'transcript-tool-open');
+  // And back up when it closes.
+  await tool.getByRole('button').click();
+  await until(async () => {
+    const d = await overlap();
+    return d >= 0 && d < 40;
+  }, 'the next row right under the closed card', 5000);
+});

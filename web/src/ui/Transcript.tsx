@@ -126,15 +126,15 @@ export function Transcript({ t, onLoadOlder }: { t: T | undefined; onLoadOlder: 
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const [view, setView] = useState({ top: 0, height: 600 });
-  const [, setMeasured] = useState(0);
+  // Bumped when a rendered row's measured height changed: the offsets
+  // below depend on it, so a row that grows (a tool card opened, an image
+  // loaded) pushes the rows after it down at once.
+  const [measured, setMeasured] = useState(0);
   const expanded = useSignal<Set<string>>(new Set());
   const atBottom = useRef(true);
   const loadingOlder = useRef(false);
   const rows = useMemo(() => groupMessages(t?.messages || [], t?.live || []), [t?.messages, t?.live]);
-  const offsets = useMemo(
-    () => computeOffsets(rows.length, (i) => heights.current.get(rows[i].key) ?? ESTIMATE),
-    [rows, view, heights.current.size, setMeasured],
-  );
+  const offsets = useMemo(() => computeOffsets(rows.length, (i) => heights.current.get(rows[i].key) ?? ESTIMATE), [rows, view, measured]);
   const total = offsets[rows.length] || 0;
   const { start, end } = visibleRange(offsets, view.top, view.height, 8);
 
