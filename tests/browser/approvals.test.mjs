@@ -57,6 +57,10 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   assert.equal(await card.locator('.approval-tool').innerText(), 'Bash');
   assert.match(await card.locator('.approval-input').innerText(), /echo hello > out\.txt/);
   await page.locator('.agent-head .badge-waiting').waitFor();
+  // The call's card in the transcript waits too (issue #32): not a green running….
+  const held = page.locator('.transcript .tool', { hasText: 'Bash' }).last();
+  await held.locator('.tool-state.awaiting', { hasText: 'waiting for approval' }).waitFor();
+  assert.equal(await held.locator('.tool-state.running').count(), 0);
   await shot(page, 'approval-card');
 
   await page.reload();

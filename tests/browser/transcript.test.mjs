@@ -169,3 +169,20 @@ test('an opened tool card pushes the next message down (no overlap, no scroll ne
     return d >= 0 && d < 40;
   }, 'the next row right under the closed card', 5000);
 });
+
+test("a command agent's page shows no mode, permissions or context gauge; a Claude agent's does", async (t) => {
+  if (!b) return t.skip('the store or the bus is not in this build');
+  const { page } = b;
+  const w = await worktree();
+  const cmd = await ok('POST', '/api/agents', { worktreeId: w.id, name: 'Plain', executor: 'command', command: ['/bin/true'] });
+  const claude = await ok('POST', '/api/agents', { worktreeId: w.id, name: 'Coder', executor: 'claude' });
+  const facts = async () => (await page.locator('.agent-head dl.facts dt').allInnerTexts()).map((x) => x.trim());
+  await openFresh(page, cmd.id);
+  await until(async () => (await facts()).includes('Executor'), 'the facts');
+  assert.deepEqual((await facts()).filter((x) => x === 'Mode' || x === 'Permissions'), []);
+  assert.equal(await page.locator('.agent-head .gauge').count(), 0);
+  await openFresh(page, claude.id);
+  await until(async () => (await facts()).includes('Mode'), 'the Claude agent facts');
+  assert.ok((await facts()).includes('Permissions'));
+  assert.equal(await page.locator('.agent-head .gauge').count(), 1);
+});

@@ -3,7 +3,7 @@
 // or below the last seq it has applied (replays overlap, one event may
 // match several topics), and returns side effects (toasts, reloads) for
 // the caller to run, so it stays testable without a browser.
-import type { Agent, Envelope, Message, ToolCall } from './types';
+import type { Agent, Approval, Envelope, Message, ToolCall } from './types';
 
 export interface LiveChunk {
   runId: string | null;
@@ -27,6 +27,9 @@ export interface Model {
   agents: Record<string, Agent>;
   transcripts: Record<string, Transcript>;
   tools: Record<string, ToolCall>;
+  // Tool calls the user denied (approval_decided, by toolUseId): their
+  // tool_end is the user's own answer, not a failure to toast.
+  denied: Record<string, true>;
 }
 
 export type Effect =
@@ -43,7 +46,7 @@ export const MAX_LIVE_CHUNKS = 2000;
 export const MAX_TOOLS = 500;
 
 export function emptyModel(): Model {
-  return { lastSeq: 0, agents: {}, transcripts: {}, tools: {} };
+  return { lastSeq: 0, agents: {}, transcripts: {}, tools: {}, denied: {} };
 }
 
 export function emptyTranscript(): Transcript {
@@ -173,6 +176,12 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       const a = p.approval && typeof p.approval === 'object' ? p.approval : p;
       const id = str(a.agentId);
       if (id && m.agents[id]) m = withAgent(m, id, { approvalsRev: ev.seq });
+      if (ev.type === 'approval_decided' && isDenied(a) && typeof a.toolUseId === 'string' && a.toolUseId) {
+        const denied: Record<string, true> = { ...(m.denied || {}), [str(a.toolUseId)]: true };
+        const keys = Object.keys(denied);
+        if (keys.length > MAX_TOOLS) delete denied[keys[0]];
+        m = { ...m, denied };
+      }
       if (id && ev.type === 'approval_requested') {
         const name = m.agents[id]?.name || 'An agent';
         effects.push({ kind: 'toast', level: 'warn', title: `${name} needs approval`, body: str(a.toolName), agentId: id });
@@ -288,7 +297,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       const t = m.tools[toolId];
       const status = str(p.status) || 'done';
       if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, status, durationMs: p.durationMs, exitCode: p.exitCode } } };
-      const failed = status === 'error' || status === 'failed' || (typeof p.exitCode === 'number' && p.exitCode !== 0);
+      const denied = !!m.denied?.[toolId];
+      if (denied && m.tools[toolId]) m = { ...m, tools: { ...m.tools, [toolId]: { ...m.tools[toolId], status: 'denied' } } };
+      // A call the user denied ends as an error for the CLI; for the user it
+      // is their own answer: no red toast.
+      const failed = !denied && (status === 'error' || status === 'failed' || (typeof p.exitCode === 'number' && p.exitCode !== 0));
       const dur = typeof p.durationMs === 'number' ? ` in ${formatDuration(p.durationMs)}` : '';
       // Toasts are for what needs the user: a failed tool, not every call.
       if (failed) {
@@ -319,6 +332,50 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       break;
   }
   return { model: m, effects, applied: true };
+}
+
+function isDenied(a: any): boolean {
+  return a.decision === 'deny' || a.status === 'denied';
+}
+
+// Whether a tool call shown in the transcript is the one a pending approval
+// waits on: same run and tool, and the same input when both have one (a
+// stored call does not carry the CLI's tool use id).
+export function awaitsApproval(call: Message, pending: readonly Approval[]): boolean {
+  for (const a of pending) {
+    if (a.status !== 'pending' || a.toolName !== call.toolName) continue;
+    if (call.runId && a.runId && call.runId !== a.runId) continue;
+    if (call.toolInput != null && a.input != null && !sameJson(call.toolInput, a.input)) continue;
+    return true;
+  }
+  return false;
+}
+
+function sameJson(x: unknown, y: unknown): boolean {
+  const parse = (v: unknown) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  };
+  return canon(parse(x)) === canon(parse(y));
+}
+
+// JSON with object keys sorted, so key order does not matter.
+function canon(v: unknown): string {
+  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
+  if (v && typeof v === 'object')
+    return (
+      '{' +
+      Object.keys(v)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + canon((v as any)[k]))
+        .join(',') +
+      '}'
+    );
+  return JSON.stringify(v) ?? 'null';
 }
 
 // An agent list read from the server can be a moment behind events already

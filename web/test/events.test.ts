@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyModel, mergeMessages, reapplyStatePatches, reconcileLive, reduce, type LiveChunk, type Model } from '../src/events';
+import { awaitsApproval, emptyModel, mergeMessages, reapplyStatePatches, reconcileLive, reduce, type LiveChunk, type Model } from '../src/events';
 import type { Envelope, Message } from '../src/types';
 
 const agent = { id: 'ag_1', worktreeId: 'wt_1', name: 'Builder', status: 'finished' };
@@ -202,6 +202,37 @@ describe('reduce', () => {
       const messages = [{ ...msg('msg_1', '2026-11-21T10:00:04.000Z', 'a'), runId: 'run_1' }];
       expect(reconcileLive(messages, live).map((c) => c.text)).toEqual(['a', 'a', 'a\nb']);
     });
+  });
+
+  it('a denied tool call raises no red failed toast; a failing one does', () => {
+    const start = ev(1, 'tool_start', { toolId: 'tu_1', name: 'Bash', agentId: 'ag_1', runId: 'run_1' });
+    const decided = ev(2, 'approval_decided', {
+      approval: { id: 'ap_1', agentId: 'ag_1', runId: 'run_1', toolName: 'Bash', toolUseId: 'tu_1', status: 'denied', decision: 'deny' },
+    });
+    const end = ev(3, 'tool_end', { toolId: 'tu_1', status: 'error', durationMs: 5 });
+    const denied = run([start, decided, end]);
+    expect(denied.effects.filter((e) => e.kind === 'toast' && e.level === 'error')).toEqual([]);
+    expect(denied.m.tools.tu_1.status).toBe('denied');
+    const allowed = run([start, ev(2, 'approval_decided', { approval: { ...decided.payload.approval, status: 'allowed', decision: 'allow' } }), end]);
+    expect(allowed.effects.filter((e) => e.kind === 'toast' && e.level === 'error').map((e) => e.title)).toEqual(['Bash failed in 5 ms']);
+  });
+
+  it('a tool card held by a pending approval is matched by run, tool and input', () => {
+    const call: Message = {
+      ...msg('msg_t', '2026-11-21T10:00:01.000Z', ''),
+      role: 'tool',
+      runId: 'run_1',
+      toolName: 'Bash',
+      toolInput: { command: 'rm -rf x', timeout: 5 },
+    };
+    const ap = { id: 'ap_1', agentId: 'ag_1', runId: 'run_1', toolName: 'Bash', input: { timeout: 5, command: 'rm -rf x' }, status: 'pending', createdAt: '' };
+    expect(awaitsApproval(call, [ap])).toBe(true);
+    expect(awaitsApproval({ ...call, toolInput: JSON.stringify(call.toolInput) }, [ap])).toBe(true);
+    expect(awaitsApproval(call, [{ ...ap, status: 'allowed' }])).toBe(false);
+    expect(awaitsApproval(call, [{ ...ap, runId: 'run_2' }])).toBe(false);
+    expect(awaitsApproval(call, [{ ...ap, toolName: 'Edit' }])).toBe(false);
+    expect(awaitsApproval(call, [{ ...ap, input: { command: 'ls' } }])).toBe(false);
+    expect(awaitsApproval(call, [])).toBe(false);
   });
 
   it('a message that arrives twice (REST page and event) is kept once', () => {
