@@ -60,6 +60,8 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   // The call's card in the transcript waits too (issue #32): not a green running….
   const held = page.locator('.transcript .tool', { hasText: 'Bash' }).last();
   await held.locator('.tool-state.awaiting', { hasText: 'waiting for approval' }).waitFor();
+  // It needs the user: the tab counts it (issue #32).
+  await until(async () => (await page.title()) === '(1) agentd', 'the tab to count the agent that needs you');
   assert.equal(await held.locator('.tool-state.running').count(), 0);
   await shot(page, 'approval-card');
 
@@ -79,6 +81,9 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   await until(async () => (await card.count()) === 0, 'the card to go');
   await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run');
   await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
+  // The turn is done: the agent waits for a next message but no longer needs the user.
+  await page.locator('.agent-head .badge-turn').waitFor();
+  await until(async () => (await page.title()) === 'agentd', 'a turn done not counted');
   const list = await api(d.url, 'GET', `/api/agents/${id}/approvals`);
   assert.equal(list.data.approvals[0].status, 'allowed');
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);

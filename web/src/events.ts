@@ -158,7 +158,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       const id = str(p.agentId);
       if (!id) break;
       const before = m.agents[id];
-      m = withAgent(m, id, { status: p.status, reason: p.reason ?? undefined });
+      // reason null (not left out) so the stored state's reason of an
+      // earlier wait is not read again (attention.ts, waitReason).
+      const fields: Partial<Agent> = { status: p.status, reason: p.reason ?? null };
+      if (p.status === 'waiting' && (!before || before.status !== 'waiting' || before.reason !== fields.reason)) fields.waitingSince = ev.ts || undefined;
+      m = withAgent(m, id, fields);
       if (!before) effects.push({ kind: 'reloadTree' });
       else if (p.status !== before.status) statusEffects(m, id, p.status, p.reason, effects);
       if (p.status !== 'running' && p.status !== 'paused') {

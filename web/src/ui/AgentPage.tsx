@@ -8,6 +8,7 @@ import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { formatDuration } from '../events';
+import { seeAgent } from '../attention';
 import { go } from '../router';
 import {
   addSentMessage,
@@ -24,7 +25,7 @@ import {
   worktrees,
 } from '../store';
 import type { Agent, Approval } from '../types';
-import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
+import { AgentBadge, ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { useAgentAction, useEscBackToGrid, useOpenAgent } from './useAgent';
 import { DiffTab } from './DiffTab';
@@ -55,6 +56,10 @@ export function AgentPage({ id }: { id: string }) {
     tabSel.value = null;
   }, [id]);
   useEscBackToGrid(id);
+  // Its page is open: what it did is seen (a turn done stops counting as new).
+  useEffect(() => {
+    if (agent) seeAgent(agent);
+  }, [agent?.id, agent?.status, agent?.updatedAt, agent?.waitingSince]);
 
   if (notFound.value)
     return (
@@ -238,7 +243,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
     <header class="agent-head glass">
       <div class="agent-title">
         <h1>{agent.name}</h1>
-        <Badge status={archived ? 'archived' : s} />
+        <AgentBadge a={agent} />
         {agent.stalled && (
           <span class="stall" role="status" title="The agent waits on its writes until there is room; nothing it prints is lost">
             <Badge status="stalled" small /> <span class="reason">{agent.stalled}</span>
