@@ -477,6 +477,8 @@ static void guard_done(void *ud, ad_req_t *r, int status)
     const char *id = ad_req_param(r, "id");
     snprintf(row.target_id, sizeof(row.target_id), "%s", id != NULL ? id : "");
     row.status = status;
+    const char *note = ad_req_note(r); /* what the handler changed, in words */
+    snprintf(row.detail, sizeof(row.detail), "%s", note != NULL ? note : "");
     ad_store_audit_insert(a->store, &row);
 }
 

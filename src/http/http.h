@@ -158,6 +158,11 @@ const char *ad_req_route(const ad_req_t *r);
 /* The guard's data for this request (who is asking); NULL unless set. */
 void ad_req_set_auth(ad_req_t *r, const void *auth);
 const void *ad_req_auth(const ad_req_t *r);
+/* What the handler changed, in words, for the guard's audit row (copied,
+ * at most AD_REQ_NOTE_MAX bytes kept; a later call replaces it). */
+#define AD_REQ_NOTE_MAX 1000
+void ad_req_set_note(ad_req_t *r, const char *note);
+const char *ad_req_note(const ad_req_t *r);
 /* Comma-separated token list contains tok (case-insensitive). */
 bool ad_http_has_token(const char *list, const char *tok);
 

@@ -95,9 +95,10 @@ struct ad_req {
     unsigned nqs;
     bool qs_parsed;
     void *data;
-    const void *auth;         /* the guard's (ad_req_set_auth) */
-    const ad_route_t *route;  /* matched, or NULL */
-    bool dialect;             /* came in under the server's dialect prefix */
+    const void *auth;        /* the guard's (ad_req_set_auth) */
+    const char *note;        /* for the audit (ad_req_set_note), in the arena */
+    const ad_route_t *route; /* matched, or NULL */
+    bool dialect;            /* came in under the server's dialect prefix */
     /* body bytes counted under the peer's address (caps.c) */
     struct ad_cap_peer *cap_peer;
     size_t cap_bytes;
