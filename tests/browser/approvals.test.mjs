@@ -89,6 +89,31 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });
 
+test('a denied tool call: no red failed toast, the turn goes on', { skip }, async () => {
+  let wt = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees[0];
+  if (!wt) wt = (await api(d.url, 'POST', '/api/workspaces', { path: repo, name: 'approvals-repo' })).data.worktrees[0];
+  const env = claudeEnv(mock.url, home);
+  delete env.PATH;
+  const ag = await api(d.url, 'POST', '/api/agents', { worktreeId: wt.id, name: 'Denied', executor: 'claude', env, allowUnsafeEnv: true });
+  assert.equal(ag.status, 201, JSON.stringify(ag.data));
+  const id = ag.data.id;
+  const { page } = b;
+  await page.goto(`${d.url}/#/agents/${id}`);
+  await page.locator('.conn[data-status="connected"]').waitFor();
+  const s = await api(d.url, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please make a file' });
+  assert.equal(s.status, 200, JSON.stringify(s.data));
+  const card = page.locator('.approval');
+  await card.waitFor({ timeout: 30000 });
+  await card.getByRole('button', { name: 'Deny', exact: true }).click();
+  await until(async () => (await api(d.url, 'GET', `/api/agents/${id}/approvals`)).data.approvals[0]?.status === 'denied', 'the denial stored');
+  // The CLI hears the denial and ends the call (tool_end with an error): the
+  // user's own answer, not a failure to toast.
+  await page.locator('.agent-head .badge-turn, .agent-head .badge-error, .agent-head .badge-finished').first().waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('.toasts .toast-error, .toasts [data-level="error"]').count(), 0, await page.locator('.toasts').innerText());
+  assert.doesNotMatch(await page.locator('.toasts').innerText(), /failed/);
+  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
+});
+
 test('permissions are checkboxes; a bad rule is refused with its name', { skip }, async () => {
   const { page } = b;
   const wt = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees[0];
