@@ -409,12 +409,20 @@ static bool guard_check(void *ud, ad_req_t *r, ad_access_t access)
 /* Before a TCP request's body is read: a route that needs a credential
  * gets no body from a request without a good one (401, or 429 for an
  * address locked out for bad tokens, 403 for too small a scope); the
- * connection then closes with the body unread. What the full check does
- * later (Host, origin, type, rate) is left to it. */
+ * connection then closes with the body unread. A Host that is not ours is
+ * a 403 first, as in the full check (DNS rebinding). What the full check
+ * does later (origin, type, rate) is left to it. */
 static int guard_pre_body(void *ud, ad_req_t *r, ad_access_t access)
 {
     ad_auth_t *a = ud;
-    if (ad_req_is_local(r) || !a->required || access == AD_ACCESS_PUBLIC) {
+    if (ad_req_is_local(r)) {
+        return 0;
+    }
+    if (!host_ok(a, r)) {
+        security_headers(r);
+        return 403; /* DNS rebinding: not our name, whatever the token */
+    }
+    if (!a->required || access == AD_ACCESS_PUBLIC) {
         return 0;
     }
     char token[600];
