@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,W2,...,M1,HD1]
+// Usage: node bench/driver.js [--quick] [--only H1,W2,...,M1,M2,HD1]
 'use strict';
 
 const fs = require('node:fs');
@@ -13,6 +13,8 @@ const path = require('node:path');
 const { execFileSync, spawnSync } = require('node:child_process');
 const sys = require('./lib/sys');
 const agentd = require('./lib/agentd');
+const { wsConnect, httpConn } = require('./lib/wire');
+const { subscribeMsg } = require('./lib/agentd-adapters');
 
 // Every temporary file of the run (data dirs, databases, workspaces, peer
 // configs) lives under one directory, removed on exit whatever happens.
@@ -1000,6 +1002,148 @@ async function m1() {
   budget('M1', 'health sampler, its pool thread time, % of one core (from /metrics)', res.onAgent.samplerPctOfCore, 0.5, { unit: '%' });
 }
 
+// ---- M2: resident memory after a mixed load ------------------------------------------------------
+
+// agentd's own resident set (not its agents'), in bytes.
+function ownRss(pid) {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : null;
+}
+
+// Least-squares slope of [t_ms, bytes] samples, in bytes per minute.
+function slopePerMin(samples) {
+  const n = samples.length;
+  if (n < 3) return null;
+  const mt = samples.reduce((a, [t]) => a + t, 0) / n;
+  const mv = samples.reduce((a, [, v]) => a + v, 0) / n;
+  let num = 0, den = 0;
+  for (const [t, v] of samples) { num += (t - mt) * (v - mv); den += (t - mt) ** 2; }
+  return den > 0 ? (num / den) * 60000 : null;
+}
+
+// One subscriber of `agent:*` that reads (or, paused after its ack, never
+// reads: its queue fills until agentd cuts it at the send bound).
+async function m2Subscriber(h, { reading, since, tally }) {
+  const msg = since == null ? subscribeMsg('agent:*') : JSON.stringify({ type: 'subscribe', payload: { topics: ['agent:*'], since } });
+  const c = await wsConnect({ port: h.port, path: '/ws', timeoutMs: 5000, tally });
+  c.send(msg);
+  if (!reading) setTimeout(() => c.sock.pause(), 200);
+  return c;
+}
+
+// The issue's "resident memory after a 10-minute mixed load ÷ idle" (#41):
+// agentd idle, then for a fixed time (QUICK: 90 s) at once: keep-alive GETs
+// and POSTs, WebSocket subscribers that read (a few replaced every 5 s), two
+// that never read, a replay of everything from seq 0 every 3 s, and two
+// command agents printing lines. RSS is sampled every 2 s; the rows are RSS
+// at the end ÷ idle, RSS 10 s after the last connection closed ÷ idle, and
+// the slope over the load's second half (a plateau is ~0).
+async function m2() {
+  const secs = QUICK ? 90 : 600;
+  const LINEGEN = path.join(BIN_DIR, 'linegen');
+  if (!fs.existsSync(LINEGEN)) { na('M2', `no ${LINEGEN} (run.sh builds it)`); return; }
+  // BENCH_M2_ARGS: extra agentd options (e.g. a smaller --event-ring-bytes,
+  // to tell the replay ring filling up from growth without a bound)
+  const extra = (process.env.BENCH_M2_ARGS || '').split(' ').filter(Boolean);
+  const h = await agentd.start({ args: extra });
+  const res = { seconds: secs, args: extra, samples: [], counts: { get: 0, post: 0, non2xx: 0, replays: 0, reconnects: 0, cut: 0 } };
+  const conns = [];
+  try {
+    // two command agents, each printing 200 lines/s for the load's length
+    const agents = [];
+    for (let i = 0; i < 2; i++) {
+      agents.push(await agentd.seedAgent(h, { executor: 'command', name: `m2-${i}`, extra: { command: [LINEGEN, '200', String(200 * secs)] } }));
+    }
+    await sys.sleep(3000); // start-up work done
+    const idle = ownRss(h.pid);
+    res.idle = idle;
+    log(`M2 idle RSS ${(idle / 1048576).toFixed(2)} MiB; ${secs} s of mixed load`);
+    const t0 = Date.now();
+    const deadline = t0 + secs * 1000;
+    for (const a of agents) {
+      const r = await agentd.request(h.port, 'POST', `/api/agents/${a.agentId}/start`, {});
+      if (r.status >= 300) throw new Error(`start answered ${r.status} ${r.body.slice(0, 120)}`);
+    }
+    const tally = { n: 0, bytes: 0 };
+    // subscribers: 16 reading, 2 never reading
+    const readers = [];
+    for (let i = 0; i < 16; i++) readers.push(await m2Subscriber(h, { reading: true, tally }));
+    for (let i = 0; i < 2; i++) conns.push(await m2Subscriber(h, { reading: false, tally }));
+    const sampler = setInterval(() => { res.samples.push([Date.now() - t0, ownRss(h.pid)]); }, 2000);
+    // HTTP: 4 keep-alive clients, each at most one request in flight and 50 a second
+    const http = async (k) => {
+      const c = await httpConn({ port: h.port });
+      conns.push(c);
+      const a = agents[k % agents.length].agentId;
+      for (let i = 0; Date.now() < deadline && i < 50 * secs; i++) {
+        const next = Date.now() + 20;
+        const post = i % 4 === 3;
+        const r = await (post ? c.request('POST', `/api/agents/${a}/messages`, JSON.stringify({ content: `m2 ${k} ${i} ${'x'.repeat(180)}` }))
+          : c.request('GET', i % 2 ? `/api/agents/${a}` : '/api/agents', null));
+        if (post) res.counts.post++; else res.counts.get++;
+        if (r.status >= 300) res.counts.non2xx++;
+        const wait = next - Date.now();
+        if (wait > 0) await sys.sleep(wait);
+      }
+    };
+    // churn: every 5 s two readers are replaced
+    const churn = async () => {
+      for (let i = 0; Date.now() < deadline - 5000 && i < secs; i++) {
+        await sys.sleep(5000);
+        for (let j = 0; j < 2; j++) {
+          const at = (i * 2 + j) % readers.length;
+          readers[at].close();
+          readers[at] = await m2Subscriber(h, { reading: true, tally });
+          res.counts.reconnects++;
+        }
+      }
+    };
+    // replays: every 3 s a subscriber from seq 0, closed once caught up (no
+    // event for 500 ms) or after 10 s
+    const replays = async () => {
+      for (let i = 0; Date.now() < deadline - 3000 && i < secs; i++) {
+        await sys.sleep(3000);
+        const c = await m2Subscriber(h, { reading: true, since: 0 });
+        const end = Math.min(Date.now() + 10000, deadline);
+        let last = -1, quiet = Date.now();
+        while (Date.now() < end) {
+          await sys.sleep(100);
+          if (c.count !== last) { last = c.count; quiet = Date.now(); } else if (Date.now() - quiet > 500) break;
+        }
+        c.close();
+        res.counts.replays++;
+      }
+    };
+    await Promise.all([http(0), http(1), http(2), http(3), churn(), replays()]);
+    clearInterval(sampler);
+    const end = ownRss(h.pid);
+    res.end = end;
+    res.counts.cut = conns.filter((c) => c.closed).length;
+    res.counts.events = tally.n;
+    // everything closes; agents are stopped (their lines are done by now)
+    for (const c of [...readers, ...conns]) c.close();
+    for (const a of agents) await agentd.request(h.port, 'POST', `/api/agents/${a.agentId}/stop`, {}).catch(() => null);
+    const closedAt = Date.now();
+    await sys.sleep(10000);
+    res.after = ownRss(h.pid);
+    res.afterMs = Date.now() - closedAt;
+    const half = res.samples.filter(([t]) => t >= secs * 500);
+    res.slopePerMin = slopePerMin(half);
+    res.peak = Math.max(...res.samples.map(([, v]) => v));
+    out.scenarios.M2 = res;
+    const MiB = (x) => (x / 1048576).toFixed(2);
+    log(`M2 idle ${MiB(idle)} MiB, peak ${MiB(res.peak)}, end ${MiB(end)}, 10 s after ${MiB(res.after)} MiB; ` +
+      `slope over the second half ${res.slopePerMin == null ? 'n/a' : MiB(res.slopePerMin)} MiB/min; ${JSON.stringify(res.counts)}`);
+    const note = `${res.counts.get} GETs, ${res.counts.post} POSTs, ${res.counts.replays} replays from 0, ${res.counts.reconnects} reconnects, ${fmtN(res.counts.events)} events read`;
+    ratio('M2', `RSS at the end of ${secs} s of mixed load ÷ idle (peer column: idle)`, end, idle, { higherIsBetter: false, unit: 'B', note });
+    ratio('M2', 'RSS 10 s after the last connection closed ÷ idle', res.after, idle, { higherIsBetter: false, unit: 'B' });
+    budget('M2', 'RSS slope over the load\'s second half, MiB/min (plateau: ≤ 1)', res.slopePerMin != null ? res.slopePerMin / 1048576 : null, 1, { unit: 'MiB/min' });
+  } finally {
+    for (const c of conns) c.close();
+    await h.stop();
+  }
+}
+
 // ---- agentd capability probes -------------------------------------------------------------------
 
 // W2 needs a way to publish on the release binary; W4 needs agent runs.
@@ -1073,7 +1217,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['S', startup], ['M1', m1]];
+  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['S', startup], ['M1', m1], ['M2', m2]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

@@ -3,7 +3,13 @@
 # File names sort by version because versions are zero-padded to 4 digits.
 MIGRATION_SQL := $(sort $(wildcard src/store/migrations/*.sql))
 
-$(O)/gen/migrations.c: $(MIGRATION_SQL) scripts/migrations.mk scripts/embed-migrations.sh
+# The list itself is a prerequisite: a migration added (or renamed) with an
+# older time than the generated file must still be embedded. The list file
+# is rewritten only when the list changes.
+MIGRATION_LIST := $(O)/gen/migrations.list
+$(shell mkdir -p $(O)/gen && (echo '$(MIGRATION_SQL)' | cmp -s - $(MIGRATION_LIST) || echo '$(MIGRATION_SQL)' > $(MIGRATION_LIST)))
+
+$(O)/gen/migrations.c: $(MIGRATION_SQL) $(MIGRATION_LIST) scripts/migrations.mk scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-migrations.sh $(MIGRATION_SQL) > $@.tmp
 	mv $@.tmp $@

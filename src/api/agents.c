@@ -10,6 +10,7 @@
 #include "run/run.h"
 #include "api/workbench.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,10 @@ static void get(ad_req_t *r, void *ud)
         return;
     }
     ad_api_agent_live(app, a);
+    json_t *eff = ad_run_sandbox_of(app->store, a);
+    if (eff != NULL) {
+        json_object_set_new(a, "sandboxEffective", eff);
+    }
     ad_res_json(r, 200, a);
 }
 
@@ -234,14 +239,62 @@ static int env_ok(ad_req_t *r, json_t *body, json_t *env)
     return 0;
 }
 
-/* sandbox: "none" (unconfined: only the owner may say so) or {network:
- * "on"|"off", paths: ["/ro", {"path": "/rw", "write": true}]} (admin):
- * what an agent sees beyond its worktree (src/run/sandbox.c). A path that
- * shows the data dir is refused for everyone. -1 after answering. */
-static int sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb)
+void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now)
 {
-    if (!ad_api_require(r, AD_SCOPE_ADMIN, "setting an agent's sandbox")) {
+    char *o = old != NULL && !json_is_null(old)
+                  ? json_dumps(old, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                  : NULL;
+    char *n = now != NULL && !json_is_null(now)
+                  ? json_dumps(now, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                  : NULL;
+    char note[AD_REQ_NOTE_MAX + 1];
+    snprintf(note, sizeof(note), "%s: %s -> %s", what, o != NULL ? o : "default",
+             n != NULL ? n : "default");
+    ad_req_set_note(r, note);
+    free(o);
+    free(n);
+}
+
+/* network {allow: ["host", "host:port", "[v6]:port"]}: at most 32 names of
+ * at most 255 characters, nothing a proxy request line could be bent with. */
+static int allow_ok(ad_req_t *r, json_t *net)
+{
+    json_t *allow = json_object_get(net, "allow");
+    if (json_object_size(net) != 1 || !json_is_array(allow) || json_array_size(allow) == 0 ||
+        json_array_size(allow) > 32) {
+        return ad_api_invalid(r, "sandbox", "network {allow} takes a list of 1 to 32 hosts");
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(allow, i, v)
+    {
+        const char *h = json_string_value(v);
+        size_t n = h != NULL ? strlen(h) : 0;
+        bool ok = n > 0 && n <= 255 && h[0] != ':';
+        for (size_t j = 0; ok && j < n; j++) {
+            char c = h[j];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
+        }
+        if (!ok) {
+            return ad_api_invalid(r, "sandbox",
+                                  "each network allow entry is host, host:port or [v6]:port");
+        }
+    }
+    return 0;
+}
+
+int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
+{
+    if (!ad_api_require(r, AD_SCOPE_ADMIN,
+                        workspace ? "setting a workspace's sandbox"
+                                  : "setting an agent's sandbox")) {
         return -1;
+    }
+    if (workspace && !json_is_object(sb)) {
+        return ad_api_invalid(r, "sandbox",
+                              "a workspace's sandbox is {network, paths} (or null for agentd's "
+                              "default); \"none\" is set per agent, by the owner");
     }
     if (json_is_string(sb)) {
         if (strcmp(json_string_value(sb), "none") != 0) {
@@ -263,8 +316,13 @@ static int sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb)
     {
         if (strcmp(k, "network") == 0) {
             const char *n = json_string_value(v);
-            if (n == NULL || (strcmp(n, "on") != 0 && strcmp(n, "off") != 0)) {
-                return ad_api_invalid(r, "sandbox", "network must be \"on\" or \"off\"");
+            if (json_is_object(v)) {
+                if (allow_ok(r, v) != 0) {
+                    return -1;
+                }
+            } else if (n == NULL || (strcmp(n, "on") != 0 && strcmp(n, "off") != 0)) {
+                return ad_api_invalid(r, "sandbox",
+                                      "network must be \"on\", \"off\" or {allow: [host[:port]]}");
             }
         } else if (strcmp(k, "paths") == 0) {
             if (!json_is_array(v) || json_array_size(v) > 16) {
@@ -290,6 +348,16 @@ static int sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb)
         } else {
             return ad_api_invalid(r, "sandbox", "takes network and paths only");
         }
+    }
+    /* Paths show this machine's files: another organisation's admin (the
+     * attacker of issue #31) would name ~/.ssh or the owner's checkouts. */
+    const ad_principal_t *who = ad_api_who(r);
+    if (json_array_size(json_object_get(sb, "paths")) > 0 && !who->owner &&
+        strcmp(who->org_id, AD_ORG_DEFAULT) != 0) {
+        ad_res_error(r, 403, "FORBIDDEN", NULL,
+                     "only the owner's organisation may show an agent paths beyond its "
+                     "worktree (sandbox.paths): they are this machine's files");
+        return -1;
     }
     return 0;
 }
@@ -402,9 +470,12 @@ static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *exec
     }
     json_t *sandbox = json_object_get(body, "sandbox");
     json_t *st_sandbox = json_object_get(st, "sandbox");
-    if ((sandbox != NULL && sandbox_ok(app, r, sandbox) != 0) ||
-        (st_sandbox != NULL && sandbox_ok(app, r, st_sandbox) != 0)) {
+    if ((sandbox != NULL && ad_api_sandbox_ok(app, r, sandbox, false) != 0) ||
+        (st_sandbox != NULL && ad_api_sandbox_ok(app, r, st_sandbox, false) != 0)) {
         return -1;
+    }
+    if (sandbox != NULL || st_sandbox != NULL) {
+        ad_api_sandbox_note(r, "agent sandbox", NULL, sandbox != NULL ? sandbox : st_sandbox);
     }
     bool is_command = executor != NULL && strcmp(executor, "command") == 0;
     if ((is_command || cmd != NULL || st != NULL) &&
@@ -630,8 +701,8 @@ out:
  * reorder or move an agent, nothing more. false after answering 403. */
 static bool patch_scope_ok(ad_req_t *r, json_t *body)
 {
-    static const char *const guarded[] = {"permissions", "mode",  "env",
-                                          "command",     "state", "executor"};
+    static const char *const guarded[] = {"permissions", "mode",     "env",    "command",
+                                          "state",       "executor", "sandbox"};
     for (size_t i = 0; i < AD_ARRAY_LEN(guarded); i++) {
         if (json_object_get(body, guarded[i]) != NULL) {
             char what[80];
@@ -645,7 +716,7 @@ static bool patch_scope_ok(ad_req_t *r, json_t *body)
 /* env and command of a PATCH, checked like at create, into args "env" and
  * "command" (the store sets them in the agent's state). -1 after
  * answering. */
-static int patch_state(ad_req_t *r, json_t *body, json_t *args)
+static int patch_state(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args)
 {
     json_t *cmd = NULL;
     if (ad_api_str_array(r, body, "command", false, 256, 65536, &cmd) != 0) {
@@ -661,6 +732,20 @@ static int patch_state(ad_req_t *r, json_t *body, json_t *args)
     json_t *env = json_object_get(body, "env");
     if (env != NULL && env_ok(r, body, env) != 0) {
         return -1;
+    }
+    /* sandbox: as at create, or null for the workspace's (and agentd's) */
+    json_t *sb = json_object_get(body, "sandbox");
+    if (sb != NULL && !json_is_null(sb) && ad_api_sandbox_ok(app, r, sb, false) != 0) {
+        return -1;
+    }
+    if (sb != NULL) {
+        json_t *cur = NULL;
+        if (ad_store_agent_get(app->store, ad_req_param(r, "id"), &cur) == 0) {
+            ad_api_sandbox_note(r, "agent sandbox",
+                                json_object_get(json_object_get(cur, "state"), "sandbox"), sb);
+        }
+        json_decref(cur);
+        json_object_set(args, "sandbox", sb);
     }
     if (cmd != NULL) {
         json_object_set(args, "command", cmd);
@@ -684,7 +769,7 @@ static void patch(ad_req_t *r, void *ud)
     char org[AD_ID_MAX];
     if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), org) ||
         !patch_scope_ok(r, body) || common_fields(app, r, body, args, org) != 0 ||
-        patch_state(r, body, args) != 0 ||
+        patch_state(app, r, body, args) != 0 ||
         ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
             0) {
         goto out;

@@ -42,6 +42,14 @@ struct ad_api {
 const ad_principal_t *ad_api_who(const ad_req_t *r);
 /* Answers 403 and returns false unless r's principal has scope. */
 bool ad_api_require(ad_req_t *r, ad_scope_t scope, const char *what);
+/* agents.c: a sandbox policy of a request (admin's): "none" (the owner's;
+ * never a workspace's) or {network: "on"|"off", paths: ["/ro", {"path":
+ * "/rw", "write": true}]}; a path that shows the data dir is refused for
+ * everyone (src/run/sandbox.c). -1 after answering 403 or 422. */
+int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace);
+/* The audit's words for a change of a sandbox policy: "<what>: old -> new"
+ * (each compact JSON, or "default" when unset), set on r. */
+void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now);
 /* Answers 403 "only the owner <what>" and returns false unless r's
  * principal is the daemon's owner (daemon-wide things: settings, orgs). */
 bool ad_api_require_owner(ad_req_t *r, const char *what);

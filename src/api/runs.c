@@ -3,7 +3,8 @@
  * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?,
  * configId?, configFlags?} (a hyper-parameter config, src/api/hparams.c),
  * /stop?force=, /pause, /resume, /message {content}; GET
- * /api/agents/:id/runs?limit= and GET /api/runs/:id. The work is the
+ * /api/agents/:id/runs?limit=, GET /api/runs/:id and PATCH /api/runs/:id
+ * {name?, color?, tags?, notes?, group?} (issue #35). The work is the
  * runner's (src/run/run.h); answers come after its commits.
  */
 #include "run/run.h"
@@ -287,6 +288,139 @@ static void run_get(ad_req_t *r, void *ud)
     ad_res_json(r, 200, run);
 }
 
+/* ---- a run's identity (issue #35) ---------------------------------------------- */
+
+#define RUN_NAME_MAX 200
+#define RUN_NOTES_MAX 16384
+#define RUN_TAGS_MAX 32
+#define RUN_TAG_MAX 64
+
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *r;
+    char id[AD_ID_MAX];
+    char org[AD_ID_MAX];
+} patch_t;
+
+static void patch_done(int rc, json_t *result, void *ud)
+{
+    patch_t *p = ud;
+    const char *id = p->id;
+    if (rc != 0) {
+        ad_api_fail(p->r, rc, "run", id);
+    } else {
+        ad_api_publish(p->app, "run_update", result, "run", id, "org", p->org, NULL);
+        ad_res_json(p->r, 200, json_incref(result));
+    }
+    json_decref(result);
+    free(p);
+}
+
+/* A string field of the patch: absent, null (back to the default) or 1 to
+ * max bytes (0 allowed when empty_ok). 0, or -1 after a 422. */
+static int patch_str(ad_req_t *r, json_t *body, const char *key, size_t max, bool empty_ok,
+                     json_t *set)
+{
+    json_t *v = json_object_get(body, key);
+    if (v == NULL) {
+        return 0;
+    }
+    if (json_is_null(v)) {
+        json_object_set_new(set, key, json_null());
+        return 0;
+    }
+    size_t len = json_string_length(v);
+    if (!json_is_string(v) || len > max || (len == 0 && !empty_ok) ||
+        memchr(json_string_value(v), 0, len) != NULL) {
+        char why[96];
+        snprintf(why, sizeof(why), "a string of %s to %zu bytes, or null", empty_ok ? "0" : "1",
+                 max);
+        return ad_api_invalid(r, key, why);
+    }
+    json_object_set(set, key, v);
+    return 0;
+}
+
+static bool hex_color(const char *s)
+{
+    if (s == NULL || strlen(s) != 7 || s[0] != '#') {
+        return false;
+    }
+    for (int i = 1; i < 7; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* PATCH /api/runs/:id {name?, color?, tags?, notes?, group?}: write scope
+ * (the route) and the run's org (ad_api_visible: another org's run is a
+ * 404). Only what the body names changes; null resets a field. */
+static void run_patch(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    char org[AD_ID_MAX];
+    if (!ad_api_visible(app, r, AD_API_RUN, id, org)) {
+        return;
+    }
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    json_t *set = json_object();
+    const char *k;
+    json_t *v;
+    int bad = 0;
+    if (!json_is_object(body)) {
+        bad = ad_api_invalid(r, "body", "an object");
+    }
+    json_object_foreach(body, k, v)
+    {
+        if (bad == 0 && !ad_api_choice("name,color,tags,notes,group", k)) {
+            bad = ad_api_invalid(r, k, "not a field of a run (name, color, tags, notes, group)");
+        }
+    }
+    if (bad == 0) {
+        bad = patch_str(r, body, "name", RUN_NAME_MAX, false, set) ||
+              patch_str(r, body, "notes", RUN_NOTES_MAX, true, set) ||
+              patch_str(r, body, "group", RUN_NAME_MAX, false, set);
+    }
+    json_t *c = json_object_get(body, "color");
+    if (bad == 0 && c != NULL) {
+        if (!json_is_null(c) && !hex_color(json_string_value(c))) {
+            bad = ad_api_invalid(r, "color", "a colour as #rrggbb, or null");
+        } else {
+            json_object_set(set, "color", c);
+        }
+    }
+    json_t *tags = json_object_get(body, "tags");
+    if (bad == 0 && tags != NULL) {
+        json_t *t = NULL;
+        if (json_is_null(tags)) {
+            json_object_set_new(set, "tags", json_null());
+        } else if (ad_api_str_array(r, body, "tags", false, RUN_TAGS_MAX, RUN_TAG_MAX, &t) != 0) {
+            bad = -1; /* (t is borrowed from body) */
+        } else {
+            json_object_set(set, "tags", t);
+        }
+    }
+    json_decref(body);
+    if (bad != 0) {
+        json_decref(set);
+        return;
+    }
+    patch_t *p = ad_xcalloc(1, sizeof(*p));
+    p->app = app;
+    p->r = r;
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    snprintf(p->org, sizeof(p->org), "%s", org);
+    /* the args go to the store (ad_store_write takes them) */
+    ad_store_run_patch(app->store, json_pack("{s:s, s:o}", "id", id, "set", set), patch_done, p);
+}
+
 void ad_api_runs_register(ad_app_t *app)
 {
     if (app->runner == NULL) {
@@ -299,4 +433,5 @@ void ad_api_runs_register(ad_app_t *app)
     ad_server_route(app->server, "POST", "/api/agents/:id/message", AD_ACCESS_ADMIN, message, app);
     ad_server_route(app->server, "GET", "/api/agents/:id/runs", AD_ACCESS_READ, runs_of_agent, app);
     ad_server_route(app->server, "GET", "/api/runs/:id", AD_ACCESS_READ, run_get, app);
+    ad_server_route(app->server, "PATCH", "/api/runs/:id", AD_ACCESS_WRITE, run_patch, app);
 }

@@ -134,6 +134,11 @@ static void answer_read(ad_store_series_q_t *q, int rc, bool flat)
     } else {
         if (flat) {
             json_t *one = json_array_get(json_object_get(q->out, "runs"), 0);
+            /* the run's name and colour beside the series' own name */
+            json_object_set(one, "runName", json_object_get(one, "name"));
+            json_object_set(one, "runColor", json_object_get(one, "color"));
+            json_object_del(one, "name");
+            json_object_del(one, "color");
             json_object_update(q->out, one);
             json_object_del(q->out, "runs");
             json_object_del(q->out, "group"); /* one run: the same as its buckets */

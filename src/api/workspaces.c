@@ -9,7 +9,10 @@
  * from the lists and archives its agents; no file is touched (409 with
  * agentIds while any of them runs). Adding its path again brings it back.
  * Registering a path is admin's, or a write token's under the org's
- * workspace_roots. No git and no SQL here.
+ * workspace_roots. PATCH sets the workspace's sandbox {network, paths}
+ * (admin's; null: agentd's default), the default of its agents
+ * (src/run/sandbox.c); the audit row names the old and the new policy.
+ * No git and no SQL here.
  */
 #include "api/api_int.h"
 
@@ -478,12 +481,70 @@ static void ws_setup_put(ad_req_t *req, void *ud)
                    ad_api_gctx_new(app, req));
 }
 
+/* ---- PATCH /api/workspaces/:id {sandbox} ----------------------------------------- */
+
+static void ws_patched(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc != 0) {
+        ad_api_fail(r, rc, "workspace", ad_req_param(r, "id"));
+        return;
+    }
+    json_t *ws = json_object_get(result, "workspace");
+    ad_api_sandbox_note(r, "workspace sandbox", json_object_get(result, "old"),
+                        json_object_get(ws, "sandbox"));
+    ad_api_publish(app, "workspace_updated", ws, "workspace", ad_api_jstr(ws, "id"), "org",
+                   ad_api_jstr(ws, "orgId"), NULL);
+    ad_res_json(r, 200, with_worktrees(app, json_incref(ws)));
+}
+
+static void ws_patch(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    if (!ad_api_need_store(app, r)) {
+        return;
+    }
+    json_t *body = ad_req_json(r);
+    if (body == NULL) {
+        return;
+    }
+    if (!ad_api_visible(app, r, AD_API_WORKSPACE, ad_req_param(r, "id"), NULL)) {
+        json_decref(body);
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v)
+    {
+        if (strcmp(k, "sandbox") != 0) {
+            ad_api_invalid(r, k, "cannot be changed here (PATCH takes sandbox)");
+            json_decref(body);
+            return;
+        }
+    }
+    json_t *sb = json_object_get(body, "sandbox");
+    if (sb == NULL) {
+        ad_api_invalid(r, "sandbox", "is required");
+        json_decref(body);
+        return;
+    }
+    if (json_is_null(sb) ? !ad_api_require(r, AD_SCOPE_ADMIN, "setting a workspace's sandbox")
+                         : ad_api_sandbox_ok(app, r, sb, true) != 0) {
+        json_decref(body);
+        return;
+    }
+    json_t *args = json_pack("{s:s, s:I, s:O}", "id", ad_req_param(r, "id"), "now",
+                             (json_int_t)ad_wall_ms(), "sandbox", sb);
+    json_decref(body);
+    ad_api_write(app, r, ad_store_op_workspace_sandbox_set, args, ws_patched);
+}
+
 void ad_api_workspaces_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
     ad_server_route(s, "GET", "/api/workspaces", AD_ACCESS_READ, list, app);
     ad_server_route(s, "POST", "/api/workspaces", AD_ACCESS_WRITE, ws_create, app);
     ad_server_route(s, "GET", "/api/workspaces/:id", AD_ACCESS_READ, get, app);
+    ad_server_route(s, "PATCH", "/api/workspaces/:id", AD_ACCESS_WRITE, ws_patch, app);
     ad_server_route(s, "DELETE", "/api/workspaces/:id", AD_ACCESS_WRITE, del, app);
     ad_server_route(s, "POST", "/api/workspaces/:id/refresh", AD_ACCESS_WRITE, ws_refresh, app);
     ad_server_route(s, "GET", "/api/workspaces/:id/setup", AD_ACCESS_READ, ws_setup_get, app);

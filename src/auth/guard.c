@@ -409,12 +409,20 @@ static bool guard_check(void *ud, ad_req_t *r, ad_access_t access)
 /* Before a TCP request's body is read: a route that needs a credential
  * gets no body from a request without a good one (401, or 429 for an
  * address locked out for bad tokens, 403 for too small a scope); the
- * connection then closes with the body unread. What the full check does
- * later (Host, origin, type, rate) is left to it. */
+ * connection then closes with the body unread. A Host that is not ours is
+ * a 403 first, as in the full check (DNS rebinding). What the full check
+ * does later (origin, type, rate) is left to it. */
 static int guard_pre_body(void *ud, ad_req_t *r, ad_access_t access)
 {
     ad_auth_t *a = ud;
-    if (ad_req_is_local(r) || !a->required || access == AD_ACCESS_PUBLIC) {
+    if (ad_req_is_local(r)) {
+        return 0;
+    }
+    if (!host_ok(a, r)) {
+        security_headers(r);
+        return 403; /* DNS rebinding: not our name, whatever the token */
+    }
+    if (!a->required || access == AD_ACCESS_PUBLIC) {
         return 0;
     }
     char token[600];
@@ -477,10 +485,30 @@ static void guard_done(void *ud, ad_req_t *r, int status)
     const char *id = ad_req_param(r, "id");
     snprintf(row.target_id, sizeof(row.target_id), "%s", id != NULL ? id : "");
     row.status = status;
+    const char *note = ad_req_note(r); /* what the handler changed, in words */
+    snprintf(row.detail, sizeof(row.detail), "%s", note != NULL ? note : "");
     ad_store_audit_insert(a->store, &row);
 }
 
-static const ad_guard_t guard_ops = {guard_check, guard_done, guard_pre_body};
+/* The caps' name for a principal: its token's id, not its address. A
+ * session counts under the token it was made from. */
+static const char *guard_key(void *ud, const void *auth)
+{
+    const ad_auth_t *a = ud;
+    const ad_principal_t *p = auth;
+    if (p == &unauthenticated) {
+        return "(unauthenticated)";
+    }
+    if (p == &forbidden) {
+        return "(forbidden)";
+    }
+    if (p == &a->unix_owner) {
+        return NULL;
+    }
+    return p->owner || p->token_id[0] == '\0' ? "(owner)" : p->token_id;
+}
+
+static const ad_guard_t guard_ops = {guard_check, guard_done, guard_pre_body, guard_key};
 
 void ad_auth_attach(ad_auth_t *a, ad_server_t *s)
 {

@@ -108,6 +108,10 @@ static const opt_t options[] = {
     {"max-connections-per-address", "AGENTD_MAX_CONNECTIONS_PER_ADDRESS",
      U64(max_connections_per_address), "N", "4096", 1, 1000000,
      "open TCP connections allowed from one remote address (429 past it)"},
+    {"max-connections-per-token", "AGENTD_MAX_CONNECTIONS_PER_TOKEN",
+     U64(max_connections_per_token), "N", "4096", 0, 1000000,
+     "open TCP connections allowed per token or login session, counted from a request that "
+     "carries it (429 past it; 0: no cap)"},
     {"max-websockets-per-token", "AGENTD_MAX_WEBSOCKETS_PER_TOKEN", U64(max_websockets_per_token),
      "N", "2048", 0, 1000000,
      "open WebSockets allowed per token or login session (429 past it; 0: no cap)"},

@@ -396,6 +396,7 @@ typedef struct {
     uint64_t body_timeout_ms;
     uint64_t max_unix_connections;           /* the unix socket's own budget */
     uint64_t max_connections_per_address;    /* TCP, per remote address */
+    uint64_t max_connections_per_token;      /* TCP, per credential (0: no cap) */
     uint64_t max_websockets_per_token;       /* per credential (0: no cap) */
     uint64_t send_queue_total_bytes;         /* every connection's send queues (0: no bound) */
     uint64_t max_buffered_bytes_per_address; /* request bodies held, per TCP address */

@@ -96,6 +96,11 @@ static inline uint32_t ad_hold_len(const unsigned char h[AD_HOLD_HDR])
  * `agentd hold --replay DIR` serves a dead holder's spool and exit file
  * on fd 3 (no agent). Returns the process exit status. */
 int ad_hold_main(int argc, char **argv);
+/* netproxy.c: an agent's network allow-list (`--net-proxy SOCK ALLOW --
+ * CMD...` outside its sandbox, `--net-bridge SOCK PORT -- CMD...` inside);
+ * argv after the flag. Return the exit status of CMD. */
+int ad_hold_net_proxy(int argc, char **argv);
+int ad_hold_net_bridge(int argc, char **argv);
 
 /* ---- the registry -------------------------------------------------------- */
 

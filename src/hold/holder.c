@@ -778,6 +778,12 @@ static int setup_replay(holder_t *h)
 int ad_hold_main(int argc, char **argv)
 {
     static holder_t h;
+    if (argc >= 1 && strcmp(argv[0], "--net-proxy") == 0) { /* netproxy.c */
+        return ad_hold_net_proxy(argc - 1, argv + 1);
+    }
+    if (argc >= 1 && strcmp(argv[0], "--net-bridge") == 0) {
+        return ad_hold_net_bridge(argc - 1, argv + 1);
+    }
     bool replay = argc >= 2 && strcmp(argv[0], "--replay") == 0;
     if (!replay && argc < 3) {
         fprintf(stderr, "usage: agentd hold DIR AGENT_PID PTY [WAIT_SEC] | --replay DIR\n");

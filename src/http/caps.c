@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Caps that hold before (and apart from) authentication: open TCP
- * connections per remote address, open WebSockets per credential (the
- * guard's auth pointer), and giving freed heap back to the system after a
- * burst. The unix socket's own connection budget is conn.c's, the
- * server-wide send bound write.c's (ad_conn_pressure); failed logins are
- * src/auth's (limits.c). Every lookup here is a hash of one key: O(1) per
- * connection, nothing per request.
+ * connections per remote address; open connections, WebSockets and
+ * request-body bytes per credential (by the guard's name for it); and giving freed heap back to the
+ * system after a burst. The unix socket's own connection budget is conn.c's, the server-wide send
+ * bound write.c's (ad_conn_pressure); failed logins are src/auth's (limits.c). Every lookup here is
+ * a hash of one key: O(1) per connection, nothing per request.
  */
 #include "http/http_int.h"
 
@@ -22,6 +21,8 @@
 #define TRIM_CHECK_MS 1000
 #define TRIM_STEP_BYTES ((size_t)16 << 20)
 #define BURST_MIN_BYTES ((size_t)1 << 20)
+/* Every this many checks, idle per-credential entries are dropped. */
+#define CRED_SWEEP_TICKS 30
 
 typedef struct ad_cap_peer {
     struct ad_cap_peer *next;
@@ -30,20 +31,26 @@ typedef struct ad_cap_peer {
     size_t buffered; /* request-body bytes its requests hold */
 } cap_peer_t;
 
-/* Per credential (the guard's auth pointer): open WebSockets, and a bucket
- * of request-body bytes refilled at cfg->max_body_bytes_per_minute. Kept
- * while either is in use; principals are few (the owner, the tokens). */
-typedef struct cap_ws {
-    struct cap_ws *next;
-    const void *key;
-    size_t n;
+/* Per credential, by the name the guard gives it (ad_guard_t.key: a token
+ * id, "(owner)"), never by the principal's address, which a token made
+ * later could have: open connections, open WebSockets, and a bucket of
+ * request-body bytes refilled at cfg->max_body_bytes_per_minute. Kept
+ * while any is in use or the bucket is not full again; principals are few
+ * (the owner, the tokens), and the sweep drops the idle ones. */
+typedef struct ad_cap_cred {
+    struct ad_cap_cred *next;
+    size_t conns;      /* connections counted under it (ad_conn_t.cap_cred) */
+    size_t ws;         /* WebSockets counted under it (ad_conn_t.ws_cred) */
     double bytes;      /* left in the bucket */
     uint64_t refilled; /* loop ms of the last refill; 0: full */
-} cap_ws_t;
+    char key[];
+} cap_cred_t;
 
 struct ad_caps {
     cap_peer_t *peers[CAPS_BUCKETS];
-    cap_ws_t *ws[CAPS_BUCKETS];
+    cap_cred_t *creds[CAPS_BUCKETS];
+    size_t ncreds;
+    unsigned sweep_tick;
 };
 
 static struct ad_caps *caps_of(ad_server_t *s)
@@ -63,11 +70,7 @@ static size_t str_hash(const char *k)
     return (size_t)(h % CAPS_BUCKETS);
 }
 
-static size_t ptr_hash(const void *p)
-{
-    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15u;
-    return (size_t)((h >> 32) % CAPS_BUCKETS);
-}
+static void conn_cred_close(ad_conn_t *c);
 
 /* ---- connections per address -------------------------------------------------------- */
 
@@ -130,6 +133,7 @@ bool ad_http_caps_conn_open(ad_conn_t *c)
 
 void ad_http_caps_conn_close(ad_conn_t *c)
 {
+    conn_cred_close(c);
     cap_peer_t *p = c->cap_peer;
     if (p == NULL) {
         return;
@@ -166,69 +170,158 @@ void ad_http_caps_body_release(ad_req_t *r)
     peer_release(r->srv, p);
 }
 
-/* ---- WebSockets per credential --------------------------------------------------------- */
+/* ---- per credential: connections, WebSockets, request bodies ---------------------------- */
 
-static cap_ws_t **ws_find(ad_server_t *s, const void *key)
+#define BUCKET_FULL_MS 60000 /* an emptied bucket is full again within a minute */
+
+/* The name r's credential is counted under, or NULL (no guard, no credential). */
+static const char *cred_key(const ad_server_t *s, const void *auth)
 {
-    cap_ws_t **pp = &caps_of(s)->ws[ptr_hash(key)];
-    while (*pp != NULL && (*pp)->key != key) {
+    if (auth == NULL || s->guard == NULL || s->guard->key == NULL) {
+        return NULL;
+    }
+    return s->guard->key(s->guard_ud, auth);
+}
+
+static cap_cred_t **cred_find(ad_server_t *s, const char *key)
+{
+    cap_cred_t **pp = &caps_of(s)->creds[str_hash(key)];
+    while (*pp != NULL && strcmp((*pp)->key, key) != 0) {
         pp = &(*pp)->next;
     }
     return pp;
 }
 
-bool ad_http_caps_ws_full(ad_server_t *s, const void *key)
+static cap_cred_t *cred_get(ad_server_t *s, const char *key)
 {
-    uint64_t cap = s->cfg->max_websockets_per_token;
-    if (cap == 0 || key == NULL) {
-        return false;
+    cap_cred_t **pp = cred_find(s, key);
+    if (*pp == NULL) {
+        size_t len = strlen(key);
+        *pp = ad_xcalloc(1, sizeof(**pp) + len + 1);
+        memcpy((*pp)->key, key, len + 1);
+        s->caps->ncreds++;
     }
-    cap_ws_t *w = *ws_find(s, key);
-    return w != NULL && w->n >= cap;
+    return *pp;
 }
 
-void ad_http_caps_ws_open(ad_conn_t *c, const void *key)
+static bool cred_idle(const ad_server_t *s, const cap_cred_t *w)
 {
-    if (key == NULL || c->ws_key != NULL) {
+    return w->conns == 0 && w->ws == 0 &&
+           (w->refilled == 0 || uv_now(s->loop) - w->refilled >= BUCKET_FULL_MS);
+}
+
+/* Frees w once nothing is counted under it and its bucket is full again. */
+static void cred_release(ad_server_t *s, cap_cred_t *w)
+{
+    if (!cred_idle(s, w)) {
         return;
     }
-    cap_ws_t **pp = ws_find(c->srv, key);
-    if (*pp == NULL) {
-        *pp = ad_xcalloc(1, sizeof(**pp));
-        (*pp)->key = key;
+    cap_cred_t **pp = &s->caps->creds[str_hash(w->key)];
+    while (*pp != w) {
+        pp = &(*pp)->next;
     }
-    (*pp)->n++;
-    c->ws_key = key;
+    *pp = w->next;
+    free(w);
+    s->caps->ncreds--;
+}
+
+/* Drops the entries of credentials gone quiet (a revoked token's bucket). */
+static void cred_sweep(ad_server_t *s)
+{
+    struct ad_caps *k = s->caps;
+    for (size_t i = 0; i < CAPS_BUCKETS && k->ncreds > 0; i++) {
+        cap_cred_t **pp = &k->creds[i];
+        while (*pp != NULL) {
+            cap_cred_t *w = *pp;
+            if (cred_idle(s, w)) {
+                *pp = w->next;
+                free(w);
+                k->ncreds--;
+            } else {
+                pp = &w->next;
+            }
+        }
+    }
+}
+
+bool ad_http_caps_conn_cred(ad_conn_t *c, const void *auth)
+{
+    ad_server_t *s = c->srv;
+    const char *key = cred_key(s, auth);
+    if (key == NULL || c->is_pipe) {
+        return true;
+    }
+    cap_cred_t *old = c->cap_cred;
+    if (old != NULL && strcmp(old->key, key) == 0) {
+        return true; /* counted at its first request */
+    }
+    cap_cred_t *w = cred_get(s, key);
+    uint64_t cap = s->cfg->max_connections_per_token;
+    if (cap != 0 && w->conns >= cap) {
+        cred_release(s, w);
+        return false;
+    }
+    w->conns++;
+    c->cap_cred = w;
+    if (old != NULL) { /* a keep-alive connection that changed credentials */
+        old->conns--;
+        cred_release(s, old);
+    }
+    return true;
+}
+
+static void conn_cred_close(ad_conn_t *c)
+{
+    cap_cred_t *w = c->cap_cred;
+    if (w == NULL) {
+        return;
+    }
+    c->cap_cred = NULL;
+    w->conns--;
+    cred_release(c->srv, w);
+}
+
+bool ad_http_caps_ws_full(ad_server_t *s, const void *auth)
+{
+    uint64_t cap = s->cfg->max_websockets_per_token;
+    const char *key = cap != 0 ? cred_key(s, auth) : NULL;
+    if (key == NULL) {
+        return false;
+    }
+    cap_cred_t *w = *cred_find(s, key);
+    return w != NULL && w->ws >= cap;
+}
+
+void ad_http_caps_ws_open(ad_conn_t *c, const void *auth)
+{
+    const char *key = cred_key(c->srv, auth);
+    if (key == NULL || c->ws_cred != NULL) {
+        return;
+    }
+    cap_cred_t *w = cred_get(c->srv, key);
+    w->ws++;
+    c->ws_cred = w;
 }
 
 void ad_http_caps_ws_close(ad_conn_t *c)
 {
-    if (c->ws_key == NULL) {
+    cap_cred_t *w = c->ws_cred;
+    if (w == NULL) {
         return;
     }
-    cap_ws_t **pp = ws_find(c->srv, c->ws_key);
-    c->ws_key = NULL;
-    cap_ws_t *w = *pp;
-    if (w != NULL && --w->n == 0 && w->refilled == 0) {
-        *pp = w->next;
-        free(w);
-    }
+    c->ws_cred = NULL;
+    w->ws--;
+    cred_release(c->srv, w);
 }
 
-/* ---- request bodies per credential ------------------------------------------------ */
-
-bool ad_http_caps_body_take(ad_server_t *s, const void *key, size_t n, int64_t *retry_after_s)
+bool ad_http_caps_body_take(ad_server_t *s, const void *auth, size_t n, int64_t *retry_after_s)
 {
     double rate = (double)s->cfg->max_body_bytes_per_minute;
-    if (rate <= 0 || key == NULL || n == 0) {
+    const char *key = rate > 0 && n > 0 ? cred_key(s, auth) : NULL;
+    if (key == NULL) {
         return true;
     }
-    cap_ws_t **pp = ws_find(s, key);
-    if (*pp == NULL) {
-        *pp = ad_xcalloc(1, sizeof(**pp));
-        (*pp)->key = key;
-    }
-    cap_ws_t *w = *pp;
+    cap_cred_t *w = cred_get(s, key);
     uint64_t now = uv_now(s->loop);
     if (w->refilled == 0) {
         w->bytes = rate; /* a minute's worth may come at once */
@@ -296,6 +389,9 @@ static size_t held_free(const ad_server_t *s)
 static void on_trim_check(uv_timer_t *t)
 {
     ad_server_t *s = t->data;
+    if (s->caps != NULL && s->caps->ncreds > 0 && ++s->caps->sweep_tick % CRED_SWEEP_TICKS == 0) {
+        cred_sweep(s);
+    }
     size_t window = s->pinned_hw;
     s->pinned_hw = s->pinned;
     if (window > s->burst_hw) {
@@ -361,9 +457,9 @@ void ad_http_caps_free(ad_server_t *s)
             k->peers[i] = p->next;
             free(p);
         }
-        while (k->ws[i] != NULL) {
-            cap_ws_t *w = k->ws[i];
-            k->ws[i] = w->next;
+        while (k->creds[i] != NULL) {
+            cap_cred_t *w = k->creds[i];
+            k->creds[i] = w->next;
             free(w);
         }
     }

@@ -98,6 +98,11 @@ typedef struct {
      * unread). Headers set with ad_res_header() go with the refusal. The
      * route is matched already. May be NULL. */
     int (*pre_body)(void *ud, ad_req_t *r, ad_access_t access);
+    /* The name the caps count a credential under (auth as given to
+     * ad_req_set_auth): one per token, stable while the daemon runs and
+     * never another token's (an id, not an address). NULL: not counted.
+     * Borrowed until the call returns. May be NULL. */
+    const char *(*key)(void *ud, const void *auth);
 } ad_guard_t;
 void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud);
 /* A client's dialect chosen by a path prefix: a request for prefix + path
@@ -158,6 +163,11 @@ const char *ad_req_route(const ad_req_t *r);
 /* The guard's data for this request (who is asking); NULL unless set. */
 void ad_req_set_auth(ad_req_t *r, const void *auth);
 const void *ad_req_auth(const ad_req_t *r);
+/* What the handler changed, in words, for the guard's audit row (copied,
+ * at most AD_REQ_NOTE_MAX bytes kept; a later call replaces it). */
+#define AD_REQ_NOTE_MAX 1000
+void ad_req_set_note(ad_req_t *r, const char *note);
+const char *ad_req_note(const ad_req_t *r);
 /* Comma-separated token list contains tok (case-insensitive). */
 bool ad_http_has_token(const char *list, const char *tok);
 

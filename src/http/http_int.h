@@ -95,9 +95,10 @@ struct ad_req {
     unsigned nqs;
     bool qs_parsed;
     void *data;
-    const void *auth;         /* the guard's (ad_req_set_auth) */
-    const ad_route_t *route;  /* matched, or NULL */
-    bool dialect;             /* came in under the server's dialect prefix */
+    const void *auth;        /* the guard's (ad_req_set_auth) */
+    const char *note;        /* for the audit (ad_req_set_note), in the arena */
+    const ad_route_t *route; /* matched, or NULL */
+    bool dialect;            /* came in under the server's dialect prefix */
     /* body bytes counted under the peer's address (caps.c) */
     struct ad_cap_peer *cap_peer;
     size_t cap_bytes;
@@ -174,7 +175,9 @@ struct ad_conn {
     size_t pinned;
     unsigned nbatch;              /* uv_writes of queued buffers in flight */
     struct ad_cap_peer *cap_peer; /* its address's counts (caps.c), or NULL */
-    const void *ws_key;           /* counted as a WebSocket of this auth (caps.c) */
+    /* its credential's counts (caps.c): as a connection, from its first
+     * request with a credential; as a WebSocket, from the upgrade */
+    struct ad_cap_cred *cap_cred, *ws_cred;
 };
 
 struct ad_server {
@@ -331,15 +334,20 @@ void ad_http_caps_conn_close(ad_conn_t *c);
 bool ad_http_caps_body_add(ad_conn_t *c, ad_req_t *r, size_t n);
 /* r's body is freed: uncounts it. */
 void ad_http_caps_body_release(ad_req_t *r);
-/* key (the guard's auth for a request) has as many WebSockets open as
- * cfg->max_websockets_per_token allows. */
-bool ad_http_caps_ws_full(ad_server_t *s, const void *key);
-/* c became a WebSocket of key / stopped being one. */
-void ad_http_caps_ws_open(ad_conn_t *c, const void *key);
+/* Below, auth is the guard's for a request (ad_req_set_auth), counted under
+ * the name the guard's key() gives it; nothing is counted without one. */
+/* Counts c under auth's credential (once; moved if a later request on it
+ * has another): false when that credential has as many connections as
+ * cfg->max_connections_per_token allows (c is not counted). */
+bool ad_http_caps_conn_cred(ad_conn_t *c, const void *auth);
+/* auth has as many WebSockets open as cfg->max_websockets_per_token allows. */
+bool ad_http_caps_ws_full(ad_server_t *s, const void *auth);
+/* c became a WebSocket of auth / stopped being one. */
+void ad_http_caps_ws_open(ad_conn_t *c, const void *auth);
 void ad_http_caps_ws_close(ad_conn_t *c);
-/* Takes n request-body bytes from key's bucket (cfg->max_body_bytes_per_minute):
+/* Takes n request-body bytes from auth's bucket (cfg->max_body_bytes_per_minute):
  * false when it has not that many (*retry_after_s set). */
-bool ad_http_caps_body_take(ad_server_t *s, const void *key, size_t n, int64_t *retry_after_s);
+bool ad_http_caps_body_take(ad_server_t *s, const void *auth, size_t n, int64_t *retry_after_s);
 /* The heap-trim timer: started with the listeners, stopped at close. */
 void ad_http_caps_start(ad_server_t *s);
 void ad_http_caps_stop(ad_server_t *s);

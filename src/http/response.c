@@ -192,6 +192,23 @@ const void *ad_req_auth(const ad_req_t *r)
     return r->auth;
 }
 
+void ad_req_set_note(ad_req_t *r, const char *note)
+{
+    size_t n = strlen(note);
+    if (n > AD_REQ_NOTE_MAX) {
+        n = AD_REQ_NOTE_MAX;
+        while (n > 0 && ((unsigned char)note[n] & 0xC0) == 0x80) {
+            n--; /* not inside a UTF-8 character */
+        }
+    }
+    r->note = ad_arena_strndup(&r->arena, note, n);
+}
+
+const char *ad_req_note(const ad_req_t *r)
+{
+    return r->note;
+}
+
 /* ---- helpers ----------------------------------------------------------------- */
 
 bool ad_http_has_token(const char *list, const char *tok)
@@ -539,9 +556,9 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
     ad_buf_init(&fixed, sizeof(msg) * 3 + 16);
     /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
     AD_DISCARD(ad_utf8_repair(&fixed, msg, strlen(msg)));
-    json_t *err = json_pack("{s:s, s:s%, s:o}", "code", code, "message",
-                            fixed.data != NULL ? fixed.data : "", fixed.len, "details",
-                            details != NULL ? details : json_object());
+    json_t *err =
+        json_pack("{s:s, s:s%, s:o}", "code", code, "message", fixed.data != NULL ? fixed.data : "",
+                  fixed.len, "details", details != NULL ? details : json_object());
     ad_buf_cleanup(&fixed);
     ad_res_json(r, status, json_pack("{s:o}", "error", err));
 }

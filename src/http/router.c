@@ -344,6 +344,13 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
         !s->guard->check(s->guard_ud, r, found != NULL ? found->access : AD_ACCESS_PUBLIC)) {
         return; /* refused, answered by the guard */
     }
+    if (!r->conn->is_pipe && !ad_http_caps_conn_cred(r->conn, r->auth)) {
+        r->keep_alive = false; /* not counted: it must not stay open */
+        ad_res_header(r, "Retry-After", "10");
+        ad_res_error(r, 429, "RATE_LIMITED", NULL,
+                     "this token has too many connections open (--max-connections-per-token)");
+        return;
+    }
     int64_t retry = 0;
     if (r->body.len > 0 && !r->conn->is_pipe &&
         !ad_http_caps_body_take(s, r->auth, r->body.len, &retry)) {

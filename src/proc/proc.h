@@ -103,6 +103,12 @@ typedef struct {
     const ad_proc_bind_t *binds;
     size_t nbinds;
     bool network; /* share agentd's network; false: loopback only */
+    /* An allow-list (network false): the tree runs under agentd-hold
+     * --net-proxy net_sock net_allow outside, and the program under
+     * --net-bridge inside, with HTTP(S)_PROXY=http://127.0.0.1:3128
+     * (src/hold/netproxy.c). net_allow: comma-separated host or host:port;
+     * NULL: none. net_sock: the proxy's unix socket, outside. */
+    const char *net_allow, *net_sock;
 } ad_proc_sandbox_t;
 
 typedef struct {

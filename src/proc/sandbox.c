@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #define ENV_BIN "/usr/bin/env"
+#define NET_SOCK_IN "/run/agentd-proxy.sock" /* the proxy's socket, inside */
+#define NET_PORT_IN "3128"                   /* the bridge's, on the agent's loopback */
 #define PROBE_TIMEOUT_MS 5000
 
 static void add(ad_argv_t *a, const char *s)
@@ -155,7 +157,27 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
         snprintf(err, errsz, "no agent sandbox here: %s", s->sbx.why);
         return AD_EPERM;
     }
+    char helper[PATH_MAX] = "";
+    bool sub = false;
+    if (sb != NULL && sb->net_allow != NULL) {
+        char exe[PATH_MAX];
+        ad_proc_holder_exe(exe, sizeof(exe), &sub);
+        if (sb->net_sock == NULL || realpath(exe, helper) == NULL) {
+            snprintf(err, errsz, "no agentd-hold for the agent's network proxy");
+            return AD_EIO;
+        }
+        add(out, helper);
+        if (sub) {
+            add(out, "hold");
+        }
+        add3(out, "--net-proxy", sb->net_sock, sb->net_allow);
+        add(out, "--");
+    }
     head(s->sbx.bwrap, sb, out);
+    if (helper[0] != '\0') {
+        add3(out, "--ro-bind", helper, helper);
+        add3(out, "--bind", sb->net_sock, NET_SOCK_IN);
+    }
     if (cwd != NULL) {
         add3(out, "--chdir", cwd, NULL);
     }
@@ -163,6 +185,14 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
     add(out, ENV_BIN);
     add(out, "--default-signal=INT,TERM");
     add(out, "--");
+    if (helper[0] != '\0') {
+        add(out, helper);
+        if (sub) {
+            add(out, "hold");
+        }
+        add3(out, "--net-bridge", NET_SOCK_IN, NET_PORT_IN);
+        add(out, "--");
+    }
     add(out, file);
     for (size_t i = 1; argv[i] != NULL; i++) {
         add(out, argv[i]);

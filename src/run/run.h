@@ -176,5 +176,15 @@ void ad_runner_untap(ad_runner_tap_t *t);
  * absolute, existing, and neither inside nor holding the data dir. why
  * says why not. */
 bool ad_run_sandbox_path_ok(const ad_config_t *cfg, const char *path, char *why, size_t whysz);
+/* The sandbox policy an agent runs under: its own state.sandbox (agent_pol,
+ * may be NULL) over its workspace's default (ws_pol, may be NULL), field by
+ * field: "none" (the agent's), or {network: "on"|"off", paths: […], from:
+ * {network, paths}} where from names whose each one is ("agent",
+ * "workspace" or "default"). A new reference. */
+json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol);
+/* The same for a stored agent (its row, with worktreeId), its workspace
+ * read from st (loop thread). NULL when the store could not say (a start
+ * is refused then: a policy not read could be a narrower one). */
+json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent);
 
 #endif

@@ -354,9 +354,12 @@ typedef struct {
     ad_proc_bind_t binds[AD_RUN_SBX_BINDS];
     char *strs[2 * AD_RUN_SBX_BINDS];
     size_t nstrs;
-    bool full;        /* a bind did not fit: the start is refused */
-    const char *home; /* HOME inside */
-    char exe[4096];   /* the CLI's real program (its symlinks resolved), "" for commands */
+    bool full;            /* a bind did not fit: the start is refused */
+    const char *home;     /* HOME inside */
+    char exe[4096];       /* the CLI's real program (its symlinks resolved), "" for commands */
+    json_t *policy;       /* the effective policy (ad_run_sandbox_of), owned */
+    char net_allow[4096]; /* network {allow}: the list, comma-separated */
+    char net_sock[108];   /* and the proxy's socket <data-dir>/proxy/<agent> */
 } ad_run_sbx_t;
 
 /* The sandbox of agent (its row) for a start in worktree wt (read_only:

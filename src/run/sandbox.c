@@ -13,7 +13,9 @@
  *
  * state.sandbox: absent (the default: sandboxed, network on), "none"
  * (unconfined; only the owner may set it), or {network: "on"|"off",
- * paths: ["/ro/path", {"path": "/rw/path", "write": true}]}.
+ * paths: ["/ro/path", {"path": "/rw/path", "write": true}]}. A workspace's
+ * sandbox {network, paths} (an admin's) fills what the agent's leaves out
+ * (ad_run_sandbox_effective).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -59,6 +61,7 @@ void ad_run_sandbox_cleanup(ad_run_sbx_t *x)
     for (size_t i = 0; i < x->nstrs; i++) {
         free(x->strs[i]);
     }
+    json_decref(x->policy);
     memset(x, 0, sizeof(*x));
 }
 
@@ -286,6 +289,81 @@ static void daemon_paths(ad_run_sbx_t *x, const ad_config_t *cfg)
     }
 }
 
+/* network {allow: [...]}: the list for the proxy (src/hold/netproxy.c)
+ * and its socket, <data-dir>/proxy/<agent> (0700 folder; the sandbox sees
+ * it at /run/agentd-proxy.sock only). */
+static int net_allow(ad_run_sbx_t *x, const ad_config_t *cfg, json_t *allow, const char *agent_id,
+                     char *err, size_t errsz)
+{
+    size_t i, off = 0;
+    json_t *v;
+    json_array_foreach(allow, i, v)
+    {
+        const char *h = json_string_value(v);
+        if (h == NULL || strchr(h, ',') != NULL || off + strlen(h) + 2 >= sizeof(x->net_allow)) {
+            snprintf(err, errsz, "sandbox network allow list: entry %zu is not a host[:port]", i);
+            return AD_EINVAL;
+        }
+        off += (size_t)snprintf(x->net_allow + off, sizeof(x->net_allow) - off, "%s%s",
+                                off > 0 ? "," : "", h);
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%.*s/proxy", PATH_MAX - 16, cfg->data_dir);
+    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+        (size_t)snprintf(x->net_sock, sizeof(x->net_sock), "%s/%s", dir, agent_id) >=
+            sizeof(x->net_sock)) {
+        snprintf(err, errsz,
+                 "cannot make the agent's network proxy socket in %s (a unix socket path "
+                 "is at most 107 bytes): %s",
+                 dir, strerror(errno));
+        return AD_EIO;
+    }
+    x->sb.net_allow = x->net_allow;
+    x->sb.net_sock = x->net_sock;
+    return 0;
+}
+
+json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol)
+{
+    if (json_is_string(agent_pol) && strcmp(json_string_value(agent_pol), "none") == 0) {
+        return json_string("none");
+    }
+    json_t *out = json_object(), *from = json_object();
+    static const char *const keys[] = {"network", "paths"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
+        json_t *a = json_object_get(agent_pol, keys[i]), *w = json_object_get(ws_pol, keys[i]);
+        json_t *v = a != NULL ? a : w;
+        json_object_set_new(out, keys[i],
+                            v != NULL ? json_incref(v)
+                            : i == 0  ? json_string("on")
+                                      : json_array());
+        json_object_set_new(from, keys[i],
+                            json_string(a != NULL   ? "agent"
+                                        : w != NULL ? "workspace"
+                                                    : "default"));
+    }
+    json_object_set_new(out, "from", from);
+    return out;
+}
+
+json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent)
+{
+    json_t *pol = json_object_get(json_object_get(agent, "state"), "sandbox");
+    const char *wt = json_string_value(json_object_get(agent, "worktreeId"));
+    char ws_id[AD_ID_MAX];
+    json_t *ws = NULL;
+    int rc = wt != NULL ? ad_store_worktree_workspace(st, wt, ws_id) : AD_ENOENT;
+    if (rc == 0) {
+        rc = ad_store_workspace_get(st, ws_id, &ws);
+    }
+    if (rc != 0 && rc != AD_ENOENT) {
+        return NULL;
+    }
+    json_t *out = ad_run_sandbox_effective(pol, json_object_get(ws, "sandbox"));
+    json_decref(ws);
+    return out;
+}
+
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
                    bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
                    size_t errsz)
@@ -293,6 +371,17 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
     ad_proc_bind_kind_t wt_kind = read_only ? AD_PROC_BIND_RO : AD_PROC_BIND_RW;
     memset(x, 0, sizeof(*x));
     json_t *pol = json_object_get(json_object_get(agent, "state"), "sandbox");
+    if (pol != NULL && !json_is_object(pol) &&
+        !(json_is_string(pol) && strcmp(json_string_value(pol), "none") == 0)) {
+        snprintf(err, errsz, "state.sandbox must be \"none\" or {network, paths}");
+        return AD_EINVAL;
+    }
+    x->policy = ad_run_sandbox_of(r->store, agent);
+    if (x->policy == NULL) {
+        snprintf(err, errsz, "cannot read the sandbox policy of the agent's workspace");
+        return AD_EIO;
+    }
+    pol = x->policy; /* the agent's own over its workspace's */
     const char *org = json_string_value(json_object_get(agent, "orgId"));
     bool owners = org == NULL || strcmp(org, AD_ORG_DEFAULT) == 0;
     if (json_is_string(pol) && strcmp(json_string_value(pol), "none") == 0) {
@@ -312,12 +401,16 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         x->none = true;
         return 0;
     }
-    if (pol != NULL && !json_is_object(pol)) {
-        snprintf(err, errsz, "state.sandbox must be \"none\" or {network, paths}");
-        return AD_EINVAL;
-    }
     const char *net = json_string_value(json_object_get(pol, "network"));
     x->sb.network = net == NULL || strcmp(net, "off") != 0;
+    json_t *allow = json_object_get(json_object_get(pol, "network"), "allow");
+    if (allow != NULL) {
+        x->sb.network = false;
+        int rc = net_allow(x, r->cfg, allow, agent_id, err, errsz);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     x->sb.binds = x->binds;
     char common[PATH_MAX];
     bool has_git = git_common(wt, common, sizeof(common));

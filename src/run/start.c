@@ -528,8 +528,10 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     s.config = NULL; /* the store's now */
     if (s.launch.probe_version) {
         /* in the agent's sandbox too: its env is the agent's */
+        ad_proc_sandbox_t probe = s.sbx.sb; /* without the agent's network proxy */
+        probe.net_allow = NULL;
         ad_run_probe_version(run, s.argv[0], s.path, (const char *const *)s.env,
-                             s.sbx.none || s.sbx.home == NULL ? NULL : &s.sbx.sb);
+                             s.sbx.none || s.sbx.home == NULL ? NULL : &probe);
     }
     start_cleanup(&s);
     return 0;

@@ -254,6 +254,22 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (e == 0 && sqlite3_changes(db) == 0) {
         e = AD_ENOENT;
     }
+    json_t *sb = json_object_get(args, "sandbox"); /* admin's; null: the workspace's */
+    if (e == 0 && sb != NULL) {
+        s = ad_store_stmt(db, json_is_null(sb)
+                                  ? "UPDATE agents SET state = json_remove(COALESCE(state, '{}'), "
+                                    "'$.sandbox') WHERE id = ?1"
+                                  : "UPDATE agents SET state = json_set(COALESCE(state, '{}'), "
+                                    "'$.sandbox', json(?2)) WHERE id = ?1");
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+        if (!json_is_null(sb)) {
+            ad_store_bind_json(s, 2, sb);
+        }
+        e = ad_store_step_done(db, s);
+    }
     if (e != 0) {
         return e;
     }

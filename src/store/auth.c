@@ -15,8 +15,8 @@
 int ad_store_org_list(ad_store_t *st, json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s =
-        ad_store_stmt(db, "SELECT id, name, created_at FROM orgs ORDER BY created_at, id LIMIT 10000");
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "SELECT id, name, created_at FROM orgs ORDER BY created_at, id LIMIT 10000");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -305,7 +305,8 @@ static int audit_insert(ad_store_tx_t *tx, const void *in, json_t **result)
     const ad_store_audit_t *a = in;
     sqlite3_stmt *s = ad_store_stmt(
         tx->db, "INSERT INTO audit_log (ts, token_name, org_id, method, route, target_id, "
-                "status, remote) VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), ?7, ?8)");
+                "status, remote, detail) VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), ?7, ?8, "
+                "NULLIF(?9, ''))");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -317,6 +318,7 @@ static int audit_insert(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 6, a->target_id);
     sqlite3_bind_int(s, 7, a->status);
     ad_store_bind_text(s, 8, a->remote);
+    ad_store_bind_text(s, 9, a->detail);
     return ad_store_step_done(tx->db, s);
 }
 
@@ -325,12 +327,11 @@ void ad_store_audit_insert(ad_store_t *st, const ad_store_audit_t *a)
     ad_store_typed_write(st, audit_insert, a, sizeof(*a), NULL, NULL, NULL);
 }
 
-int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t before_id,
-                        json_t **out)
+int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t before_id, json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
     sqlite3_stmt *s = ad_store_stmt(
-        db, "SELECT id, ts, token_name, org_id, method, route, target_id, status, remote "
+        db, "SELECT id, ts, token_name, org_id, method, route, target_id, status, remote, detail "
             "FROM audit_log WHERE (?1 = '' OR org_id = ?1) AND (?2 = 0 OR id < ?2) "
             "ORDER BY id DESC LIMIT ?3");
     if (s == NULL) {
@@ -353,14 +354,16 @@ int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t befo
         char ts[AD_TIME_MAX];
         ad_time_format(sqlite3_column_int64(s, 1), ts);
         const char *target = (const char *)sqlite3_column_text(s, 6);
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:i, s:s}", "id", (json_int_t)last,
-                           "ts", ts, "tokenName", (const char *)sqlite3_column_text(s, 2),
-                           "orgId", (const char *)sqlite3_column_text(s, 3), "method",
-                           (const char *)sqlite3_column_text(s, 4), "route",
-                           (const char *)sqlite3_column_text(s, 5), "targetId", target, "status",
-                           sqlite3_column_int(s, 7), "remote",
-                           (const char *)sqlite3_column_text(s, 8)));
+        const char *detail = (const char *)sqlite3_column_text(s, 9);
+        json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:i, s:s, s:s*}",
+                                             "id", (json_int_t)last, "ts", ts, "tokenName",
+                                             (const char *)sqlite3_column_text(s, 2), "orgId",
+                                             (const char *)sqlite3_column_text(s, 3), "method",
+                                             (const char *)sqlite3_column_text(s, 4), "route",
+                                             (const char *)sqlite3_column_text(s, 5), "targetId",
+                                             target, "status", sqlite3_column_int(s, 7), "remote",
+                                             (const char *)sqlite3_column_text(s, 8), "detail",
+                                             detail)); /* s*: no key when NULL */
         n++;
     }
     int e = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);

@@ -132,14 +132,15 @@ int ad_store_op_workspace_git_create(ad_store_tx_t *tx, json_t *args, json_t **r
 
 int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id, name, path, setup_files, setup_command, "
-                                        "setup_command_approved AS is_setup_command_approved, "
-                                        "created_at, updated_at, org_id FROM workspaces WHERE id = ?1");
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "SELECT id, name, path, setup_files, setup_command, "
+                          "setup_command_approved AS is_setup_command_approved, "
+                          "created_at, updated_at, org_id, sandbox FROM workspaces WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    int e = ad_store_one_json(db, s, "setup_files", NULL, ws);
+    int e = ad_store_one_json(db, s, "setup_files,sandbox", NULL, ws);
     if (e != 0 || worktrees == NULL) {
         return e;
     }

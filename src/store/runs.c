@@ -21,9 +21,10 @@
     "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, num_turns, cli_version, "     \
     "config, CASE WHEN status = 'running' THEN (SELECT CASE a.status WHEN 'waiting' THEN "         \
     "'waiting' WHEN 'paused' THEN 'paused' ELSE 'working' END FROM agents a WHERE a.id = "         \
-    "runs.agent_id) END AS phase"
-#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version,config,phase"
-#define RUN_JSON "config"
+    "runs.agent_id) END AS phase, " AD_RUN_NAME_SQL("runs") " AS name, " AD_RUN_COLOR_SQL(         \
+        "runs") " AS color, coalesce(tags, '[]') AS tags, notes, run_group AS \"group\""
+#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version,config,phase,notes,group"
+#define RUN_JSON "config,tags"
 
 static const char *const run_status_names[] = {
     [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
@@ -34,8 +35,7 @@ static const char *const agent_status_names[] = {
     [AD_AGENT_STATUS_KEEP] = NULL,           [AD_AGENT_STATUS_RUNNING] = "running",
     [AD_AGENT_STATUS_WAITING] = "waiting",   [AD_AGENT_STATUS_ERROR] = "error",
     [AD_AGENT_STATUS_FINISHED] = "finished", [AD_AGENT_STATUS_IDLE] = "idle",
-    [AD_AGENT_STATUS_STOPPED] = "stopped",
-    [AD_AGENT_STATUS_PAUSED] = "paused",
+    [AD_AGENT_STATUS_STOPPED] = "stopped",   [AD_AGENT_STATUS_PAUSED] = "paused",
 };
 
 const char *ad_run_status_name(ad_run_status_t s)
@@ -162,10 +162,11 @@ static int run_usage(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_usage_t *a = in;
     AD_UNUSED(result);
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE runs SET input_tokens = ?2, output_tokens = ?3, "
-                                            "cache_read_tokens = ?4, cache_write_tokens = ?5, "
-                                            "cost_usd = ?6, num_turns = ?7 "
-                                            "WHERE id = ?1 AND status = 'running'");
+    sqlite3_stmt *s =
+        ad_store_stmt(tx->db, "UPDATE runs SET input_tokens = ?2, output_tokens = ?3, "
+                              "cache_read_tokens = ?4, cache_write_tokens = ?5, "
+                              "cost_usd = ?6, num_turns = ?7 "
+                              "WHERE id = ?1 AND status = 'running'");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -576,6 +577,59 @@ int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, 
     }
     sqlite3_reset(s);
     return step == SQLITE_ROW ? 0 : ad_store_rc(db, step);
+}
+
+/* args {id, set: {name?, color?, tags?, notes?, group?}} (checked by the
+ * caller; a null resets the field to its default). AD_ENOENT for an
+ * unknown run; result: the run. */
+static int run_patch(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    /* one statement text per field: ad_store_stmt caches by the text's address */
+    static const struct {
+        const char *key, *sql;
+    } fields[] = {
+        {"name", "UPDATE runs SET name = ? WHERE id = ?"},
+        {"color", "UPDATE runs SET color = ? WHERE id = ?"},
+        {"tags", "UPDATE runs SET tags = ? WHERE id = ?"},
+        {"notes", "UPDATE runs SET notes = ? WHERE id = ?"},
+        {"group", "UPDATE runs SET run_group = ? WHERE id = ?"},
+    };
+    const char *id = ad_args_str(args, "id");
+    json_t *set = json_object_get(args, "set");
+    sqlite3_stmt *s = ad_store_stmt(tx->db, "SELECT 1 FROM runs WHERE id = ?");
+    ad_store_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(tx->db, rc);
+    }
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        json_t *v = json_object_get(set, fields[i].key);
+        if (v == NULL) {
+            continue;
+        }
+        s = ad_store_stmt(tx->db, fields[i].sql);
+        if (json_is_null(v)) {
+            sqlite3_bind_null(s, 1);
+        } else if (json_is_string(v)) {
+            ad_store_bind_text(s, 1, json_string_value(v));
+        } else {
+            char *text = json_dumps(v, JSON_COMPACT);
+            ad_store_bind_text(s, 1, text != NULL ? text : "[]");
+            free(text);
+        }
+        ad_store_bind_text(s, 2, id);
+        int e = ad_store_step_done(tx->db, s);
+        if (e != 0) {
+            return e;
+        }
+    }
+    return run_json(tx->db, id, result);
+}
+
+void ad_store_run_patch(ad_store_t *st, json_t *args, ad_store_result_cb cb, void *ud)
+{
+    ad_store_write(st, run_patch, args, cb, ud);
 }
 
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out)

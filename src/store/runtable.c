@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SQL_MAX 8192
+#define SQL_MAX 12288
 #define BINDS_MAX 64
 
 typedef struct {
@@ -199,6 +199,12 @@ static json_t *col_num(sqlite3_stmt *s, int i)
     }
 }
 
+static json_t *col_str(sqlite3_stmt *s, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    return v != NULL ? json_string(v) : json_null();
+}
+
 static json_t *col_time(sqlite3_stmt *s, int i)
 {
     if (sqlite3_column_type(s, i) == SQLITE_NULL) {
@@ -209,7 +215,7 @@ static json_t *col_time(sqlite3_stmt *s, int i)
     return json_string(ts);
 }
 
-#define BASE_COLS 8
+#define BASE_COLS 13
 
 /* One result row: the run's columns, then per metric last, min, max,
  * count and last step. */
@@ -224,6 +230,15 @@ static json_t *row_json(sqlite3_stmt *s, const ad_store_rt_query_t *q)
         sqlite3_column_text(s, 1), "agentName", sqlite3_column_text(s, 2), "status",
         sqlite3_column_text(s, 3), "startedAt", col_time(s, 4), "endedAt", col_time(s, 5),
         "durationMs", col_num(s, 6), "config", cfg != NULL ? cfg : json_null());
+    json_t *tags = json_loads((const char *)sqlite3_column_text(s, 10), 0, NULL);
+    json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(s, 8)));
+    json_object_set_new(o, "color", json_string((const char *)sqlite3_column_text(s, 9)));
+    json_object_set_new(o, "tags", json_is_array(tags) ? tags : json_array());
+    if (!json_is_array(tags)) {
+        json_decref(tags);
+    }
+    json_object_set_new(o, "notes", col_str(s, 11));
+    json_object_set_new(o, "group", col_str(s, 12));
     json_t *metrics = json_object();
     for (size_t i = 0; i < q->nmetrics; i++) {
         int c = BASE_COLS + (int)i * 5;
@@ -246,7 +261,9 @@ static int page(sqlite3 *db, const ad_store_rt_query_t *q, json_t **out)
     put(b, "SELECT r.id, r.agent_id, a.name, r.status, r.started_at, r.ended_at, "
            "coalesce(r.duration_ms, ");
     bind_int(b, q->now);
-    put(b, " - r.started_at), r.config");
+    put(b, "%s",
+        " - r.started_at), r.config, " AD_RUN_NAME_SQL("r") ", " AD_RUN_COLOR_SQL(
+            "r") ", coalesce(r.tags, '[]'), r.notes, r.run_group");
     for (size_t i = 0; i < q->nmetrics; i++) {
         put(b, ", m%zu.last_value, m%zu.min_value, m%zu.max_value, m%zu.count, m%zu.last_step", i,
             i, i, i, i);

@@ -33,47 +33,55 @@ static int by_name(const void *a, const void *b)
     return c != 0 ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
 }
 
-/* The open chunk of one series while a batch is added to it. */
+/* A chunk row's summary of its points. */
+typedef struct {
+    int64_t smin, smax, tmin, tmax;
+    double vmin, vmax, vsum;
+} chunk_sum_t;
+
+/* The open chunk of one series while a batch is added to it: the series'
+ * last chunk row (loaded even when full, so that its last point can be
+ * replaced), or a new one. */
 typedef struct {
     const char *run_id, *org_id, *name;
     tsdb_enc_t enc;
-    int64_t seq;   /* the row it goes to */
-    bool existing; /* that row is already there (UPDATE, not INSERT) */
-    int64_t smin, smax, tmin, tmax;
-    double vmin, vmax, vsum;
+    int64_t seq;             /* the row it goes to */
+    bool existing;           /* that row is already there (UPDATE, not INSERT) */
+    bool dirty;              /* changed since it was loaded */
+    chunk_sum_t sum, before; /* before: the summary without its last point */
     /* the series summary */
     bool have_series;
     int64_t count, chunks, first_step, first_t;
     double first_value, min_value, max_value;
+    /* min/max without the series' last point, when it came in this batch */
+    bool have_before;
+    double before_min, before_max;
 } open_t;
 
 static void chunk_reset(open_t *o)
 {
     tsdb_enc_free(&o->enc);
     o->existing = false;
+    o->dirty = false;
+}
+
+static bool chunk_full(const open_t *o)
+{
+    return o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES;
 }
 
 static void chunk_add(open_t *o, const tsdb_point_t *p)
 {
-    if (o->enc.n == 0 || p->step < o->smin) {
-        o->smin = p->step;
-    }
-    if (o->enc.n == 0 || p->step > o->smax) {
-        o->smax = p->step;
-    }
-    if (o->enc.n == 0 || p->t_ms < o->tmin) {
-        o->tmin = p->t_ms;
-    }
-    if (o->enc.n == 0 || p->t_ms > o->tmax) {
-        o->tmax = p->t_ms;
-    }
-    if (o->enc.n == 0 || p->v < o->vmin) {
-        o->vmin = p->v;
-    }
-    if (o->enc.n == 0 || p->v > o->vmax) {
-        o->vmax = p->v;
-    }
-    o->vsum = o->enc.n == 0 ? p->v : o->vsum + p->v;
+    chunk_sum_t *c = &o->sum;
+    bool first = o->enc.n == 0;
+    o->before = *c;
+    c->smin = first || p->step < c->smin ? p->step : c->smin;
+    c->smax = first || p->step > c->smax ? p->step : c->smax;
+    c->tmin = first || p->t_ms < c->tmin ? p->t_ms : c->tmin;
+    c->tmax = first || p->t_ms > c->tmax ? p->t_ms : c->tmax;
+    c->vmin = first || p->v < c->vmin ? p->v : c->vmin;
+    c->vmax = first || p->v > c->vmax ? p->v : c->vmax;
+    c->vsum = first ? p->v : c->vsum + p->v;
     tsdb_enc_add(&o->enc, p);
 }
 
@@ -84,8 +92,8 @@ static const char SQL_SERIES[] =
     "SELECT count, chunks, first_step, first_t, first_value, min_value, max_value "
     "FROM metric_series WHERE run_id = ? AND name = ?";
 
-/* Loads the series summary and, when its last chunk has room, that
- * chunk's points into o's encoder. */
+/* Loads the series summary and its last chunk's points into o's encoder
+ * (full or not: a point of the last step replaces the chunk's last one). */
 static int open_series(sqlite3 *db, open_t *o)
 {
     sqlite3_stmt *s = ad_store_stmt(db, SQL_SERIES);
@@ -111,8 +119,7 @@ static int open_series(sqlite3 *db, open_t *o)
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) < TSDB_CHUNK_MAX &&
-        sqlite3_column_bytes(s, 2) < TSDB_CHUNK_BYTES) {
+    if (rc == SQLITE_ROW) {
         size_t n = (size_t)sqlite3_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
         int drc =
@@ -140,10 +147,15 @@ static const char SQL_UPDATE_CHUNK[] =
     "v_min = ?9, v_max = ?10, v_sum = ?11, v_last = ?12, data = ?13 "
     "WHERE run_id = ?1 AND name = ?2 AND seq = ?3";
 
-/* Writes the open chunk (INSERT or UPDATE), then empties it. */
+/* Writes the open chunk (INSERT or UPDATE) when it changed, then empties
+ * it: the next point starts the row after it. */
 static int chunk_write(sqlite3 *db, open_t *o)
 {
-    if (o->enc.n == 0) {
+    if (o->enc.n == 0 || !o->dirty) {
+        if (o->existing) {
+            o->seq++;
+        }
+        chunk_reset(o);
         return 0;
     }
     sqlite3_stmt *s = ad_store_stmt(db, o->existing ? SQL_UPDATE_CHUNK : SQL_INSERT_CHUNK);
@@ -151,13 +163,13 @@ static int chunk_write(sqlite3 *db, open_t *o)
     ad_store_bind_text(s, 2, o->name);
     sqlite3_bind_int64(s, 3, o->seq);
     sqlite3_bind_int64(s, 4, (int64_t)o->enc.n);
-    sqlite3_bind_int64(s, 5, o->smin);
-    sqlite3_bind_int64(s, 6, o->smax);
-    sqlite3_bind_int64(s, 7, o->tmin);
-    sqlite3_bind_int64(s, 8, o->tmax);
-    sqlite3_bind_double(s, 9, o->vmin);
-    sqlite3_bind_double(s, 10, o->vmax);
-    sqlite3_bind_double(s, 11, o->vsum);
+    sqlite3_bind_int64(s, 5, o->sum.smin);
+    sqlite3_bind_int64(s, 6, o->sum.smax);
+    sqlite3_bind_int64(s, 7, o->sum.tmin);
+    sqlite3_bind_int64(s, 8, o->sum.tmax);
+    sqlite3_bind_double(s, 9, o->sum.vmin);
+    sqlite3_bind_double(s, 10, o->sum.vmax);
+    sqlite3_bind_double(s, 11, o->sum.vsum);
     sqlite3_bind_double(s, 12, o->enc.prev.v);
     sqlite3_bind_blob(s, 13, o->enc.buf, (int)tsdb_enc_bytes(&o->enc), SQLITE_TRANSIENT);
     int rc = ad_store_step_done(db, s);
@@ -175,7 +187,8 @@ static const char SQL_UPSERT_SERIES[] =
     "INSERT INTO metric_series (run_id, name, org_id, count, chunks, first_step, last_step, "
     "first_t, last_t, first_value, last_value, min_value, max_value) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET "
-    "count = excluded.count, chunks = excluded.chunks, last_step = excluded.last_step, "
+    "count = excluded.count, chunks = excluded.chunks, first_t = excluded.first_t, "
+    "first_value = excluded.first_value, last_step = excluded.last_step, "
     "last_t = excluded.last_t, last_value = excluded.last_value, "
     "min_value = excluded.min_value, max_value = excluded.max_value";
 
@@ -232,6 +245,151 @@ static void series_last(sqlite3 *db, open_t *o, tsdb_point_t *last)
     sqlite3_reset(s);
 }
 
+static const char SQL_OTHER_CHUNKS[] =
+    "SELECT min(v_min), max(v_max), count(*) FROM metric_chunks WHERE run_id = ? AND name = ? "
+    "AND seq <> ?";
+
+/* The series' min and max again after its last point was replaced, when
+ * the min/max without it are not known (it came in an earlier batch and was
+ * an extreme): the other chunk rows' summaries and the open chunk's. Once
+ * per batch at most. */
+static int series_extremes(sqlite3 *db, open_t *o)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_OTHER_CHUNKS);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    sqlite3_bind_int64(s, 3, o->seq);
+    int rc = sqlite3_step(s);
+    bool have = o->enc.n > 0; /* the open chunk's summary counts when it has points */
+    if (have) {
+        o->min_value = o->sum.vmin;
+        o->max_value = o->sum.vmax;
+    }
+    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 2) > 0) {
+        double mn = sqlite3_column_double(s, 0), mx = sqlite3_column_double(s, 1);
+        o->min_value = !have || mn < o->min_value ? mn : o->min_value;
+        o->max_value = !have || mx > o->max_value ? mx : o->max_value;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
+}
+
+/* A point of the series' last step again: it replaces that point (the last
+ * write wins: a program's `metrics` line and its `agent_update` for one
+ * step are one point). O(1): the encoder takes its last point back. false
+ * when the last point is not in the open chunk (its row did not decode):
+ * then the point is appended. */
+static bool replace_last(sqlite3 *db, open_t *o, const tsdb_point_t *old, const tsdb_point_t *p,
+                         int *rc)
+{
+    if (o->enc.n == 0 || o->enc.prev.step != old->step || !tsdb_enc_undo(&o->enc)) {
+        return false;
+    }
+    o->sum = o->before;
+    chunk_add(o, p);
+    o->dirty = true;
+    if (o->count == 1) {
+        o->first_t = p->t_ms;
+        o->first_value = o->min_value = o->max_value = p->v;
+    } else if (o->have_before) {
+        o->min_value = p->v < o->before_min ? p->v : o->before_min;
+        o->max_value = p->v > o->before_max ? p->v : o->before_max;
+    } else if ((old->v == o->min_value && p->v > old->v) ||
+               (old->v == o->max_value && p->v < old->v)) {
+        *rc = series_extremes(db, o);
+    } else {
+        o->min_value = p->v < o->min_value ? p->v : o->min_value;
+        o->max_value = p->v > o->max_value ? p->v : o->max_value;
+    }
+    return true;
+}
+
+/* Sets the point of step p->step among pts[0..n) to p (the last such
+ * point when there are several): true when there was one. */
+static bool set_step(tsdb_point_t *pts, size_t n, const tsdb_point_t *p)
+{
+    for (size_t i = n; i-- > 0;) {
+        if (pts[i].step == p->step) {
+            pts[i] = *p;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Encodes pts[0..n) into o's (emptied) chunk. */
+static void chunk_fill(open_t *o, const tsdb_point_t *pts, size_t n)
+{
+    bool existing = o->existing;
+    chunk_reset(o);
+    tsdb_enc_init(&o->enc);
+    for (size_t i = 0; i < n; i++) {
+        chunk_add(o, &pts[i]);
+    }
+    o->existing = existing;
+    o->dirty = true;
+}
+
+static const char SQL_COVERING[] =
+    "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND step_min <= ?3 AND "
+    "step_max >= ?3 AND seq <> ? ORDER BY seq DESC";
+
+/* A point of a step older than the series' last (a program that rewound to
+ * a checkpoint): it replaces the stored point of that step, in the open
+ * chunk or in the newest chunk row that has it, which is decoded, changed
+ * and written again; the series' min and max are read again from the
+ * chunk summaries. *found false (and nothing changed) when no point has
+ * that step: then it is appended. Costs a scan of the series' chunk
+ * summaries and one chunk's decode, only on this path. */
+static int replace_older(sqlite3 *db, open_t *o, const tsdb_point_t *p, bool *found)
+{
+    *found = false;
+    int rc = 0;
+    if (o->enc.n > 0 && p->step >= o->sum.smin && p->step <= o->sum.smax) {
+        size_t n = o->enc.n;
+        tsdb_point_t *pts = ad_xcalloc(n, sizeof(*pts));
+        if (tsdb_decode_all(o->enc.buf, tsdb_enc_bytes(&o->enc), n, pts) == 0 &&
+            set_step(pts, n, p)) {
+            chunk_fill(o, pts, n);
+            *found = true;
+        }
+        free(pts);
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_COVERING);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    sqlite3_bind_int64(s, 3, p->step);
+    sqlite3_bind_int64(s, 4, o->enc.n > 0 ? o->seq : -1);
+    int src;
+    while (!*found && rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_int64(s, 1);
+        tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
+        if (tsdb_decode_all(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), n,
+                            pts) == 0 &&
+            set_step(pts, n, p)) {
+            open_t t = {.run_id = o->run_id, .org_id = o->org_id, .name = o->name};
+            t.seq = sqlite3_column_int64(s, 0);
+            t.existing = true;
+            tsdb_enc_init(&t.enc);
+            chunk_fill(&t, pts, n);
+            *found = true;
+            sqlite3_reset(s); /* done reading before the write */
+            rc = chunk_write(db, &t);
+        }
+        free(pts);
+    }
+    sqlite3_reset(s);
+    if (rc == 0 && *found) {
+        if (p->step == o->first_step) {
+            o->first_t = p->t_ms;
+            o->first_value = p->v;
+        }
+        o->have_before = false;
+        rc = series_extremes(db, o);
+    }
+    return rc;
+}
+
 /* Appends points[order[0..n)] (all of one name) to their series. */
 static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *order, size_t n,
                          int64_t now)
@@ -241,6 +399,32 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
     series_last(db, o, &last);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         tsdb_point_t p = batch_point(json_array_get(points, order[i].idx), o, &last, now);
+        if (o->count > 0 && p.step <= last.step) {
+            if (p.step == last.step && replace_last(db, o, &last, &p, &rc)) {
+                last = p;
+                continue;
+            }
+            bool found = false;
+            if (rc == 0) {
+                rc = replace_older(db, o, &p, &found);
+            }
+            if (rc != 0) {
+                break;
+            }
+            if (found) {
+                last = p.step == last.step ? p : last; /* last: the newest step's point */
+                continue;
+            }
+        }
+        if (chunk_full(o)) {
+            rc = chunk_write(db, o);
+            if (rc != 0) {
+                break;
+            }
+        }
+        o->have_before = o->count > 0;
+        o->before_min = o->min_value;
+        o->before_max = o->max_value;
         if (o->count == 0) {
             o->first_step = p.step;
             o->first_t = p.t_ms;
@@ -250,9 +434,9 @@ static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *
         o->max_value = p.v > o->max_value ? p.v : o->max_value;
         o->count++;
         chunk_add(o, &p);
-        last = p;
-        if (o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES) {
-            rc = chunk_write(db, o);
+        o->dirty = true;
+        if (o->count == 1 || p.step > last.step) {
+            last = p; /* an older step added keeps the newest as the last */
         }
     }
     if (rc == 0) {
@@ -497,6 +681,38 @@ static json_t *group_json(const group_t *g, const tsdb_agg_t *shape)
                      "runs", runs);
 }
 
+static const char SQL_RUN_IDENT[] =
+    "SELECT " AD_RUN_NAME_SQL("r") ", " AD_RUN_COLOR_SQL("r") " FROM runs r WHERE r.id = ?";
+
+/* A run's display name and colour (issue #35) into name and color ("" for
+ * a run that is gone). */
+static int run_ident(sqlite3 *db, const char *run_id, char *name, size_t namesz, char *color,
+                     size_t colorsz)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_RUN_IDENT);
+    ad_store_bind_text(s, 1, run_id);
+    int rc = sqlite3_step(s);
+    name[0] = color[0] = '\0';
+    if (rc == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(s, 0);
+        const char *c = (const char *)sqlite3_column_text(s, 1);
+        size_t len = n != NULL ? strlen(n) : 0;
+        if (len >= namesz) { /* cut on a UTF-8 character boundary */
+            len = namesz - 1;
+            while (len > 0 && ((unsigned char)n[len] & 0xC0) == 0x80) {
+                len--;
+            }
+        }
+        if (len > 0) {
+            memcpy(name, n, len);
+        }
+        name[len] = '\0';
+        snprintf(color, colorsz, "%s", c != NULL ? c : "");
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
 static int query_fn(sqlite3 *db, void *ctx)
 {
     ad_store_series_q_t *q = ctx;
@@ -513,9 +729,14 @@ static int query_fn(sqlite3 *db, void *ctx)
         memset(a.b, 0, a.n * sizeof(*a.b));
         int64_t points = 0;
         rc = aggregate(db, q->runs[i], q->name, &a, &points);
+        char name[1024], color[16];
+        if (rc == 0) {
+            rc = run_ident(db, q->runs[i], name, sizeof(name), color, sizeof(color));
+        }
         if (rc == 0) {
             group_add(g, &a);
-            json_array_append_new(runs, json_pack("{s:s, s:I, s:o}", "runId", q->runs[i], "points",
+            json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:I, s:o}", "runId", q->runs[i],
+                                                  "name", name, "color", color, "points",
                                                   (json_int_t)points, "buckets", agg_json(&a)));
         }
     }
@@ -559,22 +780,28 @@ static bool wanted(json_t *names, const char *name)
     return false;
 }
 
-static int put_point(ad_buf_t *b, bool csv, const char *run_id, const char *name,
+static int put_point(ad_store_series_export_t *x, const char *run_id, const char *name,
                      const tsdb_point_t *p)
 {
-    if (csv) {
+    ad_buf_t *b = &x->body;
+    if (x->csv) {
         if (ad_buf_puts(b, run_id) != 0 || ad_buf_putc(b, ',') != 0 ||
-            ad_json_string(b, name, strlen(name)) != 0) {
+            ad_json_string(b, name, strlen(name)) != 0 ||
+            ad_buf_printf(b, ",%lld,%lld,%.17g,", (long long)p->step, (long long)p->t_ms, p->v) !=
+                0 ||
+            ad_json_string(b, x->run_name, strlen(x->run_name)) != 0) {
             return AD_ENOMEM;
         }
-        return ad_buf_printf(b, ",%lld,%lld,%.17g\n", (long long)p->step, (long long)p->t_ms, p->v);
+        return ad_buf_printf(b, ",%s\n", x->run_color);
     }
     if (ad_buf_printf(b, "{\"runId\":\"%s\",\"name\":", run_id) != 0 ||
-        ad_json_string(b, name, strlen(name)) != 0) {
+        ad_json_string(b, name, strlen(name)) != 0 ||
+        ad_buf_printf(b, ",\"step\":%lld,\"ts\":%lld,\"value\":%.17g,\"runName\":",
+                      (long long)p->step, (long long)p->t_ms, p->v) != 0 ||
+        ad_json_string(b, x->run_name, strlen(x->run_name)) != 0) {
         return AD_ENOMEM;
     }
-    return ad_buf_printf(b, ",\"step\":%lld,\"ts\":%lld,\"value\":%.17g}\n", (long long)p->step,
-                         (long long)p->t_ms, p->v);
+    return ad_buf_printf(b, ",\"runColor\":\"%s\"}\n", x->run_color);
 }
 
 /* One chunk row's points into body. */
@@ -586,7 +813,7 @@ static int put_chunk(ad_store_series_export_t *x, sqlite3_stmt *s, const char *r
     tsdb_dec_init(&d, sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
                   (size_t)sqlite3_column_int64(s, 2));
     while (tsdb_dec_next(&d, &p) == 1) {
-        if (put_point(&x->body, x->csv, run_id, name, &p) != 0) {
+        if (put_point(x, run_id, name, &p) != 0) {
             return AD_ETOOBIG;
         }
         x->points++;
@@ -599,6 +826,14 @@ static int put_chunk(ad_store_series_export_t *x, sqlite3_stmt *s, const char *r
 static int export_piece(sqlite3 *db, ad_store_series_export_t *x, bool *more)
 {
     const char *run_id = x->runs[x->run];
+    if (x->ident_run != x->run + 1) {
+        int irc = run_ident(db, run_id, x->run_name, sizeof(x->run_name), x->run_color,
+                            sizeof(x->run_color));
+        if (irc != 0) {
+            return irc;
+        }
+        x->ident_run = x->run + 1;
+    }
     sqlite3_stmt *s = ad_store_stmt(db, SQL_EXPORT);
     ad_store_bind_text(s, 1, run_id);
     sqlite3_bind_int(s, 2, x->in_run ? 1 : 0);
@@ -632,7 +867,9 @@ static int export_fn(sqlite3 *db, void *ctx)
     ad_store_series_export_t *x = ctx;
     if (!x->started) {
         x->started = true;
-        int hrc = x->csv ? ad_buf_puts(&x->body, "run_id,name,step,time_ms,value\n") : 0;
+        int hrc = x->csv
+                      ? ad_buf_puts(&x->body, "run_id,name,step,time_ms,value,run_name,run_color\n")
+                      : 0;
         if (hrc != 0) {
             return hrc;
         }

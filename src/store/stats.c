@@ -15,10 +15,12 @@
 #include <string.h>
 
 #define RUNS_COLS                                                                                  \
-    "r.id, r.agent_id, a.name AS agent_name, r.crew_id, r.org_id, r.started_at, r.ended_at, "     \
-    "r.status, r.exit_code, r.signal, r.duration_ms, r.input_tokens, r.output_tokens, "           \
-    "r.cache_read_tokens, r.cache_write_tokens, r.cost_usd, r.num_turns"
-#define RUNS_NULLS "ended_at,exit_code,signal,duration_ms,crew_id"
+    "r.id, r.agent_id, a.name AS agent_name, r.crew_id, r.org_id, r.started_at, r.ended_at, "      \
+    "r.status, r.exit_code, r.signal, r.duration_ms, r.input_tokens, r.output_tokens, "            \
+    "r.cache_read_tokens, r.cache_write_tokens, r.cost_usd, r.num_turns, " AD_RUN_NAME_SQL(        \
+        "r") " AS name, " AD_RUN_COLOR_SQL("r") " AS color, coalesce(r.tags, '[]') "               \
+                                                "AS tags, r.notes, r.run_group AS \"group\""
+#define RUNS_NULLS "ended_at,exit_code,signal,duration_ms,crew_id,notes,group"
 
 /* The decimal bucket of ms: 10 * digits + leading digit (1234 -> 41), as
  * the migration's triggers compute it. */
@@ -124,7 +126,7 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
     json_t *runs = json_array();
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(runs, ad_store_row_json(s, NULL, RUNS_NULLS));
+        json_array_append_new(runs, ad_store_row_json(s, "tags", RUNS_NULLS));
     }
     sqlite3_finalize(s);
     if (step != SQLITE_DONE) {
@@ -235,13 +237,13 @@ int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t
         return rc;
     }
     int64_t decided = v[1] + v[2]; /* stopped and lost runs neither pass nor fail */
-    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:f, s:{s:o, s:o}}",
-                     "totalRuns", (json_int_t)v[0], "succeeded", (json_int_t)v[1], "failed",
-                     (json_int_t)v[2], "stopped", (json_int_t)v[3], "lost", (json_int_t)v[4],
-                     "successRate", decided > 0 ? json_real((double)v[1] / (double)decided) : json_null(),
-                     "inputTokens", (json_int_t)v[5], "outputTokens", (json_int_t)v[6],
-                     "totalTokens", (json_int_t)(v[5] + v[6]), "costUsd", cost, "latency", "run",
-                     run_lat, "tool", tool_lat);
+    *out = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:f, s:{s:o, s:o}}", "totalRuns",
+        (json_int_t)v[0], "succeeded", (json_int_t)v[1], "failed", (json_int_t)v[2], "stopped",
+        (json_int_t)v[3], "lost", (json_int_t)v[4], "successRate",
+        decided > 0 ? json_real((double)v[1] / (double)decided) : json_null(), "inputTokens",
+        (json_int_t)v[5], "outputTokens", (json_int_t)v[6], "totalTokens",
+        (json_int_t)(v[5] + v[6]), "costUsd", cost, "latency", "run", run_lat, "tool", tool_lat);
     return 0;
 }
 

@@ -181,7 +181,8 @@ int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char ou
  * worktree. AD_ENOENT when the worktree is unknown. result {agent, workspaceId}. */
 int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
- * clears)} result {agent, workspaceId}. */
+ * clears), env?, command?, sandbox? (state.sandbox; null clears)} result
+ * {agent, workspaceId}. */
 int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
  * messages go (AD_ESTATE while running). result {agent, workspaceId}. */
@@ -433,11 +434,12 @@ typedef struct {
     char target_id[AD_ID_MAX + 16];
     int status;
     char remote[48];
+    char detail[1024]; /* what changed, in words (ad_req_set_note); "" none */
 } ad_store_audit_t;
 /* Queues one audit row (copied); nothing is called back. */
 void ad_store_audit_insert(ad_store_t *st, const ad_store_audit_t *a);
 /* {entries:[{id, ts, tokenName, orgId, method, route, targetId?, status,
- * remote}], nextCursor} newest first; org "" or NULL: every org. */
+ * remote, detail?}], nextCursor} newest first; org "" or NULL: every org. */
 int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t before_id,
                         json_t **out);
 /* Deletes rows older than before_ts. */
@@ -448,7 +450,8 @@ void ad_store_audit_trim(ad_store_t *st, int64_t before_ts);
  * succeeded, failed, stopped, lost, degraded: it ended well but some of
  * its output was lost, issue #41), exitCode, signal, durationMs,
  * inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd,
- * numTurns (null where not known yet).
+ * numTurns (null where not known yet), name, color, tags, notes, group
+ * (issue #35: name and color have defaults; see AD_RUN_NAME_SQL).
  */
 /* Statuses are enums in the typed writes, so a misspelt one does not
  * compile. */
@@ -477,6 +480,12 @@ typedef enum {
 const char *ad_run_status_name(ad_run_status_t s);
 const char *ad_agent_status_name(ad_agent_status_t s);
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
+/* A run's identity (issue #35): args {id, set: {name?, color?, tags?,
+ * notes?, group?}}, each a string (tags a JSON array) or null for the
+ * default; checked by the caller, taken by the call (as ad_store_write's
+ * args). cb gets the run (a reference it owns), or
+ * AD_ENOENT. Loop thread. */
+void ad_store_run_patch(ad_store_t *st, json_t *args, ad_store_result_cb cb, void *ud);
 /* {runs:[…]} of one agent, newest first, at most limit (1-1000; else 100). */
 int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out);
 /* The agent (any, archived too), its worktree's workspace id and path
@@ -621,6 +630,10 @@ int ad_store_op_workspace_git_sync(ad_store_tx_t *tx, json_t *args, json_t **res
 /* args as ad_store_op_worktree_insert plus setup? (JSON). result
  * {worktree} with vanishedAt and setup. */
 int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, now, sandbox (an object, or null: agentd's default)}: the
+ * workspace's sandbox policy (checked by src/api). result {workspace,
+ * old (the policy before, or null)}. AD_ENOENT for an unknown one. */
+int ad_store_op_workspace_sandbox_set(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, setupFiles?, setupCommand?}: result {workspace}. */
 int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* A worktree's setup outcome, written after the setup ran with no request
@@ -853,10 +866,10 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out);
 #define AD_SERIES_NAME_MAX 200
 /* A bucketed read of one series over one or several runs, on the thread
  * pool; done(rc, q) on the loop, with q->out = {name, x, from, to,
- * bucketCount, runs: [{runId, points, buckets: {x, min, max, mean, last,
- * count}}], group: {x, mean (of the runs' means), min, max, runs (how many
- * had points)}} (the caller's) or rc AD_ENOENT when no run has the series.
- * q is the caller's and must live until done. */
+ * bucketCount, runs: [{runId, name, color (the run's display name and
+ * colour), points, buckets: {x, min, max, mean, last, count}}], group: {x, mean (of the runs'
+ * means), min, max, runs (how many had points)}} (the caller's) or rc AD_ENOENT when no run has the
+ * series. q is the caller's and must live until done. */
 typedef struct {
     char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
     size_t nruns;
@@ -870,8 +883,9 @@ typedef struct {
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
- * all) as CSV (run_id,name,step,time_ms,value, after a header line) or
- * JSON lines, a piece at a time: each call reads on the thread pool from
+ * all) as CSV (run_id,name,step,time_ms,value,run_name,run_color, after a
+ * header line) or JSON lines ({runId, name, step, ts, value, runName,
+ * runColor}), a piece at a time: each call reads on the thread pool from
  * where the last one stopped and appends whole chunks' points to body
  * until it holds AD_SERIES_EXPORT_PIECE bytes (or AD_SERIES_EXPORT_ROWS
  * rows were looked at), then done(rc, x) on the loop; x->end once every
@@ -894,6 +908,10 @@ typedef struct {
     bool started, in_run, end;
     char after_name[AD_SERIES_NAME_MAX + 1];
     int64_t after_seq;
+    /* runs[run]'s display name and colour, read when its first piece is */
+    size_t ident_run; /* run + 1 they are of; 0: none yet */
+    char run_name[1024];
+    char run_color[16];
 } ad_store_series_export_t;
 void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done);
 

@@ -266,6 +266,21 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
 #define AD_AGENT_JSON "permissions,state"
 #define AD_AGENT_NULLS "crew_id,state"
 
+/* A run's display name and colour (issue #35, migration 2350) as SQL over
+ * the runs row aliased R: the name set by PATCH, else "<agent name> · <config
+ * name> #<the run's number among its agent's runs>"; the colour set, else
+ * one of ten palette colours picked from the start time and id. */
+#define AD_RUN_NAME_SQL(R)                                                                         \
+    "coalesce(" R ".name, (SELECT an.name FROM agents an WHERE an.id = " R ".agent_id) || "        \
+    "coalesce(' \u00b7 ' || json_extract(" R                                                       \
+    ".config, '$.name'), '') || ' #' || (SELECT count(*) "                                         \
+    "FROM runs rn WHERE rn.agent_id = " R ".agent_id AND (rn.started_at < " R ".started_at OR "    \
+    "(rn.started_at = " R ".started_at AND rn.id <= " R ".id))))"
+#define AD_RUN_COLOR_SQL(R)                                                                        \
+    "coalesce(" R ".color, substr('#4e79a7#f28e2b#e15759#76b7b2#59a14f#edc948#b07aa1#ff9da7"       \
+    "#9c755f#17becf', 1 + 7 * ((" R ".started_at + unicode(substr(" R ".id, -1)) + "               \
+    "unicode(substr(" R ".id, -2, 1))) % 10), 7))"
+
 /* Pending approvals to expired (start-up: no run survives a restart).
  * Writer thread. (approvals.c) */
 int ad_store_approvals_expire_all(sqlite3 *db, int64_t now);

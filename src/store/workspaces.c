@@ -11,7 +11,8 @@
 /* worktreeCount and agentCount beside the lists (the seed's worktree_count
  * and agent_count: src/api/seed.c) */
 #define WS_COLS                                                                                    \
-    "id, name, path, created_at, updated_at, org_id, (SELECT count(*) FROM worktrees t WHERE "     \
+    "id, name, path, created_at, updated_at, org_id, sandbox, (SELECT count(*) FROM worktrees t "  \
+    "WHERE "                                                                                       \
     "t.workspace_id = workspaces.id) AS worktree_count, (SELECT count(*) FROM agents a JOIN "      \
     "worktrees t ON t.id = a.worktree_id WHERE t.workspace_id = workspaces.id AND a.deleted_at "   \
     "IS NULL) AS agent_count"
@@ -61,7 +62,7 @@ static int get_by_id(sqlite3 *db, const char *sql, const char *id, json_t **out)
         return AD_EINTERNAL;
     }
     sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    return ad_store_one_json(db, s, NULL, NULL, out);
+    return ad_store_one_json(db, s, "sandbox", NULL, out); /* a workspace's policy */
 }
 
 int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out)
@@ -77,7 +78,7 @@ int ad_store_workspace_list(ad_store_t *st, const char *org, json_t **out)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    return list_json(db, s, "workspaces", NULL, NULL, out);
+    return list_json(db, s, "workspaces", "sandbox", NULL, out);
 }
 
 int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out)
@@ -402,5 +403,38 @@ int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **resul
         json_array_append_new(out, w);
     }
     *result = json_pack("{s:o}", "worktrees", out);
+    return 0;
+}
+
+int ad_store_op_workspace_sandbox_set(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    sqlite3 *db = tx->db;
+    const char *id = ad_args_str(args, "id");
+    json_t *before = NULL;
+    int e = get_by_id(db, SQL_WS_GET, id, &before);
+    if (e != 0) {
+        return e;
+    }
+    json_t *old = json_incref(json_object_get(before, "sandbox"));
+    json_decref(before);
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "UPDATE workspaces SET sandbox = ?2, updated_at = ?3 WHERE id = ?1");
+    if (s == NULL) {
+        json_decref(old);
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    ad_store_bind_json(s, 2, json_object_get(args, "sandbox"));
+    sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
+    e = ad_store_step_done(db, s);
+    json_t *ws = NULL;
+    if (e == 0) {
+        e = get_by_id(db, SQL_WS_GET, id, &ws);
+    }
+    if (e != 0) {
+        json_decref(old);
+        return e;
+    }
+    *result = json_pack("{s:o, s:o}", "workspace", ws, "old", old != NULL ? old : json_null());
     return 0;
 }

@@ -190,6 +190,13 @@ static void put_value(tsdb_enc_t *e, double prev, double v)
 
 void tsdb_enc_add(tsdb_enc_t *e, const tsdb_point_t *p)
 {
+    e->undo.bits = e->bits;
+    e->undo.prev = e->prev;
+    e->undo.dstep = e->dstep;
+    e->undo.dt = e->dt;
+    e->undo.lead = e->lead;
+    e->undo.trail = e->trail;
+    e->undo.ok = true;
     if (e->n == 0) {
         put_bits(e, (uint64_t)p->step, 64);
         put_bits(e, (uint64_t)p->t_ms, 64);
@@ -205,6 +212,31 @@ void tsdb_enc_add(tsdb_enc_t *e, const tsdb_point_t *p)
     }
     e->prev = *p;
     e->n++;
+}
+
+bool tsdb_enc_undo(tsdb_enc_t *e)
+{
+    if (!e->undo.ok || e->n == 0) {
+        return false;
+    }
+    /* put_bits only ORs ones in: the taken-back bits must read as zeros */
+    size_t from = e->undo.bits, end = (e->bits + 7) / 8;
+    if (from & 7) {
+        e->buf[from >> 3] &= (uint8_t)(0xFFu << (8 - (from & 7)));
+    }
+    size_t first = (from + 7) / 8;
+    if (end > first) {
+        memset(e->buf + first, 0, end - first);
+    }
+    e->bits = from;
+    e->prev = e->undo.prev;
+    e->dstep = e->undo.dstep;
+    e->dt = e->undo.dt;
+    e->lead = e->undo.lead;
+    e->trail = e->undo.trail;
+    e->undo.ok = false;
+    e->n--;
+    return true;
 }
 
 size_t tsdb_enc_bytes(const tsdb_enc_t *e)

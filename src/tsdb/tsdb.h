@@ -42,11 +42,23 @@ typedef struct {
     tsdb_point_t prev;
     int64_t dstep, dt; /* the previous deltas */
     int lead, trail;   /* the previous XOR's window (lead -1: none yet) */
+    /* the state before the last point, for tsdb_enc_undo */
+    struct {
+        size_t bits;
+        tsdb_point_t prev;
+        int64_t dstep, dt;
+        int lead, trail;
+        bool ok; /* there is a last point to take back */
+    } undo;
 } tsdb_enc_t;
 
 void tsdb_enc_init(tsdb_enc_t *e);
 /* Appends a point (the buffer grows; allocation failure aborts). */
 void tsdb_enc_add(tsdb_enc_t *e, const tsdb_point_t *p);
+/* Takes the last point back (its bits cleared, the state as before it), so
+ * the next tsdb_enc_add replaces it: O(1), one level deep. false when there
+ * is nothing to take back (no point, or already undone). */
+bool tsdb_enc_undo(tsdb_enc_t *e);
 /* Bytes used so far: (bits + 7) / 8. */
 size_t tsdb_enc_bytes(const tsdb_enc_t *e);
 void tsdb_enc_free(tsdb_enc_t *e);

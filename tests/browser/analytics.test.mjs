@@ -126,3 +126,47 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   for (const want of [/MegaBonk/, /shoot/, /75% confidence/, /clear the room/, /low health/, /kite/, /50%/]) assert.match(text, want);
   assert.deepEqual(b.errors, []);
 });
+
+// Run identity (issue #35): the legend names each run once (its display
+// name, not its id, one entry per run rather than per band), a renamed run
+// by its new name, a run left alone by its default (agent name and number),
+// each in its colour.
+test('run names in the Analytics legend', async () => {
+  const TRAIN = path.join(ROOT, 'tests/fixtures/train-agent.js');
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: makeRepo(), name: 'names' });
+  assert.equal(ws.status, 201);
+  const wt = ws.data.worktrees[0].id;
+  const a = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, name: 'ppo-trainer', executor: 'command', command: ['node', TRAIN, '300', '-1'] });
+  assert.equal(a.status, 201);
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await api(d.url, 'POST', `/api/agents/${a.data.id}/start`, {})).status, 200);
+    runs.push(await until(async () => {
+      const r = (await api(d.url, 'GET', `/api/agents/${a.data.id}/runs`)).data.runs.find((x) => !runs.includes(x.id));
+      if (!r || r.status === 'running') return null;
+      const s = (await api(d.url, 'GET', `/api/runs/${r.id}/metrics`)).data.series.find((x) => x.name === 'return');
+      return s && s.count === 300 ? r.id : null;
+    }, 'a finished run with its points', 60000));
+  }
+  const renamed = await api(d.url, 'PATCH', `/api/runs/${runs[0]}`, { name: 'lr 3e-4 baseline', color: '#ff0000' });
+  assert.equal(renamed.status, 200);
+  const other = (await api(d.url, 'GET', `/api/runs/${runs[1]}`)).data;
+  assert.equal(other.name, 'ppo-trainer #2');
+
+  const { page } = b;
+  await page.goto(d.url + '/#/analytics');
+  await page.getByRole('heading', { name: 'Training runs' }).waitFor();
+  await page.reload(); // the runs list is read once on open
+  await page.getByRole('checkbox', { name: `compare ${runs[0]}` }).check();
+  await page.getByRole('checkbox', { name: `compare ${runs[1]}` }).check();
+  await page.getByRole('combobox', { name: 'metric' }).selectOption('return');
+  const legend = page.getByTestId('run-legend');
+  await until(async () => (await legend.count()) === 2, 'a legend entry per run', 45000);
+  assert.deepEqual(await page.locator('[data-testid=run-legend] .run-name').allInnerTexts(), ['lr 3e-4 baseline', 'ppo-trainer #2']);
+  const text = await page.locator('.training-legend').innerText();
+  assert.ok(!text.includes(runs[0]) && !text.includes(runs[1]), `run ids in the legend: ${text}`);
+  assert.equal(await page.locator('.training-chart .u-legend').count(), 0, 'no per-band legend');
+  assert.equal(await legend.first().evaluate((el) => getComputedStyle(el).color), 'rgb(255, 0, 0)');
+  await shot(page, 'analytics-run-names');
+  assert.deepEqual(b.errors, []);
+});

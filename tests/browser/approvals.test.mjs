@@ -57,6 +57,12 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   assert.equal(await card.locator('.approval-tool').innerText(), 'Bash');
   assert.match(await card.locator('.approval-input').innerText(), /echo hello > out\.txt/);
   await page.locator('.agent-head .badge-waiting').waitFor();
+  // The call's card in the transcript waits too (issue #32): not a green running….
+  const held = page.locator('.transcript .tool', { hasText: 'Bash' }).last();
+  await held.locator('.tool-state.awaiting', { hasText: 'waiting for approval' }).waitFor();
+  // It needs the user: the tab counts it (issue #32).
+  await until(async () => (await page.title()) === '(1) agentd', 'the tab to count the agent that needs you');
+  assert.equal(await held.locator('.tool-state.running').count(), 0);
   await shot(page, 'approval-card');
 
   await page.reload();
@@ -75,8 +81,36 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   await until(async () => (await card.count()) === 0, 'the card to go');
   await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run');
   await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
+  // The turn is done: the agent waits for a next message but no longer needs the user.
+  await page.locator('.agent-head .badge-turn').waitFor();
+  await until(async () => (await page.title()) === 'agentd', 'a turn done not counted');
   const list = await api(d.url, 'GET', `/api/agents/${id}/approvals`);
   assert.equal(list.data.approvals[0].status, 'allowed');
+  await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
+});
+
+test('a denied tool call: no red failed toast, the turn goes on', { skip }, async () => {
+  let wt = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees[0];
+  if (!wt) wt = (await api(d.url, 'POST', '/api/workspaces', { path: repo, name: 'approvals-repo' })).data.worktrees[0];
+  const env = claudeEnv(mock.url, home);
+  delete env.PATH;
+  const ag = await api(d.url, 'POST', '/api/agents', { worktreeId: wt.id, name: 'Denied', executor: 'claude', env, allowUnsafeEnv: true });
+  assert.equal(ag.status, 201, JSON.stringify(ag.data));
+  const id = ag.data.id;
+  const { page } = b;
+  await page.goto(`${d.url}/#/agents/${id}`);
+  await page.locator('.conn[data-status="connected"]').waitFor();
+  const s = await api(d.url, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please make a file' });
+  assert.equal(s.status, 200, JSON.stringify(s.data));
+  const card = page.locator('.approval');
+  await card.waitFor({ timeout: 30000 });
+  await card.getByRole('button', { name: 'Deny', exact: true }).click();
+  await until(async () => (await api(d.url, 'GET', `/api/agents/${id}/approvals`)).data.approvals[0]?.status === 'denied', 'the denial stored');
+  // The CLI hears the denial and ends the call (tool_end with an error): the
+  // user's own answer, not a failure to toast.
+  await page.locator('.agent-head .badge-turn, .agent-head .badge-error, .agent-head .badge-finished').first().waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('.toasts .toast-error, .toasts [data-level="error"]').count(), 0, await page.locator('.toasts').innerText());
+  assert.doesNotMatch(await page.locator('.toasts').innerText(), /failed/);
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });
 

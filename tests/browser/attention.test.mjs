@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Waiting agents in the page title and the favicon: the count follows the
-// agents live (agent_status events), survives a reload, and goes when
-// nothing waits any more.
+// The agents that need the user in the page title and the favicon; a turn
+// done is not one of them: it is marked new in the sidebar until its page
+// is opened (issue #32). The count of agents that need the user (an
+// approval) is checked with a real approval in approvals.test.mjs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, makeRepo, until } from './lib/harness.mjs';
@@ -31,24 +32,42 @@ test('the title and the favicon count the agents waiting for the user', async ()
   await page.getByRole('link', { name: 'Home' }).waitFor();
   await until(async () => (await page.title()) === 'agentd', 'plain title');
 
+  // Turns done (waiting, no approval nor question): they do not need the
+  // user (issue #32), so the count stays empty; each is new until opened.
   for (const id of ids) {
     const r = await api(d.url, 'POST', '/test/agent-status', { agentId: id, status: 'waiting' });
     assert.equal(r.status, 200);
   }
-  await until(async () => (await page.title()) === '(2) agentd', 'title counts two waiting agents');
+  const badge = (id) => page.locator(`.sidebar .agent-link[href="#/agents/${id}"] .agent-badge`);
+  for (const id of ids) await until(async () => (await badge(id).getAttribute('data-attention')) === 'unseen', 'a turn done marked new');
+  assert.match(await badge(ids[0]).innerText(), /Turn done/);
+  assert.equal(await page.locator('.sidebar .badge-waiting').count(), 0, 'no orange Waiting badge for a turn done');
+  assert.equal(await page.title(), 'agentd');
   let f = await favicon(page);
-  assert.equal(f.waiting, '2');
-  assert.match(f.href, />2<\/text>/);
+  assert.equal(f.waiting, '0');
 
+  // Opening one marks it seen, here and after a reload (this browser keeps it).
+  await page.goto(`${d.url}/#/agents/${ids[0]}`);
+  await until(async () => (await badge(ids[0]).getAttribute('data-attention')) === 'seen', 'the opened agent seen');
+  await page.goto(`${d.url}/#/`);
   await page.reload();
-  await until(async () => (await page.title()) === '(2) agentd', 'the count after a reload');
+  await until(async () => (await badge(ids[1]).getAttribute('data-attention')) === 'unseen', 'the other still new after a reload');
+  assert.equal(await badge(ids[0]).getAttribute('data-attention'), 'seen');
+  // Needs attention lists the new turn, not the seen one.
+  const attention = page.locator('.home section', { hasText: 'Needs attention' });
+  await until(async () => /two/.test(await attention.innerText()), 'the new turn under Needs attention');
+  assert.doesNotMatch(await attention.innerText(), /\bone\b/);
+
+  // A new turn of the seen agent is new again.
+  await api(d.url, 'POST', '/test/agent-status', { agentId: ids[0], status: 'running' });
+  await api(d.url, 'POST', '/test/agent-status', { agentId: ids[0], status: 'waiting' });
+  await until(async () => (await badge(ids[0]).getAttribute('data-attention')) === 'unseen', 'the next turn new again');
 
   await api(d.url, 'POST', '/test/agent-status', { agentId: ids[0], status: 'idle' });
-  await until(async () => (await page.title()) === '(1) agentd', 'one left');
   await api(d.url, 'POST', '/test/agent-status', { agentId: ids[1], status: 'running' });
-  await until(async () => (await page.title()) === 'agentd', 'none left');
+  await until(async () => (await badge(ids[1]).getAttribute('data-attention')) === null, 'no mark on a running agent');
+  assert.equal(await page.title(), 'agentd');
   f = await favicon(page);
-  assert.equal(f.waiting, '0');
   assert.doesNotMatch(f.href, /text/);
   assert.deepEqual(b.errors, []);
 });

@@ -46,8 +46,13 @@ test('two runs compared on one chart, live points, export', async () => {
   await page.locator('.training-chart .uplot canvas').waitFor();
   const legend = page.locator('.training-legend');
   await until(async () => /5000 points/.test(await legend.innerText()) && /3000 points/.test(await legend.innerText()), 'both runs in the legend');
-  assert.match(await legend.innerText(), new RegExp(r1));
-  assert.match(await legend.innerText(), new RegExp(r2));
+  // each run once, by its display name (issue #35), not its id
+  for (const id of [r1, r2]) {
+    const name = (await api(d.url, 'GET', `/api/runs/${id}`)).data.name;
+    assert.ok(name, `run ${id} has a display name`);
+    assert.ok((await legend.innerText()).includes(name), `${name} in the legend`);
+    assert.doesNotMatch(await legend.innerText(), new RegExp(id));
+  }
 
   // a point posted now reaches the open chart without a reload
   const p = await api(d.url, 'POST', `/api/runs/${r2}/metrics`, { points: [{ name: 'return', step: 3000, value: 2 }] });

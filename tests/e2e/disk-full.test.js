@@ -15,7 +15,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
-const { api, until, allMessages } = require('./lib/api');
+const { api, until, allMessages, assertOnce } = require('./lib/api');
 
 
 // The counter values in the stored output, in order; a line glued to
@@ -23,16 +23,6 @@ const { api, until, allMessages } = require('./lib/api');
 async function counters(d, id) {
   const text = (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
   return text.split('\n').filter((l) => l !== '').map((l) => (/^n=(\d+) x{60}$/.test(l) ? Number(l.slice(2, l.indexOf(' '))) : `bad line ${JSON.stringify(l.slice(0, 80))}`));
-}
-
-function assertOnce(values, what) {
-  assert.ok(values.length > 0, `${what}: no output stored`);
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] !== i) {
-      assert.fail(`${what}: value ${i} expected at position ${i}, got ${values[i]} ` +
-        `(around: ${values.slice(Math.max(0, i - 3), i + 4).join(',')})`);
-    }
-  }
 }
 
 // Where the agent's shell sleeps in the kernel (a writer blocked on a full

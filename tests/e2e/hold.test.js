@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, startWithWorktree, commandAgent, allMessages } = require('./lib/api');
+const { api, until, startWithWorktree, commandAgent, allMessages, assertOnce } = require('./lib/api');
 const { claudeAgents } = require('./lib/agents');
 
 const COUNTER = ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "n=$i"; i=$((i+1)); sleep 0.01; done'];
@@ -27,16 +27,6 @@ const newAgent = commandAgent;
 async function counters(d, id) {
   const text = (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
   return text.split('\n').filter((l) => l.startsWith('n=')).map((l) => Number(l.slice(2)));
-}
-
-function assertOnce(values, what) {
-  assert.ok(values.length > 0, `${what}: no output stored`);
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] !== i) {
-      assert.fail(`${what}: value ${i} expected at position ${i}, got ${values[i]} ` +
-        `(around: ${values.slice(Math.max(0, i - 3), i + 4).join(',')})`);
-    }
-  }
 }
 
 async function agent(d, id) {

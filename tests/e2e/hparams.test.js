@@ -171,7 +171,7 @@ test('a user schema: checked when made, its configs checked against it; another 
 async function runWith(configId, flags, viaCli, worktree = wt) {
   const report = path.join(reports, `report-${Math.random().toString(36).slice(2)}.json`);
   const a = await api(d, 'POST', '/api/agents', { worktreeId: worktree, executor: 'command', command: ['node', trainer],
-    env: { REPORT: report }, sandbox: { paths: [{ path: path.dirname(trainer), write: true }] } });
+    env: { REPORT: report }, sandbox: { paths: [{ path: reports, write: true }] } });
   assert.equal(a.status, 201, JSON.stringify(a.body));
   if (viaCli) {
     const r = daemon.run(['--data-dir', d.dataDir, 'start', a.body.id, '--config', configId, ...(flags ? ['--config-flags'] : [])]);
@@ -216,7 +216,7 @@ test('a run with a config: the program reads the file (0600) and the flags; the 
   const report = path.join(reports, 'report-default.json');
   const da = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command: ['node', trainer],
     env: { REPORT: report }, state: { configId: c.body.id },
-    sandbox: { paths: [{ path: path.dirname(trainer), write: true }] } });
+    sandbox: { paths: [{ path: reports, write: true }] } });
   assert.equal(da.status, 201, JSON.stringify(da.body));
   assert.equal((await api(d, 'POST', `/api/agents/${da.body.id}/start`, {})).status, 200);
   const drun = await until(async () => {

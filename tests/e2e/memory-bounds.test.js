@@ -297,6 +297,92 @@ test('too many WebSockets for one token: 429, while another token still connects
   }
 });
 
+// A keep-alive connection that has sent one GET with tok and keeps the
+// socket open; resolves with {sock, text} once its first answer is in.
+function keptConnection(url, tok) {
+  const { host, port } = hostPort(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const c = { sock, text: '', closed: false };
+    sock.on('error', () => {});
+    sock.on('close', () => { c.closed = true; });
+    sock.on('data', (b) => {
+      c.text += b.toString('latin1');
+      const m = c.text.match(/Content-Length: (\d+)\r\n[\s\S]*?\r\n\r\n/i);
+      if (m && c.text.length >= c.text.indexOf('\r\n\r\n') + 4 + Number(m[1])) resolve(c);
+    });
+    sock.on('connect', () => sock.write(`GET /api/workspaces HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${tok}\r\n\r\n`));
+    setTimeout(() => reject(new Error(`no answer on a kept connection: ${JSON.stringify(c.text.slice(0, 200))}`)), 10000);
+  });
+}
+
+test('one token opening too many connections is refused (429), while another token still gets in', async () => {
+  const d = await startApi({ args: ['--max-connections-per-token', '3'] });
+  const conns = [];
+  try {
+    const a = await d.req('POST', '/api/tokens', { name: 'conn-a', scope: 'read' });
+    const b = await d.req('POST', '/api/tokens', { name: 'conn-b', scope: 'read' });
+    assert.equal(a.status, 201);
+    assert.equal(b.status, 201);
+    // the attacker holds three keep-alive connections with token a...
+    for (let i = 0; i < 3; i++) {
+      const c = await keptConnection(d.url, a.body.token);
+      assert.match(c.text, /^HTTP\/1\.1 200 /, `connection ${i} of token a is within its cap`);
+      conns.push(c);
+    }
+    // ...and its fourth is refused with Retry-After, and closed
+    const over = await keptConnection(d.url, a.body.token);
+    conns.push(over);
+    assert.match(over.text, /^HTTP\/1\.1 429 /);
+    assert.match(over.text, /Retry-After: \d+/);
+    assert.match(over.text, /max-connections-per-token/);
+    await poll(() => over.closed, 5000, 'the refused connection to close');
+    // a WebSocket is a connection too
+    await assert.rejects(RawWs.open(d.url, '/ws', `Authorization: Bearer ${a.body.token}\r\n`),
+      (e) => /^HTTP\/1\.1 429 /.test(e.message));
+    // token b is not held back by a's connections
+    for (let i = 0; i < 3; i++) {
+      const c = await keptConnection(d.url, b.body.token);
+      assert.match(c.text, /^HTTP\/1\.1 200 /, `token b's connection ${i}`);
+      conns.push(c);
+    }
+    // one of a's connections closes: a may open one again
+    conns[0].sock.destroy();
+    await poll(async () => {
+      const c = await keptConnection(d.url, a.body.token);
+      conns.push(c);
+      return /^HTTP\/1\.1 200 /.test(c.text);
+    }, 5000, 'a slot for token a once one of its connections closed');
+  } finally {
+    for (const c of conns) c.sock.destroy();
+    await d.cleanup();
+  }
+});
+
+test('a token made after another was revoked has caps of its own', async () => {
+  const d = await startApi({ args: ['--max-connections-per-token', '2', '--max-websockets-per-token', '2'] });
+  const conns = [];
+  try {
+    const a = await d.req('POST', '/api/tokens', { name: 'gone', scope: 'read' });
+    assert.equal(a.status, 201);
+    for (let i = 0; i < 2; i++) conns.push(await keptConnection(d.url, a.body.token));
+    const r = await d.req('DELETE', `/api/tokens/${a.body.id}`);
+    assert.ok(r.status < 300, JSON.stringify(r.body));
+    // a's connections are still open (and counted under its id); a new
+    // token is counted apart from them
+    for (let i = 0; i < 5; i++) {
+      const b = await d.req('POST', '/api/tokens', { name: `new-${i}`, scope: 'read' });
+      assert.equal(b.status, 201);
+      const c = await keptConnection(d.url, b.body.token);
+      conns.push(c);
+      assert.match(c.text, /^HTTP\/1\.1 200 /, `token new-${i} gets in`);
+    }
+  } finally {
+    for (const c of conns) c.sock.destroy();
+    await d.cleanup();
+  }
+});
+
 test('a duplicate Host header is a 400', async () => {
   const d = await start({ needUrl: true });
   try {

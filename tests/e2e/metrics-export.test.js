@@ -77,7 +77,7 @@ test('an export of 1,000,000 points: every row, chunked, in bounded memory; an a
     assert.equal(csv.status, 200);
     assert.equal(csv.headers.get('transfer-encoding'), 'chunked');
     assert.equal(csv.headers.get('content-length'), null);
-    assert.equal(csv.first, 'run_id,name,step,time_ms,value');
+    assert.equal(csv.first, 'run_id,name,step,time_ms,value,run_name,run_color');
     assert.equal(csv.lines - 1, POINTS, 'one row per point written');
     assert.match(csv.last, new RegExp(`^${runId},"reward",${POINTS - 1},\\d+,`));
     const growth = kib(pid, 'VmHWM') - before;
@@ -86,7 +86,7 @@ test('an export of 1,000,000 points: every row, chunked, in bounded memory; an a
 
     const jl = await exportLines(d, `/api/runs/${runId}/metrics/export?format=jsonl&names=reward`);
     assert.equal(jl.lines, POINTS);
-    assert.deepEqual(Object.keys(JSON.parse(jl.first)), ['runId', 'name', 'step', 'ts', 'value']);
+    assert.deepEqual(Object.keys(JSON.parse(jl.first)), ['runId', 'name', 'step', 'ts', 'value', 'runName', 'runColor']);
     const none = await exportLines(d, `/api/runs/${runId}/metrics/export?format=jsonl&names=nothing`);
     assert.equal(none.lines, 0);
     const cmp = await exportLines(d, `/api/metrics/compare/export?runs=${runId},${runId}&format=csv&names=reward`);

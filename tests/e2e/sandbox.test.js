@@ -182,12 +182,18 @@ test('sandbox policy: network off, extra paths, and "none" only for the owner', 
       `if echo x > '${shared}/new.txt' 2>/dev/null; then echo "SHARED writable"; else echo "SHARED read-only"; fi`,
       'echo DONE',
     ].join('\n');
-    const { out } = await runScript(d, b.headers, bws.wt, script, { sandbox: { network: 'off', paths: [shared] } });
+    // paths show this machine's files: not an organisation admin's to give (~/.ssh, the owner's checkouts)
+    for (const sandbox of [{ paths: [shared] }, { paths: [{ path: '/root', write: false }] }]) {
+      r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], sandbox }, b.headers);
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.body.error.message, /owner's organisation/);
+    }
+    const { out } = await runScript(d, d.authHeaders, bws.wt, script, { sandbox: { network: 'off', paths: [shared] } });
     assert.match(out, /^NET off$/m, out);
     assert.match(out, /^SHARED shared data$/m, out);
     assert.match(out, /^SHARED read-only$/m, out);
     // a writable one
-    const w = await runScript(d, b.headers, bws.wt, `echo made > '${shared}/made.txt' && echo WROTE; echo DONE`,
+    const w = await runScript(d, d.authHeaders, bws.wt, `echo made > '${shared}/made.txt' && echo WROTE; echo DONE`,
       { sandbox: { paths: [{ path: shared, write: true }] } });
     assert.match(w.out, /^WROTE$/m, w.out);
     assert.equal(fs.readFileSync(path.join(shared, 'made.txt'), 'utf8'), 'made\n');
@@ -201,6 +207,215 @@ test('sandbox policy: network off, extra paths, and "none" only for the owner', 
     assert.equal(r.body.state.sandbox, 'none', r.text);
   } finally {
     await d.cleanup();
+  }
+});
+
+// A node one-liner that prints NET on / NET off for a TCP connection to port.
+const netProbe = (port) => `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`;
+
+test('a workspace\'s sandbox: its admin cuts the network of all its agents, an agent\'s own policy overrides, and the audit names old and new', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const a = await workspace(d, d.authHeaders);
+    const shared = fs.realpathSync(daemon.tmpDir('agentd-sbx-wsshared-'));
+    fs.writeFileSync(path.join(shared, 'data.txt'), 'workspace data\n');
+    const tw = await call(d, 'POST', '/api/tokens', { name: 'b-writer', scope: 'write', orgId: b.org });
+    assert.equal(tw.status, 201, tw.text);
+    const writer = { authorization: `Bearer ${tw.body.token}` };
+    const policy = { network: 'off', paths: [shared] };
+    const url = `/api/workspaces/${bws.ws}`;
+
+    // a write token may not widen or narrow it; another org's admin sees no such workspace
+    let r = await call(d, 'PATCH', url, { sandbox: policy }, writer);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', url, { sandbox: null }, writer);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', `/api/workspaces/${a.ws}`, { sandbox: policy }, b.headers);
+    assert.equal(r.status, 404, r.text);
+    // the data dir is no one's, "none" is never a workspace's, and nothing else is patched here
+    for (const bad of [d.dataDir, path.dirname(d.dataDir), path.join(d.dataDir, 'credentials'), '/', 'rel/path']) {
+      r = await call(d, 'PATCH', url, { sandbox: { paths: [bad] } }, b.headers);
+      assert.equal(r.status, 422, `${bad}: ${r.text}`);
+    }
+    for (const bad of [{ sandbox: 'none' }, { sandbox: { network: 'maybe' } }, { sandbox: { network: 'off', proxy: 'x' } }, { name: 'x' }, {}]) {
+      r = await call(d, 'PATCH', url, bad, b.headers);
+      assert.equal(r.status, 422, `${JSON.stringify(bad)}: ${r.text}`);
+    }
+    r = await call(d, 'PATCH', `/api/workspaces/${a.ws}`, { sandbox: 'none' });
+    assert.equal(r.status, 422, r.text);
+    // nothing of it was stored
+    r = await call(d, 'GET', url, undefined, b.headers);
+    assert.equal(r.body.sandbox, undefined, r.text);
+
+    // the org's admin cuts the network; paths (this machine's files) are the owner's to give
+    r = await call(d, 'PATCH', url, { sandbox: policy }, b.headers);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', url, { sandbox: { network: 'off' } }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.sandbox, { network: 'off' });
+    r = await call(d, 'PATCH', url, { sandbox: policy });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.sandbox, policy);
+    r = await call(d, 'GET', url, undefined, b.headers);
+    assert.deepEqual(r.body.sandbox, policy);
+    const port = new URL(d.url).port;
+    const script = [netProbe(port), `echo "SHARED $(cat '${shared}/data.txt')"`,
+      `if echo x > '${shared}/new.txt' 2>/dev/null; then echo "SHARED writable"; else echo "SHARED read-only"; fi`, 'echo DONE'].join('\n');
+    const plain = await runScript(d, b.headers, bws.wt, script);
+    assert.match(plain.out, /^NET off$/m, plain.out);
+    assert.match(plain.out, /^SHARED workspace data$/m, plain.out);
+    assert.match(plain.out, /^SHARED read-only$/m, plain.out);
+    r = await call(d, 'GET', `/api/agents/${plain.id}`, undefined, b.headers);
+    assert.deepEqual(r.body.sandboxEffective, { network: 'off', paths: [shared], from: { network: 'workspace', paths: 'workspace' } }, r.text);
+    // the other workspace's agents are untouched
+    const other = await runScript(d, d.authHeaders, a.wt, [netProbe(port), 'echo DONE'].join('\n'));
+    assert.match(other.out, /^NET on$/m, other.out);
+    r = await call(d, 'GET', `/api/agents/${other.id}`);
+    assert.deepEqual(r.body.sandboxEffective, { network: 'on', paths: [], from: { network: 'default', paths: 'default' } }, r.text);
+
+    // an agent's own policy (its admin's) overrides field by field
+    const own = await runScript(d, b.headers, bws.wt, script, { sandbox: { network: 'on' } });
+    assert.match(own.out, /^NET on$/m, own.out);
+    assert.match(own.out, /^SHARED workspace data$/m, own.out);
+    r = await call(d, 'GET', `/api/agents/${own.id}`, undefined, b.headers);
+    assert.deepEqual(r.body.sandboxEffective, { network: 'on', paths: [shared], from: { network: 'agent', paths: 'workspace' } }, r.text);
+    // ... and is changed by a PATCH of the agent (an admin's; the data dir still no one's)
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: { network: 'on' } }, writer);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: { paths: [d.dataDir] } }, b.headers);
+    assert.equal(r.status, 422, r.text);
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: 'none' }, b.headers);
+    assert.equal(r.status, 403, r.text);
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: { network: 'on' } }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.state.sandbox, { network: 'on' });
+    r = await call(d, 'PATCH', `/api/agents/${plain.id}`, { sandbox: null }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.state.sandbox, undefined, r.text);
+
+    // clearing the workspace's brings agentd's default back
+    r = await call(d, 'PATCH', url, { sandbox: null }, b.headers);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.sandbox, undefined, r.text);
+    r = await call(d, 'GET', `/api/agents/${plain.id}`, undefined, b.headers);
+    assert.equal(r.body.sandboxEffective.network, 'on', r.text);
+
+    // the audit: each change names who, what, the old and the new policy
+    const pol = JSON.stringify({ network: 'off', paths: [shared] });
+    const want = [
+      ['/api/workspaces/:id', bws.ws, 'workspace sandbox: default -> {"network":"off"}', 'b-admin'],
+      ['/api/workspaces/:id', bws.ws, `workspace sandbox: {"network":"off"} -> ${pol}`, null],
+      ['/api/workspaces/:id', bws.ws, `workspace sandbox: ${pol} -> default`, 'b-admin'],
+      ['/api/agents/:id', plain.id, 'agent sandbox: default -> {"network":"on"}', 'b-admin'],
+      ['/api/agents/:id', plain.id, 'agent sandbox: {"network":"on"} -> default', 'b-admin'],
+    ];
+    const rows = await until(async () => {
+      const au = await call(d, 'GET', '/api/audit?limit=500');
+      const got = au.body.entries.filter((e) => e.method === 'PATCH' && e.status === 200);
+      return got.length >= want.length ? got : null;
+    }, 'the audit rows of the changes');
+    for (const [route, id, detail, who] of want) {
+      const row = rows.find((e) => e.route === route && e.targetId === id && e.detail === detail);
+      assert.ok(row, `no audit row ${detail}: ${JSON.stringify(rows)}`);
+      if (who) assert.equal(row.tokenName, who);
+    }
+    // the create with a policy is named too; the refused tries leave rows without one
+    const au = await call(d, 'GET', '/api/audit?limit=500');
+    assert.ok(au.body.entries.some((e) => e.method === 'POST' && e.route === '/api/agents' && e.status === 201 &&
+      e.detail === 'agent sandbox: default -> {"network":"on"}'), JSON.stringify(au.body.entries));
+    const refused = au.body.entries.filter((e) => e.tokenName === 'b-writer' && e.method === 'PATCH');
+    assert.ok(refused.length >= 3 && refused.every((e) => e.status === 403 && e.detail === undefined), JSON.stringify(refused));
+    assert.ok(au.body.entries.some((e) => e.tokenName === 'b-admin' && e.status === 403 && e.detail === undefined &&
+      e.route === '/api/workspaces/:id'), 'the refused paths');
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('network allow-list: an agent reaches only the hosts its admin allowed, through agentd\'s proxy; nothing directly', async () => {
+  const http = require('node:http');
+  const hits = { allowed: 0, other: 0 };
+  const serve = (name, text) => new Promise((resolve) => {
+    const srv = http.createServer((req, res) => {
+      hits[name]++;
+      res.end(req.url === '/big' ? Buffer.alloc(8 << 20, 120) : text);
+    });
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+  const okSrv = await serve('allowed', 'hello-through-proxy');
+  const otherSrv = await serve('other', 'should-not-see');
+  const P1 = okSrv.address().port, P2 = otherSrv.address().port;
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    // the list is an admin's, and only names hosts
+    for (const bad of [{ allow: [] }, { allow: ['a b'] }, { allow: ['x\r\nHost: y'] }, { allow: ['h'], extra: 1 }, { allow: 'h' }]) {
+      const r = await call(d, 'POST', '/api/agents', { worktreeId: bws.wt, executor: 'command', command: ['true'], sandbox: { network: bad } }, b.headers);
+      assert.equal(r.status, 422, `${JSON.stringify(bad)}: ${r.text}`);
+    }
+    const script = [
+      'echo "PROXY=$HTTPS_PROXY"',
+      `echo "TUNNEL $(curl -s -p --max-time 10 http://127.0.0.1:${P1}/)"`,
+      `echo "PLAIN $(curl -s --max-time 10 http://127.0.0.1:${P1}/)"`,
+      // a reader that goes away mid-answer: the bridge and the proxy live on
+      `curl -s -p --max-time 10 http://127.0.0.1:${P1}/big | head -c 5 >/dev/null`,
+      `curl -s --max-time 10 http://127.0.0.1:${P1}/big | head -c 5 >/dev/null`,
+      `echo "AFTER $(curl -s -p --max-time 10 http://127.0.0.1:${P1}/)"`,
+      `curl -s -p --max-time 10 -o /dev/null -w "OTHER %{http_connect}\\n" http://127.0.0.1:${P2}/`,
+      `curl -s --max-time 10 -o /dev/null -w "OTHERPLAIN %{http_code}\\n" http://127.0.0.1:${P2}/`,
+      `if curl -s --noproxy '*' --max-time 5 http://127.0.0.1:${P1}/ >/dev/null; then echo "DIRECT reached"; else echo "DIRECT failed"; fi`,
+      `if curl -s --noproxy '*' --max-time 5 http://127.0.0.1:${P2}/ >/dev/null; then echo "DIRECT2 reached"; else echo "DIRECT2 failed"; fi`,
+      netProbe(new URL(d.url).port),
+      'echo DONE',
+    ].join('\n');
+    const policy = { network: { allow: [`127.0.0.1:${P1}`] } };
+    const { id, out } = await runScript(d, b.headers, bws.wt, script, { sandbox: policy });
+    assert.match(out, /^PROXY=http:\/\/127\.0\.0\.1:\d+$/m, out);
+    assert.match(out, /^TUNNEL hello-through-proxy$/m, out);
+    assert.match(out, /^PLAIN hello-through-proxy$/m, out);
+    assert.match(out, /^AFTER hello-through-proxy$/m, out);
+    assert.match(out, /^OTHER 403$/m, out);
+    assert.match(out, /^OTHERPLAIN 403$/m, out);
+    assert.match(out, /^DIRECT failed$/m, out);
+    assert.match(out, /^DIRECT2 failed$/m, out);
+    assert.match(out, /^NET off$/m, out);
+    assert.doesNotMatch(out, /should-not-see/);
+    assert.equal(hits.other, 0, 'the refused server was reached');
+    assert.ok(hits.allowed >= 2, JSON.stringify(hits));
+    // the refusals are logged where the agent's output is
+    assert.match(out, new RegExp(`refused CONNECT 127\\.0\\.0\\.1:${P2} \\(not in the agent's allow list\\)`), out);
+    const r = await call(d, 'GET', `/api/agents/${id}`, undefined, b.headers);
+    assert.deepEqual(r.body.sandboxEffective.network, policy.network, r.text);
+    // the same list as the workspace's default reaches an agent without a policy of its own
+    let w = await call(d, 'PATCH', `/api/workspaces/${bws.ws}`, { sandbox: policy }, b.headers);
+    assert.equal(w.status, 200, w.text);
+    const viaWs = await runScript(d, b.headers, bws.wt, [
+      `echo "TUNNEL $(curl -s -p --max-time 10 http://127.0.0.1:${P1}/)"`,
+      `curl -s -p --max-time 10 -o /dev/null -w "OTHER %{http_connect}\\n" http://127.0.0.1:${P2}/`,
+      'echo DONE'].join('\n'));
+    assert.match(viaWs.out, /^TUNNEL hello-through-proxy$/m, viaWs.out);
+    assert.match(viaWs.out, /^OTHER 403$/m, viaWs.out);
+    w = await call(d, 'GET', `/api/agents/${viaWs.id}`, undefined, b.headers);
+    assert.deepEqual(w.body.sandboxEffective.from, { network: 'workspace', paths: 'default' }, w.text);
+    assert.equal(hits.other, 0, 'the refused server was reached');
+    // nothing of the proxy's socket is left behind once the run ends
+    await until(() => !fs.existsSync(path.join(d.dataDir, 'proxy', id)), 'the proxy socket to go');
+    // a stop reaches the agent through the proxy and the bridge (they wait for its end)
+    const long = await runScript(d, b.headers, bws.wt, 'trap "echo GOT-INT; exit 0" INT; echo DONE; while :; do sleep 1; done', { sandbox: policy });
+    const st = await call(d, 'POST', `/api/agents/${long.id}/stop`, {}, b.headers);
+    assert.ok(st.status === 200 || st.status === 202, st.text);
+    await until(async () => {
+      const a = (await call(d, 'GET', `/api/agents/${long.id}`, undefined, b.headers)).body;
+      return a.status !== 'running' && a.status !== 'stopping';
+    }, 'the stopped agent to end', 20000);
+    assert.match(await output(d, long.id), /^GOT-INT$/m);
+  } finally {
+    await d.cleanup();
+    okSrv.close();
+    otherSrv.close();
   }
 });
 

@@ -392,9 +392,11 @@ static void setup_copies_files_and_runs_the_command(void **state)
                      AD_EINVAL);
     json_decref(files);
 
-    /* A command that outlives its time is killed; big output is capped. */
+    /* A command that outlives its time is killed; big output is capped.
+     * The time is long enough for the output to be written first on a
+     * loaded machine under TSan (300 ms was not: 60 KiB by then). */
     assert_int_equal(ad_git_worktree_setup(fx->repo, path, NULL,
-                                           "head -c 200000 /dev/zero | tr '\\0' x; sleep 30", 300,
+                                           "head -c 200000 /dev/zero | tr '\\0' x; sleep 30", 5000,
                                            &out, &e),
                      0);
     assert_true(jbool(out, "timedOut"));

@@ -103,6 +103,54 @@ static void garbage_refused(void **state)
     tsdb_enc_free(&e);
 }
 
+/* Every point written, taken back and written again with another value
+ * (and sometimes twice): the bytes are those of the final points encoded
+ * straight, and they decode to them. */
+static void undo_replaces_the_last_point(void **state)
+{
+    AD_UNUSED(state);
+    enum { N = 600 };
+    tsdb_point_t *fin = calloc(N, sizeof(*fin));
+    tsdb_enc_t e, ref;
+    tsdb_enc_init(&e);
+    tsdb_enc_init(&ref);
+    assert_false(tsdb_enc_undo(&e));
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < N; i++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        tsdb_point_t first = {i * 3 + (int64_t)(r % 3), 1760000000000 + i * 50,
+                              (double)(r % 977) / 7.0};
+        tsdb_point_t last = {first.step, first.t_ms + 7,
+                             i % 5 == 0 ? first.v : (double)(r % 131) * 0.01};
+        tsdb_enc_add(&e, &first);
+        assert_true(tsdb_enc_undo(&e));
+        assert_false(tsdb_enc_undo(&e));
+        if (i % 4 == 0) { /* a third write of the same step */
+            tsdb_point_t mid = {first.step, first.t_ms, NAN};
+            tsdb_enc_add(&e, &mid);
+            assert_true(tsdb_enc_undo(&e));
+        }
+        tsdb_enc_add(&e, &last);
+        tsdb_enc_add(&ref, &last);
+        fin[i] = last;
+        assert_int_equal(e.n, (size_t)i + 1);
+    }
+    assert_int_equal(e.bits, ref.bits);
+    assert_memory_equal(e.buf, ref.buf, tsdb_enc_bytes(&ref));
+    tsdb_point_t *out = calloc(N, sizeof(*out));
+    assert_int_equal(tsdb_decode_all(e.buf, tsdb_enc_bytes(&e), N, out), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(out[i].step, fin[i].step);
+        assert_memory_equal(&out[i].v, &fin[i].v, sizeof(double));
+    }
+    free(out);
+    free(fin);
+    tsdb_enc_free(&e);
+    tsdb_enc_free(&ref);
+}
+
 static void spike_in_every_zoom(void **state)
 {
     AD_UNUSED(state);
@@ -138,7 +186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(regular_curve),        cmocka_unit_test(irregular_and_extreme),
         cmocka_unit_test(decimals_are_compact), cmocka_unit_test(garbage_refused),
-        cmocka_unit_test(spike_in_every_zoom),
+        cmocka_unit_test(spike_in_every_zoom),  cmocka_unit_test(undo_replaces_the_last_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

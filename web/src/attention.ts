@@ -1,16 +1,98 @@
 // What needs the user, shown where they look when the tab is not in front:
-// the page title starts with the number of agents waiting for input or an
-// approval, and the favicon carries the same number. Pure helpers plus one
-// effect (startAttention) that follows the agent list.
-import { effect } from '@preact/signals';
+// the page title starts with the number of agents that need the user (an
+// approval, a question), and the favicon carries the same number. An agent
+// that only finished its turn does not need the user: it is "turn done",
+// unseen until its page is opened (this browser remembers, in localStorage,
+// the newest turn it has seen of each agent). Pure helpers, the seen marks
+// and one effect (startAttention) that follows the agent list.
+import { effect, signal } from '@preact/signals';
 import type { Agent } from './types';
 
 const BASE_TITLE = 'agentd';
 const DOT = '%237c8cff'; // the dashboard's accent, URL-encoded
 
-/** Agents that wait for the user: status `waiting`, not archived. */
-export function waitingCount(agents: Pick<Agent, 'status' | 'deletedAt'>[]): number {
-  return agents.filter((a) => a.status === 'waiting' && !a.deletedAt).length;
+type AgentLike = Pick<Agent, 'id' | 'status' | 'deletedAt' | 'reason' | 'state' | 'updatedAt' | 'waitingSince'>;
+
+/** Why a waiting agent waits: the live event's reason, else the stored one. */
+export function waitReason(a: Pick<Agent, 'reason' | 'state'>): string | null {
+  if (a.reason !== undefined) return a.reason || null;
+  const r = a.state && typeof a.state === 'object' ? (a.state as any).statusReason : null;
+  return typeof r === 'string' && r ? r : null;
+}
+
+/** Waits on the user: an approval (a tool call held) or a question. */
+export function needsYou(a: Pick<AgentLike, 'status' | 'deletedAt' | 'reason' | 'state'>): boolean {
+  if (a.deletedAt || a.status !== 'waiting') return false;
+  const r = waitReason(a);
+  return r === 'approval' || r === 'question';
+}
+
+/** Finished its turn and waits for a next message, which is up to the user. */
+export function turnDone(a: Pick<AgentLike, 'status' | 'deletedAt' | 'reason' | 'state'>): boolean {
+  return !a.deletedAt && a.status === 'waiting' && !needsYou(a);
+}
+
+/** Agents that need the user (the tab's count, the orange badges). */
+export function needsYouCount(agents: Pick<AgentLike, 'status' | 'deletedAt' | 'reason' | 'state'>[]): number {
+  return agents.filter(needsYou).length;
+}
+
+/** When the agent's current turn ended, as far as the page knows. */
+export function turnAt(a: Pick<AgentLike, 'updatedAt' | 'waitingSince'>): string {
+  return a.waitingSince || a.updatedAt || '';
+}
+
+/** agent id → the newest turn time seen in this browser. */
+export type SeenMarks = Record<string, string>;
+export const SEEN_KEY = 'agentd.seen';
+const SEEN_MAX = 1000;
+
+/** A turn done that this browser has not shown yet. */
+export function isUnseen(a: AgentLike, seen: SeenMarks): boolean {
+  return turnDone(a) && turnAt(a) > (seen[a.id] || '');
+}
+
+/** The marks with agent a seen as it is now (the same object if nothing changed). */
+export function markSeen(seen: SeenMarks, a: Pick<AgentLike, 'id' | 'updatedAt' | 'waitingSince'>): SeenMarks {
+  const t = [turnAt(a), a.updatedAt || ''].sort()[1];
+  if (!t || (seen[a.id] || '') >= t) return seen;
+  const out: SeenMarks = { ...seen, [a.id]: t };
+  const keys = Object.keys(out);
+  if (keys.length > SEEN_MAX) for (const k of keys.sort((x, y) => out[x].localeCompare(out[y])).slice(0, keys.length - SEEN_MAX)) delete out[k];
+  return out;
+}
+
+/** What an agent's badge says: waiting only when it needs the user. */
+export function badgeStatus(a: Pick<AgentLike, 'status' | 'deletedAt' | 'reason' | 'state'>): string {
+  if (a.deletedAt) return 'archived';
+  return turnDone(a) ? 'turn' : a.status;
+}
+
+export function loadSeen(s: Store | null = storage()): SeenMarks {
+  try {
+    const v = JSON.parse(s?.getItem(SEEN_KEY) || '{}');
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+    const out: SeenMarks = {};
+    for (const [k, t] of Object.entries(v)) if (typeof t === 'string') out[k] = t;
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/** This browser's seen marks, kept in localStorage. */
+export const seenMarks = signal<SeenMarks>(loadSeen());
+
+/** Marks the agent seen (its page is open). */
+export function seeAgent(a: Pick<AgentLike, 'id' | 'updatedAt' | 'waitingSince'>): void {
+  const next = markSeen(seenMarks.value, a);
+  if (next === seenMarks.value) return;
+  seenMarks.value = next;
+  try {
+    storage()?.setItem(SEEN_KEY, JSON.stringify(next));
+  } catch {
+    /* private mode: seen for this page only */
+  }
 }
 
 /** "(3) agentd" when three agents wait, "agentd" when none does. */
@@ -36,7 +118,7 @@ export function faviconFor(n: number): string {
 export function startAttention(agents: () => Agent[]): () => void {
   let last = -1;
   return effect(() => {
-    const n = waitingCount(agents());
+    const n = needsYouCount(agents());
     if (n === last) return;
     last = n;
     document.title = titleFor(n);

@@ -3,7 +3,7 @@
 // or below the last seq it has applied (replays overlap, one event may
 // match several topics), and returns side effects (toasts, reloads) for
 // the caller to run, so it stays testable without a browser.
-import type { Agent, Envelope, Message, ToolCall } from './types';
+import type { Agent, Approval, Envelope, Message, ToolCall } from './types';
 
 export interface LiveChunk {
   runId: string | null;
@@ -27,6 +27,9 @@ export interface Model {
   agents: Record<string, Agent>;
   transcripts: Record<string, Transcript>;
   tools: Record<string, ToolCall>;
+  // Tool calls the user denied (approval_decided, by toolUseId): their
+  // tool_end is the user's own answer, not a failure to toast.
+  denied: Record<string, true>;
 }
 
 export type Effect =
@@ -43,7 +46,7 @@ export const MAX_LIVE_CHUNKS = 2000;
 export const MAX_TOOLS = 500;
 
 export function emptyModel(): Model {
-  return { lastSeq: 0, agents: {}, transcripts: {}, tools: {} };
+  return { lastSeq: 0, agents: {}, transcripts: {}, tools: {}, denied: {} };
 }
 
 export function emptyTranscript(): Transcript {
@@ -155,7 +158,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       const id = str(p.agentId);
       if (!id) break;
       const before = m.agents[id];
-      m = withAgent(m, id, { status: p.status, reason: p.reason ?? undefined });
+      // reason null (not left out) so the stored state's reason of an
+      // earlier wait is not read again (attention.ts, waitReason).
+      const fields: Partial<Agent> = { status: p.status, reason: p.reason ?? null };
+      if (p.status === 'waiting' && (!before || before.status !== 'waiting' || before.reason !== fields.reason)) fields.waitingSince = ev.ts || undefined;
+      m = withAgent(m, id, fields);
       if (!before) effects.push({ kind: 'reloadTree' });
       else if (p.status !== before.status) statusEffects(m, id, p.status, p.reason, effects);
       if (p.status !== 'running' && p.status !== 'paused') {
@@ -173,6 +180,12 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       const a = p.approval && typeof p.approval === 'object' ? p.approval : p;
       const id = str(a.agentId);
       if (id && m.agents[id]) m = withAgent(m, id, { approvalsRev: ev.seq });
+      if (ev.type === 'approval_decided' && isDenied(a) && typeof a.toolUseId === 'string' && a.toolUseId) {
+        const denied: Record<string, true> = { ...(m.denied || {}), [str(a.toolUseId)]: true };
+        const keys = Object.keys(denied);
+        if (keys.length > MAX_TOOLS) delete denied[keys[0]];
+        m = { ...m, denied };
+      }
       if (id && ev.type === 'approval_requested') {
         const name = m.agents[id]?.name || 'An agent';
         effects.push({ kind: 'toast', level: 'warn', title: `${name} needs approval`, body: str(a.toolName), agentId: id });
@@ -226,7 +239,9 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
           live.push({ runId, stream, text: content, open: !complete, seq: ev.seq, ts: ev.ts || '' });
         }
         if (live.length > MAX_LIVE_CHUNKS) live.splice(0, live.length - MAX_LIVE_CHUNKS);
-        return { ...t, live };
+        // The page may have fetched the stored lines before this event
+        // came (a replay after the fetch): they show once.
+        return { ...t, live: reconcileLive(t.messages, live, runId, stream) };
       });
       break;
     }
@@ -241,27 +256,15 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       m = withTranscript(m, id, (t) => {
         const messages = insertMessage(t.messages, full);
         let live = t.live;
-        // A stored assistant message replaces what was streamed for it: the
-        // token deltas of its run (the open chunk) and the output lines it
-        // holds (the runner stores a command's output in batches), in order.
+        // A stored assistant message replaces the token deltas streamed for
+        // its run (the open chunk); output lines it holds are dropped from
+        // the live chunks by reconcileLive.
         if (full.role === 'assistant' && live.length) {
           const run = full.runId ?? null;
-          const content = typeof full.content === 'string' ? full.content : '';
-          let pos = 0;
-          const keep: LiveChunk[] = [];
-          for (const c of live) {
-            if (c.runId === run) {
-              if (c.open || c.stream === 'assistant' || c.stream === 'text') continue;
-              const at = c.text ? findLine(content, c.text, pos) : -1;
-              if (at >= 0) {
-                pos = at + c.text.length;
-                continue;
-              }
-            }
-            keep.push(c);
-          }
+          const keep = live.filter((c) => !(c.runId === run && (c.open || c.stream === 'assistant' || c.stream === 'text')));
           if (keep.length !== live.length) live = keep;
         }
+        if (live.length && LINE_ROLE_STREAM[full.role]) live = reconcileLive(messages, live, full.runId ?? null, LINE_ROLE_STREAM[full.role]);
         return messages === t.messages && live === t.live ? t : { ...t, messages, live };
       });
       break;
@@ -298,7 +301,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       const t = m.tools[toolId];
       const status = str(p.status) || 'done';
       if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, status, durationMs: p.durationMs, exitCode: p.exitCode } } };
-      const failed = status === 'error' || status === 'failed' || (typeof p.exitCode === 'number' && p.exitCode !== 0);
+      const denied = !!m.denied?.[toolId];
+      if (denied && m.tools[toolId]) m = { ...m, tools: { ...m.tools, [toolId]: { ...m.tools[toolId], status: 'denied' } } };
+      // A call the user denied ends as an error for the CLI; for the user it
+      // is their own answer: no red toast.
+      const failed = !denied && (status === 'error' || status === 'failed' || (typeof p.exitCode === 'number' && p.exitCode !== 0));
       const dur = typeof p.durationMs === 'number' ? ` in ${formatDuration(p.durationMs)}` : '';
       // Toasts are for what needs the user: a failed tool, not every call.
       if (failed) {
@@ -331,6 +338,50 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
   return { model: m, effects, applied: true };
 }
 
+function isDenied(a: any): boolean {
+  return a.decision === 'deny' || a.status === 'denied';
+}
+
+// Whether a tool call shown in the transcript is the one a pending approval
+// waits on: same run and tool, and the same input when both have one (a
+// stored call does not carry the CLI's tool use id).
+export function awaitsApproval(call: Message, pending: readonly Approval[]): boolean {
+  for (const a of pending) {
+    if (a.status !== 'pending' || a.toolName !== call.toolName) continue;
+    if (call.runId && a.runId && call.runId !== a.runId) continue;
+    if (call.toolInput != null && a.input != null && !sameJson(call.toolInput, a.input)) continue;
+    return true;
+  }
+  return false;
+}
+
+function sameJson(x: unknown, y: unknown): boolean {
+  const parse = (v: unknown) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  };
+  return canon(parse(x)) === canon(parse(y));
+}
+
+// JSON with object keys sorted, so key order does not matter.
+function canon(v: unknown): string {
+  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
+  if (v && typeof v === 'object')
+    return (
+      '{' +
+      Object.keys(v)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + canon((v as any)[k]))
+        .join(',') +
+      '}'
+    );
+  return JSON.stringify(v) ?? 'null';
+}
+
 // An agent list read from the server can be a moment behind events already
 // applied: a program's agent_update (its state patch) is published before
 // its write commits, so a list read meanwhile lacks it, and nothing comes
@@ -352,15 +403,77 @@ export function reapplyStatePatches(m: Model, events: Envelope[]): Model {
   return m;
 }
 
-// Where `line` occurs in `text` at or after `from`, ending at a line end.
-function findLine(text: string, line: string, from: number): number {
-  let at = text.indexOf(line, from);
-  while (at >= 0) {
-    const end = at + line.length;
-    if (end === text.length || text[end] === '\n' || line.endsWith('\n')) return at;
-    at = text.indexOf(line, at + 1);
+// A command's output reaches the page twice: live, as agent_output lines
+// (stdout, stderr), and stored, as messages the runner writes in batches
+// (stdout as 'assistant', stderr as 'system') that the page fetches or
+// hears of in message_created. Neither carries an offset and their batches
+// do not line up, so the two are one sequence by their lines: per run and
+// stream, each live line is matched in order against the stored lines
+// (greedily, each stored line used once, never going back), and a matched
+// line is dropped from the live chunks. What is left is output not stored
+// yet. Whatever order the fetch, the replay and the events come in, a
+// line shows once. `runId`/`stream` limit the work to one run's stream.
+const LINE_STREAM_ROLE: Record<string, string> = { stdout: 'assistant', stderr: 'system' };
+const LINE_ROLE_STREAM: Record<string, string> = { assistant: 'stdout', system: 'stderr' };
+
+export function reconcileLive(messages: Message[], live: LiveChunk[], runId?: string | null, stream?: string): LiveChunk[] {
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < live.length; i++) {
+    const c = live[i];
+    if (c.open || c.runId === null || !LINE_STREAM_ROLE[c.stream]) continue;
+    if (runId !== undefined && (c.runId !== runId || c.stream !== stream)) continue;
+    const key = c.runId + '\n' + c.stream;
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
   }
-  return -1;
+  if (groups.size === 0) return live;
+  let out: (LiveChunk | null)[] | null = null;
+  for (const idx of groups.values()) {
+    const first = live[idx[0]];
+    const role = LINE_STREAM_ROLE[first.stream];
+    // Where each stored line of this run's stream is, in order.
+    const at = new Map<string, number[]>();
+    let n = 0;
+    for (const m of messages) {
+      if ((m.runId ?? null) !== first.runId || m.role !== role || m.toolName) continue;
+      for (const line of (m.content || '').split('\n')) {
+        const l = at.get(line);
+        if (l) l.push(n);
+        else at.set(line, [n]);
+        n++;
+      }
+    }
+    if (n === 0) continue;
+    let pos = 0; // the next stored line a live line may match
+    for (const i of idx) {
+      const c = live[i];
+      const lines = c.text.split('\n');
+      const kept: string[] = [];
+      for (const line of lines) {
+        const k = firstAtOrAfter(at.get(line), pos);
+        if (k < 0) kept.push(line);
+        else pos = k + 1;
+      }
+      if (kept.length === lines.length) continue;
+      out = out || live.slice();
+      out[i] = kept.length ? { ...c, text: kept.join('\n') } : null;
+    }
+  }
+  return out ? (out.filter((c) => c !== null) as LiveChunk[]) : live;
+}
+
+// The least element of the sorted list that is >= from, or -1.
+function firstAtOrAfter(list: number[] | undefined, from: number): number {
+  if (!list) return -1;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid] < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < list.length ? list[lo] : -1;
 }
 
 // Called only on a change of status: the chime (when the user turned it

@@ -18,6 +18,9 @@ export function emaDebiased(ys: (number | null)[], weight: number): (number | nu
 
 export type RunBuckets = {
   runId: string;
+  /** the run's display name and colour (issue #35) */
+  name?: string;
+  color?: string;
   points: number;
   buckets: { x: number[]; min: number[]; max: number[]; mean: number[]; last: number[]; count: number[] };
 };
@@ -52,4 +55,14 @@ export function alignGroup(x: number[], g: Group): { mean: (number | null)[]; mi
   const at = new Map(g.x.map((v, i) => [v, i]));
   const pick = (col: number[]) => x.map((v) => (at.has(v) ? col[at.get(v)!] : null));
   return { mean: pick(g.mean), min: pick(g.min), max: pick(g.max) };
+}
+
+// Each run's colour (issue #35): its own (GET/PATCH /api/runs/:id), unless
+// it is missing, malformed or shared with another drawn run; then the
+// palette's colour for its position, so two curves never look alike.
+export const PALETTE = ['#4f9cff', '#ff7a59', '#3ecf8e', '#c77dff', '#ffd166', '#ef476f', '#06d6a0', '#118ab2'];
+export function runColors(runs: { color?: string }[]): string[] {
+  const seen = new Map<string, number>();
+  for (const r of runs) if (r.color) seen.set(r.color.toLowerCase(), (seen.get(r.color.toLowerCase()) || 0) + 1);
+  return runs.map((r, i) => (r.color && /^#[0-9a-fA-F]{6}$/.test(r.color) && seen.get(r.color.toLowerCase()) === 1 ? r.color : PALETTE[i % PALETTE.length]));
 }

@@ -6,7 +6,7 @@ import { batch, computed, signal } from '@preact/signals';
 import { loadLimits } from './limits';
 import { playChime, soundEnabled, wantsChime } from './attention';
 import { api, ApiError, onUnauthorized, type Principal } from './api';
-import { emptyModel, emptyTranscript, mergeMessages, isStatePatch, reapplyStatePatches, reduce, type Effect, type Model } from './events';
+import { emptyModel, emptyTranscript, mergeMessages, isStatePatch, reapplyStatePatches, reconcileLive, reduce, type Effect, type Model } from './events';
 import { defaults, normalizeSettings, type Settings } from './settings';
 import { LiveSocket, wsUrl, type ConnState } from './socket';
 import type { Agent, Envelope, Message, Run, Workspace, Worktree } from './types';
@@ -240,27 +240,31 @@ function setTranscript(agentId: string, f: (t: ReturnType<typeof emptyTranscript
   model.value = { ...m, transcripts: { ...m.transcripts, [agentId]: f(t) } };
 }
 
+type Tr = ReturnType<typeof emptyTranscript>;
+
+// The transcript with the stored messages fetched: output lines they hold
+// leave the live chunks (events.ts, reconcileLive), so a line streamed
+// before the fetch answered shows once.
+function withStored(t: Tr, messages: Tr['messages'], rest: Partial<Tr>): Tr {
+  return { ...t, ...rest, messages, live: reconcileLive(messages, t.live) };
+}
+
 export async function loadTranscript(agentId: string) {
   const page = await api.messages(agentId, PAGE);
-  setTranscript(agentId, (t) => ({
-    ...t,
-    messages: mergeMessages(t.messages, page.messages),
-    hasMore: t.loaded ? t.hasMore : page.hasMore,
-    cursor: t.loaded ? t.cursor : page.nextCursor,
-    loaded: true,
-  }));
+  setTranscript(agentId, (t) =>
+    withStored(t, mergeMessages(t.messages, page.messages), {
+      hasMore: t.loaded ? t.hasMore : page.hasMore,
+      cursor: t.loaded ? t.cursor : page.nextCursor,
+      loaded: true,
+    }),
+  );
 }
 
 export async function loadOlder(agentId: string) {
   const t = model.value.transcripts[agentId];
   if (!t || !t.hasMore || !t.cursor) return;
   const page = await api.messages(agentId, PAGE, t.cursor);
-  setTranscript(agentId, (cur) => ({
-    ...cur,
-    messages: mergeMessages(cur.messages, page.messages),
-    hasMore: page.hasMore,
-    cursor: page.nextCursor,
-  }));
+  setTranscript(agentId, (cur) => withStored(cur, mergeMessages(cur.messages, page.messages), { hasMore: page.hasMore, cursor: page.nextCursor }));
 }
 
 // Reloads everything the page shows; events that arrive meanwhile are held

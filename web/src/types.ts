@@ -42,7 +42,9 @@ export interface Agent {
   crewId?: string | null;
   state?: Record<string, unknown> | null;
   terminal?: boolean;
-  reason?: string;
+  reason?: string | null;
+  // When it last started waiting (the agent_status event's time; client-side).
+  waitingSince?: string;
   // Why its run cannot go on for now ("disk full"): run_stalled until
   // run_resumed or the run's end (client-side only).
   stalled?: string | null;

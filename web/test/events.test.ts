@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyModel, mergeMessages, reapplyStatePatches, reduce, type Model } from '../src/events';
+import { awaitsApproval, emptyModel, mergeMessages, reapplyStatePatches, reconcileLive, reduce, type LiveChunk, type Model } from '../src/events';
 import type { Envelope, Message } from '../src/types';
 
 const agent = { id: 'ag_1', worktreeId: 'wt_1', name: 'Builder', status: 'finished' };
@@ -111,6 +111,128 @@ describe('reduce', () => {
     ]);
     expect(m.transcripts.ag_1.live.map((c) => c.text)).toEqual(['other run', 'tick 2']);
     expect(m.transcripts.ag_1.messages.map((x) => x.content)).toEqual(['tick 0\ntick 10\ntick 1']);
+  });
+
+  // A command agent's 16 numbered lines: live chunks and stored batches
+  // that do not line up, in every order the page can get them in.
+  describe('live and stored output are one sequence', () => {
+    const lines = Array.from({ length: 16 }, (_, i) => `line ${i + 1}`);
+    const out = (seq: number, from: number, to: number, stream = 'stdout') =>
+      ev(seq, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream, content: lines.slice(from, to).join('\n'), isComplete: true });
+    const stored = (seq: number, id: string, from: number, to: number, role = 'assistant') =>
+      ev(seq, 'message_created', {
+        message: {
+          id,
+          agentId: 'ag_1',
+          runId: 'run_1',
+          role,
+          content: lines.slice(from, to).join('\n'),
+          createdAt: `2026-11-21T10:00:${String(seq).padStart(2, '0')}.000Z`,
+        },
+      });
+    // What the page shows, line by line, in order.
+    const shown = (m: Model) => {
+      const t = m.transcripts.ag_1;
+      return [...t.messages.map((x) => x.content), ...t.live.map((c) => c.text)].join('\n').split('\n');
+    };
+    // Live chunks of 3 lines, stored batches of 5: boundaries never match.
+    const liveEvs = [out(1, 0, 3), out(3, 3, 6), out(5, 6, 9), out(7, 9, 12), out(9, 12, 15), out(11, 15, 16)];
+    const storedEvs = [stored(2, 'msg_01', 0, 5), stored(4, 'msg_02', 5, 10), stored(8, 'msg_03', 10, 15), stored(12, 'msg_04', 15, 16)];
+    const all = [...liveEvs, ...storedEvs].sort((a, b) => a.seq - b.seq);
+
+    it('every line once when the page saw the whole run', () => {
+      expect(shown(run(all).m)).toEqual(lines);
+    });
+
+    it('every line once at every point of the run', () => {
+      for (let k = 1; k <= all.length; k++) {
+        const s = shown(run(all.slice(0, k)).m);
+        expect(new Set(s).size).toBe(s.length);
+      }
+    });
+
+    it('every line once when the fetch answered before the replayed events', () => {
+      // The page fetched the stored rows, then the socket replayed the run.
+      const fetched = storedEvs.map((e) => e.payload.message);
+      const start: Model = {
+        ...emptyModel(),
+        agents: { ag_1: agent as any },
+        transcripts: { ag_1: { messages: fetched, live: [], hasMore: false, cursor: null, loaded: true } },
+      };
+      expect(shown(run(all, start).m)).toEqual(lines);
+    });
+
+    it('every line once when the fetch answered after the events (page opened mid-run)', () => {
+      // Events up to seq 9 were applied; then the fetch brings the first 10 lines.
+      const { m } = run(all.filter((e) => e.seq <= 9));
+      const t = m.transcripts.ag_1;
+      const messages = mergeMessages(t.messages, [storedEvs[0].payload.message, storedEvs[1].payload.message]);
+      const after = { ...m, transcripts: { ag_1: { ...t, messages, live: reconcileLive(messages, t.live) } } };
+      expect(shown(after)).toEqual(lines.slice(0, 15));
+      expect(
+        shown(
+          run(
+            all.filter((e) => e.seq > 9),
+            after,
+          ).m,
+        ),
+      ).toEqual(lines);
+    });
+
+    it('a page that joined late (no replay of the first lines) shows the rest once', () => {
+      const late = all.filter((e) => e.seq >= 7);
+      const fetched = storedEvs.slice(0, 2).map((e) => e.payload.message);
+      const start: Model = {
+        ...emptyModel(),
+        agents: { ag_1: agent as any },
+        transcripts: { ag_1: { messages: fetched, live: [], hasMore: false, cursor: null, loaded: true } },
+      };
+      expect(shown(run(late, start).m)).toEqual(lines);
+    });
+
+    it("a failed command's error (stderr) shows once, stored as a system message", () => {
+      const { m } = run([out(1, 0, 1, 'stderr'), stored(2, 'msg_err', 0, 1, 'system')]);
+      expect(m.transcripts.ag_1.live).toEqual([]);
+      expect(m.transcripts.ag_1.messages.map((x) => x.content)).toEqual(['line 1']);
+    });
+
+    it('keeps lines of another run, another stream, and repeated lines not stored yet', () => {
+      const chunk = (runId: string, stream: string, text: string, seq: number): LiveChunk => ({ runId, stream, text, open: false, seq, ts: '' });
+      const live = [chunk('run_0', 'stdout', 'a', 1), chunk('run_1', 'stderr', 'a', 2), chunk('run_1', 'stdout', 'a\na\nb', 3)];
+      const messages = [{ ...msg('msg_1', '2026-11-21T10:00:04.000Z', 'a'), runId: 'run_1' }];
+      expect(reconcileLive(messages, live).map((c) => c.text)).toEqual(['a', 'a', 'a\nb']);
+    });
+  });
+
+  it('a denied tool call raises no red failed toast; a failing one does', () => {
+    const start = ev(1, 'tool_start', { toolId: 'tu_1', name: 'Bash', agentId: 'ag_1', runId: 'run_1' });
+    const decided = ev(2, 'approval_decided', {
+      approval: { id: 'ap_1', agentId: 'ag_1', runId: 'run_1', toolName: 'Bash', toolUseId: 'tu_1', status: 'denied', decision: 'deny' },
+    });
+    const end = ev(3, 'tool_end', { toolId: 'tu_1', status: 'error', durationMs: 5 });
+    const denied = run([start, decided, end]);
+    expect(denied.effects.filter((e) => e.kind === 'toast' && e.level === 'error')).toEqual([]);
+    expect(denied.m.tools.tu_1.status).toBe('denied');
+    const allowed = run([start, ev(2, 'approval_decided', { approval: { ...decided.payload.approval, status: 'allowed', decision: 'allow' } }), end]);
+    expect(allowed.effects.filter((e) => e.kind === 'toast' && e.level === 'error').map((e) => e.title)).toEqual(['Bash failed in 5 ms']);
+  });
+
+  it('a tool card held by a pending approval is matched by run, tool and input', () => {
+    const call: Message = {
+      ...msg('msg_t', '2026-11-21T10:00:01.000Z', ''),
+      role: 'tool',
+      runId: 'run_1',
+      toolName: 'Bash',
+      toolInput: { command: 'rm -rf x', timeout: 5 },
+    };
+    const ap = { id: 'ap_1', agentId: 'ag_1', runId: 'run_1', toolName: 'Bash', input: { timeout: 5, command: 'rm -rf x' }, status: 'pending', createdAt: '' };
+    expect(awaitsApproval(call, [ap])).toBe(true);
+    expect(awaitsApproval({ ...call, toolInput: JSON.stringify(call.toolInput) }, [ap])).toBe(true);
+    expect(awaitsApproval(call, [{ ...ap, status: 'allowed' }])).toBe(false);
+    expect(awaitsApproval(call, [{ ...ap, runId: 'run_2' }])).toBe(false);
+    expect(awaitsApproval(call, [{ ...ap, toolName: 'Edit' }])).toBe(false);
+    expect(awaitsApproval(call, [{ ...ap, input: { command: 'ls' } }])).toBe(false);
+    expect(awaitsApproval(call, [])).toBe(false);
   });
 
   it('a message that arrives twice (REST page and event) is kept once', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { align, emaDebiased } from '../src/series';
+import { align, emaDebiased, PALETTE, runColors } from '../src/series';
 
 describe('emaDebiased', () => {
   it('starts at the first value, not pulled to zero', () => {
@@ -22,5 +22,20 @@ describe('align', () => {
     expect(a.x).toEqual([0, 10, 20]);
     expect(a.cols[0].mean).toEqual([1, 2, null]);
     expect(a.cols[1].max).toEqual([null, 5, 6]);
+  });
+});
+
+describe('runColors', () => {
+  it("keeps each run's own colour", () => {
+    expect(runColors([{ color: '#ff0000' }, { color: '#00ff00' }])).toEqual(['#ff0000', '#00ff00']);
+  });
+  it('falls back to the palette for a shared, missing or malformed colour', () => {
+    expect(runColors([{ color: '#ff0000' }, { color: '#FF0000' }, {}, { color: 'red' }, { color: '#123456' }])).toEqual([
+      PALETTE[0],
+      PALETTE[1],
+      PALETTE[2],
+      PALETTE[3],
+      '#123456',
+    ]);
   });
 });

@@ -130,7 +130,19 @@ async function makeAgent(d, worktreeId, extra = {}) {
   return r.body;
 }
 
+// A counter's values as stored: 0, 1, 2, ... each exactly once and in order
+// (the tests that kill, stall or restart things while an agent counts).
+function assertOnce(values, what) {
+  assert.ok(values.length > 0, `${what}: no output stored`);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== i) {
+      assert.fail(`${what}: value ${i} expected at position ${i}, got ${values[i]} ` +
+        `(around: ${values.slice(Math.max(0, i - 3), i + 4).join(',')})`);
+    }
+  }
+}
+
 module.exports = {
   startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
-  startWithWorktree, commandAgent, testRun, chatIdle, allMessages,
+  startWithWorktree, commandAgent, testRun, chatIdle, allMessages, assertOnce,
 };

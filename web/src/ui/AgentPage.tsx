@@ -2,12 +2,13 @@
 // gauge), what it can do (start, stop, pause, fork, archive, delete), and
 // tabs for its transcript + composer, runs, the worktree's diff and, for
 // terminal agents, a terminal.
-import { useSignal } from '@preact/signals';
+import { signal, useSignal } from '@preact/signals';
 import { limitNotice, usageLimits, withLimitConfirm } from '../limits';
 import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { formatDuration } from '../events';
+import { seeAgent } from '../attention';
 import { go } from '../router';
 import {
   addSentMessage,
@@ -24,7 +25,7 @@ import {
   worktrees,
 } from '../store';
 import type { Agent, Approval } from '../types';
-import { ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
+import { AgentBadge, ago, Badge, Empty, ErrorState, errText, fmtCost, fmtInt, FormFooter, Modal, Spinner } from './common';
 import { Transcript } from './Transcript';
 import { useAgentAction, useEscBackToGrid, useOpenAgent } from './useAgent';
 import { DiffTab } from './DiffTab';
@@ -32,6 +33,13 @@ import { inputBlockedReason } from '../input';
 import { PermissionsField } from './Permissions';
 
 const TerminalView = lazy(() => import('./Terminal'));
+
+// Each agent's approvals waiting for a decision, as ApprovalCards last
+// loaded them: the transcript marks the tool cards they hold.
+const pendingApprovals = signal<Record<string, Approval[]>>({});
+function setPending(id: string, list: Approval[]) {
+  pendingApprovals.value = { ...pendingApprovals.value, [id]: list };
+}
 
 type Tab = 'transcript' | 'runs' | 'diff' | 'terminal';
 
@@ -48,6 +56,10 @@ export function AgentPage({ id }: { id: string }) {
     tabSel.value = null;
   }, [id]);
   useEscBackToGrid(id);
+  // Its page is open: what it did is seen (a turn done stops counting as new).
+  useEffect(() => {
+    if (agent) seeAgent(agent);
+  }, [agent?.id, agent?.status, agent?.updatedAt, agent?.waitingSince]);
 
   if (notFound.value)
     return (
@@ -101,7 +113,11 @@ export function AgentPage({ id }: { id: string }) {
               </Empty>
             )}
             {t?.loaded && (t.messages.length > 0 || t.live.length > 0) && (
-              <Transcript t={t} onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))} />
+              <Transcript
+                t={t}
+                pending={pendingApprovals.value[id]}
+                onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))}
+              />
             )}
             <ApprovalCards agent={agent} />
             <Composer agent={agent} />
@@ -209,6 +225,12 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
   const alive = s === 'running' || s === 'waiting' || s === 'paused' || stopping;
   const archived = !!agent.deletedAt;
   const perms = Array.isArray(agent.permissions) ? agent.permissions : [];
+  // A mode and a context gauge are a coding CLI's (Claude Code, Codex,
+  // Gemini); permissions are Claude Code's allowed tools. A command agent
+  // (any program) has none of them.
+  const executor = agent.executor || 'claude';
+  const cli = executor !== 'command';
+  const claude = executor === 'claude';
   const doDelete = () =>
     act('Delete', async () => {
       await api.deleteAgent(agent.id, false);
@@ -221,7 +243,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
     <header class="agent-head glass">
       <div class="agent-title">
         <h1>{agent.name}</h1>
-        <Badge status={archived ? 'archived' : s} />
+        <AgentBadge a={agent} />
         {agent.stalled && (
           <span class="stall" role="status" title="The agent waits on its writes until there is room; nothing it prints is lost">
             <Badge status="stalled" small /> <span class="reason">{agent.stalled}</span>
@@ -237,19 +259,23 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
           <dt>Executor</dt>
           <dd>{agent.executor || 'claude'}</dd>
         </div>
-        <div>
-          <dt>Mode</dt>
-          <dd>{agent.mode || 'regular'}</dd>
-        </div>
-        <div>
-          <dt>Permissions</dt>
-          <dd>
-            {perms.length ? perms.join(', ') : 'none'}{' '}
-            <button class="btn btn-small" aria-label="Edit permissions" disabled={archived} onClick={() => (editPerms.value = true)}>
-              Edit
-            </button>
-          </dd>
-        </div>
+        {cli && (
+          <div>
+            <dt>Mode</dt>
+            <dd>{agent.mode || 'regular'}</dd>
+          </div>
+        )}
+        {claude && (
+          <div>
+            <dt>Permissions</dt>
+            <dd>
+              {perms.length ? perms.join(', ') : 'none'}{' '}
+              <button class="btn btn-small" aria-label="Edit permissions" disabled={archived} onClick={() => (editPerms.value = true)}>
+                Edit
+              </button>
+            </dd>
+          </div>
+        )}
         {worktreeName && (
           <div>
             <dt>Worktree</dt>
@@ -263,7 +289,7 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
           </div>
         )}
       </dl>
-      <ContextGauge level={agent.contextLevel ?? 0} />
+      {cli && <ContextGauge level={agent.contextLevel ?? 0} />}
       <div class="actions" role="toolbar" aria-label="Agent actions">
         {!alive && !archived && (
           <button class="btn btn-primary" disabled={!!busy.value} onClick={() => (starting.value = true)}>
@@ -479,7 +505,10 @@ function ApprovalCards({ agent }: { agent: Agent }) {
   const load = () =>
     api
       .approvals(agent.id)
-      .then((l) => (list.value = l))
+      .then((l) => {
+        list.value = l;
+        setPending(agent.id, l);
+      })
       .catch(() => undefined);
   useEffect(() => {
     void load();
@@ -490,6 +519,7 @@ function ApprovalCards({ agent }: { agent: Agent }) {
     try {
       await api.decide(a.id, d);
       list.value = list.value.filter((x) => x.id !== a.id);
+      setPending(agent.id, list.value);
       if (d === 'allow_always') api.agent(agent.id).then(upsertAgent, () => undefined);
     } catch (e) {
       toastError('Decision not taken', e);

@@ -7,7 +7,7 @@ import { route } from '../router';
 import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
-import { Badge, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { AgentBadge, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { HealthPage } from './HealthPage';
 import { Home } from './Home';
 import { Login } from './Login';
@@ -112,7 +112,7 @@ function AgentsPage() {
                     <a href={`#/agents/${a.id}`}>{a.name}</a>
                   </td>
                   <td>
-                    <Badge status={a.deletedAt ? 'archived' : a.status} small />
+                    <AgentBadge a={a} small />
                   </td>
                   <td>{wts.get(a.worktreeId)?.name || a.worktreeId}</td>
                   <td>{a.executor || 'claude'}</td>

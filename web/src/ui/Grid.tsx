@@ -11,7 +11,7 @@ import { fromGrid, go } from '../router';
 import { agentList, loadTranscript, model, worktrees } from '../store';
 import { gridColumns, gridMove, tailLines, typingIn } from '../tasks';
 import type { Agent } from '../types';
-import { AgentCost, Badge, Empty, Modal } from './common';
+import { AgentBadge, AgentCost, Empty, Modal } from './common';
 
 const MAX_TILES = 24; // transcripts loaded at once
 
@@ -54,7 +54,7 @@ function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; select
         <a class="tile-name" href={`#/agents/${a.id}`} tabIndex={-1} onClick={() => (fromGrid.value = true)}>
           {a.name}
         </a>
-        <Badge status={a.status} small />
+        <AgentBadge a={a} small />
       </header>
       <div class="tile-sub muted small">
         {wt?.name || a.worktreeId} · {a.executor || 'claude'}

@@ -5,7 +5,8 @@ import { useEffect } from 'preact/hooks';
 import { agentList, loadError, loadRuns, loadTree, runsByAgent, usageToday, workspaces } from '../store';
 import type { Agent, Run } from '../types';
 import { formatDuration } from '../events';
-import { ago, Badge, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { isUnseen, needsYou, seenMarks } from '../attention';
+import { AgentBadge, ago, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
 export function usageFigures(u: any): { tokens: number | null; cost: number | null; requests: number | null } {
   if (!u || u.error) return { tokens: null, cost: null, requests: null };
@@ -46,7 +47,7 @@ function AgentMini({ list, empty }: { list: Agent[]; empty: string }) {
     <ul class="mini-list">
       {list.slice(0, 6).map((a) => (
         <li key={a.id}>
-          <a href={`#/agents/${a.id}`}>{a.name}</a> <Badge status={a.status} small />
+          <a href={`#/agents/${a.id}`}>{a.name}</a> <AgentBadge a={a} small />
         </li>
       ))}
     </ul>
@@ -56,7 +57,10 @@ function AgentMini({ list, empty }: { list: Agent[]; empty: string }) {
 export function Home() {
   const agents = agentList.value.filter((a) => !a.deletedAt);
   const running = agents.filter((a) => a.status === 'running');
-  const waiting = agents.filter((a) => a.status === 'waiting');
+  // Waiting for you: an approval or a question. A turn done is only
+  // attention-worthy until it has been seen.
+  const waiting = agents.filter(needsYou);
+  const unseen = agents.filter((a) => isUnseen(a, seenMarks.value));
   const failed = agents.filter((a) => a.status === 'error');
   const u = usageFigures(usageToday.value);
   const recentAgents = [...agents].sort((a, b) => (b.updatedAt || '').localeCompare(a.updatedAt || '')).slice(0, 6);
@@ -134,7 +138,7 @@ export function Home() {
       <div class="home-grid">
         <section class="panel glass">
           <h2>Needs attention</h2>
-          <AgentMini list={[...waiting, ...failed]} empty="Nothing needs you right now." />
+          <AgentMini list={[...waiting, ...failed, ...unseen]} empty="Nothing needs you right now." />
           <h2>Running</h2>
           <AgentMini list={running} empty="No agent is running." />
         </section>

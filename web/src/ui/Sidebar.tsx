@@ -9,7 +9,8 @@ import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
-import { AgentCost, Badge, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
+import { needsYou } from '../attention';
+import { AgentBadge, AgentCost, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
 import { lazy, Suspense } from 'preact/compat';
 import { SHELL_ARGV } from '../tasks';
 
@@ -26,7 +27,8 @@ function counts(agents: Agent[]) {
   for (const a of agents) {
     if (a.deletedAt) continue;
     if (a.status === 'running') running++;
-    else if (a.status === 'waiting') waiting++;
+    else if (needsYou(a))
+      waiting++; // a turn done does not need the user
     else if (a.status === 'error') error++;
   }
   return { running, waiting, error };
@@ -42,7 +44,7 @@ function Counts({ agents }: { agents: Agent[] }) {
         </span>
       )}
       {c.waiting > 0 && (
-        <span class="count count-waiting" title={`${c.waiting} waiting`}>
+        <span class="count count-waiting" title={`${c.waiting} need you`}>
           {c.waiting}
         </span>
       )}
@@ -160,7 +162,7 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                             >
                               <span class="agent-name">{a.name}</span>
                               <AgentCost a={a} />
-                              <Badge status={a.status} small />
+                              <AgentBadge a={a} small />
                             </a>
                           </li>
                         ))}

@@ -13,13 +13,12 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, listOf } from '../api';
-import { align, alignGroup, emaDebiased, type Group, type RunBuckets } from '../series';
+import { align, alignGroup, emaDebiased, runColors, type Group, type RunBuckets } from '../series';
 import { metricsTick } from '../store';
 import { Empty, ErrorState, errText } from './common';
 import Distributions from './Distributions';
 import { TrainingCards } from './TrainingCards';
 
-const COLORS = ['#4f9cff', '#ff7a59', '#3ecf8e', '#c77dff', '#ffd166', '#ef476f', '#06d6a0', '#118ab2'];
 const RANGES = ['all', '5m', '15m', '1h', '6h', '24h', '7d'];
 const BUCKETS = 600;
 const LIVE_MS = 500; // at most two refetches a second while points arrive
@@ -41,13 +40,15 @@ function Chart({ data, opts, onZoom }: { data: { runs: RunBuckets[]; group?: Gro
     const series: uPlot.Series[] = [{ label: opts.x }];
     const columns: (number | null)[][] = [];
     const bands: uPlot.Band[] = [];
+    const colors = runColors(data.runs);
     cols.forEach((c, i) => {
-      const color = COLORS[i % COLORS.length];
+      const color = colors[i];
+      const name = data.runs[i]?.name || c.runId;
       const base = columns.length + 1;
-      series.push({ label: `${c.runId} max`, stroke: color + '33', width: 1 });
-      series.push({ label: `${c.runId} min`, stroke: color + '33', width: 1 });
-      series.push({ label: `${c.runId} raw`, stroke: color + (opts.smooth > 0 ? '55' : 'ff'), width: 1 });
-      series.push({ label: c.runId, stroke: color, width: 2, show: opts.smooth > 0 });
+      series.push({ label: `${name} max`, stroke: color + '33', width: 1 });
+      series.push({ label: `${name} min`, stroke: color + '33', width: 1 });
+      series.push({ label: `${name} raw`, stroke: color + (opts.smooth > 0 ? '55' : 'ff'), width: 1 });
+      series.push({ label: name, stroke: color, width: 2, show: opts.smooth > 0 });
       columns.push(c.max, c.min, c.mean, emaDebiased(c.mean, opts.smooth));
       bands.push({ series: [base, base + 1], fill: color + '22' });
     });
@@ -68,6 +69,9 @@ function Chart({ data, opts, onZoom }: { data: { runs: RunBuckets[]; group?: Gro
         height: 320,
         series,
         bands,
+        // the legend is ours below the chart: one entry per run by name,
+        // not uPlot's four per run (max, min, raw, smoothed)
+        legend: { show: false },
         scales: { x: { time: opts.x === 'time' }, y: { distr: opts.log ? 3 : 1 } },
         axes: [{}, { size: 80 }],
         cursor: { drag: { x: true, y: false } },
@@ -192,7 +196,14 @@ export default function Training() {
                 <td>
                   <input type="checkbox" aria-label={`compare ${r.id}`} checked={picked.value.includes(r.id)} onChange={() => toggle(r.id)} />
                 </td>
-                <td class="mono">{r.id}</td>
+                <td>
+                  <span class="swatch" style={{ background: r.color }} /> {r.name || r.id} <span class="mono muted">{r.id}</span>
+                  {(r.tags || []).map((t: string) => (
+                    <span key={t} class="tag">
+                      {t}
+                    </span>
+                  ))}
+                </td>
                 <td>{r.agentName || r.agentId}</td>
                 <td>{r.status}</td>
                 <td>{r.startedAt ? new Date(r.startedAt).toLocaleString() : '–'}</td>
@@ -281,8 +292,9 @@ export default function Training() {
       {data.value && (
         <ul class="training-legend">
           {data.value.runs.map((r, i) => (
-            <li key={r.runId} style={{ color: COLORS[i % COLORS.length] }}>
-              {r.runId}: {r.points} points
+            <li key={r.runId} data-testid="run-legend" data-run={r.runId} style={{ color: runColors(data.value!.runs)[i] }} title={r.runId}>
+              <span class="swatch" style={{ background: runColors(data.value!.runs)[i] }} /> <span class="run-name">{r.name || r.runId}</span>: {r.points}{' '}
+              points
             </li>
           ))}
           {opts.value.group && data.value.runs.length > 1 && data.value.group && (

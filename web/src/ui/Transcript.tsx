@@ -6,10 +6,10 @@
 import { useSignal } from '@preact/signals';
 import { memo } from 'preact/compat';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { formatDuration, type Transcript as T } from '../events';
+import { awaitsApproval, formatDuration, type Transcript as T } from '../events';
 import { groupMessages, type Row } from '../grouping';
 import { renderMarkdown } from '../markdown';
-import type { Message } from '../types';
+import type { Approval, Message } from '../types';
 import { fmtInt, fmtTime } from './common';
 import { computeOffsets, visibleRange } from '../virtual';
 
@@ -67,7 +67,7 @@ function MessageRow({ msg, first }: { msg: Message; first: boolean }) {
   );
 }
 
-function ToolRow({ call, result, open, onToggle }: { call: Message; result: Message | null; open: boolean; onToggle: () => void }) {
+function ToolRow({ call, result, open, onToggle, waiting }: { call: Message; result: Message | null; open: boolean; onToggle: () => void; waiting: boolean }) {
   const output = result ? result.toolOutput : call.toolOutput;
   const done = (output !== undefined && output !== null) || (result || call).isComplete !== false;
   const anyCall = call as any;
@@ -85,8 +85,8 @@ function ToolRow({ call, result, open, onToggle }: { call: Message; result: Mess
         </span>
         <span class="tool-name">{call.toolName || 'tool'}</span>
         <span class="tool-sum">{summary(call.toolInput ?? call.content)}</span>
-        <span class={`tool-state ${isErr ? 'failed' : done ? 'done' : 'running'}`}>
-          {isErr ? 'failed' : done ? (dur !== null ? formatDuration(dur) : 'done') : 'running…'}
+        <span class={`tool-state ${isErr ? 'failed' : done ? 'done' : waiting ? 'awaiting' : 'running'}`}>
+          {isErr ? 'failed' : done ? (dur !== null ? formatDuration(dur) : 'done') : waiting ? 'waiting for approval' : 'running…'}
         </span>
       </button>
       {isErr && !open && done && <div class="tool-preview">{summary(output)}</div>}
@@ -122,19 +122,21 @@ function LiveRow({ row }: { row: Extract<Row, { kind: 'live' }> }) {
   );
 }
 
-export function Transcript({ t, onLoadOlder }: { t: T | undefined; onLoadOlder: () => Promise<void> }) {
+// pending: the agent's approvals still waiting for a decision (a tool card
+// they hold says so instead of running…).
+export function Transcript({ t, onLoadOlder, pending = [] }: { t: T | undefined; onLoadOlder: () => Promise<void>; pending?: readonly Approval[] }) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const [view, setView] = useState({ top: 0, height: 600 });
-  const [, setMeasured] = useState(0);
+  // Bumped when a rendered row's measured height changed: the offsets
+  // below depend on it, so a row that grows (a tool card opened, an image
+  // loaded) pushes the rows after it down at once.
+  const [measured, setMeasured] = useState(0);
   const expanded = useSignal<Set<string>>(new Set());
   const atBottom = useRef(true);
   const loadingOlder = useRef(false);
   const rows = useMemo(() => groupMessages(t?.messages || [], t?.live || []), [t?.messages, t?.live]);
-  const offsets = useMemo(
-    () => computeOffsets(rows.length, (i) => heights.current.get(rows[i].key) ?? ESTIMATE),
-    [rows, view, heights.current.size, setMeasured],
-  );
+  const offsets = useMemo(() => computeOffsets(rows.length, (i) => heights.current.get(rows[i].key) ?? ESTIMATE), [rows, view, measured]);
   const total = offsets[rows.length] || 0;
   const { start, end } = visibleRange(offsets, view.top, view.height, 8);
 
@@ -227,7 +229,15 @@ export function Transcript({ t, onLoadOlder }: { t: T | undefined; onLoadOlder: 
         }}
       >
         {r.kind === 'message' && <MessageRow msg={r.msg} first={r.first} />}
-        {r.kind === 'tool' && <ToolRow call={r.call} result={r.result} open={expanded.value.has(r.key)} onToggle={() => toggle(r.key)} />}
+        {r.kind === 'tool' && (
+          <ToolRow
+            call={r.call}
+            result={r.result}
+            open={expanded.value.has(r.key)}
+            onToggle={() => toggle(r.key)}
+            waiting={pending.length > 0 && awaitsApproval(r.call, pending)}
+          />
+        )}
         {r.kind === 'live' && <LiveRow row={r} />}
       </div>,
     );

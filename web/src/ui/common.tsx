@@ -1,14 +1,18 @@
 // Small shared pieces: status badges, states (loading / error / empty),
 // a modal dialog with focus handling, and number/time formatting.
 import type { ComponentChildren } from 'preact';
+import type { Agent } from '../types';
 import { createPortal } from 'preact/compat';
 import type { Signal } from '@preact/signals';
 import { useLayoutEffect, useRef } from 'preact/hooks';
+import { badgeStatus, isUnseen, needsYou, seenMarks } from '../attention';
 
 const STATUS_LABEL: Record<string, string> = {
   running: 'Running',
   stopped: 'Stopped',
   waiting: 'Waiting',
+  // Finished its turn: waits for a next message, but does not need the user.
+  turn: 'Turn done',
   error: 'Error',
   finished: 'Finished',
   paused: 'Paused',
@@ -31,6 +35,19 @@ export function Badge({ status, small }: { status: string; small?: boolean }) {
     <span class={`badge badge-${s.replace(/[^a-z0-9_-]/gi, '')}${small ? ' badge-sm' : ''}`} title={label}>
       <span class="dot" aria-hidden="true" />
       {label}
+    </span>
+  );
+}
+
+// An agent's status badge: Waiting only when it needs the user (an
+// approval, a question); a turn done says so, with a dot until it is seen.
+export function AgentBadge({ a, small }: { a: Agent; small?: boolean }) {
+  const s = badgeStatus(a);
+  const unseen = s === 'turn' && isUnseen(a, seenMarks.value);
+  return (
+    <span class={`agent-badge${unseen ? ' unseen' : ''}`} data-attention={needsYou(a) ? 'needs-you' : unseen ? 'unseen' : s === 'turn' ? 'seen' : undefined}>
+      <Badge status={s} small={small} />
+      {unseen && <span class="unseen-dot" role="img" aria-label="not seen yet" title="Finished its turn since you last looked" />}
     </span>
   );
 }
