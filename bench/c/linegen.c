@@ -46,10 +46,12 @@ int main(int argc, char **argv)
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
             }
         }
-        int n = metric ? snprintf(line, sizeof(line),
-                                  "{\"type\":\"metric\",\"name\":\"reward\",\"step\":%ld,\"value\":%lld}\n",
-                                  i, (long long)due)
-                       : snprintf(line, sizeof(line), "bench %ld %lld\n", i, (long long)due);
+        int n = metric
+                    ? snprintf(
+                          line, sizeof(line),
+                          "{\"type\":\"metric\",\"name\":\"reward\",\"step\":%ld,\"value\":%lld}\n",
+                          i, (long long)due)
+                    : snprintf(line, sizeof(line), "bench %ld %lld\n", i, (long long)due);
         if (write(1, line, (size_t)n) != n) {
             return 1;
         }

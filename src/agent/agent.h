@@ -61,12 +61,12 @@ typedef struct {
     ad_agent_mode_t mode;
     const char *const *permissions; /* allowed tools, e.g. "Bash", "Read" */
     size_t npermissions;
-    const char *session_id;     /* NULL or "": a new session; else resume it */
+    const char *session_id; /* NULL or "": a new session; else resume it */
     /* claude: resume session_id into a new session (--fork-session), so the
      * session file it came from is never appended to (a forked agent's
      * first run). */
     bool fork_session;
-    const char *model;          /* NULL or "": the CLI's default */
+    const char *model; /* NULL or "": the CLI's default */
     /* claude only, NULL or "": none. Text added to the CLI's system prompt
      * (--append-system-prompt): an agent definition's body. */
     const char *system_prompt;

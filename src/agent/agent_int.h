@@ -31,9 +31,9 @@ struct ad_parser {
     ad_executor_t kind;
     char *session_id;
     char *model;
-    json_t *prices;          /* the model_prices setting, or NULL */
-    ad_buf_t unpriced;       /* ",model,model," already said to have no price */
-    char *last_error;        /* gemini: the last error event, for a bare error result */
+    json_t *prices;    /* the model_prices setting, or NULL */
+    ad_buf_t unpriced; /* ",model,model," already said to have no price */
+    char *last_error;  /* gemini: the last error event, for a bare error result */
     open_tool_t *tools;
     size_t ntools;
     seen_msg_t *seen;
@@ -65,8 +65,8 @@ void ad_strv_free(ad_strv_t *s);
  * return 0, or AD_EINVAL with err set. */
 int ad_codex_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
                    char *err, size_t errsz);
-int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env,
-                    ad_launch_t *out, char *err, size_t errsz);
+int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
+                    char *err, size_t errsz);
 
 /* Writes v as a TOML value (string, number, boolean, array or inline
  * table) into b, for codex's `-c key=value`. AD_EINVAL for null, AD_ETOOBIG

@@ -157,7 +157,8 @@ static int join_permissions(const ad_agent_spec_t *spec, ad_buf_t *out, char *er
             snprintf(err, errsz, "permission %zu is empty or starts with '-'", i);
             return AD_EINVAL;
         }
-        if ((i > 0 && ad_buf_putc(out, ',') != 0) || ad_buf_puts(out, ad_permission_tools(t)) != 0) {
+        if ((i > 0 && ad_buf_putc(out, ',') != 0) ||
+            ad_buf_puts(out, ad_permission_tools(t)) != 0) {
             snprintf(err, errsz, "permissions are too long");
             return AD_ETOOBIG;
         }

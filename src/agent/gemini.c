@@ -16,12 +16,13 @@
 
 /* ---- launch ------------------------------------------------------------------ */
 
-int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env,
-                    ad_launch_t *out, char *err, size_t errsz)
+int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
+                    char *err, size_t errsz)
 {
     if (spec->prompt == NULL || spec->prompt[0] == '\0') {
-        snprintf(err, errsz, "a gemini agent needs a prompt: the headless CLI runs one prompt "
-                             "per run");
+        snprintf(err, errsz,
+                 "a gemini agent needs a prompt: the headless CLI runs one prompt "
+                 "per run");
         return AD_EINVAL;
     }
     ad_strv_push(argv, "--output-format");

@@ -79,8 +79,9 @@ int ad_permission_check(const char *entry, char *why, size_t whysz)
     for (size_t i = n + 1; i < len - 1; i++) {
         unsigned char c = (unsigned char)entry[i];
         if (c < 0x20 || c == 0x7f || c == ',' || c == '(' || c == ')') {
-            snprintf(why, whysz, "a rule's argument may not hold control characters, ',' or "
-                                 "parentheses");
+            snprintf(why, whysz,
+                     "a rule's argument may not hold control characters, ',' or "
+                     "parentheses");
             return AD_EINVAL;
         }
     }

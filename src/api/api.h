@@ -37,17 +37,17 @@ typedef struct {
     struct ad_store *store;
     struct ad_auth *auth; /* who may do what (src/auth/auth.h) */
     ad_bus_t *bus;
-    struct ad_runner *runner; /* agent runs (src/run/run.h) */
-    struct ad_procs *procs;   /* the process supervisor (src/proc/proc.h) */
-    struct ad_cluster *cluster; /* --redis-url (src/cluster/cluster.h), or NULL */
-    struct ad_health *health; /* the host sampler, made by health.c (src/health) */
-    struct ad_jobs *jobs;     /* jobs with progress, made by jobs.c (src/svc) */
+    struct ad_runner *runner;     /* agent runs (src/run/run.h) */
+    struct ad_procs *procs;       /* the process supervisor (src/proc/proc.h) */
+    struct ad_cluster *cluster;   /* --redis-url (src/cluster/cluster.h), or NULL */
+    struct ad_health *health;     /* the host sampler, made by health.c (src/health) */
+    struct ad_jobs *jobs;         /* jobs with progress, made by jobs.c (src/svc) */
     struct ad_services *services; /* helpers kept up, made by services.c (src/svc) */
     struct ad_creds *creds;       /* provider keys, made by creds.c (src/creds) */
     struct ad_chat *chat;         /* streamed chats, made by chats.c (src/chat) */
     struct ad_defwatch *defwatch; /* definitions folders watched, made by defs.c (src/defs) */
     struct ad_api *api;           /* the REST layer's own state (api_int.h) */
-    uint64_t started_ms;      /* wall clock when the daemon started */
+    uint64_t started_ms;          /* wall clock when the daemon started */
 } ad_app_t;
 
 /* Registers every REST route on app->server. app is borrowed and must

@@ -104,7 +104,8 @@ static void msg_done(int rc, void *ctx)
     e = e ? e : ad_buf_putc(&text, '}');
     if (e == 0) {
         ad_api_publish_text(w->app, "message_created", text.data, text.len, "agent", w->m.agent_id,
-                            "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, "org", w->org, NULL);
+                            "worktree", w->m.worktree_id, "workspace", w->m.workspace_id, "org",
+                            w->org, NULL);
         ad_res_send(w->req, 201, "application/json", text.data + off, text.len - off - 1);
     } else {
         ad_api_fail(w->req, AD_EINTERNAL, "message", NULL);

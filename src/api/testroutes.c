@@ -102,8 +102,7 @@ static void burst_tick(uv_timer_t *t)
 }
 
 /* One event now, answered as a burst of one. */
-static void publish_one(ad_app_t *app, ad_req_t *r, json_t *body, const char *type,
-                        json_t *topics)
+static void publish_one(ad_app_t *app, ad_req_t *r, json_t *body, const char *type, json_t *topics)
 {
     const char *t[16];
     size_t n = json_array_size(topics);
@@ -411,13 +410,15 @@ static void test_routes(ad_req_t *r, void *ud)
 void ad_api_test_routes_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/test/routes", AD_ACCESS_ADMIN, test_routes, app);
-    ad_server_route(app->server, "GET", "/test/store-stats", AD_ACCESS_ADMIN, test_store_stats, app);
+    ad_server_route(app->server, "GET", "/test/store-stats", AD_ACCESS_ADMIN, test_store_stats,
+                    app);
     ad_server_route(app->server, "POST", "/test/publish", AD_ACCESS_ADMIN, test_publish, app);
     static const char *const bearer[] = {"bearer", NULL};
     ad_server_route_ws(app->server, "/test/ws-publish", AD_ACCESS_ADMIN, bearer, &wspub_handler,
                        app);
     ad_server_route(app->server, "POST", "/test/runs", AD_ACCESS_ADMIN, test_runs, app);
-    ad_server_route(app->server, "POST", "/test/agent-status", AD_ACCESS_ADMIN, test_agent_status, app);
+    ad_server_route(app->server, "POST", "/test/agent-status", AD_ACCESS_ADMIN, test_agent_status,
+                    app);
     ad_server_route(app->server, "POST", "/test/approvals", AD_ACCESS_ADMIN, test_approvals, app);
 }
 #endif

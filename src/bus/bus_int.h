@@ -207,13 +207,13 @@ struct ad_bus {
     void *simpl;
     ad_bus_event_t **pending;
     size_t npending, pending_cap;
-    unsigned writes; /* batches in flight (a batch waiting to retry counts) */
-    struct wbatch *retry;       /* the batch whose write failed, to retry */
-    int64_t retry_ms;           /* its current backoff */
-    size_t unpersisted_bytes;   /* events published and not yet stored */
-    uint64_t dropped;           /* events given up on (the log has a gap) */
-    uint64_t published;         /* events published since start */
-    uint64_t stored;            /* events written to the log since start */
+    unsigned writes;          /* batches in flight (a batch waiting to retry counts) */
+    struct wbatch *retry;     /* the batch whose write failed, to retry */
+    int64_t retry_ms;         /* its current backoff */
+    size_t unpersisted_bytes; /* events published and not yet stored */
+    uint64_t dropped;         /* events given up on (the log has a gap) */
+    uint64_t published;       /* events published since start */
+    uint64_t stored;          /* events written to the log since start */
     bool stopping;
     uint64_t persisted_seq;
     uint64_t db_min; /* oldest record in the log, 0: none */

@@ -74,7 +74,7 @@ typedef struct dbread {
     struct gap {
         uint64_t from, to;
         size_t at; /* reported before evs[at] */
-    } *gaps;
+    } * gaps;
     size_t ngaps;
     size_t rows;
     int rc;

@@ -92,7 +92,6 @@ bool ad_gitx_branch_name_valid(const char *name, char *why, size_t whysz)
     return true;
 }
 
-
 /* ---- opening ---------------------------------------------------------------- */
 
 int ad_gitx_main_path(git_repository *repo, char *out, size_t outsz)

@@ -160,7 +160,9 @@ static json_t *event_eye(const ad_health_sample_t *s)
         return json_pack("{s:f, s:o, s:o, s:s}", "fps", v->fps, "latency",
                          opt_real(v->has_latency, v->latency_ms), "pcieBandwidth",
                          opt_real(v->has_pcie, v->pcie_gbps), "status",
-                         !v->health_known ? "unknown" : v->healthy ? "healthy" : "unhealthy");
+                         !v->health_known ? "unknown"
+                         : v->healthy     ? "healthy"
+                                          : "unhealthy");
     }
     return json_null();
 }

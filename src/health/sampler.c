@@ -143,9 +143,8 @@ static void on_tick(uv_timer_t *t)
     if (h->ntargets > AD_HEALTH_MAX_AGENTS) {
         h->ntargets = AD_HEALTH_MAX_AGENTS;
     }
-    h->nservices = h->services_fn != NULL
-                       ? h->services_fn(h->services, AD_HEALTH_MAX_SERVICES, h->ud)
-                       : 0;
+    h->nservices =
+        h->services_fn != NULL ? h->services_fn(h->services, AD_HEALTH_MAX_SERVICES, h->ud) : 0;
     if (h->nservices > AD_HEALTH_MAX_SERVICES) {
         h->nservices = AD_HEALTH_MAX_SERVICES;
     }

@@ -95,8 +95,8 @@ static void service_reasons(ad_health_sample_t *s, const ad_health_thresholds_t 
                failing);
     }
     if (fps < t->svc_fps_min) {
-        reason(s, "service_fps", fps, t->svc_fps_min, 10, "service frame rate %.0f FPS is below %.0f",
-               fps, t->svc_fps_min);
+        reason(s, "service_fps", fps, t->svc_fps_min, 10,
+               "service frame rate %.0f FPS is below %.0f", fps, t->svc_fps_min);
     }
     if (lat > t->svc_latency_ms) {
         reason(s, "service_latency", lat, t->svc_latency_ms, 10,

@@ -22,8 +22,8 @@ struct ad_tls_ctx {
 
 typedef struct {
     SSL *ssl;
-    BIO *rbio; /* ciphertext from the peer, owned by ssl */
-    BIO *wbio; /* ciphertext to the peer, owned by ssl */
+    BIO *rbio;    /* ciphertext from the peer, owned by ssl */
+    BIO *wbio;    /* ciphertext to the peer, owned by ssl */
     bool started; /* the first bytes have come */
 } tls_conn_t;
 
@@ -47,8 +47,7 @@ static void ssl_error(const char *what, char *err, size_t errsz)
     ERR_clear_error();
 }
 
-int ad_tls_ctx_new(const char *cert, const char *key, ad_tls_ctx_t **out, char *err,
-                   size_t errsz)
+int ad_tls_ctx_new(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz)
 {
     *out = NULL;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -260,4 +259,3 @@ void ad_tls_close_notify(ad_conn_t *c)
         send_pending(c, NULL, NULL);
     }
 }
-

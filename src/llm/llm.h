@@ -79,11 +79,11 @@ typedef struct {
     char stop_reason[40];
     char error_type[64]; /* set by an `error` event */
     char error_message[512];
-    int blocks;   /* content blocks started */
-    bool started; /* message_start seen */
-    bool stopped; /* message_stop seen */
-    bool failed;  /* an error event, or bytes that are no stream */
-    bool openai;  /* Chat Completions chunks instead of Messages events */
+    int blocks;    /* content blocks started */
+    bool started;  /* message_start seen */
+    bool stopped;  /* message_stop seen */
+    bool failed;   /* an error event, or bytes that are no stream */
+    bool openai;   /* Chat Completions chunks instead of Messages events */
     json_t *tools; /* the tool calls so far (tools.c); NULL until one; owned */
 } ad_llm_stream_t;
 

@@ -76,8 +76,7 @@ static int pax_path(ad_buf_t *out, const char *path, int64_t mtime)
     return rc != 0 ? rc : data(out, rec, (size_t)n);
 }
 
-int ad_llm_tar_file(ad_buf_t *out, const char *path, const char *content, size_t len,
-                    int64_t mtime)
+int ad_llm_tar_file(ad_buf_t *out, const char *path, const char *content, size_t len, int64_t mtime)
 {
     if (strlen(path) > 1000) {
         return AD_ETOOBIG;

@@ -86,7 +86,8 @@ static bool own_path(char *out, size_t outsz)
         return false;
     }
     char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "0::", 3) == 0 && strlen(line + 3) < outsz) {
             snprintf(out, outsz, "%s", line + 3);
             return true;

@@ -3,8 +3,8 @@
  * Reaping and the exit report: a SIGCHLD watcher that reaps every exited
  * child (agentd is a subreaper: orphans of agent trees are ours; libuv
  * spawns nothing here), the exit status, the end of the tree with its
- * leader, and the one exit callback per process, given only after its output has ended (io.c's drain timer gives
- * up on output a grandchild keeps open). Closing the handles afterwards is
+ * leader, and the one exit callback per process, given only after its output has ended (io.c's
+ * drain timer gives up on output a grandchild keeps open). Closing the handles afterwards is
  * proc.c's.
  */
 #include "proc/proc_int.h"

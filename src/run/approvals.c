@@ -45,8 +45,8 @@ static void on_closed(int rc, json_t *result, void *ud)
 /* Ends pending approvals of the run (request_id NULL: all of them). */
 static void close_approvals(ad_run_t *run, const char *request_id, const char *status)
 {
-    json_t *args = json_pack("{s:s, s:s?, s:s, s:I}", "runId", run->run_id, "requestId",
-                             request_id, "status", status, "now", (json_int_t)ad_wall_ms());
+    json_t *args = json_pack("{s:s, s:s?, s:s, s:I}", "runId", run->run_id, "requestId", request_id,
+                             "status", status, "now", (json_int_t)ad_wall_ms());
     ad_store_write(run->r->store, ad_store_op_approval_close, args, on_closed, NULL);
     ad_run_publish(run->r, &run->topics, "approval_updated",
                    json_pack("{s:s, s:s, s:s}", "agentId", run->agent_id, "runId", run->run_id,
@@ -95,8 +95,8 @@ static int write_result(ad_run_t *run, const char *request_id, json_t *result)
     size_t len = 0;
     char *line = response_line(request_id, result, &len);
     int rc = run->proc == NULL ? AD_ESTATE
-             : line != NULL   ? ad_proc_write(run->proc, line, len)
-                              : AD_EINTERNAL;
+             : line != NULL    ? ad_proc_write(run->proc, line, len)
+                               : AD_EINTERNAL;
     free(line);
     return rc;
 }
@@ -107,8 +107,8 @@ static void refuse_request(ad_run_t *run, const char *request_id)
     json_t *deny = json_pack("{s:s, s:s}", "behavior", "deny", "message",
                              "agentd: too many tool calls are waiting for approval");
     (void)write_result(run, request_id, deny);
-    ad_log(AD_LOG_WARN, "runner", "approval refused, %d pending agent=%s",
-           AD_RUN_APPROVALS_MAX, run->agent_id);
+    ad_log(AD_LOG_WARN, "runner", "approval refused, %d pending agent=%s", AD_RUN_APPROVALS_MAX,
+           run->agent_id);
 }
 
 void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
@@ -137,11 +137,11 @@ void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
     snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id), "%s",
              rec->subtype);
     run->napprovals++;
-    json_t *args = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O, s:s?, s:I}", "id", id, "agentId", run->agent_id,
-        "runId", run->run_id, "orgId", run->org_id, "requestId", rec->subtype, "toolName",
-        rec->tool_name, "toolUseId", rec->tool_id, "input", rec->json, "description", rec->text,
-        "now", (json_int_t)ad_wall_ms());
+    json_t *args =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O, s:s?, s:I}", "id", id, "agentId",
+                  run->agent_id, "runId", run->run_id, "orgId", run->org_id, "requestId",
+                  rec->subtype, "toolName", rec->tool_name, "toolUseId", rec->tool_id, "input",
+                  rec->json, "description", rec->text, "now", (json_int_t)ad_wall_ms());
     approval_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
     ad_run_topics_copy(&c->topics, &run->topics);

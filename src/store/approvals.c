@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define APPROVAL_COLS                                                                              \
-    "id, agent_id, run_id, org_id, tool_name, tool_use_id, input, description, status, "          \
+    "id, agent_id, run_id, org_id, tool_name, tool_use_id, input, description, status, "           \
     "decision, decided_by, created_at, decided_at"
 #define APPROVAL_JSON "input"
 #define APPROVAL_NULLS "decision,decided_at"
@@ -139,9 +139,9 @@ int ad_store_op_approval_close(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     AD_UNUSED(result);
     sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(
-        db, "UPDATE approvals SET status = ?3, decided_at = ?4 WHERE run_id = ?1 AND "
-            "(?2 IS NULL OR request_id = ?2) AND status = 'pending'");
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "UPDATE approvals SET status = ?3, decided_at = ?4 WHERE run_id = ?1 AND "
+                          "(?2 IS NULL OR request_id = ?2) AND status = 'pending'");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

@@ -16,8 +16,9 @@
     "COALESCE(SUM(a.status IN ('waiting', 'paused')), 0), COUNT(a.id), c.org_id "                  \
     "FROM crews c LEFT JOIN agents a ON a.crew_id = c.id AND a.deleted_at IS NULL "
 
-static const char SQL_CREW_LIST[] = CREW_SELECT "WHERE ?1 = '' OR c.org_id = ?1 "
-                                                "GROUP BY c.id ORDER BY c.created_at, c.id LIMIT 1000";
+static const char SQL_CREW_LIST[] =
+    CREW_SELECT "WHERE ?1 = '' OR c.org_id = ?1 "
+                "GROUP BY c.id ORDER BY c.created_at, c.id LIMIT 1000";
 static const char SQL_CREW_GET[] = CREW_SELECT "WHERE c.id = ?1 GROUP BY c.id";
 static const char SQL_CREW_INSERT[] =
     "INSERT INTO crews(id, name, created_at, updated_at, org_id) VALUES(?1, ?2, ?3, ?3, ?4)";

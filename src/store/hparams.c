@@ -198,7 +198,8 @@ int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **resu
  * AD_ENOENT when it changed nothing (an update of a missing id). */
 static int cfg_write(sqlite3 *db, sqlite3_stmt *s, int vals, json_t *args, json_t **result)
 {
-    int rc = ad_store_bind_json(s, vals, json_object_get(args, "values")) == SQLITE_OK ? 0 : AD_ENOMEM;
+    int rc =
+        ad_store_bind_json(s, vals, json_object_get(args, "values")) == SQLITE_OK ? 0 : AD_ENOMEM;
     sqlite3_bind_int64(s, vals + 1, ad_args_int(args, "now", 0));
     rc = rc != 0 ? rc : ad_store_step_done(db, s);
     sqlite3_reset(s);

@@ -216,8 +216,8 @@ static void msgs_done(int rc, void *ctx)
     free(j);
 }
 
-void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char *before,
-                                 int limit, ad_store_result_cb cb, void *ud)
+void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char *before, int limit,
+                                 ad_store_result_cb cb, void *ud)
 {
     msgs_job_t *j = ad_xcalloc(1, sizeof(*j));
     snprintf(j->id, sizeof(j->id), "%s", chat_id);

@@ -90,8 +90,9 @@ static void claude_modes_permissions_resume_model(void **state)
     args_of(&l, args, sizeof(args));
     assert_string_equal(l.argv[0], want_bin);
     /* regular mode: permission prompts come to agentd over stdio */
-    assert_string_equal(args, "-p --output-format stream-json --input-format stream-json "
-                              "--verbose --include-partial-messages --permission-prompt-tool stdio");
+    assert_string_equal(args,
+                        "-p --output-format stream-json --input-format stream-json "
+                        "--verbose --include-partial-messages --permission-prompt-tool stdio");
     assert_int_equal(l.nenv, 0);
     assert_null(l.env[0]);
     assert_null(l.stdin_data);
@@ -265,8 +266,8 @@ static void gemini_argv_per_mode_and_resume(void **state)
     ad_agent_spec_t g = {.executor = AD_EXEC_GEMINI, .prompt = "List files"};
     build_ok(&g, false, &l);
     args_of(&l, args, sizeof(args));
-    assert_string_equal(args,
-                        "--output-format stream-json --skip-trust --approval-mode auto_edit --prompt=");
+    assert_string_equal(
+        args, "--output-format stream-json --skip-trust --approval-mode auto_edit --prompt=");
     assert_memory_equal(l.stdin_data, "List files", l.stdin_len);
     assert_true(l.one_shot);
     assert_int_equal(l.nenv, 0);
@@ -350,8 +351,8 @@ static void prices_validate_and_look_up(void **state)
     ad_price_t pr;
     assert_true(ad_price_lookup(p, "gpt-5.5", &pr));
     assert_true(pr.input == 1.25 && pr.output == 10 && pr.cached_input == 0.125);
-    assert_true(pr.cache_write == 1.25); /* defaults to the input price */
-    assert_false(ad_price_lookup(p, "gpt-5.5-mini", &pr)); /* exact names are exact */
+    assert_true(pr.cache_write == 1.25);                      /* defaults to the input price */
+    assert_false(ad_price_lookup(p, "gpt-5.5-mini", &pr));    /* exact names are exact */
     assert_true(ad_price_lookup(p, "gemini-3.8-flash", &pr)); /* the longest prefix wins */
     assert_true(pr.input == 1 && pr.cache_write == 2);
     assert_true(ad_price_lookup(p, "gemini-3.5-flash-lite", &pr));
@@ -556,13 +557,21 @@ static void permission_vocabulary(void **state)
     assert_string_equal(ad_permission_tools("write"), "Edit,Write,NotebookEdit");
     assert_string_equal(ad_permission_tools("execute"), "Bash");
     assert_string_equal(ad_permission_tools("Bash(git:*)"), "Bash(git:*)");
-    const char *good[] = {"read", "write", "execute", "Bash", "Edit", "Bash(git:*)",
-                          "Bash(git log *)", "Read(./src/**)", "mcp__agentd__approve", "WebFetch"};
+    const char *good[] = {"read",
+                          "write",
+                          "execute",
+                          "Bash",
+                          "Edit",
+                          "Bash(git:*)",
+                          "Bash(git log *)",
+                          "Read(./src/**)",
+                          "mcp__agentd__approve",
+                          "WebFetch"};
     for (size_t i = 0; i < AD_ARRAY_LEN(good); i++) {
         assert_int_equal(ad_permission_check(good[i], why, sizeof(why)), 0);
     }
-    const char *bad[] = {"", "bash", "Read ", "Bash(", "Bash()", "Bash(a,b)", "Bash(x)y",
-                         "-Bash", "mcp__", "Bash(a\nb)", "Exec!"};
+    const char *bad[] = {"",         "bash",  "Read ", "Bash(",      "Bash()", "Bash(a,b)",
+                         "Bash(x)y", "-Bash", "mcp__", "Bash(a\nb)", "Exec!"};
     for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
         why[0] = '\0';
         assert_int_equal(ad_permission_check(bad[i], why, sizeof(why)), AD_EINVAL);

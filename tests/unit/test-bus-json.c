@@ -88,7 +88,8 @@ static void escapes_at_every_position(void **state)
             }
         }
     }
-    same_as_jansson(json_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n"));
+    same_as_jansson(
+        json_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n"));
 }
 
 static void too_deep_or_too_big_is_refused(void **state)

@@ -109,11 +109,14 @@ static void commit_files_writes_exactly_those(void **state)
     assert_true(jhas(paths, "site/index.html") && jhas(paths, "site/js/app.js"));
     assert_string_equal(jstr(out, "branch"), "main");
     json_decref(out);
-    assert_int_equal(fx_sh("cd %s && test \"$(git show --name-only --format= HEAD | tr '\\n' ' ')\" "
-                           "= 'site/index.html site/js/app.js '", fx->repo),
-                     0);
+    assert_int_equal(
+        fx_sh("cd %s && test \"$(git show --name-only --format= HEAD | tr '\\n' ' ')\" "
+              "= 'site/index.html site/js/app.js '",
+              fx->repo),
+        0);
     assert_int_equal(fx_sh("cd %s && test \"$(git status --porcelain | tr '\\n' ' ')\" = "
-                           "' M a.txt A  s.txt '", fx->repo),
+                           "' M a.txt A  s.txt '",
+                           fx->repo),
                      0);
     /* the same again: nothing to commit */
     assert_int_equal(ad_git_commit_files(fx->repo, "site", files, "again", &out, &e), AD_ESTATE);

@@ -478,9 +478,8 @@ static void tool_calls_put_together(void **state)
     json_t *calls = ad_llm_tool_calls(&st);
     /* cut before its closing brace: kept as text */
     assert_true(json_is_null(json_object_get(json_array_get(calls, 0), "input")));
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(calls, 0), "arguments")),
-        "{\"command\": \"ls\"");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0), "arguments")),
+                        "{\"command\": \"ls\"");
     assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0), "id")),
                         "toolu_1");
     json_decref(calls);

@@ -507,8 +507,8 @@ static void settings_typed_with_defaults(void **state)
     json_t *r = NULL;
     assert_int_equal(store_fx_write(f, ad_store_op_settings_update,
                                     json_pack("{s:{s:s, s:b, s:f, s:s}, s:I}", "patch", "theme",
-                                              "dark", "notifications", 0, "max_context_warning", 90.0,
-                                              "bogus", "x", "now", (json_int_t)5),
+                                              "dark", "notifications", 0, "max_context_warning",
+                                              90.0, "bogus", "x", "now", (json_int_t)5),
                                     &r),
                      0);
     json_t *all = json_object_get(r, "settings");
