@@ -243,6 +243,53 @@ test('slow and unauthenticated bodies at the connection cap: the unix socket sti
   }
 });
 
+// The flood of issue #31: many connections each sending most of a 1 MiB
+// body with no token, and holding on. Before, every body was buffered
+// before the token was looked at (600 connections: +603 MiB); now each is
+// refused from its headers and closed, so resident memory stays near
+// idle. The per-address caps are opened wide so that only the refusal
+// before the body bounds it.
+test('an unauthenticated body flood: each refused from its headers, the RSS bounded', async (t) => {
+  const n = 200;
+  const size = 1 << 20;
+  const d = await startApi({ env: ASAN,
+    args: ['--max-connections', '4096', '--max-connections-per-address', '4096',
+      '--max-buffered-bytes-per-address', String(2 ** 39)] });
+  const socks = [];
+  try {
+    const idle = rss(d.proc.pid);
+    let peak = idle;
+    const { host, port } = hostPort(d.url);
+    const body = Buffer.alloc(size - 1, 'x');
+    for (let batch = 0; batch < n; batch += 50) {
+      for (let i = batch; i < Math.min(n, batch + 50); i++) {
+        const sock = net.connect({ host, port });
+        const s = { sock, data: '', closed: false };
+        sock.on('error', () => {});
+        sock.on('data', (b) => { s.data += b.toString('latin1'); });
+        sock.on('close', () => { s.closed = true; });
+        sock.on('connect', () => {
+          sock.write(`POST /api/workspaces HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${size}\r\n\r\n`);
+          sock.write(body);
+        });
+        socks.push(s);
+      }
+      await poll(() => socks.every((s) => s.closed), 60000, `the ${socks.length} flooding connections answered and closed`);
+      peak = Math.max(peak, rss(d.proc.pid));
+    }
+    for (const s of socks) assert.match(s.data, /^HTTP\/1\.1 401 /, 'refused from its headers');
+    const grown = peak - idle;
+    t.diagnostic(`RSS idle ${(idle / MiB).toFixed(1)} MiB, peak grown ${(grown / MiB).toFixed(1)} MiB for ${n} x ${size / MiB} MiB bodies`);
+    assert.ok(grown < 48 * MiB, `RSS grew by ${(grown / MiB).toFixed(1)} MiB for ${n} unauthenticated bodies`);
+    const ok = await d.req('GET', '/api/agents');
+    assert.equal(ok.status, 200, 'the owner is still served');
+  } finally {
+    for (const s of socks) s.sock.destroy();
+    await d.cleanup();
+  }
+});
+
 test('connections per address: past the cap 429 with Retry-After, another address still served', async () => {
   const d = await start({ needUrl: true, args: ['--max-connections-per-address', '4'] });
   const socks = [];
