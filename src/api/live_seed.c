@@ -29,24 +29,7 @@ struct seed_acc {
 
 static json_t *seed_payload(json_t *payload)
 {
-    json_t *p = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(payload, k, v)
-    {
-        char sk[128];
-        ad_json_snake_key(k, sk, sizeof(sk));
-        json_object_set(p, sk, v);
-    }
-    json_t *ms = json_object_get(payload, "durationMs");
-    if (json_is_integer(ms)) {
-        json_object_set_new(p, "duration", json_real((double)json_integer_value(ms) / 1000.0));
-    }
-    json_t *name = json_object_get(payload, "name");
-    if (json_is_string(name) && json_object_get(p, "tool") == NULL) {
-        json_object_set(p, "tool", name);
-    }
-    return p;
+    return ad_json_seed_payload(payload);
 }
 
 /* env {type, payload, ...} in the seed's dialect, in place. False when it

@@ -363,23 +363,9 @@ static char *seed_message(ad_cluster_t *c, const char *type, const char *org, co
         json_decref(src);
         return NULL;
     }
-    json_t *p = json_object();
+    json_t *p = ad_json_seed_payload(src);
     const char *k;
     json_t *v;
-    json_object_foreach(src, k, v)
-    {
-        char sk[128];
-        ad_json_snake_key(k, sk, sizeof(sk));
-        json_object_set(p, sk, v);
-    }
-    json_t *ms = json_object_get(src, "durationMs");
-    if (json_is_integer(ms)) {
-        json_object_set_new(p, "duration", json_real((double)json_integer_value(ms) / 1000.0));
-    }
-    json_t *name = json_object_get(src, "name");
-    if (json_is_string(name) && json_object_get(p, "tool") == NULL) {
-        json_object_set(p, "tool", name);
-    }
     json_t *m = json_pack("{s:s, s:s, s:s?}", "origin", c->node, "type", type, "org", org);
     json_object_foreach(p, k, v)
     {

@@ -288,6 +288,10 @@ AD_MUST_USE int ad_json_string(ad_buf_t *b, const char *s, size_t n);
 /* A camelCase key in snake_case ("exitCode" -> "exit_code"), cut to fit
  * out. Any thread. */
 void ad_json_snake_key(const char *key, char *out, size_t outsz);
+/* The seeds' shape of an event payload: every key in snake_case, plus
+ * `duration` in seconds from durationMs and `tool` from name. Returns a new
+ * object (the caller's); the values are shared with payload. */
+struct json_t *ad_json_seed_payload(struct json_t *payload);
 
 /* ---- digests and base64 ---------------------------------------------------- */
 /* SHA-1 and SHA-256 of data[0..len). Any thread. */

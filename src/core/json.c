@@ -5,6 +5,7 @@
  * same value reads the same whichever path wrote it.
  */
 #include "core.h"
+#include <jansson.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -135,4 +136,26 @@ void ad_json_snake_key(const char *key, char *out, size_t outsz)
     if (outsz > 0) {
         out[n] = '\0';
     }
+}
+
+json_t *ad_json_seed_payload(json_t *payload)
+{
+    json_t *p = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(payload, k, v)
+    {
+        char sk[128];
+        ad_json_snake_key(k, sk, sizeof(sk));
+        json_object_set(p, sk, v);
+    }
+    json_t *ms = json_object_get(payload, "durationMs");
+    if (json_is_integer(ms)) {
+        json_object_set_new(p, "duration", json_real((double)json_integer_value(ms) / 1000.0));
+    }
+    json_t *name = json_object_get(payload, "name");
+    if (json_is_string(name) && json_object_get(p, "tool") == NULL) {
+        json_object_set(p, "tool", name);
+    }
+    return p;
 }
