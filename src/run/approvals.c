@@ -146,8 +146,10 @@ void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
     c->r = run->r;
     ad_run_topics_copy(&c->topics, &run->topics);
     ad_store_write(run->r->store, ad_store_op_approval_insert, args, on_inserted, c);
-    ad_store_agent_runtime_t u = {.context_level = -1};
-    ad_run_agent_update_why(run, &u, AD_AGENT_STATUS_WAITING, "approval", NULL, NULL);
+    ad_store_status_reason_t why;
+    ad_status_reason_set(&why, "approval_requested", id, "approval %s requested: %s", id,
+                         rec->tool_name != NULL ? rec->tool_name : "a tool");
+    ad_run_set_status(run, NULL, AD_AGENT_STATUS_WAITING, &why, NULL, NULL);
 }
 
 void ad_run_approvals_end(ad_run_t *run)
@@ -198,8 +200,13 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
     }
     forget(run, i);
     if (run->napprovals == 0) {
-        ad_store_agent_runtime_t u = {.context_level = -1};
-        ad_run_agent_update(run, &u, AD_AGENT_STATUS_RUNNING, NULL, NULL);
+        ad_store_status_reason_t why;
+        ad_status_reason_set(&why, "approval_answered", approval_id, "approval %s answered: %s",
+                             approval_id,
+                             d == AD_APPROVAL_DENY           ? "deny"
+                             : d == AD_APPROVAL_ALLOW_ALWAYS ? "allow always"
+                                                             : "allow");
+        ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     }
     return 0;
 }

@@ -475,6 +475,7 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
     }
     m->bytes = strlen(m->content) + (m->tool_output ? strlen(m->tool_output) : 0) + 256;
     json_t *ev = message_event(run, m, rec);
+    memcpy(run->said_id, m->id, AD_ID_MAX);
     if (id_out != NULL) {
         memcpy(id_out, m->id, AD_ID_MAX);
     }
@@ -921,9 +922,20 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
      * status (a `waiting` in between would invite a message they cannot
      * take). */
     if (ad_proc_alive(run->proc) && !run->one_shot) {
-        ad_store_agent_runtime_t upd = {.context_level = -1};
-        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING;
-        ad_run_agent_update(run, &upd, st, NULL, NULL);
+        ad_store_status_reason_t why;
+        if (rec->is_error) {
+            ad_status_reason_set(&why, "turn_failed", run->said_id, "result event %s: %s",
+                                 run->said_id[0] != '\0' ? run->said_id : "(no message)",
+                                 run->reason);
+        } else {
+            ad_status_reason_set(&why, "turn_ended", run->said_id,
+                                 "result event %s: the turn ended, the agent waits for your "
+                                 "next message",
+                                 run->said_id[0] != '\0' ? run->said_id : "(no message)");
+        }
+        ad_run_set_status(run, NULL,
+                          rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING, &why,
+                          NULL, NULL);
     }
 }
 

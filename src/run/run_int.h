@@ -168,7 +168,8 @@ typedef struct ad_run {
      * count comes (AD_REC_TOKENS) and it is written again with it. */
     char last_id[AD_ID_MAX];
     int64_t last_at;
-    char *last_text; /* owned; NULL when none is waiting */
+    char said_id[AD_ID_MAX]; /* the newest message queued: a status's ref */
+    char *last_text;         /* owned; NULL when none is waiting */
     /* Held runs (issue #15, hold.c): messages carry the spool offset past
      * the output they cover; one stdout line's messages go to the writer
      * together (line_first: the batch's first message of the line being
@@ -220,21 +221,37 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src);
 /* Publishes payload to t's topics and releases it. */
 void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, json_t *payload);
+/* agent_status {agentId, status, reason?, statusReason?}: why (borrowed, may
+ * be NULL) is the stored statusReason {code, text, at, ref} of the change. */
 void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
-                           const char *status, const char *reason);
+                           const char *status, const char *reason, json_t *why);
 void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const char *msg);
 /* A JSON string of bytes that may not be UTF-8 (repaired). New reference. */
 json_t *ad_run_json_text(const char *s, size_t n);
 /* Queues a change of the agent row after what the run has said so far;
  * u->id, u->now and u->status are filled here, u->state_patch is taken.
- * status (AD_AGENT_STATUS_KEEP: unchanged) is also published as
- * agent_status once committed. */
+ * status must be AD_AGENT_STATUS_KEEP: a change of status goes through
+ * ad_run_set_status, which says why. */
 void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud);
-/* The same with a reason (static) on the published agent_status, e.g.
- * "approval" for an agent waiting on a permission prompt. */
-void ad_run_agent_update_why(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
-                             const char *reason, ad_runner_cb cb, void *ud);
+/* THE one way a live run changes its agent's status (issue #33): status
+ * with why (code, text and ref: the protocol event that caused it, with
+ * its id, e.g. code "turn_ended", ref the result message's id), written
+ * after what the run said so far, then published as agent_status with the
+ * stored statusReason {code, text, at, ref}; the change lands in the
+ * agent's status history (migration 2470). u (may be NULL) carries other
+ * fields to change with it (u->state_patch is taken). Executors call it on
+ * every protocol event that changes what the agent is doing:
+ *   running  code "message_sent" / "approval_answered" / "resumed" / "turn_started"
+ *   waiting  only when the agent asked: "approval_requested" (ref the
+ *            approval id), "question" or "turn_ended" (a turn that needs
+ *            input), never merely idle
+ *   error    "turn_failed" (ref the result message), paused "paused".
+ * A run's start and end and the daemon's restart set theirs in the store
+ * calls (ad_store_run_start_t.why, ad_store_run_end_t.why, reconcile).
+ * Loop thread. */
+void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+                       const ad_store_status_reason_t *why, ad_runner_cb cb, void *ud);
 /* Frees what a run owns (its handles are closed or never opened). */
 void ad_run_free(ad_run_t *run);
 
