@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Permission prompts of a Claude run (--permission-prompt-tool stdio,
- * docs/DECISIONS.md "Approvals over the CLI's own stdio"): the CLI writes a
- * control_request can_use_tool on stdout and waits; agentd stores it as an
- * approval, publishes approval_requested and sets the agent `waiting`; a
- * user's decision (ad_runner_approval_answer) goes back as a
- * control_response line on the run's stdin. Only the process agentd
+ * Permission prompts of a run, the same for every executor (issue #33; how
+ * an executor plugs in: run_int.h, ad_run_approver_t): the agent asks,
+ * agentd stores an approval, publishes approval_requested and sets the
+ * agent `waiting`; a user's decision (ad_runner_approval_answer) goes back
+ * through the run's approver. Claude's (--permission-prompt-tool stdio,
+ * docs/DECISIONS.md "Approvals over the CLI's own stdio") is the first: the
+ * CLI writes a control_request can_use_tool on stdout and waits, the answer
+ * is a control_response line on the run's stdin. Only the process agentd
  * started reads that pipe, so no other party can answer for the user.
  *
  * Threads: loop thread only.
@@ -69,6 +71,8 @@ static int find_request(const ad_run_t *run, const char *request_id)
     return -1;
 }
 
+/* ---- Claude's control protocol: the first approver ---------------------------- */
+
 /* The control_response line for request_id with the permission result
  * (stolen), newline included. Owned. */
 static char *response_line(const char *request_id, json_t *result, size_t *len)
@@ -101,63 +105,11 @@ static int write_result(ad_run_t *run, const char *request_id, json_t *result)
     return rc;
 }
 
-/* Too many prompts at once: the CLI gets a denial and the user a notice. */
-static void refuse_request(ad_run_t *run, const char *request_id)
+static void claude_refuse(ad_run_t *run, const char *request_id)
 {
     json_t *deny = json_pack("{s:s, s:s}", "behavior", "deny", "message",
                              "agentd: too many tool calls are waiting for approval");
     (void)write_result(run, request_id, deny);
-    ad_log(AD_LOG_WARN, "runner", "approval refused, %d pending agent=%s", AD_RUN_APPROVALS_MAX,
-           run->agent_id);
-}
-
-void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
-{
-    if (rec->subtype == NULL || strlen(rec->subtype) >= sizeof(run->approvals[0].request_id)) {
-        return;
-    }
-    int i = find_request(run, rec->subtype);
-    if (rec->is_error) { /* withdrawn by the CLI */
-        if (i >= 0) {
-            forget(run, (size_t)i);
-            close_approvals(run, rec->subtype, "cancelled");
-        }
-        return;
-    }
-    if (i >= 0 || rec->tool_name == NULL) {
-        return;
-    }
-    if (run->napprovals >= AD_RUN_APPROVALS_MAX) {
-        refuse_request(run, rec->subtype);
-        return;
-    }
-    char id[AD_ID_MAX];
-    ad_id_new("ap", id);
-    snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
-    snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id), "%s",
-             rec->subtype);
-    run->napprovals++;
-    json_t *args =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O, s:s?, s:I}", "id", id, "agentId",
-                  run->agent_id, "runId", run->run_id, "orgId", run->org_id, "requestId",
-                  rec->subtype, "toolName", rec->tool_name, "toolUseId", rec->tool_id, "input",
-                  rec->json, "description", rec->text, "now", (json_int_t)ad_wall_ms());
-    approval_ctx_t *c = ad_xcalloc(1, sizeof(*c));
-    c->r = run->r;
-    ad_run_topics_copy(&c->topics, &run->topics);
-    ad_store_write(run->r->store, ad_store_op_approval_insert, args, on_inserted, c);
-    ad_store_status_reason_t why;
-    ad_status_reason_set(&why, "approval_requested", id, "approval %s requested: %s", id,
-                         rec->tool_name != NULL ? rec->tool_name : "a tool");
-    ad_run_set_status(run, NULL, AD_AGENT_STATUS_WAITING, &why, NULL, NULL);
-}
-
-void ad_run_approvals_end(ad_run_t *run)
-{
-    if (run->napprovals > 0) {
-        run->napprovals = 0;
-        close_approvals(run, NULL, "expired");
-    }
 }
 
 /* The permission result for a decision: allow (with the input, as the CLI
@@ -180,6 +132,99 @@ static json_t *decision_result(ad_approval_decision_t d, const char *tool, json_
     return res;
 }
 
+static int claude_answer(ad_run_t *run, const char *request_id, ad_approval_decision_t d,
+                         const char *tool, json_t *input)
+{
+    return write_result(run, request_id, decision_result(d, tool, input));
+}
+
+static const ad_run_approver_t claude_approver = {claude_answer, claude_refuse};
+
+static const ad_run_approver_t *approver_of(const ad_run_t *run)
+{
+    return run->approver != NULL ? run->approver : &claude_approver;
+}
+
+/* ---- the executor-neutral record ------------------------------------------------ */
+
+/* Too many prompts at once: the agent gets a denial and the user a notice. */
+static void refuse_request(ad_run_t *run, const char *request_id)
+{
+    approver_of(run)->refuse(run, request_id);
+    ad_log(AD_LOG_WARN, "runner", "approval refused, %d pending agent=%s", AD_RUN_APPROVALS_MAX,
+           run->agent_id);
+}
+
+void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id)
+{
+    int i = find_request(run, request_id);
+    if (i >= 0) {
+        forget(run, (size_t)i);
+        close_approvals(run, request_id, "cancelled");
+    }
+}
+
+void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
+{
+    if (req->request_id == NULL || req->tool_name == NULL ||
+        strlen(req->request_id) >= sizeof(run->approvals[0].request_id) ||
+        find_request(run, req->request_id) >= 0) {
+        return;
+    }
+    if (run->napprovals >= AD_RUN_APPROVALS_MAX) {
+        refuse_request(run, req->request_id);
+        return;
+    }
+    char id[AD_ID_MAX];
+    ad_id_new("ap", id);
+    snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
+    snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id), "%s",
+             req->request_id);
+    run->napprovals++;
+    json_t *input = json_is_object(req->input) ? req->input : NULL;
+    json_t *args =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O?, s:s?, s:I}", "id", id, "agentId",
+                  run->agent_id, "runId", run->run_id, "orgId", run->org_id, "requestId",
+                  req->request_id, "toolName", req->tool_name, "toolUseId", req->tool_use_id,
+                  "input", input, "description", req->description, "now", (json_int_t)ad_wall_ms());
+    if (input == NULL) {
+        json_object_set_new(args, "input", json_object());
+    }
+    approval_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = run->r;
+    ad_run_topics_copy(&c->topics, &run->topics);
+    ad_store_write(run->r->store, ad_store_op_approval_insert, args, on_inserted, c);
+    ad_store_status_reason_t why;
+    ad_status_reason_set(&why, "approval_requested", id, "approval %s requested: %s", id,
+                         req->tool_name);
+    ad_run_set_status(run, NULL, AD_AGENT_STATUS_WAITING, &why, NULL, NULL);
+}
+
+/* Claude's can_use_tool control_request (parsed in src/agent/claude.c). */
+void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (rec->subtype == NULL) {
+        return;
+    }
+    if (rec->is_error) { /* withdrawn by the CLI */
+        ad_run_approval_withdrawn(run, rec->subtype);
+        return;
+    }
+    ad_run_approval_request(run, &(ad_run_approval_req_t){.request_id = rec->subtype,
+                                                          .tool_name = rec->tool_name,
+                                                          .tool_use_id = rec->tool_id,
+                                                          .input = rec->json,
+                                                          .description = rec->text});
+}
+
+void ad_run_approvals_end(ad_run_t *run)
+{
+    if (run->napprovals > 0) {
+        run->napprovals = 0;
+        close_approvals(run, NULL, "expired");
+    }
+}
+
 int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *approval_id,
                               ad_approval_decision_t d, const char *tool, json_t *input)
 {
@@ -194,7 +239,7 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
     if (i == run->napprovals) {
         return AD_ENOENT;
     }
-    int rc = write_result(run, run->approvals[i].request_id, decision_result(d, tool, input));
+    int rc = approver_of(run)->answer(run, run->approvals[i].request_id, d, tool, input);
     if (rc != 0) {
         return rc;
     }

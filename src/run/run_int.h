@@ -127,6 +127,7 @@ typedef struct ad_run {
         char request_id[128];
     } approvals[AD_RUN_APPROVALS_MAX];
     size_t napprovals;
+    const struct ad_run_approver *approver; /* NULL: Claude's control protocol */
     ad_parser_t *parser;
     ad_recs_t recs;
     ad_proc_t *proc;
@@ -324,6 +325,45 @@ void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, con
 void ad_run_version_set(ad_run_t *run, const char *version);
 
 /* ---- approvals.c --------------------------------------------------------------- */
+/* One approvals API across executors (issue #33). The pending-approval
+ * record (run->approvals), the stored row, approval_requested /
+ * approval_updated, GET /api/agents/:id/approvals, POST /api/approvals/:id,
+ * the card, `agentd approve` and the "Allow always" rule store (the agent's
+ * permissions, src/api/approvals.c) are the same for every executor; only
+ * the reply to the agent is the executor's. An executor plugs in by:
+ *  1. setting run->approver to its static ad_run_approver_t at the run's
+ *     start (NULL is Claude's control protocol, the first user);
+ *  2. calling ad_run_approval_request when its protocol asks permission
+ *     (ACP session/request_permission, Codex app-server
+ *     item/commandExecution/requestApproval, …) with the request's own id,
+ *     and ad_run_approval_withdrawn when the agent takes the request back;
+ *  3. answering in answer(): allow / deny / allow always to the protocol's
+ *     reply (ACP: the offered option of that kind; Codex: accept / decline /
+ *     acceptForSession).
+ * The agent reads `waiting` (code approval_requested, ref the approval id)
+ * while one is pending and `running` (approval_answered) once all are. */
+typedef struct ad_run_approver {
+    /* Writes the decision for the protocol's request_id to the agent; tool
+     * and input are the approval's as stored (input borrowed, may be NULL).
+     * 0, or an AD_E* code (the approval stays pending). */
+    int (*answer)(ad_run_t *run, const char *request_id, ad_approval_decision_t d, const char *tool,
+                  json_t *input);
+    /* Denies request_id without asking the user (too many pending). */
+    void (*refuse)(ad_run_t *run, const char *request_id);
+} ad_run_approver_t;
+/* A permission request of the agent's protocol. Borrowed by the call. */
+typedef struct {
+    const char *request_id;  /* the protocol's id, < 128 bytes */
+    const char *tool_name;   /* what it wants to run ("Bash", "edit", …) */
+    const char *tool_use_id; /* or NULL */
+    json_t *input;           /* what it would run with (an object), or NULL */
+    const char *description; /* or NULL */
+} ad_run_approval_req_t;
+/* Stores and publishes a new approval for req and sets the agent waiting;
+ * a request already pending is ignored. */
+void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req);
+/* The agent took request_id back: the approval is closed as cancelled. */
+void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id);
 /* An AD_REC_APPROVAL: a new approval stored and published (approval_requested),
  * the agent `waiting`; or a withdrawn one marked cancelled. */
 void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);
