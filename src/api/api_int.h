@@ -214,25 +214,8 @@ void ad_api_runtable_register(ad_app_t *app);
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
 void ad_api_live_register(ad_app_t *app);
-/* live_seed.c: the seed dashboards' dialect of a live frame (live.c sends it).
- * env {type, payload, ...} in the seed's snake_case, in place; false when it
- * has no payload object to translate. */
-bool ad_api_seed_envelope(json_t *env);
-/* A system_health payload with every figure the seed's panel reads (0 and
- * <key>Available: false where agentd has null), in place. */
-void ad_api_seed_health(json_t *payload);
-/* The text of each answer so far on one /ws?compat=seed connection; the
- * connection owns the list (*head) and frees it with ad_api_seed_acc_free. */
-typedef struct seed_acc seed_acc_t;
-/* ev in the workbench seed's stream form (a new string, the caller frees
- * it), or NULL: send ev as it is. Updates *head's accumulated text. */
-char *ad_api_seed_compat_text(seed_acc_t **head, const ad_bus_event_t *ev);
-void ad_api_seed_acc_free(seed_acc_t **head);
 /* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
 void ad_api_seed_register(ad_app_t *app);
-/* An agent status in the Claude Manager seed's strict enum (running,
- * waiting, error, finished): paused is waiting; idle and stopped finished. */
-const char *ad_api_seed_status(const char *st);
 /* Close what live.c and crews.c keep open across requests (the mission
  * heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);

@@ -8,6 +8,7 @@
  * replay and backpressure, this file does the wire format.
  */
 #include "api/api_int.h"
+#include "live/live.h"
 #include "run/run.h"
 #include "svc/svc.h"
 #include "ws/ws.h"
@@ -38,7 +39,7 @@ typedef struct live {
     ad_auth_watch_t *watch;   /* ... at once when it ends (src/auth) */
     struct root_cmd *cmds;    /* the seed's commands still pending (root only) */
     bool compat_seed;         /* /ws?compat=seed: the workbench seed's stream events */
-    struct seed_acc *acc;     /* ... with the text of each answer so far */
+    ad_live_seed_acc_t *acc;  /* ... with the text of each answer so far */
 } live_t;
 
 /* A command of the seed's client waiting for the runner or the jobs: its
@@ -84,7 +85,7 @@ static ad_wsmsg_t *event_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     return L->cached_msg;
 }
 
-/* The seed's dialect of a frame: live_seed.c. */
+/* The seed's dialect of a frame: src/live/seed.c. */
 
 static ad_wsmsg_t *seed_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
 {
@@ -94,7 +95,7 @@ static ad_wsmsg_t *seed_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     json_t *env = json_loadb(data, len, 0, NULL);
-    if (!ad_api_seed_envelope(env)) {
+    if (!ad_live_seed_envelope(env)) {
         json_decref(env);
         return event_msg(L, ev); /* nothing to translate */
     }
@@ -126,7 +127,7 @@ static ad_wsmsg_t *root_msg(ad_api_live_t *L, const ad_bus_event_t *ev)
     json_t *payload = json_object_get(env, "payload");
     char *text = NULL;
     if (json_is_object(payload)) {
-        ad_api_seed_health(payload);
+        ad_live_seed_health(payload);
         text = json_dumps(env, JSON_COMPACT);
     }
     json_decref(env);
@@ -175,7 +176,7 @@ static void send_notice_ex(live_t *lv, const char *type, json_t *payload, bool l
 {
     json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
     if (lv->kind == CH_MISSION || lv->kind == CH_GRAPH) {
-        ad_api_seed_envelope(m);
+        ad_live_seed_envelope(m);
     }
     char *s = json_dumps(m, JSON_COMPACT);
     json_decref(m);
@@ -298,7 +299,7 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
         return AD_ETOOBIG;
     }
     int rc;
-    char *compat = lv->compat_seed ? ad_api_seed_compat_text(&lv->acc, ev) : NULL;
+    char *compat = lv->compat_seed ? ad_live_seed_compat_text(&lv->acc, ev) : NULL;
     if (compat != NULL) {
         size_t clen = strlen(compat);
         bool full = ad_ws_queued_bytes(lv->ws) + clen + 16 + OVERFLOW_RESERVE > bound;
@@ -425,7 +426,7 @@ static live_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, channel_t 
 
 static void live_free(live_t *lv)
 {
-    ad_api_seed_acc_free(&lv->acc);
+    ad_live_seed_acc_free(&lv->acc);
     for (root_cmd_t *c = lv->cmds; c != NULL; c = c->next) {
         c->lv = NULL; /* its answer, when it comes, goes nowhere */
     }
