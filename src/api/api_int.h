@@ -23,11 +23,10 @@
  * no file of src/api keeps mutable state at file scope. A callback that may
  * come after the close (a pool job, a handle's close) checks app->api.
  */
-typedef struct ad_api_live ad_api_live_t;             /* live.c */
 typedef struct ad_api_crew_watch ad_api_crew_watch_t; /* crews.c */
 typedef struct ad_api_burst ad_api_burst_t;           /* testroutes.c */
 struct ad_api {
-    ad_api_live_t *live;             /* live.c: channels, heartbeat, frame caches */
+    struct ad_live *live;            /* live.c: the live channels (src/live) */
     ad_api_crew_watch_t *crew_watch; /* crews.c: the crew status watcher */
     json_t *requirements;            /* requirements.c: the last check, cached */
     int64_t requirements_ms;         /* when it was made (wall clock) */
@@ -212,12 +211,15 @@ int ad_api_run_config(ad_app_t *app, ad_req_t *r, const char *config_id, const c
 /* runtable.c: GET /api/training/runs, the runs table. */
 void ad_api_runtable_register(ad_app_t *app);
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
-/* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
+/* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, "/", /api/events. */
 void ad_api_live_register(ad_app_t *app);
+/* live_cmds.c: the seed's commands on "/" (an ad_live_cmd_fn, ud the app). */
+struct ad_live_chan;
+bool ad_api_live_command(struct ad_live_chan *ch, const char *type, json_t *payload, void *ud);
 /* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
 void ad_api_seed_register(ad_app_t *app);
-/* Close what live.c and crews.c keep open across requests (the mission
- * heartbeat, the crew status watcher). */
+/* Close what live.c and crews.c keep open across requests (the live
+ * channels' heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);
 void ad_api_crews_close(ad_app_t *app);
 /* The largest send queue (bytes) among the open live channels. */
