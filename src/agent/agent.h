@@ -158,6 +158,11 @@ const char *ad_permission_tools(const char *entry);
  * numbers, booleans, arrays or objects (no null). 0, or AD_EINVAL with err
  * saying which key is wrong. */
 int ad_codex_config_check(const json_t *cfg, char *err, size_t errsz);
+/* A definition's front matter and body (def: {systemPrompt, model, tools}
+ * as src/defs reads them) fill what an agent's create request (body, in
+ * place) left out: systemPrompt, model (not "inherit"), and permissions
+ * from the tools that are valid permission rules (at most 64). */
+void ad_agent_def_apply(json_t *body, const json_t *def);
 
 /* ---- CLI versions ---------------------------------------------------------- */
 

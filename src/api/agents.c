@@ -209,32 +209,20 @@ static int common_fields(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args,
 }
 
 /* An agent's environment is admin business; a variable that changes how
- * programs load or what they run (ad_api_env_unsafe) also needs
+ * programs load or what they run (ad_run_env_unsafe) also needs
  * allowUnsafeEnv: true, so it is never set by accident. */
 static int env_ok(ad_req_t *r, json_t *body, json_t *env)
 {
-    const char *k;
-    json_t *v;
     if (!json_is_object(env) || json_object_size(env) > 256) {
         return ad_api_invalid(r, "env", "must be an object of at most 256 strings");
     }
     if (!ad_api_require(r, AD_SCOPE_ADMIN, "setting an agent's environment")) {
         return -1;
     }
+    char why[300];
     bool allow = json_is_true(json_object_get(body, "allowUnsafeEnv"));
-    json_object_foreach(env, k, v)
-    {
-        if (!json_is_string(v) || k[0] == '\0' || strchr(k, '=') != NULL) {
-            return ad_api_invalid(r, "env", "must map variable names to strings");
-        }
-        if (!allow && ad_api_env_unsafe(k)) {
-            char why[200];
-            snprintf(why, sizeof(why),
-                     "sets %s, which changes how programs load or what they run; send "
-                     "allowUnsafeEnv: true to allow it",
-                     k);
-            return ad_api_invalid(r, "env", why);
-        }
+    if (ad_run_env_check(env, allow, why, sizeof(why)) != 0) {
+        return ad_api_invalid(r, "env", why);
     }
     return 0;
 }
@@ -253,35 +241,6 @@ void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now
     ad_req_set_note(r, note);
     free(o);
     free(n);
-}
-
-/* network {allow: ["host", "host:port", "[v6]:port"]}: at most 32 names of
- * at most 255 characters, nothing a proxy request line could be bent with. */
-static int allow_ok(ad_req_t *r, json_t *net)
-{
-    json_t *allow = json_object_get(net, "allow");
-    if (json_object_size(net) != 1 || !json_is_array(allow) || json_array_size(allow) == 0 ||
-        json_array_size(allow) > 32) {
-        return ad_api_invalid(r, "sandbox", "network {allow} takes a list of 1 to 32 hosts");
-    }
-    size_t i;
-    json_t *v;
-    json_array_foreach(allow, i, v)
-    {
-        const char *h = json_string_value(v);
-        size_t n = h != NULL ? strlen(h) : 0;
-        bool ok = n > 0 && n <= 255 && h[0] != ':';
-        for (size_t j = 0; ok && j < n; j++) {
-            char c = h[j];
-            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
-        }
-        if (!ok) {
-            return ad_api_invalid(r, "sandbox",
-                                  "each network allow entry is host, host:port or [v6]:port");
-        }
-    }
-    return 0;
 }
 
 int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
@@ -307,47 +266,9 @@ int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
                ad_api_who(r) != NULL ? ad_api_who(r)->name : "?");
         return 0;
     }
-    if (!json_is_object(sb)) {
-        return ad_api_invalid(r, "sandbox", "must be \"none\" or {network, paths}");
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(sb, k, v)
-    {
-        if (strcmp(k, "network") == 0) {
-            const char *n = json_string_value(v);
-            if (json_is_object(v)) {
-                if (allow_ok(r, v) != 0) {
-                    return -1;
-                }
-            } else if (n == NULL || (strcmp(n, "on") != 0 && strcmp(n, "off") != 0)) {
-                return ad_api_invalid(r, "sandbox",
-                                      "network must be \"on\", \"off\" or {allow: [host[:port]]}");
-            }
-        } else if (strcmp(k, "paths") == 0) {
-            if (!json_is_array(v) || json_array_size(v) > 16) {
-                return ad_api_invalid(r, "sandbox", "paths must be a list of at most 16");
-            }
-            size_t i;
-            json_t *p;
-            json_array_foreach(v, i, p)
-            {
-                const char *path = json_is_string(p)
-                                       ? json_string_value(p)
-                                       : json_string_value(json_object_get(p, "path"));
-                json_t *w = json_object_get(p, "write");
-                char why[300];
-                if (path == NULL || (w != NULL && !json_is_boolean(w))) {
-                    return ad_api_invalid(
-                        r, "sandbox", "each path must be a string or {path, write: true|false}");
-                }
-                if (!ad_run_sandbox_path_ok(app->cfg, path, why, sizeof(why))) {
-                    return ad_api_invalid(r, "sandbox", why);
-                }
-            }
-        } else {
-            return ad_api_invalid(r, "sandbox", "takes network and paths only");
-        }
+    char why[300];
+    if (ad_run_sandbox_check(app->cfg, sb, why, sizeof(why)) != 0) {
+        return ad_api_invalid(r, "sandbox", why);
     }
     /* Paths show this machine's files: another organisation's admin (the
      * attacker of issue #31) would name ~/.ssh or the owner's checkouts. */
@@ -362,26 +283,11 @@ int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)
     return 0;
 }
 
-/* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
- * run's cgroup enforces them (src/proc). -1 after answering 422. */
+/* limits: checked by src/run (ad_run_limits_check). -1 after answering 422. */
 static int limits_ok(ad_req_t *r, json_t *lim)
 {
-    if (!json_is_object(lim)) {
-        return ad_api_invalid(r, "limits", "must be an object {memoryMb, cpuPercent}");
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(lim, k, v)
-    {
-        bool mem = strcmp(k, "memoryMb") == 0, cpu = strcmp(k, "cpuPercent") == 0;
-        json_int_t x = json_integer_value(v);
-        if ((!mem && !cpu) || !json_is_integer(v) || (mem && (x < 16 || x > 1048576)) ||
-            (cpu && (x < 1 || x > 100000))) {
-            return ad_api_invalid(r, "limits",
-                                  "memoryMb must be 16 to 1048576 and cpuPercent 1 to 100000");
-        }
-    }
-    return 0;
+    char why[128];
+    return ad_run_limits_check(lim, why, sizeof(why)) == 0 ? 0 : ad_api_invalid(r, "limits", why);
 }
 
 /* systemPrompt: text a claude agent's CLI adds to its system prompt (an
@@ -419,11 +325,7 @@ static int provider_fields(ad_req_t *r, json_t *body, json_t *state)
         return -1;
     }
     if (base != NULL) {
-        bool ok = strncmp(base, "http://", 7) == 0 || strncmp(base, "https://", 8) == 0;
-        for (const char *c = base; ok && *c != '\0'; c++) {
-            ok = *c > ' ' && *c < 0x7f;
-        }
-        if (!ok) {
+        if (!ad_run_base_url_ok(base)) {
             return ad_api_invalid(r, "baseUrl", "must be an http:// or https:// URL");
         }
         json_object_set_new(state, "baseUrl", json_string(base));
@@ -528,36 +430,6 @@ static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *exec
 
 static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *def_name);
 
-/* A definition's front matter and body for a Claude Code agent: the body is
- * the prompt the CLI appends (systemPrompt), model (not "inherit") and
- * tools (those that are valid permission rules) fill what the request left
- * out. body is the request's (owned here). */
-static void def_apply(json_t *body, json_t *def)
-{
-    const char *sp = ad_api_jstr(def, "systemPrompt"), *model = ad_api_jstr(def, "model");
-    if (json_object_get(body, "systemPrompt") == NULL && sp != NULL && sp[0] != '\0') {
-        json_object_set_new(body, "systemPrompt", json_string(sp));
-    }
-    if (json_object_get(body, "model") == NULL && model != NULL && strcmp(model, "inherit") != 0) {
-        json_object_set_new(body, "model", json_string(model));
-    }
-    json_t *tools = json_object_get(def, "tools");
-    if (json_object_get(body, "permissions") == NULL && json_array_size(tools) > 0) {
-        json_t *perms = json_array();
-        size_t i;
-        json_t *t;
-        json_array_foreach(tools, i, t)
-        {
-            char why[200];
-            if (json_array_size(perms) < 64 &&
-                ad_permission_check(json_string_value(t), why, sizeof(why)) == 0) {
-                json_array_append(perms, t);
-            }
-        }
-        json_object_set_new(body, "permissions", perms);
-    }
-}
-
 static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
 {
     json_t *body = ud;
@@ -568,7 +440,7 @@ static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
         json_decref(body);
         return;
     }
-    def_apply(body, def);
+    ad_agent_def_apply(body, def);
     create_body(app, r, body, name);
 }
 

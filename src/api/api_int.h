@@ -114,9 +114,6 @@ void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id);
  * is refused), the owner's choice (it must exist) or the default org. 0,
  * or -1 after answering 422. */
 int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]);
-/* Environment variables that change how a program loads or what it runs
- * (LD_*, NODE_OPTIONS, PYTHONPATH, GIT_* hooks, ...). */
-bool ad_api_env_unsafe(const char *name);
 
 /* ---- events ------------------------------------------------------------------
  * Publishes type with payload (borrowed) to the topics given as
