@@ -146,6 +146,29 @@ json_t *ad_api_merged_heads(ad_app_t *app, const char *wt_id);
  * "stopping" and stopping {since, force}. Loop thread. */
 void ad_api_agent_live(ad_app_t *app, json_t *agent);
 void ad_api_agents_register(ad_app_t *app);
+/* agent_edit.c: PATCH, DELETE, restore, fork and reorder of agents. */
+void ad_api_agent_edit_register(ad_app_t *app);
+/* agents.c: agent_update of agent (payload borrowed) to its topics; ws is
+ * its workspace. */
+void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws);
+/* ad_api_done_fn for writes whose result is {agent, workspaceId}:
+ * publish, then answer 200 or 201 with the agent. */
+void ad_api_agent_done_200(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
+void ad_api_agent_done_201(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
+/* agents.c: true after answering 422 when mode auto for Claude Code as
+ * root is refused (executor NULL is claude). */
+bool ad_api_agent_root_auto(ad_app_t *app, ad_req_t *r, const char *mode, const char *executor);
+/* agent_fields.c: each -1 after answering 403 or 422, else 0 / true.
+ * name, mode, permissions, crewId (org: the agent's) into args. */
+int ad_api_agent_common_fields(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args,
+                               const char *org);
+/* How the runner starts the agent, into args "state". */
+int ad_api_agent_run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *executor,
+                            json_t *args);
+/* Whether a PATCH body may be applied with r's scope (403 answered). */
+bool ad_api_agent_patch_scope_ok(ad_req_t *r, json_t *body);
+/* A PATCH's command, env and sandbox into args. */
+int ad_api_agent_patch_state(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args);
 void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);
 /* health.c: /api/health, /api/health/history; starts the sampler. */
