@@ -129,6 +129,10 @@ void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, s
 
 /* ---- routes, one per resource file ------------------------------------------- */
 void ad_api_workspaces_register(ad_app_t *app);
+/* ws_edit.c: PATCH, refresh and setup of a workspace. */
+void ad_api_ws_edit_register(ad_app_t *app);
+/* workspaces.c: ws (returned, the same reference) with its worktrees. */
+json_t *ad_api_ws_with_worktrees(ad_app_t *app, json_t *ws);
 void ad_api_worktrees_register(ad_app_t *app);
 /* wt_create.c: POST /api/worktrees; GET and POST /api/worktrees/:id/setup. */
 void ad_api_wt_create_register(ad_app_t *app);
