@@ -171,7 +171,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "Usage: agentd open [AGENT] [--print]\n"
      "Open the dashboard, or AGENT's page, in a browser (xdg-open or open);\n"
      "with no display, or --print, print the URL instead.\n"
-     "  --print  print the URL, open nothing\n"},
+     "  --print  print the URL, open nothing\n"
+     "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
     {"completion", ad_cli_completion, "bash zsh", "print a shell completion script",
      "Usage: agentd completion bash|zsh\n"
      "Print a completion script for bash or zsh, made from this agentd's own\n"
