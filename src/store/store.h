@@ -831,6 +831,16 @@ typedef struct {
  * config {id, name, schemaId, values} | null, metrics {name: {final, best,
  * min, max, count, lastStep} | null}}], total}. Loop thread. */
 int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out);
+/* The query's words (rtquery.c), each added to q: metrics "reward,loss:min"
+ * (at most 8; ":min" when lower is better), statuses "succeeded,failed",
+ * filters "KEY OP VALUE,..." (at most 8; OP = != < <= > >=) and the sort
+ * KEY (startedAt, duration, status, agent, a config field, or
+ * <metric>.final|best|min|max, which adds the metric). NULL or "" adds
+ * nothing. 0, or AD_EINVAL. Any thread. */
+int ad_store_rt_parse_metrics(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_statuses(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_filters(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_sort(ad_store_rt_query_t *q, const char *key);
 
 /* ---- approvals (approvals.c) -------------------------------------------------
  * Permission prompts of runs (see the file's comment for the object). */
