@@ -284,6 +284,24 @@ int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, co
 int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+/* ---- usage figures (usagesum.c), loop thread ---- */
+/* Whether s is a date YYYY-MM-DD naming a real day. Any thread. */
+bool ad_usage_date_ok(const char *s);
+/* The totals of usage rows: the sums of their token and request counts
+ * and of costUsd (a new object). Any thread. */
+json_t *ad_store_usage_totals(json_t *rows);
+/* The last days (1-366) to now: {days, from, to, totals, history: one row
+ * a day, oldest first, zeros for days without use}. 0 or a read error. */
+int ad_store_usage_history(ad_store_t *st, int days, int64_t now, json_t **out);
+/* {daily, monthly}: each {period, date, tokenLimit, tokensUsed,
+ * tokensRemaining, costLimitUsd, costUsedUsd, costRemainingUsd, exceeded}
+ * from the settings' limits (0: none, remaining null). 0 or a read error. */
+int ad_store_usage_limits(ad_store_t *st, int64_t now, json_t **out);
+/* The agents' usage in the period (daily, weekly, monthly) holding now:
+ * {period, from (its key), totals {runs, inputTokens, outputTokens,
+ * totalTokens, costUsd}, agents (ad_store_usage_by_agent)}. */
+int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const char *org,
+                          json_t **out);
 /* Usage per agent of the runs alive at or after since_ms (ended then or
  * later, or still running), of org ("" = every org): an array, costliest
  * first, at most 500, of {agentId, name, worktreeId, executor, deletedAt?,
