@@ -203,6 +203,18 @@ int ad_llm_tar_end(ad_buf_t *out);
  * most 60 bytes, never "", "." or starting with '.'; "project" for none. */
 void ad_llm_tar_folder_name(const char *name, char *out, size_t outsz);
 
+/* ---- a project taken out as files (export.c), blocking: the pool ------------------ */
+/* Whether dir is an absolute path without . or .. parts or a trailing /. */
+bool ad_llm_export_path_ok(const char *dir);
+/* project {name, description, messages, files [{path, content}]} (borrowed)
+ * written into the new folder dir with .agentd-project.json: 0,
+ * AD_EEXIST (the folder exists or cannot be made) or AD_EIO / AD_ENOMEM,
+ * with why. Never writes through a symlink. */
+int ad_llm_project_export(const json_t *project, const char *dir, char *why, size_t whysz);
+/* The same packed as a tar archive of folder/ into tar (its bound:
+ * AD_ETOOBIG). 0 or the error. */
+int ad_llm_project_tar(const json_t *project, const char *folder, ad_buf_t *tar);
+
 /* ---- the client (client.c) ------------------------------------------------- */
 typedef struct ad_llm ad_llm_t;
 typedef struct ad_llm_req ad_llm_req_t;
