@@ -3,7 +3,8 @@
  * A project taken out of agentd as files (blocking: run on the pool): its
  * files written into a new folder, or packed as a tar archive (tar.c),
  * each with .agentd-project.json beside them (name, description and the
- * conversation, as agentd stores them). src/api checks who asks and where.
+ * conversation, as agentd stores them); and what a project may hold,
+ * checked before it is saved. src/api checks who asks and where.
  */
 #include "llm/llm.h"
 
@@ -14,6 +15,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define FILE_MAX (512 * 1024) /* below --max-body-bytes (1 MiB by default) */
+#define FILES_MAX 2000
+#define MESSAGES_MAX 10000
+#define MESSAGE_MAX (1024 * 1024)
+#define TOTAL_MAX (64 * 1024 * 1024)
 
 bool ad_llm_export_path_ok(const char *dir)
 {
@@ -114,4 +121,72 @@ int ad_llm_project_tar(const json_t *project, const char *folder, ad_buf_t *tar)
     int rc = text != NULL ? ad_llm_tar_file(tar, p, text, strlen(text), mtime) : AD_ENOMEM;
     free(text);
     return rc != 0 ? rc : ad_llm_tar_end(tar);
+}
+
+/* Fails with field (the item's name) and why filled. */
+static int refuse(char *field, size_t fsz, const char *name, char *why, size_t wsz,
+                  const char *reason)
+{
+    snprintf(field, fsz, "%s", name);
+    snprintf(why, wsz, "%s", reason);
+    return AD_EINVAL;
+}
+
+int ad_llm_project_files_check(const json_t *files, const char *name, bool patch, size_t *total,
+                               char *field, size_t fsz, char *why, size_t wsz)
+{
+    if (!json_is_array(files) || json_array_size(files) > FILES_MAX) {
+        return refuse(field, fsz, name, why, wsz, "must be a list of at most 2000 files");
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(files, i, x)
+    {
+        char f[64];
+        snprintf(f, sizeof(f), "%s[%zu]", name, i);
+        json_t *path = json_object_get(x, "path"), *content = json_object_get(x, "content");
+        bool del = patch && json_is_true(json_object_get(x, "delete"));
+        if (!json_is_object(x) || !json_is_string(path) ||
+            !ad_llm_path_ok(json_string_value(path), json_string_length(path))) {
+            return refuse(field, fsz, f, why, wsz,
+                          "needs a relative path without . or .. segments");
+        }
+        if (!del && (!json_is_string(content) || json_string_length(content) > FILE_MAX)) {
+            return refuse(field, fsz, f, why, wsz, "needs a content string of at most 512 KiB");
+        }
+        *total += del ? 0 : json_string_length(content);
+        for (size_t k = 0; k < i; k++) {
+            if (json_equal(json_object_get(json_array_get(files, k), "path"), path)) {
+                return refuse(field, fsz, f, why, wsz, "names a path twice");
+            }
+        }
+    }
+    return *total > TOTAL_MAX ? refuse(field, fsz, name, why, wsz, "is more than 64 MiB in all")
+                              : 0;
+}
+
+int ad_llm_project_messages_check(const json_t *msgs, size_t *total, char *field, size_t fsz,
+                                  char *why, size_t wsz)
+{
+    if (!json_is_array(msgs) || json_array_size(msgs) > MESSAGES_MAX) {
+        return refuse(field, fsz, "messages", why, wsz, "must be a list of at most 10000 messages");
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        json_t *c = json_object_get(m, "content");
+        if (role == NULL ||
+            (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 &&
+             strcmp(role, "system") != 0) ||
+            !json_is_string(c) || json_string_length(c) > MESSAGE_MAX) {
+            char f[48];
+            snprintf(f, sizeof(f), "messages[%zu]", i);
+            return refuse(field, fsz, f, why, wsz,
+                          "needs a role (user, assistant, system) and content");
+        }
+        *total += json_string_length(c);
+    }
+    return 0;
 }
