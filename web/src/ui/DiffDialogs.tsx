@@ -154,3 +154,39 @@ export function PrLine({ pr }: { pr: PullRequest }) {
     </div>
   );
 }
+
+const FORGE_NAMES: Record<string, string> = { github: 'GitHub', gitlab: 'GitLab', gitea: 'Gitea' };
+
+// No token is stored for the remote's forge: ask for one (kept by the
+// credential store, never shown again), then the pull request is tried again.
+export function TokenDialog({ provider, onClose, onSave }: { provider: string; onClose: () => void; onSave: (token: string) => void }) {
+  const token = useSignal('');
+  const name = FORGE_NAMES[provider] || provider;
+  return (
+    <Modal title={`A ${name} token`} onClose={onClose}>
+      <form
+        class="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (token.value.trim()) onSave(token.value.trim());
+        }}
+      >
+        <p class="muted">
+          No {name} token is stored for this organisation. It is kept in the credential store and sent only to the forge's API; it is never shown again.
+        </p>
+        <label>
+          Token
+          <input name="token" type="password" autoComplete="off" value={token.value} onInput={(e) => (token.value = e.currentTarget.value)} />
+        </label>
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={token.value.trim().length < 8}>
+            Store and open the pull request
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

@@ -15,40 +15,10 @@ import type { DiffLine } from '../diffparse';
 import { commentOn, conflictMessage, reviewMessage, type ReviewComment } from '../review';
 import { loadTree, toast, worktrees } from '../store';
 import { go } from '../router';
-import { ago, Empty, ErrorState, errText, Spinner } from './common';
-import { CommitDialog, MergeDialog, PrDialog, PrLine } from './DiffDialogs';
-import { DiffView, type Layout } from './DiffView';
-
-interface DiffFile {
-  path: string;
-  insertions?: number;
-  deletions?: number;
-  status?: string;
-  untracked?: boolean;
-  binary?: boolean;
-}
-
-interface Commit {
-  id: string;
-  shortId: string;
-  summary: string;
-  author?: string;
-  time?: string;
-}
-
-interface Review {
-  against: string;
-  ahead: number;
-  behind: number;
-  uncommitted: number;
-  commits: Commit[];
-  files: DiffFile[];
-  insertions: number;
-  deletions: number;
-  // Whether the work is in the base though git counts it ahead (a squash):
-  // recorded by agentd, or found by its tree on the base.
-  merged?: { merged: boolean; how?: string; record?: { strategy: string; into: string; createdAt: string } };
-}
+import { ago, errText } from './common';
+import { DiffBody, ReviewSummary, type DiffFile, type Review, type View } from './DiffBody';
+import { CommitDialog, MergeDialog, PrDialog, PrLine, TokenDialog } from './DiffDialogs';
+import type { Layout } from './DiffView';
 
 // A refusal worth showing in full: its message and the files it names.
 interface Refusal {
@@ -57,8 +27,6 @@ interface Refusal {
   files: string[];
   reason?: string;
 }
-
-type View = 'working' | 'base';
 
 const LAYOUT_KEY = 'agentd.diffLayout';
 function savedLayout(): Layout {
@@ -83,14 +51,6 @@ function refusalOf(what: string, e: unknown): Refusal | null {
   return { title: titles[d.reason] || `${what} refused`, message: e.message, files, reason: d.reason };
 }
 
-// What a file is, beside its path: new, untracked (new and not even staged), deleted, renamed.
-function fileMark(f: DiffFile): string | null {
-  if (f.untracked) return 'untracked';
-  if (f.status === 'added') return 'new';
-  if (f.status === 'deleted' || f.status === 'renamed') return f.status;
-  return null;
-}
-
 export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?: string }) {
   const view = useSignal<View>('working');
   const against = useSignal('base');
@@ -102,6 +62,8 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
   const busy = useSignal(false);
   const refusal = useSignal<Refusal | null>(null);
   const dialog = useSignal<'commit' | 'merge' | 'pr' | null>(null);
+  const prAsk = useSignal<{ title: string; body?: string; draft: boolean } | null>(null); // the pull request last asked for
+  const needToken = useSignal<string | null>(null); // the forge whose token is missing
   const layout = useSignal<Layout>(savedLayout());
   const comments = useSignal<Record<string, ReviewComment>>({});
   const pr = useSignal<PullRequest | null>(null);
@@ -204,6 +166,25 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
       () => api.send(agentId!, conflictMessage(wt?.branch || '', into, rf.files)),
       () => 'Asked the agent to fix the conflict',
     );
+  // Opens the pull request; a forge with no token stored asks for one first.
+  const openPr = (ask: { title: string; body?: string; draft: boolean }) => {
+    prAsk.value = ask;
+    return act(
+      'Pull request',
+      async () => {
+        try {
+          return (pr.value = await api.openPullRequest(worktreeId, ask));
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 422 && e.details?.reason === 'no_token') {
+            needToken.value = e.details.provider || 'github';
+            return null;
+          }
+          throw e;
+        }
+      },
+      (r) => (!r ? 'A token is needed first' : r.existing ? `#${r.number} was already open` : `Opened #${r.number}`),
+    );
+  };
   const rebase = () =>
     act(
       'Rebase',
@@ -404,90 +385,24 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
           onClose={() => (dialog.value = null)}
           onOpen={(title, body, draft) => {
             dialog.value = null;
-            void act(
-              'Pull request',
-              async () => (pr.value = await api.openPullRequest(worktreeId, { title, body: body || undefined, draft })),
-              (r) => (r.existing ? `#${r.number} was already open` : `Opened #${r.number}`),
-            );
+            void openPr({ title, body: body || undefined, draft });
           }}
         />
       )}
-    </div>
-  );
-}
-
-function ReviewSummary({ r }: { r: Review }) {
-  return (
-    <div class="review-summary panel glass">
-      <div class="review-counts">
-        <span>
-          <b>{r.ahead}</b> ahead, <b>{r.behind}</b> behind <code>{r.against}</code>
-        </span>
-        <span class="ins">+{r.insertions}</span>
-        <span class="del">−{r.deletions}</span>
-        {r.uncommitted > 0 && <span class="muted">{r.uncommitted} uncommitted</span>}
-      </div>
-      {r.commits.length > 0 ? (
-        <ul class="review-commits">
-          {r.commits.map((c) => (
-            <li key={c.id}>
-              <code>{c.shortId}</code> <span class="summary">{c.summary}</span>{' '}
-              <span class="muted">
-                {c.author} · {ago(c.time)}
-              </span>
-            </li>
-          ))}
-        </ul>
-      ) : (
-        <div class="muted">No commits since {r.against}.</div>
+      {needToken.value && (
+        <TokenDialog
+          provider={needToken.value}
+          onClose={() => (needToken.value = null)}
+          onSave={(token) => {
+            const provider = needToken.value!;
+            needToken.value = null;
+            void api
+              .putCredential(provider, { apiKey: token })
+              .then(() => prAsk.value && openPr(prAsk.value))
+              .catch((e) => toast('error', 'Token', errText(e)));
+          }}
+        />
       )}
-    </div>
-  );
-}
-
-function DiffBody(p: {
-  err: string | null;
-  files: DiffFile[] | null;
-  view: View;
-  sel: string | null;
-  patch: string | null;
-  layout: Layout;
-  comments: Record<string, ReviewComment>;
-  canComment: boolean;
-  onComment: (key: string, line: DiffLine, text: string | null) => void;
-  onRetry: () => void;
-  onOpen: (path: string) => void;
-}) {
-  if (p.err) return <ErrorState message={p.err} onRetry={p.onRetry} />;
-  if (p.files === null) return <Spinner label="Loading diff…" />;
-  if (p.files.length === 0)
-    return <Empty title="No changes">{p.view === 'working' ? 'The worktree matches its branch’s last commit.' : 'Nothing differs from the base.'}</Empty>;
-  const sel = p.files.find((f) => f.path === p.sel);
-  return (
-    <div class="diff">
-      <ul class="diff-files panel glass">
-        {p.files.map((f) => {
-          const mark = fileMark(f);
-          return (
-            <li key={f.path}>
-              <button class={`diff-file${p.sel === f.path ? ' active' : ''}`} aria-current={p.sel === f.path} onClick={() => p.onOpen(f.path)}>
-                <span class="path">{f.path}</span>
-                {mark && <span class={`file-mark mark-${mark}`}>{mark}</span>}
-                <span class="ins">+{f.insertions ?? 0}</span>
-                <span class="del">−{f.deletions ?? 0}</span>
-              </button>
-            </li>
-          );
-        })}
-      </ul>
-      <div class="diff-patch panel glass">
-        {!p.sel && <div class="muted">Choose a file to see its changes.</div>}
-        {p.sel && p.patch === null && <Spinner label="Loading patch…" />}
-        {p.sel && p.patch !== null && sel?.binary && <div class="muted">A binary file: no text to show.</div>}
-        {p.sel && p.patch !== null && !sel?.binary && (
-          <DiffView path={p.sel} patch={p.patch} layout={p.layout} comments={p.comments} canComment={p.canComment} onComment={p.onComment} />
-        )}
-      </div>
     </div>
   );
 }
