@@ -178,3 +178,53 @@ test('agentd pr create and status', async (t) => {
   assert.notEqual(r.status, 0);
   assert.ok(!JSON.stringify(wt).includes(TOKEN));
 });
+
+test('GitLab: a merge request, found again on 409, with its pipeline statuses', async (t) => {
+  const { req, seen, wt, forge } = await setup(t);
+  const gitlab = require('../fixtures/mock-gitlab');
+  const TOK = 'glpat-S3cretGitlabToken42';
+  const m = await gitlab.start({ token: TOK, projects: ['acme/widgets'] });
+  t.after(() => m.close());
+  await req('PATCH', '/api/settings', { forge_hosts: { [forge]: { kind: 'gitlab', apiBase: `${m.url}/api/v4` } } });
+  assert.equal((await req('PUT', '/api/credentials/gitlab', { apiKey: TOK })).status, 200);
+  const url = `/api/worktrees/${wt.id}/pr`;
+  let r = await req('POST', url, { title: 'Add f', body: 'why', draft: true });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.forge, 'gitlab');
+  assert.equal(r.body.number, 1);
+  assert.equal(r.body.url, `${m.url}/acme/widgets/-/merge_requests/1`);
+  assert.equal(r.body.draft, true);
+  const post = m.requests.find((q) => q.method === 'POST');
+  assert.equal(post.path, '/api/v4/projects/acme%2Fwidgets/merge_requests');
+  assert.equal(post.headers['private-token'], TOK);
+  assert.equal(post.headers.authorization, undefined);
+  assert.deepEqual(post.body, { source_branch: 'feat', target_branch: 'main', title: 'Draft: Add f', description: 'why' });
+  r = await req('POST', url, { title: 'again' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.existing, true);
+  m.statuses[m.mrs[0].sha] = [{ name: 'test', status: 'running', target_url: null }, { name: 'build', status: 'success' }];
+  r = await req('GET', url);
+  assert.equal(r.body.checks.state, 'pending');
+  assert.deepEqual(r.body.checks.items.map((i) => [i.name, i.state]), [['test', 'pending'], ['build', 'success']]);
+  m.mrs[0].state = 'merged';
+  assert.equal((await req('GET', url)).body.state, 'merged');
+  for (const text of seen) assert.ok(!text.includes(TOK));
+});
+
+test('Gitea: GitHub shapes with "token" auth, a draft as WIP:, no check runs asked for', async (t) => {
+  const { req, wt, forge } = await setup(t);
+  const m = await github.start({ token: TOKEN, repos: ['acme/widgets'] });
+  t.after(() => m.close());
+  await req('PATCH', '/api/settings', { forge_hosts: { [forge]: { kind: 'gitea', apiBase: m.url } } });
+  await req('PUT', '/api/credentials/gitea', { apiKey: TOKEN });
+  let r = await req('POST', `/api/worktrees/${wt.id}/pr`, { title: 'Add f', draft: true });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.forge, 'gitea');
+  const post = m.requests.find((q) => q.method === 'POST');
+  assert.equal(post.headers.authorization, `token ${TOKEN}`);
+  assert.deepEqual(post.body, { title: 'WIP: Add f', body: '', head: 'feat', base: 'main' });
+  r = await req('GET', `/api/worktrees/${wt.id}/pr`);
+  assert.equal(r.status, 200);
+  assert.ok(m.requests.some((q) => q.path.endsWith('/status')));
+  assert.ok(!m.requests.some((q) => q.path.endsWith('/check-runs')));
+});

@@ -106,3 +106,15 @@ describe('tokenize', () => {
     expect(tokenize('var1 = 2', 'js').map((t) => t.cls)).toEqual([undefined, 'num']);
   });
 });
+
+describe('links from a forge', () => {
+  it('are links only when http or https', async () => {
+    const { safeUrl } = await import('../src/ui/DiffDialogs');
+    expect(safeUrl('https://github.com/a/b/pull/1')).toBe('https://github.com/a/b/pull/1');
+    expect(safeUrl('http://127.0.0.1:3000/x')).toBe('http://127.0.0.1:3000/x');
+    expect(safeUrl('javascript:alert(1)')).toBeUndefined();
+    expect(safeUrl(' JAVASCRIPT:alert(1)')).toBeUndefined();
+    expect(safeUrl('data:text/html,x')).toBeUndefined();
+    expect(safeUrl(undefined)).toBeUndefined();
+  });
+});

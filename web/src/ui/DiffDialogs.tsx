@@ -124,12 +124,18 @@ export function PrDialog({ onClose, onOpen }: { onClose: () => void; onOpen: (ti
 
 const CHECK_WORDS: Record<string, string> = { success: 'checks passed', failure: 'checks failed', pending: 'checks running', none: 'no checks' };
 
+// A forge's link, only when it is one: a javascript: or data: address from a
+// forge's answer never becomes an href.
+export function safeUrl(u: string | undefined): string | undefined {
+  return u && /^https?:\/\//i.test(u) ? u : undefined;
+}
+
 export function PrLine({ pr }: { pr: PullRequest }) {
   const checks = pr.checks;
   return (
     <div class="pr-line panel" role="status" aria-label="Pull request">
       <span class={`pill pr-${pr.state}`}>{pr.state}</span>{' '}
-      <a href={pr.url} target="_blank" rel="noopener noreferrer">
+      <a href={safeUrl(pr.url)} target="_blank" rel="noopener noreferrer">
         #{pr.number} {pr.title}
       </a>
       {pr.draft && <span class="muted"> (draft)</span>}
@@ -138,8 +144,8 @@ export function PrLine({ pr }: { pr: PullRequest }) {
         <ul class="pr-check-items">
           {checks.items.map((c, i) => (
             <li key={i} class={`checks-${c.state}`}>
-              {c.url ? (
-                <a href={c.url} target="_blank" rel="noopener noreferrer">
+              {safeUrl(c.url) ? (
+                <a href={safeUrl(c.url)} target="_blank" rel="noopener noreferrer">
                   {c.name}
                 </a>
               ) : (
