@@ -108,6 +108,9 @@ int ad_forgex_failed(ad_forge_job_t *j, long status, json_t *answer)
         return AD_EIO;
     }
     forge_message(j, answer, status);
+    if (status >= 300 && status < 400) {
+        return AD_EINTERNAL; /* a redirect is not followed: the token stays here */
+    }
     switch (status) {
     case 401:
     case 403:

@@ -228,3 +228,20 @@ test('Gitea: GitHub shapes with "token" auth, a draft as WIP:, no check runs ask
   assert.ok(m.requests.some((q) => q.path.endsWith('/status')));
   assert.ok(!m.requests.some((q) => q.path.endsWith('/check-runs')));
 });
+
+test('a forge that redirects does not get the token sent on: no redirect is followed', async (t) => {
+  const { req, seen, wt, forge } = await setup(t);
+  const m = await github.start({ token: TOKEN, repos: ['acme/widgets'] });
+  const elsewhere = await github.start({ token: 'other', repos: ['acme/widgets'] });
+  t.after(() => Promise.all([m.close(), elsewhere.close()]));
+  await req('PATCH', '/api/settings', { forge_hosts: { [forge]: { kind: 'github', apiBase: m.url } } });
+  await req('PUT', '/api/credentials/github', { apiKey: TOKEN });
+  m.redirectTo = elsewhere.url;
+  const r = await req('POST', `/api/worktrees/${wt.id}/pr`, { title: 'Add f' });
+  assertError(r, 502, 'FORGE_ERROR');
+  assert.equal(r.body.error.details.reason, 'forge_error');
+  assert.equal(r.body.error.details.forgeStatus, 307);
+  assert.equal(m.requests.length, 1);
+  assert.equal(elsewhere.requests.length, 0); // never reached, with or without the token
+  for (const text of seen) assert.ok(!text.includes(TOKEN));
+});
