@@ -141,6 +141,8 @@ void ad_api_wt_setup_register(ad_app_t *app);
 void ad_api_wt_git_register(ad_app_t *app);
 /* review.c: commits, commit, merge, rebase, push of a worktree. */
 void ad_api_review_register(ad_app_t *app);
+/* pr.c: /api/worktrees/:id/pr */
+void ad_api_pr_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 /* The worktree commits agentd recorded merging (review.c): a new JSON

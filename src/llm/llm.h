@@ -279,4 +279,23 @@ void ad_llm_cancel(ad_llm_req_t *rq);
 /* Requests in flight. */
 size_t ad_llm_active(const ad_llm_t *c);
 
+/* ---- one plain HTTP request (fetch.c) ------------------------------------- */
+/* For REST APIs other than the models' (src/forge). Never follows a
+ * redirect; http and https only. */
+typedef struct {
+    const char *method;         /* GET, POST */
+    const char *url;            /* borrowed */
+    const char *const *headers; /* "Name: value", NULL-terminated; borrowed */
+    const char *body;           /* JSON text or NULL; borrowed */
+    long timeout_ms;            /* 0: 30 s */
+} ad_fetch_t;
+
+/* Loads libcurl; loop thread, before the first ad_llm_fetch. False with a
+ * reason in err when it is missing. */
+bool ad_llm_fetch_ready(char *err, size_t errsz);
+/* Blocking: pool threads only. 0 with the answer's status and body (out
+ * keeps at most its cap), or AD_EIO with curl's message in err (never a
+ * header's value). */
+int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, size_t errsz);
+
 #endif

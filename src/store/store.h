@@ -680,6 +680,15 @@ int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **
 /* {merges:[…]}: a worktree's recorded merges, newest first, at most 100.
  * Loop thread. */
 int ad_store_worktree_merges(ad_store_t *st, const char *worktree_id, json_t **out);
+
+/* ---- a worktree's pull request (prs.c, migration 2410) ------------------------------
+ * A PR object: worktreeId, forge, apiBase, owner, repo, number, url, title,
+ * head, base, state (open|closed|merged), draft, createdAt, updatedAt. */
+/* args {worktreeId, forge, apiBase, owner, repo, number, url, title, head,
+ * base, state, draft, now}: records (or replaces) the worktree's PR. */
+int ad_store_op_worktree_pr_put(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The worktree's PR, or AD_ENOENT. */
+int ad_store_worktree_pr(ad_store_t *st, const char *worktree_id, json_t **out);
 /* Loop thread: the workspace with setup columns and "worktrees". */
 int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* Loop thread: the worktree row with vanishedAt and setup. */
