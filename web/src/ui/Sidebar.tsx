@@ -13,6 +13,7 @@ import { needsYou } from '../attention';
 import { AgentBadge, AgentCost, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
 import { lazy, Suspense } from 'preact/compat';
 import { SHELL_ARGV } from '../tasks';
+import { setCollapsed } from '../shell';
 
 // Dialogs of issue #14, loaded when first opened.
 const NewTask = lazy(() => import('./NewTask'));
@@ -85,6 +86,9 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
         <span class="side-title">Workspaces</span>
         <button class="btn btn-sm btn-primary" onClick={() => (adding.value = true)}>
           + Add
+        </button>
+        <button class="icon-btn side-fold" title="Hide the sidebar" aria-label="Hide the sidebar" onClick={() => setCollapsed(true)}>
+          «
         </button>
       </div>
       {wss === null && !loadError.value && <Spinner />}
