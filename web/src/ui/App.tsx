@@ -172,7 +172,7 @@ function PageNav({ current }: { current: string }) {
         {open.value && (
           <>
             <div class="page-menu-scrim" onClick={() => (open.value = false)} />
-            <nav id="page-menu" class="page-menu-list glass" aria-label="Pages">
+            <nav id="page-menu" class="page-menu-list" aria-label="Pages">
               {PAGES.map((p) => (
                 <a
                   key={p.key}
