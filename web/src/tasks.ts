@@ -118,3 +118,26 @@ export function decisionKey(e: Pick<KeyboardEvent, 'key' | 'metaKey' | 'ctrlKey'
   if (e.key === 'n') return 'deny';
   return null;
 }
+
+// Splits a command line on spaces, honouring single and double quotes.
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let q: string | null = null;
+  let any = false;
+  for (const ch of s) {
+    if (q) {
+      if (ch === q) q = null;
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      q = ch;
+      any = true;
+    } else if (/\s/.test(ch)) {
+      if (cur || any) out.push(cur);
+      cur = '';
+      any = false;
+    } else cur += ch;
+  }
+  if (cur || any) out.push(cur);
+  return out;
+}
