@@ -384,6 +384,15 @@ typedef struct {
     char tls_cert[4096];
     char tls_key[4096];
     char redis_url[512]; /* "": no Redis */
+    /* JWTs (src/auth/jwt.c): off unless a key is given */
+    char jwt_secret_file[4096]; /* HS256 shared secret */
+    char jwt_public_key[4096];  /* PEM: RS256 (RSA) or ES256 (P-256) */
+    char jwt_issuer[256];
+    char jwt_audience[256];
+    char jwt_org_claim[64];
+    char jwt_scope_claim[64];
+    char jwt_max_scope[16];
+    uint64_t jwt_leeway_s;
     uint64_t token_rate_per_minute;
     uint64_t shutdown_grace_ms;
     /* agent processes (src/proc) */

@@ -789,7 +789,7 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     ad_ws_t *ws = ad_xcalloc(1, sizeof(*ws));
     ws->route = rt; /* the wslay context comes with the first input */
     ad_buf_init(&ws->ctl, 64 * 1024);
-    char proto[600]; /* a token named back (pick_protocol) */
+    char proto[4200]; /* a token named back (pick_protocol): a JWT can be long */
     const char *sel =
         pick_protocol(rt, ad_req_header(r, "sec-websocket-protocol"), proto, sizeof(proto));
     if (sel != NULL) {
