@@ -180,6 +180,19 @@ void ad_api_settings_register(ad_app_t *app);
 /* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
+void ad_api_credits_register(ad_app_t *app);
+void ad_api_export_register(ad_app_t *app);
+/* dashboard.c: the figures of GET /api/dashboard/stats and
+ * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
+ * error; a copy of v with every object key in snake_case (the seed's). */
+json_t *ad_api_dashboard_stats(ad_app_t *app, ad_req_t *r);
+json_t *ad_api_token_stats(ad_app_t *app, ad_req_t *r);
+json_t *ad_api_snake(json_t *v);
+/* credits.c: org's credits {orgId, unit, balance, earned, spent, pending,
+ * grants}, or NULL when they cannot be read; the agent-time figures of
+ * GET /api/dashboard/rentals/stats, or NULL after answering an error. */
+json_t *ad_api_credits_json(ad_app_t *app, const char *org);
+json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
 /* The row of r's :id read by get, visible to the caller (new reference; the
  * row carries orgId), or NULL after answering: 404 naming what (another

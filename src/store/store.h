@@ -398,6 +398,37 @@ void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_don
 void ad_store_crew_rename(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
                           void *ctx);
 
+/* ---- credits and agent time (credits.c) --------------------------------------------
+ * Credits are US dollars of model cost: the owner grants them to an org,
+ * runs spend them. Reads on the loop thread (bounded: a few rows a day).
+ */
+typedef struct {
+    const char *id, *org_id, *note, *granted_by;
+    double amount;
+    int64_t created_at;
+} ad_store_grant_t;
+/* cb gets {id, orgId, amount, note, grantedBy, createdAt}; AD_ENOENT for
+ * an org that does not exist. */
+void ad_store_credit_grant(ad_store_t *st, const ad_store_grant_t *g, ad_store_result_cb cb,
+                           void *ud);
+typedef struct {
+    double earned;  /* granted, all time */
+    double spent;   /* cost of the org's ended runs, all time */
+    double pending; /* cost so far of its running runs */
+    double balance; /* earned - spent - pending */
+    int64_t grants;
+} ad_store_credits_t;
+int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *out);
+/* The org's grants, newest first, at most limit. */
+int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_t **out);
+/* Agent time of org ("": every org) since from_day (days since the epoch)
+ * plus the running runs' time until now (wall ms): {agentSeconds,
+ * agentHours, runs, activeRuns, activeSeconds, nodes:[{node, agentSeconds,
+ * runs}], agents:[{agentId, name, node, runs, agentSeconds}] (the 50
+ * longest, ended runs)}. */
+int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
+                        json_t **out);
+
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
  * hashes only) and the audit log. Loop thread.
