@@ -196,6 +196,7 @@ void ad_parser_free(ad_parser_t *p)
     free(p->session_id);
     free(p->model);
     free(p->last_error);
+    ad_codex_app_free(p->app);
     json_decref(p->prices);
     ad_buf_cleanup(&p->text);
     ad_buf_cleanup(&p->unpriced);
@@ -428,7 +429,8 @@ size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now
             handled = ad_claude_parse(p, obj, now_ms, out);
             break;
         case AD_EXEC_CODEX:
-            handled = ad_codex_parse(p, obj, now_ms, out);
+            handled = p->app != NULL ? ad_codex_app_parse(p, obj, now_ms, out)
+                                     : ad_codex_parse(p, obj, now_ms, out);
             break;
         case AD_EXEC_GEMINI:
             handled = ad_gemini_parse(p, obj, now_ms, out);

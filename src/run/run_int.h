@@ -116,7 +116,8 @@ typedef struct ad_run {
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                 /* codex/gemini: the run is one turn */
+    bool one_shot;                 /* codex exec/gemini: the run is one turn */
+    bool rpc;                      /* codex app-server: JSON-RPC through the parser */
     char cli_version[64];          /* "" until the CLI's version is known */
     char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
     bool fork_pending;             /* resumed with --fork-session, new id not yet seen */

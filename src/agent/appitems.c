@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What `codex app-server` says (appserver.c says the rest): answers to
+ * agentd's requests (the thread opened, a turn started, a steer refused),
+ * the server's requests (command and file-change approvals become
+ * AD_REC_APPROVAL; others are refused), and notifications: items (agent
+ * messages and their deltas, reasoning, commands, file changes, MCP and web
+ * tool calls: one tool card per item, keyed by the item id), the turn's
+ * diff, token usage and the turn's end (AD_REC_RESULT, costed from the
+ * model_prices setting). Notifications agentd has no use for are read and
+ * dropped, never shown as output.
+ */
+#include "agent/appserver_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- items ------------------------------------------------------------------- */
+
+static const char *tool_name_of(const char *itype)
+{
+    static const struct {
+        const char *type, *name;
+    } map[] = {{"commandExecution", "Bash"},
+               {"fileChange", "Edit"},
+               {"mcpToolCall", "mcp"},
+               {"dynamicToolCall", "tool"},
+               {"webSearch", "WebSearch"}};
+    for (size_t i = 0; i < AD_ARRAY_LEN(map); i++) {
+        if (strcmp(itype, map[i].type) == 0) {
+            return map[i].name;
+        }
+    }
+    return NULL;
+}
+
+static json_t *tool_params(json_t *item, const char *itype)
+{
+    static const char *const keys[] = {"command", "cwd",       "changes", "server",
+                                       "tool",    "arguments", "query"};
+    json_t *params = json_object();
+    AD_UNUSED(itype);
+    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
+        json_t *v = json_object_get(item, keys[i]);
+        if (v != NULL && !json_is_null(v)) {
+            json_object_set(params, keys[i], v);
+        }
+    }
+    return params;
+}
+
+static char *tool_output(json_t *item)
+{
+    const char *agg = ad_json_str(item, "aggregatedOutput");
+    if (agg != NULL) {
+        return ad_xstrdup(agg);
+    }
+    json_t *err = json_object_get(item, "error");
+    if (ad_json_str(err, "message") != NULL) {
+        return ad_json_strdup(err, "message");
+    }
+    json_t *res = json_object_get(item, "result");
+    if (res != NULL && !json_is_null(res)) {
+        return json_dumps(res, JSON_COMPACT);
+    }
+    json_t *changes = json_object_get(item, "changes");
+    if (json_is_array(changes)) { /* a file change: the diffs it made */
+        ad_buf_t b;
+        ad_buf_init(&b, AD_PARSER_OUTPUT_MAX);
+        size_t i;
+        json_t *c;
+        json_array_foreach(changes, i, c)
+        {
+            const char *d = ad_json_str(c, "diff");
+            size_t mark = b.len;
+            if (d != NULL && ad_buf_puts(&b, d) != 0) {
+                ad_buf_truncate(&b, mark);
+                break;
+            }
+        }
+        char *s = b.data != NULL ? ad_buf_detach(&b, NULL) : NULL;
+        ad_buf_cleanup(&b);
+        return s;
+    }
+    return NULL;
+}
+
+static void tool_item(ad_parser_t *p, json_t *item, const char *itype, const char *tname,
+                      bool completed, uint64_t now, ad_recs_t *out)
+{
+    const char *id = ad_json_str(item, "id");
+    if (id == NULL) {
+        return;
+    }
+    char name[160];
+    if (strcmp(itype, "mcpToolCall") == 0 || strcmp(itype, "dynamicToolCall") == 0) {
+        const char *server = ad_json_str(item, "server");
+        const char *tool = ad_json_str(item, "tool");
+        snprintf(name, sizeof(name), "%s.%s",
+                 server != NULL                   ? server
+                 : ad_json_str(item, "namespace") ? ad_json_str(item, "namespace")
+                                                  : tname,
+                 tool != NULL ? tool : "tool");
+    } else {
+        snprintf(name, sizeof(name), "%s", tname);
+    }
+    open_tool_t t;
+    bool was_open = ad_tool_close(p, id, &t);
+    if (!was_open) { /* a first sight: its card */
+        json_t *params = tool_params(item, itype);
+        ad_tool_open(p, id, name, params, now);
+        ad_rec_t *r = ad_rec_push(out, AD_REC_TOOL_START);
+        r->tool_id = ad_xstrdup(id);
+        r->tool_name = ad_xstrdup(name);
+        r->json = json_incref(params);
+        r = ad_rec_push(out, AD_REC_MESSAGE);
+        r->role = AD_ROLE_TOOL;
+        r->tool_id = ad_xstrdup(id);
+        r->tool_name = ad_xstrdup(name);
+        r->json = params;
+        r->is_complete = false;
+    } else {
+        ad_tool_open(p, t.id, t.name, t.input, t.start_ms);
+        ad_open_tool_free(&t);
+    }
+    if (!completed) {
+        return;
+    }
+    const char *status = ad_json_str(item, "status");
+    bool failed = status != NULL && strcmp(status, "completed") != 0;
+    int code = (int)ad_json_int(item, "exitCode", -1);
+    failed = failed || code > 0 || json_is_false(json_object_get(item, "success"));
+    ad_tool_end(p, id, failed, code, now, out, &t);
+    ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
+    r->role = AD_ROLE_TOOL;
+    r->tool_id = ad_xstrdup(id);
+    r->tool_name = t.name != NULL ? t.name : ad_xstrdup(name);
+    r->json = t.input;
+    t.name = NULL;
+    t.input = NULL;
+    ad_open_tool_free(&t);
+    r->tool_output = tool_output(item);
+    if (r->tool_output == NULL && status != NULL && strcmp(status, "declined") == 0) {
+        r->tool_output = ad_xstrdup("declined");
+    }
+    r->exit_code = code;
+    r->is_error = failed;
+    r->is_complete = true;
+}
+
+/* Reasoning's summary (or its text) as one system message. */
+static void reasoning_item(json_t *item, ad_recs_t *out)
+{
+    json_t *parts = json_object_get(item, "summary");
+    if (json_array_size(parts) == 0) {
+        parts = json_object_get(item, "content");
+    }
+    ad_buf_t b;
+    ad_buf_init(&b, 64 * 1024);
+    int rc = ad_buf_puts(&b, "reasoning:");
+    size_t i;
+    json_t *s;
+    json_array_foreach(parts, i, s)
+    {
+        if (json_is_string(s)) {
+            rc = rc != 0 ? rc : ad_buf_putc(&b, ' ');
+            rc = rc != 0 ? rc : ad_buf_puts(&b, json_string_value(s));
+        }
+    }
+    if (json_array_size(parts) > 0) {
+        ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
+        r->role = AD_ROLE_SYSTEM;
+        r->text = ad_buf_detach(&b, NULL);
+        r->is_complete = true;
+    }
+    ad_buf_cleanup(&b);
+}
+
+static void on_item(ad_parser_t *p, json_t *params, bool completed, uint64_t now, ad_recs_t *out)
+{
+    json_t *item = json_object_get(params, "item");
+    const char *itype = ad_json_str(item, "type");
+    if (itype == NULL) {
+        return;
+    }
+    const char *tname = tool_name_of(itype);
+    if (tname != NULL) {
+        tool_item(p, item, itype, tname, completed, now, out);
+    } else if (!completed) {
+        return;
+    } else if (strcmp(itype, "agentMessage") == 0) {
+        ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
+        r->role = AD_ROLE_ASSISTANT;
+        r->text = ad_json_strdup(item, "text");
+        r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
+        r->is_complete = true;
+        ad_parser_text_reset(p);
+    } else if (strcmp(itype, "reasoning") == 0) {
+        reasoning_item(item, out);
+    } else if (strcmp(itype, "plan") == 0 && ad_json_str(item, "text") != NULL) {
+        ad_rec_notice(out, "plan", ad_json_str(item, "text"), item);
+    }
+    /* userMessage: agentd stored it when it was sent; others: nothing to show */
+}
+
+/* ---- usage and the turn's end ---------------------------------------------------- */
+
+static void usage_of(const json_t *b, ad_usage_t *u, int64_t *with_cached)
+{
+    int64_t input = ad_json_int(b, "inputTokens", 0);
+    int64_t cached = ad_json_int(b, "cachedInputTokens", 0);
+    u->cache_read_tokens = cached;
+    u->input_tokens = input >= cached ? input - cached : input;
+    u->output_tokens = ad_json_int(b, "outputTokens", 0);
+    u->cache_creation_tokens = ad_json_int(b, "cacheWriteInputTokens", 0);
+    *with_cached = input;
+}
+
+static void on_usage(ad_parser_t *p, json_t *params, ad_recs_t *out)
+{
+    json_t *tu = json_object_get(params, "tokenUsage");
+    int64_t input = 0, last_input = 0;
+    usage_of(json_object_get(tu, "total"), &p->app->total, &input);
+    ad_usage_t last;
+    usage_of(json_object_get(tu, "last"), &last, &last_input);
+    int64_t w = ad_json_int(tu, "modelContextWindow", 0);
+    if (w > 0) {
+        p->window = w;
+    }
+    ad_context_update(p, last_input + last.output_tokens, out);
+}
+
+static int64_t minus(int64_t a, int64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* The queue's next message as a turn/start (the thread or turn is there). */
+static void send_queued(ad_parser_t *p, ad_recs_t *out)
+{
+    app_t *a = p->app;
+    while (a->nqueue > 0 && !(a->turn_pending && a->turn_id == NULL)) {
+        char *text = a->queue[0];
+        memmove(&a->queue[0], &a->queue[1], (a->nqueue - 1) * sizeof(a->queue[0]));
+        a->nqueue--;
+        char *line = NULL;
+        size_t len = 0;
+        if (ad_codex_app_input(p, text, &line, &len) == 0 && line != NULL) {
+            ad_rec_t *r = ad_rec_push(out, AD_REC_WRITE);
+            r->text = line;
+        }
+        free(text);
+    }
+}
+
+/* A turn that did not complete leaves its tool items open: each is closed
+ * as a failed call with what happened to it. */
+static void close_tools(ad_parser_t *p, const char *why, uint64_t now, ad_recs_t *out)
+{
+    while (p->ntools > 0) {
+        open_tool_t t;
+        char *id = ad_xstrdup(p->tools[0].id);
+        ad_tool_end(p, id, true, -1, now, out, &t);
+        ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
+        r->role = AD_ROLE_TOOL;
+        r->tool_id = id;
+        r->tool_name = t.name;
+        r->json = t.input;
+        t.name = NULL;
+        t.input = NULL;
+        ad_open_tool_free(&t);
+        r->tool_output = ad_xstrdup(why);
+        r->is_error = true;
+        r->is_complete = true;
+    }
+}
+
+static void on_turn_completed(ad_parser_t *p, json_t *params, uint64_t now, ad_recs_t *out)
+{
+    app_t *a = p->app;
+    json_t *turn = json_object_get(params, "turn");
+    const char *status = ad_json_str(turn, "status");
+    if (status != NULL && strcmp(status, "completed") != 0) {
+        close_tools(p, status, now, out);
+    }
+    if (a->diff != NULL) { /* what the turn changed, as codex diffed it */
+        ad_rec_t *d = ad_rec_push(out, AD_REC_MESSAGE);
+        d->role = AD_ROLE_SYSTEM;
+        size_t n = strlen(a->diff) + 16;
+        d->text = ad_xmalloc(n);
+        snprintf(d->text, n, "turn diff:\n%s", a->diff);
+        d->is_complete = true;
+        free(a->diff);
+        a->diff = NULL;
+    }
+    ad_rec_t *r = ad_rec_push(out, AD_REC_RESULT);
+    size_t idx = out->n - 1; /* r may move when a notice is pushed */
+    r->subtype = ad_xstrdup(status != NULL ? status : "completed");
+    r->session_id = p->session_id != NULL ? ad_xstrdup(p->session_id) : NULL;
+    r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
+    r->num_turns = 1;
+    r->duration_ms = ad_json_int(turn, "durationMs", 0);
+    if (status != NULL && strcmp(status, "completed") != 0) {
+        r->is_error = true;
+        const char *m = ad_json_str(json_object_get(turn, "error"), "message");
+        r->text = ad_xstrdup(m != NULL                            ? m
+                             : p->last_error != NULL              ? p->last_error
+                             : strcmp(status, "interrupted") == 0 ? "interrupted"
+                                                                  : "turn failed");
+        r->api_error_status = ad_error_status_in(r->text);
+    }
+    r->usage.input_tokens = minus(a->total.input_tokens, a->at_turn.input_tokens);
+    r->usage.output_tokens = minus(a->total.output_tokens, a->at_turn.output_tokens);
+    r->usage.cache_read_tokens = minus(a->total.cache_read_tokens, a->at_turn.cache_read_tokens);
+    r->usage.cache_creation_tokens =
+        minus(a->total.cache_creation_tokens, a->at_turn.cache_creation_tokens);
+    a->at_turn = a->total;
+    ad_usage_t usage = r->usage;
+    double cost = ad_parser_cost(p, p->model, &usage, out);
+    out->v[idx].cost_usd = cost;
+    free(a->turn_id);
+    a->turn_id = NULL;
+    a->turn_pending = false;
+    free(p->last_error);
+    p->last_error = NULL;
+    send_queued(p, out);
+}
+
+static void set_turn(app_t *a, const char *id)
+{
+    if (id != NULL) {
+        free(a->turn_id);
+        a->turn_id = ad_xstrdup(id);
+    }
+}
+
+/* ---- responses to agentd's requests ----------------------------------------------- */
+
+static void on_response(ad_parser_t *p, const char *id, json_t *obj, ad_recs_t *out)
+{
+    app_t *a = p->app;
+    json_t *result = json_object_get(obj, "result");
+    json_t *error = json_object_get(obj, "error");
+    const char *emsg = ad_json_str(error, "message");
+    if (strcmp(id, "thread") == 0) {
+        json_t *thread = json_object_get(result, "thread");
+        const char *tid = ad_json_str(thread, "id");
+        if (error != NULL || tid == NULL) { /* the turn cannot run: the agent's error */
+            ad_rec_t *r = ad_rec_push(out, AD_REC_RESULT);
+            r->is_error = true;
+            r->subtype = ad_xstrdup("error");
+            size_t n = (emsg != NULL ? strlen(emsg) : 0) + 64;
+            r->text = ad_xmalloc(n);
+            snprintf(r->text, n, "codex could not open the thread: %s",
+                     emsg != NULL ? emsg : "no thread in its answer");
+            return;
+        }
+        ad_parser_set_session(p, tid, ad_json_str(result, "model"));
+        a->thread_ready = true;
+        ad_rec_t *r = ad_rec_push(out, AD_REC_SESSION);
+        r->session_id = ad_xstrdup(tid);
+        r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
+        send_queued(p, out);
+    } else if (strncmp(id, "turn-", 5) == 0) {
+        if (error != NULL) {
+            a->turn_pending = false;
+            ad_rec_t *r = ad_rec_push(out, AD_REC_RESULT);
+            r->is_error = true;
+            r->subtype = ad_xstrdup("error");
+            r->text = ad_xstrdup(emsg != NULL ? emsg : "codex refused the turn");
+            return;
+        }
+        set_turn(a, ad_json_str(json_object_get(result, "turn"), "id"));
+        send_queued(p, out);
+    } else if (strncmp(id, "steer-", 6) == 0) {
+        unsigned long long seq = strtoull(id + 6, NULL, 10);
+        for (size_t i = 0; i < a->nsteers; i++) {
+            if (a->steers[i].seq != seq) {
+                continue;
+            }
+            char *text = a->steers[i].text;
+            memmove(&a->steers[i], &a->steers[i + 1], (a->nsteers - i - 1) * sizeof(a->steers[0]));
+            a->nsteers--;
+            if (error != NULL) { /* the turn ended meanwhile: the message starts the next */
+                free(a->turn_id);
+                a->turn_id = NULL;
+                char *line = NULL;
+                size_t len = 0;
+                if (ad_codex_app_input(p, text, &line, &len) == 0 && line != NULL) {
+                    ad_rec_push(out, AD_REC_WRITE)->text = line;
+                }
+            }
+            free(text);
+            break;
+        }
+    } else if (error != NULL && emsg != NULL) {
+        ad_rec_notice(out, "error", emsg, obj);
+    }
+}
+
+/* ---- the server's requests ---------------------------------------------------------- */
+
+static void on_request(ad_parser_t *p, json_t *id, const char *method, json_t *params,
+                       ad_recs_t *out)
+{
+    app_t *a = p->app;
+    char *rid = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+    bool command = strcmp(method, "item/commandExecution/requestApproval") == 0;
+    bool edit = strcmp(method, "item/fileChange/requestApproval") == 0;
+    if (rid == NULL) {
+        return;
+    }
+    if ((command && a->allow_commands) || (edit && a->allow_edits)) {
+        size_t len = 0;
+        ad_rec_push(out, AD_REC_WRITE)->text = ad_codex_app_answer(rid, "accept", &len);
+    } else if (command || edit) {
+        const char *item = ad_json_str(params, "itemId");
+        ad_rec_t *r = ad_rec_push(out, AD_REC_APPROVAL);
+        r->subtype = ad_xstrdup(rid);
+        r->tool_name = ad_xstrdup(command ? "Bash" : "Edit");
+        r->tool_id = item != NULL ? ad_xstrdup(item) : NULL;
+        r->text = ad_json_strdup(params, "reason");
+        json_t *input = json_object();
+        if (command) {
+            json_object_set(input, "command", json_object_get(params, "command"));
+            json_object_set(input, "cwd", json_object_get(params, "cwd"));
+        } else {
+            for (size_t i = 0; item != NULL && i < p->ntools; i++) {
+                if (strcmp(p->tools[i].id, item) == 0 && p->tools[i].input != NULL) {
+                    json_object_update(input, p->tools[i].input);
+                }
+            }
+        }
+        r->json = input;
+    } else { /* user input, elicitations, dynamic tools: agentd serves none */
+        size_t len = 0;
+        json_t *err = json_pack("{s:O, s:{s:i, s:s}}", "id", id, "error", "code", -32601, "message",
+                                "agentd does not serve this request");
+        ad_rec_push(out, AD_REC_WRITE)->text = ad_app_line(err, &len);
+    }
+    free(rid);
+}
+
+/* ---- notifications -------------------------------------------------------------------- */
+
+static void on_notice(ad_parser_t *p, const char *method, json_t *params, uint64_t now,
+                      ad_recs_t *out)
+{
+    app_t *a = p->app;
+    if (strcmp(method, "turn/started") == 0) {
+        set_turn(a, ad_json_str(json_object_get(params, "turn"), "id"));
+    } else if (strcmp(method, "item/started") == 0 || strcmp(method, "item/completed") == 0) {
+        on_item(p, params, strcmp(method, "item/completed") == 0, now, out);
+    } else if (strcmp(method, "item/agentMessage/delta") == 0) {
+        json_t *d = json_object_get(params, "delta");
+        if (json_is_string(d) && json_string_length(d) > 0) {
+            ad_rec_push(out, AD_REC_DELTA)->text =
+                ad_xstrndup(json_string_value(d), json_string_length(d));
+            ad_parser_text_add(p, json_string_value(d), json_string_length(d));
+        }
+    } else if (strcmp(method, "turn/diff/updated") == 0) {
+        json_t *d = json_object_get(params, "diff");
+        free(a->diff);
+        a->diff = json_is_string(d) && json_string_length(d) > 0
+                      ? ad_xstrndup(json_string_value(d), json_string_length(d) < AD_APP_DIFF_MAX
+                                                              ? json_string_length(d)
+                                                              : AD_APP_DIFF_MAX)
+                      : NULL;
+    } else if (strcmp(method, "thread/tokenUsage/updated") == 0) {
+        on_usage(p, params, out);
+    } else if (strcmp(method, "turn/completed") == 0) {
+        on_turn_completed(p, params, now, out);
+    } else if (strcmp(method, "serverRequest/resolved") == 0) {
+        /* resolved without agentd's answer (the turn was interrupted):
+         * an approval still open is withdrawn */
+        char *rid = json_dumps(json_object_get(params, "requestId"), JSON_ENCODE_ANY);
+        if (rid != NULL) {
+            ad_rec_t *r = ad_rec_push(out, AD_REC_APPROVAL);
+            r->subtype = rid;
+            r->is_error = true;
+        }
+    } else if (strcmp(method, "error") == 0) {
+        const char *m = ad_json_str(json_object_get(params, "error"), "message");
+        bool retry = json_is_true(json_object_get(params, "willRetry"));
+        ad_rec_notice(out, retry ? "api_retry" : "error", m != NULL ? m : "error", params);
+        if (!retry && m != NULL) {
+            free(p->last_error);
+            p->last_error = ad_xstrdup(m);
+        }
+    }
+    /* thread/status, rate limits, MCP start-up, …: nothing for agentd */
+}
+
+bool ad_codex_app_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
+{
+    json_t *id = json_object_get(obj, "id");
+    const char *method = ad_json_str(obj, "method");
+    json_t *params = json_object_get(obj, "params");
+    if (method != NULL && id != NULL) {
+        on_request(p, id, method, params, out);
+    } else if (method != NULL) {
+        on_notice(p, method, params, now, out);
+    } else if (json_is_string(id)) {
+        on_response(p, json_string_value(id), obj, out);
+    } else {
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to appserver.c and appitems.c: the state of one run's
+ * conversation with `codex app-server` (the parser owns it, p->app).
+ */
+#ifndef AD_AGENT_APPSERVER_INT_H
+#define AD_AGENT_APPSERVER_INT_H
+
+#include "agent/agent_int.h"
+
+#define AD_APP_QUEUE_MAX 64 /* messages waiting for the thread or the turn */
+#define AD_APP_STEERS_MAX 16
+#define AD_APP_DIFF_MAX (256 * 1024)
+
+typedef struct ad_codex_app {
+    char resume_id[128]; /* the thread asked to resume or fork, "" for a new one */
+    bool thread_ready;   /* the thread is open (its id is p->session_id) */
+    bool turn_pending;   /* a turn/start is out, its turn not yet known */
+    char *turn_id;       /* the turn in progress, NULL when none runs */
+    char *queue[AD_APP_QUEUE_MAX];
+    size_t nqueue;
+    struct {
+        unsigned long long seq;
+        char *text;
+    } steers[AD_APP_STEERS_MAX]; /* steers not yet answered */
+    size_t nsteers;
+    unsigned long long seq;
+    bool allow_commands, allow_edits;
+    /* thread/tokenUsage/updated: the thread's total, and the total when
+     * the last turn ended (a turn's usage is the difference). */
+    ad_usage_t total, at_turn;
+    int64_t total_input; /* input tokens with cached ones, for the context */
+    char *diff;          /* the turn's aggregated diff (turn/diff/updated) */
+} app_t;
+
+/* A message as a line, newline included (msg is stolen). Owned. */
+char *ad_app_line(json_t *msg, size_t *len);
+/* A request {id, method, params} (params stolen). New reference. */
+json_t *ad_app_request(const char *id, const char *method, json_t *params);
+/* turn/start of text on the open thread. Owned line. */
+char *ad_app_turn_start(ad_parser_t *p, const char *text, size_t *len);
+
+#endif
