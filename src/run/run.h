@@ -187,4 +187,21 @@ json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol);
  * is refused then: a policy not read could be a narrower one). */
 json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent);
 
+/* ---- an agent's run settings, checked before they are stored (spec.c) ----------
+ * Each returns 0, or AD_EINVAL with why saying what is wrong (the REST
+ * layer answers it as a 422 on the field). Any thread. */
+/* Environment variables that change how a program loads or what it runs
+ * (LD_*, NODE_OPTIONS, PYTHONPATH, GIT_* hooks, ...). */
+bool ad_run_env_unsafe(const char *name);
+/* env maps names to strings; an unsafe name only with allow_unsafe. */
+int ad_run_env_check(const json_t *env, bool allow_unsafe, char *why, size_t whysz);
+/* A sandbox policy object {network: "on"|"off"|{allow: [host[:port]]},
+ * paths: ["/ro", {path, write}]} (ad_run_sandbox_path_ok for each path). */
+int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, size_t whysz);
+/* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
+ * run's cgroup enforces them (src/proc). */
+int ad_run_limits_check(const json_t *lim, char *why, size_t whysz);
+/* Whether url is an http:// or https:// URL of printable characters. */
+bool ad_run_base_url_ok(const char *url);
+
 #endif
