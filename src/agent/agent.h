@@ -550,7 +550,8 @@ char *ad_codex_app_interrupt(ad_parser_t *p, size_t *len);
 /* The answer to an approval request (request_id as AD_REC_APPROVAL's
  * subtype gave it: the JSON of the peer's id): decision "accept",
  * "decline" or "acceptForSession". NULL for an id that is not JSON. */
-char *ad_codex_app_answer(const char *request_id, const char *decision, size_t *len);
+char *ad_codex_app_answer(ad_parser_t *p, const char *request_id, const char *decision,
+                          size_t *len);
 /* Whether the parser speaks app-server (ad_codex_app_open or _attach). */
 bool ad_codex_app_on(const ad_parser_t *p);
 /* Whether a turn runs or is asked for (a message sent at a turn's end

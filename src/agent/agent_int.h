@@ -130,9 +130,10 @@ void ad_context_update(ad_parser_t *p, int64_t tokens, ad_recs_t *out);
  * return false when the line is not one of theirs (it then becomes output). */
 bool ad_claude_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
 bool ad_codex_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
-/* codex app-server's JSON-RPC messages (appitems.c); its state goes with
+/* codex app-server's JSON-RPC lines (appitems.c, read with rpc.c): false
+ * for a line that is not JSON-RPC (it becomes output). Its state goes with
  * ad_codex_app_free (appserver.c). */
-bool ad_codex_app_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
+bool ad_codex_app_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now, ad_recs_t *out);
 void ad_codex_app_free(struct ad_codex_app *a);
 /* The launch of `codex app-server` (appserver.c): the provider and -c
  * settings as for exec, then `app-server`; the lines come later. */

@@ -336,83 +336,98 @@ static void set_turn(app_t *a, const char *id)
 
 /* ---- responses to agentd's requests ----------------------------------------------- */
 
-static void on_response(ad_parser_t *p, const char *id, json_t *obj, ad_recs_t *out)
+/* A request agentd's turn depends on was refused: the turn's end, failed. */
+static void refused(ad_recs_t *out, const char *what, const char *emsg)
+{
+    ad_rec_t *r = ad_rec_push(out, AD_REC_RESULT);
+    r->is_error = true;
+    r->subtype = ad_xstrdup("error");
+    size_t n = (emsg != NULL ? strlen(emsg) : 0) + 64;
+    r->text = ad_xmalloc(n);
+    snprintf(r->text, n, "codex %s: %s", what, emsg != NULL ? emsg : "no answer");
+}
+
+static void on_thread(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out)
+{
+    const char *tid = ad_json_str(json_object_get(m->result, "thread"), "id");
+    if (m->kind == AD_RPC_ERROR || tid == NULL) {
+        refused(out, "could not open the thread", m->message);
+        return;
+    }
+    ad_parser_set_session(p, tid, ad_json_str(m->result, "model"));
+    p->app->thread_ready = true;
+    ad_rec_t *r = ad_rec_push(out, AD_REC_SESSION);
+    r->session_id = ad_xstrdup(tid);
+    r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
+    send_queued(p, out);
+}
+
+/* A steer answered: refused (the turn ended meanwhile), its message starts
+ * the next turn. */
+static void on_steer(ad_parser_t *p, unsigned long long seq, bool failed, ad_recs_t *out)
 {
     app_t *a = p->app;
-    json_t *result = json_object_get(obj, "result");
-    json_t *error = json_object_get(obj, "error");
-    const char *emsg = ad_json_str(error, "message");
-    if (strcmp(id, "thread") == 0) {
-        json_t *thread = json_object_get(result, "thread");
-        const char *tid = ad_json_str(thread, "id");
-        if (error != NULL || tid == NULL) { /* the turn cannot run: the agent's error */
-            ad_rec_t *r = ad_rec_push(out, AD_REC_RESULT);
-            r->is_error = true;
-            r->subtype = ad_xstrdup("error");
-            size_t n = (emsg != NULL ? strlen(emsg) : 0) + 64;
-            r->text = ad_xmalloc(n);
-            snprintf(r->text, n, "codex could not open the thread: %s",
-                     emsg != NULL ? emsg : "no thread in its answer");
-            return;
+    for (size_t i = 0; i < a->nsteers; i++) {
+        if (a->steers[i].seq != seq) {
+            continue;
         }
-        ad_parser_set_session(p, tid, ad_json_str(result, "model"));
-        a->thread_ready = true;
-        ad_rec_t *r = ad_rec_push(out, AD_REC_SESSION);
-        r->session_id = ad_xstrdup(tid);
-        r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
-        send_queued(p, out);
-    } else if (strncmp(id, "turn-", 5) == 0) {
-        if (error != NULL) {
+        char *text = a->steers[i].text;
+        memmove(&a->steers[i], &a->steers[i + 1], (a->nsteers - i - 1) * sizeof(a->steers[0]));
+        a->nsteers--;
+        if (failed) {
+            free(a->turn_id);
+            a->turn_id = NULL;
+            char *line = NULL;
+            size_t len = 0;
+            if (ad_codex_app_input(p, text, &line, &len) == 0 && line != NULL) {
+                ad_rec_push(out, AD_REC_WRITE)->text = line;
+            }
+        }
+        free(text);
+        return;
+    }
+}
+
+static void on_answer(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out)
+{
+    app_t *a = p->app;
+    ad_rpc_call_t call;
+    if (!ad_rpc_match(&a->rpc, m, &call)) {
+        return; /* not an answer to anything agentd asked */
+    }
+    bool failed = m->kind == AD_RPC_ERROR;
+    if (call.tag == AD_APP_TAG_THREAD) {
+        on_thread(p, m, out);
+    } else if (call.tag == AD_APP_TAG_TURN) {
+        if (failed) {
             a->turn_pending = false;
-            ad_rec_t *r = ad_rec_push(out, AD_REC_RESULT);
-            r->is_error = true;
-            r->subtype = ad_xstrdup("error");
-            r->text = ad_xstrdup(emsg != NULL ? emsg : "codex refused the turn");
+            refused(out, "refused the turn", m->message);
             return;
         }
-        set_turn(a, ad_json_str(json_object_get(result, "turn"), "id"));
+        set_turn(a, ad_json_str(json_object_get(m->result, "turn"), "id"));
         send_queued(p, out);
-    } else if (strncmp(id, "steer-", 6) == 0) {
-        unsigned long long seq = strtoull(id + 6, NULL, 10);
-        for (size_t i = 0; i < a->nsteers; i++) {
-            if (a->steers[i].seq != seq) {
-                continue;
-            }
-            char *text = a->steers[i].text;
-            memmove(&a->steers[i], &a->steers[i + 1], (a->nsteers - i - 1) * sizeof(a->steers[0]));
-            a->nsteers--;
-            if (error != NULL) { /* the turn ended meanwhile: the message starts the next */
-                free(a->turn_id);
-                a->turn_id = NULL;
-                char *line = NULL;
-                size_t len = 0;
-                if (ad_codex_app_input(p, text, &line, &len) == 0 && line != NULL) {
-                    ad_rec_push(out, AD_REC_WRITE)->text = line;
-                }
-            }
-            free(text);
-            break;
-        }
-    } else if (error != NULL && emsg != NULL) {
-        ad_rec_notice(out, "error", emsg, obj);
+    } else if (call.tag >= AD_APP_TAG_STEER) {
+        on_steer(p, (unsigned long long)(call.tag - AD_APP_TAG_STEER), failed, out);
+    } else if (failed && m->message != NULL) {
+        ad_rec_notice(out, "error", m->message, m->root);
     }
 }
 
 /* ---- the server's requests ---------------------------------------------------------- */
 
-static void on_request(ad_parser_t *p, json_t *id, const char *method, json_t *params,
-                       ad_recs_t *out)
+static void on_request(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out)
 {
     app_t *a = p->app;
-    char *rid = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
-    bool command = strcmp(method, "item/commandExecution/requestApproval") == 0;
-    bool edit = strcmp(method, "item/fileChange/requestApproval") == 0;
+    json_t *params = m->params;
+    char *rid = json_dumps(m->id, JSON_ENCODE_ANY | JSON_COMPACT);
+    bool command = strcmp(m->method, "item/commandExecution/requestApproval") == 0;
+    bool edit = strcmp(m->method, "item/fileChange/requestApproval") == 0;
+    size_t len = 0;
     if (rid == NULL) {
         return;
     }
     if ((command && a->allow_commands) || (edit && a->allow_edits)) {
-        size_t len = 0;
-        ad_rec_push(out, AD_REC_WRITE)->text = ad_codex_app_answer(rid, "accept", &len);
+        ad_rec_push(out, AD_REC_WRITE)->text = ad_codex_app_answer(p, rid, "accept", &len);
     } else if (command || edit) {
         const char *item = ad_json_str(params, "itemId");
         ad_rec_t *r = ad_rec_push(out, AD_REC_APPROVAL);
@@ -433,10 +448,9 @@ static void on_request(ad_parser_t *p, json_t *id, const char *method, json_t *p
         }
         r->json = input;
     } else { /* user input, elicitations, dynamic tools: agentd serves none */
-        size_t len = 0;
-        json_t *err = json_pack("{s:O, s:{s:i, s:s}}", "id", id, "error", "code", -32601, "message",
-                                "agentd does not serve this request");
-        ad_rec_push(out, AD_REC_WRITE)->text = ad_app_line(err, &len);
+        ad_rec_push(out, AD_REC_WRITE)->text =
+            ad_rpc_error(&a->rpc, m->id, AD_RPC_METHOD_NOT_FOUND,
+                         "agentd does not serve this request", NULL, &len);
     }
     free(rid);
 }
@@ -491,19 +505,25 @@ static void on_notice(ad_parser_t *p, const char *method, json_t *params, uint64
     /* thread/status, rate limits, MCP start-up, …: nothing for agentd */
 }
 
-bool ad_codex_app_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
+bool ad_codex_app_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now, ad_recs_t *out)
 {
-    json_t *id = json_object_get(obj, "id");
-    const char *method = ad_json_str(obj, "method");
-    json_t *params = json_object_get(obj, "params");
-    if (method != NULL && id != NULL) {
-        on_request(p, id, method, params, out);
-    } else if (method != NULL) {
-        on_notice(p, method, params, now, out);
-    } else if (json_is_string(id)) {
-        on_response(p, json_string_value(id), obj, out);
-    } else {
-        return false;
+    ad_rpc_msg_t m;
+    bool ok = true;
+    switch (ad_rpc_parse(&p->app->rpc, line, len, &m)) {
+    case AD_RPC_REQUEST:
+        on_request(p, &m, out);
+        break;
+    case AD_RPC_NOTIFICATION:
+        on_notice(p, m.method, m.params, now, out);
+        break;
+    case AD_RPC_RESPONSE:
+    case AD_RPC_ERROR:
+        on_answer(p, &m, out);
+        break;
+    case AD_RPC_INVALID:
+        ok = false; /* shown as the agent's output */
+        break;
     }
-    return true;
+    ad_rpc_msg_clear(&m);
+    return ok;
 }

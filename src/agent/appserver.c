@@ -9,9 +9,10 @@
  * CLI dumps (tests/e2e/codex-app-schema.test.js,
  * tests/fixtures/codex-app-protocol.json).
  *
- * Request ids agentd sends are strings that say what they ask ("init",
- * "thread", "turn-N", "steer-N", "interrupt-N"), so a response needs no
- * table; the server's own ids (numbers) are echoed as they came.
+ * Lines are made and read by the JSON-RPC codec (rpc.c, without the
+ * "jsonrpc" member the server omits); each request agentd sends carries a
+ * tag saying what it was for (AD_APP_TAG_*), and the server's own request
+ * ids are echoed as they came.
  */
 #include "agent/appserver_int.h"
 
@@ -38,6 +39,7 @@ static app_t *app_of(ad_parser_t *p)
 {
     if (p->app == NULL) {
         p->app = ad_xcalloc(1, sizeof(*p->app));
+        ad_rpc_init(&p->app->rpc, AD_RPC_NO_VERSION); /* codex omits "jsonrpc" */
     }
     return p->app;
 }
@@ -70,31 +72,14 @@ bool ad_codex_app_busy(const ad_parser_t *p)
 
 /* ---- lines ------------------------------------------------------------------- */
 
-char *ad_app_line(json_t *msg, size_t *len)
+char *ad_app_request(app_t *a, const char *method, json_t *params, int64_t tag, size_t *len)
 {
+    char *line = NULL;
     *len = 0;
-    if (msg == NULL) {
+    if (ad_rpc_request(&a->rpc, method, params, tag, &line, len) < 0) {
         return NULL;
     }
-    char *text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    if (text == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(text);
-    char *line = ad_xmalloc(n + 2);
-    memcpy(line, text, n);
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    free(text);
-    *len = n + 1;
     return line;
-}
-
-json_t *ad_app_request(const char *id, const char *method, json_t *params)
-{
-    return json_pack("{s:s, s:s, s:o}", "id", id, "method", method, "params",
-                     params != NULL ? params : json_object());
 }
 
 /* The thread's settings: approvals asked for in the regular mode only; the
@@ -139,13 +124,13 @@ char *ad_codex_app_open(ad_parser_t *p, const ad_codex_open_t *o, size_t *len)
                   strlen(o->session_id) < sizeof(a->resume_id);
     snprintf(a->resume_id, sizeof(a->resume_id), "%s", resume ? o->session_id : "");
     const char *method = !resume ? "thread/start" : o->fork ? "thread/fork" : "thread/resume";
-    json_t *init = ad_app_request("init", "initialize",
-                                  json_pack("{s:{s:s, s:s, s:s}}", "clientInfo", "name", "agentd",
-                                            "title", "agentd", "version", AD_VERSION));
     size_t n1 = 0, n2 = 0, n3 = 0;
-    char *l1 = ad_app_line(init, &n1);
-    char *l2 = ad_app_line(json_pack("{s:s}", "method", "initialized"), &n2);
-    char *l3 = ad_app_line(ad_app_request("thread", method, thread_params(a, o)), &n3);
+    char *l1 = ad_app_request(a, "initialize",
+                              json_pack("{s:{s:s, s:s, s:s}}", "clientInfo", "name", "agentd",
+                                        "title", "agentd", "version", AD_VERSION),
+                              AD_APP_TAG_INIT, &n1);
+    char *l2 = ad_rpc_notification(&a->rpc, "initialized", NULL, &n2);
+    char *l3 = ad_app_request(a, method, thread_params(a, o), AD_APP_TAG_THREAD, &n3);
     char *all = NULL;
     if (l1 != NULL && l2 != NULL && l3 != NULL) {
         all = ad_xmalloc(n1 + n2 + n3 + 1);
@@ -174,13 +159,12 @@ void ad_codex_app_attach(ad_parser_t *p, const char *thread_id, const ad_codex_o
 char *ad_app_turn_start(ad_parser_t *p, const char *text, size_t *len)
 {
     app_t *a = p->app;
-    char id[32];
-    snprintf(id, sizeof(id), "turn-%llu", (unsigned long long)++a->seq);
-    a->turn_pending = true;
-    return ad_app_line(ad_app_request(id, "turn/start",
-                                      json_pack("{s:s, s:[{s:s, s:s}]}", "threadId", p->session_id,
-                                                "input", "type", "text", "text", text)),
-                       len);
+    char *line = ad_app_request(a, "turn/start",
+                                json_pack("{s:s, s:[{s:s, s:s}]}", "threadId", p->session_id,
+                                          "input", "type", "text", "text", text),
+                                AD_APP_TAG_TURN, len);
+    a->turn_pending = line != NULL;
+    return line;
 }
 
 /* turn/steer of text into the running turn; the text is kept until the
@@ -188,8 +172,7 @@ char *ad_app_turn_start(ad_parser_t *p, const char *text, size_t *len)
 static char *turn_steer(ad_parser_t *p, const char *text, size_t *len)
 {
     app_t *a = p->app;
-    char id[32];
-    snprintf(id, sizeof(id), "steer-%llu", (unsigned long long)++a->seq);
+    a->seq++;
     if (a->nsteers == AD_APP_STEERS_MAX) {
         free(a->steers[0].text);
         memmove(&a->steers[0], &a->steers[1], (AD_APP_STEERS_MAX - 1) * sizeof(a->steers[0]));
@@ -198,11 +181,11 @@ static char *turn_steer(ad_parser_t *p, const char *text, size_t *len)
     a->steers[a->nsteers].seq = a->seq;
     a->steers[a->nsteers].text = ad_xstrdup(text);
     a->nsteers++;
-    return ad_app_line(ad_app_request(id, "turn/steer",
-                                      json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "threadId",
-                                                p->session_id, "expectedTurnId", a->turn_id,
-                                                "input", "type", "text", "text", text)),
-                       len);
+    return ad_app_request(a, "turn/steer",
+                          json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "threadId", p->session_id,
+                                    "expectedTurnId", a->turn_id, "input", "type", "text", "text",
+                                    text),
+                          AD_APP_TAG_STEER + (int64_t)a->seq, len);
 }
 
 int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *len)
@@ -231,21 +214,19 @@ char *ad_codex_app_interrupt(ad_parser_t *p, size_t *len)
     if (a == NULL || a->turn_id == NULL || p->session_id == NULL) {
         return NULL;
     }
-    char id[32];
-    snprintf(id, sizeof(id), "interrupt-%llu", (unsigned long long)++a->seq);
-    return ad_app_line(
-        ad_app_request(id, "turn/interrupt",
-                       json_pack("{s:s, s:s}", "threadId", p->session_id, "turnId", a->turn_id)),
-        len);
+    return ad_app_request(a, "turn/interrupt",
+                          json_pack("{s:s, s:s}", "threadId", p->session_id, "turnId", a->turn_id),
+                          AD_APP_TAG_INTERRUPT, len);
 }
 
-char *ad_codex_app_answer(const char *request_id, const char *decision, size_t *len)
+char *ad_codex_app_answer(ad_parser_t *p, const char *request_id, const char *decision, size_t *len)
 {
     *len = 0;
     json_t *id = json_loads(request_id, JSON_DECODE_ANY, NULL);
-    if (!json_is_integer(id) && !json_is_string(id)) {
-        json_decref(id);
-        return NULL;
+    char *line = NULL;
+    if (json_is_integer(id) || json_is_string(id)) {
+        line = ad_rpc_response(&app_of(p)->rpc, id, json_pack("{s:s}", "decision", decision), len);
     }
-    return ad_app_line(json_pack("{s:o, s:{s:s}}", "id", id, "result", "decision", decision), len);
+    json_decref(id);
+    return line;
 }

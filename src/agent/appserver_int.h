@@ -12,7 +12,18 @@
 #define AD_APP_STEERS_MAX 16
 #define AD_APP_DIFF_MAX (256 * 1024)
 
+/* What a request agentd sent was for (ad_rpc_call_t.tag); a steer's tag is
+ * AD_APP_TAG_STEER plus its number. */
+enum {
+    AD_APP_TAG_INIT = 1,
+    AD_APP_TAG_THREAD,
+    AD_APP_TAG_TURN,
+    AD_APP_TAG_INTERRUPT,
+    AD_APP_TAG_STEER = 1000
+};
+
 typedef struct ad_codex_app {
+    ad_rpc_t rpc;        /* the codec (rpc.c): ids, pending calls; no "jsonrpc" member */
     char resume_id[128]; /* the thread asked to resume or fork, "" for a new one */
     bool thread_ready;   /* the thread is open (its id is p->session_id) */
     bool turn_pending;   /* a turn/start is out, its turn not yet known */
@@ -33,10 +44,9 @@ typedef struct ad_codex_app {
     char *diff;          /* the turn's aggregated diff (turn/diff/updated) */
 } app_t;
 
-/* A message as a line, newline included (msg is stolen). Owned. */
-char *ad_app_line(json_t *msg, size_t *len);
-/* A request {id, method, params} (params stolen). New reference. */
-json_t *ad_app_request(const char *id, const char *method, json_t *params);
+/* A request line for method (params stolen), remembered under tag. Owned,
+ * or NULL when too many are pending. */
+char *ad_app_request(app_t *a, const char *method, json_t *params, int64_t tag, size_t *len);
 /* turn/start of text on the open thread. Owned line. */
 char *ad_app_turn_start(ad_parser_t *p, const char *text, size_t *len);
 

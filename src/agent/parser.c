@@ -414,6 +414,12 @@ size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now
     if (i == len) {
         return 0;
     }
+    if (p->app != NULL) { /* codex app-server: JSON-RPC, its codec's to read */
+        if (!ad_codex_app_feed(p, line + i, len - i, now_ms, out)) {
+            ad_rec_output(out, line, len);
+        }
+        return out->n - before;
+    }
     /* Only a line that starts with '{' can be a record (SDK rule: CLIs print
      * debug lines such as "[SandboxDebug] …" to stdout too). */
     if (line[i] != '{' || len > 64 * 1024 * 1024) {
@@ -429,8 +435,7 @@ size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now
             handled = ad_claude_parse(p, obj, now_ms, out);
             break;
         case AD_EXEC_CODEX:
-            handled = p->app != NULL ? ad_codex_app_parse(p, obj, now_ms, out)
-                                     : ad_codex_parse(p, obj, now_ms, out);
+            handled = ad_codex_parse(p, obj, now_ms, out);
             break;
         case AD_EXEC_GEMINI:
             handled = ad_gemini_parse(p, obj, now_ms, out);

@@ -101,7 +101,7 @@ static int write_result(ad_run_t *run, const char *request_id, json_t *result)
                                : json_object_get(result, "updatedPermissions") != NULL
                                    ? "acceptForSession"
                                    : "accept";
-        line = ad_codex_app_answer(request_id, decision, &len);
+        line = ad_codex_app_answer(run->parser, request_id, decision, &len);
         json_decref(result);
     } else {
         line = response_line(request_id, result, &len);

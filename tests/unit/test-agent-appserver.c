@@ -48,7 +48,8 @@ static void open_lines_per_mode(void **state)
     assert_int_equal(len, strlen(lines));
     json_t *init = line_json(lines, 0);
     assert_string_equal(str_at(init, NULL, "method"), "initialize");
-    assert_string_equal(str_at(init, NULL, "id"), "init");
+    assert_int_equal(json_integer_value(json_object_get(init, "id")), 1);
+    assert_null(json_object_get(init, "jsonrpc")); /* codex omits it */
     assert_string_equal(str_at(json_object_get(init, "params"), "clientInfo", "name"), "agentd");
     json_t *initd = line_json(lines, 1);
     assert_string_equal(str_at(initd, NULL, "method"), "initialized");
@@ -186,15 +187,17 @@ static void answers_and_refusals(void **state)
 {
     (void)state;
     size_t len = 0;
-    char *a = ad_codex_app_answer("0", "acceptForSession", &len);
+    ad_parser_t *q = ad_parser_new(AD_EXEC_CODEX);
+    char *a = ad_codex_app_answer(q, "0", "acceptForSession", &len);
     assert_string_equal(a, "{\"id\":0,\"result\":{\"decision\":\"acceptForSession\"}}\n");
     assert_int_equal(len, strlen(a));
     free(a);
-    a = ad_codex_app_answer("\"r-1\"", "decline", &len);
+    a = ad_codex_app_answer(q, "\"r-1\"", "decline", &len);
     assert_string_equal(a, "{\"id\":\"r-1\",\"result\":{\"decision\":\"decline\"}}\n");
     free(a);
-    assert_null(ad_codex_app_answer("{}", "accept", &len));
-    assert_null(ad_codex_app_answer("not json", "accept", &len));
+    assert_null(ad_codex_app_answer(q, "{}", "accept", &len));
+    assert_null(ad_codex_app_answer(q, "not json", "accept", &len));
+    ad_parser_free(q);
 
     /* a request agentd serves none of is refused; with execute, a command is accepted at once */
     ad_parser_t *p = ad_parser_new(AD_EXEC_CODEX);
