@@ -217,8 +217,9 @@ test('codex app-server under agentd', { skip }, async (t) => {
       assert.equal(all.length, 3, 'no approval asked for the second command');
     });
 
-    await t.test('a restart of agentd mid-thread: the next message goes on the same thread', async () => {
+    await t.test('a restart of agentd mid-thread: its app-server is taken up on the same thread', async () => {
       const thread = (await agent(d, rid)).sessionId;
+      const nruns = (await runs(d, rid)).length;
       await d.stop('SIGKILL'); // its app-server lives on under its holder
       d = await daemon.start({ needUrl: true, dataDir, args });
       const before = mock.modelRequests().length;
@@ -227,6 +228,30 @@ test('codex app-server under agentd', { skip }, async (t) => {
       await until(async () => (await messages(d, rid)).some((m) => m.content === 'The word was banana.'), 'the answer after the restart');
       assert.equal((await agent(d, rid)).sessionId, thread);
       assert.equal(mock.modelRequests()[before].headers['thread-id'], thread);
+      assert.equal((await runs(d, rid)).length, nruns, 'the same process, taken up');
+      await statusIs(d, rid, 'waiting');
+    });
+
+    await t.test('a restart without holders: the next message resumes the thread in a new process', async () => {
+      const thread = (await agent(d, rid)).sessionId;
+      await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
+      await d.stop();
+      const bare = [...args, '--hold-agents=false'];
+      d = await daemon.start({ needUrl: true, dataDir, args: bare });
+      assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please remember a word' })).status, 200);
+      await statusIs(d, rid, 'waiting');
+      await d.stop('SIGKILL'); // the app-server loses its agentd (its stdin closes)
+      d = await daemon.start({ needUrl: true, dataDir, args: bare });
+      const nruns = (await runs(d, rid)).length;
+      const before = mock.modelRequests().length;
+      const r = await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'what word, after all that?' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      await until(async () => mock.modelRequests().length > before && (await agent(d, rid)).status === 'waiting', 'the answer');
+      assert.equal((await runs(d, rid)).length, nruns + 1, 'a new process');
+      assert.equal((await agent(d, rid)).sessionId, thread);
+      const req = mock.modelRequests()[before];
+      assert.equal(req.headers['thread-id'], thread);
+      assert.ok(JSON.stringify(req.body.input).includes('I will remember the word banana.'), 'thread/resume brought the history');
       await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
     });
   } finally {
