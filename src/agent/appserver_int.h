@@ -50,4 +50,14 @@ char *ad_app_request(app_t *a, const char *method, json_t *params, int64_t tag, 
 /* turn/start of text on the open thread. Owned line. */
 char *ad_app_turn_start(ad_parser_t *p, const char *text, size_t *len);
 
+/* appitems.c, for apprpc.c: an item started or completed (params of
+ * item/started, item/completed); thread/tokenUsage/updated; turn/completed;
+ * the queued messages sent once the thread or turn allows; the turn in
+ * progress (id NULL: unchanged). */
+void ad_app_on_item(ad_parser_t *p, json_t *params, bool completed, uint64_t now, ad_recs_t *out);
+void ad_app_on_usage(ad_parser_t *p, json_t *params, ad_recs_t *out);
+void ad_app_on_turn_completed(ad_parser_t *p, json_t *params, uint64_t now, ad_recs_t *out);
+void ad_app_send_queued(ad_parser_t *p, ad_recs_t *out);
+void ad_app_set_turn(app_t *a, const char *id);
+
 #endif

@@ -16,52 +16,6 @@ static ad_run_t *live_run(ad_runner_t *r, const char *agent_id)
     return run != NULL && run->proc != NULL ? run : NULL;
 }
 
-/* codex app-server's stop: the turn interrupted first; the process is
- * stopped when the turn has ended (output.c) or, at the latest, after the
- * stop grace (this timer, which looks the run up: it may be gone). */
-typedef struct {
-    uv_timer_t t;
-    ad_runner_t *r;
-    char agent_id[AD_ID_MAX];
-    char run_id[AD_ID_MAX];
-} stop_later_t;
-
-static void on_stop_later_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void on_stop_later(uv_timer_t *t)
-{
-    stop_later_t *s = t->data;
-    ad_run_t *run = ad_run_find(s->r, s->agent_id);
-    if (run != NULL && run->proc != NULL && strcmp(run->run_id, s->run_id) == 0) {
-        ad_proc_stop(run->proc, false);
-    }
-    uv_close((uv_handle_t *)t, on_stop_later_closed);
-}
-
-/* true: the turn is being interrupted and the stop follows its end. */
-static bool interrupt_first(ad_run_t *run)
-{
-    size_t len = 0;
-    char *line = ad_codex_app_interrupt(run->parser, &len);
-    bool sent = line != NULL && ad_proc_write(run->proc, line, len) == 0;
-    free(line);
-    if (!sent) {
-        return false;
-    }
-    stop_later_t *s = ad_xcalloc(1, sizeof(*s));
-    s->r = run->r;
-    memcpy(s->agent_id, run->agent_id, AD_ID_MAX);
-    memcpy(s->run_id, run->run_id, AD_ID_MAX);
-    uv_timer_init(run->r->loop, &s->t);
-    s->t.data = s;
-    uint64_t grace = run->r->cfg->stop_grace_ms > 0 ? (uint64_t)run->r->cfg->stop_grace_ms : 1;
-    uv_timer_start(&s->t, on_stop_later, grace, 0);
-    return true;
-}
-
 int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_cb cb, void *ud)
 {
     ad_run_t *run = live_run(r, agent_id);
@@ -85,7 +39,7 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
     }
     /* codex app-server: turn/interrupt first (the turn ends as such), then
      * stdin closes and the usual escalation follows */
-    if (!(first && !force && run->rpc && interrupt_first(run))) {
+    if (!(first && !force && run->rpc && ad_run_interrupt_first(run))) {
         ad_proc_stop(run->proc, force);
     }
     return 0;

@@ -408,42 +408,10 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->limits = &s->limits; /* lives as long as the start */
 }
 
-/* What codex app-server is told of the agent when its thread opens. */
+/* What codex app-server is told of the agent (codexapp.c). */
 static void codex_open(const start_t *s, ad_codex_open_t *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->mode = s->spec.mode;
-    o->session_id = s->spec.session_id;
-    o->fork = s->spec.fork_session;
-    o->model = s->spec.model;
-    o->instructions = s->spec.system_prompt;
-    o->cwd = s->path;
-    o->outer_sandbox = !s->sbx.none && s->sbx.home != NULL;
-    for (size_t i = 0; i < s->spec.npermissions; i++) {
-        const char *tools = ad_permission_tools(s->spec.permissions[i]);
-        o->allow_commands = o->allow_commands || strcmp(tools, "Bash") == 0;
-        o->allow_edits = o->allow_edits || strcmp(tools, "Edit,Write,NotebookEdit") == 0 ||
-                         strcmp(tools, "Edit") == 0;
-    }
-}
-
-/* codex app-server: initialize and the thread, then the prompt as its
- * first turn once the thread is open. */
-static void rpc_open(ad_run_t *run, const start_t *s, const char *prompt)
-{
-    ad_codex_open_t o;
-    codex_open(s, &o);
-    size_t len = 0;
-    char *lines = ad_codex_app_open(run->parser, &o, &len);
-    if (lines != NULL) {
-        ad_proc_write(run->proc, lines, len);
-    }
-    free(lines);
-    char *line = NULL;
-    if (prompt != NULL && prompt[0] != '\0') {
-        (void)ad_codex_app_input(run->parser, prompt, &line, &len); /* queued */
-        free(line);
-    }
+    ad_run_codex_open(&s->spec, s->path, !s->sbx.none && s->sbx.home != NULL, o);
 }
 
 /* The process is up: its input, and the first prompt as a message. */
@@ -454,7 +422,9 @@ static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
         ad_proc_write(run->proc, s->launch.stdin_data, s->launch.stdin_len);
     }
     if (run->rpc) {
-        rpc_open(run, s, prompt);
+        ad_codex_open_t o;
+        codex_open(s, &o);
+        ad_run_rpc_open(run, &o, prompt);
     }
     if (!run->accepts_input) {
         ad_proc_close_stdin(run->proc);

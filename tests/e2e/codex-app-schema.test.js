@@ -4,7 +4,7 @@
 // dumped, and every method, field, item type, approval decision and enum
 // value agentd sends or reads (tests/fixtures/codex-app-protocol.json) must
 // be in it. The list must also cover every method named in agentd's source
-// (src/agent/appserver.c, appitems.c), so it cannot fall behind the code.
+// (src/agent/appserver.c, appitems.c, apprpc.c), so it cannot fall behind the code.
 'use strict';
 
 const test = require('node:test');
@@ -145,7 +145,7 @@ test('every app-server method in agentd\'s source is in the pinned list', () => 
   const listed = new Set([...Object.keys(PIN.clientRequests), ...PIN.clientNotifications,
     ...Object.keys(PIN.serverRequests), ...Object.keys(PIN.notifications)]);
   const used = new Set();
-  for (const f of ['src/agent/appserver.c', 'src/agent/appitems.c']) {
+  for (const f of ['src/agent/appserver.c', 'src/agent/appitems.c', 'src/agent/apprpc.c']) {
     const src = fs.readFileSync(path.join(ROOT, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
     for (const m of src.matchAll(/"([a-z][A-Za-z]*(?:\/[A-Za-z]+)+|initialize|initialized|error)"/g)) used.add(m[1]);
   }
