@@ -949,6 +949,12 @@ typedef struct {
     void *ud;
 } ad_store_series_q_t;
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
+/* What a request may ask (seriesin.c), any thread: why point {name (1-200
+ * bytes), value (finite), step?, ts? (whole numbers)} of a batch is refused,
+ * or NULL; and q's window for a preset range (5m, 15m, 1h, 6h, 24h, 7d of
+ * wall time ending at now_ms): 0 or AD_EINVAL. */
+const char *ad_store_series_point_why(const json_t *p);
+int ad_store_series_range(ad_store_series_q_t *q, const char *range, int64_t now_ms);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
  * all) as CSV (run_id,name,step,time_ms,value,run_name,run_color, after a
