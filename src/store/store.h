@@ -116,6 +116,9 @@ typedef struct {
     uint64_t event_log_bytes; /* the event log's segment files, 0 before it is attached */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; store NULL: none). 0
+ * or AD_ETOOBIG. Loop thread. */
+int ad_store_prom(ad_store_t *store, ad_buf_t *b);
 
 /* ---- workspaces and worktrees (workspaces.c) -------------------------------------
  * Reads run on the read connection (loop thread); writes are ops for
