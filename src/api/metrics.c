@@ -6,7 +6,10 @@
  * runs, tokens and cost) and the host and GPU gauges of the last health
  * sample. It shows how busy agentd is, so it takes a read token unless
  * --metrics-public; per-agent series are the caller's organisation's.
- * The format is src/health/prom.c's.
+ * The format is src/core/prom.c's; the bus, the store, the runner and the
+ * health sampler write their own figures (ad_bus_prom, ad_store_prom,
+ * ad_runner_prom, ad_health_prom_all), this file the HTTP server's and the
+ * agents' counts, and puts the parts together.
  */
 #include "api/api_int.h"
 #include "health/health.h"
@@ -69,61 +72,6 @@ static int daemon_part(ad_buf_t *b, ad_app_t *app)
     return rc;
 }
 
-static int runs_part(ad_buf_t *b, ad_app_t *app)
-{
-    ad_runner_stats_t rs = {0};
-    if (app->runner != NULL) {
-        ad_runner_stats(app->runner, &rs);
-    }
-    int rc = ad_prom_family(b, "agentd_runs_ended_total", "counter", "Runs ended, by status");
-    static const char *st[] = {"succeeded", "failed", "stopped", "lost", "degraded"};
-    for (size_t i = 0; i < 5 && rc == 0; i++) {
-        rc = ad_prom_sample(b, "agentd_runs_ended_total", (double)rs.ended[i], "status", st[i],
-                            NULL);
-    }
-    rc = rc ? rc
-            : ad_prom_family(b, "agentd_run_duration_seconds", "histogram", "How long runs lasted");
-    rc = rc ? rc
-            : ad_prom_histogram(b, "agentd_run_duration_seconds", ad_run_duration_bounds,
-                                rs.duration_counts, AD_RUN_DURATION_BUCKETS, rs.duration_sum_sec,
-                                NULL, NULL);
-    rc = rc ? rc
-            : ad_prom_family(b, "agentd_tokens_total", "counter",
-                             "Model tokens of ended runs, by kind");
-    const char *kinds[] = {"input", "output", "cache_read", "cache_write"};
-    uint64_t n[] = {rs.input_tokens, rs.output_tokens, rs.cache_read_tokens, rs.cache_write_tokens};
-    for (size_t i = 0; i < 4 && rc == 0; i++) {
-        rc = ad_prom_sample(b, "agentd_tokens_total", (double)n[i], "kind", kinds[i], NULL);
-    }
-    rc = rc ? rc
-            : ad_prom_counter(b, "agentd_cost_usd_total", "Model cost of ended runs in US dollars",
-                              rs.cost_usd);
-    /* Runs waiting for the disk (issue #41): their agents are blocked. */
-    json_t *stalled = app->runner != NULL ? ad_runner_stalled(app->runner, NULL) : NULL;
-    size_t nstalled = json_array_size(stalled);
-    json_decref(stalled);
-    rc = rc ? rc
-            : ad_prom_gauge(b, "agentd_runs_stalled",
-                            "Runs that cannot go on for now (a full disk)", (double)nstalled);
-    return rc;
-}
-
-static int health_part(ad_buf_t *b, ad_app_t *app, const char *org)
-{
-    if (app->health == NULL) {
-        return 0;
-    }
-    uint64_t samples = 0, ns = 0;
-    ad_health_cost(app->health, &samples, &ns);
-    int rc =
-        ad_prom_counter(b, "agentd_health_samples_total", "Host samples taken", (double)samples);
-    rc = rc ? rc
-            : ad_prom_counter(b, "agentd_health_sampler_cpu_seconds_total",
-                              "CPU time the sampler's reads took", (double)ns / 1e9);
-    const ad_health_sample_t *s = ad_health_current(app->health);
-    return rc || s == NULL ? rc : ad_health_prom(b, s, org);
-}
-
 static int agents_part(ad_buf_t *b, json_t *counts)
 {
     int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
@@ -146,8 +94,8 @@ static void answer(int rc, json_t *counts, void *ud)
     w = w ? w : agents_part(&b, rc == 0 ? counts : NULL);
     w = w ? w : ad_bus_prom(sc->app->bus, &b);
     w = w ? w : ad_store_prom(sc->app->store, &b);
-    w = w ? w : runs_part(&b, sc->app);
-    w = w ? w : health_part(&b, sc->app, sc->org);
+    w = w ? w : ad_runner_prom(sc->app->runner, &b);
+    w = w ? w : ad_health_prom_all(sc->app->health, &b, sc->org);
     json_decref(counts);
     if (w != 0) {
         ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);

@@ -244,5 +244,8 @@ bool ad_health_parse_cpustat(const char *text, uint64_t *usec);
 /* The host and GPU gauges of s (agentd_host_*, agentd_gpu_*,
  * agentd_health_score) and the agents of org ("" every org). */
 int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org);
+/* The sampler's own cost (samples, CPU seconds) and then ad_health_prom of
+ * the current sample; h NULL writes nothing. */
+int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org);
 
 #endif

@@ -137,3 +137,19 @@ int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org)
     rc = rc ? rc : gpus(b, s);
     return rc ? rc : agents(b, s, org);
 }
+
+int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org)
+{
+    if (h == NULL) {
+        return 0;
+    }
+    uint64_t samples = 0, ns = 0;
+    ad_health_cost(h, &samples, &ns);
+    int rc =
+        ad_prom_counter(b, "agentd_health_samples_total", "Host samples taken", (double)samples);
+    rc = rc ? rc
+            : ad_prom_counter(b, "agentd_health_sampler_cpu_seconds_total",
+                              "CPU time the sampler's reads took", (double)ns / 1e9);
+    const ad_health_sample_t *s = ad_health_current(h);
+    return rc || s == NULL ? rc : ad_health_prom(b, s, org);
+}

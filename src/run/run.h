@@ -160,6 +160,9 @@ typedef struct {
     double cost_usd;
 } ad_runner_stats_t;
 void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; runner NULL: zeros),
+ * with the runs stalled on a full disk. 0 or AD_ETOOBIG. Loop thread. */
+int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b);
 /* True while agent_id has a live process. */
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
 /* Terminal agents: resize, and raw input bytes. AD_ENOENT / AD_ESTATE. */
