@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The live routes (docs/api.md, "Live"): /ws, the pre-subscribed
- * /ws/runs/:runId, /ws/mission and /ws/graph channels, the seed
- * dashboard's socket on "/", and /api/events as Server-Sent Events. This
+ * The live routes (docs/api.md lists them; docs/events.md has the
+ * protocol): /ws, the pre-subscribed /ws/runs/:runId, /ws/mission and
+ * /ws/graph channels, the seed dashboard's socket on "/", and /api/events
+ * as Server-Sent Events. This
  * file checks what a channel may watch (the run's or crew's org) and what
  * it starts from; src/live does the channels, the wire format and the /ws
  * protocol, live_cmds.c the seed's commands on "/".

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/workspaces (docs/api.md, "Workspaces"): list, get, delete; create
- * (a git work tree, with every worktree git knows), git work on the thread
- * pool (ad_git_queue); refresh, setup and PATCH are ws_edit.c's. Events:
+ * /api/workspaces (docs/api.md, "Workspaces, worktrees and agents"):
+ * list, get, delete; create (a git work tree, with every worktree git
+ * knows), git work on the thread pool (ad_git_queue); refresh, setup and PATCH are ws_edit.c's. Events:
  * workspace_created {workspace, worktree (main), worktrees},
  * workspace_updated {workspace row, changes? (refresh)}, workspace_deleted
  * {id, worktreeIds, agentIds, archived: true}. DELETE removes the workspace
