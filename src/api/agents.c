@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /api/agents (docs/api.md, "Workspaces, worktrees and agents"): list
- * with filters, get, and create with defaults (from a definition too). The fields a create or update
- * checks are agent_fields.c's, update, delete, restore, fork and reorder
- * agent_edit.c's. Every change is answered after its commit and published
- * as agent_update to the agent's, its worktree's and its workspace's
- * topics. start/stop/message are runs.c's.
+ * with filters, get, and create with defaults (from a definition too). The fields a create or
+ * update checks are agent_fields.c's, update, delete, restore, fork and reorder agent_edit.c's.
+ * Every change is answered after its commit and published as agent_update to the agent's, its
+ * worktree's and its workspace's topics. start/stop/message are runs.c's.
  */
 #include "agent/agent.h"
 #include "run/run.h"
