@@ -32,10 +32,12 @@ export function reviewMessage(list: ReviewComment[], against?: string): string {
   return `Review comments on your changes${where}. Please address each one:\n\n${parts.join('\n\n')}`;
 }
 
-export function conflictMessage(branch: string, into: string, files: string[]): string {
+// what: the refused action, a merge into or a rebase onto `into`.
+export function conflictMessage(branch: string, into: string, files: string[], what: 'Merge' | 'Rebase' = 'Merge'): string {
   const list = files.length > 0 ? files.map((f) => `- ${f}`).join('\n') : '- (git did not name the files)';
+  const action = what === 'Rebase' ? `Rebasing ${branch || 'your branch'} onto ${into}` : `Merging ${branch || 'your branch'} into ${into}`;
   return (
-    `Merging ${branch || 'your branch'} into ${into} conflicts in:\n${list}\n\n` +
+    `${action} conflicts in:\n${list}\n\n` +
     `Please bring ${into} into your branch (rebase onto it, or merge it), resolve these conflicts, ` +
     `and commit, so that the merge goes through cleanly.`
   );

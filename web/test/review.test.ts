@@ -80,6 +80,7 @@ describe('the review message', () => {
     const m = conflictMessage('feat', 'main', ['a.txt', 'src/b.c']);
     expect(m).toContain('Merging feat into main conflicts in:\n- a.txt\n- src/b.c\n');
     expect(m).toMatch(/resolve these conflicts/);
+    expect(conflictMessage('feat', 'main', [], 'Rebase')).toMatch(/^Rebasing feat onto main conflicts in:\n- \(git did not name the files\)/);
   });
 });
 

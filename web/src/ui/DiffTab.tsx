@@ -26,6 +26,7 @@ interface Refusal {
   message: string;
   files: string[];
   reason?: string;
+  what: string; // the action refused
 }
 
 const LAYOUT_KEY = 'agentd.diffLayout';
@@ -48,7 +49,7 @@ function refusalOf(what: string, e: unknown): Refusal | null {
     target_conflict: `${what}: an untracked file in the target worktree is in the way — nothing was changed`,
     moved: `${what}: the branch moved meanwhile — try again`,
   };
-  return { title: titles[d.reason] || `${what} refused`, message: e.message, files, reason: d.reason };
+  return { title: titles[d.reason] || `${what} refused`, message: e.message, files, reason: d.reason, what };
 }
 
 export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?: string }) {
@@ -163,7 +164,7 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
   const askFix = (rf: Refusal) =>
     act(
       'Ask the agent',
-      () => api.send(agentId!, conflictMessage(wt?.branch || '', into, rf.files)),
+      () => api.send(agentId!, conflictMessage(wt?.branch || '', into, rf.files, rf.what === 'Rebase' ? 'Rebase' : 'Merge')),
       () => 'Asked the agent to fix the conflict',
     );
   // Opens the pull request; a forge with no token stored asks for one first.
