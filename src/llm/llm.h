@@ -203,6 +203,29 @@ int ad_llm_tar_end(ad_buf_t *out);
  * most 60 bytes, never "", "." or starting with '.'; "project" for none. */
 void ad_llm_tar_folder_name(const char *name, char *out, size_t outsz);
 
+/* ---- a project taken out as files (export.c), blocking: the pool ------------------ */
+/* Whether dir is an absolute path without . or .. parts or a trailing /. */
+bool ad_llm_export_path_ok(const char *dir);
+/* project {name, description, messages, files [{path, content}]} (borrowed)
+ * written into the new folder dir with .agentd-project.json: 0,
+ * AD_EEXIST (the folder exists or cannot be made) or AD_EIO / AD_ENOMEM,
+ * with why. Never writes through a symlink. */
+int ad_llm_project_export(const json_t *project, const char *dir, char *why, size_t whysz);
+/* The same packed as a tar archive of folder/ into tar (its bound:
+ * AD_ETOOBIG). 0 or the error. */
+int ad_llm_project_tar(const json_t *project, const char *folder, ad_buf_t *tar);
+/* A project's files (name: the request's field) before they are saved: at
+ * most 2000 {path (ad_llm_path_ok), content (at most 512 KiB; not needed
+ * with delete: true when patch)}, no path twice, 64 MiB in all with
+ * *total (which adds their bytes). 0, or AD_EINVAL with field (such as
+ * "files[3]") and why. Any thread. */
+int ad_llm_project_files_check(const json_t *files, const char *name, bool patch, size_t *total,
+                               char *field, size_t fsz, char *why, size_t wsz);
+/* A project's messages: at most 10000 {role user|assistant|system,
+ * content of at most 1 MiB}; *total adds their bytes. As above. */
+int ad_llm_project_messages_check(const json_t *msgs, size_t *total, char *field, size_t fsz,
+                                  char *why, size_t wsz);
+
 /* ---- the client (client.c) ------------------------------------------------- */
 typedef struct ad_llm ad_llm_t;
 typedef struct ad_llm_req ad_llm_req_t;

@@ -309,6 +309,8 @@ export interface Job {
   createdAt: string;
   endedAt: string | null;
   stopping?: boolean;
+  /** its plain output lines (the last 16 KiB): live while it runs */
+  output?: string | null;
 }
 
 /** A service: a long-running helper (GET /api/services). */
@@ -333,7 +335,11 @@ export interface Service {
   runtime: {
     status: string;
     pid?: number | null;
+    /** wall ms the running process started (null while down) */
+    startedAt?: number | null;
     restarts?: number;
+    /** the last plain lines it printed (GET /api/services/:id only) */
+    output?: string;
     backoffMs?: number;
     lastExit?: { code: number; signal: number; at: number } | null;
     health?: { status: string; latencyMs: number | null; error?: string; checkedAt: number | null };
@@ -428,6 +434,10 @@ export const api = {
   testService: (id: string) => request<{ ok: boolean; latencyMs: number; error?: string }>('POST', `/api/services/${enc(id)}/test`),
   jobs: async (limit = 20) => listOf<Job>(await request('GET', `/api/jobs?limit=${limit}`), 'jobs'),
   stopJob: (id: string) => request('POST', `/api/jobs/${enc(id)}/stop`),
+  startJob: (body: { name: string; command: string[]; cwd?: string }) => request<Job>('POST', '/api/jobs', body),
+  service: (id: string) => request<Service>('GET', `/api/services/${enc(id)}`),
+  createService: (body: Record<string, unknown>) => request<Service>('POST', '/api/services', body),
+  deleteService: (id: string) => request('DELETE', `/api/services/${enc(id)}`),
   requirements: (refresh = false) =>
     request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),
