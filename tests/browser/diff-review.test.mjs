@@ -86,6 +86,11 @@ test('the Diff tab: views, marks, comments sent to the agent, and the conflict f
   await page.getByLabel('Comment', { exact: true }).fill('Say hello to the world.');
   await page.getByRole('button', { name: 'Add comment' }).click();
   await waitText(page.locator('.diff-comment'), /Say hello to the world\./, 'the comment under its line');
+  // An unsent comment outlives a reload (this browser keeps it).
+  await page.reload();
+  await page.getByRole('tab', { name: 'Diff' }).click();
+  await page.getByRole('tab', { name: 'Against base (main)' }).click();
+  await waitText(page.locator('.diff-comment'), /Say hello to the world\./, 'the comment after a reload');
   await page.getByRole('button', { name: 'Comment on feature.ts:1' }).click();
   await page.getByLabel('Comment', { exact: true }).fill('Why 42?');
   await page.getByRole('button', { name: 'Add comment' }).click();
