@@ -144,6 +144,14 @@ test('a pull request is opened on the forge the remote maps to, and its state an
   assertError(r, 502, 'FORGE_ERROR');
   assert.equal(r.body.error.details.reason, 'forge_auth');
   assert.equal(r.body.error.details.forgeStatus, 401);
+  // No token at all: the stored state, saying why it is not fresh.
+  assert.equal((await req('DELETE', '/api/credentials/github')).status, 200);
+  const before = m.requests.length;
+  r = await req('GET', url);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.refreshError, 'no github token is stored');
+  assert.equal(r.body.number, 1);
+  assert.equal(m.requests.length, before);
 
   // Every request went to the mock's API, each with the token; the token is
   // in no answer and no log line.
