@@ -355,10 +355,14 @@ static void validate(ad_req_t *r, void *ud)
 }
 
 /* The runner's key source: an agent without a key in its environment gets
- * its organisation's stored one. */
+ * its organisation's stored one, a model provider's only: a forge token
+ * (pull requests) never reaches an agent. */
 static const char *key_for_agent(void *ud, const char *org, const char *provider)
 {
     ad_app_t *app = ud;
+    if (provider == NULL || !ad_api_choice(MODEL_PROVIDERS, provider)) {
+        return NULL;
+    }
     return ad_creds_key(app->creds, org, provider);
 }
 
