@@ -37,6 +37,21 @@ export interface UsageLimits {
   monthly: UsageLimit;
 }
 
+/** A worktree's pull request (GET /api/worktrees/:id/pr). */
+export interface PullRequest {
+  forge: string;
+  number: number;
+  url?: string;
+  state: 'open' | 'closed' | 'merged';
+  draft?: boolean;
+  title?: string;
+  head?: string;
+  base?: string;
+  existing?: boolean;
+  checks?: { state: 'success' | 'failure' | 'pending' | 'none'; items: { name: string; state: string; url?: string }[] };
+  refreshError?: string;
+}
+
 /** A chat with Claude (GET /api/chats/:id), with its newest messages. */
 export interface Chat {
   id: string;
@@ -379,6 +394,9 @@ export const api = {
     request('POST', `/api/worktrees/${enc(id)}/merge`, body),
   rebaseWorktree: (id: string, onto?: string) => request('POST', `/api/worktrees/${enc(id)}/rebase`, onto ? { onto } : {}),
   pushWorktree: (id: string) => request('POST', `/api/worktrees/${enc(id)}/push`, {}),
+  // The worktree's pull request: opened on its remote's forge (admin), and read back with its checks.
+  openPullRequest: (id: string, body: { title: string; body?: string; draft?: boolean }) => request<PullRequest>('POST', `/api/worktrees/${enc(id)}/pr`, body),
+  pullRequest: (id: string) => request<PullRequest>('GET', `/api/worktrees/${enc(id)}/pr`),
   agents: async (includeDeleted = false) => listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
   agent: async (id: string) => objOf<Agent>(await request('GET', `/api/agents/${enc(id)}`), 'agent'),
   createAgent: async (body: Record<string, unknown>) => objOf<Agent>(await request('POST', '/api/agents', body), 'agent'),
