@@ -10,6 +10,17 @@
 
 #include <string.h>
 
+/* A crew joined or left while the agent runs: its run's tool events go to
+ * the new crew's graph at once (not from its next run). */
+static void patched(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    json_t *a = json_object_get(result, "agent");
+    if (rc == 0 && app->runner != NULL) {
+        ad_runner_set_crew(app->runner, ad_api_jstr(a, "id"), ad_api_jstr(a, "crewId"));
+    }
+    ad_api_agent_done_200(app, r, rc, result);
+}
+
 static void patch(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -43,7 +54,7 @@ static void patch(ad_req_t *r, void *ud)
     }
     json_object_set_new(args, "id", json_string(ad_req_param(r, "id")));
     json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-    ad_api_write(app, r, ad_store_op_agent_update, args, ad_api_agent_done_200);
+    ad_api_write(app, r, ad_store_op_agent_update, args, patched);
     args = NULL;
 out:
     json_decref(args);

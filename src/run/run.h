@@ -165,6 +165,9 @@ void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
 int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b);
 /* True while agent_id has a live process. */
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
+/* The agent joined crew (NULL or "": left its crew) while its run goes on:
+ * the run's events go to crew:<crew> and carry its id from now on. */
+void ad_runner_set_crew(ad_runner_t *r, const char *agent_id, const char *crew);
 /* Terminal agents: resize, and raw input bytes. AD_ENOENT / AD_ESTATE. */
 int ad_runner_resize(ad_runner_t *r, const char *agent_id, uint16_t rows, uint16_t cols);
 int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, size_t len);

@@ -653,9 +653,11 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
 int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at);
 /* Figures of the runs ended on from_day (days since 1970-01-01 UTC) or
  * later, in org ("" every org): {totalRuns, succeeded, failed, stopped,
- * lost, successRate (of succeeded and failed; null without either),
- * inputTokens, outputTokens, totalTokens, costUsd, latency {run, tool:
- * {p50Ms, p95Ms, count}}}. Reads daily aggregates only. Loop thread. */
+ * lost, liveRuns, successRate (of succeeded and failed; null without either),
+ * inputTokens, outputTokens, totalTokens, costUsd (the ended runs' and the
+ * usage so far of those still running, as the agents show it), latency
+ * {run, tool: {p50Ms, p95Ms, count}}}. Reads daily aggregates and the
+ * running runs. Loop thread. */
 int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out);
 /* Counts a finished tool call's duration in org's tool latency histogram
  * (fire and forget). Loop thread. */
