@@ -28,6 +28,8 @@ void ad_api_register(ad_app_t *app)
     ad_api_dashboard_register(app);
     ad_api_credits_register(app);
     ad_api_export_register(app);
+    ad_api_sessions_register(app);
+    ad_api_import_register(app);
     ad_api_crew_ops_register(app);
     ad_api_metrics_register(app);
     ad_api_requirements_register(app);

@@ -176,6 +176,8 @@ void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
 void ad_api_credits_register(ad_app_t *app);
 void ad_api_export_register(ad_app_t *app);
+void ad_api_sessions_register(ad_app_t *app);
+void ad_api_import_register(ad_app_t *app);
 /* dashboard.c: the figures of GET /api/dashboard/stats and
  * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
  * error; a copy of v with every object key in snake_case (the seed's). */

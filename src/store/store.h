@@ -411,6 +411,18 @@ int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_
 int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
                         json_t **out);
 
+/* agent_sessions (sessions.c): {sessions: [{id, agentId, sessionData,
+ * contextSnapshot, createdAt, updatedAt}]} of the agent, newest first, at
+ * most limit. One row per ended run (migration 2431's trigger). */
+int ad_store_agent_sessions(ad_store_t *st, const char *agent_id, int limit, json_t **out);
+
+/* import.c: copies a Claude Manager database (path, opened read-only)
+ * into agentd's tables, its workspaces in org, in one transaction. cb gets
+ * {source, orgId, tables: {<table>: {source, imported, present, skipped}},
+ * total: {…}}; AD_EINVAL when path is not such a database. */
+void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int64_t now,
+                          ad_store_result_cb cb, void *ud);
+
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
  * hashes only) and the audit log. Loop thread.
