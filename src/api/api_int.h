@@ -129,6 +129,10 @@ void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, s
 
 /* ---- routes, one per resource file ------------------------------------------- */
 void ad_api_workspaces_register(ad_app_t *app);
+/* ws_edit.c: PATCH, refresh and setup of a workspace. */
+void ad_api_ws_edit_register(ad_app_t *app);
+/* workspaces.c: ws (returned, the same reference) with its worktrees. */
+json_t *ad_api_ws_with_worktrees(ad_app_t *app, json_t *ws);
 void ad_api_worktrees_register(ad_app_t *app);
 /* wt_create.c: POST /api/worktrees; GET and POST /api/worktrees/:id/setup. */
 void ad_api_wt_create_register(ad_app_t *app);
@@ -137,6 +141,8 @@ void ad_api_wt_setup_register(ad_app_t *app);
 void ad_api_wt_git_register(ad_app_t *app);
 /* review.c: commits, commit, merge, rebase, push of a worktree. */
 void ad_api_review_register(ad_app_t *app);
+/* pr.c: /api/worktrees/:id/pr */
+void ad_api_pr_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 /* The worktree commits agentd recorded merging (review.c): a new JSON

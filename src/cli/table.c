@@ -170,6 +170,18 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "                 commit) or rebase (replay, then fast-forward)\n"
      "  --message T    the commit message (merge and squash)\n"
      "  --json         the daemon's JSON\n"},
+    {"pr", ad_cli_pr, "create status", "open a worktree's pull request, or show it and its checks",
+     "Usage: agentd pr create WT --title TITLE [--body TEXT] [--draft] [--json]\n"
+     "       agentd pr status WT [--json]\n"
+     "create pushes the worktree's branch and opens a pull request into its base\n"
+     "branch on the forge its remote points at (GitHub, GitLab, Gitea/Forgejo),\n"
+     "with the token stored as credential github, gitlab or gitea; an open one\n"
+     "for the branch is taken over. status reads its state and checks.\n"
+     "A self-hosted forge is mapped by an admin in the setting forge_hosts.\n"
+     "  --title T  the pull request's title (required)\n"
+     "  --body T   its description\n"
+     "  --draft    open it as a draft\n"
+     "  --json     the daemon's JSON\n"},
     {"diff", ad_cli_diff, NULL, "a worktree's changes, or its work against the base",
      "Usage: agentd diff WT [FILE] [--against REF] [--working] [--json]\n"
      "What a worktree's branch would bring to its base: ahead/behind, the\n"
@@ -188,7 +200,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "Usage: agentd open [AGENT] [--print]\n"
      "Open the dashboard, or AGENT's page, in a browser (xdg-open or open);\n"
      "with no display, or --print, print the URL instead.\n"
-     "  --print  print the URL, open nothing\n"},
+     "  --print  print the URL, open nothing\n"
+     "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
     {"completion", ad_cli_completion, "bash zsh", "print a shell completion script",
      "Usage: agentd completion bash|zsh\n"
      "Print a completion script for bash or zsh, made from this agentd's own\n"

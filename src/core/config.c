@@ -206,6 +206,10 @@ static const opt_t options[] = {
      "the session bus"},
     {ENV_ONLY, "AGENTD_GIT_LIB", T_ENV, 0, 0, "PATH", "", 0, 0,
      "agentd-git.so to load (default: the one beside the agentd executable)"},
+    {ENV_ONLY, "ANTHROPIC_BASE_URL", T_ENV, 0, 0, "URL", "https://api.anthropic.com", 0, 0,
+     "the Messages API of chats whose organisation's anthropic credential sets no baseUrl"},
+    {ENV_ONLY, "OPENAI_BASE_URL", T_ENV, 0, 0, "URL", "https://api.openai.com/v1", 0, 0,
+     "the OpenAI-compatible API of chats whose openai credential sets no baseUrl"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

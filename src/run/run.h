@@ -17,9 +17,12 @@
  *                   "stdin" or "none": the polite stop step; claude's
  *                   default is SIGINT and then stdin closed
  *   state.model, state.baseUrl, state.codexConfig: see ad_agent_spec_t
- * Codex and Gemini run one turn per process (the prompt on stdin, then
- * closed); a message to such an agent with no live run starts a run that
- * resumes its session (ad_runner_message).
+ * Codex runs on `codex app-server` (JSON-RPC on its stdin and stdout, the
+ * lines made by src/agent's parser of the run): one process for many turns,
+ * a message mid-turn steered into it, stop interrupting the turn first.
+ * Gemini, and Codex older than app-server, run one turn per process (the
+ * prompt on stdin, then closed); a message to such an agent with no live
+ * run starts a run that resumes its session (ad_runner_message).
  * The working directory is the agent's worktree path.
  *
  * Threads: loop thread only. store, bus and procs are borrowed and must
@@ -87,7 +90,9 @@ typedef struct {
 int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt,
                         const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
                         size_t errsz);
-/* Stops the agent's run (force: SIGKILL now). Returns AD_ENOENT when the
+/* Stops the agent's run (force: SIGKILL now; codex app-server: the turn in
+ * progress is interrupted first, and the polite step follows its end or
+ * the stop grace). Returns AD_ENOENT when the
  * agent is not running (nothing is called); on 0, cb gets {agent} after the
  * process has exited and the run's end is committed. */
 int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_cb cb, void *ud);
@@ -102,10 +107,11 @@ bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *sin
 int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 /* Sends a user message to the running agent's stdin (claude: a stream-json
- * user line; others: the text and a newline) and stores it. For a codex or
- * gemini agent with no live run, starts a run with the message as its
- * prompt, resuming the agent's session (refusals as ad_runner_start); while
- * their run is live, AD_ESTATE ("busy"). AD_ESTATE when the agent is not
+ * user line; codex app-server: turn/start, or turn/steer while a turn runs;
+ * others: the text and a newline) and stores it. For a codex or gemini
+ * agent with no live run, starts a run with the message as its prompt,
+ * resuming the agent's session (refusals as ad_runner_start); while a
+ * one-turn run (gemini, codex exec) is live, AD_ESTATE ("busy"). AD_ESTATE when the agent is not
  * running or cannot take input (stdin closed), AD_EINVAL for text that is
  * not UTF-8, AD_ETOOBIG when stdin's queue is full. On 0, cb gets
  * {messageId, status:"sent", running:true} after the message is stored
