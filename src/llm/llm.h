@@ -149,7 +149,9 @@ json_t *ad_def_parse(const char *text, size_t len, const char *fallback_name);
 json_t *ad_defs_rank(json_t *defs, const char *query, const char *category);
 /* cb(defs, ud) on the loop: every .md file of each folder [{path,
  * workspaceId?}] (stolen), read on the thread pool, in folder then name
- * order. defs is owned by cb. 0, or an error and cb is not called. */
+ * order, then the built-in "general" definition (source "builtin") unless
+ * one of them is named so. defs is owned by cb. 0, or an error and cb is
+ * not called. */
 typedef void (*ad_defs_cb)(json_t *defs, void *ud);
 int ad_defs_load(uv_loop_t *loop, json_t *dirs, ad_defs_cb cb, void *ud);
 
