@@ -31,6 +31,16 @@ static void publish(ad_app_t *app, json_t *p, const char *change)
     ad_api_publish(app, "project_update", ev, "project", ad_api_jstr(p, "id"), "org",
                    ad_api_jstr(p, "orgId"), NULL);
     json_decref(ev);
+    ad_api_project_sync_push(app, ad_api_jstr(p, "id")); /* its folder, if it has one */
+}
+
+void ad_api_project_changed(ad_app_t *app, const char *id, const char *change)
+{
+    json_t *p = NULL;
+    if (ad_store_project_get(app->store, id, &p) == 0) {
+        publish(app, p, change);
+    }
+    json_decref(p);
 }
 
 static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)

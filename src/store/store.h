@@ -822,6 +822,15 @@ int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
  * none (AD_ENOENT when a file to delete is not there). result {id, files
  * [{path, size, updatedAt}]}. */
 int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A project's sync folder (projects_sync.c, migration 2432): set (path) or
+ * cleared (NULL), cb gets {id, syncPath?}, AD_ENOENT for no such project;
+ * synced: the time its last sync ended; list: [{id, path, syncedAt}] of
+ * the synced projects (id NULL: all, at most 100). */
+void ad_store_project_sync_set(ad_store_t *st, const char *id, const char *path,
+                               ad_store_result_cb cb, void *ud);
+void ad_store_project_synced(ad_store_t *st, const char *id, int64_t at, ad_store_result_cb cb,
+                             void *ud);
+int ad_store_project_sync_list(ad_store_t *st, const char *id, json_t **out);
 /* args {id}: the project, its messages and files. result {id, deleted}. */
 int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* ---- hyper-parameter configs (hparams.c, migration 1900) -------------------------
