@@ -408,8 +408,10 @@ typedef struct {
     char tls_key[4096];
     char redis_url[512]; /* "": no Redis */
     /* JWTs (src/auth/jwt.c): off unless a key is given */
-    char jwt_secret_file[4096]; /* HS256 shared secret */
-    char jwt_public_key[4096];  /* PEM: RS256 (RSA) or ES256 (P-256) */
+    char project_sync_roots[4096];     /* folders projects may sync with (comma-separated) */
+    uint64_t project_sync_interval_ms; /* how often synced folders are read (0: never) */
+    char jwt_secret_file[4096];        /* HS256 shared secret */
+    char jwt_public_key[4096];         /* PEM: RS256 (RSA) or ES256 (P-256) */
     char jwt_issuer[256];
     char jwt_audience[256];
     char jwt_org_claim[64];

@@ -432,6 +432,18 @@ int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_
 int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
                         json_t **out);
 
+/* agent_sessions (sessions.c): {sessions: [{id, agentId, sessionData,
+ * contextSnapshot, createdAt, updatedAt}]} of the agent, newest first, at
+ * most limit. One row per ended run (migration 2431's trigger). */
+int ad_store_agent_sessions(ad_store_t *st, const char *agent_id, int limit, json_t **out);
+
+/* import.c: copies a Claude Manager database (path, opened read-only)
+ * into agentd's tables, its workspaces in org, in one transaction. cb gets
+ * {source, orgId, tables: {<table>: {source, imported, present, skipped}},
+ * total: {…}}; AD_EINVAL when path is not such a database. */
+void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int64_t now,
+                          ad_store_result_cb cb, void *ud);
+
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
  * hashes only) and the audit log. Loop thread.
@@ -815,6 +827,15 @@ int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
  * none (AD_ENOENT when a file to delete is not there). result {id, files
  * [{path, size, updatedAt}]}. */
 int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A project's sync folder (projects_sync.c, migration 2432): set (path) or
+ * cleared (NULL), cb gets {id, syncPath?}, AD_ENOENT for no such project;
+ * synced: the time its last sync ended; list: [{id, path, syncedAt}] of
+ * the synced projects (id NULL: all, at most 100). */
+void ad_store_project_sync_set(ad_store_t *st, const char *id, const char *path,
+                               ad_store_result_cb cb, void *ud);
+void ad_store_project_synced(ad_store_t *st, const char *id, int64_t at, ad_store_result_cb cb,
+                             void *ud);
+int ad_store_project_sync_list(ad_store_t *st, const char *id, json_t **out);
 /* args {id}: the project, its messages and files. result {id, deleted}. */
 int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* ---- hyper-parameter configs (hparams.c, migration 1900) -------------------------
