@@ -12,7 +12,7 @@ import { fmtBytes, fmtNum, sparkPath } from '../healthfmt';
 import { agentList } from '../store';
 import { Badge, Empty, ErrorState, errText, Spinner } from './common';
 
-export const RANGES = ['5m', '15m', '1h', '6h', '24h', '7d'];
+export const RANGES = ['5m', '15m', '1h', '6h', '24h', '7d', 'all'];
 
 function Spark({ h, k, threshold, top, label }: { h: HealthHistory; k: string; threshold?: number; top?: number; label: string }) {
   const values = h.series[k] || [];
