@@ -84,7 +84,15 @@ typedef struct {
     /* codex only, NULL for none: an object of extra `-c key=value` settings
      * (dotted keys, JSON values written as TOML). Borrowed. */
     const json_t *codex_config;
+    /* codex only, NULL or "": not known. The CLI's version from an earlier
+     * run: one older than AD_CODEX_APP_MIN runs `codex exec --json` (one
+     * process per turn) instead of `codex app-server`. */
+    const char *cli_version;
 } ad_agent_spec_t;
+
+/* The first Codex CLI version whose `app-server` agentd speaks (its schema
+ * is pinned by tests/e2e/codex-app-schema.test.js). */
+#define AD_CODEX_APP_MIN "0.169.0"
 
 /* How to launch one run. Owns everything; release with ad_launch_cleanup(). */
 typedef struct {
@@ -110,6 +118,11 @@ typedef struct {
     /* The CLI prints its version only when asked: the runner runs
      * `argv[0] --version` beside the run (claude says it in its init). */
     bool probe_version;
+    /* codex app-server: JSON-RPC lines on stdin and stdout. The first lines
+     * come from ad_codex_app_open (the run knows the sandbox by then), the
+     * protocol's later lines from the parser (AD_REC_WRITE) and from
+     * ad_codex_app_input / _interrupt / _answer. */
+    bool rpc;
 } ad_launch_t;
 
 /* Builds the launch for spec. cfg gives the executables (borrowed);
@@ -158,6 +171,109 @@ const char *ad_permission_tools(const char *entry);
  * numbers, booleans, arrays or objects (no null). 0, or AD_EINVAL with err
  * saying which key is wrong. */
 int ad_codex_config_check(const json_t *cfg, char *err, size_t errsz);
+/* A definition's front matter and body (def: {systemPrompt, model, tools}
+ * as src/defs reads them) fill what an agent's create request (body, in
+ * place) left out: systemPrompt, model (not "inherit"), and permissions
+ * from the tools that are valid permission rules (at most 64). */
+void ad_agent_def_apply(json_t *body, const json_t *def);
+
+/* ---- JSON-RPC 2.0 over lines (rpc.c) -----------------------------------------
+ * The codec of the stdio protocols (ACP agents, codex app-server): one
+ * JSON-RPC message per line. Parses a line into a request, notification,
+ * response or error with bounded sizes; builds requests with increasing
+ * integer ids and remembers them until their response comes; builds
+ * notifications, responses and errors. Executor-neutral: no method is
+ * known here. Plain data, one owner at a time.
+ */
+
+/* Standard error codes. */
+#define AD_RPC_PARSE_ERROR (-32700)
+#define AD_RPC_INVALID_REQUEST (-32600)
+#define AD_RPC_METHOD_NOT_FOUND (-32601)
+#define AD_RPC_INVALID_PARAMS (-32602)
+#define AD_RPC_INTERNAL_ERROR (-32603)
+
+#define AD_RPC_LINE_MAX_DEFAULT (4 * 1024 * 1024) /* a line past it is refused */
+#define AD_RPC_PENDING_MAX 256                    /* requests awaiting a response */
+#define AD_RPC_METHOD_MAX 128                     /* bytes of a method name, NUL included */
+#define AD_RPC_ID_MAX 128                         /* bytes of a string id */
+
+/* The peer omits "jsonrpc":"2.0" (codex app-server): not required on the
+ * lines read, not written on the lines built. A "jsonrpc" member that is
+ * there must still be "2.0". */
+#define AD_RPC_NO_VERSION 1u
+
+typedef enum {
+    AD_RPC_REQUEST = 0,  /* method, params (may be NULL), id */
+    AD_RPC_NOTIFICATION, /* method, params */
+    AD_RPC_RESPONSE,     /* id, result */
+    AD_RPC_ERROR,        /* id (NULL when the peer sent null), code, message, data */
+    /* Not a JSON-RPC message: code is AD_RPC_PARSE_ERROR (not JSON) or
+     * AD_RPC_INVALID_REQUEST (too long, not an object, wrong members);
+     * why says what; id is set when the line had a usable one, so a
+     * request can be answered with the error. */
+    AD_RPC_INVALID,
+} ad_rpc_kind_t;
+
+/* One parsed line. Everything but root and why is borrowed from root. */
+typedef struct {
+    ad_rpc_kind_t kind;
+    json_t *root;       /* owned: the parsed object (NULL when not JSON) */
+    const json_t *id;   /* an integer or a string, or NULL */
+    const char *method; /* request, notification */
+    json_t *params;     /* object or array, or NULL */
+    json_t *result;     /* response: any value */
+    int64_t code;       /* error (the peer's), invalid (ours) */
+    const char *message;
+    json_t *data; /* error: NULL when absent */
+    char why[160];
+} ad_rpc_msg_t;
+
+/* A request sent and not yet answered; tag is the caller's (what the
+ * answer is for). */
+typedef struct {
+    int64_t id;
+    int64_t tag;
+    char method[AD_RPC_METHOD_MAX];
+} ad_rpc_call_t;
+
+typedef struct {
+    unsigned flags;
+    size_t line_max; /* AD_RPC_LINE_MAX_DEFAULT after init; may be set */
+    int64_t next_id;
+    ad_rpc_call_t pending[AD_RPC_PENDING_MAX];
+    size_t npending;
+} ad_rpc_t;
+
+void ad_rpc_init(ad_rpc_t *r, unsigned flags);
+
+/* Parses one line (without its '\n'; a trailing '\r' is ignored; any
+ * bytes, need not be NUL-terminated) into *m, which the caller clears with
+ * ad_rpc_msg_clear() whatever the kind. Returns m->kind. */
+ad_rpc_kind_t ad_rpc_parse(const ad_rpc_t *r, const char *line, size_t len, ad_rpc_msg_t *m);
+void ad_rpc_msg_clear(ad_rpc_msg_t *m);
+
+/* A request line for method with params (stolen; NULL: none), newline
+ * included, in *line (owned: free()) and *len; the call is remembered as
+ * pending with tag. Returns its id (1, 2, 3, ...), or AD_ETOOBIG when
+ * AD_RPC_PENDING_MAX calls are pending, AD_EINVAL for an empty or too long
+ * method or params that are not an object or array. */
+int64_t ad_rpc_request(ad_rpc_t *r, const char *method, json_t *params, int64_t tag, char **line,
+                       size_t *len);
+/* The pending call a response or error answers (m->id an integer id this
+ * side sent): copied into *out and forgotten. False for any other id. */
+bool ad_rpc_match(ad_rpc_t *r, const ad_rpc_msg_t *m, ad_rpc_call_t *out);
+
+/* A notification line (params stolen, may be NULL). Owned, '\n' included;
+ * NULL for an empty or too long method or bad params. */
+char *ad_rpc_notification(const ad_rpc_t *r, const char *method, json_t *params, size_t *len);
+/* The response to the request with id (borrowed) carrying result (stolen;
+ * NULL: null). Owned, '\n' included. */
+char *ad_rpc_response(const ad_rpc_t *r, const json_t *id, json_t *result, size_t *len);
+/* The error answer to id (borrowed; NULL: null, for a line whose id could
+ * not be read) with code, message and data (stolen, may be NULL). */
+char *ad_rpc_error(const ad_rpc_t *r, const json_t *id, int64_t code, const char *message,
+                   json_t *data, size_t *len);
 
 /* ---- CLI versions ---------------------------------------------------------- */
 
@@ -271,6 +387,11 @@ typedef enum {
      * withdrew request subtype (control_cancel_request), nothing else set.
      * → an approval the user decides (src/run, approvals). */
     AD_REC_APPROVAL,
+    /* A JSON-RPC peer (codex app-server) needs an answer: text = the line
+     * to write on the agent's stdin, newline included (a turn/start once
+     * the thread is open, an automatic approval, an error for a request
+     * agentd does not serve). */
+    AD_REC_WRITE,
 } ad_rec_type_t;
 
 typedef enum {
@@ -392,6 +513,50 @@ void ad_parser_set_prices(ad_parser_t *p, json_t *prices);
 /* The session id and model seen so far (borrowed, NULL if none). */
 const char *ad_parser_session_id(const ad_parser_t *p);
 const char *ad_parser_model(const ad_parser_t *p);
+
+/* ---- codex app-server (appserver.c) ----------------------------------------
+ * One `codex app-server` process per agent run, one thread: the parser of
+ * the run (ad_parser_new(AD_EXEC_CODEX)) keeps the protocol's state (thread,
+ * the turn in progress, input waiting for the thread) once one of these has
+ * been called. Lines returned are owned (free()), newline included. */
+typedef struct {
+    ad_agent_mode_t mode;
+    const char *session_id;   /* NULL or "": thread/start; else resume it (or fork it) */
+    bool fork;                /* thread/fork of session_id: a forked agent's first run */
+    const char *model;        /* NULL: codex's default */
+    const char *instructions; /* NULL: none (developerInstructions) */
+    const char *cwd;          /* the worktree */
+    /* agentd's sandbox confines the process: codex's own (bwrap) cannot
+     * nest inside it, so codex runs commands directly (danger-full-access)
+     * and approvals still ask. */
+    bool outer_sandbox;
+    /* The agent's permissions let commands (execute, Bash) or edits
+     * (write, Edit) run: such approval requests are accepted at once. */
+    bool allow_commands, allow_edits;
+} ad_codex_open_t;
+
+/* The first lines: initialize, initialized and thread/start (or
+ * thread/resume, thread/fork). AD_EINVAL-free: NULL only if out of memory. */
+char *ad_codex_app_open(ad_parser_t *p, const ad_codex_open_t *o, size_t *len);
+/* A run taken up again after a restart (its app-server lives on under its
+ * holder): the parser speaks the protocol on thread_id. */
+void ad_codex_app_attach(ad_parser_t *p, const char *thread_id, const ad_codex_open_t *o);
+/* A user message: turn/start when no turn runs, turn/steer while one does.
+ * 0 with *line NULL when it waits for the thread (sent as a later
+ * AD_REC_WRITE); AD_EINVAL for text that is not UTF-8. */
+int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *len);
+/* turn/interrupt of the turn in progress, or NULL when none runs. */
+char *ad_codex_app_interrupt(ad_parser_t *p, size_t *len);
+/* The answer to an approval request (request_id as AD_REC_APPROVAL's
+ * subtype gave it: the JSON of the peer's id): decision "accept",
+ * "decline" or "acceptForSession". NULL for an id that is not JSON. */
+char *ad_codex_app_answer(ad_parser_t *p, const char *request_id, const char *decision,
+                          size_t *len);
+/* Whether the parser speaks app-server (ad_codex_app_open or _attach). */
+bool ad_codex_app_on(const ad_parser_t *p);
+/* Whether a turn runs or is asked for (a message sent at a turn's end
+ * starts the next at once). */
+bool ad_codex_app_busy(const ad_parser_t *p);
 
 /* The context window (tokens) of a model name: known families, a "[1m]"
  * suffix for 1M-token variants, 200000 for other claude models, and
