@@ -144,6 +144,9 @@ typedef void (*ad_health_sample_cb)(const ad_health_sample_t *s, void *ud);
 typedef struct {
     const char *data_dir; /* whose file system is measured (copied) */
     const char *nvml_lib; /* NVML to dlopen: a path or name; NULL/"" = the usual names */
+    /* Where the history is kept across restarts (read at new, written
+     * every 5 min and at close); NULL: in memory only. Copied. */
+    const char *history_path;
     uint64_t interval_ms; /* 0: never sample (nothing is started) */
     ad_health_targets_fn targets;
     ad_health_services_fn services; /* may be NULL */
@@ -180,8 +183,10 @@ json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thres
 json_t *ad_health_event_json(const ad_health_sample_t *s);
 
 /* ---- history ------------------------------------------------------------------
- * A range is "<n><s|m|h|d>" or a number of seconds, from 10 s to 7 days.
+ * A range is "<n><s|m|h|d>" or a number of seconds, from 10 s to 7 days,
+ * or "all" (AD_HEALTH_RANGE_ALL: everything kept, up to a year).
  * 0, or AD_EINVAL with why (static). */
+#define AD_HEALTH_RANGE_ALL 0
 int ad_health_range_parse(const char *s, int64_t *seconds, const char **why);
 /* {range, rangeSec, stepSec, t:[ms…], series:{…}, max:{…}} for the last
  * seconds. New ref. */
