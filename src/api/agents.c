@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #define MODES "auto,plan,regular"
-#define EXECUTORS "claude,codex,gemini,command"
+#define EXECUTORS "claude,codex,gemini,command,acp"
+#define ACP_AGENTS "gemini,claude-code-acp,codex-acp"
 #define STATUSES "running,waiting,error,finished,idle,paused,stopped"
 
 static void publish_agent(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
@@ -447,8 +448,9 @@ static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *exec
 {
     json_t *cmd = NULL;
     bool terminal = false, has_terminal = false;
-    const char *stop_with = NULL, *model = NULL;
+    const char *stop_with = NULL, *model = NULL, *acp = NULL;
     if (ad_api_str_array(r, body, "command", false, 256, 65536, &cmd) != 0 ||
+        ad_api_enum(r, body, "acpAgent", false, ACP_AGENTS, &acp) != 0 ||
         ad_api_bool(r, body, "terminal", &terminal, &has_terminal) != 0 ||
         ad_api_enum(r, body, "stopWith", false, "sigint,stdin,none", &stop_with) != 0 ||
         ad_api_str(r, body, "model", false, 200, &model) != 0) {
@@ -485,14 +487,22 @@ static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *exec
     if (is_command && (cmd == NULL || json_array_size(cmd) == 0)) {
         return ad_api_invalid(r, "command", "is required for command agents");
     }
+    bool is_acp = executor != NULL && strcmp(executor, "acp") == 0;
+    if (acp != NULL && !is_acp) {
+        return ad_api_invalid(r, "acpAgent", "is for acp agents");
+    }
+    if (is_acp && acp == NULL && (cmd == NULL || json_array_size(cmd) == 0)) {
+        return ad_api_invalid(r, "acpAgent",
+                              "an acp agent needs acpAgent (" ACP_AGENTS ") or a command");
+    }
     if (cmd != NULL && json_array_size(cmd) > 0 &&
         json_string_length(json_array_get(cmd, 0)) == 0) {
         return ad_api_invalid(r, "command", "must start with a program name");
     }
-    if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
-        model == NULL && limits == NULL && json_object_get(body, "baseUrl") == NULL &&
-        json_object_get(body, "codexConfig") == NULL && sandbox == NULL &&
-        json_object_get(body, "systemPrompt") == NULL) {
+    if (st == NULL && cmd == NULL && acp == NULL && !has_terminal && env == NULL &&
+        stop_with == NULL && model == NULL && limits == NULL &&
+        json_object_get(body, "baseUrl") == NULL && json_object_get(body, "codexConfig") == NULL &&
+        sandbox == NULL && json_object_get(body, "systemPrompt") == NULL) {
         return 0;
     }
     json_t *state = st != NULL ? json_deep_copy(st) : json_object();
@@ -503,6 +513,9 @@ static int run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *exec
     }
     if (cmd != NULL) {
         json_object_set(state, "command", cmd);
+    }
+    if (acp != NULL) {
+        json_object_set_new(state, "acpAgent", json_string(acp));
     }
     if (has_terminal) {
         json_object_set_new(state, "terminal", json_boolean(terminal));

@@ -922,7 +922,11 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
      * take). */
     if (ad_proc_alive(run->proc) && !run->one_shot) {
         ad_store_agent_runtime_t upd = {.context_level = -1};
-        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING;
+        /* an ACP agent goes on with the message that waited for this turn */
+        bool more = run->exec == AD_EXEC_ACP && ad_acp_busy(run->parser);
+        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR
+                               : more        ? AD_AGENT_STATUS_RUNNING
+                                             : AD_AGENT_STATUS_WAITING;
         ad_run_agent_update(run, &upd, st, NULL, NULL);
     }
 }
@@ -1100,6 +1104,15 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         break;
     case AD_REC_APPROVAL:
         ad_run_on_approval_rec(run, rec);
+        break;
+    case AD_REC_SEND:
+        ad_run_acp_send(run, rec);
+        break;
+    case AD_REC_REQUEST:
+        ad_run_acp_request(run, rec);
+        break;
+    case AD_REC_FAULT:
+        ad_run_acp_fault(run, rec);
         break;
     }
 }
