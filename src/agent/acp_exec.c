@@ -113,7 +113,7 @@ void ad_acp_free(ad_acp_t *a)
 void ad_acp_send(ad_recs_t *out, char *line)
 {
     if (line != NULL) {
-        ad_rec_push(out, AD_REC_SEND)->text = line;
+        ad_rec_push(out, AD_REC_WRITE)->text = line;
     }
 }
 

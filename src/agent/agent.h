@@ -90,7 +90,15 @@ typedef struct {
     /* codex only, NULL for none: an object of extra `-c key=value` settings
      * (dotted keys, JSON values written as TOML). Borrowed. */
     const json_t *codex_config;
+    /* codex only, NULL or "": not known. The CLI's version from an earlier
+     * run: one older than AD_CODEX_APP_MIN runs `codex exec --json` (one
+     * process per turn) instead of `codex app-server`. */
+    const char *cli_version;
 } ad_agent_spec_t;
+
+/* The first Codex CLI version whose `app-server` agentd speaks (its schema
+ * is pinned by tests/e2e/codex-app-schema.test.js). */
+#define AD_CODEX_APP_MIN "0.169.0"
 
 /* How to launch one run. Owns everything; release with ad_launch_cleanup(). */
 typedef struct {
@@ -116,6 +124,11 @@ typedef struct {
     /* The CLI prints its version only when asked: the runner runs
      * `argv[0] --version` beside the run (claude says it in its init). */
     bool probe_version;
+    /* codex app-server: JSON-RPC lines on stdin and stdout. The first lines
+     * come from ad_codex_app_open (the run knows the sandbox by then), the
+     * protocol's later lines from the parser (AD_REC_WRITE) and from
+     * ad_codex_app_input / _interrupt / _answer. */
+    bool rpc;
 } ad_launch_t;
 
 /* Builds the launch for spec. cfg gives the executables (borrowed);
@@ -164,6 +177,11 @@ const char *ad_permission_tools(const char *entry);
  * numbers, booleans, arrays or objects (no null). 0, or AD_EINVAL with err
  * saying which key is wrong. */
 int ad_codex_config_check(const json_t *cfg, char *err, size_t errsz);
+/* A definition's front matter and body (def: {systemPrompt, model, tools}
+ * as src/defs reads them) fill what an agent's create request (body, in
+ * place) left out: systemPrompt, model (not "inherit"), and permissions
+ * from the tools that are valid permission rules (at most 64). */
+void ad_agent_def_apply(json_t *body, const json_t *def);
 
 /* ---- JSON-RPC 2.0 over lines (rpc.c) -----------------------------------------
  * The codec of the stdio protocols (ACP agents, codex app-server): one
@@ -375,10 +393,11 @@ typedef enum {
      * withdrew request subtype (control_cancel_request), nothing else set.
      * → an approval the user decides (src/run, approvals). */
     AD_REC_APPROVAL,
-    /* ACP: a line for the agent's stdin (JSON-RPC the parser answers or
-     * asks by itself: the next request of the handshake, a prompt, a
-     * refusal): text, newline included. → written to the agent. */
-    AD_REC_SEND,
+    /* A JSON-RPC peer (codex app-server, an ACP agent) needs an answer: text = the line
+     * to write on the agent's stdin, newline included (a turn/start once
+     * the thread is open, an automatic approval, an error for a request
+     * agentd does not serve). */
+    AD_REC_WRITE,
     /* ACP: the agent asks something only the runner can do (read or write
      * a file of the worktree): subtype = the method ("fs/read_text_file",
      * "fs/write_text_file"), tool_id = the request's id as JSON text,
@@ -513,6 +532,50 @@ void ad_parser_set_prices(ad_parser_t *p, json_t *prices);
 const char *ad_parser_session_id(const ad_parser_t *p);
 const char *ad_parser_model(const ad_parser_t *p);
 
+/* ---- codex app-server (appserver.c) ----------------------------------------
+ * One `codex app-server` process per agent run, one thread: the parser of
+ * the run (ad_parser_new(AD_EXEC_CODEX)) keeps the protocol's state (thread,
+ * the turn in progress, input waiting for the thread) once one of these has
+ * been called. Lines returned are owned (free()), newline included. */
+typedef struct {
+    ad_agent_mode_t mode;
+    const char *session_id;   /* NULL or "": thread/start; else resume it (or fork it) */
+    bool fork;                /* thread/fork of session_id: a forked agent's first run */
+    const char *model;        /* NULL: codex's default */
+    const char *instructions; /* NULL: none (developerInstructions) */
+    const char *cwd;          /* the worktree */
+    /* agentd's sandbox confines the process: codex's own (bwrap) cannot
+     * nest inside it, so codex runs commands directly (danger-full-access)
+     * and approvals still ask. */
+    bool outer_sandbox;
+    /* The agent's permissions let commands (execute, Bash) or edits
+     * (write, Edit) run: such approval requests are accepted at once. */
+    bool allow_commands, allow_edits;
+} ad_codex_open_t;
+
+/* The first lines: initialize, initialized and thread/start (or
+ * thread/resume, thread/fork). AD_EINVAL-free: NULL only if out of memory. */
+char *ad_codex_app_open(ad_parser_t *p, const ad_codex_open_t *o, size_t *len);
+/* A run taken up again after a restart (its app-server lives on under its
+ * holder): the parser speaks the protocol on thread_id. */
+void ad_codex_app_attach(ad_parser_t *p, const char *thread_id, const ad_codex_open_t *o);
+/* A user message: turn/start when no turn runs, turn/steer while one does.
+ * 0 with *line NULL when it waits for the thread (sent as a later
+ * AD_REC_WRITE); AD_EINVAL for text that is not UTF-8. */
+int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *len);
+/* turn/interrupt of the turn in progress, or NULL when none runs. */
+char *ad_codex_app_interrupt(ad_parser_t *p, size_t *len);
+/* The answer to an approval request (request_id as AD_REC_APPROVAL's
+ * subtype gave it: the JSON of the peer's id): decision "accept",
+ * "decline" or "acceptForSession". NULL for an id that is not JSON. */
+char *ad_codex_app_answer(ad_parser_t *p, const char *request_id, const char *decision,
+                          size_t *len);
+/* Whether the parser speaks app-server (ad_codex_app_open or _attach). */
+bool ad_codex_app_on(const ad_parser_t *p);
+/* Whether a turn runs or is asked for (a message sent at a turn's end
+ * starts the next at once). */
+bool ad_codex_app_busy(const ad_parser_t *p);
+
 /* The context window (tokens) of a model name: known families, a "[1m]"
  * suffix for 1M-token variants, 200000 for other claude models, and
  * `fallback` for names it does not know. */
@@ -559,7 +622,7 @@ char *ad_acp_begin(ad_parser_t *p, const ad_acp_setup_t *s, size_t *len);
 void ad_acp_resume(ad_parser_t *p, const ad_acp_setup_t *s);
 /* A user message: 0 with *line the session/prompt (owned) to write now, or
  * 0 with *line NULL when it waits for the turn that runs (sent when that
- * ends, as an AD_REC_SEND); AD_ETOOBIG when 16 messages already wait,
+ * ends, as an AD_REC_WRITE); AD_ETOOBIG when 16 messages already wait,
  * AD_EINVAL for text that is not UTF-8. */
 int ad_acp_prompt(ad_parser_t *p, const char *text, char **line, size_t *len);
 /* The session/cancel notification for the turn that runs (owned), or NULL

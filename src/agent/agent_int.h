@@ -41,12 +41,13 @@ struct ad_parser {
     size_t ntools;
     seen_msg_t *seen;
     size_t nseen;
-    int64_t window;         /* context window learned from the agent; 0 = unknown */
-    int64_t context_tokens; /* tokens in context after the last API call */
-    int last_level;         /* last AD_REC_CONTEXT level sent, -1 = none */
-    double last_total_cost; /* cumulative cost at the previous result */
-    ad_buf_t text;          /* streamed assistant text not yet in a message */
-    bool text_cut;          /* a piece of text was refused: the rest is not kept */
+    int64_t window;           /* context window learned from the agent; 0 = unknown */
+    int64_t context_tokens;   /* tokens in context after the last API call */
+    int last_level;           /* last AD_REC_CONTEXT level sent, -1 = none */
+    double last_total_cost;   /* cumulative cost at the previous result */
+    ad_buf_t text;            /* streamed assistant text not yet in a message */
+    bool text_cut;            /* a piece of text was refused: the rest is not kept */
+    struct ad_codex_app *app; /* codex app-server's protocol state, or NULL (appserver.c) */
 };
 
 /* ---- launch helpers (exec.c) ---------------------------------------------- */
@@ -123,7 +124,7 @@ struct ad_acp {
 void ad_acp_free(ad_acp_t *a);
 /* The line parser of an ACP run (acp.c). */
 void ad_acp_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now, ad_recs_t *out);
-/* An AD_REC_SEND of a built line (taken). */
+/* An AD_REC_WRITE of a built line (taken). */
 void ad_acp_send(ad_recs_t *out, char *line);
 /* An AD_REC_FAULT; the parser reads nothing more. */
 void ad_acp_fault(ad_parser_t *p, ad_recs_t *out, const char *fmt, ...)
@@ -207,6 +208,20 @@ void ad_context_update(ad_parser_t *p, int64_t tokens, ad_recs_t *out);
  * return false when the line is not one of theirs (it then becomes output). */
 bool ad_claude_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
 bool ad_codex_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
+/* codex app-server's JSON-RPC lines (appitems.c, read with rpc.c): false
+ * for a line that is not JSON-RPC (it becomes output). Its state goes with
+ * ad_codex_app_free (appserver.c). */
+bool ad_codex_app_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now, ad_recs_t *out);
+void ad_codex_app_free(struct ad_codex_app *a);
+/* The launch of `codex app-server` (appserver.c): the provider and -c
+ * settings as for exec, then `app-server`; the lines come later. */
+int ad_codex_app_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_launch_t *out, char *err,
+                       size_t errsz);
+/* codex.c's -c arguments for a provider at base_url and the agent's
+ * codexConfig, shared by exec and app-server. */
+int ad_codex_common_args(const ad_agent_spec_t *spec, ad_strv_t *argv, char *err, size_t errsz);
+/* Whether version (x.y.z) is at least min; false when it cannot be read. */
+bool ad_cli_version_at_least(const char *version, const char *min);
 bool ad_gemini_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
 bool ad_command_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
 /* Flushes gemini's streamed assistant text into one AD_REC_MESSAGE. */

@@ -331,8 +331,9 @@ static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, con
         env.v = ad_xcalloc(1, sizeof(char *));
     }
     out->stop_signal = spec->executor == AD_EXEC_COMMAND ? SIGTERM : SIGINT;
-    out->one_shot = spec->executor == AD_EXEC_CODEX || spec->executor == AD_EXEC_GEMINI;
-    out->probe_version = out->one_shot;
+    out->one_shot =
+        (spec->executor == AD_EXEC_CODEX && !out->rpc) || spec->executor == AD_EXEC_GEMINI;
+    out->probe_version = spec->executor == AD_EXEC_CODEX || spec->executor == AD_EXEC_GEMINI;
     out->argv = argv.v;
     out->argc = argv.n;
     out->env = env.v;

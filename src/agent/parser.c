@@ -197,6 +197,7 @@ void ad_parser_free(ad_parser_t *p)
     free(p->model);
     free(p->last_error);
     ad_acp_free(p->acp);
+    ad_codex_app_free(p->app);
     json_decref(p->prices);
     ad_buf_cleanup(&p->text);
     ad_buf_cleanup(&p->unpriced);
@@ -417,6 +418,12 @@ size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now
     }
     if (i == len) {
         return 0;
+    }
+    if (p->app != NULL) { /* codex app-server: JSON-RPC, its codec's to read */
+        if (!ad_codex_app_feed(p, line + i, len - i, now_ms, out)) {
+            ad_rec_output(out, line, len);
+        }
+        return out->n - before;
     }
     /* Only a line that starts with '{' can be a record (SDK rule: CLIs print
      * debug lines such as "[SandboxDebug] …" to stdout too). */

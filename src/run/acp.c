@@ -63,13 +63,6 @@ void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec)
     ad_acp_resume(run->parser, &s);
 }
 
-void ad_run_acp_send(ad_run_t *run, const ad_rec_t *rec)
-{
-    if (rec->text != NULL && run->proc != NULL) {
-        (void)ad_proc_write(run->proc, rec->text, strlen(rec->text));
-    }
-}
-
 int ad_run_acp_prompt(ad_run_t *run, const char *content)
 {
     char *line = NULL;

@@ -93,7 +93,19 @@ static char *response_line(const char *request_id, json_t *result, size_t *len)
 static int write_result(ad_run_t *run, const char *request_id, json_t *result)
 {
     size_t len = 0;
-    char *line = response_line(request_id, result, &len);
+    char *line = NULL;
+    if (run->rpc) { /* codex app-server: accept, decline or acceptForSession */
+        const char *behavior = json_string_value(json_object_get(result, "behavior"));
+        bool deny = behavior == NULL || strcmp(behavior, "allow") != 0;
+        const char *decision = deny ? "decline"
+                               : json_object_get(result, "updatedPermissions") != NULL
+                                   ? "acceptForSession"
+                                   : "accept";
+        line = ad_codex_app_answer(run->parser, request_id, decision, &len);
+        json_decref(result);
+    } else {
+        line = response_line(request_id, result, &len);
+    }
     int rc = run->proc == NULL ? AD_ESTATE
              : line != NULL    ? ad_proc_write(run->proc, line, len)
                                : AD_EINTERNAL;

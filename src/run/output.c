@@ -920,7 +920,12 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
     /* One-shot CLIs exit right after their turn: the run's end sets the
      * status (a `waiting` in between would invite a message they cannot
      * take). */
-    if (ad_proc_alive(run->proc) && !run->one_shot) {
+    if (run->rpc && run->stop_since != 0 && !ad_codex_app_busy(run->parser)) {
+        ad_proc_stop(run->proc, false); /* the interrupted turn has ended (control.c) */
+        return;
+    }
+    if (ad_proc_alive(run->proc) && !run->one_shot &&
+        !(run->rpc && ad_codex_app_busy(run->parser))) {
         ad_store_agent_runtime_t upd = {.context_level = -1};
         /* an ACP agent goes on with the message that waited for this turn */
         bool more = run->exec == AD_EXEC_ACP && ad_acp_busy(run->parser);
@@ -1105,8 +1110,11 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
     case AD_REC_APPROVAL:
         ad_run_on_approval_rec(run, rec);
         break;
-    case AD_REC_SEND:
-        ad_run_acp_send(run, rec);
+    case AD_REC_WRITE: /* the protocol's own answer (codex app-server) */
+        if (rec->text != NULL && run->proc != NULL &&
+            ad_proc_write(run->proc, rec->text, strlen(rec->text)) != 0) {
+            ad_log(AD_LOG_WARN, "runner", "protocol line not written agent=%s", run->agent_id);
+        }
         break;
     case AD_REC_REQUEST:
         ad_run_acp_request(run, rec);

@@ -116,7 +116,8 @@ typedef struct ad_run {
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                 /* codex/gemini: the run is one turn */
+    bool one_shot;                 /* codex exec/gemini: the run is one turn */
+    bool rpc;                      /* codex app-server: JSON-RPC through the parser */
     char cli_version[64];          /* "" until the CLI's version is known */
     char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
     bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
@@ -296,6 +297,20 @@ void ad_run_on_check(uv_check_t *h);
 int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *content,
                           ad_runner_cb cb, void *ud, char *err, size_t errsz);
 
+/* ---- codexapp.c: codex app-server runs ---------------------------------------- */
+/* What the app-server is told of the agent when its thread opens: spec's
+ * mode, session, fork, model and instructions, the worktree, whether
+ * agentd's sandbox confines it, and what its permissions let run unasked. */
+void ad_run_codex_open(const ad_agent_spec_t *spec, const char *worktree, bool outer_sandbox,
+                       ad_codex_open_t *o);
+/* The first lines (initialize, the thread) on the run's stdin, and the
+ * prompt (may be NULL) queued as the first turn once the thread is open. */
+void ad_run_rpc_open(ad_run_t *run, const ad_codex_open_t *o, const char *prompt);
+/* Stop's first step: turn/interrupt of the turn in progress; the process
+ * is stopped when the turn has ended (output.c) or after the stop grace.
+ * False when no turn runs (the caller stops it now). */
+bool ad_run_interrupt_first(ad_run_t *run);
+
 /* ---- version.c ----------------------------------------------------------------- */
 /* Runs `argv0 --version` (cwd, env and sandbox as the run's; borrowed) beside the
  * run and keeps what it prints on the run (ad_run_version_set), or on its
@@ -319,8 +334,6 @@ void ad_run_approvals_end(ad_run_t *run);
 void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *prompt);
 /* The protocol taken up on a run a previous daemon started. */
 void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec);
-/* An AD_REC_SEND written to the agent. */
-void ad_run_acp_send(ad_run_t *run, const ad_rec_t *rec);
 /* An AD_REC_REQUEST served (fs below the worktree) and answered. */
 void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec);
 /* An AD_REC_FAULT: the run's error with the reason, the agent ended. */

@@ -81,6 +81,7 @@ static void spec_from_state(start_t *s)
     spec->system_prompt = json_string_value(json_object_get(s->state, "systemPrompt"));
     spec->base_url = json_string_value(json_object_get(s->state, "baseUrl"));
     spec->codex_config = json_object_get(s->state, "codexConfig");
+    spec->cli_version = json_string_value(json_object_get(s->state, "codexVersion"));
     s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);
     spec->command = s->cmd;
     spec->acp_agent = json_string_value(json_object_get(s->state, "acpAgent"));
@@ -358,6 +359,7 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
     run->fork_pending = s->spec.fork_session;
     run->one_shot = s->launch.one_shot;
+    run->rpc = s->launch.rpc;
     run->parser = ad_parser_new(s->spec.executor);
     run->cwd = ad_xstrdup(s->path);
     ad_parser_set_model(run->parser, s->spec.model);
@@ -392,6 +394,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->polite = ex == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
                 : ex == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
                 : ex == AD_EXEC_ACP    ? AD_PROC_POLITE_CLOSE_STDIN
+                : run->rpc             ? AD_PROC_POLITE_CLOSE_STDIN /* after turn/interrupt */
                                        : AD_PROC_POLITE_SIGINT;
     const char *stop_with = json_string_value(json_object_get(s->state, "stopWith"));
     if (stop_with != NULL) {
@@ -421,12 +424,23 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->limits = &s->limits; /* lives as long as the start */
 }
 
+/* What codex app-server is told of the agent (codexapp.c). */
+static void codex_open(const start_t *s, ad_codex_open_t *o)
+{
+    ad_run_codex_open(&s->spec, s->path, !s->sbx.none && s->sbx.home != NULL, o);
+}
+
 /* The process is up: its input, and the first prompt as a message. */
 static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
 {
     run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
     if (s->launch.stdin_data != NULL && s->launch.stdin_len > 0) {
         ad_proc_write(run->proc, s->launch.stdin_data, s->launch.stdin_len);
+    }
+    if (run->rpc) {
+        ad_codex_open_t o;
+        codex_open(s, &o);
+        ad_run_rpc_open(run, &o, prompt);
     }
     if (s->spec.executor == AD_EXEC_ACP) {
         ad_run_acp_begin(run, &s->spec, prompt);
@@ -658,6 +672,11 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
     uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
     run->started_ns = age_ns < now ? now - age_ns : now;
     run->accepts_input = s.launch.interactive || s.spec.executor == AD_EXEC_COMMAND;
+    if (run->rpc) { /* its app-server lives on, on the agent's thread */
+        ad_codex_open_t co;
+        codex_open(&s, &co);
+        ad_codex_app_attach(run->parser, s.spec.session_id, &co);
+    }
     if (s.spec.executor == AD_EXEC_ACP) {
         ad_run_acp_resume(run, &s.spec);
     }
