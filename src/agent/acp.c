@@ -104,6 +104,31 @@ static void on_session(ad_parser_t *p, const ad_rpc_msg_t *m, bool load, ad_recs
     ad_acp_next_prompt(p, out);
 }
 
+/* A turn's usage: the protocol's `usage`, else what the Gemini CLI 0.61
+ * says in _meta.quota (token_count, and model_usage naming the model). */
+static void turn_usage(ad_parser_t *p, json_t *result, ad_rec_t *r)
+{
+    json_t *u = json_object_get(result, "usage");
+    if (json_is_object(u)) {
+        r->usage.input_tokens = ad_json_int(u, "inputTokens", 0);
+        r->usage.output_tokens = ad_json_int(u, "outputTokens", 0);
+        r->usage.cache_read_tokens = ad_json_int(u, "cachedReadTokens", 0);
+        r->usage.cache_creation_tokens = ad_json_int(u, "cachedWriteTokens", 0);
+        return;
+    }
+    json_t *quota = json_object_get(json_object_get(result, "_meta"), "quota");
+    json_t *tc = json_object_get(quota, "token_count");
+    r->usage.input_tokens = ad_json_int(tc, "input_tokens", 0);
+    r->usage.output_tokens = ad_json_int(tc, "output_tokens", 0);
+    json_t *models = json_object_get(quota, "model_usage");
+    const char *model = ad_json_str(json_array_get(models, json_array_size(models) - 1), "model");
+    if (model != NULL && model[0] != '\0' && strlen(model) < 200) {
+        ad_parser_set_session(p, NULL, model);
+        free(r->model);
+        r->model = ad_xstrdup(model);
+    }
+}
+
 /* The prompt's answer: the turn's result, then the next waiting prompt. */
 static void on_turn_end(ad_parser_t *p, const ad_rpc_msg_t *m, uint64_t now, ad_recs_t *out)
 {
@@ -129,11 +154,7 @@ static void on_turn_end(ad_parser_t *p, const ad_rpc_msg_t *m, uint64_t now, ad_
     } else {
         const char *stop = ad_json_str(m->result, "stopReason");
         r->subtype = ad_xstrdup(stop != NULL ? stop : "end_turn");
-        json_t *u = json_object_get(m->result, "usage");
-        r->usage.input_tokens = ad_json_int(u, "inputTokens", 0);
-        r->usage.output_tokens = ad_json_int(u, "outputTokens", 0);
-        r->usage.cache_read_tokens = ad_json_int(u, "cachedReadTokens", 0);
-        r->usage.cache_creation_tokens = ad_json_int(u, "cachedWriteTokens", 0);
+        turn_usage(p, m->result, r);
     }
     if (a->cost_total >= 0) {
         r->total_cost_usd = a->cost_total;

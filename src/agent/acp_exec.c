@@ -74,8 +74,14 @@ int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, a
     }
     bool base = spec->base_url != NULL && spec->base_url[0] != '\0';
     if (i == 0) {
-        /* The worktree is one the owner registered (as headless gemini). */
+        /* The worktree is one the owner registered (as headless gemini);
+         * regular mode asks (session/request_permission) before edits and
+         * commands, which become agentd approvals. */
         ad_strv_push(argv, "--skip-trust");
+        ad_strv_push(argv, "--approval-mode");
+        ad_strv_push(argv, spec->mode == AD_MODE_PLAN   ? "plan"
+                           : spec->mode == AD_MODE_AUTO ? "yolo"
+                                                        : "default");
         if (base) {
             ad_strv_push2(env, "GOOGLE_GEMINI_BASE_URL=", spec->base_url);
         }
@@ -161,9 +167,9 @@ char *ad_acp_begin(ad_parser_t *p, const ad_acp_setup_t *s, size_t *len)
     /* No terminal: the agent runs its commands itself, in its sandbox. fs
      * is served below the worktree; plan mode writes nothing. */
     json_t *params = json_pack("{s:i, s:{s:{s:b, s:b}, s:b}, s:{s:s, s:s, s:s}}", "protocolVersion",
-                               1, "clientCapabilities", "fs", "readTextFile", true, "writeTextFile",
-                               s->mode != AD_MODE_PLAN, "terminal", false, "clientInfo", "name",
-                               "agentd", "title", "agentd", "version",
+                               1, "clientCapabilities", "fs", "readTextFile", !s->no_fs_read,
+                               "writeTextFile", s->mode != AD_MODE_PLAN, "terminal", false,
+                               "clientInfo", "name", "agentd", "title", "agentd", "version",
                                s->client_version != NULL ? s->client_version : AD_VERSION);
     char *line = NULL;
     if (ad_rpc_request(&a->rpc, "initialize", params, AD_ACP_TAG_INIT, &line, len) < 0) {

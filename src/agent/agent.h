@@ -611,6 +611,11 @@ typedef struct {
     /* The longest line the agent may write (the supervisor's cap, which
      * cuts longer lines and marks them: such a line is a fault). 0: 8 MiB. */
     size_t line_max;
+    /* Do not offer fs/read_text_file (the agent reads with its own tools,
+     * in its sandbox): for the Gemini CLI 0.61, which takes any error of
+     * that request, "not found" too, as a failed read, and so cannot
+     * create a file. */
+    bool no_fs_read;
 } ad_acp_setup_t;
 
 /* Starts the protocol on an ACP parser: returns the initialize request line

@@ -46,6 +46,7 @@ static void setup_of(ad_run_t *run, const ad_agent_spec_t *spec, const char *pro
     s->npermissions = spec->npermissions;
     s->client_version = AD_VERSION;
     s->line_max = (size_t)run->r->cfg->max_line_bytes;
+    s->no_fs_read = spec->acp_agent != NULL && strcmp(spec->acp_agent, "gemini") == 0;
 }
 
 void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *prompt)
@@ -102,17 +103,23 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec)
 
 /* ---- fs requests ------------------------------------------------------------ */
 
+/* ACP's code for a missing file, which agents take as "a new file". */
+#define ACP_NOT_FOUND (-32002)
+#define ACP_NOT_FOUND_MSG "Resource not found"
+
 static void reply(ad_run_t *run, const ad_rec_t *rec, json_t *result, const char *error)
 {
     size_t len = 0;
-    write_line(run, ad_acp_reply(run->parser, rec->tool_id, result, -32000, error, &len));
+    bool missing = error != NULL && strcmp(error, ACP_NOT_FOUND_MSG) == 0;
+    write_line(run, ad_acp_reply(run->parser, rec->tool_id, result,
+                                 missing ? ACP_NOT_FOUND : -32000, error, &len));
 }
 
 /* Refused by the kernel: tell the user too, as for a path refused by name. */
 static const char *open_error(ad_run_t *run, const ad_rec_t *rec, int err)
 {
     if (err != EXDEV && err != ELOOP) {
-        return err == ENOENT ? "no such file" : "the file cannot be opened";
+        return err == ENOENT ? ACP_NOT_FOUND_MSG : "the file cannot be opened";
     }
     char text[400];
     snprintf(text, sizeof(text),
