@@ -105,6 +105,7 @@ void ad_acp_free(ad_acp_t *a)
     free(a->load_id);
     free(a->session);
     json_decref(a->perms);
+    json_decref(a->kinds);
     for (size_t i = 0; i < a->nqueue; i++) {
         free(a->queue[i]);
     }
@@ -146,6 +147,7 @@ static void setup_copy(ad_acp_t *a, const ad_acp_setup_t *s)
         }
     }
     a->cost_total = -1;
+    a->kinds = json_object();
     a->rpc.line_max = s->line_max > 0 ? s->line_max : 8u << 20;
 }
 

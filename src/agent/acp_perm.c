@@ -122,8 +122,14 @@ void ad_acp_on_permission(ad_parser_t *p, const json_t *id, json_t *params, uint
     json_object_set_new(upd, "sessionUpdate", json_string("tool_call"));
     ad_acp_on_update(p, upd, now, out);
     json_decref(upd);
+    /* the kind, when the request leaves it out, is the call's (claude-code-acp) */
+    const char *kind = ad_json_str(tool, "kind");
+    const char *id_str = ad_json_str(tool, "toolCallId");
+    if (kind == NULL && id_str != NULL) {
+        kind = json_string_value(json_object_get(a->kinds, id_str));
+    }
     char word[80];
-    kind_word(ad_json_str(tool, "kind"), word, sizeof(word));
+    kind_word(kind, word, sizeof(word));
     const char *outside = path_outside(a, tool);
     bool kept = keep(a, id, id_json, options);
     if (!kept || outside != NULL || a->mode != AD_MODE_REGULAR || perms_have(a->perms, word)) {
@@ -152,8 +158,7 @@ void ad_acp_on_permission(ad_parser_t *p, const json_t *id, json_t *params, uint
     r->tool_id = ad_json_strdup(tool, "toolCallId");
     r->text = ad_json_strdup(tool, "title");
     json_t *opts = json_is_array(options) ? json_incref(options) : json_array();
-    r->json =
-        json_pack("{s:O?, s:O?, s:O?, s:O?, s:o}", "title", json_object_get(tool, "title"), "kind",
-                  json_object_get(tool, "kind"), "locations", json_object_get(tool, "locations"),
-                  "rawInput", json_object_get(tool, "rawInput"), "options", opts);
+    r->json = json_pack("{s:O?, s:s?, s:O?, s:O?, s:o}", "title", json_object_get(tool, "title"),
+                        "kind", kind, "locations", json_object_get(tool, "locations"), "rawInput",
+                        json_object_get(tool, "rawInput"), "options", opts);
 }

@@ -78,6 +78,13 @@ static void tool_begin(ad_parser_t *p, const char *id, json_t *update, uint64_t 
     ad_acp_flush_text(p, out);
     const char *title = ad_json_str(update, "title");
     const char *kind = ad_json_str(update, "kind");
+    json_t *kinds = p->acp->kinds;
+    if (kind != NULL && strlen(kind) < 64) {
+        if (json_object_size(kinds) >= 256) {
+            json_object_clear(kinds);
+        }
+        json_object_set_new(kinds, id, json_string(kind));
+    }
     const char *name = title != NULL && title[0] != '\0' ? title : kind != NULL ? kind : "tool";
     json_t *input = tool_input(update);
     ad_tool_open(p, id, name, input, now);

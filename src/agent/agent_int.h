@@ -119,6 +119,8 @@ struct ad_acp {
     ad_acp_ask_t asks[AD_ACP_ASKS_MAX];
     size_t nasks;
     double cost_total; /* the session's cost from usage_update, USD; -1 none */
+    json_t *kinds;     /* {toolCallId: kind} of the calls seen (a permission
+                          request may leave the kind out); emptied past 256 */
 };
 
 void ad_acp_free(ad_acp_t *a);
