@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXECUTORS "claude,codex,gemini,command"
+#define EXECUTORS "claude,codex,gemini,command,acp"
 #define STATUSES "running,waiting,error,finished,idle,paused,stopped"
 
 void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
