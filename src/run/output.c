@@ -928,6 +928,9 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
         !(run->rpc && ad_codex_app_busy(run->parser))) {
         ad_store_agent_runtime_t upd = {.context_level = -1};
         ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING;
+        if (rec->is_error) { /* why, as a run's end says it (the process lives on) */
+            upd.state_patch = json_pack("{s:s}", "statusReason", run->reason);
+        }
         ad_run_agent_update(run, &upd, st, NULL, NULL);
     }
 }

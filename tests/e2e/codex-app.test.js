@@ -179,6 +179,18 @@ test('codex app-server under agentd', { skip }, async (t) => {
       await api(d, 'POST', `/api/agents/${f.body.id}/stop?wait=true`);
     });
 
+    await t.test('an API error fails the turn with its reason; the next message goes on', async () => {
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please rate limit me' })).status, 200);
+      await statusIs(d, id, 'error');
+      const a = await agent(d, id);
+      assert.match(a.state.statusReason || '', /rate limit/i, JSON.stringify(a.state));
+      assert.equal((await runs(d, id))[0].status, 'running', 'the process lives on after a failed turn');
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'what word now?' })).status, 200);
+      await until(async () => (await messages(d, id))[0].content === 'The word was banana.', 'the next turn');
+      await statusIs(d, id, 'waiting');
+      await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    });
+
     const rid = await mk('regular');
     await t.test('approvals: allow runs the command, deny declines it', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/start`, { initialPrompt: 'please approve a file' })).status, 200);
