@@ -43,6 +43,7 @@ test('codex app-server under agentd', { skip }, async (t) => {
       { match: 'also say steered', reply: { text: 'Steered too.' } },
       { match: 'approve a file', reply: { tool: { command: 'echo approved > approved.txt' }, then: { text: 'Wrote approved.txt.' } } },
       { match: 'deny a file', reply: { tool: { command: 'echo denied > denied.txt' }, then: { text: 'It was declined.' } } },
+      { match: 'write a plan file', reply: { patch: '*** Begin Patch\n*** Add File: plan-notes.md\n+step one\n*** End Patch\n', then: { text: 'Planned.' } } },
       { match: 'always one', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'One.' } } },
       { match: 'always two', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'Two.' } } },
       ...defaultRules(),
@@ -217,6 +218,17 @@ test('codex app-server under agentd', { skip }, async (t) => {
       assert.ok(tool && tool.isError, 'a denied command is a failed tool call');
     });
 
+    await t.test('a file change asks too: Edit with the changes codex wants to make', async () => {
+      assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please write a plan file' })).status, 200);
+      const [ap] = await pendingApproval(d, rid);
+      assert.equal(ap.toolName, 'Edit');
+      assert.match(ap.input.changes[0].path, /plan-notes\.md$/);
+      assert.ok(!fs.existsSync(path.join(repo, 'plan-notes.md')), 'nothing written before the decision');
+      assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' })).status, 200);
+      await until(async () => (await messages(d, rid)).some((m) => m.content === 'Planned.'), 'the turn to go on');
+      assert.equal(fs.readFileSync(path.join(repo, 'plan-notes.md'), 'utf8'), 'step one\n');
+    });
+
     await t.test('allow always: acceptForSession, the tool added to the agent, no second ask', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please always one' })).status, 200);
       const [ap] = await pendingApproval(d, rid);
@@ -226,7 +238,7 @@ test('codex app-server under agentd', { skip }, async (t) => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please always two' })).status, 200);
       await until(async () => (await messages(d, rid)).some((m) => m.content === 'Two.'), 'the second turn');
       const all = (await api(d, 'GET', `/api/agents/${rid}/approvals`)).body.approvals;
-      assert.equal(all.length, 3, 'no approval asked for the second command');
+      assert.equal(all.length, 4, 'no approval asked for the second command');
     });
 
     await t.test('a restart of agentd mid-thread: its app-server is taken up on the same thread', async () => {
