@@ -232,7 +232,14 @@ test('codex app-server under agentd', { skip }, async (t) => {
     await t.test('allow always: acceptForSession, the tool added to the agent, no second ask', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please always one' })).status, 200);
       const [ap] = await pendingApproval(d, rid);
-      assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow_always' })).status, 200);
+      // over the CLI, as for Claude: `agentd approvals AGENT`, `agentd approve ID --always`
+      const cli = (...a) => daemon.run(['--data-dir', dataDir, ...a]);
+      const ls = cli('approvals', rid);
+      assert.equal(ls.status, 0, ls.stderr);
+      assert.match(ls.stdout, new RegExp(`^${ap.id}  Bash  .*echo one > always\\.txt`, 'm'));
+      const yes = cli('approve', ap.id, '--always');
+      assert.equal(yes.status, 0, yes.stderr);
+      assert.match(yes.stdout, new RegExp(`${ap.id} Bash: allowed`));
       await until(async () => (await messages(d, rid)).some((m) => m.content === 'One.'), 'the first turn');
       assert.ok((await agent(d, rid)).permissions.includes('Bash'));
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please always two' })).status, 200);
