@@ -21,11 +21,14 @@ void ad_api_register(ad_app_t *app)
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_review_register(app);
+    ad_api_pr_register(app);
     ad_api_agents_register(app);
     ad_api_messages_register(app);
     ad_api_settings_register(app);
     ad_api_health_register(app);
     ad_api_dashboard_register(app);
+    ad_api_credits_register(app);
+    ad_api_export_register(app);
     ad_api_crew_ops_register(app);
     ad_api_metrics_register(app);
     ad_api_requirements_register(app);

@@ -129,6 +129,10 @@ void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, s
 
 /* ---- routes, one per resource file ------------------------------------------- */
 void ad_api_workspaces_register(ad_app_t *app);
+/* ws_edit.c: PATCH, refresh and setup of a workspace. */
+void ad_api_ws_edit_register(ad_app_t *app);
+/* workspaces.c: ws (returned, the same reference) with its worktrees. */
+json_t *ad_api_ws_with_worktrees(ad_app_t *app, json_t *ws);
 void ad_api_worktrees_register(ad_app_t *app);
 /* wt_create.c: POST /api/worktrees; GET and POST /api/worktrees/:id/setup. */
 void ad_api_wt_create_register(ad_app_t *app);
@@ -137,6 +141,8 @@ void ad_api_wt_setup_register(ad_app_t *app);
 void ad_api_wt_git_register(ad_app_t *app);
 /* review.c: commits, commit, merge, rebase, push of a worktree. */
 void ad_api_review_register(ad_app_t *app);
+/* pr.c: /api/worktrees/:id/pr */
+void ad_api_pr_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 /* The worktree commits agentd recorded merging (review.c): a new JSON
@@ -174,6 +180,19 @@ void ad_api_settings_register(ad_app_t *app);
 /* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
+void ad_api_credits_register(ad_app_t *app);
+void ad_api_export_register(ad_app_t *app);
+/* dashboard.c: the figures of GET /api/dashboard/stats and
+ * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
+ * error; a copy of v with every object key in snake_case (the seed's). */
+json_t *ad_api_dashboard_stats(ad_app_t *app, ad_req_t *r);
+json_t *ad_api_token_stats(ad_app_t *app, ad_req_t *r);
+json_t *ad_api_snake(json_t *v);
+/* credits.c: org's credits {orgId, unit, balance, earned, spent, pending,
+ * grants}, or NULL when they cannot be read; the agent-time figures of
+ * GET /api/dashboard/rentals/stats, or NULL after answering an error. */
+json_t *ad_api_credits_json(ad_app_t *app, const char *org);
+json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
 /* The row of r's :id read by get, visible to the caller (new reference; the
  * row carries orgId), or NULL after answering: 404 naming what (another

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROVIDERS "anthropic,openai"
+/* Model providers, then the forges' tokens (pull requests, src/api/pr.c). */
+#define PROVIDERS "anthropic,openai,github,gitlab,gitea"
+#define MODEL_PROVIDERS "anthropic,openai"
 
 static void cred_view(ad_app_t *app, json_t *row)
 {
@@ -243,8 +245,12 @@ static void auth_status(ad_req_t *r, void *ud)
         json_t *row;
         json_array_foreach(rows, i, row)
         {
-            cred_view(app, row);
-            json_object_set(providers, ad_api_jstr(row, "provider"), row);
+            const char *p = ad_api_jstr(row, "provider");
+            if (p != NULL &&
+                ad_api_choice(MODEL_PROVIDERS, p)) { /* a forge token signs no model in */
+                cred_view(app, row);
+                json_object_set(providers, p, row);
+            }
         }
     }
     json_decref(rows);
@@ -306,7 +312,11 @@ static void validate(ad_req_t *r, void *ud)
     const char *provider, *model;
     ad_llm_provider_t kind;
     bool failed = false;
-    if (!provider_ok(r, &provider) || ad_llm_provider_parse(provider, &kind) != 0) {
+    if (!provider_ok(r, &provider)) {
+        return;
+    }
+    if (ad_llm_provider_parse(provider, &kind) != 0) {
+        ad_api_invalid(r, "provider", "only a model provider's key can be validated");
         return;
     }
     model = kind == AD_LLM_OPENAI ? "gpt-4o-mini" : "claude-haiku-4-5";

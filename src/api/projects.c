@@ -17,12 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FILE_MAX (512 * 1024) /* below --max-body-bytes (1 MiB by default) */
-#define FILES_MAX 2000
-#define MESSAGES_MAX 10000
-#define MESSAGE_MAX (1024 * 1024)
-#define TOTAL_MAX (64 * 1024 * 1024)
-
 /* The project of :id, visible to the caller (new reference), or NULL after
  * answering 404. */
 static json_t *project_row(ad_app_t *app, ad_req_t *r)
@@ -121,59 +115,24 @@ static void get(ad_req_t *r, void *ud)
     }
 }
 
-/* ---- checks of what is saved ---------------------------------------------------------- */
+/* ---- checks of what is saved (src/llm/export.c) ---------------------------------------- */
 
 /* 0, or -1 after answering 422 naming the field. *total adds the bytes. */
 static int check_files(ad_req_t *r, json_t *files, const char *field, bool patch, size_t *total)
 {
-    char f[64];
-    if (!json_is_array(files) || json_array_size(files) > FILES_MAX) {
-        return ad_api_invalid(r, field, "must be a list of at most 2000 files");
-    }
-    size_t i;
-    json_t *x;
-    json_array_foreach(files, i, x)
-    {
-        snprintf(f, sizeof(f), "%s[%zu]", field, i);
-        json_t *path = json_object_get(x, "path"), *content = json_object_get(x, "content");
-        bool del = patch && json_is_true(json_object_get(x, "delete"));
-        if (!json_is_object(x) || !json_is_string(path) ||
-            !ad_llm_path_ok(json_string_value(path), json_string_length(path))) {
-            return ad_api_invalid(r, f, "needs a relative path without . or .. segments");
-        }
-        if (!del && (!json_is_string(content) || json_string_length(content) > FILE_MAX)) {
-            return ad_api_invalid(r, f, "needs a content string of at most 512 KiB");
-        }
-        *total += del ? 0 : json_string_length(content);
-        for (size_t k = 0; k < i; k++) {
-            if (json_equal(json_object_get(json_array_get(files, k), "path"), path)) {
-                return ad_api_invalid(r, f, "names a path twice");
-            }
-        }
-    }
-    return *total > TOTAL_MAX ? ad_api_invalid(r, field, "is more than 64 MiB in all") : 0;
+    char f[64], why[96];
+    return ad_llm_project_files_check(files, field, patch, total, f, sizeof(f), why, sizeof(why)) ==
+                   0
+               ? 0
+               : ad_api_invalid(r, f, why);
 }
 
 static int check_messages(ad_req_t *r, json_t *msgs, size_t *total)
 {
-    if (!json_is_array(msgs) || json_array_size(msgs) > MESSAGES_MAX) {
-        return ad_api_invalid(r, "messages", "must be a list of at most 10000 messages");
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m)
-    {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        json_t *c = json_object_get(m, "content");
-        if (role == NULL || !ad_api_choice("user,assistant,system", role) || !json_is_string(c) ||
-            json_string_length(c) > MESSAGE_MAX) {
-            char f[48];
-            snprintf(f, sizeof(f), "messages[%zu]", i);
-            return ad_api_invalid(r, f, "needs a role (user, assistant, system) and content");
-        }
-        *total += json_string_length(c);
-    }
-    return 0;
+    char f[48], why[96];
+    return ad_llm_project_messages_check(msgs, total, f, sizeof(f), why, sizeof(why)) == 0
+               ? 0
+               : ad_api_invalid(r, f, why);
 }
 
 static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)

@@ -32,5 +32,7 @@ void ad_api_project_out_register(ad_app_t *app);
 /* chats.c: /api/chats/... (and defs.c's and projects.c's routes). Stops every stream on close. */
 void ad_api_chats_register(ad_app_t *app);
 void ad_api_chats_close(ad_app_t *app);
+/* chat_stream.c: POST /api/chats/stream, the stateless call. */
+void ad_api_chat_stream_register(ad_app_t *app);
 
 #endif

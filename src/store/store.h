@@ -284,6 +284,24 @@ int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, co
 int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+/* ---- usage figures (usagesum.c), loop thread ---- */
+/* Whether s is a date YYYY-MM-DD naming a real day. Any thread. */
+bool ad_usage_date_ok(const char *s);
+/* The totals of usage rows: the sums of their token and request counts
+ * and of costUsd (a new object). Any thread. */
+json_t *ad_store_usage_totals(json_t *rows);
+/* The last days (1-366) to now: {days, from, to, totals, history: one row
+ * a day, oldest first, zeros for days without use}. 0 or a read error. */
+int ad_store_usage_history(ad_store_t *st, int days, int64_t now, json_t **out);
+/* {daily, monthly}: each {period, date, tokenLimit, tokensUsed,
+ * tokensRemaining, costLimitUsd, costUsedUsd, costRemainingUsd, exceeded}
+ * from the settings' limits (0: none, remaining null). 0 or a read error. */
+int ad_store_usage_limits(ad_store_t *st, int64_t now, json_t **out);
+/* The agents' usage in the period (daily, weekly, monthly) holding now:
+ * {period, from (its key), totals {runs, inputTokens, outputTokens,
+ * totalTokens, costUsd}, agents (ad_store_usage_by_agent)}. */
+int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const char *org,
+                          json_t **out);
 /* Usage per agent of the runs alive at or after since_ms (ended then or
  * later, or still running), of org ("" = every org): an array, costliest
  * first, at most 500, of {agentId, name, worktreeId, executor, deletedAt?,
@@ -379,6 +397,37 @@ void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_don
  * unknown crew. Loop thread. */
 void ad_store_crew_rename(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
                           void *ctx);
+
+/* ---- credits and agent time (credits.c) --------------------------------------------
+ * Credits are US dollars of model cost: the owner grants them to an org,
+ * runs spend them. Reads on the loop thread (bounded: a few rows a day).
+ */
+typedef struct {
+    const char *id, *org_id, *note, *granted_by;
+    double amount;
+    int64_t created_at;
+} ad_store_grant_t;
+/* cb gets {id, orgId, amount, note, grantedBy, createdAt}; AD_ENOENT for
+ * an org that does not exist. */
+void ad_store_credit_grant(ad_store_t *st, const ad_store_grant_t *g, ad_store_result_cb cb,
+                           void *ud);
+typedef struct {
+    double earned;  /* granted, all time */
+    double spent;   /* cost of the org's ended runs, all time */
+    double pending; /* cost so far of its running runs */
+    double balance; /* earned - spent - pending */
+    int64_t grants;
+} ad_store_credits_t;
+int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *out);
+/* The org's grants, newest first, at most limit. */
+int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_t **out);
+/* Agent time of org ("": every org) since from_day (days since the epoch)
+ * plus the running runs' time until now (wall ms): {agentSeconds,
+ * agentHours, runs, activeRuns, activeSeconds, nodes:[{node, agentSeconds,
+ * runs}], agents:[{agentId, name, node, runs, agentSeconds}] (the 50
+ * longest, ended runs)}. */
+int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
+                        json_t **out);
 
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
@@ -662,6 +711,15 @@ int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **
 /* {merges:[…]}: a worktree's recorded merges, newest first, at most 100.
  * Loop thread. */
 int ad_store_worktree_merges(ad_store_t *st, const char *worktree_id, json_t **out);
+
+/* ---- a worktree's pull request (prs.c, migration 2410) ------------------------------
+ * A PR object: worktreeId, forge, apiBase, owner, repo, number, url, title,
+ * head, base, state (open|closed|merged), draft, createdAt, updatedAt. */
+/* args {worktreeId, forge, apiBase, owner, repo, number, url, title, head,
+ * base, state, draft, now}: records (or replaces) the worktree's PR. */
+int ad_store_op_worktree_pr_put(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The worktree's PR, or AD_ENOENT. */
+int ad_store_worktree_pr(ad_store_t *st, const char *worktree_id, json_t **out);
 /* Loop thread: the workspace with setup columns and "worktrees". */
 int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* Loop thread: the worktree row with vanishedAt and setup. */
@@ -831,6 +889,16 @@ typedef struct {
  * config {id, name, schemaId, values} | null, metrics {name: {final, best,
  * min, max, count, lastStep} | null}}], total}. Loop thread. */
 int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out);
+/* The query's words (rtquery.c), each added to q: metrics "reward,loss:min"
+ * (at most 8; ":min" when lower is better), statuses "succeeded,failed",
+ * filters "KEY OP VALUE,..." (at most 8; OP = != < <= > >=) and the sort
+ * KEY (startedAt, duration, status, agent, a config field, or
+ * <metric>.final|best|min|max, which adds the metric). NULL or "" adds
+ * nothing. 0, or AD_EINVAL. Any thread. */
+int ad_store_rt_parse_metrics(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_statuses(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_filters(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_sort(ad_store_rt_query_t *q, const char *key);
 
 /* ---- approvals (approvals.c) -------------------------------------------------
  * Permission prompts of runs (see the file's comment for the object). */

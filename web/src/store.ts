@@ -331,6 +331,7 @@ export async function checkAuth(): Promise<boolean> {
   onUnauthorized(signedOut);
   try {
     auth.value = { state: 'in', who: await api.whoami() };
+    loginError.value = null; // a stale link opened while signed in: nothing to say
     return true;
   } catch (e) {
     if ((e as ApiError).status === 401) auth.value = { state: 'out' };
@@ -353,10 +354,15 @@ export const loginError = signal<string | null>(null);
 // The one-time code of a login URL (`agentd login`: /login#code=...). It
 // rides in the fragment, which no request carries, and is taken off the
 // address at once so it is neither kept in history nor shown.
+const STALE_LINK = 'That login link did not work (it works once, for 5 minutes): run `agentd login` for a new one.';
+
 export function takeLoginCode(): string | null {
   if (typeof location === 'undefined') return null;
   const m = /^#code=([A-Za-z0-9_-]{16,128})$/.exec(location.hash);
   if (!m && location.pathname !== '/login') return null;
+  // An older agentd's link (/login?token=…) or a mangled code: the sign-in
+  // page says so, and the secret leaves the address bar either way.
+  if (!m && (/[?&](token|code)=/.test(location.search) || location.hash.startsWith('#code='))) loginError.value = STALE_LINK;
   history.replaceState(null, '', '/#/');
   return m ? m[1] : null;
 }
@@ -367,7 +373,7 @@ export async function signInWithCode(code: string) {
     const r = await api.loginCode(code);
     auth.value = { state: 'in', who: r.principal };
   } catch {
-    loginError.value = 'That login link did not work (it works once, for 5 minutes): run `agentd login` for a new one.';
+    loginError.value = STALE_LINK;
     await checkAuth();
     if (auth.value.state === 'in') loginError.value = null;
   }

@@ -5,6 +5,7 @@ import { useEffect } from 'preact/hooks';
 import { api, type Health } from '../api';
 import { normalizeSettings, SETTINGS, validate } from '../settings';
 import { playChime, setSoundEnabled, soundEnabled } from '../attention';
+import { browserPermission, notificationsBlocked, notificationsOn, switchNotifications, type Permission } from '../notify';
 import { applyTheme, auth, setSettings, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
 import { Credentials } from './Credentials';
@@ -18,7 +19,6 @@ export function SettingsPage() {
   const loadErr = useSignal<string | null>(null);
   const saving = useSignal(false);
   const sound = useSignal(soundEnabled());
-  const perm = useSignal(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
 
   const load = () => {
     loadErr.value = null;
@@ -79,7 +79,7 @@ export function SettingsPage() {
     <div class="page settings">
       <h1 class="page-title">Settings</h1>
       <form class="panel glass form settings-form" onSubmit={save} noValidate>
-        {SETTINGS.map((s) => (
+        {SETTINGS.filter((s) => s.key !== 'notifications').map((s) => (
           <div class={`setting${errors.value[s.key] ? ' invalid' : ''}`} key={s.key}>
             <label for={`set-${s.key}`}>
               <span class="setting-label">{s.label}</span>
@@ -125,19 +125,7 @@ export function SettingsPage() {
             )}
           </div>
         ))}
-        {perm.value !== 'unsupported' && !!form.value.notifications && perm.value !== 'granted' && (
-          <div class="setting">
-            <span class="setting-help">The browser has not allowed desktop notifications yet ({perm.value}).</span>
-            <button
-              type="button"
-              class="btn btn-sm"
-              onClick={() => Notification.requestPermission().then((p) => (perm.value = p))}
-              disabled={perm.value === 'denied'}
-            >
-              Allow notifications
-            </button>
-          </div>
-        )}
+        <NotificationsSetting />
         <div class="setting">
           <label for="set-sound">
             <span class="setting-label">Sound when an agent waits</span>
@@ -174,6 +162,51 @@ export function SettingsPage() {
       {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
       {health.value && <SystemPanel h={health.value} />}
       {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <RequirementsPanel /> : null}
+    </div>
+  );
+}
+
+// Desktop notifications apply at once: on asks this browser's permission
+// first and is stored only when granted (notify.ts).
+function NotificationsSetting() {
+  const perm = useSignal<Permission>(browserPermission());
+  const busy = useSignal(false);
+  const on = notificationsOn(settings.value.notifications, perm.value);
+  const blocked = notificationsBlocked(settings.value.notifications, perm.value);
+  const flip = async (want: boolean) => {
+    busy.value = true;
+    try {
+      perm.value = await switchNotifications(
+        want,
+        perm.value,
+        () => Notification.requestPermission(),
+        async (v) => {
+          await api.patchSettings({ notifications: v });
+          setSettings({ notifications: v }, true);
+        },
+      );
+      if (want && perm.value !== 'granted') toast('warn', 'Notifications not allowed', 'The browser did not allow them; the switch stays off.');
+    } catch (e) {
+      toast('error', 'Notifications', errText(e));
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <div class="setting">
+      <label for="set-notifications">
+        <span class="setting-label">Desktop notifications</span>
+        <span class="setting-help">When an agent needs you (an approval, a question) and this tab is in the background. Applies at once.</span>
+        {blocked && <span class="setting-help notify-blocked">{blocked}</span>}
+      </label>
+      <input
+        id="set-notifications"
+        type="checkbox"
+        class="switch"
+        checked={on}
+        disabled={busy.value || perm.value === 'unsupported'}
+        onChange={(e) => void flip(e.currentTarget.checked)}
+      />
     </div>
   );
 }

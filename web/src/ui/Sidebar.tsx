@@ -12,7 +12,8 @@ import type { Agent, Worktree } from '../types';
 import { needsYou } from '../attention';
 import { AgentBadge, AgentCost, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
 import { lazy, Suspense } from 'preact/compat';
-import { SHELL_ARGV } from '../tasks';
+import { SHELL_ARGV, splitArgs } from '../tasks';
+import { setCollapsed } from '../shell';
 
 // Dialogs of issue #14, loaded when first opened.
 const NewTask = lazy(() => import('./NewTask'));
@@ -85,6 +86,9 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
         <span class="side-title">Workspaces</span>
         <button class="btn btn-sm btn-primary" onClick={() => (adding.value = true)}>
           + Add
+        </button>
+        <button class="icon-btn side-fold" title="Hide the sidebar" aria-label="Hide the sidebar" onClick={() => setCollapsed(true)}>
+          «
         </button>
       </div>
       {wss === null && !loadError.value && <Spinner />}
@@ -521,29 +525,6 @@ function DefinitionPicker({ value, onPick }: { value: string; onPick: (d: Defini
       )}
     </label>
   );
-}
-
-// Splits a command line on spaces, honouring single and double quotes.
-export function splitArgs(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let q: string | null = null;
-  let any = false;
-  for (const ch of s) {
-    if (q) {
-      if (ch === q) q = null;
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      q = ch;
-      any = true;
-    } else if (/\s/.test(ch)) {
-      if (cur || any) out.push(cur);
-      cur = '';
-      any = false;
-    } else cur += ch;
-  }
-  if (cur || any) out.push(cur);
-  return out;
 }
 
 /** Opens a plain shell in a worktree: a command agent on a terminal running
