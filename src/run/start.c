@@ -658,6 +658,7 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
         codex_open(&s, &co);
         ad_codex_app_attach(run->parser, s.spec.session_id, &co);
     }
+    ad_run_approvals_restore(run);
     run->next = r->runs;
     r->runs = run;
     ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,

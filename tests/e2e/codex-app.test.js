@@ -44,6 +44,7 @@ test('codex app-server under agentd', { skip }, async (t) => {
       { match: 'approve a file', reply: { tool: { command: 'echo approved > approved.txt' }, then: { text: 'Wrote approved.txt.' } } },
       { match: 'deny a file', reply: { tool: { command: 'echo denied > denied.txt' }, then: { text: 'It was declined.' } } },
       { match: 'write a plan file', reply: { patch: '*** Begin Patch\n*** Add File: plan-notes.md\n+step one\n*** End Patch\n', then: { text: 'Planned.' } } },
+      { match: 'approve across', reply: { tool: { command: 'echo across > across.txt' }, then: { text: 'Across the restart.' } } },
       { match: 'always one', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'One.' } } },
       { match: 'always two', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'Two.' } } },
       ...defaultRules(),
@@ -261,6 +262,22 @@ test('codex app-server under agentd', { skip }, async (t) => {
       assert.equal(mock.modelRequests()[before].headers['thread-id'], thread);
       assert.equal((await runs(d, rid)).length, nruns, 'the same process, taken up');
       await statusIs(d, rid, 'waiting');
+    });
+
+    await t.test('an approval pending across a restart is answered after it', async () => {
+      // "execute" was taken back, so commands ask again
+      assert.equal((await api(d, 'PATCH', `/api/agents/${rid}`, { permissions: ['read'] })).status, 200);
+      await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
+      assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please approve across' })).status, 200);
+      const [ap] = await pendingApproval(d, rid);
+      await d.stop('SIGKILL');
+      d = await daemon.start({ needUrl: true, dataDir, args });
+      const still = (await api(d, 'GET', `/api/agents/${rid}/approvals?pending=true`)).body.approvals;
+      assert.deepEqual(still.map((a) => a.id), [ap.id], 'still pending after the restart');
+      const ok = await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      await until(async () => (await messages(d, rid)).some((m) => m.content === 'Across the restart.'), 'the turn to go on');
+      assert.equal(fs.readFileSync(path.join(repo, 'across.txt'), 'utf8'), 'across\n');
     });
 
     await t.test('a restart without holders: the next message resumes the thread in a new process', async () => {
