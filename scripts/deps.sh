@@ -11,7 +11,8 @@ redis-server
 clang-format procps zlib1g-dev clang libclang-rt-14-dev chromium
 prometheus
 libsecret-1-0 gnome-keyring dbus-daemon
-bubblewrap coreutils"
+bubblewrap coreutils
+qpdf poppler-utils"
 
 missing=""
 for p in $PKGS; do

@@ -27,6 +27,7 @@ typedef enum {
     AD_EXEC_CODEX,
     AD_EXEC_GEMINI,
     AD_EXEC_COMMAND,
+    AD_EXEC_ACP, /* any Agent Client Protocol agent (acp.c) */
 } ad_executor_t;
 
 typedef enum {
@@ -35,7 +36,7 @@ typedef enum {
     AD_MODE_AUTO,        /* no permission prompts at all */
 } ad_agent_mode_t;
 
-/* "claude", "codex", "gemini", "command" <-> enum. parse returns 0 or
+/* "claude", "codex", "gemini", "command", "acp" <-> enum. parse returns 0 or
  * AD_EINVAL for an unknown name. name() returns a static string. */
 int ad_executor_parse(const char *name, ad_executor_t *out);
 const char *ad_executor_name(ad_executor_t e);
@@ -70,9 +71,14 @@ typedef struct {
     /* claude only, NULL or "": none. Text added to the CLI's system prompt
      * (--append-system-prompt): an agent definition's body. */
     const char *system_prompt;
-    const char *prompt;         /* NULL or "": none (claude then waits on stdin) */
-    const char *const *command; /* AD_EXEC_COMMAND only: argv, command[0] = program */
+    const char *prompt; /* NULL or "": none (claude then waits on stdin) */
+    /* AD_EXEC_COMMAND, and AD_EXEC_ACP without a preset: argv, command[0]
+     * = program */
+    const char *const *command;
     size_t ncommand;
+    /* AD_EXEC_ACP: a preset ("gemini", "claude-code-acp", "codex-acp",
+     * see ad_acp_preset_check), or NULL / "" to run command. */
+    const char *acp_agent;
     /* The allow_root_auto setting: claude in auto mode when agentd runs as
      * root needs IS_SANDBOX=1, which only this lets agentd set. */
     bool allow_root_auto;
@@ -84,7 +90,15 @@ typedef struct {
     /* codex only, NULL for none: an object of extra `-c key=value` settings
      * (dotted keys, JSON values written as TOML). Borrowed. */
     const json_t *codex_config;
+    /* codex only, NULL or "": not known. The CLI's version from an earlier
+     * run: one older than AD_CODEX_APP_MIN runs `codex exec --json` (one
+     * process per turn) instead of `codex app-server`. */
+    const char *cli_version;
 } ad_agent_spec_t;
+
+/* The first Codex CLI version whose `app-server` agentd speaks (its schema
+ * is pinned by tests/e2e/codex-app-schema.test.js). */
+#define AD_CODEX_APP_MIN "0.169.0"
 
 /* How to launch one run. Owns everything; release with ad_launch_cleanup(). */
 typedef struct {
@@ -110,6 +124,11 @@ typedef struct {
     /* The CLI prints its version only when asked: the runner runs
      * `argv[0] --version` beside the run (claude says it in its init). */
     bool probe_version;
+    /* codex app-server: JSON-RPC lines on stdin and stdout. The first lines
+     * come from ad_codex_app_open (the run knows the sandbox by then), the
+     * protocol's later lines from the parser (AD_REC_WRITE) and from
+     * ad_codex_app_input / _interrupt / _answer. */
+    bool rpc;
 } ad_launch_t;
 
 /* Builds the launch for spec. cfg gives the executables (borrowed);
@@ -158,6 +177,109 @@ const char *ad_permission_tools(const char *entry);
  * numbers, booleans, arrays or objects (no null). 0, or AD_EINVAL with err
  * saying which key is wrong. */
 int ad_codex_config_check(const json_t *cfg, char *err, size_t errsz);
+/* A definition's front matter and body (def: {systemPrompt, model, tools}
+ * as src/defs reads them) fill what an agent's create request (body, in
+ * place) left out: systemPrompt, model (not "inherit"), and permissions
+ * from the tools that are valid permission rules (at most 64). */
+void ad_agent_def_apply(json_t *body, const json_t *def);
+
+/* ---- JSON-RPC 2.0 over lines (rpc.c) -----------------------------------------
+ * The codec of the stdio protocols (ACP agents, codex app-server): one
+ * JSON-RPC message per line. Parses a line into a request, notification,
+ * response or error with bounded sizes; builds requests with increasing
+ * integer ids and remembers them until their response comes; builds
+ * notifications, responses and errors. Executor-neutral: no method is
+ * known here. Plain data, one owner at a time.
+ */
+
+/* Standard error codes. */
+#define AD_RPC_PARSE_ERROR (-32700)
+#define AD_RPC_INVALID_REQUEST (-32600)
+#define AD_RPC_METHOD_NOT_FOUND (-32601)
+#define AD_RPC_INVALID_PARAMS (-32602)
+#define AD_RPC_INTERNAL_ERROR (-32603)
+
+#define AD_RPC_LINE_MAX_DEFAULT (4 * 1024 * 1024) /* a line past it is refused */
+#define AD_RPC_PENDING_MAX 256                    /* requests awaiting a response */
+#define AD_RPC_METHOD_MAX 128                     /* bytes of a method name, NUL included */
+#define AD_RPC_ID_MAX 128                         /* bytes of a string id */
+
+/* The peer omits "jsonrpc":"2.0" (codex app-server): not required on the
+ * lines read, not written on the lines built. A "jsonrpc" member that is
+ * there must still be "2.0". */
+#define AD_RPC_NO_VERSION 1u
+
+typedef enum {
+    AD_RPC_REQUEST = 0,  /* method, params (may be NULL), id */
+    AD_RPC_NOTIFICATION, /* method, params */
+    AD_RPC_RESPONSE,     /* id, result */
+    AD_RPC_ERROR,        /* id (NULL when the peer sent null), code, message, data */
+    /* Not a JSON-RPC message: code is AD_RPC_PARSE_ERROR (not JSON) or
+     * AD_RPC_INVALID_REQUEST (too long, not an object, wrong members);
+     * why says what; id is set when the line had a usable one, so a
+     * request can be answered with the error. */
+    AD_RPC_INVALID,
+} ad_rpc_kind_t;
+
+/* One parsed line. Everything but root and why is borrowed from root. */
+typedef struct {
+    ad_rpc_kind_t kind;
+    json_t *root;       /* owned: the parsed object (NULL when not JSON) */
+    const json_t *id;   /* an integer or a string, or NULL */
+    const char *method; /* request, notification */
+    json_t *params;     /* object or array, or NULL */
+    json_t *result;     /* response: any value */
+    int64_t code;       /* error (the peer's), invalid (ours) */
+    const char *message;
+    json_t *data; /* error: NULL when absent */
+    char why[160];
+} ad_rpc_msg_t;
+
+/* A request sent and not yet answered; tag is the caller's (what the
+ * answer is for). */
+typedef struct {
+    int64_t id;
+    int64_t tag;
+    char method[AD_RPC_METHOD_MAX];
+} ad_rpc_call_t;
+
+typedef struct {
+    unsigned flags;
+    size_t line_max; /* AD_RPC_LINE_MAX_DEFAULT after init; may be set */
+    int64_t next_id;
+    ad_rpc_call_t pending[AD_RPC_PENDING_MAX];
+    size_t npending;
+} ad_rpc_t;
+
+void ad_rpc_init(ad_rpc_t *r, unsigned flags);
+
+/* Parses one line (without its '\n'; a trailing '\r' is ignored; any
+ * bytes, need not be NUL-terminated) into *m, which the caller clears with
+ * ad_rpc_msg_clear() whatever the kind. Returns m->kind. */
+ad_rpc_kind_t ad_rpc_parse(const ad_rpc_t *r, const char *line, size_t len, ad_rpc_msg_t *m);
+void ad_rpc_msg_clear(ad_rpc_msg_t *m);
+
+/* A request line for method with params (stolen; NULL: none), newline
+ * included, in *line (owned: free()) and *len; the call is remembered as
+ * pending with tag. Returns its id (1, 2, 3, ...), or AD_ETOOBIG when
+ * AD_RPC_PENDING_MAX calls are pending, AD_EINVAL for an empty or too long
+ * method or params that are not an object or array. */
+int64_t ad_rpc_request(ad_rpc_t *r, const char *method, json_t *params, int64_t tag, char **line,
+                       size_t *len);
+/* The pending call a response or error answers (m->id an integer id this
+ * side sent): copied into *out and forgotten. False for any other id. */
+bool ad_rpc_match(ad_rpc_t *r, const ad_rpc_msg_t *m, ad_rpc_call_t *out);
+
+/* A notification line (params stolen, may be NULL). Owned, '\n' included;
+ * NULL for an empty or too long method or bad params. */
+char *ad_rpc_notification(const ad_rpc_t *r, const char *method, json_t *params, size_t *len);
+/* The response to the request with id (borrowed) carrying result (stolen;
+ * NULL: null). Owned, '\n' included. */
+char *ad_rpc_response(const ad_rpc_t *r, const json_t *id, json_t *result, size_t *len);
+/* The error answer to id (borrowed; NULL: null, for a line whose id could
+ * not be read) with code, message and data (stolen, may be NULL). */
+char *ad_rpc_error(const ad_rpc_t *r, const json_t *id, int64_t code, const char *message,
+                   json_t *data, size_t *len);
 
 /* ---- CLI versions ---------------------------------------------------------- */
 
@@ -193,8 +315,13 @@ typedef struct {
 int ad_prices_validate(const json_t *prices, const char **why);
 
 /* The price of model in prices (borrowed; exact name first, then the
- * longest matching "prefix*"). False when none. */
+ * longest matching "prefix*"), else its built-in list price. False when
+ * neither has one. */
 bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out);
+/* The built-in list price of model (the providers' current models, 2025);
+ * all of them as a model_prices object (new reference). */
+bool ad_price_builtin(const char *model, ad_price_t *out);
+json_t *ad_price_builtin_json(void);
 
 /* The stdin line that sends a user message to claude in stream-json input
  * mode, newline included:
@@ -271,6 +398,23 @@ typedef enum {
      * withdrew request subtype (control_cancel_request), nothing else set.
      * → an approval the user decides (src/run, approvals). */
     AD_REC_APPROVAL,
+    /* A JSON-RPC peer (codex app-server, an ACP agent) needs an answer: text = the line
+     * to write on the agent's stdin, newline included (a turn/start once
+     * the thread is open, an automatic approval, an error for a request
+     * agentd does not serve). */
+    AD_REC_WRITE,
+    /* ACP: the agent asks something only the runner can do (read or write
+     * a file of the worktree): subtype = the method ("fs/read_text_file",
+     * "fs/write_text_file"), tool_id = the request's id as JSON text,
+     * text = the worktree-relative path (already checked to stay below the
+     * worktree by name; the runner opens it beneath the worktree), json =
+     * the params. → answered with ad_acp_reply. */
+    AD_REC_REQUEST,
+    /* ACP: the agent broke the protocol (a line that is not JSON-RPC, an
+     * update for a session it never opened, a line over the limit, a
+     * failed handshake): text = why. → the run fails with that reason and
+     * the agent is stopped. */
+    AD_REC_FAULT,
 } ad_rec_type_t;
 
 typedef enum {
@@ -393,9 +537,127 @@ void ad_parser_set_prices(ad_parser_t *p, json_t *prices);
 const char *ad_parser_session_id(const ad_parser_t *p);
 const char *ad_parser_model(const ad_parser_t *p);
 
+/* ---- codex app-server (appserver.c) ----------------------------------------
+ * One `codex app-server` process per agent run, one thread: the parser of
+ * the run (ad_parser_new(AD_EXEC_CODEX)) keeps the protocol's state (thread,
+ * the turn in progress, input waiting for the thread) once one of these has
+ * been called. Lines returned are owned (free()), newline included. */
+typedef struct {
+    ad_agent_mode_t mode;
+    const char *session_id;   /* NULL or "": thread/start; else resume it (or fork it) */
+    bool fork;                /* thread/fork of session_id: a forked agent's first run */
+    const char *model;        /* NULL: codex's default */
+    const char *instructions; /* NULL: none (developerInstructions) */
+    const char *cwd;          /* the worktree */
+    /* agentd's sandbox confines the process: codex's own (bwrap) cannot
+     * nest inside it, so codex runs commands directly (danger-full-access)
+     * and approvals still ask. */
+    bool outer_sandbox;
+    /* The agent's permissions let commands (execute, Bash) or edits
+     * (write, Edit) run: such approval requests are accepted at once. */
+    bool allow_commands, allow_edits;
+} ad_codex_open_t;
+
+/* The first lines: initialize, initialized and thread/start (or
+ * thread/resume, thread/fork). AD_EINVAL-free: NULL only if out of memory. */
+char *ad_codex_app_open(ad_parser_t *p, const ad_codex_open_t *o, size_t *len);
+/* A run taken up again after a restart (its app-server lives on under its
+ * holder): the parser speaks the protocol on thread_id. */
+void ad_codex_app_attach(ad_parser_t *p, const char *thread_id, const ad_codex_open_t *o);
+/* A user message: turn/start when no turn runs, turn/steer while one does.
+ * 0 with *line NULL when it waits for the thread (sent as a later
+ * AD_REC_WRITE); AD_EINVAL for text that is not UTF-8. */
+int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *len);
+/* turn/interrupt of the turn in progress, or NULL when none runs. */
+char *ad_codex_app_interrupt(ad_parser_t *p, size_t *len);
+/* The answer to an approval request (request_id as AD_REC_APPROVAL's
+ * subtype gave it: the JSON of the peer's id): decision "accept",
+ * "decline" or "acceptForSession". NULL for an id that is not JSON. */
+char *ad_codex_app_answer(ad_parser_t *p, const char *request_id, const char *decision,
+                          size_t *len);
+/* Whether the parser speaks app-server (ad_codex_app_open or _attach). */
+bool ad_codex_app_on(const ad_parser_t *p);
+/* Whether a turn runs or is asked for (a message sent at a turn's end
+ * starts the next at once). */
+bool ad_codex_app_busy(const ad_parser_t *p);
+
 /* The context window (tokens) of a model name: known families, a "[1m]"
  * suffix for 1M-token variants, 200000 for other claude models, and
  * `fallback` for names it does not know. */
 int64_t ad_model_context_window(const char *model, int64_t fallback);
+
+/* ---- ACP: the Agent Client Protocol (acp.c, acp_exec.c) -----------------------
+ * JSON-RPC 2.0 over the agent's stdin/stdout (rpc.c). agentd is the client:
+ * initialize, then session/new with the worktree as cwd (or session/load of
+ * the agent's session when the agent can), then one session/prompt per
+ * user message (messages sent during a turn wait for its end, in order).
+ * session/update becomes records (text, tool calls, plans, usage);
+ * session/request_permission becomes an AD_REC_APPROVAL (or is answered at
+ * once in plan and auto mode, or when the agent's permissions allow the
+ * kind of tool); fs/read_text_file and fs/write_text_file become
+ * AD_REC_REQUEST for the runner; terminal/… is declined (the client
+ * capability is not offered); anything that breaks the protocol is an
+ * AD_REC_FAULT.
+ */
+
+/* Whether name is a known preset: "gemini" (the gemini CLI with --acp),
+ * "claude-code-acp", "codex-acp". */
+bool ad_acp_preset_check(const char *name);
+
+/* What the parser needs before the first line. Borrowed for the call. */
+typedef struct {
+    const char *cwd;        /* the worktree, absolute */
+    const char *session_id; /* NULL or "": a new session; else load it when the agent can */
+    const char *prompt;     /* NULL or "": none; else the first session/prompt */
+    ad_agent_mode_t mode;
+    const char *const *permissions; /* "read", "write", "execute", tool kinds */
+    size_t npermissions;
+    const char *client_version; /* agentd's, for clientInfo */
+    /* The longest line the agent may write (the supervisor's cap, which
+     * cuts longer lines and marks them: such a line is a fault). 0: 8 MiB. */
+    size_t line_max;
+    /* Do not offer fs/read_text_file (the agent reads with its own tools,
+     * in its sandbox): for the Gemini CLI 0.61, which takes any error of
+     * that request, "not found" too, as a failed read, and so cannot
+     * create a file. */
+    bool no_fs_read;
+} ad_acp_setup_t;
+
+/* Starts the protocol on an ACP parser: returns the initialize request line
+ * (owned, '\n' included); NULL when p is not an ACP parser. */
+char *ad_acp_begin(ad_parser_t *p, const ad_acp_setup_t *s, size_t *len);
+/* Takes the protocol up on a run agentd left running (a restart): the
+ * session is known, nothing of the handshake is sent again, answers to
+ * requests this parser never sent are taken as the end of a turn. */
+void ad_acp_resume(ad_parser_t *p, const ad_acp_setup_t *s);
+/* A user message: 0 with *line the session/prompt (owned) to write now, or
+ * 0 with *line NULL when it waits for the turn that runs (sent when that
+ * ends, as an AD_REC_WRITE); AD_ETOOBIG when 16 messages already wait,
+ * AD_EINVAL for text that is not UTF-8. */
+int ad_acp_prompt(ad_parser_t *p, const char *text, char **line, size_t *len);
+/* The session/cancel notification for the turn that runs (owned), or NULL
+ * when none runs. Waiting messages are dropped. */
+char *ad_acp_cancel(ad_parser_t *p, size_t *len);
+/* Whether a turn runs (a session/prompt not answered yet). */
+bool ad_acp_busy(const ad_parser_t *p);
+
+typedef enum {
+    AD_ACP_ALLOW = 0,
+    AD_ACP_DENY,
+    AD_ACP_ALLOW_ALWAYS,
+} ad_acp_decision_t;
+
+/* The answer to permission request request_id (an AD_REC_APPROVAL's
+ * subtype): the option the agent offered whose kind fits the decision
+ * (allow: allow_once, else allow_always; allow_always: allow_always, else
+ * allow_once; deny: reject_once, else reject_always, else "cancelled").
+ * Owned; NULL when the request is not pending (it is forgotten after). */
+char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_decision_t d,
+                               size_t *len);
+/* The answer to an AD_REC_REQUEST whose id is id_json: result (stolen) when
+ * message is NULL, else the error code and message. Owned, or NULL for an
+ * id that does not parse. */
+char *ad_acp_reply(ad_parser_t *p, const char *id_json, json_t *result, int64_t code,
+                   const char *message, size_t *len);
 
 #endif

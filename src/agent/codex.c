@@ -98,26 +98,39 @@ int ad_codex_config_check(const json_t *cfg, char *err, size_t errsz)
     return rc;
 }
 
-int ad_codex_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
-                   char *err, size_t errsz)
+int ad_codex_common_args(const ad_agent_spec_t *spec, ad_strv_t *argv, char *err, size_t errsz)
 {
-    AD_UNUSED(env);
-    if (spec->prompt == NULL || spec->prompt[0] == '\0') {
-        snprintf(err, errsz, "a codex agent needs a prompt: codex exec runs one prompt per run");
-        return AD_EINVAL;
-    }
     if (spec->codex_config != NULL && !json_is_object(spec->codex_config)) {
         snprintf(err, errsz, "codexConfig must be an object of settings");
         return AD_EINVAL;
     }
-    ad_strv_push(argv, "exec");
-    ad_strv_push(argv, "--json");
     if (spec->base_url != NULL && spec->base_url[0] != '\0' &&
         provider_args(spec->base_url, argv) != 0) {
         snprintf(err, errsz, "base URL is too long");
         return AD_EINVAL;
     }
     if (spec->codex_config != NULL && config_args(spec->codex_config, argv, err, errsz) != 0) {
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+int ad_codex_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
+                   char *err, size_t errsz)
+{
+    AD_UNUSED(env);
+    /* app-server unless the CLI is known to be older than it (docs/executors.md) */
+    if (spec->cli_version == NULL || spec->cli_version[0] == '\0' ||
+        ad_cli_version_at_least(spec->cli_version, AD_CODEX_APP_MIN)) {
+        return ad_codex_app_build(spec, argv, out, err, errsz);
+    }
+    if (spec->prompt == NULL || spec->prompt[0] == '\0') {
+        snprintf(err, errsz, "a codex agent needs a prompt: codex exec runs one prompt per run");
+        return AD_EINVAL;
+    }
+    ad_strv_push(argv, "exec");
+    ad_strv_push(argv, "--json");
+    if (ad_codex_common_args(spec, argv, err, errsz) != 0) {
         return AD_EINVAL;
     }
     if (spec->model != NULL && spec->model[0] != '\0') {

@@ -4,7 +4,8 @@
  * and execute, mapped to Claude Code's tools, and Claude Code's own tool
  * rules ("Bash", "Bash(git log *)", "mcp__server__tool"), checked so that
  * a typo is a 422 naming the entry rather than a rule that allows nothing
- * (tool names are case-sensitive: `--allowedTools read` allows nothing).
+ * (tool names are case-sensitive: `--allowedTools read` allows nothing);
+ * and an agent definition's tools, prompt and model applied to a new agent.
  */
 #include "agent/agent_int.h"
 
@@ -86,4 +87,35 @@ int ad_permission_check(const char *entry, char *why, size_t whysz)
         }
     }
     return 0;
+}
+
+/* A definition's front matter and body for a Claude Code agent: the body is
+ * the prompt the CLI appends (systemPrompt), model (not "inherit") and
+ * tools (those that are valid permission rules) fill what the request left
+ * out. body is changed in place. */
+void ad_agent_def_apply(json_t *body, const json_t *def)
+{
+    const char *sp = json_string_value(json_object_get(def, "systemPrompt")),
+               *model = json_string_value(json_object_get(def, "model"));
+    if (json_object_get(body, "systemPrompt") == NULL && sp != NULL && sp[0] != '\0') {
+        json_object_set_new(body, "systemPrompt", json_string(sp));
+    }
+    if (json_object_get(body, "model") == NULL && model != NULL && strcmp(model, "inherit") != 0) {
+        json_object_set_new(body, "model", json_string(model));
+    }
+    json_t *tools = json_object_get(def, "tools");
+    if (json_object_get(body, "permissions") == NULL && json_array_size(tools) > 0) {
+        json_t *perms = json_array();
+        size_t i;
+        json_t *t;
+        json_array_foreach(tools, i, t)
+        {
+            char why[200];
+            if (json_array_size(perms) < 64 &&
+                ad_permission_check(json_string_value(t), why, sizeof(why)) == 0) {
+                json_array_append(perms, t);
+            }
+        }
+        json_object_set_new(body, "permissions", perms);
+    }
 }

@@ -5,7 +5,7 @@
  * keeps its CLI's version; one outside this table is run anyway, with a
  * notice that says what may not work (src/run/version.c).
  */
-#include "agent/agent.h"
+#include "agent/agent_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -91,4 +91,32 @@ void ad_cli_version_warning(ad_executor_t e, const char *version, char *out, siz
              "flags it refuses or output agentd does not understand may follow; output it cannot "
              "read is shown as plain text]",
              cli, version, known);
+}
+
+/* The next number of a dotted version, moving *s past it and its dot. */
+static long version_part(const char **s)
+{
+    long v = 0;
+    while (**s >= '0' && **s <= '9' && v < 1000000) {
+        v = v * 10 + (**s - '0');
+        (*s)++;
+    }
+    if (**s == '.') {
+        (*s)++;
+    }
+    return v;
+}
+
+bool ad_cli_version_at_least(const char *version, const char *min)
+{
+    if (version == NULL || version[0] < '0' || version[0] > '9') {
+        return false;
+    }
+    for (int i = 0; i < 3; i++) {
+        long a = version_part(&version), b = version_part(&min);
+        if (a != b) {
+            return a > b;
+        }
+    }
+    return true;
 }

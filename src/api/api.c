@@ -21,11 +21,17 @@ void ad_api_register(ad_app_t *app)
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_review_register(app);
+    ad_api_pr_register(app);
     ad_api_agents_register(app);
     ad_api_messages_register(app);
     ad_api_settings_register(app);
     ad_api_health_register(app);
     ad_api_dashboard_register(app);
+    ad_api_credits_register(app);
+    ad_api_export_register(app);
+    ad_api_sessions_register(app);
+    ad_api_import_register(app);
+    ad_api_project_sync_register(app);
     ad_api_crew_ops_register(app);
     ad_api_metrics_register(app);
     ad_api_requirements_register(app);
@@ -61,6 +67,7 @@ void ad_api_close(ad_app_t *app)
     ad_api_requirements_close(app);
     ad_api_jobs_close(app);
     ad_api_services_close(app);
+    ad_api_project_sync_close(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close(app);
 #endif
@@ -189,49 +196,6 @@ int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]
         return -1;
     }
     return 0;
-}
-
-bool ad_api_env_unsafe(const char *name)
-{
-    /* Programs that read their options, plug-ins or code from the
-     * environment (the list is long because it has to be: each was a way to
-     * run code in a child). */
-    static const char *const prefixes[] = {
-        "LD_",     "DYLD_",     "GIT_",    "NODE_",       "PYTHON",     "PERL",      "RUBY",
-        "JAVA_",   "_JAVA_",    "JDK_",    "BASH_FUNC_",  "MALLOC_",    "GCONV_",    "NPM_CONFIG_",
-        "GLIBC_",  "MAKE",      "GNUMAKE", "CARGO_",      "RUSTC",      "RUSTDOC",   "RUSTFLAGS",
-        "GO",      "CGO_",      "DOTNET_", "COMPlus_",    "CORECLR_",   "MONO_",     "LUA_",
-        "TCL",     "R_",        "JULIA_",  "ERL_",        "ELIXIR_",    "PHP",       "OPENSSL_",
-        "SSL_",    "PIP_",      "CONDA",   "VIRTUAL_ENV", "GEM_",       "BUNDLE_",   "BUN_",
-        "DENO_",   "ELECTRON_", "QT_",     "GTK_",        "GIO_",       "GDK_",      "XDG_",
-        "SSH_",    "GNUPG",     "GPG_",    "KRB5",        "PKG_CONFIG", "CAML",      "OCAML",
-        "SVN_",    "HG",        "LESS",    "MAN",         "GROFF_",     "TEXINPUTS", "TERMINFO",
-        "TERMCAP", "PS1",       "PS2",     "PS4",         "NLSPATH",    "CCACHE_",   "DISTCC_"};
-    static const char *const names[] = {
-        "PATH",         "ENV",         "BASH_ENV",        "PROMPT_COMMAND",
-        "SHELLOPTS",    "IFS",         "CDPATH",          "CLASSPATH",
-        "PERLLIB",      "HOME",        "SHELL",           "EDITOR",
-        "VISUAL",       "PAGER",       "LOCPATH",         "HOSTALIASES",
-        "RES_OPTIONS",  "TMPDIR",      "BROWSER",         "SSH_ASKPASS",
-        "SUDO_ASKPASS", "ZDOTDIR",     "XDG_CONFIG_HOME", "CC",
-        "CXX",          "CPP",         "CFLAGS",          "CXXFLAGS",
-        "CPPFLAGS",     "LDFLAGS",     "LDLIBS",          "AR",
-        "LD",           "AS",          "INPUTRC",         "VIMINIT",
-        "EXINIT",       "MYVIMRC",     "EMACSLOADPATH",   "SSLKEYLOGFILE",
-        "CURL_HOME",    "WGETRC",      "GETCONF_DIR",     "HISTFILE",
-        "KUBECONFIG",   "DOCKER_HOST", "BROWSER",         "COMP_WORDBREAKS",
-        "ENV_FILE"};
-    for (size_t i = 0; i < AD_ARRAY_LEN(prefixes); i++) {
-        if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0) {
-            return true;
-        }
-    }
-    for (size_t i = 0; i < AD_ARRAY_LEN(names); i++) {
-        if (strcasecmp(name, names[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ---- input -------------------------------------------------------------- */

@@ -23,16 +23,16 @@
  * no file of src/api keeps mutable state at file scope. A callback that may
  * come after the close (a pool job, a handle's close) checks app->api.
  */
-typedef struct ad_api_live ad_api_live_t;             /* live.c */
 typedef struct ad_api_crew_watch ad_api_crew_watch_t; /* crews.c */
 typedef struct ad_api_burst ad_api_burst_t;           /* testroutes.c */
 struct ad_api {
-    ad_api_live_t *live;             /* live.c: channels, heartbeat, frame caches */
+    struct ad_live *live;            /* live.c: the live channels (src/live) */
     ad_api_crew_watch_t *crew_watch; /* crews.c: the crew status watcher */
     json_t *requirements;            /* requirements.c: the last check, cached */
     int64_t requirements_ms;         /* when it was made (wall clock) */
     uint64_t health_event_ms;        /* health.c: the last system_health event (monotonic ms) */
     ad_api_burst_t *bursts;          /* testroutes.c: bursts of events in progress */
+    struct ad_psync *psync;          /* project_sync.c: projects kept in sync with folders */
 };
 
 /* ---- who is asking ------------------------------------------------------------ */
@@ -115,9 +115,6 @@ void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id);
  * is refused), the owner's choice (it must exist) or the default org. 0,
  * or -1 after answering 422. */
 int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]);
-/* Environment variables that change how a program loads or what it runs
- * (LD_*, NODE_OPTIONS, PYTHONPATH, GIT_* hooks, ...). */
-bool ad_api_env_unsafe(const char *name);
 
 /* ---- events ------------------------------------------------------------------
  * Publishes type with payload (borrowed) to the topics given as
@@ -133,6 +130,10 @@ void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, s
 
 /* ---- routes, one per resource file ------------------------------------------- */
 void ad_api_workspaces_register(ad_app_t *app);
+/* ws_edit.c: PATCH, refresh and setup of a workspace. */
+void ad_api_ws_edit_register(ad_app_t *app);
+/* workspaces.c: ws (returned, the same reference) with its worktrees. */
+json_t *ad_api_ws_with_worktrees(ad_app_t *app, json_t *ws);
 void ad_api_worktrees_register(ad_app_t *app);
 /* wt_create.c: POST /api/worktrees; GET and POST /api/worktrees/:id/setup. */
 void ad_api_wt_create_register(ad_app_t *app);
@@ -141,6 +142,8 @@ void ad_api_wt_setup_register(ad_app_t *app);
 void ad_api_wt_git_register(ad_app_t *app);
 /* review.c: commits, commit, merge, rebase, push of a worktree. */
 void ad_api_review_register(ad_app_t *app);
+/* pr.c: /api/worktrees/:id/pr */
+void ad_api_pr_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 /* The worktree commits agentd recorded merging (review.c): a new JSON
@@ -150,11 +153,57 @@ json_t *ad_api_merged_heads(ad_app_t *app, const char *wt_id);
  * "stopping" and stopping {since, force}. Loop thread. */
 void ad_api_agent_live(ad_app_t *app, json_t *agent);
 void ad_api_agents_register(ad_app_t *app);
+/* agent_edit.c: PATCH, DELETE, restore, fork and reorder of agents. */
+void ad_api_agent_edit_register(ad_app_t *app);
+/* agents.c: agent_update of agent (payload borrowed) to its topics; ws is
+ * its workspace. */
+void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws);
+/* ad_api_done_fn for writes whose result is {agent, workspaceId}:
+ * publish, then answer 200 or 201 with the agent. */
+void ad_api_agent_done_200(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
+void ad_api_agent_done_201(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
+/* agents.c: true after answering 422 when mode auto for Claude Code as
+ * root is refused (executor NULL is claude). */
+bool ad_api_agent_root_auto(ad_app_t *app, ad_req_t *r, const char *mode, const char *executor);
+/* agent_fields.c: each -1 after answering 403 or 422, else 0 / true.
+ * name, mode, permissions, crewId (org: the agent's) into args. */
+int ad_api_agent_common_fields(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args,
+                               const char *org);
+/* How the runner starts the agent, into args "state". */
+int ad_api_agent_run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *executor,
+                            json_t *args);
+/* Whether a PATCH body may be applied with r's scope (403 answered). */
+bool ad_api_agent_patch_scope_ok(ad_req_t *r, json_t *body);
+/* A PATCH's command, env and sandbox into args. */
+int ad_api_agent_patch_state(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args);
 void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);
 /* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
+void ad_api_credits_register(ad_app_t *app);
+void ad_api_export_register(ad_app_t *app);
+void ad_api_sessions_register(ad_app_t *app);
+void ad_api_import_register(ad_app_t *app);
+void ad_api_project_sync_register(ad_app_t *app);
+void ad_api_project_sync_close(ad_app_t *app);
+/* project_sync.c: writes project id's files into its sync folder, if it
+ * has one (after every change of them, on the pool). */
+void ad_api_project_sync_push(ad_app_t *app, const char *id);
+/* projects.c: a project_update event {id, change, project} for project id,
+ * as its routes publish one (and its sync folder pushed). */
+void ad_api_project_changed(ad_app_t *app, const char *id, const char *change);
+/* dashboard.c: the figures of GET /api/dashboard/stats and
+ * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
+ * error; a copy of v with every object key in snake_case (the seed's). */
+json_t *ad_api_dashboard_stats(ad_app_t *app, ad_req_t *r);
+json_t *ad_api_token_stats(ad_app_t *app, ad_req_t *r);
+json_t *ad_api_snake(json_t *v);
+/* credits.c: org's credits {orgId, unit, balance, earned, spent, pending,
+ * grants}, or NULL when they cannot be read; the agent-time figures of
+ * GET /api/dashboard/rentals/stats, or NULL after answering an error. */
+json_t *ad_api_credits_json(ad_app_t *app, const char *org);
+json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
 /* The row of r's :id read by get, visible to the caller (new reference; the
  * row carries orgId), or NULL after answering: 404 naming what (another
@@ -213,29 +262,15 @@ int ad_api_run_config(ad_app_t *app, ad_req_t *r, const char *config_id, const c
 /* runtable.c: GET /api/training/runs, the runs table. */
 void ad_api_runtable_register(ad_app_t *app);
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
-/* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, /api/events. */
+/* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, "/", /api/events. */
 void ad_api_live_register(ad_app_t *app);
-/* live_seed.c: the seed dashboards' dialect of a live frame (live.c sends it).
- * env {type, payload, ...} in the seed's snake_case, in place; false when it
- * has no payload object to translate. */
-bool ad_api_seed_envelope(json_t *env);
-/* A system_health payload with every figure the seed's panel reads (0 and
- * <key>Available: false where agentd has null), in place. */
-void ad_api_seed_health(json_t *payload);
-/* The text of each answer so far on one /ws?compat=seed connection; the
- * connection owns the list (*head) and frees it with ad_api_seed_acc_free. */
-typedef struct seed_acc seed_acc_t;
-/* ev in the workbench seed's stream form (a new string, the caller frees
- * it), or NULL: send ev as it is. Updates *head's accumulated text. */
-char *ad_api_seed_compat_text(seed_acc_t **head, const ad_bus_event_t *ev);
-void ad_api_seed_acc_free(seed_acc_t **head);
+/* live_cmds.c: the seed's commands on "/" (an ad_live_cmd_fn, ud the app). */
+struct ad_live_chan;
+bool ad_api_live_command(struct ad_live_chan *ch, const char *type, json_t *payload, void *ud);
 /* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
 void ad_api_seed_register(ad_app_t *app);
-/* An agent status in the Claude Manager seed's strict enum (running,
- * waiting, error, finished): paused is waiting; idle and stopped finished. */
-const char *ad_api_seed_status(const char *st);
-/* Close what live.c and crews.c keep open across requests (the mission
- * heartbeat, the crew status watcher). */
+/* Close what live.c and crews.c keep open across requests (the live
+ * channels' heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);
 void ad_api_crews_close(ad_app_t *app);
 /* The largest send queue (bytes) among the open live channels. */

@@ -30,6 +30,32 @@ static json_t *chat_load(ad_app_t *app, ad_req_t *r)
     return ad_api_row_load(app, r, ad_store_chat_get, "chat");
 }
 
+bool ad_api_chat_key_ok(ad_app_t *app, ad_req_t *r, const char *org, const char *provider)
+{
+    if (ad_creds_key(app->creds, org, provider) != NULL) {
+        return true;
+    }
+    ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
+                 "no %s credential for this organisation: PUT /api/credentials/%s", provider,
+                 provider);
+    return false;
+}
+
+bool ad_api_chat_admitted(ad_req_t *r, ad_chat_stream_t *s, const char *model, int64_t *wait)
+{
+    if (ad_chat_turn_admit(s, wait) == 0) {
+        return true;
+    }
+    /* Its key's queue is full. */
+    char secs[32];
+    snprintf(secs, sizeof(secs), "%lld", (long long)((*wait + 999) / 1000));
+    ad_res_header(r, "Retry-After", secs);
+    ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)*wait),
+                 "the rate limit of %s is reached and its queue is full", model);
+    ad_chat_turn_drop(s);
+    return false;
+}
+
 /* ---- sending a message ----------------------------------------------------------------- */
 
 static void turn_begun(void *ud, int rc, json_t *result, bool queued, int64_t wait_ms)
@@ -67,152 +93,18 @@ static void send_message(ad_req_t *r, void *ud)
     }
     const char *provider = ad_api_jstr(chat, "provider");
     provider = provider != NULL ? provider : "anthropic";
-    if (ad_creds_key(app->creds, ad_api_jstr(chat, "orgId"), provider) == NULL) {
-        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
-                     "no %s credential for this organisation: PUT /api/credentials/%s", provider,
-                     provider);
+    if (!ad_api_chat_key_ok(app, r, ad_api_jstr(chat, "orgId"), provider)) {
         goto out;
     }
     ad_chat_stream_t *s = ad_chat_turn_new(app->chat, chat, content);
     int64_t wait = 0;
-    if (ad_chat_turn_admit(s, &wait) != 0) {
-        /* Its key's queue is full. */
-        char secs[32];
-        snprintf(secs, sizeof(secs), "%lld", (long long)((wait + 999) / 1000));
-        ad_res_header(r, "Retry-After", secs);
-        ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)wait),
-                     "the rate limit of %s is reached and its queue is full",
-                     ad_api_jstr(chat, "model"));
-        ad_chat_turn_drop(s);
+    if (!ad_api_chat_admitted(r, s, ad_api_jstr(chat, "model"), &wait)) {
         goto out;
     }
     ad_chat_turn_begin(s, content, turn_begun, r);
 out:
     json_decref(body);
     json_decref(chat);
-}
-
-/* ---- a stateless call -----------------------------------------------------------------
- * POST /api/chats/stream {sessionId, messages [{role, content}], model,
- * systemPrompt?, provider?, maxTokens?, orgId? (owner)}: the workbench
- * seed's stream_ai_response. Nothing is stored but the usage; the answer
- * streams as stream_token / stream_complete / stream_error with the
- * caller's sessionId on chat:<sessionId> (202 {sessionId, messageId}). */
-#define STATELESS_MESSAGES_MAX 200
-
-static bool session_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > 64 || strncmp(id, "chat_", 5) == 0) {
-        return false; /* chat_...: a stored chat's events are not to be mixed in */
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* messages: 1 to 200 {role: user or assistant, content: text}; a copy
- * with just those, or NULL after answering 422. */
-static json_t *stateless_messages(ad_req_t *r, json_t *body)
-{
-    json_t *in = json_object_get(body, "messages");
-    size_t n = json_array_size(in);
-    if (!json_is_array(in) || n == 0 || n > STATELESS_MESSAGES_MAX) {
-        ad_api_invalid(r, "messages", "must be 1 to 200 {role, content} objects");
-        return NULL;
-    }
-    json_t *out = json_array();
-    size_t i;
-    json_t *m;
-    json_array_foreach(in, i, m)
-    {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        json_t *content = json_object_get(m, "content");
-        if (role == NULL || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0) ||
-            !json_is_string(content) || json_string_length(content) == 0 ||
-            json_string_length(content) > CONTENT_MAX) {
-            json_decref(out);
-            ad_api_invalid(r, "messages",
-                           "each needs role user or assistant and a non-empty content");
-            return NULL;
-        }
-        json_array_append_new(out, json_pack("{s:s, s:O}", "role", role, "content", content));
-    }
-    return out;
-}
-
-static void stream_stateless(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    json_t *body = ad_req_json(r), *messages = NULL, *spec = NULL;
-    const char *session = NULL, *model = NULL, *system = NULL, *provider = "anthropic";
-    int64_t max_tokens = 0;
-    bool has_max = false;
-    char org[AD_ID_MAX];
-    if (body == NULL || ad_api_str(r, body, "sessionId", true, 64, &session) != 0 ||
-        ad_api_str(r, body, "model", true, 127, &model) != 0 ||
-        ad_api_str(r, body, "systemPrompt", false, CONTENT_MAX, &system) != 0 ||
-        ad_api_enum(r, body, "provider", false, "anthropic,openai", &provider) != 0 ||
-        ad_api_int(r, body, "maxTokens", false, 1, 128000, &max_tokens, &has_max) != 0 ||
-        ad_api_org_for(app, r, body, org) != 0) {
-        goto out;
-    }
-    if (!session_id_ok(session)) {
-        ad_api_invalid(r, "sessionId", "1 to 64 of A-Z a-z 0-9 - _, not starting chat_");
-        goto out;
-    }
-    if (model[0] == '\0') {
-        ad_api_invalid(r, "model", "must not be empty");
-        goto out;
-    }
-    if ((messages = stateless_messages(r, body)) == NULL) {
-        goto out;
-    }
-    if (ad_chat_streaming(app->chat, session)) {
-        ad_res_error(r, 409, "CONFLICT", NULL, "session %s is still streaming", session);
-        goto out;
-    }
-    if (ad_creds_key(app->creds, org, provider) == NULL) {
-        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
-                     "no %s credential for this organisation: PUT /api/credentials/%s", provider,
-                     provider);
-        goto out;
-    }
-    spec = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", session, "orgId", org, "model", model,
-                     "provider", provider, "system", system);
-    if (has_max) {
-        json_object_set_new(spec, "maxTokens", json_integer(max_tokens));
-    }
-    ad_chat_stream_t *s = ad_chat_stateless_new(app->chat, spec, messages);
-    int64_t wait = 0;
-    if (ad_chat_turn_admit(s, &wait) != 0) {
-        char secs[32];
-        snprintf(secs, sizeof(secs), "%lld", (long long)((wait + 999) / 1000));
-        ad_res_header(r, "Retry-After", secs);
-        ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)wait),
-                     "the rate limit of %s is reached and its queue is full", model);
-        ad_chat_turn_drop(s);
-        goto out;
-    }
-    char msg[AD_ID_MAX];
-    bool queued = wait > 0;
-    int rc = ad_chat_stateless_begin(s, msg);
-    json_t *ans =
-        json_pack("{s:s, s:s, s:b}", "sessionId", session, "messageId", msg, "queued", queued);
-    if (queued) {
-        json_object_set_new(ans, "waitMs", json_integer(wait));
-    }
-    ad_res_json(r, rc == 0 ? 202 : 502, ans);
-out:
-    json_decref(spec);
-    json_decref(messages);
-    json_decref(body);
 }
 
 /* ---- the other routes ---------------------------------------------------------------- */
@@ -275,26 +167,6 @@ static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
     return 0;
 }
 
-/* A definition's model: its own (Claude Code's aliases understood), else
- * one for its tier. NULL: keep the default. */
-static const char *def_model(json_t *def)
-{
-    static const char *const alias[][2] = {
-        {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-1"},
-        {"haiku", "claude-haiku-4-5"},   {"balanced", "claude-sonnet-4-5"},
-        {"thorough", "claude-opus-4-1"}, {"fast", "claude-haiku-4-5"}};
-    const char *m = ad_api_jstr(def, "model");
-    if (m == NULL || strcmp(m, "inherit") == 0) {
-        m = ad_api_jstr(def, "tier");
-    }
-    for (size_t i = 0; m != NULL && i < AD_ARRAY_LEN(alias); i++) {
-        if (strcmp(m, alias[i][0]) == 0) {
-            return alias[i][1];
-        }
-    }
-    return m != NULL && strncmp(m, "claude-", 7) == 0 ? m : NULL;
-}
-
 /* With the definition found: its prompt and model fill what the request
  * left out. */
 static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
@@ -311,7 +183,7 @@ static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
     if (json_object_get(args, "system") == NULL && prompt != NULL && prompt[0] != '\0') {
         json_object_set_new(args, "system", json_string(prompt));
     }
-    const char *model = def_model(def);
+    const char *model = ad_chat_def_model(def);
     if (json_is_true(json_object_get(args, "defaultModel")) && model != NULL) {
         json_object_set_new(args, "model", json_string(model));
     }
@@ -559,8 +431,7 @@ void ad_api_chats_register(ad_app_t *app)
     ad_api_projects_register(app);
     app->chat = ad_chat_new(app->loop, app->store, app->bus, app->creds);
     ad_server_route(app->server, "POST", "/api/chats", AD_ACCESS_WRITE, create, app);
-    ad_server_route(app->server, "POST", "/api/chats/stream", AD_ACCESS_WRITE, stream_stateless,
-                    app);
+    ad_api_chat_stream_register(app); /* chat_stream.c */
     ad_server_route(app->server, "GET", "/api/chats", AD_ACCESS_READ, list, app);
     ad_server_route(app->server, "GET", "/api/chats/:id", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "DELETE", "/api/chats/:id", AD_ACCESS_WRITE, delete_chat, app);

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROVIDERS "anthropic,openai"
+/* Model providers, then the forges' tokens (pull requests, src/api/pr.c). */
+#define PROVIDERS "anthropic,openai,github,gitlab,gitea"
+#define MODEL_PROVIDERS "anthropic,openai"
 
 static void cred_view(ad_app_t *app, json_t *row)
 {
@@ -105,11 +107,7 @@ static bool provider_ok(ad_req_t *r, const char **out)
 
 static bool key_ok(ad_req_t *r, const char *key)
 {
-    size_t n = strlen(key);
-    bool ok = n >= AD_CREDS_KEY_MIN && n <= AD_CREDS_KEY_MAX;
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = key[i] > 0x20 && key[i] < 0x7f; /* no spaces or line ends: it goes in a header */
-    }
+    bool ok = ad_creds_key_ok(key);
     if (!ok) {
         ad_api_invalid(r, "apiKey", "must be 8 to 512 printable characters without spaces");
     }
@@ -121,9 +119,7 @@ static bool url_ok(ad_req_t *r, const char *url)
     if (url == NULL || url[0] == '\0') {
         return true;
     }
-    bool ok = (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
-              strpbrk(url, " \r\n\t") == NULL;
-    if (!ok) {
+    if (!ad_creds_url_ok(url)) {
         ad_api_invalid(r, "baseUrl", "must be an http:// or https:// URL");
         return false;
     }
@@ -243,8 +239,12 @@ static void auth_status(ad_req_t *r, void *ud)
         json_t *row;
         json_array_foreach(rows, i, row)
         {
-            cred_view(app, row);
-            json_object_set(providers, ad_api_jstr(row, "provider"), row);
+            const char *p = ad_api_jstr(row, "provider");
+            if (p != NULL &&
+                ad_api_choice(MODEL_PROVIDERS, p)) { /* a forge token signs no model in */
+                cred_view(app, row);
+                json_object_set(providers, p, row);
+            }
         }
     }
     json_decref(rows);
@@ -306,7 +306,11 @@ static void validate(ad_req_t *r, void *ud)
     const char *provider, *model;
     ad_llm_provider_t kind;
     bool failed = false;
-    if (!provider_ok(r, &provider) || ad_llm_provider_parse(provider, &kind) != 0) {
+    if (!provider_ok(r, &provider)) {
+        return;
+    }
+    if (ad_llm_provider_parse(provider, &kind) != 0) {
+        ad_api_invalid(r, "provider", "only a model provider's key can be validated");
         return;
     }
     model = kind == AD_LLM_OPENAI ? "gpt-4o-mini" : "claude-haiku-4-5";
@@ -351,10 +355,14 @@ static void validate(ad_req_t *r, void *ud)
 }
 
 /* The runner's key source: an agent without a key in its environment gets
- * its organisation's stored one. */
+ * its organisation's stored one, a model provider's only: a forge token
+ * (pull requests) never reaches an agent. */
 static const char *key_for_agent(void *ud, const char *org, const char *provider)
 {
     ad_app_t *app = ud;
+    if (provider == NULL || !ad_api_choice(MODEL_PROVIDERS, provider)) {
+        return NULL;
+    }
     return ad_creds_key(app->creds, org, provider);
 }
 

@@ -130,7 +130,7 @@ static int64_t active_crews(ad_app_t *app, const char *org)
 }
 
 /* The stats object (camelCase), or NULL after answering an error. */
-static json_t *stats(ad_app_t *app, ad_req_t *r)
+json_t *ad_api_dashboard_stats(ad_app_t *app, ad_req_t *r)
 {
     int64_t from_day = 0;
     const char *range = NULL;
@@ -158,7 +158,7 @@ static json_t *stats(ad_app_t *app, ad_req_t *r)
 
 static void stats_get(ad_req_t *r, void *ud)
 {
-    json_t *out = stats(ud, r);
+    json_t *out = ad_api_dashboard_stats(ud, r);
     if (out != NULL) {
         ad_res_json(r, 200, out);
     }
@@ -172,8 +172,9 @@ static double setting_num(json_t *settings, const char *key)
 }
 
 /* This month's spend against the monthly limits (settings), projected to
- * the month's end at the rate so far. */
-static json_t *token_stats(ad_app_t *app, ad_req_t *r)
+ * the month's end at the rate so far; and the org's credits (balance,
+ * earned, spent, pending: src/api/credits.c). */
+json_t *ad_api_token_stats(ad_app_t *app, ad_req_t *r)
 {
     const char *org = ad_principal_filter(ad_api_who(r));
     int64_t now = (int64_t)ad_wall_ms();
@@ -209,12 +210,19 @@ static json_t *token_stats(ad_app_t *app, ad_req_t *r)
         cbudget > 0 ? json_real(cbudget > cost ? cbudget - cost : 0) : json_null());
     json_decref(s);
     json_decref(settings);
+    const ad_principal_t *who = ad_api_who(r);
+    json_t *credits =
+        ad_api_credits_json(app, who->owner ? AD_ORG_DEFAULT : ad_principal_filter(who));
+    if (credits != NULL) {
+        json_object_update(out, credits); /* balance, earned, spent, pending, unit */
+        json_decref(credits);
+    }
     return out;
 }
 
 static void token_stats_get(ad_req_t *r, void *ud)
 {
-    json_t *out = token_stats(ud, r);
+    json_t *out = ad_api_token_stats(ud, r);
     if (out != NULL) {
         ad_res_json(r, 200, out);
     }
@@ -223,7 +231,7 @@ static void token_stats_get(ad_req_t *r, void *ud)
 /* ---- the seed's paths ------------------------------------------------------------------ */
 
 /* A copy of v with object keys in snake_case, all the way down. */
-static json_t *snake(json_t *v)
+json_t *ad_api_snake(json_t *v)
 {
     if (json_is_array(v)) {
         json_t *a = json_array();
@@ -231,7 +239,7 @@ static json_t *snake(json_t *v)
         json_t *x;
         json_array_foreach(v, i, x)
         {
-            json_array_append_new(a, snake(x));
+            json_array_append_new(a, ad_api_snake(x));
         }
         return a;
     }
@@ -245,34 +253,27 @@ static json_t *snake(json_t *v)
     {
         char sk[128];
         ad_json_snake_key(k, sk, sizeof(sk));
-        json_object_set_new(o, sk, snake(x));
+        json_object_set_new(o, sk, ad_api_snake(x));
     }
     return o;
 }
 
 static void seed_stats(ad_req_t *r, void *ud)
 {
-    json_t *out = stats(ud, r);
+    json_t *out = ad_api_dashboard_stats(ud, r);
     if (out != NULL) {
-        ad_res_json(r, 200, snake(out));
+        ad_res_json(r, 200, ad_api_snake(out));
         json_decref(out);
     }
 }
 
 static void seed_token_stats(ad_req_t *r, void *ud)
 {
-    json_t *out = token_stats(ud, r);
+    json_t *out = ad_api_token_stats(ud, r);
     if (out != NULL) {
-        ad_res_json(r, 200, snake(out));
+        ad_res_json(r, 200, ad_api_snake(out));
         json_decref(out);
     }
-}
-
-static void seed_rentals(ad_req_t *r, void *ud)
-{
-    AD_UNUSED(ud);
-    ad_res_error(r, 404, "NOT_FOUND", NULL,
-                 "agentd rents nothing: there are no rental statistics (see /dashboard/stats)");
 }
 
 /* GET /api/dashboard/url: where the dashboard answers ({url}), for
@@ -304,5 +305,4 @@ void ad_api_dashboard_register(ad_app_t *app)
     ad_server_route(s, "GET", "/api/dashboard/url", AD_ACCESS_READ, dashboard_url, app);
     ad_server_route(s, "GET", "/dashboard/stats", AD_ACCESS_READ, seed_stats, app);
     ad_server_route(s, "GET", "/dashboard/tokens/stats", AD_ACCESS_READ, seed_token_stats, app);
-    ad_server_route(s, "GET", "/dashboard/rentals/stats", AD_ACCESS_READ, seed_rentals, app);
 }

@@ -7,17 +7,14 @@
  *        the pool);
  *   POST /api/projects/:id/commit {worktreeId, message?}: its files written
  *        into a worktree and committed (admin; src/git).
- * Their bodies and answers are in docs/workbench.md.
+ * Their bodies and answers are in docs/workbench.md; the files are
+ * written or packed by src/llm/export.c.
  */
 #include "api/workbench.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* The project of :id, visible to the caller (new reference), or NULL after
  * answering 404. */
@@ -38,71 +35,10 @@ typedef struct {
     char why[256];
 } export_t;
 
-/* Creates the folders of rel under root (each one new or already a folder
- * we made; never through a symlink). */
-static int make_parents(const char *root, const char *rel)
-{
-    char p[4800];
-    int n = snprintf(p, sizeof(p), "%s/%s", root, rel);
-    if (n < 0 || (size_t)n >= sizeof(p)) {
-        return AD_ETOOBIG;
-    }
-    for (char *q = p + strlen(root) + 1; (q = strchr(q, '/')) != NULL; q++) {
-        *q = '\0';
-        struct stat st;
-        if (mkdir(p, 0755) != 0 &&
-            (errno != EEXIST || lstat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
-            return AD_EIO;
-        }
-        *q = '/';
-    }
-    return 0;
-}
-
-static int write_new(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return AD_EIO;
-    }
-    bool ok = write(fd, data, len) == (ssize_t)len;
-    ok = close(fd) == 0 && ok;
-    return ok ? 0 : AD_EIO;
-}
-
 static void export_work(uv_work_t *w)
 {
     export_t *x = w->data;
-    if (mkdir(x->dir, 0755) != 0) {
-        x->rc = AD_EEXIST;
-        snprintf(x->why, sizeof(x->why), "%s",
-                 errno == EEXIST ? "the folder already exists" : "cannot create the folder");
-        return;
-    }
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(x->project, "files"), i, f)
-    {
-        const char *rel = ad_api_jstr(f, "path"), *content = ad_api_jstr(f, "content");
-        char p[4800];
-        snprintf(p, sizeof(p), "%s/%s", x->dir, rel);
-        if (make_parents(x->dir, rel) != 0 ||
-            write_new(p, content, json_string_length(json_object_get(f, "content"))) != 0) {
-            x->rc = AD_EIO;
-            snprintf(x->why, sizeof(x->why), "cannot write %s", rel);
-            return;
-        }
-    }
-    /* The conversation beside the files, as agentd stores it. */
-    json_t *meta = json_pack("{s:O, s:O, s:O}", "name", json_object_get(x->project, "name"),
-                             "description", json_object_get(x->project, "description"), "messages",
-                             json_object_get(x->project, "messages"));
-    char *text = json_dumps(meta, JSON_INDENT(2));
-    char p[4200];
-    snprintf(p, sizeof(p), "%s/.agentd-project.json", x->dir);
-    x->rc = text != NULL ? write_new(p, text, strlen(text)) : AD_ENOMEM;
-    free(text);
-    json_decref(meta);
+    x->rc = ad_llm_project_export(x->project, x->dir, x->why, sizeof(x->why));
 }
 
 static void export_done(uv_work_t *w, int status)
@@ -145,9 +81,7 @@ static void export_project(ad_req_t *r, void *ud)
     const char *dir = NULL;
     if (p != NULL && (body = ad_req_json(r)) != NULL &&
         ad_api_str(r, body, "path", true, 4000, &dir) == 0) {
-        size_t n = strlen(dir);
-        if (dir[0] != '/' || n < 2 || dir[n - 1] == '/' || strstr(dir, "/../") != NULL ||
-            strstr(dir, "/./") != NULL || strcmp(dir + n - 3, "/..") == 0) {
+        if (!ad_llm_export_path_ok(dir)) {
             ad_api_invalid(r, "path", "must be an absolute path to a new folder");
         } else {
             export_t *x = ad_xcalloc(1, sizeof(*x));
@@ -175,33 +109,10 @@ typedef struct {
     int rc;
 } archive_t;
 
-/* <folder>/<path> of every file, then <folder>/.agentd-project.json with
- * the name, description and messages (as the folder export has them). */
 static void archive_work(uv_work_t *w)
 {
     archive_t *x = w->data;
-    int64_t mtime = ad_wall_ms() / 1000;
-    char p[1200];
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(x->project, "files"), i, f)
-    {
-        json_t *c = json_object_get(f, "content");
-        snprintf(p, sizeof(p), "%s/%s", x->folder, ad_api_jstr(f, "path"));
-        x->rc = ad_llm_tar_file(&x->tar, p, json_string_value(c), json_string_length(c), mtime);
-        if (x->rc != 0) {
-            return;
-        }
-    }
-    json_t *meta = json_pack("{s:O, s:O, s:O}", "name", json_object_get(x->project, "name"),
-                             "description", json_object_get(x->project, "description"), "messages",
-                             json_object_get(x->project, "messages"));
-    char *text = json_dumps(meta, JSON_INDENT(2));
-    json_decref(meta);
-    snprintf(p, sizeof(p), "%s/.agentd-project.json", x->folder);
-    x->rc = text != NULL ? ad_llm_tar_file(&x->tar, p, text, strlen(text), mtime) : AD_ENOMEM;
-    free(text);
-    x->rc = x->rc != 0 ? x->rc : ad_llm_tar_end(&x->tar);
+    x->rc = ad_llm_project_tar(x->project, x->folder, &x->tar);
 }
 
 static void archive_done(uv_work_t *w, int status)

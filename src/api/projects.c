@@ -17,12 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FILE_MAX (512 * 1024) /* below --max-body-bytes (1 MiB by default) */
-#define FILES_MAX 2000
-#define MESSAGES_MAX 10000
-#define MESSAGE_MAX (1024 * 1024)
-#define TOTAL_MAX (64 * 1024 * 1024)
-
 /* The project of :id, visible to the caller (new reference), or NULL after
  * answering 404. */
 static json_t *project_row(ad_app_t *app, ad_req_t *r)
@@ -37,6 +31,16 @@ static void publish(ad_app_t *app, json_t *p, const char *change)
     ad_api_publish(app, "project_update", ev, "project", ad_api_jstr(p, "id"), "org",
                    ad_api_jstr(p, "orgId"), NULL);
     json_decref(ev);
+    ad_api_project_sync_push(app, ad_api_jstr(p, "id")); /* its folder, if it has one */
+}
+
+void ad_api_project_changed(ad_app_t *app, const char *id, const char *change)
+{
+    json_t *p = NULL;
+    if (ad_store_project_get(app->store, id, &p) == 0) {
+        publish(app, p, change);
+    }
+    json_decref(p);
 }
 
 static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -59,7 +63,8 @@ static void create(ad_req_t *r, void *ud)
     if (!ad_api_need_store(app, r) || (body = ad_req_json(r)) == NULL) {
         return;
     }
-    if (ad_api_str(r, body, "name", true, 200, &name) == 0 &&
+    bool from_chat = json_is_string(json_object_get(body, "chatId"));
+    if (ad_api_str(r, body, "name", !from_chat, 200, &name) == 0 &&
         ad_api_str(r, body, "description", false, 4000, &desc) == 0 &&
         ad_api_str(r, body, "userId", false, 200, &user) == 0 &&
         ad_api_str(r, body, "chatId", false, AD_ID_MAX - 1, &chat) == 0 &&
@@ -67,8 +72,14 @@ static void create(ad_req_t *r, void *ud)
         json_t *c = NULL;
         bool chat_ok = chat == NULL || (ad_store_chat_get(app->store, chat, &c) == 0 &&
                                         strcmp(ad_api_jstr(c, "orgId"), org) == 0);
+        if (name == NULL && chat_ok) { /* made from a chat: named after it */
+            const char *title = ad_api_jstr(c, "title");
+            json_object_set_new(body, "name",
+                                json_string(title != NULL && title[0] != '\0' ? title : "Chat"));
+            name = ad_api_jstr(body, "name");
+        }
         json_decref(c);
-        if (name[0] == '\0') {
+        if (chat_ok && name[0] == '\0') {
             ad_api_invalid(r, "name", "must not be empty");
         } else if (!chat_ok) {
             ad_api_invalid(r, "chatId", "is not a chat of this organisation");
@@ -121,59 +132,24 @@ static void get(ad_req_t *r, void *ud)
     }
 }
 
-/* ---- checks of what is saved ---------------------------------------------------------- */
+/* ---- checks of what is saved (src/llm/export.c) ---------------------------------------- */
 
 /* 0, or -1 after answering 422 naming the field. *total adds the bytes. */
 static int check_files(ad_req_t *r, json_t *files, const char *field, bool patch, size_t *total)
 {
-    char f[64];
-    if (!json_is_array(files) || json_array_size(files) > FILES_MAX) {
-        return ad_api_invalid(r, field, "must be a list of at most 2000 files");
-    }
-    size_t i;
-    json_t *x;
-    json_array_foreach(files, i, x)
-    {
-        snprintf(f, sizeof(f), "%s[%zu]", field, i);
-        json_t *path = json_object_get(x, "path"), *content = json_object_get(x, "content");
-        bool del = patch && json_is_true(json_object_get(x, "delete"));
-        if (!json_is_object(x) || !json_is_string(path) ||
-            !ad_llm_path_ok(json_string_value(path), json_string_length(path))) {
-            return ad_api_invalid(r, f, "needs a relative path without . or .. segments");
-        }
-        if (!del && (!json_is_string(content) || json_string_length(content) > FILE_MAX)) {
-            return ad_api_invalid(r, f, "needs a content string of at most 512 KiB");
-        }
-        *total += del ? 0 : json_string_length(content);
-        for (size_t k = 0; k < i; k++) {
-            if (json_equal(json_object_get(json_array_get(files, k), "path"), path)) {
-                return ad_api_invalid(r, f, "names a path twice");
-            }
-        }
-    }
-    return *total > TOTAL_MAX ? ad_api_invalid(r, field, "is more than 64 MiB in all") : 0;
+    char f[64], why[96];
+    return ad_llm_project_files_check(files, field, patch, total, f, sizeof(f), why, sizeof(why)) ==
+                   0
+               ? 0
+               : ad_api_invalid(r, f, why);
 }
 
 static int check_messages(ad_req_t *r, json_t *msgs, size_t *total)
 {
-    if (!json_is_array(msgs) || json_array_size(msgs) > MESSAGES_MAX) {
-        return ad_api_invalid(r, "messages", "must be a list of at most 10000 messages");
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m)
-    {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        json_t *c = json_object_get(m, "content");
-        if (role == NULL || !ad_api_choice("user,assistant,system", role) || !json_is_string(c) ||
-            json_string_length(c) > MESSAGE_MAX) {
-            char f[48];
-            snprintf(f, sizeof(f), "messages[%zu]", i);
-            return ad_api_invalid(r, f, "needs a role (user, assistant, system) and content");
-        }
-        *total += json_string_length(c);
-    }
-    return 0;
+    char f[48], why[96];
+    return ad_llm_project_messages_check(msgs, total, f, sizeof(f), why, sizeof(why)) == 0
+               ? 0
+               : ad_api_invalid(r, f, why);
 }
 
 static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)

@@ -97,6 +97,52 @@ static void add_recorded(ad_app_t *app, json_t *wt, json_t *out)
     json_decref(list);
 }
 
+static void tree_recorded(int rc, json_t *result, void *ud)
+{
+    ad_api_gctx_t *c = ud;
+    json_t *verdict = json_object_get(c->git, "merged");
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "api", "merge found by tree not recorded worktree=%s error=%s",
+               ad_api_jstr(c->wt, "id"), ad_errname(rc));
+    } else {
+        json_object_set(verdict, "record", json_object_get(result, "merge"));
+    }
+    json_decref(result);
+    if (ad_api_gctx_still_open(c)) {
+        ad_res_json(c->req, 200, json_incref(c->git));
+        ad_api_gctx_free(c);
+    }
+}
+
+/* A squash landed on the base elsewhere, found by its tree, is recorded like
+ * agentd's own merges (strategy "tree"): the worktree keeps reading merged
+ * once the base moves on. False when there is nothing to record. */
+static bool record_tree_merge(ad_api_gctx_t *c, json_t *out)
+{
+    json_t *verdict = json_object_get(out, "merged");
+    const char *how = ad_api_jstr(verdict, "how");
+    const char *against = ad_api_jstr(out, "against"), *base = ad_api_jstr(c->wt, "baseBranch");
+    /* Only a landing on the base counts: a ref typed for a look proves less. */
+    if (how == NULL || strcmp(how, "tree") != 0 || json_object_get(verdict, "record") != NULL ||
+        against == NULL || base == NULL || strcmp(against, base) != 0) {
+        return false;
+    }
+    const char *branch = ad_api_jstr(c->wt, "branch");
+    char id[AD_ID_MAX];
+    ad_id_new("mg", id);
+    json_t *args =
+        json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:s?, s:s?, s:I}", "id", id, "worktreeId",
+                  ad_api_jstr(c->wt, "id"), "branch", branch != NULL ? branch : "", "into",
+                  ad_api_jstr(out, "against"), "strategy", "tree", "head", ad_api_jstr(out, "head"),
+                  "commit", ad_api_jstr(verdict, "commit"), "now", (json_int_t)ad_wall_ms());
+    if (args == NULL) {
+        return false;
+    }
+    c->git = out;
+    ad_store_write(c->app->store, ad_store_op_worktree_merge_insert, args, tree_recorded, c);
+    return true;
+}
+
 static void read_done(const ad_git_result_t *res, void *ud)
 {
     ad_api_gctx_t *c = ud;
@@ -106,6 +152,9 @@ static void read_done(const ad_git_result_t *res, void *ud)
         json_t *out = json_deep_copy(res->data);
         json_object_set(out, "baseBranch", json_object_get(c->wt, "baseBranch"));
         add_recorded(c->app, c->wt, out);
+        if (record_tree_merge(c, out)) {
+            return;
+        }
         ad_res_json(c->req, 200, out);
     }
     ad_api_gctx_free(c);

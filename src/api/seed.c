@@ -12,23 +12,9 @@
  * agentd's own /api/... answers are unchanged.
  */
 #include "api/api_int.h"
+#include "live/live.h"
 
 #include <string.h>
-
-/* The seed's AgentStatus: running, waiting, error, finished. */
-const char *ad_api_seed_status(const char *st)
-{
-    if (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0 || strcmp(st, "error") == 0) {
-        return st;
-    }
-    if (strcmp(st, "paused") == 0) {
-        return "waiting"; /* alive, not working */
-    }
-    if (strcmp(st, "stopping") == 0 || strcmp(st, "starting") == 0) {
-        return "running"; /* its process lives until the stop is done */
-    }
-    return "finished"; /* finished, idle, stopped: no process (the seed's default) */
-}
 
 static void seed_agent(json_t *a)
 {
@@ -37,7 +23,7 @@ static void seed_agent(json_t *a)
         return;
     }
     json_object_set_new(a, "agentdStatus", json_string(st));
-    json_object_set_new(a, "status", json_string(ad_api_seed_status(st)));
+    json_object_set_new(a, "status", json_string(ad_live_seed_status(st)));
 }
 
 static void seed_git_status(json_t *body)

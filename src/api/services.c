@@ -168,7 +168,14 @@ static void get(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *row = load(app, r);
     if (row != NULL) {
-        ad_res_json(r, 200, view(app, row));
+        json_t *v = view(app, row);
+        /* one service's read carries its log (the list does not) */
+        json_t *rt = json_object_get(v, "runtime");
+        if (json_is_object(rt)) {
+            json_object_set_new(rt, "output",
+                                ad_services_output(app->services, ad_req_param(r, "id")));
+        }
+        ad_res_json(r, 200, v);
     }
 }
 

@@ -5,6 +5,7 @@
  */
 #include "agent/agent.h"
 #include "api/api_int.h"
+#include "forge/forge.h"
 
 #include <string.h>
 
@@ -101,6 +102,12 @@ static void patch(ad_req_t *r, void *ud)
     json_t *roots = json_object_get(body, "workspace_roots");
     if (roots != NULL && roots_validate(roots, &why) != 0) {
         ad_api_invalid(r, "workspace_roots", why);
+        json_decref(body);
+        return;
+    }
+    json_t *forges = json_object_get(body, "forge_hosts");
+    if (forges != NULL && ad_forge_hosts_validate(forges, &why) != 0) {
+        ad_api_invalid(r, "forge_hosts", why);
         json_decref(body);
         return;
     }

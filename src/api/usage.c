@@ -3,14 +3,13 @@
  * /api/usage: rows of a period between two dates with totals, the daily
  * history (one entry per day, zeros included), today, the limits from
  * settings with what is left, and recording one request's usage (for
- * clients and executors that report their own).
+ * clients and executors that report their own). The figures are made by
+ * the store (src/store/usagesum.c); this file checks the request.
  */
 #include "api/api_int.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define DAY_MS 86400000LL
 
 /* Usage is the daemon's own accounts' (machine-wide, no org column): it
  * belongs to the default organisation. Another org's token gets 404, as
@@ -22,51 +21,6 @@ static bool usage_visible(ad_req_t *r)
     }
     ad_res_error(r, 404, "NOT_FOUND", NULL, "usage belongs to the default organisation");
     return false;
-}
-
-/* YYYY-MM-DD naming a real day. */
-static bool valid_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') {
-        return false;
-    }
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
-    int64_t ms;
-    if (ad_time_parse(buf, &ms) != 0) {
-        return false;
-    }
-    char back[16];
-    return ad_usage_period_key(ms, "daily", back) == 0 && strcmp(back, s) == 0;
-}
-
-static const char *const sum_keys[] = {"inputTokens",      "outputTokens", "cacheReadTokens",
-                                       "cacheWriteTokens", "totalTokens",  "requestCount",
-                                       "errorCount"};
-
-/* The sums of rows' integer keys, and of their costUsd. */
-static json_t *totals_of(json_t *rows, const char *const *keys, size_t nkeys)
-{
-    json_t *t = json_object();
-    for (size_t k = 0; k < nkeys; k++) {
-        json_int_t sum = 0;
-        size_t i;
-        json_t *row;
-        json_array_foreach(rows, i, row)
-        {
-            sum += json_integer_value(json_object_get(row, keys[k]));
-        }
-        json_object_set_new(t, keys[k], json_integer(sum));
-    }
-    double cost = 0;
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        cost += json_number_value(json_object_get(row, "costUsd"));
-    }
-    json_object_set_new(t, "costUsd", json_real(cost));
-    return t;
 }
 
 static void usage(ad_req_t *r, void *ud)
@@ -91,11 +45,11 @@ static void usage(ad_req_t *r, void *ud)
     if (to != NULL && to[0] == '\0') {
         to = NULL;
     }
-    if (from != NULL && !valid_date(from)) {
+    if (from != NULL && !ad_usage_date_ok(from)) {
         ad_api_invalid(r, "from", "must be a date YYYY-MM-DD");
         return;
     }
-    if (to != NULL && !valid_date(to)) {
+    if (to != NULL && !ad_usage_date_ok(to)) {
         ad_api_invalid(r, "to", "must be a date YYYY-MM-DD");
         return;
     }
@@ -109,9 +63,8 @@ static void usage(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "usage", NULL);
         return;
     }
-    json_t *out =
-        json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "period", period, "from", from, "to", to, "totals",
-                  totals_of(rows, sum_keys, AD_ARRAY_LEN(sum_keys)), "rows", rows);
+    json_t *out = json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "period", period, "from", from, "to", to,
+                            "totals", ad_store_usage_totals(rows), "rows", rows);
     ad_res_json(r, 200, out);
 }
 
@@ -139,37 +92,12 @@ static void history(ad_req_t *r, void *ud)
         }
         days = (int)v;
     }
-    int64_t now = ad_wall_ms();
-    char from[16], to[16];
-    ad_usage_period_key(now - (int64_t)(days - 1) * DAY_MS, "daily", from);
-    ad_usage_period_key(now, "daily", to);
-    json_t *rows = NULL;
-    int rc = ad_store_usage_rows(app->store, "daily", from, to, &rows);
+    json_t *out = NULL;
+    int rc = ad_store_usage_history(app->store, days, ad_wall_ms(), &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "usage", NULL);
         return;
     }
-    /* One entry per day, oldest first; days without use are zeros. */
-    json_t *hist = json_array();
-    size_t next = 0;
-    for (int d = days - 1; d >= 0; d--) {
-        char key[16];
-        ad_usage_period_key(now - (int64_t)d * DAY_MS, "daily", key);
-        json_t *row = json_array_get(rows, next);
-        if (row != NULL && strcmp(json_string_value(json_object_get(row, "date")), key) == 0) {
-            json_array_append(hist, row);
-            next++;
-        } else {
-            json_t *zero = NULL;
-            if (ad_store_usage_row(app->store, "daily", key, &zero) == 0) {
-                json_array_append_new(hist, zero);
-            }
-        }
-    }
-    json_t *out =
-        json_pack("{s:i, s:s, s:s, s:o, s:o}", "days", days, "from", from, "to", to, "totals",
-                  totals_of(hist, sum_keys, AD_ARRAY_LEN(sum_keys)), "history", hist);
-    json_decref(rows);
     ad_res_json(r, 200, out);
 }
 
@@ -190,67 +118,10 @@ static void today(ad_req_t *r, void *ud)
     ad_res_json(r, 200, row);
 }
 
-/* {tokenLimit, tokensUsed, tokensRemaining, costLimitUsd, costUsedUsd,
- * costRemainingUsd, exceeded}; a limit of 0 means none (remaining null). */
-static json_t *limit_of(json_t *row, double token_limit, double cost_limit)
-{
-    json_int_t used = json_integer_value(json_object_get(row, "totalTokens"));
-    double cost = json_number_value(json_object_get(row, "costUsd"));
-    json_t *o = json_object();
-    json_object_set_new(o, "period", json_incref(json_object_get(row, "period")));
-    json_object_set_new(o, "date", json_incref(json_object_get(row, "date")));
-    json_object_set_new(o, "tokenLimit", json_integer((json_int_t)token_limit));
-    json_object_set_new(o, "tokensUsed", json_integer(used));
-    json_object_set_new(
-        o, "tokensRemaining",
-        token_limit > 0
-            ? json_integer(used >= (json_int_t)token_limit ? 0 : (json_int_t)token_limit - used)
-            : json_null());
-    json_object_set_new(o, "costLimitUsd", json_real(cost_limit));
-    json_object_set_new(o, "costUsedUsd", json_real(cost));
-    json_object_set_new(o, "costRemainingUsd",
-                        cost_limit > 0 ? json_real(cost >= cost_limit ? 0 : cost_limit - cost)
-                                       : json_null());
-    bool exceeded =
-        (token_limit > 0 && (double)used >= token_limit) || (cost_limit > 0 && cost >= cost_limit);
-    json_object_set_new(o, "exceeded", json_boolean(exceeded));
-    return o;
-}
-
-/* {daily, monthly} as limit_of gives them: 0 or a store error. */
-static int limits_json(ad_app_t *app, json_t **out)
-{
-    json_t *s = NULL, *day = NULL, *month = NULL;
-    int64_t now = ad_wall_ms();
-    char dkey[16], mkey[16];
-    ad_usage_period_key(now, "daily", dkey);
-    ad_usage_period_key(now, "monthly", mkey);
-    int rc = ad_store_settings_get(app->store, &s);
-    if (rc == 0) {
-        rc = ad_store_usage_row(app->store, "daily", dkey, &day);
-    }
-    if (rc == 0) {
-        rc = ad_store_usage_row(app->store, "monthly", mkey, &month);
-    }
-    if (rc == 0) {
-        *out =
-            json_pack("{s:o, s:o}", "daily",
-                      limit_of(day, json_number_value(json_object_get(s, "daily_token_limit")),
-                               json_number_value(json_object_get(s, "daily_cost_limit"))),
-                      "monthly",
-                      limit_of(month, json_number_value(json_object_get(s, "monthly_token_limit")),
-                               json_number_value(json_object_get(s, "monthly_cost_limit"))));
-    }
-    json_decref(s);
-    json_decref(day);
-    json_decref(month);
-    return rc;
-}
-
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force)
 {
     json_t *all = NULL;
-    if (force || limits_json(app, &all) != 0) {
+    if (force || ad_store_usage_limits(app->store, ad_wall_ms(), &all) != 0) {
         return false; /* a limit that cannot be read stops nobody */
     }
     bool refused = false;
@@ -293,7 +164,7 @@ bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force)
 const char *ad_api_usage_reached(ad_app_t *app)
 {
     json_t *all = NULL;
-    if (limits_json(app, &all) != 0) {
+    if (ad_store_usage_limits(app->store, ad_wall_ms(), &all) != 0) {
         return NULL; /* as ad_api_usage_refused: an unreadable limit stops nobody */
     }
     const char *reached = NULL;
@@ -313,7 +184,7 @@ static void limits(ad_req_t *r, void *ud)
         return;
     }
     json_t *out = NULL;
-    int rc = limits_json(app, &out);
+    int rc = ad_store_usage_limits(app->store, ad_wall_ms(), &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "usage", NULL);
     } else {
@@ -405,24 +276,14 @@ static void by_agent(ad_req_t *r, void *ud)
         ad_api_invalid(r, "period", "must be one of daily,weekly,monthly");
         return;
     }
-    char key[16], buf[32];
-    int64_t since = 0;
-    ad_usage_period_key(ad_wall_ms(), period, key);
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", key);
-    json_t *rows = NULL;
-    int rc =
-        ad_time_parse(buf, &since) != 0
-            ? AD_EINTERNAL
-            : ad_store_usage_by_agent(app->store, since, ad_principal_filter(ad_api_who(r)), &rows);
+    json_t *out = NULL;
+    int rc = ad_store_usage_agents(app->store, period, ad_wall_ms(),
+                                   ad_principal_filter(ad_api_who(r)), &out);
     if (rc != 0) {
         ad_api_fail(r, rc, "usage", NULL);
         return;
     }
-    static const char *const keys[] = {"runs", "inputTokens", "outputTokens", "totalTokens"};
-    json_t *t = totals_of(rows, keys, AD_ARRAY_LEN(keys));
-    ad_res_json(r, 200,
-                json_pack("{s:s, s:s, s:o, s:o}", "period", period, "from", key, "totals", t,
-                          "agents", rows));
+    ad_res_json(r, 200, out);
 }
 
 void ad_api_usage_register(ad_app_t *app)

@@ -232,6 +232,13 @@ const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_t
     return &t->who;
 }
 
+const ad_principal_t *ad_auth_lookup(ad_auth_t *a, ad_req_t *r, const char *token, ad_tok_t **tok)
+{
+    *tok = NULL;
+    return ad_auth_jwt_shaped(token) ? ad_auth_jwt_lookup(a, r, token, tok)
+                                     : ad_auth_token_lookup(a, token, tok);
+}
+
 typedef struct {
     ad_auth_t *a;
     ad_store_token_t row;
@@ -395,6 +402,9 @@ bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred)
         }
         return false;
     }
+    if (cred->kind == 3) {
+        return cred->expires_at > now;
+    }
     return true;
 }
 
@@ -418,7 +428,7 @@ int64_t ad_auth_credential_expiry(ad_auth_t *a, const ad_auth_cred_t *cred)
             }
         }
     }
-    return 0;
+    return cred->kind == 3 ? cred->expires_at : 0;
 }
 
 void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
@@ -784,6 +794,7 @@ int ad_auth_open(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_
         owner_set(a);
     }
     rc = rc != 0 ? rc : load_rows(a, err, errsz);
+    rc = rc != 0 ? rc : ad_auth_jwt_open(a, err, errsz);
     if (rc != 0) {
         ad_auth_close(a);
         return rc;
@@ -828,6 +839,7 @@ static void auth_free(ad_auth_t *a)
         free(x);
     }
     memset(a->owner_token, 0, sizeof(a->owner_token));
+    ad_auth_jwt_free(a);
     free(a);
 }
 

@@ -39,6 +39,7 @@ typedef struct {
     char org_id[AD_ID_MAX];   /* "" : every organisation (the owner) */
     ad_scope_t scope;
     bool owner;
+    int64_t expires_at; /* wall ms a JWT's exp ends it at; 0: not a JWT */
 } ad_principal_t;
 
 typedef struct ad_auth ad_auth_t;
@@ -96,8 +97,9 @@ int ad_scope_parse(const char *s, ad_scope_t *out);
  * owner token) or a session (by its hash). kind 0: nothing to check (the
  * unix socket, --auth none). */
 typedef struct {
-    int kind; /* 0 none, 1 token, 2 session */
+    int kind; /* 0 none, 1 token, 2 session, 3 JWT (key: its hash) */
     char key[65];
+    int64_t expires_at; /* kind 3: its exp, wall ms */
 } ad_auth_cred_t;
 void ad_auth_credential(const ad_req_t *r, ad_auth_cred_t *out);
 /* Whether cred still signs someone in (not revoked, expired or signed out). */

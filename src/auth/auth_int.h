@@ -99,7 +99,8 @@ struct ad_auth {
     int64_t expiry_soonest;          /* when it is set for (wall ms; 0: stopped) */
     bool expiry_open;
     ad_code_t codes[AD_AUTH_CODES_MAX];
-    int closing; /* handles still closing (ad_auth_close) */
+    struct ad_jwt *jwt; /* NULL: JWTs are not accepted (jwt.c) */
+    int closing;        /* handles still closing (ad_auth_close) */
 };
 
 /* auth.c */
@@ -120,6 +121,22 @@ void ad_auth_owner_bind_of(const char *owner_hash, char out[40]);
  * the expiry timer; closes the timer and forgets the watches (close). */
 void ad_auth_watch_recheck(ad_auth_t *a);
 void ad_auth_watch_close(ad_auth_t *a, uv_close_cb closed);
+
+/* jwt.c: reads the --jwt-* keys (a->jwt stays NULL without them); 0 or
+ * AD_EINVAL with err. free: lets them go. */
+int ad_auth_jwt_open(ad_auth_t *a, char *err, size_t errsz);
+void ad_auth_jwt_free(ad_auth_t *a);
+/* Whether token has a JWT's shape (three base64url parts, a JSON header). */
+bool ad_auth_jwt_shaped(const char *token);
+/* The principal of a valid JWT (kept in r's arena) and its subject's rate
+ * bucket in *tok, or NULL (why logged). */
+const ad_principal_t *ad_auth_jwt_lookup(ad_auth_t *a, ad_req_t *r, const char *token,
+                                         ad_tok_t **tok);
+/* A presented credential, whichever kind (owner token, API token, JWT). */
+const ad_principal_t *ad_auth_lookup(ad_auth_t *a, ad_req_t *r, const char *token, ad_tok_t **tok);
+/* The longest credential read from a request (a JWT with an RSA signature
+ * is about 700 characters). */
+#define AD_AUTH_PRESENTED_MAX 4200
 
 /* guard.c: answers the 401s still waiting out their penalty (close). */
 void ad_auth_delayed_flush(ad_auth_t *a);

@@ -169,12 +169,18 @@ static bool presented_token(const ad_req_t *r, char *out, size_t outsz)
 
 void ad_auth_credential(const ad_req_t *r, ad_auth_cred_t *out)
 {
-    char token[600];
+    char token[AD_AUTH_PRESENTED_MAX];
     memset(out, 0, sizeof(*out));
     if (ad_req_is_local(r)) {
         return;
     }
-    if (presented_token(r, token, sizeof(token))) {
+    if (presented_token(r, token, sizeof(token)) && ad_auth_jwt_shaped(token)) {
+        /* stateless: it signs in until its exp (the guard checked it) */
+        const ad_principal_t *who = ad_req_auth(r);
+        out->kind = 3;
+        ad_sha256_hex(token, strlen(token), out->key);
+        out->expires_at = who != NULL ? who->expires_at : 1;
+    } else if (presented_token(r, token, sizeof(token))) {
         const char *dot = strchr(token, '.');
         size_t idlen = dot != NULL ? (size_t)(dot - token) : 0;
         if (dot == NULL) {
@@ -325,7 +331,7 @@ static bool type_ok(ad_req_t *r, ad_access_t access)
 /* Who this TCP request is; false after answering (or marking an upgrade). */
 static bool identify(ad_auth_t *a, ad_req_t *r, const ad_principal_t **who, ad_tok_t **tok)
 {
-    char token[600];
+    char token[AD_AUTH_PRESENTED_MAX];
     char peer[48];
     bool upgrade = ad_req_is_upgrade(r);
     *who = NULL;
@@ -333,7 +339,7 @@ static bool identify(ad_auth_t *a, ad_req_t *r, const ad_principal_t **who, ad_t
         ad_req_peer(r, peer, sizeof(peer));
         /* A good token always gets in: only bad ones are throttled, so
          * bad ones sent in someone's name cannot lock them out. */
-        *who = ad_auth_token_lookup(a, token, tok);
+        *who = ad_auth_lookup(a, r, token, tok);
         int64_t retry = 0;
         if (*who == NULL && ad_auth_bad_locked(a, peer, token, &retry)) {
             memset(token, 0, sizeof(token));
@@ -425,7 +431,7 @@ static int guard_pre_body(void *ud, ad_req_t *r, ad_access_t access)
     if (!a->required || access == AD_ACCESS_PUBLIC) {
         return 0;
     }
-    char token[600];
+    char token[AD_AUTH_PRESENTED_MAX];
     const ad_principal_t *who = NULL;
     ad_tok_t *tok = NULL;
     if (presented_token(r, token, sizeof(token))) {
@@ -440,7 +446,7 @@ static int guard_pre_body(void *ud, ad_req_t *r, ad_access_t access)
             ad_res_header(r, "Retry-After", ra);
             return 429;
         }
-        who = ad_auth_token_lookup(a, token, &tok);
+        who = ad_auth_lookup(a, r, token, &tok);
         if (who == NULL) {
             ad_auth_peer_failed(a, peer);
         }

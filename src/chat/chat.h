@@ -99,4 +99,16 @@ void ad_chat_cancel(ad_chat_t *c, const char *chat);
  * provider, orgId?, ...} (new reference). */
 json_t *ad_chat_limits(ad_chat_t *c, const char *prefix);
 
+/* ---- what a chat request may hold (spec.c), any thread ------------------------------ */
+/* A stateless call's sessionId: 1 to 64 of A-Z a-z 0-9 - _, not starting
+ * chat_ (a stored chat's events are not to be mixed in). */
+bool ad_chat_session_id_ok(const char *id);
+/* messages: 1 to 200 {role: user or assistant, content: text}. A new
+ * array with just those, or NULL with why saying what is wrong. */
+json_t *ad_chat_messages_check(const json_t *in, char *why, size_t whysz);
+/* The model an agent definition stands for: its own (Claude Code's aliases
+ * understood), else one for its tier; NULL: keep the default. Borrowed
+ * from def or static. */
+const char *ad_chat_def_model(const json_t *def);
+
 #endif

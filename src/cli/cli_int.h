@@ -106,11 +106,15 @@ int ad_cli_rm(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approvals(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approve(ad_cli_t *c, int argc, char **argv);
 int ad_cli_token(ad_cli_t *c, int argc, char **argv);
+int ad_cli_credits(ad_cli_t *c, int argc, char **argv); /* credits.c */
+int ad_cli_import(ad_cli_t *c, int argc, char **argv);  /* import.c */
 int ad_cli_login(ad_cli_t *c, int argc, char **argv);
 int ad_cli_logs(ad_cli_t *c, int argc, char **argv);
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv);
 int ad_cli_wt(ad_cli_t *c, int argc, char **argv);
 int ad_cli_merge(ad_cli_t *c, int argc, char **argv);
+/* pr.c */
+int ad_cli_pr(ad_cli_t *c, int argc, char **argv);
 int ad_cli_fork(ad_cli_t *c, int argc, char **argv);
 int ad_cli_diff(ad_cli_t *c, int argc, char **argv);
 int ad_cli_commit(ad_cli_t *c, int argc, char **argv);

@@ -114,6 +114,23 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --expires-in D  a lifetime: 3600, 90m, 12h or 30d (default: none)\n"
      "  --rate N        requests per minute it may make (0: the default)\n"
      "  --json          the daemon's JSON\n"},
+    {"credits", ad_cli_credits, "grant show", "an organisation's credits, or grant it some",
+     "Usage: agentd credits [show] [ORG] [--json]\n"
+     "       agentd credits grant ORG AMOUNT [--note TEXT] [--json]\n"
+     "An organisation's credit balance (granted, less what its runs cost, less\n"
+     "what running ones have cost so far) and its grants; or grant it credits\n"
+     "(one credit is one US dollar of model cost; a negative AMOUNT takes some\n"
+     "back). ORG is an organisation's id or name (default: the default org).\n"
+     "  --note TEXT  why, kept with the grant\n"
+     "  --json       the daemon's JSON\n"},
+    {"import", ad_cli_import, NULL, "bring a Claude Manager database across",
+     "Usage: agentd import PATH/claude-manager.db [--org ORG] [--json]\n"
+     "Copy a Claude Manager install's workspaces, worktrees, agents, messages,\n"
+     "usage, settings and agent sessions into agentd (ids kept), and print per\n"
+     "table how many rows the source had and how many were imported, already\n"
+     "present (a second import changes nothing) or skipped.\n"
+     "  --org ORG  the organisation its workspaces go to (default: the default)\n"
+     "  --json     the daemon's JSON\n"},
     {"login", ad_cli_login, NULL, "print a dashboard sign-in URL with a one-time code",
      "Usage: agentd login [--json]\n"
      "Print a dashboard sign-in URL with a one-time code (good once, for 5 min).\n"
@@ -153,6 +170,18 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "                 commit) or rebase (replay, then fast-forward)\n"
      "  --message T    the commit message (merge and squash)\n"
      "  --json         the daemon's JSON\n"},
+    {"pr", ad_cli_pr, "create status", "open a worktree's pull request, or show it and its checks",
+     "Usage: agentd pr create WT --title TITLE [--body TEXT] [--draft] [--json]\n"
+     "       agentd pr status WT [--json]\n"
+     "create pushes the worktree's branch and opens a pull request into its base\n"
+     "branch on the forge its remote points at (GitHub, GitLab, Gitea/Forgejo),\n"
+     "with the token stored as credential github, gitlab or gitea; an open one\n"
+     "for the branch is taken over. status reads its state and checks.\n"
+     "A self-hosted forge is mapped by an admin in the setting forge_hosts.\n"
+     "  --title T  the pull request's title (required)\n"
+     "  --body T   its description\n"
+     "  --draft    open it as a draft\n"
+     "  --json     the daemon's JSON\n"},
     {"diff", ad_cli_diff, NULL, "a worktree's changes, or its work against the base",
      "Usage: agentd diff WT [FILE] [--against REF] [--working] [--json]\n"
      "What a worktree's branch would bring to its base: ahead/behind, the\n"
@@ -171,7 +200,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "Usage: agentd open [AGENT] [--print]\n"
      "Open the dashboard, or AGENT's page, in a browser (xdg-open or open);\n"
      "with no display, or --print, print the URL instead.\n"
-     "  --print  print the URL, open nothing\n"},
+     "  --print  print the URL, open nothing\n"
+     "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
     {"completion", ad_cli_completion, "bash zsh", "print a shell completion script",
      "Usage: agentd completion bash|zsh\n"
      "Print a completion script for bash or zsh, made from this agentd's own\n"

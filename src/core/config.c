@@ -76,6 +76,29 @@ static const opt_t options[] = {
     {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
      "nodes"},
+    {"project-sync-roots", "AGENTD_PROJECT_SYNC_ROOTS", STR(project_sync_roots), "LIST", "", 0, 0,
+     "comma-separated folders under which a workbench project may be kept in sync with a folder "
+     "(none: no project may)"},
+    {"project-sync-interval-ms", "AGENTD_PROJECT_SYNC_INTERVAL_MS", U64(project_sync_interval_ms),
+     "MS", "2000", 0, 3600000, "how often synced project folders are read for changes (0: never)"},
+    {"jwt-secret-file", "AGENTD_JWT_SECRET_FILE", STR(jwt_secret_file), "FILE", "", 0, 0,
+     "accept HS256 JWTs signed with the secret in this file (mode 0600, at least 32 bytes) as "
+     "credentials, beside tokens (docs/security.md)"},
+    {"jwt-public-key", "AGENTD_JWT_PUBLIC_KEY", STR(jwt_public_key), "FILE", "", 0, 0,
+     "accept RS256 (RSA key) or ES256 (P-256 key) JWTs verified with this PEM public key"},
+    {"jwt-issuer", "AGENTD_JWT_ISSUER", STR(jwt_issuer), "ISS", "", 0, 0,
+     "the iss a JWT must carry (required with a JWT key)"},
+    {"jwt-audience", "AGENTD_JWT_AUDIENCE", STR(jwt_audience), "AUD", "", 0, 0,
+     "the aud a JWT must carry or list (required with a JWT key)"},
+    {"jwt-org-claim", "AGENTD_JWT_ORG_CLAIM", STR(jwt_org_claim), "NAME", "org", 0, 0,
+     "the claim naming the organisation (its id or name) a JWT acts in"},
+    {"jwt-scope-claim", "AGENTD_JWT_SCOPE_CLAIM", STR(jwt_scope_claim), "NAME", "scope", 0, 0,
+     "the claim naming the scope: read, write or admin (space-separated or an array; the "
+     "highest counts)"},
+    {"jwt-max-scope", "AGENTD_JWT_MAX_SCOPE", STR(jwt_max_scope), "SCOPE", "admin", 0, 0,
+     "the widest scope a JWT may get, whatever its claim says"},
+    {"jwt-leeway", "AGENTD_JWT_LEEWAY", U64(jwt_leeway_s), "SECONDS", "60", 0, 3600,
+     "clock skew allowed on a JWT's exp and nbf"},
     {"token-rate-per-minute", "AGENTD_TOKEN_RATE_PER_MINUTE", U64(token_rate_per_minute), "N",
      "6000", 0, 100000000,
      "requests per minute an API token may make unless it has its own limit (0: unlimited)"},
@@ -188,6 +211,10 @@ static const opt_t options[] = {
      "the session bus"},
     {ENV_ONLY, "AGENTD_GIT_LIB", T_ENV, 0, 0, "PATH", "", 0, 0,
      "agentd-git.so to load (default: the one beside the agentd executable)"},
+    {ENV_ONLY, "ANTHROPIC_BASE_URL", T_ENV, 0, 0, "URL", "https://api.anthropic.com", 0, 0,
+     "the Messages API of chats whose organisation's anthropic credential sets no baseUrl"},
+    {ENV_ONLY, "OPENAI_BASE_URL", T_ENV, 0, 0, "URL", "https://api.openai.com/v1", 0, 0,
+     "the OpenAI-compatible API of chats whose openai credential sets no baseUrl"},
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)

@@ -91,11 +91,14 @@ json_t *ad_gitx_diff_files(git_diff *diff)
         git_patch_free(patch);
         const char *oldp = d->old_file.path;
         const char *newp = d->new_file.path ? d->new_file.path : oldp;
-        json_array_append_new(files,
-                              json_pack("{s:s, s:s?, s:s, s:I, s:I, s:b}", "path", newp, "oldPath",
-                                        oldp && strcmp(oldp, newp) != 0 ? oldp : NULL, "status",
-                                        delta_word(d->status), "insertions", (json_int_t)ins,
-                                        "deletions", (json_int_t)del, "binary", binary));
+        json_t *f = json_pack("{s:s, s:s?, s:s, s:I, s:I, s:b}", "path", newp, "oldPath",
+                              oldp && strcmp(oldp, newp) != 0 ? oldp : NULL, "status",
+                              delta_word(d->status), "insertions", (json_int_t)ins, "deletions",
+                              (json_int_t)del, "binary", binary);
+        if (d->status == GIT_DELTA_UNTRACKED) { /* "added", and not even staged */
+            json_object_set_new(f, "untracked", json_true());
+        }
+        json_array_append_new(files, f);
         ins_total += ins;
         del_total += del;
     }

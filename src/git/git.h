@@ -275,7 +275,8 @@ int ad_git_rebase(const char *wt_path, const char *onto, json_t **out, ad_git_er
  * without a shell (stdin /dev/null, no prompts, the ext:: transport off,
  * 2 minutes at most). Refusals: AD_ESTATE "no_remote", "detached",
  * "push_failed" (details {"output"}); AD_EINVAL "invalid_remote".
- * out: {"pushed", "remote", "branch", "output"}. */
+ * out: {"pushed", "remote", "url" (the remote's, without user info), "branch",
+ * "output"}. */
 int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_err_t *e);
 
 /* Writes files ([{path, content}], paths relative to dir, a folder below

@@ -74,10 +74,24 @@ static void default_remote(git_config *cfg, const char *branch, char *out, size_
     }
 }
 
+/* url without the user info of scheme://user:secret@host/...: a token kept
+ * in the remote's URL is never answered. */
+static void url_without_secret(const char *url, char *out, size_t outsz)
+{
+    const char *s = strstr(url, "://");
+    const char *at = s != NULL ? strchr(s + 3, '@') : NULL;
+    const char *slash = s != NULL ? strchr(s + 3, '/') : NULL;
+    if (at != NULL && (slash == NULL || at < slash)) {
+        snprintf(out, outsz, "%.*s%s", (int)(s + 3 - url), url, at + 1);
+    } else {
+        snprintf(out, outsz, "%s", url);
+    }
+}
+
 /* The remote to push to: given or the default; it must be a configured
  * remote (remote.<name>.url), named by the ref rules (never an option). */
 static int pick_remote(git_repository *repo, const char *branch, const char *given, char *out,
-                       size_t outsz, ad_git_err_t *e)
+                       size_t outsz, char *url_out, size_t urlsz, ad_git_err_t *e)
 {
     git_config *cfg = NULL;
     git_buf url = {0};
@@ -99,6 +113,8 @@ static int pick_remote(git_repository *repo, const char *branch, const char *giv
         if (!ad_git_ref_valid(out, why, sizeof(why)) ||
             git_config_get_string_buf(&url, cfg, key) != 0) {
             rc = ad_gitx_fail(e, AD_EINVAL, "invalid_remote", "no remote named %s", out);
+        } else {
+            url_without_secret(url.ptr, url_out, urlsz);
         }
     }
     git_buf_dispose(&url);
@@ -121,8 +137,8 @@ static void push_env(char **envp, size_t max)
     envp[n] = NULL;
 }
 
-static int run_push(const char *wt_path, const char *remote, const char *branch, json_t **out,
-                    ad_git_err_t *e)
+static int run_push(const char *wt_path, const char *remote, const char *url, const char *branch,
+                    json_t **out, ad_git_err_t *e)
 {
     char git[PATH_MAX], refspec[600];
     if (!find_git(git, sizeof(git))) {
@@ -149,8 +165,8 @@ static int run_push(const char *wt_path, const char *remote, const char *branch,
             json_decref(e->details);
             e->details = json_pack("{s:o, s:s}", "output", text, "remote", remote);
         } else {
-            *out = json_pack("{s:b, s:s, s:s, s:o}", "pushed", true, "remote", remote, "branch",
-                             branch, "output", text);
+            *out = json_pack("{s:b, s:s, s:s, s:s, s:o}", "pushed", true, "remote", remote, "url",
+                             url, "branch", branch, "output", text);
             ad_log(AD_LOG_INFO, "git", "pushed branch=%s remote=%s", branch, remote);
         }
     }
@@ -162,7 +178,7 @@ int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_er
 {
     git_repository *repo = NULL;
     git_reference *head = NULL;
-    char branch[256], rname[256];
+    char branch[256], rname[256], url[1024] = "";
     *out = NULL;
     int rc = ad_gitx_open_worktree(wt_path, &repo, e);
     if (rc != 0) {
@@ -175,9 +191,9 @@ int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_er
         goto out;
     }
     snprintf(branch, sizeof(branch), "%s", git_reference_shorthand(head));
-    rc = pick_remote(repo, branch, remote, rname, sizeof(rname), e);
+    rc = pick_remote(repo, branch, remote, rname, sizeof(rname), url, sizeof(url), e);
     if (rc == 0) {
-        rc = run_push(wt_path, rname, branch, out, e);
+        rc = run_push(wt_path, rname, url, branch, out, e);
     }
 out:
     git_reference_free(head);

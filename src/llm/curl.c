@@ -30,6 +30,7 @@ static int load(void *h)
     LOAD(easy_setopt, curl_easy_setopt);
     LOAD(easy_getinfo, curl_easy_getinfo);
     LOAD(easy_cleanup, curl_easy_cleanup);
+    LOAD(easy_perform, curl_easy_perform);
     LOAD(easy_strerror, curl_easy_strerror);
     LOAD(slist_append, curl_slist_append);
     LOAD(slist_free_all, curl_slist_free_all);

@@ -149,7 +149,9 @@ json_t *ad_def_parse(const char *text, size_t len, const char *fallback_name);
 json_t *ad_defs_rank(json_t *defs, const char *query, const char *category);
 /* cb(defs, ud) on the loop: every .md file of each folder [{path,
  * workspaceId?}] (stolen), read on the thread pool, in folder then name
- * order. defs is owned by cb. 0, or an error and cb is not called. */
+ * order, then the built-in "general" definition (source "builtin") unless
+ * one of them is named so. defs is owned by cb. 0, or an error and cb is
+ * not called. */
 typedef void (*ad_defs_cb)(json_t *defs, void *ud);
 int ad_defs_load(uv_loop_t *loop, json_t *dirs, ad_defs_cb cb, void *ud);
 
@@ -203,6 +205,37 @@ int ad_llm_tar_end(ad_buf_t *out);
  * most 60 bytes, never "", "." or starting with '.'; "project" for none. */
 void ad_llm_tar_folder_name(const char *name, char *out, size_t outsz);
 
+/* ---- a project taken out as files (export.c), blocking: the pool ------------------ */
+/* Whether dir is an absolute path without . or .. parts or a trailing /. */
+bool ad_llm_export_path_ok(const char *dir);
+/* project {name, description, messages, files [{path, content}]} (borrowed)
+ * written into the new folder dir with .agentd-project.json: 0,
+ * AD_EEXIST (the folder exists or cannot be made) or AD_EIO / AD_ENOMEM,
+ * with why. Never writes through a symlink. */
+int ad_llm_project_export(const json_t *project, const char *dir, char *why, size_t whysz);
+/* The same packed as a tar archive of folder/ into tar (its bound:
+ * AD_ETOOBIG). 0 or the error. */
+int ad_llm_project_tar(const json_t *project, const char *folder, ad_buf_t *tar);
+/* sync.c (blocking: the pool): the project's files written into the folder
+ * dir where they differ (*written: how many), every open below dir; 0,
+ * AD_ENOENT (no folder) or AD_EIO. scan: the folder's files changed after
+ * since_ms (mtime) and not as the project has them, as changes [{path,
+ * content}] (new reference); links, dot files, files over 512 KiB or not
+ * UTF-8 are left out. */
+int ad_llm_sync_push(const json_t *project, const char *dir, size_t *written);
+json_t *ad_llm_sync_scan(const json_t *project, const char *dir, int64_t since_ms);
+/* A project's files (name: the request's field) before they are saved: at
+ * most 2000 {path (ad_llm_path_ok), content (at most 512 KiB; not needed
+ * with delete: true when patch)}, no path twice, 64 MiB in all with
+ * *total (which adds their bytes). 0, or AD_EINVAL with field (such as
+ * "files[3]") and why. Any thread. */
+int ad_llm_project_files_check(const json_t *files, const char *name, bool patch, size_t *total,
+                               char *field, size_t fsz, char *why, size_t wsz);
+/* A project's messages: at most 10000 {role user|assistant|system,
+ * content of at most 1 MiB}; *total adds their bytes. As above. */
+int ad_llm_project_messages_check(const json_t *msgs, size_t *total, char *field, size_t fsz,
+                                  char *why, size_t wsz);
+
 /* ---- the client (client.c) ------------------------------------------------- */
 typedef struct ad_llm ad_llm_t;
 typedef struct ad_llm_req ad_llm_req_t;
@@ -255,5 +288,24 @@ int ad_llm_start(ad_llm_t *c, const ad_llm_spec_t *spec, const ad_llm_cbs_t *cbs
 void ad_llm_cancel(ad_llm_req_t *rq);
 /* Requests in flight. */
 size_t ad_llm_active(const ad_llm_t *c);
+
+/* ---- one plain HTTP request (fetch.c) ------------------------------------- */
+/* For REST APIs other than the models' (src/forge). Never follows a
+ * redirect; http and https only. */
+typedef struct {
+    const char *method;         /* GET, POST */
+    const char *url;            /* borrowed */
+    const char *const *headers; /* "Name: value", NULL-terminated; borrowed */
+    const char *body;           /* JSON text or NULL; borrowed */
+    long timeout_ms;            /* 0: 30 s */
+} ad_fetch_t;
+
+/* Loads libcurl; loop thread, before the first ad_llm_fetch. False with a
+ * reason in err when it is missing. */
+bool ad_llm_fetch_ready(char *err, size_t errsz);
+/* Blocking: pool threads only. 0 with the answer's status and body (out
+ * keeps at most its cap), or AD_EIO with curl's message in err (never a
+ * header's value). */
+int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, size_t errsz);
 
 #endif

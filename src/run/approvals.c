@@ -140,9 +140,65 @@ static int claude_answer(ad_run_t *run, const char *request_id, ad_approval_deci
 
 static const ad_run_approver_t claude_approver = {claude_answer, claude_refuse};
 
+/* ---- Codex app-server: accept, decline or acceptForSession ----------------------- */
+
+static int codex_answer(ad_run_t *run, const char *request_id, ad_approval_decision_t d,
+                        const char *tool, json_t *input)
+{
+    AD_UNUSED(tool);
+    AD_UNUSED(input);
+    const char *decision = d == AD_APPROVAL_DENY           ? "decline"
+                           : d == AD_APPROVAL_ALLOW_ALWAYS ? "acceptForSession"
+                                                           : "accept";
+    size_t len = 0;
+    char *line = ad_codex_app_answer(run->parser, request_id, decision, &len);
+    int rc = run->proc == NULL ? AD_ESTATE
+             : line != NULL    ? ad_proc_write(run->proc, line, len)
+                               : AD_EINTERNAL;
+    free(line);
+    return rc;
+}
+
+static void codex_refuse(ad_run_t *run, const char *request_id)
+{
+    (void)codex_answer(run, request_id, AD_APPROVAL_DENY, NULL, NULL);
+}
+
+static const ad_run_approver_t codex_approver = {codex_answer, codex_refuse};
+
+/* ---- ACP: the option the agent offered that fits the decision --------------------- */
+
+static int acp_answer(ad_run_t *run, const char *request_id, ad_approval_decision_t d,
+                      const char *tool, json_t *input)
+{
+    AD_UNUSED(tool);
+    AD_UNUSED(input);
+    ad_acp_decision_t ad = d == AD_APPROVAL_DENY           ? AD_ACP_DENY
+                           : d == AD_APPROVAL_ALLOW_ALWAYS ? AD_ACP_ALLOW_ALWAYS
+                                                           : AD_ACP_ALLOW;
+    size_t len = 0;
+    char *line = ad_acp_permission_answer(run->parser, request_id, ad, &len);
+    int rc = run->proc == NULL ? AD_ESTATE
+             : line != NULL    ? ad_proc_write(run->proc, line, len)
+                               : AD_ENOENT;
+    free(line);
+    return rc;
+}
+
+static void acp_refuse(ad_run_t *run, const char *request_id)
+{
+    (void)acp_answer(run, request_id, AD_APPROVAL_DENY, NULL, NULL);
+}
+
+static const ad_run_approver_t acp_approver = {acp_answer, acp_refuse};
+
+/* The run's own approver, else its executor's. */
 static const ad_run_approver_t *approver_of(const ad_run_t *run)
 {
-    return run->approver != NULL ? run->approver : &claude_approver;
+    if (run->approver != NULL) {
+        return run->approver;
+    }
+    return run->exec == AD_EXEC_ACP ? &acp_approver : run->rpc ? &codex_approver : &claude_approver;
 }
 
 /* ---- the executor-neutral record ------------------------------------------------ */
@@ -215,6 +271,32 @@ void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
                                                           .tool_use_id = rec->tool_id,
                                                           .input = rec->json,
                                                           .description = rec->text});
+}
+
+void ad_run_approvals_restore(ad_run_t *run)
+{
+    json_t *rows = NULL;
+    if (ad_store_approval_pending_of_run(run->r->store, run->run_id, &rows) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "pending approvals not read run=%s", run->run_id);
+        return;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(rows, i, a)
+    {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        const char *rid = json_string_value(json_object_get(a, "requestId"));
+        if (id == NULL || rid == NULL || strlen(id) >= AD_ID_MAX ||
+            strlen(rid) >= sizeof(run->approvals[0].request_id) ||
+            run->napprovals == AD_RUN_APPROVALS_MAX || find_request(run, rid) >= 0) {
+            continue;
+        }
+        snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
+        snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id),
+                 "%s", rid);
+        run->napprovals++;
+    }
+    json_decref(rows);
 }
 
 void ad_run_approvals_end(ad_run_t *run)

@@ -28,6 +28,9 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
     w->next = run->stop_waiters;
     run->stop_waiters = w;
     ad_log(AD_LOG_INFO, "runner", "stopping agent=%s force=%d", agent_id, force);
+    if (run->exec == AD_EXEC_ACP && run->stop_since == 0) {
+        ad_run_acp_cancel(run); /* the turn ends first, as the protocol asks */
+    }
     bool first = run->stop_since == 0;
     if (first) {
         run->stop_since = ad_wall_ms();
@@ -41,7 +44,11 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
         ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL, why);
         json_decref(why);
     }
-    ad_proc_stop(run->proc, force);
+    /* codex app-server: turn/interrupt first (the turn ends as such), then
+     * stdin closes and the usual escalation follows */
+    if (!(first && !force && run->rpc && ad_run_interrupt_first(run))) {
+        ad_proc_stop(run->proc, force);
+    }
     return 0;
 }
 
@@ -106,6 +113,17 @@ static void on_message_done(int rc, void *ud)
  * the text and a newline otherwise. */
 static int write_input(ad_run_t *run, const char *content)
 {
+    if (run->rpc) { /* codex app-server: turn/start, or turn/steer mid-turn */
+        char *line = NULL;
+        size_t len = 0;
+        int rc = ad_codex_app_input(run->parser, content, &line, &len);
+        rc = rc == 0 && line != NULL ? ad_proc_write(run->proc, line, len) : rc;
+        free(line);
+        return rc;
+    }
+    if (run->exec == AD_EXEC_ACP) {
+        return ad_run_acp_prompt(run, content);
+    }
     if (run->stdin_json) {
         size_t len = 0;
         char *line = ad_claude_user_line(content, &len);

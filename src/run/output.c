@@ -921,21 +921,34 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
     /* One-shot CLIs exit right after their turn: the run's end sets the
      * status (a `waiting` in between would invite a message they cannot
      * take). */
-    if (ad_proc_alive(run->proc) && !run->one_shot) {
+    if (run->rpc && run->stop_since != 0 && !ad_codex_app_busy(run->parser)) {
+        ad_proc_stop(run->proc, false); /* the interrupted turn has ended (control.c) */
+        return;
+    }
+    if (ad_proc_alive(run->proc) && !run->one_shot &&
+        !(run->rpc && ad_codex_app_busy(run->parser))) {
+        ad_store_agent_runtime_t upd = {.context_level = -1};
+        /* an ACP agent goes on with the message that waited for this turn */
+        bool more = run->exec == AD_EXEC_ACP && ad_acp_busy(run->parser);
+        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR
+                               : more        ? AD_AGENT_STATUS_RUNNING
+                                             : AD_AGENT_STATUS_WAITING;
+        const char *ref = run->said_id[0] != '\0' ? run->said_id : "(no message)";
         ad_store_status_reason_t why;
-        if (rec->is_error) {
-            ad_status_reason_set(&why, "turn_failed", run->said_id, "result event %s: %s",
-                                 run->said_id[0] != '\0' ? run->said_id : "(no message)",
+        if (rec->is_error) { /* why, as a run's end says it (the process lives on) */
+            upd.state_patch = json_pack("{s:s}", "statusReason", run->reason);
+            ad_status_reason_set(&why, "turn_failed", run->said_id, "result event %s: %s", ref,
                                  run->reason);
+        } else if (more) {
+            ad_status_reason_set(&why, "turn_started", run->said_id,
+                                 "result event %s: the next waiting message goes on", ref);
         } else {
             ad_status_reason_set(&why, "turn_ended", run->said_id,
                                  "result event %s: the turn ended, the agent waits for your "
                                  "next message",
-                                 run->said_id[0] != '\0' ? run->said_id : "(no message)");
+                                 ref);
         }
-        ad_run_set_status(run, NULL,
-                          rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING, &why,
-                          NULL, NULL);
+        ad_run_set_status(run, &upd, st, &why, NULL, NULL);
     }
 }
 
@@ -1112,6 +1125,18 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         break;
     case AD_REC_APPROVAL:
         ad_run_on_approval_rec(run, rec);
+        break;
+    case AD_REC_WRITE: /* the protocol's own answer (codex app-server) */
+        if (rec->text != NULL && run->proc != NULL &&
+            ad_proc_write(run->proc, rec->text, strlen(rec->text)) != 0) {
+            ad_log(AD_LOG_WARN, "runner", "protocol line not written agent=%s", run->agent_id);
+        }
+        break;
+    case AD_REC_REQUEST:
+        ad_run_acp_request(run, rec);
+        break;
+    case AD_REC_FAULT:
+        ad_run_acp_fault(run, rec);
         break;
     }
 }

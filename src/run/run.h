@@ -17,9 +17,12 @@
  *                   "stdin" or "none": the polite stop step; claude's
  *                   default is SIGINT and then stdin closed
  *   state.model, state.baseUrl, state.codexConfig: see ad_agent_spec_t
- * Codex and Gemini run one turn per process (the prompt on stdin, then
- * closed); a message to such an agent with no live run starts a run that
- * resumes its session (ad_runner_message).
+ * Codex runs on `codex app-server` (JSON-RPC on its stdin and stdout, the
+ * lines made by src/agent's parser of the run): one process for many turns,
+ * a message mid-turn steered into it, stop interrupting the turn first.
+ * Gemini, and Codex older than app-server, run one turn per process (the
+ * prompt on stdin, then closed); a message to such an agent with no live
+ * run starts a run that resumes its session (ad_runner_message).
  * The working directory is the agent's worktree path.
  *
  * Threads: loop thread only. store, bus and procs are borrowed and must
@@ -87,7 +90,9 @@ typedef struct {
 int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt,
                         const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
                         size_t errsz);
-/* Stops the agent's run (force: SIGKILL now). Returns AD_ENOENT when the
+/* Stops the agent's run (force: SIGKILL now; codex app-server: the turn in
+ * progress is interrupted first, and the polite step follows its end or
+ * the stop grace). Returns AD_ENOENT when the
  * agent is not running (nothing is called); on 0, cb gets {agent} after the
  * process has exited and the run's end is committed. */
 int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_cb cb, void *ud);
@@ -102,10 +107,11 @@ bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *sin
 int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 /* Sends a user message to the running agent's stdin (claude: a stream-json
- * user line; others: the text and a newline) and stores it. For a codex or
- * gemini agent with no live run, starts a run with the message as its
- * prompt, resuming the agent's session (refusals as ad_runner_start); while
- * their run is live, AD_ESTATE ("busy"). AD_ESTATE when the agent is not
+ * user line; codex app-server: turn/start, or turn/steer while a turn runs;
+ * others: the text and a newline) and stores it. For a codex or gemini
+ * agent with no live run, starts a run with the message as its prompt,
+ * resuming the agent's session (refusals as ad_runner_start); while a
+ * one-turn run (gemini, codex exec) is live, AD_ESTATE ("busy"). AD_ESTATE when the agent is not
  * running or cannot take input (stdin closed), AD_EINVAL for text that is
  * not UTF-8, AD_ETOOBIG when stdin's queue is full. On 0, cb gets
  * {messageId, status:"sent", running:true} after the message is stored
@@ -154,8 +160,14 @@ typedef struct {
     double cost_usd;
 } ad_runner_stats_t;
 void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; runner NULL: zeros),
+ * with the runs stalled on a full disk. 0 or AD_ETOOBIG. Loop thread. */
+int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b);
 /* True while agent_id has a live process. */
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
+/* The agent joined crew (NULL or "": left its crew) while its run goes on:
+ * the run's events go to crew:<crew> and carry its id from now on. */
+void ad_runner_set_crew(ad_runner_t *r, const char *agent_id, const char *crew);
 /* Terminal agents: resize, and raw input bytes. AD_ENOENT / AD_ESTATE. */
 int ad_runner_resize(ad_runner_t *r, const char *agent_id, uint16_t rows, uint16_t cols);
 int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, size_t len);
@@ -186,5 +198,30 @@ json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol);
  * read from st (loop thread). NULL when the store could not say (a start
  * is refused then: a policy not read could be a narrower one). */
 json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent);
+
+/* ---- an agent's run settings, checked before they are stored (spec.c) ----------
+ * Each returns 0, or AD_EINVAL with why saying what is wrong (the REST
+ * layer answers it as a 422 on the field). Any thread. */
+/* Environment variables that change how a program loads or what it runs
+ * (LD_*, NODE_OPTIONS, PYTHONPATH, GIT_* hooks, ...). */
+bool ad_run_env_unsafe(const char *name);
+/* env maps names to strings; an unsafe name only with allow_unsafe. */
+int ad_run_env_check(const json_t *env, bool allow_unsafe, char *why, size_t whysz);
+/* A sandbox policy object {network: "on"|"off"|{allow: [host[:port]]},
+ * paths: ["/ro", {path, write}]} (ad_run_sandbox_path_ok for each path). */
+int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, size_t whysz);
+/* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
+ * run's cgroup enforces them (src/proc). */
+int ad_run_limits_check(const json_t *lim, char *why, size_t whysz);
+/* Whether url is an http:// or https:// URL of printable characters. */
+bool ad_run_base_url_ok(const char *url);
+/* What a new agent's insert arguments get when the request left them out:
+ * name "Agent HH:MM" (local time), mode the default_mode setting (else
+ * regular), permissions [read]. Loop thread (reads the settings). */
+void ad_run_agent_defaults(ad_store_t *st, json_t *args);
+/* Whether auto mode for Claude Code (executor NULL is claude) is refused:
+ * agentd runs as root and the owner did not set allow_root_auto (Claude
+ * Code may skip permissions as root only inside a sandbox). Loop thread. */
+bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor);
 
 #endif

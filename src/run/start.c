@@ -81,8 +81,10 @@ static void spec_from_state(start_t *s)
     spec->system_prompt = json_string_value(json_object_get(s->state, "systemPrompt"));
     spec->base_url = json_string_value(json_object_get(s->state, "baseUrl"));
     spec->codex_config = json_object_get(s->state, "codexConfig");
+    spec->cli_version = json_string_value(json_object_get(s->state, "codexVersion"));
     s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);
     spec->command = s->cmd;
+    spec->acp_agent = json_string_value(json_object_get(s->state, "acpAgent"));
     /* Unreadable settings count as all off. */
     spec->allow_root_auto = json_is_true(json_object_get(s->settings, "allow_root_auto"));
 }
@@ -118,7 +120,10 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool f
     }
     spec_from_state(s);
     spec->prompt = prompt;
-    if (followup && spec->executor != AD_EXEC_CODEX && spec->executor != AD_EXEC_GEMINI) {
+    /* an ACP agent that is not running takes a message as a new run that
+     * loads its session (when the agent can) */
+    if (followup && spec->executor != AD_EXEC_CODEX && spec->executor != AD_EXEC_GEMINI &&
+        spec->executor != AD_EXEC_ACP) {
         snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
         return AD_ESTATE;
     }
@@ -208,8 +213,16 @@ static int sandbox(ad_runner_t *r, const char *agent_id, start_t *s, char *err, 
     bool found =
         argv0 != NULL && ad_path_which_in(argv0, getenv("PATH"), s->path, exe, sizeof(exe)) == 0;
     bool read_only = s->spec.executor == AD_EXEC_CODEX && s->spec.mode == AD_MODE_PLAN;
-    int rc = ad_run_sandbox(r, s->agent, agent_id, s->spec.executor, read_only, s->path,
-                            found ? exe : NULL, &s->sbx, err, errsz);
+    /* an ACP preset is its CLI's: the same config folder in the sandbox */
+    ad_executor_t ex = s->spec.executor;
+    const char *acp = s->spec.acp_agent != NULL ? s->spec.acp_agent : "";
+    if (ex == AD_EXEC_ACP && acp[0] != '\0') {
+        ex = strcmp(acp, "gemini") == 0            ? AD_EXEC_GEMINI
+             : strcmp(acp, "claude-code-acp") == 0 ? AD_EXEC_CLAUDE
+                                                   : AD_EXEC_CODEX;
+    }
+    int rc = ad_run_sandbox(r, s->agent, agent_id, ex, read_only, s->path, found ? exe : NULL,
+                            &s->sbx, err, errsz);
     if (rc != 0) {
         return rc;
     }
@@ -346,7 +359,9 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
     run->fork_pending = s->spec.fork_session;
     run->one_shot = s->launch.one_shot;
+    run->rpc = s->launch.rpc;
     run->parser = ad_parser_new(s->spec.executor);
+    run->cwd = ad_xstrdup(s->path);
     ad_parser_set_model(run->parser, s->spec.model);
     ad_parser_set_prices(run->parser, json_object_get(s->settings, "model_prices"));
     ad_recs_init(&run->recs);
@@ -374,8 +389,12 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->pty = run->pty;
     /* Codex and Gemini end at once on SIGINT (their stdin is closed
      * already); Claude Code ends its turn on it (then stdin closes). */
+    /* An ACP agent was sent session/cancel (control.c) and ends when its
+     * input does. */
     o->polite = ex == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
                 : ex == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
+                : ex == AD_EXEC_ACP    ? AD_PROC_POLITE_CLOSE_STDIN
+                : run->rpc             ? AD_PROC_POLITE_CLOSE_STDIN /* after turn/interrupt */
                                        : AD_PROC_POLITE_SIGINT;
     const char *stop_with = json_string_value(json_object_get(s->state, "stopWith"));
     if (stop_with != NULL) {
@@ -405,12 +424,26 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->limits = &s->limits; /* lives as long as the start */
 }
 
+/* What codex app-server is told of the agent (codexapp.c). */
+static void codex_open(const start_t *s, ad_codex_open_t *o)
+{
+    ad_run_codex_open(&s->spec, s->path, !s->sbx.none && s->sbx.home != NULL, o);
+}
+
 /* The process is up: its input, and the first prompt as a message. */
 static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
 {
     run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
     if (s->launch.stdin_data != NULL && s->launch.stdin_len > 0) {
         ad_proc_write(run->proc, s->launch.stdin_data, s->launch.stdin_len);
+    }
+    if (run->rpc) {
+        ad_codex_open_t o;
+        codex_open(s, &o);
+        ad_run_rpc_open(run, &o, prompt);
+    }
+    if (s->spec.executor == AD_EXEC_ACP) {
+        ad_run_acp_begin(run, &s->spec, prompt);
     }
     if (!run->accepts_input) {
         ad_proc_close_stdin(run->proc);
@@ -642,6 +675,15 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
     uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
     run->started_ns = age_ns < now ? now - age_ns : now;
     run->accepts_input = s.launch.interactive || s.spec.executor == AD_EXEC_COMMAND;
+    if (run->rpc) { /* its app-server lives on, on the agent's thread */
+        ad_codex_open_t co;
+        codex_open(&s, &co);
+        ad_codex_app_attach(run->parser, s.spec.session_id, &co);
+    }
+    if (s.spec.executor == AD_EXEC_ACP) {
+        ad_run_acp_resume(run, &s.spec);
+    }
+    ad_run_approvals_restore(run);
     run->next = r->runs;
     r->runs = run;
     ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,

@@ -81,6 +81,12 @@ void ad_run_version_set(ad_run_t *run, const char *version)
     }
     snprintf(run->cli_version, sizeof(run->cli_version), "%s", version[0] != '\0' ? version : "?");
     store_version(run->r, run->run_id, version);
+    if (run->exec == AD_EXEC_CODEX && version[0] != '\0') {
+        /* the next start picks app-server or exec --json by it */
+        ad_store_agent_runtime_t u = {.context_level = -1};
+        u.state_patch = json_pack("{s:s}", "codexVersion", version);
+        ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
+    }
     if (ad_cli_version_known(run->exec, version, NULL, 0)) {
         ad_log(AD_LOG_INFO, "runner", "cli version agent=%s run=%s executor=%s version=%s",
                run->agent_id, run->run_id, ad_executor_name(run->exec), version);

@@ -35,6 +35,7 @@ static const setting_def_t defs[] = {
     {"audit_retention_days", K_NUMBER, NULL, 0, 36500, true},
     {"model_prices", K_JSON, NULL, 0, 0, false},
     {"workspace_roots", K_JSON, NULL, 0, 0, false}, /* {orgId: [folders]}: src/api/settings.c */
+    {"forge_hosts", K_JSON, NULL, 0, 0, false},     /* {prefix: {kind, apiBase}}: src/forge */
     {"health_gpu_util_pct", K_NUMBER, NULL, 1, 100, false},
     {"health_gpu_temp_c", K_NUMBER, NULL, 1, 150, false},
     {"health_gpu_power_w", K_NUMBER, NULL, 1, 10000, false},

@@ -116,6 +116,9 @@ typedef struct {
     uint64_t event_log_bytes; /* the event log's segment files, 0 before it is attached */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; store NULL: none). 0
+ * or AD_ETOOBIG. Loop thread. */
+int ad_store_prom(ad_store_t *store, ad_buf_t *b);
 
 /* ---- workspaces and worktrees (workspaces.c) -------------------------------------
  * Reads run on the read connection (loop thread); writes are ops for
@@ -284,6 +287,24 @@ int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, co
 int ad_usage_period_key(int64_t ms, const char *period, char out[16]);
 /* The row of one period key, zeros when there is none. */
 int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, json_t **out);
+/* ---- usage figures (usagesum.c), loop thread ---- */
+/* Whether s is a date YYYY-MM-DD naming a real day. Any thread. */
+bool ad_usage_date_ok(const char *s);
+/* The totals of usage rows: the sums of their token and request counts
+ * and of costUsd (a new object). Any thread. */
+json_t *ad_store_usage_totals(json_t *rows);
+/* The last days (1-366) to now: {days, from, to, totals, history: one row
+ * a day, oldest first, zeros for days without use}. 0 or a read error. */
+int ad_store_usage_history(ad_store_t *st, int days, int64_t now, json_t **out);
+/* {daily, monthly}: each {period, date, tokenLimit, tokensUsed,
+ * tokensRemaining, costLimitUsd, costUsedUsd, costRemainingUsd, exceeded}
+ * from the settings' limits (0: none, remaining null). 0 or a read error. */
+int ad_store_usage_limits(ad_store_t *st, int64_t now, json_t **out);
+/* The agents' usage in the period (daily, weekly, monthly) holding now:
+ * {period, from (its key), totals {runs, inputTokens, outputTokens,
+ * totalTokens, costUsd}, agents (ad_store_usage_by_agent)}. */
+int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const char *org,
+                          json_t **out);
 /* Usage per agent of the runs alive at or after since_ms (ended then or
  * later, or still running), of org ("" = every org): an array, costliest
  * first, at most 500, of {agentId, name, worktreeId, executor, deletedAt?,
@@ -379,6 +400,49 @@ void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_don
  * unknown crew. Loop thread. */
 void ad_store_crew_rename(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,
                           void *ctx);
+
+/* ---- credits and agent time (credits.c) --------------------------------------------
+ * Credits are US dollars of model cost: the owner grants them to an org,
+ * runs spend them. Reads on the loop thread (bounded: a few rows a day).
+ */
+typedef struct {
+    const char *id, *org_id, *note, *granted_by;
+    double amount;
+    int64_t created_at;
+} ad_store_grant_t;
+/* cb gets {id, orgId, amount, note, grantedBy, createdAt}; AD_ENOENT for
+ * an org that does not exist. */
+void ad_store_credit_grant(ad_store_t *st, const ad_store_grant_t *g, ad_store_result_cb cb,
+                           void *ud);
+typedef struct {
+    double earned;  /* granted, all time */
+    double spent;   /* cost of the org's ended runs, all time */
+    double pending; /* cost so far of its running runs */
+    double balance; /* earned - spent - pending */
+    int64_t grants;
+} ad_store_credits_t;
+int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *out);
+/* The org's grants, newest first, at most limit. */
+int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_t **out);
+/* Agent time of org ("": every org) since from_day (days since the epoch)
+ * plus the running runs' time until now (wall ms): {agentSeconds,
+ * agentHours, runs, activeRuns, activeSeconds, nodes:[{node, agentSeconds,
+ * runs}], agents:[{agentId, name, node, runs, agentSeconds}] (the 50
+ * longest, ended runs)}. */
+int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
+                        json_t **out);
+
+/* agent_sessions (sessions.c): {sessions: [{id, agentId, sessionData,
+ * contextSnapshot, createdAt, updatedAt}]} of the agent, newest first, at
+ * most limit. One row per ended run (migration 2431's trigger). */
+int ad_store_agent_sessions(ad_store_t *st, const char *agent_id, int limit, json_t **out);
+
+/* import.c: copies a Claude Manager database (path, opened read-only)
+ * into agentd's tables, its workspaces in org, in one transaction. cb gets
+ * {source, orgId, tables: {<table>: {source, imported, present, skipped}},
+ * total: {…}}; AD_EINVAL when path is not such a database. */
+void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int64_t now,
+                          ad_store_result_cb cb, void *ud);
 
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
@@ -622,9 +686,11 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
 int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at);
 /* Figures of the runs ended on from_day (days since 1970-01-01 UTC) or
  * later, in org ("" every org): {totalRuns, succeeded, failed, stopped,
- * lost, successRate (of succeeded and failed; null without either),
- * inputTokens, outputTokens, totalTokens, costUsd, latency {run, tool:
- * {p50Ms, p95Ms, count}}}. Reads daily aggregates only. Loop thread. */
+ * lost, liveRuns, successRate (of succeeded and failed; null without either),
+ * inputTokens, outputTokens, totalTokens, costUsd (the ended runs' and the
+ * usage so far of those still running, as the agents show it), latency
+ * {run, tool: {p50Ms, p95Ms, count}}}. Reads daily aggregates and the
+ * running runs. Loop thread. */
 int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out);
 /* Counts a finished tool call's duration in org's tool latency histogram
  * (fire and forget). Loop thread. */
@@ -683,6 +749,15 @@ int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **
 /* {merges:[…]}: a worktree's recorded merges, newest first, at most 100.
  * Loop thread. */
 int ad_store_worktree_merges(ad_store_t *st, const char *worktree_id, json_t **out);
+
+/* ---- a worktree's pull request (prs.c, migration 2410) ------------------------------
+ * A PR object: worktreeId, forge, apiBase, owner, repo, number, url, title,
+ * head, base, state (open|closed|merged), draft, createdAt, updatedAt. */
+/* args {worktreeId, forge, apiBase, owner, repo, number, url, title, head,
+ * base, state, draft, now}: records (or replaces) the worktree's PR. */
+int ad_store_op_worktree_pr_put(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The worktree's PR, or AD_ENOENT. */
+int ad_store_worktree_pr(ad_store_t *st, const char *worktree_id, json_t **out);
 /* Loop thread: the workspace with setup columns and "worktrees". */
 int ad_store_git_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* Loop thread: the worktree row with vanishedAt and setup. */
@@ -773,6 +848,15 @@ int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
  * none (AD_ENOENT when a file to delete is not there). result {id, files
  * [{path, size, updatedAt}]}. */
 int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A project's sync folder (projects_sync.c, migration 2432): set (path) or
+ * cleared (NULL), cb gets {id, syncPath?}, AD_ENOENT for no such project;
+ * synced: the time its last sync ended; list: [{id, path, syncedAt}] of
+ * the synced projects (id NULL: all, at most 100). */
+void ad_store_project_sync_set(ad_store_t *st, const char *id, const char *path,
+                               ad_store_result_cb cb, void *ud);
+void ad_store_project_synced(ad_store_t *st, const char *id, int64_t at, ad_store_result_cb cb,
+                             void *ud);
+int ad_store_project_sync_list(ad_store_t *st, const char *id, json_t **out);
 /* args {id}: the project, its messages and files. result {id, deleted}. */
 int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* ---- hyper-parameter configs (hparams.c, migration 1900) -------------------------
@@ -852,6 +936,16 @@ typedef struct {
  * config {id, name, schemaId, values} | null, metrics {name: {final, best,
  * min, max, count, lastStep} | null}}], total}. Loop thread. */
 int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out);
+/* The query's words (rtquery.c), each added to q: metrics "reward,loss:min"
+ * (at most 8; ":min" when lower is better), statuses "succeeded,failed",
+ * filters "KEY OP VALUE,..." (at most 8; OP = != < <= > >=) and the sort
+ * KEY (startedAt, duration, status, agent, a config field, or
+ * <metric>.final|best|min|max, which adds the metric). NULL or "" adds
+ * nothing. 0, or AD_EINVAL. Any thread. */
+int ad_store_rt_parse_metrics(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_statuses(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_filters(ad_store_rt_query_t *q, const char *list);
+int ad_store_rt_parse_sort(ad_store_rt_query_t *q, const char *key);
 
 /* ---- approvals (approvals.c) -------------------------------------------------
  * Permission prompts of runs (see the file's comment for the object). */
@@ -860,6 +954,11 @@ int ad_store_approval_get(ad_store_t *st, const char *id, json_t **out);
 /* The agent's newest 200 approvals (pending_only: those still waiting) as
  * an array, newest first. Loop thread. */
 int ad_store_approval_list(ad_store_t *st, const char *agent_id, bool pending_only, json_t **out);
+/* The pending approvals of run_id with the CLI's request ids, [{id,
+ * requestId}] oldest first (at most 64): what a run taken up after a
+ * restart still waits on. For the runner only: request ids never go out.
+ * Loop thread. */
+int ad_store_approval_pending_of_run(ad_store_t *st, const char *run_id, json_t **out);
 /* args {id, agentId, runId, orgId, requestId, toolName, toolUseId?, input,
  * description?, now}; result: the approval. */
 int ad_store_op_approval_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
@@ -902,6 +1001,12 @@ typedef struct {
     void *ud;
 } ad_store_series_q_t;
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
+/* What a request may ask (seriesin.c), any thread: why point {name (1-200
+ * bytes), value (finite), step?, ts? (whole numbers)} of a batch is refused,
+ * or NULL; and q's window for a preset range (5m, 15m, 1h, 6h, 24h, 7d of
+ * wall time ending at now_ms): 0 or AD_EINVAL. */
+const char *ad_store_series_point_why(const json_t *p);
+int ad_store_series_range(ad_store_series_q_t *q, const char *range, int64_t now_ms);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
  * all) as CSV (run_id,name,step,time_ms,value,run_name,run_color, after a

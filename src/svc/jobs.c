@@ -6,7 +6,7 @@
  * end written to the store and published. A job's memory is freed once its
  * end is committed and its timer closed.
  */
-#include "svc/svc.h"
+#include "svc/svc_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -97,25 +97,6 @@ int ad_job_parse_line(const char *line, size_t len, ad_job_progress_t *p, json_t
     return kind;
 }
 
-static void keep_output(job_t *j, const char *line, size_t len)
-{
-    if (len > JOB_OUTPUT_MAX - 1) {
-        line += len - (JOB_OUTPUT_MAX - 1);
-        len = JOB_OUTPUT_MAX - 1;
-    }
-    if (j->output.len + len + 1 > JOB_OUTPUT_MAX) {
-        size_t drop = j->output.len + len + 1 - JOB_OUTPUT_MAX;
-        const char *nl = memchr(j->output.data + drop, '\n', j->output.len - drop);
-        ad_buf_consume(&j->output, nl != NULL ? (size_t)(nl - j->output.data) + 1 : j->output.len);
-    }
-    size_t mark = j->output.len;
-    if (ad_utf8_repair(&j->output, line, len) != 0 || ad_buf_putc(&j->output, '\n') != 0) {
-        /* Repaired bytes grew past the cap (U+FFFD is 3 bytes): the line is
-         * left out rather than kept cut. */
-        ad_buf_truncate(&j->output, mark);
-    }
-}
-
 /* ---- events ------------------------------------------------------------------ */
 
 static void publish(job_t *j, const char *type, json_t *payload)
@@ -181,7 +162,7 @@ static void on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, siz
         json_decref(j->result);
         j->result = result;
     } else {
-        keep_output(j, line, len);
+        ad_svc_tail_push(&j->output, JOB_OUTPUT_MAX, line, len);
     }
 }
 
@@ -401,6 +382,9 @@ void ad_jobs_overlay(const ad_jobs_t *js, json_t *row)
         json_object_set(row, "result", j->result);
     }
     json_object_set_new(row, "stopping", json_boolean(j->stop_requested));
+    /* what it printed so far (stored at its end) */
+    json_object_set_new(row, "output",
+                        json_stringn(j->output.data != NULL ? j->output.data : "", j->output.len));
 }
 
 size_t ad_jobs_running(const ad_jobs_t *js)

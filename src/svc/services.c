@@ -20,6 +20,7 @@
 #define STABLE_MS 10000
 #define PROBE_DEFAULT_MS 5000
 #define ENV_MAX 8192
+#define SERVICE_OUTPUT_MAX (16 * 1024)
 
 typedef struct service {
     struct service *next, *prev;
@@ -40,6 +41,8 @@ typedef struct service {
     char probe_error[128];
     int64_t checked_at;
     json_t *figures;
+    ad_buf_t output;    /* its last plain lines (not metrics), stdout and stderr */
+    int64_t started_at; /* wall ms of the running process's start, 0 when down */
     char error[256];
     uv_timer_t backoff, probe;
     int handles; /* timers not yet closed (after removal) */
@@ -67,8 +70,9 @@ static json_t *runtime(const service_t *s)
                                : json_null();
     json_t *cfg = json_object_get(s->row, "config");
     bool pending = s->config != NULL && !json_equal(s->config, cfg);
-    return json_pack("{s:s, s:o, s:i, s:I, s:o, s:o, s:O?, s:b, s:s?}", "status", s->status, "pid",
-                     s->proc ? json_integer(ad_proc_pid(s->proc)) : json_null(), "restarts",
+    return json_pack("{s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:O?, s:b, s:s?}", "status", s->status,
+                     "pid", s->proc ? json_integer(ad_proc_pid(s->proc)) : json_null(), "startedAt",
+                     s->proc ? json_integer(s->started_at) : json_null(), "restarts",
                      (int)s->restarts, "backoffMs", (json_int_t)s->backoff_ms, "lastExit", exit,
                      "health", health, "figures", s->figures, "pendingRestart", pending, "error",
                      s->error[0] ? s->error : NULL);
@@ -145,11 +149,14 @@ static void on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, siz
     AD_UNUSED(p);
     service_t *s = ud;
     if (stream != AD_PROC_STDOUT || truncated || len < 2 || line[0] != '{') {
+        ad_svc_tail_push(&s->output, SERVICE_OUTPUT_MAX, line, len);
         return;
     }
     json_t *o = json_loadb(line, len, 0, NULL);
     const char *type = json_string_value(json_object_get(o, "type"));
-    if (type != NULL && strcmp(type, "metrics") == 0) {
+    if (type == NULL || strcmp(type, "metrics") != 0) {
+        ad_svc_tail_push(&s->output, SERVICE_OUTPUT_MAX, line, len);
+    } else {
         json_t *f = json_object();
         const char *k;
         json_t *v;
@@ -304,6 +311,7 @@ static void start(service_t *s)
     json_decref(s->config);
     s->config = json_deep_copy(cfg);
     s->started_ms = uv_now(s->ss->loop);
+    s->started_at = ad_wall_ms();
     s->health = "unknown";
     probe_start(s);
     ad_log(AD_LOG_INFO, "services", "service started id=%s pid=%d", s->id,
@@ -320,6 +328,7 @@ static void on_timer_closed(uv_handle_t *h)
         json_decref(s->row);
         json_decref(s->config);
         json_decref(s->figures);
+        ad_buf_cleanup(&s->output);
         free(s);
     }
 }
@@ -349,6 +358,7 @@ static service_t *service_new(ad_services_t *ss, json_t *row)
 {
     service_t *s = ad_xcalloc(1, sizeof(*s));
     s->ss = ss;
+    ad_buf_init(&s->output, SERVICE_OUTPUT_MAX + 8);
     snprintf(s->id, sizeof(s->id), "%s", json_string_value(json_object_get(row, "id")));
     const char *org = json_string_value(json_object_get(row, "orgId"));
     snprintf(s->org, sizeof(s->org), "%s", org != NULL ? org : AD_ORG_DEFAULT);
@@ -494,6 +504,15 @@ void ad_services_overlay(const ad_services_t *ss, json_t *row)
     } else {
         json_object_set_new(row, "runtime", json_pack("{s:s}", "status", "stopped"));
     }
+}
+
+json_t *ad_services_output(const ad_services_t *ss, const char *id)
+{
+    const service_t *s = ss != NULL ? find(ss, id) : NULL;
+    if (s == NULL) {
+        return json_string("");
+    }
+    return json_stringn(s->output.data != NULL ? s->output.data : "", s->output.len);
 }
 
 void ad_services_each(const ad_services_t *ss,

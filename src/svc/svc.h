@@ -102,9 +102,11 @@ void ad_services_remove(ad_services_t *ss, const char *id);
 /* Runs its probe once: AD_ENOENT, AD_ESTATE (no probe), or 0 and cb. */
 typedef void (*ad_services_test_cb)(bool ok, double latency_ms, const char *error, void *ud);
 int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, void *ud);
-/* Sets row.runtime {status, pid, restarts, backoffMs, lastExit, health
+/* Sets row.runtime {status, pid, startedAt (wall ms), restarts, backoffMs, lastExit, health
  * {status, latencyMs, error, checkedAt}, figures, pendingRestart, error}. */
 void ad_services_overlay(const ad_services_t *ss, json_t *row);
+/* The service's last plain output lines (16 KiB at most; "" when none), new. */
+json_t *ad_services_output(const ad_services_t *ss, const char *id);
 /* The running services, for the health score. */
 void ad_services_each(const ad_services_t *ss,
                       void (*fn)(const char *id, const char *org, const char *name,

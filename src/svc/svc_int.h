@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/svc: what jobs.c, services.c, probe.c and schema.c share.
+ * Private to src/svc: what jobs.c, services.c, probe.c, schema.c and tail.c
+ * share.
  *
  * Threads: loop thread only, except the pure checks in schema.c.
  */
@@ -21,5 +22,11 @@ typedef void (*ad_probe_cb)(bool ok, double latency_ms, const char *error, void 
  * start reports its failure through cb. */
 int ad_probe_run(uv_loop_t *loop, ad_procs_t *procs, json_t *probe, bool sandboxed, ad_probe_cb cb,
                  void *ud);
+
+/* ---- tail.c: the last lines of an output, under a cap ------------------------- */
+/* Appends line (len bytes, no newline) and a newline to b, dropping whole
+ * lines from the front so b stays under cap bytes (cap > 1; b's capacity
+ * at least cap + 8, so no push allocates). */
+void ad_svc_tail_push(ad_buf_t *b, size_t cap, const char *line, size_t len);
 
 #endif

@@ -19,8 +19,12 @@
  * or a control frame is to be sent, and let go again once the input ends on
  * a frame boundary with no fragmented message open, nothing is queued and
  * no Close is under way (ws_track_t follows the frame headers for that).
+ *
+ * permessage-deflate (deflate.c) is negotiated at the upgrade; a message
+ * keeps its compressed frame beside the plain one, and compressed input
+ * comes through wslay (RSV1) to be inflated before the handler sees it.
  */
-#include "ws/ws.h"
+#include "ws_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,12 +83,15 @@ struct ad_ws {
     /* wslay may hold control frames (set when it reads input or we queue a
      * ping or Close): data writes check for them only then, not per frame */
     bool ctl_maybe;
+    uint8_t deflate_bits; /* permessage-deflate's window (9..15); 0: off */
 };
 
 struct ad_wsmsg {
     unsigned refs;
-    size_t flen; /* frame length: header + payload */
-    size_t hlen; /* header length */
+    int deflated_bits;         /* the window bits deflated was made for (0: not tried) */
+    struct ad_wsmsg *deflated; /* its permessage-deflate form (NULL: does not pay) */
+    size_t flen;               /* frame length: header + payload */
+    size_t hlen;               /* header length */
     unsigned char *frame;
     unsigned char buf[]; /* 10 bytes of header room, then the payload */
 };
@@ -95,6 +102,8 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
 {
     ad_wsmsg_t *m = ad_xmalloc(sizeof(*m) + 10 + len + 1);
     m->refs = 1;
+    m->deflated_bits = 0;
+    m->deflated = NULL;
     unsigned char *payload = m->buf + 10;
     if (len > 0) {
         memcpy(payload, data, len);
@@ -130,8 +139,35 @@ ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m)
 void ad_wsmsg_unref(ad_wsmsg_t *m)
 {
     if (m != NULL && --m->refs == 0) {
+        ad_wsmsg_unref(m->deflated);
         free(m);
     }
+}
+
+bool ad_wsmsg_binary(const ad_wsmsg_t *m)
+{
+    return (m->frame[0] & 0x0f) == 0x2;
+}
+
+void ad_wsmsg_set_rsv1(ad_wsmsg_t *m)
+{
+    m->frame[0] |= 0x40;
+}
+
+bool ad_wsmsg_kept(const ad_wsmsg_t *m, int bits, ad_wsmsg_t **d)
+{
+    *d = m->deflated;
+    return m->deflated_bits == bits;
+}
+
+void ad_wsmsg_keep(ad_wsmsg_t *m, int bits, ad_wsmsg_t *d)
+{
+    if (m->deflated_bits != 0) {
+        ad_wsmsg_unref(d); /* m keeps another size's: d was a one-off */
+        return;
+    }
+    m->deflated_bits = bits;
+    m->deflated = d;
 }
 
 static void wsmsg_release(void *m)
@@ -184,6 +220,30 @@ static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, voi
     return 0;
 }
 
+/* A compressed message (only a connection that negotiated permessage-deflate
+ * gets one past wslay): inflated within the message size limit, then
+ * handed on; past the limit 1009, bad data or text that is not UTF-8 1007. */
+static void inflated_msg(ad_ws_t *ws, const struct wslay_event_on_msg_recv_arg *arg)
+{
+    size_t max = ad_conn_config(ws->conn)->ws_max_message_bytes;
+    ad_buf_t out;
+    ad_buf_init(&out, max + 1);
+    int rc = ad_ws_inflate(arg->msg, arg->msg_length, max, &out);
+    bool binary = arg->opcode == WSLAY_BINARY_FRAME;
+    if (rc == 0 && !binary && !ad_utf8_valid(out.data != NULL ? out.data : "", out.len)) {
+        rc = AD_EINVAL;
+    }
+    if (rc == AD_ETOOBIG) {
+        ad_ws_close(ws, 1009, "message too big once inflated");
+    } else if (rc != 0) {
+        ad_ws_close(ws, 1007, "bad compressed message");
+    } else {
+        ws->route->handler.on_message(ws, out.data != NULL ? out.data : "", out.len, binary,
+                                      ws->route->ud);
+    }
+    ad_buf_cleanup(&out);
+}
+
 static void on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                       void *ud)
 {
@@ -193,6 +253,10 @@ static void on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
         return; /* ping is answered by wslay; pong and close need nothing */
     }
     if (ws->closing || ws->route->handler.on_message == NULL) {
+        return;
+    }
+    if (arg->rsv & WSLAY_RSV1_BIT) {
+        inflated_msg(ws, arg);
         return;
     }
     ws->route->handler.on_message(ws, (const char *)arg->msg, arg->msg_length,
@@ -263,6 +327,9 @@ static wslay_event_context_ptr ctx_get(ad_ws_t *ws)
         }
         wslay_event_config_set_max_recv_msg_length(ws->ctx,
                                                    ad_conn_config(ws->conn)->ws_max_message_bytes);
+        if (ws->deflate_bits != 0) {
+            wslay_event_config_set_allowed_rsv_bits(ws->ctx, WSLAY_RSV1_BIT);
+        }
     }
     return ws->ctx;
 }
@@ -530,19 +597,20 @@ static int send_msg(ad_ws_t *ws, ad_wsmsg_t *m, size_t reserve)
     if (ws->closing || ws->conn == NULL || !ad_conn_writable(ws->conn)) {
         return AD_ECLOSED;
     }
+    /* the connection's form of m: compressed when it negotiated it */
+    m = ws->deflate_bits != 0 ? ad_ws_deflated(m, ws->deflate_bits) : ad_wsmsg_ref(m);
     size_t bound = ad_conn_config(ws->conn)->ws_send_queue_bytes + reserve;
+    int rc = 0;
     if (ad_conn_queued(ws->conn) + m->flen > bound) {
-        return AD_ETOOBIG;
+        rc = AD_ETOOBIG;
+    } else if (flush_ctl(ws) != 0 || !ad_conn_writable(ws->conn) ||
+               ad_conn_write_ref(ws->conn, m->frame, m->flen, wsmsg_release, m) != 0) {
+        rc = AD_ECLOSED;
     }
-    if (flush_ctl(ws) != 0 || !ad_conn_writable(ws->conn)) {
-        return AD_ECLOSED;
-    }
-    ad_wsmsg_ref(m);
-    if (ad_conn_write_ref(ws->conn, m->frame, m->flen, wsmsg_release, m) != 0) {
+    if (rc != 0) {
         ad_wsmsg_unref(m);
-        return AD_ECLOSED;
     }
-    return 0;
+    return rc;
 }
 
 int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m)
@@ -789,13 +857,20 @@ static void ws_upgrade(ad_req_t *r, void *ud)
     ad_ws_t *ws = ad_xcalloc(1, sizeof(*ws));
     ws->route = rt; /* the wslay context comes with the first input */
     ad_buf_init(&ws->ctl, 64 * 1024);
-    char proto[600]; /* a token named back (pick_protocol) */
+    char proto[4200]; /* a token named back (pick_protocol): a JWT can be long */
     const char *sel =
         pick_protocol(rt, ad_req_header(r, "sec-websocket-protocol"), proto, sizeof(proto));
     if (sel != NULL) {
         ws->protocol = ad_xstrdup(sel);
     }
     keep_params(ws, r);
+    char ext[160];
+    int bits =
+        ad_ws_deflate_negotiate(ad_req_header(r, "sec-websocket-extensions"), ext, sizeof(ext));
+    if (bits > 0) {
+        ws->deflate_bits = (uint8_t)bits;
+        ad_res_header(r, "Sec-WebSocket-Extensions", ext);
+    }
     ad_res_header(r, "Upgrade", "websocket");
     ad_res_header(r, "Connection", "Upgrade");
     ad_res_header(r, "Sec-WebSocket-Accept", accept);

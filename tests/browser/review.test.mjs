@@ -42,7 +42,7 @@ test('the Diff tab reviews against the base and merges; a conflict lists its fil
   await file.waitFor();
   assert.match(await file.innerText(), /\+2[\s\S]*−0/);
   await file.click();
-  await page.locator('.patch .add', { hasText: '+two' }).waitFor();
+  await page.locator('.diff-table .add', { hasText: 'two' }).waitFor();
   await shot(page, 'diff-against-base');
 
   await page.getByRole('button', { name: 'Merge…' }).click();

@@ -96,7 +96,7 @@ test('tool latencies come from the agents\' own tool lines', async () => {
   assert.ok(tool.p50Ms >= 1000 && tool.p50Ms < 2000, JSON.stringify(tool));
 });
 
-test('the seed\'s paths answer with its snake_case names; rentals is a clear 404', async () => {
+test('the seed\'s paths answer with its snake_case names, rentals too', async () => {
   const s = await d.req('GET', '/dashboard/stats');
   assert.equal(s.status, 200);
   for (const k of ['total_runs', 'success_rate', 'active_crews', 'recent_runs', 'total_tokens', 'latency']) {
@@ -113,7 +113,9 @@ test('the seed\'s paths answer with its snake_case names; rentals is a clear 404
   const b = (await d.req('GET', '/api/dashboard/tokens/stats')).body;
   assert.equal(b.budgetTokens, 1000);
   assert.equal(b.remainingTokens, Math.max(0, 1000 - b.spentTokens));
-  assertError(await d.req('GET', '/dashboard/rentals/stats'), 404, 'NOT_FOUND');
+  const rent = await d.req('GET', '/dashboard/rentals/stats'); // agent time (seed-003-credits)
+  assert.equal(rent.status, 200);
+  for (const k of ['agent_seconds', 'active_runs', 'nodes', 'agents']) assert.ok(k in rent.body, k);
   // No token, no figures (and JSON, not the dashboard's HTML).
   const anon = await fetch(`${d.url}/dashboard/stats`);
   assert.equal(anon.status, 401);

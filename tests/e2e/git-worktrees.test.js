@@ -198,6 +198,8 @@ test('status, diff and branches show what an agent did', async () => {
     assert.strictEqual(byPath['a.txt'].insertions, 1);
     assert.strictEqual(byPath['a.txt'].deletions, 0);
     assert.strictEqual(byPath['new.txt'].status, 'added');
+    assert.strictEqual(byPath['new.txt'].untracked, true); // new and not staged: marked
+    assert.strictEqual(byPath['staged.txt'].untracked, undefined);
     assert.strictEqual(byPath['new.txt'].insertions, 2);
 
     r = await api(d, 'GET', `/api/worktrees/${wt.id}/diff?path=a.txt`);

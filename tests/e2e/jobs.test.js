@@ -147,3 +147,19 @@ test('a job a dead daemon left running is marked lost', async () => {
     require('node:fs').rmSync(x.dataDir, { recursive: true, force: true });
   }
 });
+
+test('a running job shows what it printed so far (its log), not only at its end', async () => {
+  // A shell job: a plain line, then it waits until stopped.
+  const r = await d.req('POST', '/api/jobs', { name: 'chatty', command: ['/bin/sh', '-c', 'echo warming up; echo "oops" >&2; exec sleep 600'] });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const live = await until(async () => {
+    const x = await d.req('GET', `/api/jobs/${r.body.id}`);
+    return x.body.status === 'running' && /warming up/.test(x.body.output || '') ? x.body : null;
+  }, 'the running job\'s output');
+  assert.match(live.output, /oops/);
+  const list = await d.req('GET', '/api/jobs?limit=5');
+  assert.match(list.body.jobs.find((j) => j.id === r.body.id).output, /warming up/);
+  assert.equal((await d.req('POST', `/api/jobs/${r.body.id}/stop`, {})).status, 202);
+  const end = await ended(r.body.id);
+  assert.match(end.output, /warming up/);
+});

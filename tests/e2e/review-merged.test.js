@@ -100,10 +100,42 @@ test('a squash landed elsewhere with git is detected by its tree', async (t) => 
 
   git(repo, 'merge', '--squash', '-q', 'side');
   git(repo, 'commit', '-qm', 'squashed side by hand');
-  const r = await d.req('GET', `/api/worktrees/${wt.id}/diff?against=base`);
+  let r = await d.req('GET', `/api/worktrees/${wt.id}/diff?against=base`);
   assert.equal(r.status, 200);
   assert.equal(r.body.ahead, 2);
-  assert.deepEqual(r.body.merged, { merged: true, how: 'tree', commit: git(repo, 'rev-parse', 'main') });
+  const squash = git(repo, 'rev-parse', 'main');
+  assert.equal(r.body.merged.merged, true);
+  assert.equal(r.body.merged.how, 'tree');
+  assert.equal(r.body.merged.commit, squash);
+  // Found by its tree, it is recorded like agentd's own merges: what, how,
+  // into what, when; and only once.
+  assert.equal(r.body.merged.record.strategy, 'tree');
+  assert.equal(r.body.merged.record.into, 'main');
+  assert.equal(r.body.merged.record.branch, 'side');
+  assert.equal(r.body.merged.record.head, git(wt.path, 'rev-parse', 'HEAD'));
+  assert.equal(r.body.merged.record.commit, squash);
+  r = await d.req('GET', `/api/worktrees/${wt.id}/diff?against=base`);
+  assert.equal(r.body.merged.how, 'recorded');
+  assert.equal(r.body.merged.record.strategy, 'tree');
+  assert.match(r.body.merged.record.createdAt, /^\d{4}-\d\d-\d\dT/);
+  const merges = await d.req('GET', `/api/worktrees/${wt.id}/merges`);
+  assert.equal(merges.body.merges.length, 1);
+  assert.equal(merges.body.merges[0].strategy, 'tree');
+  // Found on a ref typed for a look (not the base): shown, not recorded.
+  const side2 = await newWt('side2');
+  commit(side2.path, 't.txt', 'two\n', 'side2 work');
+  git(repo, 'checkout', '-q', '-b', 'scratch');
+  git(repo, 'merge', '--squash', '-q', 'side2');
+  git(repo, 'commit', '-qm', 'squashed side2 on scratch');
+  git(repo, 'checkout', '-q', 'main');
+  r = await d.req('GET', `/api/worktrees/${side2.id}/diff?against=scratch`);
+  assert.equal(r.body.merged.how, 'tree');
+  assert.equal(r.body.merged.record, undefined);
+  assert.deepEqual((await d.req('GET', `/api/worktrees/${side2.id}/merges`)).body.merges, []);
+  // The other worktree's work is not found on main: nothing recorded.
+  r = await d.req('GET', `/api/worktrees/${other.id}/diff?against=base`);
+  assert.equal(r.body.merged.merged, false);
+  assert.deepEqual((await d.req('GET', `/api/worktrees/${other.id}/merges`)).body.merges, []);
 
   rm = cli('wt', 'rm', 'side');
   assert.equal(rm.status, 0, rm.stderr);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The real Codex CLI (@openai/codex, pinned in package.json) run by agentd
-// against the mock Responses API: a prompt and its answer as live events, a
+// against the mock Responses API, as `codex exec --json`: the fallback for a
+// CLI older than the app-server agentd speaks (its wrapper says 0.168.0;
+// codex-app.test.js has the app-server path): a prompt and its answer as live events, a
 // command that really runs in the worktree, usage and cost, a follow-up
 // message that resumes the same thread, a message refused while a turn
 // runs, stop while busy, an API error in the middle of a turn, the sandbox
@@ -51,8 +53,11 @@ test('codex under agentd', { skip }, async (t) => {
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
     const wt = ws.body.worktrees[0].id;
-    const mk = async (mode, env = {}) => {
+    const mk = async (mode, extraEnv = {}) => {
+      // a version before AD_CODEX_APP_MIN, as the run's probe then says too
+      const env = { FAKE_CODEX_VERSION: '0.168.0', ...extraEnv };
       const r = await api(d, 'POST', '/api/agents', {
+        state: { codexVersion: env.FAKE_CODEX_VERSION },
         worktreeId: wt, executor: 'codex', mode, model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
         codexConfig: { 'model_providers.agentd.request_max_retries': 0, 'model_providers.agentd.stream_max_retries': 0 },
         // A home of its own: codex keeps its threads there, and `bash -l`
@@ -102,7 +107,7 @@ test('codex under agentd', { skip }, async (t) => {
       assert.ok(Math.abs(run.costUsd - cost) < 1e-9, `${run.costUsd} != ${cost}`);
       assert.equal(run.numTurns, 1);
       // read with --version beside the run, which may end first
-      await until(async () => (await runs(d, id))[0].cliVersion === '0.169.0', 'the CLI version on the run');
+      await until(async () => (await runs(d, id))[0].cliVersion === '0.168.0', 'the CLI version on the run');
       const today = (await api(d, 'GET', '/api/usage/today')).body;
       assert.ok(today.requestCount >= 1 && today.costUsd > 0, JSON.stringify(today));
       // the agent carries codex's thread; in agentd's sandbox (the worktree
@@ -191,6 +196,28 @@ test('codex under agentd', { skip }, async (t) => {
         return m.some((x) => x.role === 'system' && untested.test(x.content)) ? m : null;
       }, 'the version notice');
       assert.ok(msgs.some((m) => m.role === 'assistant' && m.content === 'Hello from the mock.'));
+    });
+
+    await t.test('a CLI not known yet runs app-server; once its version is older, exec --json', async () => {
+      const r = await api(d, 'POST', '/api/agents', {
+        worktreeId: wt, executor: 'codex', mode: 'auto', model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
+        codexConfig: { 'model_providers.agentd.request_max_retries': 0 },
+        env: { OPENAI_API_KEY: 'dummy', HOME: sb.home, FAKE_CODEX_VERSION: '0.168.0' },
+        allowUnsafeEnv: true,
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const aid = r.body.id;
+      assert.equal((await api(d, 'POST', `/api/agents/${aid}/start`, { initialPrompt: 'say hi' })).status, 200);
+      // app-server: the process lives on after the turn
+      await until(async () => (await agent(d, aid)).status === 'waiting', 'the turn on app-server');
+      assert.equal((await runs(d, aid))[0].status, 'running');
+      await until(async () => (await agent(d, aid)).state.codexVersion === '0.168.0', 'the version kept on the agent');
+      assert.equal((await api(d, 'POST', `/api/agents/${aid}/stop?wait=true`)).status, 200);
+      // the next run falls back: one turn, one process
+      assert.equal((await api(d, 'POST', `/api/agents/${aid}/message`, { content: 'say hi again' })).status, 200);
+      const run = await runEnded(d, aid, 2);
+      assert.equal(run.status, 'succeeded');
+      assert.equal((await agent(d, aid)).status, 'finished');
     });
 
     await t.test('codex needs a prompt; bad provider settings are refused', async () => {

@@ -250,3 +250,26 @@ test('service figures feed the health score and the seed\'s syntheticEye block',
     await h.cleanup();
   }
 });
+
+test('one service\'s read carries its log and when its process started (uptime); the list no log', async () => {
+  const t0 = Date.now();
+  const r = await d.req('POST', '/api/services', {
+    name: 'chatty',
+    command: ['/bin/sh', '-c', 'echo listening on 9; echo "{\\"type\\":\\"metrics\\",\\"fps\\":500}"; echo "a warning" >&2; exec sleep 600'],
+    restart: 'never',
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const id = r.body.id;
+  const s = await svcState(id, (b) => b.runtime.status === 'running' && /a warning/.test(b.runtime.output || ''), 'the service log');
+  assert.match(s.runtime.output, /listening on 9/);
+  assert.doesNotMatch(s.runtime.output, /metrics/, 'figures are not log lines');
+  assert.ok(s.runtime.startedAt >= t0 - 1000 && s.runtime.startedAt <= Date.now(), `startedAt ${s.runtime.startedAt}`);
+  const list = await d.req('GET', '/api/services');
+  const row = list.body.services.find((x) => x.id === id);
+  assert.equal(row.runtime.output, undefined);
+  assert.equal(typeof row.runtime.startedAt, 'number');
+  assert.equal((await d.req('PATCH', `/api/services/${id}`, { enabled: false })).status, 200);
+  const down = await svcState(id, (b) => b.runtime.status === 'stopped', 'stopped');
+  assert.equal(down.runtime.startedAt, null);
+  assert.equal((await d.req('DELETE', `/api/services/${id}`)).status, 204);
+});

@@ -168,7 +168,9 @@ static void codex_argv_per_mode_and_resume(void **state)
     AD_UNUSED(state);
     char args[2048];
     ad_launch_t l;
-    ad_agent_spec_t s = {.executor = AD_EXEC_CODEX, .prompt = "list files"};
+    /* a CLI older than app-server (AD_CODEX_APP_MIN): exec --json */
+    ad_agent_spec_t s = {
+        .executor = AD_EXEC_CODEX, .prompt = "list files", .cli_version = "0.168.2"};
     build_ok(&s, false, &l);
     args_of(&l, args, sizeof(args));
     /* --full-auto is gone from 0.169: regular is the workspace-write sandbox */
@@ -203,10 +205,41 @@ static void codex_argv_per_mode_and_resume(void **state)
     ad_launch_cleanup(&l);
 
     /* no prompt: nothing for one turn to do */
-    ad_agent_spec_t none = {.executor = AD_EXEC_CODEX};
+    ad_agent_spec_t none = {.executor = AD_EXEC_CODEX, .cli_version = "0.100.0"};
     char err[256];
     assert_int_equal(launch_build(&none, &cfg, bindir, false, &l, err, sizeof(err)), AD_EINVAL);
     assert_non_null(strstr(err, "needs a prompt"));
+}
+
+/* 0.169 and later, or a version not known yet: one `codex app-server` per
+ * run, interactive, its lines written by the run (appserver.c). */
+static void codex_app_server_launch(void **state)
+{
+    AD_UNUSED(state);
+    char args[2048];
+    ad_launch_t l;
+    const char *versions[] = {NULL, "0.169.0", "0.170.1", "1.0.0"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(versions); i++) {
+        ad_agent_spec_t s = {.executor = AD_EXEC_CODEX,
+                             .cli_version = versions[i],
+                             .mode = AD_MODE_PLAN,
+                             .model = "gpt-5.5",
+                             .session_id = "01a2042c-94c0-7ed2-81eb-5feb7068cb11"};
+        build_ok(&s, false, &l);
+        args_of(&l, args, sizeof(args));
+        assert_string_equal(args, "app-server"); /* mode, model, thread: in the JSON-RPC lines */
+        assert_true(l.rpc);
+        assert_true(l.interactive);
+        assert_false(l.one_shot);
+        assert_true(l.probe_version);
+        assert_null(l.stdin_data);
+        ad_launch_cleanup(&l);
+    }
+    assert_true(ad_cli_version_at_least("0.169.0", AD_CODEX_APP_MIN));
+    assert_false(ad_cli_version_at_least("0.168.9", AD_CODEX_APP_MIN));
+    assert_false(ad_cli_version_at_least("0.99.0", AD_CODEX_APP_MIN));
+    assert_true(ad_cli_version_at_least("0.1000.0", AD_CODEX_APP_MIN));
+    assert_false(ad_cli_version_at_least("?", AD_CODEX_APP_MIN));
 }
 
 static void codex_provider_and_config(void **state)
@@ -222,6 +255,7 @@ static void codex_provider_and_config(void **state)
     assert_non_null(cfgj);
     ad_agent_spec_t s = {.executor = AD_EXEC_CODEX,
                          .prompt = "hi",
+                         .cli_version = "0.168.0",
                          .base_url = "http://127.0.0.1:9/v1",
                          .codex_config = cfgj};
     build_ok(&s, false, &l);
@@ -352,13 +386,15 @@ static void prices_validate_and_look_up(void **state)
     assert_true(ad_price_lookup(p, "gpt-5.5", &pr));
     assert_true(pr.input == 1.25 && pr.output == 10 && pr.cached_input == 0.125);
     assert_true(pr.cache_write == 1.25);                      /* defaults to the input price */
-    assert_false(ad_price_lookup(p, "gpt-5.5-mini", &pr));    /* exact names are exact */
+    assert_false(ad_price_lookup(p, "acme-5.5-mini", &pr));   /* neither set nor built in */
+    assert_false(ad_price_lookup(p, "gemini", &pr));          /* a prefix needs its stem */
     assert_true(ad_price_lookup(p, "gemini-3.8-flash", &pr)); /* the longest prefix wins */
     assert_true(pr.input == 1 && pr.cache_write == 2);
     assert_true(ad_price_lookup(p, "gemini-3.5-flash-lite", &pr));
     assert_true(pr.input == 0.3 && pr.cached_input == 0.3);
     assert_false(ad_price_lookup(p, NULL, &pr));
-    assert_false(ad_price_lookup(NULL, "gpt-5.5", &pr));
+    assert_false(ad_price_lookup(NULL, "acme-5.5", &pr));
+    assert_true(ad_price_lookup(NULL, "gpt-5.5", &pr)); /* built in (test-agent-price.c) */
     json_decref(p);
     const char *bad[] = {"[]",
                          "{\"m\":1}",
@@ -596,6 +632,7 @@ int main(void)
         cmocka_unit_test(permission_vocabulary),
         cmocka_unit_test(codex_argv_per_mode_and_resume),
         cmocka_unit_test(codex_provider_and_config),
+        cmocka_unit_test(codex_app_server_launch),
         cmocka_unit_test(gemini_argv_per_mode_and_resume),
         cmocka_unit_test(versions_parse_and_check),
         cmocka_unit_test(prices_validate_and_look_up),

@@ -112,10 +112,10 @@ static void help_lists_env_only_settings(void **state)
     assert_non_null(f);
     ad_config_print_help(f);
     assert_int_equal(fclose(f), 0);
-    static const char *const names[] = {"AGENTD_LLM_RPM=N",       "AGENTD_LLM_ITPM=N",
-                                        "AGENTD_LLM_OTPM=N",      "AGENTD_LLM_QUEUE=N",
-                                        "AGENTD_LLM_STALL_MS=MS", "AGENTD_CREDENTIALS=file",
-                                        "AGENTD_GIT_LIB=PATH"};
+    static const char *const names[] = {
+        "AGENTD_LLM_RPM=N",    "AGENTD_LLM_ITPM=N",      "AGENTD_LLM_OTPM=N",
+        "AGENTD_LLM_QUEUE=N",  "AGENTD_LLM_STALL_MS=MS", "AGENTD_CREDENTIALS=file",
+        "AGENTD_GIT_LIB=PATH", "ANTHROPIC_BASE_URL=URL", "OPENAI_BASE_URL=URL"};
     for (size_t i = 0; i < AD_ARRAY_LEN(names); i++) {
         assert_non_null(strstr(text, names[i]));
     }

@@ -37,6 +37,21 @@ export interface UsageLimits {
   monthly: UsageLimit;
 }
 
+/** A worktree's pull request (GET /api/worktrees/:id/pr). */
+export interface PullRequest {
+  forge: string;
+  number: number;
+  url?: string;
+  state: 'open' | 'closed' | 'merged';
+  draft?: boolean;
+  title?: string;
+  head?: string;
+  base?: string;
+  existing?: boolean;
+  checks?: { state: 'success' | 'failure' | 'pending' | 'none'; items: { name: string; state: string; url?: string }[] };
+  refreshError?: string;
+}
+
 /** A chat with Claude (GET /api/chats/:id), with its newest messages. */
 export interface Chat {
   id: string;
@@ -203,6 +218,8 @@ export interface Latency {
 /** GET /api/dashboard/stats */
 export interface DashboardStats {
   totalRuns: number;
+  /** runs still running, whose usage so far is in the tokens and cost */
+  liveRuns?: number;
   succeeded: number;
   failed: number;
   successRate: number | null;
@@ -294,6 +311,8 @@ export interface Job {
   createdAt: string;
   endedAt: string | null;
   stopping?: boolean;
+  /** its plain output lines (the last 16 KiB): live while it runs */
+  output?: string | null;
 }
 
 /** A service: a long-running helper (GET /api/services). */
@@ -318,7 +337,11 @@ export interface Service {
   runtime: {
     status: string;
     pid?: number | null;
+    /** wall ms the running process started (null while down) */
+    startedAt?: number | null;
     restarts?: number;
+    /** the last plain lines it printed (GET /api/services/:id only) */
+    output?: string;
     backoffMs?: number;
     lastExit?: { code: number; signal: number; at: number } | null;
     health?: { status: string; latencyMs: number | null; error?: string; checkedAt: number | null };
@@ -352,6 +375,10 @@ export const api = {
   refreshWorkspace: (id: string) => request('POST', `/api/workspaces/${enc(id)}/refresh`),
   worktrees: async (workspaceId?: string) =>
     listOf<Worktree>(await request('GET', '/api/worktrees' + (workspaceId ? `?workspaceId=${enc(workspaceId)}` : '')), 'worktrees'),
+  patchWorktree: async (id: string, body: { sortMode?: string; name?: string }) =>
+    objOf<Worktree>(await request('PATCH', `/api/worktrees/${enc(id)}`, body), 'worktree'),
+  reorderWorktrees: (workspaceId: string, ids: string[]) => request('POST', '/api/worktrees/reorder', { workspaceId, ids }),
+  reorderAgents: (worktreeId: string, ids: string[]) => request('POST', '/api/agents/reorder', { worktreeId, ids }),
   createWorktree: async (body: { workspaceId: string; name: string; branch: string; createBranch: boolean; base?: string }) =>
     objOf<Worktree>(await request('POST', '/api/worktrees', body), 'worktree'),
   deleteWorktree: (id: string, force = false) => request('DELETE', `/api/worktrees/${enc(id)}${force ? '?force=true' : ''}`),
@@ -371,6 +398,9 @@ export const api = {
     request('POST', `/api/worktrees/${enc(id)}/merge`, body),
   rebaseWorktree: (id: string, onto?: string) => request('POST', `/api/worktrees/${enc(id)}/rebase`, onto ? { onto } : {}),
   pushWorktree: (id: string) => request('POST', `/api/worktrees/${enc(id)}/push`, {}),
+  // The worktree's pull request: opened on its remote's forge (admin), and read back with its checks.
+  openPullRequest: (id: string, body: { title: string; body?: string; draft?: boolean }) => request<PullRequest>('POST', `/api/worktrees/${enc(id)}/pr`, body),
+  pullRequest: (id: string) => request<PullRequest>('GET', `/api/worktrees/${enc(id)}/pr`),
   agents: async (includeDeleted = false) => listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
   agent: async (id: string) => objOf<Agent>(await request('GET', `/api/agents/${enc(id)}`), 'agent'),
   createAgent: async (body: Record<string, unknown>) => objOf<Agent>(await request('POST', '/api/agents', body), 'agent'),
@@ -400,6 +430,7 @@ export const api = {
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
   crews: async () => listOf<Crew>(await request('GET', '/api/crews'), 'crews'),
+  createCrew: (name: string) => request<Crew>('POST', '/api/crews', { name }),
   crewStart: (id: string) => request('POST', `/api/crews/${enc(id)}/start`, {}),
   crewStop: (id: string) => request('POST', `/api/crews/${enc(id)}/stop`),
   dashboardStats: (range: string) => request<DashboardStats>('GET', `/api/dashboard/stats?range=${enc(range)}`),
@@ -410,6 +441,10 @@ export const api = {
   testService: (id: string) => request<{ ok: boolean; latencyMs: number; error?: string }>('POST', `/api/services/${enc(id)}/test`),
   jobs: async (limit = 20) => listOf<Job>(await request('GET', `/api/jobs?limit=${limit}`), 'jobs'),
   stopJob: (id: string) => request('POST', `/api/jobs/${enc(id)}/stop`),
+  startJob: (body: { name: string; command: string[]; cwd?: string }) => request<Job>('POST', '/api/jobs', body),
+  service: (id: string) => request<Service>('GET', `/api/services/${enc(id)}`),
+  createService: (body: Record<string, unknown>) => request<Service>('POST', '/api/services', body),
+  deleteService: (id: string) => request('DELETE', `/api/services/${enc(id)}`),
   requirements: (refresh = false) =>
     request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),

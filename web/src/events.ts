@@ -485,11 +485,12 @@ function statusEffects(m: Model, id: string, status: string, reason: unknown, ef
     // approval_requested says it, with the tool
   } else if (status === 'waiting') {
     effects.push({ kind: 'toast', level: 'warn', title: `${name} is waiting for input`, agentId: id });
-    effects.push({ kind: 'notify', title: `${name} is waiting`, body: 'The agent finished its turn and waits for input.', agentId: id });
+    // A desktop notification only when the agent needs the user (a
+    // question); a turn done or a failure is a toast, not an interruption.
+    if (reason === 'question') effects.push({ kind: 'notify', title: `${name} asks you`, body: 'The agent waits for your answer.', agentId: id });
   } else if (status === 'error') {
     const why = str(reason);
     effects.push({ kind: 'toast', level: 'error', title: `${name} failed`, body: why || undefined, agentId: id });
-    effects.push({ kind: 'notify', title: `${name} failed`, body: why || 'The agent stopped with an error.', agentId: id });
   }
 }
 

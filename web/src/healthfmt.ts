@@ -41,3 +41,15 @@ export function sparkPath(values: (number | null)[], hi: number, ts?: number[], 
   });
   return d;
 }
+
+/** How long a service has been up: "42 s", "5 min", "3 h 12 min", "2 d 4 h". */
+export function fmtUptime(startedAt: number | null | undefined, now = Date.now()): string {
+  if (startedAt === null || startedAt === undefined || !Number.isFinite(startedAt)) return '–';
+  const s = Math.max(0, Math.floor((now - startedAt) / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}

@@ -38,6 +38,17 @@ export function fmtNum(v: number): string {
   return String(Number(v.toPrecision(12)));
 }
 
+/** A number for a table cell (issue #32: "0.873423421234" is not read):
+ * whole numbers grouped, others to 4 significant digits, tiny or huge ones
+ * as 1.5e-7. The exact value stays in the cell's title. */
+export function fmtCell(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US');
+  const a = Math.abs(v);
+  if (a < 1e-3 || a >= 1e6) return v.toExponential(2).replace(/\.?0+e/, 'e');
+  return String(Number(v.toPrecision(4)));
+}
+
 /** "16 – 512, steps of 16", "1e-6 – 0.01 (log)", "one of adam, sgd". */
 export function rangeHint(f: Field): string {
   if (f.type === 'float' || f.type === 'int') {

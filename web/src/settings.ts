@@ -18,7 +18,7 @@ export interface SettingSpec {
 
 export const SETTINGS: SettingSpec[] = [
   { key: 'theme', label: 'Theme', type: 'enum', options: ['system', 'dark', 'light'], def: 'system', help: 'Colours of the dashboard.' },
-  { key: 'notifications', label: 'Desktop notifications', type: 'boolean', def: true, help: 'Notify when an agent waits for input or fails.' },
+  { key: 'notifications', label: 'Desktop notifications', type: 'boolean', def: true, help: 'Notify when an agent needs you (an approval, a question).' },
   { key: 'default_mode', label: 'Default mode', type: 'enum', options: ['regular', 'plan', 'auto'], def: 'regular', help: 'Mode of new agents.' },
   { key: 'confirm_delete', label: 'Confirm deletes', type: 'boolean', def: true, help: 'Ask before deleting agents and worktrees.' },
   {

@@ -2,6 +2,7 @@
 // UI calls. Events go through `reduce` (events.ts) in small batches; while
 // a snapshot is being reloaded, events are held back and applied on top of
 // it afterwards, so nothing is missed and nothing shows twice.
+import { modelPrices } from './prices';
 import { batch, computed, signal } from '@preact/signals';
 import { loadLimits } from './limits';
 import { playChime, soundEnabled, wantsChime } from './attention';
@@ -205,7 +206,9 @@ export async function loadTree() {
 
 export async function loadSettings() {
   try {
-    setSettings(normalizeSettings(await api.settings()));
+    const raw: any = await api.settings();
+    setSettings(normalizeSettings(raw));
+    modelPrices.value = raw && typeof raw.model_prices === 'object' && raw.model_prices ? raw.model_prices : {};
     applyTheme();
   } catch {
     /* defaults stay; the settings page shows the error when opened */
@@ -331,6 +334,7 @@ export async function checkAuth(): Promise<boolean> {
   onUnauthorized(signedOut);
   try {
     auth.value = { state: 'in', who: await api.whoami() };
+    loginError.value = null; // a stale link opened while signed in: nothing to say
     return true;
   } catch (e) {
     if ((e as ApiError).status === 401) auth.value = { state: 'out' };
@@ -353,10 +357,15 @@ export const loginError = signal<string | null>(null);
 // The one-time code of a login URL (`agentd login`: /login#code=...). It
 // rides in the fragment, which no request carries, and is taken off the
 // address at once so it is neither kept in history nor shown.
+const STALE_LINK = 'That login link did not work (it works once, for 5 minutes): run `agentd login` for a new one.';
+
 export function takeLoginCode(): string | null {
   if (typeof location === 'undefined') return null;
   const m = /^#code=([A-Za-z0-9_-]{16,128})$/.exec(location.hash);
   if (!m && location.pathname !== '/login') return null;
+  // An older agentd's link (/login?token=…) or a mangled code: the sign-in
+  // page says so, and the secret leaves the address bar either way.
+  if (!m && (/[?&](token|code)=/.test(location.search) || location.hash.startsWith('#code='))) loginError.value = STALE_LINK;
   history.replaceState(null, '', '/#/');
   return m ? m[1] : null;
 }
@@ -367,7 +376,7 @@ export async function signInWithCode(code: string) {
     const r = await api.loginCode(code);
     auth.value = { state: 'in', who: r.principal };
   } catch {
-    loginError.value = 'That login link did not work (it works once, for 5 minutes): run `agentd login` for a new one.';
+    loginError.value = STALE_LINK;
     await checkAuth();
     if (auth.value.state === 'in') loginError.value = null;
   }

@@ -109,3 +109,35 @@ export function typingIn(e: KeyboardEvent): boolean {
   if (!t || typeof t.closest !== 'function') return false;
   return !!t.closest('input, textarea, select, [contenteditable="true"], .term, .modal-back');
 }
+
+/** The approval keys (issue #32): y allows, n denies — on a focused
+ * approval card and on the grid's selected tile; never with a modifier. */
+export function decisionKey(e: Pick<KeyboardEvent, 'key' | 'metaKey' | 'ctrlKey' | 'altKey'>): 'allow' | 'deny' | null {
+  if (e.metaKey || e.ctrlKey || e.altKey) return null;
+  if (e.key === 'y') return 'allow';
+  if (e.key === 'n') return 'deny';
+  return null;
+}
+
+// Splits a command line on spaces, honouring single and double quotes.
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let q: string | null = null;
+  let any = false;
+  for (const ch of s) {
+    if (q) {
+      if (ch === q) q = null;
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      q = ch;
+      any = true;
+    } else if (/\s/.test(ch)) {
+      if (cur || any) out.push(cur);
+      cur = '';
+      any = false;
+    } else cur += ch;
+  }
+  if (cur || any) out.push(cur);
+  return out;
+}

@@ -246,7 +246,7 @@ describe('reduce', () => {
     expect(m.transcripts.ag_1.messages).toHaveLength(1);
   });
 
-  it('toasts and notifies when an agent starts waiting or fails, not on repeats', () => {
+  it('toasts when an agent starts waiting or fails, not on repeats; notifies only when it needs the user', () => {
     const { effects, m } = run([
       ev(1, 'agent_status', { agentId: 'ag_1', status: 'running' }),
       ev(2, 'agent_status', { agentId: 'ag_1', status: 'waiting' }),
@@ -256,7 +256,22 @@ describe('reduce', () => {
     expect(m.agents.ag_1.status).toBe('error');
     const toasts = effects.filter((e) => e.kind === 'toast').map((e) => e.title);
     expect(toasts).toEqual(['Builder is waiting for input', 'Builder failed']);
-    expect(effects.filter((e) => e.kind === 'notify')).toHaveLength(2);
+    // a turn done and a failure are no desktop notification (issue #32)
+    expect(effects.filter((e) => e.kind === 'notify')).toEqual([]);
+  });
+
+  it('a desktop notification for an approval or a question, nothing else', () => {
+    const { effects } = run([
+      ev(1, 'agent_status', { agentId: 'ag_1', status: 'running' }),
+      ev(2, 'agent_status', { agentId: 'ag_1', status: 'waiting', reason: 'question' }),
+      ev(3, 'agent_status', { agentId: 'ag_1', status: 'running' }),
+      ev(4, 'agent_status', { agentId: 'ag_1', status: 'waiting', reason: 'approval' }),
+      ev(5, 'approval_requested', { approval: { id: 'ap_1', agentId: 'ag_1', toolName: 'Bash' } }),
+      ev(6, 'agent_status', { agentId: 'ag_1', status: 'running' }),
+      ev(7, 'agent_status', { agentId: 'ag_1', status: 'waiting', reason: 'turn' }),
+      ev(8, 'agent_status', { agentId: 'ag_1', status: 'error', reason: 'exit code 1' }),
+    ]);
+    expect(effects.filter((e) => e.kind === 'notify').map((e) => (e as any).title)).toEqual(['Builder asks you', 'Builder needs approval']);
   });
 
   it('tracks tool calls from start to end with their duration', () => {

@@ -24,3 +24,16 @@ describe('health page helpers', () => {
     expect(parseRoute('#/health')).toEqual({ page: 'health' });
   });
 });
+
+describe('uptime', () => {
+  it('reads as a duration from the start; a stopped service has none', async () => {
+    const { fmtUptime } = await import('../src/healthfmt');
+    const now = 1_000_000_000;
+    expect(fmtUptime(null, now)).toBe('–');
+    expect(fmtUptime(now - 42_000, now)).toBe('42 s');
+    expect(fmtUptime(now - 5 * 60_000, now)).toBe('5 min');
+    expect(fmtUptime(now - (3 * 3600 + 12 * 60) * 1000, now)).toBe('3 h 12 min');
+    expect(fmtUptime(now - (2 * 86400 + 4 * 3600) * 1000, now)).toBe('2 d 4 h');
+    expect(fmtUptime(now + 5000, now)).toBe('0 s'); // a clock a little ahead
+  });
+});

@@ -81,3 +81,14 @@ describe('the runs table', () => {
     expect(metricNames('reward, loss:min,')).toEqual(['reward', 'loss']);
   });
 });
+
+describe('table cells', () => {
+  it('numbers are formatted for reading, not printed raw', async () => {
+    const { fmtCell } = await import('../src/hparams');
+    expect(fmtCell(0.873423421234)).toBe('0.8734');
+    expect(fmtCell(12345)).toBe('12,345');
+    expect(fmtCell(0.0003)).toBe('3e-4');
+    expect(fmtCell(123.456789)).toBe('123.5');
+    expect(fmtCell(2.5e7 + 0.5)).toBe('2.5e+7');
+  });
+});

@@ -66,6 +66,23 @@ function run(args, opts = {}) {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
+// run() without blocking this process: for CLI calls that need a server of
+// the test itself (a mock) to answer meanwhile. Resolves {status, stdout, stderr}.
+function runAsync(args, opts = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(BIN, args, { env: { ...process.env, ...(opts.env || {}) } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (s) => (stdout += s));
+    p.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeout || 20000);
+    p.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
 // The owner token the daemon printed at its first start, or its file's
 // (null with --auth none): d.authHeaders carry it, and d.fetch is fetch
 // with them added.
@@ -164,4 +181,4 @@ function tokenFor(url) {
   return tokens.get(url.replace(/\/$/, '')) || null;
 }
 
-module.exports = { BIN, start, run, tmpDir, tmpRepo, tokenFor, endHolders };
+module.exports = { BIN, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders };

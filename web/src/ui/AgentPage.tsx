@@ -30,6 +30,7 @@ import { Transcript } from './Transcript';
 import { useAgentAction, useEscBackToGrid, useOpenAgent } from './useAgent';
 import { DiffTab } from './DiffTab';
 import { inputBlockedReason } from '../input';
+import { decisionKey } from '../tasks';
 import { PermissionsField } from './Permissions';
 
 const TerminalView = lazy(() => import('./Terminal'));
@@ -513,6 +514,14 @@ function ApprovalCards({ agent }: { agent: Agent }) {
   useEffect(() => {
     void load();
   }, [agent.id, agent.status, agent.approvalsRev]);
+  // The first card takes the focus when nothing else has it, so y / n
+  // answer it at once; a composer being typed in keeps the focus.
+  const host = useRef<HTMLDivElement>(null);
+  const first = list.value[0]?.id;
+  useEffect(() => {
+    const el = document.activeElement;
+    if (first && (!el || el === document.body || el.id === 'main')) host.current?.querySelector<HTMLElement>('.approval')?.focus();
+  }, [first]);
   if (list.value.length === 0) return null;
   const decide = async (a: Approval, d: 'allow' | 'deny' | 'allow_always') => {
     busy.value = a.id;
@@ -529,9 +538,24 @@ function ApprovalCards({ agent }: { agent: Agent }) {
     }
   };
   return (
-    <div class="approvals" role="region" aria-label="Waiting for approval">
+    <div class="approvals" role="region" aria-label="Waiting for approval" ref={host}>
       {list.value.map((a) => (
-        <div key={a.id} class="approval glass" data-approval={a.id}>
+        <div
+          key={a.id}
+          class="approval glass"
+          data-approval={a.id}
+          tabIndex={0}
+          aria-keyshortcuts="y n"
+          aria-label={`${a.toolName} needs approval: y allows, n denies`}
+          onKeyDown={(e) => {
+            if (e.target !== e.currentTarget || busy.value === a.id) return;
+            const d = decisionKey(e);
+            if (d) {
+              e.preventDefault();
+              void decide(a, d);
+            }
+          }}
+        >
           <div class="approval-head">
             <strong>Needs approval:</strong> <code class="approval-tool">{a.toolName}</code>
             {a.description && <span class="muted"> — {a.description}</span>}
@@ -539,11 +563,11 @@ function ApprovalCards({ agent }: { agent: Agent }) {
           </div>
           <pre class="approval-input">{approvalInputText(a)}</pre>
           <div class="approval-actions">
-            <button class="btn btn-primary" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow')}>
-              Allow
+            <button class="btn btn-primary" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow')} aria-keyshortcuts="y">
+              Allow <kbd>y</kbd>
             </button>
-            <button class="btn btn-danger" disabled={busy.value === a.id} onClick={() => void decide(a, 'deny')}>
-              Deny
+            <button class="btn btn-danger" disabled={busy.value === a.id} onClick={() => void decide(a, 'deny')} aria-keyshortcuts="n">
+              Deny <kbd>n</kbd>
             </button>
             <button
               class="btn"

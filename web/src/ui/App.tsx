@@ -1,13 +1,15 @@
-// The frame: top bar with tabs (Home / Agents / Crews / Chats (with Projects and
-// Definitions) / Analytics / Health / Settings) and
+// The frame: top bar with tabs (Home / Agents / Grid / Crews / Chats (with Projects
+// and Definitions) / Analytics / Health / Settings; one menu on a phone) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
+import { useEffect } from 'preact/hooks';
+import { PAGES, pageOf, setCollapsed, sidebarCollapsed } from '../shell';
 import { route } from '../router';
 import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
-import { AgentBadge, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { AgentBadge, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { HealthPage } from './HealthPage';
 import { Home } from './Home';
 import { Login } from './Login';
@@ -135,42 +137,87 @@ function AgentsPage() {
   );
 }
 
+// The pages: a row of tabs on a wide screen; on a phone one button naming
+// the current page that opens the whole list (eight tabs do not fit).
+function PageNav({ current }: { current: string }) {
+  const open = useSignal(false);
+  const here = PAGES.find((p) => p.key === current) || PAGES[0];
+  useEffect(() => {
+    if (!open.value) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') open.value = false;
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [open.value]);
+  return (
+    <>
+      <nav class="tabs" aria-label="Sections">
+        {PAGES.map((p) => (
+          <a key={p.key} href={p.href} class={`tab${current === p.key ? ' active' : ''}`} aria-current={current === p.key ? 'page' : undefined}>
+            {p.label}
+          </a>
+        ))}
+      </nav>
+      <div class="page-menu">
+        <button
+          class="btn btn-sm page-menu-btn"
+          aria-haspopup="true"
+          aria-expanded={open.value}
+          aria-controls="page-menu"
+          onClick={() => (open.value = !open.value)}
+        >
+          {here.label} <span aria-hidden="true">▾</span>
+        </button>
+        {open.value && (
+          <>
+            <div class="page-menu-scrim" onClick={() => (open.value = false)} />
+            <nav id="page-menu" class="page-menu-list" aria-label="Pages">
+              {PAGES.map((p) => (
+                <a
+                  key={p.key}
+                  href={p.href}
+                  class={`page-menu-item${current === p.key ? ' active' : ''}`}
+                  aria-current={current === p.key ? 'page' : undefined}
+                  onClick={() => (open.value = false)}
+                >
+                  {p.label}
+                </a>
+              ))}
+            </nav>
+          </>
+        )}
+      </div>
+    </>
+  );
+}
+
 export function App() {
   const r = route.value;
   const navOpen = useSignal(false);
   if (auth.value.state === 'out') return <Login />;
   if (auth.value.state === 'checking') return <Spinner label="Connecting to agentd…" />;
-  const tab = r.page === 'agent' ? 'agents' : r.page === 'projects' || r.page === 'definitions' ? 'chats' : r.page;
-  const tabs: [string, string, string][] = [
-    ['home', 'Home', '#/'],
-    ['agents', 'Agents', '#/agents'],
-    ['grid', 'Grid', '#/grid'],
-    ['crews', 'Crews', '#/crews'],
-    ['chats', 'Chats', '#/chats'],
-    ['analytics', 'Analytics', '#/analytics'],
-    ['health', 'Health', '#/health'],
-    ['settings', 'Settings', '#/settings'],
-  ];
+  const collapsed = sidebarCollapsed.value;
+  // ☰: the drawer on a phone; on a wide screen (shown while the sidebar is
+  // folded away, remembered) it unfolds the sidebar.
+  const toggleSide = () => {
+    if (window.matchMedia('(max-width: 860px)').matches) navOpen.value = !navOpen.value;
+    else setCollapsed(!collapsed);
+  };
   return (
-    <div class={`shell${navOpen.value ? ' nav-open' : ''}`}>
+    <div class={`shell${navOpen.value ? ' nav-open' : ''}${collapsed ? ' side-collapsed' : ''}`}>
       <a class="skip" href="#main">
         Skip to content
       </a>
       <header class="topbar glass">
-        <button class="icon-btn menu" aria-label="Workspaces" aria-expanded={navOpen.value} onClick={() => (navOpen.value = !navOpen.value)}>
+        <button class="icon-btn menu" aria-label="Workspaces" title="Workspaces" aria-expanded={navOpen.value} onClick={toggleSide}>
           ☰
         </button>
         <a class="brand" href="#/">
           <span class="logo" aria-hidden="true" />
           agentd
         </a>
-        <nav class="tabs" aria-label="Sections">
-          {tabs.map(([k, label, href]) => (
-            <a key={k} href={href} class={`tab${tab === k ? ' active' : ''}`} aria-current={tab === k ? 'page' : undefined}>
-              {label}
-            </a>
-          ))}
-        </nav>
+        <PageNav current={pageOf(r)} />
         <WhoAmI />
         <ConnIndicator />
       </header>
@@ -207,8 +254,9 @@ export function App() {
         )}
         {r.page === 'analytics' && <Analytics />}
         {r.page === 'health' && <HealthPage />}
-        {r.page === 'settings' && <SettingsPage />}
+        {r.page === 'settings' && <SettingsPage section={r.id} />}
       </main>
+      <ConfirmHost />
       <div class="toasts" aria-live="polite" aria-relevant="additions">
         {toasts.value.map((t) => (
           <div key={t.id} class={`toast glass toast-${t.level}`} role={t.level === 'error' ? 'alert' : 'status'}>

@@ -167,7 +167,7 @@ export function ConfigEditor() {
             </option>
           ))}
         </select>
-        <button type="submit" disabled={busy.value || !newName.value.trim()}>
+        <button type="submit" class="btn btn-sm btn-primary" disabled={busy.value || !newName.value.trim()}>
           Create
         </button>
       </form>
@@ -194,7 +194,7 @@ export function ConfigEditor() {
             <div class="hp-presets">
               <span>Presets</span>
               {Object.keys(s.presets).map((p) => (
-                <button key={p} type="button" disabled={busy.value} onClick={() => act(() => api.presetConfig(current.value.id, p))}>
+                <button key={p} type="button" class="btn btn-sm" disabled={busy.value} onClick={() => act(() => api.presetConfig(current.value.id, p))}>
                   {p}
                 </button>
               ))}
@@ -225,13 +225,13 @@ export function ConfigEditor() {
           <div class="hp-actions">
             <button
               type="button"
-              class="btn-primary"
+              class="btn btn-sm btn-primary"
               disabled={busy.value}
               onClick={() => act(() => api.patchConfig(current.value.id, { values: draft.value }))}
             >
               Save
             </button>
-            <button type="button" disabled={busy.value} onClick={() => act(() => api.resetConfig(current.value.id))}>
+            <button type="button" class="btn btn-sm" disabled={busy.value} onClick={() => act(() => api.resetConfig(current.value.id))}>
               Reset to defaults
             </button>
           </div>
@@ -248,7 +248,7 @@ export function ConfigEditor() {
               <label>
                 <input type="checkbox" checked={flags.value} onChange={() => (flags.value = !flags.value)} /> also as --flags
               </label>
-              <button type="button" disabled={!startAgent.value} onClick={start}>
+              <button type="button" class="btn btn-sm btn-primary" disabled={!startAgent.value} onClick={start}>
                 Start
               </button>
             </div>

@@ -1,56 +1,42 @@
 // The Diff tab of an agent page: its worktree's working changes (against
 // HEAD), or its work against the base branch (commits since the merge
 // base, ahead/behind, per-file stats, patches), with Commit, Merge (merge,
-// squash or rebase), Rebase and Push. A refusal that lists files (merge
-// conflicts, a dirty target worktree, uncommitted work) is shown as a panel
-// with the files; nothing was changed then. Reloads when the worktree
-// tree reloads (worktree events do that), keeping what it shows meanwhile.
+// squash or rebase), Rebase, Push and a pull request. Patches show unified
+// or side by side (remembered), with line numbers and syntax colours; new
+// and untracked files are marked and the first file is open. Comments left
+// on lines go to the agent as one message (the review loop); a merge that
+// conflicts offers to ask the agent to fix it. A worktree without a base
+// branch offers only its working changes and Commit. A refusal that lists
+// files is shown as a panel with the files; nothing was changed then.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { api, ApiError } from '../api';
+import { api, ApiError, type PullRequest } from '../api';
+import type { DiffLine } from '../diffparse';
+import { commentOn, conflictMessage, loadComments, reviewMessage, saveComments, type ReviewComment } from '../review';
 import { loadTree, toast, worktrees } from '../store';
 import { go } from '../router';
-import { ago, Empty, ErrorState, errText, Modal, Spinner } from './common';
-
-interface DiffFile {
-  path: string;
-  insertions?: number;
-  deletions?: number;
-  status?: string;
-  binary?: boolean;
-}
-
-interface Commit {
-  id: string;
-  shortId: string;
-  summary: string;
-  author?: string;
-  time?: string;
-}
-
-interface Review {
-  against: string;
-  ahead: number;
-  behind: number;
-  uncommitted: number;
-  commits: Commit[];
-  files: DiffFile[];
-  insertions: number;
-  deletions: number;
-  // Whether the work is in the base though git counts it ahead (a squash):
-  // recorded by agentd, or found by its tree on the base.
-  merged?: { merged: boolean; how?: string; record?: { strategy: string; into: string; createdAt: string } };
-}
+import { ago, errText } from './common';
+import { DiffBody, ReviewSummary, type DiffFile, type Review, type View } from './DiffBody';
+import { CommitDialog, MergeDialog, PrDialog, PrLine, TokenDialog } from './DiffDialogs';
+import type { Layout } from './DiffView';
 
 // A refusal worth showing in full: its message and the files it names.
 interface Refusal {
   title: string;
   message: string;
   files: string[];
+  reason?: string;
+  what: string; // the action refused
 }
 
-type View = 'working' | 'base';
-type Strategy = 'merge' | 'squash' | 'rebase';
+const LAYOUT_KEY = 'agentd.diffLayout';
+function savedLayout(): Layout {
+  try {
+    return localStorage.getItem(LAYOUT_KEY) === 'split' ? 'split' : 'unified';
+  } catch {
+    return 'unified';
+  }
+}
 
 function refusalOf(what: string, e: unknown): Refusal | null {
   if (!(e instanceof ApiError) || e.status !== 409) return null;
@@ -63,13 +49,7 @@ function refusalOf(what: string, e: unknown): Refusal | null {
     target_conflict: `${what}: an untracked file in the target worktree is in the way — nothing was changed`,
     moved: `${what}: the branch moved meanwhile — try again`,
   };
-  return { title: titles[d.reason] || `${what} refused`, message: e.message, files };
-}
-
-function lineClass(l: string): string {
-  if (l.startsWith('+') && !l.startsWith('+++')) return 'add';
-  if (l.startsWith('-') && !l.startsWith('---')) return 'rem';
-  return l.startsWith('@@') ? 'hunk' : '';
+  return { title: titles[d.reason] || `${what} refused`, message: e.message, files, reason: d.reason, what };
 }
 
 export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?: string }) {
@@ -82,10 +62,15 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
   const patch = useSignal<string | null>(null);
   const busy = useSignal(false);
   const refusal = useSignal<Refusal | null>(null);
-  const committing = useSignal(false);
-  const merging = useSignal(false);
+  const dialog = useSignal<'commit' | 'merge' | 'pr' | null>(null);
+  const prAsk = useSignal<{ title: string; body?: string; draft: boolean } | null>(null); // the pull request last asked for
+  const needToken = useSignal<string | null>(null); // the forge whose token is missing
+  const layout = useSignal<Layout>(savedLayout());
+  const comments = useSignal<Record<string, ReviewComment>>(loadComments(worktreeId));
+  const pr = useSignal<PullRequest | null>(null);
   const wt = (worktrees.value || []).find((w) => w.id === worktreeId);
   const baseName = wt?.baseBranch || '';
+  const into = against.value !== 'base' ? against.value : baseName;
 
   const load = (quiet = false) => {
     err.value = null;
@@ -104,14 +89,30 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
             files.value = (d?.files || []) as DiffFile[];
           });
     p.then(() => {
-      if (sel.value) open(sel.value); // the open patch may have changed too
+      const list = files.value || [];
+      // The open patch may have changed too; with none open, the first file is.
+      const keep = sel.value && list.some((f) => f.path === sel.value) ? sel.value : list[0]?.path;
+      if (keep) open(keep);
+      else sel.value = null;
     }).catch((e) => (err.value = errText(e)));
   };
-  useEffect(() => load(), [worktreeId, view.value]);
+  // Another view or worktree starts again from its first file.
+  useEffect(() => {
+    sel.value = null;
+    load();
+  }, [worktreeId, view.value]);
   // A worktree event reloads the tree: follow it without a spinner.
   useEffect(() => {
     if (files.value !== null) load(true);
   }, [worktrees.value]);
+  useEffect(() => {
+    pr.value = null;
+    if (baseName)
+      api
+        .pullRequest(worktreeId)
+        .then((r) => (pr.value = r))
+        .catch(() => {}); // none opened yet (404), or no forge to ask
+  }, [worktreeId, baseName]);
 
   const open = (p: string) => {
     sel.value = p;
@@ -136,6 +137,63 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
     }
   };
 
+  const setLayout = (l: Layout) => {
+    layout.value = l;
+    try {
+      localStorage.setItem(LAYOUT_KEY, l);
+    } catch {
+      /* private mode: remembered for this page only */
+    }
+  };
+  // Unsent comments are this browser's, per worktree (a reload keeps them).
+  const setComments = (next: Record<string, ReviewComment>) => {
+    comments.value = next;
+    saveComments(worktreeId, next);
+  };
+  useEffect(() => {
+    comments.value = loadComments(worktreeId);
+  }, [worktreeId]);
+  const onComment = (key: string, line: DiffLine, text: string | null) => {
+    const next = { ...comments.value };
+    if (text === null) delete next[key];
+    else if (sel.value) next[key] = commentOn(sel.value, line, key, text);
+    setComments(next);
+  };
+  const count = Object.keys(comments.value).length;
+  const sendReview = () =>
+    act(
+      'Review',
+      async () => {
+        await api.send(agentId!, reviewMessage(Object.values(comments.value), view.value === 'base' ? review.value?.against : undefined));
+        setComments({});
+      },
+      () => `${count} comment${count === 1 ? '' : 's'} sent to the agent`,
+    );
+  const askFix = (rf: Refusal) =>
+    act(
+      'Ask the agent',
+      () => api.send(agentId!, conflictMessage(wt?.branch || '', into, rf.files, rf.what === 'Rebase' ? 'Rebase' : 'Merge')),
+      () => 'Asked the agent to fix the conflict',
+    );
+  // Opens the pull request; a forge with no token stored asks for one first.
+  const openPr = (ask: { title: string; body?: string; draft: boolean }) => {
+    prAsk.value = ask;
+    return act(
+      'Pull request',
+      async () => {
+        try {
+          return (pr.value = await api.openPullRequest(worktreeId, ask));
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 422 && e.details?.reason === 'no_token') {
+            needToken.value = e.details.provider || 'github';
+            return null;
+          }
+          throw e;
+        }
+      },
+      (r) => (!r ? 'A token is needed first' : r.existing ? `#${r.number} was already open` : `Opened #${r.number}`),
+    );
+  };
   const rebase = () =>
     act(
       'Rebase',
@@ -161,16 +219,18 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
           >
             Working changes
           </button>
-          <button
-            role="tab"
-            aria-selected={view.value === 'base'}
-            class={`seg-btn${view.value === 'base' ? ' active' : ''}`}
-            onClick={() => (view.value = 'base')}
-          >
-            Against base{baseName ? ` (${baseName})` : ''}
-          </button>
+          {baseName && (
+            <button
+              role="tab"
+              aria-selected={view.value === 'base'}
+              class={`seg-btn${view.value === 'base' ? ' active' : ''}`}
+              onClick={() => (view.value = 'base')}
+            >
+              Against base ({baseName})
+            </button>
+          )}
         </div>
-        {view.value === 'base' && (
+        {view.value === 'base' && baseName && (
           <form
             class="diff-against"
             onSubmit={(e) => {
@@ -178,29 +238,49 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
               load();
             }}
           >
-            <input
-              aria-label="Compare against"
-              value={against.value}
-              onInput={(e) => (against.value = e.currentTarget.value)}
-              placeholder="base, or a branch"
-            />
+            <label>
+              <span class="muted">Compare with</span>{' '}
+              <input value={against.value} onInput={(e) => (against.value = e.currentTarget.value)} placeholder="base, or a branch" />
+            </label>
           </form>
         )}
-        <div class="diff-actions">
-          <button class="btn btn-sm" disabled={busy.value} onClick={() => (committing.value = true)}>
-            Commit…
+        <div class="seg" role="group" aria-label="Patch layout">
+          <button
+            aria-pressed={layout.value === 'unified'}
+            class={`seg-btn${layout.value === 'unified' ? ' active' : ''}`}
+            onClick={() => setLayout('unified')}
+          >
+            Unified
           </button>
-          <button class="btn btn-sm" disabled={busy.value} onClick={rebase}>
-            Rebase
-          </button>
-          <button class="btn btn-sm btn-primary" disabled={busy.value} onClick={() => (merging.value = true)}>
-            Merge…
-          </button>
-          <button class="btn btn-sm" disabled={busy.value} onClick={push}>
-            Push
+          <button aria-pressed={layout.value === 'split'} class={`seg-btn${layout.value === 'split' ? ' active' : ''}`} onClick={() => setLayout('split')}>
+            Side by side
           </button>
         </div>
+        <div class="diff-actions">
+          <button class="btn btn-sm" disabled={busy.value} onClick={() => (dialog.value = 'commit')}>
+            Commit…
+          </button>
+          {baseName && (
+            <>
+              <button class="btn btn-sm" disabled={busy.value} onClick={rebase}>
+                Rebase
+              </button>
+              <button class="btn btn-sm btn-primary" disabled={busy.value} onClick={() => (dialog.value = 'merge')}>
+                Merge…
+              </button>
+              <button class="btn btn-sm" disabled={busy.value} onClick={push}>
+                Push
+              </button>
+              <button class="btn btn-sm" disabled={busy.value} onClick={() => (dialog.value = 'pr')}>
+                Pull request…
+              </button>
+            </>
+          )}
+        </div>
       </div>
+      {!baseName && wt && (
+        <div class="muted diff-nobase">This worktree has no base branch: there is nothing to review against, merge into or push for review.</div>
+      )}
       {refusal.value && (
         <div class="diff-refusal panel" role="alert">
           <div class="refusal-title">{refusal.value.title}</div>
@@ -212,17 +292,28 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
               ))}
             </ul>
           )}
-          <button class="btn btn-sm" onClick={() => (refusal.value = null)}>
-            Dismiss
-          </button>
+          <div class="form-actions">
+            {agentId && refusal.value.reason === 'conflicts' && (
+              <button class="btn btn-sm btn-primary" disabled={busy.value} onClick={() => void askFix(refusal.value!)}>
+                Ask the agent to fix the conflict
+              </button>
+            )}
+            <button class="btn btn-sm" onClick={() => (refusal.value = null)}>
+              Dismiss
+            </button>
+          </div>
         </div>
       )}
+      {pr.value && <PrLine pr={pr.value} />}
       {review.value && <ReviewSummary r={review.value} />}
       {review.value?.merged?.merged && !wt?.isMain && (
         <div class="panel" role="status">
           <span>
             Merged into <code>{review.value.merged.record?.into || review.value.against}</code>
-            {review.value.merged.record ? ` (${review.value.merged.record.strategy}, ${ago(review.value.merged.record.createdAt)})` : ' (found on the base)'}.
+            {review.value.merged.record
+              ? ` (${review.value.merged.record.strategy === 'tree' ? 'found on the base' : review.value.merged.record.strategy}, ${ago(review.value.merged.record.createdAt)})`
+              : ' (found on the base)'}
+            .
           </span>{' '}
           <button
             class="btn btn-sm btn-danger"
@@ -244,12 +335,37 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
           </button>
         </div>
       )}
-      <DiffBody err={err.value} files={files.value} view={view.value} sel={sel.value} patch={patch.value} onRetry={() => load()} onOpen={open} />
-      {committing.value && (
+      {count > 0 && agentId && (
+        <div class="review-send panel" role="status">
+          <span>
+            {count} review comment{count === 1 ? '' : 's'}
+          </span>
+          <button class="btn btn-sm btn-primary" disabled={busy.value} onClick={() => void sendReview()}>
+            Send {count === 1 ? 'the comment' : `${count} comments`} to the agent
+          </button>
+          <button class="btn btn-sm" onClick={() => setComments({})}>
+            Discard
+          </button>
+        </div>
+      )}
+      <DiffBody
+        err={err.value}
+        files={files.value}
+        view={view.value}
+        sel={sel.value}
+        patch={patch.value}
+        layout={layout.value}
+        comments={comments.value}
+        canComment={!!agentId}
+        onComment={onComment}
+        onRetry={() => load()}
+        onOpen={open}
+      />
+      {dialog.value === 'commit' && (
         <CommitDialog
-          onClose={() => (committing.value = false)}
+          onClose={() => (dialog.value = null)}
           onCommit={(message, all) => {
-            committing.value = false;
+            dialog.value = null;
             void act(
               'Commit',
               () => api.commitWorktree(worktreeId, message, all),
@@ -258,171 +374,44 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
           }}
         />
       )}
-      {merging.value && (
+      {dialog.value === 'merge' && (
         <MergeDialog
-          into={against.value !== 'base' ? against.value : baseName}
-          onClose={() => (merging.value = false)}
+          into={into}
+          onClose={() => (dialog.value = null)}
           onMerge={(strategy, message) => {
-            merging.value = false;
-            const into = against.value !== 'base' ? against.value : undefined;
+            dialog.value = null;
+            const target = against.value !== 'base' ? against.value : undefined;
             void act(
               'Merge',
-              () => api.mergeWorktree(worktreeId, { into, strategy, message: message || undefined }),
+              () => api.mergeWorktree(worktreeId, { into: target, strategy, message: message || undefined }),
               (r) => (r.upToDate ? `Nothing to merge: ${r.branch} is in ${r.into}` : `Merged ${r.branch} into ${r.into} (${r.strategy})`),
             );
           }}
         />
       )}
-    </div>
-  );
-}
-
-function ReviewSummary({ r }: { r: Review }) {
-  return (
-    <div class="review-summary panel glass">
-      <div class="review-counts">
-        <span>
-          <b>{r.ahead}</b> ahead, <b>{r.behind}</b> behind <code>{r.against}</code>
-        </span>
-        <span class="ins">+{r.insertions}</span>
-        <span class="del">−{r.deletions}</span>
-        {r.uncommitted > 0 && <span class="muted">{r.uncommitted} uncommitted</span>}
-      </div>
-      {r.commits.length > 0 ? (
-        <ul class="review-commits">
-          {r.commits.map((c) => (
-            <li key={c.id}>
-              <code>{c.shortId}</code> <span class="summary">{c.summary}</span>{' '}
-              <span class="muted">
-                {c.author} · {ago(c.time)}
-              </span>
-            </li>
-          ))}
-        </ul>
-      ) : (
-        <div class="muted">No commits since {r.against}.</div>
+      {dialog.value === 'pr' && (
+        <PrDialog
+          onClose={() => (dialog.value = null)}
+          onOpen={(title, body, draft) => {
+            dialog.value = null;
+            void openPr({ title, body: body || undefined, draft });
+          }}
+        />
+      )}
+      {needToken.value && (
+        <TokenDialog
+          provider={needToken.value}
+          onClose={() => (needToken.value = null)}
+          onSave={(token) => {
+            const provider = needToken.value!;
+            needToken.value = null;
+            void api
+              .putCredential(provider, { apiKey: token })
+              .then(() => prAsk.value && openPr(prAsk.value))
+              .catch((e) => toast('error', 'Token', errText(e)));
+          }}
+        />
       )}
     </div>
-  );
-}
-
-function DiffBody(p: {
-  err: string | null;
-  files: DiffFile[] | null;
-  view: View;
-  sel: string | null;
-  patch: string | null;
-  onRetry: () => void;
-  onOpen: (path: string) => void;
-}) {
-  if (p.err) return <ErrorState message={p.err} onRetry={p.onRetry} />;
-  if (p.files === null) return <Spinner label="Loading diff…" />;
-  if (p.files.length === 0)
-    return <Empty title="No changes">{p.view === 'working' ? 'The worktree matches its branch’s last commit.' : 'Nothing differs from the base.'}</Empty>;
-  return (
-    <div class="diff">
-      <ul class="diff-files panel glass">
-        {p.files.map((f) => (
-          <li key={f.path}>
-            <button class={`diff-file${p.sel === f.path ? ' active' : ''}`} onClick={() => p.onOpen(f.path)}>
-              <span class="path">{f.path}</span>
-              <span class="ins">+{f.insertions ?? 0}</span>
-              <span class="del">−{f.deletions ?? 0}</span>
-            </button>
-          </li>
-        ))}
-      </ul>
-      <div class="diff-patch panel glass">
-        {!p.sel && <div class="muted">Choose a file to see its changes.</div>}
-        {p.sel && p.patch === null && <Spinner label="Loading patch…" />}
-        {p.sel && p.patch !== null && (
-          <pre class="patch">
-            {p.patch.split('\n').map((l, i) => (
-              <div key={i} class={lineClass(l)}>
-                {l || ' '}
-              </div>
-            ))}
-          </pre>
-        )}
-      </div>
-    </div>
-  );
-}
-
-function CommitDialog({ onClose, onCommit }: { onClose: () => void; onCommit: (message: string, all: boolean) => void }) {
-  const message = useSignal('');
-  const all = useSignal(true);
-  return (
-    <Modal title="Commit changes" onClose={onClose}>
-      <form
-        class="form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (message.value.trim()) onCommit(message.value, all.value);
-        }}
-      >
-        <label>
-          Message
-          <textarea name="message" rows={4} value={message.value} onInput={(e) => (message.value = e.currentTarget.value)} />
-        </label>
-        <label class="check">
-          <input type="checkbox" checked={all.value} onChange={(e) => (all.value = e.currentTarget.checked)} /> Include every change (new and deleted files
-          too), not only what is staged
-        </label>
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={!message.value.trim()}>
-            Commit
-          </button>
-        </div>
-      </form>
-    </Modal>
-  );
-}
-
-const STRATEGIES: [Strategy, string][] = [
-  ['merge', 'Merge commit: keeps every commit, joined by a merge commit'],
-  ['squash', 'Squash: one commit with all the changes'],
-  ['rebase', 'Rebase: replays the commits on the base, then fast-forwards it'],
-];
-
-function MergeDialog({ into, onClose, onMerge }: { into: string; onClose: () => void; onMerge: (s: Strategy, message: string) => void }) {
-  const strategy = useSignal<Strategy>('merge');
-  const message = useSignal('');
-  return (
-    <Modal title={`Merge into ${into || 'the base branch'}`} onClose={onClose}>
-      <form
-        class="form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          onMerge(strategy.value, message.value);
-        }}
-      >
-        <fieldset class="strategies">
-          <legend>Strategy</legend>
-          {STRATEGIES.map(([s, text]) => (
-            <label key={s} class="check">
-              <input type="radio" name="strategy" value={s} checked={strategy.value === s} onChange={() => (strategy.value = s)} /> {text}
-            </label>
-          ))}
-        </fieldset>
-        {strategy.value !== 'rebase' && (
-          <label>
-            Message <span class="muted">(optional)</span>
-            <input name="message" value={message.value} onInput={(e) => (message.value = e.currentTarget.value)} />
-          </label>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary">
-            Merge
-          </button>
-        </div>
-      </form>
-    </Modal>
   );
 }

@@ -3,14 +3,15 @@
 // the live tail of its output. Keys: arrows or h j k l move between tiles
 // (j/k step through them in order), 1-9 go to tile N, Enter opens the
 // agent, Esc goes back (and from an agent opened here, back to the grid),
-// ? shows the keys. Loaded when first opened.
+// y / n allow / deny the selected tile's oldest approval, ? shows the keys.
+// Loaded when first opened.
 import { signal, useSignal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { fromGrid, go } from '../router';
-import { agentList, loadTranscript, model, worktrees } from '../store';
-import { gridColumns, gridMove, tailLines, typingIn } from '../tasks';
-import type { Agent } from '../types';
+import { agentList, loadTranscript, model, toastError, worktrees } from '../store';
+import { decisionKey, gridColumns, gridMove, tailLines, typingIn } from '../tasks';
+import type { Agent, Approval } from '../types';
 import { AgentBadge, AgentCost, Empty, Modal } from './common';
 
 const MAX_TILES = 24; // transcripts loaded at once
@@ -68,6 +69,12 @@ function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; select
       {approval && (
         <div class="tile-approval" role="status">
           ⚠ Needs approval{pending > 1 ? ` (${pending})` : ''}
+          {selected && (
+            <span class="muted small">
+              {' '}
+              · <kbd>y</kbd> allow · <kbd>n</kbd> deny
+            </span>
+          )}
         </div>
       )}
       <pre class="tile-tail" aria-live="off">
@@ -82,6 +89,7 @@ function GridHelp({ onClose }: { onClose: () => void }) {
     ['← → ↑ ↓  or  h j k l', 'move between tiles (j / k: next / previous)'],
     ['1 … 9', 'go to tile N'],
     ['Enter', 'open the agent'],
+    ['y  /  n', "allow / deny the selected agent's oldest approval"],
     ['Esc', 'on an agent opened from here: back to the grid; here: let go of the tile'],
     ['?', 'this help'],
   ];
@@ -124,19 +132,33 @@ export default function Grid() {
   }, [ids]);
 
   // Pending approvals of the waiting agents, reloaded on every approval event.
-  const pending = useSignal<Record<string, number>>({});
+  const pending = useSignal<Record<string, Approval[]>>({});
   const waitKey = agents
     .filter((a) => a.status === 'waiting')
     .slice(0, MAX_TILES)
     .map((a) => `${a.id}:${a.approvalsRev ?? 0}`)
     .join(',');
+  const loadPending = (id: string) =>
+    api
+      .approvals(id)
+      .then((l) => (pending.value = { ...pending.value, [id]: l }))
+      .catch(() => undefined);
   useEffect(() => {
-    for (const a of agents.filter((x) => x.status === 'waiting').slice(0, MAX_TILES))
-      api
-        .approvals(a.id)
-        .then((l) => (pending.value = { ...pending.value, [a.id]: l.length }))
-        .catch(() => undefined);
+    for (const a of agents.filter((x) => x.status === 'waiting').slice(0, MAX_TILES)) void loadPending(a.id);
   }, [waitKey]);
+  // y / n on the selected tile: its oldest approval (the order the agent asked in).
+  const decide = async (k: number, d: 'allow' | 'deny') => {
+    const a = now.current.agents[k];
+    const ap = a && (pending.value[a.id] || [])[0];
+    if (!ap) return;
+    pending.value = { ...pending.value, [a.id]: (pending.value[a.id] || []).filter((x) => x.id !== ap.id) };
+    try {
+      await api.decide(ap.id, d);
+    } catch (e) {
+      toastError('Decision not taken', e);
+    }
+    void loadPending(a.id);
+  };
 
   useEffect(() => {
     const el = host.current;
@@ -176,6 +198,9 @@ export default function Grid() {
         (document.activeElement as HTMLElement | null)?.blur?.();
       } else if (e.key === 'Enter') {
         open(current());
+        e.preventDefault();
+      } else if (decisionKey(e)) {
+        void decide(current(), decisionKey(e)!);
         e.preventDefault();
       } else if (/^[1-9]$/.test(e.key)) {
         const k = Number(e.key) - 1;
@@ -219,7 +244,7 @@ export default function Grid() {
           data-cols={cols.value}
         >
           {agents.map((a, k) => (
-            <Tile key={a.id} a={a} n={k + 1} selected={k === i} pending={pending.value[a.id] || 0} onPick={() => focusTile(k)} />
+            <Tile key={a.id} a={a} n={k + 1} selected={k === i} pending={(pending.value[a.id] || []).length} onPick={() => focusTile(k)} />
           ))}
         </div>
       )}

@@ -3,9 +3,11 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { agentList, loadError, loadRuns, loadTree, runsByAgent, usageToday, workspaces } from '../store';
+import { FirstRun, onboardingComplete } from './FirstRun';
 import type { Agent, Run } from '../types';
 import { formatDuration } from '../events';
 import { isUnseen, needsYou, seenMarks } from '../attention';
+import { runningSub, runShownStatus } from '../overview';
 import { AgentBadge, ago, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
 export function usageFigures(u: any): { tokens: number | null; cost: number | null; requests: number | null } {
@@ -81,26 +83,17 @@ export function Home() {
   const runs: (Run & { agent: Agent })[] = [];
   for (const a of recentAgents) for (const r of runsByAgent.value[a.id] || []) runs.push({ ...r, agent: a });
   runs.sort((a, b) => (b.startedAt || '').localeCompare(a.startedAt || ''));
+  // Open runs of agents not working now (a turn done, an approval).
+  const openRuns = runs.filter((r) => r.status === 'running' && r.agent.status !== 'running').length;
 
   if (workspaces.value === null) return loadError.value ? <ErrorState message={loadError.value} onRetry={() => void loadTree()} /> : <Spinner />;
 
   return (
     <div class="page home">
       <h1 class="page-title">Overview</h1>
+      {workspaces.value.length === 0 && !onboardingComplete.value && <FirstRun />}
       <div class="cards">
-        <Card
-          label="Running"
-          value={String(running.length)}
-          tone="running"
-          sub={
-            running.length
-              ? running
-                  .map((a) => a.name)
-                  .slice(0, 3)
-                  .join(', ')
-              : 'Nothing running'
-          }
-        />
+        <Card label="Running" value={String(running.length)} tone="running" sub={runningSub(running, openRuns)} />
         <Card
           label="Waiting for you"
           value={String(waiting.length)}
@@ -169,7 +162,9 @@ export function Home() {
                       <a href={`#/agents/${r.agent.id}`}>{r.agent.name}</a>
                     </td>
                     <td>
-                      <span class={`run-status run-${r.status}`}>{r.status}</span>
+                      <span class={`run-status run-${r.status}`} data-status={r.status}>
+                        {runShownStatus(r, r.agent)}
+                      </span>
                     </td>
                     <td>{ago(r.startedAt)}</td>
                     <td class="num">{r.durationMs != null ? formatDuration(r.durationMs) : '–'}</td>

@@ -18,11 +18,10 @@ import { useEffect } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { go } from '../router';
 import { loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
-import { suggestName, uniqueName, worktreeNameOk } from '../tasks';
+import { splitArgs, suggestName, uniqueName, worktreeNameOk } from '../tasks';
 import type { Agent, Worktree } from '../types';
 import { errText, ExecutorModeRow, FormFooter, Modal } from './common';
 import { PermissionsField } from './Permissions';
-import { splitArgs } from './Sidebar';
 
 /** After the start failed: what exists now and can be removed. */
 interface Leftover {

@@ -7,7 +7,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api } from '../api';
-import { configColumns, fmtNum, metricNames, nextSort, tableQuery, type TableQuery } from '../hparams';
+import { configColumns, fmtCell, fmtNum, metricNames, nextSort, tableQuery, type TableQuery } from '../hparams';
 import { agentList, runsTick, workspaces } from '../store';
 import { Badge, Empty, errText } from './common';
 
@@ -22,7 +22,7 @@ function fmtDuration(ms?: number | null) {
 
 function cell(v: unknown) {
   if (v === null || v === undefined) return '–';
-  return typeof v === 'number' ? fmtNum(v) : String(v);
+  return typeof v === 'number' ? <span title={fmtNum(v)}>{fmtCell(v)}</span> : String(v);
 }
 
 export function RunsTable() {
@@ -113,7 +113,9 @@ export function RunsTable() {
             ))}
           </select>
         </label>
-        <button type="submit">Apply</button>
+        <button type="submit" class="btn btn-sm btn-primary">
+          Apply
+        </button>
       </form>
       {err.value && (
         <p class="error-text" role="alert">
@@ -168,13 +170,23 @@ export function RunsTable() {
       )}
       {total > PAGE && (
         <div class="pager">
-          <button type="button" disabled={q.value.offset === 0} onClick={() => (q.value = { ...q.value, offset: Math.max(0, q.value.offset - PAGE) })}>
+          <button
+            type="button"
+            class="btn btn-sm"
+            disabled={q.value.offset === 0}
+            onClick={() => (q.value = { ...q.value, offset: Math.max(0, q.value.offset - PAGE) })}
+          >
             Previous
           </button>
           <span>
-            {q.value.offset + 1}–{Math.min(total, q.value.offset + PAGE)} of {total}
+            {(q.value.offset + 1).toLocaleString('en-US')}–{Math.min(total, q.value.offset + PAGE).toLocaleString('en-US')} of {total.toLocaleString('en-US')}
           </span>
-          <button type="button" disabled={q.value.offset + PAGE >= total} onClick={() => (q.value = { ...q.value, offset: q.value.offset + PAGE })}>
+          <button
+            type="button"
+            class="btn btn-sm"
+            disabled={q.value.offset + PAGE >= total}
+            onClick={() => (q.value = { ...q.value, offset: q.value.offset + PAGE })}
+          >
             Next
           </button>
         </div>

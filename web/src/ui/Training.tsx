@@ -277,11 +277,15 @@ export default function Training() {
             />{' '}
             {opts.value.smooth.toFixed(2)}
           </label>
-          {opts.value.from !== undefined && <button onClick={() => set({ from: undefined, to: undefined })}>Reset zoom</button>}
-          <a class="button" href={exportUrl('csv')} download>
+          {opts.value.from !== undefined && (
+            <button class="btn btn-sm" onClick={() => set({ from: undefined, to: undefined })}>
+              Reset zoom
+            </button>
+          )}
+          <a class="btn btn-sm" href={exportUrl('csv')} download>
             Export CSV
           </a>
-          <a class="button" href={exportUrl('jsonl')} download>
+          <a class="btn btn-sm" href={exportUrl('jsonl')} download>
             Export JSON lines
           </a>
         </div>

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seed dashboards' dialect of a live frame (split from live.c, which
- * owns the channels and calls these): the snake_case envelope of
- * /ws/mission and /ws/graph, the System Health figures of the root socket,
- * and the workbench seed's stream events on /ws?compat=seed with each
- * answer's text so far. Pure JSON shaping: no request, no connection.
+ * The seed dashboards' dialect of a live frame (channel.c sends it): the
+ * snake_case envelope of /ws/mission and /ws/graph, the System Health
+ * figures of the root socket, the workbench seed's stream events on
+ * /ws?compat=seed with each answer's text so far, and the Claude Manager
+ * seed's agent status enum. Pure JSON shaping: no request, no connection.
  */
-#include "api/api_int.h"
+#include "live/live.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +15,10 @@
  * accumulated), until its stream_complete or stream_error. */
 #define SEED_ACC_MAX 8            /* answers followed at once per connection */
 #define SEED_ACC_BYTES (4u << 20) /* the chat engine's answer bound */
-struct seed_acc {
+struct ad_live_seed_acc {
     char msg[AD_ID_MAX + 16];
     ad_buf_t text;
-    struct seed_acc *next;
+    struct ad_live_seed_acc *next;
 };
 
 /* ---- the seed's dialect on /ws/mission and /ws/graph ---------------------------------
@@ -34,7 +34,7 @@ static json_t *seed_payload(json_t *payload)
 
 /* env {type, payload, ...} in the seed's dialect, in place. False when it
  * has no payload object to translate. */
-bool ad_api_seed_envelope(json_t *env)
+bool ad_live_seed_envelope(json_t *env)
 {
     json_t *payload = json_object_get(env, "payload");
     if (!json_is_object(payload)) {
@@ -82,7 +82,7 @@ static void seed_figures(json_t *p, const char *block, const char *const *keys, 
     }
 }
 
-void ad_api_seed_health(json_t *payload)
+void ad_live_seed_health(json_t *payload)
 {
     static const char *const gpu[] = {"utilization", "temperature", "vramUsed", "vramTotal",
                                       "powerDraw"};
@@ -100,17 +100,32 @@ void ad_api_seed_health(json_t *payload)
     }
 }
 
+/* The seed's AgentStatus: running, waiting, error, finished. */
+const char *ad_live_seed_status(const char *st)
+{
+    if (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0 || strcmp(st, "error") == 0) {
+        return st;
+    }
+    if (strcmp(st, "paused") == 0) {
+        return "waiting"; /* alive, not working */
+    }
+    if (strcmp(st, "stopping") == 0 || strcmp(st, "starting") == 0) {
+        return "running"; /* its process lives until the stop is done */
+    }
+    return "finished"; /* finished, idle, stopped: no process (the seed's default) */
+}
+
 /* ---- the workbench seed's stream events on /ws?compat=seed ----------------------------
  * The seed's stream_token carries accumulated (the answer so far) beside
  * text, and its stream_error's error is the message string. agentd's own
  * events keep tokens small (the answer is sent once, in stream_complete)
  * and error an object; a connection opened with ?compat=seed gets the
  * seed's form, errorDetails beside error. NULL: send the event as it is. */
-static seed_acc_t *acc_find(seed_acc_t **head, const char *msg, bool make)
+static ad_live_seed_acc_t *acc_find(ad_live_seed_acc_t **head, const char *msg, bool make)
 {
     size_t n = 0;
-    seed_acc_t **last = &*head;
-    for (seed_acc_t *a = *head; a != NULL; a = a->next, n++) {
+    ad_live_seed_acc_t **last = &*head;
+    for (ad_live_seed_acc_t *a = *head; a != NULL; a = a->next, n++) {
         if (strcmp(a->msg, msg) == 0) {
             return a;
         }
@@ -120,7 +135,7 @@ static seed_acc_t *acc_find(seed_acc_t **head, const char *msg, bool make)
         return NULL;
     }
     if (n >= SEED_ACC_MAX) { /* the oldest answer's text is let go */
-        seed_acc_t *old = *head;
+        ad_live_seed_acc_t *old = *head;
         *head = old->next;
         ad_buf_cleanup(&old->text);
         free(old);
@@ -129,18 +144,18 @@ static seed_acc_t *acc_find(seed_acc_t **head, const char *msg, bool make)
             last = &(*last)->next;
         }
     }
-    seed_acc_t *a = ad_xcalloc(1, sizeof(*a));
+    ad_live_seed_acc_t *a = ad_xcalloc(1, sizeof(*a));
     snprintf(a->msg, sizeof(a->msg), "%s", msg);
     ad_buf_init(&a->text, SEED_ACC_BYTES);
     *last = a;
     return a;
 }
 
-static void acc_drop(seed_acc_t **head, const char *msg)
+static void acc_drop(ad_live_seed_acc_t **head, const char *msg)
 {
-    for (seed_acc_t **pp = &*head; *pp != NULL; pp = &(*pp)->next) {
+    for (ad_live_seed_acc_t **pp = &*head; *pp != NULL; pp = &(*pp)->next) {
         if (strcmp((*pp)->msg, msg) == 0) {
-            seed_acc_t *a = *pp;
+            ad_live_seed_acc_t *a = *pp;
             *pp = a->next;
             ad_buf_cleanup(&a->text);
             free(a);
@@ -149,7 +164,7 @@ static void acc_drop(seed_acc_t **head, const char *msg)
     }
 }
 
-char *ad_api_seed_compat_text(seed_acc_t **head, const ad_bus_event_t *ev)
+char *ad_live_seed_compat_text(ad_live_seed_acc_t **head, const ad_bus_event_t *ev)
 {
     const char *type = ad_bus_event_type(ev);
     bool token = strcmp(type, "stream_token") == 0;
@@ -167,7 +182,7 @@ char *ad_api_seed_compat_text(seed_acc_t **head, const ad_bus_event_t *ev)
         char *out = NULL;
         if (st != NULL) {
             json_object_set_new(p, "agentdStatus", json_string(st));
-            json_object_set_new(p, "status", json_string(ad_api_seed_status(st)));
+            json_object_set_new(p, "status", json_string(ad_live_seed_status(st)));
             out = json_dumps(env, JSON_COMPACT);
         }
         json_decref(env);
@@ -181,7 +196,7 @@ char *ad_api_seed_compat_text(seed_acc_t **head, const ad_bus_event_t *ev)
     }
     if (token) {
         const char *text = json_string_value(json_object_get(p, "text"));
-        seed_acc_t *a = acc_find(head, msg, true);
+        ad_live_seed_acc_t *a = acc_find(head, msg, true);
         if (text != NULL && ad_buf_append(&a->text, text, strlen(text)) != 0) {
             /* past the answer's bound: the chat engine cuts the answer there too */
             ad_log(AD_LOG_DEBUG, "live", "accumulated text full msg=%s", msg);
@@ -206,10 +221,10 @@ char *ad_api_seed_compat_text(seed_acc_t **head, const ad_bus_event_t *ev)
     return out;
 }
 
-void ad_api_seed_acc_free(seed_acc_t **head)
+void ad_live_seed_acc_free(ad_live_seed_acc_t **head)
 {
     while (*head != NULL) {
-        seed_acc_t *a = *head;
+        ad_live_seed_acc_t *a = *head;
         *head = a->next;
         ad_buf_cleanup(&a->text);
         free(a);

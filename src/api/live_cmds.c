@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seed's commands on its root socket "/" (src/live delivers the
+ * events; this file runs the commands): each maps to the REST action of
+ * the same name, with that route's scope and org rule, and its outcome is
+ * answered on the socket.
+ */
+#include "api/api_int.h"
+#include "live/live.h"
+#include "run/run.h"
+#include "svc/svc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the seed's commands on "/" -------------------------------------------------------
+ * The seed's WebSocketManager.send(type, payload) sends {type, payload}.
+ * On "/" these map to the REST actions, with the same scope and the same
+ * org rule as their routes (a read token starts nothing; another org's
+ * agent is as good as none):
+ *   start_training  {agentId|id, initialPrompt?}  POST /api/agents/:id/start  (admin)
+ *   pause_training  {agentId|id}                  POST /api/agents/:id/pause  (write)
+ *   resume_training {agentId|id}                  POST /api/agents/:id/resume (write)
+ *   stop_training   {agentId|id, force?}          POST /api/agents/:id/stop   (write)
+ *   start_discovery {command, name?, environment?, cwd?}
+ *                                                 POST /api/jobs kind discovery (admin)
+ * A success answers agent_update {id, status (the seed's idle, training,
+ * paused or stopped), agentStatus (agentd's)} or discovery_progress {job};
+ * a refusal answers error {code, message, command, status (the REST
+ * status)}. The upgrade itself is refused cross-origin like /ws. */
+static void root_error(ad_live_chan_t *lv, const char *cmd, int status, const char *code,
+                       const char *msg)
+{
+    ad_live_notice(lv, "error",
+                   json_pack("{s:s, s:s, s:s, s:i}", "code", code, "message", msg, "command", cmd,
+                             "status", status));
+}
+
+/* An AD_E* code answered as its REST status would be; msg NULL: the code's. */
+static void root_fail(ad_live_chan_t *lv, const char *type, int rc, const char *msg)
+{
+    const char *code = NULL;
+    int status = ad_http_status_of(rc, &code);
+    root_error(lv, type, status, code, msg != NULL ? msg : ad_strerror(rc));
+}
+
+static const char *seed_status(const char *st)
+{
+    if (st == NULL) {
+        return "idle";
+    }
+    if (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0) {
+        return "training";
+    }
+    if (strcmp(st, "paused") == 0 || strcmp(st, "idle") == 0) {
+        return st;
+    }
+    return "stopped"; /* stopped, finished, error */
+}
+
+/* A pending command of lv, or NULL after answering 429. */
+static ad_live_pending_t *cmd_new(ad_live_chan_t *lv, const char *type)
+{
+    ad_live_pending_t *c = ad_live_pending_new(lv, type);
+    if (c == NULL) {
+        root_error(lv, type, 429, "TOO_MANY_REQUESTS", "too many commands pending on this socket");
+    }
+    return c;
+}
+
+static void cmd_agent_done(int rc, json_t *result, const char *msg, void *ud)
+{
+    char type[AD_LIVE_TYPE_MAX];
+    ad_live_chan_t *lv = ad_live_pending_end(ud, type);
+    if (lv != NULL) {
+        if (rc != 0) {
+            root_fail(lv, type, rc, msg);
+        } else {
+            json_t *agent = json_object_get(result, "agent");
+            agent = agent != NULL ? agent : result;
+            const char *st = json_string_value(json_object_get(agent, "status"));
+            ad_live_notice(lv, "agent_update",
+                           json_pack("{s:O, s:s, s:s?}", "id", json_object_get(agent, "id"),
+                                     "status", seed_status(st), "agentStatus", st));
+        }
+    }
+}
+
+static void cmd_job_done(int rc, json_t *job, void *ud)
+{
+    char type[AD_LIVE_TYPE_MAX];
+    ad_live_chan_t *lv = ad_live_pending_end(ud, type);
+    if (lv != NULL) {
+        if (rc != 0) {
+            root_fail(lv, type, rc, NULL);
+        } else {
+            ad_live_notice(lv, "discovery_progress", json_incref(job));
+        }
+    }
+}
+
+/* The agent a command names, visible to the caller: its id, or NULL after
+ * answering. */
+static const char *cmd_agent(ad_app_t *app, ad_live_chan_t *lv, const char *type, json_t *payload,
+                             char org[AD_ID_MAX])
+{
+    const char *id = json_string_value(json_object_get(payload, "agentId"));
+    if (id == NULL) {
+        id = json_string_value(json_object_get(payload, "id"));
+    }
+    if (id == NULL || id[0] == '\0' || strlen(id) >= AD_ID_MAX) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", "payload.agentId is required");
+        return NULL;
+    }
+    int rc = ad_api_row_org(app, ad_live_who(lv), AD_API_AGENT, id, org);
+    if (rc != 0) {
+        root_fail(lv, type, rc, rc == AD_ENOENT ? "agent not found" : NULL);
+        return NULL;
+    }
+    return id;
+}
+
+static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type, json_t *payload)
+{
+    bool start = strcmp(type, "start_training") == 0;
+    char org[AD_ID_MAX];
+    const char *id = cmd_agent(app, lv, type, payload, org);
+    if (id == NULL) {
+        return;
+    }
+    const char *prompt = NULL;
+    if (start) {
+        json_t *p = json_object_get(payload, "initialPrompt");
+        if (p != NULL && !json_is_string(p)) {
+            root_error(lv, type, 422, "VALIDATION_ERROR", "payload.initialPrompt must be a string");
+            return;
+        }
+        prompt = json_string_value(p);
+        /* A hyper-parameter config is checked against its schema by the
+         * REST route; this socket does not take one. */
+        json_t *agent = NULL;
+        bool configured = json_object_get(payload, "configId") != NULL;
+        if (!configured && ad_store_agent_get(app->store, id, &agent) == 0) {
+            configured =
+                json_is_string(json_object_get(json_object_get(agent, "state"), "configId"));
+        }
+        json_decref(agent);
+        if (configured) {
+            root_error(lv, type, 422, "VALIDATION_ERROR",
+                       "a run with a hyper-parameter config starts with POST "
+                       "/api/agents/:id/start");
+            return;
+        }
+        const char *period =
+            json_is_true(json_object_get(payload, "force")) ? NULL : ad_api_usage_reached(app);
+        if (period != NULL) {
+            char why[128];
+            snprintf(why, sizeof(why),
+                     "the %s usage limit is reached; send force: true to go past it", period);
+            root_error(lv, type, 429, "USAGE_LIMIT", why);
+            return;
+        }
+    }
+    ad_live_pending_t *c = cmd_new(lv, type);
+    if (c == NULL) {
+        return;
+    }
+    char err[512] = "";
+    int rc;
+    if (start) {
+        rc =
+            ad_runner_start_cfg(app->runner, id, prompt, NULL, cmd_agent_done, c, err, sizeof(err));
+    } else if (strcmp(type, "stop_training") == 0) {
+        rc = ad_runner_stop(app->runner, id, json_is_true(json_object_get(payload, "force")),
+                            cmd_agent_done, c);
+        if (rc != 0) {
+            rc = AD_ESTATE;
+            snprintf(err, sizeof(err), "agent %s is not running", id);
+        }
+    } else {
+        bool pause = strcmp(type, "pause_training") == 0;
+        rc = pause ? ad_runner_pause(app->runner, id, cmd_agent_done, c)
+                   : ad_runner_resume(app->runner, id, cmd_agent_done, c);
+        if (rc == AD_ENOENT) {
+            rc = AD_ESTATE;
+            snprintf(err, sizeof(err), "agent %s is not running", id);
+        } else if (rc == AD_ESTATE) {
+            snprintf(err, sizeof(err), "agent %s is %s", id,
+                     pause ? "already paused" : "not paused");
+        }
+    }
+    if (rc != 0) {
+        ad_live_pending_end(c, NULL);
+        root_fail(lv, type, rc, err[0] != '\0' ? err : NULL);
+    }
+}
+
+#define JOB_ARGV_MAX 256
+
+static void cmd_discovery(ad_app_t *app, ad_live_chan_t *lv, const char *type, json_t *payload)
+{
+    json_t *command = json_object_get(payload, "command");
+    size_t n = json_array_size(command);
+    if (n == 0 || n > JOB_ARGV_MAX) {
+        root_error(lv, type, 422, "VALIDATION_ERROR",
+                   "payload.command must be a program and its arguments (1 to 256 strings)");
+        return;
+    }
+    const char *argv[JOB_ARGV_MAX + 1];
+    for (size_t i = 0; i < n; i++) {
+        argv[i] = json_string_value(json_array_get(command, i));
+        if (argv[i] == NULL || strlen(argv[i]) > 8192) {
+            root_error(lv, type, 422, "VALIDATION_ERROR", "payload.command holds strings only");
+            return;
+        }
+    }
+    argv[n] = NULL;
+    const char *name = json_string_value(json_object_get(payload, "name"));
+    if (name == NULL) {
+        name = json_string_value(json_object_get(payload, "environment"));
+    }
+    const char *cwd = json_string_value(json_object_get(payload, "cwd"));
+    if (name == NULL || name[0] == '\0' || strlen(name) > 127 ||
+        (cwd != NULL && (cwd[0] != '/' || strlen(cwd) > 1023))) {
+        root_error(lv, type, 422, "VALIDATION_ERROR",
+                   "payload.name (or environment) is required; cwd must be an absolute path");
+        return;
+    }
+    char org[AD_ID_MAX];
+    snprintf(org, sizeof(org), "%s", ad_principal_org_for(ad_live_who(lv), NULL));
+    ad_live_pending_t *c = cmd_new(lv, type);
+    if (c == NULL) {
+        return;
+    }
+    ad_job_spec_t spec = {.name = name, .kind = "discovery", .org = org, .cwd = cwd, .argv = argv};
+    char err[256] = "";
+    int rc = ad_jobs_start(app->jobs, &spec, cmd_job_done, c, err, sizeof(err));
+    if (rc != 0) {
+        ad_live_pending_end(c, NULL);
+        bool bad = rc == AD_ENOENT || rc == AD_EPERM || rc == AD_EINVAL;
+        const char *code = "VALIDATION_ERROR";
+        int status = bad ? 422 : ad_http_status_of(rc, &code);
+        root_error(lv, type, status, code, err[0] != '\0' ? err : ad_strerror(rc));
+    }
+}
+
+/* Whether type is one of the seed's commands (answered here): the
+ * channel's command hook (ad_live_cmd_fn, ud the app). */
+bool ad_api_live_command(ad_live_chan_t *lv, const char *type, json_t *payload, void *ud)
+{
+    ad_app_t *app = ud;
+    static const struct {
+        const char *type;
+        ad_scope_t scope;
+    } cmds[] = {{"start_training", AD_SCOPE_ADMIN},
+                {"pause_training", AD_SCOPE_WRITE},
+                {"resume_training", AD_SCOPE_WRITE},
+                {"stop_training", AD_SCOPE_WRITE},
+                {"start_discovery", AD_SCOPE_ADMIN}};
+    size_t i = 0;
+    while (i < AD_ARRAY_LEN(cmds) && strcmp(cmds[i].type, type) != 0) {
+        i++;
+    }
+    if (i == AD_ARRAY_LEN(cmds)) {
+        return false;
+    }
+    if (!ad_live_authorized(lv)) {
+        return true; /* closed with 4401 */
+    }
+    if (!ad_principal_can(ad_live_who(lv), cmds[i].scope)) {
+        char why[96];
+        snprintf(why, sizeof(why), "%s needs a token of scope %s", type,
+                 ad_scope_name(cmds[i].scope));
+        root_error(lv, type, 403, "FORBIDDEN", why);
+        return true;
+    }
+    bool discovery = cmds[i].scope == AD_SCOPE_ADMIN && type[6] == 'd';
+    if ((discovery ? app->jobs == NULL : app->runner == NULL) || app->store == NULL) {
+        root_error(lv, type, 503, "UNAVAILABLE", "not available on this daemon");
+    } else if (payload == NULL) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", "payload must be an object");
+    } else if (discovery) {
+        cmd_discovery(app, lv, type, payload);
+    } else {
+        cmd_agent_action(app, lv, type, payload);
+    }
+    return true;
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `agentd pr create WT --title T [--body B] [--draft]` and `agentd pr
+ * status WT`: a worktree's pull request (POST/GET /api/worktrees/:id/pr).
+ */
+#include "cli/cli.h"
+#include "cli/cli_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The worktree's /pr path; 0 or the exit code after a message. */
+static int pr_path(ad_cli_t *c, const char *want, char *out, size_t outsz)
+{
+    char id[200], enc[300];
+    int rc = ad_cli_resolve(c, AD_CLI_WORKTREE, want, id, sizeof(id));
+    if (rc != 0) {
+        return rc;
+    }
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    snprintf(out, outsz, "/api/worktrees/%s/pr", enc);
+    return 0;
+}
+
+static int answered(ad_cli_t *c, json_t *j, long status)
+{
+    if (status >= 200 && status < 300) {
+        return 0;
+    }
+    json_t *err = json_object_get(j, "error");
+    char msg[700];
+    snprintf(msg, sizeof(msg), "%s (%s, HTTP %ld)", ad_cli_str(err, "message", "failed"),
+             ad_cli_str(err, "code", "ERROR"), status);
+    return ad_cli_fail(c, msg);
+}
+
+static int pr_create(ad_cli_t *c, int argc, char **argv)
+{
+    const char *title = NULL, *text = NULL;
+    bool draft = false;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"--title", true, &title, NULL},
+                             {"--body", true, &text, NULL},
+                             {"--draft", false, NULL, &draft}};
+    const char *pos[1];
+    char path[400];
+    long status = 0;
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1 || title == NULL) {
+        return ad_cli_usage(c, "usage: agentd pr create WT --title TITLE [--body TEXT] [--draft]");
+    }
+    if ((rc = pr_path(c, pos[0], path, sizeof(path))) != 0) {
+        return rc;
+    }
+    json_t *body = json_pack("{s:s, s:b}", "title", title, "draft", draft);
+    if (text != NULL) {
+        json_object_set_new(body, "body", json_string(text));
+    }
+    json_t *j = ad_cli_call_any(c, "POST", path, body, &status, &rc);
+    json_decref(body);
+    if (j == NULL) {
+        return rc;
+    }
+    rc = answered(c, j, status);
+    if (rc == 0 && c->json) {
+        ad_cli_print_json(j);
+    } else if (rc == 0) {
+        printf("%s #%lld %s (%s into %s)\n",
+               json_is_true(json_object_get(j, "existing")) ? "already open:" : "opened",
+               (long long)json_integer_value(json_object_get(j, "number")),
+               ad_cli_str(j, "url", "?"), ad_cli_str(j, "head", "?"), ad_cli_str(j, "base", "?"));
+    }
+    json_decref(j);
+    return rc;
+}
+
+static int pr_status(ad_cli_t *c, int argc, char **argv)
+{
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    char path[400];
+    long status = 0;
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return ad_cli_usage(c, "usage: agentd pr status WT");
+    }
+    if ((rc = pr_path(c, pos[0], path, sizeof(path))) != 0) {
+        return rc;
+    }
+    json_t *j = ad_cli_call_any(c, "GET", path, NULL, &status, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    rc = answered(c, j, status);
+    if (rc == 0 && c->json) {
+        ad_cli_print_json(j);
+    } else if (rc == 0) {
+        json_t *checks = json_object_get(j, "checks");
+        printf("#%lld %s%s %s\n  %s\n", (long long)json_integer_value(json_object_get(j, "number")),
+               ad_cli_str(j, "state", "?"),
+               json_is_true(json_object_get(j, "draft")) ? " (draft)" : "",
+               ad_cli_str(j, "url", "?"), ad_cli_str(j, "title", ""));
+        printf("checks: %s\n", ad_cli_str(checks, "state", "unknown"));
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(checks, "items"), i, it)
+        {
+            printf("  %-8s %s\n", ad_cli_str(it, "state", "?"), ad_cli_str(it, "name", "?"));
+        }
+        if (json_object_get(j, "refreshError") != NULL) {
+            printf("(last known state: %s)\n", ad_cli_str(j, "refreshError", ""));
+        }
+    }
+    json_decref(j);
+    return rc;
+}
+
+int ad_cli_pr(ad_cli_t *c, int argc, char **argv)
+{
+    if (argc > 0 && strcmp(argv[0], "create") == 0) {
+        c->prog = "agentd pr create";
+        return pr_create(c, argc - 1, argv + 1);
+    }
+    if (argc > 0 && strcmp(argv[0], "status") == 0) {
+        c->prog = "agentd pr status";
+        return pr_status(c, argc - 1, argv + 1);
+    }
+    return ad_cli_usage(c, "usage: agentd pr create|status WT ... (agentd pr --help)");
+}

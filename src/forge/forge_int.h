@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to src/forge: a job on the pool and its steps. */
+#ifndef AD_FORGE_INT_H
+#define AD_FORGE_INT_H
+
+#include "forge/forge.h"
+#include "llm/llm.h"
+
+#define AD_FORGE_TOKEN_MAX 512
+
+typedef struct {
+    uv_work_t work;
+    ad_forge_req_t req; /* its strings point into the job's own copies */
+    char token[AD_FORGE_TOKEN_MAX + 1];
+    char *title, *body, *head, *base;
+    ad_forge_cb cb;
+    void *ud;
+    int rc;
+    json_t *out;
+    char msg[512];
+    int http_status;
+} ad_forge_job_t;
+
+/* Pool thread: the steps; 0 and j->out, or an rc with j->msg. */
+int ad_forgex_create(ad_forge_job_t *j);
+int ad_forgex_status(ad_forge_job_t *j);
+/* Shared by rest.c and status.c. */
+long ad_forgex_call(ad_forge_job_t *j, const char *method, const char *url, json_t *body,
+                    json_t **out);
+int ad_forgex_failed(ad_forge_job_t *j, long status, json_t *answer);
+json_t *ad_forgex_normalize(const ad_forge_target_t *t, json_t *p);
+void ad_forgex_root(const ad_forge_target_t *t, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * forge: a pull request's state and its checks (the combined commit status,
+ * and GitHub's check runs; GitLab: the head pipeline), and the job that
+ * runs create or status on the pool.
+ */
+#include "forge/forge_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One check's state in four words. */
+static const char *check_state(const char *status, const char *conclusion)
+{
+    if (status != NULL && strcmp(status, "completed") != 0) {
+        return "pending"; /* queued, in_progress */
+    }
+    const char *s = conclusion != NULL ? conclusion : status;
+    if (s == NULL) {
+        return "pending";
+    }
+    if (!strcmp(s, "success") || !strcmp(s, "neutral") || !strcmp(s, "skipped")) {
+        return "success";
+    }
+    if (!strcmp(s, "pending") || !strcmp(s, "running") || !strcmp(s, "created")) {
+        return "pending";
+    }
+    return "failure"; /* failure, error, cancelled, timed_out, action_required, failed */
+}
+
+static void add_item(json_t *items, const char *name, const char *state, const char *url)
+{
+    json_array_append_new(items, json_pack("{s:s, s:s, s:s?}", "name", name ? name : "check",
+                                           "state", state, "url", url));
+}
+
+/* Every check of the PR's head commit into items. */
+static void read_checks(ad_forge_job_t *j, const char *root, const char *sha, json_t *items)
+{
+    const ad_forge_target_t *t = &j->req.target;
+    char url[2400];
+    json_t *a = NULL;
+    size_t i;
+    json_t *v;
+    if (t->kind == AD_FORGE_GITLAB) {
+        snprintf(url, sizeof(url), "%s/repository/commits/%s/statuses", root, sha);
+        json_array_foreach(ad_forgex_call(j, "GET", url, NULL, &a) == 200 ? a : NULL, i, v)
+        {
+            add_item(items, json_string_value(json_object_get(v, "name")),
+                     check_state(NULL, json_string_value(json_object_get(v, "status"))),
+                     json_string_value(json_object_get(v, "target_url")));
+        }
+        json_decref(a);
+        return;
+    }
+    snprintf(url, sizeof(url), "%s/commits/%s/status", root, sha);
+    json_array_foreach(
+        ad_forgex_call(j, "GET", url, NULL, &a) == 200 ? json_object_get(a, "statuses") : NULL, i,
+        v)
+    {
+        add_item(items, json_string_value(json_object_get(v, "context")),
+                 check_state(NULL, json_string_value(json_object_get(v, "state"))),
+                 json_string_value(json_object_get(v, "target_url")));
+    }
+    json_decref(a);
+    a = NULL;
+    if (t->kind != AD_FORGE_GITHUB) {
+        return;
+    }
+    snprintf(url, sizeof(url), "%s/commits/%s/check-runs", root, sha);
+    json_array_foreach(
+        ad_forgex_call(j, "GET", url, NULL, &a) == 200 ? json_object_get(a, "check_runs") : NULL, i,
+        v)
+    {
+        add_item(items, json_string_value(json_object_get(v, "name")),
+                 check_state(json_string_value(json_object_get(v, "status")),
+                             json_string_value(json_object_get(v, "conclusion"))),
+                 json_string_value(json_object_get(v, "html_url")));
+    }
+    json_decref(a);
+}
+
+/* failure if any failed, else pending if any runs, else success; none. */
+static const char *overall(json_t *items)
+{
+    const char *st = json_array_size(items) > 0 ? "success" : "none";
+    size_t i;
+    json_t *v;
+    json_array_foreach(items, i, v)
+    {
+        const char *s = json_string_value(json_object_get(v, "state"));
+        if (strcmp(s, "failure") == 0) {
+            return "failure";
+        }
+        if (strcmp(s, "pending") == 0) {
+            st = "pending";
+        }
+    }
+    return st;
+}
+
+int ad_forgex_status(ad_forge_job_t *j)
+{
+    const ad_forge_target_t *t = &j->req.target;
+    char root[2100], url[2200];
+    ad_forgex_root(t, root, sizeof(root));
+    snprintf(url, sizeof(url), "%s/%s/%ld", root,
+             t->kind == AD_FORGE_GITLAB ? "merge_requests" : "pulls", j->req.number);
+    json_t *answer = NULL;
+    long status = ad_forgex_call(j, "GET", url, NULL, &answer);
+    if (status != 200) {
+        int rc = ad_forgex_failed(j, status, answer);
+        json_decref(answer);
+        return rc;
+    }
+    j->out = ad_forgex_normalize(t, answer);
+    json_decref(answer);
+    json_t *items = json_array();
+    const char *sha = json_string_value(json_object_get(j->out, "headSha"));
+    if (sha != NULL && strspn(sha, "0123456789abcdef") == strlen(sha) && strlen(sha) <= 64) {
+        read_checks(j, root, sha, items);
+    }
+    json_object_set_new(j->out, "checks",
+                        json_pack("{s:s, s:o}", "state", overall(items), "items", items));
+    return 0;
+}
+
+/* ---- the job ------------------------------------------------------------------------- */
+
+static void work(uv_work_t *w)
+{
+    ad_forge_job_t *j = w->data;
+    j->rc = j->req.op == AD_FORGE_OP_CREATE ? ad_forgex_create(j) : ad_forgex_status(j);
+    if (j->rc == 0 && j->out == NULL) {
+        j->rc = AD_EINTERNAL;
+        snprintf(j->msg, sizeof(j->msg), "the forge's answer was not understood");
+    }
+}
+
+static void after(uv_work_t *w, int status)
+{
+    ad_forge_job_t *j = w->data;
+    if (status != 0 && j->rc == 0) {
+        j->rc = AD_ECLOSED;
+    }
+    memset(j->token, 0, sizeof(j->token));
+    j->cb(j->rc, j->rc == 0 ? j->out : NULL, j->msg, j->http_status, j->ud);
+    json_decref(j->out);
+    free(j->title);
+    free(j->body);
+    free(j->head);
+    free(j->base);
+    free(j);
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return ad_xstrdup(s != NULL ? s : "");
+}
+
+int ad_forge_queue(uv_loop_t *loop, const ad_forge_req_t *r, ad_forge_cb cb, void *ud, char *err,
+                   size_t errsz)
+{
+    if (!ad_llm_fetch_ready(err, errsz)) {
+        return AD_EIO;
+    }
+    if (r->token == NULL || strlen(r->token) > AD_FORGE_TOKEN_MAX) {
+        snprintf(err, errsz, "no usable token");
+        return AD_EINVAL;
+    }
+    ad_forge_job_t *j = ad_xcalloc(1, sizeof(*j));
+    j->req = *r;
+    snprintf(j->token, sizeof(j->token), "%s", r->token);
+    j->req.token = NULL;
+    j->req.title = j->title = dup_or_empty(r->title);
+    j->req.body = j->body = dup_or_empty(r->body);
+    j->req.head = j->head = dup_or_empty(r->head);
+    j->req.base = j->base = dup_or_empty(r->base);
+    j->cb = cb;
+    j->ud = ud;
+    j->work.data = j;
+    if (uv_queue_work(loop, &j->work, work, after) != 0) {
+        memset(j->token, 0, sizeof(j->token));
+        free(j->title);
+        free(j->body);
+        free(j->head);
+        free(j->base);
+        free(j);
+        snprintf(err, errsz, "cannot queue the request");
+        return AD_EIO;
+    }
+    return 0;
+}

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live channels: each WebSocket or SSE connection is one bus subscriber
+ * that this file turns events into frames for (shared by every socket that
+ * gets the same seq), filters for the seed channels, tells of overflow,
+ * gaps and truncated replay, and closes when its credential ends. The /ws
+ * protocol is proto.c's; the routes and row checks src/api's (live.c).
+ */
+#include "live/live_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Room kept in the send queue so the overflow notice itself still fits. */
+#define OVERFLOW_RESERVE 512
+
+static ad_wsmsg_t *event_msg(ad_live_t *L, const ad_bus_event_t *ev)
+{
+    if (L->cached_msg == NULL || L->cached_seq != ad_bus_event_seq(ev)) {
+        if (L->cached_msg != NULL) {
+            ad_wsmsg_unref(L->cached_msg);
+        }
+        size_t len;
+        const char *data = ad_bus_event_data(ev, &len);
+        L->cached_msg = ad_wsmsg_new(data, len, false);
+        L->cached_seq = ad_bus_event_seq(ev);
+    }
+    return L->cached_msg;
+}
+
+/* The seed's dialect of a frame: seed.c. */
+
+static ad_wsmsg_t *seed_msg(ad_live_t *L, const ad_bus_event_t *ev)
+{
+    if (L->seed_cached != NULL && L->seed_seq == ad_bus_event_seq(ev)) {
+        return L->seed_cached;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    json_t *env = json_loadb(data, len, 0, NULL);
+    if (!ad_live_seed_envelope(env)) {
+        json_decref(env);
+        return event_msg(L, ev); /* nothing to translate */
+    }
+    char *text = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    if (text == NULL) {
+        return event_msg(L, ev);
+    }
+    if (L->seed_cached != NULL) {
+        ad_wsmsg_unref(L->seed_cached);
+    }
+    L->seed_cached = ad_wsmsg_new(text, strlen(text), false);
+    L->seed_seq = ad_bus_event_seq(ev);
+    free(text);
+    return L->seed_cached;
+}
+
+static ad_wsmsg_t *root_msg(ad_live_t *L, const ad_bus_event_t *ev)
+{
+    if (strcmp(ad_bus_event_type(ev), "system_health") != 0) {
+        return event_msg(L, ev);
+    }
+    if (L->root_cached != NULL && L->root_seq == ad_bus_event_seq(ev)) {
+        return L->root_cached;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    json_t *env = json_loadb(data, len, 0, NULL);
+    json_t *payload = json_object_get(env, "payload");
+    char *text = NULL;
+    if (json_is_object(payload)) {
+        ad_live_seed_health(payload);
+        text = json_dumps(env, JSON_COMPACT);
+    }
+    json_decref(env);
+    if (text == NULL) {
+        return event_msg(L, ev);
+    }
+    if (L->root_cached != NULL) {
+        ad_wsmsg_unref(L->root_cached);
+    }
+    L->root_cached = ad_wsmsg_new(text, strlen(text), false);
+    L->root_seq = ad_bus_event_seq(ev);
+    free(text);
+    return L->root_cached;
+}
+
+static void link_channel(ad_live_chan_t *ch)
+{
+    ad_live_t *L = ch->L;
+    ch->next = L->channels;
+    if (L->channels != NULL) {
+        L->channels->prev = ch;
+    }
+    L->channels = ch;
+}
+
+static void unlink_channel(ad_live_chan_t *ch)
+{
+    ad_live_t *L = ch->L;
+    if (L == NULL) {
+        return; /* the list went with the set */
+    }
+    if (ch->prev != NULL) {
+        ch->prev->next = ch->next;
+    } else {
+        L->channels = ch->next;
+    }
+    if (ch->next != NULL) {
+        ch->next->prev = ch->prev;
+    }
+}
+
+void ad_live_notice_ex(ad_live_chan_t *ch, const char *type, json_t *payload, bool last)
+{
+    json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
+    if (ch->kind == AD_LIVE_MISSION || ch->kind == AD_LIVE_GRAPH) {
+        ad_live_seed_envelope(m);
+    }
+    char *s = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    if (s == NULL) {
+        return;
+    }
+    if (ch->ws != NULL) {
+        if (last) {
+            ad_ws_send_last(ch->ws, s, strlen(s));
+        } else {
+            ad_ws_send_text(ch->ws, s, strlen(s));
+        }
+    } else if (ch->sse != NULL) {
+        ad_sse_send(ch->sse, NULL, NULL, s, strlen(s));
+    }
+    free(s);
+}
+
+void ad_live_notice(ad_live_chan_t *ch, const char *type, json_t *payload)
+{
+    ad_live_notice_ex(ch, type, payload, false);
+}
+
+void ad_live_error(ad_live_chan_t *ch, const char *code, const char *message)
+{
+    ad_live_notice(ch, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
+}
+
+void ad_live_end(ad_live_chan_t *ch, int code, const char *reason)
+{
+    ch->done = true;
+    if (ch->ws != NULL) {
+        ad_ws_close(ch->ws, code, reason);
+    } else if (ch->sse != NULL) {
+        ad_sse_close(ch->sse);
+    }
+}
+
+/* ---- bus subscriber callbacks ---------------------------------------------------- */
+
+static int live_deliver(void *ud, const ad_bus_event_t *ev)
+{
+    ad_live_chan_t *lv = ud;
+    bool final;
+    if (lv->done || !ad_live_pass(lv, ev, &final)) {
+        return 0;
+    }
+    size_t len;
+    const char *data = ad_bus_event_data(ev, &len);
+    size_t bound = lv->bound;
+    if ((lv->ws != NULL ? ad_ws_pressure(lv->ws) : ad_sse_pressure(lv->sse)) == 2) {
+        lv->cut_memory = true; /* among those holding most of the server's send memory */
+        return AD_ETOOBIG;
+    }
+    int rc;
+    char *compat = lv->compat_seed ? ad_live_seed_compat_text(&lv->acc, ev) : NULL;
+    if (compat != NULL) {
+        size_t clen = strlen(compat);
+        bool full = ad_ws_queued_bytes(lv->ws) + clen + 16 + OVERFLOW_RESERVE > bound;
+        rc = full ? AD_ETOOBIG : ad_ws_send_text(lv->ws, compat, clen);
+        free(compat);
+        return rc == AD_ETOOBIG ? rc : 0;
+    }
+    if (lv->ws != NULL) {
+        if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
+            return AD_ETOOBIG;
+        }
+        bool seed = lv->kind == AD_LIVE_MISSION || lv->kind == AD_LIVE_GRAPH;
+        ad_live_t *L = lv->L;
+        if (L == NULL) {
+            return 0;
+        }
+        ad_wsmsg_t *msg = seed                       ? seed_msg(L, ev)
+                          : lv->kind == AD_LIVE_ROOT ? root_msg(L, ev)
+                                                     : event_msg(L, ev);
+        rc = ad_ws_send_msg(lv->ws, msg);
+    } else {
+        if (ad_sse_queued_bytes(lv->sse) + len + 64 + OVERFLOW_RESERVE > bound) {
+            return AD_ETOOBIG;
+        }
+        char id[24];
+        snprintf(id, sizeof(id), "%llu", (unsigned long long)ad_bus_event_seq(ev));
+        rc = ad_sse_send(lv->sse, id, NULL, data, len);
+    }
+    if (rc == AD_ETOOBIG) {
+        return rc;
+    }
+    if (final && lv->ws != NULL) {
+        lv->done = true;
+        ad_ws_close(lv->ws, 1000, "run ended");
+    }
+    return 0;
+}
+
+static void live_overflow(void *ud, uint64_t last_seq)
+{
+    ad_live_chan_t *lv = ud;
+    if (lv->done) {
+        return;
+    }
+    lv->done = true;
+    ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu",
+           (unsigned long long)last_seq);
+    const char *why = lv->cut_memory ? "server send memory bound" : "send queue bound";
+    ad_live_notice_ex(lv, "overflow",
+                      json_pack("{s:I, s:s}", "lastSeq", (json_int_t)last_seq, "reason", why),
+                      true);
+    if (lv->ws != NULL) {
+        ad_ws_close(lv->ws, 1013,
+                    lv->cut_memory ? "overflow: server send memory bound" : "overflow");
+    } else {
+        ad_sse_close(lv->sse);
+    }
+}
+
+static void live_truncated(void *ud, uint64_t oldest)
+{
+    ad_live_chan_t *lv = ud;
+    ad_live_notice(lv, "replay_truncated", json_pack("{s:I}", "oldestSeq", (json_int_t)oldest));
+}
+
+/* History lacks from..to (a crash or a failed events write): the client
+ * may have missed some of them and should reload what it shows. */
+static void live_gap(void *ud, uint64_t from, uint64_t to)
+{
+    ad_live_chan_t *lv = ud;
+    ad_live_notice(lv, "gap",
+                   json_pack("{s:I, s:I}", "from", (json_int_t)from, "to", (json_int_t)to));
+}
+
+static size_t live_queued(void *ud)
+{
+    ad_live_chan_t *lv = ud;
+    if ((lv->ws != NULL ? ad_ws_pressure(lv->ws) : ad_sse_pressure(lv->sse)) != 0) {
+        /* the server's send memory is half used and this reader holds more
+         * than its share: a replay waits, as for a full queue of its own */
+        return lv->bound;
+    }
+    return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
+}
+
+static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated, live_queued,
+                                          live_gap};
+
+/* The channel's credential was revoked, signed out, rotated or expired
+ * (src/auth watches it): closed at once. */
+static void cred_ended(void *ud)
+{
+    ad_live_chan_t *ch = ud;
+    if (!ch->done) {
+        ad_live_end(ch, 4401, "unauthorized: the token or session has ended");
+    }
+}
+
+/* A channel of r's caller: it sees only the events of the caller's org
+ * (every org for the owner), live and in replay alike. */
+static ad_live_chan_t *chan_new(ad_live_t *L, ad_live_kind_t kind, const ad_req_t *r)
+{
+    /* sees nothing (its org matches no row), as ad_api_who's stand-in */
+    static const ad_principal_t nobody = {
+        .name = "anonymous", .org_id = "-", .scope = AD_SCOPE_NONE};
+    const ad_principal_t *who = ad_auth_principal(r);
+    ad_live_chan_t *ch = ad_xcalloc(1, sizeof(*ch));
+    ch->L = L;
+    ch->bus = L->bus;
+    ch->auth = L->auth;
+    ch->bound = L->bound;
+    ch->kind = kind;
+    ch->who = who != NULL ? *who : nobody;
+    ad_auth_credential(r, &ch->cred);
+    if (L->auth != NULL) {
+        ch->watch = ad_auth_watch(L->auth, &ch->cred, cred_ended, ch);
+    }
+    ch->sub = ad_bus_sub_new(L->bus, &live_ops, ch, L->bound);
+    ad_bus_sub_set_org(ch->sub, ad_principal_filter(&ch->who));
+    link_channel(ch);
+    return ch;
+}
+
+ad_live_chan_t *ad_live_ws_open(ad_live_t *L, ad_ws_t *ws, ad_req_t *upgrade, ad_live_kind_t kind)
+{
+    const char *reason = NULL;
+    int code = ad_auth_ws_refusal(upgrade, &reason);
+    if (code != 0) {
+        ad_ws_close(ws, code, reason);
+        return NULL;
+    }
+    ad_live_chan_t *ch = chan_new(L, kind, upgrade);
+    ch->ws = ws;
+    ad_ws_set_data(ws, ch);
+    return ch;
+}
+
+static void on_sse_close(ad_sse_t *sse, void *ud)
+{
+    AD_UNUSED(sse);
+    ad_live_chan_free(ud);
+}
+
+ad_live_chan_t *ad_live_sse_open(ad_live_t *L, ad_req_t *r)
+{
+    ad_live_chan_t *ch = chan_new(L, AD_LIVE_SSE, r);
+    ch->sse = ad_sse_start(r, on_sse_close, ch);
+    if (ch->sse == NULL) {
+        ad_live_chan_free(ch);
+        return NULL;
+    }
+    return ch;
+}
+
+void ad_live_chan_free(ad_live_chan_t *ch)
+{
+    ad_live_seed_acc_free(&ch->acc);
+    ad_live_pending_drop(ch);
+    ad_auth_unwatch(ch->watch);
+    unlink_channel(ch);
+    ad_bus_sub_free(ch->sub);
+    free(ch);
+}
+
+const ad_principal_t *ad_live_who(const ad_live_chan_t *ch)
+{
+    return &ch->who;
+}
+
+bool ad_live_authorized(ad_live_chan_t *ch)
+{
+    if (ch->auth == NULL || ad_auth_credential_live(ch->auth, &ch->cred)) {
+        return true;
+    }
+    ad_live_end(ch, 4401, "unauthorized: the token or session has ended");
+    return false;
+}
+
+void ad_live_set_run(ad_live_chan_t *ch, const char *run_id, const char *agent_id)
+{
+    snprintf(ch->id, sizeof(ch->id), "%s", run_id != NULL ? run_id : "");
+    snprintf(ch->agent_id, sizeof(ch->agent_id), "%s", agent_id != NULL ? agent_id : "");
+}
+
+void ad_live_set_compat_seed(ad_live_chan_t *ch)
+{
+    ch->compat_seed = true;
+}
+
+int ad_live_subscribe(ad_live_chan_t *ch, const char *const *topics, size_t n, bool has_since,
+                      uint64_t since)
+{
+    return ad_bus_subscribe(ch->sub, topics, n, has_since, since);
+}
+
+/* ---- the set of channels ------------------------------------------------------------- */
+
+/* Channels whose token was revoked or expired, or whose session ended, are
+ * closed (4401 for a WebSocket): a credential that no longer lets a
+ * request in does not keep a stream of events either. */
+static void recheck_credentials(void *ud)
+{
+    ad_live_t *L = ud;
+    for (ad_live_chan_t *ch = L->channels; ch != NULL; ch = ch->next) {
+        if (!ch->done && !ad_auth_credential_live(L->auth, &ch->cred)) {
+            ad_live_end(ch, 4401, "unauthorized: the token or session has ended");
+        }
+    }
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    ad_live_t *L = t->data;
+    if (L->auth != NULL) {
+        recheck_credentials(L); /* expiry has no event of its own */
+    }
+    for (ad_live_chan_t *ch = L->channels; ch != NULL; ch = ch->next) {
+        if (ch->kind == AD_LIVE_MISSION && !ch->done) {
+            char ts[AD_TIME_MAX];
+            ad_time_format(ad_wall_ms(), ts);
+            ad_live_notice(
+                ch, "heartbeat",
+                json_pack("{s:s, s:I}", "ts", ts, "seq", (json_int_t)ad_bus_seq(L->bus)));
+        }
+    }
+}
+
+ad_live_t *ad_live_new(uv_loop_t *loop, ad_bus_t *bus, ad_auth_t *auth, size_t send_bound,
+                       uint64_t heartbeat_ms, ad_live_cmd_fn cmd, void *cmd_ud)
+{
+    ad_live_t *L = ad_xcalloc(1, sizeof(*L));
+    L->bus = bus;
+    L->auth = auth;
+    L->bound = send_bound;
+    L->cmd = cmd;
+    L->cmd_ud = cmd_ud;
+    if (auth != NULL) {
+        ad_auth_on_change(auth, recheck_credentials, L);
+    }
+    uv_timer_init(loop, &L->heartbeat);
+    L->heartbeat.data = L;
+    uv_timer_start(&L->heartbeat, on_heartbeat, heartbeat_ms, heartbeat_ms);
+    uv_unref((uv_handle_t *)&L->heartbeat);
+    return L;
+}
+
+static void live_closed(uv_handle_t *h)
+{
+    free(h->data); /* the ad_live_t that holds h */
+}
+
+void ad_live_close(ad_live_t *L)
+{
+    if (L == NULL) {
+        return;
+    }
+    if (L->auth != NULL) {
+        ad_auth_on_change(L->auth, NULL, NULL);
+    }
+    /* Channels still open (none once the server has closed) leave the list
+     * now; their own close then finds no list (unlink_channel). */
+    for (ad_live_chan_t *ch = L->channels, *next; ch != NULL; ch = next) {
+        next = ch->next;
+        ch->prev = ch->next = NULL;
+        ch->L = NULL;
+    }
+    if (L->cached_msg != NULL) {
+        ad_wsmsg_unref(L->cached_msg);
+    }
+    if (L->seed_cached != NULL) {
+        ad_wsmsg_unref(L->seed_cached);
+    }
+    if (L->root_cached != NULL) {
+        ad_wsmsg_unref(L->root_cached);
+    }
+    uv_close((uv_handle_t *)&L->heartbeat, live_closed);
+}
+
+size_t ad_live_max_queued(ad_live_t *L)
+{
+    size_t max = 0;
+    for (ad_live_chan_t *ch = L != NULL ? L->channels : NULL; ch != NULL; ch = ch->next) {
+        size_t q = ch->done ? 0 : live_queued(ch);
+        if (q > max) {
+            max = q;
+        }
+    }
+    return max;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/live: a channel and the set of channels, shared by
+ * channel.c (delivery, notices, credentials, heartbeat) and proto.c (the
+ * /ws protocol, pending commands).
+ */
+#ifndef AD_LIVE_INT_H
+#define AD_LIVE_INT_H
+
+#include "live/live.h"
+
+struct ad_live_chan {
+    ad_live_t *L; /* the set it is in; NULL once the set has closed */
+    ad_bus_t *bus;
+    ad_auth_t *auth;
+    size_t bound; /* the send-queue bound (bytes) */
+    ad_live_kind_t kind;
+    ad_ws_t *ws;
+    ad_sse_t *sse;
+    ad_bus_sub_t *sub;
+    char id[AD_ID_MAX + 16]; /* run id or crew id */
+    char agent_id[AD_ID_MAX + 16];
+    ad_live_chan_t *next, *prev; /* every open channel of L */
+    bool done;                   /* closing: deliver nothing more */
+    bool cut_memory;             /* overflowed the server-wide send bound */
+    ad_principal_t who;          /* who opened it */
+    ad_auth_cred_t cred;         /* what it signed in with, checked again */
+    ad_auth_watch_t *watch;      /* ... at once when it ends (src/auth) */
+    ad_live_pending_t *cmds;     /* the seed's commands still pending (root only) */
+    bool compat_seed;            /* /ws?compat=seed: the workbench seed's stream events */
+    ad_live_seed_acc_t *acc;     /* ... with the text of each answer so far */
+};
+
+struct ad_live {
+    ad_bus_t *bus;
+    ad_auth_t *auth;
+    size_t bound;
+    ad_live_cmd_fn cmd;
+    void *cmd_ud;
+    ad_live_chan_t *channels; /* every open channel */
+    uv_timer_t heartbeat;
+    /* The last event turned into a WebSocket frame: every socket that gets
+     * the same seq shares it; the same in the seed's dialect. */
+    ad_wsmsg_t *cached_msg;
+    uint64_t cached_seq;
+    ad_wsmsg_t *seed_cached;
+    uint64_t seed_seq;
+    ad_wsmsg_t *root_cached; /* ... and in the root socket's (root_msg) */
+    uint64_t root_seq;
+};
+
+/* Frees ch: its subscriber, watch and pending commands' link (channel.c). */
+void ad_live_chan_free(ad_live_chan_t *ch);
+/* Notice whose last says why the connection ends: it may use the reserve
+ * past the send-queue bound (a slow reader still gets it). */
+void ad_live_notice_ex(ad_live_chan_t *ch, const char *type, json_t *payload, bool last);
+/* Whether ch passes ev on; *final: ev ends the channel (filter.c). */
+bool ad_live_pass(const ad_live_chan_t *ch, const ad_bus_event_t *ev, bool *final);
+/* Lets go of ch's pending commands: their answers go nowhere (proto.c). */
+void ad_live_pending_drop(ad_live_chan_t *ch);
+
+#endif

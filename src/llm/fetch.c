@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One plain, blocking HTTP request over the dlopened libcurl, for REST APIs
+ * other than the models' (src/forge: pull requests). Pool threads only;
+ * libcurl is loaded on the loop thread first (ad_llm_fetch_ready). Never
+ * follows a redirect, http and https only: a token in a header goes to the
+ * URL given and nowhere else. The error message is curl's, which never
+ * carries a header.
+ */
+#include "llm/llm_int.h"
+#include "llm/llm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool ad_llm_fetch_ready(char *err, size_t errsz)
+{
+    return ad_curl_get(err, errsz) != NULL;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud)
+{
+    ad_buf_t *b = ud;
+    size_t len = size * n;
+    return ad_buf_append(b, p, len) == 0 ? len : 0; /* over the cap: curl stops */
+}
+
+int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, size_t errsz)
+{
+    const ad_curl_t *c = ad_curl_get(err, errsz);
+    char ebuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hs = NULL;
+    *status = 0;
+    if (c == NULL) {
+        return AD_EIO;
+    }
+    CURL *e = c->easy_init();
+    if (e == NULL) {
+        snprintf(err, errsz, "cannot start an HTTP request");
+        return AD_EIO;
+    }
+    for (size_t i = 0; f->headers != NULL && f->headers[i] != NULL; i++) {
+        struct curl_slist *next = c->slist_append(hs, f->headers[i]);
+        if (next != NULL) {
+            hs = next;
+        }
+    }
+    c->easy_setopt(e, CURLOPT_URL, f->url);
+    c->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    c->easy_setopt(e, CURLOPT_HTTPHEADER, hs);
+    c->easy_setopt(e, CURLOPT_CUSTOMREQUEST, f->method);
+    if (f->body != NULL) {
+        c->easy_setopt(e, CURLOPT_POSTFIELDS, f->body);
+        c->easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(f->body));
+    }
+    c->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    c->easy_setopt(e, CURLOPT_WRITEDATA, out);
+    c->easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
+    c->easy_setopt(e, CURLOPT_TIMEOUT_MS, f->timeout_ms > 0 ? f->timeout_ms : 30000L);
+    c->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    c->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = c->easy_perform(e);
+    int ret = 0;
+    if (rc != CURLE_OK) {
+        snprintf(err, errsz, "%s", ebuf[0] != '\0' ? ebuf : c->easy_strerror(rc));
+        ret = AD_EIO;
+    } else {
+        c->easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    }
+    c->slist_free_all(hs);
+    c->easy_cleanup(e);
+    return ret;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The run's side of `codex app-server` (issue #33): what the thread is
+ * opened with, the first lines on the process's stdin, and stop's first
+ * step, turn/interrupt. The protocol's lines are src/agent's (appserver.c);
+ * the rest of the run (messages, approvals, the turn's end) goes through
+ * the same paths as every executor's.
+ *
+ * Threads: loop thread only.
+ */
+#include "run/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ad_run_codex_open(const ad_agent_spec_t *spec, const char *worktree, bool outer_sandbox,
+                       ad_codex_open_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->mode = spec->mode;
+    o->session_id = spec->session_id;
+    o->fork = spec->fork_session;
+    o->model = spec->model;
+    o->instructions = spec->system_prompt;
+    o->cwd = worktree;
+    o->outer_sandbox = outer_sandbox;
+    for (size_t i = 0; i < spec->npermissions; i++) {
+        const char *tools = ad_permission_tools(spec->permissions[i]);
+        o->allow_commands = o->allow_commands || strcmp(tools, "Bash") == 0;
+        o->allow_edits = o->allow_edits || strcmp(tools, "Edit,Write,NotebookEdit") == 0 ||
+                         strcmp(tools, "Edit") == 0;
+    }
+}
+
+void ad_run_rpc_open(ad_run_t *run, const ad_codex_open_t *o, const char *prompt)
+{
+    size_t len = 0;
+    char *lines = ad_codex_app_open(run->parser, o, &len);
+    if (lines == NULL || ad_proc_write(run->proc, lines, len) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "codex app-server not opened agent=%s", run->agent_id);
+    }
+    free(lines);
+    char *line = NULL;
+    if (prompt != NULL && prompt[0] != '\0') {
+        (void)ad_codex_app_input(run->parser, prompt, &line, &len); /* queued for the thread */
+        free(line);
+    }
+}
+
+/* The stop's later step: looks the run up when it fires (it may be gone). */
+typedef struct {
+    uv_timer_t t;
+    ad_runner_t *r;
+    char agent_id[AD_ID_MAX];
+    char run_id[AD_ID_MAX];
+} stop_later_t;
+
+static void on_stop_later_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_stop_later(uv_timer_t *t)
+{
+    stop_later_t *s = t->data;
+    ad_run_t *run = ad_run_find(s->r, s->agent_id);
+    if (run != NULL && strcmp(run->run_id, s->run_id) == 0) {
+        run->stop_later = NULL;
+        if (run->proc != NULL) {
+            ad_proc_stop(run->proc, false);
+        }
+    }
+    uv_close((uv_handle_t *)t, on_stop_later_closed);
+}
+
+void ad_run_stop_later_cancel(ad_run_t *run)
+{
+    stop_later_t *s = run->stop_later;
+    if (s != NULL) {
+        run->stop_later = NULL;
+        uv_timer_stop(&s->t);
+        uv_close((uv_handle_t *)&s->t, on_stop_later_closed);
+    }
+}
+
+bool ad_run_interrupt_first(ad_run_t *run)
+{
+    size_t len = 0;
+    char *line = ad_codex_app_interrupt(run->parser, &len);
+    bool sent = line != NULL && ad_proc_write(run->proc, line, len) == 0;
+    free(line);
+    if (!sent) {
+        return false;
+    }
+    if (run->stop_later != NULL) {
+        return true; /* one is under way */
+    }
+    stop_later_t *s = ad_xcalloc(1, sizeof(*s));
+    s->r = run->r;
+    memcpy(s->agent_id, run->agent_id, AD_ID_MAX);
+    memcpy(s->run_id, run->run_id, AD_ID_MAX);
+    uv_timer_init(run->r->loop, &s->t);
+    s->t.data = s;
+    uint64_t grace = run->r->cfg->stop_grace_ms > 0 ? (uint64_t)run->r->cfg->stop_grace_ms : 1;
+    uv_timer_start(&s->t, on_stop_later, grace, 0);
+    run->stop_later = s;
+    return true;
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Credits and agent time (migration 2430): the owner's grants to an
+ * organisation, its balance (granted, less the cost of ended runs, less
+ * what running ones have cost so far), and agent time per organisation,
+ * agent and node from the daily aggregates the run triggers keep.
+ *
+ * Threads: reads on the loop thread (the read connection: a few rows per
+ * day and per running run, never a scan of runs); the grant on the writer.
+ */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DAY_MS INT64_C(86400000)
+
+typedef struct {
+    char id[AD_ID_MAX];
+    char org[AD_ID_MAX];
+    char note[256];
+    char by[64];
+    double amount;
+    int64_t now;
+} grant_row_t;
+
+static json_t *grant_json(const char *id, const char *org, double amount, const char *note,
+                          const char *by, int64_t at)
+{
+    char ts[AD_TIME_MAX];
+    ad_time_format(at, ts);
+    return json_pack("{s:s, s:s, s:f, s:s, s:s, s:s}", "id", id, "orgId", org, "amount", amount,
+                     "note", note, "grantedBy", by, "createdAt", ts);
+}
+
+static int grant_insert(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    const grant_row_t *g = in;
+    sqlite3_stmt *s =
+        ad_store_stmt(tx->db, "INSERT INTO credit_grants (id, org_id, amount, note, "
+                              "granted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, g->id);
+    ad_store_bind_text(s, 2, g->org);
+    sqlite3_bind_double(s, 3, g->amount);
+    ad_store_bind_text(s, 4, g->note);
+    ad_store_bind_text(s, 5, g->by);
+    sqlite3_bind_int64(s, 6, g->now);
+    int rc = ad_store_step_done(tx->db, s);
+    if (rc == 0) {
+        *result = grant_json(g->id, g->org, g->amount, g->note, g->by, g->now);
+    }
+    return rc == AD_ECONSTRAINT ? AD_ENOENT : rc; /* the org's foreign key */
+}
+
+void ad_store_credit_grant(ad_store_t *st, const ad_store_grant_t *g, ad_store_result_cb cb,
+                           void *ud)
+{
+    grant_row_t row = {.amount = g->amount, .now = g->created_at};
+    snprintf(row.id, sizeof(row.id), "%s", g->id);
+    snprintf(row.org, sizeof(row.org), "%s", g->org_id);
+    snprintf(row.note, sizeof(row.note), "%s", g->note != NULL ? g->note : "");
+    snprintf(row.by, sizeof(row.by), "%s", g->granted_by != NULL ? g->granted_by : "");
+    ad_store_typed_write(st, grant_insert, &row, sizeof(row), NULL, cb, ud);
+}
+
+/* One number from a one-row query with org as ?1. */
+static int scalar(sqlite3 *db, const char *sql, const char *org, int64_t now, double *out)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org);
+    if (sqlite3_bind_parameter_count(s) >= 2) {
+        sqlite3_bind_int64(s, 2, now);
+    }
+    int step = sqlite3_step(s);
+    *out = step == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
+    sqlite3_reset(s);
+    return step == SQLITE_ROW ? 0 : ad_store_rc(db, step);
+}
+
+int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    memset(out, 0, sizeof(*out));
+    int rc = scalar(db, "SELECT COALESCE(SUM(amount), 0) FROM credit_grants WHERE org_id = ?1", org,
+                    0, &out->earned);
+    if (rc == 0) {
+        rc = scalar(db, "SELECT COALESCE(SUM(cost_usd), 0) FROM run_stats WHERE org_id = ?1", org,
+                    0, &out->spent);
+    }
+    if (rc == 0) {
+        rc = scalar(db,
+                    "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE org_id = ?1 AND "
+                    "status = 'running'",
+                    org, 0, &out->pending);
+    }
+    if (rc == 0) {
+        double n = 0;
+        rc = scalar(db, "SELECT COUNT(*) FROM credit_grants WHERE org_id = ?1", org, 0, &n);
+        out->grants = (int64_t)n;
+    }
+    out->balance = out->earned - out->spent - out->pending;
+    return rc;
+}
+
+int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id, org_id, amount, note, granted_by, created_at "
+                                        "FROM credit_grants WHERE org_id = ?1 "
+                                        "ORDER BY created_at DESC, id DESC LIMIT ?2");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org);
+    sqlite3_bind_int(s, 2, limit);
+    json_t *a = json_array();
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(
+            a, grant_json((const char *)sqlite3_column_text(s, 0),
+                          (const char *)sqlite3_column_text(s, 1), sqlite3_column_double(s, 2),
+                          (const char *)sqlite3_column_text(s, 3),
+                          (const char *)sqlite3_column_text(s, 4), sqlite3_column_int64(s, 5)));
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_DONE) {
+        json_decref(a);
+        return ad_store_rc(db, step);
+    }
+    *out = a;
+    return 0;
+}
+
+/* ---- agent time ------------------------------------------------------------------------ */
+
+/* The ended runs' time by agent (the 50 longest), into agents; totals. */
+static int ended_by_agent(sqlite3 *db, const char *org, int64_t from_day, json_t *agents,
+                          int64_t *ms, int64_t *runs)
+{
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "SELECT t.agent_id, COALESCE(a.name, ''), t.node, SUM(t.runs), SUM(t.ms) "
+                          "FROM agent_time t LEFT JOIN agents a ON a.id = t.agent_id "
+                          "WHERE (?1 = '' OR t.org_id = ?1) AND t.day >= ?2 "
+                          "GROUP BY t.agent_id, t.node ORDER BY 5 DESC, 1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org);
+    sqlite3_bind_int64(s, 2, from_day);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(s, 3), t = sqlite3_column_int64(s, 4);
+        *runs += n;
+        *ms += t;
+        if (json_array_size(agents) < 50) {
+            json_array_append_new(agents,
+                                  json_pack("{s:s, s:s, s:s, s:I, s:f}", "agentId",
+                                            (const char *)sqlite3_column_text(s, 0), "name",
+                                            (const char *)sqlite3_column_text(s, 1), "node",
+                                            (const char *)sqlite3_column_text(s, 2), "runs",
+                                            (json_int_t)n, "agentSeconds", (double)t / 1000.0));
+        }
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
+}
+
+int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
+                        json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    json_t *agents = json_array();
+    int64_t ms = 0, runs = 0;
+    int rc = ended_by_agent(db, org, from_day, agents, &ms, &runs);
+    double running = 0, running_ms = 0;
+    if (rc == 0) {
+        rc = scalar(db,
+                    "SELECT COUNT(*) FROM runs WHERE (?1 = '' OR org_id = ?1) AND "
+                    "status = 'running'",
+                    org, 0, &running);
+    }
+    if (rc == 0) {
+        rc = scalar(db,
+                    "SELECT COALESCE(SUM(MAX(?2 - started_at, 0)), 0) FROM runs WHERE "
+                    "(?1 = '' OR org_id = ?1) AND status = 'running'",
+                    org, now, &running_ms);
+    }
+    if (rc != 0) {
+        json_decref(agents);
+        return rc;
+    }
+    double total_s = (double)(ms + (int64_t)running_ms) / 1000.0;
+    *out = json_pack("{s:f, s:f, s:I, s:I, s:f, s:[{s:s, s:f, s:I}], s:o}", "agentSeconds", total_s,
+                     "agentHours", total_s / 3600.0, "runs", (json_int_t)runs, "activeRuns",
+                     (json_int_t)running, "activeSeconds", running_ms / 1000.0, "nodes", "node",
+                     "control-plane", "agentSeconds", total_s, "runs",
+                     (json_int_t)(runs + (int64_t)running), "agents", agents);
+    return 0;
+}

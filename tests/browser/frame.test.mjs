@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// The frame at both sizes (issue #32): at phone width the eight pages are one
+// menu (each reachable, none in a scroll strip); on a wide screen the sidebar
+// folds away and stays folded across a reload (as the seed's dashboard does).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { shot } from './lib/harness.mjs';
+import { session, waitAttr } from './lib/session.mjs';
+
+let d;
+let b;
+session((s) => ({ d, b } = s));
+
+const PAGES = [
+  ['Home', '#/'],
+  ['Agents', '#/agents'],
+  ['Grid', '#/grid'],
+  ['Crews', '#/crews'],
+  ['Chats', '#/chats'],
+  ['Analytics', '#/analytics'],
+  ['Health', '#/health'],
+  ['Settings', '#/settings'],
+];
+
+test('phone width: every page is reachable from the page menu', async () => {
+  const page = b.page;
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(d.url + '/#/');
+  const button = page.locator('.page-menu-btn');
+  await button.waitFor();
+  assert.equal(await page.locator('nav.tabs').isVisible(), false, 'no tab strip at phone width');
+  for (const [name, hash] of PAGES) {
+    await button.click();
+    const menu = page.getByRole('navigation', { name: 'Pages' });
+    await menu.waitFor();
+    const item = menu.getByRole('link', { name, exact: true });
+    const box = await item.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390 && box.y + box.height <= 844, `${name} is on screen: ${JSON.stringify(box)}`);
+    await item.click();
+    await page.waitForFunction((h) => location.hash === h || (h === '#/' && location.hash === ''), hash);
+    await menu.waitFor({ state: 'detached' });
+    await waitAttr(page.locator('.page-menu-btn'), 'aria-expanded', 'false', 'the menu to close');
+    assert.match(await button.innerText(), new RegExp(`^${name}\\b`), `the button names ${name}`);
+  }
+  // Esc closes it too.
+  await button.click();
+  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
+  await shot(page, 'frame-phone-menu');
+  await page.keyboard.press('Escape');
+  await page.getByRole('navigation', { name: 'Pages' }).waitFor({ state: 'detached' });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page overflows by ${overflow}px`);
+});
+
+test('desktop: the sidebar folds away, and stays folded across a reload', async () => {
+  const page = b.page;
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(d.url + '/#/agents');
+  const side = page.locator('nav.sidebar');
+  await side.waitFor();
+  assert.equal(await page.locator('.page-menu-btn').isVisible(), false, 'tabs, not the menu, on a wide screen');
+  assert.ok(await page.getByRole('link', { name: 'Settings', exact: true }).isVisible());
+  await page.getByRole('button', { name: 'Hide the sidebar' }).click();
+  await side.waitFor({ state: 'hidden' });
+  const unfold = page.getByRole('button', { name: 'Workspaces' });
+  await unfold.waitFor();
+  await page.reload();
+  await page.getByRole('link', { name: 'Agents', exact: true }).waitFor();
+  await unfold.waitFor();
+  assert.equal(await side.isVisible(), false, 'still folded after a reload');
+  await shot(page, 'frame-desktop-folded');
+  await unfold.click();
+  await side.waitFor();
+  await page.reload();
+  await side.waitFor();
+  assert.equal(await unfold.isVisible(), false, 'unfolded after a reload');
+  assert.deepEqual(b.errors, []);
+});

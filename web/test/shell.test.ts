@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { COLLAPSED_KEY, loadCollapsed, pageOf, PAGES, setCollapsed, sidebarCollapsed } from '../src/shell';
+import { parseRoute } from '../src/router';
+
+function mem() {
+  const m = new Map<string, string>();
+  return { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v), m };
+}
+
+describe('the frame', () => {
+  it('every route is under one of the pages of the top bar (the phone menu lists them all)', () => {
+    const keys = new Set(PAGES.map((p) => p.key));
+    for (const h of [
+      '#/',
+      '#/agents',
+      '#/agents/a1',
+      '#/grid',
+      '#/crews/c',
+      '#/chats',
+      '#/projects/p',
+      '#/definitions/x',
+      '#/analytics',
+      '#/health',
+      '#/settings',
+    ])
+      expect(keys.has(pageOf(parseRoute(h))), h).toBe(true);
+    expect(pageOf(parseRoute('#/agents/a1'))).toBe('agents');
+    expect(pageOf(parseRoute('#/projects'))).toBe('chats');
+    for (const p of PAGES) expect(pageOf(parseRoute(p.href))).toBe(p.key);
+  });
+
+  it('the folded sidebar is remembered, open by default', () => {
+    const s = mem();
+    expect(loadCollapsed(s)).toBe(false);
+    setCollapsed(true, s);
+    expect(sidebarCollapsed.value).toBe(true);
+    expect(s.m.get(COLLAPSED_KEY)).toBe('1');
+    expect(loadCollapsed(s)).toBe(true);
+    setCollapsed(false, s);
+    expect(loadCollapsed(s)).toBe(false);
+  });
+});
