@@ -16,21 +16,71 @@ const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
+const { claudeAgents } = require('./lib/agents');
+const { start: startAnthropic } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
 const LID_MS = 30000; // a laptop lid closed for 30 s
 
-// One row per executor: agent(d, wt, mode) makes an agent whose process
-// works on a turn ('work') or fails at once ('fail'); cases it cannot take
-// are left out (shown as n/a).
+// One row per executor. setup() gives a daemon with a way to make agents:
+// {d, args (to restart it), make(mode) -> agent id, prompt(mode), cleanup};
+// modes: 'work' (a turn under way), 'tool' (mid-tool: a tool runs, any
+// approval it needed given), 'fail' (the CLI exits with an error), 'ask' (an
+// approval pending). cases: those the executor takes (the rest are n/a).
 const EXECUTORS = [
   {
     name: 'command',
-    agent: (d, wt, mode) =>
-      commandAgent(d, wt, mode === 'fail' ? ['node', FAKE, 'exit', '7'] : ['node', FAKE, 'echo']),
     cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'cli-error', 'message-mid-turn'],
+    async setup() {
+      const args = ['--stop-grace-ms', '300'];
+      const { d, dir, wt } = await startWithWorktree({ args });
+      return {
+        d, args,
+        make: (mode) => commandAgent(d, wt, mode === 'fail' ? ['node', FAKE, 'exit', '7'] : ['node', FAKE, 'echo']),
+        prompt: () => 'work on it',
+        cleanup: async () => { await d.cleanup(); fs.rmSync(dir, { recursive: true, force: true }); },
+      };
+    },
+  },
+  {
+    name: 'claude',
+    skip: claudeMissingReason(),
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'message-mid-turn'],
+    async setup() {
+      const mock = await startAnthropic();
+      const sb = makeSandbox();
+      const args = ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '1000'];
+      const d = await daemon.start({ needUrl: true, args, keepDataDir: true });
+      const make = await claudeAgents(d, sb, mock.url);
+      return {
+        d, args,
+        make: async () => (await make()).id,
+        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please make a file' })[mode],
+        // 'tool': the CLI runs `sleep 30` (a command it needs no approval for)
+        async toolRunning(dd, id) {
+          await until(async () => {
+            const r = await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`);
+            return r.body.messages.some((m) => m.role === 'tool' && m.toolName === 'Bash');
+          }, 'the Bash tool running');
+        },
+        cleanup: async () => {
+          await d.cleanup();
+          fs.rmSync(d.dataDir, { recursive: true, force: true });
+          await mock.close();
+          sb.cleanup();
+        },
+      };
+    },
   },
 ];
+
+async function pendingApproval(d, id) {
+  return until(async () => {
+    const r = await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`);
+    return r.body.approvals.length > 0 ? r.body.approvals[0] : null;
+  }, 'a pending approval', 60000);
+}
 
 async function agentNow(d, id) {
   const g = await api(d, 'GET', `/api/agents/${id}`);
@@ -52,10 +102,13 @@ async function expectState(d, id, status, code, t0, what) {
   return { a, delay: Math.max(0, a.statusReason.at - t0) };
 }
 
-async function started(d, wt, ex, mode = 'work') {
-  const id = await ex.agent(d, wt, mode);
-  const s = await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'work on it' });
+// A started agent of the row in mode; {id, pid}. A 'tool' agent is past
+// its approval with the tool running.
+async function started(ctx, mode = 'work') {
+  const id = await ctx.make(mode);
+  const s = await api(ctx.d, 'POST', `/api/agents/${id}/start`, { initialPrompt: ctx.prompt(mode) });
   assert.equal(s.status, 200, JSON.stringify(s.body));
+  if (mode === 'tool' && ctx.toolRunning) await ctx.toolRunning(ctx.d, id);
   return { id, pid: s.body.pid };
 }
 
@@ -67,10 +120,11 @@ async function runIdOf(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
 }
 
-// Each case: (ctx) -> delay in ms; ctx {d, wt, ex, dataDir}.
+// Each case: (ctx) -> delay in ms; ctx is the row's setup() with ex, the row.
 const CASES = {
-  'kill-agent': async ({ d, wt, ex }) => {
-    const { id, pid } = await started(d, wt, ex);
+  'kill-agent': async (ctx) => {
+    const { d } = ctx;
+    const { id, pid } = await started(ctx, 'tool');
     const t0 = Date.now();
     process.kill(pid, 'SIGKILL');
     const { a, delay } = await expectState(d, id, 'error', 'killed', t0, 'kill -9 of the agent');
@@ -78,8 +132,9 @@ const CASES = {
     assert.match(a.statusReason.ref, /^run_/);
     return delay;
   },
-  'kill-holder': async ({ d, wt, ex }) => {
-    const { id } = await started(d, wt, ex);
+  'kill-holder': async (ctx) => {
+    const { d } = ctx;
+    const { id } = await started(ctx, 'tool');
     const runId = await runIdOf(d, id);
     const t0 = Date.now();
     process.kill(holderPid(d.dataDir, runId), 'SIGKILL');
@@ -87,32 +142,58 @@ const CASES = {
     assert.equal(a.statusReason.ref, runId);
     return delay;
   },
-  'kill-agentd': async ({ ex }) => {
-    const { d, dir, wt } = await startWithWorktree({ args: ['--stop-grace-ms', '300'], keepDataDir: true });
+  'kill-agentd': async (ctx) => {
+    const own = await ctx.ex.setup(); // a daemon of its own: this one is killed
     let d2 = null;
     try {
-      const { id } = await started(d, wt, ex);
-      const runId = await runIdOf(d, id);
-      await d.stop('SIGKILL');
+      const { id } = await started(own, 'tool');
+      const runId = await runIdOf(own.d, id);
+      await own.d.stop('SIGKILL');
       const t0 = Date.now();
-      d2 = await daemon.start({ needUrl: true, dataDir: d.dataDir, args: ['--stop-grace-ms', '300'] });
+      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args });
       const { a, delay } = await expectState(d2, id, 'running', 'reattached', t0, 'agentd restarted');
       assert.equal(a.statusReason.ref, runId);
       const h = await api(d2, 'GET', `/api/agents/${id}/status-history`);
-      assert.deepEqual(h.body.entries.slice(0, 2).map((e) => e.code), ['reattached', 'run_started']);
+      assert.equal(h.body.entries[0].code, 'reattached');
+      assert.ok(h.body.entries.some((e) => e.code === 'run_started'), JSON.stringify(h.body.entries));
       await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
       return delay;
     } finally {
-      if (d2) await d2.cleanup();
-      await d.cleanup();
-      fs.rmSync(d.dataDir, { recursive: true, force: true });
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (d2) await d2.stop();
+      await own.cleanup();
+    }
+  },
+  // An approval pending when agentd is killed is pending after the
+  // restart, the agent still waits for you, and the answer reaches it.
+  'approval-restart': async (ctx) => {
+    const own = await ctx.ex.setup();
+    let d2 = null;
+    try {
+      const { id } = await started(own, 'ask');
+      const ap = await pendingApproval(own.d, id);
+      await expectState(own.d, id, 'waiting', 'approval_requested', Date.now(), 'the approval asked');
+      await own.d.stop('SIGKILL');
+      const t0 = Date.now();
+      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args });
+      const { a, delay } = await expectState(d2, id, 'waiting', 'reattached', t0, 'agentd restarted');
+      assert.match(a.statusReason.text, /re-attached/);
+      assert.equal((await pendingApproval(d2, id)).id, ap.id);
+      const ok = await api(d2, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      const after = await expectState(d2, id, 'running', 'approval_answered', t0, 'the answer');
+      assert.equal(after.a.statusReason.ref, ap.id);
+      await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
+      return delay;
+    } finally {
+      if (d2) await d2.stop();
+      await own.cleanup();
     }
   },
   // A stopped process keeps its status (docs/executors.md, the state
   // model): the turn goes on where it was when the process continues.
-  lid: async ({ d, wt, ex }) => {
-    const { id, pid } = await started(d, wt, ex);
+  lid: async (ctx) => {
+    const { d } = ctx;
+    const { id, pid } = await started(ctx, 'work');
     const before = (await expectState(d, id, 'running', 'run_started', Date.now(), 'started')).a;
     process.kill(pid, 'SIGSTOP');
     try {
@@ -131,18 +212,24 @@ const CASES = {
     await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     return Math.max(0, a.statusReason.at - t0);
   },
-  'cli-error': async ({ d, wt, ex }) => {
+  'cli-error': async (ctx) => {
+    const { d } = ctx;
     const t0 = Date.now();
-    const { id } = await started(d, wt, ex, 'fail');
-    const { a, delay } = await expectState(d, id, 'error', 'exited', t0, 'the CLI failing');
+    const { id } = await started(ctx, 'fail');
+    const { a } = await expectState(d, id, 'error', 'exited', t0, 'the CLI failing');
+    // the cause: its last words, stored as it exited
+    const said = (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+      .filter((m) => /exiting 7/.test(m.content)).map((m) => Date.parse(m.createdAt));
+    const delay = Math.max(0, a.statusReason.at - (said.length ? Math.max(...said) : t0));
     assert.match(a.statusReason.text, /process exited 7/);
     const h = await api(d, 'GET', `/api/agents/${id}/status-history?limit=5`);
     assert.equal(h.status, 200);
     assert.deepEqual(h.body.entries.map((e) => [e.status, e.code]), [['error', 'exited'], ['running', 'run_started']]);
     return delay;
   },
-  'message-mid-turn': async ({ d, wt, ex }) => {
-    const { id } = await started(d, wt, ex);
+  'message-mid-turn': async (ctx) => {
+    const { d } = ctx;
+    const { id } = await started(ctx, 'work');
     const t0 = Date.now();
     const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'mid-turn' });
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
@@ -153,31 +240,29 @@ const CASES = {
   },
 };
 
-test('state fault injection: every executor x case reads the right status and reason', { timeout: 90000 }, async () => {
-  const { d, dir, wt } = await startWithWorktree({ args: ['--stop-grace-ms', '300'] });
+test('state fault injection: every executor x case reads the right status and reason', { timeout: 120000 }, async () => {
   const results = {}; // case -> executor -> {ok, delay, error}
-  try {
-    const jobs = [];
-    for (const ex of EXECUTORS) {
-      for (const name of Object.keys(CASES)) {
-        if (!ex.cases.includes(name)) continue;
+  const live = EXECUTORS.filter((ex) => !ex.skip);
+  // every executor at once, each case of it at once: the 30 s lid is paid once
+  await Promise.all(live.map(async (ex) => {
+    const ctx = { ...(await ex.setup()), ex };
+    try {
+      await Promise.all(ex.cases.map((name) => {
         (results[name] = results[name] || {})[ex.name] = { ok: false };
-        jobs.push(CASES[name]({ d, wt, ex }).then(
+        return CASES[name](ctx).then(
           (delay) => { results[name][ex.name] = { ok: true, delay }; },
-          (e) => { results[name][ex.name] = { ok: false, error: e.message }; }));
-      }
+          (e) => { results[name][ex.name] = { ok: false, error: e.message }; });
+      }));
+    } finally {
+      await ctx.cleanup();
     }
-    await Promise.all(jobs);
-  } finally {
-    await d.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  }));
   const names = EXECUTORS.map((e) => e.name);
   const rows = [['case', ...names]];
   for (const c of Object.keys(CASES)) {
     rows.push([c, ...names.map((n) => {
       const r = results[c] && results[c][n];
-      if (!r) return 'n/a';
+      if (!r) return EXECUTORS.find((e) => e.name === n).skip ? 'skipped' : 'n/a';
       return r.ok ? `pass ${r.delay} ms` : 'FAIL';
     })]);
   }
