@@ -21,6 +21,7 @@ const { start: startAnthropic } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
+const ACP = path.resolve(__dirname, '..', 'fixtures', 'acp-agent.js');
 const LID_MS = 30000; // a laptop lid closed for 30 s
 
 // One row per executor. setup() gives a daemon with a way to make agents:
@@ -70,6 +71,27 @@ const EXECUTORS = [
           await mock.close();
           sb.cleanup();
         },
+      };
+    },
+  },
+  {
+    name: 'acp',
+    // approval-restart: an ACP permission request pending across a restart
+    // cannot be answered yet (the new daemon's parser never saw the options
+    // the agent offered: 409); left out until it can
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'cli-error', 'message-mid-turn'],
+    fail: { code: 'turn_failed', text: /ACP agent broke the protocol: not JSON/, said: /not JSON/ },
+    async setup() {
+      const args = ['--stop-grace-ms', '1000'];
+      const { d, dir, wt } = await startWithWorktree({ args });
+      return {
+        d, args,
+        make: async () => (await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP] })).body.id,
+        prompt: (mode) => ({ work: 'slow', tool: 'slow', ask: 'edit a.txt', fail: 'malformed' })[mode],
+        async toolRunning(dd, id) {
+          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages.some((m) => m.role === 'tool'), 'the tool running');
+        },
+        cleanup: async () => { await d.cleanup(); fs.rmSync(dir, { recursive: true, force: true }); },
       };
     },
   },
@@ -151,11 +173,19 @@ const CASES = {
       await own.d.stop('SIGKILL');
       const t0 = Date.now();
       d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args });
-      const { a, delay } = await expectState(d2, id, 'running', 'reattached', t0, 'agentd restarted');
-      assert.equal(a.statusReason.ref, runId);
-      const h = await api(d2, 'GET', `/api/agents/${id}/status-history`);
-      assert.equal(h.body.entries[0].code, 'reattached');
-      assert.ok(h.body.entries.some((e) => e.code === 'run_started'), JSON.stringify(h.body.entries));
+      // reattached, or past it when the turn ended while no agentd ran
+      // (what the holder kept is read after the re-attach)
+      let h = null;
+      const back = await until(async () => {
+        h = (await api(d2, 'GET', `/api/agents/${id}/status-history`)).body;
+        return h.entries.find((e) => e.code === 'reattached');
+      }, 'agentd restarted: reattached', 20000);
+      assert.equal(back.ref, runId);
+      assert.ok(['running', 'waiting'].includes(back.status), JSON.stringify(back)); // the status it had
+      assert.ok(h.entries.some((e) => e.code === 'run_started'), JSON.stringify(h.entries));
+      const a = await agentNow(d2, id);
+      assert.ok(['running', 'waiting'].includes(a.status), JSON.stringify(a.statusReason));
+      const delay = Math.max(0, back.at - t0);
       await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
       return delay;
     } finally {
@@ -214,17 +244,19 @@ const CASES = {
   },
   'cli-error': async (ctx) => {
     const { d } = ctx;
+    const fail = ctx.ex.fail || { code: 'exited', text: /process exited 7/, said: /exiting 7/ };
     const t0 = Date.now();
     const { id } = await started(ctx, 'fail');
-    const { a } = await expectState(d, id, 'error', 'exited', t0, 'the CLI failing');
-    // the cause: its last words, stored as it exited
+    const { a } = await expectState(d, id, 'error', fail.code, t0, 'the CLI failing');
+    assert.match(a.statusReason.text, fail.text);
+    // the cause: its last words (or agentd's about it), stored as it failed
     const said = (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-      .filter((m) => /exiting 7/.test(m.content)).map((m) => Date.parse(m.createdAt));
+      .filter((m) => fail.said.test(m.content)).map((m) => Date.parse(m.createdAt));
     const delay = Math.max(0, a.statusReason.at - (said.length ? Math.max(...said) : t0));
-    assert.match(a.statusReason.text, /process exited 7/);
     const h = await api(d, 'GET', `/api/agents/${id}/status-history?limit=5`);
     assert.equal(h.status, 200);
-    assert.deepEqual(h.body.entries.map((e) => [e.status, e.code]), [['error', 'exited'], ['running', 'run_started']]);
+    assert.deepEqual(h.body.entries[0], { ...h.body.entries[0], status: 'error', code: fail.code });
+    assert.deepEqual(h.body.entries.at(-1), { ...h.body.entries.at(-1), status: 'running', code: 'run_started' });
     return delay;
   },
   'message-mid-turn': async (ctx) => {
