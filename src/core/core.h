@@ -193,6 +193,21 @@ void ad_buf_consume(ad_buf_t *b, size_t n);
 /* Hands data to the caller (free with free()) and empties the buffer. */
 char *ad_buf_detach(ad_buf_t *b, size_t *len);
 
+/* ---- Prometheus text exposition (prom.c) ----------------------------------------
+ * Writes into b (a capped buffer: each returns 0 or AD_ETOOBIG). A family
+ * is opened with its HELP and TYPE lines, then its samples follow; labels
+ * are given as "name", value pairs ending with NULL and escaped here.
+ */
+int ad_prom_family(ad_buf_t *b, const char *name, const char *type, const char *help);
+int ad_prom_sample(ad_buf_t *b, const char *name, double value, ...);
+/* Cumulative buckets from per-bucket counts (counts[i] for values <=
+ * bounds[i], counts[n] above the last bound), then _sum and _count. */
+int ad_prom_histogram(ad_buf_t *b, const char *name, const double *bounds, const uint64_t *counts,
+                      size_t n, double sum, const char *label, const char *label_value);
+/* A gauge or counter family with one unlabelled sample. */
+int ad_prom_gauge(ad_buf_t *b, const char *name, const char *help, double v);
+int ad_prom_counter(ad_buf_t *b, const char *name, const char *help, double v);
+
 /* ---- arena ------------------------------------------------------------------
  * Bump allocator for per-request memory, freed all at once with
  * ad_arena_reset() (keeps the first chunk for reuse) or ad_arena_cleanup().
