@@ -2,8 +2,11 @@
 /*
  * A service's typed config: the schema it declares ({fields: {name: {type:
  * integer|number|boolean|string, min?, max?, maxLength?, enum?, default?,
- * label?}}}) and the values checked against it, the way the training
- * configs are; and the probe's shape. Pure; any thread.
+ * label?, description?, readOnly?, disabled?}}}) and the values checked
+ * against it, the way the training configs are; and the probe's shape.
+ * A readOnly field is shown but never changed by a patch (the seed's GPU
+ * device); a disabled one is shown greyed and not changed either (its
+ * pixel format): both keep their default. Pure; any thread.
  */
 #include "svc/svc_int.h"
 
@@ -41,7 +44,28 @@ static int field_def_ok(json_t *def, char *why, size_t whysz)
         snprintf(why, whysz, "enum must be a list of 1 to 64 values");
         return AD_EINVAL;
     }
+    json_t *ro = json_object_get(def, "readOnly"), *off = json_object_get(def, "disabled");
+    if ((ro != NULL && !json_is_boolean(ro)) || (off != NULL && !json_is_boolean(off))) {
+        snprintf(why, whysz, "readOnly and disabled must be booleans");
+        return AD_EINVAL;
+    }
+    if ((json_is_true(ro) || json_is_true(off)) && json_object_get(def, "default") == NULL) {
+        snprintf(why, whysz, "a readOnly or disabled field needs a default");
+        return AD_EINVAL;
+    }
     return 0;
+}
+
+/* A patch may not change a readOnly or disabled field: why, or NULL. */
+static const char *locked(json_t *def, json_t *patch_v, json_t *now)
+{
+    if (patch_v == NULL || json_equal(patch_v, now)) {
+        return NULL;
+    }
+    if (json_is_true(json_object_get(def, "readOnly"))) {
+        return "is read-only";
+    }
+    return json_is_true(json_object_get(def, "disabled")) ? "is disabled" : NULL;
 }
 
 /* value against its field's definition. */
@@ -125,13 +149,18 @@ json_t *ad_svc_config_merge(json_t *schema, json_t *base, json_t *patch, const c
     json_t *def;
     json_object_foreach(fields, k, def)
     {
+        json_t *now = json_object_get(base, k);
+        now = now != NULL ? now : json_object_get(def, "default");
         json_t *v = json_object_get(patch, k);
-        v = v != NULL ? v : json_object_get(base, k);
-        v = v != NULL ? v : json_object_get(def, "default");
+        const char *lock = locked(def, v, now);
+        v = v != NULL ? v : now;
         if (v == NULL) {
             continue;
         }
-        if (value_ok(def, v, why, whysz) != 0) {
+        if (lock != NULL) {
+            snprintf(why, whysz, "%s", lock);
+        }
+        if (lock != NULL || value_ok(def, v, why, whysz) != 0) {
             snprintf(name, sizeof(name), "config.%s", k);
             *field = name;
             json_decref(out);

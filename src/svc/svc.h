@@ -113,6 +113,12 @@ void ad_services_each(const ad_services_t *ss,
                                  bool health_known, bool healthy, json_t *figures, void *ud),
                       void *ud);
 
+/* ---- built-in templates (template.c) ------------------------------------------------
+ * [{id, name, description, schema}], borrowed, built on the first call
+ * (make it from the loop thread); ad_svc_template: the one with id, or NULL. */
+json_t *ad_svc_templates(void);
+json_t *ad_svc_template(const char *id);
+
 /* ---- checks (schema.c; pure, any thread) ------------------------------------------
  * Each returns 0, or AD_EINVAL with the field ("schema", "config.width",
  * "probe.url"; static or thread-local) and why. */

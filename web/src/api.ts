@@ -322,6 +322,17 @@ export interface ConfigField {
   enum?: (string | number)[];
   default?: unknown;
   label?: string;
+  description?: string;
+  // Shown but not changed (agentd refuses a change): the seed's GPU device
+  // is readOnly, its pixel format disabled.
+  readOnly?: boolean;
+  disabled?: boolean;
+}
+export interface ServiceTemplate {
+  id: string;
+  name: string;
+  description?: string;
+  schema: { fields: Record<string, ConfigField> };
 }
 export interface Service {
   id: string;
@@ -441,6 +452,7 @@ export const api = {
   startJob: (body: { name: string; command: string[]; cwd?: string }) => request<Job>('POST', '/api/jobs', body),
   service: (id: string) => request<Service>('GET', `/api/services/${enc(id)}`),
   createService: (body: Record<string, unknown>) => request<Service>('POST', '/api/services', body),
+  serviceTemplates: async () => (await request<{ templates: ServiceTemplate[] }>('GET', '/api/services/templates')).templates,
   deleteService: (id: string) => request('DELETE', `/api/services/${enc(id)}`),
   requirements: (refresh = false) =>
     request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
