@@ -66,8 +66,17 @@ static json_t *body_schema(ad_req_t *r, json_t *body, const char **name)
         return NULL;
     }
     json_t *schema = json_object_get(body, "schema");
+    if (tpl == NULL && schema != NULL) {
+        const char *field = NULL;
+        char why[200];
+        json_t *own = ad_svc_schema_normalize(schema, &field, why, sizeof(why));
+        if (own == NULL) {
+            ad_api_invalid(r, field, why);
+        }
+        return own;
+    }
     if (tpl == NULL) {
-        return schema != NULL ? json_incref(schema) : json_object();
+        return json_object();
     }
     json_t *t = ad_svc_template(tpl);
     if (t == NULL || schema != NULL) {

@@ -235,3 +235,67 @@ int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whys
     }
     return probe_numbers(probe, field, why, whysz);
 }
+
+/* ---- the training configs' vocabulary ------------------------------------------------
+ * A schema may also be written as hyper-parameter schemas are (src/hparam):
+ * {fields: [{name, type: float|int|bool|enum|string, options, …}]}; it is
+ * turned into the form above (float: number, int: integer, bool: boolean,
+ * enum: string with enum = options), other keys kept. */
+
+static const char *const type_map[][2] = {
+    {"float", "number"},  {"int", "integer"},   {"bool", "boolean"},    {"enum", "string"},
+    {"string", "string"}, {"number", "number"}, {"integer", "integer"}, {"boolean", "boolean"},
+};
+
+static json_t *list_field(json_t *f, char *why, size_t whysz)
+{
+    const char *type = json_string_value(json_object_get(f, "type"));
+    for (size_t i = 0; type != NULL && i < sizeof(type_map) / sizeof(type_map[0]); i++) {
+        if (strcmp(type, type_map[i][0]) == 0) {
+            json_t *def = json_deep_copy(f);
+            json_object_del(def, "name");
+            json_object_set_new(def, "type", json_string(type_map[i][1]));
+            if (strcmp(type, "enum") == 0) {
+                json_object_set(def, "enum", json_object_get(f, "options"));
+                json_object_del(def, "options");
+            }
+            return def;
+        }
+    }
+    snprintf(why, whysz, "each field needs a type: float, int, bool, enum or string");
+    return NULL;
+}
+
+json_t *ad_svc_schema_normalize(json_t *schema, const char **field, char *why, size_t whysz)
+{
+    json_t *list = json_object_get(schema, "fields");
+    if (!json_is_array(list)) {
+        return json_incref(schema);
+    }
+    if (json_array_size(list) > FIELDS_MAX) {
+        bad(why, whysz, "schema", field, "at most 64 fields");
+        return NULL;
+    }
+    json_t *out = json_deep_copy(schema), *fields = json_object();
+    json_object_set_new(out, "fields", fields);
+    size_t i;
+    json_t *f;
+    json_array_foreach(list, i, f)
+    {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        json_t *def = name != NULL && name[0] != '\0' && strlen(name) <= 64 &&
+                              json_object_get(fields, name) == NULL
+                          ? list_field(f, why, whysz)
+                          : NULL;
+        if (def == NULL) {
+            if (name == NULL || json_object_get(fields, name) != NULL || name[0] == '\0') {
+                snprintf(why, whysz, "each field needs a name of its own (1-64 bytes)");
+            }
+            *field = "schema";
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(fields, name, def);
+    }
+    return out;
+}

@@ -123,6 +123,10 @@ json_t *ad_svc_template(const char *id);
  * Each returns 0, or AD_EINVAL with the field ("schema", "config.width",
  * "probe.url"; static or thread-local) and why. */
 int ad_svc_schema_check(json_t *schema, const char **field, char *why, size_t whysz);
+/* A schema written in the training configs' vocabulary ({fields: [{name,
+ * type: float|int|bool|enum|string, options, …}]}) in this one's form; any
+ * other schema as it is. New reference, or NULL with field and why. */
+json_t *ad_svc_schema_normalize(json_t *schema, const char **field, char *why, size_t whysz);
 int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whysz);
 /* The full config: patch over base over the schema's defaults, each value
  * checked against its field; keys outside the schema are refused. New ref,

@@ -317,4 +317,29 @@ test('the built-in Synthetic Eye template: no schema to write, read-only and dis
   assertError(await d.req('POST', '/api/services', { name: 'x', command: ['true'], schema: { fields: { a: { type: 'string', readOnly: true } } } }), 422, 'VALIDATION_ERROR', 'schema');
   assertError(await d.req('POST', '/api/services', { name: 'x', command: ['true'], schema: { fields: { a: { type: 'string', default: 'z', disabled: 'yes' } } } }), 422, 'VALIDATION_ERROR', 'schema');
   assert.equal((await d.req('DELETE', `/api/services/${id}`)).status < 300, true);
+
+  // One vocabulary: a service schema written as the training configs' are (a list of
+  // fields with float/int/bool/enum types and options) is taken in the same sense.
+  const hp = await d.req('POST', '/api/services', {
+    name: 'hp-vocab',
+    command: ['true'],
+    enabled: false,
+    schema: {
+      fields: [
+        { name: 'lr', type: 'float', min: 0, max: 1, default: 0.5 },
+        { name: 'batch', type: 'int', min: 1, max: 64, default: 8 },
+        { name: 'mode', type: 'enum', options: ['a', 'b'], default: 'a', disabled: true },
+        { name: 'on', type: 'bool', default: true },
+      ],
+    },
+    config: { batch: 16 },
+  });
+  assert.equal(hp.status, 201, JSON.stringify(hp.body));
+  assert.deepEqual(hp.body.config, { lr: 0.5, batch: 16, mode: 'a', on: true });
+  assert.deepEqual(hp.body.schema.fields.mode, { type: 'string', enum: ['a', 'b'], default: 'a', disabled: true });
+  assertError(await d.req('PATCH', `/api/services/${hp.body.id}`, { config: { batch: 65 } }), 422, 'VALIDATION_ERROR', 'config.batch');
+  assertError(await d.req('PATCH', `/api/services/${hp.body.id}`, { config: { mode: 'b' } }), 422, 'VALIDATION_ERROR', 'config.mode');
+  for (const fields of [[{ name: 'x', type: 'complex', default: 1 }], [{ type: 'int', min: 0, max: 1, default: 0 }], [{ name: 'x', type: 'bool', default: true }, { name: 'x', type: 'bool', default: true }]]) {
+    assertError(await d.req('POST', '/api/services', { name: 'bad', command: ['true'], schema: { fields } }), 422, 'VALIDATION_ERROR', 'schema');
+  }
 });
