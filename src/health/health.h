@@ -245,19 +245,12 @@ bool ad_health_parse_memstat(const char *text, uint64_t *rss);
 /* The "usage_usec" of a cgroup's cpu.stat. */
 bool ad_health_parse_cpustat(const char *text, uint64_t *usec);
 
-/* ---- Prometheus text exposition (prom.c) ----------------------------------------
- * Writes into b (a capped buffer: each returns 0 or AD_ETOOBIG). A family
- * is opened with its HELP and TYPE lines, then its samples follow; labels
- * are given as "name", value pairs ending with NULL and escaped here.
- */
-int ad_prom_family(ad_buf_t *b, const char *name, const char *type, const char *help);
-int ad_prom_sample(ad_buf_t *b, const char *name, double value, ...);
-/* Cumulative buckets from per-bucket counts (counts[i] for values <=
- * bounds[i], counts[n] above the last bound), then _sum and _count. */
-int ad_prom_histogram(ad_buf_t *b, const char *name, const double *bounds, const uint64_t *counts,
-                      size_t n, double sum, const char *label, const char *label_value);
+/* ---- Prometheus text exposition (prom.c; the writer is core's) ------------------- */
 /* The host and GPU gauges of s (agentd_host_*, agentd_gpu_*,
  * agentd_health_score) and the agents of org ("" every org). */
 int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org);
+/* The sampler's own cost (samples, CPU seconds) and then ad_health_prom of
+ * the current sample; h NULL writes nothing. */
+int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org);
 
 #endif

@@ -218,6 +218,8 @@ export interface Latency {
 /** GET /api/dashboard/stats */
 export interface DashboardStats {
   totalRuns: number;
+  /** runs still running, whose usage so far is in the tokens and cost */
+  liveRuns?: number;
   succeeded: number;
   failed: number;
   successRate: number | null;
@@ -439,6 +441,7 @@ export const api = {
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
   crews: async () => listOf<Crew>(await request('GET', '/api/crews'), 'crews'),
+  createCrew: (name: string) => request<Crew>('POST', '/api/crews', { name }),
   crewStart: (id: string) => request('POST', `/api/crews/${enc(id)}/start`, {}),
   crewStop: (id: string) => request('POST', `/api/crews/${enc(id)}/stop`),
   dashboardStats: (range: string) => request<DashboardStats>('GET', `/api/dashboard/stats?range=${enc(range)}`),
