@@ -228,3 +228,25 @@ test('an answer that calls a tool shows the call', async () => {
   await page.reload();
   await page.getByTestId('msg-assistant').last().getByText('get_time({"zone":"UTC"})').waitFor();
 });
+
+test('Save to project: a project that keeps the conversation, opened at once', async () => {
+  const { page } = b;
+  mock.setRules([{ reply: { text: 'Kept in the project.' } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.waitForURL(/#\/chats\/chat_/);
+  const chatId = decodeURIComponent(page.url().split('/').pop());
+  assert.equal(await page.getByRole('button', { name: 'Save to project' }).isDisabled(), true, 'nothing to keep yet');
+  await page.getByLabel('Message').fill('a question worth keeping');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await until(async () => (await page.getByTestId('msg-assistant').last().getAttribute('data-status')) === 'complete', 'the answer');
+  await page.getByRole('button', { name: 'Save to project' }).click();
+  await page.waitForURL(/#\/projects\/proj_/);
+  const projId = decodeURIComponent(page.url().split('/').pop());
+  const p = (await api(d.url, 'GET', `/api/projects/${projId}`)).data;
+  const texts = p.messages.map((m) => m.content);
+  assert.ok(texts.includes('a question worth keeping'), JSON.stringify(texts));
+  assert.ok(texts.includes('Kept in the project.'), JSON.stringify(texts));
+  assert.equal((await api(d.url, 'GET', `/api/chats/${chatId}`)).data.projectId, projId);
+  await page.getByText('Kept in the project.').first().waitFor();
+});

@@ -516,7 +516,7 @@ export const api = {
   selectDefinition: (prompt: string) => request<Suggestion>('POST', '/api/definitions/select', { prompt }),
   projects: () => request<{ projects: Project[] }>('GET', '/api/projects'),
   project: (id: string) => request<Project>('GET', `/api/projects/${enc(id)}`),
-  createProject: (body: { name: string; chatId?: string }) => request<Project>('POST', '/api/projects', body),
+  createProject: (body: { name?: string; chatId?: string }) => request<Project>('POST', '/api/projects', body),
   deleteProject: (id: string) => request('DELETE', `/api/projects/${enc(id)}`),
   saveMessageFiles: (projectId: string, chatId: string, messageId: string) =>
     request<{ files: { path: string }[] }>('POST', `/api/projects/${enc(projectId)}/files/from-message`, { chatId, messageId }),
