@@ -9,6 +9,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, type Chat, type Suggestion } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
+import { RunCode } from './RunCode';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
 import { type ChatMessage, namesFiles, toolCallText } from '../workbench';
@@ -105,6 +106,7 @@ function Bubble({ m, chatId, model }: { m: ChatMessage; chatId: string; model: s
       )}
       <Usage m={m} model={model} />
       <SaveFiles chatId={chatId} m={m} />
+      {m.role === 'assistant' && m.status === 'complete' && <RunCode content={m.content || ''} />}
     </div>
   );
 }
