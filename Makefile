@@ -8,7 +8,7 @@ CC ?= cc
 
 # libcurl is installed for the LLM client to come but not linked: the daemon
 # does not use it, and its dependencies alone cost ~3.6 MB of resident memory.
-PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis zlib
+PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis
 # Recursive (=) on purpose: evaluated when a recipe runs, after `make deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 # libgit2 is linked into agentd-git.so only (src/git/front.c loads it).

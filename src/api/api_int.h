@@ -223,6 +223,7 @@ void ad_api_jobs_close(ad_app_t *app);
 /* services.c: /api/services (long-running helpers, src/svc); the services
  * object lives in app->services. */
 void ad_api_services_register(ad_app_t *app);
+void ad_api_svc_templates_register(ad_app_t *app); /* svc_templates.c */
 void ad_api_services_close(ad_app_t *app);
 /* metrics.c: GET /metrics (Prometheus text). */
 void ad_api_metrics_register(ad_app_t *app);

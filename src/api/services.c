@@ -56,35 +56,76 @@ static int check_shape(ad_req_t *r, json_t *body, json_t *schema, json_t *base, 
     return *config == NULL ? ad_api_invalid(r, field, why) : 0;
 }
 
+/* The schema of the body: a built-in template's (then no schema of its
+ * own; the name defaults to the template's), or its own. New reference, or
+ * NULL answered. */
+static json_t *body_schema(ad_req_t *r, json_t *body, const char **name)
+{
+    const char *tpl = NULL;
+    if (ad_api_str(r, body, "template", false, 64, &tpl) != 0) {
+        return NULL;
+    }
+    json_t *schema = json_object_get(body, "schema");
+    if (tpl == NULL && schema != NULL) {
+        const char *field = NULL;
+        char why[200];
+        json_t *own = ad_svc_schema_normalize(schema, &field, why, sizeof(why));
+        if (own == NULL) {
+            ad_api_invalid(r, field, why);
+        }
+        return own;
+    }
+    if (tpl == NULL) {
+        return json_object();
+    }
+    json_t *t = ad_svc_template(tpl);
+    if (t == NULL || schema != NULL) {
+        ad_api_invalid(r, t == NULL ? "template" : "schema",
+                       t == NULL ? "is not a built-in template (GET /api/services/templates)"
+                                 : "a template brings its schema: give one or the other");
+        return NULL;
+    }
+    *name = json_string_value(json_object_get(t, "name"));
+    return json_incref(json_object_get(t, "schema"));
+}
+
+/* 0 when name, command, cwd, restart and enabled are well formed (name
+ * may be left out when a template gave one); -1 answered. */
+static int check_fields(ad_req_t *r, json_t *body, const char **name, json_t **command,
+                        const char **cwd, const char **restart, bool *enabled)
+{
+    struct stat st;
+    if (ad_api_str(r, body, "name", *name == NULL, 127, name) != 0 ||
+        ad_api_str_array(r, body, "command", true, 256, 8192, command) != 0 ||
+        ad_api_str(r, body, "cwd", false, 1023, cwd) != 0 ||
+        ad_api_enum(r, body, "restart", false, "always,on-failure,never", restart) != 0 ||
+        ad_api_bool(r, body, "enabled", enabled, NULL) != 0) {
+        return -1;
+    }
+    if ((*name)[0] == '\0' || json_array_size(*command) == 0) {
+        return ad_api_invalid(r, (*name)[0] == '\0' ? "name" : "command", "must not be empty");
+    }
+    if (*cwd != NULL && ((*cwd)[0] != '/' || stat(*cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        return ad_api_invalid(r, "cwd", "must be an existing directory (absolute path)");
+    }
+    return 0;
+}
+
 static int check_create(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args)
 {
     const char *name = NULL, *cwd = NULL, *restart = "on-failure";
     json_t *command = NULL;
     bool enabled = true;
     char org[AD_ID_MAX];
-    struct stat st;
-    if (ad_api_str(r, body, "name", true, 127, &name) != 0 ||
-        ad_api_str_array(r, body, "command", true, 256, 8192, &command) != 0 ||
-        ad_api_str(r, body, "cwd", false, 1023, &cwd) != 0 ||
-        ad_api_enum(r, body, "restart", false, "always,on-failure,never", &restart) != 0 ||
-        ad_api_bool(r, body, "enabled", &enabled, NULL) != 0) {
+    json_t *schema = body_schema(r, body, &name);
+    json_t *config = NULL;
+    if (schema == NULL) {
         return -1;
     }
-    if (name[0] == '\0' || json_array_size(command) == 0) {
-        return ad_api_invalid(r, name[0] == '\0' ? "name" : "command", "must not be empty");
-    }
-    if (cwd != NULL && (cwd[0] != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        return ad_api_invalid(r, "cwd", "must be an existing directory (absolute path)");
-    }
-    json_t *schema = json_object_get(body, "schema");
-    schema = schema != NULL ? schema : json_object();
-    json_incref(schema);
-    json_t *config = NULL;
-    int rc = check_shape(r, body, schema, NULL, &config);
-    if (rc == 0) {
-        rc = ad_api_org_for(app, r, body, org);
-    }
-    if (rc != 0) {
+    if (check_fields(r, body, &name, &command, &cwd, &restart, &enabled) != 0 ||
+        check_shape(r, body, schema, NULL, &config) != 0 ||
+        ad_api_org_for(app, r, body, org) != 0) {
+        json_decref(config);
         json_decref(schema);
         return -1;
     }
@@ -305,6 +346,7 @@ void ad_api_services_register(ad_app_t *app)
     }
     ad_server_route(app->server, "POST", "/api/services", AD_ACCESS_ADMIN, create, app);
     ad_server_route(app->server, "GET", "/api/services", AD_ACCESS_READ, list, app);
+    ad_api_svc_templates_register(app); /* svc_templates.c, before :id */
     ad_server_route(app->server, "GET", "/api/services/:id", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "PATCH", "/api/services/:id", AD_ACCESS_ADMIN, patch, app);
     ad_server_route(app->server, "DELETE", "/api/services/:id", AD_ACCESS_ADMIN, del, app);

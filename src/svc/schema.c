@@ -2,8 +2,11 @@
 /*
  * A service's typed config: the schema it declares ({fields: {name: {type:
  * integer|number|boolean|string, min?, max?, maxLength?, enum?, default?,
- * label?}}}) and the values checked against it, the way the training
- * configs are; and the probe's shape. Pure; any thread.
+ * label?, description?, readOnly?, disabled?}}}) and the values checked
+ * against it, the way the training configs are; and the probe's shape.
+ * A readOnly field is shown but never changed by a patch (the seed's GPU
+ * device); a disabled one is shown greyed and not changed either (its
+ * pixel format): both keep their default. Pure; any thread.
  */
 #include "svc/svc_int.h"
 
@@ -41,7 +44,28 @@ static int field_def_ok(json_t *def, char *why, size_t whysz)
         snprintf(why, whysz, "enum must be a list of 1 to 64 values");
         return AD_EINVAL;
     }
+    json_t *ro = json_object_get(def, "readOnly"), *off = json_object_get(def, "disabled");
+    if ((ro != NULL && !json_is_boolean(ro)) || (off != NULL && !json_is_boolean(off))) {
+        snprintf(why, whysz, "readOnly and disabled must be booleans");
+        return AD_EINVAL;
+    }
+    if ((json_is_true(ro) || json_is_true(off)) && json_object_get(def, "default") == NULL) {
+        snprintf(why, whysz, "a readOnly or disabled field needs a default");
+        return AD_EINVAL;
+    }
     return 0;
+}
+
+/* A patch may not change a readOnly or disabled field: why, or NULL. */
+static const char *locked(json_t *def, json_t *patch_v, json_t *now)
+{
+    if (patch_v == NULL || json_equal(patch_v, now)) {
+        return NULL;
+    }
+    if (json_is_true(json_object_get(def, "readOnly"))) {
+        return "is read-only";
+    }
+    return json_is_true(json_object_get(def, "disabled")) ? "is disabled" : NULL;
 }
 
 /* value against its field's definition. */
@@ -125,13 +149,18 @@ json_t *ad_svc_config_merge(json_t *schema, json_t *base, json_t *patch, const c
     json_t *def;
     json_object_foreach(fields, k, def)
     {
+        json_t *now = json_object_get(base, k);
+        now = now != NULL ? now : json_object_get(def, "default");
         json_t *v = json_object_get(patch, k);
-        v = v != NULL ? v : json_object_get(base, k);
-        v = v != NULL ? v : json_object_get(def, "default");
+        const char *lock = locked(def, v, now);
+        v = v != NULL ? v : now;
         if (v == NULL) {
             continue;
         }
-        if (value_ok(def, v, why, whysz) != 0) {
+        if (lock != NULL) {
+            snprintf(why, whysz, "%s", lock);
+        }
+        if (lock != NULL || value_ok(def, v, why, whysz) != 0) {
             snprintf(name, sizeof(name), "config.%s", k);
             *field = name;
             json_decref(out);
@@ -205,4 +234,68 @@ int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whys
         return bad(why, whysz, "probe.type", field, "must be tcp, unix, http or command");
     }
     return probe_numbers(probe, field, why, whysz);
+}
+
+/* ---- the training configs' vocabulary ------------------------------------------------
+ * A schema may also be written as hyper-parameter schemas are (src/hparam):
+ * {fields: [{name, type: float|int|bool|enum|string, options, …}]}; it is
+ * turned into the form above (float: number, int: integer, bool: boolean,
+ * enum: string with enum = options), other keys kept. */
+
+static const char *const type_map[][2] = {
+    {"float", "number"},  {"int", "integer"},   {"bool", "boolean"},    {"enum", "string"},
+    {"string", "string"}, {"number", "number"}, {"integer", "integer"}, {"boolean", "boolean"},
+};
+
+static json_t *list_field(json_t *f, char *why, size_t whysz)
+{
+    const char *type = json_string_value(json_object_get(f, "type"));
+    for (size_t i = 0; type != NULL && i < sizeof(type_map) / sizeof(type_map[0]); i++) {
+        if (strcmp(type, type_map[i][0]) == 0) {
+            json_t *def = json_deep_copy(f);
+            json_object_del(def, "name");
+            json_object_set_new(def, "type", json_string(type_map[i][1]));
+            if (strcmp(type, "enum") == 0) {
+                json_object_set(def, "enum", json_object_get(f, "options"));
+                json_object_del(def, "options");
+            }
+            return def;
+        }
+    }
+    snprintf(why, whysz, "each field needs a type: float, int, bool, enum or string");
+    return NULL;
+}
+
+json_t *ad_svc_schema_normalize(json_t *schema, const char **field, char *why, size_t whysz)
+{
+    json_t *list = json_object_get(schema, "fields");
+    if (!json_is_array(list)) {
+        return json_incref(schema);
+    }
+    if (json_array_size(list) > FIELDS_MAX) {
+        bad(why, whysz, "schema", field, "at most 64 fields");
+        return NULL;
+    }
+    json_t *out = json_deep_copy(schema), *fields = json_object();
+    json_object_set_new(out, "fields", fields);
+    size_t i;
+    json_t *f;
+    json_array_foreach(list, i, f)
+    {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        json_t *def = name != NULL && name[0] != '\0' && strlen(name) <= 64 &&
+                              json_object_get(fields, name) == NULL
+                          ? list_field(f, why, whysz)
+                          : NULL;
+        if (def == NULL) {
+            if (name == NULL || json_object_get(fields, name) != NULL || name[0] == '\0') {
+                snprintf(why, whysz, "each field needs a name of its own (1-64 bytes)");
+            }
+            *field = "schema";
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(fields, name, def);
+    }
+    return out;
 }

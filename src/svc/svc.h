@@ -113,10 +113,20 @@ void ad_services_each(const ad_services_t *ss,
                                  bool health_known, bool healthy, json_t *figures, void *ud),
                       void *ud);
 
+/* ---- built-in templates (template.c) ------------------------------------------------
+ * [{id, name, description, schema}], borrowed, built on the first call
+ * (make it from the loop thread); ad_svc_template: the one with id, or NULL. */
+json_t *ad_svc_templates(void);
+json_t *ad_svc_template(const char *id);
+
 /* ---- checks (schema.c; pure, any thread) ------------------------------------------
  * Each returns 0, or AD_EINVAL with the field ("schema", "config.width",
  * "probe.url"; static or thread-local) and why. */
 int ad_svc_schema_check(json_t *schema, const char **field, char *why, size_t whysz);
+/* A schema written in the training configs' vocabulary ({fields: [{name,
+ * type: float|int|bool|enum|string, options, …}]}) in this one's form; any
+ * other schema as it is. New reference, or NULL with field and why. */
+json_t *ad_svc_schema_normalize(json_t *schema, const char **field, char *why, size_t whysz);
 int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whysz);
 /* The full config: patch over base over the schema's defaults, each value
  * checked against its field; keys outside the schema are refused. New ref,

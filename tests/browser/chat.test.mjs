@@ -228,3 +228,55 @@ test('an answer that calls a tool shows the call', async () => {
   await page.reload();
   await page.getByTestId('msg-assistant').last().getByText('get_time({"zone":"UTC"})').waitFor();
 });
+
+test('Save to project: a project that keeps the conversation, opened at once', async () => {
+  const { page } = b;
+  mock.setRules([{ reply: { text: 'Kept in the project.' } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.waitForURL(/#\/chats\/chat_/);
+  const chatId = decodeURIComponent(page.url().split('/').pop());
+  assert.equal(await page.getByRole('button', { name: 'Save to project' }).isDisabled(), true, 'nothing to keep yet');
+  await page.getByLabel('Message').fill('a question worth keeping');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await until(async () => (await page.getByTestId('msg-assistant').last().getAttribute('data-status')) === 'complete', 'the answer');
+  await page.getByRole('button', { name: 'Save to project' }).click();
+  await page.waitForURL(/#\/projects\/proj_/);
+  const projId = decodeURIComponent(page.url().split('/').pop());
+  const p = (await api(d.url, 'GET', `/api/projects/${projId}`)).data;
+  const texts = p.messages.map((m) => m.content);
+  assert.ok(texts.includes('a question worth keeping'), JSON.stringify(texts));
+  assert.ok(texts.includes('Kept in the project.'), JSON.stringify(texts));
+  assert.equal((await api(d.url, 'GET', `/api/chats/${chatId}`)).data.projectId, projId);
+  await page.getByText('Kept in the project.').first().waitFor();
+});
+
+test('code from an answer runs in the sandbox and its output streams back under it', async () => {
+  const { page } = b;
+  const repo = makeRepo();
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: repo, name: 'code-runs' });
+  assert.equal(ws.status, 201);
+  const escape = `/tmp/agentd-chat-escape-${process.pid}`;
+  fs.rmSync(escape, { force: true });
+  const code = `echo sandboxed-$((6*7))\necho mark > ${escape} && echo wrote-tmp\necho in-worktree > made-here.txt\nls ${repo}/made-here.txt`;
+  mock.setRules([{ reply: { text: 'Run this:\n\n```sh\n' + code + '\n```\n' } }]);
+  await page.goto(d.url + '/#/chats');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.waitForURL(/#\/chats\/chat_/);
+  await page.getByLabel('Message').fill('give me a script');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  await answer.getByRole('button', { name: 'Run in sandbox…' }).click();
+  await answer.getByRole('combobox', { name: 'Worktree to run in' }).waitFor();
+  await answer.getByRole('button', { name: 'Run', exact: true }).click();
+  const out = answer.getByTestId('run-output');
+  await until(async () => /sandboxed-42/.test(await out.innerText()) && /made-here\.txt/.test(await out.innerText()), 'the run output under the answer');
+  await until(async () => (await answer.locator('.code-run').getAttribute('data-status')) !== 'running' && (await answer.locator('.code-run').getAttribute('data-status')) !== 'starting', 'the run ended');
+  // It ran as a command agent in the worktree, under the sandbox: the worktree
+  // was written, the host's /tmp was not.
+  assert.ok(fs.existsSync(path.join(repo, 'made-here.txt')), 'the worktree is writable');
+  assert.equal(fs.existsSync(escape), false, 'the host /tmp is out of reach');
+  const agents = (await api(d.url, 'GET', '/api/agents')).data.agents.filter((a) => a.name === 'chat run (sh)');
+  assert.equal(agents.length, 1);
+  assert.equal(agents[0].executor, 'command');
+});

@@ -80,3 +80,14 @@ test('a worktree dragged onto another takes its place; main stays first', async 
   await page.reload();
   await waitOrder(() => wtNames(page), [mainName, 'wt-two', 'wt-one'], 'the worktree order after a reload');
 });
+
+test('Alt+↓ on an agent moves the agent one down, not its worktree', async () => {
+  const { page } = b;
+  await waitOrder(() => agentNames(page), ['beta', 'gamma', 'alpha'], 'the manual order');
+  await wtRow(page, mainName).locator('.agent-link', { hasText: 'beta' }).focus();
+  await page.keyboard.press('Alt+ArrowDown');
+  await waitOrder(() => agentNames(page), ['gamma', 'beta', 'alpha'], 'moved one down');
+  const names = async () => (await api(d.url, 'GET', `/api/agents?worktreeId=${main}`)).data.agents.map((a) => a.name);
+  await waitOrder(names, ['gamma', 'beta', 'alpha'], 'the order the server keeps');
+  await waitOrder(() => wtNames(page), [mainName, 'wt-two', 'wt-one'], 'the worktrees as they were');
+});

@@ -96,3 +96,27 @@ test('the environment picker: a new environment chosen, kept across a reload, na
   await jobs.getByRole('button', { name: '+ Start a job' }).click();
   assert.equal(await page.locator('input[name=job-name]').inputValue(), 'doom-e1m1');
 });
+
+test('Synthetic Eye: the built-in template gives the seed\'s form, its GPU device read-only and pixel format disabled', async () => {
+  const { page } = b;
+  await page.goto(d.url + '/#/settings/synthetic-eye');
+  const svcs = page.getByRole('region', { name: 'Services' });
+  await svcs.getByRole('button', { name: '+ Add a service' }).click();
+  const form = page.getByRole('form', { name: 'Add a service' });
+  await form.locator('select[name=svc-template] option[value=synthetic-eye]').waitFor({ state: 'attached' });
+  await form.locator('select[name=svc-template]').selectOption('synthetic-eye');
+  assert.equal(await form.locator('input[name=svc-name]').inputValue(), 'Synthetic Eye');
+  await form.locator('input[name=svc-command]').fill('sleep 600');
+  await form.getByRole('button', { name: 'Add service' }).click();
+  await form.waitFor({ state: 'detached' });
+  const svc = await until(async () => (await api(d.url, 'GET', '/api/services')).data.services.find((s) => s.name === 'Synthetic Eye'), 'the service made');
+  assert.equal(svc.schema.fields.drmDevice.readOnly, true);
+  assert.equal(svc.config.bufferCount, 3);
+  const dev = page.locator(`#cfg-${svc.id}-drmDevice`);
+  await dev.waitFor();
+  assert.equal(await dev.inputValue(), '/dev/dri/card0');
+  assert.equal(await dev.getAttribute('readonly'), '');
+  assert.equal(await page.locator(`#cfg-${svc.id}-format`).isDisabled(), true);
+  assert.equal(await page.locator(`#cfg-${svc.id}-resolution`).isDisabled(), false);
+  assert.equal(await page.locator(`#cfg-${svc.id}-bufferCount`).getAttribute('max'), '5');
+});

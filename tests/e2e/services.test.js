@@ -273,3 +273,73 @@ test('one service\'s read carries its log and when its process started (uptime);
   assert.equal(down.runtime.startedAt, null);
   assert.equal((await d.req('DELETE', `/api/services/${id}`)).status, 204);
 });
+
+test('the built-in Synthetic Eye template: no schema to write, read-only and disabled fields kept (issue #40)', async () => {
+  const t = await d.req('GET', '/api/services/templates');
+  assert.equal(t.status, 200);
+  const eye = t.body.templates.find((x) => x.id === 'synthetic-eye');
+  assert.ok(eye, JSON.stringify(t.body));
+  const f = eye.schema.fields;
+  assert.deepEqual(Object.keys(f).sort(), ['bufferCount', 'drmDevice', 'format', 'lockstep', 'resolution', 'socketPath']);
+  assert.deepEqual(f.resolution.enum, ['1280x720', '1920x1080', '2560x1440', '3840x2160']);
+  assert.equal(f.drmDevice.readOnly, true);
+  assert.equal(f.format.disabled, true);
+  assert.deepEqual([f.bufferCount.min, f.bufferCount.max, f.bufferCount.default], [2, 5, 3]);
+
+  const sock = path.join(dir, 'eye-template.sock');
+  const r = await d.req('POST', '/api/services', {
+    template: 'synthetic-eye',
+    command: [NODE, SVC, '--socket', '{socketPath}'],
+    config: { socketPath: sock, resolution: '2560x1440' },
+    enabled: false,
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.name, 'Synthetic Eye');
+  assert.deepEqual(r.body.schema, eye.schema);
+  assert.deepEqual(r.body.config, {
+    resolution: '2560x1440', lockstep: false, bufferCount: 3, socketPath: sock, drmDevice: '/dev/dri/card0', format: 'ARGB8888',
+  });
+  const id = r.body.id;
+  // the read-only and disabled fields keep their values; a bad one is refused; nothing changes
+  assertError(await d.req('PATCH', `/api/services/${id}`, { config: { drmDevice: '/dev/dri/card1' } }), 422, 'VALIDATION_ERROR', 'config.drmDevice');
+  assertError(await d.req('PATCH', `/api/services/${id}`, { config: { format: 'XRGB8888' } }), 422, 'VALIDATION_ERROR', 'config.format');
+  assertError(await d.req('PATCH', `/api/services/${id}`, { config: { bufferCount: 9 } }), 422, 'VALIDATION_ERROR', 'config.bufferCount');
+  assertError(await d.req('PATCH', `/api/services/${id}`, { config: { resolution: '999x1' } }), 422, 'VALIDATION_ERROR', 'config.resolution');
+  const same = await d.req('PATCH', `/api/services/${id}`, { config: { drmDevice: '/dev/dri/card0', lockstep: true } });
+  assert.equal(same.status, 200, JSON.stringify(same.body));
+  assert.equal(same.body.config.lockstep, true);
+  assert.equal(same.body.config.drmDevice, '/dev/dri/card0');
+  // A template brings its schema: both, or an unknown template, are refused.
+  assertError(await d.req('POST', '/api/services', { template: 'synthetic-eye', schema: SCHEMA, command: ['true'] }), 422, 'VALIDATION_ERROR', 'schema');
+  assertError(await d.req('POST', '/api/services', { template: 'nope', command: ['true'] }), 422, 'VALIDATION_ERROR', 'template');
+  assertError(await d.req('POST', '/api/services', { template: 'synthetic-eye', command: ['true'], config: { drmDevice: '/dev/mem' } }), 422, 'VALIDATION_ERROR', 'config.drmDevice');
+  // A schema of one's own may mark fields too; a read-only one needs a default.
+  assertError(await d.req('POST', '/api/services', { name: 'x', command: ['true'], schema: { fields: { a: { type: 'string', readOnly: true } } } }), 422, 'VALIDATION_ERROR', 'schema');
+  assertError(await d.req('POST', '/api/services', { name: 'x', command: ['true'], schema: { fields: { a: { type: 'string', default: 'z', disabled: 'yes' } } } }), 422, 'VALIDATION_ERROR', 'schema');
+  assert.equal((await d.req('DELETE', `/api/services/${id}`)).status < 300, true);
+
+  // One vocabulary: a service schema written as the training configs' are (a list of
+  // fields with float/int/bool/enum types and options) is taken in the same sense.
+  const hp = await d.req('POST', '/api/services', {
+    name: 'hp-vocab',
+    command: ['true'],
+    enabled: false,
+    schema: {
+      fields: [
+        { name: 'lr', type: 'float', min: 0, max: 1, default: 0.5 },
+        { name: 'batch', type: 'int', min: 1, max: 64, default: 8 },
+        { name: 'mode', type: 'enum', options: ['a', 'b'], default: 'a', disabled: true },
+        { name: 'on', type: 'bool', default: true },
+      ],
+    },
+    config: { batch: 16 },
+  });
+  assert.equal(hp.status, 201, JSON.stringify(hp.body));
+  assert.deepEqual(hp.body.config, { lr: 0.5, batch: 16, mode: 'a', on: true });
+  assert.deepEqual(hp.body.schema.fields.mode, { type: 'string', enum: ['a', 'b'], default: 'a', disabled: true });
+  assertError(await d.req('PATCH', `/api/services/${hp.body.id}`, { config: { batch: 65 } }), 422, 'VALIDATION_ERROR', 'config.batch');
+  assertError(await d.req('PATCH', `/api/services/${hp.body.id}`, { config: { mode: 'b' } }), 422, 'VALIDATION_ERROR', 'config.mode');
+  for (const fields of [[{ name: 'x', type: 'complex', default: 1 }], [{ type: 'int', min: 0, max: 1, default: 0 }], [{ name: 'x', type: 'bool', default: true }, { name: 'x', type: 'bool', default: true }]]) {
+    assertError(await d.req('POST', '/api/services', { name: 'bad', command: ['true'], schema: { fields } }), 422, 'VALIDATION_ERROR', 'schema');
+  }
+});

@@ -324,6 +324,17 @@ export interface ConfigField {
   enum?: (string | number)[];
   default?: unknown;
   label?: string;
+  description?: string;
+  // Shown but not changed (agentd refuses a change): the seed's GPU device
+  // is readOnly, its pixel format disabled.
+  readOnly?: boolean;
+  disabled?: boolean;
+}
+export interface ServiceTemplate {
+  id: string;
+  name: string;
+  description?: string;
+  schema: { fields: Record<string, ConfigField> };
 }
 export interface Service {
   id: string;
@@ -444,6 +455,7 @@ export const api = {
   startJob: (body: { name: string; command: string[]; cwd?: string }) => request<Job>('POST', '/api/jobs', body),
   service: (id: string) => request<Service>('GET', `/api/services/${enc(id)}`),
   createService: (body: Record<string, unknown>) => request<Service>('POST', '/api/services', body),
+  serviceTemplates: async () => (await request<{ templates: ServiceTemplate[] }>('GET', '/api/services/templates')).templates,
   deleteService: (id: string) => request('DELETE', `/api/services/${enc(id)}`),
   requirements: (refresh = false) =>
     request<{ ok: boolean; checkedAt: number; items: Requirement[] }>('GET', `/api/requirements${refresh ? '?refresh=true' : ''}`),
@@ -504,7 +516,7 @@ export const api = {
   selectDefinition: (prompt: string) => request<Suggestion>('POST', '/api/definitions/select', { prompt }),
   projects: () => request<{ projects: Project[] }>('GET', '/api/projects'),
   project: (id: string) => request<Project>('GET', `/api/projects/${enc(id)}`),
-  createProject: (body: { name: string; chatId?: string }) => request<Project>('POST', '/api/projects', body),
+  createProject: (body: { name?: string; chatId?: string }) => request<Project>('POST', '/api/projects', body),
   deleteProject: (id: string) => request('DELETE', `/api/projects/${enc(id)}`),
   saveMessageFiles: (projectId: string, chatId: string, messageId: string) =>
     request<{ files: { path: string }[] }>('POST', `/api/projects/${enc(projectId)}/files/from-message`, { chatId, messageId }),

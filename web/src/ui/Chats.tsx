@@ -9,6 +9,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, type Chat, type Suggestion } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
+import { RunCode } from './RunCode';
 import { renderMarkdown } from '../markdown';
 import { go } from '../router';
 import { type ChatMessage, namesFiles, toolCallText } from '../workbench';
@@ -105,6 +106,7 @@ function Bubble({ m, chatId, model }: { m: ChatMessage; chatId: string; model: s
       )}
       <Usage m={m} model={model} />
       <SaveFiles chatId={chatId} m={m} />
+      {m.role === 'assistant' && m.status === 'complete' && <RunCode content={m.content || ''} />}
     </div>
   );
 }
@@ -113,6 +115,20 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
   const { chat, msgs, err, notice, hasMore, older, streaming, load, loadOlder: fetchOlder, send: post, stop: stopIt } = useChat(id, onChanged);
   const draft = useSignal('');
   const sending = useSignal(false);
+  const saving = useSignal(false);
+  // Save to project (the workbench seed): a project keeping this conversation,
+  // named after the chat; the project opens.
+  const saveToProject = async () => {
+    saving.value = true;
+    try {
+      const p = await api.createProject({ chatId: id });
+      go(`/projects/${p.id}`);
+    } catch (x) {
+      err.value = errText(x);
+    } finally {
+      saving.value = false;
+    }
+  };
   const end = useRef<HTMLDivElement>(null);
   const log = useRef<HTMLDivElement>(null);
   // The newest message in view as it grows; a page of older ones put above
@@ -151,6 +167,9 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
           {c.definition ? ` · ${c.definition}` : ''}
           {typeof c.temperature === 'number' ? ` · temperature ${c.temperature}` : ''}
         </span>
+        <button class="btn btn-sm" type="button" disabled={saving.value || streaming || msgs.value.length === 0} onClick={() => void saveToProject()}>
+          {saving.value ? 'Saving…' : 'Save to project'}
+        </button>
       </div>
       <div
         class="chat-log panel glass scroll"

@@ -62,6 +62,7 @@ export function dragRow(kind: Kind, scope: string, id: string, ids: string[]): H
     onDragEnd: () => (dragging = null),
     onKeyDown: (e: KeyboardEvent) => {
       if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown')) return;
+      e.stopPropagation(); // an agent's row moves the agent, not its worktree
       const i = ids.indexOf(id);
       const j = e.key === 'ArrowUp' ? i - 1 : i + 1;
       if (i < 0 || j < 0 || j >= ids.length) return;

@@ -4,7 +4,8 @@
 // Apply & Restart, Test connection, Stop/Start, Restart and Delete; a form
 // adds one (an admin token: a service runs a program).
 import { useSignal } from '@preact/signals';
-import { api, type ConfigField, type Service } from '../api';
+import { useEffect } from 'preact/hooks';
+import { api, type ConfigField, type Service, type ServiceTemplate } from '../api';
 import { fmtUptime } from '../healthfmt';
 import { settings, toast } from '../store';
 import { splitArgs } from '../tasks';
@@ -20,7 +21,7 @@ function FieldInput({ name, idBase, f, value, onChange }: { name: string; idBase
   if (f.type === 'boolean') {
     return (
       <label class="check small" for={id}>
-        <input id={id} type="checkbox" checked={!!value} onChange={(e) => onChange(e.currentTarget.checked)} /> {label}
+        <input id={id} type="checkbox" checked={!!value} disabled={f.readOnly || f.disabled} onChange={(e) => onChange(e.currentTarget.checked)} /> {label}
       </label>
     );
   }
@@ -29,7 +30,12 @@ function FieldInput({ name, idBase, f, value, onChange }: { name: string; idBase
     <label class="cfg-field" for={id}>
       <span>{label}</span>
       {f.enum ? (
-        <select id={id} value={String(value ?? '')} onChange={(e) => onChange(num ? Number(e.currentTarget.value) : e.currentTarget.value)}>
+        <select
+          id={id}
+          value={String(value ?? '')}
+          disabled={f.disabled || f.readOnly}
+          onChange={(e) => onChange(num ? Number(e.currentTarget.value) : e.currentTarget.value)}
+        >
           {f.enum.map((o) => (
             <option key={String(o)} value={String(o)}>
               {String(o)}
@@ -43,6 +49,8 @@ function FieldInput({ name, idBase, f, value, onChange }: { name: string; idBase
           min={f.min}
           max={f.max}
           step={f.type === 'integer' ? 1 : 'any'}
+          readOnly={f.readOnly}
+          disabled={f.disabled}
           value={value === undefined || value === null ? '' : String(value)}
           onInput={(e) => onChange(e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value))}
         />
@@ -51,6 +59,9 @@ function FieldInput({ name, idBase, f, value, onChange }: { name: string; idBase
           id={id}
           type="text"
           maxLength={f.maxLength}
+          readOnly={f.readOnly}
+          disabled={f.disabled}
+          class={f.readOnly ? 'mono' : undefined}
           value={value === undefined || value === null ? '' : String(value)}
           onInput={(e) => onChange(e.currentTarget.value)}
         />
@@ -214,6 +225,15 @@ export function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, nu
 
 function NewService({ onClose, onAdded }: { onClose: () => void; onAdded: () => void }) {
   const name = useSignal('');
+  // A built-in template (the Synthetic Eye) brings its config schema.
+  const templates = useSignal<ServiceTemplate[]>([]);
+  const template = useSignal('');
+  useEffect(() => {
+    api
+      .serviceTemplates()
+      .then((t) => (templates.value = t))
+      .catch(() => (templates.value = []));
+  }, []);
   const command = useSignal('');
   const cwd = useSignal('');
   const restart = useSignal<'always' | 'on-failure' | 'never'>('on-failure');
@@ -222,15 +242,21 @@ function NewService({ onClose, onAdded }: { onClose: () => void; onAdded: () => 
   const submit = async (e: Event) => {
     e.preventDefault();
     const argv = splitArgs(command.value.trim());
-    if (!name.value.trim() || !argv.length) {
+    if ((!name.value.trim() && !template.value) || !argv.length) {
       err.value = 'A service needs a name and a command.';
       return;
     }
     busy.value = true;
     err.value = null;
     try {
-      await api.createService({ name: name.value.trim(), command: argv, restart: restart.value, ...(cwd.value.trim() ? { cwd: cwd.value.trim() } : {}) });
-      toast('success', `Service ${name.value.trim()} added`);
+      await api.createService({
+        ...(name.value.trim() ? { name: name.value.trim() } : {}),
+        ...(template.value ? { template: template.value } : {}),
+        command: argv,
+        restart: restart.value,
+        ...(cwd.value.trim() ? { cwd: cwd.value.trim() } : {}),
+      });
+      toast('success', `Service ${name.value.trim() || template.value} added`);
       onAdded();
       onClose();
     } catch (x) {
@@ -241,6 +267,25 @@ function NewService({ onClose, onAdded }: { onClose: () => void; onAdded: () => 
   };
   return (
     <form class="panel form row-form new-service" aria-label="Add a service" onSubmit={submit} noValidate>
+      <label class="field">
+        <span>Template</span>
+        <select
+          name="svc-template"
+          value={template.value}
+          onChange={(e) => {
+            template.value = e.currentTarget.value;
+            const t = templates.value.find((x) => x.id === template.value);
+            if (t && !name.value.trim()) name.value = t.name;
+          }}
+        >
+          <option value="">none: a program without a config</option>
+          {templates.value.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name}
+            </option>
+          ))}
+        </select>
+      </label>
       <label class="field">
         <span>Name</span>
         <input name="svc-name" value={name.value} maxLength={127} onInput={(e) => (name.value = e.currentTarget.value)} />

@@ -27,6 +27,7 @@ export function SettingsPage({ section }: { section?: string }) {
   const serverErr = useSignal<string | null>(null);
   const loadErr = useSignal<string | null>(null);
   const saving = useSignal(false);
+  const edited = useSignal(false);
   const sound = useSignal(soundEnabled());
 
   const load = () => {
@@ -35,7 +36,7 @@ export function SettingsPage({ section }: { section?: string }) {
       .settings()
       .then((d) => {
         setSettings(normalizeSettings(d));
-        form.value = { ...settings.value };
+        if (!edited.value) form.value = { ...settings.value }; // a field typed in while it loaded stays
       })
       .catch((e) => (loadErr.value = errText(e)));
   };
@@ -52,6 +53,7 @@ export function SettingsPage({ section }: { section?: string }) {
   if (!settingsLoaded.value) return <Spinner label="Loading settings…" />;
 
   const set = (k: string, v: unknown) => {
+    edited.value = true;
     form.value = { ...form.value, [k]: v };
     const { errors: e } = validate(settings.value, { [k]: v });
     const next = { ...errors.value };
@@ -75,6 +77,7 @@ export function SettingsPage({ section }: { section?: string }) {
       void d;
       setSettings(values, true);
       form.value = { ...settings.value };
+      edited.value = false;
       applyTheme();
       toast('success', 'Settings saved');
     } catch (e2) {
