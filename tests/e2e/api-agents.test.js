@@ -15,7 +15,9 @@ const FIELDS = ['id', 'worktreeId', 'name', 'status', 'contextLevel', 'mode', 'p
   'displayOrder', 'pid', 'sessionId', 'createdAt', 'updatedAt', 'startedAt', 'stoppedAt',
   'deletedAt', 'parentAgentId', 'executor', 'crewId', 'state', 'orgId',
   // what its runs cost so far (issue #14)
-  'costUsd', 'totalTokens'];
+  'costUsd', 'totalTokens',
+  // why it has its status (issue #33): null until it first changes
+  'statusReason'];
 
 async function makeCrew(name) {
   const r = await d.req('POST', '/api/crews', { name });
@@ -28,6 +30,7 @@ test('create with defaults returns exactly the agent fields', async () => {
   const a = await makeAgent(d, wt.id, { ignoredField: 'x' });
   for (const k of Object.keys(a)) assert.ok(FIELDS.includes(k), `unexpected field ${k}`);
   assert.match(a.id, /^ag_[0-9a-z]{26}$/);
+  assert.equal(a.statusReason, null);
   assert.equal(a.worktreeId, wt.id);
   assert.match(a.name, /^Agent \d\d:\d\d$/);
   assert.equal(a.mode, 'regular');
