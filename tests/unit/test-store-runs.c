@@ -301,6 +301,44 @@ static void agent_runtime_changes_only_what_is_set(void **state)
     json_decref(a);
 }
 
+/* Every change of status has a reason (migration 2470): the one a write
+ * gives, else "unexplained"; each lands in the history, newest first. */
+static void status_reasons_and_their_history(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_agent_runtime_t rt = {
+        .now = 6000, .status = AD_AGENT_STATUS_WAITING, .context_level = -1};
+    snprintf(rt.id, sizeof(rt.id), "%s", f->ag);
+    ad_status_reason_set(&rt.why, "approval_requested", "ap_1", "approval %s requested", "ap_1");
+    assert_int_equal(runtime_sync(f, &rt), 0);
+    json_t *a = agent_row(f, f->ag);
+    json_t *why = json_object_get(a, "statusReason");
+    assert_string_equal(sget(why, "code"), "approval_requested");
+    assert_string_equal(sget(why, "text"), "approval ap_1 requested");
+    assert_string_equal(sget(why, "ref"), "ap_1");
+    assert_int_equal(iget(why, "at"), 6000);
+    json_decref(a);
+
+    ad_store_agent_runtime_t bare = {
+        .now = 7000, .status = AD_AGENT_STATUS_RUNNING, .context_level = -1};
+    snprintf(bare.id, sizeof(bare.id), "%s", f->ag);
+    assert_int_equal(runtime_sync(f, &bare), 0);
+    a = agent_row(f, f->ag);
+    assert_string_equal(sget(json_object_get(a, "statusReason"), "code"), "unexplained");
+    json_decref(a);
+
+    json_t *h = NULL;
+    assert_int_equal(ad_store_status_history(f->s->st, f->ag, 10, &h), 0);
+    json_t *e = json_object_get(h, "entries");
+    assert_int_equal(json_array_size(e), 2);
+    assert_string_equal(sget(json_array_get(e, 0), "status"), "running");
+    assert_string_equal(sget(json_array_get(e, 0), "code"), "unexplained");
+    assert_string_equal(sget(json_array_get(e, 1), "status"), "waiting");
+    assert_string_equal(sget(json_array_get(e, 1), "ref"), "ap_1");
+    json_decref(h);
+    assert_int_equal(ad_store_status_history(f->s->st, "ag_nope", 10, &h), AD_ENOENT);
+}
+
 static void run_messages_read_back_in_order(void **state)
 {
     fixture_t *f = *state;
@@ -440,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(run_start_and_end_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(run_writes_refuse_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_runtime_changes_only_what_is_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(status_reasons_and_their_history, setup, teardown),
         cmocka_unit_test_setup_teardown(run_messages_read_back_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(reconcile_marks_left_runs_lost, setup, teardown),
     };

@@ -151,10 +151,10 @@ static void agents_lifecycle(void **state)
     json_t *g = NULL;
     assert_int_equal(ad_store_agent_get(f->st, a, &g), 0);
     /* Exactly the agent fields: optional ones absent when unset. */
-    const char *keys[] = {"id",           "worktreeId", "name",        "status",
-                          "contextLevel", "mode",       "permissions", "displayOrder",
-                          "createdAt",    "updatedAt",  "executor",    "crewId",
-                          "state",        "orgId",      "costUsd",     "totalTokens"};
+    const char *keys[] = {"id",          "worktreeId",  "name",         "status",    "contextLevel",
+                          "mode",        "permissions", "displayOrder", "createdAt", "updatedAt",
+                          "executor",    "crewId",      "state",        "orgId",     "costUsd",
+                          "totalTokens", "statusReason"};
     assert_int_equal(json_object_size(g), AD_ARRAY_LEN(keys));
     for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
         if (json_object_get(g, keys[i]) == NULL) {
