@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/agents/:id changes (docs/api.md, "Agents"): update, archive or
- * delete, restore, fork, and reorder within a worktree. Answered after the
+ * /api/agents/:id changes (docs/api.md, "Workspaces, worktrees and
+ * agents"): update, archive or delete, restore, fork, and reorder within
+ * a worktree. Answered after the
  * commit and published as agent_update (agents.c's ad_api_agent_publish).
  */
 #include "run/run.h"

@@ -113,9 +113,28 @@ static int write_result(ad_run_t *run, const char *request_id, json_t *result)
     return rc;
 }
 
+/* An ACP agent's answer: the option it offered that fits the decision. */
+static int write_acp(ad_run_t *run, const char *request_id, ad_approval_decision_t d)
+{
+    ad_acp_decision_t ad = d == AD_APPROVAL_DENY           ? AD_ACP_DENY
+                           : d == AD_APPROVAL_ALLOW_ALWAYS ? AD_ACP_ALLOW_ALWAYS
+                                                           : AD_ACP_ALLOW;
+    size_t len = 0;
+    char *line = ad_acp_permission_answer(run->parser, request_id, ad, &len);
+    int rc = run->proc == NULL ? AD_ESTATE
+             : line != NULL    ? ad_proc_write(run->proc, line, len)
+                               : AD_ENOENT;
+    free(line);
+    return rc;
+}
+
 /* Too many prompts at once: the CLI gets a denial and the user a notice. */
 static void refuse_request(ad_run_t *run, const char *request_id)
 {
+    if (run->exec == AD_EXEC_ACP) {
+        (void)write_acp(run, request_id, AD_APPROVAL_DENY);
+        return;
+    }
     json_t *deny = json_pack("{s:s, s:s}", "behavior", "deny", "message",
                              "agentd: too many tool calls are waiting for approval");
     (void)write_result(run, request_id, deny);
@@ -162,6 +181,32 @@ void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
     ad_run_agent_update_why(run, &u, AD_AGENT_STATUS_WAITING, "approval", NULL, NULL);
 }
 
+void ad_run_approvals_restore(ad_run_t *run)
+{
+    json_t *rows = NULL;
+    if (ad_store_approval_pending_of_run(run->r->store, run->run_id, &rows) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "pending approvals not read run=%s", run->run_id);
+        return;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(rows, i, a)
+    {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        const char *rid = json_string_value(json_object_get(a, "requestId"));
+        if (id == NULL || rid == NULL || strlen(id) >= AD_ID_MAX ||
+            strlen(rid) >= sizeof(run->approvals[0].request_id) ||
+            run->napprovals == AD_RUN_APPROVALS_MAX || find_request(run, rid) >= 0) {
+            continue;
+        }
+        snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
+        snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id),
+                 "%s", rid);
+        run->napprovals++;
+    }
+    json_decref(rows);
+}
+
 void ad_run_approvals_end(ad_run_t *run)
 {
     if (run->napprovals > 0) {
@@ -204,7 +249,9 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
     if (i == run->napprovals) {
         return AD_ENOENT;
     }
-    int rc = write_result(run, run->approvals[i].request_id, decision_result(d, tool, input));
+    int rc = run->exec == AD_EXEC_ACP
+                 ? write_acp(run, run->approvals[i].request_id, d)
+                 : write_result(run, run->approvals[i].request_id, decision_result(d, tool, input));
     if (rc != 0) {
         return rc;
     }

@@ -192,6 +192,7 @@ void ad_run_free(ad_run_t *run)
     ad_run_batch_cleanup(&run->batch);
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
+    free(run->cwd);
     free(run->hold_dir);
     json_decref(run->metric_points);
     json_decref(run->metric_dists);

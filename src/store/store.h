@@ -116,6 +116,9 @@ typedef struct {
     uint64_t event_log_bytes; /* the event log's segment files, 0 before it is attached */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; store NULL: none). 0
+ * or AD_ETOOBIG. Loop thread. */
+int ad_store_prom(ad_store_t *store, ad_buf_t *b);
 
 /* ---- workspaces and worktrees (workspaces.c) -------------------------------------
  * Reads run on the read connection (loop thread); writes are ops for
@@ -428,6 +431,18 @@ int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_
  * longest, ended runs)}. */
 int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
                         json_t **out);
+
+/* agent_sessions (sessions.c): {sessions: [{id, agentId, sessionData,
+ * contextSnapshot, createdAt, updatedAt}]} of the agent, newest first, at
+ * most limit. One row per ended run (migration 2431's trigger). */
+int ad_store_agent_sessions(ad_store_t *st, const char *agent_id, int limit, json_t **out);
+
+/* import.c: copies a Claude Manager database (path, opened read-only)
+ * into agentd's tables, its workspaces in org, in one transaction. cb gets
+ * {source, orgId, tables: {<table>: {source, imported, present, skipped}},
+ * total: {…}}; AD_EINVAL when path is not such a database. */
+void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int64_t now,
+                          ad_store_result_cb cb, void *ud);
 
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
@@ -812,6 +827,15 @@ int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
  * none (AD_ENOENT when a file to delete is not there). result {id, files
  * [{path, size, updatedAt}]}. */
 int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A project's sync folder (projects_sync.c, migration 2432): set (path) or
+ * cleared (NULL), cb gets {id, syncPath?}, AD_ENOENT for no such project;
+ * synced: the time its last sync ended; list: [{id, path, syncedAt}] of
+ * the synced projects (id NULL: all, at most 100). */
+void ad_store_project_sync_set(ad_store_t *st, const char *id, const char *path,
+                               ad_store_result_cb cb, void *ud);
+void ad_store_project_synced(ad_store_t *st, const char *id, int64_t at, ad_store_result_cb cb,
+                             void *ud);
+int ad_store_project_sync_list(ad_store_t *st, const char *id, json_t **out);
 /* args {id}: the project, its messages and files. result {id, deleted}. */
 int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* ---- hyper-parameter configs (hparams.c, migration 1900) -------------------------
@@ -909,6 +933,11 @@ int ad_store_approval_get(ad_store_t *st, const char *id, json_t **out);
 /* The agent's newest 200 approvals (pending_only: those still waiting) as
  * an array, newest first. Loop thread. */
 int ad_store_approval_list(ad_store_t *st, const char *agent_id, bool pending_only, json_t **out);
+/* The pending approvals of run_id with the CLI's request ids, [{id,
+ * requestId}] oldest first (at most 64): what a run taken up after a
+ * restart still waits on. For the runner only: request ids never go out.
+ * Loop thread. */
+int ad_store_approval_pending_of_run(ad_store_t *st, const char *run_id, json_t **out);
 /* args {id, agentId, runId, orgId, requestId, toolName, toolUseId?, input,
  * description?, now}; result: the approval. */
 int ad_store_op_approval_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
@@ -951,6 +980,12 @@ typedef struct {
     void *ud;
 } ad_store_series_q_t;
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
+/* What a request may ask (seriesin.c), any thread: why point {name (1-200
+ * bytes), value (finite), step?, ts? (whole numbers)} of a batch is refused,
+ * or NULL; and q's window for a preset range (5m, 15m, 1h, 6h, 24h, 7d of
+ * wall time ending at now_ms): 0 or AD_EINVAL. */
+const char *ad_store_series_point_why(const json_t *p);
+int ad_store_series_range(ad_store_series_q_t *q, const char *range, int64_t now_ms);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
  * all) as CSV (run_id,name,step,time_ms,value,run_name,run_color, after a

@@ -375,6 +375,10 @@ export const api = {
   refreshWorkspace: (id: string) => request('POST', `/api/workspaces/${enc(id)}/refresh`),
   worktrees: async (workspaceId?: string) =>
     listOf<Worktree>(await request('GET', '/api/worktrees' + (workspaceId ? `?workspaceId=${enc(workspaceId)}` : '')), 'worktrees'),
+  patchWorktree: async (id: string, body: { sortMode?: string; name?: string }) =>
+    objOf<Worktree>(await request('PATCH', `/api/worktrees/${enc(id)}`, body), 'worktree'),
+  reorderWorktrees: (workspaceId: string, ids: string[]) => request('POST', '/api/worktrees/reorder', { workspaceId, ids }),
+  reorderAgents: (worktreeId: string, ids: string[]) => request('POST', '/api/agents/reorder', { worktreeId, ids }),
   createWorktree: async (body: { workspaceId: string; name: string; branch: string; createBranch: boolean; base?: string }) =>
     objOf<Worktree>(await request('POST', '/api/worktrees', body), 'worktree'),
   deleteWorktree: (id: string, force = false) => request('DELETE', `/api/worktrees/${enc(id)}${force ? '?force=true' : ''}`),

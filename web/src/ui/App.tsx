@@ -254,7 +254,7 @@ export function App() {
         )}
         {r.page === 'analytics' && <Analytics />}
         {r.page === 'health' && <HealthPage />}
-        {r.page === 'settings' && <SettingsPage />}
+        {r.page === 'settings' && <SettingsPage section={r.id} />}
       </main>
       <ConfirmHost />
       <div class="toasts" aria-live="polite" aria-relevant="additions">

@@ -6,6 +6,7 @@
 import { useSignal } from '@preact/signals';
 import { api } from '../api';
 import { needsYou } from '../attention';
+import { sortAgents, sortWorktrees } from '../order';
 import { go } from '../router';
 import { agentList, toast, upsertAgent, workspaces, worktrees } from '../store';
 import { SHELL_ARGV } from '../tasks';
@@ -37,12 +38,18 @@ export interface TreeWorkspace {
   agents: Agent[];
 }
 
-/** The tree the sidebar draws, in the order the lists come in. */
+/** The tree the sidebar draws, each level in its chosen order (order.ts). */
 export function sidebarTree(wss: Workspace[], wts: Worktree[], agents: Agent[]): TreeWorkspace[] {
   const live = agents.filter((a) => !a.deletedAt);
   return wss.map((ws) => {
-    const mine = wts.filter((t) => t.workspaceId === ws.id);
-    const rows = mine.map((wt) => ({ wt, agents: live.filter((a) => a.worktreeId === wt.id) }));
+    const mine = sortWorktrees(wts.filter((t) => t.workspaceId === ws.id));
+    const rows = mine.map((wt) => ({
+      wt,
+      agents: sortAgents(
+        live.filter((a) => a.worktreeId === wt.id),
+        wt.sortMode,
+      ),
+    }));
     return { ws, worktrees: rows, agents: rows.flatMap((r) => r.agents) };
   });
 }
