@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { shot } from './lib/harness.mjs';
-import { session, waitAttr } from './lib/session.mjs';
+import { session, waitAttr, waitText } from './lib/session.mjs';
 
 let d;
 let b;
@@ -40,7 +40,7 @@ test('phone width: every page is reachable from the page menu', async () => {
     await page.waitForFunction((h) => location.hash === h || (h === '#/' && location.hash === ''), hash);
     await menu.waitFor({ state: 'detached' });
     await waitAttr(page.locator('.page-menu-btn'), 'aria-expanded', 'false', 'the menu to close');
-    assert.match(await button.innerText(), new RegExp(`^${name}\\b`), `the button names ${name}`);
+    await waitText(button, new RegExp(`^${name}\\b`), `the button to name ${name}`);
   }
   // Esc closes it too.
   await button.click();
