@@ -5,6 +5,7 @@
 // adds one (an admin token: a service runs a program).
 import { useSignal } from '@preact/signals';
 import { api, type ConfigField, type Service } from '../api';
+import { ask } from '../confirm';
 import { fmtUptime } from '../healthfmt';
 import { settings, toast } from '../store';
 import { splitArgs } from '../tasks';
@@ -109,7 +110,11 @@ export function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, nu
     }
   };
   const remove = async () => {
-    if (settings.value.confirm_delete !== false && !confirm(`Delete the service ${s.name}? It is stopped and its config goes.`)) return;
+    if (
+      settings.value.confirm_delete !== false &&
+      !(await ask({ title: 'Delete the service', body: `Delete ${s.name}? It is stopped and its config goes.`, yes: 'Delete', danger: true }))
+    )
+      return;
     await act(() => api.deleteService(s.id), 'Deleting…');
   };
   const test = async () => {
