@@ -137,7 +137,7 @@ export function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, nu
           {rt.lastExit && rt.status !== 'running' ? `, last exit ${rt.lastExit.signal ? `signal ${rt.lastExit.signal}` : `code ${rt.lastExit.code}`}` : ''}
         </span>
       </div>
-      <p class="muted small mono service-cmd">{s.command.join(' ')}</p>
+      <p class="muted small mono service-cmd">{s.command.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}</p>
       {rt.health && <Metric label={`Health (${rt.health.status})`} value={rt.health.latencyMs} unit="ms" digits={2} testid={`svc-${s.id}-health`} />}
       {fig.fps !== undefined && <Metric label="Frame rate" value={fig.fps} unit="FPS" threshold={undefined} testid={`svc-${s.id}-fps`} />}
       {fig.fps !== undefined && t.serviceFps !== undefined && fig.fps < t.serviceFps && (
