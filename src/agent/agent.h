@@ -27,6 +27,7 @@ typedef enum {
     AD_EXEC_CODEX,
     AD_EXEC_GEMINI,
     AD_EXEC_COMMAND,
+    AD_EXEC_ACP, /* any Agent Client Protocol agent (acp.c) */
 } ad_executor_t;
 
 typedef enum {
@@ -35,7 +36,7 @@ typedef enum {
     AD_MODE_AUTO,        /* no permission prompts at all */
 } ad_agent_mode_t;
 
-/* "claude", "codex", "gemini", "command" <-> enum. parse returns 0 or
+/* "claude", "codex", "gemini", "command", "acp" <-> enum. parse returns 0 or
  * AD_EINVAL for an unknown name. name() returns a static string. */
 int ad_executor_parse(const char *name, ad_executor_t *out);
 const char *ad_executor_name(ad_executor_t e);
@@ -70,9 +71,14 @@ typedef struct {
     /* claude only, NULL or "": none. Text added to the CLI's system prompt
      * (--append-system-prompt): an agent definition's body. */
     const char *system_prompt;
-    const char *prompt;         /* NULL or "": none (claude then waits on stdin) */
-    const char *const *command; /* AD_EXEC_COMMAND only: argv, command[0] = program */
+    const char *prompt; /* NULL or "": none (claude then waits on stdin) */
+    /* AD_EXEC_COMMAND, and AD_EXEC_ACP without a preset: argv, command[0]
+     * = program */
+    const char *const *command;
     size_t ncommand;
+    /* AD_EXEC_ACP: a preset ("gemini", "claude-code-acp", "codex-acp",
+     * see ad_acp_preset_check), or NULL / "" to run command. */
+    const char *acp_agent;
     /* The allow_root_auto setting: claude in auto mode when agentd runs as
      * root needs IS_SANDBOX=1, which only this lets agentd set. */
     bool allow_root_auto;
@@ -309,8 +315,13 @@ typedef struct {
 int ad_prices_validate(const json_t *prices, const char **why);
 
 /* The price of model in prices (borrowed; exact name first, then the
- * longest matching "prefix*"). False when none. */
+ * longest matching "prefix*"), else its built-in list price. False when
+ * neither has one. */
 bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out);
+/* The built-in list price of model (the providers' current models, 2025);
+ * all of them as a model_prices object (new reference). */
+bool ad_price_builtin(const char *model, ad_price_t *out);
+json_t *ad_price_builtin_json(void);
 
 /* The stdin line that sends a user message to claude in stream-json input
  * mode, newline included:
@@ -387,11 +398,23 @@ typedef enum {
      * withdrew request subtype (control_cancel_request), nothing else set.
      * → an approval the user decides (src/run, approvals). */
     AD_REC_APPROVAL,
-    /* A JSON-RPC peer (codex app-server) needs an answer: text = the line
+    /* A JSON-RPC peer (codex app-server, an ACP agent) needs an answer: text = the line
      * to write on the agent's stdin, newline included (a turn/start once
      * the thread is open, an automatic approval, an error for a request
      * agentd does not serve). */
     AD_REC_WRITE,
+    /* ACP: the agent asks something only the runner can do (read or write
+     * a file of the worktree): subtype = the method ("fs/read_text_file",
+     * "fs/write_text_file"), tool_id = the request's id as JSON text,
+     * text = the worktree-relative path (already checked to stay below the
+     * worktree by name; the runner opens it beneath the worktree), json =
+     * the params. → answered with ad_acp_reply. */
+    AD_REC_REQUEST,
+    /* ACP: the agent broke the protocol (a line that is not JSON-RPC, an
+     * update for a session it never opened, a line over the limit, a
+     * failed handshake): text = why. → the run fails with that reason and
+     * the agent is stopped. */
+    AD_REC_FAULT,
 } ad_rec_type_t;
 
 typedef enum {
@@ -562,5 +585,79 @@ bool ad_codex_app_busy(const ad_parser_t *p);
  * suffix for 1M-token variants, 200000 for other claude models, and
  * `fallback` for names it does not know. */
 int64_t ad_model_context_window(const char *model, int64_t fallback);
+
+/* ---- ACP: the Agent Client Protocol (acp.c, acp_exec.c) -----------------------
+ * JSON-RPC 2.0 over the agent's stdin/stdout (rpc.c). agentd is the client:
+ * initialize, then session/new with the worktree as cwd (or session/load of
+ * the agent's session when the agent can), then one session/prompt per
+ * user message (messages sent during a turn wait for its end, in order).
+ * session/update becomes records (text, tool calls, plans, usage);
+ * session/request_permission becomes an AD_REC_APPROVAL (or is answered at
+ * once in plan and auto mode, or when the agent's permissions allow the
+ * kind of tool); fs/read_text_file and fs/write_text_file become
+ * AD_REC_REQUEST for the runner; terminal/… is declined (the client
+ * capability is not offered); anything that breaks the protocol is an
+ * AD_REC_FAULT.
+ */
+
+/* Whether name is a known preset: "gemini" (the gemini CLI with --acp),
+ * "claude-code-acp", "codex-acp". */
+bool ad_acp_preset_check(const char *name);
+
+/* What the parser needs before the first line. Borrowed for the call. */
+typedef struct {
+    const char *cwd;        /* the worktree, absolute */
+    const char *session_id; /* NULL or "": a new session; else load it when the agent can */
+    const char *prompt;     /* NULL or "": none; else the first session/prompt */
+    ad_agent_mode_t mode;
+    const char *const *permissions; /* "read", "write", "execute", tool kinds */
+    size_t npermissions;
+    const char *client_version; /* agentd's, for clientInfo */
+    /* The longest line the agent may write (the supervisor's cap, which
+     * cuts longer lines and marks them: such a line is a fault). 0: 8 MiB. */
+    size_t line_max;
+    /* Do not offer fs/read_text_file (the agent reads with its own tools,
+     * in its sandbox): for the Gemini CLI 0.61, which takes any error of
+     * that request, "not found" too, as a failed read, and so cannot
+     * create a file. */
+    bool no_fs_read;
+} ad_acp_setup_t;
+
+/* Starts the protocol on an ACP parser: returns the initialize request line
+ * (owned, '\n' included); NULL when p is not an ACP parser. */
+char *ad_acp_begin(ad_parser_t *p, const ad_acp_setup_t *s, size_t *len);
+/* Takes the protocol up on a run agentd left running (a restart): the
+ * session is known, nothing of the handshake is sent again, answers to
+ * requests this parser never sent are taken as the end of a turn. */
+void ad_acp_resume(ad_parser_t *p, const ad_acp_setup_t *s);
+/* A user message: 0 with *line the session/prompt (owned) to write now, or
+ * 0 with *line NULL when it waits for the turn that runs (sent when that
+ * ends, as an AD_REC_WRITE); AD_ETOOBIG when 16 messages already wait,
+ * AD_EINVAL for text that is not UTF-8. */
+int ad_acp_prompt(ad_parser_t *p, const char *text, char **line, size_t *len);
+/* The session/cancel notification for the turn that runs (owned), or NULL
+ * when none runs. Waiting messages are dropped. */
+char *ad_acp_cancel(ad_parser_t *p, size_t *len);
+/* Whether a turn runs (a session/prompt not answered yet). */
+bool ad_acp_busy(const ad_parser_t *p);
+
+typedef enum {
+    AD_ACP_ALLOW = 0,
+    AD_ACP_DENY,
+    AD_ACP_ALLOW_ALWAYS,
+} ad_acp_decision_t;
+
+/* The answer to permission request request_id (an AD_REC_APPROVAL's
+ * subtype): the option the agent offered whose kind fits the decision
+ * (allow: allow_once, else allow_always; allow_always: allow_always, else
+ * allow_once; deny: reject_once, else reject_always, else "cancelled").
+ * Owned; NULL when the request is not pending (it is forgotten after). */
+char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_decision_t d,
+                               size_t *len);
+/* The answer to an AD_REC_REQUEST whose id is id_json: result (stolen) when
+ * message is NULL, else the error code and message. Owned, or NULL for an
+ * id that does not parse. */
+char *ad_acp_reply(ad_parser_t *p, const char *id_json, json_t *result, int64_t code,
+                   const char *message, size_t *len);
 
 #endif

@@ -27,8 +27,11 @@ typedef struct {
     ad_usage_t usage;
 } seen_msg_t;
 
+typedef struct ad_acp ad_acp_t;
+
 struct ad_parser {
     ad_executor_t kind;
+    ad_acp_t *acp; /* AD_EXEC_ACP: the protocol's state (acp_exec.c), owned */
     char *session_id;
     char *model;
     json_t *prices;    /* the model_prices setting, or NULL */
@@ -68,6 +71,83 @@ int ad_codex_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env,
                    char *err, size_t errsz);
 int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
                     char *err, size_t errsz);
+
+/* AD_EXEC_ACP's argv/env (acp_exec.c): the preset's program and flags, or
+ * the command; no stdin (ad_acp_begin starts the protocol). */
+int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
+                 char *err, size_t errsz);
+/* The program of spec's preset or command (cfg gives gemini's), or NULL
+ * with err set. */
+const char *ad_acp_program(const ad_agent_spec_t *spec, const ad_config_t *cfg, char *err,
+                           size_t errsz);
+
+/* ---- ACP state (acp_exec.c builds and answers, acp.c reads lines) ---------- */
+
+#define AD_ACP_QUEUE_MAX 16 /* user messages waiting for the turn to end */
+#define AD_ACP_ASKS_MAX 32  /* permission requests waiting for the user */
+
+enum { AD_ACP_TAG_INIT = 1, AD_ACP_TAG_NEW, AD_ACP_TAG_LOAD, AD_ACP_TAG_PROMPT };
+
+typedef enum {
+    AD_ACP_STARTING = 0, /* initialize sent */
+    AD_ACP_OPENING,      /* session/new or session/load sent */
+    AD_ACP_READY,        /* a session, no turn */
+    AD_ACP_TURN,         /* a session/prompt not answered yet */
+    AD_ACP_BROKEN,       /* a fault was reported: nothing more is read */
+} ad_acp_phase_t;
+
+/* A permission request the user decides: its id (as JSON text, the
+ * approval's request id) and the options the agent offered. */
+typedef struct {
+    char *id_json;
+    json_t *id;
+    json_t *options;
+} ad_acp_ask_t;
+
+struct ad_acp {
+    ad_rpc_t rpc;
+    ad_acp_phase_t phase;
+    char *cwd;
+    char *load_id; /* the session to load, or NULL */
+    char *session; /* the session open, or NULL */
+    bool can_load; /* agentCapabilities.loadSession */
+    bool resumed;  /* taken up after a restart: answers to unknown ids end a turn */
+    ad_agent_mode_t mode;
+    json_t *perms; /* the agent's permission entries (array of strings) */
+    char *queue[AD_ACP_QUEUE_MAX];
+    size_t nqueue;
+    ad_acp_ask_t asks[AD_ACP_ASKS_MAX];
+    size_t nasks;
+    double cost_total; /* the session's cost from usage_update, USD; -1 none */
+    json_t *kinds;     /* {toolCallId: kind} of the calls seen (a permission
+                          request may leave the kind out); emptied past 256 */
+};
+
+void ad_acp_free(ad_acp_t *a);
+/* The line parser of an ACP run (acp.c). */
+void ad_acp_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now, ad_recs_t *out);
+/* An AD_REC_WRITE of a built line (taken). */
+void ad_acp_send(ad_recs_t *out, char *line);
+/* An AD_REC_FAULT; the parser reads nothing more. */
+void ad_acp_fault(ad_parser_t *p, ad_recs_t *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The session/prompt for text (a request, tag AD_ACP_TAG_PROMPT), the turn
+ * begun; NULL when it cannot be built. */
+char *ad_acp_prompt_line(ad_parser_t *p, const char *text, size_t *len);
+/* The session is open: the first waiting message goes out. */
+void ad_acp_next_prompt(ad_parser_t *p, ad_recs_t *out);
+/* session/request_permission (acp_perm.c): an approval, or answered at
+ * once by mode, permissions or a location outside the worktree. */
+void ad_acp_on_permission(ad_parser_t *p, const json_t *id, json_t *params, uint64_t now,
+                          ad_recs_t *out);
+/* session/update (acp_update.c). */
+void ad_acp_on_update(ad_parser_t *p, json_t *update, uint64_t now, ad_recs_t *out);
+/* Streamed text into one assistant message (acp_update.c). */
+void ad_acp_flush_text(ad_parser_t *p, ad_recs_t *out);
+/* A path the agent names, as the part below cwd ("" is cwd itself), or
+ * NULL when it is not absolute or leaves cwd by name (.., another root).
+ * Owned. Symlinks are the runner's to refuse (it opens beneath cwd). */
+char *ad_acp_rel_path(const char *cwd, const char *path);
 
 /* Writes v as a TOML value (string, number, boolean, array or inline
  * table) into b, for codex's `-c key=value`. AD_EINVAL for null, AD_ETOOBIG

@@ -84,6 +84,8 @@ json_t *ad_rec_event(const ad_rec_t *r, const ad_rec_ids_t *ids, const char **ty
     case AD_REC_SESSION:
     case AD_REC_RESULT:
     case AD_REC_TOKENS:
+    case AD_REC_REQUEST:
+    case AD_REC_FAULT:
         return NULL;
     }
     return o;

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const exec_names[] = {"claude", "codex", "gemini", "command"};
+static const char *const exec_names[] = {"claude", "codex", "gemini", "command", "acp"};
 static const char *const mode_names[] = {"regular", "plan", "auto"};
 
 int ad_executor_parse(const char *name, ad_executor_t *out)
@@ -63,6 +63,7 @@ const char *ad_executor_bin(const ad_config_t *cfg, ad_executor_t e)
     case AD_EXEC_GEMINI:
         return cfg->gemini_bin;
     case AD_EXEC_COMMAND:
+    case AD_EXEC_ACP:
         return NULL;
     }
     return NULL;
@@ -253,6 +254,11 @@ static int resolve_program(const ad_agent_spec_t *spec, const ad_config_t *cfg,
             return AD_EINVAL;
         }
         prog = spec->command[0];
+    } else if (spec->executor == AD_EXEC_ACP) {
+        prog = ad_acp_program(spec, cfg, err, errsz);
+        if (prog == NULL) {
+            return AD_EINVAL;
+        }
     } else if ((unsigned)spec->executor <= AD_EXEC_GEMINI) {
         prog = ad_executor_bin(cfg, spec->executor);
     } else {
@@ -263,7 +269,7 @@ static int resolve_program(const ad_agent_spec_t *spec, const ad_config_t *cfg,
     if (rc == 0) {
         return 0;
     }
-    if (spec->executor == AD_EXEC_COMMAND) {
+    if (spec->executor == AD_EXEC_COMMAND || spec->executor == AD_EXEC_ACP) {
         snprintf(err, errsz, "executable not found: %s", prog != NULL ? prog : "");
     } else {
         snprintf(err, errsz,
@@ -309,6 +315,9 @@ static int launch_build(const ad_agent_spec_t *spec, const ad_config_t *cfg, con
         for (size_t i = 1; i < spec->ncommand; i++) {
             ad_strv_push(&argv, spec->command[i] != NULL ? spec->command[i] : "");
         }
+        break;
+    case AD_EXEC_ACP:
+        rc = ad_acp_build(spec, &argv, &env, out, err, errsz);
         break;
     }
     if (rc != 0) {

@@ -196,6 +196,7 @@ void ad_parser_free(ad_parser_t *p)
     free(p->session_id);
     free(p->model);
     free(p->last_error);
+    ad_acp_free(p->acp);
     ad_codex_app_free(p->app);
     json_decref(p->prices);
     ad_buf_cleanup(&p->text);
@@ -404,6 +405,10 @@ void ad_context_update(ad_parser_t *p, int64_t tokens, ad_recs_t *out)
 size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now_ms, ad_recs_t *out)
 {
     size_t before = out->n;
+    if (p->kind == AD_EXEC_ACP) { /* JSON-RPC: every line is the protocol's */
+        ad_acp_feed(p, line, len, now_ms, out);
+        return out->n - before;
+    }
     if (len > 0 && line[len - 1] == '\r') {
         len--;
     }
@@ -443,6 +448,8 @@ size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now
         case AD_EXEC_COMMAND:
             handled = ad_command_parse(p, obj, now_ms, out);
             break;
+        case AD_EXEC_ACP: /* read by ad_acp_feed above */
+            break;
         }
     }
     json_decref(obj);
@@ -457,6 +464,8 @@ size_t ad_parser_finish(ad_parser_t *p, uint64_t now_ms, ad_recs_t *out)
     size_t before = out->n;
     if (p->kind == AD_EXEC_GEMINI) {
         ad_gemini_flush_text(p, out);
+    } else if (p->kind == AD_EXEC_ACP && p->acp != NULL) {
+        ad_acp_flush_text(p, out);
     }
     ad_parser_text_reset(p);
     while (p->ntools > 0) {

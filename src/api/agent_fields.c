@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define MODES "auto,plan,regular"
+#define ACP_AGENTS "gemini,claude-code-acp,codex-acp"
 
 /* A crew an agent joins must exist in the agent's org. */
 static int crew_ok(ad_app_t *app, ad_req_t *r, const char *crew, const char *org)
@@ -220,6 +221,25 @@ static int provider_fields(ad_req_t *r, json_t *body, json_t *state)
  * ({NAME: value}), stopWith (sigint, stdin or none), model, limits,
  * baseUrl, codexConfig, and any other keys of a `state` object. -1 when it
  * has answered 422. */
+/* acpAgent: a preset of the acp executor, which needs it or a command.
+ * 0 with *acp set (NULL: none), or -1 after answering 422. */
+static int acp_field(ad_req_t *r, json_t *body, const char *executor, const json_t *cmd,
+                     const char **acp)
+{
+    if (ad_api_enum(r, body, "acpAgent", false, ACP_AGENTS, acp) != 0) {
+        return -1;
+    }
+    bool is_acp = executor != NULL && strcmp(executor, "acp") == 0;
+    if (*acp != NULL && !is_acp) {
+        return ad_api_invalid(r, "acpAgent", "is for acp agents");
+    }
+    if (is_acp && *acp == NULL && (cmd == NULL || json_array_size(cmd) == 0)) {
+        return ad_api_invalid(r, "acpAgent",
+                              "an acp agent needs acpAgent (" ACP_AGENTS ") or a command");
+    }
+    return 0;
+}
+
 int ad_api_agent_run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char *executor,
                             json_t *args)
 {
@@ -267,10 +287,14 @@ int ad_api_agent_run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char
         json_string_length(json_array_get(cmd, 0)) == 0) {
         return ad_api_invalid(r, "command", "must start with a program name");
     }
-    if (st == NULL && cmd == NULL && !has_terminal && env == NULL && stop_with == NULL &&
-        model == NULL && limits == NULL && json_object_get(body, "baseUrl") == NULL &&
-        json_object_get(body, "codexConfig") == NULL && sandbox == NULL &&
-        json_object_get(body, "systemPrompt") == NULL) {
+    const char *acp = NULL;
+    if (acp_field(r, body, executor, cmd, &acp) != 0) {
+        return -1;
+    }
+    if (st == NULL && cmd == NULL && acp == NULL && !has_terminal && env == NULL &&
+        stop_with == NULL && model == NULL && limits == NULL &&
+        json_object_get(body, "baseUrl") == NULL && json_object_get(body, "codexConfig") == NULL &&
+        sandbox == NULL && json_object_get(body, "systemPrompt") == NULL) {
         return 0;
     }
     json_t *state = st != NULL ? json_deep_copy(st) : json_object();
@@ -281,6 +305,9 @@ int ad_api_agent_run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char
     }
     if (cmd != NULL) {
         json_object_set(state, "command", cmd);
+    }
+    if (acp != NULL) {
+        json_object_set_new(state, "acpAgent", json_string(acp));
     }
     if (has_terminal) {
         json_object_set_new(state, "terminal", json_boolean(terminal));

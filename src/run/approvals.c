@@ -113,9 +113,28 @@ static int write_result(ad_run_t *run, const char *request_id, json_t *result)
     return rc;
 }
 
+/* An ACP agent's answer: the option it offered that fits the decision. */
+static int write_acp(ad_run_t *run, const char *request_id, ad_approval_decision_t d)
+{
+    ad_acp_decision_t ad = d == AD_APPROVAL_DENY           ? AD_ACP_DENY
+                           : d == AD_APPROVAL_ALLOW_ALWAYS ? AD_ACP_ALLOW_ALWAYS
+                                                           : AD_ACP_ALLOW;
+    size_t len = 0;
+    char *line = ad_acp_permission_answer(run->parser, request_id, ad, &len);
+    int rc = run->proc == NULL ? AD_ESTATE
+             : line != NULL    ? ad_proc_write(run->proc, line, len)
+                               : AD_ENOENT;
+    free(line);
+    return rc;
+}
+
 /* Too many prompts at once: the CLI gets a denial and the user a notice. */
 static void refuse_request(ad_run_t *run, const char *request_id)
 {
+    if (run->exec == AD_EXEC_ACP) {
+        (void)write_acp(run, request_id, AD_APPROVAL_DENY);
+        return;
+    }
     json_t *deny = json_pack("{s:s, s:s}", "behavior", "deny", "message",
                              "agentd: too many tool calls are waiting for approval");
     (void)write_result(run, request_id, deny);
@@ -230,7 +249,9 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
     if (i == run->napprovals) {
         return AD_ENOENT;
     }
-    int rc = write_result(run, run->approvals[i].request_id, decision_result(d, tool, input));
+    int rc = run->exec == AD_EXEC_ACP
+                 ? write_acp(run, run->approvals[i].request_id, d)
+                 : write_result(run, run->approvals[i].request_id, decision_result(d, tool, input));
     if (rc != 0) {
         return rc;
     }

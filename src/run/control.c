@@ -28,6 +28,9 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
     w->next = run->stop_waiters;
     run->stop_waiters = w;
     ad_log(AD_LOG_INFO, "runner", "stopping agent=%s force=%d", agent_id, force);
+    if (run->exec == AD_EXEC_ACP && run->stop_since == 0) {
+        ad_run_acp_cancel(run); /* the turn ends first, as the protocol asks */
+    }
     bool first = run->stop_since == 0;
     if (first) {
         run->stop_since = ad_wall_ms();
@@ -111,6 +114,9 @@ static int write_input(ad_run_t *run, const char *content)
         rc = rc == 0 && line != NULL ? ad_proc_write(run->proc, line, len) : rc;
         free(line);
         return rc;
+    }
+    if (run->exec == AD_EXEC_ACP) {
+        return ad_run_acp_prompt(run, content);
     }
     if (run->stdin_json) {
         size_t len = 0;

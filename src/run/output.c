@@ -927,7 +927,11 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
     if (ad_proc_alive(run->proc) && !run->one_shot &&
         !(run->rpc && ad_codex_app_busy(run->parser))) {
         ad_store_agent_runtime_t upd = {.context_level = -1};
-        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR : AD_AGENT_STATUS_WAITING;
+        /* an ACP agent goes on with the message that waited for this turn */
+        bool more = run->exec == AD_EXEC_ACP && ad_acp_busy(run->parser);
+        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR
+                               : more        ? AD_AGENT_STATUS_RUNNING
+                                             : AD_AGENT_STATUS_WAITING;
         if (rec->is_error) { /* why, as a run's end says it (the process lives on) */
             upd.state_patch = json_pack("{s:s}", "statusReason", run->reason);
         }
@@ -1114,6 +1118,12 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
             ad_proc_write(run->proc, rec->text, strlen(rec->text)) != 0) {
             ad_log(AD_LOG_WARN, "runner", "protocol line not written agent=%s", run->agent_id);
         }
+        break;
+    case AD_REC_REQUEST:
+        ad_run_acp_request(run, rec);
+        break;
+    case AD_REC_FAULT:
+        ad_run_acp_fault(run, rec);
         break;
     }
 }

@@ -131,6 +131,7 @@ typedef struct ad_run {
     size_t napprovals;
     ad_parser_t *parser;
     ad_recs_t recs;
+    char *cwd; /* the worktree (owned): ACP's fs requests are served below it */
     ad_proc_t *proc;
     uint64_t started_ns;
     ad_usage_t usage;
@@ -333,6 +334,22 @@ void ad_run_approvals_end(ad_run_t *run);
 /* A run taken up after a restart: the approvals it still waits on (stored
  * pending, with the CLI's request ids) can be answered again. */
 void ad_run_approvals_restore(ad_run_t *run);
+/* ---- acp.c: the runner's side of an ACP run ----------------------------------------- */
+/* The protocol begun (the initialize request written) once the process is
+ * up; prompt is the first message (NULL: none). */
+void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *prompt);
+/* The protocol taken up on a run a previous daemon started. */
+void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec);
+/* An AD_REC_REQUEST served (fs below the worktree) and answered. */
+void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec);
+/* An AD_REC_FAULT: the run's error with the reason, the agent ended. */
+void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec);
+/* A user message as a prompt (now, or after the turn that runs). 0,
+ * AD_ETOOBIG (too many wait), AD_EINVAL, or ad_proc_write's error. */
+int ad_run_acp_prompt(ad_run_t *run, const char *content);
+/* session/cancel for the turn that runs, if one does. */
+void ad_run_acp_cancel(ad_run_t *run);
+
 /* ---- start.c: taking a held run up again ------------------------------------- */
 /* The run run_id of agent_id (started at started_at, ms) continues under
  * its holder at dir from at's offsets. 0, or the code of what failed

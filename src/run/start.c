@@ -84,6 +84,7 @@ static void spec_from_state(start_t *s)
     spec->cli_version = json_string_value(json_object_get(s->state, "codexVersion"));
     s->cmd = str_array(json_object_get(s->state, "command"), &spec->ncommand);
     spec->command = s->cmd;
+    spec->acp_agent = json_string_value(json_object_get(s->state, "acpAgent"));
     /* Unreadable settings count as all off. */
     spec->allow_root_auto = json_is_true(json_object_get(s->settings, "allow_root_auto"));
 }
@@ -119,7 +120,10 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool f
     }
     spec_from_state(s);
     spec->prompt = prompt;
-    if (followup && spec->executor != AD_EXEC_CODEX && spec->executor != AD_EXEC_GEMINI) {
+    /* an ACP agent that is not running takes a message as a new run that
+     * loads its session (when the agent can) */
+    if (followup && spec->executor != AD_EXEC_CODEX && spec->executor != AD_EXEC_GEMINI &&
+        spec->executor != AD_EXEC_ACP) {
         snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
         return AD_ESTATE;
     }
@@ -209,8 +213,16 @@ static int sandbox(ad_runner_t *r, const char *agent_id, start_t *s, char *err, 
     bool found =
         argv0 != NULL && ad_path_which_in(argv0, getenv("PATH"), s->path, exe, sizeof(exe)) == 0;
     bool read_only = s->spec.executor == AD_EXEC_CODEX && s->spec.mode == AD_MODE_PLAN;
-    int rc = ad_run_sandbox(r, s->agent, agent_id, s->spec.executor, read_only, s->path,
-                            found ? exe : NULL, &s->sbx, err, errsz);
+    /* an ACP preset is its CLI's: the same config folder in the sandbox */
+    ad_executor_t ex = s->spec.executor;
+    const char *acp = s->spec.acp_agent != NULL ? s->spec.acp_agent : "";
+    if (ex == AD_EXEC_ACP && acp[0] != '\0') {
+        ex = strcmp(acp, "gemini") == 0            ? AD_EXEC_GEMINI
+             : strcmp(acp, "claude-code-acp") == 0 ? AD_EXEC_CLAUDE
+                                                   : AD_EXEC_CODEX;
+    }
+    int rc = ad_run_sandbox(r, s->agent, agent_id, ex, read_only, s->path, found ? exe : NULL,
+                            &s->sbx, err, errsz);
     if (rc != 0) {
         return rc;
     }
@@ -349,6 +361,7 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     run->one_shot = s->launch.one_shot;
     run->rpc = s->launch.rpc;
     run->parser = ad_parser_new(s->spec.executor);
+    run->cwd = ad_xstrdup(s->path);
     ad_parser_set_model(run->parser, s->spec.model);
     ad_parser_set_prices(run->parser, json_object_get(s->settings, "model_prices"));
     ad_recs_init(&run->recs);
@@ -376,8 +389,11 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->pty = run->pty;
     /* Codex and Gemini end at once on SIGINT (their stdin is closed
      * already); Claude Code ends its turn on it (then stdin closes). */
+    /* An ACP agent was sent session/cancel (control.c) and ends when its
+     * input does. */
     o->polite = ex == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
                 : ex == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
+                : ex == AD_EXEC_ACP    ? AD_PROC_POLITE_CLOSE_STDIN
                 : run->rpc             ? AD_PROC_POLITE_CLOSE_STDIN /* after turn/interrupt */
                                        : AD_PROC_POLITE_SIGINT;
     const char *stop_with = json_string_value(json_object_get(s->state, "stopWith"));
@@ -425,6 +441,9 @@ static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
         ad_codex_open_t o;
         codex_open(s, &o);
         ad_run_rpc_open(run, &o, prompt);
+    }
+    if (s->spec.executor == AD_EXEC_ACP) {
+        ad_run_acp_begin(run, &s->spec, prompt);
     }
     if (!run->accepts_input) {
         ad_proc_close_stdin(run->proc);
@@ -657,6 +676,9 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
         ad_codex_open_t co;
         codex_open(&s, &co);
         ad_codex_app_attach(run->parser, s.spec.session_id, &co);
+    }
+    if (s.spec.executor == AD_EXEC_ACP) {
+        ad_run_acp_resume(run, &s.spec);
     }
     ad_run_approvals_restore(run);
     run->next = r->runs;

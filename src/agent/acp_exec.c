@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACP agents (agent.h "ACP"): how one is launched (a preset or any
+ * command), and what agentd, the client, writes to it: initialize, the
+ * session, one session/prompt per user message (waiting ones in order),
+ * session/cancel, and the answers to the agent's permission and fs
+ * requests. What it reads is acp.c's.
+ */
+#include "agent/agent_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    const char *program; /* NULL: the configured gemini CLI */
+    const char *flag;    /* NULL: none */
+} presets[] = {
+    /* Gemini CLI 0.61: --acp (--experimental-acp is its deprecated name). */
+    {"gemini", NULL, "--acp"},
+    {"claude-code-acp", "claude-code-acp", NULL},
+    {"codex-acp", "codex-acp", NULL},
+};
+
+static int preset_index(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < AD_ARRAY_LEN(presets); i++) {
+        if (strcmp(name, presets[i].name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+bool ad_acp_preset_check(const char *name)
+{
+    return preset_index(name) >= 0;
+}
+
+const char *ad_acp_program(const ad_agent_spec_t *spec, const ad_config_t *cfg, char *err,
+                           size_t errsz)
+{
+    if (spec->acp_agent != NULL && spec->acp_agent[0] != '\0') {
+        int i = preset_index(spec->acp_agent);
+        if (i < 0) {
+            snprintf(err, errsz, "unknown ACP agent %s (gemini, claude-code-acp or codex-acp)",
+                     spec->acp_agent);
+            return NULL;
+        }
+        return presets[i].program != NULL ? presets[i].program : cfg->gemini_bin;
+    }
+    if (spec->ncommand == 0 || spec->command == NULL || spec->command[0] == NULL ||
+        spec->command[0][0] == '\0') {
+        snprintf(err, errsz, "an acp agent needs acpAgent (a preset) or a command to run");
+        return NULL;
+    }
+    return spec->command[0];
+}
+
+int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
+                 char *err, size_t errsz)
+{
+    AD_UNUSED(err);
+    AD_UNUSED(errsz);
+    int i = preset_index(spec->acp_agent);
+    if (i < 0) {
+        for (size_t k = 1; k < spec->ncommand; k++) {
+            ad_strv_push(argv, spec->command[k] != NULL ? spec->command[k] : "");
+        }
+    } else if (presets[i].flag != NULL) {
+        ad_strv_push(argv, presets[i].flag);
+    }
+    bool base = spec->base_url != NULL && spec->base_url[0] != '\0';
+    if (i == 0) {
+        /* The worktree is one the owner registered (as headless gemini);
+         * regular mode asks (session/request_permission) before edits and
+         * commands, which become agentd approvals. */
+        ad_strv_push(argv, "--skip-trust");
+        ad_strv_push(argv, "--approval-mode");
+        ad_strv_push(argv, spec->mode == AD_MODE_PLAN   ? "plan"
+                           : spec->mode == AD_MODE_AUTO ? "yolo"
+                                                        : "default");
+        if (base) {
+            ad_strv_push2(env, "GOOGLE_GEMINI_BASE_URL=", spec->base_url);
+        }
+    } else if (i == 1 && base) {
+        ad_strv_push2(env, "ANTHROPIC_BASE_URL=", spec->base_url);
+    }
+    /* The protocol starts once the process is up (ad_acp_begin), and its
+     * stdin stays open for the whole session. */
+    out->interactive = true;
+    return 0;
+}
+
+/* ---- the client's side ------------------------------------------------------ */
+
+void ad_acp_free(ad_acp_t *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    free(a->cwd);
+    free(a->load_id);
+    free(a->session);
+    json_decref(a->perms);
+    json_decref(a->kinds);
+    for (size_t i = 0; i < a->nqueue; i++) {
+        free(a->queue[i]);
+    }
+    for (size_t i = 0; i < a->nasks; i++) {
+        free(a->asks[i].id_json);
+        json_decref(a->asks[i].id);
+        json_decref(a->asks[i].options);
+    }
+    free(a);
+}
+
+void ad_acp_send(ad_recs_t *out, char *line)
+{
+    if (line != NULL) {
+        ad_rec_push(out, AD_REC_WRITE)->text = line;
+    }
+}
+
+void ad_acp_fault(ad_parser_t *p, ad_recs_t *out, const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    ad_acp_flush_text(p, out);
+    ad_rec_push(out, AD_REC_FAULT)->text = ad_xstrdup(why);
+    p->acp->phase = AD_ACP_BROKEN;
+}
+
+static void setup_copy(ad_acp_t *a, const ad_acp_setup_t *s)
+{
+    a->cwd = ad_xstrdup(s->cwd != NULL ? s->cwd : "/");
+    a->mode = s->mode;
+    a->perms = json_array();
+    for (size_t i = 0; i < s->npermissions; i++) {
+        if (s->permissions[i] != NULL) {
+            json_array_append_new(a->perms, json_string(s->permissions[i]));
+        }
+    }
+    a->cost_total = -1;
+    a->kinds = json_object();
+    a->rpc.line_max = s->line_max > 0 ? s->line_max : 8u << 20;
+}
+
+char *ad_acp_begin(ad_parser_t *p, const ad_acp_setup_t *s, size_t *len)
+{
+    *len = 0;
+    if (p->kind != AD_EXEC_ACP || p->acp != NULL) {
+        return NULL;
+    }
+    ad_acp_t *a = p->acp = ad_xcalloc(1, sizeof(*a));
+    ad_rpc_init(&a->rpc, 0);
+    setup_copy(a, s);
+    if (s->session_id != NULL && s->session_id[0] != '\0') {
+        a->load_id = ad_xstrdup(s->session_id);
+    }
+    if (s->prompt != NULL && s->prompt[0] != '\0') {
+        a->queue[a->nqueue++] = ad_xstrdup(s->prompt);
+    }
+    /* No terminal: the agent runs its commands itself, in its sandbox. fs
+     * is served below the worktree; plan mode writes nothing. */
+    json_t *params = json_pack("{s:i, s:{s:{s:b, s:b}, s:b}, s:{s:s, s:s, s:s}}", "protocolVersion",
+                               1, "clientCapabilities", "fs", "readTextFile", !s->no_fs_read,
+                               "writeTextFile", s->mode != AD_MODE_PLAN, "terminal", false,
+                               "clientInfo", "name", "agentd", "title", "agentd", "version",
+                               s->client_version != NULL ? s->client_version : AD_VERSION);
+    char *line = NULL;
+    if (ad_rpc_request(&a->rpc, "initialize", params, AD_ACP_TAG_INIT, &line, len) < 0) {
+        return NULL;
+    }
+    return line;
+}
+
+void ad_acp_resume(ad_parser_t *p, const ad_acp_setup_t *s)
+{
+    if (p->kind != AD_EXEC_ACP || p->acp != NULL) {
+        return;
+    }
+    ad_acp_t *a = p->acp = ad_xcalloc(1, sizeof(*a));
+    ad_rpc_init(&a->rpc, 0);
+    /* ids far above what the previous daemon can have used */
+    a->rpc.next_id = (int64_t)1 << 40;
+    setup_copy(a, s);
+    a->resumed = true;
+    a->phase = AD_ACP_TURN; /* not known: the next answer to an unknown id ends it */
+    if (s->session_id != NULL && s->session_id[0] != '\0') {
+        a->session = ad_xstrdup(s->session_id);
+    }
+}
+
+char *ad_acp_prompt_line(ad_parser_t *p, const char *text, size_t *len)
+{
+    ad_acp_t *a = p->acp;
+    json_t *t = json_string(text);
+    if (t == NULL || a->session == NULL) {
+        json_decref(t);
+        return NULL;
+    }
+    json_t *params = json_pack("{s:s, s:[{s:s, s:o}]}", "sessionId", a->session, "prompt", "type",
+                               "text", "text", t);
+    char *line = NULL;
+    if (ad_rpc_request(&a->rpc, "session/prompt", params, AD_ACP_TAG_PROMPT, &line, len) < 0) {
+        return NULL;
+    }
+    a->phase = AD_ACP_TURN;
+    return line;
+}
+
+void ad_acp_next_prompt(ad_parser_t *p, ad_recs_t *out)
+{
+    ad_acp_t *a = p->acp;
+    if (a->phase != AD_ACP_READY || a->nqueue == 0) {
+        return;
+    }
+    char *text = a->queue[0];
+    memmove(&a->queue[0], &a->queue[1], (a->nqueue - 1) * sizeof(a->queue[0]));
+    a->nqueue--;
+    size_t len = 0;
+    ad_acp_send(out, ad_acp_prompt_line(p, text, &len));
+    free(text);
+}
+
+int ad_acp_prompt(ad_parser_t *p, const char *text, char **line, size_t *len)
+{
+    *line = NULL;
+    *len = 0;
+    ad_acp_t *a = p->acp;
+    if (a == NULL || !ad_utf8_valid(text, strlen(text))) {
+        return AD_EINVAL;
+    }
+    if (a->phase == AD_ACP_READY && a->nqueue == 0) {
+        *line = ad_acp_prompt_line(p, text, len);
+        return *line != NULL ? 0 : AD_EINVAL;
+    }
+    if (a->nqueue >= AD_ACP_QUEUE_MAX) {
+        return AD_ETOOBIG;
+    }
+    a->queue[a->nqueue++] = ad_xstrdup(text);
+    return 0;
+}
+
+char *ad_acp_cancel(ad_parser_t *p, size_t *len)
+{
+    *len = 0;
+    ad_acp_t *a = p->acp;
+    if (a == NULL || a->session == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < a->nqueue; i++) {
+        free(a->queue[i]);
+    }
+    a->nqueue = 0;
+    if (a->phase != AD_ACP_TURN) {
+        return NULL;
+    }
+    return ad_rpc_notification(&a->rpc, "session/cancel",
+                               json_pack("{s:s}", "sessionId", a->session), len);
+}
+
+bool ad_acp_busy(const ad_parser_t *p)
+{
+    return p->acp != NULL && (p->acp->phase == AD_ACP_TURN || p->acp->nqueue > 0);
+}
+
+/* The offered option of kind, or NULL. */
+static const char *option_of(const json_t *options, const char *kind)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(options, i, o)
+    {
+        const char *k = ad_json_str(o, "kind");
+        if (k != NULL && strcmp(k, kind) == 0) {
+            return ad_json_str(o, "optionId");
+        }
+    }
+    return NULL;
+}
+
+char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_decision_t d,
+                               size_t *len)
+{
+    *len = 0;
+    ad_acp_t *a = p->acp;
+    size_t i = 0;
+    while (a != NULL && i < a->nasks && strcmp(a->asks[i].id_json, request_id) != 0) {
+        i++;
+    }
+    if (a == NULL || i == a->nasks) {
+        return NULL;
+    }
+    ad_acp_ask_t ask = a->asks[i];
+    a->asks[i] = a->asks[--a->nasks];
+    static const char *const order[][2] = {
+        [AD_ACP_ALLOW] = {"allow_once", "allow_always"},
+        [AD_ACP_DENY] = {"reject_once", "reject_always"},
+        [AD_ACP_ALLOW_ALWAYS] = {"allow_always", "allow_once"},
+    };
+    const char *opt = option_of(ask.options, order[d][0]);
+    opt = opt != NULL ? opt : option_of(ask.options, order[d][1]);
+    json_t *outcome =
+        opt != NULL ? json_pack("{s:{s:s, s:s}}", "outcome", "outcome", "selected", "optionId", opt)
+                    : json_pack("{s:{s:s}}", "outcome", "outcome", "cancelled");
+    char *line = ad_rpc_response(&a->rpc, ask.id, outcome, len);
+    free(ask.id_json);
+    json_decref(ask.id);
+    json_decref(ask.options);
+    return line;
+}
+
+char *ad_acp_reply(ad_parser_t *p, const char *id_json, json_t *result, int64_t code,
+                   const char *message, size_t *len)
+{
+    *len = 0;
+    json_t *id = id_json != NULL ? json_loads(id_json, JSON_DECODE_ANY, NULL) : NULL;
+    if (p->acp == NULL || (!json_is_integer(id) && !json_is_string(id))) {
+        json_decref(id);
+        json_decref(result);
+        return NULL;
+    }
+    char *line = message == NULL ? ad_rpc_response(&p->acp->rpc, id, result, len)
+                                 : ad_rpc_error(&p->acp->rpc, id, code, message, NULL, len);
+    if (message != NULL) {
+        json_decref(result);
+    }
+    json_decref(id);
+    return line;
+}
+
+char *ad_acp_rel_path(const char *cwd, const char *path)
+{
+    size_t n = strlen(cwd);
+    while (n > 1 && cwd[n - 1] == '/') {
+        n--;
+    }
+    if (path == NULL || path[0] != '/' || strncmp(path, cwd, n) != 0 ||
+        (path[n] != '/' && path[n] != '\0')) {
+        return NULL;
+    }
+    const char *rel = path + n;
+    while (*rel == '/') {
+        rel++;
+    }
+    /* no ".." component, and no "." that would hide one */
+    for (const char *c = rel; *c != '\0';) {
+        size_t k = strcspn(c, "/");
+        if ((k == 2 && c[0] == '.' && c[1] == '.') || k > 255) {
+            return NULL;
+        }
+        c += k;
+        while (*c == '/') {
+            c++;
+        }
+    }
+    return ad_xstrdup(rel);
+}
