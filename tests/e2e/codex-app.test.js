@@ -45,6 +45,7 @@ test('codex app-server under agentd', { skip }, async (t) => {
       { match: 'deny a file', reply: { tool: { command: 'echo denied > denied.txt' }, then: { text: 'It was declined.' } } },
       { match: 'write a plan file', reply: { patch: '*** Begin Patch\n*** Add File: plan-notes.md\n+step one\n*** End Patch\n', then: { text: 'Planned.' } } },
       { match: 'approve across', reply: { tool: { command: 'echo across > across.txt' }, then: { text: 'Across the restart.' } } },
+      { match: 'stop while asking', reply: { tool: { command: 'echo x > never.txt' }, then: { text: 'Never.' } } },
       { match: 'always one', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'One.' } } },
       { match: 'always two', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'Two.' } } },
       ...defaultRules(),
@@ -300,7 +301,20 @@ test('codex app-server under agentd', { skip }, async (t) => {
       const req = mock.modelRequests()[before];
       assert.equal(req.headers['thread-id'], thread);
       assert.ok(JSON.stringify(req.body.input).includes('I will remember the word banana.'), 'thread/resume brought the history');
-      await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
+    });
+
+    await t.test('a stop while codex asks: the approval is withdrawn, nothing runs', async () => {
+      assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please stop while asking' })).status, 200);
+      const [ap] = await pendingApproval(d, rid);
+      const stopped = await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
+      assert.equal(stopped.body.status, 'stopped');
+      const after = await until(async () => {
+        const a = (await api(d, 'GET', `/api/agents/${rid}/approvals`)).body.approvals.find((x) => x.id === ap.id);
+        return a.status !== 'pending' ? a : null;
+      }, 'the approval to end');
+      assert.ok(['cancelled', 'expired'].includes(after.status), after.status);
+      assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' })).status, 409);
+      assert.ok(!fs.existsSync(path.join(repo, 'never.txt')), 'the command never ran');
     });
   } finally {
     await d.cleanup();
