@@ -194,6 +194,23 @@ test('codex app-server under agentd', { skip }, async (t) => {
       await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     });
 
+    await t.test('a thread codex cannot resume: a new one, and the transcript says so', async () => {
+      const old = (await agent(d, id)).sessionId;
+      // another HOME: codex keeps its threads there, so the agent's is not found
+      const home2 = fs.mkdtempSync(path.join(sb.home, 'other-'));
+      const p = await api(d, 'PATCH', `/api/agents/${id}`, { env: { OPENAI_API_KEY: 'dummy', HOME: home2 }, allowUnsafeEnv: true });
+      assert.equal(p.status, 200, JSON.stringify(p.body));
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'what word was it?' })).status, 200);
+      await statusIs(d, id, 'waiting');
+      const msgs = await messages(d, id);
+      assert.ok(msgs.some((m) => m.role === 'system' && m.content.includes(`could not resume thread ${old}`)), 'said in the transcript');
+      assert.equal(msgs[0].content, 'The word was banana.');
+      const now = (await agent(d, id)).sessionId;
+      assert.match(now, /^[0-9a-f-]{36}$/);
+      assert.notEqual(now, old);
+      await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    });
+
     const rid = await mk('regular');
     await t.test('approvals: allow runs the command, deny declines it', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/start`, { initialPrompt: 'please approve a file' })).status, 200);
