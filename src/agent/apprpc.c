@@ -124,6 +124,9 @@ static void on_request(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out)
     }
     if ((command && a->allow_commands) || (edit && a->allow_edits)) {
         ad_rec_push(out, AD_REC_WRITE)->text = ad_codex_app_answer(p, rid, "accept", &len);
+    } else if ((command || edit) && strlen(rid) >= AD_APP_REQUEST_ID_MAX) {
+        /* an id the runner cannot keep could never be answered: declined */
+        ad_rec_push(out, AD_REC_WRITE)->text = ad_codex_app_answer(p, rid, "decline", &len);
     } else if (command || edit) {
         const char *item = ad_json_str(params, "itemId");
         ad_rec_t *r = ad_rec_push(out, AD_REC_APPROVAL);

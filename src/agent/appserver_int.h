@@ -11,6 +11,9 @@
 #define AD_APP_QUEUE_MAX 64 /* messages waiting for the thread or the turn */
 #define AD_APP_STEERS_MAX 16
 #define AD_APP_DIFF_MAX (256 * 1024)
+/* The longest approval request id (as JSON) the runner keeps (its
+ * request_id field, src/run/run_int.h). */
+#define AD_APP_REQUEST_ID_MAX 128
 #define AD_APP_LINE_MAX ((size_t)64 * 1024 * 1024) /* ad_parser_feed's own bound */
 
 /* What a request agentd sent was for (ad_rpc_call_t.tag); a steer's tag is

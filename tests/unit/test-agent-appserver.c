@@ -223,6 +223,14 @@ static void answers_and_refusals(void **state)
     ad_parser_feed(p, edit, strlen(edit), 1, &r);
     assert_int_equal(r.v[0].type, AD_REC_APPROVAL); /* edits still ask */
     assert_string_equal(r.v[0].tool_name, "Edit");
+    ad_recs_clear(&r);
+    char longid[400];
+    snprintf(longid, sizeof(longid),
+             "{\"method\":\"item/fileChange/requestApproval\",\"id\":\"%0127d\",\"params\":{}}", 7);
+    ad_parser_feed(p, longid, strlen(longid), 1, &r);
+    assert_int_equal(r.n, 1); /* an id too long to keep is declined, never left waiting */
+    assert_int_equal(r.v[0].type, AD_REC_WRITE);
+    assert_non_null(strstr(r.v[0].text, "\"decline\""));
     ad_recs_cleanup(&r);
     ad_parser_free(p);
 }
