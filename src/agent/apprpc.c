@@ -47,6 +47,7 @@ static void on_thread(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out)
         }
     }
     if (m->kind == AD_RPC_ERROR || tid == NULL) {
+        a->thread_failed = true;
         refused(out, "could not open the thread", m->message);
         return;
     }

@@ -213,6 +213,9 @@ int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *le
         return AD_EINVAL;
     }
     app_t *a = app_of(p);
+    if (a->thread_failed) {
+        return AD_ESTATE; /* no thread to send it to: the run has failed */
+    }
     if (!a->thread_ready || p->session_id == NULL || (a->turn_pending && a->turn_id == NULL)) {
         if (a->nqueue == AD_APP_QUEUE_MAX) {
             return AD_ETOOBIG;

@@ -31,6 +31,7 @@ typedef struct ad_codex_app {
     char resume_id[128];  /* the thread asked to resume or fork, "" for a new one */
     json_t *start_params; /* thread/start's params, kept for a resume codex refuses */
     bool thread_ready;    /* the thread is open (its id is p->session_id) */
+    bool thread_failed;   /* codex refused to open any: nothing can be sent */
     bool turn_pending;    /* a turn/start is out, its turn not yet known */
     char *turn_id;        /* the turn in progress, NULL when none runs */
     char *queue[AD_APP_QUEUE_MAX];

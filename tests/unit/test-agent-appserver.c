@@ -376,6 +376,9 @@ static void resume_refused_starts_anew(void **state)
     feed_str(q, "{\"id\":2,\"error\":{\"code\":-1,\"message\":\"bad config\"}}", &r);
     assert_int_equal(count(&r, AD_REC_WRITE), 0);
     assert_non_null(strstr(nth(&r, AD_REC_RESULT, 0)->text, "bad config"));
+    /* and a message is refused, not queued for a thread that will never be */
+    assert_int_equal(ad_codex_app_input(q, "anyone?", &line, &len), AD_ESTATE);
+    assert_null(line);
     ad_recs_cleanup(&r);
     ad_parser_free(q);
     ad_parser_free(p);
