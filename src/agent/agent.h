@@ -566,7 +566,8 @@ char *ad_codex_app_open(ad_parser_t *p, const ad_codex_open_t *o, size_t *len);
 void ad_codex_app_attach(ad_parser_t *p, const char *thread_id, const ad_codex_open_t *o);
 /* A user message: turn/start when no turn runs, turn/steer while one does.
  * 0 with *line NULL when it waits for the thread (sent as a later
- * AD_REC_WRITE); AD_EINVAL for text that is not UTF-8. */
+ * AD_REC_WRITE); AD_EINVAL for text that is not UTF-8, AD_ETOOBIG when too
+ * many wait, AD_ESTATE when codex refused to open any thread. */
 int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *len);
 /* turn/interrupt of the turn in progress, or NULL when none runs. */
 char *ad_codex_app_interrupt(ad_parser_t *p, size_t *len);

@@ -331,6 +331,9 @@ void ad_run_version_set(ad_run_t *run, const char *version);
 void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);
 /* The run has ended: its pending approvals are expired. */
 void ad_run_approvals_end(ad_run_t *run);
+/* A run taken up after a restart: the approvals it still waits on (stored
+ * pending, with the CLI's request ids) can be answered again. */
+void ad_run_approvals_restore(ad_run_t *run);
 /* ---- acp.c: the runner's side of an ACP run ----------------------------------------- */
 /* The protocol begun (the initialize request written) once the process is
  * up; prompt is the first message (NULL: none). */
@@ -347,9 +350,6 @@ int ad_run_acp_prompt(ad_run_t *run, const char *content);
 /* session/cancel for the turn that runs, if one does. */
 void ad_run_acp_cancel(ad_run_t *run);
 
-/* A run taken up after a restart: the approvals it still waits on (stored
- * pending, with the CLI's request ids) can be answered again. */
-void ad_run_approvals_restore(ad_run_t *run);
 /* ---- start.c: taking a held run up again ------------------------------------- */
 /* The run run_id of agent_id (started at started_at, ms) continues under
  * its holder at dir from at's offsets. 0, or the code of what failed
