@@ -123,12 +123,18 @@ test('acp executor: turns, tools, plans, usage, approvals, fs and cancel', async
       assert.equal(again.status, 409);
     });
 
-    await t.test('deny picks the reject option', async () => {
+    await t.test('deny (from the CLI) picks the reject option', async () => {
       await waiting(s.d, id);
       const before = (await messages(s.d, id)).length;
       await send(s.d, id, 'edit denied.txt');
       const ap = await pendingApproval(s.d, id);
-      assert.equal((await api(s.d, 'POST', `/api/approvals/${ap.id}`, { decision: 'deny' })).status, 200);
+      const cli = (...args) => daemon.run(['--data-dir', s.d.dataDir, ...args]);
+      const ls = cli('approvals', id);
+      assert.equal(ls.status, 0, ls.stderr);
+      assert.match(ls.stdout, new RegExp(`^${ap.id}  write  `, 'm'));
+      const no = cli('approve', ap.id, '--deny');
+      assert.equal(no.status, 0, no.stderr);
+      assert.equal(no.stdout.trim(), `${ap.id} write: denied`);
       await until(async () => {
         const ms = await messages(s.d, id);
         return ms.length > before && ms.some((m) => m.content === 'outcome: selected reject-once');
@@ -257,6 +263,11 @@ test('acp agents: the API checks executor, preset and command', async () => {
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
     assert.equal(ok.body.executor, 'acp');
     assert.equal(ok.body.state.acpAgent, 'codex-acp');
+    const made = daemon.run(['--data-dir', s.d.dataDir, 'new', '--worktree', wt, '--acp-agent', 'gemini', '--json']);
+    assert.equal(made.status, 0, made.stderr);
+    const row = JSON.parse(made.stdout);
+    assert.equal(row.executor, 'acp');
+    assert.equal(row.state.acpAgent, 'gemini');
   } finally {
     await s.cleanup();
   }
