@@ -315,8 +315,13 @@ typedef struct {
 int ad_prices_validate(const json_t *prices, const char **why);
 
 /* The price of model in prices (borrowed; exact name first, then the
- * longest matching "prefix*"). False when none. */
+ * longest matching "prefix*"), else its built-in list price. False when
+ * neither has one. */
 bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out);
+/* The built-in list price of model (the providers' current models, 2025);
+ * all of them as a model_prices object (new reference). */
+bool ad_price_builtin(const char *model, ad_price_t *out);
+json_t *ad_price_builtin_json(void);
 
 /* The stdin line that sends a user message to claude in stream-json input
  * mode, newline included:

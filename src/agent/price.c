@@ -2,10 +2,11 @@
 /*
  * Model prices: the model_prices setting (USD per million tokens per model,
  * checked here for the store), the lookup of a model's price, and the cost
- * of a turn's usage for the CLIs that report none (Codex, Gemini). agentd
- * ships no prices of its own: a price it cannot vouch for would make every
- * cost wrong without anyone noticing; a turn whose model has no price says
- * so once instead.
+ * of a turn's usage for the CLIs that report none (Codex, Gemini) and for
+ * chats. The setting wins; past it, the providers' list prices of their
+ * current models are built in (builtin[] below, as published in 2025:
+ * update them here when a provider changes a price), so a cost is not $0.00
+ * before anyone sets one. A model in neither says so once per run.
  */
 #include "agent/agent_int.h"
 
@@ -83,9 +84,77 @@ static void price_from(const json_t *p, ad_price_t *out)
     out->cache_write = json_is_number(w) ? json_number_value(w) : out->input;
 }
 
-bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out)
+/* List prices, USD per million tokens: input, output, cached input
+ * (cache read), cache write. A name ending in '*' is a prefix; the longest
+ * matching one wins, so "claude-opus-4-5*" beats "claude-opus-4*". */
+static const struct {
+    const char *model;
+    ad_price_t p;
+} builtin[] = {
+    /* Anthropic */
+    {"claude-opus-4-5*", {5, 25, 0.5, 6.25}},
+    {"claude-opus-4*", {15, 75, 1.5, 18.75}},
+    {"claude-sonnet-4*", {3, 15, 0.3, 3.75}},
+    {"claude-3-7-sonnet*", {3, 15, 0.3, 3.75}},
+    {"claude-3-5-sonnet*", {3, 15, 0.3, 3.75}},
+    {"claude-haiku-4-5*", {1, 5, 0.1, 1.25}},
+    {"claude-3-5-haiku*", {0.8, 4, 0.08, 1}},
+    /* OpenAI (cache writes cost input) */
+    {"gpt-5*", {1.25, 10, 0.125, 1.25}},
+    {"gpt-5-mini*", {0.25, 2, 0.025, 0.25}},
+    {"gpt-5-nano*", {0.05, 0.4, 0.005, 0.05}},
+    {"gpt-4.1*", {2, 8, 0.5, 2}},
+    {"gpt-4.1-mini*", {0.4, 1.6, 0.1, 0.4}},
+    {"gpt-4.1-nano*", {0.1, 0.4, 0.025, 0.1}},
+    {"gpt-4o*", {2.5, 10, 1.25, 2.5}},
+    {"gpt-4o-mini*", {0.15, 0.6, 0.075, 0.15}},
+    {"o3*", {2, 8, 0.5, 2}},
+    {"o4-mini*", {1.1, 4.4, 0.275, 1.1}},
+    /* Google (prompts up to 200k tokens) */
+    {"gemini-3-pro*", {2, 12, 0.2, 2}},
+    {"gemini-2.5-pro*", {1.25, 10, 0.125, 1.25}},
+    {"gemini-2.5-flash*", {0.3, 2.5, 0.03, 0.3}},
+    {"gemini-2.5-flash-lite*", {0.1, 0.4, 0.01, 0.1}},
+    {"gemini-2.0-flash*", {0.1, 0.4, 0.025, 0.1}},
+};
+
+bool ad_price_builtin(const char *model, ad_price_t *out)
 {
-    if (!json_is_object(prices) || model == NULL || model[0] == '\0') {
+    size_t best = AD_ARRAY_LEN(builtin), best_len = 0;
+    for (size_t i = 0; model != NULL && i < AD_ARRAY_LEN(builtin); i++) {
+        const char *k = builtin[i].model;
+        size_t n = strlen(k);
+        bool prefix = k[n - 1] == '*';
+        if ((prefix && n - 1 > best_len && strncmp(model, k, n - 1) == 0) ||
+            (!prefix && strcmp(model, k) == 0)) {
+            best = i;
+            best_len = prefix ? n - 1 : SIZE_MAX;
+        }
+    }
+    if (best == AD_ARRAY_LEN(builtin)) {
+        return false;
+    }
+    *out = builtin[best].p;
+    return true;
+}
+
+json_t *ad_price_builtin_json(void)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < AD_ARRAY_LEN(builtin); i++) {
+        const ad_price_t *p = &builtin[i].p;
+        json_object_set_new(o, builtin[i].model,
+                            json_pack("{s:f, s:f, s:f, s:f}", "input", p->input, "output",
+                                      p->output, "cachedInput", p->cached_input, "cacheWrite",
+                                      p->cache_write));
+    }
+    return o;
+}
+
+/* The setting's price of model: exact name first, then the longest prefix. */
+static bool setting_lookup(const json_t *prices, const char *model, ad_price_t *out)
+{
+    if (!json_is_object(prices)) {
         return false;
     }
     json_t *exact = json_object_get(prices, model);
@@ -109,6 +178,14 @@ bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out)
     }
     price_from(json_object_get(prices, best), out);
     return true;
+}
+
+bool ad_price_lookup(const json_t *prices, const char *model, ad_price_t *out)
+{
+    if (model == NULL || model[0] == '\0') {
+        return false;
+    }
+    return setting_lookup(prices, model, out) || ad_price_builtin(model, out);
 }
 
 double ad_price_cost(const ad_price_t *p, const ad_usage_t *u)

@@ -1,13 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/agents/:id changes (docs/api.md, "Agents"): update, archive or
- * delete, restore, fork, and reorder within a worktree. Answered after the
+ * /api/agents/:id changes (docs/api.md, "Workspaces, worktrees and
+ * agents"): update, archive or delete, restore, fork, and reorder within
+ * a worktree. Answered after the
  * commit and published as agent_update (agents.c's ad_api_agent_publish).
  */
 #include "run/run.h"
 #include "api/api_int.h"
 
 #include <string.h>
+
+/* A crew joined or left while the agent runs: its run's tool events go to
+ * the new crew's graph at once (not from its next run). */
+static void patched(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    json_t *a = json_object_get(result, "agent");
+    if (rc == 0 && app->runner != NULL) {
+        ad_runner_set_crew(app->runner, ad_api_jstr(a, "id"), ad_api_jstr(a, "crewId"));
+    }
+    ad_api_agent_done_200(app, r, rc, result);
+}
 
 static void patch(ad_req_t *r, void *ud)
 {
@@ -42,7 +54,7 @@ static void patch(ad_req_t *r, void *ud)
     }
     json_object_set_new(args, "id", json_string(ad_req_param(r, "id")));
     json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-    ad_api_write(app, r, ad_store_op_agent_update, args, ad_api_agent_done_200);
+    ad_api_write(app, r, ad_store_op_agent_update, args, patched);
     args = NULL;
 out:
     json_decref(args);

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/agents (docs/api.md, "Agents"): list with filters, get, and create
- * with defaults (from a definition too). The fields a create or update
- * checks are agent_fields.c's, update, delete, restore, fork and reorder
- * agent_edit.c's. Every change is answered after its commit and published
- * as agent_update to the agent's, its worktree's and its workspace's
- * topics. start/stop/message are runs.c's.
+ * /api/agents (docs/api.md, "Workspaces, worktrees and agents"): list
+ * with filters, get, and create with defaults (from a definition too). The fields a create or
+ * update checks are agent_fields.c's, update, delete, restore, fork and reorder agent_edit.c's.
+ * Every change is answered after its commit and published as agent_update to the agent's, its
+ * worktree's and its workspace's topics. start/stop/message are runs.c's.
  */
 #include "agent/agent.h"
 #include "run/run.h"
@@ -13,10 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#define MODES "auto,plan,regular"
 #define EXECUTORS "claude,codex,gemini,command,acp"
 #define STATUSES "running,waiting,error,finished,idle,paused,stopped"
 
@@ -64,15 +60,7 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
  * after answering. */
 bool ad_api_agent_root_auto(ad_app_t *app, ad_req_t *r, const char *mode, const char *executor)
 {
-    if (mode == NULL || strcmp(mode, "auto") != 0 || geteuid() != 0 ||
-        (executor != NULL && strcmp(executor, "claude") != 0)) {
-        return false;
-    }
-    json_t *s = NULL;
-    bool allowed = ad_store_settings_get(app->store, &s) == 0 &&
-                   json_is_true(json_object_get(s, "allow_root_auto"));
-    json_decref(s);
-    if (allowed) {
+    if (!ad_run_root_auto_refused(app->store, mode, executor)) {
         return false;
     }
     ad_res_error(r, 422, "VALIDATION_ERROR",
@@ -230,30 +218,7 @@ static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *de
         ad_api_enum(r, body, "executor", false, EXECUTORS, &executor) != 0) {
         goto out;
     }
-    if (json_object_get(args, "name") == NULL) {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        char name[32];
-        snprintf(name, sizeof(name), "Agent %02d:%02d", tm.tm_hour % 100, tm.tm_min % 100);
-        json_object_set_new(args, "name", json_string(name));
-    }
-    if (json_object_get(args, "mode") == NULL) {
-        /* The default_mode setting, itself "regular" by default. */
-        json_t *s = NULL;
-        const char *m = "regular";
-        if (ad_store_settings_get(app->store, &s) == 0) {
-            const char *v = json_string_value(json_object_get(s, "default_mode"));
-            if (v != NULL && ad_api_choice(MODES, v)) {
-                m = v;
-            }
-        }
-        json_object_set_new(args, "mode", json_string(m));
-        json_decref(s);
-    }
-    if (json_object_get(args, "permissions") == NULL) {
-        json_object_set_new(args, "permissions", json_pack("[s]", "read"));
-    }
+    ad_run_agent_defaults(app->store, args);
     if (ad_api_agent_run_fields(app, r, body, executor, args) != 0 ||
         ad_api_agent_root_auto(app, r, ad_api_jstr(args, "mode"), executor)) {
         goto out;

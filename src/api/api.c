@@ -29,6 +29,9 @@ void ad_api_register(ad_app_t *app)
     ad_api_dashboard_register(app);
     ad_api_credits_register(app);
     ad_api_export_register(app);
+    ad_api_sessions_register(app);
+    ad_api_import_register(app);
+    ad_api_project_sync_register(app);
     ad_api_crew_ops_register(app);
     ad_api_metrics_register(app);
     ad_api_requirements_register(app);
@@ -63,6 +66,7 @@ void ad_api_close(ad_app_t *app)
     ad_api_requirements_close(app);
     ad_api_jobs_close(app);
     ad_api_services_close(app);
+    ad_api_project_sync_close(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close(app);
 #endif

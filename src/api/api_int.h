@@ -32,6 +32,7 @@ struct ad_api {
     int64_t requirements_ms;         /* when it was made (wall clock) */
     uint64_t health_event_ms;        /* health.c: the last system_health event (monotonic ms) */
     ad_api_burst_t *bursts;          /* testroutes.c: bursts of events in progress */
+    struct ad_psync *psync;          /* project_sync.c: projects kept in sync with folders */
 };
 
 /* ---- who is asking ------------------------------------------------------------ */
@@ -182,6 +183,16 @@ void ad_api_health_register(ad_app_t *app);
 void ad_api_dashboard_register(ad_app_t *app);
 void ad_api_credits_register(ad_app_t *app);
 void ad_api_export_register(ad_app_t *app);
+void ad_api_sessions_register(ad_app_t *app);
+void ad_api_import_register(ad_app_t *app);
+void ad_api_project_sync_register(ad_app_t *app);
+void ad_api_project_sync_close(ad_app_t *app);
+/* project_sync.c: writes project id's files into its sync folder, if it
+ * has one (after every change of them, on the pool). */
+void ad_api_project_sync_push(ad_app_t *app, const char *id);
+/* projects.c: a project_update event {id, change, project} for project id,
+ * as its routes publish one (and its sync folder pushed). */
+void ad_api_project_changed(ad_app_t *app, const char *id, const char *change);
 /* dashboard.c: the figures of GET /api/dashboard/stats and
  * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
  * error; a copy of v with every object key in snake_case (the seed's). */

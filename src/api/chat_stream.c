@@ -6,7 +6,6 @@
  */
 #include "api/workbench.h"
 #include "chat/chat.h"
-#include "creds/creds.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -52,10 +51,7 @@ static void stream_stateless(ad_req_t *r, void *ud)
         ad_res_error(r, 409, "CONFLICT", NULL, "session %s is still streaming", session);
         goto out;
     }
-    if (ad_creds_key(app->creds, org, provider) == NULL) {
-        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
-                     "no %s credential for this organisation: PUT /api/credentials/%s", provider,
-                     provider);
+    if (!ad_api_chat_key_ok(app, r, org, provider)) {
         goto out;
     }
     spec = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", session, "orgId", org, "model", model,
@@ -65,13 +61,7 @@ static void stream_stateless(ad_req_t *r, void *ud)
     }
     ad_chat_stream_t *s = ad_chat_stateless_new(app->chat, spec, messages);
     int64_t wait = 0;
-    if (ad_chat_turn_admit(s, &wait) != 0) {
-        char secs[32];
-        snprintf(secs, sizeof(secs), "%lld", (long long)((wait + 999) / 1000));
-        ad_res_header(r, "Retry-After", secs);
-        ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)wait),
-                     "the rate limit of %s is reached and its queue is full", model);
-        ad_chat_turn_drop(s);
+    if (!ad_api_chat_admitted(r, s, model, &wait)) {
         goto out;
     }
     char msg[AD_ID_MAX];

@@ -30,6 +30,32 @@ static json_t *chat_load(ad_app_t *app, ad_req_t *r)
     return ad_api_row_load(app, r, ad_store_chat_get, "chat");
 }
 
+bool ad_api_chat_key_ok(ad_app_t *app, ad_req_t *r, const char *org, const char *provider)
+{
+    if (ad_creds_key(app->creds, org, provider) != NULL) {
+        return true;
+    }
+    ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
+                 "no %s credential for this organisation: PUT /api/credentials/%s", provider,
+                 provider);
+    return false;
+}
+
+bool ad_api_chat_admitted(ad_req_t *r, ad_chat_stream_t *s, const char *model, int64_t *wait)
+{
+    if (ad_chat_turn_admit(s, wait) == 0) {
+        return true;
+    }
+    /* Its key's queue is full. */
+    char secs[32];
+    snprintf(secs, sizeof(secs), "%lld", (long long)((*wait + 999) / 1000));
+    ad_res_header(r, "Retry-After", secs);
+    ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)*wait),
+                 "the rate limit of %s is reached and its queue is full", model);
+    ad_chat_turn_drop(s);
+    return false;
+}
+
 /* ---- sending a message ----------------------------------------------------------------- */
 
 static void turn_begun(void *ud, int rc, json_t *result, bool queued, int64_t wait_ms)
@@ -67,23 +93,12 @@ static void send_message(ad_req_t *r, void *ud)
     }
     const char *provider = ad_api_jstr(chat, "provider");
     provider = provider != NULL ? provider : "anthropic";
-    if (ad_creds_key(app->creds, ad_api_jstr(chat, "orgId"), provider) == NULL) {
-        ad_res_error(r, 422, "CREDENTIAL_MISSING", json_pack("{s:s}", "provider", provider),
-                     "no %s credential for this organisation: PUT /api/credentials/%s", provider,
-                     provider);
+    if (!ad_api_chat_key_ok(app, r, ad_api_jstr(chat, "orgId"), provider)) {
         goto out;
     }
     ad_chat_stream_t *s = ad_chat_turn_new(app->chat, chat, content);
     int64_t wait = 0;
-    if (ad_chat_turn_admit(s, &wait) != 0) {
-        /* Its key's queue is full. */
-        char secs[32];
-        snprintf(secs, sizeof(secs), "%lld", (long long)((wait + 999) / 1000));
-        ad_res_header(r, "Retry-After", secs);
-        ad_res_error(r, 429, "RATE_LIMITED", json_pack("{s:I}", "retryAfterMs", (json_int_t)wait),
-                     "the rate limit of %s is reached and its queue is full",
-                     ad_api_jstr(chat, "model"));
-        ad_chat_turn_drop(s);
+    if (!ad_api_chat_admitted(r, s, ad_api_jstr(chat, "model"), &wait)) {
         goto out;
     }
     ad_chat_turn_begin(s, content, turn_begun, r);

@@ -107,11 +107,7 @@ static bool provider_ok(ad_req_t *r, const char **out)
 
 static bool key_ok(ad_req_t *r, const char *key)
 {
-    size_t n = strlen(key);
-    bool ok = n >= AD_CREDS_KEY_MIN && n <= AD_CREDS_KEY_MAX;
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = key[i] > 0x20 && key[i] < 0x7f; /* no spaces or line ends: it goes in a header */
-    }
+    bool ok = ad_creds_key_ok(key);
     if (!ok) {
         ad_api_invalid(r, "apiKey", "must be 8 to 512 printable characters without spaces");
     }
@@ -123,9 +119,7 @@ static bool url_ok(ad_req_t *r, const char *url)
     if (url == NULL || url[0] == '\0') {
         return true;
     }
-    bool ok = (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
-              strpbrk(url, " \r\n\t") == NULL;
-    if (!ok) {
+    if (!ad_creds_url_ok(url)) {
         ad_api_invalid(r, "baseUrl", "must be an http:// or https:// URL");
         return false;
     }
@@ -361,10 +355,14 @@ static void validate(ad_req_t *r, void *ud)
 }
 
 /* The runner's key source: an agent without a key in its environment gets
- * its organisation's stored one. */
+ * its organisation's stored one, a model provider's only: a forge token
+ * (pull requests) never reaches an agent. */
 static const char *key_for_agent(void *ud, const char *org, const char *provider)
 {
     ad_app_t *app = ud;
+    if (provider == NULL || !ad_api_choice(MODEL_PROVIDERS, provider)) {
+        return NULL;
+    }
     return ad_creds_key(app->creds, org, provider);
 }
 

@@ -243,7 +243,10 @@ void ad_api_health_apply_settings(ad_app_t *app, json_t *settings)
 
 void ad_api_health_register(ad_app_t *app)
 {
+    char hist[4200];
+    snprintf(hist, sizeof(hist), "%s/health-history", app->cfg->data_dir);
     ad_health_opts_t o = {.data_dir = app->cfg->data_dir,
+                          .history_path = app->cfg->data_dir[0] != '\0' ? hist : NULL,
                           .nvml_lib = app->cfg->nvml_lib,
                           .interval_ms = app->cfg->health_interval_ms,
                           .targets = targets,

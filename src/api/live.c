@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The live routes (docs/api.md, "Live"): /ws, the pre-subscribed
- * /ws/runs/:runId, /ws/mission and /ws/graph channels, the seed
- * dashboard's socket on "/", and /api/events as Server-Sent Events. This
+ * The live routes (docs/api.md lists them; docs/events.md has the
+ * protocol): /ws, the pre-subscribed /ws/runs/:runId, /ws/mission and
+ * /ws/graph channels, the seed dashboard's socket on "/", and /api/events
+ * as Server-Sent Events. This
  * file checks what a channel may watch (the run's or crew's org) and what
  * it starts from; src/live does the channels, the wire format and the /ws
  * protocol, live_cmds.c the seed's commands on "/".
@@ -32,6 +33,18 @@ static ad_live_chan_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, ad
     return ad_live_ws_open(L, ws, upgrade, kind);
 }
 
+/* A seed channel (no subscribe messages) and its ?since=, or NULL when it
+ * was refused or closed for a bad since. */
+static ad_live_chan_t *seed_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, ad_live_kind_t kind,
+                                 bool *has_since, uint64_t *since)
+{
+    ad_live_chan_t *lv = ws_open(ws, upgrade, app, kind);
+    if (lv == NULL || ad_live_query_since(lv, has_since, since) != 0) {
+        return NULL;
+    }
+    return lv;
+}
+
 static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_live_chan_t *lv = ws_open(ws, upgrade, ud, AD_LIVE_WS);
@@ -51,13 +64,10 @@ static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
-    ad_live_chan_t *lv = ws_open(ws, upgrade, app, AD_LIVE_RUN);
-    if (lv == NULL) {
-        return;
-    }
     bool has_since;
     uint64_t since;
-    if (ad_live_query_since(lv, &has_since, &since) != 0) {
+    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_RUN, &has_since, &since);
+    if (lv == NULL) {
         return;
     }
     char id[AD_ID_MAX + 16];
@@ -102,10 +112,10 @@ static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
-    ad_live_chan_t *lv = ws_open(ws, upgrade, app, AD_LIVE_MISSION);
     bool has_since;
     uint64_t since;
-    if (lv == NULL || ad_live_query_since(lv, &has_since, &since) != 0) {
+    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_MISSION, &has_since, &since);
+    if (lv == NULL) {
         return;
     }
     /* The current state of every crew, so a fresh dashboard needs no
@@ -128,10 +138,10 @@ static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
-    ad_live_chan_t *lv = ws_open(ws, upgrade, app, AD_LIVE_GRAPH);
     bool has_since;
     uint64_t since;
-    if (lv == NULL || ad_live_query_since(lv, &has_since, &since) != 0) {
+    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_GRAPH, &has_since, &since);
+    if (lv == NULL) {
         return;
     }
     const char *crew = ad_ws_query(ws, "crew_id");
@@ -164,13 +174,10 @@ static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 static void on_root_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
     ad_app_t *app = ud;
-    ad_live_chan_t *lv = ws_open(ws, upgrade, app, AD_LIVE_ROOT);
-    if (lv == NULL) {
-        return;
-    }
     bool has_since;
     uint64_t since;
-    if (ad_live_query_since(lv, &has_since, &since) != 0) {
+    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_ROOT, &has_since, &since);
+    if (lv == NULL) {
         return;
     }
     const char *topics[1] = {"*"};

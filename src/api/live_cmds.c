@@ -36,6 +36,14 @@ static void root_error(ad_live_chan_t *lv, const char *cmd, int status, const ch
                              "status", status));
 }
 
+/* An AD_E* code answered as its REST status would be; msg NULL: the code's. */
+static void root_fail(ad_live_chan_t *lv, const char *type, int rc, const char *msg)
+{
+    const char *code = NULL;
+    int status = ad_http_status_of(rc, &code);
+    root_error(lv, type, status, code, msg != NULL ? msg : ad_strerror(rc));
+}
+
 static const char *seed_status(const char *st)
 {
     if (st == NULL) {
@@ -62,15 +70,11 @@ static ad_live_pending_t *cmd_new(ad_live_chan_t *lv, const char *type)
 
 static void cmd_agent_done(int rc, json_t *result, const char *msg, void *ud)
 {
-    ad_live_pending_t *c = ud;
-    char type[32];
-    snprintf(type, sizeof(type), "%s", ad_live_pending_type(c));
-    ad_live_chan_t *lv = ad_live_pending_end(c);
+    char type[AD_LIVE_TYPE_MAX];
+    ad_live_chan_t *lv = ad_live_pending_end(ud, type);
     if (lv != NULL) {
         if (rc != 0) {
-            const char *code = NULL;
-            int status = ad_http_status_of(rc, &code);
-            root_error(lv, type, status, code, msg != NULL ? msg : ad_strerror(rc));
+            root_fail(lv, type, rc, msg);
         } else {
             json_t *agent = json_object_get(result, "agent");
             agent = agent != NULL ? agent : result;
@@ -84,15 +88,11 @@ static void cmd_agent_done(int rc, json_t *result, const char *msg, void *ud)
 
 static void cmd_job_done(int rc, json_t *job, void *ud)
 {
-    ad_live_pending_t *c = ud;
-    char type[32];
-    snprintf(type, sizeof(type), "%s", ad_live_pending_type(c));
-    ad_live_chan_t *lv = ad_live_pending_end(c);
+    char type[AD_LIVE_TYPE_MAX];
+    ad_live_chan_t *lv = ad_live_pending_end(ud, type);
     if (lv != NULL) {
         if (rc != 0) {
-            const char *code = NULL;
-            int status = ad_http_status_of(rc, &code);
-            root_error(lv, type, status, code, ad_strerror(rc));
+            root_fail(lv, type, rc, NULL);
         } else {
             ad_live_notice(lv, "discovery_progress", json_incref(job));
         }
@@ -114,9 +114,7 @@ static const char *cmd_agent(ad_app_t *app, ad_live_chan_t *lv, const char *type
     }
     int rc = ad_api_row_org(app, ad_live_who(lv), AD_API_AGENT, id, org);
     if (rc != 0) {
-        const char *code = NULL;
-        int status = ad_http_status_of(rc, &code);
-        root_error(lv, type, status, code, rc == AD_ENOENT ? "agent not found" : ad_strerror(rc));
+        root_fail(lv, type, rc, rc == AD_ENOENT ? "agent not found" : NULL);
         return NULL;
     }
     return id;
@@ -192,10 +190,8 @@ static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type
         }
     }
     if (rc != 0) {
-        ad_live_pending_end(c);
-        const char *code = NULL;
-        int status = ad_http_status_of(rc, &code);
-        root_error(lv, type, status, code, err[0] != '\0' ? err : ad_strerror(rc));
+        ad_live_pending_end(c, NULL);
+        root_fail(lv, type, rc, err[0] != '\0' ? err : NULL);
     }
 }
 
@@ -240,7 +236,7 @@ static void cmd_discovery(ad_app_t *app, ad_live_chan_t *lv, const char *type, j
     char err[256] = "";
     int rc = ad_jobs_start(app->jobs, &spec, cmd_job_done, c, err, sizeof(err));
     if (rc != 0) {
-        ad_live_pending_end(c);
+        ad_live_pending_end(c, NULL);
         bool bad = rc == AD_ENOENT || rc == AD_EPERM || rc == AD_EINVAL;
         const char *code = "VALIDATION_ERROR";
         int status = bad ? 422 : ad_http_status_of(rc, &code);

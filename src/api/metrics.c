@@ -6,7 +6,10 @@
  * runs, tokens and cost) and the host and GPU gauges of the last health
  * sample. It shows how busy agentd is, so it takes a read token unless
  * --metrics-public; per-agent series are the caller's organisation's.
- * The format is src/health/prom.c's.
+ * The format is src/core/prom.c's; the bus, the store, the runner and the
+ * health sampler write their own figures (ad_bus_prom, ad_store_prom,
+ * ad_runner_prom, ad_health_prom_all), this file the HTTP server's and the
+ * agents' counts, and puts the parts together.
  */
 #include "api/api_int.h"
 #include "health/health.h"
@@ -24,18 +27,6 @@ typedef struct {
     ad_req_t *req;
     char org[AD_ID_MAX];
 } scrape_t;
-
-static int counter(ad_buf_t *b, const char *name, const char *help, double v)
-{
-    int rc = ad_prom_family(b, name, "counter", help);
-    return rc ? rc : ad_prom_sample(b, name, v, NULL);
-}
-
-static int gauge(ad_buf_t *b, const char *name, const char *help, double v)
-{
-    int rc = ad_prom_family(b, name, "gauge", help);
-    return rc ? rc : ad_prom_sample(b, name, v, NULL);
-}
 
 typedef struct {
     ad_buf_t *b;
@@ -59,8 +50,8 @@ static int daemon_part(ad_buf_t *b, ad_app_t *app)
     int rc = ad_prom_family(b, "agentd_build_info", "gauge", "agentd's version");
     rc = rc ? rc : ad_prom_sample(b, "agentd_build_info", 1, "version", AD_VERSION, NULL);
     rc = rc ? rc
-            : gauge(b, "agentd_start_time_seconds", "When the daemon started (Unix time)",
-                    (double)app->started_ms / 1000);
+            : ad_prom_gauge(b, "agentd_start_time_seconds", "When the daemon started (Unix time)",
+                            (double)app->started_ms / 1000);
     rc = rc ? rc
             : ad_prom_family(b, "agentd_http_requests_total", "counter",
                              "Answered HTTP requests by route pattern and status");
@@ -70,125 +61,15 @@ static int daemon_part(ad_buf_t *b, ad_app_t *app)
     uint64_t open = 0, opened = 0;
     ad_ws_stats(&open, &opened);
     rc = rc ? rc
-            : gauge(b, "agentd_websocket_connections", "WebSocket connections open", (double)open);
+            : ad_prom_gauge(b, "agentd_websocket_connections", "WebSocket connections open",
+                            (double)open);
     rc = rc ? rc
-            : counter(b, "agentd_websocket_connections_opened_total",
-                      "WebSocket connections accepted", (double)opened);
+            : ad_prom_counter(b, "agentd_websocket_connections_opened_total",
+                              "WebSocket connections accepted", (double)opened);
     rc = rc ? rc
-            : gauge(b, "agentd_processes", "Agent processes alive",
-                    (double)ad_procs_count(app->procs));
+            : ad_prom_gauge(b, "agentd_processes", "Agent processes alive",
+                            (double)ad_procs_count(app->procs));
     return rc;
-}
-
-static int bus_part(ad_buf_t *b, ad_app_t *app)
-{
-    ad_bus_stats_t bs = {0};
-    if (app->bus != NULL) {
-        ad_bus_stats(app->bus, &bs);
-    }
-    int rc = counter(b, "agentd_events_published_total", "Events published on the bus",
-                     (double)bs.published);
-    rc = rc ? rc
-            : counter(b, "agentd_events_persisted_total", "Events written to the event log",
-                      (double)bs.persisted);
-    rc = rc ? rc
-            : counter(b, "agentd_events_given_up_total",
-                      "Events whose write failed for good (replay reports a gap)",
-                      (double)bs.given_up);
-    rc = rc ? rc
-            : gauge(b, "agentd_events_unpersisted_bytes",
-                    "Bytes of events published and not yet stored", (double)bs.unpersisted_bytes);
-    rc = rc ? rc
-            : gauge(b, "agentd_events_ring_events", "Events in the replay ring",
-                    (double)bs.ring_events);
-    return rc;
-}
-
-static int store_part(ad_buf_t *b, ad_app_t *app)
-{
-    if (app->store == NULL) {
-        return 0;
-    }
-    ad_store_stats_t st;
-    ad_store_stats(app->store, &st);
-    int rc =
-        gauge(b, "agentd_store_writer_queue_depth",
-              "Writes submitted to the writer thread and not yet completed", (double)st.queued);
-    rc = rc ? rc
-            : counter(b, "agentd_store_jobs_total", "Writes run by the writer thread",
-                      (double)st.jobs);
-    rc = rc ? rc
-            : counter(b, "agentd_store_failed_jobs_total", "Writes that failed", (double)st.failed);
-    rc = rc ? rc
-            : gauge(b, "agentd_event_log_bytes",
-                    "Bytes of the event log's segment files (retention keeps them near "
-                    "--event-retention-bytes)",
-                    (double)st.event_log_bytes);
-    rc = rc ? rc
-            : counter(b, "agentd_store_busy_retries_total",
-                      "BEGIN or COMMIT retried because the database was busy", (double)st.retries);
-    rc = rc ? rc
-            : ad_prom_family(b, "agentd_store_commit_duration_seconds", "histogram",
-                             "Writer transactions, BEGIN to the end of COMMIT");
-    rc = rc ? rc
-            : ad_prom_histogram(b, "agentd_store_commit_duration_seconds", ad_store_commit_bounds,
-                                st.commit_counts, AD_STORE_COMMIT_BUCKETS, st.commit_sum_sec, NULL,
-                                NULL);
-    return rc;
-}
-
-static int runs_part(ad_buf_t *b, ad_app_t *app)
-{
-    ad_runner_stats_t rs = {0};
-    if (app->runner != NULL) {
-        ad_runner_stats(app->runner, &rs);
-    }
-    int rc = ad_prom_family(b, "agentd_runs_ended_total", "counter", "Runs ended, by status");
-    static const char *st[] = {"succeeded", "failed", "stopped", "lost", "degraded"};
-    for (size_t i = 0; i < 5 && rc == 0; i++) {
-        rc = ad_prom_sample(b, "agentd_runs_ended_total", (double)rs.ended[i], "status", st[i],
-                            NULL);
-    }
-    rc = rc ? rc
-            : ad_prom_family(b, "agentd_run_duration_seconds", "histogram", "How long runs lasted");
-    rc = rc ? rc
-            : ad_prom_histogram(b, "agentd_run_duration_seconds", ad_run_duration_bounds,
-                                rs.duration_counts, AD_RUN_DURATION_BUCKETS, rs.duration_sum_sec,
-                                NULL, NULL);
-    rc = rc ? rc
-            : ad_prom_family(b, "agentd_tokens_total", "counter",
-                             "Model tokens of ended runs, by kind");
-    const char *kinds[] = {"input", "output", "cache_read", "cache_write"};
-    uint64_t n[] = {rs.input_tokens, rs.output_tokens, rs.cache_read_tokens, rs.cache_write_tokens};
-    for (size_t i = 0; i < 4 && rc == 0; i++) {
-        rc = ad_prom_sample(b, "agentd_tokens_total", (double)n[i], "kind", kinds[i], NULL);
-    }
-    rc = rc ? rc
-            : counter(b, "agentd_cost_usd_total", "Model cost of ended runs in US dollars",
-                      rs.cost_usd);
-    /* Runs waiting for the disk (issue #41): their agents are blocked. */
-    json_t *stalled = app->runner != NULL ? ad_runner_stalled(app->runner, NULL) : NULL;
-    size_t nstalled = json_array_size(stalled);
-    json_decref(stalled);
-    rc = rc ? rc
-            : gauge(b, "agentd_runs_stalled", "Runs that cannot go on for now (a full disk)",
-                    (double)nstalled);
-    return rc;
-}
-
-static int health_part(ad_buf_t *b, ad_app_t *app, const char *org)
-{
-    if (app->health == NULL) {
-        return 0;
-    }
-    uint64_t samples = 0, ns = 0;
-    ad_health_cost(app->health, &samples, &ns);
-    int rc = counter(b, "agentd_health_samples_total", "Host samples taken", (double)samples);
-    rc = rc ? rc
-            : counter(b, "agentd_health_sampler_cpu_seconds_total",
-                      "CPU time the sampler's reads took", (double)ns / 1e9);
-    const ad_health_sample_t *s = ad_health_current(app->health);
-    return rc || s == NULL ? rc : ad_health_prom(b, s, org);
 }
 
 static int agents_part(ad_buf_t *b, json_t *counts)
@@ -211,10 +92,10 @@ static void answer(int rc, json_t *counts, void *ud)
     ad_buf_init(&b, METRICS_MAX);
     int w = daemon_part(&b, sc->app);
     w = w ? w : agents_part(&b, rc == 0 ? counts : NULL);
-    w = w ? w : bus_part(&b, sc->app);
-    w = w ? w : store_part(&b, sc->app);
-    w = w ? w : runs_part(&b, sc->app);
-    w = w ? w : health_part(&b, sc->app, sc->org);
+    w = w ? w : ad_bus_prom(sc->app->bus, &b);
+    w = w ? w : ad_store_prom(sc->app->store, &b);
+    w = w ? w : ad_runner_prom(sc->app->runner, &b);
+    w = w ? w : ad_health_prom_all(sc->app->health, &b, sc->org);
     json_decref(counts);
     if (w != 0) {
         ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);

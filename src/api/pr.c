@@ -7,7 +7,8 @@
  * the base branch (an open one already there is taken over, "existing":
  * true) and records it (migration 2410). GET (READ) reads its state and
  * checks from the forge, keeps the state, and answers the stored row with
- * them (the stored row and "refreshError" when the forge cannot say).
+ * them (the stored row and "refreshError" when the forge cannot say, or
+ * no token is stored any more).
  * The token comes from the credential store (provider github, gitlab or
  * gitea of the worktree's org) and goes only to the API base src/forge
  * resolved; no answer or log line carries it. Event: worktree_updated
@@ -276,15 +277,19 @@ static void pr_status(ad_req_t *req, void *ud)
     j->c = c;
     j->row = row;
     ad_forge_target_of(row, &j->t);
-    const char *tok = token_for(req, app, wt, ad_api_jstr(row, "forge"));
+    /* Without a token (or libcurl) the stored state is what there is. */
+    const char *forge = ad_api_jstr(row, "forge");
+    const char *tok = ad_creds_key(app->creds, ad_api_jstr(wt, "orgId"), forge);
     ad_forge_req_t r = {.op = AD_FORGE_OP_STATUS,
                         .target = j->t,
                         .token = tok,
                         .number = (long)json_integer_value(json_object_get(row, "number"))};
+    if (tok == NULL) {
+        snprintf(err, sizeof(err), "no %s token is stored", forge != NULL ? forge : "forge");
+    }
     if (tok == NULL || ad_forge_queue(app->loop, &r, status_read, j, err, sizeof(err)) != 0) {
-        if (tok != NULL) {
-            ad_res_error(req, 503, "UNAVAILABLE", NULL, "cannot call the forge: %s", err);
-        }
+        json_object_set_new(row, "refreshError", json_string(err));
+        ad_res_json(req, 200, json_incref(row));
         ad_api_gctx_free(c);
         job_free(j);
     }

@@ -31,6 +31,16 @@ static void publish(ad_app_t *app, json_t *p, const char *change)
     ad_api_publish(app, "project_update", ev, "project", ad_api_jstr(p, "id"), "org",
                    ad_api_jstr(p, "orgId"), NULL);
     json_decref(ev);
+    ad_api_project_sync_push(app, ad_api_jstr(p, "id")); /* its folder, if it has one */
+}
+
+void ad_api_project_changed(ad_app_t *app, const char *id, const char *change)
+{
+    json_t *p = NULL;
+    if (ad_store_project_get(app->store, id, &p) == 0) {
+        publish(app, p, change);
+    }
+    json_decref(p);
 }
 
 static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -53,7 +63,8 @@ static void create(ad_req_t *r, void *ud)
     if (!ad_api_need_store(app, r) || (body = ad_req_json(r)) == NULL) {
         return;
     }
-    if (ad_api_str(r, body, "name", true, 200, &name) == 0 &&
+    bool from_chat = json_is_string(json_object_get(body, "chatId"));
+    if (ad_api_str(r, body, "name", !from_chat, 200, &name) == 0 &&
         ad_api_str(r, body, "description", false, 4000, &desc) == 0 &&
         ad_api_str(r, body, "userId", false, 200, &user) == 0 &&
         ad_api_str(r, body, "chatId", false, AD_ID_MAX - 1, &chat) == 0 &&
@@ -61,8 +72,14 @@ static void create(ad_req_t *r, void *ud)
         json_t *c = NULL;
         bool chat_ok = chat == NULL || (ad_store_chat_get(app->store, chat, &c) == 0 &&
                                         strcmp(ad_api_jstr(c, "orgId"), org) == 0);
+        if (name == NULL && chat_ok) { /* made from a chat: named after it */
+            const char *title = ad_api_jstr(c, "title");
+            json_object_set_new(body, "name",
+                                json_string(title != NULL && title[0] != '\0' ? title : "Chat"));
+            name = ad_api_jstr(body, "name");
+        }
         json_decref(c);
-        if (name[0] == '\0') {
+        if (chat_ok && name[0] == '\0') {
             ad_api_invalid(r, "name", "must not be empty");
         } else if (!chat_ok) {
             ad_api_invalid(r, "chatId", "is not a chat of this organisation");

@@ -114,14 +114,17 @@ static void tree_recorded(int rc, json_t *result, void *ud)
     }
 }
 
-/* A squash landed elsewhere, found by its tree, is recorded like agentd's
- * own merges (strategy "tree"): the worktree keeps reading merged once the
- * base moves on. False when there is nothing to record. */
+/* A squash landed on the base elsewhere, found by its tree, is recorded like
+ * agentd's own merges (strategy "tree"): the worktree keeps reading merged
+ * once the base moves on. False when there is nothing to record. */
 static bool record_tree_merge(ad_api_gctx_t *c, json_t *out)
 {
     json_t *verdict = json_object_get(out, "merged");
     const char *how = ad_api_jstr(verdict, "how");
-    if (how == NULL || strcmp(how, "tree") != 0 || json_object_get(verdict, "record") != NULL) {
+    const char *against = ad_api_jstr(out, "against"), *base = ad_api_jstr(c->wt, "baseBranch");
+    /* Only a landing on the base counts: a ref typed for a look proves less. */
+    if (how == NULL || strcmp(how, "tree") != 0 || json_object_get(verdict, "record") != NULL ||
+        against == NULL || base == NULL || strcmp(against, base) != 0) {
         return false;
     }
     const char *branch = ad_api_jstr(c->wt, "branch");

@@ -41,12 +41,6 @@ int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, boo
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int64_t ms;
-} RANGES[] = {{"5m", 300000},   {"15m", 900000},   {"1h", 3600000},
-              {"6h", 21600000}, {"24h", 86400000}, {"7d", 604800000}};
-
 /* x, from, to, buckets and range of a bucketed read into q. */
 static int q_read(ad_req_t *r, ad_store_series_q_t *q)
 {
@@ -67,17 +61,10 @@ static int q_read(ad_req_t *r, ad_store_series_q_t *q)
     if (range == NULL || range[0] == '\0' || strcmp(range, "all") == 0) {
         return 0;
     }
-    for (size_t i = 0; i < sizeof(RANGES) / sizeof(RANGES[0]); i++) {
-        if (strcmp(range, RANGES[i].name) == 0) {
-            /* a preset is a window of wall time ending now */
-            q->by_time = true;
-            q->has_from = q->has_to = true;
-            q->to = (int64_t)ad_wall_ms();
-            q->from = q->to - RANGES[i].ms;
-            return 0;
-        }
+    if (ad_store_series_range(q, range, (int64_t)ad_wall_ms()) != 0) {
+        return ad_api_invalid(r, "range", "one of 5m, 15m, 1h, 6h, 24h, 7d, all");
     }
-    return ad_api_invalid(r, "range", "one of 5m, 15m, 1h, 6h, 24h, 7d, all");
+    return 0;
 }
 
 /* runs=a,b,c: each visible to the caller (else 404 as for a missing run). */
@@ -354,8 +341,8 @@ static void compare_export_h(ad_req_t *r, void *ud)
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-/* Checks every point: {name: 1..200 bytes, value: finite number, step?:
- * integer, ts?: integer ms}. 0, or -1 after a 422 naming the point. */
+/* Every point checked (ad_store_series_point_why): 0, or -1 after a 422
+ * naming the point. */
 static int check_points(ad_req_t *r, json_t *points)
 {
     if (!json_is_array(points) || json_array_size(points) == 0 ||
@@ -366,17 +353,7 @@ static int check_points(ad_req_t *r, json_t *points)
     json_t *p;
     json_array_foreach(points, i, p)
     {
-        const char *name = json_string_value(json_object_get(p, "name"));
-        json_t *v = json_object_get(p, "value"), *st = json_object_get(p, "step"),
-               *ts = json_object_get(p, "ts");
-        const char *bad = NULL;
-        if (name == NULL || name[0] == '\0' || strlen(name) > AD_SERIES_NAME_MAX) {
-            bad = "name must be a string of 1 to 200 bytes";
-        } else if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-            bad = "value must be a finite number";
-        } else if ((st != NULL && !json_is_integer(st)) || (ts != NULL && !json_is_integer(ts))) {
-            bad = "step and ts must be whole numbers";
-        }
+        const char *bad = ad_store_series_point_why(p);
         if (bad != NULL) {
             ad_res_error(r, 422, "VALIDATION_ERROR",
                          json_pack("{s:s, s:I, s:s}", "field", "points", "index", (json_int_t)i,

@@ -10,6 +10,7 @@
 #define AD_API_WORKBENCH_H
 
 #include "api/api_int.h"
+#include "chat/chat.h"
 #include "llm/llm.h"
 
 /* creds.c: /api/credentials/..., /api/auth/status. Loads the stored keys. */
@@ -32,6 +33,12 @@ void ad_api_project_out_register(ad_app_t *app);
 /* chats.c: /api/chats/... (and defs.c's and projects.c's routes). Stops every stream on close. */
 void ad_api_chats_register(ad_app_t *app);
 void ad_api_chats_close(ad_app_t *app);
+/* chats.c: true when org has a key for provider, else false after answering
+ * 422 CREDENTIAL_MISSING. */
+bool ad_api_chat_key_ok(ad_app_t *app, ad_req_t *r, const char *org, const char *provider);
+/* chats.c: true when s may start (*wait: ms it queues first), else false
+ * after answering 429 RATE_LIMITED with Retry-After and dropping s. */
+bool ad_api_chat_admitted(ad_req_t *r, ad_chat_stream_t *s, const char *model, int64_t *wait);
 /* chat_stream.c: POST /api/chats/stream, the stateless call. */
 void ad_api_chat_stream_register(ad_app_t *app);
 

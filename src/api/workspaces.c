@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/workspaces (docs/api.md, "Workspaces"): list, get, delete; create
- * (a git work tree, with every worktree git knows), git work on the thread
- * pool (ad_git_queue); refresh, setup and PATCH are ws_edit.c's. Events:
- * workspace_created {workspace, worktree (main), worktrees},
- * workspace_updated {workspace row, changes? (refresh)}, workspace_deleted
- * {id, worktreeIds, agentIds, archived: true}. DELETE removes the workspace
- * from the lists and archives its agents; no file is touched (409 with
+ * /api/workspaces (docs/api.md, "Workspaces, worktrees and agents"):
+ * list, get, delete; create (a git work tree, with every worktree git
+ * knows), git work on the thread pool (ad_git_queue); refresh, setup and PATCH are ws_edit.c's.
+ * Events: workspace_created {workspace, worktree (main), worktrees}, workspace_updated {workspace
+ * row, changes? (refresh)}, workspace_deleted {id, worktreeIds, agentIds, archived: true}. DELETE
+ * removes the workspace from the lists and archives its agents; no file is touched (409 with
  * agentIds while any of them runs). Adding its path again brings it back.
  * Registering a path is admin's, or a write token's under the org's
  * workspace_roots. PATCH sets the workspace's sandbox {network, paths}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A workspace's changes after it is registered (docs/api.md,
- * "Workspaces"): refresh (its rows follow what git lists), its setup files
+ * "Workspaces, worktrees and agents"): refresh (its rows follow what git lists), its setup files
  * and command, and PATCH {sandbox}, the default policy of its agents
  * (admin's; the audit row names the old and the new one). Git work runs on
  * the thread pool (gitsteps.c); no git and no SQL here.

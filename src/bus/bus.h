@@ -55,6 +55,9 @@ typedef struct {
     uint64_t ring_events, ring_bytes;
 } ad_bus_stats_t;
 void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; bus NULL: zeros). 0 or
+ * AD_ETOOBIG. */
+int ad_bus_prom(const ad_bus_t *bus, ad_buf_t *b);
 
 /* ---- events ---------------------------------------------------------------
  * An event is immutable once published and refcounted (loop thread). Its

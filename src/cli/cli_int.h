@@ -107,6 +107,7 @@ int ad_cli_approvals(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approve(ad_cli_t *c, int argc, char **argv);
 int ad_cli_token(ad_cli_t *c, int argc, char **argv);
 int ad_cli_credits(ad_cli_t *c, int argc, char **argv); /* credits.c */
+int ad_cli_import(ad_cli_t *c, int argc, char **argv);  /* import.c */
 int ad_cli_login(ad_cli_t *c, int argc, char **argv);
 int ad_cli_logs(ad_cli_t *c, int argc, char **argv);
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv);

@@ -125,6 +125,14 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "back). ORG is an organisation's id or name (default: the default org).\n"
      "  --note TEXT  why, kept with the grant\n"
      "  --json       the daemon's JSON\n"},
+    {"import", ad_cli_import, NULL, "bring a Claude Manager database across",
+     "Usage: agentd import PATH/claude-manager.db [--org ORG] [--json]\n"
+     "Copy a Claude Manager install's workspaces, worktrees, agents, messages,\n"
+     "usage, settings and agent sessions into agentd (ids kept), and print per\n"
+     "table how many rows the source had and how many were imported, already\n"
+     "present (a second import changes nothing) or skipped.\n"
+     "  --org ORG  the organisation its workspaces go to (default: the default)\n"
+     "  --json     the daemon's JSON\n"},
     {"login", ad_cli_login, NULL, "print a dashboard sign-in URL with a one-time code",
      "Usage: agentd login [--json]\n"
      "Print a dashboard sign-in URL with a one-time code (good once, for 5 min).\n"

@@ -76,6 +76,11 @@ static const opt_t options[] = {
     {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
      "nodes"},
+    {"project-sync-roots", "AGENTD_PROJECT_SYNC_ROOTS", STR(project_sync_roots), "LIST", "", 0, 0,
+     "comma-separated folders under which a workbench project may be kept in sync with a folder "
+     "(none: no project may)"},
+    {"project-sync-interval-ms", "AGENTD_PROJECT_SYNC_INTERVAL_MS", U64(project_sync_interval_ms),
+     "MS", "2000", 0, 3600000, "how often synced project folders are read for changes (0: never)"},
     {"jwt-secret-file", "AGENTD_JWT_SECRET_FILE", STR(jwt_secret_file), "FILE", "", 0, 0,
      "accept HS256 JWTs signed with the secret in this file (mode 0600, at least 32 bytes) as "
      "credentials, beside tokens (docs/security.md)"},

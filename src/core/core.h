@@ -193,6 +193,21 @@ void ad_buf_consume(ad_buf_t *b, size_t n);
 /* Hands data to the caller (free with free()) and empties the buffer. */
 char *ad_buf_detach(ad_buf_t *b, size_t *len);
 
+/* ---- Prometheus text exposition (prom.c) ----------------------------------------
+ * Writes into b (a capped buffer: each returns 0 or AD_ETOOBIG). A family
+ * is opened with its HELP and TYPE lines, then its samples follow; labels
+ * are given as "name", value pairs ending with NULL and escaped here.
+ */
+int ad_prom_family(ad_buf_t *b, const char *name, const char *type, const char *help);
+int ad_prom_sample(ad_buf_t *b, const char *name, double value, ...);
+/* Cumulative buckets from per-bucket counts (counts[i] for values <=
+ * bounds[i], counts[n] above the last bound), then _sum and _count. */
+int ad_prom_histogram(ad_buf_t *b, const char *name, const double *bounds, const uint64_t *counts,
+                      size_t n, double sum, const char *label, const char *label_value);
+/* A gauge or counter family with one unlabelled sample. */
+int ad_prom_gauge(ad_buf_t *b, const char *name, const char *help, double v);
+int ad_prom_counter(ad_buf_t *b, const char *name, const char *help, double v);
+
 /* ---- arena ------------------------------------------------------------------
  * Bump allocator for per-request memory, freed all at once with
  * ad_arena_reset() (keeps the first chunk for reuse) or ad_arena_cleanup().
@@ -393,8 +408,10 @@ typedef struct {
     char tls_key[4096];
     char redis_url[512]; /* "": no Redis */
     /* JWTs (src/auth/jwt.c): off unless a key is given */
-    char jwt_secret_file[4096]; /* HS256 shared secret */
-    char jwt_public_key[4096];  /* PEM: RS256 (RSA) or ES256 (P-256) */
+    char project_sync_roots[4096];     /* folders projects may sync with (comma-separated) */
+    uint64_t project_sync_interval_ms; /* how often synced folders are read (0: never) */
+    char jwt_secret_file[4096];        /* HS256 shared secret */
+    char jwt_public_key[4096];         /* PEM: RS256 (RSA) or ES256 (P-256) */
     char jwt_issuer[256];
     char jwt_audience[256];
     char jwt_org_claim[64];

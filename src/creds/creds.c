@@ -425,3 +425,19 @@ void ad_creds_free(ad_creds_t *c)
         free(c);
     }
 }
+
+bool ad_creds_key_ok(const char *key)
+{
+    size_t n = strlen(key);
+    bool ok = n >= AD_CREDS_KEY_MIN && n <= AD_CREDS_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = key[i] > 0x20 && key[i] < 0x7f; /* no spaces or line ends: it goes in a header */
+    }
+    return ok;
+}
+
+bool ad_creds_url_ok(const char *url)
+{
+    return (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+           strpbrk(url, " \r\n\t") == NULL;
+}

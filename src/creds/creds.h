@@ -35,6 +35,12 @@ ad_creds_t *ad_creds_new(uv_loop_t *loop, struct ad_store *store, const char *da
 /* Wipes every key; the memory goes once the pool jobs still out are back
  * (their callbacks then get AD_ECLOSED). NULL is a no-op. */
 void ad_creds_free(ad_creds_t *c);
+/* Whether key may be stored: 8 to 512 printable characters without spaces
+ * (it goes in a header). Any thread. */
+bool ad_creds_key_ok(const char *key);
+/* Whether url may be a credential's base URL: http:// or https://, no
+ * spaces or line ends. Any thread. */
+bool ad_creds_url_ok(const char *url);
 
 /* The key of org ("" or NULL: the default org) for provider, or NULL.
  * Borrowed until the key changes: copy it before yielding to the loop.

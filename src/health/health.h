@@ -144,6 +144,9 @@ typedef void (*ad_health_sample_cb)(const ad_health_sample_t *s, void *ud);
 typedef struct {
     const char *data_dir; /* whose file system is measured (copied) */
     const char *nvml_lib; /* NVML to dlopen: a path or name; NULL/"" = the usual names */
+    /* Where the history is kept across restarts (read at new, written
+     * every 5 min and at close); NULL: in memory only. Copied. */
+    const char *history_path;
     uint64_t interval_ms; /* 0: never sample (nothing is started) */
     ad_health_targets_fn targets;
     ad_health_services_fn services; /* may be NULL */
@@ -180,8 +183,10 @@ json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thres
 json_t *ad_health_event_json(const ad_health_sample_t *s);
 
 /* ---- history ------------------------------------------------------------------
- * A range is "<n><s|m|h|d>" or a number of seconds, from 10 s to 7 days.
+ * A range is "<n><s|m|h|d>" or a number of seconds, from 10 s to 7 days,
+ * or "all" (AD_HEALTH_RANGE_ALL: everything kept, up to a year).
  * 0, or AD_EINVAL with why (static). */
+#define AD_HEALTH_RANGE_ALL 0
 int ad_health_range_parse(const char *s, int64_t *seconds, const char **why);
 /* {range, rangeSec, stepSec, t:[ms…], series:{…}, max:{…}} for the last
  * seconds. New ref. */
@@ -240,19 +245,12 @@ bool ad_health_parse_memstat(const char *text, uint64_t *rss);
 /* The "usage_usec" of a cgroup's cpu.stat. */
 bool ad_health_parse_cpustat(const char *text, uint64_t *usec);
 
-/* ---- Prometheus text exposition (prom.c) ----------------------------------------
- * Writes into b (a capped buffer: each returns 0 or AD_ETOOBIG). A family
- * is opened with its HELP and TYPE lines, then its samples follow; labels
- * are given as "name", value pairs ending with NULL and escaped here.
- */
-int ad_prom_family(ad_buf_t *b, const char *name, const char *type, const char *help);
-int ad_prom_sample(ad_buf_t *b, const char *name, double value, ...);
-/* Cumulative buckets from per-bucket counts (counts[i] for values <=
- * bounds[i], counts[n] above the last bound), then _sum and _count. */
-int ad_prom_histogram(ad_buf_t *b, const char *name, const double *bounds, const uint64_t *counts,
-                      size_t n, double sum, const char *label, const char *label_value);
+/* ---- Prometheus text exposition (prom.c; the writer is core's) ------------------- */
 /* The host and GPU gauges of s (agentd_host_*, agentd_gpu_*,
  * agentd_health_score) and the agents of org ("" every org). */
 int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org);
+/* The sampler's own cost (samples, CPU seconds) and then ad_health_prom of
+ * the current sample; h NULL writes nothing. */
+int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org);
 
 #endif

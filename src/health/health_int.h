@@ -111,14 +111,21 @@ typedef struct {
     unsigned acc_n[AD_HS_N];
     bool acc_open;
 } ad_health_tier_t;
-#define AD_HEALTH_TIERS 4
+#define AD_HEALTH_TIERS 5
 typedef struct {
     ad_health_tier_t tiers[AD_HEALTH_TIERS];
 } ad_health_history_t;
 void ad_health_history_init(ad_health_history_t *h);
 void ad_health_history_cleanup(ad_health_history_t *h);
 void ad_health_history_add(ad_health_history_t *h, const ad_health_sample_t *s);
+/* seconds 0: all that is kept (AD_HEALTH_RANGE_ALL). */
 json_t *ad_health_history_view(const ad_health_history_t *h, int64_t now_ms, int64_t seconds);
+/* histfile.c: the rings on disk. save: 0 or AD_EIO/AD_EINVAL (the old file
+ * stays). load into an h just initialised: 0, AD_ENOENT (no file),
+ * AD_EIO, or AD_EINVAL (a file not of this build or damaged: h is left
+ * empty). Blocking, small (at most ~1.4 MiB). */
+int ad_health_history_save(const ad_health_history_t *h, const char *path);
+int ad_health_history_load(ad_health_history_t *h, const char *path);
 extern const char *const ad_health_series_names[AD_HS_N];
 
 #endif

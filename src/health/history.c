@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the sampler keeps: a few series (CPU, memory, load, GPU, score) in
- * four rings of fixed size: every sample for an hour, then 10 s buckets
- * for 6 h, 1 min for a day and 10 min for a week, about 8,200 points in
- * all (~0.6 MiB when full, allocated as each ring is first used). A bucket
- * keeps the mean and the maximum, so a spike shorter than the bucket still
- * shows. In memory only: history starts again with the daemon.
+ * five rings of fixed size: every sample for an hour, then 10 s buckets
+ * for 6 h, 1 min for a day, 10 min for a week and 1 h for a year, about
+ * 17,000 points in all (~1.4 MiB when full, allocated as each ring is
+ * first used). A bucket keeps the mean and the maximum, so a spike shorter
+ * than the bucket still shows. Kept on disk across restarts (histfile.c);
+ * the range "all" is everything kept, in the finest ring that spans it.
  */
 #include "health/health_int.h"
 
@@ -21,10 +22,11 @@ static const struct {
     int64_t step_ms;
     size_t cap;
 } tier_defs[AD_HEALTH_TIERS] = {
-    {1000, 3600},   /* 1 h */
-    {10000, 2160},  /* 6 h */
-    {60000, 1440},  /* 24 h */
-    {600000, 1008}, /* 7 d */
+    {1000, 3600},    /* 1 h */
+    {10000, 2160},   /* 6 h */
+    {60000, 1440},   /* 24 h */
+    {600000, 1008},  /* 7 d */
+    {3600000, 8760}, /* 365 d: only the range "all" reaches it */
 };
 
 void ad_health_history_init(ad_health_history_t *h)
@@ -169,8 +171,25 @@ static void view_point(json_t *ts, json_t **avg, json_t **max, int64_t t, const 
     }
 }
 
+/* How far back the oldest kept point is, in whole seconds (at least 10). */
+static int64_t span_all(const ad_health_history_t *h, int64_t now_ms)
+{
+    int64_t oldest = now_ms;
+    for (size_t i = 0; i < AD_HEALTH_TIERS; i++) {
+        const ad_health_tier_t *t = &h->tiers[i];
+        if (t->count > 0 && t->pts[t->head].ts_ms < oldest) {
+            oldest = t->pts[t->head].ts_ms;
+        }
+    }
+    int64_t sec = (now_ms - oldest) / 1000 + 1;
+    return sec < 10 ? 10 : sec;
+}
+
 json_t *ad_health_history_view(const ad_health_history_t *h, int64_t now_ms, int64_t seconds)
 {
+    if (seconds == AD_HEALTH_RANGE_ALL) {
+        seconds = span_all(h, now_ms);
+    }
     const ad_health_tier_t *t = pick(h, seconds);
     int64_t from = now_ms - seconds * 1000;
     json_t *ts = json_array(), *series = json_object(), *maxes = json_object();
@@ -210,8 +229,12 @@ json_t *ad_health_history_view(const ad_health_history_t *h, int64_t now_ms, int
 
 int ad_health_range_parse(const char *s, int64_t *seconds, const char **why)
 {
+    if (s != NULL && strcmp(s, "all") == 0) {
+        *seconds = AD_HEALTH_RANGE_ALL;
+        return 0;
+    }
     if (s == NULL || s[0] < '1' || s[0] > '9') {
-        *why = "must be a whole number of seconds or <n>s, <n>m, <n>h, <n>d";
+        *why = "must be all, a whole number of seconds or <n>s, <n>m, <n>h, <n>d";
         return AD_EINVAL;
     }
     char *end;
@@ -222,7 +245,7 @@ int ad_health_range_parse(const char *s, int64_t *seconds, const char **why)
         static const int64_t mult[] = {1, 60, 3600, 86400};
         const char *u = strchr(units, *end);
         if (u == NULL || end[1] != '\0') {
-            *why = "must be a whole number of seconds or <n>s, <n>m, <n>h, <n>d";
+            *why = "must be all, a whole number of seconds or <n>s, <n>m, <n>h, <n>d";
             return AD_EINVAL;
         }
         unit = mult[u - units];

@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Prometheus text exposition format (version 0.0.4): HELP and TYPE
- * lines before each family, label values escaped, base units in names
- * (bytes, seconds, celsius, watts, ratio 0-1), counters ending in _total,
- * histograms as cumulative buckets with _sum and _count. And the host and
- * GPU gauges of a health sample in that format. The REST side
- * (src/api/metrics.c) adds the daemon's own counters.
+ * The host and GPU gauges of a health sample in the Prometheus text format
+ * (its writer is src/core/prom.c). The REST side (src/api/metrics.c) adds
+ * the daemon's own counters, each subsystem's through its header.
  */
 #include "health/health_int.h"
 
@@ -14,129 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Escapes for HELP text (\\ and \n) and label values (also \"). */
-static int escaped(ad_buf_t *b, const char *s, bool label)
-{
-    int rc = 0;
-    for (; *s != '\0' && rc == 0; s++) {
-        if (*s == '\\') {
-            rc = ad_buf_puts(b, "\\\\");
-        } else if (*s == '\n') {
-            rc = ad_buf_puts(b, "\\n");
-        } else if (*s == '"' && label) {
-            rc = ad_buf_puts(b, "\\\"");
-        } else {
-            rc = ad_buf_putc(b, *s);
-        }
-    }
-    return rc;
-}
-
-int ad_prom_family(ad_buf_t *b, const char *name, const char *type, const char *help)
-{
-    int rc = ad_buf_printf(b, "# HELP %s ", name);
-    if (rc == 0) {
-        rc = escaped(b, help, false);
-    }
-    return rc != 0 ? rc : ad_buf_printf(b, "\n# TYPE %s %s\n", name, type);
-}
-
-static int value(ad_buf_t *b, double v)
-{
-    if (isnan(v)) {
-        return ad_buf_puts(b, " NaN\n");
-    }
-    if (isinf(v)) {
-        return ad_buf_puts(b, v > 0 ? " +Inf\n" : " -Inf\n");
-    }
-    if (v == floor(v) && fabs(v) < 9e15) {
-        return ad_buf_printf(b, " %.0f\n", v);
-    }
-    return ad_buf_printf(b, " %.17g\n", v);
-}
-
-static int labels(ad_buf_t *b, va_list ap)
-{
-    int rc = 0;
-    bool first = true;
-    for (;;) {
-        const char *k = va_arg(ap, const char *);
-        if (k == NULL) {
-            break;
-        }
-        const char *v = va_arg(ap, const char *);
-        rc = ad_buf_printf(b, "%s%s=\"", first ? "{" : ",", k);
-        if (rc == 0) {
-            rc = escaped(b, v != NULL ? v : "", true);
-        }
-        if (rc == 0) {
-            rc = ad_buf_putc(b, '"');
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        first = false;
-    }
-    return first ? 0 : ad_buf_putc(b, '}');
-}
-
-int ad_prom_sample(ad_buf_t *b, const char *name, double v, ...)
-{
-    int rc = ad_buf_puts(b, name);
-    va_list ap;
-    va_start(ap, v);
-    if (rc == 0) {
-        rc = labels(b, ap);
-    }
-    va_end(ap);
-    return rc != 0 ? rc : value(b, v);
-}
-
-int ad_prom_histogram(ad_buf_t *b, const char *name, const double *bounds, const uint64_t *counts,
-                      size_t n, double sum, const char *label, const char *label_value)
-{
-    char series[160], le[40];
-    uint64_t cum = 0;
-    int rc = 0;
-    snprintf(series, sizeof(series), "%s_bucket", name);
-    for (size_t i = 0; i <= n && rc == 0; i++) {
-        cum += counts[i];
-        if (i < n) {
-            snprintf(le, sizeof(le), "%g", bounds[i]);
-        } else {
-            snprintf(le, sizeof(le), "+Inf");
-        }
-        rc = label != NULL
-                 ? ad_prom_sample(b, series, (double)cum, label, label_value, "le", le, NULL)
-                 : ad_prom_sample(b, series, (double)cum, "le", le, NULL);
-    }
-    snprintf(series, sizeof(series), "%s_sum", name);
-    if (rc == 0) {
-        rc = label != NULL ? ad_prom_sample(b, series, sum, label, label_value, NULL)
-                           : ad_prom_sample(b, series, sum, NULL);
-    }
-    snprintf(series, sizeof(series), "%s_count", name);
-    if (rc == 0) {
-        rc = label != NULL ? ad_prom_sample(b, series, (double)cum, label, label_value, NULL)
-                           : ad_prom_sample(b, series, (double)cum, NULL);
-    }
-    return rc;
-}
-
-/* One gauge family with a single unlabelled sample. */
-static int gauge(ad_buf_t *b, const char *name, const char *help, double v)
-{
-    int rc = ad_prom_family(b, name, "gauge", help);
-    return rc != 0 ? rc : ad_prom_sample(b, name, v, NULL);
-}
-
 static int host(ad_buf_t *b, const ad_health_sample_t *s)
 {
-    int rc = gauge(b, "agentd_health_score", "Health score 0-100 (100: nothing past a threshold)",
-                   s->score);
+    int rc = ad_prom_gauge(b, "agentd_health_score",
+                           "Health score 0-100 (100: nothing past a threshold)", s->score);
     if (rc == 0 && s->has_cpu) {
-        rc = gauge(b, "agentd_host_cpu_utilization_ratio", "Busy share of all CPUs, 0-1",
-                   s->cpu_pct / 100);
+        rc = ad_prom_gauge(b, "agentd_host_cpu_utilization_ratio", "Busy share of all CPUs, 0-1",
+                           s->cpu_pct / 100);
         if (rc == 0) {
             rc = ad_prom_family(b, "agentd_host_cpu_core_utilization_ratio", "gauge",
                                 "Busy share of each CPU core, 0-1");
@@ -156,22 +37,27 @@ static int host(ad_buf_t *b, const ad_health_sample_t *s)
         }
     }
     if (rc == 0 && s->has_mem) {
-        rc = gauge(b, "agentd_host_memory_total_bytes", "MemTotal", (double)s->mem_total);
+        rc = ad_prom_gauge(b, "agentd_host_memory_total_bytes", "MemTotal", (double)s->mem_total);
         rc = rc ? rc
-                : gauge(b, "agentd_host_memory_available_bytes", "MemAvailable",
-                        (double)s->mem_available);
-        rc = rc ? rc : gauge(b, "agentd_host_swap_total_bytes", "SwapTotal", (double)s->swap_total);
-        rc = rc ? rc : gauge(b, "agentd_host_swap_free_bytes", "SwapFree", (double)s->swap_free);
+                : ad_prom_gauge(b, "agentd_host_memory_available_bytes", "MemAvailable",
+                                (double)s->mem_available);
+        rc = rc ? rc
+                : ad_prom_gauge(b, "agentd_host_swap_total_bytes", "SwapTotal",
+                                (double)s->swap_total);
+        rc = rc ? rc
+                : ad_prom_gauge(b, "agentd_host_swap_free_bytes", "SwapFree", (double)s->swap_free);
     }
     if (rc == 0 && s->has_disk) {
-        rc = gauge(b, "agentd_host_data_dir_disk_total_bytes", "Size of the data dir's file system",
-                   (double)s->disk_total);
+        rc = ad_prom_gauge(b, "agentd_host_data_dir_disk_total_bytes",
+                           "Size of the data dir's file system", (double)s->disk_total);
         rc = rc ? rc
-                : gauge(b, "agentd_host_data_dir_disk_free_bytes",
-                        "Space left to agentd on the data dir's file system", (double)s->disk_free);
+                : ad_prom_gauge(b, "agentd_host_data_dir_disk_free_bytes",
+                                "Space left to agentd on the data dir's file system",
+                                (double)s->disk_free);
     }
     if (rc == 0 && s->has_cpu_temp) {
-        rc = gauge(b, "agentd_host_cpu_temperature_celsius", "CPU temperature", s->cpu_temp_c);
+        rc = ad_prom_gauge(b, "agentd_host_cpu_temperature_celsius", "CPU temperature",
+                           s->cpu_temp_c);
     }
     return rc;
 }
@@ -197,8 +83,8 @@ static int gpu_family(ad_buf_t *b, const ad_health_sample_t *s, const char *name
 
 static int gpus(ad_buf_t *b, const ad_health_sample_t *s)
 {
-    int rc = gauge(b, "agentd_gpu_available", "1 when NVML answers and sees a GPU",
-                   s->gpu_available ? 1 : 0);
+    int rc = ad_prom_gauge(b, "agentd_gpu_available", "1 when NVML answers and sees a GPU",
+                           s->gpu_available ? 1 : 0);
     if (rc != 0 || !s->gpu_available || s->ngpu == 0) {
         return rc;
     }
@@ -250,4 +136,20 @@ int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org)
     int rc = host(b, s);
     rc = rc ? rc : gpus(b, s);
     return rc ? rc : agents(b, s, org);
+}
+
+int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org)
+{
+    if (h == NULL) {
+        return 0;
+    }
+    uint64_t samples = 0, ns = 0;
+    ad_health_cost(h, &samples, &ns);
+    int rc =
+        ad_prom_counter(b, "agentd_health_samples_total", "Host samples taken", (double)samples);
+    rc = rc ? rc
+            : ad_prom_counter(b, "agentd_health_sampler_cpu_seconds_total",
+                              "CPU time the sampler's reads took", (double)ns / 1e9);
+    const ad_health_sample_t *s = ad_health_current(h);
+    return rc || s == NULL ? rc : ad_health_prom(b, s, org);
 }

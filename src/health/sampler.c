@@ -10,11 +10,14 @@
  */
 #include "health/health_int.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define HIST_SAVE_MS (5 * 60 * 1000) /* what a crash may lose of the history */
 
 struct ad_health {
     uv_loop_t *loop;
@@ -23,6 +26,8 @@ struct ad_health {
     bool timer_closed, busy, closing;
     char data_dir[4096];
     char nvml_lib[4096];
+    char hist_path[4096]; /* "" when not kept */
+    int64_t hist_saved_ms;
     uint64_t interval_ms;
     ad_health_targets_fn targets_fn;
     ad_health_services_fn services_fn;
@@ -111,6 +116,25 @@ static void free_maybe(ad_health_t *h)
     }
 }
 
+/* The history to its file; a failure is logged and tried again next time. */
+static void save_history(ad_health_t *h)
+{
+    h->hist_saved_ms = ad_wall_ms();
+    if (ad_health_history_save(&h->hist, h->hist_path) != 0) {
+        ad_log(AD_LOG_WARN, "health", "history not saved path=%s err=%s", h->hist_path,
+               strerror(errno));
+    }
+}
+
+static void load_history(ad_health_t *h)
+{
+    int rc = ad_health_history_load(&h->hist, h->hist_path);
+    if (rc != 0 && rc != AD_ENOENT) {
+        ad_log(AD_LOG_WARN, "health", "history file ignored, starting empty path=%s", h->hist_path);
+    }
+    h->hist_saved_ms = ad_wall_ms();
+}
+
 static void after_work(uv_work_t *w, int status)
 {
     ad_health_t *h = w->data;
@@ -126,6 +150,9 @@ static void after_work(uv_work_t *w, int status)
     h->samples++;
     h->cost_ns += s->cost_ns;
     ad_health_history_add(&h->hist, s);
+    if (h->hist_path[0] != '\0' && s->ts_ms - h->hist_saved_ms >= HIST_SAVE_MS) {
+        save_history(h);
+    }
     if (h->on_sample != NULL) {
         h->on_sample(s, h->ud);
     }
@@ -172,6 +199,10 @@ ad_health_t *ad_health_new(uv_loop_t *loop, const ad_health_opts_t *opts)
     h->cur = ad_xcalloc(1, sizeof(*h->cur));
     h->agents.proc = "/proc";
     ad_health_history_init(&h->hist);
+    if (opts->history_path != NULL && opts->history_path[0] != '\0') {
+        snprintf(h->hist_path, sizeof(h->hist_path), "%s", opts->history_path);
+        load_history(h);
+    }
     uv_timer_init(loop, &h->timer);
     h->timer.data = h;
     if (h->interval_ms > 0) {
@@ -194,6 +225,9 @@ void ad_health_close(ad_health_t *h)
         return;
     }
     h->closing = true;
+    if (h->hist_path[0] != '\0') {
+        save_history(h);
+    }
     if (h->busy) {
         uv_cancel((uv_req_t *)&h->work); /* after_work still comes, maybe ECANCELED */
     }

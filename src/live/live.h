@@ -98,13 +98,13 @@ void ad_live_end(ad_live_chan_t *ch, int code, const char *reason);
 
 /* ---- commands whose answer comes later (the root channel's) ------------------------ */
 typedef struct ad_live_pending ad_live_pending_t;
+#define AD_LIVE_TYPE_MAX 32
 /* A command of type waiting for its answer, or NULL when ch has too many
  * pending (16). Owned by the caller until ad_live_pending_end. */
 ad_live_pending_t *ad_live_pending_new(ad_live_chan_t *ch, const char *type);
-/* The command's type (borrowed). */
-const char *ad_live_pending_type(const ad_live_pending_t *p);
-/* Frees p; returns its channel when still open to answer, else NULL. */
-ad_live_chan_t *ad_live_pending_end(ad_live_pending_t *p);
+/* Frees p, its type copied into type (may be NULL); returns its channel
+ * when still open to answer, else NULL. */
+ad_live_chan_t *ad_live_pending_end(ad_live_pending_t *p, char type[AD_LIVE_TYPE_MAX]);
 
 /* ---- the seeds' dialects (seed.c) ---------------------------------------------------- */
 /* env {type, payload, ...} in the seed's snake_case, in place; false when it

@@ -207,7 +207,7 @@ int ad_live_query_since(ad_live_chan_t *lv, bool *has, uint64_t *since)
  * answer goes to ch, or nowhere once ch has closed (ad_live_pending_drop). */
 struct ad_live_pending {
     ad_live_chan_t *ch;
-    char type[32];
+    char type[AD_LIVE_TYPE_MAX];
     ad_live_pending_t *next;
 };
 
@@ -228,14 +228,12 @@ ad_live_pending_t *ad_live_pending_new(ad_live_chan_t *ch, const char *type)
     return c;
 }
 
-const char *ad_live_pending_type(const ad_live_pending_t *p)
-{
-    return p->type;
-}
-
-ad_live_chan_t *ad_live_pending_end(ad_live_pending_t *p)
+ad_live_chan_t *ad_live_pending_end(ad_live_pending_t *p, char type[AD_LIVE_TYPE_MAX])
 {
     ad_live_chan_t *ch = p->ch;
+    if (type != NULL) {
+        snprintf(type, AD_LIVE_TYPE_MAX, "%s", p->type);
+    }
     if (ch != NULL) {
         for (ad_live_pending_t **pp = &ch->cmds; *pp != NULL; pp = &(*pp)->next) {
             if (*pp == p) {

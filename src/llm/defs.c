@@ -517,6 +517,40 @@ static void scan_dir(json_t *src, json_t *out)
     }
 }
 
+/* The general definition agentd brings (issue #40, the workbench seed's
+ * fallback): what a chat or agent gets when nothing more specific fits.
+ * A file named general (or whose name is general) replaces it. */
+static const char BUILTIN_GENERAL[] =
+    "---\n"
+    "name: general\n"
+    "description: A general-purpose assistant for any task no other definition fits\n"
+    "category: general\n"
+    "tier: balanced\n"
+    "capabilities: answering questions, explaining, writing, coding, reviewing, planning\n"
+    "tags: general, default, assistant\n"
+    "---\n"
+    "You are a capable, careful general-purpose assistant. Answer what is asked, plainly and\n"
+    "accurately. When the request is ambiguous, say what you assume. When you write code,\n"
+    "make it complete and runnable, and name the file each block belongs in. Say so when\n"
+    "you do not know something rather than guessing.\n";
+
+/* defs plus the built-in general one when no definition there is named so. */
+static void add_builtin(json_t *defs)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(defs, i, d)
+    {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        if (name != NULL && strcmp(name, "general") == 0) {
+            return;
+        }
+    }
+    json_t *g = ad_def_parse(BUILTIN_GENERAL, sizeof(BUILTIN_GENERAL) - 1, "general");
+    json_object_set_new(g, "source", json_string("builtin"));
+    json_array_append_new(defs, g);
+}
+
 static void load_work(uv_work_t *w)
 {
     load_t *l = w->data;
@@ -527,6 +561,7 @@ static void load_work(uv_work_t *w)
     {
         scan_dir(src, l->defs);
     }
+    add_builtin(l->defs);
 }
 
 static void load_done(uv_work_t *w, int status)

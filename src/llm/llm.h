@@ -149,7 +149,9 @@ json_t *ad_def_parse(const char *text, size_t len, const char *fallback_name);
 json_t *ad_defs_rank(json_t *defs, const char *query, const char *category);
 /* cb(defs, ud) on the loop: every .md file of each folder [{path,
  * workspaceId?}] (stolen), read on the thread pool, in folder then name
- * order. defs is owned by cb. 0, or an error and cb is not called. */
+ * order, then the built-in "general" definition (source "builtin") unless
+ * one of them is named so. defs is owned by cb. 0, or an error and cb is
+ * not called. */
 typedef void (*ad_defs_cb)(json_t *defs, void *ud);
 int ad_defs_load(uv_loop_t *loop, json_t *dirs, ad_defs_cb cb, void *ud);
 
@@ -214,6 +216,14 @@ int ad_llm_project_export(const json_t *project, const char *dir, char *why, siz
 /* The same packed as a tar archive of folder/ into tar (its bound:
  * AD_ETOOBIG). 0 or the error. */
 int ad_llm_project_tar(const json_t *project, const char *folder, ad_buf_t *tar);
+/* sync.c (blocking: the pool): the project's files written into the folder
+ * dir where they differ (*written: how many), every open below dir; 0,
+ * AD_ENOENT (no folder) or AD_EIO. scan: the folder's files changed after
+ * since_ms (mtime) and not as the project has them, as changes [{path,
+ * content}] (new reference); links, dot files, files over 512 KiB or not
+ * UTF-8 are left out. */
+int ad_llm_sync_push(const json_t *project, const char *dir, size_t *written);
+json_t *ad_llm_sync_scan(const json_t *project, const char *dir, int64_t since_ms);
 /* A project's files (name: the request's field) before they are saved: at
  * most 2000 {path (ad_llm_path_ok), content (at most 512 KiB; not needed
  * with delete: true when patch)}, no path twice, 64 MiB in all with

@@ -160,8 +160,14 @@ typedef struct {
     double cost_usd;
 } ad_runner_stats_t;
 void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; runner NULL: zeros),
+ * with the runs stalled on a full disk. 0 or AD_ETOOBIG. Loop thread. */
+int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b);
 /* True while agent_id has a live process. */
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
+/* The agent joined crew (NULL or "": left its crew) while its run goes on:
+ * the run's events go to crew:<crew> and carry its id from now on. */
+void ad_runner_set_crew(ad_runner_t *r, const char *agent_id, const char *crew);
 /* Terminal agents: resize, and raw input bytes. AD_ENOENT / AD_ESTATE. */
 int ad_runner_resize(ad_runner_t *r, const char *agent_id, uint16_t rows, uint16_t cols);
 int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, size_t len);
@@ -209,5 +215,13 @@ int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, si
 int ad_run_limits_check(const json_t *lim, char *why, size_t whysz);
 /* Whether url is an http:// or https:// URL of printable characters. */
 bool ad_run_base_url_ok(const char *url);
+/* What a new agent's insert arguments get when the request left them out:
+ * name "Agent HH:MM" (local time), mode the default_mode setting (else
+ * regular), permissions [read]. Loop thread (reads the settings). */
+void ad_run_agent_defaults(ad_store_t *st, json_t *args);
+/* Whether auto mode for Claude Code (executor NULL is claude) is refused:
+ * agentd runs as root and the owner did not set allow_root_auto (Claude
+ * Code may skip permissions as root only inside a sandbox). Loop thread. */
+bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor);
 
 #endif

@@ -322,3 +322,26 @@ bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id)
     const ad_run_t *run = ad_run_find(r, agent_id);
     return run != NULL && run->proc != NULL;
 }
+
+void ad_runner_set_crew(ad_runner_t *r, const char *agent_id, const char *crew)
+{
+    ad_run_t *run = ad_run_find(r, agent_id);
+    if (run == NULL) {
+        return;
+    }
+    snprintf(run->crew_id, sizeof(run->crew_id), "%s", crew != NULL ? crew : "");
+    ad_run_topics_t *t = &run->topics;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) { /* every topic but the old crew's */
+        if (strncmp(t->t[i], "crew:", 5) != 0) {
+            memmove(t->t[n++], t->t[i], sizeof(t->t[0]));
+        }
+    }
+    if (run->crew_id[0] != '\0' && n < sizeof(t->t) / sizeof(t->t[0])) {
+        snprintf(t->t[n++], sizeof(t->t[0]), "crew:%s", run->crew_id);
+    }
+    t->n = n;
+    for (size_t i = 0; i < n; i++) {
+        t->v[i] = t->t[i];
+    }
+}

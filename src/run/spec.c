@@ -4,13 +4,17 @@
  * answers 422 with the reason these give): its environment (and the names
  * that change how a program loads or what it runs), the shape of its
  * sandbox policy, its cgroup limits and the URL its CLI sends requests to.
- * Who may set them is the caller's business (src/api).
+ * Who may set them is the caller's business (src/api). Also what a new
+ * agent gets when the request leaves a field out, and whether auto mode
+ * as root is refused.
  */
 #include "run/run.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 bool ad_run_env_unsafe(const char *name)
 {
@@ -190,4 +194,46 @@ bool ad_run_base_url_ok(const char *url)
         ok = *c > ' ' && *c < 0x7f;
     }
     return ok;
+}
+
+void ad_run_agent_defaults(ad_store_t *st, json_t *args)
+{
+    if (json_object_get(args, "name") == NULL) {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        char name[32];
+        snprintf(name, sizeof(name), "Agent %02d:%02d", tm.tm_hour % 100, tm.tm_min % 100);
+        json_object_set_new(args, "name", json_string(name));
+    }
+    if (json_object_get(args, "mode") == NULL) {
+        /* The default_mode setting, itself "regular" by default. */
+        json_t *s = NULL;
+        const char *m = "regular";
+        if (ad_store_settings_get(st, &s) == 0) {
+            const char *v = json_string_value(json_object_get(s, "default_mode"));
+            if (v != NULL &&
+                (strcmp(v, "auto") == 0 || strcmp(v, "plan") == 0 || strcmp(v, "regular") == 0)) {
+                m = v;
+            }
+        }
+        json_object_set_new(args, "mode", json_string(m));
+        json_decref(s);
+    }
+    if (json_object_get(args, "permissions") == NULL) {
+        json_object_set_new(args, "permissions", json_pack("[s]", "read"));
+    }
+}
+
+bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor)
+{
+    if (mode == NULL || strcmp(mode, "auto") != 0 || geteuid() != 0 ||
+        (executor != NULL && strcmp(executor, "claude") != 0)) {
+        return false;
+    }
+    json_t *s = NULL;
+    bool allowed =
+        ad_store_settings_get(st, &s) == 0 && json_is_true(json_object_get(s, "allow_root_auto"));
+    json_decref(s);
+    return !allowed;
 }

@@ -162,6 +162,38 @@ void ad_store_project_load(ad_store_t *st, const char *id, ad_store_result_cb cb
 
 /* ---- writes ------------------------------------------------------------------------------- */
 
+/* A project made from a chat keeps its conversation (issue #40, the
+ * workbench seed's "Save to project"): the chat's system prompt, then its
+ * messages that have text, in order; and the chat is the project's. */
+static int chat_to_project(sqlite3 *db, const char *project, const char *chat)
+{
+    static const char *const sql[] = {
+        "INSERT INTO llm_project_messages (project_id, position, role, content, created_at) "
+        "SELECT ?1, 0, 'system', system, created_at FROM llm_chats WHERE id = ?2 AND "
+        "COALESCE(system, '') != ''",
+        "INSERT INTO llm_project_messages (project_id, position, role, content, created_at) "
+        "SELECT ?1, ?3 + ROW_NUMBER() OVER (ORDER BY created_at, id) - 1, role, content, "
+        "created_at FROM llm_messages WHERE chat_id = ?2 AND content != '' "
+        "ORDER BY created_at, id",
+        "UPDATE llm_chats SET project_id = ?1 WHERE id = ?2",
+    };
+    int rc = 0, first = 0; /* the first message's position: after the system prompt's */
+    for (size_t i = 0; i < AD_ARRAY_LEN(sql) && rc == 0; i++) {
+        sqlite3_stmt *s = ad_store_stmt(db, sql[i]);
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_store_bind_text(s, 1, project);
+        ad_store_bind_text(s, 2, chat);
+        if (i == 1) {
+            sqlite3_bind_int(s, 3, first);
+        }
+        rc = ad_store_step_done(db, s);
+        first = i == 0 ? sqlite3_changes(db) : first;
+    }
+    return rc;
+}
+
 int ad_store_op_project_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     sqlite3 *db = tx->db;
@@ -178,6 +210,10 @@ int ad_store_op_project_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 6, ad_args_str(args, "chatId"));
     sqlite3_bind_int64(s, 7, ad_args_int(args, "now", 0));
     int rc = ad_store_step_done(db, s);
+    const char *chat = ad_args_str(args, "chatId");
+    if (rc == 0 && chat != NULL && chat[0] != '\0') {
+        rc = chat_to_project(db, id, chat);
+    }
     json_t *p = NULL;
     if (rc == 0 && (rc = proj_read(db, id, &p)) == 0) {
         *result = json_pack("{s:o}", "project", p);

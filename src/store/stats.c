@@ -203,6 +203,32 @@ static int percentiles(sqlite3 *db, const char *org, int64_t from_day, const cha
     return 0;
 }
 
+/* The usage so far of the runs still running (the daily aggregates count a
+ * run at its end): live[0] input, live[1] output tokens, live[2] how many;
+ * their cost is added to *cost. Few rows: the runs_by_status index. */
+static int live_usage(sqlite3 *db, const char *org, int64_t live[3], double *cost)
+{
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "SELECT COALESCE(SUM(input_tokens),0), COALESCE(SUM(output_tokens),0), COUNT(*), "
+            "COALESCE(SUM(cost_usd),0) FROM runs WHERE status = 'running' "
+            "AND (?1 = '' OR org_id = ?1)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org != NULL ? org : "");
+    int step = sqlite3_step(s);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return ad_store_rc(db, step);
+    }
+    for (int i = 0; i < 3; i++) {
+        live[i] = sqlite3_column_int64(s, i);
+    }
+    *cost += sqlite3_column_double(s, 3);
+    sqlite3_reset(s);
+    return 0;
+}
+
 int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
@@ -227,8 +253,15 @@ int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t
     }
     double cost = sqlite3_column_double(s, 7);
     sqlite3_reset(s);
+    int64_t live[3] = {0, 0, 0};
+    int rc = live_usage(db, org, live, &cost);
+    if (rc != 0) {
+        return rc;
+    }
+    v[5] += live[0];
+    v[6] += live[1];
     json_t *run_lat = NULL, *tool_lat = NULL;
-    int rc = percentiles(db, org, from_day, "run", &run_lat);
+    rc = percentiles(db, org, from_day, "run", &run_lat);
     if (rc == 0) {
         rc = percentiles(db, org, from_day, "tool", &tool_lat);
     }
@@ -238,9 +271,9 @@ int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t
     }
     int64_t decided = v[1] + v[2]; /* stopped and lost runs neither pass nor fail */
     *out = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:f, s:{s:o, s:o}}", "totalRuns",
-        (json_int_t)v[0], "succeeded", (json_int_t)v[1], "failed", (json_int_t)v[2], "stopped",
-        (json_int_t)v[3], "lost", (json_int_t)v[4], "successRate",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:f, s:{s:o, s:o}}", "totalRuns",
+        (json_int_t)v[0], "liveRuns", (json_int_t)live[2], "succeeded", (json_int_t)v[1], "failed",
+        (json_int_t)v[2], "stopped", (json_int_t)v[3], "lost", (json_int_t)v[4], "successRate",
         decided > 0 ? json_real((double)v[1] / (double)decided) : json_null(), "inputTokens",
         (json_int_t)v[5], "outputTokens", (json_int_t)v[6], "totalTokens",
         (json_int_t)(v[5] + v[6]), "costUsd", cost, "latency", "run", run_lat, "tool", tool_lat);

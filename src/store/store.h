@@ -116,6 +116,9 @@ typedef struct {
     uint64_t event_log_bytes; /* the event log's segment files, 0 before it is attached */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
+/* The stats as Prometheus families into b (prom.c; store NULL: none). 0
+ * or AD_ETOOBIG. Loop thread. */
+int ad_store_prom(ad_store_t *store, ad_buf_t *b);
 
 /* ---- workspaces and worktrees (workspaces.c) -------------------------------------
  * Reads run on the read connection (loop thread); writes are ops for
@@ -429,6 +432,18 @@ int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_
 int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
                         json_t **out);
 
+/* agent_sessions (sessions.c): {sessions: [{id, agentId, sessionData,
+ * contextSnapshot, createdAt, updatedAt}]} of the agent, newest first, at
+ * most limit. One row per ended run (migration 2431's trigger). */
+int ad_store_agent_sessions(ad_store_t *st, const char *agent_id, int limit, json_t **out);
+
+/* import.c: copies a Claude Manager database (path, opened read-only)
+ * into agentd's tables, its workspaces in org, in one transaction. cb gets
+ * {source, orgId, tables: {<table>: {source, imported, present, skipped}},
+ * total: {…}}; AD_EINVAL when path is not such a database. */
+void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int64_t now,
+                          ad_store_result_cb cb, void *ud);
+
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
  * hashes only) and the audit log. Loop thread.
@@ -650,9 +665,11 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
 int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at);
 /* Figures of the runs ended on from_day (days since 1970-01-01 UTC) or
  * later, in org ("" every org): {totalRuns, succeeded, failed, stopped,
- * lost, successRate (of succeeded and failed; null without either),
- * inputTokens, outputTokens, totalTokens, costUsd, latency {run, tool:
- * {p50Ms, p95Ms, count}}}. Reads daily aggregates only. Loop thread. */
+ * lost, liveRuns, successRate (of succeeded and failed; null without either),
+ * inputTokens, outputTokens, totalTokens, costUsd (the ended runs' and the
+ * usage so far of those still running, as the agents show it), latency
+ * {run, tool: {p50Ms, p95Ms, count}}}. Reads daily aggregates and the
+ * running runs. Loop thread. */
 int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out);
 /* Counts a finished tool call's duration in org's tool latency histogram
  * (fire and forget). Loop thread. */
@@ -810,6 +827,15 @@ int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result);
  * none (AD_ENOENT when a file to delete is not there). result {id, files
  * [{path, size, updatedAt}]}. */
 int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A project's sync folder (projects_sync.c, migration 2432): set (path) or
+ * cleared (NULL), cb gets {id, syncPath?}, AD_ENOENT for no such project;
+ * synced: the time its last sync ended; list: [{id, path, syncedAt}] of
+ * the synced projects (id NULL: all, at most 100). */
+void ad_store_project_sync_set(ad_store_t *st, const char *id, const char *path,
+                               ad_store_result_cb cb, void *ud);
+void ad_store_project_synced(ad_store_t *st, const char *id, int64_t at, ad_store_result_cb cb,
+                             void *ud);
+int ad_store_project_sync_list(ad_store_t *st, const char *id, json_t **out);
 /* args {id}: the project, its messages and files. result {id, deleted}. */
 int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* ---- hyper-parameter configs (hparams.c, migration 1900) -------------------------
@@ -949,6 +975,12 @@ typedef struct {
     void *ud;
 } ad_store_series_q_t;
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done);
+/* What a request may ask (seriesin.c), any thread: why point {name (1-200
+ * bytes), value (finite), step?, ts? (whole numbers)} of a batch is refused,
+ * or NULL; and q's window for a preset range (5m, 15m, 1h, 6h, 24h, 7d of
+ * wall time ending at now_ms): 0 or AD_EINVAL. */
+const char *ad_store_series_point_why(const json_t *p);
+int ad_store_series_range(ad_store_series_q_t *q, const char *range, int64_t now_ms);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
  * all) as CSV (run_id,name,step,time_ms,value,run_name,run_color, after a

@@ -36,7 +36,7 @@ after(async () => {
 
 test('the key is saved masked and validates', async () => {
   const { page } = b;
-  await page.goto(d.url + '/#/settings');
+  await page.goto(d.url + '/#/settings/advanced');
   const creds = page.getByRole('region', { name: 'Anthropic credential' });
   await creds.getByText('No key yet').waitFor();
   await creds.getByLabel('API key').fill(KEY);

@@ -86,6 +86,11 @@ test('the Diff tab: views, marks, comments sent to the agent, and the conflict f
   await page.getByLabel('Comment', { exact: true }).fill('Say hello to the world.');
   await page.getByRole('button', { name: 'Add comment' }).click();
   await waitText(page.locator('.diff-comment'), /Say hello to the world\./, 'the comment under its line');
+  // An unsent comment outlives a reload (this browser keeps it).
+  await page.reload();
+  await page.getByRole('tab', { name: 'Diff' }).click();
+  await page.getByRole('tab', { name: 'Against base (main)' }).click();
+  await waitText(page.locator('.diff-comment'), /Say hello to the world\./, 'the comment after a reload');
   await page.getByRole('button', { name: 'Comment on feature.ts:1' }).click();
   await page.getByLabel('Comment', { exact: true }).fill('Why 42?');
   await page.getByRole('button', { name: 'Add comment' }).click();
@@ -134,4 +139,30 @@ test('a worktree without a base branch offers only its working changes and Commi
     assert.equal(await page.getByRole('button', { name, exact: true }).count(), 0, `${name} is not offered`);
   }
   assert.equal(await page.getByRole('tab', { name: /Against base/ }).count(), 0);
+});
+
+test('at phone size the diff fits the screen, side by side included', async (t) => {
+  if (!caps.store) return t.skip('the store REST routes are not in this build');
+  const { page } = b;
+  const repo = makeRepo();
+  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'phone-repo' });
+  const wt = await ok('POST', '/api/worktrees', { workspaceId: ws.id, name: 'phone', createBranch: true });
+  fs.writeFileSync(path.join(wt.path, 'long.py'), `def f():\n    return "${'x'.repeat(300)}"  # a long line\n`);
+  await ok('POST', `/api/worktrees/${wt.id}/commit`, { message: 'long', all: true });
+  const a = await ok('POST', '/api/agents', { worktreeId: wt.id, name: 'Phoney', executor: 'command', command: ['true'] });
+  await page.setViewportSize({ width: 390, height: 844 });
+  t.after(() => page.setViewportSize({ width: 1280, height: 720 }));
+  await page.evaluate(() => localStorage.setItem('agentd.diffLayout', 'split'));
+  await page.goto(`${d.url}/#/agents/${(a.agent || a).id}`);
+  await page.getByRole('tab', { name: 'Diff' }).click();
+  await page.getByRole('tab', { name: 'Against base (main)' }).click();
+  await page.locator('.diff-table.split .tok-kw', { hasText: 'def' }).waitFor();
+  await page.locator('.diff-table.split .tok-com', { hasText: '# a long line' }).waitFor();
+  const fits = await page.evaluate(() => document.scrollingElement.scrollWidth <= window.innerWidth + 1);
+  await shot(page, 'diff-review-phone');
+  assert.ok(fits, 'no sideways scroll of the page');
+  for (const name of ['Commit…', 'Merge…', 'Pull request…']) {
+    const box = await page.getByRole('button', { name, exact: true }).boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 390, `${name} is on the screen: ${JSON.stringify(box)}`);
+  }
 });

@@ -80,7 +80,7 @@ test('a running agent in the table, the checklist, and a threshold raised in Set
   assert.match(await reqs.locator('li[data-req=gpu]').innerText(), /Fake RTX 4090/);
 
   // Settings has the checklist too, and the thresholds.
-  await page.goto(d.url + '/#/settings');
+  await page.goto(d.url + '/#/settings/advanced');
   await page.getByRole('region', { name: 'Requirements' }).locator('li[data-req=git]').waitFor({ timeout: 20000 });
   const field = page.locator('#set-health_gpu_temp_c');
   await field.fill('95');

@@ -27,17 +27,30 @@ test('a reached limit is said in the composer, and a message goes only when the 
   assert.match(await notice.innerText(), /daily usage limit is reached \(1,500 of 1,000 tokens\)/);
 
   const box = page.getByLabel('Message to the agent');
+  // The notice keeps the composer's layout (issue #32): it spans the row
+  // above, the box and Send stay side by side on the row below it.
+  const send = page.locator('.composer').getByRole('button', { name: 'Send' });
+  const [nb, bb, sb] = [await notice.boundingBox(), await box.boundingBox(), await send.boundingBox()];
+  assert.ok(nb.y + nb.height <= bb.y + 1, `notice above the box: ${JSON.stringify({ nb, bb })}`);
+  assert.ok(sb.x >= bb.x + bb.width - 1 && sb.y < bb.y + bb.height, `Send beside the box: ${JSON.stringify({ bb, sb })}`);
+  assert.ok(bb.width > nb.width / 2, `the box keeps its width: ${JSON.stringify({ nb, bb })}`);
+  // The question is the app's own dialog, never the browser's.
+  page.on('dialog', (dlg) => {
+    void dlg.dismiss();
+    throw new Error(`a browser dialog: ${dlg.message()}`);
+  });
+  const dialog = page.getByRole('dialog', { name: 'Usage limit reached' });
   // declined: nothing is sent and the text stays
-  let asked = 0;
-  page.once('dialog', (dlg) => { asked++; void dlg.dismiss(); });
   await box.fill('first try');
   await box.press('Enter');
-  await until(async () => asked === 1, 'the question');
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /daily token limit is reached/);
+  await dialog.getByRole('button', { name: 'Not now' }).click();
+  await dialog.waitFor({ state: 'detached' });
   assert.equal(await box.inputValue(), 'first try');
   // agreed: sent with force
-  page.once('dialog', (dlg) => { asked++; assert.match(dlg.message(), /daily token limit is reached/); void dlg.accept(); });
   await box.press('Enter');
-  await until(async () => asked === 2, 'the second question');
+  await dialog.getByRole('button', { name: 'Go past the limit' }).click();
   await until(async () => (await box.inputValue()) === '', 'the box cleared once sent');
   const msgs = (await api(d.url, 'GET', `/api/agents/${ag.id}/messages?limit=20`)).data.messages;
   assert.equal(msgs.filter((m) => m.role === 'user' && m.content === 'first try').length, 1);

@@ -44,7 +44,7 @@ test('no session: the sign-in screen; a wrong token is refused; the right one si
 
 test('an admin makes a token in Settings, sees it once, and revokes it', async () => {
   const { page } = b;
-  await page.goto(d.url + '/#/settings');
+  await page.goto(d.url + '/#/settings/advanced');
   await page.getByRole('region', { name: 'API tokens' }).waitFor();
   await page.locator('input[name=token-name]').fill('from the browser');
   await page.locator('select[name=token-scope]').selectOption('write');

@@ -228,12 +228,14 @@ test('settings are validated like the server does and saved', async (t) => {
   assert.equal(s.theme, 'light');
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
   await shot(page, 'settings-light');
-  // The System panel says how process trees are contained, as the daemon does.
+  // The System panel (Settings › Advanced) says how process trees are contained, as the daemon does.
+  await page.goto(d.url + '/#/settings/advanced');
   const h = (await api(d.url, 'GET', '/api/health')).data;
   const mode = await page.locator('.system-panel dd[data-mode]').getAttribute('data-mode');
   assert.equal(mode, h.processes.containment.mode);
   await page.locator('.system-panel').getByText(h.processes.containment.detail).waitFor();
   // Back to dark for the screenshots that follow.
+  await page.goto(d.url + '/#/settings/general');
   await page.locator('select[name=theme]').selectOption('dark');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved').first().waitFor();

@@ -206,6 +206,52 @@ test('history: 1 s points for an hour, coarser beyond, ranges checked', async ()
   }
 });
 
+test('history kept on disk: a restart keeps it, range=all shows it; a damaged file is set aside', async () => {
+  const dir = daemon.tmpDir('agentd-hist-');
+  const args = ['--health-interval-ms', '200', '--nvml-lib', '/nonexistent/libnvidia-ml.so.1'];
+  let d = await startApi({ dataDir: dir, args });
+  let before;
+  try {
+    await until(async () => (await d.req('GET', '/api/health/history?range=1m')).body.t.length >= 5, 'points before the restart');
+    before = (await d.req('GET', '/api/health/history?range=1m')).body.t;
+  } finally {
+    await d.stop();
+  }
+  assert.ok(fs.statSync(path.join(dir, 'health-history')).size > 0, 'the history file is written at stop');
+  d = await startApi({ dataDir: dir, args });
+  try {
+    const started = Date.now();
+    const all = await d.req('GET', '/api/health/history?range=all');
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.equal(all.body.range, 'all');
+    assert.equal(all.body.stepSec, 1);
+    assert.ok(all.body.rangeSec >= 10);
+    // every point from before the restart is there again, oldest first
+    for (const t of before) assert.ok(all.body.t.includes(t), `point ${t} kept`);
+    assert.ok(all.body.t[0] <= before[0] && before[0] < started);
+    assert.ok(all.body.from <= before[0]);
+    assert.ok(all.body.t.every((t, i) => i === 0 || t >= all.body.t[i - 1]));
+    // and new ones come after them
+    await until(async () => {
+      const x = (await d.req('GET', '/api/health/history?range=all')).body.t;
+      return x[x.length - 1] > before[before.length - 1] && x.length > before.length;
+    }, 'new points after the kept ones');
+  } finally {
+    await d.stop();
+  }
+  // A damaged file: the daemon starts, the history starts empty.
+  fs.writeFileSync(path.join(dir, 'health-history'), 'ADHHIST2 not a history');
+  d = await startApi({ dataDir: dir, args });
+  try {
+    const r = await d.req('GET', '/api/health/history?range=all');
+    assert.equal(r.status, 200);
+    assert.ok(r.body.t.every((t) => t > before[before.length - 1]), 'nothing read from the damaged file');
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('system_health events on the system topic, in the seed\'s shape', async () => {
   const d = await withGpu('temp=66\n');
   try {

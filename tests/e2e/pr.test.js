@@ -12,7 +12,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { runAsync } = require('./lib/daemon');
-const { startApi, assertError } = require('./lib/api');
+const { startApi, assertError, allMessages, commandAgent, until } = require('./lib/api');
 const { git, makeRepo } = require('./lib/gitrepo');
 const github = require('../fixtures/mock-github');
 
@@ -144,6 +144,14 @@ test('a pull request is opened on the forge the remote maps to, and its state an
   assertError(r, 502, 'FORGE_ERROR');
   assert.equal(r.body.error.details.reason, 'forge_auth');
   assert.equal(r.body.error.details.forgeStatus, 401);
+  // No token at all: the stored state, saying why it is not fresh.
+  assert.equal((await req('DELETE', '/api/credentials/github')).status, 200);
+  const before = m.requests.length;
+  r = await req('GET', url);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.refreshError, 'no github token is stored');
+  assert.equal(r.body.number, 1);
+  assert.equal(m.requests.length, before);
 
   // Every request went to the mock's API, each with the token; the token is
   // in no answer and no log line.
@@ -154,7 +162,7 @@ test('a pull request is opened on the forge the remote maps to, and its state an
 });
 
 test('agentd pr create and status', async (t) => {
-  const { m, req, wt, forge, cli } = await setup(t);
+  const { d, m, req, wt, forge, cli } = await setup(t);
   await req('PATCH', '/api/settings', { forge_hosts: { [forge]: { kind: 'github', apiBase: m.url } } });
   await req('PUT', '/api/credentials/github', { apiKey: TOKEN });
   let r = await cli('pr', 'create', 'feat');
@@ -176,7 +184,16 @@ test('agentd pr create and status', async (t) => {
   assert.equal(JSON.parse(r.stdout).checks.state, 'failure');
   r = await cli('pr', 'status', 'nope');
   assert.notEqual(r.status, 0);
-  assert.ok(!JSON.stringify(wt).includes(TOKEN));
+
+  // An agent in the worktree has no way to the token: not in its environment.
+  const id = await commandAgent(d, wt.id, ['sh', '-c', 'env; echo ENV-END']);
+  assert.equal((await req('POST', `/api/agents/${id}/start`, {})).status, 200);
+  const msgs = await until(async () => {
+    const all = await allMessages(d, id);
+    return all.some((x) => String(x.content).includes('ENV-END')) ? all : null;
+  }, 'the agent to print its environment');
+  assert.ok(msgs.some((x) => String(x.content).includes('PATH=')));
+  assert.ok(!JSON.stringify(msgs).includes(TOKEN));
 });
 
 test('GitLab: a merge request, found again on 409, with its pipeline statuses', async (t) => {

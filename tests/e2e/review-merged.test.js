@@ -121,6 +121,17 @@ test('a squash landed elsewhere with git is detected by its tree', async (t) => 
   const merges = await d.req('GET', `/api/worktrees/${wt.id}/merges`);
   assert.equal(merges.body.merges.length, 1);
   assert.equal(merges.body.merges[0].strategy, 'tree');
+  // Found on a ref typed for a look (not the base): shown, not recorded.
+  const side2 = await newWt('side2');
+  commit(side2.path, 't.txt', 'two\n', 'side2 work');
+  git(repo, 'checkout', '-q', '-b', 'scratch');
+  git(repo, 'merge', '--squash', '-q', 'side2');
+  git(repo, 'commit', '-qm', 'squashed side2 on scratch');
+  git(repo, 'checkout', '-q', 'main');
+  r = await d.req('GET', `/api/worktrees/${side2.id}/diff?against=scratch`);
+  assert.equal(r.body.merged.how, 'tree');
+  assert.equal(r.body.merged.record, undefined);
+  assert.deepEqual((await d.req('GET', `/api/worktrees/${side2.id}/merges`)).body.merges, []);
   // The other worktree's work is not found on main: nothing recorded.
   r = await d.req('GET', `/api/worktrees/${other.id}/diff?against=base`);
   assert.equal(r.body.merged.merged, false);

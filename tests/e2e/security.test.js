@@ -139,7 +139,9 @@ function fill(pattern, f) {
     ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
     ['/api/approvals/', f.approval], ['/api/config-schemas/', f.schema], ['/api/configs/', f.config],
     // a provider names no row: every org has its own credential under it
-    ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false]];
+    ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false],
+    // an org's credits: the owner's to grant (403 to any token; seed-003-credits)
+    ['/api/orgs/', 'org_default', false]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
   const hit = ids.find(([prefix]) => pattern.startsWith(prefix));
   if (!hit) return null;

@@ -386,13 +386,15 @@ static void prices_validate_and_look_up(void **state)
     assert_true(ad_price_lookup(p, "gpt-5.5", &pr));
     assert_true(pr.input == 1.25 && pr.output == 10 && pr.cached_input == 0.125);
     assert_true(pr.cache_write == 1.25);                      /* defaults to the input price */
-    assert_false(ad_price_lookup(p, "gpt-5.5-mini", &pr));    /* exact names are exact */
+    assert_false(ad_price_lookup(p, "acme-5.5-mini", &pr));   /* neither set nor built in */
+    assert_false(ad_price_lookup(p, "gemini", &pr));          /* a prefix needs its stem */
     assert_true(ad_price_lookup(p, "gemini-3.8-flash", &pr)); /* the longest prefix wins */
     assert_true(pr.input == 1 && pr.cache_write == 2);
     assert_true(ad_price_lookup(p, "gemini-3.5-flash-lite", &pr));
     assert_true(pr.input == 0.3 && pr.cached_input == 0.3);
     assert_false(ad_price_lookup(p, NULL, &pr));
-    assert_false(ad_price_lookup(NULL, "gpt-5.5", &pr));
+    assert_false(ad_price_lookup(NULL, "acme-5.5", &pr));
+    assert_true(ad_price_lookup(NULL, "gpt-5.5", &pr)); /* built in (test-agent-price.c) */
     json_decref(p);
     const char *bad[] = {"[]",
                          "{\"m\":1}",

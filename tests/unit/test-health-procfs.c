@@ -215,7 +215,10 @@ static void history_keeps_tiers_and_spikes(void **state)
     assert_int_equal(ad_health_range_parse("7d", &sec, &why), 0);
     assert_int_equal(ad_health_range_parse("3600", &sec, &why), 0);
     assert_int_equal(sec, 3600);
-    const char *bad[] = {"", "0", "8d", "5x", "-1h", "1h30m", "9s", "99999999999999999999d"};
+    assert_int_equal(ad_health_range_parse("all", &sec, &why), 0);
+    assert_int_equal(sec, AD_HEALTH_RANGE_ALL);
+    const char *bad[] = {"",    "0",   "8d", "5x", "-1h", "1h30m", "9s", "99999999999999999999d",
+                         "All", "alll"};
     for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
         assert_int_equal(ad_health_range_parse(bad[i], &sec, &why), AD_EINVAL);
     }

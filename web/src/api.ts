@@ -218,6 +218,8 @@ export interface Latency {
 /** GET /api/dashboard/stats */
 export interface DashboardStats {
   totalRuns: number;
+  /** runs still running, whose usage so far is in the tokens and cost */
+  liveRuns?: number;
   succeeded: number;
   failed: number;
   successRate: number | null;
@@ -373,6 +375,10 @@ export const api = {
   refreshWorkspace: (id: string) => request('POST', `/api/workspaces/${enc(id)}/refresh`),
   worktrees: async (workspaceId?: string) =>
     listOf<Worktree>(await request('GET', '/api/worktrees' + (workspaceId ? `?workspaceId=${enc(workspaceId)}` : '')), 'worktrees'),
+  patchWorktree: async (id: string, body: { sortMode?: string; name?: string }) =>
+    objOf<Worktree>(await request('PATCH', `/api/worktrees/${enc(id)}`, body), 'worktree'),
+  reorderWorktrees: (workspaceId: string, ids: string[]) => request('POST', '/api/worktrees/reorder', { workspaceId, ids }),
+  reorderAgents: (worktreeId: string, ids: string[]) => request('POST', '/api/agents/reorder', { worktreeId, ids }),
   createWorktree: async (body: { workspaceId: string; name: string; branch: string; createBranch: boolean; base?: string }) =>
     objOf<Worktree>(await request('POST', '/api/worktrees', body), 'worktree'),
   deleteWorktree: (id: string, force = false) => request('DELETE', `/api/worktrees/${enc(id)}${force ? '?force=true' : ''}`),
@@ -424,6 +430,7 @@ export const api = {
   settings: () => request('GET', '/api/settings'),
   health: () => request<Health>('GET', '/api/health'),
   crews: async () => listOf<Crew>(await request('GET', '/api/crews'), 'crews'),
+  createCrew: (name: string) => request<Crew>('POST', '/api/crews', { name }),
   crewStart: (id: string) => request('POST', `/api/crews/${enc(id)}/start`, {}),
   crewStop: (id: string) => request('POST', `/api/crews/${enc(id)}/stop`),
   dashboardStats: (range: string) => request<DashboardStats>('GET', `/api/dashboard/stats?range=${enc(range)}`),

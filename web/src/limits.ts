@@ -3,6 +3,7 @@
 // refused with 429 USAGE_LIMIT tried again with force once the user agrees.
 import { signal } from '@preact/signals';
 import { api, ApiError, type UsageLimit, type UsageLimits } from './api';
+import { ask } from './confirm';
 
 export const usageLimits = signal<UsageLimits | null>(null);
 
@@ -43,12 +44,16 @@ export function limitNotice(ls: UsageLimits | null): { level: 'warn' | 'over'; t
 
 /** Runs send(false); when the daemon refuses it for a usage limit and the
  * user agrees (ask), runs send(true). */
-export async function withLimitConfirm<T>(send: (force: boolean) => Promise<T>, ask: (msg: string) => boolean = (m) => window.confirm(m)): Promise<T | null> {
+export async function withLimitConfirm<T>(
+  send: (force: boolean) => Promise<T>,
+  askUser: (msg: string) => boolean | Promise<boolean> = (m) =>
+    ask({ title: 'Usage limit reached', body: m, yes: 'Go past the limit', no: 'Not now', danger: true }),
+): Promise<T | null> {
   try {
     return await send(false);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 429 || e.code !== 'USAGE_LIMIT') throw e;
-    if (!ask(`${e.message.replace(/; send force: true to go past it$/, '')}.\n\nGo past the limit this time?`)) return null;
+    if (!(await askUser(`${e.message.replace(/; send force: true to go past it$/, '')}. Go past the limit this time?`))) return null;
     const r = await send(true);
     void loadLimits();
     return r;

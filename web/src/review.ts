@@ -32,11 +32,48 @@ export function reviewMessage(list: ReviewComment[], against?: string): string {
   return `Review comments on your changes${where}. Please address each one:\n\n${parts.join('\n\n')}`;
 }
 
-export function conflictMessage(branch: string, into: string, files: string[]): string {
+// what: the refused action, a merge into or a rebase onto `into`.
+export function conflictMessage(branch: string, into: string, files: string[], what: 'Merge' | 'Rebase' = 'Merge'): string {
   const list = files.length > 0 ? files.map((f) => `- ${f}`).join('\n') : '- (git did not name the files)';
+  const action = what === 'Rebase' ? `Rebasing ${branch || 'your branch'} onto ${into}` : `Merging ${branch || 'your branch'} into ${into}`;
   return (
-    `Merging ${branch || 'your branch'} into ${into} conflicts in:\n${list}\n\n` +
+    `${action} conflicts in:\n${list}\n\n` +
     `Please bring ${into} into your branch (rebase onto it, or merge it), resolve these conflicts, ` +
     `and commit, so that the merge goes through cleanly.`
   );
+}
+
+// Unsent comments are kept by this browser per worktree, so a reload or a
+// visit to another page does not lose a review half written.
+const KEY = (worktreeId: string) => `agentd.review.${worktreeId}`;
+
+interface Store {
+  getItem(k: string): string | null;
+  setItem(k: string, v: string): void;
+  removeItem(k: string): void;
+}
+
+export function loadComments(worktreeId: string, store: Store | undefined = globalThis.localStorage): Record<string, ReviewComment> {
+  try {
+    const v = JSON.parse(store?.getItem(KEY(worktreeId)) || '{}');
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+    const out: Record<string, ReviewComment> = {};
+    for (const [k, c] of Object.entries(v as Record<string, any>)) {
+      if (c && typeof c.path === 'string' && typeof c.text === 'string' && typeof c.line === 'number') {
+        out[k] = { key: k, path: c.path, line: c.line, removed: !!c.removed, quote: String(c.quote ?? ''), text: c.text };
+      }
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+export function saveComments(worktreeId: string, comments: Record<string, ReviewComment>, store: Store | undefined = globalThis.localStorage) {
+  try {
+    if (Object.keys(comments).length === 0) store?.removeItem(KEY(worktreeId));
+    else store?.setItem(KEY(worktreeId), JSON.stringify(comments));
+  } catch {
+    /* full or private: kept for this page only */
+  }
 }

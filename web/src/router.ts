@@ -1,5 +1,5 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
-// #/grid, #/analytics, #/health, #/settings, #/chats[/:id], #/projects[/:id],
+// #/grid, #/analytics, #/health, #/settings[/:section], #/chats[/:id], #/projects[/:id],
 // #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
@@ -15,7 +15,7 @@ export type Route =
   | { page: 'definitions'; id?: string }
   | { page: 'analytics' }
   | { page: 'health' }
-  | { page: 'settings' };
+  | { page: 'settings'; id?: string };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
@@ -28,7 +28,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'definitions') return parts[1] ? { page: 'definitions', id: parts[1] } : { page: 'definitions' };
   if (parts[0] === 'analytics') return { page: 'analytics' };
   if (parts[0] === 'health') return { page: 'health' };
-  if (parts[0] === 'settings') return { page: 'settings' };
+  if (parts[0] === 'settings') return parts[1] ? { page: 'settings', id: parts[1] } : { page: 'settings' };
   return { page: 'home' };
 }
 

@@ -2,6 +2,7 @@
 // UI calls. Events go through `reduce` (events.ts) in small batches; while
 // a snapshot is being reloaded, events are held back and applied on top of
 // it afterwards, so nothing is missed and nothing shows twice.
+import { modelPrices } from './prices';
 import { batch, computed, signal } from '@preact/signals';
 import { loadLimits } from './limits';
 import { playChime, soundEnabled, wantsChime } from './attention';
@@ -205,7 +206,9 @@ export async function loadTree() {
 
 export async function loadSettings() {
   try {
-    setSettings(normalizeSettings(await api.settings()));
+    const raw: any = await api.settings();
+    setSettings(normalizeSettings(raw));
+    modelPrices.value = raw && typeof raw.model_prices === 'object' && raw.model_prices ? raw.model_prices : {};
     applyTheme();
   } catch {
     /* defaults stay; the settings page shows the error when opened */

@@ -18,7 +18,10 @@ export interface Worktree {
   path?: string;
   isMain?: boolean;
   displayOrder?: number;
+  // How its agents are listed: free (dragged order), status or name.
+  sortMode?: 'free' | 'status' | 'name';
   baseBranch?: string;
+  createdAt?: string;
 }
 
 export interface Agent {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lineKey, parsePatch, splitRows } from '../src/diffparse';
 import { langOf, tokenize } from '../src/highlight';
-import { commentOn, conflictMessage, reviewMessage } from '../src/review';
+import { commentOn, conflictMessage, loadComments, reviewMessage, saveComments } from '../src/review';
 
 const PATCH = [
   'diff --git a/src/a.ts b/src/a.ts',
@@ -80,6 +80,7 @@ describe('the review message', () => {
     const m = conflictMessage('feat', 'main', ['a.txt', 'src/b.c']);
     expect(m).toContain('Merging feat into main conflicts in:\n- a.txt\n- src/b.c\n');
     expect(m).toMatch(/resolve these conflicts/);
+    expect(conflictMessage('feat', 'main', [], 'Rebase')).toMatch(/^Rebasing feat onto main conflicts in:\n- \(git did not name the files\)/);
   });
 });
 
@@ -116,5 +117,28 @@ describe('links from a forge', () => {
     expect(safeUrl(' JAVASCRIPT:alert(1)')).toBeUndefined();
     expect(safeUrl('data:text/html,x')).toBeUndefined();
     expect(safeUrl(undefined)).toBeUndefined();
+  });
+});
+
+describe('unsent comments', () => {
+  const mem = () => {
+    const m = new Map<string, string>();
+    return { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v), removeItem: (k: string) => void m.delete(k), m };
+  };
+  it('are kept per worktree and dropped once none is left', () => {
+    const st = mem();
+    const c = commentOn('a.ts', { kind: 'add', text: 'x', newNo: 3 }, 'a.ts:3', 'fix');
+    saveComments('wt_1', { 'a.ts:3': c }, st);
+    expect(loadComments('wt_1', st)).toEqual({ 'a.ts:3': c });
+    expect(loadComments('wt_2', st)).toEqual({});
+    saveComments('wt_1', {}, st);
+    expect(st.m.size).toBe(0);
+  });
+  it('survive a damaged store as nothing', () => {
+    const st = mem();
+    st.setItem('agentd.review.wt_1', '{not json');
+    expect(loadComments('wt_1', st)).toEqual({});
+    st.setItem('agentd.review.wt_1', JSON.stringify({ k: { path: 'a', text: 1, line: 'x' }, j: { path: 'b', text: 'ok', line: 2 } }));
+    expect(Object.keys(loadComments('wt_1', st))).toEqual(['j']);
   });
 });

@@ -9,7 +9,7 @@ import { route } from '../router';
 import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
-import { AgentBadge, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { AgentBadge, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { HealthPage } from './HealthPage';
 import { Home } from './Home';
 import { Login } from './Login';
@@ -254,8 +254,9 @@ export function App() {
         )}
         {r.page === 'analytics' && <Analytics />}
         {r.page === 'health' && <HealthPage />}
-        {r.page === 'settings' && <SettingsPage />}
+        {r.page === 'settings' && <SettingsPage section={r.id} />}
       </main>
+      <ConfirmHost />
       <div class="toasts" aria-live="polite" aria-relevant="additions">
         {toasts.value.map((t) => (
           <div key={t.id} class={`toast glass toast-${t.level}`} role={t.level === 'error' ? 'alert' : 'status'}>

@@ -13,6 +13,7 @@ import { renderMarkdown } from '../markdown';
 import { go } from '../router';
 import { type ChatMessage, namesFiles, toolCallText } from '../workbench';
 import { useChat } from './useChat';
+import { costOrNoPrice, modelPrices } from '../prices';
 import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
@@ -23,11 +24,11 @@ const MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
 
 // ---- one chat ---------------------------------------------------------------------
 
-function Usage({ m }: { m: ChatMessage }) {
+function Usage({ m, model }: { m: ChatMessage; model: string }) {
   if (m.role !== 'assistant' || m.status === 'streaming') return null;
   return (
     <div class="chat-usage muted small" data-testid="answer-usage">
-      {fmtInt(m.inputTokens || 0)} in · {fmtInt(m.outputTokens || 0)} out · {fmtCost(m.costUsd || 0)}
+      {fmtInt(m.inputTokens || 0)} in · {fmtInt(m.outputTokens || 0)} out · {costOrNoPrice(m.costUsd, model, modelPrices.value, fmtCost)}
       {m.status !== 'complete' && <span class={`badge badge-sm status-${m.status}`}> {m.status}</span>}
     </div>
   );
@@ -83,7 +84,7 @@ function SaveFiles({ chatId, m }: { chatId: string; m: ChatMessage }) {
   );
 }
 
-function Bubble({ m, chatId }: { m: ChatMessage; chatId: string }) {
+function Bubble({ m, chatId, model }: { m: ChatMessage; chatId: string; model: string }) {
   return (
     <div class={`chat-msg chat-${m.role}`} data-status={m.status} data-testid={`msg-${m.role}`}>
       <div class="chat-role small muted">{m.role === 'user' ? 'You' : 'Claude'}</div>
@@ -102,7 +103,7 @@ function Bubble({ m, chatId }: { m: ChatMessage; chatId: string }) {
           ))}
         </ul>
       )}
-      <Usage m={m} />
+      <Usage m={m} model={model} />
       <SaveFiles chatId={chatId} m={m} />
     </div>
   );
@@ -141,6 +142,9 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
   return (
     <section class="chat-view" aria-label="Chat">
       <div class="page-head">
+        <a class="chat-back" href="#/chats">
+          ← Chats
+        </a>
         <h2 class="panel-title">{c.title || 'New chat'}</h2>
         <span class="muted small">
           {c.model}
@@ -171,7 +175,7 @@ function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
         )}
         {msgs.value.length === 0 && <p class="muted">Say something to start.</p>}
         {msgs.value.map((m) => (
-          <Bubble key={m.id} m={m} chatId={id} />
+          <Bubble key={m.id} m={m} chatId={id} model={c.model} />
         ))}
         <div ref={end} />
       </div>
@@ -340,21 +344,43 @@ export default function ChatsPage({ id }: { id?: string }) {
     }
   };
   useEffect(() => void load(), []);
+  // Once set up (a key saved), the conversation gets the screen: the key's
+  // panel folds away (API keys brings it back) and, with a chat open, the
+  // new-chat form waits behind its button.
+  const keyed = useSignal<boolean | null>(null);
+  const showKeys = useSignal(false);
+  const newOpen = useSignal(false);
+  const keysShown = keyed.value !== true || showKeys.value;
+  const formShown = !id || newOpen.value;
   return (
-    <div class="page chats-page">
+    <div class={`page chats-page${id ? ' has-chat' : ''}`}>
       <div class="page-head">
         <h1 class="page-title">Chats</h1>
         <WorkbenchNav at="chats" />
+        {keyed.value && (
+          <button class="btn btn-sm" aria-expanded={showKeys.value} onClick={() => (showKeys.value = !showKeys.value)}>
+            API keys
+          </button>
+        )}
       </div>
-      <Credentials />
+      <div hidden={!keysShown}>
+        <Credentials onChange={(ok) => (keyed.value = ok)} />
+      </div>
       <div class="chats-grid">
         <aside class="chats-side">
-          <NewChat
-            onCreated={(c) => {
-              void load();
-              go(`/chats/${c.id}`);
-            }}
-          />
+          {formShown ? (
+            <NewChat
+              onCreated={(c) => {
+                newOpen.value = false;
+                void load();
+                go(`/chats/${c.id}`);
+              }}
+            />
+          ) : (
+            <button class="btn btn-primary new-chat-open" onClick={() => (newOpen.value = true)}>
+              + New chat
+            </button>
+          )}
           {err.value && <ErrorState message={err.value} onRetry={() => void load()} />}
           {chats.value && chats.value.length === 0 && <Empty title="No chats yet">Start one above.</Empty>}
           <ul class="chat-list" aria-label="Chats">
@@ -363,7 +389,7 @@ export default function ChatsPage({ id }: { id?: string }) {
                 <a href={`#/chats/${c.id}`}>{c.title || 'New chat'}</a>
                 <span class="muted small">
                   {' '}
-                  {ago(c.updatedAt)} · {fmtCost(c.costUsd)}
+                  {ago(c.updatedAt)} · {costOrNoPrice(c.costUsd, c.model, modelPrices.value, fmtCost)}
                 </span>
               </li>
             ))}

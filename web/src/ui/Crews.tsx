@@ -11,7 +11,7 @@ import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, t
 import { useEffect } from 'preact/hooks';
 import { api, type Crew, type DashboardStats } from '../api';
 import { go } from '../router';
-import { agentList, conn, runsTick, socket, toast } from '../store';
+import { agentList, conn, runsTick, socket, toast, upsertAgent } from '../store';
 import type { Agent, Envelope } from '../types';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
@@ -42,7 +42,7 @@ function StatCards({ stats, err, onRetry }: { stats: DashboardStats | null; err:
     ['Runs', fmtInt(stats.totalRuns), `${fmtInt(stats.succeeded)} succeeded, ${fmtInt(stats.failed)} failed`],
     ['Success rate', stats.successRate === null ? '—' : `${Math.round(stats.successRate * 100)}%`, 'of runs that passed or failed'],
     ['Latency', ms(stats.latency.run.p50Ms), `p95 ${ms(stats.latency.run.p95Ms)}; tools p50 ${ms(stats.latency.tool.p50Ms)}`],
-    ['Tokens', fmtInt(stats.totalTokens), fmtCost(stats.costUsd)],
+    ['Tokens', fmtInt(stats.totalTokens), `${fmtCost(stats.costUsd)}${stats.liveRuns ? `, ${fmtInt(stats.liveRuns)} running now included` : ''}`],
     ['Active crews', fmtInt(stats.activeCrews), 'with an agent alive'],
   ];
   return (
@@ -143,8 +143,9 @@ function CrewGraph({ crew }: { crew: Crew }) {
           </button>
         </div>
       </div>
+      <CrewMembers crew={crew} agents={agents} />
       {agents.length === 0 ? (
-        <Empty title="No agents in this crew">Give an agent this crew (crewId) to see its tool calls here.</Empty>
+        <Empty title="No agents in this crew">Add an agent above to see its tool calls here, live.</Empty>
       ) : (
         <svg viewBox={`0 0 ${W} ${H}`} class="graph" role="img" aria-label="Agents and their tool calls">
           {agents.map((a) => {
@@ -183,6 +184,105 @@ function CrewGraph({ crew }: { crew: Crew }) {
         </svg>
       )}
     </section>
+  );
+}
+
+// ---- members -----------------------------------------------------------------
+
+/** The crew's agents with a way out each, and a picker to add one. */
+function CrewMembers({ crew, agents }: { crew: Crew; agents: Agent[] }) {
+  const pick = useSignal('');
+  const busy = useSignal(false);
+  const others = agentList.value.filter((a) => !a.deletedAt && a.crewId !== crew.id);
+  const move = async (id: string, crewId: string | null) => {
+    busy.value = true;
+    try {
+      upsertAgent(await api.patchAgent(id, { crewId }));
+      pick.value = '';
+    } catch (e) {
+      toast('error', crewId ? 'Not added' : 'Not removed', errText(e));
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <div class="crew-members">
+      <ul class="crew-member-list" aria-label={`Agents of ${crew.name}`}>
+        {agents.map((a) => (
+          <li key={a.id} data-agent={a.id}>
+            <a href={`#/agents/${a.id}`}>{a.name}</a>
+            <button
+              class="icon-btn"
+              aria-label={`Remove ${a.name} from ${crew.name}`}
+              title="Remove from the crew"
+              disabled={busy.value}
+              onClick={() => void move(a.id, null)}
+            >
+              ×
+            </button>
+          </li>
+        ))}
+      </ul>
+      <form
+        class="row-form"
+        aria-label="Add an agent to the crew"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (pick.value) void move(pick.value, crew.id);
+        }}
+      >
+        <select aria-label="Agent to add" value={pick.value} onChange={(e) => (pick.value = e.currentTarget.value)} disabled={!others.length}>
+          <option value="">{others.length ? 'Pick an agent…' : 'Every agent is in this crew'}</option>
+          {others.map((a) => (
+            <option key={a.id} value={a.id}>
+              {a.name}
+              {a.crewId ? ' (in another crew)' : ''}
+            </option>
+          ))}
+        </select>
+        <button type="submit" class="btn btn-sm" disabled={!pick.value || busy.value}>
+          Add to crew
+        </button>
+      </form>
+    </div>
+  );
+}
+
+/** A new crew by its name; opens it. */
+function NewCrew({ onCreated }: { onCreated: (c: Crew) => void }) {
+  const name = useSignal('');
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  return (
+    <form
+      class="row-form new-crew"
+      aria-label="New crew"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        if (!name.value.trim()) return;
+        busy.value = true;
+        err.value = null;
+        try {
+          const c = await api.createCrew(name.value.trim());
+          name.value = '';
+          onCreated(c);
+        } catch (x) {
+          err.value = errText(x);
+        } finally {
+          busy.value = false;
+        }
+      }}
+    >
+      <input aria-label="Crew name" placeholder="New crew name" maxLength={127} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
+      <button type="submit" class="btn btn-sm btn-primary" disabled={busy.value || !name.value.trim()}>
+        Create
+      </button>
+      {err.value && (
+        <div class="form-error" role="alert">
+          {err.value}
+        </div>
+      )}
+    </form>
   );
 }
 
@@ -225,7 +325,17 @@ export default function Crews({ id }: { id?: string }) {
     const t = setTimeout(() => void loadStats(), 300);
     return () => clearTimeout(t);
   }, [tick]);
+  // An agent's usage moves at each turn's end (as its page and the list
+  // show): the cards follow, so they never lag behind the rest of the app.
+  const spent = agentList.value.reduce((n, a) => n + (a.totalTokens || 0), 0);
+  useEffect(() => {
+    if (tick === 0 && stats.value === null) return;
+    const t = setTimeout(() => void loadStats(), 300);
+    return () => clearTimeout(t);
+  }, [spent]);
   const open = (crews.value || []).find((c) => c.id === id) || null;
+  const members = new Map<string, number>();
+  for (const a of agentList.value) if (a.crewId && !a.deletedAt) members.set(a.crewId, (members.get(a.crewId) || 0) + 1);
   return (
     <div class="page crews">
       <div class="page-head">
@@ -240,17 +350,30 @@ export default function Crews({ id }: { id?: string }) {
           <h2>Crews</h2>
           {err.value && <ErrorState message={err.value} onRetry={load} />}
           {!err.value && crews.value === null && <Spinner label="Loading crews…" />}
-          {crews.value && crews.value.length === 0 && <Empty title="No crews yet">Make one with POST /api/crews {'{name}'}.</Empty>}
+          <NewCrew
+            onCreated={(c) => {
+              crews.value = [...(crews.value || []).filter((x) => x.id !== c.id), c];
+              go(`/crews/${c.id}`);
+            }}
+          />
+          {crews.value && crews.value.length === 0 && <Empty title="No crews yet">Name one above, then add agents to it.</Empty>}
           <ul>
-            {(crews.value || []).map((c) => (
-              <li key={c.id}>
-                <a href={`#/crews/${c.id}`} class={c.id === id ? 'active' : ''} data-crew={c.id}>
-                  <span class={`crew-dot crew-${c.status}`} data-status={c.status} aria-label={c.status} />
-                  {c.name}
-                  <span class="muted"> {c.agentCount ?? 0} agents</span>
-                </a>
-              </li>
-            ))}
+            {(crews.value || []).map((c) => {
+              // The same agents the rest of the app shows (live), not a count from the list's load.
+              const n = members.get(c.id) || 0;
+              return (
+                <li key={c.id}>
+                  <a href={`#/crews/${c.id}`} class={c.id === id ? 'active' : ''} data-crew={c.id}>
+                    <span class={`crew-dot crew-${c.status}`} data-status={c.status} aria-label={c.status} />
+                    {c.name}
+                    <span class="muted crew-count">
+                      {' '}
+                      {n} agent{n === 1 ? '' : 's'}
+                    </span>
+                  </a>
+                </li>
+              );
+            })}
           </ul>
         </section>
         {open ? <CrewGraph crew={open} /> : <Empty title="Pick a crew">Its agents and their tool calls show here, live.</Empty>}

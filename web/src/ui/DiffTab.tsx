@@ -12,7 +12,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, ApiError, type PullRequest } from '../api';
 import type { DiffLine } from '../diffparse';
-import { commentOn, conflictMessage, reviewMessage, type ReviewComment } from '../review';
+import { commentOn, conflictMessage, loadComments, reviewMessage, saveComments, type ReviewComment } from '../review';
 import { loadTree, toast, worktrees } from '../store';
 import { go } from '../router';
 import { ago, errText } from './common';
@@ -26,6 +26,7 @@ interface Refusal {
   message: string;
   files: string[];
   reason?: string;
+  what: string; // the action refused
 }
 
 const LAYOUT_KEY = 'agentd.diffLayout';
@@ -48,7 +49,7 @@ function refusalOf(what: string, e: unknown): Refusal | null {
     target_conflict: `${what}: an untracked file in the target worktree is in the way — nothing was changed`,
     moved: `${what}: the branch moved meanwhile — try again`,
   };
-  return { title: titles[d.reason] || `${what} refused`, message: e.message, files, reason: d.reason };
+  return { title: titles[d.reason] || `${what} refused`, message: e.message, files, reason: d.reason, what };
 }
 
 export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?: string }) {
@@ -65,7 +66,7 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
   const prAsk = useSignal<{ title: string; body?: string; draft: boolean } | null>(null); // the pull request last asked for
   const needToken = useSignal<string | null>(null); // the forge whose token is missing
   const layout = useSignal<Layout>(savedLayout());
-  const comments = useSignal<Record<string, ReviewComment>>({});
+  const comments = useSignal<Record<string, ReviewComment>>(loadComments(worktreeId));
   const pr = useSignal<PullRequest | null>(null);
   const wt = (worktrees.value || []).find((w) => w.id === worktreeId);
   const baseName = wt?.baseBranch || '';
@@ -144,11 +145,19 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
       /* private mode: remembered for this page only */
     }
   };
+  // Unsent comments are this browser's, per worktree (a reload keeps them).
+  const setComments = (next: Record<string, ReviewComment>) => {
+    comments.value = next;
+    saveComments(worktreeId, next);
+  };
+  useEffect(() => {
+    comments.value = loadComments(worktreeId);
+  }, [worktreeId]);
   const onComment = (key: string, line: DiffLine, text: string | null) => {
     const next = { ...comments.value };
     if (text === null) delete next[key];
     else if (sel.value) next[key] = commentOn(sel.value, line, key, text);
-    comments.value = next;
+    setComments(next);
   };
   const count = Object.keys(comments.value).length;
   const sendReview = () =>
@@ -156,14 +165,14 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
       'Review',
       async () => {
         await api.send(agentId!, reviewMessage(Object.values(comments.value), view.value === 'base' ? review.value?.against : undefined));
-        comments.value = {};
+        setComments({});
       },
       () => `${count} comment${count === 1 ? '' : 's'} sent to the agent`,
     );
   const askFix = (rf: Refusal) =>
     act(
       'Ask the agent',
-      () => api.send(agentId!, conflictMessage(wt?.branch || '', into, rf.files)),
+      () => api.send(agentId!, conflictMessage(wt?.branch || '', into, rf.files, rf.what === 'Rebase' ? 'Rebase' : 'Merge')),
       () => 'Asked the agent to fix the conflict',
     );
   // Opens the pull request; a forge with no token stored asks for one first.
@@ -334,7 +343,7 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
           <button class="btn btn-sm btn-primary" disabled={busy.value} onClick={() => void sendReview()}>
             Send {count === 1 ? 'the comment' : `${count} comments`} to the agent
           </button>
-          <button class="btn btn-sm" onClick={() => (comments.value = {})}>
+          <button class="btn btn-sm" onClick={() => setComments({})}>
             Discard
           </button>
         </div>

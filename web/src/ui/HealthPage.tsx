@@ -15,7 +15,7 @@ import { JobsPanel } from './Jobs';
 import { ServicesPanel } from './Services';
 import { useHealth, useHealthHistory } from './useHealth';
 
-export const RANGES = ['5m', '15m', '1h', '6h', '24h', '7d'];
+export const RANGES = ['5m', '15m', '1h', '6h', '24h', '7d', 'all'];
 
 /** The requirements checklist (admin tokens: the check runs --version). */
 export function RequirementsPanel() {

@@ -3,6 +3,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { agentList, loadError, loadRuns, loadTree, runsByAgent, usageToday, workspaces } from '../store';
+import { FirstRun, onboardingComplete } from './FirstRun';
 import type { Agent, Run } from '../types';
 import { formatDuration } from '../events';
 import { isUnseen, needsYou, seenMarks } from '../attention';
@@ -90,6 +91,7 @@ export function Home() {
   return (
     <div class="page home">
       <h1 class="page-title">Overview</h1>
+      {workspaces.value.length === 0 && !onboardingComplete.value && <FirstRun />}
       <div class="cards">
         <Card label="Running" value={String(running.length)} tone="running" sub={runningSub(running, openRuns)} />
         <Card

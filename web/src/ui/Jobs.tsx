@@ -8,9 +8,10 @@ import { splitArgs } from '../tasks';
 import { toast } from '../store';
 import { ago, Badge, ErrorState, errText, FormFooter } from './common';
 import { useJobs } from './useHealth';
+import { environment } from '../environment';
 
 function NewJob({ onClose, onStarted }: { onClose: () => void; onStarted: () => void }) {
-  const name = useSignal('');
+  const name = useSignal(environment.value); // a discovery job is named after its environment
   const command = useSignal('');
   const cwd = useSignal('');
   const busy = useSignal(false);

@@ -1,5 +1,9 @@
 // Settings of the Store issue, validated like the server validates them
-// (types and ranges); the server's own refusal is shown too.
+// (types and ranges); the server's own refusal is shown too. In the
+// training seed's sections (SettingsSections.tsx): General, Synthetic Eye
+// (services and their thresholds), Discovery (jobs), Training
+// (hyper-parameter configs) and Advanced (keys, tokens, health thresholds,
+// the system and its requirements).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, type Health } from '../api';
@@ -11,8 +15,13 @@ import { errText, ErrorState, Spinner } from './common';
 import { Credentials } from './Credentials';
 import { RequirementsPanel } from './HealthPage';
 import { TokensPanel } from './Tokens';
+import { ConfigEditor } from './ConfigEditor';
+import { JobsPanel } from './Jobs';
+import { ServicesPanel } from './Services';
+import { EnvironmentPicker, SECTION_OF, SectionNav, SECTIONS, sectionOf } from './SettingsSections';
 
-export function SettingsPage() {
+export function SettingsPage({ section }: { section?: string }) {
+  const sec = sectionOf(section);
   const form = useSignal<Record<string, unknown>>({ ...settings.value });
   const errors = useSignal<Record<string, string>>({});
   const serverErr = useSignal<string | null>(null);
@@ -78,90 +87,108 @@ export function SettingsPage() {
   return (
     <div class="page settings">
       <h1 class="page-title">Settings</h1>
-      <form class="panel glass form settings-form" onSubmit={save} noValidate>
-        {SETTINGS.filter((s) => s.key !== 'notifications').map((s) => (
-          <div class={`setting${errors.value[s.key] ? ' invalid' : ''}`} key={s.key}>
-            <label for={`set-${s.key}`}>
-              <span class="setting-label">{s.label}</span>
-              <span class="setting-help">{s.help}</span>
-            </label>
-            {s.type === 'boolean' && (
-              <input
-                id={`set-${s.key}`}
-                name={s.key}
-                type="checkbox"
-                class="switch"
-                checked={!!form.value[s.key]}
-                onChange={(e) => set(s.key, e.currentTarget.checked)}
-              />
-            )}
-            {s.type === 'enum' && (
-              <select id={`set-${s.key}`} name={s.key} value={String(form.value[s.key])} onChange={(e) => set(s.key, e.currentTarget.value)}>
-                {s.options!.map((o) => (
-                  <option key={o} value={o}>
-                    {o}
-                  </option>
-                ))}
-              </select>
-            )}
-            {s.type === 'number' && (
-              <input
-                id={`set-${s.key}`}
-                name={s.key}
-                type="number"
-                inputMode="numeric"
-                min={s.min}
-                max={s.max}
-                value={String(form.value[s.key] ?? '')}
-                onInput={(e) => set(s.key, e.currentTarget.value)}
-                aria-invalid={!!errors.value[s.key]}
-                aria-describedby={errors.value[s.key] ? `err-${s.key}` : undefined}
-              />
-            )}
-            {errors.value[s.key] && (
-              <div class="field-error" id={`err-${s.key}`} role="alert">
-                {errors.value[s.key]}
+      <div class="settings-layout">
+        <SectionNav current={sec} />
+        <div class="settings-body" data-section={sec}>
+          <h2 class="settings-section-title">{SECTIONS.find((x) => x.id === sec)!.label}</h2>
+          {sec === 'general' && <EnvironmentPicker />}
+          {sec === 'synthetic-eye' && <ServicesPanel t={health.value?.thresholds || {}} />}
+          {sec === 'discovery' && <JobsPanel />}
+          {sec === 'training' && <ConfigEditor />}
+          {SETTINGS.some((s) => SECTION_OF(s.key) === sec) && (
+            <form class="panel glass form settings-form" onSubmit={save} noValidate>
+              {SETTINGS.filter((s) => s.key !== 'notifications' && SECTION_OF(s.key) === sec).map((s) => (
+                <div class={`setting${errors.value[s.key] ? ' invalid' : ''}`} key={s.key}>
+                  <label for={`set-${s.key}`}>
+                    <span class="setting-label">{s.label}</span>
+                    <span class="setting-help">{s.help}</span>
+                  </label>
+                  {s.type === 'boolean' && (
+                    <input
+                      id={`set-${s.key}`}
+                      name={s.key}
+                      type="checkbox"
+                      class="switch"
+                      checked={!!form.value[s.key]}
+                      onChange={(e) => set(s.key, e.currentTarget.checked)}
+                    />
+                  )}
+                  {s.type === 'enum' && (
+                    <select id={`set-${s.key}`} name={s.key} value={String(form.value[s.key])} onChange={(e) => set(s.key, e.currentTarget.value)}>
+                      {s.options!.map((o) => (
+                        <option key={o} value={o}>
+                          {o}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                  {s.type === 'number' && (
+                    <input
+                      id={`set-${s.key}`}
+                      name={s.key}
+                      type="number"
+                      inputMode="numeric"
+                      min={s.min}
+                      max={s.max}
+                      value={String(form.value[s.key] ?? '')}
+                      onInput={(e) => set(s.key, e.currentTarget.value)}
+                      aria-invalid={!!errors.value[s.key]}
+                      aria-describedby={errors.value[s.key] ? `err-${s.key}` : undefined}
+                    />
+                  )}
+                  {errors.value[s.key] && (
+                    <div class="field-error" id={`err-${s.key}`} role="alert">
+                      {errors.value[s.key]}
+                    </div>
+                  )}
+                </div>
+              ))}
+              {sec === 'general' && <NotificationsSetting />}
+              {sec === 'general' && (
+                <div class="setting">
+                  <label for="set-sound">
+                    <span class="setting-label">Sound when an agent waits</span>
+                    <span class="setting-help">A short chime as an agent starts waiting for input. This browser only; applies at once.</span>
+                  </label>
+                  <input
+                    id="set-sound"
+                    type="checkbox"
+                    class="switch"
+                    checked={sound.value}
+                    onChange={(e) => {
+                      sound.value = e.currentTarget.checked;
+                      setSoundEnabled(sound.value);
+                      if (sound.value) playChime(); // what it sounds like (and audio unlocked by this click)
+                    }}
+                  />
+                </div>
+              )}
+              {serverErr.value && (
+                <div class="form-error" role="alert">
+                  agentd refused: {serverErr.value}
+                </div>
+              )}
+              <div class="form-actions">
+                <button type="button" class="btn" onClick={() => ((form.value = { ...settings.value }), (errors.value = {}))}>
+                  Reset
+                </button>
+                <button type="submit" class="btn btn-primary" disabled={saving.value || Object.keys(errors.value).length > 0}>
+                  {saving.value ? 'Saving…' : 'Save settings'}
+                </button>
               </div>
-            )}
-          </div>
-        ))}
-        <NotificationsSetting />
-        <div class="setting">
-          <label for="set-sound">
-            <span class="setting-label">Sound when an agent waits</span>
-            <span class="setting-help">A short chime as an agent starts waiting for input. This browser only; applies at once.</span>
-          </label>
-          <input
-            id="set-sound"
-            type="checkbox"
-            class="switch"
-            checked={sound.value}
-            onChange={(e) => {
-              sound.value = e.currentTarget.checked;
-              setSoundEnabled(sound.value);
-              if (sound.value) playChime(); // what it sounds like (and audio unlocked by this click)
-            }}
-          />
+            </form>
+          )}
+          {sec === 'advanced' && (
+            <>
+              <Credentials provider="anthropic" />
+              <Credentials provider="openai" />
+              {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
+              {health.value && <SystemPanel h={health.value} />}
+              {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <RequirementsPanel /> : null}
+            </>
+          )}
         </div>
-        {serverErr.value && (
-          <div class="form-error" role="alert">
-            agentd refused: {serverErr.value}
-          </div>
-        )}
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={() => ((form.value = { ...settings.value }), (errors.value = {}))}>
-            Reset
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={saving.value || Object.keys(errors.value).length > 0}>
-            {saving.value ? 'Saving…' : 'Save settings'}
-          </button>
-        </div>
-      </form>
-      <Credentials provider="anthropic" />
-      <Credentials provider="openai" />
-      {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
-      {health.value && <SystemPanel h={health.value} />}
-      {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <RequirementsPanel /> : null}
+      </div>
     </div>
   );
 }

@@ -14,6 +14,8 @@ import { AgentBadge, AgentCost, errText, ExecutorModeRow, FormFooter, Modal, Spi
 import { lazy, Suspense } from 'preact/compat';
 import { SHELL_ARGV, splitArgs } from '../tasks';
 import { setCollapsed } from '../shell';
+import { sortAgents, sortWorktrees } from '../order';
+import { dragRow, SortModeSelect } from './Reorder';
 
 // Dialogs of issue #14, loaded when first opened.
 const NewTask = lazy(() => import('./NewTask'));
@@ -103,7 +105,8 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
       {wss && wss.length === 0 && <div class="state state-empty side-empty">No workspace yet. Add a git repository by its path to run agents in it.</div>}
       <ul class="tree" role="tree">
         {(wss || []).map((w) => {
-          const myWts = wts.filter((t) => t.workspaceId === w.id);
+          const myWts = sortWorktrees(wts.filter((t) => t.workspaceId === w.id));
+          const wtOrder = myWts.filter((t) => !t.isMain).map((t) => t.id);
           const wtIds = new Set(myWts.map((t) => t.id));
           const myAgents = agents.filter((a) => wtIds.has(a.worktreeId));
           return (
@@ -131,9 +134,14 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
               <ul role="group">
                 {myWts.length === 0 && <li class="muted small pad">No worktrees found.</li>}
                 {myWts.map((t) => {
-                  const ta = myAgents.filter((a) => a.worktreeId === t.id);
+                  const ta = sortAgents(
+                    myAgents.filter((a) => a.worktreeId === t.id),
+                    t.sortMode,
+                  );
+                  const agOrder = ta.map((a) => a.id);
+                  const free = (t.sortMode || 'free') === 'free';
                   return (
-                    <li key={t.id} role="treeitem" class="wt">
+                    <li key={t.id} role="treeitem" class="wt" {...(t.isMain ? {} : dragRow('worktree', w.id, t.id, wtOrder))}>
                       <div class="wt-row">
                         <span class="wt-name" title={(t.path || '') + (t.baseBranch ? ` · base ${t.baseBranch}` : '')}>
                           <span class="branch-icon" aria-hidden="true">
@@ -143,6 +151,7 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                           {t.branch && t.branch !== t.name && <span class="muted small"> {t.branch}</span>}
                         </span>
                         <Counts agents={ta} />
+                        {ta.length > 1 && <SortModeSelect wt={t} />}
                         <button class="icon-btn" title="Open a shell here" aria-label={`Shell in ${t.name}`} onClick={() => void shell(t)}>
                           ›_
                         </button>
@@ -157,7 +166,7 @@ export function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                       </div>
                       <ul role="group">
                         {ta.map((a) => (
-                          <li key={a.id} role="treeitem">
+                          <li key={a.id} role="treeitem" {...(free ? dragRow('agent', t.id, a.id, agOrder) : {})}>
                             <a
                               href={`#/agents/${a.id}`}
                               class={`agent-link${current === a.id ? ' active' : ''}${ACTIVE.has(a.status) ? ' live' : ''}`}

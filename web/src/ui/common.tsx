@@ -6,6 +6,7 @@ import { createPortal } from 'preact/compat';
 import type { Signal } from '@preact/signals';
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { badgeStatus, isUnseen, needsYou, seenMarks } from '../attention';
+import { question } from '../confirm';
 
 const STATUS_LABEL: Record<string, string> = {
   running: 'Running',
@@ -130,6 +131,25 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
       </div>
     </div>,
     document.body,
+  );
+}
+
+/** The open question of ask() (confirm.ts), as the app's own dialog. */
+export function ConfirmHost() {
+  const q = question.value;
+  if (!q) return null;
+  return (
+    <Modal title={q.title} onClose={() => q.answer(false)}>
+      <p class="confirm-body">{q.body}</p>
+      <div class="form-actions">
+        <button type="button" class="btn" onClick={() => q.answer(false)}>
+          {q.no || 'Cancel'}
+        </button>
+        <button type="button" class={`btn ${q.danger ? 'btn-danger' : 'btn-primary'}`} onClick={() => q.answer(true)}>
+          {q.yes}
+        </button>
+      </div>
+    </Modal>
   );
 }
 

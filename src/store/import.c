@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `agentd import claude-manager.db` (issue #40): an existing Claude Manager
+ * install's workspaces, worktrees, agents, messages, usage, settings and
+ * agent sessions copied into agentd's tables, in one writer transaction.
+ * The source is opened read-only; its ids are kept (a seed client that
+ * remembers them still finds its rows); times become milliseconds. Every
+ * source row is counted as imported, present (a row with its id, or for
+ * usage and settings its key and value, is here already: a second import
+ * changes nothing) or skipped (its parent was not imported, its id is not
+ * one agentd takes, or it breaks a rule of agentd's schema).
+ */
+#include "store/store_int.h"
+
+#include <string.h>
+
+#define MS(col) "COALESCE(CAST(strftime('%s', " col ") AS INTEGER) * 1000, :now)"
+#define MS_NULL(col) "CAST(strftime('%s', " col ") AS INTEGER) * 1000"
+
+typedef struct {
+    const char *name; /* the table, in both databases */
+    const char *src;  /* reads the source: the target's columns, in order */
+    const char *present;
+    const char *insert;
+    bool has_id; /* column 0 is an id to check */
+} table_t;
+
+static const table_t tables[] = {
+    {"workspaces",
+     "SELECT id, name, path, " MS("created_at") ", " MS("updated_at") ", :org FROM workspaces "
+                                                                      "ORDER BY created_at, id",
+     "SELECT 1 FROM workspaces WHERE id = ?1",
+     "INSERT OR IGNORE INTO workspaces (id, name, path, created_at, updated_at, org_id) VALUES "
+     "(?1, ?2, ?3, ?4, ?5, ?6)",
+     true},
+    {"worktrees",
+     "SELECT id, workspace_id, name, branch, path, sort_mode, display_order, is_main != 0, " MS(
+         "created_at") ", " MS("updated_at") " FROM worktrees ORDER BY created_at, id",
+     "SELECT 1 FROM worktrees WHERE id = ?1",
+     "INSERT OR IGNORE INTO worktrees (id, workspace_id, name, branch, path, sort_mode, "
+     "display_order, is_main, created_at, updated_at, org_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+     "?8, ?9, ?10, org_id FROM workspaces WHERE id = ?2",
+     true},
+    {"agents",
+     "SELECT id, worktree_id, name, CASE status WHEN 'running' THEN 'finished' ELSE status END, "
+     "context_level, mode, CASE WHEN json_valid(permissions) THEN permissions ELSE '[\"read\"]' "
+     "END, display_order, session_id, " MS("created_at") ", " MS("updated_at") ", " MS_NULL(
+         "started_at") ", " MS_NULL("stopped_at") ", " MS_NULL("deleted_at") " FROM agents ORDER "
+                                                                             "BY created_at, id",
+     "SELECT 1 FROM agents WHERE id = ?1",
+     "INSERT OR IGNORE INTO agents (id, worktree_id, name, executor, status, context_level, mode, "
+     "permissions, display_order, session_id, created_at, updated_at, started_at, stopped_at, "
+     "deleted_at, org_id) SELECT ?1, ?2, ?3, 'claude', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+     "?13, ?14, org_id FROM worktrees WHERE id = ?2",
+     true},
+    {"messages",
+     "SELECT id, agent_id, role, content, COALESCE(token_count, 0), tool_name, tool_input, "
+     "tool_output, is_complete != 0, " MS("created_at") " FROM messages ORDER BY created_at, id",
+     "SELECT 1 FROM messages WHERE id = ?1",
+     "INSERT OR IGNORE INTO messages (id, agent_id, role, content, token_count, tool_name, "
+     "tool_input, tool_output, is_complete, created_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+     "?9, ?10 WHERE EXISTS (SELECT 1 FROM agents WHERE id = ?2)",
+     true},
+    {"usage_stats",
+     "SELECT date, period, input_tokens, output_tokens, total_tokens, request_count, "
+     "error_count, CASE WHEN json_valid(model_usage) THEN model_usage ELSE '{}' END, " MS(
+         "updated_at") " FROM usage_stats ORDER BY date, period",
+     "SELECT 1 FROM usage_stats WHERE date = ?1 AND period = ?2",
+     "INSERT OR IGNORE INTO usage_stats (date, period, input_tokens, output_tokens, "
+     "total_tokens, request_count, error_count, model_usage, updated_at) VALUES (?1, ?2, ?3, "
+     "?4, ?5, ?6, ?7, ?8, ?9)",
+     false},
+    /* a setting agentd has, of the same type; others are skipped */
+    {"settings", "SELECT key, value, type, " MS("updated_at") " FROM settings ORDER BY key",
+     "SELECT 1 FROM settings WHERE key = ?1 AND value = ?2",
+     "UPDATE settings SET value = ?2, updated_at = ?4 WHERE key = ?1 AND type = ?3", false},
+    {"agent_sessions",
+     "SELECT id, agent_id, session_data, context_snapshot, " MS("created_at") ", " MS(
+         "updated_at") " FROM agent_sessions ORDER BY created_at, id",
+     "SELECT 1 FROM agent_sessions WHERE id = ?1",
+     "INSERT OR IGNORE INTO agent_sessions (id, agent_id, session_data, context_snapshot, "
+     "created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM agents "
+     "WHERE id = ?2)",
+     true},
+};
+
+typedef struct {
+    char path[4096];
+    char org[AD_ID_MAX];
+    int64_t now;
+} import_in_t;
+
+/* An id agentd can carry in a URL and a topic: 1-40 of [A-Za-z0-9._-]. */
+static bool id_ok(const unsigned char *id)
+{
+    size_t n = 0;
+    for (; id != NULL && id[n] != '\0'; n++) {
+        unsigned char c = id[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok || n >= 40) {
+            return false;
+        }
+    }
+    return n > 0;
+}
+
+/* Binds the source row's columns to s's parameters ?1..?n. */
+static void bind_row(sqlite3_stmt *s, sqlite3_stmt *row)
+{
+    int n = sqlite3_bind_parameter_count(s), cols = sqlite3_column_count(row);
+    for (int i = 0; i < n && i < cols; i++) {
+        sqlite3_bind_value(s, i + 1, sqlite3_column_value(row, i));
+    }
+}
+
+/* One row: 0 imported, 1 present, 2 skipped; <0 an error. */
+static int copy_row(sqlite3 *db, const table_t *t, sqlite3_stmt *row)
+{
+    if (t->has_id && !id_ok(sqlite3_column_text(row, 0))) {
+        return 2;
+    }
+    sqlite3_stmt *p = ad_store_stmt(db, t->present);
+    sqlite3_stmt *ins = ad_store_stmt(db, t->insert);
+    if (p == NULL || ins == NULL) {
+        return AD_EINTERNAL;
+    }
+    bind_row(p, row);
+    int step = sqlite3_step(p);
+    sqlite3_reset(p);
+    if (step == SQLITE_ROW) {
+        return 1;
+    }
+    if (step != SQLITE_DONE) {
+        return ad_store_rc(db, step);
+    }
+    bind_row(ins, row);
+    step = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    if (step != SQLITE_DONE) {
+        return step == SQLITE_CONSTRAINT ? 2 : ad_store_rc(db, step);
+    }
+    return sqlite3_changes(db) > 0 ? 0 : 2;
+}
+
+/* Copies one table; its counts into counts {source, imported, present,
+ * skipped}. A table the source lacks counts nothing. */
+static int copy_table(sqlite3 *db, sqlite3 *src, const table_t *t, const import_in_t *in,
+                      int64_t counts[4])
+{
+    sqlite3_stmt *row = NULL;
+    if (sqlite3_prepare_v2(src, t->src, -1, &row, NULL) != SQLITE_OK) {
+        return 0; /* no such table (agent_sessions is the newest) */
+    }
+    int i = sqlite3_bind_parameter_index(row, ":now");
+    if (i > 0) {
+        sqlite3_bind_int64(row, i, in->now);
+    }
+    i = sqlite3_bind_parameter_index(row, ":org");
+    if (i > 0) {
+        sqlite3_bind_text(row, i, in->org, -1, SQLITE_STATIC);
+    }
+    int rc = 0, step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(row)) == SQLITE_ROW) {
+        int r = copy_row(db, t, row);
+        if (r < 0) {
+            rc = r;
+        } else {
+            counts[0]++;
+            counts[1 + r]++;
+        }
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = AD_EINVAL; /* the source is not what it says */
+    }
+    sqlite3_finalize(row);
+    return rc;
+}
+
+/* The agents' parents, once every agent is in. */
+static int link_parents(sqlite3 *db, sqlite3 *src)
+{
+    sqlite3_stmt *row = NULL;
+    if (sqlite3_prepare_v2(
+            src, "SELECT id, parent_agent_id FROM agents WHERE parent_agent_id IS NOT NULL", -1,
+            &row, NULL) != SQLITE_OK) {
+        return 0;
+    }
+    sqlite3_stmt *u = ad_store_stmt(
+        db, "UPDATE agents SET parent_agent_id = ?2 WHERE id = ?1 AND parent_agent_id IS NULL AND "
+            "EXISTS (SELECT 1 FROM agents WHERE id = ?2)");
+    int rc = u == NULL ? AD_EINTERNAL : 0;
+    while (rc == 0 && sqlite3_step(row) == SQLITE_ROW) {
+        bind_row(u, row);
+        rc = ad_store_step_done(db, u);
+    }
+    sqlite3_finalize(row);
+    return rc;
+}
+
+/* Whether src has the seed's tables (the first six). */
+static bool looks_like_seed(sqlite3 *src)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(src,
+                           "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                           "('workspaces', 'worktrees', 'agents', 'messages', 'usage_stats', "
+                           "'settings')",
+                           -1, &s, NULL) != SQLITE_OK) {
+        return false;
+    }
+    bool ok = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 6;
+    sqlite3_finalize(s);
+    return ok;
+}
+
+static int import_run(ad_store_tx_t *tx, const void *inp, json_t **result)
+{
+    const import_in_t *in = inp;
+    sqlite3 *src = NULL;
+    int rc = sqlite3_open_v2(in->path, &src, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+                     looks_like_seed(src)
+                 ? 0
+                 : AD_EINVAL;
+    json_t *out = json_object(), *per = json_object();
+    int64_t total[4] = {0};
+    for (size_t i = 0; i < AD_ARRAY_LEN(tables) && rc == 0; i++) {
+        int64_t c[4] = {0};
+        rc = copy_table(tx->db, src, &tables[i], in, c);
+        json_object_set_new(per, tables[i].name,
+                            json_pack("{s:I, s:I, s:I, s:I}", "source", (json_int_t)c[0],
+                                      "imported", (json_int_t)c[1], "present", (json_int_t)c[2],
+                                      "skipped", (json_int_t)c[3]));
+        for (int k = 0; k < 4; k++) {
+            total[k] += c[k];
+        }
+        if (rc == 0 && i == 2) {
+            rc = link_parents(tx->db, src);
+        }
+    }
+    sqlite3_close(src);
+    json_object_set_new(out, "source", json_string(in->path));
+    json_object_set_new(out, "orgId", json_string(in->org));
+    json_object_set_new(out, "tables", per);
+    json_object_set_new(out, "total",
+                        json_pack("{s:I, s:I, s:I, s:I}", "source", (json_int_t)total[0],
+                                  "imported", (json_int_t)total[1], "present", (json_int_t)total[2],
+                                  "skipped", (json_int_t)total[3]));
+    *result = out;
+    return rc;
+}
+
+void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int64_t now,
+                          ad_store_result_cb cb, void *ud)
+{
+    import_in_t in = {.now = now};
+    snprintf(in.path, sizeof(in.path), "%s", path);
+    snprintf(in.org, sizeof(in.org), "%s", org);
+    ad_store_typed_write(st, import_run, &in, sizeof(in), NULL, cb, ud);
+}

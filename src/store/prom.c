@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store's figures for /metrics (the format is src/core/prom.c's): the
+ * writer's queue, jobs and failures, busy retries, the event log's size and
+ * the commit latency histogram.
+ */
+#include "store/store.h"
+
+int ad_store_prom(ad_store_t *store, ad_buf_t *b)
+{
+    if (store == NULL) {
+        return 0;
+    }
+    ad_store_stats_t st;
+    ad_store_stats(store, &st);
+    int rc = ad_prom_gauge(b, "agentd_store_writer_queue_depth",
+                           "Writes submitted to the writer thread and not yet completed",
+                           (double)st.queued);
+    rc = rc ? rc
+            : ad_prom_counter(b, "agentd_store_jobs_total", "Writes run by the writer thread",
+                              (double)st.jobs);
+    rc = rc ? rc
+            : ad_prom_counter(b, "agentd_store_failed_jobs_total", "Writes that failed",
+                              (double)st.failed);
+    rc = rc ? rc
+            : ad_prom_gauge(b, "agentd_event_log_bytes",
+                            "Bytes of the event log's segment files (retention keeps them near "
+                            "--event-retention-bytes)",
+                            (double)st.event_log_bytes);
+    rc = rc ? rc
+            : ad_prom_counter(b, "agentd_store_busy_retries_total",
+                              "BEGIN or COMMIT retried because the database was busy",
+                              (double)st.retries);
+    rc = rc ? rc
+            : ad_prom_family(b, "agentd_store_commit_duration_seconds", "histogram",
+                             "Writer transactions, BEGIN to the end of COMMIT");
+    rc = rc ? rc
+            : ad_prom_histogram(b, "agentd_store_commit_duration_seconds", ad_store_commit_bounds,
+                                st.commit_counts, AD_STORE_COMMIT_BUCKETS, st.commit_sum_sec, NULL,
+                                NULL);
+    return rc;
+}
