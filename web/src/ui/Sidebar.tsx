@@ -10,7 +10,7 @@ import { go, route } from '../router';
 import { agentList, loadError, loadTree, settings, toast, upsertAgent, workspaces, worktrees } from '../store';
 import type { Agent, Worktree } from '../types';
 import { needsYou } from '../attention';
-import { AgentBadge, AgentCost, errText, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
+import { AgentBadge, AgentCost, errText, executorFields, ExecutorModeRow, FormFooter, Modal, Spinner } from './common';
 import { lazy, Suspense } from 'preact/compat';
 import { SHELL_ARGV, splitArgs } from '../tasks';
 import { setCollapsed } from '../shell';
@@ -445,7 +445,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
     e.preventDefault();
     const body: Record<string, unknown> = {
       worktreeId: wt.id,
-      executor: executor.value,
+      ...executorFields(executor.value),
       mode: mode.value,
       permissions: perms.value,
     };
