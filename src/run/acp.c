@@ -57,10 +57,11 @@ void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *pr
     write_line(run, ad_acp_begin(run->parser, &s, &len));
 }
 
-void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec)
+void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec, bool in_turn)
 {
     ad_acp_setup_t s;
     setup_of(run, spec, NULL, &s);
+    s.in_turn = in_turn;
     ad_acp_resume(run->parser, &s);
 }
 

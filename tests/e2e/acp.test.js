@@ -272,3 +272,31 @@ test('acp agents: the API checks executor, preset and command', async () => {
     await s.cleanup();
   }
 });
+
+test('acp executor: the agent outlives a daemon killed with -9, and takes the next message', async () => {
+  const dataDir = daemon.tmpDir();
+  let d = await daemon.start({ dataDir, args: ['--stop-grace-ms', '3000'] });
+  try {
+    const repo = daemon.tmpRepo('agentd-acp-restart-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', command: [process.execPath, ACP] });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const id = ag.body.id;
+    const st = await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello' });
+    assert.equal(st.status, 200);
+    const pid = st.body.pid;
+    await said(d, id, 'Hello');
+    await waiting(d, id);
+    await d.stop('SIGKILL');
+    process.kill(pid, 0); // the agent still runs, under its holder
+    d = await daemon.start({ dataDir, args: ['--stop-grace-ms', '3000'] });
+    const a = await agent(d, id);
+    assert.equal(a.pid, pid);
+    await send(d, id, 'after the restart');
+    assert.equal(await said(d, id, 'echo'), 'echo: after the restart');
+    assert.equal((await runs(d, id)).length, 1, 'the same process and session');
+    await waiting(d, id);
+  } finally {
+    await d.cleanup();
+  }
+});
