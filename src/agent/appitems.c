@@ -277,9 +277,10 @@ void ad_app_on_turn_completed(ad_parser_t *p, json_t *params, uint64_t now, ad_r
     app_t *a = p->app;
     json_t *turn = json_object_get(params, "turn");
     const char *status = ad_json_str(turn, "status");
-    if (status != NULL && strcmp(status, "completed") != 0) {
-        close_tools(p, status, now, out);
-    }
+    /* an item the turn left open (interrupted, failed, or whose completion
+     * codex never sent) ends with it */
+    close_tools(p, status != NULL && strcmp(status, "completed") != 0 ? status : "no result", now,
+                out);
     if (a->diff != NULL) { /* what the turn changed, as codex diffed it */
         ad_rec_t *d = ad_rec_push(out, AD_REC_MESSAGE);
         d->role = AD_ROLE_SYSTEM;

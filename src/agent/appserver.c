@@ -40,6 +40,9 @@ static app_t *app_of(ad_parser_t *p)
     if (p->app == NULL) {
         p->app = ad_xcalloc(1, sizeof(*p->app));
         ad_rpc_init(&p->app->rpc, AD_RPC_NO_VERSION); /* codex omits "jsonrpc" */
+        /* an item with a command's whole output is one line: as long as the
+         * supervisor lets a line be (max_line_bytes), not the codec's default */
+        p->app->rpc.line_max = AD_APP_LINE_MAX;
     }
     return p->app;
 }

@@ -11,6 +11,7 @@
 #define AD_APP_QUEUE_MAX 64 /* messages waiting for the thread or the turn */
 #define AD_APP_STEERS_MAX 16
 #define AD_APP_DIFF_MAX (256 * 1024)
+#define AD_APP_LINE_MAX ((size_t)64 * 1024 * 1024) /* ad_parser_feed's own bound */
 
 /* What a request agentd sent was for (ad_rpc_call_t.tag); a steer's tag is
  * AD_APP_TAG_STEER plus its number. */

@@ -181,6 +181,32 @@ void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
     ad_run_agent_update_why(run, &u, AD_AGENT_STATUS_WAITING, "approval", NULL, NULL);
 }
 
+void ad_run_approvals_restore(ad_run_t *run)
+{
+    json_t *rows = NULL;
+    if (ad_store_approval_pending_of_run(run->r->store, run->run_id, &rows) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "pending approvals not read run=%s", run->run_id);
+        return;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(rows, i, a)
+    {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        const char *rid = json_string_value(json_object_get(a, "requestId"));
+        if (id == NULL || rid == NULL || strlen(id) >= AD_ID_MAX ||
+            strlen(rid) >= sizeof(run->approvals[0].request_id) ||
+            run->napprovals == AD_RUN_APPROVALS_MAX || find_request(run, rid) >= 0) {
+            continue;
+        }
+        snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
+        snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id),
+                 "%s", rid);
+        run->napprovals++;
+    }
+    json_decref(rows);
+}
+
 void ad_run_approvals_end(ad_run_t *run)
 {
     if (run->napprovals > 0) {

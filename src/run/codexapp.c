@@ -64,10 +64,23 @@ static void on_stop_later(uv_timer_t *t)
 {
     stop_later_t *s = t->data;
     ad_run_t *run = ad_run_find(s->r, s->agent_id);
-    if (run != NULL && run->proc != NULL && strcmp(run->run_id, s->run_id) == 0) {
-        ad_proc_stop(run->proc, false);
+    if (run != NULL && strcmp(run->run_id, s->run_id) == 0) {
+        run->stop_later = NULL;
+        if (run->proc != NULL) {
+            ad_proc_stop(run->proc, false);
+        }
     }
     uv_close((uv_handle_t *)t, on_stop_later_closed);
+}
+
+void ad_run_stop_later_cancel(ad_run_t *run)
+{
+    stop_later_t *s = run->stop_later;
+    if (s != NULL) {
+        run->stop_later = NULL;
+        uv_timer_stop(&s->t);
+        uv_close((uv_handle_t *)&s->t, on_stop_later_closed);
+    }
 }
 
 bool ad_run_interrupt_first(ad_run_t *run)
@@ -79,6 +92,9 @@ bool ad_run_interrupt_first(ad_run_t *run)
     if (!sent) {
         return false;
     }
+    if (run->stop_later != NULL) {
+        return true; /* one is under way */
+    }
     stop_later_t *s = ad_xcalloc(1, sizeof(*s));
     s->r = run->r;
     memcpy(s->agent_id, run->agent_id, AD_ID_MAX);
@@ -87,5 +103,6 @@ bool ad_run_interrupt_first(ad_run_t *run)
     s->t.data = s;
     uint64_t grace = run->r->cfg->stop_grace_ms > 0 ? (uint64_t)run->r->cfg->stop_grace_ms : 1;
     uv_timer_start(&s->t, on_stop_later, grace, 0);
+    run->stop_later = s;
     return true;
 }

@@ -90,6 +90,7 @@ static void on_run_closed(uv_handle_t *h)
 void ad_run_release(ad_run_t *run)
 {
     ad_runner_t *r = run->r;
+    ad_run_stop_later_cancel(run);
     for (ad_run_t **pp = &r->runs; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == run) {
             *pp = run->next;

@@ -932,6 +932,9 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
         ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR
                                : more        ? AD_AGENT_STATUS_RUNNING
                                              : AD_AGENT_STATUS_WAITING;
+        if (rec->is_error) { /* why, as a run's end says it (the process lives on) */
+            upd.state_patch = json_pack("{s:s}", "statusReason", run->reason);
+        }
         ad_run_agent_update(run, &upd, st, NULL, NULL);
     }
 }

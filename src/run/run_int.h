@@ -118,6 +118,7 @@ typedef struct ad_run {
     bool accepts_input;
     bool one_shot;                 /* codex exec/gemini: the run is one turn */
     bool rpc;                      /* codex app-server: JSON-RPC through the parser */
+    void *stop_later;              /* codexapp.c's timer for a stop after an interrupt */
     char cli_version[64];          /* "" until the CLI's version is known */
     char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
     bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
@@ -310,6 +311,8 @@ void ad_run_rpc_open(ad_run_t *run, const ad_codex_open_t *o, const char *prompt
  * is stopped when the turn has ended (output.c) or after the stop grace.
  * False when no turn runs (the caller stops it now). */
 bool ad_run_interrupt_first(ad_run_t *run);
+/* The run is released: its stop timer, if any, goes with it. */
+void ad_run_stop_later_cancel(ad_run_t *run);
 
 /* ---- version.c ----------------------------------------------------------------- */
 /* Runs `argv0 --version` (cwd, env and sandbox as the run's; borrowed) beside the
@@ -345,6 +348,9 @@ int ad_run_acp_prompt(ad_run_t *run, const char *content);
 /* session/cancel for the turn that runs, if one does. */
 void ad_run_acp_cancel(ad_run_t *run);
 
+/* A run taken up after a restart: the approvals it still waits on (stored
+ * pending, with the CLI's request ids) can be answered again. */
+void ad_run_approvals_restore(ad_run_t *run);
 /* ---- start.c: taking a held run up again ------------------------------------- */
 /* The run run_id of agent_id (started at started_at, ms) continues under
  * its holder at dir from at's offsets. 0, or the code of what failed

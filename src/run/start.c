@@ -681,6 +681,7 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
         const char *st = json_string_value(json_object_get(s.agent, "status"));
         ad_run_acp_resume(run, &s.spec, st == NULL || strcmp(st, "waiting") != 0);
     }
+    ad_run_approvals_restore(run);
     run->next = r->runs;
     r->runs = run;
     ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,

@@ -58,6 +58,30 @@ int ad_store_approval_list(ad_store_t *st, const char *agent_id, bool pending_on
     return 0;
 }
 
+int ad_store_approval_pending_of_run(ad_store_t *st, const char *run_id, json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id, request_id AS requestId FROM approvals WHERE "
+                                        "run_id = ?1 AND status = 'pending' ORDER BY created_at, "
+                                        "id LIMIT 64");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, run_id);
+    json_t *list = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_array_append_new(list, ad_store_row_json(s, NULL, NULL));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        return ad_store_rc(db, rc);
+    }
+    *out = list;
+    return 0;
+}
+
 int ad_store_op_approval_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     sqlite3 *db = tx->db;
@@ -154,8 +178,10 @@ int ad_store_op_approval_close(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_approvals_expire_all(sqlite3 *db, int64_t now)
 {
+    /* a run taken up from its holder is still running: its CLI still waits */
     sqlite3_stmt *s = ad_store_stmt(db, "UPDATE approvals SET status = 'expired', decided_at = ?1 "
-                                        "WHERE status = 'pending'");
+                                        "WHERE status = 'pending' AND run_id NOT IN (SELECT id "
+                                        "FROM runs WHERE status = 'running')");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

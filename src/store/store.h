@@ -933,6 +933,11 @@ int ad_store_approval_get(ad_store_t *st, const char *id, json_t **out);
 /* The agent's newest 200 approvals (pending_only: those still waiting) as
  * an array, newest first. Loop thread. */
 int ad_store_approval_list(ad_store_t *st, const char *agent_id, bool pending_only, json_t **out);
+/* The pending approvals of run_id with the CLI's request ids, [{id,
+ * requestId}] oldest first (at most 64): what a run taken up after a
+ * restart still waits on. For the runner only: request ids never go out.
+ * Loop thread. */
+int ad_store_approval_pending_of_run(ad_store_t *st, const char *run_id, json_t **out);
 /* args {id, agentId, runId, orgId, requestId, toolName, toolUseId?, input,
  * description?, now}; result: the approval. */
 int ad_store_op_approval_insert(ad_store_tx_t *tx, json_t *args, json_t **result);

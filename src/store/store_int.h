@@ -281,8 +281,9 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
     "#9c755f#17becf', 1 + 7 * ((" R ".started_at + unicode(substr(" R ".id, -1)) + "               \
     "unicode(substr(" R ".id, -2, 1))) % 10), 7))"
 
-/* Pending approvals to expired (start-up: no run survives a restart).
- * Writer thread. (approvals.c) */
+/* Pending approvals of runs no longer running to expired (start-up, after
+ * the runs no holder kept are lost; a run taken up again still waits on
+ * its own). Writer thread. (approvals.c) */
 int ad_store_approvals_expire_all(sqlite3 *db, int64_t now);
 
 /* ---- distributions (dists.c, distover.c) ------------------------------------------ */

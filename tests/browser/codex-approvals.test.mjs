@@ -5,7 +5,8 @@
 // approval: the agent page shows the same card as for Claude Code (tool and
 // command), the agent is waiting, Allow goes to codex as `accept`, the
 // command runs and the turn ends with the mock's answer; a second command
-// denied from the card is declined and does not run.
+// denied from the card is declined and does not run; a message typed in
+// the composer while codex works is steered into the running turn.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +27,14 @@ let home;
 
 before(async () => {
   if (skip) return;
-  mock = await start({ rules: [{ match: 'deny this', reply: { tool: { command: 'echo no > denied.txt' }, then: { text: 'It was declined.' } } }, ...defaultRules()] });
+  mock = await start({
+    rules: [
+      { match: 'deny this', reply: { tool: { command: 'echo no > denied.txt' }, then: { text: 'It was declined.' } } },
+      { match: 'steer me', reply: { tool: { command: 'sleep 3' }, then: { text: 'Slept a little.' } } },
+      { match: 'from the composer', reply: { text: 'Steered from the composer.' } },
+      ...defaultRules(),
+    ],
+  });
   home = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'agentd-codex-approvals-home-'));
   const nodeModules = path.dirname(path.dirname(CODEX_BIN));
   d = await daemon.start({ needUrl: true, args: ['--codex-bin', CODEX_BIN, '--stop-grace-ms', '3000', '--sandbox-paths', nodeModules] });
@@ -78,7 +86,20 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   await card.getByRole('button', { name: 'Deny', exact: true }).click();
   await page.locator('.transcript').getByText('It was declined.').first().waitFor({ timeout: 30000 });
   assert.ok(!fs.existsSync(path.join(repo, 'denied.txt')), 'a denied command does not run');
+
+  // mid-turn the composer stays open: the message is steered into the running turn
+  assert.equal((await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'please steer me' })).status, 200);
+  await card.waitFor({ timeout: 30000 });
+  await card.getByRole('button', { name: 'Allow', exact: true }).click();
+  await page.locator('.agent-head .badge-running').waitFor();
+  const composer = page.getByRole('textbox', { name: 'Message to the agent' });
+  assert.equal(await composer.isEditable(), true, 'the composer takes a message while codex works');
+  await composer.fill('also this, from the composer');
+  await composer.press('Enter');
+  await until(async () => (await composer.inputValue()) === '', 'the composer to clear');
+  await page.locator('.transcript').getByText('Steered from the composer.').first().waitFor({ timeout: 30000 });
   const runs = await api(d.url, 'GET', `/api/agents/${id}/runs`);
-  assert.equal(runs.data.runs.length, 1, 'one app-server for both turns');
+  assert.equal(runs.data.runs.length, 1, 'one app-server for every turn');
+  assert.equal(runs.data.runs[0].numTurns, 3, 'the steer made no turn of its own');
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });

@@ -43,6 +43,8 @@ test('codex app-server under agentd', { skip }, async (t) => {
       { match: 'also say steered', reply: { text: 'Steered too.' } },
       { match: 'approve a file', reply: { tool: { command: 'echo approved > approved.txt' }, then: { text: 'Wrote approved.txt.' } } },
       { match: 'deny a file', reply: { tool: { command: 'echo denied > denied.txt' }, then: { text: 'It was declined.' } } },
+      { match: 'write a plan file', reply: { patch: '*** Begin Patch\n*** Add File: plan-notes.md\n+step one\n*** End Patch\n', then: { text: 'Planned.' } } },
+      { match: 'approve across', reply: { tool: { command: 'echo across > across.txt' }, then: { text: 'Across the restart.' } } },
       { match: 'always one', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'One.' } } },
       { match: 'always two', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'Two.' } } },
       ...defaultRules(),
@@ -179,6 +181,18 @@ test('codex app-server under agentd', { skip }, async (t) => {
       await api(d, 'POST', `/api/agents/${f.body.id}/stop?wait=true`);
     });
 
+    await t.test('an API error fails the turn with its reason; the next message goes on', async () => {
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please rate limit me' })).status, 200);
+      await statusIs(d, id, 'error');
+      const a = await agent(d, id);
+      assert.match(a.state.statusReason || '', /rate limit/i, JSON.stringify(a.state));
+      assert.equal((await runs(d, id))[0].status, 'running', 'the process lives on after a failed turn');
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'what word now?' })).status, 200);
+      await until(async () => (await messages(d, id))[0].content === 'The word was banana.', 'the next turn');
+      await statusIs(d, id, 'waiting');
+      await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    });
+
     const rid = await mk('regular');
     await t.test('approvals: allow runs the command, deny declines it', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/start`, { initialPrompt: 'please approve a file' })).status, 200);
@@ -205,16 +219,34 @@ test('codex app-server under agentd', { skip }, async (t) => {
       assert.ok(tool && tool.isError, 'a denied command is a failed tool call');
     });
 
+    await t.test('a file change asks too: Edit with the changes codex wants to make', async () => {
+      assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please write a plan file' })).status, 200);
+      const [ap] = await pendingApproval(d, rid);
+      assert.equal(ap.toolName, 'Edit');
+      assert.match(ap.input.changes[0].path, /plan-notes\.md$/);
+      assert.ok(!fs.existsSync(path.join(repo, 'plan-notes.md')), 'nothing written before the decision');
+      assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' })).status, 200);
+      await until(async () => (await messages(d, rid)).some((m) => m.content === 'Planned.'), 'the turn to go on');
+      assert.equal(fs.readFileSync(path.join(repo, 'plan-notes.md'), 'utf8'), 'step one\n');
+    });
+
     await t.test('allow always: acceptForSession, the tool added to the agent, no second ask', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please always one' })).status, 200);
       const [ap] = await pendingApproval(d, rid);
-      assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow_always' })).status, 200);
+      // over the CLI, as for Claude: `agentd approvals AGENT`, `agentd approve ID --always`
+      const cli = (...a) => daemon.run(['--data-dir', dataDir, ...a]);
+      const ls = cli('approvals', rid);
+      assert.equal(ls.status, 0, ls.stderr);
+      assert.match(ls.stdout, new RegExp(`^${ap.id}  Bash  .*echo one > always\\.txt`, 'm'));
+      const yes = cli('approve', ap.id, '--always');
+      assert.equal(yes.status, 0, yes.stderr);
+      assert.match(yes.stdout, new RegExp(`${ap.id} Bash: allowed`));
       await until(async () => (await messages(d, rid)).some((m) => m.content === 'One.'), 'the first turn');
       assert.ok((await agent(d, rid)).permissions.includes('Bash'));
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please always two' })).status, 200);
       await until(async () => (await messages(d, rid)).some((m) => m.content === 'Two.'), 'the second turn');
       const all = (await api(d, 'GET', `/api/agents/${rid}/approvals`)).body.approvals;
-      assert.equal(all.length, 3, 'no approval asked for the second command');
+      assert.equal(all.length, 4, 'no approval asked for the second command');
     });
 
     await t.test('a restart of agentd mid-thread: its app-server is taken up on the same thread', async () => {
@@ -230,6 +262,22 @@ test('codex app-server under agentd', { skip }, async (t) => {
       assert.equal(mock.modelRequests()[before].headers['thread-id'], thread);
       assert.equal((await runs(d, rid)).length, nruns, 'the same process, taken up');
       await statusIs(d, rid, 'waiting');
+    });
+
+    await t.test('an approval pending across a restart is answered after it', async () => {
+      // "execute" was taken back, so commands ask again
+      assert.equal((await api(d, 'PATCH', `/api/agents/${rid}`, { permissions: ['read'] })).status, 200);
+      await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
+      assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please approve across' })).status, 200);
+      const [ap] = await pendingApproval(d, rid);
+      await d.stop('SIGKILL');
+      d = await daemon.start({ needUrl: true, dataDir, args });
+      const still = (await api(d, 'GET', `/api/agents/${rid}/approvals?pending=true`)).body.approvals;
+      assert.deepEqual(still.map((a) => a.id), [ap.id], 'still pending after the restart');
+      const ok = await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      await until(async () => (await messages(d, rid)).some((m) => m.content === 'Across the restart.'), 'the turn to go on');
+      assert.equal(fs.readFileSync(path.join(repo, 'across.txt'), 'utf8'), 'across\n');
     });
 
     await t.test('a restart without holders: the next message resumes the thread in a new process', async () => {

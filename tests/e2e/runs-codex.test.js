@@ -198,6 +198,28 @@ test('codex under agentd', { skip }, async (t) => {
       assert.ok(msgs.some((m) => m.role === 'assistant' && m.content === 'Hello from the mock.'));
     });
 
+    await t.test('a CLI not known yet runs app-server; once its version is older, exec --json', async () => {
+      const r = await api(d, 'POST', '/api/agents', {
+        worktreeId: wt, executor: 'codex', mode: 'auto', model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
+        codexConfig: { 'model_providers.agentd.request_max_retries': 0 },
+        env: { OPENAI_API_KEY: 'dummy', HOME: sb.home, FAKE_CODEX_VERSION: '0.168.0' },
+        allowUnsafeEnv: true,
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const aid = r.body.id;
+      assert.equal((await api(d, 'POST', `/api/agents/${aid}/start`, { initialPrompt: 'say hi' })).status, 200);
+      // app-server: the process lives on after the turn
+      await until(async () => (await agent(d, aid)).status === 'waiting', 'the turn on app-server');
+      assert.equal((await runs(d, aid))[0].status, 'running');
+      await until(async () => (await agent(d, aid)).state.codexVersion === '0.168.0', 'the version kept on the agent');
+      assert.equal((await api(d, 'POST', `/api/agents/${aid}/stop?wait=true`)).status, 200);
+      // the next run falls back: one turn, one process
+      assert.equal((await api(d, 'POST', `/api/agents/${aid}/message`, { content: 'say hi again' })).status, 200);
+      const run = await runEnded(d, aid, 2);
+      assert.equal(run.status, 'succeeded');
+      assert.equal((await agent(d, aid)).status, 'finished');
+    });
+
     await t.test('codex needs a prompt; bad provider settings are refused', async () => {
       const aid = await mk('regular');
       const r = await api(d, 'POST', `/api/agents/${aid}/start`, {});

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for the agent output parsers: the first byte picks the
- * executor, the rest is split into lines and fed to one parser, then every
+ * executor (4-7: codex on app-server, its JSON-RPC lines, with a message
+ * waiting for the thread), the rest is split into lines and fed to one parser, then every
  * record is mapped to its event the way the runner does. Build with
  * BUILD=fuzz (clang, -fsanitize=fuzzer); seed corpus:
  * tests/fixtures/transcripts/. */
@@ -16,7 +17,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     ad_executor_t kind = (ad_executor_t)(data[0] % 4);
-    ad_parser_t *p = ad_parser_new(kind);
+    bool app = (data[0] & 4) != 0;
+    ad_parser_t *p = ad_parser_new(app ? AD_EXEC_CODEX : kind);
+    if (app) {
+        ad_codex_open_t o = {.mode = (ad_agent_mode_t)(data[0] % 3)};
+        size_t len = 0;
+        char *line = ad_codex_app_open(p, &o, &len);
+        free(line);
+        line = NULL;
+        (void)ad_codex_app_input(p, "hello", &line, &len);
+        free(line);
+    }
     ad_recs_t recs;
     ad_recs_init(&recs);
     ad_rec_ids_t ids = {.agent_id = "ag_1", .run_id = "run_1", .crew_id = NULL};

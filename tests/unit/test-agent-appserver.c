@@ -227,12 +227,109 @@ static void answers_and_refusals(void **state)
     ad_parser_free(p);
 }
 
+static void feed_str(ad_parser_t *p, const char *line, ad_recs_t *r)
+{
+    ad_parser_feed(p, line, strlen(line), 5, r);
+}
+
+/* Items of every kind agentd shows (the shapes of the 0.169 schema): a
+ * file change and its diff, an MCP call, reasoning; a turn interrupted with
+ * a command open closes it as a failed call. */
+static void items_diff_and_interrupt(void **state)
+{
+    (void)state;
+    ad_parser_t *p = ad_parser_new(AD_EXEC_CODEX);
+    ad_codex_open_t o = {.mode = AD_MODE_AUTO};
+    size_t len = 0;
+    free(ad_codex_app_open(p, &o, &len));
+    ad_recs_t r;
+    ad_recs_init(&r);
+    feed_str(
+        p,
+        "{\"method\":\"item/started\",\"params\":{\"item\":{\"type\":\"fileChange\",\"id\":\"fc1\","
+        "\"changes\":[{\"path\":\"/w/a.md\",\"kind\":{\"type\":\"add\"},\"diff\":\"+hi\\n\"}],"
+        "\"status\":\"inProgress\"}}}",
+        &r);
+    feed_str(p,
+             "{\"method\":\"item/"
+             "completed\",\"params\":{\"item\":{\"type\":\"fileChange\",\"id\":\"fc1\","
+             "\"changes\":[{\"path\":\"/w/a.md\",\"kind\":{\"type\":\"add\"},\"diff\":\"+hi\\n\"}],"
+             "\"status\":\"completed\"}}}",
+             &r);
+    feed_str(
+        p,
+        "{\"method\":\"item/"
+        "completed\",\"params\":{\"item\":{\"type\":\"mcpToolCall\",\"id\":\"m1\","
+        "\"server\":\"docs\",\"tool\":\"search\",\"arguments\":{\"q\":\"x\"},\"status\":\"failed\","
+        "\"error\":{\"message\":\"no such doc\"}}}}",
+        &r);
+    feed_str(
+        p,
+        "{\"method\":\"item/completed\",\"params\":{\"item\":{\"type\":\"reasoning\",\"id\":\"r1\","
+        "\"summary\":[\"Looking around\"],\"content\":[]}}}",
+        &r);
+    feed_str(p, "{\"method\":\"turn/diff/updated\",\"params\":{\"diff\":\"diff --git a/a.md\"}}",
+             &r);
+    feed_str(p,
+             "{\"method\":\"item/"
+             "started\",\"params\":{\"item\":{\"type\":\"commandExecution\",\"id\":\"c1\","
+             "\"command\":\"sleep 9\",\"status\":\"inProgress\"}}}",
+             &r);
+    feed_str(p,
+             "{\"method\":\"turn/"
+             "completed\",\"params\":{\"turn\":{\"id\":\"t\",\"status\":\"interrupted\","
+             "\"items\":[]}}}",
+             &r);
+    assert_int_equal(count(&r, AD_REC_OUTPUT), 0);
+    assert_int_equal(count(&r, AD_REC_TOOL_START), 3); /* one card per item */
+    const ad_rec_t *e = nth(&r, AD_REC_TOOL_END, 0);
+    assert_string_equal(e->tool_id, "fc1");
+    assert_false(e->is_error);
+    const ad_rec_t *m = nth(&r, AD_REC_TOOL_END, 1);
+    assert_string_equal(m->tool_id, "m1");
+    assert_true(m->is_error);
+    const ad_rec_t *c = nth(&r, AD_REC_TOOL_END, 2);
+    assert_string_equal(c->tool_id, "c1");
+    assert_true(c->is_error);
+    bool edit = false, mcp = false, reason = false, diff = false, closed = false;
+    for (size_t i = 0; i < r.n; i++) {
+        const ad_rec_t *x = &r.v[i];
+        if (x->type != AD_REC_MESSAGE) {
+            continue;
+        }
+        edit =
+            edit || (x->tool_name != NULL && strcmp(x->tool_name, "Edit") == 0 && x->is_complete &&
+                     x->tool_output != NULL && strcmp(x->tool_output, "+hi\n") == 0);
+        mcp = mcp || (x->tool_name != NULL && strcmp(x->tool_name, "docs.search") == 0 &&
+                      x->is_complete && x->is_error && strcmp(x->tool_output, "no such doc") == 0);
+        reason = reason || (x->role == AD_ROLE_SYSTEM && x->text != NULL &&
+                            strcmp(x->text, "reasoning: Looking around") == 0);
+        diff = diff || (x->role == AD_ROLE_SYSTEM && x->text != NULL &&
+                        strcmp(x->text, "turn diff:\ndiff --git a/a.md") == 0);
+        closed = closed || (x->tool_id != NULL && strcmp(x->tool_id, "c1") == 0 && x->is_complete &&
+                            x->is_error && strcmp(x->tool_output, "interrupted") == 0);
+    }
+    assert_true(edit && mcp && reason && diff && closed);
+    const ad_rec_t *res = nth(&r, AD_REC_RESULT, 0);
+    assert_true(res->is_error);
+    assert_string_equal(res->text, "interrupted");
+    assert_string_equal(res->subtype, "interrupted");
+    /* a line that is not JSON-RPC is the agent's output */
+    ad_recs_clear(&r);
+    feed_str(p, "WARNING: something", &r);
+    feed_str(p, "{\"neither\":1}", &r);
+    assert_int_equal(count(&r, AD_REC_OUTPUT), 2);
+    ad_recs_cleanup(&r);
+    ad_parser_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(open_lines_per_mode),
         cmocka_unit_test(recorded_turn),
         cmocka_unit_test(answers_and_refusals),
+        cmocka_unit_test(items_diff_and_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

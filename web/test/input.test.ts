@@ -11,8 +11,16 @@ describe('inputBlockedReason', () => {
     for (const ex of ['codex', 'gemini']) {
       expect(inputBlockedReason(agent(ex, 'finished'))).toBeNull();
       expect(inputBlockedReason(agent(ex, 'error'))).toBeNull();
-      expect(inputBlockedReason(agent(ex, 'running'))).toMatch(/working on this turn/);
     }
+    expect(inputBlockedReason(agent('gemini', 'running'))).toMatch(/working on this turn/);
+  });
+
+  it('lets a codex agent on app-server take a message mid-turn (steered), not an older codex', () => {
+    expect(inputBlockedReason(agent('codex', 'running'))).toBeNull();
+    expect(inputBlockedReason(agent('codex', 'running', { state: { codexVersion: '0.169.0' } }))).toBeNull();
+    expect(inputBlockedReason(agent('codex', 'running', { state: { codexVersion: '0.170.2' } }))).toBeNull();
+    expect(inputBlockedReason(agent('codex', 'running', { state: { codexVersion: '0.168.9' } }))).toMatch(/working on this turn/);
+    expect(inputBlockedReason(agent('codex', 'waiting'))).toBeNull();
   });
 
   it('keeps claude and command agents as they were', () => {
