@@ -93,6 +93,7 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec)
     json_t *ev = ad_run_queue_message(run, "system", why, strlen(why), &note, NULL);
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
     ad_store_agent_runtime_t u = {.context_level = -1};
+    u.state_patch = json_pack("{s:s}", "statusReason", run->reason);
     ad_run_agent_update_why(run, &u, AD_AGENT_STATUS_ERROR, "protocol_error", NULL, NULL);
     /* Nothing it says is believed any more: its input closes and it is
      * ended (the run fails with the reason above, not as stopped). */
