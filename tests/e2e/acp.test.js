@@ -300,3 +300,26 @@ test('acp executor: the agent outlives a daemon killed with -9, and takes the ne
     await d.cleanup();
   }
 });
+
+test('acp executor: agentd\'s data dir inside the worktree is not served', async () => {
+  const repo = daemon.tmpRepo('agentd-acp-datadir-');
+  const dataDir = path.join(repo, 'agentd-data');
+  fs.mkdirSync(dataDir);
+  const d = await daemon.start({ dataDir, args: ['--stop-grace-ms', '3000'] });
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', command: [process.execPath, ACP] });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const id = ag.body.id;
+    assert.ok(fs.existsSync(path.join(dataDir, 'owner-token')));
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'read agentd-data/owner-token' })).status, 200);
+    assert.equal(await said(d, id, 'read'), 'read error: path is outside the worktree');
+    await waiting(d, id);
+    await send(d, id, 'write agentd-data/planted x');
+    assert.equal(await said(d, id, 'write'), 'write error: path is outside the worktree');
+    assert.ok(!fs.existsSync(path.join(dataDir, 'planted')));
+  } finally {
+    await d.cleanup();
+  }
+});
