@@ -358,13 +358,13 @@ int ad_cli_ls(cli_t *c, int argc, char **argv)
 int ad_cli_new(cli_t *c, int argc, char **argv)
 {
     const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL, *model = NULL,
-               *base_url = NULL, *allow = NULL;
+               *base_url = NULL, *allow = NULL, *acp = NULL;
     bool terminal = false;
     flag_t flags[] = {{"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
                       {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
                       {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal},
                       {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL},
-                      {"--allow", true, &allow, NULL}};
+                      {"--allow", true, &allow, NULL},       {"--acp-agent", true, &acp, NULL}};
     c->allow_rest = true;
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
@@ -379,8 +379,11 @@ int ad_cli_new(cli_t *c, int argc, char **argv)
         return rc;
     }
     json_t *body = json_pack("{s:s}", "worktreeId", wt);
-    if (executor != NULL) {
-        json_object_set_new(body, "executor", json_string(executor));
+    if (executor != NULL || acp != NULL) {
+        json_object_set_new(body, "executor", json_string(executor != NULL ? executor : "acp"));
+    }
+    if (acp != NULL) {
+        json_object_set_new(body, "acpAgent", json_string(acp));
     }
     if (mode != NULL) {
         json_object_set_new(body, "mode", json_string(mode));

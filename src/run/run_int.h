@@ -338,8 +338,9 @@ void ad_run_approvals_restore(ad_run_t *run);
 /* The protocol begun (the initialize request written) once the process is
  * up; prompt is the first message (NULL: none). */
 void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *prompt);
-/* The protocol taken up on a run a previous daemon started. */
-void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec);
+/* The protocol taken up on a run a previous daemon started; in_turn: the
+ * agent was not waiting for input. */
+void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec, bool in_turn);
 /* An AD_REC_REQUEST served (fs below the worktree) and answered. */
 void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec);
 /* An AD_REC_FAULT: the run's error with the reason, the agent ended. */

@@ -9,7 +9,7 @@ import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { go } from '../router';
 import { loadTree, settings, toast, upsertAgent } from '../store';
 import type { Worktree } from '../types';
-import { errText, ExecutorModeRow, FormFooter, Modal } from './common';
+import { errText, executorFields, ExecutorModeRow, FormFooter, Modal } from './common';
 import { splitArgs } from '../tasks';
 
 export function AddWorkspace({ onClose }: { onClose: () => void }) {
@@ -257,7 +257,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
     e.preventDefault();
     const body: Record<string, unknown> = {
       worktreeId: wt.id,
-      executor: executor.value,
+      ...executorFields(executor.value),
       mode: mode.value,
       permissions: perms.value,
     };
