@@ -39,6 +39,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_services_register(app);
     ad_api_usage_register(app);
     ad_api_runs_register(app);
+    ad_api_status_register(app);
     ad_api_approvals_register(app);
     ad_api_scalars_register(app);
     ad_api_hparams_register(app);

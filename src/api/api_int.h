@@ -251,7 +251,8 @@ int ad_api_dists_check(ad_req_t *r, json_t *body, json_t **dists);
 /* After a batch with dists was stored: one distribution_update event
  * {runId, items: [{kind, name, step?}]} to the run's org (dists.c). */
 void ad_api_dists_published(ad_app_t *app, json_t *batch);
-void ad_api_runs_register(ad_app_t *app); /* runs.c: start/stop/message/... */
+void ad_api_runs_register(ad_app_t *app);   /* runs.c: start/stop/message/... */
+void ad_api_status_register(ad_app_t *app); /* status.c: an agent's status history */
 /* hparams.c: /api/config-schemas and /api/configs (issue #16). */
 void ad_api_hparams_register(ad_app_t *app);
 /* The config config_id of org for a run: record {id, name, schemaId,

@@ -93,9 +93,9 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec)
     ad_rec_t note = {.type = AD_REC_MESSAGE, .role = AD_ROLE_SYSTEM, .is_complete = true};
     json_t *ev = ad_run_queue_message(run, "system", why, strlen(why), &note, NULL);
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
-    ad_store_agent_runtime_t u = {.context_level = -1};
-    u.state_patch = json_pack("{s:s}", "statusReason", run->reason);
-    ad_run_agent_update_why(run, &u, AD_AGENT_STATUS_ERROR, "protocol_error", NULL, NULL);
+    ad_store_status_reason_t reason;
+    ad_status_reason_set(&reason, "protocol_error", run->run_id, "ACP protocol error: %s", why);
+    ad_run_set_status(run, NULL, AD_AGENT_STATUS_ERROR, &reason, NULL, NULL);
     /* Nothing it says is believed any more: its input closes and it is
      * ended (the run fails with the reason above, not as stopped). */
     if (run->proc != NULL && ad_proc_alive(run->proc)) {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Permission prompts of a Claude run (--permission-prompt-tool stdio,
- * docs/DECISIONS.md "Approvals over the CLI's own stdio"): the CLI writes a
- * control_request can_use_tool on stdout and waits; agentd stores it as an
- * approval, publishes approval_requested and sets the agent `waiting`; a
- * user's decision (ad_runner_approval_answer) goes back as a
- * control_response line on the run's stdin. Only the process agentd
+ * Permission prompts of a run, the same for every executor (issue #33; how
+ * an executor plugs in: run_int.h, ad_run_approver_t): the agent asks,
+ * agentd stores an approval, publishes approval_requested and sets the
+ * agent `waiting`; a user's decision (ad_runner_approval_answer) goes back
+ * through the run's approver. Claude's (--permission-prompt-tool stdio,
+ * docs/DECISIONS.md "Approvals over the CLI's own stdio") is the first: the
+ * CLI writes a control_request can_use_tool on stdout and waits, the answer
+ * is a control_response line on the run's stdin. Only the process agentd
  * started reads that pipe, so no other party can answer for the user.
  *
  * Threads: loop thread only.
@@ -69,6 +71,8 @@ static int find_request(const ad_run_t *run, const char *request_id)
     return -1;
 }
 
+/* ---- Claude's control protocol: the first approver ---------------------------- */
+
 /* The control_response line for request_id with the permission result
  * (stolen), newline included. Owned. */
 static char *response_line(const char *request_id, json_t *result, size_t *len)
@@ -93,19 +97,7 @@ static char *response_line(const char *request_id, json_t *result, size_t *len)
 static int write_result(ad_run_t *run, const char *request_id, json_t *result)
 {
     size_t len = 0;
-    char *line = NULL;
-    if (run->rpc) { /* codex app-server: accept, decline or acceptForSession */
-        const char *behavior = json_string_value(json_object_get(result, "behavior"));
-        bool deny = behavior == NULL || strcmp(behavior, "allow") != 0;
-        const char *decision = deny ? "decline"
-                               : json_object_get(result, "updatedPermissions") != NULL
-                                   ? "acceptForSession"
-                                   : "accept";
-        line = ad_codex_app_answer(run->parser, request_id, decision, &len);
-        json_decref(result);
-    } else {
-        line = response_line(request_id, result, &len);
-    }
+    char *line = response_line(request_id, result, &len);
     int rc = run->proc == NULL ? AD_ESTATE
              : line != NULL    ? ad_proc_write(run->proc, line, len)
                                : AD_EINTERNAL;
@@ -113,9 +105,74 @@ static int write_result(ad_run_t *run, const char *request_id, json_t *result)
     return rc;
 }
 
-/* An ACP agent's answer: the option it offered that fits the decision. */
-static int write_acp(ad_run_t *run, const char *request_id, ad_approval_decision_t d)
+static void claude_refuse(ad_run_t *run, const char *request_id)
 {
+    json_t *deny = json_pack("{s:s, s:s}", "behavior", "deny", "message",
+                             "agentd: too many tool calls are waiting for approval");
+    (void)write_result(run, request_id, deny);
+}
+
+/* The permission result for a decision: allow (with the input, as the CLI
+ * wants it back), allow_always (and a session rule for the tool, so this
+ * run asks no more), or deny. New reference. */
+static json_t *decision_result(ad_approval_decision_t d, const char *tool, json_t *input)
+{
+    if (d == AD_APPROVAL_DENY) {
+        return json_pack("{s:s, s:s}", "behavior", "deny", "message",
+                         "The user denied this tool call.");
+    }
+    json_t *res = json_pack("{s:s, s:O}", "behavior", "allow", "updatedInput",
+                            json_is_object(input) ? input : json_object());
+    if (d == AD_APPROVAL_ALLOW_ALWAYS && tool != NULL) {
+        json_object_set_new(res, "updatedPermissions",
+                            json_pack("[{s:s, s:[{s:s}], s:s, s:s}]", "type", "addRules", "rules",
+                                      "toolName", tool, "behavior", "allow", "destination",
+                                      "session"));
+    }
+    return res;
+}
+
+static int claude_answer(ad_run_t *run, const char *request_id, ad_approval_decision_t d,
+                         const char *tool, json_t *input)
+{
+    return write_result(run, request_id, decision_result(d, tool, input));
+}
+
+static const ad_run_approver_t claude_approver = {claude_answer, claude_refuse};
+
+/* ---- Codex app-server: accept, decline or acceptForSession ----------------------- */
+
+static int codex_answer(ad_run_t *run, const char *request_id, ad_approval_decision_t d,
+                        const char *tool, json_t *input)
+{
+    AD_UNUSED(tool);
+    AD_UNUSED(input);
+    const char *decision = d == AD_APPROVAL_DENY           ? "decline"
+                           : d == AD_APPROVAL_ALLOW_ALWAYS ? "acceptForSession"
+                                                           : "accept";
+    size_t len = 0;
+    char *line = ad_codex_app_answer(run->parser, request_id, decision, &len);
+    int rc = run->proc == NULL ? AD_ESTATE
+             : line != NULL    ? ad_proc_write(run->proc, line, len)
+                               : AD_EINTERNAL;
+    free(line);
+    return rc;
+}
+
+static void codex_refuse(ad_run_t *run, const char *request_id)
+{
+    (void)codex_answer(run, request_id, AD_APPROVAL_DENY, NULL, NULL);
+}
+
+static const ad_run_approver_t codex_approver = {codex_answer, codex_refuse};
+
+/* ---- ACP: the option the agent offered that fits the decision --------------------- */
+
+static int acp_answer(ad_run_t *run, const char *request_id, ad_approval_decision_t d,
+                      const char *tool, json_t *input)
+{
+    AD_UNUSED(tool);
+    AD_UNUSED(input);
     ad_acp_decision_t ad = d == AD_APPROVAL_DENY           ? AD_ACP_DENY
                            : d == AD_APPROVAL_ALLOW_ALWAYS ? AD_ACP_ALLOW_ALWAYS
                                                            : AD_ACP_ALLOW;
@@ -128,57 +185,92 @@ static int write_acp(ad_run_t *run, const char *request_id, ad_approval_decision
     return rc;
 }
 
-/* Too many prompts at once: the CLI gets a denial and the user a notice. */
+static void acp_refuse(ad_run_t *run, const char *request_id)
+{
+    (void)acp_answer(run, request_id, AD_APPROVAL_DENY, NULL, NULL);
+}
+
+static const ad_run_approver_t acp_approver = {acp_answer, acp_refuse};
+
+/* The run's own approver, else its executor's. */
+static const ad_run_approver_t *approver_of(const ad_run_t *run)
+{
+    if (run->approver != NULL) {
+        return run->approver;
+    }
+    return run->exec == AD_EXEC_ACP ? &acp_approver : run->rpc ? &codex_approver : &claude_approver;
+}
+
+/* ---- the executor-neutral record ------------------------------------------------ */
+
+/* Too many prompts at once: the agent gets a denial and the user a notice. */
 static void refuse_request(ad_run_t *run, const char *request_id)
 {
-    if (run->exec == AD_EXEC_ACP) {
-        (void)write_acp(run, request_id, AD_APPROVAL_DENY);
-        return;
-    }
-    json_t *deny = json_pack("{s:s, s:s}", "behavior", "deny", "message",
-                             "agentd: too many tool calls are waiting for approval");
-    (void)write_result(run, request_id, deny);
+    approver_of(run)->refuse(run, request_id);
     ad_log(AD_LOG_WARN, "runner", "approval refused, %d pending agent=%s", AD_RUN_APPROVALS_MAX,
            run->agent_id);
 }
 
-void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
+void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id)
 {
-    if (rec->subtype == NULL || strlen(rec->subtype) >= sizeof(run->approvals[0].request_id)) {
-        return;
+    int i = find_request(run, request_id);
+    if (i >= 0) {
+        forget(run, (size_t)i);
+        close_approvals(run, request_id, "cancelled");
     }
-    int i = find_request(run, rec->subtype);
-    if (rec->is_error) { /* withdrawn by the CLI */
-        if (i >= 0) {
-            forget(run, (size_t)i);
-            close_approvals(run, rec->subtype, "cancelled");
-        }
-        return;
-    }
-    if (i >= 0 || rec->tool_name == NULL) {
+}
+
+void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
+{
+    if (req->request_id == NULL || req->tool_name == NULL ||
+        strlen(req->request_id) >= sizeof(run->approvals[0].request_id) ||
+        find_request(run, req->request_id) >= 0) {
         return;
     }
     if (run->napprovals >= AD_RUN_APPROVALS_MAX) {
-        refuse_request(run, rec->subtype);
+        refuse_request(run, req->request_id);
         return;
     }
     char id[AD_ID_MAX];
     ad_id_new("ap", id);
     snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
     snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id), "%s",
-             rec->subtype);
+             req->request_id);
     run->napprovals++;
+    json_t *input = json_is_object(req->input) ? req->input : NULL;
     json_t *args =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O, s:s?, s:I}", "id", id, "agentId",
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O?, s:s?, s:I}", "id", id, "agentId",
                   run->agent_id, "runId", run->run_id, "orgId", run->org_id, "requestId",
-                  rec->subtype, "toolName", rec->tool_name, "toolUseId", rec->tool_id, "input",
-                  rec->json, "description", rec->text, "now", (json_int_t)ad_wall_ms());
+                  req->request_id, "toolName", req->tool_name, "toolUseId", req->tool_use_id,
+                  "input", input, "description", req->description, "now", (json_int_t)ad_wall_ms());
+    if (input == NULL) {
+        json_object_set_new(args, "input", json_object());
+    }
     approval_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
     ad_run_topics_copy(&c->topics, &run->topics);
     ad_store_write(run->r->store, ad_store_op_approval_insert, args, on_inserted, c);
-    ad_store_agent_runtime_t u = {.context_level = -1};
-    ad_run_agent_update_why(run, &u, AD_AGENT_STATUS_WAITING, "approval", NULL, NULL);
+    ad_store_status_reason_t why;
+    ad_status_reason_set(&why, "approval_requested", id, "approval %s requested: %s", id,
+                         req->tool_name);
+    ad_run_set_status(run, NULL, AD_AGENT_STATUS_WAITING, &why, NULL, NULL);
+}
+
+/* Claude's can_use_tool control_request (parsed in src/agent/claude.c). */
+void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (rec->subtype == NULL) {
+        return;
+    }
+    if (rec->is_error) { /* withdrawn by the CLI */
+        ad_run_approval_withdrawn(run, rec->subtype);
+        return;
+    }
+    ad_run_approval_request(run, &(ad_run_approval_req_t){.request_id = rec->subtype,
+                                                          .tool_name = rec->tool_name,
+                                                          .tool_use_id = rec->tool_id,
+                                                          .input = rec->json,
+                                                          .description = rec->text});
 }
 
 void ad_run_approvals_restore(ad_run_t *run)
@@ -215,26 +307,6 @@ void ad_run_approvals_end(ad_run_t *run)
     }
 }
 
-/* The permission result for a decision: allow (with the input, as the CLI
- * wants it back), allow_always (and a session rule for the tool, so this
- * run asks no more), or deny. New reference. */
-static json_t *decision_result(ad_approval_decision_t d, const char *tool, json_t *input)
-{
-    if (d == AD_APPROVAL_DENY) {
-        return json_pack("{s:s, s:s}", "behavior", "deny", "message",
-                         "The user denied this tool call.");
-    }
-    json_t *res = json_pack("{s:s, s:O}", "behavior", "allow", "updatedInput",
-                            json_is_object(input) ? input : json_object());
-    if (d == AD_APPROVAL_ALLOW_ALWAYS && tool != NULL) {
-        json_object_set_new(res, "updatedPermissions",
-                            json_pack("[{s:s, s:[{s:s}], s:s, s:s}]", "type", "addRules", "rules",
-                                      "toolName", tool, "behavior", "allow", "destination",
-                                      "session"));
-    }
-    return res;
-}
-
 int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *approval_id,
                               ad_approval_decision_t d, const char *tool, json_t *input)
 {
@@ -249,16 +321,19 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
     if (i == run->napprovals) {
         return AD_ENOENT;
     }
-    int rc = run->exec == AD_EXEC_ACP
-                 ? write_acp(run, run->approvals[i].request_id, d)
-                 : write_result(run, run->approvals[i].request_id, decision_result(d, tool, input));
+    int rc = approver_of(run)->answer(run, run->approvals[i].request_id, d, tool, input);
     if (rc != 0) {
         return rc;
     }
     forget(run, i);
     if (run->napprovals == 0) {
-        ad_store_agent_runtime_t u = {.context_level = -1};
-        ad_run_agent_update(run, &u, AD_AGENT_STATUS_RUNNING, NULL, NULL);
+        ad_store_status_reason_t why;
+        ad_status_reason_set(&why, "approval_answered", approval_id, "approval %s answered: %s",
+                             approval_id,
+                             d == AD_APPROVAL_DENY           ? "deny"
+                             : d == AD_APPROVAL_ALLOW_ALWAYS ? "allow always"
+                                                             : "allow");
+        ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     }
     return 0;
 }

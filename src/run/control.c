@@ -38,7 +38,11 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
     bool escalated = force && !run->stop_force;
     run->stop_force = run->stop_force || force;
     if (first || escalated) {
-        ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL);
+        json_t *why = json_pack("{s:s, s:s, s:I, s:s}", "code", "stop_requested", "text",
+                                force ? "stop requested (force: SIGKILL)" : "stop requested", "at",
+                                (json_int_t)ad_wall_ms(), "ref", run->run_id);
+        ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL, why);
+        json_decref(why);
     }
     /* codex app-server: turn/interrupt first (the turn ends as such), then
      * stdin closes and the usual escalation follows */
@@ -67,8 +71,9 @@ int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void 
     }
     int rc = ad_proc_pause(run->proc);
     if (rc == 0) {
-        ad_store_agent_runtime_t u = {.context_level = -1};
-        ad_run_agent_update(run, &u, AD_AGENT_STATUS_PAUSED, cb, ud);
+        ad_store_status_reason_t why;
+        ad_status_reason_set(&why, "paused", run->run_id, "paused by the user (SIGSTOP)");
+        ad_run_set_status(run, NULL, AD_AGENT_STATUS_PAUSED, &why, cb, ud);
     }
     return rc;
 }
@@ -81,8 +86,9 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
     }
     int rc = ad_proc_resume(run->proc);
     if (rc == 0) {
-        ad_store_agent_runtime_t u = {.context_level = -1};
-        ad_run_agent_update(run, &u, AD_AGENT_STATUS_RUNNING, cb, ud);
+        ad_store_status_reason_t why;
+        ad_status_reason_set(&why, "resumed", run->run_id, "resumed by the user (SIGCONT)");
+        ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, cb, ud);
     }
     return rc;
 }
@@ -171,10 +177,12 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
     c->ud = ud;
     json_t *ev = ad_run_queue_message(run, "user", content, strlen(content), NULL, c->id);
     ad_run_publish(r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
+    ad_store_status_reason_t why;
+    ad_status_reason_set(&why, "message_sent", c->id, "message %s sent: the agent works on it",
+                         c->id);
     /* the message alone, so its completion is its own */
     ad_run_flush_batch(run, on_message_done, c);
-    ad_store_agent_runtime_t u = {.context_level = -1};
-    ad_run_agent_update(run, &u, AD_AGENT_STATUS_RUNNING, NULL, NULL);
+    ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     return 0;
 }
 

@@ -7,6 +7,7 @@
  */
 #include "run/run_int.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,10 +35,11 @@ static void on_end_done(int rc, json_t *result, void *ud)
     json_object_set_new(exit, "code", c->code >= 0 ? json_integer(c->code) : json_null());
     json_object_set_new(exit, "signal", c->sig > 0 ? json_integer(c->sig) : json_null());
     ad_run_publish(c->r, &c->topics, "agent_exit", exit);
-    ad_run_publish_status(c->r, &c->topics, c->agent_id, c->agent_status,
-                          c->reason[0] != '\0' ? c->reason : NULL);
     json_t *run = json_object_get(result, "run");
     json_t *agent = json_object_get(result, "agent");
+    ad_run_publish_status(c->r, &c->topics, c->agent_id, c->agent_status,
+                          c->reason[0] != '\0' ? c->reason : NULL,
+                          json_object_get(agent, "statusReason"));
     if (run != NULL) { /* the run as stored: status, duration, tokens, cost */
         json_t *p = json_pack("{s:O}", "run", run);
         if (agent != NULL) { /* and what the agent's runs cost in all, for its list row */
@@ -112,6 +114,51 @@ static bool lost_output(const ad_run_t *run, const ad_proc_exit_t *ex)
     return run->dropped > 0 || run->lost_rows > 0 || ex->gap_bytes > 0;
 }
 
+/* "SIGKILL" for a signal a person knows by name, else "signal N". */
+static const char *sigabbrev(int sig)
+{
+    switch (sig) {
+    case SIGKILL:
+        return "SIGKILL";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGINT:
+        return "SIGINT";
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGABRT:
+        return "SIGABRT";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGPIPE:
+        return "SIGPIPE";
+    default:
+        return "a signal";
+    }
+}
+
+/* The agent's statusReason from how its run ended (e->status and
+ * e->reason set): code "exited", "killed", "stopped", "turn_failed" or
+ * "lost", with the run's id. */
+static void end_why(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
+{
+    const char *id = run->run_id;
+    if (e->status == AD_RUN_LOST) {
+        ad_status_reason_set(&e->why, "lost", id, "run %s %s", id, e->reason);
+    } else if (e->status == AD_RUN_STOPPED) {
+        ad_status_reason_set(&e->why, "stopped", id, "run %s stopped by the user", id);
+    } else if (run->had_error && !ex->oom_killed) {
+        ad_status_reason_set(&e->why, "turn_failed", run->said_id, "run %s: %s", id, e->reason);
+    } else if (ex->term_signal > 0) {
+        ad_status_reason_set(&e->why, "killed", id, "process exited %d (%s)%s%s",
+                             128 + ex->term_signal, sigabbrev(ex->term_signal),
+                             e->reason[0] != '\0' ? ": " : "", e->reason);
+    } else {
+        ad_status_reason_set(&e->why, "exited", id, "process exited %d%s%s", ex->exit_code,
+                             e->reason[0] != '\0' ? ": " : "", e->reason);
+    }
+}
+
 /* The run's and the agent's status, and the reason, from how it ended. */
 static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
 {
@@ -152,6 +199,7 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
     }
     e->status = status;
     e->agent_status = agent_status;
+    end_why(run, ex, e);
 }
 
 static void note(ad_run_t *run, const char *text)

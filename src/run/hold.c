@@ -176,6 +176,31 @@ static void end_stale(const char *dir, const char *why)
 }
 
 /* Takes up one run from its holder; true when it runs on. */
+/* The agent keeps the status it had, with a reason that says the daemon
+ * restarted and took its run up again. */
+static void note_reattached(ad_runner_t *r, const char *agent_id, const char *run_id)
+{
+    ad_run_t *run = ad_run_find(r, agent_id);
+    json_t *agent = NULL;
+    char ws[AD_ID_MAX], path[16];
+    if (run == NULL ||
+        ad_store_runs_agent_get(r->store, agent_id, &agent, ws, path, sizeof(path)) != 0) {
+        return;
+    }
+    const char *status = json_string_value(json_object_get(agent, "status"));
+    ad_agent_status_t st = AD_AGENT_STATUS_RUNNING;
+    for (ad_agent_status_t i = AD_AGENT_STATUS_RUNNING; i <= AD_AGENT_STATUS_STOPPED; i++) {
+        if (status != NULL && strcmp(status, ad_agent_status_name(i)) == 0) {
+            st = i;
+        }
+    }
+    json_decref(agent);
+    ad_store_status_reason_t why;
+    ad_status_reason_set(&why, "reattached", run_id,
+                         "daemon restarted, run %s re-attached from its holder", run_id);
+    ad_run_set_status(run, NULL, st, &why, NULL, NULL);
+}
+
 static bool reattach_one(ad_runner_t *r, const char *run_id, const char *dir)
 {
     json_t *run = NULL;
@@ -217,6 +242,7 @@ static bool reattach_one(ad_runner_t *r, const char *run_id, const char *dir)
         end_stale(dir, why);
         return false;
     }
+    note_reattached(r, agent_id, run_id);
     return true;
 }
 

@@ -475,6 +475,7 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
     }
     m->bytes = strlen(m->content) + (m->tool_output ? strlen(m->tool_output) : 0) + 256;
     json_t *ev = message_event(run, m, rec);
+    memcpy(run->said_id, m->id, AD_ID_MAX);
     if (id_out != NULL) {
         memcpy(id_out, m->id, AD_ID_MAX);
     }
@@ -932,10 +933,22 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
         ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR
                                : more        ? AD_AGENT_STATUS_RUNNING
                                              : AD_AGENT_STATUS_WAITING;
+        const char *ref = run->said_id[0] != '\0' ? run->said_id : "(no message)";
+        ad_store_status_reason_t why;
         if (rec->is_error) { /* why, as a run's end says it (the process lives on) */
             upd.state_patch = json_pack("{s:s}", "statusReason", run->reason);
+            ad_status_reason_set(&why, "turn_failed", run->said_id, "result event %s: %s", ref,
+                                 run->reason);
+        } else if (more) {
+            ad_status_reason_set(&why, "turn_started", run->said_id,
+                                 "result event %s: the next waiting message goes on", ref);
+        } else {
+            ad_status_reason_set(&why, "turn_ended", run->said_id,
+                                 "result event %s: the turn ended, the agent waits for your "
+                                 "next message",
+                                 ref);
         }
-        ad_run_agent_update(run, &upd, st, NULL, NULL);
+        ad_run_set_status(run, &upd, st, &why, NULL, NULL);
     }
 }
 

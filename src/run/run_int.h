@@ -129,6 +129,7 @@ typedef struct ad_run {
         char request_id[128];
     } approvals[AD_RUN_APPROVALS_MAX];
     size_t napprovals;
+    const struct ad_run_approver *approver; /* NULL: Claude's control protocol */
     ad_parser_t *parser;
     ad_recs_t recs;
     char *cwd; /* the worktree (owned): ACP's fs requests are served below it */
@@ -171,7 +172,8 @@ typedef struct ad_run {
      * count comes (AD_REC_TOKENS) and it is written again with it. */
     char last_id[AD_ID_MAX];
     int64_t last_at;
-    char *last_text; /* owned; NULL when none is waiting */
+    char said_id[AD_ID_MAX]; /* the newest message queued: a status's ref */
+    char *last_text;         /* owned; NULL when none is waiting */
     /* Held runs (issue #15, hold.c): messages carry the spool offset past
      * the output they cover; one stdout line's messages go to the writer
      * together (line_first: the batch's first message of the line being
@@ -223,21 +225,37 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src);
 /* Publishes payload to t's topics and releases it. */
 void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, json_t *payload);
+/* agent_status {agentId, status, reason?, statusReason?}: why (borrowed, may
+ * be NULL) is the stored statusReason {code, text, at, ref} of the change. */
 void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
-                           const char *status, const char *reason);
+                           const char *status, const char *reason, json_t *why);
 void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const char *msg);
 /* A JSON string of bytes that may not be UTF-8 (repaired). New reference. */
 json_t *ad_run_json_text(const char *s, size_t n);
 /* Queues a change of the agent row after what the run has said so far;
  * u->id, u->now and u->status are filled here, u->state_patch is taken.
- * status (AD_AGENT_STATUS_KEEP: unchanged) is also published as
- * agent_status once committed. */
+ * status must be AD_AGENT_STATUS_KEEP: a change of status goes through
+ * ad_run_set_status, which says why. */
 void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud);
-/* The same with a reason (static) on the published agent_status, e.g.
- * "approval" for an agent waiting on a permission prompt. */
-void ad_run_agent_update_why(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
-                             const char *reason, ad_runner_cb cb, void *ud);
+/* THE one way a live run changes its agent's status (issue #33): status
+ * with why (code, text and ref: the protocol event that caused it, with
+ * its id, e.g. code "turn_ended", ref the result message's id), written
+ * after what the run said so far, then published as agent_status with the
+ * stored statusReason {code, text, at, ref}; the change lands in the
+ * agent's status history (migration 2470). u (may be NULL) carries other
+ * fields to change with it (u->state_patch is taken). Executors call it on
+ * every protocol event that changes what the agent is doing:
+ *   running  code "message_sent" / "approval_answered" / "resumed" / "turn_started"
+ *   waiting  only when the agent asked: "approval_requested" (ref the
+ *            approval id), "question" or "turn_ended" (a turn that needs
+ *            input), never merely idle
+ *   error    "turn_failed" (ref the result message), paused "paused".
+ * A run's start and end and the daemon's restart set theirs in the store
+ * calls (ad_store_run_start_t.why, ad_store_run_end_t.why, reconcile).
+ * Loop thread. */
+void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+                       const ad_store_status_reason_t *why, ad_runner_cb cb, void *ud);
 /* Frees what a run owns (its handles are closed or never opened). */
 void ad_run_free(ad_run_t *run);
 
@@ -326,6 +344,45 @@ void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, con
 void ad_run_version_set(ad_run_t *run, const char *version);
 
 /* ---- approvals.c --------------------------------------------------------------- */
+/* One approvals API across executors (issue #33). The pending-approval
+ * record (run->approvals), the stored row, approval_requested /
+ * approval_updated, GET /api/agents/:id/approvals, POST /api/approvals/:id,
+ * the card, `agentd approve` and the "Allow always" rule store (the agent's
+ * permissions, src/api/approvals.c) are the same for every executor; only
+ * the reply to the agent is the executor's. An executor plugs in by:
+ *  1. setting run->approver to its static ad_run_approver_t at the run's
+ *     start (NULL is Claude's control protocol, the first user);
+ *  2. calling ad_run_approval_request when its protocol asks permission
+ *     (ACP session/request_permission, Codex app-server
+ *     item/commandExecution/requestApproval, …) with the request's own id,
+ *     and ad_run_approval_withdrawn when the agent takes the request back;
+ *  3. answering in answer(): allow / deny / allow always to the protocol's
+ *     reply (ACP: the offered option of that kind; Codex: accept / decline /
+ *     acceptForSession).
+ * The agent reads `waiting` (code approval_requested, ref the approval id)
+ * while one is pending and `running` (approval_answered) once all are. */
+typedef struct ad_run_approver {
+    /* Writes the decision for the protocol's request_id to the agent; tool
+     * and input are the approval's as stored (input borrowed, may be NULL).
+     * 0, or an AD_E* code (the approval stays pending). */
+    int (*answer)(ad_run_t *run, const char *request_id, ad_approval_decision_t d, const char *tool,
+                  json_t *input);
+    /* Denies request_id without asking the user (too many pending). */
+    void (*refuse)(ad_run_t *run, const char *request_id);
+} ad_run_approver_t;
+/* A permission request of the agent's protocol. Borrowed by the call. */
+typedef struct {
+    const char *request_id;  /* the protocol's id, < 128 bytes */
+    const char *tool_name;   /* what it wants to run ("Bash", "edit", …) */
+    const char *tool_use_id; /* or NULL */
+    json_t *input;           /* what it would run with (an object), or NULL */
+    const char *description; /* or NULL */
+} ad_run_approval_req_t;
+/* Stores and publishes a new approval for req and sets the agent waiting;
+ * a request already pending is ignored. */
+void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req);
+/* The agent took request_id back: the approval is closed as cancelled. */
+void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id);
 /* An AD_REC_APPROVAL: a new approval stored and published (approval_requested),
  * the agent `waiting`; or a withdrawn one marked cancelled. */
 void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);

@@ -95,7 +95,7 @@ void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, 
 }
 
 void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
-                           const char *status, const char *reason)
+                           const char *status, const char *reason, json_t *why)
 {
     int64_t since;
     bool force;
@@ -106,9 +106,9 @@ void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char 
             reason = force ? "force" : NULL;
         }
     }
-    ad_run_publish(
-        r, t, "agent_status",
-        json_pack("{s:s, s:s, s:s?}", "agentId", agent_id, "status", status, "reason", reason));
+    ad_run_publish(r, t, "agent_status",
+                   json_pack("{s:s, s:s, s:s?, s:O?}", "agentId", agent_id, "status", status,
+                             "reason", reason, "statusReason", why));
 }
 
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id)
@@ -137,7 +137,7 @@ typedef struct {
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
     const char *status; /* static; published after the commit when set */
-    const char *reason; /* static or NULL: the published status's reason */
+    const char *reason; /* static or NULL: agent_status's short reason ("approval") */
 } update_ctx_t;
 
 static void on_update_done(int rc, json_t *result, void *ud)
@@ -147,21 +147,17 @@ static void on_update_done(int rc, json_t *result, void *ud)
         ad_log(AD_LOG_WARN, "runner", "agent update failed agent=%s error=%s", c->agent_id,
                ad_strerror(rc));
     } else if (c->status != NULL) {
-        ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, c->reason);
+        json_t *agent = json_object_get(result, "agent");
+        ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, c->reason,
+                              json_object_get(agent, "statusReason"));
     }
     ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
     json_decref(result);
     free(c);
 }
 
-void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud)
-{
-    ad_run_agent_update_why(run, u, status, NULL, cb, ud);
-}
-
-void ad_run_agent_update_why(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
-                             const char *reason, ad_runner_cb cb, void *ud)
 {
     /* Writes keep the order of the output: what the agent said before this
      * change is stored before it (a client that sees `waiting` finds the
@@ -174,11 +170,42 @@ void ad_run_agent_update_why(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agen
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
     c->status = ad_agent_status_name(status);
-    c->reason = reason;
+    c->reason = strcmp(u->why.code, "approval_requested") == 0 ? "approval"
+                : strcmp(u->why.code, "protocol_error") == 0   ? "protocol_error"
+                                                               : NULL;
     u->status = status;
     snprintf(u->id, sizeof(u->id), "%s", run->agent_id);
     u->now = ad_wall_ms();
     ad_store_agent_runtime(run->r->store, u, on_update_done, c);
+}
+
+void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+                         ad_runner_cb cb, void *ud)
+{
+    if (status != AD_AGENT_STATUS_KEEP) { /* a caller that forgot why: say so */
+        ad_store_status_reason_t why;
+        ad_status_reason_set(&why, "unexplained", run->run_id, "status set with no reason given");
+        ad_run_set_status(run, u, status, &why, cb, ud);
+        return;
+    }
+    memset(&u->why, 0, sizeof(u->why));
+    agent_update(run, u, status, cb, ud);
+}
+
+void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+                       const ad_store_status_reason_t *why, ad_runner_cb cb, void *ud)
+{
+    ad_store_agent_runtime_t none = {.context_level = -1};
+    if (u == NULL) {
+        u = &none;
+    }
+    if (why != NULL) {
+        u->why = *why;
+    } else {
+        ad_status_reason_set(&u->why, "unexplained", run->run_id,
+                             "status set with no reason given");
+    }
+    agent_update(run, u, status, cb, ud);
 }
 
 void ad_run_free(ad_run_t *run)
@@ -224,7 +251,8 @@ static void on_reconciled(int rc, json_t *result, void *ud)
             ad_run_topics_t t;
             ad_run_topics_init(&t, id, NULL, NULL, json_string_value(json_object_get(a, "orgId")),
                                NULL);
-            ad_run_publish_status(c->r, &t, id, "error", LOST_REASON);
+            ad_run_publish_status(c->r, &t, id, "error", LOST_REASON,
+                                  json_object_get(a, "statusReason"));
         }
         size_t n = json_array_size(json_object_get(result, "runs"));
         if (n > 0) {

@@ -480,7 +480,8 @@ static void on_start_done(int rc, json_t *result, void *ud)
         }
         ad_run_call_cb(c->cb, c->ud, rc, NULL, "the run could not be recorded");
     } else {
-        ad_run_publish_status(c->r, &c->topics, c->agent_id, "running", NULL);
+        ad_run_publish_status(c->r, &c->topics, c->agent_id, "running", NULL,
+                              json_object_get(json_object_get(result, "agent"), "statusReason"));
         json_t *run = json_object_get(result, "run");
         if (run != NULL) { /* dashboards count runs live (issue #19) */
             ad_run_publish(c->r, &c->topics, "run_started", json_pack("{s:O}", "run", run));
@@ -507,6 +508,8 @@ static void record_start(ad_run_t *run, char *config, ad_runner_cb cb, void *ud)
         .now = ad_wall_ms(), .pid = ad_proc_pid(run->proc), .config = config};
     snprintf(row.id, sizeof(row.id), "%s", run->run_id);
     snprintf(row.agent_id, sizeof(row.agent_id), "%s", run->agent_id);
+    ad_status_reason_set(&row.why, "run_started", run->run_id, "run %s started (pid %ld)",
+                         run->run_id, (long)row.pid);
     ad_store_run_start(run->r->store, &row, on_start_done, c);
     ad_run_flush_batch(run, NULL, NULL);
 }

@@ -116,14 +116,16 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     s = ad_store_stmt(db, "UPDATE agents SET status = 'running', pid = ?, started_at = ?, "
                           "stopped_at = NULL, updated_at = ?, state = CASE WHEN state IS NULL "
-                          "THEN NULL ELSE json_remove(state, '$.statusReason') END WHERE id = ?");
+                          "THEN NULL ELSE json_remove(state, '$.statusReason') END, "
+                          "status_reason = COALESCE(?, status_reason) WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     bind_int_or_null(s, 1, a->pid > 0, a->pid);
     sqlite3_bind_int64(s, 2, a->now);
     sqlite3_bind_int64(s, 3, a->now);
-    ad_store_bind_text(s, 4, a->agent_id);
+    ad_store_bind_reason(s, 4, &a->why, a->now);
+    ad_store_bind_text(s, 5, a->agent_id);
     rc = ad_store_step_done(db, s);
     return rc != 0 ? rc : run_and_agent(db, a->id, a->agent_id, result);
 }
@@ -226,7 +228,8 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
     sqlite3_stmt *s =
         ad_store_stmt(db, "UPDATE agents SET status = ?, pid = NULL, stopped_at = ?, "
                           "updated_at = ?, state = CASE WHEN ? IS NULL THEN state ELSE "
-                          "json_set(COALESCE(state, '{}'), '$.statusReason', ?) END WHERE id = ?");
+                          "json_set(COALESCE(state, '{}'), '$.statusReason', ?) END, "
+                          "status_reason = COALESCE(?, status_reason) WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -236,7 +239,8 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
     sqlite3_bind_int64(s, 3, a->now);
     ad_store_bind_text(s, 4, reason);
     ad_store_bind_text(s, 5, reason);
-    ad_store_bind_text(s, 6, a->agent_id);
+    ad_store_bind_reason(s, 6, &a->why, a->now);
+    ad_store_bind_text(s, 7, a->agent_id);
     rc = ad_store_step_done(db, s);
     return rc != 0 ? rc : run_and_agent(db, a->id, a->agent_id, result);
 }
@@ -276,7 +280,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
     sqlite3_stmt *s = ad_store_stmt(
         db, "UPDATE agents SET status = COALESCE(?, status), session_id = COALESCE(?, session_id), "
             "context_level = COALESCE(?, context_level), state = COALESCE(?, state), "
-            "updated_at = ? WHERE id = ?");
+            "updated_at = ?, status_reason = COALESCE(?, status_reason) WHERE id = ?");
     if (s == NULL) {
         json_decref(state);
         return AD_EINTERNAL;
@@ -286,7 +290,8 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
     bind_int_or_null(s, 3, a->context_level >= 0, a->context_level);
     ad_store_bind_json(s, 4, state);
     sqlite3_bind_int64(s, 5, a->now);
-    ad_store_bind_text(s, 6, a->id);
+    ad_store_bind_reason(s, 6, &a->why, a->now);
+    ad_store_bind_text(s, 7, a->id);
     json_decref(state);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
@@ -460,24 +465,30 @@ static int lose_run(sqlite3 *db, const reconcile_t *a, const lost_run_t *r)
     }
     s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, stopped_at = ?, "
                           "updated_at = ?, state = json_set(COALESCE(state, '{}'), "
-                          "'$.statusReason', ?) WHERE id = ?");
+                          "'$.statusReason', ?), status_reason = ? WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
+    ad_store_status_reason_t why;
+    ad_status_reason_set(&why, "lost", r->id, "run %s lost: %s", r->id, a->reason);
     sqlite3_bind_int64(s, 1, a->now);
     sqlite3_bind_int64(s, 2, a->now);
     ad_store_bind_text(s, 3, a->reason);
-    ad_store_bind_text(s, 4, r->agent_id);
+    ad_store_bind_reason(s, 4, &why, a->now);
+    ad_store_bind_text(s, 5, r->agent_id);
     return ad_store_step_done(db, s);
 }
 
 /* Agents shown running without a run (a crash between writes) go to error. */
 static int orphans_to_error(sqlite3 *db, int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
-                                        "updated_at = ? WHERE status IN ('running', 'waiting', "
-                                        "'paused') AND id NOT IN (SELECT agent_id FROM runs "
-                                        "WHERE status = 'running')");
+    sqlite3_stmt *s =
+        ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
+                          "updated_at = ?1, status_reason = json_object('code', "
+                          "'lost', 'text', 'agentd restarted and found no run of "
+                          "this agent', 'at', ?1) WHERE status IN ('running', 'waiting', "
+                          "'paused') AND id NOT IN (SELECT agent_id FROM runs "
+                          "WHERE status = 'running')");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

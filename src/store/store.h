@@ -543,6 +543,24 @@ typedef enum {
  * NULL for AD_AGENT_STATUS_KEEP or a value out of range. Any thread. */
 const char *ad_run_status_name(ad_run_status_t s);
 const char *ad_agent_status_name(ad_agent_status_t s);
+/* Why an agent has its status (issue #33): stored as agents.status_reason
+ * {code, text, at, ref} with every change of status, and kept in the
+ * agent's status history (migration 2470). code is a short word
+ * ("run_started", "turn_ended", "approval_requested", "exited", "lost", …),
+ * text what a person reads, ref the id of what caused it (a message,
+ * approval or run id; "" for none). code "" means no reason: the store then
+ * records "unexplained" for a status that changed. */
+typedef struct {
+    char code[32];
+    char text[256];
+    char ref[128];
+} ad_store_status_reason_t;
+/* Fills r from code, ref (NULL: none) and a printf text. Any thread. */
+void ad_status_reason_set(ad_store_status_reason_t *r, const char *code, const char *ref,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* {agentId, entries:[{status, code, text, ref, at}]} newest first, at most
+ * limit (1-200). AD_ENOENT for an unknown agent. Loop thread. */
+int ad_store_status_history(ad_store_t *st, const char *agent_id, int limit, json_t **out);
 int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
 /* A run's identity (issue #35): args {id, set: {name?, color?, tags?,
  * notes?, group?}}, each a string (tags a JSON array) or null for the
@@ -563,9 +581,10 @@ typedef struct {
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
     int64_t now;
-    int64_t pid;  /* 0: not known */
-    char *config; /* the run's config as JSON text, or NULL; malloc'd, taken
-                     over by the call (freed after the write) */
+    int64_t pid;                  /* 0: not known */
+    char *config;                 /* the run's config as JSON text, or NULL; malloc'd, taken
+                                     over by the call (freed after the write) */
+    ad_store_status_reason_t why; /* the agent's new statusReason */
 } ad_store_run_start_t;
 void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_result_cb cb,
                         void *ud);
@@ -600,7 +619,8 @@ typedef struct {
     char agent_id[AD_ID_MAX];
     ad_run_status_t status;         /* how it ended: not AD_RUN_RUNNING */
     ad_agent_status_t agent_status; /* what the agent becomes: not KEEP */
-    char reason[256];               /* "": none */
+    char reason[256];               /* "": none (state.statusReason, the old string) */
+    ad_store_status_reason_t why;   /* the agent's new statusReason */
     int64_t now;
     int64_t duration_ms;
     bool has_exit_code;
@@ -618,9 +638,10 @@ void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_resu
 typedef struct {
     char id[AD_ID_MAX];
     int64_t now;
-    ad_agent_status_t status; /* AD_AGENT_STATUS_KEEP: unchanged */
-    char session_id[256];     /* "": unchanged */
-    int context_level;        /* < 0: unchanged */
+    ad_agent_status_t status;     /* AD_AGENT_STATUS_KEEP: unchanged */
+    ad_store_status_reason_t why; /* code "": statusReason unchanged */
+    char session_id[256];         /* "": unchanged */
+    int context_level;            /* < 0: unchanged */
     json_t *state_patch;
 } ad_store_agent_runtime_t;
 void ad_store_agent_runtime(ad_store_t *st, const ad_store_agent_runtime_t *u,

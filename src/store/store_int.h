@@ -228,6 +228,9 @@ void ad_store_checksum(const char *sql, char out[65]);
  * binds NULL). */
 int ad_store_bind_text(sqlite3_stmt *s, int idx, const char *v);
 int ad_store_bind_json(sqlite3_stmt *s, int idx, json_t *v);
+/* r as the JSON text of agents.status_reason {code, text, at, ref}, or NULL
+ * when r is NULL or has no code (status.c). */
+int ad_store_bind_reason(sqlite3_stmt *s, int idx, const ad_store_status_reason_t *r, int64_t at);
 /* Steps a statement that returns no rows and resets it: 0 or the mapped
  * error. Any thread that owns db. */
 int ad_store_step_done(sqlite3 *db, sqlite3_stmt *s);
@@ -255,7 +258,7 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
-    "executor, crew_id, state, worktree_vanished_at, org_id, " AD_AGENT_COST_COLS
+    "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, " AD_AGENT_COST_COLS
 /* What an agent's runs cost so far (costUsd, totalTokens = input + output):
  * two subqueries on runs_by_agent, so every agent row the store hands out
  * (lists, reads, the rows events carry) has its total. */
@@ -263,8 +266,8 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
     "(SELECT total(cost_usd) FROM runs WHERE runs.agent_id = agents.id) AS cost_usd, "             \
     "(SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM runs WHERE runs.agent_id = "      \
     "agents.id) AS total_tokens"
-#define AD_AGENT_JSON "permissions,state"
-#define AD_AGENT_NULLS "crew_id,state"
+#define AD_AGENT_JSON "permissions,state,status_reason"
+#define AD_AGENT_NULLS "crew_id,state,status_reason"
 
 /* A run's display name and colour (issue #35, migration 2350) as SQL over
  * the runs row aliased R: the name set by PATCH, else "<agent name> · <config

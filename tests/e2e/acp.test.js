@@ -235,7 +235,8 @@ test('acp executor: a misbehaving agent gets a clear run error, nothing else bre
         const a = await agent(s.d, id);
         assert.equal(a.status, 'error');
         // the run's reason, on the agent (statusReason)
-        assert.match(a.statusReason || a.state.statusReason, reason);
+        assert.match(a.statusReason.text, reason);
+        assert.match(a.state.statusReason, reason);
         assert.ok((await messages(s.d, id)).some((m) => m.role === 'system' && reason.test(m.content)), 'said in the transcript');
         // the other agent still answers
         await waiting(s.d, good);

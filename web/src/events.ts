@@ -161,6 +161,7 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       // reason null (not left out) so the stored state's reason of an
       // earlier wait is not read again (attention.ts, waitReason).
       const fields: Partial<Agent> = { status: p.status, reason: p.reason ?? null };
+      if (p.statusReason && typeof p.statusReason === 'object') fields.statusReason = p.statusReason;
       if (p.status === 'waiting' && (!before || before.status !== 'waiting' || before.reason !== fields.reason)) fields.waitingSince = ev.ts || undefined;
       m = withAgent(m, id, fields);
       if (!before) effects.push({ kind: 'reloadTree' });

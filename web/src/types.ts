@@ -24,11 +24,21 @@ export interface Worktree {
   createdAt?: string;
 }
 
+// Why an agent has its status (issue #33): the protocol event that caused
+// the change, with its id (docs/api.md).
+export interface StatusReason {
+  code: string;
+  text: string;
+  at: number; // ms since the epoch
+  ref?: string | null;
+}
+
 export interface Agent {
   id: string;
   worktreeId: string;
   name: string;
   status: AgentStatus;
+  statusReason?: StatusReason | null;
   contextLevel?: number;
   mode?: string;
   permissions?: string[];

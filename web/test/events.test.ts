@@ -48,6 +48,14 @@ describe('reduce', () => {
     expect(m.agents.ag_1.status).toBe('running');
   });
 
+  it("keeps agent_status's statusReason on the agent (the reason line of the agent page)", () => {
+    const why = { code: 'approval_requested', text: 'approval ap_1 requested: Bash', at: 1000, ref: 'ap_1' };
+    const { m } = run([ev(1, 'agent_status', { agentId: 'ag_1', status: 'waiting', reason: 'approval', statusReason: why })]);
+    expect(m.agents.ag_1.statusReason).toEqual(why);
+    const { m: m2 } = run([ev(2, 'agent_status', { agentId: 'ag_1', status: 'stopping', statusReason: 'not an object' })], m);
+    expect(m2.agents.ag_1.statusReason).toEqual(why);
+  });
+
   it('refuses malformed envelopes without throwing', () => {
     const base = { ...emptyModel(), agents: { ag_1: agent as any } };
     for (const bad of [null, {}, { seq: 'x', type: 'a' }, { seq: NaN, type: 'a' }, { seq: 1 }] as any[]) {

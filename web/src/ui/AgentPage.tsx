@@ -250,10 +250,19 @@ function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeName?: str
             <Badge status="stalled" small /> <span class="reason">{agent.stalled}</span>
           </span>
         )}
-        {s === 'error' && (agent.reason || (agent.state as any)?.statusReason) && (
+        {s === 'error' && !agent.statusReason && (agent.reason || (agent.state as any)?.statusReason) && (
           <span class="reason">{String(agent.reason || (agent.state as any).statusReason)}</span>
         )}
       </div>
+      {agent.statusReason && agent.statusReason.text && (
+        <p
+          class="status-reason muted"
+          data-code={agent.statusReason.code}
+          title={`${agent.statusReason.code}${agent.statusReason.ref ? ` · ${agent.statusReason.ref}` : ''} · ${new Date(agent.statusReason.at).toLocaleString()}`}
+        >
+          {agent.statusReason.text}
+        </p>
+      )}
       {agent.parentAgentId && <ForkedFrom agent={agent} />}
       <dl class="facts">
         <div>

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+// The state fault-injection suite (issue #33): for each executor, faults
+// are injected into a live agent (kill -9 of the agent, of its holder, of
+// agentd then a restart, SIGSTOP/SIGCONT for 30 s, the CLI exiting with an
+// error, a message sent mid-turn) and the agent's status and statusReason
+// {code, text, at, ref} are asserted after each, polled (bounded). The
+// delay from the cause to the stored change is measured and printed in a
+// table of cases x executors (the goal is within 1 s; printed, not
+// asserted). Adding an executor is one row of EXECUTORS: how to make an
+// agent that works on a turn, and which cases it takes.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const daemon = require('./lib/daemon');
+const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
+const { claudeAgents } = require('./lib/agents');
+const { start: startAnthropic } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
+
+const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
+const ACP = path.resolve(__dirname, '..', 'fixtures', 'acp-agent.js');
+const LID_MS = 30000; // a laptop lid closed for 30 s
+
+// One row per executor. setup() gives a daemon with a way to make agents:
+// {d, args (to restart it), make(mode) -> agent id, prompt(mode), cleanup};
+// modes: 'work' (a turn under way), 'tool' (mid-tool: a tool runs, any
+// approval it needed given), 'fail' (the CLI exits with an error), 'ask' (an
+// approval pending). cases: those the executor takes (the rest are n/a).
+const EXECUTORS = [
+  {
+    name: 'command',
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'cli-error', 'message-mid-turn'],
+    async setup() {
+      const args = ['--stop-grace-ms', '300'];
+      const { d, dir, wt } = await startWithWorktree({ args });
+      return {
+        d, args,
+        make: (mode) => commandAgent(d, wt, mode === 'fail' ? ['node', FAKE, 'exit', '7'] : ['node', FAKE, 'echo']),
+        prompt: () => 'work on it',
+        cleanup: async () => { await d.cleanup(); fs.rmSync(dir, { recursive: true, force: true }); },
+      };
+    },
+  },
+  {
+    name: 'claude',
+    skip: claudeMissingReason(),
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'message-mid-turn'],
+    async setup() {
+      const mock = await startAnthropic();
+      const sb = makeSandbox();
+      const args = ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '1000'];
+      const d = await daemon.start({ needUrl: true, args, keepDataDir: true });
+      const make = await claudeAgents(d, sb, mock.url);
+      return {
+        d, args,
+        make: async () => (await make()).id,
+        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please make a file' })[mode],
+        // 'tool': the CLI runs `sleep 30` (a command it needs no approval for)
+        async toolRunning(dd, id) {
+          await until(async () => {
+            const r = await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`);
+            return r.body.messages.some((m) => m.role === 'tool' && m.toolName === 'Bash');
+          }, 'the Bash tool running');
+        },
+        cleanup: async () => {
+          await d.cleanup();
+          fs.rmSync(d.dataDir, { recursive: true, force: true });
+          await mock.close();
+          sb.cleanup();
+        },
+      };
+    },
+  },
+  {
+    name: 'acp',
+    // approval-restart: an ACP permission request pending across a restart
+    // cannot be answered yet (the new daemon's parser never saw the options
+    // the agent offered: 409); left out until it can
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'cli-error', 'message-mid-turn'],
+    fail: { code: 'turn_failed', text: /ACP agent broke the protocol: not JSON/, said: /not JSON/ },
+    async setup() {
+      const args = ['--stop-grace-ms', '1000'];
+      const { d, dir, wt } = await startWithWorktree({ args });
+      return {
+        d, args,
+        make: async () => (await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP] })).body.id,
+        prompt: (mode) => ({ work: 'slow', tool: 'slow', ask: 'edit a.txt', fail: 'malformed' })[mode],
+        async toolRunning(dd, id) {
+          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages.some((m) => m.role === 'tool'), 'the tool running');
+        },
+        cleanup: async () => { await d.cleanup(); fs.rmSync(dir, { recursive: true, force: true }); },
+      };
+    },
+  },
+];
+
+async function pendingApproval(d, id) {
+  return until(async () => {
+    const r = await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`);
+    return r.body.approvals.length > 0 ? r.body.approvals[0] : null;
+  }, 'a pending approval', 60000);
+}
+
+async function agentNow(d, id) {
+  const g = await api(d, 'GET', `/api/agents/${id}`);
+  assert.equal(g.status, 200, JSON.stringify(g.body));
+  return g.body;
+}
+
+// Polls until the agent reads status with a reason of code (bounded); the
+// agent and the delay from t0 (ms) to the change as the store dated it.
+async function expectState(d, id, status, code, t0, what) {
+  let last = null;
+  const a = await until(async () => {
+    last = await agentNow(d, id);
+    return last.status === status && last.statusReason && last.statusReason.code === code
+      ? last : null;
+  }, `${what}: status ${status} (${code})`, 20000).catch((e) => {
+    throw new Error(`${e.message}; last ${JSON.stringify({ status: last && last.status, statusReason: last && last.statusReason })}`);
+  });
+  return { a, delay: Math.max(0, a.statusReason.at - t0) };
+}
+
+// A started agent of the row in mode; {id, pid}. A 'tool' agent is past
+// its approval with the tool running.
+async function started(ctx, mode = 'work') {
+  const id = await ctx.make(mode);
+  const s = await api(ctx.d, 'POST', `/api/agents/${id}/start`, { initialPrompt: ctx.prompt(mode) });
+  assert.equal(s.status, 200, JSON.stringify(s.body));
+  if (mode === 'tool' && ctx.toolRunning) await ctx.toolRunning(ctx.d, id);
+  return { id, pid: s.body.pid };
+}
+
+function holderPid(dataDir, runId) {
+  return Number(fs.readFileSync(path.join(dataDir, 'hold', runId, 'info'), 'utf8').split(' ')[0]);
+}
+
+async function runIdOf(d, id) {
+  return (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
+}
+
+// Each case: (ctx) -> delay in ms; ctx is the row's setup() with ex, the row.
+const CASES = {
+  'kill-agent': async (ctx) => {
+    const { d } = ctx;
+    const { id, pid } = await started(ctx, 'tool');
+    const t0 = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const { a, delay } = await expectState(d, id, 'error', 'killed', t0, 'kill -9 of the agent');
+    assert.match(a.statusReason.text, /process exited 137 \(SIGKILL\)/);
+    assert.match(a.statusReason.ref, /^run_/);
+    return delay;
+  },
+  'kill-holder': async (ctx) => {
+    const { d } = ctx;
+    const { id } = await started(ctx, 'tool');
+    const runId = await runIdOf(d, id);
+    const t0 = Date.now();
+    process.kill(holderPid(d.dataDir, runId), 'SIGKILL');
+    const { a, delay } = await expectState(d, id, 'error', 'lost', t0, 'kill -9 of the holder');
+    assert.equal(a.statusReason.ref, runId);
+    return delay;
+  },
+  'kill-agentd': async (ctx) => {
+    const own = await ctx.ex.setup(); // a daemon of its own: this one is killed
+    let d2 = null;
+    try {
+      const { id } = await started(own, 'tool');
+      const runId = await runIdOf(own.d, id);
+      await own.d.stop('SIGKILL');
+      const t0 = Date.now();
+      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args });
+      // reattached, or past it when the turn ended while no agentd ran
+      // (what the holder kept is read after the re-attach)
+      let h = null;
+      const back = await until(async () => {
+        h = (await api(d2, 'GET', `/api/agents/${id}/status-history`)).body;
+        return h.entries.find((e) => e.code === 'reattached');
+      }, 'agentd restarted: reattached', 20000);
+      assert.equal(back.ref, runId);
+      assert.ok(['running', 'waiting'].includes(back.status), JSON.stringify(back)); // the status it had
+      assert.ok(h.entries.some((e) => e.code === 'run_started'), JSON.stringify(h.entries));
+      const a = await agentNow(d2, id);
+      assert.ok(['running', 'waiting'].includes(a.status), JSON.stringify(a.statusReason));
+      const delay = Math.max(0, back.at - t0);
+      await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
+      return delay;
+    } finally {
+      if (d2) await d2.stop();
+      await own.cleanup();
+    }
+  },
+  // An approval pending when agentd is killed is pending after the
+  // restart, the agent still waits for you, and the answer reaches it.
+  'approval-restart': async (ctx) => {
+    const own = await ctx.ex.setup();
+    let d2 = null;
+    try {
+      const { id } = await started(own, 'ask');
+      const ap = await pendingApproval(own.d, id);
+      await expectState(own.d, id, 'waiting', 'approval_requested', Date.now(), 'the approval asked');
+      await own.d.stop('SIGKILL');
+      const t0 = Date.now();
+      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args });
+      const { a, delay } = await expectState(d2, id, 'waiting', 'reattached', t0, 'agentd restarted');
+      assert.match(a.statusReason.text, /re-attached/);
+      assert.equal((await pendingApproval(d2, id)).id, ap.id);
+      const ok = await api(d2, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      const after = await expectState(d2, id, 'running', 'approval_answered', t0, 'the answer');
+      assert.equal(after.a.statusReason.ref, ap.id);
+      await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
+      return delay;
+    } finally {
+      if (d2) await d2.stop();
+      await own.cleanup();
+    }
+  },
+  // A stopped process keeps its status (docs/executors.md, the state
+  // model): the turn goes on where it was when the process continues.
+  lid: async (ctx) => {
+    const { d } = ctx;
+    const { id, pid } = await started(ctx, 'work');
+    const before = (await expectState(d, id, 'running', 'run_started', Date.now(), 'started')).a;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, LID_MS));
+      const during = await agentNow(d, id);
+      assert.equal(during.status, 'running');
+      assert.deepEqual(during.statusReason, before.statusReason);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'after the lid' });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const t0 = Date.now();
+    const { a, delay } = await expectState(d, id, 'running', 'message_sent', t0 - 1000, 'after SIGCONT');
+    assert.equal(a.statusReason.ref, sent.body.messageId);
+    await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    return Math.max(0, a.statusReason.at - t0);
+  },
+  'cli-error': async (ctx) => {
+    const { d } = ctx;
+    const fail = ctx.ex.fail || { code: 'exited', text: /process exited 7/, said: /exiting 7/ };
+    const t0 = Date.now();
+    const { id } = await started(ctx, 'fail');
+    const { a } = await expectState(d, id, 'error', fail.code, t0, 'the CLI failing');
+    assert.match(a.statusReason.text, fail.text);
+    // the cause: its last words (or agentd's about it), stored as it failed
+    const said = (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+      .filter((m) => fail.said.test(m.content)).map((m) => Date.parse(m.createdAt));
+    const delay = Math.max(0, a.statusReason.at - (said.length ? Math.max(...said) : t0));
+    const h = await api(d, 'GET', `/api/agents/${id}/status-history?limit=5`);
+    assert.equal(h.status, 200);
+    assert.deepEqual(h.body.entries[0], { ...h.body.entries[0], status: 'error', code: fail.code });
+    assert.deepEqual(h.body.entries.at(-1), { ...h.body.entries.at(-1), status: 'running', code: 'run_started' });
+    return delay;
+  },
+  'message-mid-turn': async (ctx) => {
+    const { d } = ctx;
+    const { id } = await started(ctx, 'work');
+    const t0 = Date.now();
+    const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'mid-turn' });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const { a, delay } = await expectState(d, id, 'running', 'message_sent', t0, 'a message mid-turn');
+    assert.equal(a.statusReason.ref, sent.body.messageId);
+    await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    return delay;
+  },
+};
+
+test('state fault injection: every executor x case reads the right status and reason', { timeout: 120000 }, async () => {
+  const results = {}; // case -> executor -> {ok, delay, error}
+  const live = EXECUTORS.filter((ex) => !ex.skip);
+  // every executor at once, each case of it at once: the 30 s lid is paid once
+  await Promise.all(live.map(async (ex) => {
+    const ctx = { ...(await ex.setup()), ex };
+    try {
+      await Promise.all(ex.cases.map((name) => {
+        (results[name] = results[name] || {})[ex.name] = { ok: false };
+        return CASES[name](ctx).then(
+          (delay) => { results[name][ex.name] = { ok: true, delay }; },
+          (e) => { results[name][ex.name] = { ok: false, error: e.message }; });
+      }));
+    } finally {
+      await ctx.cleanup();
+    }
+  }));
+  const names = EXECUTORS.map((e) => e.name);
+  const rows = [['case', ...names]];
+  for (const c of Object.keys(CASES)) {
+    rows.push([c, ...names.map((n) => {
+      const r = results[c] && results[c][n];
+      if (!r) return EXECUTORS.find((e) => e.name === n).skip ? 'skipped' : 'n/a';
+      return r.ok ? `pass ${r.delay} ms` : 'FAIL';
+    })]);
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const table = rows.map((r) => r.map((x, i) => x.padEnd(w[i])).join(' | ')).join('\n');
+  console.log(`state faults (delay: cause to the stored change; goal < 1000 ms)\n${table}`);
+  const failed = [];
+  for (const c of Object.keys(results)) {
+    for (const n of Object.keys(results[c])) {
+      if (!results[c][n].ok) failed.push(`${c} x ${n}: ${results[c][n].error}`);
+    }
+  }
+  assert.deepEqual(failed, []);
+});
