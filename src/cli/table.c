@@ -157,6 +157,9 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --force         delete even with uncommitted or unmerged work (lost);\n"
      "                  a merged worktree (agentd merged it, or its squash is\n"
      "                  on the base) needs no --force\n"
+     "  --into BRANCH   merge: the branch to merge into (default: its base)\n"
+     "  --strategy S    merge: merge (the default), squash or rebase\n"
+     "  --message TEXT  merge: the commit message (merge and squash)\n"
      "  --json          the daemon's JSON\n"},
     {"merge", ad_cli_merge, NULL, "merge a worktree's branch into its base",
      "Usage: agentd merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
