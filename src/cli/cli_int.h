@@ -91,6 +91,9 @@ int ad_cli_not_running(const ad_cli_t *c);
  * the several rows named X; or the failed request's exit code. */
 typedef enum { AD_CLI_AGENT, AD_CLI_WORKSPACE, AD_CLI_WORKTREE } ad_cli_kind_t;
 int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out, size_t outsz);
+/* The names of the live rows of kind, one a line (for shell completion).
+ * 0, or the failed request's exit code. */
+int ad_cli_print_names(ad_cli_t *c, ad_cli_kind_t kind);
 
 /* Ids or names, and the exit codes, for every command's --help. */
 extern const char AD_CLI_NAMES_HELP[];
