@@ -235,7 +235,7 @@ const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_t
 const ad_principal_t *ad_auth_lookup(ad_auth_t *a, ad_req_t *r, const char *token, ad_tok_t **tok)
 {
     *tok = NULL;
-    return ad_auth_jwt_shaped(token) ? ad_auth_jwt_lookup(a, r, token)
+    return ad_auth_jwt_shaped(token) ? ad_auth_jwt_lookup(a, r, token, tok)
                                      : ad_auth_token_lookup(a, token, tok);
 }
 

@@ -128,8 +128,10 @@ int ad_auth_jwt_open(ad_auth_t *a, char *err, size_t errsz);
 void ad_auth_jwt_free(ad_auth_t *a);
 /* Whether token has a JWT's shape (three base64url parts, a JSON header). */
 bool ad_auth_jwt_shaped(const char *token);
-/* The principal of a valid JWT (kept in r's arena), or NULL (why logged). */
-const ad_principal_t *ad_auth_jwt_lookup(ad_auth_t *a, ad_req_t *r, const char *token);
+/* The principal of a valid JWT (kept in r's arena) and its subject's rate
+ * bucket in *tok, or NULL (why logged). */
+const ad_principal_t *ad_auth_jwt_lookup(ad_auth_t *a, ad_req_t *r, const char *token,
+                                         ad_tok_t **tok);
 /* A presented credential, whichever kind (owner token, API token, JWT). */
 const ad_principal_t *ad_auth_lookup(ad_auth_t *a, ad_req_t *r, const char *token, ad_tok_t **tok);
 /* The longest credential read from a request (a JWT with an RSA signature

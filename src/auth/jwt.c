@@ -25,6 +25,7 @@
 #define SECRET_MIN 32 /* HS256 secret: at least 256 bits */
 #define SECRET_MAX 1024
 #define PART_MAX 3072 /* a decoded part */
+#define BUCKETS 128   /* subjects whose request rate is followed (then reused) */
 
 typedef enum { ALG_HS256 = 1, ALG_RS256, ALG_ES256 } alg_t;
 
@@ -34,6 +35,10 @@ struct ad_jwt {
     EVP_PKEY *key;     /* NULL: no RS256/ES256 */
     alg_t key_alg;     /* ALG_RS256 or ALG_ES256 for key */
     ad_scope_t max_scope;
+    /* each subject's request rate, as an API token's (--token-rate-per-
+     * minute): by the hash of iss and sub, a slot reused when another
+     * subject needs it (it then starts full) */
+    ad_tok_t buckets[BUCKETS];
 };
 
 /* ---- reading the keys ------------------------------------------------------------ */
@@ -427,7 +432,23 @@ static ad_principal_t *principal_of(ad_auth_t *a, ad_req_t *r, const json_t *c, 
     return p;
 }
 
-const ad_principal_t *ad_auth_jwt_lookup(ad_auth_t *a, ad_req_t *r, const char *token)
+/* The rate bucket of the subject with this token_id. */
+static ad_tok_t *bucket(struct ad_jwt *j, const char *token_id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = token_id; *p != '\0'; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    ad_tok_t *t = &j->buckets[h % BUCKETS];
+    if (strcmp(t->row.id, token_id) != 0) {
+        memset(t, 0, sizeof(*t));
+        snprintf(t->row.id, sizeof(t->row.id), "%s", token_id);
+    }
+    return t;
+}
+
+const ad_principal_t *ad_auth_jwt_lookup(ad_auth_t *a, ad_req_t *r, const char *token,
+                                         ad_tok_t **tok)
 {
     if (a->jwt == NULL || strlen(token) > JWT_MAX) {
         return NULL;
@@ -442,6 +463,8 @@ const ad_principal_t *ad_auth_jwt_lookup(ad_auth_t *a, ad_req_t *r, const char *
     json_decref(claims);
     if (p == NULL) {
         ad_log(AD_LOG_INFO, "auth", "JWT refused reason=\"%s\"", why);
+    } else {
+        *tok = bucket(a->jwt, p->token_id);
     }
     return p;
 }

@@ -214,11 +214,16 @@ int ad_ws_inflate(const uint8_t *in, size_t len, size_t max, ad_buf_t *out)
         zi_ready = true;
     }
     int rc = 0;
-    for (int part = 0; part < 2 && rc == 0; part++) {
+    bool ended = false;
+    for (int part = 0; part < 2 && rc == 0 && !ended; part++) {
         zi.next_in = (Bytef *)(part == 0 ? in : tail);
         zi.avail_in = (uInt)(part == 0 ? len : sizeof(tail));
-        while (rc == 0 && zi.avail_in > 0) {
+        /* on while input is left, or the last call filled the chunk (zlib
+         * may hold more output for the next one) */
+        bool more = true;
+        while (rc == 0 && more) {
             uint8_t chunk[16384];
+            uInt in_before = zi.avail_in;
             zi.next_out = chunk;
             zi.avail_out = sizeof(chunk);
             int z = inflate(&zi, Z_SYNC_FLUSH);
@@ -229,9 +234,10 @@ int ad_ws_inflate(const uint8_t *in, size_t len, size_t max, ad_buf_t *out)
                 rc = AD_EINVAL;
             } else if (n > 0 && ad_buf_append(out, chunk, n) != 0) {
                 rc = AD_ETOOBIG;
-            } else if (z == Z_STREAM_END || (z == Z_BUF_ERROR && n == 0)) {
-                break; /* no progress possible: what is left is not ours */
             }
+            ended = z == Z_STREAM_END; /* a final block: what follows is not ours */
+            bool progress = n > 0 || zi.avail_in != in_before;
+            more = !ended && progress && (zi.avail_in > 0 || zi.avail_out == 0);
         }
     }
     inflateReset(&zi); /* client_no_context_takeover */

@@ -204,3 +204,24 @@ test('JWT options are checked at start: issuer and audience required, a weak sec
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /at least 32 bytes/);
 });
+
+test('a JWT\'s subject has an API token\'s request rate (--token-rate-per-minute)', async () => {
+  const dir = tmpDir();
+  const { secret, f } = secretFile(dir);
+  const d = await startApi({ args: [...jwtArgs(['--jwt-secret-file', f]), '--token-rate-per-minute', '5'] });
+  try {
+    assert.equal((await api(d, 'POST', '/api/orgs', { name: 'blue' })).status, 201);
+    // two JWTs of one subject share its rate; another subject has its own
+    const one = mint('HS256', secret, claims({ sub: 'alice' }));
+    const again = mint('HS256', secret, claims({ sub: 'alice', iat: now() - 1 }));
+    const other = mint('HS256', secret, claims({ sub: 'bob' }));
+    const seen = [];
+    for (let i = 0; i < 6; i++) {
+      seen.push((await api(d, 'GET', '/api/auth/whoami', undefined, bearer(i % 2 ? again : one))).status);
+    }
+    assert.deepEqual(seen, [200, 200, 200, 200, 200, 429]);
+    assert.equal((await api(d, 'GET', '/api/auth/whoami', undefined, bearer(other))).status, 200);
+  } finally {
+    await d.stop();
+  }
+});
