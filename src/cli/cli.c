@@ -190,7 +190,7 @@ static json_t *worktree_names(cli_t *c)
 static void print_agents_table(cli_t *c, json_t *agents)
 {
     json_t *wts = worktree_names(c);
-    int namew = 4, wtw = 8;
+    int namew = 4, wtw = 8, asks = 100; /* approvals asked for at most 100 waiting agents */
     size_t i;
     json_t *a;
     json_array_foreach(agents, i, a)
@@ -204,9 +204,7 @@ static void print_agents_table(cli_t *c, json_t *agents)
            wtw, "WORKTREE", "COST");
     json_array_foreach(agents, i, a)
     {
-        /* an archived agent says so, whatever its last status was */
-        const char *st =
-            json_is_string(json_object_get(a, "deletedAt")) ? "archived" : str_of(a, "status", "");
+        const char *st = ad_cli_status_word(c, a, &asks);
         const char *wt = str_of(a, "worktreeId", "");
         json_t *cost = json_object_get(a, "costUsd");
         printf("%-30s %-*s %-9s %-9s %-8s %-*s $%.2f\n", str_of(a, "id", "?"), namew,

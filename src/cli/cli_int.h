@@ -95,6 +95,11 @@ int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out,
  * 0, or the failed request's exit code. */
 int ad_cli_print_names(ad_cli_t *c, ad_cli_kind_t kind);
 
+/* attention.c: an agent's status for a table: "needs you" or "turn done"
+ * for a waiting one (its pending approvals asked while *asks_left > 0,
+ * which counts down), "archived", else its status. Static string. */
+const char *ad_cli_status_word(ad_cli_t *c, json_t *agent, int *asks_left);
+
 /* Ids or names, and the exit codes, for every command's --help. */
 extern const char AD_CLI_NAMES_HELP[];
 

@@ -20,7 +20,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
     {"ls", ad_cli_ls, NULL, "list agents: name, status, worktree and cost",
      "Usage: agentd ls [--all] [--worktree WT] [--status S] [--json]\n"
      "List agents as a table: id, full name, executor, status, mode, the\n"
-     "worktree's name and what the agent's runs cost so far.\n"
+     "worktree's name and what the agent's runs cost so far. A waiting agent\n"
+     "reads needs you (an approval or a question waits) or turn done.\n"
      "  --all          archived agents too (shown as archived)\n"
      "  --worktree WT  only this worktree's agents (its id or name)\n"
      "  --status S     only agents in status S (running, waiting, idle, ...)\n"
