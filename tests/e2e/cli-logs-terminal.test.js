@@ -9,7 +9,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { BIN, run, tmpRepo } = daemon;
 const { startApi, until } = require('./lib/api');
@@ -82,6 +82,16 @@ test('logs strips a terminal agent\'s escape sequences and heads each run', asyn
   // each run's text under its own header
   const second = lines.indexOf(heads[1]);
   assert.ok(lines.slice(0, second).includes('green text') && lines.slice(second).includes('green text'), stored.stdout);
+  // On a terminal (util-linux's script gives it one) the colours stay,
+  // and only they; NO_COLOR drops them too.
+  if (spawnSync('script', ['--version']).status === 0) {
+    const onTty = (env) => spawnSync('script', ['-qec', `${BIN} --data-dir ${d.dataDir} logs tty`, '/dev/null'],
+      { encoding: 'utf8', env: { ...process.env, ...env } }).stdout;
+    const tty = onTty({});
+    assert.ok(tty.includes('\x1b[1;32mgreen\x1b[0m text'), JSON.stringify(tty));
+    assert.ok(!tty.includes('\x1b]') && !tty.includes('\x1b[2J') && !tty.includes('\x07'), JSON.stringify(tty));
+    assert.ok(!onTty({ NO_COLOR: '1' }).includes('\x1b[1;32m'));
+  }
   // --json keeps the raw content, escape sequences and all
   const raw = cli('logs', '--json', 'tty');
   assert.match(raw.stdout, /\\u001b\[1;32mgreen/i);
