@@ -95,6 +95,10 @@ int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out,
  * 0, or the failed request's exit code. */
 int ad_cli_print_names(ad_cli_t *c, ad_cli_kind_t kind);
 
+/* A command that takes --json and one id: 0 with the id in pos[0], else
+ * the exit code after saying how to call it (usage_text). */
+int ad_cli_one_id(ad_cli_t *c, int argc, char **argv, const char *usage_text, const char **pos);
+
 /* attention.c: an agent's status for a table: "needs you" or "turn done"
  * for a waiting one (its pending approvals asked while *asks_left > 0,
  * which counts down), "archived", else its status. Static string. */
@@ -104,7 +108,7 @@ const char *ad_cli_status_word(ad_cli_t *c, json_t *agent, int *asks_left);
 extern const char AD_CLI_NAMES_HELP[];
 
 /* The commands (argv after the command's name). cli.c: ls, new, start,
- * send, stop, rm, approvals, approve, token, login; logs.c: logs; wt.c: ws, wt,
+ * send, stop, rm, approvals, approve; token.c: token, login; logs.c: logs; wt.c: ws, wt,
  * merge; work.c: fork, diff, commit, open; table.c: completion. */
 int ad_cli_ls(ad_cli_t *c, int argc, char **argv);
 int ad_cli_new(ad_cli_t *c, int argc, char **argv);
