@@ -107,9 +107,10 @@ const char *ad_cli_status_word(ad_cli_t *c, json_t *agent, int *asks_left);
 /* Ids or names, and the exit codes, for every command's --help. */
 extern const char AD_CLI_NAMES_HELP[];
 
-/* The commands (argv after the command's name). cli.c: ls, new, start,
- * send, stop, rm, approvals, approve; token.c: token, login; logs.c: logs; wt.c: ws, wt,
- * merge; work.c: fork, diff, commit, open; table.c: completion. */
+/* The commands (argv after the command's name). cli.c: ls, new (and the
+ * helpers below); control.c: start, send, stop, rm, approvals, approve;
+ * token.c: token, login; logs.c: logs; wt.c: ws, wt, merge; work.c: fork,
+ * diff, commit, open; table.c: completion. */
 int ad_cli_ls(ad_cli_t *c, int argc, char **argv);
 int ad_cli_new(ad_cli_t *c, int argc, char **argv);
 int ad_cli_start(ad_cli_t *c, int argc, char **argv);
