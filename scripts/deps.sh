@@ -12,7 +12,8 @@ clang-format procps zlib1g-dev clang libclang-rt-14-dev chromium
 prometheus
 libsecret-1-0 gnome-keyring dbus-daemon
 bubblewrap coreutils
-qpdf poppler-utils"
+qpdf poppler-utils
+zsh"
 
 missing=""
 for p in $PKGS; do

@@ -191,7 +191,7 @@ void ad_acp_resume(ad_parser_t *p, const ad_acp_setup_t *s)
     a->rpc.next_id = (int64_t)1 << 40;
     setup_copy(a, s);
     a->resumed = true;
-    a->phase = AD_ACP_TURN; /* not known: the next answer to an unknown id ends it */
+    a->phase = s->in_turn ? AD_ACP_TURN : AD_ACP_READY;
     if (s->session_id != NULL && s->session_id[0] != '\0') {
         a->session = ad_xstrdup(s->session_id);
     }

@@ -566,7 +566,8 @@ char *ad_codex_app_open(ad_parser_t *p, const ad_codex_open_t *o, size_t *len);
 void ad_codex_app_attach(ad_parser_t *p, const char *thread_id, const ad_codex_open_t *o);
 /* A user message: turn/start when no turn runs, turn/steer while one does.
  * 0 with *line NULL when it waits for the thread (sent as a later
- * AD_REC_WRITE); AD_EINVAL for text that is not UTF-8. */
+ * AD_REC_WRITE); AD_EINVAL for text that is not UTF-8, AD_ETOOBIG when too
+ * many wait, AD_ESTATE when codex refused to open any thread. */
 int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *len);
 /* turn/interrupt of the turn in progress, or NULL when none runs. */
 char *ad_codex_app_interrupt(ad_parser_t *p, size_t *len);
@@ -621,14 +622,18 @@ typedef struct {
      * that request, "not found" too, as a failed read, and so cannot
      * create a file. */
     bool no_fs_read;
+    /* ad_acp_resume only: a turn was running when the previous daemon
+     * stopped (the agent was not waiting for input). */
+    bool in_turn;
 } ad_acp_setup_t;
 
 /* Starts the protocol on an ACP parser: returns the initialize request line
  * (owned, '\n' included); NULL when p is not an ACP parser. */
 char *ad_acp_begin(ad_parser_t *p, const ad_acp_setup_t *s, size_t *len);
 /* Takes the protocol up on a run agentd left running (a restart): the
- * session is known, nothing of the handshake is sent again, answers to
- * requests this parser never sent are taken as the end of a turn. */
+ * session is known, nothing of the handshake is sent again; while a turn
+ * is taken to run (s->in_turn), an answer to a request this parser never
+ * sent ends it, and messages wait for that. */
 void ad_acp_resume(ad_parser_t *p, const ad_acp_setup_t *s);
 /* A user message: 0 with *line the session/prompt (owned) to write now, or
  * 0 with *line NULL when it waits for the turn that runs (sent when that

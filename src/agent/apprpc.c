@@ -29,12 +29,30 @@ static void refused(ad_recs_t *out, const char *what, const char *emsg)
 static void on_thread(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out)
 {
     const char *tid = ad_json_str(json_object_get(m->result, "thread"), "id");
+    app_t *a = p->app;
+    if ((m->kind == AD_RPC_ERROR || tid == NULL) && a->resume_id[0] != '\0') {
+        /* the conversation cannot go on: a new one does, and says so */
+        char note[400];
+        snprintf(note, sizeof(note), "codex could not resume thread %.128s (%.200s): a new thread",
+                 a->resume_id, m->message != NULL ? m->message : "no thread in its answer");
+        ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
+        r->role = AD_ROLE_SYSTEM;
+        r->text = ad_xstrdup(note);
+        r->is_complete = true;
+        size_t len = 0;
+        char *line = ad_app_new_thread(a, &len);
+        if (line != NULL) {
+            ad_rec_push(out, AD_REC_WRITE)->text = line;
+            return;
+        }
+    }
     if (m->kind == AD_RPC_ERROR || tid == NULL) {
+        a->thread_failed = true;
         refused(out, "could not open the thread", m->message);
         return;
     }
     ad_parser_set_session(p, tid, ad_json_str(m->result, "model"));
-    p->app->thread_ready = true;
+    a->thread_ready = true;
     ad_rec_t *r = ad_rec_push(out, AD_REC_SESSION);
     r->session_id = ad_xstrdup(tid);
     r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
@@ -107,6 +125,9 @@ static void on_request(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out)
     }
     if ((command && a->allow_commands) || (edit && a->allow_edits)) {
         ad_rec_push(out, AD_REC_WRITE)->text = ad_codex_app_answer(p, rid, "accept", &len);
+    } else if ((command || edit) && strlen(rid) >= AD_APP_REQUEST_ID_MAX) {
+        /* an id the runner cannot keep could never be answered: declined */
+        ad_rec_push(out, AD_REC_WRITE)->text = ad_codex_app_answer(p, rid, "decline", &len);
     } else if (command || edit) {
         const char *item = ad_json_str(params, "itemId");
         ad_rec_t *r = ad_rec_push(out, AD_REC_APPROVAL);

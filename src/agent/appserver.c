@@ -60,6 +60,7 @@ void ad_codex_app_free(app_t *a)
     }
     free(a->turn_id);
     free(a->diff);
+    json_decref(a->start_params);
     free(a);
 }
 
@@ -74,6 +75,15 @@ bool ad_codex_app_busy(const ad_parser_t *p)
 }
 
 /* ---- lines ------------------------------------------------------------------- */
+
+char *ad_app_new_thread(app_t *a, size_t *len)
+{
+    a->resume_id[0] = '\0';
+    json_t *params = a->start_params;
+    a->start_params = NULL;
+    return ad_app_request(a, "thread/start", params != NULL ? params : json_object(),
+                          AD_APP_TAG_THREAD, len);
+}
 
 char *ad_app_request(app_t *a, const char *method, json_t *params, int64_t tag, size_t *len)
 {
@@ -133,7 +143,11 @@ char *ad_codex_app_open(ad_parser_t *p, const ad_codex_open_t *o, size_t *len)
                                         "title", "agentd", "version", AD_VERSION),
                               AD_APP_TAG_INIT, &n1);
     char *l2 = ad_rpc_notification(&a->rpc, "initialized", NULL, &n2);
-    char *l3 = ad_app_request(a, method, thread_params(a, o), AD_APP_TAG_THREAD, &n3);
+    json_t *params = thread_params(a, o);
+    json_decref(a->start_params);
+    a->start_params = json_deep_copy(params);
+    json_object_del(a->start_params, "threadId");
+    char *l3 = ad_app_request(a, method, params, AD_APP_TAG_THREAD, &n3);
     char *all = NULL;
     if (l1 != NULL && l2 != NULL && l3 != NULL) {
         all = ad_xmalloc(n1 + n2 + n3 + 1);
@@ -199,6 +213,9 @@ int ad_codex_app_input(ad_parser_t *p, const char *text, char **line, size_t *le
         return AD_EINVAL;
     }
     app_t *a = app_of(p);
+    if (a->thread_failed) {
+        return AD_ESTATE; /* no thread to send it to: the run has failed */
+    }
     if (!a->thread_ready || p->session_id == NULL || (a->turn_pending && a->turn_id == NULL)) {
         if (a->nqueue == AD_APP_QUEUE_MAX) {
             return AD_ETOOBIG;

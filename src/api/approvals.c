@@ -122,6 +122,9 @@ static bool perms_allow(json_t *perms, const char *tool)
     json_array_foreach(perms, i, v)
     {
         const char *e = json_string_value(v);
+        if (e != NULL && tl > 0 && strcmp(e, tool) == 0) {
+            return true; /* the word itself: an ACP approval's tool is one */
+        }
         const char *tools = e != NULL ? ad_permission_tools(e) : NULL;
         for (const char *p = tools; tl > 0 && p != NULL && *p != '\0';) {
             size_t n = strcspn(p, ",");

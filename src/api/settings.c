@@ -67,6 +67,25 @@ static void get(ad_req_t *r, void *ud)
     ad_res_json(r, 200, out);
 }
 
+/* GET /api/prices: what a cost is counted at, so a page can say "no price
+ * set" rather than $0.00: {builtin (the list prices agentd knows),
+ * modelPrices (the setting, which comes first)}, USD per million tokens. */
+static void prices_get(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *all = NULL;
+    int rc = ad_store_settings_get(app->store, &all);
+    if (rc != 0) {
+        ad_api_fail(r, rc, "settings", NULL);
+        return;
+    }
+    json_t *mine = json_object_get(all, "model_prices");
+    json_t *set = json_is_object(mine) ? json_incref(mine) : json_object();
+    json_decref(all);
+    ad_res_json(r, 200,
+                json_pack("{s:o, s:o}", "builtin", ad_price_builtin_json(), "modelPrices", set));
+}
+
 static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
@@ -123,5 +142,6 @@ static void patch(ad_req_t *r, void *ud)
 void ad_api_settings_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/api/settings", AD_ACCESS_READ, get, app);
+    ad_server_route(app->server, "GET", "/api/prices", AD_ACCESS_READ, prices_get, app);
     ad_server_route(app->server, "PATCH", "/api/settings", AD_ACCESS_ADMIN, patch, app);
 }

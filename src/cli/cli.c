@@ -190,7 +190,7 @@ static json_t *worktree_names(cli_t *c)
 static void print_agents_table(cli_t *c, json_t *agents)
 {
     json_t *wts = worktree_names(c);
-    int namew = 4, wtw = 8;
+    int namew = 4, wtw = 8, asks = 100; /* approvals asked for at most 100 waiting agents */
     size_t i;
     json_t *a;
     json_array_foreach(agents, i, a)
@@ -204,9 +204,7 @@ static void print_agents_table(cli_t *c, json_t *agents)
            wtw, "WORKTREE", "COST");
     json_array_foreach(agents, i, a)
     {
-        /* an archived agent says so, whatever its last status was */
-        const char *st =
-            json_is_string(json_object_get(a, "deletedAt")) ? "archived" : str_of(a, "status", "");
+        const char *st = ad_cli_status_word(c, a, &asks);
         const char *wt = str_of(a, "worktreeId", "");
         json_t *cost = json_object_get(a, "costUsd");
         printf("%-30s %-*s %-9s %-9s %-8s %-*s $%.2f\n", str_of(a, "id", "?"), namew,
@@ -293,11 +291,6 @@ static int parse(cli_t *c, int argc, char **argv, flag_t *flags, size_t nflags, 
     return 0;
 }
 
-static bool looks_like_id(const char *s)
-{
-    return s != NULL && strlen(s) < 64 && strchr(s, '/') == NULL && strchr(s, '?') == NULL;
-}
-
 /* ---- commands ------------------------------------------------------------- */
 
 int ad_cli_ls(cli_t *c, int argc, char **argv)
@@ -358,13 +351,13 @@ int ad_cli_ls(cli_t *c, int argc, char **argv)
 int ad_cli_new(cli_t *c, int argc, char **argv)
 {
     const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL, *model = NULL,
-               *base_url = NULL, *allow = NULL;
+               *base_url = NULL, *allow = NULL, *acp = NULL;
     bool terminal = false;
     flag_t flags[] = {{"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
                       {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
                       {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal},
                       {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL},
-                      {"--allow", true, &allow, NULL}};
+                      {"--allow", true, &allow, NULL},       {"--acp-agent", true, &acp, NULL}};
     c->allow_rest = true;
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
@@ -379,8 +372,11 @@ int ad_cli_new(cli_t *c, int argc, char **argv)
         return rc;
     }
     json_t *body = json_pack("{s:s}", "worktreeId", wt);
-    if (executor != NULL) {
-        json_object_set_new(body, "executor", json_string(executor));
+    if (executor != NULL || acp != NULL) {
+        json_object_set_new(body, "executor", json_string(executor != NULL ? executor : "acp"));
+    }
+    if (acp != NULL) {
+        json_object_set_new(body, "acpAgent", json_string(acp));
     }
     if (mode != NULL) {
         json_object_set_new(body, "mode", json_string(mode));
@@ -438,427 +434,6 @@ int ad_cli_new(cli_t *c, int argc, char **argv)
     }
     json_decref(j);
     return 0;
-}
-
-/* start, send, stop: one POST on an agent, then a one-line summary. */
-static int agent_post(cli_t *c, const char *id, const char *action, const char *query, json_t *body,
-                      const char *done_word)
-{
-    char path[512], enc[200], resolved[200];
-    int rc = ad_cli_resolve(c, AD_CLI_AGENT, id, resolved, sizeof(resolved));
-    if (rc != 0) {
-        return rc;
-    }
-    id = resolved;
-    url_encode(id, enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/agents/%s/%s%s", enc, action, query);
-    json_t *j = call(c, "POST", path, body, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-    } else {
-        json_t *a = json_object_get(j, "agent") ? json_object_get(j, "agent") : j;
-        const char *status = str_of(a, "status", NULL);
-        if (status != NULL && strcmp(status, done_word) != 0) {
-            printf("%s %s (status %s)\n", id, done_word, status);
-        } else {
-            printf("%s %s\n", id, done_word);
-        }
-    }
-    json_decref(j);
-    return 0;
-}
-
-int ad_cli_start(cli_t *c, int argc, char **argv)
-{
-    const char *config = NULL;
-    bool config_flags = false;
-    flag_t flags[] = {{"--json", false, NULL, &c->json},
-                      {"--config", true, &config, NULL},
-                      {"--config-flags", false, NULL, &config_flags}};
-    const char *pos[2];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos < 1) {
-        return usage(c, "usage: agentd start ID|NAME [PROMPT]");
-    }
-    json_t *body = json_object();
-    if (npos == 2) {
-        json_object_set_new(body, "initialPrompt", json_string(pos[1]));
-    }
-    if (config != NULL) { /* a hyper-parameter config (issue #16) */
-        json_object_set_new(body, "configId", json_string(config));
-        json_object_set_new(body, "configFlags", json_boolean(config_flags));
-    }
-    rc = agent_post(c, pos[0], "start", "", body, "started");
-    json_decref(body);
-    return rc;
-}
-
-int ad_cli_send(cli_t *c, int argc, char **argv)
-{
-    flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    const char *pos[2];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos != 2) {
-        return usage(c, "usage: agentd send ID|NAME MESSAGE");
-    }
-    json_t *body = json_pack("{s:s}", "content", pos[1]);
-    rc = agent_post(c, pos[0], "message", "", body, "sent");
-    json_decref(body);
-    return rc;
-}
-
-int ad_cli_stop(cli_t *c, int argc, char **argv)
-{
-    bool force = false, no_wait = false;
-    flag_t flags[] = {{"--json", false, NULL, &c->json},
-                      {"--force", false, NULL, &force},
-                      {"--no-wait", false, NULL, &no_wait}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos != 1) {
-        return usage(c, "usage: agentd stop [--force] [--no-wait] ID|NAME");
-    }
-    /* The daemon answers "stopping" at once; by default we wait for the end. */
-    const char *q =
-        force ? (no_wait ? "?force=true" : "?force=true&wait=true") : (no_wait ? "" : "?wait=true");
-    return agent_post(c, pos[0], "stop", q, NULL, no_wait ? "stopping" : "stopped");
-}
-
-/* A command that takes --json and one id: 0 with the id in pos[0], else
- * the exit code after saying how to call it (usage_text). */
-static int one_id(cli_t *c, int argc, char **argv, const char *usage_text, const char **pos)
-{
-    flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos != 1) {
-        return usage(c, usage_text);
-    }
-    return 0;
-}
-
-/* approvals AGENT: the agent's pending approvals, one a line. */
-int ad_cli_approvals(cli_t *c, int argc, char **argv)
-{
-    const char *pos[1];
-    int rc = one_id(c, argc, argv, "usage: agentd approvals AGENT", pos);
-    char path[512], enc[200], id[200];
-    if (rc != 0 || (rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
-        return rc;
-    }
-    url_encode(id, enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/agents/%s/approvals?pending=true", enc);
-    json_t *j = call(c, "GET", path, NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-    } else {
-        size_t i;
-        json_t *a;
-        json_array_foreach(json_object_get(j, "approvals"), i, a)
-        {
-            char *input = json_dumps(json_object_get(a, "input"), JSON_COMPACT);
-            printf("%s  %s  %.200s\n", str_of(a, "id", "?"), str_of(a, "toolName", "?"),
-                   input != NULL ? input : "");
-            free(input);
-        }
-    }
-    json_decref(j);
-    return 0;
-}
-
-/* approve ID [--deny] [--always]: decides a pending approval. */
-int ad_cli_approve(cli_t *c, int argc, char **argv)
-{
-    bool deny = false, always = false;
-    flag_t flags[] = {{"--json", false, NULL, &c->json},
-                      {"--deny", false, NULL, &deny},
-                      {"--always", false, NULL, &always}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos != 1 || !looks_like_id(pos[0]) || (deny && always)) {
-        return usage(c, "usage: agentd approve APPROVAL_ID [--deny | --always]");
-    }
-    char path[512], enc[200];
-    url_encode(pos[0], enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/approvals/%s", enc);
-    json_t *body = json_pack("{s:s}", "decision",
-                             deny     ? "deny"
-                             : always ? "allow_always"
-                                      : "allow");
-    json_t *j = call(c, "POST", path, body, &rc);
-    json_decref(body);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-    } else {
-        printf("%s %s: %s\n", pos[0], str_of(j, "toolName", "?"), str_of(j, "status", "?"));
-    }
-    json_decref(j);
-    return 0;
-}
-
-int ad_cli_rm(cli_t *c, int argc, char **argv)
-{
-    bool hard = false;
-    flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--hard", false, NULL, &hard}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos != 1) {
-        return usage(c, "usage: agentd rm [--hard] ID|NAME");
-    }
-    char path[512], enc[200], id[200];
-    if ((rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
-        return rc;
-    }
-    url_encode(id, enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/agents/%s?archive=%s", enc, hard ? "false" : "true");
-    json_t *j = call(c, "DELETE", path, NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-    } else {
-        printf("%s %s\n", id, hard ? "deleted" : "archived");
-    }
-    json_decref(j);
-    return 0;
-}
-
-/* ---- tokens ----------------------------------------------------------------- */
-
-/* "3600", "90m", "12h", "30d" -> seconds; 0 on anything else. */
-static long long parse_duration(const char *s)
-{
-    char *end = NULL;
-    long long n = strtoll(s, &end, 10);
-    if (end == s || n <= 0) {
-        return 0;
-    }
-    long long unit = 1;
-    if (*end == 'm') {
-        unit = 60;
-    } else if (*end == 'h') {
-        unit = 3600;
-    } else if (*end == 'd') {
-        unit = 86400;
-    } else if (*end != '\0' && *end != 's') {
-        return 0;
-    }
-    if (*end != '\0' && end[1] != '\0') {
-        return 0;
-    }
-    return n > INT64_MAX / 86400 ? 0 : n * unit;
-}
-
-/* agentd token create NAME [--scope S] [--org ID] [--expires-in D] [--rate N]:
- * the token is printed once, on its own line, and never again. */
-static int token_create(cli_t *c, int argc, char **argv)
-{
-    const char *scope = "read", *org = NULL, *expires = NULL, *rate = NULL;
-    flag_t flags[] = {{"--json", false, NULL, &c->json},
-                      {"--scope", true, &scope, NULL},
-                      {"--org", true, &org, NULL},
-                      {"--expires-in", true, &expires, NULL},
-                      {"--rate", true, &rate, NULL}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    if (npos != 1) {
-        return usage(c, "usage: agentd token create NAME [--scope read|write|admin] [--org ID] "
-                        "[--expires-in 30d] [--rate N]");
-    }
-    json_t *body = json_pack("{s:s, s:s}", "name", pos[0], "scope", scope);
-    if (org != NULL) {
-        json_object_set_new(body, "orgId", json_string(org));
-    }
-    if (expires != NULL) {
-        long long secs = parse_duration(expires);
-        if (secs == 0) {
-            json_decref(body);
-            return usage(c, "--expires-in takes a duration such as 3600, 90m, 12h or 30d");
-        }
-        json_object_set_new(body, "expiresInSeconds", json_integer(secs));
-    }
-    if (rate != NULL) {
-        char *end = NULL;
-        long long n = strtoll(rate, &end, 10);
-        if (end == rate || *end != '\0' || n < 0) {
-            json_decref(body);
-            return usage(c, "--rate takes a number of requests per minute (0: the default)");
-        }
-        json_object_set_new(body, "ratePerMinute", json_integer(n));
-    }
-    json_t *j = call(c, "POST", "/api/tokens", body, &rc);
-    json_decref(body);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-    } else {
-        fprintf(stderr, "created %s (%s, %s scope, org %s); the token is shown only now:\n",
-                str_of(j, "id", "?"), str_of(j, "name", ""), str_of(j, "scope", ""),
-                str_of(j, "orgId", ""));
-        printf("%s\n", str_of(j, "token", ""));
-    }
-    json_decref(j);
-    return 0;
-}
-
-static int token_ls(cli_t *c, int argc, char **argv)
-{
-    flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    json_t *j = call(c, "GET", "/api/tokens", NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
-    }
-    printf("%-30s %-20s %-6s %-24s %-20s %s\n", "ID", "NAME", "SCOPE", "ORG", "EXPIRES", "STATE");
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(j, "tokens"), i, t)
-    {
-        const char *state = json_is_string(json_object_get(t, "revokedAt")) ? "revoked" : "active";
-        printf("%-30s %-20s %-6s %-24s %-20s %s\n", str_of(t, "id", "?"), str_of(t, "name", ""),
-               str_of(t, "scope", ""), str_of(t, "orgId", ""), str_of(t, "expiresAt", "never"),
-               state);
-    }
-    json_decref(j);
-    return 0;
-}
-
-static int token_revoke(cli_t *c, int argc, char **argv)
-{
-    const char *pos[1];
-    int rc = one_id(c, argc, argv, "usage: agentd token revoke ID", pos);
-    if (rc != 0) {
-        return rc;
-    }
-    char path[256], enc[200];
-    url_encode(pos[0], enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/tokens/%s", enc);
-    json_t *j = call(c, "DELETE", path, NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    json_decref(j);
-    if (!c->json) {
-        printf("revoked %s\n", pos[0]);
-    } else {
-        printf("{\"id\": \"%s\", \"revoked\": true}\n", enc);
-    }
-    return 0;
-}
-
-/* agentd token rotate-owner: a new owner token, printed once; every
- * session and channel of the old one ends. */
-static int token_rotate_owner(cli_t *c, int argc, char **argv)
-{
-    flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    json_t *j = call(c, "POST", "/api/auth/owner-token/rotate", NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-    } else {
-        fprintf(stderr, "the owner token is new: its old sessions and connections have ended; "
-                        "the token is shown only now:\n");
-        printf("%s\n", str_of(j, "token", ""));
-    }
-    json_decref(j);
-    return 0;
-}
-
-/* agentd login: a sign-in URL for the dashboard, carrying a one-time code
- * (asked for over the unix socket, which is the owner's). */
-int ad_cli_login(cli_t *c, int argc, char **argv)
-{
-    flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    const char *pos[1];
-    int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    json_t *j = call(c, "POST", "/api/auth/login-code", NULL, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    if (c->json) {
-        print_json(j);
-    } else {
-        fprintf(stderr, "open this in your browser (it works once, within %lld min):\n",
-                (long long)json_integer_value(json_object_get(j, "expiresIn")) / 60);
-        printf("%s\n", str_of(j, "url", ""));
-    }
-    json_decref(j);
-    return 0;
-}
-
-int ad_cli_token(cli_t *c, int argc, char **argv)
-{
-    const char *sub = argc > 0 ? argv[0] : "";
-    static char prog[64];
-    snprintf(prog, sizeof(prog), "agentd token %.32s", sub);
-    if (strcmp(sub, "create") == 0) {
-        c->prog = prog;
-        return token_create(c, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "ls") == 0) {
-        c->prog = prog;
-        return token_ls(c, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "revoke") == 0) {
-        c->prog = prog;
-        return token_revoke(c, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "rotate-owner") == 0) {
-        c->prog = prog;
-        return token_rotate_owner(c, argc - 1, argv + 1);
-    }
-    return usage(c, "usage: agentd token create|ls|revoke|rotate-owner ...");
 }
 
 /* How names are taken (resolve.c), at the end of every command's help. */

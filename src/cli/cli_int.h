@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/core.h"
 
@@ -90,13 +91,26 @@ int ad_cli_not_running(const ad_cli_t *c);
  * the several rows named X; or the failed request's exit code. */
 typedef enum { AD_CLI_AGENT, AD_CLI_WORKSPACE, AD_CLI_WORKTREE } ad_cli_kind_t;
 int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out, size_t outsz);
+/* The names of the live rows of kind, one a line (for shell completion).
+ * 0, or the failed request's exit code. */
+int ad_cli_print_names(ad_cli_t *c, ad_cli_kind_t kind);
+
+/* A command that takes --json and one id: 0 with the id in pos[0], else
+ * the exit code after saying how to call it (usage_text). */
+int ad_cli_one_id(ad_cli_t *c, int argc, char **argv, const char *usage_text, const char **pos);
+
+/* attention.c: an agent's status for a table: "needs you" or "turn done"
+ * for a waiting one (its pending approvals asked while *asks_left > 0,
+ * which counts down), "archived", else its status. Static string. */
+const char *ad_cli_status_word(ad_cli_t *c, json_t *agent, int *asks_left);
 
 /* Ids or names, and the exit codes, for every command's --help. */
 extern const char AD_CLI_NAMES_HELP[];
 
-/* The commands (argv after the command's name). cli.c: ls, new, start,
- * send, stop, rm, approvals, approve, token, login; logs.c: logs; wt.c: ws, wt,
- * merge; work.c: fork, diff, commit, open; table.c: completion. */
+/* The commands (argv after the command's name). cli.c: ls, new (and the
+ * helpers below); control.c: start, send, stop, rm, approvals, approve;
+ * token.c: token, login; logs.c: logs; wt.c: ws, wt, merge; work.c: fork,
+ * diff, commit, open; table.c: completion. */
 int ad_cli_ls(ad_cli_t *c, int argc, char **argv);
 int ad_cli_new(ad_cli_t *c, int argc, char **argv);
 int ad_cli_start(ad_cli_t *c, int argc, char **argv);
@@ -120,6 +134,41 @@ int ad_cli_diff(ad_cli_t *c, int argc, char **argv);
 int ad_cli_commit(ad_cli_t *c, int argc, char **argv);
 int ad_cli_open(ad_cli_t *c, int argc, char **argv);
 int ad_cli_completion(ad_cli_t *c, int argc, char **argv);
+
+/* term.c: a terminal agent's output without its screen's escape sequences
+ * and control bytes (colours kept when keep_colour). The state carries a
+ * sequence cut between two writes. */
+typedef struct {
+    int state;
+    bool keep_colour;
+    bool coloured; /* a colour was written: reset it at the end */
+    bool cr;       /* a \r whose next byte decides */
+    bool seq_overflow;
+    char seq[32]; /* a CSI sequence's parameters so far */
+    size_t seqlen;
+} ad_cli_term_t;
+void ad_cli_term_init(ad_cli_term_t *t, bool keep_colour);
+void ad_cli_term_write(ad_cli_term_t *t, const char *s, size_t n, FILE *out);
+/* Ends a stream: a pending \r, the colour reset; t is ready for the next. */
+void ad_cli_term_finish(ad_cli_term_t *t, FILE *out);
+/* s cleaned, as a new string (free it), or NULL when out of memory. */
+char *ad_cli_term_clean(const char *s, bool keep_colour);
+/* Whether colours go to stdout: a terminal, and NO_COLOR not set. */
+bool ad_cli_colour_wanted(void);
+
+/* transcript.c: the rendering shared by `logs` and `logs -f`, and the
+ * stored transcript with a header line before each run's messages. */
+#define AD_CLI_SUMMARY_MAX 100 /* bytes of a tool's one-line input */
+void ad_cli_tool_summary(json_t *input, char *out, size_t outsz);
+void ad_cli_print_tool_error(json_t *m);
+void ad_cli_print_tool_start(const char *name, json_t *input);
+void ad_cli_print_tool_end(const char *name, bool failed, json_t *code);
+void ad_cli_print_text(const char *role, const char *content);
+/* "— run N  ID  started T  STATUS (exit E)": run a runs-list row; n its
+ * number among the agent's runs (0: not known). */
+void ad_cli_print_run_header(json_t *run, size_t n);
+/* The agent's stored messages, oldest first; 0 or the exit code. */
+int ad_cli_print_history(ad_cli_t *c, const char *id);
 
 /* table.c: the one command table. fn NULL: a command main.c runs (serve,
  * version, help). subs: subcommands, space-separated, or NULL. help: the

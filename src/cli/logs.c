@@ -24,176 +24,7 @@
 #include <string.h>
 
 #define SSE_EVENT_MAX (16u << 20)
-#define SUMMARY_MAX 100 /* bytes of a tool's one-line input */
-#define TOOLS_KEPT 64   /* tool calls whose names are remembered for their ends */
-
-/* ---- rendering, shared by the stored and the live transcript ---------------- */
-
-/* s in one short line: newlines become spaces, a long one ends in "…"
- * (never cutting a UTF-8 character in two). */
-static void one_line(const char *s, char *out, size_t outsz)
-{
-    size_t o = 0, n = s != NULL ? strlen(s) : 0;
-    size_t cap = outsz < SUMMARY_MAX + 1 ? outsz - 1 : SUMMARY_MAX;
-    for (size_t i = 0; i < n && o < cap; i++) {
-        char ch = s[i];
-        out[o++] = (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : ch;
-    }
-    if (o < n && o == cap) {
-        while (o > 0 && ((unsigned char)s[o] & 0xC0) == 0x80) {
-            o--; /* s[o], the first byte left out, must start a character */
-        }
-        out[o] = '\0';
-        snprintf(out + o, outsz - o, "%s", outsz - o > 4 ? "…" : "");
-    } else {
-        out[o] = '\0';
-    }
-}
-
-/* A tool input in one short line: the field that says what it does (a
- * command, a path, a pattern...), else the whole input as JSON. */
-static void tool_summary(json_t *input, char *out, size_t outsz)
-{
-    static const char *keys[] = {"command", "file_path", "path",   "pattern",
-                                 "url",     "query",     "prompt", "description"};
-    const char *s = NULL;
-    char *dumped = NULL;
-    for (size_t i = 0; s == NULL && i < AD_ARRAY_LEN(keys); i++) {
-        s = json_string_value(json_object_get(input, keys[i]));
-    }
-    if (s == NULL && input != NULL && !json_is_null(input)) {
-        dumped = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
-        s = dumped;
-    }
-    one_line(s, out, outsz);
-    free(dumped);
-}
-
-/* What a failed tool said, indented under its "✗" line. */
-static void print_tool_error(json_t *m)
-{
-    const char *output = ad_cli_str(m, "toolOutput", "");
-    if (output[0] != '\0' && json_is_true(json_object_get(m, "isError"))) {
-        char line[SUMMARY_MAX + 8];
-        one_line(output, line, sizeof(line));
-        printf("  %s\n", line);
-    }
-}
-
-static void print_tool_start(const char *name, json_t *input)
-{
-    char sum[SUMMARY_MAX + 8];
-    tool_summary(input, sum, sizeof(sum));
-    printf("▶ %s%s%s\n", name, sum[0] != '\0' ? "  " : "", sum);
-}
-
-static void print_tool_end(const char *name, bool failed, json_t *code)
-{
-    if (!failed) {
-        printf("✓ %s\n", name);
-    } else if (json_is_integer(code)) {
-        printf("✗ %s (exit %lld)\n", name, (long long)json_integer_value(code));
-    } else {
-        printf("✗ %s\n", name);
-    }
-}
-
-/* A user's message as "> " lines; assistant text as is; anything else
- * with its role. */
-static void print_text(const char *role, const char *content)
-{
-    if (strcmp(role, "user") == 0) {
-        const char *p = content;
-        do {
-            const char *nl = strchr(p, '\n');
-            size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
-            printf("> %.*s\n", (int)len, p);
-            p = nl != NULL ? nl + 1 : NULL;
-        } while (p != NULL && *p != '\0');
-    } else if (strcmp(role, "assistant") == 0) {
-        size_t n = strlen(content);
-        printf("%s%s", content, n == 0 || content[n - 1] != '\n' ? "\n" : "");
-    } else {
-        printf("[%s] %s\n", role, content);
-    }
-}
-
-/* One stored message. A tool message holds both its call and its result. */
-static void print_message(json_t *m)
-{
-    const char *role = ad_cli_str(m, "role", "?");
-    const char *tool = ad_cli_str(m, "toolName", NULL);
-    if (tool == NULL || strcmp(role, "tool") != 0) {
-        print_text(role, ad_cli_str(m, "content", ""));
-        return;
-    }
-    const char *in = ad_cli_str(m, "toolInput", NULL);
-    json_t *input = in != NULL ? json_loads(in, JSON_DECODE_ANY, NULL) : NULL;
-    print_tool_start(tool, input != NULL ? input : json_object_get(m, "toolInput"));
-    json_decref(input);
-    if (!json_is_false(json_object_get(m, "isComplete"))) {
-        print_tool_end(tool, json_is_true(json_object_get(m, "isError")), NULL);
-        print_tool_error(m);
-    }
-}
-
-/* ---- the stored transcript ---------------------------------------------------- */
-
-/* The agent's messages, oldest first (pages come newest first: collect,
- * bounded, then walk back). NULL after printing why (*rc). */
-static json_t *load_history(ad_cli_t *c, const char *id, int *rc)
-{
-    char enc[200], path[1024], cursor[256] = "";
-    json_t *all = json_array();
-    ad_cli_url_encode(id, enc, sizeof(enc));
-    for (int page = 0; page < 200; page++) {
-        if (cursor[0] != '\0') {
-            char cenc[600];
-            ad_cli_url_encode(cursor, cenc, sizeof(cenc));
-            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100&before=%s", enc, cenc);
-        } else {
-            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100", enc);
-        }
-        json_t *j = ad_cli_call(c, "GET", path, NULL, rc);
-        if (j == NULL) {
-            json_decref(all);
-            return NULL;
-        }
-        json_array_extend(all, json_object_get(j, "messages"));
-        const char *next = ad_cli_str(j, "nextCursor", NULL);
-        bool more = json_is_true(json_object_get(j, "hasMore")) && next != NULL;
-        if (more) {
-            snprintf(cursor, sizeof(cursor), "%s", next);
-        }
-        json_decref(j);
-        if (!more) {
-            break;
-        }
-    }
-    return all;
-}
-
-static int print_history(ad_cli_t *c, const char *id)
-{
-    int rc = 0;
-    json_t *all = load_history(c, id, &rc);
-    if (all == NULL) {
-        return rc;
-    }
-    for (size_t i = json_array_size(all); i > 0; i--) {
-        json_t *m = json_array_get(all, i - 1);
-        if (c->json) {
-            char *line = json_dumps(m, JSON_COMPACT);
-            puts(line != NULL ? line : "{}");
-            free(line);
-        } else {
-            print_message(m);
-        }
-    }
-    json_decref(all);
-    fflush(stdout);
-    return 0;
-}
+#define TOOLS_KEPT 64 /* tool calls whose names are remembered for their ends */
 
 /* ---- following the live stream -------------------------------------------------- */
 
@@ -202,11 +33,12 @@ typedef struct {
     ad_buf_t line; /* the current, incomplete SSE line */
     ad_buf_t data; /* data: lines of the current event */
     bool too_big;
-    char target[128]; /* the run followed; "" until the next one starts */
-    bool seen;        /* an event of the target run has arrived */
-    bool open_line;   /* streamed text not yet ended by a newline */
-    bool streamed;    /* assistant text streamed since its last message */
-    bool ended;       /* the target run ended: stop reading */
+    char target[128];   /* the run followed; "" until the next one starts */
+    bool seen;          /* an event of the target run has arrived */
+    bool open_line;     /* streamed text not yet ended by a newline */
+    ad_cli_term_t term; /* the streamed text's escape sequences, across events */
+    bool streamed;      /* assistant text streamed since its last message */
+    bool ended;         /* the target run ended: stop reading */
     int exit_code;
     bool until_idle;    /* --until idle: a turn's end ends it too */
     bool armed;         /* --until idle: past the newest message known at start */
@@ -237,6 +69,7 @@ static int run_exit_code(const char *status)
 
 static void end_line(follow_t *f)
 {
+    ad_cli_term_finish(&f->term, stdout);
     if (f->open_line) {
         fputc('\n', stdout);
         f->open_line = false;
@@ -259,14 +92,14 @@ static void on_tool_start(follow_t *f, json_t *p)
     size_t slot = f->ntools++ % TOOLS_KEPT;
     snprintf(f->tools[slot].id, sizeof(f->tools[slot].id), "%s", ad_cli_str(p, "toolId", ""));
     snprintf(f->tools[slot].name, sizeof(f->tools[slot].name), "%s", name);
-    print_tool_start(name, json_object_get(p, "params"));
+    ad_cli_print_tool_start(name, json_object_get(p, "params"));
 }
 
 static void on_output(follow_t *f, json_t *p)
 {
     const char *content = ad_cli_str(p, "content", "");
     size_t n = strlen(content);
-    fputs(content, stdout);
+    ad_cli_term_write(&f->term, content, n, stdout);
     if (n > 0) {
         f->open_line = content[n - 1] != '\n';
         f->streamed = true;
@@ -290,7 +123,7 @@ static void on_message(follow_t *f, json_t *m)
         return;
     }
     end_line(f);
-    print_text(role, ad_cli_str(m, "content", ""));
+    ad_cli_print_text(role, ad_cli_str(m, "content", ""));
 }
 
 static void on_run_ended(follow_t *f, json_t *run)
@@ -377,7 +210,7 @@ static void render(follow_t *f, const char *type, json_t *p)
         json_t *m = json_object_get(p, "message");
         if (strcmp(ad_cli_str(m, "role", ""), "tool") == 0 &&
             json_is_true(json_object_get(m, "isComplete"))) {
-            print_tool_error(m); /* under the "✗" line of its tool_end */
+            ad_cli_print_tool_error(m); /* under the "✗" line of its tool_end */
         }
     } else if (strcmp(type, "tool_start") == 0) {
         end_line(f);
@@ -385,8 +218,8 @@ static void render(follow_t *f, const char *type, json_t *p)
     } else if (strcmp(type, "tool_end") == 0) {
         end_line(f);
         const char *status = ad_cli_str(p, "status", "success");
-        print_tool_end(tool_name(f, ad_cli_str(p, "toolId", "")), strcmp(status, "success") != 0,
-                       json_object_get(p, "exitCode"));
+        ad_cli_print_tool_end(tool_name(f, ad_cli_str(p, "toolId", "")),
+                              strcmp(status, "success") != 0, json_object_get(p, "exitCode"));
     } else if (strcmp(type, "agent_status") == 0) {
         const char *reason = ad_cli_str(p, "reason", NULL);
         end_line(f);
@@ -397,12 +230,15 @@ static void render(follow_t *f, const char *type, json_t *p)
         }
     } else if (strcmp(type, "approval_requested") == 0) {
         json_t *ap = json_object_get(p, "approval");
-        char sum[SUMMARY_MAX + 8];
-        tool_summary(json_object_get(ap, "input"), sum, sizeof(sum));
+        char sum[AD_CLI_SUMMARY_MAX + 8];
+        ad_cli_tool_summary(json_object_get(ap, "input"), sum, sizeof(sum));
         end_line(f);
         printf("? approval %s: %s%s%s (agentd approve %s)\n", ad_cli_str(ap, "id", "?"),
                ad_cli_str(ap, "toolName", "tool"), sum[0] != '\0' ? "  " : "", sum,
                ad_cli_str(ap, "id", "?"));
+    } else if (strcmp(type, "run_started") == 0) {
+        end_line(f);
+        ad_cli_print_run_header(json_object_get(p, "run"), 0);
     } else if (strcmp(type, "run_ended") == 0) {
         on_run_ended(f, json_object_get(p, "run"));
     } else if (strcmp(type, "run_stalled") == 0) {
@@ -499,6 +335,7 @@ static int follow(ad_cli_t *c, const char *id, const char *run_id, bool until_id
     f->c = c;
     snprintf(f->target, sizeof(f->target), "%s", run_id);
     f->until_idle = until_idle;
+    ad_cli_term_init(&f->term, ad_cli_colour_wanted());
     snprintf(f->last_msg, sizeof(f->last_msg), "%s", last_msg);
     f->armed = last_msg[0] == '\0';
     ad_buf_init(&f->line, SSE_EVENT_MAX);
@@ -597,14 +434,14 @@ int ad_cli_logs(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     if (!follow_flag) {
-        return print_history(c, id);
+        return ad_cli_print_history(c, id);
     }
     if ((rc = latest_run(c, id, run, sizeof(run), status, sizeof(status))) != 0) {
         return rc;
     }
     if (run[0] != '\0' && strcmp(status, "running") != 0) {
         /* Its run already ended: the transcript, and how that run ended. */
-        rc = print_history(c, id);
+        rc = ad_cli_print_history(c, id);
         if (rc == 0 && !c->json) {
             printf("— run %s\n", status);
         }

@@ -108,3 +108,23 @@ int ad_cli_resolve(ad_cli_t *c, ad_cli_kind_t kind, const char *want, char *out,
     json_decref(j);
     return rc;
 }
+
+int ad_cli_print_names(ad_cli_t *c, ad_cli_kind_t kind)
+{
+    int rc;
+    json_t *j = ad_cli_call(c, "GET", kinds[kind].path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(j, kinds[kind].key), i, r)
+    {
+        const char *name = ad_cli_str(r, "name", "");
+        if (name[0] != '\0' && !archived(r) && strchr(name, '\n') == NULL) {
+            puts(name);
+        }
+    }
+    json_decref(j);
+    return 0;
+}

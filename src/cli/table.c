@@ -20,7 +20,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
     {"ls", ad_cli_ls, NULL, "list agents: name, status, worktree and cost",
      "Usage: agentd ls [--all] [--worktree WT] [--status S] [--json]\n"
      "List agents as a table: id, full name, executor, status, mode, the\n"
-     "worktree's name and what the agent's runs cost so far.\n"
+     "worktree's name and what the agent's runs cost so far. A waiting agent\n"
+     "reads needs you (an approval or a question waits) or turn done.\n"
      "  --all          archived agents too (shown as archived)\n"
      "  --worktree WT  only this worktree's agents (its id or name)\n"
      "  --status S     only agents in status S (running, waiting, idle, ...)\n"
@@ -28,11 +29,13 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
     {"new", ad_cli_new, NULL, "create an agent and print its id",
      "Usage: agentd new --worktree WT [--executor E] [--mode M] [--name N]\n"
      "                  [--allow read,write,execute] [--terminal] [--model M]\n"
-     "                  [--base-url URL] [--json] [-- PROGRAM ARG...]\n"
+     "                  [--base-url URL] [--acp-agent A] [--json] [-- PROGRAM ARG...]\n"
      "Create an agent and print its id. A program after -- makes a command agent\n"
-     "that runs it.\n"
+     "that runs it (with --executor acp: an ACP agent that runs it).\n"
      "  --worktree WT   the worktree's id or name (required)\n"
-     "  --executor E    claude (default), codex, gemini or command\n"
+     "  --executor E    claude (default), codex, gemini, command or acp\n"
+     "  --acp-agent A   an ACP agent: gemini, claude-code-acp or codex-acp\n"
+     "                  (implies --executor acp)\n"
      "  --mode M        regular (asks before tools), plan or auto\n"
      "  --name N        its name (default: \"Agent HH:MM\")\n"
      "  --allow LIST    its permissions, comma-separated: read, write, execute\n"
@@ -157,6 +160,9 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --force         delete even with uncommitted or unmerged work (lost);\n"
      "                  a merged worktree (agentd merged it, or its squash is\n"
      "                  on the base) needs no --force\n"
+     "  --into BRANCH   merge: the branch to merge into (default: its base)\n"
+     "  --strategy S    merge: merge (the default), squash or rebase\n"
+     "  --message TEXT  merge: the commit message (merge and squash)\n"
      "  --json          the daemon's JSON\n"},
     {"merge", ad_cli_merge, NULL, "merge a worktree's branch into its base",
      "Usage: agentd merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
@@ -202,10 +208,12 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "with no display, or --print, print the URL instead.\n"
      "  --print  print the URL, open nothing\n"
      "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
-    {"completion", ad_cli_completion, "bash zsh", "print a shell completion script",
+    {"completion", ad_cli_completion, "bash zsh names", "print a shell completion script",
      "Usage: agentd completion bash|zsh\n"
+     "       agentd completion names agents|worktrees|workspaces\n"
      "Print a completion script for bash or zsh, made from this agentd's own\n"
-     "command table. Load it with:\n"
+     "command table; it completes agent, worktree and workspace names from the\n"
+     "running daemon (completion names prints them, one a line). Load it with:\n"
      "  bash: source <(agentd completion bash)\n"
      "  zsh:  source <(agentd completion zsh)\n"},
     {"version", NULL, NULL, "print the version", "Usage: agentd version\nPrint the version.\n"},
@@ -282,12 +290,51 @@ static void options_of(const char *help, char *out, size_t outsz)
     }
 }
 
+/* Whether the word w (bounded by non-letters) is in the Usage lines as a
+ * positional (not an option's value, as in "--worktree WT"). */
+static bool usage_names(const char *help, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = strstr(help, w); p != NULL; p = strstr(p + 1, w)) {
+        if ((p > help && isalnum((unsigned char)p[-1])) || isalnum((unsigned char)p[n])) {
+            continue;
+        }
+        const char *q = p;
+        while (q > help && (q[-1] == ' ' || q[-1] == '[')) {
+            q--;
+        }
+        if (q > help && q[-1] == ']') {
+            return true; /* after a whole [--option] */
+        }
+        while (q > help && !isspace((unsigned char)q[-1]) && q[-1] != '[') {
+            q--;
+        }
+        if (q[0] != '-') {
+            return true; /* the word before it is no option */
+        }
+    }
+    return false;
+}
+
+/* What a command's positional names (the kind `completion names` lists),
+ * from its help: AGENT, else WT, else WS; NULL for none. */
+static const char *names_of(const char *help)
+{
+    char usage[1024];
+    const char *blank = strstr(help, "\n  -"); /* the options start */
+    snprintf(usage, sizeof(usage), "%.*s", blank != NULL ? (int)(blank - help) : 0, help);
+    return usage_names(usage, "AGENT") ? "agents"
+           : usage_names(usage, "WT")  ? "worktrees"
+           : usage_names(usage, "WS")  ? "workspaces"
+                                       : NULL;
+}
+
 static void bash_script(void)
 {
     char opts[1024];
     fputs("# bash completion for agentd, made by 'agentd completion bash'\n"
           "_agentd() {\n"
-          "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" words=\"\"\n"
+          "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" words=\"\" kind=\"\"\n"
           "  if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
           "    words=\"",
           stdout);
@@ -301,12 +348,24 @@ static void bash_script(void)
     for (size_t i = 0; i < ad_cli_ncmds; i++) {
         options_of(ad_cli_cmds[i].help, opts, sizeof(opts));
         const char *subs = ad_cli_cmds[i].subs;
-        printf("      %s) words=\"%s%s%s --help\" ;;\n", ad_cli_cmds[i].name,
-               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts);
+        const char *kind = names_of(ad_cli_cmds[i].help);
+        printf("      %s) words=\"%s%s%s --help\"%s%s ;;\n", ad_cli_cmds[i].name,
+               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts,
+               kind != NULL ? " kind=" : "", kind != NULL ? kind : "");
     }
     fputs("    esac\n"
+          "    case \"${COMP_WORDS[COMP_CWORD-1]}\" in\n"
+          "      --worktree) kind=worktrees words=\"\" ;;\n"
+          "      --workspace) kind=workspaces words=\"\" ;;\n"
+          "    esac\n"
           "  fi\n"
           "  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+          "  if [ -n \"$kind\" ] && [[ \"$cur\" != -* ]]; then\n"
+          "    local name IFS=$'\\n'\n"
+          "    for name in $(\"${COMP_WORDS[0]}\" completion names \"$kind\" 2>/dev/null); do\n"
+          "      [[ \"$name\" == \"$cur\"* ]] && COMPREPLY+=(\"$(printf '%q' \"$name\")\")\n"
+          "    done\n"
+          "  fi\n"
           "}\n"
           "complete -o default -F _agentd agentd\n",
           stdout);
@@ -333,6 +392,7 @@ static void zsh_script(void)
           "# zsh completion for agentd, made by 'agentd completion zsh'\n"
           "_agentd() {\n"
           "  local -a cmds\n"
+          "  local kind=\"\"\n"
           "  cmds=(\n",
           stdout);
     for (size_t i = 0; i < ad_cli_ncmds; i++) {
@@ -351,10 +411,21 @@ static void zsh_script(void)
     for (size_t i = 0; i < ad_cli_ncmds; i++) {
         options_of(ad_cli_cmds[i].help, opts, sizeof(opts));
         const char *subs = ad_cli_cmds[i].subs;
-        printf("    %s) compadd -- %s%s%s --help ;;\n", ad_cli_cmds[i].name,
-               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts);
+        const char *kind = names_of(ad_cli_cmds[i].help);
+        printf("    %s) compadd -- %s%s%s --help%s%s ;;\n", ad_cli_cmds[i].name,
+               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts,
+               kind != NULL ? "; kind=" : "", kind != NULL ? kind : "");
     }
     fputs("  esac\n"
+          "  case ${words[CURRENT-1]} in\n"
+          "    --worktree) kind=worktrees ;;\n"
+          "    --workspace) kind=workspaces ;;\n"
+          "  esac\n"
+          "  if [[ -n $kind && $PREFIX != -* ]]; then\n"
+          "    local -a names\n"
+          "    names=(${(f)\"$(${words[1]} completion names $kind 2>/dev/null)\"})\n"
+          "    compadd -a names\n"
+          "  fi\n"
           "  _files\n"
           "}\n"
           "if [ \"${funcstack[1]}\" = _agentd ]; then\n"
@@ -375,5 +446,18 @@ int ad_cli_completion(ad_cli_t *c, int argc, char **argv)
         zsh_script();
         return 0;
     }
-    return ad_cli_usage(c, "usage: agentd completion bash|zsh");
+    if (argc == 2 && strcmp(argv[0], "names") == 0) {
+        static const struct {
+            const char *word;
+            ad_cli_kind_t kind;
+        } kinds[] = {{"agents", AD_CLI_AGENT},
+                     {"worktrees", AD_CLI_WORKTREE},
+                     {"workspaces", AD_CLI_WORKSPACE}};
+        for (size_t i = 0; i < AD_ARRAY_LEN(kinds); i++) {
+            if (strcmp(argv[1], kinds[i].word) == 0) {
+                return ad_cli_print_names(c, kinds[i].kind);
+            }
+        }
+    }
+    return ad_cli_usage(c, "usage: agentd completion bash|zsh|names agents|worktrees|workspaces");
 }

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +58,11 @@ void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *pr
     write_line(run, ad_acp_begin(run->parser, &s, &len));
 }
 
-void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec)
+void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec, bool in_turn)
 {
     ad_acp_setup_t s;
     setup_of(run, spec, NULL, &s);
+    s.in_turn = in_turn;
     ad_acp_resume(run->parser, &s);
 }
 
@@ -133,6 +135,23 @@ static const char *open_error(ad_run_t *run, const ad_rec_t *rec, int err)
     return "path is outside the worktree";
 }
 
+/* Whether the file or folder open at fd is agentd's data dir or inside it:
+ * the sandbox hides it from the agent even in a worktree that holds it, so
+ * agentd does not serve it either (a symlink in the worktree may lead
+ * there). An fd whose path cannot be read counts as inside. */
+static bool in_data_dir(const ad_run_t *run, int fd)
+{
+    char link[64], path[PATH_MAX], data[PATH_MAX];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof(path) - 1);
+    if (n <= 0 || realpath(run->r->cfg->data_dir, data) == NULL) {
+        return n <= 0;
+    }
+    path[n] = '\0';
+    size_t dl = strlen(data);
+    return strncmp(path, data, dl) == 0 && (path[dl] == '/' || path[dl] == '\0');
+}
+
 /* Lines [line, line+limit) of text (1-based; 0 limit: to the end). */
 static json_t *lines_of(const char *text, size_t n, int64_t line, int64_t limit)
 {
@@ -153,6 +172,11 @@ static json_t *lines_of(const char *text, size_t n, int64_t line, int64_t limit)
 static void read_file(ad_run_t *run, const ad_rec_t *rec)
 {
     int fd = ad_open_beneath(run->cwd, rec->text, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (fd >= 0 && in_data_dir(run, fd)) {
+        close(fd);
+        fd = -1;
+        errno = EXDEV;
+    }
     if (fd < 0) {
         reply(run, rec, NULL, open_error(run, rec, errno));
         return;
@@ -196,6 +220,11 @@ static void write_file(ad_run_t *run, const ad_rec_t *rec)
     json_t *content = json_object_get(rec->json, "content");
     const char *base = NULL;
     int dfd = parent_of(run, rec->text, &base);
+    if (dfd >= 0 && in_data_dir(run, dfd)) {
+        close(dfd);
+        dfd = -1;
+        errno = EXDEV;
+    }
     if (dfd < 0 || base[0] == '\0' || strcmp(base, ".") == 0) {
         int e = dfd < 0 ? errno : EINVAL;
         if (dfd >= 0) {

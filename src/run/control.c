@@ -43,6 +43,8 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
                                 (json_int_t)ad_wall_ms(), "ref", run->run_id);
         ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL, why);
         json_decref(why);
+        /* kept with the run: a daemon restarted meanwhile carries it on */
+        ad_store_run_stop_mark(r->store, run->run_id, run->stop_since, run->stop_force);
     }
     /* codex app-server: turn/interrupt first (the turn ends as such), then
      * stdin closes and the usual escalation follows */

@@ -175,7 +175,26 @@ static void end_stale(const char *dir, const char *why)
     ad_hold_remove(dir);
 }
 
-/* Takes up one run from its holder; true when it runs on. */
+/* A stop asked before the restart goes on (issue #32): the escalation
+ * starts again, SIGKILL at once when it was forced or its grace is over. */
+static void stop_again(ad_runner_t *r, const char *agent_id, const char *run_id)
+{
+    int64_t since = 0;
+    bool force = false;
+    ad_run_t *run = ad_run_find(r, agent_id);
+    if (run == NULL || run->proc == NULL ||
+        ad_store_run_stop_asked(r->store, run_id, &since, &force) != 0 || since == 0) {
+        return;
+    }
+    int64_t grace = (int64_t)r->cfg->stop_grace_ms;
+    force = force || ad_wall_ms() - since > 2 * grace;
+    ad_log(AD_LOG_INFO, "runner", "the stop asked before the restart goes on agent=%s force=%d",
+           agent_id, force);
+    run->stop_since = since;
+    run->stop_force = force;
+    ad_proc_stop(run->proc, force);
+}
+
 /* The agent keeps the status it had, with a reason that says the daemon
  * restarted and took its run up again. */
 static void note_reattached(ad_runner_t *r, const char *agent_id, const char *run_id)
@@ -201,6 +220,7 @@ static void note_reattached(ad_runner_t *r, const char *agent_id, const char *ru
     ad_run_set_status(run, NULL, st, &why, NULL, NULL);
 }
 
+/* Takes up one run from its holder; true when it runs on. */
 static bool reattach_one(ad_runner_t *r, const char *run_id, const char *dir)
 {
     json_t *run = NULL;
@@ -243,6 +263,7 @@ static bool reattach_one(ad_runner_t *r, const char *run_id, const char *dir)
         return false;
     }
     note_reattached(r, agent_id, run_id);
+    stop_again(r, agent_id, run_id);
     return true;
 }
 

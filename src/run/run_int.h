@@ -388,12 +388,16 @@ void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id);
 void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);
 /* The run has ended: its pending approvals are expired. */
 void ad_run_approvals_end(ad_run_t *run);
+/* A run taken up after a restart: the approvals it still waits on (stored
+ * pending, with the CLI's request ids) can be answered again. */
+void ad_run_approvals_restore(ad_run_t *run);
 /* ---- acp.c: the runner's side of an ACP run ----------------------------------------- */
 /* The protocol begun (the initialize request written) once the process is
  * up; prompt is the first message (NULL: none). */
 void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *prompt);
-/* The protocol taken up on a run a previous daemon started. */
-void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec);
+/* The protocol taken up on a run a previous daemon started; in_turn: the
+ * agent was not waiting for input. */
+void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec, bool in_turn);
 /* An AD_REC_REQUEST served (fs below the worktree) and answered. */
 void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec);
 /* An AD_REC_FAULT: the run's error with the reason, the agent ended. */
@@ -404,9 +408,6 @@ int ad_run_acp_prompt(ad_run_t *run, const char *content);
 /* session/cancel for the turn that runs, if one does. */
 void ad_run_acp_cancel(ad_run_t *run);
 
-/* A run taken up after a restart: the approvals it still waits on (stored
- * pending, with the CLI's request ids) can be answered again. */
-void ad_run_approvals_restore(ad_run_t *run);
 /* ---- start.c: taking a held run up again ------------------------------------- */
 /* The run run_id of agent_id (started at started_at, ms) continues under
  * its holder at dir from at's offsets. 0, or the code of what failed

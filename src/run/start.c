@@ -681,7 +681,8 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
         ad_codex_app_attach(run->parser, s.spec.session_id, &co);
     }
     if (s.spec.executor == AD_EXEC_ACP) {
-        ad_run_acp_resume(run, &s.spec);
+        const char *st = json_string_value(json_object_get(s.agent, "status"));
+        ad_run_acp_resume(run, &s.spec, st == NULL || strcmp(st, "waiting") != 0);
     }
     ad_run_approvals_restore(run);
     run->next = r->runs;

@@ -668,6 +668,11 @@ void ad_store_runs_reconcile_keep(ad_store_t *st, int64_t now, const char *reaso
 /* Where a held run's output is to be read again: the largest stored
  * hold_out and hold_err of its messages (0 when none). Loop thread. */
 int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, int64_t *err);
+/* The stop asked of a running run (runstop.c, migration 2480): mark queues
+ * the write (the first since is kept, force only rises); asked reads it
+ * back (*since 0: none), for a run taken up from its holder. Loop thread. */
+void ad_store_run_stop_mark(ad_store_t *st, const char *run_id, int64_t since, bool force);
+int ad_store_run_stop_asked(ad_store_t *st, const char *run_id, int64_t *since, bool *force);
 /* ---- runs across agents and their statistics (stats.c, migration 0800) ----------------
  * Run objects here also carry agentName, crewId and orgId. */
 typedef struct {

@@ -3,7 +3,8 @@
 // conversation gets the screen (the key's panel and the new-chat form fold
 // away; the log fills the height, the composer stays in view; on a phone
 // the list steps aside), and an answer from a model with no price reads
-// "no price set", not $0.00. Against the mock of the Messages API.
+// "no price set", not $0.00 (a model neither the built-in list nor the
+// model_prices setting prices). Against the mock of the Messages API.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
@@ -30,7 +31,7 @@ let chatId;
 test('desktop: the open chat fills the page; an unpriced model says so', async () => {
   const { page } = b;
   assert.equal((await api(d.url, 'PUT', '/api/credentials/anthropic', { apiKey: KEY, baseUrl: mock.url })).status < 300, true);
-  const c = await api(d.url, 'POST', '/api/chats', { provider: 'anthropic', model: 'claude-opus-4-1' });
+  const c = await api(d.url, 'POST', '/api/chats', { provider: 'anthropic', model: 'claude-experimental-x' });
   assert.ok(c.status < 300, JSON.stringify(c.data));
   chatId = c.data.id;
   await page.setViewportSize({ width: 1280, height: 800 });

@@ -72,7 +72,7 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   await shot(page, 'codex-approval-card');
   assert.ok(!fs.existsSync(path.join(repo, 'out.txt')), 'nothing ran before the decision');
 
-  await card.getByRole('button', { name: 'Allow', exact: true }).click();
+  await card.getByRole('button', { name: /^Allow(\s+y)?$/ }).click();
   await until(async () => (await card.count()) === 0, 'the card to go');
   await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run');
   await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
@@ -83,14 +83,14 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   assert.equal(m.status, 200, JSON.stringify(m.data));
   await card.waitFor({ timeout: 30000 });
   assert.match(await card.locator('.approval-input').innerText(), /denied\.txt/);
-  await card.getByRole('button', { name: 'Deny', exact: true }).click();
+  await card.getByRole('button', { name: /^Deny(\s+n)?$/ }).click();
   await page.locator('.transcript').getByText('It was declined.').first().waitFor({ timeout: 30000 });
   assert.ok(!fs.existsSync(path.join(repo, 'denied.txt')), 'a denied command does not run');
 
   // mid-turn the composer stays open: the message is steered into the running turn
   assert.equal((await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'please steer me' })).status, 200);
   await card.waitFor({ timeout: 30000 });
-  await card.getByRole('button', { name: 'Allow', exact: true }).click();
+  await card.getByRole('button', { name: /^Allow(\s+y)?$/ }).click();
   await page.locator('.agent-head .badge-running').waitFor();
   const composer = page.getByRole('textbox', { name: 'Message to the agent' });
   assert.equal(await composer.isEditable(), true, 'the composer takes a message while codex works');

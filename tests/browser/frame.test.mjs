@@ -4,8 +4,8 @@
 // folds away and stays folded across a reload (as the seed's dashboard does).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { shot } from './lib/harness.mjs';
-import { session, waitAttr } from './lib/session.mjs';
+import { api, shot, until } from './lib/harness.mjs';
+import { session, waitAttr, waitText } from './lib/session.mjs';
 
 let d;
 let b;
@@ -40,7 +40,7 @@ test('phone width: every page is reachable from the page menu', async () => {
     await page.waitForFunction((h) => location.hash === h || (h === '#/' && location.hash === ''), hash);
     await menu.waitFor({ state: 'detached' });
     await waitAttr(page.locator('.page-menu-btn'), 'aria-expanded', 'false', 'the menu to close');
-    assert.match(await button.innerText(), new RegExp(`^${name}\\b`), `the button names ${name}`);
+    await waitText(button, new RegExp(`^${name}\\b`), `the button to name ${name}`);
   }
   // Esc closes it too.
   await button.click();
@@ -74,5 +74,29 @@ test('desktop: the sidebar folds away, and stays folded across a reload', async 
   await page.reload();
   await side.waitFor();
   assert.equal(await unfold.isVisible(), false, 'unfolded after a reload');
+  assert.deepEqual(b.errors, []);
+});
+
+test('desktop notifications: off until this browser allows them; turning them on asks it', async () => {
+  const page = b.page;
+  await page.setViewportSize({ width: 1280, height: 720 });
+  // The daemon's setting is on (its default), this browser never asked: off.
+  assert.equal((await api(d.url, 'GET', '/api/settings')).data.notifications, true);
+  await page.goto(d.url + '/#/settings');
+  const sw = page.locator('#set-notifications');
+  await sw.waitFor();
+  assert.equal(await sw.isChecked(), false, 'not ticked without the permission');
+  // Turned off and on again: on asks the browser (granted here), then stores it.
+  await api(d.url, 'PATCH', '/api/settings', { notifications: false });
+  await b.ctx.grantPermissions(['notifications'], { origin: d.url });
+  await page.reload();
+  await sw.waitFor();
+  assert.equal(await sw.isChecked(), false);
+  await sw.click();
+  await until(async () => (await api(d.url, 'GET', '/api/settings')).data.notifications === true, 'the setting stored on');
+  assert.equal(await page.evaluate(() => Notification.permission), 'granted');
+  await until(async () => await sw.isChecked(), 'the switch on');
+  await sw.click();
+  await until(async () => (await api(d.url, 'GET', '/api/settings')).data.notifications === false, 'the setting stored off');
   assert.deepEqual(b.errors, []);
 });

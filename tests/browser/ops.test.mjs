@@ -63,8 +63,8 @@ for (const [w, h] of [
     await until(async () => (await card.getAttribute('data-status')) === 'stopped', 'the service to stop');
     await card.getByRole('button', { name: 'Start' }).click();
     await until(async () => (await card.getAttribute('data-status')) === 'running', 'the service to run again');
-    page.once('dialog', (dlg) => void dlg.accept());
     await card.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete the service' }).getByRole('button', { name: 'Delete' }).click();
     await card.waitFor({ state: 'detached' });
     const left = (await api(d.url, 'GET', '/api/services')).data.services.filter((s) => s.name === name);
     assert.deepEqual(left, []);

@@ -123,12 +123,18 @@ test('acp executor: turns, tools, plans, usage, approvals, fs and cancel', async
       assert.equal(again.status, 409);
     });
 
-    await t.test('deny picks the reject option', async () => {
+    await t.test('deny (from the CLI) picks the reject option', async () => {
       await waiting(s.d, id);
       const before = (await messages(s.d, id)).length;
       await send(s.d, id, 'edit denied.txt');
       const ap = await pendingApproval(s.d, id);
-      assert.equal((await api(s.d, 'POST', `/api/approvals/${ap.id}`, { decision: 'deny' })).status, 200);
+      const cli = (...args) => daemon.run(['--data-dir', s.d.dataDir, ...args]);
+      const ls = cli('approvals', id);
+      assert.equal(ls.status, 0, ls.stderr);
+      assert.match(ls.stdout, new RegExp(`^${ap.id}  write  `, 'm'));
+      const no = cli('approve', ap.id, '--deny');
+      assert.equal(no.status, 0, no.stderr);
+      assert.equal(no.stdout.trim(), `${ap.id} write: denied`);
       await until(async () => {
         const ms = await messages(s.d, id);
         return ms.length > before && ms.some((m) => m.content === 'outcome: selected reject-once');
@@ -258,7 +264,63 @@ test('acp agents: the API checks executor, preset and command', async () => {
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
     assert.equal(ok.body.executor, 'acp');
     assert.equal(ok.body.state.acpAgent, 'codex-acp');
+    const made = daemon.run(['--data-dir', s.d.dataDir, 'new', '--worktree', wt, '--acp-agent', 'gemini', '--json']);
+    assert.equal(made.status, 0, made.stderr);
+    const row = JSON.parse(made.stdout);
+    assert.equal(row.executor, 'acp');
+    assert.equal(row.state.acpAgent, 'gemini');
   } finally {
     await s.cleanup();
+  }
+});
+
+test('acp executor: the agent outlives a daemon killed with -9, and takes the next message', async () => {
+  const dataDir = daemon.tmpDir();
+  let d = await daemon.start({ dataDir, args: ['--stop-grace-ms', '3000'] });
+  try {
+    const repo = daemon.tmpRepo('agentd-acp-restart-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', command: [process.execPath, ACP] });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const id = ag.body.id;
+    const st = await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello' });
+    assert.equal(st.status, 200);
+    const pid = st.body.pid;
+    await said(d, id, 'Hello');
+    await waiting(d, id);
+    await d.stop('SIGKILL');
+    process.kill(pid, 0); // the agent still runs, under its holder
+    d = await daemon.start({ dataDir, args: ['--stop-grace-ms', '3000'] });
+    const a = await agent(d, id);
+    assert.equal(a.pid, pid);
+    await send(d, id, 'after the restart');
+    assert.equal(await said(d, id, 'echo'), 'echo: after the restart');
+    assert.equal((await runs(d, id)).length, 1, 'the same process and session');
+    await waiting(d, id);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('acp executor: agentd\'s data dir inside the worktree is not served', async () => {
+  const repo = daemon.tmpRepo('agentd-acp-datadir-');
+  const dataDir = path.join(repo, 'agentd-data');
+  fs.mkdirSync(dataDir);
+  const d = await daemon.start({ dataDir, args: ['--stop-grace-ms', '3000'] });
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', command: [process.execPath, ACP] });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const id = ag.body.id;
+    assert.ok(fs.existsSync(path.join(dataDir, 'owner-token')));
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'read agentd-data/owner-token' })).status, 200);
+    assert.equal(await said(d, id, 'read'), 'read error: path is outside the worktree');
+    await waiting(d, id);
+    await send(d, id, 'write agentd-data/planted x');
+    assert.equal(await said(d, id, 'write'), 'write error: path is outside the worktree');
+    assert.ok(!fs.existsSync(path.join(dataDir, 'planted')));
+  } finally {
+    await d.cleanup();
   }
 });

@@ -175,3 +175,15 @@ test('usage input errors', async () => {
   assertError(await d.req('POST', '/api/usage', '{'), 400, 'INVALID_JSON');
   assert.deepEqual((await d.req('GET', '/api/usage/today')).body, beforeU);
 });
+
+test('GET /api/prices: the built-in list prices and the model_prices setting over them', async () => {
+  let r = await d.req('GET', '/api/prices');
+  assert.equal(r.status, 200);
+  assert.equal(typeof r.body.builtin['claude-sonnet-4*'].input, 'number');
+  assert.ok(!Object.keys(r.body.builtin).some((k) => 'claude-experimental-x'.startsWith(k.replace(/\*$/, ''))), 'an unpriced model stays unpriced');
+  assert.deepEqual(r.body.modelPrices, {});
+  assert.equal((await d.req('PATCH', '/api/settings', { model_prices: { 'local-*': { input: 0.1, output: 0.2 } } })).status, 200);
+  r = await d.req('GET', '/api/prices');
+  assert.deepEqual(r.body.modelPrices, { 'local-*': { input: 0.1, output: 0.2 } });
+  assert.equal((await d.req('PATCH', '/api/settings', { model_prices: {} })).status, 200);
+});

@@ -226,12 +226,16 @@ test('logs -f --until idle exits when a Claude turn ends and shows approval ids'
   assert.match(r.out, /I will remember the word banana\./);
   assert.match(r.out, /— turn ended \(waiting\)\n$/);
   assert.equal((await d.req('GET', `/api/agents/${id}/runs`)).body.runs[0].status, 'running');
+  // ls: a turn done is not "needs you" (issue #32, attention)
+  const lsLine = () => cli('ls').stdout.split('\n').find((l) => l.startsWith(id));
+  assert.match(lsLine(), / claude +turn done +regular /);
 
   // The next turn: a tool call that waits for approval; logs shows its id
   // and keeps following until the turn really ends.
   assert.equal(cli('send', id, 'please make a file').stdout, `${id} sent\n`);
   const p = follow();
   const ap = await until(async () => (await d.req('GET', `/api/agents/${id}/approvals?pending=true`)).body.approvals[0], 'the approval');
+  await until(() => / claude +needs you +regular /.test(lsLine()), 'ls: the agent needs you');
   const a = cli('approve', ap.id);
   assert.equal(a.status, 0, a.stderr);
   r = await p;

@@ -84,12 +84,15 @@ test('logs -f prints a command agent\'s lines and exits with its run: 0, or 1 fo
   // Once the run is over, -f prints the transcript and exits as the run did.
   const again = await follow(d.dataDir, ['-f', 'bad']).done;
   assert.equal(again.code, 1);
-  assert.equal(again.stdout, 'one\ntwo\nthree\n— run failed\n');
+  // (the run's header line first: its number, id, start and end)
+  const head = /^— run 1  run_\w+  started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  failed \(exit 3\)\n/;
+  assert.match(again.stdout, head);
+  assert.equal(again.stdout.replace(head, ''), 'one\ntwo\nthree\n— run failed\n');
   assert.equal((await follow(d.dataDir, ['-f', 'ok']).done).code, 0);
   // and without -f, the stored transcript, exit 0 whatever the run did
   const stored = cli('logs', 'bad');
   assert.equal(stored.status, 0);
-  assert.equal(stored.stdout, 'one\ntwo\nthree\n');
+  assert.equal(stored.stdout.replace(head, ''), 'one\ntwo\nthree\n');
   const storedJson = cli('logs', 'bad', '--json');
   assert.equal(JSON.parse(storedJson.stdout.trim().split('\n')[0]).content, 'one\ntwo\nthree');
 });

@@ -45,6 +45,7 @@ test('codex app-server under agentd', { skip }, async (t) => {
       { match: 'deny a file', reply: { tool: { command: 'echo denied > denied.txt' }, then: { text: 'It was declined.' } } },
       { match: 'write a plan file', reply: { patch: '*** Begin Patch\n*** Add File: plan-notes.md\n+step one\n*** End Patch\n', then: { text: 'Planned.' } } },
       { match: 'approve across', reply: { tool: { command: 'echo across > across.txt' }, then: { text: 'Across the restart.' } } },
+      { match: 'stop while asking', reply: { tool: { command: 'echo x > never.txt' }, then: { text: 'Never.' } } },
       { match: 'always one', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'One.' } } },
       { match: 'always two', reply: { tool: { command: 'echo one > always.txt' }, then: { text: 'Two.' } } },
       ...defaultRules(),
@@ -193,6 +194,23 @@ test('codex app-server under agentd', { skip }, async (t) => {
       await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     });
 
+    await t.test('a thread codex cannot resume: a new one, and the transcript says so', async () => {
+      const old = (await agent(d, id)).sessionId;
+      // another HOME: codex keeps its threads there, so the agent's is not found
+      const home2 = fs.mkdtempSync(path.join(sb.home, 'other-'));
+      const p = await api(d, 'PATCH', `/api/agents/${id}`, { env: { OPENAI_API_KEY: 'dummy', HOME: home2 }, allowUnsafeEnv: true });
+      assert.equal(p.status, 200, JSON.stringify(p.body));
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'what word was it?' })).status, 200);
+      await statusIs(d, id, 'waiting');
+      const msgs = await messages(d, id);
+      assert.ok(msgs.some((m) => m.role === 'system' && m.content.includes(`could not resume thread ${old}`)), 'said in the transcript');
+      assert.equal(msgs[0].content, 'The word was banana.');
+      const now = (await agent(d, id)).sessionId;
+      assert.match(now, /^[0-9a-f-]{36}$/);
+      assert.notEqual(now, old);
+      await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    });
+
     const rid = await mk('regular');
     await t.test('approvals: allow runs the command, deny declines it', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${rid}/start`, { initialPrompt: 'please approve a file' })).status, 200);
@@ -300,7 +318,20 @@ test('codex app-server under agentd', { skip }, async (t) => {
       const req = mock.modelRequests()[before];
       assert.equal(req.headers['thread-id'], thread);
       assert.ok(JSON.stringify(req.body.input).includes('I will remember the word banana.'), 'thread/resume brought the history');
-      await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
+    });
+
+    await t.test('a stop while codex asks: the approval is withdrawn, nothing runs', async () => {
+      assert.equal((await api(d, 'POST', `/api/agents/${rid}/message`, { content: 'please stop while asking' })).status, 200);
+      const [ap] = await pendingApproval(d, rid);
+      const stopped = await api(d, 'POST', `/api/agents/${rid}/stop?wait=true`);
+      assert.equal(stopped.body.status, 'stopped');
+      const after = await until(async () => {
+        const a = (await api(d, 'GET', `/api/agents/${rid}/approvals`)).body.approvals.find((x) => x.id === ap.id);
+        return a.status !== 'pending' ? a : null;
+      }, 'the approval to end');
+      assert.ok(['cancelled', 'expired'].includes(after.status), after.status);
+      assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' })).status, 409);
+      assert.ok(!fs.existsSync(path.join(repo, 'never.txt')), 'the command never ran');
     });
   } finally {
     await d.cleanup();

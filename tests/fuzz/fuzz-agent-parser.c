@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness for the agent output parsers: the first byte picks the
  * executor (4-7: codex on app-server, its JSON-RPC lines, with a message
- * waiting for the thread), the rest is split into lines and fed to one parser, then every
+ * waiting for the thread; 8 and up: an ACP agent after initialize, with a
+ * prompt waiting for the session), the rest is split into lines and fed to one parser, then every
  * record is mapped to its event the way the runner does. Build with
  * BUILD=fuzz (clang, -fsanitize=fuzzer); seed corpus:
  * tests/fixtures/transcripts/. */
@@ -17,8 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     ad_executor_t kind = (ad_executor_t)(data[0] % 4);
-    bool app = (data[0] & 4) != 0;
-    ad_parser_t *p = ad_parser_new(app ? AD_EXEC_CODEX : kind);
+    bool acp = data[0] >= 8;
+    bool app = !acp && (data[0] & 4) != 0;
+    ad_parser_t *p = ad_parser_new(acp ? AD_EXEC_ACP : app ? AD_EXEC_CODEX : kind);
+    if (acp) {
+        ad_acp_setup_t s = {.cwd = "/w", .prompt = "hello", .mode = (ad_agent_mode_t)(data[0] % 3)};
+        size_t len = 0;
+        free(ad_acp_begin(p, &s, &len));
+    }
     if (app) {
         ad_codex_open_t o = {.mode = (ad_agent_mode_t)(data[0] % 3)};
         size_t len = 0;

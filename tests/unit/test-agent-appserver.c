@@ -223,6 +223,14 @@ static void answers_and_refusals(void **state)
     ad_parser_feed(p, edit, strlen(edit), 1, &r);
     assert_int_equal(r.v[0].type, AD_REC_APPROVAL); /* edits still ask */
     assert_string_equal(r.v[0].tool_name, "Edit");
+    ad_recs_clear(&r);
+    char longid[400];
+    snprintf(longid, sizeof(longid),
+             "{\"method\":\"item/fileChange/requestApproval\",\"id\":\"%0127d\",\"params\":{}}", 7);
+    ad_parser_feed(p, longid, strlen(longid), 1, &r);
+    assert_int_equal(r.n, 1); /* an id too long to keep is declined, never left waiting */
+    assert_int_equal(r.v[0].type, AD_REC_WRITE);
+    assert_non_null(strstr(r.v[0].text, "\"decline\""));
     ad_recs_cleanup(&r);
     ad_parser_free(p);
 }
@@ -323,13 +331,65 @@ static void items_diff_and_interrupt(void **state)
     ad_parser_free(p);
 }
 
+/* A thread codex cannot resume: a new one is started with the same
+ * settings, the transcript says so, and the waiting message goes there. */
+static void resume_refused_starts_anew(void **state)
+{
+    (void)state;
+    ad_parser_t *p = ad_parser_new(AD_EXEC_CODEX);
+    ad_codex_open_t o = {.mode = AD_MODE_REGULAR, .session_id = "gone-thread", .model = "m1"};
+    size_t len = 0;
+    free(ad_codex_app_open(p, &o, &len));
+    char *line = NULL;
+    assert_int_equal(ad_codex_app_input(p, "hello", &line, &len), 0);
+    assert_null(line);
+    ad_recs_t r;
+    ad_recs_init(&r);
+    feed_str(p, "{\"id\":2,\"error\":{\"code\":-32600,\"message\":\"no rollout found\"}}", &r);
+    assert_int_equal(count(&r, AD_REC_RESULT), 0); /* not a failure: a new thread */
+    const ad_rec_t *w = nth(&r, AD_REC_WRITE, 0);
+    json_t *ts = json_loads(w->text, 0, NULL);
+    assert_string_equal(str_at(ts, NULL, "method"), "thread/start");
+    assert_null(json_object_get(json_object_get(ts, "params"), "threadId"));
+    assert_string_equal(str_at(ts, "params", "model"), "m1");
+    assert_string_equal(str_at(ts, "params", "approvalPolicy"), "untrusted");
+    json_int_t id = json_integer_value(json_object_get(ts, "id"));
+    json_decref(ts);
+    bool said = false;
+    for (size_t i = 0; i < r.n; i++) {
+        said = said || (r.v[i].type == AD_REC_MESSAGE && r.v[i].role == AD_ROLE_SYSTEM &&
+                        strstr(r.v[i].text, "could not resume thread gone-thread") != NULL);
+    }
+    assert_true(said);
+    ad_recs_clear(&r);
+    char ok[200];
+    snprintf(ok, sizeof(ok), "{\"id\":%lld,\"result\":{\"thread\":{\"id\":\"new-thread\"}}}",
+             (long long)id);
+    feed_str(p, ok, &r);
+    assert_string_equal(nth(&r, AD_REC_SESSION, 0)->session_id, "new-thread");
+    assert_non_null(strstr(nth(&r, AD_REC_WRITE, 0)->text, "\"text\":\"hello\""));
+    ad_recs_clear(&r);
+    /* a new thread refused too: the turn fails, once */
+    ad_parser_t *q = ad_parser_new(AD_EXEC_CODEX);
+    ad_codex_open_t n = {.mode = AD_MODE_AUTO};
+    free(ad_codex_app_open(q, &n, &len));
+    feed_str(q, "{\"id\":2,\"error\":{\"code\":-1,\"message\":\"bad config\"}}", &r);
+    assert_int_equal(count(&r, AD_REC_WRITE), 0);
+    assert_non_null(strstr(nth(&r, AD_REC_RESULT, 0)->text, "bad config"));
+    /* and a message is refused, not queued for a thread that will never be */
+    assert_int_equal(ad_codex_app_input(q, "anyone?", &line, &len), AD_ESTATE);
+    assert_null(line);
+    ad_recs_cleanup(&r);
+    ad_parser_free(q);
+    ad_parser_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(open_lines_per_mode),
-        cmocka_unit_test(recorded_turn),
-        cmocka_unit_test(answers_and_refusals),
-        cmocka_unit_test(items_diff_and_interrupt),
+        cmocka_unit_test(open_lines_per_mode),        cmocka_unit_test(recorded_turn),
+        cmocka_unit_test(answers_and_refusals),       cmocka_unit_test(items_diff_and_interrupt),
+        cmocka_unit_test(resume_refused_starts_anew),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -439,6 +439,7 @@ export const api = {
     listOf<Approval>(await request('GET', `/api/agents/${enc(id)}/approvals${pending ? '?pending=true' : ''}`), 'approvals'),
   decide: (id: string, decision: 'allow' | 'deny' | 'allow_always') => request<Approval>('POST', `/api/approvals/${enc(id)}`, { decision }),
   settings: () => request('GET', '/api/settings'),
+  prices: () => request<{ builtin: Record<string, unknown>; modelPrices: Record<string, unknown> }>('GET', '/api/prices'),
   health: () => request<Health>('GET', '/api/health'),
   crews: async () => listOf<Crew>(await request('GET', '/api/crews'), 'crews'),
   createCrew: (name: string) => request<Crew>('POST', '/api/crews', { name }),

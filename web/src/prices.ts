@@ -1,12 +1,14 @@
 // Whether a model has a price (issue #32: a chat with a model agentd has no
 // price for read "$0.00", as if it were free). The daemon prices usage from
-// the model_prices setting only, by the model's exact name or the longest
-// "prefix*" key (src/agent/price.c's ad_price_lookup); the same rule here.
+// the model_prices setting, then its built-in list prices, by the model's
+// exact name or the longest "prefix*" key (src/agent/price.c's
+// ad_price_lookup); GET /api/prices gives both, and the same rule is here.
 import { signal } from '@preact/signals';
 
 export type Prices = Record<string, unknown>;
 
-/** The model_prices setting, once the settings are read (null before). */
+/** The built-in prices and the model_prices setting over them, once read
+ * (null before, or when they could not be read). */
 export const modelPrices = signal<Prices | null>(null);
 
 export function hasPrice(prices: Prices | null | undefined, model: string | null | undefined): boolean {

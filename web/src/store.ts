@@ -204,11 +204,21 @@ export async function loadTree() {
   }
 }
 
+// The prices costs are counted at (the built-in list and the setting), so
+// a model with none reads "no price set" (prices.ts).
+export async function loadPrices() {
+  try {
+    const p = await api.prices();
+    modelPrices.value = { ...(p.builtin || {}), ...(p.modelPrices || {}) };
+  } catch {
+    modelPrices.value = null; // unknown: costs show as they are
+  }
+}
+
 export async function loadSettings() {
   try {
     const raw: any = await api.settings();
     setSettings(normalizeSettings(raw));
-    modelPrices.value = raw && typeof raw.model_prices === 'object' && raw.model_prices ? raw.model_prices : {};
     applyTheme();
   } catch {
     /* defaults stay; the settings page shows the error when opened */

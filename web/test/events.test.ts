@@ -204,6 +204,32 @@ describe('reduce', () => {
       expect(m.transcripts.ag_1.messages.map((x) => x.content)).toEqual(['line 1']);
     });
 
+    it("a failed command's error shows once whatever arrives first: the stored row, the live lines or the fetch", () => {
+      // stderr of two lines, live in two chunks, stored as one system row
+      const errLive = [out(1, 0, 1, 'stderr'), out(3, 1, 2, 'stderr')];
+      const errRow = stored(2, 'msg_err', 0, 2, 'system');
+      const once = (m: Model) => {
+        const s = shown(m);
+        expect(s.filter((l) => l === 'line 1')).toHaveLength(1);
+        expect(s.filter((l) => l === 'line 2')).toHaveLength(1);
+        expect(m.transcripts.ag_1.live).toEqual([]);
+      };
+      once(run([errLive[0], errRow, errLive[1]]).m); // the row between the live lines
+      once(run([errRow, ...errLive]).m); // the row before them (a replay after the event)
+      // the fetch after the live lines (the page opened as the agent failed)
+      const { m } = run(errLive);
+      const t = m.transcripts.ag_1;
+      const messages = mergeMessages(t.messages, [errRow.payload.message]);
+      once({ ...m, transcripts: { ag_1: { ...t, messages, live: reconcileLive(messages, t.live) } } });
+      // the fetch before the replay
+      const start: Model = {
+        ...emptyModel(),
+        agents: { ag_1: agent as any },
+        transcripts: { ag_1: { messages: [errRow.payload.message], live: [], hasMore: false, cursor: null, loaded: true } },
+      };
+      once(run(errLive, start).m);
+    });
+
     it('keeps lines of another run, another stream, and repeated lines not stored yet', () => {
       const chunk = (runId: string, stream: string, text: string, seq: number): LiveChunk => ({ runId, stream, text, open: false, seq, ts: '' });
       const live = [chunk('run_0', 'stdout', 'a', 1), chunk('run_1', 'stderr', 'a', 2), chunk('run_1', 'stdout', 'a\na\nb', 3)];

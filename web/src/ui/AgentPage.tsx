@@ -573,10 +573,10 @@ function ApprovalCards({ agent }: { agent: Agent }) {
           <pre class="approval-input">{approvalInputText(a)}</pre>
           <div class="approval-actions">
             <button class="btn btn-primary" disabled={busy.value === a.id} onClick={() => void decide(a, 'allow')} aria-keyshortcuts="y">
-              Allow <kbd>y</kbd>
+              Allow <kbd aria-hidden="true">y</kbd>
             </button>
             <button class="btn btn-danger" disabled={busy.value === a.id} onClick={() => void decide(a, 'deny')} aria-keyshortcuts="n">
-              Deny <kbd>n</kbd>
+              Deny <kbd aria-hidden="true">n</kbd>
             </button>
             <button
               class="btn"

@@ -15,6 +15,7 @@ import { go } from '../router';
 import { type ChatMessage, namesFiles, toolCallText } from '../workbench';
 import { useChat } from './useChat';
 import { costOrNoPrice, modelPrices } from '../prices';
+import { loadPrices } from '../store';
 import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { Credentials } from './Credentials';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
@@ -362,7 +363,10 @@ export default function ChatsPage({ id }: { id?: string }) {
       err.value = errText(e);
     }
   };
-  useEffect(() => void load(), []);
+  useEffect(() => {
+    void load();
+    void loadPrices();
+  }, []);
   // Once set up (a key saved), the conversation gets the screen: the key's
   // panel folds away (API keys brings it back) and, with a chat open, the
   // new-chat form waits behind its button.

@@ -20,7 +20,7 @@ import { go } from '../router';
 import { loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
 import { splitArgs, suggestName, uniqueName, worktreeNameOk } from '../tasks';
 import type { Agent, Worktree } from '../types';
-import { errText, ExecutorModeRow, FormFooter, Modal } from './common';
+import { errText, executorFields, ExecutorModeRow, FormFooter, Modal } from './common';
 import { PermissionsField } from './Permissions';
 
 /** After the start failed: what exists now and can be removed. */
@@ -91,13 +91,13 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
     const n = shownName.trim();
     if (!worktreeNameOk(n)) return void (err.value = 'Worktree name: letters, digits, dot, dash and underscore; not starting with a dot.');
     if (!main) return void (err.value = 'Choose a workspace.');
-    const body: Record<string, unknown> = { executor: executor.value, mode: mode.value, permissions: perms.value, name: n };
+    const body: Record<string, unknown> = { ...executorFields(executor.value), mode: mode.value, permissions: perms.value, name: n };
     if (executor.value === 'command') {
       const argv = splitArgs(command.value);
       if (!argv.length) return void (err.value = 'Give the command to run.');
       body.command = argv;
       if (terminal.value) body.terminal = true;
-    } else if (executor.value !== 'claude' && !prompt.value.trim()) {
+    } else if (executor.value !== 'claude' && !executor.value.startsWith('acp:') && !prompt.value.trim()) {
       return void (err.value = `${executor.value} runs one prompt per run: give the first prompt.`);
     }
     busy.value = true;

@@ -6,6 +6,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, type ConfigField, type Service, type ServiceTemplate } from '../api';
+import { ask } from '../confirm';
 import { fmtUptime } from '../healthfmt';
 import { settings, toast } from '../store';
 import { splitArgs } from '../tasks';
@@ -120,7 +121,11 @@ export function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, nu
     }
   };
   const remove = async () => {
-    if (settings.value.confirm_delete !== false && !confirm(`Delete the service ${s.name}? It is stopped and its config goes.`)) return;
+    if (
+      settings.value.confirm_delete !== false &&
+      !(await ask({ title: 'Delete the service', body: `Delete ${s.name}? It is stopped and its config goes.`, yes: 'Delete', danger: true }))
+    )
+      return;
     await act(() => api.deleteService(s.id), 'Deleting…');
   };
   const test = async () => {
@@ -143,7 +148,7 @@ export function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, nu
           {rt.lastExit && rt.status !== 'running' ? `, last exit ${rt.lastExit.signal ? `signal ${rt.lastExit.signal}` : `code ${rt.lastExit.code}`}` : ''}
         </span>
       </div>
-      <p class="muted small mono service-cmd">{s.command.join(' ')}</p>
+      <p class="muted small mono service-cmd">{s.command.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}</p>
       {rt.health && <Metric label={`Health (${rt.health.status})`} value={rt.health.latencyMs} unit="ms" digits={2} testid={`svc-${s.id}-health`} />}
       {fig.fps !== undefined && <Metric label="Frame rate" value={fig.fps} unit="FPS" threshold={undefined} testid={`svc-${s.id}-fps`} />}
       {fig.fps !== undefined && t.serviceFps !== undefined && fig.fps < t.serviceFps && (

@@ -155,6 +155,12 @@ export function ConfirmHost() {
 
 /** A dialog form's last lines: its error, if any, then Cancel and the submit
  * button (busyLabel while busy). */
+/** The create fields of an executor picked below: an ACP preset
+ * ("acp:gemini") is the acp executor with that acpAgent. */
+export function executorFields(value: string): Record<string, string> {
+  return value.startsWith('acp:') ? { executor: 'acp', acpAgent: value.slice(4) } : { executor: value };
+}
+
 /** The executor and mode pickers of the new-agent and new-task dialogs. */
 export function ExecutorModeRow({ executor, mode }: { executor: Signal<string>; mode: Signal<string> }) {
   return (
@@ -166,6 +172,9 @@ export function ExecutorModeRow({ executor, mode }: { executor: Signal<string>; 
           <option value="codex">Codex</option>
           <option value="gemini">Gemini</option>
           <option value="command">Command</option>
+          <option value="acp:gemini">Gemini (ACP)</option>
+          <option value="acp:claude-code-acp">Claude Code (ACP adapter)</option>
+          <option value="acp:codex-acp">Codex (ACP adapter)</option>
         </select>
       </label>
       <label>
