@@ -429,6 +429,7 @@ int main(int argc, char **argv)
         }
         ad_log_set_level(d.cfg.log_level);
         ad_log_set_format(d.cfg.log_format);
+        ad_ws_deflate_allow(d.cfg.ws_deflate);
         return serve(&d);
     }
     if (ad_cli_is_command(cmd)) {

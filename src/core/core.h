@@ -442,6 +442,7 @@ typedef struct {
     uint64_t audit_noise_interval_ms;        /* unauthenticated refusals: one row per address */
     /* WebSocket limits */
     uint64_t ws_max_message_bytes;
+    bool ws_deflate; /* permessage-deflate answered when offered */
     uint64_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
     uint64_t ws_idle_timeout_ms;

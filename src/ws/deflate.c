@@ -150,9 +150,16 @@ static int offer_bits(const char *p, size_t n, bool *asked_bits)
     return o.server_bits == 0 ? 15 : o.server_bits >= 9 ? o.server_bits : 0;
 }
 
+static bool deflate_on; /* --ws-deflate */
+
+void ad_ws_deflate_allow(bool on)
+{
+    deflate_on = on;
+}
+
 int ad_ws_deflate_negotiate(const char *offers, char *answer, size_t answersz)
 {
-    if (offers == NULL || !zlib_ready()) {
+    if (offers == NULL || !deflate_on || !zlib_ready()) {
         return 0;
     }
     const char *p = offers;

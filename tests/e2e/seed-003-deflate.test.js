@@ -52,7 +52,7 @@ function offer(d, ext) {
 }
 
 test('events are compressed for a client that offers permessage-deflate, and only then', async (t) => {
-  const d = await start({ needUrl: true });
+  const d = await start({ needUrl: true, args: ['--ws-deflate'] });
   try {
     if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
     const on = await subscriber(d, 'crew:z', true);
@@ -78,8 +78,17 @@ test('events are compressed for a client that offers permessage-deflate, and onl
   }
 });
 
-test('the negotiation: window bits honoured, both sides without context takeover, bad offers declined', async (t) => {
+test('without --ws-deflate an offer is not answered: messages go uncompressed', async () => {
   const d = await start({ needUrl: true });
+  try {
+    assert.equal(await offer(d, 'permessage-deflate; client_max_window_bits'), null);
+  } finally {
+    await d.stop();
+  }
+});
+
+test('the negotiation: window bits honoured, both sides without context takeover, bad offers declined', async (t) => {
+  const d = await start({ needUrl: true, args: ['--ws-deflate'] });
   try {
     assert.equal(await offer(d, 'permessage-deflate'),
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
@@ -110,7 +119,7 @@ test('the negotiation: window bits honoured, both sides without context takeover
 });
 
 test('messages the client compresses are read; one that inflates past the limit is refused with 1009', async () => {
-  const d = await start({ needUrl: true, args: ['--ws-max-message-bytes', '262144'] });
+  const d = await start({ needUrl: true, args: ['--ws-deflate', '--ws-max-message-bytes', '262144'] });
   try {
     const ws = new WebSocket(`${d.url.replace('http', 'ws')}/ws`, { headers: d.authHeaders, perMessageDeflate: { threshold: 0 } });
     const msgs = [];
