@@ -267,10 +267,15 @@ test('code from an answer runs in the sandbox and its output streams back under 
   await page.getByRole('button', { name: 'Send' }).click();
   const answer = page.getByTestId('msg-assistant').last();
   await answer.getByRole('button', { name: 'Run in sandbox…' }).click();
-  await answer.getByRole('combobox', { name: 'Worktree to run in' }).waitFor();
+  // the worktree of this test's workspace (other tests' worktrees are listed too)
+  const wtId = (await api(d.url, 'GET', '/api/worktrees')).data.worktrees.find((t) => t.workspaceId === ws.data.id).id;
+  const pick = answer.getByRole('combobox', { name: 'Worktree to run in' });
+  await until(async () => (await pick.locator(`option[value="${wtId}"]`).count()) === 1, 'the workspace\'s worktree offered');
+  await pick.selectOption(wtId);
   await answer.getByRole('button', { name: 'Run', exact: true }).click();
   const out = answer.getByTestId('run-output');
   await until(async () => /sandboxed-42/.test(await out.innerText()) && /made-here\.txt/.test(await out.innerText()), 'the run output under the answer');
+  assert.doesNotMatch(await out.innerText(), /cannot access/);
   await until(async () => (await answer.locator('.code-run').getAttribute('data-status')) !== 'running' && (await answer.locator('.code-run').getAttribute('data-status')) !== 'starting', 'the run ended');
   // It ran as a command agent in the worktree, under the sandbox: the worktree
   // was written, the host's /tmp was not.

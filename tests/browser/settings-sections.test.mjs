@@ -63,7 +63,10 @@ test('Settings in the seed\'s sections, each at its own address', async () => {
   await nav.getByRole('link', { name: /Training/ }).click();
   await page.locator('.settings-body[data-section=training]').waitFor();
   await page.getByRole('heading', { name: 'Hyper-parameter configs' }).waitFor();
-  assert.equal(await page.getByRole('combobox', { name: 'schema' }).inputValue(), 'ppo');
+  // the schema list comes with the configs' fetch: wait for it, then the default
+  const schema = page.getByRole('combobox', { name: 'schema' });
+  await until(async () => (await schema.inputValue()) !== '', 'the schemas loaded');
+  assert.equal(await schema.inputValue(), 'ppo');
   await nav.getByRole('link', { name: /Advanced/ }).click();
   await page.locator('#set-health_gpu_temp_c').waitFor();
   await page.getByRole('region', { name: 'Anthropic credential' }).waitFor();

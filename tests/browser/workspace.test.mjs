@@ -150,7 +150,7 @@ test('the Diff tab lists what changed in the worktree and shows a file\'s patch'
   await file.waitFor();
   assert.match(await file.innerText(), /\+1[\s\S]*−0/);
   await file.click();
-  await page.locator('.patch .add', { hasText: '+a line the agent added' }).waitFor();
+  await page.locator('.diff-table .add', { hasText: 'a line the agent added' }).waitFor();
   await shot(page, 'agent-diff');
 });
 
