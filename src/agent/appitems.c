@@ -232,11 +232,15 @@ static int64_t minus(int64_t a, int64_t b)
     return a > b ? a - b : 0;
 }
 
-/* The queue's next message as a turn/start (the thread or turn is there). */
+/* The queue's next message as a turn/start (the thread or turn is there).
+ * Only while ad_codex_app_input would send rather than queue again: a
+ * turn/completed before the thread is ready (a confused or hostile peer)
+ * would otherwise take the same message round for ever. */
 void ad_app_send_queued(ad_parser_t *p, ad_recs_t *out)
 {
     app_t *a = p->app;
-    while (a->nqueue > 0 && !(a->turn_pending && a->turn_id == NULL)) {
+    while (a->nqueue > 0 && a->thread_ready && p->session_id != NULL &&
+           !(a->turn_pending && a->turn_id == NULL)) {
         char *text = a->queue[0];
         memmove(&a->queue[0], &a->queue[1], (a->nqueue - 1) * sizeof(a->queue[0]));
         a->nqueue--;
