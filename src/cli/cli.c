@@ -529,6 +529,20 @@ int ad_cli_usage(const ad_cli_t *c, const char *msg)
     return usage(c, msg);
 }
 
+int ad_cli_subcommand(ad_cli_t *c, const char *cmd, const ad_cli_sub_t *subs, size_t n,
+                      ad_cli_fn dflt, const char *usage_msg, int argc, char **argv)
+{
+    static char prog[96]; /* c->prog points here: one command a process */
+    for (size_t i = 0; argc > 0 && i < n; i++) {
+        if (strcmp(argv[0], subs[i].name) == 0) {
+            snprintf(prog, sizeof(prog), "agentd %s %s", cmd, subs[i].name);
+            c->prog = prog;
+            return subs[i].fn(c, argc - 1, argv + 1);
+        }
+    }
+    return dflt != NULL ? dflt(c, argc, argv) : usage(c, usage_msg);
+}
+
 void ad_cli_print_json(json_t *j)
 {
     print_json(j);

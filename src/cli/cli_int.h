@@ -71,6 +71,17 @@ json_t *ad_cli_call_any(ad_cli_t *c, const char *method, const char *path, json_
 /* Flags anywhere, at most maxpos positionals; 0 or 2 after the usage line. */
 int ad_cli_parse(ad_cli_t *c, int argc, char **argv, ad_cli_flag_t *flags, size_t nflags,
                  const char **pos, int maxpos, int *npos);
+/* A command's subcommands: "agentd wt ls" is {"ls", wt_ls} of wt's. */
+typedef int (*ad_cli_fn)(ad_cli_t *c, int argc, char **argv);
+typedef struct {
+    const char *name;
+    ad_cli_fn fn;
+} ad_cli_sub_t;
+/* Runs the one of subs that argv[0] names on the arguments after it, with
+ * c->prog "agentd <cmd> <name>"; when argv[0] names none, dflt on all of
+ * argv (when given), else the usage error usage_msg (2). */
+int ad_cli_subcommand(ad_cli_t *c, const char *cmd, const ad_cli_sub_t *subs, size_t n,
+                      ad_cli_fn dflt, const char *usage_msg, int argc, char **argv);
 /* "<prog>: msg" on stderr; returns 1. */
 int ad_cli_fail(const ad_cli_t *c, const char *msg);
 /* A usage error on stderr; returns 2. */

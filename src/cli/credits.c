@@ -91,16 +91,7 @@ static int credits_show(ad_cli_t *c, int argc, char **argv)
 
 int ad_cli_credits(ad_cli_t *c, int argc, char **argv)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
-    static char prog[64];
-    snprintf(prog, sizeof(prog), "agentd credits %.32s", sub);
-    if (strcmp(sub, "grant") == 0) {
-        c->prog = prog;
-        return credits_grant(c, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "show") == 0) {
-        c->prog = prog;
-        return credits_show(c, argc - 1, argv + 1);
-    }
-    return credits_show(c, argc, argv);
+    static const ad_cli_sub_t subs[] = {{"grant", credits_grant}, {"show", credits_show}};
+    return ad_cli_subcommand(c, "credits", subs, AD_ARRAY_LEN(subs), credits_show, NULL, argc,
+                             argv);
 }

@@ -123,13 +123,8 @@ static int pr_status(ad_cli_t *c, int argc, char **argv)
 
 int ad_cli_pr(ad_cli_t *c, int argc, char **argv)
 {
-    if (argc > 0 && strcmp(argv[0], "create") == 0) {
-        c->prog = "agentd pr create";
-        return pr_create(c, argc - 1, argv + 1);
-    }
-    if (argc > 0 && strcmp(argv[0], "status") == 0) {
-        c->prog = "agentd pr status";
-        return pr_status(c, argc - 1, argv + 1);
-    }
-    return ad_cli_usage(c, "usage: agentd pr create|status WT ... (agentd pr --help)");
+    static const ad_cli_sub_t subs[] = {{"create", pr_create}, {"status", pr_status}};
+    return ad_cli_subcommand(c, "pr", subs, AD_ARRAY_LEN(subs), NULL,
+                             "usage: agentd pr create|status WT ... (agentd pr --help)", argc,
+                             argv);
 }

@@ -199,24 +199,10 @@ int ad_cli_login(ad_cli_t *c, int argc, char **argv)
 
 int ad_cli_token(ad_cli_t *c, int argc, char **argv)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
-    static char prog[64];
-    snprintf(prog, sizeof(prog), "agentd token %.32s", sub);
-    if (strcmp(sub, "create") == 0) {
-        c->prog = prog;
-        return token_create(c, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "ls") == 0) {
-        c->prog = prog;
-        return token_ls(c, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "revoke") == 0) {
-        c->prog = prog;
-        return token_revoke(c, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "rotate-owner") == 0) {
-        c->prog = prog;
-        return token_rotate_owner(c, argc - 1, argv + 1);
-    }
-    return ad_cli_usage(c, "usage: agentd token create|ls|revoke|rotate-owner ...");
+    static const ad_cli_sub_t subs[] = {{"create", token_create},
+                                        {"ls", token_ls},
+                                        {"revoke", token_revoke},
+                                        {"rotate-owner", token_rotate_owner}};
+    return ad_cli_subcommand(c, "token", subs, AD_ARRAY_LEN(subs), NULL,
+                             "usage: agentd token create|ls|revoke|rotate-owner ...", argc, argv);
 }

@@ -132,15 +132,9 @@ static int ws_add(ad_cli_t *c, int argc, char **argv)
 
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv)
 {
-    if (argc > 0 && strcmp(argv[0], "ls") == 0) {
-        c->prog = "agentd ws ls";
-        return ws_ls(c, argc - 1, argv + 1);
-    }
-    if (argc > 0 && strcmp(argv[0], "add") == 0) {
-        c->prog = "agentd ws add";
-        return ws_add(c, argc - 1, argv + 1);
-    }
-    return ad_cli_usage(c, "usage: agentd ws ls|add ... (agentd ws --help)");
+    static const ad_cli_sub_t subs[] = {{"ls", ws_ls}, {"add", ws_add}};
+    return ad_cli_subcommand(c, "ws", subs, AD_ARRAY_LEN(subs), NULL,
+                             "usage: agentd ws ls|add ... (agentd ws --help)", argc, argv);
 }
 
 static int wt_ls(ad_cli_t *c, int argc, char **argv)
@@ -308,19 +302,8 @@ int ad_cli_merge(ad_cli_t *c, int argc, char **argv)
 
 int ad_cli_wt(ad_cli_t *c, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*fn)(ad_cli_t *, int, char **);
-        const char *prog;
-    } subs[] = {{"ls", wt_ls, "agentd wt ls"},
-                {"new", wt_new, "agentd wt new"},
-                {"rm", wt_rm, "agentd wt rm"},
-                {"merge", ad_cli_merge, "agentd wt merge"}};
-    for (size_t i = 0; argc > 0 && i < AD_ARRAY_LEN(subs); i++) {
-        if (strcmp(argv[0], subs[i].name) == 0) {
-            c->prog = subs[i].prog;
-            return subs[i].fn(c, argc - 1, argv + 1);
-        }
-    }
-    return ad_cli_usage(c, "usage: agentd wt ls|new|rm|merge ... (agentd wt --help)");
+    static const ad_cli_sub_t subs[] = {
+        {"ls", wt_ls}, {"new", wt_new}, {"rm", wt_rm}, {"merge", ad_cli_merge}};
+    return ad_cli_subcommand(c, "wt", subs, AD_ARRAY_LEN(subs), NULL,
+                             "usage: agentd wt ls|new|rm|merge ... (agentd wt --help)", argc, argv);
 }
