@@ -67,6 +67,9 @@ void ad_strv_free(ad_strv_t *s);
 /* Per-executor argv/env builders for codex.c and gemini.c (the program
  * path is already argv[0]). They fill out->stdin_data with the prompt and
  * return 0, or AD_EINVAL with err set. */
+/* The tool name shown for a codex item type (exec --json's snake_case or
+ * app-server's camelCase), or NULL when the item is not a tool (codex.c). */
+const char *ad_codex_tool_name(const char *itype);
 int ad_codex_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
                    char *err, size_t errsz);
 int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
@@ -142,8 +145,6 @@ void ad_acp_on_permission(ad_parser_t *p, const json_t *id, json_t *params, uint
                           ad_recs_t *out);
 /* session/update (acp_update.c). */
 void ad_acp_on_update(ad_parser_t *p, json_t *update, uint64_t now, ad_recs_t *out);
-/* Streamed text into one assistant message (acp_update.c). */
-void ad_acp_flush_text(ad_parser_t *p, ad_recs_t *out);
 /* A path the agent names, as the part below cwd ("" is cwd itself), or
  * NULL when it is not absolute or leaves cwd by name (.., another root).
  * Owned. Symlinks are the runner's to refuse (it opens beneath cwd). */
@@ -176,6 +177,9 @@ void ad_rec_output(ad_recs_t *out, const char *line, size_t len);
  * so the text never has a hole. ad_parser_text_reset empties it. */
 void ad_parser_text_add(ad_parser_t *p, const char *s, size_t n);
 void ad_parser_text_reset(ad_parser_t *p);
+/* The streamed text kept in p->text as one complete assistant
+ * AD_REC_MESSAGE (with p->model), p->text emptied; nothing when empty. */
+void ad_parser_text_flush(ad_parser_t *p, ad_recs_t *out);
 /* An AD_REC_NOTICE record; json is borrowed (a reference is taken). */
 void ad_rec_notice(ad_recs_t *out, const char *subtype, const char *text, json_t *json);
 
@@ -226,7 +230,5 @@ int ad_codex_common_args(const ad_agent_spec_t *spec, ad_strv_t *argv, char *err
 bool ad_cli_version_at_least(const char *version, const char *min);
 bool ad_gemini_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
 bool ad_command_parse(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out);
-/* Flushes gemini's streamed assistant text into one AD_REC_MESSAGE. */
-void ad_gemini_flush_text(ad_parser_t *p, ad_recs_t *out);
 
 #endif

@@ -14,23 +14,6 @@
 
 /* ---- items ------------------------------------------------------------------- */
 
-static const char *tool_name_of(const char *itype)
-{
-    static const struct {
-        const char *type, *name;
-    } map[] = {{"commandExecution", "Bash"},
-               {"fileChange", "Edit"},
-               {"mcpToolCall", "mcp"},
-               {"dynamicToolCall", "tool"},
-               {"webSearch", "WebSearch"}};
-    for (size_t i = 0; i < AD_ARRAY_LEN(map); i++) {
-        if (strcmp(itype, map[i].type) == 0) {
-            return map[i].name;
-        }
-    }
-    return NULL;
-}
-
 static json_t *tool_params(json_t *item, const char *itype)
 {
     static const char *const keys[] = {"command", "cwd",       "changes", "server",
@@ -180,7 +163,7 @@ void ad_app_on_item(ad_parser_t *p, json_t *params, bool completed, uint64_t now
     if (itype == NULL) {
         return;
     }
-    const char *tname = tool_name_of(itype);
+    const char *tname = ad_codex_tool_name(itype);
     if (tname != NULL) {
         tool_item(p, item, itype, tname, completed, now, out);
     } else if (!completed) {

@@ -259,16 +259,16 @@ int ad_toml_value(ad_buf_t *b, const json_t *v)
 
 /* ---- output ---------------------------------------------------------------- */
 
-/* The tool name shown for a tool-like item type, or NULL if not a tool. */
-static const char *tool_name_of(const char *itype)
+const char *ad_codex_tool_name(const char *itype)
 {
+    /* exec --json's snake_case item types and app-server's camelCase ones */
     static const struct {
         const char *type;
         const char *name;
-    } map[] = {{"command_execution", "Bash"},
-               {"file_change", "Edit"},
-               {"mcp_tool_call", "mcp"},
-               {"web_search", "WebSearch"}};
+    } map[] = {
+        {"command_execution", "Bash"}, {"commandExecution", "Bash"}, {"file_change", "Edit"},
+        {"fileChange", "Edit"},        {"mcp_tool_call", "mcp"},     {"mcpToolCall", "mcp"},
+        {"dynamicToolCall", "tool"},   {"web_search", "WebSearch"},  {"webSearch", "WebSearch"}};
     for (size_t i = 0; i < AD_ARRAY_LEN(map); i++) {
         if (strcmp(itype, map[i].type) == 0) {
             return map[i].name;
@@ -421,7 +421,7 @@ static void on_item(ad_parser_t *p, const char *etype, json_t *item, uint64_t no
     }
     bool started = strcmp(etype, "item.started") == 0;
     bool completed = strcmp(etype, "item.completed") == 0;
-    const char *tname = tool_name_of(itype);
+    const char *tname = ad_codex_tool_name(itype);
     if (tname != NULL) {
         on_tool_item(p, started, completed, item, itype, tname, now, out);
         return;
