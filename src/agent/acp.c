@@ -133,7 +133,7 @@ static void turn_usage(ad_parser_t *p, json_t *result, ad_rec_t *r)
 static void on_turn_end(ad_parser_t *p, const ad_rpc_msg_t *m, uint64_t now, ad_recs_t *out)
 {
     ad_acp_t *a = p->acp;
-    ad_acp_flush_text(p, out);
+    ad_parser_text_flush(p, out);
     while (p->ntools > 0) { /* calls the agent never closed */
         char *id = ad_xstrdup(p->tools[0].id);
         ad_tool_end(p, id, true, -1, now, out, NULL)->text = ad_xstrdup("interrupted");

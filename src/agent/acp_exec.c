@@ -131,7 +131,7 @@ void ad_acp_fault(ad_parser_t *p, ad_recs_t *out, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    ad_acp_flush_text(p, out);
+    ad_parser_text_flush(p, out);
     ad_rec_push(out, AD_REC_FAULT)->text = ad_xstrdup(why);
     p->acp->phase = AD_ACP_BROKEN;
 }

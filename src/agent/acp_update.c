@@ -15,19 +15,6 @@
 
 #define TOOL_OUTPUT_MAX (256 * 1024)
 
-void ad_acp_flush_text(ad_parser_t *p, ad_recs_t *out)
-{
-    if (p->text.len == 0) {
-        return;
-    }
-    ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
-    r->role = AD_ROLE_ASSISTANT;
-    r->text = ad_buf_detach(&p->text, NULL);
-    ad_parser_text_reset(p);
-    r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
-    r->is_complete = true;
-}
-
 static void on_chunk(ad_parser_t *p, json_t *update, ad_recs_t *out)
 {
     json_t *content = json_object_get(update, "content");
@@ -75,7 +62,7 @@ static bool is_open(const ad_parser_t *p, const char *id)
 
 static void tool_begin(ad_parser_t *p, const char *id, json_t *update, uint64_t now, ad_recs_t *out)
 {
-    ad_acp_flush_text(p, out);
+    ad_parser_text_flush(p, out);
     const char *title = ad_json_str(update, "title");
     const char *kind = ad_json_str(update, "kind");
     json_t *kinds = p->acp->kinds;
@@ -173,7 +160,7 @@ static void on_tool(ad_parser_t *p, json_t *update, uint64_t now, ad_recs_t *out
 /* A plan: a system message listing its entries, and a notice. */
 static void on_plan(ad_parser_t *p, json_t *update, ad_recs_t *out)
 {
-    ad_acp_flush_text(p, out);
+    ad_parser_text_flush(p, out);
     ad_buf_t b;
     ad_buf_init(&b, 64 * 1024);
     AD_DISCARD(ad_buf_puts(&b, "Plan:"));

@@ -57,19 +57,6 @@ int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env
 
 /* ---- output ---------------------------------------------------------------- */
 
-void ad_gemini_flush_text(ad_parser_t *p, ad_recs_t *out)
-{
-    if (p->text.len == 0) {
-        return;
-    }
-    ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
-    r->role = AD_ROLE_ASSISTANT;
-    r->text = ad_buf_detach(&p->text, NULL);
-    ad_parser_text_reset(p);
-    r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
-    r->is_complete = true;
-}
-
 static void on_message(ad_parser_t *p, json_t *obj, ad_recs_t *out)
 {
     const char *role = ad_json_str(obj, "role");
@@ -83,7 +70,7 @@ static void on_message(ad_parser_t *p, json_t *obj, ad_recs_t *out)
         ad_parser_text_add(p, json_string_value(content), json_string_length(content));
         return;
     }
-    ad_gemini_flush_text(p, out);
+    ad_parser_text_flush(p, out);
     ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
     r->role = AD_ROLE_ASSISTANT;
     r->text = ad_xstrndup(json_string_value(content), json_string_length(content));
@@ -93,7 +80,7 @@ static void on_message(ad_parser_t *p, json_t *obj, ad_recs_t *out)
 
 static void on_tool_use(ad_parser_t *p, json_t *obj, uint64_t now, ad_recs_t *out)
 {
-    ad_gemini_flush_text(p, out);
+    ad_parser_text_flush(p, out);
     const char *id = ad_json_str(obj, "tool_id");
     json_t *params = json_object_get(obj, "parameters");
     ad_tool_open(p, id, ad_json_str(obj, "tool_name"), params, now);
@@ -165,7 +152,7 @@ static double price_models(ad_parser_t *p, json_t *models, ad_rec_t **r, ad_recs
 
 static void on_result(ad_parser_t *p, json_t *obj, ad_recs_t *out)
 {
-    ad_gemini_flush_text(p, out);
+    ad_parser_text_flush(p, out);
     json_t *st = json_object_get(obj, "stats");
     const char *status = ad_json_str(obj, "status");
     ad_rec_t *r = ad_rec_push(out, AD_REC_RESULT);

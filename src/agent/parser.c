@@ -100,6 +100,19 @@ void ad_parser_text_reset(ad_parser_t *p)
     p->text_cut = false;
 }
 
+void ad_parser_text_flush(ad_parser_t *p, ad_recs_t *out)
+{
+    if (p->text.len == 0) {
+        return;
+    }
+    ad_rec_t *r = ad_rec_push(out, AD_REC_MESSAGE);
+    r->role = AD_ROLE_ASSISTANT;
+    r->text = ad_buf_detach(&p->text, NULL);
+    ad_parser_text_reset(p);
+    r->model = p->model != NULL ? ad_xstrdup(p->model) : NULL;
+    r->is_complete = true;
+}
+
 void ad_rec_notice(ad_recs_t *out, const char *subtype, const char *text, json_t *json)
 {
     ad_rec_t *r = ad_rec_push(out, AD_REC_NOTICE);
@@ -463,9 +476,9 @@ size_t ad_parser_finish(ad_parser_t *p, uint64_t now_ms, ad_recs_t *out)
 {
     size_t before = out->n;
     if (p->kind == AD_EXEC_GEMINI) {
-        ad_gemini_flush_text(p, out);
+        ad_parser_text_flush(p, out);
     } else if (p->kind == AD_EXEC_ACP && p->acp != NULL) {
-        ad_acp_flush_text(p, out);
+        ad_parser_text_flush(p, out);
     }
     ad_parser_text_reset(p);
     while (p->ntools > 0) {
