@@ -191,18 +191,8 @@ static char *finish(const ad_rpc_t *r, json_t *obj, size_t *len)
     }
     json_object_update(line, obj);
     json_decref(obj);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *out = ad_json_line(line, JSON_COMPACT | JSON_PRESERVE_ORDER, len);
     json_decref(line);
-    if (text == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(text);
-    char *out = ad_xmalloc(n + 2);
-    memcpy(out, text, n);
-    out[n] = '\n';
-    out[n + 1] = '\0';
-    free(text);
-    *len = n + 1;
     return out;
 }
 

@@ -307,6 +307,10 @@ void ad_json_snake_key(const char *key, char *out, size_t outsz);
  * `duration` in seconds from durationMs and `tool` from name. Returns a new
  * object (the caller's); the values are shared with payload. */
 struct json_t *ad_json_seed_payload(struct json_t *payload);
+/* j as one line of a line-delimited JSON protocol: json_dumps(j, flags)
+ * with "\n" added, malloc'd (the caller frees), *len its length without
+ * the NUL; NULL when j cannot be dumped. Any thread. */
+char *ad_json_line(const struct json_t *j, size_t flags, size_t *len);
 
 /* ---- digests and base64 ---------------------------------------------------- */
 /* SHA-1 and SHA-256 of data[0..len). Any thread. */

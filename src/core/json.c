@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __SSE2__
@@ -158,4 +159,20 @@ json_t *ad_json_seed_payload(json_t *payload)
         json_object_set(p, "tool", name);
     }
     return p;
+}
+
+char *ad_json_line(const json_t *j, size_t flags, size_t *len)
+{
+    char *text = json_dumps(j, flags);
+    if (text == NULL) {
+        return NULL;
+    }
+    size_t n = strlen(text);
+    char *out = ad_xmalloc(n + 2);
+    memcpy(out, text, n);
+    out[n] = '\n';
+    out[n + 1] = '\0';
+    free(text);
+    *len = n + 1;
+    return out;
 }

@@ -79,18 +79,8 @@ static char *response_line(const char *request_id, json_t *result, size_t *len)
 {
     json_t *line = json_pack("{s:s, s:{s:s, s:s, s:o}}", "type", "control_response", "response",
                              "subtype", "success", "request_id", request_id, "response", result);
-    char *text = json_dumps(line, JSON_COMPACT);
+    char *out = ad_json_line(line, JSON_COMPACT, len);
     json_decref(line);
-    if (text == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(text);
-    char *out = ad_xmalloc(n + 2);
-    memcpy(out, text, n);
-    out[n] = '\n';
-    out[n + 1] = '\0';
-    free(text);
-    *len = n + 1;
     return out;
 }
 
