@@ -133,6 +133,26 @@ void ad_api_agent_live(ad_app_t *app, json_t *agent)
     json_object_set_new(agent, "stopping", json_pack("{s:s, s:b}", "since", ts, "force", force));
 }
 
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *r;
+} stop_ctx_t;
+
+/* 202 with the agent reading "stopping", once the stop's mark is stored. */
+static void answer_stopping(int rc, void *ud)
+{
+    stop_ctx_t *c = ud;
+    const char *id = ad_req_param(c->r, "id");
+    json_t *a = NULL;
+    AD_UNUSED(rc); /* the stop is under way either way; a failed write was logged */
+    if (ad_store_agent_get(c->app->store, id, &a) != 0) {
+        a = json_pack("{s:s}", "id", id);
+    }
+    ad_api_agent_live(c->app, a);
+    ad_res_json(c->r, 202, a);
+    free(c);
+}
+
 /* POST /api/agents/:id/stop?force=&wait=: answers at once, 202 with the
  * agent reading "stopping" (GET says so too until the run has ended, so a
  * reload does not lose it; a second stop with force=true escalates).
@@ -162,12 +182,11 @@ static void stop(ad_req_t *r, void *ud)
     if (wait) {
         return;
     }
-    json_t *a = NULL;
-    if (ad_store_agent_get(app->store, id, &a) != 0) {
-        a = json_pack("{s:s}", "id", id);
-    }
-    ad_api_agent_live(app, a);
-    ad_res_json(r, 202, a);
+    /* The stop is kept with the run (a daemon restarted meanwhile carries
+     * it on): the 202 goes once that is committed. */
+    stop_ctx_t *c = ad_xmalloc(sizeof(*c));
+    *c = (stop_ctx_t){.app = app, .r = r};
+    ad_store_flush(app->store, answer_stopping, c);
 }
 
 static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
