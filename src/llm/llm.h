@@ -216,14 +216,19 @@ int ad_llm_project_export(const json_t *project, const char *dir, char *why, siz
 /* The same packed as a tar archive of folder/ into tar (its bound:
  * AD_ETOOBIG). 0 or the error. */
 int ad_llm_project_tar(const json_t *project, const char *folder, ad_buf_t *tar);
-/* sync.c (blocking: the pool): the project's files written into the folder
- * dir where they differ (*written: how many), every open below dir; 0,
- * AD_ENOENT (no folder) or AD_EIO. scan: the folder's files changed after
- * since_ms (mtime) and not as the project has them, as changes [{path,
- * content}] (new reference); links, dot files, files over 512 KiB or not
- * UTF-8 are left out. */
-int ad_llm_sync_push(const json_t *project, const char *dir, size_t *written);
-json_t *ad_llm_sync_scan(const json_t *project, const char *dir, int64_t since_ms);
+/* sync.c (blocking: the pool). base {path: [mtime ns, size]} (borrowed,
+ * updated) is the folder's side of each file as both sides last agreed on
+ * it; a folder file that differs from it (or, with no entry, has an mtime
+ * after since_ms) changed on the folder side. push: the project's files
+ * written into the folder dir where they differ and the folder side did
+ * not change (*written: how many), every open below dir; 0, AD_ENOENT (no
+ * folder) or AD_EIO. scan: the folder's files changed on the folder side
+ * and not as the project has them, as changes [{path, content}] (new
+ * reference); links, dot files, files over 512 KiB or not UTF-8 are left
+ * out. */
+int ad_llm_sync_push(const json_t *project, const char *dir, int64_t since_ms, json_t *base,
+                     size_t *written);
+json_t *ad_llm_sync_scan(const json_t *project, const char *dir, int64_t since_ms, json_t *base);
 /* A project's files (name: the request's field) before they are saved: at
  * most 2000 {path (ad_llm_path_ok), content (at most 512 KiB; not needed
  * with delete: true when patch)}, no path twice, 64 MiB in all with

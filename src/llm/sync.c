@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A project kept in sync with a folder (blocking: run on the pool). Push:
- * the project's files written into the folder (a file whose content is
- * already there is left alone). Scan: the folder's files changed since the
- * last sync, as changes for the project. Every open stays below the folder
+ * A project kept in sync with a folder (blocking: run on the pool). Both
+ * sides are compared with a base: for each file, the folder's (mtime,
+ * size) when both sides last agreed on it (the push wrote it, or the scan
+ * read it). A folder file that differs from its base (or, with no base
+ * entry, is newer than the last scan) changed on the folder side: the
+ * push never overwrites it (the next scan takes it into the project), so
+ * an edit made in the folder is never lost to a push. Push: the project's
+ * files written into the folder where the folder side did not change and
+ * the content differs. Scan: the folder's changed files that differ from
+ * the project, as changes. Every open stays below the folder
  * (ad_openat_beneath: no symlink leads out); links, dot files and folders,
  * files over 512 KiB or not UTF-8 are not taken. A file deleted on either
  * side is not deleted on the other (a sync never loses a file).
@@ -22,6 +28,31 @@
 #define SYNC_FILE_MAX (512 * 1024)
 #define SYNC_FILES_MAX 2000
 #define SYNC_DEPTH_MAX 8
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* base[rel] = the folder file's state now agreed on. */
+static void base_set(json_t *base, const char *rel, const struct stat *st)
+{
+    json_object_set_new(base, rel,
+                        json_pack("[I, I]", (json_int_t)mtime_ns(st), (json_int_t)st->st_size));
+}
+
+/* Whether the folder's file (st) changed on the folder side since both
+ * sides last agreed on it. */
+static bool folder_changed(const json_t *base, const char *rel, const struct stat *st,
+                           int64_t since_ms)
+{
+    json_t *b = json_object_get(base, rel);
+    if (b == NULL) {
+        return mtime_ns(st) / 1000000 > since_ms;
+    }
+    return json_integer_value(json_array_get(b, 0)) != mtime_ns(st) ||
+           json_integer_value(json_array_get(b, 1)) != st->st_size;
+}
 
 /* The folder of rel's parent below rootfd, made as needed (never through
  * a link): an fd, or -1. *base is rel's last segment. */
@@ -52,26 +83,56 @@ static int parent_dir(int rootfd, const char *rel, const char **base)
     return dfd;
 }
 
-/* Whether the file at rel below rootfd holds exactly data. */
-static bool same_content(int rootfd, const char *rel, const char *data, size_t len)
+/* Whether the file open as fd holds exactly data. */
+static bool same_content(int fd, const char *data, size_t len)
 {
-    int fd = ad_openat_beneath(rootfd, rel, O_RDONLY | O_NOFOLLOW);
-    if (fd < 0) {
-        return false;
-    }
-    struct stat st;
-    bool same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len;
     char buf[8192];
+    bool same = true;
     for (size_t off = 0; same && off < len;) {
         ssize_t n = read(fd, buf, sizeof(buf));
         same = n > 0 && (size_t)n <= len - off && memcmp(buf, data + off, (size_t)n) == 0;
         off += n > 0 ? (size_t)n : 0;
     }
-    close(fd);
     return same;
 }
 
-int ad_llm_sync_push(const json_t *project, const char *dir, size_t *written)
+/* One project file into the folder: 1 written, 0 left alone, -1 failed. */
+static int push_file(int rootfd, const char *rel, const json_t *c, int64_t since_ms, json_t *base)
+{
+    const char *data = json_string_value(c);
+    size_t len = json_string_length(c);
+    struct stat st;
+    int fd = ad_openat_beneath(rootfd, rel, O_RDONLY | O_NOFOLLOW);
+    if (fd >= 0) {
+        bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        bool changed = regular && folder_changed(base, rel, &st, since_ms);
+        bool same = regular && !changed && (size_t)st.st_size == len && same_content(fd, data, len);
+        close(fd);
+        if (same) {
+            base_set(base, rel, &st); /* the same on both sides */
+        }
+        if (!regular || changed || same) {
+            return 0; /* not a file, the folder's edit (the next scan takes it in), or as is */
+        }
+    }
+    const char *name = NULL;
+    int dfd = parent_dir(rootfd, rel, &name);
+    fd = dfd >= 0 ? openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)
+                  : -1;
+    bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
+    ok = ok && fstat(fd, &st) == 0;
+    ok = (fd < 0 || close(fd) == 0) && ok;
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    if (ok) {
+        base_set(base, rel, &st);
+    }
+    return ok ? 1 : -1;
+}
+
+int ad_llm_sync_push(const json_t *project, const char *dir, int64_t since_ms, json_t *base,
+                     size_t *written)
 {
     int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (rootfd < 0) {
@@ -84,23 +145,10 @@ int ad_llm_sync_push(const json_t *project, const char *dir, size_t *written)
     json_array_foreach(json_object_get(project, "files"), i, f)
     {
         const char *rel = json_string_value(json_object_get(f, "path"));
-        json_t *c = json_object_get(f, "content");
-        const char *base = NULL;
-        if (rel == NULL || same_content(rootfd, rel, json_string_value(c), json_string_length(c))) {
-            continue;
-        }
-        int dfd = parent_dir(rootfd, rel, &base);
-        int fd = dfd >= 0 ? openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                                   0644)
-                          : -1;
-        bool ok = fd >= 0 && write(fd, json_string_value(c), json_string_length(c)) ==
-                                 (ssize_t)json_string_length(c);
-        ok = (fd < 0 || close(fd) == 0) && ok;
-        if (dfd >= 0) {
-            close(dfd);
-        }
-        rc = ok ? rc : AD_EIO;
-        *written += ok;
+        int n =
+            rel != NULL ? push_file(rootfd, rel, json_object_get(f, "content"), since_ms, base) : 0;
+        rc = n < 0 ? AD_EIO : rc;
+        *written += n > 0;
     }
     close(rootfd);
     return rc;
@@ -111,6 +159,7 @@ int ad_llm_sync_push(const json_t *project, const char *dir, size_t *written)
 typedef struct {
     const json_t *files; /* the project's, by path */
     int64_t since_ms;
+    json_t *base;
     json_t *changes;
     size_t seen;
 } scan_t;
@@ -131,8 +180,8 @@ static json_t *project_file(const json_t *files, const char *rel)
 
 static void take_file(scan_t *s, int dfd, const char *name, const char *rel, const struct stat *st)
 {
-    int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
-    if (mtime <= s->since_ms || st->st_size > SYNC_FILE_MAX || !ad_llm_path_ok(rel, strlen(rel))) {
+    if (!folder_changed(s->base, rel, st, s->since_ms) || st->st_size > SYNC_FILE_MAX ||
+        !ad_llm_path_ok(rel, strlen(rel))) {
         return;
     }
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -142,11 +191,13 @@ static void take_file(scan_t *s, int dfd, const char *name, const char *rel, con
         close(fd);
     }
     json_t *have = project_file(s->files, rel);
-    if (n == st->st_size && ad_utf8_valid(buf, (size_t)n) &&
-        (have == NULL || json_string_length(have) != (size_t)n ||
-         memcmp(json_string_value(have), buf, (size_t)n) != 0)) {
-        json_array_append_new(s->changes,
-                              json_pack("{s:s, s:s%}", "path", rel, "content", buf, (size_t)n));
+    if (n == st->st_size && ad_utf8_valid(buf, (size_t)n)) {
+        if (have == NULL || json_string_length(have) != (size_t)n ||
+            memcmp(json_string_value(have), buf, (size_t)n) != 0) {
+            json_array_append_new(s->changes,
+                                  json_pack("{s:s, s:s%}", "path", rel, "content", buf, (size_t)n));
+        }
+        base_set(s->base, rel, st); /* agreed once the changes are saved */
     }
     free(buf);
 }
@@ -186,11 +237,13 @@ static void scan_dir(scan_t *s, int dfd, const char *prefix, int depth)
     closedir(d);
 }
 
-json_t *ad_llm_sync_scan(const json_t *project, const char *dir, int64_t since_ms)
+json_t *ad_llm_sync_scan(const json_t *project, const char *dir, int64_t since_ms, json_t *base)
 {
     int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    scan_t s = {
-        .files = json_object_get(project, "files"), .since_ms = since_ms, .changes = json_array()};
+    scan_t s = {.files = json_object_get(project, "files"),
+                .since_ms = since_ms,
+                .base = base,
+                .changes = json_array()};
     if (rootfd >= 0) {
         scan_dir(&s, rootfd, "", 0);
     }

@@ -88,6 +88,35 @@ test('a project kept in sync with a folder under --project-sync-roots, both ways
   }
 });
 
+test('a file edited in the folder and not read yet is never overwritten by a push', async () => {
+  const root = fs.realpathSync(tmpDir('agentd-sync-root-'));
+  // no read round during the test: only pushes touch the folder
+  const d = await startApi({ args: ['--project-sync-roots', root, '--project-sync-interval-ms', '3600000'] });
+  try {
+    const proj = (await d.req('POST', '/api/projects', { name: 'p' })).body;
+    const folder = path.join(root, 'p');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'mine.txt'), 'the folder had it first\n');
+    await d.req('PUT', `/api/projects/${proj.id}`, {
+      files: [{ path: 'a.txt', content: 'one\n' }, { path: 'mine.txt', content: 'the project\'s\n' }],
+    });
+    assert.equal((await d.req('PUT', `/api/projects/${proj.id}/sync`, { path: folder })).status, 200);
+    await until(() => fs.existsSync(path.join(folder, 'a.txt')), 'a.txt in the folder');
+    // a file the folder already had is not replaced by the first push
+    assert.equal(fs.readFileSync(path.join(folder, 'mine.txt'), 'utf8'), 'the folder had it first\n');
+    // an edit in the folder, then a change in the project: the push leaves the edit
+    fs.writeFileSync(path.join(folder, 'a.txt'), 'edited in the folder\n');
+    await d.req('PATCH', `/api/projects/${proj.id}/files`, { changes: [{ path: 'b.txt', content: 'b' }] });
+    await until(() => fs.existsSync(path.join(folder, 'b.txt')), 'b.txt in the folder');
+    assert.equal(fs.readFileSync(path.join(folder, 'a.txt'), 'utf8'), 'edited in the folder\n');
+    // a file the push wrote itself is the project's to change
+    await d.req('PATCH', `/api/projects/${proj.id}/files`, { changes: [{ path: 'b.txt', content: 'b2' }] });
+    await until(() => fs.readFileSync(path.join(folder, 'b.txt'), 'utf8') === 'b2', 'b.txt changed by the project');
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('without --project-sync-roots no project may sync', async () => {
   const d = await startApi();
   try {
