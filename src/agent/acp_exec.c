@@ -286,8 +286,26 @@ static const char *option_of(const json_t *options, const char *kind)
     return NULL;
 }
 
+/* The answer selecting the offered option that fits d, to the request id
+ * (borrowed). */
+static char *answer_with(ad_acp_t *a, const json_t *id, const json_t *options, ad_acp_decision_t d,
+                         size_t *len)
+{
+    static const char *const order[][2] = {
+        [AD_ACP_ALLOW] = {"allow_once", "allow_always"},
+        [AD_ACP_DENY] = {"reject_once", "reject_always"},
+        [AD_ACP_ALLOW_ALWAYS] = {"allow_always", "allow_once"},
+    };
+    const char *opt = option_of(options, order[d][0]);
+    opt = opt != NULL ? opt : option_of(options, order[d][1]);
+    json_t *outcome =
+        opt != NULL ? json_pack("{s:{s:s, s:s}}", "outcome", "outcome", "selected", "optionId", opt)
+                    : json_pack("{s:{s:s}}", "outcome", "outcome", "cancelled");
+    return ad_rpc_response(&a->rpc, id, outcome, len);
+}
+
 char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_decision_t d,
-                               size_t *len)
+                               const json_t *offered, size_t *len)
 {
     *len = 0;
     ad_acp_t *a = p->acp;
@@ -295,22 +313,20 @@ char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_de
     while (a != NULL && i < a->nasks && strcmp(a->asks[i].id_json, request_id) != 0) {
         i++;
     }
+    if (a != NULL && i == a->nasks && json_is_array(offered)) {
+        /* asked of an agentd before this one: the options as stored */
+        json_t *id = json_loads(request_id, JSON_DECODE_ANY, NULL);
+        char *line =
+            json_is_integer(id) || json_is_string(id) ? answer_with(a, id, offered, d, len) : NULL;
+        json_decref(id);
+        return line;
+    }
     if (a == NULL || i == a->nasks) {
         return NULL;
     }
     ad_acp_ask_t ask = a->asks[i];
     a->asks[i] = a->asks[--a->nasks];
-    static const char *const order[][2] = {
-        [AD_ACP_ALLOW] = {"allow_once", "allow_always"},
-        [AD_ACP_DENY] = {"reject_once", "reject_always"},
-        [AD_ACP_ALLOW_ALWAYS] = {"allow_always", "allow_once"},
-    };
-    const char *opt = option_of(ask.options, order[d][0]);
-    opt = opt != NULL ? opt : option_of(ask.options, order[d][1]);
-    json_t *outcome =
-        opt != NULL ? json_pack("{s:{s:s, s:s}}", "outcome", "outcome", "selected", "optionId", opt)
-                    : json_pack("{s:{s:s}}", "outcome", "outcome", "cancelled");
-    char *line = ad_rpc_response(&a->rpc, ask.id, outcome, len);
+    char *line = answer_with(a, ask.id, ask.options, d, len);
     free(ask.id_json);
     json_decref(ask.id);
     json_decref(ask.options);

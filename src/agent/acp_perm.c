@@ -99,7 +99,7 @@ static bool keep(ad_acp_t *a, const json_t *id, const char *id_json, json_t *opt
 static void answer_now(ad_parser_t *p, const char *id_json, ad_acp_decision_t d, ad_recs_t *out)
 {
     size_t len = 0;
-    ad_acp_send(out, ad_acp_permission_answer(p, id_json, d, &len));
+    ad_acp_send(out, ad_acp_permission_answer(p, id_json, d, NULL, &len));
 }
 
 void ad_acp_on_permission(ad_parser_t *p, const json_t *id, json_t *params, uint64_t now,

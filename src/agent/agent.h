@@ -656,9 +656,12 @@ typedef enum {
  * subtype): the option the agent offered whose kind fits the decision
  * (allow: allow_once, else allow_always; allow_always: allow_always, else
  * allow_once; deny: reject_once, else reject_always, else "cancelled").
- * Owned; NULL when the request is not pending (it is forgotten after). */
+ * A request this parser never saw (asked of the agentd before a restart,
+ * its agent re-attached) is answered from offered, the options the agent
+ * offered as the approval stored them (borrowed; NULL: none kept). Owned;
+ * NULL when the request is not pending (it is forgotten after). */
 char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_decision_t d,
-                               size_t *len);
+                               const json_t *offered, size_t *len);
 /* The answer to an AD_REC_REQUEST whose id is id_json: result (stolen) when
  * message is NULL, else the error code and message. Owned, or NULL for an
  * id that does not parse. */

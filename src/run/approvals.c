@@ -162,12 +162,14 @@ static int acp_answer(ad_run_t *run, const char *request_id, ad_approval_decisio
                       const char *tool, json_t *input)
 {
     AD_UNUSED(tool);
-    AD_UNUSED(input);
     ad_acp_decision_t ad = d == AD_APPROVAL_DENY           ? AD_ACP_DENY
                            : d == AD_APPROVAL_ALLOW_ALWAYS ? AD_ACP_ALLOW_ALWAYS
                                                            : AD_ACP_ALLOW;
     size_t len = 0;
-    char *line = ad_acp_permission_answer(run->parser, request_id, ad, &len);
+    /* the options the agent offered, as stored: a request asked before a
+     * restart is not in this daemon's parser */
+    char *line = ad_acp_permission_answer(run->parser, request_id, ad,
+                                          json_object_get(input, "options"), &len);
     int rc = run->proc == NULL ? AD_ESTATE
              : line != NULL    ? ad_proc_write(run->proc, line, len)
                                : AD_ENOENT;

@@ -680,11 +680,14 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
         codex_open(&s, &co);
         ad_codex_app_attach(run->parser, s.spec.session_id, &co);
     }
-    if (s.spec.executor == AD_EXEC_ACP) {
-        const char *st = json_string_value(json_object_get(s.agent, "status"));
-        ad_run_acp_resume(run, &s.spec, st == NULL || strcmp(st, "waiting") != 0);
-    }
     ad_run_approvals_restore(run);
+    if (s.spec.executor == AD_EXEC_ACP) {
+        /* a turn is under way unless it ended: waiting on an approval is
+         * waiting inside the turn (its prompt's answer comes after it) */
+        const char *st = json_string_value(json_object_get(s.agent, "status"));
+        ad_run_acp_resume(run, &s.spec,
+                          st == NULL || strcmp(st, "waiting") != 0 || run->napprovals > 0);
+    }
     run->next = r->runs;
     r->runs = run;
     ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,

@@ -169,10 +169,26 @@ static void permissions(void **state)
     assert_int_equal(json_array_size(json_object_get(ap->json, "options")), 3);
     assert_int_equal(count(&r, AD_REC_TOOL_START), 1); /* the card first */
     size_t len = 0;
-    char *line = ad_acp_permission_answer(p, "\"q1\"", AD_ACP_ALLOW_ALWAYS, &len);
+    char *line = ad_acp_permission_answer(p, "\"q1\"", AD_ACP_ALLOW_ALWAYS, NULL, &len);
     assert_non_null(strstr(line, "\"optionId\":\"always\""));
     free(line);
-    assert_null(ad_acp_permission_answer(p, "\"q1\"", AD_ACP_DENY, &len));
+    assert_null(ad_acp_permission_answer(p, "\"q1\"", AD_ACP_DENY, NULL, &len));
+    /* a request asked of the agentd before a restart (this parser never saw
+     * it): answered from the options the approval stored */
+    json_t *stored = json_object_get(ap->json, "options");
+    line = ad_acp_permission_answer(p, "\"q1\"", AD_ACP_DENY, stored, &len);
+    assert_non_null(line);
+    json_t *j = json_loads(line, JSON_DECODE_ANY, NULL);
+    free(line);
+    assert_string_equal(str_at(j, "id", NULL), "q1");
+    json_t *o = json_object_get(json_object_get(j, "result"), "outcome");
+    assert_string_equal(str_at(o, "optionId", NULL), "no");
+    json_decref(j);
+    line = ad_acp_permission_answer(p, "7", AD_ACP_ALLOW, stored, &len);
+    assert_non_null(strstr(line, "\"id\":7"));
+    assert_non_null(strstr(line, "\"optionId\":\"yes\""));
+    free(line);
+    assert_null(ad_acp_permission_answer(p, "{}", AD_ACP_ALLOW, stored, &len)); /* not an id */
     /* outside the worktree: refused unasked */
     feed_perm(p, "/etc/passwd");
     assert_int_equal(count(&r, AD_REC_APPROVAL), 0);
