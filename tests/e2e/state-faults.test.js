@@ -7,7 +7,11 @@
 // delay from the cause to the stored change is measured and printed in a
 // table of cases x executors (the goal is within 1 s; printed, not
 // asserted). Adding an executor is one row of EXECUTORS: how to make an
-// agent that works on a turn, and which cases it takes.
+// agent that works on a turn, and which cases it takes. Rows: command,
+// claude (the real Claude CLI), acp (our misbehaving test agent), codex (the
+// real Codex CLI on `codex app-server`) and gemini (the real Gemini CLI in
+// ACP mode), the CLIs against the local mock APIs; a row whose CLI is
+// missing is printed as skipped.
 'use strict';
 
 const test = require('node:test');
@@ -17,8 +21,11 @@ const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
 const { claudeAgents } = require('./lib/agents');
-const { start: startAnthropic } = require('../fixtures/mock-anthropic');
+const { start: startAnthropic, defaultRules: anthropicRules } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
+const { start: startOpenAI, defaultRules: openaiRules } = require('../fixtures/mock-openai');
+const { start: startGemini, defaultRules: geminiRules } = require('../fixtures/mock-gemini');
+const { CODEX_BIN, GEMINI_BIN, codexMissingReason, geminiMissingReason, makeSandbox: cliSandbox } = require('../fixtures/cli-run');
 
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
 const ACP = path.resolve(__dirname, '..', 'fixtures', 'acp-agent.js');
@@ -28,7 +35,10 @@ const LID_MS = 30000; // a laptop lid closed for 30 s
 // {d, args (to restart it), make(mode) -> agent id, prompt(mode), cleanup};
 // modes: 'work' (a turn under way), 'tool' (mid-tool: a tool runs, any
 // approval it needed given), 'fail' (the CLI exits with an error), 'ask' (an
-// approval pending). cases: those the executor takes (the rest are n/a).
+// approval pending). cases: those the executor takes (the rest are n/a);
+// fail: the status reason a 'fail' agent ends with; allowed: the answer
+// of an 'ask' agent once allowed; failedAt(): when the mock API answered
+// the error (the cause cli-error is timed from).
 const EXECUTORS = [
   {
     name: 'command',
@@ -47,9 +57,15 @@ const EXECUTORS = [
   {
     name: 'claude',
     skip: claudeMissingReason(),
-    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'message-mid-turn'],
+    allowed: /^I wrote hello to out\.txt\.$/, // the answer to 'ask' once allowed
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
+    // the API refuses the request (a 400 the CLI does not retry): the turn
+    // fails with the API's words, the process lives on
+    fail: { code: 'turn_failed', text: /prompt is too long/i, said: /prompt is too long/i },
     async setup() {
-      const mock = await startAnthropic();
+      const mock = await startAnthropic({
+        rules: [{ match: 'too long for you', reply: { error: { status: 400, type: 'invalid_request_error', message: 'prompt is too long: 300000 tokens > 200000 maximum' } } }, ...anthropicRules()],
+      });
       const sb = makeSandbox();
       const args = ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '1000'];
       const d = await daemon.start({ needUrl: true, args, keepDataDir: true });
@@ -57,7 +73,8 @@ const EXECUTORS = [
       return {
         d, args,
         make: async () => (await make()).id,
-        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please make a file' })[mode],
+        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please make a file', fail: 'too long for you' })[mode],
+        failedAt: () => lastErrorAt(mock),
         // 'tool': the CLI runs `sleep 30` (a command it needs no approval for)
         async toolRunning(dd, id) {
           await until(async () => {
@@ -76,11 +93,11 @@ const EXECUTORS = [
   },
   {
     name: 'acp',
-    // approval-restart: an ACP permission request pending across a restart
-    // cannot be answered yet (the new daemon's parser never saw the options
-    // the agent offered: 409); left out until it can
-    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'cli-error', 'message-mid-turn'],
+    // approval-restart: the new daemon answers with the options the agent
+    // offered as the approval stored them (its parser never saw the request)
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
     fail: { code: 'turn_failed', text: /ACP agent broke the protocol: not JSON/, said: /not JSON/ },
+    allowed: /^outcome: selected allow-once$/,
     async setup() {
       const args = ['--stop-grace-ms', '1000'];
       const { d, dir, wt } = await startWithWorktree({ args });
@@ -95,7 +112,97 @@ const EXECUTORS = [
       };
     },
   },
+  {
+    // the real Codex CLI on `codex app-server` against the mock Responses API
+    name: 'codex',
+    skip: codexMissingReason(),
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
+    // the API fails the turn mid-stream (no retries): the app-server lives
+    // on, the turn is failed with the API's words
+    fail: { code: 'turn_failed', text: /rate limit/i, said: /rate limit/i },
+    allowed: /^Asked\.$/,
+    async setup() {
+      const mock = await startOpenAI({
+        rules: [{ match: 'ask to write', reply: { tool: { command: 'echo asked > asked.txt' }, then: { text: 'Asked.' } } }, ...openaiRules()],
+      });
+      const sb = cliSandbox();
+      const nodeModules = path.dirname(path.dirname(CODEX_BIN));
+      const args = ['--codex-bin', CODEX_BIN, '--stop-grace-ms', '1000', '--sandbox-paths', nodeModules];
+      const { d, dir, wt } = await startWithWorktree({ args });
+      return {
+        d, args,
+        make: async (mode) => {
+          const r = await api(d, 'POST', '/api/agents', {
+            worktreeId: wt, executor: 'codex', mode: mode === 'ask' ? 'regular' : 'auto', model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
+            codexConfig: { 'model_providers.agentd.request_max_retries': 0, 'model_providers.agentd.stream_max_retries': 0 },
+            env: { OPENAI_API_KEY: 'dummy', HOME: sb.home }, allowUnsafeEnv: true,
+          });
+          assert.equal(r.status, 201, JSON.stringify(r.body));
+          return r.body.id;
+        },
+        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please ask to write', fail: 'please rate limit me' })[mode],
+        failedAt: () => lastErrorAt(mock),
+        async toolRunning(dd, id) {
+          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+            .some((m) => m.role === 'tool' && /sleep 30/.test(m.toolInput || '')), 'the sleep command running', 30000);
+        },
+        cleanup: async () => {
+          await d.cleanup();
+          fs.rmSync(dir, { recursive: true, force: true });
+          await mock.close();
+          sb.cleanup();
+        },
+      };
+    },
+  },
+  {
+    // the real Gemini CLI in ACP mode (the "gemini" preset) against the mock
+    // Gemini API
+    name: 'gemini',
+    skip: geminiMissingReason(),
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
+    // a quota the CLI does not retry ("limit: 0"): the prompt's answer is
+    // an error, the process lives on
+    fail: { code: 'turn_failed', text: /turn failed: .*quota/i, said: /quota/i },
+    allowed: /^I ran the command\.$/,
+    async setup() {
+      const mock = await startGemini({ rules: geminiRules() });
+      const sb = cliSandbox();
+      const args = ['--gemini-bin', GEMINI_BIN, '--stop-grace-ms', '1000'];
+      const { d, dir, wt } = await startWithWorktree({ args });
+      return {
+        d, args,
+        make: async (mode) => {
+          const r = await api(d, 'POST', '/api/agents', {
+            worktreeId: wt, executor: 'acp', acpAgent: 'gemini', mode: mode === 'ask' ? 'regular' : 'auto', baseUrl: mock.url,
+            env: { GEMINI_API_KEY: 'dummy', HOME: sb.home }, allowUnsafeEnv: true,
+          });
+          assert.equal(r.status, 201, JSON.stringify(r.body));
+          return r.body.id;
+        },
+        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please run a command', fail: 'please rate limit me' })[mode],
+        failedAt: () => lastErrorAt(mock),
+        async toolRunning(dd, id) {
+          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+            .some((m) => m.role === 'tool'), 'the sleep command running', 60000);
+        },
+        cleanup: async () => {
+          await d.cleanup();
+          fs.rmSync(dir, { recursive: true, force: true });
+          await mock.close();
+          sb.cleanup();
+        },
+      };
+    },
+  },
 ];
+
+// The time a mock API last answered an error (a row's failedAt).
+function lastErrorAt(mock) {
+  const at = mock.requestsTo((r) => r.reply && (r.reply.error || r.reply.failed)).map((r) => r.at);
+  assert.ok(at.length > 0, 'the mock answered an error');
+  return Math.max(...at);
+}
 
 async function pendingApproval(d, id) {
   return until(async () => {
@@ -132,6 +239,24 @@ async function started(ctx, mode = 'work') {
   assert.equal(s.status, 200, JSON.stringify(s.body));
   if (mode === 'tool' && ctx.toolRunning) await ctx.toolRunning(ctx.d, id);
   return { id, pid: s.body.pid };
+}
+
+// pid and its descendants (from /proc): a CLI whose launcher runs the real
+// agent as a child (the Codex npm wrapper, the Gemini CLI's relaunch) is
+// stopped whole, as a closed lid stops it.
+function processTree(pid) {
+  const kids = new Map();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch { continue; }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!kids.has(ppid)) kids.set(ppid, []);
+    kids.get(ppid).push(Number(e));
+  }
+  const all = [pid];
+  for (let i = 0; i < all.length && all.length < 64; i++) all.push(...(kids.get(all[i]) || []));
+  return all;
 }
 
 function holderPid(dataDir, runId) {
@@ -196,7 +321,7 @@ const CASES = {
   // An approval pending when agentd is killed is pending after the
   // restart, the agent still waits for you, and the answer reaches it.
   'approval-restart': async (ctx) => {
-    const own = await ctx.ex.setup();
+    const own = { ...(await ctx.ex.setup()), ex: ctx.ex };
     let d2 = null;
     try {
       const { id } = await started(own, 'ask');
@@ -210,8 +335,12 @@ const CASES = {
       assert.equal((await pendingApproval(d2, id)).id, ap.id);
       const ok = await api(d2, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
-      const after = await expectState(d2, id, 'running', 'approval_answered', t0, 'the answer');
-      assert.equal(after.a.statusReason.ref, ap.id);
+      // running on the answer (in the history: a quick agent is past it)
+      await until(async () => (await api(d2, 'GET', `/api/agents/${id}/status-history`)).body.entries
+        .some((e) => e.status === 'running' && e.code === 'approval_answered' && e.ref === ap.id), 'running on the answer');
+      // the answer reached the agent: its turn went on past the tool
+      await until(async () => (await api(d2, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+        .some((m) => m.role === 'assistant' && own.ex.allowed.test(m.content)), 'the turn after the answer', 60000);
       await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
       return delay;
     } finally {
@@ -225,14 +354,15 @@ const CASES = {
     const { d } = ctx;
     const { id, pid } = await started(ctx, 'work');
     const before = (await expectState(d, id, 'running', 'run_started', Date.now(), 'started')).a;
-    process.kill(pid, 'SIGSTOP');
+    const tree = processTree(pid);
+    for (const p of tree) process.kill(p, 'SIGSTOP');
     try {
       await new Promise((r) => setTimeout(r, LID_MS));
       const during = await agentNow(d, id);
       assert.equal(during.status, 'running');
       assert.deepEqual(during.statusReason, before.statusReason);
     } finally {
-      process.kill(pid, 'SIGCONT');
+      for (const p of tree) process.kill(p, 'SIGCONT');
     }
     const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'after the lid' });
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
@@ -252,7 +382,9 @@ const CASES = {
     // the cause: its last words (or agentd's about it), stored as it failed
     const said = (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
       .filter((m) => fail.said.test(m.content)).map((m) => Date.parse(m.createdAt));
-    const delay = Math.max(0, a.statusReason.at - (said.length ? Math.max(...said) : t0));
+    // or, for a CLI run against a mock API, the API's error answer
+    const cause = ctx.failedAt ? ctx.failedAt() : said.length ? Math.max(...said) : t0;
+    const delay = Math.max(0, a.statusReason.at - cause);
     const h = await api(d, 'GET', `/api/agents/${id}/status-history?limit=5`);
     assert.equal(h.status, 200);
     assert.deepEqual(h.body.entries[0], { ...h.body.entries[0], status: 'error', code: fail.code });
