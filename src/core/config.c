@@ -153,8 +153,8 @@ static const opt_t options[] = {
      "MS", "60000", 100, 86400000,
      "unauthenticated refused requests are audited as one row per address per interval, with "
      "a count"},
-    {"ws-deflate", "AGENTD_WS_DEFLATE", BOOL(ws_deflate), "BOOL", "false", 0, 0,
-     "answer a WebSocket client's permessage-deflate offer (RFC 7692); off: messages go "
+    {"ws-deflate", "AGENTD_WS_DEFLATE", BOOL(ws_deflate), "BOOL", "true", 0, 0,
+     "answer a WebSocket client's permessage-deflate offer (RFC 7692); false: messages go "
      "uncompressed"},
     {"ws-max-message-bytes", "AGENTD_WS_MAX_MESSAGE_BYTES", U64(ws_max_message_bytes), "N",
      "1048576", 125, 1073741824, "largest WebSocket message accepted (1009 past it)"},
