@@ -140,6 +140,8 @@ int ad_cli_wt(ad_cli_t *c, int argc, char **argv);
 int ad_cli_merge(ad_cli_t *c, int argc, char **argv);
 /* pr.c */
 int ad_cli_pr(ad_cli_t *c, int argc, char **argv);
+/* workflow.c */
+int ad_cli_workflow(ad_cli_t *c, int argc, char **argv);
 int ad_cli_fork(ad_cli_t *c, int argc, char **argv);
 int ad_cli_diff(ad_cli_t *c, int argc, char **argv);
 int ad_cli_commit(ad_cli_t *c, int argc, char **argv);

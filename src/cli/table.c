@@ -188,6 +188,18 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --body T   its description\n"
      "  --draft    open it as a draft\n"
      "  --json     the daemon's JSON\n"},
+    {"workflow", ad_cli_workflow, "run ls show stop", "run a multi-agent workflow as a crew",
+     "Usage: agentd workflow run FILE [--worktree WT] [--input TEXT] [--wait] [--json]\n"
+     "       agentd workflow ls|show ID|stop ID [--json]\n"
+     "run starts the workflow in FILE (JSON: {name, worktreeId?, input?, budgetUsd?,\n"
+     "steps: [{id, needs?, prompt, agent? | definition?}]}) as a crew, one agent per\n"
+     "step; a step starts once the steps it needs have succeeded, its prompt made\n"
+     "from {{input}} and {{steps.ID.output}}. show prints each step and its output;\n"
+     "stop stops the running steps and skips the rest.\n"
+     "  --worktree WT  where its agents work (instead of the file's worktreeId)\n"
+     "  --input TEXT   the workflow's input (instead of the file's)\n"
+     "  --wait         wait for the end; exit 1 unless it succeeded\n"
+     "  --json         the daemon's JSON\n"},
     {"diff", ad_cli_diff, NULL, "a worktree's changes, or its work against the base",
      "Usage: agentd diff WT [FILE] [--against REF] [--working] [--json]\n"
      "What a worktree's branch would bring to its base: ahead/behind, the\n"
