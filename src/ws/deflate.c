@@ -195,6 +195,9 @@ int ad_ws_deflate_negotiate(const char *offers, char *answer, size_t answersz)
 
 static z_stream zd[16]; /* by window bits, made on first use */
 static bool zd_ready[16];
+#define ZOUT_KEEP (64 * 1024)
+static uint8_t *zout; /* deflate_msg's output (loop thread), kept up to ZOUT_KEEP */
+static size_t zout_cap;
 
 /* The payload of m deflated with bits (the final empty block's 00 00 ff ff
  * taken off, RFC 7692 7.2.1) as a new message with RSV1 set; NULL when it
@@ -212,7 +215,14 @@ static ad_wsmsg_t *deflate_msg(const ad_wsmsg_t *m, int bits)
         zd_ready[bits] = true;
     }
     size_t cap = zl.deflate_bound(z, (uLong)len) + 16;
-    uint8_t *out = ad_xmalloc(cap);
+    /* one output buffer, kept while small: a malloc and free of a frame's
+     * size per message left a replay's worth of freed buffers resident */
+    if (cap > zout_cap) {
+        free(zout);
+        zout = ad_xmalloc(cap);
+        zout_cap = cap;
+    }
+    uint8_t *out = zout;
     z->next_in = (Bytef *)data;
     z->avail_in = (uInt)len;
     z->next_out = out;
@@ -225,7 +235,11 @@ static ad_wsmsg_t *deflate_msg(const ad_wsmsg_t *m, int bits)
         d = ad_wsmsg_new(out, n - 4, ad_wsmsg_binary(m));
         ad_wsmsg_set_rsv1(d);
     }
-    free(out);
+    if (zout_cap > ZOUT_KEEP) {
+        free(zout); /* a big one-off is not kept */
+        zout = NULL;
+        zout_cap = 0;
+    }
     return d;
 }
 
