@@ -171,7 +171,7 @@ test('completion scripts list every command agentd --help lists, with their opti
   const complete = (...words) => spawnSync('bash', ['-c',
     `${bash.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _agentd; echo "\${COMPREPLY[*]}"`],
   { encoding: 'utf8' }).stdout.trim().split(' ');
-  assert.deepEqual(complete('agentd', 'w').sort(), ['ws', 'wt']);
+  assert.deepEqual(complete('agentd', 'w').sort(), ['workflow', 'ws', 'wt']);
   assert.deepEqual(complete('agentd', 'ws', '').slice(0, 2), ['ls', 'add']);
   assert.ok(complete('agentd', 'new', '--a').includes('--allow'));
   assert.ok(complete('agentd', 'logs', '--u').includes('--until'));
