@@ -146,6 +146,7 @@ int ad_cli_fork(ad_cli_t *c, int argc, char **argv);
 int ad_cli_diff(ad_cli_t *c, int argc, char **argv);
 int ad_cli_commit(ad_cli_t *c, int argc, char **argv);
 int ad_cli_open(ad_cli_t *c, int argc, char **argv);
+int ad_cli_app(ad_cli_t *c, int argc, char **argv);
 int ad_cli_completion(ad_cli_t *c, int argc, char **argv);
 
 /* term.c: a terminal agent's output without its screen's escape sequences

@@ -220,6 +220,14 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "with no display, or --print, print the URL instead.\n"
      "  --print  print the URL, open nothing\n"
      "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
+    {"app", ad_cli_app, NULL, "open the dashboard as an app window",
+     "Usage: agentd app [AGENT] [--print]\n"
+     "Open the dashboard, or AGENT's page, as an app window of a Chromium-family\n"
+     "browser (chromium, google-chrome, brave-browser, microsoft-edge: --app=URL),\n"
+     "else in the default browser as 'agentd open' does. The dashboard installs as\n"
+     "an app from there too, and opens while agentd is down to say so.\n"
+     "  --print  print the URL, open nothing\n"
+     "AGENTD_APP_BROWSER names the browser to use.\n"},
     {"completion", ad_cli_completion, "bash zsh names", "print a shell completion script",
      "Usage: agentd completion bash|zsh\n"
      "       agentd completion names agents|worktrees|workspaces\n"
