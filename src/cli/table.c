@@ -220,6 +220,20 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "with no display, or --print, print the URL instead.\n"
      "  --print  print the URL, open nothing\n"
      "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
+    {"acp", ad_cli_acp, NULL, "be an ACP agent for an editor (stdio)",
+     "Usage: agentd acp [--executor E] [--acp-agent A] [--mode M] [--model M]\n"
+     "                  [-- PROGRAM ARG...]\n"
+     "Speak the Agent Client Protocol on stdin and stdout, for an editor (Zed,\n"
+     "JetBrains, Neovim, Emacs) configured to run this as its agent. Each session\n"
+     "is an agentd agent: session/new makes one in the worktree at its cwd (with\n"
+     "these options, as 'agentd new'), session/load attaches to one the fleet\n"
+     "already runs (its transcript first), session/prompt sends a message,\n"
+     "session/cancel stops the run; approvals come as permission requests.\n"
+     "Leaving the editor stops nothing.\n"
+     "  --executor E   claude (the default), codex, gemini, acp or command\n"
+     "  --acp-agent A  an ACP preset: gemini, claude-code-acp, codex-acp\n"
+     "  --mode M       plan, ask or auto\n"
+     "  --model M      the model\n"},
     {"app", ad_cli_app, NULL, "open the dashboard as an app window",
      "Usage: agentd app [AGENT] [--print]\n"
      "Open the dashboard, or AGENT's page, as an app window of a Chromium-family\n"
