@@ -98,6 +98,9 @@ typedef struct {
  * argv (when given), else the usage error usage_msg (2). */
 int ad_cli_subcommand(ad_cli_t *c, const char *cmd, const ad_cli_sub_t *subs, size_t n,
                       ad_cli_fn dflt, const char *usage_msg, int argc, char **argv);
+/* 0 for a 2xx answer; else the daemon's error ("field: message (CODE,
+ * HTTP n)") on stderr and 1. j is ad_cli_call_any's body (borrowed). */
+int ad_cli_answered(const ad_cli_t *c, json_t *j, long status);
 /* "<prog>: msg" on stderr; returns 1. */
 int ad_cli_fail(const ad_cli_t *c, const char *msg);
 /* A usage error on stderr; returns 2. */

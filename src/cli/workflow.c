@@ -33,21 +33,6 @@ static void print_workflow(json_t *wf)
     }
 }
 
-static int answered(ad_cli_t *c, json_t *j, long status)
-{
-    if (status >= 200 && status < 300) {
-        return 0;
-    }
-    json_t *err = json_object_get(j, "error");
-    json_t *field = json_object_get(json_object_get(err, "details"), "field");
-    char msg[800];
-    snprintf(msg, sizeof(msg), "%s%s%s (%s, HTTP %ld)",
-             json_is_string(field) ? json_string_value(field) : "",
-             json_is_string(field) ? ": " : "", ad_cli_str(err, "message", "failed"),
-             ad_cli_str(err, "code", "ERROR"), status);
-    return ad_cli_fail(c, msg);
-}
-
 static int show_path(ad_cli_t *c, const char *id, char *path, size_t pathsz)
 {
     char enc[300];
@@ -117,7 +102,7 @@ static int wf_run(ad_cli_t *c, int argc, char **argv)
     if (j == NULL) {
         return rc;
     }
-    rc = answered(c, j, status);
+    rc = ad_cli_answered(c, j, status);
     char path[400];
     if (rc == 0 && wait && (rc = show_path(c, ad_cli_str(j, "id", ""), path, sizeof(path))) == 0) {
         json_decref(j);
@@ -190,7 +175,7 @@ static int one(ad_cli_t *c, int argc, char **argv, bool stop)
     if (j == NULL) {
         return rc;
     }
-    rc = answered(c, j, status);
+    rc = ad_cli_answered(c, j, status);
     if (rc == 0 && c->json) {
         ad_cli_print_json(j);
     } else if (rc == 0) {
