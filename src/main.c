@@ -14,6 +14,7 @@
 #include "core/core.h"
 #include "git/git.h"
 #include "http/http.h"
+#include "otel/otel.h"
 #include "proc/proc.h"
 #include "store/store.h"
 #include "ws/ws.h"
@@ -42,6 +43,7 @@ typedef struct {
     ad_runner_t *runner;
     ad_bus_t *bus;
     ad_cluster_t *cluster; /* --redis-url, or NULL */
+    ad_otel_t *otel;       /* --otlp-endpoint, or NULL */
     ad_app_t app;
     bool stopping;
 } daemon_t;
@@ -102,6 +104,8 @@ static void close_parts(daemon_t *d)
     d->app.runner = NULL;
     ad_procs_free(d->procs);
     d->procs = NULL;
+    ad_otel_close(d->otel); /* after every run's end: their spans go with the last post */
+    d->otel = NULL;
     ad_api_close(&d->app);
     ad_auth_close(d->auth);
     d->auth = NULL;
@@ -286,6 +290,15 @@ static bool crew_org(void *ud, const char *crew_id, char *org)
     return ok;
 }
 
+static int start_otel(daemon_t *d, char *err, size_t errsz)
+{
+    if (d->cfg.otlp_endpoint[0] == '\0') {
+        return 0;
+    }
+    d->otel = ad_otel_new(d->loop, d->bus, d->cfg.otlp_endpoint, d->cfg.otlp_headers, err, errsz);
+    return d->otel != NULL ? 0 : AD_EINVAL;
+}
+
 static int start_cluster(daemon_t *d, char *err, size_t errsz)
 {
     if (d->cfg.redis_url[0] == '\0') {
@@ -324,6 +337,9 @@ static int serve(daemon_t *d)
     rc = create_parts(d, err, sizeof(err));
     if (rc == 0) {
         rc = ad_server_listen(d->server, err, sizeof(err));
+    }
+    if (rc == 0) {
+        rc = start_otel(d, err, sizeof(err));
     }
     if (rc == 0) {
         rc = start_cluster(d, err, sizeof(err));

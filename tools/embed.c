@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Build-time asset embedder: walks a directory and writes a C file with
- * every regular file's bytes, a precompressed gzip copy (when it pays off),
+ * every regular file's bytes, or only its gzip copy when gzip pays off (the
+ * server inflates it for a client that does not take gzip),
  * a strong ETag, a Content-Type and whether the name is content-hashed.
  * The table is sorted by path for bsearch in src/http/static.c.
  * Usage: embed OUT.c DIR
@@ -258,12 +259,15 @@ int main(int argc, char **argv)
         }
         char name[32];
         snprintf(name, sizeof(name), "d%zu", i);
-        put_bytes(o, name, data, len);
+        if (gz == NULL) { /* a gzipped file is kept only so: the server inflates it for the rare
+                           * client that does not take gzip */
+            put_bytes(o, name, data, len);
+        }
         if (gz != NULL) {
             snprintf(name, sizeof(name), "z%zu", i);
             put_bytes(o, name, gz, gzlen);
         }
-        total += len;
+        total += gz == NULL ? len : 0;
         totalgz += gz != NULL ? gzlen : 0;
         /* Strong ETag: 64-bit FNV-1a of the content plus its length. */
         uint64_t h = 1469598103934665603ULL;
@@ -286,7 +290,11 @@ int main(int argc, char **argv)
         const char *ct = ctype_of(rel, &z);
         fputs("    {", o);
         put_cstr(o, rel);
-        fprintf(o, ", d%zu, %zu, ", i, len);
+        if (entries[i].has_gz) {
+            fprintf(o, ", NULL, %zu, ", len);
+        } else {
+            fprintf(o, ", d%zu, %zu, ", i, len);
+        }
         if (entries[i].has_gz) {
             fprintf(o, "z%zu, %zu, ", i, gzlen);
         } else {
@@ -304,8 +312,8 @@ int main(int argc, char **argv)
     if (rename(tmp, argv[1]) != 0) {
         die("cannot rename", tmp);
     }
-    fprintf(stderr, "embed: %zu files, %zu bytes (+%zu gzip) from %s\n", nentries, total, totalgz,
-            argv[2]);
+    fprintf(stderr, "embed: %zu files, %zu bytes as they are and %zu gzipped from %s\n", nentries,
+            total, totalgz, argv[2]);
     for (size_t i = 0; i < nentries; i++) {
         free(entries[i].rel);
         free(entries[i].full);

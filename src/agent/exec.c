@@ -373,17 +373,7 @@ char *ad_claude_user_line(const char *text, size_t *len)
     if (line == NULL) {
         return NULL;
     }
-    char *dump = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *res = ad_json_line(line, JSON_COMPACT | JSON_PRESERVE_ORDER, len);
     json_decref(line);
-    if (dump == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(dump);
-    char *res = ad_xmalloc(n + 2);
-    memcpy(res, dump, n);
-    res[n] = '\n';
-    res[n + 1] = '\0';
-    free(dump);
-    *len = n + 1;
     return res;
 }

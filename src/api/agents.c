@@ -199,29 +199,21 @@ static void create(ad_req_t *r, void *ud)
     }
 }
 
-/* The create itself; body is owned. def_name: the definition it came from,
- * kept in the agent's state. */
-static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *def_name)
+json_t *ad_api_agent_args(ad_app_t *app, ad_req_t *r, json_t *body, const char *wt, const char *org,
+                          const char *def_name)
 {
     json_t *args = json_object();
-    const char *wt = NULL, *executor = NULL;
-    char org[AD_ID_MAX];
-    if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) != 0) {
-        goto out;
-    }
-    int vrc = ad_api_row_org(app, ad_api_who(r), AD_API_WORKTREE, wt, org);
-    if (vrc != 0) {
-        ad_res_error_code(r, vrc, json_pack("{s:s}", "field", "worktreeId"), "worktree not found");
-        goto out;
-    }
+    const char *executor = NULL;
     if (ad_api_agent_common_fields(app, r, body, args, org) != 0 ||
         ad_api_enum(r, body, "executor", false, EXECUTORS, &executor) != 0) {
-        goto out;
+        json_decref(args);
+        return NULL;
     }
     ad_run_agent_defaults(app->store, args);
     if (ad_api_agent_run_fields(app, r, body, executor, args) != 0 ||
         ad_api_agent_root_auto(app, r, ad_api_jstr(args, "mode"), executor)) {
-        goto out;
+        json_decref(args);
+        return NULL;
     }
     if (def_name != NULL) {
         json_t *st = json_object_get(args, "state");
@@ -240,10 +232,25 @@ static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *de
     json_object_set_new(args, "worktreeId", json_string(wt));
     json_object_set_new(args, "executor", json_string(executor != NULL ? executor : "claude"));
     json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-    ad_api_write(app, r, ad_store_op_agent_insert, args, created);
-    args = NULL;
-out:
-    json_decref(args);
+    return args;
+}
+
+/* The create itself; body is owned. def_name: the definition it came from,
+ * kept in the agent's state. */
+static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *def_name)
+{
+    const char *wt = NULL;
+    char org[AD_ID_MAX];
+    if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) == 0) {
+        int vrc = ad_api_row_org(app, ad_api_who(r), AD_API_WORKTREE, wt, org);
+        json_t *args = NULL;
+        if (vrc != 0) {
+            ad_res_error_code(r, vrc, json_pack("{s:s}", "field", "worktreeId"),
+                              "worktree not found");
+        } else if ((args = ad_api_agent_args(app, r, body, wt, org, def_name)) != NULL) {
+            ad_api_write(app, r, ad_store_op_agent_insert, args, created);
+        }
+    }
     json_decref(body);
 }
 

@@ -33,6 +33,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_import_register(app);
     ad_api_project_sync_register(app);
     ad_api_crew_ops_register(app);
+    ad_api_workflows_register(app);
     ad_api_metrics_register(app);
     ad_api_requirements_register(app);
     ad_api_jobs_register(app);
@@ -68,6 +69,7 @@ void ad_api_close(ad_app_t *app)
     ad_api_jobs_close(app);
     ad_api_services_close(app);
     ad_api_project_sync_close(app);
+    ad_api_workflows_close(app);
 #ifdef AD_TEST_BUILD
     ad_api_test_routes_close(app);
 #endif

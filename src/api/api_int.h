@@ -33,6 +33,7 @@ struct ad_api {
     uint64_t health_event_ms;        /* health.c: the last system_health event (monotonic ms) */
     ad_api_burst_t *bursts;          /* testroutes.c: bursts of events in progress */
     struct ad_psync *psync;          /* project_sync.c: projects kept in sync with folders */
+    struct ad_flow *flow;            /* workflows.c: the workflow engine (src/flow) */
 };
 
 /* ---- who is asking ------------------------------------------------------------ */
@@ -153,6 +154,12 @@ json_t *ad_api_merged_heads(ad_app_t *app, const char *wt_id);
  * "stopping" and stopping {since, force}. Loop thread. */
 void ad_api_agent_live(ad_app_t *app, json_t *agent);
 void ad_api_agents_register(ad_app_t *app);
+/* agents.c: the store's insert args of a new agent from a create body
+ * (borrowed) in worktree wt of org: every field checked as POST
+ * /api/agents does; def_name, the definition applied to body, is kept in
+ * the agent's state. A new reference, or NULL after answering 403/422. */
+json_t *ad_api_agent_args(ad_app_t *app, ad_req_t *r, json_t *body, const char *wt, const char *org,
+                          const char *def_name);
 /* agent_edit.c: PATCH, DELETE, restore, fork and reorder of agents. */
 void ad_api_agent_edit_register(ad_app_t *app);
 /* agents.c: agent_update of agent (payload borrowed) to its topics; ws is
@@ -205,6 +212,8 @@ json_t *ad_api_snake(json_t *v);
 json_t *ad_api_credits_json(ad_app_t *app, const char *org);
 json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
+void ad_api_workflows_register(ad_app_t *app); /* workflows.c */
+void ad_api_workflows_close(ad_app_t *app);
 /* The row of r's :id read by get, visible to the caller (new reference; the
  * row carries orgId), or NULL after answering: 404 naming what (another
  * org's row is as good as none), or the store's error. */

@@ -35,8 +35,8 @@ static void renamed(int rc, void *ctx)
     if (rc != 0) {
         ad_api_fail(k->req, rc, "crew", k->id);
     } else {
-        ad_api_publish(k->app, "crew_update", json_incref(c), "crew", k->id, "org",
-                       ad_api_jstr(c, "orgId"), NULL);
+        ad_api_publish(k->app, "crew_update", c, "crew", k->id, "org", ad_api_jstr(c, "orgId"),
+                       NULL);
         ad_res_json(k->req, 200, c);
     }
     free(k);

@@ -543,6 +543,21 @@ int ad_cli_subcommand(ad_cli_t *c, const char *cmd, const ad_cli_sub_t *subs, si
     return dflt != NULL ? dflt(c, argc, argv) : usage(c, usage_msg);
 }
 
+int ad_cli_answered(const ad_cli_t *c, json_t *j, long status)
+{
+    if (status >= 200 && status < 300) {
+        return 0;
+    }
+    json_t *err = json_object_get(j, "error");
+    json_t *field = json_object_get(json_object_get(err, "details"), "field");
+    char msg[800];
+    snprintf(msg, sizeof(msg), "%s%s%s (%s, HTTP %ld)",
+             json_is_string(field) ? json_string_value(field) : "",
+             json_is_string(field) ? ": " : "", ad_cli_str(err, "message", "failed"),
+             ad_cli_str(err, "code", "ERROR"), status);
+    return ad_cli_fail(c, msg);
+}
+
 void ad_cli_print_json(json_t *j)
 {
     print_json(j);

@@ -44,6 +44,22 @@ int ad_cli_http(const char *sock, const char *token, const char *method, const c
                 const char *accept, const char *body, size_t blen, int timeout_ms,
                 ad_cli_body_cb cb, void *ud, long *status, char *err, size_t errsz);
 
+/* ---- Server-Sent Events (sse.c) ---------------------------------------------
+ * fn gets each whole event's data (borrowed for the call); false stops the
+ * feed. */
+typedef bool (*ad_cli_sse_fn)(const char *data, size_t len, void *ud);
+typedef struct {
+    ad_buf_t line; /* the current, incomplete line */
+    ad_buf_t data; /* data: lines of the current event */
+    bool too_big;
+    ad_cli_sse_fn fn;
+    void *ud;
+} ad_cli_sse_t;
+void ad_cli_sse_init(ad_cli_sse_t *s, size_t max, ad_cli_sse_fn fn, void *ud);
+/* Feeds n bytes; false once fn asked to stop. */
+bool ad_cli_sse_feed(ad_cli_sse_t *s, const char *p, size_t n);
+void ad_cli_sse_cleanup(ad_cli_sse_t *s);
+
 /* ---- the commands' shared state and helpers (cli.c) ------------------------ */
 typedef struct {
     ad_config_t *cfg;
@@ -82,6 +98,9 @@ typedef struct {
  * argv (when given), else the usage error usage_msg (2). */
 int ad_cli_subcommand(ad_cli_t *c, const char *cmd, const ad_cli_sub_t *subs, size_t n,
                       ad_cli_fn dflt, const char *usage_msg, int argc, char **argv);
+/* 0 for a 2xx answer; else the daemon's error ("field: message (CODE,
+ * HTTP n)") on stderr and 1. j is ad_cli_call_any's body (borrowed). */
+int ad_cli_answered(const ad_cli_t *c, json_t *j, long status);
 /* "<prog>: msg" on stderr; returns 1. */
 int ad_cli_fail(const ad_cli_t *c, const char *msg);
 /* A usage error on stderr; returns 2. */
@@ -140,10 +159,15 @@ int ad_cli_wt(ad_cli_t *c, int argc, char **argv);
 int ad_cli_merge(ad_cli_t *c, int argc, char **argv);
 /* pr.c */
 int ad_cli_pr(ad_cli_t *c, int argc, char **argv);
+/* acp.c */
+int ad_cli_acp(ad_cli_t *c, int argc, char **argv);
+/* workflow.c */
+int ad_cli_workflow(ad_cli_t *c, int argc, char **argv);
 int ad_cli_fork(ad_cli_t *c, int argc, char **argv);
 int ad_cli_diff(ad_cli_t *c, int argc, char **argv);
 int ad_cli_commit(ad_cli_t *c, int argc, char **argv);
 int ad_cli_open(ad_cli_t *c, int argc, char **argv);
+int ad_cli_app(ad_cli_t *c, int argc, char **argv);
 int ad_cli_completion(ad_cli_t *c, int argc, char **argv);
 
 /* term.c: a terminal agent's output without its screen's escape sequences

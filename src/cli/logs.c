@@ -30,9 +30,7 @@
 
 typedef struct {
     ad_cli_t *c;
-    ad_buf_t line; /* the current, incomplete SSE line */
-    ad_buf_t data; /* data: lines of the current event */
-    bool too_big;
+    ad_cli_sse_t sse;
     char target[128];   /* the run followed; "" until the next one starts */
     bool seen;          /* an event of the target run has arrived */
     bool open_line;     /* streamed text not yet ended by a newline */
@@ -279,46 +277,17 @@ static void on_event(follow_t *f, const char *data, size_t len)
     json_decref(ev);
 }
 
-/* Handles one complete SSE line (without its newline). */
-static void sse_line(follow_t *f, const char *line, size_t len)
+static bool sse_event(const char *data, size_t len, void *ud)
 {
-    if (len == 0) {
-        if (f->data.len > 0 && !f->too_big) {
-            on_event(f, f->data.data, f->data.len);
-        }
-        ad_buf_reset(&f->data);
-        f->too_big = false;
-        return;
-    }
-    if (len >= 5 && memcmp(line, "data:", 5) == 0) {
-        size_t skip = (len > 5 && line[5] == ' ') ? 6 : 5;
-        if (f->data.len > 0 && ad_buf_putc(&f->data, '\n') != 0) {
-            f->too_big = true;
-        }
-        if (ad_buf_append(&f->data, line + skip, len - skip) != 0) {
-            f->too_big = true;
-        }
-    }
-    /* id:, event: and comments need no handling: the JSON carries seq/type. */
+    follow_t *f = ud;
+    on_event(f, data, len);
+    return !f->ended; /* the run ended: close the stream */
 }
 
 static bool on_sse(const char *p, size_t total, void *ud)
 {
     follow_t *f = ud;
-    for (size_t i = 0; i < total && !f->ended; i++) {
-        if (p[i] == '\n') {
-            size_t len = f->line.len;
-            if (len > 0 && f->line.data[len - 1] == '\r') {
-                len--;
-            }
-            sse_line(f, f->line.data ? f->line.data : "", len);
-            ad_buf_reset(&f->line);
-        } else if (ad_buf_putc(&f->line, p[i]) != 0) {
-            f->too_big = true;
-            ad_buf_reset(&f->line);
-        }
-    }
-    return !f->ended; /* the run ended: close the stream */
+    return ad_cli_sse_feed(&f->sse, p, total);
 }
 
 static int follow(ad_cli_t *c, const char *id, const char *run_id, bool until_idle,
@@ -338,13 +307,11 @@ static int follow(ad_cli_t *c, const char *id, const char *run_id, bool until_id
     ad_cli_term_init(&f->term, ad_cli_colour_wanted());
     snprintf(f->last_msg, sizeof(f->last_msg), "%s", last_msg);
     f->armed = last_msg[0] == '\0';
-    ad_buf_init(&f->line, SSE_EVENT_MAX);
-    ad_buf_init(&f->data, SSE_EVENT_MAX);
+    ad_cli_sse_init(&f->sse, SSE_EVENT_MAX, sse_event, f);
     long status = 0;
     int rc = ad_cli_http(ad_cli_sock(c), c->cfg->token, "GET", path, "text/event-stream", NULL, 0,
                          -1, on_sse, f, &status, err, sizeof(err));
-    ad_buf_cleanup(&f->line);
-    ad_buf_cleanup(&f->data);
+    ad_cli_sse_cleanup(&f->sse);
     bool ended = f->ended;
     int code = f->exit_code;
     if (!ended) {

@@ -22,18 +22,6 @@ static int pr_path(ad_cli_t *c, const char *want, char *out, size_t outsz)
     return 0;
 }
 
-static int answered(ad_cli_t *c, json_t *j, long status)
-{
-    if (status >= 200 && status < 300) {
-        return 0;
-    }
-    json_t *err = json_object_get(j, "error");
-    char msg[700];
-    snprintf(msg, sizeof(msg), "%s (%s, HTTP %ld)", ad_cli_str(err, "message", "failed"),
-             ad_cli_str(err, "code", "ERROR"), status);
-    return ad_cli_fail(c, msg);
-}
-
 static int pr_create(ad_cli_t *c, int argc, char **argv)
 {
     const char *title = NULL, *text = NULL;
@@ -64,7 +52,7 @@ static int pr_create(ad_cli_t *c, int argc, char **argv)
     if (j == NULL) {
         return rc;
     }
-    rc = answered(c, j, status);
+    rc = ad_cli_answered(c, j, status);
     if (rc == 0 && c->json) {
         ad_cli_print_json(j);
     } else if (rc == 0) {
@@ -97,7 +85,7 @@ static int pr_status(ad_cli_t *c, int argc, char **argv)
     if (j == NULL) {
         return rc;
     }
-    rc = answered(c, j, status);
+    rc = ad_cli_answered(c, j, status);
     if (rc == 0 && c->json) {
         ad_cli_print_json(j);
     } else if (rc == 0) {

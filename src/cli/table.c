@@ -188,6 +188,18 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --body T   its description\n"
      "  --draft    open it as a draft\n"
      "  --json     the daemon's JSON\n"},
+    {"workflow", ad_cli_workflow, "run ls show stop", "run a multi-agent workflow as a crew",
+     "Usage: agentd workflow run FILE [--worktree WT] [--input TEXT] [--wait] [--json]\n"
+     "       agentd workflow ls|show ID|stop ID [--json]\n"
+     "run starts the workflow in FILE (JSON: {name, worktreeId?, input?, budgetUsd?,\n"
+     "steps: [{id, needs?, prompt, agent? | definition?}]}) as a crew, one agent per\n"
+     "step; a step starts once the steps it needs have succeeded, its prompt made\n"
+     "from {{input}} and {{steps.ID.output}}. show prints each step and its output;\n"
+     "stop stops the running steps and skips the rest.\n"
+     "  --worktree WT  where its agents work (instead of the file's worktreeId)\n"
+     "  --input TEXT   the workflow's input (instead of the file's)\n"
+     "  --wait         wait for the end; exit 1 unless it succeeded\n"
+     "  --json         the daemon's JSON\n"},
     {"diff", ad_cli_diff, NULL, "a worktree's changes, or its work against the base",
      "Usage: agentd diff WT [FILE] [--against REF] [--working] [--json]\n"
      "What a worktree's branch would bring to its base: ahead/behind, the\n"
@@ -208,6 +220,28 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "with no display, or --print, print the URL instead.\n"
      "  --print  print the URL, open nothing\n"
      "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
+    {"acp", ad_cli_acp, NULL, "be an ACP agent for an editor (stdio)",
+     "Usage: agentd acp [--executor E] [--acp-agent A] [--mode M] [--model M]\n"
+     "                  [-- PROGRAM ARG...]\n"
+     "Speak the Agent Client Protocol on stdin and stdout, for an editor (Zed,\n"
+     "JetBrains, Neovim, Emacs) configured to run this as its agent. Each session\n"
+     "is an agentd agent: session/new makes one in the worktree at its cwd (with\n"
+     "these options, as 'agentd new'), session/load attaches to one the fleet\n"
+     "already runs (its transcript first), session/prompt sends a message,\n"
+     "session/cancel stops the run; approvals come as permission requests.\n"
+     "Leaving the editor stops nothing.\n"
+     "  --executor E   claude (the default), codex, gemini, acp or command\n"
+     "  --acp-agent A  an ACP preset: gemini, claude-code-acp, codex-acp\n"
+     "  --mode M       plan, ask or auto\n"
+     "  --model M      the model\n"},
+    {"app", ad_cli_app, NULL, "open the dashboard as an app window",
+     "Usage: agentd app [AGENT] [--print]\n"
+     "Open the dashboard, or AGENT's page, as an app window of a Chromium-family\n"
+     "browser (chromium, google-chrome, brave-browser, microsoft-edge: --app=URL),\n"
+     "else in the default browser as 'agentd open' does. The dashboard installs as\n"
+     "an app from there too, and opens while agentd is down to say so.\n"
+     "  --print  print the URL, open nothing\n"
+     "AGENTD_APP_BROWSER names the browser to use.\n"},
     {"completion", ad_cli_completion, "bash zsh names", "print a shell completion script",
      "Usage: agentd completion bash|zsh\n"
      "       agentd completion names agents|worktrees|workspaces\n"

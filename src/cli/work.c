@@ -238,7 +238,32 @@ static bool launch(const char *url)
     return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-int ad_cli_open(ad_cli_t *c, int argc, char **argv)
+/* The dashboard as an app window: the first Chromium-family browser on
+ * PATH (AGENTD_APP_BROWSER names another) with --app=url, left running;
+ * false when there is none (the default browser is tried then). */
+static bool launch_app(const char *url)
+{
+    static const char *const browsers[] = {"chromium",      "chromium-browser",
+                                           "google-chrome", "google-chrome-stable",
+                                           "brave-browser", "microsoft-edge"};
+    const char *pick = getenv("AGENTD_APP_BROWSER");
+    char exe[4096], flag[900];
+    bool found = pick != NULL && pick[0] != '\0' &&
+                 ad_path_which_in(pick, getenv("PATH"), NULL, exe, sizeof(exe)) == 0;
+    for (size_t i = 0; !found && i < AD_ARRAY_LEN(browsers); i++) {
+        found = ad_path_which_in(browsers[i], getenv("PATH"), NULL, exe, sizeof(exe)) == 0;
+    }
+    if (!found) {
+        return false;
+    }
+    snprintf(flag, sizeof(flag), "--app=%s", url);
+    pid_t pid;
+    char *args[] = {exe, flag, NULL};
+    return posix_spawn(&pid, exe, NULL, NULL, args, environ) == 0; /* the window stays */
+}
+
+/* open and app: the dashboard's URL (signed in), or AGENT's page. */
+static int open_url(ad_cli_t *c, int argc, char **argv, bool app)
 {
     bool print = false;
     ad_cli_flag_t flags[] = {{"--print", false, NULL, &print}};
@@ -264,8 +289,19 @@ int ad_cli_open(ad_cli_t *c, int argc, char **argv)
     }
     json_decref(j);
     bool web = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
-    if (print || !web || !launch(url)) { /* only a web URL goes to the opener */
+    /* only a web URL goes to a browser */
+    if (print || !web || !((app && launch_app(url)) || launch(url))) {
         printf("%s\n", url);
     }
     return 0;
+}
+
+int ad_cli_open(ad_cli_t *c, int argc, char **argv)
+{
+    return open_url(c, argc, argv, false);
+}
+
+int ad_cli_app(ad_cli_t *c, int argc, char **argv)
+{
+    return open_url(c, argc, argv, true);
 }

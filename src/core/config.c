@@ -153,8 +153,13 @@ static const opt_t options[] = {
      "MS", "60000", 100, 86400000,
      "unauthenticated refused requests are audited as one row per address per interval, with "
      "a count"},
-    {"ws-deflate", "AGENTD_WS_DEFLATE", BOOL(ws_deflate), "BOOL", "false", 0, 0,
-     "answer a WebSocket client's permessage-deflate offer (RFC 7692); off: messages go "
+    {"otlp-endpoint", "AGENTD_OTLP_ENDPOINT", STR(otlp_endpoint), "URL", "", 0, 0,
+     "OpenTelemetry: send agentd's spans (runs, tool calls, approvals) as OTLP/HTTP JSON to "
+     "URL/v1/traces, and give each run a TRACEPARENT; empty: none"},
+    {"otlp-headers", "AGENTD_OTLP_HEADERS", STR(otlp_headers), "LIST", "", 0, 0,
+     "headers on every OTLP post, Name=value comma-separated (an API key for the collector)"},
+    {"ws-deflate", "AGENTD_WS_DEFLATE", BOOL(ws_deflate), "BOOL", "true", 0, 0,
+     "answer a WebSocket client's permessage-deflate offer (RFC 7692); false: messages go "
      "uncompressed"},
     {"ws-max-message-bytes", "AGENTD_WS_MAX_MESSAGE_BYTES", U64(ws_max_message_bytes), "N",
      "1048576", 125, 1073741824, "largest WebSocket message accepted (1009 past it)"},

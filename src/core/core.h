@@ -324,6 +324,30 @@ size_t ad_base64_encode(const uint8_t *in, size_t len, char *out, size_t outsz);
 int ad_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
 /* Hex SHA-256 of data[0..len) (64 characters and a NUL). */
 void ad_sha256_hex(const void *data, size_t len, char out[65]);
+/* ---- zlib, loaded at first use (zlib.c) ---------------------------------- */
+struct z_stream_s;
+typedef struct {
+    int (*deflate_init)(struct z_stream_s *, int, int, int, int, int, const char *, int);
+    int (*deflate)(struct z_stream_s *, int);
+    int (*deflate_reset)(struct z_stream_s *);
+    unsigned long (*deflate_bound)(struct z_stream_s *, unsigned long);
+    int (*inflate_init)(struct z_stream_s *, int, const char *, int);
+    int (*inflate)(struct z_stream_s *, int);
+    int (*inflate_reset)(struct z_stream_s *);
+    int (*inflate_end)(struct z_stream_s *);
+} ad_zlib_t;
+/* libz.so.1's functions, loaded on the first call; NULL when it is not
+ * there. Loop thread (the first call). */
+const ad_zlib_t *ad_zlib(void);
+/* A gzip stream in[0..len) inflated into exactly outlen bytes: 0, AD_EINVAL
+ * (not gzip, or not that size), AD_EIO (no zlib) or AD_ENOMEM. */
+int ad_gunzip(const void *in, size_t len, void *out, size_t outlen);
+
+/* A run's W3C trace context, derived from its id so every part of agentd
+ * (and a child's TRACEPARENT) names the same trace without keeping it:
+ * the trace id (32 hex) and the run's span id (16 hex), or with child a
+ * span below it ("tool/<id>") in span. Any thread. */
+void ad_trace_ids(const char *run_id, const char *child, char trace[33], char span[17]);
 /* CRC32C (Castagnoli) of data[0..len), continuing from crc (0 to start):
  * ad_crc32c(ad_crc32c(0, a, n), b, m) is the CRC of a then b. SSE4.2's
  * instruction where the CPU has it. Any thread. */
@@ -412,6 +436,8 @@ typedef struct {
     char tls_key[4096];
     char redis_url[512]; /* "": no Redis */
     /* JWTs (src/auth/jwt.c): off unless a key is given */
+    char otlp_endpoint[1024];          /* OpenTelemetry: where spans go (src/otel); "": nowhere */
+    char otlp_headers[1024];           /* "Name=value,..." on every OTLP post */
     char project_sync_roots[4096];     /* folders projects may sync with (comma-separated) */
     uint64_t project_sync_interval_ms; /* how often synced folders are read (0: never) */
     char jwt_secret_file[4096];        /* HS256 shared secret */

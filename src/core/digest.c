@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/random.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
@@ -243,6 +244,22 @@ void ad_sha256_hex(const void *data, size_t len, char out[65])
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
+}
+
+void ad_trace_ids(const char *run_id, const char *child, char trace[33], char span[17])
+{
+    char h[65], key[512];
+    ad_sha256_hex(run_id, strlen(run_id), h);
+    memcpy(trace, h, 32);
+    trace[32] = '\0';
+    if (child != NULL) {
+        int n = snprintf(key, sizeof(key), "%s/%s", run_id, child);
+        ad_sha256_hex(key, n > 0 && (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1, h);
+        memcpy(span, h, 16);
+    } else {
+        memcpy(span, h + 32, 16);
+    }
+    span[16] = '\0';
 }
 
 /* ---- CRC32C ------------------------------------------------------------------ */

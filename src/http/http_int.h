@@ -46,10 +46,10 @@ typedef struct {
 
 /* ---- embedded assets (generated into $(O)/gen/assets.c by tools/embed) --- */
 typedef struct {
-    const char *path; /* "/index.html" */
-    const unsigned char *data;
-    size_t len;
-    const unsigned char *gz; /* NULL when gzip does not pay off */
+    const char *path;          /* "/index.html" */
+    const unsigned char *data; /* NULL when only the gzip copy is kept */
+    size_t len;                /* the file's size */
+    const unsigned char *gz;   /* NULL when gzip does not pay off */
     size_t gzlen;
     const char *etag; /* strong, quoted */
     const char *ctype;

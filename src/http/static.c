@@ -3,6 +3,8 @@
  * Static files from the embedded asset table (generated at build time by
  * tools/embed.c): lookup by exact path, the single-page-app fallback to
  * index.html, ETag / If-None-Match, precompressed gzip and cache headers.
+ * A file gzip shrinks is embedded only gzipped (the binary's size): a
+ * client that does not take gzip gets it inflated.
  * Lookups only ever hit the table, so no path can reach the file system.
  */
 #include "http/http_int.h"
@@ -120,5 +122,19 @@ void ad_static_serve(ad_req_t *r)
         ad_res_send_ex(r, 200, a->ctype, a->gz, a->gzlen, true);
         return;
     }
-    ad_res_send_ex(r, 200, a->ctype, a->data, a->len, true);
+    if (a->data != NULL) {
+        ad_res_send_ex(r, 200, a->ctype, a->data, a->len, true);
+        return;
+    }
+    /* kept only gzipped: inflated into the request's arena for a client
+     * that does not take gzip (curl without --compressed, a script) */
+    void *raw = ad_arena_alloc(&r->arena, a->len > 0 ? a->len : 1);
+    int rc = raw != NULL ? ad_gunzip(a->gz, a->gzlen, raw, a->len) : AD_ENOMEM;
+    if (rc != 0) {
+        ad_log(AD_LOG_ERROR, "http", "cannot inflate an embedded file path=%s error=%s", a->path,
+               ad_strerror(rc));
+        ad_res_error(r, 500, "INTERNAL", NULL, "cannot serve this file");
+        return;
+    }
+    ad_res_send_ex(r, 200, a->ctype, raw, a->len, true);
 }

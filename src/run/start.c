@@ -179,8 +179,8 @@ static void build_env(ad_runner_t *r, start_t *s)
 {
     json_t *senv = json_object_get(s->state, "env");
     size_t nenv = 0;
-    /* room for HOME and TMPDIR, the API key and AGENTD_CONFIG, and the NULL */
-    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 5, sizeof(char *));
+    /* room for HOME and TMPDIR, the API key, TRACEPARENT and AGENTD_CONFIG, and the NULL */
+    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 6, sizeof(char *));
     for (size_t i = 0; i < s->launch.nenv; i++) {
         s->env[nenv++] = s->launch.env[i];
     }
@@ -202,6 +202,24 @@ static void build_env(ad_runner_t *r, start_t *s)
         s->env[nenv++] = e;
     }
     add_key(r, s, &nenv);
+}
+
+/* With --otlp-endpoint, the run's W3C trace context (src/otel names the
+ * same ids), so a CLI that reads TRACEPARENT puts its spans under the run. */
+static void add_traceparent(const ad_runner_t *r, start_t *s, const char *run_id)
+{
+    if (r->cfg->otlp_endpoint[0] == '\0') {
+        return;
+    }
+    size_t nenv = 0;
+    while (s->env[nenv] != NULL) {
+        nenv++;
+    }
+    char trace[33], span[17];
+    ad_trace_ids(run_id, NULL, trace, span);
+    char e[96];
+    snprintf(e, sizeof(e), "TRACEPARENT=00-%s-%s-01", trace, span);
+    s->env[nenv] = ad_xstrdup(e);
 }
 
 /* The agent's sandbox (sandbox.c), and the argv that runs in it: a CLI
@@ -535,6 +553,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     }
     build_env(r, &s);
     ad_run_t *run = run_new(r, agent_id, &s);
+    add_traceparent(r, &s, run->run_id);
     if (cfg != NULL && (rc = apply_config(r, &s, run->run_id, cfg, err, errsz)) != 0) {
         ad_run_free(run);
         start_cleanup(&s);

@@ -378,6 +378,28 @@ int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 /* args {id}. AD_ENOENT for an unknown id. result {id, orgId, deleted}. */
 int ad_store_op_service_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 
+/* ---- workflows (workflows.c) ----------------------------------------------------------
+ * The workflow object: id, orgId, crewId, name, spec {input, budgetUsd?,
+ * steps:[{id, needs, prompt, ...}]}, state {steps: {id: {agentId, status,
+ * output?, costUsd?, error?}}}, status (running, succeeded, failed,
+ * stopped, over_budget), createdAt, updatedAt.
+ */
+/* One workflow: 0, AD_ENOENT or an error. Loop thread. */
+int ad_store_workflow_get(ad_store_t *st, const char *id, json_t **out);
+/* The workflows of org ("": every org), newest first (at most 200), or with
+ * running_only those running in every org (at most 100): an array. */
+int ad_store_workflow_list(ad_store_t *st, const char *org, bool running_only, json_t **out);
+/* args {id, orgId, crewId, name, spec, state, now, agents: [agent insert
+ * args]}: the crew, its agents and the workflow (status running) in one
+ * transaction. result {id, agents: [agent]}. */
+int ad_store_op_workflow_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* Writes the workflow's status and state (copied). cb gets AD_ENOENT for
+ * an unknown one. Loop thread. */
+void ad_store_workflow_save(ad_store_t *st, const char *id, const char *status, const json_t *state,
+                            ad_store_result_cb cb, void *ud);
+/* What the agent's runs cost in all (USD). Loop thread. */
+int ad_store_agent_cost(ad_store_t *st, const char *agent_id, double *usd);
+
 /* ---- crews (crews.c) -----------------------------------------------------------------
  * The crew object: id, name, status (busy: an agent is running; available:
  * one is alive and not running; offline), agentCount, createdAt, updatedAt.

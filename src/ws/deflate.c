@@ -8,49 +8,27 @@
  * connection keeps a compression window while idle. Inflating stops at
  * --ws-max-message-bytes of output (a decompression bomb is cut there).
  * Loop thread only: the two zlib streams are reused, reset per message.
- * zlib is loaded (dlopen) at the first offer, not linked: a daemon no
- * client asks to compress for keeps its ~80 KiB out of its idle memory.
+ * zlib is loaded (dlopen, src/core/zlib.c) at the first offer, not linked.
  */
 #include "ws_int.h"
 
-#include <dlfcn.h>
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
 
-/* ---- zlib, loaded at first use ------------------------------------------------------------ */
+/* ---- zlib, loaded at first use (src/core/zlib.c) ------------------------------------------ */
 
-static struct {
-    int (*deflate_init)(z_streamp, int, int, int, int, int, const char *, int);
-    int (*deflate)(z_streamp, int);
-    int (*deflate_reset)(z_streamp);
-    uLong (*deflate_bound)(z_streamp, uLong);
-    int (*inflate_init)(z_streamp, int, const char *, int);
-    int (*inflate)(z_streamp, int);
-    int (*inflate_reset)(z_streamp);
-} zl;
-static int zl_state; /* 0: not tried, 1: loaded, -1: not there (no compression offered) */
+static const ad_zlib_t *zl;
 
 static bool zlib_ready(void)
 {
-    if (zl_state == 0) {
-        void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-        /* function pointers from dlsym: POSIX makes the cast work */
-        *(void **)&zl.deflate_init = h != NULL ? dlsym(h, "deflateInit2_") : NULL;
-        *(void **)&zl.deflate = h != NULL ? dlsym(h, "deflate") : NULL;
-        *(void **)&zl.deflate_reset = h != NULL ? dlsym(h, "deflateReset") : NULL;
-        *(void **)&zl.deflate_bound = h != NULL ? dlsym(h, "deflateBound") : NULL;
-        *(void **)&zl.inflate_init = h != NULL ? dlsym(h, "inflateInit2_") : NULL;
-        *(void **)&zl.inflate = h != NULL ? dlsym(h, "inflate") : NULL;
-        *(void **)&zl.inflate_reset = h != NULL ? dlsym(h, "inflateReset") : NULL;
-        bool all = zl.deflate_init && zl.deflate && zl.deflate_reset && zl.deflate_bound &&
-                   zl.inflate_init && zl.inflate && zl.inflate_reset;
-        zl_state = all ? 1 : -1;
-        if (!all) {
-            ad_log(AD_LOG_WARN, "ws", "permessage-deflate is off: libz.so.1 cannot be loaded");
-        }
+    static bool told;
+    zl = ad_zlib();
+    if (zl == NULL && !told) {
+        told = true;
+        ad_log(AD_LOG_WARN, "ws", "permessage-deflate is off: libz.so.1 cannot be loaded");
     }
-    return zl_state == 1;
+    return zl != NULL;
 }
 
 #define DEFLATE_MIN 64 /* shorter messages go as they are */
@@ -195,6 +173,9 @@ int ad_ws_deflate_negotiate(const char *offers, char *answer, size_t answersz)
 
 static z_stream zd[16]; /* by window bits, made on first use */
 static bool zd_ready[16];
+#define ZOUT_KEEP (64 * 1024)
+static uint8_t *zout; /* deflate_msg's output (loop thread), kept up to ZOUT_KEEP */
+static size_t zout_cap;
 
 /* The payload of m deflated with bits (the final empty block's 00 00 ff ff
  * taken off, RFC 7692 7.2.1) as a new message with RSV1 set; NULL when it
@@ -204,28 +185,42 @@ static ad_wsmsg_t *deflate_msg(const ad_wsmsg_t *m, int bits)
     size_t len;
     const char *data = ad_wsmsg_data(m, &len);
     z_stream *z = &zd[bits];
+    if (!zlib_ready()) {
+        return NULL;
+    }
     if (!zd_ready[bits]) {
-        if (zl.deflate_init(z, 6, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                            (int)sizeof(z_stream)) != Z_OK) {
+        if (zl->deflate_init(z, 6, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                             (int)sizeof(z_stream)) != Z_OK) {
             return NULL;
         }
         zd_ready[bits] = true;
     }
-    size_t cap = zl.deflate_bound(z, (uLong)len) + 16;
-    uint8_t *out = ad_xmalloc(cap);
+    size_t cap = zl->deflate_bound(z, (uLong)len) + 16;
+    /* one output buffer, kept while small: a malloc and free of a frame's
+     * size per message left a replay's worth of freed buffers resident */
+    if (cap > zout_cap) {
+        free(zout);
+        zout = ad_xmalloc(cap);
+        zout_cap = cap;
+    }
+    uint8_t *out = zout;
     z->next_in = (Bytef *)data;
     z->avail_in = (uInt)len;
     z->next_out = out;
     z->avail_out = (uInt)cap;
-    int rc = zl.deflate(z, Z_SYNC_FLUSH);
+    int rc = zl->deflate(z, Z_SYNC_FLUSH);
     size_t n = cap - z->avail_out;
-    zl.deflate_reset(z); /* server_no_context_takeover */
+    zl->deflate_reset(z); /* server_no_context_takeover */
     ad_wsmsg_t *d = NULL;
     if (rc == Z_OK && z->avail_in == 0 && n >= 4 && n - 4 < len) {
         d = ad_wsmsg_new(out, n - 4, ad_wsmsg_binary(m));
         ad_wsmsg_set_rsv1(d);
     }
-    free(out);
+    if (zout_cap > ZOUT_KEEP) {
+        free(zout); /* a big one-off is not kept */
+        zout = NULL;
+        zout_cap = 0;
+    }
     return d;
 }
 
@@ -255,7 +250,7 @@ int ad_ws_inflate(const uint8_t *in, size_t len, size_t max, ad_buf_t *out)
     static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
     if (!zi_ready) {
         if (!zlib_ready() ||
-            zl.inflate_init(&zi, -15, ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK) {
+            zl->inflate_init(&zi, -15, ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK) {
             return AD_ENOMEM;
         }
         zi_ready = true;
@@ -273,7 +268,7 @@ int ad_ws_inflate(const uint8_t *in, size_t len, size_t max, ad_buf_t *out)
             uInt in_before = zi.avail_in;
             zi.next_out = chunk;
             zi.avail_out = sizeof(chunk);
-            int z = zl.inflate(&zi, Z_SYNC_FLUSH);
+            int z = zl->inflate(&zi, Z_SYNC_FLUSH);
             size_t n = sizeof(chunk) - zi.avail_out;
             if (out->len + n > max) {
                 rc = AD_ETOOBIG;
@@ -287,6 +282,6 @@ int ad_ws_inflate(const uint8_t *in, size_t len, size_t max, ad_buf_t *out)
             more = !ended && progress && (zi.avail_in > 0 || zi.avail_out == 0);
         }
     }
-    zl.inflate_reset(&zi); /* client_no_context_takeover */
+    zl->inflate_reset(&zi); /* client_no_context_takeover */
     return rc;
 }

@@ -54,10 +54,11 @@ void ad_server_route_ws_shared(ad_server_t *s, const char *pattern, ad_access_t 
                                const char *const *protocols, const ad_ws_handler_t *handler,
                                void *ud);
 
-/* Connections open now, and opened since start (for /metrics). */
-/* Whether a client's permessage-deflate offer is answered (--ws-deflate;
- * off until called). Set once at start, before the server listens. */
+/* Whether a client's permessage-deflate offer is answered (--ws-deflate,
+ * on by default; off until called). Set once at start, before the server
+ * listens. */
 void ad_ws_deflate_allow(bool on);
+/* Connections open now, and opened since start (for /metrics). */
 void ad_ws_stats(uint64_t *open, uint64_t *opened);
 
 /* Queues a text message (copied). Returns 0, AD_ECLOSED, or AD_ETOOBIG when

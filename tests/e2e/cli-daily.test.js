@@ -140,6 +140,16 @@ test('diff and commit a worktree; open prints or opens the URL', async (t) => {
   assert.equal(r.stdout, ''); // the opener took it
   assert.equal(fs.readFileSync(opened, 'utf8'), `${d.url}/#/agents/${ag.body.id}`);
   assert.equal(cli('open', 'nobody').status, 1);
+  // agentd app: an app window of the browser it finds (here a stand-in
+  // that records its arguments), left running
+  const appArgs = path.join(dir, 'app-args.txt');
+  const browser = path.join(dir, 'chromium');
+  fs.writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$*" > ${appArgs}.tmp && mv ${appArgs}.tmp ${appArgs}\n`, { mode: 0o755 });
+  r = run(['--data-dir', d.dataDir, 'app', 'viewer'], { env: { AGENTD_APP_BROWSER: browser } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  await until(() => fs.existsSync(appArgs), 'the browser started');
+  assert.equal(fs.readFileSync(appArgs, 'utf8'), `--app=${d.url}/#/agents/${ag.body.id}`);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -171,7 +181,7 @@ test('completion scripts list every command agentd --help lists, with their opti
   const complete = (...words) => spawnSync('bash', ['-c',
     `${bash.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _agentd; echo "\${COMPREPLY[*]}"`],
   { encoding: 'utf8' }).stdout.trim().split(' ');
-  assert.deepEqual(complete('agentd', 'w').sort(), ['ws', 'wt']);
+  assert.deepEqual(complete('agentd', 'w').sort(), ['workflow', 'ws', 'wt']);
   assert.deepEqual(complete('agentd', 'ws', '').slice(0, 2), ['ls', 'add']);
   assert.ok(complete('agentd', 'new', '--a').includes('--allow'));
   assert.ok(complete('agentd', 'logs', '--u').includes('--until'));

@@ -121,6 +121,10 @@ async function fixture(d) {
   r = await call(d, 'POST', '/api/configs', { name: 'a-config', schemaId: f.schema }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.config = r.body.id;
+  r = await call(d, 'POST', '/api/workflows', { name: 'a-flow', worktreeId: f.wt,
+    steps: [{ id: 'a', prompt: 'x', agent: { executor: 'command', command: ['true'] } }] }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.workflow = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -138,6 +142,7 @@ function fill(pattern, f) {
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
     ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
     ['/api/approvals/', f.approval], ['/api/config-schemas/', f.schema], ['/api/configs/', f.config],
+    ['/api/workflows/', f.workflow],
     // a provider names no row: every org has its own credential under it
     ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false],
     // an org's credits: the owner's to grant (403 to any token; seed-003-credits)

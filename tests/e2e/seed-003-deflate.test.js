@@ -78,8 +78,8 @@ test('events are compressed for a client that offers permessage-deflate, and onl
   }
 });
 
-test('without --ws-deflate an offer is not answered: messages go uncompressed', async () => {
-  const d = await start({ needUrl: true });
+test('with --ws-deflate=false an offer is not answered: messages go uncompressed', async () => {
+  const d = await start({ needUrl: true, args: ['--ws-deflate=false'] });
   try {
     assert.equal(await offer(d, 'permessage-deflate; client_max_window_bits'), null);
   } finally {

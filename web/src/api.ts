@@ -201,6 +201,26 @@ export interface ApiToken {
   revokedAt?: string;
 }
 
+/** One step's state in a workflow (docs/workbench.md). */
+export interface WorkflowStep {
+  agentId?: string;
+  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'skipped';
+  output?: string;
+  error?: string;
+  costUsd?: number;
+}
+
+/** A multi-agent workflow (GET /api/workflows): a crew run by agentd. */
+export interface Workflow {
+  id: string;
+  crewId: string;
+  name: string;
+  status: 'running' | 'succeeded' | 'failed' | 'stopped' | 'over_budget';
+  spec: { input?: string; budgetUsd?: number; steps: { id: string; needs: string[]; prompt: string }[] };
+  state: { steps: Record<string, WorkflowStep> };
+  createdAt: string;
+}
+
 /** A crew (GET /api/crews) with its status derived from its agents. */
 export interface Crew {
   id: string;
@@ -445,6 +465,8 @@ export const api = {
   createCrew: (name: string) => request<Crew>('POST', '/api/crews', { name }),
   crewStart: (id: string) => request('POST', `/api/crews/${enc(id)}/start`, {}),
   crewStop: (id: string) => request('POST', `/api/crews/${enc(id)}/stop`),
+  workflows: async () => listOf<Workflow>(await request('GET', '/api/workflows'), 'workflows'),
+  workflowStop: (id: string) => request<Workflow>('POST', `/api/workflows/${enc(id)}/stop`, {}),
   dashboardStats: (range: string) => request<DashboardStats>('GET', `/api/dashboard/stats?range=${enc(range)}`),
   healthHistory: (range: string) => request<HealthHistory>('GET', `/api/health/history?range=${enc(range)}`),
   services: async () => listOf<Service>(await request('GET', '/api/services'), 'services'),

@@ -22,3 +22,8 @@ if (code) {
   boot();
 }
 startAttention(() => agentList.value);
+// The installable app's shell (public/sw.js): only where the browser allows
+// a service worker (https, or http on localhost).
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register('/sw.js').catch(() => {});
+}

@@ -339,6 +339,30 @@ function signedOut() {
   auth.value = { state: 'out' };
 }
 
+// agentd did not answer when the page opened (the installed app's shell,
+// kept by the service worker, opens without it): the page says so and asks
+// again, and loads afresh once it answers. null while it answers.
+export const daemonDown = signal<{ attempt: number; nextInMs: number } | null>(null);
+let downTimer: ReturnType<typeof setTimeout> | undefined;
+
+function retryWhenDown(attempt: number) {
+  const nextInMs = Math.min(1000 * 2 ** Math.min(attempt, 3), 5000);
+  daemonDown.value = { attempt, nextInMs };
+  clearTimeout(downTimer);
+  downTimer = setTimeout(() => void askAgain(attempt + 1), nextInMs);
+}
+
+export async function askAgain(attempt = 1) {
+  clearTimeout(downTimer);
+  try {
+    await api.whoami();
+    location.reload(); // up again: everything loads as on a first open
+  } catch (e) {
+    if ((e as ApiError).status === 0) retryWhenDown(attempt);
+    else location.reload();
+  }
+}
+
 // Asks who we are; on 200 the page loads, on 401 it shows the sign-in screen.
 export async function checkAuth(): Promise<boolean> {
   onUnauthorized(signedOut);
@@ -349,6 +373,7 @@ export async function checkAuth(): Promise<boolean> {
   } catch (e) {
     if ((e as ApiError).status === 401) auth.value = { state: 'out' };
     else auth.value = { state: 'in' }; // the daemon is down: the page says so where it loads
+    if ((e as ApiError).status === 0) retryWhenDown(1);
     return auth.value.state === 'in';
   }
 }

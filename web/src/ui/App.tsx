@@ -6,7 +6,7 @@ import { lazy, Suspense } from 'preact/compat';
 import { useEffect } from 'preact/hooks';
 import { PAGES, pageOf, setCollapsed, sidebarCollapsed } from '../shell';
 import { route } from '../router';
-import { agentList, auth, conn, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
+import { agentList, askAgain, auth, conn, daemonDown, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
 import { Analytics } from './Analytics';
 import { AgentBadge, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
@@ -192,11 +192,28 @@ function PageNav({ current }: { current: string }) {
   );
 }
 
+// The page opened (from the installed app's kept shell) while agentd is down.
+function DaemonDown({ attempt, nextInMs }: { attempt: number; nextInMs: number }) {
+  return (
+    <main class="daemon-down" aria-live="polite">
+      <h1>agentd is not running</h1>
+      <p class="muted">
+        Start it with <code>agentd serve</code> (or <code>systemctl --user start agentd</code>). This page asks again every few seconds (attempt {attempt}, next
+        in {Math.round(nextInMs / 1000)} s) and opens once it answers.
+      </p>
+      <button class="btn" onClick={() => void askAgain(attempt + 1)}>
+        Try now
+      </button>
+    </main>
+  );
+}
+
 export function App() {
   const r = route.value;
   const navOpen = useSignal(false);
   if (auth.value.state === 'out') return <Login />;
   if (auth.value.state === 'checking') return <Spinner label="Connecting to agentd…" />;
+  if (daemonDown.value) return <DaemonDown attempt={daemonDown.value.attempt} nextInMs={daemonDown.value.nextInMs} />;
   const collapsed = sidebarCollapsed.value;
   // ☰: the drawer on a phone; on a wide screen (shown while the sidebar is
   // folded away, remembered) it unfolds the sidebar.

@@ -14,6 +14,7 @@ import { go } from '../router';
 import { agentList, conn, runsTick, socket, toast, upsertAgent } from '../store';
 import type { Agent, Envelope } from '../types';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { WorkflowPanel } from './WorkflowPanel';
 
 // ---- live topics ---------------------------------------------------------------
 
@@ -143,6 +144,7 @@ function CrewGraph({ crew }: { crew: Crew }) {
           </button>
         </div>
       </div>
+      <WorkflowPanel crewId={crew.id} />
       <CrewMembers crew={crew} agents={agents} />
       {agents.length === 0 ? (
         <Empty title="No agents in this crew">Add an agent above to see its tool calls here, live.</Empty>

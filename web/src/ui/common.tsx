@@ -11,6 +11,7 @@ import { question } from '../confirm';
 const STATUS_LABEL: Record<string, string> = {
   running: 'Running',
   stopped: 'Stopped',
+  over_budget: 'Over budget',
   waiting: 'Waiting',
   // Finished its turn: waits for a next message, but does not need the user.
   turn: 'Turn done',
