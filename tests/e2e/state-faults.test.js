@@ -9,9 +9,10 @@
 // asserted). Adding an executor is one row of EXECUTORS: how to make an
 // agent that works on a turn, and which cases it takes. Rows: command,
 // claude (the real Claude CLI), acp (our misbehaving test agent), codex (the
-// real Codex CLI on `codex app-server`) and gemini (the real Gemini CLI in
-// ACP mode), the CLIs against the local mock APIs; a row whose CLI is
-// missing is printed as skipped.
+// real Codex CLI on `codex app-server`), gemini (the real Gemini CLI in
+// ACP mode) and claude-code-acp (Zed's adapter running the Claude CLI), the
+// CLIs against the local mock APIs; a row whose CLI is missing is printed
+// as skipped.
 'use strict';
 
 const test = require('node:test');
@@ -22,7 +23,7 @@ const daemon = require('./lib/daemon');
 const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
 const { claudeAgents } = require('./lib/agents');
 const { start: startAnthropic, defaultRules: anthropicRules } = require('../fixtures/mock-anthropic');
-const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
 const { start: startOpenAI, defaultRules: openaiRules } = require('../fixtures/mock-openai');
 const { start: startGemini, defaultRules: geminiRules } = require('../fixtures/mock-gemini');
 const { CODEX_BIN, GEMINI_BIN, codexMissingReason, geminiMissingReason, makeSandbox: cliSandbox } = require('../fixtures/cli-run');
@@ -30,6 +31,8 @@ const { CODEX_BIN, GEMINI_BIN, codexMissingReason, geminiMissingReason, makeSand
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
 const ACP = path.resolve(__dirname, '..', 'fixtures', 'acp-agent.js');
 const LID_MS = 30000; // a laptop lid closed for 30 s
+const BIN_DIR = path.join(__dirname, 'node_modules', '.bin');
+const ADAPTER_MISSING = fs.existsSync(path.join(BIN_DIR, 'claude-code-acp')) ? null : 'claude-code-acp missing: run npm ci in tests/e2e';
 
 // One row per executor. setup() gives a daemon with a way to make agents:
 // {d, args (to restart it), make(mode) -> agent id, prompt(mode), cleanup};
@@ -195,6 +198,51 @@ const EXECUTORS = [
       };
     },
   },
+  {
+    // Zed's Claude Code adapter (the "claude-code-acp" preset) running the
+    // pinned Claude CLI against the mock Anthropic API
+    name: 'claude-code-acp',
+    skip: claudeMissingReason() || ADAPTER_MISSING,
+    cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
+    fail: { code: 'turn_failed', text: /prompt is too long/i, said: /prompt is too long/i },
+    allowed: /I wrote hello to out\.txt\./,
+    async setup() {
+      const mock = await startAnthropic({
+        rules: [{ match: 'too long for you', reply: { error: { status: 400, type: 'invalid_request_error', message: 'prompt is too long: 300000 tokens > 200000 maximum' } } }, ...anthropicRules()],
+      });
+      const sb = makeSandbox();
+      const args = ['--stop-grace-ms', '1000'];
+      const env = { PATH: `${BIN_DIR}:${process.env.PATH}` }; // the daemon finds the adapter
+      const d = await daemon.start({ needUrl: true, args, env, keepDataDir: true });
+      const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+      assert.equal(ws.status, 201, JSON.stringify(ws.body));
+      const agentEnv = claudeEnv(mock.url, sb.home, { CLAUDE_CODE_EXECUTABLE: CLAUDE_BIN });
+      delete agentEnv.PATH;
+      return {
+        d, args, env,
+        make: async (mode) => {
+          const r = await api(d, 'POST', '/api/agents', {
+            worktreeId: ws.body.worktrees[0].id, executor: 'acp', acpAgent: 'claude-code-acp',
+            mode: mode === 'ask' ? 'regular' : 'auto', env: agentEnv, allowUnsafeEnv: true,
+          });
+          assert.equal(r.status, 201, JSON.stringify(r.body));
+          return r.body.id;
+        },
+        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please make a file', fail: 'too long for you' })[mode],
+        failedAt: () => lastErrorAt(mock),
+        async toolRunning(dd, id) {
+          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+            .some((m) => m.role === 'tool'), 'the sleep command running', 60000);
+        },
+        cleanup: async () => {
+          await d.cleanup();
+          fs.rmSync(d.dataDir, { recursive: true, force: true });
+          await mock.close();
+          sb.cleanup();
+        },
+      };
+    },
+  },
 ];
 
 // The time a mock API last answered an error (a row's failedAt).
@@ -218,14 +266,15 @@ async function agentNow(d, id) {
 }
 
 // Polls until the agent reads status with a reason of code (bounded); the
-// agent and the delay from t0 (ms) to the change as the store dated it.
-async function expectState(d, id, status, code, t0, what) {
+// agent and the delay from t0 (ms) to the change as the store dated it
+// (waited for up to ms).
+async function expectState(d, id, status, code, t0, what, ms = 20000) {
   let last = null;
   const a = await until(async () => {
     last = await agentNow(d, id);
     return last.status === status && last.statusReason && last.statusReason.code === code
       ? last : null;
-  }, `${what}: status ${status} (${code})`, 20000).catch((e) => {
+  }, `${what}: status ${status} (${code})`, ms).catch((e) => {
     throw new Error(`${e.message}; last ${JSON.stringify({ status: last && last.status, statusReason: last && last.statusReason })}`);
   });
   return { a, delay: Math.max(0, a.statusReason.at - t0) };
@@ -297,7 +346,7 @@ const CASES = {
       const runId = await runIdOf(own.d, id);
       await own.d.stop('SIGKILL');
       const t0 = Date.now();
-      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args });
+      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args, env: own.env });
       // reattached, or past it when the turn ended while no agentd ran
       // (what the holder kept is read after the re-attach)
       let h = null;
@@ -329,7 +378,7 @@ const CASES = {
       await expectState(own.d, id, 'waiting', 'approval_requested', Date.now(), 'the approval asked');
       await own.d.stop('SIGKILL');
       const t0 = Date.now();
-      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args });
+      d2 = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args, env: own.env });
       const { a, delay } = await expectState(d2, id, 'waiting', 'reattached', t0, 'agentd restarted');
       assert.match(a.statusReason.text, /re-attached/);
       assert.equal((await pendingApproval(d2, id)).id, ap.id);
@@ -377,7 +426,8 @@ const CASES = {
     const fail = ctx.ex.fail || { code: 'exited', text: /process exited 7/, said: /exiting 7/ };
     const t0 = Date.now();
     const { id } = await started(ctx, 'fail');
-    const { a } = await expectState(d, id, 'error', fail.code, t0, 'the CLI failing');
+    // (bounded wider: a CLI starts up first, slow on a busy machine)
+    const { a } = await expectState(d, id, 'error', fail.code, t0, 'the CLI failing', 60000);
     assert.match(a.statusReason.text, fail.text);
     // the cause: its last words (or agentd's about it), stored as it failed
     const said = (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
