@@ -159,6 +159,8 @@ int ad_cli_wt(ad_cli_t *c, int argc, char **argv);
 int ad_cli_merge(ad_cli_t *c, int argc, char **argv);
 /* pr.c */
 int ad_cli_pr(ad_cli_t *c, int argc, char **argv);
+/* mcp.c */
+int ad_cli_mcp(ad_cli_t *c, int argc, char **argv);
 /* acp.c */
 int ad_cli_acp(ad_cli_t *c, int argc, char **argv);
 /* workflow.c */

@@ -220,6 +220,15 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "with no display, or --print, print the URL instead.\n"
      "  --print  print the URL, open nothing\n"
      "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
+    {"mcp", ad_cli_mcp, NULL, "be an MCP server for an agent or assistant (stdio)",
+     "Usage: agentd mcp\n"
+     "Speak the Model Context Protocol on stdin and stdout, for a host that runs\n"
+     "this as an MCP server (Claude Code: claude mcp add agentd -- agentd mcp).\n"
+     "Its tools are agentd's: list_agents, get_agent, list_worktrees,\n"
+     "create_worktree, start_agent, send_message, stop_agent, read_transcript,\n"
+     "list_approvals, decide_approval, diff, merge, training_metrics, health;\n"
+     "each calls the daemon on its unix socket with the CLI's rights (the\n"
+     "owner's), as agentd's other commands do.\n"},
     {"acp", ad_cli_acp, NULL, "be an ACP agent for an editor (stdio)",
      "Usage: agentd acp [--executor E] [--acp-agent A] [--mode M] [--model M]\n"
      "                  [-- PROGRAM ARG...]\n"

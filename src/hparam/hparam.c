@@ -101,6 +101,21 @@ __attribute__((format(printf, 3, 4))) static int fail(ad_hparam_err_t *err, cons
     return AD_EINVAL;
 }
 
+/* The services' words for a type (src/svc/schema.c: integer, number,
+ * boolean) are taken for a field's too, and stored as this one's. */
+static void canonical_type(json_t *f)
+{
+    static const char *const alias[][2] = {
+        {"integer", "int"}, {"number", "float"}, {"boolean", "bool"}};
+    const char *t = json_string_value(json_object_get(f, "type"));
+    for (size_t i = 0; t != NULL && i < sizeof(alias) / sizeof(alias[0]); i++) {
+        if (strcmp(t, alias[i][0]) == 0) {
+            json_object_set_new(f, "type", json_string(alias[i][1]));
+            return;
+        }
+    }
+}
+
 static const char *ftype(json_t *f)
 {
     const char *t = json_string_value(json_object_get(f, "type"));
@@ -308,13 +323,14 @@ static int field_def_ok(json_t *fields, size_t i, ad_hparam_err_t *err)
     if (!json_is_object(f) ||
         !only_keys(f,
                    ",name,label,group,description,type,min,max,step,log,options,maxLength,"
-                   "default,",
+                   "default,readOnly,disabled,",
                    &bad)) {
         snprintf(k, sizeof(k), "%s%s%s", at, bad != NULL ? "." : "", bad != NULL ? bad : "");
         return fail(err, k,
                     "a field is {name, type, min, max, step, log, options, maxLength, "
-                    "default, label, group, description}");
+                    "default, label, group, description, readOnly, disabled}");
     }
+    canonical_type(f);
     if (!ad_hparam_name_ok(name)) {
         snprintf(k, sizeof(k), "%s.name", at);
         return fail(err, k, "must be an identifier (letters, digits, _) of at most 64 bytes");
@@ -330,6 +346,12 @@ static int field_def_ok(json_t *fields, size_t i, ad_hparam_err_t *err)
         !opt_str(f, "description", DESC_MAX)) {
         snprintf(k, sizeof(k), "%s.label", at);
         return fail(err, k, "label and group are strings of at most 200 bytes, description 1000");
+    }
+    json_t *ro = json_object_get(f, "readOnly"), *off = json_object_get(f, "disabled");
+    if ((ro != NULL && !json_is_boolean(ro)) || (off != NULL && !json_is_boolean(off))) {
+        snprintf(k, sizeof(k), "%s.%s", at,
+                 ro != NULL && !json_is_boolean(ro) ? "readOnly" : "disabled");
+        return fail(err, k, "must be true or false");
     }
     int rc = type_def_ok(f, at, err);
     if (rc != 0) {
@@ -445,11 +467,19 @@ json_t *ad_hparam_values(json_t *schema, json_t *base, json_t *patch, ad_hparam_
     json_array_foreach(json_object_get(schema, "fields"), i, f)
     {
         const char *name = json_string_value(json_object_get(f, "name"));
-        v = json_object_get(patch, name);
-        v = v != NULL ? v : json_object_get(base, name);
-        v = v != NULL ? v : json_object_get(f, "default");
+        json_t *def = json_object_get(f, "default");
+        bool ro = json_is_true(json_object_get(f, "readOnly"));
+        bool off = json_is_true(json_object_get(f, "disabled"));
         char fname[200];
         snprintf(fname, sizeof(fname), "values.%s", name);
+        v = json_object_get(patch, name);
+        if ((ro || off) && v != NULL && !json_equal(v, def)) {
+            fail(err, fname, "is %s: it keeps its default", ro ? "read-only" : "disabled");
+            json_decref(out);
+            return NULL;
+        }
+        v = v != NULL ? v : json_object_get(base, name);
+        v = ro || off || v == NULL ? def : v; /* a locked field is always its default */
         if (value_ok(f, v, fname, err) != 0) {
             json_decref(out);
             return NULL;

@@ -10,7 +10,11 @@
  *    min, max (float, int: required), step? (int: values are min + k*step;
  *    float: the slider's increment only), log? (a hint: a log-scale slider;
  *    needs min > 0), options (enum: 1-64 strings), maxLength? (string),
- *    default (required, itself valid)}.
+ *    default (required, itself valid), readOnly?, disabled?}. The services'
+ * words for a type (integer, number, boolean) are taken too and stored as
+ * int, float, bool. A readOnly field is shown but never changed; a
+ * disabled one is shown greyed and not changed either: both keep their
+ * default (the seed's form; the services' schema has the same).
  * Field and preset names are identifiers ([A-Za-z_][A-Za-z0-9_]*, at most
  * 64 bytes), so they are safe in JSON paths and as --name=value flags.
  * Values are a flat object {field: value}; a preset may name some fields
@@ -46,7 +50,8 @@ json_t *ad_hparam_builtin(const char *id);
 /* Whether name is an identifier of at most AD_HPARAM_NAME_MAX bytes. */
 bool ad_hparam_name_ok(const char *name);
 /* 0 when schema (a request body's schema part: name, description, fields,
- * presets) is well formed; else AD_EINVAL with err set. */
+ * presets) is well formed (its type aliases made canonical in place); else
+ * AD_EINVAL with err set. */
 int ad_hparam_schema_check(json_t *schema, ad_hparam_err_t *err);
 
 /* The values of schema: base (may be NULL) with patch (may be NULL) laid

@@ -2,7 +2,8 @@
 /*
  * A service's typed config: the schema it declares ({fields: {name: {type:
  * integer|number|boolean|string, min?, max?, maxLength?, enum?, default?,
- * label?, description?, readOnly?, disabled?}}}) and the values checked
+ * label?, description?, readOnly?, disabled?}}}; int, float and bool, the
+ * training configs' words, are taken and stored as these) and the values checked
  * against it, the way the training configs are; and the probe's shape.
  * A readOnly field is shown but never changed by a patch (the seed's GPU
  * device); a disabled one is shown greyed and not changed either (its
@@ -23,9 +24,27 @@ static int bad(char *why, size_t whysz, const char *field, const char **out, con
     return AD_EINVAL;
 }
 
+/* The training configs' words for a type (src/hparam: int, float, bool)
+ * are taken for a service's field too, and stored as this one's. */
+static void canonical_type(json_t *def)
+{
+    static const char *const alias[][2] = {
+        {"int", "integer"}, {"float", "number"}, {"bool", "boolean"}};
+    const char *t = json_string_value(json_object_get(def, "type"));
+    for (size_t i = 0; t != NULL && i < AD_ARRAY_LEN(alias); i++) {
+        if (strcmp(t, alias[i][0]) == 0) {
+            json_object_set_new(def, "type", json_string(alias[i][1]));
+            return;
+        }
+    }
+}
+
 /* One field's definition. */
 static int field_def_ok(json_t *def, char *why, size_t whysz)
 {
+    if (json_is_object(def)) {
+        canonical_type(def);
+    }
     const char *type = json_string_value(json_object_get(def, "type"));
     if (!json_is_object(def) || type == NULL ||
         (strcmp(type, "integer") != 0 && strcmp(type, "number") != 0 &&

@@ -126,3 +126,51 @@ test('runs table sorted and filtered by config; the config editor', async () => 
   assert.equal(run.config.id, mine.id);
   assert.equal(run.config.values.learningRate, 3e-4);
 });
+
+test("a config schema in the services' words: read-only and disabled fields shown, not editable", async () => {
+  const { page } = b;
+  const schema = await api(d.url, 'POST', '/api/config-schemas', {
+    name: 'locked-schema',
+    fields: [
+      { name: 'lr', type: 'number', min: 0, max: 1, default: 0.1 },
+      {
+        name: 'gpu',
+        type: 'integer',
+        min: 0,
+        max: 8,
+        default: 0,
+        readOnly: true,
+      },
+      { name: 'fp16', type: 'boolean', default: false, disabled: true },
+    ],
+  });
+  assert.equal(schema.status, 201, JSON.stringify(schema.data));
+  assert.deepEqual(
+    schema.data.fields.map((f) => f.type),
+    ['float', 'int', 'bool'],
+  );
+  const cfg = await api(d.url, 'POST', '/api/configs', {
+    name: 'locked-config',
+    schemaId: schema.data.id,
+  });
+  assert.equal(cfg.status, 201, JSON.stringify(cfg.data));
+  const bad = await api(d.url, 'PATCH', `/api/configs/${cfg.data.id}`, {
+    values: { gpu: 3 },
+  });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.data.error.details.field, 'values.gpu');
+  await page.goto(d.url + '/#/analytics');
+  const ed = page.getByTestId('config-editor');
+  await ed.scrollIntoViewIfNeeded();
+  const pick = ed.getByRole('combobox', { name: 'config' });
+  await until(async () => (await pick.locator(`option[value="${cfg.data.id}"]`).count()) === 1, 'the config listed');
+  await pick.selectOption(cfg.data.id);
+  const gpu = ed.locator('[data-field="gpu"]');
+  await gpu.waitFor();
+  assert.match(await gpu.innerText(), /read-only/);
+  assert.equal((await gpu.locator('fieldset').getAttribute('disabled')) !== null, true);
+  assert.equal(await ed.locator('#hp-gpu').isEditable(), false);
+  assert.match(await ed.locator('[data-field="fp16"]').innerText(), /disabled/);
+  assert.equal(await ed.locator('#hp-fp16').isEnabled(), false);
+  assert.equal(await ed.locator('#hp-lr').isEditable(), true);
+});

@@ -125,12 +125,56 @@ static void user_schemas_are_checked(void **state)
     assert_false(ad_hparam_name_ok(""));
 }
 
+/* The services' type words, readOnly and disabled: one vocabulary for
+ * services and configs (issue #40). */
+static void locked_fields_and_type_words(void **state)
+{
+    AD_UNUSED(state);
+    json_t *schema = parse("{\"name\": \"s\", \"fields\": ["
+                           "{\"name\": \"lr\", \"type\": \"number\", \"min\": 0, "
+                           "\"max\": 1, \"default\": 0.1},"
+                           "{\"name\": \"gpu\", \"type\": \"integer\", \"min\": 0, "
+                           "\"max\": 8, \"default\": 0, \"readOnly\": true},"
+                           "{\"name\": \"fp16\", \"type\": \"boolean\", \"default\": "
+                           "false, \"disabled\": true}]}");
+    ad_hparam_err_t e;
+    assert_int_equal(ad_hparam_schema_check(schema, &e), 0);
+    json_t *f = json_object_get(schema, "fields");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "type")), "float");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 1), "type")), "int");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 2), "type")), "bool");
+    /* a locked field is refused a new value, keeps its default, takes its own */
+    json_t *patch = parse("{\"gpu\": 3}");
+    assert_null(ad_hparam_values(schema, NULL, patch, &e));
+    assert_string_equal(e.field, "values.gpu");
+    assert_non_null(strstr(e.reason, "read-only"));
+    json_decref(patch);
+    patch = parse("{\"fp16\": true}");
+    assert_null(ad_hparam_values(schema, NULL, patch, &e));
+    assert_non_null(strstr(e.reason, "disabled"));
+    json_decref(patch);
+    patch = parse("{\"gpu\": 0, \"lr\": 0.5}");
+    json_t *base = parse("{\"gpu\": 5}"); /* stored before it was locked */
+    json_t *v = ad_hparam_values(schema, base, patch, &e);
+    assert_non_null(v);
+    assert_int_equal(json_integer_value(json_object_get(v, "gpu")), 0);
+    assert_true(json_number_value(json_object_get(v, "lr")) == 0.5);
+    json_decref(v);
+    json_decref(base);
+    json_decref(patch);
+    json_object_set_new(json_array_get(f, 1), "readOnly", json_string("yes"));
+    assert_int_equal(ad_hparam_schema_check(schema, &e), AD_EINVAL);
+    assert_string_equal(e.field, "fields[1].readOnly");
+    json_decref(schema);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_ppo_is_valid_with_its_presets),
         cmocka_unit_test(values_are_checked_and_name_the_field),
         cmocka_unit_test(user_schemas_are_checked),
+        cmocka_unit_test(locked_fields_and_type_words),
     };
     int rc = cmocka_run_group_tests_name("hparam", tests, NULL, NULL);
     json_decref(ad_hparam_builtins());

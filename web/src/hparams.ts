@@ -18,6 +18,9 @@ export interface Field {
   options?: string[];
   maxLength?: number;
   default: unknown;
+  // Shown, never changed: it keeps its default (the seed's form).
+  readOnly?: boolean;
+  disabled?: boolean;
 }
 export interface Schema {
   id: string;

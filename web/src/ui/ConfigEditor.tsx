@@ -15,10 +15,16 @@ import { Empty, ErrorState, errText, Spinner } from './common';
 function FieldInput({ f, value, error, onChange }: { f: Field; value: unknown; error?: string; onChange: (v: unknown) => void }) {
   const id = `hp-${f.name}`;
   const numeric = f.type === 'float' || f.type === 'int';
+  // read-only and disabled fields keep their default: shown, not editable
+  const locked = f.readOnly || f.disabled;
   return (
-    <div class={`hp-field${error ? ' invalid' : ''}`} data-field={f.name}>
-      <label for={id}>{f.label || f.name}</label>
-      <div class="hp-inputs">
+    <div class={`hp-field${error ? ' invalid' : ''}${f.disabled ? ' hp-disabled' : ''}`} data-field={f.name} data-locked={locked ? 'yes' : undefined}>
+      <label for={id}>
+        {f.label || f.name}
+        {f.readOnly && <span class="muted"> (read-only)</span>}
+        {f.disabled && <span class="muted"> (disabled)</span>}
+      </label>
+      <fieldset class="hp-inputs" disabled={locked}>
         {numeric && (
           <input
             type="range"
@@ -51,7 +57,7 @@ function FieldInput({ f, value, error, onChange }: { f: Field; value: unknown; e
           </select>
         )}
         {f.type === 'string' && <input id={id} type="text" value={String(value ?? '')} onChange={(e) => onChange((e.target as HTMLInputElement).value)} />}
-      </div>
+      </fieldset>
       <div class="hp-hint">{rangeHint(f)}</div>
       {error && (
         <div class="hp-error" role="alert">
