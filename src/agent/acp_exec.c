@@ -62,8 +62,6 @@ const char *ad_acp_program(const ad_agent_spec_t *spec, const ad_config_t *cfg, 
 int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
                  char *err, size_t errsz)
 {
-    AD_UNUSED(err);
-    AD_UNUSED(errsz);
     int i = preset_index(spec->acp_agent);
     if (i < 0) {
         for (size_t k = 1; k < spec->ncommand; k++) {
@@ -87,6 +85,9 @@ int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, a
         }
     } else if (i == 1 && base) {
         ad_strv_push2(env, "ANTHROPIC_BASE_URL=", spec->base_url);
+    } else if (i == 2 && base && ad_codex_provider_args(spec->base_url, argv) != 0) {
+        snprintf(err, errsz, "the base URL is too long");
+        return AD_EINVAL;
     }
     /* The protocol starts once the process is up (ad_acp_begin), and its
      * stdin stays open for the whole session. */

@@ -67,6 +67,10 @@ void ad_strv_free(ad_strv_t *s);
 /* Per-executor argv/env builders for codex.c and gemini.c (the program
  * path is already argv[0]). They fill out->stdin_data with the prompt and
  * return 0, or AD_EINVAL with err set. */
+/* codex.c: -c model_providers.agentd={base_url, the Responses API over
+ * HTTP} -c model_provider=agentd, appended to argv (Codex and codex-acp
+ * take the same overrides). 0 or AD_ETOOBIG. */
+int ad_codex_provider_args(const char *base_url, ad_strv_t *argv);
 /* The tool name shown for a codex item type (exec --json's snake_case or
  * app-server's camelCase), or NULL when the item is not a tool (codex.c). */
 const char *ad_codex_tool_name(const char *itype);

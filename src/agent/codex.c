@@ -38,7 +38,7 @@ static bool config_key_ok(const char *k)
 /* -c model_providers.agentd={…} -c model_provider=agentd: a provider at
  * base_url speaking the Responses API over HTTP (without
  * supports_websockets=false codex 0.169 first tries a WebSocket). */
-static int provider_args(const char *base_url, ad_strv_t *argv)
+int ad_codex_provider_args(const char *base_url, ad_strv_t *argv)
 {
     ad_buf_t b;
     ad_buf_init(&b, 8192);
@@ -105,7 +105,7 @@ int ad_codex_common_args(const ad_agent_spec_t *spec, ad_strv_t *argv, char *err
         return AD_EINVAL;
     }
     if (spec->base_url != NULL && spec->base_url[0] != '\0' &&
-        provider_args(spec->base_url, argv) != 0) {
+        ad_codex_provider_args(spec->base_url, argv) != 0) {
         snprintf(err, errsz, "base URL is too long");
         return AD_EINVAL;
     }

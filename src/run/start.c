@@ -155,15 +155,18 @@ static bool env_has(const char **env, size_t n, const char *name)
  * names none (ad_runner_set_key_source). */
 static void add_key(ad_runner_t *r, start_t *s, size_t *nenv)
 {
-    const char *var = s->spec.executor == AD_EXEC_CLAUDE  ? "ANTHROPIC_API_KEY"
-                      : s->spec.executor == AD_EXEC_CODEX ? "OPENAI_API_KEY"
-                                                          : NULL;
+    /* an ACP preset is its CLI's: claude-code-acp Claude's key, codex-acp Codex's */
+    const char *acp =
+        s->spec.executor == AD_EXEC_ACP && s->spec.acp_agent != NULL ? s->spec.acp_agent : "";
+    bool anthropic = s->spec.executor == AD_EXEC_CLAUDE || strcmp(acp, "claude-code-acp") == 0;
+    bool openai = s->spec.executor == AD_EXEC_CODEX || strcmp(acp, "codex-acp") == 0;
+    const char *var = anthropic ? "ANTHROPIC_API_KEY" : openai ? "OPENAI_API_KEY" : NULL;
     if (r->key_fn == NULL || var == NULL || env_has(s->env, *nenv, var)) {
         return;
     }
     const char *org = json_string_value(json_object_get(s->agent, "orgId"));
     const char *key = r->key_fn(r->key_ud, org != NULL ? org : AD_ORG_DEFAULT,
-                                s->spec.executor == AD_EXEC_CLAUDE ? "anthropic" : "openai");
+                                anthropic ? "anthropic" : "openai");
     if (key == NULL || key[0] == '\0') {
         return;
     }
