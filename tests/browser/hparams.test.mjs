@@ -160,6 +160,7 @@ test("a config schema in the services' words: read-only and disabled fields show
   assert.equal(bad.status, 422);
   assert.equal(bad.data.error.details.field, 'values.gpu');
   await page.goto(d.url + '/#/analytics');
+  await page.reload(); // the editor lists the configs it found when it opened
   const ed = page.getByTestId('config-editor');
   await ed.scrollIntoViewIfNeeded();
   const pick = ed.getByRole('combobox', { name: 'config' });
