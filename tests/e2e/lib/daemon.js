@@ -122,6 +122,10 @@ function start(opts = {}) {
     proc.on('exit', (code, signal) => {
       running.delete(d);
       d.exited = { code, signal };
+      // a daemon no test stopped: what it said last, for the failure that follows
+      if (!d.stopping && d.url) {
+        process.stderr.write(`agentd at ${d.url} exited by itself (code=${code} signal=${signal}); its last words:\n${d.stderr.slice(-6000)}\n`);
+      }
       resolve(d.exited);
     });
   });
@@ -162,6 +166,7 @@ function start(opts = {}) {
 
   d.stop = async (signal = 'SIGTERM', timeoutMs = 10000) => {
     if (d.exited) return d.exited;
+    d.stopping = true;
     proc.kill(signal);
     const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
     const r = await d.exit;
