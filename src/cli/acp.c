@@ -612,6 +612,16 @@ static void dispatch(acp_t *a, json_t *msg)
     }
 }
 
+static void on_line(json_t *msg, void *ud)
+{
+    dispatch(ud, msg);
+}
+
+static void put_line(json_t *msg, void *ud)
+{
+    put(ud, msg);
+}
+
 int ad_cli_acp(ad_cli_t *c, int argc, char **argv)
 {
     acp_t *a = calloc(1, sizeof(*a));
@@ -646,27 +656,7 @@ int ad_cli_acp(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     pthread_mutex_init(&a->lock, NULL);
-    ad_buf_t line;
-    ad_buf_init(&line, ACP_LINE_MAX);
-    int ch;
-    bool too_long = false;
-    while ((ch = getchar()) != EOF) {
-        if (ch != '\n') {
-            too_long |= ad_buf_putc(&line, (char)ch) != 0;
-            continue;
-        }
-        json_t *msg = !too_long && line.len > 0 ? json_loadb(line.data, line.len, 0, NULL) : NULL;
-        if (json_is_object(msg)) {
-            dispatch(a, msg);
-        } else if (line.len > 0) {
-            put(a, json_pack("{s:n, s:{s:i, s:s}}", "id", "error", "code", -32700, "message",
-                             too_long ? "a line over 16 MiB" : "not JSON"));
-        }
-        json_decref(msg);
-        ad_buf_reset(&line);
-        too_long = false;
-    }
-    ad_buf_cleanup(&line);
+    ad_cli_rpc_lines(ACP_LINE_MAX, on_line, put_line, a);
     /* the editor went away: the agents go on; the followers end with us */
     fflush(stdout);
     _exit(0);

@@ -60,6 +60,13 @@ void ad_cli_sse_init(ad_cli_sse_t *s, size_t max, ad_cli_sse_fn fn, void *ud);
 bool ad_cli_sse_feed(ad_cli_sse_t *s, const char *p, size_t n);
 void ad_cli_sse_cleanup(ad_cli_sse_t *s);
 
+/* ---- JSON-RPC on stdin (rpclines.c) -------------------------------------------
+ * Reads stdin until its end, a JSON object a line (at most max bytes):
+ * on_msg gets each (borrowed), put a parse error to write (stolen). */
+typedef void (*ad_cli_rpc_fn)(json_t *msg, void *ud);
+typedef void (*ad_cli_rpc_put_fn)(json_t *msg, void *ud);
+void ad_cli_rpc_lines(size_t max, ad_cli_rpc_fn on_msg, ad_cli_rpc_put_fn put, void *ud);
+
 /* ---- the commands' shared state and helpers (cli.c) ------------------------ */
 typedef struct {
     ad_config_t *cfg;

@@ -416,6 +416,17 @@ static void dispatch(ad_cli_t *c, json_t *msg)
     }
 }
 
+static void on_line(json_t *msg, void *ud)
+{
+    dispatch(ud, msg);
+}
+
+static void put_line(json_t *msg, void *ud)
+{
+    AD_UNUSED(ud);
+    put(msg);
+}
+
 int ad_cli_mcp(ad_cli_t *c, int argc, char **argv)
 {
     int npos, rc = ad_cli_parse(c, argc, argv, NULL, 0, NULL, 0, &npos);
@@ -427,26 +438,6 @@ int ad_cli_mcp(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     json_decref(up);
-    ad_buf_t line;
-    ad_buf_init(&line, MCP_LINE_MAX);
-    int ch;
-    bool too_long = false;
-    while ((ch = getchar()) != EOF) {
-        if (ch != '\n') {
-            too_long |= ad_buf_putc(&line, (char)ch) != 0;
-            continue;
-        }
-        json_t *msg = !too_long && line.len > 0 ? json_loadb(line.data, line.len, 0, NULL) : NULL;
-        if (json_is_object(msg)) {
-            dispatch(c, msg);
-        } else if (line.len > 0) {
-            put(json_pack("{s:n, s:{s:i, s:s}}", "id", "error", "code", -32700, "message",
-                          too_long ? "a line over 16 MiB" : "not JSON"));
-        }
-        json_decref(msg);
-        ad_buf_reset(&line);
-        too_long = false;
-    }
-    ad_buf_cleanup(&line);
+    ad_cli_rpc_lines(MCP_LINE_MAX, on_line, put_line, c);
     return 0;
 }
