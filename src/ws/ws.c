@@ -79,6 +79,11 @@ struct ad_ws {
     uint64_t last_ping;
     bool in_recv;
     bool closing;
+    /* ws_on_read is under way: a close it causes (a failed flush inside
+     * pump ends the connection at once) frees the socket only when it
+     * returns, so nothing it does after reads freed memory */
+    bool reading;
+    bool free_pending;
     uint64_t close_waited; /* ms spent waiting for the peer after our Close */
     /* wslay may hold control frames (set when it reads input or we queue a
      * ping or Close): data writes check for them only then, not per frame */
@@ -465,9 +470,22 @@ static size_t fast_frames(ad_ws_t *ws, const uint8_t *p, size_t n)
     return used;
 }
 
+static void ws_read(ad_ws_t *ws, const char *data, size_t len);
+static void ws_free(ad_ws_t *ws);
+
 static void ws_on_read(void *p, const char *data, size_t len)
 {
     ad_ws_t *ws = p;
+    ws->reading = true;
+    ws_read(ws, data, len);
+    ws->reading = false;
+    if (ws->free_pending) {
+        ws_free(ws);
+    }
+}
+
+static void ws_read(ad_ws_t *ws, const char *data, size_t len)
+{
     ws->last_rx = uv_now(ad_conn_loop(ws->conn));
     const ws_track_t *t = &ws->track;
     if (!ws->closing && t->have == 0 && t->left == 0 && !t->frag &&
@@ -539,6 +557,15 @@ static void ws_on_conn_close(void *p)
     if (ws->route->handler.on_close != NULL) {
         ws->route->handler.on_close(ws, code, ws->route->ud);
     }
+    if (ws->reading) {
+        ws->free_pending = true; /* ws_on_read frees it when it returns */
+        return;
+    }
+    ws_free(ws);
+}
+
+static void ws_free(ad_ws_t *ws)
+{
     if (ws->ctx != NULL) {
         wslay_event_context_free(ws->ctx);
     }
