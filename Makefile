@@ -60,6 +60,15 @@ GIT_BE_PIC := $(GIT_BE_SRC:%.c=$(O)/pic/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
+# The e2e files run two at a time (most of their time is spent waiting on
+# daemons, CLIs and sockets), but for those that measure the daemon's
+# resident memory or stop an agent's process tree for a while: they run
+# alone afterwards, so a neighbour's load does not read as their failure.
+E2E_SERIAL := tests/e2e/memory-bounds.test.js tests/e2e/state-faults.test.js
+E2E_PAR := $(filter-out $(E2E_SERIAL),$(E2E_TESTS))
+E2E_JOBS ?= 2
+# Compile jobs for the builds `make check` runs (one per core).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Generated sources register themselves in GEN_OBJ from these fragments, read
 # in this order: web.mk builds the dashboard and sets ASSET_DIR/ASSET_STAMP,
@@ -70,7 +79,7 @@ GEN_OBJ :=
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 
-.PHONY: all deps check test run unit e2e e2e-deps format format-check lint tsan tsan-run layers doclinks decisions-index fuzz bench bench-deps bench-series clean
+.PHONY: build-all tsan-build all deps check test run unit e2e e2e-deps format format-check lint tsan tsan-run layers doclinks decisions-index fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
 all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so
@@ -148,7 +157,14 @@ $(FAKE_NVML): tests/fixtures/fake-nvml.c
 browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(FAKE_NVML)
 
 e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so e2e-deps $(FAKE_NVML)
-	AGENTD_BIN=$(abspath $(O)/agentd) node --test $(E2E_TESTS)
+	@failed=0; \
+	AGENTD_BIN=$(abspath $(O)/agentd) node --test --test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
+	AGENTD_BIN=$(abspath $(O)/agentd) node --test --test-concurrency=1 $(E2E_SERIAL) || failed=1; \
+	[ $$failed -eq 0 ] || { echo "e2e: failures above (two summaries: the parallel files, then $(notdir $(E2E_SERIAL)))"; exit 1; }
+
+# Everything the C suites run, built on every core at once (check builds
+# these first, so the steps after it only run).
+build-all: all $(UNIT_BIN) $(FAKE_NVML)
 
 # ThreadSanitizer (make tsan): the unit tests (but the allocation-failure
 # ones: a fork per failing allocation, one thread, ~45 s under TSan for
@@ -165,8 +181,10 @@ TSAN_LOG = $(abspath $(O))/tsan-reports
 TSAN_ENV = TSAN_OPTIONS="log_path=$(TSAN_LOG)/report suppressions=$(abspath tests/tsan.supp) second_deadlock_stack=1"
 
 tsan:
-	$(MAKE) BUILD=tsan all
+	$(MAKE) -j$(JOBS) BUILD=tsan tsan-build
 	$(MAKE) BUILD=tsan tsan-run
+
+tsan-build: all $(TSAN_UNIT) $(FAKE_NVML)
 
 tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(TSAN_UNIT) e2e-deps $(FAKE_NVML)
 	@rm -rf $(TSAN_LOG); mkdir -p $(TSAN_LOG); failed=0; \
@@ -184,6 +202,7 @@ check: deps
 	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
 	$(MAKE) fuzz-smoke
+	$(MAKE) -j$(JOBS) BUILD=check build-all
 	$(MAKE) BUILD=check unit
 	$(MAKE) BUILD=check layers
 	$(MAKE) BUILD=check e2e
