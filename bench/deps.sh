@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-PKGS="nginx-light redis-server wrk hyperfine sqlite3 util-linux procps"
+PKGS="nginx-light redis-server nats-server wrk hyperfine sqlite3 util-linux procps"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -24,7 +24,7 @@ if [ -n "$missing" ]; then
         $SUDO apt-get install -y -q --no-install-recommends $missing
     fi
     # Debian starts the packaged services; the benchmarks run their own.
-    for svc in nginx redis-server; do
+    for svc in nginx redis-server nats-server; do
         if command -v service >/dev/null 2>&1; then $SUDO service "$svc" stop >/dev/null 2>&1 || true; fi
     done
 fi

@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,W2,...,M1,M2,HD1]
+// Usage: node bench/driver.js [--quick] [--only H1,E1,W2,...,M1,M2,HD1,SP1,D1]
 'use strict';
 
 const fs = require('node:fs');
@@ -511,6 +511,121 @@ async function h3() {
   ratio('H3', 'bare loop FULL ÷ NORMAL (REST rows, batch 1)', B.rest_full_b1?.opsPerS, B.rest_normal_b1?.opsPerS);
 }
 
+// ---- E1: durable event append (issue #38) ----------------------------------------------
+// Events of 1 KiB appended durably, per server CPU-second, each server fed by
+// the same C generator (bench/c/append.c: 4 connections, each keeping 512
+// events sent and not yet acknowledged as stored): agentd's bus into its
+// event log (/test/ws-publish?ack=1 on build/bench/agentd, told once a
+// commit holds them), Redis Streams (XADD with AOF: appendfsync everysec
+// beside agentd's normal durability, always beside full) and NATS JetStream
+// (a file stream; Debian's 2.9 fsyncs on a 2-minute timer and has no
+// per-write sync, so it has no full row). Each keeps about 256 MiB, the
+// oldest going first, as agentd's default retention does. Also the bytes
+// each wrote to the storage layer per event (/proc/<pid>/io write_bytes over
+// the measured window: a page counts each time it is dirtied again after a
+// sync, which is what a sync per commit costs the disk).
+
+const APPEND_C = path.join(BIN_DIR, 'append'); // bench/c/append.c, built by run.sh
+const E1 = { payload: 1024, conns: 4, window: 512, retention: 256 * 1048576 };
+
+// write_bytes of pid's process tree (every thread of each process).
+function ioWriteBytes(pid) {
+  let n = 0;
+  for (const p of sys.tree(pid)) {
+    try {
+      const m = /^write_bytes:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/io`, 'utf8'));
+      if (m) n += Number(m[1]);
+    } catch (_) { /* gone */ }
+  }
+  return n;
+}
+
+async function startRedisAof(fsync) {
+  const port = await sys.freePort();
+  const dir = tmp('bench-redis-aof-');
+  // No AOF rewrite during the run (it forks a child that rewrites the whole
+  // stream: work and bytes on Redis's side the row would then count only
+  // by chance); Redis's figures are the lower bound of its cost.
+  const h = await sys.startServer('redis', '/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1',
+    '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--auto-aof-rewrite-percentage', '0',
+    '--dir', dir, '--protected-mode', 'yes'], { port });
+  h.dataDir = dir;
+  const stop = h.stop;
+  h.stop = async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); };
+  return h;
+}
+
+async function startNats() {
+  if (!fs.existsSync('/usr/sbin/nats-server')) throw new Error('no nats-server (make bench-deps)');
+  const port = await sys.freePort();
+  const dir = tmp('bench-nats-');
+  fs.writeFileSync(path.join(dir, 'nats.conf'), `listen: 127.0.0.1:${port}\njetstream { store_dir: "${dir}/js" }\n`);
+  const h = await sys.startServer('nats', '/usr/sbin/nats-server', ['-c', path.join(dir, 'nats.conf')], { port });
+  h.dataDir = dir;
+  const stop = h.stop;
+  h.stop = async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); };
+  return h;
+}
+
+async function e1Runs(h, params) {
+  const runs = [];
+  for (let i = 0; i < C.reps; i++) {
+    let io0 = null, io1 = null;
+    const r = await sys.runGen(APPEND_C, { payload: E1.payload, conns: E1.conns, window: E1.window,
+      seconds: QUICK ? 3 : 6, warmup: QUICK ? 1 : 2, ...params },
+    { serverPid: h.pid, timeoutMs: 60000, onMark: (what) => { if (what === 'start') io0 = ioWriteBytes(h.pid); else io1 = ioWriteBytes(h.pid); } });
+    if (r.acked === 0 || r.errors > 0) throw new Error(`${r.acked} acknowledged, ${r.errors} errors (${r.firstError})`);
+    r.perS = r.acked / r.seconds;
+    r.perCpuS = r.serverCpuS > 0 ? r.acked / r.serverCpuS : null;
+    r.writeBytesPerEvent = io0 != null && io1 != null ? (io1 - io0) / r.acked : null;
+    r.serverCpuShare = r.serverCpuS / r.seconds;
+    r.genCpuShare = r.genCpuS / r.seconds;
+    r.generatorBound = genBound(r.genCpuS, r.seconds);
+    runs.push(r);
+  }
+  const m = median(runs.map((r) => r.perCpuS));
+  const pick = { ...(runs.find((r) => r.perCpuS === m) || runs[0]) };
+  pick.writeBytesPerEvent = median(runs.map((r) => r.writeBytesPerEvent));
+  if (runs.length > 1) pick.spread = [Math.min(...runs.map((r) => r.perCpuS)), Math.max(...runs.map((r) => r.perCpuS))];
+  return pick;
+}
+
+async function e1() {
+  const res = {};
+  if (!fs.existsSync(APPEND_C)) { na('E1', 'no bench/bin/append (run.sh builds it)'); return; }
+  const servers = (sync) => [
+    ['agentd', () => agentd.start({ bin: agentd.BENCH_BIN, durability: sync, args: ['--event-retention-bytes', String(E1.retention)] }),
+      { kind: 'ws', path: '/test/ws-publish?topic=bench&ack=1' }],
+    ['redis', () => startRedisAof(sync === 'full' ? 'always' : 'everysec'), { kind: 'redis', maxlen: Math.round(E1.retention / E1.payload) }],
+    ...(sync === 'full' ? [] : [['nats', startNats, { kind: 'nats', maxBytes: E1.retention }]]),
+  ];
+  for (const sync of ['normal', 'full']) {
+    res[sync] = {};
+    for (const [name, startFn, params] of servers(sync)) {
+      try {
+        await withServer(startFn, async (h) => {
+          const r = await e1Runs(h, { port: h.port, ...params });
+          res[sync][name] = r;
+          log(`E1 ${name} ${sync}: ${fmtN(r.perCpuS)} events/CPU-s, ${fmtN(r.perS)}/s, ${r.writeBytesPerEvent?.toFixed(0)} B written/event, srv ${(r.serverCpuShare * 100).toFixed(0)}% gen ${(r.genCpuShare * 100).toFixed(0)}%`);
+        });
+      } catch (e) { na('E1', `${name} ${sync}: ${e.message}`); }
+    }
+  }
+  out.scenarios.E1 = res;
+  for (const sync of ['normal', 'full']) {
+    const a = res[sync].agentd;
+    const peers = [['redis', `Redis XADD, AOF ${sync === 'full' ? 'always' : 'everysec'}`]];
+    if (sync === 'normal') peers.push(['nats', 'NATS JetStream (file)']);
+    for (const [k, label] of peers) {
+      const p = res[sync][k];
+      const gb = [a?.generatorBound && 'agentd run generator-bound', p?.generatorBound && `${k} run generator-bound`].filter(Boolean).join('; ');
+      ratio('E1', `durable appends of 1 KiB per server CPU-s, ${sync.toUpperCase()}: agentd ÷ ${label}`, a?.perCpuS, p?.perCpuS, { budget: 2, note: gb });
+      ratio('E1', `bytes written to disk per event, ${sync.toUpperCase()}: agentd ÷ ${label}`, a?.writeBytesPerEvent, p?.writeBytesPerEvent, { higherIsBetter: false, unit: 'B' });
+    }
+    if (sync === 'full') na('E1', 'NATS full: nats-server 2.9 (Debian) has no per-write sync (sync_interval came in 2.10)');
+  }
+}
+
 // ---- W1: memory per idle WebSocket -----------------------------------------------------
 
 async function idleMem(h, n, wsPath, subscribe) {
@@ -862,6 +977,178 @@ async function hd1() {
   budget('HD1', 'holder private memory (RssAnon)', hh?.holder ? hh.holder.anonKb * 1024 : null, 524288, { unit: 'B' });
 }
 
+// ---- SP1: starting agents (issue #33, #38 F1): POST start to the agent's exec, the loop meanwhile --------
+
+// The baseline: a ref's release binary built from an export of its tree
+// (AGENTD_BASE_BIN=$(bench/base.sh integ4)), run in the same run as ours.
+const BASE_BIN = process.env.AGENTD_BASE_BIN || null;
+
+// n command agents running bench/bin/stamp in one workspace: their ids.
+async function stampAgents(h, n) {
+  const first = await agentd.seedAgent(h, { executor: 'command', name: 'sp-0', extra: { command: [path.join(BIN_DIR, 'stamp')] } });
+  const ids = [first.agentId];
+  for (let i = 1; i < n; i++) {
+    const r = await agentd.request(h.port, 'POST', '/api/agents', { worktreeId: first.worktreeId, name: `sp-${i}`, executor: 'command', command: [path.join(BIN_DIR, 'stamp')] });
+    if (r.status >= 300) throw new Error(`POST /api/agents answered ${r.status} ${r.body.slice(0, 120)}`);
+    ids.push(r.json.id);
+  }
+  return ids;
+}
+
+// The stamp the agent's run printed at its exec (monotonic ns), once stored.
+async function stampOf(h, id, runsBefore) {
+  for (let i = 0; i < 400; i++) {
+    const r = await agentd.request(h.port, 'GET', `/api/agents/${id}/messages?limit=20`);
+    const stamps = (r.json?.messages || []).map((m) => /stamp (\d+)/.exec(m.content || '')).filter(Boolean).map((m) => BigInt(m[1]));
+    if (stamps.length > runsBefore) return stamps.sort((a, b) => (a < b ? -1 : 1))[stamps.length - 1];
+    await new Promise((r2) => setTimeout(r2, 25));
+  }
+  throw new Error(`no stamp from ${id}`);
+}
+
+// Starts ids at once (each on its own connection), every start timed from
+// its POST to its agent's exec and to its answer; then stops them all.
+// runs counts each agent's runs so far (the stamps before this one).
+async function startBurst(h, ids, runs) {
+  const sent = new Map();
+  const answered = new Map();
+  await Promise.all(ids.map(async (id) => {
+    const c = await httpConn({ port: h.port });
+    try {
+      sent.set(id, process.hrtime.bigint());
+      const r = await c.request('POST', `/api/agents/${id}/start`, '{}');
+      answered.set(id, process.hrtime.bigint());
+      if (r.status !== 200) throw new Error(`start answered ${r.status} ${r.body.slice(0, 120)}`);
+    } finally { c.close(); }
+  }));
+  const exec = [], answer = [];
+  for (const id of ids) {
+    const st = await stampOf(h, id, runs.get(id) || 0);
+    runs.set(id, (runs.get(id) || 0) + 1);
+    exec.push(Number(st - sent.get(id)) / 1e6);
+    answer.push(Number(answered.get(id) - sent.get(id)) / 1e6);
+  }
+  await Promise.all(ids.map((id) => agentd.request(h.port, 'POST', `/api/agents/${id}/stop?force=true&wait=true`, null, { timeoutMs: 30000 })));
+  return { exec, answer };
+}
+
+function pctl(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : null;
+}
+
+// One binary's SP1 figures: n1 starts one at a time, bursts of 50, and,
+// during a burst of 100, a /ws client's ping round trips and the answers
+// to messages sent to an agent that is running meanwhile (issue #33: a
+// message mid-turn is answered at once, whatever else starts).
+async function sp1One(bin) {
+  const n1 = QUICK ? 10 : 30;
+  const bursts = QUICK ? 1 : 3;
+  return withServer(() => agentd.start({ bin, args: ['--sandbox-paths', BIN_DIR] }), async (h) => {
+    const all = await stampAgents(h, 101);
+    const ids = all.slice(0, 100);
+    const busy = all[100]; // the one that runs through the burst and is sent messages
+    const runs = new Map();
+    const one = { exec: [], answer: [] };
+    for (let i = 0; i < n1; i++) {
+      const r = await startBurst(h, [ids[i % ids.length]], runs);
+      one.exec.push(...r.exec);
+      one.answer.push(...r.answer);
+    }
+    const fifty = { exec: [], answer: [] };
+    for (let b = 0; b < bursts; b++) {
+      const r = await startBurst(h, ids.slice(50, 100), runs);
+      fifty.exec.push(...r.exec);
+      fifty.answer.push(...r.answer);
+    }
+    // the loop's stalls: pings every 2 ms over /ws during 100 starts
+    const rtts = [];
+    let inflight = null;
+    const ws = await wsConnect({ port: h.port, path: '/ws', onMessage: (buf) => {
+      if (inflight != null && /"pong"/.test(buf.toString())) { rtts.push(Number(process.hrtime.bigint() - inflight) / 1e6); inflight = null; }
+    } });
+    const st = await agentd.request(h.port, 'POST', `/api/agents/${busy}/start`, {});
+    if (st.status !== 200) throw new Error(`start answered ${st.status} ${st.body.slice(0, 120)}`);
+    await stampOf(h, busy, 0);
+    const mc = await httpConn({ port: h.port });
+    const msgs = [];
+    let pinging = true;
+    const pinger = (async () => {
+      while (pinging) {
+        if (inflight == null) { inflight = process.hrtime.bigint(); ws.send('{"type":"ping"}'); }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const messenger = (async () => {
+      for (let i = 0; pinging; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = await mc.request('POST', `/api/agents/${busy}/message`, JSON.stringify({ content: `mid-turn ${i}` }));
+        if (r.status !== 200) throw new Error(`message answered ${r.status} ${r.body.slice(0, 120)}`);
+        msgs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        await new Promise((r2) => setTimeout(r2, 10));
+      }
+    })();
+    let burst;
+    try {
+      burst = await startBurst(h, ids, runs);
+    } finally {
+      pinging = false;
+      await pinger;
+      await messenger.finally(() => mc.close());
+      ws.close();
+    }
+    await agentd.request(h.port, 'POST', `/api/agents/${busy}/stop?force=true&wait=true`, null, { timeoutMs: 30000 });
+    return {
+      one, fifty, hundred: burst,
+      pings: { n: rtts.length, p50: pctl(rtts, 0.5), p99: pctl(rtts, 0.99), max: rtts.length ? Math.max(...rtts) : null },
+      msgs: { n: msgs.length, p50: pctl(msgs, 0.5), p99: pctl(msgs, 0.99), max: msgs.length ? Math.max(...msgs) : null },
+    };
+  });
+}
+
+async function sp1() {
+  if (!fs.existsSync(path.join(BIN_DIR, 'stamp'))) { na('SP1', 'no bench/bin/stamp (bench/run.sh builds it)'); return; }
+  const bins = [['agentd', agentd.BIN]];
+  if (BASE_BIN && fs.existsSync(BASE_BIN)) bins.push(['base', BASE_BIN]);
+  else na('SP1', 'no baseline: AGENTD_BASE_BIN=$(bench/base.sh REF) for the same figures of the code before');
+  const res = {};
+  // the two binaries take turns, so a drift of the machine falls on both
+  const rounds = QUICK ? 1 : 2;
+  for (let round = 0; round < rounds; round++) for (const [name, bin] of bins) {
+    try {
+      const r = await sp1One(bin);
+      const acc = res[name] = res[name] || { one: { exec: [], answer: [] }, fifty: { exec: [], answer: [] }, hundred: { exec: [], answer: [] }, pingP99: [], pingMax: [], msgP50: [], msgP99: [], msgMax: [] };
+      for (const k of ['one', 'fifty', 'hundred']) for (const f of ['exec', 'answer']) acc[k][f].push(...r[k][f]);
+      acc.pingP99.push(r.pings.p99);
+      acc.pingMax.push(r.pings.max);
+      acc.msgP50.push(r.msgs.p50);
+      acc.msgP99.push(r.msgs.p99);
+      acc.msgMax.push(r.msgs.max);
+      log(`SP1 ${name}: 1 in flight exec p50 ${pctl(r.one.exec, 0.5)?.toFixed(1)} p99 ${pctl(r.one.exec, 0.99)?.toFixed(1)} ms; 50 in flight exec p50 ${pctl(r.fifty.exec, 0.5)?.toFixed(1)} p99 ${pctl(r.fifty.exec, 0.99)?.toFixed(1)} ms, answered p99 ${pctl(r.fifty.answer, 0.99)?.toFixed(1)} ms; /ws ping during 100 starts: n ${r.pings.n} p50 ${r.pings.p50?.toFixed(2)} p99 ${r.pings.p99?.toFixed(1)} max ${r.pings.max?.toFixed(1)} ms; a message mid-turn meanwhile answered: n ${r.msgs.n} p50 ${r.msgs.p50?.toFixed(1)} p99 ${r.msgs.p99?.toFixed(1)} max ${r.msgs.max?.toFixed(1)} ms`);
+    } catch (e) { na('SP1', `${name}: ${e.message}`); }
+  }
+  out.scenarios.SP1 = {};
+  for (const [name, a] of Object.entries(res)) {
+    out.scenarios.SP1[name] = {
+      one: { execP50: pctl(a.one.exec, 0.5), execP99: pctl(a.one.exec, 0.99), answerP50: pctl(a.one.answer, 0.5), answerP99: pctl(a.one.answer, 0.99), n: a.one.exec.length },
+      fifty: { execP50: pctl(a.fifty.exec, 0.5), execP99: pctl(a.fifty.exec, 0.99), answerP50: pctl(a.fifty.answer, 0.5), answerP99: pctl(a.fifty.answer, 0.99), n: a.fifty.exec.length },
+      hundred: { execP99: pctl(a.hundred.exec, 0.99), answerP99: pctl(a.hundred.answer, 0.99) },
+      pingP99: median(a.pingP99), pingMax: median(a.pingMax),
+      msgP50: median(a.msgP50), msgP99: median(a.msgP99), msgMax: median(a.msgMax),
+    };
+  }
+  const o = out.scenarios.SP1.agentd, b = out.scenarios.SP1.base;
+  ratio('SP1', 'POST start → the agent\'s exec, 1 in flight, p50: agentd ÷ the base binary', o?.one.execP50, b?.one.execP50, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'same, p99', o?.one.execP99, b?.one.execP99, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'POST start → the agent\'s exec, 50 in flight, p50', o?.fifty.execP50, b?.fifty.execP50, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'same, p99', o?.fifty.execP99, b?.fifty.execP99, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'the loop\'s stalls: /ws ping round trip p99 during 100 starts', o?.pingP99, b?.pingP99, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'same, the longest', o?.pingMax, b?.pingMax, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'a message to a running agent during 100 starts, answered p50', o?.msgP50, b?.msgP50, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'same, p99', o?.msgP99, b?.msgP99, { unit: 'ms', higherIsBetter: false });
+  ratio('SP1', 'same, the longest (issue #33: under 1 s)', o?.msgMax, b?.msgMax, { unit: 'ms', higherIsBetter: false });
+}
+
 // ---- start-up, idle RSS, binary size ----------------------------------------------------------
 
 async function timeToFirst200(cmd, setup, pathOk) {
@@ -1148,6 +1435,63 @@ async function m2() {
 
 // W2 needs a way to publish on the release binary; W4 needs agent runs.
 // Each probe starts agentd once and records what this build offers.
+// ---- D1: an approval to its desktop notification (issue #37) -------------------------------
+// The tray helper (agentd-tray) on a private session bus with the tests'
+// notification server (tests/e2e/lib/desktop.js, dbus-next from
+// tests/e2e/node_modules), an ACP agent (tests/fixtures/acp-agent.js) that
+// asks before each edit: per approval, from the moment it was stored to
+// the moment the notification server was asked to show it; Allow from the
+// notification lets the turn go on.
+
+async function n1() {
+  const tray = path.join(path.dirname(agentd.BIN), 'agentd-tray');
+  if (!fs.existsSync(tray)) { na('D1', `no ${tray} (libsystemd-dev)`); return; }
+  let desktop;
+  try { desktop = require(path.join(ROOT, 'tests', 'e2e', 'lib', 'desktop.js')); } catch (e) { na('D1', `dbus-next missing: make e2e-deps (${e.message})`); return; }
+  const fixtures = path.join(ROOT, 'tests', 'fixtures');
+  const desk = await desktop.startDesktop();
+  const h = await agentd.start({ args: ['--sandbox-paths', fixtures] });
+  const { spawn } = require('node:child_process');
+  let t = null;
+  try {
+    t = spawn(tray, ['--data-dir', h.dataDir],
+      { stdio: 'ignore', env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: desk.address } });
+    const { agentId } = await agentd.seedAgent(h, { executor: 'acp', name: 'asker', extra: { command: [NODE, path.join(fixtures, 'acp-agent.js')] } });
+    const until = async (f, what, ms = 30000) => {
+      const end = Date.now() + ms;
+      for (;;) { const v = await f(); if (v) return v; if (Date.now() > end) throw new Error(`timed out: ${what}`); await sys.sleep(20); }
+    };
+    await until(() => desk.watcher.items.length > 0, 'the tray on the bus');
+    const n = QUICK ? 5 : 20;
+    const lat = [];
+    const notes = desk.notifications.shown;
+    let r = await agentd.request(h.port, 'POST', `/api/agents/${agentId}/start`, { initialPrompt: 'edit n1-0.txt' });
+    if (r.status !== 200) throw new Error(`start answered ${r.status}`);
+    for (let i = 0; i < n; i++) {
+      const note = await until(() => notes.find((x) => x.actions.allow && !x.used), `notification ${i}`);
+      note.used = true;
+      const ap = (await agentd.request(h.port, 'GET', `/api/agents/${agentId}/approvals?pending=true`)).json.approvals[0];
+      lat.push(note.at - Date.parse(ap.createdAt));
+      desk.notifications.ActionInvoked(note.id, 'allow');
+      await until(async () => (await agentd.request(h.port, 'GET', `/api/agents/${agentId}`)).json.status === 'waiting' &&
+        (await agentd.request(h.port, 'GET', `/api/agents/${agentId}/approvals?pending=true`)).json.approvals.length === 0, `turn ${i} done`);
+      if (i + 1 < n) {
+        r = await agentd.request(h.port, 'POST', `/api/agents/${agentId}/message`, { content: `edit n1-${i + 1}.txt` });
+        if (r.status !== 200) throw new Error(`message answered ${r.status}`);
+      }
+    }
+    lat.sort((a, b) => a - b);
+    out.scenarios.D1 = { approvals: n, p50Ms: median(lat), maxMs: lat[lat.length - 1], ms: lat };
+    log(`D1 approval to notification: p50 ${median(lat)} ms, max ${lat[lat.length - 1]} ms over ${n}`);
+    budget('D1', 'approval stored to its desktop notification, p50 ms (budget 1 s)', median(lat), 1000, { unit: 'ms' });
+    budget('D1', 'approval stored to its desktop notification, max ms (budget 1 s)', lat[lat.length - 1], 1000, { unit: 'ms' });
+  } finally {
+    if (t) t.kill('SIGTERM');
+    await h.stop();
+    await desk.close();
+  }
+}
+
 async function probes() {
   if (!fs.existsSync(agentd.BIN)) {
     agentdPublishWhy = agentdRunWhy = `no agentd binary at ${agentd.BIN}`;
@@ -1217,7 +1561,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['S', startup], ['M1', m1], ['M2', m2]];
+  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

@@ -3,7 +3,7 @@
 # Runs the agentd benchmarks against the peers (bench/driver.js) and leaves
 # nothing behind: every server and generator the driver started is recorded
 # in bench/results/.pids and killed on exit, even after Ctrl-C or a crash.
-# Usage: bench/run.sh [--quick] [--only H1,H2,H3,W1,W2,R1,W4,M4,HD1,S1,M1,M2]
+# Usage: bench/run.sh [--quick] [--only H1,H2,H3,E1,W1,W2,R1,W4,M4,HD1,S1,M1,M2]
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p bench/results bench/bin
@@ -28,9 +28,10 @@ trap 'if [ -n "$DRIVER" ]; then kill -TERM "$DRIVER" 2>/dev/null; wait "$DRIVER"
 # W1 holds 10,000 client and 10,000 server sockets at once.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# The bare-SQLite loop, the W4 line generator, HD1's holder probe and the
-# W2/R1 fan-out load generator (jansson reads its parameters).
-for prog in sqlite_loop linegen holdlat fanout; do
+# The bare-SQLite loop, the W4 line generator, HD1's holder probe, the
+# W2/R1 fan-out load generator and E1's append generator (jansson reads
+# their parameters), and SP1's agent (stamp: the time of its exec).
+for prog in sqlite_loop linegen holdlat fanout append stamp; do
     if [ ! -x "bench/bin/$prog" ] || [ "bench/c/$prog.c" -nt "bench/bin/$prog" ]; then
         cc -std=gnu11 -O2 -Wall -Wextra -o "bench/bin/$prog" "bench/c/$prog.c" \
             $(pkg-config --cflags --libs sqlite3 jansson)

@@ -30,6 +30,12 @@
 // has its row in docs/api.md, "| METHOD | `/path` | scope | `file` |", with the
 // file that registers it, and every row there is a registered route. WebSocket
 // routes have "WebSocket" for their method.
+//
+// And the settings: every variable the daemon reads, getenv("NAME") with a
+// literal name in src/ outside src/cli/ (the client's own), is a row of the
+// option table in src/core/config.c (so --help lists it) and is named,
+// backticked, in docs/operations.md. Skipped when the tree has no
+// src/core/config.c.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -200,13 +206,51 @@ function checkRoutes() {
   return problems;
 }
 
+// The variables src/ reads with getenv() outside src/cli/: [{name, file}].
+function envReads() {
+  const out = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(path.join(root, d), { withFileTypes: true })) {
+      const rel = `${d}/${e.name}`;
+      if (e.isDirectory()) {
+        if (rel !== 'src/cli') walk(rel);
+      } else if (e.name.endsWith('.c')) {
+        const text = fs.readFileSync(path.join(root, rel), 'utf8');
+        for (const m of text.matchAll(/\bgetenv\s*\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)/g)) out.push({ name: m[1], file: rel });
+      }
+    }
+  };
+  walk('src');
+  return out;
+}
+
+function checkEnv() {
+  const config = 'src/core/config.c';
+  const ops = 'docs/operations.md';
+  if (!fs.existsSync(path.join(root, config))) return [];
+  const text = fs.readFileSync(path.join(root, config), 'utf8');
+  // the variables named by the rows of options[]: {"flag" or ENV_ONLY, "NAME", ...
+  const block = /options\[\]\s*=\s*\{([\s\S]*?)\n\};/.exec(text)?.[1] ?? '';
+  const rows = new Set([...block.matchAll(/\{\s*(?:"[^"]*"|ENV_ONLY)\s*,\s*"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1]));
+  const doc = fs.existsSync(path.join(root, ops)) ? fs.readFileSync(path.join(root, ops), 'utf8') : '';
+  const problems = [];
+  const seen = new Set();
+  for (const { name, file } of envReads()) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    if (!rows.has(name)) problems.push(`${file}: ${name} is read with getenv() but is no row of the option table in ${config} (--help)`);
+    if (!doc.includes(`\`${name}\``)) problems.push(`${file}: ${name} is read with getenv() but ${ops} does not name it`);
+  }
+  return problems;
+}
+
 const files = process.argv.length > 2 ? process.argv.slice(2).map((f) => path.relative(root, path.resolve(f))) : trackedMarkdown();
 const anchorCache = new Map();
 const problems = files.flatMap((f) => checkFile(f, anchorCache));
-if (process.argv.length <= 2) problems.push(...checkRoutes());
+if (process.argv.length <= 2) problems.push(...checkRoutes(), ...checkEnv());
 if (problems.length > 0) {
   for (const p of problems) console.error(p);
-  console.error(`doclinks: ${problems.length} problem(s): paths named in Markdown that do not exist, or routes docs/api.md does not list (rules: scripts/doclinks.mjs)`);
+  console.error(`doclinks: ${problems.length} problem(s): paths named in Markdown that do not exist, routes docs/api.md does not list, or settings --help and docs/operations.md do not name (rules: scripts/doclinks.mjs)`);
   process.exit(1);
 }
-console.log(`doclinks: ok (${files.length} Markdown files${process.argv.length <= 2 ? ', the route index' : ''})`);
+console.log(`doclinks: ok (${files.length} Markdown files${process.argv.length <= 2 ? ', the route index, the settings' : ''})`);

@@ -3,7 +3,7 @@
 #   make fuzz-smoke            the same, short, only when clang's libFuzzer
 #                              runtime is installed (make check runs this)
 # Seeds come from tests/fuzz/corpus/<name>/; findings go to build/fuzz/.
-FUZZ_NAMES := http ws ws-deflate agent-parser cli-response llm-stream hparam dists evlog
+FUZZ_NAMES := http ws ws-deflate agent-parser cli-response llm-stream hparam dists evlog otlp tfevents node-link
 FUZZ_TIME ?= 60
 FUZZ_BIN := $(FUZZ_NAMES:%=$(O)/fuzz/fuzz-%)
 FUZZ_RT := $(shell clang -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a

@@ -14,6 +14,7 @@
 #include "core/core.h"
 #include "git/git.h"
 #include "http/http.h"
+#include "node/node.h"
 #include "otel/otel.h"
 #include "proc/proc.h"
 #include "store/store.h"
@@ -43,44 +44,13 @@ typedef struct {
     ad_runner_t *runner;
     ad_bus_t *bus;
     ad_cluster_t *cluster; /* --redis-url, or NULL */
-    ad_otel_t *otel;       /* --otlp-endpoint, or NULL */
+    ad_plane_t *plane;     /* worker nodes (src/node) */
+    ad_otel_t *otel;       /* spans kept and exported, OTLP received (src/otel), or NULL */
     ad_app_t app;
+    ad_listen_fds_t inherited; /* socket activation's listeners, or -1s */
     bool stopping;
+    bool start_failed; /* the server could not listen (or a part start) */
 } daemon_t;
-
-static void print_usage(FILE *out)
-{
-    fputs("Usage: agentd [OPTION]... COMMAND [ARG]...\n"
-          "The local control plane for AI agents.\n"
-          "\n"
-          "Commands:\n",
-          out);
-    ad_cli_print_commands(out); /* from the CLI's command table (src/cli/table.c) */
-    fputs("\n"
-          "  AGENT, WS, WT: an id or a name (an id wins). Exit codes: 1 failed or\n"
-          "  not found, 2 usage error or a name several rows share (ids listed).\n"
-          "  Client commands talk to the daemon over <data-dir>/agentd.sock and\n"
-          "  accept --json for machine-readable output.\n"
-          "\n"
-          "Options (each also read from the AGENTD_* variable shown):\n",
-          out);
-    ad_config_print_help(out);
-    fputs("  --help                         print help and exit\n"
-          "  --version                      print the version and exit\n"
-          "\n"
-          "Run 'agentd COMMAND --help' for a command's own help.\n",
-          out);
-}
-
-static void print_serve_usage(FILE *out)
-{
-    fputs("Usage: agentd serve [OPTION]...\n"
-          "Run the agentd daemon in the foreground until SIGINT or SIGTERM.\n"
-          "\n"
-          "Options:\n",
-          out);
-    ad_config_print_help(out);
-}
 
 /* Closes what the daemon's parts keep open, each through its own close
  * call (their memory goes in their close callbacks), so uv_run returns
@@ -96,6 +66,8 @@ static void close_parts(daemon_t *d)
     if (d->bus != NULL) {
         ad_bus_stop(d->bus);
     }
+    ad_api_stop_engines(&d->app); /* the history's last minute, the alerts: before the store */
+    ad_otel_store_close(d->otel); /* the runs' last spans are written with the last writes */
     ad_store_close(d->store);
     d->store = NULL;
     d->app.store = NULL; /* late git completions then skip their writes */
@@ -104,8 +76,12 @@ static void close_parts(daemon_t *d)
     d->app.runner = NULL;
     ad_procs_free(d->procs);
     d->procs = NULL;
+    ad_plane_free(d->plane); /* its relays' peers (held processes) are gone */
+    d->plane = NULL;
+    d->app.plane = NULL;
     ad_otel_close(d->otel); /* after every run's end: their spans go with the last post */
     d->otel = NULL;
+    d->app.otel = NULL;
     ad_api_close(&d->app);
     ad_auth_close(d->auth);
     d->auth = NULL;
@@ -213,6 +189,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     d->server = ad_server_new(d->loop, &d->cfg);
+    ad_server_adopt(d->server, &d->inherited);
     ad_auth_attach(d->auth, d->server);
     ad_server_route(d->server, "GET", "/healthz", AD_ACCESS_PUBLIC, ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
@@ -221,6 +198,8 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     d->procs = ad_procs_new(d->loop);
     ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0, d->cfg.data_dir);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
+    d->plane = ad_plane_new(d->loop, &d->cfg, d->store, d->bus);
+    ad_runner_set_plane(d->runner, d->plane); /* before the runs left on nodes are taken up */
     /* Runs a previous daemon left running are lost; the writer runs this
      * before any start that follows. */
     if (rc == 0) {
@@ -234,6 +213,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
                         .bus = d->bus,
                         .runner = d->runner,
                         .procs = d->procs,
+                        .plane = d->plane,
                         .started_ms = ad_wall_ms()};
     ad_api_register(&d->app);
 #ifdef AD_TEST_BUILD
@@ -290,13 +270,34 @@ static bool crew_org(void *ud, const char *crew_id, char *org)
     return ok;
 }
 
+static void run_token(void *ud, const char *run_id, char *out, size_t outsz)
+{
+    ad_otel_run_token(ud, run_id, out, outsz);
+}
+
+/* Spans kept beside each run and, with --otlp-endpoint, exported; with
+ * --otlp-receive, each run told to send its telemetry to this listener. */
 static int start_otel(daemon_t *d, char *err, size_t errsz)
 {
-    if (d->cfg.otlp_endpoint[0] == '\0') {
-        return 0;
+    d->otel = ad_otel_new(d->loop, d->bus, d->store, d->cfg.otlp_receive ? d->cfg.data_dir : NULL,
+                          d->cfg.otlp_endpoint, d->cfg.otlp_headers, err, errsz);
+    if (d->otel == NULL) {
+        return AD_EINVAL;
     }
-    d->otel = ad_otel_new(d->loop, d->bus, d->cfg.otlp_endpoint, d->cfg.otlp_headers, err, errsz);
-    return d->otel != NULL ? 0 : AD_EINVAL;
+    d->app.otel = d->otel;
+    if (d->cfg.otlp_receive) {
+        const char *h = d->cfg.listen_host;
+        bool any = h[0] == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+        bool v6 = strchr(h, ':') != NULL;
+        char url[400];
+        snprintf(url, sizeof(url), "%s://%s%s%s:%d", d->cfg.tls_cert[0] != '\0' ? "https" : "http",
+                 any  ? ""
+                 : v6 ? "["
+                      : "",
+                 any ? "127.0.0.1" : h, !any && v6 ? "]" : "", ad_server_port(d->server));
+        ad_runner_set_telemetry(d->runner, url, run_token, d->otel);
+    }
+    return 0;
 }
 
 static int start_cluster(daemon_t *d, char *err, size_t errsz)
@@ -319,6 +320,40 @@ static int start_cluster(daemon_t *d, char *err, size_t errsz)
  * the next one without letting an idle daemon hold more than this. */
 #define HEAP_KEEP_BYTES (16 << 20)
 
+static void fail_start(daemon_t *d, const char *err)
+{
+    fprintf(stderr, "agentd: %s\n", err);
+    d->start_failed = true;
+    ad_server_close(d->server, NULL, NULL);
+    close_parts(d);
+}
+
+/* Every part exists and what the start wrote is committed: the server
+ * listens (unless a signal came first: the shutdown goes on). */
+static void on_parts_stored(int rc, void *ud)
+{
+    daemon_t *d = ud;
+    AD_UNUSED(rc); /* a write that failed is logged by its owner */
+    if (d->stopping) {
+        return;
+    }
+    char err[512];
+    int r = ad_server_listen(d->server, err, sizeof(err));
+    if (r == 0) {
+        r = start_otel(d, err, sizeof(err));
+    }
+    if (r == 0) {
+        r = start_cluster(d, err, sizeof(err));
+    }
+    if (r != 0) {
+        fail_start(d, err);
+        return;
+    }
+    ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
+           (long)getpid(), d->cfg.data_dir);
+    print_listening(d);
+}
+
 static int serve(daemon_t *d)
 {
     mallopt(M_TRIM_THRESHOLD, HEAP_KEEP_BYTES);
@@ -335,23 +370,12 @@ static int serve(daemon_t *d)
     }
     char err[512];
     rc = create_parts(d, err, sizeof(err));
-    if (rc == 0) {
-        rc = ad_server_listen(d->server, err, sizeof(err));
-    }
-    if (rc == 0) {
-        rc = start_otel(d, err, sizeof(err));
-    }
-    if (rc == 0) {
-        rc = start_cluster(d, err, sizeof(err));
-    }
     if (rc != 0) {
-        fprintf(stderr, "agentd: %s\n", err);
-        ad_server_close(d->server, NULL, NULL);
-        close_parts(d);
+        fail_start(d, err);
     } else {
-        ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
-               (long)getpid(), d->cfg.data_dir);
-        print_listening(d);
+        /* what the restart found (runs taken up, runs lost) is committed
+         * before anyone can ask: the first answer reads it (issue #33) */
+        ad_store_flush(d->store, on_parts_stored, d);
     }
     uv_run(d->loop, UV_RUN_DEFAULT);
     ad_server_free(d->server);
@@ -360,7 +384,7 @@ static int serve(daemon_t *d)
     }
     ad_pidlock_release(&d->lock);
     ad_log(AD_LOG_INFO, "main", "stopped");
-    return rc != 0 ? 1 : 0;
+    return rc != 0 || d->start_failed ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -386,7 +410,7 @@ int main(int argc, char **argv)
     int rest = 0;
     int rc = ad_config_parse_args(&d.cfg, argc - 1, argv + 1, &rest, err, sizeof(err));
     if (rc == 1) {
-        print_usage(stdout);
+        ad_cli_print_usage(stdout);
         return 0;
     }
     if (rc == 2) {
@@ -406,19 +430,11 @@ int main(int argc, char **argv)
     int cargc = argc - cmd_index - 1;
     char **cargv = argv + cmd_index + 1;
 
-    if (strcmp(cmd, "help") == 0) {
-        print_usage(stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "version") == 0) {
-        printf("agentd %s\n", AD_VERSION);
-        return 0;
-    }
     if (strcmp(cmd, "serve") == 0) {
         rc = ad_config_parse_args(&d.cfg, cargc, cargv, &rest, err, sizeof(err));
         if (rc == 1 || rc == 2) {
             if (rc == 1) {
-                print_serve_usage(stdout);
+                ad_cli_print_serve_usage(stdout);
             } else {
                 printf("agentd %s\n", AD_VERSION);
             }
@@ -433,10 +449,32 @@ int main(int argc, char **argv)
                     cargv[rest]);
             return EXIT_USAGE;
         }
+        /* Issue #39's first slice migrates and copies into PostgreSQL; the
+         * daemon still reads and writes SQLite only, and says so rather
+         * than serve from a file the user did not mean. */
+        if (d.cfg.database_url[0] != '\0') {
+            fprintf(stderr,
+                    "agentd serve: serving from PostgreSQL (--database, AGENTD_DATABASE_URL) is "
+                    "not available yet: this agentd serves from SQLite (<data-dir>/agentd.db) "
+                    "only; 'agentd db migrate' and 'agentd db copy' prepare a PostgreSQL "
+                    "database for the release that serves from it (docs/operations.md)\n");
+            return EXIT_USAGE;
+        }
         if (getenv("AGENTD_TOKEN") != NULL) {
             fprintf(stderr, "agentd serve: AGENTD_TOKEN is not read any more (an environment is "
                             "inherited and shown to too much): put the token in a file of mode "
                             "0600 and pass --token-file\n");
+        }
+        /* Socket activation: the listeners a service manager handed over
+         * decide where agentd listens (so --auth none's loopback rule and
+         * the allowed hosts see the real address). */
+        if (ad_listen_fds_take(&d.inherited, err, sizeof(err)) != 0) {
+            fprintf(stderr, "agentd serve: %s\n", err);
+            return 1;
+        }
+        if (d.inherited.tcp_fd >= 0) {
+            snprintf(d.cfg.listen_host, sizeof(d.cfg.listen_host), "%s", d.inherited.host);
+            d.cfg.listen_port = d.inherited.port;
         }
         if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
             ad_config_token_load(&d.cfg, err, sizeof(err)) != 0) {
@@ -447,6 +485,11 @@ int main(int argc, char **argv)
         ad_log_set_format(d.cfg.log_format);
         ad_ws_deflate_allow(d.cfg.ws_deflate);
         return serve(&d);
+    }
+    if (strcmp(cmd, "node") == 0 &&
+        !(cargc >= 1 && (strcmp(cargv[0], "ls") == 0 || strcmp(cargv[0], "--help") == 0))) {
+        ad_log_set_level(d.cfg.log_level);
+        return ad_node_main(&d.cfg, cargc, cargv); /* the worker's role (src/node) */
     }
     if (ad_cli_is_command(cmd)) {
         return ad_cli_main(&d.cfg, cmd, cargc, cargv);

@@ -10,10 +10,16 @@
  *      series / the same answer by SQLite GROUP BY over the plain table
  *      (indexed by run, name, step).
  *   T3 size: bytes on disk per point, store vs plain rows.
+ *   T4 (issue #35) one chart of 16 runs: the 2,000-bucket compare read of
+ *      --runs runs of --t4-points points each, p50/p95 of 20 reads.
+ *   T5 (issue #35) the alert rules on the ingest path: CPU per point to
+ *      evaluate four rules (NaN, above, below, stale) on every point, as a
+ *      share of T1's CPU per point stored.
  * Linked against libagentd.a (make bench-series). Bounded: --points (default
  * 10,000,000; QUICK 1,000,000), no loop of its own beyond that.
  */
 #include "store/store.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -79,34 +85,41 @@ static void on_append(int rc, json_t *result, void *ud)
     json_decref(result);
 }
 
-static void add_run(const char *db_path)
+static void add_run(const char *db_path, const char *id)
 {
     sqlite3 *db;
+    char sql[256];
     sqlite3_open(db_path, &db);
-    sqlite3_exec(db,
-                 "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) "
-                 "VALUES ('run_bench', 'agent_bench', 0)",
-                 NULL, NULL, NULL);
+    snprintf(sql, sizeof(sql),
+             "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) "
+             "VALUES ('%s', 'agent_bench', 0)",
+             id);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
     sqlite3_close(db);
 }
 
+static json_t *batch_of(const char *run, int64_t *i, int64_t n)
+{
+    json_t *pts = json_array();
+    for (int k = 0; k < BATCH && *i < n; k++, (*i)++) {
+        int64_t step, t;
+        double v;
+        point(*i, &step, &t, &v);
+        json_array_append_new(pts, json_pack("{s:s, s:I, s:I, s:f}", "name", "reward", "step",
+                                             (json_int_t)step, "ts", (json_int_t)t, "value", v));
+    }
+    return json_pack("{s:s, s:s, s:I, s:o}", "runId", run, "orgId", "org_default", "now",
+                     (json_int_t)0, "points", pts);
+}
+
 /* T1 agentd side: every point through the writer; CPU-s and wall-s. */
-static int store_ingest(uv_loop_t *loop, ad_store_t *st, int64_t n, double *cpu, double *wall)
+static int store_ingest(uv_loop_t *loop, ad_store_t *st, const char *run, int64_t n, double *cpu,
+                        double *wall)
 {
     waits_t w = {0, 0};
     double c0 = cpu_s(), w0 = wall_s();
     for (int64_t i = 0; i < n;) {
-        json_t *pts = json_array();
-        for (int k = 0; k < BATCH && i < n; k++, i++) {
-            int64_t step, t;
-            double v;
-            point(i, &step, &t, &v);
-            json_array_append_new(pts,
-                                  json_pack("{s:s, s:I, s:I, s:f}", "name", "reward", "step",
-                                            (json_int_t)step, "ts", (json_int_t)t, "value", v));
-        }
-        json_t *batch = json_pack("{s:s, s:s, s:I, s:o}", "runId", "run_bench", "orgId",
-                                  "org_default", "now", (json_int_t)0, "points", pts);
+        json_t *batch = batch_of(run, &i, n);
         w.pending++;
         ad_store_series_append(st, batch, on_append, &w);
         while (w.pending > 8) {
@@ -192,6 +205,68 @@ static double store_read(uv_loop_t *loop, ad_store_t *st, double *spike_max)
     return sec;
 }
 
+/* T4: the compare read over nruns runs (the chart of a run group). */
+static double compare_read(uv_loop_t *loop, ad_store_t *st, int nruns, double *cpu)
+{
+    double c0 = cpu_s();
+    ad_store_series_q_t q = {.nruns = (size_t)nruns, .buckets = BUCKETS};
+    int done = 0;
+    for (int r = 0; r < nruns; r++) {
+        snprintf(q.runs[r], sizeof(q.runs[r]), r == 0 ? "run_bench" : "run_bench_%d", r);
+    }
+    snprintf(q.name, sizeof(q.name), "reward");
+    q.ud = &done;
+    double w0 = wall_s();
+    ad_store_series_query(st, &q, on_query);
+    while (!done) {
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    double sec = wall_s() - w0;
+    *cpu = cpu_s() - c0; /* the pool thread's read and the loop's answer */
+    json_decref(q.out);
+    return sec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* T5: CPU per point to evaluate four rules on n points (in REST batches). */
+static double alert_eval(uv_loop_t *loop, ad_store_t *st, int64_t n)
+{
+    ad_train_opts_t o = {.loop = loop, .store = st};
+    ad_train_t *t = ad_train_new(&o);
+    const char *rules[] = {
+        "{\"id\":\"alr_1\",\"orgId\":\"org_default\",\"name\":\"n\",\"kind\":\"nan\","
+        "\"series\":\"reward\",\"action\":\"none\"}",
+        "{\"id\":\"alr_2\",\"orgId\":\"org_default\",\"name\":\"a\",\"kind\":\"above\","
+        "\"series\":\"reward\",\"threshold\":1e9,\"steps\":3,\"action\":\"none\"}",
+        "{\"id\":\"alr_3\",\"orgId\":\"org_default\",\"name\":\"b\",\"kind\":\"below\","
+        "\"series\":\"reward\",\"threshold\":-1e9,\"steps\":3,\"action\":\"none\"}",
+        "{\"id\":\"alr_4\",\"orgId\":\"org_default\",\"name\":\"s\",\"kind\":\"stale\","
+        "\"series\":\"reward\",\"staleSeconds\":600,\"action\":\"none\"}",
+    };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *r = json_loads(rules[i], 0, NULL);
+        ad_train_rule_set(t, r);
+        json_decref(r);
+    }
+    double cpu = 0;
+    for (int64_t i = 0; i < n;) {
+        json_t *batch = batch_of("run_bench", &i, n);
+        double c0 = cpu_s();
+        ad_train_points(t, "agent_bench", "run_bench", "org_default",
+                        json_object_get(batch, "points"));
+        cpu += cpu_s() - c0;
+        json_decref(batch);
+    }
+    ad_train_close(t);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return cpu / (double)n;
+}
+
 static double bare_read(const char *path, int64_t n)
 {
     sqlite3 *db;
@@ -218,11 +293,23 @@ static double bare_read(const char *path, int64_t n)
 
 int main(int argc, char **argv)
 {
-    int64_t n = 10000000;
+    int64_t n = 10000000, t4n = -1;
+    int runs = 16;
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--points") == 0) {
             n = strtoll(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--t4-points") == 0) {
+            t4n = strtoll(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--runs") == 0) {
+            runs = (int)strtol(argv[i + 1], NULL, 10);
         }
+    }
+    if (t4n < 0) {
+        t4n = n;
+    }
+    if (runs < 1 || runs > AD_SERIES_RUNS_MAX || t4n > n) {
+        fprintf(stderr, "--runs from 1 to %d, --t4-points at most --points\n", AD_SERIES_RUNS_MAX);
+        return 2;
     }
     if (n < BATCH || n > 100000000) {
         fprintf(stderr, "--points from %d to 100000000\n", BATCH);
@@ -243,16 +330,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "open: %s\n", err);
         return 1;
     }
-    add_run(a);
+    add_run(a, "run_bench");
     int64_t empty = file_bytes(a);
     double sc, sw, bc, bw, spike;
-    int failed = store_ingest(&loop, st, n, &sc, &sw);
+    int failed = store_ingest(&loop, st, "run_bench", n, &sc, &sw);
     bare_ingest(b, n, &bc, &bw);
     double sr = 1e9, br = 1e9;
     for (int k = 0; k < 3; k++) {
         sr = fmin(sr, store_read(&loop, st, &spike));
         br = fmin(br, bare_read(b, n));
     }
+    int64_t chunks_bytes_before_t4 = file_bytes(a);
+    double t5 = alert_eval(&loop, st, n);
+    /* T4: runs - 1 more runs of t4n points (the first run's first t4n
+     * points are the same curve) */
+    for (int r = 1; r < runs; r++) {
+        char id[32];
+        double c, w;
+        snprintf(id, sizeof(id), "run_bench_%d", r);
+        add_run(a, id);
+        failed += store_ingest(&loop, st, id, t4n, &c, &w);
+    }
+    double reads[20], cpus[20];
+    for (int k = 0; k < 20; k++) {
+        reads[k] = compare_read(&loop, st, runs, &cpus[k]);
+    }
+    qsort(reads, 20, sizeof(double), cmp_d);
+    qsort(cpus, 20, sizeof(double), cmp_d);
     ad_store_close(st);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -260,19 +364,24 @@ int main(int argc, char **argv)
     sqlite3_open(a, &db);
     sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     sqlite3_stmt *q;
-    double blob = 0, freep = 0;
+    double blob = 0, freep = 0, rolls = 0;
     sqlite3_prepare_v2(db,
                        "SELECT (SELECT sum(length(data)) FROM metric_chunks), "
                        "(SELECT freelist_count FROM pragma_freelist_count) * "
-                       "(SELECT page_size FROM pragma_page_size)",
+                       "(SELECT page_size FROM pragma_page_size), "
+                       "(SELECT sum(length(data)) FROM metric_rolls)",
                        -1, &q, NULL);
     if (sqlite3_step(q) == SQLITE_ROW) {
-        blob = sqlite3_column_double(q, 0) / (double)n;
-        freep = sqlite3_column_double(q, 1) / (double)n;
+        double all = (double)n + (double)(runs - 1) * (double)t4n; /* T4's runs are in too */
+        blob = sqlite3_column_double(q, 0) / all;
+        freep = sqlite3_column_double(q, 1) / all;
+        rolls = sqlite3_column_double(q, 2) / all;
     }
     sqlite3_finalize(q);
     sqlite3_close(db);
-    double sbytes = (double)(file_bytes(a) - empty) / (double)n;
+    double sbytes = (double)(chunks_bytes_before_t4 - empty) / (double)n;
+    /* the database alone, its WAL checkpointed away (with T4's runs in) */
+    double dbytes = (double)(file_bytes(a) - empty) / ((double)n + (double)(runs - 1) * t4n);
     double bbytes = (double)file_bytes(b) / (double)n;
     printf("T1 ingest: store %.0f points/CPU-s (%.0f/s wall), bare rows %.0f points/CPU-s "
            "(%.0f/s wall): ratio %.2fx (budget >= 1x)%s\n",
@@ -280,9 +389,17 @@ int main(int argc, char **argv)
     printf("T2 read %d buckets over %lld points: store %.1f ms, SQLite GROUP BY %.1f ms: "
            "ratio %.1fx faster (budget >= 50x); max of bucket maxima %.2f\n",
            BUCKETS, (long long)n, sr * 1e3, br * 1e3, br / sr, spike);
-    printf("T3 size: store %.2f bytes/point on disk (encoded points %.2f, free pages %.2f), "
-           "plain rows %.2f bytes/point (budget <= 4)\n",
-           sbytes, blob, freep, bbytes);
+    printf("T3 size: store %.2f bytes/point on disk (encoded points %.2f, their rollup runs "
+           "%.2f, free pages %.2f; the database checkpointed at the end %.2f), plain rows %.2f "
+           "bytes/point (budget <= 4)\n",
+           sbytes, blob, rolls, freep, dbytes, bbytes);
+    printf("T4 one chart of %d runs x %lld points (the first run %lld), %d buckets: p50 %.1f ms, "
+           "p95 %.1f ms of 20 reads, CPU p50 %.1f ms p95 %.1f ms (goal p95 < 50 ms)\n",
+           runs, (long long)t4n, (long long)n, BUCKETS, reads[9] * 1e3, reads[18] * 1e3,
+           cpus[9] * 1e3, cpus[18] * 1e3);
+    printf("T5 alert rules on ingest: %.0f ns CPU a point for 4 rules = %.1f%% of storing it "
+           "(%.0f ns)\n",
+           t5 * 1e9, 100.0 * t5 / (sc / (double)n), 1e9 * sc / (double)n);
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     return system(cmd) == 0 && failed == 0 ? 0 : 1;

@@ -3,9 +3,8 @@
  * What an ACP agent writes (agent.h "ACP"): each line one JSON-RPC message
  * (rpc.c). Answers move the handshake on (initialize -> session/new or
  * session/load -> the waiting prompts) and end turns; session/update is
- * acp_update.c's, permission requests acp_perm.c's; fs requests go to the
- * runner once their path is known to stay in the worktree by name;
- * terminal/… and unknown methods are declined. A line that is not
+ * acp_update.c's, permission requests acp_perm.c's, fs and terminal
+ * requests acp_req.c's; unknown methods are declined. A line that is not
  * JSON-RPC, an update for another session or a failed handshake is a
  * fault: the run fails with the reason and nothing more is read.
  */
@@ -27,13 +26,6 @@ static bool session_ok(ad_parser_t *p, json_t *params, ad_recs_t *out)
     ad_acp_fault(p, out, "ACP agent broke the protocol: a message for unknown session %.64s",
                  sid != NULL ? sid : "(none)");
     return false;
-}
-
-static void reply_error(ad_parser_t *p, const json_t *id, int64_t code, const char *msg,
-                        ad_recs_t *out)
-{
-    size_t len = 0;
-    ad_acp_send(out, ad_rpc_error(&p->acp->rpc, id, code, msg, NULL, &len));
 }
 
 static void open_session(ad_parser_t *p, bool load, ad_recs_t *out)
@@ -147,10 +139,23 @@ static void on_turn_end(ad_parser_t *p, const ad_rpc_msg_t *m, uint64_t now, ad_
     if (m->kind == AD_RPC_ERROR) {
         r->is_error = true;
         r->subtype = ad_xstrdup("error");
-        char text[300];
-        snprintf(text, sizeof(text), "the agent's turn failed: %.240s", m->message);
+        /* the details an agent gives in data (codex-acp: "Internal error",
+         * the API's words in data) */
+        char detail[400] = "";
+        const char *d = json_is_string(m->data)                   ? json_string_value(m->data)
+                        : ad_json_str(m->data, "message") != NULL ? ad_json_str(m->data, "message")
+                                                                  : ad_json_str(m->data, "details");
+        char *dumped = d == NULL && m->data != NULL && !json_is_null(m->data)
+                           ? json_dumps(m->data, JSON_COMPACT | JSON_ENCODE_ANY)
+                           : NULL;
+        if (d != NULL || dumped != NULL) {
+            snprintf(detail, sizeof(detail), ": %.380s", d != NULL ? d : dumped);
+        }
+        free(dumped);
+        char text[700];
+        snprintf(text, sizeof(text), "the agent's turn failed: %.240s%s", m->message, detail);
         r->text = ad_xstrdup(text);
-        r->api_error_status = ad_error_status_in(m->message);
+        r->api_error_status = ad_error_status_in(text);
     } else {
         const char *stop = ad_json_str(m->result, "stopReason");
         r->subtype = ad_xstrdup(stop != NULL ? stop : "end_turn");
@@ -163,6 +168,7 @@ static void on_turn_end(ad_parser_t *p, const ad_rpc_msg_t *m, uint64_t now, ad_
         double cost = ad_parser_cost(p, p->model, &u, out);
         out->v[idx].cost_usd = cost;
     }
+    json_array_clear(a->grants); /* what was allowed for this turn */
     a->phase = AD_ACP_READY;
     ad_acp_next_prompt(p, out);
 }
@@ -195,65 +201,27 @@ static void on_answer(ad_parser_t *p, const ad_rpc_msg_t *m, uint64_t now, ad_re
     }
 }
 
-/* fs/read_text_file, fs/write_text_file: to the runner when the path stays
- * in the worktree by name (and, for a write, the mode allows writing). */
-static void on_fs(ad_parser_t *p, const ad_rpc_msg_t *m, bool write, ad_recs_t *out)
-{
-    ad_acp_t *a = p->acp;
-    const char *path = ad_json_str(m->params, "path");
-    char *rel = ad_acp_rel_path(a->cwd, path);
-    char text[400];
-    if (rel == NULL || rel[0] == '\0') {
-        snprintf(text, sizeof(text), "refused: the agent asked to %s %.200s, outside its worktree",
-                 write ? "write" : "read", path != NULL ? path : "(no path)");
-        ad_rec_notice(out, "error", text, NULL);
-        reply_error(p, m->id, AD_RPC_INVALID_PARAMS, "path is outside the worktree", out);
-        free(rel);
-        return;
-    }
-    if (write &&
-        (a->mode == AD_MODE_PLAN || !json_is_string(json_object_get(m->params, "content")))) {
-        free(rel);
-        reply_error(p, m->id, AD_RPC_INVALID_PARAMS,
-                    a->mode == AD_MODE_PLAN ? "the agent is in plan mode: nothing is written"
-                                            : "content is not a string",
-                    out);
-        return;
-    }
-    ad_rec_t *r = ad_rec_push(out, AD_REC_REQUEST);
-    r->subtype = ad_xstrdup(m->method);
-    r->tool_id = json_dumps(m->id, JSON_ENCODE_ANY | JSON_COMPACT);
-    r->text = rel;
-    r->json = json_incref(m->params);
-}
-
 static void on_request(ad_parser_t *p, const ad_rpc_msg_t *m, uint64_t now, ad_recs_t *out)
 {
     const char *method = m->method;
-    if (strncmp(method, "terminal/", 9) == 0) {
-        reply_error(p, m->id, AD_RPC_METHOD_NOT_FOUND,
-                    "agentd offers no terminal: run commands yourself", out);
-        return;
-    }
     bool perm = strcmp(method, "session/request_permission") == 0;
-    bool read = strcmp(method, "fs/read_text_file") == 0;
-    bool write = strcmp(method, "fs/write_text_file") == 0;
-    if (!perm && !read && !write) {
-        reply_error(p, m->id, AD_RPC_METHOD_NOT_FOUND, "method not found", out);
+    bool client = strncmp(method, "fs/", 3) == 0 || strncmp(method, "terminal/", 9) == 0;
+    if (!perm && !client) {
+        ad_acp_reply_error(p, m->id, AD_RPC_METHOD_NOT_FOUND, "method not found", out);
         return;
     }
     if (!json_is_object(m->params)) {
-        reply_error(p, m->id, AD_RPC_INVALID_PARAMS, "params must be an object", out);
+        ad_acp_reply_error(p, m->id, AD_RPC_INVALID_PARAMS, "params must be an object", out);
         return;
     }
     if (!session_ok(p, m->params, out)) {
-        reply_error(p, m->id, AD_RPC_INVALID_PARAMS, "unknown session", out);
+        ad_acp_reply_error(p, m->id, AD_RPC_INVALID_PARAMS, "unknown session", out);
         return;
     }
     if (perm) {
         ad_acp_on_permission(p, m->id, m->params, now, out);
     } else {
-        on_fs(p, m, write, out);
+        ad_acp_on_client_request(p, m, out);
     }
 }
 
@@ -289,7 +257,7 @@ void ad_acp_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now, ad_
     switch (ad_rpc_parse(&a->rpc, line, len, &m)) {
     case AD_RPC_INVALID:
         if (m.id != NULL && json_object_get(m.root, "method") != NULL) {
-            reply_error(p, m.id, m.code, m.message, out);
+            ad_acp_reply_error(p, m.id, m.code, m.message, out);
         }
         ad_acp_fault(p, out, "ACP agent broke the protocol: %s", m.why);
         break;

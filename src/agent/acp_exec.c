@@ -3,8 +3,9 @@
  * ACP agents (agent.h "ACP"): how one is launched (a preset or any
  * command), and what agentd, the client, writes to it: initialize, the
  * session, one session/prompt per user message (waiting ones in order),
- * session/cancel, and the answers to the agent's permission and fs
- * requests. What it reads is acp.c's.
+ * session/cancel, and the answers to the agent's permission, fs and
+ * terminal requests (the user's decisions among them). What it reads is
+ * acp.c's.
  */
 #include "agent/agent_int.h"
 
@@ -85,9 +86,23 @@ int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, a
         }
     } else if (i == 1 && base) {
         ad_strv_push2(env, "ANTHROPIC_BASE_URL=", spec->base_url);
-    } else if (i == 2 && base && ad_codex_provider_args(spec->base_url, argv) != 0) {
-        snprintf(err, errsz, "the base URL is too long");
-        return AD_EINVAL;
+    } else if (i == 2) {
+        if (base && ad_codex_provider_args(spec->base_url, argv) != 0) {
+            snprintf(err, errsz, "the base URL is too long");
+            return AD_EINVAL;
+        }
+        /* Codex asks (session/request_permission, an agentd approval) for
+         * any command it does not know to be safe, as the codex executor's
+         * regular mode; plan mode's requests are refused; auto asks nothing.
+         * Its own sandbox is the runner's to set (it cannot nest in
+         * agentd's: src/run/start.c). */
+        ad_strv_push(argv, "-c");
+        ad_strv_push(argv, spec->mode == AD_MODE_AUTO ? "approval_policy=\"never\""
+                                                      : "approval_policy=\"untrusted\"");
+        if (spec->codex_config != NULL &&
+            ad_codex_config_args(spec->codex_config, argv, err, errsz) != 0) {
+            return AD_EINVAL;
+        }
     }
     /* The protocol starts once the process is up (ad_acp_begin), and its
      * stdin stays open for the whole session. */
@@ -96,6 +111,16 @@ int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, a
 }
 
 /* ---- the client's side ------------------------------------------------------ */
+
+static void ask_clear(ad_acp_ask_t *k)
+{
+    free(k->id_json);
+    json_decref(k->id);
+    json_decref(k->options);
+    json_decref(k->paths);
+    free(k->method);
+    json_decref(k->params);
+}
 
 void ad_acp_free(ad_acp_t *a)
 {
@@ -111,10 +136,9 @@ void ad_acp_free(ad_acp_t *a)
         free(a->queue[i]);
     }
     for (size_t i = 0; i < a->nasks; i++) {
-        free(a->asks[i].id_json);
-        json_decref(a->asks[i].id);
-        json_decref(a->asks[i].options);
+        ask_clear(&a->asks[i]);
     }
+    json_decref(a->grants);
     free(a);
 }
 
@@ -149,6 +173,9 @@ static void setup_copy(ad_acp_t *a, const ad_acp_setup_t *s)
     }
     a->cost_total = -1;
     a->kinds = json_object();
+    a->grants = json_array();
+    /* terminals run in the agent's sandbox (src/run); plan mode runs nothing */
+    a->terminal = s->mode != AD_MODE_PLAN;
     a->rpc.line_max = s->line_max > 0 ? s->line_max : 8u << 20;
 }
 
@@ -167,11 +194,11 @@ char *ad_acp_begin(ad_parser_t *p, const ad_acp_setup_t *s, size_t *len)
     if (s->prompt != NULL && s->prompt[0] != '\0') {
         a->queue[a->nqueue++] = ad_xstrdup(s->prompt);
     }
-    /* No terminal: the agent runs its commands itself, in its sandbox. fs
-     * is served below the worktree; plan mode writes nothing. */
+    /* fs is served below the worktree, terminals in the agent's sandbox;
+     * plan mode writes and runs nothing. */
     json_t *params = json_pack("{s:i, s:{s:{s:b, s:b}, s:b}, s:{s:s, s:s, s:s}}", "protocolVersion",
                                1, "clientCapabilities", "fs", "readTextFile", !s->no_fs_read,
-                               "writeTextFile", s->mode != AD_MODE_PLAN, "terminal", false,
+                               "writeTextFile", s->mode != AD_MODE_PLAN, "terminal", a->terminal,
                                "clientInfo", "name", "agentd", "title", "agentd", "version",
                                s->client_version != NULL ? s->client_version : AD_VERSION);
     char *line = NULL;
@@ -260,6 +287,7 @@ char *ad_acp_cancel(ad_parser_t *p, size_t *len)
         free(a->queue[i]);
     }
     a->nqueue = 0;
+    json_array_clear(a->grants);
     if (a->phase != AD_ACP_TURN) {
         return NULL;
     }
@@ -322,16 +350,92 @@ char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_de
         json_decref(id);
         return line;
     }
-    if (a == NULL || i == a->nasks) {
+    if (a == NULL || i == a->nasks || a->asks[i].method != NULL) {
         return NULL;
     }
     ad_acp_ask_t ask = a->asks[i];
     a->asks[i] = a->asks[--a->nasks];
     char *line = answer_with(a, ask.id, ask.options, d, len);
-    free(ask.id_json);
-    json_decref(ask.id);
-    json_decref(ask.options);
+    ask_clear(&ask);
     return line;
+}
+
+/* The worktree-relative paths of a stored approval's locations into
+ * *paths (owned; NULL when it names none). False when one is outside. */
+static bool stored_paths(const ad_acp_t *a, const json_t *input, json_t **paths_out)
+{
+    json_t *paths = NULL;
+    size_t i;
+    json_t *v;
+    *paths_out = NULL;
+    json_array_foreach(json_object_get(input, "locations"), i, v)
+    {
+        char *rel = ad_acp_rel_path(a->cwd, ad_json_str(v, "path"));
+        if (rel == NULL) {
+            json_decref(paths);
+            return false;
+        }
+        if (paths == NULL) {
+            paths = json_array();
+        }
+        json_array_append_new(paths, json_string(rel));
+        free(rel);
+    }
+    *paths_out = paths;
+    return true;
+}
+
+bool ad_acp_decide(ad_parser_t *p, const char *request_id, ad_acp_decision_t d, const char *tool,
+                   const json_t *input, ad_recs_t *out)
+{
+    ad_acp_t *a = p->acp;
+    size_t i = 0;
+    while (a != NULL && i < a->nasks && strcmp(a->asks[i].id_json, request_id) != 0) {
+        i++;
+    }
+    if (a == NULL || (i == a->nasks && !json_is_object(input))) {
+        return false;
+    }
+    bool allow = d != AD_ACP_DENY;
+    if (i == a->nasks) {
+        /* asked of the agentd before a restart: what the approval stored */
+        json_t *id = json_loads(request_id, JSON_DECODE_ANY, NULL);
+        bool ok = json_is_integer(id) || json_is_string(id);
+        const char *method = ad_json_str(input, "method");
+        if (ok && d == AD_ACP_ALLOW_ALWAYS && tool != NULL && strlen(tool) < 80 &&
+            !ad_acp_perms_have(a->perms, tool)) {
+            json_array_append_new(a->perms, json_string(tool));
+        }
+        if (ok && method != NULL) {
+            ad_acp_held_decided(p, id, method, json_object_get(input, "params"), allow, out);
+        } else if (ok) {
+            size_t len = 0;
+            ad_acp_send(out, answer_with(a, id, json_object_get(input, "options"), d, &len));
+            json_t *paths = NULL;
+            if (stored_paths(a, input, &paths) && allow && tool != NULL) {
+                ad_acp_grant(a, tool, paths);
+            }
+            json_decref(paths);
+        }
+        json_decref(id);
+        return ok;
+    }
+    ad_acp_ask_t ask = a->asks[i];
+    a->asks[i] = a->asks[--a->nasks];
+    if (d == AD_ACP_ALLOW_ALWAYS && !ad_acp_perms_have(a->perms, ask.word)) {
+        json_array_append_new(a->perms, json_string(ask.word)); /* asked no more in this run */
+    }
+    if (ask.method != NULL) {
+        ad_acp_held_decided(p, ask.id, ask.method, ask.params, allow, out);
+    } else {
+        size_t len = 0;
+        ad_acp_send(out, answer_with(a, ask.id, ask.options, d, &len));
+        if (allow) {
+            ad_acp_grant(a, ask.word, ask.paths);
+        }
+    }
+    ask_clear(&ask);
+    return true;
 }
 
 char *ad_acp_reply(ad_parser_t *p, const char *id_json, json_t *result, int64_t code,

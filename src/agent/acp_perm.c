@@ -7,7 +7,10 @@
  * permissions allow: allowed) or becomes an AD_REC_APPROVAL the user
  * answers with ad_acp_permission_answer. The approval's tool is the
  * permission word of the tool's kind ("read", "write", "execute", else the
- * kind capitalised), so "Allow always" adds a word agentd understands.
+ * kind capitalised), so "Allow always" adds a word agentd understands. An
+ * allowed request grants its word (and the paths it names) once for the
+ * rest of the turn: the fs write or terminal that carries the call out is
+ * not asked again (acp_req.c).
  */
 #include "agent/agent_int.h"
 
@@ -45,7 +48,7 @@ static void kind_word(const char *kind, char *out, size_t outsz)
     }
 }
 
-static bool perms_have(const json_t *perms, const char *word)
+bool ad_acp_perms_have(const json_t *perms, const char *word)
 {
     size_t i;
     json_t *v;
@@ -58,10 +61,12 @@ static bool perms_have(const json_t *perms, const char *word)
     return false;
 }
 
-/* The first path the tool call names (its locations, its diffs) that is
- * outside the worktree, or NULL. */
-static const char *path_outside(const ad_acp_t *a, json_t *tool)
+/* The paths the tool call names (its locations, its diffs), worktree-
+ * relative, into *paths (owned; NULL when it names none); the first one
+ * outside the worktree is returned, else NULL. */
+static const char *paths_of(const ad_acp_t *a, json_t *tool, json_t **paths)
 {
+    *paths = NULL;
     const char *arrays[] = {"locations", "content"};
     for (size_t k = 0; k < AD_ARRAY_LEN(arrays); k++) {
         size_t i;
@@ -74,26 +79,67 @@ static const char *path_outside(const ad_acp_t *a, json_t *tool)
             }
             char *rel =
                 json_is_string(path) ? ad_acp_rel_path(a->cwd, json_string_value(path)) : NULL;
-            free(rel);
             if (rel == NULL) {
+                json_decref(*paths);
+                *paths = NULL;
                 return json_is_string(path) ? json_string_value(path) : "(not a path)";
             }
+            if (*paths == NULL) {
+                *paths = json_array();
+            }
+            if (json_array_size(*paths) < 64) {
+                json_array_append_new(*paths, json_string(rel));
+            }
+            free(rel);
         }
     }
     return NULL;
 }
 
 /* Remembers the request so it can be answered; false when too many wait. */
-static bool keep(ad_acp_t *a, const json_t *id, const char *id_json, json_t *options)
+static bool keep(ad_acp_t *a, const json_t *id, const char *id_json, json_t *options,
+                 const char *word, json_t *paths)
 {
     if (a->nasks >= AD_ACP_ASKS_MAX) {
         return false;
     }
     ad_acp_ask_t *k = &a->asks[a->nasks++];
+    memset(k, 0, sizeof(*k));
     k->id_json = ad_xstrdup(id_json);
     k->id = json_deep_copy(id);
     k->options = json_is_array(options) ? json_incref(options) : json_array();
+    snprintf(k->word, sizeof(k->word), "%s", word);
+    k->paths = json_incref(paths);
     return true;
+}
+
+void ad_acp_grant(ad_acp_t *a, const char *word, const json_t *paths)
+{
+    if (json_array_size(a->grants) >= AD_ACP_GRANTS_MAX) {
+        json_array_remove(a->grants, 0);
+    }
+    json_array_append_new(a->grants, json_pack("{s:s, s:O?}", "word", word, "paths", paths));
+}
+
+bool ad_acp_grant_take(ad_acp_t *a, const char *word, const char *rel)
+{
+    size_t i, k;
+    json_t *g, *path;
+    json_array_foreach(a->grants, i, g)
+    {
+        const char *w = ad_json_str(g, "word");
+        json_t *paths = json_object_get(g, "paths");
+        bool fits = json_array_size(paths) == 0 || rel == NULL;
+        json_array_foreach(paths, k, path)
+        {
+            fits = fits || strcmp(json_string_value(path), rel) == 0;
+        }
+        if (w != NULL && strcmp(w, word) == 0 && fits) {
+            json_array_remove(a->grants, i);
+            return true;
+        }
+    }
+    return false;
 }
 
 static void answer_now(ad_parser_t *p, const char *id_json, ad_acp_decision_t d, ad_recs_t *out)
@@ -130,9 +176,12 @@ void ad_acp_on_permission(ad_parser_t *p, const json_t *id, json_t *params, uint
     }
     char word[80];
     kind_word(kind, word, sizeof(word));
-    const char *outside = path_outside(a, tool);
-    bool kept = keep(a, id, id_json, options);
-    if (!kept || outside != NULL || a->mode != AD_MODE_REGULAR || perms_have(a->perms, word)) {
+    json_t *paths = NULL;
+    const char *outside = paths_of(a, tool, &paths);
+    bool kept = keep(a, id, id_json, options, word, paths);
+    json_decref(paths);
+    if (!kept || outside != NULL || a->mode != AD_MODE_REGULAR ||
+        ad_acp_perms_have(a->perms, word)) {
         if (outside != NULL) {
             char text[400];
             snprintf(text, sizeof(text),

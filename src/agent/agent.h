@@ -82,6 +82,9 @@ typedef struct {
     /* The allow_root_auto setting: claude in auto mode when agentd runs as
      * root needs IS_SANDBOX=1, which only this lets agentd set. */
     bool allow_root_auto;
+    /* The program runs on a worker node (issue #34): it is looked up on
+     * the node's PATH when it starts there, not on agentd's here. */
+    bool remote;
     /* NULL or "": the CLI's own provider. Else the API base URL the CLI
      * talks to, as its own setting takes it: ANTHROPIC_BASE_URL for claude,
      * GOOGLE_GEMINI_BASE_URL for gemini (both without the /v1 part), and
@@ -171,6 +174,11 @@ void ad_launch_cleanup(ad_launch_t *l);
  * itself). Static or borrowed from entry. */
 int ad_permission_check(const char *entry, char *why, size_t whysz);
 const char *ad_permission_tools(const char *entry);
+/* Whether an entry of perms (an array of permission entries) already lets
+ * tool run: a word whose tools name it ("execute" -> Bash) or the bare
+ * tool. A rule with an argument ("Bash(git log *)") is the CLI's to match,
+ * so it does not count here. */
+bool ad_permissions_allow(const json_t *perms, const char *tool);
 
 /* Whether an agent's codexConfig can be given to codex as `-c key=value`
  * settings: an object of at most 64 dotted keys whose values are strings,
@@ -404,11 +412,16 @@ typedef enum {
      * agentd does not serve). */
     AD_REC_WRITE,
     /* ACP: the agent asks something only the runner can do (read or write
-     * a file of the worktree): subtype = the method ("fs/read_text_file",
-     * "fs/write_text_file"), tool_id = the request's id as JSON text,
-     * text = the worktree-relative path (already checked to stay below the
-     * worktree by name; the runner opens it beneath the worktree), json =
-     * the params. → answered with ad_acp_reply. */
+     * a file of the worktree, run a terminal): subtype = the method
+     * ("fs/read_text_file", "fs/write_text_file", "terminal/create",
+     * "terminal/output", "terminal/wait_for_exit", "terminal/kill",
+     * "terminal/release"), tool_id = the request's id as JSON text, text =
+     * the worktree-relative path (fs), the terminal's cwd ("" for the
+     * worktree; create) or the terminalId (the others), a path already
+     * checked to stay below the worktree by name (the runner opens it
+     * beneath the worktree), json = the params, checked. Allowed already
+     * (mode, permissions, a grant or the user). → answered with
+     * ad_acp_reply. */
     AD_REC_REQUEST,
     /* ACP: the agent broke the protocol (a line that is not JSON-RPC, an
      * update for a session it never opened, a line over the limit, a
@@ -595,9 +608,10 @@ int64_t ad_model_context_window(const char *model, int64_t fallback);
  * session/update becomes records (text, tool calls, plans, usage);
  * session/request_permission becomes an AD_REC_APPROVAL (or is answered at
  * once in plan and auto mode, or when the agent's permissions allow the
- * kind of tool); fs/read_text_file and fs/write_text_file become
- * AD_REC_REQUEST for the runner; terminal/… is declined (the client
- * capability is not offered); anything that breaks the protocol is an
+ * kind of tool); fs/read_text_file, fs/write_text_file and terminal/…
+ * become AD_REC_REQUEST for the runner when the mode, the permissions or
+ * a grant allow them (else an AD_REC_APPROVAL; the terminal capability is
+ * offered but in plan mode); anything that breaks the protocol is an
  * AD_REC_FAULT.
  */
 
@@ -662,6 +676,17 @@ typedef enum {
  * NULL when the request is not pending (it is forgotten after). */
 char *ad_acp_permission_answer(ad_parser_t *p, const char *request_id, ad_acp_decision_t d,
                                const json_t *offered, size_t *len);
+/* The user's decision on request_id (an AD_REC_APPROVAL's subtype), as
+ * records into out: for a permission request, the AD_REC_WRITE answer above
+ * (and, when allowed, a grant: the fs write or terminal that carries the
+ * call out in this turn is not asked again; allow always also puts the word
+ * in the run's permissions); for an fs or terminal request held for the
+ * user, the AD_REC_REQUEST that serves it (allow) or an error answer
+ * (deny). A request this parser never saw (asked before a restart) is
+ * decided from the approval as stored: tool and input (borrowed, may be
+ * NULL). False when there is nothing to decide. */
+bool ad_acp_decide(ad_parser_t *p, const char *request_id, ad_acp_decision_t d, const char *tool,
+                   const json_t *input, ad_recs_t *out);
 /* The answer to an AD_REC_REQUEST whose id is id_json: result (stolen) when
  * message is NULL, else the error code and message. Owned, or NULL for an
  * id that does not parse. */

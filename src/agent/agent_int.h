@@ -71,6 +71,9 @@ void ad_strv_free(ad_strv_t *s);
  * HTTP} -c model_provider=agentd, appended to argv (Codex and codex-acp
  * take the same overrides). 0 or AD_ETOOBIG. */
 int ad_codex_provider_args(const char *base_url, ad_strv_t *argv);
+/* -c key=value for each entry of an agent's codexConfig (codex, codex-acp);
+ * AD_EINVAL with err naming the key that cannot be written as TOML. */
+int ad_codex_config_args(const json_t *cfg, ad_strv_t *argv, char *err, size_t errsz);
 /* The tool name shown for a codex item type (exec --json's snake_case or
  * app-server's camelCase), or NULL when the item is not a tool (codex.c). */
 const char *ad_codex_tool_name(const char *itype);
@@ -103,12 +106,21 @@ typedef enum {
     AD_ACP_BROKEN,       /* a fault was reported: nothing more is read */
 } ad_acp_phase_t;
 
-/* A permission request the user decides: its id (as JSON text, the
- * approval's request id) and the options the agent offered. */
+#define AD_ACP_GRANTS_MAX 32 /* permissions allowed in the turn, not yet used */
+
+/* A request the user decides: its id (as JSON text, the approval's request
+ * id) and either a permission request (method NULL: the options the agent
+ * offered, the permission word and the worktree paths it names, for the
+ * grant an allow gives) or an fs/terminal request held until the decision
+ * (method and params, served on allow). */
 typedef struct {
     char *id_json;
     json_t *id;
     json_t *options;
+    char word[80];
+    json_t *paths; /* array of worktree-relative paths; NULL: none named */
+    char *method;
+    json_t *params;
 } ad_acp_ask_t;
 
 struct ad_acp {
@@ -128,9 +140,34 @@ struct ad_acp {
     double cost_total; /* the session's cost from usage_update, USD; -1 none */
     json_t *kinds;     /* {toolCallId: kind} of the calls seen (a permission
                           request may leave the kind out); emptied past 256 */
+    /* What a permission the user (or the permissions) allowed in this turn
+     * lets through once: [{word, paths}] (paths null: any in the worktree).
+     * An fs write or a terminal that follows the permission request for it
+     * is not asked again; emptied when the turn ends. */
+    json_t *grants;
+    bool terminal; /* the terminal capability was offered */
 };
 
 void ad_acp_free(ad_acp_t *a);
+/* An fs/… or terminal/… request of the agent (acp_req.c): checked (the
+ * worktree by name, the params), then served (AD_REC_REQUEST), refused, or
+ * held for the user as an approval when the mode and permissions do not
+ * allow it and no grant covers it. */
+void ad_acp_on_client_request(ad_parser_t *p, const ad_rpc_msg_t *m, ad_recs_t *out);
+/* Serves or refuses a held request the user decided (acp_req.c); params
+ * borrowed. */
+void ad_acp_held_decided(ad_parser_t *p, const json_t *id, const char *method, json_t *params,
+                         bool allow, ad_recs_t *out);
+/* Whether the agent's permissions hold word (acp_perm.c). */
+bool ad_acp_perms_have(const json_t *perms, const char *word);
+/* Records that a request of word for paths (a worktree-relative array;
+ * NULL: any) was allowed (acp_perm.c). */
+void ad_acp_grant(ad_acp_t *a, const char *word, const json_t *paths);
+/* Uses up the grant of word covering rel (NULL: no path), if any. */
+bool ad_acp_grant_take(ad_acp_t *a, const char *word, const char *rel);
+/* A JSON-RPC error answer to id (borrowed) as an AD_REC_WRITE. */
+void ad_acp_reply_error(ad_parser_t *p, const json_t *id, int64_t code, const char *msg,
+                        ad_recs_t *out);
 /* The line parser of an ACP run (acp.c). */
 void ad_acp_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now, ad_recs_t *out);
 /* An AD_REC_WRITE of a built line (taken). */

@@ -57,8 +57,7 @@ int ad_codex_provider_args(const char *base_url, ad_strv_t *argv)
     return rc;
 }
 
-/* -c key=value for each entry of the agent's codexConfig. */
-static int config_args(const json_t *cfg, ad_strv_t *argv, char *err, size_t errsz)
+int ad_codex_config_args(const json_t *cfg, ad_strv_t *argv, char *err, size_t errsz)
 {
     const char *k;
     json_t *v;
@@ -93,7 +92,7 @@ int ad_codex_config_check(const json_t *cfg, char *err, size_t errsz)
         return AD_EINVAL;
     }
     ad_strv_t scratch = {0};
-    int rc = config_args(cfg, &scratch, err, errsz);
+    int rc = ad_codex_config_args(cfg, &scratch, err, errsz);
     ad_strv_free(&scratch);
     return rc;
 }
@@ -109,7 +108,8 @@ int ad_codex_common_args(const ad_agent_spec_t *spec, ad_strv_t *argv, char *err
         snprintf(err, errsz, "base URL is too long");
         return AD_EINVAL;
     }
-    if (spec->codex_config != NULL && config_args(spec->codex_config, argv, err, errsz) != 0) {
+    if (spec->codex_config != NULL &&
+        ad_codex_config_args(spec->codex_config, argv, err, errsz) != 0) {
         return AD_EINVAL;
     }
     return 0;

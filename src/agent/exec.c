@@ -265,6 +265,10 @@ static int resolve_program(const ad_agent_spec_t *spec, const ad_config_t *cfg,
         snprintf(err, errsz, "unknown executor %d", (int)spec->executor);
         return AD_EINVAL;
     }
+    if (spec->remote && prog != NULL && prog[0] != '\0' && strlen(prog) < pathsz) {
+        snprintf(path, pathsz, "%s", prog); /* the node's PATH finds it */
+        return 0;
+    }
     int rc = ad_executable_resolve(prog, path_env, path, pathsz);
     if (rc == 0) {
         return 0;

@@ -446,6 +446,9 @@ size_t ad_parser_feed(ad_parser_t *p, const char *line, size_t len, uint64_t now
     }
     json_error_t jerr;
     json_t *obj = json_loadb(line + i, len - i, 0, &jerr);
+    if (obj == NULL && p->kind == AD_EXEC_COMMAND) {
+        obj = ad_json_load_nonfinite(line + i, len - i);
+    }
     bool handled = false;
     if (json_is_object(obj)) {
         switch (p->kind) {

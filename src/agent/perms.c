@@ -5,7 +5,9 @@
  * rules ("Bash", "Bash(git log *)", "mcp__server__tool"), checked so that
  * a typo is a 422 naming the entry rather than a rule that allows nothing
  * (tool names are case-sensitive: `--allowedTools read` allows nothing);
- * and an agent definition's tools, prompt and model applied to a new agent.
+ * whether the entries already allow a tool (an approval a write token may
+ * give), and an agent definition's tools, prompt and model applied to a new
+ * agent.
  */
 #include "agent/agent_int.h"
 
@@ -118,4 +120,26 @@ void ad_agent_def_apply(json_t *body, const json_t *def)
         }
         json_object_set_new(body, "permissions", perms);
     }
+}
+
+bool ad_permissions_allow(const json_t *perms, const char *tool)
+{
+    size_t i, tl = tool != NULL ? strlen(tool) : 0;
+    json_t *v;
+    json_array_foreach((json_t *)perms, i, v)
+    {
+        const char *e = json_string_value(v);
+        if (e != NULL && tl > 0 && strcmp(e, tool) == 0) {
+            return true; /* the word itself: an ACP approval's tool is one */
+        }
+        const char *tools = e != NULL ? ad_permission_tools(e) : NULL;
+        for (const char *p = tools; tl > 0 && p != NULL && *p != '\0';) {
+            size_t n = strcspn(p, ",");
+            if (n == tl && strncmp(p, tool, tl) == 0) {
+                return true;
+            }
+            p += n + (p[n] == ',');
+        }
+    }
+    return false;
 }

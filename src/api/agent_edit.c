@@ -32,7 +32,7 @@ static void patch(ad_req_t *r, void *ud)
     int64_t order = 0;
     bool has_order = false;
     char org[AD_ID_MAX];
-    if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), org) ||
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, ad_req_param(r, "id"), org) ||
         !ad_api_agent_patch_scope_ok(r, body) ||
         ad_api_agent_common_fields(app, r, body, args, org) != 0 ||
         ad_api_agent_patch_state(app, r, body, args) != 0 ||
@@ -84,7 +84,7 @@ static void del(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     bool archive = true;
     if (ad_api_query_bool(r, "archive", true, &archive) != 0 ||
-        !ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), NULL)) {
+        !ad_api_visible(app, r, AD_STORE_ROW_AGENT, ad_req_param(r, "id"), NULL)) {
         return;
     }
     if (archive && app->runner != NULL) {
@@ -100,7 +100,7 @@ static void del(ad_req_t *r, void *ud)
 static void restore(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, ad_req_param(r, "id"), NULL)) {
         return;
     }
     json_t *args =
@@ -111,7 +111,7 @@ static void restore(ad_req_t *r, void *ud)
 static void fork_agent(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    if (!ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, ad_req_param(r, "id"), NULL)) {
         return;
     }
     bool failed = false;
@@ -132,8 +132,8 @@ static void fork_agent(ad_req_t *r, void *ud)
     const char *wt = NULL;
     char porg[AD_ID_MAX], worg[AD_ID_MAX];
     if (ad_api_str(r, body, "worktreeId", false, AD_ID_MAX, &wt) != 0 ||
-        !ad_api_visible(app, r, AD_API_AGENT, ad_req_param(r, "id"), porg) ||
-        (wt != NULL && !ad_api_visible(app, r, AD_API_WORKTREE, wt, worg))) {
+        !ad_api_visible(app, r, AD_STORE_ROW_AGENT, ad_req_param(r, "id"), porg) ||
+        (wt != NULL && !ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, wt, worg))) {
         goto out;
     }
     if (wt != NULL && strcmp(porg, worg) != 0) {
@@ -187,7 +187,7 @@ static void reorder(ad_req_t *r, void *ud)
     json_t *ids = NULL;
     if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) == 0 &&
         ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0 &&
-        ad_api_visible(app, r, AD_API_WORKTREE, wt, NULL)) {
+        ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, wt, NULL)) {
         ad_api_write(app, r, ad_store_op_agent_reorder,
                      json_pack("{s:s, s:O, s:I}", "worktreeId", wt, "ids", ids, "now",
                                (json_int_t)ad_wall_ms()),

@@ -86,11 +86,15 @@ static void list(ad_req_t *r, void *ud)
     if (status != NULL && status[0] == '\0') {
         status = NULL;
     }
+    const char *seed_status = NULL;
+    if (ad_api_seed_status_filter(r, &status, &seed_status) != 0) {
+        return;
+    }
     if (status != NULL && !ad_api_choice(STATUSES, status)) {
         ad_api_invalid(r, "status", "must be one of " STATUSES);
         return;
     }
-    if (wt != NULL && !ad_api_visible(app, r, AD_API_WORKTREE, wt, NULL)) {
+    if (wt != NULL && !ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, wt, NULL)) {
         return;
     }
     json_t *out = NULL;
@@ -104,26 +108,20 @@ static void list(ad_req_t *r, void *ud)
     json_t *a;
     json_array_foreach(json_object_get(out, "agents"), i, a)
     {
-        ad_api_agent_live(app, a); /* a stop under way reads "stopping" */
+        ad_runner_agent_live(app->runner, a); /* a stop under way reads "stopping" */
     }
+    ad_live_seed_filter_agents(json_object_get(out, "agents"), seed_status);
     ad_res_json(r, 200, out);
 }
 
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *id = ad_req_param(r, "id");
-    json_t *a = NULL;
-    int rc = ad_store_agent_get(app->store, id, &a);
-    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(a, "orgId"))) {
-        json_decref(a);
-        rc = AD_ENOENT; /* another org's agent is as good as none */
-    }
-    if (rc != 0) {
-        ad_api_fail(r, rc, "agent", id);
+    json_t *a = ad_api_row_load(app, r, ad_store_agent_get, "agent");
+    if (a == NULL) {
         return;
     }
-    ad_api_agent_live(app, a);
+    ad_runner_agent_live(app->runner, a);
     json_t *eff = ad_run_sandbox_of(app->store, a);
     if (eff != NULL) {
         json_object_set_new(a, "sandboxEffective", eff);
@@ -153,15 +151,7 @@ static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
  * to start. false after answering 403. */
 static bool create_scope_ok(ad_req_t *r, json_t *body)
 {
-    const char *mode = json_string_value(json_object_get(body, "mode"));
-    bool more = mode != NULL && strcmp(mode, "auto") == 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(body, "permissions"), i, v)
-    {
-        more |= !json_is_string(v) || strcmp(json_string_value(v), "read") != 0;
-    }
-    return !more ||
+    return !ad_run_spec_unasked(body) ||
            ad_api_require(r, AD_SCOPE_ADMIN,
                           "an agent that may run tools unasked (permissions beyond read, or auto "
                           "mode)");
@@ -215,23 +205,7 @@ json_t *ad_api_agent_args(ad_app_t *app, ad_req_t *r, json_t *body, const char *
         json_decref(args);
         return NULL;
     }
-    if (def_name != NULL) {
-        json_t *st = json_object_get(args, "state");
-        if (st == NULL) {
-            st = json_object();
-            json_object_set_new(args, "state", st);
-        }
-        json_object_set_new(st, "definition", json_string(def_name));
-    }
-    if (json_is_null(json_object_get(args, "crewId"))) {
-        json_object_del(args, "crewId");
-    }
-    char id[AD_ID_MAX];
-    ad_id_new("ag", id);
-    json_object_set_new(args, "id", json_string(id));
-    json_object_set_new(args, "worktreeId", json_string(wt));
-    json_object_set_new(args, "executor", json_string(executor != NULL ? executor : "claude"));
-    json_object_set_new(args, "now", json_integer(ad_wall_ms()));
+    ad_run_agent_finish(args, wt, executor, def_name, (int64_t)ad_wall_ms());
     return args;
 }
 
@@ -242,7 +216,7 @@ static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *de
     const char *wt = NULL;
     char org[AD_ID_MAX];
     if (ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) == 0) {
-        int vrc = ad_api_row_org(app, ad_api_who(r), AD_API_WORKTREE, wt, org);
+        int vrc = ad_auth_row_org(app->store, ad_api_who(r), AD_STORE_ROW_WORKTREE, wt, org);
         json_t *args = NULL;
         if (vrc != 0) {
             ad_res_error_code(r, vrc, json_pack("{s:s}", "field", "worktreeId"),

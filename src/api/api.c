@@ -2,12 +2,13 @@
 /*
  * The REST layer's shared parts: route registration for every resource,
  * input checks that name the bad field, the write helper that answers only
- * after the store has committed (events: publish.c; the steps of git
- * requests: gitsteps.c). Resource handlers
- * live in one file each (workspaces.c, agents.c, ...).
+ * after the store has committed (events: publish.c; a git request's
+ * outcome answered: gitsteps.c). Resource handlers live in one file each
+ * (workspaces.c, agents.c, ...).
  */
 #include "api/api_int.h"
 #include "api/workbench.h"
+#include "monitor/monitor.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,11 @@ void ad_api_register(ad_app_t *app)
     ad_api_messages_register(app);
     ad_api_settings_register(app);
     ad_api_health_register(app);
+    ad_api_alerts_register(app);
+    ad_api_imports_register(app);
+    ad_api_mlflow_register(app);
+    ad_api_sweeps_register(app);
+    ad_api_sql_register(app);
     ad_api_dashboard_register(app);
     ad_api_credits_register(app);
     ad_api_export_register(app);
@@ -45,34 +51,42 @@ void ad_api_register(ad_app_t *app)
     ad_api_scalars_register(app);
     ad_api_hparams_register(app);
     ad_api_runtable_register(app);
+    ad_api_layouts_register(app);
     ad_api_dists_register(app);
     ad_api_terminal_register(app);
+    ad_api_nodes_register(app);
     ad_api_crews_register(app);
     ad_api_auth_register(app);
     ad_api_live_register(app);
     ad_api_seed_register(app);
     ad_api_creds_register(app);
     ad_api_chats_register(app);
-#ifdef AD_TEST_BUILD
-    ad_api_test_routes_register(app);
-#endif
+    ad_api_mcp_register(app);
+    ad_api_otlp_register(app);
+}
+
+void ad_api_stop_engines(ad_app_t *app)
+{
+    ad_monitor_flush(app->api->monitor);
+    ad_api_imports_close(app);
+    ad_api_sweeps_close(app);
+    ad_api_alerts_close(app);
 }
 
 void ad_api_close(ad_app_t *app)
 {
+    ad_api_mcp_close(app);
     ad_api_live_close(app);
     ad_api_chats_close(app);
     ad_api_creds_close(app);
     ad_api_crews_close(app);
     ad_api_health_close(app);
-    ad_api_requirements_close(app);
+    ad_api_alerts_close(app);
     ad_api_jobs_close(app);
     ad_api_services_close(app);
     ad_api_project_sync_close(app);
     ad_api_workflows_close(app);
-#ifdef AD_TEST_BUILD
-    ad_api_test_routes_close(app);
-#endif
+    ad_wtree_close(app->api->wtree);
     free(app->api);
     app->api = NULL;
 }
@@ -108,66 +122,17 @@ bool ad_api_require_owner(ad_req_t *r, const char *what)
     return false;
 }
 
-static const char *kind_name(ad_api_kind_t kind)
+static const char *kind_name(ad_store_row_t kind)
 {
     static const char *const names[] = {"workspace", "worktree", "agent",  "crew",
                                         "run",       "job",      "service"};
     return names[kind];
 }
 
-static int row_get(ad_app_t *app, ad_api_kind_t kind, const char *id, json_t **row)
-{
-    switch (kind) {
-    case AD_API_WORKSPACE:
-        return ad_store_workspace_get(app->store, id, row);
-    case AD_API_WORKTREE:
-        return ad_store_worktree_get(app->store, id, row);
-    case AD_API_AGENT:
-        return ad_store_agent_get(app->store, id, row);
-    case AD_API_CREW:
-        return ad_store_crew_get(app->store, id, row);
-    case AD_API_RUN: {
-        json_t *run = NULL;
-        int rc = ad_store_run_get(app->store, id, &run);
-        if (rc == 0) {
-            rc = ad_store_agent_get(app->store, ad_api_jstr(run, "agentId"), row);
-            rc = rc == AD_ENOENT ? AD_ENOENT : rc;
-        }
-        json_decref(run);
-        return rc;
-    }
-    case AD_API_JOB:
-        return ad_store_job_get(app->store, id, row);
-    case AD_API_SERVICE:
-        return ad_store_service_get(app->store, id, row);
-    }
-    return AD_EINVAL;
-}
-
-int ad_api_row_org(ad_app_t *app, const ad_principal_t *who, ad_api_kind_t kind, const char *id,
-                   char org_out[AD_ID_MAX])
-{
-    if (id == NULL || id[0] == '\0' || strlen(id) >= AD_ID_MAX || app->store == NULL) {
-        return AD_ENOENT;
-    }
-    json_t *row = NULL;
-    int rc = row_get(app, kind, id, &row);
-    if (rc == 0) {
-        const char *org = ad_api_jstr(row, "orgId");
-        if (!ad_principal_sees(who, org != NULL ? org : AD_ORG_DEFAULT)) {
-            rc = AD_ENOENT;
-        } else if (org_out != NULL) {
-            snprintf(org_out, AD_ID_MAX, "%s", org != NULL ? org : AD_ORG_DEFAULT);
-        }
-    }
-    json_decref(row);
-    return rc;
-}
-
-bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_api_kind_t kind, const char *id,
+bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const char *id,
                     char org_out[AD_ID_MAX])
 {
-    int rc = ad_api_row_org(app, ad_api_who(r), kind, id, org_out);
+    int rc = ad_auth_row_org(app->store, ad_api_who(r), kind, id, org_out);
     if (rc != 0) {
         ad_api_fail(r, rc, kind_name(kind), id);
         return false;
@@ -177,24 +142,13 @@ bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_api_kind_t kind, const char *
 
 int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX])
 {
-    const char *want = NULL;
-    if (ad_api_str(r, body, "orgId", false, AD_ID_MAX - 1, &want) != 0) {
-        return -1;
-    }
-    const ad_principal_t *who = ad_api_who(r);
-    if (!who->owner) {
-        if (want != NULL && strcmp(want, who->org_id) != 0) {
-            return ad_api_invalid(r, "orgId", "must be your own organisation");
-        }
-        snprintf(org, AD_ID_MAX, "%s", who->org_id);
-        return 0;
-    }
-    int rc = ad_store_org_find(app->store, want != NULL ? want : AD_ORG_DEFAULT, org);
-    if (rc == AD_ENOENT) {
-        return ad_api_invalid(r, "orgId", "is not an organisation");
+    ad_field_err_t e = {0};
+    int rc = ad_auth_org_for(app->store, ad_api_who(r), body, org, &e);
+    if (rc == AD_EINVAL && e.field[0] != '\0') {
+        return ad_api_invalid_err(r, &e);
     }
     if (rc != 0) {
-        ad_api_fail(r, rc, "organisation", want);
+        ad_api_fail(r, rc, "organisation", json_string_value(json_object_get(body, "orgId")));
         return -1;
     }
     return 0;
@@ -211,124 +165,56 @@ int ad_api_invalid(ad_req_t *r, const char *field, const char *reason)
 
 bool ad_api_choice(const char *choices, const char *s)
 {
-    size_t n = strlen(s);
-    const char *p = choices;
-    for (;;) {
-        const char *e = strchr(p, ',');
-        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
-        if (len == n && memcmp(p, s, n) == 0) {
-            return true;
-        }
-        if (e == NULL) {
-            return false;
-        }
-        p = e + 1;
-    }
+    return ad_field_choice(choices, s);
+}
+
+int ad_api_invalid_err(ad_req_t *r, const ad_field_err_t *e)
+{
+    return ad_api_invalid(r, e->field, e->why);
+}
+
+const char *ad_api_query_get(void *r, const char *key)
+{
+    return ad_req_query(r, key);
 }
 
 int ad_api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t maxlen,
                const char **out)
 {
-    json_t *v = json_object_get(body, key);
-    if (v == NULL) {
-        return required ? ad_api_invalid(r, key, "is required") : 0;
-    }
-    if (!json_is_string(v)) {
-        return ad_api_invalid(r, key, "must be a string");
-    }
-    size_t len = json_string_length(v);
-    if (len > maxlen) {
-        return ad_api_invalid(r, key, "is too long");
-    }
-    *out = json_string_value(v);
-    return 0;
+    ad_field_err_t e;
+    return ad_field_str(body, key, required, maxlen, out, &e) != 0 ? ad_api_invalid_err(r, &e) : 0;
 }
 
 int ad_api_enum(ad_req_t *r, json_t *body, const char *key, bool required, const char *choices,
                 const char **out)
 {
-    const char *s = NULL;
-    if (ad_api_str(r, body, key, required, 64, &s) != 0) {
-        return -1;
-    }
-    if (s == NULL) {
-        return 0;
-    }
-    if (!ad_api_choice(choices, s)) {
-        char why[160];
-        snprintf(why, sizeof(why), "must be one of %s", choices);
-        return ad_api_invalid(r, key, why);
-    }
-    *out = s;
-    return 0;
+    ad_field_err_t e;
+    return ad_field_enum(body, key, required, choices, out, &e) != 0 ? ad_api_invalid_err(r, &e)
+                                                                     : 0;
 }
 
 int ad_api_int(ad_req_t *r, json_t *body, const char *key, bool required, int64_t min, int64_t max,
                int64_t *out, bool *present)
 {
-    json_t *v = json_object_get(body, key);
-    if (present != NULL) {
-        *present = false;
-    }
-    if (v == NULL) {
-        return required ? ad_api_invalid(r, key, "is required") : 0;
-    }
-    if (!json_is_integer(v)) {
-        return ad_api_invalid(r, key, "must be an integer");
-    }
-    json_int_t x = json_integer_value(v);
-    if (x < min || x > max) {
-        return ad_api_invalid(r, key, "is out of range");
-    }
-    *out = (int64_t)x;
-    if (present != NULL) {
-        *present = true;
-    }
-    return 0;
+    ad_field_err_t e;
+    return ad_field_int(body, key, required, min, max, out, present, &e) != 0
+               ? ad_api_invalid_err(r, &e)
+               : 0;
 }
 
 int ad_api_bool(ad_req_t *r, json_t *body, const char *key, bool *out, bool *present)
 {
-    json_t *v = json_object_get(body, key);
-    if (present != NULL) {
-        *present = v != NULL;
-    }
-    if (v == NULL) {
-        return 0;
-    }
-    if (!json_is_boolean(v)) {
-        return ad_api_invalid(r, key, "must be a boolean");
-    }
-    *out = json_is_true(v);
-    return 0;
+    ad_field_err_t e;
+    return ad_field_bool(body, key, out, present, &e) != 0 ? ad_api_invalid_err(r, &e) : 0;
 }
 
 int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, size_t max,
                      size_t maxlen, json_t **out)
 {
-    json_t *v = json_object_get(body, key);
-    if (v == NULL) {
-        return required ? ad_api_invalid(r, key, "is required") : 0;
-    }
-    if (!json_is_array(v)) {
-        return ad_api_invalid(r, key, "must be an array of strings");
-    }
-    if (json_array_size(v) > max) {
-        return ad_api_invalid(r, key, "has too many items");
-    }
-    size_t i;
-    json_t *x;
-    json_array_foreach(v, i, x)
-    {
-        if (!json_is_string(x)) {
-            return ad_api_invalid(r, key, "must be an array of strings");
-        }
-        if (json_string_length(x) == 0 || json_string_length(x) > maxlen) {
-            return ad_api_invalid(r, key, "has an empty or too long item");
-        }
-    }
-    *out = v;
-    return 0;
+    ad_field_err_t e;
+    return ad_field_str_array(body, key, required, max, maxlen, out, &e) != 0
+               ? ad_api_invalid_err(r, &e)
+               : 0;
 }
 
 json_t *ad_api_body_optional(ad_req_t *r, bool *failed)
@@ -355,20 +241,10 @@ json_t *ad_api_body_optional(ad_req_t *r, bool *failed)
 
 int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out)
 {
-    const char *v = ad_req_query(r, key);
-    if (v == NULL || v[0] == '\0') {
-        *out = def;
-        return 0;
-    }
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
-        *out = true;
-        return 0;
-    }
-    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
-        *out = false;
-        return 0;
-    }
-    return ad_api_invalid(r, key, "must be true or false");
+    ad_field_err_t e;
+    return ad_field_query_bool(ad_req_query(r, key), key, def, out, &e) != 0
+               ? ad_api_invalid_err(r, &e)
+               : 0;
 }
 
 /* ---- writes ------------------------------------------------------------------ */
@@ -398,26 +274,36 @@ void ad_api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, a
 
 void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id)
 {
-    switch (rc) {
-    case AD_ENOENT:
-        ad_res_error_code(r, rc, id != NULL ? json_pack("{s:s}", "id", id) : NULL, "%s not found",
-                          what);
-        break;
-    case AD_EEXIST:
-        ad_res_error_code(r, rc, NULL, "%s already exists", what);
-        break;
-    case AD_ECONSTRAINT:
-        ad_res_error_code(r, rc, NULL, "%s violates a constraint", what);
-        break;
-    case AD_EFULL:
-        ad_res_error_code(r, rc, NULL, "the disk is full: %s was not saved", what);
-        break;
-    case AD_EBUSY:
-        ad_res_error_code(r, rc, NULL, "the database is busy; try again");
-        break;
-    default:
-        ad_res_error_code(r, rc, NULL, "%s: %s", what, ad_strerror(rc));
-        break;
+    char msg[256];
+    ad_err_about(rc, what, msg, sizeof(msg));
+    ad_res_error_code(r, rc, rc == AD_ENOENT && id != NULL ? json_pack("{s:s}", "id", id) : NULL,
+                      "%s", msg);
+}
+
+void ad_api_list(ad_req_t *r, int rc, json_t *rows, const char *key, const char *what)
+{
+    if (rc != 0) {
+        json_decref(rows);
+        ad_api_fail(r, rc, what, NULL);
+    } else {
+        ad_res_json(r, 200, json_pack("{s:o}", key, rows));
+    }
+}
+
+void ad_api_answer(ad_req_t *r, int rc, json_t *out, const char *what, const char *id)
+{
+    if (rc != 0) {
+        json_decref(out);
+        ad_api_fail(r, rc, what, id);
+    } else {
+        ad_res_json(r, 200, out);
+    }
+}
+
+void ad_api_answer_row(ad_req_t *r, json_t *row)
+{
+    if (row != NULL) {
+        ad_res_json(r, 200, row);
     }
 }
 

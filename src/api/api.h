@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api: the REST handlers, one file per resource. Handlers validate input,
- * call the store (never SQL here), publish events and answer. The app
- * context below is what every handler reaches the rest of the daemon by.
+ * api: the REST handlers, one file per resource, HTTP only. A handler reads
+ * the request, checks who may ask, calls the subsystem (never SQL here),
+ * turns its error into a status, publishes what changed and answers. The
+ * app context below is what every handler reaches the rest of the daemon
+ * by.
  *
  * Threads: loop thread only.
  */
@@ -27,6 +29,8 @@ struct ad_creds;
 struct ad_chat;
 struct ad_defwatch;
 struct ad_api;
+struct ad_otel;
+struct ad_plane;
 
 /* The daemon's parts, owned by main.c; handlers borrow them. A part that
  * does not exist yet is NULL. */
@@ -47,7 +51,9 @@ typedef struct {
     struct ad_chat *chat;         /* streamed chats, made by chats.c (src/chat) */
     struct ad_defwatch *defwatch; /* definitions folders watched, made by defs.c (src/defs) */
     struct ad_api *api;           /* the REST layer's own state (api_int.h) */
-    uint64_t started_ms;          /* wall clock when the daemon started */
+    struct ad_otel *otel;   /* spans and OTLP from runs (src/otel), set after listen; or NULL */
+    struct ad_plane *plane; /* worker nodes (src/node/node.h) */
+    uint64_t started_ms;    /* wall clock when the daemon started */
 } ad_app_t;
 
 /* Registers every REST route on app->server. app is borrowed and must
@@ -57,5 +63,9 @@ void ad_api_register(ad_app_t *app);
  * watchers); their memory goes in their close callbacks. After the server
  * has closed, before the bus is freed. */
 void ad_api_close(ad_app_t *app);
+/* Ends what writes through the store or acts on runs (the health
+ * records not yet on disk go to the writer; the alert engine closes):
+ * call before ad_store_close and ad_runner_free. Loop thread. */
+void ad_api_stop_engines(ad_app_t *app);
 
 #endif

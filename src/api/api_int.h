@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/api: input checking that answers 422 naming the field,
- * the asynchronous write helper (answer after commit), event publishing,
- * and each resource file's route registration.
+ * Private to src/api: input checking that answers 422 naming the field
+ * (with src/core/field.c's reasons), the asynchronous write helper (answer
+ * after commit), event publishing, a src/wtree outcome answered, and each
+ * resource file's route registration.
  *
  * Threads: loop thread only.
  */
@@ -15,7 +16,11 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "git/git.h"
+#include "health/health.h"
+#include "live/live.h"
+#include "wtree/wtree.h"
 #include "store/store.h"
+#include "train/train.h"
 
 /* ---- the REST layer's state between requests ---------------------------------
  * What the resource files keep across requests, reached through app->api
@@ -23,17 +28,18 @@
  * no file of src/api keeps mutable state at file scope. A callback that may
  * come after the close (a pool job, a handle's close) checks app->api.
  */
-typedef struct ad_api_crew_watch ad_api_crew_watch_t; /* crews.c */
-typedef struct ad_api_burst ad_api_burst_t;           /* testroutes.c */
 struct ad_api {
-    struct ad_live *live;            /* live.c: the live channels (src/live) */
-    ad_api_crew_watch_t *crew_watch; /* crews.c: the crew status watcher */
-    json_t *requirements;            /* requirements.c: the last check, cached */
-    int64_t requirements_ms;         /* when it was made (wall clock) */
-    uint64_t health_event_ms;        /* health.c: the last system_health event (monotonic ms) */
-    ad_api_burst_t *bursts;          /* testroutes.c: bursts of events in progress */
-    struct ad_psync *psync;          /* project_sync.c: projects kept in sync with folders */
-    struct ad_flow *flow;            /* workflows.c: the workflow engine (src/flow) */
+    struct ad_live *live;             /* live.c: the live channels (src/live) */
+    ad_live_parts_t live_parts;       /* live.c: what the seed's commands on "/" act on */
+    struct ad_flow_crews *crew_watch; /* crews.c: the crew status watcher (src/flow) */
+    struct ad_psync *psync;           /* project_sync.c: projects kept in sync with folders */
+    struct ad_flow *flow;             /* workflows.c: the workflow engine (src/flow) */
+    ad_wtree_t *wtree;                /* workspaces.c: workspaces' and worktrees' git work */
+    struct ad_monitor *monitor;       /* health.c: the health sampler's feed (src/monitor) */
+    struct ad_train *train;           /* alerts.c: the alert engine (src/train) */
+    struct ad_train_imports *imports; /* imports.c: imports that tail (src/train) */
+    struct ad_train_sweeps *sweeps;   /* sweeps.c: the sweep engine (src/train) */
+    struct ad_mcp *mcp;               /* mcp.c: the MCP server (src/mcp) */
 };
 
 /* ---- who is asking ------------------------------------------------------------ */
@@ -55,26 +61,14 @@ void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now
  * principal is the daemon's owner (daemon-wide things: settings, orgs). */
 bool ad_api_require_owner(ad_req_t *r, const char *what);
 
-/* Kinds of rows that belong to an organisation. */
-typedef enum {
-    AD_API_WORKSPACE,
-    AD_API_WORKTREE,
-    AD_API_AGENT,
-    AD_API_CREW,
-    AD_API_RUN,
-    AD_API_JOB,
-    AD_API_SERVICE,
-} ad_api_kind_t;
-/* Whether the row of kind with id exists and r's principal may see it;
+/* Whether the row of kind (the store's AD_STORE_ROW_*) with id exists and
+ * r's principal may see it;
  * when not, answers 404 (or the read's error) itself: a row of another org
  * is answered exactly like a missing one. org_out (may be NULL) gets the
  * row's org. */
-bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_api_kind_t kind, const char *id,
+bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const char *id,
                     char org_out[AD_ID_MAX]);
-/* The same without answering: 0, AD_ENOENT (missing or not visible) or
- * the read's error. */
-int ad_api_row_org(ad_app_t *app, const ad_principal_t *who, ad_api_kind_t kind, const char *id,
-                   char org_out[AD_ID_MAX]);
+/* The same without answering is src/auth's ad_auth_row_org. */
 
 /* ---- input --------------------------------------------------------------
  * Each returns 0 (the value is in *out, or the field is absent and *out is
@@ -94,11 +88,15 @@ int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, 
                      size_t maxlen, json_t **out);
 /* Answers 422 for field with reason. Returns -1. */
 int ad_api_invalid(ad_req_t *r, const char *field, const char *reason);
+/* Answers 422 for the field a subsystem's check named (core.h). Returns -1. */
+int ad_api_invalid_err(ad_req_t *r, const ad_field_err_t *e);
 /* The JSON body, or NULL (empty object) when the body is empty; answers 400
  * itself and sets *failed on malformed JSON. New reference. */
 json_t *ad_api_body_optional(ad_req_t *r, bool *failed);
 /* Whether s is one of the comma-separated choices. */
 bool ad_api_choice(const char *choices, const char *s);
+/* ad_req_query(r, key) as a subsystem's query reader (ad_store_query_fn). */
+const char *ad_api_query_get(void *r, const char *key);
 /* Query flag: absent -> def; true/1 and false/0; else 422 (returns -1). */
 int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out);
 
@@ -111,6 +109,18 @@ typedef void (*ad_api_done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *resul
 void ad_api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, ad_api_done_fn done);
 /* Answers an AD_E* code as an API error with a message about what. */
 void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id);
+/* A list read (rc, rows taken) answered: 200 {key: rows}, or rc as
+ * ad_api_fail(what). */
+void ad_api_list(ad_req_t *r, int rc, json_t *rows, const char *key, const char *what);
+/* A read (rc, out taken) answered: 200 with out, or rc as
+ * ad_api_fail(what, id). */
+void ad_api_answer(ad_req_t *r, int rc, json_t *out, const char *what, const char *id);
+
+/* seed.c: under /seed/api a GET /agents status filter is in the seed's
+ * enum: *status becomes NULL (the store filters nothing) and
+ * *seed_status the seed's word for ad_live_seed_filter_agents (which cuts
+ * the list); -1 after answering 422. Elsewhere nothing changes. */
+int ad_api_seed_status_filter(ad_req_t *r, const char **status, const char **seed_status);
 
 /* The org a new row goes to, from body.orgId: an org token's own (another
  * is refused), the owner's choice (it must exist) or the default org. 0,
@@ -128,13 +138,21 @@ int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]
 void ad_api_publish(ad_app_t *app, const char *type, json_t *payload, ...);
 /* The same with the payload already serialized (compact JSON text). */
 void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...);
+/* src/train's engines' publish callback (alerts, imports, sweeps): to the
+ * org's, the agent's and the run's topics; ud is the app. */
+void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,
+                          const char *agent_id, const char *run_id);
 
 /* ---- routes, one per resource file ------------------------------------------- */
+/* otlp.c: /v1/traces, /v1/metrics, /v1/logs from runs, GET /api/runs/:id/trace. */
+void ad_api_otlp_register(ad_app_t *app);
+/* mcp.c: /mcp, the MCP server (src/mcp). Ends its streams on close. */
+void ad_api_mcp_register(ad_app_t *app);
+void ad_api_mcp_close(ad_app_t *app);
+void ad_api_nodes_register(ad_app_t *app); /* nodes.c: worker nodes and their link */
 void ad_api_workspaces_register(ad_app_t *app);
 /* ws_edit.c: PATCH, refresh and setup of a workspace. */
 void ad_api_ws_edit_register(ad_app_t *app);
-/* workspaces.c: ws (returned, the same reference) with its worktrees. */
-json_t *ad_api_ws_with_worktrees(ad_app_t *app, json_t *ws);
 void ad_api_worktrees_register(ad_app_t *app);
 /* wt_create.c: POST /api/worktrees; GET and POST /api/worktrees/:id/setup. */
 void ad_api_wt_create_register(ad_app_t *app);
@@ -147,12 +165,6 @@ void ad_api_review_register(ad_app_t *app);
 void ad_api_pr_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
-/* The worktree commits agentd recorded merging (review.c): a new JSON
- * array of hex ids, empty when none or unreadable. Loop thread. */
-json_t *ad_api_merged_heads(ad_app_t *app, const char *wt_id);
-/* An agent row as it is live (runs.c): while its stop is under way, status
- * "stopping" and stopping {since, force}. Loop thread. */
-void ad_api_agent_live(ad_app_t *app, json_t *agent);
 void ad_api_agents_register(ad_app_t *app);
 /* agents.c: the store's insert args of a new agent from a create body
  * (borrowed) in worktree wt of org: every field checked as POST
@@ -187,6 +199,28 @@ void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);
 /* health.c: /api/health, /api/health/history; starts the sampler. */
 void ad_api_health_register(ad_app_t *app);
+/* alerts.c: alert rules, their firings, and the engine (src/train). */
+void ad_api_alerts_register(ad_app_t *app);
+void ad_api_alerts_close(ad_app_t *app);
+/* imports.c: imports of TensorBoard, MLflow and CSV files into runs. */
+void ad_api_imports_register(ad_app_t *app);
+void ad_api_imports_close(ad_app_t *app);
+/* mlflow.c: the MLflow-compatible tracking routes (/api/2.0/mlflow/...);
+ * mlflow_log.c: its logging routes. Answers in MLflow's shape
+ * ({error_code, message}): ad_mf_fail (a checked error), ad_mf_body (the JSON body, NaN tokens
+ * allowed; NULL after answering), ad_mf_run (the MLflow run the caller sees: its row, new, or NULL
+ * after answering), ad_mf_run_id (run_id or run_uuid of body, else of the query). */
+void ad_api_mlflow_register(ad_app_t *app);
+/* sql.c: POST /api/sql, read-only SQL over the organisation's views. */
+void ad_api_sql_register(ad_app_t *app);
+/* sweeps.c: sweeps of hyper-parameter configs. */
+void ad_api_sweeps_register(ad_app_t *app);
+void ad_api_sweeps_close(ad_app_t *app);
+void ad_api_mlflow_log_register(ad_app_t *app);
+void ad_mf_fail(ad_req_t *r, const ad_mlflow_err_t *e);
+json_t *ad_mf_body(ad_req_t *r);
+json_t *ad_mf_run(ad_app_t *app, ad_req_t *r, const char *run_id);
+const char *ad_mf_run_id(const json_t *body, ad_req_t *r);
 void ad_api_dashboard_register(ad_app_t *app);
 void ad_api_credits_register(ad_app_t *app);
 void ad_api_export_register(ad_app_t *app);
@@ -202,14 +236,11 @@ void ad_api_project_sync_push(ad_app_t *app, const char *id);
 void ad_api_project_changed(ad_app_t *app, const char *id, const char *change);
 /* dashboard.c: the figures of GET /api/dashboard/stats and
  * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
- * error; a copy of v with every object key in snake_case (the seed's). */
+ * error. */
 json_t *ad_api_dashboard_stats(ad_app_t *app, ad_req_t *r);
 json_t *ad_api_token_stats(ad_app_t *app, ad_req_t *r);
-json_t *ad_api_snake(json_t *v);
-/* credits.c: org's credits {orgId, unit, balance, earned, spent, pending,
- * grants}, or NULL when they cannot be read; the agent-time figures of
- * GET /api/dashboard/rentals/stats, or NULL after answering an error. */
-json_t *ad_api_credits_json(ad_app_t *app, const char *org);
+/* credits.c: the agent-time figures of GET /api/dashboard/rentals/stats,
+ * or NULL after answering an error. */
 json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
 void ad_api_workflows_register(ad_app_t *app); /* workflows.c */
@@ -219,12 +250,14 @@ void ad_api_workflows_close(ad_app_t *app);
  * org's row is as good as none), or the store's error. */
 typedef int (*ad_api_row_get_fn)(struct ad_store *st, const char *id, json_t **out);
 json_t *ad_api_row_load(ad_app_t *app, ad_req_t *r, ad_api_row_get_fn get, const char *what);
+/* A GET of one row: 200 with row (stolen), or nothing when it is NULL (a
+ * load that answered already). */
+void ad_api_answer_row(ad_req_t *r, json_t *row);
 /* The crew of r's :id, as ad_api_row_load. (crew_ops.c) */
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
 void ad_api_health_close(ad_app_t *app);
 /* requirements.c: GET /api/requirements (admin: it runs --version). */
 void ad_api_requirements_register(ad_app_t *app);
-void ad_api_requirements_close(ad_app_t *app);
 /* jobs.c: /api/jobs (programs that report progress, src/svc); the jobs
  * object lives in app->jobs. */
 void ad_api_jobs_register(ad_app_t *app);
@@ -236,16 +269,11 @@ void ad_api_svc_templates_register(ad_app_t *app); /* svc_templates.c */
 void ad_api_services_close(ad_app_t *app);
 /* metrics.c: GET /metrics (Prometheus text). */
 void ad_api_metrics_register(ad_app_t *app);
-/* New thresholds from the settings object (borrowed). */
-void ad_api_health_apply_settings(ad_app_t *app, json_t *settings);
 void ad_api_usage_register(ad_app_t *app);
 /* usage.c: true after answering 429 USAGE_LIMIT (with the period's figures)
  * when a daily or monthly token or cost limit is reached and force is not
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
-/* The same check without a request (the seed's command socket, live.c):
- * "daily" or "monthly" when that limit is reached, else NULL. */
-const char *ad_api_usage_reached(ad_app_t *app);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
 void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
 void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts of runs */
@@ -253,103 +281,51 @@ void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts
  * absent or good, else -1 after a 422 naming it (scalars.c). */
 int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
                      int64_t *out);
-/* The histograms: [...] and counts: [...] of a metric batch, each checked
- * (ad_store_dist_check) into *dists (new; empty when there are none): 0,
- * or -1 after a 413/422 naming the item (dists.c). */
-int ad_api_dists_check(ad_req_t *r, json_t *body, json_t **dists);
-/* After a batch with dists was stored: one distribution_update event
- * {runId, items: [{kind, name, step?}]} to the run's org (dists.c). */
-void ad_api_dists_published(ad_app_t *app, json_t *batch);
 void ad_api_runs_register(ad_app_t *app);   /* runs.c: start/stop/message/... */
 void ad_api_status_register(ad_app_t *app); /* status.c: an agent's status history */
 /* hparams.c: /api/config-schemas and /api/configs (issue #16). */
 void ad_api_hparams_register(ad_app_t *app);
-/* The config config_id of org for a run: record {id, name, schemaId,
- * values (checked again against its schema)} and its schema (new
- * references). 0, or -1 after answering 422 naming configId or the value. */
-int ad_api_run_config(ad_app_t *app, ad_req_t *r, const char *config_id, const char *org,
-                      json_t **record, json_t **schema);
 /* runtable.c: GET /api/training/runs, the runs table. */
 void ad_api_runtable_register(ad_app_t *app);
+void ad_api_layouts_register(ad_app_t *app);
 void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/terminal */
 /* live.c: /ws, /ws/runs/:runId, /ws/mission, /ws/graph, "/", /api/events. */
 void ad_api_live_register(ad_app_t *app);
-/* live_cmds.c: the seed's commands on "/" (an ad_live_cmd_fn, ud the app). */
-struct ad_live_chan;
-bool ad_api_live_command(struct ad_live_chan *ch, const char *type, json_t *payload, void *ud);
 /* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
 void ad_api_seed_register(ad_app_t *app);
 /* Close what live.c and crews.c keep open across requests (the live
  * channels' heartbeat, the crew status watcher). */
 void ad_api_live_close(ad_app_t *app);
 void ad_api_crews_close(ad_app_t *app);
-/* The largest send queue (bytes) among the open live channels. */
-size_t ad_api_live_max_queued(ad_app_t *app);
-#ifdef AD_TEST_BUILD
-/* testroutes.c: /test/publish, /test/runs, /test/agent-status, /test/store-stats. */
-void ad_api_test_routes_register(ad_app_t *app);
-/* Ends the bursts still in progress (shutdown). */
-void ad_api_test_routes_close(ad_app_t *app);
-#endif
 /* crews.c: /api/crews, and the crew status watcher. */
 void ad_api_crews_register(ad_app_t *app);
 /* auth.c: /login, /api/auth/..., /api/tokens, /api/orgs, /api/audit. */
 void ad_api_auth_register(ad_app_t *app);
-/* The crews of org ("": every org) with their status (array, new ref). */
-json_t *ad_api_crews_snapshot(ad_app_t *app, const char *org);
 /* ---- git work (gitsteps.c), shared by workspaces.c and worktrees.c -------------
- * A git request runs in steps: rows read on the loop, the git work on the
- * thread pool (ad_git_queue), the outcome written through the store, then
- * events and the answer. The context carries the request across steps.
+ * A git request runs in src/wtree (app->api->wtree): the handler reads the
+ * request, checks who may ask, hands the rows and arguments over and
+ * answers the outcome with ad_api_wtree_reply.
  */
-#define AD_API_SETUP_FILES_MAX 64
-#define AD_API_SETUP_COMMAND_MAX 4096
-#define AD_API_SETUP_TIMEOUT_MS 600000
-
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req; /* NULL once answered */
-    json_t *body;  /* the request's JSON (owned) */
-    json_t *ws;    /* workspace row (owned) */
-    json_t *wt;    /* worktree row (owned) */
-    json_t *git;   /* a git result kept between steps (owned) */
-    json_t *setup; /* the workspace's setup {setupFiles, setupCommand} (owned) */
-    char id[AD_ID_MAX];
-    bool force;      /* DELETE ?force=true */
-    size_t stopping; /* agents whose stop has not completed yet */
-    int stop_rc;     /* the first failed stop, or 0 */
-    bool retried;    /* a worktree add tried again with a new branch */
-} ad_api_gctx_t;
-
-ad_api_gctx_t *ad_api_gctx_new(ad_app_t *app, ad_req_t *req);
-void ad_api_gctx_free(ad_api_gctx_t *c);
+/* Answers o: ok with its data, else its error: git's as
+ * ad_wtree_git_error gives it (ref_field: a ref that names nothing is a
+ * 422 on that field), 503 while agentd closes, else the code's status with the
+ * message and details. */
+void ad_api_wtree_reply(ad_req_t *r, const ad_wtree_out_t *o, int ok, const char *ref_field,
+                        bool ws_create);
+/* ad_wtree_cb's (ud the request) answering 200 and 201. */
+void ad_api_wtree_200(void *ud, const ad_wtree_out_t *o);
+void ad_api_wtree_201(void *ud, const ad_wtree_out_t *o);
 /* The string at key of o, or NULL. Borrowed. */
 const char *ad_api_jstr(json_t *o, const char *key);
-/* Answers a git failure. ws_create: every "this is no work tree" reason is
- * a validation error (422) of the request. */
-void ad_api_git_reply_error(ad_req_t *req, const ad_git_result_t *res, bool ws_create);
-/* worktree_created/updated: the row, plus the kind of change (may be NULL). */
-void ad_api_publish_wt(ad_app_t *app, const char *type, const char *change, json_t *wt);
-void ad_api_publish_wt_deleted(ad_app_t *app, const char *id, const char *ws_id, const char *org,
-                               json_t *agents);
-void ad_api_publish_agent_flag(ad_app_t *app, const char *agent_id, const char *ws_id,
-                               const char *org, bool vanished);
 /* False (and 503 answered) when the store is not open. */
 bool ad_api_need_store(ad_app_t *app, ad_req_t *req);
-/* After a pool job: false (and the answer given, the context freed) when
- * the daemon closed the store meanwhile. */
-bool ad_api_gctx_still_open(ad_api_gctx_t *c);
-/* The start of a git completion whose next step writes: false when the
- * request is finished here (agentd is closing, or git failed: answered and
- * the context freed). */
-bool ad_api_git_step_ok(ad_api_gctx_t *c, const ad_git_result_t *res, bool ws_create);
-/* Queues git work for c; on failure answers 500 and frees c. */
-int ad_api_git_queue(ad_api_gctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb cb);
 /* The worktree row of :id, or NULL after answering 404 (or the error). */
 json_t *ad_api_load_worktree(ad_app_t *app, ad_req_t *req);
-/* {setupFiles, setupCommand} of a workspace row. New reference. */
-json_t *ad_api_setup_view(json_t *ws);
-/* Checks setupFiles / setupCommand in body; answers 422 itself. */
+/* Checks setupFiles / setupCommand in body (src/wtree; a command needs
+ * admin); answers 403 or 422 itself. */
 bool ad_api_setup_valid(ad_req_t *req, json_t *body);
+/* A 422 for a git request's body src/wtree refused: e->why is the whole
+ * message, e->field the field (none when ""). Returns -1. */
+int ad_api_git_invalid(ad_req_t *req, const ad_field_err_t *e);
 
 #endif

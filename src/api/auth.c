@@ -11,17 +11,14 @@
 #include "auth/auth.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* ---- sessions ------------------------------------------------------------------- */
 
 static void set_cookie(ad_req_t *r, const char *value, int64_t max_age)
 {
-    char c[256], name[32];
-    ad_auth_cookie_name(r, name, sizeof(name));
-    snprintf(c, sizeof(c), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", name, value,
-             (long long)max_age, ad_req_is_tls(r) ? "; Secure" : "");
+    char c[256];
+    ad_auth_cookie_header(r, value, max_age, c, sizeof(c));
     ad_res_header(r, "Set-Cookie", c);
 }
 
@@ -104,12 +101,9 @@ static void login_code(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "login code", NULL);
         return;
     }
-    const char *host = app->cfg->listen_host;
-    bool v6 = strchr(host, ':') != NULL;
     char url[512];
-    snprintf(url, sizeof(url), "%s://%s%s%s:%d/login#code=%s",
-             app->cfg->tls_cert[0] != '\0' ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
-             app->server != NULL ? ad_server_port(app->server) : 0, code);
+    ad_auth_login_url(app->cfg, app->server != NULL ? ad_server_port(app->server) : 0, code, url,
+                      sizeof(url));
     ad_res_header(r, "Cache-Control", "no-store");
     ad_res_json(r, 201,
                 json_pack("{s:s, s:s, s:I}", "code", code, "url", url, "expiresIn",
@@ -179,15 +173,11 @@ static int token_org(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MA
     if (ad_api_str(r, body, "orgId", false, 128, &want) != 0) {
         return -1;
     }
-    if (!who->owner) {
-        if (want != NULL && strcmp(want, who->org_id) != 0) {
-            ad_res_error(r, 403, "FORBIDDEN", NULL, "tokens can only be made for your own org");
-            return -1;
-        }
-        snprintf(org, AD_ID_MAX, "%s", who->org_id);
-        return 0;
+    int rc = ad_auth_org_named(app->store, who, want, true, org);
+    if (rc == AD_EPERM) {
+        ad_res_error(r, 403, "FORBIDDEN", NULL, "tokens can only be made for your own org");
+        return -1;
     }
-    int rc = ad_store_org_find(app->store, want != NULL ? want : AD_ORG_DEFAULT, org);
     if (rc != 0) {
         ad_api_fail(r, rc, "organisation", want);
         return -1;
@@ -202,26 +192,17 @@ static void token_create(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    const char *name = NULL, *scope_s = NULL;
-    int64_t expires_in = 0, rate = 0;
-    char org[AD_ID_MAX];
-    ad_scope_t scope = AD_SCOPE_READ;
-    if (ad_api_str(r, body, "name", true, 63, &name) != 0 ||
-        ad_api_enum(r, body, "scope", true, "read,write,admin", &scope_s) != 0 ||
-        ad_api_int(r, body, "expiresInSeconds", false, 1, INT64_C(100) * 365 * 86400, &expires_in,
-                   NULL) != 0 ||
-        ad_api_int(r, body, "ratePerMinute", false, 0, 100000000, &rate, NULL) != 0 ||
-        token_org(app, r, body, org) != 0) {
-        json_decref(body);
-        return;
-    }
-    ad_scope_parse(scope_s, &scope);
-    char err[160];
-    int64_t expires_at = expires_in > 0 ? ad_wall_ms() + expires_in * 1000 : 0;
-    int rc = ad_auth_token_create(app->auth, name, org, scope, expires_at, rate, token_created, r,
-                                  err, sizeof(err));
-    if (rc != 0) {
-        ad_res_error_code(r, rc, NULL, "%s", err);
+    ad_auth_token_spec_t t;
+    ad_field_err_t e;
+    char org[AD_ID_MAX], err[160];
+    if (ad_auth_token_spec(body, &t, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+    } else if (token_org(app, r, body, org) == 0) {
+        int rc = ad_auth_token_create(app->auth, t.name, org, t.scope, t.expires_at, t.rate,
+                                      token_created, r, err, sizeof(err));
+        if (rc != 0) {
+            ad_res_error_code(r, rc, NULL, "%s", err);
+        }
     }
     json_decref(body);
 }
@@ -268,12 +249,7 @@ static void org_list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "organisations", NULL);
         return;
     }
-    const ad_principal_t *who = ad_api_who(r);
-    for (size_t i = json_array_size(orgs); i-- > 0;) {
-        if (!ad_principal_sees(who, ad_api_jstr(json_array_get(orgs, i), "id"))) {
-            json_array_remove(orgs, i);
-        }
-    }
+    ad_auth_orgs_seen(orgs, ad_api_who(r));
     ad_res_json(r, 200, json_pack("{s:o}", "orgs", orgs));
 }
 
@@ -310,22 +286,18 @@ static void org_create(ad_req_t *r, void *ud)
 static void audit_list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *lim = ad_req_query(r, "limit");
-    const char *before = ad_req_query(r, "before");
-    long limit = lim != NULL ? strtol(lim, NULL, 10) : 100;
-    long long cursor = before != NULL ? strtoll(before, NULL, 10) : 0;
-    if (limit < 1 || limit > 1000 || cursor < 0) {
-        ad_api_invalid(r, "limit", "must be 1-1000 (and before a cursor from a previous page)");
+    int limit = 0;
+    int64_t cursor = 0;
+    ad_field_err_t e;
+    if (ad_auth_audit_query(ad_req_query(r, "limit"), ad_req_query(r, "before"), &limit, &cursor,
+                            &e) != 0) {
+        ad_api_invalid_err(r, &e);
         return;
     }
     json_t *out = NULL;
-    int rc = ad_store_audit_list(app->store, ad_principal_filter(ad_api_who(r)), (int)limit, cursor,
-                                 &out);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "audit", NULL);
-        return;
-    }
-    ad_res_json(r, 200, out);
+    int rc =
+        ad_store_audit_list(app->store, ad_principal_filter(ad_api_who(r)), limit, cursor, &out);
+    ad_api_answer(r, rc, out, "audit", NULL);
 }
 
 void ad_api_auth_register(ad_app_t *app)

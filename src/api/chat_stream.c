@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The stateless chat call (docs/workbench.md): the workbench seed's
- * stream_ai_response, answered by the chat engine (src/chat) without a
- * stored chat.
+ * stream_ai_response and stop_stream, answered by the chat engine
+ * (src/chat) without a stored chat.
  */
 #include "api/workbench.h"
 #include "chat/chat.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#define CONTENT_MAX (256 * 1024)
 
 /* POST /api/chats/stream {sessionId, messages [{role, content}], model,
  * systemPrompt?, provider?, maxTokens?, orgId? (owner)}: the workbench
@@ -21,44 +19,27 @@ static void stream_stateless(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *body = ad_req_json(r), *messages = NULL, *spec = NULL;
-    const char *session = NULL, *model = NULL, *system = NULL, *provider = "anthropic";
-    int64_t max_tokens = 0;
-    bool has_max = false;
     char org[AD_ID_MAX];
-    if (body == NULL || ad_api_str(r, body, "sessionId", true, 64, &session) != 0 ||
-        ad_api_str(r, body, "model", true, 127, &model) != 0 ||
-        ad_api_str(r, body, "systemPrompt", false, CONTENT_MAX, &system) != 0 ||
-        ad_api_enum(r, body, "provider", false, "anthropic,openai", &provider) != 0 ||
-        ad_api_int(r, body, "maxTokens", false, 1, 128000, &max_tokens, &has_max) != 0 ||
-        ad_api_org_for(app, r, body, org) != 0) {
+    ad_field_err_t e;
+    if (body == NULL) {
+        return;
+    }
+    if (ad_chat_stateless_spec(body, &spec, &messages, &e) != 0) {
+        ad_api_invalid_err(r, &e);
         goto out;
     }
-    if (!ad_chat_session_id_ok(session)) {
-        ad_api_invalid(r, "sessionId", "1 to 64 of A-Z a-z 0-9 - _, not starting chat_");
+    const char *session = ad_api_jstr(spec, "id"), *model = ad_api_jstr(spec, "model");
+    if (ad_api_org_for(app, r, body, org) != 0) {
         goto out;
     }
-    if (model[0] == '\0') {
-        ad_api_invalid(r, "model", "must not be empty");
-        goto out;
-    }
-    char why[128];
-    messages = ad_chat_messages_check(json_object_get(body, "messages"), why, sizeof(why));
-    if (messages == NULL) {
-        ad_api_invalid(r, "messages", why);
-        goto out;
-    }
-    if (ad_chat_streaming(app->chat, session)) {
+    if (ad_chat_session_streaming(app->chat, org, session)) {
         ad_res_error(r, 409, "CONFLICT", NULL, "session %s is still streaming", session);
         goto out;
     }
-    if (!ad_api_chat_key_ok(app, r, org, provider)) {
+    if (!ad_api_chat_key_ok(app, r, org, ad_api_jstr(spec, "provider"))) {
         goto out;
     }
-    spec = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", session, "orgId", org, "model", model,
-                     "provider", provider, "system", system);
-    if (has_max) {
-        json_object_set_new(spec, "maxTokens", json_integer(max_tokens));
-    }
+    json_object_set_new(spec, "orgId", json_string(org));
     ad_chat_stream_t *s = ad_chat_stateless_new(app->chat, spec, messages);
     int64_t wait = 0;
     if (!ad_api_chat_admitted(r, s, model, &wait)) {
@@ -79,8 +60,52 @@ out:
     json_decref(body);
 }
 
+static void session_stopped(void *ud, int rc, json_t *message)
+{
+    AD_UNUSED(message);
+    ad_req_t *r = ud;
+    if (rc != 0) {
+        ad_api_fail(r, rc, "session", NULL);
+        return;
+    }
+    ad_res_json(
+        r, 200,
+        json_pack("{s:s, s:b}", "sessionId", ad_req_param(r, "sessionId"), "stopped", true));
+}
+
+/* POST /api/chats/stream/:sessionId/stop {orgId? (owner)}: the seed's
+ * stop_stream. Answered once the answer has ended (its stream_complete
+ * {stopped: true} published); 404 when the caller's org has no such call
+ * streaming, as the seed's SessionNotFound. */
+static void stop_stateless(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    bool failed = false;
+    json_t *body = ad_api_body_optional(r, &failed);
+    char org[AD_ID_MAX];
+    const char *session = ad_req_param(r, "sessionId");
+    if (failed) {
+        return;
+    }
+    if (body == NULL) {
+        body = json_object();
+    }
+    if (ad_api_org_for(app, r, body, org) != 0) {
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    if (!ad_chat_session_id_ok(session) ||
+        ad_chat_session_stop(app->chat, org, session, session_stopped, r) != 0) {
+        ad_res_error(r, 404, "NOT_FOUND", json_pack("{s:s}", "sessionId", session),
+                     "no call of this session is streaming");
+    }
+}
+
 void ad_api_chat_stream_register(ad_app_t *app)
 {
     ad_server_route(app->server, "POST", "/api/chats/stream", AD_ACCESS_WRITE, stream_stateless,
                     app);
+    ad_server_route(app->server, "POST", "/api/chats/stream/:sessionId/stop", AD_ACCESS_WRITE,
+                    stop_stateless, app);
 }

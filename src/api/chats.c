@@ -17,11 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONTENT_MAX (256 * 1024)
 #define PAGE_DEFAULT 100 /* the newest messages GET /api/chats/:id gives */
-#define PAGE_MAX 200     /* a page of GET /api/chats/:id/messages */
-#define DEFAULT_MODEL "claude-sonnet-4-5"
-#define DEFAULT_OPENAI_MODEL "gpt-4o-mini"
 
 /* The chat of :id, visible to the caller (new reference), or NULL after
  * answering 404: another org's chat is as good as none. */
@@ -79,12 +75,12 @@ static void send_message(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *chat = chat_load(app, r), *body = NULL;
     const char *content = NULL;
-    if (chat == NULL || (body = ad_req_json(r)) == NULL ||
-        ad_api_str(r, body, "content", true, CONTENT_MAX, &content) != 0) {
+    ad_field_err_t e;
+    if (chat == NULL || (body = ad_req_json(r)) == NULL) {
         goto out;
     }
-    if (content[0] == '\0') {
-        ad_api_invalid(r, "content", "must not be empty");
+    if (ad_chat_content_check(body, &content, &e) != 0) {
+        ad_api_invalid_err(r, &e);
         goto out;
     }
     if (ad_chat_streaming(app->chat, ad_api_jstr(chat, "id"))) {
@@ -121,52 +117,6 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     ad_res_json(r, 201, json_incref(chat));
 }
 
-static int chat_fields(ad_req_t *r, json_t *body, json_t *args)
-{
-    const char *model = NULL, *provider = "anthropic", *s[4] = {NULL, NULL, NULL, NULL};
-    static const char *const keys[] = {"system", "definition", "projectId", "title"};
-    static const size_t caps[] = {CONTENT_MAX, 200, AD_ID_MAX - 1, 200};
-    int64_t max_tokens = 0;
-    bool has_max = false;
-    if (ad_api_enum(r, body, "provider", false, "anthropic,openai", &provider) != 0 ||
-        ad_api_str(r, body, "model", false, 127, &model) != 0 ||
-        ad_api_int(r, body, "maxTokens", false, 1, 128000, &max_tokens, &has_max) != 0) {
-        return -1;
-    }
-    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
-        if (ad_api_str(r, body, keys[i], false, caps[i], &s[i]) != 0) {
-            return -1;
-        }
-        if (s[i] != NULL) {
-            json_object_set_new(args, keys[i], json_string(s[i]));
-        }
-    }
-    bool openai = strcmp(provider, "openai") == 0;
-    double tmax = openai ? 2 : 1;
-    json_t *t = json_object_get(body, "temperature");
-    if (t != NULL &&
-        (!json_is_number(t) || json_number_value(t) < 0 || json_number_value(t) > tmax)) {
-        return ad_api_invalid(r, "temperature",
-                              openai ? "must be a number from 0 to 2"
-                                     : "must be a number from 0 to 1");
-    }
-    if (model != NULL && model[0] == '\0') {
-        return ad_api_invalid(r, "model", "must not be empty");
-    }
-    json_object_set_new(args, "provider", json_string(provider));
-    json_object_set_new(args, "model",
-                        json_string(model != NULL ? model
-                                    : openai      ? DEFAULT_OPENAI_MODEL
-                                                  : DEFAULT_MODEL));
-    if (t != NULL) {
-        json_object_set(args, "temperature", t);
-    }
-    if (has_max) {
-        json_object_set_new(args, "maxTokens", json_integer(max_tokens));
-    }
-    return 0;
-}
-
 /* With the definition found: its prompt and model fill what the request
  * left out. */
 static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
@@ -179,36 +129,14 @@ static void with_definition(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
         json_decref(args);
         return;
     }
-    const char *prompt = ad_api_jstr(def, "systemPrompt");
-    if (json_object_get(args, "system") == NULL && prompt != NULL && prompt[0] != '\0') {
-        json_object_set_new(args, "system", json_string(prompt));
-    }
-    const char *model = ad_chat_def_model(def);
-    if (json_is_true(json_object_get(args, "defaultModel")) && model != NULL) {
-        json_object_set_new(args, "model", json_string(model));
-    }
-    json_object_del(args, "defaultModel");
+    ad_chat_spec_def(args, def);
     ad_api_write(app, r, ad_store_op_chat_insert, args, created);
-}
-
-/* A chat's project must be one of its organisation's (its usage is added
- * to the project's). False after answering 422. */
-static bool same_org_project(ad_app_t *app, ad_req_t *r, const char *project, const char *org)
-{
-    json_t *p = NULL;
-    bool ok = project == NULL || (ad_store_project_get(app->store, project, &p) == 0 &&
-                                  strcmp(ad_api_jstr(p, "orgId"), org) == 0);
-    json_decref(p);
-    if (!ok) {
-        ad_api_invalid(r, "projectId", "is not a project of this organisation");
-    }
-    return ok;
 }
 
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    char org[AD_ID_MAX], id[AD_ID_MAX];
+    char org[AD_ID_MAX];
     bool failed = false;
     if (!ad_api_need_store(app, r)) {
         return;
@@ -221,17 +149,16 @@ static void create(ad_req_t *r, void *ud)
         body = json_object();
     }
     json_t *args = json_object();
-    if (chat_fields(r, body, args) == 0 && ad_api_org_for(app, r, body, org) == 0 &&
-        same_org_project(app, r, ad_api_jstr(args, "projectId"), org)) {
-        ad_id_new("chat", id);
-        json_object_set_new(args, "id", json_string(id));
-        json_object_set_new(args, "orgId", json_string(org));
-        json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-        json_object_set_new(args, "defaultModel",
-                            json_boolean(json_object_get(body, "model") == NULL));
+    ad_field_err_t e;
+    if (ad_chat_spec(body, args, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+    } else if (ad_api_org_for(app, r, body, org) != 0) {
+        /* answered */
+    } else if (ad_chat_new_args(app->store, args, org, body, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+    } else {
         const char *def = ad_api_jstr(args, "definition");
         if (def == NULL) {
-            json_object_del(args, "defaultModel");
             ad_api_write(app, r, ad_store_op_chat_insert, args, created);
         } else if (ad_api_def_find(app, r, def, with_definition, args) != 0) {
             ad_res_error(r, 500, "INTERNAL", NULL, "cannot read the definitions");
@@ -255,50 +182,22 @@ static void list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "chats", NULL);
         return;
     }
-    size_t i;
-    json_t *c;
-    json_array_foreach(rows, i, c)
-    {
-        json_object_set_new(c, "streaming",
-                            json_boolean(ad_chat_streaming(app->chat, ad_api_jstr(c, "id"))));
-    }
+    ad_chat_mark_streaming(app->chat, rows);
     ad_res_json(r, 200, json_pack("{s:o}", "chats", rows));
 }
 
-/* The messages of a chat are read on the pool (up to 1,000 rows). An
- * answer in flight shows what has arrived so far. */
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    json_t *chat; /* GET /api/chats/:id: the row */
-    char id[AD_ID_MAX];
-} read_t;
-
-static void got_messages(int rc, json_t *page, void *ud)
+/* The messages of a chat are read on the pool (up to 1,000 rows), the
+ * answer in flight showing what has arrived so far (src/chat). */
+static void got_messages(int rc, json_t *out, void *ud)
 {
-    read_t *q = ud;
-    ad_req_t *r = q->req;
-    json_t *chat = q->chat;
-    if (rc != 0) {
-        json_decref(chat);
+    ad_req_t *r = ud;
+    if (rc == AD_ENOENT && ad_req_query(r, "before") != NULL) {
+        ad_api_invalid(r, "before", "is not a message of this chat");
+    } else if (rc != 0) {
         ad_api_fail(r, rc, "messages", NULL);
     } else {
-        ad_chat_live_text(q->app->chat, q->id, json_object_get(page, "messages"));
-        json_object_set(chat, "messages", json_object_get(page, "messages"));
-        json_object_set(chat, "hasMore", json_object_get(page, "hasMore"));
-        json_decref(page);
-        ad_res_json(r, 200, chat);
+        ad_res_json(r, 200, out);
     }
-    free(q);
-}
-
-static read_t *read_new(ad_app_t *app, ad_req_t *r, json_t *chat)
-{
-    read_t *q = ad_xcalloc(1, sizeof(*q));
-    q->app = app;
-    q->req = r;
-    snprintf(q->id, sizeof(q->id), "%s", ad_api_jstr(chat, "id"));
-    return q;
 }
 
 static void get(ad_req_t *r, void *ud)
@@ -306,32 +205,9 @@ static void get(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *chat = chat_load(app, r);
     if (chat != NULL) {
-        /* Said before the read: an answer that ends during it is committed
-         * before its stream goes, so "not streaming" means the rows read
-         * hold the saved answer. */
-        json_object_set_new(chat, "streaming",
-                            json_boolean(ad_chat_streaming(app->chat, ad_api_jstr(chat, "id"))));
-        read_t *q = read_new(app, r, chat);
-        q->chat = chat; /* owned until got_messages */
-        ad_store_chat_messages_page(app->store, q->id, NULL, PAGE_DEFAULT, got_messages, q);
+        ad_chat_messages(app->chat, chat, ad_api_jstr(chat, "id"), NULL, PAGE_DEFAULT, got_messages,
+                         r);
     }
-}
-
-static void got_page(int rc, json_t *page, void *ud)
-{
-    read_t *q = ud;
-    ad_req_t *r = q->req;
-    if (rc == AD_ENOENT) {
-        ad_api_invalid(r, "before", "is not a message of this chat");
-    } else if (rc != 0) {
-        ad_api_fail(r, rc, "messages", NULL);
-    } else {
-        ad_chat_live_text(q->app->chat, q->id, json_object_get(page, "messages"));
-        ad_res_json(r, 200, page);
-        page = NULL;
-    }
-    json_decref(page);
-    free(q);
 }
 
 /* GET /api/chats/:id/messages?before=<message id>&limit= (1 to 200, 50 by
@@ -340,26 +216,18 @@ static void got_page(int rc, json_t *page, void *ud)
 static void messages_page(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *before = ad_req_query(r, "before"), *lim = ad_req_query(r, "limit");
-    long limit = 50;
-    if (lim != NULL) {
-        char *end = NULL;
-        limit = strtol(lim, &end, 10);
-        if (end == lim || *end != '\0' || limit < 1 || limit > PAGE_MAX) {
-            ad_api_invalid(r, "limit", "must be 1 to 200");
-            return;
-        }
-    }
-    if (before != NULL && (before[0] == '\0' || strlen(before) >= AD_ID_MAX)) {
-        ad_api_invalid(r, "before", "must be a message id");
+    const char *before = ad_req_query(r, "before");
+    int limit = 0;
+    ad_field_err_t e;
+    if (ad_chat_page_query(ad_req_query(r, "limit"), before, &limit, &e) != 0) {
+        ad_api_invalid_err(r, &e);
         return;
     }
     json_t *chat = chat_load(app, r);
     if (chat == NULL) {
         return;
     }
-    read_t *q = read_new(app, r, chat); /* owned until got_page */
-    ad_store_chat_messages_page(app->store, q->id, before, (int)limit, got_page, q);
+    ad_chat_messages(app->chat, NULL, ad_api_jstr(chat, "id"), before, limit, got_messages, r);
     json_decref(chat);
 }
 
@@ -390,12 +258,8 @@ static void stop(ad_req_t *r, void *ud)
 
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
-    if (rc != 0) {
-        ad_api_fail(r, rc, "chat", NULL);
-        return;
-    }
-    ad_res_json(r, 200, json_incref(result));
     AD_UNUSED(app);
+    ad_api_answer(r, rc, json_incref(result), "chat", NULL);
 }
 
 static void delete_chat(ad_req_t *r, void *ud)
@@ -415,14 +279,7 @@ static void delete_chat(ad_req_t *r, void *ud)
 static void ratelimits(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const ad_principal_t *who = ad_api_who(r);
-    char prefix[AD_ID_MAX + 2] = "";
-    if (!who->owner) {
-        snprintf(prefix, sizeof(prefix), "%s|", who->org_id);
-    }
-    ad_res_json(r, 200,
-                json_pack("{s:o, s:I}", "limits", ad_chat_limits(app->chat, prefix), "queueMax",
-                          (json_int_t)ad_chat_queue_max()));
+    ad_res_json(r, 200, ad_chat_limits_of(app->chat, ad_principal_filter(ad_api_who(r))));
 }
 
 void ad_api_chats_register(ad_app_t *app)

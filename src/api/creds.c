@@ -19,75 +19,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Model providers, then the forges' tokens (pull requests, src/api/pr.c). */
-#define PROVIDERS "anthropic,openai,github,gitlab,gitea"
-#define MODEL_PROVIDERS "anthropic,openai"
-
-static void cred_view(ad_app_t *app, json_t *row)
+static void saved(int rc, bool in_key, json_t *result, void *ud)
 {
-    json_object_set_new(row, "storage",
-                        json_string(ad_creds_storage(app->creds, ad_api_jstr(row, "orgId"),
-                                                     ad_api_jstr(row, "provider"))));
-    char mask[64];
-    ad_creds_mask(ad_api_jstr(row, "last4"), mask, sizeof(mask));
-    json_object_set_new(row, "masked", json_string(mask));
-    json_object_del(row, "last4");
-    json_object_set_new(row, "configured", json_true());
-}
-
-static void row_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
-{
-    if (rc != 0) {
-        ad_api_fail(r, rc, "credential", NULL);
-        return;
-    }
+    ad_req_t *r = ud;
+    ad_app_t *app = ad_req_data(r);
     json_t *c = json_object_get(result, "credential");
-    if (c == NULL) {
-        ad_res_json(r, 200, json_incref(result));
-        return;
-    }
-    cred_view(app, c);
-    /* The event says that the credential changed, never the key. */
-    ad_api_publish(app, "credential_update", c, "org", ad_api_jstr(c, "orgId"), NULL);
-    ad_res_json(r, 200, json_incref(c));
-}
-
-/* A key stored or removed (src/creds): then the row. */
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    json_t *args; /* the row's write, after the key */
-    bool put;
-} file_job_t;
-
-static void key_stored(int rc, void *ud)
-{
-    file_job_t *j = ud;
-    if (rc == AD_ETOOBIG) {
-        ad_res_error(j->req, 507, "FULL", NULL, "too many credentials");
-        json_decref(j->args);
+    if (in_key && rc == AD_ETOOBIG) {
+        ad_res_error(r, 507, "FULL", NULL, "too many credentials");
+    } else if (in_key) {
+        ad_res_error(r, 500, "INTERNAL", NULL, "cannot store the credential file");
     } else if (rc != 0) {
-        ad_res_error(j->req, 500, "INTERNAL", NULL, "cannot store the credential file");
-        json_decref(j->args);
+        ad_api_fail(r, rc, "credential", NULL);
+    } else if (c == NULL) {
+        ad_res_json(r, 200, json_incref(result));
     } else {
-        ad_api_write(j->app, j->req, j->put ? ad_store_op_cred_upsert : ad_store_op_cred_delete,
-                     j->args, row_written);
+        ad_creds_view(app->creds, c);
+        /* The event says that the credential changed, never the key. */
+        ad_api_publish(app, "credential_update", c, "org", ad_api_jstr(c, "orgId"), NULL);
+        ad_res_json(r, 200, json_incref(c));
     }
-    free(j);
+    json_decref(result);
 }
 
+/* The key stored or removed (src/creds), then the row. */
 static void queue_file(ad_app_t *app, ad_req_t *r, json_t *args, const char *key)
 {
-    file_job_t *j = ad_xcalloc(1, sizeof(*j));
-    j->app = app;
-    j->req = r;
-    j->args = args;
-    j->put = key != NULL;
-    if (ad_creds_set(app->creds, ad_api_jstr(args, "orgId"), ad_api_jstr(args, "provider"), key,
-                     key_stored, j) != 0) {
+    ad_req_set_data(r, app);
+    if (ad_creds_save(app->creds, app->store, args, key, saved, r) != 0) {
         ad_res_error(r, 500, "INTERNAL", NULL, "cannot store the credential file");
-        json_decref(args);
-        free(j);
     }
 }
 
@@ -96,60 +55,34 @@ static void queue_file(ad_app_t *app, ad_req_t *r, json_t *args, const char *key
 static bool provider_ok(ad_req_t *r, const char **out)
 {
     const char *p = ad_req_param(r, "provider");
-    if (p == NULL || !ad_api_choice(PROVIDERS, p)) {
+    if (!ad_creds_provider_known(p)) {
         ad_res_error(r, 404, "NOT_FOUND", json_pack("{s:s}", "provider", p ? p : ""),
-                     "no such provider (known: %s)", PROVIDERS);
+                     "no such provider (known: %s)", AD_CREDS_PROVIDERS);
         return false;
     }
     *out = p;
     return true;
 }
 
-static bool key_ok(ad_req_t *r, const char *key)
-{
-    bool ok = ad_creds_key_ok(key);
-    if (!ok) {
-        ad_api_invalid(r, "apiKey", "must be 8 to 512 printable characters without spaces");
-    }
-    return ok;
-}
-
-static bool url_ok(ad_req_t *r, const char *url)
-{
-    if (url == NULL || url[0] == '\0') {
-        return true;
-    }
-    if (!ad_creds_url_ok(url)) {
-        ad_api_invalid(r, "baseUrl", "must be an http:// or https:// URL");
-        return false;
-    }
-    return ad_api_require(r, AD_SCOPE_ADMIN, "setting a base URL");
-}
-
 static void put_cred(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *provider, *key = NULL, *email = NULL, *url = NULL;
+    const char *provider, *key = NULL, *url = NULL;
     char org[AD_ID_MAX];
     json_t *body = NULL;
     if (!provider_ok(r, &provider) || !ad_api_need_store(app, r) ||
         (body = ad_req_json(r)) == NULL) {
         return;
     }
-    if (ad_api_str(r, body, "apiKey", true, AD_CREDS_KEY_MAX, &key) == 0 && key_ok(r, key) &&
-        ad_api_str(r, body, "email", false, 254, &email) == 0 &&
-        ad_api_str(r, body, "baseUrl", false, 512, &url) == 0 && url_ok(r, url) &&
-        ad_api_org_for(app, r, body, org) == 0) {
-        size_t n = strlen(key);
-        json_t *args =
-            json_pack("{s:s, s:s, s:s, s:b, s:I}", "orgId", org, "provider", provider, "last4",
-                      key + n - 4, "setBaseUrl", url != NULL, "now", (json_int_t)ad_wall_ms());
-        if (email != NULL) {
-            json_object_set_new(args, "email", json_string(email));
-        }
-        if (url != NULL && url[0] != '\0') {
-            json_object_set_new(args, "baseUrl", json_string(url));
-        }
+    json_t *args = NULL;
+    ad_field_err_t e;
+    if (ad_creds_put_args(body, provider, NULL, NULL, &key, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+    } else if ((url = ad_api_jstr(body, "baseUrl")) != NULL && url[0] != '\0' &&
+               !ad_api_require(r, AD_SCOPE_ADMIN, "setting a base URL")) {
+        /* answered: the base URL decides where the org's key is sent */
+    } else if (ad_api_org_for(app, r, body, org) == 0) {
+        ad_creds_put_args(body, provider, org, &args, &key, &e);
         queue_file(app, r, args, key);
     }
     json_decref(body);
@@ -175,13 +108,8 @@ static void get_cred(ad_req_t *r, void *ud)
     }
     org_of(r, org);
     json_t *row = NULL;
-    int rc = ad_store_cred_get(app->store, org, provider, &row);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "credential", provider);
-        return;
-    }
-    cred_view(app, row);
-    ad_res_json(r, 200, row);
+    int rc = ad_creds_get(app->creds, app->store, org, provider, &row);
+    ad_api_answer(r, rc, row, "credential", provider);
 }
 
 static void list_creds(ad_req_t *r, void *ud)
@@ -191,18 +119,8 @@ static void list_creds(ad_req_t *r, void *ud)
     if (!ad_api_need_store(app, r)) {
         return;
     }
-    int rc = ad_store_cred_list(app->store, ad_principal_filter(ad_api_who(r)), &rows);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "credentials", NULL);
-        return;
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        cred_view(app, row);
-    }
-    ad_res_json(r, 200, json_pack("{s:o}", "credentials", rows));
+    int rc = ad_creds_list(app->creds, app->store, ad_principal_filter(ad_api_who(r)), &rows);
+    ad_api_list(r, rc, rows, "credentials", "credentials");
 }
 
 static void delete_cred(ad_req_t *r, void *ud)
@@ -227,41 +145,15 @@ static void delete_cred(ad_req_t *r, void *ud)
 static void auth_status(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    json_t *rows = NULL;
     if (!ad_api_need_store(app, r)) {
         return;
     }
     char org[AD_ID_MAX];
     org_of(r, org);
-    json_t *providers = json_object();
-    if (ad_store_cred_list(app->store, org, &rows) == 0) {
-        size_t i;
-        json_t *row;
-        json_array_foreach(rows, i, row)
-        {
-            const char *p = ad_api_jstr(row, "provider");
-            if (p != NULL &&
-                ad_api_choice(MODEL_PROVIDERS, p)) { /* a forge token signs no model in */
-                cred_view(app, row);
-                json_object_set(providers, p, row);
-            }
-        }
-    }
-    json_decref(rows);
-    bool any = json_object_size(providers) > 0;
-    ad_res_json(
-        r, 200,
-        json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org, "providers", providers));
+    ad_res_json(r, 200, ad_creds_status_of(app->creds, app->store, org));
 }
 
-/* ---- validating a credential ------------------------------------------------------------ */
-
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    char org[AD_ID_MAX];
-    char provider[16];
-} check_t;
+/* ---- validating a credential (src/chat sends the request) ------------------------------- */
 
 /* The verdict is answered once its status is stored, so a read that
  * follows the answer sees it. */
@@ -276,81 +168,40 @@ static void checked_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     ad_res_json(r, 200, out);
 }
 
-static void on_checked(void *ud, const ad_llm_result_t *res)
+static void on_checked(void *ud, json_t *verdict)
 {
-    check_t *c = ud;
-    /* A stop after the first token is what a one-token request ends with;
-     * any answer that is no refusal of the key says the key works. */
-    bool valid = res->rc == 0 || (res->http_status >= 200 && res->http_status < 300) ||
-                 res->http_status == 429 || res->http_status == 529;
-    char reason[600];
-    snprintf(reason, sizeof(reason), "%s%s%s", res->error_type, res->error_type[0] ? ": " : "",
-             res->error_message);
-    json_t *out = json_pack("{s:s, s:b, s:i}", "provider", c->provider, "valid", valid, "status",
-                            res->http_status);
-    if (!valid) {
-        json_object_set_new(out, "reason", json_string(reason));
-    }
-    ad_req_set_data(c->req, out);
-    ad_api_write(c->app, c->req, ad_store_op_cred_status,
-                 json_pack("{s:s, s:s, s:s, s:s?, s:I}", "orgId", c->org, "provider", c->provider,
-                           "status", valid ? "valid" : "invalid", "reason", valid ? NULL : reason,
-                           "now", (json_int_t)ad_wall_ms()),
-                 checked_written);
-    free(c);
+    ad_req_t *r = ud;
+    ad_app_t *app = ad_req_data(r);
+    const ad_principal_t *who = ad_api_who(r);
+    json_t *args = ad_creds_status_args(verdict, who->owner ? AD_ORG_DEFAULT : who->org_id,
+                                        (int64_t)ad_wall_ms());
+    ad_req_set_data(r, verdict);
+    ad_api_write(app, r, ad_store_op_cred_status, args, checked_written);
 }
 
 static void validate(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *provider, *model;
-    ad_llm_provider_t kind;
+    const char *provider, *model = NULL;
     bool failed = false;
+    char err[256];
     if (!provider_ok(r, &provider)) {
         return;
     }
-    if (ad_llm_provider_parse(provider, &kind) != 0) {
-        ad_api_invalid(r, "provider", "only a model provider's key can be validated");
-        return;
-    }
-    model = kind == AD_LLM_OPENAI ? "gpt-4o-mini" : "claude-haiku-4-5";
     json_t *body = ad_api_body_optional(r, &failed);
-    if (failed || (body != NULL && ad_api_str(r, body, "model", false, 127, &model) != 0)) {
-        json_decref(body);
-        return;
+    if (!failed && (body == NULL || ad_api_str(r, body, "model", false, 127, &model) == 0)) {
+        const ad_principal_t *who = ad_api_who(r);
+        ad_req_set_data(r, app); /* until the verdict: then the verdict */
+        int rc = ad_chat_key_check(app->chat, app->creds, who->owner ? AD_ORG_DEFAULT : who->org_id,
+                                   provider, model, on_checked, r, err, sizeof(err));
+        if (rc == AD_EINVAL) {
+            ad_api_invalid(r, "provider", err);
+        } else if (rc == AD_ENOENT) {
+            ad_res_error(r, 404, "NOT_FOUND", NULL, "%s", err);
+        } else if (rc != 0) {
+            ad_res_error(r, 502, "UPSTREAM", NULL, "%s", err);
+        }
     }
-    const ad_principal_t *who = ad_api_who(r);
-    check_t *c = ad_xcalloc(1, sizeof(*c));
-    c->app = app;
-    c->req = r;
-    snprintf(c->org, sizeof(c->org), "%s", who->owner ? AD_ORG_DEFAULT : who->org_id);
-    snprintf(c->provider, sizeof(c->provider), "%s", provider);
-    const char *key = ad_creds_key(app->creds, c->org, provider);
-    if (key == NULL) {
-        ad_res_error(r, 404, "NOT_FOUND", NULL, "no %s credential for this organisation", provider);
-        free(c);
-        json_decref(body);
-        return;
-    }
-    json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "ping");
-    ad_llm_body_t b = {.provider = kind, .model = model, .messages = msgs, .max_tokens = 1};
-    json_t *req_body = ad_llm_request_body(&b);
-    char base[600], err[256];
-    ad_creds_base_url(app->creds, c->org, provider, base, sizeof(base));
-    ad_llm_spec_t spec = {.provider = kind,
-                          .base_url = base,
-                          .api_key = key,
-                          .body = req_body,
-                          .max_retries = 0,
-                          .stall_ms = 30000};
-    ad_llm_cbs_t cbs = {.on_end = on_checked};
-    ad_llm_req_t *rq;
-    if (ad_llm_start(ad_chat_llm(app->chat), &spec, &cbs, c, &rq, err, sizeof(err)) != 0) {
-        ad_res_error(r, 502, "UPSTREAM", NULL, "%s", err);
-        free(c);
-    }
-    json_decref(req_body);
-    json_decref(msgs);
     json_decref(body);
 }
 
@@ -360,10 +211,7 @@ static void validate(ad_req_t *r, void *ud)
 static const char *key_for_agent(void *ud, const char *org, const char *provider)
 {
     ad_app_t *app = ud;
-    if (provider == NULL || !ad_api_choice(MODEL_PROVIDERS, provider)) {
-        return NULL;
-    }
-    return ad_creds_key(app->creds, org, provider);
+    return ad_creds_agent_key(app->creds, org, provider);
 }
 
 void ad_api_creds_register(ad_app_t *app)

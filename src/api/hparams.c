@@ -16,15 +16,10 @@
 
 #include <string.h>
 
-#define NAME_MAX_LEN 200
-
 /* 422 from a check of src/hparam, naming its field. Returns -1. */
 static int hp_invalid(ad_req_t *r, const ad_hparam_err_t *e)
 {
-    ad_res_error(r, 422, "VALIDATION_ERROR",
-                 json_pack("{s:s, s:s}", "field", e->field, "reason", e->reason), "%s %s", e->field,
-                 e->reason);
-    return -1;
+    return ad_api_invalid(r, e->field, e->reason);
 }
 
 static void publish(ad_app_t *app, const char *type, json_t *row, const char *change)
@@ -39,20 +34,7 @@ static void publish(ad_app_t *app, const char *type, json_t *row, const char *ch
  * or one of org's own). New reference, or NULL (not answered). */
 static json_t *schema_get(ad_app_t *app, ad_req_t *r, const char *id, const char *org)
 {
-    json_t *b = ad_hparam_builtin(id);
-    if (b != NULL) {
-        return json_incref(b);
-    }
-    json_t *s = NULL;
-    if (id == NULL || strlen(id) >= AD_ID_MAX || ad_store_cfg_schema_get(app->store, id, &s) != 0) {
-        return NULL;
-    }
-    const char *so = ad_api_jstr(s, "orgId");
-    if (!ad_principal_sees(ad_api_who(r), so) || (org != NULL && strcmp(so, org) != 0)) {
-        json_decref(s);
-        return NULL;
-    }
-    return s;
+    return ad_store_cfg_schema_for(app->store, id, ad_principal_filter(ad_api_who(r)), org);
 }
 
 /* ---- schemas ---------------------------------------------------------------------------- */
@@ -90,7 +72,7 @@ static void schema_create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *body = NULL;
-    char org[AD_ID_MAX], id[AD_ID_MAX];
+    char org[AD_ID_MAX];
     ad_hparam_err_t e;
     if (!ad_api_need_store(app, r) || (body = ad_req_json(r)) == NULL) {
         return;
@@ -98,13 +80,7 @@ static void schema_create(ad_req_t *r, void *ud)
     if (ad_hparam_schema_check(body, &e) != 0) {
         hp_invalid(r, &e);
     } else if (ad_api_org_for(app, r, body, org) == 0) {
-        ad_id_new("cs", id);
-        json_t *def = json_deep_copy(body);
-        json_object_del(def, "name");
-        json_object_del(def, "orgId");
-        json_t *args = json_pack("{s:s, s:s, s:O, s:o, s:I}", "id", id, "orgId", org, "name",
-                                 json_object_get(body, "name"), "definition", def, "now",
-                                 (json_int_t)ad_wall_ms());
+        json_t *args = ad_hparam_schema_args(body, org, (int64_t)ad_wall_ms());
         ad_api_write(app, r, ad_store_op_cfg_schema_insert, args, schema_created);
     }
     json_decref(body);
@@ -123,10 +99,7 @@ static json_t *schema_row(ad_app_t *app, ad_req_t *r)
 
 static void schema_one(ad_req_t *r, void *ud)
 {
-    json_t *s = schema_row(ud, r);
-    if (s != NULL) {
-        ad_res_json(r, 200, s);
-    }
+    ad_api_answer_row(r, schema_row(ud, r));
 }
 
 static void schema_deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -138,11 +111,7 @@ static void schema_deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
                      (long long)json_integer_value(json_object_get(result, "configs")));
         return;
     }
-    if (rc != 0) {
-        ad_api_fail(r, rc, "config schema", NULL);
-        return;
-    }
-    ad_res_json(r, 200, json_incref(result));
+    ad_api_answer(r, rc, json_incref(result), "config schema", NULL);
 }
 
 static void schema_delete(ad_req_t *r, void *ud)
@@ -178,11 +147,7 @@ static void config_list(ad_req_t *r, void *ud)
     }
     int rc = ad_store_config_list(app->store, ad_principal_filter(ad_api_who(r)),
                                   ad_req_query(r, "schemaId"), &rows);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "configs", NULL);
-        return;
-    }
-    ad_res_json(r, 200, json_pack("{s:o}", "configs", rows));
+    ad_api_list(r, rc, rows, "configs", "configs");
 }
 
 static void config_saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result, const char *change,
@@ -207,49 +172,26 @@ static void config_updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     config_saved(app, r, rc, result, "updated", 200);
 }
 
-/* The values of a new config: the preset's (or the defaults), then values
- * over them. NULL after answering 422. */
-static json_t *initial_values(ad_req_t *r, json_t *schema, json_t *body)
-{
-    const char *preset = NULL;
-    json_t *base = NULL;
-    if (ad_api_str(r, body, "preset", false, AD_HPARAM_NAME_MAX, &preset) != 0) {
-        return NULL;
-    }
-    if (preset != NULL && (base = ad_hparam_preset(schema, preset)) == NULL) {
-        ad_api_invalid(r, "preset", "is not a preset of the schema");
-        return NULL;
-    }
-    ad_hparam_err_t e;
-    json_t *v = ad_hparam_values(schema, base, json_object_get(body, "values"), &e);
-    json_decref(base);
-    if (v == NULL) {
-        hp_invalid(r, &e);
-    }
-    return v;
-}
-
 static void config_create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *body = NULL, *schema = NULL, *values = NULL;
     const char *name = NULL, *sid = NULL;
-    char org[AD_ID_MAX], id[AD_ID_MAX];
+    char org[AD_ID_MAX];
+    ad_hparam_err_t e;
     if (!ad_api_need_store(app, r) || (body = ad_req_json(r)) == NULL) {
         return;
     }
-    if (ad_api_str(r, body, "name", true, NAME_MAX_LEN, &name) == 0 &&
-        ad_api_str(r, body, "schemaId", true, AD_ID_MAX - 1, &sid) == 0 &&
-        ad_api_org_for(app, r, body, org) == 0) {
-        if (name[0] == '\0') {
-            ad_api_invalid(r, "name", "must not be empty");
-        } else if ((schema = schema_get(app, r, sid, org)) == NULL) {
+    if (ad_hparam_config_name(body, true, &name, &e) != 0) {
+        hp_invalid(r, &e);
+    } else if (ad_api_str(r, body, "schemaId", true, AD_ID_MAX - 1, &sid) == 0 &&
+               ad_api_org_for(app, r, body, org) == 0) {
+        if ((schema = schema_get(app, r, sid, org)) == NULL) {
             ad_api_invalid(r, "schemaId", "is not a config schema of this organisation");
-        } else if ((values = initial_values(r, schema, body)) != NULL) {
-            ad_id_new("cfg", id);
-            json_t *args =
-                json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "id", id, "orgId", org, "name", name,
-                          "schemaId", sid, "values", values, "now", (json_int_t)ad_wall_ms());
+        } else if ((values = ad_hparam_initial(schema, body, &e)) == NULL) {
+            hp_invalid(r, &e);
+        } else {
+            json_t *args = ad_hparam_config_args(org, name, sid, values, (int64_t)ad_wall_ms());
             ad_api_write(app, r, ad_store_op_config_insert, args, config_created);
         }
     }
@@ -259,21 +201,14 @@ static void config_create(ad_req_t *r, void *ud)
 
 static void config_one(ad_req_t *r, void *ud)
 {
-    json_t *c = config_row(ud, r);
-    if (c != NULL) {
-        ad_res_json(r, 200, c);
-    }
+    ad_api_answer_row(r, config_row(ud, r));
 }
 
 /* Stores values (stolen) and name (may be NULL) on config c. */
 static void config_store(ad_app_t *app, ad_req_t *r, json_t *c, const char *name, json_t *values)
 {
     json_t *args =
-        json_pack("{s:s, s:I}", "id", ad_api_jstr(c, "id"), "now", (json_int_t)ad_wall_ms());
-    if (name != NULL) {
-        json_object_set_new(args, "name", json_string(name));
-    }
-    json_object_set_new(args, "values", values);
+        ad_hparam_config_update_args(ad_api_jstr(c, "id"), name, values, (int64_t)ad_wall_ms());
     ad_api_write(app, r, ad_store_op_config_update, args, config_updated);
 }
 
@@ -293,19 +228,17 @@ static void config_patch(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *body = NULL, *c = NULL, *s = NULL;
     const char *name = NULL;
+    ad_hparam_err_t e;
     if ((c = config_row(app, r)) == NULL || (body = ad_req_json(r)) == NULL) {
         json_decref(c);
         return;
     }
-    if (ad_api_str(r, body, "name", false, NAME_MAX_LEN, &name) == 0 &&
-        (s = config_schema(app, r, c)) != NULL) {
-        ad_hparam_err_t e;
+    if (ad_hparam_config_name(body, false, &name, &e) != 0) {
+        hp_invalid(r, &e);
+    } else if ((s = config_schema(app, r, c)) != NULL) {
         json_t *v =
             ad_hparam_values(s, json_object_get(c, "values"), json_object_get(body, "values"), &e);
-        if (name != NULL && name[0] == '\0') {
-            json_decref(v);
-            ad_api_invalid(r, "name", "must not be empty");
-        } else if (v == NULL) {
+        if (v == NULL) {
             hp_invalid(r, &e);
         } else {
             config_store(app, r, c, name, v);
@@ -352,11 +285,7 @@ static void config_preset(ad_req_t *r, void *ud)
 static void config_deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     AD_UNUSED(app);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "config", NULL);
-        return;
-    }
-    ad_res_json(r, 200, json_incref(result));
+    ad_api_answer(r, rc, json_incref(result), "config", NULL);
 }
 
 static void config_delete(ad_req_t *r, void *ud)
@@ -368,34 +297,6 @@ static void config_delete(ad_req_t *r, void *ud)
                      json_pack("{s:s}", "id", ad_api_jstr(c, "id")), config_deleted);
         json_decref(c);
     }
-}
-
-/* ---- a run's config (runs.c) ---------------------------------------------------------------- */
-
-int ad_api_run_config(ad_app_t *app, ad_req_t *r, const char *config_id, const char *org,
-                      json_t **record, json_t **schema)
-{
-    json_t *c = NULL;
-    if (ad_store_config_get(app->store, config_id, &c) != 0 ||
-        strcmp(ad_api_jstr(c, "orgId"), org) != 0) {
-        json_decref(c);
-        return ad_api_invalid(r, "configId", "is not a config of the agent's organisation");
-    }
-    json_t *s = schema_get(app, r, ad_api_jstr(c, "schemaId"), org);
-    ad_hparam_err_t e;
-    json_t *v = s != NULL ? ad_hparam_values(s, json_object_get(c, "values"), NULL, &e) : NULL;
-    if (v == NULL) {
-        json_decref(c);
-        json_decref(s);
-        return s == NULL ? ad_api_invalid(r, "configId", "the config's schema is gone")
-                         : hp_invalid(r, &e);
-    }
-    *record = json_pack("{s:O, s:O, s:O, s:o}", "id", json_object_get(c, "id"), "name",
-                        json_object_get(c, "name"), "schemaId", json_object_get(c, "schemaId"),
-                        "values", v);
-    *schema = s;
-    json_decref(c);
-    return 0;
 }
 
 void ad_api_hparams_register(ad_app_t *app)

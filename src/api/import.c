@@ -7,9 +7,6 @@
  */
 #include "api/api_int.h"
 
-#include <string.h>
-#include <sys/stat.h>
-
 static void imported(int rc, json_t *result, void *ud)
 {
     ad_req_t *r = ud;
@@ -40,17 +37,15 @@ static void import_post(ad_req_t *r, void *ud)
     }
     const char *path = NULL, *want = NULL;
     char org[AD_ID_MAX];
-    struct stat st;
     if (ad_api_str(r, body, "path", true, 4000, &path) != 0 ||
         ad_api_str(r, body, "orgId", false, 128, &want) != 0) {
         json_decref(body);
         return;
     }
     int rc = ad_store_org_find(app->store, want != NULL ? want : AD_ORG_DEFAULT, org);
-    if (path[0] != '/') {
-        ad_api_invalid(r, "path", "must be an absolute path");
-    } else if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ad_api_invalid(r, "path", "is not a file this daemon can read");
+    ad_field_err_t e;
+    if (ad_store_import_path_check(path, &e) != 0) {
+        ad_api_invalid_err(r, &e);
     } else if (rc != 0) {
         ad_api_fail(r, rc, "organisation", want);
     } else {

@@ -11,12 +11,9 @@
 #include "svc/svc.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define JOB_ARGV_MAX 256
-#define JOB_ARG_MAX 8192
 
 static void started(int rc, json_t *job, void *ud)
 {
@@ -28,49 +25,50 @@ static void started(int rc, json_t *job, void *ud)
     ad_res_json(r, 201, json_incref(job));
 }
 
-/* cwd, when given, is an existing directory named by an absolute path. */
-static int check_cwd(ad_req_t *r, json_t *body, const char **cwd)
-{
-    if (ad_api_str(r, body, "cwd", false, 1023, cwd) != 0) {
-        return -1;
-    }
-    struct stat st;
-    if (*cwd != NULL && ((*cwd)[0] != '/' || stat(*cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        return ad_api_invalid(r, "cwd", "must be an existing directory (absolute path)");
-    }
-    return 0;
-}
-
 static void start_job(ad_app_t *app, ad_req_t *r, json_t *body)
 {
-    const char *name = NULL, *kind = "job", *cwd = NULL;
-    json_t *command = NULL;
-    char org[AD_ID_MAX];
-    if (ad_api_str(r, body, "name", true, 127, &name) != 0 ||
-        ad_api_enum(r, body, "kind", false, "job,discovery", &kind) != 0 ||
-        ad_api_str_array(r, body, "command", true, JOB_ARGV_MAX, JOB_ARG_MAX, &command) != 0 ||
-        check_cwd(r, body, &cwd) != 0 || ad_api_org_for(app, r, body, org) != 0) {
-        return;
-    }
-    if (name[0] == '\0' || json_array_size(command) == 0) {
-        ad_api_invalid(r, name[0] == '\0' ? "name" : "command", "must not be empty");
-        return;
-    }
+    ad_job_spec_t spec = {0};
     const char *argv[JOB_ARGV_MAX + 1];
-    size_t n = json_array_size(command);
-    for (size_t i = 0; i < n; i++) {
-        argv[i] = json_string_value(json_array_get(command, i));
+    char org[AD_ID_MAX];
+    ad_field_err_t e;
+    json_t *made = NULL;
+    if (ad_svc_job_spec(app->store, body, &spec, argv, JOB_ARGV_MAX, &made, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+        return;
     }
-    argv[n] = NULL;
-    ad_job_spec_t spec = {.name = name, .kind = kind, .org = org, .cwd = cwd, .argv = argv};
+    if (ad_api_org_for(app, r, body, org) != 0) {
+        json_decref(made);
+        return;
+    }
+    spec.org = org;
+    char node_id[AD_ID_MAX] = "";
+    bool connected = false;
+    if (spec.node != NULL && (app->plane == NULL || ad_plane_find(app->plane, org, spec.node,
+                                                                  node_id, &connected) != 0)) {
+        ad_api_invalid(r, "node", "names no node of the job's organisation");
+        json_decref(made);
+        return;
+    }
+    if (spec.node != NULL && !connected) {
+        ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "node", spec.node),
+                     "node %s is not connected", spec.node);
+        json_decref(made);
+        return;
+    }
+    spec.node_id = node_id;
     char err[256] = "";
     int rc = ad_jobs_start(app->jobs, &spec, started, r, err, sizeof(err));
-    if (rc == AD_ENOENT || rc == AD_EPERM || rc == AD_EINVAL) {
+    if (rc == AD_EPERM && spec.node != NULL) {
+        ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:s}", "node", spec.node), "%s", err);
+    } else if (rc == AD_ESTATE && spec.node != NULL) {
+        ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "node", spec.node), "%s", err);
+    } else if (rc == AD_ENOENT || rc == AD_EPERM || rc == AD_EINVAL) {
         ad_res_error(r, 422, "VALIDATION_ERROR",
                      json_pack("{s:s, s:s}", "field", "command", "reason", err), "%s", err);
     } else if (rc != 0) {
         ad_res_error_code(r, rc, NULL, "cannot start the job: %s", err[0] ? err : ad_strerror(rc));
     }
+    json_decref(made);
 }
 
 static void create(ad_req_t *r, void *ud)
@@ -96,54 +94,36 @@ static void list(ad_req_t *r, void *ud)
     if (!ad_api_need_store(app, r)) {
         return;
     }
-    int64_t limit = 50;
-    const char *q = ad_req_query(r, "limit");
-    if (q != NULL) {
-        char *end;
-        long v = strtol(q, &end, 10);
-        if (*q == '\0' || *end != '\0' || v < 1 || v > 1000) {
-            ad_api_invalid(r, "limit", "must be a whole number from 1 to 1000");
-            return;
-        }
-        limit = v;
-    }
     json_t *out = NULL;
-    int rc = ad_store_job_list(app->store, ad_principal_filter(ad_api_who(r)), (int)limit, &out);
-    if (rc != 0) {
+    ad_field_err_t e = {0};
+    int rc = ad_jobs_list(app->jobs, app->store, ad_principal_filter(ad_api_who(r)),
+                          ad_req_query(r, "limit"), &out, &e);
+    if (rc == AD_EINVAL && e.field[0] != '\0') {
+        ad_api_invalid_err(r, &e);
+    } else if (rc != 0) {
         ad_api_fail(r, rc, "jobs", NULL);
-        return;
+    } else {
+        ad_res_json(r, 200, out);
     }
-    size_t i;
-    json_t *job;
-    json_array_foreach(json_object_get(out, "jobs"), i, job)
-    {
-        ad_jobs_overlay(app->jobs, job);
-    }
-    ad_res_json(r, 200, out);
 }
 
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_JOB, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_JOB, id, NULL)) {
         return;
     }
     json_t *job = NULL;
-    int rc = ad_store_job_get(app->store, id, &job);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "job", id);
-        return;
-    }
-    ad_jobs_overlay(app->jobs, job);
-    ad_res_json(r, 200, job);
+    int rc = ad_jobs_get(app->jobs, app->store, id, &job);
+    ad_api_answer(r, rc, job, "job", id);
 }
 
 static void stop(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_JOB, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_JOB, id, NULL)) {
         return;
     }
     if (ad_jobs_stop(app->jobs, id) != 0) {
@@ -157,6 +137,7 @@ void ad_api_jobs_register(ad_app_t *app)
 {
     if (app->store != NULL && app->procs != NULL) {
         app->jobs = ad_jobs_new(app->loop, app->cfg, app->store, app->bus, app->procs);
+        ad_jobs_set_plane(app->jobs, app->plane);
     }
     ad_server_route(app->server, "POST", "/api/jobs", AD_ACCESS_ADMIN, create, app);
     ad_server_route(app->server, "GET", "/api/jobs", AD_ACCESS_READ, list, app);

@@ -3,284 +3,61 @@
  * The live routes (docs/api.md lists them; docs/events.md has the
  * protocol): /ws, the pre-subscribed /ws/runs/:runId, /ws/mission and
  * /ws/graph channels, the seed dashboard's socket on "/", and /api/events
- * as Server-Sent Events. This
- * file checks what a channel may watch (the run's or crew's org) and what
- * it starts from; src/live does the channels, the wire format and the /ws
- * protocol, live_cmds.c the seed's commands on "/".
+ * as Server-Sent Events. src/live does the channels: what each may watch
+ * and where it starts (open.c), the wire format, the /ws protocol and the
+ * seed's commands on "/" (cmds.c).
  */
 #include "api/api_int.h"
 #include "live/live.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-#define MISSION_HEARTBEAT_MS 45000
-#define SSE_TOPICS_MAX 256
-
-/* The channels of app, or NULL once the REST layer has closed. */
-static ad_live_t *live_of(ad_app_t *app)
-{
-    return app->api != NULL ? app->api->live : NULL;
-}
-
-static ad_live_chan_t *ws_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, ad_live_kind_t kind)
-{
-    ad_live_t *L = live_of(app);
-    if (L == NULL) {
-        ad_ws_close(ws, 1001, "server closing");
-        return NULL;
-    }
-    return ad_live_ws_open(L, ws, upgrade, kind);
-}
-
-/* A seed channel (no subscribe messages) and its ?since=, or NULL when it
- * was refused or closed for a bad since. */
-static ad_live_chan_t *seed_open(ad_ws_t *ws, ad_req_t *upgrade, ad_app_t *app, ad_live_kind_t kind,
-                                 bool *has_since, uint64_t *since)
-{
-    ad_live_chan_t *lv = ws_open(ws, upgrade, app, kind);
-    if (lv == NULL || ad_live_query_since(lv, has_since, since) != 0) {
-        return NULL;
-    }
-    return lv;
-}
-
-static void on_ws_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
-{
-    ad_live_chan_t *lv = ws_open(ws, upgrade, ud, AD_LIVE_WS);
-    const char *compat = ad_ws_query(ws, "compat");
-    if (lv != NULL && compat != NULL) {
-        if (strcmp(compat, "seed") != 0) {
-            ad_live_error(lv, "VALIDATION_ERROR", "compat must be seed");
-            ad_live_end(lv, 1008, "compat must be seed");
-            return;
-        }
-        ad_live_set_compat_seed(lv);
-    }
-}
-
-/* ---- seed channels -------------------------------------------------------------------- */
-
-static void on_run_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
+/* GET /api/agents/:id/presence: whether the caller shows the agent's page
+ * in a dashboard, visible and focused (the tray helper asks before a
+ * desktop notification). Only the caller's own clients count. */
+static void presence(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    bool has_since;
-    uint64_t since;
-    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_RUN, &has_since, &since);
-    if (lv == NULL) {
+    const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
-    char id[AD_ID_MAX + 16];
-    const char *run_id = ad_ws_param(ws, "runId");
-    snprintf(id, sizeof(id), "%s", run_id ? run_id : "");
-    json_t *run = NULL;
-    int rc = app->store != NULL ? ad_store_run_get(app->store, id, &run) : AD_ECLOSED;
-    if (rc == 0 && ad_api_row_org(app, ad_live_who(lv), AD_API_RUN, id, NULL) != 0) {
-        json_decref(run);
-        rc = AD_ENOENT; /* another org's run is as good as none */
-    }
-    if (rc != 0) {
-        bool missing = rc == AD_ENOENT;
-        ad_live_error(lv, missing ? "NOT_FOUND" : "UNAVAILABLE",
-                      missing ? "no such run" : "the run cannot be read now; try again");
-        ad_live_end(lv, missing ? 4404 : 1011, missing ? "no such run" : "store unavailable");
-        return;
-    }
-    const char *st = json_string_value(json_object_get(run, "status"));
-    const char *agent = json_string_value(json_object_get(run, "agentId"));
-    char status[32];
-    snprintf(status, sizeof(status), "%s", st != NULL ? st : "");
-    char agent_id[AD_ID_MAX + 16];
-    snprintf(agent_id, sizeof(agent_id), "%s", agent != NULL ? agent : "");
-    ad_live_set_run(lv, id, agent_id);
-    json_decref(run);
-    /* A run that is over: its status and the close, unless the client asks
-     * for its events since N (then they are replayed and its final event
-     * closes the socket as it would have live). */
-    if (strcmp(status, "running") != 0 && !has_since) {
-        ad_live_notice(lv, "run_status", json_pack("{s:s, s:s}", "runId", id, "status", status));
-        ad_live_end(lv, 1000, "run is over");
-        return;
-    }
-    char t1[AD_BUS_TOPIC_MAX + 1], t2[AD_BUS_TOPIC_MAX + 1];
-    snprintf(t1, sizeof(t1), "run:%s", id);
-    snprintf(t2, sizeof(t2), "agent:%s", agent_id);
-    const char *topics[2] = {t1, t2};
-    ad_live_subscribe(lv, topics, agent_id[0] ? 2 : 1, has_since, since);
-}
-
-static void on_mission_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
-{
-    ad_app_t *app = ud;
-    bool has_since;
-    uint64_t since;
-    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_MISSION, &has_since, &since);
-    if (lv == NULL) {
-        return;
-    }
-    /* The current state of every crew, so a fresh dashboard needs no
-     * separate request. */
-    json_t *crews = ad_api_crews_snapshot(app, ad_principal_filter(ad_live_who(lv)));
-    size_t i;
-    json_t *c;
-    json_array_foreach(crews, i, c)
-    {
-        json_t *sig = json_pack("{s:O, s:O}", "crewId", json_object_get(c, "id"), "status",
-                                json_object_get(c, "status"));
-        ad_live_notice(lv, "signal", sig);
-    }
-    json_decref(crews);
-    /* after the current state: what changed since N, then live */
-    const char *topics[1] = {"crew:*"};
-    ad_live_subscribe(lv, topics, 1, has_since, since);
-}
-
-static void on_graph_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
-{
-    ad_app_t *app = ud;
-    bool has_since;
-    uint64_t since;
-    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_GRAPH, &has_since, &since);
-    if (lv == NULL) {
-        return;
-    }
-    const char *crew = ad_ws_query(ws, "crew_id");
-    if (crew == NULL) {
-        crew = ad_ws_query(ws, "crewId");
-    }
-    char topic[AD_BUS_TOPIC_MAX + 1];
-    snprintf(topic, sizeof(topic), "crew:%s", crew ? crew : "");
-    if (crew == NULL || crew[0] == '\0' || !ad_bus_topic_valid(topic) || strchr(crew, '*')) {
-        ad_live_error(lv, "VALIDATION_ERROR", "crew_id is required");
-        ad_live_end(lv, 1008, "crew_id is required");
-        return;
-    }
-    /* Another org's crew is as good as none; the owner may also watch a
-     * crew id no row has yet (programs may publish into it). */
-    int rc = ad_api_row_org(app, ad_live_who(lv), AD_API_CREW, crew, NULL);
-    if (rc != 0 && !(rc == AD_ENOENT && ad_live_who(lv)->owner)) {
-        ad_live_error(lv, "NOT_FOUND", "no such crew");
-        ad_live_end(lv, 4404, "no such crew");
-        return;
-    }
-    const char *topics[1] = {topic};
-    ad_live_subscribe(lv, topics, 1, has_since, since);
-}
-
-/* The seed's WebSocketManager connects to ws://host:8765 (the root path),
- * sends nothing and reads {type, payload} of four types: every event of
- * those types the caller's org may see, from ?since= when given (as on
- * /ws). A plain GET on "/" is still the dashboard page. */
-static void on_root_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
-{
-    ad_app_t *app = ud;
-    bool has_since;
-    uint64_t since;
-    ad_live_chan_t *lv = seed_open(ws, upgrade, app, AD_LIVE_ROOT, &has_since, &since);
-    if (lv == NULL) {
-        return;
-    }
-    const char *topics[1] = {"*"};
-    ad_live_subscribe(lv, topics, 1, has_since, since);
-}
-
-/* ---- Server-Sent Events ------------------------------------------------------------------ */
-
-static void sse_events(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *q = ad_req_query(r, "topics");
-    char *list = ad_xstrdup(q != NULL && q[0] != '\0' ? q : "*");
-    const char *topics[SSE_TOPICS_MAX];
-    size_t n = 0;
-    for (char *p = list; p != NULL && n < SSE_TOPICS_MAX;) {
-        char *comma = strchr(p, ',');
-        if (comma != NULL) {
-            *comma = '\0';
-        }
-        if (p[0] != '\0') {
-            topics[n++] = p;
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!ad_bus_topic_valid(topics[i])) {
-            ad_res_error(r, 422, "VALIDATION_ERROR",
-                         json_pack("{s:s, s:s}", "field", "topics", "reason", "malformed topic"),
-                         "topics: malformed topic '%s'", topics[i]);
-            goto out;
-        }
-    }
-    bool has_since = false;
-    uint64_t since = 0;
-    const char *s = ad_req_header(r, "Last-Event-ID");
-    if (s == NULL || s[0] == '\0') {
-        s = ad_req_query(r, "since");
-    }
-    if (s != NULL && s[0] != '\0') {
-        char *end;
-        unsigned long long x = strtoull(s, &end, 10);
-        if (s[0] < '0' || s[0] > '9' || *end != '\0') {
-            ad_res_error(r, 422, "VALIDATION_ERROR",
-                         json_pack("{s:s, s:s}", "field", "since", "reason", "not a number"),
-                         "since must be a non-negative integer");
-            goto out;
-        }
-        has_since = true;
-        since = x;
-    }
-    ad_live_t *L = live_of(app);
-    ad_live_chan_t *lv = L != NULL ? ad_live_sse_open(L, r) : NULL;
-    if (lv != NULL) {
-        ad_live_subscribe(lv, topics, n, has_since, since);
-    }
-out:
-    free(list);
-}
-
-/* Test builds: a shorter mission heartbeat so tests need not wait 45 s. */
-static uint64_t heartbeat_ms(void)
-{
-    uint64_t every = MISSION_HEARTBEAT_MS;
-#ifdef AD_TEST_BUILD
-    const char *env = getenv("AGENTD_TEST_MISSION_HEARTBEAT_MS");
-    if (env != NULL && env[0] >= '1' && env[0] <= '9') {
-        every = strtoull(env, NULL, 10);
-    }
-#endif
-    return every;
+    ad_live_t *L = app->api != NULL ? app->api->live : NULL;
+    bool viewed = ad_live_viewing(L, ad_api_who(r), id);
+    ad_res_json(r, 200, json_pack("{s:s, s:b}", "agentId", id, "viewed", viewed));
 }
 
 void ad_api_live_close(ad_app_t *app)
 {
-    ad_live_t *L = live_of(app);
+    ad_live_t *L = app->api != NULL ? app->api->live : NULL;
     if (L != NULL) {
         app->api->live = NULL;
         ad_live_close(L);
     }
 }
 
-size_t ad_api_live_max_queued(ad_app_t *app)
-{
-    return ad_live_max_queued(live_of(app));
-}
-
 void ad_api_live_register(ad_app_t *app)
 {
-    static const ad_ws_handler_t ws_h = {on_ws_open, ad_live_ws_message, ad_live_ws_close};
-    static const ad_ws_handler_t run_h = {on_run_open, ad_live_ws_message, ad_live_ws_close};
-    static const ad_ws_handler_t mission_h = {on_mission_open, ad_live_ws_message,
+    static const ad_ws_handler_t ws_h = {ad_live_open_ws, ad_live_ws_message, ad_live_ws_close};
+    static const ad_ws_handler_t run_h = {ad_live_open_run, ad_live_ws_message, ad_live_ws_close};
+    static const ad_ws_handler_t mission_h = {ad_live_open_mission, ad_live_ws_message,
                                               ad_live_ws_close};
-    static const ad_ws_handler_t graph_h = {on_graph_open, ad_live_ws_message, ad_live_ws_close};
-    static const ad_ws_handler_t root_h = {on_root_open, ad_live_ws_message, ad_live_ws_close};
+    static const ad_ws_handler_t graph_h = {ad_live_open_graph, ad_live_ws_message,
+                                            ad_live_ws_close};
+    static const ad_ws_handler_t root_h = {ad_live_open_root, ad_live_ws_message, ad_live_ws_close};
     static const char *const protocols[] = {"bearer", NULL};
-    ad_server_route_ws(app->server, "/ws", AD_ACCESS_READ, protocols, &ws_h, app);
-    ad_server_route_ws(app->server, "/ws/runs/:runId", AD_ACCESS_READ, protocols, &run_h, app);
-    ad_server_route_ws(app->server, "/ws/mission", AD_ACCESS_READ, protocols, &mission_h, app);
-    ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, app);
-    ad_server_route_ws_shared(app->server, "/", AD_ACCESS_READ, protocols, &root_h, app);
-    ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, sse_events, app);
-    app->api->live =
+    app->api->live_parts =
+        (ad_live_parts_t){.store = app->store, .runner = app->runner, .jobs = app->jobs};
+    ad_live_t *L =
         ad_live_new(app->loop, app->bus, app->auth, (size_t)app->cfg->ws_send_queue_bytes,
-                    heartbeat_ms(), ad_api_live_command, app);
+                    ad_live_heartbeat_ms(), &app->api->live_parts);
+    app->api->live = L;
+    ad_server_route_ws(app->server, "/ws", AD_ACCESS_READ, protocols, &ws_h, L);
+    ad_server_route_ws(app->server, "/ws/runs/:runId", AD_ACCESS_READ, protocols, &run_h, L);
+    ad_server_route_ws(app->server, "/ws/mission", AD_ACCESS_READ, protocols, &mission_h, L);
+    ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, L);
+    ad_server_route_ws_shared(app->server, "/", AD_ACCESS_READ, protocols, &root_h, L);
+    ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, ad_live_open_sse, L);
+    ad_server_route(app->server, "GET", "/api/agents/:id/presence", AD_ACCESS_READ, presence, app);
+#ifdef AD_TEST_BUILD
+    ad_live_test_routes_register(L, app->server, app->store);
+#endif
 }

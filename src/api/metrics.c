@@ -8,11 +8,12 @@
  * --metrics-public; per-agent series are the caller's organisation's.
  * The format is src/core/prom.c's; the bus, the store, the runner and the
  * health sampler write their own figures (ad_bus_prom, ad_store_prom,
- * ad_runner_prom, ad_health_prom_all), this file the HTTP server's and the
- * agents' counts, and puts the parts together.
+ * ad_runner_prom, ad_health_prom_all, ad_server_prom, ad_ws_prom,
+ * ad_store_agents_prom); this file puts the parts together.
  */
 #include "api/api_int.h"
-#include "health/health.h"
+#include "monitor/monitor.h"
+#include "node/node.h"
 #include "proc/proc.h"
 #include "run/run.h"
 #include "ws/ws.h"
@@ -28,23 +29,8 @@ typedef struct {
     char org[AD_ID_MAX];
 } scrape_t;
 
-typedef struct {
-    ad_buf_t *b;
-    int rc;
-} each_t;
-
-static void one_route(const char *method, const char *pattern, int status, uint64_t count, void *ud)
-{
-    each_t *e = ud;
-    char st[16];
-    snprintf(st, sizeof(st), "%d", status);
-    if (e->rc == 0) {
-        e->rc = ad_prom_sample(
-            e->b, "agentd_http_requests_total", (double)count, "method", method[0] ? method : "any",
-            "route", pattern[0] ? pattern : "unmatched", "status", status ? st : "other", NULL);
-    }
-}
-
+/* The daemon's own lines: its version and start, then the HTTP server's,
+ * the WebSocket's and the supervisor's figures. */
 static int daemon_part(ad_buf_t *b, ad_app_t *app)
 {
     int rc = ad_prom_family(b, "agentd_build_info", "gauge", "agentd's version");
@@ -52,37 +38,11 @@ static int daemon_part(ad_buf_t *b, ad_app_t *app)
     rc = rc ? rc
             : ad_prom_gauge(b, "agentd_start_time_seconds", "When the daemon started (Unix time)",
                             (double)app->started_ms / 1000);
-    rc = rc ? rc
-            : ad_prom_family(b, "agentd_http_requests_total", "counter",
-                             "Answered HTTP requests by route pattern and status");
-    each_t e = {b, rc};
-    ad_server_counts_each(app->server, one_route, &e);
-    rc = e.rc;
-    uint64_t open = 0, opened = 0;
-    ad_ws_stats(&open, &opened);
-    rc = rc ? rc
-            : ad_prom_gauge(b, "agentd_websocket_connections", "WebSocket connections open",
-                            (double)open);
-    rc = rc ? rc
-            : ad_prom_counter(b, "agentd_websocket_connections_opened_total",
-                              "WebSocket connections accepted", (double)opened);
-    rc = rc ? rc
-            : ad_prom_gauge(b, "agentd_processes", "Agent processes alive",
-                            (double)ad_procs_count(app->procs));
-    return rc;
-}
-
-static int agents_part(ad_buf_t *b, json_t *counts)
-{
-    int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
-    static const char *st[] = {"running", "waiting", "error",  "finished",
-                               "idle",    "paused",  "stopped"};
-    for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
-        json_t *v = json_object_get(counts, st[i]);
-        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",
-                            st[i], NULL);
-    }
-    return rc;
+    rc = rc ? rc : ad_server_prom(app->server, b);
+    rc = rc ? rc : ad_ws_prom(b);
+    return rc ? rc
+              : ad_prom_gauge(b, "agentd_processes", "Agent processes alive",
+                              (double)ad_procs_count(app->procs));
 }
 
 static void answer(int rc, json_t *counts, void *ud)
@@ -91,11 +51,14 @@ static void answer(int rc, json_t *counts, void *ud)
     ad_buf_t b;
     ad_buf_init(&b, METRICS_MAX);
     int w = daemon_part(&b, sc->app);
-    w = w ? w : agents_part(&b, rc == 0 ? counts : NULL);
+    w = w ? w : ad_store_agents_prom(&b, rc == 0 ? counts : NULL);
     w = w ? w : ad_bus_prom(sc->app->bus, &b);
     w = w ? w : ad_store_prom(sc->app->store, &b);
     w = w ? w : ad_runner_prom(sc->app->runner, &b);
-    w = w ? w : ad_health_prom_all(sc->app->health, &b, sc->org);
+    w = w ? w : ad_plane_prom(sc->app->plane, &b);
+    w = w ? w
+          : ad_monitor_prom(sc->app->api != NULL ? sc->app->api->monitor : NULL, sc->app->health,
+                            &b, sc->org);
     json_decref(counts);
     if (w != 0) {
         ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);

@@ -12,6 +12,7 @@
  * docs/workbench.md.
  */
 #include "api/workbench.h"
+#include "psync/psync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,39 +58,16 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *name = NULL, *desc = NULL, *user = NULL, *chat = NULL;
-    char org[AD_ID_MAX], id[AD_ID_MAX];
-    json_t *body = NULL;
+    char org[AD_ID_MAX];
+    json_t *body = NULL, *args = NULL;
+    ad_field_err_t e;
     if (!ad_api_need_store(app, r) || (body = ad_req_json(r)) == NULL) {
         return;
     }
-    bool from_chat = json_is_string(json_object_get(body, "chatId"));
-    if (ad_api_str(r, body, "name", !from_chat, 200, &name) == 0 &&
-        ad_api_str(r, body, "description", false, 4000, &desc) == 0 &&
-        ad_api_str(r, body, "userId", false, 200, &user) == 0 &&
-        ad_api_str(r, body, "chatId", false, AD_ID_MAX - 1, &chat) == 0 &&
-        ad_api_org_for(app, r, body, org) == 0) {
-        json_t *c = NULL;
-        bool chat_ok = chat == NULL || (ad_store_chat_get(app->store, chat, &c) == 0 &&
-                                        strcmp(ad_api_jstr(c, "orgId"), org) == 0);
-        if (name == NULL && chat_ok) { /* made from a chat: named after it */
-            const char *title = ad_api_jstr(c, "title");
-            json_object_set_new(body, "name",
-                                json_string(title != NULL && title[0] != '\0' ? title : "Chat"));
-            name = ad_api_jstr(body, "name");
-        }
-        json_decref(c);
-        if (chat_ok && name[0] == '\0') {
-            ad_api_invalid(r, "name", "must not be empty");
-        } else if (!chat_ok) {
-            ad_api_invalid(r, "chatId", "is not a chat of this organisation");
+    if (ad_api_org_for(app, r, body, org) == 0) {
+        if (ad_project_create_args(app->store, body, org, &args, &e) != 0) {
+            ad_api_invalid_err(r, &e);
         } else {
-            ad_id_new("proj", id);
-            json_t *args = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "orgId", org, "name", name,
-                                     "now", (json_int_t)ad_wall_ms());
-            json_object_set(args, "description", json_object_get(body, "description"));
-            json_object_set(args, "userId", json_object_get(body, "userId"));
-            json_object_set(args, "chatId", json_object_get(body, "chatId"));
             ad_api_write(app, r, ad_store_op_project_insert, args, created);
         }
     }
@@ -105,21 +83,13 @@ static void list(ad_req_t *r, void *ud)
     }
     const char *user = ad_req_query(r, "userId");
     int rc = ad_store_project_list(app->store, ad_principal_filter(ad_api_who(r)), user, &rows);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "projects", NULL);
-        return;
-    }
-    ad_res_json(r, 200, json_pack("{s:o}", "projects", rows));
+    ad_api_list(r, rc, rows, "projects", "projects");
 }
 
 static void loaded(int rc, json_t *p, void *ud)
 {
     ad_req_t *r = ud;
-    if (rc != 0) {
-        ad_api_fail(r, rc, "project", NULL);
-        return;
-    }
-    ad_res_json(r, 200, p);
+    ad_api_answer(r, rc, p, "project", NULL);
 }
 
 static void get(ad_req_t *r, void *ud)
@@ -130,26 +100,6 @@ static void get(ad_req_t *r, void *ud)
         ad_store_project_load(app->store, ad_api_jstr(p, "id"), loaded, r);
         json_decref(p);
     }
-}
-
-/* ---- checks of what is saved (src/llm/export.c) ---------------------------------------- */
-
-/* 0, or -1 after answering 422 naming the field. *total adds the bytes. */
-static int check_files(ad_req_t *r, json_t *files, const char *field, bool patch, size_t *total)
-{
-    char f[64], why[96];
-    return ad_llm_project_files_check(files, field, patch, total, f, sizeof(f), why, sizeof(why)) ==
-                   0
-               ? 0
-               : ad_api_invalid(r, f, why);
-}
-
-static int check_messages(ad_req_t *r, json_t *msgs, size_t *total)
-{
-    char f[48], why[96];
-    return ad_llm_project_messages_check(msgs, total, f, sizeof(f), why, sizeof(why)) == 0
-               ? 0
-               : ad_api_invalid(r, f, why);
 }
 
 static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -166,33 +116,14 @@ static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void save(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    json_t *p = project_row(app, r), *body = NULL;
-    const char *name = NULL, *desc = NULL;
-    size_t total = 0;
-    if (p == NULL || (body = ad_req_json(r)) == NULL) {
-        json_decref(p);
-        return;
-    }
-    json_t *msgs = json_object_get(body, "messages"), *files = json_object_get(body, "files");
-    if (ad_api_str(r, body, "name", false, 200, &name) == 0 &&
-        ad_api_str(r, body, "description", false, 4000, &desc) == 0 &&
-        (msgs == NULL || check_messages(r, msgs, &total) == 0) &&
-        (files == NULL || check_files(r, files, "files", false, &total) == 0)) {
-        json_t *args =
-            json_pack("{s:s, s:I}", "id", ad_api_jstr(p, "id"), "now", (json_int_t)ad_wall_ms());
-        if (name != NULL && name[0] != '\0') {
-            json_object_set_new(args, "name", json_string(name));
+    json_t *p = project_row(app, r), *body = NULL, *args = NULL;
+    ad_field_err_t e;
+    if (p != NULL && (body = ad_req_json(r)) != NULL) {
+        if (ad_project_save_args(ad_api_jstr(p, "id"), body, &args, &e) != 0) {
+            ad_api_invalid_err(r, &e);
+        } else {
+            ad_api_write(app, r, ad_store_op_project_save, args, saved);
         }
-        if (json_object_get(body, "description") != NULL) {
-            json_object_set(args, "description", json_object_get(body, "description"));
-        }
-        if (msgs != NULL) {
-            json_object_set(args, "messages", msgs);
-        }
-        if (files != NULL) {
-            json_object_set(args, "files", files);
-        }
-        ad_api_write(app, r, ad_store_op_project_save, args, saved);
     }
     json_decref(body);
     json_decref(p);
@@ -221,25 +152,20 @@ static void files_written(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void write_files(ad_app_t *app, ad_req_t *r, json_t *p, json_t *changes)
 {
     ad_api_write(app, r, ad_store_op_project_files,
-                 json_pack("{s:s, s:O, s:I}", "id", ad_api_jstr(p, "id"), "changes", changes, "now",
-                           (json_int_t)ad_wall_ms()),
-                 files_written);
+                 ad_project_files_args(ad_api_jstr(p, "id"), changes), files_written);
 }
 
 static void patch_files(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *p = project_row(app, r), *body = NULL;
-    size_t total = 0;
-    if (p == NULL || (body = ad_req_json(r)) == NULL) {
-        json_decref(p);
-        return;
-    }
-    json_t *changes = json_object_get(body, "changes");
-    if (changes == NULL) {
-        ad_api_invalid(r, "changes", "is required");
-    } else if (check_files(r, changes, "changes", true, &total) == 0) {
-        write_files(app, r, p, changes);
+    ad_field_err_t e;
+    if (p != NULL && (body = ad_req_json(r)) != NULL) {
+        if (ad_project_changes_check(body, &e) != 0) {
+            ad_api_invalid_err(r, &e);
+        } else {
+            write_files(app, r, p, json_object_get(body, "changes"));
+        }
     }
     json_decref(body);
     json_decref(p);
@@ -248,39 +174,24 @@ static void patch_files(ad_req_t *r, void *ud)
 static void from_message(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    json_t *p = project_row(app, r), *body = NULL, *chat = NULL, *msgs = NULL;
+    json_t *p = project_row(app, r), *body = NULL, *chat = NULL, *changes = NULL;
     const char *chat_id = NULL, *msg_id = NULL;
+    ad_field_err_t e;
     if (p == NULL || (body = ad_req_json(r)) == NULL ||
         ad_api_str(r, body, "chatId", true, AD_ID_MAX - 1, &chat_id) != 0 ||
         ad_api_str(r, body, "messageId", true, AD_ID_MAX - 1, &msg_id) != 0) {
         goto out;
     }
     if (ad_store_chat_get(app->store, chat_id, &chat) != 0 ||
-        !ad_principal_sees(ad_api_who(r), ad_api_jstr(chat, "orgId")) ||
-        ad_store_chat_messages(app->store, chat_id, 1000, &msgs) != 0) {
+        !ad_principal_sees(ad_api_who(r), ad_api_jstr(chat, "orgId"))) {
         ad_api_invalid(r, "chatId", "is not a chat you can see");
-        goto out;
-    }
-    const char *content = NULL;
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m)
-    {
-        if (strcmp(ad_api_jstr(m, "id"), msg_id) == 0) {
-            content = ad_api_jstr(m, "content");
-        }
-    }
-    json_t *changes = content != NULL ? ad_llm_code_files(content) : NULL;
-    if (content == NULL) {
-        ad_api_invalid(r, "messageId", "is not a message of that chat");
-    } else if (json_array_size(changes) == 0) {
-        ad_api_invalid(r, "messageId", "has no code block that names a file");
+    } else if (ad_project_message_files(app->store, chat_id, msg_id, &changes, &e) != 0) {
+        ad_api_invalid_err(r, &e);
     } else {
         write_files(app, r, p, changes);
     }
-    json_decref(changes);
 out:
-    json_decref(msgs);
+    json_decref(changes);
     json_decref(chat);
     json_decref(body);
     json_decref(p);
@@ -289,11 +200,7 @@ out:
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     AD_UNUSED(app);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "project", NULL);
-        return;
-    }
-    ad_res_json(r, 200, json_incref(result));
+    ad_api_answer(r, rc, json_incref(result), "project", NULL);
 }
 
 static void delete_project(ad_req_t *r, void *ud)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Events of the REST layer (api_int.h, "events"): ad_api_publish and
- * ad_api_publish_text turn "prefix", id pairs into the bus's topics. Split
- * from api.c.
+ * ad_api_publish_text turn "prefix", id pairs into the bus's topics;
+ * ad_api_train_publish is the callback src/train's engines publish with.
+ * Split from api.c.
  */
 #include "api/api_int.h"
 
@@ -58,4 +59,10 @@ void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, s
     topics_collect(&t, ap);
     va_end(ap);
     ad_bus_publish_text(app->bus, type, t.ptrs, t.n, payload, len);
+}
+
+void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,
+                          const char *agent_id, const char *run_id)
+{
+    ad_api_publish(app, type, payload, "org", org, "agent", agent_id, "run", run_id, NULL);
 }

@@ -9,155 +9,37 @@
  * worktree_updated {row, change: commit|merge|rebase|push, git: result}
  * on the worktree (and change "merged_into" on the worktree that has the
  * base checked out). A merge is recorded (GET .../merges) so a squashed
- * worktree reads merged and its removal needs no force. No git and no SQL
+ * worktree reads merged and its removal needs no force. The requests run
+ * in src/wtree (review.c); this file checks the refs they name. No git and no SQL
  * here.
  */
 #include "api/api_int.h"
 
-#include <stdio.h>
 #include <string.h>
 
-#define MESSAGE_MAX 20000
-
-/* The ref a request names: absent or "base" is the worktree's base branch.
- * NULL after answering 422. Borrowed from given or wt. */
-static const char *ref_arg(ad_req_t *req, json_t *wt, const char *given, const char *field)
+/* A 422 for what src/wtree refused: a ref (no base to default to, or not
+ * a valid ref) or another field. Returns -1. */
+static int refused(ad_req_t *req, const ad_wtree_req_err_t *err)
 {
-    char why[200];
-    const char *ref = given;
-    if (ref == NULL || strcmp(ref, "base") == 0) {
-        ref = ad_api_jstr(wt, "baseBranch");
-        if (ref == NULL || ref[0] == '\0') {
-            ad_res_error(req, 422, "VALIDATION_ERROR",
-                         json_pack("{s:s, s:s}", "field", field, "reason", "no_base"),
-                         "this worktree has no base branch; name one with %s", field);
-            return NULL;
-        }
+    const char *field = err->e.field;
+    if (err->ref_reason == NULL) {
+        return ad_api_invalid_err(req, &err->e);
     }
-    if (!ad_git_ref_valid(ref, why, sizeof(why))) {
+    if (strcmp(err->ref_reason, "no_base") == 0) {
+        ad_res_error(req, 422, "VALIDATION_ERROR",
+                     json_pack("{s:s, s:s}", "field", field, "reason", "no_base"),
+                     "this worktree has no base branch; name one with %s", field);
+    } else {
         ad_res_error(req, 422, "VALIDATION_ERROR",
                      json_pack("{s:s, s:s}", "field", field, "reason", "invalid_ref"), "%s: %s",
-                     field, why);
-        return NULL;
+                     field, err->e.why);
     }
-    return ref;
+    return -1;
 }
 
-/* A ref that names nothing is the request's mistake (422), not a 404 of
- * the worktree. */
-static void reply_git_error(ad_req_t *req, const ad_git_result_t *res, const char *field)
+static void read_answered(void *ud, const ad_wtree_out_t *o)
 {
-    const char *reason = res->err.reason;
-    if (res->rc == AD_ENOENT &&
-        (strcmp(reason, "unknown_ref") == 0 || strcmp(reason, "unknown_branch") == 0)) {
-        ad_res_error(req, 422, "VALIDATION_ERROR",
-                     json_pack("{s:s, s:s}", "field", field, "reason", reason), "%s", res->err.msg);
-        return;
-    }
-    ad_api_git_reply_error(req, res, false);
-}
-
-json_t *ad_api_merged_heads(ad_app_t *app, const char *wt_id)
-{
-    json_t *list = NULL, *heads = json_array();
-    if (ad_store_worktree_merges(app->store, wt_id, &list) != 0) {
-        return heads;
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(list, "merges"), i, m)
-    {
-        json_array_append(heads, json_object_get(m, "head"));
-    }
-    json_decref(list);
-    return heads;
-}
-
-/* The recorded merge of the review's HEAD joins git's "merged" verdict
- * (what merged, how, into what, when). */
-static void add_recorded(ad_app_t *app, json_t *wt, json_t *out)
-{
-    json_t *verdict = json_object_get(out, "merged");
-    json_t *list = NULL;
-    const char *head = ad_api_jstr(out, "head");
-    if (!json_is_true(json_object_get(verdict, "merged")) || head == NULL ||
-        ad_store_worktree_merges(app->store, ad_api_jstr(wt, "id"), &list) != 0) {
-        return;
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(list, "merges"), i, m)
-    {
-        const char *h = ad_api_jstr(m, "head");
-        if (h != NULL && strcmp(h, head) == 0) {
-            json_object_set(verdict, "record", m);
-            break;
-        }
-    }
-    json_decref(list);
-}
-
-static void tree_recorded(int rc, json_t *result, void *ud)
-{
-    ad_api_gctx_t *c = ud;
-    json_t *verdict = json_object_get(c->git, "merged");
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "api", "merge found by tree not recorded worktree=%s error=%s",
-               ad_api_jstr(c->wt, "id"), ad_errname(rc));
-    } else {
-        json_object_set(verdict, "record", json_object_get(result, "merge"));
-    }
-    json_decref(result);
-    if (ad_api_gctx_still_open(c)) {
-        ad_res_json(c->req, 200, json_incref(c->git));
-        ad_api_gctx_free(c);
-    }
-}
-
-/* A squash landed on the base elsewhere, found by its tree, is recorded like
- * agentd's own merges (strategy "tree"): the worktree keeps reading merged
- * once the base moves on. False when there is nothing to record. */
-static bool record_tree_merge(ad_api_gctx_t *c, json_t *out)
-{
-    json_t *verdict = json_object_get(out, "merged");
-    const char *how = ad_api_jstr(verdict, "how");
-    const char *against = ad_api_jstr(out, "against"), *base = ad_api_jstr(c->wt, "baseBranch");
-    /* Only a landing on the base counts: a ref typed for a look proves less. */
-    if (how == NULL || strcmp(how, "tree") != 0 || json_object_get(verdict, "record") != NULL ||
-        against == NULL || base == NULL || strcmp(against, base) != 0) {
-        return false;
-    }
-    const char *branch = ad_api_jstr(c->wt, "branch");
-    char id[AD_ID_MAX];
-    ad_id_new("mg", id);
-    json_t *args =
-        json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:s?, s:s?, s:I}", "id", id, "worktreeId",
-                  ad_api_jstr(c->wt, "id"), "branch", branch != NULL ? branch : "", "into",
-                  ad_api_jstr(out, "against"), "strategy", "tree", "head", ad_api_jstr(out, "head"),
-                  "commit", ad_api_jstr(verdict, "commit"), "now", (json_int_t)ad_wall_ms());
-    if (args == NULL) {
-        return false;
-    }
-    c->git = out;
-    ad_store_write(c->app->store, ad_store_op_worktree_merge_insert, args, tree_recorded, c);
-    return true;
-}
-
-static void read_done(const ad_git_result_t *res, void *ud)
-{
-    ad_api_gctx_t *c = ud;
-    if (res->rc != 0) {
-        reply_git_error(c->req, res, "against");
-    } else {
-        json_t *out = json_deep_copy(res->data);
-        json_object_set(out, "baseBranch", json_object_get(c->wt, "baseBranch"));
-        add_recorded(c->app, c->wt, out);
-        if (record_tree_merge(c, out)) {
-            return;
-        }
-        ad_res_json(c->req, 200, out);
-    }
-    ad_api_gctx_free(c);
+    ad_api_wtree_reply(ud, o, 200, "against", false);
 }
 
 /* GET diff?against= and commits: one git read against a ref. */
@@ -170,22 +52,15 @@ static void review_read(ad_req_t *req, ad_app_t *app, ad_git_op_t op)
     if (wt == NULL) {
         return;
     }
-    const char *ref = ref_arg(req, wt, ad_req_query(req, "against"), "against");
-    if (ref == NULL) {
-        json_decref(wt);
-        return;
+    const char *ref = NULL;
+    ad_wtree_req_err_t err;
+    if (ad_wtree_req_ref(wt, ad_req_query(req, "against"), "against", &ref, &err) != 0) {
+        refused(req, &err);
+    } else {
+        ad_wtree_review(app->api->wtree, wt, op, ref, ad_req_query(req, "path"), read_answered,
+                        req);
     }
-    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
-    c->wt = wt;
-    ad_git_args_t a = {.path = ad_api_jstr(wt, "path"), .base = ref};
-    json_t *heads = NULL;
-    if (op == AD_GIT_OP_REVIEW) {
-        a.file = ad_req_query(req, "path");
-        heads = ad_api_merged_heads(app, ad_api_jstr(wt, "id"));
-        a.merged = heads;
-    }
-    ad_api_git_queue(c, op, &a, read_done);
-    json_decref(heads);
+    json_decref(wt);
 }
 
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app)
@@ -196,87 +71,6 @@ void ad_api_wt_review(ad_req_t *req, ad_app_t *app)
 static void wt_commits(ad_req_t *req, void *ud)
 {
     review_read(req, ud, AD_GIT_OP_COMMITS);
-}
-
-/* Tells the worktree that has the base checked out that it moved. */
-static void publish_target(ad_app_t *app, json_t *wt, const char *target_path)
-{
-    json_t *list = NULL;
-    if (target_path == NULL ||
-        ad_store_worktree_list(app->store, ad_api_jstr(wt, "workspaceId"), "", &list) != 0) {
-        return;
-    }
-    size_t i;
-    json_t *w;
-    json_array_foreach(json_object_get(list, "worktrees"), i, w)
-    {
-        const char *p = ad_api_jstr(w, "path");
-        if (p != NULL && strcmp(p, target_path) == 0) {
-            ad_api_publish_wt(app, "worktree_updated", "merged_into", w);
-        }
-    }
-    json_decref(list);
-}
-
-/* The outcome of a write: published, then answered. */
-static void write_answer(ad_api_gctx_t *c, json_t *data)
-{
-    const char *change = c->id; /* what write_begin was asked for */
-    json_t *row = json_deep_copy(c->wt);
-    json_object_set(row, "git", data);
-    ad_api_publish_wt(c->app, "worktree_updated", change, row);
-    json_decref(row);
-    if (strcmp(change, "merge") == 0 && json_is_true(json_object_get(data, "merged"))) {
-        publish_target(c->app, c->wt, ad_api_jstr(data, "targetWorktree"));
-    }
-    ad_res_json(c->req, 200, json_incref(data));
-    ad_api_gctx_free(c);
-}
-
-static void merge_recorded(int rc, json_t *result, void *ud)
-{
-    ad_api_gctx_t *c = ud;
-    if (rc != 0) {
-        /* The branch moved already; only the record is missing, and a
-         * squash landed there is still found by its tree. */
-        ad_log(AD_LOG_WARN, "api", "merge not recorded worktree=%s error=%s",
-               ad_api_jstr(c->wt, "id"), ad_errname(rc));
-    } else {
-        json_object_set(c->git, "record", json_object_get(result, "merge"));
-    }
-    json_decref(result);
-    if (ad_api_gctx_still_open(c)) {
-        write_answer(c, c->git);
-    }
-}
-
-static void write_done(const ad_git_result_t *res, void *ud)
-{
-    ad_api_gctx_t *c = ud;
-    if (!ad_api_gctx_still_open(c)) {
-        return;
-    }
-    const char *change = c->id;
-    if (res->rc != 0) {
-        reply_git_error(c->req, res, strcmp(change, "rebase") == 0 ? "onto" : "into");
-        ad_api_gctx_free(c);
-        return;
-    }
-    if (strcmp(change, "merge") != 0 || !json_is_true(json_object_get(res->data, "merged"))) {
-        write_answer(c, res->data);
-        return;
-    }
-    /* A merge is recorded (what, how, into what, when) before the answer. */
-    c->git = json_deep_copy(res->data);
-    char id[AD_ID_MAX];
-    ad_id_new("mg", id);
-    json_t *args =
-        json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:I}", "id", id, "worktreeId",
-                  ad_api_jstr(c->wt, "id"), "branch", ad_api_jstr(c->git, "branch"), "into",
-                  ad_api_jstr(c->git, "into"), "strategy", ad_api_jstr(c->git, "strategy"), "head",
-                  ad_api_jstr(c->git, "head"), "commit", ad_api_jstr(c->git, "commit"), "previous",
-                  ad_api_jstr(c->git, "previous"), "now", (json_int_t)ad_wall_ms());
-    ad_store_write(c->app->store, ad_store_op_worktree_merge_insert, args, merge_recorded, c);
 }
 
 /* GET /api/worktrees/:id/merges: what agentd merged of this worktree,
@@ -294,124 +88,85 @@ static void wt_merges(ad_req_t *req, void *ud)
     json_t *out = NULL;
     int rc = ad_store_worktree_merges(app->store, ad_api_jstr(wt, "id"), &out);
     json_decref(wt);
-    if (rc != 0) {
-        ad_api_fail(req, rc, "merges", ad_req_param(req, "id"));
-        return;
-    }
-    ad_res_json(req, 200, out);
+    ad_api_answer(req, rc, out, "merges", ad_req_param(req, "id"));
 }
 
-/* Reads the body and the worktree of a write; NULL after answering. */
-static ad_api_gctx_t *write_begin(ad_req_t *req, ad_app_t *app, const char *change)
+/* ---- writes: commit, merge, rebase, push ---------------------------------------------------- */
+
+typedef struct {
+    ad_app_t *app;
+    json_t *body;
+    json_t *wt;
+} write_t;
+
+static void written_into(void *ud, const ad_wtree_out_t *o)
+{
+    ad_api_wtree_reply(ud, o, 200, "into", false);
+}
+
+static void written_onto(void *ud, const ad_wtree_out_t *o)
+{
+    ad_api_wtree_reply(ud, o, 200, "onto", false);
+}
+
+/* Reads the body and the worktree of a write; false after answering. */
+static bool write_begin(ad_req_t *req, ad_app_t *app, write_t *w)
 {
     bool failed = false;
+    w->app = app;
+    w->body = w->wt = NULL;
     if (!ad_api_need_store(app, req)) {
-        return NULL;
+        return false;
     }
-    json_t *body = ad_api_body_optional(req, &failed);
+    w->body = ad_api_body_optional(req, &failed);
     if (failed) {
-        return NULL;
+        return false;
     }
-    if (body == NULL) {
-        body = json_object();
+    w->wt = ad_api_load_worktree(app, req);
+    return w->wt != NULL;
+}
+
+static void write_end(write_t *w)
+{
+    json_decref(w->body);
+    json_decref(w->wt);
+}
+
+/* A write: its body checked into git's arguments by src/wtree, then run. */
+static void wt_write(ad_req_t *req, ad_app_t *app, const char *change, ad_git_op_t op,
+                     ad_wtree_cb done)
+{
+    write_t w;
+    ad_git_args_t a;
+    ad_wtree_req_err_t err;
+    if (write_begin(req, app, &w)) {
+        if (ad_wtree_req_write(op, w.wt, w.body, &a, &err) != 0) {
+            refused(req, &err);
+        } else {
+            ad_wtree_write(w.app->api->wtree, w.wt, change, op, &a, done, req);
+        }
     }
-    json_t *wt = ad_api_load_worktree(app, req);
-    if (wt == NULL) {
-        json_decref(body);
-        return NULL;
-    }
-    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
-    snprintf(c->id, sizeof(c->id), "%s", change);
-    c->wt = wt;
-    c->body = body;
-    return c;
+    write_end(&w);
 }
 
 static void wt_commit(ad_req_t *req, void *ud)
 {
-    ad_api_gctx_t *c = write_begin(req, ud, "commit");
-    const char *message = NULL;
-    bool all = false;
-    if (c == NULL) {
-        return;
-    }
-    if (ad_api_str(req, c->body, "message", true, MESSAGE_MAX, &message) != 0 ||
-        ad_api_bool(req, c->body, "all", &all, NULL) != 0) {
-        ad_api_gctx_free(c);
-        return;
-    }
-    if (message[0] == '\0') {
-        ad_api_invalid(req, "message", "a commit message is required");
-        ad_api_gctx_free(c);
-        return;
-    }
-    ad_git_args_t a = {.path = ad_api_jstr(c->wt, "path"), .message = message, .force = all};
-    ad_api_git_queue(c, AD_GIT_OP_COMMIT, &a, write_done);
+    wt_write(req, ud, "commit", AD_GIT_OP_COMMIT, written_into);
 }
 
 static void wt_merge(ad_req_t *req, void *ud)
 {
-    ad_api_gctx_t *c = write_begin(req, ud, "merge");
-    const char *into = NULL, *strategy = "merge", *message = NULL;
-    if (c == NULL) {
-        return;
-    }
-    if (ad_api_str(req, c->body, "into", false, 256, &into) != 0 ||
-        ad_api_enum(req, c->body, "strategy", false, "merge,squash,rebase", &strategy) != 0 ||
-        ad_api_str(req, c->body, "message", false, MESSAGE_MAX, &message) != 0 ||
-        (into = ref_arg(req, c->wt, into, "into")) == NULL) {
-        ad_api_gctx_free(c);
-        return;
-    }
-    char why[200];
-    if (!ad_git_branch_name_valid(into, why, sizeof(why))) {
-        ad_api_invalid(req, "into", why);
-        ad_api_gctx_free(c);
-        return;
-    }
-    ad_git_args_t a = {.path = ad_api_jstr(c->wt, "path"),
-                       .branch = into,
-                       .name = strategy,
-                       .message = message != NULL && message[0] != '\0' ? message : NULL};
-    ad_api_git_queue(c, AD_GIT_OP_MERGE, &a, write_done);
+    wt_write(req, ud, "merge", AD_GIT_OP_MERGE, written_into);
 }
 
 static void wt_rebase(ad_req_t *req, void *ud)
 {
-    ad_api_gctx_t *c = write_begin(req, ud, "rebase");
-    const char *onto = NULL;
-    if (c == NULL) {
-        return;
-    }
-    if (ad_api_str(req, c->body, "onto", false, 256, &onto) != 0 ||
-        (onto = ref_arg(req, c->wt, onto, "onto")) == NULL) {
-        ad_api_gctx_free(c);
-        return;
-    }
-    ad_git_args_t a = {.path = ad_api_jstr(c->wt, "path"), .base = onto};
-    ad_api_git_queue(c, AD_GIT_OP_REBASE, &a, write_done);
+    wt_write(req, ud, "rebase", AD_GIT_OP_REBASE, written_onto);
 }
 
 static void wt_push(ad_req_t *req, void *ud)
 {
-    ad_api_gctx_t *c = write_begin(req, ud, "push");
-    const char *remote = NULL;
-    char why[200];
-    if (c == NULL) {
-        return;
-    }
-    if (ad_api_str(req, c->body, "remote", false, 200, &remote) != 0) {
-        ad_api_gctx_free(c);
-        return;
-    }
-    /* A remote name follows the ref rules too: never an option or a URL. */
-    if (remote != NULL && !ad_git_ref_valid(remote, why, sizeof(why))) {
-        ad_api_invalid(req, "remote", why);
-        ad_api_gctx_free(c);
-        return;
-    }
-    ad_git_args_t a = {.path = ad_api_jstr(c->wt, "path"), .name = remote};
-    ad_api_git_queue(c, AD_GIT_OP_PUSH, &a, write_done);
+    wt_write(req, ud, "push", AD_GIT_OP_PUSH, written_into);
 }
 
 void ad_api_review_register(ad_app_t *app)

@@ -54,43 +54,12 @@ static bool forced(ad_req_t *r, json_t *body)
     return json_is_true(json_object_get(body, "force")) || (q != NULL && strcmp(q, "true") == 0);
 }
 
-/* configId and configFlags of a start, else the agent's state.configId
- * and state.configFlags (a default config for every start): the run's
- * config, or none. 0, or -1 after answering 422. */
-static int start_config(ad_app_t *app, ad_req_t *r, json_t *body, const char *agent_id,
-                        const char *org, ad_run_config_t *cfg)
-{
-    const char *cid = NULL;
-    bool flags = false, has_flags = false;
-    if (ad_api_str(r, body, "configId", false, AD_ID_MAX - 1, &cid) != 0 ||
-        ad_api_bool(r, body, "configFlags", &flags, &has_flags) != 0) {
-        return -1;
-    }
-    json_t *agent = NULL;
-    if (cid == NULL && ad_store_agent_get(app->store, agent_id, &agent) == 0) {
-        json_t *st = json_object_get(agent, "state");
-        cid = json_string_value(json_object_get(st, "configId"));
-        if (!has_flags) {
-            flags = json_is_true(json_object_get(st, "configFlags"));
-        }
-    }
-    int rc = 0;
-    if (cid == NULL) {
-        rc = flags ? ad_api_invalid(r, "configFlags", "needs a configId") : 0;
-    } else {
-        cfg->flags = flags;
-        rc = ad_api_run_config(app, r, cid, org, &cfg->record, &cfg->schema);
-    }
-    json_decref(agent);
-    return rc;
-}
-
 static void start(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     char org[AD_ID_MAX];
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, org)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, org)) {
         return;
     }
     bool failed = false;
@@ -100,9 +69,14 @@ static void start(ad_req_t *r, void *ud)
     }
     const char *prompt = NULL;
     ad_run_config_t cfg = {0};
+    ad_field_err_t e;
+    int bad = 0;
     if (ad_api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0 ||
-        start_config(app, r, body, id, org, &cfg) != 0 ||
+        (bad = ad_run_start_config(app->store, body, id, org, &cfg, &e)) != 0 ||
         ad_api_usage_refused(app, r, forced(r, body))) {
+        if (bad != 0) {
+            ad_api_invalid_err(r, &e);
+        }
         json_decref(cfg.record);
         json_decref(cfg.schema);
         json_decref(body);
@@ -119,38 +93,10 @@ static void start(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
-void ad_api_agent_live(ad_app_t *app, json_t *agent)
-{
-    int64_t since;
-    bool force;
-    const char *id = ad_api_jstr(agent, "id");
-    if (app->runner == NULL || id == NULL || !ad_runner_stopping(app->runner, id, &since, &force)) {
-        return;
-    }
-    char ts[AD_TIME_MAX];
-    ad_time_format(since, ts);
-    json_object_set_new(agent, "status", json_string("stopping"));
-    json_object_set_new(agent, "stopping", json_pack("{s:s, s:b}", "since", ts, "force", force));
-}
-
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *r;
-} stop_ctx_t;
-
 /* 202 with the agent reading "stopping", once the stop's mark is stored. */
-static void answer_stopping(int rc, void *ud)
+static void answer_stopping(json_t *agent, void *ud)
 {
-    stop_ctx_t *c = ud;
-    const char *id = ad_req_param(c->r, "id");
-    json_t *a = NULL;
-    AD_UNUSED(rc); /* the stop is under way either way; a failed write was logged */
-    if (ad_store_agent_get(c->app->store, id, &a) != 0) {
-        a = json_pack("{s:s}", "id", id);
-    }
-    ad_api_agent_live(c->app, a);
-    ad_res_json(c->r, 202, a);
-    free(c);
+    ad_res_json(ud, 202, agent);
 }
 
 /* POST /api/agents/:id/stop?force=&wait=: answers at once, 202 with the
@@ -162,7 +108,7 @@ static void stop(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
     bool force = false, wait = false;
@@ -184,15 +130,13 @@ static void stop(ad_req_t *r, void *ud)
     }
     /* The stop is kept with the run (a daemon restarted meanwhile carries
      * it on): the 202 goes once that is committed. */
-    stop_ctx_t *c = ad_xmalloc(sizeof(*c));
-    *c = (stop_ctx_t){.app = app, .r = r};
-    ad_store_flush(app->store, answer_stopping, c);
+    ad_runner_stop_kept(app->runner, app->store, id, answer_stopping, r);
 }
 
 static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
 {
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
     int rc = pause ? ad_runner_pause(app->runner, id, on_agent_done, r)
@@ -228,7 +172,7 @@ static void message(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
     json_t *body = ad_req_json(r);
@@ -261,58 +205,32 @@ static void runs_of_agent(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    long limit = 100;
-    const char *ls = ad_req_query(r, "limit");
-    if (ls != NULL && ls[0] != '\0') {
-        char *end = NULL;
-        limit = strtol(ls, &end, 10);
-        if (*end != '\0' || limit < 1 || limit > 1000) {
-            ad_res_error(r, 422, "VALIDATION_ERROR",
-                         json_pack("{s:s, s:s}", "field", "limit", "reason", "1 to 1000"),
-                         "limit must be a whole number from 1 to 1000");
-            return;
-        }
+    int64_t limit = 100;
+    bool has = false;
+    if (ad_api_query_int(r, "limit", 1, 1000, &has, &limit) != 0) {
+        return;
     }
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
     json_t *out = NULL;
     int rc = ad_store_run_list(app->store, id, (int)limit, &out);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "runs", id);
-        return;
-    }
-    ad_res_json(r, 200, out);
+    ad_api_answer(r, rc, out, "runs", id);
 }
 
 static void run_get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_RUN, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_RUN, id, NULL)) {
         return;
     }
     json_t *run = NULL;
-    int rc = ad_store_run_get(app->store, id, &run);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "run", id);
-        return;
-    }
-    /* A live run: whether it is stalled, and its holder's own log. */
-    json_t *live = ad_runner_run_live(app->runner, id);
-    if (live != NULL) {
-        json_object_update(run, live);
-        json_decref(live);
-    }
-    ad_res_json(r, 200, run);
+    int rc = ad_runner_run_view(app->runner, app->store, id, &run);
+    ad_api_answer(r, rc, run, "run", id);
 }
 
 /* ---- a run's identity (issue #35) ---------------------------------------------- */
-
-#define RUN_NAME_MAX 200
-#define RUN_NOTES_MAX 16384
-#define RUN_TAGS_MAX 32
-#define RUN_TAG_MAX 64
 
 typedef struct {
     ad_app_t *app;
@@ -335,45 +253,6 @@ static void patch_done(int rc, json_t *result, void *ud)
     free(p);
 }
 
-/* A string field of the patch: absent, null (back to the default) or 1 to
- * max bytes (0 allowed when empty_ok). 0, or -1 after a 422. */
-static int patch_str(ad_req_t *r, json_t *body, const char *key, size_t max, bool empty_ok,
-                     json_t *set)
-{
-    json_t *v = json_object_get(body, key);
-    if (v == NULL) {
-        return 0;
-    }
-    if (json_is_null(v)) {
-        json_object_set_new(set, key, json_null());
-        return 0;
-    }
-    size_t len = json_string_length(v);
-    if (!json_is_string(v) || len > max || (len == 0 && !empty_ok) ||
-        memchr(json_string_value(v), 0, len) != NULL) {
-        char why[96];
-        snprintf(why, sizeof(why), "a string of %s to %zu bytes, or null", empty_ok ? "0" : "1",
-                 max);
-        return ad_api_invalid(r, key, why);
-    }
-    json_object_set(set, key, v);
-    return 0;
-}
-
-static bool hex_color(const char *s)
-{
-    if (s == NULL || strlen(s) != 7 || s[0] != '#') {
-        return false;
-    }
-    for (int i = 1; i < 7; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* PATCH /api/runs/:id {name?, color?, tags?, notes?, group?}: write scope
  * (the route) and the run's org (ad_api_visible: another org's run is a
  * 404). Only what the body names changes; null resets a field. */
@@ -382,7 +261,7 @@ static void run_patch(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     char org[AD_ID_MAX];
-    if (!ad_api_visible(app, r, AD_API_RUN, id, org)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_RUN, id, org)) {
         return;
     }
     json_t *body = ad_req_json(r);
@@ -390,44 +269,11 @@ static void run_patch(ad_req_t *r, void *ud)
         return;
     }
     json_t *set = json_object();
-    const char *k;
-    json_t *v;
-    int bad = 0;
-    if (!json_is_object(body)) {
-        bad = ad_api_invalid(r, "body", "an object");
-    }
-    json_object_foreach(body, k, v)
-    {
-        if (bad == 0 && !ad_api_choice("name,color,tags,notes,group", k)) {
-            bad = ad_api_invalid(r, k, "not a field of a run (name, color, tags, notes, group)");
-        }
-    }
-    if (bad == 0) {
-        bad = patch_str(r, body, "name", RUN_NAME_MAX, false, set) ||
-              patch_str(r, body, "notes", RUN_NOTES_MAX, true, set) ||
-              patch_str(r, body, "group", RUN_NAME_MAX, false, set);
-    }
-    json_t *c = json_object_get(body, "color");
-    if (bad == 0 && c != NULL) {
-        if (!json_is_null(c) && !hex_color(json_string_value(c))) {
-            bad = ad_api_invalid(r, "color", "a colour as #rrggbb, or null");
-        } else {
-            json_object_set(set, "color", c);
-        }
-    }
-    json_t *tags = json_object_get(body, "tags");
-    if (bad == 0 && tags != NULL) {
-        json_t *t = NULL;
-        if (json_is_null(tags)) {
-            json_object_set_new(set, "tags", json_null());
-        } else if (ad_api_str_array(r, body, "tags", false, RUN_TAGS_MAX, RUN_TAG_MAX, &t) != 0) {
-            bad = -1; /* (t is borrowed from body) */
-        } else {
-            json_object_set(set, "tags", t);
-        }
-    }
+    ad_field_err_t e;
+    int bad = ad_run_patch_check(body, set, &e);
     json_decref(body);
     if (bad != 0) {
+        ad_api_invalid_err(r, &e);
         json_decref(set);
         return;
     }

@@ -9,84 +9,42 @@
  * Buckets carry min, max, mean, last and count: never a sample.
  */
 #include "api/api_int.h"
+#include "train/train.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BATCH_MAX 100000
-#define LIVE_POINTS_MAX 2000
-#define BUCKETS_DEFAULT 1000
 
 /* ---- query parameters ------------------------------------------------------------- */
 
 int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
                      int64_t *out)
 {
-    const char *s = ad_req_query(r, key);
-    if (s == NULL || s[0] == '\0') {
-        return 0;
-    }
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (*end != '\0' || v < min || v > max) {
-        ad_res_error(r, 422, "VALIDATION_ERROR",
-                     json_pack("{s:s, s:s}", "field", key, "reason", "a whole number in range"),
-                     "%s must be a whole number from %lld to %lld", key, (long long)min,
-                     (long long)max);
-        return -1;
-    }
-    *out = v;
-    *has = true;
-    return 0;
+    ad_field_err_t e;
+    return ad_field_query_int(ad_req_query(r, key), key, min, max, has, out, &e) != 0
+               ? ad_api_invalid_err(r, &e)
+               : 0;
 }
 
 /* x, from, to, buckets and range of a bucketed read into q. */
 static int q_read(ad_req_t *r, ad_store_series_q_t *q)
 {
-    const char *x = ad_req_query(r, "x");
-    if (x != NULL && strcmp(x, "step") != 0 && strcmp(x, "time") != 0) {
-        return ad_api_invalid(r, "x", "step or time");
-    }
-    q->by_time = x != NULL && strcmp(x, "time") == 0;
-    bool hb = false;
-    int64_t b = BUCKETS_DEFAULT;
-    if (ad_api_query_int(r, "buckets", 1, 20000, &hb, &b) != 0 ||
-        ad_api_query_int(r, "from", INT64_MIN, INT64_MAX, &q->has_from, &q->from) != 0 ||
-        ad_api_query_int(r, "to", INT64_MIN, INT64_MAX, &q->has_to, &q->to) != 0) {
-        return -1;
-    }
-    q->buckets = (size_t)b;
-    const char *range = ad_req_query(r, "range");
-    if (range == NULL || range[0] == '\0' || strcmp(range, "all") == 0) {
-        return 0;
-    }
-    if (ad_store_series_range(q, range, (int64_t)ad_wall_ms()) != 0) {
-        return ad_api_invalid(r, "range", "one of 5m, 15m, 1h, 6h, 24h, 7d, all");
-    }
-    return 0;
+    ad_field_err_t e;
+    return ad_store_series_parse(q, ad_api_query_get, r, (int64_t)ad_wall_ms(), &e) != 0
+               ? ad_api_invalid_err(r, &e)
+               : 0;
 }
 
 /* runs=a,b,c: each visible to the caller (else 404 as for a missing run). */
 static int q_runs(ad_app_t *app, ad_req_t *r, char runs[][AD_ID_MAX], size_t *n)
 {
-    const char *s = ad_req_query(r, "runs");
-    if (s == NULL || s[0] == '\0') {
-        return ad_api_invalid(r, "runs", "a comma-separated list of run ids");
+    ad_field_err_t e;
+    if (ad_store_series_runs(ad_req_query(r, "runs"), runs, n, &e) != 0) {
+        return ad_api_invalid_err(r, &e);
     }
-    *n = 0;
-    while (*s != '\0') {
-        size_t len = strcspn(s, ",");
-        if (len == 0 || len >= AD_ID_MAX || *n == AD_SERIES_RUNS_MAX) {
-            return ad_api_invalid(r, "runs", "1 to 16 run ids separated by commas");
-        }
-        memcpy(runs[*n], s, len);
-        runs[*n][len] = '\0';
-        if (!ad_api_visible(app, r, AD_API_RUN, runs[*n], NULL)) {
+    for (size_t i = 0; i < *n; i++) {
+        if (!ad_api_visible(app, r, AD_STORE_ROW_RUN, runs[i], NULL)) {
             return -1;
         }
-        (*n)++;
-        s += len + (s[len] == ',');
     }
     return 0;
 }
@@ -97,7 +55,7 @@ static void list_h(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_RUN, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_RUN, id, NULL)) {
         return;
     }
     json_t *series = NULL;
@@ -120,15 +78,7 @@ static void answer_read(ad_store_series_q_t *q, int rc, bool flat)
         ad_res_error_code(r, rc, NULL, "metric read failed: %s", ad_strerror(rc));
     } else {
         if (flat) {
-            json_t *one = json_array_get(json_object_get(q->out, "runs"), 0);
-            /* the run's name and colour beside the series' own name */
-            json_object_set(one, "runName", json_object_get(one, "name"));
-            json_object_set(one, "runColor", json_object_get(one, "color"));
-            json_object_del(one, "name");
-            json_object_del(one, "color");
-            json_object_update(q->out, one);
-            json_object_del(q->out, "runs");
-            json_object_del(q->out, "group"); /* one run: the same as its buckets */
+            ad_store_series_flat(q->out);
         }
         ad_res_json(r, 200, q->out);
         q->out = NULL;
@@ -149,11 +99,8 @@ static void compare_done(int rc, void *ctx)
 
 static int q_name(ad_req_t *r, const char *name, ad_store_series_q_t *q)
 {
-    if (name == NULL || name[0] == '\0' || strlen(name) > AD_SERIES_NAME_MAX) {
-        return ad_api_invalid(r, "name", "a series name of 1 to 200 bytes");
-    }
-    snprintf(q->name, sizeof(q->name), "%s", name);
-    return 0;
+    ad_field_err_t e;
+    return ad_store_series_name(q, name, &e) != 0 ? ad_api_invalid_err(r, &e) : 0;
 }
 
 static void series_h(ad_req_t *r, void *ud)
@@ -162,7 +109,7 @@ static void series_h(ad_req_t *r, void *ud)
     const char *id = ad_req_param(r, "id");
     ad_store_series_q_t *q = ad_xcalloc(1, sizeof(*q));
     if (q_name(r, ad_req_param(r, "name"), q) != 0 || q_read(r, q) != 0 ||
-        !ad_api_visible(app, r, AD_API_RUN, id, NULL)) {
+        !ad_api_visible(app, r, AD_STORE_ROW_RUN, id, NULL)) {
         free(q);
         return;
     }
@@ -286,22 +233,9 @@ static void export_piece_done(int rc, void *ctx)
 /* format and names of an export into x. */
 static int q_export(ad_req_t *r, ad_store_series_export_t *x)
 {
-    const char *f = ad_req_query(r, "format");
-    if (f != NULL && strcmp(f, "csv") != 0 && strcmp(f, "jsonl") != 0) {
-        return ad_api_invalid(r, "format", "csv or jsonl");
-    }
-    x->csv = f == NULL || strcmp(f, "csv") == 0;
-    const char *names = ad_req_query(r, "names");
-    if (names != NULL && names[0] != '\0') {
-        x->names = json_array();
-        while (*names != '\0') {
-            size_t len = strcspn(names, ",");
-            json_array_append_new(x->names, json_stringn(names, len));
-            names += len + (names[len] == ',');
-        }
-    }
-    ad_buf_init(&x->body, AD_SERIES_EXPORT_BODY_MAX);
-    return 0;
+    ad_field_err_t e;
+    return ad_store_series_export_parse(x, ad_api_query_get, r, &e) != 0 ? ad_api_invalid_err(r, &e)
+                                                                         : 0;
 }
 
 static export_t *export_new(ad_app_t *app, ad_req_t *r)
@@ -317,7 +251,7 @@ static void export_h(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     export_t *e = export_new(app, r);
-    if (!ad_api_visible(app, r, AD_API_RUN, id, NULL) || q_export(r, &e->x) != 0) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_RUN, id, NULL) || q_export(r, &e->x) != 0) {
         export_free(e);
         return;
     }
@@ -341,30 +275,6 @@ static void compare_export_h(ad_req_t *r, void *ud)
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-/* Every point checked (ad_store_series_point_why): 0, or -1 after a 422
- * naming the point. */
-static int check_points(ad_req_t *r, json_t *points)
-{
-    if (!json_is_array(points) || json_array_size(points) == 0 ||
-        json_array_size(points) > BATCH_MAX) {
-        return ad_api_invalid(r, "points", "an array of 1 to 100000 points");
-    }
-    size_t i;
-    json_t *p;
-    json_array_foreach(points, i, p)
-    {
-        const char *bad = ad_store_series_point_why(p);
-        if (bad != NULL) {
-            ad_res_error(r, 422, "VALIDATION_ERROR",
-                         json_pack("{s:s, s:I, s:s}", "field", "points", "index", (json_int_t)i,
-                                   "reason", bad),
-                         "point %zu: %s", i, bad);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 typedef struct {
     ad_app_t *app;
     ad_req_t *r;
@@ -379,19 +289,18 @@ static void post_done(int rc, json_t *result, void *ud)
     } else {
         const char *run = json_string_value(json_object_get(p->batch, "runId"));
         const char *org = json_string_value(json_object_get(p->batch, "orgId"));
-        json_t *points = json_object_get(p->batch, "points");
-        if (json_array_size(points) > 0) {
-            json_t *ev = json_pack("{s:s}", "runId", run);
-            if (json_array_size(points) <= LIVE_POINTS_MAX) {
-                json_object_set(ev, "points", points);
-            } else {
-                json_object_set_new(ev, "count", json_integer((json_int_t)json_array_size(points)));
-            }
-            ad_api_publish(p->app, "metrics_update", ev, "run", run, "metrics", run, "org", org,
-                           NULL);
-            json_decref(ev);
+        json_t *metrics = NULL, *dists = NULL;
+        ad_store_series_batch_events(p->batch, &metrics, &dists);
+        if (metrics != NULL) {
+            ad_api_publish(p->app, "metrics_update", metrics, "run", run, "metrics", run, "org",
+                           org, NULL);
         }
-        ad_api_dists_published(p->app, p->batch);
+        if (dists != NULL) {
+            ad_api_publish(p->app, "distribution_update", dists, "run", run, "metrics", run, "org",
+                           org, NULL);
+        }
+        json_decref(metrics);
+        json_decref(dists);
         ad_res_json(p->r, 200, json_incref(result));
     }
     json_decref(p->batch);
@@ -403,32 +312,26 @@ static void post_h(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     char org[AD_ID_MAX];
-    if (!ad_api_visible(app, r, AD_API_RUN, id, org)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_RUN, id, org)) {
         return;
     }
     json_t *body = ad_req_json(r);
     if (body == NULL) {
         return;
     }
-    json_t *points = json_object_get(body, "points"), *dists = NULL;
-    /* points may be left out when the batch has histograms or counts */
-    if (ad_api_dists_check(r, body, &dists) != 0 ||
-        ((points != NULL || json_array_size(dists) == 0) && check_points(r, points) != 0)) {
-        json_decref(dists);
-        json_decref(body);
+    ad_store_batch_err_t e = {0};
+    json_t *batch = ad_store_series_batch(body, id, org, (int64_t)ad_wall_ms(), &e);
+    json_decref(body);
+    if (batch == NULL) {
+        ad_res_error(r, e.status, e.status == 413 ? "TOO_LARGE" : "VALIDATION_ERROR", e.details,
+                     "%s", e.msg);
         return;
     }
     post_t *p = ad_xcalloc(1, sizeof(*p));
     p->app = app;
     p->r = r;
-    p->batch = json_pack("{s:s, s:s, s:I, s:o}", "runId", id, "orgId", org, "now",
-                         (json_int_t)ad_wall_ms(), "points",
-                         points != NULL ? json_incref(points) : json_array());
-    if (json_array_size(dists) > 0) {
-        json_object_set(p->batch, "dists", dists);
-    }
-    json_decref(dists);
-    json_decref(body);
+    p->batch = batch;
+    ad_train_points(app->api->train, NULL, id, org, json_object_get(p->batch, "points"));
     ad_store_series_append(app->store, json_incref(p->batch), post_done, p);
 }
 

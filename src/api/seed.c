@@ -3,12 +3,11 @@
  * The Claude Manager seed's REST dialect (issue #40): its client's only
  * setting is its base URL, so everything under /seed/api/... is the same
  * route as /api/... (same guard, scopes and bodies) with the answer put in
- * the seed's words:
- *   - an agent's status in the seed's strict enum (running, waiting, error,
- *     finished), agentd's own in agentdStatus beside it;
- *   - GET /worktrees/:id/status: modified, staged and untracked are the
- *     path lists, their counts in modifiedCount, stagedCount, untrackedCount;
- *   - workspaces with worktree_count and agent_count.
+ * the seed's words (src/live/seedrest.c); GET /agents?status= takes the
+ * seed's enum, filtering by the status the seed's client is shown
+ * (finished: idle, stopped or finished);
+ *   - an answer without a body (204) is 200 with `null`, as the seed's
+ *     request() reads JSON from every answer (src/http, ad_server_set_dialect).
  * agentd's own /api/... answers are unchanged.
  */
 #include "api/api_int.h"
@@ -16,76 +15,26 @@
 
 #include <string.h>
 
-static void seed_agent(json_t *a)
-{
-    const char *st = json_string_value(json_object_get(a, "status"));
-    if (st == NULL || json_object_get(a, "agentdStatus") != NULL) {
-        return;
-    }
-    json_object_set_new(a, "agentdStatus", json_string(st));
-    json_object_set_new(a, "status", json_string(ad_live_seed_status(st)));
-}
-
-static void seed_git_status(json_t *body)
-{
-    static const char *const keys[] = {"modified", "staged", "untracked"};
-    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
-        char files[32], count[32];
-        snprintf(files, sizeof(files), "%sFiles", keys[i]);
-        snprintf(count, sizeof(count), "%sCount", keys[i]);
-        json_t *list = json_object_get(body, files);
-        if (!json_is_array(list)) {
-            continue;
-        }
-        json_object_set(body, count, json_object_get(body, keys[i]));
-        json_object_set(body, keys[i], list);
-    }
-}
-
-static void seed_workspace(json_t *w)
-{
-    json_t *wt = json_object_get(w, "worktreeCount");
-    json_t *ag = json_object_get(w, "agentCount");
-    if (wt != NULL) {
-        json_object_set(w, "worktree_count", wt);
-    }
-    if (ag != NULL) {
-        json_object_set(w, "agent_count", ag);
-    }
-}
-
-/* Applies f to body's list under key, or to body itself. */
-static void each(json_t *body, const char *key, void (*f)(json_t *))
-{
-    json_t *list = json_object_get(body, key);
-    if (json_is_array(list)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v)
-        {
-            f(v);
-        }
-    } else {
-        f(body);
-    }
-}
-
 static void seed_dialect(const ad_req_t *r, int status, json_t *body, void *ud)
 {
     AD_UNUSED(ud);
-    const char *route = ad_req_route(r);
-    if (route == NULL || status >= 300 || !json_is_object(body)) {
-        return;
+    if (status < 300) {
+        ad_live_seed_answer(ad_req_route(r), body);
     }
-    if (strcmp(route, "/api/worktrees/:id/status") == 0) {
-        seed_git_status(body);
-    } else if (strncmp(route, "/api/agents", 11) == 0) {
-        json_t *agent = json_object_get(body, "agent");
-        each(json_is_object(agent) ? agent : body, "agents", seed_agent);
-    } else if (strncmp(route, "/api/workspaces", 15) == 0) {
-        json_t *ws = json_object_get(body, "workspace");
-        each(json_is_object(ws) ? ws : body, "workspaces", seed_workspace);
+}
+
+int ad_api_seed_status_filter(ad_req_t *r, const char **status, const char **seed_status)
+{
+    *seed_status = NULL;
+    if (*status == NULL || !ad_req_dialect(r)) {
+        return 0;
     }
+    if (!ad_api_choice("running,waiting,error,finished", *status)) {
+        return ad_api_invalid(r, "status", "must be one of running,waiting,error,finished");
+    }
+    *seed_status = *status;
+    *status = NULL;
+    return 0;
 }
 
 void ad_api_seed_register(ad_app_t *app)

@@ -4,6 +4,7 @@
  * Eye" generalised. Anything that starts, stops or probes one needs an
  * admin token (a probe may run a command); reading needs a read token and
  * shows the caller's organisation's services with their runtime.
+ * What a body may hold is src/svc's (spec.c); who may send it, here.
  * Its routes are listed in docs/api.md, their bodies and answers in
  * docs/health.md.
  */
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static json_t *view(ad_app_t *app, json_t *row)
 {
@@ -40,109 +40,46 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     ad_res_json(r, 201, view(app, row));
 }
 
-/* schema, config (merged with the defaults) and probe: 0, or -1 answered. */
-static int check_shape(ad_req_t *r, json_t *body, json_t *schema, json_t *base, json_t **config)
+/* args.node (a name or id, json null: here) as args.nodeId of org, the
+ * service's: 0, or -1 answered (422 naming node for none of org's, 403 for
+ * a node that cannot run org's programs). */
+static int place(ad_app_t *app, ad_req_t *r, const char *org, json_t *args)
 {
-    const char *field = NULL;
-    char why[200];
-    json_t *probe = json_object_get(body, "probe");
-    if (ad_svc_schema_check(schema, &field, why, sizeof(why)) != 0 ||
-        (probe != NULL && !json_is_null(probe) &&
-         ad_svc_probe_check(probe, &field, why, sizeof(why)) != 0)) {
-        return ad_api_invalid(r, field, why);
+    json_t *node = json_object_get(args, "node");
+    if (node == NULL) {
+        return 0;
     }
-    *config = ad_svc_config_merge(schema, base, json_object_get(body, "config"), &field, why,
-                                  sizeof(why));
-    return *config == NULL ? ad_api_invalid(r, field, why) : 0;
-}
-
-/* The schema of the body: a built-in template's (then no schema of its
- * own; the name defaults to the template's), or its own. New reference, or
- * NULL answered. */
-static json_t *body_schema(ad_req_t *r, json_t *body, const char **name)
-{
-    const char *tpl = NULL;
-    if (ad_api_str(r, body, "template", false, 64, &tpl) != 0) {
-        return NULL;
-    }
-    json_t *schema = json_object_get(body, "schema");
-    if (tpl == NULL && schema != NULL) {
-        const char *field = NULL;
-        char why[200];
-        json_t *own = ad_svc_schema_normalize(schema, &field, why, sizeof(why));
-        if (own == NULL) {
-            ad_api_invalid(r, field, why);
-        }
-        return own;
-    }
-    if (tpl == NULL) {
-        return json_object();
-    }
-    json_t *t = ad_svc_template(tpl);
-    if (t == NULL || schema != NULL) {
-        ad_api_invalid(r, t == NULL ? "template" : "schema",
-                       t == NULL ? "is not a built-in template (GET /api/services/templates)"
-                                 : "a template brings its schema: give one or the other");
-        return NULL;
-    }
-    *name = json_string_value(json_object_get(t, "name"));
-    return json_incref(json_object_get(t, "schema"));
-}
-
-/* 0 when name, command, cwd, restart and enabled are well formed (name
- * may be left out when a template gave one); -1 answered. */
-static int check_fields(ad_req_t *r, json_t *body, const char **name, json_t **command,
-                        const char **cwd, const char **restart, bool *enabled)
-{
-    struct stat st;
-    if (ad_api_str(r, body, "name", *name == NULL, 127, name) != 0 ||
-        ad_api_str_array(r, body, "command", true, 256, 8192, command) != 0 ||
-        ad_api_str(r, body, "cwd", false, 1023, cwd) != 0 ||
-        ad_api_enum(r, body, "restart", false, "always,on-failure,never", restart) != 0 ||
-        ad_api_bool(r, body, "enabled", enabled, NULL) != 0) {
+    char id[AD_ID_MAX] = "", err[256] = "";
+    int rc = json_is_string(node) ? ad_services_place(app->services, org, json_string_value(node),
+                                                      id, err, sizeof(err))
+                                  : 0;
+    if (rc == AD_EPERM) {
+        ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:O}", "node", node), "%s", err);
         return -1;
     }
-    if ((*name)[0] == '\0' || json_array_size(*command) == 0) {
-        return ad_api_invalid(r, (*name)[0] == '\0' ? "name" : "command", "must not be empty");
+    if (rc != 0) {
+        ad_api_invalid(r, "node", err);
+        return -1;
     }
-    if (*cwd != NULL && ((*cwd)[0] != '/' || stat(*cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        return ad_api_invalid(r, "cwd", "must be an existing directory (absolute path)");
-    }
+    json_object_set_new(args, "nodeId", json_string(id));
+    json_object_del(args, "node");
     return 0;
 }
 
+/* The body checked by src/svc, then the org (body.orgId): 0, or -1 answered. */
 static int check_create(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args)
 {
-    const char *name = NULL, *cwd = NULL, *restart = "on-failure";
-    json_t *command = NULL;
-    bool enabled = true;
-    char org[AD_ID_MAX];
-    json_t *schema = body_schema(r, body, &name);
-    json_t *config = NULL;
-    if (schema == NULL) {
+    ad_field_err_t e;
+    char org[AD_ID_MAX], id[AD_ID_MAX];
+    if (ad_svc_spec_create(body, args, &e) != 0) {
+        return ad_api_invalid_err(r, &e);
+    }
+    if (ad_api_org_for(app, r, body, org) != 0 || place(app, r, org, args) != 0) {
         return -1;
     }
-    if (check_fields(r, body, &name, &command, &cwd, &restart, &enabled) != 0 ||
-        check_shape(r, body, schema, NULL, &config) != 0 ||
-        ad_api_org_for(app, r, body, org) != 0) {
-        json_decref(config);
-        json_decref(schema);
-        return -1;
-    }
-    char id[AD_ID_MAX];
     ad_id_new("svc", id);
-    json_t *probe = json_object_get(body, "probe");
     json_object_set_new(args, "id", json_string(id));
     json_object_set_new(args, "orgId", json_string(org));
-    json_object_set_new(args, "name", json_string(name));
-    json_object_set(args, "command", command);
-    json_object_set_new(args, "cwd", cwd != NULL ? json_string(cwd) : json_null());
-    json_object_set_new(args, "config", config);
-    json_object_set_new(args, "schema", schema);
-    json_object_set_new(args, "restart", json_string(restart));
-    json_object_set(args, "probe", probe != NULL ? probe : json_null());
-    json_object_set_new(args, "enabled", json_boolean(enabled));
-    json_object_set_new(args, "now", json_integer(ad_wall_ms()));
     return 0;
 }
 
@@ -174,25 +111,15 @@ static void list(ad_req_t *r, void *ud)
         return;
     }
     json_t *out = NULL;
-    int rc = ad_store_service_list(app->store, ad_principal_filter(ad_api_who(r)), &out);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "services", NULL);
-        return;
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(json_object_get(out, "services"), i, row)
-    {
-        view(app, row);
-    }
-    ad_res_json(r, 200, out);
+    int rc = ad_services_list(app->services, app->store, ad_principal_filter(ad_api_who(r)), &out);
+    ad_api_answer(r, rc, out, "services", NULL);
 }
 
 /* The row of :id, or NULL after answering (404 for another org's). */
 static json_t *load(ad_app_t *app, ad_req_t *r)
 {
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_SERVICE, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_SERVICE, id, NULL)) {
         return NULL;
     }
     json_t *row = NULL;
@@ -209,14 +136,8 @@ static void get(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *row = load(app, r);
     if (row != NULL) {
-        json_t *v = view(app, row);
-        /* one service's read carries its log (the list does not) */
-        json_t *rt = json_object_get(v, "runtime");
-        if (json_is_object(rt)) {
-            json_object_set_new(rt, "output",
-                                ad_services_output(app->services, ad_req_param(r, "id")));
-        }
-        ad_res_json(r, 200, v);
+        ad_services_view(app->services, row, true);
+        ad_res_json(r, 200, row);
     }
 }
 
@@ -232,38 +153,6 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     ad_res_json(r, 200, view(app, json_deep_copy(result)));
 }
 
-static int check_patch(ad_req_t *r, json_t *body, json_t *row, json_t *args)
-{
-    const char *name = NULL, *restart = NULL;
-    bool enabled = false, has_enabled = false;
-    if (ad_api_str(r, body, "name", false, 127, &name) != 0 ||
-        ad_api_enum(r, body, "restart", false, "always,on-failure,never", &restart) != 0 ||
-        ad_api_bool(r, body, "enabled", &enabled, &has_enabled) != 0) {
-        return -1;
-    }
-    if (name != NULL && name[0] == '\0') {
-        return ad_api_invalid(r, "name", "must not be empty");
-    }
-    json_t *config = NULL;
-    if (check_shape(r, body, json_object_get(row, "schema"), json_object_get(row, "config"),
-                    &config) != 0) {
-        return -1;
-    }
-    json_object_set_new(args, "id", json_string(ad_api_jstr(row, "id")));
-    json_object_set_new(args, "name", name != NULL ? json_string(name) : json_null());
-    json_object_set_new(args, "config", config);
-    json_object_set_new(args, "restart", restart != NULL ? json_string(restart) : json_null());
-    json_t *probe = json_object_get(body, "probe");
-    if (probe != NULL) {
-        json_object_set(args, "probe", probe); /* null removes it */
-    }
-    if (has_enabled) {
-        json_object_set_new(args, "enabled", json_boolean(enabled));
-    }
-    json_object_set_new(args, "now", json_integer(ad_wall_ms()));
-    return 0;
-}
-
 static void patch(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -273,7 +162,13 @@ static void patch(ad_req_t *r, void *ud)
     }
     json_t *body = ad_req_json(r);
     json_t *args = json_object();
-    if (body != NULL && check_patch(r, body, row, args) == 0) {
+    ad_field_err_t e;
+    if (body != NULL && ad_svc_spec_patch(body, row, args, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+        json_decref(args);
+    } else if (body != NULL && place(app, r, ad_api_jstr(row, "orgId"), args) != 0) {
+        json_decref(args);
+    } else if (body != NULL) {
         ad_api_write(app, r, ad_store_op_service_update, args, updated);
     } else {
         json_decref(args);
@@ -327,7 +222,7 @@ static void del(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_SERVICE, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_SERVICE, id, NULL)) {
         return;
     }
     ad_api_write(app, r, ad_store_op_service_delete, json_pack("{s:s}", "id", id), deleted);
@@ -336,13 +231,8 @@ static void del(ad_req_t *r, void *ud)
 void ad_api_services_register(ad_app_t *app)
 {
     if (app->store != NULL && app->procs != NULL) {
-        json_t *rows = NULL;
-        if (ad_store_service_list(app->store, "", &rows) != 0) {
-            ad_log(AD_LOG_ERROR, "services", "cannot read the services: none started");
-        }
         app->services =
-            ad_services_new(app->loop, app->bus, app->procs, json_object_get(rows, "services"));
-        json_decref(rows);
+            ad_services_open(app->loop, app->cfg, app->store, app->bus, app->procs, app->plane);
     }
     ad_server_route(app->server, "POST", "/api/services", AD_ACCESS_ADMIN, create, app);
     ad_server_route(app->server, "GET", "/api/services", AD_ACCESS_READ, list, app);

@@ -11,16 +11,12 @@ static void sessions_get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
     json_t *out = NULL;
     int rc = ad_store_agent_sessions(app->store, id, 100, &out);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "sessions", id);
-        return;
-    }
-    ad_res_json(r, 200, out);
+    ad_api_answer(r, rc, out, "sessions", id);
 }
 
 void ad_api_sessions_register(ad_app_t *app)

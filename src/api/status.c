@@ -22,16 +22,12 @@ static void status_history(ad_req_t *r, void *ud)
             return;
         }
     }
-    if (!ad_api_visible(app, r, AD_API_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
     json_t *out = NULL;
     int rc = ad_store_status_history(app->store, id, (int)limit, &out);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "agent", id);
-        return;
-    }
-    ad_res_json(r, 200, out);
+    ad_api_answer(r, rc, out, "agent", id);
 }
 
 void ad_api_status_register(ad_app_t *app)

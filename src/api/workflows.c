@@ -14,8 +14,8 @@
 #include "api/workbench.h"
 #include "flow/flow.h"
 
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define WF_TICK_MS 250
 
@@ -66,26 +66,15 @@ static void inserted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 
 static void build_next(mk_t *k);
 
-/* The agent of step k->next from its body (definition applied). */
+/* The agent of step k->next from its body (definition applied): checked
+ * as POST /api/agents does, as the caller. */
 static bool add_agent(mk_t *k, json_t *agent_body, const char *def_name)
 {
-    json_t *step = json_array_get(json_object_get(k->body, "steps"), k->next);
-    char name[300];
-    snprintf(name, sizeof(name), "%s/%s", ad_api_jstr(k->args, "name"), ad_api_jstr(step, "id"));
-    if (json_object_get(agent_body, "name") == NULL) {
-        json_object_set_new(agent_body, "name", json_string(name));
-    }
-    json_object_del(agent_body, "crewId"); /* the workflow's, made with it */
     json_t *a = ad_api_agent_args(k->app, k->req, agent_body, k->wt, k->org, def_name);
     if (a == NULL) {
         return false;
     }
-    json_object_set_new(a, "crewId", json_string(ad_api_jstr(k->args, "crewId")));
-    json_object_set_new(json_object_get(json_object_get(json_object_get(k->args, "state"), "steps"),
-                                        ad_api_jstr(step, "id")),
-                        "agentId", json_string(ad_api_jstr(a, "id")));
-    json_array_append_new(json_object_get(k->args, "agents"), a);
-    k->next++;
+    ad_flow_add_agent(k->args, k->body, k->next++, a);
     return true;
 }
 
@@ -94,7 +83,7 @@ static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
     AD_UNUSED(app);
     mk_t *k = ud;
     json_t *step = json_array_get(json_object_get(k->body, "steps"), k->next);
-    json_t *agent = json_deep_copy(json_object_get(step, "agent"));
+    json_t *agent = ad_flow_step_agent(k->args, k->body, k->next);
     const char *def_name = ad_api_jstr(step, "definition");
     if (def == NULL || json_object_get(def, "error") != NULL) {
         char field[48];
@@ -126,7 +115,7 @@ static void build_next(mk_t *k)
             }
             return; /* on in def_found */
         }
-        json_t *agent = json_deep_copy(json_object_get(step, "agent"));
+        json_t *agent = ad_flow_step_agent(k->args, k->body, k->next);
         bool ok = add_agent(k, agent, NULL);
         json_decref(agent);
         if (!ok) {
@@ -140,95 +129,28 @@ static void build_next(mk_t *k)
     mk_free(k);
 }
 
-/* The spec kept: each step's id, needs and prompt (its agent is a row). */
-static json_t *spec_of(json_t *body, json_t **state)
-{
-    json_t *steps = json_array(), *st = json_object();
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(body, "steps"), i, s)
-    {
-        json_t *needs = json_object_get(s, "needs");
-        json_array_append_new(steps,
-                              json_pack("{s:s, s:o, s:s}", "id", ad_api_jstr(s, "id"), "needs",
-                                        needs != NULL ? json_incref(needs) : json_array(), "prompt",
-                                        ad_api_jstr(s, "prompt")));
-        json_object_set_new(st, ad_api_jstr(s, "id"), json_pack("{s:s}", "status", "pending"));
-    }
-    *state = json_pack("{s:o}", "steps", st);
-    json_t *budget = json_object_get(body, "budgetUsd");
-    return json_pack("{s:s, s:O?, s:o}", "input",
-                     ad_api_jstr(body, "input") ? ad_api_jstr(body, "input") : "", "budgetUsd",
-                     budget, "steps", steps);
-}
-
-/* Each step has an agent body (object) or a definition (and maybe an
- * agent body to add to it). -1 after answering 422. */
-static int steps_agents_ok(ad_req_t *r, json_t *steps)
-{
-    size_t i;
-    json_t *s;
-    json_array_foreach(steps, i, s)
-    {
-        json_t *agent = json_object_get(s, "agent");
-        json_t *def = json_object_get(s, "definition");
-        char field[48];
-        snprintf(field, sizeof(field), "steps[%zu].%s", i, def != NULL ? "definition" : "agent");
-        if ((agent != NULL && !json_is_object(agent)) || (def != NULL && !json_is_string(def)) ||
-            (agent == NULL && def == NULL)) {
-            return ad_api_invalid(r, field, "each step needs an agent object or a definition");
-        }
-        if (agent == NULL) {
-            json_object_set_new(s, "agent", json_object());
-        }
-        if (json_object_get(json_object_get(s, "agent"), "worktreeId") != NULL) {
-            snprintf(field, sizeof(field), "steps[%zu].agent.worktreeId", i);
-            return ad_api_invalid(r, field, "is the workflow's (worktreeId at the top)");
-        }
-    }
-    return 0;
-}
-
 static void wf_create(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *body = ad_req_json(r);
-    const char *name = NULL, *wt = NULL, *input = NULL;
-    char field[64] = "", why[128] = "";
-    json_t *budget = json_object_get(body, "budgetUsd");
-    if (body == NULL || ad_api_str(r, body, "name", true, 200, &name) != 0 ||
-        ad_api_str(r, body, "worktreeId", true, AD_ID_MAX, &wt) != 0 ||
-        ad_api_str(r, body, "input", false, AD_FLOW_PROMPT_MAX, &input) != 0) {
-        json_decref(body);
+    ad_field_err_t e;
+    char org[AD_ID_MAX];
+    int vrc = 0;
+    if (body == NULL) {
         return;
     }
-    if (budget != NULL && (!json_is_number(budget) || json_number_value(budget) <= 0)) {
-        ad_api_invalid(r, "budgetUsd", "must be a positive number (USD)");
-    } else if (ad_flow_check(json_object_get(body, "steps"), field, sizeof(field), why,
-                             sizeof(why)) != 0) {
-        ad_api_invalid(r, field, why);
-    } else if (steps_agents_ok(r, json_object_get(body, "steps")) == 0) {
+    if (ad_flow_body_check(body, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+    } else if ((vrc = ad_auth_row_org(app->store, ad_api_who(r), AD_STORE_ROW_WORKTREE,
+                                      ad_api_jstr(body, "worktreeId"), org)) != 0) {
+        ad_res_error_code(r, vrc, json_pack("{s:s}", "field", "worktreeId"), "worktree not found");
+    } else {
         mk_t *k = ad_xcalloc(1, sizeof(*k));
-        int vrc = ad_api_row_org(app, ad_api_who(r), AD_API_WORKTREE, wt, k->org);
-        if (vrc != 0) {
-            ad_res_error_code(r, vrc, json_pack("{s:s}", "field", "worktreeId"),
-                              "worktree not found");
-            free(k);
-        } else {
-            char id[AD_ID_MAX], crew[AD_ID_MAX];
-            ad_id_new("wf", id);
-            ad_id_new("crew", crew);
-            json_t *state = NULL;
-            json_t *spec = spec_of(body, &state);
-            k->app = app;
-            k->req = r;
-            k->body = json_incref(body);
-            k->wt = ad_api_jstr(body, "worktreeId");
-            k->args = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:[]}", "id", id, "orgId",
-                                k->org, "crewId", crew, "name", name, "spec", spec, "state", state,
-                                "now", (json_int_t)ad_wall_ms(), "agents");
-            build_next(k);
-        }
+        *k = (mk_t){.app = app, .req = r, .body = json_incref(body)};
+        snprintf(k->org, sizeof(k->org), "%s", org);
+        k->wt = ad_api_jstr(body, "worktreeId");
+        k->args = ad_flow_insert_args(body, org);
+        build_next(k);
     }
     json_decref(body);
 }
@@ -258,22 +180,14 @@ static void wf_get(ad_req_t *r, void *ud)
     }
 }
 
-typedef struct {
-    ad_req_t *req;
-    json_t *wf;
-} stopped_t;
-
 /* The stop is committed: a read after the answer sees it. */
-static void stop_saved(int rc, void *ctx)
+static void stop_saved(int rc, json_t *wf, void *ud)
 {
-    stopped_t *c = ctx;
     if (rc != 0) {
-        ad_api_fail(c->req, rc, "workflow", NULL);
-        json_decref(c->wf);
+        ad_api_fail(ud, rc, "workflow", NULL);
     } else {
-        ad_res_json(c->req, 200, c->wf);
+        ad_res_json(ud, 200, wf);
     }
-    free(c);
 }
 
 static void wf_stop(ad_req_t *r, void *ud)
@@ -283,14 +197,9 @@ static void wf_stop(ad_req_t *r, void *ud)
     if (wf == NULL) {
         return;
     }
-    json_t *now = NULL;
-    if (app->api->flow == NULL || ad_flow_stop(app->api->flow, wf, &now) != 0) {
+    if (ad_flow_stop_kept(app->api->flow, wf, stop_saved, r) != 0) {
         ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "status", ad_api_jstr(wf, "status")),
                      "the workflow is not running");
-    } else {
-        stopped_t *c = ad_xmalloc(sizeof(*c));
-        *c = (stopped_t){.req = r, .wf = now};
-        ad_store_flush(app->store, stop_saved, c);
     }
     json_decref(wf);
 }

@@ -3,7 +3,7 @@
  * /api/worktrees: list (by workspace), get, update (name, branch, sortMode,
  * displayOrder, baseBranch) and reorder; create and delete real git worktrees (with the
  * workspace's setup, and stopping their agents first), checkout, branches,
- * status and diff, which are git work on the thread pool. Events on
+ * status and diff, which are git work src/wtree runs on the pool. Events on
  * worktree:<wt> and workspace:<ws>: worktree_created {row},
  * worktree_updated {row, change: branch, vanished, restored or setup},
  * worktree_deleted {id, workspaceId, agentIds}, and agent_update {id,
@@ -25,32 +25,20 @@ static void list(ad_req_t *r, void *ud)
         ws = NULL;
     }
     json_t *out = NULL;
-    if (ws != NULL && !ad_api_visible(app, r, AD_API_WORKSPACE, ws, NULL)) {
+    if (ws != NULL && !ad_api_visible(app, r, AD_STORE_ROW_WORKSPACE, ws, NULL)) {
         return;
     }
     int rc = ad_store_worktree_list(app->store, ws, ad_principal_filter(ad_api_who(r)), &out);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "worktrees", NULL);
-        return;
-    }
-    ad_res_json(r, 200, out);
+    ad_api_answer(r, rc, out, "worktrees", NULL);
 }
 
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *id = ad_req_param(r, "id");
-    json_t *wt = NULL;
-    int rc = ad_store_worktree_get(app->store, id, &wt);
-    if (rc == 0 && !ad_principal_sees(ad_api_who(r), ad_api_jstr(wt, "orgId"))) {
-        json_decref(wt);
-        rc = AD_ENOENT; /* another org's worktree is as good as none */
+    json_t *wt = ad_api_row_load(app, r, ad_store_worktree_get, "worktree");
+    if (wt != NULL) {
+        ad_res_json(r, 200, wt);
     }
-    if (rc != 0) {
-        ad_api_fail(r, rc, "worktree", id);
-        return;
-    }
-    ad_res_json(r, 200, wt);
 }
 
 static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -72,49 +60,14 @@ static void patch(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    const char *name = NULL, *branch = NULL, *mode = NULL, *base = NULL;
-    int64_t order = 0;
-    bool has_order = false;
-    if (!ad_api_visible(app, r, AD_API_WORKTREE, ad_req_param(r, "id"), NULL) ||
-        ad_api_str(r, body, "name", false, 200, &name) != 0 ||
-        ad_api_str(r, body, "branch", false, 250, &branch) != 0 ||
-        ad_api_str(r, body, "baseBranch", false, 250, &base) != 0 ||
-        ad_api_enum(r, body, "sortMode", false, "free,status,name", &mode) != 0 ||
-        ad_api_int(r, body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order) !=
-            0) {
+    json_t *args = NULL;
+    ad_field_err_t e;
+    if (!ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, ad_req_param(r, "id"), NULL)) {
         goto out;
     }
-    /* The same rules as creating one: a name or branch git would read as
-     * an option or a range ("-x", "--upload-pack=x", "a..b") never lands. */
-    char why[200];
-    if (name != NULL && !ad_git_worktree_name_valid(name, why, sizeof(why))) {
-        ad_api_invalid(r, "name", why);
+    if (ad_wtree_update_args(ad_req_param(r, "id"), body, (int64_t)ad_wall_ms(), &args, &e) != 0) {
+        ad_api_invalid_err(r, &e);
         goto out;
-    }
-    if (branch != NULL && !ad_git_branch_name_valid(branch, why, sizeof(why))) {
-        ad_api_invalid(r, "branch", why);
-        goto out;
-    }
-    if (base != NULL && !ad_git_ref_valid(base, why, sizeof(why))) {
-        ad_api_invalid(r, "baseBranch", why);
-        goto out;
-    }
-    json_t *args =
-        json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms());
-    if (name != NULL) {
-        json_object_set_new(args, "name", json_string(name));
-    }
-    if (branch != NULL) {
-        json_object_set_new(args, "branch", json_string(branch));
-    }
-    if (mode != NULL) {
-        json_object_set_new(args, "sortMode", json_string(mode));
-    }
-    if (base != NULL) {
-        json_object_set_new(args, "baseBranch", json_string(base));
-    }
-    if (has_order) {
-        json_object_set_new(args, "displayOrder", json_integer(order));
     }
     ad_api_write(app, r, ad_store_op_worktree_update, args, updated);
 out:
@@ -157,12 +110,12 @@ static void reorder(ad_req_t *r, void *ud)
     const char *ws = NULL;
     bool ok = ad_api_str_array(r, body, "ids", true, 10000, AD_ID_MAX, &ids) == 0 &&
               ad_api_str(r, body, "workspaceId", false, AD_ID_MAX, &ws) == 0 &&
-              (ws == NULL || ad_api_visible(app, r, AD_API_WORKSPACE, ws, NULL));
+              (ws == NULL || ad_api_visible(app, r, AD_STORE_ROW_WORKSPACE, ws, NULL));
     size_t i;
     json_t *v;
     json_array_foreach(ok ? ids : NULL, i, v)
     {
-        if (!ad_api_visible(app, r, AD_API_WORKTREE, json_string_value(v), NULL)) {
+        if (!ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, json_string_value(v), NULL)) {
             ok = false;
             break;
         }

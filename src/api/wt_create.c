@@ -5,325 +5,88 @@
  * the answer; GET and POST /api/worktrees/:id/setup: the last setup's
  * outcome, and running it again (an unapproved command only with approve).
  * Events: worktree_created {row}, worktree_updated {row, change: setup}.
- * Split from worktrees.c by route group; no git and no SQL here.
+ * The requests run in src/wtree (worktree.c); this file reads and checks
+ * them. Split from worktrees.c by route group; no git and no SQL here.
  */
 #include "api/api_int.h"
-#include "proc/proc.h"
-#include "run/run.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- POST /api/worktrees --------------------------------------------------------------- */
 
-static void wt_setup_recorded(int rc, json_t *result, void *ud)
+/* The checks of a create body (src/wtree): 0, or -1 after answering 422. */
+static int create_ok(ad_req_t *req, json_t *body)
 {
-    ad_api_gctx_t *c = ud;
-    if (rc == 0) {
-        ad_api_publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
-    } else {
-        ad_log(AD_LOG_WARN, "api", "setup outcome not saved worktree=%s error=%s", c->id,
-               ad_errname(rc));
-    }
-    json_decref(result);
-    ad_api_gctx_free(c);
-}
-
-static void wt_setup_done(const ad_git_result_t *res, void *ud)
-{
-    ad_api_gctx_t *c = ud;
-    if (!ad_api_gctx_still_open(c)) {
-        return;
-    }
-    json_t *setup;
-    if (res->rc == 0) {
-        setup = json_deep_copy(res->data);
-        json_t *code = json_object_get(setup, "exitCode");
-        const char *cmd = ad_api_jstr(setup, "command");
-        bool ran = cmd != NULL && cmd[0] != '\0'; /* files only: nothing to fail */
-        bool ok = !ran || (json_is_integer(code) && json_integer_value(code) == 0);
-        json_object_set_new(setup, "state", json_string(ok ? "succeeded" : "failed"));
-    } else {
-        setup = json_pack("{s:s, s:s}", "state", "failed", "error", res->err.msg);
-    }
-    if (json_is_true(json_object_get(c->setup, "commandNeedsApproval"))) {
-        json_object_set_new(setup, "commandNeedsApproval", json_true());
-    }
-    ad_store_worktree_setup_t out = {.now = ad_wall_ms(), .setup = setup}; /* setup is taken */
-    snprintf(out.id, sizeof(out.id), "%s", c->id);
-    ad_store_worktree_setup_save(c->app->store, &out, wt_setup_recorded, c);
-}
-
-/* After the answer: runs the workspace's setup in the new worktree. */
-static void wt_run_setup(ad_api_gctx_t *c)
-{
-    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
-                       .path = ad_api_jstr(c->wt, "path"),
-                       .files = json_object_get(c->setup, "setupFiles"),
-                       .command = ad_api_jstr(c->setup, "setupCommand"),
-                       .timeout_ms = AD_API_SETUP_TIMEOUT_MS};
-    /* Another organisation's setup command runs in the sandbox its agents
-     * get (issue #31): the new worktree, the system, nothing of agentd's;
-     * where there is none it does not run. */
-    const char *org = ad_api_jstr(c->wt, "orgId");
-    char *wrapped = NULL;
-    if (a.command != NULL && a.command[0] != '\0' && org != NULL &&
-        strcmp(org, AD_ORG_DEFAULT) != 0 && c->app->procs != NULL) {
-        wrapped = ad_proc_sandbox_shell(c->app->procs, a.path, a.command);
-        a.command = wrapped != NULL ? wrapped
-                                    : "echo 'agentd: setup commands of an organisation other than "
-                                      "the owner'\''s run only in a sandbox, and this machine "
-                                      "has none (see /api/requirements)' >&2; exit 126";
-    }
-    int rc = ad_git_queue(c->app->loop, AD_GIT_OP_SETUP, &a, wt_setup_done, c);
-    free(wrapped);
-    if (rc != 0) {
-        ad_api_gctx_free(c);
-    }
-}
-
-static bool setup_configured(json_t *setup)
-{
-    const char *cmd = ad_api_jstr(setup, "setupCommand");
-    return json_array_size(json_object_get(setup, "setupFiles")) > 0 ||
-           (cmd != NULL && cmd[0] != '\0');
-}
-
-static void wt_inserted(int rc, json_t *result, void *ud)
-{
-    ad_api_gctx_t *c = ud;
-    if (rc != 0) {
-        /* The worktree exists in git; the next refresh picks its row up. */
-        ad_res_error_code(c->req, rc, NULL, "the worktree was created at %s but not saved",
-                          ad_api_jstr(c->git, "path"));
-        json_decref(result);
-        ad_api_gctx_free(c);
-        return;
-    }
-    json_t *wt = json_object_get(result, "worktree");
-    c->wt = json_incref(wt);
-    ad_api_publish_wt(c->app, "worktree_created", NULL, wt);
-    json_t *body = json_deep_copy(wt);
-    json_object_set_new(body, "branchCreated",
-                        json_boolean(json_is_true(json_object_get(c->git, "branchCreated"))));
-    if (setup_configured(c->setup)) {
-        json_object_set_new(body, "setup", json_pack("{s:s}", "state", "running"));
-    }
-    if (json_is_true(json_object_get(c->setup, "commandNeedsApproval"))) {
-        /* not run: the UI shows it and asks (runSetupCommand: true) first */
-        json_object_set_new(body, "setupCommandNeedsApproval", json_true());
-        json_object_set(body, "setupCommand", json_object_get(c->setup, "pendingCommand"));
-    }
-    ad_res_json(c->req, 201, body);
-    c->req = NULL;
-    json_decref(result);
-    if (setup_configured(c->setup)) {
-        wt_run_setup(c);
-    } else {
-        ad_api_gctx_free(c);
-    }
-}
-
-static void wt_added(const ad_git_result_t *res, void *ud);
-
-/* On /seed/api (src/api/seed.c), a branch that exists nowhere, asked for
- * without createBranch or base as the Claude Manager seed's client does for
- * a new worktree: made from HEAD, as if createBranch had been true. /api
- * keeps the 404 (a typo in a branch name makes no branch) and so does an
- * explicit createBranch: false. True when the add was queued again. */
-static bool wt_retry_new_branch(ad_api_gctx_t *c, const ad_git_result_t *res)
-{
-    char path[PATH_MAX];
-    if (res->rc == 0 || c->retried || c->app->store == NULL || c->req == NULL ||
-        !ad_req_dialect(c->req) || strcmp(res->err.reason, "unknown_branch") != 0 ||
-        json_object_get(c->body, "createBranch") != NULL ||
-        json_object_get(c->body, "base") != NULL) {
-        return false;
-    }
-    const char *name = ad_api_jstr(c->body, "name");
-    const char *branch = ad_api_jstr(c->body, "branch");
-    if (ad_git_worktree_default_path(ad_api_jstr(c->ws, "path"),
-                                     c->app->cfg ? c->app->cfg->worktree_base : NULL, name, path,
-                                     sizeof(path)) != 0) {
-        return false;
-    }
-    c->retried = true;
-    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
-                       .name = name,
-                       .path = path,
-                       .branch = branch != NULL ? branch : name,
-                       .create_branch = true};
-    ad_api_git_queue(c, AD_GIT_OP_ADD, &a, wt_added);
-    return true;
-}
-
-static void wt_added(const ad_git_result_t *res, void *ud)
-{
-    ad_api_gctx_t *c = ud;
-    if (wt_retry_new_branch(c, res)) {
-        return;
-    }
-    if (!ad_api_git_step_ok(c, res, false)) {
-        return;
-    }
-    c->git = json_incref(res->data);
-    ad_id_new("wt", c->id);
-    json_t *args = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:I}", "id", c->id, "workspaceId",
-                             ad_api_jstr(c->ws, "id"), "name", ad_api_jstr(res->data, "name"),
-                             "branch", ad_api_jstr(res->data, "branch"), "path",
-                             ad_api_jstr(res->data, "path"), "now", (json_int_t)ad_wall_ms());
-    if (setup_configured(c->setup)) {
-        json_object_set_new(args, "setup", json_pack("{s:s}", "state", "running"));
-    }
-    /* The base it was made from, when that names a branch; else the store
-     * takes the workspace's default branch. */
-    const char *base = ad_api_jstr(c->body, "base");
-    char why[200];
-    if (base != NULL && ad_git_branch_name_valid(base, why, sizeof(why))) {
-        json_object_set_new(args, "baseBranch", json_string(base));
-    }
-    ad_store_write(c->app->store, ad_store_op_worktree_git_insert, args, wt_inserted, c);
-}
-
-/* The setup a new worktree gets: the workspace's files, and its command
- * only once approved. A command nobody approved yet is shown to the user
- * first (the answer says so); creating with runSetupCommand: true (admin)
- * approves it and runs it. NULL after answering 403. */
-static json_t *setup_to_run(ad_app_t *app, ad_req_t *req, json_t *ws, json_t *body)
-{
-    json_t *setup = ad_api_setup_view(ws);
-    const char *cmd = ad_api_jstr(setup, "setupCommand");
-    if (cmd == NULL || cmd[0] == '\0' ||
-        json_is_true(json_object_get(setup, "setupCommandApproved"))) {
-        return setup;
-    }
-    if (json_is_true(json_object_get(body, "runSetupCommand"))) {
-        if (!ad_api_require(req, AD_SCOPE_ADMIN, "running a setup command")) {
-            json_decref(setup);
-            return NULL;
-        }
-        ad_store_setup_command_approve(app->store, ad_api_jstr(ws, "id"), cmd, NULL, NULL);
-        return setup;
-    }
-    json_object_set(setup, "pendingCommand", json_object_get(setup, "setupCommand"));
-    json_object_set_new(setup, "setupCommand", json_string(""));
-    json_object_set_new(setup, "commandNeedsApproval", json_true());
-    return setup;
+    ad_field_err_t e;
+    return ad_wtree_create_check(body, &e) != 0 ? ad_api_git_invalid(req, &e) : 0;
 }
 
 static void wt_create(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
-    char why[200];
     char path[PATH_MAX];
-    if (!ad_api_need_store(app, req)) {
-        return;
-    }
-    json_t *body = ad_req_json(req);
-    if (body == NULL) {
-        return;
+    json_t *body = NULL, *ws = NULL;
+    if (!ad_api_need_store(app, req) || (body = ad_req_json(req)) == NULL ||
+        create_ok(req, body) != 0) {
+        goto out;
     }
     const char *ws_id = ad_api_jstr(body, "workspaceId");
-    const char *name = ad_api_jstr(body, "name");
-    const char *branch = ad_api_jstr(body, "branch");
-    json_t *create = json_object_get(body, "createBranch");
-    json_t *base = json_object_get(body, "base");
-    json_t *ws = NULL;
-    int rc;
-    if (ws_id == NULL) {
-        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "workspaceId"),
-                     "workspaceId is required");
+    if (!ad_api_visible(app, req, AD_STORE_ROW_WORKSPACE, ws_id, NULL)) {
         goto out;
     }
-    if (!ad_git_worktree_name_valid(name, why, sizeof(why))) {
-        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "name"), "%s", why);
-        goto out;
-    }
-    if (branch == NULL) {
-        branch = name; /* a worktree's branch defaults to its name */
-    }
-    if (!ad_git_branch_name_valid(branch, why, sizeof(why))) {
-        ad_res_error(req, 422, "VALIDATION_ERROR", json_pack("{s:s}", "field", "branch"), "%s",
-                     why);
-        goto out;
-    }
-    if ((create != NULL && !json_is_boolean(create)) ||
-        (base != NULL && !json_is_null(base) &&
-         (!json_is_string(base) || json_string_length(base) == 0 ||
-          json_string_length(base) > 256))) {
-        ad_res_error(req, 422, "VALIDATION_ERROR", NULL,
-                     "createBranch must be a boolean and base a commit-ish string");
-        goto out;
-    }
-    if (!ad_api_visible(app, req, AD_API_WORKSPACE, ws_id, NULL)) {
-        goto out;
-    }
-    rc = ad_store_git_workspace_get(app->store, ws_id, &ws);
+    int rc = ad_store_git_workspace_get(app->store, ws_id, &ws);
     if (rc != 0) {
         ad_res_error_code(req, rc, NULL, "no workspace %s", ws_id);
         goto out;
     }
-    rc = ad_git_worktree_default_path(ad_api_jstr(ws, "path"),
-                                      app->cfg ? app->cfg->worktree_base : NULL, name, path,
-                                      sizeof(path));
-    if (rc != 0) {
+    if (ad_git_worktree_default_path(ad_api_jstr(ws, "path"),
+                                     app->cfg ? app->cfg->worktree_base : NULL,
+                                     ad_api_jstr(body, "name"), path, sizeof(path)) != 0) {
         ad_res_error(req, 500, "INTERNAL", NULL,
                      "cannot place the worktree: --worktree-base must be an absolute folder");
         goto out;
     }
-    json_t *setup = setup_to_run(app, req, ws, body);
-    if (setup == NULL) {
+    /* An unapproved setup command runs only when an admin asks for it with
+     * runSetupCommand: true (which approves it); else the answer names it. */
+    bool approve = json_is_true(json_object_get(body, "runSetupCommand"));
+    if (approve && !json_is_true(json_object_get(ws, "isSetupCommandApproved")) &&
+        ad_api_jstr(ws, "setupCommand") != NULL && ad_api_jstr(ws, "setupCommand")[0] != '\0' &&
+        !ad_api_require(req, AD_SCOPE_ADMIN, "running a setup command")) {
         goto out;
     }
-    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
-    c->ws = ws;
-    c->body = body;
-    c->setup = setup;
-    ws = NULL;
-    body = NULL;
-    bool create_branch = create != NULL ? json_is_true(create) : json_is_string(base);
-    ad_git_args_t a = {.repo_path = ad_api_jstr(c->ws, "path"),
-                       .name = name,
-                       .path = path,
-                       .branch = branch,
-                       .create_branch = create_branch,
-                       .base = json_string_value(base)};
-    ad_api_git_queue(c, AD_GIT_OP_ADD, &a, wt_added);
+    ad_wtree_create_t spec = {.ws = ws,
+                              .body = body,
+                              .path = path,
+                              .setup = ad_wtree_setup_for(app->api->wtree, ws, approve),
+                              .seed = ad_req_dialect(req)};
+    ad_wtree_create(app->api->wtree, &spec, ad_api_wtree_201, req);
 out:
     json_decref(ws);
     json_decref(body);
 }
 
+/* ---- GET|POST /api/worktrees/:id/setup ------------------------------------------------- */
+
 static void wt_setup_get(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
-    if (!ad_api_need_store(app, req)) {
-        return;
+    json_t *wt = NULL;
+    if (ad_api_need_store(app, req) && (wt = ad_api_load_worktree(app, req)) != NULL) {
+        json_t *setup = json_object_get(wt, "setup");
+        ad_res_json(req, 200, json_pack("{s:O}", "setup", setup ? setup : json_null()));
+        json_decref(wt);
     }
-    json_t *wt = ad_api_load_worktree(app, req);
-    if (wt == NULL) {
-        return;
-    }
-    json_t *setup = json_object_get(wt, "setup");
-    ad_res_json(req, 200, json_pack("{s:O}", "setup", setup ? setup : json_null()));
-    json_decref(wt);
 }
 
-static void wt_setup_marked(int rc, json_t *result, void *ud)
+static void setup_started(void *ud, const ad_wtree_out_t *o)
 {
-    ad_api_gctx_t *c = ud;
-    if (rc != 0) {
-        ad_api_fail(c->req, rc, "worktree", c->id);
-        json_decref(result);
-        ad_api_gctx_free(c);
-        return;
+    if (o->rc == AD_EPERM) { /* an unapproved command, named so the UI can show it */
+        ad_res_error(ud, 409, "SETUP_NOT_APPROVED", json_incref(o->details), "%s", o->msg);
+    } else {
+        ad_api_wtree_reply(ud, o, 202, NULL, false);
     }
-    ad_api_publish_wt(c->app, "worktree_updated", "setup", json_object_get(result, "worktree"));
-    json_decref(result);
-    ad_res_json(c->req, 202,
-                json_pack("{s:s, s:{s:s}}", "worktreeId", c->id, "setup", "state", "running"));
-    c->req = NULL;
-    wt_run_setup(c);
 }
 
 /* POST /api/worktrees/:id/setup {approve?}: runs the workspace's setup
@@ -336,7 +99,7 @@ static void wt_setup_run(ad_req_t *req, void *ud)
     ad_app_t *app = ud;
     bool failed = false, approve = false;
     json_t *body = ad_api_body_optional(req, &failed);
-    json_t *wt = NULL, *ws = NULL, *setup = NULL;
+    json_t *wt = NULL, *ws = NULL;
     if (failed || ad_api_bool(req, body, "approve", &approve, NULL) != 0 ||
         !ad_api_need_store(app, req) || (wt = ad_api_load_worktree(app, req)) == NULL) {
         goto out;
@@ -346,38 +109,11 @@ static void wt_setup_run(ad_req_t *req, void *ud)
         ad_res_error_code(req, rc, NULL, "cannot read the worktree's workspace");
         goto out;
     }
-    setup = ad_api_setup_view(ws);
-    const char *cmd = ad_api_jstr(setup, "setupCommand");
-    if (!setup_configured(setup)) {
-        ad_res_error(req, 409, "CONFLICT", NULL, "the workspace has no setup to run");
-        goto out;
-    }
-    if (cmd != NULL && cmd[0] != '\0' &&
-        !json_is_true(json_object_get(setup, "setupCommandApproved"))) {
-        if (!approve) {
-            ad_res_error(req, 409, "SETUP_NOT_APPROVED", json_pack("{s:s}", "setupCommand", cmd),
-                         "the setup command runs only once approved: send approve: true");
-            goto out;
-        }
-        ad_store_setup_command_approve(app->store, ad_api_jstr(ws, "id"), cmd, NULL, NULL);
-    }
-    ad_api_gctx_t *c = ad_api_gctx_new(app, req);
-    snprintf(c->id, sizeof(c->id), "%s", ad_api_jstr(wt, "id"));
-    c->ws = ws;
-    c->wt = wt;
-    c->setup = setup;
-    ws = wt = setup = NULL;
-    /* The row says running first, so a reader never sees the last outcome
-     * as this run's. */
-    ad_store_worktree_setup_t row = {.now = ad_wall_ms(),
-                                     .setup = json_pack("{s:s}", "state", "running")};
-    snprintf(row.id, sizeof(row.id), "%s", c->id);
-    ad_store_worktree_setup_save(app->store, &row, wt_setup_marked, c);
+    ad_wtree_setup_run(app->api->wtree, wt, ws, approve, setup_started, req);
 out:
     json_decref(body);
     json_decref(wt);
     json_decref(ws);
-    json_decref(setup);
 }
 
 void ad_api_wt_create_register(ad_app_t *app)

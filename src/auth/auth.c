@@ -26,6 +26,8 @@ const char *ad_scope_name(ad_scope_t s)
         return "write";
     case AD_SCOPE_ADMIN:
         return "admin";
+    case AD_SCOPE_NODE:
+        return "node";
     default:
         return "none";
     }
@@ -41,6 +43,15 @@ int ad_scope_parse(const char *s, ad_scope_t *out)
         }
     }
     return AD_EINVAL;
+}
+
+int ad_scope_parse_token(const char *s, ad_scope_t *out)
+{
+    if (s != NULL && strcmp(s, "node") == 0) {
+        *out = AD_SCOPE_NODE;
+        return 0;
+    }
+    return ad_scope_parse(s, out);
 }
 
 bool ad_principal_sees(const ad_principal_t *p, const char *org_id)
@@ -170,7 +181,7 @@ static void tok_principal(ad_tok_t *t)
     snprintf(p->token_id, sizeof(p->token_id), "%s", t->row.id);
     snprintf(p->name, sizeof(p->name), "%s", t->row.name);
     snprintf(p->org_id, sizeof(p->org_id), "%s", t->row.org_id);
-    if (ad_scope_parse(t->row.scope, &p->scope) != 0) {
+    if (ad_scope_parse_token(t->row.scope, &p->scope) != 0) {
         p->scope = AD_SCOPE_NONE;
     }
 }
@@ -289,7 +300,7 @@ int ad_auth_token_create(ad_auth_t *a, const char *name, const char *org_id, ad_
         return AD_EINVAL;
     }
     if (scope == AD_SCOPE_NONE || rate_per_minute < 0) {
-        snprintf(err, errsz, "scope must be read, write or admin");
+        snprintf(err, errsz, "scope must be read, write, admin or node");
         return AD_EINVAL;
     }
     create_t *c = ad_xcalloc(1, sizeof(*c));
@@ -534,6 +545,9 @@ int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *re
     /* a good token always gets in, however many bad ones came from its
      * network: a lockout must not be a way to keep the owner out */
     const ad_principal_t *who = ad_auth_token_lookup(a, token, &tok);
+    if (who != NULL && who->scope == AD_SCOPE_NODE) {
+        return AD_EPERM; /* a node's token signs nobody in (docs/nodes.md) */
+    }
     if (who != NULL) {
         return session_new(a, tok, cb, ud);
     }
@@ -869,4 +883,22 @@ void ad_auth_close(ad_auth_t *a)
         uv_close((uv_handle_t *)&a->trim_timer, on_closed);
     }
     release(a);
+}
+
+int ad_auth_token_spec(const json_t *body, ad_auth_token_spec_t *t, ad_field_err_t *e)
+{
+    const char *scope = NULL;
+    int64_t expires_in = 0;
+    memset(t, 0, sizeof(*t));
+    t->scope = AD_SCOPE_READ;
+    if (ad_field_str(body, "name", true, 63, &t->name, e) != 0 ||
+        ad_field_enum(body, "scope", true, "read,write,admin,node", &scope, e) != 0 ||
+        ad_field_int(body, "expiresInSeconds", false, 1, INT64_C(100) * 365 * 86400, &expires_in,
+                     NULL, e) != 0 ||
+        ad_field_int(body, "ratePerMinute", false, 0, 100000000, &t->rate, NULL, e) != 0) {
+        return AD_EINVAL;
+    }
+    ad_scope_parse_token(scope, &t->scope);
+    t->expires_at = expires_in > 0 ? (int64_t)ad_wall_ms() + expires_in * 1000 : 0;
+    return 0;
 }

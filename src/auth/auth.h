@@ -25,6 +25,11 @@
 #include "store/store.h"
 
 typedef enum {
+    /* A worker node (issue #34, docs/nodes.md): outside the order below.
+     * It sorts under every route's access level, so the numeric checks
+     * refuse it everywhere; only AD_ACCESS_NODE routes take it, and them
+     * nothing else does. Never from a JWT or a login. */
+    AD_SCOPE_NODE = -1,
     AD_SCOPE_NONE = 0,
     AD_SCOPE_READ,  /* GET and subscriptions */
     AD_SCOPE_WRITE, /* changes that start no process */
@@ -79,6 +84,9 @@ const ad_principal_t *ad_auth_principal(const ad_req_t *r);
  * code to use (4401: no or bad credentials; 4403: the token's scope does
  * not allow the route) and a reason. */
 int ad_auth_ws_refusal(const ad_req_t *r, const char **reason);
+/* Whether r's Origin, if it has one, is ours (its scheme and Host) or
+ * listed in --cors-origins. */
+bool ad_auth_origin_ok(const ad_auth_t *a, const ad_req_t *r);
 /* Whether p may see a resource of org_id (the owner sees every org). */
 bool ad_principal_sees(const ad_principal_t *p, const char *org_id);
 /* The org p acts in: its own, or for the owner `requested` (may be NULL or
@@ -88,9 +96,23 @@ const char *ad_principal_org_for(const ad_principal_t *p, const char *requested)
 const char *ad_principal_filter(const ad_principal_t *p);
 /* Whether p has at least scope. */
 bool ad_principal_can(const ad_principal_t *p, ad_scope_t scope);
-/* "read", "write", "admin"; parse: 0 or AD_EINVAL. */
+/* "read", "write", "admin" ("node" for AD_SCOPE_NODE); parse: 0 or
+ * AD_EINVAL, read/write/admin only (a JWT's claim, a setting). */
 const char *ad_scope_name(ad_scope_t s);
 int ad_scope_parse(const char *s, ad_scope_t *out);
+/* The same for an API token's stored or asked-for scope: also "node". */
+int ad_scope_parse_token(const char *s, ad_scope_t *out);
+/* POST /api/tokens {name (1-63), scope (read|write|admin|node),
+ * expiresInSeconds? (up to 100 years), ratePerMinute?} read (name
+ * borrowed from body; expires_at 0: never). 0, or AD_EINVAL with e; the
+ * token's org is the caller's to choose. */
+typedef struct {
+    const char *name;
+    ad_scope_t scope;
+    int64_t expires_at; /* wall ms */
+    int64_t rate;       /* requests a minute, 0: the default */
+} ad_auth_token_spec_t;
+int ad_auth_token_spec(const json_t *body, ad_auth_token_spec_t *t, ad_field_err_t *e);
 
 /* What a request signed in with, kept by a channel that outlives it (a
  * WebSocket, an event stream) to be checked again: a token id ("" for the
@@ -144,6 +166,34 @@ void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
  * Host names a port. Browsers send a host's cookies to every port, so two
  * daemons on one machine would otherwise log each other out. */
 void ad_auth_cookie_name(const ad_req_t *r, char *out, size_t outsz);
+/* What the account routes compute (forms.c). The Set-Cookie header of the
+ * session cookie for r holding value for max_age seconds (Secure over
+ * TLS); the sign-in URL of this daemon (cfg's host and TLS, port) carrying
+ * a login code in its fragment; orgs ([{id, ...}]) cut to those who sees;
+ * an audit page's limit (1 to 1000, 100) and before cursor (not negative)
+ * from their query strings (NULL: absent), 0 or AD_EINVAL with e. */
+void ad_auth_cookie_header(const ad_req_t *r, const char *value, int64_t max_age, char *out,
+                           size_t outsz);
+void ad_auth_login_url(const ad_config_t *cfg, int port, const char *code, char *url, size_t urlsz);
+void ad_auth_orgs_seen(json_t *orgs, const ad_principal_t *who);
+int ad_auth_audit_query(const char *lim, const char *before, int *limit, int64_t *cursor,
+                        ad_field_err_t *e);
+/* The org a body's orgId gives a new row of who's: a token's own (another
+ * org's is refused), the owner's choice (an id or a name) or the default
+ * org. 0; AD_EINVAL with e; or st's error (e left alone). */
+int ad_auth_org_for(ad_store_t *st, const ad_principal_t *who, const json_t *body,
+                    char org[AD_ID_MAX], ad_field_err_t *e);
+/* The org who asks about or acts in when naming want (an id or a name;
+ * NULL: none): a token's own (another org named is AD_EPERM when
+ * other_refused, else ignored), the owner's choice or the default org.
+ * 0, AD_EPERM, or st's error (AD_ENOENT: no such org). */
+int ad_auth_org_named(ad_store_t *st, const ad_principal_t *who, const char *want,
+                      bool other_refused, char org[AD_ID_MAX]);
+/* Whether the row of kind with id exists and who may see it: 0 (org_out,
+ * may be NULL, gets the row's org), AD_ENOENT (missing, or another org's:
+ * answered alike) or st's error. */
+int ad_auth_row_org(ad_store_t *st, const ad_principal_t *who, ad_store_row_t kind, const char *id,
+                    char org_out[AD_ID_MAX]);
 /* Checks token (the owner's or an API token) and makes a session for it:
  * cb gets {cookie (the value to set), maxAge (s), principal {...}}.
  * A session is bound to its token: revoking the token, or rotating the

@@ -108,6 +108,12 @@ static bool origin_ok(const ad_auth_t *a, const ad_req_t *r, const char *origin)
     return false;
 }
 
+bool ad_auth_origin_ok(const ad_auth_t *a, const ad_req_t *r)
+{
+    const char *origin = ad_req_header(r, "origin");
+    return origin == NULL || ad_req_is_local(r) || a->any_origin || origin_ok(a, r, origin);
+}
+
 static bool json_body_ok(const ad_req_t *r)
 {
     size_t len = 0;
@@ -371,6 +377,18 @@ static bool identify(ad_auth_t *a, ad_req_t *r, const ad_principal_t **who, ad_t
     return true;
 }
 
+/* Whether who's scope covers a route of access: the order read < write <
+ * admin, except a node's link, which takes a node's credential and
+ * nothing else, while a node's credential (sorting below every level)
+ * takes nothing but it. */
+static bool node_fits(const ad_principal_t *who, ad_access_t access)
+{
+    if (access == AD_ACCESS_NODE || who->scope == AD_SCOPE_NODE) {
+        return access == AD_ACCESS_NODE && who->scope == AD_SCOPE_NODE;
+    }
+    return (int)who->scope >= (int)access;
+}
+
 static bool guard_check(void *ud, ad_req_t *r, ad_access_t access)
 {
     ad_auth_t *a = ud;
@@ -395,7 +413,7 @@ static bool guard_check(void *ud, ad_req_t *r, ad_access_t access)
         return ad_req_auth(r) == &unauthenticated; /* an upgrade goes on, marked */
     }
     ad_req_set_auth(r, who); /* the audit names who was refused, too */
-    if ((int)who->scope < (int)access) {
+    if (!node_fits(who, access)) {
         if (ad_req_is_upgrade(r)) {
             ad_req_set_auth(r, &forbidden);
             return true;
@@ -459,7 +477,7 @@ static int guard_pre_body(void *ud, ad_req_t *r, ad_access_t access)
         ad_res_header(r, "WWW-Authenticate", "Bearer");
         return 401;
     }
-    if ((int)who->scope < (int)access) {
+    if (!node_fits(who, access)) {
         ad_req_set_auth(r, who); /* the audit names who was refused */
         security_headers(r);
         return 403;

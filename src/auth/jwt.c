@@ -181,34 +181,6 @@ static int b64url(const char *in, size_t len, uint8_t *out, size_t outsz)
     return rc < 0 ? -1 : rc;
 }
 
-/* HMAC-SHA256 (RFC 2104) on our own SHA-256: libcrypto stays unloaded for
- * HS256 (see src/core/digest.c for why that matters). */
-static void hmac_sha256(const uint8_t *key, size_t klen, const char *msg, size_t mlen,
-                        uint8_t out[32])
-{
-    uint8_t k[64] = {0};
-    if (klen > 64) {
-        ad_sha256(key, klen, k);
-    } else {
-        memcpy(k, key, klen);
-    }
-    uint8_t *buf = ad_xmalloc(64 + (mlen > 32 ? mlen : 32));
-    for (int i = 0; i < 64; i++) {
-        buf[i] = k[i] ^ 0x36;
-    }
-    memcpy(buf + 64, msg, mlen);
-    uint8_t inner[32];
-    ad_sha256(buf, 64 + mlen, inner);
-    for (int i = 0; i < 64; i++) {
-        buf[i] = k[i] ^ 0x5c;
-    }
-    memcpy(buf + 64, inner, 32);
-    ad_sha256(buf, 64 + 32, out);
-    memset(buf, 0, 64);
-    memset(k, 0, sizeof(k));
-    free(buf);
-}
-
 /* ES256's signature is r||s (32 bytes each); OpenSSL verifies DER. */
 static int es256_der(const uint8_t *sig, size_t len, uint8_t *der, size_t dersz)
 {
@@ -247,7 +219,7 @@ static bool signature_ok(const struct ad_jwt *j, alg_t alg, const char *msg, siz
 {
     if (alg == ALG_HS256) {
         uint8_t mac[32];
-        hmac_sha256(j->secret, j->secret_len, msg, mlen, mac);
+        ad_hmac_sha256(j->secret, j->secret_len, msg, mlen, mac);
         return slen == 32 && ad_consttime_eq(mac, sig, 32);
     }
     if (alg == ALG_ES256) {

@@ -98,10 +98,13 @@ ad_llm_t *ad_chat_llm(ad_chat_t *c)
     return c->llm;
 }
 
-static stream_t *stream_of(ad_chat_t *c, const char *chat)
+/* chat's stream; org NULL: a stored chat's (its id is unique), else a
+ * stateless call's of that org (two orgs may use one sessionId). */
+static stream_t *stream_of(ad_chat_t *c, const char *chat, const char *org)
 {
     for (stream_t *s = c->streams; s != NULL; s = s->next) {
-        if (strcmp(s->chat, chat) == 0) {
+        if (strcmp(s->chat, chat) == 0 &&
+            (org == NULL || (s->stateless && strcmp(s->org, org) == 0))) {
             return s;
         }
     }
@@ -110,7 +113,7 @@ static stream_t *stream_of(ad_chat_t *c, const char *chat)
 
 bool ad_chat_streaming(ad_chat_t *c, const char *chat)
 {
-    return chat != NULL && stream_of(c, chat) != NULL;
+    return chat != NULL && stream_of(c, chat, NULL) != NULL;
 }
 
 static void dequeue(stream_t *s)
@@ -607,7 +610,7 @@ int64_t ad_chat_queue_max(void)
 
 void ad_chat_live_text(ad_chat_t *c, const char *chat, json_t *msgs)
 {
-    stream_t *s = stream_of(c, chat);
+    stream_t *s = stream_of(c, chat, NULL);
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m)
@@ -618,10 +621,66 @@ void ad_chat_live_text(ad_chat_t *c, const char *chat, json_t *msgs)
     }
 }
 
-int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud)
+void ad_chat_mark_streaming(ad_chat_t *c, json_t *rows)
 {
-    AD_ASSERT_LOOP();
-    stream_t *s = stream_of(c, chat);
+    size_t i;
+    json_t *row;
+    if (json_is_object(rows)) {
+        json_object_set_new(rows, "streaming",
+                            json_boolean(ad_chat_streaming(c, jstr(rows, "id"))));
+    }
+    json_array_foreach(rows, i, row)
+    {
+        json_object_set_new(row, "streaming", json_boolean(ad_chat_streaming(c, jstr(row, "id"))));
+    }
+}
+
+/* A page read on the pool for ad_chat_messages. */
+typedef struct {
+    ad_chat_t *c;
+    json_t *row; /* GET /api/chats/:id: the chat the page goes into */
+    char id[AD_ID_MAX];
+    ad_chat_read_cb cb;
+    void *ud;
+} page_read_t;
+
+static void page_read(int rc, json_t *page, void *ud)
+{
+    page_read_t *q = ud;
+    json_t *out = NULL;
+    if (rc == 0) {
+        ad_chat_live_text(q->c, q->id, json_object_get(page, "messages"));
+        if (q->row != NULL) {
+            json_object_set(q->row, "messages", json_object_get(page, "messages"));
+            json_object_set(q->row, "hasMore", json_object_get(page, "hasMore"));
+            out = json_incref(q->row);
+        } else {
+            out = json_incref(page);
+        }
+    }
+    json_decref(page);
+    json_decref(q->row);
+    q->cb(rc, out, q->ud);
+    free(q);
+}
+
+void ad_chat_messages(ad_chat_t *c, json_t *row, const char *chat_id, const char *before, int limit,
+                      ad_chat_read_cb cb, void *ud)
+{
+    page_read_t *q = ad_xcalloc(1, sizeof(*q));
+    *q = (page_read_t){.c = c, .row = row, .cb = cb, .ud = ud};
+    snprintf(q->id, sizeof(q->id), "%s", chat_id);
+    if (row != NULL) {
+        /* Said before the read: an answer that ends during it is committed
+         * before its stream goes, so "not streaming" means the rows read
+         * hold the saved answer. */
+        ad_chat_mark_streaming(c, row);
+    }
+    ad_store_chat_messages_page(c->store, q->id, before, limit, page_read, q);
+}
+
+static int stop_stream(stream_t *s, ad_chat_stopped_cb cb, void *ud)
+{
     if (s == NULL || (s->rq == NULL && !s->queued) || s->stop_cb != NULL) {
         return AD_ENOENT;
     }
@@ -636,10 +695,28 @@ int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud
     return 0;
 }
 
+int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud)
+{
+    AD_ASSERT_LOOP();
+    return stop_stream(stream_of(c, chat, NULL), cb, ud);
+}
+
+bool ad_chat_session_streaming(ad_chat_t *c, const char *org, const char *session)
+{
+    return stream_of(c, session, org) != NULL;
+}
+
+int ad_chat_session_stop(ad_chat_t *c, const char *org, const char *session, ad_chat_stopped_cb cb,
+                         void *ud)
+{
+    AD_ASSERT_LOOP();
+    return stop_stream(stream_of(c, session, org), cb, ud);
+}
+
 void ad_chat_cancel(ad_chat_t *c, const char *chat)
 {
     AD_ASSERT_LOOP();
-    stream_t *s = stream_of(c, chat);
+    stream_t *s = stream_of(c, chat, NULL);
     if (s != NULL && s->rq != NULL) {
         ad_llm_cancel(s->rq);
     } else if (s != NULL && s->queued) {
@@ -720,4 +797,14 @@ void ad_chat_free(ad_chat_t *c)
     }
     ad_rl_free(c->rl);
     free(c);
+}
+
+json_t *ad_chat_limits_of(ad_chat_t *c, const char *org)
+{
+    char prefix[AD_ID_MAX + 2] = "";
+    if (org != NULL && org[0] != '\0') {
+        snprintf(prefix, sizeof(prefix), "%s|", org);
+    }
+    return json_pack("{s:o, s:I}", "limits", ad_chat_limits(c, prefix), "queueMax",
+                     (json_int_t)ad_chat_queue_max());
 }

@@ -87,17 +87,52 @@ bool ad_chat_streaming(ad_chat_t *c, const char *chat);
 /* Gives the streaming answer among msgs (rows of chat) the text that has
  * arrived so far. */
 void ad_chat_live_text(ad_chat_t *c, const char *chat, json_t *msgs);
+/* Sets "streaming" on a chat row, or on each of an array of them. */
+void ad_chat_mark_streaming(ad_chat_t *c, json_t *rows);
+/* A page of chat_id's messages read on the pool (ad_store_chat_messages_page:
+ * before, limit), the answer in flight showing what has arrived so far.
+ * With row (taken: GET /api/chats/:id's chat), "streaming" is set on it
+ * now and the page goes into it as messages and hasMore. cb(rc, out, ud)
+ * on the loop: out (new) the row or the page; AD_ENOENT when before is no
+ * message of that chat. */
+typedef void (*ad_chat_read_cb)(int rc, json_t *out, void *ud);
+void ad_chat_messages(ad_chat_t *c, json_t *row, const char *chat_id, const char *before, int limit,
+                      ad_chat_read_cb cb, void *ud);
 /* cb(ud, rc, message) once a stopped answer is saved: rc 0 and the saved
  * message (borrowed), or the write's error and NULL. */
 typedef void (*ad_chat_stopped_cb)(void *ud, int rc, json_t *message);
 /* Stops chat's answer. 0, or AD_ENOENT when none is streaming or a stop
  * already waits (cb is then not called). */
 int ad_chat_stop(ad_chat_t *c, const char *chat, ad_chat_stopped_cb cb, void *ud);
+/* Whether org's stateless call session is streaming (or waiting for its
+ * rate limit); another org's call of the same sessionId is another call. */
+bool ad_chat_session_streaming(ad_chat_t *c, const char *org, const char *session);
+/* Stops org's stateless call session (the seed's stop_stream): its
+ * stream_complete {stopped: true} is published, then cb(ud, 0, NULL).
+ * 0, or AD_ENOENT when org has no such call streaming or a stop already
+ * waits (cb is then not called). */
+int ad_chat_session_stop(ad_chat_t *c, const char *org, const char *session, ad_chat_stopped_cb cb,
+                         void *ud);
 /* The chat is being deleted: its answer ends, nobody waits for it. */
 void ad_chat_cancel(ad_chat_t *c, const char *chat);
 /* The buckets whose key starts with prefix ("": all), each {model,
  * provider, orgId?, ...} (new reference). */
 json_t *ad_chat_limits(ad_chat_t *c, const char *prefix);
+/* GET /api/ratelimits' answer for org ("" or NULL: every org's): {limits
+ * (its buckets), queueMax} (new). */
+json_t *ad_chat_limits_of(ad_chat_t *c, const char *org);
+
+/* ---- checking a stored key (keycheck.c) ------------------------------------------ */
+/* cb(ud, verdict) on the loop: {provider, valid, status (the provider's
+ * HTTP status), reason? (when not valid)}, a new reference the callee owns. */
+typedef void (*ad_chat_key_cb)(void *ud, json_t *verdict);
+/* Sends a one-token request with org's stored key for provider (model NULL:
+ * a small one of the provider's) through c's client. 0 (cb will be
+ * called); AD_EINVAL (not a model provider), AD_ENOENT (no key stored) or
+ * AD_EIO (the request could not be sent), with err saying so, and cb is
+ * not called. creds is borrowed. */
+int ad_chat_key_check(ad_chat_t *c, ad_creds_t *creds, const char *org, const char *provider,
+                      const char *model, ad_chat_key_cb cb, void *ud, char *err, size_t errsz);
 
 /* ---- what a chat request may hold (spec.c), any thread ------------------------------ */
 /* A stateless call's sessionId: 1 to 64 of A-Z a-z 0-9 - _, not starting
@@ -106,6 +141,34 @@ bool ad_chat_session_id_ok(const char *id);
 /* messages: 1 to 200 {role: user or assistant, content: text}. A new
  * array with just those, or NULL with why saying what is wrong. */
 json_t *ad_chat_messages_check(const json_t *in, char *why, size_t whysz);
+/* POST /api/chats/stream's body {sessionId, messages, model,
+ * systemPrompt? (at most AD_CHAT_CONTENT_MAX bytes), provider? (anthropic,
+ * openai), maxTokens? (1 to 128000)}: *spec {id, model, provider, system?,
+ * maxTokens?} for ad_chat_stateless_new (the caller adds orgId) and the
+ * checked *messages, both new. 0, or AD_EINVAL with e. */
+#define AD_CHAT_CONTENT_MAX (256 * 1024)
+int ad_chat_stateless_spec(const json_t *body, json_t **spec, json_t **messages, ad_field_err_t *e);
+/* A message's body {content (1 to AD_CHAT_CONTENT_MAX bytes)}: *content
+ * borrowed from body; 0, or AD_EINVAL with e. */
+int ad_chat_content_check(const json_t *body, const char **content, ad_field_err_t *e);
+/* A message page's query: limit (1 to 200, 50 when NULL) and before (a
+ * message id, or NULL). 0, or AD_EINVAL with e. */
+int ad_chat_page_query(const char *lim, const char *before, int *limit, ad_field_err_t *e);
+/* A new chat's fields {provider? (anthropic, openai), model? (default
+ * claude-sonnet-4-5 or gpt-4o-mini), maxTokens? (1-128000), temperature?
+ * (0-1, OpenAI's 0-2), system?, definition?, projectId?, title?} into
+ * args. 0, or AD_EINVAL with e. */
+int ad_chat_spec(const json_t *body, json_t *args, ad_field_err_t *e);
+/* What a new chat's args (ad_chat_spec's) add for org: its id, org and
+ * time, whether the body named no model (defaultModel, kept only with a
+ * definition, for ad_chat_spec_def); its projectId must be a project of
+ * org. 0, or AD_EINVAL with e. */
+int ad_chat_new_args(struct ad_store *st, json_t *args, const char *org, const json_t *body,
+                     ad_field_err_t *e);
+/* A definition's prompt and model fill what args (a chat's insert, with
+ * defaultModel: whether the request named none) left out; defaultModel is
+ * taken away. */
+void ad_chat_spec_def(json_t *args, const json_t *def);
 /* The model an agent definition stands for: its own (Claude Code's aliases
  * understood), else one for its tier; NULL: keep the default. Borrowed
  * from def or static. */

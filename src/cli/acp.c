@@ -24,7 +24,9 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,9 @@ typedef struct {
     bool cancelled;    /* session/cancel since that prompt */
     bool streamed;     /* text streamed since the last assistant message */
     bool started;      /* the agent's first prompt was sent */
+    int fd;            /* the agent's event stream, subscribed (see stream_open) */
+    ad_cli_response_t resp;
+    ad_cli_sse_t sse;
 } session_t;
 
 struct acp {
@@ -246,23 +251,59 @@ static bool on_bytes(const char *p, size_t n, void *ud)
     return ad_cli_sse_feed(ud, p, n);
 }
 
+/* The agent's event stream, opened and subscribed before the session is
+ * answered: the daemon sends the response head after it subscribed the
+ * stream, so a prompt sent once the editor has its answer cannot publish an
+ * event the stream misses. A new agent is followed from its first event; a
+ * loaded one from now (its past comes from its transcript). false if the
+ * stream is not up within 10 s. */
+static bool stream_open(session_t *s)
+{
+    char topic[200], enc[400], path[600], err[300], buf[4096];
+    snprintf(topic, sizeof(topic), "agent:%s", s->agent);
+    ad_cli_url_encode(topic, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/events?topics=%s%s", enc, s->started ? "" : "&since=0");
+    s->fd = -1;
+    if (ad_cli_http_open(ad_cli_sock(s->a->c), s->a->c->cfg->token, path, "text/event-stream",
+                         &s->fd, err, sizeof(err)) != 0) {
+        return false;
+    }
+    ad_cli_response_init(&s->resp, on_bytes, &s->sse);
+    ad_cli_sse_init(&s->sse, ACP_EVENT_MAX, sse_event, s);
+    while (s->resp.status == 0) {
+        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+        ssize_t n = poll(&pfd, 1, 10000) == 1 ? read(s->fd, buf, sizeof(buf)) : -1;
+        if (n <= 0 || ad_cli_response_feed(&s->resp, buf, (size_t)n, err, sizeof(err)) != 0) {
+            break;
+        }
+    }
+    if (s->resp.status != 200) {
+        ad_cli_sse_cleanup(&s->sse);
+        close(s->fd);
+        s->fd = -1;
+        return false;
+    }
+    return true;
+}
+
 /* The session's thread: the agent's events until stdin ends (the process
  * exits then) or the daemon goes away. */
 static void *follow(void *ud)
 {
     session_t *s = ud;
-    char topic[200], enc[400], path[600], err[300];
-    snprintf(topic, sizeof(topic), "agent:%s", s->agent);
-    ad_cli_url_encode(topic, enc, sizeof(enc));
-    /* a new agent from its first event; a loaded one from now (its past
-     * was sent from its transcript) */
-    snprintf(path, sizeof(path), "/api/events?topics=%s%s", enc, s->started ? "" : "&since=0");
-    ad_cli_sse_t sse;
-    ad_cli_sse_init(&sse, ACP_EVENT_MAX, sse_event, s);
-    long status = 0;
-    ad_cli_http(ad_cli_sock(s->a->c), s->a->c->cfg->token, "GET", path, "text/event-stream", NULL,
-                0, -1, on_bytes, &sse, &status, err, sizeof(err));
-    ad_cli_sse_cleanup(&sse);
+    char buf[16384], err[300];
+    for (;;) {
+        ssize_t n = read(s->fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0 || ad_cli_response_feed(&s->resp, buf, (size_t)n, err, sizeof(err)) != 0 ||
+            s->resp.done) {
+            break;
+        }
+    }
+    ad_cli_sse_cleanup(&s->sse);
+    close(s->fd);
     turn_ended(s, "end_turn"); /* the stream ended: nothing more comes for a waiting prompt */
     return NULL;
 }
@@ -290,6 +331,10 @@ static session_t *session_add(acp_t *a, const char *agent, bool started)
     s->a = a;
     s->started = started;
     snprintf(s->agent, sizeof(s->agent), "%s", agent);
+    if (!stream_open(s)) {
+        a->nsessions--;
+        return NULL;
+    }
     s->thread_on = pthread_create(&s->thread, NULL, follow, s) == 0;
     return s;
 }
@@ -359,7 +404,9 @@ static void session_new(acp_t *a, json_t *id, json_t *params)
     if (j == NULL || status != 201) {
         fail_daemon(a, id, j, status);
     } else if (session_add(a, ad_cli_str(j, "id", ""), false) == NULL) {
-        fail(a, id, RPC_INTERNAL, "too many sessions on this connection");
+        fail(a, id, RPC_INTERNAL,
+             a->nsessions >= ACP_SESSIONS_MAX ? "too many sessions on this connection"
+                                              : "cannot follow the new agent's events");
     } else {
         answer(a, id, json_pack("{s:s}", "sessionId", ad_cli_str(j, "id", "")));
     }
@@ -421,7 +468,12 @@ static void session_load(acp_t *a, json_t *id, json_t *params)
         s->a = a;
         s->started = true;
         snprintf(s->agent, sizeof(s->agent), "%s", agent);
-        replay(a, s);
+        if (!stream_open(s)) {
+            fail(a, id, RPC_INTERNAL, "cannot follow the agent's events");
+            json_decref(j);
+            return;
+        }
+        replay(a, s); /* the stream's events wait in its socket until the thread reads them */
         a->nsessions++;
         s->thread_on = pthread_create(&s->thread, NULL, follow, s) == 0;
     }

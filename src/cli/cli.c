@@ -150,20 +150,7 @@ static const char *str_of(json_t *o, const char *key, const char *dflt)
 /* Percent-encodes s into out for use in a path segment or query value. */
 static void url_encode(const char *s, char *out, size_t outsz)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (; *s != '\0' && o + 4 < outsz; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-            out[o++] = (char)ch;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[ch >> 4];
-            out[o++] = hex[ch & 15];
-        }
-    }
-    out[o] = '\0';
+    ad_url_encode(s, out, outsz);
 }
 
 /* The worktrees' names by id ({} when they cannot be read: ids shown). */
@@ -187,30 +174,52 @@ static json_t *worktree_names(cli_t *c)
 
 /* Full names (the column is as wide as the longest), the worktree's name
  * and what the agent's runs cost. */
+/* Where an agent runs (issue #34): its node's name, "any" for a placement
+ * on any node that fits, "" for the control plane itself. */
+static const char *agent_node(json_t *a)
+{
+    json_t *st = json_object_get(a, "state");
+    const char *node = json_string_value(json_object_get(st, "node"));
+    return node != NULL ? node : json_is_object(json_object_get(st, "placement")) ? "any" : "";
+}
+
 static void print_agents_table(cli_t *c, json_t *agents)
 {
     json_t *wts = worktree_names(c);
-    int namew = 4, wtw = 8, asks = 100; /* approvals asked for at most 100 waiting agents */
+    int namew = 4, wtw = 8, nodew = 0,
+        asks = 100; /* approvals asked for at most 100 waiting agents */
     size_t i;
     json_t *a;
     json_array_foreach(agents, i, a)
     {
         int n = (int)strlen(str_of(a, "name", ""));
         int w = (int)strlen(str_of(wts, str_of(a, "worktreeId", ""), str_of(a, "worktreeId", "")));
+        int nd = (int)strlen(agent_node(a));
         namew = n > namew ? (n < 200 ? n : 200) : namew;
         wtw = w > wtw ? (w < 200 ? w : 200) : wtw;
+        nodew = nd > nodew ? (nd < 64 ? nd : 64) : nodew;
     }
-    printf("%-30s %-*s %-9s %-9s %-8s %-*s %s\n", "ID", namew, "NAME", "EXECUTOR", "STATUS", "MODE",
-           wtw, "WORKTREE", "COST");
+    /* the NODE column only once a node is in use: tables stay as they were without */
+    nodew = nodew > 0 && nodew < 4 ? 4 : nodew;
+    printf("%-30s %-*s %-9s %-9s %-8s %-*s ", "ID", namew, "NAME", "EXECUTOR", "STATUS", "MODE",
+           wtw, "WORKTREE");
+    if (nodew > 0) {
+        printf("%-*s ", nodew, "NODE");
+    }
+    printf("COST\n");
     json_array_foreach(agents, i, a)
     {
         const char *st = ad_cli_status_word(c, a, &asks);
         const char *wt = str_of(a, "worktreeId", "");
         json_t *cost = json_object_get(a, "costUsd");
-        printf("%-30s %-*s %-9s %-9s %-8s %-*s $%.2f\n", str_of(a, "id", "?"), namew,
+        printf("%-30s %-*s %-9s %-9s %-8s %-*s ", str_of(a, "id", "?"), namew,
                str_of(a, "name", ""), str_of(a, "executor", ""), st, str_of(a, "mode", ""), wtw,
-               str_of(json_object_get(wts, wt) ? wts : NULL, wt, wt),
-               json_is_number(cost) ? json_number_value(cost) : 0.0);
+               str_of(json_object_get(wts, wt) ? wts : NULL, wt, wt));
+        if (nodew > 0) {
+            const char *nd = agent_node(a);
+            printf("%-*s ", nodew, nd[0] != '\0' ? nd : "-");
+        }
+        printf("$%.2f\n", json_is_number(cost) ? json_number_value(cost) : 0.0);
     }
     json_decref(wts);
 }
@@ -351,13 +360,14 @@ int ad_cli_ls(cli_t *c, int argc, char **argv)
 int ad_cli_new(cli_t *c, int argc, char **argv)
 {
     const char *worktree = NULL, *executor = NULL, *mode = NULL, *name = NULL, *model = NULL,
-               *base_url = NULL, *allow = NULL, *acp = NULL;
+               *base_url = NULL, *allow = NULL, *acp = NULL, *node = NULL;
     bool terminal = false;
     flag_t flags[] = {{"--json", false, NULL, &c->json},     {"--worktree", true, &worktree, NULL},
                       {"--executor", true, &executor, NULL}, {"--mode", true, &mode, NULL},
                       {"--name", true, &name, NULL},         {"--terminal", false, NULL, &terminal},
                       {"--model", true, &model, NULL},       {"--base-url", true, &base_url, NULL},
-                      {"--allow", true, &allow, NULL},       {"--acp-agent", true, &acp, NULL}};
+                      {"--allow", true, &allow, NULL},       {"--acp-agent", true, &acp, NULL},
+                      {"--node", true, &node, NULL}};
     c->allow_rest = true;
     const char *pos[1];
     int npos, rc = parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
@@ -392,6 +402,11 @@ int ad_cli_new(cli_t *c, int argc, char **argv)
     }
     if (terminal) {
         json_object_set_new(body, "terminal", json_true());
+    }
+    if (node != NULL && strcmp(node, "any") == 0) {
+        json_object_set_new(body, "placement", json_object()); /* any node that fits */
+    } else if (node != NULL) {
+        json_object_set_new(body, "node", json_string(node));
     }
     if (allow != NULL) {
         /* "read,write,execute": the permissions, checked by the daemon */
@@ -442,6 +457,15 @@ const char AD_CLI_NAMES_HELP[] =
     "0 done, 1 failed or not found ('no agent named X'), 2 usage error or a name\n"
     "that several rows share (their ids are listed).\n";
 
+void ad_cli_print_command_help(const ad_cli_cmd_t *cmd, FILE *out)
+{
+    fputs(cmd->help, out);
+    fputs(AD_CLI_NAMES_HELP, out);
+    fputs("Client commands talk to the daemon over <data-dir>/agentd.sock; global\n"
+          "options such as --data-dir DIR go anywhere (see 'agentd --help').\n",
+          out);
+}
+
 /* True after printing cmd's help (the table's, table.c), when argv asks
  * for it before any "--". */
 static bool print_help(const ad_cli_cmd_t *cmd, int argc, char **argv)
@@ -450,15 +474,10 @@ static bool print_help(const ad_cli_cmd_t *cmd, int argc, char **argv)
     for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         asked = asked || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
     }
-    if (!asked) {
-        return false;
+    if (asked) {
+        ad_cli_print_command_help(cmd, stdout);
     }
-    fputs(cmd->help, stdout);
-    fputs(AD_CLI_NAMES_HELP, stdout);
-    fputs("Client commands talk to the daemon over <data-dir>/agentd.sock; global\n"
-          "options such as --data-dir DIR go anywhere (see 'agentd --help').\n",
-          stdout);
-    return true;
+    return asked;
 }
 
 int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
@@ -473,7 +492,8 @@ int ad_cli_main(ad_config_t *cfg, const char *cmd, int argc, char **argv)
     if (print_help(entry, argc, argv)) {
         return 0;
     }
-    if (strcmp(cmd, "completion") == 0) {
+    if (strcmp(cmd, "completion") == 0 || strcmp(cmd, "help") == 0 ||
+        (strcmp(cmd, "version") == 0 && cfg->data_dir[0] == '\0')) {
         return entry->fn(&c, argc, argv); /* needs no daemon, nor a data dir */
     }
     if (cfg->data_dir[0] == '\0') {

@@ -15,6 +15,9 @@
 /* The Commands section of `agentd --help`, from the command table (the
  * same table completion scripts are made from). */
 void ad_cli_print_commands(FILE *out);
+/* `agentd --help` and `agentd serve --help`. */
+void ad_cli_print_usage(FILE *out);
+void ad_cli_print_serve_usage(FILE *out);
 /* True when cmd names a client command. */
 bool ad_cli_is_command(const char *cmd);
 /* Runs client command cmd with its arguments (argv[0..argc) after the

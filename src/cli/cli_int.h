@@ -28,6 +28,11 @@ typedef struct {
     long status;
     bool done;
     bool aborted;
+    /* two headers kept for the callers that need them (agentd mcp) */
+    char field[32];        /* the header name being read, lower-case */
+    bool in_value;         /* its value is being read */
+    char session[64];      /* Mcp-Session-Id */
+    char content_type[64]; /* Content-Type */
 } ad_cli_response_t;
 void ad_cli_response_init(ad_cli_response_t *r, ad_cli_body_cb cb, void *ud);
 /* Feeds n bytes read from the daemon (n == 0: its EOF). 0, or AD_ETOOBIG
@@ -43,6 +48,20 @@ int ad_cli_response_feed(ad_cli_response_t *r, const char *buf, size_t n, char *
 int ad_cli_http(const char *sock, const char *token, const char *method, const char *path,
                 const char *accept, const char *body, size_t blen, int timeout_ms,
                 ad_cli_body_cb cb, void *ud, long *status, char *err, size_t errsz);
+
+/* A GET on a new connection to sock, its request sent: the connected
+ * descriptor in *fd_out (the caller reads the answer, with
+ * ad_cli_response_feed, and closes it), for a stream followed from an
+ * event loop. 0, or ad_cli_http's errors. */
+int ad_cli_http_open(const char *sock, const char *token, const char *path, const char *accept,
+                     int *fd_out, char *err, size_t errsz);
+
+/* ad_cli_http with extra request headers ("Name: value\r\n" lines, may be
+ * NULL) and the response's kept headers in *out (its status too). */
+int ad_cli_http_ex(const char *sock, const char *token, const char *method, const char *path,
+                   const char *accept, const char *extra, const char *body, size_t blen,
+                   int timeout_ms, ad_cli_body_cb cb, void *ud, ad_cli_response_t *out, char *err,
+                   size_t errsz);
 
 /* ---- Server-Sent Events (sse.c) ---------------------------------------------
  * fn gets each whole event's data (borrowed for the call); false stops the
@@ -113,6 +132,10 @@ int ad_cli_fail(const ad_cli_t *c, const char *msg);
 /* A usage error on stderr; returns 2. */
 int ad_cli_usage(const ad_cli_t *c, const char *msg);
 void ad_cli_print_json(json_t *j);
+/* `… ls [--json]`: argv parsed for --json alone, GET path; with --json the
+ * answer is printed and NULL returned with *rc 0; else the answer for the
+ * caller's table (owned). NULL with *rc on a failure (already said). */
+json_t *ad_cli_list(ad_cli_t *c, int argc, char **argv, const char *path, int *rc);
 /* The string at key of o, or dflt. Borrowed. */
 const char *ad_cli_str(json_t *o, const char *key, const char *dflt);
 /* Percent-encodes s for a path segment or query value. */
@@ -157,6 +180,9 @@ int ad_cli_rm(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approvals(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approve(ad_cli_t *c, int argc, char **argv);
 int ad_cli_token(ad_cli_t *c, int argc, char **argv);
+/* agentd db migrate|copy: PostgreSQL (db.c, issue #39). */
+int ad_cli_db(ad_cli_t *c, int argc, char **argv);
+int ad_cli_node(ad_cli_t *c, int argc, char **argv);    /* node.c */
 int ad_cli_credits(ad_cli_t *c, int argc, char **argv); /* credits.c */
 int ad_cli_import(ad_cli_t *c, int argc, char **argv);  /* import.c */
 int ad_cli_login(ad_cli_t *c, int argc, char **argv);
@@ -178,6 +204,53 @@ int ad_cli_commit(ad_cli_t *c, int argc, char **argv);
 int ad_cli_open(ad_cli_t *c, int argc, char **argv);
 int ad_cli_app(ad_cli_t *c, int argc, char **argv);
 int ad_cli_completion(ad_cli_t *c, int argc, char **argv);
+/* version.c */
+int ad_cli_version(ad_cli_t *c, int argc, char **argv);
+/* service.c */
+int ad_cli_service(ad_cli_t *c, int argc, char **argv);
+/* tray_exec.c: `agentd tray` execs agentd-tray beside agentd, so that
+ * nothing of D-Bus is ever loaded into agentd itself. */
+int ad_cli_tray(ad_cli_t *c, int argc, char **argv);
+
+/* ---- the tray helper (agentd-tray: tray.c, tray_dbus.c) -----------------------
+ * A process of its own, linked with libsystemd (sd-bus, sd-event): it
+ * follows the daemon's event stream on the unix socket, shows the agents
+ * that need the user as a StatusNotifierItem with a com.canonical.dbusmenu
+ * menu, and asks for approvals through org.freedesktop.Notifications.
+ * tray.c is the daemon's side and what to show; tray_dbus.c the bus's. */
+typedef struct ad_tray ad_tray_t;
+/* agentd-tray's whole life (tools/tray_main.c): cfg borrowed; the exit
+ * status. */
+int ad_tray_main(ad_config_t *cfg, int argc, char **argv);
+/* What the bus side reads (tray.c): the agents that need the user, an
+ * array of {id, name, why, tool} (borrowed), and whether the daemon
+ * answers. */
+json_t *ad_tray_needs(ad_tray_t *t);
+bool ad_tray_up(ad_tray_t *t);
+/* What the menu and the notifications do (tray.c). id NULL: the
+ * dashboard. */
+void ad_tray_open(ad_tray_t *t, const char *agent_id);
+void ad_tray_pause_all(ad_tray_t *t);
+void ad_tray_quit(ad_tray_t *t);
+/* A notification's action was invoked, or it was closed. */
+void ad_tray_note_action(ad_tray_t *t, uint32_t nid, const char *action);
+void ad_tray_note_closed(ad_tray_t *t, uint32_t nid);
+/* The bus side (tray_dbus.c). open: connects to the session bus, exports
+ * the item and its menu, registers with the StatusNotifierWatcher (now or
+ * when one comes) and listens to the notification server's signals; 0 or
+ * -errno with err. */
+typedef struct ad_tray_bus ad_tray_bus_t;
+int ad_tray_bus_open(ad_tray_t *t, void *event, ad_tray_bus_t **out, char *err, size_t errsz);
+void ad_tray_bus_free(ad_tray_bus_t *b);
+/* The count or the menu changed: NewStatus, NewTitle, NewToolTip, NewIcon
+ * and LayoutUpdated. */
+void ad_tray_bus_changed(ad_tray_bus_t *b);
+/* Shows a notification: actions "key", "label" pairs (n of them, even),
+ * timeout_ms -1 (the server's) or 0 (until dismissed). Its id, or 0 when
+ * no notification server took it. */
+uint32_t ad_tray_bus_notify(ad_tray_bus_t *b, const char *summary, const char *body,
+                            const char *const *actions, size_t n, int urgency, int timeout_ms);
+void ad_tray_bus_close_note(ad_tray_bus_t *b, uint32_t nid);
 
 /* term.c: a terminal agent's output without its screen's escape sequences
  * and control bytes (colours kept when keep_colour). The state carries a
@@ -223,9 +296,35 @@ typedef struct {
     const char *subs;
     const char *summary;
     const char *help;
+    const char *group; /* an ad_cli_groups name: its manual page */
 } ad_cli_cmd_t;
 extern const ad_cli_cmd_t ad_cli_cmds[];
 extern const size_t ad_cli_ncmds;
+/* The command groups, in the order their pages are listed. */
+typedef struct {
+    const char *name;    /* agentd-<name>(1) */
+    const char *summary; /* its NAME line */
+} ad_cli_group_t;
+extern const ad_cli_group_t ad_cli_groups[];
+extern const size_t ad_cli_ngroups;
+/* The one-line description, and the paragraph on names and exit codes, of
+ * `agentd --help` and agentd(1). */
+extern const char ad_cli_about[];
+extern const char ad_cli_conventions[];
+int ad_cli_help(ad_cli_t *c, int argc, char **argv);
+/* What `agentd COMMAND --help` prints (cli.c). */
+void ad_cli_print_command_help(const ad_cli_cmd_t *cmd, FILE *out);
+/* man.c: the manual page named page ("agentd" or "agentd-GROUP") as roff
+ * on out: 0, or AD_ENOENT for no such page. ad_cli_man_list: each page's
+ * name, then the commands it describes, space-separated, one page a line. */
+int ad_cli_man_page(const char *page, FILE *out);
+int ad_cli_man_list(FILE *out);
+/* complete.c: the option lines of a command's help. Calls fn for each
+ * option the help names ("--all", "-f"), once each, in order, with its
+ * description (the first line of its option line; "" when none), and
+ * whether its option line names a value ("--worktree WT"). */
+typedef void (*ad_cli_opt_fn)(const char *opt, const char *desc, bool takes_value, void *ud);
+void ad_cli_help_options(const char *help, ad_cli_opt_fn fn, void *ud);
 /* The entry named name, or NULL. */
 const ad_cli_cmd_t *ad_cli_cmd(const char *name);
 

@@ -24,6 +24,41 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
+/* Keeps Mcp-Session-Id and Content-Type (a name or value may come in
+ * pieces; a kept value's pieces are joined, cut at its buffer). */
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    ad_cli_response_t *c = p->data;
+    if (c->in_value) {
+        c->field[0] = '\0'; /* a new header */
+        c->in_value = false;
+    }
+    size_t have = strlen(c->field);
+    for (size_t i = 0; i < n && have + 1 < sizeof(c->field); i++) {
+        char ch = at[i];
+        c->field[have++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    c->field[have] = '\0';
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    ad_cli_response_t *c = p->data;
+    c->in_value = true;
+    char *dst = strcmp(c->field, "mcp-session-id") == 0 ? c->session
+                : strcmp(c->field, "content-type") == 0 ? c->content_type
+                                                        : NULL;
+    if (dst != NULL) {
+        size_t cap = dst == c->session ? sizeof(c->session) : sizeof(c->content_type);
+        size_t have = strlen(dst);
+        size_t take = n < cap - 1 - have ? n : cap - 1 - have;
+        memcpy(dst + have, at, take);
+        dst[have + take] = '\0';
+    }
+    return 0;
+}
+
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     ad_cli_response_t *c = p->data;
@@ -41,7 +76,9 @@ static int on_message_complete(http_parser *p)
     return 0;
 }
 
-static const http_parser_settings settings = {.on_headers_complete = on_headers_complete,
+static const http_parser_settings settings = {.on_header_field = on_header_field,
+                                              .on_header_value = on_header_value,
+                                              .on_headers_complete = on_headers_complete,
                                               .on_body = on_body,
                                               .on_message_complete = on_message_complete};
 
@@ -101,7 +138,8 @@ static int connect_unix(const char *sock, int *fd_out, char *err, size_t errsz)
 }
 
 static int send_request(int fd, const char *token, const char *method, const char *path,
-                        const char *accept, const char *body, size_t blen, char *err, size_t errsz)
+                        const char *accept, const char *extra, const char *body, size_t blen,
+                        char *err, size_t errsz)
 {
     ad_buf_t req;
     ad_buf_init(&req, (size_t)blen + 8192);
@@ -110,6 +148,9 @@ static int send_request(int fd, const char *token, const char *method, const cha
                       method, path, accept);
     if (rc == 0 && token != NULL && token[0] != '\0') {
         rc = ad_buf_printf(&req, "Authorization: Bearer %s\r\n", token);
+    }
+    if (rc == 0 && extra != NULL) {
+        rc = ad_buf_puts(&req, extra);
     }
     if (rc == 0 && (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0)) {
         rc = ad_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
@@ -156,23 +197,49 @@ static int read_response(int fd, ad_cli_response_t *r, int timeout_ms, char *err
     return 0;
 }
 
+int ad_cli_http_ex(const char *sock, const char *token, const char *method, const char *path,
+                   const char *accept, const char *extra, const char *body, size_t blen,
+                   int timeout_ms, ad_cli_body_cb cb, void *ud, ad_cli_response_t *out, char *err,
+                   size_t errsz)
+{
+    int fd = -1;
+    ad_cli_response_init(out, cb, ud);
+    int rc = connect_unix(sock, &fd, err, errsz);
+    if (rc == 0) {
+        rc = send_request(fd, token, method, path, accept, extra, body, blen, err, errsz);
+    }
+    if (rc == 0) {
+        rc = read_response(fd, out, timeout_ms, err, errsz);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
 int ad_cli_http(const char *sock, const char *token, const char *method, const char *path,
                 const char *accept, const char *body, size_t blen, int timeout_ms,
                 ad_cli_body_cb cb, void *ud, long *status, char *err, size_t errsz)
 {
-    int fd = -1;
     ad_cli_response_t r;
-    ad_cli_response_init(&r, cb, ud);
+    int rc = ad_cli_http_ex(sock, token, method, path, accept, NULL, body, blen, timeout_ms, cb, ud,
+                            &r, err, errsz);
+    *status = r.status;
+    return rc;
+}
+
+int ad_cli_http_open(const char *sock, const char *token, const char *path, const char *accept,
+                     int *fd_out, char *err, size_t errsz)
+{
+    int fd = -1;
     int rc = connect_unix(sock, &fd, err, errsz);
     if (rc == 0) {
-        rc = send_request(fd, token, method, path, accept, body, blen, err, errsz);
+        rc = send_request(fd, token, "GET", path, accept, NULL, NULL, 0, err, errsz);
     }
-    if (rc == 0) {
-        rc = read_response(fd, &r, timeout_ms, err, errsz);
-    }
-    *status = r.status;
-    if (fd >= 0) {
+    if (rc != 0 && fd >= 0) {
         close(fd);
+        fd = -1;
     }
+    *fd_out = fd;
     return rc;
 }

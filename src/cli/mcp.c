@@ -1,430 +1,262 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `agentd mcp`: an MCP server on stdio (Model Context Protocol, JSON-RPC
- * 2.0 a line) for a host that spawns it (Claude Code, Codex, Cursor, an IDE
- * assistant): agentd's fleet as tools. Each tool is a call of the REST API
- * through the daemon's unix socket, with the rights the CLI has there (the
- * owner's: whoever may run this may run agentd's CLI), and answers what
- * the route answers. Inputs are checked against each tool's schema
- * (exact: unknown fields refused) before anything is called; a bad input
- * or a refusal of the daemon is a tool result with isError and the reason,
- * naming the field.
+ * `agentd mcp`: the MCP server on stdio, for a host that spawns it (Claude
+ * Code, Codex, Cursor, an IDE assistant). It is a bridge: each JSON-RPC
+ * line from the host is POSTed to the daemon's /mcp over its unix socket,
+ * with the headers the Streamable HTTP transport wants (the session id
+ * initialize got, MCP-Protocol-Version, Mcp-Method, Mcp-Name), and each
+ * message of the answer (JSON or an event stream) is a line on stdout.
+ * Every request runs on its own thread, so one that waits (tasks/result,
+ * subscriptions/listen) holds up nothing; after initialize a thread
+ * follows the session's GET stream for the daemon's notifications. The
+ * protocol, the tools and their checks are the daemon's (src/mcp); this
+ * side has the CLI's rights on the socket (the owner's).
  */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MCP_LINE_MAX (16u << 20)
-#define MCP_TEXT_MAX (1u << 20) /* a tool's answer as text: the JSON, cut past this */
-#define RPC_INVALID_PARAMS (-32602)
-#define RPC_NOT_FOUND (-32601)
-
-/* The revisions this server speaks; the first is its own. */
-static const char *const protocols[] = {"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"};
+#define MCP_ANSWER_MAX (64u << 20)
+#define MCP_THREADS_MAX 64
 
 typedef struct {
-    ad_cli_t *c;
-    json_t *args;
-    long status;
-    char path[1024];
-} call_t;
-
-typedef json_t *(*tool_fn)(call_t *k);
+    const char *sock;     /* the daemon's socket */
+    pthread_mutex_t lock; /* stdout, and what follows */
+    pthread_cond_t idle;
+    char session[64];
+    char version[16];
+    unsigned running;
+    bool streaming; /* the GET stream's thread is up */
+} bridge_t;
 
 typedef struct {
-    const char *name;
-    const char *description;
-    const char *schema; /* JSON Schema of the arguments */
-    tool_fn fn;
-} tool_t;
+    bridge_t *b;
+    json_t *msg;
+} job_t;
 
-/* ---- the REST calls -------------------------------------------------------------- */
-
-static const char *arg(call_t *k, const char *key)
-{
-    return json_string_value(json_object_get(k->args, key));
-}
-
-/* prefix, the encoded value of key (a path segment), then suffix. */
-static void path_with(call_t *k, const char *prefix, const char *key, const char *suffix)
-{
-    char enc[400];
-    ad_cli_url_encode(arg(k, key) != NULL ? arg(k, key) : "", enc, sizeof(enc));
-    snprintf(k->path, sizeof(k->path), "%s%s%s", prefix, enc, suffix);
-}
-
-static json_t *rest(call_t *k, const char *method, json_t *body)
-{
-    int rc = 0;
-    json_t *j = ad_cli_call_any(k->c, method, k->path, body, &k->status, &rc);
-    json_decref(body);
-    if (j == NULL) {
-        k->status = 503;
-        return json_pack("{s:{s:s, s:s}}", "error", "code", "UNAVAILABLE", "message",
-                         "the daemon cannot be reached");
-    }
-    return j;
-}
-
-static json_t *t_list_agents(call_t *k)
-{
-    snprintf(k->path, sizeof(k->path), "/api/agents");
-    return rest(k, "GET", NULL);
-}
-
-static json_t *t_agent(call_t *k)
-{
-    path_with(k, "/api/agents/", "agentId", "");
-    return rest(k, "GET", NULL);
-}
-
-static json_t *t_list_worktrees(call_t *k)
-{
-    snprintf(k->path, sizeof(k->path), "/api/worktrees");
-    return rest(k, "GET", NULL);
-}
-
-static json_t *t_create_worktree(call_t *k)
-{
-    snprintf(k->path, sizeof(k->path), "/api/worktrees");
-    json_t *body = json_deep_copy(k->args);
-    json_object_set_new(body, "createBranch", json_true());
-    return rest(k, "POST", body);
-}
-
-static json_t *t_start_agent(call_t *k)
-{
-    snprintf(k->path, sizeof(k->path), "/api/agents");
-    json_t *body = json_deep_copy(k->args);
-    json_object_del(body, "prompt");
-    json_t *made = rest(k, "POST", body);
-    if (k->status != 201) {
-        return made;
-    }
-    char enc[200];
-    ad_cli_url_encode(json_string_value(json_object_get(made, "id")), enc, sizeof(enc));
-    snprintf(k->path, sizeof(k->path), "/api/agents/%s/start", enc);
-    json_t *started = rest(k, "POST", json_pack("{s:s}", "initialPrompt", arg(k, "prompt")));
-    if (k->status >= 300) {
-        json_decref(made);
-        return started;
-    }
-    json_decref(started);
-    return made;
-}
-
-static json_t *t_send_message(call_t *k)
-{
-    path_with(k, "/api/agents/", "agentId", "/message");
-    return rest(k, "POST", json_pack("{s:s}", "content", arg(k, "content")));
-}
-
-static json_t *t_stop_agent(call_t *k)
-{
-    path_with(k, "/api/agents/", "agentId", "/stop");
-    return rest(k, "POST", json_object());
-}
-
-static json_t *t_read_transcript(call_t *k)
-{
-    char enc[200], before[300] = "";
-    ad_cli_url_encode(arg(k, "agentId"), enc, sizeof(enc));
-    if (arg(k, "before") != NULL) {
-        char b[200];
-        ad_cli_url_encode(arg(k, "before"), b, sizeof(b));
-        snprintf(before, sizeof(before), "&before=%s", b);
-    }
-    json_t *limit = json_object_get(k->args, "limit");
-    snprintf(k->path, sizeof(k->path), "/api/agents/%s/messages?limit=%lld%s", enc,
-             limit != NULL ? (long long)json_integer_value(limit) : 50LL, before);
-    return rest(k, "GET", NULL);
-}
-
-static json_t *t_list_approvals(call_t *k)
-{
-    path_with(k, "/api/agents/", "agentId", "/approvals?pending=true");
-    return rest(k, "GET", NULL);
-}
-
-static json_t *t_decide_approval(call_t *k)
-{
-    path_with(k, "/api/approvals/", "approvalId", "");
-    return rest(k, "POST", json_pack("{s:s}", "decision", arg(k, "decision")));
-}
-
-static json_t *t_diff(call_t *k)
-{
-    path_with(k, "/api/worktrees/", "worktreeId", "/diff?against=base");
-    return rest(k, "GET", NULL);
-}
-
-static json_t *t_merge(call_t *k)
-{
-    path_with(k, "/api/worktrees/", "worktreeId", "/merge");
-    json_t *body = json_deep_copy(k->args);
-    json_object_del(body, "worktreeId");
-    return rest(k, "POST", body);
-}
-
-static json_t *t_metrics(call_t *k)
-{
-    path_with(k, "/api/runs/", "runId", "/metrics");
-    return rest(k, "GET", NULL);
-}
-
-static json_t *t_health(call_t *k)
-{
-    snprintf(k->path, sizeof(k->path), "/api/health");
-    return rest(k, "GET", NULL);
-}
-
-/* Each tool's arguments, as JSON Schema. */
-#define S(props, req)                                                                              \
-    "{\"type\":\"object\",\"properties\":{" props "},\"required\":[" req                           \
-    "],\"additionalProperties\":false}"
-#define STR(name) "\"" name "\":{\"type\":\"string\"}"
-
-static const tool_t tools[] = {
-    {"list_agents", "The agents of the fleet with their status, worktree and cost.", S("", ""),
-     t_list_agents},
-    {"get_agent", "One agent: its status (and why), worktree, executor, cost.",
-     S(STR("agentId"), "\"agentId\""), t_agent},
-    {"list_worktrees", "The git worktrees agents work in, with their branches.", S("", ""),
-     t_list_worktrees},
-    {"create_worktree",
-     "A new git worktree of a workspace, on a new branch (its name unless branch is given, "
-     "made from base or the main worktree's branch).",
-     S(STR("workspaceId") "," STR("name") "," STR("branch") "," STR("base"),
-       "\"workspaceId\",\"name\""),
-     t_create_worktree},
-    {"start_agent",
-     "Create an agent in a worktree and start it on a prompt; answers the agent (its id is "
-     "what the other tools take).",
-     S(STR("worktreeId") "," STR("prompt") "," STR(
-           "name") ",\"executor\":{\"type\":\"string\",\"enum\":[\"claude\",\"codex\","
-                   "\"gemini\",\"acp\",\"command\"]},\"command\":{\"type\":\"array\","
-                   "\"items\":{\"type\":\"string\"}}",
-       "\"worktreeId\",\"prompt\""),
-     t_start_agent},
-    {"send_message", "A message to an agent: its next turn, or a steer mid-turn.",
-     S(STR("agentId") "," STR("content"), "\"agentId\",\"content\""), t_send_message},
-    {"stop_agent", "Stop an agent's run.", S(STR("agentId"), "\"agentId\""), t_stop_agent},
-    {"read_transcript",
-     "An agent's messages, newest first, a page at a time (before: the "
-     "nextCursor of the page before).",
-     S(STR("agentId") ",\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200},"
-                      "" STR("before"),
-       "\"agentId\""),
-     t_read_transcript},
-    {"list_approvals", "An agent's tool calls waiting for a decision.",
-     S(STR("agentId"), "\"agentId\""), t_list_approvals},
-    {"decide_approval", "Allow or deny a tool call an agent waits on.",
-     S(STR("approvalId") ",\"decision\":{\"type\":\"string\",\"enum\":[\"allow\","
-                         "\"deny\",\"allow_always\"]}",
-       "\"approvalId\",\"decision\""),
-     t_decide_approval},
-    {"diff", "What a worktree's branch changes against its base branch.",
-     S(STR("worktreeId"), "\"worktreeId\""), t_diff},
-    {"merge", "Merge a worktree's branch into its base branch (or into).",
-     S(STR("worktreeId") "," STR("into") ",\"strategy\":{\"type\":\"string\",\"enum\":["
-                                         "\"merge\",\"squash\",\"rebase\"]}",
-       "\"worktreeId\""),
-     t_merge},
-    {"training_metrics", "A run's training metrics: each series and its summary.",
-     S(STR("runId"), "\"runId\""), t_metrics},
-    {"health", "The machine's health: CPU, memory, disk, GPUs, agents.", S("", ""), t_health},
-};
-
-/* ---- the schema check -------------------------------------------------------------- */
-
-/* args checked against schema (the subset the tools use: object, string,
- * integer with bounds, enum, array of strings, required, no other field).
- * NULL, or why with the field named. */
-static const char *check(json_t *schema, json_t *args, char *why, size_t whysz)
-{
-    if (!json_is_object(args)) {
-        return "arguments must be an object";
-    }
-    json_t *props = json_object_get(schema, "properties");
-    const char *key;
-    json_t *v;
-    json_object_foreach(args, key, v)
-    {
-        json_t *p = json_object_get(props, key);
-        const char *type = json_string_value(json_object_get(p, "type"));
-        bool ok = p != NULL;
-        if (ok && strcmp(type, "string") == 0) {
-            ok = json_is_string(v) && json_string_length(v) > 0;
-        } else if (ok && strcmp(type, "integer") == 0) {
-            ok = json_is_integer(v) &&
-                 json_integer_value(v) >= json_integer_value(json_object_get(p, "minimum")) &&
-                 json_integer_value(v) <= json_integer_value(json_object_get(p, "maximum"));
-        } else if (ok && strcmp(type, "array") == 0) {
-            size_t i;
-            json_t *item;
-            ok = json_is_array(v) && json_array_size(v) > 0;
-            json_array_foreach(v, i, item)
-            {
-                ok = ok && json_is_string(item);
-            }
-        }
-        json_t *en = json_object_get(p, "enum");
-        if (ok && en != NULL) {
-            bool in = false;
-            size_t i;
-            json_t *e;
-            json_array_foreach(en, i, e)
-            {
-                in |= json_equal(e, v);
-            }
-            ok = in;
-        }
-        if (!ok) {
-            snprintf(why, whysz, "%s: %s", key,
-                     p == NULL      ? "is not an argument of this tool"
-                     : en != NULL   ? "is not one of the values the schema lists"
-                     : type != NULL ? type
-                                    : "is not valid");
-            if (p != NULL && en == NULL && type != NULL) {
-                snprintf(why, whysz, "%s: must be a%s %s", key,
-                         strcmp(type, "integer") == 0 ? "n" : "",
-                         strcmp(type, "integer") == 0 ? "integer in range"
-                         : strcmp(type, "array") == 0 ? "array of strings"
-                                                      : "non-empty string");
-            }
-            return why;
-        }
-    }
-    size_t i;
-    json_array_foreach(json_object_get(schema, "required"), i, v)
-    {
-        if (json_object_get(args, json_string_value(v)) == NULL) {
-            snprintf(why, whysz, "%s: is required", json_string_value(v));
-            return why;
-        }
-    }
-    return NULL;
-}
-
-/* ---- the protocol --------------------------------------------------------------------- */
-
-static void put(json_t *msg)
+static void put(bridge_t *b, json_t *msg)
 {
     json_object_set_new(msg, "jsonrpc", json_string("2.0"));
     char *line = json_dumps(msg, JSON_COMPACT);
+    pthread_mutex_lock(&b->lock);
     if (line != NULL) {
         fputs(line, stdout);
         fputc('\n', stdout);
         fflush(stdout);
     }
+    pthread_mutex_unlock(&b->lock);
     free(line);
+}
+
+static void put_error(bridge_t *b, json_t *id, int code, const char *message)
+{
+    json_t *e = json_pack("{s:O, s:{s:i, s:s}}", "id", id != NULL ? id : json_null(), "error",
+                          "code", code, "message", message);
+    put(b, e);
+    json_decref(e);
+}
+
+/* An event stream's messages, each a line. */
+static bool on_event(const char *data, size_t len, void *ud)
+{
+    bridge_t *b = ud;
+    json_t *msg = json_loadb(data, len, 0, NULL);
+    if (json_is_object(msg)) {
+        put(b, msg);
+    }
     json_decref(msg);
+    return true;
 }
 
-static json_t *tool_result(json_t *value, bool error)
+typedef struct {
+    bridge_t *b;
+    ad_cli_sse_t sse;
+    ad_buf_t body;
+    bool stream;
+    bool typed; /* the Content-Type was looked at */
+    ad_cli_response_t *res;
+} answer_t;
+
+static bool on_body(const char *p, size_t n, void *ud)
 {
-    char *text = json_dumps(value, JSON_COMPACT);
-    size_t n = text != NULL ? strlen(text) : 0;
-    json_t *r =
-        json_pack("{s:[{s:s, s:s%}], s:b}", "content", "type", "text", "text",
-                  text != NULL ? text : "", n < MCP_TEXT_MAX ? n : MCP_TEXT_MAX, "isError", error);
-    if (json_is_object(value)) {
-        json_object_set(r, "structuredContent", value);
+    answer_t *a = ud;
+    if (!a->typed) {
+        a->typed = true;
+        a->stream = strncmp(a->res->content_type, "text/event-stream", 17) == 0;
     }
-    free(text);
-    json_decref(value);
-    return r;
+    if (a->stream) {
+        return ad_cli_sse_feed(&a->sse, p, n);
+    }
+    return ad_buf_append(&a->body, p, n) == 0;
 }
 
-static json_t *tools_list(void)
+/* Mcp-Name's value: as is when it is plain visible ASCII, else the
+ * =?base64?…?= form. */
+static void name_header(const char *v, char *out, size_t outsz)
 {
-    json_t *out = json_array();
-    for (size_t i = 0; i < AD_ARRAY_LEN(tools); i++) {
-        json_t *schema = json_loads(tools[i].schema, 0, NULL);
-        json_array_append_new(out, json_pack("{s:s, s:s, s:o}", "name", tools[i].name,
-                                             "description", tools[i].description, "inputSchema",
-                                             schema != NULL ? schema : json_object()));
+    bool plain =
+        v[0] != ' ' && v[0] != '\0' && v[strlen(v) - 1] != ' ' && strncmp(v, "=?base64?", 9) != 0;
+    for (const unsigned char *p = (const unsigned char *)v; plain && *p != '\0'; p++) {
+        plain = *p >= 0x20 && *p < 0x7f;
     }
-    return json_pack("{s:o}", "tools", out);
-}
-
-static void tools_call(ad_cli_t *c, json_t *id, json_t *params)
-{
-    const char *name = json_string_value(json_object_get(params, "name"));
-    json_t *args = json_object_get(params, "arguments");
-    const tool_t *t = NULL;
-    for (size_t i = 0; name != NULL && i < AD_ARRAY_LEN(tools); i++) {
-        t = strcmp(tools[i].name, name) == 0 ? &tools[i] : t;
-    }
-    if (t == NULL) {
-        put(json_pack("{s:O, s:{s:i, s:s}}", "id", id, "error", "code", RPC_INVALID_PARAMS,
-                      "message", "unknown tool"));
+    if (plain) {
+        snprintf(out, outsz, "%s", v);
         return;
     }
-    json_t *schema = json_loads(t->schema, 0, NULL);
-    json_t *none = json_object();
-    char why[300];
-    const char *bad = check(schema, args != NULL ? args : none, why, sizeof(why));
-    json_decref(schema);
-    if (bad != NULL) {
-        json_decref(none);
-        put(json_pack("{s:O, s:o}", "id", id, "result",
-                      tool_result(json_pack("{s:{s:s, s:s}}", "error", "code", "INVALID_ARGUMENT",
-                                            "message", bad),
-                                  true)));
-        return;
-    }
-    call_t k = {.c = c, .args = args != NULL ? args : none};
-    json_t *value = t->fn(&k);
-    json_decref(none);
-    put(json_pack("{s:O, s:o}", "id", id, "result",
-                  tool_result(value, k.status < 200 || k.status >= 300)));
+    char enc[1400];
+    ad_base64_encode((const uint8_t *)v, strlen(v), enc, sizeof(enc));
+    snprintf(out, outsz, "=?base64?%s?=", enc);
 }
 
-static void dispatch(ad_cli_t *c, json_t *msg)
+/* The transport's headers for msg. */
+static void headers_for(bridge_t *b, json_t *msg, char *out, size_t outsz)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
-    json_t *id = json_object_get(msg, "id");
     json_t *params = json_object_get(msg, "params");
-    if (method == NULL || id == NULL) {
-        return; /* a notification (initialized, cancelled) or a stray answer */
+    const char *mv = json_string_value(json_object_get(json_object_get(params, "_meta"),
+                                                       "io.modelcontextprotocol/protocolVersion"));
+    size_t o = 0;
+    out[0] = '\0';
+    pthread_mutex_lock(&b->lock);
+    if (b->session[0] != '\0') {
+        o += (size_t)snprintf(out + o, outsz - o, "Mcp-Session-Id: %s\r\n", b->session);
     }
-    if (strcmp(method, "initialize") == 0) {
-        const char *want = json_string_value(json_object_get(params, "protocolVersion"));
-        const char *v = protocols[0];
-        for (size_t i = 0; want != NULL && i < AD_ARRAY_LEN(protocols); i++) {
-            v = strcmp(want, protocols[i]) == 0 ? protocols[i] : v;
+    const char *version = mv != NULL ? mv : b->version[0] != '\0' ? b->version : NULL;
+    if (version != NULL && o < outsz) {
+        o += (size_t)snprintf(out + o, outsz - o, "MCP-Protocol-Version: %s\r\n", version);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (mv != NULL && method != NULL && o < outsz) {
+        o += (size_t)snprintf(out + o, outsz - o, "Mcp-Method: %s\r\n", method);
+        const char *name = json_string_value(json_object_get(params, "name"));
+        name = name != NULL ? name : json_string_value(json_object_get(params, "uri"));
+        name = name != NULL ? name : json_string_value(json_object_get(params, "taskId"));
+        if (name != NULL && o < outsz) {
+            char h[1500];
+            name_header(name, h, sizeof(h));
+            snprintf(out + o, outsz - o, "Mcp-Name: %s\r\n", h);
         }
-        put(json_pack("{s:O, s:{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}}", "id", id, "result",
-                      "protocolVersion", v, "capabilities", "tools", "listChanged", 0, "serverInfo",
-                      "name", "agentd", "version", AD_VERSION, "instructions",
-                      "agentd runs coding agents in git worktrees: list them, start one on a "
-                      "prompt, read its transcript, decide its approvals, diff and merge."));
-    } else if (strcmp(method, "ping") == 0) {
-        put(json_pack("{s:O, s:{}}", "id", id, "result"));
-    } else if (strcmp(method, "tools/list") == 0) {
-        put(json_pack("{s:O, s:o}", "id", id, "result", tools_list()));
-    } else if (strcmp(method, "tools/call") == 0) {
-        tools_call(c, id, params);
-    } else {
-        put(json_pack("{s:O, s:{s:i, s:s}}", "id", id, "error", "code", RPC_NOT_FOUND, "message",
-                      "method not found"));
     }
+}
+
+static void *follow(void *ud);
+
+/* One message to the daemon, its answer to stdout. */
+static void *run(void *ud)
+{
+    job_t *j = ud;
+    bridge_t *b = j->b;
+    json_t *msg = j->msg;
+    json_t *id = json_object_get(msg, "id");
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    char extra[4096];
+    headers_for(b, msg, extra, sizeof(extra));
+    char *body = json_dumps(msg, JSON_COMPACT);
+    ad_cli_response_t res;
+    answer_t a = {.b = b, .res = &res};
+    ad_cli_sse_init(&a.sse, MCP_ANSWER_MAX, on_event, b);
+    ad_buf_init(&a.body, MCP_ANSWER_MAX);
+    char err[300];
+    int rc = ad_cli_http_ex(b->sock, NULL, "POST", "/mcp", "application/json, text/event-stream",
+                            extra, body, body != NULL ? strlen(body) : 0, -1, on_body, &a, &res,
+                            err, sizeof(err));
+    free(body);
+    json_t *answer = a.body.len > 0 ? json_loadb(a.body.data, a.body.len, 0, NULL) : NULL;
+    if (rc != 0 && id != NULL) {
+        put_error(b, id, -32603, rc == AD_ENOENT ? "the daemon cannot be reached" : err);
+    } else if (json_is_object(answer) && (json_object_get(answer, "result") != NULL ||
+                                          json_object_get(answer, "error") != NULL)) {
+        if (json_is_null(json_object_get(answer, "id")) && id != NULL) {
+            json_object_set(answer, "id", id);
+        }
+        if (method != NULL && strcmp(method, "initialize") == 0 && res.session[0] != '\0') {
+            const char *v = json_string_value(
+                json_object_get(json_object_get(answer, "result"), "protocolVersion"));
+            pthread_mutex_lock(&b->lock);
+            snprintf(b->session, sizeof(b->session), "%s", res.session);
+            snprintf(b->version, sizeof(b->version), "%s", v != NULL ? v : "");
+            bool start = !b->streaming;
+            b->streaming = true;
+            pthread_mutex_unlock(&b->lock);
+            pthread_t t;
+            if (start && pthread_create(&t, NULL, follow, b) == 0) {
+                pthread_detach(t);
+            }
+        }
+        put(b, answer);
+    } else if (id != NULL && !a.stream && res.status >= 300) {
+        const char *why =
+            json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
+        put_error(b, id, -32603, why != NULL ? why : "the daemon refused the request");
+    }
+    json_decref(answer);
+    ad_buf_cleanup(&a.body);
+    ad_cli_sse_cleanup(&a.sse);
+    json_decref(msg);
+    free(j);
+    pthread_mutex_lock(&b->lock);
+    b->running--;
+    pthread_cond_broadcast(&b->idle);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+/* The session's GET stream: the daemon's notifications (task status). */
+static void *follow(void *ud)
+{
+    bridge_t *b = ud;
+    char extra[256];
+    pthread_mutex_lock(&b->lock);
+    snprintf(extra, sizeof(extra), "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: %s\r\n", b->session,
+             b->version);
+    pthread_mutex_unlock(&b->lock);
+    ad_cli_response_t res;
+    answer_t a = {.b = b, .res = &res};
+    ad_cli_sse_init(&a.sse, MCP_ANSWER_MAX, on_event, b);
+    ad_buf_init(&a.body, 64 * 1024);
+    char err[300];
+    ad_cli_http_ex(b->sock, NULL, "GET", "/mcp", "text/event-stream", extra, NULL, 0, -1, on_body,
+                   &a, &res, err, sizeof(err));
+    ad_buf_cleanup(&a.body);
+    ad_cli_sse_cleanup(&a.sse);
+    return NULL;
 }
 
 static void on_line(json_t *msg, void *ud)
 {
-    dispatch(ud, msg);
+    bridge_t *b = ud;
+    pthread_mutex_lock(&b->lock);
+    while (b->running >= MCP_THREADS_MAX) {
+        pthread_cond_wait(&b->idle, &b->lock);
+    }
+    /* initialize answers before anything else is sent: its session goes
+     * with what follows */
+    bool first = json_string_value(json_object_get(msg, "method")) != NULL &&
+                 strcmp(json_string_value(json_object_get(msg, "method")), "initialize") == 0;
+    b->running++;
+    pthread_mutex_unlock(&b->lock);
+    job_t *j = ad_xcalloc(1, sizeof(*j));
+    j->b = b;
+    j->msg = json_incref(msg);
+    pthread_t t;
+    if (first || pthread_create(&t, NULL, run, j) != 0) {
+        run(j);
+        return;
+    }
+    pthread_detach(t);
 }
 
 static void put_line(json_t *msg, void *ud)
 {
-    AD_UNUSED(ud);
-    put(msg);
+    put(ud, msg);
+    json_decref(msg);
 }
 
 int ad_cli_mcp(ad_cli_t *c, int argc, char **argv)
@@ -438,6 +270,28 @@ int ad_cli_mcp(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     json_decref(up);
-    ad_cli_rpc_lines(MCP_LINE_MAX, on_line, put_line, c);
+    bridge_t b = {.sock = ad_cli_sock(c)};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.idle, NULL);
+    ad_cli_rpc_lines(MCP_LINE_MAX, on_line, put_line, &b);
+    /* the host closed stdin: what is in flight ends (a while at most: a
+     * subscription never does), then the session */
+    pthread_mutex_lock(&b.lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (b.running > 0 && pthread_cond_timedwait(&b.idle, &b.lock, &until) == 0) {
+    }
+    pthread_mutex_unlock(&b.lock);
+    if (b.session[0] != '\0') {
+        char extra[128], err[300];
+        snprintf(extra, sizeof(extra), "Mcp-Session-Id: %s\r\n", b.session);
+        ad_cli_response_t res;
+        answer_t a = {.b = &b, .res = &res};
+        ad_buf_init(&a.body, 4096);
+        ad_cli_http_ex(ad_cli_sock(c), NULL, "DELETE", "/mcp", "application/json", extra, NULL, 0,
+                       10000, on_body, &a, &res, err, sizeof(err));
+        ad_buf_cleanup(&a.body);
+    }
     return 0;
 }

@@ -3,33 +3,37 @@
  * The command table: every command's name, function, subcommands, one-line
  * summary and full help. Everything that lists commands is made from it:
  * dispatch, `agentd COMMAND --help`, the Commands section of `agentd
- * --help` and the shell completion scripts (`agentd completion bash|zsh`),
- * so there is no second, hand-kept list to drift.
+ * --help`, the shell completion scripts (complete.c) and the manual pages
+ * (man.c), so there is no second, hand-kept list to drift. Each command
+ * belongs to a group, which is its manual page (agentd-GROUP(1)).
  */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 const ad_cli_cmd_t ad_cli_cmds[] = {
     {"serve", NULL, NULL, "run the daemon (HTTP, WebSocket and SSE on one listener)",
      "Usage: agentd serve [OPTION]...\n"
-     "Run the daemon in the foreground (see 'agentd serve --help').\n"},
+     "Run the daemon in the foreground (see 'agentd serve --help').\n",
+     "daemon"},
     {"ls", ad_cli_ls, NULL, "list agents: name, status, worktree and cost",
      "Usage: agentd ls [--all] [--worktree WT] [--status S] [--json]\n"
      "List agents as a table: id, full name, executor, status, mode, the\n"
-     "worktree's name and what the agent's runs cost so far. A waiting agent\n"
+     "worktree's name, the node it runs on (once one is used) and what the\n"
+     "agent's runs cost so far. A waiting agent\n"
      "reads needs you (an approval or a question waits) or turn done.\n"
      "  --all          archived agents too (shown as archived)\n"
      "  --worktree WT  only this worktree's agents (its id or name)\n"
      "  --status S     only agents in status S (running, waiting, idle, ...)\n"
-     "  --json         the daemon's JSON instead of the table\n"},
+     "  --json         the daemon's JSON instead of the table\n",
+     "agents"},
     {"new", ad_cli_new, NULL, "create an agent and print its id",
      "Usage: agentd new --worktree WT [--executor E] [--mode M] [--name N]\n"
      "                  [--allow read,write,execute] [--terminal] [--model M]\n"
-     "                  [--base-url URL] [--acp-agent A] [--json] [-- PROGRAM ARG...]\n"
+     "                  [--base-url URL] [--acp-agent A] [--node N|any] [--json]\n"
+     "                  [-- PROGRAM ARG...]\n"
      "Create an agent and print its id. A program after -- makes a command agent\n"
      "that runs it (with --executor acp: an ACP agent that runs it).\n"
      "  --worktree WT   the worktree's id or name (required)\n"
@@ -44,19 +48,23 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --model M       the model its CLI uses\n"
      "  --base-url URL  point a claude, codex or gemini agent at another API\n"
      "                  provider\n"
-     "  --json          the new agent as JSON\n"},
+     "  --node N        run it on worker node N (any: any node that fits)\n"
+     "  --json          the new agent as JSON\n",
+     "agents"},
     {"start", ad_cli_start, NULL, "start an agent, optionally with a first prompt",
      "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--json]\n"
      "Start an agent, optionally with a first prompt.\n"
      "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
      "                   named by AGENTD_CONFIG\n"
      "  --config-flags   also as --name=value flags (command agents)\n"
-     "  --json           the agent as JSON\n"},
+     "  --json           the agent as JSON\n",
+     "agents"},
     {"send", ad_cli_send, NULL, "send a message to a running agent",
      "Usage: agentd send AGENT MESSAGE [--json]\n"
      "Send a message to a running agent (codex and gemini: the next turn,\n"
      "resuming the session).\n"
-     "  --json  the daemon's answer as JSON\n"},
+     "  --json  the daemon's answer as JSON\n",
+     "agents"},
     {"logs", ad_cli_logs, NULL, "print an agent's transcript; -f follows it live",
      "Usage: agentd logs [-f [--until idle|end]] AGENT [--json]\n"
      "Print an agent's transcript: '> ' user messages, assistant text,\n"
@@ -72,39 +80,63 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --until W     with -f: end (the default) waits for the run's end; idle\n"
      "                exits when the agent's turn ends (it waits for a new\n"
      "                message: 0) or ends in error (1), or the run ends\n"
-     "  --json        raw messages (with -f: raw events), one JSON a line\n"},
+     "  --json        raw messages (with -f: raw events), one JSON a line\n",
+     "agents"},
     {"stop", ad_cli_stop, NULL, "stop an agent and wait until its run has ended",
      "Usage: agentd stop [--force] [--no-wait] AGENT [--json]\n"
      "Stop an agent: politely, then SIGTERM and SIGKILL after the grace period\n"
      "(--stop-grace-ms of the daemon), and wait until its run has ended.\n"
      "  --force    SIGKILL at once (also escalates a stop already under way)\n"
      "  --no-wait  return as soon as the daemon says stopping\n"
-     "  --json     the agent as JSON\n"},
+     "  --json     the agent as JSON\n",
+     "agents"},
     {"fork", ad_cli_fork, NULL, "copy an agent (its conversation too) as a new agent",
      "Usage: agentd fork AGENT [--name N] [--worktree WT] [--json]\n"
      "Make a new agent from AGENT: its settings, and its conversation for\n"
      "claude (the fork resumes the session); print the new id.\n"
      "  --name N       the fork's name (default: the parent's, with (fork))\n"
      "  --worktree WT  place the fork in another worktree of the same org\n"
-     "  --json         the new agent as JSON\n"},
+     "  --json         the new agent as JSON\n",
+     "agents"},
     {"rm", ad_cli_rm, NULL, "archive an agent (--hard: delete it)",
      "Usage: agentd rm [--hard] AGENT [--json]\n"
      "Archive an agent (its transcript stays; a running one is stopped).\n"
      "  --hard  delete it and its transcript for good\n"
-     "  --json  the daemon's answer as JSON\n"},
+     "  --json  the daemon's answer as JSON\n",
+     "agents"},
     {"approvals", ad_cli_approvals, NULL, "an agent's tool calls waiting for approval",
      "Usage: agentd approvals AGENT [--json]\n"
      "An agent's tool calls waiting for approval: id, tool and input.\n"
-     "  --json  the daemon's JSON\n"},
+     "  --json  the daemon's JSON\n",
+     "agents"},
     {"approve", ad_cli_approve, NULL, "allow or deny a tool call waiting for approval",
      "Usage: agentd approve ID [--deny | --always] [--json]\n"
      "Allow a tool call waiting for approval (ID from 'agentd approvals' or\n"
      "'agentd logs -f').\n"
      "  --deny    refuse it instead\n"
      "  --always  allow it, and the same tool from now on, for this agent\n"
-     "  --json    the decided approval as JSON\n"},
+     "  --json    the decided approval as JSON\n",
+     "agents"},
+    {"node", ad_cli_node, "ls", "run a worker node (--join), or list the nodes",
+     "Usage: agentd node --join URL (--token T | --token-file F) [--name N]\n"
+     "                   [--labels k=v,...] [--data-dir D]\n"
+     "       agentd node ls [--json]\n"
+     "Run this machine as a worker node of the control plane at URL: one outbound\n"
+     "WebSocket, authenticated with a token of scope node (agentd token create\n"
+     "NAME --scope node); runs placed on it run here under holders and survive\n"
+     "restarts and network cuts of either side (docs/nodes.md). Or list the\n"
+     "nodes that joined this control plane: name, state, runs, last seen.\n"
+     "  --data-dir D      the node's own data dir (its holders and working folders)\n"
+     "  --join URL        the control plane (http(s):// or ws(s)://)\n"
+     "  --token T         a node token (seen by every user of the machine: prefer\n"
+     "                    --token-file)\n"
+     "  --token-file F    read the node token from F (mode 0600)\n"
+     "  --name N          this node's name, unique in its org (default: host name)\n"
+     "  --labels k=v,...  labels a placement may ask for\n"
+     "  --json            (ls) the daemon's JSON\n",
+     "agents"},
     {"token", ad_cli_token, "create ls revoke rotate-owner", "make, list or revoke API tokens",
-     "Usage: agentd token create NAME [--scope read|write|admin] [--org ID]\n"
+     "Usage: agentd token create NAME [--scope read|write|admin|node] [--org ID]\n"
      "                          [--expires-in 30d] [--rate N] [--json]\n"
      "       agentd token ls [--json]\n"
      "       agentd token revoke ID [--json]\n"
@@ -116,7 +148,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --org ID        the organisation it acts for\n"
      "  --expires-in D  a lifetime: 3600, 90m, 12h or 30d (default: none)\n"
      "  --rate N        requests per minute it may make (0: the default)\n"
-     "  --json          the daemon's JSON\n"},
+     "  --json          the daemon's JSON\n",
+     "access"},
     {"credits", ad_cli_credits, "grant show", "an organisation's credits, or grant it some",
      "Usage: agentd credits [show] [ORG] [--json]\n"
      "       agentd credits grant ORG AMOUNT [--note TEXT] [--json]\n"
@@ -125,7 +158,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "(one credit is one US dollar of model cost; a negative AMOUNT takes some\n"
      "back). ORG is an organisation's id or name (default: the default org).\n"
      "  --note TEXT  why, kept with the grant\n"
-     "  --json       the daemon's JSON\n"},
+     "  --json       the daemon's JSON\n",
+     "access"},
     {"import", ad_cli_import, NULL, "bring a Claude Manager database across",
      "Usage: agentd import PATH/claude-manager.db [--org ORG] [--json]\n"
      "Copy a Claude Manager install's workspaces, worktrees, agents, messages,\n"
@@ -133,18 +167,21 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "table how many rows the source had and how many were imported, already\n"
      "present (a second import changes nothing) or skipped.\n"
      "  --org ORG  the organisation its workspaces go to (default: the default)\n"
-     "  --json     the daemon's JSON\n"},
+     "  --json     the daemon's JSON\n",
+     "access"},
     {"login", ad_cli_login, NULL, "print a dashboard sign-in URL with a one-time code",
      "Usage: agentd login [--json]\n"
      "Print a dashboard sign-in URL with a one-time code (good once, for 5 min).\n"
-     "  --json  the daemon's JSON\n"},
+     "  --json  the daemon's JSON\n",
+     "access"},
     {"ws", ad_cli_ws, "ls add", "list or add workspaces (git repositories)",
      "Usage: agentd ws ls [--json]\n"
      "       agentd ws add PATH [--name N] [--json]\n"
      "Workspaces are the git repositories agentd manages: list them, or add\n"
      "the repository at PATH (its worktrees come with it).\n"
      "  --name N  the workspace's name (default: the folder's)\n"
-     "  --json    the daemon's JSON\n"},
+     "  --json    the daemon's JSON\n",
+     "worktrees"},
     {"wt", ad_cli_wt, "ls new rm merge", "list, create, delete or merge worktrees",
      "Usage: agentd wt ls [--workspace WS] [--json]\n"
      "       agentd wt new --workspace WS NAME [--branch B] [--base REF]\n"
@@ -163,7 +200,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --into BRANCH   merge: the branch to merge into (default: its base)\n"
      "  --strategy S    merge: merge (the default), squash or rebase\n"
      "  --message TEXT  merge: the commit message (merge and squash)\n"
-     "  --json          the daemon's JSON\n"},
+     "  --json          the daemon's JSON\n",
+     "worktrees"},
     {"merge", ad_cli_merge, NULL, "merge a worktree's branch into its base",
      "Usage: agentd merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
      "                       [--message TEXT] [--json]\n"
@@ -175,7 +213,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --strategy S   merge (a merge commit, the default), squash (one\n"
      "                 commit) or rebase (replay, then fast-forward)\n"
      "  --message T    the commit message (merge and squash)\n"
-     "  --json         the daemon's JSON\n"},
+     "  --json         the daemon's JSON\n",
+     "worktrees"},
     {"pr", ad_cli_pr, "create status", "open a worktree's pull request, or show it and its checks",
      "Usage: agentd pr create WT --title TITLE [--body TEXT] [--draft] [--json]\n"
      "       agentd pr status WT [--json]\n"
@@ -187,7 +226,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --title T  the pull request's title (required)\n"
      "  --body T   its description\n"
      "  --draft    open it as a draft\n"
-     "  --json     the daemon's JSON\n"},
+     "  --json     the daemon's JSON\n",
+     "worktrees"},
     {"workflow", ad_cli_workflow, "run ls show stop", "run a multi-agent workflow as a crew",
      "Usage: agentd workflow run FILE [--worktree WT] [--input TEXT] [--wait] [--json]\n"
      "       agentd workflow ls|show ID|stop ID [--json]\n"
@@ -199,7 +239,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --worktree WT  where its agents work (instead of the file's worktreeId)\n"
      "  --input TEXT   the workflow's input (instead of the file's)\n"
      "  --wait         wait for the end; exit 1 unless it succeeded\n"
-     "  --json         the daemon's JSON\n"},
+     "  --json         the daemon's JSON\n",
+     "worktrees"},
     {"diff", ad_cli_diff, NULL, "a worktree's changes, or its work against the base",
      "Usage: agentd diff WT [FILE] [--against REF] [--working] [--json]\n"
      "What a worktree's branch would bring to its base: ahead/behind, the\n"
@@ -207,19 +248,22 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "FILE, that file's patch.\n"
      "  --against REF  compare with REF instead of the base branch\n"
      "  --working      only the uncommitted changes (against HEAD)\n"
-     "  --json         the daemon's JSON\n"},
+     "  --json         the daemon's JSON\n",
+     "worktrees"},
     {"commit", ad_cli_commit, NULL, "commit a worktree's changes",
      "Usage: agentd commit WT -m MESSAGE [--all] [--json]\n"
      "Commit the worktree's staged changes (no hooks run).\n"
      "  -m, --message T  the commit message (required)\n"
      "  --all            stage every change first, new files too (git add -A)\n"
-     "  --json           the daemon's JSON\n"},
+     "  --json           the daemon's JSON\n",
+     "worktrees"},
     {"open", ad_cli_open, NULL, "open the dashboard (or an agent's page) in a browser",
      "Usage: agentd open [AGENT] [--print]\n"
      "Open the dashboard, or AGENT's page, in a browser (xdg-open or open);\n"
      "with no display, or --print, print the URL instead.\n"
      "  --print  print the URL, open nothing\n"
-     "AGENTD_OPENER names the program to open it with (such as firefox).\n"},
+     "AGENTD_OPENER names the program to open it with (such as firefox).\n",
+     "desktop"},
     {"mcp", ad_cli_mcp, NULL, "be an MCP server for an agent or assistant (stdio)",
      "Usage: agentd mcp\n"
      "Speak the Model Context Protocol on stdin and stdout, for a host that runs\n"
@@ -228,7 +272,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "create_worktree, start_agent, send_message, stop_agent, read_transcript,\n"
      "list_approvals, decide_approval, diff, merge, training_metrics, health;\n"
      "each calls the daemon on its unix socket with the CLI's rights (the\n"
-     "owner's), as agentd's other commands do.\n"},
+     "owner's), as agentd's other commands do.\n",
+     "editors"},
     {"acp", ad_cli_acp, NULL, "be an ACP agent for an editor (stdio)",
      "Usage: agentd acp [--executor E] [--acp-agent A] [--mode M] [--model M]\n"
      "                  [-- PROGRAM ARG...]\n"
@@ -242,7 +287,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --executor E   claude (the default), codex, gemini, acp or command\n"
      "  --acp-agent A  an ACP preset: gemini, claude-code-acp, codex-acp\n"
      "  --mode M       plan, ask or auto\n"
-     "  --model M      the model\n"},
+     "  --model M      the model\n",
+     "editors"},
     {"app", ad_cli_app, NULL, "open the dashboard as an app window",
      "Usage: agentd app [AGENT] [--print]\n"
      "Open the dashboard, or AGENT's page, as an app window of a Chromium-family\n"
@@ -250,19 +296,112 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "else in the default browser as 'agentd open' does. The dashboard installs as\n"
      "an app from there too, and opens while agentd is down to say so.\n"
      "  --print  print the URL, open nothing\n"
-     "AGENTD_APP_BROWSER names the browser to use.\n"},
-    {"completion", ad_cli_completion, "bash zsh names", "print a shell completion script",
-     "Usage: agentd completion bash|zsh\n"
+     "AGENTD_APP_BROWSER names the browser to use.\n",
+     "desktop"},
+    {"tray", ad_cli_tray, NULL, "show the agents that need you in the desktop's tray",
+     "Usage: agentd tray\n"
+     "Run the tray helper (agentd-tray, a process of its own): an icon in the\n"
+     "desktop's tray (StatusNotifierItem) that says how many agents need you (an\n"
+     "approval or a question waits), with a menu of them (each opens its page),\n"
+     "Open dashboard, Pause all and Quit. It shows desktop notifications: an\n"
+     "approval request with the tool and its input, and Allow and Deny buttons\n"
+     "that decide it; a finished turn or a failed run, with Open. None about an\n"
+     "agent whose page you have in front of you in the dashboard. It talks to\n"
+     "the daemon as the CLI does (the unix socket) and follows its events; the\n"
+     "packages start it at login (/etc/xdg/autostart).\n",
+     "desktop"},
+    {"completion", ad_cli_completion, "bash zsh fish names", "print a shell completion script",
+     "Usage: agentd completion bash|zsh|fish\n"
      "       agentd completion names agents|worktrees|workspaces\n"
-     "Print a completion script for bash or zsh, made from this agentd's own\n"
-     "command table; it completes agent, worktree and workspace names from the\n"
-     "running daemon (completion names prints them, one a line). Load it with:\n"
+     "Print a completion script for bash, zsh or fish, made from this agentd's\n"
+     "own command and option tables; it completes agent, worktree and workspace\n"
+     "names from the running daemon (completion names prints them, one a line).\n"
+     "The packages install these scripts; to load one by hand:\n"
      "  bash: source <(agentd completion bash)\n"
-     "  zsh:  source <(agentd completion zsh)\n"},
-    {"version", NULL, NULL, "print the version", "Usage: agentd version\nPrint the version.\n"},
-    {"help", NULL, NULL, "print this help", "Usage: agentd help\nPrint the help.\n"},
+     "  zsh:  source <(agentd completion zsh)\n"
+     "  fish: agentd completion fish | source\n",
+     "desktop"},
+    {"service", ad_cli_service, "install uninstall status units",
+     "run agentd as a systemd user service, started on the first connection",
+     "Usage: agentd service install [--no-start]\n"
+     "       agentd service uninstall\n"
+     "       agentd service status [--json]\n"
+     "       agentd service units [--system] DIR\n"
+     "install writes systemd user units to ~/.config/systemd/user and enables\n"
+     "them: agentd.socket listens on --listen and on <data-dir>/agentd.sock and\n"
+     "starts agentd.service (agentd serve --keep-agents, KillMode=process) on the\n"
+     "first connection. systemd keeps the sockets while agentd restarts or is\n"
+     "upgraded, so a connection then waits instead of being refused, and every\n"
+     "agent keeps running under its holder. The units run this agentd with this\n"
+     "data dir and the PATH of the shell that installs them. uninstall disables\n"
+     "and removes them (running agents go on); status says what is in place.\n"
+     "units writes the units a package installs into DIR: the user units (for\n"
+     "/usr/lib/systemd/user, %h paths), or with --system the server units that\n"
+     "run agentd as the user agentd on /var/lib/agentd.\n"
+     "  --no-start  install: enable the socket from the next login, start nothing\n"
+     "  --system    units: the system-wide units for a server\n"
+     "  --json      status: as JSON\n"
+     "Without a login session (a server, ssh), user services stop at logout:\n"
+     "'loginctl enable-linger USER' keeps them running.\n",
+     "daemon"},
+    {"db", ad_cli_db, "migrate copy",
+     "prepare a PostgreSQL database: migrate it, copy SQLite into it",
+     "Usage: agentd db migrate [--database URL]\n"
+     "       agentd db copy [--from sqlite:PATH] [--to URL]\n"
+     "PostgreSQL, the first part (docs/operations.md): the daemon serves from\n"
+     "SQLite only, and 'agentd serve --database' refuses. migrate applies\n"
+     "agentd's schema to the database (once: a second run applies nothing;\n"
+     "two at once wait on each other). copy migrates, then copies every row of\n"
+     "an agentd SQLite database into it in one transaction, and prints each\n"
+     "table's rows on both sides: it refuses a target that holds data and a\n"
+     "source a running daemon holds, and commits nothing unless every count\n"
+     "matches. URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DB (libpq's form;\n"
+     "?host=/dir for a unix socket), default AGENTD_DATABASE_URL.\n"
+     "  --database URL  (migrate) the PostgreSQL database\n"
+     "  --to URL        (copy) the PostgreSQL database (default: --database)\n"
+     "  --from PATH     (copy) sqlite:FILE, a file or a data dir (default: the\n"
+     "                  data dir's agentd.db); stop its daemon first\n"
+     "Exit codes: 2 a bad URL or usage, 1 anything else (unreachable server,\n"
+     "refused credentials, a target with data, no source, counts that differ).\n",
+     "daemon"},
+    {"version", ad_cli_version, NULL, "this agentd's version, the daemon's and its holders'",
+     "Usage: agentd version [--json]\n"
+     "Print this agentd's version, and when a daemon runs on the data dir its\n"
+     "version and each holder's: the process that keeps an agent running across\n"
+     "restarts and upgrades keeps the version it was started with until its agent\n"
+     "ends. A holder from before holders said their version reads 'older'; it\n"
+     "works as ever. agentd itself checks nothing on the network.\n"
+     "  --json  {client, daemon, holders} as JSON\n",
+     "daemon"},
+    {"help", ad_cli_help, NULL, "print this help, a command's, or a manual page",
+     "Usage: agentd help [COMMAND]\n"
+     "       agentd help --man [PAGE]\n"
+     "       agentd help --man-pages\n"
+     "Print this help, or COMMAND's (as 'agentd COMMAND --help'). The manual\n"
+     "pages are made from the same text and the same option table: --man prints\n"
+     "one as roff (read it with: agentd help --man | man -l -).\n"
+     "  --man PAGE   agentd (the default) or agentd-GROUP, as --man-pages lists\n"
+     "  --man-pages  each page's name and the commands it describes, one a line\n",
+     "daemon"},
 };
 const size_t ad_cli_ncmds = AD_ARRAY_LEN(ad_cli_cmds);
+
+const ad_cli_group_t ad_cli_groups[] = {
+    {"daemon", "run the daemon; versions and help"},
+    {"agents", "make, run, watch and stop agents"},
+    {"worktrees", "workspaces, worktrees, their changes, merges and workflows"},
+    {"access", "tokens, sign-in, credits and imports"},
+    {"desktop", "the dashboard in a browser, the tray, shell completion"},
+    {"editors", "agentd as an MCP server or an ACP agent"},
+};
+const size_t ad_cli_ngroups = AD_ARRAY_LEN(ad_cli_groups);
+
+const char ad_cli_about[] = "The local control plane for AI agents.";
+const char ad_cli_conventions[] =
+    "AGENT, WS, WT: an id or a name (an id wins). Exit codes: 1 failed or\n"
+    "not found, 2 usage error or a name several rows share (ids listed).\n"
+    "Client commands talk to the daemon over <data-dir>/agentd.sock and\n"
+    "accept --json for machine-readable output.\n";
 
 const ad_cli_cmd_t *ad_cli_cmd(const char *name)
 {
@@ -302,205 +441,71 @@ void ad_cli_print_commands(FILE *out)
     }
 }
 
-/* ---- completion scripts -------------------------------------------------------- */
-
-/* The options a command's help names ("--all", "-f"...), space-separated,
- * each once, into out. */
-static void options_of(const char *help, char *out, size_t outsz)
+/* Each line of text, indented by two spaces. */
+static void indented(FILE *out, const char *text)
 {
-    size_t o = 0;
-    out[0] = '\0';
-    for (const char *p = help; *p != '\0'; p++) {
-        bool start = p == help || isspace((unsigned char)p[-1]) || p[-1] == '[' || p[-1] == ',';
-        if (!start || p[0] != '-' || !(isalpha((unsigned char)p[1]) || p[1] == '-')) {
-            continue;
-        }
-        size_t n = 1;
-        while (isalnum((unsigned char)p[n]) || p[n] == '-') {
-            n++;
-        }
-        if (n < 2 || (p[1] == '-' && n < 3) || (p[1] != '-' && n != 2) || n > 40) {
-            continue;
-        }
-        char word[48];
-        snprintf(word, sizeof(word), " %.*s ", (int)n, p);
-        char padded[1100];
-        snprintf(padded, sizeof(padded), " %s ", out);
-        if (strstr(padded, word) != NULL || o + n + 2 >= outsz) {
-            continue;
-        }
-        o += (size_t)snprintf(out + o, outsz - o, "%s%.*s", o > 0 ? " " : "", (int)n, p);
+    for (const char *p = text; *p != '\0';) {
+        size_t n = strcspn(p, "\n");
+        fprintf(out, "  %.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
     }
 }
 
-/* Whether the word w (bounded by non-letters) is in the Usage lines as a
- * positional (not an option's value, as in "--worktree WT"). */
-static bool usage_names(const char *help, const char *w)
+void ad_cli_print_usage(FILE *out)
 {
-    size_t n = strlen(w);
-    for (const char *p = strstr(help, w); p != NULL; p = strstr(p + 1, w)) {
-        if ((p > help && isalnum((unsigned char)p[-1])) || isalnum((unsigned char)p[n])) {
-            continue;
-        }
-        const char *q = p;
-        while (q > help && (q[-1] == ' ' || q[-1] == '[')) {
-            q--;
-        }
-        if (q > help && q[-1] == ']') {
-            return true; /* after a whole [--option] */
-        }
-        while (q > help && !isspace((unsigned char)q[-1]) && q[-1] != '[') {
-            q--;
-        }
-        if (q[0] != '-') {
-            return true; /* the word before it is no option */
-        }
-    }
-    return false;
+    fprintf(out,
+            "Usage: agentd [OPTION]... COMMAND [ARG]...\n"
+            "%s\n"
+            "\n"
+            "Commands:\n",
+            ad_cli_about);
+    ad_cli_print_commands(out);
+    fputs("\n", out);
+    indented(out, ad_cli_conventions);
+    fputs("\n"
+          "Options (each also read from the AGENTD_* variable shown):\n",
+          out);
+    ad_config_print_help(out);
+    fputs("  --help                         print help and exit\n"
+          "  --version                      print the version and exit\n"
+          "\n"
+          "Run 'agentd COMMAND --help' for a command's own help.\n",
+          out);
 }
 
-/* What a command's positional names (the kind `completion names` lists),
- * from its help: AGENT, else WT, else WS; NULL for none. */
-static const char *names_of(const char *help)
+void ad_cli_print_serve_usage(FILE *out)
 {
-    char usage[1024];
-    const char *blank = strstr(help, "\n  -"); /* the options start */
-    snprintf(usage, sizeof(usage), "%.*s", blank != NULL ? (int)(blank - help) : 0, help);
-    return usage_names(usage, "AGENT") ? "agents"
-           : usage_names(usage, "WT")  ? "worktrees"
-           : usage_names(usage, "WS")  ? "workspaces"
-                                       : NULL;
+    fputs("Usage: agentd serve [OPTION]...\n"
+          "Run the agentd daemon in the foreground until SIGINT or SIGTERM.\n"
+          "\n"
+          "Options:\n",
+          out);
+    ad_config_print_help(out);
 }
 
-static void bash_script(void)
+int ad_cli_help(ad_cli_t *c, int argc, char **argv)
 {
-    char opts[1024];
-    fputs("# bash completion for agentd, made by 'agentd completion bash'\n"
-          "_agentd() {\n"
-          "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" words=\"\" kind=\"\"\n"
-          "  if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
-          "    words=\"",
-          stdout);
-    for (size_t i = 0; i < ad_cli_ncmds; i++) {
-        printf("%s%s", i > 0 ? " " : "", ad_cli_cmds[i].name);
-    }
-    fputs(" --help --version\"\n"
-          "  else\n"
-          "    case \"${COMP_WORDS[1]}\" in\n",
-          stdout);
-    for (size_t i = 0; i < ad_cli_ncmds; i++) {
-        options_of(ad_cli_cmds[i].help, opts, sizeof(opts));
-        const char *subs = ad_cli_cmds[i].subs;
-        const char *kind = names_of(ad_cli_cmds[i].help);
-        printf("      %s) words=\"%s%s%s --help\"%s%s ;;\n", ad_cli_cmds[i].name,
-               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts,
-               kind != NULL ? " kind=" : "", kind != NULL ? kind : "");
-    }
-    fputs("    esac\n"
-          "    case \"${COMP_WORDS[COMP_CWORD-1]}\" in\n"
-          "      --worktree) kind=worktrees words=\"\" ;;\n"
-          "      --workspace) kind=workspaces words=\"\" ;;\n"
-          "    esac\n"
-          "  fi\n"
-          "  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
-          "  if [ -n \"$kind\" ] && [[ \"$cur\" != -* ]]; then\n"
-          "    local name IFS=$'\\n'\n"
-          "    for name in $(\"${COMP_WORDS[0]}\" completion names \"$kind\" 2>/dev/null); do\n"
-          "      [[ \"$name\" == \"$cur\"* ]] && COMPREPLY+=(\"$(printf '%q' \"$name\")\")\n"
-          "    done\n"
-          "  fi\n"
-          "}\n"
-          "complete -o default -F _agentd agentd\n",
-          stdout);
-}
-
-/* s for inside zsh single quotes, ':' escaped for _describe. */
-static void zsh_quoted(const char *s, bool colon)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '\'') {
-            fputs("'\\''", stdout);
-        } else if (*s == ':' && colon) {
-            fputs("\\:", stdout);
-        } else {
-            putchar(*s);
-        }
-    }
-}
-
-static void zsh_script(void)
-{
-    char opts[1024];
-    fputs("#compdef agentd\n"
-          "# zsh completion for agentd, made by 'agentd completion zsh'\n"
-          "_agentd() {\n"
-          "  local -a cmds\n"
-          "  local kind=\"\"\n"
-          "  cmds=(\n",
-          stdout);
-    for (size_t i = 0; i < ad_cli_ncmds; i++) {
-        /* 'name:summary' (names have no ':'; the summary's are escaped) */
-        printf("    '%s:", ad_cli_cmds[i].name);
-        zsh_quoted(ad_cli_cmds[i].summary, true);
-        fputs("'\n", stdout);
-    }
-    fputs("  )\n"
-          "  if (( CURRENT == 2 )); then\n"
-          "    _describe 'agentd command' cmds\n"
-          "    return\n"
-          "  fi\n"
-          "  case ${words[2]} in\n",
-          stdout);
-    for (size_t i = 0; i < ad_cli_ncmds; i++) {
-        options_of(ad_cli_cmds[i].help, opts, sizeof(opts));
-        const char *subs = ad_cli_cmds[i].subs;
-        const char *kind = names_of(ad_cli_cmds[i].help);
-        printf("    %s) compadd -- %s%s%s --help%s%s ;;\n", ad_cli_cmds[i].name,
-               subs != NULL ? subs : "", subs != NULL && opts[0] ? " " : "", opts,
-               kind != NULL ? "; kind=" : "", kind != NULL ? kind : "");
-    }
-    fputs("  esac\n"
-          "  case ${words[CURRENT-1]} in\n"
-          "    --worktree) kind=worktrees ;;\n"
-          "    --workspace) kind=workspaces ;;\n"
-          "  esac\n"
-          "  if [[ -n $kind && $PREFIX != -* ]]; then\n"
-          "    local -a names\n"
-          "    names=(${(f)\"$(${words[1]} completion names $kind 2>/dev/null)\"})\n"
-          "    compadd -a names\n"
-          "  fi\n"
-          "  _files\n"
-          "}\n"
-          "if [ \"${funcstack[1]}\" = _agentd ]; then\n"
-          "  _agentd \"$@\"\n"
-          "else\n"
-          "  compdef _agentd agentd\n"
-          "fi\n",
-          stdout);
-}
-
-int ad_cli_completion(ad_cli_t *c, int argc, char **argv)
-{
-    if (argc == 1 && strcmp(argv[0], "bash") == 0) {
-        bash_script();
+    if (argc == 0) {
+        ad_cli_print_usage(stdout);
         return 0;
     }
-    if (argc == 1 && strcmp(argv[0], "zsh") == 0) {
-        zsh_script();
+    if (strcmp(argv[0], "--man-pages") == 0 && argc == 1) {
+        return ad_cli_man_list(stdout);
+    }
+    if (strcmp(argv[0], "--man") == 0 && argc <= 2) {
+        if (ad_cli_man_page(argc == 2 ? argv[1] : "agentd", stdout) != 0) {
+            return ad_cli_usage(c, "no such manual page (see 'agentd help --man-pages')");
+        }
         return 0;
     }
-    if (argc == 2 && strcmp(argv[0], "names") == 0) {
-        static const struct {
-            const char *word;
-            ad_cli_kind_t kind;
-        } kinds[] = {{"agents", AD_CLI_AGENT},
-                     {"worktrees", AD_CLI_WORKTREE},
-                     {"workspaces", AD_CLI_WORKSPACE}};
-        for (size_t i = 0; i < AD_ARRAY_LEN(kinds); i++) {
-            if (strcmp(argv[1], kinds[i].word) == 0) {
-                return ad_cli_print_names(c, kinds[i].kind);
-            }
-        }
+    const ad_cli_cmd_t *cmd = argc == 1 ? ad_cli_cmd(argv[0]) : NULL;
+    if (cmd == NULL) {
+        return ad_cli_usage(c, "usage: agentd help [COMMAND | --man [PAGE] | --man-pages]");
     }
-    return ad_cli_usage(c, "usage: agentd completion bash|zsh|names agents|worktrees|workspaces");
+    if (strcmp(cmd->name, "serve") == 0) {
+        ad_cli_print_serve_usage(stdout);
+    } else {
+        ad_cli_print_command_help(cmd, stdout);
+    }
+    return 0;
 }

@@ -51,9 +51,9 @@ static int token_create(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     if (npos != 1) {
-        return ad_cli_usage(c,
-                            "usage: agentd token create NAME [--scope read|write|admin] [--org ID] "
-                            "[--expires-in 30d] [--rate N]");
+        return ad_cli_usage(
+            c, "usage: agentd token create NAME [--scope read|write|admin|node] [--org ID] "
+               "[--expires-in 30d] [--rate N]");
     }
     json_t *body = json_pack("{s:s, s:s}", "name", pos[0], "scope", scope);
     if (org != NULL) {
@@ -95,20 +95,10 @@ static int token_create(ad_cli_t *c, int argc, char **argv)
 
 static int token_ls(ad_cli_t *c, int argc, char **argv)
 {
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    const char *pos[1];
-    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    json_t *j = ad_cli_call(c, "GET", "/api/tokens", NULL, &rc);
+    int rc = 0;
+    json_t *j = ad_cli_list(c, argc, argv, "/api/tokens", &rc);
     if (j == NULL) {
         return rc;
-    }
-    if (c->json) {
-        ad_cli_print_json(j);
-        json_decref(j);
-        return 0;
     }
     printf("%-30s %-20s %-6s %-24s %-20s %s\n", "ID", "NAME", "SCOPE", "ORG", "EXPIRES", "STATE");
     size_t i;
@@ -170,6 +160,21 @@ static int token_rotate_owner(ad_cli_t *c, int argc, char **argv)
     }
     json_decref(j);
     return 0;
+}
+
+json_t *ad_cli_list(ad_cli_t *c, int argc, char **argv, const char *path, int *rc)
+{
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos;
+    *rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
+    json_t *j = *rc == 0 ? ad_cli_call(c, "GET", path, NULL, rc) : NULL;
+    if (j != NULL && c->json) {
+        ad_cli_print_json(j);
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 /* agentd login: a sign-in URL for the dashboard, carrying a one-time code

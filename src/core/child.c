@@ -51,6 +51,14 @@ static bool take_locked(pid_t pid, int *status)
     return false;
 }
 
+bool ad_child_status_take(pid_t pid, int *status)
+{
+    ad_child_lock();
+    bool found = take_locked(pid, status);
+    ad_child_unlock();
+    return found;
+}
+
 int ad_child_wait(pid_t pid, int *status)
 {
     for (;;) {

@@ -5,6 +5,7 @@
  */
 #include "core.h"
 
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,11 @@ uint64_t ad_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ad_mono_ms(void)
+{
+    return ad_mono_ns() / 1000000u;
 }
 
 int64_t ad_wall_ms(void)
@@ -97,4 +103,15 @@ int ad_time_parse(const char *s, int64_t *ms)
     time_t t = timegm(&tm);
     *ms = (int64_t)t * 1000 + frac;
     return 0;
+}
+
+int ad_time_param(const char *s, int64_t *ms)
+{
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (end != s && *end == '\0' && v >= 0) {
+        *ms = v;
+        return 0;
+    }
+    return ad_time_parse(s, ms);
 }

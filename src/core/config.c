@@ -76,6 +76,10 @@ static const opt_t options[] = {
     {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
      "nodes"},
+    {"database", "AGENTD_DATABASE_URL", STR(database_url), "URL", "", 0, 0,
+     "postgres://USER@HOST/DB: the PostgreSQL database of 'agentd db migrate' and 'agentd db "
+     "copy' (serving from PostgreSQL is not available yet: serve refuses it; default: SQLite, "
+     "<data-dir>/agentd.db)"},
     {"project-sync-roots", "AGENTD_PROJECT_SYNC_ROOTS", STR(project_sync_roots), "LIST", "", 0, 0,
      "comma-separated folders under which a workbench project may be kept in sync with a folder "
      "(none: no project may)"},
@@ -154,10 +158,15 @@ static const opt_t options[] = {
      "unauthenticated refused requests are audited as one row per address per interval, with "
      "a count"},
     {"otlp-endpoint", "AGENTD_OTLP_ENDPOINT", STR(otlp_endpoint), "URL", "", 0, 0,
-     "OpenTelemetry: send agentd's spans (runs, tool calls, approvals) as OTLP/HTTP JSON to "
-     "URL/v1/traces, and give each run a TRACEPARENT; empty: none"},
+     "OpenTelemetry: send agentd's spans (runs, turns, tool calls, approvals, git operations) "
+     "as OTLP/HTTP JSON to URL/v1/traces; empty: none"},
     {"otlp-headers", "AGENTD_OTLP_HEADERS", STR(otlp_headers), "LIST", "", 0, 0,
      "headers on every OTLP post, Name=value comma-separated (an API key for the collector)"},
+    {"otlp-receive", "AGENTD_OTLP_RECEIVE", BOOL(otlp_receive), "BOOL", "true", 0, 0,
+     "OpenTelemetry: take OTLP/HTTP JSON on /v1/traces, /v1/metrics and /v1/logs from runs "
+     "(each run gets TRACEPARENT and OTLP settings with a credential good for its own "
+     "telemetry only) and keep their spans beside the transcript; false: runs get "
+     "TRACEPARENT only with --otlp-endpoint"},
     {"ws-deflate", "AGENTD_WS_DEFLATE", BOOL(ws_deflate), "BOOL", "true", 0, 0,
      "answer a WebSocket client's permessage-deflate offer (RFC 7692); false: messages go "
      "uncompressed"},
@@ -189,6 +198,16 @@ static const opt_t options[] = {
     {"health-event-interval-ms", "AGENTD_HEALTH_EVENT_INTERVAL_MS", U64(health_event_interval_ms),
      "MS", "5000", 0, 86400000,
      "how often a system_health event is published (0: never; at most once per sample)"},
+    {"health-retention-seconds", "AGENTD_HEALTH_RETENTION_SECONDS", U64(health_retention_seconds),
+     "S", "2592000", 3600, 315360000,
+     "the health history on disk keeps samples this long (host and each run's use)"},
+    {"health-retention-bytes", "AGENTD_HEALTH_RETENTION_BYTES", U64(health_retention_bytes), "N",
+     "67108864", 65536, 1099511627776,
+     "the health history on disk keeps at most this many bytes (the oldest go first)"},
+    {"alert-webhook-allow", "AGENTD_ALERT_WEBHOOK_ALLOW", STR(alert_webhook_allow), "LIST", "", 0,
+     0,
+     "hosts, addresses and CIDR blocks an alert's webhook may reach although they are loopback "
+     "or private (comma-separated; by default a webhook reaches public addresses only)"},
     {"nvml-lib", "AGENTD_NVML_LIB", STR(nvml_lib), "PATH", "", 0, 0,
      "NVIDIA management library to load for GPU figures (default: libnvidia-ml.so.1)"},
     {"metrics-public", "AGENTD_METRICS_PUBLIC", BOOL(metrics_public), "BOOL", "false", 0, 0,
@@ -201,6 +220,11 @@ static const opt_t options[] = {
      "instead of stopping them"},
     {"hold-wait-sec", "AGENTD_HOLD_WAIT_SEC", U64(hold_wait_sec), "SEC", "86400", 1, 31536000,
      "how long a holder whose agent has exited waits for an agentd to collect its exit"},
+    {"node-lease-ms", "AGENTD_NODE_LEASE_MS", U64(node_lease_ms), "MS", "6000", 300, 3600000,
+     "a worker node's lease: it renews every third of it, and past it unrenewed its runs read "
+     "unreachable (docs/nodes.md)"},
+    {"node-grace-ms", "AGENTD_NODE_GRACE_MS", U64(node_grace_ms), "MS", "600000", 0, 604800000,
+     "how long a worker node may stay unreachable before its runs are lost"},
     /* Environment only (T_ENV): each is read by the code that uses it, which
      * falls back to the default shown when the value is missing or out of
      * range. Keep def in step with that code. */
@@ -223,6 +247,44 @@ static const opt_t options[] = {
      "the Messages API of chats whose organisation's anthropic credential sets no baseUrl"},
     {ENV_ONLY, "OPENAI_BASE_URL", T_ENV, 0, 0, "URL", "https://api.openai.com/v1", 0, 0,
      "the OpenAI-compatible API of chats whose openai credential sets no baseUrl"},
+    {ENV_ONLY, "CLAUDE_CLI_PATH", T_ENV, 0, 0, "PATH", "", 0, 0,
+     "the Claude Manager seed's name for --claude-bin, used when AGENTD_CLAUDE_BIN is unset"},
+    {ENV_ONLY, "DBUS_SESSION_BUS_ADDRESS", T_ENV, 0, 0, "ADDR", "", 0, 0,
+     "the session bus where the Secret Service that keeps model API keys is looked for "
+     "(unset: keys are 0600 files in <data-dir>/credentials/)"},
+    {ENV_ONLY, "PATH", T_ENV, 0, 0, "DIRS", "", 0, 0,
+     "where the agent CLIs, bwrap, git and a command agent's program are looked up"},
+    {ENV_ONLY, "HOME", T_ENV, 0, 0, "DIR", "", 0, 0,
+     "the default data dir's home (below XDG_DATA_HOME); the owner's agents see their CLI's "
+     "config from it (~/.claude, ~/.codex, ~/.gemini)"},
+    {ENV_ONLY, "XDG_DATA_HOME", T_ENV, 0, 0, "DIR", "", 0, 0,
+     "the default data dir is $XDG_DATA_HOME/agentd when it is set"},
+    {ENV_ONLY, "LISTEN_PID", T_ENV, 0, 0, "PID", "", 0, 0,
+     "systemd socket activation: the listeners are this process's when it names it"},
+    {ENV_ONLY, "LISTEN_FDS", T_ENV, 0, 0, "N", "", 0, 0,
+     "systemd socket activation: how many listeners were handed over (from fd 3); agentd "
+     "serves on them instead of binding --listen and its unix socket"},
+    {ENV_ONLY, "LISTEN_FDNAMES", T_ENV, 0, 0, "NAMES", "", 0, 0,
+     "systemd socket activation: the listeners' names (FileDescriptorName=), colon-separated"},
+    {ENV_ONLY, "AGENTD_NODE_CA_FILE", T_ENV, 0, 0, "FILE", "", 0, 0,
+     "agentd node --join over https: the PEM roots it trusts for the control plane (default: "
+     "the system's)"},
+    {ENV_ONLY, "AGENTD_TOKEN", T_ENV, 0, 0, "TOKEN", "", 0, 0,
+     "no longer read: agentd serve refuses to start while it is set (use --token-file)"},
+#ifdef AD_TEST_BUILD
+    /* Test builds only: a release daemon never reads them. */
+    {ENV_ONLY, "AGENTD_TEST_MISSION_HEARTBEAT_MS", T_ENV, 0, 0, "MS", "45000", 0, 0,
+     "test builds: the seed channels' heartbeat, so tests need not wait 45 s"},
+    {ENV_ONLY, "AGENTD_TEST_DB_FULL", T_ENV, 0, 0, "1", "", 0, 0,
+     "test builds: 1 caps the database at its size at start, so writes that grow it fail as "
+     "on a full disk"},
+    {ENV_ONLY, "AGENTD_TEST_SPAWN_GATE", T_ENV, 0, 0, "FILE", "", 0, 0,
+     "test builds: spawns wait while FILE exists (at most a minute), so a test can act while "
+     "a process starts"},
+    {ENV_ONLY, "AGENTD_TEST_HOLDER_EXE", T_ENV, 0, 0, "PATH", "", 0, 0,
+     "test builds: the holder program a held spawn runs (one that is not there: a holder "
+     "that cannot start)"},
+#endif
 };
 
 int ad_config_default_data_dir(char *out, size_t outsz)
@@ -530,6 +592,23 @@ void ad_config_print_help(FILE *out)
     }
 }
 
+size_t ad_config_opt_count(void)
+{
+    return AD_ARRAY_LEN(options);
+}
+
+void ad_config_opt_get(size_t i, ad_config_opt_t *out)
+{
+    AD_ASSERT(i < AD_ARRAY_LEN(options));
+    const opt_t *o = &options[i];
+    *out = (ad_config_opt_t){.flag = o->flag,
+                             .env = o->env,
+                             .metavar = o->metavar,
+                             .def = o->def,
+                             .help = o->help,
+                             .is_bool = o->type == T_BOOL};
+}
+
 int ad_config_token_load(ad_config_t *cfg, char *err, size_t errsz)
 {
     if (cfg->token_file[0] == '\0') {
@@ -574,4 +653,18 @@ int ad_config_token_load(ad_config_t *cfg, char *err, size_t errsz)
     memcpy(cfg->token, buf, (size_t)n + 1); /* n < sizeof(cfg->token), checked above */
     memset(buf, 0, sizeof(buf));
     return ad_config_check(cfg, err, errsz);
+}
+
+void ad_config_base_url(const ad_config_t *cfg, int port, bool loopback, char *out, size_t outsz)
+{
+    const char *host = cfg != NULL ? cfg->listen_host : "127.0.0.1";
+    if (loopback && (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)) {
+        host = "127.0.0.1";
+    } else if (loopback && strcmp(host, "::") == 0) {
+        host = "::1";
+    }
+    bool v6 = strchr(host, ':') != NULL;
+    bool tls = cfg != NULL && cfg->tls_cert[0] != '\0';
+    snprintf(out, outsz, "%s://%s%s%s:%d", tls ? "https" : "http", v6 ? "[" : "", host,
+             v6 ? "]" : "", port);
 }

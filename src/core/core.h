@@ -15,7 +15,10 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define AD_VERSION "0.1.0"
+/* The version, from `git describe` at build time (scripts/version.sh, into
+ * $(O)/gen/version.c). */
+extern const char ad_version[];
+#define AD_VERSION ad_version
 
 #define AD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define AD_UNUSED(x) ((void)(x))
@@ -65,6 +68,10 @@ const char *ad_strerror(int err);
 /* The symbolic name ("ENOENT") of an AD_E* code or of a -errno (its errno
  * name, e.g. "EACCES"); "EUNKNOWN" for anything else. Any thread. */
 const char *ad_errname(int err);
+/* What failed about what, in the words an answer gives ("agent not
+ * found", "the disk is full: message was not saved", "run: <strerror>"),
+ * into out. Any thread. */
+void ad_err_about(int err, const char *what, char *out, size_t outsz);
 /* Whether err is one of the AD_E* codes above (0 is not). */
 #define AD_IS_ERR(err) ((int)(err) < AD_ERR_BASE_ && (int)(err) > (int)AD_ERR_MIN_)
 
@@ -231,6 +238,8 @@ char *ad_arena_strndup(ad_arena_t *a, const char *s, size_t n);
 /* ---- clocks -------------------------------------------------------------- */
 /* Monotonic nanoseconds, for durations. */
 uint64_t ad_mono_ns(void);
+/* ad_mono_ns() in milliseconds. */
+uint64_t ad_mono_ms(void);
 /* Wall clock, milliseconds since the Unix epoch. */
 int64_t ad_wall_ms(void);
 #define AD_TIME_MAX 32
@@ -239,6 +248,9 @@ int64_t ad_wall_ms(void);
 void ad_time_format(int64_t ms, char out[AD_TIME_MAX]);
 /* Parses the form above (and without milliseconds). 0 or AD_EINVAL. */
 int ad_time_parse(const char *s, int64_t *ms);
+/* A time a query gives: whole milliseconds since the epoch, or the form
+ * above. 0 or AD_EINVAL. */
+int ad_time_param(const char *s, int64_t *ms);
 
 /* ---- ids -----------------------------------------------------------------
  * Prefixed, time-ordered ids: "<prefix>_" + 26 lowercase Crockford base32
@@ -280,6 +292,9 @@ void ad_child_status_put_locked(pid_t pid, int status);
 /* waitpid(pid) that also finds a status reaped by the supervisor. 0, or
  * AD_ENOENT when pid is no child of ours. */
 int ad_child_wait(pid_t pid, int *status);
+/* Takes the status the supervisor left for pid, if any (a child that
+ * ended before the thread that started it had said its pid). Any thread. */
+bool ad_child_status_take(pid_t pid, int *status);
 
 /* Finds argv0 like execvp would with PATH (path may be NULL: agentd's own
  * PATH) and writes the absolute or relative path that would run into out.
@@ -300,6 +315,14 @@ int ad_exe_dir(char *out, size_t outsz);
  * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is.
  * Returns 0 or AD_ETOOBIG from the buffer. */
 AD_MUST_USE int ad_json_string(ad_buf_t *b, const char *s, size_t n);
+/* Parses JSON text in which the bare tokens NaN, Infinity and -Infinity
+ * (what Python's json.dumps writes for them) stand as values: each is read
+ * as the string "NaN", "Infinity" or "-Infinity". NULL when the text is
+ * not JSON even so, or when it holds none of them. A new reference. */
+struct json_t *ad_json_load_nonfinite(const char *text, size_t len);
+/* A number's value, or NaN / +-Inf for the strings above: false for
+ * anything else. */
+bool ad_json_number_ext(const struct json_t *v, double *out);
 /* A camelCase key in snake_case ("exitCode" -> "exit_code"), cut to fit
  * out. Any thread. */
 void ad_json_snake_key(const char *key, char *out, size_t outsz);
@@ -311,11 +334,59 @@ struct json_t *ad_json_seed_payload(struct json_t *payload);
  * with "\n" added, malloc'd (the caller frees), *len its length without
  * the NUL; NULL when j cannot be dumped. Any thread. */
 char *ad_json_line(const struct json_t *j, size_t flags, size_t *len);
+/* A deep copy of v with every object key in snake_case (the seeds' REST
+ * dialect). New reference. Any thread. */
+struct json_t *ad_json_snake(struct json_t *v);
+
+/* ---- fields of a JSON object, checked (field.c) ----------------------------
+ * What a subsystem checks in an object it is given (a request's body, a
+ * spec), before anything is stored: each returns 0 (the value is in *out,
+ * or the key is absent and *out is left alone), or AD_EINVAL with e naming
+ * the field and why, which the REST layer answers as a 422 on that field.
+ * The reasons are the same words every route uses ("is required", "must be
+ * a string", "is too long", ...). Any thread. */
+typedef struct {
+    char field[96];
+    char why[224];
+} ad_field_err_t;
+/* Sets e to field and the printf-style reason; returns AD_EINVAL. */
+int ad_field_fail(ad_field_err_t *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Whether s is one of the comma-separated choices. */
+bool ad_field_choice(const char *choices, const char *s);
+int ad_field_str(const struct json_t *o, const char *key, bool required, size_t maxlen,
+                 const char **out, ad_field_err_t *e);
+/* choices: comma-separated allowed values (a string of at most 64 bytes). */
+int ad_field_enum(const struct json_t *o, const char *key, bool required, const char *choices,
+                  const char **out, ad_field_err_t *e);
+/* present (may be NULL): whether the key was there. */
+int ad_field_int(const struct json_t *o, const char *key, bool required, int64_t min, int64_t max,
+                 int64_t *out, bool *present, ad_field_err_t *e);
+int ad_field_bool(const struct json_t *o, const char *key, bool *out, bool *present,
+                  ad_field_err_t *e);
+/* s, a query parameter named key: NULL or "" leaves *has and *out alone;
+ * else a whole number from min to max into *out, *has set. */
+int ad_field_query_int(const char *s, const char *key, int64_t min, int64_t max, bool *has,
+                       int64_t *out, ad_field_err_t *e);
+/* s, a query parameter named key: NULL or "" is def; else true, 1, false
+ * or 0. */
+int ad_field_query_bool(const char *s, const char *key, bool def, bool *out, ad_field_err_t *e);
+/* An array of at most max strings of 1 to maxlen bytes each; *out borrowed. */
+int ad_field_str_array(const struct json_t *o, const char *key, bool required, size_t max,
+                       size_t maxlen, struct json_t **out, ad_field_err_t *e);
+
+/* ---- URLs (url.c) ---------------------------------------------------------------
+ * s percent-encoded as a path segment or query value (all but A-Z a-z 0-9
+ * - _ . ~) into out, NUL-terminated, cut at whole characters past outsz. */
+void ad_url_encode(const char *s, char *out, size_t outsz);
 
 /* ---- digests and base64 ---------------------------------------------------- */
 /* SHA-1 and SHA-256 of data[0..len). Any thread. */
 void ad_sha1(const void *data, size_t len, uint8_t out[20]);
 void ad_sha256(const void *data, size_t len, uint8_t out[32]);
+/* HMAC-SHA256 (RFC 2104) of msg under key, on the SHA-256 above (libcrypto
+ * stays unloaded: JWT HS256, the runs' OTLP credentials). Any thread. */
+void ad_hmac_sha256(const uint8_t *key, size_t klen, const char *msg, size_t mlen, uint8_t out[32]);
 /* Standard base64 with padding, NUL-terminated. Returns the length written,
  * or 0 when out (outsz bytes, room for the NUL included) is too small. */
 size_t ad_base64_encode(const uint8_t *in, size_t len, char *out, size_t outsz);
@@ -362,6 +433,27 @@ bool ad_consttime_eq(const void *a, const void *b, size_t n);
  * 0, AD_EINVAL for no or over 32 columns, AD_ETOOBIG past out's bound. */
 int ad_pdf_table(ad_buf_t *out, const char *title, const char *const *head, size_t ncols,
                  const char *const *cells, size_t nrows);
+
+/* ---- tables of a report (table.c) ---------------------------------------------
+ * Rows of text cells for a download (CSV, or ad_pdf_table): cells are
+ * copied into arena (borrowed, e.g. a request's), the row array is the
+ * table's (ad_table_free). Any thread. */
+typedef struct {
+    const char **cells; /* row-major, ncols a row */
+    size_t ncols, nrows, cap;
+    ad_arena_t *arena;
+} ad_table_t;
+/* Appends a row of ncols values (NULL is empty). */
+void ad_table_add(ad_table_t *t, const char *const *vals);
+/* The scalar members of object o as metric/value rows, in key order
+ * (integers as they are, reals with 6 significant digits, booleans as
+ * words, null empty). */
+void ad_table_metrics(ad_table_t *t, const struct json_t *o);
+/* Appends the table as CSV (RFC 4180, CRLF) with a header row: every field
+ * quoted, and a leading = + - @ (not a negative number) given a quote mark
+ * so a spreadsheet never runs a cell as a formula. 0 or AD_ETOOBIG. */
+AD_MUST_USE int ad_table_csv(ad_buf_t *b, const char *const *head, const ad_table_t *t);
+void ad_table_free(ad_table_t *t);
 
 /* ---- secrets ------------------------------------------------------------------- */
 /* A random secret: 32 bytes from the kernel (getrandom), as base64url
@@ -434,10 +526,12 @@ typedef struct {
     char allowed_hosts[1024];
     char tls_cert[4096];
     char tls_key[4096];
-    char redis_url[512]; /* "": no Redis */
+    char redis_url[512];     /* "": no Redis */
+    char database_url[1024]; /* --database: "" SQLite in the data dir; postgres:// (db) */
     /* JWTs (src/auth/jwt.c): off unless a key is given */
     char otlp_endpoint[1024];          /* OpenTelemetry: where spans go (src/otel); "": nowhere */
     char otlp_headers[1024];           /* "Name=value,..." on every OTLP post */
+    bool otlp_receive;                 /* /v1/traces etc. from runs (src/otel, src/api/otlp.c) */
     char project_sync_roots[4096];     /* folders projects may sync with (comma-separated) */
     uint64_t project_sync_interval_ms; /* how often synced folders are read (0: never) */
     char jwt_secret_file[4096];        /* HS256 shared secret */
@@ -489,12 +583,18 @@ typedef struct {
     /* host health (src/health) and /metrics */
     uint64_t health_interval_ms;       /* 0: no sampling */
     uint64_t health_event_interval_ms; /* 0: no system_health events */
+    uint64_t health_retention_seconds; /* the history on disk: samples older go */
+    uint64_t health_retention_bytes;   /* and the oldest go past this many bytes */
+    char alert_webhook_allow[4096];    /* private hosts/addresses webhooks may reach */
     char nvml_lib[4096];               /* empty: the usual library names */
     bool metrics_public;               /* /metrics without a token */
     /* agents outliving the daemon (src/hold) */
     bool hold_agents;       /* agents run under holders */
     bool keep_agents;       /* a clean shutdown leaves held agents running */
     uint64_t hold_wait_sec; /* a holder waits this long for a daemon after the exit */
+    /* worker nodes (issue #34, src/node) */
+    uint64_t node_lease_ms; /* a node's lease; it renews every third of it */
+    uint64_t node_grace_ms; /* unreachable this long: its runs are lost */
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with
@@ -517,8 +617,28 @@ int ad_config_token_load(ad_config_t *cfg, char *err, size_t errsz);
 #define AD_TOKEN_MIN_CHARS 32
 /* Whether host (a name or an address) is this machine's loopback. */
 bool ad_host_is_loopback(const char *host);
+/* This daemon's base URL, "http://host:port" ("https" with --tls-cert; an
+ * IPv6 host in brackets), into out. loopback: a wildcard listen address
+ * ("", 0.0.0.0, ::) is given as its loopback (127.0.0.1, ::1), as is a
+ * NULL cfg. */
+void ad_config_base_url(const ad_config_t *cfg, int port, bool loopback, char *out, size_t outsz);
 /* Prints the options with their variables and defaults, GNU style. */
 void ad_config_print_help(FILE *out);
+/* One row of the option table, for what else is made from it (man pages,
+ * shell completion): flag without "--" (NULL: environment only), its
+ * variable, value name, default ("" or NULL: none or computed), help line,
+ * and whether it is a switch. All static strings. */
+typedef struct {
+    const char *flag;
+    const char *env;
+    const char *metavar;
+    const char *def;
+    const char *help;
+    bool is_bool;
+} ad_config_opt_t;
+/* The number of rows, and row i (0 <= i < count) into out. */
+size_t ad_config_opt_count(void);
+void ad_config_opt_get(size_t i, ad_config_opt_t *out);
 /* Fills in the default data dir ($XDG_DATA_HOME/agentd or
  * ~/.local/share/agentd). Returns 0 or AD_EINVAL when neither is known. */
 int ad_config_default_data_dir(char *out, size_t outsz);

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
@@ -356,4 +357,29 @@ int ad_secret_new(char out[AD_SECRET_MAX])
     }
     out[o] = '\0';
     return 0;
+}
+
+void ad_hmac_sha256(const uint8_t *key, size_t klen, const char *msg, size_t mlen, uint8_t out[32])
+{
+    uint8_t k[64] = {0};
+    if (klen > 64) {
+        ad_sha256(key, klen, k);
+    } else {
+        memcpy(k, key, klen);
+    }
+    uint8_t *buf = ad_xmalloc(64 + (mlen > 32 ? mlen : 32));
+    for (int i = 0; i < 64; i++) {
+        buf[i] = k[i] ^ 0x36;
+    }
+    memcpy(buf + 64, msg, mlen);
+    uint8_t inner[32];
+    ad_sha256(buf, 64 + mlen, inner);
+    for (int i = 0; i < 64; i++) {
+        buf[i] = k[i] ^ 0x5c;
+    }
+    memcpy(buf + 64, inner, 32);
+    ad_sha256(buf, 64 + 32, out);
+    memset(buf, 0, 64);
+    memset(k, 0, sizeof(k));
+    free(buf);
 }

@@ -82,3 +82,27 @@ void ad_bug_(const char *file, int line, const char *fmt, ...)
     fputc('\n', stderr);
     abort();
 }
+
+void ad_err_about(int err, const char *what, char *out, size_t outsz)
+{
+    switch (err) {
+    case AD_ENOENT:
+        snprintf(out, outsz, "%s not found", what);
+        break;
+    case AD_EEXIST:
+        snprintf(out, outsz, "%s already exists", what);
+        break;
+    case AD_ECONSTRAINT:
+        snprintf(out, outsz, "%s violates a constraint", what);
+        break;
+    case AD_EFULL:
+        snprintf(out, outsz, "the disk is full: %s was not saved", what);
+        break;
+    case AD_EBUSY:
+        snprintf(out, outsz, "the database is busy; try again");
+        break;
+    default:
+        snprintf(out, outsz, "%s: %s", what, ad_strerror(err));
+        break;
+    }
+}

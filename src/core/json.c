@@ -7,6 +7,7 @@
 #include "core.h"
 #include <jansson.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,4 +176,111 @@ char *ad_json_line(const json_t *j, size_t flags, size_t *len)
     free(text);
     *len = n + 1;
     return out;
+}
+
+json_t *ad_json_snake(json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            json_array_append_new(a, ad_json_snake(x));
+        }
+        return a;
+    }
+    if (!json_is_object(v)) {
+        return json_incref(v);
+    }
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+    {
+        char sk[128];
+        ad_json_snake_key(k, sk, sizeof(sk));
+        json_object_set_new(o, sk, ad_json_snake(x));
+    }
+    return o;
+}
+
+/* ---- non-finite numbers ------------------------------------------------------------ */
+
+/* The bare token at p (outside a string), or NULL. */
+static const char *nonfinite_token(const char *p, size_t left, size_t *toklen)
+{
+    static const char *const toks[] = {"-Infinity", "Infinity", "NaN"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(toks[i]);
+        if (left >= n && memcmp(p, toks[i], n) == 0) {
+            *toklen = n;
+            return toks[i];
+        }
+    }
+    return NULL;
+}
+
+json_t *ad_json_load_nonfinite(const char *text, size_t len)
+{
+    if (len > ((size_t)64 << 20)) {
+        return NULL;
+    }
+    ad_buf_t b;
+    ad_buf_init(&b, len * 2 + 16);
+    bool in_str = false, esc = false, any = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        size_t n = 0;
+        const char *tok = !in_str ? nonfinite_token(text + i, len - i, &n) : NULL;
+        if (tok != NULL) {
+            any = true;
+            AD_DISCARD(ad_buf_putc(&b, '"')); /* sized for every byte doubled */
+            AD_DISCARD(ad_buf_append(&b, tok, n));
+            AD_DISCARD(ad_buf_putc(&b, '"'));
+            i += n - 1;
+            continue;
+        }
+        if (in_str) {
+            if (esc) {
+                esc = false;
+            } else if (c == '\\') {
+                esc = true;
+            } else if (c == '"') {
+                in_str = false;
+            }
+        } else if (c == '"') {
+            in_str = true;
+        }
+        AD_DISCARD(ad_buf_putc(&b, c));
+    }
+    json_t *out = NULL;
+    if (any) {
+        json_error_t jerr;
+        out = json_loadb(b.data, b.len, 0, &jerr);
+    }
+    ad_buf_cleanup(&b);
+    return out;
+}
+
+bool ad_json_number_ext(const json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    const char *s = json_string_value(v);
+    if (s == NULL) {
+        return false;
+    }
+    if (strcmp(s, "NaN") == 0) {
+        *out = NAN;
+    } else if (strcmp(s, "Infinity") == 0) {
+        *out = INFINITY;
+    } else if (strcmp(s, "-Infinity") == 0) {
+        *out = -INFINITY;
+    } else {
+        return false;
+    }
+    return true;
 }

@@ -441,3 +441,51 @@ bool ad_creds_url_ok(const char *url)
     return (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
            strpbrk(url, " \r\n\t") == NULL;
 }
+
+/* ---- what a credential shows ------------------------------------------------------ */
+
+#define MODEL_PROVIDERS "anthropic,openai"
+
+bool ad_creds_provider_known(const char *p)
+{
+    return p != NULL && ad_field_choice(AD_CREDS_PROVIDERS, p);
+}
+
+bool ad_creds_model_provider(const char *p)
+{
+    return p != NULL && ad_field_choice(MODEL_PROVIDERS, p);
+}
+
+void ad_creds_view(ad_creds_t *c, json_t *row)
+{
+    const char *org = json_string_value(json_object_get(row, "orgId"));
+    const char *provider = json_string_value(json_object_get(row, "provider"));
+    json_object_set_new(row, "storage", json_string(ad_creds_storage(c, org, provider)));
+    char mask[64];
+    ad_creds_mask(json_string_value(json_object_get(row, "last4")), mask, sizeof(mask));
+    json_object_set_new(row, "masked", json_string(mask));
+    json_object_del(row, "last4");
+    json_object_set_new(row, "configured", json_true());
+}
+
+json_t *ad_creds_status(ad_creds_t *c, const char *org, json_t *rows)
+{
+    json_t *providers = json_object();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *p = json_string_value(json_object_get(row, "provider"));
+        if (ad_creds_model_provider(p)) { /* a forge token signs no model in */
+            ad_creds_view(c, row);
+            json_object_set(providers, p, row);
+        }
+    }
+    bool any = json_object_size(providers) > 0;
+    return json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org, "providers", providers);
+}
+
+const char *ad_creds_agent_key(ad_creds_t *c, const char *org, const char *provider)
+{
+    return ad_creds_model_provider(provider) ? ad_creds_key(c, org, provider) : NULL;
+}

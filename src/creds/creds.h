@@ -17,6 +17,7 @@
 #ifndef AD_CREDS_H
 #define AD_CREDS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
@@ -55,6 +56,34 @@ void ad_creds_base_url(ad_creds_t *c, const char *org, const char *provider, cha
                        size_t outsz);
 /* "••••" and the last four characters of a key. */
 void ad_creds_mask(const char *last4, char *out, size_t outsz);
+/* Whether p is a provider a key may be stored for: a model provider
+ * (anthropic, openai) or a forge (github, gitlab, gitea: pull requests). */
+bool ad_creds_provider_known(const char *p);
+#define AD_CREDS_PROVIDERS "anthropic,openai,github,gitlab,gitea"
+/* Whether p is a model provider (its key signs a model in). */
+bool ad_creds_model_provider(const char *p);
+/* A credential row of the store as it is shown, in place: storage, masked
+ * (never the key nor its last4) and configured: true. */
+void ad_creds_view(ad_creds_t *c, json_t *row);
+/* GET /api/auth/status's answer for org from its credential rows
+ * (borrowed, viewed in place): {authenticated, orgId, providers: {provider:
+ * row}}, the model providers' only. New reference. */
+json_t *ad_creds_status(ad_creds_t *c, const char *org, json_t *rows);
+/* The rows the REST routes answer with (rows.c), viewed (ad_creds_view):
+ * org's ("": every org's) into *rows, or one provider's into *row (new; 0
+ * or the store's error); org's status as ad_creds_status gives it (no
+ * readable row: none configured; new); and the status update args {orgId,
+ * provider, status (valid or invalid), reason?, now} of a validation's
+ * verdict {provider, valid, reason?} (new). */
+int ad_creds_list(ad_creds_t *c, struct ad_store *st, const char *org, json_t **rows);
+int ad_creds_get(ad_creds_t *c, struct ad_store *st, const char *org, const char *provider,
+                 json_t **row);
+json_t *ad_creds_status_of(ad_creds_t *c, struct ad_store *st, const char *org);
+json_t *ad_creds_status_args(const json_t *verdict, const char *org, int64_t now);
+/* The key an agent of org without one in its environment gets: the stored
+ * one of a model provider, never a forge's token. Borrowed as
+ * ad_creds_key. */
+const char *ad_creds_agent_key(ad_creds_t *c, const char *org, const char *provider);
 /* Whether s may name an org or a provider in a key's file name
  * ([A-Za-z0-9_-], shorter than AD_ID_MAX). */
 bool ad_creds_name_ok(const char *s);
@@ -68,5 +97,22 @@ typedef void (*ad_creds_done_cb)(int rc, void *ud);
  * AD_EINVAL (a bad name) / AD_EIO, and cb is not called. */
 int ad_creds_set(ad_creds_t *c, const char *org, const char *provider, const char *key,
                  ad_creds_done_cb cb, void *ud);
+
+/* ---- a credential changed (save.c) ----------------------------------------------
+ * PUT /api/credentials/:provider {apiKey, email?, baseUrl?}: *key (8-512
+ * printable bytes) and the fields checked; with org, *args the row's
+ * upsert (new: last4, email, baseUrl, never the key). 0, or AD_EINVAL with
+ * e. Any thread. */
+int ad_creds_put_args(const json_t *body, const char *provider, const char *org, json_t **args,
+                      const char **key, ad_field_err_t *e);
+/* cb(rc, in_key, result, ud) on the loop: 0 and the row write's result
+ * (taken); or the error, in_key telling whether the key could not be
+ * stored (AD_ETOOBIG: too many; else the file) or the row not written. */
+typedef void (*ad_creds_saved_cb)(int rc, bool in_key, json_t *result, void *ud);
+/* Stores key (NULL: removes it) of args' orgId and provider, then writes
+ * args (taken; {orgId, provider} for a removal) as the row. 0 (cb will be
+ * called) or ad_creds_set's error (cb not called). Loop thread. */
+int ad_creds_save(ad_creds_t *c, struct ad_store *st, json_t *args, const char *key,
+                  ad_creds_saved_cb cb, void *ud);
 
 #endif

@@ -294,3 +294,33 @@ void ad_flow_close(ad_flow_t *f)
     f->closed = true;
     uv_close((uv_handle_t *)&f->timer, freed);
 }
+
+typedef struct {
+    ad_flow_done_cb cb;
+    void *ud;
+    json_t *wf;
+} stopped_t;
+
+/* The stop is committed: a read after the answer sees it. */
+static void stop_saved(int rc, void *ctx)
+{
+    stopped_t *c = ctx;
+    if (rc != 0) {
+        json_decref(c->wf);
+        c->wf = NULL;
+    }
+    c->cb(rc, c->wf, c->ud);
+    free(c);
+}
+
+int ad_flow_stop_kept(ad_flow_t *f, const json_t *wf, ad_flow_done_cb cb, void *ud)
+{
+    json_t *now = NULL;
+    if (f == NULL || ad_flow_stop(f, wf, &now) != 0) {
+        return AD_ESTATE;
+    }
+    stopped_t *c = ad_xmalloc(sizeof(*c));
+    *c = (stopped_t){.cb = cb, .ud = ud, .wf = now};
+    ad_store_flush(f->st, stop_saved, c);
+    return 0;
+}

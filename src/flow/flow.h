@@ -16,6 +16,7 @@
 #ifndef AD_FLOW_H
 #define AD_FLOW_H
 
+#include "bus/bus.h"
 #include "core/core.h"
 #include "run/run.h"
 #include "store/store.h"
@@ -32,6 +33,29 @@
  * (a template: {{input}} and {{steps.<id>.output}} of a step it needs)}.
  * 0, or AD_EINVAL with field ("steps[2].needs") and why set. */
 int ad_flow_check(const json_t *steps, char *field, size_t fieldsz, char *why, size_t whysz);
+/* The steps' agents: each step has an agent body (an object) or a
+ * definition (a string; an agent body may add to it), and no agent names
+ * its own worktreeId (the workflow's). A step without an agent body gets
+ * an empty one, in place. 0, or AD_EINVAL with field and why. */
+int ad_flow_check_agents(json_t *steps, char *field, size_t fieldsz, char *why, size_t whysz);
+/* What a workflow keeps of its request body {input?, budgetUsd?, steps}:
+ * the spec {input, budgetUsd?, steps: [{id, needs, prompt}]} (each step's
+ * agent is a row), and *state {steps: {id: {status: pending}}}. New
+ * references. */
+json_t *ad_flow_spec(const json_t *body, json_t **state);
+/* POST /api/workflows {name, worktreeId, input?, budgetUsd?, steps}: the
+ * fields and the steps (ad_flow_check, ad_flow_check_agents, which fills
+ * in empty agent bodies). 0, or AD_EINVAL with e. */
+int ad_flow_body_check(json_t *body, ad_field_err_t *e);
+/* ad_store_op_workflow_insert's args of a checked body in org: {id, orgId,
+ * crewId, name, spec, state, now, agents: []}. New reference. */
+json_t *ad_flow_insert_args(const json_t *body, const char *org);
+/* Step index's agent body (a copy, new): named "<workflow>/<step>" unless
+ * it names itself, without a crewId (the workflow's). */
+json_t *ad_flow_step_agent(const json_t *args, const json_t *body, size_t index);
+/* The agent insert's args of step index (taken) into args: in the
+ * workflow's crew, the step's agentId. */
+void ad_flow_add_agent(json_t *args, const json_t *body, size_t index, json_t *agent);
 /* The prompt of step rendered (a new string, or NULL past
  * AD_FLOW_PROMPT_MAX) with input and the outputs in state {steps: {id:
  * {output}}}. The template was checked by ad_flow_check. */
@@ -49,6 +73,38 @@ void ad_flow_kick(ad_flow_t *f);
  * (written; *out gets it, a new reference). 0, or AD_ESTATE when it is
  * not running. */
 int ad_flow_stop(ad_flow_t *f, const json_t *wf, json_t **out);
+/* ad_flow_stop, answered once the stop is committed (a read after sees
+ * it): cb(0, the workflow now (a new reference cb takes), ud), or cb(the
+ * store's error, NULL, ud). AD_ESTATE (cb not called) when f is NULL or
+ * the workflow is not running. */
+typedef void (*ad_flow_done_cb)(int rc, json_t *wf, void *ud);
+int ad_flow_stop_kept(ad_flow_t *f, const json_t *wf, ad_flow_done_cb cb, void *ud);
 void ad_flow_close(ad_flow_t *f);
+
+/* ---- crews (crews.c) ------------------------------------------------------------------ */
+/* Every crew of org ("": all) with its status: [{id, name, orgId, status
+ * (busy, available, offline), agentCount, createdAt, updatedAt}], oldest
+ * first; empty when the store cannot say (st may be NULL). New reference. */
+json_t *ad_flow_crews_snapshot(ad_store_t *st, const char *org);
+/* The crew status watcher: after every agent event (not output or
+ * context) the statuses are read again on the next loop turn and a change
+ * published as signal {crewId, status} on crew:<id> and org:<org>. bus and
+ * st are borrowed. */
+typedef struct ad_flow_crews ad_flow_crews_t;
+ad_flow_crews_t *ad_flow_crews_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *st);
+/* A crew was made (its row, borrowed): its status is known to w (NULL
+ * ok) and published on bus. */
+void ad_flow_crews_created(ad_flow_crews_t *w, ad_bus_t *bus, json_t *crew);
+/* A crew's name in a body: required, at most 200 bytes, not blank. 0, or
+ * AD_EINVAL with e. And a crew saved: made in org with a new "crew_" id
+ * (id NULL; then its status is known to w and published, as
+ * ad_flow_crews_created) or renamed (id), then cb(0, its row (new, cb's),
+ * ud) after the commit, or cb(rc, NULL, ud) (AD_ENOENT: no such crew). */
+int ad_flow_crew_name(const json_t *body, const char **name, ad_field_err_t *e);
+typedef void (*ad_flow_crew_cb)(int rc, json_t *crew, void *ud);
+void ad_flow_crew_save(ad_flow_crews_t *w, ad_bus_t *bus, ad_store_t *st, const char *id,
+                       const char *org, const char *name, ad_flow_crew_cb cb, void *ud);
+/* Stops watching; the memory goes in the timer's close callback. NULL ok. */
+void ad_flow_crews_close(ad_flow_crews_t *w);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A workflow's steps checked, and a step's prompt rendered: {{input}} and
+ * A workflow's steps checked (their ids, needs, prompts and agents), the
+ * spec kept of a request, and a step's prompt rendered: {{input}} and
  * {{steps.<id>.output}}, nothing else (no expressions, no loops); a
  * template may name only steps it needs, so every value it uses is there
  * when it runs.
@@ -150,4 +151,108 @@ char *ad_flow_render(const char *tmpl, const char *input, const json_t *state)
         return NULL;
     }
     return b.data != NULL ? b.data : ad_xstrdup(""); /* the buffer's memory is the caller's */
+}
+
+int ad_flow_check_agents(json_t *steps, char *field, size_t fieldsz, char *why, size_t whysz)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(steps, i, s)
+    {
+        json_t *agent = json_object_get(s, "agent");
+        json_t *def = json_object_get(s, "definition");
+        snprintf(field, fieldsz, "steps[%zu].%s", i, def != NULL ? "definition" : "agent");
+        if ((agent != NULL && !json_is_object(agent)) || (def != NULL && !json_is_string(def)) ||
+            (agent == NULL && def == NULL)) {
+            snprintf(why, whysz, "each step needs an agent object or a definition");
+            return AD_EINVAL;
+        }
+        if (agent == NULL) {
+            json_object_set_new(s, "agent", json_object());
+        }
+        if (json_object_get(json_object_get(s, "agent"), "worktreeId") != NULL) {
+            snprintf(field, fieldsz, "steps[%zu].agent.worktreeId", i);
+            snprintf(why, whysz, "is the workflow's (worktreeId at the top)");
+            return AD_EINVAL;
+        }
+    }
+    return 0;
+}
+
+json_t *ad_flow_spec(const json_t *body, json_t **state)
+{
+    json_t *steps = json_array(), *st = json_object();
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(body, "steps"), i, s)
+    {
+        json_t *needs = json_object_get(s, "needs");
+        const char *id = json_string_value(json_object_get(s, "id"));
+        json_array_append_new(steps,
+                              json_pack("{s:s, s:o, s:s}", "id", id, "needs",
+                                        needs != NULL ? json_incref(needs) : json_array(), "prompt",
+                                        json_string_value(json_object_get(s, "prompt"))));
+        json_object_set_new(st, id, json_pack("{s:s}", "status", "pending"));
+    }
+    *state = json_pack("{s:o}", "steps", st);
+    const char *input = json_string_value(json_object_get(body, "input"));
+    return json_pack("{s:s, s:O?, s:o}", "input", input != NULL ? input : "", "budgetUsd",
+                     json_object_get(body, "budgetUsd"), "steps", steps);
+}
+
+int ad_flow_body_check(json_t *body, ad_field_err_t *e)
+{
+    const char *name = NULL, *wt = NULL, *input = NULL;
+    json_t *budget = json_object_get(body, "budgetUsd");
+    if (ad_field_str(body, "name", true, 200, &name, e) != 0 ||
+        ad_field_str(body, "worktreeId", true, AD_ID_MAX, &wt, e) != 0 ||
+        ad_field_str(body, "input", false, AD_FLOW_PROMPT_MAX, &input, e) != 0) {
+        return AD_EINVAL;
+    }
+    if (budget != NULL && (!json_is_number(budget) || json_number_value(budget) <= 0)) {
+        return ad_field_fail(e, "budgetUsd", "must be a positive number (USD)");
+    }
+    json_t *steps = json_object_get(body, "steps");
+    if (ad_flow_check(steps, e->field, sizeof(e->field), e->why, sizeof(e->why)) != 0 ||
+        ad_flow_check_agents(steps, e->field, sizeof(e->field), e->why, sizeof(e->why)) != 0) {
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+json_t *ad_flow_insert_args(const json_t *body, const char *org)
+{
+    char id[AD_ID_MAX], crew[AD_ID_MAX];
+    ad_id_new("wf", id);
+    ad_id_new("crew", crew);
+    json_t *state = NULL;
+    json_t *spec = ad_flow_spec(body, &state);
+    return json_pack("{s:s, s:s, s:s, s:O, s:o, s:o, s:I, s:[]}", "id", id, "orgId", org, "crewId",
+                     crew, "name", json_object_get(body, "name"), "spec", spec, "state", state,
+                     "now", (json_int_t)ad_wall_ms(), "agents");
+}
+
+json_t *ad_flow_step_agent(const json_t *args, const json_t *body, size_t index)
+{
+    json_t *step = json_array_get(json_object_get(body, "steps"), index);
+    json_t *agent = json_deep_copy(json_object_get(step, "agent"));
+    if (json_object_get(agent, "name") == NULL) {
+        char name[300];
+        snprintf(name, sizeof(name), "%s/%s", json_string_value(json_object_get(args, "name")),
+                 json_string_value(json_object_get(step, "id")));
+        json_object_set_new(agent, "name", json_string(name));
+    }
+    json_object_del(agent, "crewId"); /* the workflow's, made with it */
+    return agent;
+}
+
+void ad_flow_add_agent(json_t *args, const json_t *body, size_t index, json_t *agent)
+{
+    json_t *step = json_array_get(json_object_get(body, "steps"), index);
+    json_object_set_new(agent, "crewId",
+                        json_string(json_string_value(json_object_get(args, "crewId"))));
+    json_object_set_new(json_object_get(json_object_get(json_object_get(args, "state"), "steps"),
+                                        json_string_value(json_object_get(step, "id"))),
+                        "agentId", json_string(json_string_value(json_object_get(agent, "id"))));
+    json_array_append_new(json_object_get(args, "agents"), agent);
 }

@@ -72,7 +72,8 @@ static void run(uv_work_t *w)
     bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE ||
                   j->op == AD_GIT_OP_CHECKOUT || j->op == AD_GIT_OP_COMMIT ||
                   j->op == AD_GIT_OP_MERGE || j->op == AD_GIT_OP_REBASE ||
-                  j->op == AD_GIT_OP_COMMIT_FILES;
+                  j->op == AD_GIT_OP_COMMIT_FILES || j->op == AD_GIT_OP_BUNDLE_FETCH ||
+                  j->op == AD_GIT_OP_NODE_WORKTREE;
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
@@ -94,6 +95,15 @@ static void run(uv_work_t *w)
         pthread_mutex_unlock(&write_lock);
     }
     j->res.elapsed_ns = ad_mono_ns() - t0;
+}
+
+const char *ad_git_op_name(ad_git_op_t op)
+{
+    static const char *const names[] = {
+        "open",     "list", "add",          "setup",  "status",  "remove",       "branches",
+        "checkout", "diff", "remove_check", "review", "commits", "commit",       "merge",
+        "rebase",   "push", "commit_files", "head",   "bundle",  "bundle_fetch", "node_worktree"};
+    return (size_t)op < AD_ARRAY_LEN(names) ? names[op] : "git";
 }
 
 static void after(uv_work_t *w, int status);
@@ -126,12 +136,8 @@ static void setup_next(void)
 static void after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
-    static const char *names[] = {"open",   "list",        "add",      "setup", "status",
-                                  "remove", "branches",    "checkout", "diff",  "remove_check",
-                                  "review", "commits",     "commit",   "merge", "rebase",
-                                  "push",   "commit_files"};
-    ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", names[j->op], j->res.rc,
-           (double)j->res.elapsed_ns / 1e6);
+    ad_log(AD_LOG_DEBUG, "git", "done op=%s rc=%d elapsed_ms=%.1f", ad_git_op_name(j->op),
+           j->res.rc, (double)j->res.elapsed_ns / 1e6);
     if (status == UV_ECANCELED) {
         j->res.rc = ad_gitx_fail(&j->res.err, AD_ECLOSED, "", "the git operation was cancelled");
     }
@@ -147,7 +153,7 @@ static void after(uv_work_t *w, int status)
 int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb done,
                  void *ud)
 {
-    if ((unsigned)op > AD_GIT_OP_COMMIT_FILES || done == NULL) {
+    if ((unsigned)op > AD_GIT_OP_NODE_WORKTREE || done == NULL) {
         return AD_EINVAL;
     }
     /* The library is loaded and set up here, on the loop thread (front.c

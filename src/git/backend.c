@@ -39,6 +39,12 @@ static int review_op(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_gi
         return ad_git_push(j->path, j->name, out, e);
     case AD_GIT_OP_COMMIT_FILES:
         return ad_git_commit_files(j->path, j->file, j->files, j->message, out, e);
+    case AD_GIT_OP_HEAD:
+        return ad_git_head(j->path, out, e);
+    case AD_GIT_OP_BUNDLE:
+    case AD_GIT_OP_BUNDLE_FETCH:
+    case AD_GIT_OP_NODE_WORKTREE:
+        return ad_git_bundle_op(op, j, out, e);
     default:
         return ad_gitx_fail(e, AD_EINVAL, "", "unknown git operation");
     }

@@ -232,6 +232,11 @@ int ad_git_review(const char *wt_path, const char *against, const char *file, js
 int ad_git_review_merged(const char *wt_path, const char *against, const char *file, json_t *merged,
                          json_t **out, ad_git_err_t *e);
 
+/* HEAD's commit: out {"id", "shortId", "summary", "message", "author",
+ * "email", "time", "branch" (or null when detached)}. AD_ESTATE "unborn"
+ * when there is no commit yet. (review.c) */
+int ad_git_head(const char *wt_path, json_t **out, ad_git_err_t *e);
+
 /* The commits on HEAD since its merge base with against, newest first,
  * first 500: out {"against", "mergeBase", "commits":[{"id", "shortId",
  * "summary", "message", "author", "email", "time"}], "truncated"}. */
@@ -295,6 +300,9 @@ int ad_git_commit_files(const char *wt_path, const char *dir, json_t *files, con
                         json_t **out, ad_git_err_t *e);
 /* ---- asynchronous layer (loop thread) -------------------------------------- */
 
+/* The bytes of a setup command's output kept (the rest: outputTruncated). */
+#define AD_GIT_SETUP_OUTPUT_MAX (64 * 1024)
+
 typedef enum {
     AD_GIT_OP_OPEN,         /* a.path */
     AD_GIT_OP_LIST,         /* a.repo_path */
@@ -313,7 +321,26 @@ typedef enum {
     AD_GIT_OP_REBASE,       /* a.path, base (onto) */
     AD_GIT_OP_PUSH,         /* a.path, name (remote, or NULL) */
     AD_GIT_OP_COMMIT_FILES, /* a.path, file (folder or NULL), files, message */
+    AD_GIT_OP_HEAD,         /* a.path */
+    /* Worker nodes (issue #34, bundle.c), by the git program:
+     * BUNDLE: a.path's a.branch ("HEAD" or a full ref) into the bundle file
+     *   a.file, less what a.files (commit ids the other side has) covers
+     *   (with a.message, what is left uncommitted committed first with it);
+     *   {file, tip, branch (HEAD's branch, "" detached), empty: nothing new}.
+     * BUNDLE_FETCH: the bundle a.file's a.branch into a.name (a full ref) of
+     *   the repository at a.path (a.create_branch: made bare when missing);
+     *   with a.base (a worktree of it), that
+     *   worktree's branch fast-forwarded to it when it can be; {tip,
+     *   fastForwarded}.
+     * NODE_WORKTREE: a.repo_path (a bare mirror, made when missing) gets a
+     *   worktree at a.path on branch a.branch from commit a.base, unless it
+     *   has one there; {path, head, created}. */
+    AD_GIT_OP_BUNDLE,
+    AD_GIT_OP_BUNDLE_FETCH,
+    AD_GIT_OP_NODE_WORKTREE,
 } ad_git_op_t;
+/* The op's name ("status", "merge", ...; "git" for none), static. */
+const char *ad_git_op_name(ad_git_op_t op);
 
 /* Arguments of a queued operation; strings are borrowed for the call only
  * (the job copies them), files is borrowed too (deep-copied). */

@@ -114,6 +114,14 @@ int ad_gitx_signature(git_repository *repo, git_signature **out);
  * stderr into output (up to its max, the rest drained: *truncated), killed
  * with its process group after timeout_ms or at shutdown (*timed_out).
  * *status is waitpid's. 0, or AD_EIO when it cannot be started. */
+/* push.c: agentd's environment for the git program (GIT_* dropped,
+ * prompts off) into envp (max entries); the git program on PATH when its
+ * path is absolute. */
+void ad_gitx_env(char **envp, size_t max);
+bool ad_gitx_find_git(char *out, size_t outsz);
+/* bundle.c: a worktree's work carried to and from worker nodes (issue
+ * #34) as git bundles, by the git program. */
+int ad_git_bundle_op(ad_git_op_t op, const ad_git_args_t *a, json_t **out, ad_git_err_t *e);
 int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_t timeout_ms,
                 ad_buf_t *output, bool *truncated, int *status, bool *timed_out, ad_git_err_t *e);
 

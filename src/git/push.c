@@ -26,7 +26,7 @@ extern char **environ;
 /* The git program on agentd's PATH, only when that is an absolute path: the
  * child runs in the worktree, where a relative PATH entry could find a
  * "git" an agent wrote. */
-static bool find_git(char *out, size_t outsz)
+bool ad_gitx_find_git(char *out, size_t outsz)
 {
     return ad_path_which("git", NULL, out, outsz) == 0 && out[0] == '/';
 }
@@ -124,7 +124,7 @@ static int pick_remote(git_repository *repo, const char *branch, const char *giv
 
 /* agentd's environment without GIT_* (a GIT_DIR would redirect the push),
  * with prompts off. envp gets pointers into environ and static strings. */
-static void push_env(char **envp, size_t max)
+void ad_gitx_env(char **envp, size_t max)
 {
     size_t n = 0;
     for (char **v = environ; *v != NULL && n + 3 < max; v++) {
@@ -141,7 +141,7 @@ static int run_push(const char *wt_path, const char *remote, const char *url, co
                     json_t **out, ad_git_err_t *e)
 {
     char git[PATH_MAX], refspec[600];
-    if (!find_git(git, sizeof(git))) {
+    if (!ad_gitx_find_git(git, sizeof(git))) {
         return ad_gitx_fail(e, AD_EINTERNAL, "no_git", "the git program is not installed");
     }
     snprintf(refspec, sizeof(refspec), "refs/heads/%s:refs/heads/%s", branch, branch);
@@ -150,7 +150,7 @@ static int run_push(const char *wt_path, const char *remote, const char *url, co
         "push",  "--porcelain", "--set-upstream",           "--", (char *)remote,
         refspec, NULL};
     char *envp[ENV_MAX];
-    push_env(envp, ENV_MAX);
+    ad_gitx_env(envp, ENV_MAX);
     ad_buf_t output;
     ad_buf_init(&output, PUSH_OUTPUT_MAX);
     bool truncated = false, timed_out = false;

@@ -233,6 +233,36 @@ int ad_git_commits(const char *wt_path, const char *against, json_t **out, ad_gi
     return rc;
 }
 
+int ad_git_head(const char *wt_path, json_t **out, ad_git_err_t *e)
+{
+    git_repository *repo = NULL;
+    git_reference *ref = NULL;
+    git_commit *c = NULL;
+    *out = NULL;
+    int rc = ad_gitx_open_worktree(wt_path, &repo, e);
+    if (rc == 0 && git_repository_head_unborn(repo) == 1) {
+        rc = ad_gitx_fail(e, AD_ESTATE, "unborn", "the worktree has no commit yet");
+    }
+    if (rc == 0) {
+        git_oid oid;
+        int grc = git_reference_name_to_id(&oid, repo, "HEAD");
+        grc = grc < 0 ? grc : git_commit_lookup(&c, repo, &oid);
+        rc = grc < 0 ? ad_gitx_lib(e, grc, "read HEAD") : 0;
+    }
+    if (rc == 0) {
+        *out = commit_json(c);
+        const char *branch = NULL;
+        if (git_repository_head_detached(repo) != 1 && git_repository_head(&ref, repo) == 0) {
+            branch = git_reference_shorthand(ref);
+        }
+        json_object_set_new(*out, "branch", branch ? json_string(branch) : json_null());
+    }
+    git_reference_free(ref);
+    git_commit_free(c);
+    git_repository_free(repo);
+    return rc;
+}
+
 /* Stages everything (`git add -A`: new, changed and deleted files). */
 static int stage_all(git_index *idx, ad_git_err_t *e)
 {

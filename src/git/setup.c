@@ -24,8 +24,6 @@
 
 extern char **environ;
 
-#define SETUP_OUTPUT_MAX (64 * 1024)
-
 static int mkdirs_below(const char *root, const char *rel)
 {
     char tmp[PATH_MAX];
@@ -178,7 +176,7 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
     json_t *copied = json_array();
     json_t *missing = json_array();
     ad_buf_t output;
-    ad_buf_init(&output, SETUP_OUTPUT_MAX);
+    ad_buf_init(&output, AD_GIT_SETUP_OUTPUT_MAX);
     size_t i;
     json_t *v;
     int rc = 0;

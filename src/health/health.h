@@ -5,7 +5,8 @@
  * each agent's cgroup or process group and NVML (loaded with dlopen, never
  * linked) on the thread pool, scores the result against thresholds and
  * keeps a bounded history (1 s for an hour, coarser tiers beyond). The
- * Prometheus text writer (prom.c) lives here too. Nothing here knows HTTP,
+ * Prometheus text writer (prom.c) lives here too, and the services' probes
+ * (probe.c: a connect, an HTTP GET or a command). Nothing here knows HTTP,
  * the bus or the store: the wiring hands in who to sample and takes each
  * sample out through a callback.
  *
@@ -65,6 +66,7 @@ typedef struct {
     uint64_t gpu_mem_bytes;
     unsigned nprocs; /* processes counted (0: unknown, cgroup mode) */
     bool cgroup;     /* measured from its cgroup, else from /proc */
+    char node[64];   /* the worker node that measured it (issue #34), "" here */
 } ad_health_agent_t;
 
 /* A running service's state and the figures it reports (src/svc), for the
@@ -89,6 +91,8 @@ typedef struct {
     double util_pct, mem_util_pct;
     uint64_t mem_used, mem_total;
     double temp_c, power_w, power_limit_w;
+    bool has_throttle;
+    uint64_t throttle; /* NVML's clock event (throttle) reasons, a bit mask */
     unsigned nprocs;
     ad_health_gpu_proc_t procs[AD_HEALTH_MAX_GPU_PROCS];
 } ad_health_gpu_t;
@@ -162,13 +166,30 @@ ad_health_t *ad_health_new(uv_loop_t *loop, const ad_health_opts_t *opts);
 void ad_health_close(ad_health_t *h);
 void ad_health_set_thresholds(ad_health_t *h, const ad_health_thresholds_t *t);
 const ad_health_thresholds_t *ad_health_thresholds(const ad_health_t *h);
+/* t with every threshold settings names (a number: health_gpu_util_pct,
+ * health_gpu_temp_c, health_gpu_power_w, health_cpu_util_pct,
+ * health_cpu_temp_c, health_mem_used_pct, health_disk_used_pct,
+ * health_service_fps_min, health_service_latency_ms) taken from it; the
+ * others as they are. Any thread. */
+void ad_health_thresholds_from(ad_health_thresholds_t *t, const json_t *settings);
 /* The last sample, or NULL before the first. Borrowed until the next. */
 const ad_health_sample_t *ad_health_current(const ad_health_t *h);
 uint64_t ad_health_interval_ms(const ad_health_t *h);
 /* Samples taken, and the thread time they cost in total (ns). */
 void ad_health_cost(const ad_health_t *h, uint64_t *samples, uint64_t *ns);
 
+/* Whether a GPU of s is held back by a throttle reason that costs speed
+ * (power cap, hardware slowdown, thermal, power brake; not idle or an
+ * application's clock setting): true with why ("GPU 0: thermal (HW), power
+ * cap") set. */
+bool ad_health_gpu_throttled(const ad_health_sample_t *s, char *why, size_t whysz);
+
 /* ---- JSON views -------------------------------------------------------------- */
+/* One agent as GET /api/health lists it: {agentId, runId, pid, cpuPercent
+ * (null on a first sample), rssBytes, gpuMemoryBytes, processes, source:
+ * cgroup|proc}, or, measured by a worker node, source "node", node (its
+ * name) and no pid. New reference. */
+json_t *ad_health_agent_json(const ad_health_agent_t *g);
 /* The full view for GET /api/health: cpu, memory, disk, gpu, score,
  * reasons, thresholds and the agents of org ("" every org). New ref. */
 json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thresholds_t *t,
@@ -191,6 +212,50 @@ int ad_health_range_parse(const char *s, int64_t *seconds, const char **why);
 /* {range, rangeSec, stepSec, t:[ms…], series:{…}, max:{…}} for the last
  * seconds. New ref. */
 json_t *ad_health_history_json(const ad_health_t *h, int64_t seconds);
+
+/* ---- the history on disk (disk.c, issue #35) -----------------------------------
+ * Every sample, packed as records into chunks the wiring hands to the store:
+ * the host's (time, then cpu, cpuTemp, memUsed, load1, gpuUtil, gpuTemp,
+ * gpuPower, vramUsed, score as float32, NaN unknown: 44 bytes) and each
+ * measured run's (time, cpu percent of one core, rss bytes, GPU memory
+ * bytes: 20 bytes). A chunk is closed at AD_HEALTH_CHUNK_RECS records or
+ * before it would span AD_HEALTH_CHUNK_SPAN_MS (the store's
+ * AD_STORE_HCHUNK_SPAN_MS), so a crash loses at most a minute at 1 Hz. Then read back into buckets
+ * for a time range. Loop thread for the pending chunks; the accumulator on any one thread at a
+ * time. */
+#define AD_HEALTH_CHUNK_RECS 60
+#define AD_HEALTH_CHUNK_SPAN_MS 600000
+#define AD_HEALTH_HOST_REC 44
+#define AD_HEALTH_RUN_REC 20
+typedef struct ad_health_pend ad_health_pend_t;
+/* A chunk handed out: run_id "" for the host's. Borrowed for the call. */
+typedef void (*ad_health_chunk_cb)(const char *run_id, int64_t t0, int64_t t1, size_t n,
+                                   const void *data, size_t len, void *ud);
+ad_health_pend_t *ad_health_pend_new(void);
+void ad_health_pend_free(ad_health_pend_t *p);
+/* Adds s's records and those of the runs its nodes measured (remote[0..n),
+ * may be NULL: issue #34), handing the chunks out through cb first when s
+ * would take them past the span and after when they are full. */
+void ad_health_pend_add(ad_health_pend_t *p, const ad_health_sample_t *s,
+                        const ad_health_agent_t *remote, size_t nremote, ad_health_chunk_cb cb,
+                        void *ud);
+/* Hands out every chunk holding records (the host's first) and empties them. */
+void ad_health_pend_take(ad_health_pend_t *p, ad_health_chunk_cb cb, void *ud);
+
+/* Buckets over [from, to] (1..AD_HEALTH_BUCKETS_MAX) of the host's series
+ * and, when run_id is not "", the run's (cpu, rss, gpuMem): mean and max. */
+#define AD_HEALTH_BUCKETS_MAX 5000
+typedef struct ad_health_acc ad_health_acc_t;
+ad_health_acc_t *ad_health_acc_new(int64_t from, int64_t to, size_t buckets, const char *run_id);
+void ad_health_acc_free(ad_health_acc_t *a);
+/* Adds a stored chunk's records (run: a run's): false when the bytes are
+ * not whole records (the chunk is skipped). */
+bool ad_health_acc_chunk(ad_health_acc_t *a, bool run, const void *data, size_t len, size_t n);
+/* Adds the records still pending (newer than any added from disk). */
+void ad_health_acc_pending(ad_health_acc_t *a, const ad_health_pend_t *p);
+/* {from, to, bucketCount, bucketMs, t, samples, series: {name: [mean|null]},
+ * max: {…}, run?: {runId, samples, series: {cpu, rss, gpuMem}, max}}. New ref. */
+json_t *ad_health_acc_json(const ad_health_acc_t *a);
 
 /* ---- requirements (requirements.c) -------------------------------------------------
  * Blocking: runs each tool's `--version` (5 s at most each) and reads
@@ -247,10 +312,29 @@ bool ad_health_parse_cpustat(const char *text, uint64_t *usec);
 
 /* ---- Prometheus text exposition (prom.c; the writer is core's) ------------------- */
 /* The host and GPU gauges of s (agentd_host_*, agentd_gpu_*,
- * agentd_health_score) and the agents of org ("" every org). */
-int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org);
+ * agentd_health_score) and the agents of org ("" every org): s's and the
+ * runs worker nodes measured (remote[0..nremote), labelled with their
+ * node; may be NULL). */
+int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org,
+                   const ad_health_agent_t *remote, size_t nremote);
 /* The sampler's own cost (samples, CPU seconds) and then ad_health_prom of
  * the current sample; h NULL writes nothing. */
-int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org);
+int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org,
+                       const ad_health_agent_t *remote, size_t nremote);
+
+/* ---- probes (probe.c): one health probe of a service, reported once ---------------
+ * {type: tcp (host, port) | unix (path) | http (url; any 2xx is healthy) | command
+ * (command: argv; exit 0), timeoutMs}. Loop thread. */
+typedef struct ad_probe ad_probe_t;
+/* ok, the time it took, and why not (NULL when ok; borrowed for the call). */
+typedef void (*ad_probe_cb)(bool ok, double latency_ms, const char *error, void *ud);
+/* Runs probe (checked by src/svc's ad_svc_probe_check; borrowed for the
+ * call); a command probe of another organisation's service (sandboxed)
+ * runs in the plain sandbox, or not at all without one; procs NULL: a
+ * command probe is refused (a worker node runs those as runs). Always 0: a
+ * probe that cannot start reports its failure through cb. */
+struct ad_procs;
+int ad_probe_run(uv_loop_t *loop, struct ad_procs *procs, json_t *probe, bool sandboxed,
+                 ad_probe_cb cb, void *ud);
 
 #endif

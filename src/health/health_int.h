@@ -115,6 +115,9 @@ typedef struct {
 typedef struct {
     ad_health_tier_t tiers[AD_HEALTH_TIERS];
 } ad_health_history_t;
+/* The series values of one sample (NaN: unknown): the history's and the
+ * disk records' (disk.c). */
+void ad_health_values(const ad_health_sample_t *s, float v[AD_HS_N]);
 void ad_health_history_init(ad_health_history_t *h);
 void ad_health_history_cleanup(ad_health_history_t *h);
 void ad_health_history_add(ad_health_history_t *h, const ad_health_sample_t *s);

@@ -48,7 +48,7 @@ void ad_health_history_cleanup(ad_health_history_t *h)
 
 /* The series values of one sample (NaN: unknown). GPU figures are the
  * busiest/hottest device's; power and memory are summed. */
-static void values(const ad_health_sample_t *s, float v[AD_HS_N])
+void ad_health_values(const ad_health_sample_t *s, float v[AD_HS_N])
 {
     for (size_t i = 0; i < AD_HS_N; i++) {
         v[i] = NAN;
@@ -137,7 +137,7 @@ static void tier_add(ad_health_tier_t *t, int64_t ts, const float v[AD_HS_N])
 void ad_health_history_add(ad_health_history_t *h, const ad_health_sample_t *s)
 {
     float v[AD_HS_N];
-    values(s, v);
+    ad_health_values(s, v);
     for (size_t i = 0; i < AD_HEALTH_TIERS; i++) {
         tier_add(&h->tiers[i], s->ts_ms, v);
     }

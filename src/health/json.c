@@ -3,9 +3,11 @@
  * JSON views of a sample: the full one GET /api/health answers (bytes,
  * °C, W, percent), and the seed's system_health event payload (GB and W,
  * as the seed's client shows them). What is unknown is null, never 0.
+ * Also the thresholds the settings name (health_*).
  */
 #include "health/health_int.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define GB (1024.0 * 1024.0 * 1024.0)
@@ -81,6 +83,22 @@ static json_t *memory_json(const ad_health_sample_t *s)
                      (json_int_t)(s->swap_total - s->swap_free));
 }
 
+json_t *ad_health_agent_json(const ad_health_agent_t *g)
+{
+    if (g->node[0] != '\0') { /* measured by its worker node: no pid of this machine's */
+        return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:s, s:s}", "agentId", g->agent_id,
+                         "runId", g->run_id, "cpuPercent", opt_real(g->has_cpu, g->cpu_pct),
+                         "rssBytes", (json_int_t)g->rss_bytes, "gpuMemoryBytes",
+                         (json_int_t)g->gpu_mem_bytes, "processes", (json_int_t)g->nprocs, "source",
+                         "node", "node", g->node);
+    }
+    return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:s}", "agentId", g->agent_id, "runId",
+                     g->run_id, "pid", (json_int_t)g->pid, "cpuPercent",
+                     opt_real(g->has_cpu, g->cpu_pct), "rssBytes", (json_int_t)g->rss_bytes,
+                     "gpuMemoryBytes", (json_int_t)g->gpu_mem_bytes, "processes",
+                     (json_int_t)g->nprocs, "source", g->cgroup ? "cgroup" : "proc");
+}
+
 static json_t *agents_json(const ad_health_sample_t *s, const char *org)
 {
     json_t *a = json_array();
@@ -89,12 +107,7 @@ static json_t *agents_json(const ad_health_sample_t *s, const char *org)
         if (org[0] != '\0' && strcmp(g->org, org) != 0) {
             continue;
         }
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:s}", "agentId", g->agent_id,
-                         "runId", g->run_id, "pid", (json_int_t)g->pid, "cpuPercent",
-                         opt_real(g->has_cpu, g->cpu_pct), "rssBytes", (json_int_t)g->rss_bytes,
-                         "gpuMemoryBytes", (json_int_t)g->gpu_mem_bytes, "processes",
-                         (json_int_t)g->nprocs, "source", g->cgroup ? "cgroup" : "proc"));
+        json_array_append_new(a, ad_health_agent_json(g));
     }
     return a;
 }
@@ -180,4 +193,29 @@ json_t *ad_health_event_json(const ad_health_sample_t *s)
     return json_pack("{s:I, s:o, s:o, s:o, s:i, s:o}", "ts", (json_int_t)s->ts_ms, "gpu",
                      event_gpu(s), "cpu", cpu, "syntheticEye", event_eye(s), "overallScore",
                      s->score, "reasons", codes);
+}
+
+void ad_health_thresholds_from(ad_health_thresholds_t *t, const json_t *settings)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {
+        {"health_gpu_util_pct", offsetof(ad_health_thresholds_t, gpu_util_pct)},
+        {"health_gpu_temp_c", offsetof(ad_health_thresholds_t, gpu_temp_c)},
+        {"health_gpu_power_w", offsetof(ad_health_thresholds_t, gpu_power_w)},
+        {"health_cpu_util_pct", offsetof(ad_health_thresholds_t, cpu_util_pct)},
+        {"health_cpu_temp_c", offsetof(ad_health_thresholds_t, cpu_temp_c)},
+        {"health_mem_used_pct", offsetof(ad_health_thresholds_t, mem_used_pct)},
+        {"health_disk_used_pct", offsetof(ad_health_thresholds_t, disk_used_pct)},
+        {"health_service_fps_min", offsetof(ad_health_thresholds_t, svc_fps_min)},
+        {"health_service_latency_ms", offsetof(ad_health_thresholds_t, svc_latency_ms)},
+    };
+    for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
+        json_t *v = json_object_get(settings, keys[i].key);
+        if (json_is_number(v)) {
+            double x = json_number_value(v);
+            memcpy((char *)t + keys[i].off, &x, sizeof(x));
+        }
+    }
 }

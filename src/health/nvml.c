@@ -56,6 +56,7 @@ struct ad_nvml {
     nvret_t (*temp)(nvdev_t, int, unsigned *);
     nvret_t (*power)(nvdev_t, unsigned *);
     nvret_t (*limit)(nvdev_t, unsigned *);
+    nvret_t (*throttle)(nvdev_t, unsigned long long *);
     nvret_t (*procs2)(nvdev_t, unsigned *, nvproc2_t *);
     nvret_t (*procs1)(nvdev_t, unsigned *, nvproc1_t *);
     /* scratch of one read (one job at a time) */
@@ -160,6 +161,9 @@ static bool start(ad_nvml_t *n)
     n->temp = sym(n->lib, "nvmlDeviceGetTemperature", NULL);
     n->power = sym(n->lib, "nvmlDeviceGetPowerUsage", NULL);
     n->limit = sym(n->lib, "nvmlDeviceGetEnforcedPowerLimit", NULL);
+    /* renamed in newer drivers, the old name kept */
+    n->throttle = sym(n->lib, "nvmlDeviceGetCurrentClocksEventReasons",
+                      "nvmlDeviceGetCurrentClocksThrottleReasons");
     n->procs2 = sym(n->lib, "nvmlDeviceGetComputeRunningProcesses_v3",
                     "nvmlDeviceGetComputeRunningProcesses_v2");
     if (n->procs2 == NULL) {
@@ -262,7 +266,43 @@ static void read_device(ad_nvml_t *n, unsigned k, ad_health_gpu_t *g)
         g->has_limit = true;
         g->power_limit_w = v / 1000.0;
     }
+    unsigned long long reasons;
+    if (n->throttle != NULL && n->throttle(d, &reasons) == NV_SUCCESS) {
+        g->has_throttle = true;
+        g->throttle = reasons;
+    }
     read_procs(n, d, g);
+}
+
+bool ad_health_gpu_throttled(const ad_health_sample_t *s, char *why, size_t whysz)
+{
+    static const struct {
+        uint64_t bit;
+        const char *name;
+    } reasons[] = {{0x4, "power cap"},
+                   {0x8, "hardware slowdown"},
+                   {0x20, "thermal (SW)"},
+                   {0x40, "thermal (HW)"},
+                   {0x80, "power brake"}};
+    bool any = false;
+    size_t off = 0;
+    why[0] = '\0';
+    for (unsigned k = 0; k < s->ngpu; k++) {
+        const ad_health_gpu_t *g = &s->gpus[k];
+        bool first = true;
+        for (size_t i = 0; g->has_throttle && i < AD_ARRAY_LEN(reasons); i++) {
+            if ((g->throttle & reasons[i].bit) == 0) {
+                continue;
+            }
+            int w = first ? snprintf(why + off, whysz - off, "%sGPU %u: %s", any ? "; " : "", k,
+                                     reasons[i].name)
+                          : snprintf(why + off, whysz - off, ", %s", reasons[i].name);
+            off = w > 0 && off + (size_t)w < whysz ? off + (size_t)w : whysz - 1;
+            first = false;
+            any = true;
+        }
+    }
+    return any;
 }
 
 void ad_nvml_read(ad_nvml_t *n, ad_health_sample_t *s)

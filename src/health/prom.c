@@ -105,7 +105,18 @@ static int gpus(ad_buf_t *b, const ad_health_sample_t *s)
     return rc;
 }
 
-static int agents(ad_buf_t *b, const ad_health_sample_t *s, const char *org)
+/* One agent's sample of family f (false: none to write). */
+static bool agent_value(const ad_health_agent_t *a, size_t f, const char *org, double *v)
+{
+    if ((org[0] != '\0' && strcmp(a->org, org) != 0) || (f == 0 && !a->has_cpu)) {
+        return false;
+    }
+    *v = f == 0 ? a->cpu_pct / 100 : f == 1 ? (double)a->rss_bytes : (double)a->gpu_mem_bytes;
+    return true;
+}
+
+static int agents(ad_buf_t *b, const ad_health_sample_t *s, const char *org,
+                  const ad_health_agent_t *remote, size_t nremote)
 {
     static const char *names[] = {"agentd_agent_cpu_utilization_ratio",
                                   "agentd_agent_resident_memory_bytes",
@@ -117,28 +128,32 @@ static int agents(ad_buf_t *b, const ad_health_sample_t *s, const char *org)
     int rc = 0;
     for (size_t f = 0; f < 3 && rc == 0; f++) {
         rc = ad_prom_family(b, names[f], "gauge", helps[f]);
+        double v;
         for (size_t i = 0; i < s->nagents && rc == 0; i++) {
-            const ad_health_agent_t *a = &s->agents[i];
-            if ((org[0] != '\0' && strcmp(a->org, org) != 0) || (f == 0 && !a->has_cpu)) {
-                continue;
+            if (agent_value(&s->agents[i], f, org, &v)) {
+                rc = ad_prom_sample(b, names[f], v, "agent_id", s->agents[i].agent_id, NULL);
             }
-            double v = f == 0   ? a->cpu_pct / 100
-                       : f == 1 ? (double)a->rss_bytes
-                                : (double)a->gpu_mem_bytes;
-            rc = ad_prom_sample(b, names[f], v, "agent_id", a->agent_id, NULL);
+        }
+        for (size_t i = 0; remote != NULL && i < nremote && rc == 0; i++) {
+            if (agent_value(&remote[i], f, org, &v)) {
+                rc = ad_prom_sample(b, names[f], v, "agent_id", remote[i].agent_id, "node",
+                                    remote[i].node, NULL);
+            }
         }
     }
     return rc;
 }
 
-int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org)
+int ad_health_prom(ad_buf_t *b, const ad_health_sample_t *s, const char *org,
+                   const ad_health_agent_t *remote, size_t nremote)
 {
     int rc = host(b, s);
     rc = rc ? rc : gpus(b, s);
-    return rc ? rc : agents(b, s, org);
+    return rc ? rc : agents(b, s, org, remote, nremote);
 }
 
-int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org)
+int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org,
+                       const ad_health_agent_t *remote, size_t nremote)
 {
     if (h == NULL) {
         return 0;
@@ -151,5 +166,5 @@ int ad_health_prom_all(const ad_health_t *h, ad_buf_t *b, const char *org)
             : ad_prom_counter(b, "agentd_health_sampler_cpu_seconds_total",
                               "CPU time the sampler's reads took", (double)ns / 1e9);
     const ad_health_sample_t *s = ad_health_current(h);
-    return rc || s == NULL ? rc : ad_health_prom(b, s, org);
+    return rc || s == NULL ? rc : ad_health_prom(b, s, org, remote, nremote);
 }

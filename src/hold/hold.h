@@ -34,7 +34,15 @@
 /* ---- the wire ------------------------------------------------------------
  * Frames both ways: an 8-byte header {u32 len (payload bytes), u8 type,
  * u8 stream (1 stdout, 2 stderr, else 0), u16 0} in host order (both ends
- * are on one machine), then len bytes. */
+ * are on one machine), then len bytes.
+ *
+ * The compatibility rule, so that a daemon takes up the holders an older
+ * (or newer) agentd left running, as an upgrade does: a frame type the
+ * reader does not know is skipped whole (its length says how far); a
+ * type's payload only grows at its end, and a reader takes the fields it
+ * knows from the front and checks the length it needs; types are never
+ * renumbered or reused. A holder that sends no HELLO is one from before
+ * HELLO: it works as ever, its version unknown. */
 #define AD_HOLD_HDR 8
 /* The EXIT status of a replay holder whose agent's end nobody saw (the
  * holder was killed before it): not a wait status. */
@@ -43,6 +51,7 @@
 /* What a spool keeps before an acknowledged offset: a terminal's
  * scrollback comes from there after a reattach. */
 #define AD_HOLD_KEEP (64u * 1024u)
+#define AD_HOLD_VERSION_MAX 63
 /* The holder's log file stays below this (it starts over past it). */
 #define AD_HOLD_LOG_MAX (64u * 1024u)
 
@@ -59,6 +68,10 @@ enum {
      * that attaches while it lasts. An older daemon skips it. */
     AD_HOLD_STALL = 5,
     AD_HOLD_RESUME = 6, /* the spool takes writes again; reading goes on */
+    /* The holder's agentd version (text, at most AD_HOLD_VERSION_MAX
+     * bytes), the first frame after each ATTACH; `agentd version` lists
+     * it. Holders from before it send none. */
+    AD_HOLD_HELLO = 7,
     /* daemon -> holder */
     AD_HOLD_ATTACH = 16, /* u64 out offset, u64 err offset, u64 scrollback from */
     AD_HOLD_INPUT = 17,  /* bytes for the agent's stdin */

@@ -66,7 +66,7 @@ typedef struct {
     char *inq;
     size_t inq_len, inq_cap;
     int conn, lsock, sfd;
-    bool attached, exit_sent;
+    bool attached, exit_sent, hello_sent;
     /* pty: next scrollback offset to send, up to scroll_end (s[0].sent at the
      * attach: what the daemon stored already; later bytes go as DATA only) */
     uint64_t scroll, scroll_end;
@@ -375,6 +375,7 @@ static void on_attach(holder_t *h, const unsigned char *p, uint32_t len)
     h->attached = true;
     h->exit_sent = false;
     h->stall_sent = false;
+    h->hello_sent = false;
 }
 
 /* The daemon has stored the output below the offsets: their disk blocks
@@ -494,6 +495,14 @@ static bool frame_data(holder_t *h, int i, unsigned type, uint64_t *off, uint64_
 static bool next_frame(holder_t *h)
 {
     h->woff = h->wlen = 0;
+    if (!h->hello_sent) {
+        h->hello_sent = true;
+        size_t n = strnlen(ad_version, AD_HOLD_VERSION_MAX);
+        ad_hold_hdr(wbuf, (uint32_t)n, AD_HOLD_HELLO, 0);
+        memcpy(wbuf + AD_HOLD_HDR, ad_version, n);
+        h->wlen = AD_HOLD_HDR + n;
+        return true;
+    }
     if (h->stalled != h->stall_sent) {
         h->stall_sent = h->stalled;
         if (!h->stalled) {

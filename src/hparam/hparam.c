@@ -546,3 +546,23 @@ size_t ad_hparam_flags(json_t *schema, json_t *values, char **out, size_t cap)
     }
     return n;
 }
+
+json_t *ad_hparam_initial(json_t *schema, const json_t *body, ad_hparam_err_t *err)
+{
+    const char *preset = NULL;
+    json_t *base = NULL;
+    ad_field_err_t e;
+    if (ad_field_str(body, "preset", false, AD_HPARAM_NAME_MAX, &preset, &e) != 0) {
+        snprintf(err->field, sizeof(err->field), "%s", e.field);
+        snprintf(err->reason, sizeof(err->reason), "%s", e.why);
+        return NULL;
+    }
+    if (preset != NULL && (base = ad_hparam_preset(schema, preset)) == NULL) {
+        snprintf(err->field, sizeof(err->field), "preset");
+        snprintf(err->reason, sizeof(err->reason), "is not a preset of the schema");
+        return NULL;
+    }
+    json_t *v = ad_hparam_values(schema, base, json_object_get(body, "values"), err);
+    json_decref(base);
+    return v;
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hparam: hyper-parameter config schemas and the values checked against
- * them (issue #16). Pure: JSON in, JSON out, no I/O; any thread.
+ * them (issue #16), and the training workspace's panel layouts (issue #35,
+ * layout.c). Pure: JSON in, JSON out, no I/O; any thread.
  *
  * A schema is
  *   {name, description?, fields: [field, …], presets?: {name: {field: value}}}
@@ -29,6 +30,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define AD_HPARAM_FIELDS_MAX 64
 #define AD_HPARAM_PRESETS_MAX 16
@@ -65,10 +67,45 @@ json_t *ad_hparam_defaults(json_t *schema);
  * schema has no such preset. New reference. */
 json_t *ad_hparam_preset(json_t *schema, const char *preset);
 
+/* A new config's values from its body {preset?, values?}: the preset's
+ * (or the defaults), then values over them, checked. New reference, or
+ * NULL with err set. */
+json_t *ad_hparam_initial(json_t *schema, const json_t *body, ad_hparam_err_t *err);
+
+/* ---- what the REST routes store (rows.c) --------------------------------------
+ * A new schema's insert args {id (new "cs_" id), orgId, name, definition
+ * (body but name and orgId), now}, for a body that passed
+ * ad_hparam_schema_check. A config's name (body's "name": a string of 1 to
+ * 200 bytes, required or not) into *name: 0, or AD_EINVAL with err set. A
+ * new config's insert args {id (new "cfg_" id), orgId, name, schemaId,
+ * values (stolen), now}; a config's update args {id, name? (NULL: kept),
+ * values (stolen), now}. New references. */
+json_t *ad_hparam_schema_args(const json_t *body, const char *org, int64_t now);
+int ad_hparam_config_name(const json_t *body, bool required, const char **name,
+                          ad_hparam_err_t *err);
+json_t *ad_hparam_config_args(const char *org, const char *name, const char *schema_id,
+                              json_t *values, int64_t now);
+json_t *ad_hparam_config_update_args(const char *id, const char *name, json_t *values, int64_t now);
+
 /* The values as command-line flags "--name=value" in the schema's field
  * order (floats in the shortest form that reads back the same, bools as
  * true/false). Appends malloc'd strings to out[*n..cap) and returns how many
  * it added. */
 size_t ad_hparam_flags(json_t *schema, json_t *values, char **out, size_t cap);
+
+/* ---- panel layouts (layout.c, issue #35) ------------------------------------
+ * A layout is {panels: [panel, …]} (at most AD_LAYOUT_PANELS_MAX) and a
+ * panel {id, title?, metrics: [name, …] (1 to AD_LAYOUT_METRICS_MAX, each 1
+ * to 200 bytes, no control characters), runs: null | [run id, …] (at most
+ * AD_LAYOUT_RUNS_MAX), x: step|time|relative, smooth (0 to <1), log,
+ * group}. */
+#define AD_LAYOUT_PANELS_MAX 24
+#define AD_LAYOUT_METRICS_MAX 8
+#define AD_LAYOUT_RUNS_MAX 16
+
+/* The layout of a request body, checked field by field: a new reference
+ * holding only the fields above (defaults filled in), or NULL with err
+ * naming the field ("panels[2].metrics[0]"); an unknown field is refused. */
+json_t *ad_hparam_layout(json_t *body, ad_hparam_err_t *err);
 
 #endif

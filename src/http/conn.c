@@ -6,10 +6,13 @@
  * (ad_req_take_over). Parsing is parse.c's, writing write.c's, listeners
  * and shutdown server.c's.
  */
+#define _GNU_SOURCE /* struct ucred */
 #include "http/http_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Released requests kept for reuse, with their first arena chunk. */
 #define FREE_REQS_MAX 128
@@ -67,8 +70,12 @@ void ad_http_req_answered(ad_req_t *r)
     if (s->guard != NULL && s->guard->done != NULL) {
         s->guard->done(s->guard_ud, r, r->status);
     }
+    if (r->conn == NULL && r->call_cb != NULL) {
+        bool body = r->nout == 2 && r->out[1].base != NULL;
+        r->call_cb(r->status, body ? r->out[1].base : "", body ? r->out[1].len : 0, r->call_ud);
+    }
     if (r->conn == NULL) {
-        ad_http_req_put(r); /* the client has gone: drop the answer */
+        ad_http_req_put(r); /* the client has gone (or called in-process): drop the answer */
         return;
     }
     ad_conn_flush(r->conn);
@@ -388,6 +395,27 @@ static void refuse_address(ad_conn_t *c)
     ad_conn_abort(c);
 }
 
+/* A unix-socket client acts as the owner: only a process of agentd's own
+ * user may be one. The socket's mode (0600) says so already when agentd
+ * made it; a socket a service manager handed over may have been made
+ * wider, so the peer's credentials decide, whoever made the socket. */
+static bool peer_is_us(ad_conn_t *c)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (uv_fileno((uv_handle_t *)&c->h.stream, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        return false;
+    }
+    if (cred.uid != geteuid()) {
+        ad_log(AD_LOG_WARN, "http", "unix connection refused reason=another-user uid=%ld pid=%ld",
+               (long)cred.uid, (long)cred.pid);
+        return false;
+    }
+    return true;
+}
+
 void ad_http_on_connection(uv_stream_t *server, int status)
 {
     ad_server_t *s = server->data;
@@ -424,6 +452,10 @@ void ad_http_on_connection(uv_stream_t *server, int status)
     }
     ad_conn_t *c = ad_conn_new(s, pipe);
     if (uv_accept(server, &c->h.stream) != 0) {
+        ad_conn_abort(c);
+        return;
+    }
+    if (pipe && !peer_is_us(c)) {
         ad_conn_abort(c);
         return;
     }

@@ -32,6 +32,27 @@ ad_server_t *ad_server_new(uv_loop_t *loop, const ad_config_t *cfg);
  * and the unix socket <data_dir>/agentd.sock (mode 0600). Returns 0, or a
  * negative code with a one-line message in err. */
 int ad_server_listen(ad_server_t *s, char *err, size_t errsz);
+/* Listeners a service manager handed over (socket activation, inherit.c):
+ * at most one TCP listener (its address in host and port) and one unix
+ * one (its path); -1 for none. */
+typedef struct {
+    int tcp_fd;
+    char host[64];
+    int port;
+    int unix_fd;
+    char unix_path[108];
+} ad_listen_fds_t;
+/* Takes the descriptors LISTEN_PID (ours), LISTEN_FDS and LISTEN_FDNAMES
+ * name, marks them close-on-exec and removes the variables from the
+ * environment (whoever they were for). Returns 0 (none is fine), or
+ * AD_EINVAL with a one-line message in err for a descriptor that is not a
+ * listening stream socket, or a second one of a kind. Call once, before
+ * anything else opens a descriptor or starts a process. */
+int ad_listen_fds_take(ad_listen_fds_t *l, char *err, size_t errsz);
+/* ad_server_listen() then listens on these instead of binding (and never
+ * unlinks the inherited unix socket, which belongs to the service
+ * manager). l is copied. Call before ad_server_listen(). */
+void ad_server_adopt(ad_server_t *s, const ad_listen_fds_t *l);
 /* The TCP port actually bound (after ad_server_listen). */
 int ad_server_port(const ad_server_t *s);
 /* Graceful shutdown: stops accepting, lets in-flight responses finish, closes
@@ -55,6 +76,9 @@ typedef enum {
     AD_ACCESS_READ,       /* reads and subscriptions */
     AD_ACCESS_WRITE,      /* changes that start no process */
     AD_ACCESS_ADMIN,      /* processes, tokens, settings */
+    /* A worker node's link (issue #34): node credentials only, and no
+     * other credential (the owner's included) passes it. */
+    AD_ACCESS_NODE = 100,
 } ad_access_t;
 typedef void (*ad_handler_cb)(ad_req_t *req, void *ud);
 void ad_server_route(ad_server_t *s, const char *method, const char *pattern, ad_access_t access,
@@ -81,6 +105,37 @@ void ad_server_routes_each(const ad_server_t *s,
 typedef void (*ad_server_count_fn)(const char *method, const char *pattern, int status,
                                    uint64_t count, void *ud);
 void ad_server_counts_each(const ad_server_t *s, ad_server_count_fn fn, void *ud);
+/* agentd_http_requests_total (by method, route pattern and status) as a
+ * Prometheus family into b (prom.c): 0 or AD_ETOOBIG. */
+int ad_server_prom(const ad_server_t *s, ad_buf_t *b);
+
+/* ---- in-process calls -------------------------------------------------------
+ * A route run from inside the daemon on someone's behalf, as if they had
+ * sent the request (the MCP server's tools are REST calls, src/mcp): the
+ * handler sees auth as ad_req_auth() and answers as it always does; the
+ * guard's check (Host, Origin, credentials) is not run, since the caller
+ * checked them on its own request, but its done() is (the audit). A route
+ * that needs more than access is refused 403 FORBIDDEN without running.
+ * The answer goes to cb exactly once (status, the body's bytes borrowed
+ * for the call), maybe before ad_server_call() returns. A handler that
+ * would take the connection over (an event stream, a chunked body) gets
+ * none: it answers 503 or 410.
+ */
+typedef void (*ad_http_call_cb)(int status, const char *body, size_t len, void *ud);
+typedef struct {
+    const char *method;
+    const char *target; /* the path, percent-encoded, with its ?query */
+    const char *body;   /* JSON, or NULL */
+    size_t len;
+    const void *auth;   /* the guard's data for the caller: borrowed until cb */
+    ad_access_t access; /* the most the caller may use */
+    const char *peer;   /* what ad_req_peer() says (the audit's remote): static */
+} ad_http_call_t;
+void ad_server_call(ad_server_t *s, const ad_http_call_t *call, ad_http_call_cb cb, void *ud);
+/* The access the route for method and path (no query) needs; false when
+ * no route takes them. */
+bool ad_server_route_access_of(ad_server_t *s, const char *method, const char *path,
+                               ad_access_t *out);
 
 /* ---- the guard --------------------------------------------------------------
  * One policy object sees every request before its handler: check() gets
@@ -108,8 +163,10 @@ void ad_server_set_guard(ad_server_t *s, const ad_guard_t *ops, void *ud);
 /* A client's dialect chosen by a path prefix: a request for prefix + path
  * (prefix "/seed": /seed/api/agents) is routed, guarded and answered as
  * path, except that each JSON answer goes through fn first (which changes
- * body in place; r's route and status are there to pick what to change).
- * For clients whose only setting is their base URL. One prefix per server. */
+ * body in place; r's route and status are there to pick what to change),
+ * and an answer without a body (204) is 200 with the JSON `null`: such a
+ * client reads JSON from every answer. For clients whose only setting is
+ * their base URL. One prefix per server. */
 typedef void (*ad_dialect_fn)(const ad_req_t *r, int status, json_t *body, void *ud);
 void ad_server_set_dialect(ad_server_t *s, const char *prefix, ad_dialect_fn fn, void *ud);
 /* Whether r came in under the dialect prefix. */

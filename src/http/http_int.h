@@ -16,6 +16,9 @@
 
 /* Requests read ahead of their responses before parsing pauses. */
 #define AD_HTTP_PIPELINE_MAX 32
+/* How long a connection accepted just before a shutdown may take to send its
+ * first request (then it is answered and closed). */
+#define AD_HTTP_CLOSE_FRESH_MS 1000
 
 /* ---- routes ---------------------------------------------------------------- */
 #define AD_ROUTE_MAX_SEGS 16
@@ -115,6 +118,11 @@ struct ad_req {
     bool headers_done;
     bool upgrade;
     bool cors; /* Origin is allowed: add CORS headers */
+    /* an in-process call (call.c): who gets the answer, and the peer
+     * name the audit sees; NULL for a request from a connection */
+    ad_http_call_cb call_cb;
+    void *call_ud;
+    const char *call_peer;
 };
 
 /* ---- connections ------------------------------------------------------------ */
@@ -150,6 +158,7 @@ struct ad_conn {
     bool reading;
     bool paused;  /* parsing paused: too many requests in flight */
     bool no_more; /* no further requests are read (close after the queue) */
+    bool began;   /* a request has begun on it (a new one has sent nothing yet) */
     bool peer_eof;
     bool closing;   /* uv_close called */
     bool shutting;  /* uv_shutdown called */
@@ -188,6 +197,8 @@ struct ad_server {
     bool tcp_open, pipe_open;
     int port;
     char sock_path[4096];
+    int adopt_tcp, adopt_unix; /* listeners handed over (inherit.c), or -1 */
+    bool sock_inherited;       /* sock_path is the service manager's: never unlinked */
     ad_route_t *routes;
     size_t nroutes, routes_cap;
     ad_http_counts_t unrouted; /* assets, 404s, preflights */
@@ -319,6 +330,10 @@ void ad_http_parse_input(ad_conn_t *c, const char *data, size_t len);
 /* Matches r's route now (its headers are in, its body is not) and keeps it
  * for the dispatch; the access it needs (PUBLIC when none matches). */
 ad_access_t ad_http_route_access(ad_server_t *s, ad_req_t *r);
+/* The route for r's method and path (a GET route for HEAD), with r's
+ * params filled; else NULL, with the methods the path has in allow. */
+const ad_route_t *ad_http_find_route(ad_server_t *s, ad_req_t *r, char *allow, size_t cap,
+                                     size_t *alen);
 /* Finds the handler for r and runs it; answers 404/405/OPTIONS itself. */
 void ad_http_route_request(ad_server_t *s, ad_req_t *r);
 

@@ -86,6 +86,7 @@ static int on_message_begin(http_parser *p)
     c->qtail = r;
     c->nqueued++;
     c->cur = r;
+    c->began = true;
     if (c->timer_mode != AD_TM_HEADER) {
         ad_conn_set_timer(c, AD_TM_HEADER, c->srv->cfg->header_timeout_ms);
     }

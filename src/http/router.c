@@ -249,10 +249,8 @@ static bool upgrade_to(const ad_req_t *r, const char *protocol)
     return r->upgrade && ad_http_has_token(ad_req_header(r, "upgrade"), protocol);
 }
 
-/* The route for r's method and path (a GET route for HEAD), with r's
- * params filled; else NULL, with the methods the path has in allow. */
-static const ad_route_t *find_route(ad_server_t *s, ad_req_t *r, char *allow, size_t cap,
-                                    size_t *alen)
+const ad_route_t *ad_http_find_route(ad_server_t *s, ad_req_t *r, char *allow, size_t cap,
+                                     size_t *alen)
 {
     const ad_route_t *head_fallback = NULL;
     for (size_t i = 0; i < s->nroutes; i++) {
@@ -299,7 +297,7 @@ ad_access_t ad_http_route_access(ad_server_t *s, ad_req_t *r)
     char allow[96];
     size_t alen = 0;
     strip_dialect(s, r);
-    r->route = find_route(s, r, allow, sizeof(allow), &alen);
+    r->route = ad_http_find_route(s, r, allow, sizeof(allow), &alen);
     return r->route != NULL ? r->route->access : AD_ACCESS_PUBLIC;
 }
 
@@ -338,7 +336,7 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     strip_dialect(s, r);
     /* a request with a body was matched before it (ad_http_route_access) */
     const ad_route_t *found =
-        r->route != NULL ? r->route : find_route(s, r, allow, sizeof(allow), &alen);
+        r->route != NULL ? r->route : ad_http_find_route(s, r, allow, sizeof(allow), &alen);
     r->route = found;
     if (s->guard != NULL && s->guard->check != NULL &&
         !s->guard->check(s->guard_ud, r, found != NULL ? found->access : AD_ACCESS_PUBLIC)) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The server: its configuration (CORS origins), the listeners (TCP and the
- * unix socket in the data dir), and graceful shutdown (stop accepting, let
+ * unix socket in the data dir, bound here or handed over by a service
+ * manager: inherit.c), and graceful shutdown (stop accepting, let
  * answers finish, ask taken-over connections to close, then report done).
  * Connections are conn.c's, parsing parse.c's, routing router.c's,
  * writing write.c's, responses response.c's.
@@ -24,6 +25,8 @@ ad_server_t *ad_server_new(uv_loop_t *loop, const ad_config_t *cfg)
     ad_server_t *s = ad_xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
+    s->adopt_tcp = -1;
+    s->adopt_unix = -1;
     /* http-parser's own header cap is process-wide; keep it above ours so
      * our limit (and its 431) is the one that applies. */
     uint64_t hmax = cfg->max_header_bytes + 1024;
@@ -90,22 +93,59 @@ static int bind_unix(const char *path)
     return fd;
 }
 
+void ad_server_adopt(ad_server_t *s, const ad_listen_fds_t *l)
+{
+    s->adopt_tcp = l->tcp_fd;
+    s->adopt_unix = l->unix_fd;
+}
+
+/* The inherited unix socket: the CLI finds the daemon at
+ * <data-dir>/agentd.sock, so another path is said (the socket still
+ * serves, for whoever knows it). Its mode is the service manager's;
+ * conn.c lets only agentd's own user in either way. */
+static int adopt_unix(ad_server_t *s)
+{
+    struct sockaddr_un a;
+    socklen_t alen = sizeof(a);
+    char path[sizeof(a.sun_path) + 1] = "";
+    if (getsockname(s->adopt_unix, (struct sockaddr *)&a, &alen) == 0 &&
+        alen > offsetof(struct sockaddr_un, sun_path)) {
+        size_t n = alen - offsetof(struct sockaddr_un, sun_path);
+        snprintf(path, sizeof(path), "%.*s", (int)strnlen(a.sun_path, n), a.sun_path);
+    }
+    if (strcmp(path, s->sock_path) != 0) {
+        ad_log(AD_LOG_WARN, "http",
+               "inherited unix socket is not where the CLI looks path=%s expected=%s", path,
+               s->sock_path);
+        snprintf(s->sock_path, sizeof(s->sock_path), "%s", path);
+    }
+    s->sock_inherited = true;
+    return s->adopt_unix;
+}
+
 static int listen_unix(ad_server_t *s, char *err, size_t errsz)
 {
     int n = snprintf(s->sock_path, sizeof(s->sock_path), "%s/agentd.sock", s->cfg->data_dir);
-    if (n < 0 || (size_t)n >= sizeof(s->sock_path)) {
+    if (s->adopt_unix < 0 && (n < 0 || (size_t)n >= sizeof(s->sock_path))) {
         ad_log(AD_LOG_WARN, "http", "no unix socket: path too long");
         s->sock_path[0] = '\0';
         return 0;
     }
-    struct stat st;
-    if (lstat(s->sock_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        unlink(s->sock_path); /* stale: we hold the data-dir lock */
+    int fd;
+    if (s->adopt_unix >= 0) {
+        fd = adopt_unix(s);
+    } else {
+        struct stat st;
+        if (lstat(s->sock_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            unlink(s->sock_path); /* stale: we hold the data-dir lock */
+        }
+        fd = bind_unix(s->sock_path);
     }
-    int fd = bind_unix(s->sock_path);
     int rc = fd < 0 ? uv_translate_sys_error(errno) : 0;
     if (fd >= 0) {
-        chmod(s->sock_path, 0600);
+        if (!s->sock_inherited) {
+            chmod(s->sock_path, 0600);
+        }
         uv_pipe_init(s->loop, &s->pipe, 0);
         s->pipe.data = s;
         s->pipe_open = true;
@@ -127,7 +167,7 @@ int ad_server_listen(ad_server_t *s, char *err, size_t errsz)
     const ad_config_t *cfg = s->cfg;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    if (resolve(cfg->listen_host, cfg->listen_port, &ss) != 0) {
+    if (s->adopt_tcp < 0 && resolve(cfg->listen_host, cfg->listen_port, &ss) != 0) {
         snprintf(err, errsz, "cannot resolve listen host '%s'", cfg->listen_host);
         return AD_EINVAL;
     }
@@ -140,13 +180,21 @@ int ad_server_listen(ad_server_t *s, char *err, size_t errsz)
     uv_tcp_init(s->loop, &s->tcp);
     s->tcp.data = s;
     s->tcp_open = true;
-    int rc = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&ss, 0);
+    /* An inherited listener already listens (and its backlog holds the
+     * connections that came while no agentd ran): only taken up. */
+    int rc = s->adopt_tcp >= 0 ? uv_tcp_open(&s->tcp, s->adopt_tcp)
+                               : uv_tcp_bind(&s->tcp, (const struct sockaddr *)&ss, 0);
     if (rc == 0) {
         rc = uv_listen((uv_stream_t *)&s->tcp, 511, ad_http_on_connection);
     }
     if (rc != 0) {
-        snprintf(err, errsz, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
-                 uv_strerror(rc));
+        /* systemd's agentd.socket holds the port while it is enabled: the
+         * agentd it starts is the one to use */
+        snprintf(err, errsz, "cannot listen on %s:%d: %s%s", cfg->listen_host, cfg->listen_port,
+                 uv_strerror(rc),
+                 rc == UV_EADDRINUSE ? " (another agentd, or agentd.socket holding it: see "
+                                       "'agentd service status')"
+                                     : "");
         return AD_EIO;
     }
     struct sockaddr_storage bound;
@@ -161,8 +209,13 @@ int ad_server_listen(ad_server_t *s, char *err, size_t errsz)
         }
     }
     ad_http_caps_start(s);
-    ad_log(AD_LOG_INFO, "http", "listening host=%s port=%d tls=%s unix=%s", cfg->listen_host,
-           s->port, s->tls != NULL ? "yes" : "no", s->sock_path[0] ? s->sock_path : "-");
+    ad_log(AD_LOG_INFO, "http", "listening host=%s port=%d tls=%s unix=%s inherited=%s",
+           cfg->listen_host, s->port, s->tls != NULL ? "yes" : "no",
+           s->sock_path[0] ? s->sock_path : "-",
+           s->adopt_tcp >= 0 && s->sock_inherited ? "tcp,unix"
+           : s->adopt_tcp >= 0                    ? "tcp"
+           : s->sock_inherited                    ? "unix"
+                                                  : "no");
     return 0;
 }
 
@@ -233,8 +286,8 @@ void ad_server_close(ad_server_t *s, void (*done)(void *ud), void *ud)
         s->open_handles++;
         uv_close((uv_handle_t *)&s->pipe, on_server_handle_closed);
         s->pipe_open = false;
-        if (s->sock_path[0] != '\0') {
-            unlink(s->sock_path);
+        if (s->sock_path[0] != '\0' && !s->sock_inherited) {
+            unlink(s->sock_path); /* an inherited one stays: it queues for the next agentd */
         }
     }
     ad_http_caps_stop(s);
@@ -254,11 +307,17 @@ void ad_server_close(ad_server_t *s, void (*done)(void *ud), void *ud)
             } else {
                 ad_conn_finish(c);
             }
+        } else if (c->cur != NULL) {
+            /* a request still arriving: read on; it is answered with
+             * Connection: close (dispatch, parse.c) */
         } else if (c->qhead == NULL && c->nwriting == 0) {
-            if (c->cur != NULL) {
-                ad_conn_abort(c); /* a request still arriving: not in flight yet */
+            if (c->began) {
+                ad_conn_finish(c); /* kept alive between requests */
             } else {
-                ad_conn_finish(c);
+                /* accepted just before: its first request may be on its
+                 * way (a restart hands the listeners on; closing it now
+                 * would hang up on that request). It gets a moment. */
+                ad_conn_set_timer(c, AD_TM_IDLE, AD_HTTP_CLOSE_FRESH_MS);
             }
         } else {
             c->no_more = true; /* finish the answers, then close */

@@ -115,7 +115,7 @@ static void unlink_channel(ad_live_chan_t *ch)
 void ad_live_notice_ex(ad_live_chan_t *ch, const char *type, json_t *payload, bool last)
 {
     json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
-    if (ch->kind == AD_LIVE_MISSION || ch->kind == AD_LIVE_GRAPH) {
+    if (ch->kind == AD_LIVE_MISSION || ch->kind == AD_LIVE_GRAPH || ch->kind == AD_LIVE_RUN) {
         ad_live_seed_envelope(m);
     }
     char *s = json_dumps(m, JSON_COMPACT);
@@ -184,7 +184,8 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
         if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
             return AD_ETOOBIG;
         }
-        bool seed = lv->kind == AD_LIVE_MISSION || lv->kind == AD_LIVE_GRAPH;
+        bool seed =
+            lv->kind == AD_LIVE_MISSION || lv->kind == AD_LIVE_GRAPH || lv->kind == AD_LIVE_RUN;
         ad_live_t *L = lv->L;
         if (L == NULL) {
             return 0;
@@ -334,6 +335,7 @@ void ad_live_chan_free(ad_live_chan_t *ch)
     ad_auth_unwatch(ch->watch);
     unlink_channel(ch);
     ad_bus_sub_free(ch->sub);
+    free(ch->types);
     free(ch);
 }
 
@@ -401,14 +403,13 @@ static void on_heartbeat(uv_timer_t *t)
 }
 
 ad_live_t *ad_live_new(uv_loop_t *loop, ad_bus_t *bus, ad_auth_t *auth, size_t send_bound,
-                       uint64_t heartbeat_ms, ad_live_cmd_fn cmd, void *cmd_ud)
+                       uint64_t heartbeat_ms, const ad_live_parts_t *parts)
 {
     ad_live_t *L = ad_xcalloc(1, sizeof(*L));
     L->bus = bus;
     L->auth = auth;
     L->bound = send_bound;
-    L->cmd = cmd;
-    L->cmd_ud = cmd_ud;
+    L->parts = parts;
     if (auth != NULL) {
         ad_auth_on_change(auth, recheck_credentials, L);
     }
@@ -432,6 +433,9 @@ void ad_live_close(ad_live_t *L)
     if (L->auth != NULL) {
         ad_auth_on_change(L->auth, NULL, NULL);
     }
+#ifdef AD_TEST_BUILD
+    ad_live_test_close(L);
+#endif
     /* Channels still open (none once the server has closed) leave the list
      * now; their own close then finds no list (unlink_channel). */
     for (ad_live_chan_t *ch = L->channels, *next; ch != NULL; ch = next) {
@@ -461,4 +465,17 @@ size_t ad_live_max_queued(ad_live_t *L)
         }
     }
     return max;
+}
+
+uint64_t ad_live_heartbeat_ms(void)
+{
+    uint64_t every = 45000;
+#ifdef AD_TEST_BUILD
+    /* Test builds: a shorter mission heartbeat so tests need not wait 45 s. */
+    const char *env = getenv("AGENTD_TEST_MISSION_HEARTBEAT_MS");
+    if (env != NULL && env[0] >= '1' && env[0] <= '9') {
+        every = strtoull(env, NULL, 10);
+    }
+#endif
+    return every;
 }

@@ -37,6 +37,18 @@ static void payload_str(const ad_bus_event_t *ev, const char *key, char *out, si
     json_decref(j);
 }
 
+/* Whether t is in list (",a,b,"). */
+static bool type_listed(const char *list, const char *t)
+{
+    size_t n = strlen(t);
+    for (const char *p = strstr(list, t); p != NULL; p = strstr(p + 1, t)) {
+        if (p[-1] == ',' && p[n] == ',') {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool is_final_type(const ad_bus_event_t *ev)
 {
     static const char *const finals[] = {"agent_exit", "run_end", "run_ended", "run_finished",
@@ -80,6 +92,8 @@ bool ad_live_pass(const ad_live_chan_t *lv, const ad_bus_event_t *ev, bool *fina
     case AD_LIVE_ROOT:
         return type_is(ev, "agent_update") || type_is(ev, "metrics_update") ||
                type_is(ev, "system_health") || type_is(ev, "discovery_progress");
+    case AD_LIVE_SSE:
+        return lv->types == NULL || type_listed(lv->types, ad_bus_event_type(ev));
     default:
         return true;
     }

@@ -6,8 +6,9 @@
  * format: frames shared by every socket that gets the same seq, the seeds'
  * dialects, the notices (overflow, gap, replay_truncated), the /ws protocol
  * (subscribe, unsubscribe, ping and the seed aliases), the mission
- * heartbeat, and closing a channel whose credential has ended. Which rows a
- * channel may watch, and the routes, are src/api's (live.c).
+ * heartbeat, closing a channel whose credential has ended, what a channel
+ * opened on each live route may watch (the run's or crew's org) and the
+ * seed's commands on "/". The routes themselves are src/api's (live.c).
  *
  * Threads: loop thread only.
  */
@@ -41,17 +42,27 @@ typedef enum {
     AD_LIVE_ROOT,    /* the seed's socket on "/": four event types, commands */
 } ad_live_kind_t;
 
-/* A message of the seed's commands on a root channel (type, payload may be
- * NULL when the message's payload is not an object): true when cmd answered
- * it, false to let the /ws protocol handle it. */
-typedef bool (*ad_live_cmd_fn)(ad_live_chan_t *ch, const char *type, json_t *payload, void *ud);
+/* What the channels and the seed's commands act on (each borrowed; NULL:
+ * what needs it answers 503 or finds nothing). */
+struct ad_store;
+struct ad_runner;
+struct ad_jobs;
+typedef struct {
+    struct ad_store *store;
+    struct ad_runner *runner;
+    struct ad_jobs *jobs;
+} ad_live_parts_t;
 
 /* A new set of channels. bus and auth (may be NULL) are borrowed and must
  * outlive it; send_bound is each channel's send-queue bound in bytes;
  * heartbeat_ms the mission heartbeat, which also rechecks every channel's
- * credential. cmd (may be NULL) answers the root channel's commands. */
+ * credential. parts (borrowed, may be NULL: no commands on "/", no run or
+ * crew found) must outlive it. */
 ad_live_t *ad_live_new(uv_loop_t *loop, ad_bus_t *bus, ad_auth_t *auth, size_t send_bound,
-                       uint64_t heartbeat_ms, ad_live_cmd_fn cmd, void *cmd_ud);
+                       uint64_t heartbeat_ms, const ad_live_parts_t *parts);
+/* The mission heartbeat: 45 s (a test build takes
+ * AGENTD_TEST_MISSION_HEARTBEAT_MS instead). */
+uint64_t ad_live_heartbeat_ms(void);
 /* Stops the heartbeat and lets go of the channels still open (none once the
  * server has closed: they then deliver nothing); the memory goes in the
  * timer's close callback. */
@@ -88,6 +99,17 @@ int ad_live_query_since(ad_live_chan_t *ch, bool *has, uint64_t *since);
  * when a channel holds too many. */
 int ad_live_subscribe(ad_live_chan_t *ch, const char *const *topics, size_t n, bool has_since,
                       uint64_t since);
+/* An SSE channel passes on only events whose type is in csv (comma-
+ * separated; copied). AD_EINVAL (nothing changed) for a type that is not
+ * [a-z0-9_], 1 to 40 characters, or more than 32 of them. ch NULL: only
+ * checks csv. */
+int ad_live_set_types(ad_live_chan_t *ch, const char *csv);
+/* Whether a /ws client of the same person as who (the owner, or the same
+ * token) says it shows agent_id's page, visible and focused: what a
+ * desktop notification about that agent waits on. Another token's or
+ * organisation's clients never count, so they cannot silence anyone's
+ * notifications. */
+bool ad_live_viewing(ad_live_t *L, const ad_principal_t *who, const char *agent_id);
 /* Sends {"type":type,"payload":payload} (payload stolen; NULL is {}). */
 void ad_live_notice(ad_live_chan_t *ch, const char *type, json_t *payload);
 /* An error notice {code, message}. */
@@ -95,6 +117,29 @@ void ad_live_error(ad_live_chan_t *ch, const char *code, const char *message);
 /* Ends ch: nothing more is delivered, a WebSocket closes with code and
  * reason (an SSE stream just closes). */
 void ad_live_end(ad_live_chan_t *ch, int code, const char *reason);
+
+/* ---- the live routes' openings (open.c) ------------------------------------------
+ * The ad_ws_handler_t open callbacks of the live routes, ud the ad_live_t:
+ * /ws (?compat=seed), /ws/runs/:runId (one run's events of a run the caller
+ * sees; an ended one answers run_status and closes unless ?since=),
+ * /ws/mission (every crew's status, then crew:*), /ws/graph?crew_id= (one
+ * crew's), and the seed's socket on "/" (every event, and its commands,
+ * cmds.c). Each with ?since= where the channel takes no subscribe. */
+void ad_live_open_ws(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
+void ad_live_open_run(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
+void ad_live_open_mission(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
+void ad_live_open_graph(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
+void ad_live_open_root(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
+/* GET /api/events (ud the ad_live_t): ?topics= (comma-separated, default
+ * "*"), from Last-Event-ID or ?since=; a bad one is a 422. */
+void ad_live_open_sse(ad_req_t *r, void *ud);
+
+#ifdef AD_TEST_BUILD
+/* testroutes.c: the test builds' routes on server (/test/publish, /test/ws-publish,
+ * /test/runs, /test/agent-status, /test/approvals, /test/store-stats,
+ * /test/routes); store is borrowed. Their state goes with ad_live_close. */
+void ad_live_test_routes_register(ad_live_t *L, ad_server_t *server, struct ad_store *store);
+#endif
 
 /* ---- commands whose answer comes later (the root channel's) ------------------------ */
 typedef struct ad_live_pending ad_live_pending_t;
@@ -116,6 +161,14 @@ void ad_live_seed_health(json_t *payload);
 /* An agent status in the Claude Manager seed's strict enum (running,
  * waiting, error, finished): paused is waiting; idle and stopped finished. */
 const char *ad_live_seed_status(const char *st);
+/* An answer (body, of route, a 2xx's object) of /api/... put in the
+ * Claude Manager seed's words for /seed/api/... (seedrest.c): agents'
+ * statuses in its enum (agentdStatus beside), a worktree's git status
+ * lists and counts, workspaces' worktree_count and agent_count. */
+void ad_live_seed_answer(const char *route, json_t *body);
+/* Removes from agents those the seed's client would not show under
+ * seed_status (one of its enum; NULL: none removed). */
+void ad_live_seed_filter_agents(json_t *agents, const char *seed_status);
 /* The text of each answer so far on one /ws?compat=seed connection; the
  * connection owns the list (*head) and frees it with ad_live_seed_acc_free. */
 typedef struct ad_live_seed_acc ad_live_seed_acc_t;
@@ -123,5 +176,15 @@ typedef struct ad_live_seed_acc ad_live_seed_acc_t;
  * it), or NULL: send ev as it is. Updates *head's accumulated text. */
 char *ad_live_seed_compat_text(ad_live_seed_acc_t **head, const ad_bus_event_t *ev);
 void ad_live_seed_acc_free(ad_live_seed_acc_t **head);
+
+/* ---- a terminal agent's socket (terminal.c) ---------------------------------------
+ * /ws/agents/:id/terminal once its opener was allowed: ws attached to
+ * agent_id's terminal through the runner (4404 when it is not running,
+ * 4409 when it has no terminal), cred (auth may be NULL) watched. The
+ * socket's messages and its close go to the two calls below. */
+void ad_live_terminal_open(ad_ws_t *ws, struct ad_runner *runner, ad_auth_t *auth,
+                           const ad_auth_cred_t *cred, const char *agent_id);
+void ad_live_terminal_message(ad_ws_t *ws, const char *data, size_t len, bool binary);
+void ad_live_terminal_close(ad_ws_t *ws);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to src/live: a channel and the set of channels, shared by
- * channel.c (delivery, notices, credentials, heartbeat) and proto.c (the
- * /ws protocol, pending commands).
+ * channel.c (delivery, notices, credentials, heartbeat), proto.c (the /ws
+ * protocol, pending commands), open.c (the routes' openings), cmds.c (the
+ * seed's commands) and testroutes.c.
  */
 #ifndef AD_LIVE_INT_H
 #define AD_LIVE_INT_H
@@ -29,15 +30,18 @@ struct ad_live_chan {
     ad_live_pending_t *cmds;     /* the seed's commands still pending (root only) */
     bool compat_seed;            /* /ws?compat=seed: the workbench seed's stream events */
     ad_live_seed_acc_t *acc;     /* ... with the text of each answer so far */
+    /* /ws: the agent whose page the client says it shows, visible and
+     * focused ("": none); presence.c */
+    char presence[AD_ID_MAX];
+    char *types; /* SSE ?types=: ",a,b," the event types passed on; NULL: all */
 };
 
 struct ad_live {
     ad_bus_t *bus;
     ad_auth_t *auth;
     size_t bound;
-    ad_live_cmd_fn cmd;
-    void *cmd_ud;
-    ad_live_chan_t *channels; /* every open channel */
+    const ad_live_parts_t *parts; /* may be NULL */
+    ad_live_chan_t *channels;     /* every open channel */
     uv_timer_t heartbeat;
     /* The last event turned into a WebSocket frame: every socket that gets
      * the same seq shares it; the same in the seed's dialect. */
@@ -47,13 +51,33 @@ struct ad_live {
     uint64_t seed_seq;
     ad_wsmsg_t *root_cached; /* ... and in the root socket's (root_msg) */
     uint64_t root_seq;
+#ifdef AD_TEST_BUILD
+    struct ad_live_burst *bursts; /* testroutes.c: bursts of events in progress */
+    void *tests;                  /* testroutes.c: what its handlers reach */
+#endif
 };
+/* cmds.c: whether type is one of the seed's commands on "/" (answered
+ * then): start_training {agentId|id, initialPrompt?, force?} (admin),
+ * pause_training, resume_training, stop_training {agentId|id, force?}
+ * (write), start_discovery {command, name?, environment?, cwd?} (admin),
+ * each as its REST route (the same scope, the caller's org only, the usage
+ * limits); answered agent_update, discovery_progress or error {code,
+ * message, command, status}. */
+bool ad_live_seed_command(ad_live_chan_t *ch, const char *type, json_t *payload,
+                          const ad_live_parts_t *parts);
+#ifdef AD_TEST_BUILD
+/* testroutes.c: ends the bursts still in progress (answered 503). */
+void ad_live_test_close(ad_live_t *L);
+#endif
 
 /* Frees ch: its subscriber, watch and pending commands' link (channel.c). */
 void ad_live_chan_free(ad_live_chan_t *ch);
 /* Notice whose last says why the connection ends: it may use the reserve
  * past the send-queue bound (a slow reader still gets it). */
 void ad_live_notice_ex(ad_live_chan_t *ch, const char *type, json_t *payload, bool last);
+/* presence.c: a /ws message {type: presence, payload: {agentId}}: sets or
+ * clears ch's presence and acknowledges it. */
+void ad_live_presence_msg(ad_live_chan_t *ch, json_t *payload);
 /* Whether ch passes ev on; *final: ev ends the channel (filter.c). */
 bool ad_live_pass(const ad_live_chan_t *ch, const ad_bus_event_t *ev, bool *final);
 /* Lets go of ch's pending commands: their answers go nowhere (proto.c). */

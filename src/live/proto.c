@@ -4,7 +4,7 @@
  * unsubscribe and ping, the seed's aliases (subscribe:agent,
  * unsubscribe:agent, subscribe:workspace), ?since= on the channels without
  * subscribe, and the root channel's commands waiting for their answer
- * (which src/api runs: live_cmds.c).
+ * (cmds.c runs them).
  */
 #include "live/live_int.h"
 
@@ -119,9 +119,11 @@ void ad_live_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary, 
     uint64_t since = 0;
     if (type == NULL) {
         ad_live_error(lv, "UNKNOWN_TYPE", "message has no type");
-    } else if (lv->kind == AD_LIVE_ROOT && lv->L != NULL && lv->L->cmd != NULL &&
-               lv->L->cmd(lv, type, payload, lv->L->cmd_ud)) {
+    } else if (lv->kind == AD_LIVE_ROOT && lv->L != NULL && lv->L->parts != NULL &&
+               ad_live_seed_command(lv, type, payload, lv->L->parts)) {
         /* answered */
+    } else if (strcmp(type, "presence") == 0) {
+        ad_live_presence_msg(lv, payload);
     } else if (strcmp(type, "ping") == 0) {
         ad_live_notice(lv, "pong", json_pack("{s:I}", "seq", (json_int_t)ad_bus_seq(lv->bus)));
     } else if (strcmp(type, "subscribe") == 0 || strcmp(type, "unsubscribe") == 0) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seed dashboards' dialect of a live frame (channel.c sends it): the
- * snake_case envelope of /ws/mission and /ws/graph, the System Health
+ * snake_case envelope of /ws/runs/:id, /ws/mission and /ws/graph, the System Health
  * figures of the root socket, the workbench seed's stream events on
  * /ws?compat=seed with each answer's text so far, and the Claude Manager
  * seed's agent status enum. Pure JSON shaping: no request, no connection.
@@ -21,7 +21,7 @@ struct ad_live_seed_acc {
     struct ad_live_seed_acc *next;
 };
 
-/* ---- the seed's dialect on /ws/mission and /ws/graph ---------------------------------
+/* ---- the seed's dialect on /ws/runs/:id, /ws/mission and /ws/graph -------------------
  * The seed's dashboard reads snake_case (crew_id, run_id, agent_id,
  * exit_code, duration in seconds) at the top of each message; /ws keeps
  * agentd's camelCase envelope. Same envelope here, with the payload's keys

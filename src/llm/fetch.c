@@ -29,7 +29,7 @@ int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, si
 {
     const ad_curl_t *c = ad_curl_get(err, errsz);
     char ebuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *hs = NULL;
+    struct curl_slist *hs = NULL, *pin = NULL;
     *status = 0;
     if (c == NULL) {
         return AD_EIO;
@@ -59,6 +59,11 @@ int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, si
     c->easy_setopt(e, CURLOPT_TIMEOUT_MS, f->timeout_ms > 0 ? f->timeout_ms : 30000L);
     c->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     c->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (f->resolve != NULL) {
+        /* the address the caller checked, so a second lookup cannot differ */
+        pin = c->slist_append(NULL, f->resolve);
+        c->easy_setopt(e, CURLOPT_RESOLVE, pin);
+    }
     CURLcode rc = c->easy_perform(e);
     int ret = 0;
     if (rc != CURLE_OK) {
@@ -68,6 +73,7 @@ int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, si
         c->easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     }
     c->slist_free_all(hs);
+    c->slist_free_all(pin);
     c->easy_cleanup(e);
     return ret;
 }

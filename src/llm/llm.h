@@ -303,6 +303,7 @@ typedef struct {
     const char *const *headers; /* "Name: value", NULL-terminated; borrowed */
     const char *body;           /* JSON text or NULL; borrowed */
     long timeout_ms;            /* 0: 30 s */
+    const char *resolve;        /* "host:port:address": connect there only (checked), or NULL */
 } ad_fetch_t;
 
 /* Loads libcurl; loop thread, before the first ad_llm_fetch. False with a

@@ -1,34 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The exporter: a bus subscriber to every run and agent event, the spans
- * they end (spans.c) queued, and posted as one OTLP/HTTP JSON request a
- * second, on the thread pool, one at a time.
+ * The exporter: a bus subscriber to every run, agent and workspace
+ * event, the spans they end (spans.c) queued for two sinks, flushed once a
+ * second: the store (a run's spans in one write; received ones join them,
+ * recv.c) and, with --otlp-endpoint, the collector (one OTLP/HTTP JSON
+ * request at a time, on the thread pool).
  */
 #include "llm/llm.h"
-#include "otel/otel.h"
+#include "otel/otel_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define OTEL_PENDING_MAX 10000
 #define OTEL_BATCH_MAX 2000
 #define OTEL_FLUSH_MS 1000
-#define OTEL_HEADERS_MAX 16
 #define OTEL_POST_TIMEOUT_MS 10000
-
-struct ad_otel {
-    uv_loop_t *loop;
-    uv_timer_t timer;
-    ad_bus_sub_t *sub;
-    char url[1100];
-    char *headers[OTEL_HEADERS_MAX + 2]; /* "Name: value", Content-Type first, NULL-ended */
-    json_t *pending;                     /* finished spans, oldest first */
-    json_t *tools;                       /* open tool calls (spans.c) */
-    uint64_t sent, dropped;
-    bool posting;
-    bool closing;
-};
 
 typedef struct {
     uv_work_t work;
@@ -46,24 +33,60 @@ static void queue_span(ad_otel_t *o, json_t *s)
         json_array_remove(o->pending, 0);
         o->dropped++;
     }
-    json_array_append_new(o->pending, s);
+    json_array_append(o->pending, s);
+}
+
+void ad_otel_keep(ad_otel_t *o, const char *run_id, const char *source, json_t *span)
+{
+    if (o->store == NULL || run_id == NULL || span == NULL) {
+        json_decref(span);
+        return;
+    }
+    if (o->nkeep >= OTEL_PENDING_MAX) {
+        json_decref(span);
+        o->dropped++;
+        return;
+    }
+    char key[AD_ID_MAX + 8];
+    snprintf(key, sizeof(key), "%s/%s", source, run_id);
+    json_t *list = json_object_get(o->keep, key);
+    if (list == NULL) {
+        list = json_array();
+        json_object_set_new(o->keep, key, list);
+    }
+    json_array_append_new(list, span);
+    o->nkeep++;
 }
 
 static int deliver(void *ud, const ad_bus_event_t *ev)
 {
     ad_otel_t *o = ud;
     const char *type = ad_bus_event_type(ev);
-    if (strcmp(type, "run_ended") != 0 && strncmp(type, "tool_", 5) != 0 &&
-        strcmp(type, "approval_decided") != 0) {
+    if (strcmp(type, "run_ended") != 0 && strcmp(type, "run_started") != 0 &&
+        strncmp(type, "tool_", 5) != 0 && strcmp(type, "approval_decided") != 0 &&
+        strcmp(type, "agent_status") != 0 && strcmp(type, "git_operation") != 0) {
         return 0;
     }
     size_t len;
     const char *text = ad_bus_event_payload_text(ev, &len);
     json_t *p = json_loadb(text, len, 0, NULL);
-    json_t *s = p != NULL ? ad_otel_span_of(type, p, ad_bus_event_ts_ms(ev), o->tools) : NULL;
-    if (s != NULL) {
-        queue_span(o, s);
+    json_t *spans = json_array();
+    if (p != NULL) {
+        ad_otel_spans_of(type, p, ad_bus_event_ts_ms(ev), o->open, spans);
     }
+    size_t i;
+    json_t *s;
+    json_array_foreach(spans, i, s)
+    {
+        if (o->url[0] != '\0') {
+            queue_span(o, s);
+        }
+        const char *run = ad_otel_span_run(s);
+        if (run != NULL) {
+            ad_otel_keep(o, run, "agentd", ad_otel_store_form(s, "agentd"));
+        }
+    }
+    json_decref(spans);
     json_decref(p);
     return 0;
 }
@@ -124,7 +147,7 @@ static void post_done(uv_work_t *w, int status)
 }
 
 /* Posts up to OTEL_BATCH_MAX pending spans, unless a post is out. */
-static void flush(ad_otel_t *o)
+static void post(ad_otel_t *o)
 {
     size_t n = json_array_size(o->pending);
     if (o->posting || n == 0) {
@@ -153,9 +176,41 @@ static void flush(ad_otel_t *o)
     o->posting = true;
 }
 
+static void kept(int rc, json_t *result, void *ud)
+{
+    AD_UNUSED(ud);
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "otel", "spans not kept error=%s", ad_strerror(rc));
+    }
+    json_decref(result);
+}
+
+/* Each run's pending spans, one write a run and source. */
+static void keep_flush(ad_otel_t *o)
+{
+    const char *key;
+    json_t *list;
+    json_object_foreach(o->keep, key, list)
+    {
+        const char *slash = strchr(key, '/');
+        char source[16];
+        snprintf(source, sizeof(source), "%.*s", (int)(slash - key), key);
+        ad_store_write(o->store, ad_store_op_run_spans_insert,
+                       json_pack("{s:s, s:s, s:i, s:O}", "runId", slash + 1, "source", source,
+                                 "max", AD_OTEL_RUN_SPANS_MAX, "spans", list),
+                       kept, NULL);
+    }
+    json_object_clear(o->keep);
+    o->nkeep = 0;
+}
+
 static void on_timer(uv_timer_t *t)
 {
-    flush(t->data);
+    ad_otel_t *o = t->data;
+    post(o);
+    if (o->store != NULL) {
+        keep_flush(o);
+    }
 }
 
 /* "Name=value,..." into "Name: value" headers; false on a bad one. */
@@ -187,23 +242,25 @@ static void free_otel(ad_otel_t *o)
         free(o->headers[i]);
     }
     json_decref(o->pending);
-    json_decref(o->tools);
+    json_decref(o->open);
+    json_decref(o->keep);
+    memset(o->key, 0, sizeof(o->key));
     free(o);
 }
 
-ad_otel_t *ad_otel_new(uv_loop_t *loop, ad_bus_t *bus, const char *endpoint, const char *headers,
-                       char *why, size_t whysz)
+ad_otel_t *ad_otel_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *store, const char *data_dir,
+                       const char *endpoint, const char *headers, char *why, size_t whysz)
 {
     size_t n = strlen(endpoint);
     while (n > 0 && endpoint[n - 1] == '/') {
         n--;
     }
-    if ((strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) ||
-        n >= 1024) {
+    if (n > 0 && ((strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) ||
+                  n >= 1024)) {
         snprintf(why, whysz, "--otlp-endpoint must be an http or https URL");
         return NULL;
     }
-    if (!ad_llm_fetch_ready(why, whysz)) {
+    if (n > 0 && !ad_llm_fetch_ready(why, whysz)) {
         return NULL;
     }
     ad_otel_t *o = ad_xcalloc(1, sizeof(*o));
@@ -212,13 +269,21 @@ ad_otel_t *ad_otel_new(uv_loop_t *loop, ad_bus_t *bus, const char *endpoint, con
         snprintf(why, whysz, "--otlp-headers must be Name=value pairs, comma-separated");
         return NULL;
     }
-    snprintf(o->url, sizeof(o->url), "%.*s/v1/traces", (int)n, endpoint);
+    if (data_dir != NULL && ad_otel_key_load(o, data_dir, why, whysz) != 0) {
+        free_otel(o);
+        return NULL;
+    }
+    if (n > 0) {
+        snprintf(o->url, sizeof(o->url), "%.*s/v1/traces", (int)n, endpoint);
+    }
     o->loop = loop;
+    o->store = store;
     o->pending = json_array();
-    o->tools = json_object();
+    o->open = json_object();
+    o->keep = json_object();
     o->sub = ad_bus_sub_new(bus, &ops, o, 0);
-    static const char *const topics[] = {"run:*", "agent:*"};
-    ad_bus_subscribe(o->sub, topics, 2, false, 0);
+    static const char *const topics[] = {"run:*", "agent:*", "workspace:*"};
+    ad_bus_subscribe(o->sub, topics, 3, false, 0);
     uv_timer_init(loop, &o->timer);
     o->timer.data = o;
     uv_timer_start(&o->timer, on_timer, OTEL_FLUSH_MS, OTEL_FLUSH_MS);
@@ -242,12 +307,23 @@ static void timer_closed(uv_handle_t *h)
     }
 }
 
+void ad_otel_store_close(ad_otel_t *o)
+{
+    if (o == NULL || o->store == NULL) {
+        return;
+    }
+    keep_flush(o);
+    o->store = NULL; /* ad_otel_keep drops what comes later */
+}
+
 void ad_otel_close(ad_otel_t *o)
 {
     if (o == NULL) {
         return;
     }
     ad_bus_sub_free(o->sub);
-    flush(o);
+    post(o);
+    ad_otel_store_close(o);
+    json_object_clear(o->keep);
     uv_close((uv_handle_t *)&o->timer, timer_closed);
 }

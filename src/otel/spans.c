@@ -6,7 +6,9 @@
  * start, end, status, tokens and cost), so a run that started before a
  * restart still gets its span; tool_start is remembered (name, time) until
  * its tool_end; approval_decided makes the wait from the approval's own
- * times.
+ * times; a turn runs from the run's start or a message to the turn's end
+ * (agent_status with turn_ended or turn_failed, or the run's end);
+ * git_operation is a git call agentd made, a trace of its own.
  */
 #include "otel/otel.h"
 
@@ -70,6 +72,9 @@ static void attr_double(json_t *attrs, const char *key, const json_t *v)
 static json_t *span(const char *run_id, const char *child, const char *name, int64_t start,
                     int64_t end, json_t *attrs)
 {
+    if (child != NULL) {
+        attr_str(attrs, "agentd.run.id", run_id);
+    }
     char trace[33], id[17], parent[17];
     ad_trace_ids(run_id, child, trace, id);
     json_t *s = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o}", "traceId", trace, "spanId", id,
@@ -179,20 +184,158 @@ static json_t *approval_span(json_t *p, int64_t ts)
                 time_of(a, "decidedAt", ts), attrs);
 }
 
-json_t *ad_otel_span_of(const char *type, json_t *payload, int64_t ts_ms, json_t *tools)
+/* ---- turns ------------------------------------------------------------------------ */
+
+/* open["agent/<id>"] = [runId, turn number, turn start ms or 0]. */
+static json_t *agent_state(json_t *open, const char *agent)
 {
-    if (strcmp(type, "run_ended") == 0) {
-        return run_span(payload, ts_ms);
+    char key[300];
+    snprintf(key, sizeof(key), "agent/%s", agent != NULL ? agent : "");
+    return json_object_get(open, key);
+}
+
+static void turn_begin(json_t *open, const char *agent, const char *run, int64_t ts)
+{
+    if (agent == NULL) {
+        return;
     }
-    if (strcmp(type, "tool_start") == 0) {
-        tool_open(payload, ts_ms, tools);
+    json_t *st = agent_state(open, agent);
+    if (run == NULL && st == NULL) {
+        return; /* a run that began before this daemon did: its turns are not known */
+    }
+    if (st != NULL && json_integer_value(json_array_get(st, 2)) != 0 && run == NULL) {
+        return; /* a message mid-turn steers it */
+    }
+    if (json_object_size(open) >= OTEL_OPEN_TOOLS_MAX) {
+        json_object_clear(open);
+    }
+    char key[300];
+    snprintf(key, sizeof(key), "agent/%s", agent);
+    json_int_t n = run != NULL ? 1 : json_integer_value(json_array_get(st, 1)) + 1;
+    const char *r = run != NULL ? run : json_string_value(json_array_get(st, 0));
+    json_object_set_new(open, key, json_pack("[s, I, I]", r, n, (json_int_t)ts));
+}
+
+static json_t *turn_end(json_t *open, const char *agent, int64_t ts, const char *code,
+                        const char *text)
+{
+    json_t *st = agent_state(open, agent);
+    int64_t start = json_integer_value(json_array_get(st, 2));
+    if (st == NULL || start == 0) {
         return NULL;
     }
-    if (strcmp(type, "tool_end") == 0) {
-        return tool_span(payload, ts_ms, tools);
+    const char *run = json_string_value(json_array_get(st, 0));
+    json_int_t n = json_integer_value(json_array_get(st, 1));
+    char child[64];
+    snprintf(child, sizeof(child), "turn/%lld", (long long)n);
+    json_t *attrs = json_array();
+    attr_str(attrs, "gen_ai.agent.id", agent);
+    json_t *num = json_integer(n);
+    attr_int(attrs, "agentd.turn.number", num);
+    json_decref(num);
+    attr_str(attrs, "agentd.turn.end", code);
+    json_t *s = span(run, child, "agentd.turn", start, ts, attrs);
+    if (strcmp(code, "turn_failed") == 0 || strcmp(code, "failed") == 0 ||
+        strcmp(code, "lost") == 0) {
+        set_error(s, text);
     }
-    if (strcmp(type, "approval_decided") == 0) {
-        return approval_span(payload, ts_ms);
+    json_array_set_new(st, 2, json_integer(0));
+    return s;
+}
+
+/* agent_status: a message or the run's start begins a turn, its end ends it. */
+static json_t *status_span(json_t *p, int64_t ts, json_t *open)
+{
+    const char *agent = str(p, "agentId");
+    json_t *why = json_object_get(p, "statusReason");
+    const char *code = str(why, "code");
+    if (agent == NULL || code == NULL) {
+        return NULL;
+    }
+    if (strcmp(code, "message_sent") == 0) {
+        turn_begin(open, agent, NULL, time_of(why, "at", ts));
+        return NULL;
+    }
+    if (strcmp(code, "turn_ended") == 0 || strcmp(code, "turn_failed") == 0) {
+        return turn_end(open, agent, time_of(why, "at", ts), code, str(why, "text"));
     }
     return NULL;
+}
+
+/* ---- git ---------------------------------------------------------------------------- */
+
+static json_t *git_span(json_t *p, int64_t ts)
+{
+    const char *op = str(p, "op"), *id = str(p, "id");
+    if (op == NULL || id == NULL) {
+        return NULL;
+    }
+    char trace[33], sid[17], name[96];
+    ad_trace_ids(id, NULL, trace, sid); /* its own trace: no run asked for it */
+    snprintf(name, sizeof(name), "agentd.git %s", op);
+    json_t *attrs = json_array();
+    attr_str(attrs, "agentd.git.operation", op);
+    attr_str(attrs, "agentd.worktree.id", str(p, "worktreeId"));
+    attr_str(attrs, "agentd.workspace.id", str(p, "workspaceId"));
+    attr_str(attrs, "agentd.git.error", str(p, "error"));
+    int64_t dur = json_integer_value(json_object_get(p, "durationMs"));
+    json_t *s = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o}", "traceId", trace, "spanId", sid,
+                          "name", name, "kind", KIND_INTERNAL, "startTimeUnixNano", nanos(ts - dur),
+                          "endTimeUnixNano", nanos(ts), "attributes", attrs);
+    if (str(p, "error") != NULL) {
+        set_error(s, str(p, "error"));
+    }
+    return s;
+}
+
+const char *ad_otel_span_run(const json_t *s)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(s, "attributes"), i, a)
+    {
+        if (strcmp(str(a, "key") != NULL ? str(a, "key") : "", "agentd.run.id") == 0) {
+            return str(json_object_get(a, "value"), "stringValue");
+        }
+    }
+    return NULL;
+}
+
+static void add(json_t *out, json_t *s)
+{
+    if (s != NULL) {
+        json_array_append_new(out, s);
+    }
+}
+
+void ad_otel_spans_of(const char *type, json_t *payload, int64_t ts_ms, json_t *open, json_t *out)
+{
+    if (strcmp(type, "run_started") == 0) {
+        json_t *run = json_object_get(payload, "run");
+        turn_begin(open, str(run, "agentId"), str(run, "id"), time_of(run, "startedAt", ts_ms));
+    } else if (strcmp(type, "agent_status") == 0) {
+        add(out, status_span(payload, ts_ms, open));
+    } else if (strcmp(type, "git_operation") == 0) {
+        add(out, git_span(payload, ts_ms));
+    } else if (strcmp(type, "run_ended") == 0) {
+        json_t *run = json_object_get(payload, "run");
+        const char *agent = str(run, "agentId");
+        const char *st = str(run, "status");
+        if (json_integer_value(json_array_get(agent_state(open, agent), 1)) > 1) {
+            /* the last turn of a run that had turns (one that never ended a
+             * turn, a one-shot CLI or a command, is its run span alone) */
+            add(out, turn_end(open, agent, time_of(run, "endedAt", ts_ms),
+                              st != NULL ? st : "ended", st));
+        }
+        char key[300];
+        snprintf(key, sizeof(key), "agent/%s", agent != NULL ? agent : "");
+        json_object_del(open, key);
+        add(out, run_span(payload, ts_ms));
+    } else if (strcmp(type, "tool_start") == 0) {
+        tool_open(payload, ts_ms, open);
+    } else if (strcmp(type, "tool_end") == 0) {
+        add(out, tool_span(payload, ts_ms, open));
+    } else if (strcmp(type, "approval_decided") == 0) {
+        add(out, approval_span(payload, ts_ms));
+    }
 }

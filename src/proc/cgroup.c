@@ -9,8 +9,10 @@
  *
  * Without a writable cgroup v2 hierarchy (no mount, read-only, not ours)
  * containment falls back to the subreaper and process groups, and
- * ad_procs_containment() says why. Loop thread, except the fd a child
- * writes to between fork and exec.
+ * ad_procs_containment() says why. Loop thread, but ad_cgroup_create,
+ * which a spawner thread calls (spawner.c; the cgroups' state is read
+ * only after ad_cgroups_init), and the fd a child writes to between its
+ * start and its exec.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -157,11 +159,8 @@ void ad_cgroups_init(ad_cgroups_t *cg)
              cg->root, cg->memory ? "on" : "off", cg->cpu ? "on" : "off");
 }
 
-int ad_cgroup_create(const ad_cgroups_t *cg, const char *name, const ad_proc_limits_t *lim,
-                     char *path, size_t pathsz, int *procs_fd, char *err, size_t errsz)
+int ad_cgroup_check(const ad_cgroups_t *cg, const ad_proc_limits_t *lim, char *err, size_t errsz)
 {
-    *procs_fd = -1;
-    path[0] = '\0';
     bool wants = lim != NULL && (lim->memory_bytes > 0 || lim->cpu_percent > 0);
     if (!cg->ok) {
         if (wants) {
@@ -176,6 +175,18 @@ int ad_cgroup_create(const ad_cgroups_t *cg, const char *name, const ad_proc_lim
                  lim->memory_bytes > 0 && !cg->memory ? "memory" : "cpu",
                  lim->memory_bytes > 0 && !cg->memory ? "memory" : "cpu", cg->why);
         return AD_EPERM;
+    }
+    return 0;
+}
+
+int ad_cgroup_create(const ad_cgroups_t *cg, const char *name, const ad_proc_limits_t *lim,
+                     char *path, size_t pathsz, int *procs_fd, char *err, size_t errsz)
+{
+    *procs_fd = -1;
+    path[0] = '\0';
+    int rc = ad_cgroup_check(cg, lim, err, errsz);
+    if (rc != 0 || !cg->ok) {
+        return rc;
     }
     if (snprintf(path, pathsz, "%s/%s", cg->root, name) >= (int)pathsz ||
         (mkdir(path, 0755) != 0 && errno != EEXIST)) {

@@ -44,7 +44,7 @@ void ad_proc_record_status(ad_proc_t *p, int status)
 
 void ad_proc_kill_tree(ad_proc_t *p)
 {
-    if (!p->held) { /* a holder ends its agent's group itself */
+    if (!p->held && p->pid > 0) { /* a holder ends its agent's group itself */
         kill(-p->pid, SIGKILL);
     }
     if (p->cgroup[0] == '\0') {
@@ -124,7 +124,7 @@ static bool output_done(const ad_proc_t *p)
 
 void ad_proc_finish_maybe(ad_proc_t *p)
 {
-    if (p->finished || !p->exited) {
+    if (p->finished || !p->exited || p->starting) {
         return;
     }
     if (!output_done(p)) {
@@ -146,6 +146,11 @@ void ad_proc_finish_maybe(ad_proc_t *p)
         p->on_exit(p, &p->ex, p->ud);
     }
     ad_proc_close_all(p);
+    ad_procs_done_maybe(s);
+}
+
+void ad_procs_done_maybe(ad_procs_t *s)
+{
     if (s->shutting_down && s->live == s->kept && s->done != NULL) {
         void (*done)(void *) = s->done;
         s->done = NULL;

@@ -91,6 +91,10 @@ bool ad_proc_held_hold_back(ad_proc_t *p, bool stop)
     if (!p->held || p->finished || !p->out.used) {
         return false;
     }
+    if (p->starting) { /* read from its start on, or not */
+        p->held_back = stop;
+        return true;
+    }
     if (stop != p->held_back) {
         p->held_back = stop;
         if (stop) {
@@ -175,6 +179,13 @@ static void on_frame(ad_proc_t *p, const unsigned char *f, uint32_t len)
         if (p->on_stall != NULL) {
             p->on_stall(p, type == AD_HOLD_STALL, type == AD_HOLD_STALL ? why : NULL, p->ud);
         }
+    } else if (type == AD_HOLD_HELLO) {
+        /* printable text only, bounded */
+        uint32_t n = len < AD_HOLD_VERSION_MAX ? len : AD_HOLD_VERSION_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            p->hold_version[i] = pl[i] >= 0x20 && pl[i] < 0x7f ? (char)pl[i] : '?';
+        }
+        p->hold_version[n] = '\0';
     } else if (type == AD_HOLD_EXIT && len >= 4 && !p->exited) {
         int32_t status;
         memcpy(&status, pl, 4);
@@ -267,7 +278,13 @@ void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at)
     uint64_t a[3] = {at->out_off, at->err_off,
                      at->out_off > SCROLLBACK ? at->out_off - SCROLLBACK : 0};
     ad_proc_held_send(p, AD_HOLD_ATTACH, a, sizeof(a));
-    uv_read_start((uv_stream_t *)&p->out.pipe, held_alloc, held_read);
+}
+
+void ad_proc_held_start(ad_proc_t *p)
+{
+    if (!p->held_back) {
+        uv_read_start((uv_stream_t *)&p->out.pipe, held_alloc, held_read);
+    }
 }
 
 void ad_proc_holder_exe(char *exe, size_t n, bool *sub)
@@ -346,6 +363,33 @@ static int start_replay(const char *dir, pid_t *holder, char *err, size_t errsz)
     return sv[0];
 }
 
+int ad_proc_holder_connect(const char *dir, bool replay, pid_t *replay_pid, char *err, size_t errsz)
+{
+    *replay_pid = 0;
+    return replay ? start_replay(dir, replay_pid, err, errsz) : connect_holder(dir, err, errsz);
+}
+
+int ad_proc_attach_fd(ad_procs_t *s, const ad_proc_opts_t *o, const ad_proc_resume_t *at, int fd,
+                      ad_proc_t **out)
+{
+    if (s->shutting_down || s->freeing) {
+        close(fd);
+        return AD_ESTATE;
+    }
+    ad_proc_t *p = ad_proc_alloc(s, o, at->agent, "");
+    p->remote = true;
+    ad_proc_held_open(p, fd, at);
+    ad_proc_held_start(p);
+    ad_proc_link(s, p);
+    *out = p;
+    return 0;
+}
+
+bool ad_proc_remote(const ad_proc_t *p)
+{
+    return p->remote;
+}
+
 int ad_proc_attach(ad_procs_t *s, const ad_proc_opts_t *o, const ad_proc_resume_t *at,
                    ad_proc_t **out, char *err, size_t errsz)
 {
@@ -374,12 +418,27 @@ int ad_proc_attach(ad_procs_t *s, const ad_proc_opts_t *o, const ad_proc_resume_
         cgroup[0] = '\0'; /* gone, or never made */
     }
     ad_proc_t *p = ad_proc_alloc(s, o, at->agent, s->cg.ok ? cgroup : "");
+    ad_hold_info_t info;
+    if (holder == 0 && ad_hold_info_read(o->hold_dir, &info) == 0) {
+        holder = info.pid; /* a previous daemon's: for `agentd version` */
+    }
     p->hold_pid = holder;
     ad_proc_held_open(p, fd, at);
+    ad_proc_held_start(p);
     ad_proc_link(s, p);
     *out = p;
     ad_log(AD_LOG_INFO, "proc", "attached held process pid=%ld replay=%d out=%llu err=%llu",
            (long)at->agent, at->replay, (unsigned long long)at->out_off,
            (unsigned long long)at->err_off);
     return 0;
+}
+
+pid_t ad_proc_holder_pid(const ad_proc_t *p)
+{
+    return p->hold_pid;
+}
+
+const char *ad_proc_holder_version(const ad_proc_t *p)
+{
+    return p->hold_version;
 }

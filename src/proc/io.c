@@ -287,5 +287,11 @@ void ad_proc_rstream_open(ad_proc_t *p, ad_rstream_t *rs, ad_proc_stream_t strea
     rs->used = true;
     p->handles++;
     uv_pipe_open(&rs->pipe, fd);
-    uv_read_start((uv_stream_t *)&rs->pipe, on_alloc, on_read);
+}
+
+void ad_proc_rstream_start(ad_rstream_t *rs)
+{
+    if (rs->used && !rs->eof) {
+        uv_read_start((uv_stream_t *)&rs->pipe, on_alloc, on_read);
+    }
 }

@@ -24,7 +24,7 @@
 
 static void procs_free_maybe(ad_procs_t *s)
 {
-    if (s->freeing && s->sig_closed && s->mem == 0) {
+    if (s->freeing && s->sig_closed && s->async_closed && s->mem == 0) {
         free(s);
     }
 }
@@ -60,6 +60,7 @@ ad_procs_t *ad_procs_new(uv_loop_t *loop)
     s->sigchld.data = s;
     uv_signal_start(&s->sigchld, ad_proc_on_sigchld, SIGCHLD);
     uv_unref((uv_handle_t *)&s->sigchld);
+    ad_spawner_init(s);
     return s;
 }
 
@@ -76,6 +77,11 @@ const char *ad_procs_containment(const ad_procs_t *s)
 bool ad_procs_cgroups(const ad_procs_t *s)
 {
     return s->cg.ok;
+}
+
+bool ad_procs_closing(const ad_procs_t *s)
+{
+    return s->shutting_down || s->freeing;
 }
 
 void ad_procs_limits(const ad_procs_t *s, bool *memory, bool *cpu)
@@ -150,6 +156,10 @@ bool ad_proc_alive(const ad_proc_t *p)
 {
     return !p->exited;
 }
+bool ad_proc_starting(const ad_proc_t *p)
+{
+    return p->starting;
+}
 void ad_proc_usage(const ad_proc_t *p, ad_proc_usage_t *u)
 {
     ad_cgroup_usage(p->cgroup, u);
@@ -180,13 +190,31 @@ static void on_sig_closed(uv_handle_t *h)
     procs_free_maybe(s);
 }
 
+static void on_async_closed(uv_handle_t *h)
+{
+    ad_procs_t *s = h->data;
+    s->async_closed = true;
+    procs_free_maybe(s);
+}
+
 void ad_procs_free(ad_procs_t *s)
 {
     if (s == NULL) {
         return;
     }
     s->freeing = true;
+    /* Spawns under way end first: what they started is known, then
+     * treated as the rest (no callback is called). */
+    ad_spawn_job_t *jobs = ad_spawner_stop(s, on_async_closed);
+    while (jobs != NULL) {
+        ad_spawn_job_t *j = jobs;
+        jobs = j->next;
+        ad_proc_spawned(s, j, false);
+    }
     for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
+        if (p->finished) {
+            continue; /* closed already (a spawn that failed) */
+        }
         if (!p->exited && p->held) {
             /* Its holder carries on; a next daemon takes it up again. */
             ad_log(AD_LOG_INFO, "proc", "leaving held process running pid=%ld", (long)p->pid);

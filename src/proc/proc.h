@@ -9,7 +9,9 @@
  * is reaped here, and killed when the tree's leader ends. What a process *means* (runs, agents) is
  * src/agent's.
  *
- * Threads: loop thread only, every function.
+ * Threads: loop thread only, every function. The forks and execs are done
+ * by the supervisor's own spawner threads (src/proc/spawner.c): the loop
+ * never waits for them.
  */
 #ifndef AD_PROC_H
 #define AD_PROC_H
@@ -61,6 +63,10 @@ typedef struct {
     bool lost;           /* it could not be reaped (should never happen) */
     bool oom_killed;     /* its cgroup's memory limit killed a member */
     uint64_t gap_bytes;  /* held: output bytes its holder no longer had (lost) */
+    /* The spawn failed after ad_proc_spawn returned (no on_start was
+     * given to hear it): why (borrowed for the call), exit_code 127, pid 0;
+     * NULL for a process that ran. */
+    const char *start_error;
 } ad_proc_exit_t;
 
 /* Callbacks, all on the loop thread. `line` is borrowed for the call, NUL
@@ -77,6 +83,13 @@ typedef void (*ad_proc_data_cb)(ad_proc_t *p, ad_proc_stream_t stream, const cha
  * reached EOF (or the drain bound passed). p is freed when this returns:
  * do not keep it. */
 typedef void (*ad_proc_exit_cb)(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
+/* The outcome of a spawn, once: rc 0, the process runs (it has exec'd; for
+ * a held one, its holder too): ad_proc_pid() is known from now on and
+ * its output is read; else it could not be started (AD_ENOENT, AD_EPERM,
+ * AD_ETOOBIG: its exec failed; AD_EIO: the fork or the holder failed;
+ * AD_ESTATE: agentd is closing) and err (borrowed for the call) says
+ * why: no other callback follows, and p is freed when this returns. */
+typedef void (*ad_proc_start_cb)(ad_proc_t *p, int rc, const char *err, void *ud);
 /* Held only: the holder stopped reading the agent's output because its
  * spool could not be written (stalled, reason e.g. "disk full"; the agent
  * blocks on its writes), or goes on again (stalled false, reason NULL).
@@ -109,6 +122,8 @@ typedef struct {
      * (src/hold/netproxy.c). net_allow: comma-separated host or host:port;
      * NULL: none. net_sock: the proxy's unix socket, outside. */
     const char *net_allow, *net_sock;
+    /* bwrap --die-with-parent (set by the spawn for die_with_daemon). */
+    bool die_with_parent;
 } ad_proc_sandbox_t;
 
 typedef struct {
@@ -131,6 +146,9 @@ typedef struct {
     ad_proc_data_cb on_data;
     ad_proc_exit_cb on_exit;
     ad_proc_stall_cb on_stall;
+    /* Optional; without it a spawn that fails late is reported to on_exit
+     * (ad_proc_exit_t.start_error). */
+    ad_proc_start_cb on_start;
     void *ud;
     /* The tree's cgroup name (a run id; NULL: made up). Unique per spawn. */
     const char *cgroup_name;
@@ -144,6 +162,10 @@ typedef struct {
     /* Runs the agent in the sandbox (the holder stays outside); NULL:
      * unconfined. AD_EPERM when the sandbox is not available here. */
     const ad_proc_sandbox_t *sandbox;
+    /* Not held: SIGKILLed when agentd dies, even by kill -9
+     * (PR_SET_PDEATHSIG; in the sandbox, bwrap --die-with-parent too): a
+     * helper of a run (an ACP terminal) must not outlive its supervisor. */
+    bool die_with_daemon;
 } ad_proc_opts_t;
 
 /* Where a held process's output is taken up again (ad_proc_attach). */
@@ -186,6 +208,63 @@ void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t 
  * plain sandbox of cwd: an organisation's worktree setup command. Owned
  * (free()); NULL when there is no sandbox here. */
 char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd);
+/* ---- an agent's sandbox (agentbox.c) ------------------------------------------------ */
+
+#define AD_PROC_BOX_BINDS 48
+
+typedef struct {
+    const char *path;
+    bool write;
+} ad_proc_box_path_t;
+
+/* The policy an agent's sandbox is built from, resolved by the caller;
+ * every path is this machine's (all borrowed). */
+typedef struct {
+    const char *data_dir;     /* covered; homes/<agent> and proxy/<agent> made below it */
+    const char *agent_id;     /* names its home and its proxy's socket */
+    const char *wt;           /* its worktree (or working folder), read-write */
+    bool read_only;           /* … shown read-only instead */
+    const char *exe;          /* the CLI's program as found (its folder shown); NULL: a command */
+    const char *cli;          /* "claude", "codex", "gemini" (its config for owners), or NULL */
+    bool owners;              /* an agent of the owner's organisation */
+    bool unconfined;          /* the policy is "none" */
+    bool network;             /* network "on" */
+    const char *const *allow; /* network {allow}: nallow host[:port] (network off but them) */
+    size_t nallow;
+    const ad_proc_box_path_t *paths; /* an admin's paths (ad_proc_box_path_ok at build) */
+    size_t npaths;
+    const char *sandbox_paths; /* --sandbox-paths, comma-separated, read-only; may be NULL */
+    const char *own_home;      /* an owner's agent's own HOME (state.env), or NULL */
+} ad_proc_box_in_t;
+
+/* A built sandbox: sb is what a spawn takes (ad_proc_opts_t.sandbox),
+ * pointing into the box. */
+typedef struct {
+    bool none; /* unconfined: the policy "none", or no sandbox for an owner's agent */
+    ad_proc_sandbox_t sb;
+    ad_proc_bind_t binds[AD_PROC_BOX_BINDS];
+    char *strs[2 * AD_PROC_BOX_BINDS];
+    size_t nstrs;
+    bool full;            /* a bind did not fit: the start is refused */
+    const char *home;     /* HOME inside, NULL when none */
+    char exe[4096];       /* the CLI's real program (its symlinks resolved), "" for commands */
+    char net_allow[4096]; /* network {allow}: the list, comma-separated */
+    char net_sock[108];   /* and the proxy's socket <data-dir>/proxy/<agent> */
+} ad_proc_box_t;
+
+/* Builds in's sandbox into x. AD_EPERM when it may not run here (not the
+ * owner's organisation's, and no sandbox on this machine), AD_EINVAL (a
+ * path refused, too many), AD_EIO; err says why. Clean up with
+ * ad_proc_box_cleanup() either way. */
+int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *x, char *err,
+                size_t errsz);
+void ad_proc_box_cleanup(ad_proc_box_t *x);
+/* Shows path (a file agentd made for the run) read-only in x. */
+void ad_proc_box_show(ad_proc_box_t *x, const char *path);
+/* Whether path may be shown to a sandboxed agent: absolute, existing, and
+ * neither inside nor holding data_dir. why says why not. */
+bool ad_proc_box_path_ok(const char *data_dir, const char *path, char *why, size_t whysz);
+
 /* Whether spawns can be sandboxed; *why (borrowed, may be NULL) says how,
  * or why not and how to fix it. */
 bool ad_procs_sandbox(const ad_procs_t *s, const char **why);
@@ -201,16 +280,28 @@ void ad_proc_env_free(char **env);
 /* True when every spawn gets a cgroup (a stop kills the whole tree, even
  * members that left the process group). */
 bool ad_procs_cgroups(const ad_procs_t *s);
+/* True once the supervisor shuts down: no process starts any more (a
+ * caller about to have one started elsewhere asks first). */
+bool ad_procs_closing(const ad_procs_t *s);
 /* Whether per-run memory and cpu limits can be enforced here. */
 void ad_procs_limits(const ad_procs_t *s, bool *memory, bool *cpu);
 
-/* Starts a process. On success *out is the new process (owned by the
- * supervisor until its exit callback returns) and 0 is returned. On failure
- * no callback is ever called and the code says why: AD_ENOENT (no such
- * executable or cwd), AD_EPERM (not executable), AD_EINVAL (empty argv, bad
- * env entry), AD_EIO (fork/pipe/pty failed), AD_ESTATE (shutting down).
- * err (may be NULL) gets a one-line message. opts and everything it points
- * to are borrowed for the call. */
+/* Starts a process without waiting for it: what can be checked at once
+ * is (the program found on PATH, the cwd, the environment, limits this
+ * machine can enforce, a sandbox), then a spawner thread forks and execs
+ * it and the outcome comes to on_start (or, when it fails without one,
+ * to on_exit). On 0, *out is the new process (owned by the supervisor
+ * until its last callback returns). Until the outcome: ad_proc_pid() is
+ * 0; input is queued (ad_proc_write, ad_proc_close_stdin) and a terminal
+ * sized; a stop waits for the outcome and then applies (a process that
+ * failed to start is not stopped: it is gone); signal, pause and resume
+ * answer AD_ESTATE; its output is read once it runs. On failure no
+ * callback is ever called and the code says why: AD_ENOENT (no such
+ * executable or cwd), AD_EPERM (not executable, or limits that cannot be
+ * enforced here), AD_EINVAL (empty argv, bad env entry), AD_EIO
+ * (pipe/pty failed), AD_ESTATE (shutting down). err (may be NULL) gets a
+ * one-line message. opts and everything it points to are borrowed for
+ * the call. */
 int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *opts, ad_proc_t **out, char *err,
                   size_t errsz);
 
@@ -224,11 +315,37 @@ int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *opts, ad_proc_t **out, ch
  * answer). */
 int ad_proc_attach(ad_procs_t *s, const ad_proc_opts_t *opts, const ad_proc_resume_t *at,
                    ad_proc_t **out, char *err, size_t errsz);
+/* ---- worker nodes (issue #34, src/node) ----
+ * A node starts holders for a control plane that is elsewhere: the holder
+ * and its agent as ad_proc_spawn makes them under opts->hold_dir, but no
+ * process record here: *fd is the daemon's end of the holder's socket
+ * (the caller's to close), *agent its agent's pid. Unlike ad_proc_spawn
+ * it returns once both have exec'd (a spawner thread starts them; the
+ * caller waits): errors are ad_proc_spawn's and its on_start's. */
+int ad_proc_spawn_holder(ad_procs_t *s, const ad_proc_opts_t *opts, int *fd, pid_t *agent,
+                         char *err, size_t errsz);
+/* A connection to the holder of dir (its unix socket), or, with replay, to
+ * a replay holder started for what a dead one left (*replay_pid). The fd,
+ * or -1 with err. */
+int ad_proc_holder_connect(const char *dir, bool replay, pid_t *replay_pid, char *err,
+                           size_t errsz);
+/* The control plane's side of a run on a node: as ad_proc_attach, with fd
+ * (taken) as the holder's socket (a relay's socket pair, src/node). The
+ * process has no cgroup or pid here (ad_proc_remote). */
+int ad_proc_attach_fd(ad_procs_t *s, const ad_proc_opts_t *opts, const ad_proc_resume_t *at, int fd,
+                      ad_proc_t **out);
+/* True for a process on a worker node (ad_proc_attach_fd). */
+bool ad_proc_remote(const ad_proc_t *p);
+
 /* Held processes are left running (not stopped, not killed) by
  * ad_procs_shutdown() and ad_procs_free() from now on: `--keep-agents`. */
 void ad_procs_keep_held(ad_procs_t *s);
 /* True when p runs under a holder. */
 bool ad_proc_held(const ad_proc_t *p);
+/* A held process's holder: its pid (0 when not known), and its agentd
+ * version as it said it ("" for a holder from before it said one). */
+pid_t ad_proc_holder_pid(const ad_proc_t *p);
+const char *ad_proc_holder_version(const ad_proc_t *p);
 /* For a held process, in an on_line callback: the spool offset just past
  * the line being delivered (its newline included); 0 for plain children. */
 uint64_t ad_proc_line_end(const ad_proc_t *p, ad_proc_stream_t stream);
@@ -248,8 +365,10 @@ bool ad_proc_held_hold_back(ad_proc_t *p, bool stop);
 pid_t ad_proc_pid(const ad_proc_t *p);
 bool ad_proc_is_pty(const ad_proc_t *p);
 bool ad_proc_paused(const ad_proc_t *p);
-/* True until the process has been reaped. */
+/* True until the process has been reaped (a starting one is alive). */
 bool ad_proc_alive(const ad_proc_t *p);
+/* True while its spawn's outcome is not known (on_start not called yet). */
+bool ad_proc_starting(const ad_proc_t *p);
 /* CPU and memory of the whole tree (zeros without a cgroup). */
 void ad_proc_usage(const ad_proc_t *p, ad_proc_usage_t *u);
 /* The tree's cgroup directory, "" when trees are not in cgroups here.

@@ -3,14 +3,18 @@
  * Private to src/proc: the process and supervisor structures, and what
  * its files share (proc.c: the supervisor and close ordering; exit.c:
  * reaping and the exit report; stop.c: signals and stop escalation; io.c:
- * output and input; spawn.c: fork/exec; env.c: the child's environment).
+ * output and input; spawn.c: a spawn on the loop's side; spawner.c: the
+ * spawner threads and the children they start; env.c: the child's
+ * environment).
  */
 #ifndef AD_PROC_INT_H
 #define AD_PROC_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hold/hold.h"
 #include "proc/proc.h"
 
 #define AD_PROC_RBUF_SIZE 65536
@@ -49,6 +53,9 @@ typedef struct {
 } ad_cgroups_t;
 
 void ad_cgroups_init(ad_cgroups_t *cg);
+/* Whether lim (may be NULL) can be enforced here: 0, or AD_EPERM with err
+ * saying why not. No file is touched. */
+int ad_cgroup_check(const ad_cgroups_t *cg, const ad_proc_limits_t *lim, char *err, size_t errsz);
 /* Makes the cgroup name with lim applied: path gets it and *procs_fd its
  * cgroup.procs, opened for the child to join with (-1 and path "" when
  * trees are not contained by cgroups here). AD_EPERM with err when limits
@@ -79,10 +86,12 @@ struct ad_proc {
     /* held (src/hold): out.pipe is the holder's socket, out/err keep the
      * streams' lines and ends; nothing else of the agent is ours. */
     bool held, kept;
-    pid_t hold_pid;    /* the holder when we forked it, else 0 */
+    bool remote;       /* on a worker node: the holder socket is a relay's (src/node) */
+    pid_t hold_pid;    /* the holder: forked by us, or from its info file; 0 unknown */
     ad_buf_t hbuf;     /* frames not yet whole */
     uint64_t acked[2]; /* the stored offsets last sent in an ACK */
     bool held_back;    /* not reading the holder: the writer is behind */
+    char hold_version[AD_HOLD_VERSION_MAX + 1]; /* its HELLO; "" before one */
     /* from the options */
     ad_proc_polite_t polite;
     uint64_t term_grace_ms, kill_grace_ms, drain_ms;
@@ -91,7 +100,14 @@ struct ad_proc {
     ad_proc_data_cb on_data;
     ad_proc_exit_cb on_exit;
     ad_proc_stall_cb on_stall;
+    ad_proc_start_cb on_start;
     void *ud;
+    /* Its spawn is at a spawner thread (spawner.c): no pid yet, output not
+     * read, and a stop asked meanwhile (start_stop: 1 graceful, 2 force)
+     * waits for the outcome. */
+    bool starting;
+    int start_stop;
+    struct ad_spawn_job *job;
 };
 
 /* sandbox.c: bubblewrap, when it works here. */
@@ -116,6 +132,69 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
                          const char *const *argv, const char *cwd, ad_argv_t *out, char *err,
                          size_t errsz);
 
+/* The argv and environment of a child, its descriptors and where it
+ * reports, and what holds it: built on the loop (spawn.c), run by a
+ * spawner thread (spawner.c), read by the children it starts (which share
+ * its memory until they exec), and given back to the loop with the
+ * outcome. Owned by the loop's ad_spawn_job_free. */
+typedef struct ad_spawn_job {
+    struct ad_spawn_job *next;
+    ad_proc_t *p; /* the process it starts */
+    /* what to run */
+    char file[4096]; /* the program (bwrap when sandboxed) */
+    ad_argv_t argv;
+    char **envp;
+    char *cwd; /* NULL: agentd's */
+    bool pty, sandboxed;
+    pid_t die_with; /* > 0: SIGKILL when that parent dies */
+    /* the child's ends: stdin, stdout, stderr (the pty's slave for all
+     * three); held, the holder's: the other ends (the pty's master) and
+     * its end of the daemon's socket. -1 when none; the thread closes
+     * them once the child has them. */
+    int fd_in, fd_out, fd_err;
+    int h_in, h_out, h_err, hs;
+    /* its cgroup, made by the thread */
+    char cg_name[160];
+    ad_proc_limits_t limits;
+    /* held: the holder's program and arguments (its directory is made by
+     * the thread); hold false: a plain child */
+    bool held;
+    char hold_exe[4200], hold_dir[4200], hold_pid[24], hold_pty[2], hold_wait[24];
+    char *hold_argv[7];
+    /* the outcome (the thread's until it hands the job back) */
+    int rc;        /* 0: it runs (exec'd); else AD_E* */
+    char err[512]; /* why, when rc != 0 */
+    pid_t pid;     /* the child (held: the agent) */
+    pid_t holder;  /* held: the holder */
+    char cgroup[4200];
+    uint64_t queued_ns, done_ns; /* when it was queued and its outcome known */
+    /* its caller waits for it (ad_spawner_run_sync): sync_done, under the
+     * spawner's mutex, once its outcome is in */
+    bool sync, sync_done;
+} ad_spawn_job_t;
+
+/* The spawner threads (spawner.c): each takes a job, starts its child
+ * without copying agentd's memory (clone with CLONE_VM | CLONE_VFORK on a
+ * stack of its own: the thread, not the loop, waits for the exec) and
+ * hands the outcome to the loop through an async handle. */
+#define AD_PROC_SPAWNERS 2
+typedef struct {
+    pthread_t threads[AD_PROC_SPAWNERS];
+    size_t nthreads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_cond_t sync_cv;            /* a job of ad_spawner_run_sync is done */
+    ad_spawn_job_t *todo, **todo_tail; /* FIFO */
+    ad_spawn_job_t *done, **done_tail;
+    bool quit;
+    size_t pending; /* submitted, outcome not yet taken by the loop */
+    uv_async_t async;
+    /* Test builds: spawns wait while the file gate names exists
+     * (AGENTD_TEST_SPAWN_GATE), so a test can act in the window; a held
+     * spawn's holder is hold_exe (AGENTD_TEST_HOLDER_EXE). "" when unset. */
+    char gate[256], hold_exe[256];
+} ad_spawner_t;
+
 typedef struct cg_dead {
     struct cg_dead *next;
     char path[];
@@ -135,6 +214,9 @@ struct ad_procs {
     bool shutting_down, freeing, sig_closed;
     bool keep_held; /* --keep-agents: held processes stay */
     size_t kept;    /* held processes left running by the shutdown */
+    uint64_t shutdown_grace_ms;
+    ad_spawner_t sp;
+    bool async_closed;
     void (*done)(void *);
     void *done_ud;
 };
@@ -163,12 +245,32 @@ void ad_proc_record_status(ad_proc_t *p, int status);
  * the drain timer gave up on the output). */
 void ad_proc_finish_maybe(ad_proc_t *p);
 
+/* Calls the shutdown's done when every live process is kept or gone. */
+void ad_procs_done_maybe(ad_procs_t *s);
+
+/* spawner.c */
+/* Starts the spawner threads (once, by ad_procs_new). */
+void ad_spawner_init(ad_procs_t *s);
+/* Hands j to a thread; its outcome comes to ad_proc_spawned on the loop. */
+void ad_spawner_submit(ad_procs_t *s, ad_spawn_job_t *j);
+/* Hands j to a thread and waits for its outcome (in j; the caller frees
+ * it): for a holder without a process record (spawn.c's spawn_raw). */
+void ad_spawner_run_sync(ad_procs_t *s, ad_spawn_job_t *j);
+/* Ends the threads (a job a thread has begun is finished, queued ones
+ * fail with AD_ESTATE) and returns every outcome not yet handed to the
+ * loop, as a list (next); the async handle is closed with on_closed. */
+ad_spawn_job_t *ad_spawner_stop(ad_procs_t *s, uv_close_cb on_closed);
+
 /* spawn.c / held.c */
+/* The outcome of p's spawn (j): the process runs, or it failed. */
+void ad_proc_spawned(ad_procs_t *s, ad_spawn_job_t *j, bool callbacks);
+void ad_spawn_job_free(ad_spawn_job_t *j);
 /* A new process record for pid, linked into s, with its timers; the
  * caller opens its streams. */
 ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, const char *cgroup);
 void ad_proc_link(ad_procs_t *s, ad_proc_t *p);
-/* held.c: p's side of the holder's socket fd (sends ATTACH from at). */
+/* held.c: p's side of the holder's socket fd (sends ATTACH from at; the
+ * frames are read from ad_proc_held_start on). */
 void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at);
 /* held.c: frames to the holder. */
 int ad_proc_held_send(ad_proc_t *p, unsigned type, const void *data, size_t len);
@@ -185,8 +287,11 @@ int ad_proc_kill_group(ad_proc_t *p, int signum);
 void ad_proc_rstream_input(ad_rstream_t *rs, char *data, size_t n);
 /* Delivers what rs holds of an unfinished line (its end came). */
 void ad_proc_rstream_flush(ad_rstream_t *rs);
-/* Opens fd as rs's pipe and starts reading it. */
+/* Opens fd as rs's pipe; reading starts with ad_proc_rstream_start. */
 void ad_proc_rstream_open(ad_proc_t *p, ad_rstream_t *rs, ad_proc_stream_t stream, int fd);
+void ad_proc_rstream_start(ad_rstream_t *rs);
+/* held.c: starts reading the holder's socket (unless held back). */
+void ad_proc_held_start(ad_proc_t *p);
 /* The drain timer: output did not end within drain_ms of the exit. */
 void ad_proc_on_drain(uv_timer_t *t);
 

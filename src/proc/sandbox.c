@@ -11,9 +11,10 @@
  *
  * Signals: a stop signals the agent's process group, which holds bwrap
  * itself. bwrap would die of SIGINT at once and take the agent with it, so
- * it is exec'd with SIGINT and SIGTERM ignored, and the agent is started
- * through `env --default-signal=INT,TERM`, which gives them back before it
- * execs the agent: the polite step reaches the agent as before, and bwrap
+ * it is exec'd with SIGINT and SIGTERM ignored (and SIGUSR1, SIGUSR2 and
+ * SIGHUP, which an alert may send a run), and the agent is started through
+ * `env --default-signal=INT,TERM,USR1,USR2,HUP`, which gives them back
+ * before it execs the agent: the polite step reaches the agent as before, and bwrap
  * ends when its agent does, with its exit code (128+N for a signal).
  */
 #ifndef _GNU_SOURCE
@@ -126,7 +127,11 @@ static void head(const char *bwrap, const ad_proc_sandbox_t *sb, ad_argv_t *a)
         add(a, "--unshare-net");
     }
     /* No --die-with-parent: an agent outlives a killed agentd as before
-     * (the holder, or the next agentd's orphan report, takes it up). */
+     * (the holder, or the next agentd's orphan report, takes it up); a
+     * run's helper asks for it. */
+    if (sb != NULL && sb->die_with_parent) {
+        add(a, "--die-with-parent");
+    }
     add3(a, "--cap-drop", "ALL", NULL);
     system_binds(a);
     for (size_t i = 0; sb != NULL && i < sb->nbinds; i++) {
@@ -183,7 +188,7 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
     }
     add(out, "--");
     add(out, ENV_BIN);
-    add(out, "--default-signal=INT,TERM");
+    add(out, "--default-signal=INT,TERM,USR1,USR2,HUP");
     add(out, "--");
     if (helper[0] != '\0') {
         add(out, helper);
@@ -302,7 +307,7 @@ void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir)
     head(x->bwrap, NULL, &a);
     add(&a, "--");
     add(&a, ENV_BIN);
-    add(&a, "--default-signal=INT,TERM");
+    add(&a, "--default-signal=INT,TERM,USR1,USR2,HUP");
     add(&a, "--");
     add(&a, "/bin/true");
     char why[512] = "";

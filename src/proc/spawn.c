@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Spawning: fork/exec in a new session, with pipes or a pty as the
- * controlling terminal, every inherited descriptor closed in the child,
- * and exec failures reported back through a close-on-exec pipe.
+ * Spawning, the loop's side: what can be checked at once (the program on
+ * PATH, the cwd, the environment, limits, a sandbox's argv), the pipes or
+ * the pty and, for a held process, the socket to its holder, made here so
+ * that input can be queued at once; then the job goes to a spawner thread
+ * (spawner.c), which forks and execs, and its outcome comes back here
+ * (ad_proc_spawned): the process's output is read from then on, or the
+ * spawn failed and says why.
  *
  * Why our own fork/exec instead of uv_spawn: a pty child needs the slave as
  * its controlling terminal (setsid + TIOCSCTTY between fork and exec), which
@@ -19,21 +23,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
-
-/* ---- spawn ------------------------------------------------------------------- */
 
 static int fd_above_2(int fd)
 {
@@ -72,104 +70,18 @@ static void close_fd(int *fd)
     }
 }
 
-/* Runs in the child between fork and exec: async-signal-safe calls only. */
-/* What the child execs: the agent, or bwrap around it (sandboxed: exec'd
- * with SIGINT and SIGTERM ignored, see sandbox.c). */
+/* The descriptors of one spawn, -1 where not made or handed over: the
+ * parent's ends (ours, or the holder's) and the child's. */
 typedef struct {
-    const char *file;
-    char *const *argv;
-    bool sandboxed;
-} exec_t;
-
-static _Noreturn void child_exec(const exec_t *x, char *const envp[], const char *cwd, bool pty,
-                                 int fd_in, int fd_out, int fd_err, int errfd, int cgfd)
-{
-    int e = 0;
-    /* Into the tree's cgroup before anything else, so every descendant is
-     * born inside it. If the kernel refuses, the process group still
-     * contains it (less well); running beats failing here. */
-    if (cgfd >= 0) {
-        ssize_t w = write(cgfd, "0", 1);
-        (void)w;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (int i = 1; i < NSIG; i++) {
-        if (i != SIGKILL && i != SIGSTOP) {
-            sigaction(i, &sa, NULL); /* agentd ignores SIGPIPE; agents must not */
-        }
-    }
-    if (x->sandboxed) {
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-    }
-    if (setsid() < 0) {
-        goto fail;
-    }
-    if (pty && ioctl(fd_out, TIOCSCTTY, 0) != 0) {
-        goto fail;
-    }
-    if (dup2(fd_in, 0) < 0 || dup2(fd_out, 1) < 0 || dup2(fd_err, 2) < 0) {
-        goto fail;
-    }
-    if (cwd != NULL && chdir(cwd) != 0) {
-        goto fail;
-    }
-    /* Nothing of agentd's (sockets, the database) may reach the agent. */
-    if (syscall(SYS_close_range, 3u, (unsigned)errfd - 1, 0u) != 0 ||
-        syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0u) != 0) {
-        for (int fd = 3; fd < 65536; fd++) {
-            if (fd != errfd) {
-                close(fd);
-            }
-        }
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(x->file, x->argv, envp);
-fail:
-    e = errno;
-    ssize_t wr = write(errfd, &e, sizeof(e));
-    (void)wr;
-    _exit(127);
-}
-
-static int errno_to_ad(int e)
-{
-    switch (e) {
-    case ENOENT:
-    case ENOTDIR:
-        return AD_ENOENT;
-    case EACCES:
-    case EPERM:
-    case ENOEXEC:
-        return AD_EPERM;
-    case E2BIG:
-    case ENAMETOOLONG:
-        return AD_ETOOBIG;
-    default:
-        return AD_EIO;
-    }
-}
-
-/* The descriptors of one spawn: pipes or a pty, and the exec report pipe.
- * -1 where closed or handed over. */
-typedef struct {
-    int in[2], out[2], err[2], ex[2];
+    int in[2], out[2], err[2];
     int master, slave;
-    int cg;    /* the tree's cgroup.procs, or -1 */
     int hs[2]; /* held: the socket pair to the holder */
-    int pp[2]; /* held: the agent's pid, from the holder */
 } fds_t;
 
 static void fds_close(fds_t *f)
 {
-    int *all[] = {&f->in[0],  &f->in[1], &f->out[0], &f->out[1], &f->err[0],
-                  &f->err[1], &f->ex[0], &f->ex[1],  &f->master, &f->slave,
-                  &f->cg,     &f->hs[0], &f->hs[1],  &f->pp[0],  &f->pp[1]};
+    int *all[] = {&f->in[0],  &f->in[1],  &f->out[0], &f->out[1], &f->err[0],
+                  &f->err[1], &f->master, &f->slave,  &f->hs[0],  &f->hs[1]};
     for (size_t i = 0; i < AD_ARRAY_LEN(all); i++) {
         close_fd(all[i]);
     }
@@ -219,66 +131,11 @@ static int open_fds(const ad_proc_opts_t *o, fds_t *f, char *err, size_t errsz)
         snprintf(err, errsz, "pipe: %s", strerror(errno));
         return AD_EIO;
     }
-    if (cloexec_pipe(f->ex) != 0) {
-        snprintf(err, errsz, "pipe: %s", strerror(errno));
+    if (o->hold_dir != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->hs) != 0) {
+        snprintf(err, errsz, "holder setup: socketpair: %s", strerror(errno));
         return AD_EIO;
     }
     return 0;
-}
-
-/* After the fork: the child's ends closed, then the exec report read: 0
- * once the agent has exec'd, else its errno as AD_E* (and `waited`, the
- * child whose exec failed, reaped). */
-static int exec_report(const ad_proc_opts_t *o, fds_t *f, pid_t waited, char *err, size_t errsz)
-{
-    int *child_ends[] = {&f->ex[1],  &f->slave, &f->in[0], &f->out[1],
-                         &f->err[1], &f->hs[1], &f->pp[1]};
-    for (size_t i = 0; i < AD_ARRAY_LEN(child_ends); i++) {
-        close_fd(child_ends[i]);
-    }
-    int child_errno = 0;
-    ssize_t n;
-    do {
-        n = read(f->ex[0], &child_errno, sizeof(child_errno));
-    } while (n < 0 && errno == EINTR);
-    close_fd(&f->ex[0]);
-    if (n == (ssize_t)sizeof(child_errno)) {
-        if (o->hold_dir != NULL) {
-            kill(waited, SIGKILL); /* the holder of an agent that never ran */
-        }
-        int status;
-        while (waitpid(waited, &status, 0) < 0 && errno == EINTR) {
-        }
-        snprintf(err, errsz, "%s: %s", o->argv[0], strerror(child_errno));
-        return errno_to_ad(child_errno);
-    }
-    return 0;
-}
-
-/* Forks and execs; returns once the exec happened (the report pipe closed)
- * or failed (it carried the child's errno, and the child is reaped). */
-static int fork_exec(const ad_proc_opts_t *o, const exec_t *x, char **envp, fds_t *f,
-                     pid_t *pid_out, char *err, size_t errsz)
-{
-    /* No signal handler may run in the child before exec resets them. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (o->pty) {
-            child_exec(x, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1], f->cg);
-        }
-        child_exec(x, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1], f->cg);
-    }
-    int fork_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) {
-        snprintf(err, errsz, "fork: %s", strerror(fork_errno));
-        return AD_EIO;
-    }
-    *pid_out = pid;
-    return exec_report(o, f, pid, err, errsz);
 }
 
 ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, const char *cgroup)
@@ -308,7 +165,9 @@ ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, cons
     return p;
 }
 
-void ad_proc_link(ad_procs_t *s, ad_proc_t *p)
+/* p in s's list, counted live (not yet unreaped: a starting one has no
+ * pid). */
+static void list_add(ad_procs_t *s, ad_proc_t *p)
 {
     p->next = s->head;
     if (s->head != NULL) {
@@ -316,18 +175,28 @@ void ad_proc_link(ad_procs_t *s, ad_proc_t *p)
     }
     s->head = p;
     s->live++;
-    s->unreaped++;
     s->mem++;
+}
+
+void ad_proc_link(ad_procs_t *s, ad_proc_t *p)
+{
+    list_add(s, p);
+    s->unreaped++;
     ad_procs_sync_ref(s);
 }
 
-/* The supervised process for a child that has exec'd: its handles take
- * the parent's ends of f. */
-static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fds_t *f,
-                           const char *cgroup)
+/* The process record of a spawn: in `starting` until its outcome, its
+ * handles open on our ends of f (taken) but not read yet. */
+static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f)
 {
-    ad_proc_t *p = ad_proc_alloc(s, o, pid, cgroup);
-    if (o->pty) {
+    ad_proc_t *p = ad_proc_alloc(s, o, 0, "");
+    p->starting = true;
+    p->on_start = o->on_start;
+    if (o->hold_dir != NULL) {
+        ad_proc_resume_t at = {.pty = o->pty};
+        ad_proc_held_open(p, f->hs[0], &at);
+        f->hs[0] = -1;
+    } else if (o->pty) {
         ad_proc_rstream_open(p, &p->out, AD_PROC_STDOUT, f->master);
         f->master = -1;
     } else {
@@ -342,157 +211,149 @@ static ad_proc_t *proc_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, fd
         ad_proc_rstream_open(p, &p->err, AD_PROC_STDERR, f->err[0]);
         f->err[0] = -1;
     }
-    ad_proc_link(s, p);
+    list_add(s, p);
     return p;
 }
 
-/* ---- under a holder ------------------------------------------------------------ */
-
-/* `agentd hold DIR PID PTY WAIT`; PID is written by the holder's fork. */
-typedef struct {
-    char *argv[7];
-    char exe[4200], dir[4200], pid[24], pty[2], wait[24];
-} hold_argv_t;
-
-static void utoa(char *out, unsigned long v)
+/* A copy of argv (NULL-terminated) as an ad_argv_t. */
+static void argv_copy(const char *const *argv, ad_argv_t *a)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    for (int i = 0; i < n; i++) {
-        out[i] = tmp[n - 1 - i];
+    size_t n = 0;
+    while (argv[n] != NULL) {
+        n++;
     }
-    out[n] = '\0';
+    a->v = ad_xcalloc(n + 1, sizeof(char *));
+    a->n = a->cap = n;
+    for (size_t i = 0; i < n; i++) {
+        a->v[i] = ad_xstrdup(argv[i]);
+    }
 }
 
-/* Runs in the holder between its fork and exec: async-signal-safe calls
- * only. It leaves agentd's session (a terminal's ^C or agentd's end must
- * not reach it), becomes the subreaper of the agent's tree, forks the
- * agent, says its pid, and execs agentd's own binary as `agentd hold`
- * with its ends on fds 3-6 and nothing else open. */
-static _Noreturn void holder_exec(const ad_proc_opts_t *o, const exec_t *x, char **envp, fds_t *f,
-                                  hold_argv_t *ha)
+/* The job: what the child runs (copied: opts are borrowed for the call),
+ * its ends of f (taken), its cgroup and holder. */
+static ad_spawn_job_t *job_new(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f, char **envp,
+                               const char *file, ad_argv_t *sa)
 {
-    setsid();
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    pid_t a = fork();
-    if (a == 0) {
-        if (o->pty) {
-            child_exec(x, envp, o->cwd, true, f->slave, f->slave, f->slave, f->ex[1], f->cg);
-        }
-        child_exec(x, envp, o->cwd, false, f->in[0], f->out[1], f->err[1], f->ex[1], f->cg);
+    ad_spawn_job_t *j = ad_xcalloc(1, sizeof(*j));
+    j->envp = envp;
+    if (sa->v != NULL) { /* bwrap's argv, taken */
+        snprintf(j->file, sizeof(j->file), "%s", sa->v[0]);
+        j->argv = *sa;
+        *sa = (ad_argv_t){NULL, 0, 0};
+    } else {
+        snprintf(j->file, sizeof(j->file), "%s", file);
+        argv_copy(o->argv, &j->argv);
     }
-    if (a < 0) {
-        _exit(127);
+    j->fd_in = j->fd_out = j->fd_err = j->h_in = j->h_out = j->h_err = j->hs = -1;
+    j->pty = o->pty;
+    j->sandboxed = o->sandbox != NULL;
+    j->die_with = o->die_with_daemon && o->hold_dir == NULL ? getpid() : 0;
+    j->cwd = o->cwd != NULL ? ad_xstrdup(o->cwd) : NULL;
+    if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' &&
+        strchr(o->cgroup_name, '/') == NULL && o->cgroup_name[0] != '.') {
+        snprintf(j->cg_name, sizeof(j->cg_name), "%s", o->cgroup_name);
+    } else {
+        snprintf(j->cg_name, sizeof(j->cg_name), "proc-%ld-%llu", (long)getpid(),
+                 (unsigned long long)++s->spawns);
     }
-    ssize_t w = write(f->pp[1], &a, sizeof(a));
-    (void)w;
-    utoa(ha->pid, (unsigned long)a);
-    int src[4] = {f->hs[1], o->pty ? f->master : f->out[0], o->pty ? -1 : f->err[0],
-                  o->pty ? -1 : f->in[1]};
-    int hi[4];
-    for (int i = 0; i < 4; i++) {
-        hi[i] = src[i] >= 0 ? fcntl(src[i], F_DUPFD, 100) : -1;
+    if (o->limits != NULL) {
+        j->limits = *o->limits;
     }
-    int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) {
-        dup2(nul, 0);
-        dup2(nul, 1);
-        dup2(nul, 2);
+    if (o->pty) {
+        j->fd_in = j->fd_out = j->fd_err = f->slave;
+        f->slave = -1;
+    } else {
+        j->fd_in = f->in[0];
+        j->fd_out = f->out[1];
+        j->fd_err = f->err[1];
+        f->in[0] = f->out[1] = f->err[1] = -1;
     }
-    for (int i = 0; i < 4; i++) {
-        if (hi[i] >= 0) {
-            dup2(hi[i], 3 + i);
-        } else {
-            close(3 + i);
-        }
+    if (o->hold_dir != NULL) {
+        /* `agentd-hold DIR PID PTY WAIT` (or `agentd hold …`); PID is
+         * written by the holder once it has started the agent */
+        j->held = true;
+        j->h_out = o->pty ? f->master : f->out[0];
+        j->h_err = f->err[0];
+        j->h_in = f->in[1];
+        f->master = f->out[0] = f->err[0] = f->in[1] = -1;
+        j->hs = f->hs[1];
+        f->hs[1] = -1;
+        snprintf(j->hold_dir, sizeof(j->hold_dir), "%s", o->hold_dir);
+        snprintf(j->hold_pty, sizeof(j->hold_pty), "%d", o->pty ? 1 : 0);
+        snprintf(j->hold_wait, sizeof(j->hold_wait), "%u",
+                 o->hold_wait_sec ? o->hold_wait_sec : 86400u);
+        snprintf(j->hold_pid, sizeof(j->hold_pid), "0");
+        bool sub;
+        ad_proc_holder_exe(j->hold_exe, sizeof(j->hold_exe), &sub);
+        char *v[] = {"agentd", "hold", j->hold_dir, j->hold_pid, j->hold_pty, j->hold_wait, NULL};
+        char *own[] = {"agentd-hold", j->hold_dir, j->hold_pid, j->hold_pty,
+                       j->hold_wait,  NULL,        NULL};
+        memcpy(j->hold_argv, sub ? v : own, sizeof(v));
     }
-    syscall(SYS_close_range, 7u, ~0u, 0u);
-    char *env[] = {NULL};
-    execve(ha->exe, ha->argv, env);
-    _exit(127);
+    return j;
 }
 
-static void hold_argv(const ad_proc_opts_t *o, hold_argv_t *ha)
+void ad_spawn_job_free(ad_spawn_job_t *j)
 {
-    snprintf(ha->dir, sizeof(ha->dir), "%s", o->hold_dir);
-    snprintf(ha->pty, sizeof(ha->pty), "%d", o->pty ? 1 : 0);
-    snprintf(ha->wait, sizeof(ha->wait), "%u", o->hold_wait_sec ? o->hold_wait_sec : 86400u);
-    snprintf(ha->pid, sizeof(ha->pid), "0");
-    bool sub;
-    ad_proc_holder_exe(ha->exe, sizeof(ha->exe), &sub);
-    char *v[] = {"agentd", "hold", ha->dir, ha->pid, ha->pty, ha->wait, NULL};
-    char *own[] = {"agentd-hold", ha->dir, ha->pid, ha->pty, ha->wait, NULL, NULL};
-    memcpy(ha->argv, sub ? v : own, sizeof(v));
+    ad_proc_env_free(j->envp);
+    ad_argv_free(&j->argv);
+    free(j->cwd);
+    free(j);
 }
 
-/* Forks the holder, which forks the agent: *pid_out is the agent's pid and
- * *holder the holder's, once the agent has exec'd. */
-static int fork_held(const ad_proc_opts_t *o, const exec_t *x, char **envp, fds_t *f,
-                     pid_t *pid_out, pid_t *holder, char *err, size_t errsz)
+/* A holder without a process record (a worker node's, src/node): its job
+ * run by a spawner thread while the calling loop waits for it (a node's
+ * loop only relays its runs' frames; docs/DECISIONS.md). envp and sa are
+ * taken, f's ends too: the daemon's end of the holder's socket goes to
+ * *fd. */
+static int spawn_raw(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f, char **envp,
+                     const char *file, ad_argv_t *sa, int *fd, pid_t *agent, char *err,
+                     size_t errsz)
 {
-    char dir[4200];
-    snprintf(dir, sizeof(dir), "%s", o->hold_dir);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        mkdir(dir, 0700);
-    }
-    if ((mkdir(o->hold_dir, 0700) != 0 && errno != EEXIST) ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->hs) != 0 ||
-        cloexec_pipe(f->pp) != 0) {
-        snprintf(err, errsz, "holder setup in %s: %s", o->hold_dir, strerror(errno));
-        return AD_EIO;
-    }
-    static hold_argv_t ha; /* loop thread only */
-    hold_argv(o, &ha);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t h = fork();
-    if (h == 0) {
-        holder_exec(o, x, envp, f, &ha);
-    }
-    int fork_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (h < 0) {
-        snprintf(err, errsz, "fork: %s", strerror(fork_errno));
-        return AD_EIO;
-    }
-    close_fd(&f->pp[1]);
-    pid_t a = 0;
-    ssize_t n;
-    do {
-        n = read(f->pp[0], &a, sizeof(a));
-    } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof(a) || a <= 0) {
-        kill(h, SIGKILL);
-        while (waitpid(h, NULL, 0) < 0 && errno == EINTR) {
-        }
-        snprintf(err, errsz, "the holder could not start the agent");
-        return AD_EIO;
-    }
-    *pid_out = a;
-    *holder = h;
-    return exec_report(o, f, h, err, errsz);
-}
-
-static ad_proc_t *held_new(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, pid_t holder,
-                           fds_t *f, const char *cgroup)
-{
-    ad_proc_t *p = ad_proc_alloc(s, o, pid, cgroup);
-    p->hold_pid = holder;
-    ad_proc_resume_t at = {.agent = pid, .pty = o->pty};
-    ad_proc_held_open(p, f->hs[0], &at);
+    ad_spawn_job_t *j = job_new(s, o, f, envp, file, sa);
+    int mine = f->hs[0];
     f->hs[0] = -1;
-    ad_proc_link(s, p);
-    return p;
+    fds_close(f);
+    ad_spawner_run_sync(s, j);
+    int rc = j->rc;
+    if (rc == 0) {
+        *fd = mine;
+        *agent = j->pid;
+        ad_log(AD_LOG_DEBUG, "proc", "holder spawned pid=%ld holder=%ld file=%s spawn_ms=%.1f",
+               (long)j->pid, (long)j->holder, j->file, (double)(j->done_ns - j->queued_ns) / 1e6);
+    } else {
+        close(mine);
+        if (j->cgroup[0] != '\0') {
+            ad_cgroup_remove(j->cgroup); /* nothing runs in it */
+        }
+        snprintf(err, errsz, "%s", j->err);
+    }
+    ad_spawn_job_free(j);
+    return rc;
 }
+
+/* The spawn of ad_proc_spawn and ad_proc_spawn_holder: raw (a holder
+ * without a record) hands the holder's socket back in *raw_fd. */
+static int spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, int *raw_fd,
+                 pid_t *raw_pid, char *err, size_t errsz);
 
 int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char *err, size_t errsz)
+{
+    return spawn(s, o, out, NULL, NULL, err, errsz);
+}
+
+int ad_proc_spawn_holder(ad_procs_t *s, const ad_proc_opts_t *o, int *fd, pid_t *agent, char *err,
+                         size_t errsz)
+{
+    if (o->hold_dir == NULL) {
+        snprintf(err, errsz, "no holder directory");
+        return AD_EINVAL;
+    }
+    return spawn(s, o, NULL, fd, agent, err, errsz);
+}
+
+static int spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, int *raw_fd,
+                 pid_t *raw_pid, char *err, size_t errsz)
 {
     AD_ASSERT_LOOP();
     char dummy[8];
@@ -511,44 +372,107 @@ int ad_proc_spawn(ad_procs_t *s, const ad_proc_opts_t *o, ad_proc_t **out, char 
     }
     char **envp = NULL;
     char file[4096];
-    char cgroup[4200] = "", name[160];
-    fds_t f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1, -1, -1, {-1, -1}, {-1, -1}};
-    pid_t pid = 0;
-    if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' &&
-        strchr(o->cgroup_name, '/') == NULL && o->cgroup_name[0] != '.') {
-        snprintf(name, sizeof(name), "%s", o->cgroup_name);
-    } else {
-        snprintf(name, sizeof(name), "proc-%ld-%llu", (long)getpid(),
-                 (unsigned long long)++s->spawns);
-    }
-    int rc = prepare(o, &envp, file, sizeof(file), err, errsz);
-    exec_t x = {.file = file, .argv = (char *const *)o->argv, .sandboxed = o->sandbox != NULL};
+    fds_t f = {{-1, -1}, {-1, -1}, {-1, -1}, -1, -1, {-1, -1}};
     ad_argv_t sa = {NULL, 0, 0};
+    int rc = prepare(o, &envp, file, sizeof(file), err, errsz);
     if (rc == 0 && o->sandbox != NULL) {
-        rc = ad_proc_sandbox_argv(s, o->sandbox, file, o->argv, o->cwd, &sa, err, errsz);
-        x.file = sa.v != NULL ? sa.v[0] : file;
-        x.argv = sa.v;
+        ad_proc_sandbox_t sb = *o->sandbox;
+        sb.die_with_parent = sb.die_with_parent || (o->die_with_daemon && o->hold_dir == NULL);
+        rc = ad_proc_sandbox_argv(s, &sb, file, o->argv, o->cwd, &sa, err, errsz);
     }
-    rc = rc < 0
-             ? rc
-             : ad_cgroup_create(&s->cg, name, o->limits, cgroup, sizeof(cgroup), &f.cg, err, errsz);
+    rc = rc < 0 ? rc : ad_cgroup_check(&s->cg, o->limits, err, errsz);
     rc = rc < 0 ? rc : open_fds(o, &f, err, errsz);
-    pid_t holder = 0;
-    if (rc == 0 && o->hold_dir != NULL) {
-        rc = fork_held(o, &x, envp, &f, &pid, &holder, err, errsz);
-    } else if (rc == 0) {
-        rc = fork_exec(o, &x, envp, &f, &pid, err, errsz);
+    if (rc < 0) {
+        fds_close(&f);
+        ad_proc_env_free(envp);
+        ad_argv_free(&sa);
+        return rc;
     }
-    if (rc == 0) {
-        *out =
-            holder > 0 ? held_new(s, o, pid, holder, &f, cgroup) : proc_new(s, o, pid, &f, cgroup);
-        ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld file=%s pty=%d cgroup=%s sandbox=%d",
-               (long)pid, file, o->pty, cgroup, o->sandbox != NULL);
-    } else if (cgroup[0] != '\0') {
-        ad_cgroup_remove(cgroup);
+    if (raw_fd != NULL) {
+        return spawn_raw(s, o, &f, envp, file, &sa, raw_fd, raw_pid, err, errsz);
     }
-    fds_close(&f);
-    ad_proc_env_free(envp);
-    ad_argv_free(&sa);
-    return rc < 0 ? rc : 0;
+    ad_proc_t *p = proc_new(s, o, &f);
+    ad_spawn_job_t *j = job_new(s, o, &f, envp, file, &sa);
+    fds_close(&f); /* all taken; nothing is left */
+    j->p = p;
+    p->job = j;
+    ad_spawner_submit(s, j);
+    *out = p;
+    ad_log(AD_LOG_DEBUG, "proc", "spawning file=%s pty=%d held=%d sandbox=%d", file, o->pty,
+           o->hold_dir != NULL, o->sandbox != NULL);
+    return 0;
+}
+
+/* A spawn that failed: its process never ran. It is told (on_start, else
+ * on_exit as an exit 127) and then freed. */
+static void spawn_failed(ad_procs_t *s, ad_proc_t *p, ad_spawn_job_t *j, bool callbacks)
+{
+    ad_log(callbacks ? AD_LOG_WARN : AD_LOG_DEBUG, "proc", "spawn failed file=%s error=\"%s\"",
+           j->file, j->err);
+    p->finished = true;
+    s->live--;
+    if (callbacks && p->on_start != NULL) {
+        p->on_start(p, j->rc, j->err, p->ud);
+    } else if (callbacks && p->on_exit != NULL) {
+        p->ex.exit_code = 127;
+        p->ex.start_error = j->err;
+        p->on_exit(p, &p->ex, p->ud);
+        p->ex.start_error = NULL;
+    }
+    ad_proc_close_all(p);
+    ad_procs_done_maybe(s);
+}
+
+void ad_proc_spawned(ad_procs_t *s, ad_spawn_job_t *j, bool callbacks)
+{
+    ad_proc_t *p = j->p;
+    p->starting = false;
+    p->job = NULL;
+    if (j->cgroup[0] != '\0') {
+        snprintf(p->cgroup, sizeof(p->cgroup), "%s", j->cgroup);
+    }
+    if (j->rc != 0) {
+        ad_proc_kill_tree(p); /* nothing lives in it: the cgroup goes */
+        spawn_failed(s, p, j, callbacks);
+        ad_spawn_job_free(j);
+        return;
+    }
+    p->pid = p->ex.pid = j->pid;
+    p->hold_pid = j->holder;
+    s->unreaped++;
+    ad_procs_sync_ref(s);
+    int status;
+    if (!p->held && ad_child_status_take(p->pid, &status)) {
+        ad_proc_record_status(p, status); /* it ended before we knew its pid */
+    }
+    ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld holder=%ld file=%s cgroup=%s spawn_ms=%.1f",
+           (long)p->pid, (long)p->hold_pid, j->file, p->cgroup,
+           (double)(j->done_ns - j->queued_ns) / 1e6);
+    ad_spawn_job_free(j);
+    if (!callbacks) {
+        return;
+    }
+    if (p->held) {
+        ad_proc_held_start(p);
+    } else {
+        ad_proc_rstream_start(&p->out);
+        ad_proc_rstream_start(&p->err);
+    }
+    if (p->on_start != NULL) {
+        p->on_start(p, 0, NULL, p->ud);
+    }
+    if (s->shutting_down && !p->exited && !(s->keep_held && p->held)) {
+        p->start_stop = p->start_stop > 0 ? p->start_stop : s->shutdown_grace_ms == 0 ? 2 : 1;
+        uint64_t half = s->shutdown_grace_ms / 2;
+        p->term_grace_ms = p->term_grace_ms > half ? half : p->term_grace_ms;
+        p->kill_grace_ms = s->shutdown_grace_ms - p->term_grace_ms;
+    } else if (s->shutting_down && p->held && !p->kept) {
+        p->kept = true; /* --keep-agents: its holder keeps it */
+        s->kept++;
+    }
+    if (p->start_stop > 0 && !p->exited) {
+        ad_proc_stop(p, p->start_stop == 2);
+    }
+    ad_proc_finish_maybe(p);
+    ad_procs_done_maybe(s);
 }

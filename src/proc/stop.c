@@ -14,6 +14,9 @@
 
 int ad_proc_kill_group(ad_proc_t *p, int signum)
 {
+    if (p->starting) {
+        return AD_ESTATE; /* no pid yet: never kill(-0) */
+    }
     if (p->held) {
         int32_t sig = signum;
         return ad_proc_held_send(p, AD_HOLD_SIGNAL, &sig, sizeof(sig));
@@ -30,6 +33,20 @@ int ad_proc_signal(ad_proc_t *p, int signum)
         return AD_ESTATE;
     }
     return ad_proc_kill_group(p, signum);
+}
+
+/* At shutdown, once SIGKILL is sent: a run on a worker node whose node is
+ * away would end only when the node comes back (or its grace runs out,
+ * minutes later). Its holder there keeps it, as --keep-agents would, and
+ * the next agentd takes it up from the node; the daemon does not wait. */
+static void remote_left_to_node(ad_proc_t *p)
+{
+    if (p->remote && p->s->shutting_down && !p->kept && !p->finished) {
+        ad_log(AD_LOG_INFO, "proc", "left to its node's holder at shutdown pid=%ld", (long)p->pid);
+        p->kept = true;
+        p->s->kept++;
+        ad_procs_done_maybe(p->s);
+    }
 }
 
 static void on_stop_timer(uv_timer_t *t)
@@ -49,6 +66,7 @@ static void on_stop_timer(uv_timer_t *t)
         p->ex.forced = true;
         ad_log(AD_LOG_INFO, "proc", "grace over, sending SIGKILL pid=%ld", (long)p->pid);
         ad_proc_kill_group(p, SIGKILL);
+        remote_left_to_node(p);
     }
 }
 
@@ -58,12 +76,17 @@ int ad_proc_stop(ad_proc_t *p, bool force)
         return AD_ESTATE;
     }
     p->ex.stop_requested = true;
+    if (p->starting) { /* applied once it runs (spawn.c) */
+        p->start_stop = force ? 2 : p->start_stop > 0 ? p->start_stop : 1;
+        return 0;
+    }
     if (force) {
         if (p->stage < 3) {
             p->stage = 3;
             p->ex.forced = true;
             uv_timer_stop(&p->stop_timer);
             ad_proc_kill_group(p, SIGKILL);
+            remote_left_to_node(p);
         }
         return 0;
     }
@@ -98,7 +121,7 @@ int ad_proc_stop(ad_proc_t *p, bool force)
 
 int ad_proc_pause(ad_proc_t *p)
 {
-    if (p->exited || p->paused || p->stage > 0) {
+    if (p->exited || p->paused || p->stage > 0 || p->starting) {
         return AD_ESTATE;
     }
     int rc = ad_proc_signal(p, SIGSTOP);
@@ -123,10 +146,12 @@ int ad_proc_resume(ad_proc_t *p)
 void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud), void *ud)
 {
     s->shutting_down = true;
+    s->shutdown_grace_ms = grace_ms;
     s->done = done;
     s->done_ud = ud;
     for (ad_proc_t *p = s->head; p != NULL && s->keep_held; p = p->next) {
-        if (p->held && !p->finished && !p->kept) {
+        /* one still starting is kept, or stopped, once it runs (spawn.c) */
+        if (p->held && !p->finished && !p->kept && !p->starting) {
             p->kept = true; /* --keep-agents: its holder keeps it */
             s->kept++;
         }
@@ -142,7 +167,7 @@ void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud),
     ad_log(AD_LOG_INFO, "proc", "stopping processes count=%zu grace_ms=%llu", s->live - s->kept,
            (unsigned long long)grace_ms);
     for (ad_proc_t *p = s->head; p != NULL; p = p->next) {
-        if (p->exited || p->kept) {
+        if (p->exited || p->kept || p->starting) {
             continue;
         }
         if (p->term_grace_ms > half) {

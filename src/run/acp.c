@@ -5,7 +5,8 @@
  * agent, user messages as prompts, stop as session/cancel first, the
  * agent's fs requests served below the worktree (opened beneath it: a
  * path that leaves it by a symlink is refused by the kernel, by name by
- * the parser), and a protocol fault turned into the run's error.
+ * the parser; terminals are acp_term.c's), the user's decisions carried
+ * out, and a protocol fault turned into the run's error.
  *
  * Threads: loop thread only. The fs requests are served on it: a file is
  * at most AD_RUN_ACP_FILE_MAX bytes.
@@ -104,6 +105,13 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec)
     }
 }
 
+void ad_run_acp_say(ad_run_t *run, const char *text)
+{
+    ad_run_publish(run->r, &run->topics, "agent_output",
+                   json_pack("{s:s, s:s, s:s, s:s, s:b}", "agentId", run->agent_id, "runId",
+                             run->run_id, "stream", "system", "content", text, "isComplete", 1));
+}
+
 /* ---- fs requests ------------------------------------------------------------ */
 
 /* ACP's code for a missing file, which agents take as "a new file". */
@@ -129,17 +137,14 @@ static const char *open_error(ad_run_t *run, const ad_rec_t *rec, int err)
              "refused: the agent asked for %.200s, which leads outside its "
              "worktree",
              rec->text);
-    ad_run_publish(run->r, &run->topics, "agent_output",
-                   json_pack("{s:s, s:s, s:s, s:s, s:b}", "agentId", run->agent_id, "runId",
-                             run->run_id, "stream", "system", "content", text, "isComplete", 1));
+    ad_run_acp_say(run, text);
     return "path is outside the worktree";
 }
 
-/* Whether the file or folder open at fd is agentd's data dir or inside it:
- * the sandbox hides it from the agent even in a worktree that holds it, so
- * agentd does not serve it either (a symlink in the worktree may lead
- * there). An fd whose path cannot be read counts as inside. */
-static bool in_data_dir(const ad_run_t *run, int fd)
+/* The sandbox hides the data dir from the agent even in a worktree that
+ * holds it, so agentd does not serve it either (a symlink in the worktree
+ * may lead there). An fd whose path cannot be read counts as inside. */
+bool ad_run_acp_in_data_dir(const ad_run_t *run, int fd)
 {
     char link[64], path[PATH_MAX], data[PATH_MAX];
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -172,7 +177,7 @@ static json_t *lines_of(const char *text, size_t n, int64_t line, int64_t limit)
 static void read_file(ad_run_t *run, const ad_rec_t *rec)
 {
     int fd = ad_open_beneath(run->cwd, rec->text, O_RDONLY | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && in_data_dir(run, fd)) {
+    if (fd >= 0 && ad_run_acp_in_data_dir(run, fd)) {
         close(fd);
         fd = -1;
         errno = EXDEV;
@@ -220,7 +225,7 @@ static void write_file(ad_run_t *run, const ad_rec_t *rec)
     json_t *content = json_object_get(rec->json, "content");
     const char *base = NULL;
     int dfd = parent_of(run, rec->text, &base);
-    if (dfd >= 0 && in_data_dir(run, dfd)) {
+    if (dfd >= 0 && ad_run_acp_in_data_dir(run, dfd)) {
         close(dfd);
         dfd = -1;
         errno = EXDEV;
@@ -252,11 +257,27 @@ void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec)
 {
     if (rec->subtype == NULL || rec->text == NULL || run->cwd == NULL) {
         reply(run, rec, NULL, "not served");
+    } else if (strncmp(rec->subtype, "terminal/", 9) == 0) {
+        ad_run_acp_terminal(run, rec);
     } else if (strcmp(rec->subtype, "fs/read_text_file") == 0) {
         read_file(run, rec);
     } else if (strcmp(rec->subtype, "fs/write_text_file") == 0) {
         write_file(run, rec);
     } else {
         reply(run, rec, NULL, "not served");
+    }
+}
+
+void ad_run_acp_apply(ad_run_t *run, const ad_recs_t *recs)
+{
+    for (size_t i = 0; i < recs->n; i++) {
+        const ad_rec_t *rec = &recs->v[i];
+        if (rec->type == AD_REC_WRITE) {
+            write_line(run, ad_xstrdup(rec->text));
+        } else if (rec->type == AD_REC_REQUEST) {
+            ad_run_acp_request(run, rec);
+        } else if (rec->type == AD_REC_NOTICE && rec->text != NULL) {
+            ad_run_acp_say(run, rec->text);
+        }
     }
 }

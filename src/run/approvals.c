@@ -161,20 +161,21 @@ static const ad_run_approver_t codex_approver = {codex_answer, codex_refuse};
 static int acp_answer(ad_run_t *run, const char *request_id, ad_approval_decision_t d,
                       const char *tool, json_t *input)
 {
-    AD_UNUSED(tool);
     ad_acp_decision_t ad = d == AD_APPROVAL_DENY           ? AD_ACP_DENY
                            : d == AD_APPROVAL_ALLOW_ALWAYS ? AD_ACP_ALLOW_ALWAYS
                                                            : AD_ACP_ALLOW;
-    size_t len = 0;
-    /* the options the agent offered, as stored: a request asked before a
-     * restart is not in this daemon's parser */
-    char *line = ad_acp_permission_answer(run->parser, request_id, ad,
-                                          json_object_get(input, "options"), &len);
-    int rc = run->proc == NULL ? AD_ESTATE
-             : line != NULL    ? ad_proc_write(run->proc, line, len)
-                               : AD_ENOENT;
-    free(line);
-    return rc;
+    if (run->proc == NULL) {
+        return AD_ESTATE;
+    }
+    /* the approval as stored: a request asked before a restart is not in
+     * this daemon's parser (the options the agent offered, or the fs or
+     * terminal request held) */
+    ad_recs_t recs;
+    ad_recs_init(&recs);
+    bool known = ad_acp_decide(run->parser, request_id, ad, tool, input, &recs);
+    ad_run_acp_apply(run, &recs);
+    ad_recs_cleanup(&recs);
+    return known ? 0 : AD_ENOENT;
 }
 
 static void acp_refuse(ad_run_t *run, const char *request_id)
@@ -228,6 +229,8 @@ void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
     snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
     snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id), "%s",
              req->request_id);
+    snprintf(run->approvals[run->napprovals].tool_use_id, sizeof(run->approvals[0].tool_use_id),
+             "%s", req->tool_use_id != NULL ? req->tool_use_id : "");
     run->napprovals++;
     json_t *input = json_is_object(req->input) ? req->input : NULL;
     json_t *args =
@@ -286,9 +289,24 @@ void ad_run_approvals_restore(ad_run_t *run)
         snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
         snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id),
                  "%s", rid);
+        const char *tu = json_string_value(json_object_get(a, "toolUseId"));
+        snprintf(run->approvals[run->napprovals].tool_use_id, sizeof(run->approvals[0].tool_use_id),
+                 "%s", tu != NULL ? tu : "");
         run->napprovals++;
     }
     json_decref(rows);
+}
+
+bool ad_run_tool_denied(const ad_run_t *run, const char *tool_id)
+{
+    unsigned n =
+        run->ndenied_tools < AD_RUN_APPROVALS_MAX ? run->ndenied_tools : AD_RUN_APPROVALS_MAX;
+    for (unsigned i = 0; tool_id != NULL && i < n; i++) {
+        if (strcmp(run->denied_tools[i], tool_id) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void ad_run_approvals_end(ad_run_t *run)
@@ -317,6 +335,10 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
     if (rc != 0) {
         return rc;
     }
+    if (d == AD_APPROVAL_DENY && run->approvals[i].tool_use_id[0] != '\0') {
+        char *slot = run->denied_tools[run->ndenied_tools++ % AD_RUN_APPROVALS_MAX];
+        memcpy(slot, run->approvals[i].tool_use_id, sizeof(run->denied_tools[0]));
+    }
     forget(run, i);
     if (run->napprovals == 0) {
         ad_store_status_reason_t why;
@@ -328,4 +350,56 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
         ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     }
     return 0;
+}
+
+ad_approval_decision_t ad_approval_decision_of(const char *s)
+{
+    if (s != NULL && strcmp(s, "deny") == 0) {
+        return AD_APPROVAL_DENY;
+    }
+    if (s != NULL && strcmp(s, "allow_always") == 0) {
+        return AD_APPROVAL_ALLOW_ALWAYS;
+    }
+    return AD_APPROVAL_ALLOW;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+int ad_runner_approval_decide(ad_runner_t *r, const json_t *a, const char *decision)
+{
+    const char *status = jstr(a, "status");
+    if (status == NULL || strcmp(status, "pending") != 0) {
+        return AD_ESTATE;
+    }
+    return ad_runner_approval_answer(r, jstr(a, "agentId"), jstr(a, "id"),
+                                     ad_approval_decision_of(decision), jstr(a, "toolName"),
+                                     json_object_get(a, "input"));
+}
+
+json_t *ad_run_approval_args(const json_t *a, const char *decision, const char *by, int64_t now)
+{
+    bool deny = ad_approval_decision_of(decision) == AD_APPROVAL_DENY;
+    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", jstr(a, "id"), "decision", decision,
+                     "status", deny ? "denied" : "allowed", "by", by, "now", (json_int_t)now);
+}
+
+static bool ad_run_approval_allowed(ad_store_t *st, const json_t *a)
+{
+    json_t *agent = NULL;
+    const char *agent_id = jstr(a, "agentId");
+    bool ok = agent_id != NULL && ad_store_agent_get(st, agent_id, &agent) == 0 &&
+              ad_permissions_allow(json_object_get(agent, "permissions"), jstr(a, "toolName"));
+    json_decref(agent);
+    return ok;
+}
+
+bool ad_run_approval_may(ad_store_t *st, const json_t *a, const char *decision, bool admin)
+{
+    if (strcmp(decision, "deny") == 0 || admin) {
+        return true;
+    }
+    return strcmp(decision, "allow") == 0 && ad_run_approval_allowed(st, a);
 }

@@ -9,17 +9,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The run of agent_id with a live process, or NULL. */
+/* The run of agent_id with a live process (started: not still
+ * starting), or NULL. */
 static ad_run_t *live_run(ad_runner_t *r, const char *agent_id)
 {
     ad_run_t *run = ad_run_find(r, agent_id);
-    return run != NULL && run->proc != NULL ? run : NULL;
+    return run != NULL && run->proc != NULL && run->pending == NULL ? run : NULL;
+}
+
+int ad_runner_signal(ad_runner_t *r, const char *agent_id, int signum)
+{
+    ad_run_t *run = live_run(r, agent_id);
+    if (run == NULL) {
+        return AD_ENOENT;
+    }
+    ad_log(AD_LOG_INFO, "runner", "signal agent=%s signum=%d", agent_id, signum);
+    return ad_proc_signal(run->proc, signum);
+}
+
+void ad_runner_set_point_hook(ad_runner_t *r, ad_runner_point_fn fn, void *ud)
+{
+    r->point_fn = fn;
+    r->point_ud = ud;
 }
 
 int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_cb cb, void *ud)
 {
-    ad_run_t *run = live_run(r, agent_id);
-    if (run == NULL) {
+    ad_run_t *run = ad_run_find(r, agent_id);
+    if (run == NULL || run->proc == NULL) {
         return AD_ENOENT;
     }
     ad_run_waiter_t *w = ad_xcalloc(1, sizeof(*w));
@@ -27,7 +44,25 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
     w->ud = ud;
     w->next = run->stop_waiters;
     run->stop_waiters = w;
-    ad_log(AD_LOG_INFO, "runner", "stopping agent=%s force=%d", agent_id, force);
+    ad_log(AD_LOG_INFO, "runner", "stopping agent=%s force=%d starting=%d", agent_id, force,
+           run->pending != NULL);
+    if (run->pending != NULL) {
+        /* Still starting: once it runs, its row is written, then the stop
+         * is kept with it and the process stopped (start.c, src/proc). */
+        bool first = run->stop_since == 0;
+        run->stop_since = first ? ad_wall_ms() : run->stop_since;
+        if (first || (force && !run->stop_force)) {
+            json_t *why = json_pack("{s:s, s:s, s:I, s:s}", "code", "stop_requested", "text",
+                                    force ? "stop requested (force: SIGKILL)" : "stop requested",
+                                    "at", (json_int_t)ad_wall_ms(), "ref", run->run_id);
+            run->stop_force = run->stop_force || force;
+            ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL,
+                                  why);
+            json_decref(why);
+        }
+        ad_proc_stop(run->proc, force);
+        return 0;
+    }
     if (run->exec == AD_EXEC_ACP && run->stop_since == 0) {
         ad_run_acp_cancel(run); /* the turn ends first, as the protocol asks */
     }
@@ -150,10 +185,17 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
         return AD_EINVAL;
     }
     ad_run_t *run = live_run(r, agent_id);
-    if (run == NULL && ad_run_find(r, agent_id) == NULL) {
+    ad_run_t *any = ad_run_find(r, agent_id);
+    if (run == NULL && any == NULL) {
         /* Codex and Gemini run a turn per process: the next message is a
          * new run that resumes the session. */
         return ad_run_start_followup(r, agent_id, content, cb, ud, err, errsz);
+    }
+    if (run == NULL && any->pending != NULL && !any->one_shot) {
+        return ad_run_pending_message(any, content, cb, ud); /* written once it runs */
+    }
+    if (run == NULL && any->pending != NULL) {
+        run = any; /* a one-turn run: busy, below */
     }
     if (run != NULL && run->one_shot) {
         snprintf(err, errsz,
@@ -198,4 +240,18 @@ int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, 
 {
     ad_run_t *run = live_run(r, agent_id);
     return run == NULL ? AD_ENOENT : ad_proc_write(run->proc, data, len);
+}
+
+void ad_runner_agent_live(const ad_runner_t *r, json_t *agent)
+{
+    int64_t since;
+    bool force;
+    const char *id = json_string_value(json_object_get(agent, "id"));
+    if (r == NULL || id == NULL || !ad_runner_stopping(r, id, &since, &force)) {
+        return;
+    }
+    char ts[AD_TIME_MAX];
+    ad_time_format(since, ts);
+    json_object_set_new(agent, "status", json_string("stopping"));
+    json_object_set_new(agent, "stopping", json_pack("{s:s, s:b}", "since", ts, "force", force));
 }

@@ -21,6 +21,7 @@ typedef struct {
     int code, sig;
     ad_run_waiter_t *waiters;
     char *hold_dir; /* the holder's directory, removed once the end is stored */
+    bool remote;    /* on a worker node: the node forgets the run once its end is stored */
     ad_store_run_end_t e;
 } end_ctx_t;
 
@@ -59,6 +60,9 @@ static void on_end_done(int rc, json_t *result, void *ud)
     json_decref(reply);
     json_decref(result);
     ad_run_hold_done(c->hold_dir, rc);
+    if (c->remote && rc == 0 && c->r->plane != NULL) {
+        ad_plane_run_done(c->r->plane, c->run_id);
+    }
     if (rc == 0) {
         ad_run_config_remove(c->r, c->run_id);
     }
@@ -93,6 +97,7 @@ void ad_run_release(ad_run_t *run)
 {
     ad_runner_t *r = run->r;
     ad_run_stop_later_cancel(run);
+    ad_run_acp_terms_end(run);
     for (ad_run_t **pp = &r->runs; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == run) {
             *pp = run->next;
@@ -167,7 +172,8 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
     if (ex->lost) {
         status = AD_RUN_LOST;
         agent_status = AD_AGENT_STATUS_ERROR;
-        snprintf(e->reason, sizeof(e->reason), "lost: the process could not be reaped");
+        snprintf(e->reason, sizeof(e->reason), "lost: %s",
+                 run->node_lost[0] != '\0' ? run->node_lost : "the process could not be reaped");
     } else if (ex->stop_requested) {
         status = AD_RUN_STOPPED;
         agent_status = AD_AGENT_STATUS_STOPPED;
@@ -331,6 +337,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     run->stop_waiters = NULL;
     c->hold_dir = run->hold_dir;
     run->hold_dir = NULL;
+    c->remote = run->node_id[0] != '\0';
     c->e = e;
     ad_run_after_stored(r, store_end, c);
     while (run->taps != NULL) {

@@ -118,8 +118,18 @@ json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id)
         json_t *stalled = run->stalled ? json_pack("{s:s, s:I}", "reason", run->stall_reason,
                                                    "since", (json_int_t)run->stalled_at)
                                        : json_null();
-        return json_pack("{s:o, s:o}", "stalled", stalled, "holderLog",
-                         log ? ad_run_json_text(text, strlen(text)) : json_null());
+        json_t *live = json_pack("{s:o, s:o}", "stalled", stalled, "holderLog",
+                                 log ? ad_run_json_text(text, strlen(text)) : json_null());
+        if (run->node_id[0] != '\0') { /* on a worker node (issue #34) */
+            char name[64] = "", at[AD_TIME_MAX];
+            ad_plane_run_node(r->plane, run->run_id, name, sizeof(name), NULL);
+            ad_time_format(run->unreachable_since, at);
+            json_object_set_new(live, "unreachable", json_boolean(run->unreachable));
+            json_object_set_new(live, "node",
+                                json_pack("{s:s, s:s, s:s?}", "id", run->node_id, "name", name,
+                                          "unreachableSince", run->unreachable ? at : NULL));
+        }
+        return live;
     }
     return NULL;
 }
@@ -156,7 +166,9 @@ void ad_run_line_end(ad_run_t *run)
     }
     run->in_line = false;
     run->msg_off = 0;
-    if (run->batch.n >= AD_RUN_BATCH_MAX || run->batch.bytes >= AD_RUN_BATCH_BYTES) {
+    if (run->nheld_updates > 0) {
+        ad_run_held_updates_flush(run); /* the line's rows first, then them */
+    } else if (run->batch.n >= AD_RUN_BATCH_MAX || run->batch.bytes >= AD_RUN_BATCH_BYTES) {
         ad_run_flush_batch(run, NULL, NULL);
     }
 }
@@ -362,4 +374,20 @@ void ad_run_find_orphans(ad_runner_t *r, json_t *runs)
 json_t *ad_runner_orphans(const ad_runner_t *r)
 {
     return r->orphans;
+}
+
+json_t *ad_runner_holders(const ad_runner_t *r, const char *org)
+{
+    json_t *out = json_array();
+    for (const ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (run->proc == NULL || !ad_proc_held(run->proc) || run->pending != NULL ||
+            (org != NULL && org[0] != '\0' && strcmp(run->org_id, org) != 0)) {
+            continue;
+        }
+        json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s}", "runId", run->run_id,
+                                             "agentId", run->agent_id, "pid",
+                                             (json_int_t)ad_proc_holder_pid(run->proc), "version",
+                                             ad_proc_holder_version(run->proc)));
+    }
+    return out;
 }

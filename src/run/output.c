@@ -666,6 +666,15 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
 
 /* ---- records -------------------------------------------------------------------- */
 
+/* Shows a point to the runner's hook (alerts) as it is read. */
+static void hook_point(ad_run_t *run, const char *name, json_t *step, double v)
+{
+    if (run->r->point_fn != NULL && name != NULL) {
+        run->r->point_fn(run->agent_id, run->run_id, run->org_id, name, json_is_integer(step),
+                         json_integer_value(step), v, run->r->point_ud);
+    }
+}
+
 /* Queues a point for the store (flushed with this iteration's output). */
 static void keep_point(ad_run_t *run, json_t *pt)
 {
@@ -676,6 +685,8 @@ static void keep_point(ad_run_t *run, json_t *pt)
         (ts != NULL && !json_is_integer(ts))) {
         return; /* the live event still shows it; the store keeps what it can chart */
     }
+    hook_point(run, name, json_object_get(pt, "step"),
+               json_number_value(json_object_get(pt, "value")));
     if (run->metric_points == NULL) {
         run->metric_points = json_array();
     }
@@ -707,7 +718,13 @@ void ad_run_keep_dist(ad_run_t *run, json_t *d)
 static void metric_point(ad_run_t *run, json_t *points, const char *name, json_t *value,
                          json_t *step, json_t *ts)
 {
+    double v;
     if (!json_is_number(value)) {
+        /* NaN or an infinity: shown to the hook (an alert on it), never stored */
+        if (ad_json_number_ext(value, &v) && name[0] != '\0' &&
+            strlen(name) <= AD_SERIES_NAME_MAX) {
+            hook_point(run, name, step, v);
+        }
         return;
     }
     json_t *pt = json_pack("{s:s, s:O}", "name", name, "value", value);
@@ -1041,13 +1058,15 @@ static void on_tool_rec(ad_run_t *run, const ad_rec_t *rec)
         return;
     }
     ad_store_tool_timed(run->r->store, run->org_id, (int64_t)ad_wall_ms(), rec->duration_ms);
-    ad_run_publish(run->r, &run->topics, "tool_end",
-                   json_pack("{s:s?, s:I, s:s, s:o, s:s, s:s, s:s?}", "toolId", rec->tool_id,
-                             "durationMs", (json_int_t)rec->duration_ms, "status",
-                             rec->is_error ? "error" : "success", "exitCode",
-                             rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null(),
-                             "agentId", run->agent_id, "runId", run->run_id, "crewId",
-                             run->crew_id[0] ? run->crew_id : NULL));
+    json_t *end = json_pack(
+        "{s:s?, s:I, s:s, s:o, s:s, s:s, s:s?}", "toolId", rec->tool_id, "durationMs",
+        (json_int_t)rec->duration_ms, "status", rec->is_error ? "error" : "success", "exitCode",
+        rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null(), "agentId", run->agent_id,
+        "runId", run->run_id, "crewId", run->crew_id[0] ? run->crew_id : NULL);
+    if (rec->is_error && ad_run_tool_denied(run, rec->tool_id)) {
+        json_object_set_new(end, "denied", json_true()); /* the user's answer, not a failure */
+    }
+    ad_run_publish(run->r, &run->topics, "tool_end", end);
 }
 
 static void on_session_rec(ad_run_t *run, const ad_rec_t *rec)

@@ -61,6 +61,21 @@ void ad_runner_free(ad_runner_t *r);
  * log. Loop thread. */
 typedef const char *(*ad_runner_key_fn)(void *ud, const char *org, const char *provider);
 void ad_runner_set_key_source(ad_runner_t *r, ad_runner_key_fn fn, void *ud);
+/* Where runs send their telemetry (src/otel receives it): each run from
+ * now on gets TRACEPARENT, OTEL_EXPORTER_OTLP_ENDPOINT (endpoint, copied),
+ * _PROTOCOL http/json and _HEADERS x-agentd-run=<token(ud, runId)>, and a
+ * Claude run the settings that turn its OpenTelemetry on (traces, metrics,
+ * logs), each unless the agent's state.env names it. endpoint NULL: none
+ * of it (TRACEPARENT alone with --otlp-endpoint). Loop thread. */
+typedef void (*ad_runner_token_fn)(void *ud, const char *run_id, char *out, size_t outsz);
+void ad_runner_set_telemetry(ad_runner_t *r, const char *endpoint, ad_runner_token_fn fn, void *ud);
+
+/* Worker nodes (issue #34, src/node): agents whose state.node names a
+ * node run there, through plane (borrowed; must outlive the runner). Set
+ * before ad_runner_reconcile, which takes up the runs left on nodes. The
+ * runner hooks itself to the plane's reachability. Loop thread. */
+struct ad_plane;
+void ad_runner_set_plane(ad_runner_t *r, struct ad_plane *plane);
 
 /* Marks runs left 'running' by a previous daemon as lost (agent status
  * error, pid cleared, state.statusReason set) and publishes agent_status for
@@ -101,6 +116,16 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
  * asked) are set. The agent reads "stopping" meanwhile: its agent_status
  * events say so until the run's end. Loop thread. */
 bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *since, bool *force);
+/* An agent row as it is live, in place: while its stop is under way,
+ * status "stopping" and stopping {since (RFC 3339), force}. r may be NULL.
+ * Loop thread. */
+void ad_runner_agent_live(const ad_runner_t *r, json_t *agent);
+/* Once what the store has queued (a stop's mark) is committed: cb(agent,
+ * ud) with agent_id's row as it is live (ad_runner_agent_live; {id} when
+ * it cannot be read), a new reference that cb takes (crewops.c). */
+typedef void (*ad_runner_agent_cb)(json_t *agent, void *ud);
+void ad_runner_stop_kept(ad_runner_t *r, ad_store_t *st, const char *agent_id,
+                         ad_runner_agent_cb cb, void *ud);
 /* SIGSTOP/SIGCONT the run's process group; the agent becomes paused /
  * running. AD_ENOENT when not running, AD_ESTATE when already so. On 0, cb
  * gets {agent} after the status is committed. */
@@ -130,11 +155,31 @@ typedef enum {
     AD_APPROVAL_DENY,
     AD_APPROVAL_ALLOW_ALWAYS,
 } ad_approval_decision_t;
+/* allow|deny|allow_always (checked by the caller) as a decision; anything
+ * else is allow. */
+ad_approval_decision_t ad_approval_decision_of(const char *s);
 int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *approval_id,
                               ad_approval_decision_t d, const char *tool, json_t *input);
+/* POST /api/approvals/:id's work (approvals.c), on approval row a:
+ * decide: the decision (allow|deny|allow_always) answered to the run
+ * (ad_runner_approval_answer) when a is pending, else AD_ESTATE; args:
+ * the store's decide args {id, decision, status (allowed or denied), by,
+ * now} (new); may: who may give which decision (below). Loop thread. */
+int ad_runner_approval_decide(ad_runner_t *r, const json_t *a, const char *decision);
+json_t *ad_run_approval_args(const json_t *a, const char *decision, const char *by, int64_t now);
+/* Whether a caller (admin: with admin scope) may give decision on a:
+ * allowing a call is running a program on someone's say-so, so a write
+ * token (which starts none) may allow only what the agent's permissions
+ * already allow (its tool), and deny anything; allow_always changes the
+ * permissions, so it is an admin's, like PATCHing them. */
+bool ad_run_approval_may(ad_store_t *st, const json_t *a, const char *decision, bool admin);
 /* Agent processes an older agentd left running without a holder, found
  * at start-up: [{runId, agentId, orgId, pid}] (borrowed; never NULL). */
 json_t *ad_runner_orphans(const ad_runner_t *r);
+/* The holders of the live held runs of org (NULL or "": every org), for
+ * `agentd version`: [{runId, agentId, pid, version}] (version "" for a
+ * holder from before holders said theirs). New reference. Loop thread. */
+json_t *ad_runner_holders(const ad_runner_t *r, const char *org);
 /* Runs that cannot go on for now (a full disk, issue #41), org's (NULL or
  * "": all): [{agentId, runId, reason, since}]. New reference. */
 json_t *ad_runner_stalled(const ad_runner_t *r, const char *org);
@@ -142,11 +187,31 @@ json_t *ad_runner_stalled(const ad_runner_t *r, const char *org);
  * null, holderLog: the end of its holder's log (its own errors) or null}.
  * NULL when run_id is not running here. New reference. */
 json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id);
+/* Run run_id's stored row with ad_runner_run_live's fields laid over it
+ * when it runs here: *out new. 0, or the store's error (crewops.c). */
+int ad_runner_run_view(const ad_runner_t *r, ad_store_t *st, const char *run_id, json_t **out);
+/* A metric point a run's program reported (a `metric`/`metrics` line or
+ * an agent_update's metrics), as it is read, before it is stored: value may
+ * be NaN or infinite (a bare NaN/Infinity token or the string, which is
+ * never stored); has_step false when the line gave none. Ids borrowed for
+ * the call. The hook must not stop or change the run from inside the call
+ * (defer that). Loop thread. One hook; NULL removes it. */
+typedef void (*ad_runner_point_fn)(const char *agent_id, const char *run_id, const char *org,
+                                   const char *name, bool has_step, int64_t step, double value,
+                                   void *ud);
+void ad_runner_set_point_hook(ad_runner_t *r, ad_runner_point_fn fn, void *ud);
+/* Sends signum to the agent's live run's process group (SIGUSR1: a
+ * checkpoint, as a program reads it). AD_ENOENT when not running. */
+int ad_runner_signal(ad_runner_t *r, const char *agent_id, int signum);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,
                                   const ad_proc_t *proc, void *ud);
 void ad_runner_each(const ad_runner_t *r, ad_runner_each_fn fn, void *ud);
+/* Whether a live run works in the worktree at path on a worker node
+ * (issue #34): its run id, and its node's name (both may be NULL). */
+bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_ID_MAX], char *node,
+                         size_t nodesz);
 /* Counters since start, for /metrics: runs ended by status, their
  * durations (per-bucket counts, AD_RUN_DURATION_BOUNDS upper bounds in
  * seconds, the last bucket above them), tokens and cost. */
@@ -165,6 +230,13 @@ void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
 int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b);
 /* True while agent_id has a live process. */
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
+/* Every agent of crew (a crew row; st's agents of its org, archived ones
+ * left out) started with prompt when it is not running (start), or
+ * stopped (force) when it is: *out {crewId, started|stopping: [ids],
+ * skipped: [{id, reason}]} (new). 0, or the store's error. Loop thread
+ * (crewops.c). */
+int ad_runner_crew_all(ad_runner_t *r, ad_store_t *st, const json_t *crew, bool start, bool force,
+                       const char *prompt, json_t **out);
 /* The agent joined crew (NULL or "": left its crew) while its run goes on:
  * the run's events go to crew:<crew> and carry its id from now on. */
 void ad_runner_set_crew(ad_runner_t *r, const char *agent_id, const char *crew);
@@ -210,15 +282,83 @@ int ad_run_env_check(const json_t *env, bool allow_unsafe, char *why, size_t why
 /* A sandbox policy object {network: "on"|"off"|{allow: [host[:port]]},
  * paths: ["/ro", {path, write}]} (ad_run_sandbox_path_ok for each path). */
 int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, size_t whysz);
+/* Whether a caller (owner: the daemon's owner; org_id: its organisation)
+ * may set the sandbox policy sb, once an admin scope is checked: "none"
+ * only the owner, and never as a workspace's (workspace: sb is a
+ * workspace's default); paths only the owner's organisation, since they
+ * show this machine's files; then ad_run_sandbox_check. 0, AD_EINVAL (a
+ * 422 on "sandbox") or AD_EPERM (a 403), with why. */
+int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool workspace, bool owner,
+                           const char *org_id, char *why, size_t whysz);
 /* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
  * run's cgroup enforces them (src/proc). */
 int ad_run_limits_check(const json_t *lim, char *why, size_t whysz);
+/* Whether s may name a worker node (state.node): 1-63 of [A-Za-z0-9._-]. */
+bool ad_run_node_name_ok(const char *s);
+/* A placement asked of worker nodes (state.placement): {labels: {k: v}
+ * (at most 32, names as node names, values up to 128 bytes), gpu: bool,
+ * memoryMb: 1..16777216}, nothing else; {} is any node. */
+int ad_run_placement_check(const json_t *p, char *why, size_t whysz);
 /* Whether url is an http:// or https:// URL of printable characters. */
 bool ad_run_base_url_ok(const char *url);
+/* ---- an agent's run spec, from its create or update body (agentspec.c) --------
+ * The values only: who may set them is the caller's. Any thread. */
+/* What the first field of body that only an admin may set asks for
+ * ("setting an agent's environment", "setting an agent's sandbox", "an
+ * agent that runs a command", "choosing where an agent's CLI sends its
+ * requests"), or NULL. executor NULL is claude. */
+const char *ad_run_spec_admin_need(const json_t *body, const char *executor);
+/* How the runner starts the agent: command (argv; required for the
+ * command executor), terminal, env ({NAME: value}; an unsafe name only
+ * with allowUnsafeEnv), stopWith (sigint, stdin, none), model, limits,
+ * sandbox ("none" or a policy), baseUrl, codexConfig, systemPrompt
+ * (claude's), acpAgent (acp's, else a command) and a state object, checked
+ * into *state (new; NULL when the body names none of them). 0, or
+ * AD_EINVAL with e. */
+int ad_run_spec_state(const ad_config_t *cfg, const json_t *body, const char *executor,
+                      json_t **state, ad_field_err_t *e);
+/* What an agent's create and update share: name (1 to 200 bytes), mode
+ * (AD_RUN_MODES), permissions (at most 64 entries of src/agent's
+ * ad_permission_check) and crewId (a string or null), into args. 0, or
+ * AD_EINVAL with e; a refused permission's index in *bad_perm (else
+ * SIZE_MAX). Whether the crew is one of the agent's org is the caller's. */
+#define AD_RUN_MODES "auto,plan,regular"
+int ad_run_spec_common(const json_t *body, json_t *args, size_t *bad_perm, ad_field_err_t *e);
+/* A PATCH's command and env, checked as at create, into args; state and
+ * executor cannot be changed. 0, or AD_EINVAL with e. */
+int ad_run_spec_patch(const json_t *body, json_t *args, ad_field_err_t *e);
+
+/* A PATCH of a run's own fields {name?, color? (#rrggbb), tags?, notes?,
+ * group?}, each null to reset it, into set; any other key is refused. 0,
+ * or AD_EINVAL with e. */
+int ad_run_patch_check(const json_t *body, json_t *set, ad_field_err_t *e);
+
+/* The config config_id of org for a run: *record {id, name, schemaId,
+ * values (checked again against its schema)} and *schema (a built-in, or
+ * one of org's; new references). 0, or AD_EINVAL with e naming configId
+ * or the value. Loop thread (store reads). */
+int ad_run_config_load(ad_store_t *st, const char *config_id, const char *org, json_t **record,
+                       json_t **schema, ad_field_err_t *e);
+
+/* A start's config: configId and configFlags of body (a start's), else
+ * the agent's state.configId and state.configFlags (a default config for
+ * every start), loaded into cfg (record and schema new, NULL for none).
+ * 0, or AD_EINVAL with e. Loop thread (store reads). */
+int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id, const char *org,
+                        ad_run_config_t *cfg, ad_field_err_t *e);
+
 /* What a new agent's insert arguments get when the request left them out:
  * name "Agent HH:MM" (local time), mode the default_mode setting (else
  * regular), permissions [read]. Loop thread (reads the settings). */
 void ad_run_agent_defaults(ad_store_t *st, json_t *args);
+/* Whether a new agent's body lets it run tools unasked at its first start
+ * (permissions beyond "read", or auto mode): an admin's to create. And a
+ * new agent's insert args completed (agentspec.c): the definition it came
+ * from (def_name, may be NULL) in its state, a null crewId dropped, a new
+ * "ag_" id, worktreeId, executor (NULL: claude) and now. Any thread. */
+bool ad_run_spec_unasked(const json_t *body);
+void ad_run_agent_finish(json_t *args, const char *wt, const char *executor, const char *def_name,
+                         int64_t now);
 /* Whether auto mode for Claude Code (executor NULL is claude) is refused:
  * agentd runs as root and the owner did not set allow_root_auto (Claude
  * Code may skip permissions as root only inside a sandbox). Loop thread. */

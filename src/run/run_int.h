@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "run/run.h"
+#include "node/node.h"
 
 #define AD_RUN_OUT_FLUSH_BYTES (64 * 1024) /* coalesced output becomes a message */
 #define AD_RUN_FLUSH_MS 100
@@ -51,7 +52,14 @@
 #define AD_RUN_RETRY_MIN_MS 100
 #define AD_RUN_RETRY_MAX_MS 2000
 
+/* ACP terminals (acp_term.c): at most this many per run at once, each
+ * keeping at most this much of its output. */
+#define AD_RUN_ACP_TERMS 4
+#define AD_RUN_ACP_TERM_OUT (1024 * 1024)
+
 typedef struct ad_run_stuck ad_run_stuck_t;
+typedef struct ad_run_term ad_run_term_t;
+typedef struct ad_run_term_env ad_run_term_env_t;
 /* A call queued behind stuck batches (ad_run_after_stored); cancelled:
  * the daemon is closing and nothing more can be stored. */
 typedef void (*ad_run_after_fn)(void *ud, bool cancelled);
@@ -98,8 +106,16 @@ typedef struct ad_run_waiter {
     void *ud;
 } ad_run_waiter_t;
 
+/* A start whose spawn's outcome is not known yet (start.c), and the
+ * messages sent to the agent meanwhile. */
+typedef struct ad_run_pending ad_run_pending_t;
+
 typedef struct ad_run {
     ad_runner_t *r;
+    /* Non-NULL while its process is starting (a spawner thread forks it):
+     * the run row is written, and what waits for the process (the first
+     * prompt, messages, a stop) goes to it, once it runs. */
+    ad_run_pending_t *pending;
     struct ad_run *next;
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
@@ -127,12 +143,23 @@ typedef struct ad_run {
     struct {
         char id[AD_ID_MAX];
         char request_id[128];
+        char tool_use_id[128]; /* the call it is about, or "" */
     } approvals[AD_RUN_APPROVALS_MAX];
     size_t napprovals;
+    /* The last calls the user denied (by tool id): their tool_end says
+     * denied, so a client that sees it before approval_decided (the CLI is
+     * answered before the decision is stored) does not read a failure. */
+    char denied_tools[AD_RUN_APPROVALS_MAX][128];
+    unsigned ndenied_tools;                 /* entries written, the next at % max */
     const struct ad_run_approver *approver; /* NULL: Claude's control protocol */
     ad_parser_t *parser;
     ad_recs_t recs;
     char *cwd; /* the worktree (owned): ACP's fs requests are served below it */
+    /* ACP terminals (acp_term.c): the live ones, and what they run with
+     * (the agent's sandbox, env and limits; NULL: none can run). */
+    ad_run_term_t *terms[AD_RUN_ACP_TERMS];
+    unsigned term_seq;
+    ad_run_term_env_t *term_env;
     ad_proc_t *proc;
     uint64_t started_ns;
     ad_usage_t usage;
@@ -179,8 +206,19 @@ typedef struct ad_run {
      * together (line_first: the batch's first message of the line being
      * handled), so a stored offset never covers half a line's rows. */
     char *hold_dir; /* owned; NULL: not held */
+    /* On a worker node (issue #34, src/node): its id ("": here), whether its
+     * node is unreachable now (since: wall ms), and why its run is lost
+     * when the plane gives it up (the agent's reason then). */
+    char node_id[AD_ID_MAX];
+    bool unreachable;
+    int64_t unreachable_since;
+    char node_lost[200];
     bool in_line;
     size_t line_first;
+    /* Status changes made while a line is handled wait for the line's
+     * rows (runner.c): a client that sees `waiting` finds the answer. */
+    struct ad_run_held_update *held_updates;
+    size_t nheld_updates;
     uint64_t out_end[2]; /* spool offset past the last line in out[i] */
     int msg_stream;      /* the offset the next queued message carries */
     uint64_t msg_off;
@@ -199,14 +237,20 @@ struct ad_runner {
     ad_store_t *store;
     ad_runner_key_fn key_fn; /* stored API keys (ad_runner_set_key_source) */
     void *key_ud;
+    char *otlp_endpoint; /* where runs send telemetry (ad_runner_set_telemetry), or NULL */
+    ad_runner_token_fn token_fn;
+    void *token_ud;
     ad_bus_t *bus;
     ad_procs_t *procs;
+    ad_runner_point_fn point_fn; /* ad_runner_set_point_hook */
+    void *point_ud;
     ad_run_t *runs;
     size_t inflight_bytes;
     uv_check_t check; /* flushes live output after each poll phase */
     bool check_on;
     ad_runner_stats_t stats;
-    json_t *orphans; /* agent processes an older agentd left without a holder */
+    ad_plane_t *plane; /* worker nodes (ad_runner_set_plane), or NULL */
+    json_t *orphans;   /* agent processes an older agentd left without a holder */
     /* Batches the store refused for space, and what waits behind them
      * (output.c); batch_seq numbers the batches in the order they were made. */
     ad_run_stuck_t *stuck;
@@ -316,6 +360,13 @@ void ad_run_on_check(uv_check_t *h);
 int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *content,
                           ad_runner_cb cb, void *ud, char *err, size_t errsz);
 
+/* A message sent while the run's process starts: written once it runs
+ * (ad_runner_message then), or answered with why it could not start. 0,
+ * or AD_ESTATE when the run is not starting. content is copied. */
+int ad_run_pending_message(ad_run_t *run, const char *content, ad_runner_cb cb, void *ud);
+/* What a start still held when its runner closes (no callback). */
+void ad_run_pending_free(ad_run_t *run);
+
 /* ---- codexapp.c: codex app-server runs ---------------------------------------- */
 /* What the app-server is told of the agent when its thread opens: spec's
  * mode, session, fork, model and instructions, the worktree, whether
@@ -333,6 +384,11 @@ bool ad_run_interrupt_first(ad_run_t *run);
 void ad_run_stop_later_cancel(ad_run_t *run);
 
 /* ---- version.c ----------------------------------------------------------------- */
+/* Reads HEAD of the worktree at path (borrowed) on the thread pool and
+ * stores it on run_id as the commit it started from (commit.c). Best
+ * effort. Loop thread. */
+void ad_run_note_commit(ad_runner_t *r, const char *run_id, const char *path);
+
 /* Runs `argv0 --version` (cwd, env and sandbox as the run's; borrowed) beside the
  * run and keeps what it prints on the run (ad_run_version_set), or on its
  * row when the run has ended first. */
@@ -388,6 +444,9 @@ void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id);
 void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);
 /* The run has ended: its pending approvals are expired. */
 void ad_run_approvals_end(ad_run_t *run);
+/* Whether the user denied the call tool_id (one of the run's last
+ * AD_RUN_APPROVALS_MAX denials). */
+bool ad_run_tool_denied(const ad_run_t *run, const char *tool_id);
 /* A run taken up after a restart: the approvals it still waits on (stored
  * pending, with the CLI's request ids) can be answered again. */
 void ad_run_approvals_restore(ad_run_t *run);
@@ -398,8 +457,16 @@ void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *pr
 /* The protocol taken up on a run a previous daemon started; in_turn: the
  * agent was not waiting for input. */
 void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec, bool in_turn);
-/* An AD_REC_REQUEST served (fs below the worktree) and answered. */
+/* Carries out the records of a user's decision (ad_acp_decide): answers
+ * written to the agent, held requests served, notices published. */
+void ad_run_acp_apply(ad_run_t *run, const ad_recs_t *recs);
+/* An AD_REC_REQUEST served (fs below the worktree, terminals) and answered. */
 void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec);
+/* Whether the file or folder open at fd is agentd's data dir or inside it
+ * (never served, even in a worktree that holds it). */
+bool ad_run_acp_in_data_dir(const ad_run_t *run, int fd);
+/* A line of agentd's in the run's live output (stream "system"). */
+void ad_run_acp_say(ad_run_t *run, const char *text);
 /* An AD_REC_FAULT: the run's error with the reason, the agent ended. */
 void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec);
 /* A user message as a prompt (now, or after the turn that runs). 0,
@@ -407,6 +474,13 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec);
 int ad_run_acp_prompt(ad_run_t *run, const char *content);
 /* session/cancel for the turn that runs, if one does. */
 void ad_run_acp_cancel(ad_run_t *run);
+
+/* ---- start.c: a run on a worker node (issue #34) ------------------------------- */
+/* The run run_id of agent_id on node_id, left running by a previous
+ * daemon: taken up through a relay that waits for its node (src/node),
+ * from the stored offsets. 0 or the code of what failed. */
+int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_id,
+                         int64_t started_at, const char *node_id, char *err, size_t errsz);
 
 /* ---- start.c: taking a held run up again ------------------------------------- */
 /* The run run_id of agent_id (started at started_at, ms) continues under
@@ -434,6 +508,9 @@ void ad_run_find_orphans(ad_runner_t *r, json_t *runs);
 /* In ad_run_on_line around one stdout line (held runs' line offsets). */
 void ad_run_line_begin(ad_run_t *run, ad_proc_stream_t stream);
 void ad_run_line_end(ad_run_t *run);
+/* The status changes held while the line was handled, written after its
+ * rows (runner.c; called by ad_run_line_end). */
+void ad_run_held_updates_flush(ad_run_t *run);
 
 /* ---- exit.c ------------------------------------------------------------------- */
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
@@ -442,21 +519,14 @@ void ad_run_release(ad_run_t *run);
 
 /* ---- sandbox.c: what an agent's sandbox shows ----------------------------------------- */
 
-#define AD_RUN_SBX_BINDS 48
+#define AD_RUN_SBX_ALLOW 32 /* network {allow} entries at most */
 
 typedef struct {
-    bool none; /* unconfined: state.sandbox "none", or no sandbox for an owner's agent */
-    ad_proc_sandbox_t sb;
-    ad_proc_bind_t binds[AD_RUN_SBX_BINDS];
-    char *strs[2 * AD_RUN_SBX_BINDS];
-    size_t nstrs;
-    bool full;            /* a bind did not fit: the start is refused */
-    const char *home;     /* HOME inside */
-    char exe[4096];       /* the CLI's real program (its symlinks resolved), "" for commands */
-    json_t *policy;       /* the effective policy (ad_run_sandbox_of), owned */
-    char net_allow[4096]; /* network {allow}: the list, comma-separated */
-    char net_sock[108];   /* and the proxy's socket <data-dir>/proxy/<agent> */
+    ad_proc_box_t box;
+    json_t *policy; /* the effective policy (ad_run_sandbox_of), owned */
 } ad_run_sbx_t;
+/* "claude", "codex" or "gemini" for their executors, else NULL. */
+const char *ad_run_sandbox_cli(ad_executor_t ex);
 
 /* The sandbox of agent (its row) for a start in worktree wt (read_only:
  * shown read-only) running exe (the executable the launch resolved, may be
@@ -470,5 +540,17 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);
+
+/* ---- acp_term.c: ACP terminals ------------------------------------------------------- */
+/* A terminal/… request (AD_REC_REQUEST, allowed already) served and answered. */
+void ad_run_acp_terminal(ad_run_t *run, const ad_rec_t *rec);
+/* The run is let go: its terminals are killed (each frees itself once it
+ * has exited). */
+void ad_run_acp_terms_end(ad_run_t *run);
+/* What the run's terminals run with: the agent's sandbox (taken from sbx,
+ * which is left empty), a copy of its env (NULL-terminated) and limits. */
+void ad_run_term_env_keep(ad_run_t *run, ad_run_sbx_t *sbx, const char *const *env,
+                          const ad_proc_limits_t *limits);
+void ad_run_term_env_free(ad_run_term_env_t *t);
 
 #endif

@@ -67,7 +67,7 @@ void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out)
 void ad_runner_each(const ad_runner_t *r, ad_runner_each_fn fn, void *ud)
 {
     for (const ad_run_t *run = r->runs; run != NULL; run = run->next) {
-        if (run->proc == NULL || !ad_proc_alive(run->proc)) {
+        if (run->proc == NULL || !ad_proc_alive(run->proc) || run->pending != NULL) {
             continue;
         }
         const char *org = "";
@@ -156,12 +156,31 @@ static void on_update_done(int rc, json_t *result, void *ud)
     free(c);
 }
 
+/* A change asked for while a held run's line is handled: written once
+ * the line's rows are (they are handed over together at its end). */
+struct ad_run_held_update {
+    ad_store_agent_runtime_t u;
+    ad_agent_status_t status;
+    ad_runner_cb cb;
+    void *ud;
+};
+#define HELD_UPDATES_MAX 8
+
 static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud)
 {
     /* Writes keep the order of the output: what the agent said before this
      * change is stored before it (a client that sees `waiting` finds the
-     * answer). */
+     * answer). The rows of a held run's line wait for its end. */
+    if (run->in_line && run->nheld_updates < HELD_UPDATES_MAX) {
+        if (run->held_updates == NULL) {
+            run->held_updates = ad_xcalloc(HELD_UPDATES_MAX, sizeof(*run->held_updates));
+        }
+        run->held_updates[run->nheld_updates++] =
+            (struct ad_run_held_update){.u = *u, .status = status, .cb = cb, .ud = ud};
+        u->state_patch = NULL; /* taken with the copy */
+        return;
+    }
     ad_run_flush_all(run);
     update_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
@@ -177,6 +196,16 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
     snprintf(u->id, sizeof(u->id), "%s", run->agent_id);
     u->now = ad_wall_ms();
     ad_store_agent_runtime(run->r->store, u, on_update_done, c);
+}
+
+void ad_run_held_updates_flush(ad_run_t *run)
+{
+    size_t n = run->nheld_updates;
+    run->nheld_updates = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ad_run_held_update *h = &run->held_updates[i];
+        agent_update(run, &h->u, h->status, h->cb, h->ud);
+    }
 }
 
 void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
@@ -210,6 +239,7 @@ void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_stat
 
 void ad_run_free(ad_run_t *run)
 {
+    ad_run_pending_free(run);
     ad_buf_cleanup(&run->replay);
     free(run->last_text);
     ad_buf_cleanup(&run->live[0]);
@@ -220,6 +250,13 @@ void ad_run_free(ad_run_t *run)
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
     free(run->cwd);
+    ad_run_term_env_free(run->term_env);
+    for (size_t i = 0; i < run->nheld_updates; i++) { /* never written: the daemon closes */
+        json_decref(run->held_updates[i].u.state_patch);
+        ad_run_call_cb(run->held_updates[i].cb, run->held_updates[i].ud, AD_ESTATE, NULL,
+                       "the daemon is closing");
+    }
+    free(run->held_updates);
     free(run->hold_dir);
     json_decref(run->metric_points);
     json_decref(run->metric_dists);
@@ -265,14 +302,122 @@ static void on_reconciled(int rc, json_t *result, void *ud)
     free(c);
 }
 
+/* Runs a previous daemon left on worker nodes: each taken up through a
+ * relay that waits for its node (its lease counts from now); appended to
+ * kept (NULL-terminated, grown here). */
+static char **keep_remote(ad_runner_t *r, char **kept)
+{
+    json_t *runs = NULL;
+    if (r->plane == NULL || ad_store_runs_on_nodes(r->store, &runs) != 0) {
+        return kept;
+    }
+    size_t n = 0;
+    while (kept[n] != NULL) {
+        n++;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(runs, i, x)
+    {
+        const char *id = json_string_value(json_object_get(x, "id"));
+        char err[256];
+        if (ad_run_attach_remote(r, json_string_value(json_object_get(x, "agentId")), id,
+                                 json_integer_value(json_object_get(x, "startedAt")),
+                                 json_string_value(json_object_get(x, "nodeId")), err,
+                                 sizeof(err)) != 0) {
+            ad_log(AD_LOG_WARN, "runner", "could not take up a run on a node run=%s why=\"%s\"", id,
+                   err);
+            continue;
+        }
+        kept = ad_xrealloc(kept, (n + 2) * sizeof(char *));
+        kept[n++] = ad_xstrdup(id);
+        kept[n] = NULL;
+    }
+    json_decref(runs);
+    return kept;
+}
+
+static ad_run_t *run_by_id(const ad_runner_t *r, const char *run_id)
+{
+    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+        if (strcmp(run->run_id, run_id) == 0) {
+            return run;
+        }
+    }
+    return NULL;
+}
+
+/* The plane's word on a run's node (src/node): unreachable (its agent
+ * keeps its status: it runs on, unseen) or back, published on the run's
+ * topics. */
+static void on_reachable(void *ud, const char *run_id, bool reachable, int64_t since,
+                         const char *node)
+{
+    ad_run_t *run = run_by_id(ud, run_id);
+    if (run == NULL || run->unreachable == !reachable) {
+        return;
+    }
+    run->unreachable = !reachable;
+    run->unreachable_since = since;
+    char at[AD_TIME_MAX];
+    ad_time_format(since, at);
+    if (!reachable) {
+        ad_run_publish(run->r, &run->topics, "run_unreachable",
+                       json_pack("{s:s, s:s, s:s, s:s, s:s}", "agentId", run->agent_id, "runId",
+                                 run->run_id, "nodeId", run->node_id, "node", node, "since", at));
+    } else {
+        int64_t ms = ad_wall_ms() - since;
+        ad_run_publish(run->r, &run->topics, "run_reachable",
+                       json_pack("{s:s, s:s, s:s, s:s, s:I}", "agentId", run->agent_id, "runId",
+                                 run->run_id, "nodeId", run->node_id, "node", node, "unreachableMs",
+                                 (json_int_t)(ms > 0 ? ms : 0)));
+    }
+}
+
+static void on_node_lost(void *ud, const char *run_id, const char *why)
+{
+    ad_run_t *run = run_by_id(ud, run_id);
+    if (run != NULL) {
+        snprintf(run->node_lost, sizeof(run->node_lost), "%s", why);
+    }
+}
+
+bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_ID_MAX], char *node,
+                         size_t nodesz)
+{
+    for (const ad_run_t *run = r->runs; run != NULL && path != NULL; run = run->next) {
+        if (run->node_id[0] == '\0' || run->proc == NULL || run->cwd == NULL ||
+            strcmp(run->cwd, path) != 0) {
+            continue;
+        }
+        if (run_id != NULL) {
+            snprintf(run_id, AD_ID_MAX, "%s", run->run_id);
+        }
+        if (node != NULL) {
+            node[0] = '\0';
+            ad_plane_run_node(r->plane, run->run_id, node, nodesz, NULL);
+        }
+        return true;
+    }
+    return false;
+}
+
+void ad_runner_set_plane(ad_runner_t *r, struct ad_plane *plane)
+{
+    r->plane = plane;
+    ad_plane_hooks_t h = {.reachable = on_reachable, .lost = on_node_lost, .ud = r};
+    ad_plane_set_hooks(plane, &h);
+}
+
 void ad_runner_reconcile(ad_runner_t *r, ad_runner_cb cb, void *ud)
 {
     rec_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = r;
     c->cb = cb;
     c->ud = ud;
-    /* Runs whose holders still hold them go on (hold.c); the rest are lost. */
-    char **kept = ad_run_reattach_all(r);
+    /* Runs whose holders still hold them go on (hold.c), here or on their
+     * nodes; the rest are lost. */
+    char **kept = keep_remote(r, ad_run_reattach_all(r));
     ad_store_runs_reconcile_keep(r->store, ad_wall_ms(), LOST_REASON, (const char *const *)kept,
                                  on_reconciled, c);
     for (size_t i = 0; kept[i] != NULL; i++) {
@@ -309,6 +454,7 @@ static void on_runner_closed(uv_handle_t *h)
         return;
     }
     json_decref(r->orphans);
+    free(r->otlp_endpoint);
     free(r);
 }
 

@@ -4,7 +4,8 @@
  * answers 422 with the reason these give): its environment (and the names
  * that change how a program loads or what it runs), the shape of its
  * sandbox policy, its cgroup limits and the URL its CLI sends requests to.
- * Who may set them is the caller's business (src/api). Also what a new
+ * Who may set them is the caller's business (src/api), but for a sandbox
+ * policy's owner rules (ad_run_sandbox_allowed). Also what a new
  * agent gets when the request leaves a field out, and whether auto mode
  * as root is refused.
  */
@@ -166,6 +167,43 @@ int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, si
     return 0;
 }
 
+int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool workspace, bool owner,
+                           const char *org_id, char *why, size_t whysz)
+{
+    if (workspace && !json_is_object(sb)) {
+        snprintf(why, whysz,
+                 "a workspace's sandbox is {network, paths} (or null for agentd's "
+                 "default); \"none\" is set per agent, by the owner");
+        return AD_EINVAL;
+    }
+    if (json_is_string(sb)) {
+        if (strcmp(json_string_value(sb), "none") != 0) {
+            snprintf(why, whysz, "must be \"none\" or {network, paths}");
+            return AD_EINVAL;
+        }
+        if (!owner) {
+            snprintf(why, whysz,
+                     "only the owner may run an agent without a sandbox "
+                     "(sandbox: \"none\")");
+            return AD_EPERM;
+        }
+        return 0;
+    }
+    if (ad_run_sandbox_check(cfg, sb, why, whysz) != 0) {
+        return AD_EINVAL;
+    }
+    /* Paths show this machine's files: another organisation's admin (the
+     * attacker of issue #31) would name ~/.ssh or the owner's checkouts. */
+    if (json_array_size(json_object_get(sb, "paths")) > 0 && !owner &&
+        strcmp(org_id, AD_ORG_DEFAULT) != 0) {
+        snprintf(why, whysz,
+                 "only the owner's organisation may show an agent paths beyond its "
+                 "worktree (sandbox.paths): they are this machine's files");
+        return AD_EPERM;
+    }
+    return 0;
+}
+
 int ad_run_limits_check(const json_t *lim, char *why, size_t whysz)
 {
     if (!json_is_object(lim)) {
@@ -236,4 +274,67 @@ bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *exec
         ad_store_settings_get(st, &s) == 0 && json_is_true(json_object_get(s, "allow_root_auto"));
     json_decref(s);
     return !allowed;
+}
+
+bool ad_run_node_name_ok(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > 63) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int ad_run_placement_check(const json_t *p, char *why, size_t whysz)
+{
+    if (!json_is_object(p)) {
+        snprintf(why, whysz, "must be an object {labels, gpu, memoryMb}");
+        return AD_EINVAL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)p, k, v)
+    {
+        if (strcmp(k, "labels") == 0) {
+            if (!json_is_object(v) || json_object_size(v) > 32) {
+                snprintf(why, whysz, "labels must be an object of at most 32 strings");
+                return AD_EINVAL;
+            }
+            const char *lk;
+            json_t *lv;
+            json_object_foreach(v, lk, lv)
+            {
+                if (!ad_run_node_name_ok(lk) || !json_is_string(lv) ||
+                    json_string_length(lv) > 128) {
+                    snprintf(why, whysz,
+                             "label %.64s: names are letters, digits, . _ -, values "
+                             "strings up to 128 bytes",
+                             lk);
+                    return AD_EINVAL;
+                }
+            }
+        } else if (strcmp(k, "gpu") == 0) {
+            if (!json_is_boolean(v)) {
+                snprintf(why, whysz, "gpu must be true or false");
+                return AD_EINVAL;
+            }
+        } else if (strcmp(k, "memoryMb") == 0) {
+            json_int_t mb = json_integer_value(v);
+            if (!json_is_integer(v) || mb < 1 || mb > 16777216) {
+                snprintf(why, whysz, "memoryMb must be an integer from 1 to 16777216");
+                return AD_EINVAL;
+            }
+        } else {
+            snprintf(why, whysz, "%.64s is not a placement field (labels, gpu, memoryMb)", k);
+            return AD_EINVAL;
+        }
+    }
+    return 0;
 }

@@ -35,6 +35,49 @@ int ad_store_org_list(ad_store_t *st, json_t **out)
     return 0;
 }
 
+static int row_get(ad_store_t *st, ad_store_row_t kind, const char *id, json_t **row)
+{
+    switch (kind) {
+    case AD_STORE_ROW_WORKSPACE:
+        return ad_store_workspace_get(st, id, row);
+    case AD_STORE_ROW_WORKTREE:
+        return ad_store_worktree_get(st, id, row);
+    case AD_STORE_ROW_AGENT:
+        return ad_store_agent_get(st, id, row);
+    case AD_STORE_ROW_CREW:
+        return ad_store_crew_get(st, id, row);
+    case AD_STORE_ROW_RUN: {
+        json_t *run = NULL;
+        int rc = ad_store_run_get(st, id, &run);
+        if (rc == 0) {
+            rc = ad_store_agent_get(st, json_string_value(json_object_get(run, "agentId")), row);
+        }
+        json_decref(run);
+        return rc;
+    }
+    case AD_STORE_ROW_JOB:
+        return ad_store_job_get(st, id, row);
+    case AD_STORE_ROW_SERVICE:
+        return ad_store_service_get(st, id, row);
+    }
+    return AD_EINVAL;
+}
+
+int ad_store_row_org(ad_store_t *st, ad_store_row_t kind, const char *id, char org_out[AD_ID_MAX])
+{
+    if (id == NULL || id[0] == '\0' || strlen(id) >= AD_ID_MAX || st == NULL) {
+        return AD_ENOENT;
+    }
+    json_t *row = NULL;
+    int rc = row_get(st, kind, id, &row);
+    if (rc == 0) {
+        const char *org = json_string_value(json_object_get(row, "orgId"));
+        snprintf(org_out, AD_ID_MAX, "%s", org != NULL ? org : AD_ORG_DEFAULT);
+    }
+    json_decref(row);
+    return rc;
+}
+
 int ad_store_org_find(ad_store_t *st, const char *id_or_name, char id_out[AD_ID_MAX])
 {
     sqlite3 *db = ad_store_rdb(st);

@@ -10,6 +10,8 @@
  */
 #include "store/store_int.h"
 
+#include <math.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -171,35 +173,191 @@ static int ended_by_agent(sqlite3 *db, const char *org, int64_t from_day, json_t
     return step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
 }
 
+/* Adds one (org, node) row's figures to the entry of key in map (made
+ * {key: name, agentSeconds, runs, activeRuns} on first use); the entry. */
+static json_t *add_to(json_t *map, const char *name, const char *key, double sec, int64_t runs,
+                      int64_t active)
+{
+    json_t *e = json_object_get(map, key);
+    if (e == NULL) {
+        e = json_pack("{s:s, s:f, s:I, s:I}", name, key, "agentSeconds", 0.0, "runs", (json_int_t)0,
+                      "activeRuns", (json_int_t)0);
+        json_object_set_new(map, key, e);
+    }
+    json_object_set_new(e, "agentSeconds",
+                        json_real(json_real_value(json_object_get(e, "agentSeconds")) + sec));
+    json_object_set_new(e, "runs",
+                        json_integer(json_integer_value(json_object_get(e, "runs")) + runs));
+    json_object_set_new(
+        e, "activeRuns",
+        json_integer(json_integer_value(json_object_get(e, "activeRuns")) + active));
+    return e;
+}
+
+/* The map's entries in key order, as an array (new reference). */
+static json_t *values(json_t *map)
+{
+    json_t *a = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(map, k, v)
+    {
+        json_array_append(a, v);
+    }
+    return a;
+}
+
+/* Time by organisation and node: ended runs from the daily aggregate, the
+ * running ones' time so far; into nodes ({node: ...}) and orgs ({orgId:
+ * {..., nodes: {node: ...}}}), with the running totals. */
+static int by_org_node(sqlite3 *db, const char *org, int64_t from_day, int64_t now, json_t *nodes,
+                       json_t *orgs, double *running, double *running_ms)
+{
+    sqlite3_stmt *s = ad_store_stmt(
+        db, "SELECT org_id, node, SUM(runs), SUM(ms), SUM(active), SUM(active_ms) FROM ("
+            "SELECT org_id, node, runs, ms, 0 AS active, 0 AS active_ms FROM agent_time "
+            "WHERE (?1 = '' OR org_id = ?1) AND day >= ?2 UNION ALL "
+            "SELECT org_id, COALESCE(node_id, 'control-plane'), 0, MAX(?3 - started_at, 0), 1, "
+            "MAX(?3 - started_at, 0) FROM runs WHERE (?1 = '' OR org_id = ?1) AND status = "
+            "'running') "
+            "GROUP BY org_id, node ORDER BY org_id, node");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org);
+    sqlite3_bind_int64(s, 2, from_day);
+    sqlite3_bind_int64(s, 3, now);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *o = (const char *)sqlite3_column_text(s, 0);
+        const char *node = (const char *)sqlite3_column_text(s, 1);
+        int64_t runs = sqlite3_column_int64(s, 2), active = sqlite3_column_int64(s, 4);
+        double sec = (double)sqlite3_column_int64(s, 3) / 1000.0;
+        *running += (double)active;
+        *running_ms += (double)sqlite3_column_int64(s, 5);
+        add_to(nodes, "node", node, sec, runs, active);
+        json_t *oe = add_to(orgs, "orgId", o, sec, runs, active);
+        json_t *on = json_object_get(oe, "nodes");
+        if (on == NULL) {
+            on = json_object();
+            json_object_set_new(oe, "nodes", on);
+        }
+        add_to(on, "node", node, sec, runs, active);
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
+}
+
 int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
                         json_t **out)
 {
     sqlite3 *db = ad_store_rdb(st);
-    json_t *agents = json_array();
+    json_t *agents = json_array(), *nodes = json_object(), *orgs = json_object();
     int64_t ms = 0, runs = 0;
-    int rc = ended_by_agent(db, org, from_day, agents, &ms, &runs);
     double running = 0, running_ms = 0;
+    int rc = ended_by_agent(db, org, from_day, agents, &ms, &runs);
     if (rc == 0) {
-        rc = scalar(db,
-                    "SELECT COUNT(*) FROM runs WHERE (?1 = '' OR org_id = ?1) AND "
-                    "status = 'running'",
-                    org, 0, &running);
-    }
-    if (rc == 0) {
-        rc = scalar(db,
-                    "SELECT COALESCE(SUM(MAX(?2 - started_at, 0)), 0) FROM runs WHERE "
-                    "(?1 = '' OR org_id = ?1) AND status = 'running'",
-                    org, now, &running_ms);
+        rc = by_org_node(db, org, from_day, now, nodes, orgs, &running, &running_ms);
     }
     if (rc != 0) {
         json_decref(agents);
+        json_decref(nodes);
+        json_decref(orgs);
         return rc;
     }
+    /* each org's nodes as a list */
+    const char *k;
+    json_t *v;
+    json_object_foreach(orgs, k, v)
+    {
+        json_object_set_new(v, "nodes", values(json_object_get(v, "nodes")));
+    }
     double total_s = (double)(ms + (int64_t)running_ms) / 1000.0;
-    *out = json_pack("{s:f, s:f, s:I, s:I, s:f, s:[{s:s, s:f, s:I}], s:o}", "agentSeconds", total_s,
+    *out = json_pack("{s:f, s:f, s:I, s:I, s:f, s:o, s:o, s:o}", "agentSeconds", total_s,
                      "agentHours", total_s / 3600.0, "runs", (json_int_t)runs, "activeRuns",
-                     (json_int_t)running, "activeSeconds", running_ms / 1000.0, "nodes", "node",
-                     "control-plane", "agentSeconds", total_s, "runs",
-                     (json_int_t)(runs + (int64_t)running), "agents", agents);
+                     (json_int_t)running, "activeSeconds", running_ms / 1000.0, "nodes",
+                     values(nodes), "orgs", values(orgs), "agents", agents);
+    json_decref(nodes);
+    json_decref(orgs);
+    return 0;
+}
+
+json_t *ad_store_credits_json(ad_store_t *st, const char *org)
+{
+    ad_store_credits_t c;
+    if (ad_store_credit_totals(st, org, &c) != 0) {
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:I}", "orgId", org, "unit", "usd", "balance",
+                     c.balance, "earned", c.earned, "spent", c.spent, "pending", c.pending,
+                     "grants", (json_int_t)c.grants);
+}
+
+int ad_store_grant_check(const json_t *body, double *amount, const char **note, ad_field_err_t *e)
+{
+    json_t *a = json_object_get(body, "amount");
+    double v = json_is_number(a) ? json_number_value(a) : NAN;
+    if (!isfinite(v) || v == 0 || fabs(v) > 1e9) {
+        return ad_field_fail(e, "amount",
+                             "must be a non-zero number of credits (US dollars), at most 1e9");
+    }
+    *amount = v;
+    return ad_field_str(body, "note", false, 200, note, e);
+}
+
+int ad_store_credits_view(ad_store_t *st, const char *org, json_t **out)
+{
+    json_t *grants = NULL;
+    *out = ad_store_credits_json(st, org);
+    if (*out == NULL || ad_store_credit_grant_list(st, org, 100, &grants) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        return AD_EINTERNAL;
+    }
+    json_object_set_new(*out, "grantList", grants);
+    return 0;
+}
+
+void ad_store_credit_grant_new(ad_store_t *st, const char *org, double amount, const char *note,
+                               const char *by, ad_store_result_cb cb, void *ud)
+{
+    char gid[AD_ID_MAX];
+    ad_id_new("cred", gid);
+    ad_store_grant_t g = {.id = gid,
+                          .org_id = org,
+                          .note = note,
+                          .granted_by = by,
+                          .amount = amount,
+                          .created_at = (int64_t)ad_wall_ms()};
+    ad_store_credit_grant(st, &g, cb, ud);
+}
+
+int ad_store_agent_time_range(ad_store_t *st, const char *org, const char *range, int64_t now,
+                              json_t **out)
+{
+    int64_t from = 0;
+    range = range != NULL && range[0] != '\0' ? range : "30d";
+    if (ad_store_range_from(range, now, &from) != 0) {
+        return AD_EINVAL;
+    }
+    int rc = ad_store_agent_time(st, org, from, now, out);
+    if (rc == 0) {
+        json_object_set_new(*out, "range", json_string(range));
+    }
+    return rc == AD_EINVAL ? AD_EINTERNAL : rc;
+}
+
+int ad_store_token_figures(ad_store_t *st, const char *org, const char *credit_org, int64_t now,
+                           json_t **out)
+{
+    int rc = ad_store_token_stats(st, org, now, out);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *credits = ad_store_credits_json(st, credit_org);
+    if (credits != NULL) {
+        json_object_update(*out, credits); /* balance, earned, spent, pending, unit */
+        json_decref(credits);
+    }
     return 0;
 }

@@ -5,6 +5,7 @@
  * layer (src/api/hparams.c) before anything is written here.
  */
 #include "store/store_int.h"
+#include "hparam/hparam.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -249,4 +250,23 @@ int ad_store_op_config_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
         *result = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
     }
     return rc;
+}
+
+json_t *ad_store_cfg_schema_for(ad_store_t *st, const char *id, const char *filter, const char *org)
+{
+    json_t *b = id != NULL ? ad_hparam_builtin(id) : NULL;
+    if (b != NULL) {
+        return json_incref(b);
+    }
+    json_t *s = NULL;
+    if (id == NULL || strlen(id) >= AD_ID_MAX || ad_store_cfg_schema_get(st, id, &s) != 0) {
+        return NULL;
+    }
+    const char *so = json_string_value(json_object_get(s, "orgId"));
+    bool seen = filter == NULL || filter[0] == '\0' || (so != NULL && strcmp(so, filter) == 0);
+    if (!seen || (org != NULL && (so == NULL || strcmp(so, org) != 0))) {
+        json_decref(s);
+        return NULL;
+    }
+    return s;
 }

@@ -13,17 +13,129 @@
 #include "store/store_int.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #define MS(col) "COALESCE(CAST(strftime('%s', " col ") AS INTEGER) * 1000, :now)"
 #define MS_NULL(col) "CAST(strftime('%s', " col ") AS INTEGER) * 1000"
+/* a session id the CLI is given after --resume: a word, never an option */
+#define SESSION_ID                                                                                 \
+    "CASE WHEN length(session_id) BETWEEN 1 AND 128 AND session_id NOT GLOB '*[^A-Za-z0-9._-]*' "  \
+    "AND session_id NOT GLOB '-*' THEN session_id END"
+/* permission entries joined with ',' after --allowedTools: a list of words */
+#define PERMISSIONS                                                                                \
+    "CASE WHEN json_valid(permissions) AND json_type(permissions) = 'array' AND NOT EXISTS "       \
+    "(SELECT 1 FROM json_each(permissions) WHERE type != 'text' OR length(value) NOT BETWEEN 1 "   \
+    "AND 200 OR value GLOB '-*' OR value GLOB '*,*') THEN permissions ELSE '[\"read\"]' END"
+#define VALUE_MAX (64 << 20)    /* any value of the source */
+#define CONTENT_MAX (16u << 20) /* a message's content, as POST .../messages takes */
+#define DOC_MAX (1u << 20)      /* a session's data or snapshot, a usage row's models */
 
 typedef struct {
     const char *name; /* the table, in both databases */
     const char *src;  /* reads the source: the target's columns, in order */
     const char *present;
     const char *insert;
-    bool has_id; /* column 0 is an id to check */
+    bool has_id;                   /* column 0 is an id to check */
+    bool (*ok)(sqlite3_stmt *row); /* what agentd's API would ask of the row; NULL: nothing */
 } table_t;
+
+/* Column i is text of 1 to max bytes (0 allowed when empty_ok) without a
+ * control character. */
+static bool text_ok(sqlite3_stmt *row, int i, int max, bool empty_ok)
+{
+    if (sqlite3_column_type(row, i) != SQLITE_TEXT) {
+        return empty_ok && sqlite3_column_type(row, i) == SQLITE_NULL;
+    }
+    const unsigned char *t = sqlite3_column_text(row, i);
+    int n = sqlite3_column_bytes(row, i);
+    if (t == NULL || n > max || (n == 0 && !empty_ok)) {
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        if (t[k] < 0x20 || t[k] == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An absolute path without control characters, as a workspace's is. */
+static bool path_ok(sqlite3_stmt *row, int i)
+{
+    const unsigned char *t = sqlite3_column_text(row, i);
+    return text_ok(row, i, 4095, false) && t[0] == '/';
+}
+
+/* Column i is NULL or at most max bytes (any content). */
+static bool size_ok(sqlite3_stmt *row, int i, int max)
+{
+    return sqlite3_column_type(row, i) == SQLITE_NULL || sqlite3_column_bytes(row, i) <= max;
+}
+
+static bool workspace_ok(sqlite3_stmt *row)
+{
+    return text_ok(row, 1, 200, false) && path_ok(row, 2);
+}
+
+static bool worktree_ok(sqlite3_stmt *row)
+{
+    const unsigned char *branch = sqlite3_column_text(row, 3);
+    return text_ok(row, 2, 200, false) && text_ok(row, 3, 255, false) && branch[0] != '-' &&
+           path_ok(row, 4);
+}
+
+static bool agent_ok(sqlite3_stmt *row)
+{
+    return text_ok(row, 2, 200, false);
+}
+
+static bool message_ok(sqlite3_stmt *row)
+{
+    return size_ok(row, 3, (int)CONTENT_MAX) && text_ok(row, 5, 200, true) &&
+           size_ok(row, 6, (int)CONTENT_MAX) && size_ok(row, 7, (int)CONTENT_MAX);
+}
+
+static bool usage_ok(sqlite3_stmt *row)
+{
+    return text_ok(row, 0, 32, false) && size_ok(row, 7, (int)DOC_MAX);
+}
+
+/* Only the seed's own settings come across: a file that names one of
+ * agentd's (allow_root_auto, workspace_roots, forge_hosts, the limits)
+ * changes nothing the owner did not set here. */
+static bool seed_setting(const unsigned char *key)
+{
+    static const char *const keys[] = {"theme", "notifications", "default_mode", "confirm_delete",
+                                       "max_context_warning"};
+    for (size_t i = 0; key != NULL && i < AD_ARRAY_LEN(keys); i++) {
+        if (strcmp((const char *)key, keys[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool setting_ok(sqlite3_stmt *row)
+{
+    /* every new agent in auto mode (no permission prompts) is the owner's
+     * choice to make here, not a file's */
+    const unsigned char *key = sqlite3_column_text(row, 0), *value = sqlite3_column_text(row, 1);
+    if (key != NULL && value != NULL && strcmp((const char *)key, "default_mode") == 0 &&
+        strcmp((const char *)value, "auto") == 0) {
+        return false;
+    }
+    return text_ok(row, 0, 64, false) && seed_setting(sqlite3_column_text(row, 0)) &&
+           text_ok(row, 2, 16, false) && size_ok(row, 1, (int)DOC_MAX) &&
+           sqlite3_column_type(row, 1) == SQLITE_TEXT &&
+           ad_store_setting_ok((const char *)sqlite3_column_text(row, 0),
+                               (const char *)sqlite3_column_text(row, 2),
+                               (const char *)sqlite3_column_text(row, 1));
+}
+
+static bool session_ok(sqlite3_stmt *row)
+{
+    return size_ok(row, 2, (int)DOC_MAX) && size_ok(row, 3, (int)DOC_MAX);
+}
 
 static const table_t tables[] = {
     {"workspaces",
@@ -32,7 +144,7 @@ static const table_t tables[] = {
      "SELECT 1 FROM workspaces WHERE id = ?1",
      "INSERT OR IGNORE INTO workspaces (id, name, path, created_at, updated_at, org_id) VALUES "
      "(?1, ?2, ?3, ?4, ?5, ?6)",
-     true},
+     true, workspace_ok},
     {"worktrees",
      "SELECT id, workspace_id, name, branch, path, sort_mode, display_order, is_main != 0, " MS(
          "created_at") ", " MS("updated_at") " FROM worktrees ORDER BY created_at, id",
@@ -40,19 +152,19 @@ static const table_t tables[] = {
      "INSERT OR IGNORE INTO worktrees (id, workspace_id, name, branch, path, sort_mode, "
      "display_order, is_main, created_at, updated_at, org_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, "
      "?8, ?9, ?10, org_id FROM workspaces WHERE id = ?2",
-     true},
+     true, worktree_ok},
     {"agents",
      "SELECT id, worktree_id, name, CASE status WHEN 'running' THEN 'finished' ELSE status END, "
-     "context_level, mode, CASE WHEN json_valid(permissions) THEN permissions ELSE '[\"read\"]' "
-     "END, display_order, session_id, " MS("created_at") ", " MS("updated_at") ", " MS_NULL(
-         "started_at") ", " MS_NULL("stopped_at") ", " MS_NULL("deleted_at") " FROM agents ORDER "
-                                                                             "BY created_at, id",
+     "context_level, mode, " PERMISSIONS ", display_order, " SESSION_ID
+     ", " MS("created_at") ", " MS("updated_at") ", " MS_NULL("started_at") ", " MS_NULL(
+         "stopped_at") ", " MS_NULL("deleted_at") " FROM agents ORDER "
+                                                  "BY created_at, id",
      "SELECT 1 FROM agents WHERE id = ?1",
      "INSERT OR IGNORE INTO agents (id, worktree_id, name, executor, status, context_level, mode, "
      "permissions, display_order, session_id, created_at, updated_at, started_at, stopped_at, "
      "deleted_at, org_id) SELECT ?1, ?2, ?3, 'claude', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
      "?13, ?14, org_id FROM worktrees WHERE id = ?2",
-     true},
+     true, agent_ok},
     {"messages",
      "SELECT id, agent_id, role, content, COALESCE(token_count, 0), tool_name, tool_input, "
      "tool_output, is_complete != 0, " MS("created_at") " FROM messages ORDER BY created_at, id",
@@ -60,7 +172,7 @@ static const table_t tables[] = {
      "INSERT OR IGNORE INTO messages (id, agent_id, role, content, token_count, tool_name, "
      "tool_input, tool_output, is_complete, created_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
      "?9, ?10 WHERE EXISTS (SELECT 1 FROM agents WHERE id = ?2)",
-     true},
+     true, message_ok},
     {"usage_stats",
      "SELECT date, period, input_tokens, output_tokens, total_tokens, request_count, "
      "error_count, CASE WHEN json_valid(model_usage) THEN model_usage ELSE '{}' END, " MS(
@@ -69,19 +181,21 @@ static const table_t tables[] = {
      "INSERT OR IGNORE INTO usage_stats (date, period, input_tokens, output_tokens, "
      "total_tokens, request_count, error_count, model_usage, updated_at) VALUES (?1, ?2, ?3, "
      "?4, ?5, ?6, ?7, ?8, ?9)",
-     false},
+     false, usage_ok},
     /* a setting agentd has, of the same type; others are skipped */
     {"settings", "SELECT key, value, type, " MS("updated_at") " FROM settings ORDER BY key",
      "SELECT 1 FROM settings WHERE key = ?1 AND value = ?2",
-     "UPDATE settings SET value = ?2, updated_at = ?4 WHERE key = ?1 AND type = ?3", false},
+     "UPDATE settings SET value = ?2, updated_at = ?4 WHERE key = ?1 AND type = ?3", false,
+     setting_ok},
     {"agent_sessions",
-     "SELECT id, agent_id, session_data, context_snapshot, " MS("created_at") ", " MS(
-         "updated_at") " FROM agent_sessions ORDER BY created_at, id",
+     "SELECT id, agent_id, CASE WHEN json_valid(session_data) THEN session_data ELSE "
+     "json_quote(session_data) END, CASE WHEN json_valid(context_snapshot) THEN context_snapshot "
+     "END, " MS("created_at") ", " MS("updated_at") " FROM agent_sessions ORDER BY created_at, id",
      "SELECT 1 FROM agent_sessions WHERE id = ?1",
      "INSERT OR IGNORE INTO agent_sessions (id, agent_id, session_data, context_snapshot, "
      "created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM agents "
      "WHERE id = ?2)",
-     true},
+     true, session_ok},
 };
 
 typedef struct {
@@ -117,7 +231,7 @@ static void bind_row(sqlite3_stmt *s, sqlite3_stmt *row)
 /* One row: 0 imported, 1 present, 2 skipped; <0 an error. */
 static int copy_row(sqlite3 *db, const table_t *t, sqlite3_stmt *row)
 {
-    if (t->has_id && !id_ok(sqlite3_column_text(row, 0))) {
+    if ((t->has_id && !id_ok(sqlite3_column_text(row, 0))) || (t->ok != NULL && !t->ok(row))) {
         return 2;
     }
     sqlite3_stmt *p = ad_store_stmt(db, t->present);
@@ -198,30 +312,58 @@ static int link_parents(sqlite3 *db, sqlite3 *src)
     return rc;
 }
 
-/* Whether src has the seed's tables (the first six). */
-static bool looks_like_seed(sqlite3 *src)
+/* The first column of sql's first row as an integer (text "ok" is 1), or
+ * -1 when it does not run. */
+static int64_t one(sqlite3 *src, const char *sql)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(src,
-                           "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                           "('workspaces', 'worktrees', 'agents', 'messages', 'usage_stats', "
-                           "'settings')",
-                           -1, &s, NULL) != SQLITE_OK) {
-        return false;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(src, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        v = sqlite3_column_type(s, 0) == SQLITE_TEXT
+                ? (t != NULL && strcmp((const char *)t, "ok") == 0)
+                : sqlite3_column_int64(s, 0);
     }
-    bool ok = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 6;
     sqlite3_finalize(s);
-    return ok;
+    return v;
+}
+
+/* Whether src is a sound database with the seed's tables (the first six)
+ * as plain tables; agent_sessions, when there, too. */
+static bool looks_like_seed(sqlite3 *src)
+{
+    return one(src, "PRAGMA quick_check") == 1 &&
+           one(src, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                    "('workspaces', 'worktrees', 'agents', 'messages', 'usage_stats', "
+                    "'settings') AND sql NOT LIKE 'CREATE VIRTUAL%'") == 6 &&
+           one(src, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'agent_sessions' AND "
+                    "(type != 'table' OR sql LIKE 'CREATE VIRTUAL%')") == 0;
+}
+
+/* The source, read-only with SQLite's defences for a file nobody vouches
+ * for; NULL when it cannot be opened. */
+static sqlite3 *open_source(const char *path)
+{
+    sqlite3 *src = NULL;
+    if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(src);
+        return NULL;
+    }
+    sqlite3_db_config(src, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(src, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    sqlite3_db_config(src, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+    sqlite3_db_config(src, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+    sqlite3_limit(src, SQLITE_LIMIT_LENGTH, VALUE_MAX);
+    sqlite3_limit(src, SQLITE_LIMIT_SQL_LENGTH, 1 << 20);
+    sqlite3_exec(src, "PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0", NULL, NULL, NULL);
+    return src;
 }
 
 static int import_run(ad_store_tx_t *tx, const void *inp, json_t **result)
 {
     const import_in_t *in = inp;
-    sqlite3 *src = NULL;
-    int rc = sqlite3_open_v2(in->path, &src, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-                     looks_like_seed(src)
-                 ? 0
-                 : AD_EINVAL;
+    sqlite3 *src = open_source(in->path);
+    int rc = src != NULL && looks_like_seed(src) ? 0 : AD_EINVAL;
     json_t *out = json_object(), *per = json_object();
     int64_t total[4] = {0};
     for (size_t i = 0; i < AD_ARRAY_LEN(tables) && rc == 0; i++) {
@@ -257,4 +399,16 @@ void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int
     snprintf(in.path, sizeof(in.path), "%s", path);
     snprintf(in.org, sizeof(in.org), "%s", org);
     ad_store_typed_write(st, import_run, &in, sizeof(in), NULL, cb, ud);
+}
+
+int ad_store_import_path_check(const char *path, ad_field_err_t *e)
+{
+    struct stat st;
+    if (path[0] != '/') {
+        return ad_field_fail(e, "path", "must be an absolute path");
+    }
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return ad_field_fail(e, "path", "is not a file this daemon can read");
+    }
+    return 0;
 }

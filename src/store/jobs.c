@@ -13,16 +13,16 @@
 
 #define JOB_COLS                                                                                   \
     "id, org_id, name, kind, command, cwd, status, progress, stage, message, result, output, "     \
-    "exit_code, signal, created_at, ended_at"
+    "exit_code, signal, created_at, ended_at, node_id"
 #define JOB_JSON_COLS "command,result"
-#define JOB_NULL_COLS "cwd,progress,stage,message,result,output,exit_code,signal,ended_at"
+#define JOB_NULL_COLS "cwd,progress,stage,message,result,output,exit_code,signal,ended_at,node_id"
 
 static const char SQL_JOB_GET[] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1";
 static const char SQL_JOB_LIST[] = "SELECT " JOB_COLS " FROM jobs WHERE ?1 = '' OR org_id = ?1 "
                                    "ORDER BY created_at DESC, id DESC LIMIT ?2";
 static const char SQL_JOB_INSERT[] =
-    "INSERT INTO jobs(id, org_id, name, kind, command, cwd, status, created_at) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)";
+    "INSERT INTO jobs(id, org_id, name, kind, command, cwd, status, created_at, node_id) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8)";
 static const char SQL_JOB_END[] =
     "UPDATE jobs SET status = ?2, progress = ?3, stage = ?4, message = ?5, result = ?6, "
     "output = ?7, exit_code = ?8, signal = ?9, ended_at = ?10 WHERE id = ?1";
@@ -82,6 +82,7 @@ static int job_insert(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 5, j->command);
     ad_store_bind_text(s, 6, j->cwd[0] != '\0' ? j->cwd : NULL);
     sqlite3_bind_int64(s, 7, j->now);
+    ad_store_bind_text(s, 8, j->node_id[0] != '\0' ? j->node_id : NULL);
     int rc = ad_store_step_done(db, s);
     return rc != 0 ? rc : job_read(db, j->id, result);
 }

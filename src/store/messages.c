@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Messages: insertion and keyset pagination, newest first. The cursor is
- * the (created_at, id) of the last message of a page, so messages that
- * arrive meanwhile (always newer) never shift later pages: no message is
- * skipped or repeated.
+ * Messages: insertion and keyset pagination, newest first (an agent's) or
+ * oldest first (a run's). The cursor is the (created_at, id) of the last
+ * message of a page, so messages that arrive meanwhile (always newer) never
+ * shift later pages: no message is skipped or repeated.
  */
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +63,35 @@ static int parse_cursor(sqlite3 *db, const char *agent_id, const char *c, int64_
     return 0;
 }
 
+/* Up to limit rows of s (bound for limit + 1, reset here) as a page:
+ * {messages, hasMore, nextCursor} with the cursor of its last row. */
+static int page_rows(sqlite3 *db, sqlite3_stmt *s, int limit, json_t **out)
+{
+    json_t *arr = json_array();
+    bool more = false;
+    char cursor[AD_ID_MAX + 24] = "";
+    int n = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
+        snprintf(cursor, sizeof(cursor), "%lld:%s", (long long)sqlite3_column_int64(s, 11),
+                 (const char *)sqlite3_column_text(s, 0));
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ad_store_rc(db, rc);
+    }
+    *out = json_pack("{s:o, s:b, s:o}", "messages", arr, "hasMore", more, "nextCursor",
+                     more ? json_string(cursor) : json_null());
+    return 0;
+}
+
 int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const char *before,
                           json_t **out)
 {
@@ -93,28 +124,54 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
         sqlite3_bind_int64(s, 3, cms);
         sqlite3_bind_text(s, 4, cid, -1, SQLITE_TRANSIENT);
     }
-    json_t *arr = json_array();
-    bool more = false;
-    char cursor[AD_ID_MAX + 24] = "";
-    int n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
-        snprintf(cursor, sizeof(cursor), "%lld:%s", (long long)sqlite3_column_int64(s, 11),
-                 (const char *)sqlite3_column_text(s, 0));
-        n++;
+    return page_rows(db, s, limit, out);
+}
+
+/* A run's messages lie in its agent's between the run's start and end (an
+ * agent runs one run at a time), so the agent's index reads them in order
+ * with a scan bounded by the run's span; the last batch of a run may be
+ * written a moment after its end. */
+static const char SQL_RUN_MSGS[] =
+    "SELECT " MSG_COLS " FROM messages WHERE agent_id = ?1 AND (created_at, id) > (?3, ?4) AND "
+    "created_at <= ?5 AND run_id = ?6 ORDER BY created_at, id LIMIT ?2";
+#define RUN_TAIL_MS 600000
+
+int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const char *after,
+                          json_t **out)
+{
+    sqlite3 *db = ad_store_rdb(st);
+    sqlite3_stmt *s = ad_store_stmt(db, "SELECT agent_id, started_at, ended_at FROM runs WHERE "
+                                        "id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
     }
+    ad_store_bind_text(s, 1, run_id);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    char agent[AD_ID_MAX];
+    snprintf(agent, sizeof(agent), "%s", (const char *)sqlite3_column_text(s, 0));
+    int64_t from = sqlite3_column_int64(s, 1) - 1;
+    int64_t to = sqlite3_column_type(s, 2) == SQLITE_NULL
+                     ? INT64_MAX
+                     : sqlite3_column_int64(s, 2) + RUN_TAIL_MS;
     sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        json_decref(arr);
-        return ad_store_rc(db, rc);
+    const char *cid = "";
+    if (after != NULL && parse_cursor(db, agent, after, &from, &cid) != 0) {
+        return AD_EINVAL;
     }
-    *out = json_pack("{s:o, s:b, s:o}", "messages", arr, "hasMore", more, "nextCursor",
-                     more ? json_string(cursor) : json_null());
-    return 0;
+    if ((s = ad_store_stmt(db, SQL_RUN_MSGS)) == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, agent);
+    sqlite3_bind_int(s, 2, limit + 1);
+    sqlite3_bind_int64(s, 3, from);
+    sqlite3_bind_text(s, 4, cid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, to);
+    ad_store_bind_text(s, 6, run_id);
+    return page_rows(db, s, limit, out);
 }
 
 static int bind_opt(sqlite3_stmt *s, int idx, const char *v)
@@ -261,5 +318,47 @@ int ad_store_op_message_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     }
     *result = json_pack("{s:o, s:s, s:s}", "message", ad_store_message_json(&m), "worktreeId",
                         m.worktree_id, "workspaceId", m.workspace_id);
+    return 0;
+}
+
+/* toolInput/toolOutput: a string (borrowed from body), or any JSON value
+ * kept as its text (*text, owned). */
+static int text_or_json(const json_t *body, const char *key, const char **out, char **text,
+                        ad_field_err_t *e)
+{
+    json_t *v = json_object_get(body, key);
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (json_is_string(v)) {
+        *out = json_string_value(v);
+        return 0;
+    }
+    *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (*text == NULL) {
+        return ad_field_fail(e, key, "must be a string or JSON");
+    }
+    *out = *text;
+    return 0;
+}
+
+int ad_store_message_from(const json_t *body, ad_store_message_t *m, char *texts[2],
+                          ad_field_err_t *e)
+{
+    const char *role = NULL;
+    bool has_tokens = false;
+    m->is_complete = true;
+    if (ad_field_str(body, "content", true, AD_STORE_MESSAGE_MAX, &m->content, e) != 0 ||
+        ad_field_enum(body, "role", false, "user,assistant,system,tool", &role, e) != 0 ||
+        ad_field_str(body, "toolName", false, 200, &m->tool_name, e) != 0 ||
+        ad_field_str(body, "runId", false, AD_ID_MAX, &m->run_id, e) != 0 ||
+        ad_field_int(body, "tokenCount", false, 0, INT64_C(1) << 40, &m->token_count, &has_tokens,
+                     e) != 0 ||
+        ad_field_bool(body, "isComplete", &m->is_complete, NULL, e) != 0 ||
+        text_or_json(body, "toolInput", &m->tool_input, &texts[0], e) != 0 ||
+        text_or_json(body, "toolOutput", &m->tool_output, &texts[1], e) != 0) {
+        return AD_EINVAL;
+    }
+    m->role = role != NULL ? role : "user";
     return 0;
 }

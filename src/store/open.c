@@ -170,6 +170,7 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     }
     st->tx.db = st->wdb;
     ad_store_writer_start(st);
+    ad_store_rolls_start(st); /* series stored before the rollup tier */
     ad_log(AD_LOG_INFO, "store", "opened path=%s synchronous=%s", st->path,
            st->durability_full ? "full" : "normal");
     *out = st;

@@ -181,3 +181,111 @@ int ad_store_rt_parse_sort(ad_store_rt_query_t *q, const char *key)
 {
     return parse_key(q, key, strlen(key), &q->sort) == 0 ? 0 : AD_EINVAL;
 }
+
+/* ---- the whole query string (moved from src/api/runtable.c) ---------------------- */
+
+#define LIMIT_DEFAULT 100
+#define LIMIT_MAX 500
+#define OFFSET_MAX 1000000
+#define LIST_MAX 2048
+#define TAG_MAX 64
+#define GROUP_MAX 200
+
+static int parse_lists(ad_store_rt_query_t *q, ad_store_query_fn get, void *ud, ad_field_err_t *e)
+{
+    const char *m = get(ud, "metrics");
+    if (m != NULL && strlen(m) > LIST_MAX) {
+        return ad_field_fail(e, "metrics", "is too long");
+    }
+    if (ad_store_rt_parse_metrics(q, m) != 0) {
+        return ad_field_fail(e, "metrics",
+                             "at most 8 names of 1 to 127 bytes, each with an optional :min or "
+                             ":max");
+    }
+    if (ad_store_rt_parse_statuses(q, get(ud, "status")) != 0) {
+        return ad_field_fail(e, "status",
+                             "must list running, succeeded, failed, stopped, lost, degraded");
+    }
+    return 0;
+}
+
+static int parse_page(ad_store_rt_query_t *q, ad_store_query_fn get, void *ud, ad_field_err_t *e)
+{
+    const char *sort = get(ud, "sort"), *order = get(ud, "order");
+    if (sort != NULL && sort[0] != '\0' && ad_store_rt_parse_sort(q, sort) != 0) {
+        return ad_field_fail(e, "sort",
+                             "must be startedAt, duration, status, agent, a config field or "
+                             "<metric>.final|best|min|max");
+    }
+    if (order != NULL && order[0] != '\0' && !ad_field_choice("asc,desc", order)) {
+        return ad_field_fail(e, "order", "must be asc or desc");
+    }
+    q->ascending = order != NULL && strcmp(order, "asc") == 0;
+    const char *keys[] = {"limit", "offset"};
+    int64_t vals[] = {LIMIT_DEFAULT, 0}, maxes[] = {LIMIT_MAX, OFFSET_MAX}, mins[] = {1, 0};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = get(ud, keys[i]);
+        char *end = NULL;
+        if (v != NULL && v[0] != '\0') {
+            vals[i] = strtoll(v, &end, 10);
+            if (*end != '\0' || vals[i] < mins[i] || vals[i] > maxes[i]) {
+                return ad_field_fail(e, keys[i], "%s",
+                                     i == 0 ? "must be a whole number from 1 to 500"
+                                            : "must be a whole number from 0");
+            }
+        }
+    }
+    q->limit = (int)vals[0];
+    q->offset = (int)vals[1];
+    return 0;
+}
+
+/* filter=, then tag=, group= and hasMetrics= (issue #35). */
+static int parse_rest(ad_store_rt_query_t *q, ad_store_query_fn get, void *ud, ad_field_err_t *e)
+{
+    const char *fs = get(ud, "filter");
+    if (fs != NULL && strlen(fs) > LIST_MAX) {
+        return ad_field_fail(e, "filter", "is too long");
+    }
+    if (ad_store_rt_parse_filters(q, fs) != 0) {
+        return ad_field_fail(e, "filter",
+                             "must be at most 8 KEY OP VALUE, comma-separated (OP: = != < <= > "
+                             ">=), e.g. learningRate>0.001");
+    }
+    const char *tag = get(ud, "tag"), *group = get(ud, "group"), *has = get(ud, "hasMetrics");
+    if (tag != NULL && (tag[0] == '\0' || strlen(tag) > TAG_MAX)) {
+        return ad_field_fail(e, "tag", "must be 1 to 64 bytes");
+    }
+    if (group != NULL && (group[0] == '\0' || strlen(group) > GROUP_MAX)) {
+        return ad_field_fail(e, "group", "must be 1 to 200 bytes");
+    }
+    if (has != NULL && has[0] != '\0' && !ad_field_choice("true,false", has)) {
+        return ad_field_fail(e, "hasMetrics", "must be true or false");
+    }
+    q->tag = tag;
+    q->group = group;
+    q->has_metrics = has == NULL || has[0] == '\0' ? 0 : strcmp(has, "true") == 0 ? 1 : -1;
+    return 0;
+}
+
+int ad_store_rt_parse_query(ad_store_rt_query_t *q, ad_store_query_fn get, void *ud,
+                            ad_field_err_t *e)
+{
+    if (parse_lists(q, get, ud, e) != 0 || parse_page(q, get, ud, e) != 0 ||
+        parse_rest(q, get, ud, e) != 0) {
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+void ad_store_rt_answer(const ad_store_rt_query_t *q, json_t *out)
+{
+    json_t *ms = json_array();
+    for (size_t i = 0; i < q->nmetrics; i++) {
+        json_array_append_new(ms, json_pack("{s:s, s:s}", "name", q->metrics[i].name, "goal",
+                                            q->metrics[i].lower_is_better ? "min" : "max"));
+    }
+    json_object_set_new(out, "metrics", ms);
+    json_object_set_new(out, "limit", json_integer(q->limit));
+    json_object_set_new(out, "offset", json_integer(q->offset));
+}

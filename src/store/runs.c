@@ -22,9 +22,11 @@
     "config, CASE WHEN status = 'running' THEN (SELECT CASE a.status WHEN 'waiting' THEN "         \
     "'waiting' WHEN 'paused' THEN 'paused' ELSE 'working' END FROM agents a WHERE a.id = "         \
     "runs.agent_id) END AS phase, " AD_RUN_NAME_SQL("runs") " AS name, " AD_RUN_COLOR_SQL(         \
-        "runs") " AS color, coalesce(tags, '[]') AS tags, notes, run_group AS \"group\""
-#define RUN_NULLS "ended_at,exit_code,signal,duration_ms,cli_version,config,phase,notes,group"
-#define RUN_JSON "config,tags"
+        "runs") " AS color, coalesce(tags, '[]') AS tags, notes, run_group AS \"group\", "         \
+                "git_commit AS \"commit\", node_id"
+#define RUN_NULLS                                                                                  \
+    "ended_at,exit_code,signal,duration_ms,cli_version,config,phase,notes,group,commit,node_id"
+#define RUN_JSON "config,tags,commit"
 
 static const char *const run_status_names[] = {
     [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
@@ -101,8 +103,8 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
     const ad_store_run_start_t *a = in;
     sqlite3 *db = tx->db;
     sqlite3_stmt *s = ad_store_stmt(
-        db, "INSERT INTO runs (id, agent_id, started_at, status, config) VALUES (?, ?, ?, "
-            "'running', ?)");
+        db, "INSERT INTO runs (id, agent_id, started_at, status, config, node_id) VALUES (?, ?, "
+            "?, 'running', ?, ?)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -110,6 +112,7 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 2, a->agent_id);
     sqlite3_bind_int64(s, 3, a->now);
     ad_store_bind_text(s, 4, a->config);
+    ad_store_bind_text(s, 5, a->node_id[0] != '\0' ? a->node_id : NULL);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc == AD_ECONSTRAINT ? AD_ENOENT : rc;
@@ -426,7 +429,8 @@ static int running_runs(sqlite3 *db, lost_run_t **out, size_t *n)
     *n = 0;
     sqlite3_stmt *s =
         ad_store_stmt(db, "SELECT r.id, r.agent_id, r.started_at, a.pid FROM runs r LEFT JOIN "
-                          "agents a ON a.id = r.agent_id WHERE r.status = 'running'");
+                          "agents a ON a.id = r.agent_id WHERE r.status = 'running' AND "
+                          "r.source IS NULL");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -698,4 +702,19 @@ int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
     }
     sqlite3_reset(s);
     return 0;
+}
+
+int ad_store_op_run_commit(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    (void)result;
+    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE runs SET git_commit = ?2 WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "runId"));
+    if (ad_store_bind_json(s, 2, json_object_get(args, "commit")) != SQLITE_OK) {
+        sqlite3_reset(s);
+        return AD_ENOMEM;
+    }
+    return ad_store_step_done(tx->db, s);
 }

@@ -144,6 +144,21 @@ static void from_where(sqlb_t *b, const ad_store_rt_query_t *q)
         put(b, " AND w.workspace_id = ");
         bind_text(b, q->workspace_id);
     }
+    if (q->tag != NULL) {
+        put(b, " AND EXISTS (SELECT 1 FROM json_each(coalesce(r.tags, '[]')) WHERE value = ");
+        bind_text(b, q->tag);
+        put(b, ")");
+    }
+    if (q->group != NULL) {
+        put(b, " AND r.run_group = ");
+        bind_text(b, q->group);
+    }
+    if (q->has_metrics != 0) {
+        put(b,
+            " AND %s (EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id) OR EXISTS "
+            "(SELECT 1 FROM metric_dists dd WHERE dd.run_id = r.id))",
+            q->has_metrics > 0 ? "" : "NOT");
+    }
     if (q->statuses != 0) {
         put(b, " AND r.status IN ('_'");
         for (int s = AD_RUN_RUNNING; s <= AD_RUN_DEGRADED; s++) {
@@ -215,7 +230,7 @@ static json_t *col_time(sqlite3_stmt *s, int i)
     return json_string(ts);
 }
 
-#define BASE_COLS 13
+#define BASE_COLS 14
 
 /* One result row: the run's columns, then per metric last, min, max,
  * count and last step. */
@@ -239,6 +254,7 @@ static json_t *row_json(sqlite3_stmt *s, const ad_store_rt_query_t *q)
     }
     json_object_set_new(o, "notes", col_str(s, 11));
     json_object_set_new(o, "group", col_str(s, 12));
+    json_object_set_new(o, "lastMetricAt", col_time(s, 13));
     json_t *metrics = json_object();
     for (size_t i = 0; i < q->nmetrics; i++) {
         int c = BASE_COLS + (int)i * 5;
@@ -263,7 +279,8 @@ static int page(sqlite3 *db, const ad_store_rt_query_t *q, json_t **out)
     bind_int(b, q->now);
     put(b, "%s",
         " - r.started_at), r.config, " AD_RUN_NAME_SQL("r") ", " AD_RUN_COLOR_SQL(
-            "r") ", coalesce(r.tags, '[]'), r.notes, r.run_group");
+            "r") ", coalesce(r.tags, '[]'), r.notes, r.run_group, "
+                 "(SELECT max(s.last_t) FROM metric_series s WHERE s.run_id = r.id)");
     for (size_t i = 0; i < q->nmetrics; i++) {
         put(b, ", m%zu.last_value, m%zu.min_value, m%zu.max_value, m%zu.count, m%zu.last_step", i,
             i, i, i, i);

@@ -45,6 +45,7 @@ typedef struct {
 typedef struct {
     const char *run_id, *org_id, *name;
     tsdb_enc_t enc;
+    tsdb_rolls_t rolls;      /* the same points' rollup (seriesroll.c writes it) */
     int64_t seq;             /* the row it goes to */
     bool existing;           /* that row is already there (UPDATE, not INSERT) */
     bool dirty;              /* changed since it was loaded */
@@ -56,11 +57,15 @@ typedef struct {
     /* min/max without the series' last point, when it came in this batch */
     bool have_before;
     double before_min, before_max;
+    /* the x ranges of the points this batch touched (metric_series' step_lo..t_hi) */
+    bool have_range;
+    int64_t step_lo, step_hi, t_lo, t_hi;
 } open_t;
 
 static void chunk_reset(open_t *o)
 {
     tsdb_enc_free(&o->enc);
+    tsdb_rolls_init(&o->rolls);
     o->existing = false;
     o->dirty = false;
 }
@@ -70,8 +75,19 @@ static bool chunk_full(const open_t *o)
     return o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES;
 }
 
+static void range_add(open_t *o, const tsdb_point_t *p)
+{
+    bool first = !o->have_range;
+    o->have_range = true;
+    o->step_lo = first || p->step < o->step_lo ? p->step : o->step_lo;
+    o->step_hi = first || p->step > o->step_hi ? p->step : o->step_hi;
+    o->t_lo = first || p->t_ms < o->t_lo ? p->t_ms : o->t_lo;
+    o->t_hi = first || p->t_ms > o->t_hi ? p->t_ms : o->t_hi;
+}
+
 static void chunk_add(open_t *o, const tsdb_point_t *p)
 {
+    range_add(o, p);
     chunk_sum_t *c = &o->sum;
     bool first = o->enc.n == 0;
     o->before = *c;
@@ -83,6 +99,7 @@ static void chunk_add(open_t *o, const tsdb_point_t *p)
     c->vmax = first || p->v > c->vmax ? p->v : c->vmax;
     c->vsum = first ? p->v : c->vsum + p->v;
     tsdb_enc_add(&o->enc, p);
+    tsdb_rolls_add(&o->rolls, p);
 }
 
 static const char SQL_TAIL[] =
@@ -174,6 +191,9 @@ static int chunk_write(sqlite3 *db, open_t *o)
     sqlite3_bind_blob(s, 13, o->enc.buf, (int)tsdb_enc_bytes(&o->enc), SQLITE_TRANSIENT);
     int rc = ad_store_step_done(db, s);
     if (rc == 0) {
+        rc = ad_store_roll_put(db, o->run_id, o->name, o->seq, &o->rolls);
+    }
+    if (rc == 0) {
         if (!o->existing) {
             o->chunks++;
         }
@@ -185,12 +205,16 @@ static int chunk_write(sqlite3 *db, open_t *o)
 
 static const char SQL_UPSERT_SERIES[] =
     "INSERT INTO metric_series (run_id, name, org_id, count, chunks, first_step, last_step, "
-    "first_t, last_t, first_value, last_value, min_value, max_value) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET "
+    "first_t, last_t, first_value, last_value, min_value, max_value, step_lo, step_hi, t_lo, "
+    "t_hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name) "
+    "DO UPDATE SET "
     "count = excluded.count, chunks = excluded.chunks, first_t = excluded.first_t, "
     "first_value = excluded.first_value, last_step = excluded.last_step, "
     "last_t = excluded.last_t, last_value = excluded.last_value, "
-    "min_value = excluded.min_value, max_value = excluded.max_value";
+    "min_value = excluded.min_value, max_value = excluded.max_value, "
+    /* the ranges grow; NULL (an older series, until seriesroll.c knows them) stays */
+    "step_lo = min(step_lo, excluded.step_lo), step_hi = max(step_hi, excluded.step_hi), "
+    "t_lo = min(t_lo, excluded.t_lo), t_hi = max(t_hi, excluded.t_hi)";
 
 static int series_write(sqlite3 *db, open_t *o, const tsdb_point_t *last)
 {
@@ -208,6 +232,12 @@ static int series_write(sqlite3 *db, open_t *o, const tsdb_point_t *last)
     sqlite3_bind_double(s, 11, last->v);
     sqlite3_bind_double(s, 12, o->min_value);
     sqlite3_bind_double(s, 13, o->max_value);
+    if (o->have_range) { /* else NULL: the series' ranges become unknown, read by a scan */
+        sqlite3_bind_int64(s, 14, o->step_lo);
+        sqlite3_bind_int64(s, 15, o->step_hi);
+        sqlite3_bind_int64(s, 16, o->t_lo);
+        sqlite3_bind_int64(s, 17, o->t_hi);
+    }
     return ad_store_step_done(db, s);
 }
 
@@ -286,6 +316,7 @@ static bool replace_last(sqlite3 *db, open_t *o, const tsdb_point_t *old, const 
         return false;
     }
     o->sum = o->before;
+    tsdb_rolls_undo(&o->rolls);
     chunk_add(o, p);
     o->dirty = true;
     if (o->count == 1) {
@@ -380,6 +411,7 @@ static int replace_older(sqlite3 *db, open_t *o, const tsdb_point_t *p, bool *fo
     }
     sqlite3_reset(s);
     if (rc == 0 && *found) {
+        range_add(o, p); /* its time may be new */
         if (p->step == o->first_step) {
             o->first_t = p->t_ms;
             o->first_value = p->v;
@@ -525,11 +557,45 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out)
 static const char SQL_RANGE[] =
     "SELECT min(step_min), max(step_max), min(t_min), max(t_max), count(*) FROM metric_chunks "
     "WHERE run_id = ? AND name = ?";
+static const char SQL_INFO[] = "SELECT rolled, step_lo, step_hi, t_lo, t_hi FROM metric_series "
+                               "WHERE run_id = ? AND name = ?";
 
-/* The x range of one series: 0, or AD_ENOENT when it has no points. */
+/* What the series row says of its tiers: whether every chunk has its
+ * rollup row (migration 2740), and its x range when known. */
+typedef struct {
+    bool rolled, ranged;
+    int64_t lo, hi;
+} series_info_t;
+
+static series_info_t series_info(sqlite3 *db, const char *run_id, const char *name, bool by_time)
+{
+    series_info_t i = {0};
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_INFO);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        int c = by_time ? 3 : 1;
+        i.rolled = sqlite3_column_int(s, 0) == 1;
+        i.ranged = sqlite3_column_type(s, c) != SQLITE_NULL &&
+                   sqlite3_column_type(s, c + 1) != SQLITE_NULL;
+        i.lo = sqlite3_column_int64(s, c);
+        i.hi = sqlite3_column_int64(s, c + 1);
+    }
+    sqlite3_reset(s);
+    return i;
+}
+
+/* The x range of one series: 0, or AD_ENOENT when it has no points. From
+ * the series row when it knows it, else a scan of the chunk rows. */
 static int series_range(sqlite3 *db, const char *run_id, const char *name, bool by_time,
                         int64_t *lo, int64_t *hi)
 {
+    series_info_t i = series_info(db, run_id, name, by_time);
+    if (i.ranged) {
+        *lo = i.lo;
+        *hi = i.hi;
+        return 0;
+    }
     sqlite3_stmt *s = ad_store_stmt(db, SQL_RANGE);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
@@ -550,19 +616,96 @@ static const char SQL_CHUNKS_STEP[] =
 static const char SQL_CHUNKS_TIME[] =
     "SELECT n, t_min, t_max, v_min, v_max, v_sum, v_last, data FROM metric_chunks "
     "WHERE run_id = ? AND name = ? AND t_max >= ? AND t_min <= ? ORDER BY seq";
+static const char SQL_ROLLS_STEP[] =
+    "SELECT n, step_min, step_max, v_min, v_max, v_sum, v_last, data, blk FROM metric_rolls "
+    "WHERE run_id = ? AND name = ? AND step_max >= ? AND step_min <= ? ORDER BY blk";
+static const char SQL_ROLLS_TIME[] =
+    "SELECT n, t_min, t_max, v_min, v_max, v_sum, v_last, data, blk FROM metric_rolls "
+    "WHERE run_id = ? AND name = ? AND t_max >= ? AND t_min <= ? ORDER BY blk";
+static const char SQL_CHUNK_DATA[] =
+    "SELECT n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND seq = ?";
 
-/* Feeds every chunk of the series overlapping a's range into a: whole
- * chunks by their summary when they fall in one bucket, else decoded. */
-static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
+/* A chunk's points, decoded, into a (those inside its range). */
+static void add_decoded(tsdb_agg_t *a, const void *data, size_t len, int64_t n, int64_t *points)
+{
+    tsdb_dec_t d;
+    tsdb_point_t p;
+    tsdb_dec_init(&d, data, len, (size_t)n);
+    while (tsdb_dec_next(&d, &p) == 1) {
+        int64_t x = a->by_time ? p.t_ms : p.step;
+        if (x >= a->from && x <= a->to) {
+            tsdb_agg_add(a, &p);
+            (*points)++;
+        }
+    }
+}
+
+/* Chunk row seq of the series, decoded into a. */
+static int add_chunk(sqlite3 *db, const char *run_id, const char *name, int64_t seq, tsdb_agg_t *a,
                      int64_t *points)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, a->by_time ? SQL_CHUNKS_TIME : SQL_CHUNKS_STEP);
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHUNK_DATA);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        add_decoded(a, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+                    sqlite3_column_int64(s, 0), points);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+/* One chunk's rollup into a: by its total when it lies in one bucket, by
+ * its runs when the read is wide there (*tier), else the chunk decoded. */
+static int add_rolled(sqlite3 *db, const char *run_id, const char *name, const ad_roll_seg_t *g,
+                      tsdb_agg_t *a, int64_t *points, int64_t *tier)
+{
+    tsdb_rolls_t r;
+    if (tsdb_rolls_decode(g->data, g->len, &r) != 0) {
+        return add_chunk(db, run_id, name, g->seq, a, points);
+    }
+    tsdb_roll_t t = tsdb_rolls_total(&r);
+    int64_t x0 = a->by_time ? t.t_lo : t.s_lo, x1 = a->by_time ? t.t_hi : t.s_hi;
+    if (x1 < a->from || x0 > a->to) {
+        return 0; /* a chunk of the row outside the range */
+    }
+    if (tsdb_agg_summary(a, x0, x1, t.n, t.min, t.max, t.sum, t.last)) {
+        *points += t.n;
+        return 0;
+    }
+    if (!tsdb_agg_wide(a, x0, x1, t.n)) {
+        return add_chunk(db, run_id, name, g->seq, a, points);
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        tsdb_agg_roll(a, &r.e[i]); /* inside [from, to]: tsdb_agg_wide */
+        *points += r.e[i].n;
+    }
+    *tier = TSDB_ROLL_POINTS;
+    return 0;
+}
+
+/* Feeds every chunk of the series overlapping a's range into a, each by
+ * the cheapest of what answers it exactly enough (docs/training.md, "How
+ * a read chooses its tier"): the summary of a chunk, or of a rollup row's
+ * AD_ROLL_BLOCK chunks, that falls in one bucket; a chunk's rollup runs
+ * when the read is wide there (tsdb_agg_wide: *tier becomes
+ * TSDB_ROLL_POINTS); else its points, decoded. A series without rollup
+ * rows (stored before migration 2740, not built yet) is read from its
+ * chunks. */
+static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
+                     int64_t *points, int64_t *tier)
+{
+    bool rolled = series_info(db, run_id, name, a->by_time).rolled;
+    sqlite3_stmt *s = ad_store_stmt(db, rolled ? (a->by_time ? SQL_ROLLS_TIME : SQL_ROLLS_STEP)
+                                               : (a->by_time ? SQL_CHUNKS_TIME : SQL_CHUNKS_STEP));
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
     sqlite3_bind_int64(s, 3, a->from);
     sqlite3_bind_int64(s, 4, a->to);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    int rc, err = 0;
+    while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t n = sqlite3_column_int64(s, 0);
         if (tsdb_agg_summary(a, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), n,
                              sqlite3_column_double(s, 3), sqlite3_column_double(s, 4),
@@ -570,18 +713,26 @@ static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg
             *points += n;
             continue;
         }
-        tsdb_dec_t d;
-        tsdb_point_t p;
-        tsdb_dec_init(&d, sqlite3_column_blob(s, 7), (size_t)sqlite3_column_bytes(s, 7), (size_t)n);
-        while (tsdb_dec_next(&d, &p) == 1) {
-            int64_t x = a->by_time ? p.t_ms : p.step;
-            if (x >= a->from && x <= a->to) {
-                tsdb_agg_add(a, &p);
-                (*points)++;
-            }
+        const void *blob = sqlite3_column_blob(s, 7);
+        size_t len = (size_t)sqlite3_column_bytes(s, 7);
+        if (!rolled) {
+            add_decoded(a, blob, len, n, points);
+            continue;
+        }
+        int64_t blk = sqlite3_column_int64(s, 8);
+        ad_roll_seg_t g[AD_ROLL_BLOCK];
+        int ng = ad_store_roll_segs(blob, len, blk, g);
+        for (int i = 0; err == 0 && i < ng; i++) {
+            err = add_rolled(db, run_id, name, &g[i], a, points, tier);
+        }
+        for (int64_t k = 0; err == 0 && ng < 0 && k < AD_ROLL_BLOCK; k++) {
+            err = add_chunk(db, run_id, name, blk * AD_ROLL_BLOCK + k, a, points);
         }
     }
     sqlite3_reset(s);
+    if (err != 0) {
+        return err;
+    }
     return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
 }
 
@@ -727,17 +878,18 @@ static int query_fn(sqlite3 *db, void *ctx)
     json_t *runs = json_array();
     for (size_t i = 0; rc == 0 && i < q->nruns; i++) {
         memset(a.b, 0, a.n * sizeof(*a.b));
-        int64_t points = 0;
-        rc = aggregate(db, q->runs[i], q->name, &a, &points);
+        int64_t points = 0, tier = 1;
+        rc = aggregate(db, q->runs[i], q->name, &a, &points, &tier);
         char name[1024], color[16];
         if (rc == 0) {
             rc = run_ident(db, q->runs[i], name, sizeof(name), color, sizeof(color));
         }
         if (rc == 0) {
             group_add(g, &a);
-            json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:I, s:o}", "runId", q->runs[i],
-                                                  "name", name, "color", color, "points",
-                                                  (json_int_t)points, "buckets", agg_json(&a)));
+            json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "runId",
+                                                  q->runs[i], "name", name, "color", color,
+                                                  "points", (json_int_t)points, "tierPoints",
+                                                  (json_int_t)tier, "buckets", agg_json(&a)));
         }
     }
     if (rc == 0) {

@@ -11,20 +11,22 @@
 
 #define SVC_COLS                                                                                   \
     "id, org_id, name, command, cwd, config, schema, restart, probe, enabled, created_at, "        \
-    "updated_at"
+    "updated_at, node_id, node_run"
 #define SVC_JSON_COLS "command,config,schema,probe"
-#define SVC_NULL_COLS "cwd,probe"
+#define SVC_NULL_COLS "cwd,probe,node_id"
 
 static const char SQL_SVC_GET[] = "SELECT " SVC_COLS " FROM services WHERE id = ?1";
 static const char SQL_SVC_LIST[] = "SELECT " SVC_COLS " FROM services WHERE ?1 = '' OR org_id = ?1 "
                                    "ORDER BY created_at, id LIMIT 1000";
 static const char SQL_SVC_INSERT[] =
     "INSERT INTO services(id, org_id, name, command, cwd, config, schema, restart, probe, enabled, "
-    "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+    "created_at, updated_at, node_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, "
+    "?12)";
 static const char SQL_SVC_UPDATE[] =
     "UPDATE services SET name = COALESCE(?2, name), config = COALESCE(?3, config), "
     "restart = COALESCE(?4, restart), probe = CASE WHEN ?5 THEN ?6 ELSE probe END, "
-    "enabled = COALESCE(?7, enabled), updated_at = ?8 WHERE id = ?1";
+    "enabled = COALESCE(?7, enabled), updated_at = ?8, "
+    "node_id = CASE WHEN ?9 THEN ?10 ELSE node_id END WHERE id = ?1";
 static const char SQL_SVC_DELETE[] = "DELETE FROM services WHERE id = ?1";
 
 static json_t *svc_row(sqlite3_stmt *s)
@@ -84,6 +86,7 @@ int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_json(s, 9, json_object_get(args, "probe"));
     sqlite3_bind_int(s, 10, json_is_false(json_object_get(args, "enabled")) ? 0 : 1);
     sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    ad_store_bind_text(s, 12, ad_args_str(args, "nodeId")); /* NULL or "": here */
     int rc = ad_store_step_done(db, s);
     return rc != 0 ? rc : svc_read(db, id, result);
 }
@@ -110,11 +113,46 @@ int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result)
         sqlite3_bind_null(s, 7);
     }
     sqlite3_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    /* nodeId: a node's id moves it there, "" brings it back here, absent
+     * leaves it */
+    json_t *node = json_object_get(args, "nodeId");
+    sqlite3_bind_int(s, 9, json_is_string(node));
+    const char *nid = json_string_value(node);
+    if (nid != NULL && nid[0] != '\0') {
+        ad_store_bind_text(s, 10, nid);
+    } else {
+        sqlite3_bind_null(s, 10);
+    }
     int rc = ad_store_step_done(db, s);
     if (rc == 0 && sqlite3_changes(db) == 0) {
         rc = AD_ENOENT;
     }
     return rc != 0 ? rc : svc_read(db, id, result);
+}
+
+typedef struct {
+    char id[AD_ID_MAX], run[AD_ID_MAX];
+} svc_run_t;
+
+static int svc_run(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    AD_UNUSED(result);
+    const svc_run_t *x = in;
+    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE services SET node_run = ?2 WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, x->id);
+    ad_store_bind_text(s, 2, x->run[0] != '\0' ? x->run : NULL);
+    return ad_store_step_done(tx->db, s);
+}
+
+void ad_store_service_run(ad_store_t *st, const char *id, const char *run)
+{
+    svc_run_t x;
+    snprintf(x.id, sizeof(x.id), "%s", id);
+    snprintf(x.run, sizeof(x.run), "%s", run != NULL ? run : "");
+    ad_store_typed_write(st, svc_run, &x, sizeof(x), NULL, NULL, NULL);
 }
 
 int ad_store_op_service_delete(ad_store_tx_t *tx, json_t *args, json_t **result)

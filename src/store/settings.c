@@ -10,8 +10,9 @@
 #include <string.h>
 
 /* K_JSON: an object, stored as JSON text; what its keys mean is checked
- * by its user before the store sees it (model_prices: src/agent/price.c). */
-typedef enum { K_STRING, K_BOOL, K_NUMBER, K_JSON } kind_t;
+ * by its user before the store sees it (model_prices: src/agent/price.c).
+ * K_ARGV: a program and its arguments, [] for none (stored as JSON text). */
+typedef enum { K_STRING, K_BOOL, K_NUMBER, K_JSON, K_ARGV } kind_t;
 
 typedef struct {
     const char *key;
@@ -34,8 +35,9 @@ static const setting_def_t defs[] = {
     {"allow_root_auto", K_BOOL, NULL, 0, 0, false},
     {"audit_retention_days", K_NUMBER, NULL, 0, 36500, true},
     {"model_prices", K_JSON, NULL, 0, 0, false},
-    {"workspace_roots", K_JSON, NULL, 0, 0, false}, /* {orgId: [folders]}: src/api/settings.c */
-    {"forge_hosts", K_JSON, NULL, 0, 0, false},     /* {prefix: {kind, apiBase}}: src/forge */
+    {"workspace_roots", K_JSON, NULL, 0, 0, false},   /* {orgId: [folders]}: src/api/settings.c */
+    {"forge_hosts", K_JSON, NULL, 0, 0, false},       /* {prefix: {kind, apiBase}}: src/forge */
+    {"discovery_command", K_ARGV, NULL, 0, 0, false}, /* src/svc/jobs.c */
     {"health_gpu_util_pct", K_NUMBER, NULL, 1, 100, false},
     {"health_gpu_temp_c", K_NUMBER, NULL, 1, 150, false},
     {"health_gpu_power_w", K_NUMBER, NULL, 1, 10000, false},
@@ -101,6 +103,26 @@ int ad_store_settings_validate(json_t *patch, const char **bad_key, const char *
                 return AD_EINVAL;
             }
             break;
+        case K_ARGV: {
+            *why = "must be [program, args...]: at most 64 strings of 1 to 4096 bytes, the "
+                   "program not starting with '-' nor holding {environment} (or [] for none)";
+            if (!json_is_array(v) || json_array_size(v) > 64) {
+                return AD_EINVAL;
+            }
+            size_t k;
+            json_t *a;
+            json_array_foreach(v, k, a)
+            {
+                size_t n = json_string_length(a);
+                const char *t = json_string_value(a);
+                /* the program is the owner's: an environment (any admin's word) never names it */
+                if (t == NULL || n == 0 || n > 4096 || strlen(t) != n ||
+                    (k == 0 && (t[0] == '-' || strstr(t, "{environment}") != NULL))) {
+                    return AD_EINVAL;
+                }
+            }
+            break;
+        }
         case K_NUMBER: {
             if (!json_is_number(v)) {
                 *why = "must be a number";
@@ -134,6 +156,19 @@ static json_t *typed(const char *type, const char *value)
         return v != NULL ? v : json_null();
     }
     return json_string(value);
+}
+
+bool ad_store_setting_ok(const char *key, const char *type, const char *value)
+{
+    if (strcmp(type, "boolean") == 0 && strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+        return false;
+    }
+    json_t *patch = json_object();
+    json_object_set_new(patch, key, typed(type, value));
+    const char *bad = NULL, *why = NULL;
+    bool ok = ad_store_settings_validate(patch, &bad, &why) == 0;
+    json_decref(patch);
+    return ok;
 }
 
 static int settings_read(sqlite3 *db, json_t **out)
@@ -187,7 +222,7 @@ int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result
         const char *type = "string";
         if (defs[i].kind == K_STRING) {
             sqlite3_bind_text(s, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
-        } else if (defs[i].kind == K_JSON) {
+        } else if (defs[i].kind == K_JSON || defs[i].kind == K_ARGV) {
             type = "json";
             ad_store_bind_json(s, 2, v);
         } else {
@@ -214,4 +249,61 @@ int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result
         *result = json_pack("{s:o}", "settings", all);
     }
     return e;
+}
+
+/* ---- workspace_roots (moved from src/api/settings.c) ------------------------------- */
+
+void ad_store_settings_roots_only(json_t *settings, bool all, const char *org)
+{
+    json_t *roots = json_object_get(settings, "workspace_roots");
+    if (roots == NULL || all) {
+        return;
+    }
+    json_t *mine = org != NULL ? json_object_get(roots, org) : NULL;
+    json_t *only = json_object();
+    if (mine != NULL) {
+        json_object_set(only, org, mine);
+    }
+    json_object_set_new(settings, "workspace_roots", only);
+}
+
+int ad_store_settings_roots_ok(const json_t *roots, const char **why)
+{
+    const char *org;
+    json_t *list;
+    if (!json_is_object(roots) || json_object_size(roots) > 1000) {
+        *why = "must be an object {orgId: [absolute folders]}";
+        return AD_EINVAL;
+    }
+    json_object_foreach((json_t *)roots, org, list)
+    {
+        if (!json_is_array(list) || json_array_size(list) > 64) {
+            *why = "each org's roots must be an array of at most 64 absolute folders";
+            return AD_EINVAL;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            const char *p = json_string_value(v);
+            if (p == NULL || p[0] != '/' || strlen(p) >= 4096) {
+                *why = "each root must be an absolute folder";
+                return AD_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+int ad_store_settings_prices(ad_store_t *st, json_t **out)
+{
+    json_t *all = NULL;
+    int rc = ad_store_settings_get(st, &all);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *mine = json_object_get(all, "model_prices");
+    *out = json_is_object(mine) ? json_incref(mine) : json_object();
+    json_decref(all);
+    return 0;
 }

@@ -312,3 +312,30 @@ void ad_store_tool_timed(ad_store_t *st, const char *org, int64_t now_ms, int64_
     t.bucket = latency_bucket(duration_ms);
     ad_store_typed_write(st, tool_timed, &t, sizeof(t), NULL, NULL, NULL);
 }
+
+int ad_store_runs_parse(ad_store_runs_query_t *q, ad_store_query_fn get, void *ud,
+                        ad_field_err_t *e)
+{
+    static const char statuses[] = "running,succeeded,failed,stopped,lost,degraded";
+    q->status = get(ud, "status");
+    q->crew_id = get(ud, "crewId");
+    q->agent_id = get(ud, "agentId");
+    q->limit = 50;
+    if (q->status != NULL && !ad_field_choice(statuses, q->status)) {
+        return ad_field_fail(e, "status", "must be one of %s", statuses);
+    }
+    const char *v = get(ud, "limit");
+    if (v != NULL && v[0] != '\0') {
+        char *end = NULL;
+        long long n = strtoll(v, &end, 10);
+        if (*end != '\0' || n < 1 || n > 500) {
+            return ad_field_fail(e, "limit", "must be a whole number from 1 to 500");
+        }
+        q->limit = (int)n;
+    }
+    v = get(ud, "since");
+    if (v != NULL && v[0] != '\0' && ad_time_param(v, &q->since) != 0) {
+        return ad_field_fail(e, "since", "must be milliseconds or an RFC 3339 time");
+    }
+    return 0;
+}

@@ -56,6 +56,32 @@ void ad_store_close(ad_store_t *st);
 /* The database file's path (owned by the store). */
 const char *ad_store_path(const ad_store_t *st);
 
+/* ---- PostgreSQL (pg.c, issue #39: migrate and copy; no serving yet) ---------
+ * Synchronous, for the `agentd db` commands (no loop, no writer thread).
+ * url: postgres:// or postgresql:// (libpq's URI form). Errors: AD_EINVAL a
+ * URL that is not one, AD_ECLOSED the server cannot be reached, AD_EPERM it
+ * refused the credentials, AD_ENOENT no such database (or source file),
+ * AD_EBUSY a daemon holds the source, AD_EEXIST the target holds data,
+ * AD_ESTATE the schemas do not match, AD_ECORRUPT counts differ after a
+ * copy; a one-line message in err (never the URL's password). */
+typedef struct {
+    int known;   /* migrations this binary has */
+    int applied; /* applied by this call */
+} ad_store_pg_migrated_t;
+/* Applies the migrations not yet recorded in the database's
+ * schema_migrations, in one transaction under an advisory lock (two
+ * callers at once apply them once). */
+int ad_store_pg_migrate(const char *url, ad_store_pg_migrated_t *res, char *err, size_t errsz);
+/* Called per table after a copy: rows read from SQLite, rows in PostgreSQL. */
+typedef void (*ad_store_pg_count_fn)(const char *table, int64_t from, int64_t to, void *ud);
+/* Copies every row of every table of the SQLite database at sqlite_path (a
+ * file, or a data dir holding agentd.db) into url's database, migrated
+ * first, in one transaction: refused when a daemon holds the source's data
+ * dir or the target holds anything but the migrations' own rows; committed
+ * only when every table's count matches (each reported to fn). */
+int ad_store_pg_copy(const char *sqlite_path, const char *url, ad_store_pg_count_fn fn, void *ud,
+                     char *err, size_t errsz);
+
 /* ---- writes: the writer thread ----------------------------------------------
  * Jobs queued from the loop are run in groups: the writer takes everything
  * queued (up to AD_STORE_GROUP_MAX jobs), runs it in one transaction (a
@@ -145,6 +171,9 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out);
  * without workspace_id, those of org ("" or NULL: every org).
  * workspace_id may be NULL (all). */
 int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org, json_t **out);
+/* ws (returned, the same reference) with its worktrees as the list above
+ * gives them (left without when they cannot be read). */
+json_t *ad_store_workspace_with_worktrees(ad_store_t *st, json_t *ws);
 /* args {id, workspaceId, name, branch, path, now, isMain?, baseBranch?}: a
  * linked worktree without baseBranch takes the main worktree's branch.
  * result {worktree}. */
@@ -173,6 +202,9 @@ int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *sta
  * each status, read on the thread pool: cb gets {status: count} (owned) on
  * the loop thread. For /metrics. */
 void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb, void *ud);
+/* Those counts (NULL: none read) as the agentd_agents family into b
+ * (prom.c): 0 or AD_ETOOBIG. */
+int ad_store_agents_prom(ad_buf_t *b, const json_t *counts);
 /* Whether the agent may be started: 0, AD_ENOENT, or AD_ESTATE when it is
  * archived (deleted) or already running. Loop thread. */
 int ad_store_agent_check_startable(ad_store_t *st, const char *id);
@@ -205,6 +237,11 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result);
  * The message object: id, agentId, runId?, role, content, tokenCount,
  * toolName?, toolInput?, toolOutput?, isComplete, createdAt.
  */
+/* A run's messages oldest first (its log, issue #35): {messages, hasMore,
+ * nextCursor} with after = a cursor of an earlier page or NULL. AD_ENOENT
+ * (no such run), AD_EINVAL (a bad cursor). Loop thread. */
+int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const char *after,
+                          json_t **out);
 /* One page, newest first. before is NULL or a cursor from a previous page
  * (or a message id). {messages, hasMore, nextCursor (null at the end)}.
  * AD_EINVAL for a malformed cursor. */
@@ -235,6 +272,16 @@ typedef struct {
     /* Set by ad_store_message_insert on success. */
     char worktree_id[AD_ID_MAX], workspace_id[AD_ID_MAX];
 } ad_store_message_t;
+/* The largest content of a message a client records (POST
+ * /api/agents/:id/messages). */
+#define AD_STORE_MESSAGE_MAX (16u << 20)
+/* A recorded message's body {content, role? (user|assistant|system|tool;
+ * user), toolName?, runId?, tokenCount?, isComplete?, toolInput?,
+ * toolOutput? (a string, or any JSON kept as its text: texts[0] and [1],
+ * owned by the caller)} into m (strings borrowed from body); id,
+ * agent_id and now are the caller's. 0, or AD_EINVAL with e. */
+int ad_store_message_from(const json_t *body, ad_store_message_t *m, char *texts[2],
+                          ad_field_err_t *e);
 /* Writer thread (inside a job): inserts m and sets its worktree_id and
  * workspace_id. AD_ENOENT for an unknown agent; the constraint codes of
  * ad_store_rc otherwise. May run twice (see ad_store_job_fn). */
@@ -246,6 +293,19 @@ json_t *ad_store_message_json(const ad_store_message_t *m);
  * json_dumps(ad_store_message_json(m), JSON_COMPACT) gives, without
  * building it. 0, or the ad_buf error once out's cap is reached. Any thread. */
 int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out);
+/* A client's message for agent agent_id (msgrecord.c, loop thread): body
+ * (borrowed; kept while the write is under way) checked as
+ * ad_store_message_from does, given a new "msg_" id and the time, and
+ * inserted by one writer job; cb(rc, m, ud) on the loop after the commit
+ * (rc AD_ENOENT for an unknown agent; m borrowed for the call). 0, or
+ * AD_EINVAL with e (nothing queued, no cb), or AD_ENOENT when agent_id is
+ * longer than any id. */
+typedef void (*ad_store_message_cb)(int rc, const ad_store_message_t *m, void *ud);
+int ad_store_message_record(ad_store_t *st, json_t *body, const char *agent_id,
+                            ad_store_message_cb cb, void *ud, ad_field_err_t *e);
+/* limit= of a message page: absent or empty 50, else 1 to 200 in digits
+ * only; 0, or AD_EINVAL with e. Any thread. */
+int ad_store_message_limit(const char *s, int *limit, ad_field_err_t *e);
 
 /* ---- settings (settings.c) ------------------------------------------------------------
  * Typed settings with defaults (theme=system,
@@ -257,6 +317,16 @@ int ad_store_settings_get(ad_store_t *st, json_t **out);
 /* Checks a patch {key: value, …}: unknown keys are ignored; a wrong type or
  * out-of-range value is AD_EINVAL with *bad_key set (static string). */
 int ad_store_settings_validate(json_t *patch, const char **bad_key, const char **why);
+/* workspace_roots {orgId: [absolute folders]}: where a write token of the
+ * org may register workspaces. Its shape (at most 1000 orgs of at most 64
+ * absolute folders): 0, or AD_EINVAL with why (static). */
+int ad_store_settings_roots_ok(const json_t *roots, const char **why);
+/* Cuts settings' workspace_roots down to org's (NULL: none) unless all
+ * (the owner's read). */
+void ad_store_settings_roots_only(json_t *settings, bool all, const char *org);
+/* The model_prices setting ({} when none is set) into *out (new). 0 or a
+ * read error. */
+int ad_store_settings_prices(ad_store_t *st, json_t **out);
 /* args {patch, now}: validated again, all or nothing. result {settings}. */
 int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 
@@ -290,16 +360,41 @@ int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, jso
 /* ---- usage figures (usagesum.c), loop thread ---- */
 /* Whether s is a date YYYY-MM-DD naming a real day. Any thread. */
 bool ad_usage_date_ok(const char *s);
+/* ---- what /api/usage's requests may hold (usagespec.c), any thread ----
+ * Each 0, or AD_EINVAL with the field and why in e. */
+/* period (NULL or "": daily) one of daily|weekly|monthly; with from (not
+ * NULL: to too), "" as NULL, each a date, from not after to. */
+int ad_usage_range_check(const char **period, const char **from, const char **to,
+                         ad_field_err_t *e);
+/* ?days= (NULL or "": *days left alone) a whole number from 1 to 366. */
+int ad_usage_days_check(const char *s, int *days, ad_field_err_t *e);
+/* POST /api/usage {model?, inputTokens, outputTokens, cacheReadTokens?,
+ * cacheWriteTokens?, costUsd?, error?} into rec (model borrowed). */
+int ad_usage_rec_check(const json_t *body, ad_usage_rec_t *rec, ad_field_err_t *e);
+/* The first period (daily, then monthly) whose limit limits
+ * (ad_store_usage_limits') says is reached, with the refusal's words in
+ * msg and *details (new: {period} and, with figures, usage), or NULL. */
+const char *ad_usage_reached(const json_t *limits, bool figures, char *msg, size_t msgsz,
+                             json_t **details);
 /* The totals of usage rows: the sums of their token and request counts
  * and of costUsd (a new object). Any thread. */
 json_t *ad_store_usage_totals(json_t *rows);
 /* The last days (1-366) to now: {days, from, to, totals, history: one row
  * a day, oldest first, zeros for days without use}. 0 or a read error. */
 int ad_store_usage_history(ad_store_t *st, int days, int64_t now, json_t **out);
+/* Today's daily row at now (zeros when there is none); and one period's
+ * rows from..to (as ad_store_usage_rows) as {period, from?, to?, totals,
+ * rows}. 0 or a read error. */
+int ad_store_usage_today(ad_store_t *st, int64_t now, json_t **out);
+int ad_store_usage_period(ad_store_t *st, const char *period, const char *from, const char *to,
+                          json_t **out);
 /* {daily, monthly}: each {period, date, tokenLimit, tokensUsed,
  * tokensRemaining, costLimitUsd, costUsedUsd, costRemainingUsd, exceeded}
  * from the settings' limits (0: none, remaining null). 0 or a read error. */
 int ad_store_usage_limits(ad_store_t *st, int64_t now, json_t **out);
+/* "daily" or "monthly" when that usage limit is reached at now, else NULL
+ * (also when the limits cannot be read: an unreadable limit stops nobody). */
+const char *ad_store_usage_reached(ad_store_t *st, int64_t now);
 /* The agents' usage in the period (daily, weekly, monthly) holding now:
  * {period, from (its key), totals {runs, inputTokens, outputTokens,
  * totalTokens, costUsd}, agents (ad_store_usage_by_agent)}. */
@@ -339,6 +434,7 @@ typedef struct {
     char cwd[1024]; /* "": agentd's */
     char *command;  /* argv as JSON text; owned, taken by the write */
     int64_t now;
+    char node_id[AD_ID_MAX]; /* the worker node it runs on, "" here */
 } ad_store_job_t;
 /* A job begins: its row, status running. cb gets the job. */
 void ad_store_job_insert(ad_store_t *st, const ad_store_job_t *j, ad_store_result_cb cb, void *ud);
@@ -364,19 +460,23 @@ void ad_store_jobs_reconcile(ad_store_t *st, int64_t now, ad_store_result_cb cb,
 /* ---- services (services.c) --------------------------------------------------------
  * The service object: id, orgId, name, command (argv), cwd, config, schema,
  * restart (always, on-failure, never), probe (or null), enabled,
- * createdAt, updatedAt. Reads on the loop's read connection.
+ * createdAt, updatedAt, nodeId (its worker node, or null), nodeRun (its
+ * run on that node now, or null). Reads on the loop's read connection.
  */
 int ad_store_service_get(ad_store_t *st, const char *id, json_t **out);
 /* {services:[…]} of org ("": every org), oldest first, at most 1000. */
 int ad_store_service_list(ad_store_t *st, const char *org, json_t **out);
 /* args {id, orgId, name, command, cwd, config, schema, restart, probe,
- * enabled, now}, checked by the caller. result: the service. */
+ * enabled, now, nodeId?}, checked by the caller. result: the service. */
 int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, name?, config?, restart?, probe? (null clears), enabled?}.
- * AD_ENOENT for an unknown id. result: the service. */
+/* args {id, now, name?, config?, restart?, probe? (null clears), enabled?,
+ * nodeId? ("" clears)}. AD_ENOENT for an unknown id. result: the service. */
 int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id}. AD_ENOENT for an unknown id. result {id, orgId, deleted}. */
 int ad_store_op_service_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The service's run on its node now (run NULL or "": none); queued, no
+ * answer. */
+void ad_store_service_run(ad_store_t *st, const char *id, const char *run);
 
 /* ---- workflows (workflows.c) ----------------------------------------------------------
  * The workflow object: id, orgId, crewId, name, spec {input, budgetUsd?,
@@ -444,15 +544,40 @@ typedef struct {
     int64_t grants;
 } ad_store_credits_t;
 int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *out);
+/* org's credits {orgId, unit, balance, earned, spent, pending, grants},
+ * or NULL when they cannot be read. New reference. */
+json_t *ad_store_credits_json(ad_store_t *st, const char *org);
+/* A grant's body {amount (non-zero, at most 1e9 either way), note?}: 0,
+ * or AD_EINVAL with e. */
+int ad_store_grant_check(const json_t *body, double *amount, const char **note, ad_field_err_t *e);
 /* The org's grants, newest first, at most limit. */
 int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_t **out);
 /* Agent time of org ("": every org) since from_day (days since the epoch)
- * plus the running runs' time until now (wall ms): {agentSeconds,
- * agentHours, runs, activeRuns, activeSeconds, nodes:[{node, agentSeconds,
- * runs}], agents:[{agentId, name, node, runs, agentSeconds}] (the 50
- * longest, ended runs)}. */
+ * plus the running runs' time until now (wall ms), counted on the node
+ * each run ran on (runs.node_id; NULL, the control plane's, is counted as
+ * the node 'control-plane'):
+ * {agentSeconds, agentHours, runs, activeRuns, activeSeconds,
+ * nodes:[{node, agentSeconds, runs, activeRuns}], orgs:[{orgId,
+ * agentSeconds, runs, activeRuns, nodes:[...]}], agents:[{agentId, name,
+ * node, runs, agentSeconds}] (the 50 longest, ended runs)}; runs count
+ * ended runs, agentSeconds the running ones' time so far too. */
 int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
                         json_t **out);
+/* What the credit routes answer (credits.c): org's credits with
+ * grantList (its 100 newest grants) into *out (new; AD_EINTERNAL when they
+ * cannot be read); a grant of amount to org by `by` with a new "cred_" id,
+ * now (as ad_store_credit_grant); the agent time of a range (24h, 7d, 30d
+ * (NULL or ""), 90d or all) with range beside it (AD_EINVAL for another
+ * range only). */
+int ad_store_credits_view(ad_store_t *st, const char *org, json_t **out);
+void ad_store_credit_grant_new(ad_store_t *st, const char *org, double amount, const char *note,
+                               const char *by, ad_store_result_cb cb, void *ud);
+int ad_store_agent_time_range(ad_store_t *st, const char *org, const char *range, int64_t now,
+                              json_t **out);
+/* ad_store_token_stats of org with credit_org's credits (balance, earned,
+ * spent, pending, unit) beside them. 0 or a read error. */
+int ad_store_token_figures(ad_store_t *st, const char *org, const char *credit_org, int64_t now,
+                           json_t **out);
 
 /* agent_sessions (sessions.c): {sessions: [{id, agentId, sessionData,
  * contextSnapshot, createdAt, updatedAt}]} of the agent, newest first, at
@@ -465,6 +590,9 @@ int ad_store_agent_sessions(ad_store_t *st, const char *agent_id, int limit, jso
  * total: {…}}; AD_EINVAL when path is not such a database. */
 void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int64_t now,
                           ad_store_result_cb cb, void *ud);
+/* Whether path may be imported: absolute, and a regular file this daemon
+ * can stat; 0, or AD_EINVAL with e naming path. */
+int ad_store_import_path_check(const char *path, ad_field_err_t *e);
 
 /* ---- accounts (auth.c) -------------------------------------------------------------
  * Organisations, API tokens and dashboard sessions (both kept as SHA-256
@@ -475,6 +603,19 @@ void ad_store_import_seed(ad_store_t *st, const char *path, const char *org, int
 int ad_store_org_list(ad_store_t *st, json_t **out);
 /* The id of the org with this id or name: 0 or AD_ENOENT. */
 int ad_store_org_find(ad_store_t *st, const char *id_or_name, char id_out[AD_ID_MAX]);
+/* Kinds of rows that belong to an organisation. */
+typedef enum {
+    AD_STORE_ROW_WORKSPACE,
+    AD_STORE_ROW_WORKTREE,
+    AD_STORE_ROW_AGENT,
+    AD_STORE_ROW_CREW,
+    AD_STORE_ROW_RUN, /* a run's org is its agent's */
+    AD_STORE_ROW_JOB,
+    AD_STORE_ROW_SERVICE,
+} ad_store_row_t;
+/* The org of the row of kind with id into org_out (the default org when
+ * the row names none): 0, AD_ENOENT, or the read's error. */
+int ad_store_row_org(ad_store_t *st, ad_store_row_t kind, const char *id, char org_out[AD_ID_MAX]);
 /* cb gets {id, name, createdAt}; AD_EEXIST when the name is taken. */
 void ad_store_org_create(ad_store_t *st, const char *id, const char *name, int64_t now,
                          ad_store_result_cb cb, void *ud);
@@ -607,6 +748,7 @@ typedef struct {
     char *config;                 /* the run's config as JSON text, or NULL; malloc'd, taken
                                      over by the call (freed after the write) */
     ad_store_status_reason_t why; /* the agent's new statusReason */
+    char node_id[AD_ID_MAX];      /* the worker node it runs on (issue #34); "": here */
 } ad_store_run_start_t;
 void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_result_cb cb,
                         void *ud);
@@ -695,6 +837,67 @@ int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, 
  * back (*since 0: none), for a run taken up from its holder. Loop thread. */
 void ad_store_run_stop_mark(ad_store_t *st, const char *run_id, int64_t since, bool force);
 int ad_store_run_stop_asked(ad_store_t *st, const char *run_id, int64_t *since, bool *force);
+/* ---- MCP tasks (mcptasks.c, migration 2670) -----------------------------------------
+ * A task row: {taskId (its run's id), orgId, agentId, createdAt, updatedAt (ms),
+ * status (working, completed, failed, cancelled), statusMessage, result (the
+ * tool result it ended with, or null)}. */
+/* args {id, orgId, agentId, now}: result args. */
+int ad_store_op_mcp_task_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, status, statusMessage?, result?, now}: ends a working task
+ * (one that ended already keeps its end). result {changed}. */
+int ad_store_op_mcp_task_end(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The row of id, or AD_ENOENT. Loop thread. */
+int ad_store_mcp_task_get(ad_store_t *st, const char *id, json_t **out);
+/* Rows of org ("" every org), newest first, after the task after_id (NULL:
+ * from the newest), of status (NULL: any), at most limit (1-1000): an
+ * array. Loop thread. */
+int ad_store_mcp_task_list(ad_store_t *st, const char *org, const char *after_id,
+                           const char *status, int limit, json_t **out);
+/* ---- a run's trace (spans.c, migration 2671) ------------------------------------------
+ * A span: {spanId, traceId, parentSpanId (or null), name, kind, startUs, endUs
+ * (Unix microseconds), status (0 unset, 1 ok, 2 error), statusMessage?,
+ * service?, source ("agentd" or "run"), attrs (an object)}. */
+/* args {runId, source, max, spans: [span]}: the spans not yet kept, while
+ * the run has fewer than max (the rest dropped); a run that is not there
+ * keeps nothing. result {stored, dropped}. */
+int ad_store_op_run_spans_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The run's spans by start, at most limit (0: 10000), read on the pool;
+ * cb gets them (an array, owned by cb) on the loop. */
+void ad_store_run_spans(ad_store_t *st, const char *run_id, int limit, ad_store_result_cb cb,
+                        void *ud);
+/* ---- worker nodes (nodes.c, migration 2750, issue #34) ------------------------------
+ * A node: {id, orgId, name, labels, caps, createdAt, lastSeenAt, revokedAt?,
+ * tokenId}. */
+typedef struct {
+    char id[AD_ID_MAX]; /* for a new row */
+    char org_id[AD_ID_MAX];
+    char name[64];
+    char token_id[AD_ID_MAX];
+    char *labels, *caps; /* JSON text, borrowed (copied by the call) */
+    int64_t now;
+} ad_store_node_join_t;
+/* A node joins (or comes back): its row by its token, made or updated
+ * (labels, caps, last seen). cb gets the row; AD_EEXIST with the row in
+ * the way when the token is another name's key or the name another
+ * token's, AD_EPERM (with the row) when the token's node was revoked.
+ * A revoked node's name is taken over by a new token. Loop thread. */
+void ad_store_node_join(ad_store_t *st, const ad_store_node_join_t *j, ad_store_result_cb cb,
+                        void *ud);
+/* A renewal: caps (JSON text, borrowed; NULL: unchanged) and the time
+ * last seen. Queued; nothing is answered. Loop thread. */
+void ad_store_node_seen(ad_store_t *st, const char *id, const char *caps, int64_t now);
+/* Marks the node revoked; cb gets its row, or AD_ENOENT (unknown, or
+ * revoked already). Loop thread. */
+void ad_store_node_revoke(ad_store_t *st, const char *id, int64_t now, ad_store_result_cb cb,
+                          void *ud);
+/* One node (AD_ENOENT), or every node of org ("" or NULL: all) by name;
+ * new references. Loop thread. */
+int ad_store_node_get(ad_store_t *st, const char *id, json_t **out);
+int ad_store_nodes_list(ad_store_t *st, const char *org, json_t **out);
+/* Runs still running on nodes: [{id, agentId, nodeId, startedAt}] (new
+ * reference). Loop thread, at start-up. */
+int ad_store_runs_on_nodes(ad_store_t *st, json_t **out);
+
 /* ---- runs across agents and their statistics (stats.c, migration 0800) ----------------
  * Run objects here also carry agentName, crewId and orgId. */
 typedef struct {
@@ -707,6 +910,13 @@ typedef struct {
     const char *before_id;
     int limit; /* 1-500; else 50 */
 } ad_store_runs_query_t;
+/* A request's query parameter by name, or NULL (the caller's reader). */
+typedef const char *(*ad_store_query_fn)(void *ud, const char *key);
+/* GET /api/runs's status=, crewId=, agentId=, limit= (1-500, 50) and
+ * since= (ms or RFC 3339) read through get into q (strings stay get's;
+ * the cursor is the caller's). 0, or AD_EINVAL with e. */
+int ad_store_runs_parse(ad_store_runs_query_t *q, ad_store_query_fn get, void *ud,
+                        ad_field_err_t *e);
 /* {runs:[…] newest first, nextCursor (a run id, or null)}. Loop thread. */
 int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out);
 /* The start of run_id (a cursor): 0 or AD_ENOENT. Loop thread. */
@@ -719,6 +929,31 @@ int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started
  * {run, tool: {p50Ms, p95Ms, count}}}. Reads daily aggregates and the
  * running runs. Loop thread. */
 int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out);
+/* ---- dashboard figures (dashstats.c), loop thread ---- */
+/* The first day (days since 1970-01-01 UTC) a range covers at now: 24h,
+ * 7d, 30d, 90d or all (day 0). 0 or AD_EINVAL. Any thread. */
+int ad_store_range_from(const char *range, int64_t now, int64_t *from_day);
+/* ad_store_run_stats of range with range, activeCrews (crews of org with
+ * an agent alive) and recentRuns (the 5 newest). 0, AD_EINVAL (range) or
+ * a read error. */
+int ad_store_dashboard_stats(ad_store_t *st, const char *org, const char *range, int64_t now,
+                             json_t **out);
+/* This month's spend of org against the monthly limits (settings),
+ * projected to the month's end at the rate so far: {period, spentTokens,
+ * budgetTokens, projectedTokens, remainingTokens, spentUsd, projectedUsd,
+ * budgetUsd, elapsedFraction, remainingUsd} (a budget not set is null). */
+int ad_store_token_stats(ad_store_t *st, const char *org, int64_t now, json_t **out);
+/* A dashboard report as a download (dashexport.c), any thread. The check:
+ * name one of stats, tokens, rentals; *format csv (also when NULL or "")
+ * or pdf; 0 or AD_EINVAL with e. The render: out (the report's figures)
+ * as a table, metric/value rows or, for rentals, one row per agent and a
+ * total, written as CSV or PDF into b (cells from arena), and the
+ * Content-Disposition naming the file (agentd-<name>-<day>.<format>) into
+ * file; 0 or the writer's error. */
+#define AD_REPORT_MAX (4u << 20)
+int ad_store_report_check(const char *name, const char **format, ad_field_err_t *e);
+int ad_store_report_render(const char *name, const char *format, const json_t *out,
+                           ad_arena_t *arena, int64_t now, ad_buf_t *b, char *file, size_t filesz);
 /* Counts a finished tool call's duration in org's tool latency histogram
  * (fire and forget). Loop thread. */
 void ad_store_tool_timed(ad_store_t *st, const char *org, int64_t now_ms, int64_t duration_ms);
@@ -798,6 +1033,7 @@ typedef struct {
     int64_t duration_ms; /* < 0: none (a running run) */
     int64_t input_tokens, output_tokens;
     double cost_usd;
+    char node[64]; /* runs.node_id; "": the control plane's (NULL) */
 } ad_store_test_run_t;
 /* x (may be NULL) gives a finished run its figures. */
 void ad_store_test_run_insert(ad_store_t *st, const char *id, const char *agent_id,
@@ -899,6 +1135,11 @@ int ad_store_op_cfg_schema_insert(ad_store_tx_t *tx, json_t *args, json_t **resu
 /* args {id}. AD_ESTATE (result {id, configs}) while configs use it. result
  * {id, deleted}. */
 int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The config schema id as a caller who sees filter's rows ("" or NULL:
+ * every org's) may use it for a config of org (NULL: any org): a built-in,
+ * or a stored one of that org. New reference, or NULL. */
+json_t *ad_store_cfg_schema_for(ad_store_t *st, const char *id, const char *filter,
+                                const char *org);
 int ad_store_config_get(ad_store_t *st, const char *id, json_t **out);
 /* Of org ("" or NULL: every org) and schema_id (NULL: any), last changed
  * first, at most 1000. Array. */
@@ -945,6 +1186,9 @@ typedef struct {
     const char *org;          /* "" every org */
     const char *agent_id;     /* NULL: any */
     const char *workspace_id; /* NULL: any */
+    const char *tag;          /* NULL: any; else runs with this tag */
+    const char *group;        /* NULL: any; else runs of this group */
+    int has_metrics;          /* 0 any; 1 runs with points or distributions; -1 without */
     unsigned statuses;        /* bit (1 << ad_run_status_t); 0: any */
     size_t nmetrics;
     struct {
@@ -960,8 +1204,10 @@ typedef struct {
     int offset;
 } ad_store_rt_query_t;
 /* {runs: [{id, agentId, agentName, status, startedAt, endedAt, durationMs,
- * config {id, name, schemaId, values} | null, metrics {name: {final, best,
- * min, max, count, lastStep} | null}}], total}. Loop thread. */
+ * config {id, name, schemaId, values} | null, name, color, tags, notes,
+ * group, lastMetricAt (the newest point's time, or null: no series),
+ * metrics {name: {final, best, min, max, count, lastStep} | null}}],
+ * total}. Loop thread. */
 int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out);
 /* The query's words (rtquery.c), each added to q: metrics "reward,loss:min"
  * (at most 8; ":min" when lower is better), statuses "succeeded,failed",
@@ -973,6 +1219,29 @@ int ad_store_rt_parse_metrics(ad_store_rt_query_t *q, const char *list);
 int ad_store_rt_parse_statuses(ad_store_rt_query_t *q, const char *list);
 int ad_store_rt_parse_filters(ad_store_rt_query_t *q, const char *list);
 int ad_store_rt_parse_sort(ad_store_rt_query_t *q, const char *key);
+/* The whole query string of GET /api/training/runs read through get:
+ * metrics=, status=, sort=, order=, limit= (1-500, 100), offset=,
+ * filter=, tag=, group=, hasMetrics= (the strings stay get's). 0, or
+ * AD_EINVAL with the first bad parameter in e. */
+int ad_store_rt_parse_query(ad_store_rt_query_t *q, ad_store_query_fn get, void *ud,
+                            ad_field_err_t *e);
+/* What the answer says of q beside the runs: metrics [{name, goal}], limit,
+ * offset (into out). */
+void ad_store_rt_answer(const ad_store_rt_query_t *q, json_t *out);
+
+/* args {runId, commit}: the commit the run started from (runs.git_commit,
+ * migration 2731; runs.c). */
+int ad_store_op_run_commit(ad_store_tx_t *tx, json_t *args, json_t **result);
+
+/* ---- saved panel layouts (layouts.c, migration 2730, issue #35) ---------------
+ * One per organisation and scope ("" every workspace's runs, else a
+ * workspace id); the layout is checked by src/hparam before it is written. */
+/* {scope, layout, updatedAt}: 0, AD_ENOENT (none saved). Loop thread. */
+int ad_store_layout_get(ad_store_t *st, const char *org, const char *scope, json_t **out);
+/* args {orgId, scope, layout?, now}: stores layout (replacing the scope's),
+ * or without layout forgets it; result: the row as ad_store_layout_get's
+ * ({scope, layout: null} once forgotten) with orgId. */
+int ad_store_op_layout_put(ad_store_tx_t *tx, json_t *args, json_t **result);
 
 /* ---- approvals (approvals.c) -------------------------------------------------
  * Permission prompts of runs (see the file's comment for the object). */
@@ -1014,9 +1283,12 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out);
 /* A bucketed read of one series over one or several runs, on the thread
  * pool; done(rc, q) on the loop, with q->out = {name, x, from, to,
  * bucketCount, runs: [{runId, name, color (the run's display name and
- * colour), points, buckets: {x, min, max, mean, last, count}}], group: {x, mean (of the runs'
- * means), min, max, runs (how many had points)}} (the caller's) or rc AD_ENOENT when no run has the
- * series. q is the caller's and must live until done. */
+ * colour), points, tierPoints, buckets: {x, min, max, mean, last, count}}], group: {x, mean (of
+ * the runs' means), min, max, runs (how many had points)}} (the caller's) or rc AD_ENOENT when no
+ * run has the series. tierPoints: 1 when every bucket was computed from raw points or whole chunks,
+ * TSDB_ROLL_POINTS when a wide read took the rollup tier (a bucket's count and mean may then hold
+ * up to that many points of its neighbour; its min and max points are where they were). q is the
+ * caller's and must live until done. */
 typedef struct {
     char runs[AD_SERIES_RUNS_MAX][AD_ID_MAX];
     size_t nruns;
@@ -1034,6 +1306,20 @@ void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done
  * wall time ending at now_ms): 0 or AD_EINVAL. */
 const char *ad_store_series_point_why(const json_t *p);
 int ad_store_series_range(ad_store_series_q_t *q, const char *range, int64_t now_ms);
+/* A read's query (seriesin.c), any thread, 0 or AD_EINVAL with e naming
+ * the field: the series name (1 to 200 bytes) into q; x (step or time),
+ * buckets (1 to 20000, AD_SERIES_BUCKETS_DEFAULT), from, to and range (a
+ * preset above, or all) read through get into q; runs=a,b,c (1 to
+ * AD_SERIES_RUNS_MAX ids) into runs and *n. The caller checks who may see
+ * each run. */
+#define AD_SERIES_BUCKETS_DEFAULT 1000
+int ad_store_series_name(ad_store_series_q_t *q, const char *name, ad_field_err_t *e);
+int ad_store_series_parse(ad_store_series_q_t *q, ad_store_query_fn get, void *ud, int64_t now_ms,
+                          ad_field_err_t *e);
+int ad_store_series_runs(const char *s, char runs[][AD_ID_MAX], size_t *n, ad_field_err_t *e);
+/* A one-run read's out made flat: that run's fields beside the series'
+ * own (its name and colour as runName and runColor), no runs nor group. */
+void ad_store_series_flat(json_t *out);
 
 /* Every raw point of the runs (names: array of series names, or NULL for
  * all) as CSV (run_id,name,step,time_ms,value,run_name,run_color, after a
@@ -1067,6 +1353,135 @@ typedef struct {
     char run_color[16];
 } ad_store_series_export_t;
 void ad_store_series_export(ad_store_t *st, ad_store_series_export_t *x, ad_store_done_cb done);
+/* An export's query (seriesin.c), any thread: format (csv, the default,
+ * or jsonl) and names=a,b (the series, else all) into x, its body set up;
+ * 0 or AD_EINVAL with e naming the field. */
+int ad_store_series_export_parse(ad_store_series_export_t *x, ad_store_query_fn get, void *ud,
+                                 ad_field_err_t *e);
+
+/* ---- the health history on disk (health.c, migration 2700, issue #35) -----------
+ * Chunks of records the health sampler took, packed by src/health (opaque
+ * here): the host's (run_id NULL or "") and each run's (its row goes with
+ * the run). A put is one writer job for every chunk given; it then deletes
+ * the rows that ended before min_t (0: none) and, past max_bytes of blobs
+ * (0: no bound), the oldest rows. The data is copied. Loop thread. */
+#define AD_STORE_HCHUNK_SPAN_MS 600000 /* a chunk's t1 - t0 at most (reads rely on it) */
+typedef struct {
+    const char *run_id; /* NULL or "": the host's */
+    int64_t t0, t1;     /* first and last record's time (ms) */
+    size_t n;           /* records */
+    const void *data;
+    size_t len;
+} ad_store_hchunk_t;
+void ad_store_health_put(ad_store_t *st, const ad_store_hchunk_t *chunks, size_t n, int64_t min_t,
+                         uint64_t max_bytes);
+/* The oldest record's time and the newest chunk's end: 0 or AD_ENOENT
+ * (nothing kept). A bounded read on the loop thread. */
+int ad_store_health_span(ad_store_t *st, int64_t *oldest, int64_t *newest);
+/* The chunks that reach into [from, to] (the host's when host, then
+ * run_id's when not ""), in time order, each through row on the pool
+ * thread (the bytes live for the call); then done(rc, q) on the loop. q
+ * is the caller's and lives until done. */
+typedef void (*ad_store_hrow_fn)(bool run, const void *data, size_t len, size_t n, void *ud);
+typedef struct {
+    int64_t from, to;
+    bool host;
+    char run_id[AD_ID_MAX];
+    ad_store_hrow_fn row;
+    void *ud;
+} ad_store_hquery_t;
+void ad_store_health_read(ad_store_t *st, ad_store_hquery_t *q, ad_store_done_cb done);
+
+/* ---- alert rules and firings (alerts.c, migration 2710, issue #35) -------------
+ * A rule is the JSON src/train checked ({name, kind, ...}); the row adds
+ * id, orgId, createdAt, updatedAt. A firing is the JSON the engine made
+ * ({id, orgId, ruleId, runId, ...}), written again with its webhook's
+ * outcome. Reads: loop thread. */
+/* Rules of org ("": every org), oldest first. */
+int ad_store_alert_rule_list(ad_store_t *st, const char *org, json_t **out);
+int ad_store_alert_rule_get(ad_store_t *st, const char *id, json_t **out);
+/* args {id, orgId, spec, now}: inserts or replaces the spec. result: the rule. */
+int ad_store_op_alert_rule_put(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id}: result the rule deleted; AD_ENOENT when there is none. */
+int ad_store_op_alert_rule_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* Records (or records again, by id) a firing (copied); none for a run
+ * deleted meanwhile. cb may be NULL. */
+void ad_store_alert_firing_put(ad_store_t *st, const json_t *firing, int64_t at,
+                               ad_store_result_cb cb, void *ud);
+/* The newest firings (at most limit) of run_id, or else of rule_id; org ""
+ * or NULL: any. */
+int ad_store_alert_firings(ad_store_t *st, const char *run_id, const char *rule_id, const char *org,
+                           int limit, json_t **out);
+
+/* ---- runs agentd did not start, and imports (imports.c, migration 2720) ---------
+ * args {id, agentId, source ('tfevents'|'mlruns'|'csv'|'mlflow'), name?,
+ * config?, tags?, now, agent? (an agent to make first: the args of
+ * ad_store_op_agent_insert), import? ({id, orgId, kind, path, runId,
+ * follow, agentId, state}: its row, status running)}: a running run with no
+ * process (the agent's status untouched; start-up leaves it running);
+ * without id, only the import (attached to its runId). AD_ENOENT for an
+ * unknown agent. result {runId, importId?, agentId?}. */
+int ad_store_op_external_run(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* args {id, status? (running|succeeded|failed|stopped), endedAt?, name?,
+ * config?, configPatch? (merged into config, RFC 7396), tags?}: only a run
+ * with a source; AD_ENOENT otherwise. */
+int ad_store_op_external_run_update(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* The MLflow experiment (an agent whose state has mlflowExperiment) of
+ * org named name: {id, name, createdAt, updatedAt}, or AD_ENOENT. Loop. */
+int ad_store_mlflow_experiment(ad_store_t *st, const char *org, const char *name, json_t **out);
+/* The main worktree of org's oldest workspace: 0 or AD_ENOENT. Loop. */
+int ad_store_org_first_worktree(ad_store_t *st, const char *org, char out[AD_ID_MAX]);
+/* The run's source ("" for a run agentd started): 0 or AD_ENOENT. Loop. */
+int ad_store_run_source(ad_store_t *st, const char *run_id, char *out, size_t outsz);
+/* An import {id, orgId, kind, path, runId, follow, status, error, state,
+ * points, createdAt, updatedAt}. Loop thread. */
+int ad_store_import_get(ad_store_t *st, const char *id, json_t **out);
+/* Of org ("": all), newest first; or every running one (start-up). */
+int ad_store_import_list(ad_store_t *st, const char *org, bool running_only, json_t **out);
+/* args {id, status, error?, state, points (added), now}: result the import. */
+int ad_store_op_import_save(ad_store_tx_t *tx, json_t *args, json_t **result);
+
+/* ---- sweeps (sweeps.c, migration 2725, issue #35) ---------------------------------
+ * {id, orgId, name, spec, state, status (running|done|stopped|failed),
+ * createdAt, updatedAt}. Loop thread. */
+int ad_store_sweep_get(ad_store_t *st, const char *id, json_t **out);
+/* Of org ("": all), newest first; or every running one (start-up). */
+int ad_store_sweep_list(ad_store_t *st, const char *org, bool running_only, json_t **out);
+/* args {id, orgId, name, spec, state, status, now}: inserts, or writes the
+ * state and status of, the sweep. result: the sweep. */
+int ad_store_op_sweep_put(ad_store_tx_t *tx, json_t *args, json_t **result);
+
+/* ---- read-only SQL over the organisation's views (sql.c, issue #35) -----------------
+ * One SELECT over the views runs, series, agents, alert_firings and sweeps
+ * of org ("": every org, the owner's), on the thread pool, on a read-only
+ * connection with an authorizer (see sql.c). cb(0, {columns, rows,
+ * rowCount, truncated} (owned), NULL) or cb(AD_EINVAL | AD_ETIMEDOUT, NULL,
+ * why) on the loop. 0, or AD_EINVAL for an org id that is not one. */
+typedef struct {
+    int64_t max_rows, max_ms;
+    size_t max_bytes;
+} ad_store_sql_opts_t;
+typedef void (*ad_store_sql_cb)(int rc, json_t *out, const char *error, void *ud);
+int ad_store_sql(ad_store_t *st, const char *org, const char *query, const ad_store_sql_opts_t *o,
+                 ad_store_sql_cb cb, void *ud);
+
+/* ---- a metric batch (seriesbatch.c; pure, any thread) ---- */
+typedef struct {
+    int status;      /* 413 past a bound, else 422 */
+    json_t *details; /* {field, index?, item?, reason} or {field, max} (owned by the caller) */
+    char msg[300];
+} ad_store_batch_err_t;
+/* A metric batch body {points?, histograms?, counts?} (points may be left
+ * out when there are histograms or counts; at most 100000 points and 1000
+ * distributions, each checked) into the batch ad_store_series_append
+ * writes {runId, orgId, now, points, dists?} (new), or NULL with e set. */
+json_t *ad_store_series_batch(const json_t *body, const char *run, const char *org, int64_t now,
+                              ad_store_batch_err_t *e);
+/* The events of a stored batch: metrics_update {runId, points (at most
+ * 2000) | count} (NULL without points) and distribution_update {runId,
+ * items: [{kind, name, step?}] (at most 100), count} (NULL without
+ * dists). New references. */
+void ad_store_series_batch_events(const json_t *batch, json_t **metrics, json_t **dists);
 
 /* ---- distributions (dists.c, distover.c, migration 1950, issue #16) -------------
  * A `histogram` (edges and counts, or raw values binned into equal
@@ -1128,5 +1543,12 @@ typedef struct {
     void *ud;
 } ad_store_dist_q_t;
 void ad_store_dist_query(ad_store_t *st, ad_store_dist_q_t *q, ad_store_done_cb done);
+/* A read's request into q (distq.c), any thread: name (1 to 200 bytes),
+ * then view (latest, the default, range or time), step, from, to (from not
+ * after to), limit (1 to AD_DIST_RANGE_MAX, 200), buckets (1 to
+ * AD_DIST_BUCKETS_MAX, 50) and bins (1 to 256, AD_DIST_BINS_DEFAULT) read
+ * through get. 0, or AD_EINVAL with e naming the field. */
+int ad_store_dist_parse(ad_store_dist_q_t *q, const char *name, ad_store_query_fn get, void *ud,
+                        ad_field_err_t *e);
 
 #endif

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "store/store.h"
+#include "tsdb/tsdb.h"
 
 /* What a job's ad_store_tx_t is: the writer's connection, inside the
  * group's transaction. */
@@ -72,6 +73,29 @@ void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed);
 typedef int (*ad_store_typed_fn)(ad_store_tx_t *tx, const void *in, json_t **result);
 void ad_store_typed_write(ad_store_t *st, ad_store_typed_fn fn, const void *in, size_t insz,
                           void (*cleanup)(void *in), ad_store_result_cb cb, void *ud);
+
+/* seriesroll.c (migration 2740): puts chunk row seq's rollup into its
+ * rollup row (row seq / AD_ROLL_BLOCK, read, changed and written back;
+ * nothing for an empty rollup), writer thread; the segments of a rollup
+ * row's blob (pointing into it) in seq order, how many, or -1 for a blob
+ * that is not one; and the job chain that builds the rows of series stored
+ * before 2740, started by ad_store_open once the writer runs (loop thread;
+ * nothing queued when no series waits). */
+#define AD_ROLL_BLOCK 6
+typedef struct {
+    int64_t seq;
+    const uint8_t *data;
+    size_t len;
+} ad_roll_seg_t;
+int ad_store_roll_put(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
+                      const tsdb_rolls_t *r);
+int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t *out);
+void ad_store_rolls_start(ad_store_t *st);
+
+/* settings.c: whether value (as a settings row stores it, of type string,
+ * number, boolean or json) is one agentd's rules take for key; a key
+ * agentd does not know passes (nothing takes it). Any thread. */
+bool ad_store_setting_ok(const char *key, const char *type, const char *value);
 
 /* ---- the event log (evlog.c) -------------------------------------------------
  * The bus's events on disk: append-only segment files in one folder, each
@@ -223,6 +247,30 @@ int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const ch
                      size_t errsz);
 /* Hex SHA-256 of the migration text. out holds 65 bytes. */
 void ad_store_checksum(const char *sql, char out[65]);
+
+/* ---- PostgreSQL (pgsql.c: the migrations' text; pg.c: libpq) ---------------- */
+/* Functions SQLite has that the migrations call, made in PostgreSQL before
+ * they run. */
+extern const char ad_store_pg_prelude[];
+/* Appends to out the PostgreSQL statements of migration name (its SQLite
+ * text sql), each ending ";\n". err gets a message on failure (a trigger
+ * with no PostgreSQL version in pgtrig.c, say). */
+int ad_store_pg_translate(const char *name, const char *sql, ad_buf_t *out, char *err,
+                          size_t errsz);
+/* A migration's trigger as PostgreSQL runs it (pgtrig.c): the function
+ * agentd_<name>() with body, fired FOR EACH ROW on event when when. */
+typedef struct {
+    const char *migration; /* "0800_run_stats.sql" */
+    const char *name;
+    const char *table;
+    const char *event; /* "AFTER INSERT ON runs" */
+    const char *when;  /* "WHEN (...)" or "" */
+    const char *body;  /* PL/pgSQL statements */
+} ad_store_pg_trigger_t;
+/* The trigger name of migration (NULL: of any migration), or NULL. */
+const ad_store_pg_trigger_t *ad_store_pg_trigger(const char *migration, const char *name);
+/* Appends t's CREATE FUNCTION and CREATE TRIGGER. */
+int ad_store_pg_trigger_sql(const ad_store_pg_trigger_t *t, ad_buf_t *out);
 
 /* Binds text (NULL binds NULL) / a JSON value as text (NULL or json null
  * binds NULL). */

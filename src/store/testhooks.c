@@ -61,7 +61,8 @@ static int run_insert(ad_store_tx_t *tx, void *ctx)
     test_job_t *j = ctx;
     sqlite3_stmt *s = ad_store_stmt(
         tx->db, "INSERT INTO runs(id, agent_id, started_at, status, ended_at, duration_ms, "
-                "input_tokens, output_tokens, cost_usd) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "input_tokens, output_tokens, cost_usd, node_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "NULLIF(?, ''))");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -81,6 +82,7 @@ static int run_insert(ad_store_tx_t *tx, void *ctx)
     sqlite3_bind_int64(s, 7, j->x.input_tokens);
     sqlite3_bind_int64(s, 8, j->x.output_tokens);
     sqlite3_bind_double(s, 9, j->x.cost_usd);
+    ad_store_bind_text(s, 10, j->x.node);
     return ad_store_step_done(tx->db, s);
 }
 

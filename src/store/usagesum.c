@@ -169,3 +169,39 @@ int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const
                      rows);
     return 0;
 }
+
+const char *ad_store_usage_reached(ad_store_t *st, int64_t now)
+{
+    json_t *all = NULL;
+    if (ad_store_usage_limits(st, now, &all) != 0) {
+        return NULL;
+    }
+    const char *reached = NULL;
+    if (json_is_true(json_object_get(json_object_get(all, "daily"), "exceeded"))) {
+        reached = "daily";
+    } else if (json_is_true(json_object_get(json_object_get(all, "monthly"), "exceeded"))) {
+        reached = "monthly";
+    }
+    json_decref(all);
+    return reached;
+}
+
+int ad_store_usage_today(ad_store_t *st, int64_t now, json_t **out)
+{
+    char key[16];
+    ad_usage_period_key(now, "daily", key);
+    return ad_store_usage_row(st, "daily", key, out);
+}
+
+int ad_store_usage_period(ad_store_t *st, const char *period, const char *from, const char *to,
+                          json_t **out)
+{
+    json_t *rows = NULL;
+    int rc = ad_store_usage_rows(st, period, from, to, &rows);
+    if (rc != 0) {
+        return rc;
+    }
+    *out = json_pack("{s:s, s:s?, s:s?, s:o, s:o}", "period", period, "from", from, "to", to,
+                     "totals", ad_store_usage_totals(rows), "rows", rows);
+    return 0;
+}

@@ -438,3 +438,14 @@ int ad_store_op_workspace_sandbox_set(ad_store_tx_t *tx, json_t *args, json_t **
     *result = json_pack("{s:o, s:o}", "workspace", ws, "old", old != NULL ? old : json_null());
     return 0;
 }
+
+json_t *ad_store_workspace_with_worktrees(ad_store_t *st, json_t *ws)
+{
+    json_t *l = NULL;
+    const char *id = json_string_value(json_object_get(ws, "id"));
+    if (ad_store_worktree_list(st, id, NULL, &l) == 0) {
+        json_object_set(ws, "worktrees", json_object_get(l, "worktrees"));
+        json_decref(l);
+    }
+    return ws;
+}

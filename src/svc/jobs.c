@@ -8,6 +8,7 @@
  */
 #include "svc/svc_int.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ typedef struct job {
     bool timer_open, pending, stop_requested, exited;
     ad_jobs_cb cb; /* start's, until the row is in */
     void *ud;
+    char node_id[AD_ID_MAX]; /* the worker node it runs on, "" here */
 } job_t;
 
 struct ad_jobs {
@@ -39,7 +41,8 @@ struct ad_jobs {
     ad_store_t *store;
     ad_bus_t *bus;
     ad_procs_t *procs;
-    job_t *jobs; /* every job not yet freed */
+    ad_plane_t *plane; /* worker nodes (NULL: none) */
+    job_t *jobs;       /* every job not yet freed */
     size_t running;
     bool freeing;
 };
@@ -198,6 +201,9 @@ static void on_ended(int rc, json_t *row, void *ud)
     } else {
         ad_log(AD_LOG_ERROR, "jobs", "job end not stored job=%s err=%s", j->id, ad_strerror(rc));
     }
+    if (j->node_id[0] != '\0' && j->js->plane != NULL) {
+        ad_plane_run_done(j->js->plane, j->id); /* its node may forget it */
+    }
     json_decref(row);
     job_free(j);
 }
@@ -224,6 +230,9 @@ static void on_exit_cb(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     e.progress = j->p.fraction;
     memcpy(e.stage, j->p.stage, sizeof(e.stage));
     memcpy(e.message, j->p.message, sizeof(e.message));
+    if (ex->start_error != NULL) { /* it never ran: why */
+        snprintf(e.message, sizeof(e.message), "%s", ex->start_error);
+    }
     e.result = j->result != NULL ? json_dumps(j->result, JSON_COMPACT) : NULL;
     e.output = j->output.len > 0 ? ad_xstrndup(j->output.data, j->output.len) : NULL;
     e.has_exit_code = ex->exit_code >= 0;
@@ -276,6 +285,58 @@ static char *argv_json(const char *const *argv)
     return s;
 }
 
+/* The job on worker node spec->node_id (docs/nodes.md): a holder there,
+ * relayed, in the node's work/<jobId>, with no environment of ours (the
+ * node's clean one) and its organisation's sandbox as here: the owner's
+ * unconfined, another's confined (refused where the node has none). */
+static int spawn_remote(ad_jobs_t *js, job_t *j, const ad_job_spec_t *spec, const ad_proc_opts_t *o,
+                        char *err, size_t errsz)
+{
+    if (js->plane == NULL) {
+        snprintf(err, errsz, "this agentd has no worker nodes");
+        return AD_EINVAL;
+    }
+    bool owners = strcmp(j->org, AD_ORG_DEFAULT) == 0;
+    json_t *node = ad_plane_node(js->plane, spec->node_id);
+    json_t *caps = json_object_get(node, "caps");
+    if (!owners && !json_is_true(json_object_get(caps, "sandbox"))) {
+        snprintf(err, errsz,
+                 "programs of an organisation other than the owner's run only in a sandbox, and "
+                 "node %s has none",
+                 json_string_value(json_object_get(node, "name")) ?: spec->node_id);
+        json_decref(node);
+        return AD_EPERM;
+    }
+    json_decref(node);
+    json_t *argv = json_array();
+    for (size_t i = 0; spec->argv[i] != NULL; i++) {
+        json_array_append_new(argv, json_string(spec->argv[i]));
+    }
+    json_t *spawn =
+        json_pack("{s:o, s:[], s:b, s:I, s:{s:b, s:b, s:b, s:b}}", "argv", argv, "env", "pty",
+                  false, "holdWaitSec", (json_int_t)js->cfg->hold_wait_sec, "sandbox", "none",
+                  owners, "owners", owners, "network", true, "program", false);
+    int fd = -1;
+    int rc = ad_plane_run_open(js->plane, spec->node_id, j->id, spawn, &fd, err, errsz);
+    if (rc != 0) {
+        return rc;
+    }
+    ad_proc_resume_t at = {.pty = false};
+    rc = ad_proc_attach_fd(js->procs, o, &at, fd, &j->proc);
+    if (rc != 0) {
+        ad_plane_run_done(js->plane, j->id);
+        snprintf(err, errsz, "shutting down");
+        return AD_ESTATE;
+    }
+    snprintf(j->node_id, sizeof(j->node_id), "%s", spec->node_id);
+    return 0;
+}
+
+void ad_jobs_set_plane(ad_jobs_t *js, ad_plane_t *plane)
+{
+    js->plane = plane;
+}
+
 int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void *ud, char *err,
                   size_t errsz)
 {
@@ -295,7 +356,10 @@ int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void 
     ad_proc_bind_t binds[2];
     ad_proc_sandbox_t sb;
     int rc = 0;
-    if (strcmp(j->org, AD_ORG_DEFAULT) != 0) {
+    bool remote = spec->node_id != NULL && spec->node_id[0] != '\0';
+    if (remote) {
+        rc = spawn_remote(js, j, spec, &o, err, errsz);
+    } else if (strcmp(j->org, AD_ORG_DEFAULT) != 0) {
         const char *why = NULL;
         if (!ad_procs_sandbox(js->procs, &why)) {
             snprintf(err, errsz,
@@ -307,7 +371,7 @@ int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void 
         ad_proc_sandbox_plain(js->procs, o.cwd, binds, &sb);
         o.sandbox = &sb;
     }
-    rc = rc != 0 ? rc : ad_proc_spawn(js->procs, &o, &j->proc, err, errsz);
+    rc = rc != 0 || remote ? rc : ad_proc_spawn(js->procs, &o, &j->proc, err, errsz);
     if (rc != 0) {
         uv_close((uv_handle_t *)&j->timer, on_timer_closed); /* frees j */
         return rc;
@@ -325,8 +389,9 @@ int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void 
     memcpy(row.org, j->org, sizeof(row.org));
     memcpy(row.name, j->name, sizeof(row.name));
     memcpy(row.kind, j->kind, sizeof(row.kind));
-    snprintf(row.cwd, sizeof(row.cwd), "%s", spec->cwd != NULL ? spec->cwd : "");
-    ad_log(AD_LOG_INFO, "jobs", "job started job=%s pid=%d", j->id, (int)ad_proc_pid(j->proc));
+    snprintf(row.cwd, sizeof(row.cwd), "%s", spec->cwd != NULL && !remote ? spec->cwd : "");
+    memcpy(row.node_id, j->node_id, sizeof(row.node_id));
+    ad_log(AD_LOG_INFO, "jobs", "job starting job=%s", j->id);
     ad_store_job_insert(js->store, &row, on_inserted, j);
     return 0;
 }
@@ -426,4 +491,76 @@ void ad_jobs_free(ad_jobs_t *js)
         job_free(js->jobs);
     }
     free(js);
+}
+
+/* ---- discovery's program --------------------------------------------------------------- */
+
+bool ad_jobs_environment_ok(const char *env)
+{
+    size_t n = env != NULL ? strlen(env) : 0;
+    if (n == 0 || n > 64 || !isalnum((unsigned char)env[0])) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)env[i];
+        if (!isalnum(c) && c != '.' && c != '_' && c != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
+#define ARG_MAX_BYTES 8192
+
+json_t *ad_jobs_discovery_argv(const json_t *command, const char *env)
+{
+    static const char key[] = "{environment}";
+    if (!json_is_array(command) || json_array_size(command) == 0) {
+        return NULL;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(command, i, a)
+    {
+        const char *t = json_string_value(a);
+        ad_buf_t b;
+        ad_buf_init(&b, ARG_MAX_BYTES);
+        int rc = t != NULL ? 0 : AD_EINVAL;
+        while (rc == 0 && *t != '\0') {
+            const char *hit = strstr(t, key);
+            size_t lit = hit != NULL ? (size_t)(hit - t) : strlen(t);
+            rc = ad_buf_append(&b, t, lit);
+            if (rc == 0 && hit != NULL) {
+                rc = ad_buf_puts(&b, env);
+            }
+            t += lit + (hit != NULL ? sizeof(key) - 1 : 0);
+        }
+        if (rc == 0) {
+            json_array_append_new(out, json_stringn(b.data != NULL ? b.data : "", b.len));
+        }
+        ad_buf_cleanup(&b);
+        if (rc != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+json_t *ad_jobs_discovery_command(ad_store_t *store, const char *env, const char **why)
+{
+    json_t *settings = NULL, *argv = NULL;
+    if (!ad_jobs_environment_ok(env)) {
+        *why = "environment must be 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or "
+               "digit";
+        return NULL;
+    }
+    if (ad_store_settings_get(store, &settings) == 0) {
+        argv = ad_jobs_discovery_argv(json_object_get(settings, "discovery_command"), env);
+    }
+    json_decref(settings);
+    *why = argv == NULL ? "no command given, and the discovery_command setting names no program"
+                        : NULL;
+    return argv;
 }

@@ -7,6 +7,12 @@
  * probed every probe.intervalMs while it runs, and reports its own
  * figures with {"type":"metrics", …numbers} lines. Every change of state
  * is published as service_update on service:<id> and its org's topic.
+ * A service placed on a worker node (its row's nodeId, docs/nodes.md) runs
+ * there: each start is a spawn on the node under a holder, relayed over
+ * the node's link as a job's run is (src/node), so its lines, exit and
+ * stop travel as a local process's; a command probe runs there too. It
+ * waits while its node is not connected (a tick starts it once it is) and
+ * shows its node unreachable while the relay says so.
  */
 #include "svc/svc_int.h"
 
@@ -21,6 +27,7 @@
 #define PROBE_DEFAULT_MS 5000
 #define ENV_MAX 8192
 #define SERVICE_OUTPUT_MAX (16 * 1024)
+#define NODE_TICK_MS 500
 
 typedef struct service {
     struct service *next, *prev;
@@ -46,16 +53,32 @@ typedef struct service {
     char error[256];
     uv_timer_t backoff, probe;
     int handles; /* timers not yet closed (after removal) */
+    /* On a worker node: the node its process runs on and that run's id
+     * ("" while none runs), its unreachable state as last published. */
+    char node_id[AD_ID_MAX], run_id[AD_ID_MAX];
+    bool unreachable;
+    uint64_t seen[2]; /* its holder's spool offsets read, per stream (acked) */
 } service_t;
 
 struct ad_services {
     uv_loop_t *loop;
+    const ad_config_t *cfg;
+    ad_store_t *store;
     ad_bus_t *bus;
     ad_procs_t *procs;
+    ad_plane_t *plane; /* worker nodes (NULL: none) */
     service_t *list;
+    uv_timer_t tick; /* node services: starts that wait, reachability */
 };
 
 static void start(service_t *s);
+
+/* The node the row places it on ("" here). */
+static const char *row_node(const service_t *s)
+{
+    const char *n = json_string_value(json_object_get(s->row, "nodeId"));
+    return n != NULL ? n : "";
+}
 
 /* ---- views and events ------------------------------------------------------------ */
 
@@ -70,12 +93,36 @@ static json_t *runtime(const service_t *s)
                                : json_null();
     json_t *cfg = json_object_get(s->row, "config");
     bool pending = s->config != NULL && !json_equal(s->config, cfg);
-    return json_pack("{s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:O?, s:b, s:s?}", "status", s->status,
-                     "pid", s->proc ? json_integer(ad_proc_pid(s->proc)) : json_null(), "startedAt",
-                     s->proc ? json_integer(s->started_at) : json_null(), "restarts",
-                     (int)s->restarts, "backoffMs", (json_int_t)s->backoff_ms, "lastExit", exit,
-                     "health", health, "figures", s->figures, "pendingRestart", pending, "error",
-                     s->error[0] ? s->error : NULL);
+    long pid = s->proc != NULL ? (long)ad_proc_pid(s->proc) : 0;
+    /* "running" from the spawn on; "starting" until the spawner thread has
+     * its pid (a spawn is off the loop) */
+    bool starting =
+        s->proc != NULL && ad_proc_starting(s->proc) && strcmp(s->status, "running") == 0;
+    const char *status = starting ? "starting" : s->status;
+    if (s->run_id[0] != '\0') {
+        pid = s->proc != NULL ? (long)ad_plane_run_pid(s->ss->plane, s->run_id) : 0;
+        status = s->unreachable && s->proc != NULL ? "unreachable" : status;
+    }
+    json_t *rt = json_pack("{s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:O?, s:b, s:s?}", "status", status,
+                           "pid", pid > 0 ? json_integer(pid) : json_null(), "startedAt",
+                           s->proc ? json_integer(s->started_at) : json_null(), "restarts",
+                           (int)s->restarts, "backoffMs", (json_int_t)s->backoff_ms, "lastExit",
+                           exit, "health", health, "figures", s->figures, "pendingRestart", pending,
+                           "error", s->error[0] ? s->error : NULL);
+    const char *node = s->run_id[0] != '\0' ? s->node_id : row_node(s);
+    json_t *n = node[0] != '\0' && s->ss->plane != NULL ? ad_plane_node(s->ss->plane, node) : NULL;
+    if (node[0] != '\0') {
+        const char *state = json_string_value(json_object_get(n, "state"));
+        json_object_set_new(rt, "node",
+                            json_pack("{s:s, s:s?, s:s?, s:b}", "id", node, "name",
+                                      json_string_value(json_object_get(n, "name")), "state", state,
+                                      "reachable",
+                                      state != NULL && strcmp(state, "connected") == 0));
+        json_object_set_new(rt, "runId",
+                            s->run_id[0] != '\0' ? json_string(s->run_id) : json_null());
+    }
+    json_decref(n);
+    return rt;
 }
 
 static void publish(service_t *s)
@@ -118,16 +165,108 @@ static void on_probed(bool ok, double ms, const char *error, void *ud)
     }
 }
 
+/* ---- a command probe on the service's node ---- */
+
+typedef struct {
+    ad_services_t *ss;
+    char run_id[AD_ID_MAX];
+    ad_proc_t *proc;
+    uv_timer_t timer;
+    uint64_t t0;
+    bool reported;
+    ad_probe_cb cb;
+    void *ud;
+} rprobe_t;
+
+static void rprobe_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void rprobe_report(rprobe_t *rp, bool ok, const char *error)
+{
+    if (!rp->reported) {
+        rp->reported = true;
+        rp->cb(ok, (double)(uv_now(rp->ss->loop) - rp->t0), error, rp->ud);
+    }
+}
+
+static void rprobe_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
+{
+    AD_UNUSED(p);
+    rprobe_t *rp = ud;
+    char why[160];
+    snprintf(why, sizeof(why), "%s",
+             ex->start_error != NULL ? ex->start_error : "the probe command failed on the node");
+    if (ex->exit_code > 0) {
+        snprintf(why, sizeof(why), "the probe command exited %d on the node", ex->exit_code);
+    }
+    rp->proc = NULL;
+    ad_plane_run_done(rp->ss->plane, rp->run_id);
+    rprobe_report(rp, ex->exit_code == 0, ex->exit_code == 0 ? NULL : why);
+    uv_close((uv_handle_t *)&rp->timer, rprobe_closed);
+}
+
+static void rprobe_timeout(uv_timer_t *t)
+{
+    rprobe_t *rp = t->data;
+    rprobe_report(rp, false, "timed out");
+    if (rp->proc != NULL) {
+        ad_proc_stop(rp->proc, true); /* its exit frees it */
+    }
+}
+
+static int spawn_on_node(ad_services_t *ss, const char *org, const char *svc_id, const char *node,
+                         json_t *argv, const char *env0, const ad_proc_opts_t *o,
+                         char run_id[AD_ID_MAX], ad_proc_t **out, char *err, size_t errsz);
+
+/* probe.command on the node of s, as one more run there (in the service's
+ * work folder, its sandbox): exit 0 is healthy. Reports through cb once. */
+static void probe_on_node(service_t *s, json_t *probe, ad_probe_cb cb, void *ud)
+{
+    rprobe_t *rp = ad_xcalloc(1, sizeof(*rp));
+    rp->ss = s->ss;
+    rp->cb = cb;
+    rp->ud = ud;
+    rp->t0 = uv_now(s->ss->loop);
+    uv_timer_init(s->ss->loop, &rp->timer);
+    rp->timer.data = rp;
+    ad_proc_opts_t o = {.polite = AD_PROC_POLITE_NONE, .on_exit = rprobe_exit, .ud = rp};
+    char err[256] = "";
+    if (spawn_on_node(s->ss, s->org, s->id, s->node_id, json_object_get(probe, "command"), NULL, &o,
+                      rp->run_id, &rp->proc, err, sizeof(err)) != 0) {
+        rprobe_report(rp, false, err);
+        uv_close((uv_handle_t *)&rp->timer, rprobe_closed);
+        return;
+    }
+    json_t *to = json_object_get(probe, "timeoutMs");
+    uv_timer_start(&rp->timer, rprobe_timeout,
+                   json_is_integer(to) ? (uint64_t)json_integer_value(to) : 10000, 0);
+}
+
+/* The probe, where the service runs: on its node, a command as one more
+ * run there, a connect by the node itself. */
+static void probe_run(service_t *s, json_t *probe, ad_probe_cb cb, void *ud)
+{
+    const char *type = json_string_value(json_object_get(probe, "type"));
+    if (s->node_id[0] != '\0' && type != NULL && strcmp(type, "command") == 0) {
+        probe_on_node(s, probe, cb, ud);
+    } else if (s->node_id[0] != '\0') {
+        ad_plane_probe(s->ss->plane, s->run_id, probe, cb, ud);
+    } else {
+        ad_probe_run(s->ss->loop, s->ss->procs, probe, strcmp(s->org, AD_ORG_DEFAULT) != 0, cb, ud);
+    }
+}
+
 static void on_probe_tick(uv_timer_t *t)
 {
     service_t *s = t->data;
     json_t *probe = json_object_get(s->row, "probe");
-    if (s->probing || s->proc == NULL || !json_is_object(probe)) {
+    if (s->probing || s->proc == NULL || !json_is_object(probe) || s->unreachable) {
         return;
     }
     s->probing = true;
-    ad_probe_run(s->ss->loop, s->ss->procs, probe, strcmp(s->org, AD_ORG_DEFAULT) != 0, on_probed,
-                 s);
+    probe_run(s, probe, on_probed, s);
 }
 
 static void probe_start(service_t *s)
@@ -146,8 +285,11 @@ static void probe_start(service_t *s)
 static void on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,
                     bool truncated, void *ud)
 {
-    AD_UNUSED(p);
     service_t *s = ud;
+    if (s->run_id[0] != '\0') { /* its node's holder may free what was read */
+        s->seen[stream == AD_PROC_STDOUT ? 0 : 1] = ad_proc_line_end(p, stream);
+        ad_proc_held_ack(p, s->seen[0], s->seen[1]);
+    }
     if (stream != AD_PROC_STDOUT || truncated || len < 2 || line[0] != '{') {
         ad_svc_tail_push(&s->output, SERVICE_OUTPUT_MAX, line, len);
         return;
@@ -212,9 +354,18 @@ static void on_exit_cb(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     s->last_signal = ex->term_signal;
     s->last_exit_at = ad_wall_ms();
     s->health = "unknown";
+    if (ex->start_error != NULL) { /* it never ran: why */
+        snprintf(s->error, sizeof(s->error), "%s", ex->start_error);
+    }
     uint64_t ran = uv_now(s->ss->loop) - s->started_ms;
     ad_log(AD_LOG_INFO, "services", "service exited id=%s code=%d signal=%d", s->id, ex->exit_code,
            ex->term_signal);
+    if (s->run_id[0] != '\0') { /* its node may forget the run */
+        ad_plane_run_done(s->ss->plane, s->run_id);
+        ad_store_service_run(s->ss->store, s->id, NULL);
+        s->run_id[0] = s->node_id[0] = '\0';
+        s->unreachable = false;
+    }
     if (s->removed) {
         free_maybe(s);
         return;
@@ -226,6 +377,19 @@ static void on_exit_cb(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
         return;
     }
     after_exit(s, ex, ran);
+}
+
+/* The spawner thread's outcome: the pid known, the runtime is "running"
+ * (told); a program that could not be started is an exit 127 with why. */
+static void on_start_cb(ad_proc_t *p, int rc, const char *err, void *ud)
+{
+    service_t *s = ud;
+    if (rc == 0) {
+        publish(s);
+        return;
+    }
+    ad_proc_exit_t ex = {.exit_code = 127, .start_error = err != NULL ? err : "could not start"};
+    on_exit_cb(p, &ex, s);
 }
 
 /* argv from the row: each "{key}" argument becomes the config value. */
@@ -262,6 +426,94 @@ static size_t build_argv(json_t *cmd, json_t *cfg, const char **argv, char **own
     return n;
 }
 
+/* A run on worker node (its id) for a service of org: argv (a JSON array
+ * of strings) under a holder there, in the node's work/<svc_id> and the
+ * organisation's sandbox as a job's (the owner's unconfined, another's
+ * confined, refused where the node has none), env0 (or NULL) its one
+ * variable; the relayed process into *out with o's callbacks. 0; AD_ESTATE
+ * when the node is not connected (a start waits for it), another code
+ * with err. */
+static int spawn_on_node(ad_services_t *ss, const char *org, const char *svc_id, const char *node,
+                         json_t *argv, const char *env0, const ad_proc_opts_t *o,
+                         char run_id[AD_ID_MAX], ad_proc_t **out, char *err, size_t errsz)
+{
+    if (ss->plane == NULL) {
+        snprintf(err, errsz, "this agentd has no worker nodes");
+        return AD_EINVAL;
+    }
+    if (ad_procs_closing(ss->procs)) { /* a spawn sent now would be left on the node */
+        snprintf(err, errsz, "shutting down");
+        return AD_EIO;
+    }
+    bool owners = strcmp(org, AD_ORG_DEFAULT) == 0;
+    json_t *n = ad_plane_node(ss->plane, node);
+    const char *state = json_string_value(json_object_get(n, "state")) ?: "revoked";
+    const char *name = json_string_value(json_object_get(n, "name")) ?: node;
+    int rc = 0;
+    if (strcmp(state, "revoked") == 0) {
+        snprintf(err, errsz, "node %s is revoked or gone", name);
+        rc = AD_ENOENT;
+    } else if (!owners && !json_is_true(json_object_get(json_object_get(n, "caps"), "sandbox"))) {
+        snprintf(err, errsz,
+                 "programs of an organisation other than the owner's run only in a sandbox, and "
+                 "node %s has none",
+                 name);
+        rc = AD_EPERM;
+    } else if (strcmp(state, "connected") != 0) {
+        snprintf(err, errsz, "node %s is not connected: the service starts when it connects", name);
+        rc = AD_ESTATE;
+    }
+    json_decref(n);
+    if (rc != 0) {
+        return rc;
+    }
+    ad_id_new("svr", run_id);
+    json_t *env = json_array();
+    if (env0 != NULL) {
+        json_array_append_new(env, json_string(env0));
+    }
+    json_t *spawn =
+        json_pack("{s:O, s:o, s:b, s:I, s:s, s:{s:b, s:b, s:b, s:b}}", "argv", argv, "env", env,
+                  "pty", false, "holdWaitSec", (json_int_t)ss->cfg->hold_wait_sec, "agent", svc_id,
+                  "sandbox", "none", owners, "owners", owners, "network", true, "program", false);
+    int fd = -1;
+    rc = ad_plane_run_open(ss->plane, node, run_id, spawn, &fd, err, errsz);
+    if (rc == 0) {
+        ad_proc_resume_t at = {.pty = false};
+        if (ad_proc_attach_fd(ss->procs, o, &at, fd, out) != 0) {
+            ad_plane_run_done(ss->plane, run_id);
+            snprintf(err, errsz, "shutting down");
+            rc = AD_EIO;
+        }
+    }
+    if (rc != 0) {
+        run_id[0] = '\0';
+    }
+    return rc;
+}
+
+/* The process of s on its node: 0, or AD_ESTATE (waiting for the node,
+ * s->error says so) or another code (s->error). */
+static int start_on_node(service_t *s, const char *const *argv, const char *env0,
+                         const ad_proc_opts_t *o)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; argv[i] != NULL; i++) {
+        json_array_append_new(a, json_string(argv[i]));
+    }
+    const char *node = row_node(s);
+    int rc = spawn_on_node(s->ss, s->org, s->id, node, a, env0, o, s->run_id, &s->proc, s->error,
+                           sizeof(s->error));
+    json_decref(a);
+    if (rc == 0) {
+        snprintf(s->node_id, sizeof(s->node_id), "%s", node);
+        s->unreachable = false;
+        s->seen[0] = s->seen[1] = 0;
+        ad_store_service_run(s->ss->store, s->id, s->run_id); /* taken up after a restart */
+    }
+    return rc;
+}
+
 static void start(service_t *s)
 {
     json_t *cfg = json_object_get(s->row, "config");
@@ -280,6 +532,7 @@ static void start(service_t *s)
                         .polite = AD_PROC_POLITE_NONE,
                         .on_line = on_line,
                         .on_exit = on_exit_cb,
+                        .on_start = on_start_cb,
                         .ud = s};
     s->error[0] = '\0';
     /* Another organisation's service is contained like its agents (issue
@@ -287,7 +540,12 @@ static void start(service_t *s)
     ad_proc_bind_t binds[2];
     ad_proc_sandbox_t sb;
     int rc = 0;
-    if (strcmp(s->org, AD_ORG_DEFAULT) != 0) {
+    bool remote = row_node(s)[0] != '\0';
+    bool was_waiting = strcmp(s->status, "waiting") == 0;
+    if (remote) {
+        o.cwd = NULL; /* refused with a node; the node's work folder */
+        rc = start_on_node(s, argv, env0, &o);
+    } else if (strcmp(s->org, AD_ORG_DEFAULT) != 0) {
         const char *why = NULL;
         if (!ad_procs_sandbox(s->ss->procs, &why)) {
             snprintf(s->error, sizeof(s->error),
@@ -299,9 +557,17 @@ static void start(service_t *s)
         ad_proc_sandbox_plain(s->ss->procs, cwd, binds, &sb);
         o.sandbox = &sb;
     }
-    rc = rc != 0 ? rc : ad_proc_spawn(s->ss->procs, &o, &s->proc, s->error, sizeof(s->error));
+    rc = rc != 0 || remote ? rc
+                           : ad_proc_spawn(s->ss->procs, &o, &s->proc, s->error, sizeof(s->error));
     for (size_t i = 0; i < n; i++) {
         free(owned[i]);
+    }
+    if (rc == AD_ESTATE && remote) { /* its node is away: the tick starts it when it is back */
+        if (!was_waiting) {
+            ad_log(AD_LOG_INFO, "services", "service waits for its node id=%s", s->id);
+            set_status(s, "waiting");
+        }
+        return;
     }
     if (rc != 0) {
         s->want_up = false;
@@ -314,9 +580,44 @@ static void start(service_t *s)
     s->started_at = ad_wall_ms();
     s->health = "unknown";
     probe_start(s);
-    ad_log(AD_LOG_INFO, "services", "service started id=%s pid=%d", s->id,
-           (int)ad_proc_pid(s->proc));
+    ad_log(AD_LOG_INFO, "services", "service starting id=%s node=%s", s->id,
+           s->node_id[0] != '\0' ? s->node_id : "-");
     set_status(s, "running");
+}
+
+/* At the control plane's start: the run of s its node still has (the
+ * row's nodeRun) taken up, as a restarted runner takes up a run on a node:
+ * a relay without a spawn, attached when the node says hello and lists it
+ * (its output from the start of what its holder kept), lost when it does
+ * not (then the policy starts it again). False when it cannot be. */
+static bool take_up(service_t *s, const char *run)
+{
+    ad_services_t *ss = s->ss;
+    const char *node = row_node(s);
+    ad_proc_opts_t o = {
+        .polite = AD_PROC_POLITE_NONE, .on_line = on_line, .on_exit = on_exit_cb, .ud = s};
+    char err[256] = "";
+    int fd = -1;
+    if (strlen(run) >= AD_ID_MAX ||
+        ad_plane_run_open(ss->plane, node, run, NULL, &fd, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "services", "service's run not taken up id=%s why=\"%s\"", s->id, err);
+        return false;
+    }
+    ad_proc_resume_t at = {.pty = false};
+    if (ad_proc_attach_fd(ss->procs, &o, &at, fd, &s->proc) != 0) {
+        ad_plane_run_done(ss->plane, run);
+        return false;
+    }
+    snprintf(s->run_id, sizeof(s->run_id), "%s", run);
+    snprintf(s->node_id, sizeof(s->node_id), "%s", node);
+    s->want_up = true;
+    s->config = json_deep_copy(json_object_get(s->row, "config"));
+    s->started_ms = uv_now(ss->loop);
+    s->started_at = ad_wall_ms();
+    probe_start(s);
+    ad_log(AD_LOG_INFO, "services", "service taken up on its node id=%s run=%s", s->id, run);
+    set_status(s, "running");
+    return true;
 }
 
 /* ---- the set -------------------------------------------------------------------- */
@@ -401,7 +702,10 @@ void ad_services_apply(ad_services_t *ss, json_t *row)
         s->row = json_incref(row);
     }
     bool enabled = json_is_true(json_object_get(row, "enabled"));
-    if (enabled && !s->want_up) {
+    bool moved = s->proc != NULL && strcmp(s->node_id, row_node(s)) != 0;
+    if (enabled && moved) { /* placed elsewhere: it goes there now */
+        ad_services_restart(ss, id);
+    } else if (enabled && !s->want_up) {
         s->want_up = true;
         if (s->proc == NULL) {
             uv_timer_stop(&s->backoff);
@@ -491,8 +795,13 @@ int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, 
     test_t *t = ad_xmalloc(sizeof(*t));
     t->cb = cb;
     t->ud = ud;
-    return ad_probe_run(ss->loop, ss->procs, probe, strcmp(s->org, AD_ORG_DEFAULT) != 0, on_tested,
-                        t);
+    if (s->node_id[0] == '\0' && row_node(s)[0] != '\0') {
+        t->cb(false, 0, "its node runs its probe, and it does not run there now", t->ud);
+        free(t);
+        return 0;
+    }
+    probe_run(s, probe, on_tested, t);
+    return 0;
 }
 
 void ad_services_overlay(const ad_services_t *ss, json_t *row)
@@ -529,19 +838,82 @@ void ad_services_each(const ad_services_t *ss,
     }
 }
 
-ad_services_t *ad_services_new(uv_loop_t *loop, ad_bus_t *bus, ad_procs_t *procs, json_t *rows)
+/* Node services: a start that waits for its node is tried again; a change
+ * of its node's reachability is published. */
+static void on_node_tick(uv_timer_t *t)
+{
+    ad_services_t *ss = t->data;
+    for (service_t *s = ss->list; s != NULL; s = s->next) {
+        if (s->want_up && s->proc == NULL && strcmp(s->status, "waiting") == 0) {
+            start(s);
+        } else if (s->proc != NULL && s->run_id[0] != '\0') {
+            bool away = false;
+            ad_plane_run_node(ss->plane, s->run_id, NULL, 0, &away);
+            if (away != s->unreachable) {
+                s->unreachable = away;
+                ad_log(AD_LOG_INFO, "services", "service's node %s id=%s",
+                       away ? "unreachable" : "back", s->id);
+                publish(s);
+            }
+        }
+    }
+}
+
+int ad_services_place(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
+                      char *err, size_t errsz)
+{
+    bool connected = false;
+    if (ss == NULL || ss->plane == NULL ||
+        ad_plane_find(ss->plane, org, node, id, &connected) != 0) {
+        snprintf(err, errsz, "names no node of the service's organisation");
+        return AD_ENOENT;
+    }
+    json_t *n = ad_plane_node(ss->plane, id);
+    bool boxed = json_is_true(json_object_get(json_object_get(n, "caps"), "sandbox"));
+    json_decref(n);
+    if (strcmp(org, AD_ORG_DEFAULT) != 0 && !boxed) {
+        snprintf(err, errsz,
+                 "programs of an organisation other than the owner's run only in a sandbox, and "
+                 "node %s has none",
+                 node);
+        return AD_EPERM;
+    }
+    return 0;
+}
+
+ad_services_t *ad_services_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
+                               ad_bus_t *bus, ad_procs_t *procs, ad_plane_t *plane, json_t *rows)
 {
     ad_services_t *ss = ad_xcalloc(1, sizeof(*ss));
     ss->loop = loop;
+    ss->cfg = cfg;
+    ss->store = store;
     ss->bus = bus;
     ss->procs = procs;
+    ss->plane = plane;
+    uv_timer_init(loop, &ss->tick);
+    ss->tick.data = ss;
+    if (plane != NULL) {
+        uv_timer_start(&ss->tick, on_node_tick, NODE_TICK_MS, NODE_TICK_MS);
+        uv_unref((uv_handle_t *)&ss->tick);
+    }
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row)
     {
-        ad_services_apply(ss, row);
+        const char *run = json_string_value(json_object_get(row, "nodeRun"));
+        if (run != NULL && plane != NULL && json_is_true(json_object_get(row, "enabled")) &&
+            json_is_string(json_object_get(row, "nodeId")) && take_up(service_new(ss, row), run)) {
+            continue;
+        }
+        ad_services_apply(ss, row); /* (the service take_up made, if it could not) */
     }
     return ss;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void ad_services_free(ad_services_t *ss)
@@ -556,5 +928,5 @@ void ad_services_free(ad_services_t *ss)
         s->proc = NULL; /* the supervisor has shut down: no exit will come */
         free_maybe(s);  /* or when its probe reports */
     }
-    free(ss);
+    uv_close((uv_handle_t *)&ss->tick, on_tick_closed);
 }

@@ -24,6 +24,7 @@
 
 #include "bus/bus.h"
 #include "core/core.h"
+#include "node/node.h"
 #include "proc/proc.h"
 #include "store/store.h"
 
@@ -39,6 +40,8 @@ ad_jobs_t *ad_jobs_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *stor
 /* After the supervisor has shut down (every job has ended) and the store
  * has delivered its last completions. Memory goes once timers are closed. */
 void ad_jobs_free(ad_jobs_t *js);
+/* The worker nodes' control plane (borrowed; NULL: none) jobs may run on. */
+void ad_jobs_set_plane(ad_jobs_t *js, ad_plane_t *plane);
 
 typedef struct {
     const char *name;
@@ -46,6 +49,11 @@ typedef struct {
     const char *org;         /* the org the job belongs to */
     const char *cwd;         /* NULL or "": agentd's */
     const char *const *argv; /* NULL-terminated; argv[0] looked up on PATH */
+    const char *node;        /* the node asked for (a name or an id; NULL: here) */
+    /* That node's id (ad_plane_find; NULL or "": here): the job runs there
+     * under a holder, in the node's work/<jobId> and its sandbox
+     * (docs/nodes.md). */
+    const char *node_id;
 } ad_job_spec_t;
 /* Starts a job. Synchronous refusals return the code and call nothing:
  * AD_ENOENT / AD_EPERM (no such program or cwd), AD_EINVAL (err says why),
@@ -53,6 +61,20 @@ typedef struct {
  * committed (it may have made progress, or even ended, by then). */
 int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void *ud, char *err,
                   size_t errsz);
+/* A discovery job's environment (the training seed's "megabonk"): 1 to 64
+ * of A-Z a-z 0-9 . _ -, starting with a letter or digit. */
+bool ad_jobs_environment_ok(const char *env);
+/* The program of a discovery job that names none: command (the
+ * discovery_command setting, borrowed) with each "{environment}" in it
+ * replaced by env. A new array, or NULL when command is no program
+ * ([] or not an array of strings) or an argument grows past 8192 bytes. */
+json_t *ad_jobs_discovery_argv(const json_t *command, const char *env);
+
+/* A discovery job's program for environment env, from store's
+ * discovery_command setting (returns owned: a new array), or NULL with
+ * *why saying what is missing (env no environment name, or no program
+ * set). Loop thread (a one-row read of the settings). */
+json_t *ad_jobs_discovery_command(ad_store_t *store, const char *env, const char **why);
 /* Asks a running job to stop (SIGINT, then SIGTERM and SIGKILL after the
  * stop grace). AD_ENOENT when it is not running. */
 int ad_jobs_stop(ad_jobs_t *js, const char *id);
@@ -60,6 +82,14 @@ int ad_jobs_stop(ad_jobs_t *js, const char *id);
  * place). A row still "running" that no job here owns is a previous
  * daemon's: it is shown lost, as the start-up write will store it. */
 void ad_jobs_overlay(const ad_jobs_t *js, json_t *row);
+/* The rows of GET /api/jobs and /api/jobs/:id with the live figures laid
+ * over (jobrows.c): org's jobs (""/NULL: every org's), limit (NULL: 50;
+ * else 1 to 1000) newest first as {jobs}, AD_EINVAL with e for a bad
+ * limit (e left alone on any other error); job id. 0, or the store's
+ * error. */
+int ad_jobs_list(const ad_jobs_t *js, ad_store_t *st, const char *org, const char *limit,
+                 json_t **out, ad_field_err_t *e);
+int ad_jobs_get(const ad_jobs_t *js, ad_store_t *st, const char *id, json_t **out);
 /* Jobs running now. */
 size_t ad_jobs_running(const ad_jobs_t *js);
 
@@ -85,8 +115,22 @@ int ad_job_parse_line(const char *line, size_t len, ad_job_progress_t *p, json_t
  * layer after each committed change.
  */
 typedef struct ad_services ad_services_t;
-/* rows: the stored services (borrowed); the enabled ones start now. */
-ad_services_t *ad_services_new(uv_loop_t *loop, ad_bus_t *bus, ad_procs_t *procs, json_t *rows);
+/* rows: the stored services (borrowed); the enabled ones start now (those
+ * of a worker node once it is connected). plane: the worker nodes
+ * (borrowed; NULL: none). A row's nodeId places it on that node: its
+ * process runs there under a holder (in the node's work/<serviceId>),
+ * relayed as a job's is, never here; its restart policy is applied here,
+ * each start a new spawn on the node. Its run there is kept in the row
+ * (nodeRun): a control plane's start takes that run up (its node attaches
+ * it again when it says hello, or says it has none: lost, then restarted by
+ * the policy) rather than starting a second copy. */
+ad_services_t *ad_services_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
+                               ad_bus_t *bus, ad_procs_t *procs, ad_plane_t *plane, json_t *rows);
+/* The node a service of org asks for (its name or id) into id: 0,
+ * AD_ENOENT (no such node of org, or no nodes here), or AD_EPERM (err says
+ * why: another organisation's program needs a sandbox the node lacks). */
+int ad_services_place(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
+                      char *err, size_t errsz);
 /* After the supervisor has shut down. */
 void ad_services_free(ad_services_t *ss);
 /* A row was created or changed (borrowed; a reference is kept): enabled
@@ -103,10 +147,22 @@ void ad_services_remove(ad_services_t *ss, const char *id);
 typedef void (*ad_services_test_cb)(bool ok, double latency_ms, const char *error, void *ud);
 int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, void *ud);
 /* Sets row.runtime {status, pid, startedAt (wall ms), restarts, backoffMs, lastExit, health
- * {status, latencyMs, error, checkedAt}, figures, pendingRestart, error}. */
+ * {status, latencyMs, error, checkedAt}, figures, pendingRestart, error}; for a
+ * service on a node also node {id, name, reachable} and runId (its current
+ * run there), its status "waiting" (its node not connected) or
+ * "unreachable" (its node away with it running), pid the node's. */
 void ad_services_overlay(const ad_services_t *ss, json_t *row);
 /* The service's last plain output lines (16 KiB at most; "" when none), new. */
 json_t *ad_services_output(const ad_services_t *ss, const char *id);
+/* What the REST routes read (jobrows.c): the services of st made and the
+ * enabled ones started, as ad_services_new (none when they cannot be
+ * read: logged); org's ("": every org's) rows {services} with their
+ * runtime (*out new; 0 or the store's error); a row's runtime laid over in
+ * place, with output its last output lines too. */
+ad_services_t *ad_services_open(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *st,
+                                ad_bus_t *bus, ad_procs_t *procs, ad_plane_t *plane);
+int ad_services_list(const ad_services_t *ss, ad_store_t *st, const char *org, json_t **out);
+void ad_services_view(const ad_services_t *ss, json_t *row, bool output);
 /* The running services, for the health score. */
 void ad_services_each(const ad_services_t *ss,
                       void (*fn)(const char *id, const char *org, const char *name,
@@ -133,5 +189,23 @@ int ad_svc_probe_check(json_t *probe, const char **field, char *why, size_t whys
  * or NULL with field and why. patch and base may be NULL. */
 json_t *ad_svc_config_merge(json_t *schema, json_t *base, json_t *patch, const char **field,
                             char *why, size_t whysz);
+
+/* ---- specs (spec.c; any thread) ----------------------------------------------------
+ * A create body {name, command [argv], cwd?, restart? (always, on-failure,
+ * never), enabled?, template? | schema?, config?, probe?} into the store's
+ * insert args (all but id and orgId, which are the caller's), or a PATCH
+ * body {name?, restart?, enabled?, config?, probe?} of the stored row into
+ * its update args. 0, or AD_EINVAL with e naming the field. */
+int ad_svc_spec_create(const json_t *body, json_t *args, ad_field_err_t *e);
+int ad_svc_spec_patch(const json_t *body, const json_t *row, json_t *args, ad_field_err_t *e);
+/* A job's start body {name, kind? (job, discovery), command [argv, at most
+ * argv_max], cwd? (an existing absolute directory), environment?} into
+ * spec (its strings and argv, which must hold argv_max + 1, borrowed from
+ * body, or from *made); spec->org is the caller's. A discovery with an
+ * environment and no command takes its program from store's
+ * discovery_command setting: *made (owned by the caller, to release after
+ * the start) holds it; NULL otherwise. 0, or AD_EINVAL with e. */
+int ad_svc_job_spec(ad_store_t *store, const json_t *body, ad_job_spec_t *spec, const char **argv,
+                    size_t argv_max, json_t **made, ad_field_err_t *e);
 
 #endif

@@ -97,6 +97,10 @@ typedef struct {
     bool by_time;     /* x is t_ms, else step */
     bool narrow;      /* (to - from + 1) * n fits 64 bits: no 128-bit division */
     tsdb_bucket_t *b; /* n buckets, owned */
+    /* the bucket last found and its x range: points come in x order, so
+     * most fall in it without a division */
+    long hit;
+    int64_t hit_lo, hit_hi;
 } tsdb_agg_t;
 
 /* n in 1..TSDB_BUCKETS_MAX, from <= to. */
@@ -110,6 +114,66 @@ void tsdb_agg_add(tsdb_agg_t *a, const tsdb_point_t *p);
  * true when it did (then its points need not be decoded). */
 bool tsdb_agg_summary(tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t count, double min, double max,
                       double sum, double last);
+
+/* ---- rollups (roll.c) ---------------------------------------------------------------
+ * The tier a wide read is answered from (issue #35, bench row T4): a chunk's
+ * points in runs of TSDB_ROLL_POINTS in the order they were added (the last
+ * run shorter), each kept as its count, step and time ranges, sum, last
+ * value, and its min and max with the point (step, time) where each is.
+ * Built as the chunk's points are added, with one level of undo as the
+ * encoder's, so a chunk row and its rollup always describe the same points.
+ * A run that lies in one bucket is added whole (exact); one that straddles
+ * a bucket edge puts its min and its max as points where they are, so an
+ * extreme is never lost or moved to another bucket, and the rest of its
+ * points (count, sum; min and max as their mean) in the bucket it starts in.
+ * Which chunks are read this way: tsdb_agg_wide. */
+#define TSDB_ROLL_POINTS 128
+#define TSDB_ROLL_MAX (TSDB_CHUNK_MAX / TSDB_ROLL_POINTS) /* runs a chunk holds */
+
+typedef struct {
+    int64_t n;
+    int64_t s_lo, s_hi, t_lo, t_hi;     /* step and time ranges */
+    int64_t s_min, t_min, s_max, t_max; /* the first point with the min, the max */
+    double min, max, sum, last;
+} tsdb_roll_t;
+
+typedef struct {
+    tsdb_roll_t e[TSDB_ROLL_MAX];
+    size_t n; /* runs in use */
+    struct {
+        tsdb_roll_t e; /* the last run before the last point */
+        size_t n;
+        bool ok;
+    } undo;
+} tsdb_rolls_t;
+
+void tsdb_rolls_init(tsdb_rolls_t *r);
+/* Adds a point to the last run, or starts a run when it is full (past
+ * TSDB_ROLL_MAX runs the last one takes the rest). */
+void tsdb_rolls_add(tsdb_rolls_t *r, const tsdb_point_t *p);
+/* Takes the last point back (as tsdb_enc_undo): false when there is none. */
+bool tsdb_rolls_undo(tsdb_rolls_t *r);
+/* The whole chunk's summary from its runs: count, ranges, min, max, sum, last. */
+tsdb_roll_t tsdb_rolls_total(const tsdb_rolls_t *r);
+/* Encoding: a version byte, the run count, then per run varints (count,
+ * ranges and the extremes' places as zigzag deltas) and four doubles. At
+ * most TSDB_ROLLS_BYTES; encode returns the bytes written into buf (which
+ * holds TSDB_ROLLS_BYTES); decode 0, or -1 for bytes that are not a rollup
+ * (then the chunk is decoded instead). */
+#define TSDB_ROLLS_BYTES (2 + TSDB_ROLL_MAX * (9 * 10 + 4 * 8))
+size_t tsdb_rolls_encode(const tsdb_rolls_t *r, uint8_t *buf);
+int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r);
+
+/* Whether a chunk row [x0, x1] of n points that straddles bucket edges is
+ * read by its rollup: it lies inside [from, to] (a chunk cut by the range's
+ * ends is decoded, so no point outside counts) and holds, spread evenly,
+ * at least TSDB_ROLL_WIDE points a bucket, so a run is at most half a
+ * bucket. Narrower reads decode their chunks: exact to the point. */
+#define TSDB_ROLL_WIDE (2 * TSDB_ROLL_POINTS)
+bool tsdb_agg_wide(const tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t n);
+/* Adds one run to a (see above): false when it is not all inside [from,
+ * to] (then nothing is added). */
+bool tsdb_agg_roll(tsdb_agg_t *a, const tsdb_roll_t *e);
 
 /* ---- histograms (hist.c) ----------------------------------------------------------
  * Distributions a run reports per step (issue #16): bucket edges
@@ -132,5 +196,38 @@ void tsdb_hist_edges(double lo, double hi, size_t bins, double *edges);
  * holds it. */
 void tsdb_hist_add(const double *edges, const double *counts, size_t n, const double *dedges,
                    double *dcounts, size_t m);
+
+/* ---- TensorBoard event files (tfevents.c) -------------------------------------------
+ * TFRecord framing: u64 data length (little-endian), u32 masked CRC32C of
+ * those 8 bytes, the data, u32 masked CRC32C of the data; masked is
+ * ((crc >> 15) | (crc << 17)) + 0xa282ead8. The data is an Event protobuf
+ * (wall_time 1, step 2, summary 5); its Summary's values (tag 1) are
+ * scalars (simple_value 2, or a one-number tensor 8) and histograms
+ * (HistogramProto 5, or a [k, 3] tensor of left, right, count). */
+#define TSDB_TFREC_MAX (64u << 20) /* a record's data at most */
+#define TSDB_TF_EDGE_MAX 1e300
+uint32_t tsdb_tf_mask(uint32_t crc);
+enum {
+    TSDB_TF_OK = 0,   /* a whole record: *data, *len, *total */
+    TSDB_TF_MORE = 1, /* not all there yet (a torn tail: wait for the rest) */
+    TSDB_TF_SKIP = 2, /* the data's CRC fails: skip *total bytes */
+    TSDB_TF_BAD = -1, /* the length's CRC fails or it is too long: no more of this file */
+};
+/* The record at buf[0..n). */
+int tsdb_tfrec_parse(const uint8_t *buf, size_t n, const uint8_t **data, size_t *len,
+                     size_t *total);
+typedef struct {
+    /* tag is not NUL-terminated; borrowed for the call */
+    void (*scalar)(void *ud, const char *tag, size_t tag_len, int64_t step, double wall_time,
+                   double value);
+    /* edges[0..n] strictly ascending and within +-1e300, counts[0..n) >= 0,
+     * n in 1..TSDB_HIST_BINS_MAX */
+    void (*histogram)(void *ud, const char *tag, size_t tag_len, int64_t step, double wall_time,
+                      const double *edges, const double *counts, size_t n);
+    void *ud;
+} tsdb_tf_cb_t;
+/* Decodes one Event's data and reports its values through cb (NULL: only
+ * checks): 0, or -1 when it is malformed (then nothing is reported). */
+int tsdb_tf_event(const uint8_t *data, size_t len, const tsdb_tf_cb_t *cb);
 
 #endif

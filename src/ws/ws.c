@@ -89,6 +89,10 @@ struct ad_ws {
      * ping or Close): data writes check for them only then, not per frame */
     bool ctl_maybe;
     uint8_t deflate_bits; /* permessage-deflate's window (9..15); 0: off */
+    /* The start of a frame fast_frames() will read once the rest arrives
+     * (a read that ended mid-frame); NULL when none (see ws_read) */
+    uint8_t *carry;
+    size_t carry_len, carry_cap;
 };
 
 struct ad_wsmsg {
@@ -484,17 +488,104 @@ static void ws_on_read(void *p, const char *data, size_t len)
     }
 }
 
+/* The bytes the frame starting at p (n of them here) takes, once its header
+ * says so (else what its header takes: 2 or 4), or 0 when it is not a frame
+ * fast_frames() reads (it goes to wslay). */
+static size_t fast_need(const uint8_t *p, size_t n, uint64_t max)
+{
+    if (n < 2) {
+        return 2;
+    }
+    unsigned op = p[0] & 0x0f;
+    if ((p[0] & 0xf0) != 0x80 || (op != 1 && op != 2) || (p[1] & 0x80) == 0) {
+        return 0;
+    }
+    uint64_t len = p[1] & 0x7f;
+    size_t h = 2;
+    if (len == 127) {
+        return 0;
+    }
+    if (len == 126) {
+        if (n < 4) {
+            return 4;
+        }
+        len = (uint64_t)p[2] << 8 | p[3];
+        h = 4;
+        if (len < 126) {
+            return 0;
+        }
+    }
+    if (len > WS_FAST_MAX || len > max) {
+        return 0;
+    }
+    return h + 4 + (size_t)len;
+}
+
+static void carry_drop(ad_ws_t *ws)
+{
+    free(ws->carry);
+    ws->carry = NULL;
+    ws->carry_len = ws->carry_cap = 0;
+}
+
+/* Keeps the start of a frame (n bytes, fewer than it needs) until the rest
+ * arrives: the sender streams frames faster than the reads end on their
+ * boundaries, and wslay, once handed the middle of a frame, would read
+ * every frame after it too. */
+static void carry_keep(ad_ws_t *ws, const uint8_t *p, size_t n, size_t need)
+{
+    ws->carry_cap = need > 16 ? need : 16;
+    ws->carry = ad_xmalloc(ws->carry_cap);
+    memcpy(ws->carry, p, n);
+    ws->carry_len = n;
+}
+
+static void ws_wslay_read(ad_ws_t *ws, const char *data, size_t len);
+
+/* Adds the input to the carried frame's start, as far as the frame goes.
+ * Returns the bytes of data taken; the carry is then whole (handed to
+ * fast_frames, and to wslay what it does not take), or all of data went
+ * into it. */
+static size_t carry_fill(ad_ws_t *ws, const char *data, size_t len)
+{
+    uint64_t max = ad_conn_config(ws->conn)->ws_max_message_bytes;
+    size_t took = 0;
+    for (;;) {
+        size_t need = fast_need(ws->carry, ws->carry_len, max);
+        if (need == 0 || ws->carry_len >= need) {
+            break;
+        }
+        if (need > ws->carry_cap) {
+            ws->carry = ad_xrealloc(ws->carry, need);
+            ws->carry_cap = need;
+        }
+        size_t k = need - ws->carry_len < len - took ? need - ws->carry_len : len - took;
+        memcpy(ws->carry + ws->carry_len, data + took, k);
+        ws->carry_len += k;
+        took += k;
+        if (took == len && ws->carry_len < fast_need(ws->carry, ws->carry_len, max)) {
+            return took; /* still not whole */
+        }
+    }
+    uint8_t *c = ws->carry;
+    size_t n = ws->carry_len;
+    ws->carry = NULL;
+    ws->carry_len = ws->carry_cap = 0;
+    size_t used = fast_frames(ws, c, n);
+    if (used < n && ws->conn != NULL) {
+        ws_wslay_read(ws, (const char *)c + used, n - used);
+    }
+    free(c);
+    return took;
+}
+
 static void ws_read(ad_ws_t *ws, const char *data, size_t len)
 {
     ws->last_rx = uv_now(ad_conn_loop(ws->conn));
-    const ws_track_t *t = &ws->track;
-    if (!ws->closing && t->have == 0 && t->left == 0 && !t->frag &&
-        (ws->ctx == NULL ||
-         (wslay_event_want_read(ws->ctx) && !wslay_event_get_close_received(ws->ctx) &&
-          !wslay_event_get_close_sent(ws->ctx)))) {
-        size_t used = fast_frames(ws, (const uint8_t *)data, len);
-        data += used;
-        len -= used;
+    if (ws->carry != NULL) {
+        size_t took = carry_fill(ws, data, len);
+        data += took;
+        len -= took;
         if (ws->conn == NULL) {
             return;
         }
@@ -506,6 +597,38 @@ static void ws_read(ad_ws_t *ws, const char *data, size_t len)
             return;
         }
     }
+    const ws_track_t *t = &ws->track;
+    if (!ws->closing && t->have == 0 && t->left == 0 && !t->frag &&
+        (ws->ctx == NULL ||
+         (wslay_event_want_read(ws->ctx) && !wslay_event_get_close_received(ws->ctx) &&
+          !wslay_event_get_close_sent(ws->ctx)))) {
+        size_t used = fast_frames(ws, (const uint8_t *)data, len);
+        data += used;
+        len -= used;
+        if (ws->conn == NULL) {
+            return;
+        }
+        size_t need = len > 0 ? fast_need((const uint8_t *)data, len,
+                                          ad_conn_config(ws->conn)->ws_max_message_bytes)
+                              : 0;
+        if (need > len) {
+            carry_keep(ws, (const uint8_t *)data, len, need);
+            len = 0;
+        }
+        if (len == 0) {
+            pump(ws);
+            if (ws->conn != NULL) {
+                ctx_rest(ws);
+            }
+            return;
+        }
+    }
+    ws_wslay_read(ws, data, len);
+}
+
+/* Hands input to wslay from a frame boundary or from where it stopped. */
+static void ws_wslay_read(ad_ws_t *ws, const char *data, size_t len)
+{
     if (ctx_get(ws) == NULL) {
         ad_conn_abort(ws->conn);
         return;
@@ -540,6 +663,15 @@ void ad_ws_stats(uint64_t *open, uint64_t *opened)
     *opened = ws_opened;
 }
 
+int ad_ws_prom(ad_buf_t *b)
+{
+    int rc = ad_prom_gauge(b, "agentd_websocket_connections", "WebSocket connections open",
+                           (double)ws_open_now);
+    return rc ? rc
+              : ad_prom_counter(b, "agentd_websocket_connections_opened_total",
+                                "WebSocket connections accepted", (double)ws_opened);
+}
+
 static void ws_on_conn_close(void *p)
 {
     ad_ws_t *ws = p;
@@ -569,6 +701,7 @@ static void ws_free(ad_ws_t *ws)
     if (ws->ctx != NULL) {
         wslay_event_context_free(ws->ctx);
     }
+    carry_drop(ws);
     ad_buf_cleanup(&ws->ctl);
     for (unsigned i = 0; i < ws->nkv; i++) {
         free(ws->kv[i].name);

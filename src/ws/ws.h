@@ -60,6 +60,8 @@ void ad_server_route_ws_shared(ad_server_t *s, const char *pattern, ad_access_t 
 void ad_ws_deflate_allow(bool on);
 /* Connections open now, and opened since start (for /metrics). */
 void ad_ws_stats(uint64_t *open, uint64_t *opened);
+/* The same as Prometheus families into b: 0 or AD_ETOOBIG. */
+int ad_ws_prom(ad_buf_t *b);
 
 /* Queues a text message (copied). Returns 0, AD_ECLOSED, or AD_ETOOBIG when
  * the send queue would pass its bound (nothing is queued then; the caller
@@ -90,6 +92,39 @@ void *ad_ws_data(const ad_ws_t *ws);
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key (24 base64 characters of 16
  * bytes). out gets 28 characters and a NUL. Returns 0 or AD_EINVAL. */
 int ad_ws_accept_key(const char *key, char out[29]);
+
+/* ---- the client (client.c): a worker node's link (issue #34) ------------------------ */
+typedef struct ad_wsc ad_wsc_t;
+typedef struct {
+    /* The upgrade was accepted; the connection is open. */
+    void (*on_open)(ad_wsc_t *c, void *ud);
+    /* A whole message (borrowed for the call). */
+    void (*on_message)(ad_wsc_t *c, const char *data, size_t len, bool binary, void *ud);
+    /* Once, whatever ended it (before it opened too): code is the close
+     * code received (1006 for a dropped connection, the HTTP status when
+     * the upgrade was refused, 1015 for TLS), reason a line. c is freed
+     * after this returns. */
+    void (*on_close)(ad_wsc_t *c, int code, const char *reason, void *ud);
+} ad_wsc_handler_t;
+/* Connects to url (ws:// or http://; wss:// or https:// with TLS, the
+ * server's certificate checked against the system's roots, or the file
+ * AGENTD_NODE_CA_FILE names) and upgrades with "Authorization: Bearer
+ * bearer" (copied; one line). Messages up to max_msg bytes. 0 and *out
+ * (owned until on_close), or AD_EINVAL (a bad URL or token) / AD_EIO with
+ * err; then nothing is called. h is copied, ud borrowed. */
+int ad_wsc_open(uv_loop_t *loop, const char *url, const char *bearer, size_t max_msg,
+                const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out, char *err, size_t errsz);
+/* Queues a message (copied): 0, or AD_ECLOSED when not open. */
+int ad_wsc_send(ad_wsc_t *c, const void *data, size_t len, bool binary);
+/* Bytes handed to the socket and not yet written. */
+size_t ad_wsc_queued(const ad_wsc_t *c);
+/* Sends a Close with code (0: none, the socket just goes) and ends the
+ * connection: on_close follows at once. */
+void ad_wsc_close(ad_wsc_t *c, int code, const char *reason);
+/* Splits url into its parts (tls for https/wss; the port defaults to 80
+ * or 443, the path to "/"). 0, AD_EINVAL or AD_ETOOBIG. Pure. */
+int ad_wsc_parse_url(const char *url, bool *tls, char *host, size_t hostsz, char *port,
+                     size_t portsz, char *path, size_t pathsz);
 
 #ifdef AD_TEST_BUILD
 /* Test builds only: /ws/echo (echoes every message; the text "close:CODE"

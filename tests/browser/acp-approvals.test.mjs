@@ -6,7 +6,8 @@
 // call's title), the agent is waiting; Allow picks the agent's allow_once
 // option and the file is written through agentd; Deny picks reject_once and
 // nothing is written; Allow always picks allow_always and adds "write" to
-// the agent's permissions.
+// the agent's permissions; a terminal the agent asks for is the same card
+// (tool "execute", the command) and runs once allowed.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -78,5 +79,18 @@ test('an ACP permission request: card, allow, deny, allow always', async () => {
   assert.ok((await api(d.url, 'GET', `/api/agents/${id}`)).data.permissions.includes('write'));
   const runs = await api(d.url, 'GET', `/api/agents/${id}/runs`);
   assert.equal(runs.data.runs.length, 1, 'one process for the three turns');
+
+  // a terminal the agent asks agentd to run (no `execute` permission): the
+  // same card, tool "execute", the command; Allow runs it in the worktree
+  await until(async () => (await api(d.url, 'GET', `/api/agents/${id}`)).data.status === 'waiting', 'the turn to end');
+  m = await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'term {"command":"echo from-the-card > term.txt"}' });
+  assert.equal(m.status, 200, JSON.stringify(m.data));
+  await card.waitFor({ timeout: 30000 });
+  assert.equal(await card.locator('.approval-tool').innerText(), 'execute');
+  assert.match(await card.locator('.approval-input').innerText(), /Run echo from-the-card > term\.txt/);
+  assert.ok(!fs.existsSync(path.join(repo, 'term.txt')), 'nothing ran before the decision');
+  await card.locator('button.btn-primary').click(); // Allow
+  await page.locator('.transcript').getByText(/^terminal: .*"exitCode":0/).first().waitFor({ timeout: 30000 });
+  assert.equal(fs.readFileSync(path.join(repo, 'term.txt'), 'utf8'), 'from-the-card\n');
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });

@@ -55,13 +55,13 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   await page.getByRole('heading', { name: 'Training runs' }).waitFor();
   await page.getByRole('checkbox', { name: `compare ${one.runId}` }).check();
   await page.getByRole('checkbox', { name: `compare ${two.runId}` }).check();
-  await page.getByRole('combobox', { name: 'metric' }).selectOption('reward');
-  await page.locator('.training-chart .uplot canvas').waitFor();
+  const chart = page.locator('[data-testid=panel][data-metrics=reward]');
+  await chart.locator('.training-chart .uplot canvas').waitFor();
   // the group: mean of both runs with its band (drawn once both runs'
   // series have come, which on a busy machine takes a while)
-  await waitText(page.getByTestId('group-legend'), /mean of 2 runs/, 'the group legend');
-  assert.equal(await page.getByRole('checkbox', { name: 'group band' }).isChecked(), true);
-  await page.locator('.training-chart').scrollIntoViewIfNeeded();
+  await waitText(chart.getByTestId('group-legend'), /mean of 2 runs/, 'the group legend');
+  assert.equal(await chart.getByRole('checkbox', { name: 'group band' }).isChecked(), true);
+  await chart.scrollIntoViewIfNeeded();
   await shot(page, 'analytics-group');
 
   // the seed's cards: rewards and success rise, FPS rises a little; GPU from NVML
@@ -156,17 +156,17 @@ test('run names in the Analytics legend', async () => {
   const { page } = b;
   await page.goto(d.url + '/#/analytics');
   await page.getByRole('heading', { name: 'Training runs' }).waitFor();
-  await page.reload(); // the runs list is read once on open
   await page.getByRole('checkbox', { name: `compare ${runs[0]}` }).check();
   await page.getByRole('checkbox', { name: `compare ${runs[1]}` }).check();
-  await page.getByRole('combobox', { name: 'metric' }).selectOption('return');
-  const legend = page.getByTestId('run-legend');
+  const panel = page.locator('[data-testid=panel][data-metrics=return]');
+  const legend = panel.getByTestId('run-legend');
   await until(async () => (await legend.count()) === 2, 'a legend entry per run', 45000);
-  assert.deepEqual(await page.locator('[data-testid=run-legend] .run-name').allInnerTexts(), ['lr 3e-4 baseline', 'ppo-trainer #2']);
-  const text = await page.locator('.training-legend').innerText();
+  assert.deepEqual((await panel.locator('[data-testid=run-legend] .run-name').allInnerTexts()).sort(), ['lr 3e-4 baseline', 'ppo-trainer #2']);
+  const text = await panel.locator('.training-legend').innerText();
   assert.ok(!text.includes(runs[0]) && !text.includes(runs[1]), `run ids in the legend: ${text}`);
   assert.equal(await page.locator('.training-chart .u-legend').count(), 0, 'no per-band legend');
-  assert.equal(await legend.first().evaluate((el) => getComputedStyle(el).color), 'rgb(255, 0, 0)');
+  assert.equal(await panel.locator(`[data-testid=run-legend][data-run="${runs[0]}"] .swatch`).evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(255, 0, 0)');
+  await panel.scrollIntoViewIfNeeded();
   await shot(page, 'analytics-run-names');
   assert.deepEqual(b.errors, []);
 });

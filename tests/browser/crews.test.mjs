@@ -5,9 +5,10 @@
 // as badges (a failure in red, with the only toast), and the cards count
 // the runs once they end.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { test } from 'node:test';
 import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
-import { session } from './lib/session.mjs';
+import { session, waitText } from './lib/session.mjs';
 
 let d;
 let b;
@@ -25,9 +26,18 @@ test('a crew started from its page: live graph badges, a failure toast, counted 
     console.log(JSON.stringify({type:'tool_progress', toolId:'${tool}', progress:50, message:'half'}));
     setTimeout(() => console.log(JSON.stringify({type:'tool_end', toolId:'${tool}', durationMs:700, status:'${ok ? 'success' : 'error'}', exitCode:${ok ? 0 : 3}})), 700);
   }, 500);`;
-  for (const [name, ok] of [['pytest', false], ['build', true]]) {
-    const r = await api(d.url, 'POST', '/api/agents', { worktreeId: wt, name, crewId: crew.id, executor: 'command',
-      command: [process.execPath, '-e', script(name, ok)] });
+  // each agent named apart from its tool: the toast names both
+  for (const [name, agentName, ok] of [
+    ['pytest', 'Tess', false],
+    ['build', 'Bo', true],
+  ]) {
+    const r = await api(d.url, 'POST', '/api/agents', {
+      worktreeId: wt,
+      name: agentName,
+      crewId: crew.id,
+      executor: 'command',
+      command: [process.execPath, '-e', script(name, ok)],
+    });
     assert.equal(r.status, 201, JSON.stringify(r.data));
   }
   await page.goto(`${d.url}/#/crews/${crew.id}`);
@@ -45,13 +55,57 @@ test('a crew started from its page: live graph badges, a failure toast, counted 
   await page.locator('.graph .tool[data-tool="pytest"][data-state="error"]').waitFor();
   await page.locator('.graph .tool[data-tool="build"][data-state="success"]').waitFor();
   const toasts = page.locator('.toasts');
-  await toasts.getByText('pytest failed in 700 ms').waitFor();
+  const failed = toasts.locator('.toast', {
+    hasText: 'pytest failed in 700 ms',
+  });
+  await failed.waitFor();
+  await failed.getByText('Tess').waitFor(); // the tool and the agent that ran it
   assert.equal(await toasts.getByText(/build (started|finished)|pytest started/).count(), 0, 'a toast for a tool that did not fail');
   // Both runs end: the crew goes offline and the cards count them.
   await until(async () => (await page.locator(`a[data-crew="${crew.id}"] .crew-dot`).getAttribute('data-status')) === 'offline', 'the crew to go offline');
   await until(async () => (await page.locator('.stat-card[data-stat="Runs"] .stat-value').innerText()).trim() === '2', 'two runs counted');
-  await page.locator('section[aria-label="Recent runs"]').getByText('pytest').waitFor();
+  await page.locator('section[aria-label="Recent runs"]').getByText('Tess').first().waitFor();
   await shot(page, 'crew-graph-done');
+  assert.deepEqual(b.errors, []);
+});
+
+test("credits, agent time and the exports on the Crews page (the seed's token and rental cards, CSV/PDF)", async () => {
+  const { page } = b;
+  // a grant made elsewhere (the CLI, another tab) is no event: the page reads the ledger
+  // when it opens and every 30 s
+  assert.equal((await api(d.url, 'POST', '/api/orgs/org_default/credits', { amount: 20, note: 'cli' })).status, 201);
+  await page.goto(`${d.url}/#/crews`);
+  await page.reload();
+  const ledger = page.getByRole('region', { name: 'Credits and agent time' });
+  await waitText(ledger.locator('.stat-card[data-stat="Balance"] .stat-value'), /^\$20\.00$/, 'the CLI\'s grant');
+  // the owner grants here: a bad amount is refused before it is sent, a good one shows at once
+  await ledger.getByRole('button', { name: 'Grant credits…' }).click();
+  const grant = ledger.getByRole('form', { name: 'Grant credits' });
+  await grant.locator('input[name=grant-amount]').fill('0');
+  await grant.getByRole('button', { name: 'Grant' }).click();
+  await grant.getByRole('alert').waitFor();
+  await grant.locator('input[name=grant-amount]').fill('30');
+  await grant.locator('input[name=grant-note]').fill('starter');
+  await grant.getByRole('button', { name: 'Grant' }).click();
+  await grant.waitFor({ state: 'detached' });
+  await waitText(ledger.locator('.stat-card[data-stat="Balance"] .stat-value'), /^\$50\.00$/, 'the granted balance');
+  await waitText(ledger.locator('.stat-card[data-stat="Earned"]'), /\$50\.00[\s\S]*2 grants\b/, 'two grants earned');
+  await waitText(ledger.locator('.stat-card[data-stat="Pending"] .stat-value'), /^\$0\.00$/, 'nothing pending');
+  // the two runs of the crew above, on the control plane
+  await waitText(ledger.locator('.stat-card[data-stat="Agent time"]'), /2 runs in 30 days; control-plane/, 'the agent time by node');
+  // the exports download with this browser's session
+  const [csv] = await Promise.all([page.waitForEvent('download'), ledger.locator('a[data-export="tokens-csv"]').click()]);
+  assert.match(csv.suggestedFilename(), /^agentd-tokens-\d{4}-\d\d-\d\d\.csv$/);
+  const text = fs.readFileSync(await csv.path(), 'utf8');
+  assert.match(text, /"earned","50"/);
+  const [pdf] = await Promise.all([page.waitForEvent('download'), ledger.locator('a[data-export="rentals-pdf"]').click()]);
+  assert.equal(
+    fs
+      .readFileSync(await pdf.path())
+      .subarray(0, 8)
+      .toString(),
+    '%PDF-1.4',
+  );
   assert.deepEqual(b.errors, []);
 });
 

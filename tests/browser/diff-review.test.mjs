@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, capabilities, git, makeRepo, shot, until } from './lib/harness.mjs';
+import { apiOk, capabilities, git, makeRepo, shot, until } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
 let d;
@@ -18,11 +18,7 @@ let caps;
 let b;
 session((s) => ({ d, b } = s), { launchIf: async (x) => (caps = await capabilities(x.url)).store });
 
-async function ok(method, p, body) {
-  const r = await api(d.url, method, p, body);
-  assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.data)}`);
-  return r.data;
-}
+const ok = (method, p, body) => apiOk(d.url, method, p, body);
 
 // A command agent that keeps running and takes messages on its stdin.
 async function listeningAgent(worktreeId, name) {
@@ -119,6 +115,45 @@ test('the Diff tab: views, marks, comments sent to the agent, and the conflict f
   assert.match(fix.content, /^Merging loop into main conflicts in:\n- feature\.ts\n/);
   await page.locator('.toast', { hasText: 'Asked the agent to fix the conflict' }).waitFor();
   await ok('POST', `/api/agents/${agentId}/stop?force=true&wait=true`);
+});
+
+test('a slow answer of the view just left does not replace the view asked for since', async (t) => {
+  if (!caps.store) return t.skip('the store REST routes are not in this build');
+  const { page } = b;
+  const repo = makeRepo();
+  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'race-repo' });
+  const wt = await ok('POST', '/api/worktrees', { workspaceId: ws.id, name: 'race', createBranch: true });
+  fs.writeFileSync(path.join(wt.path, 'based.ts'), 'export const x = 1;\n');
+  await ok('POST', `/api/worktrees/${wt.id}/commit`, { message: 'add based', all: true });
+  fs.writeFileSync(path.join(wt.path, 'loose.txt'), 'untracked\n');
+  const a = await ok('POST', '/api/agents', { worktreeId: wt.id, name: 'Racer', executor: 'command', command: ['true'] });
+  // the working changes' list is held until the base view has been shown
+  let release;
+  const held = new Promise((r) => (release = r));
+  const working = (u) => u.pathname === `/api/worktrees/${wt.id}/diff` && !u.search;
+  await page.route(working, async (route) => {
+    await held;
+    await route.continue();
+  });
+  try {
+    await page.goto(`${d.url}/#/agents/${(a.agent || a).id}`);
+    const asked = page.waitForRequest((r) => working(new URL(r.url())));
+    await page.getByRole('tab', { name: 'Diff' }).click();
+    await asked;
+    await page.getByRole('tab', { name: 'Against base (main)' }).click();
+    await waitText(page.locator('.diff-file', { hasText: 'based.ts' }), /new/, 'based.ts against base');
+    const answered = page.waitForResponse((r) => working(new URL(r.url())));
+    release();
+    await answered;
+    // a request of the page's own after it: the held answer's handlers ran
+    await page.evaluate(() => fetch('/api/health').then((r) => r.text()));
+    // (the base view lists the untracked file too; the working one has no based.ts)
+    assert.equal(await page.locator('.diff-file', { hasText: 'based.ts' }).count(), 1, 'the working changes replaced the base view');
+    assert.equal(await page.getByRole('tab', { name: 'Against base (main)' }).getAttribute('aria-selected'), 'true');
+  } finally {
+    release();
+    await page.unroute(working);
+  }
 });
 
 test('a worktree without a base branch offers only its working changes and Commit', async (t) => {

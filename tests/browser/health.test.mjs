@@ -58,6 +58,10 @@ test('score, reasons, GPU warning, sparklines and ranges', async () => {
   assert.equal(await page.getByRole('button', { name: '6h', exact: true }).getAttribute('aria-pressed'), 'true');
   // The bucket still filling is drawn, so a coarse range is never blank.
   assert.ok(Number(await page.locator('svg.spark[aria-label^="CPU utilisation"]').getAttribute('data-points')) >= 1);
+  // "all": everything kept (the seed's "All time"), at the coarsest step that holds it
+  await page.getByRole('button', { name: 'all', exact: true }).click();
+  assert.equal(await page.getByRole('button', { name: 'all', exact: true }).getAttribute('aria-pressed'), 'true');
+  await until(async () => Number(await page.locator('svg.spark[aria-label^="CPU utilisation"]').getAttribute('data-points')) >= 1, 'the all range drawn');
   assert.deepEqual(b.errors, []);
 });
 

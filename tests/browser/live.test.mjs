@@ -212,7 +212,8 @@ test('pause and resume, fork, archive and restore from the agent page', async (t
   await head.getByRole('button', { name: '▶ Resume' }).click();
   await head.locator('.badge-running').waitFor();
   await head.getByRole('button', { name: 'Force stop' }).click();
-  await until(async () => !(await head.locator('.badge-running').count()), 'the agent to stop');
+  // stopped, not merely no longer running: Archive is refused while stopping
+  await head.locator('.badge-stopped').waitFor();
   await head.getByRole('button', { name: 'Archive' }).click();
   await head.locator('.badge-archived').waitFor();
   assert.match(await page.locator('.composer-reason').innerText(), /archived/);

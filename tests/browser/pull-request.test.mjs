@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { api, capabilities, git, makeRepo, shot, tmpDir } from './lib/harness.mjs';
+import { apiOk, capabilities, git, makeRepo, shot, tmpDir } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
 const github = createRequire(import.meta.url)('../fixtures/mock-github.js');
@@ -20,11 +20,7 @@ let caps;
 let b;
 session((s) => ({ d, b } = s), { launchIf: async (x) => (caps = await capabilities(x.url)).store });
 
-async function ok(method, p, body) {
-  const r = await api(d.url, method, p, body);
-  assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.data)}`);
-  return r.data;
-}
+const ok = (method, p, body) => apiOk(d.url, method, p, body);
 
 test('Pull request… opens one on the forge, asking for the token once, and shows its checks', async (t) => {
   if (!caps.store) return t.skip('the store REST routes are not in this build');

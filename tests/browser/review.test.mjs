@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, capabilities, git, makeRepo, shot, until } from './lib/harness.mjs';
+import { apiOk, capabilities, git, makeRepo, shot, until } from './lib/harness.mjs';
 import { session } from './lib/session.mjs';
 
 let d;
@@ -15,11 +15,7 @@ let caps;
 let b;
 session((s) => ({ d, b } = s), { stop: true, launchIf: async (x) => (caps = await capabilities(x.url)).store });
 
-async function ok(method, p, body) {
-  const r = await api(d.url, method, p, body);
-  assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.data)}`);
-  return r.data;
-}
+const ok = (method, p, body) => apiOk(d.url, method, p, body);
 
 test('the Diff tab reviews against the base and merges; a conflict lists its files', async (t) => {
   if (!caps.store) return t.skip('the store REST routes are not in this build');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, makeRepo, until } from './lib/harness.mjs';
+import { api, makeRepo, ROOT, until } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
 let d;
@@ -98,6 +98,30 @@ test('the environment picker: a new environment chosen, kept across a reload, na
   const jobs = page.getByRole('region', { name: 'Jobs' });
   await jobs.getByRole('button', { name: '+ Start a job' }).click();
   assert.equal(await page.locator('input[name=job-name]').inputValue(), 'doom-e1m1');
+});
+
+test('Discovery: the owner names the program, Discover runs it for the chosen environment', async () => {
+  const { page } = b;
+  await page.goto(d.url + '/#/settings/discovery');
+  const disc = page.getByRole('region', { name: 'Discovery program' });
+  // nothing set: nothing to discover with yet
+  await until(async () => (await disc.getByRole('button', { name: /^Discover / }).isDisabled()) === true, 'Discover off');
+  const job = path.join(ROOT, 'tests/fixtures/progress-job.js');
+  await disc.locator('input[name=discovery-command]').fill(`${process.execPath} ${job} 2 10 0 --env={environment}`);
+  await disc.getByRole('button', { name: 'Save program' }).click();
+  await until(async () => ((await api(d.url, 'GET', '/api/settings')).data.discovery_command || []).length === 6, 'the program saved');
+  assert.deepEqual((await api(d.url, 'GET', '/api/settings')).data.discovery_command.slice(-1), ['--env={environment}']);
+  // a program starting with '-' is the server's to refuse, and it says so
+  await disc.locator('input[name=discovery-command]').fill('--oops');
+  await disc.getByRole('button', { name: 'Save program' }).click();
+  await disc.getByRole('alert').waitFor();
+  // the environment picked in General (doom-e1m1, above) is the one discovered
+  await disc.getByRole('button', { name: 'Discover doom-e1m1' }).click();
+  const row = page.getByRole('region', { name: 'Jobs' }).locator('li[data-status=succeeded]', { hasText: 'doom-e1m1' });
+  await row.waitFor();
+  const jobs = (await api(d.url, 'GET', '/api/jobs')).data.jobs;
+  const mine = jobs.find((j) => j.name === 'doom-e1m1' && j.kind === 'discovery');
+  assert.deepEqual(mine.command.slice(-1), ['--env=doom-e1m1']);
 });
 
 test('Synthetic Eye: the built-in template gives the seed\'s form, its GPU device read-only and pixel format disabled', async () => {

@@ -40,11 +40,12 @@ test('two runs compared on one chart, live points, export', async () => {
   const { page } = b;
   await page.goto(d.url + '/#/analytics');
   await page.getByRole('heading', { name: 'Training runs' }).waitFor();
+  // the two most recent runs with metrics are drawn at first; a panel per metric
   await page.getByRole('checkbox', { name: `compare ${r1}` }).check();
   await page.getByRole('checkbox', { name: `compare ${r2}` }).check();
-  await page.getByRole('combobox', { name: 'metric' }).selectOption('return');
-  await page.locator('.training-chart .uplot canvas').waitFor();
-  const legend = page.locator('.training-legend');
+  const chart = page.locator('[data-testid=panel][data-metrics=return]');
+  await chart.locator('.training-chart .uplot canvas').waitFor();
+  const legend = chart.locator('.training-legend');
   await until(async () => /5000 points/.test(await legend.innerText()) && /3000 points/.test(await legend.innerText()), 'both runs in the legend');
   // each run once, by its display name (issue #35), not its id
   for (const id of [r1, r2]) {
@@ -62,11 +63,11 @@ test('two runs compared on one chart, live points, export', async () => {
   // the seed's cards: the latest reward and FPS the programs reported, the best return
   assert.match(await page.getByTestId('card-fps').innerText(), /Training FPS\s+60/i);
   assert.match(await page.getByTestId('card-return').innerText(), /Best return\s+1000000\.00/i);
-  const csv = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+  const csv = await chart.getByRole('link', { name: 'CSV' }).getAttribute('href');
   assert.ok(csv.includes(r1) && csv.includes(r2) && csv.includes('format=csv'), csv);
   const res = await api(d.url, 'GET', csv.replace(/^https?:\/\/[^/]+/, ''));
   assert.equal(res.status, 200);
-  await page.locator('.training-chart').scrollIntoViewIfNeeded();
+  await chart.scrollIntoViewIfNeeded();
   await shot(page, 'training-compare');
 
   // the agent page shows the program's own state and mind panel

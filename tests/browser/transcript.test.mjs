@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, capabilities, makeRepo, shot, until } from './lib/harness.mjs';
+import { api, apiOk, capabilities, makeRepo, shot, until } from './lib/harness.mjs';
 import { session } from './lib/session.mjs';
 
 let d;
@@ -18,11 +18,7 @@ session((s) => ({ d, b } = s), {
   launchIf: async (x) => (caps = await capabilities(x.url)).store && caps.bus,
 });
 
-async function ok(method, p, body) {
-  const r = await api(d.url, method, p, body);
-  assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.data)}`);
-  return r.data;
-}
+const ok = (method, p, body) => apiOk(d.url, method, p, body);
 
 let wt = null;
 async function worktree() {

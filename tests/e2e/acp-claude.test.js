@@ -3,8 +3,10 @@
 // package.json) as the `acp` executor's "claude-code-acp" preset, offline
 // against the mock Anthropic API (it runs the pinned Claude Code CLI,
 // CLAUDE_CODE_EXECUTABLE): a Bash call asked as an agentd approval whose
-// tool is the call's kind ("execute"), allowed from the API, run, and the
-// turn's answer stored; then a denied one.
+// tool is the call's kind ("execute"), allowed from the API, run in an
+// agentd terminal (the adapter's Bash is terminal/create when the client
+// serves terminals) without a second question, and the turn's answer
+// stored.
 'use strict';
 
 const test = require('node:test');
@@ -12,7 +14,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, messages, agent } = require('./lib/agents');
+const { api, until, messages, agent, pendingApprovals } = require('./lib/agents');
 const { start } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
 
@@ -32,10 +34,7 @@ test('claude-code-acp under agentd', { skip }, async (t) => {
     const r = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', acpAgent: 'claude-code-acp', env, allowUnsafeEnv: true });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const id = r.body.id;
-    const approval = () => until(async () => {
-      const l = (await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`)).body.approvals;
-      return l.length > 0 ? l[0] : null;
-    }, 'an approval', 60000);
+    const approval = async () => (await pendingApprovals(d, id, 1, 60000))[0];
 
     await t.test('a Bash call is an approval; allow runs it and the turn ends', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please make a file' })).status, 200);
@@ -48,6 +47,10 @@ test('claude-code-acp under agentd', { skip }, async (t) => {
       assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' })).status, 200);
       await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('I wrote hello to out.txt.')), 'the answer', 60000);
       assert.equal(fs.readFileSync(path.join(sb.cwd, 'out.txt'), 'utf8'), 'hello\n');
+      // the adapter ran it in an agentd terminal (its Bash is the client's
+      // terminal/create), not asked a second time: the grant of the approval
+      assert.match(d.stderr, new RegExp(`msg="terminal started" agent=${id} terminal=term-1`));
+      assert.equal((await api(d, 'GET', `/api/agents/${id}/approvals`)).body.approvals.length, 1);
       await until(async () => (await agent(d, id)).status === 'waiting', 'waiting after the turn');
       assert.match((await agent(d, id)).sessionId || '', /.+/);
     });

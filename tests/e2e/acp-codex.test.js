@@ -3,7 +3,8 @@
 // the `acp` executor's "codex-acp" preset, offline against the mock Responses
 // API: the agent's baseUrl reaches the adapter as Codex's own provider
 // override (-c model_providers.agentd=…), the stored OpenAI key as
-// OPENAI_API_KEY, and a turn's answer is stored.
+// OPENAI_API_KEY, and a turn's answer is stored; then a command Codex wants
+// to run is an approval and, allowed, runs (in agentd's sandbox).
 'use strict';
 
 const test = require('node:test');
@@ -39,6 +40,15 @@ test('codex-acp under agentd', { skip, timeout: 180000 }, async () => {
     await until(async () => (await agent(d, id)).status === 'waiting', 'waiting after the turn', 60000);
     const req = mock.modelRequests()[0];
     assert.equal(req.headers.authorization, 'Bearer sk-test-codex-acp');
+    // a command Codex wants to run is asked (approval_policy untrusted) and,
+    // allowed, runs inside agentd's sandbox (Codex's own cannot nest there)
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please make a file' })).status, 200);
+    const ap = await until(async () => (await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`)).body.approvals[0], 'the approval', 60000);
+    assert.equal(ap.toolName, 'execute');
+    assert.ok(!fs.existsSync(path.join(sb.cwd, 'out.txt')));
+    assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' })).status, 200);
+    await until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('I wrote hello to out.txt.')), 'the turn after the answer', 60000);
+    assert.equal(fs.readFileSync(path.join(sb.cwd, 'out.txt'), 'utf8'), 'hello\n');
     const st = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(st.status, 200);
   } finally {

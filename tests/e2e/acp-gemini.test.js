@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, messages, runs, agent } = require('./lib/agents');
+const { api, until, messages, runs, agent, pendingApprovals } = require('./lib/agents');
 const { start, defaultRules } = require('../fixtures/mock-gemini');
 const { GEMINI_BIN, geminiMissingReason, makeSandbox } = require('../fixtures/cli-run');
 
@@ -35,10 +35,7 @@ test('gemini over ACP under agentd', { skip }, async (t) => {
     const id = r.body.id;
     const answered = (text) => until(async () => (await messages(d, id)).some((m) => m.role === 'assistant' && m.content === text), `"${text}"`, 60000);
 
-    const approval = () => until(async () => {
-      const l = (await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`)).body.approvals;
-      return l.length > 0 ? l[0] : null;
-    }, 'an approval', 60000);
+    const approval = async () => (await pendingApprovals(d, id, 1, 60000))[0];
 
     await t.test('an edit asked as an approval, written through agentd; usage, version, session', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please make a file' })).status, 200);

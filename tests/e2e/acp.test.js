@@ -4,7 +4,8 @@
 // usage_update, one card per tool call, plans, permission requests as agentd
 // approvals (allow, allow always into the permissions, deny), fs requests
 // served inside the worktree only (.., absolute paths and symlinks out are
-// refused), terminal declined, stop as session/cancel, a message to a
+// refused; terminals and the permissions of fs requests are
+// acp-terminal.test.js's), stop as session/cancel, a message to a
 // stopped agent as a new run that loads the session, and each misbehaviour
 // (malformed JSON-RPC, an update for an unknown session, a 10 MB line) a
 // clear run error while another agent goes on.
@@ -15,7 +16,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, messages, runs, agent, runEnded, watch, seen } = require('./lib/agents');
+const { api, until, messages, runs, agent, runEnded, watch, seen, pendingApprovals } = require('./lib/agents');
 
 const ACP = path.resolve(__dirname, '../fixtures/acp-agent.js');
 
@@ -51,10 +52,7 @@ async function send(d, id, content) {
 }
 
 async function pendingApproval(d, id) {
-  return until(async () => {
-    const r = await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`);
-    return r.body.approvals.length > 0 ? r.body.approvals[0] : null;
-  }, 'a pending approval');
+  return (await pendingApprovals(d, id))[0];
 }
 
 test('acp executor: turns, tools, plans, usage, approvals, fs and cancel', async (t) => {
@@ -67,8 +65,9 @@ test('acp executor: turns, tools, plans, usage, approvals, fs and cancel', async
       assert.equal((await api(s.d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello' })).status, 200);
       assert.equal(await said(s.d, id, 'Hello'), 'Hello from ACP.');
       await waiting(s.d, id);
-      const deltas = seen(live, 'agent_output').filter((p) => p.stream === 'stdout' && p.isComplete === false);
-      assert.equal(deltas.map((p) => p.content).join(''), 'Hello from ACP.');
+      // (the socket's events may come after the REST answers that read the state)
+      const streamed = () => seen(live, 'agent_output').filter((p) => p.stream === 'stdout' && p.isComplete === false).map((p) => p.content).join('');
+      await live.until(() => streamed() === 'Hello from ACP.', 30000, 'the streamed text');
       await live.until(() => seen(live, 'agent_context').some((p) => p.level === 50), 5000, 'context 50%');
       await live.close();
       const a = await agent(s.d, id);
@@ -165,7 +164,6 @@ test('acp executor: turns, tools, plans, usage, approvals, fs and cancel', async
         ['write link-out pwned', 'write error: path is outside the worktree'],
         ['write sub/../../escape.txt x', 'write error: path is outside the worktree'],
         ['write new.txt fresh', 'write ok'],
-        ['terminal', 'terminal error: agentd offers no terminal: run commands yourself'],
       ];
       for (const [prompt, want] of cases) {
         await waiting(s.d, id);
@@ -184,8 +182,13 @@ test('acp executor: turns, tools, plans, usage, approvals, fs and cancel', async
 
     await t.test('a permission request for a path outside the worktree is refused unasked', async () => {
       await waiting(s.d, id);
+      const live = await watch(s.d, id);
       await send(s.d, id, 'outside');
       await until(async () => (await messages(s.d, id)).some((m) => m.content === 'outcome: selected reject-once'), 'the refusal');
+      // the user is told why, live
+      await live.until(() => seen(live, 'agent_output').some((p) => p.stream === 'system' &&
+        p.content === 'refused: the agent asked permission for /etc/passwd, outside its worktree'), 5000, 'the refusal said');
+      await live.close();
       const all = (await api(s.d, 'GET', `/api/agents/${id}/approvals`)).body.approvals;
       assert.ok(!all.some((a) => a.input.title === 'Edit /etc/passwd'), 'no approval was asked of the user');
     });
@@ -310,7 +313,8 @@ test('acp executor: agentd\'s data dir inside the worktree is not served', async
   try {
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
-    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', command: [process.execPath, ACP] });
+    // auto: nothing is asked, the data dir is refused all the same
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', mode: 'auto', command: [process.execPath, ACP] });
     assert.equal(ag.status, 201, JSON.stringify(ag.body));
     const id = ag.body.id;
     assert.ok(fs.existsSync(path.join(dataDir, 'owner-token')));

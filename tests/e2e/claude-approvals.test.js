@@ -17,8 +17,9 @@ const { execFileSync } = require('child_process');
 const daemon = require('./lib/daemon');
 const { start } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
-const { api, until } = require('./lib/api');
+const { api, until, pendingApprovals } = require('./lib/api');
 const { claudeAgents } = require('./lib/agents');
+const { openSse } = require('./lib/live');
 
 const skip = claudeMissingReason() || false;
 
@@ -48,10 +49,7 @@ async function setup() {
 async function pendingApproval(d, id, prompt = 'please make a file') {
   const s = await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: prompt });
   assert.equal(s.status, 200, JSON.stringify(s.body));
-  const list = await until(async () => {
-    const r = await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`);
-    return r.body.approvals.length > 0 ? r.body.approvals : null;
-  }, 'a pending approval');
+  const list = await pendingApprovals(d, id);
   assert.equal(list.length, 1);
   await until(async () => (await agent(d, id)).status === 'waiting', 'the agent waiting for the approval');
   return list[0];
@@ -96,6 +94,8 @@ test('claude approvals: deny (from the CLI) keeps the tool from running, the tur
   try {
     const ag = await t.make();
     const ap = await pendingApproval(t.d, ag.id);
+    const s = openSse(t.d, `/api/events?topics=${encodeURIComponent(`agent:${ag.id}`)}`);
+    await s.ready;
     // Over the CLI this time: `agentd approvals AGENT` lists it, `agentd approve ID --deny` decides.
     const cli = (...args) => daemon.run(['--data-dir', t.d.dataDir, ...args]);
     const ls = cli('approvals', ag.id);
@@ -112,6 +112,13 @@ test('claude approvals: deny (from the CLI) keeps the tool from running, the tur
     assert.match(tool.toolOutput || '', /denied/);
     assert.ok(!fs.existsSync(path.join(t.sb.cwd, 'out.txt')), 'a denied command never ran');
     assert.ok((await api(t.d, 'GET', `/api/runs/${ap.runId}`)).status === 200);
+    // the call's tool_end says it was denied (the CLI hears the answer
+    // before approval_decided is published, so a client may see it first)
+    await s.until(() => s.events.some((e) => e.json.type === 'tool_end' && e.json.payload.toolId === ap.toolUseId));
+    const end = s.events.find((e) => e.json.type === 'tool_end' && e.json.payload.toolId === ap.toolUseId).json.payload;
+    assert.equal(end.status, 'error', JSON.stringify(end));
+    assert.equal(end.denied, true, JSON.stringify(end));
+    s.stop();
   } finally {
     await t.cleanup();
   }

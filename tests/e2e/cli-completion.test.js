@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Shell completion completes names from the running daemon (issue #32,
-// "shell completion for bash and zsh"): bash's script, run as bash runs
+// "shell completion for bash and zsh"; fish since #37): bash's script, run as bash runs
 // it, offers the agents' names after logs/stop/..., the worktrees' after
 // diff/merge/--worktree and the workspaces' after --workspace (a name with
 // a space comes back quoted); zsh loads its script under compinit; and
@@ -51,6 +51,22 @@ test('completion offers agent, worktree and workspace names from the daemon', as
   assert.ok(complete(BIN, 'new', '--worktree', '').includes(wt.name));
   assert.deepEqual(complete(BIN, 'wt', 'ls', '--workspace', 's'), ['shop']);
   assert.deepEqual(complete(BIN, 'ls', 'al'), []); // ls takes no agent
+
+  // fish (issue #37): the same names, asked of the daemon by the script
+  const fishScript = cli('completion', 'fish').stdout;
+  const fish = (line) => {
+    const r = spawnSync('fish', ['--no-config', '-c', `${fishScript}\ncomplete -C '${line}'`], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]).sort();
+  };
+  if (spawnSync('fish', ['--version']).status === 0) {
+    assert.deepEqual(fish(`${BIN} logs al`), ['alpha', 'alpine']);
+    assert.deepEqual(fish(`${BIN} stop ni`), ['night owl']);
+    assert.ok(fish(`${BIN} new --worktree `).includes(wt.name));
+    assert.deepEqual(fish(`${BIN} wt ls --workspace s`), ['shop']);
+  } else {
+    t.diagnostic('fish is not installed (scripts/deps.sh installs it)');
+  }
 
   const zsh = spawnSync('zsh', ['--version']);
   if (zsh.status !== 0) {

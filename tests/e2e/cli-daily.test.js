@@ -194,9 +194,9 @@ test('completion scripts list every command agentd --help lists, with their opti
   if (spawnSync('zsh', ['--version']).status === 0) {
     assert.equal(spawnSync('zsh', ['-n'], { input: zsh.stdout }).status, 0, 'valid zsh');
   }
-  const bad = run(['completion', 'fish']);
+  const bad = run(['completion', 'tcsh']);
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /usage: agentd completion bash\|zsh/);
+  assert.match(bad.stderr, /usage: agentd completion bash\|zsh\|fish/);
   // Every command's --help explains its options.
   const help = run(['new', '--help']).stdout;
   for (const o of ['--worktree', '--executor', '--mode', '--name', '--allow', '--terminal', '--model', '--base-url', '--json']) {

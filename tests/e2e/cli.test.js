@@ -28,7 +28,8 @@ test('--help prints usage and exits 0', () => {
 test('--version prints the version', () => {
   const r = run(['--version']);
   assert.equal(r.status, 0);
-  assert.match(r.stdout, /^agentd \d+\.\d+\.\d+\n$/);
+  // git describe's: 1.2.0, or 1.2.0+7.gabc1234 past a tag (.dirty with changes)
+  assert.match(r.stdout, /^agentd \d+\.\d+\.\d+(\+[0-9a-z.]+)?\n$/);
 });
 
 test('bad flags and commands print one clear line and exit 2', () => {

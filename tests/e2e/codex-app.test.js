@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, messages, runs, agent, watch, seen } = require('./lib/agents');
+const { api, until, messages, runs, agent, watch, seen, pendingApprovals } = require('./lib/agents');
 const { start, defaultRules } = require('../fixtures/mock-openai');
 const { CODEX_BIN, codexMissingReason, makeSandbox } = require('../fixtures/cli-run');
 
@@ -25,12 +25,7 @@ function userTexts(req) {
   return (req.body.input || []).filter((i) => i.role === 'user').map((i) => JSON.stringify(i.content)).join('\n');
 }
 
-async function pendingApproval(d, id, n = 1) {
-  return until(async () => {
-    const r = await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`);
-    return r.body.approvals.length >= n ? r.body.approvals : null;
-  }, 'a pending approval');
-}
+const pendingApproval = (d, id, n = 1) => pendingApprovals(d, id, n);
 
 async function statusIs(d, id, status) {
   return until(async () => ((await agent(d, id)).status === status ? true : null), `agent ${status}`);

@@ -86,6 +86,36 @@ test('a route registered in src/ and missing from docs/api.md, a row naming the 
   assert.match(ok.stdout, /the route index/);
 });
 
+test('a variable read with getenv() that the option table or docs/operations.md does not name fails', (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doclinks-env-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const d of ['src/core', 'src/run', 'src/cli', 'docs']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'docs', 'api.md'), '# API\n');
+  const config = (rows) => `static const opt_t options[] = {\n${rows}\n};\nconst char *h = getenv("AGENTD_LISTEN");\n`;
+  fs.writeFileSync(path.join(dir, 'src', 'core', 'config.c'), config('    {"listen", "AGENTD_LISTEN", T_LISTEN, 0, 0, "HOST:PORT", "x", 0, 0, "x"},'));
+  fs.writeFileSync(path.join(dir, 'src', 'run', 'start.c'), 'const char *a = getenv("AGENTD_NEW_KNOB");\n');
+  fs.writeFileSync(path.join(dir, 'src', 'cli', 'work.c'), 'const char *b = getenv("AGENTD_OPENER"); /* the client: not the daemon */\n');
+  fs.writeFileSync(path.join(dir, 'docs', 'operations.md'), '# Operations\n\n`AGENTD_LISTEN` and flags.\n');
+  const env = { ...process.env, DOCLINKS_ROOT: dir };
+  const r = spawnSync(process.execPath, [script], { cwd: dir, encoding: 'utf8', timeout: 30000, env });
+  assert.equal(r.status, 1);
+  assert.deepEqual(r.stderr.trim().split('\n').slice(0, -1), [
+    'src/run/start.c: AGENTD_NEW_KNOB is read with getenv() but is no row of the option table in src/core/config.c (--help)',
+    'src/run/start.c: AGENTD_NEW_KNOB is read with getenv() but docs/operations.md does not name it',
+  ]);
+  // A row of the table and a line of the doc, and it passes.
+  fs.writeFileSync(
+    path.join(dir, 'src', 'core', 'config.c'),
+    config('    {"listen", "AGENTD_LISTEN", T_LISTEN, 0, 0, "HOST:PORT", "x", 0, 0, "x"},\n    {ENV_ONLY, "AGENTD_NEW_KNOB", T_ENV, 0, 0, "N", "1", 0, 0, "x"},'),
+  );
+  fs.writeFileSync(path.join(dir, 'docs', 'operations.md'), '# Operations\n\n`AGENTD_LISTEN`, `AGENTD_NEW_KNOB`.\n');
+  const ok = spawnSync(process.execPath, [script], { cwd: dir, encoding: 'utf8', timeout: 30000, env });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /the settings/);
+});
+
 test('the DECISIONS index is written from the sections and entries, marks included, and checked', (t) => {
   const fs = require('node:fs');
   const os = require('node:os');

@@ -192,3 +192,30 @@ test('a port already in use: one clear line and exit 1', async () => {
   assert.match(r.stderr, new RegExp(`agentd: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
   assert.equal(r.stdout, '');
 });
+
+test('a connection accepted just before SIGTERM still has its first request answered', async () => {
+  const net = require('node:net');
+  const { until } = require('./lib/api');
+  const c = await start();
+  try {
+    const { hostname, port } = new URL(c.url);
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    let got = '';
+    let closed = false;
+    sock.setEncoding('utf8').on('data', (s) => { got += s; });
+    sock.on('close', () => { closed = true; });
+    sock.on('error', () => {});
+    await new Promise((resolve) => sock.once('connect', resolve));
+    // a later connection answered: the daemon has accepted the first (in order)
+    assert.equal((await c.fetch(`${c.url}/healthz`)).status, 200);
+    c.proc.kill('SIGTERM');
+    await until(() => /shutting down/.test(c.stderr), 'the shutdown begun').catch((e) => { throw new Error(e.message + c.stderr.slice(-3000)); });
+    sock.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await until(() => closed, 'the connection closed by the daemon');
+    assert.match(got, /^HTTP\/1\.1 200 /, got);
+    assert.match(got, /Connection: close/i);
+    assert.match(got, /\{"status":"ok"\}$/);
+  } finally {
+    await c.cleanup();
+  }
+});

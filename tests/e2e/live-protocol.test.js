@@ -10,6 +10,7 @@ const assert = require('node:assert/strict');
 const { start } = require('./lib/daemon');
 const WebSocket = require('ws');
 const { Live, json, makeAgent } = require('./lib/live');
+const { until } = require('./lib/api');
 
 test('REST mutations reach subscribers; aliases, ping and unsubscribe behave', async () => {
   const d = await start({ needUrl: true });
@@ -107,6 +108,20 @@ test('the test-build WebSocket publisher: text becomes events in order; no token
     assert.deepEqual(sub.events.filter((e) => e.type === 'bench').map((e) => e.payload.d),
       Array.from({ length: 300 }, (_, i) => body(i)));
     pub.close();
+
+    // ?ack=1 (bench E1): told how many of its events the event log holds,
+    // a rising count that reaches every one sent, and never ahead of it
+    const acker = new WebSocket(`${d.url.replace('http', 'ws')}/test/ws-publish?topic=acked&ack=1`, { headers: d.authHeaders });
+    await new Promise((resolve, reject) => { acker.on('open', resolve); acker.on('error', reject); });
+    const acks = [];
+    acker.on('message', (m) => acks.push(Number(m.toString())));
+    for (let i = 0; i < 500; i++) acker.send(`a${i} ${'x'.repeat(1000)}`);
+    await until(() => acks.includes(500), 'an ack of all 500');
+    assert.deepEqual(acks, [...acks].sort((a, b) => a - b));
+    assert.ok(acks.every((n) => n > 0 && n <= 500), JSON.stringify(acks));
+    const stats = await json(d, 'GET', '/test/store-stats');
+    assert.ok(stats.body.eventsStored >= 500, `eventsStored ${stats.body.eventsStored}`);
+    acker.close();
 
     const anon = new WebSocket(`${d.url.replace('http', 'ws')}/test/ws-publish?topic=bench`);
     anon.on('error', () => {});

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 // agentd as an MCP server (issue #36): the MCP SDK's own client
 // (@modelcontextprotocol/sdk, as Claude Code or another host uses it) runs
-// `agentd mcp` on stdio: it lists the tools with their schemas, starts a
-// command agent on a prompt, reads its transcript; every tool refuses bad
-// input naming the field; the daemon's refusals come back as error results.
+// `agentd mcp` on stdio (a bridge to the daemon's /mcp over its socket): it
+// lists the tools with their schemas, starts a command agent on a prompt,
+// reads its transcript; every tool refuses bad input naming the field; the
+// daemon's refusals come back as error results; an agent started as a task
+// is waited for with tasks/result (an event stream through the bridge); a
+// host of the 2026-07-28 revision (@modelcontextprotocol/client) uses it too.
 'use strict';
 
 const test = require('node:test');
@@ -11,6 +14,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
+const { CallToolResultSchema } = require('@modelcontextprotocol/sdk/types.js');
+const path = require('node:path');
 const { until, startWithWorktree } = require('./lib/api');
 const { BIN } = require('./lib/daemon');
 
@@ -72,6 +77,51 @@ test('a host lists agentd\'s tools, starts an agent and reads its transcript; ba
     assert.equal(r.isError, true);
     assert.equal(value(r).error.code, 'NOT_FOUND');
     await assert.rejects(client.callTool({ name: 'rm_rf', arguments: {} }), /unknown tool/);
+  } finally {
+    await client.close();
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('over stdio too, an agent started as a task is waited for and its answer read', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  const client = await host(d);
+  try {
+    let taskId;
+    const stream = client.experimental.tasks.callToolStream(
+      { name: 'start_agent', arguments: { worktreeId: wt, prompt: 'ping', executor: 'command', command: ['sh', '-c', 'read x; while [ ! -e go ]; do sleep 0.05; done; echo "pong: $x"'] } },
+      CallToolResultSchema, { task: {} });
+    for await (const m of stream) {
+      if (m.type === 'taskCreated') { taskId = m.task.taskId; break; }
+    }
+    assert.match(taskId, /^run_/);
+    const waiting = client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+    assert.equal((await client.experimental.tasks.getTask(taskId)).status, 'working'); // not held up by the wait
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    const r = await waiting;
+    assert.equal(r.content[0].text, 'pong: ping');
+  } finally {
+    await client.close();
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a host on the 2026-07-28 revision drives agentd mcp on stdio too', async () => {
+  const { Client: ModernClient } = await import('@modelcontextprotocol/client');
+  const { StdioClientTransport: ModernStdio } = await import('@modelcontextprotocol/client/stdio');
+  const { d, dir, wt } = await startWithWorktree();
+  const client = new ModernClient({ name: 'modern-host', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  try {
+    await client.connect(new ModernStdio({ command: BIN, args: ['--data-dir', d.dataDir, 'mcp'], stderr: 'inherit' }));
+    assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+    const { tools } = await client.listTools();
+    assert.equal(tools.length, 14);
+    const r = await client.callTool({ name: 'list_worktrees', arguments: {} });
+    assert.ok(r.structuredContent.worktrees.some((w) => w.id === wt));
+    const { resourceTemplates } = await client.listResourceTemplates();
+    assert.equal(resourceTemplates.length, 3);
   } finally {
     await client.close();
     await d.cleanup();

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until } = require('./lib/api');
+const { api, endedRun } = require('./lib/api');
 
 const TRAIN = path.resolve(__dirname, '..', 'fixtures', 'train-agent.js');
 const POINTS = Number(process.env.EXPORT_POINTS || 1000000);
@@ -47,13 +47,7 @@ async function exportLines(d, url) {
 async function makeRun(d) {
   const ws = await api(d, 'POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-export-'), name: 'w' });
   assert.equal(ws.status, 201, ws.text);
-  const a = await api(d, 'POST', '/api/agents',
-    { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['node', TRAIN, '1', '-1'] });
-  assert.equal((await api(d, 'POST', `/api/agents/${a.body.id}/start`, {})).status, 200);
-  return until(async () => {
-    const r = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0];
-    return r && r.status !== 'running' ? r.id : null;
-  }, 'the run to end', 120000); // a million points
+  return endedRun(d, ws.body.worktrees[0].id, ['node', TRAIN, '1', '-1'], 120000); // a million points
 }
 
 test('an export of 1,000,000 points: every row, chunked, in bounded memory; an abort leaves it healthy', async () => {

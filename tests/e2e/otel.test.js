@@ -2,7 +2,8 @@
 // OpenTelemetry export (issue #36): agentd's own spans reach an OTLP/HTTP
 // collector (a small one in this test, JSON encoding): a run is an
 // invoke_agent span, each tool call an execute_tool span below it (a
-// failed one with an error status), with the GenAI attribute names; the
+// failed one with an error status), with the GenAI attribute names, a git
+// operation an agentd.git span of its own trace; the
 // run's TRACEPARENT names the same trace and span, so a CLI's spans nest
 // under it; the configured headers go with every post.
 'use strict';
@@ -85,6 +86,13 @@ test('runs and tool calls reach an OTLP collector as nested GenAI spans; TRACEPA
     const tp = msgs.map((m) => m.content).join('\n').match(/tp=(\S+)/);
     assert.ok(tp, JSON.stringify(msgs.map((m) => m.content)));
     assert.equal(tp[1], `00-${runSpan.traceId}-${runSpan.spanId}-01`);
+    // a git operation agentd makes is a span of its own trace
+    const wsId = (await api(d, 'GET', '/api/workspaces')).body.workspaces[0].id;
+    assert.equal((await api(d, 'POST', '/api/worktrees', { workspaceId: wsId, name: 'traced', createBranch: true })).status, 201);
+    const git = await until(() => c.spans.find((s) => s.name === 'agentd.git add'), 'the git span');
+    assert.equal(attr(git, 'agentd.git.operation'), 'add');
+    assert.equal(attr(git, 'agentd.workspace.id'), wsId);
+    assert.notEqual(git.traceId, runSpan.traceId);
     assert.ok(c.posts.every((p) => p.url === '/v1/traces' && p.headers['x-api-key'] === 'k3y' &&
       p.headers['x-team'] === 'agents' && p.headers['content-type'] === 'application/json'), JSON.stringify(c.posts));
   } finally {
@@ -94,12 +102,14 @@ test('runs and tool calls reach an OTLP collector as nested GenAI spans; TRACEPA
   }
 });
 
-test('without --otlp-endpoint a run has no TRACEPARENT; a bad endpoint or header list stops the start', async () => {
-  const { d, dir, wt } = await startWithWorktree();
+test('with --otlp-receive false and no --otlp-endpoint a run has no TRACEPARENT; a bad endpoint or header list stops the start', async () => {
+  const { d, dir, wt } = await startWithWorktree({ args: ['--otlp-receive=false'] });
   try {
-    const id = await commandAgent(d, wt, [process.execPath, '-e', "console.log('tp=' + (process.env.TRACEPARENT || 'none'))"]);
+    const id = await commandAgent(d, wt, [process.execPath, '-e', "console.log('tp=' + (process.env.TRACEPARENT || 'none') + ' ep=' + (process.env.OTEL_EXPORTER_OTLP_ENDPOINT || 'none'))"]);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
-    await until(async () => (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages.some((m) => /tp=none/.test(m.content)), 'no TRACEPARENT');
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages.some((m) => /tp=none ep=none/.test(m.content)), 'no TRACEPARENT');
+    const r = await fetch(`${d.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(r.status, 404);
   } finally {
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -304,8 +304,9 @@ test('many start/stop cycles and a clean exit leave no zombie', async () => {
       assert.equal(t.body.status, 'stopped');
     }
     // A held run's holder ends a moment after the run's end is answered and
-    // is reaped then: a zombie that stays is the failure, not one in passing.
-    await until(() => zombiesOf(d.proc.pid).length === 0, 'no zombie', 5000).catch(() => {});
+    // is reaped then: a zombie that stays is the failure, not one in passing
+    // (30 s: the reap waits on a loop that a loaded machine may starve).
+    await until(() => zombiesOf(d.proc.pid).length === 0, 'no zombie', 30000).catch(() => {});
     assert.deepEqual(zombiesOf(d.proc.pid), []);
     const runs = (await api(d, 'GET', `/api/agents/${id}/runs?limit=100`)).body.runs;
     assert.equal(runs.length, 40);

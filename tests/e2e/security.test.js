@@ -125,9 +125,13 @@ async function fixture(d) {
     steps: [{ id: 'a', prompt: 'x', agent: { executor: 'command', command: ['true'] } }] }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.workflow = r.body.id;
+  r = await call(d, 'POST', '/api/alert-rules', { name: 'a-rule', kind: 'nan', series: 'loss', action: 'none' }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.alertRule = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
+  f.node = await makeToken(d, { name: 'a-node', scope: 'node' });
   r = await call(d, 'POST', '/api/orgs', { name: 'org b' }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.orgB = r.body.id;
@@ -142,7 +146,12 @@ function fill(pattern, f) {
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
     ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
     ['/api/approvals/', f.approval], ['/api/config-schemas/', f.schema], ['/api/configs/', f.config],
-    ['/api/workflows/', f.workflow],
+    ['/api/workflows/', f.workflow], ['/api/alert-rules/', f.alertRule],
+    // an import reads a file and a sweep starts runs: none made here (their
+    // org rules: imports.test.js, sweeps.test.js)
+    ['/api/imports/', 'imp_none', false], ['/api/sweeps/', 'swp_none', false],
+    // a node is made by a node joining (tests/e2e/nodes.test.js): none here
+    ['/api/nodes/', 'nd_none', false],
     // a provider names no row: every org has its own credential under it
     ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false],
     // an org's credits: the owner's to grant (403 to any token; seed-003-credits)
@@ -154,6 +163,9 @@ function fill(pattern, f) {
 }
 
 const PUBLIC = new Set(['GET /healthz', 'POST /api/auth/login', 'POST /api/auth/logout']);
+// The OTLP receiver takes no token: a run's own credential, checked by its
+// handler (401 without it, below; the rest in otlp-receive.test.js).
+const RUN_CREDENTIAL = new Set(['POST /v1/traces', 'POST /v1/metrics', 'POST /v1/logs']);
 // An upgrade-only route (the seed's socket on /) is a WebSocket too: a plain
 // GET on its path is the public page, tested below.
 const isWs = (route) => route.method === 'GET' && (/^\/ws(\/|$)/.test(route.pattern) || route.upgrade === 'websocket');
@@ -175,10 +187,19 @@ test.after(async () => { await d.cleanup(); });
 
 // ---- the route table -----------------------------------------------------------------------
 
-test('every route declares its access; only login and health are public', () => {
+test('every route declares its access; only login and health are public (and the runs\' OTLP receiver, on their own credential)', async () => {
   for (const r of routes) {
     const key = `${r.method} ${r.pattern}`;
+    if (RUN_CREDENTIAL.has(key)) {
+      assert.equal(r.access, 'public', key);
+      const res = await call(d, r.method, r.pattern, {});
+      assert.equal(res.status, 401, `${key} without a run's credential`);
+      const tok = await call(d, r.method, r.pattern, {}, bearer(d.token));
+      assert.equal(tok.status, 401, `${key} with the owner token: not a run's credential`);
+      continue;
+    }
     if (r.access === 'public') assert.ok(PUBLIC.has(key), `${key} is public`);
+    else if (r.access === 'node') assert.equal(key, 'GET /api/nodes/link', 'only the node link takes a node token');
     else assert.ok(SCOPES.includes(r.access), `${key}: ${r.access}`);
     // Starting programs (the requirements check runs --version), tokens,
     // orgs, audit and settings changes are admin.
@@ -186,7 +207,7 @@ test('every route declares its access; only login and health are public', () => 
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
-    if (r.method === 'GET' && r.access !== 'public' && !/tokens|orgs|audit|terminal|requirements/.test(r.pattern)) {
+    if (r.method === 'GET' && r.access !== 'public' && r.access !== 'node' && !/tokens|orgs|audit|terminal|requirements/.test(r.pattern)) {
       assert.equal(r.access, 'read', key);
     }
   }
@@ -225,6 +246,13 @@ test('without a token: 401 on every REST route, 4401 on every WebSocket', async 
 test('each route needs its scope: 403 below it, never 401/403 at it', async () => {
   for (const r of routes.filter((x) => x.access !== 'public')) {
     const p = fill(r.pattern, f);
+    if (r.access === 'node') { // no scope of the order reaches the node link (nodes.test.js: a node token does)
+      for (const [i, tok] of [f.read, f.write, f.admin].entries()) {
+        const w = await wsTry(d, p.path, { protocols: ['bearer', tok.token] });
+        assert.equal(w.code, 4403, `${r.pattern} as ${SCOPES[i]}: ${JSON.stringify(w)}`);
+      }
+      continue;
+    }
     const need = SCOPES.indexOf(r.access);
     for (const [i, tok] of [f.read, f.write].entries()) {
       const body = r.method === 'GET' || r.method === 'DELETE' ? undefined : {};
@@ -250,6 +278,26 @@ test('each route needs its scope: 403 below it, never 401/403 at it', async () =
       assert.equal(res.body.error.code, 'FORBIDDEN');
     }
   }
+});
+
+test('a node token is refused on every route but the node link (issue #34)', async () => {
+  let n = 0;
+  for (const r of routes.filter((x) => x.access !== 'public' && x.access !== 'node')) {
+    const p = fill(r.pattern, f);
+    if (isWs(r)) {
+      const w = await wsTry(d, p.path, { protocols: ['bearer', f.node.token] });
+      assert.equal(w.code, 4403, `${r.pattern} as a node: ${JSON.stringify(w)}`);
+    } else {
+      const body = r.method === 'GET' || r.method === 'DELETE' ? undefined : {};
+      const res = await call(d, r.method, p.path, body, bearer(f.node.token));
+      assert.equal(res.status, 403, `${r.method} ${r.pattern} as a node: ${res.status}`);
+    }
+    n++;
+  }
+  assert.ok(n > 50, `${n} routes`);
+  // nor does it sign in to the dashboard
+  const login = await call(d, 'POST', '/api/auth/login', { token: f.node.token });
+  assert.equal(login.status, 401);
 });
 
 test('another organisation\'s rows are answered exactly like missing ones', async () => {

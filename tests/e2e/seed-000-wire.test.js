@@ -18,32 +18,13 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const WebSocket = require('ws');
 const daemon = require('./lib/daemon');
-const { SeedWebSocketManager } = require('./lib/seedclient');
+const { SeedWebSocketManager, renderSystemHealth } = require('./lib/seedclient');
 const { startApi, makeWorkspace, makeAgent, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 
 const JOB = path.resolve(__dirname, '..', 'fixtures', 'progress-job.js');
 const NO_GPU = ['--nvml-lib', '/nonexistent/libnvidia-ml.so.1'];
 const HEALTH = ['--health-interval-ms', '200', '--health-event-interval-ms', '300'];
-
-// The seed's HealthMetric: `{value.toFixed(1)} {unit}` (and value / max).
-function healthMetric(value, max) {
-  const percentage = max ? (value / max) * 100 : value;
-  return `${value.toFixed(1)} ${percentage}`;
-}
-
-// The seed's SystemHealth panel, every figure it shows.
-function renderSystemHealth(health) {
-  return [
-    healthMetric(health.gpu.utilization), healthMetric(health.gpu.temperature),
-    healthMetric(health.gpu.vramUsed, health.gpu.vramTotal), healthMetric(health.gpu.powerDraw),
-    healthMetric(health.cpu.utilization), healthMetric(health.cpu.temperature),
-    healthMetric(health.cpu.ramUsed, health.cpu.ramTotal),
-    healthMetric(health.syntheticEye.fps), healthMetric(health.syntheticEye.latency),
-    healthMetric(health.syntheticEye.pcieBandwidth),
-    String(health.syntheticEye.status), `${health.overallScore}/100`,
-  ].join('|');
-}
 
 const rootUrl = (d, token) => `${d.url.replace('http', 'ws')}/?token=${encodeURIComponent(token)}`;
 
@@ -187,6 +168,44 @@ test('the seed\'s commands on / start, pause, resume and stop an agent with the 
     assert.equal(jobs[0].name, 'megabonk');
     seed.send('start_discovery', { environment: 'x', command: ['/nonexistent/prog'] });
     assert.equal((await lastError(seed, 5)).status, 422);
+
+    // {environment} alone, as the seed's start_autonomous_discovery(environment):
+    // refused while no discovery_command is set, then the setting's program runs
+    seed.send('start_discovery', { environment: 'doom' });
+    e = await lastError(seed, 6);
+    assert.deepEqual([e.status, e.command], [422, 'start_discovery']);
+    assert.match(e.message, /discovery_command/);
+    const setting = async (v) => d.req('PATCH', '/api/settings', { discovery_command: v });
+    for (const bad of [['-c', 'x'], 'sh -c x', [''], [1], Array(65).fill('a'), ['{environment}'], ['/usr/bin/{environment}', 'x']]) {
+      const r = await setting(bad);
+      assert.equal(r.status, 422, JSON.stringify(bad));
+      assert.equal(r.body.error.details.field, 'discovery_command');
+    }
+    // the owner's alone: an org's admin may not set what every org's discovery runs
+    const org = (await d.req('POST', '/api/orgs', { name: 'disc' })).body;
+    const orgAdmin = (await d.req('POST', '/api/tokens', { name: 'oa', scope: 'admin', orgId: org.id })).body.token;
+    assert.equal((await d.req('PATCH', '/api/settings', { discovery_command: ['true'] }, { authorization: `Bearer ${orgAdmin}` })).status, 403);
+    assert.equal((await setting([process.execPath, JOB, '1', '1', '0', '--env={environment}'])).status, 200);
+    assert.deepEqual((await d.req('GET', '/api/settings')).body.discovery_command.slice(-1), ['--env={environment}']);
+    // an environment that is no name is refused, not handed to the program
+    seed.send('start_discovery', { environment: '--evil' });
+    assert.match((await lastError(seed, 7)).message, /environment/);
+    const before = seed.discovery.length;
+    seed.send('start_discovery', { environment: 'doom' });
+    await until(() => seed.discovery.slice(before).some((p) => p.fraction === 1), 'the setting\'s discovery to the end', 20000);
+    const doom = (await d.req('GET', '/api/jobs')).body.jobs.find((j) => j.name === 'doom');
+    assert.deepEqual(doom.command.slice(-1), ['--env=doom']);
+    // and over REST: POST /api/jobs {kind: discovery, environment}
+    let r = await d.req('POST', '/api/jobs', { kind: 'discovery', environment: 'quake' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.name, 'quake');
+    assert.deepEqual(r.body.command.slice(-1), ['--env=quake']);
+    r = await d.req('POST', '/api/jobs', { kind: 'discovery', environment: 'a b' });
+    assert.equal(r.status, 422);
+    assert.equal(r.body.error.details.field, 'environment');
+    r = await d.req('POST', '/api/jobs', { kind: 'job', environment: 'quake' });
+    assert.equal(r.status, 422); // a plain job still names its program
+    assert.equal((await setting([])).status, 200);
     for (const c of [seed, reader, writer]) c.disconnect();
   } finally {
     await d.cleanup();

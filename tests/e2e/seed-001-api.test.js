@@ -18,54 +18,10 @@ const { Live } = require('./lib/live');
 
 const SEED_STATUSES = ['running', 'waiting', 'error', 'finished'];
 
-// The seed's src/lib/api.ts (section 6.1), the browser path (no Tauri).
-function seedApi(API_BASE) {
-  class ApiError extends Error {
-    constructor(code, message, status, details) {
-      super(message);
-      this.code = code;
-      this.status = status;
-      this.details = details;
-    }
-  }
-  async function request(method, p, body) {
-    const response = await fetch(`${API_BASE}${p}`, {
-      method,
-      headers: { 'Content-Type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (!response.ok) {
-      const error = await response.json();
-      throw new ApiError(error.error?.code || 'UNKNOWN_ERROR', error.error?.message || 'An error occurred',
-        response.status, error.error?.details);
-    }
-    return response.json();
-  }
-  const agents = {
-    list: async (params) => {
-      const query = new URLSearchParams();
-      if (params?.worktreeId) query.set('worktreeId', params.worktreeId);
-      if (params?.status) query.set('status', params.status);
-      if (params?.includeDeleted) query.set('includeDeleted', 'true');
-      return request('GET', `/agents?${query}`);
-    },
-    get: async (id) => request('GET', `/agents/${id}`),
-    create: async (data) => request('POST', '/agents', data),
-    start: async (id, worktreePath, initialPrompt) => request('POST', `/agents/${id}/start`, { initialPrompt }),
-    stop: async (id, force) => request('POST', `/agents/${id}/stop?force=${force || false}`),
-  };
-  // "Similar patterns for workspaces, worktrees, usage..."
-  const workspaces = {
-    list: async () => request('GET', '/workspaces'),
-    get: async (id) => request('GET', `/workspaces/${id}`),
-    create: async (data) => request('POST', '/workspaces', data),
-  };
-  const worktrees = {
-    create: async (data) => request('POST', '/worktrees', data),
-    status: async (id) => request('GET', `/worktrees/${id}/status`),
-  };
-  return { agents, workspaces, worktrees, ApiError };
-}
+// The seed's api.ts (section 6.1), the browser path (no Tauri): the one
+// copy in tests/fixtures/seed-clients, also run in Chromium.
+const seedClient = require('../fixtures/seed-clients/seed001');
+const seedApi = (API_BASE) => ({ ...seedClient.createApi(API_BASE), ApiError: seedClient.ApiError });
 
 const git = (dir, ...a) => {
   const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...a], { cwd: dir, stdio: 'pipe' });

@@ -178,3 +178,99 @@ test('agent_sessions: each run leaves a session row with a context snapshot', as
     await d.stop();
   }
 });
+
+test('a hostile or damaged claude-manager.db: refused whole, or its bad rows skipped; nothing half-written', async () => {
+  const { d } = await startWithWorktree();
+  try {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(d.dataDir, 'cmh-')));
+    const db = path.join(d.dataDir, 'agentd.db');
+    const counts = () => sql(db, "SELECT (SELECT COUNT(*) FROM workspaces) AS w, (SELECT COUNT(*) FROM agents) AS a, (SELECT COUNT(*) FROM messages) AS m, (SELECT value FROM settings WHERE key = 'theme') AS theme")[0];
+    const before = counts();
+    const refused = async (file, what) => {
+      assertError(await api(d, 'POST', '/api/import', { path: file }), 422, 'VALIDATION_ERROR', 'path');
+      assert.deepEqual(counts(), before, `${what} changed something`);
+    };
+    const fresh = (name) => {
+      const f = path.join(dir, name);
+      assert.equal(spawnSync('sqlite3', [f], { input: fs.readFileSync(SCHEMA) }).status, 0);
+      return f;
+    };
+
+    // not a database at all
+    const text = path.join(dir, 'text.db');
+    fs.writeFileSync(text, 'SQLite format 3\0 but then nothing of one\n'.repeat(200));
+    await refused(text, 'a text file');
+    // a real one, its pages damaged after the header: quick_check says no
+    const damaged = fresh('damaged.db');
+    sql(damaged, `INSERT INTO workspaces (id, name, path) VALUES ('ws-d', 'dmg', '/tmp/dmg');
+      INSERT INTO messages (id, agent_id, role, content) SELECT 'mx' || value, 'none', 'user', hex(randomblob(400)) FROM generate_series(1, 200);`);
+    const buf = fs.readFileSync(damaged);
+    for (let i = 4096 * 3; i < buf.length; i += 997) buf[i] ^= 0x5a;
+    fs.writeFileSync(damaged, buf);
+    await refused(damaged, 'a damaged file');
+    // the seed's tables, one of them a virtual table
+    const vt = path.join(dir, 'vtab.db');
+    const schema = fs.readFileSync(SCHEMA, 'utf8').replace(/CREATE TABLE messages \([\s\S]*?\n\);/, 'CREATE VIRTUAL TABLE messages USING fts5(id, agent_id, role, content);')
+      .replace(/CREATE INDEX idx_messages[^\n]*\n/g, '');
+    assert.equal(spawnSync('sqlite3', [vt], { input: schema }).status, 0, 'the fts5 schema');
+    await refused(vt, 'a virtual table');
+    // a view where a table should be
+    const view = fresh('view.db');
+    sql(view, 'DROP TABLE usage_stats; CREATE VIEW usage_stats AS SELECT 1 AS date;');
+    await refused(view, 'a view');
+
+    // a sound file with rows agentd's API would refuse: skipped, counted; the rest comes
+    const bad = fresh('bad.db');
+    const ws = (id, p, name = 'w') => `('${id}', '${name}', ${q(p)})`;
+    const ok = path.join(dir, 'ok');
+    fs.mkdirSync(ok);
+    // (a hostile file has whatever schema it likes: here the seed's, its checks off)
+    sql(bad, `PRAGMA ignore_check_constraints = ON;
+      INSERT INTO workspaces (id, name, path) VALUES ${ws('ws-ok', ok)}, ${ws('ws-rel', 'relative/dir')},
+        ${ws('ws-nl', `${ok}/a\nb`)}, ${ws('ws-long', `${ok}/long`, 'n'.repeat(300))};
+      INSERT INTO worktrees (id, workspace_id, name, branch, path) VALUES
+        ('wt-ok', 'ws-ok', 'main', 'main', ${q(ok)}),
+        ('wt-opt', 'ws-ok', 'opt', '--upload-pack=touch /tmp/x', ${q(`${ok}/opt`)});
+      INSERT INTO agents (id, worktree_id, name, session_id, permissions, mode) VALUES
+        ('ag-inj', 'wt-ok', 'inject', '--dangerously-skip-permissions', '["read", "--dangerously-skip-permissions"]', 'regular'),
+        ('ag-comma', 'wt-ok', 'comma', 'sess-ok_1', '["Bash,Edit"]', 'auto'),
+        ('ag-mode', 'wt-ok', 'mode', NULL, '["read"]', 'yolo');
+      INSERT INTO messages (id, agent_id, role, content) VALUES
+        ('m-ok', 'ag-inj', 'user', 'fine'),
+        ('m-big', 'ag-inj', 'user', CAST(zeroblob(17 * 1024 * 1024) AS TEXT) || 'x'),
+        ('m-role', 'ag-inj', 'root', 'no such role');
+      UPDATE settings SET value = 'evil' WHERE key = 'theme';
+      UPDATE settings SET value = '500' WHERE key = 'max_context_warning';
+      UPDATE settings SET value = 'maybe' WHERE key = 'notifications';
+      UPDATE settings SET value = 'auto' WHERE key = 'default_mode';
+      INSERT INTO settings (key, value, type) VALUES ('allow_root_auto', 'true', 'boolean'),
+        ('workspace_roots', '{"org_default":["/"]}', 'json'), ('daily_token_limit', '1', 'number');
+      INSERT INTO agent_sessions (id, agent_id, session_data, context_snapshot) VALUES ('s-bad', 'ag-inj', 'not json', '{broken');`);
+    const r = await api(d, 'POST', '/api/import', { path: bad });
+    assert.equal(r.status, 200, r.text);
+    const t = r.body.tables;
+    assert.deepEqual([t.workspaces.imported, t.workspaces.skipped], [1, 3], JSON.stringify(t.workspaces));
+    assert.deepEqual([t.worktrees.imported, t.worktrees.skipped], [1, 1]);
+    assert.deepEqual([t.agents.imported, t.agents.skipped], [2, 1]);
+    assert.deepEqual([t.messages.imported, t.messages.skipped], [1, 2]);
+    assert.equal(t.settings.imported, 0, JSON.stringify(t.settings));
+    assert.equal(t.agent_sessions.imported, 1);
+    const inj = sql(db, "SELECT session_id, permissions FROM agents WHERE id = 'ag-inj'")[0];
+    assert.deepEqual(inj, { session_id: null, permissions: '["read"]' });
+    const comma = sql(db, "SELECT session_id, permissions FROM agents WHERE id = 'ag-comma'")[0];
+    assert.deepEqual(comma, { session_id: 'sess-ok_1', permissions: '["read"]' });
+    assert.equal(sql(db, "SELECT value FROM settings WHERE key = 'theme'")[0].value, before.theme);
+    // agentd's own settings are the owner's to set here, never a file's
+    const own = Object.fromEntries(sql(db, "SELECT key, value FROM settings WHERE key IN ('allow_root_auto', 'workspace_roots', 'daily_token_limit')").map((x) => [x.key, x.value]));
+    assert.notEqual(own.allow_root_auto, 'true');
+    assert.notEqual(sql(db, "SELECT value FROM settings WHERE key = 'default_mode'")[0].value, 'auto');
+    assert.notEqual(own.workspace_roots, '{"org_default":["/"]}');
+    assert.notEqual(own.daily_token_limit, '1');
+    assert.equal(t.settings.skipped, t.settings.source - t.settings.present, JSON.stringify(t.settings));
+    const sess = sql(db, "SELECT session_data, context_snapshot FROM agent_sessions WHERE id = 's-bad'")[0];
+    assert.deepEqual(sess, { session_data: '"not json"', context_snapshot: null });
+    assert.equal((await api(d, 'GET', '/api/agents/ag-inj/sessions')).status, 200);
+  } finally {
+    await d.stop();
+  }
+});

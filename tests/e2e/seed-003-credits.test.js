@@ -83,9 +83,25 @@ test('credits: granted by the owner, spent by runs, pending while they run, per 
     assert.equal(rent.nodes[0].node, 'control-plane');
     assert.equal(rent.agents[0].agent_id, agent.id);
     assert.ok(close(rent.agents[0].agent_seconds, 60));
+    assert.equal(rent.nodes[0].active_runs, 1);
+    assert.deepEqual(rent.orgs.map((o) => [o.org_id, o.nodes.map((n) => n.node)]), [['org_default', ['control-plane']]]);
+    // per org per node: a run another node ran (as worker nodes will set it) counts there
+    const blueWt = (await api(d, 'POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-blue-', d.dataDir), orgId: blue.id })).body.worktrees[0].id;
+    const blueAgent = await makeAgent(d, blueWt, { executor: 'command', command: ['true'] });
+    await testRun(d, blueAgent.id, 'succeeded', { durationMs: 30000, node: 'gpu-box-1' });
+    await testRun(d, agent.id, 'failed', { durationMs: 10000, node: 'gpu-box-1' });
+    const all = (await api(d, 'GET', '/api/dashboard/rentals/stats')).body;
+    const byOrg = Object.fromEntries(all.orgs.map((o) => [o.orgId, Object.fromEntries(o.nodes.map((n) => [n.node, [n.runs, Math.round(n.agentSeconds)]]))]));
+    assert.deepEqual(byOrg.org_default['gpu-box-1'], [1, 10]);
+    assert.equal(byOrg.org_default['control-plane'][0], 1);
+    assert.deepEqual(byOrg[blue.id], { 'gpu-box-1': [1, 30] });
+    const gpu = all.nodes.find((n) => n.node === 'gpu-box-1');
+    assert.deepEqual([gpu.runs, Math.round(gpu.agentSeconds)], [2, 40]);
     const blueRent = (await api(d, 'GET', '/api/dashboard/rentals/stats', undefined, asBlue)).body;
-    assert.equal(blueRent.runs, 0);
-    assert.equal(blueRent.agents.length, 0);
+    assert.equal(blueRent.runs, 1);
+    assert.deepEqual(blueRent.orgs.map((o) => o.orgId), [blue.id]);
+    assert.deepEqual(blueRent.nodes.map((n) => n.node), ['gpu-box-1']);
+    assert.ok(!JSON.stringify(blueRent).includes(agent.id));
     assertError(await api(d, 'GET', '/api/dashboard/rentals/stats?range=1y'), 422, 'VALIDATION_ERROR', 'range');
 
     // CSV: the figures, a spreadsheet formula in a name made harmless

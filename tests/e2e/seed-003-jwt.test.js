@@ -203,6 +203,18 @@ test('JWT options are checked at start: issuer and audience required, a weak sec
   r = run(['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd2'), ...jwtArgs(['--jwt-secret-file', weak])]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /at least 32 bytes/);
+  // a secret others may read is no secret; a link to one is not followed
+  const open = path.join(dir, 'open-secret');
+  fs.writeFileSync(open, `${'s'.repeat(48)}\n`, { mode: 0o644 });
+  fs.chmodSync(open, 0o644);
+  r = run(['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd3'), ...jwtArgs(['--jwt-secret-file', open])]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /mode 0600/);
+  const link = path.join(dir, 'secret-link');
+  fs.symlinkSync(f, link);
+  r = run(['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd4'), ...jwtArgs(['--jwt-secret-file', link])]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /secret-link/);
 });
 
 test('a JWT\'s subject has an API token\'s request rate (--token-rate-per-minute)', async () => {

@@ -106,6 +106,10 @@ test('?since= on /ws/graph, /ws/mission and /ws/runs/:id replays what a late cli
     const rc = await Live.open(d, `/ws/runs/${run.id}?since=0`);
     await rc.until(() => rc.events.length >= 1, 10000, 'the replayed output');
     assert.equal(rc.events[0].payload.content, 'early');
+    // the seed's snake_case here too, as on /ws/mission and /ws/graph
+    assert.equal(rc.events[0].run_id, run.id);
+    assert.equal(rc.events[0].payload.agent_id, agent.id);
+    assert.equal(rc.events[0].payload.runId, undefined);
     await publish(d, { type: 'agent_exit', topics: [`agent:${agent.id}`], payload: { agentId: agent.id, runId: run.id, code: 0 } });
     assert.equal(await rc.closed, 1000);
     const done = (await json(d, 'POST', '/test/runs', { agentId: agent.id, status: 'succeeded' })).body.run;
@@ -118,6 +122,7 @@ test('?since= on /ws/graph, /ws/mission and /ws/runs/:id replays what a late cli
     const plain = await Live.open(d, `/ws/runs/${done.id}`);
     assert.equal(await plain.closed, 1000);
     assert.equal(plain.msgs[0].type, 'run_status');
+    assert.equal(plain.msgs[0].run_id, done.id);
   } finally {
     await d.cleanup();
   }

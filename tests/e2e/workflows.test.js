@@ -188,3 +188,46 @@ test('agentd workflow run FILE --wait runs it and prints each step; a bad file i
     fs.rmSync(files, { recursive: true, force: true });
   }
 });
+
+// ---- a step by a definition: the Claude CLI against the mock Anthropic API ----
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox, claudeEnv } = require('../fixtures/claude-run');
+const mockAnthropic = require('../fixtures/mock-anthropic');
+const daemonLib = require('./lib/daemon');
+
+test('a step by a definition: Claude Code with the definition\'s prompt, its answer the step\'s output', { skip: claudeMissingReason() || false }, async () => {
+  const mock = await mockAnthropic.start({ rules: [{ match: 'Review this', reply: { text: 'LGTM: the diff is fine.' } }] });
+  const sb = makeSandbox();
+  const d = await daemonLib.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
+  try {
+    const defs = path.join(d.dataDir, 'definitions');
+    fs.mkdirSync(defs, { recursive: true });
+    fs.writeFileSync(path.join(defs, 'reviewer.md'), '---\nname: reviewer\ndescription: reviews diffs\n---\nYou are a terse code reviewer.\n');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: sb.cwd });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const env = claudeEnv(mock.url, sb.home);
+    delete env.PATH;
+    const r = await api(d, 'POST', '/api/workflows', {
+      name: 'rev', worktreeId: ws.body.worktrees[0].id, input: 'a patch',
+      steps: [
+        { id: 'gather', prompt: '{{input}}', agent: sh('read x; echo "diff of $x"') },
+        { id: 'review', needs: ['gather'], definition: 'reviewer', prompt: 'Review this: {{steps.gather.output}}',
+          agent: { env, allowUnsafeEnv: true } },
+      ],
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const wf = await finished(d, r.body.id, 'the workflow to end');
+    assert.equal(wf.status, 'succeeded', JSON.stringify(wf.state));
+    assert.match(wf.state.steps.review.output, /LGTM: the diff is fine\./);
+    const agent = (await api(d, 'GET', `/api/agents/${wf.state.steps.review.agentId}`)).body;
+    assert.equal(agent.executor, 'claude');
+    assert.equal(agent.crewId, wf.crewId);
+    // what Claude Code sent: the definition's prompt, the rendered step prompt
+    const req = mock.requests.find((q) => JSON.stringify(q.body.messages).includes('Review this: diff of a patch'));
+    assert.ok(req, 'the step\'s prompt reached the model');
+    assert.match(JSON.stringify(req.body.system), /terse code reviewer/);
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});

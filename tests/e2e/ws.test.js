@@ -409,6 +409,48 @@ test('whole frames, then a split one, in one read: echoed in order; bad UTF-8 af
   await failsWith(ws, [1007]);
 });
 
+// A sender streaming frames faster than the server reads ends most reads in
+// the middle of a frame: the server keeps that frame's start until the rest
+// comes and reads it the fast way (bench row E1). Each write here is the rest
+// of the previous frame, a whole frame and the start of the next, cut after
+// 1, 2, 3 (inside a 16-bit length), 7 (inside the mask) or 40 bytes; the
+// whole frame's echo says the server has read that write. A start that turns
+// out to be a ping, or text that is not UTF-8, still goes to wslay.
+test('frames split across reads at any byte: echoed intact and in order; a split ping is answered, split bad UTF-8 is 1007', async () => {
+  const ws = await RawWs.open(d.url);
+  const texts = [];
+  for (let i = 0; i < 6; i++) texts.push(`${i}:` + String.fromCharCode(0x61 + i).repeat(i % 2 ? 20 : 300) + '\u00e9\u4e2d');
+  const frames = texts.map((t) => ws.frame(TEXT, t));
+  let rest = Buffer.alloc(0);
+  const expect = [];
+  for (const [i, cut] of [1, 2, 3, 7, 40].entries()) {
+    const whole = ws.frame(TEXT, `whole ${i}`);
+    const next = frames[i];
+    ws.sendRaw(Buffer.concat([rest, whole, next.subarray(0, cut)]));
+    rest = next.subarray(cut);
+    if (i > 0) expect.push(texts[i - 1]);
+    expect.push(`whole ${i}`);
+    for (const want of expect.splice(0)) assert.equal((await ws.nextData()).payload.toString(), want);
+  }
+  ws.sendRaw(Buffer.concat([rest, ws.frame(TEXT, 'after the last split')]));
+  assert.equal((await ws.nextData()).payload.toString(), texts[4]);
+  assert.equal((await ws.nextData()).payload.toString(), 'after the last split');
+  // a ping's first byte alone, then the rest
+  const ping = ws.frame(PING, 'split ping');
+  ws.sendRaw(Buffer.concat([ws.frame(TEXT, 'before the ping'), ping.subarray(0, 1)]));
+  assert.equal((await ws.nextData()).payload.toString(), 'before the ping');
+  ws.sendRaw(Buffer.concat([ping.subarray(1), ws.frame(TEXT, 'after the ping')]));
+  const pong = await ws.nextData();
+  assert.deepEqual([pong.opcode, pong.payload.toString()], [PONG, 'split ping']);
+  assert.equal((await ws.nextData()).payload.toString(), 'after the ping');
+  // text that is not UTF-8, split inside its payload
+  const bad = ws.frame(TEXT, Buffer.concat([Buffer.from('x'.repeat(200)), Buffer.from([0xc0, 0xaf])]));
+  ws.sendRaw(Buffer.concat([ws.frame(TEXT, 'last good'), bad.subarray(0, 100)]));
+  assert.equal((await ws.nextData()).payload.toString(), 'last good');
+  ws.sendRaw(bad.subarray(100));
+  await failsWith(ws, [1007]);
+});
+
 // Frames queued in one loop turn leave together (one writev per
 // connection); these check that coalescing keeps the queue order.
 test('queued frames keep their order: data, pong, data, then the Close', async () => {

@@ -2,7 +2,8 @@
 /* libFuzzer harness for src/hparam: the input is JSON; as a schema it is
  * checked, and when it passes its defaults, every preset, the input's own
  * "values" merged over them and the flags are computed; the PPO schema
- * also takes the input as values. Nothing may crash or leak. */
+ * also takes the input as values, and the input is checked as a panel
+ * layout (layout.c). Nothing may crash or leak. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -40,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ad_hparam_schema_check(j, &e) == 0) {
         exercise(j, j);
     }
+    json_decref(ad_hparam_layout(j, &e));
     json_t *ppo = ad_hparam_builtin("ppo");
     json_t *wrapped = json_pack("{s:O}", "values", j);
     exercise(ppo, wrapped);

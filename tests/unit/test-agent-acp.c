@@ -2,8 +2,8 @@
 /* Tests for the ACP client's parser (src/agent/acp*.c): the handshake and
  * the first prompt, streamed text, one card per tool call, usage, messages
  * that wait for the turn, permission requests as approvals or answered at
- * once (mode, permissions, a path outside the worktree), fs requests
- * checked by name, terminal declined, session/load, cancel, and the faults
+ * once (mode, permissions, a path outside the worktree), fs and terminal
+ * requests checked by name, asked or granted, session/load, cancel, and the faults
  * (not JSON, an unknown session). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,7 +215,7 @@ static void permissions(void **state)
 static void fs_and_terminal(void **state)
 {
     AD_UNUSED(state);
-    ad_parser_t *p = ready(AD_MODE_REGULAR, NULL, NULL);
+    ad_parser_t *p = ready(AD_MODE_REGULAR, NULL, "read");
     feed(p, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"fs/read_text_file\",\"params\":{"
             "\"sessionId\":\"s1\",\"path\":\"/w/src/a.c\",\"line\":2}}");
     const ad_rec_t *q = nth(&r, AD_REC_REQUEST, 0);
@@ -239,6 +239,80 @@ static void fs_and_terminal(void **state)
         assert_string_equal(str_at(j, "error", "message"), "path is outside the worktree");
         json_decref(j);
     }
+    /* no execute: the terminal is asked, allowed, then served */
+    feed(p, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"terminal/create\",\"params\":{"
+            "\"sessionId\":\"s1\",\"command\":\"ls\",\"args\":[\"-l\"],\"cwd\":\"/w/src\"}}");
+    const ad_rec_t *ap = nth(&r, AD_REC_APPROVAL, 0);
+    assert_string_equal(ap->tool_name, "execute");
+    assert_string_equal(ap->text, "Run ls -l (in src)");
+    assert_string_equal(ad_json_str(ap->json, "method"), "terminal/create");
+    ad_recs_t d;
+    ad_recs_init(&d);
+    assert_true(ad_acp_decide(p, "11", AD_ACP_ALLOW, "execute", NULL, &d));
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.v[0].type, AD_REC_REQUEST);
+    assert_string_equal(d.v[0].subtype, "terminal/create");
+    assert_string_equal(d.v[0].text, "src");
+    assert_false(ad_acp_decide(p, "11", AD_ACP_ALLOW, "execute", NULL, &d)); /* decided */
+    ad_recs_clear(&d);
+    /* a deny answers the agent with an error */
+    feed(p, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"terminal/create\",\"params\":{"
+            "\"sessionId\":\"s1\",\"command\":\"ls\"}}");
+    assert_true(ad_acp_decide(p, "12", AD_ACP_DENY, "execute", NULL, &d));
+    assert_int_equal(d.v[0].type, AD_REC_WRITE);
+    assert_non_null(strstr(d.v[0].text, "the user denied this request"));
+    ad_recs_clear(&d);
+    /* a cwd outside, bad params: refused before anything is asked */
+    const char *refused[] = {"\"command\":\"ls\",\"cwd\":\"/etc\"", "\"command\":\"\"",
+                             "\"command\":\"ls\",\"args\":[1]",
+                             "\"command\":\"ls\",\"env\":[{\"name\":\"A B\",\"value\":\"\"}]",
+                             "\"command\":\"ls\",\"outputByteLimit\":-5"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(refused); i++) {
+        char req[512];
+        snprintf(req, sizeof(req),
+                 "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"terminal/create\",\"params\":{"
+                 "\"sessionId\":\"s1\",%s}}",
+                 refused[i]);
+        feed(p, req);
+        assert_int_equal(count(&r, AD_REC_APPROVAL), 0);
+        assert_int_equal(count(&r, AD_REC_REQUEST), 0);
+        json_t *e = written(0);
+        assert_non_null(json_object_get(e, "error"));
+        json_decref(e);
+    }
+    /* a write over 4 MiB is refused before anything is asked */
+    size_t big = (4u << 20) + 1;
+    char *huge = malloc(big + 200);
+    int n = snprintf(huge, 200,
+                     "{\"jsonrpc\":\"2.0\",\"id\":17,\"method\":\"fs/write_text_file\","
+                     "\"params\":{\"sessionId\":\"s1\",\"path\":\"/w/big\",\"content\":\"");
+    memset(huge + n, 'x', big);
+    memcpy(huge + n + big, "\"}}", 4);
+    feed(p, huge);
+    free(huge);
+    assert_int_equal(count(&r, AD_REC_APPROVAL), 0);
+    json_t *e = written(0);
+    assert_string_equal(str_at(e, "error", "message"), "content is over 4 MiB");
+    json_decref(e);
+    /* the other terminal methods name a terminal, and go to the runner */
+    feed(p, "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"terminal/output\",\"params\":{"
+            "\"sessionId\":\"s1\",\"terminalId\":\"term-1\"}}");
+    assert_string_equal(nth(&r, AD_REC_REQUEST, 0)->text, "term-1");
+    /* a permission the user allowed grants the terminal that carries it out */
+    feed_perm(p, "/w/a.txt");
+    assert_true(ad_acp_decide(p, "\"q1\"", AD_ACP_ALLOW, NULL, NULL, &d));
+    ad_recs_clear(&d);
+    feed(p, "{\"jsonrpc\":\"2.0\",\"id\":15,\"method\":\"fs/write_text_file\",\"params\":{"
+            "\"sessionId\":\"s1\",\"path\":\"/w/a.txt\",\"content\":\"x\"}}");
+    assert_int_equal(count(&r, AD_REC_REQUEST), 1); /* the edit's write: not asked again */
+    feed(p, "{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"fs/write_text_file\",\"params\":{"
+            "\"sessionId\":\"s1\",\"path\":\"/w/a.txt\",\"content\":\"y\"}}");
+    assert_int_equal(count(&r, AD_REC_APPROVAL), 1); /* once only */
+    ad_recs_cleanup(&d);
+    ad_parser_free(p);
+
+    /* plan mode: no terminal offered, writes refused */
+    p = ready(AD_MODE_PLAN, NULL, NULL);
     feed(p, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"terminal/create\",\"params\":{"
             "\"sessionId\":\"s1\",\"command\":\"ls\"}}");
     json_t *j = written(0);

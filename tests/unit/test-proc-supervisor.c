@@ -40,6 +40,10 @@ typedef struct {
     size_t lines_at_exit;
     size_t raw_bytes;
     ad_proc_t *p;
+    bool started; /* on_start was called */
+    int start_rc; /* ... with this */
+    char start_err[256];
+    bool exited_before_start; /* on_exit came first (never should) */
 } col_t;
 
 static void col_free(col_t *c)
@@ -90,11 +94,30 @@ static void on_data_cb(ad_proc_t *p, ad_proc_stream_t stream, const char *data, 
     c->raw_bytes += len;
 }
 
+static void on_start_cb(ad_proc_t *p, int rc, const char *err, void *ud)
+{
+    col_t *c = ud;
+    assert_false(c->started); /* exactly once */
+    assert_false(c->exited);
+    c->started = true;
+    c->start_rc = rc;
+    snprintf(c->start_err, sizeof(c->start_err), "%s", err != NULL ? err : "");
+    if (rc == 0) {
+        assert_true(ad_proc_pid(p) > 0);
+        assert_false(ad_proc_starting(p));
+    } else {
+        c->p = NULL;
+    }
+}
+
 static void on_exit_cb(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
 {
     AD_UNUSED(p);
     col_t *c = ud;
     assert_false(c->exited); /* exactly once */
+    if (!c->started && ex->start_error == NULL) {
+        c->exited_before_start = true;
+    }
     c->exited = true;
     c->ex = *ex;
     c->lines_at_exit = c->lines[1] + c->lines[2];
@@ -156,11 +179,15 @@ static ad_proc_opts_t opts_for(const char *const *argv, col_t *c)
     o.on_line = on_line_cb;
     o.on_data = on_data_cb;
     o.on_exit = on_exit_cb;
+    o.on_start = on_start_cb;
     o.ud = c;
     return o;
 }
 
-static ad_proc_t *spawn_ok(ad_procs_t *s, const ad_proc_opts_t *o)
+static void run_until(uv_loop_t *loop, bool *flag, uint64_t ms);
+
+/* Spawns, without waiting for the start. */
+static ad_proc_t *spawn_async(ad_procs_t *s, const ad_proc_opts_t *o)
 {
     ad_proc_t *p = NULL;
     char err[256];
@@ -168,7 +195,23 @@ static ad_proc_t *spawn_ok(ad_procs_t *s, const ad_proc_opts_t *o)
     if (rc != 0) {
         fail_msg("spawn failed: %s", err);
     }
+    assert_true(ad_proc_starting(p));
+    assert_int_equal(ad_proc_pid(p), 0);
     ((col_t *)o->ud)->p = p;
+    return p;
+}
+
+/* Spawns and runs the loop until it runs (on_start said so). */
+static ad_proc_t *spawn_ok(ad_procs_t *s, const ad_proc_opts_t *o)
+{
+    ad_proc_t *p = spawn_async(s, o);
+    col_t *c = o->ud;
+    if (o->on_start != NULL) {
+        run_until(s->loop, &c->started, WAIT_MS);
+        if (c->start_rc != 0) {
+            fail_msg("spawn failed: %s", c->start_err);
+        }
+    }
     return p;
 }
 
@@ -303,7 +346,7 @@ static void exit_code_after_all_output(void **state)
     col_t c = {0};
     const char *argv[] = {"sh", "-c", "echo out1; echo err1 >&2; printf 'tail'; exit 3", NULL};
     ad_proc_opts_t o = opts_for(argv, &c);
-    spawn_ok(f->s, &o);
+    spawn_async(f->s, &o);
     assert_int_equal(ad_procs_count(f->s), 1);
     run_until(&f->loop, &c.exited, WAIT_MS);
     assert_int_equal(c.ex.exit_code, 3);
@@ -355,9 +398,21 @@ static void spawn_errors_are_clear_and_call_nothing(void **state)
     o = opts_for(notexec, &c);
     assert_int_equal(ad_proc_spawn(f->s, &o, &p, err, sizeof(err)), AD_EPERM);
     chmod(tmpl, 0755); /* executable but not a program: exec fails in the child */
-    assert_int_equal(ad_proc_spawn(f->s, &o, &p, err, sizeof(err)), AD_EPERM);
-    assert_non_null(strstr(err, "format"));
+    assert_int_equal(ad_proc_spawn(f->s, &o, &p, err, sizeof(err)), 0);
+    run_until(&f->loop, &c.started, WAIT_MS);
+    assert_int_equal(c.start_rc, AD_EPERM); /* said to on_start, with why */
+    assert_non_null(strstr(c.start_err, "format"));
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_false(c.exited); /* and nothing else */
+    /* without on_start: on_exit says so, as an exit 127 with the reason */
+    o.on_start = NULL;
+    assert_int_equal(ad_proc_spawn(f->s, &o, &p, err, sizeof(err)), 0);
+    run_until(&f->loop, &c.exited, WAIT_MS);
+    assert_int_equal(c.ex.exit_code, 127);
+    assert_int_equal(c.ex.pid, 0);
+    assert_non_null(c.ex.start_error);
     unlink(tmpl);
+    memset(&c, 0, sizeof(c));
 
     const char *sh[] = {"sh", "-c", "true", NULL};
     o = opts_for(sh, &c);
@@ -757,6 +812,115 @@ static void many_cycles_leave_no_zombies(void **state)
     assert_int_equal(all, 0);
 }
 
+/* What is asked while a spawn is at its thread waits for it: input is
+ * queued, a stop applies once it runs; signals are refused (no pid). */
+static void the_window_before_the_start(void **state)
+{
+    fx_t *f = *state;
+    col_t c = {0};
+    const char *cat[] = {"cat", NULL};
+    ad_proc_opts_t o = opts_for(cat, &c);
+    ad_proc_t *p = spawn_async(f->s, &o);
+    assert_int_equal(ad_proc_write(p, "early\n", 6), 0);
+    ad_proc_close_stdin(p);
+    assert_int_equal(ad_proc_signal(p, SIGUSR1), AD_ESTATE);
+    assert_int_equal(ad_proc_pause(p), AD_ESTATE);
+    assert_true(ad_proc_alive(p));
+    run_until(&f->loop, &c.exited, WAIT_MS);
+    assert_true(c.started);
+    assert_int_equal(c.start_rc, 0);
+    assert_false(c.exited_before_start);
+    assert_int_equal(c.ex.exit_code, 0);
+    assert_true(has_line(&c, "early"));
+    col_free(&c);
+
+    /* a stop asked before the start: it runs, then stops */
+    const char *sl[] = {"sleep", "30", NULL};
+    o = opts_for(sl, &c);
+    o.polite = AD_PROC_POLITE_NONE;
+    p = spawn_async(f->s, &o);
+    assert_int_equal(ad_proc_stop(p, false), 0);
+    run_until(&f->loop, &c.exited, WAIT_MS);
+    assert_true(c.started);
+    assert_true(c.ex.stop_requested);
+    assert_int_equal(c.ex.term_signal, SIGTERM);
+    col_free(&c);
+
+    /* and a force stop */
+    o = opts_for(sl, &c);
+    p = spawn_async(f->s, &o);
+    assert_int_equal(ad_proc_stop(p, true), 0);
+    run_until(&f->loop, &c.exited, WAIT_MS);
+    assert_true(c.ex.forced);
+    assert_int_equal(c.ex.term_signal, SIGKILL);
+    col_free(&c);
+}
+
+/* Children that end before the loop hears their pid are still reported,
+ * once each, with their status (the reaper kept it for the pid). */
+static void quick_exits_are_reported(void **state)
+{
+    fx_t *f = *state;
+    enum { N = 40 };
+    col_t c[N];
+    memset(c, 0, sizeof(c));
+    const char *t[] = {"sh", "-c", "exit 3", NULL};
+    for (int i = 0; i < N; i++) {
+        ad_proc_opts_t o = opts_for(t, &c[i]);
+        spawn_async(f->s, &o);
+    }
+    for (int i = 0; i < N; i++) {
+        run_until(&f->loop, &c[i].exited, WAIT_MS);
+        assert_true(c[i].started);
+        assert_int_equal(c[i].ex.exit_code, 3);
+        col_free(&c[i]);
+    }
+    size_t all, zombies;
+    count_children(&all, &zombies);
+    assert_int_equal(zombies, 0);
+}
+
+/* Shutdown and free with spawns under way: the shutdown waits for them
+ * and stops them; free leaves nothing running and calls nothing. */
+static void closing_while_starting(void **state)
+{
+    fx_t *f = *state;
+    col_t c[2];
+    memset(c, 0, sizeof(c));
+    const char *sl[] = {"sleep", "30", NULL};
+    ad_proc_opts_t o = opts_for(sl, &c[0]);
+    o.polite = AD_PROC_POLITE_NONE;
+    spawn_async(f->s, &o);
+    bool done = false;
+    ad_procs_shutdown(f->s, 600, set_flag, &done);
+    run_until(&f->loop, &done, WAIT_MS);
+    assert_true(c[0].started);
+    assert_true(c[0].exited);
+    assert_true(c[0].ex.stop_requested);
+    col_free(&c[0]);
+}
+
+static void free_while_starting(void **state)
+{
+    fx_t *f = *state;
+    col_t c[4];
+    memset(c, 0, sizeof(c));
+    const char *sl[] = {"sleep", "30", NULL};
+    for (int i = 0; i < 4; i++) {
+        ad_proc_opts_t o = opts_for(sl, &c[i]);
+        spawn_async(f->s, &o);
+    }
+    ad_procs_free(f->s); /* the teardown's loop run frees the rest */
+    f->s = NULL;
+    for (int i = 0; i < 4; i++) {
+        assert_false(c[i].started);
+        assert_false(c[i].exited);
+    }
+    size_t all, zombies;
+    count_children(&all, &zombies);
+    assert_int_equal(all, 0);
+}
+
 static void which_finds_executables(void **state)
 {
     AD_UNUSED(state);
@@ -797,6 +961,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(shutdown_stops_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(many_cycles_leave_no_zombies, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_window_before_the_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(quick_exits_are_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(closing_while_starting, setup, teardown),
+        cmocka_unit_test_setup_teardown(free_while_starting, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

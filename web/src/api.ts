@@ -3,6 +3,7 @@
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 import type { ChatMessage } from './workbench';
+import type { Trace } from './trace';
 
 /** GET /api/usage/agents: each agent's use in the current period. */
 export interface UsageByAgent {
@@ -201,6 +202,36 @@ export interface ApiToken {
   revokedAt?: string;
 }
 
+/** A worker node (docs/nodes.md): its row with its live state and capabilities. */
+export interface NodeCaps {
+  cpus?: number;
+  cpuPct?: number;
+  load1?: number;
+  memTotal?: number;
+  memAvailable?: number;
+  diskTotal?: number;
+  diskFree?: number;
+  gpus?: { index: number; name: string; memTotal?: number; memUsed?: number; utilPct?: number }[];
+  clis?: Record<string, { path: string; version: string }>;
+  agentdVersion?: string;
+  os?: string;
+  arch?: string;
+}
+export interface WorkerNode {
+  id: string;
+  name: string;
+  orgId: string;
+  labels: Record<string, string>;
+  caps: NodeCaps;
+  state: 'connected' | 'unreachable' | 'offline' | 'revoked';
+  connected: boolean;
+  runs: number;
+  lastSeenAt: string;
+  createdAt: string;
+  revokedAt?: string;
+  unreachableSince?: string;
+}
+
 /** One step's state in a workflow (docs/workbench.md). */
 export interface WorkflowStep {
   agentId?: string;
@@ -249,6 +280,42 @@ export interface DashboardStats {
   latency: { run: Latency; tool: Latency };
   recentRuns: Run[];
   range: string;
+}
+
+/** /api/projects/:id/sync: the folder a project is kept in sync with (path null: none) */
+export interface ProjectSync {
+  id: string;
+  path: string | null;
+  syncedAt: string | null;
+}
+
+/** /api/dashboard/tokens/stats: the month's usage and the org's credits (one credit: one US dollar) */
+export interface TokenStats {
+  orgId: string;
+  unit: string;
+  balance: number;
+  earned: number;
+  spent: number;
+  pending: number;
+  grants: number;
+}
+
+export interface NodeTime {
+  node: string;
+  agentSeconds: number;
+  runs: number;
+  activeRuns: number;
+}
+
+/** /api/dashboard/rentals/stats: agent time per node (and per org for the owner) */
+export interface RentalStats {
+  range: string;
+  agentSeconds: number;
+  agentHours: number;
+  runs: number;
+  activeRuns: number;
+  nodes: NodeTime[];
+  orgs: (NodeTime & { orgId: string; nodes: NodeTime[] })[];
 }
 
 export interface HealthReason {
@@ -365,6 +432,8 @@ export interface Service {
   restart: 'always' | 'on-failure' | 'never';
   probe: Record<string, unknown> | null;
   enabled: boolean;
+  /** the worker node it is placed on (null: this machine) */
+  nodeId?: string | null;
   runtime: {
     status: string;
     pid?: number | null;
@@ -379,6 +448,9 @@ export interface Service {
     figures?: Record<string, number>;
     pendingRestart?: boolean;
     error?: string;
+    /** on a worker node: the node (reachable: its link up), and its current run there */
+    node?: { id: string; name?: string; state?: string; reachable: boolean };
+    runId?: string | null;
   };
 }
 
@@ -396,6 +468,13 @@ export interface WorkspaceSetup {
   setupFiles: string[];
   setupCommand: string;
   setupCommandApproved: boolean;
+}
+
+// "&k=v&…" of q, each value encoded; "" for none.
+function query(q: Record<string, string | number>): string {
+  return Object.entries(q)
+    .map(([k, v]) => `&${k}=${enc(String(v))}`)
+    .join('');
 }
 
 export const api = {
@@ -455,6 +534,7 @@ export const api = {
     };
   },
   runs: async (id: string) => listOf<Run>(await request('GET', `/api/agents/${enc(id)}/runs`), 'runs'),
+  runTrace: (id: string) => request<Trace>('GET', `/api/runs/${enc(id)}/trace`),
   approvals: async (id: string, pending = true) =>
     listOf<Approval>(await request('GET', `/api/agents/${enc(id)}/approvals${pending ? '?pending=true' : ''}`), 'approvals'),
   decide: (id: string, decision: 'allow' | 'deny' | 'allow_always') => request<Approval>('POST', `/api/approvals/${enc(id)}`, { decision }),
@@ -468,6 +548,9 @@ export const api = {
   workflows: async () => listOf<Workflow>(await request('GET', '/api/workflows'), 'workflows'),
   workflowStop: (id: string) => request<Workflow>('POST', `/api/workflows/${enc(id)}/stop`, {}),
   dashboardStats: (range: string) => request<DashboardStats>('GET', `/api/dashboard/stats?range=${enc(range)}`),
+  tokenStats: () => request<TokenStats>('GET', '/api/dashboard/tokens/stats'),
+  grantCredits: (orgId: string, amount: number, note?: string) => request('POST', `/api/orgs/${enc(orgId)}/credits`, note ? { amount, note } : { amount }),
+  rentalStats: (range: string) => request<RentalStats>('GET', `/api/dashboard/rentals/stats?range=${enc(range)}`),
   healthHistory: (range: string) => request<HealthHistory>('GET', `/api/health/history?range=${enc(range)}`),
   services: async () => listOf<Service>(await request('GET', '/api/services'), 'services'),
   patchService: (id: string, body: Record<string, unknown>) => request<Service>('PATCH', `/api/services/${enc(id)}`, body),
@@ -475,7 +558,8 @@ export const api = {
   testService: (id: string) => request<{ ok: boolean; latencyMs: number; error?: string }>('POST', `/api/services/${enc(id)}/test`),
   jobs: async (limit = 20) => listOf<Job>(await request('GET', `/api/jobs?limit=${limit}`), 'jobs'),
   stopJob: (id: string) => request('POST', `/api/jobs/${enc(id)}/stop`),
-  startJob: (body: { name: string; command: string[]; cwd?: string }) => request<Job>('POST', '/api/jobs', body),
+  startJob: (body: { name?: string; command?: string[]; cwd?: string; kind?: 'job' | 'discovery'; environment?: string }) =>
+    request<Job>('POST', '/api/jobs', body),
   service: (id: string) => request<Service>('GET', `/api/services/${enc(id)}`),
   createService: (body: Record<string, unknown>) => request<Service>('POST', '/api/services', body),
   serviceTemplates: async () => (await request<{ templates: ServiceTemplate[] }>('GET', '/api/services/templates')).templates,
@@ -489,6 +573,8 @@ export const api = {
   tokens: async () => listOf<ApiToken>(await request('GET', '/api/tokens'), 'tokens'),
   createToken: (body: { name: string; scope: string; expiresInSeconds?: number }) => request<ApiToken & { token: string }>('POST', '/api/tokens', body),
   revokeToken: (id: string) => request('DELETE', `/api/tokens/${enc(id)}`),
+  nodes: async () => listOf<WorkerNode>(await request('GET', '/api/nodes'), 'nodes'),
+  revokeNode: (id: string) => request('DELETE', `/api/nodes/${enc(id)}`),
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
   usageToday: () => request('GET', '/api/usage/today'),
@@ -507,7 +593,23 @@ export const api = {
   startWithConfig: (agentId: string, configId: string, configFlags: boolean) => request('POST', `/api/agents/${enc(agentId)}/start`, { configId, configFlags }),
   runTable: (query: string) => request('GET', `/api/training/runs?${query}`),
   runSeries: (id: string) => request('GET', `/api/runs/${enc(id)}/metrics`),
-  seriesBuckets: (id: string, name: string, buckets: number) => request('GET', `/api/runs/${enc(id)}/metrics/${enc(name)}?buckets=${buckets}`),
+  seriesBuckets: (id: string, name: string, buckets: number, q: Record<string, string | number> = {}) =>
+    request('GET', `/api/runs/${enc(id)}/metrics/${enc(name)}?buckets=${buckets}${query(q)}`),
+  // a run's display name, colour, tags, notes and group (issue #35); null puts one back to its default
+  patchRun: (id: string, body: Record<string, unknown>) => request('PATCH', `/api/runs/${enc(id)}`, body),
+  run: (id: string) => request('GET', `/api/runs/${enc(id)}`),
+  // a run's messages oldest first (its log), and the health history over its span
+  runMessages: (id: string, limit: number, after: string | null) =>
+    request('GET', `/api/runs/${enc(id)}/messages?limit=${limit}${after ? `&after=${enc(after)}` : ''}`),
+  // sweeps and alert firings (issue #35, the server's side)
+  sweeps: () => request('GET', '/api/sweeps'),
+  stopSweep: (id: string) => request('POST', `/api/sweeps/${enc(id)}/stop`, {}),
+  runAlerts: (id: string) => request('GET', `/api/runs/${enc(id)}/alerts`),
+  runHealth: (id: string, buckets: number) => request('GET', `/api/health/history?runId=${enc(id)}&buckets=${buckets}`),
+  // the training workspace's saved panel layout ('' : every workspace's runs)
+  layout: (workspaceId: string) => request('GET', `/api/training/layout${workspaceId ? `?workspaceId=${enc(workspaceId)}` : ''}`),
+  saveLayout: (workspaceId: string, body: unknown) => request('PUT', `/api/training/layout${workspaceId ? `?workspaceId=${enc(workspaceId)}` : ''}`, body),
+  resetLayout: (workspaceId: string) => request('DELETE', `/api/training/layout${workspaceId ? `?workspaceId=${enc(workspaceId)}` : ''}`),
   runDists: (id: string) => request('GET', `/api/runs/${enc(id)}/distributions`),
   // kind 'histograms' or 'counts'; q: view=latest|range|time, step, from, to, buckets, bins
   dist: (id: string, kind: 'histograms' | 'counts', name: string, q: Record<string, string | number> = {}) =>
@@ -519,13 +621,7 @@ export const api = {
           .join('&'),
     ),
   compareSeries: (runs: string[], name: string, q: Record<string, string | number>) =>
-    request(
-      'GET',
-      `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}&` +
-        Object.entries(q)
-          .map(([k, v]) => `${k}=${enc(String(v))}`)
-          .join('&'),
-    ),
+    request('GET', `/api/metrics/compare?runs=${runs.map(enc).join(',')}&name=${enc(name)}${query(q)}`),
   // chats, definitions, projects, credentials
   chats: () => request<{ chats: Chat[] }>('GET', '/api/chats'),
   chat: (id: string) => request<Chat>('GET', `/api/chats/${enc(id)}`),
@@ -543,6 +639,9 @@ export const api = {
   deleteProject: (id: string) => request('DELETE', `/api/projects/${enc(id)}`),
   saveMessageFiles: (projectId: string, chatId: string, messageId: string) =>
     request<{ files: { path: string }[] }>('POST', `/api/projects/${enc(projectId)}/files/from-message`, { chatId, messageId }),
+  projectSync: (id: string) => request<ProjectSync>('GET', `/api/projects/${enc(id)}/sync`),
+  setProjectSync: (id: string, path: string) => request<ProjectSync>('PUT', `/api/projects/${enc(id)}/sync`, { path }),
+  stopProjectSync: (id: string) => request<ProjectSync>('DELETE', `/api/projects/${enc(id)}/sync`),
   commitProject: (id: string, body: Record<string, unknown>) =>
     request<{ shortId: string; branch?: string | null; files: string[] }>('POST', `/api/projects/${enc(id)}/commit`, body),
   credentials: () => request<{ credentials: Credential[] }>('GET', '/api/credentials'),

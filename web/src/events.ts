@@ -33,7 +33,7 @@ export interface Model {
 }
 
 export type Effect =
-  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string }
+  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string; runId?: string }
   | { kind: 'notify'; title: string; body: string; agentId?: string }
   | { kind: 'reloadTree' }
   | { kind: 'reloadUsage' }
@@ -302,7 +302,9 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       const t = m.tools[toolId];
       const status = str(p.status) || 'done';
       if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, status, durationMs: p.durationMs, exitCode: p.exitCode } } };
-      const denied = !!m.denied?.[toolId];
+      // denied: by approval_decided, or said by tool_end itself (the CLI hears
+      // the answer before the decision is stored, so tool_end may come first)
+      const denied = !!m.denied?.[toolId] || p.denied === true;
       if (denied && m.tools[toolId]) m = { ...m, tools: { ...m.tools, [toolId]: { ...m.tools[toolId], status: 'denied' } } };
       // A call the user denied ends as an error for the CLI; for the user it
       // is their own answer: no red toast.
@@ -323,6 +325,17 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
     case 'usage_update':
       effects.push({ kind: 'reloadUsage' });
       break;
+    case 'alert_fired': {
+      // an alert rule fired on a run (issue #35): a toast naming the rule,
+      // the run and what was done; a desktop notification when it asks
+      const agentId = str(p.agentId) || undefined;
+      const what = p.action && p.action !== 'none' ? ` · ${str(p.action)}: ${str(p.actionResult) || 'asked'}` : '';
+      const title = `${str(p.ruleName) || 'An alert'} fired`;
+      const body = `${str(p.message) || str(p.kind)}${what}`;
+      effects.push({ kind: 'toast', level: p.action === 'stop' ? 'error' : 'warn', title, body, agentId, runId: str(p.runId) || undefined });
+      if (p.desktop !== false) effects.push({ kind: 'notify', title, body, agentId });
+      break;
+    }
     default:
       if (/^(workspace|worktree)/.test(ev.type)) effects.push({ kind: 'reloadTree' });
       else if (/^run/.test(ev.type)) {
@@ -392,6 +405,20 @@ function canon(v: unknown): string {
 // newer list would bring back what the list has dropped.
 export function isStatePatch(ev: Envelope): boolean {
   return ev.type === 'agent_update' && !!ev.payload && typeof ev.payload === 'object' && ev.payload.source === 'program';
+}
+
+// A list of agents fetched while the model went on changing: the list is
+// the truth for what it has, but an agent the model gained or changed after
+// the request left (before: the agents then; the model's entries are
+// replaced, never mutated, so identity says it) is newer than the list and
+// stays. One that is in neither the list nor changed since was removed.
+export function mergeAgentList(before: Record<string, Agent>, now: Record<string, Agent>, list: Agent[]): Record<string, Agent> {
+  const map: Record<string, Agent> = {};
+  for (const a of list) map[a.id] = a;
+  for (const id of Object.keys(now)) {
+    if (!map[id] && before[id] !== now[id]) map[id] = now[id];
+  }
+  return map;
 }
 
 export function reapplyStatePatches(m: Model, events: Envelope[]): Model {

@@ -6,8 +6,9 @@
 import { render } from 'preact';
 import './styles.css';
 import { startAttention } from './attention';
+import { startPresence } from './presence';
 import { startRouter } from './router';
-import { agentList, boot, checkAuth, signInWithCode, takeLoginCode } from './store';
+import { agentList, boot, checkAuth, signInWithCode, socket, takeLoginCode } from './store';
 import { App } from './ui/App';
 
 // A login URL's one-time code is read (and taken off the address) before
@@ -22,6 +23,7 @@ if (code) {
   boot();
 }
 startAttention(() => agentList.value);
+startPresence(socket);
 // The installable app's shell (public/sw.js): only where the browser allows
 // a service worker (https, or http on localhost).
 if ('serviceWorker' in navigator && window.isSecureContext) {

@@ -1,5 +1,5 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
-// #/grid, #/analytics, #/health, #/settings[/:section], #/chats[/:id], #/projects[/:id],
+// #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/settings[/:section], #/chats[/:id], #/projects[/:id],
 // #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
@@ -14,7 +14,9 @@ export type Route =
   | { page: 'projects'; id?: string }
   | { page: 'definitions'; id?: string }
   | { page: 'analytics' }
+  | { page: 'run'; id: string }
   | { page: 'health' }
+  | { page: 'nodes' }
   | { page: 'settings'; id?: string };
 
 export function parseRoute(hash: string): Route {
@@ -27,7 +29,9 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'projects') return parts[1] ? { page: 'projects', id: parts[1] } : { page: 'projects' };
   if (parts[0] === 'definitions') return parts[1] ? { page: 'definitions', id: parts[1] } : { page: 'definitions' };
   if (parts[0] === 'analytics') return { page: 'analytics' };
+  if (parts[0] === 'runs' && parts[1]) return { page: 'run', id: parts[1] };
   if (parts[0] === 'health') return { page: 'health' };
+  if (parts[0] === 'nodes') return { page: 'nodes' };
   if (parts[0] === 'settings') return parts[1] ? { page: 'settings', id: parts[1] } : { page: 'settings' };
   return { page: 'home' };
 }

@@ -13,12 +13,14 @@ export const PAGES: { key: string; label: string; href: string }[] = [
   { key: 'chats', label: 'Chats', href: '#/chats' },
   { key: 'analytics', label: 'Analytics', href: '#/analytics' },
   { key: 'health', label: 'Health', href: '#/health' },
+  { key: 'nodes', label: 'Nodes', href: '#/nodes' },
   { key: 'settings', label: 'Settings', href: '#/settings' },
 ];
 
 /** The top-bar page a route is under (an agent under Agents, a project under Chats). */
 export function pageOf(r: Route): string {
   if (r.page === 'agent') return 'agents';
+  if (r.page === 'run') return 'analytics';
   if (r.page === 'projects' || r.page === 'definitions') return 'chats';
   return r.page;
 }

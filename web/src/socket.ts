@@ -61,7 +61,7 @@ interface Sub {
   acked: boolean;
 }
 
-const CONTROL = new Set(['pong', 'replay_truncated', 'gap', 'overflow', 'error', 'subscribed', 'unsubscribed', 'hello', 'welcome', 'replay_done']);
+const CONTROL = new Set(['presence', 'pong', 'replay_truncated', 'gap', 'overflow', 'error', 'subscribed', 'unsubscribed', 'hello', 'welcome', 'replay_done']);
 
 export class LiveSocket {
   private o: LiveSocketOptions;
@@ -76,6 +76,7 @@ export class LiveSocket {
   private seq = 0; // the newest seq seen (or resynced to)
   private subs = new Set<Sub>();
   private counts = new Map<string, number>();
+  private presence: string | null = null; // the agent page shown, visible and focused
   state: ConnState = { status: 'connecting', attempt: 0 };
 
   constructor(o: LiveSocketOptions) {
@@ -108,6 +109,16 @@ export class LiveSocket {
       });
       if (gone.length > 0 && this.live()) this.send('unsubscribe', { topics: gone });
     };
+  }
+
+  // Tells the server which agent's page this tab shows while it is visible
+  // and focused (null: none), so the tray helper shows no desktop
+  // notification about that agent (issue #37). Said again on every new
+  // connection; the server forgets it when the connection ends.
+  setPresence(agentId: string | null) {
+    if (agentId === this.presence) return;
+    this.presence = agentId;
+    if (this.live()) this.send('presence', { agentId });
   }
 
   // The topics held on the server, each once (for tests and debugging).
@@ -268,6 +279,7 @@ export class LiveSocket {
     }
     const topics = this.topics();
     if (topics.length > 0) this.send('subscribe', since === undefined ? { topics } : { topics, since });
+    if (this.presence !== null) this.send('presence', { agentId: this.presence });
     this.attempt = 0;
     this.emit({ status: 'connected', attempt: 0 });
     this.heartbeat();

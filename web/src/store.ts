@@ -5,12 +5,24 @@
 import { modelPrices } from './prices';
 import { batch, computed, signal } from '@preact/signals';
 import { loadLimits } from './limits';
+import { withOrders } from './order';
 import { playChime, soundEnabled, wantsChime } from './attention';
 import { api, ApiError, onUnauthorized, type Principal } from './api';
-import { emptyModel, emptyTranscript, mergeMessages, isStatePatch, reapplyStatePatches, reconcileLive, reduce, type Effect, type Model } from './events';
+import {
+  emptyModel,
+  emptyTranscript,
+  mergeMessages,
+  isStatePatch,
+  mergeAgentList,
+  reapplyStatePatches,
+  reconcileLive,
+  reduce,
+  type Effect,
+  type Model,
+} from './events';
 import { defaults, normalizeSettings, type Settings } from './settings';
 import { LiveSocket, wsUrl, type ConnState } from './socket';
-import type { Agent, Envelope, Message, Run, Workspace, Worktree } from './types';
+import type { Agent, Approval, Envelope, Message, Run, Workspace, Worktree } from './types';
 
 export interface Toast {
   id: number;
@@ -18,6 +30,8 @@ export interface Toast {
   title: string;
   body?: string;
   agentId?: string;
+  /** a run's toast (an alert firing) opens the run's page */
+  runId?: string;
 }
 
 export const conn = signal<ConnState>({ status: 'connecting', attempt: 0 });
@@ -41,6 +55,15 @@ export const metricsTick = signal(0);
 // Bumped by every distribution_update (histograms and counts stored).
 export const distTick = signal(0);
 
+// Runs' own events (started, ended, renamed, new points) for the live runs
+// list and the run page (issue #35): each listener gets every one applied.
+const RUN_EVENTS = new Set(['run_started', 'run_ended', 'run_update', 'metrics_update', 'alert_fired']);
+const runListeners = new Set<(ev: Envelope) => void>();
+export function onRunEvent(f: (ev: Envelope) => void): () => void {
+  runListeners.add(f);
+  return () => runListeners.delete(f);
+}
+
 export const agentList = computed(() =>
   Object.values(model.value.agents).sort((a, b) => (a.displayOrder ?? 0) - (b.displayOrder ?? 0) || (a.createdAt || '').localeCompare(b.createdAt || '')),
 );
@@ -48,8 +71,8 @@ export const agentList = computed(() =>
 // ---- toasts ---------------------------------------------------------------
 
 let toastSeq = 0;
-export function toast(level: Toast['level'], title: string, body?: string, agentId?: string) {
-  const t: Toast = { id: ++toastSeq, level, title, body, agentId };
+export function toast(level: Toast['level'], title: string, body?: string, agentId?: string, runId?: string) {
+  const t: Toast = { id: ++toastSeq, level, title, body, agentId, runId };
   const list = [...toasts.value, t];
   toasts.value = list.length > 5 ? list.slice(list.length - 5) : list;
   setTimeout(() => dismissToast(t.id), level === 'error' ? 9000 : 5000);
@@ -101,6 +124,7 @@ export function applyEvents(events: Envelope[]) {
     const r = reduce(m, ev);
     if (!r.applied) continue;
     if (isStatePatch(ev)) remember(ev);
+    if (RUN_EVENTS.has(ev.type)) for (const f of runListeners) f(ev);
     n++;
     m = r.model;
     for (const e of r.effects) effects.push(e);
@@ -136,7 +160,7 @@ function debounce(key: string, ms: number, f: () => void) {
 function runEffect(e: Effect) {
   switch (e.kind) {
     case 'toast':
-      toast(e.level, e.title, e.body, e.agentId);
+      toast(e.level, e.title, e.body, e.agentId, e.runId);
       break;
     case 'notify':
       notify(e.title, e.body, e.agentId);
@@ -183,10 +207,11 @@ function notify(title: string, body: string, agentId?: string) {
 // ---- loading --------------------------------------------------------------
 
 export async function loadTree() {
+  const before = model.value.agents;
   try {
     const [ws, wts, agents] = await Promise.all([api.workspaces(), api.worktrees(), api.agents(true)]);
-    const map: Record<string, Agent> = {};
-    for (const a of agents) map[a.id] = a;
+    // an agent opened (fetched) or created meanwhile is newer than this list
+    const map = mergeAgentList(before, model.value.agents, agents);
     batch(() => {
       workspaces.value = ws;
       worktrees.value = wts;
@@ -456,6 +481,32 @@ export function addSentMessage(msg: Message) {
 }
 
 // Takes an agent the server returned unless an event already brought newer.
+// A list dragged into a new order (a worktree's agents, a workspace's
+// worktrees), shown at once; the server keeps it too (Reorder.tsx).
+export function applyOrder(kind: 'agent' | 'worktree', ids: string[]) {
+  batch(() => {
+    if (kind === 'agent') {
+      const agents = { ...model.value.agents };
+      for (const a of withOrders(ids.map((id) => agents[id]).filter(Boolean), ids)) agents[a.id] = a;
+      model.value = { ...model.value, agents };
+    } else {
+      worktrees.value = withOrders(worktrees.value || [], ids);
+    }
+  });
+}
+
+// How a worktree lists its agents, shown at once (the server keeps it).
+export function setSortMode(worktreeId: string, mode: Worktree['sortMode']) {
+  worktrees.value = (worktrees.value || []).map((w) => (w.id === worktreeId ? { ...w, sortMode: mode } : w));
+}
+
+// Each agent's approvals waiting for a decision, as its page last loaded
+// them: the transcript marks the tool cards they hold.
+export const pendingApprovals = signal<Record<string, Approval[]>>({});
+export function setPendingApprovals(agentId: string, list: Approval[]) {
+  pendingApprovals.value = { ...pendingApprovals.value, [agentId]: list };
+}
+
 export function upsertAgent(a: Agent | null | undefined) {
   if (!a || typeof a.id !== 'string') return;
   const cur = model.value.agents[a.id];

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { awaitsApproval, emptyModel, mergeMessages, reapplyStatePatches, reconcileLive, reduce, type LiveChunk, type Model } from '../src/events';
+import {
+  awaitsApproval,
+  emptyModel,
+  mergeAgentList,
+  mergeMessages,
+  reapplyStatePatches,
+  reconcileLive,
+  reduce,
+  type LiveChunk,
+  type Model,
+} from '../src/events';
 import type { Envelope, Message } from '../src/types';
 
 const agent = { id: 'ag_1', worktreeId: 'wt_1', name: 'Builder', status: 'finished' };
@@ -24,6 +34,26 @@ function msg(id: string, createdAt: string, content = id, role = 'assistant'): M
 }
 
 describe('reduce', () => {
+  it('toasts an alert firing with its rule, what it saw and what was done, linking the run', () => {
+    const { effects } = run([
+      ev(1, 'alert_fired', {
+        ruleName: 'loss NaN',
+        runId: 'run_1',
+        agentId: 'ag_1',
+        kind: 'nan',
+        message: 'loss is NaN at step 7',
+        action: 'stop',
+        actionResult: 'done',
+        desktop: true,
+      }),
+    ]);
+    const t = effects.find((e) => e.kind === 'toast');
+    expect(t).toMatchObject({ level: 'error', title: 'loss NaN fired', body: 'loss is NaN at step 7 · stop: done', runId: 'run_1', agentId: 'ag_1' });
+    expect(effects.some((e) => e.kind === 'notify')).toBe(true);
+    const quiet = run([ev(1, 'alert_fired', { ruleName: 'slow', runId: 'run_1', kind: 'stale', message: 'no step', action: 'none', desktop: false })]);
+    expect(quiet.effects.find((e) => e.kind === 'toast')).toMatchObject({ level: 'warn', body: 'no step' });
+    expect(quiet.effects.some((e) => e.kind === 'notify')).toBe(false);
+  });
   it('marks an agent stalled on run_stalled (with a toast) and clears it on run_resumed and at exit', () => {
     const { m, effects } = run([ev(1, 'run_stalled', { agentId: 'ag_1', runId: 'run_1', reason: 'disk full', since: 1 })]);
     expect(m.agents.ag_1.stalled).toBe('disk full');
@@ -249,6 +279,11 @@ describe('reduce', () => {
     expect(denied.m.tools.tu_1.status).toBe('denied');
     const allowed = run([start, ev(2, 'approval_decided', { approval: { ...decided.payload.approval, status: 'allowed', decision: 'allow' } }), end]);
     expect(allowed.effects.filter((e) => e.kind === 'toast' && e.level === 'error').map((e) => e.title)).toEqual(['Bash failed in 5 ms']);
+    // the CLI hears the denial before it is stored: tool_end may come first,
+    // and says so itself
+    const early = run([start, { ...end, seq: 2, payload: { ...end.payload, denied: true } }]);
+    expect(early.effects.filter((e) => e.kind === 'toast' && e.level === 'error')).toEqual([]);
+    expect(early.m.tools.tu_1.status).toBe('denied');
   });
 
   it('a tool card held by a pending approval is matched by run, tool and input', () => {
@@ -409,5 +444,27 @@ describe('reapplyStatePatches', () => {
     const m = reapplyStatePatches(listed, recent);
     expect(m.agents.ag_1.deletedAt).toBeUndefined();
     expect(m.agents.ag_2).toBeUndefined();
+  });
+});
+
+describe('mergeAgentList', () => {
+  const a1 = { id: 'ag_1', name: 'one', status: 'running' } as any;
+  const a2 = { id: 'ag_2', name: 'two', status: 'idle' } as any;
+  it('keeps an agent the model gained while the list was fetched', () => {
+    const before = { ag_1: a1 };
+    const now = { ag_1: a1, ag_2: a2 }; // opened (fetched) meanwhile
+    const m = mergeAgentList(before, now, [a1]);
+    expect(Object.keys(m).sort()).toEqual(['ag_1', 'ag_2']);
+    expect(m.ag_2).toBe(a2);
+  });
+  it('drops an agent the list no longer has and nothing changed since', () => {
+    const before = { ag_1: a1, ag_2: a2 };
+    const m = mergeAgentList(before, { ...before }, [a1]);
+    expect(Object.keys(m)).toEqual(['ag_1']);
+  });
+  it('takes the list for what it has', () => {
+    const fresh = { ...a1, status: 'waiting' };
+    const m = mergeAgentList({ ag_1: a1 }, { ag_1: a1 }, [fresh]);
+    expect(m.ag_1.status).toBe('waiting');
   });
 });

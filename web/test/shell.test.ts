@@ -21,11 +21,14 @@ describe('the frame', () => {
       '#/definitions/x',
       '#/analytics',
       '#/health',
+      '#/nodes',
       '#/settings',
     ])
       expect(keys.has(pageOf(parseRoute(h))), h).toBe(true);
     expect(pageOf(parseRoute('#/agents/a1'))).toBe('agents');
     expect(pageOf(parseRoute('#/projects'))).toBe('chats');
+    expect(parseRoute('#/runs/run_abc')).toEqual({ page: 'run', id: 'run_abc' });
+    expect(pageOf(parseRoute('#/runs/run_abc'))).toBe('analytics');
     for (const p of PAGES) expect(pageOf(parseRoute(p.href))).toBe(p.key);
   });
 

@@ -238,6 +238,14 @@ export async function api(base, method, p, body) {
   return { status: r.status, data };
 }
 
+// api() that must succeed (a 2xx, else the test fails naming the call);
+// the answer's data.
+export async function apiOk(base, method, p, body) {
+  const r = await api(base, method, p, body);
+  if (r.status < 200 || r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(r.data)}`);
+  return r.data;
+}
+
 // How long a wait on the page may take before the test fails. A test waits
 // for a state, and the state comes in well under a second on an idle
 // machine; the bound is for an ASan daemon and Chromium on a machine busy

@@ -7,7 +7,7 @@
 const { Live } = require('./live');
 const assert = require('node:assert/strict');
 const { claudeEnv } = require('../../fixtures/claude-run');
-const { api, until } = require('./api');
+const { api, until, pendingApprovals } = require('./api');
 
 async function messages(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages;
@@ -57,4 +57,4 @@ function seen(live, type) {
   return live.events.filter((e) => e.type === type).map((e) => e.payload);
 }
 
-module.exports = { api, until, messages, runs, agent, runEnded, claudeAgents, watch, seen };
+module.exports = { api, until, messages, runs, agent, runEnded, claudeAgents, watch, seen, pendingApprovals };

@@ -92,6 +92,18 @@ async function commandAgent(d, wt, command, extra = {}) {
   return (await makeAgent(d, wt, { executor: 'command', command, ...extra })).id;
 }
 
+// A command agent's first run, started and waited for until it ended
+// (ms bounds the wait as in until()): the run's id. Training tests hang
+// their metric points on it.
+async function endedRun(d, wt, command, ms = UNTIL_MS) {
+  const id = await commandAgent(d, wt, command);
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  return until(async () => {
+    const r = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+    return r && r.status !== 'running' ? r.id : null;
+  }, 'the run to end', ms);
+}
+
 // A run the test build records as given (POST /test/runs); the run.
 async function testRun(d, agentId, status, extra = {}) {
   const r = await api(d, 'POST', '/test/runs', { agentId, status, ...extra });
@@ -142,7 +154,35 @@ function assertOnce(values, what) {
   }
 }
 
+// Agent id's approvals waiting for a decision, once there are at least n
+// (polled; ms bounds the wait as in until()).
+async function pendingApprovals(d, id, n = 1, ms = UNTIL_MS) {
+  return until(async () => {
+    const r = await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`);
+    return r.body.approvals.length >= n ? r.body.approvals : null;
+  }, 'a pending approval', ms);
+}
+
+// What an agent looks like when a test's wait for it failed: its status,
+// its runs' ends and its last messages, appended to the error so a failure
+// in CI says where the agent stood.
+async function withAgentState(d, id, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    let state = '';
+    try {
+      const a = (await api(d, 'GET', `/api/agents/${id}`)).body;
+      const runs = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs || [];
+      const msgs = (await allMessages(d, id)).slice(-12).map((m) => `${m.role}: ${String(m.content).slice(0, 300)}`);
+      state = `\nagent ${id}: ${a.status} on ${a.node || a.nodeId || 'the plane'}; runs ${JSON.stringify(runs.map((r) => [r.status, r.exitCode, r.error]))}\n${msgs.join('\n')}`;
+    } catch (_) { /* the daemon is gone: the first error says enough */ }
+    e.message += state;
+    throw e;
+  }
+}
+
 module.exports = {
-  startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
-  startWithWorktree, commandAgent, testRun, chatIdle, allMessages, assertOnce,
+  withAgentState, startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
+  startWithWorktree, commandAgent, endedRun, testRun, chatIdle, allMessages, assertOnce, pendingApprovals,
 };

@@ -19,14 +19,40 @@ const FIXTURES = path.resolve(__dirname, '..', '..', 'fixtures');
 const dataDirs = new Set();
 function endHolders(dataDir) {
   const root = path.join(dataDir, 'hold');
+  const pids = [];
   let names = [];
-  try { names = fs.readdirSync(root); } catch (_) { return; }
+  try { names = fs.readdirSync(root); } catch (_) { return pids; }
   for (const n of names) {
     try {
-      const [pid, , agent] = fs.readFileSync(path.join(root, n, 'info'), 'utf8').trim().split(' ');
-      try { process.kill(-Number(agent), 'SIGKILL'); } catch (_) { /* gone */ }
-      try { process.kill(Number(pid), 'SIGTERM'); } catch (_) { /* gone */ }
+      const [pid, , agent] = fs.readFileSync(path.join(root, n, 'info'), 'utf8').trim().split(' ').map(Number);
+      // an info file whose agent is not there yet says 0: kill(-0) would be
+      // our own process group (the test runner)
+      if (agent > 1) try { process.kill(-agent, 'SIGKILL'); } catch (_) { /* gone */ }
+      if (pid > 1) try { process.kill(pid, 'SIGTERM'); pids.push(pid); } catch (_) { /* gone */ }
     } catch (_) { /* no info */ }
+  }
+  return pids;
+}
+
+// A pid that is gone, or a zombie nobody reaped yet (a holder's parent is
+// init, which in a container may be slow or never reap).
+function gone(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z';
+  } catch (_) { return true; }
+}
+
+// endHolders, then waits (at most ms) until those holders have exited, so
+// nothing writes in the data dir any more when the caller removes it. The
+// holders' ends are asked again meanwhile: one that was starting had no
+// info file the first time.
+async function endHoldersGone(dataDir, ms = 15000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const left = endHolders(dataDir).filter((p) => !gone(p));
+    if (left.length === 0 || Date.now() > until) return left;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -36,6 +62,25 @@ process.on('exit', () => {
   }
   for (const dir of dataDirs) endHolders(dir);
 });
+
+// Waits (at most ms) until no process has the data dir's agentd.pid open.
+async function lockLetGo(dataDir, ms = 10000) {
+  let target;
+  try { target = fs.realpathSync(path.join(dataDir, 'agentd.pid')); } catch (_) { return; }
+  const held = () => {
+    for (const p of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      let fds = [];
+      try { fds = fs.readdirSync(`/proc/${p}/fd`); } catch (_) { continue; }
+      for (const f of fds) {
+        try { if (fs.readlinkSync(`/proc/${p}/fd/${f}`) === target) return true; } catch (_) { /* closed meanwhile */ }
+      }
+    }
+    return false;
+  };
+  const end = Date.now() + ms;
+  while (held() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
 
 function tmpDir(prefix = 'agentd-e2e-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -119,13 +164,17 @@ function start(opts = {}) {
   setToken(d, null);
   running.add(d);
   d.exit = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
+    proc.on('exit', async (code, signal) => {
       running.delete(d);
       d.exited = { code, signal };
       // a daemon no test stopped: what it said last, for the failure that follows
       if (!d.stopping && d.url) {
         process.stderr.write(`agentd at ${d.url} exited by itself (code=${code} signal=${signal}); its last words:\n${d.stderr.slice(-6000)}\n`);
       }
+      // killed in the middle of a spawn: the child it had just cloned holds a
+      // copy of the data dir's lock until its exec closes it; a restart
+      // right away would find the dir taken
+      if (signal === 'SIGKILL') await lockLetGo(dataDir);
       resolve(d.exited);
     });
   });
@@ -137,7 +186,7 @@ function start(opts = {}) {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       reject(new Error(`agentd did not become ready in time; stderr:\n${d.stderr}`));
-    }, opts.timeout || 15000);
+    }, opts.timeout || 30000); // a bound for a busy machine: an idle one is ready in under a second
     proc.stdout.on('data', (s) => {
       d.stdout += s;
       const m = d.stdout.match(/listening on (https?:\/\/\S+?)\/?(\s|$)/);
@@ -186,4 +235,4 @@ function tokenFor(url) {
   return tokens.get(url.replace(/\/$/, '')) || null;
 }
 
-module.exports = { BIN, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders };
+module.exports = { BIN, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo };

@@ -1,4 +1,4 @@
-// Analytics: today's usage, usage by agent and by model (UsageTables),
+// Analytics (a lazy chunk of its own): today's usage, usage by agent and by model (UsageTables),
 // and the daily history from /api/usage/history as
 // plain bars, then training runs and their curves (Training.tsx, a lazy
 // chunk with uPlot).
@@ -15,7 +15,7 @@ import { UsageTables } from './UsageTables';
 
 const Training = lazy(() => import('./Training'));
 
-export function Analytics() {
+export default function Analytics() {
   const rows = useSignal<any[] | null>(null);
   const err = useSignal<string | null>(null);
   const load = () => {

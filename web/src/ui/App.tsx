@@ -1,5 +1,5 @@
 // The frame: top bar with tabs (Home / Agents / Grid / Crews / Chats (with Projects
-// and Definitions) / Analytics / Health / Settings; one menu on a phone) and
+// and Definitions) / Analytics / Health / Nodes / Settings; one menu on a phone) and
 // the live connection indicator, the sidebar, the routed page and toasts.
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
@@ -8,7 +8,6 @@ import { PAGES, pageOf, setCollapsed, sidebarCollapsed } from '../shell';
 import { route } from '../router';
 import { agentList, askAgain, auth, conn, daemonDown, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
 import { AgentPage } from './AgentPage';
-import { Analytics } from './Analytics';
 import { AgentBadge, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { HealthPage } from './HealthPage';
 import { Home } from './Home';
@@ -55,6 +54,8 @@ function WhoAmI() {
   );
 }
 
+// The Nodes page (issue #34) loads when first opened.
+const NodesPage = lazy(() => import('./Nodes'));
 // The Crews page and its graph library load when first opened.
 const CrewsPage = lazy(() => import('./Crews'));
 // The Chats page (issue #18) too.
@@ -64,6 +65,9 @@ const DefinitionsPage = lazy(() => import('./Definitions'));
 // The grid and the new-task dialog (issue #14) too.
 const GridPage = lazy(() => import('./Grid'));
 const NewTask = lazy(() => import('./NewTask'));
+// Analytics and a run's page (issue #35) with their charts: loaded when opened.
+const Analytics = lazy(() => import('./Analytics'));
+const RunPage = lazy(() => import('./RunPage'));
 
 function AgentsPage() {
   const list = agentList.value;
@@ -269,8 +273,22 @@ export function App() {
             <DefinitionsPage name={r.id} />
           </Suspense>
         )}
-        {r.page === 'analytics' && <Analytics />}
+        {r.page === 'analytics' && (
+          <Suspense fallback={<Spinner />}>
+            <Analytics />
+          </Suspense>
+        )}
+        {r.page === 'run' && (
+          <Suspense fallback={<Spinner />}>
+            <RunPage id={r.id} />
+          </Suspense>
+        )}
         {r.page === 'health' && <HealthPage />}
+        {r.page === 'nodes' && (
+          <Suspense fallback={<Spinner label="Loading nodes…" />}>
+            <NodesPage />
+          </Suspense>
+        )}
         {r.page === 'settings' && <SettingsPage section={r.id} />}
       </main>
       <ConfirmHost />
@@ -278,7 +296,9 @@ export function App() {
         {toasts.value.map((t) => (
           <div key={t.id} class={`toast glass toast-${t.level}`} role={t.level === 'error' ? 'alert' : 'status'}>
             <div class="toast-text">
-              <div class="toast-title">{t.agentId ? <a href={`#/agents/${t.agentId}`}>{t.title}</a> : t.title}</div>
+              <div class="toast-title">
+                {t.runId ? <a href={`#/runs/${t.runId}`}>{t.title}</a> : t.agentId ? <a href={`#/agents/${t.agentId}`}>{t.title}</a> : t.title}
+              </div>
               {t.body && <div class="toast-body">{t.body}</div>}
             </div>
             <button class="icon-btn" aria-label="Dismiss" onClick={() => dismissToast(t.id)}>

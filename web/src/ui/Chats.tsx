@@ -9,108 +9,21 @@ import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, type Chat, type Suggestion } from '../api';
 import { WorkbenchNav } from './WorkbenchNav';
-import { RunCode } from './RunCode';
-import { renderMarkdown } from '../markdown';
 import { go } from '../router';
-import { type ChatMessage, namesFiles, toolCallText } from '../workbench';
+import { type ChatMessage } from '../workbench';
 import { useChat } from './useChat';
 import { costOrNoPrice, modelPrices } from '../prices';
 import { loadPrices } from '../store';
 import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { Credentials } from './Credentials';
-import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { Bubble } from './ChatBubble';
+import { ago, Empty, errText, ErrorState, fmtCost, Spinner } from './common';
 
 export type { Chat, ChatMessage };
 
 const MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
 
 // ---- one chat ---------------------------------------------------------------------
-
-function Usage({ m, model }: { m: ChatMessage; model: string }) {
-  if (m.role !== 'assistant' || m.status === 'streaming') return null;
-  return (
-    <div class="chat-usage muted small" data-testid="answer-usage">
-      {fmtInt(m.inputTokens || 0)} in · {fmtInt(m.outputTokens || 0)} out · {costOrNoPrice(m.costUsd, model, modelPrices.value, fmtCost)}
-      {m.status !== 'complete' && <span class={`badge badge-sm status-${m.status}`}> {m.status}</span>}
-    </div>
-  );
-}
-
-// Saves the answer's named code blocks into a project (new or chosen).
-function SaveFiles({ chatId, m }: { chatId: string; m: ChatMessage }) {
-  const projects = useSignal<{ id: string; name: string }[] | null>(null);
-  const target = useSignal('');
-  const msg = useSignal<string | null>(null);
-  const open = async () => {
-    try {
-      projects.value = (await api.projects()).projects;
-      target.value = projects.value[0]?.id || 'new';
-    } catch (e) {
-      msg.value = errText(e);
-    }
-  };
-  const save = async () => {
-    try {
-      let id = target.value;
-      if (id === 'new') id = (await api.createProject({ name: 'From chat', chatId })).id;
-      const r = await api.saveMessageFiles(id, chatId, m.id);
-      msg.value = `Saved: the project has ${r.files.length} file${r.files.length === 1 ? '' : 's'}.`;
-    } catch (e) {
-      msg.value = errText(e);
-    }
-  };
-  if (m.role !== 'assistant' || m.status === 'streaming' || !namesFiles(m.content || '')) return null;
-  return (
-    <div class="small save-files">
-      {projects.value === null ? (
-        <button class="btn btn-sm" onClick={() => void open()}>
-          Save files to a project…
-        </button>
-      ) : (
-        <span>
-          <select aria-label="Project" value={target.value} onChange={(e) => (target.value = e.currentTarget.value)}>
-            {projects.value.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name}
-              </option>
-            ))}
-            <option value="new">a new project</option>
-          </select>{' '}
-          <button class="btn btn-sm btn-primary" onClick={() => void save()}>
-            Save files
-          </button>
-        </span>
-      )}
-      {msg.value && <span class="muted"> {msg.value}</span>}
-    </div>
-  );
-}
-
-function Bubble({ m, chatId, model }: { m: ChatMessage; chatId: string; model: string }) {
-  return (
-    <div class={`chat-msg chat-${m.role}`} data-status={m.status} data-testid={`msg-${m.role}`}>
-      <div class="chat-role small muted">{m.role === 'user' ? 'You' : 'Claude'}</div>
-      {m.role === 'assistant' ? (
-        <div class="md" dangerouslySetInnerHTML={{ __html: renderMarkdown(m.content || (m.status === 'streaming' ? '…' : '')) }} />
-      ) : (
-        <div class="chat-text">{m.content}</div>
-      )}
-      {m.error && <div class="error-text small">{m.error}</div>}
-      {m.toolCalls && m.toolCalls.length > 0 && (
-        <ul class="small muted tool-calls" aria-label="Tool calls">
-          {m.toolCalls.map((c) => (
-            <li key={c.id || c.name}>
-              Tool call: <code>{toolCallText(c)}</code>
-            </li>
-          ))}
-        </ul>
-      )}
-      <Usage m={m} model={model} />
-      <SaveFiles chatId={chatId} m={m} />
-      {m.role === 'assistant' && m.status === 'complete' && <RunCode content={m.content || ''} />}
-    </div>
-  );
-}
 
 function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
   const { chat, msgs, err, notice, hasMore, older, streaming, load, loadOlder: fetchOlder, send: post, stop: stopIt } = useChat(id, onChanged);

@@ -1,33 +1,20 @@
 // The Crews page (issue #19), loaded lazily: stat cards from
-// /api/dashboard/stats, the crews with their status colours kept live by
+// /api/dashboard/stats, credits and agent time with their exports (the
+// crews seed's token and rental cards, issue #40), the crews with their status colours kept live by
 // `signal` events of crew:*, and for the open crew its agent graph kept live
 // by the tool events of crew:<id> (both on the page's one /ws): agents as nodes
 // around the crew, each tool call a badge on its agent (running, progress,
-// done, failed in red) and the crew-agent edge animated while a tool runs.
-// Layout: d3-force (see docs/DECISIONS.md for why), run to rest off screen,
-// drawn as SVG by Preact. Only failed tools toast (events.ts).
+// done, failed in red) and the crew-agent edge animated while a tool runs
+// (CrewGraph.tsx). Layout: d3-force (see docs/DECISIONS.md for why), run to
+// rest off screen, drawn as SVG by Preact. Only failed tools toast (events.ts).
 import { useSignal } from '@preact/signals';
-import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, type SimulationNodeDatum } from 'd3-force';
 import { useEffect } from 'preact/hooks';
-import { api, type Crew, type DashboardStats } from '../api';
+import { api, type Crew, type DashboardStats, type RentalStats, type TokenStats } from '../api';
 import { go } from '../router';
-import { agentList, conn, runsTick, socket, toast, upsertAgent } from '../store';
-import type { Agent, Envelope } from '../types';
+import { agentList, auth, runsTick, toast } from '../store';
+import type { Envelope } from '../types';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
-import { WorkflowPanel } from './WorkflowPanel';
-
-// ---- live topics ---------------------------------------------------------------
-
-// Subscribes topics on the page's one socket while mounted (and deps stay);
-// the value is true while the server holds them on a connected socket.
-function useTopics(topics: string[], onEvent: (ev: Envelope) => void, onResync: () => void, deps: unknown[]) {
-  const acked = useSignal(false);
-  useEffect(() => {
-    acked.value = false;
-    return socket.subscribe(topics, { onEvent, onResync, onSubscribed: () => (acked.value = true) });
-  }, deps);
-  return acked.value && conn.value.status === 'connected';
-}
+import { CrewGraph, useTopics } from './CrewGraph';
 
 // ---- stat cards ---------------------------------------------------------------
 
@@ -59,196 +46,128 @@ function StatCards({ stats, err, onRetry }: { stats: DashboardStats | null; err:
   );
 }
 
-// ---- the graph ------------------------------------------------------------------
+// ---- credits, agent time, exports ---------------------------------------------
+// The crews seed's token cards (balance, spent, earned, pending: credits are
+// US dollars of model cost the owner grants an org), its rental statistics
+// (agent time, by node) and its "Export (CSV/PDF)".
 
-interface Tool {
-  id: string;
-  agentId: string;
-  name: string;
-  state: 'running' | 'success' | 'error';
-  progress?: number;
-  message?: string;
-  duration?: number;
+function hours(sec: number) {
+  return sec >= 3600 ? `${(sec / 3600).toFixed(1)} h` : sec >= 60 ? `${Math.round(sec / 60)} min` : `${Math.round(sec)} s`;
 }
 
-interface Node extends SimulationNodeDatum {
-  id: string;
-  label: string;
-  crew?: boolean;
-}
+const REPORTS: [string, string][] = [
+  ['stats', 'Runs'],
+  ['tokens', 'Credits'],
+  ['rentals', 'Agent time'],
+];
 
-const W = 640;
-const H = 360;
-
-// Positions for the crew in the middle and its agents around it.
-function layout(crew: Crew, agents: Agent[]): Node[] {
-  const nodes: Node[] = [{ id: crew.id, label: crew.name, crew: true, fx: W / 2, fy: H / 2 }, ...agents.map((a) => ({ id: a.id, label: a.name }))];
-  const links = agents.map((a) => ({ source: crew.id, target: a.id }));
-  const sim = forceSimulation(nodes)
-    .force(
-      'link',
-      forceLink(links)
-        .id((n: any) => n.id)
-        .distance(140),
-    )
-    .force('charge', forceManyBody().strength(-400))
-    .force('collide', forceCollide(48))
-    .force('center', forceCenter(W / 2, H / 2))
-    .stop();
-  sim.tick(200);
-  for (const n of nodes) {
-    n.x = Math.max(50, Math.min(W - 50, n.x ?? W / 2));
-    n.y = Math.max(40, Math.min(H - 40, n.y ?? H / 2));
-  }
-  return nodes;
-}
-
-function CrewGraph({ crew }: { crew: Crew }) {
-  const tools = useSignal<Tool[]>([]);
-  const agents = agentList.value.filter((a) => a.crewId === crew.id && !a.deletedAt);
-  // tool_start / tool_progress / tool_end of the crew's agents (crew:<id>)
-  const onTool = (ev: Envelope) => {
-    const f = ev.payload || {};
-    if (!ev.type.startsWith('tool_') || f.crewId !== crew.id) return;
-    const id = String(f.toolId ?? '');
-    const cur = tools.value.filter((t) => !(t.id === id && t.agentId === f.agentId));
-    const was = tools.value.find((t) => t.id === id && t.agentId === f.agentId);
-    const t: Tool = { ...(was || { id, agentId: f.agentId || '', name: f.name || f.tool || id, state: 'running' }) };
-    if (ev.type === 'tool_progress') Object.assign(t, { progress: f.progress, message: f.message });
-    if (ev.type === 'tool_end') {
-      t.state = f.status === 'error' || (typeof f.exitCode === 'number' && f.exitCode !== 0) ? 'error' : 'success';
-      if (typeof f.durationMs === 'number') t.duration = f.durationMs / 1000;
-    }
-    tools.value = [...cur, t].slice(-200);
-  };
-  const live = useTopics([`crew:${crew.id}`], onTool, () => (tools.value = []), [crew.id]);
-  useEffect(() => {
-    tools.value = [];
-  }, [crew.id]);
-  const nodes = layout(crew, agents);
-  const at = new Map(nodes.map((n) => [n.id, n]));
-  const centre = at.get(crew.id)!;
-  return (
-    <section class="panel glass crew-graph" aria-label={`Graph of ${crew.name}`}>
-      <div class="page-head">
-        <h2>{crew.name}</h2>
-        <span class={`live-dot${live ? ' on' : ''}`} data-live={live ? 'yes' : 'no'}>
-          {live ? 'Live' : 'Connecting…'}
-        </span>
-        <div class="form-actions">
-          <button class="btn btn-sm" onClick={() => api.crewStart(crew.id).catch((e) => toast('error', 'Start failed', errText(e)))}>
-            Start all
-          </button>
-          <button class="btn btn-sm" onClick={() => api.crewStop(crew.id).catch((e) => toast('error', 'Stop failed', errText(e)))}>
-            Stop all
-          </button>
-        </div>
-      </div>
-      <WorkflowPanel crewId={crew.id} />
-      <CrewMembers crew={crew} agents={agents} />
-      {agents.length === 0 ? (
-        <Empty title="No agents in this crew">Add an agent above to see its tool calls here, live.</Empty>
-      ) : (
-        <svg viewBox={`0 0 ${W} ${H}`} class="graph" role="img" aria-label="Agents and their tool calls">
-          {agents.map((a) => {
-            const n = at.get(a.id)!;
-            const busy = tools.value.some((t) => t.agentId === a.id && t.state === 'running');
-            return <line key={`l${a.id}`} class={`edge${busy ? ' active' : ''}`} x1={centre.x} y1={centre.y} x2={n.x} y2={n.y} />;
-          })}
-          <g class="node crew-node">
-            <circle cx={centre.x} cy={centre.y} r={26} />
-            <text x={centre.x} y={(centre.y ?? 0) + 42}>
-              {crew.name}
-            </text>
-          </g>
-          {agents.map((a) => {
-            const n = at.get(a.id)!;
-            const mine = tools.value.filter((t) => t.agentId === a.id).slice(-3);
-            return (
-              <g class="node agent-node" key={a.id} data-agent={a.id} onClick={() => go(`/agents/${a.id}`)}>
-                <circle cx={n.x} cy={n.y} r={18} class={`st-${a.status}`} />
-                <text x={n.x} y={(n.y ?? 0) + 32}>
-                  {a.name}
-                </text>
-                {mine.map((t, i) => (
-                  <g key={t.id} class={`tool tool-${t.state}`} data-tool={t.id} data-state={t.state}>
-                    <rect x={(n.x ?? 0) + 22} y={(n.y ?? 0) - 20 + i * 16} width={120} height={14} rx={4} />
-                    <text x={(n.x ?? 0) + 26} y={(n.y ?? 0) - 9 + i * 16}>
-                      {t.name}
-                      {t.state === 'running' && t.progress !== undefined ? ` ${t.progress}%` : ''}
-                      {t.state === 'success' ? ' ✓' : t.state === 'error' ? ' ✗' : ''}
-                    </text>
-                  </g>
-                ))}
-              </g>
-            );
-          })}
-        </svg>
-      )}
-    </section>
-  );
-}
-
-// ---- members -----------------------------------------------------------------
-
-/** The crew's agents with a way out each, and a picker to add one. */
-function CrewMembers({ crew, agents }: { crew: Crew; agents: Agent[] }) {
-  const pick = useSignal('');
+// The owner grants the org credits (POST /api/orgs/:id/credits; an org's own
+// admin may not: it would grant itself).
+function GrantCredits({ orgId, onGranted }: { orgId: string; onGranted: () => void }) {
+  const open = useSignal(false);
+  const amount = useSignal('');
+  const note = useSignal('');
+  const err = useSignal<string | null>(null);
   const busy = useSignal(false);
-  const others = agentList.value.filter((a) => !a.deletedAt && a.crewId !== crew.id);
-  const move = async (id: string, crewId: string | null) => {
+  if (!auth.value.who?.owner && auth.value.who?.authRequired !== false) return null;
+  if (!open.value)
+    return (
+      <button class="btn btn-sm" onClick={() => (open.value = true)}>
+        Grant credits…
+      </button>
+    );
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const v = Number(amount.value);
+    if (!Number.isFinite(v) || v === 0) {
+      err.value = 'An amount of credits (US dollars), not 0; negative takes some back.';
+      return;
+    }
     busy.value = true;
+    err.value = null;
     try {
-      upsertAgent(await api.patchAgent(id, { crewId }));
-      pick.value = '';
-    } catch (e) {
-      toast('error', crewId ? 'Not added' : 'Not removed', errText(e));
+      await api.grantCredits(orgId, v, note.value.trim() || undefined);
+      toast('success', `Granted ${v} credits`);
+      open.value = false;
+      amount.value = note.value = '';
+      onGranted();
+    } catch (x) {
+      err.value = errText(x);
     } finally {
       busy.value = false;
     }
   };
   return (
-    <div class="crew-members">
-      <ul class="crew-member-list" aria-label={`Agents of ${crew.name}`}>
-        {agents.map((a) => (
-          <li key={a.id} data-agent={a.id}>
-            <a href={`#/agents/${a.id}`}>{a.name}</a>
-            <button
-              class="icon-btn"
-              aria-label={`Remove ${a.name} from ${crew.name}`}
-              title="Remove from the crew"
-              disabled={busy.value}
-              onClick={() => void move(a.id, null)}
-            >
-              ×
-            </button>
-          </li>
-        ))}
-      </ul>
-      <form
-        class="row-form"
-        aria-label="Add an agent to the crew"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (pick.value) void move(pick.value, crew.id);
-        }}
-      >
-        <select aria-label="Agent to add" value={pick.value} onChange={(e) => (pick.value = e.currentTarget.value)} disabled={!others.length}>
-          <option value="">{others.length ? 'Pick an agent…' : 'Every agent is in this crew'}</option>
-          {others.map((a) => (
-            <option key={a.id} value={a.id}>
-              {a.name}
-              {a.crewId ? ' (in another crew)' : ''}
-            </option>
-          ))}
-        </select>
-        <button type="submit" class="btn btn-sm" disabled={!pick.value || busy.value}>
-          Add to crew
-        </button>
-      </form>
-    </div>
+    <form class="row-form" aria-label="Grant credits" onSubmit={submit} noValidate>
+      <label class="field">
+        <span>Credits (US dollars)</span>
+        <input name="grant-amount" inputMode="decimal" value={amount.value} onInput={(e) => (amount.value = e.currentTarget.value)} />
+      </label>
+      <label class="field">
+        <span>Note (optional)</span>
+        <input name="grant-note" maxLength={200} value={note.value} onInput={(e) => (note.value = e.currentTarget.value)} />
+      </label>
+      <button class="btn btn-sm btn-primary" type="submit" disabled={busy.value}>
+        Grant
+      </button>
+      <button class="btn btn-sm" type="button" onClick={() => (open.value = false)}>
+        Cancel
+      </button>
+      {err.value && (
+        <p class="error-text" role="alert">
+          {err.value}
+        </p>
+      )}
+    </form>
   );
 }
+
+function Ledger({ tokens, rentals, onChange }: { tokens: TokenStats | null; rentals: RentalStats | null; onChange: () => void }) {
+  if (!tokens && !rentals) return null;
+  const cards: [string, string, string][] = [];
+  if (tokens) {
+    cards.push(
+      ['Balance', fmtCost(tokens.balance), 'earned − spent − pending'],
+      ['Spent', fmtCost(tokens.spent), 'by ended runs'],
+      ['Earned', fmtCost(tokens.earned), `${fmtInt(tokens.grants)} grant${tokens.grants === 1 ? '' : 's'}`],
+      ['Pending', fmtCost(tokens.pending), 'running now'],
+    );
+  }
+  if (rentals) {
+    const by = rentals.nodes.map((n) => `${n.node} ${hours(n.agentSeconds)}`).join(', ');
+    cards.push(['Agent time', hours(rentals.agentSeconds), `${fmtInt(rentals.runs)} runs in 30 days${by ? `; ${by}` : ''}`]);
+  }
+  return (
+    <section class="ledger" aria-label="Credits and agent time">
+      <div class="stat-cards">
+        {cards.map(([k, v, sub]) => (
+          <div class="panel glass stat-card" key={k} data-stat={k}>
+            <div class="stat-label">{k}</div>
+            <div class="stat-value">{v}</div>
+            <div class="stat-sub muted">{sub}</div>
+          </div>
+        ))}
+      </div>
+      {tokens && <GrantCredits orgId={tokens.orgId} onGranted={onChange} />}
+      <div class="exports muted" role="group" aria-label="Export">
+        Export:
+        {REPORTS.map(([report, label]) => (
+          <span key={report} class="export">
+            {' '}
+            {label}{' '}
+            {['csv', 'pdf'].map((f) => (
+              <a key={f} class="btn btn-sm" href={`/api/dashboard/export?report=${report}&format=${f}`} download data-export={`${report}-${f}`}>
+                {f.toUpperCase()}
+              </a>
+            ))}
+          </span>
+        ))}
+      </div>
+    </section>
+  );
+}
+
+// ---- a new crew ----------------------------------------------------------------
 
 /** A new crew by its name; opens it. */
 function NewCrew({ onCreated }: { onCreated: (c: Crew) => void }) {
@@ -295,11 +214,23 @@ export default function Crews({ id }: { id?: string }) {
   const err = useSignal<string | null>(null);
   const stats = useSignal<DashboardStats | null>(null);
   const statsErr = useSignal<string | null>(null);
-  const loadStats = () =>
-    api
+  const tokens = useSignal<TokenStats | null>(null);
+  const rentals = useSignal<RentalStats | null>(null);
+  const loadStats = () => {
+    // the ledger is extra: a failure there leaves the run cards alone
+    api.tokenStats().then(
+      (t) => (tokens.value = t),
+      () => undefined,
+    );
+    api.rentalStats('30d').then(
+      (t) => (rentals.value = t),
+      () => undefined,
+    );
+    return api
       .dashboardStats('7d')
       .then((s) => ((stats.value = s), (statsErr.value = null)))
       .catch((e) => (statsErr.value = errText(e)));
+  };
   const load = () => {
     api
       .crews()
@@ -320,6 +251,11 @@ export default function Crews({ id }: { id?: string }) {
   };
   const live = useTopics(['crew:*'], onSignal, load, []);
   useEffect(load, []);
+  // A credit grant is no event: the cards read again every 30 s, as the seed's do.
+  useEffect(() => {
+    const t = setInterval(() => void loadStats(), 30000);
+    return () => clearInterval(t);
+  }, []);
   // Runs that start or end anywhere move the cards (run_started/run_ended).
   const tick = runsTick.value;
   useEffect(() => {
@@ -347,6 +283,7 @@ export default function Crews({ id }: { id?: string }) {
         </span>
       </div>
       <StatCards stats={stats.value} err={statsErr.value} onRetry={() => void loadStats()} />
+      <Ledger tokens={tokens.value} rentals={rentals.value} onChange={() => void loadStats()} />
       <div class="crews-body">
         <section class="panel glass crew-list" aria-label="Crews">
           <h2>Crews</h2>

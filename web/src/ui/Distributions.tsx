@@ -6,7 +6,8 @@
 // each run's histograms (up to four runs) as a heat map (columns are step
 // buckets, each the sum of its steps, scaled to its own peak; values on the
 // run's own range) and its action shares per step bucket as lines.
-// Refetched when distribution_update events arrive (at most once a second).
+// Runs are named and coloured as everywhere (issue #35). Refetched when
+// distribution_update events arrive (at most once a second).
 import { useSignal } from '@preact/signals';
 import { useEffect, useMemo, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
@@ -14,6 +15,7 @@ import { api, listOf } from '../api';
 import { commonEdges, countRows, heatColumns, rebin, sharesOverTime, type Hist } from '../dists';
 import { distTick } from '../store';
 import { errText } from './common';
+import type { RunIdent } from './Panel';
 
 const COLORS = ['#4f9cff', '#ff7a59', '#3ecf8e', '#c77dff', '#ffd166', '#ef476f', '#06d6a0', '#118ab2'];
 const LIVE_MS = 1000;
@@ -41,7 +43,9 @@ function UChart({ opts, data, testid }: { opts: Omit<uPlot.Options, 'width'>; da
   return <div class="dist-chart" data-testid={testid} ref={el} />;
 }
 
-function HistLatest({ items }: { items: HistItem[] }) {
+type Ident = (id: string) => { name: string; color: string };
+
+function HistLatest({ items, ident }: { items: HistItem[]; ident: Ident }) {
   const built = useMemo(() => {
     const one = items.length === 1;
     const edges = one ? items[0].edges : commonEdges(items, BINS);
@@ -51,9 +55,9 @@ function HistLatest({ items }: { items: HistItem[] }) {
       return [...c, c[c.length - 1]];
     });
     const series: uPlot.Series[] = [{ label: 'value' }];
-    items.forEach((h, i) => {
-      const color = COLORS[i % COLORS.length];
-      series.push({ label: h.runId, stroke: color, fill: color + '33', width: 1.5, points: { show: false }, paths: uPlot.paths.stepped!({ align: 1 }) });
+    items.forEach((h) => {
+      const { name, color } = ident(h.runId);
+      series.push({ label: name, stroke: color, fill: color + '33', width: 1.5, points: { show: false }, paths: uPlot.paths.stepped!({ align: 1 }) });
     });
     const opts = { height: 220, series, scales: { x: { time: false } }, axes: [{}, { size: 60 }], legend: { show: false } };
     return { opts, data: [edges, ...cols] as uPlot.AlignedData };
@@ -61,7 +65,7 @@ function HistLatest({ items }: { items: HistItem[] }) {
   return built && <UChart opts={built.opts} data={built.data} testid="hist-chart" />;
 }
 
-function CountsLatest({ items }: { items: CountsItem[] }) {
+function CountsLatest({ items, ident }: { items: CountsItem[]; ident: Ident }) {
   const rows = countRows(items.map((c) => c.counts));
   return (
     <ul class="bars dist-bars" data-testid="counts-bars">
@@ -70,7 +74,7 @@ function CountsLatest({ items }: { items: CountsItem[] }) {
           <span class="bar-label">{r.name}</span>
           <span class="bar dist-bar">
             {r.shares.map((s, i) => (
-              <span key={i} class="bar-fill" style={{ width: `${s * 100}%`, background: COLORS[i % COLORS.length] }} />
+              <span key={i} class="bar-fill" title={ident(items[i].runId).name} style={{ width: `${s * 100}%`, background: ident(items[i].runId).color }} />
             ))}
           </span>
           <span class="bar-value">{r.shares.map((s) => `${Math.round(s * 100)}%`).join(' · ')}</span>
@@ -82,7 +86,7 @@ function CountsLatest({ items }: { items: CountsItem[] }) {
 
 // The over-time histogram as a heat map on a canvas: x step buckets, y
 // value buckets (low at the bottom).
-function Heat({ data, color }: { data: any; color: string }) {
+function Heat({ data, color, name }: { data: any; color: string; name: string }) {
   const el = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = el.current;
@@ -114,10 +118,10 @@ function Heat({ data, color }: { data: any; color: string }) {
         data-testid="hist-heat"
         data-run={data.runId}
         data-buckets={x.length}
-        aria-label={`${data.name} of ${data.runId} over steps ${x[0]} to ${data.to}`}
+        aria-label={`${data.name} of ${name} over steps ${x[0]} to ${data.to}`}
       />
       <figcaption>
-        <span style={{ color }}>{data.runId}</span>: steps {x[0]}–{data.to} · values {e[0].toPrecision(3)} to {e[e.length - 1].toPrecision(3)} · {x.length} step
+        <span style={{ color }}>{name}</span>: steps {x[0]}–{data.to} · values {e[0].toPrecision(3)} to {e[e.length - 1].toPrecision(3)} · {x.length} step
         buckets
       </figcaption>
     </figure>
@@ -135,7 +139,9 @@ function CountsOverTime({ data }: { data: any }) {
   return <UChart opts={built.opts} data={built.data} testid="counts-time" />;
 }
 
-export default function Distributions({ picked }: { picked: string[] }) {
+export default function Distributions({ runs }: { runs: RunIdent[] }) {
+  const picked = runs.map((r) => r.id);
+  const ident: Ident = (id) => runs.find((r) => r.id === id) || { name: id, color: COLORS[0] };
   const infos = useSignal<Record<string, Info[]>>({});
   const histName = useSignal('');
   const countName = useSignal('');
@@ -184,7 +190,7 @@ export default function Distributions({ picked }: { picked: string[] }) {
               .dist(id, path, name, q)
               .then((d: any) => ({ ...d, runId: id }))
               .catch((e) => {
-                if (mine()) err.value = `${id}: ${errText(e)}`;
+                if (mine()) err.value = `${ident(id).name}: ${errText(e)}`;
                 return null;
               }),
           ),
@@ -205,7 +211,7 @@ export default function Distributions({ picked }: { picked: string[] }) {
               .dist(id, path, name, q2)
               .then((d: any) => ({ ...d, runId: id }))
               .catch((e) => {
-                if (mine()) err.value = `${id}: ${errText(e)}`;
+                if (mine()) err.value = `${ident(id).name}: ${errText(e)}`;
                 return null;
               }),
           ),
@@ -284,17 +290,17 @@ export default function Distributions({ picked }: { picked: string[] }) {
             </select>
           </h3>
           {names('histogram').length === 0 && <p class="muted">No histogram lines from these runs.</p>}
-          {mode.value === 'latest' && hists.value.length > 0 && <HistLatest items={hists.value} />}
+          {mode.value === 'latest' && hists.value.length > 0 && <HistLatest items={hists.value} ident={ident} />}
           {mode.value === 'latest' && (
             <ul class="training-legend" data-testid="hist-legend">
-              {hists.value.map((h, i) => (
-                <li key={h.runId} style={{ color: COLORS[i % COLORS.length] }}>
-                  {h.runId}: step {h.step}, {h.total} values
+              {hists.value.map((h) => (
+                <li key={h.runId} data-run={h.runId}>
+                  <span class="swatch" style={{ background: ident(h.runId).color }} /> {ident(h.runId).name}: step {h.step}, {h.total} values
                 </li>
               ))}
             </ul>
           )}
-          {mode.value === 'time' && histTime.value.map((h) => <Heat key={h.runId} data={h} color={COLORS[picked.indexOf(h.runId) % COLORS.length]} />)}
+          {mode.value === 'time' && histTime.value.map((h) => <Heat key={h.runId} data={h} color={ident(h.runId).color} name={ident(h.runId).name} />)}
         </div>
         <div class="dist-card">
           <h3>
@@ -308,12 +314,12 @@ export default function Distributions({ picked }: { picked: string[] }) {
             </select>
           </h3>
           {names('counts').length === 0 && <p class="muted">No counts lines from these runs.</p>}
-          {mode.value === 'latest' && counts.value.length > 0 && <CountsLatest items={counts.value} />}
+          {mode.value === 'latest' && counts.value.length > 0 && <CountsLatest items={counts.value} ident={ident} />}
           {mode.value === 'latest' && (
             <ul class="training-legend" data-testid="counts-legend">
-              {counts.value.map((c, i) => (
-                <li key={c.runId} style={{ color: COLORS[i % COLORS.length] }}>
-                  {c.runId}: step {c.step}, {c.total} actions
+              {counts.value.map((c) => (
+                <li key={c.runId} data-run={c.runId}>
+                  <span class="swatch" style={{ background: ident(c.runId).color }} /> {ident(c.runId).name}: step {c.step}, {c.total} actions
                 </li>
               ))}
             </ul>
@@ -322,7 +328,9 @@ export default function Distributions({ picked }: { picked: string[] }) {
             countsTime.value.map((c) => (
               <figure key={c.runId} class="dist-heat">
                 <CountsOverTime data={c} />
-                <figcaption style={{ color: COLORS[picked.indexOf(c.runId) % COLORS.length] }}>{c.runId}</figcaption>
+                <figcaption>
+                  <span class="swatch" style={{ background: ident(c.runId).color }} /> {ident(c.runId).name}
+                </figcaption>
               </figure>
             ))}
         </div>

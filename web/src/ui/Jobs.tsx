@@ -9,6 +9,7 @@ import { toast } from '../store';
 import { ago, Badge, ErrorState, errText, FormFooter } from './common';
 import { useJobs } from './useHealth';
 import { environment } from '../environment';
+import { DiscoveryPanel } from './Discovery';
 
 function NewJob({ onClose, onStarted }: { onClose: () => void; onStarted: () => void }) {
   const name = useSignal(environment.value); // a discovery job is named after its environment
@@ -99,8 +100,9 @@ function JobRow({ j, onStop }: { j: Job; onStop: () => void }) {
   );
 }
 
-/** Jobs with their progress (newest first), polled while the page is open. */
-export function JobsPanel() {
+/** Jobs with their progress (newest first), polled while the page is open;
+ * in Settings → Discovery with the discovery program above them. */
+export function JobsPanel({ discovery = false }: { discovery?: boolean }) {
   const { data: jobs, err, reload } = useJobs();
   const adding = useSignal(false);
   const stop = (id: string) =>
@@ -109,25 +111,28 @@ export function JobsPanel() {
       .then(reload)
       .catch((e) => toast('error', 'Stop failed', errText(e)));
   return (
-    <section class="panel glass jobs" aria-label="Jobs">
-      <div class="page-head">
-        <h2>Jobs</h2>
-        {!adding.value && (
-          <button class="btn btn-sm btn-primary" onClick={() => (adding.value = true)}>
-            + Start a job
-          </button>
+    <>
+      {discovery && <DiscoveryPanel onStarted={reload} />}
+      <section class="panel glass jobs" aria-label="Jobs">
+        <div class="page-head">
+          <h2>Jobs</h2>
+          {!adding.value && (
+            <button class="btn btn-sm btn-primary" onClick={() => (adding.value = true)}>
+              + Start a job
+            </button>
+          )}
+        </div>
+        {adding.value && <NewJob onClose={() => (adding.value = false)} onStarted={reload} />}
+        {err.value && <ErrorState message={err.value} />}
+        {jobs.value && jobs.value.length === 0 && !adding.value && <p class="muted">No job yet: start one to see its progress and output here.</p>}
+        {jobs.value && jobs.value.length > 0 && (
+          <ul class="joblist">
+            {jobs.value.map((j) => (
+              <JobRow key={j.id} j={j} onStop={() => void stop(j.id)} />
+            ))}
+          </ul>
         )}
-      </div>
-      {adding.value && <NewJob onClose={() => (adding.value = false)} onStarted={reload} />}
-      {err.value && <ErrorState message={err.value} />}
-      {jobs.value && jobs.value.length === 0 && !adding.value && <p class="muted">No job yet: start one to see its progress and output here.</p>}
-      {jobs.value && jobs.value.length > 0 && (
-        <ul class="joblist">
-          {jobs.value.map((j) => (
-            <JobRow key={j.id} j={j} onStop={() => void stop(j.id)} />
-          ))}
-        </ul>
-      )}
-    </section>
+      </section>
+    </>
   );
 }

@@ -20,7 +20,8 @@ import { go } from '../router';
 import { loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
 import { splitArgs, suggestName, uniqueName, worktreeNameOk } from '../tasks';
 import type { Agent, Worktree } from '../types';
-import { errText, executorFields, ExecutorModeRow, FormFooter, Modal } from './common';
+import { errText, executorFields, ExecutorModeRow, FormFooter, Modal, NodeField } from './common';
+import { nodeFields } from '../nodes';
 import { PermissionsField } from './Permissions';
 
 /** After the start failed: what exists now and can be removed. */
@@ -52,6 +53,7 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
   const perms = useSignal<string[]>(['read']);
   const command = useSignal('');
   const terminal = useSignal(false);
+  const node = useSignal(''); // '' here, '*' any node that fits, else a node's name
   const busy = useSignal(false);
   const err = useSignal<string | null>(null);
   const limitHit = useSignal(false); // the error is a usage limit: offer to go past it
@@ -91,7 +93,7 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
     const n = shownName.trim();
     if (!worktreeNameOk(n)) return void (err.value = 'Worktree name: letters, digits, dot, dash and underscore; not starting with a dot.');
     if (!main) return void (err.value = 'Choose a workspace.');
-    const body: Record<string, unknown> = { ...executorFields(executor.value), mode: mode.value, permissions: perms.value, name: n };
+    const body: Record<string, unknown> = { ...executorFields(executor.value), ...nodeFields(node.value), mode: mode.value, permissions: perms.value, name: n };
     if (executor.value === 'command') {
       const argv = splitArgs(command.value);
       if (!argv.length) return void (err.value = 'Give the command to run.');
@@ -208,6 +210,7 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
           </label>
         </div>
         <ExecutorModeRow executor={executor} mode={mode} />
+        <NodeField value={node.value} onChange={(v) => (node.value = v)} />
         {executor.value === 'command' && (
           <>
             <label>

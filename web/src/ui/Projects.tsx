@@ -1,12 +1,14 @@
 // The Projects page (issue #18), loaded lazily: projects with their saved
 // messages and files; the files as a tree by folder with a viewer; a new
 // project; Delete; Download .tar; Commit to a worktree (the files written
-// into a worktree as one commit). Files come from chat answers (Chats:
+// into a worktree as one commit); a folder it is kept in sync with (the
+// workbench seed's file sync), its changes shown live. Files come from chat answers (Chats:
 // "Save files").
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { api, type Project } from '../api';
-import type { Worktree } from '../types';
+import { api, type Project, type ProjectSync } from '../api';
+import { socket } from '../store';
+import type { Envelope, Worktree } from '../types';
 import { WorkbenchNav } from './WorkbenchNav';
 import { go } from '../router';
 import { fileTree } from '../workbench';
@@ -88,20 +90,108 @@ function CommitToWorktree({ id, files }: { id: string; files: number }) {
   );
 }
 
+// The folder a project is kept in sync with (PUT/DELETE /api/projects/:id/sync:
+// an admin, a folder under the daemon's --project-sync-roots): its files are
+// written there as they change, and what changes there comes back.
+function FolderSync({ id }: { id: string }) {
+  const sync = useSignal<ProjectSync | null>(null);
+  const editing = useSignal(false);
+  const path = useSignal('');
+  const busy = useSignal(false);
+  const err = useSignal<string | null>(null);
+  useEffect(() => {
+    sync.value = null;
+    editing.value = false;
+    err.value = null;
+    api
+      .projectSync(id)
+      .then((s) => (sync.value = s))
+      .catch((e) => (err.value = errText(e)));
+  }, [id]);
+  const act = async (f: () => Promise<ProjectSync>) => {
+    busy.value = true;
+    err.value = null;
+    try {
+      sync.value = await f();
+      editing.value = false;
+    } catch (x) {
+      err.value = errText(x);
+    } finally {
+      busy.value = false;
+    }
+  };
+  const s = sync.value;
+  return (
+    <div class="folder-sync row-form" role="group" aria-label="Folder sync">
+      {s?.path ? (
+        <>
+          <span class="small">
+            In sync with <code>{s.path}</code>
+            {s.syncedAt ? ` · read ${ago(s.syncedAt)}` : ''}
+          </span>
+          <button class="btn btn-sm" disabled={busy.value} onClick={() => void act(() => api.stopProjectSync(id))}>
+            Stop syncing
+          </button>
+        </>
+      ) : editing.value ? (
+        <form
+          class="row-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act(() => api.setProjectSync(id, path.value.trim()));
+          }}
+        >
+          <label class="field">
+            <span>Folder (absolute, under the daemon's sync roots)</span>
+            <input name="sync-path" class="mono" value={path.value} onInput={(e) => (path.value = e.currentTarget.value)} spellcheck={false} />
+          </label>
+          <button class="btn btn-primary btn-sm" type="submit" disabled={busy.value || !path.value.trim()}>
+            Keep in sync
+          </button>
+          <button class="btn btn-sm" type="button" onClick={() => (editing.value = false)}>
+            Cancel
+          </button>
+        </form>
+      ) : (
+        s && (
+          <button class="btn btn-sm" onClick={() => (editing.value = true)}>
+            Keep in sync with a folder…
+          </button>
+        )
+      )}
+      {err.value && (
+        <p class="error-text" role="alert">
+          {err.value}
+        </p>
+      )}
+    </div>
+  );
+}
+
 function ProjectView({ id }: { id: string }) {
   const p = useSignal<Project | null>(null);
   const open = useSignal<string | null>(null);
   const err = useSignal<string | null>(null);
-  useEffect(() => {
-    p.value = null;
-    open.value = null;
+  const load = (first: boolean) =>
     api
       .project(id)
       .then((x) => {
         p.value = x;
-        open.value = x.files && x.files.length > 0 ? x.files[0].path : null;
+        const keep = !first && (x.files || []).some((f) => f.path === open.value);
+        if (!keep) open.value = x.files && x.files.length > 0 ? x.files[0].path : null;
       })
       .catch((e) => (err.value = errText(e)));
+  useEffect(() => {
+    p.value = null;
+    open.value = null;
+    void load(true);
+    // files that change elsewhere (a synced folder, another tab) come in
+    return socket.subscribe([`project:${id}`], {
+      onEvent: (ev: Envelope) => {
+        if (ev.type === 'project_update') void load(false);
+      },
+      onResync: () => void load(false),
+    });
   }, [id]);
   if (err.value) return <ErrorState message={err.value} />;
   if (!p.value) return <Spinner label="Loading the project…" />;
@@ -129,6 +219,7 @@ function ProjectView({ id }: { id: string }) {
       </div>
       {x.description && <p class="muted">{x.description}</p>}
       <CommitToWorktree id={id} files={(x.files || []).length} />
+      <FolderSync id={id} />
       <div class="project-grid">
         <ul class="file-tree panel glass" aria-label="Files">
           {(x.files || []).length === 0 && <li class="muted">No files yet.</li>}

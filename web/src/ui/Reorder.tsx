@@ -4,11 +4,10 @@
 // its place, and a workspace's worktrees (not the main one) the same way.
 // Alt+↑/↓ moves the focused row for those without a mouse. The server
 // keeps both (order.ts), so a reload shows the same order.
-import { batch } from '@preact/signals';
 import type { HTMLAttributes } from 'preact';
 import { api } from '../api';
-import { moveBefore, SORT_MODES, withOrders } from '../order';
-import { model, toastError, worktrees } from '../store';
+import { moveBefore, SORT_MODES } from '../order';
+import { applyOrder, setSortMode, toastError } from '../store';
 import type { Worktree } from '../types';
 
 type Kind = 'agent' | 'worktree';
@@ -16,15 +15,7 @@ type Kind = 'agent' | 'worktree';
 let dragging: { kind: Kind; id: string; scope: string } | null = null;
 
 async function commit(kind: Kind, scope: string, ids: string[]) {
-  batch(() => {
-    if (kind === 'agent') {
-      const agents = { ...model.value.agents };
-      for (const a of withOrders(ids.map((id) => agents[id]).filter(Boolean), ids)) agents[a.id] = a;
-      model.value = { ...model.value, agents };
-    } else {
-      worktrees.value = withOrders(worktrees.value || [], ids);
-    }
-  });
+  applyOrder(kind, ids);
   try {
     if (kind === 'agent') await api.reorderAgents(scope, ids);
     else await api.reorderWorktrees(scope, ids);
@@ -77,7 +68,7 @@ const LABEL: Record<string, string> = { free: 'Manual', status: 'Status', name: 
 /** How a worktree lists its agents; changing it is stored on the worktree. */
 export function SortModeSelect({ wt }: { wt: Worktree }) {
   const change = async (mode: string) => {
-    worktrees.value = (worktrees.value || []).map((w) => (w.id === wt.id ? { ...w, sortMode: mode as Worktree['sortMode'] } : w));
+    setSortMode(wt.id, mode as Worktree['sortMode']);
     try {
       await api.patchWorktree(wt.id, { sortMode: mode });
     } catch (e) {

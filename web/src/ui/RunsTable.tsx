@@ -9,16 +9,11 @@ import { useEffect } from 'preact/hooks';
 import { api } from '../api';
 import { configColumns, fmtCell, fmtNum, metricNames, nextSort, tableQuery, type TableQuery } from '../hparams';
 import { agentList, runsTick, workspaces } from '../store';
-import { Badge, Empty, errText } from './common';
+import { Empty, errText } from './common';
+import { RunCells } from './RunCells';
 
 const PAGE = 50;
 const STATUSES = ['', 'running', 'succeeded', 'failed', 'stopped', 'lost', 'degraded'];
-
-function fmtDuration(ms?: number | null) {
-  if (ms === null || ms === undefined) return '–';
-  const s = Math.round(ms / 1000);
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-}
 
 function cell(v: unknown) {
   if (v === null || v === undefined) return '–';
@@ -141,13 +136,13 @@ export function RunsTable() {
             <tbody>
               {rows.map((r) => (
                 <tr key={r.id} data-run={r.id}>
-                  <td class="mono">{r.id.slice(-8)}</td>
-                  <td>{r.agentName}</td>
                   <td>
-                    <Badge status={r.status} small />
+                    <span class="swatch" style={{ background: r.color }} />{' '}
+                    <a class="run-name" href={`#/runs/${encodeURIComponent(r.id)}`} title={r.id}>
+                      {r.name || r.id}
+                    </a>
                   </td>
-                  <td>{r.startedAt ? new Date(r.startedAt).toLocaleString() : '–'}</td>
-                  <td>{fmtDuration(r.durationMs)}</td>
+                  <RunCells r={r} />
                   <td>{r.config?.name || '–'}</td>
                   {cfgCols.map((c) => (
                     <td key={c} class="mono" data-col={`config.${c}`}>

@@ -2,7 +2,8 @@
 // #32): long-running helpers agentd keeps up. Each card: status, uptime,
 // restarts, health and figures, its command, its log, the config form with
 // Apply & Restart, Test connection, Stop/Start, Restart and Delete; a form
-// adds one (an admin token: a service runs a program).
+// adds one (an admin token: a service runs a program), here or on a worker
+// node (its badge names the node, marked while the node is away).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, type ConfigField, type Service, type ServiceTemplate } from '../api';
@@ -10,11 +11,20 @@ import { ask } from '../confirm';
 import { fmtUptime } from '../healthfmt';
 import { settings, toast } from '../store';
 import { splitArgs } from '../tasks';
-import { Badge, ErrorState, errText, FormFooter } from './common';
+import { Badge, ErrorState, errText, FormFooter, NodeField } from './common';
 import { Metric } from './HealthCards';
 import { useServiceLog, useServices } from './useHealth';
 
-const SERVICE_BADGE: Record<string, string> = { running: 'running', backoff: 'waiting', stopping: 'waiting', failed: 'error', stopped: 'finished' };
+const SERVICE_BADGE: Record<string, string> = {
+  starting: 'waiting',
+  running: 'running',
+  backoff: 'waiting',
+  stopping: 'waiting',
+  waiting: 'waiting',
+  unreachable: 'waiting',
+  failed: 'error',
+  stopped: 'finished',
+};
 
 function FieldInput({ name, idBase, f, value, onChange }: { name: string; idBase: string; f: ConfigField; value: unknown; onChange: (v: unknown) => void }) {
   const id = `cfg-${idBase}-${name}`;
@@ -142,6 +152,17 @@ export function ServiceCard({ s, t, reload }: { s: Service; t: Record<string, nu
       <div class="service-head">
         <h3>{s.name}</h3>
         <Badge status={SERVICE_BADGE[rt.status] || rt.status} small />
+        {rt.node && (
+          <span
+            class="node-badge"
+            data-node={rt.node.name || rt.node.id}
+            data-reachable={rt.node.reachable ? 'true' : 'false'}
+            title={`Runs on worker node ${rt.node.name || rt.node.id}${rt.node.reachable ? '' : ` (${rt.node.state || 'away'})`}`}
+          >
+            {rt.node.name || rt.node.id}
+            {!rt.node.reachable && ` · ${rt.node.state || 'away'}`}
+          </span>
+        )}
         <span class="muted small service-facts">
           {rt.status}
           {rt.startedAt ? `, up ${fmtUptime(rt.startedAt)}` : ''}, {rt.restarts || 0} restart{rt.restarts === 1 ? '' : 's'}
@@ -241,6 +262,7 @@ function NewService({ onClose, onAdded }: { onClose: () => void; onAdded: () => 
   }, []);
   const command = useSignal('');
   const cwd = useSignal('');
+  const node = useSignal('');
   const restart = useSignal<'always' | 'on-failure' | 'never'>('on-failure');
   const busy = useSignal(false);
   const err = useSignal<string | null>(null);
@@ -260,6 +282,7 @@ function NewService({ onClose, onAdded }: { onClose: () => void; onAdded: () => 
         command: argv,
         restart: restart.value,
         ...(cwd.value.trim() ? { cwd: cwd.value.trim() } : {}),
+        ...(node.value ? { node: node.value } : {}),
       });
       toast('success', `Service ${name.value.trim() || template.value} added`);
       onAdded();
@@ -303,6 +326,7 @@ function NewService({ onClose, onAdded }: { onClose: () => void; onAdded: () => 
         <span>Folder (optional)</span>
         <input name="svc-cwd" class="mono" value={cwd.value} onInput={(e) => (cwd.value = e.currentTarget.value)} />
       </label>
+      <NodeField value={node.value} onChange={(v) => (node.value = v)} any={false} />
       <label class="field">
         <span>Restart</span>
         <select name="svc-restart" value={restart.value} onChange={(e) => (restart.value = e.currentTarget.value as typeof restart.value)}>

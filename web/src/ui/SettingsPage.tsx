@@ -96,7 +96,7 @@ export function SettingsPage({ section }: { section?: string }) {
           <h2 class="settings-section-title">{SECTIONS.find((x) => x.id === sec)!.label}</h2>
           {sec === 'general' && <EnvironmentPicker />}
           {sec === 'synthetic-eye' && <ServicesPanel t={health.value?.thresholds || {}} />}
-          {sec === 'discovery' && <JobsPanel />}
+          {sec === 'discovery' && <JobsPanel discovery />}
           {sec === 'training' && <ConfigEditor />}
           {SETTINGS.some((s) => SECTION_OF(s.key) === sec) && (
             <form class="panel glass form settings-form" onSubmit={save} noValidate>

@@ -9,7 +9,8 @@ import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { go } from '../router';
 import { loadTree, settings, toast, upsertAgent } from '../store';
 import type { Worktree } from '../types';
-import { errText, executorFields, ExecutorModeRow, FormFooter, Modal } from './common';
+import { errText, executorFields, ExecutorModeRow, FormFooter, Modal, NodeField } from './common';
+import { nodeFields } from '../nodes';
 import { splitArgs } from '../tasks';
 
 export function AddWorkspace({ onClose }: { onClose: () => void }) {
@@ -250,6 +251,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
   const perms = useSignal<string[]>(['read']);
   const command = useSignal('');
   const terminal = useSignal(false);
+  const node = useSignal(''); // where it runs: '' here, '*' any node that fits, else a node
   const definition = useSignal('');
   const busy = useSignal(false);
   const err = useSignal<string | null>(null);
@@ -258,6 +260,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
     const body: Record<string, unknown> = {
       worktreeId: wt.id,
       ...executorFields(executor.value),
+      ...nodeFields(node.value),
       mode: mode.value,
       permissions: perms.value,
     };
@@ -293,6 +296,7 @@ export function NewAgent({ wt, onClose }: { wt: Worktree; onClose: () => void })
           <input name="name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} autocomplete="off" />
         </label>
         <ExecutorModeRow executor={executor} mode={mode} />
+        <NodeField value={node.value} onChange={(v) => (node.value = v)} />
         {executor.value === 'claude' && (
           <DefinitionPicker
             value={definition.value}

@@ -11,6 +11,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { trendOf, type Trend } from '../dists';
 import { metricsTick } from '../store';
+import { useThrottled } from './useThrottled';
 
 const CURVE = 20;
 const LIVE_MS = 2000;
@@ -86,14 +87,7 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
   };
   load.current = loadCurves;
   useEffect(loadCurves, [picked.join(','), series]);
-  const timer = useRef<number | null>(null);
-  useEffect(() => {
-    if (metricsTick.value === 0 || timer.current !== null) return;
-    timer.current = window.setTimeout(() => {
-      timer.current = null;
-      load.current();
-    }, LIVE_MS);
-  }, [metricsTick.value]);
+  useThrottled(metricsTick.value, LIVE_MS, () => load.current());
 
   useEffect(() => {
     const load = () =>
@@ -109,10 +103,7 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
         .catch(() => (gpu.value = null));
     void load();
     const iv = window.setInterval(load, GPU_MS);
-    return () => {
-      clearInterval(iv);
-      if (timer.current !== null) clearTimeout(timer.current);
-    };
+    return () => clearInterval(iv);
   }, []);
 
   const run = (id: string, label: string, name: string, fmt: (v: number) => string) => {

@@ -196,7 +196,8 @@ export function Transcript({ t, onLoadOlder, pending = [] }: { t: T | undefined;
   }, []);
 
   const onScroll = () => {
-    const el = scroller.current!;
+    const el = scroller.current;
+    if (!el) return; // a scroll event that comes after the transcript left the page
     atBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 48;
     setView({ top: el.scrollTop, height: el.clientHeight });
     if (el.scrollTop < 300 && t?.hasMore && !loadingOlder.current) {

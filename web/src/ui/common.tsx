@@ -3,8 +3,10 @@
 import type { ComponentChildren } from 'preact';
 import type { Agent } from '../types';
 import { createPortal } from 'preact/compat';
-import type { Signal } from '@preact/signals';
-import { useLayoutEffect, useRef } from 'preact/hooks';
+import { useSignal, type Signal } from '@preact/signals';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { api, type WorkerNode } from '../api';
+import { agentNode } from '../nodes';
 import { badgeStatus, isUnseen, needsYou, seenMarks } from '../attention';
 import { question } from '../confirm';
 
@@ -46,11 +48,43 @@ export function Badge({ status, small }: { status: string; small?: boolean }) {
 export function AgentBadge({ a, small }: { a: Agent; small?: boolean }) {
   const s = badgeStatus(a);
   const unseen = s === 'turn' && isUnseen(a, seenMarks.value);
+  const node = agentNode(a);
   return (
     <span class={`agent-badge${unseen ? ' unseen' : ''}`} data-attention={needsYou(a) ? 'needs-you' : unseen ? 'unseen' : s === 'turn' ? 'seen' : undefined}>
       <Badge status={s} small={small} />
+      {node && (
+        <span class="node-badge" data-node={node} title={`Runs on worker node ${node}`}>
+          {node}
+        </span>
+      )}
       {unseen && <span class="unseen-dot" role="img" aria-label="not seen yet" title="Finished its turn since you last looked" />}
     </span>
+  );
+}
+
+/** Where a new agent runs: here, any worker node that fits (unless any is false: a service names its node), or one by name (docs/nodes.md). */
+export function NodeField({ value, onChange, any = true }: { value: string; onChange: (v: string) => void; any?: boolean }) {
+  const nodes = useSignal<WorkerNode[]>([]);
+  useEffect(() => {
+    api
+      .nodes()
+      .then((n) => (nodes.value = n.filter((x) => x.state !== 'revoked')))
+      .catch(() => (nodes.value = []));
+  }, []);
+  if (nodes.value.length === 0 && !value) return null; // no node joined: nothing to choose
+  return (
+    <label>
+      Runs on
+      <select name="node" value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">This machine</option>
+        {any && <option value="*">Any node that fits</option>}
+        {nodes.value.map((n) => (
+          <option key={n.id} value={n.name}>
+            {n.name} ({n.state})
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 

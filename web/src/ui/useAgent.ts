@@ -1,13 +1,16 @@
-// The agent page's state apart from how it is shown (AgentPage.tsx): the
-// open agent loaded and followed, Esc back to the grid, and the actions of
-// its header (one at a time, the agent the server answers taken in).
+// The agent page's state apart from how it is shown (AgentPage.tsx,
+// AgentHeader.tsx, AgentWork.tsx): the open agent loaded and followed, Esc
+// back to the grid, the actions of its header (one at a time, the agent the
+// server answers taken in), the approvals waiting and the composer.
 import { useSignal } from '@preact/signals';
 import { useEffect, useLayoutEffect } from 'preact/hooks';
 import { api } from '../api';
+import { inputBlockedReason } from '../input';
+import { withLimitConfirm } from '../limits';
 import { fromGrid, go } from '../router';
-import { loadRuns, loadTranscript, model, setOpenAgent, toastError, upsertAgent } from '../store';
+import { addSentMessage, loadRuns, loadTranscript, model, setOpenAgent, setPendingApprovals, toastError, upsertAgent } from '../store';
 import { typingIn } from '../tasks';
-import type { Agent } from '../types';
+import type { Agent, Approval } from '../types';
 import { errText } from './common';
 
 // Agent id, open: its row (fetched when the tree has not brought it), its
@@ -68,4 +71,67 @@ export function useAgentAction(agent: Agent) {
     }
   };
   return { busy, act };
+}
+
+// The agent's tool calls waiting for the user: stored on the daemon, so
+// they are here again after a reload; reloaded on every approval event and
+// status change, and told to the store (the transcript marks them).
+export function useApprovals(agent: Agent) {
+  const list = useSignal<Approval[]>([]);
+  const busy = useSignal<string | null>(null);
+  const load = () =>
+    api
+      .approvals(agent.id)
+      .then((l) => {
+        list.value = l;
+        setPendingApprovals(agent.id, l);
+      })
+      .catch(() => undefined);
+  useEffect(() => {
+    void load();
+  }, [agent.id, agent.status, agent.approvalsRev]);
+  const decide = async (a: Approval, d: 'allow' | 'deny' | 'allow_always') => {
+    busy.value = a.id;
+    try {
+      await api.decide(a.id, d);
+      list.value = list.value.filter((x) => x.id !== a.id);
+      setPendingApprovals(agent.id, list.value);
+      if (d === 'allow_always') api.agent(agent.id).then(upsertAgent, () => undefined);
+    } catch (e) {
+      toastError('Decision not taken', e);
+      void load();
+    } finally {
+      busy.value = null;
+    }
+  };
+  return { list, busy, decide };
+}
+
+// The composer's text and send: refused while the agent takes no input
+// (reason), past a usage limit only once confirmed; the sent message shown
+// at once (its message_created event merges into it). focus: called after.
+export function useComposer(agent: Agent, focus: () => void) {
+  const text = useSignal('');
+  const sending = useSignal(false);
+  const reason = inputBlockedReason(agent);
+  const send = async () => {
+    const content = text.value;
+    if (!content.trim() || reason || sending.value) return;
+    sending.value = true;
+    try {
+      const r: any = await withLimitConfirm((force) => api.send(agent.id, content, force));
+      if (r === null) return; // not past the limit after all
+      text.value = '';
+      const mid = r && (r.messageId || r.id);
+      if (typeof mid === 'string') {
+        addSentMessage({ id: mid, agentId: agent.id, role: 'user', content, createdAt: new Date().toISOString() });
+      }
+    } catch (e) {
+      toastError('Message not sent', e);
+    } finally {
+      sending.value = false;
+      focus();
+    }
+  };
+  return { text, sending, reason, send };
 }

@@ -3,13 +3,18 @@
  * Health probes of services, on the loop: a TCP or unix-socket connect, an
  * HTTP GET (any 2xx is healthy), or a command (exit 0 is healthy), each
  * with a timeout and its latency. A probe reports exactly once; one that
- * times out is torn down (a command is killed) before it reports.
+ * times out is torn down (a command is killed) before it reports. Used by
+ * services (src/svc) here and by a worker node for the services placed on
+ * it (src/node).
  */
-#include "svc/svc_int.h"
+#include "health/health.h"
+#include "proc/proc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PROBE_ARGV_MAX 256
 
 struct ad_probe {
     uv_loop_t *loop;
@@ -161,12 +166,12 @@ static void on_cmd_exit(ad_proc_t *proc, const ad_proc_exit_t *ex, void *ud)
 
 static int start_cmd(ad_probe_t *p, json_t *argv, char *err, size_t errsz)
 {
-    const char *a[AD_SVC_ARGV_MAX + 1];
+    const char *a[PROBE_ARGV_MAX + 1];
     size_t n = json_array_size(argv);
-    for (size_t i = 0; i < n && i < AD_SVC_ARGV_MAX; i++) {
+    for (size_t i = 0; i < n && i < PROBE_ARGV_MAX; i++) {
         a[i] = json_string_value(json_array_get(argv, i));
     }
-    a[n < AD_SVC_ARGV_MAX ? n : AD_SVC_ARGV_MAX] = NULL;
+    a[n < PROBE_ARGV_MAX ? n : PROBE_ARGV_MAX] = NULL;
     ad_proc_opts_t o = {.argv = a, .polite = AD_PROC_POLITE_NONE, .on_exit = on_cmd_exit, .ud = p};
     ad_proc_bind_t binds[2];
     ad_proc_sandbox_t sb;
@@ -186,7 +191,7 @@ static int start_cmd(ad_probe_t *p, json_t *argv, char *err, size_t errsz)
 /* "http://host:port/path" into host, port and the request. */
 static int http_request(ad_probe_t *p, const char *url, char *host, size_t hostsz, int *port)
 {
-    if (strncmp(url, "http://", 7) != 0) {
+    if (url == NULL || strncmp(url, "http://", 7) != 0) {
         return AD_EINVAL;
     }
     const char *h = url + 7, *path = strchr(h, '/');
@@ -214,6 +219,13 @@ static int http_request(ad_probe_t *p, const char *url, char *host, size_t hosts
 static int start_kind(ad_probe_t *p, json_t *probe, char *err, size_t errsz)
 {
     const char *type = json_string_value(json_object_get(probe, "type"));
+    const char *path = json_string_value(json_object_get(probe, "path"));
+    if (type == NULL || (strcmp(type, "command") == 0 && p->procs == NULL) ||
+        (strcmp(type, "unix") == 0 && path == NULL) ||
+        (strcmp(type, "tcp") == 0 && !json_is_string(json_object_get(probe, "host")))) {
+        snprintf(err, errsz, "not a probe that can run here");
+        return AD_EINVAL;
+    }
     if (strcmp(type, "command") == 0) {
         return start_cmd(p, json_object_get(probe, "command"), err, errsz);
     }
@@ -223,8 +235,7 @@ static int start_kind(ad_probe_t *p, json_t *probe, char *err, size_t errsz)
         p->h_open = true;
         p->handles++;
         p->conn.data = p;
-        uv_pipe_connect(&p->conn, &p->h.pipe, json_string_value(json_object_get(probe, "path")),
-                        on_connect);
+        uv_pipe_connect(&p->conn, &p->h.pipe, path, on_connect);
         return 0;
     }
     char host[256];

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seed's commands on its root socket "/" (src/live delivers the
- * events; this file runs the commands): each maps to the REST action of
- * the same name, with that route's scope and org rule, and its outcome is
- * answered on the socket.
+ * The seed's commands on its root socket "/" (ad_live_seed_command, asked
+ * by proto.c before the /ws protocol): each maps to the action of the REST route of
+ * the same name, through the same subsystem (src/run's runner, src/svc's
+ * jobs), with that route's scope and org rule, and its outcome is answered
+ * on the socket. The routes that open the socket are src/api/live.c's.
  */
-#include "api/api_int.h"
-#include "live/live.h"
+#include "live/live_int.h"
 #include "run/run.h"
+#include "store/store.h"
 #include "svc/svc.h"
 
 #include <stdlib.h>
@@ -22,7 +23,8 @@
  *   pause_training  {agentId|id}                  POST /api/agents/:id/pause  (write)
  *   resume_training {agentId|id}                  POST /api/agents/:id/resume (write)
  *   stop_training   {agentId|id, force?}          POST /api/agents/:id/stop   (write)
- *   start_discovery {command, name?, environment?, cwd?}
+ *   start_discovery {command, name?, environment?, cwd?}, or {environment}
+ *                   alone (the discovery_command setting's program)
  *                                                 POST /api/jobs kind discovery (admin)
  * A success answers agent_update {id, status (the seed's idle, training,
  * paused or stopped), agentStatus (agentd's)} or discovery_progress {job};
@@ -101,8 +103,8 @@ static void cmd_job_done(int rc, json_t *job, void *ud)
 
 /* The agent a command names, visible to the caller: its id, or NULL after
  * answering. */
-static const char *cmd_agent(ad_app_t *app, ad_live_chan_t *lv, const char *type, json_t *payload,
-                             char org[AD_ID_MAX])
+static const char *cmd_agent(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
+                             json_t *payload, char org[AD_ID_MAX])
 {
     const char *id = json_string_value(json_object_get(payload, "agentId"));
     if (id == NULL) {
@@ -112,7 +114,10 @@ static const char *cmd_agent(ad_app_t *app, ad_live_chan_t *lv, const char *type
         root_error(lv, type, 422, "VALIDATION_ERROR", "payload.agentId is required");
         return NULL;
     }
-    int rc = ad_api_row_org(app, ad_live_who(lv), AD_API_AGENT, id, org);
+    int rc = ad_store_row_org(parts->store, AD_STORE_ROW_AGENT, id, org);
+    if (rc == 0 && !ad_principal_sees(ad_live_who(lv), org)) {
+        rc = AD_ENOENT; /* another org's agent is as good as none */
+    }
     if (rc != 0) {
         root_fail(lv, type, rc, rc == AD_ENOENT ? "agent not found" : NULL);
         return NULL;
@@ -120,11 +125,12 @@ static const char *cmd_agent(ad_app_t *app, ad_live_chan_t *lv, const char *type
     return id;
 }
 
-static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type, json_t *payload)
+static void cmd_agent_action(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
+                             json_t *payload)
 {
     bool start = strcmp(type, "start_training") == 0;
     char org[AD_ID_MAX];
-    const char *id = cmd_agent(app, lv, type, payload, org);
+    const char *id = cmd_agent(parts, lv, type, payload, org);
     if (id == NULL) {
         return;
     }
@@ -140,7 +146,7 @@ static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type
          * REST route; this socket does not take one. */
         json_t *agent = NULL;
         bool configured = json_object_get(payload, "configId") != NULL;
-        if (!configured && ad_store_agent_get(app->store, id, &agent) == 0) {
+        if (!configured && ad_store_agent_get(parts->store, id, &agent) == 0) {
             configured =
                 json_is_string(json_object_get(json_object_get(agent, "state"), "configId"));
         }
@@ -151,8 +157,9 @@ static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type
                        "/api/agents/:id/start");
             return;
         }
-        const char *period =
-            json_is_true(json_object_get(payload, "force")) ? NULL : ad_api_usage_reached(app);
+        const char *period = json_is_true(json_object_get(payload, "force"))
+                                 ? NULL
+                                 : ad_store_usage_reached(parts->store, (int64_t)ad_wall_ms());
         if (period != NULL) {
             char why[128];
             snprintf(why, sizeof(why),
@@ -168,10 +175,10 @@ static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type
     char err[512] = "";
     int rc;
     if (start) {
-        rc =
-            ad_runner_start_cfg(app->runner, id, prompt, NULL, cmd_agent_done, c, err, sizeof(err));
+        rc = ad_runner_start_cfg(parts->runner, id, prompt, NULL, cmd_agent_done, c, err,
+                                 sizeof(err));
     } else if (strcmp(type, "stop_training") == 0) {
-        rc = ad_runner_stop(app->runner, id, json_is_true(json_object_get(payload, "force")),
+        rc = ad_runner_stop(parts->runner, id, json_is_true(json_object_get(payload, "force")),
                             cmd_agent_done, c);
         if (rc != 0) {
             rc = AD_ESTATE;
@@ -179,8 +186,8 @@ static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type
         }
     } else {
         bool pause = strcmp(type, "pause_training") == 0;
-        rc = pause ? ad_runner_pause(app->runner, id, cmd_agent_done, c)
-                   : ad_runner_resume(app->runner, id, cmd_agent_done, c);
+        rc = pause ? ad_runner_pause(parts->runner, id, cmd_agent_done, c)
+                   : ad_runner_resume(parts->runner, id, cmd_agent_done, c);
         if (rc == AD_ENOENT) {
             rc = AD_ESTATE;
             snprintf(err, sizeof(err), "agent %s is not running", id);
@@ -197,9 +204,10 @@ static void cmd_agent_action(ad_app_t *app, ad_live_chan_t *lv, const char *type
 
 #define JOB_ARGV_MAX 256
 
-static void cmd_discovery(ad_app_t *app, ad_live_chan_t *lv, const char *type, json_t *payload)
+/* Starts a discovery job running command (a program and its arguments). */
+static void discovery_start(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
+                            json_t *payload, json_t *command)
 {
-    json_t *command = json_object_get(payload, "command");
     size_t n = json_array_size(command);
     if (n == 0 || n > JOB_ARGV_MAX) {
         root_error(lv, type, 422, "VALIDATION_ERROR",
@@ -234,7 +242,7 @@ static void cmd_discovery(ad_app_t *app, ad_live_chan_t *lv, const char *type, j
     }
     ad_job_spec_t spec = {.name = name, .kind = "discovery", .org = org, .cwd = cwd, .argv = argv};
     char err[256] = "";
-    int rc = ad_jobs_start(app->jobs, &spec, cmd_job_done, c, err, sizeof(err));
+    int rc = ad_jobs_start(parts->jobs, &spec, cmd_job_done, c, err, sizeof(err));
     if (rc != 0) {
         ad_live_pending_end(c, NULL);
         bool bad = rc == AD_ENOENT || rc == AD_EPERM || rc == AD_EINVAL;
@@ -244,11 +252,30 @@ static void cmd_discovery(ad_app_t *app, ad_live_chan_t *lv, const char *type, j
     }
 }
 
-/* Whether type is one of the seed's commands (answered here): the
- * channel's command hook (ad_live_cmd_fn, ud the app). */
-bool ad_api_live_command(ad_live_chan_t *lv, const char *type, json_t *payload, void *ud)
+static void cmd_discovery(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
+                          json_t *payload)
 {
-    ad_app_t *app = ud;
+    json_t *command = json_object_get(payload, "command");
+    const char *env = json_string_value(json_object_get(payload, "environment"));
+    if (command != NULL || env == NULL) {
+        discovery_start(parts, lv, type, payload, command);
+        return;
+    }
+    /* the seed's start_autonomous_discovery(environment): the program is
+     * the discovery_command setting's */
+    const char *why = NULL;
+    json_t *made = ad_jobs_discovery_command(parts->store, env, &why);
+    if (made == NULL) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", why);
+        return;
+    }
+    discovery_start(parts, lv, type, payload, made);
+    json_decref(made);
+}
+
+bool ad_live_seed_command(ad_live_chan_t *lv, const char *type, json_t *payload,
+                          const ad_live_parts_t *parts)
+{
     static const struct {
         const char *type;
         ad_scope_t scope;
@@ -275,14 +302,14 @@ bool ad_api_live_command(ad_live_chan_t *lv, const char *type, json_t *payload, 
         return true;
     }
     bool discovery = cmds[i].scope == AD_SCOPE_ADMIN && type[6] == 'd';
-    if ((discovery ? app->jobs == NULL : app->runner == NULL) || app->store == NULL) {
+    if ((discovery ? parts->jobs == NULL : parts->runner == NULL) || parts->store == NULL) {
         root_error(lv, type, 503, "UNAVAILABLE", "not available on this daemon");
     } else if (payload == NULL) {
         root_error(lv, type, 422, "VALIDATION_ERROR", "payload must be an object");
     } else if (discovery) {
-        cmd_discovery(app, lv, type, payload);
+        cmd_discovery(parts, lv, type, payload);
     } else {
-        cmd_agent_action(app, lv, type, payload);
+        cmd_agent_action(parts, lv, type, payload);
     }
     return true;
 }

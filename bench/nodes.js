@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+// Worker nodes (issue #34, docs/nodes.md): three rows, each agentd on a node
+// against the same on the control plane itself, in the same run (a control
+// plane and one node on this machine, as the e2e tests run them).
+//   N1  POST start -> the agent's program running (it prints the wall clock
+//       it started at, `date +%s%N`): p50/p99 over RUNS starts of an idle
+//       node ÷ the same start here. Goal: p99 < 100 ms.
+//   N2  a line the agent prints -> a /ws subscriber of the control plane:
+//       linegen stamps each line with CLOCK_MONOTONIC when it meant to write
+//       it, the subscriber (this process, same clock) subtracts on arrival;
+//       p50/p99 on the node minus here. Goal: <= 5 ms added at p99.
+//   N3  bytes resent after a cut: a counter agent on the node behind a proxy
+//       that is cut for CUT_MS; the control plane counts DATA bytes it already
+//       had (agentd_node_resent_bytes_total) and frames of an old attach
+//       (agentd_node_stale_frames_total), beside the bytes the agent printed
+//       during the cut. Goal: only the unacknowledged tail (here: none).
+// Usage: node bench/nodes.js [--quick]   (AGENTD_BIN, default build/release/agentd)
+'use strict';
+
+const path = require('node:path');
+const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+process.env.AGENTD_BIN = process.env.AGENTD_BIN || path.join(ROOT, 'build', 'release', 'agentd');
+const E2E = path.join(ROOT, 'tests', 'e2e');
+const daemon = require(path.join(E2E, 'lib', 'daemon'));
+const { api, until, startApi, allMessages } = require(path.join(E2E, 'lib', 'api'));
+const { nodeToken, startNode, proxy } = require(path.join(E2E, 'lib', 'nodes'));
+const WebSocket = require(require.resolve('ws', { paths: [E2E] }));
+
+const QUICK = process.argv.includes('--quick');
+const RUNS = QUICK ? 20 : 60;
+const LINES = QUICK ? 1000 : 3000;
+const CUT_MS = 2000;
+const pct = (a, p) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+
+function linegen() {
+  const bin = path.join(ROOT, 'bench', 'bin', 'linegen');
+  const src = path.join(ROOT, 'bench', 'c', 'linegen.c');
+  if (!fs.existsSync(bin) || fs.statSync(src).mtimeMs > fs.statSync(bin).mtimeMs) {
+    fs.mkdirSync(path.dirname(bin), { recursive: true });
+    execFileSync('cc', ['-std=gnu11', '-O2', '-o', bin, src]);
+  }
+  return bin;
+}
+
+async function agentOn(d, wt, node, command) {
+  const body = { worktreeId: wt, executor: 'command', command };
+  if (node) body.node = node;
+  const r = await api(d, 'POST', '/api/agents', body);
+  if (r.status !== 201) throw new Error(JSON.stringify(r.body));
+  return r.body.id;
+}
+
+async function idle(d, id) {
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status !== 'running', 'the run to end', 60000);
+}
+
+// N1: POST start to the program's first instruction, RUNS times.
+async function dispatch(d, wt, node) {
+  const file = path.join(daemon.tmpDir('agentd-n1-'), 'stamps');
+  const id = await agentOn(d, wt, node, ['sh', '-c', `date +%s%N >> ${file}`]);
+  const out = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = nowNs();
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    if (s.status !== 200) throw new Error(JSON.stringify(s.body));
+    await until(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim().split('\n').length > i, 'the stamp');
+    const stamp = BigInt(fs.readFileSync(file, 'utf8').trim().split('\n')[i]);
+    out.push(Number(stamp - t0) / 1e6);
+    await idle(d, id);
+  }
+  return out;
+}
+
+// N2: stamped lines to a /ws subscriber.
+async function lineLatency(d, wt, node) {
+  const id = await agentOn(d, wt, node, [linegen(), '1000', String(LINES), '500']);
+  const lat = [];
+  const ws = new WebSocket(d.url.replace('http', 'ws') + '/ws', { headers: d.authHeaders });
+  await new Promise((r, j) => { ws.on('open', r); ws.on('error', j); });
+  ws.on('message', (m) => {
+    const now = process.hrtime.bigint();
+    let e;
+    try { e = JSON.parse(m); } catch (_) { return; }
+    if (e.type !== 'agent_output') return;
+    const text = e.payload?.content ?? '';
+    for (const line of String(text).split('\n')) {
+      const f = line.split(' ');
+      if (f[0] === 'bench' && f.length === 3) lat.push(Number(now - BigInt(f[2])) / 1e6);
+    }
+  });
+  ws.send(JSON.stringify({ type: 'subscribe', topics: [`agent:${id}`] }));
+  await sleep(200);
+  const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+  if (s.status !== 200) throw new Error(JSON.stringify(s.body));
+  await until(() => lat.length >= LINES * 0.98, `${LINES} lines (${lat.length})`, 120000);
+  ws.close();
+  await idle(d, id);
+  return lat.slice(Math.floor(lat.length / 10)); // the first tenth warms up
+}
+
+async function metric(d, name) {
+  const t = await (await fetch(d.url + '/metrics', { headers: d.authHeaders })).text();
+  const m = t.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+  return m ? Number(m[1]) : NaN;
+}
+
+// N3: a cut of CUT_MS under a counter agent.
+async function cut(d, wt, p) {
+  const id = await agentOn(d, wt, 'benchcut', ['sh', '-c', 'i=0; while [ $i -lt 1000000 ]; do echo "n=$i"; i=$((i+1)); sleep 0.005; done']);
+  await api(d, 'POST', `/api/agents/${id}/start`, {});
+  const lines = async () => (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n').split('\n').filter((l) => l.startsWith('n='));
+  await until(async () => (await lines()).length > 100, 'counting');
+  const r0 = await metric(d, 'agentd_node_resent_bytes_total');
+  const s0 = await metric(d, 'agentd_node_stale_frames_total');
+  const before = (await lines()).length;
+  p.set('cut');
+  await sleep(CUT_MS);
+  p.set('pass');
+  await until(async () => (await lines()).length > before + CUT_MS / 5 + 100, 'caught up', 60000);
+  const all = await lines();
+  const printedDuringCut = all.slice(before, before + Math.round(CUT_MS / 5)).join('\n').length;
+  const resent = (await metric(d, 'agentd_node_resent_bytes_total')) - r0;
+  const stale = (await metric(d, 'agentd_node_stale_frames_total')) - s0;
+  const once = all.every((l, i) => l === `n=${i}`);
+  await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+  return { resent, stale, printedDuringCut, once };
+}
+
+async function main() {
+  // the agents write their stamps to /tmp: no sandbox on the control plane
+  // or on the nodes, so both sides start the same way
+  const d = await startApi({ args: ['--node-lease-ms', '1500', '--log-level', 'warn', '--sandbox', 'off'] });
+  const repo = daemon.tmpRepo('agentd-bench-');
+  const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+  if (ws.status !== 201) throw new Error(`workspace: ${ws.status} ${JSON.stringify(ws.body)}`);
+  const wt = ws.body.worktrees[0].id;
+  const t1 = await nodeToken(d, 'bench1');
+  const n1 = await startNode(d.url, { token: t1.token, name: 'bench1', globalArgs: ['--log-level', 'warn', '--sandbox', 'off'] });
+  const p = await proxy(d.url);
+  const t2 = await nodeToken(d, 'benchcut');
+  const n2 = await startNode(p.url, { token: t2.token, name: 'benchcut', globalArgs: ['--log-level', 'warn', '--sandbox', 'off'] });
+  const rows = [];
+  try {
+    const here = await dispatch(d, wt, null);
+    const there = await dispatch(d, wt, 'bench1');
+    rows.push(['N1', 'POST start -> exec, p50 / p99 (ms)', `${pct(there, 50).toFixed(1)} / ${pct(there, 99).toFixed(1)}`,
+      `${pct(here, 50).toFixed(1)} / ${pct(here, 99).toFixed(1)} (here)`, pct(there, 99) < 100 ? 'p99 < 100 ms ok' : 'p99 < 100 ms MISS']);
+    const lh = await lineLatency(d, wt, null);
+    const ln = await lineLatency(d, wt, 'bench1');
+    const added = pct(ln, 99) - pct(lh, 99);
+    rows.push(['N2', `line -> /ws subscriber, 1k lines/s, p50 / p99 (ms)`, `${pct(ln, 50).toFixed(2)} / ${pct(ln, 99).toFixed(2)}`,
+      `${pct(lh, 50).toFixed(2)} / ${pct(lh, 99).toFixed(2)} (here)`, `added p99 ${added.toFixed(2)} ms: ${added <= 5 ? 'ok' : 'MISS'}`]);
+    const c = await cut(d, wt, p);
+    rows.push(['N3', `bytes resent after a ${CUT_MS} ms cut; frames of an old attach dropped`, `${c.resent} B; ${c.stale}`,
+      `${c.printedDuringCut} B printed during the cut`, `${c.once && c.resent === 0 ? 'only the unacknowledged tail ok' : 'MISS'} (every value once: ${c.once})`]);
+  } finally {
+    await n1.cleanup(); await n2.cleanup(); await p.close(); await d.cleanup();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+  console.log('| id | scenario | on a node | peer | goal |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agentd db migrate|copy: a PostgreSQL database prepared for the control
+ * plane (issue #39's first slice). Flags and printing only: the work is
+ * the store's (ad_store_pg_*, src/store/pg.c). Runs without a daemon.
+ */
+#include "cli/cli_int.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A bad URL is a usage error (2); everything else failed (1). */
+static int failed(ad_cli_t *c, int e, const char *err)
+{
+    ad_cli_fail(c, err);
+    return e == AD_EINVAL ? 2 : 1;
+}
+
+/* The URL: the flag's, else --database / AGENTD_DATABASE_URL. */
+static const char *url_of(ad_cli_t *c, const char *flag)
+{
+    if (flag != NULL) {
+        return flag;
+    }
+    return c->cfg->database_url[0] != '\0' ? c->cfg->database_url : NULL;
+}
+
+static int db_migrate(ad_cli_t *c, int argc, char **argv)
+{
+    const char *url = NULL;
+    ad_cli_flag_t flags[] = {{"--database", true, &url, NULL}};
+    int npos = 0;
+    int rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), NULL, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    url = url_of(c, url);
+    if (url == NULL) {
+        return ad_cli_usage(c, "no database: give --database postgres://... or set "
+                               "AGENTD_DATABASE_URL");
+    }
+    ad_store_pg_migrated_t m;
+    char err[1024] = "";
+    int e = ad_store_pg_migrate(url, &m, err, sizeof(err));
+    if (e != 0) {
+        return failed(c, e, err);
+    }
+    if (m.applied == 0) {
+        printf("nothing to apply: all %d migrations are recorded\n", m.known);
+    } else {
+        printf("applied %d of %d migrations\n", m.applied, m.known);
+    }
+    return 0;
+}
+
+typedef struct {
+    int tables;
+    int64_t rows;
+    int differ;
+} totals_t;
+
+static void on_count(const char *table, int64_t from, int64_t to, void *ud)
+{
+    totals_t *t = ud;
+    if (t->tables++ == 0) {
+        printf("%-28s %12s %12s\n", "TABLE", "SQLITE", "POSTGRES");
+    }
+    t->rows += from;
+    t->differ += from != to;
+    printf("%-28s %12" PRId64 " %12" PRId64 "%s\n", table, from, to, from != to ? "  DIFFERS" : "");
+}
+
+static int db_copy(ad_cli_t *c, int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+    ad_cli_flag_t flags[] = {{"--from", true, &from, NULL}, {"--to", true, &to, NULL}};
+    int npos = 0;
+    int rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), NULL, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    to = url_of(c, to);
+    if (to == NULL) {
+        return ad_cli_usage(c, "no target: give --to postgres://... or set AGENTD_DATABASE_URL");
+    }
+    if (from == NULL) {
+        from = c->cfg->data_dir;
+    } else if (strncmp(from, "sqlite:", 7) == 0) {
+        from += 7;
+    } else if (strstr(from, "://") != NULL) {
+        return ad_cli_usage(c, "--from takes sqlite:PATH (an agentd SQLite database)");
+    }
+    if (from[0] == '\0') {
+        return ad_cli_usage(c, "--from sqlite:PATH needs a path");
+    }
+    totals_t t = {0};
+    char err[1024] = "";
+    int e = ad_store_pg_copy(from, to, on_count, &t, err, sizeof(err));
+    if (e != 0) {
+        return failed(c, e, err);
+    }
+    printf("copied %" PRId64 " rows in %d tables: every count matches\n", t.rows, t.tables);
+    return 0;
+}
+
+int ad_cli_db(ad_cli_t *c, int argc, char **argv)
+{
+    static const ad_cli_sub_t subs[] = {{"migrate", db_migrate}, {"copy", db_copy}};
+    return ad_cli_subcommand(c, "db", subs, AD_ARRAY_LEN(subs), NULL,
+                             "usage: agentd db migrate|copy ...", argc, argv);
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * node: worker nodes (issue #34, docs/nodes.md). Both roles of the link
+ * between a control plane and the nodes that dial out to it:
+ *   link.c    the binary frames of the link (a holder frame, its run, its
+ *             epoch), pure;
+ *   plane.c   the control plane's side: the nodes connected now, their
+ *             registration, leases and reachability, revocation;
+ *   relay.c   the control plane's side of one remote run: a socket pair
+ *             whose other end is an ordinary held process (src/proc/held.c)
+ *             and whose frames go over the node's link, epoch-tagged;
+ *   worker.c  `agentd node --join`: the node's loop, its outbound link,
+ *             its holders, its capabilities;
+ *   probes.c  a service's probe asked of its node, and the answer.
+ * What runs and agents are stays src/run's: the plane knows runs only by
+ * id and node; the runner tells it a run's start and end, and hears of
+ * reachability through a hook.
+ *
+ * Threads: loop thread only (link.c: any thread).
+ */
+#ifndef AD_NODE_H
+#define AD_NODE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "bus/bus.h"
+#include "git/git.h"
+#include "health/health.h"
+#include "core/core.h"
+#include "store/store.h"
+#include "ws/ws.h"
+
+/* ---- the link's frames (link.c) ----------------------------------------------------
+ * A binary message: [u8 AD_LINK_HOLD][u8 n][u32 epoch LE][n bytes run id]
+ * [one holder frame (src/hold/hold.h)], the frame's length matching the
+ * message's. Little-endian, as the holder's own wire on the machines
+ * agentd runs on. */
+#define AD_LINK_HOLD 1
+#define AD_LINK_HDR 6
+#define AD_LINK_RUN_MAX 63
+/* The link's binary messages are at most this (one holder frame); what a
+ * node takes of the control plane's text messages (a git_ready with its
+ * setup files, 512 KiB of them in base64, is the largest) at most the
+ * second. */
+#define AD_LINK_MSG_MAX (AD_LINK_HDR + AD_LINK_RUN_MAX + 8 + (256u * 1024u))
+#define AD_LINK_TEXT_MAX (2u << 20)
+/* Writes the header for run and epoch into out (AD_LINK_HDR + strlen(run)
+ * bytes); the length written, 0 when run is too long or empty. */
+size_t ad_link_header(unsigned char *out, const char *run, uint32_t epoch);
+/* Reads a message: run (NUL-terminated), epoch, and the holder frame in
+ * it (borrowed from m). 0, or AD_EINVAL for anything malformed: a short
+ * message, a run id that is empty, too long or not [A-Za-z0-9_], a frame
+ * whose length is not the rest of the message or past the holder's bound. */
+int ad_link_parse(const unsigned char *m, size_t len, char run[AD_LINK_RUN_MAX + 1],
+                  uint32_t *epoch, const unsigned char **frame, size_t *flen);
+/* Whether a holder frame of type may go node -> control plane (up) or
+ * control plane -> node (down), with a payload of len bytes. */
+bool ad_link_frame_up_ok(unsigned type, size_t len);
+bool ad_link_frame_down_ok(unsigned type, size_t len);
+
+/* ---- the control plane (plane.c, relay.c) --------------------------------------- */
+typedef struct ad_plane ad_plane_t;
+typedef struct ad_plane_link ad_plane_link_t;
+
+/* What the run layer hears from the plane. */
+typedef struct {
+    /* A run's node became unreachable (false: back) at since (wall ms);
+     * node is its name. */
+    void (*reachable)(void *ud, const char *run_id, bool reachable, int64_t since,
+                      const char *node);
+    /* The node's runs that were unreachable past the grace (or whose node
+     * was revoked, or lost them) are being ended as lost: why says so. */
+    void (*lost)(void *ud, const char *run_id, const char *why);
+    void *ud;
+} ad_plane_hooks_t;
+
+/* Returns owned (free with ad_plane_free; the memory goes in its timer's
+ * close callback). cfg, store and bus borrowed. */
+ad_plane_t *ad_plane_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_bus_t *bus);
+void ad_plane_free(ad_plane_t *p);
+void ad_plane_set_hooks(ad_plane_t *p, const ad_plane_hooks_t *h);
+
+/* The link's WebSocket (src/api/nodes.c, which checked the credential is
+ * a node's): a link opens for token (its id, name and org; copied); it
+ * waits for the node's hello. */
+ad_plane_link_t *ad_plane_link_open(ad_plane_t *p, ad_ws_t *ws, const char *token_id,
+                                    const char *org_id);
+void ad_plane_link_message(ad_plane_link_t *l, const char *data, size_t len, bool binary);
+/* The socket is gone (the link is freed here). */
+void ad_plane_link_closed(ad_plane_link_t *l);
+
+/* Nodes with their live state: [{…the row, state: connected | unreachable
+ * | offline | revoked, connected, runs}] of org ("": all); new reference.
+ * NULL when the store could not be read. */
+json_t *ad_plane_nodes(ad_plane_t *p, const char *org);
+/* One of them, or NULL (unknown). New reference. */
+json_t *ad_plane_node(ad_plane_t *p, const char *id);
+/* Revokes a node: its row marked, its token revoked by revoke_token(ud,
+ * token id) (the caller's: src/auth), its link closed (4403 "node
+ * revoked") and its runs lost. cb(rc, row, ud2) after the row's commit;
+ * AD_ENOENT for an unknown or revoked node. */
+void ad_plane_revoke(ad_plane_t *p, const char *id, void (*revoke_token)(void *, const char *),
+                     void *ud, ad_store_result_cb cb, void *ud2);
+/* A node of org by name (or id): its id into id; connected: its link is
+ * up. AD_ENOENT when there is none (or it is revoked). */
+int ad_plane_find(ad_plane_t *p, const char *org, const char *name, char id[AD_ID_MAX],
+                  bool *connected);
+
+/* Placement (place.c). Whether node (a row of ad_plane_nodes: labels,
+ * caps, state) fits want {labels: {k: v}, gpu: true, memoryMb: N} and has
+ * cli (a CLI's name, NULL: any) installed, gpus_busy of its GPUs being
+ * taken: true, or false with why; *busy: it could, but not now (not
+ * connected, its GPUs or memory taken). Pure. */
+bool ad_node_fits(const json_t *node, const json_t *want, const char *cli, int gpus_busy,
+                  bool *busy, char *why, size_t whysz);
+/* The node of org that fits want (as above), holds workspace ws's
+ * repository already (caps.repos; ws may be NULL) and is least busy: its id.
+ * AD_EINVAL when none could run it, AD_ESTATE when some could but none
+ * can now; *reasons then [{node, id, why}] (new reference). */
+int ad_plane_place(ad_plane_t *p, const char *org, const json_t *want, const char *cli,
+                   const char *ws, char id[AD_ID_MAX], json_t **reasons);
+
+/* A run placed on node_id: the relay made, spawn (taken; NULL for a run
+ * taken up after a restart; its "gpu": true counts a GPU taken) sent first. *fd is held.c's end of
+ * the socket pair (ad_proc_attach_fd). AD_ESTATE when a spawn is asked of a node whose link is down
+ * (err says so). */
+int ad_plane_run_open(ad_plane_t *p, const char *node_id, const char *run_id, json_t *spawn,
+                      int *fd, char *err, size_t errsz);
+/* The run's worktree here (its id, workspace id and folder; copied): what
+ * its node may fetch (a bundle of its HEAD) and push back (into
+ * refs/agentd/nodes/<worktree>/<node>, the worktree fast-forwarded when it can
+ * be). Without it a node gets no repository for the run. */
+void ad_plane_run_worktree(ad_plane_t *p, const char *run_id, const char *wt_id, const char *ws_id,
+                           const char *path);
+/* The workspace's setup files (relative paths, borrowed; copied) and the
+ * folder they are copied from (its main worktree): a node's new worktree
+ * of the run gets them as a local one does (docs/nodes.md). */
+void ad_plane_run_setup(ad_plane_t *p, const char *run_id, const char *src, json_t *files,
+                        const char *command);
+/* The run's end is stored: its node may forget it (its holder folder
+ * goes). The relay goes. */
+void ad_plane_run_done(ad_plane_t *p, const char *run_id);
+/* A worktree operation on the node of run_id's worktree, while the run
+ * lives there (its status, its working changes, a commit of them): asked
+ * over the link, answered by the node's own git; cb gets the result as
+ * ad_git_queue's would (once, on the loop; a node away or too slow is an
+ * AD_ECLOSED / AD_ETIMEDOUT result with a message). op: AD_GIT_OP_STATUS,
+ * DIFF (a.file), COMMIT (a.message, a.force), REVIEW (a.base, a.file) or
+ * COMMITS (a.base): a.base a commit id the node has (the merge base the
+ * caller found here), never a name. 0, or AD_EINVAL for another op (cb not
+ * called). */
+int ad_plane_git_rpc(ad_plane_t *p, const char *run_id, ad_git_op_t op, const ad_git_args_t *a,
+                     ad_git_done_cb cb, void *ud);
+
+/* What run_id's node last said the run uses, into a's figures and node
+ * (its name; the ids and org are the caller's to fill): false when none. */
+bool ad_plane_run_measured(const ad_plane_t *p, const char *run_id, ad_health_agent_t *a);
+/* probe (a service's tcp, unix or http probe, borrowed) run by the node of
+ * run_id, where the service is (probes.c): cb once, on the loop, with its
+ * result, or a failure when the node is not connected, goes away or does
+ * not answer in the probe's time. Always 0. */
+int ad_plane_probe(ad_plane_t *p, const char *run_id, json_t *probe, ad_probe_cb cb, void *ud);
+/* The pid of run_id's process on its node, as the node said (0: not known). */
+long ad_plane_run_pid(const ad_plane_t *p, const char *run_id);
+/* Whether run_id is on a node, and its name (when name is not NULL). */
+bool ad_plane_run_node(const ad_plane_t *p, const char *run_id, char *name, size_t namesz,
+                       bool *unreachable);
+/* Counters for /metrics and the bench: bytes of DATA received that were
+ * below what the relay had already (resent), frames of an old epoch dropped. */
+void ad_plane_stats(const ad_plane_t *p, uint64_t *resent_bytes, uint64_t *stale_frames);
+/* The same and the nodes connected, unreachable and runs on nodes as
+ * Prometheus families into b (p NULL: zeros). 0 or AD_ETOOBIG. */
+int ad_plane_prom(const ad_plane_t *p, ad_buf_t *b);
+
+/* ---- the node's role (worker.c) ------------------------------------------------- */
+/* `agentd node …`: argv after "node" (--join URL, --token T | --token-file
+ * F, --name N, --labels k=v,…; `ls` lists the nodes through the control
+ * plane's CLI socket instead, see src/cli). cfg: the global options
+ * (--data-dir, log settings). Returns the exit status. */
+int ad_node_main(ad_config_t *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/node: the control plane's structures (plane.c: nodes and
+ * links; relay.c: one remote run each) and what they share. Loop thread.
+ */
+#ifndef AD_NODE_INT_H
+#define AD_NODE_INT_H
+
+#include "node/node.h"
+#include "proc/proc.h"
+#include "health/health.h"
+
+/* What waits for a node's link (held.c's frames while it is down) and what
+ * a relay lets queue into its socket pair before it drops and resyncs. */
+#define AD_RELAY_QUEUE_MAX (8u << 20)
+#define AD_RELAY_WQ_MAX (4u << 20)
+
+/* xfer.c: a file over the link, as JSON messages of base64 chunks. */
+typedef struct ad_xfer ad_xfer_t;
+typedef struct {
+    int (*send)(void *ud, json_t *msg); /* takes msg; 0 or AD_ECLOSED */
+    size_t (*queued)(void *ud);         /* bytes the link has not written yet */
+    void (*done)(void *ud, int rc);     /* once, after the last chunk (not after cancel) */
+} ad_xfer_io_t;
+/* Sends the file at path: each message is fields (taken) with seq, last
+ * and data. NULL when the file cannot be opened (fields released). */
+ad_xfer_t *ad_xfer_send(uv_loop_t *loop, const char *path, json_t *fields, const ad_xfer_io_t *io,
+                        void *ud);
+/* Stops a send; done is not called. */
+void ad_xfer_cancel(ad_xfer_t *x);
+/* A file being received (embedded in its owner). */
+typedef struct {
+    uv_loop_t *loop;
+    int fd;
+    uint64_t max, next;
+    int writing, rc;
+    bool last_seen, reported, orphan;
+    char path[4200];
+    void (*done)(void *ud, int rc); /* set by the owner: once, all written (or failed) */
+    void *ud;
+} ad_xfer_in_t;
+/* Opens path (made 0600, emptied) for at most max bytes. 0 or AD_EIO. */
+int ad_xfer_in_open(ad_xfer_in_t *in, uv_loop_t *loop, const char *path, uint64_t max);
+/* One chunk message (borrowed), in order: 0, or the error that ends it
+ * (out of order, too big, bad data, a write that failed). done follows
+ * the last chunk's write, or the first error. */
+int ad_xfer_in_chunk(ad_xfer_in_t *in, json_t *msg);
+/* No more chunks come (nothing was to be sent): done follows the writes. */
+void ad_xfer_in_end(ad_xfer_in_t *in);
+/* Its owner goes (in was ad_xcalloc'd): the file is closed and removed and
+ * in freed once its writes are back; done is not called. */
+void ad_xfer_in_abandon(ad_xfer_in_t *in);
+
+typedef struct ad_node_live ad_node_live_t;
+
+typedef struct ad_relay {
+    struct ad_relay *next;
+    ad_plane_t *p;
+    char run_id[AD_ID_MAX];
+    char node_id[AD_ID_MAX];
+    uv_pipe_t pipe; /* our end of the socket pair; held.c has the other */
+    bool pipe_open, pipe_closed;
+    bool freeing;
+    ad_buf_t rbuf;   /* held.c's frames, not yet whole */
+    ad_buf_t q;      /* held.c's frames waiting for the link */
+    uint32_t epoch;  /* of the last ATTACH sent to the node */
+    uint64_t pos[2]; /* bytes written into the socket pair, per stream (contiguous) */
+    uint64_t scroll; /* the scrollback asked for by held.c's first ATTACH */
+    bool have_pos;   /* held.c's ATTACH has come */
+    bool first_sent; /* an ATTACH went to a node (later ones ask no scrollback) */
+    bool attached;   /* an ATTACH went out on the node's current link */
+    bool resync;     /* frames dropped for backpressure: ATTACH again once drained */
+    size_t wq;       /* bytes queued into the socket pair */
+    bool unreachable;
+    bool gpu; /* it asked for a GPU (placement counts the node's taken ones) */
+    long pid; /* its process's pid on the node, as the node said (0: not known) */
+    /* Its worktree here (ad_plane_run_worktree; "" none), and the bundle a
+     * node is pushing back for it (gitsync.c). */
+    char wt_id[AD_ID_MAX], ws_id[AD_ID_MAX];
+    char *wt_path;
+    ad_xfer_in_t *put;
+    json_t *figures;     /* what its node said it uses ({cpuPercent, ...}), or NULL */
+    char *setup_src;     /* the workspace's main worktree, or NULL */
+    json_t *setup_files; /* its setup files (relative paths), or NULL */
+    char *setup_cmd;     /* its approved setup command, or NULL */
+} ad_relay_t;
+
+struct ad_node_live {
+    ad_node_live_t *next;
+    char id[AD_ID_MAX];
+    char name[64];
+    char org[AD_ID_MAX];
+    char token_id[AD_ID_MAX];
+    ad_plane_link_t *link; /* NULL: not connected */
+    uint64_t renewed_ms;   /* monotonic: the last hello or renew */
+    bool unreachable;
+    int64_t unreachable_since; /* wall ms */
+};
+
+struct ad_plane_link {
+    ad_plane_t *p;
+    ad_ws_t *ws;
+    char token_id[AD_ID_MAX];
+    char org_id[AD_ID_MAX];
+    ad_node_live_t *node; /* after the hello's join */
+    bool joining, closed;
+    json_t *hello_runs; /* the runs the hello listed, until the join is stored */
+};
+
+/* A git operation asked of a node (gitsync.c), waiting for its answer. */
+typedef struct ad_git_rpc {
+    struct ad_git_rpc *next;
+    uint64_t id;
+    char node[AD_ID_MAX];
+    ad_git_op_t op;
+    ad_git_done_cb cb;
+    void *ud;
+    uint64_t deadline_ms; /* monotonic */
+} ad_git_rpc_t;
+
+/* A service's probe asked of a node (probes.c), waiting for its answer. */
+typedef struct ad_probe_rpc {
+    struct ad_probe_rpc *next;
+    uint64_t id;
+    char node[AD_ID_MAX];
+    ad_probe_cb cb;
+    void *ud;
+    uint64_t started_ms, deadline_ms; /* monotonic */
+} ad_probe_rpc_t;
+
+struct ad_plane {
+    uv_loop_t *loop;
+    const ad_config_t *cfg;
+    ad_store_t *store;
+    ad_bus_t *bus;
+    ad_plane_hooks_t hooks;
+    ad_node_live_t *nodes;
+    ad_relay_t *relays;
+    uv_timer_t tick;
+    uint64_t resent_bytes, stale_frames;
+    ad_git_rpc_t *rpcs; /* gitsync.c */
+    uint64_t rpc_seq;
+    ad_probe_rpc_t *probes; /* probes.c */
+    /* The last held processes whose end was stored, with their nodes (a
+     * ring): a frame of theirs still in flight is late, not another
+     * node's. A run's row says so too; a job's does not name its node. */
+    struct {
+        char id[AD_ID_MAX], node_id[AD_ID_MAX];
+    } done[64];
+    size_t ndone;
+};
+
+/* plane.c */
+/* The node entry of id (made when new, from the store's row). */
+ad_node_live_t *ad_plane_node_live(ad_plane_t *p, const char *id);
+/* Sends text on the node's link, if it is up: 0 or AD_ECLOSED. */
+int ad_plane_send_text(ad_node_live_t *n, json_t *msg);
+/* Sends a holder frame for run at epoch on the node's link. */
+int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch,
+                        const unsigned char *frame, size_t flen);
+/* The link broke the rules: closed (code), with an audit row saying why. */
+void ad_plane_link_refuse(ad_plane_link_t *l, int code, const char *target, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* gitsync.c: worktrees on nodes, the control plane's side. A node's
+ * git_get (a bundle of the run's worktree's HEAD, sent as git_chunk then
+ * git_ready) and git_put chunks (its work, fetched into the hidden ref
+ * when whole, answered git_put_done). r is the node's own run (checked). */
+void ad_plane_git_get(ad_plane_t *p, ad_node_live_t *n, ad_relay_t *r, json_t *msg);
+void ad_plane_git_put(ad_plane_t *p, ad_node_live_t *n, ad_relay_t *r, json_t *msg);
+/* What a relay holds of a push: let go (the relay goes). */
+void ad_plane_git_put_free(ad_relay_t *r);
+/* A node ran the setup command of r's new worktree (git_setup): its
+ * outcome recorded on the worktree as a local setup's. */
+void ad_plane_git_setup(ad_plane_t *p, ad_relay_t *r, json_t *msg);
+/* A node's answer to a git operation (git_rpc_done): its caller called. */
+void ad_plane_git_rpc_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
+/* The tick: operations whose node went away or took too long fail (all:
+ * every one, at the plane's end). */
+void ad_plane_git_rpc_expire(ad_plane_t *p, bool all);
+
+/* probes.c: a node's answer to a probe (probe_done): its caller called;
+ * the tick: probes whose node went away or took too long fail (all: every
+ * one, at the plane's end). */
+void ad_plane_probe_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
+void ad_plane_probe_expire(ad_plane_t *p, bool all);
+
+/* relay.c */
+ad_relay_t *ad_relay_find(const ad_plane_t *p, const char *run_id);
+/* A new relay for run on node: *fd is held.c's end. NULL with err. */
+ad_relay_t *ad_relay_new(ad_plane_t *p, const char *node_id, const char *run_id, int *fd, char *err,
+                         size_t errsz);
+/* The node's link is up (hello stored): an ATTACH from what the relay has,
+ * then what waited. */
+void ad_relay_link_up(ad_relay_t *r);
+/* A new ATTACH from what the relay has (the node lost its holder
+ * connection, or asks again). */
+void ad_relay_reattach(ad_relay_t *r);
+/* The node's link went down. */
+void ad_relay_link_down(ad_relay_t *r);
+/* A holder frame from the node for this relay (checked by the caller). */
+void ad_relay_from_node(ad_relay_t *r, uint32_t epoch, const unsigned char *frame, size_t flen);
+/* The node could not start the run: a stderr line and an exit (127). */
+void ad_relay_spawn_failed(ad_relay_t *r, const char *why);
+/* The run cannot go on (its node lost it, was revoked, or was away past
+ * the grace): the socket pair closes, held.c ends the run as lost. */
+void ad_relay_lose(ad_relay_t *r, const char *why);
+/* Unlinks and frees r (its pipe closed first). */
+void ad_relay_free(ad_relay_t *r);
+
+/* ---- the node's role (worker.c, nodegit.c) ---- */
+typedef struct worker worker_t;
+
+/* One connection to a run's holder, for one epoch. */
+typedef struct hconn {
+    struct wrun *run; /* NULL once the run let it go */
+    uv_pipe_t pipe;
+    uint32_t epoch;
+    bool attached; /* an ATTACH went through it */
+    bool reading;
+    ad_buf_t rbuf;
+} hconn_t;
+
+typedef struct wrun {
+    struct wrun *next;
+    worker_t *w;
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX]; /* from its spawn ("" after the node's restart) */
+    pid_t agent_pid;          /* its agent (0 until known): what health measures */
+    char dir[4200];
+    hconn_t *conn;
+    /* Worktrees on nodes (nodegit.c): a spawn waiting for its worktree,
+     * what the plane sends for it meanwhile (its ATTACH, then frames of
+     * that epoch), the bundle coming, and the worktree once made. */
+    json_t *spawn;
+    bool attach_pending;
+    uint32_t attach_epoch;
+    unsigned char attach[8 + 24];
+    ad_buf_t pendq;
+    ad_xfer_in_t *in;
+    json_t *ready; /* git_ready, once it came */
+    bool in_done, preparing;
+    int in_rc;
+    char wt_id[AD_ID_MAX], ws_id[AD_ID_MAX];
+    char wt_path[4200];
+    char base[72]; /* the commit its worktree was made from, or last pushed */
+    /* its holder's EXIT, held while its work is pushed back */
+    unsigned char held_exit[8 + 4];
+    bool exit_held, pushing;
+    uint64_t exit_held_ms; /* monotonic: when; past a bound it goes anyway */
+} wrun_t;
+
+struct worker {
+    uv_loop_t *loop;
+    ad_config_t *cfg;
+    char url[2100];
+    char token[512];
+    char name[64];
+    json_t *labels;
+    ad_procs_t *procs;
+    ad_health_t *health; /* the host's figures, sampled as the control plane samples its own */
+    uv_work_t clis_work;
+    json_t *clis;  /* {claude: {path, version}, …}: read once at start, on the pool */
+    json_t *repos; /* the workspaces it has a mirror of (ids): placement prefers it */
+    json_t *bases; /* {worktree id: the commit its worktree here is at, as the plane has it} */
+    bool clis_busy;
+    ad_wsc_t *link;
+    bool welcomed;
+    uv_timer_t renew, retry, drain;
+    uv_signal_t sigint, sigterm;
+    unsigned backoff_ms;
+    uint64_t heard_ms; /* monotonic: the plane's last word */
+    uint64_t lease_ms, renew_ms;
+    wrun_t *runs;
+    bool stopping, paused;
+    int exit_code;
+};
+
+/* worker.c */
+wrun_t *ad_worker_run_find(worker_t *w, const char *id);
+wrun_t *ad_worker_run_add(worker_t *w, const char *id);
+void ad_worker_run_free(worker_t *w, wrun_t *r);
+/* A control message to the plane (taken), if the link is up. */
+void ad_worker_send(worker_t *w, json_t *msg);
+/* probes.c: the plane's probe {id, run, probe} of a service on this node,
+ * run here (tcp, unix or http), answered probe_done. */
+void ad_worker_probe(worker_t *w, json_t *msg);
+/* Starts r's holder with the spawn msg (borrowed) in cwd: its connection
+ * kept for the ATTACH (and what waited for it); spawn_failed on failure,
+ * and r freed. */
+void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd);
+/* A holder frame up to the plane, under the connection's epoch. */
+void ad_worker_frame_up(worker_t *w, hconn_t *c, const unsigned char *f, size_t flen);
+/* nodebox.c */
+/* The run's sandbox (box, cleaned up by the caller either way) from the
+ * spawn msg's policy, for cwd on this node; argv0 the program. 0, or
+ * AD_EPERM / AD_EINVAL / AD_EIO with err. */
+int ad_worker_box(worker_t *w, const char *agent_id, json_t *msg, const char *cwd,
+                  const char *argv0, ad_proc_box_t *box, char *err, size_t errsz);
+/* env (borrowed entries) with the sandbox's HOME and TMPDIR in place of
+ * the plane's; owned vector (free() it, not its entries). */
+const char **ad_worker_box_env(const char **env, const ad_proc_box_t *box);
+/* nodegit.c */
+/* A spawn that names a worktree: its repository fetched from the plane
+ * (git_get), a worktree made of it, then ad_worker_spawn there. */
+void ad_worker_git_spawn(worker_t *w, json_t *msg);
+/* git_chunk, git_ready, git_error, git_put_done from the plane. */
+void ad_worker_git_msg(worker_t *w, const char *t, json_t *msg);
+/* git_rpc from the plane: a git operation on one of its runs' worktrees. */
+void ad_worker_git_rpc(worker_t *w, json_t *msg);
+/* A frame from the plane for a run still waiting for its worktree: kept.
+ * True when r is such a run. */
+bool ad_worker_git_hold_down(wrun_t *r, uint32_t epoch, const unsigned char *f, size_t flen);
+/* The holder's EXIT of a run with a worktree: held while the work is
+ * pushed back (git_put), then sent up. True when it was held. */
+bool ad_worker_git_exit(worker_t *w, wrun_t *r, hconn_t *c, const unsigned char *f, size_t flen);
+/* r goes: what it holds of git. */
+void ad_worker_git_free(wrun_t *r);
+/* Each renewal: an EXIT held past its bound (the plane never answered the
+ * push) goes up anyway. */
+void ad_worker_git_tick(worker_t *w);
+/* The workspaces whose mirrors the data dir has, into w->repos (at start). */
+void ad_worker_git_scan(worker_t *w);
+
+#endif

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Placement (docs/nodes.md, "Placement"): which node of an organisation
+ * fits what an agent asks for (its labels, a free GPU, free memory, its
+ * CLI installed), the least busy of those that can take it now; and, when
+ * none can, why not, node by node. ad_node_fits is pure (tested through
+ * the API); ad_plane_place reads the nodes with their live state.
+ */
+#include "node/node_int.h"
+
+#include <string.h>
+
+#define MIB (1024.0 * 1024.0)
+
+bool ad_node_fits(const json_t *node, const json_t *want, const char *cli, int gpus_busy,
+                  bool *busy, char *why, size_t whysz)
+{
+    *busy = false;
+    const json_t *labels = json_object_get(node, "labels");
+    const json_t *caps = json_object_get(node, "caps");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(want, "labels"), k, v)
+    {
+        const char *have = json_string_value(json_object_get(labels, k));
+        if (have == NULL || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0) {
+            snprintf(why, whysz, "label %s is %s, wanted %s", k, have != NULL ? have : "unset",
+                     json_string_value(v) != NULL ? json_string_value(v) : "?");
+            return false;
+        }
+    }
+    if (cli != NULL && json_object_get(json_object_get(caps, "clis"), cli) == NULL) {
+        snprintf(why, whysz, "%s is not installed there", cli);
+        return false;
+    }
+    int ngpu = (int)json_array_size(json_object_get(caps, "gpus"));
+    if (json_is_true(json_object_get(want, "gpu")) && ngpu == 0) {
+        snprintf(why, whysz, "it has no GPU");
+        return false;
+    }
+    json_int_t want_mb = json_integer_value(json_object_get(want, "memoryMb"));
+    json_int_t total = json_integer_value(json_object_get(caps, "memTotal"));
+    if (want_mb > 0 && (double)total / MIB < (double)want_mb) {
+        snprintf(why, whysz, "it has %.0f MiB of memory in all, wanted %lld MiB free",
+                 (double)total / MIB, (long long)want_mb);
+        return false;
+    }
+    /* It could run it: can it now? */
+    const char *state = json_string_value(json_object_get(node, "state"));
+    *busy = true;
+    if (state == NULL || strcmp(state, "connected") != 0) {
+        snprintf(why, whysz, "it is %s", state != NULL ? state : "not connected");
+        return false;
+    }
+    if (json_is_true(json_object_get(want, "gpu")) && gpus_busy >= ngpu) {
+        snprintf(why, whysz, "its %d GPU%s taken by other runs", ngpu, ngpu == 1 ? " is" : "s are");
+        return false;
+    }
+    json_int_t avail = json_integer_value(json_object_get(caps, "memAvailable"));
+    if (want_mb > 0 && (double)avail / MIB < (double)want_mb) {
+        snprintf(why, whysz, "%.0f MiB of memory free, wanted %lld MiB", (double)avail / MIB,
+                 (long long)want_mb);
+        return false;
+    }
+    *busy = false;
+    return true;
+}
+
+/* Runs on node id that asked for a GPU. */
+static int gpu_runs(const ad_plane_t *p, const char *id)
+{
+    int n = 0;
+    for (const ad_relay_t *r = p->relays; r != NULL; r = r->next) {
+        n += r->gpu && r->pipe_open && strcmp(r->node_id, id) == 0;
+    }
+    return n;
+}
+
+/* Whether node has a mirror of workspace ws (its caps.repos). */
+static bool has_repo(const json_t *node, const char *ws)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(node, "caps"), "repos"), i, v)
+    {
+        if (ws != NULL && json_is_string(v) && strcmp(json_string_value(v), ws) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int ad_plane_place(ad_plane_t *p, const char *org, const json_t *want, const char *cli,
+                   const char *ws, char id[AD_ID_MAX], json_t **reasons)
+{
+    *reasons = NULL;
+    json_t *nodes = ad_plane_nodes(p, org);
+    if (nodes == NULL) {
+        return AD_EINTERNAL;
+    }
+    json_t *why = json_array();
+    json_int_t best_runs = -1, best_free = -1;
+    bool best_repo = false, any_could = false;
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n)
+    {
+        if (json_object_get(n, "revokedAt") != NULL) {
+            continue;
+        }
+        const char *nid = json_string_value(json_object_get(n, "id"));
+        char text[200];
+        bool busy = false;
+        if (!ad_node_fits(n, want, cli, gpu_runs(p, nid), &busy, text, sizeof(text))) {
+            any_could = any_could || busy;
+            json_array_append_new(why, json_pack("{s:s, s:s, s:s}", "node",
+                                                 json_string_value(json_object_get(n, "name")),
+                                                 "id", nid, "why", text));
+            continue;
+        }
+        json_int_t runs = json_integer_value(json_object_get(n, "runs"));
+        json_int_t free_mem =
+            json_integer_value(json_object_get(json_object_get(n, "caps"), "memAvailable"));
+        bool repo = has_repo(n, ws);
+        /* the repository there already (no fetch), then the fewest runs, then memory */
+        bool better = best_runs < 0 || (repo && !best_repo) ||
+                      (repo == best_repo &&
+                       (runs < best_runs || (runs == best_runs && free_mem > best_free)));
+        if (better) {
+            best_runs = runs;
+            best_free = free_mem;
+            best_repo = repo;
+            snprintf(id, AD_ID_MAX, "%s", nid);
+        }
+    }
+    json_decref(nodes);
+    if (best_runs >= 0) {
+        json_decref(why);
+        return 0;
+    }
+    *reasons = why;
+    return any_could ? AD_ESTATE : AD_EINVAL;
+}

@@ -1,0 +1,836 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control plane's nodes (docs/nodes.md): each node's link (one
+ * WebSocket, opened by src/api/nodes.c for a node token), its hello (the
+ * row joined in the store, name and token checked), renewals (the lease
+ * and capabilities), reachability (a lease that lapsed: unreachable; past
+ * the grace: its runs lost), revocation, and the checks on every message
+ * a node sends. The runs on nodes are relay.c's. Nothing a node says
+ * starts anything here.
+ */
+#include "node/node_int.h"
+
+#include "hold/hold.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_MS 250
+#define LABELS_MAX 32
+#define CAPS_TEXT_MAX 16384
+#define HELLO_RUNS_MAX 10000
+
+static uint64_t lease_ms(const ad_plane_t *p)
+{
+    return p->cfg->node_lease_ms > 0 ? p->cfg->node_lease_ms : 6000;
+}
+
+/* ---- nodes ------------------------------------------------------------------------------ */
+
+ad_node_live_t *ad_plane_node_live(ad_plane_t *p, const char *id)
+{
+    for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
+        if (strcmp(n->id, id) == 0) {
+            return n;
+        }
+    }
+    json_t *row = NULL;
+    if (ad_store_node_get(p->store, id, &row) != 0) {
+        return NULL;
+    }
+    ad_node_live_t *n = ad_xcalloc(1, sizeof(*n));
+    snprintf(n->id, sizeof(n->id), "%s", id);
+    snprintf(n->name, sizeof(n->name), "%s", json_string_value(json_object_get(row, "name")));
+    snprintf(n->org, sizeof(n->org), "%s", json_string_value(json_object_get(row, "orgId")));
+    snprintf(n->token_id, sizeof(n->token_id), "%s",
+             json_string_value(json_object_get(row, "tokenId")));
+    n->renewed_ms = ad_mono_ms(); /* a lease from now: it may come back */
+    json_decref(row);
+    n->next = p->nodes;
+    p->nodes = n;
+    return n;
+}
+
+static void publish_node(ad_plane_t *p, const ad_node_live_t *n, const char *state)
+{
+    char topic[AD_ID_MAX + 8];
+    snprintf(topic, sizeof(topic), "org:%s", n->org);
+    const char *topics[] = {topic};
+    json_t *ev = json_pack("{s:s, s:s, s:s}", "nodeId", n->id, "name", n->name, "state", state);
+    ad_bus_publish(p->bus, "node_status", topics, 1, ev);
+    json_decref(ev);
+}
+
+int ad_plane_send_text(ad_node_live_t *n, json_t *msg)
+{
+    int rc = AD_ECLOSED;
+    if (n->link != NULL && !n->link->closed) {
+        char *t = json_dumps(msg, JSON_COMPACT);
+        rc = t != NULL ? ad_ws_send_text(n->link->ws, t, strlen(t)) : AD_EINVAL;
+        free(t);
+    }
+    json_decref(msg);
+    return rc;
+}
+
+int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch,
+                        const unsigned char *frame, size_t flen)
+{
+    if (n->link == NULL || n->link->closed) {
+        return AD_ECLOSED;
+    }
+    unsigned char hdr[AD_LINK_HDR + AD_LINK_RUN_MAX];
+    size_t hl = ad_link_header(hdr, run, epoch);
+    if (hl == 0) {
+        return AD_EINVAL;
+    }
+    unsigned char *d = ad_xmalloc(hl + flen);
+    memcpy(d, hdr, hl);
+    memcpy(d + hl, frame, flen);
+    ad_wsmsg_t *m = ad_wsmsg_new(d, hl + flen, true);
+    free(d);
+    int rc = ad_ws_send_msg(n->link->ws, m);
+    ad_wsmsg_unref(m);
+    if (rc == AD_ETOOBIG) {
+        /* A node that does not read is cut off; it comes back and resyncs. */
+        ad_ws_close(n->link->ws, 1013, "link send queue full");
+    }
+    return rc;
+}
+
+void ad_plane_link_refuse(ad_plane_link_t *l, int code, const char *target, const char *fmt, ...)
+{
+    ad_store_audit_t row;
+    memset(&row, 0, sizeof(row));
+    row.ts = ad_wall_ms();
+    snprintf(row.token_name, sizeof(row.token_name), "%s",
+             l->node != NULL ? l->node->name : "node");
+    snprintf(row.org_id, sizeof(row.org_id), "%s", l->org_id);
+    snprintf(row.method, sizeof(row.method), "WS");
+    snprintf(row.route, sizeof(row.route), "/api/nodes/link");
+    snprintf(row.target_id, sizeof(row.target_id), "%s", target != NULL ? target : "");
+    row.status = code;
+    snprintf(row.remote, sizeof(row.remote), "node");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(row.detail, sizeof(row.detail), fmt, ap);
+    va_end(ap);
+    ad_log(AD_LOG_WARN, "node", "link refused node=%s code=%d why=\"%s\"",
+           l->node != NULL ? l->node->name : "?", code, row.detail);
+    ad_store_audit_insert(l->p->store, &row);
+    if (!l->closed) {
+        ad_ws_close(l->ws, code, code == 4403 ? "forbidden" : "protocol error");
+    }
+}
+
+/* ---- reachability ---------------------------------------------------------------------- */
+
+static void set_reachable(ad_plane_t *p, ad_node_live_t *n, bool reachable)
+{
+    if (n->unreachable == !reachable) {
+        return;
+    }
+    n->unreachable = !reachable;
+    int64_t since = n->unreachable_since;
+    if (!reachable) {
+        n->unreachable_since = since = ad_wall_ms();
+        ad_log(AD_LOG_WARN, "node", "node unreachable node=%s", n->name);
+    } else {
+        ad_log(AD_LOG_INFO, "node", "node reachable again node=%s away_ms=%lld", n->name,
+               (long long)(ad_wall_ms() - since));
+    }
+    publish_node(p, n, reachable ? "connected" : "unreachable");
+    for (ad_relay_t *r = p->relays; r != NULL; r = r->next) {
+        if (strcmp(r->node_id, n->id) == 0 && r->pipe_open && p->hooks.reachable != NULL) {
+            r->unreachable = !reachable;
+            p->hooks.reachable(p->hooks.ud, r->run_id, reachable, since, n->name);
+        }
+    }
+}
+
+/* Lost: every live run of n, with why. */
+static void lose_runs(ad_plane_t *p, ad_node_live_t *n, const char *why)
+{
+    for (ad_relay_t *r = p->relays; r != NULL; r = r->next) {
+        if (strcmp(r->node_id, n->id) == 0) {
+            ad_relay_lose(r, why);
+        }
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    ad_plane_t *p = t->data;
+    uint64_t now = ad_mono_ms();
+    ad_plane_git_rpc_expire(p, false);
+    ad_plane_probe_expire(p, false);
+    for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
+        if (!n->unreachable && now - n->renewed_ms > lease_ms(p)) {
+            set_reachable(p, n, false);
+        }
+        if (n->unreachable &&
+            ad_wall_ms() - n->unreachable_since > (int64_t)p->cfg->node_grace_ms) {
+            char why[160], at[AD_TIME_MAX];
+            ad_time_format(n->unreachable_since, at);
+            snprintf(why, sizeof(why), "node %s unreachable since %s", n->name, at);
+            lose_runs(p, n, why);
+        }
+    }
+}
+
+/* ---- the link -------------------------------------------------------------------------- */
+
+ad_plane_link_t *ad_plane_link_open(ad_plane_t *p, ad_ws_t *ws, const char *token_id,
+                                    const char *org_id)
+{
+    ad_plane_link_t *l = ad_xcalloc(1, sizeof(*l));
+    l->p = p;
+    l->ws = ws;
+    snprintf(l->token_id, sizeof(l->token_id), "%s", token_id);
+    snprintf(l->org_id, sizeof(l->org_id), "%s", org_id);
+    return l;
+}
+
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Labels: at most LABELS_MAX, names as node names, values printable and
+ * short. */
+static bool labels_ok(json_t *labels)
+{
+    if (!json_is_object(labels) || json_object_size(labels) > LABELS_MAX) {
+        return false;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v)
+    {
+        if (!name_ok(k) || !json_is_string(v) || json_string_length(v) > 128) {
+            return false;
+        }
+        for (const char *c = json_string_value(v); *c; c++) {
+            if ((unsigned char)*c < 0x20) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* The runs a node says it holds: the ones with a relay here get an ATTACH,
+ * relays of this node it does not list are lost (it has no holder for
+ * them), and runs it lists that nothing here waits for are ended. */
+static void sync_runs(ad_plane_link_t *l, json_t *runs)
+{
+    ad_plane_t *p = l->p;
+    ad_node_live_t *n = l->node;
+    for (ad_relay_t *r = p->relays, *next; r != NULL; r = next) {
+        next = r->next;
+        if (strcmp(r->node_id, n->id) != 0 || !r->pipe_open) {
+            continue;
+        }
+        bool listed = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(runs, i, v)
+        {
+            listed = listed || (json_is_string(v) && strcmp(json_string_value(v), r->run_id) == 0);
+        }
+        if (listed || !r->first_sent) {
+            ad_relay_link_up(r); /* (not sent yet: the spawn is on its way) */
+        } else {
+            ad_relay_lose(r, "the node has no holder for it (its data dir lost it)");
+        }
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(runs, i, v)
+    {
+        const char *id = json_string_value(v);
+        ad_relay_t *r = id != NULL ? ad_relay_find(p, id) : NULL;
+        if (id != NULL && (r == NULL || strcmp(r->node_id, n->id) != 0)) {
+            ad_plane_send_text(n, json_pack("{s:s, s:s}", "t", "end", "run", id));
+        }
+    }
+}
+
+static void on_joined(int rc, json_t *row, void *ud)
+{
+    ad_plane_link_t *l = ud;
+    ad_plane_t *p = l->p;
+    l->joining = false;
+    json_t *runs = l->hello_runs;
+    l->hello_runs = NULL;
+    if (l->closed) { /* the socket went while the row was written */
+        json_decref(runs);
+        json_decref(row);
+        free(l);
+        return;
+    }
+    const char *name = json_string_value(json_object_get(row, "name"));
+    if (rc == AD_EEXIST || rc == AD_EPERM) {
+        const char *why = rc == AD_EPERM ? "node revoked" : "node name or token taken";
+        ad_plane_link_refuse(l, rc == AD_EPERM ? 4403 : 4409, NULL, "%s (node %s)", why,
+                             name != NULL ? name : "?");
+    } else if (rc != 0) {
+        ad_ws_close(l->ws, 1011, "could not record the node");
+    } else {
+        const char *id = json_string_value(json_object_get(row, "id"));
+        ad_node_live_t *n = ad_plane_node_live(p, id);
+        if (n != NULL && n->link != NULL && n->link != l) {
+            ad_ws_close(n->link->ws, 4409, "replaced by a new connection of the node");
+            n->link->node = NULL;
+            n->link = NULL;
+        }
+        if (n != NULL) {
+            snprintf(n->name, sizeof(n->name), "%s", name);
+            snprintf(n->token_id, sizeof(n->token_id), "%s", l->token_id);
+            n->link = l;
+            n->renewed_ms = ad_mono_ms();
+            l->node = n;
+            ad_log(AD_LOG_INFO, "node", "node joined node=%s id=%s", n->name, n->id);
+            ad_plane_send_text(n, json_pack("{s:s, s:s, s:I, s:I}", "t", "welcome", "nodeId", n->id,
+                                            "leaseMs", (json_int_t)lease_ms(p), "renewMs",
+                                            (json_int_t)(lease_ms(p) / 3)));
+            bool was = n->unreachable;
+            set_reachable(p, n, true);
+            if (!was) {
+                publish_node(p, n, "connected");
+            }
+            sync_runs(l, runs);
+        }
+    }
+    json_decref(runs);
+    json_decref(row);
+}
+
+static void on_hello(ad_plane_link_t *l, json_t *msg)
+{
+    const char *name = json_string_value(json_object_get(msg, "name"));
+    json_t *labels = json_object_get(msg, "labels");
+    json_t *caps = json_object_get(msg, "caps");
+    json_t *runs = json_object_get(msg, "runs");
+    char *caps_text = json_is_object(caps) ? json_dumps(caps, JSON_COMPACT) : NULL;
+    bool ok = name != NULL && name_ok(name) && (labels == NULL || labels_ok(labels)) &&
+              (runs == NULL || (json_is_array(runs) && json_array_size(runs) <= HELLO_RUNS_MAX)) &&
+              (caps == NULL || (caps_text != NULL && strlen(caps_text) <= CAPS_TEXT_MAX));
+    if (!ok || l->joining || l->node != NULL) {
+        free(caps_text);
+        ad_plane_link_refuse(l, 4400, NULL, "a malformed or second hello");
+        return;
+    }
+    char *labels_text = labels != NULL ? json_dumps(labels, JSON_COMPACT) : NULL;
+    ad_store_node_join_t j = {.labels = labels_text, .caps = caps_text, .now = ad_wall_ms()};
+    ad_id_new("nd", j.id);
+    snprintf(j.org_id, sizeof(j.org_id), "%s", l->org_id);
+    snprintf(j.name, sizeof(j.name), "%s", name);
+    snprintf(j.token_id, sizeof(j.token_id), "%s", l->token_id);
+    l->joining = true;
+    l->hello_runs = runs != NULL ? json_incref(runs) : json_array();
+    ad_store_node_join(l->p->store, &j, on_joined, l);
+    free(labels_text);
+    free(caps_text);
+}
+
+static void on_renew(ad_plane_link_t *l, json_t *msg)
+{
+    ad_node_live_t *n = l->node;
+    json_t *caps = json_object_get(msg, "caps");
+    char *caps_text = json_is_object(caps) ? json_dumps(caps, JSON_COMPACT) : NULL;
+    if (caps_text != NULL && strlen(caps_text) > CAPS_TEXT_MAX) {
+        free(caps_text);
+        ad_plane_link_refuse(l, 4400, NULL, "capabilities past %d bytes", CAPS_TEXT_MAX);
+        return;
+    }
+    n->renewed_ms = ad_mono_ms();
+    set_reachable(l->p, n, true);
+    ad_store_node_seen(l->p->store, n->id, caps_text, ad_wall_ms());
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(msg, "runs"), i, f)
+    {
+        /* its own runs' figures, kept for /api/health; another's are ignored */
+        ad_relay_t *r = ad_relay_find(l->p, json_string_value(json_object_get(f, "run")) ?: "");
+        if (r != NULL && strcmp(r->node_id, n->id) == 0 && json_is_object(f) &&
+            json_object_size(f) <= 8) {
+            json_int_t pid = json_integer_value(json_object_get(f, "pid"));
+            if (r->pid <= 0 && pid > 0 && pid <= (1 << 22)) {
+                r->pid = (long)
+                    pid; /* a run taken up after a restart: "spawned" went to the last plane */
+            }
+            json_decref(r->figures);
+            r->figures = json_pack(
+                "{s:O, s:O, s:O, s:O}", "cpuPercent", json_object_get(f, "cpuPercent"), "rssBytes",
+                json_object_get(f, "rssBytes"), "gpuMemoryBytes",
+                json_object_get(f, "gpuMemoryBytes"), "processes", json_object_get(f, "processes"));
+        }
+    }
+    free(caps_text);
+    ad_plane_send_text(n, json_pack("{s:s, s:I}", "t", "lease", "ms", (json_int_t)lease_ms(l->p)));
+}
+
+/* A node's word about one of its runs: only its own. */
+static ad_relay_t *own_run(ad_plane_link_t *l, const char *run)
+{
+    ad_relay_t *r = run != NULL ? ad_relay_find(l->p, run) : NULL;
+    if (r != NULL && strcmp(r->node_id, l->node->id) == 0) {
+        return r;
+    }
+    bool mine = false;
+    for (size_t i = 0; run != NULL && i < AD_ARRAY_LEN(l->p->done); i++) {
+        mine = mine || (strcmp(l->p->done[i].id, run) == 0 &&
+                        strcmp(l->p->done[i].node_id, l->node->id) == 0);
+    }
+    json_t *row = NULL;
+    mine =
+        mine || (run != NULL && ad_store_run_get(l->p->store, run, &row) == 0 &&
+                 strcmp(json_string_value(json_object_get(row, "nodeId")) ?: "", l->node->id) == 0);
+    json_decref(row);
+    if (!mine) { /* another node's run, or none at all: cut off */
+        ad_plane_link_refuse(l, 4403, run, "node %s spoke for run %s, not one of its runs",
+                             l->node->name, run != NULL ? run : "(none)");
+    }
+    return NULL; /* one of its runs that has ended here: late, dropped */
+}
+
+static void on_text(ad_plane_link_t *l, const char *data, size_t len)
+{
+    json_t *msg = json_loadb(data, len, 0, NULL);
+    const char *t = json_string_value(json_object_get(msg, "t"));
+    if (t == NULL) {
+        json_decref(msg);
+        ad_plane_link_refuse(l, 4400, NULL, "a text message that is not a control message");
+        return;
+    }
+    if (strcmp(t, "hello") == 0) {
+        on_hello(l, msg);
+    } else if (l->node == NULL) {
+        if (!l->joining) {
+            ad_plane_link_refuse(l, 4400, NULL, "%s before hello", t);
+        }
+    } else if (strcmp(t, "renew") == 0) {
+        on_renew(l, msg);
+    } else if (strcmp(t, "git_get") == 0 || strcmp(t, "git_put") == 0) {
+        ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
+        if (r != NULL && t[4] == 'g') {
+            ad_plane_git_get(l->p, l->node, r, msg);
+        } else if (r != NULL) {
+            ad_plane_git_put(l->p, l->node, r, msg);
+        }
+    } else if (strcmp(t, "git_setup") == 0) {
+        ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
+        if (r != NULL) {
+            ad_plane_git_setup(l->p, r, msg);
+        }
+    } else if (strcmp(t, "git_rpc_done") == 0) {
+        ad_plane_git_rpc_done(l->p, l->node, msg);
+    } else if (strcmp(t, "probe_done") == 0) {
+        ad_plane_probe_done(l->p, l->node, msg);
+    } else if (strcmp(t, "reattach") == 0) {
+        ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
+        if (r != NULL) {
+            ad_relay_reattach(r);
+        }
+    } else if (strcmp(t, "spawn_failed") == 0 || strcmp(t, "lost") == 0) {
+        const char *run = json_string_value(json_object_get(msg, "run"));
+        const char *err = json_string_value(json_object_get(msg, "error"));
+        ad_relay_t *r = own_run(l, run);
+        if (r != NULL && t[0] == 's') {
+            ad_relay_spawn_failed(r, err != NULL ? err : "unknown error");
+        } else if (r != NULL) {
+            ad_relay_lose(r, "the node has no holder for it");
+        }
+    } else if (strcmp(t, "spawned") == 0) {
+        ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
+        json_int_t pid = json_integer_value(json_object_get(msg, "pid"));
+        if (r != NULL && pid > 0 && pid <= (1 << 22)) {
+            r->pid = (long)pid; /* shown, never acted on */
+        }
+    } /* unknown types: nothing to do (newer nodes may say more) */
+    json_decref(msg);
+}
+
+void ad_plane_link_message(ad_plane_link_t *l, const char *data, size_t len, bool binary)
+{
+    if (l->closed) {
+        return;
+    }
+    if (!binary) {
+        on_text(l, data, len);
+        return;
+    }
+    char run[AD_LINK_RUN_MAX + 1];
+    uint32_t epoch;
+    const unsigned char *f;
+    size_t flen;
+    if (l->node == NULL ||
+        ad_link_parse((const unsigned char *)data, len, run, &epoch, &f, &flen) != 0 ||
+        !ad_link_frame_up_ok(f[4], flen - AD_HOLD_HDR)) {
+        ad_plane_link_refuse(l, 4400, NULL, "a malformed frame, or one before hello");
+        return;
+    }
+    ad_relay_t *r = own_run(l, run);
+    if (r != NULL) {
+        ad_relay_from_node(r, epoch, f, flen);
+    }
+}
+
+void ad_plane_link_closed(ad_plane_link_t *l)
+{
+    l->closed = true;
+    ad_node_live_t *n = l->node;
+    if (n != NULL && n->link == l) {
+        n->link = NULL;
+        ad_log(AD_LOG_INFO, "node", "node link closed node=%s", n->name);
+        for (ad_relay_t *r = l->p->relays; r != NULL; r = r->next) {
+            if (strcmp(r->node_id, n->id) == 0) {
+                ad_relay_link_down(r);
+            }
+        }
+    }
+    if (!l->joining) {
+        json_decref(l->hello_runs);
+        free(l);
+    } /* else on_joined frees it */
+}
+
+/* ---- the run layer's calls -------------------------------------------------------------- */
+
+int ad_plane_run_open(ad_plane_t *p, const char *node_id, const char *run_id, json_t *spawn,
+                      int *fd, char *err, size_t errsz)
+{
+    ad_node_live_t *n = ad_plane_node_live(p, node_id);
+    if (n == NULL) {
+        json_decref(spawn);
+        snprintf(err, errsz, "no node %s", node_id);
+        return AD_ENOENT;
+    }
+    if (spawn != NULL && (n->link == NULL || n->unreachable)) {
+        json_decref(spawn);
+        snprintf(err, errsz, "node %s is not connected", n->name);
+        return AD_ESTATE;
+    }
+    ad_relay_t *r = ad_relay_new(p, node_id, run_id, fd, err, errsz);
+    if (r == NULL) {
+        json_decref(spawn);
+        return AD_EIO;
+    }
+    if (spawn != NULL) {
+        r->gpu = json_is_true(json_object_get(spawn, "gpu"));
+        json_object_set_new(spawn, "t", json_string("spawn"));
+        json_object_set_new(spawn, "run", json_string(run_id));
+        ad_plane_send_text(n, spawn);
+        r->first_sent = true; /* its holder exists once the spawn is done: no scrollback */
+    }
+    return 0;
+}
+
+void ad_plane_run_done(ad_plane_t *p, const char *run_id)
+{
+    ad_relay_t *r = ad_relay_find(p, run_id);
+    if (r == NULL) {
+        return;
+    }
+    size_t slot = p->ndone++ % AD_ARRAY_LEN(p->done);
+    snprintf(p->done[slot].id, sizeof(p->done[slot].id), "%s", run_id);
+    snprintf(p->done[slot].node_id, sizeof(p->done[slot].node_id), "%s", r->node_id);
+    ad_node_live_t *n = ad_plane_node_live(p, r->node_id);
+    if (n != NULL) { /* else the node hears "end" when it says hello */
+        ad_plane_send_text(n, json_pack("{s:s, s:s}", "t", "done", "run", run_id));
+    }
+    ad_relay_free(r);
+}
+
+void ad_plane_run_worktree(ad_plane_t *p, const char *run_id, const char *wt_id, const char *ws_id,
+                           const char *path)
+{
+    ad_relay_t *r = ad_relay_find(p, run_id);
+    if (r == NULL || wt_id == NULL || ws_id == NULL || path == NULL || path[0] != '/') {
+        return;
+    }
+    snprintf(r->wt_id, sizeof(r->wt_id), "%s", wt_id);
+    snprintf(r->ws_id, sizeof(r->ws_id), "%s", ws_id);
+    free(r->wt_path);
+    r->wt_path = ad_xstrdup(path);
+}
+
+void ad_plane_run_setup(ad_plane_t *p, const char *run_id, const char *src, json_t *files,
+                        const char *command)
+{
+    ad_relay_t *r = ad_relay_find(p, run_id);
+    if (r != NULL && command != NULL && command[0] != '\0') {
+        free(r->setup_cmd);
+        r->setup_cmd = ad_xstrdup(command);
+    }
+    if (r == NULL || src == NULL || src[0] != '/' || json_array_size(files) == 0) {
+        return;
+    }
+    free(r->setup_src);
+    r->setup_src = ad_xstrdup(src);
+    json_decref(r->setup_files);
+    r->setup_files = json_deep_copy(files);
+}
+
+bool ad_plane_run_measured(const ad_plane_t *p, const char *run_id, ad_health_agent_t *a)
+{
+    ad_relay_t *r = ad_relay_find(p, run_id);
+    if (r == NULL || r->figures == NULL) {
+        return false;
+    }
+    json_t *cpu = json_object_get(r->figures, "cpuPercent");
+    json_int_t rss = json_integer_value(json_object_get(r->figures, "rssBytes"));
+    json_int_t gpu = json_integer_value(json_object_get(r->figures, "gpuMemoryBytes"));
+    json_int_t procs = json_integer_value(json_object_get(r->figures, "processes"));
+    a->has_cpu = json_is_number(cpu) && json_number_value(cpu) >= 0;
+    a->cpu_pct = a->has_cpu ? json_number_value(cpu) : 0;
+    a->rss_bytes = rss > 0 ? (uint64_t)rss : 0;
+    a->gpu_mem_bytes = gpu > 0 ? (uint64_t)gpu : 0;
+    a->nprocs = procs > 0 && procs < 1000000 ? (unsigned)procs : 0;
+    a->node[0] = '\0';
+    ad_plane_run_node(p, run_id, a->node, sizeof(a->node), NULL);
+    return true;
+}
+
+long ad_plane_run_pid(const ad_plane_t *p, const char *run_id)
+{
+    const ad_relay_t *r = p != NULL ? ad_relay_find(p, run_id) : NULL;
+    return r != NULL ? r->pid : 0;
+}
+
+bool ad_plane_run_node(const ad_plane_t *p, const char *run_id, char *name, size_t namesz,
+                       bool *unreachable)
+{
+    ad_relay_t *r = ad_relay_find(p, run_id);
+    if (r == NULL) {
+        return false;
+    }
+    for (ad_node_live_t *n = p->nodes; n != NULL && name != NULL; n = n->next) {
+        if (strcmp(n->id, r->node_id) == 0) {
+            snprintf(name, namesz, "%s", n->name);
+        }
+    }
+    if (unreachable != NULL) {
+        *unreachable = r->unreachable;
+    }
+    return true;
+}
+
+/* ---- the API's calls ---------------------------------------------------------------------- */
+
+static json_t *with_live(ad_plane_t *p, json_t *row)
+{
+    const char *id = json_string_value(json_object_get(row, "id"));
+    ad_node_live_t *n = NULL;
+    for (ad_node_live_t *x = p->nodes; x != NULL; x = x->next) {
+        n = strcmp(x->id, id) == 0 ? x : n;
+    }
+    json_int_t runs = 0;
+    for (ad_relay_t *r = p->relays; r != NULL; r = r->next) {
+        runs += strcmp(r->node_id, id) == 0 && r->pipe_open;
+    }
+    bool connected = n != NULL && n->link != NULL;
+    const char *state = json_object_get(row, "revokedAt") != NULL ? "revoked"
+                        : n != NULL && n->unreachable             ? "unreachable"
+                        : connected                               ? "connected"
+                                                                  : "offline";
+    json_object_del(row, "tokenId");
+    json_object_set_new(row, "state", json_string(state));
+    json_object_set_new(row, "connected", json_boolean(connected));
+    json_object_set_new(row, "runs", json_integer(runs));
+    if (n != NULL && n->unreachable) {
+        char at[AD_TIME_MAX];
+        ad_time_format(n->unreachable_since, at);
+        json_object_set_new(row, "unreachableSince", json_string(at));
+    }
+    return row;
+}
+
+json_t *ad_plane_nodes(ad_plane_t *p, const char *org)
+{
+    json_t *rows = NULL;
+    if (ad_store_nodes_list(p->store, org, &rows) != 0) {
+        return NULL;
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        with_live(p, row);
+    }
+    return rows;
+}
+
+json_t *ad_plane_node(ad_plane_t *p, const char *id)
+{
+    json_t *row = NULL;
+    return ad_store_node_get(p->store, id, &row) == 0 ? with_live(p, row) : NULL;
+}
+
+int ad_plane_find(ad_plane_t *p, const char *org, const char *name, char id[AD_ID_MAX],
+                  bool *connected)
+{
+    json_t *rows = NULL;
+    if (ad_store_nodes_list(p->store, org, &rows) != 0) {
+        return AD_EINTERNAL;
+    }
+    int rc = AD_ENOENT;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *rid = json_string_value(json_object_get(row, "id"));
+        const char *rname = json_string_value(json_object_get(row, "name"));
+        if (rc == AD_ENOENT && json_object_get(row, "revokedAt") == NULL &&
+            (strcmp(rid, name) == 0 || strcmp(rname, name) == 0)) {
+            snprintf(id, AD_ID_MAX, "%s", rid);
+            ad_node_live_t *n = ad_plane_node_live(p, rid);
+            *connected = n != NULL && n->link != NULL && !n->unreachable;
+            rc = 0;
+        }
+    }
+    json_decref(rows);
+    return rc;
+}
+
+typedef struct {
+    ad_plane_t *p;
+    ad_store_result_cb cb;
+    void *ud;
+    void (*revoke_token)(void *, const char *);
+    void *rt_ud;
+} revoke_ctx_t;
+
+static void on_revoked(int rc, json_t *row, void *ud)
+{
+    revoke_ctx_t *c = ud;
+    if (rc == 0) {
+        const char *id = json_string_value(json_object_get(row, "id"));
+        const char *tok = json_string_value(json_object_get(row, "tokenId"));
+        ad_node_live_t *n = ad_plane_node_live(c->p, id);
+        if (tok != NULL && c->revoke_token != NULL) {
+            c->revoke_token(c->rt_ud, tok);
+        }
+        if (n != NULL) {
+            char why[128];
+            snprintf(why, sizeof(why), "node %s revoked", n->name);
+            lose_runs(c->p, n, why);
+            if (n->link != NULL) {
+                ad_ws_close(n->link->ws, 4403, "node revoked");
+            }
+            publish_node(c->p, n, "revoked");
+            ad_log(AD_LOG_INFO, "node", "node revoked node=%s", n->name);
+        }
+        row = with_live(c->p, row);
+    }
+    c->cb(rc, row, c->ud);
+    free(c);
+}
+
+void ad_plane_revoke(ad_plane_t *p, const char *id, void (*revoke_token)(void *, const char *),
+                     void *ud, ad_store_result_cb cb, void *ud2)
+{
+    revoke_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->p = p;
+    c->cb = cb;
+    c->ud = ud2;
+    c->revoke_token = revoke_token;
+    c->rt_ud = ud;
+    ad_store_node_revoke(p->store, id, ad_wall_ms(), on_revoked, c);
+}
+
+void ad_plane_stats(const ad_plane_t *p, uint64_t *resent_bytes, uint64_t *stale_frames)
+{
+    *resent_bytes = p != NULL ? p->resent_bytes : 0;
+    *stale_frames = p != NULL ? p->stale_frames : 0;
+}
+
+int ad_plane_prom(const ad_plane_t *p, ad_buf_t *b)
+{
+    double connected = 0, unreachable = 0, runs = 0;
+    for (const ad_node_live_t *n = p != NULL ? p->nodes : NULL; n != NULL; n = n->next) {
+        connected += n->link != NULL;
+        unreachable += n->unreachable;
+    }
+    for (const ad_relay_t *r = p != NULL ? p->relays : NULL; r != NULL; r = r->next) {
+        runs += r->pipe_open;
+    }
+    uint64_t resent = 0, stale = 0;
+    ad_plane_stats(p, &resent, &stale);
+    int rc =
+        ad_prom_gauge(b, "agentd_nodes_connected", "Worker nodes with their link up", connected);
+    rc = rc ? rc
+            : ad_prom_gauge(b, "agentd_nodes_unreachable", "Worker nodes past their lease",
+                            unreachable);
+    rc = rc ? rc : ad_prom_gauge(b, "agentd_node_runs", "Runs on worker nodes", runs);
+    rc = rc ? rc
+            : ad_prom_counter(b, "agentd_node_resent_bytes_total",
+                              "Output bytes a node sent again that the control plane had",
+                              (double)resent);
+    return rc ? rc
+              : ad_prom_counter(b, "agentd_node_stale_frames_total",
+                                "Frames of an earlier attach dropped (sent before a reattach)",
+                                (double)stale);
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------- */
+
+ad_plane_t *ad_plane_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_bus_t *bus)
+{
+    ad_plane_t *p = ad_xcalloc(1, sizeof(*p));
+    p->loop = loop;
+    p->cfg = cfg;
+    p->store = store;
+    p->bus = bus;
+    uv_timer_init(loop, &p->tick);
+    p->tick.data = p;
+    uv_timer_start(&p->tick, on_tick, TICK_MS, TICK_MS);
+    uv_unref((uv_handle_t *)&p->tick);
+    return p;
+}
+
+void ad_plane_set_hooks(ad_plane_t *p, const ad_plane_hooks_t *h)
+{
+    p->hooks = *h;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    ad_plane_t *p = h->data;
+    for (ad_node_live_t *n = p->nodes, *next; n != NULL; n = next) {
+        next = n->next;
+        free(n);
+    }
+    free(p);
+}
+
+void ad_plane_free(ad_plane_t *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    while (p->relays != NULL) {
+        ad_relay_free(p->relays);
+    }
+    ad_plane_git_rpc_expire(p, true);
+    ad_plane_probe_expire(p, true);
+    for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
+        if (n->link != NULL) {
+            n->link->node = NULL;
+        }
+    }
+    uv_close((uv_handle_t *)&p->tick, on_tick_closed);
+}

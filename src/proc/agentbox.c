@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What an agent's sandbox shows (sandbox.c runs it), built from a policy
+ * already resolved: its worktree read-write, the repository's git folder it
+ * commits into (its hooks and config read-only: a hook written there would
+ * run outside, in the owner's checkout), the agent CLI's own folder
+ * read-only, the paths an admin gave the agent, the data dir masked by an
+ * empty folder wherever a bind would show it, and its own home
+ * <data-dir>/homes/<agent> at /home/agent. Agents of the owner's
+ * organisation also get the CLI's config of agentd's user (~/.claude,
+ * ~/.claude.json, ~/.codex, ~/.gemini) so a logged-in CLI keeps working, and
+ * ~/.gitconfig read-only (who commits); other organisations never see them.
+ *
+ * Every path is this machine's: a control plane builds its local agents'
+ * boxes (src/run/sandbox.c reads the policy from the store), a worker node
+ * its own agents' from the policy the plane sent, for its own worktree and
+ * data dir (src/node/worker.c; docs/nodes.md).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "proc/proc_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HOME_IN "/home/agent"
+
+static const char *keep(ad_proc_box_t *x, const char *s)
+{
+    if (x->nstrs >= AD_ARRAY_LEN(x->strs)) {
+        x->full = true;
+        return NULL;
+    }
+    char *c = ad_xstrdup(s);
+    x->strs[x->nstrs++] = c;
+    return c;
+}
+
+static void add_bind(ad_proc_box_t *x, ad_proc_bind_kind_t kind, const char *src, const char *dst)
+{
+    if (x->sb.nbinds >= AD_ARRAY_LEN(x->binds)) {
+        x->full = true; /* the start is refused: a cover left out would show too much */
+        return;
+    }
+    const char *s = src != NULL ? keep(x, src) : NULL;
+    const char *d = keep(x, dst);
+    if (d == NULL || (src != NULL && s == NULL)) {
+        return;
+    }
+    x->binds[x->sb.nbinds++] = (ad_proc_bind_t){.kind = kind, .src = s, .dst = d};
+}
+
+void ad_proc_box_cleanup(ad_proc_box_t *x)
+{
+    for (size_t i = 0; i < x->nstrs; i++) {
+        free(x->strs[i]);
+    }
+    memset(x, 0, sizeof(*x));
+}
+
+/* Whether a and b are the same folder or one holds the other. */
+static bool overlaps(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 1 && a[la - 1] == '/') {
+        la--;
+    }
+    while (lb > 1 && b[lb - 1] == '/') {
+        lb--;
+    }
+    size_t l = la < lb ? la : lb;
+    if (l == 1) { /* one of them is "/" */
+        return true;
+    }
+    return strncmp(a, b, l) == 0 && (la == lb || (la > lb ? a[l] : b[l]) == '/');
+}
+
+bool ad_proc_box_path_ok(const char *data_dir, const char *path, char *why, size_t whysz)
+{
+    char real[PATH_MAX], data[PATH_MAX];
+    if (path == NULL || path[0] != '/' || strstr(path, "/../") != NULL ||
+        strlen(path) >= PATH_MAX - 1) {
+        snprintf(why, whysz, "must be an absolute path without '..'");
+        return false;
+    }
+    if (realpath(path, real) == NULL) {
+        snprintf(why, whysz, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    if (realpath(data_dir, data) == NULL) {
+        snprintf(data, sizeof(data), "%s", data_dir);
+    }
+    if (overlaps(real, data) || overlaps(path, data_dir)) {
+        snprintf(why, whysz, "%s overlaps agentd's data dir, which no agent may see", path);
+        return false;
+    }
+    return true;
+}
+
+/* The common git folder of the worktree at wt (its .git, or where a
+ * linked worktree's .git file and commondir lead); false when none. */
+static bool git_common(const char *wt, char *out, size_t outsz)
+{
+    char p[PATH_MAX + 16], line[PATH_MAX + 16];
+    snprintf(p, sizeof(p), "%s/.git", wt);
+    struct stat st;
+    if (lstat(p, &st) != 0) {
+        return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return realpath(p, out) != NULL && strlen(out) < outsz;
+    }
+    FILE *f = fopen(p, "re");
+    if (f == NULL || fgets(line, sizeof(line), f) == NULL || strncmp(line, "gitdir: ", 8) != 0) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return false;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    char gitdir[PATH_MAX + 16];
+    if (line[8] == '/') {
+        snprintf(gitdir, sizeof(gitdir), "%s", line + 8);
+    } else {
+        snprintf(gitdir, sizeof(gitdir), "%s/%s", wt, line + 8);
+    }
+    snprintf(p, sizeof(p), "%.*s/commondir", PATH_MAX, gitdir);
+    char common[PATH_MAX + 16] = "";
+    f = fopen(p, "re");
+    if (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '/') {
+            snprintf(common, sizeof(common), "%s", line);
+        } else {
+            snprintf(common, sizeof(common), "%.*s/%.*s", PATH_MAX / 2, gitdir, PATH_MAX / 2, line);
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    char real[PATH_MAX];
+    if (realpath(common[0] != '\0' ? common : gitdir, real) == NULL || strlen(real) >= outsz) {
+        return false;
+    }
+    snprintf(out, outsz, "%s", real);
+    return true;
+}
+
+/* The folder of the CLI's real program (node_modules/.bin/claude leads
+ * to the package's cli.js, which needs its package), read-only. */
+static void cli_binds(ad_proc_box_t *x, const char *data_dir, const char *exe)
+{
+    char real[PATH_MAX];
+    if (exe == NULL || realpath(exe, real) == NULL) {
+        return;
+    }
+    snprintf(x->exe, sizeof(x->exe), "%s", real);
+    char *slash = strrchr(real, '/');
+    if (slash == NULL || slash == real) {
+        return;
+    }
+    *slash = '\0';
+    /* A CLI from npm finds its parts in sibling packages (codex's native
+     * binary is @openai/codex-linux-x64): its whole node_modules. */
+    char *nm = strstr(real, "/node_modules/");
+    if (nm != NULL) {
+        nm[strlen("/node_modules")] = '\0';
+    }
+    static const char *const sys[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(sys); i++) {
+        if (overlaps(real, sys[i]) && strlen(real) >= strlen(sys[i])) {
+            return;
+        }
+    }
+    char why[200];
+    if (ad_proc_box_path_ok(data_dir, real, why, sizeof(why))) {
+        add_bind(x, AD_PROC_BIND_RO, real, real);
+    }
+}
+
+/* The CLI's own config of agentd's user, for the owner's agents. */
+static void cli_config(ad_proc_box_t *x, const char *data_dir, const char *cli)
+{
+    const char *home = getenv("HOME");
+    if (home == NULL || home[0] != '/' || cli == NULL) {
+        return;
+    }
+    static const char *const claude[] = {".claude", ".claude.json", NULL};
+    static const char *const codex[] = {".codex", NULL};
+    static const char *const gemini[] = {".gemini", NULL};
+    static const char *const none[] = {NULL};
+    const char *const *names = strcmp(cli, "claude") == 0   ? claude
+                               : strcmp(cli, "codex") == 0  ? codex
+                               : strcmp(cli, "gemini") == 0 ? gemini
+                                                            : none;
+    for (size_t i = 0; names[i] != NULL; i++) {
+        char src[PATH_MAX], dst[PATH_MAX], why[200];
+        snprintf(src, sizeof(src), "%.*s/%s", PATH_MAX - 32, home, names[i]);
+        snprintf(dst, sizeof(dst), HOME_IN "/%s", names[i]);
+        struct stat st;
+        if (lstat(src, &st) == 0 && ad_proc_box_path_ok(data_dir, src, why, sizeof(why))) {
+            add_bind(x, AD_PROC_BIND_RW, src, dst);
+        }
+    }
+    /* git's identity for the agent's commits, read-only */
+    char src[PATH_MAX], why[200];
+    snprintf(src, sizeof(src), "%.*s/.gitconfig", PATH_MAX - 32, home);
+    if (access(src, R_OK) == 0 && ad_proc_box_path_ok(data_dir, src, why, sizeof(why))) {
+        add_bind(x, AD_PROC_BIND_RO, src, HOME_IN "/.gitconfig");
+    }
+}
+
+/* <data-dir>/<sub>, made 0700, into out; false when it cannot be. */
+static bool sub_dir(const char *data_dir, const char *sub, char *out, size_t outsz)
+{
+    return (size_t)snprintf(out, outsz, "%s/%s", data_dir, sub) < outsz &&
+           (mkdir(out, 0700) == 0 || errno == EEXIST);
+}
+
+/* --sandbox-paths: read-only for every agent (one that would show the
+ * data dir is left out, with a warning). */
+static void daemon_paths(ad_proc_box_t *x, const char *data_dir, const char *list)
+{
+    for (const char *p = list != NULL ? list : ""; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        char path[PATH_MAX], why[300];
+        if (n > 0 && n < sizeof(path)) {
+            memcpy(path, p, n);
+            path[n] = '\0';
+            if (ad_proc_box_path_ok(data_dir, path, why, sizeof(why))) {
+                add_bind(x, AD_PROC_BIND_RO, path, path);
+            } else {
+                ad_log(AD_LOG_WARN, "proc", "--sandbox-paths entry left out why=\"%s\"", why);
+            }
+        }
+        p += n + (p[n] == ',');
+    }
+}
+
+/* network {allow: [...]}: the list for the proxy (src/hold/netproxy.c)
+ * and its socket, <data-dir>/proxy/<agent> (0700 folder; the sandbox sees
+ * it at /run/agentd-proxy.sock only). */
+static int net_allow(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, size_t errsz)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < in->nallow; i++) {
+        const char *h = in->allow[i];
+        if (h == NULL || h[0] == '\0' || strchr(h, ',') != NULL ||
+            off + strlen(h) + 2 >= sizeof(x->net_allow)) {
+            snprintf(err, errsz, "sandbox network allow list: entry %zu is not a host[:port]", i);
+            return AD_EINVAL;
+        }
+        off += (size_t)snprintf(x->net_allow + off, sizeof(x->net_allow) - off, "%s%s",
+                                off > 0 ? "," : "", h);
+    }
+    char dir[PATH_MAX];
+    if (!sub_dir(in->data_dir, "proxy", dir, sizeof(dir)) ||
+        (size_t)snprintf(x->net_sock, sizeof(x->net_sock), "%s/%s", dir, in->agent_id) >=
+            sizeof(x->net_sock)) {
+        snprintf(err, errsz,
+                 "cannot make the agent's network proxy socket in %s (a unix socket path "
+                 "is at most 107 bytes): %s",
+                 dir, strerror(errno));
+        return AD_EIO;
+    }
+    x->sb.net_allow = x->net_allow;
+    x->sb.net_sock = x->net_sock;
+    return 0;
+}
+
+/* The worktree, its git folder and the paths an admin gave, the data dir
+ * covered over them and what lives inside it shown again. */
+static void work_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in)
+{
+    ad_proc_bind_kind_t wt_kind = in->read_only ? AD_PROC_BIND_RO : AD_PROC_BIND_RW;
+    const char *wt = in->wt, *data = in->data_dir;
+    char common[PATH_MAX];
+    bool has_git = git_common(wt, common, sizeof(common));
+    add_bind(x, wt_kind, wt, wt);
+    if (has_git && !overlaps(common, wt)) {
+        add_bind(x, wt_kind, common, common);
+    }
+    if (in->exe != NULL) {
+        cli_binds(x, data, in->exe);
+    }
+    daemon_paths(x, data, in->sandbox_paths);
+    for (size_t i = 0; i < in->npaths; i++) {
+        add_bind(x, in->paths[i].write ? AD_PROC_BIND_RW : AD_PROC_BIND_RO, in->paths[i].path,
+                 in->paths[i].path);
+    }
+    add_bind(x, AD_PROC_BIND_HIDE, NULL, data);
+    if (overlaps(wt, data) && strlen(wt) > strlen(data)) {
+        add_bind(x, wt_kind, wt, wt);
+    }
+    if (has_git && overlaps(common, data) && strlen(common) > strlen(data) &&
+        !overlaps(common, wt)) {
+        add_bind(x, wt_kind, common, common);
+    }
+    if (has_git) {
+        char hooks[PATH_MAX + 16], conf[PATH_MAX + 16];
+        snprintf(hooks, sizeof(hooks), "%s/hooks", common);
+        snprintf(conf, sizeof(conf), "%s/config", common);
+        add_bind(x, AD_PROC_BIND_RO_TRY, hooks, hooks);
+        add_bind(x, AD_PROC_BIND_RO_TRY, conf, conf);
+    }
+}
+
+int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *x, char *err,
+                size_t errsz)
+{
+    memset(x, 0, sizeof(*x));
+    if (in->unconfined) {
+        x->none = true;
+        ad_log(AD_LOG_WARN, "proc", "agent runs unconfined (sandbox none) agent=%s", in->agent_id);
+        return 0;
+    }
+    const char *why = NULL;
+    if (!ad_procs_sandbox(s, &why)) {
+        if (!in->owners) {
+            snprintf(err, errsz,
+                     "agents of an organisation other than the owner's run only in a sandbox, "
+                     "and this machine has none (%s); see /api/requirements",
+                     why);
+            return AD_EPERM;
+        }
+        x->none = true;
+        return 0;
+    }
+    x->sb.network = in->network && in->nallow == 0;
+    if (in->nallow > 0) {
+        int rc = net_allow(x, in, err, errsz);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    /* the admin's paths, checked again at start (a stored agent may
+     * predate a move of the data dir) */
+    for (size_t i = 0; i < in->npaths; i++) {
+        char no[300];
+        if (!ad_proc_box_path_ok(in->data_dir, in->paths[i].path, no, sizeof(no))) {
+            snprintf(err, errsz, "sandbox path %zu: %s", i, no);
+            return AD_EINVAL;
+        }
+    }
+    x->sb.binds = x->binds;
+    work_binds(x, in);
+    char home[PATH_MAX], homes[PATH_MAX];
+    if (!sub_dir(in->data_dir, "homes", homes, sizeof(homes)) ||
+        !sub_dir(homes, in->agent_id, home, sizeof(home))) {
+        snprintf(err, errsz, "cannot make the agent's home in %s: %s", homes, strerror(errno));
+        return AD_EIO;
+    }
+    add_bind(x, AD_PROC_BIND_RW, home, HOME_IN);
+    if (in->owners) {
+        cli_config(x, in->data_dir, in->cli);
+        /* an owner's agent whose env names its own HOME (an admin's choice,
+         * with allowUnsafeEnv) keeps it across runs, bound where it is */
+        struct stat st;
+        char no[300];
+        if (in->own_home != NULL && in->own_home[0] == '/' && stat(in->own_home, &st) == 0 &&
+            S_ISDIR(st.st_mode) &&
+            ad_proc_box_path_ok(in->data_dir, in->own_home, no, sizeof(no))) {
+            add_bind(x, AD_PROC_BIND_RW, in->own_home, in->own_home);
+        }
+    }
+    x->home = HOME_IN;
+    if (x->full) {
+        snprintf(err, errsz, "the agent's sandbox has more than %d paths; give it fewer",
+                 AD_PROC_BOX_BINDS);
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+void ad_proc_box_show(ad_proc_box_t *x, const char *path)
+{
+    if (!x->none && x->home != NULL) {
+        add_bind(x, AD_PROC_BIND_RO, path, path);
+    }
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A message a client records for an agent (POST /api/agents/:id/messages):
+ * its body checked into a typed row (messages.c's ad_store_message_from),
+ * given an id and inserted by one writer job; the caller gets the row on
+ * the loop after the commit. Also the page size of a message read.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
+
+int ad_store_message_limit(const char *s, int *limit, ad_field_err_t *e)
+{
+    *limit = PAGE_DEFAULT;
+    if (s == NULL || s[0] == '\0') {
+        return 0;
+    }
+    long v = 0;
+    size_t n = strlen(s);
+    if (n > 6 || strspn(s, "0123456789") != n) {
+        return ad_field_fail(e, "limit", "must be a whole number from 1 to 200");
+    }
+    for (size_t i = 0; i < n; i++) {
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < 1 || v > PAGE_MAX) {
+        return ad_field_fail(e, "limit", "must be a whole number from 1 to 200");
+    }
+    *limit = (int)v;
+    return 0;
+}
+
+/* One message write in flight: the typed row, the request body its strings
+ * point into, and the texts made for non-string tool fields. */
+typedef struct {
+    json_t *body;
+    char *tool_text[2];
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX];
+    ad_store_message_t m;
+    ad_store_message_cb cb;
+    void *ud;
+} msg_write_t;
+
+static void msg_write_free(msg_write_t *w)
+{
+    free(w->tool_text[0]);
+    free(w->tool_text[1]);
+    json_decref(w->body);
+    free(w);
+}
+
+/* Writer thread. */
+static int msg_job(ad_store_tx_t *tx, void *ctx)
+{
+    msg_write_t *w = ctx;
+    return ad_store_message_insert(tx, &w->m);
+}
+
+/* Loop thread, after the commit. */
+static void msg_done(int rc, void *ctx)
+{
+    msg_write_t *w = ctx;
+    w->cb(rc, &w->m, w->ud);
+    msg_write_free(w);
+}
+
+int ad_store_message_record(ad_store_t *st, json_t *body, const char *agent_id,
+                            ad_store_message_cb cb, void *ud, ad_field_err_t *e)
+{
+    msg_write_t *w = ad_xcalloc(1, sizeof(*w));
+    if (ad_store_message_from(body, &w->m, w->tool_text, e) != 0) {
+        msg_write_free(w);
+        return AD_EINVAL;
+    }
+    if (strlen(agent_id) >= sizeof(w->agent_id)) {
+        /* Longer than any id: no such agent (what the insert would say). */
+        msg_write_free(w);
+        return AD_ENOENT;
+    }
+    w->body = json_incref(body);
+    w->cb = cb;
+    w->ud = ud;
+    memcpy(w->agent_id, agent_id, strlen(agent_id) + 1);
+    ad_id_new("msg", w->id);
+    w->m.id = w->id;
+    w->m.agent_id = w->agent_id;
+    w->m.now = ad_wall_ms();
+    ad_store_submit(st, msg_job, msg_done, w);
+    return 0;
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* A chunk's rollup: its points in runs of TSDB_ROLL_POINTS (see tsdb.h). */
+#include "tsdb/tsdb.h"
+
+#include <string.h>
+
+void tsdb_rolls_init(tsdb_rolls_t *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+static void run_add(tsdb_roll_t *e, const tsdb_point_t *p)
+{
+    if (e->n == 0) {
+        *e = (tsdb_roll_t){1,       p->step, p->step, p->t_ms, p->t_ms, p->step, p->t_ms,
+                           p->step, p->t_ms, p->v,    p->v,    p->v,    p->v};
+        return;
+    }
+    e->n++;
+    e->s_lo = p->step < e->s_lo ? p->step : e->s_lo;
+    e->s_hi = p->step > e->s_hi ? p->step : e->s_hi;
+    e->t_lo = p->t_ms < e->t_lo ? p->t_ms : e->t_lo;
+    e->t_hi = p->t_ms > e->t_hi ? p->t_ms : e->t_hi;
+    if (p->v < e->min) {
+        e->min = p->v;
+        e->s_min = p->step;
+        e->t_min = p->t_ms;
+    }
+    if (p->v > e->max) {
+        e->max = p->v;
+        e->s_max = p->step;
+        e->t_max = p->t_ms;
+    }
+    e->sum += p->v;
+    e->last = p->v;
+}
+
+void tsdb_rolls_add(tsdb_rolls_t *r, const tsdb_point_t *p)
+{
+    r->undo.n = r->n;
+    r->undo.ok = true;
+    if (r->n == 0 || (r->e[r->n - 1].n >= TSDB_ROLL_POINTS && r->n < TSDB_ROLL_MAX)) {
+        r->e[r->n] = (tsdb_roll_t){0};
+        r->n++;
+    } else {
+        r->undo.e = r->e[r->n - 1];
+    }
+    run_add(&r->e[r->n - 1], p);
+}
+
+bool tsdb_rolls_undo(tsdb_rolls_t *r)
+{
+    if (!r->undo.ok) {
+        return false;
+    }
+    if (r->undo.n < r->n) {
+        r->n = r->undo.n; /* the point had started a run */
+    } else {
+        r->e[r->n - 1] = r->undo.e;
+    }
+    r->undo.ok = false;
+    return true;
+}
+
+tsdb_roll_t tsdb_rolls_total(const tsdb_rolls_t *r)
+{
+    tsdb_roll_t t = {0};
+    for (size_t i = 0; i < r->n; i++) {
+        const tsdb_roll_t *e = &r->e[i];
+        if (i == 0) {
+            t = *e;
+            continue;
+        }
+        t.n += e->n;
+        t.s_lo = e->s_lo < t.s_lo ? e->s_lo : t.s_lo;
+        t.s_hi = e->s_hi > t.s_hi ? e->s_hi : t.s_hi;
+        t.t_lo = e->t_lo < t.t_lo ? e->t_lo : t.t_lo;
+        t.t_hi = e->t_hi > t.t_hi ? e->t_hi : t.t_hi;
+        if (e->min < t.min) {
+            t.min = e->min;
+            t.s_min = e->s_min;
+            t.t_min = e->t_min;
+        }
+        if (e->max > t.max) {
+            t.max = e->max;
+            t.s_max = e->s_max;
+            t.t_max = e->t_max;
+        }
+        t.sum += e->sum;
+        t.last = e->last;
+    }
+    return t;
+}
+
+/* ---- encoding ------------------------------------------------------------------------
+ * Per run: n, s_lo and t_lo (as differences from the previous run's, the
+ * first run's from 0), s_hi, t_hi, s_min, t_min, s_max, t_max (as
+ * differences from s_lo / t_lo), all zigzag varints (differences taken
+ * modulo 2^64, so any int64 steps round-trip), then min, max, sum, last as
+ * 8 bytes each, little-endian (the machine's order: the codec's bit
+ * streams already assume a little-endian host). */
+
+#define ROLLS_VERSION 1
+
+static size_t put_uv(uint8_t *b, uint64_t v)
+{
+    size_t i = 0;
+    while (v >= 0x80) {
+        b[i++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[i++] = (uint8_t)v;
+    return i;
+}
+
+static size_t put_zz(uint8_t *b, int64_t later, int64_t base)
+{
+    uint64_t d = (uint64_t)later - (uint64_t)base;
+    return put_uv(b, (d << 1) ^ (uint64_t)((int64_t)d >> 63));
+}
+
+static size_t put_f64(uint8_t *b, double v)
+{
+    memcpy(b, &v, sizeof(v)); /* little-endian, as get_f64 reads it */
+    return 8;
+}
+
+size_t tsdb_rolls_encode(const tsdb_rolls_t *r, uint8_t *buf)
+{
+    size_t o = 0;
+    buf[o++] = ROLLS_VERSION;
+    buf[o++] = (uint8_t)r->n;
+    int64_t ps = 0, pt = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const tsdb_roll_t *e = &r->e[i];
+        o += put_uv(buf + o, (uint64_t)e->n);
+        o += put_zz(buf + o, e->s_lo, ps);
+        o += put_zz(buf + o, e->t_lo, pt);
+        o += put_zz(buf + o, e->s_hi, e->s_lo);
+        o += put_zz(buf + o, e->t_hi, e->t_lo);
+        o += put_zz(buf + o, e->s_min, e->s_lo);
+        o += put_zz(buf + o, e->t_min, e->t_lo);
+        o += put_zz(buf + o, e->s_max, e->s_lo);
+        o += put_zz(buf + o, e->t_max, e->t_lo);
+        o += put_f64(buf + o, e->min);
+        o += put_f64(buf + o, e->max);
+        o += put_f64(buf + o, e->sum);
+        o += put_f64(buf + o, e->last);
+        ps = e->s_lo;
+        pt = e->t_lo;
+    }
+    return o;
+}
+
+typedef struct {
+    const uint8_t *b;
+    size_t len, pos;
+    bool bad;
+} rd_t;
+
+static uint64_t __attribute__((noinline)) get_uv_long(rd_t *d)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (d->pos >= d->len) {
+            break;
+        }
+        uint8_t c = d->b[d->pos++];
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if ((c & 0x80) == 0) {
+            return v;
+        }
+    }
+    d->bad = true;
+    return 0;
+}
+
+static inline uint64_t get_uv(rd_t *d)
+{
+    if (d->pos < d->len && d->b[d->pos] < 0x80) { /* most are one byte */
+        return d->b[d->pos++];
+    }
+    return get_uv_long(d);
+}
+
+static inline int64_t get_zz(rd_t *d, int64_t base)
+{
+    uint64_t z = get_uv(d);
+    uint64_t diff = (z >> 1) ^ (0 - (z & 1));
+    return (int64_t)((uint64_t)base + diff);
+}
+
+static double get_f64(rd_t *d)
+{
+    if (d->pos > d->len || d->len - d->pos < 8) {
+        d->bad = true;
+        return 0;
+    }
+    uint64_t u;
+    memcpy(&u, d->b + d->pos, sizeof(u)); /* x86 and arm64 Linux are little-endian */
+    d->pos += 8;
+    double v;
+    memcpy(&v, &u, sizeof(v));
+    return v;
+}
+
+/* A run that could have been built from points: a count, ranges in order,
+ * the extremes' places inside them and in order with each other. */
+static bool run_ok(const tsdb_roll_t *e)
+{
+    return e->n >= 1 && e->s_lo <= e->s_hi && e->t_lo <= e->t_hi && e->s_min >= e->s_lo &&
+           e->s_min <= e->s_hi && e->s_max >= e->s_lo && e->s_max <= e->s_hi &&
+           e->t_min >= e->t_lo && e->t_min <= e->t_hi && e->t_max >= e->t_lo &&
+           e->t_max <= e->t_hi && e->min <= e->max;
+}
+
+int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
+{
+    tsdb_rolls_init(r);
+    if (buf == NULL || len < 2 || buf[0] != ROLLS_VERSION || buf[1] < 1 || buf[1] > TSDB_ROLL_MAX) {
+        return -1;
+    }
+    rd_t d = {buf, len, 2, false};
+    size_t n = buf[1];
+    int64_t ps = 0, pt = 0;
+    for (size_t i = 0; i < n && !d.bad; i++) {
+        tsdb_roll_t *e = &r->e[i];
+        uint64_t cnt = get_uv(&d);
+        e->n = cnt > (uint64_t)INT32_MAX ? 0 : (int64_t)cnt;
+        e->s_lo = get_zz(&d, ps);
+        e->t_lo = get_zz(&d, pt);
+        e->s_hi = get_zz(&d, e->s_lo);
+        e->t_hi = get_zz(&d, e->t_lo);
+        e->s_min = get_zz(&d, e->s_lo);
+        e->t_min = get_zz(&d, e->t_lo);
+        e->s_max = get_zz(&d, e->s_lo);
+        e->t_max = get_zz(&d, e->t_lo);
+        e->min = get_f64(&d);
+        e->max = get_f64(&d);
+        e->sum = get_f64(&d);
+        e->last = get_f64(&d);
+        ps = e->s_lo;
+        pt = e->t_lo;
+        d.bad = d.bad || !run_ok(e);
+    }
+    if (d.bad || d.pos != len) {
+        tsdb_rolls_init(r);
+        return -1;
+    }
+    r->n = n;
+    return 0;
+}

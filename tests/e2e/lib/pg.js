@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// A throwaway PostgreSQL 15 for the tests (issue #39): initdb into a
+// temporary folder (as the user postgres when the tests run as root, which
+// initdb refuses), listening on a unix socket in that folder and on a free
+// port of 127.0.0.1 (password auth there, trust on the socket), stopped and
+// removed by stop() or when the test process exits. No PostgreSQL binaries:
+// startPostgres throws saying what to install; it never skips.
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { freePort } = require('./redis');
+const { until } = require('./api');
+
+const PG_BIN = process.env.AGENTD_PG_BIN || '/usr/lib/postgresql/15/bin';
+const PSQL = '/usr/bin/psql';
+const USER = 'agentd';
+const PASSWORD = 'agentd-test-password';
+const started = new Set();
+
+function stopNow(pg) {
+  if (!started.has(pg)) return;
+  started.delete(pg);
+  spawnSync(path.join(PG_BIN, 'pg_ctl'), ['-D', pg.data, '-m', 'immediate', '-w', 'stop'],
+    { stdio: 'ignore', ...pg.as });
+  fs.rmSync(pg.dir, { recursive: true, force: true });
+}
+process.on('exit', () => { for (const pg of [...started]) stopNow(pg); });
+
+// uid/gid to run the server as: ours, or postgres's when we are root.
+function runAs() {
+  if (process.getuid() !== 0) return {};
+  const id = (f) => spawnSync('id', [f, 'postgres'], { encoding: 'utf8' });
+  const u = id('-u');
+  const g = id('-g');
+  if (u.status !== 0) {
+    throw new Error('the tests run as root and there is no user postgres to run PostgreSQL as '
+      + '(the Debian package postgresql makes it: make deps)');
+  }
+  return { uid: Number(u.stdout), gid: Number(g.stdout) };
+}
+
+// Starts a server; resolves { dir, socketDir, port, url(db), tcpUrl(db, password), psql(db, sql),
+// createDb(name), stop() }.
+async function startPostgres() {
+  for (const b of ['initdb', 'pg_ctl', 'pg_isready']) {
+    if (!fs.existsSync(path.join(PG_BIN, b))) {
+      throw new Error(`PostgreSQL 15 is not installed (${path.join(PG_BIN, b)} is missing): `
+        + 'install the Debian package postgresql (make deps does)');
+    }
+  }
+  const as = runAs();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-pg-'));
+  if (as.uid !== undefined) fs.chownSync(dir, as.uid, as.gid);
+  const pg = { dir, data: path.join(dir, 'data'), socketDir: dir, as: as.uid !== undefined ? as : {} };
+  pg.port = await freePort();
+  const sh = (bin, args) => {
+    const r = spawnSync(path.join(PG_BIN, bin), args, { encoding: 'utf8', cwd: dir, timeout: 120000, ...pg.as });
+    if (r.status !== 0) throw new Error(`${bin} failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r;
+  };
+  sh('initdb', ['-D', pg.data, '-U', USER, '-E', 'UTF8', '--no-sync', '--auth-local=trust',
+    '--auth-host=scram-sha-256', '--no-instructions']);
+  started.add(pg);
+  // -w: pg_ctl returns once the server accepts connections (or fails at -t)
+  sh('pg_ctl', ['-D', pg.data, '-l', path.join(dir, 'log'), '-w', '-t', '120', '-o',
+    `-k ${dir} -p ${pg.port} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  await until(() => spawnSync(path.join(PG_BIN, 'pg_isready'), ['-h', dir, '-p', String(pg.port)]).status === 0,
+    'PostgreSQL to accept connections', 60000);
+  pg.url = (db) => `postgres://${USER}@/${db}?host=${encodeURIComponent(dir)}&port=${pg.port}`;
+  pg.tcpUrl = (db, password = PASSWORD) =>
+    `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${pg.port}/${db}`;
+  // One statement's rows: an array of arrays of strings (psql -A -t, tab-separated).
+  pg.psql = (db, sql) => {
+    const r = spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
+      '-h', dir, '-p', String(pg.port), '-U', USER, '-d', db, '-c', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+    return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  };
+  pg.createDb = (name) => { pg.psql('postgres', `CREATE DATABASE ${name}`); return pg.url(name); };
+  pg.psql('postgres', `ALTER ROLE ${USER} PASSWORD '${PASSWORD}'`);
+  pg.stop = () => stopNow(pg);
+  return pg;
+}
+
+module.exports = { startPostgres, PG_BIN };
