@@ -274,7 +274,13 @@ test('code from an answer runs in the sandbox and its output streams back under 
   await pick.selectOption(wtId);
   await answer.getByRole('button', { name: 'Run', exact: true }).click();
   const out = answer.getByTestId('run-output');
-  await until(async () => /sandboxed-42/.test(await out.innerText()) && /made-here\.txt/.test(await out.innerText()), 'the run output under the answer');
+  await until(async () => /sandboxed-42/.test(await out.innerText()) && /made-here\.txt/.test(await out.innerText()), 'the run output under the answer').catch(async (e) => {
+    // say what the page showed and where the agent stood
+    const shown = await out.innerText().catch((x) => String(x));
+    const runs = (await api(d.url, 'GET', '/api/agents')).data.agents.filter((a) => a.name === 'chat run (sh)');
+    const stood = await Promise.all(runs.map(async (a) => ({ status: a.status, reason: a.statusReason, messages: (await api(d.url, 'GET', `/api/agents/${a.id}/messages?limit=20`)).data.messages?.map((m) => m.content) })));
+    throw new Error(`${e.message}; shown: ${JSON.stringify(shown)}; agents: ${JSON.stringify(stood)}`);
+  });
   assert.doesNotMatch(await out.innerText(), /cannot access/);
   await until(async () => (await answer.locator('.code-run').getAttribute('data-status')) !== 'running' && (await answer.locator('.code-run').getAttribute('data-status')) !== 'starting', 'the run ended');
   // It ran as a command agent in the worktree, under the sandbox: the worktree

@@ -41,3 +41,69 @@ export function runnableBlocks(md: string): CodeBlock[] {
 export function commandFor(b: CodeBlock): string[] {
   return [...INTERP[b.lang], b.code];
 }
+
+const DONE = new Set(['finished', 'error', 'stopped', 'idle']);
+const OUTPUT_MAX = 65536;
+
+/** What followRun needs from the socket and the API (fakes in tests). */
+export interface RunIO {
+  subscribe(topics: string[], c: { onEvent: (ev: { type: string; payload?: any }) => void; onResync?: () => void }): () => void;
+  start(agentId: string): Promise<unknown>;
+  status(agentId: string): Promise<string>;
+  output(agentId: string): Promise<string>; // the run's stored output, whole
+}
+
+/** Where a followed run stands: its output so far and its status. */
+export interface RunView {
+  output(text: string): void;
+  status(s: string): void;
+  error(x: unknown): void; // the start was refused
+}
+
+/**
+ * Starts the agent and streams its run to view: live agent_output, then the
+ * stored output once the status says the run ended. The subscription is
+ * made before the start is asked for, so a run that ends at once cannot
+ * end unseen (under load the dashboard met that: the output stayed empty).
+ * A resync (the socket was away) asks for the status and, if the run
+ * ended meanwhile, the stored output. Returns the function that stops it.
+ */
+export function followRun(agentId: string, io: RunIO, view: RunView): () => void {
+  let live = true;
+  let text = '';
+  const final = () =>
+    io.output(agentId).then(
+      (t) => {
+        if (!live) return;
+        text = t;
+        view.output(t);
+      },
+      () => undefined,
+    );
+  const took = (s: string) => {
+    view.status(s);
+    if (DONE.has(s)) void final();
+  };
+  const off = io.subscribe([`agent:${agentId}`], {
+    onEvent: (ev) => {
+      const p: any = ev.payload || {};
+      if (!live || p.agentId !== agentId) return;
+      if (ev.type === 'agent_output') {
+        text = (text + String(p.content ?? '') + (p.isComplete === false ? '' : '\n')).slice(-OUTPUT_MAX);
+        view.output(text);
+      }
+      if (ev.type === 'agent_status') took(String(p.status));
+    },
+    onResync: () => {
+      void io.status(agentId).then(
+        (s) => live && took(s),
+        () => undefined,
+      );
+    },
+  });
+  io.start(agentId).catch((x) => live && view.error(x));
+  return () => {
+    live = false;
+    off();
+  };
+}

@@ -1,45 +1,43 @@
 // "Run in sandbox" under a chat answer with runnable code (coderun.ts): the
 // block runs as a command agent in the chosen worktree and its output
-// streams back under the answer (agent_output on agent:<id>, then the
-// stored output once the run ends).
+// streams back under the answer (followRun: agent_output on agent:<id>,
+// then the stored output once the run ends).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api } from '../api';
-import { commandFor, runnableBlocks } from '../coderun';
+import { commandFor, followRun, runnableBlocks } from '../coderun';
 import { socket, worktrees } from '../store';
 import { errText } from './common';
 
-const DONE = new Set(['finished', 'error', 'stopped', 'idle']);
-
+// Mounted once the agent is made; it starts the agent itself, after its
+// subscription is in place.
 function RunOutput({ agentId }: { agentId: string }) {
   const out = useSignal('');
   const status = useSignal('starting');
-  useEffect(() => {
-    let live = true;
-    const final = async () => {
-      const ms = (await api.messages(agentId, 500)).messages;
-      if (live) out.value = ms.map((m) => m.content || '').join('\n');
-    };
-    const off = socket.subscribe([`agent:${agentId}`], {
-      onEvent: (ev) => {
-        const p: any = ev.payload || {};
-        if (p.agentId !== agentId) return;
-        if (ev.type === 'agent_output') out.value = (out.value + String(p.content ?? '') + (p.isComplete === false ? '' : '\n')).slice(-65536);
-        if (ev.type === 'agent_status') {
-          status.value = String(p.status);
-          if (DONE.has(status.value)) void final().catch(() => undefined);
-        }
-      },
-    });
-    return () => {
-      live = false;
-      off();
-    };
-  }, [agentId]);
+  const err = useSignal<string | null>(null);
+  useEffect(
+    () =>
+      followRun(
+        agentId,
+        {
+          subscribe: (topics, c) => socket.subscribe(topics, c),
+          start: (id) => api.start(id),
+          status: async (id) => (await api.agent(id)).status,
+          output: async (id) => (await api.messages(id, 500)).messages.map((m) => m.content || '').join('\n'),
+        },
+        {
+          output: (t) => (out.value = t),
+          status: (s) => (status.value = s),
+          error: (x) => (err.value = errText(x)),
+        },
+      ),
+    [agentId],
+  );
   return (
     <div class="code-run" data-status={status.value}>
       <div class="small muted">
         sandboxed run · <a href={`#/agents/${agentId}`}>{status.value}</a>
+        {err.value && <span class="error-text"> {err.value}</span>}
       </div>
       <pre class="out" data-testid="run-output">
         {out.value}
@@ -67,8 +65,7 @@ export function RunCode({ content }: { content: string }) {
     }
     try {
       const a = await api.createAgent({ worktreeId: target, name: `chat run (${b.lang})`, executor: 'command', command: commandFor(b) });
-      agentId.value = a.id;
-      await api.start(a.id);
+      agentId.value = a.id; // RunOutput starts it
     } catch (x) {
       err.value = errText(x);
     }
