@@ -83,8 +83,10 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   const hl = page.getByTestId('hist-legend');
   await until(async () => /step 19, 100 values/.test(await hl.innerText()) && /step 29, 100 values/.test(await hl.innerText()), 'both histograms').catch(async (e) => { throw new Error(e.message + ': ' + (await hl.innerText()) + JSON.stringify(b.errors)); });
   const bars = page.getByTestId('counts-bars');
-  const rows = await bars.locator('li .bar-label').allInnerTexts();
-  assert.deepEqual(rows, ['shoot', 'right', 'left', 'jump']);
+  // (the actions come by their own request)
+  await until(async () => (await bars.locator('li .bar-label').allInnerTexts()).join() === 'shoot,right,left,jump', 'the action bars').catch(async (e) => {
+    throw new Error(e.message + ': ' + (await bars.innerText()));
+  });
   assert.match(await bars.locator('li').first().innerText(), /40% · 40%/);
   await shot(page, 'analytics-dists-latest');
 
@@ -100,7 +102,11 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   });
   await until(async () => (await hl.innerText()).match(/step 5, 100 values/g)?.length === 2, 'the histograms at step 5').catch(async (e) => { await shot(page, 'analytics-dists-fail'); throw new Error(e.message + ': ' + (await hl.innerText()) + ' / ' + (await page.getByTestId('dist-step').innerText()) + ' / ' + (await page.locator('.dists').innerText()).slice(0, 400)); });
   assert.match(await page.getByTestId('dist-step').innerText(), /≤ 5/);
-  assert.match(await page.getByTestId('counts-legend').innerText(), /step 5, 60 actions/);
+  // the actions come by their own request: wait for them too
+  const cl = page.getByTestId('counts-legend');
+  await until(async () => /step 5, 60 actions/.test(await cl.innerText()), 'the actions at step 5').catch(async (e) => {
+    throw new Error(e.message + ': ' + (await cl.innerText()));
+  });
 
   // over time: each run's histograms as a heat map, its actions as shares
   await page.getByRole('combobox', { name: 'distribution view' }).selectOption('time');
