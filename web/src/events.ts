@@ -411,12 +411,16 @@ export function isStatePatch(ev: Envelope): boolean {
 // the truth for what it has, but an agent the model gained or changed after
 // the request left (before: the agents then; the model's entries are
 // replaced, never mutated, so identity says it) is newer than the list and
-// stays. One that is in neither the list nor changed since was removed.
+// stays, also when the list has it: a status that came as an event while
+// the list was on its way must not be put back (an ACP agent's "waiting"
+// was, under load, and its page showed it running). What the list saw
+// and the model not yet comes as an event after it. One that is in
+// neither the list nor changed since was removed.
 export function mergeAgentList(before: Record<string, Agent>, now: Record<string, Agent>, list: Agent[]): Record<string, Agent> {
   const map: Record<string, Agent> = {};
   for (const a of list) map[a.id] = a;
   for (const id of Object.keys(now)) {
-    if (!map[id] && before[id] !== now[id]) map[id] = now[id];
+    if (before[id] !== now[id]) map[id] = now[id];
   }
   return map;
 }

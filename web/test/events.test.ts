@@ -462,6 +462,12 @@ describe('mergeAgentList', () => {
     const m = mergeAgentList(before, { ...before }, [a1]);
     expect(Object.keys(m)).toEqual(['ag_1']);
   });
+  it('keeps a status that came while the list was on its way', () => {
+    const stale = { ...a1, status: 'running' };
+    const waiting = { ...a1, status: 'waiting' }; // agent_status meanwhile
+    const m = mergeAgentList({ ag_1: a1 }, { ag_1: waiting }, [stale]);
+    expect(m.ag_1).toBe(waiting);
+  });
   it('takes the list for what it has', () => {
     const fresh = { ...a1, status: 'waiting' };
     const m = mergeAgentList({ ag_1: a1 }, { ag_1: a1 }, [fresh]);
