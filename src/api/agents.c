@@ -18,9 +18,9 @@
 
 void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
 {
-    ad_api_publish(app, "agent_update", payload, "agent", ad_api_jstr(agent, "id"), "worktree",
-                   ad_api_jstr(agent, "worktreeId"), "workspace", ws, "org",
-                   ad_api_jstr(agent, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, "agent_update", payload, "agent", ad_api_jstr(agent, "id"),
+                      "worktree", ad_api_jstr(agent, "worktreeId"), "workspace", ws, "org",
+                      ad_api_jstr(agent, "orgId"), NULL);
 }
 
 /* For writes whose result is {agent, workspaceId}: publish, answer. */

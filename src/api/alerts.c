@@ -51,7 +51,7 @@ static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     }
     const char *org = json_string_value(json_object_get(result, "orgId"));
     json_t *p = json_pack("{s:O}", "rule", result);
-    ad_api_publish(app, "alert_rule_update", p, "org", org, NULL);
+    ad_bus_publish_to(app->bus, "alert_rule_update", p, "org", org, NULL);
     json_decref(p);
     ad_res_json(r, ad_req_param(r, "id") != NULL ? 200 : 201, json_incref(result));
 }
@@ -136,8 +136,8 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_train_rule_remove(app->api->train, id);
     }
     json_t *p = json_pack("{s:s, s:b}", "id", id, "deleted", true);
-    ad_api_publish(app, "alert_rule_update", p, "org",
-                   json_string_value(json_object_get(result, "orgId")), NULL);
+    ad_bus_publish_to(app->bus, "alert_rule_update", p, "org",
+                      json_string_value(json_object_get(result, "orgId")), NULL);
     json_decref(p);
     ad_res_send(r, 204, NULL, NULL, 0);
 }

@@ -2,8 +2,8 @@
 /*
  * The REST layer's shared parts: route registration for every resource,
  * input checks that name the bad field, the write helper that answers only
- * after the store has committed (events: publish.c; a git request's
- * outcome answered: gitsteps.c). Resource handlers live in one file each
+ * after the store has committed, src/train's publish callback (a git
+ * request's outcome answered: gitsteps.c). Resource handlers live in one file each
  * (workspaces.c, agents.c, ...).
  */
 #include "api/api_int.h"
@@ -89,6 +89,13 @@ void ad_api_close(ad_app_t *app)
     ad_wtree_close(app->api->wtree);
     free(app->api);
     app->api = NULL;
+}
+
+void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,
+                          const char *agent_id, const char *run_id)
+{
+    ad_bus_publish_to(((ad_app_t *)app)->bus, type, payload, "org", org, "agent", agent_id, "run",
+                      run_id, NULL);
 }
 
 /* ---- who is asking ------------------------------------------------------------ */

@@ -128,16 +128,10 @@ int ad_api_seed_status_filter(ad_req_t *r, const char **status, const char **see
 int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]);
 
 /* ---- events ------------------------------------------------------------------
- * Publishes type with payload (borrowed) to the topics given as
- * "prefix", id pairs terminated by NULL: ad_api_publish(app, "agent_update",
- * p, "agent", id, "worktree", wt, "org", org, NULL). A NULL or empty id skips
- * the pair; "system" and "usage" may be given with id "". Every event about
- * a row of an org carries its "org:<id>" topic: subscribers of other orgs
- * never see it (src/bus); events without one are for everybody.
+ * Handlers publish with src/bus's ad_bus_publish_to(app->bus, type, payload,
+ * "prefix", id, ..., NULL): every event about a row of an org carries its
+ * "org" pair, so subscribers of other orgs never see it.
  */
-void ad_api_publish(ad_app_t *app, const char *type, json_t *payload, ...);
-/* The same with the payload already serialized (compact JSON text). */
-void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...);
 /* src/train's engines' publish callback (alerts, imports, sweeps): to the
  * org's, the agent's and the run's topics; ud is the app. */
 void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,

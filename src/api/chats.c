@@ -112,8 +112,8 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *chat = json_object_get(result, "chat");
-    ad_api_publish(app, "chat_created", chat, "chat", ad_api_jstr(chat, "id"), "org",
-                   ad_api_jstr(chat, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, "chat_created", chat, "chat", ad_api_jstr(chat, "id"), "org",
+                      ad_api_jstr(chat, "orgId"), NULL);
     ad_res_json(r, 201, json_incref(chat));
 }
 

@@ -35,7 +35,7 @@ static void saved(int rc, bool in_key, json_t *result, void *ud)
     } else {
         ad_creds_view(app->creds, c);
         /* The event says that the credential changed, never the key. */
-        ad_api_publish(app, "credential_update", c, "org", ad_api_jstr(c, "orgId"), NULL);
+        ad_bus_publish_to(app->bus, "credential_update", c, "org", ad_api_jstr(c, "orgId"), NULL);
         ad_res_json(r, 200, json_incref(c));
     }
     json_decref(result);

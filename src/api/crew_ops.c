@@ -31,8 +31,8 @@ static void renamed(int rc, json_t *c, void *ctx)
     if (rc != 0) {
         ad_api_fail(k->req, rc, "crew", ad_req_param(k->req, "id"));
     } else {
-        ad_api_publish(k->app, "crew_update", c, "crew", ad_api_jstr(c, "id"), "org",
-                       ad_api_jstr(c, "orgId"), NULL);
+        ad_bus_publish_to(k->app->bus, "crew_update", c, "crew", ad_api_jstr(c, "id"), "org",
+                          ad_api_jstr(c, "orgId"), NULL);
         ad_res_json(k->req, 200, c);
     }
     free(k);

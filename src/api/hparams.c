@@ -26,7 +26,7 @@ static void publish(ad_app_t *app, const char *type, json_t *row, const char *ch
 {
     json_t *ev = json_pack("{s:s, s:s}", "id", ad_api_jstr(row, "id"), "change", change);
     json_object_set(ev, strcmp(type, "config_update") == 0 ? "config" : "schema", row);
-    ad_api_publish(app, type, ev, "org", ad_api_jstr(row, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, type, ev, "org", ad_api_jstr(row, "orgId"), NULL);
     json_decref(ev);
 }
 

@@ -63,7 +63,7 @@ static void layout_saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     snprintf(org, sizeof(org), "%s",
              ad_api_jstr(result, "orgId") ? ad_api_jstr(result, "orgId") : "");
     json_object_del(result, "orgId");
-    ad_api_publish(app, "layout_update", result, "org", org, NULL);
+    ad_bus_publish_to(app->bus, "layout_update", result, "org", org, NULL);
     ad_res_json(r, 200, json_incref(result));
 }
 

@@ -65,9 +65,9 @@ static void msg_done(int rc, const ad_store_message_t *m, void *ctx)
     e = e ? e : ad_store_message_text(m, &text);
     e = e ? e : ad_buf_putc(&text, '}');
     if (e == 0) {
-        ad_api_publish_text(w->app, "message_created", text.data, text.len, "agent", m->agent_id,
-                            "worktree", m->worktree_id, "workspace", m->workspace_id, "org", w->org,
-                            NULL);
+        ad_bus_publish_text_to(w->app->bus, "message_created", text.data, text.len, "agent",
+                               m->agent_id, "worktree", m->worktree_id, "workspace",
+                               m->workspace_id, "org", w->org, NULL);
         ad_res_send(w->req, 201, "application/json", text.data + off, text.len - off - 1);
     } else {
         ad_api_fail(w->req, AD_EINTERNAL, "message", NULL);

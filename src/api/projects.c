@@ -29,8 +29,8 @@ static void publish(ad_app_t *app, json_t *p, const char *change)
 {
     json_t *ev = json_pack("{s:s, s:s}", "id", ad_api_jstr(p, "id"), "change", change);
     json_object_set(ev, "project", p);
-    ad_api_publish(app, "project_update", ev, "project", ad_api_jstr(p, "id"), "org",
-                   ad_api_jstr(p, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, "project_update", ev, "project", ad_api_jstr(p, "id"), "org",
+                      ad_api_jstr(p, "orgId"), NULL);
     json_decref(ev);
     ad_api_project_sync_push(app, ad_api_jstr(p, "id")); /* its folder, if it has one */
 }

@@ -246,7 +246,7 @@ static void patch_done(int rc, json_t *result, void *ud)
     if (rc != 0) {
         ad_api_fail(p->r, rc, "run", id);
     } else {
-        ad_api_publish(p->app, "run_update", result, "run", id, "org", p->org, NULL);
+        ad_bus_publish_to(p->app->bus, "run_update", result, "run", id, "org", p->org, NULL);
         ad_res_json(p->r, 200, json_incref(result));
     }
     json_decref(result);

@@ -292,12 +292,12 @@ static void post_done(int rc, json_t *result, void *ud)
         json_t *metrics = NULL, *dists = NULL;
         ad_store_series_batch_events(p->batch, &metrics, &dists);
         if (metrics != NULL) {
-            ad_api_publish(p->app, "metrics_update", metrics, "run", run, "metrics", run, "org",
-                           org, NULL);
+            ad_bus_publish_to(p->app->bus, "metrics_update", metrics, "run", run, "metrics", run,
+                              "org", org, NULL);
         }
         if (dists != NULL) {
-            ad_api_publish(p->app, "distribution_update", dists, "run", run, "metrics", run, "org",
-                           org, NULL);
+            ad_bus_publish_to(p->app->bus, "distribution_update", dists, "run", run, "metrics", run,
+                              "org", org, NULL);
         }
         json_decref(metrics);
         json_decref(dists);

@@ -23,8 +23,8 @@ static json_t *view(ad_app_t *app, json_t *row)
 
 static void publish_row(ad_app_t *app, json_t *row)
 {
-    ad_api_publish(app, "service_update", row, "service", ad_api_jstr(row, "id"), "org",
-                   ad_api_jstr(row, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, "service_update", row, "service", ad_api_jstr(row, "id"), "org",
+                      ad_api_jstr(row, "orgId"), NULL);
 }
 
 /* ---- create -------------------------------------------------------------------- */

@@ -110,7 +110,7 @@ static void recorded(int rc, void *ctx)
     } else {
         json_t *row = NULL;
         if (ad_store_usage_today(c->app->store, (int64_t)ad_wall_ms(), &row) == 0) {
-            ad_api_publish(c->app, "usage_update", row, "usage", "", NULL);
+            ad_bus_publish_to(c->app->bus, "usage_update", row, "usage", "", NULL);
             ad_res_json(c->req, 201, row);
         } else {
             ad_res_json(c->req, 201, json_object());

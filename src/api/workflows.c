@@ -22,9 +22,9 @@
 static void changed(void *ud, const json_t *wf)
 {
     ad_app_t *app = ud;
-    ad_api_publish(app, "workflow_update", (json_t *)wf /* borrowed */, "crew",
-                   json_string_value(json_object_get(wf, "crewId")), "org",
-                   json_string_value(json_object_get(wf, "orgId")), NULL);
+    ad_bus_publish_to(app->bus, "workflow_update", (json_t *)wf /* borrowed */, "crew",
+                      json_string_value(json_object_get(wf, "crewId")), "org",
+                      json_string_value(json_object_get(wf, "orgId")), NULL);
 }
 
 /* ---- create: the steps' agents built one by one (a definition is read

@@ -57,8 +57,8 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     json_t *p = json_pack("{s:s, s:O, s:O, s:b}", "id", id, "worktreeIds",
                           json_object_get(result, "worktreeIds"), "agentIds",
                           json_object_get(result, "agentIds"), "archived", 1);
-    ad_api_publish(app, "workspace_deleted", p, "workspace", id, "system", "", "org",
-                   ad_api_jstr(ws, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, "workspace_deleted", p, "workspace", id, "system", "", "org",
+                      ad_api_jstr(ws, "orgId"), NULL);
     json_decref(p);
     ad_res_send(r, 204, NULL, NULL, 0);
 }

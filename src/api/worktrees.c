@@ -48,8 +48,9 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *wt = json_object_get(result, "worktree");
-    ad_api_publish(app, "worktree_updated", wt, "worktree", ad_api_jstr(wt, "id"), "workspace",
-                   ad_api_jstr(wt, "workspaceId"), "org", ad_api_jstr(wt, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, "worktree_updated", wt, "worktree", ad_api_jstr(wt, "id"),
+                      "workspace", ad_api_jstr(wt, "workspaceId"), "org", ad_api_jstr(wt, "orgId"),
+                      NULL);
     ad_res_json(r, 200, json_incref(wt));
 }
 
@@ -92,8 +93,9 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     {
         json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(wt, "id"), "displayOrder",
                               json_object_get(wt, "displayOrder"));
-        ad_api_publish(app, "worktree_updated", p, "worktree", ad_api_jstr(wt, "id"), "workspace",
-                       ad_api_jstr(wt, "workspaceId"), "org", ad_api_jstr(wt, "orgId"), NULL);
+        ad_bus_publish_to(app->bus, "worktree_updated", p, "worktree", ad_api_jstr(wt, "id"),
+                          "workspace", ad_api_jstr(wt, "workspaceId"), "org",
+                          ad_api_jstr(wt, "orgId"), NULL);
         json_decref(p);
     }
     ad_res_json(r, 200, json_incref(result));
