@@ -115,7 +115,7 @@ static void fork_agent(ad_req_t *r, void *ud)
         return;
     }
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (failed) {
         return;
     }

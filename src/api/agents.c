@@ -90,7 +90,7 @@ static void list(ad_req_t *r, void *ud)
     if (ad_api_seed_status_filter(r, &status, &seed_status) != 0) {
         return;
     }
-    if (status != NULL && !ad_api_choice(STATUSES, status)) {
+    if (status != NULL && !ad_field_choice(STATUSES, status)) {
         ad_api_invalid(r, "status", "must be one of " STATUSES);
         return;
     }

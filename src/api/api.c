@@ -3,8 +3,8 @@
  * The REST layer's shared parts: route registration for every resource,
  * input checks that name the bad field, the write helper that answers only
  * after the store has committed, src/train's publish callback (a git
- * request's outcome answered: gitsteps.c). Resource handlers live in one file each
- * (workspaces.c, agents.c, ...).
+ * request's outcome answered: gitsteps.c). Resource handlers live in one
+ * file each (workspaces.c, agents.c, ...).
  */
 #include "api/api_int.h"
 #include "api/workbench.h"
@@ -170,11 +170,6 @@ int ad_api_invalid(ad_req_t *r, const char *field, const char *reason)
     return -1;
 }
 
-bool ad_api_choice(const char *choices, const char *s)
-{
-    return ad_field_choice(choices, s);
-}
-
 int ad_api_invalid_err(ad_req_t *r, const ad_field_err_t *e)
 {
     return ad_api_invalid(r, e->field, e->why);
@@ -222,28 +217,6 @@ int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, 
     return ad_field_str_array(body, key, required, max, maxlen, out, &e) != 0
                ? ad_api_invalid_err(r, &e)
                : 0;
-}
-
-json_t *ad_api_body_optional(ad_req_t *r, bool *failed)
-{
-    size_t len = 0;
-    const char *b = ad_req_body(r, &len);
-    *failed = false;
-    bool blank = true;
-    for (size_t i = 0; i < len; i++) {
-        if (b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t') {
-            blank = false;
-            break;
-        }
-    }
-    if (blank) {
-        return json_object();
-    }
-    json_t *j = ad_req_json(r);
-    if (j == NULL) {
-        *failed = true;
-    }
-    return j;
 }
 
 int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out)

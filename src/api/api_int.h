@@ -90,11 +90,6 @@ int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, 
 int ad_api_invalid(ad_req_t *r, const char *field, const char *reason);
 /* Answers 422 for the field a subsystem's check named (core.h). Returns -1. */
 int ad_api_invalid_err(ad_req_t *r, const ad_field_err_t *e);
-/* The JSON body, or NULL (empty object) when the body is empty; answers 400
- * itself and sets *failed on malformed JSON. New reference. */
-json_t *ad_api_body_optional(ad_req_t *r, bool *failed);
-/* Whether s is one of the comma-separated choices. */
-bool ad_api_choice(const char *choices, const char *s);
 /* ad_req_query(r, key) as a subsystem's query reader (ad_store_query_fn). */
 const char *ad_api_query_get(void *r, const char *key);
 /* Query flag: absent -> def; true/1 and false/0; else 422 (returns -1). */

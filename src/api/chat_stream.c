@@ -81,7 +81,7 @@ static void stop_stateless(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     char org[AD_ID_MAX];
     const char *session = ad_req_param(r, "sessionId");
     if (failed) {

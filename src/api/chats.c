@@ -141,7 +141,7 @@ static void create(ad_req_t *r, void *ud)
     if (!ad_api_need_store(app, r)) {
         return;
     }
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (failed) {
         return;
     }

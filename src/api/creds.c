@@ -188,7 +188,7 @@ static void validate(ad_req_t *r, void *ud)
     if (!provider_ok(r, &provider)) {
         return;
     }
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (!failed && (body == NULL || ad_api_str(r, body, "model", false, 127, &model) == 0)) {
         const ad_principal_t *who = ad_api_who(r);
         ad_req_set_data(r, app); /* until the verdict: then the verdict */

@@ -83,7 +83,7 @@ static void crew_all(ad_req_t *r, ad_app_t *app, bool start, bool force, const c
 static void crew_start(ad_req_t *r, void *ud)
 {
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     const char *prompt = NULL;
     if (!failed && ad_api_str(r, body, "initialPrompt", false, 1 << 20, &prompt) == 0) {
         crew_all(r, ud, true, false, prompt);

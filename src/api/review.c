@@ -118,7 +118,7 @@ static bool write_begin(ad_req_t *req, ad_app_t *app, write_t *w)
     if (!ad_api_need_store(app, req)) {
         return false;
     }
-    w->body = ad_api_body_optional(req, &failed);
+    w->body = ad_req_json_optional(req, &failed);
     if (failed) {
         return false;
     }

@@ -63,7 +63,7 @@ static void start(ad_req_t *r, void *ud)
         return;
     }
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (failed) {
         return;
     }

@@ -196,6 +196,10 @@ ad_arena_t *ad_req_arena(ad_req_t *r);
  * (INVALID_JSON) itself and returns NULL; the handler just returns.
  * Returns a new reference: json_decref() it. */
 json_t *ad_req_json(ad_req_t *r);
+/* The same for a body that may be left out: an empty object when the body
+ * is empty or blank; else as ad_req_json, *failed set when it answered
+ * 400. New reference (NULL only when *failed). */
+json_t *ad_req_json_optional(ad_req_t *r, bool *failed);
 /* The request has its answer (or has been taken over). */
 bool ad_req_is_answered(const ad_req_t *r);
 /* True once the client has gone; a late response is then dropped. */

@@ -15,13 +15,13 @@
 #include <stdlib.h>
 
 struct ad_pieces {
-    ad_pieces_opts_t o;        /* the caller's; its pointers borrowed */
+    ad_pieces_opts_t o;         /* the caller's; its pointers borrowed */
     const ad_pieces_ops_t *ops; /* borrowed */
-    void *ud;                  /* the caller's, freed by ops->free */
-    ad_req_t *req;             /* until the first piece is in and answered */
-    ad_stream_t *st;           /* NULL before the answer and once the stream is over */
-    bool reading;              /* a piece is being read */
-    bool gone;                 /* the stream is over: free when the read returns */
+    void *ud;                   /* the caller's, freed by ops->free */
+    ad_req_t *req;              /* until the first piece is in and answered */
+    ad_stream_t *st;            /* NULL before the answer and once the stream is over */
+    bool reading;               /* a piece is being read */
+    bool gone;                  /* the stream is over: free when the read returns */
 };
 
 static void pieces_free(ad_pieces_t *pc)
