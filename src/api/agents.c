@@ -10,7 +10,6 @@
 #include "run/run.h"
 #include "api/workbench.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define EXECUTORS "claude,codex,gemini,command,acp"

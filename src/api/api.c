@@ -10,11 +10,8 @@
 #include "api/workbench.h"
 #include "monitor/monitor.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 void ad_api_register(ad_app_t *app)
 {

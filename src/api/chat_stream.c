@@ -7,9 +7,6 @@
 #include "api/workbench.h"
 #include "chat/chat.h"
 
-#include <stdio.h>
-#include <string.h>
-
 /* POST /api/chats/stream {sessionId, messages [{role, content}], model,
  * systemPrompt?, provider?, maxTokens?, orgId? (owner)}: the workbench
  * seed's stream_ai_response. Nothing is stored but the usage; the answer

@@ -14,8 +14,6 @@
 #include "defs/defs.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define PAGE_DEFAULT 100 /* the newest messages GET /api/chats/:id gives */
 

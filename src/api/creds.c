@@ -16,8 +16,6 @@
 #include "run/run.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static void saved(int rc, bool in_key, json_t *result, void *ud)
 {

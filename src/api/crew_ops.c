@@ -11,7 +11,6 @@
 #include "run/run.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 {

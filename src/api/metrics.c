@@ -14,7 +14,6 @@
 #include "monitor/monitor.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #define METRICS_MAX (8u << 20)
 

@@ -10,8 +10,6 @@
 #include "api/workbench.h"
 #include "psync/psync.h"
 
-#include <string.h>
-
 void ad_api_project_sync_push(ad_app_t *app, const char *id)
 {
     ad_psync_push(app->api != NULL ? app->api->psync : NULL, id);

@@ -14,10 +14,6 @@
 #include "api/workbench.h"
 #include "psync/psync.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 /* The project of :id, visible to the caller (new reference), or NULL after
  * answering 404. */
 static json_t *project_row(ad_app_t *app, ad_req_t *r)

@@ -12,7 +12,6 @@
 #include "train/train.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 /* ---- query parameters ------------------------------------------------------------- */
 

@@ -13,8 +13,6 @@
 #include "api/api_int.h"
 #include "live/live.h"
 
-#include <string.h>
-
 static void seed_dialect(const ad_req_t *r, int status, json_t *body, void *ud)
 {
     AD_UNUSED(ud);

@@ -11,10 +11,6 @@
 #include "api/api_int.h"
 #include "svc/svc.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 static json_t *view(ad_app_t *app, json_t *row)
 {
     ad_services_overlay(app->services, row);

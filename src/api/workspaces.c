@@ -16,12 +16,6 @@
  */
 #include "api/api_int.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;

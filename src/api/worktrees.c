@@ -15,8 +15,6 @@
 #include "api/api_int.h"
 #include "run/run.h"
 
-#include <string.h>
-
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;

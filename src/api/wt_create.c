@@ -11,8 +11,6 @@
 #include "api/api_int.h"
 
 #include <limits.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* ---- POST /api/worktrees --------------------------------------------------------------- */
 
