@@ -203,20 +203,12 @@ static void validate(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
-/* The runner's key source: an agent without a key in its environment gets
- * its organisation's stored one, a model provider's only: a forge token
- * (pull requests) never reaches an agent. */
-static const char *key_for_agent(void *ud, const char *org, const char *provider)
-{
-    ad_app_t *app = ud;
-    return ad_creds_agent_key(app->creds, org, provider);
-}
-
 void ad_api_creds_register(ad_app_t *app)
 {
     app->creds = ad_creds_new(app->loop, app->store, app->cfg->data_dir);
     if (app->runner != NULL) {
-        ad_runner_set_key_source(app->runner, key_for_agent, app);
+        /* an agent without a key in its environment gets its org's stored one */
+        ad_runner_set_key_source(app->runner, ad_creds_agent_key, app->creds);
     }
     ad_server_route(app->server, "PUT", "/api/credentials/:provider", AD_ACCESS_WRITE, put_cred,
                     app);
