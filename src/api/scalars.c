@@ -234,20 +234,7 @@ static void post_done(int rc, json_t *result, void *ud)
     if (rc != 0) {
         ad_res_error_code(p->r, rc, NULL, "metrics not stored: %s", ad_strerror(rc));
     } else {
-        const char *run = json_string_value(json_object_get(p->batch, "runId"));
-        const char *org = json_string_value(json_object_get(p->batch, "orgId"));
-        json_t *metrics = NULL, *dists = NULL;
-        ad_store_series_batch_events(p->batch, &metrics, &dists);
-        if (metrics != NULL) {
-            ad_bus_publish_to(p->app->bus, "metrics_update", metrics, "run", run, "metrics", run,
-                              "org", org, NULL);
-        }
-        if (dists != NULL) {
-            ad_bus_publish_to(p->app->bus, "distribution_update", dists, "run", run, "metrics", run,
-                              "org", org, NULL);
-        }
-        json_decref(metrics);
-        json_decref(dists);
+        ad_store_series_batch_publish(p->app->bus, p->batch);
         ad_res_json(p->r, 200, json_incref(result));
     }
     json_decref(p->batch);

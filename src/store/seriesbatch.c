@@ -6,6 +6,7 @@
  * batch publishes (metrics_update, distribution_update). Pure: any thread;
  * src/api answers the error and publishes.
  */
+#include "bus/bus.h"
 #include "store/store.h"
 
 #include <stdarg.h>
@@ -123,7 +124,7 @@ json_t *ad_store_series_batch(const json_t *body, const char *run, const char *o
     return batch;
 }
 
-void ad_store_series_batch_events(const json_t *batch, json_t **metrics, json_t **dists)
+static void batch_events(const json_t *batch, json_t **metrics, json_t **dists)
 {
     const char *run = json_string_value(json_object_get(batch, "runId"));
     json_t *points = json_object_get(batch, "points");
@@ -157,4 +158,22 @@ void ad_store_series_batch_events(const json_t *batch, json_t **metrics, json_t 
         *dists = json_pack("{s:s, s:o, s:I}", "runId", run, "items", items, "count",
                            (json_int_t)json_array_size(ds));
     }
+}
+
+void ad_store_series_batch_publish(struct ad_bus *bus, const json_t *batch)
+{
+    const char *run = json_string_value(json_object_get(batch, "runId"));
+    const char *org = json_string_value(json_object_get(batch, "orgId"));
+    json_t *metrics = NULL, *dists = NULL;
+    batch_events(batch, &metrics, &dists);
+    if (metrics != NULL) {
+        ad_bus_publish_to(bus, "metrics_update", metrics, "run", run, "metrics", run, "org", org,
+                          NULL);
+    }
+    if (dists != NULL) {
+        ad_bus_publish_to(bus, "distribution_update", dists, "run", run, "metrics", run, "org", org,
+                          NULL);
+    }
+    json_decref(metrics);
+    json_decref(dists);
 }

@@ -24,6 +24,8 @@
 
 #include "core/core.h"
 
+struct ad_bus; /* src/bus: events a stored batch publishes */
+
 typedef struct ad_store ad_store_t;
 /* The write transaction a job runs in (writer thread only). */
 typedef struct ad_store_tx ad_store_tx_t;
@@ -1477,11 +1479,11 @@ typedef struct {
  * writes {runId, orgId, now, points, dists?} (new), or NULL with e set. */
 json_t *ad_store_series_batch(const json_t *body, const char *run, const char *org, int64_t now,
                               ad_store_batch_err_t *e);
-/* The events of a stored batch: metrics_update {runId, points (at most
- * 2000) | count} (NULL without points) and distribution_update {runId,
- * items: [{kind, name, step?}] (at most 100), count} (NULL without
- * dists). New references. */
-void ad_store_series_batch_events(const json_t *batch, json_t **metrics, json_t **dists);
+/* Publishes the events of a stored batch to its run's, its metrics' and
+ * its org's topics: metrics_update {runId, points (at most 2000) | count}
+ * when it has points and distribution_update {runId, items: [{kind, name,
+ * step?}] (at most 100), count} when it has dists. */
+void ad_store_series_batch_publish(struct ad_bus *bus, const json_t *batch);
 
 /* ---- distributions (dists.c, distover.c, migration 1950, issue #16) -------------
  * A `histogram` (edges and counts, or raw values binned into equal
