@@ -290,6 +290,11 @@ int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, si
  * 422 on "sandbox") or AD_EPERM (a 403), with why. */
 int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool workspace, bool owner,
                            const char *org_id, char *why, size_t whysz);
+/* The audit's words for a change of a sandbox policy, into out (n bytes,
+ * cut to fit): "<what>: old -> new", each compact JSON, or "default" when
+ * unset (NULL or null). */
+void ad_run_sandbox_note(const char *what, const json_t *old, const json_t *now, char *out,
+                         size_t n);
 /* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
  * run's cgroup enforces them (src/proc). */
 int ad_run_limits_check(const json_t *lim, char *why, size_t whysz);

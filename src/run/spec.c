@@ -12,6 +12,7 @@
 #include "run/run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -165,6 +166,24 @@ int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, si
         }
     }
     return 0;
+}
+
+/* A policy as the note shows it: compact JSON (the caller frees it), or
+ * NULL for "default". */
+static char *note_policy(const json_t *sb)
+{
+    return sb != NULL && !json_is_null(sb)
+               ? json_dumps(sb, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+               : NULL;
+}
+
+void ad_run_sandbox_note(const char *what, const json_t *old, const json_t *now, char *out,
+                         size_t n)
+{
+    char *o = note_policy(old), *w = note_policy(now);
+    snprintf(out, n, "%s: %s -> %s", what, o != NULL ? o : "default", w != NULL ? w : "default");
+    free(o);
+    free(w);
 }
 
 int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool workspace, bool owner,
