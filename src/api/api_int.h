@@ -217,12 +217,6 @@ void ad_api_sessions_register(ad_app_t *app);
 void ad_api_import_register(ad_app_t *app);
 void ad_api_project_sync_register(ad_app_t *app);
 void ad_api_project_sync_close(ad_app_t *app);
-/* project_sync.c: writes project id's files into its sync folder, if it
- * has one (after every change of them, on the pool). */
-void ad_api_project_sync_push(ad_app_t *app, const char *id);
-/* projects.c: a project_update event {id, change, project} for project id,
- * as its routes publish one (and its sync folder pushed). */
-void ad_api_project_changed(ad_app_t *app, const char *id, const char *change);
 /* dashboard.c: the figures of GET /api/dashboard/stats and
  * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
  * error. */
