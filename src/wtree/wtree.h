@@ -231,5 +231,17 @@ json_t *ad_wtree_git_error(const ad_git_result_t *res, const char *ref_field, bo
 
 /* worktree_updated (or _created) of row wt with its change (may be NULL). */
 void ad_wtree_publish(ad_wtree_t *W, const char *type, const char *change, json_t *wt);
+/* The events of the rows' own changes (PATCH, reorder, delete, setup:
+ * store writes, not git work), each to the row's topics, in this order:
+ * worktree_updated of worktree row wt as stored (on worktree, workspace,
+ * org); worktree_updated {id, displayOrder} of each row of worktrees (a
+ * reorder); workspace_updated of workspace row ws (on workspace, org); and
+ * workspace_deleted {id, worktreeIds, agentIds, archived} of a workspace
+ * delete's result (on workspace, system, org). Borrowed; W may be NULL
+ * (nothing is published). */
+void ad_wtree_publish_row(ad_wtree_t *W, json_t *wt);
+void ad_wtree_publish_order(ad_wtree_t *W, json_t *worktrees);
+void ad_wtree_publish_ws(ad_wtree_t *W, json_t *ws);
+void ad_wtree_publish_ws_deleted(ad_wtree_t *W, json_t *result);
 
 #endif
