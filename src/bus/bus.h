@@ -41,9 +41,10 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
 uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
                              size_t ntopics, const char *payload, size_t len);
 /* ad_bus_publish with the topics given as "prefix", id pairs ended by NULL
- * (pairs.c): ad_bus_publish_to(bus, "agent_update", p, "agent", id, "org",
- * org, NULL) publishes to "agent:<id>" and "org:<org>". A NULL id skips its
- * pair; an empty one gives the bare prefix ("system", "usage"). At most
+ * (pairs.c; the text form is bus.c's): ad_bus_publish_to(bus,
+ * "agent_update", p, "agent", id, "org", org, NULL) publishes to
+ * "agent:<id>" and "org:<org>". A NULL id skips its pair; an empty one
+ * gives the bare prefix ("system", "usage"). At most
  * AD_BUS_PAIRS_MAX topics; pairs past it are dropped. Every event about a
  * row of an org should carry its "org" pair: subscribers of other orgs never
  * see it; events without one are for everybody. */
