@@ -15,13 +15,6 @@
 #define EXECUTORS "claude,codex,gemini,command,acp"
 #define STATUSES "running,waiting,error,finished,idle,paused,stopped"
 
-void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
-{
-    ad_bus_publish_to(app->bus, "agent_update", payload, "agent", ad_api_jstr(agent, "id"),
-                      "worktree", ad_api_jstr(agent, "worktreeId"), "workspace", ws, "org",
-                      ad_api_jstr(agent, "orgId"), NULL);
-}
-
 /* For writes whose result is {agent, workspaceId}: publish, answer. */
 static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int status)
 {
@@ -30,7 +23,7 @@ static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int
         return;
     }
     json_t *a = json_object_get(result, "agent");
-    ad_api_agent_publish(app, a, a, json_string_value(json_object_get(result, "workspaceId")));
+    ad_run_agent_publish(app->bus, a, a, json_string_value(json_object_get(result, "workspaceId")));
     ad_res_json(r, status, json_incref(a));
 }
 

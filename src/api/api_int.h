@@ -163,9 +163,6 @@ json_t *ad_api_agent_args(ad_app_t *app, ad_req_t *r, json_t *body, const char *
                           const char *def_name);
 /* agent_edit.c: PATCH, DELETE, restore, fork and reorder of agents. */
 void ad_api_agent_edit_register(ad_app_t *app);
-/* agents.c: agent_update of agent (payload borrowed) to its topics; ws is
- * its workspace. */
-void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws);
 /* ad_api_done_fn for writes whose result is {agent, workspaceId}:
  * publish, then answer 200 or 201 with the agent. */
 void ad_api_agent_done_200(ad_app_t *app, ad_req_t *r, int rc, json_t *result);

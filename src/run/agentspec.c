@@ -480,3 +480,30 @@ void ad_run_agent_finish(json_t *args, const char *wt, const char *executor, con
     json_object_set_new(args, "executor", json_string(executor != NULL ? executor : "claude"));
     json_object_set_new(args, "now", json_integer(now));
 }
+
+/* The string at key of o, or NULL. Borrowed. */
+static const char *jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+void ad_run_agent_publish(ad_bus_t *bus, json_t *payload, const json_t *agent, const char *ws)
+{
+    ad_bus_publish_to(bus, "agent_update", payload, "agent", jstr(agent, "id"), "worktree",
+                      jstr(agent, "worktreeId"), "workspace", ws, "org", jstr(agent, "orgId"),
+                      NULL);
+}
+
+void ad_run_agents_order_publish(ad_bus_t *bus, const json_t *result)
+{
+    const char *ws = jstr(result, "workspaceId");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(result, "agents"), i, a)
+    {
+        json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(a, "id"), "displayOrder",
+                              json_object_get(a, "displayOrder"));
+        ad_run_agent_publish(bus, p, a, ws);
+        json_decref(p);
+    }
+}

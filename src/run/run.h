@@ -368,5 +368,11 @@ void ad_run_agent_finish(json_t *args, const char *wt, const char *executor, con
  * agentd runs as root and the owner did not set allow_root_auto (Claude
  * Code may skip permissions as root only inside a sandbox). Loop thread. */
 bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor);
+/* agent_update with payload (borrowed) on the topics of agent (a row): the
+ * agent's, its worktree's, workspace ws's and its organisation's, in that
+ * order (agentspec.c). And a reorder's result {agents, workspaceId}: an
+ * agent_update {id, displayOrder} for each agent. Loop thread. */
+void ad_run_agent_publish(ad_bus_t *bus, json_t *payload, const json_t *agent, const char *ws);
+void ad_run_agents_order_publish(ad_bus_t *bus, const json_t *result);
 
 #endif
