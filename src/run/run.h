@@ -167,6 +167,9 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
  * now} (new); may: who may give which decision (below). Loop thread. */
 int ad_runner_approval_decide(ad_runner_t *r, const json_t *a, const char *decision);
 json_t *ad_run_approval_args(const json_t *a, const char *decision, const char *by, int64_t now);
+/* approval_decided {approval: the decided row} to its agent's, run's and
+ * organisation's topics, once the decision is stored. */
+void ad_run_approval_publish(ad_bus_t *bus, json_t *decided);
 /* Whether a caller (admin: with admin scope) may give decision on a:
  * allowing a call is running a program on someone's say-so, so a write
  * token (which starts none) may allow only what the agent's permissions
