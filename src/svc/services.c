@@ -859,7 +859,8 @@ static void on_node_tick(uv_timer_t *t)
     }
 }
 
-int ad_services_place(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
+/* The node named node (a name or id) of org into id. */
+static int place_node(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
                       char *err, size_t errsz)
 {
     bool connected = false;
@@ -878,6 +879,23 @@ int ad_services_place(ad_services_t *ss, const char *org, const char *node, char
                  node);
         return AD_EPERM;
     }
+    return 0;
+}
+
+int ad_services_place(ad_services_t *ss, const char *org, json_t *args, char *err, size_t errsz)
+{
+    json_t *node = json_object_get(args, "node");
+    char id[AD_ID_MAX] = "";
+    if (node == NULL) {
+        return 0;
+    }
+    int rc =
+        json_is_string(node) ? place_node(ss, org, json_string_value(node), id, err, errsz) : 0;
+    if (rc != 0) {
+        return rc;
+    }
+    json_object_set_new(args, "nodeId", json_string(id));
+    json_object_del(args, "node");
     return 0;
 }
 

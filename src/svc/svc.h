@@ -126,11 +126,13 @@ typedef struct ad_services ad_services_t;
  * the policy) rather than starting a second copy. */
 ad_services_t *ad_services_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
                                ad_bus_t *bus, ad_procs_t *procs, ad_plane_t *plane, json_t *rows);
-/* The node a service of org asks for (its name or id) into id: 0,
- * AD_ENOENT (no such node of org, or no nodes here), or AD_EPERM (err says
- * why: another organisation's program needs a sandbox the node lacks). */
-int ad_services_place(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
-                      char *err, size_t errsz);
+/* The node a service of org asks for in its create or update args
+ * (args.node: a node's name or id, or null for here) put as args.nodeId
+ * (the node's id, "" for here), node dropped: 0 (also when args has no
+ * node), AD_ENOENT (no such node of org, or no nodes here) or AD_EPERM
+ * (another organisation's program needs a sandbox the node lacks), with
+ * err saying why; args is left alone then. */
+int ad_services_place(ad_services_t *ss, const char *org, json_t *args, char *err, size_t errsz);
 /* After the supervisor has shut down. */
 void ad_services_free(ad_services_t *ss);
 /* A row was created or changed (borrowed; a reference is kept): enabled
