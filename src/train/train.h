@@ -83,9 +83,12 @@ typedef struct {
  * tick (stale series). Returns owned: close with ad_train_close. */
 ad_train_t *ad_train_new(const ad_train_opts_t *o);
 void ad_train_close(ad_train_t *t);
-/* A rule as stored (with id and orgId) is new or changed / removed. */
+/* A rule as stored (with id and orgId) is new or changed: the engine
+ * takes it, and alert_rule_update {rule} is published to its org. Rule id
+ * of org was deleted: the engine forgets it, and alert_rule_update {id,
+ * deleted: true} is published to org. t may be NULL (nothing happens). */
 void ad_train_rule_set(ad_train_t *t, const json_t *rule);
-void ad_train_rule_remove(ad_train_t *t, const char *id);
+void ad_train_rule_remove(ad_train_t *t, const char *id, const char *org);
 /* Points a client posted to a run (REST: {name, value, step?}, checked). */
 void ad_train_points(ad_train_t *t, const char *agent_id, const char *run_id, const char *org,
                      const json_t *points);
