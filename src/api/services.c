@@ -17,12 +17,6 @@ static json_t *view(ad_app_t *app, json_t *row)
     return row;
 }
 
-static void publish_row(ad_app_t *app, json_t *row)
-{
-    ad_bus_publish_to(app->bus, "service_update", row, "service", ad_api_jstr(row, "id"), "org",
-                      ad_api_jstr(row, "orgId"), NULL);
-}
-
 /* ---- create -------------------------------------------------------------------- */
 
 static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -199,8 +193,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "service", NULL);
         return;
     }
-    ad_services_remove(app->services, ad_api_jstr(result, "id"));
-    publish_row(app, result);
+    ad_services_remove(app->services, result); /* and service_update published */
     ad_res_send(r, 204, NULL, NULL, 0);
 }
 

@@ -756,21 +756,23 @@ int ad_services_restart(ad_services_t *ss, const char *id)
     return 0;
 }
 
-void ad_services_remove(ad_services_t *ss, const char *id)
+void ad_services_remove(ad_services_t *ss, const json_t *row)
 {
+    const char *id = json_string_value(json_object_get(row, "id"));
     service_t *s = find(ss, id);
-    if (s == NULL) {
-        return;
+    if (s != NULL) {
+        unlink_service(ss, s);
+        s->removed = true;
+        s->want_up = false;
+        uv_timer_stop(&s->backoff);
+        uv_timer_stop(&s->probe);
+        if (s->proc != NULL) {
+            ad_proc_stop(s->proc, false);
+        }
+        free_maybe(s);
     }
-    unlink_service(ss, s);
-    s->removed = true;
-    s->want_up = false;
-    uv_timer_stop(&s->backoff);
-    uv_timer_stop(&s->probe);
-    if (s->proc != NULL) {
-        ad_proc_stop(s->proc, false);
-    }
-    free_maybe(s);
+    ad_bus_publish_to(ss->bus, "service_update", (json_t *)row, "service", id, "org",
+                      json_string_value(json_object_get(row, "orgId")), NULL);
 }
 
 typedef struct {

@@ -143,8 +143,10 @@ void ad_services_apply(ad_services_t *ss, json_t *row);
 int ad_services_stop(ad_services_t *ss, const char *id);
 /* Stops it if it runs and starts it from its row (the new config). */
 int ad_services_restart(ad_services_t *ss, const char *id);
-/* The row was deleted: stops it and forgets it. */
-void ad_services_remove(ad_services_t *ss, const char *id);
+/* Its row was deleted (row: the delete's result, borrowed): stops it,
+ * forgets it, and publishes service_update with the row to its service's
+ * and its org's topics. */
+void ad_services_remove(ad_services_t *ss, const json_t *row);
 /* Runs its probe once: AD_ENOENT, AD_ESTATE (no probe), or 0 and cb. */
 typedef void (*ad_services_test_cb)(bool ok, double latency_ms, const char *error, void *ud);
 int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, void *ud);
