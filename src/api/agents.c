@@ -96,12 +96,8 @@ static void list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "worktree", wt);
         return;
     }
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(out, "agents"), i, a)
-    {
-        ad_runner_agent_live(app->runner, a); /* a stop under way reads "stopping" */
-    }
+    /* a stop under way reads "stopping" */
+    ad_runner_agents_live(app->runner, json_object_get(out, "agents"));
     ad_live_seed_filter_agents(json_object_get(out, "agents"), seed_status);
     ad_res_json(r, 200, out);
 }

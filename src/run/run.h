@@ -120,6 +120,8 @@ bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *sin
  * status "stopping" and stopping {since (RFC 3339), force}. r may be NULL.
  * Loop thread. */
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent);
+/* The same for each row of the array agents (a list's). */
+void ad_runner_agents_live(const ad_runner_t *r, json_t *agents);
 /* Once what the store has queued (a stop's mark) is committed: cb(agent,
  * ud) with agent_id's row as it is live (ad_runner_agent_live; {id} when
  * it cannot be read), a new reference that cb takes (crewops.c). */
