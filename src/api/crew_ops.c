@@ -10,8 +10,6 @@
 #include "flow/flow.h"
 #include "run/run.h"
 
-#include <stdlib.h>
-
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 {
     return ad_api_row_load(app, r, ad_store_crew_get, "crew");
@@ -19,22 +17,14 @@ json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 
 /* ---- rename --------------------------------------------------------------------------- */
 
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-} rename_t;
-
-static void renamed(int rc, json_t *c, void *ctx)
+/* The rename is committed (and crew_update published by src/flow). */
+static void renamed(int rc, json_t *c, void *ud)
 {
-    rename_t *k = ctx;
     if (rc != 0) {
-        ad_api_fail(k->req, rc, "crew", ad_req_param(k->req, "id"));
+        ad_api_fail(ud, rc, "crew", ad_req_param(ud, "id"));
     } else {
-        ad_bus_publish_to(k->app->bus, "crew_update", c, "crew", ad_api_jstr(c, "id"), "org",
-                          ad_api_jstr(c, "orgId"), NULL);
-        ad_res_json(k->req, 200, c);
+        ad_res_json(ud, 200, c);
     }
-    free(k);
 }
 
 static void crew_patch(ad_req_t *r, void *ud)
@@ -54,10 +44,8 @@ static void crew_patch(ad_req_t *r, void *ud)
     if (ad_flow_crew_name(body, &name, &e) != 0) {
         ad_api_invalid_err(r, &e);
     } else {
-        rename_t *k = ad_xcalloc(1, sizeof(*k));
-        *k = (rename_t){.app = app, .req = r};
         ad_flow_crew_save(NULL, app->bus, app->store, ad_req_param(r, "id"), NULL, name, renamed,
-                          k);
+                          r);
     }
     json_decref(body);
 }

@@ -102,8 +102,10 @@ void ad_flow_crews_created(ad_flow_crews_t *w, ad_bus_t *bus, json_t *crew);
 /* A crew's name in a body: required, at most 200 bytes, not blank. 0, or
  * AD_EINVAL with e. And a crew saved: made in org with a new "crew_" id
  * (id NULL; then its status is known to w and published, as
- * ad_flow_crews_created) or renamed (id), then cb(0, its row (new, cb's),
- * ud) after the commit, or cb(rc, NULL, ud) (AD_ENOENT: no such crew). */
+ * ad_flow_crews_created) or renamed (id; then crew_update with its row is
+ * published to the crew's and its org's topics), then cb(0, its row (new,
+ * cb's), ud) after the commit, or cb(rc, NULL, ud) (AD_ENOENT: no such
+ * crew). */
 int ad_flow_crew_name(const json_t *body, const char **name, ad_field_err_t *e);
 typedef void (*ad_flow_crew_cb)(int rc, json_t *crew, void *ud);
 void ad_flow_crew_save(ad_flow_crews_t *w, ad_bus_t *bus, ad_store_t *st, const char *id,
