@@ -3,8 +3,9 @@
  * A metric batch (store.h, "a metric batch"): the body of POST
  * /api/runs/:id/metrics checked (its points, histograms and counts) into
  * the batch ad_store_series_append writes, and the live events a stored
- * batch publishes (metrics_update, distribution_update). Pure: any thread;
- * src/api answers the error and publishes.
+ * batch publishes (metrics_update, distribution_update). The checks are
+ * pure (any thread; src/api answers the error); publishing is on the loop
+ * thread (ad_store_series_batch_publish).
  */
 #include "bus/bus.h"
 #include "store/store.h"

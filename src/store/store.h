@@ -1482,7 +1482,7 @@ json_t *ad_store_series_batch(const json_t *body, const char *run, const char *o
 /* Publishes the events of a stored batch to its run's, its metrics' and
  * its org's topics: metrics_update {runId, points (at most 2000) | count}
  * when it has points and distribution_update {runId, items: [{kind, name,
- * step?}] (at most 100), count} when it has dists. */
+ * step?}] (at most 100), count} when it has dists. Loop thread. */
 void ad_store_series_batch_publish(struct ad_bus *bus, const json_t *batch);
 
 /* ---- distributions (dists.c, distover.c, migration 1950, issue #16) -------------
