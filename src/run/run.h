@@ -342,6 +342,12 @@ int ad_run_spec_patch(const json_t *body, json_t *args, ad_field_err_t *e);
  * group?}, each null to reset it, into set; any other key is refused. 0,
  * or AD_EINVAL with e. */
 int ad_run_patch_check(const json_t *body, json_t *set, ad_field_err_t *e);
+/* Stores set (taken; as ad_run_patch_check made it) on run id of org,
+ * then publishes run_update with the run to its run's and org's topics and
+ * calls cb(0, the run (a reference cb owns), ud); or cb(the store's error,
+ * NULL, ud) (AD_ENOENT: no such run). Loop thread. */
+void ad_run_patch_save(ad_store_t *st, ad_bus_t *bus, const char *id, const char *org, json_t *set,
+                       ad_store_result_cb cb, void *ud);
 
 /* The config config_id of org for a run: *record {id, name, schemaId,
  * values (checked again against its schema)} and *schema (a built-in, or
