@@ -350,6 +350,12 @@ int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec);
 /* Queues one usage record (copied) and calls done after its commit. */
 void ad_store_usage_record(ad_store_t *st, const ad_usage_rec_t *rec, ad_store_done_cb done,
                            void *ctx);
+/* The same for a usage a client reported (POST /api/usage): after the
+ * commit, today's row is read and published as usage_update (topic
+ * "usage"), then cb(0, that row (cb's; NULL when it cannot be read), ud),
+ * or cb(rc, NULL, ud). Loop thread. */
+void ad_store_usage_post(ad_store_t *st, struct ad_bus *bus, const ad_usage_rec_t *rec,
+                         ad_store_result_cb cb, void *ud);
 /* Rows of one period (daily, weekly or monthly) with from <= date <= to
  * (YYYY-MM-DD, either may be NULL), oldest first, at most 1000 rows. */
 int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, const char *to,
