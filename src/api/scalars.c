@@ -222,23 +222,14 @@ static void compare_export_h(ad_req_t *r, void *ud)
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *r;
-    json_t *batch;
-} post_t;
-
+/* Stored, and its events published (src/store). */
 static void post_done(int rc, json_t *result, void *ud)
 {
-    post_t *p = ud;
     if (rc != 0) {
-        ad_res_error_code(p->r, rc, NULL, "metrics not stored: %s", ad_strerror(rc));
+        ad_res_error_code(ud, rc, NULL, "metrics not stored: %s", ad_strerror(rc));
     } else {
-        ad_store_series_batch_publish(p->app->bus, p->batch);
-        ad_res_json(p->r, 200, json_incref(result));
+        ad_res_json(ud, 200, json_incref(result));
     }
-    json_decref(p->batch);
-    free(p);
 }
 
 static void post_h(ad_req_t *r, void *ud)
@@ -261,12 +252,8 @@ static void post_h(ad_req_t *r, void *ud)
                      "%s", e.msg);
         return;
     }
-    post_t *p = ad_xcalloc(1, sizeof(*p));
-    p->app = app;
-    p->r = r;
-    p->batch = batch;
-    ad_train_points(app->api->train, NULL, id, org, json_object_get(p->batch, "points"));
-    ad_store_series_append(app->store, json_incref(p->batch), post_done, p);
+    ad_train_points(app->api->train, NULL, id, org, json_object_get(batch, "points"));
+    ad_store_series_post(app->store, app->bus, batch, post_done, r);
 }
 
 void ad_api_scalars_register(ad_app_t *app)

@@ -1485,11 +1485,14 @@ typedef struct {
  * writes {runId, orgId, now, points, dists?} (new), or NULL with e set. */
 json_t *ad_store_series_batch(const json_t *body, const char *run, const char *org, int64_t now,
                               ad_store_batch_err_t *e);
-/* Publishes the events of a stored batch to its run's, its metrics' and
- * its org's topics: metrics_update {runId, points (at most 2000) | count}
- * when it has points and distribution_update {runId, items: [{kind, name,
- * step?}] (at most 100), count} when it has dists. Loop thread. */
-void ad_store_series_batch_publish(struct ad_bus *bus, const json_t *batch);
+/* Appends batch (taken) as ad_store_series_append does, and once it is
+ * stored publishes its events to its run's, its metrics' and its org's
+ * topics: metrics_update {runId, points (at most 2000) | count} when it
+ * has points and distribution_update {runId, items: [{kind, name, step?}]
+ * (at most 100), count} when it has dists; then cb as the append's.
+ * Loop thread. */
+void ad_store_series_post(ad_store_t *st, struct ad_bus *bus, json_t *batch, ad_store_result_cb cb,
+                          void *ud);
 
 /* ---- distributions (dists.c, distover.c, migration 1950, issue #16) -------------
  * A `histogram` (edges and counts, or raw values binned into equal
