@@ -295,16 +295,19 @@ json_t *ad_store_message_json(const ad_store_message_t *m);
  * json_dumps(ad_store_message_json(m), JSON_COMPACT) gives, without
  * building it. 0, or the ad_buf error once out's cap is reached. Any thread. */
 int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out);
-/* A client's message for agent agent_id (msgrecord.c, loop thread): body
- * (borrowed; kept while the write is under way) checked as
+/* A client's message for agent agent_id of org (msgrecord.c, loop
+ * thread): body (borrowed; kept while the write is under way) checked as
  * ad_store_message_from does, given a new "msg_" id and the time, and
- * inserted by one writer job; cb(rc, m, ud) on the loop after the commit
- * (rc AD_ENOENT for an unknown agent; m borrowed for the call). 0, or
- * AD_EINVAL with e (nothing queued, no cb), or AD_ENOENT when agent_id is
- * longer than any id. */
-typedef void (*ad_store_message_cb)(int rc, const ad_store_message_t *m, void *ud);
-int ad_store_message_record(ad_store_t *st, json_t *body, const char *agent_id,
-                            ad_store_message_cb cb, void *ud, ad_field_err_t *e);
+ * inserted by one writer job. After the commit it is published on bus as
+ * message_created {message} (the agent's, worktree's, workspace's and
+ * org's topics) and cb(0, its JSON text, len, ud) runs on the loop (the
+ * text valid for the call); else cb(rc, NULL, 0, ud) (AD_ENOENT for an
+ * unknown agent, AD_EINTERNAL when it does not serialize). 0, or AD_EINVAL
+ * with e (nothing queued, no cb), or AD_ENOENT when agent_id is longer than
+ * any id. */
+typedef void (*ad_store_message_cb)(int rc, const char *json, size_t len, void *ud);
+int ad_store_message_record(ad_store_t *st, struct ad_bus *bus, json_t *body, const char *agent_id,
+                            const char *org, ad_store_message_cb cb, void *ud, ad_field_err_t *e);
 /* limit= of a message page: absent or empty 50, else 1 to 200 in digits
  * only; 0, or AD_EINVAL with e. Any thread. */
 int ad_store_message_limit(const char *s, int *limit, ad_field_err_t *e);
