@@ -228,10 +228,12 @@ json_t *ad_train_sweep_propose(json_t *spec, json_t *schema, size_t index, json_
 typedef struct ad_train_sweeps ad_train_sweeps_t;
 /* How many GPUs trials may be spread over (0 with why: none). */
 typedef int (*ad_train_gpus_fn)(void *ud, char *why, size_t whysz);
-/* Loads every running sweep and carries on. Close before the store. */
+/* Loads every running sweep and carries on. train (may be NULL) is the
+ * alert engine whose points the sweeps read: its tap is set here and
+ * cleared at close. Close before the store and before train. */
 ad_train_sweeps_t *ad_train_sweeps_new(uv_loop_t *loop, ad_store_t *store, ad_runner_t *runner,
-                                       ad_train_publish_fn publish, ad_train_gpus_fn gpus,
-                                       void *ud);
+                                       ad_train_t *train, ad_train_publish_fn publish,
+                                       ad_train_gpus_fn gpus, void *ud);
 void ad_train_sweeps_close(ad_train_sweeps_t *sw);
 /* A stored sweep row to run: 0, or AD_ENOENT when its schema is gone. */
 int ad_train_sweep_add(ad_train_sweeps_t *sw, const json_t *row);
