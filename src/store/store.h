@@ -1152,6 +1152,10 @@ int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **resu
 json_t *ad_store_cfg_schema_for(ad_store_t *st, const char *id, const char *filter,
                                 const char *org);
 int ad_store_config_get(ad_store_t *st, const char *id, json_t **out);
+/* A config or config schema row (borrowed) created, updated or deleted
+ * (change): config_update {id, change, config} when type is
+ * "config_update", else type {id, change, schema}, to the row's org. */
+void ad_store_cfg_publish(struct ad_bus *bus, const char *type, json_t *row, const char *change);
 /* Of org ("" or NULL: every org) and schema_id (NULL: any), last changed
  * first, at most 1000. Array. */
 int ad_store_config_list(ad_store_t *st, const char *org, const char *schema_id, json_t **out);
