@@ -1257,6 +1257,9 @@ int ad_store_layout_get(ad_store_t *st, const char *org, const char *scope, json
  * or without layout forgets it; result: the row as ad_store_layout_get's
  * ({scope, layout: null} once forgotten) with orgId. */
 int ad_store_op_layout_put(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A layout_put's result published as layout_update to its org: orgId is
+ * taken out of result (it rides there only to name the topic). */
+void ad_store_layout_publish(struct ad_bus *bus, json_t *result);
 
 /* ---- approvals (approvals.c) -------------------------------------------------
  * Permission prompts of runs (see the file's comment for the object). */
