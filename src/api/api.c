@@ -126,19 +126,12 @@ bool ad_api_require_owner(ad_req_t *r, const char *what)
     return false;
 }
 
-static const char *kind_name(ad_store_row_t kind)
-{
-    static const char *const names[] = {"workspace", "worktree", "agent",  "crew",
-                                        "run",       "job",      "service"};
-    return names[kind];
-}
-
 bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const char *id,
                     char org_out[AD_ID_MAX])
 {
     int rc = ad_auth_row_org(app->store, ad_api_who(r), kind, id, org_out);
     if (rc != 0) {
-        ad_api_fail(r, rc, kind_name(kind), id);
+        ad_api_fail(r, rc, ad_store_row_kind_name(kind), id);
         return false;
     }
     return true;

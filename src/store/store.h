@@ -627,6 +627,8 @@ typedef enum {
 /* The org of the row of kind with id into org_out (the default org when
  * the row names none): 0, AD_ENOENT, or the read's error. */
 int ad_store_row_org(ad_store_t *st, ad_store_row_t kind, const char *id, char org_out[AD_ID_MAX]);
+/* The word for a row of kind in messages ("workspace", "run", ...). */
+const char *ad_store_row_kind_name(ad_store_row_t kind);
 /* cb gets {id, name, createdAt}; AD_EEXIST when the name is taken. */
 void ad_store_org_create(ad_store_t *st, const char *id, const char *name, int64_t now,
                          ad_store_result_cb cb, void *ud);
