@@ -45,19 +45,6 @@ static void node_get(ad_req_t *r, void *ud)
     }
 }
 
-static void token_gone(int rc, json_t *result, void *ud)
-{
-    AD_UNUSED(rc); /* revoked by hand already: the same end */
-    AD_UNUSED(ud);
-    json_decref(result);
-}
-
-static void revoke_token(void *ud, const char *token_id)
-{
-    ad_app_t *app = ud;
-    ad_auth_token_revoke(app->auth, token_id, token_gone, NULL);
-}
-
 static void node_revoked(int rc, json_t *row, void *ud)
 {
     ad_req_t *r = ud;
@@ -80,7 +67,8 @@ static void node_delete(ad_req_t *r, void *ud)
         return;
     }
     json_decref(n);
-    ad_plane_revoke(app->plane, ad_req_param(r, "id"), revoke_token, app, node_revoked, r);
+    ad_plane_revoke(app->plane, ad_req_param(r, "id"), ad_auth_token_drop, app->auth, node_revoked,
+                    r);
 }
 
 /* ---- the link (src/node's, wslink.c) ------------------------------------------------- */
