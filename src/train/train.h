@@ -127,6 +127,10 @@ json_t *ad_train_import_args(ad_store_t *st, const ad_train_import_req_t *q, con
 /* Starts reading the import of row (stored, its run made); agent_id is the
  * run's agent (borrowed). 0 or AD_EINVAL. */
 int ad_train_import_start(ad_train_imports_t *im, const json_t *row, const char *agent_id);
+/* The import a create's write made (result {importId, agentId} of the
+ * ad_train_import_args write): its row read and started. The row (new),
+ * or NULL when it cannot be read (or im is NULL). */
+json_t *ad_train_import_made(ad_train_imports_t *im, const json_t *result);
 /* Stops a running import (its row stopped, a run it made stopped). 0 or
  * AD_ENOENT when it is not running here. */
 int ad_train_import_stop(ad_train_imports_t *im, const char *id);
