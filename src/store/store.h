@@ -329,6 +329,9 @@ int ad_store_settings_roots_ok(const json_t *roots, const char **why);
 /* Cuts settings' workspace_roots down to org's (NULL: none) unless all
  * (the owner's read). */
 void ad_store_settings_roots_only(json_t *settings, bool all, const char *org);
+/* settings_update with every setting after a change (all, borrowed) on
+ * "system": a copy without any workspace roots (every reader gets it). */
+void ad_store_settings_publish(struct ad_bus *bus, const json_t *all);
 /* The model_prices setting ({} when none is set) into *out (new). 0 or a
  * read error. */
 int ad_store_settings_prices(ad_store_t *st, json_t **out);
