@@ -52,15 +52,12 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
  * after answering. */
 bool ad_api_agent_root_auto(ad_app_t *app, ad_req_t *r, const char *mode, const char *executor)
 {
-    if (!ad_run_root_auto_refused(app->store, mode, executor)) {
-        return false;
+    const char *why = ad_run_root_auto_refused(app->store, mode, executor);
+    if (why != NULL) {
+        ad_res_error(r, 422, "VALIDATION_ERROR",
+                     json_pack("{s:s, s:s}", "field", "mode", "reason", "root_auto"), "%s", why);
     }
-    ad_res_error(r, 422, "VALIDATION_ERROR",
-                 json_pack("{s:s, s:s}", "field", "mode", "reason", "root_auto"),
-                 "auto mode as root is off: agentd runs as root, and Claude Code may then skip "
-                 "permissions only inside a sandbox. Run agentd as a normal user, or set "
-                 "allow_root_auto (PATCH /api/settings) if this machine is a sandbox");
-    return true;
+    return why != NULL;
 }
 
 static void list(ad_req_t *r, void *ud)

@@ -377,8 +377,9 @@ void ad_run_agent_finish(json_t *args, const char *wt, const char *executor, con
                          int64_t now);
 /* Whether auto mode for Claude Code (executor NULL is claude) is refused:
  * agentd runs as root and the owner did not set allow_root_auto (Claude
- * Code may skip permissions as root only inside a sandbox). Loop thread. */
-bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor);
+ * Code may skip permissions as root only inside a sandbox). NULL when it
+ * is not, else the words that say why and what to do. Loop thread. */
+const char *ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor);
 /* agent_update with payload (borrowed) on the topics of agent (a row): the
  * agent's, its worktree's, workspace ws's and its organisation's, in that
  * order (agentspec.c). And a reorder's result {agents, workspaceId}: an

@@ -282,17 +282,20 @@ void ad_run_agent_defaults(ad_store_t *st, json_t *args)
     }
 }
 
-bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor)
+const char *ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor)
 {
     if (mode == NULL || strcmp(mode, "auto") != 0 || geteuid() != 0 ||
         (executor != NULL && strcmp(executor, "claude") != 0)) {
-        return false;
+        return NULL;
     }
     json_t *s = NULL;
     bool allowed =
         ad_store_settings_get(st, &s) == 0 && json_is_true(json_object_get(s, "allow_root_auto"));
     json_decref(s);
-    return !allowed;
+    return allowed ? NULL
+                   : "auto mode as root is off: agentd runs as root, and Claude Code may then "
+                     "skip permissions only inside a sandbox. Run agentd as a normal user, or "
+                     "set allow_root_auto (PATCH /api/settings) if this machine is a sandbox";
 }
 
 bool ad_run_node_name_ok(const char *s)
