@@ -192,6 +192,10 @@ int ad_wtree_req_ref(const json_t *wt, const char *given, const char *field, con
                      ad_wtree_req_err_t *err);
 int ad_wtree_req_write(ad_git_op_t op, const json_t *wt, const json_t *body, ad_git_args_t *a,
                        ad_wtree_req_err_t *err);
+/* The words of a refused ref (err->ref_reason set) into msg: "this
+ * worktree has no base branch; name one with <field>" (no_base), else
+ * "<field>: <why>". */
+void ad_wtree_req_ref_why(const ad_wtree_req_err_t *err, char *msg, size_t n);
 
 /* Project project_id's files (src/store) written under body.path in wt and
  * committed with body.message (default "Add project <name>"); AD_ESTATE
