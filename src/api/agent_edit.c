@@ -3,7 +3,7 @@
  * /api/agents/:id changes (docs/api.md, "Workspaces, worktrees and
  * agents"): update, archive or delete, restore, fork, and reorder within
  * a worktree. Answered after the
- * commit and published as agent_update (agents.c's ad_api_agent_publish).
+ * commit and published as agent_update (src/run's ad_run_agent_publish).
  */
 #include "run/run.h"
 #include "api/api_int.h"
@@ -74,7 +74,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     json_t *a = json_object_get(result, "agent");
     const char *ws = json_string_value(json_object_get(result, "workspaceId"));
     json_t *p = json_pack("{s:O, s:b}", "id", json_object_get(a, "id"), "deleted", 1);
-    ad_api_agent_publish(app, p, a, ws);
+    ad_run_agent_publish(app->bus, p, a, ws);
     json_decref(p);
     ad_res_send(r, 204, NULL, NULL, 0);
 }
@@ -115,7 +115,7 @@ static void fork_agent(ad_req_t *r, void *ud)
         return;
     }
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (failed) {
         return;
     }
@@ -163,16 +163,7 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "worktree", NULL);
         return;
     }
-    const char *ws = json_string_value(json_object_get(result, "workspaceId"));
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(result, "agents"), i, a)
-    {
-        json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(a, "id"), "displayOrder",
-                              json_object_get(a, "displayOrder"));
-        ad_api_agent_publish(app, p, a, ws);
-        json_decref(p);
-    }
+    ad_run_agents_order_publish(app->bus, result);
     ad_res_json(r, 200, json_pack("{s:O}", "agents", json_object_get(result, "agents")));
 }
 

@@ -11,7 +11,6 @@
 #include "run/run.h"
 #include "api/api_int.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* A crew an agent joins must exist in the agent's org. */
@@ -55,18 +54,9 @@ int ad_api_agent_common_fields(ad_app_t *app, ad_req_t *r, json_t *body, json_t 
 
 void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now)
 {
-    char *o = old != NULL && !json_is_null(old)
-                  ? json_dumps(old, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-                  : NULL;
-    char *n = now != NULL && !json_is_null(now)
-                  ? json_dumps(now, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-                  : NULL;
     char note[AD_REQ_NOTE_MAX + 1];
-    snprintf(note, sizeof(note), "%s: %s -> %s", what, o != NULL ? o : "default",
-             n != NULL ? n : "default");
+    ad_run_sandbox_note(what, old, now, note, sizeof(note));
     ad_req_set_note(r, note);
-    free(o);
-    free(n);
 }
 
 int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace)

@@ -10,18 +10,10 @@
 #include "run/run.h"
 #include "api/workbench.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define EXECUTORS "claude,codex,gemini,command,acp"
 #define STATUSES "running,waiting,error,finished,idle,paused,stopped"
-
-void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws)
-{
-    ad_api_publish(app, "agent_update", payload, "agent", ad_api_jstr(agent, "id"), "worktree",
-                   ad_api_jstr(agent, "worktreeId"), "workspace", ws, "org",
-                   ad_api_jstr(agent, "orgId"), NULL);
-}
 
 /* For writes whose result is {agent, workspaceId}: publish, answer. */
 static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int status)
@@ -31,7 +23,7 @@ static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int
         return;
     }
     json_t *a = json_object_get(result, "agent");
-    ad_api_agent_publish(app, a, a, json_string_value(json_object_get(result, "workspaceId")));
+    ad_run_agent_publish(app->bus, a, a, json_string_value(json_object_get(result, "workspaceId")));
     ad_res_json(r, status, json_incref(a));
 }
 
@@ -60,15 +52,12 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
  * after answering. */
 bool ad_api_agent_root_auto(ad_app_t *app, ad_req_t *r, const char *mode, const char *executor)
 {
-    if (!ad_run_root_auto_refused(app->store, mode, executor)) {
-        return false;
+    const char *why = ad_run_root_auto_refused(app->store, mode, executor);
+    if (why != NULL) {
+        ad_res_error(r, 422, "VALIDATION_ERROR",
+                     json_pack("{s:s, s:s}", "field", "mode", "reason", "root_auto"), "%s", why);
     }
-    ad_res_error(r, 422, "VALIDATION_ERROR",
-                 json_pack("{s:s, s:s}", "field", "mode", "reason", "root_auto"),
-                 "auto mode as root is off: agentd runs as root, and Claude Code may then skip "
-                 "permissions only inside a sandbox. Run agentd as a normal user, or set "
-                 "allow_root_auto (PATCH /api/settings) if this machine is a sandbox");
-    return true;
+    return why != NULL;
 }
 
 static void list(ad_req_t *r, void *ud)
@@ -90,7 +79,7 @@ static void list(ad_req_t *r, void *ud)
     if (ad_api_seed_status_filter(r, &status, &seed_status) != 0) {
         return;
     }
-    if (status != NULL && !ad_api_choice(STATUSES, status)) {
+    if (status != NULL && !ad_field_choice(STATUSES, status)) {
         ad_api_invalid(r, "status", "must be one of " STATUSES);
         return;
     }
@@ -104,12 +93,8 @@ static void list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "worktree", wt);
         return;
     }
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(out, "agents"), i, a)
-    {
-        ad_runner_agent_live(app->runner, a); /* a stop under way reads "stopping" */
-    }
+    /* a stop under way reads "stopping" */
+    ad_runner_agents_live(app->runner, json_object_get(out, "agents"));
     ad_live_seed_filter_agents(json_object_get(out, "agents"), seed_status);
     ad_res_json(r, 200, out);
 }

@@ -46,13 +46,7 @@ static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "alert rule", NULL);
         return;
     }
-    if (app->api != NULL && app->api->train != NULL) {
-        ad_train_rule_set(app->api->train, result);
-    }
-    const char *org = json_string_value(json_object_get(result, "orgId"));
-    json_t *p = json_pack("{s:O}", "rule", result);
-    ad_api_publish(app, "alert_rule_update", p, "org", org, NULL);
-    json_decref(p);
+    ad_train_rule_set(app->api != NULL ? app->api->train : NULL, result); /* and published */
     ad_res_json(r, ad_req_param(r, "id") != NULL ? 200 : 201, json_incref(result));
 }
 
@@ -132,13 +126,8 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "alert rule", id);
         return;
     }
-    if (app->api != NULL && app->api->train != NULL) {
-        ad_train_rule_remove(app->api->train, id);
-    }
-    json_t *p = json_pack("{s:s, s:b}", "id", id, "deleted", true);
-    ad_api_publish(app, "alert_rule_update", p, "org",
-                   json_string_value(json_object_get(result, "orgId")), NULL);
-    json_decref(p);
+    ad_train_rule_remove(app->api != NULL ? app->api->train : NULL, id,
+                         json_string_value(json_object_get(result, "orgId"))); /* and published */
     ad_res_send(r, 204, NULL, NULL, 0);
 }
 

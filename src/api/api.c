@@ -2,19 +2,16 @@
 /*
  * The REST layer's shared parts: route registration for every resource,
  * input checks that name the bad field, the write helper that answers only
- * after the store has committed (events: publish.c; a git request's
- * outcome answered: gitsteps.c). Resource handlers live in one file each
- * (workspaces.c, agents.c, ...).
+ * after the store has committed, src/train's publish callback (a git
+ * request's outcome answered: gitsteps.c). Resource handlers live in one
+ * file each (workspaces.c, agents.c, ...).
  */
 #include "api/api_int.h"
 #include "api/workbench.h"
 #include "monitor/monitor.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 void ad_api_register(ad_app_t *app)
 {
@@ -91,6 +88,13 @@ void ad_api_close(ad_app_t *app)
     app->api = NULL;
 }
 
+void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,
+                          const char *agent_id, const char *run_id)
+{
+    ad_bus_publish_to(((ad_app_t *)app)->bus, type, payload, "org", org, "agent", agent_id, "run",
+                      run_id, NULL);
+}
+
 /* ---- who is asking ------------------------------------------------------------ */
 
 /* Sees nothing (its org matches no row) and may do nothing. */
@@ -122,19 +126,12 @@ bool ad_api_require_owner(ad_req_t *r, const char *what)
     return false;
 }
 
-static const char *kind_name(ad_store_row_t kind)
-{
-    static const char *const names[] = {"workspace", "worktree", "agent",  "crew",
-                                        "run",       "job",      "service"};
-    return names[kind];
-}
-
 bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const char *id,
                     char org_out[AD_ID_MAX])
 {
     int rc = ad_auth_row_org(app->store, ad_api_who(r), kind, id, org_out);
     if (rc != 0) {
-        ad_api_fail(r, rc, kind_name(kind), id);
+        ad_api_fail(r, rc, ad_store_row_kind_name(kind), id);
         return false;
     }
     return true;
@@ -161,11 +158,6 @@ int ad_api_invalid(ad_req_t *r, const char *field, const char *reason)
     ad_res_error(r, 422, "VALIDATION_ERROR",
                  json_pack("{s:s, s:s}", "field", field, "reason", reason), "%s %s", field, reason);
     return -1;
-}
-
-bool ad_api_choice(const char *choices, const char *s)
-{
-    return ad_field_choice(choices, s);
 }
 
 int ad_api_invalid_err(ad_req_t *r, const ad_field_err_t *e)
@@ -215,28 +207,6 @@ int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, 
     return ad_field_str_array(body, key, required, max, maxlen, out, &e) != 0
                ? ad_api_invalid_err(r, &e)
                : 0;
-}
-
-json_t *ad_api_body_optional(ad_req_t *r, bool *failed)
-{
-    size_t len = 0;
-    const char *b = ad_req_body(r, &len);
-    *failed = false;
-    bool blank = true;
-    for (size_t i = 0; i < len; i++) {
-        if (b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t') {
-            blank = false;
-            break;
-        }
-    }
-    if (blank) {
-        return json_object();
-    }
-    json_t *j = ad_req_json(r);
-    if (j == NULL) {
-        *failed = true;
-    }
-    return j;
 }
 
 int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out)

@@ -2,9 +2,10 @@
 /*
  * api: the REST handlers, one file per resource, HTTP only. A handler reads
  * the request, checks who may ask, calls the subsystem (never SQL here),
- * turns its error into a status, publishes what changed and answers. The
- * app context below is what every handler reaches the rest of the daemon
- * by.
+ * turns its error into a status, publishes what changed (the event as its
+ * subsystem shapes it, where it has one: ad_run_agent_publish,
+ * ad_wtree_publish_row, ad_psync_changed...) and answers. The app context
+ * below is what every handler reaches the rest of the daemon by.
  *
  * Threads: loop thread only.
  */

@@ -90,11 +90,6 @@ int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, 
 int ad_api_invalid(ad_req_t *r, const char *field, const char *reason);
 /* Answers 422 for the field a subsystem's check named (core.h). Returns -1. */
 int ad_api_invalid_err(ad_req_t *r, const ad_field_err_t *e);
-/* The JSON body, or NULL (empty object) when the body is empty; answers 400
- * itself and sets *failed on malformed JSON. New reference. */
-json_t *ad_api_body_optional(ad_req_t *r, bool *failed);
-/* Whether s is one of the comma-separated choices. */
-bool ad_api_choice(const char *choices, const char *s);
 /* ad_req_query(r, key) as a subsystem's query reader (ad_store_query_fn). */
 const char *ad_api_query_get(void *r, const char *key);
 /* Query flag: absent -> def; true/1 and false/0; else 422 (returns -1). */
@@ -128,16 +123,10 @@ int ad_api_seed_status_filter(ad_req_t *r, const char **status, const char **see
 int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]);
 
 /* ---- events ------------------------------------------------------------------
- * Publishes type with payload (borrowed) to the topics given as
- * "prefix", id pairs terminated by NULL: ad_api_publish(app, "agent_update",
- * p, "agent", id, "worktree", wt, "org", org, NULL). A NULL or empty id skips
- * the pair; "system" and "usage" may be given with id "". Every event about
- * a row of an org carries its "org:<id>" topic: subscribers of other orgs
- * never see it (src/bus); events without one are for everybody.
+ * Handlers publish with src/bus's ad_bus_publish_to(app->bus, type, payload,
+ * "prefix", id, ..., NULL): every event about a row of an org carries its
+ * "org" pair, so subscribers of other orgs never see it.
  */
-void ad_api_publish(ad_app_t *app, const char *type, json_t *payload, ...);
-/* The same with the payload already serialized (compact JSON text). */
-void ad_api_publish_text(ad_app_t *app, const char *type, const char *payload, size_t len, ...);
 /* src/train's engines' publish callback (alerts, imports, sweeps): to the
  * org's, the agent's and the run's topics; ud is the app. */
 void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,
@@ -174,9 +163,6 @@ json_t *ad_api_agent_args(ad_app_t *app, ad_req_t *r, json_t *body, const char *
                           const char *def_name);
 /* agent_edit.c: PATCH, DELETE, restore, fork and reorder of agents. */
 void ad_api_agent_edit_register(ad_app_t *app);
-/* agents.c: agent_update of agent (payload borrowed) to its topics; ws is
- * its workspace. */
-void ad_api_agent_publish(ad_app_t *app, json_t *payload, json_t *agent, const char *ws);
 /* ad_api_done_fn for writes whose result is {agent, workspaceId}:
  * publish, then answer 200 or 201 with the agent. */
 void ad_api_agent_done_200(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
@@ -228,12 +214,6 @@ void ad_api_sessions_register(ad_app_t *app);
 void ad_api_import_register(ad_app_t *app);
 void ad_api_project_sync_register(ad_app_t *app);
 void ad_api_project_sync_close(ad_app_t *app);
-/* project_sync.c: writes project id's files into its sync folder, if it
- * has one (after every change of them, on the pool). */
-void ad_api_project_sync_push(ad_app_t *app, const char *id);
-/* projects.c: a project_update event {id, change, project} for project id,
- * as its routes publish one (and its sync folder pushed). */
-void ad_api_project_changed(ad_app_t *app, const char *id, const char *change);
 /* dashboard.c: the figures of GET /api/dashboard/stats and
  * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
  * error. */

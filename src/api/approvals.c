@@ -45,12 +45,7 @@ static void decided(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "approval", ad_req_param(r, "id"));
         return;
     }
-    const char *agent = json_string_value(json_object_get(result, "agentId"));
-    const char *org = json_string_value(json_object_get(result, "orgId"));
-    const char *run = json_string_value(json_object_get(result, "runId"));
-    json_t *ev = json_pack("{s:O}", "approval", result);
-    ad_api_publish(app, "approval_decided", ev, "agent", agent, "run", run, "org", org, NULL);
-    json_decref(ev);
+    ad_run_approval_publish(app->bus, result);
     ad_res_json(r, 200, json_incref(result));
 }
 

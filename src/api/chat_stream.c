@@ -7,9 +7,6 @@
 #include "api/workbench.h"
 #include "chat/chat.h"
 
-#include <stdio.h>
-#include <string.h>
-
 /* POST /api/chats/stream {sessionId, messages [{role, content}], model,
  * systemPrompt?, provider?, maxTokens?, orgId? (owner)}: the workbench
  * seed's stream_ai_response. Nothing is stored but the usage; the answer
@@ -81,7 +78,7 @@ static void stop_stateless(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     char org[AD_ID_MAX];
     const char *session = ad_req_param(r, "sessionId");
     if (failed) {

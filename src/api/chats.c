@@ -14,8 +14,6 @@
 #include "defs/defs.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define PAGE_DEFAULT 100 /* the newest messages GET /api/chats/:id gives */
 
@@ -112,8 +110,8 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *chat = json_object_get(result, "chat");
-    ad_api_publish(app, "chat_created", chat, "chat", ad_api_jstr(chat, "id"), "org",
-                   ad_api_jstr(chat, "orgId"), NULL);
+    ad_bus_publish_to(app->bus, "chat_created", chat, "chat", ad_api_jstr(chat, "id"), "org",
+                      ad_api_jstr(chat, "orgId"), NULL);
     ad_res_json(r, 201, json_incref(chat));
 }
 
@@ -141,7 +139,7 @@ static void create(ad_req_t *r, void *ud)
     if (!ad_api_need_store(app, r)) {
         return;
     }
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (failed) {
         return;
     }

@@ -16,8 +16,6 @@
 #include "run/run.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static void saved(int rc, bool in_key, json_t *result, void *ud)
 {
@@ -35,7 +33,7 @@ static void saved(int rc, bool in_key, json_t *result, void *ud)
     } else {
         ad_creds_view(app->creds, c);
         /* The event says that the credential changed, never the key. */
-        ad_api_publish(app, "credential_update", c, "org", ad_api_jstr(c, "orgId"), NULL);
+        ad_bus_publish_to(app->bus, "credential_update", c, "org", ad_api_jstr(c, "orgId"), NULL);
         ad_res_json(r, 200, json_incref(c));
     }
     json_decref(result);
@@ -188,7 +186,7 @@ static void validate(ad_req_t *r, void *ud)
     if (!provider_ok(r, &provider)) {
         return;
     }
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (!failed && (body == NULL || ad_api_str(r, body, "model", false, 127, &model) == 0)) {
         const ad_principal_t *who = ad_api_who(r);
         ad_req_set_data(r, app); /* until the verdict: then the verdict */
@@ -205,20 +203,12 @@ static void validate(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
-/* The runner's key source: an agent without a key in its environment gets
- * its organisation's stored one, a model provider's only: a forge token
- * (pull requests) never reaches an agent. */
-static const char *key_for_agent(void *ud, const char *org, const char *provider)
-{
-    ad_app_t *app = ud;
-    return ad_creds_agent_key(app->creds, org, provider);
-}
-
 void ad_api_creds_register(ad_app_t *app)
 {
     app->creds = ad_creds_new(app->loop, app->store, app->cfg->data_dir);
     if (app->runner != NULL) {
-        ad_runner_set_key_source(app->runner, key_for_agent, app);
+        /* an agent without a key in its environment gets its org's stored one */
+        ad_runner_set_key_source(app->runner, ad_creds_agent_key, app->creds);
     }
     ad_server_route(app->server, "PUT", "/api/credentials/:provider", AD_ACCESS_WRITE, put_cred,
                     app);

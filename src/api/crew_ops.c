@@ -10,9 +10,6 @@
 #include "flow/flow.h"
 #include "run/run.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 {
     return ad_api_row_load(app, r, ad_store_crew_get, "crew");
@@ -20,22 +17,14 @@ json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 
 /* ---- rename --------------------------------------------------------------------------- */
 
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-} rename_t;
-
-static void renamed(int rc, json_t *c, void *ctx)
+/* The rename is committed (and crew_update published by src/flow). */
+static void renamed(int rc, json_t *c, void *ud)
 {
-    rename_t *k = ctx;
     if (rc != 0) {
-        ad_api_fail(k->req, rc, "crew", ad_req_param(k->req, "id"));
+        ad_api_fail(ud, rc, "crew", ad_req_param(ud, "id"));
     } else {
-        ad_api_publish(k->app, "crew_update", c, "crew", ad_api_jstr(c, "id"), "org",
-                       ad_api_jstr(c, "orgId"), NULL);
-        ad_res_json(k->req, 200, c);
+        ad_res_json(ud, 200, c);
     }
-    free(k);
 }
 
 static void crew_patch(ad_req_t *r, void *ud)
@@ -55,10 +44,8 @@ static void crew_patch(ad_req_t *r, void *ud)
     if (ad_flow_crew_name(body, &name, &e) != 0) {
         ad_api_invalid_err(r, &e);
     } else {
-        rename_t *k = ad_xcalloc(1, sizeof(*k));
-        *k = (rename_t){.app = app, .req = r};
         ad_flow_crew_save(NULL, app->bus, app->store, ad_req_param(r, "id"), NULL, name, renamed,
-                          k);
+                          r);
     }
     json_decref(body);
 }
@@ -83,7 +70,7 @@ static void crew_all(ad_req_t *r, ad_app_t *app, bool start, bool force, const c
 static void crew_start(ad_req_t *r, void *ud)
 {
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     const char *prompt = NULL;
     if (!failed && ad_api_str(r, body, "initialPrompt", false, 1 << 20, &prompt) == 0) {
         crew_all(r, ud, true, false, prompt);

@@ -7,9 +7,6 @@
 #include "api/api_int.h"
 #include "flow/flow.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #define CREWS_MAX 1000
 
 /* ---- REST ------------------------------------------------------------------------- */

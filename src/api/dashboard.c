@@ -8,8 +8,6 @@
  */
 #include "api/api_int.h"
 
-#include <string.h>
-
 /* ---- GET /api/runs -------------------------------------------------------------------- */
 
 static void runs_list(ad_req_t *r, void *ud)

@@ -12,9 +12,7 @@
 #include "api/workbench.h"
 #include "defs/defs.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define PROMPT_MAX (64 * 1024)
 

@@ -14,20 +14,10 @@
 #include "api/api_int.h"
 #include "hparam/hparam.h"
 
-#include <string.h>
-
 /* 422 from a check of src/hparam, naming its field. Returns -1. */
 static int hp_invalid(ad_req_t *r, const ad_hparam_err_t *e)
 {
     return ad_api_invalid(r, e->field, e->reason);
-}
-
-static void publish(ad_app_t *app, const char *type, json_t *row, const char *change)
-{
-    json_t *ev = json_pack("{s:s, s:s}", "id", ad_api_jstr(row, "id"), "change", change);
-    json_object_set(ev, strcmp(type, "config_update") == 0 ? "config" : "schema", row);
-    ad_api_publish(app, type, ev, "org", ad_api_jstr(row, "orgId"), NULL);
-    json_decref(ev);
 }
 
 /* The schema id visible to r and usable by a config of org (a built-in,
@@ -64,7 +54,7 @@ static void schema_created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *s = json_object_get(result, "schema");
-    publish(app, "config_schema_update", s, "created");
+    ad_store_cfg_publish(app->bus, "config_schema_update", s, "created");
     ad_res_json(r, 201, json_incref(s));
 }
 
@@ -158,7 +148,7 @@ static void config_saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result, con
         return;
     }
     json_t *c = json_object_get(result, "config");
-    publish(app, "config_update", c, change);
+    ad_store_cfg_publish(app->bus, "config_update", c, change);
     ad_res_json(r, status, json_incref(c));
 }
 

@@ -11,20 +11,13 @@
 
 static void made(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
-    AD_UNUSED(result);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "import", NULL);
+    json_t *row =
+        rc == 0 && app->api != NULL ? ad_train_import_made(app->api->imports, result) : NULL;
+    if (rc != 0 || row == NULL) {
+        ad_api_fail(r, rc != 0 ? rc : AD_EINTERNAL, "import", NULL);
         return;
     }
-    json_t *row = NULL;
-    const char *id = json_string_value(json_object_get(result, "importId"));
-    if (ad_store_import_get(app->store, id, &row) != 0 || app->api == NULL) {
-        ad_api_fail(r, AD_EINTERNAL, "import", id);
-        return;
-    }
-    ad_train_import_start(app->api->imports, row,
-                          json_string_value(json_object_get(result, "agentId")));
-    ad_res_json(r, 201, row);
+    ad_res_json(r, 201, row); /* its row, read and started by src/train */
 }
 
 static void create_h(ad_req_t *r, void *ud)

@@ -10,9 +10,6 @@
 #include "api/api_int.h"
 #include "svc/svc.h"
 
-#include <stdio.h>
-#include <string.h>
-
 #define JOB_ARGV_MAX 256
 
 static void started(int rc, json_t *job, void *ud)

@@ -15,8 +15,6 @@
 #include "api/api_int.h"
 #include "hparam/hparam.h"
 
-#include <string.h>
-
 /* The organisation and scope of r's layout, or false after answering. */
 static bool scope_of(ad_app_t *app, ad_req_t *r, char org[AD_ID_MAX], const char **scope)
 {
@@ -58,12 +56,7 @@ static void layout_saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "layout", NULL);
         return;
     }
-    /* the org rides in the result only to name the topic */
-    char org[AD_ID_MAX];
-    snprintf(org, sizeof(org), "%s",
-             ad_api_jstr(result, "orgId") ? ad_api_jstr(result, "orgId") : "");
-    json_object_del(result, "orgId");
-    ad_api_publish(app, "layout_update", result, "org", org, NULL);
+    ad_store_layout_publish(app->bus, result); /* orgId taken out of result */
     ad_res_json(r, 200, json_incref(result));
 }
 

@@ -36,13 +36,6 @@ void ad_api_live_close(ad_app_t *app)
 
 void ad_api_live_register(ad_app_t *app)
 {
-    static const ad_ws_handler_t ws_h = {ad_live_open_ws, ad_live_ws_message, ad_live_ws_close};
-    static const ad_ws_handler_t run_h = {ad_live_open_run, ad_live_ws_message, ad_live_ws_close};
-    static const ad_ws_handler_t mission_h = {ad_live_open_mission, ad_live_ws_message,
-                                              ad_live_ws_close};
-    static const ad_ws_handler_t graph_h = {ad_live_open_graph, ad_live_ws_message,
-                                            ad_live_ws_close};
-    static const ad_ws_handler_t root_h = {ad_live_open_root, ad_live_ws_message, ad_live_ws_close};
     static const char *const protocols[] = {"bearer", NULL};
     app->api->live_parts =
         (ad_live_parts_t){.store = app->store, .runner = app->runner, .jobs = app->jobs};
@@ -50,11 +43,15 @@ void ad_api_live_register(ad_app_t *app)
         ad_live_new(app->loop, app->bus, app->auth, (size_t)app->cfg->ws_send_queue_bytes,
                     ad_live_heartbeat_ms(), &app->api->live_parts);
     app->api->live = L;
-    ad_server_route_ws(app->server, "/ws", AD_ACCESS_READ, protocols, &ws_h, L);
-    ad_server_route_ws(app->server, "/ws/runs/:runId", AD_ACCESS_READ, protocols, &run_h, L);
-    ad_server_route_ws(app->server, "/ws/mission", AD_ACCESS_READ, protocols, &mission_h, L);
-    ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &graph_h, L);
-    ad_server_route_ws_shared(app->server, "/", AD_ACCESS_READ, protocols, &root_h, L);
+    ad_server_route_ws(app->server, "/ws", AD_ACCESS_READ, protocols, &ad_live_ws_handler, L);
+    ad_server_route_ws(app->server, "/ws/runs/:runId", AD_ACCESS_READ, protocols,
+                       &ad_live_run_handler, L);
+    ad_server_route_ws(app->server, "/ws/mission", AD_ACCESS_READ, protocols,
+                       &ad_live_mission_handler, L);
+    ad_server_route_ws(app->server, "/ws/graph", AD_ACCESS_READ, protocols, &ad_live_graph_handler,
+                       L);
+    ad_server_route_ws_shared(app->server, "/", AD_ACCESS_READ, protocols, &ad_live_root_handler,
+                              L);
     ad_server_route(app->server, "GET", "/api/events", AD_ACCESS_READ, ad_live_open_sse, L);
     ad_server_route(app->server, "GET", "/api/agents/:id/presence", AD_ACCESS_READ, presence, app);
 #ifdef AD_TEST_BUILD

@@ -8,9 +8,6 @@
  */
 #include "api/api_int.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 /* limit= (1-200, default 50): 0, or -1 after a 422. */
 static int page_limit(ad_req_t *r, int *limit)
 {
@@ -41,42 +38,16 @@ static void page(ad_req_t *r, void *ud)
     ad_api_answer(r, rc, out, "agent", id);
 }
 
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    char org[AD_ID_MAX]; /* the agent's organisation, for the event */
-} msg_write_t;
-
-/* Loop thread, after the commit: publish, then answer. */
-static void msg_done(int rc, const ad_store_message_t *m, void *ctx)
+/* Loop thread, after the commit (and message_created published by the
+ * store): the message as its JSON text. */
+static void msg_done(int rc, const char *json, size_t len, void *ud)
 {
-    msg_write_t *w = ctx;
+    ad_req_t *r = ud;
     if (rc != 0) {
-        ad_api_fail(w->req, rc, rc == AD_ENOENT ? "agent" : "message", ad_req_param(w->req, "id"));
-        goto out;
-    }
-    /* The message is serialized once: the event's payload {"message": m}
-     * and the answer m are slices of the same text, built in a buffer kept
-     * between writes (loop thread only; let go of when a big one grew it). */
-    static ad_buf_t text = {.max = (size_t)AD_STORE_MESSAGE_MAX * 7 + 64 * 1024};
-    ad_buf_reset(&text);
-    int e = ad_buf_puts(&text, "{\"message\":");
-    size_t off = text.len;
-    e = e ? e : ad_store_message_text(m, &text);
-    e = e ? e : ad_buf_putc(&text, '}');
-    if (e == 0) {
-        ad_api_publish_text(w->app, "message_created", text.data, text.len, "agent", m->agent_id,
-                            "worktree", m->worktree_id, "workspace", m->workspace_id, "org", w->org,
-                            NULL);
-        ad_res_send(w->req, 201, "application/json", text.data + off, text.len - off - 1);
+        ad_api_fail(r, rc, rc == AD_ENOENT ? "agent" : "message", ad_req_param(r, "id"));
     } else {
-        ad_api_fail(w->req, AD_EINTERNAL, "message", NULL);
+        ad_res_send(r, 201, "application/json", json, len);
     }
-    if (text.cap > 64 * 1024) {
-        ad_buf_cleanup(&text);
-    }
-out:
-    free(w);
 }
 
 static void create(ad_req_t *r, void *ud)
@@ -91,19 +62,12 @@ static void create(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    msg_write_t *w = ad_xcalloc(1, sizeof(*w));
-    memcpy(w->org, org, sizeof(w->org));
-    w->app = app;
-    w->req = r;
     ad_field_err_t e;
-    int rc = ad_store_message_record(app->store, body, agent, msg_done, w, &e);
-    if (rc != 0) {
-        if (rc == AD_EINVAL) {
-            ad_api_invalid_err(r, &e);
-        } else {
-            ad_api_fail(r, rc, "agent", agent);
-        }
-        free(w);
+    int rc = ad_store_message_record(app->store, app->bus, body, agent, org, msg_done, r, &e);
+    if (rc == AD_EINVAL) {
+        ad_api_invalid_err(r, &e);
+    } else if (rc != 0) {
+        ad_api_fail(r, rc, "agent", agent);
     }
     json_decref(body);
 }

@@ -6,20 +6,14 @@
  * runs, tokens and cost) and the host and GPU gauges of the last health
  * sample. It shows how busy agentd is, so it takes a read token unless
  * --metrics-public; per-agent series are the caller's organisation's.
- * The format is src/core/prom.c's; the bus, the store, the runner and the
- * health sampler write their own figures (ad_bus_prom, ad_store_prom,
- * ad_runner_prom, ad_health_prom_all, ad_server_prom, ad_ws_prom,
- * ad_store_agents_prom); this file puts the parts together.
+ * The text is src/monitor's (ad_monitor_scrape puts each part's figures
+ * together); this file checks who asks, reads the agents' counts for the
+ * caller's organisation and answers.
  */
 #include "api/api_int.h"
 #include "monitor/monitor.h"
-#include "node/node.h"
-#include "proc/proc.h"
-#include "run/run.h"
-#include "ws/ws.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #define METRICS_MAX (8u << 20)
 
@@ -29,36 +23,13 @@ typedef struct {
     char org[AD_ID_MAX];
 } scrape_t;
 
-/* The daemon's own lines: its version and start, then the HTTP server's,
- * the WebSocket's and the supervisor's figures. */
-static int daemon_part(ad_buf_t *b, ad_app_t *app)
-{
-    int rc = ad_prom_family(b, "agentd_build_info", "gauge", "agentd's version");
-    rc = rc ? rc : ad_prom_sample(b, "agentd_build_info", 1, "version", AD_VERSION, NULL);
-    rc = rc ? rc
-            : ad_prom_gauge(b, "agentd_start_time_seconds", "When the daemon started (Unix time)",
-                            (double)app->started_ms / 1000);
-    rc = rc ? rc : ad_server_prom(app->server, b);
-    rc = rc ? rc : ad_ws_prom(b);
-    return rc ? rc
-              : ad_prom_gauge(b, "agentd_processes", "Agent processes alive",
-                              (double)ad_procs_count(app->procs));
-}
-
 static void answer(int rc, json_t *counts, void *ud)
 {
     scrape_t *sc = ud;
     ad_buf_t b;
     ad_buf_init(&b, METRICS_MAX);
-    int w = daemon_part(&b, sc->app);
-    w = w ? w : ad_store_agents_prom(&b, rc == 0 ? counts : NULL);
-    w = w ? w : ad_bus_prom(sc->app->bus, &b);
-    w = w ? w : ad_store_prom(sc->app->store, &b);
-    w = w ? w : ad_runner_prom(sc->app->runner, &b);
-    w = w ? w : ad_plane_prom(sc->app->plane, &b);
-    w = w ? w
-          : ad_monitor_prom(sc->app->api != NULL ? sc->app->api->monitor : NULL, sc->app->health,
-                            &b, sc->org);
+    int w = ad_monitor_scrape(sc->app->api->monitor, sc->app->server, rc == 0 ? counts : NULL,
+                              sc->org, &b);
     json_decref(counts);
     if (w != 0) {
         ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);

@@ -16,7 +16,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static void __attribute__((format(printf, 4, 5)))
 ad_mf_error(ad_req_t *r, int status, const char *code, const char *fmt, ...)

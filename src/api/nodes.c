@@ -4,15 +4,14 @@
  * (each node with its live state), DELETE /api/nodes/:id (revoke: its token,
  * its link, its runs), and the link itself, /api/nodes/link, a WebSocket
  * for node tokens only (the guard's AD_ACCESS_NODE, checked again here),
- * whose messages go to src/node's plane. The link closes 4401 the moment
- * its token is revoked or expires.
+ * whose socket is src/node's (wslink.c: its messages go to the plane, and
+ * it closes 4401 the moment its token is revoked or expires).
  */
 #include "node/node.h"
 #include "api/api_int.h"
 #include "ws/ws.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stdio.h>
 
 static void node_list(ad_req_t *r, void *ud)
 {
@@ -46,19 +45,6 @@ static void node_get(ad_req_t *r, void *ud)
     }
 }
 
-static void token_gone(int rc, json_t *result, void *ud)
-{
-    AD_UNUSED(rc); /* revoked by hand already: the same end */
-    AD_UNUSED(ud);
-    json_decref(result);
-}
-
-static void revoke_token(void *ud, const char *token_id)
-{
-    ad_app_t *app = ud;
-    ad_auth_token_revoke(app->auth, token_id, token_gone, NULL);
-}
-
 static void node_revoked(int rc, json_t *row, void *ud)
 {
     ad_req_t *r = ud;
@@ -81,22 +67,11 @@ static void node_delete(ad_req_t *r, void *ud)
         return;
     }
     json_decref(n);
-    ad_plane_revoke(app->plane, ad_req_param(r, "id"), revoke_token, app, node_revoked, r);
+    ad_plane_revoke(app->plane, ad_req_param(r, "id"), ad_auth_token_drop, app->auth, node_revoked,
+                    r);
 }
 
-/* ---- the link ---------------------------------------------------------------------------- */
-
-typedef struct {
-    ad_plane_link_t *link;
-    ad_auth_watch_t *watch;
-    ad_ws_t *ws;
-} link_ctx_t;
-
-static void cred_ended(void *ud)
-{
-    link_ctx_t *c = ud;
-    ad_ws_close(c->ws, 4401, "unauthorized: the node's token has ended");
-}
+/* ---- the link (src/node's, wslink.c) ------------------------------------------------- */
 
 static void link_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 {
@@ -112,36 +87,22 @@ static void link_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
         ad_ws_close(ws, code, reason);
         return;
     }
-    link_ctx_t *c = ad_xcalloc(1, sizeof(*c));
-    c->ws = ws;
-    c->link = ad_plane_link_open(app->plane, ws, who->token_id, who->org_id);
-    ad_ws_set_data(ws, c);
     ad_auth_cred_t cred;
     ad_auth_credential(upgrade, &cred);
-    c->watch = ad_auth_watch(app->auth, &cred, cred_ended, c);
+    ad_plane_ws_open(app->plane, app->auth, ws, &cred, who->token_id, who->org_id);
 }
 
 static void link_message(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
 {
     AD_UNUSED(ud);
-    link_ctx_t *c = ad_ws_data(ws);
-    if (c != NULL) {
-        ad_plane_link_message(c->link, data, len, binary);
-    }
+    ad_plane_ws_message(ws, data, len, binary);
 }
 
 static void link_close(ad_ws_t *ws, int code, void *ud)
 {
     AD_UNUSED(code);
     AD_UNUSED(ud);
-    link_ctx_t *c = ad_ws_data(ws);
-    if (c == NULL) {
-        return;
-    }
-    ad_plane_link_closed(c->link);
-    ad_auth_unwatch(c->watch);
-    free(c);
-    ad_ws_set_data(ws, NULL);
+    ad_plane_ws_closed(ws);
 }
 
 static const ad_ws_handler_t link_handler = {link_open, link_message, link_close};

@@ -17,9 +17,6 @@
  */
 #include "api/api_int.h"
 
-#include <stdio.h>
-#include <string.h>
-
 static void pr_answer(void *ud, const ad_wtree_out_t *o)
 {
     ad_req_t *r = ud;

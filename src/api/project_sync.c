@@ -5,23 +5,11 @@
  * daemon's machine; the folder must exist, have no link in its path and
  * lie under one of --project-sync-roots), GET and DELETE. The engine that
  * keeps the project and the folder in step is src/psync (app->api->psync);
- * projects.c pushes every change of a project's files to it.
+ * projects.c hands it every change of a project (ad_psync_changed, which
+ * publishes project_update and pushes the files).
  */
 #include "api/workbench.h"
 #include "psync/psync.h"
-
-#include <string.h>
-
-void ad_api_project_sync_push(ad_app_t *app, const char *id)
-{
-    ad_psync_push(app->api != NULL ? app->api->psync : NULL, id);
-}
-
-/* Files the folder changed were saved: project_update, and the push back. */
-static void folder_changed(void *ud, const char *id)
-{
-    ad_api_project_changed(ud, id, "files");
-}
 
 static void sync_set(int rc, json_t *view, void *ud)
 {
@@ -90,8 +78,8 @@ void ad_api_project_sync_register(ad_app_t *app)
     ad_server_route(s, "GET", "/api/projects/:id/sync", AD_ACCESS_READ, sync_get, app);
     ad_server_route(s, "DELETE", "/api/projects/:id/sync", AD_ACCESS_ADMIN, sync_delete, app);
     if (app->store != NULL && app->api != NULL) {
-        app->api->psync = ad_psync_new(app->loop, app->store, app->cfg->project_sync_interval_ms,
-                                       folder_changed, app);
+        app->api->psync =
+            ad_psync_new(app->loop, app->store, app->bus, app->cfg->project_sync_interval_ms);
     }
 }
 

@@ -14,10 +14,6 @@
 #include "api/workbench.h"
 #include "psync/psync.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 /* The project of :id, visible to the caller (new reference), or NULL after
  * answering 404. */
 static json_t *project_row(ad_app_t *app, ad_req_t *r)
@@ -25,23 +21,10 @@ static json_t *project_row(ad_app_t *app, ad_req_t *r)
     return ad_api_row_load(app, r, ad_store_project_get, "project");
 }
 
+/* project_update for p, and its folder pushed (src/psync). */
 static void publish(ad_app_t *app, json_t *p, const char *change)
 {
-    json_t *ev = json_pack("{s:s, s:s}", "id", ad_api_jstr(p, "id"), "change", change);
-    json_object_set(ev, "project", p);
-    ad_api_publish(app, "project_update", ev, "project", ad_api_jstr(p, "id"), "org",
-                   ad_api_jstr(p, "orgId"), NULL);
-    json_decref(ev);
-    ad_api_project_sync_push(app, ad_api_jstr(p, "id")); /* its folder, if it has one */
-}
-
-void ad_api_project_changed(ad_app_t *app, const char *id, const char *change)
-{
-    json_t *p = NULL;
-    if (ad_store_project_get(app->store, id, &p) == 0) {
-        publish(app, p, change);
-    }
-    json_decref(p);
+    ad_psync_changed(app->api != NULL ? app->api->psync : NULL, p, change);
 }
 
 static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)

@@ -15,25 +15,18 @@
  */
 #include "api/api_int.h"
 
-#include <string.h>
-
 /* A 422 for what src/wtree refused: a ref (no base to default to, or not
  * a valid ref) or another field. Returns -1. */
 static int refused(ad_req_t *req, const ad_wtree_req_err_t *err)
 {
-    const char *field = err->e.field;
+    char msg[512];
     if (err->ref_reason == NULL) {
         return ad_api_invalid_err(req, &err->e);
     }
-    if (strcmp(err->ref_reason, "no_base") == 0) {
-        ad_res_error(req, 422, "VALIDATION_ERROR",
-                     json_pack("{s:s, s:s}", "field", field, "reason", "no_base"),
-                     "this worktree has no base branch; name one with %s", field);
-    } else {
-        ad_res_error(req, 422, "VALIDATION_ERROR",
-                     json_pack("{s:s, s:s}", "field", field, "reason", "invalid_ref"), "%s: %s",
-                     field, err->e.why);
-    }
+    ad_wtree_req_ref_why(err, msg, sizeof(msg));
+    ad_res_error(req, 422, "VALIDATION_ERROR",
+                 json_pack("{s:s, s:s}", "field", err->e.field, "reason", err->ref_reason), "%s",
+                 msg);
     return -1;
 }
 
@@ -118,7 +111,7 @@ static bool write_begin(ad_req_t *req, ad_app_t *app, write_t *w)
     if (!ad_api_need_store(app, req)) {
         return false;
     }
-    w->body = ad_api_body_optional(req, &failed);
+    w->body = ad_req_json_optional(req, &failed);
     if (failed) {
         return false;
     }

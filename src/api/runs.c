@@ -10,7 +10,6 @@
 #include "run/run.h"
 #include "api/api_int.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define PROMPT_MAX (1024 * 1024)
@@ -63,7 +62,7 @@ static void start(ad_req_t *r, void *ud)
         return;
     }
     bool failed = false;
-    json_t *body = ad_api_body_optional(r, &failed);
+    json_t *body = ad_req_json_optional(r, &failed);
     if (failed) {
         return;
     }
@@ -232,25 +231,16 @@ static void run_get(ad_req_t *r, void *ud)
 
 /* ---- a run's identity (issue #35) ---------------------------------------------- */
 
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *r;
-    char id[AD_ID_MAX];
-    char org[AD_ID_MAX];
-} patch_t;
-
+/* The run is stored (and run_update published by src/run). */
 static void patch_done(int rc, json_t *result, void *ud)
 {
-    patch_t *p = ud;
-    const char *id = p->id;
+    ad_req_t *r = ud;
     if (rc != 0) {
-        ad_api_fail(p->r, rc, "run", id);
+        ad_api_fail(r, rc, "run", ad_req_param(r, "id"));
     } else {
-        ad_api_publish(p->app, "run_update", result, "run", id, "org", p->org, NULL);
-        ad_res_json(p->r, 200, json_incref(result));
+        ad_res_json(r, 200, json_incref(result));
     }
     json_decref(result);
-    free(p);
 }
 
 /* PATCH /api/runs/:id {name?, color?, tags?, notes?, group?}: write scope
@@ -277,13 +267,7 @@ static void run_patch(ad_req_t *r, void *ud)
         json_decref(set);
         return;
     }
-    patch_t *p = ad_xcalloc(1, sizeof(*p));
-    p->app = app;
-    p->r = r;
-    snprintf(p->id, sizeof(p->id), "%s", id);
-    snprintf(p->org, sizeof(p->org), "%s", org);
-    /* the args go to the store (ad_store_write takes them) */
-    ad_store_run_patch(app->store, json_pack("{s:s, s:o}", "id", id, "set", set), patch_done, p);
+    ad_run_patch_save(app->store, app->bus, id, org, set, patch_done, r);
 }
 
 void ad_api_runs_register(ad_app_t *app)

@@ -12,7 +12,6 @@
 #include "train/train.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 /* ---- query parameters ------------------------------------------------------------- */
 
@@ -133,102 +132,37 @@ static void compare_h(ad_req_t *r, void *ud)
 }
 
 /* ---- export ----------------------------------------------------------------------------
- * Streamed (src/http's chunked stream): the first piece is read before the
- * answer, so an error there is still a status; then a piece at a time on
- * the thread pool, each asked for once the last one is on the socket. A
- * read error mid-way cuts the stream (the client sees it incomplete). */
+ * Streamed a piece at a time by src/http's ad_pieces_start: each piece is
+ * the store's ad_store_series_export on the thread pool. */
 
 typedef struct {
     ad_store_series_export_t x; /* first: the store's done gets &x */
     ad_app_t *app;
-    ad_stream_t *st; /* NULL before the answer and once the stream is over */
-    bool reading;    /* a piece is being read on the pool */
-    bool gone;       /* the stream is over: free when the read returns */
+    ad_pieces_t *pc; /* the pump this export's pieces go to */
 } export_t;
 
-static void export_free(export_t *e)
+static void export_free(void *ud)
 {
+    export_t *e = ud;
     ad_buf_cleanup(&e->x.body);
     json_decref(e->x.names);
     free(e);
 }
 
-/* Hands the piece in body to the stream (or ends it). */
-static void export_send(export_t *e)
-{
-    if (e->x.body.len == 0 && e->x.end) {
-        ad_stream_end(e->st);
-        return;
-    }
-    ad_stream_write(e->st, e->x.body.data, e->x.body.len);
-    ad_buf_reset(&e->x.body);
-}
-
-static void export_piece_done(int rc, void *ctx);
-
-static void export_pull(ad_stream_t *st, void *ud)
-{
-    AD_UNUSED(st);
-    export_t *e = ud;
-    if (e->x.body.len > 0 || e->x.end) {
-        export_send(e); /* the first piece, read before the answer */
-        return;
-    }
-    e->reading = true;
-    ad_store_series_export(e->app->store, &e->x, export_piece_done);
-}
-
-static void export_closed(ad_stream_t *st, bool ended, void *ud)
-{
-    AD_UNUSED(st);
-    export_t *e = ud;
-    if (!ended) {
-        ad_log(AD_LOG_INFO, "api", "metrics export cut points=%lld", (long long)e->x.points);
-    }
-    e->st = NULL;
-    e->gone = true;
-    if (!e->reading) {
-        export_free(e);
-    }
-}
-
-static const ad_stream_ops_t export_ops = {export_pull, export_closed};
-
-/* The first piece is in: answer, or fail with a status. */
-static void export_start(export_t *e, int rc)
-{
-    ad_req_t *r = e->x.ud;
-    if (rc != 0) {
-        ad_res_error_code(r, rc, NULL, "export failed: %s", ad_strerror(rc));
-        export_free(e);
-        return;
-    }
-    ad_res_header(r, "Content-Disposition",
-                  e->x.csv ? "attachment; filename=\"metrics.csv\""
-                           : "attachment; filename=\"metrics.jsonl\"");
-    e->st = ad_stream_start(r, 200, e->x.csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
-                            &export_ops, e);
-    e->x.ud = NULL; /* the request is answered */
-    if (e->st == NULL) {
-        export_free(e);
-    }
-}
-
 static void export_piece_done(int rc, void *ctx)
 {
     export_t *e = ctx;
-    e->reading = false;
-    if (e->x.ud != NULL) {
-        export_start(e, rc);
-    } else if (e->gone) {
-        export_free(e);
-    } else if (rc != 0) {
-        ad_log(AD_LOG_WARN, "api", "metrics export failed mid-way err=%s", ad_strerror(rc));
-        ad_stream_abort(e->st);
-    } else {
-        export_send(e);
-    }
+    ad_pieces_done(e->pc, rc);
 }
+
+static void export_read(ad_pieces_t *pc, void *ud)
+{
+    export_t *e = ud;
+    e->pc = pc;
+    ad_store_series_export(e->app->store, &e->x, export_piece_done);
+}
+
+static const ad_pieces_ops_t export_ops = {export_read, export_free};
 
 /* format and names of an export into x. */
 static int q_export(ad_req_t *r, ad_store_series_export_t *x)
@@ -238,11 +172,26 @@ static int q_export(ad_req_t *r, ad_store_series_export_t *x)
                                                                          : 0;
 }
 
-static export_t *export_new(ad_app_t *app, ad_req_t *r)
+/* Reads the first piece of e's runs, then answers. */
+static void export_start(ad_req_t *r, export_t *e)
+{
+    ad_pieces_opts_t o = {
+        .content_type = e->x.csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+        .disposition = e->x.csv ? "attachment; filename=\"metrics.csv\""
+                                : "attachment; filename=\"metrics.jsonl\"",
+        .what = "export",
+        .log_what = "metrics export",
+        .body = &e->x.body,
+        .end = &e->x.end,
+        .points = &e->x.points,
+    };
+    ad_pieces_start(r, &o, &export_ops, e);
+}
+
+static export_t *export_new(ad_app_t *app)
 {
     export_t *e = ad_xcalloc(1, sizeof(*e));
     e->app = app;
-    e->x.ud = r;
     return e;
 }
 
@@ -250,61 +199,37 @@ static void export_h(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    export_t *e = export_new(app, r);
+    export_t *e = export_new(app);
     if (!ad_api_visible(app, r, AD_STORE_ROW_RUN, id, NULL) || q_export(r, &e->x) != 0) {
         export_free(e);
         return;
     }
     snprintf(e->x.runs[0], sizeof(e->x.runs[0]), "%s", id);
     e->x.nruns = 1;
-    e->reading = true;
-    ad_store_series_export(app->store, &e->x, export_piece_done);
+    export_start(r, e);
 }
 
 static void compare_export_h(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    export_t *e = export_new(app, r);
+    export_t *e = export_new(app);
     if (q_runs(app, r, e->x.runs, &e->x.nruns) != 0 || q_export(r, &e->x) != 0) {
         export_free(e);
         return;
     }
-    e->reading = true;
-    ad_store_series_export(app->store, &e->x, export_piece_done);
+    export_start(r, e);
 }
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *r;
-    json_t *batch;
-} post_t;
-
+/* Stored, and its events published (src/store). */
 static void post_done(int rc, json_t *result, void *ud)
 {
-    post_t *p = ud;
     if (rc != 0) {
-        ad_res_error_code(p->r, rc, NULL, "metrics not stored: %s", ad_strerror(rc));
+        ad_res_error_code(ud, rc, NULL, "metrics not stored: %s", ad_strerror(rc));
     } else {
-        const char *run = json_string_value(json_object_get(p->batch, "runId"));
-        const char *org = json_string_value(json_object_get(p->batch, "orgId"));
-        json_t *metrics = NULL, *dists = NULL;
-        ad_store_series_batch_events(p->batch, &metrics, &dists);
-        if (metrics != NULL) {
-            ad_api_publish(p->app, "metrics_update", metrics, "run", run, "metrics", run, "org",
-                           org, NULL);
-        }
-        if (dists != NULL) {
-            ad_api_publish(p->app, "distribution_update", dists, "run", run, "metrics", run, "org",
-                           org, NULL);
-        }
-        json_decref(metrics);
-        json_decref(dists);
-        ad_res_json(p->r, 200, json_incref(result));
+        ad_res_json(ud, 200, json_incref(result));
     }
-    json_decref(p->batch);
-    free(p);
 }
 
 static void post_h(ad_req_t *r, void *ud)
@@ -327,12 +252,8 @@ static void post_h(ad_req_t *r, void *ud)
                      "%s", e.msg);
         return;
     }
-    post_t *p = ad_xcalloc(1, sizeof(*p));
-    p->app = app;
-    p->r = r;
-    p->batch = batch;
-    ad_train_points(app->api->train, NULL, id, org, json_object_get(p->batch, "points"));
-    ad_store_series_append(app->store, json_incref(p->batch), post_done, p);
+    ad_train_points(app->api->train, NULL, id, org, json_object_get(batch, "points"));
+    ad_store_series_post(app->store, app->bus, batch, post_done, r);
 }
 
 void ad_api_scalars_register(ad_app_t *app)

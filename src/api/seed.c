@@ -13,8 +13,6 @@
 #include "api/api_int.h"
 #include "live/live.h"
 
-#include <string.h>
-
 static void seed_dialect(const ad_req_t *r, int status, json_t *body, void *ud)
 {
     AD_UNUSED(ud);
@@ -29,7 +27,7 @@ int ad_api_seed_status_filter(ad_req_t *r, const char **status, const char **see
     if (*status == NULL || !ad_req_dialect(r)) {
         return 0;
     }
-    if (!ad_api_choice("running,waiting,error,finished", *status)) {
+    if (!ad_field_choice("running,waiting,error,finished", *status)) {
         return ad_api_invalid(r, "status", "must be one of running,waiting,error,finished");
     }
     *seed_status = *status;

@@ -11,20 +11,10 @@
 #include "api/api_int.h"
 #include "svc/svc.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 static json_t *view(ad_app_t *app, json_t *row)
 {
     ad_services_overlay(app->services, row);
     return row;
-}
-
-static void publish_row(ad_app_t *app, json_t *row)
-{
-    ad_api_publish(app, "service_update", row, "service", ad_api_jstr(row, "id"), "org",
-                   ad_api_jstr(row, "orgId"), NULL);
 }
 
 /* ---- create -------------------------------------------------------------------- */
@@ -40,30 +30,20 @@ static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     ad_res_json(r, 201, view(app, row));
 }
 
-/* args.node (a name or id, json null: here) as args.nodeId of org, the
- * service's: 0, or -1 answered (422 naming node for none of org's, 403 for
- * a node that cannot run org's programs). */
+/* args.node as args.nodeId of org, the service's (src/svc): 0, or -1
+ * answered (422 naming node for none of org's, 403 for a node that cannot
+ * run org's programs). */
 static int place(ad_app_t *app, ad_req_t *r, const char *org, json_t *args)
 {
-    json_t *node = json_object_get(args, "node");
-    if (node == NULL) {
-        return 0;
-    }
-    char id[AD_ID_MAX] = "", err[256] = "";
-    int rc = json_is_string(node) ? ad_services_place(app->services, org, json_string_value(node),
-                                                      id, err, sizeof(err))
-                                  : 0;
+    char err[256] = "";
+    int rc = ad_services_place(app->services, org, args, err, sizeof(err));
     if (rc == AD_EPERM) {
-        ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:O}", "node", node), "%s", err);
-        return -1;
-    }
-    if (rc != 0) {
+        ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:O}", "node", json_object_get(args, "node")),
+                     "%s", err);
+    } else if (rc != 0) {
         ad_api_invalid(r, "node", err);
-        return -1;
     }
-    json_object_set_new(args, "nodeId", json_string(id));
-    json_object_del(args, "node");
-    return 0;
+    return rc != 0 ? -1 : 0;
 }
 
 /* The body checked by src/svc, then the org (body.orgId): 0, or -1 answered. */
@@ -213,8 +193,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "service", NULL);
         return;
     }
-    ad_services_remove(app->services, ad_api_jstr(result, "id"));
-    publish_row(app, result);
+    ad_services_remove(app->services, result); /* and service_update published */
     ad_res_send(r, 204, NULL, NULL, 0);
 }
 

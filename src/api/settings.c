@@ -46,10 +46,7 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     }
     json_t *all = json_object_get(result, "settings");
     ad_monitor_apply_settings(app->api != NULL ? app->api->monitor : NULL, all);
-    json_t *pub = json_deep_copy(all);
-    ad_store_settings_roots_only(pub, false, NULL); /* every event gets none */
-    ad_api_publish(app, "settings_update", pub, "system", "", NULL);
-    json_decref(pub);
+    ad_store_settings_publish(app->bus, all); /* without workspace roots */
     ad_res_json(r, 200, json_incref(all));
 }
 

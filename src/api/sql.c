@@ -8,8 +8,6 @@
  */
 #include "api/api_int.h"
 
-#include <string.h>
-
 #define ROWS_DEFAULT 1000
 #define ROWS_MAX 10000
 #define MS_DEFAULT 2000

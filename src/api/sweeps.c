@@ -3,18 +3,12 @@
  * Sweeps over REST (issue #35): POST /api/sweeps (admin: it starts
  * processes), GET /api/sweeps[/:id], POST /api/sweeps/:id/stop (write). The
  * spec's checks and the proposers are src/train/sweepspec.c's, the engine
- * src/train/sweep.c; this file wires it (the alert engine's point tap, the
- * health sampler's GPUs) and answers.
+ * src/train/sweep.c (which taps the alert engine's points); this file
+ * wires it (the health sampler's GPUs) and answers.
  */
 #include "api/api_int.h"
 #include "monitor/monitor.h"
 #include "train/train.h"
-
-static void tap(void *ud, const char *agent_id, const char *run_id, const char *name, bool has_step,
-                int64_t step, double v)
-{
-    ad_train_sweeps_point(ud, agent_id, run_id, name, has_step, step, v);
-}
 
 /* The GPUs NVML shows through the health sampler (src/monitor). */
 static int gpus(void *ud, char *why, size_t whysz)
@@ -94,11 +88,9 @@ static void stop_h(ad_req_t *r, void *ud)
 void ad_api_sweeps_register(ad_app_t *app)
 {
     if (app->store != NULL) {
-        app->api->sweeps = ad_train_sweeps_new(app->loop, app->store, app->runner,
+        /* the alert engine's points feed the sweeps (src/train sets its tap) */
+        app->api->sweeps = ad_train_sweeps_new(app->loop, app->store, app->runner, app->api->train,
                                                ad_api_train_publish, gpus, app);
-        if (app->api->train != NULL) {
-            ad_train_set_tap(app->api->train, tap, app->api->sweeps);
-        }
     }
     ad_server_t *s = app->server;
     ad_server_route(s, "POST", "/api/sweeps", AD_ACCESS_ADMIN, create_h, app);
@@ -109,12 +101,8 @@ void ad_api_sweeps_register(ad_app_t *app)
 
 void ad_api_sweeps_close(ad_app_t *app)
 {
-    if (app->api == NULL) {
-        return;
+    if (app->api != NULL) {
+        ad_train_sweeps_close(app->api->sweeps); /* and the alert engine's tap cleared */
+        app->api->sweeps = NULL;
     }
-    if (app->api->train != NULL) {
-        ad_train_set_tap(app->api->train, NULL, NULL);
-    }
-    ad_train_sweeps_close(app->api->sweeps);
-    app->api->sweeps = NULL;
 }

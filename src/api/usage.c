@@ -8,8 +8,6 @@
  */
 #include "api/api_int.h"
 
-#include <stdlib.h>
-
 /* Usage is the daemon's own accounts' (machine-wide, no org column): it
  * belongs to the default organisation. Another org's token gets 404, as
  * for anything that is not its own. */
@@ -97,26 +95,14 @@ static void limits(ad_req_t *r, void *ud)
     ad_api_answer(r, rc, out, "usage", NULL);
 }
 
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-} record_ctx_t;
-
-static void recorded(int rc, void *ctx)
+/* Stored, and today's row published as usage_update (src/store). */
+static void recorded(int rc, json_t *row, void *ud)
 {
-    record_ctx_t *c = ctx;
     if (rc != 0) {
-        ad_api_fail(c->req, rc, "usage", NULL);
+        ad_api_fail(ud, rc, "usage", NULL);
     } else {
-        json_t *row = NULL;
-        if (ad_store_usage_today(c->app->store, (int64_t)ad_wall_ms(), &row) == 0) {
-            ad_api_publish(c->app, "usage_update", row, "usage", "", NULL);
-            ad_res_json(c->req, 201, row);
-        } else {
-            ad_res_json(c->req, 201, json_object());
-        }
+        ad_res_json(ud, 201, row != NULL ? row : json_object());
     }
-    free(c);
 }
 
 static void record(ad_req_t *r, void *ud)
@@ -135,10 +121,7 @@ static void record(ad_req_t *r, void *ud)
         ad_api_invalid_err(r, &e);
         goto out;
     }
-    record_ctx_t *ctx = ad_xmalloc(sizeof(*ctx));
-    ctx->app = app;
-    ctx->req = r;
-    ad_store_usage_record(app->store, &rec, recorded, ctx);
+    ad_store_usage_post(app->store, app->bus, &rec, recorded, r);
 out:
     json_decref(body);
 }

@@ -19,14 +19,6 @@
 
 #define WF_TICK_MS 250
 
-static void changed(void *ud, const json_t *wf)
-{
-    ad_app_t *app = ud;
-    ad_api_publish(app, "workflow_update", (json_t *)wf /* borrowed */, "crew",
-                   json_string_value(json_object_get(wf, "crewId")), "org",
-                   json_string_value(json_object_get(wf, "orgId")), NULL);
-}
-
 /* ---- create: the steps' agents built one by one (a definition is read
  * on the pool), then everything written at once ---------------------------------- */
 
@@ -57,7 +49,7 @@ static void inserted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     if (ad_store_workflow_get(app->store, ad_api_jstr(result, "id"), &wf) != 0) {
         ad_api_fail(r, AD_EINTERNAL, "workflow", NULL);
     } else {
-        changed(app, wf);
+        ad_flow_publish(app->bus, wf);
         ad_res_json(r, 201, json_incref(wf));
         ad_flow_kick(app->api->flow);
     }
@@ -212,7 +204,7 @@ void ad_api_workflows_register(ad_app_t *app)
     ad_server_route(s, "GET", "/api/workflows/:id", AD_ACCESS_READ, wf_get, app);
     ad_server_route(s, "POST", "/api/workflows/:id/stop", AD_ACCESS_WRITE, wf_stop, app);
     if (app->store != NULL && app->runner != NULL && app->api != NULL) {
-        app->api->flow = ad_flow_new(app->loop, app->store, app->runner, WF_TICK_MS, changed, app);
+        app->api->flow = ad_flow_new(app->loop, app->store, app->bus, app->runner, WF_TICK_MS);
     }
 }
 

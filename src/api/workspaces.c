@@ -16,12 +16,6 @@
  */
 #include "api/api_int.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -52,14 +46,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "workspace", ad_req_param(r, "id"));
         return;
     }
-    json_t *ws = json_object_get(result, "workspace");
-    const char *id = ad_api_jstr(ws, "id");
-    json_t *p = json_pack("{s:s, s:O, s:O, s:b}", "id", id, "worktreeIds",
-                          json_object_get(result, "worktreeIds"), "agentIds",
-                          json_object_get(result, "agentIds"), "archived", 1);
-    ad_api_publish(app, "workspace_deleted", p, "workspace", id, "system", "", "org",
-                   ad_api_jstr(ws, "orgId"), NULL);
-    json_decref(p);
+    ad_wtree_publish_ws_deleted(app->api->wtree, result);
     ad_res_send(r, 204, NULL, NULL, 0);
 }
 

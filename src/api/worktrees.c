@@ -15,8 +15,6 @@
 #include "api/api_int.h"
 #include "run/run.h"
 
-#include <string.h>
-
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -48,8 +46,7 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *wt = json_object_get(result, "worktree");
-    ad_api_publish(app, "worktree_updated", wt, "worktree", ad_api_jstr(wt, "id"), "workspace",
-                   ad_api_jstr(wt, "workspaceId"), "org", ad_api_jstr(wt, "orgId"), NULL);
+    ad_wtree_publish_row(app->api->wtree, wt);
     ad_res_json(r, 200, json_incref(wt));
 }
 
@@ -85,17 +82,7 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "worktree", id);
         return;
     }
-    json_t *arr = json_object_get(result, "worktrees");
-    size_t i;
-    json_t *wt;
-    json_array_foreach(arr, i, wt)
-    {
-        json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(wt, "id"), "displayOrder",
-                              json_object_get(wt, "displayOrder"));
-        ad_api_publish(app, "worktree_updated", p, "worktree", ad_api_jstr(wt, "id"), "workspace",
-                       ad_api_jstr(wt, "workspaceId"), "org", ad_api_jstr(wt, "orgId"), NULL);
-        json_decref(p);
-    }
+    ad_wtree_publish_order(app->api->wtree, json_object_get(result, "worktrees"));
     ad_res_json(r, 200, json_incref(result));
 }
 

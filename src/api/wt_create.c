@@ -11,8 +11,6 @@
 #include "api/api_int.h"
 
 #include <limits.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* ---- POST /api/worktrees --------------------------------------------------------------- */
 
@@ -98,7 +96,7 @@ static void wt_setup_run(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
     bool failed = false, approve = false;
-    json_t *body = ad_api_body_optional(req, &failed);
+    json_t *body = ad_req_json_optional(req, &failed);
     json_t *wt = NULL, *ws = NULL;
     if (failed || ad_api_bool(req, body, "approve", &approve, NULL) != 0 ||
         !ad_api_need_store(app, req) || (wt = ad_api_load_worktree(app, req)) == NULL) {

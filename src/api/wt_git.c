@@ -9,8 +9,6 @@
  */
 #include "api/api_int.h"
 
-#include <string.h>
-
 /* DELETE /api/worktrees/:id?force=: uncommitted or unpushed work refuses
  * the removal (409, files listed) unless force, and that check comes
  * before any agent is stopped. Then the agents running in the worktree are

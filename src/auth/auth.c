@@ -385,7 +385,9 @@ static void on_token_revoked(int rc, json_t *result, void *ud)
         sessions_drop_token(c->a, t);
         ad_log(AD_LOG_INFO, "auth", "token revoked id=%s name=%s", t->row.id, t->row.name);
     }
-    c->cb(rc, NULL, c->ud);
+    if (c->cb != NULL) {
+        c->cb(rc, NULL, c->ud);
+    }
     if (rc == 0) {
         changed(c->a);
     }
@@ -450,6 +452,11 @@ void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud)
     c->cb = cb;
     c->ud = ud;
     ad_store_token_revoke(a->store, c->id, ad_wall_ms(), on_token_revoked, c);
+}
+
+void ad_auth_token_drop(void *auth, const char *id)
+{
+    ad_auth_token_revoke(auth, id, NULL, NULL); /* revoked by hand already: the same end */
 }
 
 /* ---- sessions ---------------------------------------------------------------------- */

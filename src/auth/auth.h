@@ -157,8 +157,11 @@ json_t *ad_auth_token_list(const ad_auth_t *a, const char *org);
 /* The token's org, or NULL when there is no such token. */
 const char *ad_auth_token_org(const ad_auth_t *a, const char *id);
 /* Revokes a token (and its sessions); AD_ENOENT for an unknown or revoked
- * one. cb gets NULL on success. */
+ * one. cb (may be NULL) gets NULL on success. */
 void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud);
+/* The same with nobody told, auth an ad_auth_t: the shape of the callback
+ * a node's revocation revokes its token with (ad_plane_revoke). */
+void ad_auth_token_drop(void *auth, const char *id);
 
 /* ---- sessions ------------------------------------------------------------------- */
 #define AD_AUTH_COOKIE "agentd_session"

@@ -354,6 +354,17 @@ uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const 
     return end_event(bus, rc, seq, now, type, topics, ntopics, poff);
 }
 
+uint64_t ad_bus_publish_text_to(ad_bus_t *bus, const char *type, const char *payload, size_t len,
+                                ...)
+{
+    ad_bus_pairs_t t;
+    va_list ap;
+    va_start(ap, len);
+    ad_bus_pairs_collect(&t, ap);
+    va_end(ap);
+    return ad_bus_publish_text(bus, type, t.ptrs, t.n, payload, len);
+}
+
 /* ---- subscribers ----------------------------------------------------------------- */
 
 ad_bus_sub_t *ad_bus_sub_new(ad_bus_t *bus, const ad_bus_sub_ops_t *ops, void *ud,

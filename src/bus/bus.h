@@ -40,6 +40,19 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
  * so the object is serialized once. */
 uint64_t ad_bus_publish_text(ad_bus_t *bus, const char *type, const char *const *topics,
                              size_t ntopics, const char *payload, size_t len);
+/* ad_bus_publish with the topics given as "prefix", id pairs ended by NULL
+ * (pairs.c; the text form is bus.c's): ad_bus_publish_to(bus,
+ * "agent_update", p, "agent", id, "org", org, NULL) publishes to
+ * "agent:<id>" and "org:<org>". A NULL id skips its pair; an empty one
+ * gives the bare prefix ("system", "usage"). At most
+ * AD_BUS_PAIRS_MAX topics; pairs past it are dropped. Every event about a
+ * row of an org should carry its "org" pair: subscribers of other orgs never
+ * see it; events without one are for everybody. */
+#define AD_BUS_PAIRS_MAX 8
+uint64_t ad_bus_publish_to(ad_bus_t *bus, const char *type, json_t *payload, ...);
+/* The same with the payload already serialized (as ad_bus_publish_text). */
+uint64_t ad_bus_publish_text_to(ad_bus_t *bus, const char *type, const char *payload, size_t len,
+                                ...);
 /* The last seq delivered to subscribers (0 before the first event): what a
  * client may resume from. A seq that has left the process is never handed
  * out again, not even after a crash (see ad_bus_store_ops_t.reserve). */

@@ -10,6 +10,8 @@
 
 #include "bus/bus.h"
 
+#include <stdarg.h>
+
 /* One allocation: the header, the topic pointer array, the envelope (NUL
  * terminated), then the type and topic strings. Immutable after creation,
  * so worker threads may build and read one; refs only on the loop thread. */
@@ -253,5 +255,13 @@ void ad_bus_release_held(ad_bus_t *bus);
  * in-flight log read still needs from the ring (0: none). */
 void ad_bus_run_replay(ad_bus_sub_t *sub);
 uint64_t ad_bus_ring_pin(const ad_bus_t *bus);
+/* pairs.c: the topics of ad_bus_publish_to's "prefix", id pairs (ended by
+ * NULL), at most AD_BUS_PAIRS_MAX (pairs past it are dropped). */
+typedef struct {
+    char buf[AD_BUS_PAIRS_MAX][AD_ID_MAX + 16];
+    const char *ptrs[AD_BUS_PAIRS_MAX];
+    size_t n;
+} ad_bus_pairs_t;
+void ad_bus_pairs_collect(ad_bus_pairs_t *t, va_list ap);
 
 #endif

@@ -485,7 +485,7 @@ json_t *ad_creds_status(ad_creds_t *c, const char *org, json_t *rows)
     return json_pack("{s:b, s:s, s:o}", "authenticated", any, "orgId", org, "providers", providers);
 }
 
-const char *ad_creds_agent_key(ad_creds_t *c, const char *org, const char *provider)
+const char *ad_creds_agent_key(void *creds, const char *org, const char *provider)
 {
-    return ad_creds_model_provider(provider) ? ad_creds_key(c, org, provider) : NULL;
+    return ad_creds_model_provider(provider) ? ad_creds_key(creds, org, provider) : NULL;
 }

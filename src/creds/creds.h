@@ -81,9 +81,10 @@ int ad_creds_get(ad_creds_t *c, struct ad_store *st, const char *org, const char
 json_t *ad_creds_status_of(ad_creds_t *c, struct ad_store *st, const char *org);
 json_t *ad_creds_status_args(const json_t *verdict, const char *org, int64_t now);
 /* The key an agent of org without one in its environment gets: the stored
- * one of a model provider, never a forge's token. Borrowed as
- * ad_creds_key. */
-const char *ad_creds_agent_key(ad_creds_t *c, const char *org, const char *provider);
+ * one of a model provider, never a forge's token (a pull request's).
+ * Borrowed as ad_creds_key. creds is an ad_creds_t: the function is the
+ * runner's key source as it is (ad_runner_set_key_source). */
+const char *ad_creds_agent_key(void *creds, const char *org, const char *provider);
 /* Whether s may name an org or a provider in a key's file name
  * ([A-Za-z0-9_-], shorter than AD_ID_MAX). */
 bool ad_creds_name_ok(const char *s);

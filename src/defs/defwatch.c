@@ -67,7 +67,7 @@ static void publish(const watch_t *w)
     if (w->ws_id[0] != '\0') {
         json_object_set_new(p, "workspaceId", json_string(w->ws_id));
     }
-    /* The topics ad_api_publish gave it: an empty id names the bare prefix. */
+    /* The topics ad_bus_publish_to gave it: an empty id names the bare prefix. */
     char ws[AD_ID_MAX + 16], org[AD_ID_MAX + 16];
     snprintf(ws, sizeof(ws), w->ws_id[0] ? "workspace:%s" : "workspace%s", w->ws_id);
     snprintf(org, sizeof(org), w->org[0] ? "org:%s" : "org%s", w->org);

@@ -206,6 +206,10 @@ static void crew_saved(int rc, void *ctx)
     }
     if (rc == 0 && k->created) {
         ad_flow_crews_created(k->w, k->bus, c);
+    } else if (rc == 0) {
+        ad_bus_publish_to(k->bus, "crew_update", c, "crew",
+                          json_string_value(json_object_get(c, "id")), "org",
+                          json_string_value(json_object_get(c, "orgId")), NULL);
     }
     k->cb(rc, c, k->ud);
     free(k);

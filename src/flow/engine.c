@@ -15,8 +15,7 @@ struct ad_flow {
     uv_timer_t timer;
     ad_store_t *st;
     ad_runner_t *runner;
-    ad_flow_changed_fn changed;
-    void *ud;
+    ad_bus_t *bus;   /* workflow_update goes out on it */
     unsigned saving; /* writes out; the engine is freed once 0 after close */
     bool closed;
 };
@@ -56,9 +55,7 @@ static void save(ad_flow_t *f, json_t *wf)
     f->saving++;
     ad_store_workflow_save(f->st, str(wf, "id"), str(wf, "status"), json_object_get(wf, "state"),
                            saved, f);
-    if (f->changed != NULL) {
-        f->changed(f->ud, wf);
-    }
+    ad_flow_publish(f->bus, wf);
 }
 
 /* What the agent said in its run, oldest first, at most AD_FLOW_OUTPUT_MAX
@@ -251,14 +248,19 @@ static void on_tick(uv_timer_t *t)
     json_decref(wfs);
 }
 
-ad_flow_t *ad_flow_new(uv_loop_t *loop, ad_store_t *st, ad_runner_t *runner, uint64_t tick_ms,
-                       ad_flow_changed_fn changed, void *ud)
+void ad_flow_publish(ad_bus_t *bus, const json_t *wf)
+{
+    ad_bus_publish_to(bus, "workflow_update", (json_t *)wf /* borrowed */, "crew",
+                      str(wf, "crewId"), "org", str(wf, "orgId"), NULL);
+}
+
+ad_flow_t *ad_flow_new(uv_loop_t *loop, ad_store_t *st, ad_bus_t *bus, ad_runner_t *runner,
+                       uint64_t tick_ms)
 {
     ad_flow_t *f = ad_xcalloc(1, sizeof(*f));
     f->st = st;
+    f->bus = bus;
     f->runner = runner;
-    f->changed = changed;
-    f->ud = ud;
     uv_timer_init(loop, &f->timer);
     f->timer.data = f;
     uv_timer_start(&f->timer, on_tick, tick_ms, tick_ms);

@@ -62,10 +62,14 @@ void ad_flow_add_agent(json_t *args, const json_t *body, size_t index, json_t *a
 char *ad_flow_render(const char *tmpl, const char *input, const json_t *state);
 
 typedef struct ad_flow ad_flow_t;
-/* Called with a workflow whose status or state changed (borrowed). */
-typedef void (*ad_flow_changed_fn)(void *ud, const json_t *workflow);
-ad_flow_t *ad_flow_new(uv_loop_t *loop, ad_store_t *st, ad_runner_t *runner, uint64_t tick_ms,
-                       ad_flow_changed_fn changed, void *ud);
+/* A new engine; a workflow whose status or state it changed is published
+ * on bus (ad_flow_publish). st, bus and runner borrowed. */
+ad_flow_t *ad_flow_new(uv_loop_t *loop, ad_store_t *st, ad_bus_t *bus, ad_runner_t *runner,
+                       uint64_t tick_ms);
+/* workflow_update with the workflow (a row, borrowed) to its crew's and
+ * its organisation's topics: what the engine publishes at each change, and
+ * what a new workflow's write publishes. */
+void ad_flow_publish(ad_bus_t *bus, const json_t *wf);
 /* Moves the running workflows on now (after one was made). */
 void ad_flow_kick(ad_flow_t *f);
 /* Stops workflow wf (a row as the store gives it): its running steps'
@@ -98,8 +102,10 @@ void ad_flow_crews_created(ad_flow_crews_t *w, ad_bus_t *bus, json_t *crew);
 /* A crew's name in a body: required, at most 200 bytes, not blank. 0, or
  * AD_EINVAL with e. And a crew saved: made in org with a new "crew_" id
  * (id NULL; then its status is known to w and published, as
- * ad_flow_crews_created) or renamed (id), then cb(0, its row (new, cb's),
- * ud) after the commit, or cb(rc, NULL, ud) (AD_ENOENT: no such crew). */
+ * ad_flow_crews_created) or renamed (id; then crew_update with its row is
+ * published to the crew's and its org's topics), then cb(0, its row (new,
+ * cb's), ud) after the commit, or cb(rc, NULL, ud) (AD_ENOENT: no such
+ * crew). */
 int ad_flow_crew_name(const json_t *body, const char **name, ad_field_err_t *e);
 typedef void (*ad_flow_crew_cb)(int rc, json_t *crew, void *ud);
 void ad_flow_crew_save(ad_flow_crews_t *w, ad_bus_t *bus, ad_store_t *st, const char *id,

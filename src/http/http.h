@@ -196,6 +196,10 @@ ad_arena_t *ad_req_arena(ad_req_t *r);
  * (INVALID_JSON) itself and returns NULL; the handler just returns.
  * Returns a new reference: json_decref() it. */
 json_t *ad_req_json(ad_req_t *r);
+/* The same for a body that may be left out: an empty object when the body
+ * is empty or blank; else as ad_req_json, *failed set when it answered
+ * 400. New reference (NULL only when *failed). */
+json_t *ad_req_json_optional(ad_req_t *r, bool *failed);
 /* The request has its answer (or has been taken over). */
 bool ad_req_is_answered(const ad_req_t *r);
 /* True once the client has gone; a late response is then dropped. */
@@ -382,6 +386,38 @@ void ad_stream_end(ad_stream_t *st);
 /* Cuts the stream (an error mid-way): the client sees a body without its
  * last chunk, i.e. incomplete. on_close is called from here. */
 void ad_stream_abort(ad_stream_t *st);
+/* ---- an answer read a piece at a time elsewhere (pieces.c) -----------------------
+ * A streamed answer (as above) whose pieces are read off the loop, such as
+ * an export read on the thread pool. The first piece is read before the
+ * answer: an error there answers its status ("<what> failed: <error>");
+ * then each piece is asked for once the last one is on the socket, and a
+ * read error mid-way cuts the stream (logged "<log_what> failed mid-way").
+ *   read  starts reading the next piece, appended to *body (the pump sends
+ *         and empties it), *end set once every piece is out; calls
+ *         ad_pieces_done(pc, rc) on the loop when the piece is in.
+ *   free  frees ud, once: when the stream is over (or never started) and
+ *         no read is out.
+ */
+typedef struct ad_pieces ad_pieces_t;
+typedef struct {
+    void (*read)(ad_pieces_t *pc, void *ud);
+    void (*free)(void *ud);
+} ad_pieces_ops_t;
+typedef struct {
+    const char *content_type; /* of the 200 */
+    const char *disposition;  /* its Content-Disposition header, or NULL */
+    const char *what;         /* "export": the words of a first piece's error */
+    const char *log_what;     /* "metrics export": the words of the log lines */
+    ad_buf_t *body;           /* where read puts a piece (ud's) */
+    const bool *end;          /* set by read after the last piece (ud's) */
+    const int64_t *points;    /* how many rows went out, logged when cut; or NULL */
+} ad_pieces_opts_t;
+/* Reads the first piece, then answers r. o is copied, its strings and
+ * pointers borrowed until ops->free; ops borrowed; ud belongs to the pump
+ * from here (ops->free frees it, even when nothing is answered 200). */
+void ad_pieces_start(ad_req_t *r, const ad_pieces_opts_t *o, const ad_pieces_ops_t *ops, void *ud);
+/* read's piece is in (rc 0) or failed. */
+void ad_pieces_done(ad_pieces_t *pc, int rc);
 /* The chunk head "<hex n>\r\n" into out; returns its length. */
 #define AD_HTTP_CHUNK_HEAD_MAX 20
 size_t ad_http_chunk_head(char out[AD_HTTP_CHUNK_HEAD_MAX], size_t n);

@@ -93,6 +93,28 @@ json_t *ad_req_json(ad_req_t *r)
     return j;
 }
 
+json_t *ad_req_json_optional(ad_req_t *r, bool *failed)
+{
+    size_t len = 0;
+    const char *b = ad_req_body(r, &len);
+    *failed = false;
+    bool blank = true;
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t') {
+            blank = false;
+            break;
+        }
+    }
+    if (blank) {
+        return json_object();
+    }
+    json_t *j = ad_req_json(r);
+    if (j == NULL) {
+        *failed = true;
+    }
+    return j;
+}
+
 bool ad_req_is_answered(const ad_req_t *r)
 {
     return r->answered;

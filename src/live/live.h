@@ -130,6 +130,10 @@ void ad_live_open_run(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
 void ad_live_open_mission(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
 void ad_live_open_graph(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
 void ad_live_open_root(ad_ws_t *ws, ad_req_t *upgrade, void *ud);
+/* Each opening with ad_live_ws_message and ad_live_ws_close: the
+ * handlers src/api registers the five sockets with (ud the ad_live_t). */
+extern const ad_ws_handler_t ad_live_ws_handler, ad_live_run_handler, ad_live_mission_handler,
+    ad_live_graph_handler, ad_live_root_handler;
 /* GET /api/events (ud the ad_live_t): ?topics= (comma-separated, default
  * "*"), from Last-Event-ID or ?since=; a bad one is a 422. */
 void ad_live_open_sse(ad_req_t *r, void *ud);

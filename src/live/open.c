@@ -242,3 +242,13 @@ void ad_live_open_sse(ad_req_t *r, void *ud)
 out:
     free(list);
 }
+
+const ad_ws_handler_t ad_live_ws_handler = {ad_live_open_ws, ad_live_ws_message, ad_live_ws_close};
+const ad_ws_handler_t ad_live_run_handler = {ad_live_open_run, ad_live_ws_message,
+                                             ad_live_ws_close};
+const ad_ws_handler_t ad_live_mission_handler = {ad_live_open_mission, ad_live_ws_message,
+                                                 ad_live_ws_close};
+const ad_ws_handler_t ad_live_graph_handler = {ad_live_open_graph, ad_live_ws_message,
+                                               ad_live_ws_close};
+const ad_ws_handler_t ad_live_root_handler = {ad_live_open_root, ad_live_ws_message,
+                                              ad_live_ws_close};

@@ -31,6 +31,7 @@ struct ad_cluster;
 struct ad_services;
 struct ad_plane;
 struct ad_train;
+struct ad_server;
 
 typedef struct ad_monitor ad_monitor_t;
 
@@ -79,6 +80,13 @@ size_t ad_monitor_remote(const ad_monitor_t *m, ad_health_agent_t *out, size_t m
  * runs on worker nodes among them) as Prometheus families into b
  * (ad_health_prom_all). m may be NULL (no remote runs). 0 or AD_ETOOBIG. */
 int ad_monitor_prom(const ad_monitor_t *m, const ad_health_t *h, ad_buf_t *b, const char *org);
+/* GET /metrics' whole text into b (scrape.c): the daemon's own lines (its
+ * version, start, server is the HTTP server's figures, the WebSocket's and
+ * the processes alive), agents by status (agent_counts, the store's
+ * ad_store_agent_status_counts; NULL: none), the bus, the store, the
+ * runner, the nodes, then ad_monitor_prom's with org. 0 or AD_ETOOBIG. */
+int ad_monitor_scrape(const ad_monitor_t *m, const struct ad_server *server,
+                      const json_t *agent_counts, const char *org, ad_buf_t *b);
 
 /* A read of the history kept on disk, bucketed. from/to: ms since the
  * epoch (has_*: given); with run_id (not "") the range defaults to the

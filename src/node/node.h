@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth/auth.h"
 #include "bus/bus.h"
 #include "git/git.h"
 #include "health/health.h"
@@ -84,14 +85,24 @@ ad_plane_t *ad_plane_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *st
 void ad_plane_free(ad_plane_t *p);
 void ad_plane_set_hooks(ad_plane_t *p, const ad_plane_hooks_t *h);
 
-/* The link's WebSocket (src/api/nodes.c, which checked the credential is
- * a node's): a link opens for token (its id, name and org; copied); it
- * waits for the node's hello. */
+/* A link opens for token (its id, name and org; copied) on ws; it waits
+ * for the node's hello. The link's socket (below) does this. */
 ad_plane_link_t *ad_plane_link_open(ad_plane_t *p, ad_ws_t *ws, const char *token_id,
                                     const char *org_id);
 void ad_plane_link_message(ad_plane_link_t *l, const char *data, size_t len, bool binary);
 /* The socket is gone (the link is freed here). */
 void ad_plane_link_closed(ad_plane_link_t *l);
+
+/* ---- the link's socket (wslink.c) -----------------------------------------------
+ * /api/nodes/link, once src/api/nodes.c has checked the upgrade's
+ * credential is a node token's: open makes the link on ws (its socket
+ * data) and watches cred (copied) with auth, closing the socket 4401 the
+ * moment the token is revoked or expires; message hands a frame to the
+ * link; closed frees both (the socket is gone). */
+void ad_plane_ws_open(ad_plane_t *p, ad_auth_t *auth, ad_ws_t *ws, const ad_auth_cred_t *cred,
+                      const char *token_id, const char *org_id);
+void ad_plane_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary);
+void ad_plane_ws_closed(ad_ws_t *ws);
 
 /* Nodes with their live state: [{…the row, state: connected | unreachable
  * | offline | revoked, connected, runs}] of org ("": all); new reference.

@@ -28,9 +28,8 @@ struct ad_psync {
     uv_timer_t timer;
     uv_loop_t *loop;
     ad_store_t *st;
-    ad_psync_changed_fn changed;
-    void *ud;
-    json_t *base; /* {project id: its sync base, see ad_llm_sync_push} */
+    ad_bus_t *bus; /* project_update goes out on it */
+    json_t *base;  /* {project id: its sync base, see ad_llm_sync_push} */
     step_t queue[SYNC_QUEUE_MAX];
     size_t queued;
     bool busy;         /* a job is under way */
@@ -103,7 +102,11 @@ static void pulled(int rc, json_t *result, void *ud)
     json_decref(result);
     if (!j->ps->closed && rc == 0) {
         ad_store_project_synced(j->ps->st, j->id, j->started - SYNC_SLOP_MS, noop_done, NULL);
-        j->ps->changed(j->ps->ud, j->id); /* publishes, queues a push */
+        json_t *p = NULL;
+        if (ad_store_project_get(j->ps->st, j->id, &p) == 0) {
+            ad_psync_changed(j->ps, p, "files"); /* publishes, queues a push */
+        }
+        json_decref(p);
     }
     job_free(j, rc == 0); /* a failed save: the base stays as it was, the next scan reads again */
 }
@@ -234,15 +237,27 @@ static void on_tick(uv_timer_t *t)
     json_decref(rows);
 }
 
-ad_psync_t *ad_psync_new(uv_loop_t *loop, ad_store_t *st, uint64_t every_ms,
-                         ad_psync_changed_fn changed, void *ud)
+void ad_psync_changed(ad_psync_t *ps, const json_t *project, const char *change)
+{
+    if (ps == NULL) {
+        return;
+    }
+    const char *id = json_string_value(json_object_get(project, "id"));
+    json_t *ev = json_pack("{s:s, s:s}", "id", id, "change", change);
+    json_object_set(ev, "project", (json_t *)project);
+    ad_bus_publish_to(ps->bus, "project_update", ev, "project", id, "org",
+                      json_string_value(json_object_get(project, "orgId")), NULL);
+    json_decref(ev);
+    ad_psync_push(ps, id);
+}
+
+ad_psync_t *ad_psync_new(uv_loop_t *loop, ad_store_t *st, ad_bus_t *bus, uint64_t every_ms)
 {
     AD_ASSERT_LOOP();
     ad_psync_t *ps = ad_xcalloc(1, sizeof(*ps));
     ps->loop = loop;
     ps->st = st;
-    ps->changed = changed;
-    ps->ud = ud;
+    ps->bus = bus;
     ps->base = json_object();
     uv_timer_init(loop, &ps->timer);
     ps->timer.data = ps;

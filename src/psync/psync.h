@@ -22,18 +22,21 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "bus/bus.h"
 #include "core/core.h"
 #include "store/store.h"
 
 typedef struct ad_psync ad_psync_t;
-/* Called after the folder's changes to project id were saved (publish
- * project_update, then ad_psync_push: the other side of the pull). */
-typedef void (*ad_psync_changed_fn)(void *ud, const char *id);
 
-/* A new engine on st (borrowed, must outlive it). every_ms: how often the
- * folders are read (0: never; pushes still happen). */
-ad_psync_t *ad_psync_new(uv_loop_t *loop, ad_store_t *st, uint64_t every_ms,
-                         ad_psync_changed_fn changed, void *ud);
+/* A new engine on st and bus (borrowed, must outlive it). every_ms: how
+ * often the folders are read (0: never; pushes still happen). */
+ad_psync_t *ad_psync_new(uv_loop_t *loop, ad_store_t *st, ad_bus_t *bus, uint64_t every_ms);
+/* project (a row, borrowed) changed: publishes project_update {id, change,
+ * project} to the project's and its organisation's topics, then pushes
+ * its files to its sync folder, if it has one (ad_psync_push). The
+ * project routes call it after each change; the engine after saving what
+ * a folder changed (change "files"). ps may be NULL: nothing happens. */
+void ad_psync_changed(ad_psync_t *ps, const json_t *project, const char *change);
 /* Writes project id's files into its sync folder, if it has one (queued;
  * a push already queued does for both). ps may be NULL. */
 void ad_psync_push(ad_psync_t *ps, const char *id);

@@ -15,6 +15,7 @@
 #include "run/run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ACP_AGENTS "gemini,claude-code-acp,codex-acp"
@@ -479,4 +480,62 @@ void ad_run_agent_finish(json_t *args, const char *wt, const char *executor, con
     json_object_set_new(args, "worktreeId", json_string(wt));
     json_object_set_new(args, "executor", json_string(executor != NULL ? executor : "claude"));
     json_object_set_new(args, "now", json_integer(now));
+}
+
+/* The string at key of o, or NULL. Borrowed. */
+static const char *jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+void ad_run_agent_publish(ad_bus_t *bus, json_t *payload, const json_t *agent, const char *ws)
+{
+    ad_bus_publish_to(bus, "agent_update", payload, "agent", jstr(agent, "id"), "worktree",
+                      jstr(agent, "worktreeId"), "workspace", ws, "org", jstr(agent, "orgId"),
+                      NULL);
+}
+
+void ad_run_agents_order_publish(ad_bus_t *bus, const json_t *result)
+{
+    const char *ws = jstr(result, "workspaceId");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(result, "agents"), i, a)
+    {
+        json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(a, "id"), "displayOrder",
+                              json_object_get(a, "displayOrder"));
+        ad_run_agent_publish(bus, p, a, ws);
+        json_decref(p);
+    }
+}
+
+typedef struct {
+    ad_bus_t *bus;
+    char id[AD_ID_MAX];
+    char org[AD_ID_MAX];
+    ad_store_result_cb cb;
+    void *ud;
+} patch_save_t;
+
+static void patch_saved(int rc, json_t *run, void *ud)
+{
+    patch_save_t *p = ud;
+    if (rc == 0) {
+        ad_bus_publish_to(p->bus, "run_update", run, "run", p->id, "org", p->org, NULL);
+    }
+    p->cb(rc, run, p->ud);
+    free(p);
+}
+
+void ad_run_patch_save(ad_store_t *st, ad_bus_t *bus, const char *id, const char *org, json_t *set,
+                       ad_store_result_cb cb, void *ud)
+{
+    patch_save_t *p = ad_xcalloc(1, sizeof(*p));
+    p->bus = bus;
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    snprintf(p->org, sizeof(p->org), "%s", org);
+    p->cb = cb;
+    p->ud = ud;
+    /* the args go to the store (ad_store_write takes them) */
+    ad_store_run_patch(st, json_pack("{s:s, s:o}", "id", id, "set", set), patch_saved, p);
 }

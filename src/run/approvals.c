@@ -403,3 +403,13 @@ bool ad_run_approval_may(ad_store_t *st, const json_t *a, const char *decision, 
     }
     return strcmp(decision, "allow") == 0 && ad_run_approval_allowed(st, a);
 }
+
+void ad_run_approval_publish(ad_bus_t *bus, json_t *decided)
+{
+    json_t *ev = json_pack("{s:O}", "approval", decided);
+    ad_bus_publish_to(bus, "approval_decided", ev, "agent",
+                      json_string_value(json_object_get(decided, "agentId")), "run",
+                      json_string_value(json_object_get(decided, "runId")), "org",
+                      json_string_value(json_object_get(decided, "orgId")), NULL);
+    json_decref(ev);
+}

@@ -242,6 +242,16 @@ int ad_runner_write_raw(ad_runner_t *r, const char *agent_id, const void *data, 
     return run == NULL ? AD_ENOENT : ad_proc_write(run->proc, data, len);
 }
 
+void ad_runner_agents_live(const ad_runner_t *r, json_t *agents)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(agents, i, a)
+    {
+        ad_runner_agent_live(r, a);
+    }
+}
+
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent)
 {
     int64_t since;

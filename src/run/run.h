@@ -120,6 +120,8 @@ bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *sin
  * status "stopping" and stopping {since (RFC 3339), force}. r may be NULL.
  * Loop thread. */
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent);
+/* The same for each row of the array agents (a list's). */
+void ad_runner_agents_live(const ad_runner_t *r, json_t *agents);
 /* Once what the store has queued (a stop's mark) is committed: cb(agent,
  * ud) with agent_id's row as it is live (ad_runner_agent_live; {id} when
  * it cannot be read), a new reference that cb takes (crewops.c). */
@@ -167,6 +169,9 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
  * now} (new); may: who may give which decision (below). Loop thread. */
 int ad_runner_approval_decide(ad_runner_t *r, const json_t *a, const char *decision);
 json_t *ad_run_approval_args(const json_t *a, const char *decision, const char *by, int64_t now);
+/* approval_decided {approval: the decided row} to its agent's, run's and
+ * organisation's topics, once the decision is stored. */
+void ad_run_approval_publish(ad_bus_t *bus, json_t *decided);
 /* Whether a caller (admin: with admin scope) may give decision on a:
  * allowing a call is running a program on someone's say-so, so a write
  * token (which starts none) may allow only what the agent's permissions
@@ -290,6 +295,11 @@ int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, si
  * 422 on "sandbox") or AD_EPERM (a 403), with why. */
 int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool workspace, bool owner,
                            const char *org_id, char *why, size_t whysz);
+/* The audit's words for a change of a sandbox policy, into out (n bytes,
+ * cut to fit): "<what>: old -> new", each compact JSON, or "default" when
+ * unset (NULL or null). */
+void ad_run_sandbox_note(const char *what, const json_t *old, const json_t *now, char *out,
+                         size_t n);
 /* limits {memoryMb 16..1048576, cpuPercent 1..100000 (of one core)}: the
  * run's cgroup enforces them (src/proc). */
 int ad_run_limits_check(const json_t *lim, char *why, size_t whysz);
@@ -332,6 +342,12 @@ int ad_run_spec_patch(const json_t *body, json_t *args, ad_field_err_t *e);
  * group?}, each null to reset it, into set; any other key is refused. 0,
  * or AD_EINVAL with e. */
 int ad_run_patch_check(const json_t *body, json_t *set, ad_field_err_t *e);
+/* Stores set (taken; as ad_run_patch_check made it) on run id of org,
+ * then publishes run_update with the run to its run's and org's topics and
+ * calls cb(0, the run (a reference cb owns), ud); or cb(the store's error,
+ * NULL, ud) (AD_ENOENT: no such run). Loop thread. */
+void ad_run_patch_save(ad_store_t *st, ad_bus_t *bus, const char *id, const char *org, json_t *set,
+                       ad_store_result_cb cb, void *ud);
 
 /* The config config_id of org for a run: *record {id, name, schemaId,
  * values (checked again against its schema)} and *schema (a built-in, or
@@ -361,7 +377,14 @@ void ad_run_agent_finish(json_t *args, const char *wt, const char *executor, con
                          int64_t now);
 /* Whether auto mode for Claude Code (executor NULL is claude) is refused:
  * agentd runs as root and the owner did not set allow_root_auto (Claude
- * Code may skip permissions as root only inside a sandbox). Loop thread. */
-bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor);
+ * Code may skip permissions as root only inside a sandbox). NULL when it
+ * is not, else the words that say why and what to do. Loop thread. */
+const char *ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor);
+/* agent_update with payload (borrowed) on the topics of agent (a row): the
+ * agent's, its worktree's, workspace ws's and its organisation's, in that
+ * order (agentspec.c). And a reorder's result {agents, workspaceId}: an
+ * agent_update {id, displayOrder} for each agent. Loop thread. */
+void ad_run_agent_publish(ad_bus_t *bus, json_t *payload, const json_t *agent, const char *ws);
+void ad_run_agents_order_publish(ad_bus_t *bus, const json_t *result);
 
 #endif

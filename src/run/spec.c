@@ -12,6 +12,7 @@
 #include "run/run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -167,6 +168,24 @@ int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, si
     return 0;
 }
 
+/* A policy as the note shows it: compact JSON (the caller frees it), or
+ * NULL for "default". */
+static char *note_policy(const json_t *sb)
+{
+    return sb != NULL && !json_is_null(sb)
+               ? json_dumps(sb, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+               : NULL;
+}
+
+void ad_run_sandbox_note(const char *what, const json_t *old, const json_t *now, char *out,
+                         size_t n)
+{
+    char *o = note_policy(old), *w = note_policy(now);
+    snprintf(out, n, "%s: %s -> %s", what, o != NULL ? o : "default", w != NULL ? w : "default");
+    free(o);
+    free(w);
+}
+
 int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool workspace, bool owner,
                            const char *org_id, char *why, size_t whysz)
 {
@@ -263,17 +282,20 @@ void ad_run_agent_defaults(ad_store_t *st, json_t *args)
     }
 }
 
-bool ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor)
+const char *ad_run_root_auto_refused(ad_store_t *st, const char *mode, const char *executor)
 {
     if (mode == NULL || strcmp(mode, "auto") != 0 || geteuid() != 0 ||
         (executor != NULL && strcmp(executor, "claude") != 0)) {
-        return false;
+        return NULL;
     }
     json_t *s = NULL;
     bool allowed =
         ad_store_settings_get(st, &s) == 0 && json_is_true(json_object_get(s, "allow_root_auto"));
     json_decref(s);
-    return !allowed;
+    return allowed ? NULL
+                   : "auto mode as root is off: agentd runs as root, and Claude Code may then "
+                     "skip permissions only inside a sandbox. Run agentd as a normal user, or "
+                     "set allow_root_auto (PATCH /api/settings) if this machine is a sandbox";
 }
 
 bool ad_run_node_name_ok(const char *s)

@@ -63,6 +63,13 @@ static int row_get(ad_store_t *st, ad_store_row_t kind, const char *id, json_t *
     return AD_EINVAL;
 }
 
+const char *ad_store_row_kind_name(ad_store_row_t kind)
+{
+    static const char *const names[] = {"workspace", "worktree", "agent",  "crew",
+                                        "run",       "job",      "service"};
+    return (size_t)kind < AD_ARRAY_LEN(names) ? names[kind] : "row";
+}
+
 int ad_store_row_org(ad_store_t *st, ad_store_row_t kind, const char *id, char org_out[AD_ID_MAX])
 {
     if (id == NULL || id[0] == '\0' || strlen(id) >= AD_ID_MAX || st == NULL) {

@@ -4,6 +4,7 @@
  * What a valid schema or value is, is src/hparam's, checked by the REST
  * layer (src/api/hparams.c) before anything is written here.
  */
+#include "bus/bus.h"
 #include "store/store_int.h"
 #include "hparam/hparam.h"
 
@@ -269,4 +270,13 @@ json_t *ad_store_cfg_schema_for(ad_store_t *st, const char *id, const char *filt
         return NULL;
     }
     return s;
+}
+
+void ad_store_cfg_publish(struct ad_bus *bus, const char *type, json_t *row, const char *change)
+{
+    json_t *ev = json_pack("{s:s, s:s}", "id", json_string_value(json_object_get(row, "id")),
+                           "change", change);
+    json_object_set(ev, strcmp(type, "config_update") == 0 ? "config" : "schema", row);
+    ad_bus_publish_to(bus, type, ev, "org", json_string_value(json_object_get(row, "orgId")), NULL);
+    json_decref(ev);
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Saved panel layouts of the training workspace (migration 2730, issue
- * #35): one row per organisation and scope, rows only. What a layout may
- * hold is src/hparam's (layout.c), checked by the REST layer
- * (src/api/layouts.c) before anything is written here.
+ * #35): one row per organisation and scope, and the layout_update a
+ * change publishes. What a layout may hold is src/hparam's (layout.c),
+ * checked by the REST layer (src/api/layouts.c) before anything is
+ * written here.
  */
+#include "bus/bus.h"
 #include "store/store_int.h"
+
+#include <stdio.h>
 
 static const char SQL_GET[] =
     "SELECT scope, layout, updated_at FROM panel_layouts WHERE org_id = ?1 AND scope = ?2";
@@ -60,4 +64,13 @@ int ad_store_op_layout_put(ad_store_tx_t *tx, json_t *args, json_t **result)
     /* for the caller's event topic; not part of the row */
     json_object_set_new(*result, "orgId", json_string(org));
     return 0;
+}
+
+void ad_store_layout_publish(struct ad_bus *bus, json_t *result)
+{
+    char org[AD_ID_MAX];
+    const char *o = json_string_value(json_object_get(result, "orgId"));
+    snprintf(org, sizeof(org), "%s", o != NULL ? o : "");
+    json_object_del(result, "orgId");
+    ad_bus_publish_to(bus, "layout_update", result, "org", org, NULL);
 }

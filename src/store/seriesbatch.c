@@ -3,13 +3,17 @@
  * A metric batch (store.h, "a metric batch"): the body of POST
  * /api/runs/:id/metrics checked (its points, histograms and counts) into
  * the batch ad_store_series_append writes, and the live events a stored
- * batch publishes (metrics_update, distribution_update). Pure: any thread;
- * src/api answers the error and publishes.
+ * batch publishes (metrics_update, distribution_update). The checks are
+ * pure (any thread; src/api answers the error); posting a batch, which
+ * publishes its events once it is stored, is on the loop thread
+ * (ad_store_series_post).
  */
+#include "bus/bus.h"
 #include "store/store.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BATCH_MAX 100000     /* points in one batch */
@@ -123,7 +127,7 @@ json_t *ad_store_series_batch(const json_t *body, const char *run, const char *o
     return batch;
 }
 
-void ad_store_series_batch_events(const json_t *batch, json_t **metrics, json_t **dists)
+static void batch_events(const json_t *batch, json_t **metrics, json_t **dists)
 {
     const char *run = json_string_value(json_object_get(batch, "runId"));
     json_t *points = json_object_get(batch, "points");
@@ -157,4 +161,49 @@ void ad_store_series_batch_events(const json_t *batch, json_t **metrics, json_t 
         *dists = json_pack("{s:s, s:o, s:I}", "runId", run, "items", items, "count",
                            (json_int_t)json_array_size(ds));
     }
+}
+
+/* The events of a stored batch, published (store.h, ad_store_series_post). */
+static void batch_publish(struct ad_bus *bus, const json_t *batch)
+{
+    const char *run = json_string_value(json_object_get(batch, "runId"));
+    const char *org = json_string_value(json_object_get(batch, "orgId"));
+    json_t *metrics = NULL, *dists = NULL;
+    batch_events(batch, &metrics, &dists);
+    if (metrics != NULL) {
+        ad_bus_publish_to(bus, "metrics_update", metrics, "run", run, "metrics", run, "org", org,
+                          NULL);
+    }
+    if (dists != NULL) {
+        ad_bus_publish_to(bus, "distribution_update", dists, "run", run, "metrics", run, "org", org,
+                          NULL);
+    }
+    json_decref(metrics);
+    json_decref(dists);
+}
+
+typedef struct {
+    struct ad_bus *bus;
+    json_t *batch; /* a reference of our own, for the events */
+    ad_store_result_cb cb;
+    void *ud;
+} post_t;
+
+static void posted(int rc, json_t *result, void *ud)
+{
+    post_t *p = ud;
+    if (rc == 0) {
+        batch_publish(p->bus, p->batch);
+    }
+    p->cb(rc, result, p->ud);
+    json_decref(p->batch);
+    free(p);
+}
+
+void ad_store_series_post(ad_store_t *st, struct ad_bus *bus, json_t *batch, ad_store_result_cb cb,
+                          void *ud)
+{
+    post_t *p = ad_xcalloc(1, sizeof(*p));
+    *p = (post_t){.bus = bus, .batch = json_incref(batch), .cb = cb, .ud = ud};
+    ad_store_series_append(st, batch, posted, p);
 }

@@ -4,6 +4,7 @@
  * the rules each known key's value must follow. A patch is checked whole
  * before anything is written, so a bad value changes nothing.
  */
+#include "bus/bus.h"
 #include "store/store_int.h"
 
 #include <math.h>
@@ -306,4 +307,12 @@ int ad_store_settings_prices(ad_store_t *st, json_t **out)
     *out = json_is_object(mine) ? json_incref(mine) : json_object();
     json_decref(all);
     return 0;
+}
+
+void ad_store_settings_publish(struct ad_bus *bus, const json_t *all)
+{
+    json_t *pub = json_deep_copy(all);
+    ad_store_settings_roots_only(pub, false, NULL); /* every event gets none */
+    ad_bus_publish_to(bus, "settings_update", pub, "system", "", NULL);
+    json_decref(pub);
 }

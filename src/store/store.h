@@ -24,6 +24,8 @@
 
 #include "core/core.h"
 
+struct ad_bus; /* src/bus: events a stored batch publishes */
+
 typedef struct ad_store ad_store_t;
 /* The write transaction a job runs in (writer thread only). */
 typedef struct ad_store_tx ad_store_tx_t;
@@ -293,16 +295,19 @@ json_t *ad_store_message_json(const ad_store_message_t *m);
  * json_dumps(ad_store_message_json(m), JSON_COMPACT) gives, without
  * building it. 0, or the ad_buf error once out's cap is reached. Any thread. */
 int ad_store_message_text(const ad_store_message_t *m, ad_buf_t *out);
-/* A client's message for agent agent_id (msgrecord.c, loop thread): body
- * (borrowed; kept while the write is under way) checked as
+/* A client's message for agent agent_id of org (msgrecord.c, loop
+ * thread): body (borrowed; kept while the write is under way) checked as
  * ad_store_message_from does, given a new "msg_" id and the time, and
- * inserted by one writer job; cb(rc, m, ud) on the loop after the commit
- * (rc AD_ENOENT for an unknown agent; m borrowed for the call). 0, or
- * AD_EINVAL with e (nothing queued, no cb), or AD_ENOENT when agent_id is
- * longer than any id. */
-typedef void (*ad_store_message_cb)(int rc, const ad_store_message_t *m, void *ud);
-int ad_store_message_record(ad_store_t *st, json_t *body, const char *agent_id,
-                            ad_store_message_cb cb, void *ud, ad_field_err_t *e);
+ * inserted by one writer job. After the commit it is published on bus as
+ * message_created {message} (the agent's, worktree's, workspace's and
+ * org's topics) and cb(0, its JSON text, len, ud) runs on the loop (the
+ * text valid for the call); else cb(rc, NULL, 0, ud) (AD_ENOENT for an
+ * unknown agent, AD_EINTERNAL when it does not serialize). 0, or AD_EINVAL
+ * with e (nothing queued, no cb), or AD_ENOENT when agent_id is longer than
+ * any id. */
+typedef void (*ad_store_message_cb)(int rc, const char *json, size_t len, void *ud);
+int ad_store_message_record(ad_store_t *st, struct ad_bus *bus, json_t *body, const char *agent_id,
+                            const char *org, ad_store_message_cb cb, void *ud, ad_field_err_t *e);
 /* limit= of a message page: absent or empty 50, else 1 to 200 in digits
  * only; 0, or AD_EINVAL with e. Any thread. */
 int ad_store_message_limit(const char *s, int *limit, ad_field_err_t *e);
@@ -324,6 +329,9 @@ int ad_store_settings_roots_ok(const json_t *roots, const char **why);
 /* Cuts settings' workspace_roots down to org's (NULL: none) unless all
  * (the owner's read). */
 void ad_store_settings_roots_only(json_t *settings, bool all, const char *org);
+/* settings_update with every setting after a change (all, borrowed) on
+ * "system": a copy without any workspace roots (every reader gets it). */
+void ad_store_settings_publish(struct ad_bus *bus, const json_t *all);
 /* The model_prices setting ({} when none is set) into *out (new). 0 or a
  * read error. */
 int ad_store_settings_prices(ad_store_t *st, json_t **out);
@@ -348,6 +356,12 @@ int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec);
 /* Queues one usage record (copied) and calls done after its commit. */
 void ad_store_usage_record(ad_store_t *st, const ad_usage_rec_t *rec, ad_store_done_cb done,
                            void *ctx);
+/* The same for a usage a client reported (POST /api/usage): after the
+ * commit, today's row is read and published as usage_update (topic
+ * "usage"), then cb(0, that row (cb's; NULL when it cannot be read), ud),
+ * or cb(rc, NULL, ud). Loop thread. */
+void ad_store_usage_post(ad_store_t *st, struct ad_bus *bus, const ad_usage_rec_t *rec,
+                         ad_store_result_cb cb, void *ud);
 /* Rows of one period (daily, weekly or monthly) with from <= date <= to
  * (YYYY-MM-DD, either may be NULL), oldest first, at most 1000 rows. */
 int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, const char *to,
@@ -616,6 +630,8 @@ typedef enum {
 /* The org of the row of kind with id into org_out (the default org when
  * the row names none): 0, AD_ENOENT, or the read's error. */
 int ad_store_row_org(ad_store_t *st, ad_store_row_t kind, const char *id, char org_out[AD_ID_MAX]);
+/* The word for a row of kind in messages ("workspace", "run", ...). */
+const char *ad_store_row_kind_name(ad_store_row_t kind);
 /* cb gets {id, name, createdAt}; AD_EEXIST when the name is taken. */
 void ad_store_org_create(ad_store_t *st, const char *id, const char *name, int64_t now,
                          ad_store_result_cb cb, void *ud);
@@ -1141,6 +1157,10 @@ int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **resu
 json_t *ad_store_cfg_schema_for(ad_store_t *st, const char *id, const char *filter,
                                 const char *org);
 int ad_store_config_get(ad_store_t *st, const char *id, json_t **out);
+/* A config or config schema row (borrowed) created, updated or deleted
+ * (change): config_update {id, change, config} when type is
+ * "config_update", else type {id, change, schema}, to the row's org. */
+void ad_store_cfg_publish(struct ad_bus *bus, const char *type, json_t *row, const char *change);
 /* Of org ("" or NULL: every org) and schema_id (NULL: any), last changed
  * first, at most 1000. Array. */
 int ad_store_config_list(ad_store_t *st, const char *org, const char *schema_id, json_t **out);
@@ -1242,6 +1262,9 @@ int ad_store_layout_get(ad_store_t *st, const char *org, const char *scope, json
  * or without layout forgets it; result: the row as ad_store_layout_get's
  * ({scope, layout: null} once forgotten) with orgId. */
 int ad_store_op_layout_put(ad_store_tx_t *tx, json_t *args, json_t **result);
+/* A layout_put's result published as layout_update to its org: orgId is
+ * taken out of result (it rides there only to name the topic). */
+void ad_store_layout_publish(struct ad_bus *bus, json_t *result);
 
 /* ---- approvals (approvals.c) -------------------------------------------------
  * Permission prompts of runs (see the file's comment for the object). */
@@ -1477,11 +1500,14 @@ typedef struct {
  * writes {runId, orgId, now, points, dists?} (new), or NULL with e set. */
 json_t *ad_store_series_batch(const json_t *body, const char *run, const char *org, int64_t now,
                               ad_store_batch_err_t *e);
-/* The events of a stored batch: metrics_update {runId, points (at most
- * 2000) | count} (NULL without points) and distribution_update {runId,
- * items: [{kind, name, step?}] (at most 100), count} (NULL without
- * dists). New references. */
-void ad_store_series_batch_events(const json_t *batch, json_t **metrics, json_t **dists);
+/* Appends batch (taken) as ad_store_series_append does, and once it is
+ * stored publishes its events to its run's, its metrics' and its org's
+ * topics: metrics_update {runId, points (at most 2000) | count} when it
+ * has points and distribution_update {runId, items: [{kind, name, step?}]
+ * (at most 100), count} when it has dists; then cb as the append's.
+ * Loop thread. */
+void ad_store_series_post(ad_store_t *st, struct ad_bus *bus, json_t *batch, ad_store_result_cb cb,
+                          void *ud);
 
 /* ---- distributions (dists.c, distover.c, migration 1950, issue #16) -------------
  * A `histogram` (edges and counts, or raw values binned into equal

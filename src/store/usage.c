@@ -5,6 +5,7 @@
  * the reads behind /api/usage. totalTokens = input + output tokens; cache
  * tokens are counted apart.
  */
+#include "bus/bus.h"
 #include "store/store_int.h"
 
 #include <stdlib.h>
@@ -257,4 +258,30 @@ int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, j
     }
     *out = arr;
     return 0;
+}
+
+typedef struct {
+    ad_store_t *st;
+    struct ad_bus *bus;
+    ad_store_result_cb cb;
+    void *ud;
+} posted_t;
+
+static void posted(int rc, void *ctx)
+{
+    posted_t *p = ctx;
+    json_t *row = NULL;
+    if (rc == 0 && ad_store_usage_today(p->st, (int64_t)ad_wall_ms(), &row) == 0) {
+        ad_bus_publish_to(p->bus, "usage_update", row, "usage", "", NULL);
+    }
+    p->cb(rc, row, p->ud);
+    free(p);
+}
+
+void ad_store_usage_post(ad_store_t *st, struct ad_bus *bus, const ad_usage_rec_t *rec,
+                         ad_store_result_cb cb, void *ud)
+{
+    posted_t *p = ad_xcalloc(1, sizeof(*p));
+    *p = (posted_t){.st = st, .bus = bus, .cb = cb, .ud = ud};
+    ad_store_usage_record(st, rec, posted, p);
 }

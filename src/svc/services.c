@@ -756,21 +756,23 @@ int ad_services_restart(ad_services_t *ss, const char *id)
     return 0;
 }
 
-void ad_services_remove(ad_services_t *ss, const char *id)
+void ad_services_remove(ad_services_t *ss, const json_t *row)
 {
+    const char *id = json_string_value(json_object_get(row, "id"));
     service_t *s = find(ss, id);
-    if (s == NULL) {
-        return;
+    if (s != NULL) {
+        unlink_service(ss, s);
+        s->removed = true;
+        s->want_up = false;
+        uv_timer_stop(&s->backoff);
+        uv_timer_stop(&s->probe);
+        if (s->proc != NULL) {
+            ad_proc_stop(s->proc, false);
+        }
+        free_maybe(s);
     }
-    unlink_service(ss, s);
-    s->removed = true;
-    s->want_up = false;
-    uv_timer_stop(&s->backoff);
-    uv_timer_stop(&s->probe);
-    if (s->proc != NULL) {
-        ad_proc_stop(s->proc, false);
-    }
-    free_maybe(s);
+    ad_bus_publish_to(ss->bus, "service_update", (json_t *)row, "service", id, "org",
+                      json_string_value(json_object_get(row, "orgId")), NULL);
 }
 
 typedef struct {
@@ -859,7 +861,8 @@ static void on_node_tick(uv_timer_t *t)
     }
 }
 
-int ad_services_place(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
+/* The node named node (a name or id) of org into id. */
+static int place_node(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
                       char *err, size_t errsz)
 {
     bool connected = false;
@@ -878,6 +881,23 @@ int ad_services_place(ad_services_t *ss, const char *org, const char *node, char
                  node);
         return AD_EPERM;
     }
+    return 0;
+}
+
+int ad_services_place(ad_services_t *ss, const char *org, json_t *args, char *err, size_t errsz)
+{
+    json_t *node = json_object_get(args, "node");
+    char id[AD_ID_MAX] = "";
+    if (node == NULL) {
+        return 0;
+    }
+    int rc =
+        json_is_string(node) ? place_node(ss, org, json_string_value(node), id, err, errsz) : 0;
+    if (rc != 0) {
+        return rc;
+    }
+    json_object_set_new(args, "nodeId", json_string(id));
+    json_object_del(args, "node");
     return 0;
 }
 

@@ -126,11 +126,13 @@ typedef struct ad_services ad_services_t;
  * the policy) rather than starting a second copy. */
 ad_services_t *ad_services_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store,
                                ad_bus_t *bus, ad_procs_t *procs, ad_plane_t *plane, json_t *rows);
-/* The node a service of org asks for (its name or id) into id: 0,
- * AD_ENOENT (no such node of org, or no nodes here), or AD_EPERM (err says
- * why: another organisation's program needs a sandbox the node lacks). */
-int ad_services_place(ad_services_t *ss, const char *org, const char *node, char id[AD_ID_MAX],
-                      char *err, size_t errsz);
+/* The node a service of org asks for in its create or update args
+ * (args.node: a node's name or id, or null for here) put as args.nodeId
+ * (the node's id, "" for here), node dropped: 0 (also when args has no
+ * node), AD_ENOENT (no such node of org, or no nodes here) or AD_EPERM
+ * (another organisation's program needs a sandbox the node lacks), with
+ * err saying why; args is left alone then. */
+int ad_services_place(ad_services_t *ss, const char *org, json_t *args, char *err, size_t errsz);
 /* After the supervisor has shut down. */
 void ad_services_free(ad_services_t *ss);
 /* A row was created or changed (borrowed; a reference is kept): enabled
@@ -141,8 +143,10 @@ void ad_services_apply(ad_services_t *ss, json_t *row);
 int ad_services_stop(ad_services_t *ss, const char *id);
 /* Stops it if it runs and starts it from its row (the new config). */
 int ad_services_restart(ad_services_t *ss, const char *id);
-/* The row was deleted: stops it and forgets it. */
-void ad_services_remove(ad_services_t *ss, const char *id);
+/* Its row was deleted (row: the delete's result, borrowed): stops it,
+ * forgets it, and publishes service_update with the row to its service's
+ * and its org's topics. */
+void ad_services_remove(ad_services_t *ss, const json_t *row);
 /* Runs its probe once: AD_ENOENT, AD_ESTATE (no probe), or 0 and cb. */
 typedef void (*ad_services_test_cb)(bool ok, double latency_ms, const char *error, void *ud);
 int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, void *ud);

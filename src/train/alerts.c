@@ -178,9 +178,23 @@ static void forget_rule(ad_train_t *t, const char *id)
     }
 }
 
+/* alert_rule_update with payload (taken) to org's topic. */
+static void rule_publish(ad_train_t *t, json_t *payload, const char *org)
+{
+    if (t->publish != NULL) {
+        t->publish(t->ud, "alert_rule_update", payload, org, NULL, NULL);
+    }
+    json_decref(payload);
+}
+
 void ad_train_rule_set(ad_train_t *t, const json_t *rule)
 {
     const char *id = json_string_value(json_object_get(rule, "id"));
+    if (t == NULL) {
+        return;
+    }
+    rule_publish(t, json_pack("{s:O}", "rule", (json_t *)rule),
+                 json_string_value(json_object_get(rule, "orgId")));
     if (id == NULL) {
         return;
     }
@@ -196,8 +210,12 @@ void ad_train_rule_set(ad_train_t *t, const json_t *rule)
     forget_rule(t, id);
 }
 
-void ad_train_rule_remove(ad_train_t *t, const char *id)
+void ad_train_rule_remove(ad_train_t *t, const char *id, const char *org)
 {
+    if (t == NULL) {
+        return;
+    }
+    rule_publish(t, json_pack("{s:s, s:b}", "id", id, "deleted", true), org);
     rule_t *r = rule_find(t, id);
     if (r != NULL) {
         *r = t->rules[--t->nrules];

@@ -405,3 +405,14 @@ void ad_train_imports_close(ad_train_imports_t *im)
         free(im); /* else the last import's close frees it */
     }
 }
+
+json_t *ad_train_import_made(ad_train_imports_t *im, const json_t *result)
+{
+    json_t *row = NULL;
+    const char *id = json_string_value(json_object_get(result, "importId"));
+    if (im == NULL || ad_store_import_get(im->store, id, &row) != 0) {
+        return NULL;
+    }
+    ad_train_import_start(im, row, json_string_value(json_object_get(result, "agentId")));
+    return row;
+}

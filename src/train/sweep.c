@@ -37,6 +37,7 @@ struct ad_train_sweeps {
     uv_loop_t *loop;
     ad_store_t *store;
     ad_runner_t *runner;
+    ad_train_t *train; /* whose tap feeds ad_train_sweeps_point, or NULL */
     ad_train_publish_fn publish;
     ad_train_gpus_fn gpus;
     void *ud;
@@ -653,8 +654,16 @@ int ad_train_sweep_stop(ad_train_sweeps_t *sw, const char *id)
     return 0;
 }
 
+/* The alert engine's tap: every point it sees. */
+static void point_tap(void *ud, const char *agent_id, const char *run_id, const char *name,
+                      bool has_step, int64_t step, double v)
+{
+    ad_train_sweeps_point(ud, agent_id, run_id, name, has_step, step, v);
+}
+
 ad_train_sweeps_t *ad_train_sweeps_new(uv_loop_t *loop, ad_store_t *store, ad_runner_t *runner,
-                                       ad_train_publish_fn publish, ad_train_gpus_fn gpus, void *ud)
+                                       ad_train_t *train, ad_train_publish_fn publish,
+                                       ad_train_gpus_fn gpus, void *ud)
 {
     ad_train_sweeps_t *sw = ad_xcalloc(1, sizeof(*sw));
     sw->loop = loop;
@@ -683,6 +692,10 @@ ad_train_sweeps_t *ad_train_sweeps_new(uv_loop_t *loop, ad_store_t *store, ad_ru
         }
     }
     json_decref(rows);
+    if (train != NULL) {
+        sw->train = train;
+        ad_train_set_tap(train, point_tap, sw);
+    }
     return sw;
 }
 
@@ -697,6 +710,9 @@ void ad_train_sweeps_close(ad_train_sweeps_t *sw)
 {
     if (sw == NULL) {
         return;
+    }
+    if (sw->train != NULL) {
+        ad_train_set_tap(sw->train, NULL, NULL);
     }
     for (sweep_t *s = sw->list; s != NULL; s = s->next) {
         save(sw, s); /* the last points' rungs */

@@ -83,9 +83,12 @@ typedef struct {
  * tick (stale series). Returns owned: close with ad_train_close. */
 ad_train_t *ad_train_new(const ad_train_opts_t *o);
 void ad_train_close(ad_train_t *t);
-/* A rule as stored (with id and orgId) is new or changed / removed. */
+/* A rule as stored (with id and orgId) is new or changed: the engine
+ * takes it, and alert_rule_update {rule} is published to its org. Rule id
+ * of org was deleted: the engine forgets it, and alert_rule_update {id,
+ * deleted: true} is published to org. t may be NULL (nothing happens). */
 void ad_train_rule_set(ad_train_t *t, const json_t *rule);
-void ad_train_rule_remove(ad_train_t *t, const char *id);
+void ad_train_rule_remove(ad_train_t *t, const char *id, const char *org);
 /* Points a client posted to a run (REST: {name, value, step?}, checked). */
 void ad_train_points(ad_train_t *t, const char *agent_id, const char *run_id, const char *org,
                      const json_t *points);
@@ -124,6 +127,10 @@ json_t *ad_train_import_args(ad_store_t *st, const ad_train_import_req_t *q, con
 /* Starts reading the import of row (stored, its run made); agent_id is the
  * run's agent (borrowed). 0 or AD_EINVAL. */
 int ad_train_import_start(ad_train_imports_t *im, const json_t *row, const char *agent_id);
+/* The import a create's write made (result {importId, agentId} of the
+ * ad_train_import_args write): its row read and started. The row (new),
+ * or NULL when it cannot be read (or im is NULL). */
+json_t *ad_train_import_made(ad_train_imports_t *im, const json_t *result);
 /* Stops a running import (its row stopped, a run it made stopped). 0 or
  * AD_ENOENT when it is not running here. */
 int ad_train_import_stop(ad_train_imports_t *im, const char *id);
@@ -225,10 +232,12 @@ json_t *ad_train_sweep_propose(json_t *spec, json_t *schema, size_t index, json_
 typedef struct ad_train_sweeps ad_train_sweeps_t;
 /* How many GPUs trials may be spread over (0 with why: none). */
 typedef int (*ad_train_gpus_fn)(void *ud, char *why, size_t whysz);
-/* Loads every running sweep and carries on. Close before the store. */
+/* Loads every running sweep and carries on. train (may be NULL) is the
+ * alert engine whose points the sweeps read: its tap is set here and
+ * cleared at close. Close before the store and before train. */
 ad_train_sweeps_t *ad_train_sweeps_new(uv_loop_t *loop, ad_store_t *store, ad_runner_t *runner,
-                                       ad_train_publish_fn publish, ad_train_gpus_fn gpus,
-                                       void *ud);
+                                       ad_train_t *train, ad_train_publish_fn publish,
+                                       ad_train_gpus_fn gpus, void *ud);
 void ad_train_sweeps_close(ad_train_sweeps_t *sw);
 /* A stored sweep row to run: 0, or AD_ENOENT when its schema is gone. */
 int ad_train_sweep_add(ad_train_sweeps_t *sw, const json_t *row);

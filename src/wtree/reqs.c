@@ -266,3 +266,12 @@ int ad_wtree_pr_check(const json_t *body, ad_field_err_t *e)
     }
     return 0;
 }
+
+void ad_wtree_req_ref_why(const ad_wtree_req_err_t *err, char *msg, size_t n)
+{
+    if (err->ref_reason != NULL && strcmp(err->ref_reason, "no_base") == 0) {
+        snprintf(msg, n, "this worktree has no base branch; name one with %s", err->e.field);
+    } else {
+        snprintf(msg, n, "%s: %s", err->e.field, err->e.why);
+    }
+}

@@ -307,6 +307,51 @@ void ad_wtree_publish(ad_wtree_t *W, const char *type, const char *change, json_
     json_decref(p);
 }
 
+void ad_wtree_publish_row(ad_wtree_t *W, json_t *wt)
+{
+    if (W != NULL) {
+        ad_wtree_emit(W, "worktree_updated", wt, "worktree", ad_wtree_jstr(wt, "id"), "workspace",
+                      ad_wtree_jstr(wt, "workspaceId"), "org", ad_wtree_jstr(wt, "orgId"), NULL);
+    }
+}
+
+void ad_wtree_publish_order(ad_wtree_t *W, json_t *worktrees)
+{
+    size_t i;
+    json_t *wt;
+    json_array_foreach(W != NULL ? worktrees : NULL, i, wt)
+    {
+        json_t *p = json_pack("{s:O, s:O}", "id", json_object_get(wt, "id"), "displayOrder",
+                              json_object_get(wt, "displayOrder"));
+        ad_wtree_emit(W, "worktree_updated", p, "worktree", ad_wtree_jstr(wt, "id"), "workspace",
+                      ad_wtree_jstr(wt, "workspaceId"), "org", ad_wtree_jstr(wt, "orgId"), NULL);
+        json_decref(p);
+    }
+}
+
+void ad_wtree_publish_ws(ad_wtree_t *W, json_t *ws)
+{
+    if (W != NULL) {
+        ad_wtree_emit(W, "workspace_updated", ws, "workspace", ad_wtree_jstr(ws, "id"), "org",
+                      ad_wtree_jstr(ws, "orgId"), NULL);
+    }
+}
+
+void ad_wtree_publish_ws_deleted(ad_wtree_t *W, json_t *result)
+{
+    json_t *ws = json_object_get(result, "workspace");
+    const char *id = ad_wtree_jstr(ws, "id");
+    if (W == NULL) {
+        return;
+    }
+    json_t *p = json_pack("{s:s, s:O, s:O, s:b}", "id", id, "worktreeIds",
+                          json_object_get(result, "worktreeIds"), "agentIds",
+                          json_object_get(result, "agentIds"), "archived", 1);
+    ad_wtree_emit(W, "workspace_deleted", p, "workspace", id, "system", "", "org",
+                  ad_wtree_jstr(ws, "orgId"), NULL);
+    json_decref(p);
+}
+
 void ad_wtree_publish_deleted(ad_wtree_t *W, const char *id, const char *ws_id, const char *org,
                               json_t *agents)
 {

@@ -192,6 +192,10 @@ int ad_wtree_req_ref(const json_t *wt, const char *given, const char *field, con
                      ad_wtree_req_err_t *err);
 int ad_wtree_req_write(ad_git_op_t op, const json_t *wt, const json_t *body, ad_git_args_t *a,
                        ad_wtree_req_err_t *err);
+/* The words of a refused ref (err->ref_reason set) into msg: "this
+ * worktree has no base branch; name one with <field>" (no_base), else
+ * "<field>: <why>". */
+void ad_wtree_req_ref_why(const ad_wtree_req_err_t *err, char *msg, size_t n);
 
 /* Project project_id's files (src/store) written under body.path in wt and
  * committed with body.message (default "Add project <name>"); AD_ESTATE
@@ -231,5 +235,17 @@ json_t *ad_wtree_git_error(const ad_git_result_t *res, const char *ref_field, bo
 
 /* worktree_updated (or _created) of row wt with its change (may be NULL). */
 void ad_wtree_publish(ad_wtree_t *W, const char *type, const char *change, json_t *wt);
+/* The events of the rows' own changes (PATCH, reorder, delete, setup:
+ * store writes, not git work), each to the row's topics, in this order:
+ * worktree_updated of worktree row wt as stored (on worktree, workspace,
+ * org); worktree_updated {id, displayOrder} of each row of worktrees (a
+ * reorder); workspace_updated of workspace row ws (on workspace, org); and
+ * workspace_deleted {id, worktreeIds, agentIds, archived} of a workspace
+ * delete's result (on workspace, system, org). Borrowed; W may be NULL
+ * (nothing is published). */
+void ad_wtree_publish_row(ad_wtree_t *W, json_t *wt);
+void ad_wtree_publish_order(ad_wtree_t *W, json_t *worktrees);
+void ad_wtree_publish_ws(ad_wtree_t *W, json_t *ws);
+void ad_wtree_publish_ws_deleted(ad_wtree_t *W, json_t *result);
 
 #endif
