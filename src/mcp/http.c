@@ -64,6 +64,13 @@ static void session_free(ad_mcp_t *m, mcp_session_t *s)
     free(s);
 }
 
+/* A session was used now: for the idle bound and the least-recently-used order. */
+static void session_used(ad_mcp_t *m, mcp_session_t *s)
+{
+    s->used_ms = ad_wall_ms();
+    s->used_seq = ++m->use_seq;
+}
+
 static bool same_cred(const ad_auth_cred_t *a, const ad_auth_cred_t *b)
 {
     return a->kind == b->kind && strcmp(a->key, b->key) == 0;
@@ -100,10 +107,10 @@ static bool sessions_room(ad_mcp_t *m, const ad_auth_cred_t *cred)
             mine -= same;
             continue;
         }
-        if (oldest == NULL || s->used_ms < oldest->used_ms) {
+        if (oldest == NULL || s->used_seq < oldest->used_seq) {
             oldest = s;
         }
-        if (same && (own == NULL || s->used_ms < own->used_ms)) {
+        if (same && (own == NULL || s->used_seq < own->used_seq)) {
             own = s;
         }
     }
@@ -142,7 +149,7 @@ static void initialize(mcp_x_t *x)
     s->cred = x->cred;
     snprintf(s->version, sizeof(s->version), "%s", legacy_known(want) ? want : MCP_LEGACY);
     s->tasks = json_object();
-    s->used_ms = ad_wall_ms();
+    session_used(m, s);
     json_t *caps = json_object_get(x->params, "capabilities");
     s->next = m->sessions;
     m->sessions = s;
@@ -284,7 +291,7 @@ static bool legacy_ok(mcp_x_t *x, const char *hv)
                        s->version);
         return false;
     }
-    s->used_ms = ad_wall_ms();
+    session_used(x->m, s);
     snprintf(x->version, sizeof(x->version), "%s", s->version);
     snprintf(x->session, sizeof(x->session), "%s", s->id);
     return true;
@@ -394,7 +401,7 @@ void ad_mcp_get(ad_mcp_t *m, ad_req_t *r)
         ad_mcp_stream_close(old); /* one stream a session: the newest */
     }
     snprintf(x->session, sizeof(x->session), "%s", s->id);
-    s->used_ms = ad_wall_ms();
+    session_used(m, s);
     mcp_stream_t *st = ad_mcp_stream_open(x, MCP_STREAM_GET);
     if (st != NULL) {
         s->get = st;

@@ -40,8 +40,10 @@ typedef struct mcp_session {
     char id[AD_SECRET_MAX];
     ad_auth_cred_t cred;
     char version[16];
-    json_t *tasks; /* {taskId: true}: the tasks it made or asked about */
-    int64_t used_ms;
+    json_t *tasks;     /* {taskId: true}: the tasks it made or asked about */
+    int64_t used_ms;   /* wall clock of its last use: the idle bound */
+    uint64_t used_seq; /* the order of last uses (m->use_seq): least recently used goes
+                        * first, also between uses in the same millisecond */
     mcp_stream_t *get; /* its GET stream, or NULL */
 } mcp_session_t;
 
@@ -71,6 +73,7 @@ struct ad_mcp {
     ad_bus_sub_t *sub;
     mcp_session_t *sessions;
     size_t nsessions;
+    uint64_t use_seq; /* counts session uses (mcp_session_t.used_seq) */
     mcp_stream_t *streams;
     size_t nstreams;
     json_t *working;   /* {agentId: taskId}: tasks not ended yet */
