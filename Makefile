@@ -154,12 +154,11 @@ decisions-index:
 	@node scripts/decisions-index.mjs
 
 # The subsystems must stay layers: no link cycle between them. And src/api
-# stays HTTP only: no file of it over 500 lines (issue #30; the 8,000-line
-# figure for all of it, scripts/api-size.sh's second argument, is added once
-# src/api is under it: docs/DECISIONS.md, "What is left in src/api").
+# stays HTTP only (issue #30): no file of it over 500 lines, and at most
+# 8,000 lines in all (docs/DECISIONS.md, "What is left in src/api").
 layers: $(LIB_OBJ) $(GIT_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
-	@sh scripts/api-size.sh 500
+	@sh scripts/api-size.sh 500 8000
 
 e2e-deps: tests/e2e/node_modules/.package-lock.json
 
