@@ -54,7 +54,8 @@ CFLAGS_ALL = $(WARN) $(MODE_CFLAGS) $(CFLAGS) -Isrc -I$(O)/gen $(PKG_CFLAGS) -MM
 # --as-needed: a library the code does not call is not loaded at run time.
 LDFLAGS_ALL = -Wl,--as-needed $(MODE_LDFLAGS) $(LDFLAGS)
 
-# Every .c under src/<subsystem>/ is part of the library; main.c is the binary.
+# Every .c under src/<subsystem>/ is part of the library; main.c and
+# engines.c (the daemon's wiring) are the binary.
 # But src/git's libgit2 side is agentd-git.so (loaded on the first git use:
 # libgit2 and its TLS, SSH and Kerberos libraries cost ~1.4 MiB resident),
 # and libagentd-git.a for the unit tests that call it directly.
@@ -103,7 +104,7 @@ $(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
 
 # agentd exports its own ad_* functions: agentd-git.so calls core and the
 # front of src/git in the executable rather than carrying copies.
-$(O)/agentd: $(O)/obj/src/main.o $(O)/libagentd.a
+$(O)/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(O)/libagentd.a
 	$(CC) $(LDFLAGS_ALL) -Wl,--export-dynamic-symbol='ad_*' -o $@ $^ $(PKG_LIBS)
 
 $(O)/pic/%.o: %.c
@@ -153,12 +154,11 @@ decisions-index:
 	@node scripts/decisions-index.mjs
 
 # The subsystems must stay layers: no link cycle between them. And src/api
-# stays HTTP only: no file of it over 500 lines (issue #30; the 8,000-line
-# figure for all of it, scripts/api-size.sh's second argument, is added once
-# src/api is under it: docs/DECISIONS.md, "What is left in src/api").
+# stays HTTP only (issue #30): no file of it over 500 lines, and at most
+# 8,000 lines in all (docs/DECISIONS.md, "What is left in src/api").
 layers: $(LIB_OBJ) $(GIT_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
-	@sh scripts/api-size.sh 500
+	@sh scripts/api-size.sh 500 8000
 
 e2e-deps: tests/e2e/node_modules/.package-lock.json
 
@@ -282,4 +282,4 @@ bench: deps bench-deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(GIT_BE_OBJ:.o=.d) $(GIT_BE_PIC:.o=.d) $(O)/obj/src/main.d $(O)/obj/tools/hold_main.d $(O)/obj/tools/tray_main.d $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(GIT_BE_OBJ:.o=.d) $(GIT_BE_PIC:.o=.d) $(O)/obj/src/main.d $(O)/obj/src/engines.d $(O)/obj/tools/hold_main.d $(O)/obj/tools/tray_main.d $(UNIT_BIN:=.d)

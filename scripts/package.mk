@@ -39,7 +39,7 @@ deb: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(SHARE)/.stamp $(TRAY_BIN)
 # vendored; agentd-git.so still needs libgit2 1.5, agentd-tray libsystemd.
 DIST_LIBS = -Wl,-Bstatic -l:libuv_a.a -lsqlite3 -ljansson -lyaml -lhiredis -lhttp_parser -lssl \
             -lcrypto -Wl,-Bdynamic -lwslay -lpthread -ldl -lutil -lm
-$(O)/dist/agentd: $(O)/obj/src/main.o $(O)/libagentd.a
+$(O)/dist/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(O)/libagentd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -Wl,--export-dynamic-symbol='ad_*' -o $@ $^ $(DIST_LIBS)
 

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cluster/cluster.h"
 #include "core/core.h"
+#include "engines.h"
 #include "git/git.h"
 #include "http/http.h"
 #include "node/node.h"
@@ -57,7 +58,7 @@ typedef struct {
  * once they are gone. The server has closed already. Order: the bus
  * queues its last events, the store commits what is queued (delivering
  * every run's end) and closes, then the runner and the supervisor (whose
- * processes have all exited), the REST layer's watchers, and the bus. */
+ * processes have all exited), the engines (src/engines.c), and the bus. */
 static void close_parts(daemon_t *d)
 {
     ad_cluster_close(d->cluster);
@@ -66,7 +67,7 @@ static void close_parts(daemon_t *d)
     if (d->bus != NULL) {
         ad_bus_stop(d->bus);
     }
-    ad_api_stop_engines(&d->app); /* the history's last minute, the alerts: before the store */
+    ad_engines_stop(&d->app);     /* the history's last minute, the alerts: before the store */
     ad_otel_store_close(d->otel); /* the runs' last spans are written with the last writes */
     ad_store_close(d->store);
     d->store = NULL;
@@ -82,7 +83,7 @@ static void close_parts(daemon_t *d)
     ad_otel_close(d->otel); /* after every run's end: their spans go with the last post */
     d->otel = NULL;
     d->app.otel = NULL;
-    ad_api_close(&d->app);
+    ad_engines_close(&d->app);
     ad_auth_close(d->auth);
     d->auth = NULL;
 #ifdef AD_TEST_BUILD
@@ -215,6 +216,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
                         .procs = d->procs,
                         .plane = d->plane,
                         .started_ms = ad_wall_ms()};
+    ad_engines_open(&d->app); /* src/engines.c: which, in what order, and why */
     ad_api_register(&d->app);
 #ifdef AD_TEST_BUILD
     ad_test_routes_register(d->server);

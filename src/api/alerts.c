@@ -7,7 +7,6 @@
  * this file reads requests, checks who may, and answers.
  */
 #include "api/api_int.h"
-#include "monitor/monitor.h"
 #include "train/train.h"
 
 #include <stdio.h>
@@ -46,7 +45,7 @@ static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "alert rule", NULL);
         return;
     }
-    ad_train_rule_set(app->api != NULL ? app->api->train : NULL, result); /* and published */
+    ad_train_rule_set(app->train, result); /* and published */
     ad_res_json(r, ad_req_param(r, "id") != NULL ? 200 : 201, json_incref(result));
 }
 
@@ -126,7 +125,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "alert rule", id);
         return;
     }
-    ad_train_rule_remove(app->api != NULL ? app->api->train : NULL, id,
+    ad_train_rule_remove(app->train, id,
                          json_string_value(json_object_get(result, "orgId"))); /* and published */
     ad_res_send(r, 204, NULL, NULL, 0);
 }
@@ -171,14 +170,6 @@ static void run_firings_h(ad_req_t *r, void *ud)
 
 void ad_api_alerts_register(ad_app_t *app)
 {
-    ad_train_opts_t o = {.loop = app->loop,
-                         .cfg = app->cfg,
-                         .store = app->store,
-                         .runner = app->runner,
-                         .publish = ad_api_train_publish,
-                         .ud = app};
-    app->api->train = app->store != NULL ? ad_train_new(&o) : NULL;
-    ad_monitor_set_train(app->api->monitor, app->api->train); /* the GPUs' state at each sample */
     ad_server_t *s = app->server;
     ad_server_route(s, "GET", "/api/alert-rules", AD_ACCESS_READ, list_h, app);
     ad_server_route(s, "POST", "/api/alert-rules", AD_ACCESS_WRITE, create_h, app);
@@ -187,13 +178,4 @@ void ad_api_alerts_register(ad_app_t *app)
     ad_server_route(s, "DELETE", "/api/alert-rules/:id", AD_ACCESS_WRITE, delete_h, app);
     ad_server_route(s, "GET", "/api/alert-rules/:id/firings", AD_ACCESS_READ, rule_firings_h, app);
     ad_server_route(s, "GET", "/api/runs/:id/alerts", AD_ACCESS_READ, run_firings_h, app);
-}
-
-void ad_api_alerts_close(ad_app_t *app)
-{
-    if (app->api != NULL) {
-        ad_monitor_set_train(app->api->monitor, NULL);
-        ad_train_close(app->api->train);
-        app->api->train = NULL;
-    }
 }

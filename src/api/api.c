@@ -2,20 +2,19 @@
 /*
  * The REST layer's shared parts: route registration for every resource,
  * input checks that name the bad field, the write helper that answers only
- * after the store has committed, src/train's publish callback (a git
- * request's outcome answered: gitsteps.c). Resource handlers live in one
- * file each (workspaces.c, agents.c, ...).
+ * after the store has committed (a git request's outcome answered:
+ * gitsteps.c). Resource handlers live in one file each (workspaces.c,
+ * agents.c, ...); the engines they call are made and closed by
+ * src/engines.c and read from the app.
  */
 #include "api/api_int.h"
 #include "api/workbench.h"
-#include "monitor/monitor.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 void ad_api_register(ad_app_t *app)
 {
-    app->api = ad_xcalloc(1, sizeof(*app->api));
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_review_register(app);
@@ -60,39 +59,6 @@ void ad_api_register(ad_app_t *app)
     ad_api_chats_register(app);
     ad_api_mcp_register(app);
     ad_api_otlp_register(app);
-}
-
-void ad_api_stop_engines(ad_app_t *app)
-{
-    ad_monitor_flush(app->api->monitor);
-    ad_api_imports_close(app);
-    ad_api_sweeps_close(app);
-    ad_api_alerts_close(app);
-}
-
-void ad_api_close(ad_app_t *app)
-{
-    ad_api_mcp_close(app);
-    ad_api_live_close(app);
-    ad_api_chats_close(app);
-    ad_api_creds_close(app);
-    ad_api_crews_close(app);
-    ad_api_health_close(app);
-    ad_api_alerts_close(app);
-    ad_api_jobs_close(app);
-    ad_api_services_close(app);
-    ad_api_project_sync_close(app);
-    ad_api_workflows_close(app);
-    ad_wtree_close(app->api->wtree);
-    free(app->api);
-    app->api = NULL;
-}
-
-void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,
-                          const char *agent_id, const char *run_id)
-{
-    ad_bus_publish_to(((ad_app_t *)app)->bus, type, payload, "org", org, "agent", agent_id, "run",
-                      run_id, NULL);
 }
 
 /* ---- who is asking ------------------------------------------------------------ */

@@ -17,6 +17,7 @@
 #include "bus/bus.h"
 #include "core/core.h"
 #include "http/http.h"
+#include "live/live.h"
 
 struct ad_store;
 struct ad_runner;
@@ -29,11 +30,20 @@ struct ad_services;
 struct ad_creds;
 struct ad_chat;
 struct ad_defwatch;
-struct ad_api;
+struct ad_wtree;
+struct ad_monitor;
+struct ad_train;
+struct ad_train_imports;
+struct ad_train_sweeps;
+struct ad_psync;
+struct ad_flow;
+struct ad_flow_crews;
+struct ad_mcp;
 struct ad_otel;
 struct ad_plane;
 
-/* The daemon's parts, owned by main.c; handlers borrow them. A part that
+/* The daemon's parts, owned by main.c (the engines by src/engines.c);
+ * handlers borrow them. A part that
  * does not exist yet is NULL. */
 typedef struct {
     uv_loop_t *loop;
@@ -42,31 +52,35 @@ typedef struct {
     struct ad_store *store;
     struct ad_auth *auth; /* who may do what (src/auth/auth.h) */
     ad_bus_t *bus;
-    struct ad_runner *runner;     /* agent runs (src/run/run.h) */
-    struct ad_procs *procs;       /* the process supervisor (src/proc/proc.h) */
-    struct ad_cluster *cluster;   /* --redis-url (src/cluster/cluster.h), or NULL */
-    struct ad_health *health;     /* the host sampler, made by health.c (src/health) */
-    struct ad_jobs *jobs;         /* jobs with progress, made by jobs.c (src/svc) */
-    struct ad_services *services; /* helpers kept up, made by services.c (src/svc) */
-    struct ad_creds *creds;       /* provider keys, made by creds.c (src/creds) */
-    struct ad_chat *chat;         /* streamed chats, made by chats.c (src/chat) */
-    struct ad_defwatch *defwatch; /* definitions folders watched, made by defs.c (src/defs) */
-    struct ad_api *api;           /* the REST layer's own state (api_int.h) */
+    struct ad_runner *runner;   /* agent runs (src/run/run.h) */
+    struct ad_procs *procs;     /* the process supervisor (src/proc/proc.h) */
+    struct ad_cluster *cluster; /* --redis-url (src/cluster/cluster.h), or NULL */
+    /* The engines, made and closed by src/engines.c (its opening comment
+     * says in what order and why); NULL when not made, or once closed. */
+    struct ad_wtree *wtree;           /* workspaces' and worktrees' git work (src/wtree) */
+    struct ad_monitor *monitor;       /* the health sampler's feed (src/monitor) */
+    struct ad_health *health;         /* the host sampler, the monitor's (src/health) */
+    struct ad_train *train;           /* the alert engine (src/train) */
+    struct ad_train_imports *imports; /* imports that tail (src/train) */
+    struct ad_train_sweeps *sweeps;   /* the sweep engine (src/train) */
+    struct ad_psync *psync;           /* projects kept in sync with folders (src/psync) */
+    struct ad_flow *flow;             /* the workflow engine (src/flow) */
+    struct ad_jobs *jobs;             /* jobs with progress (src/svc) */
+    struct ad_services *services;     /* helpers kept up (src/svc) */
+    struct ad_flow_crews *crew_watch; /* the crew status watcher (src/flow) */
+    struct ad_live *live;             /* the live channels (src/live) */
+    ad_live_parts_t live_parts;       /* what the seed's commands on "/" act on */
+    struct ad_creds *creds;           /* provider keys (src/creds) */
+    struct ad_defwatch *defwatch;     /* definitions folders watched (src/defs) */
+    struct ad_chat *chat;             /* streamed chats (src/chat) */
+    struct ad_mcp *mcp;               /* the MCP server (src/mcp) */
     struct ad_otel *otel;   /* spans and OTLP from runs (src/otel), set after listen; or NULL */
     struct ad_plane *plane; /* worker nodes (src/node/node.h) */
     uint64_t started_ms;    /* wall clock when the daemon started */
 } ad_app_t;
 
 /* Registers every REST route on app->server. app is borrowed and must
- * outlive the server. */
+ * outlive the server; its engines are made before (src/engines.c). */
 void ad_api_register(ad_app_t *app);
-/* Closes the handles the REST layer keeps between requests (timers, bus
- * watchers); their memory goes in their close callbacks. After the server
- * has closed, before the bus is freed. */
-void ad_api_close(ad_app_t *app);
-/* Ends what writes through the store or acts on runs (the health
- * records not yet on disk go to the writer; the alert engine closes):
- * call before ad_store_close and ad_runner_free. Loop thread. */
-void ad_api_stop_engines(ad_app_t *app);
 
 #endif

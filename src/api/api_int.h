@@ -22,26 +22,6 @@
 #include "store/store.h"
 #include "train/train.h"
 
-/* ---- the REST layer's state between requests ---------------------------------
- * What the resource files keep across requests, reached through app->api
- * (made by ad_api_register, freed at the end of ad_api_close; NULL after):
- * no file of src/api keeps mutable state at file scope. A callback that may
- * come after the close (a pool job, a handle's close) checks app->api.
- */
-struct ad_api {
-    struct ad_live *live;             /* live.c: the live channels (src/live) */
-    ad_live_parts_t live_parts;       /* live.c: what the seed's commands on "/" act on */
-    struct ad_flow_crews *crew_watch; /* crews.c: the crew status watcher (src/flow) */
-    struct ad_psync *psync;           /* project_sync.c: projects kept in sync with folders */
-    struct ad_flow *flow;             /* workflows.c: the workflow engine (src/flow) */
-    ad_wtree_t *wtree;                /* workspaces.c: workspaces' and worktrees' git work */
-    struct ad_monitor *monitor;       /* health.c: the health sampler's feed (src/monitor) */
-    struct ad_train *train;           /* alerts.c: the alert engine (src/train) */
-    struct ad_train_imports *imports; /* imports.c: imports that tail (src/train) */
-    struct ad_train_sweeps *sweeps;   /* sweeps.c: the sweep engine (src/train) */
-    struct ad_mcp *mcp;               /* mcp.c: the MCP server (src/mcp) */
-};
-
 /* ---- who is asking ------------------------------------------------------------ */
 /* The principal of r (src/auth). Never NULL: a request that reached a
  * non-public route has one; elsewhere a principal that sees nothing and may
@@ -127,17 +107,11 @@ int ad_api_org_for(ad_app_t *app, ad_req_t *r, json_t *body, char org[AD_ID_MAX]
  * "prefix", id, ..., NULL): every event about a row of an org carries its
  * "org" pair, so subscribers of other orgs never see it.
  */
-/* src/train's engines' publish callback (alerts, imports, sweeps): to the
- * org's, the agent's and the run's topics; ud is the app. */
-void ad_api_train_publish(void *app, const char *type, json_t *payload, const char *org,
-                          const char *agent_id, const char *run_id);
-
 /* ---- routes, one per resource file ------------------------------------------- */
 /* otlp.c: /v1/traces, /v1/metrics, /v1/logs from runs, GET /api/runs/:id/trace. */
 void ad_api_otlp_register(ad_app_t *app);
-/* mcp.c: /mcp, the MCP server (src/mcp). Ends its streams on close. */
+/* mcp.c: /mcp, the MCP server (src/mcp, app->mcp). */
 void ad_api_mcp_register(ad_app_t *app);
-void ad_api_mcp_close(ad_app_t *app);
 void ad_api_nodes_register(ad_app_t *app); /* nodes.c: worker nodes and their link */
 void ad_api_workspaces_register(ad_app_t *app);
 /* ws_edit.c: PATCH, refresh and setup of a workspace. */
@@ -183,14 +157,12 @@ bool ad_api_agent_patch_scope_ok(ad_req_t *r, json_t *body);
 int ad_api_agent_patch_state(ad_app_t *app, ad_req_t *r, json_t *body, json_t *args);
 void ad_api_messages_register(ad_app_t *app);
 void ad_api_settings_register(ad_app_t *app);
-/* health.c: /api/health, /api/health/history; starts the sampler. */
+/* health.c: /api/health, /api/health/history (the sampler: app->monitor). */
 void ad_api_health_register(ad_app_t *app);
-/* alerts.c: alert rules, their firings, and the engine (src/train). */
+/* alerts.c: alert rules and their firings (the engine: app->train). */
 void ad_api_alerts_register(ad_app_t *app);
-void ad_api_alerts_close(ad_app_t *app);
 /* imports.c: imports of TensorBoard, MLflow and CSV files into runs. */
 void ad_api_imports_register(ad_app_t *app);
-void ad_api_imports_close(ad_app_t *app);
 /* mlflow.c: the MLflow-compatible tracking routes (/api/2.0/mlflow/...);
  * mlflow_log.c: its logging routes. Answers in MLflow's shape
  * ({error_code, message}): ad_mf_fail (a checked error), ad_mf_body (the JSON body, NaN tokens
@@ -201,7 +173,6 @@ void ad_api_mlflow_register(ad_app_t *app);
 void ad_api_sql_register(ad_app_t *app);
 /* sweeps.c: sweeps of hyper-parameter configs. */
 void ad_api_sweeps_register(ad_app_t *app);
-void ad_api_sweeps_close(ad_app_t *app);
 void ad_api_mlflow_log_register(ad_app_t *app);
 void ad_mf_fail(ad_req_t *r, const ad_mlflow_err_t *e);
 json_t *ad_mf_body(ad_req_t *r);
@@ -213,7 +184,6 @@ void ad_api_export_register(ad_app_t *app);
 void ad_api_sessions_register(ad_app_t *app);
 void ad_api_import_register(ad_app_t *app);
 void ad_api_project_sync_register(ad_app_t *app);
-void ad_api_project_sync_close(ad_app_t *app);
 /* dashboard.c: the figures of GET /api/dashboard/stats and
  * /api/dashboard/tokens/stats (camelCase), or NULL after answering an
  * error. */
@@ -224,7 +194,6 @@ json_t *ad_api_token_stats(ad_app_t *app, ad_req_t *r);
 json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
 void ad_api_workflows_register(ad_app_t *app); /* workflows.c */
-void ad_api_workflows_close(ad_app_t *app);
 /* The row of r's :id read by get, visible to the caller (new reference; the
  * row carries orgId), or NULL after answering: 404 naming what (another
  * org's row is as good as none), or the store's error. */
@@ -235,18 +204,15 @@ json_t *ad_api_row_load(ad_app_t *app, ad_req_t *r, ad_api_row_get_fn get, const
 void ad_api_answer_row(ad_req_t *r, json_t *row);
 /* The crew of r's :id, as ad_api_row_load. (crew_ops.c) */
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
-void ad_api_health_close(ad_app_t *app);
 /* requirements.c: GET /api/requirements (admin: it runs --version). */
 void ad_api_requirements_register(ad_app_t *app);
 /* jobs.c: /api/jobs (programs that report progress, src/svc); the jobs
  * object lives in app->jobs. */
 void ad_api_jobs_register(ad_app_t *app);
-void ad_api_jobs_close(ad_app_t *app);
 /* services.c: /api/services (long-running helpers, src/svc); the services
  * object lives in app->services. */
 void ad_api_services_register(ad_app_t *app);
 void ad_api_svc_templates_register(ad_app_t *app); /* svc_templates.c */
-void ad_api_services_close(ad_app_t *app);
 /* metrics.c: GET /metrics (Prometheus text). */
 void ad_api_metrics_register(ad_app_t *app);
 void ad_api_usage_register(ad_app_t *app);
@@ -273,16 +239,12 @@ void ad_api_terminal_register(ad_app_t *app); /* terminal.c: /ws/agents/:id/term
 void ad_api_live_register(ad_app_t *app);
 /* seed.c: the Claude Manager seed's REST dialect under /seed/api/... */
 void ad_api_seed_register(ad_app_t *app);
-/* Close what live.c and crews.c keep open across requests (the live
- * channels' heartbeat, the crew status watcher). */
-void ad_api_live_close(ad_app_t *app);
-void ad_api_crews_close(ad_app_t *app);
-/* crews.c: /api/crews, and the crew status watcher. */
+/* crews.c: /api/crews (the crew status watcher: app->crew_watch). */
 void ad_api_crews_register(ad_app_t *app);
 /* auth.c: /login, /api/auth/..., /api/tokens, /api/orgs, /api/audit. */
 void ad_api_auth_register(ad_app_t *app);
 /* ---- git work (gitsteps.c), shared by workspaces.c and worktrees.c -------------
- * A git request runs in src/wtree (app->api->wtree): the handler reads the
+ * A git request runs in src/wtree (app->wtree): the handler reads the
  * request, checks who may ask, hands the rows and arguments over and
  * answers the outcome with ad_api_wtree_reply.
  */

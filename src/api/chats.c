@@ -11,7 +11,6 @@
 #include "api/workbench.h"
 #include "chat/chat.h"
 #include "creds/creds.h"
-#include "defs/defs.h"
 
 #include <stdio.h>
 
@@ -284,7 +283,6 @@ void ad_api_chats_register(ad_app_t *app)
 {
     ad_api_defs_register(app);
     ad_api_projects_register(app);
-    app->chat = ad_chat_new(app->loop, app->store, app->bus, app->creds);
     ad_server_route(app->server, "POST", "/api/chats", AD_ACCESS_WRITE, create, app);
     ad_api_chat_stream_register(app); /* chat_stream.c */
     ad_server_route(app->server, "GET", "/api/chats", AD_ACCESS_READ, list, app);
@@ -296,12 +294,4 @@ void ad_api_chats_register(ad_app_t *app)
                     app);
     ad_server_route(app->server, "POST", "/api/chats/:id/stop", AD_ACCESS_WRITE, stop, app);
     ad_server_route(app->server, "GET", "/api/ratelimits", AD_ACCESS_READ, ratelimits, app);
-}
-
-void ad_api_chats_close(ad_app_t *app)
-{
-    ad_defwatch_stop(app->defwatch);
-    app->defwatch = NULL;
-    ad_chat_free(app->chat);
-    app->chat = NULL;
 }

@@ -13,7 +13,6 @@
 #include "api/workbench.h"
 #include "chat/chat.h"
 #include "creds/creds.h"
-#include "run/run.h"
 
 #include <stdio.h>
 
@@ -205,11 +204,6 @@ static void validate(ad_req_t *r, void *ud)
 
 void ad_api_creds_register(ad_app_t *app)
 {
-    app->creds = ad_creds_new(app->loop, app->store, app->cfg->data_dir);
-    if (app->runner != NULL) {
-        /* an agent without a key in its environment gets its org's stored one */
-        ad_runner_set_key_source(app->runner, ad_creds_agent_key, app->creds);
-    }
     ad_server_route(app->server, "PUT", "/api/credentials/:provider", AD_ACCESS_WRITE, put_cred,
                     app);
     ad_server_route(app->server, "GET", "/api/credentials", AD_ACCESS_READ, list_creds, app);
@@ -220,10 +214,4 @@ void ad_api_creds_register(ad_app_t *app)
     ad_server_route(app->server, "GET", "/api/auth/status", AD_ACCESS_READ, auth_status, app);
     ad_server_route(app->server, "POST", "/api/credentials/:provider/validate", AD_ACCESS_WRITE,
                     validate, app);
-}
-
-void ad_api_creds_close(ad_app_t *app)
-{
-    ad_creds_free(app->creds);
-    app->creds = NULL;
 }

@@ -46,16 +46,9 @@ static void create(ad_req_t *r, void *ud)
     if (ad_flow_crew_name(body, &name, &e) != 0) {
         ad_api_invalid_err(r, &e);
     } else if (ad_api_org_for(app, r, body, org) == 0) {
-        ad_flow_crew_save(app->api != NULL ? app->api->crew_watch : NULL, app->bus, app->store,
-                          NULL, org, name, created, r);
+        ad_flow_crew_save(app->crew_watch, app->bus, app->store, NULL, org, name, created, r);
     }
     json_decref(body);
-}
-
-void ad_api_crews_close(ad_app_t *app)
-{
-    ad_flow_crews_close(app->api->crew_watch);
-    app->api->crew_watch = NULL;
 }
 
 void ad_api_crews_register(ad_app_t *app)
@@ -63,7 +56,4 @@ void ad_api_crews_register(ad_app_t *app)
     ad_server_route(app->server, "GET", "/api/crews", AD_ACCESS_READ, list, app);
     ad_server_route(app->server, "POST", "/api/crews", AD_ACCESS_WRITE, create, app);
     ad_server_route(app->server, "GET", "/api/crews/:id", AD_ACCESS_READ, get, app);
-    if (app->bus != NULL && app->loop != NULL && app->api->crew_watch == NULL) {
-        app->api->crew_watch = ad_flow_crews_new(app->loop, app->bus, app->store);
-    }
 }

@@ -128,7 +128,6 @@ static void select_def(ad_req_t *r, void *ud)
 
 void ad_api_defs_register(ad_app_t *app)
 {
-    app->defwatch = ad_defwatch_start(app->loop, app->store, app->bus, app->cfg->data_dir);
     ad_server_route(app->server, "GET", "/api/definitions", AD_ACCESS_READ, list, app);
     ad_server_route(app->server, "GET", "/api/definitions/:name", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "POST", "/api/definitions/select", AD_ACCESS_READ, select_def,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * GET /api/health and /api/health/history. The figures, the sampler's
- * feed and the history on disk are src/monitor's (which this file starts);
+ * feed and the history on disk are src/monitor's (src/engines.c starts it);
  * this file reads the query and answers. Host figures are daemon-wide; the
  * agents listed are the caller's organisation's.
  */
@@ -13,7 +13,7 @@
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    ad_res_json(r, 200, ad_monitor_status(app->api->monitor, ad_principal_filter(ad_api_who(r))));
+    ad_res_json(r, 200, ad_monitor_status(app->monitor, ad_principal_filter(ad_api_who(r))));
 }
 
 static void disk_done(int rc, json_t *answer, void *ud)
@@ -43,7 +43,7 @@ static void history_disk(ad_app_t *app, ad_req_t *r, bool all)
         !ad_api_visible(app, r, AD_STORE_ROW_RUN, q.run_id, NULL)) {
         return;
     }
-    if (ad_monitor_history(app->api->monitor, &q, disk_done, r, &field) != 0) {
+    if (ad_monitor_history(app->monitor, &q, disk_done, r, &field) != 0) {
         ad_api_invalid(r, field, "must not be after to");
     }
 }
@@ -61,7 +61,7 @@ static void history(ad_req_t *r, void *ud)
     }
     const char *why = NULL;
     int rc = 0;
-    json_t *out = ad_monitor_recent(app->api->monitor, range, &rc, &why);
+    json_t *out = ad_monitor_recent(app->monitor, range, &rc, &why);
     if (rc == AD_EINVAL) {
         ad_api_invalid(r, "range", why);
     } else if (rc != 0) {
@@ -73,27 +73,6 @@ static void history(ad_req_t *r, void *ud)
 
 void ad_api_health_register(ad_app_t *app)
 {
-    ad_monitor_opts_t o = {.loop = app->loop,
-                           .cfg = app->cfg,
-                           .bus = app->bus,
-                           .store = &app->store,
-                           .runner = &app->runner,
-                           .procs = &app->procs,
-                           .cluster = &app->cluster,
-                           .plane = &app->plane,
-                           .services = &app->services,
-                           .started_ms = app->started_ms};
-    app->api->monitor = ad_monitor_new(&o);
-    app->health = ad_monitor_health(app->api->monitor);
     ad_server_route(app->server, "GET", "/api/health", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "GET", "/api/health/history", AD_ACCESS_READ, history, app);
-}
-
-void ad_api_health_close(ad_app_t *app)
-{
-    if (app->api != NULL) {
-        ad_monitor_free(app->api->monitor);
-        app->api->monitor = NULL;
-    }
-    app->health = NULL;
 }

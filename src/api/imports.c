@@ -11,8 +11,7 @@
 
 static void made(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
-    json_t *row =
-        rc == 0 && app->api != NULL ? ad_train_import_made(app->api->imports, result) : NULL;
+    json_t *row = rc == 0 ? ad_train_import_made(app->imports, result) : NULL;
     if (rc != 0 || row == NULL) {
         ad_api_fail(r, rc != 0 ? rc : AD_EINTERNAL, "import", NULL);
         return;
@@ -74,7 +73,7 @@ static void stop_h(ad_req_t *r, void *ud)
         return;
     }
     json_decref(row);
-    if (ad_train_import_stop(app->api->imports, ad_req_param(r, "id")) != 0) {
+    if (ad_train_import_stop(app->imports, ad_req_param(r, "id")) != 0) {
         ad_res_error(r, 409, "CONFLICT", NULL, "the import is not running");
         return;
     }
@@ -83,21 +82,9 @@ static void stop_h(ad_req_t *r, void *ud)
 
 void ad_api_imports_register(ad_app_t *app)
 {
-    app->api->imports = app->store != NULL
-                            ? ad_train_imports_new(app->loop, app->store, app->api->train,
-                                                   ad_api_train_publish, app)
-                            : NULL;
     ad_server_t *s = app->server;
     ad_server_route(s, "POST", "/api/imports", AD_ACCESS_ADMIN, create_h, app);
     ad_server_route(s, "GET", "/api/imports", AD_ACCESS_READ, list_h, app);
     ad_server_route(s, "GET", "/api/imports/:id", AD_ACCESS_READ, get_h, app);
     ad_server_route(s, "POST", "/api/imports/:id/stop", AD_ACCESS_ADMIN, stop_h, app);
-}
-
-void ad_api_imports_close(ad_app_t *app)
-{
-    if (app->api != NULL) {
-        ad_train_imports_close(app->api->imports);
-        app->api->imports = NULL;
-    }
 }

@@ -132,18 +132,8 @@ static void stop(ad_req_t *r, void *ud)
 
 void ad_api_jobs_register(ad_app_t *app)
 {
-    if (app->store != NULL && app->procs != NULL) {
-        app->jobs = ad_jobs_new(app->loop, app->cfg, app->store, app->bus, app->procs);
-        ad_jobs_set_plane(app->jobs, app->plane);
-    }
     ad_server_route(app->server, "POST", "/api/jobs", AD_ACCESS_ADMIN, create, app);
     ad_server_route(app->server, "GET", "/api/jobs", AD_ACCESS_READ, list, app);
     ad_server_route(app->server, "GET", "/api/jobs/:id", AD_ACCESS_READ, get, app);
     ad_server_route(app->server, "POST", "/api/jobs/:id/stop", AD_ACCESS_ADMIN, stop, app);
-}
-
-void ad_api_jobs_close(ad_app_t *app)
-{
-    ad_jobs_free(app->jobs);
-    app->jobs = NULL;
 }

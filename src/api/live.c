@@ -20,29 +20,15 @@ static void presence(ad_req_t *r, void *ud)
     if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
         return;
     }
-    ad_live_t *L = app->api != NULL ? app->api->live : NULL;
+    ad_live_t *L = app->live;
     bool viewed = ad_live_viewing(L, ad_api_who(r), id);
     ad_res_json(r, 200, json_pack("{s:s, s:b}", "agentId", id, "viewed", viewed));
-}
-
-void ad_api_live_close(ad_app_t *app)
-{
-    ad_live_t *L = app->api != NULL ? app->api->live : NULL;
-    if (L != NULL) {
-        app->api->live = NULL;
-        ad_live_close(L);
-    }
 }
 
 void ad_api_live_register(ad_app_t *app)
 {
     static const char *const protocols[] = {"bearer", NULL};
-    app->api->live_parts =
-        (ad_live_parts_t){.store = app->store, .runner = app->runner, .jobs = app->jobs};
-    ad_live_t *L =
-        ad_live_new(app->loop, app->bus, app->auth, (size_t)app->cfg->ws_send_queue_bytes,
-                    ad_live_heartbeat_ms(), &app->api->live_parts);
-    app->api->live = L;
+    ad_live_t *L = app->live;
     ad_server_route_ws(app->server, "/ws", AD_ACCESS_READ, protocols, &ad_live_ws_handler, L);
     ad_server_route_ws(app->server, "/ws/runs/:runId", AD_ACCESS_READ, protocols,
                        &ad_live_run_handler, L);

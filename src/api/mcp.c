@@ -27,7 +27,7 @@ static void mcp_post(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     if (origin_ok(app, r)) {
-        ad_mcp_post(app->api->mcp, r);
+        ad_mcp_post(app->mcp, r);
     }
 }
 
@@ -35,7 +35,7 @@ static void mcp_get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     if (origin_ok(app, r)) {
-        ad_mcp_get(app->api->mcp, r);
+        ad_mcp_get(app->mcp, r);
     }
 }
 
@@ -43,20 +43,13 @@ static void mcp_delete(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     if (origin_ok(app, r)) {
-        ad_mcp_delete(app->api->mcp, r);
+        ad_mcp_delete(app->mcp, r);
     }
 }
 
 void ad_api_mcp_register(ad_app_t *app)
 {
-    app->api->mcp = ad_mcp_new(app->loop, app->server, app->bus, app->store, app->auth);
     ad_server_route(app->server, "POST", "/mcp", AD_ACCESS_READ, mcp_post, app);
     ad_server_route(app->server, "GET", "/mcp", AD_ACCESS_READ, mcp_get, app);
     ad_server_route(app->server, "DELETE", "/mcp", AD_ACCESS_READ, mcp_delete, app);
-}
-
-void ad_api_mcp_close(ad_app_t *app)
-{
-    ad_mcp_close(app->api->mcp);
-    app->api->mcp = NULL;
 }

@@ -28,8 +28,8 @@ static void answer(int rc, json_t *counts, void *ud)
     scrape_t *sc = ud;
     ad_buf_t b;
     ad_buf_init(&b, METRICS_MAX);
-    int w = ad_monitor_scrape(sc->app->api->monitor, sc->app->server, rc == 0 ? counts : NULL,
-                              sc->org, &b);
+    int w =
+        ad_monitor_scrape(sc->app->monitor, sc->app->server, rc == 0 ? counts : NULL, sc->org, &b);
     json_decref(counts);
     if (w != 0) {
         ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);

@@ -22,7 +22,7 @@ static void logged(void *ud, const ad_mlflow_err_t *e)
 static void log_to(ad_app_t *app, ad_req_t *r, json_t *run, json_t *points, json_t *params,
                    json_t *tags)
 {
-    ad_mlflow_log(app->api->train, app->store, run, points, params, tags, logged, r);
+    ad_mlflow_log(app->train, app->store, run, points, params, tags, logged, r);
 }
 
 static void run_log_metric_h(ad_req_t *r, void *ud)

@@ -49,7 +49,7 @@ static void pr_create(ad_req_t *req, void *ud)
                      "this worktree has no base branch to open a pull request into");
         goto out;
     }
-    ad_wtree_pr_open(app->api->wtree, app->creds, wt, body, pr_answer, req);
+    ad_wtree_pr_open(app->wtree, app->creds, wt, body, pr_answer, req);
 out:
     json_decref(wt);
     json_decref(body);
@@ -60,7 +60,7 @@ static void pr_status(ad_req_t *req, void *ud)
     ad_app_t *app = ud;
     json_t *wt = NULL;
     if (ad_api_need_store(app, req) && (wt = ad_api_load_worktree(app, req)) != NULL) {
-        ad_wtree_pr_status(app->api->wtree, app->creds, wt, ad_api_wtree_200, req);
+        ad_wtree_pr_status(app->wtree, app->creds, wt, ad_api_wtree_200, req);
         json_decref(wt);
     }
 }

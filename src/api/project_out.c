@@ -112,7 +112,7 @@ static void commit_project(ad_req_t *r, void *ud)
         ad_api_invalid(r, "worktreeId", "is not a worktree of the project's organisation");
         goto out;
     }
-    ad_wtree_commit_project(app->api->wtree, wt, ad_api_jstr(p, "id"), body, ad_api_wtree_201, r);
+    ad_wtree_commit_project(app->wtree, wt, ad_api_jstr(p, "id"), body, ad_api_wtree_201, r);
 out:
     json_decref(wt);
     json_decref(body);

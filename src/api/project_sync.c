@@ -4,7 +4,7 @@
  * project: PUT /api/projects/:id/sync {path} (admin: it writes on the
  * daemon's machine; the folder must exist, have no link in its path and
  * lie under one of --project-sync-roots), GET and DELETE. The engine that
- * keeps the project and the folder in step is src/psync (app->api->psync);
+ * keeps the project and the folder in step is src/psync (app->psync);
  * projects.c hands it every change of a project (ad_psync_changed, which
  * publishes project_update and pushes the files).
  */
@@ -22,7 +22,7 @@ static void sync_set(int rc, json_t *view, void *ud)
 
 static void set_path(ad_app_t *app, ad_req_t *r, const char *id, const char *path)
 {
-    ad_psync_set(app->api != NULL ? app->api->psync : NULL, app->store, id, path, sync_set, r);
+    ad_psync_set(app->psync, app->store, id, path, sync_set, r);
 }
 
 static void sync_put(ad_req_t *r, void *ud)
@@ -77,16 +77,4 @@ void ad_api_project_sync_register(ad_app_t *app)
     ad_server_route(s, "PUT", "/api/projects/:id/sync", AD_ACCESS_ADMIN, sync_put, app);
     ad_server_route(s, "GET", "/api/projects/:id/sync", AD_ACCESS_READ, sync_get, app);
     ad_server_route(s, "DELETE", "/api/projects/:id/sync", AD_ACCESS_ADMIN, sync_delete, app);
-    if (app->store != NULL && app->api != NULL) {
-        app->api->psync =
-            ad_psync_new(app->loop, app->store, app->bus, app->cfg->project_sync_interval_ms);
-    }
-}
-
-void ad_api_project_sync_close(ad_app_t *app)
-{
-    if (app->api != NULL && app->api->psync != NULL) {
-        ad_psync_close(app->api->psync);
-        app->api->psync = NULL;
-    }
 }

@@ -24,7 +24,7 @@ static json_t *project_row(ad_app_t *app, ad_req_t *r)
 /* project_update for p, and its folder pushed (src/psync). */
 static void publish(ad_app_t *app, json_t *p, const char *change)
 {
-    ad_psync_changed(app->api != NULL ? app->api->psync : NULL, p, change);
+    ad_psync_changed(app->psync, p, change);
 }
 
 static void created(ad_app_t *app, ad_req_t *r, int rc, json_t *result)

@@ -26,7 +26,7 @@ static void get(ad_req_t *r, void *ud)
         return;
     }
     json_t *kept = NULL;
-    if (ad_monitor_requirements(app->api->monitor, refresh, &kept, checked, r) != 0) {
+    if (ad_monitor_requirements(app->monitor, refresh, &kept, checked, r) != 0) {
         ad_res_error(r, 503, "UNAVAILABLE", NULL, "cannot queue the check");
     } else if (kept != NULL) {
         ad_res_json(r, 200, kept);

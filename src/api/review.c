@@ -50,8 +50,7 @@ static void review_read(ad_req_t *req, ad_app_t *app, ad_git_op_t op)
     if (ad_wtree_req_ref(wt, ad_req_query(req, "against"), "against", &ref, &err) != 0) {
         refused(req, &err);
     } else {
-        ad_wtree_review(app->api->wtree, wt, op, ref, ad_req_query(req, "path"), read_answered,
-                        req);
+        ad_wtree_review(app->wtree, wt, op, ref, ad_req_query(req, "path"), read_answered, req);
     }
     json_decref(wt);
 }
@@ -136,7 +135,7 @@ static void wt_write(ad_req_t *req, ad_app_t *app, const char *change, ad_git_op
         if (ad_wtree_req_write(op, w.wt, w.body, &a, &err) != 0) {
             refused(req, &err);
         } else {
-            ad_wtree_write(w.app->api->wtree, w.wt, change, op, &a, done, req);
+            ad_wtree_write(w.app->wtree, w.wt, change, op, &a, done, req);
         }
     }
     write_end(&w);

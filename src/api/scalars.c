@@ -252,7 +252,7 @@ static void post_h(ad_req_t *r, void *ud)
                      "%s", e.msg);
         return;
     }
-    ad_train_points(app->api->train, NULL, id, org, json_object_get(batch, "points"));
+    ad_train_points(app->train, NULL, id, org, json_object_get(batch, "points"));
     ad_store_series_post(app->store, app->bus, batch, post_done, r);
 }
 

@@ -209,10 +209,6 @@ static void del(ad_req_t *r, void *ud)
 
 void ad_api_services_register(ad_app_t *app)
 {
-    if (app->store != NULL && app->procs != NULL) {
-        app->services =
-            ad_services_open(app->loop, app->cfg, app->store, app->bus, app->procs, app->plane);
-    }
     ad_server_route(app->server, "POST", "/api/services", AD_ACCESS_ADMIN, create, app);
     ad_server_route(app->server, "GET", "/api/services", AD_ACCESS_READ, list, app);
     ad_api_svc_templates_register(app); /* svc_templates.c, before :id */
@@ -223,10 +219,4 @@ void ad_api_services_register(ad_app_t *app)
                     app);
     ad_server_route(app->server, "POST", "/api/services/:id/test", AD_ACCESS_ADMIN, test_probe,
                     app);
-}
-
-void ad_api_services_close(ad_app_t *app)
-{
-    ad_services_free(app->services);
-    app->services = NULL;
 }

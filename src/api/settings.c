@@ -45,7 +45,7 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *all = json_object_get(result, "settings");
-    ad_monitor_apply_settings(app->api != NULL ? app->api->monitor : NULL, all);
+    ad_monitor_apply_settings(app->monitor, all);
     ad_store_settings_publish(app->bus, all); /* without workspace roots */
     ad_res_json(r, 200, json_incref(all));
 }

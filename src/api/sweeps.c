@@ -3,19 +3,11 @@
  * Sweeps over REST (issue #35): POST /api/sweeps (admin: it starts
  * processes), GET /api/sweeps[/:id], POST /api/sweeps/:id/stop (write). The
  * spec's checks and the proposers are src/train/sweepspec.c's, the engine
- * src/train/sweep.c (which taps the alert engine's points); this file
- * wires it (the health sampler's GPUs) and answers.
+ * src/train/sweep.c (which taps the alert engine's points; src/engines.c
+ * makes it); this file answers.
  */
 #include "api/api_int.h"
-#include "monitor/monitor.h"
 #include "train/train.h"
-
-/* The GPUs NVML shows through the health sampler (src/monitor). */
-static int gpus(void *ud, char *why, size_t whysz)
-{
-    ad_app_t *app = ud;
-    return ad_monitor_gpus(app->api != NULL ? app->api->monitor : NULL, why, whysz);
-}
 
 static void made(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
@@ -23,8 +15,8 @@ static void made(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "sweep", NULL);
         return;
     }
-    if (app->api != NULL && app->api->sweeps != NULL) {
-        ad_train_sweep_add(app->api->sweeps, result);
+    if (app->sweeps != NULL) {
+        ad_train_sweep_add(app->sweeps, result);
     }
     ad_res_json(r, 201, json_incref(result));
 }
@@ -78,7 +70,7 @@ static void stop_h(ad_req_t *r, void *ud)
         return;
     }
     json_decref(row);
-    if (ad_train_sweep_stop(app->api->sweeps, ad_req_param(r, "id")) != 0) {
+    if (ad_train_sweep_stop(app->sweeps, ad_req_param(r, "id")) != 0) {
         ad_res_error(r, 409, "CONFLICT", NULL, "the sweep is not running");
         return;
     }
@@ -87,22 +79,9 @@ static void stop_h(ad_req_t *r, void *ud)
 
 void ad_api_sweeps_register(ad_app_t *app)
 {
-    if (app->store != NULL) {
-        /* the alert engine's points feed the sweeps (src/train sets its tap) */
-        app->api->sweeps = ad_train_sweeps_new(app->loop, app->store, app->runner, app->api->train,
-                                               ad_api_train_publish, gpus, app);
-    }
     ad_server_t *s = app->server;
     ad_server_route(s, "POST", "/api/sweeps", AD_ACCESS_ADMIN, create_h, app);
     ad_server_route(s, "GET", "/api/sweeps", AD_ACCESS_READ, list_h, app);
     ad_server_route(s, "GET", "/api/sweeps/:id", AD_ACCESS_READ, get_h, app);
     ad_server_route(s, "POST", "/api/sweeps/:id/stop", AD_ACCESS_WRITE, stop_h, app);
-}
-
-void ad_api_sweeps_close(ad_app_t *app)
-{
-    if (app->api != NULL) {
-        ad_train_sweeps_close(app->api->sweeps); /* and the alert engine's tap cleared */
-        app->api->sweeps = NULL;
-    }
 }

@@ -15,7 +15,6 @@
 
 /* creds.c: /api/credentials/..., /api/auth/status. Loads the stored keys. */
 void ad_api_creds_register(ad_app_t *app);
-void ad_api_creds_close(ad_app_t *app);
 
 /* defs.c: /api/definitions... */
 void ad_api_defs_register(ad_app_t *app);
@@ -30,9 +29,8 @@ void ad_api_projects_register(ad_app_t *app);
 /* project_out.c: a project's export, archive and commit routes. */
 void ad_api_project_out_register(ad_app_t *app);
 
-/* chats.c: /api/chats/... (and defs.c's and projects.c's routes). Stops every stream on close. */
+/* chats.c: /api/chats/... (and defs.c's and projects.c's routes). */
 void ad_api_chats_register(ad_app_t *app);
-void ad_api_chats_close(ad_app_t *app);
 /* chats.c: true when org has a key for provider, else false after answering
  * 422 CREDENTIAL_MISSING. */
 bool ad_api_chat_key_ok(ad_app_t *app, ad_req_t *r, const char *org, const char *provider);

@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define WF_TICK_MS 250
-
 /* ---- create: the steps' agents built one by one (a definition is read
  * on the pool), then everything written at once ---------------------------------- */
 
@@ -51,7 +49,7 @@ static void inserted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     } else {
         ad_flow_publish(app->bus, wf);
         ad_res_json(r, 201, json_incref(wf));
-        ad_flow_kick(app->api->flow);
+        ad_flow_kick(app->flow);
     }
     json_decref(wf); /* result is ad_api_write's */
 }
@@ -189,7 +187,7 @@ static void wf_stop(ad_req_t *r, void *ud)
     if (wf == NULL) {
         return;
     }
-    if (ad_flow_stop_kept(app->api->flow, wf, stop_saved, r) != 0) {
+    if (ad_flow_stop_kept(app->flow, wf, stop_saved, r) != 0) {
         ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "status", ad_api_jstr(wf, "status")),
                      "the workflow is not running");
     }
@@ -203,15 +201,4 @@ void ad_api_workflows_register(ad_app_t *app)
     ad_server_route(s, "POST", "/api/workflows", AD_ACCESS_ADMIN, wf_create, app);
     ad_server_route(s, "GET", "/api/workflows/:id", AD_ACCESS_READ, wf_get, app);
     ad_server_route(s, "POST", "/api/workflows/:id/stop", AD_ACCESS_WRITE, wf_stop, app);
-    if (app->store != NULL && app->runner != NULL && app->api != NULL) {
-        app->api->flow = ad_flow_new(app->loop, app->store, app->bus, app->runner, WF_TICK_MS);
-    }
-}
-
-void ad_api_workflows_close(ad_app_t *app)
-{
-    if (app->api != NULL) {
-        ad_flow_close(app->api->flow);
-        app->api->flow = NULL;
-    }
 }

@@ -46,7 +46,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "workspace", ad_req_param(r, "id"));
         return;
     }
-    ad_wtree_publish_ws_deleted(app->api->wtree, result);
+    ad_wtree_publish_ws_deleted(app->wtree, result);
     ad_res_send(r, 204, NULL, NULL, 0);
 }
 
@@ -98,23 +98,18 @@ static void ws_create(ad_req_t *req, void *ud)
         json_decref(body);
         return;
     }
-    if (!ad_wtree_path_allowed(app->api->wtree, ad_api_who(req), org, path)) {
+    if (!ad_wtree_path_allowed(app->wtree, ad_api_who(req), org, path)) {
         path_refused(req);
         json_decref(body);
         return;
     }
-    ad_wtree_ws_create(app->api->wtree, ad_api_who(req), org, body, ws_created, req);
+    ad_wtree_ws_create(app->wtree, ad_api_who(req), org, body, ws_created, req);
     json_decref(body);
 }
 
 void ad_api_workspaces_register(ad_app_t *app)
 {
     ad_server_t *s = app->server;
-    if (app->api != NULL && app->store != NULL) {
-        app->api->wtree =
-            ad_wtree_new(app->loop, app->cfg, app->store, app->bus, app->runner, app->procs);
-        ad_wtree_set_plane(app->api->wtree, app->plane);
-    }
     ad_server_route(s, "GET", "/api/workspaces", AD_ACCESS_READ, list, app);
     ad_server_route(s, "POST", "/api/workspaces", AD_ACCESS_WRITE, ws_create, app);
     ad_server_route(s, "GET", "/api/workspaces/:id", AD_ACCESS_READ, get, app);

@@ -46,7 +46,7 @@ static void updated(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *wt = json_object_get(result, "worktree");
-    ad_wtree_publish_row(app->api->wtree, wt);
+    ad_wtree_publish_row(app->wtree, wt);
     ad_res_json(r, 200, json_incref(wt));
 }
 
@@ -82,7 +82,7 @@ static void reordered(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         ad_api_fail(r, rc, "worktree", id);
         return;
     }
-    ad_wtree_publish_order(app->api->wtree, json_object_get(result, "worktrees"));
+    ad_wtree_publish_order(app->wtree, json_object_get(result, "worktrees"));
     ad_res_json(r, 200, json_incref(result));
 }
 

@@ -27,7 +27,7 @@ static void ws_refresh(ad_req_t *req, void *ud)
                           id);
         return;
     }
-    ad_wtree_ws_refresh(app->api->wtree, ws, ad_api_wtree_200, req);
+    ad_wtree_ws_refresh(app->wtree, ws, ad_api_wtree_200, req);
     json_decref(ws);
 }
 
@@ -59,7 +59,7 @@ static void ws_setup_saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
         return;
     }
     json_t *ws = json_object_get(result, "workspace");
-    ad_wtree_publish_ws(app->api->wtree, ws);
+    ad_wtree_publish_ws(app->wtree, ws);
     ad_res_json(r, 200, ad_wtree_setup_view(ws));
 }
 
@@ -94,7 +94,7 @@ static void ws_patched(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     json_t *ws = json_object_get(result, "workspace");
     ad_api_sandbox_note(r, "workspace sandbox", json_object_get(result, "old"),
                         json_object_get(ws, "sandbox"));
-    ad_wtree_publish_ws(app->api->wtree, ws);
+    ad_wtree_publish_ws(app->wtree, ws);
     ad_res_json(r, 200, ad_store_workspace_with_worktrees(app->store, json_incref(ws)));
 }
 

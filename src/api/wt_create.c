@@ -57,9 +57,9 @@ static void wt_create(ad_req_t *req, void *ud)
     ad_wtree_create_t spec = {.ws = ws,
                               .body = body,
                               .path = path,
-                              .setup = ad_wtree_setup_for(app->api->wtree, ws, approve),
+                              .setup = ad_wtree_setup_for(app->wtree, ws, approve),
                               .seed = ad_req_dialect(req)};
-    ad_wtree_create(app->api->wtree, &spec, ad_api_wtree_201, req);
+    ad_wtree_create(app->wtree, &spec, ad_api_wtree_201, req);
 out:
     json_decref(ws);
     json_decref(body);
@@ -107,7 +107,7 @@ static void wt_setup_run(ad_req_t *req, void *ud)
         ad_res_error_code(req, rc, NULL, "cannot read the worktree's workspace");
         goto out;
     }
-    ad_wtree_setup_run(app->api->wtree, wt, ws, approve, setup_started, req);
+    ad_wtree_setup_run(app->wtree, wt, ws, approve, setup_started, req);
 out:
     json_decref(body);
     json_decref(wt);

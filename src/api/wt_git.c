@@ -29,7 +29,7 @@ static void wt_delete(ad_req_t *req, void *ud)
                      "%s is the workspace's main worktree; it cannot be deleted",
                      ad_api_jstr(wt, "path"));
     } else {
-        ad_wtree_delete(app->api->wtree, wt, force, ad_api_wtree_200, req);
+        ad_wtree_delete(app->wtree, wt, force, ad_api_wtree_200, req);
     }
     json_decref(wt);
 }
@@ -45,7 +45,7 @@ static void wt_checkout(ad_req_t *req, void *ud)
     if (ad_wtree_checkout_check(body, &e) != 0) {
         ad_api_git_invalid(req, &e);
     } else if ((wt = ad_api_load_worktree(app, req)) != NULL) {
-        ad_wtree_checkout(app->api->wtree, wt, ad_api_jstr(body, "branch"),
+        ad_wtree_checkout(app->wtree, wt, ad_api_jstr(body, "branch"),
                           json_is_true(json_object_get(body, "create")), ad_api_wtree_200, req);
     }
     json_decref(wt);
@@ -57,9 +57,8 @@ static void wt_read(ad_req_t *req, ad_app_t *app, ad_git_op_t op)
 {
     json_t *wt = NULL;
     if (ad_api_need_store(app, req) && (wt = ad_api_load_worktree(app, req)) != NULL) {
-        ad_wtree_read(app->api->wtree, wt, op,
-                      op == AD_GIT_OP_DIFF ? ad_req_query(req, "path") : NULL, ad_api_wtree_200,
-                      req);
+        ad_wtree_read(app->wtree, wt, op, op == AD_GIT_OP_DIFF ? ad_req_query(req, "path") : NULL,
+                      ad_api_wtree_200, req);
         json_decref(wt);
     }
 }
