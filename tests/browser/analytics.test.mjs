@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, daemon, makeRepo, ROOT, shot, tmpDir, until } from './lib/harness.mjs';
+import { api, daemon, makeRepo, ROOT, pickRun, shot, tmpDir, until } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
 const PROG = path.join(ROOT, 'tests/fixtures/dist-agent.js');
@@ -53,8 +53,8 @@ test('distributions, cards and the group band of two runs; the mind panel', asyn
   const { page } = b;
   await page.goto(d.url + '/#/analytics');
   await page.getByRole('heading', { name: 'Training runs' }).waitFor();
-  await page.getByRole('checkbox', { name: `compare ${one.runId}` }).check();
-  await page.getByRole('checkbox', { name: `compare ${two.runId}` }).check();
+  await pickRun(page, one.runId);
+  await pickRun(page, two.runId);
   const chart = page.locator('[data-testid=panel][data-metrics=reward]');
   await chart.locator('.training-chart .uplot canvas').waitFor();
   // the group: mean of both runs with its band (drawn once both runs'
@@ -162,8 +162,8 @@ test('run names in the Analytics legend', async () => {
   const { page } = b;
   await page.goto(d.url + '/#/analytics');
   await page.getByRole('heading', { name: 'Training runs' }).waitFor();
-  await page.getByRole('checkbox', { name: `compare ${runs[0]}` }).check();
-  await page.getByRole('checkbox', { name: `compare ${runs[1]}` }).check();
+  await pickRun(page, runs[0]);
+  await pickRun(page, runs[1]);
   const panel = page.locator('[data-testid=panel][data-metrics=return]');
   const legend = panel.getByTestId('run-legend');
   await until(async () => (await legend.count()) === 2, 'a legend entry per run', 45000);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { api, makeRepo, pickRun, ROOT, shot, until } from './lib/harness.mjs';
 import { session } from './lib/session.mjs';
 
 const TRAIN = path.join(ROOT, 'tests/fixtures/train-agent.js');
@@ -41,8 +41,8 @@ test('two runs compared on one chart, live points, export', async () => {
   await page.goto(d.url + '/#/analytics');
   await page.getByRole('heading', { name: 'Training runs' }).waitFor();
   // the two most recent runs with metrics are drawn at first; a panel per metric
-  await page.getByRole('checkbox', { name: `compare ${r1}` }).check();
-  await page.getByRole('checkbox', { name: `compare ${r2}` }).check();
+  await pickRun(page, r1);
+  await pickRun(page, r2);
   const chart = page.locator('[data-testid=panel][data-metrics=return]');
   await chart.locator('.training-chart .uplot canvas').waitFor();
   const legend = chart.locator('.training-legend');

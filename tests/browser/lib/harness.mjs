@@ -268,3 +268,16 @@ export async function until(f, what, ms = WAIT_MS) {
   }
   throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
 }
+
+// Picks a run in the Analytics runs list to compare. Until the user picks,
+// the page picks the newest runs itself once its list has loaded, so a
+// click can land just after that and take the pick away again: click until
+// the box stays checked (it stops picking by itself after the first click).
+export async function pickRun(page, runId) {
+  const box = page.getByRole('checkbox', { name: `compare ${runId}` });
+  await until(async () => {
+    if (await box.isChecked()) return true;
+    await box.click();
+    return false;
+  }, `run ${runId} picked to compare`);
+}
