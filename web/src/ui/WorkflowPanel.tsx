@@ -12,19 +12,30 @@ import { Badge, errText, fmtCost } from './common';
 export function WorkflowPanel({ crewId }: { crewId: string }) {
   const wf = useSignal<Workflow | null>(null);
   const busy = useSignal(false);
-  const load = () =>
-    api
-      .workflows()
-      .then((all) => (wf.value = all.find((w) => w.crewId === crewId) ?? null))
-      .catch(() => {});
+  // The workflow is read once the server holds crew:<id> for this page (a
+  // read before that could miss a step that ended in between, and nothing
+  // would say it again), and again after a resync. A read that an event
+  // overtook is older than that event and is dropped.
   useEffect(() => {
     wf.value = null;
-    void load();
+    let events = 0;
+    const load = () => {
+      const at = events;
+      api
+        .workflows()
+        .then((all) => {
+          if (events === at) wf.value = all.find((w) => w.crewId === crewId) ?? null;
+        })
+        .catch(() => {});
+    };
     return socket.subscribe([`crew:${crewId}`], {
       onEvent: (ev: Envelope) => {
-        if (ev.type === 'workflow_update' && ev.payload?.crewId === crewId) wf.value = ev.payload as Workflow;
+        if (ev.type !== 'workflow_update' || ev.payload?.crewId !== crewId) return;
+        events++;
+        wf.value = ev.payload as Workflow;
       },
-      onResync: () => void load(),
+      onResync: load,
+      onSubscribed: load,
     });
   }, [crewId]);
   const w = wf.value;
