@@ -244,9 +244,11 @@ typedef struct wrun {
     char wt_id[AD_ID_MAX], ws_id[AD_ID_MAX];
     char wt_path[4200];
     char base[72]; /* the commit its worktree was made from, or last pushed */
-    /* its holder's EXIT, held while its work is pushed back */
+    /* its holder's EXIT, held while its work is pushed back; its commits
+     * also go while it runs (HEAD read each renewal, head_busy meanwhile),
+     * one push at a time, push_final for the one that ends the run */
     unsigned char held_exit[8 + 4];
-    bool exit_held, pushing;
+    bool exit_held, pushing, push_final, head_busy;
     uint64_t exit_held_ms; /* monotonic: when; past a bound it goes anyway */
 } wrun_t;
 

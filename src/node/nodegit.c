@@ -7,11 +7,12 @@
  * workspace (<data>/mirrors/<ws>.git, bare) and makes or reuses a worktree
  * of it (<data>/worktrees/<wt>) at that exact commit; then the holder
  * starts there. Frames the plane sends meanwhile (its ATTACH, the first
- * prompt) wait with the run. When the holder reports the agent's exit, the
- * EXIT waits while the worktree's new commits (and what the agent left
- * uncommitted, committed as agentd) go back (git_put of a bundle, answered
- * git_put_done), so the plane has the work before it
- * stores the run's end. Git runs through src/git on the pool.
+ * prompt) wait with the run. While it runs, commits it makes go back at
+ * the next renewal (git_put of a bundle, answered git_put_done); when the
+ * holder reports the agent's exit, the EXIT waits while the rest (and what
+ * the agent left uncommitted, committed as agentd) goes, so the plane has
+ * the work before it stores the run's end. Git runs through src/git on the
+ * pool.
  */
 #include "node/node_int.h"
 
@@ -461,12 +462,21 @@ void ad_worker_git_spawn(worker_t *w, json_t *msg)
 
 /* ---- pushing the work back ----------------------------------------------------------- */
 
+/* One push at a time per run. While the run lives, a renewal that finds
+ * HEAD moved past what the plane has (r->base) pushes the new commits alone
+ * (nothing uncommitted: the agent is still at work), so its commits are on
+ * the plane though the node is lost later. The holder's EXIT starts the
+ * final push, which commits what is left first, and goes up only after it
+ * (or after an interim push in flight ends and the final one follows). */
+
 typedef struct {
     worker_t *w;
     char run[AD_ID_MAX];
     char file[4300];
-    ad_xfer_t *x;
+    bool final;
 } put_t;
+
+static int push_start(worker_t *w, wrun_t *r, bool final);
 
 static void exit_release(worker_t *w, const char *run)
 {
@@ -478,6 +488,20 @@ static void exit_release(worker_t *w, const char *run)
     r->pushing = false;
     if (r->conn != NULL && r->conn->attached) {
         ad_worker_frame_up(w, r->conn, r->held_exit, sizeof(r->held_exit));
+    }
+}
+
+/* A push is over (sent and answered, empty, or failed): the EXIT waiting
+ * behind an interim push starts the final one; after the final one it goes. */
+static void push_ended(worker_t *w, const char *run, bool final)
+{
+    wrun_t *r = ad_worker_run_find(w, run);
+    if (r == NULL) {
+        return;
+    }
+    r->pushing = false;
+    if (!(r->exit_held && !final && w->link != NULL && push_start(w, r, true) == 0)) {
+        exit_release(w, run);
     }
 }
 
@@ -502,9 +526,15 @@ static void put_sent(void *ud, int rc)
 {
     put_t *p = ud;
     unlink(p->file);
-    if (rc != 0) { /* the link went: the EXIT comes again after the reattach */
+    if (rc != 0) {
+        /* the link went: an EXIT comes again after the reattach, and a
+         * renewal after it pushes what is still not on the plane */
+        wrun_t *r = ad_worker_run_find(p->w, p->run);
+        if (r != NULL) {
+            r->pushing = false;
+        }
         exit_release(p->w, p->run);
-    } /* else the EXIT goes once the plane says git_put_done */
+    } /* else the push ends once the plane says git_put_done (or git_error) */
     free(p);
 }
 
@@ -519,16 +549,51 @@ static void on_bundled(const ad_git_result_t *res, void *ud)
                    p->run, res->err.msg);
         }
         unlink(p->file);
-        exit_release(p->w, p->run);
+        push_ended(p->w, p->run, p->final);
         free(p);
         return;
     }
-    json_t *fields = json_pack("{s:s, s:s, s:s}", "t", "git_put", "x", p->run, "run", p->run);
-    if (ad_xfer_send(p->w->loop, p->file, fields, &put_io, p) == NULL) {
+    json_t *fields = json_pack("{s:s, s:s, s:s, s:b}", "t", "git_put", "x", p->run, "run", p->run,
+                               "final", p->final);
+    if (p->w->link == NULL || ad_xfer_send(p->w->loop, p->file, fields, &put_io, p) == NULL) {
+        if (p->w->link == NULL) {
+            json_decref(fields);
+        }
         unlink(p->file);
-        exit_release(p->w, p->run);
+        push_ended(p->w, p->run, p->final);
         free(p);
     }
+}
+
+/* 0, or the push could not be queued (r->pushing false again). */
+static int push_start(worker_t *w, wrun_t *r, bool final)
+{
+    r->pushing = true;
+    r->push_final = final;
+    put_t *p = ad_xcalloc(1, sizeof(*p));
+    p->w = w;
+    p->final = final;
+    snprintf(p->run, sizeof(p->run), "%s", r->id);
+    tmp_file(w, r->id, final ? "put" : "putlive", p->file, sizeof(p->file));
+    json_t *have = json_array();
+    if (r->base[0] != '\0') {
+        json_array_append_new(have, json_string(r->base));
+    }
+    char message[200];
+    snprintf(message, sizeof(message), "agentd: work run %s left uncommitted on node %s", r->id,
+             w->name);
+    ad_git_args_t a = {.path = r->wt_path,
+                       .branch = "HEAD",
+                       .file = p->file,
+                       .files = have,
+                       .message = final ? message : NULL};
+    int rc = ad_git_queue(w->loop, AD_GIT_OP_BUNDLE, &a, on_bundled, p);
+    json_decref(have);
+    if (rc != 0) {
+        free(p);
+        r->pushing = false;
+    }
+    return rc;
 }
 
 bool ad_worker_git_exit(worker_t *w, wrun_t *r, hconn_t *c, const unsigned char *f, size_t flen)
@@ -541,30 +606,31 @@ bool ad_worker_git_exit(worker_t *w, wrun_t *r, hconn_t *c, const unsigned char 
     r->exit_held = true;
     r->exit_held_ms = ad_mono_ms();
     if (r->pushing) {
-        return true; /* one push at a time; its end sends this EXIT */
+        return true; /* one push at a time; its end starts the final one, or sends this EXIT */
     }
-    r->pushing = true;
-    put_t *p = ad_xcalloc(1, sizeof(*p));
-    p->w = w;
-    snprintf(p->run, sizeof(p->run), "%s", r->id);
-    tmp_file(w, r->id, "put", p->file, sizeof(p->file));
-    json_t *have = json_array();
-    if (r->base[0] != '\0') {
-        json_array_append_new(have, json_string(r->base));
-    }
-    char message[200];
-    snprintf(message, sizeof(message), "agentd: work run %s left uncommitted on node %s", r->id,
-             w->name);
-    ad_git_args_t a = {
-        .path = r->wt_path, .branch = "HEAD", .file = p->file, .files = have, .message = message};
-    int rc = ad_git_queue(w->loop, AD_GIT_OP_BUNDLE, &a, on_bundled, p);
-    json_decref(have);
-    if (rc != 0) {
-        free(p);
-        r->exit_held = r->pushing = false;
+    if (push_start(w, r, true) != 0) {
+        r->exit_held = false;
         return false;
     }
     return true;
+}
+
+/* HEAD as the renewal read it: new commits go now, the run still at work. */
+static void on_head(const ad_git_result_t *res, void *ud)
+{
+    job_t *j = ud;
+    worker_t *w = j->w;
+    wrun_t *r = job_run(j);
+    if (r == NULL) {
+        return;
+    }
+    r->head_busy = false;
+    const char *id = json_string_value(json_object_get(res->data, "id"));
+    if (res->rc != 0 || id == NULL || strcmp(id, r->base) == 0 || r->pushing || r->exit_held ||
+        w->link == NULL || !w->welcomed) {
+        return;
+    }
+    (void)push_start(w, r, false); /* if it cannot go now, the next renewal tries again */
 }
 
 #define EXIT_HOLD_MAX_MS 120000
@@ -579,6 +645,15 @@ void ad_worker_git_tick(worker_t *w)
                    "its end goes on run=%s",
                    r->id);
             exit_release(w, r->id);
+        } else if (r->wt_path[0] != '\0' && r->spawn == NULL && r->base[0] != '\0' && !r->pushing &&
+                   !r->exit_held && !r->head_busy) {
+            ad_git_args_t a = {.path = r->wt_path};
+            r->head_busy = true;
+            job_t *j = job(w, r);
+            if (ad_git_queue(w->loop, AD_GIT_OP_HEAD, &a, on_head, j) != 0) {
+                free(j);
+                r->head_busy = false;
+            }
         }
     }
 }
@@ -702,7 +777,11 @@ void ad_worker_git_msg(worker_t *w, const char *t, json_t *msg)
             snprintf(r->base, sizeof(r->base), "%s", tip); /* the plane has it now */
             json_object_set_new(w->bases, r->wt_id, json_string(tip));
         }
-        exit_release(w, r->id);
+        if (r->pushing) {
+            push_ended(w, r->id, r->push_final);
+        } else {
+            exit_release(w, r->id);
+        }
     }
 }
 

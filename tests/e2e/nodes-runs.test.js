@@ -372,6 +372,41 @@ test('worktrees on nodes: the agent works in a worktree of its repository on the
   cpu.n = await startNode(cpu.proxy.url, { token: cpu.token, name: cpu.name, labels: cpu.labels, dataDir: cpu.dataDir, env: NODE_ENV });
 });
 
+test('commits an agent makes on a node come home while it runs, each once; at its end what it left uncommitted follows', async () => {
+  const { spawnSync } = require('node:child_process');
+  const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
+  const wsId = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.workspaceId;
+  const feat = await api(d, 'POST', '/api/worktrees', { workspaceId: wsId, name: 'pushed-live', branch: 'pushed-live', createBranch: true, base: 'main' });
+  assert.equal(feat.status, 201, JSON.stringify(feat.body));
+  const commit = (f, m) => `echo ${f} > ${f}.txt; git add ${f}.txt; git -c user.name=node -c user.email=n@x commit -qm "${m}"`;
+  // one commit, then a second once the test says go (a file it writes in the
+  // node's worktree), then work left uncommitted and a long sleep
+  const prog = `${commit('one', 'first from the node')}; echo one; ` +
+    'i=0; while [ ! -f go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ' +
+    `${commit('two', 'second from the node')}; echo two; echo draft > left.txt; sleep 600`;
+  const id = await commandAgent(d, feat.body.id, ['sh', '-c', prog], { node: 'cpu1' });
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  const subject = () => gitIn(feat.body.path, 'log', '-1', '--format=%s').stdout.trim();
+  const running = async () => (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].status === 'running';
+  await until(() => subject() === 'first from the node', 'the first commit on the control plane while the run lives');
+  assert.ok(await running(), 'the run still running');
+  const nodeWt = `${nodes[1].dataDir}/worktrees/${feat.body.id}`;
+  fs.writeFileSync(`${nodeWt}/go`, '');
+  await until(() => subject() === 'second from the node', 'the second commit on the control plane');
+  assert.ok(await running(), 'the run still running');
+  // one hidden ref for this worktree and node, at the node's HEAD
+  const hidden = gitIn(repo, 'for-each-ref', '--format=%(objectname)', `refs/agentd/nodes/${feat.body.id}/`).stdout.trim();
+  assert.equal(hidden, gitIn(nodeWt, 'rev-parse', 'HEAD').stdout.trim(), 'the hidden ref is the node\'s HEAD');
+  // each commit once, in order, on the worktree's branch
+  assert.deepEqual(gitIn(feat.body.path, 'log', '--format=%s', 'main..HEAD').stdout.trim().split('\n'), ['second from the node', 'first from the node']);
+  await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+  await until(async () => !(await running()), 'stopped');
+  // the end: what was left uncommitted, committed as agentd, came after them
+  assert.match(subject(), /^agentd: work run \S+ left uncommitted on node cpu1$/);
+  assert.equal(fs.readFileSync(`${feat.body.path}/left.txt`, 'utf8'), 'draft\n');
+  assert.equal(gitIn(feat.body.path, 'log', '--format=%s', 'main..HEAD').stdout.trim().split('\n').length, 3);
+});
+
 test('placement prefers a node that holds the workspace\'s repository already, then the least busy', async () => {
   const repo2 = daemon.tmpRepo('agentd-wt2-');
   try {
