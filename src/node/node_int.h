@@ -262,8 +262,9 @@ struct worker {
     ad_procs_t *procs;
     ad_health_t *health; /* the host's figures, sampled as the control plane samples its own */
     uv_work_t clis_work;
-    json_t *clis;  /* {claude: {path, version}, …}: read once at start, on the pool */
-    json_t *repos; /* the workspaces it has a mirror of (ids): placement prefers it */
+    json_t *clis; /* {claude: {path, version}, …}: read on the pool at start and each renewal */
+    struct clis *clis_last; /* owned: what the last probe found (worker.c) */
+    json_t *repos;          /* the workspaces it has a mirror of (ids): placement prefers it */
     json_t *bases; /* {worktree id: the commit its worktree here is at, as the plane has it} */
     bool clis_busy;
     ad_wsc_t *link;

@@ -517,23 +517,48 @@ static void on_forget(worker_t *w, json_t *msg, bool end)
 
 /* The agent CLIs on the node's PATH and their versions, as
  * /api/requirements finds them (each `--version` bounded by 5 s): on the
- * pool, once at start. */
+ * pool, at start and again at each renewal. A CLI whose file is the one
+ * probed last (its path, device, inode, size and modification time, the
+ * link followed) keeps that version; only one installed, upgraded or gone
+ * since is asked again, so the node says a new version a renewal after it. */
 typedef struct {
-    char path[3][4096];
-    char version[3][128];
-    bool found[3];
+    char path[4096];
+    char version[128];
+    bool found;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns;
+} cli_t;
+typedef struct clis {
+    cli_t c[3];
 } clis_t;
 static const char *const cli_names[] = {"claude", "codex", "gemini"};
 
 static void clis_read(uv_work_t *req)
 {
-    clis_t *c = req->data;
+    clis_t *all = req->data; /* comes with what the last probe found */
     for (size_t i = 0; i < AD_ARRAY_LEN(cli_names); i++) {
-        c->found[i] = ad_path_which_in(cli_names[i], getenv("PATH"), NULL, c->path[i],
-                                       sizeof(c->path[i])) == 0;
-        if (!c->found[i] ||
-            ad_health_program_version(c->path[i], c->version[i], sizeof(c->version[i])) != 0) {
-            c->version[i][0] = '\0';
+        cli_t *c = &all->c[i], was = *c;
+        struct stat st;
+        c->found =
+            ad_path_which_in(cli_names[i], getenv("PATH"), NULL, c->path, sizeof(c->path)) == 0 &&
+            stat(c->path, &st) == 0;
+        if (!c->found) {
+            c->version[0] = '\0';
+            continue;
+        }
+        c->dev = st.st_dev;
+        c->ino = st.st_ino;
+        c->size = st.st_size;
+        c->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        if (was.found && was.version[0] != '\0' && strcmp(was.path, c->path) == 0 &&
+            was.dev == c->dev && was.ino == c->ino && was.size == c->size &&
+            was.mtime_ns == c->mtime_ns) {
+            continue; /* the same file: the same version */
+        }
+        if (ad_health_program_version(c->path, c->version, sizeof(c->version)) != 0) {
+            c->version[0] = '\0';
         }
     }
 }
@@ -541,19 +566,46 @@ static void clis_read(uv_work_t *req)
 static void clis_done(uv_work_t *req, int status)
 {
     worker_t *w = container_of_clis(req);
-    clis_t *c = req->data;
+    clis_t *all = req->data;
     json_t *o = json_object();
     for (size_t i = 0; status == 0 && i < AD_ARRAY_LEN(cli_names); i++) {
-        if (c->found[i]) {
-            json_object_set_new(
-                o, cli_names[i],
-                json_pack("{s:s, s:s}", "path", c->path[i], "version", c->version[i]));
+        const cli_t *c = &all->c[i];
+        if (c->found) {
+            json_object_set_new(o, cli_names[i],
+                                json_pack("{s:s, s:s}", "path", c->path, "version", c->version));
         }
+    }
+    if (w->clis != NULL && !json_equal(w->clis, o)) {
+        char *now = json_dumps(o, JSON_COMPACT);
+        ad_log(AD_LOG_INFO, "node", "agent CLIs changed clis=%s", now != NULL ? now : "?");
+        free(now);
     }
     json_decref(w->clis);
     w->clis = o;
     w->clis_busy = false;
-    free(c);
+    if (status == 0) {
+        free(w->clis_last);
+        w->clis_last = all;
+    } else {
+        free(all);
+    }
+}
+
+/* Asks again (on the pool), unless a probe is at work. */
+static void clis_probe(worker_t *w)
+{
+    if (w->clis_busy || w->stopping) {
+        return;
+    }
+    clis_t *all = ad_xcalloc(1, sizeof(*all));
+    if (w->clis_last != NULL) {
+        *all = *w->clis_last;
+    }
+    w->clis_work.data = all;
+    w->clis_busy = uv_queue_work(w->loop, &w->clis_work, clis_read, clis_done) == 0;
+    if (!w->clis_busy) {
+        free(all);
+    }
 }
 
 /* What the node offers: the health sampler's last figures (CPU, memory,
@@ -665,6 +717,7 @@ static void on_renew(uv_timer_t *t)
     ad_worker_send(
         w, json_pack("{s:s, s:o, s:o}", "t", "renew", "caps", caps(w), "runs", run_figures(w)));
     ad_worker_git_tick(w);
+    clis_probe(w); /* what the next renewal says */
 }
 
 static void send_hello(worker_t *w)
@@ -983,11 +1036,7 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
                            .targets = run_targets,
                            .ud = &w};
     w.health = ad_health_new(w.loop, &ho);
-    w.clis_work.data = ad_xcalloc(1, sizeof(clis_t));
-    w.clis_busy = uv_queue_work(w.loop, &w.clis_work, clis_read, clis_done) == 0;
-    if (!w.clis_busy) {
-        free(w.clis_work.data);
-    }
+    clis_probe(&w);
     w.backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(w.loop, &w.renew);
     uv_timer_init(w.loop, &w.retry);
@@ -1019,6 +1068,7 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     ad_health_close(w.health);
     uv_run(w.loop, UV_RUN_DEFAULT); /* (the CLI probe, if still at work, comes back here) */
     json_decref(w.clis);
+    free(w.clis_last);
     json_decref(w.repos);
     json_decref(w.bases);
     uv_loop_close(w.loop);

@@ -525,7 +525,7 @@ test('a run on a node in /metrics and the health history, as its node measured i
   }
 });
 
-test('a one-turn CLI on a node: its version is the node\'s CLI\'s, on the run, and an untested one is said in the transcript', async () => {
+test('a one-turn CLI on a node: its version is the node\'s CLI\'s, on the run, an untested one said in the transcript, an upgrade seen by the next run', async () => {
   const bin = daemon.tmpDir('agentd-nodebin-');
   fs.writeFileSync(`${bin}/codex`, '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "codex-cli 0.1.0"; exit 0; fi\ncat >/dev/null\n', { mode: 0o755 });
   const t = await nodeToken(d, 'tools1');
@@ -545,6 +545,23 @@ test('a one-turn CLI on a node: its version is the node\'s CLI\'s, on the run, a
     }, 'the version on the run');
     assert.equal(run.cliVersion, '0.1.0');
     await until(async () => (await allMessages(d, a.body.id)).some((m) => m.role === 'system' && /Codex CLI 0\.1\.0 is not a version agentd was tested with/.test(m.content)), 'the version notice');
+    // the CLI upgraded on the node while it runs: the node says the new
+    // version, and the next run is the new one's
+    // (this fake CLI waits for its input's end: stopped, not ended)
+    await api(d, 'POST', `/api/agents/${a.body.id}/stop?wait=true`);
+    await until(async () => (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0].status !== 'running', 'the first run to end');
+    fs.writeFileSync(`${bin}/codex.new`, '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "codex-cli 0.2.0"; exit 0; fi\ncat >/dev/null\n', { mode: 0o755 });
+    fs.renameSync(`${bin}/codex.new`, `${bin}/codex`);
+    await until(async () => {
+      const x = (await api(d, 'GET', '/api/nodes')).body.nodes.find((y) => y.name === 'tools1');
+      return /\b0\.2\.0$/.test(x?.caps?.clis?.codex?.version || '');
+    }, 'the node to say its codex\'s new version');
+    assert.equal((await api(d, 'POST', `/api/agents/${a.body.id}/start`, { initialPrompt: 'again' })).status, 200);
+    const run2 = await until(async () => {
+      const r = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs.find((x) => x.id !== run.id);
+      return r && r.cliVersion ? r : null;
+    }, 'the new version on the next run');
+    assert.equal(run2.cliVersion, '0.2.0');
   } finally {
     // a holder of the node's may still be writing its run's folder:
     // cleanup waits until the node's holders have exited
