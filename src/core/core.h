@@ -478,6 +478,28 @@ int ad_openat_beneath(int rootfd, const char *rel, int flags);
 /* The same below the folder root (a path). */
 int ad_open_beneath(const char *root, const char *rel, int flags);
 
+/* ---- an agent's text files below its worktree (textfile.c) ------------------ */
+/* ACP's fs/read_text_file and fs/write_text_file, served here for a local
+ * run and on its node for a node's. Paths are relative (checked by name
+ * before: src/agent) and opened beneath root; refuse (or NULL) may turn
+ * down an opened file or folder by its fd. Both return 0 or an errno:
+ * ENOENT, EXDEV (a way out of root), EFBIG (not a regular file of at most
+ * AD_TEXTFILE_MAX), EILSEQ (not UTF-8), EIO, ENOSPC, or open(2)'s. */
+#define AD_TEXTFILE_MAX (4u << 20)
+/* ACP's word for a missing file, which agents take as "a new file". */
+#define AD_TEXTFILE_NOT_FOUND "Resource not found"
+typedef bool (*ad_textfile_refuse_fn)(int fd, void *ud);
+/* Lines [line, line + limit) (1-based; limit <= 0: to the end) as
+ * *content, a new reference. */
+int ad_textfile_read(const char *root, const char *rel, int64_t line, int64_t limit,
+                     ad_textfile_refuse_fn refuse, void *ud, struct json_t **content);
+/* The whole file rel made or replaced with data; its last name is never
+ * followed. */
+int ad_textfile_write(const char *root, const char *rel, const char *data, size_t n,
+                      ad_textfile_refuse_fn refuse, void *ud);
+/* The answer for an errno of the two (static; NULL for 0). */
+const char *ad_textfile_why(int err);
+
 /* ---- data dir -------------------------------------------------------------- */
 /* The unix socket address of path in *a (unixaddr.c). A path too long for
  * sun_path is reached as /proc/self/fd/N/NAME through an O_PATH descriptor

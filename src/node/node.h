@@ -167,6 +167,30 @@ void ad_plane_run_done(ad_plane_t *p, const char *run_id);
 int ad_plane_git_rpc(ad_plane_t *p, const char *run_id, ad_git_op_t op, const ad_git_args_t *a,
                      ad_git_done_cb cb, void *ud);
 
+/* The folder an agent of node_id works in there, as the node makes it
+ * (<its data dir>/worktrees/<wt_id>, or /work/<agent_id> without a
+ * worktree), for what the agent is told of its folder (an ACP session's
+ * cwd, codex app-server's). false when the node has not said its data
+ * dir (not connected since this plane started). */
+bool ad_plane_agent_cwd(ad_plane_t *p, const char *node_id, const char *wt_id, const char *agent_id,
+                        char *out, size_t outsz);
+/* An ACP agent's file request, for its node (nodefs.c): path relative to
+ * its worktree (checked by name by the caller); content (content_len
+ * bytes) to write, or NULL to read lines [line, line + limit). */
+typedef struct {
+    const char *path;
+    const char *content;
+    size_t content_len;
+    int64_t line, limit;
+} ad_plane_fs_req_t;
+/* Once, on the loop: a read's text (a string, borrowed) or json null for a
+ * write done; or NULL and why (not_found: the file is not there). */
+typedef void (*ad_plane_fs_cb)(json_t *content, const char *why, bool not_found, void *ud);
+/* req served by run_id's node beneath the run's folder there. Always 0 (a
+ * node away or too slow is a failure given to cb). */
+int ad_plane_fs(ad_plane_t *p, const char *run_id, const ad_plane_fs_req_t *req, ad_plane_fs_cb cb,
+                void *ud);
+
 /* What run_id's node last said the run uses, into a's figures and node
  * (its name; the ids and org are the caller's to fill): false when none. */
 bool ad_plane_run_measured(const ad_plane_t *p, const char *run_id, ad_health_agent_t *a);

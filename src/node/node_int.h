@@ -95,6 +95,9 @@ struct ad_node_live {
     uint64_t renewed_ms;   /* monotonic: the last hello or renew */
     bool unreachable;
     int64_t unreachable_since; /* wall ms */
+    /* its data dir as it says (caps.dataDir, "" unknown): where its runs'
+     * folders are (ad_plane_agent_cwd) */
+    char data_dir[2048];
 };
 
 struct ad_plane_link {
@@ -104,7 +107,8 @@ struct ad_plane_link {
     char org_id[AD_ID_MAX];
     ad_node_live_t *node; /* after the hello's join */
     bool joining, closed;
-    json_t *hello_runs; /* the runs the hello listed, until the join is stored */
+    json_t *hello_runs;  /* the runs the hello listed, until the join is stored */
+    char data_dir[2048]; /* the hello's caps.dataDir, until the join is stored */
 };
 
 /* A git operation asked of a node (gitsync.c), waiting for its answer. */
@@ -117,6 +121,16 @@ typedef struct ad_git_rpc {
     void *ud;
     uint64_t deadline_ms; /* monotonic */
 } ad_git_rpc_t;
+
+/* An ACP agent's file request asked of its node (nodefs.c), waiting. */
+typedef struct ad_fs_rpc {
+    struct ad_fs_rpc *next;
+    uint64_t id;
+    char node[AD_ID_MAX];
+    ad_plane_fs_cb cb;
+    void *ud;
+    uint64_t deadline_ms; /* monotonic */
+} ad_fs_rpc_t;
 
 /* A service's probe asked of a node (probes.c), waiting for its answer. */
 typedef struct ad_probe_rpc {
@@ -141,6 +155,7 @@ struct ad_plane {
     ad_git_rpc_t *rpcs; /* gitsync.c */
     uint64_t rpc_seq;
     ad_probe_rpc_t *probes; /* probes.c */
+    ad_fs_rpc_t *fs_rpcs;   /* nodefs.c */
     /* The last held processes whose end was stored, with their nodes (a
      * ring): a frame of theirs still in flight is late, not another
      * node's. A run's row says so too; a job's does not name its node. */
@@ -184,6 +199,10 @@ void ad_plane_git_rpc_expire(ad_plane_t *p, bool all);
  * one, at the plane's end). */
 void ad_plane_probe_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
 void ad_plane_probe_expire(ad_plane_t *p, bool all);
+/* nodefs.c: a node's answer to a file request (fs_done), and the tick's
+ * expiry, as the probes'. */
+void ad_plane_fs_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
+void ad_plane_fs_expire(ad_plane_t *p, bool all);
 
 /* relay.c */
 ad_relay_t *ad_relay_find(const ad_plane_t *p, const char *run_id);
@@ -228,6 +247,7 @@ typedef struct wrun {
     char agent_id[AD_ID_MAX]; /* from its spawn ("" after the node's restart) */
     pid_t agent_pid;          /* its agent (0 until known): what health measures */
     char dir[4200];
+    char cwd[4200]; /* the folder it runs in ("" until spawned; its files: nodefs.c) */
     hconn_t *conn;
     /* Worktrees on nodes (nodegit.c): a spawn waiting for its worktree,
      * what the plane sends for it meanwhile (its ATTACH, then frames of
@@ -288,6 +308,9 @@ void ad_worker_send(worker_t *w, json_t *msg);
 /* probes.c: the plane's probe {id, run, probe} of a service on this node,
  * run here (tcp, unix or http), answered probe_done. */
 void ad_worker_probe(worker_t *w, json_t *msg);
+/* nodefs.c: the plane's file request {id, run, op, path, …} for an ACP
+ * agent of this node, served beneath its run's folder, answered fs_done. */
+void ad_worker_fs(worker_t *w, json_t *msg);
 /* Starts r's holder with the spawn msg (borrowed) in cwd: its connection
  * kept for the ATTACH (and what waited for it); spawn_failed on failure,
  * and r freed. */

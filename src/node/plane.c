@@ -165,6 +165,7 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = ad_mono_ms();
     ad_plane_git_rpc_expire(p, false);
     ad_plane_probe_expire(p, false);
+    ad_plane_fs_expire(p, false);
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
         if (!n->unreachable && now - n->renewed_ms > lease_ms(p)) {
             set_reachable(p, n, false);
@@ -299,6 +300,7 @@ static void on_joined(int rc, json_t *row, void *ud)
         if (n != NULL) {
             snprintf(n->name, sizeof(n->name), "%s", name);
             snprintf(n->token_id, sizeof(n->token_id), "%s", l->token_id);
+            snprintf(n->data_dir, sizeof(n->data_dir), "%s", l->data_dir);
             n->link = l;
             n->renewed_ms = ad_mono_ms();
             l->node = n;
@@ -316,6 +318,24 @@ static void on_joined(int rc, json_t *row, void *ud)
     }
     json_decref(runs);
     json_decref(row);
+}
+
+/* caps.dataDir into out when it is a plain absolute path (no "." or ".."
+ * name, no control character); left as it was otherwise. */
+static void note_data_dir(json_t *caps, char *out, size_t outsz)
+{
+    const char *d = json_string_value(json_object_get(caps, "dataDir"));
+    size_t n = d != NULL ? strlen(d) : 0;
+    if (n < 2 || n >= outsz || d[0] != '/' || strstr(d, "/./") != NULL ||
+        strstr(d, "/../") != NULL || (n >= 3 && strcmp(d + n - 3, "/..") == 0)) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f) {
+            return;
+        }
+    }
+    snprintf(out, outsz, "%s", d);
 }
 
 static void on_hello(ad_plane_link_t *l, json_t *msg)
@@ -341,6 +361,7 @@ static void on_hello(ad_plane_link_t *l, json_t *msg)
     snprintf(j.token_id, sizeof(j.token_id), "%s", l->token_id);
     l->joining = true;
     l->hello_runs = runs != NULL ? json_incref(runs) : json_array();
+    note_data_dir(caps, l->data_dir, sizeof(l->data_dir));
     ad_store_node_join(l->p->store, &j, on_joined, l);
     free(labels_text);
     free(caps_text);
@@ -357,6 +378,7 @@ static void on_renew(ad_plane_link_t *l, json_t *msg)
         return;
     }
     n->renewed_ms = ad_mono_ms();
+    note_data_dir(caps, n->data_dir, sizeof(n->data_dir));
     set_reachable(l->p, n, true);
     ad_store_node_seen(l->p->store, n->id, caps_text, ad_wall_ms());
     size_t i;
@@ -440,6 +462,8 @@ static void on_text(ad_plane_link_t *l, const char *data, size_t len)
         ad_plane_git_rpc_done(l->p, l->node, msg);
     } else if (strcmp(t, "probe_done") == 0) {
         ad_plane_probe_done(l->p, l->node, msg);
+    } else if (strcmp(t, "fs_done") == 0) {
+        ad_plane_fs_done(l->p, l->node, msg);
     } else if (strcmp(t, "reattach") == 0) {
         ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
         if (r != NULL) {
@@ -827,10 +851,25 @@ void ad_plane_free(ad_plane_t *p)
     }
     ad_plane_git_rpc_expire(p, true);
     ad_plane_probe_expire(p, true);
+    ad_plane_fs_expire(p, true);
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
         if (n->link != NULL) {
             n->link->node = NULL;
         }
     }
     uv_close((uv_handle_t *)&p->tick, on_tick_closed);
+}
+
+bool ad_plane_agent_cwd(ad_plane_t *p, const char *node_id, const char *wt_id, const char *agent_id,
+                        char *out, size_t outsz)
+{
+    ad_node_live_t *n = ad_plane_node_live(p, node_id);
+    if (n == NULL || n->data_dir[0] == '\0' || agent_id == NULL) {
+        return false;
+    }
+    /* as the node makes them (worker.c on_spawn, nodegit.c) */
+    int k = wt_id != NULL && wt_id[0] != '\0'
+                ? snprintf(out, outsz, "%s/worktrees/%s", n->data_dir, wt_id)
+                : snprintf(out, outsz, "%s/work/%s", n->data_dir, agent_id);
+    return k > 0 && (size_t)k < outsz;
 }

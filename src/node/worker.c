@@ -454,6 +454,7 @@ void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd)
     }
     r->conn = conn_new(r, fd);
     r->agent_pid = agent_pid;
+    snprintf(r->cwd, sizeof(r->cwd), "%s", cwd);
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     snprintf(r->agent_id, sizeof(r->agent_id), "%s", agent != NULL && id_ok(agent) ? agent : "");
     ad_log(AD_LOG_INFO, "node", "run started run=%s pid=%ld", r->id, (long)agent_pid);
@@ -617,6 +618,9 @@ static json_t *caps(const worker_t *w)
     json_t *clis = w->clis != NULL ? json_incref(w->clis) : json_object();
     json_t *o = json_pack("{s:I, s:s, s:o}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
                           "agentdVersion", AD_VERSION, "clis", clis);
+    if (w->cfg->data_dir[0] == '/') { /* where its runs' folders are (ad_plane_agent_cwd) */
+        json_object_set_new(o, "dataDir", json_string(w->cfg->data_dir));
+    }
     struct utsname u;
     if (uname(&u) == 0) {
         json_object_set_new(o, "os", json_string(u.sysname));
@@ -767,6 +771,8 @@ static void on_text(worker_t *w, const char *data, size_t len)
         ad_worker_git_msg(w, t, msg);
     } else if (strcmp(t, "probe") == 0) {
         ad_worker_probe(w, msg);
+    } else if (strcmp(t, "fs") == 0) {
+        ad_worker_fs(w, msg);
     }
     json_decref(msg);
 }

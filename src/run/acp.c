@@ -8,8 +8,9 @@
  * the parser; terminals are acp_term.c's), the user's decisions carried
  * out, and a protocol fault turned into the run's error.
  *
- * Threads: loop thread only. The fs requests are served on it: a file is
- * at most AD_RUN_ACP_FILE_MAX bytes.
+ * Threads: loop thread only. The fs requests are served on it (src/core's
+ * textfile: a file is at most AD_TEXTFILE_MAX bytes); a run on a worker
+ * node has them served by its node, where its worktree is.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH */
@@ -25,8 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define AD_RUN_ACP_FILE_MAX (4u << 20)
-
 /* Writes a built line (taken; NULL: nothing) to the agent. */
 static void write_line(ad_run_t *run, char *line)
 {
@@ -40,7 +39,7 @@ static void setup_of(ad_run_t *run, const ad_agent_spec_t *spec, const char *pro
                      ad_acp_setup_t *s)
 {
     memset(s, 0, sizeof(*s));
-    s->cwd = run->cwd;
+    s->cwd = run->agent_cwd != NULL ? run->agent_cwd : run->cwd;
     s->session_id = spec->session_id;
     s->prompt = prompt;
     s->mode = spec->mode;
@@ -116,29 +115,31 @@ void ad_run_acp_say(ad_run_t *run, const char *text)
 
 /* ACP's code for a missing file, which agents take as "a new file". */
 #define ACP_NOT_FOUND (-32002)
-#define ACP_NOT_FOUND_MSG "Resource not found"
+
+static void reply_to(ad_run_t *run, const char *tool_id, json_t *result, const char *error,
+                     bool missing)
+{
+    size_t len = 0;
+    write_line(run, ad_acp_reply(run->parser, tool_id, result, missing ? ACP_NOT_FOUND : -32000,
+                                 error, &len));
+}
 
 static void reply(ad_run_t *run, const ad_rec_t *rec, json_t *result, const char *error)
 {
-    size_t len = 0;
-    bool missing = error != NULL && strcmp(error, ACP_NOT_FOUND_MSG) == 0;
-    write_line(run, ad_acp_reply(run->parser, rec->tool_id, result,
-                                 missing ? ACP_NOT_FOUND : -32000, error, &len));
+    bool missing = error != NULL && strcmp(error, AD_TEXTFILE_NOT_FOUND) == 0;
+    reply_to(run, rec->tool_id, result, error, missing);
 }
 
-/* Refused by the kernel: tell the user too, as for a path refused by name. */
-static const char *open_error(ad_run_t *run, const ad_rec_t *rec, int err)
+/* A path refused by the kernel as a way out: the user is told too, as for
+ * one refused by name. */
+static void say_outside(ad_run_t *run, const char *rel)
 {
-    if (err != EXDEV && err != ELOOP) {
-        return err == ENOENT ? ACP_NOT_FOUND_MSG : "the file cannot be opened";
-    }
     char text[400];
     snprintf(text, sizeof(text),
              "refused: the agent asked for %.200s, which leads outside its "
              "worktree",
-             rec->text);
+             rel);
     ad_run_acp_say(run, text);
-    return "path is outside the worktree";
 }
 
 /* The sandbox hides the data dir from the agent even in a worktree that
@@ -157,100 +158,86 @@ bool ad_run_acp_in_data_dir(const ad_run_t *run, int fd)
     return strncmp(path, data, dl) == 0 && (path[dl] == '/' || path[dl] == '\0');
 }
 
-/* Lines [line, line+limit) of text (1-based; 0 limit: to the end). */
-static json_t *lines_of(const char *text, size_t n, int64_t line, int64_t limit)
+static bool refuse_data_dir(int fd, void *ud)
 {
-    size_t a = 0;
-    for (int64_t l = 1; l < line && a < n; a++) {
-        l += text[a] == '\n';
+    return ad_run_acp_in_data_dir(ud, fd);
+}
+
+/* The answer for err (0: result), the user told of a way out. */
+static void served(ad_run_t *run, const ad_rec_t *rec, json_t *result, int err)
+{
+    if (err == EXDEV || err == ELOOP) {
+        say_outside(run, rec->text);
     }
-    size_t b = a;
-    for (int64_t k = 0; b < n && (limit <= 0 || k < limit); b++) {
-        if (text[b] == '\n' && ++k == limit) {
-            b++;
-            break;
-        }
+    reply(run, rec, err == 0 ? result : NULL, ad_textfile_why(err));
+    if (err != 0) {
+        json_decref(result);
     }
-    return json_stringn(text + a, b - a);
 }
 
 static void read_file(ad_run_t *run, const ad_rec_t *rec)
 {
-    int fd = ad_open_beneath(run->cwd, rec->text, O_RDONLY | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && ad_run_acp_in_data_dir(run, fd)) {
-        close(fd);
-        fd = -1;
-        errno = EXDEV;
-    }
-    if (fd < 0) {
-        reply(run, rec, NULL, open_error(run, rec, errno));
-        return;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > AD_RUN_ACP_FILE_MAX) {
-        close(fd);
-        reply(run, rec, NULL, "not a regular file of at most 4 MiB");
-        return;
-    }
-    char *buf = ad_xmalloc((size_t)st.st_size + 1);
-    ssize_t n = read(fd, buf, (size_t)st.st_size);
-    close(fd);
     json_int_t line = json_integer_value(json_object_get(rec->json, "line"));
     json_int_t limit = json_integer_value(json_object_get(rec->json, "limit"));
-    json_t *content = n >= 0 ? lines_of(buf, (size_t)n, line > 0 ? line : 1, limit) : NULL;
-    free(buf);
-    if (content == NULL) {
-        reply(run, rec, NULL, n < 0 ? "the file cannot be read" : "the file is not UTF-8 text");
-        return;
-    }
-    reply(run, rec, json_pack("{s:o}", "content", content), NULL);
-}
-
-/* The folder rel is in, opened beneath the worktree, and rel's last name. */
-static int parent_of(const ad_run_t *run, const char *rel, const char **base)
-{
-    const char *slash = strrchr(rel, '/');
-    *base = slash != NULL ? slash + 1 : rel;
-    if (slash == NULL) {
-        return open(run->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    }
-    char *dir = ad_xstrndup(rel, (size_t)(slash - rel));
-    int fd = ad_open_beneath(run->cwd, dir, O_PATH | O_DIRECTORY);
-    free(dir);
-    return fd;
+    json_t *content = NULL;
+    int err = ad_textfile_read(run->cwd, rec->text, line, limit, refuse_data_dir, run, &content);
+    served(run, rec, err == 0 ? json_pack("{s:o}", "content", content) : NULL, err);
 }
 
 static void write_file(ad_run_t *run, const ad_rec_t *rec)
 {
     json_t *content = json_object_get(rec->json, "content");
-    const char *base = NULL;
-    int dfd = parent_of(run, rec->text, &base);
-    if (dfd >= 0 && ad_run_acp_in_data_dir(run, dfd)) {
-        close(dfd);
-        dfd = -1;
-        errno = EXDEV;
+    int err = ad_textfile_write(run->cwd, rec->text, json_string_value(content),
+                                json_string_length(content), refuse_data_dir, run);
+    served(run, rec, err == 0 ? json_object() : NULL, err);
+}
+
+/* ---- on a worker node: served there (src/node/nodefs.c) ------------------------------- */
+
+typedef struct {
+    ad_runner_t *r;
+    char agent_id[AD_ID_MAX], run_id[AD_ID_MAX];
+    char *tool_id; /* the request's id, as JSON */
+    char rel[600];
+    bool write;
+} remote_fs_t;
+
+static void remote_done(json_t *content, const char *why, bool not_found, void *ud)
+{
+    remote_fs_t *c = ud;
+    ad_run_t *run = ad_run_find(c->r, c->agent_id);
+    if (run != NULL && strcmp(run->run_id, c->run_id) != 0) {
+        run = NULL; /* the run that asked has ended: nobody to answer */
     }
-    if (dfd < 0 || base[0] == '\0' || strcmp(base, ".") == 0) {
-        int e = dfd < 0 ? errno : EINVAL;
-        if (dfd >= 0) {
-            close(dfd);
+    if (run != NULL && why != NULL) {
+        if (strcmp(why, ad_textfile_why(EXDEV)) == 0) {
+            say_outside(run, c->rel);
         }
-        reply(run, rec, NULL, open_error(run, rec, e));
-        return;
+        reply_to(run, c->tool_id, NULL, why, not_found);
+    } else if (run != NULL) {
+        reply_to(run, c->tool_id, c->write ? json_object() : json_pack("{s:O}", "content", content),
+                 NULL, false);
     }
-    /* the last name is never followed: a symlink there is refused */
-    int fd =
-        openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-    int e = errno;
-    close(dfd);
-    if (fd < 0) {
-        reply(run, rec, NULL, open_error(run, rec, e == ELOOP ? EXDEV : e));
-        return;
-    }
-    size_t n = json_string_length(content);
-    size_t w = ad_write_all(fd, json_string_value(content), n);
-    close(fd);
-    reply(run, rec, w == n ? json_object() : NULL, w == n ? NULL : "the file cannot be written");
+    free(c->tool_id);
+    free(c);
+}
+
+static void remote_file(ad_run_t *run, const ad_rec_t *rec, bool write)
+{
+    remote_fs_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = run->r;
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
+    snprintf(c->run_id, sizeof(c->run_id), "%s", run->run_id);
+    c->tool_id = ad_xstrdup(rec->tool_id);
+    snprintf(c->rel, sizeof(c->rel), "%s", rec->text);
+    c->write = write;
+    json_t *content = json_object_get(rec->json, "content");
+    ad_plane_fs_req_t q = {.path = rec->text,
+                           .line = json_integer_value(json_object_get(rec->json, "line")),
+                           .limit = json_integer_value(json_object_get(rec->json, "limit")),
+                           .content = write ? json_string_value(content) : NULL,
+                           .content_len = write ? json_string_length(content) : 0};
+    (void)ad_plane_fs(run->r->plane, run->run_id, &q, remote_done, c);
 }
 
 void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec)
@@ -259,6 +246,10 @@ void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec)
         reply(run, rec, NULL, "not served");
     } else if (strncmp(rec->subtype, "terminal/", 9) == 0) {
         ad_run_acp_terminal(run, rec);
+    } else if (strncmp(rec->subtype, "fs/", 3) == 0 && run->node_id[0] != '\0' &&
+               run->r->plane != NULL) {
+        /* its files are on its node, not in this copy of the worktree */
+        remote_file(run, rec, strcmp(rec->subtype, "fs/write_text_file") == 0);
     } else if (strcmp(rec->subtype, "fs/read_text_file") == 0) {
         read_file(run, rec);
     } else if (strcmp(rec->subtype, "fs/write_text_file") == 0) {

@@ -155,6 +155,10 @@ typedef struct ad_run {
     ad_parser_t *parser;
     ad_recs_t recs;
     char *cwd; /* the worktree (owned): ACP's fs requests are served below it */
+    /* the folder as the agent sees it (owned; NULL: cwd): on a worker node,
+     * its folder there (ad_plane_agent_cwd), told as its ACP session's and
+     * codex app-server's cwd */
+    char *agent_cwd;
     /* ACP terminals (acp_term.c): the live ones, and what they run with
      * (the agent's sandbox, env and limits; NULL: none can run). */
     ad_run_term_t *terms[AD_RUN_ACP_TERMS];

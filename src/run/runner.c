@@ -250,6 +250,7 @@ void ad_run_free(ad_run_t *run)
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
     free(run->cwd);
+    free(run->agent_cwd);
     ad_run_term_env_free(run->term_env);
     for (size_t i = 0; i < run->nheld_updates; i++) { /* never written: the daemon closes */
         json_decref(run->held_updates[i].u.state_patch);

@@ -515,10 +515,26 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->limits = &s->limits; /* lives as long as the start */
 }
 
-/* What codex app-server is told of the agent (codexapp.c). */
-static void codex_open(const start_t *s, ad_codex_open_t *o)
+/* What codex app-server is told of the agent (codexapp.c): its folder as
+ * it sees it (on a node, the node's). */
+static void codex_open(const ad_run_t *run, const start_t *s, ad_codex_open_t *o)
 {
-    ad_run_codex_open(&s->spec, s->path, !s->sbx.box.none && s->sbx.box.home != NULL, o);
+    ad_run_codex_open(&s->spec, run->agent_cwd != NULL ? run->agent_cwd : s->path,
+                      !s->sbx.box.none && s->sbx.box.home != NULL, o);
+}
+
+/* A run on a node: the folder its agent works in there, when the node has
+ * said where its folders are (else the agent is told this plane's path,
+ * as before nodes said it). */
+static void node_cwd(ad_runner_t *r, ad_run_t *run, const start_t *s)
+{
+    const char *wt = json_string_value(json_object_get(s->agent, "worktreeId"));
+    char path[4200];
+    if (r->plane != NULL && run->node_id[0] != '\0' && run->agent_cwd == NULL &&
+        ad_plane_agent_cwd(r->plane, run->node_id, s->ws[0] != '\0' ? wt : NULL, run->agent_id,
+                           path, sizeof(path))) {
+        run->agent_cwd = ad_xstrdup(path);
+    }
 }
 
 /* The process is up: its input, and the first prompt as a message. */
@@ -530,7 +546,7 @@ static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
     }
     if (run->rpc) {
         ad_codex_open_t o;
-        codex_open(s, &o);
+        codex_open(run, s, &o);
         ad_run_rpc_open(run, &o, prompt);
     }
     if (s->spec.executor == AD_EXEC_ACP) {
@@ -830,6 +846,7 @@ static int spawn_remote(ad_runner_t *r, ad_run_t *run, const ad_proc_opts_t *o, 
         return rc;
     }
     snprintf(run->node_id, sizeof(run->node_id), "%s", node_id);
+    node_cwd(r, run, s);
     ad_plane_run_worktree(r->plane, run->run_id, wt, s->ws, s->path);
     worktree_setup(r, run->run_id, s->ws);
     return 0;
@@ -1195,9 +1212,10 @@ static void attach_finish(ad_runner_t *r, ad_run_t *run, const start_t *s, int64
     uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
     run->started_ns = age_ns < now ? now - age_ns : now;
     run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
-    if (run->rpc) { /* its app-server lives on, on the agent's thread */
+    node_cwd(r, run, s); /* (a node not back yet: this plane's path) */
+    if (run->rpc) {      /* its app-server lives on, on the agent's thread */
         ad_codex_open_t co;
-        codex_open(s, &co);
+        codex_open(run, s, &co);
         ad_codex_app_attach(run->parser, s->spec.session_id, &co);
     }
     ad_run_approvals_restore(run);

@@ -571,6 +571,42 @@ test('a one-turn CLI on a node: its version is the node\'s CLI\'s, on the run, a
   }
 });
 
+test('an ACP agent on a node: its file requests are served in its worktree on the node, never from the control plane\'s copy', async () => {
+  const ACP = require('node:path').resolve(__dirname, '../fixtures/acp-agent.js');
+  const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP], mode: 'auto', node: 'gpu1' });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const id = a.body.id;
+  const planeWt = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.path;
+  const nodeWt = `${nodes[0].dataDir}/worktrees/${wt}`;
+  const ask = async (content) => {
+    const before = (await allMessages(d, id)).filter((x) => x.role === 'assistant').length;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content })).status, 200);
+    return until(async () => {
+      const said = (await allMessages(d, id)).filter((x) => x.role === 'assistant');
+      return said.length > before && (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting' ? said[said.length - 1].content : null;
+    }, `the answer to ${content}`);
+  };
+  try {
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello' })).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting', 'the agent waiting');
+    fs.writeFileSync(`${nodeWt}/only-on-node.txt`, 'one\ntwo\n');
+    fs.symlinkSync('/etc/hostname', `${nodeWt}/way-out`);
+    assert.equal(await ask('read only-on-node.txt'), 'read: one\ntwo\n');
+    // its session's folder is the node's: a path there, as the agent names it, is its worktree's
+    assert.equal(await ask(`read ${nodeWt}/only-on-node.txt`), 'read: one\ntwo\n');
+    assert.equal(await ask('write made-by-acp.txt from the agent'), 'write ok');
+    assert.equal(fs.readFileSync(`${nodeWt}/made-by-acp.txt`, 'utf8'), 'from the agent');
+    assert.ok(!fs.existsSync(`${planeWt}/made-by-acp.txt`), 'nothing written in the control plane\'s copy');
+    assert.equal(await ask('read not-there.txt'), 'read error: Resource not found');
+    assert.equal(await ask('read way-out'), 'read error: path is outside the worktree');
+    assert.equal(await ask('write way-out x'), 'write error: path is outside the worktree');
+    assert.notEqual(fs.readFileSync('/etc/hostname', 'utf8'), 'x');
+  } finally {
+    await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    fs.rmSync(`${nodeWt}/way-out`, { force: true });
+  }
+});
+
 test('an ACP agent on a node: its terminal requests are refused, never run on the control plane', async () => {
   const ACP = require('node:path').resolve(__dirname, '../fixtures/acp-agent.js');
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP], mode: 'auto', node: 'gpu1' });
