@@ -253,8 +253,7 @@ struct ad_server {
 /* The listener's context from --tls-cert and --tls-key (loads
  * agentd-tls.so). 0, or AD_EINVAL/AD_EIO/AD_EINTERNAL with err naming the
  * options. */
-int ad_conn_tls_ctx(const char *cert, const char *key, ad_tls_ctx_t **out, char *err,
-                    size_t errsz);
+int ad_conn_tls_ctx(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz);
 /* Gives an accepted connection its TLS session (c->tls). */
 int ad_conn_tls_start(ad_conn_t *c, ad_tls_ctx_t *t);
 /* Frees c->tls (the connection is gone). */

@@ -30,8 +30,7 @@ typedef struct {
     char data[];
 } tls_write_t;
 
-int ad_conn_tls_ctx(const char *cert, const char *key, ad_tls_ctx_t **out, char *err,
-                    size_t errsz)
+int ad_conn_tls_ctx(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz)
 {
     char why[4600];
     int rc = ad_tls_server_ctx(cert, key, out, why, sizeof(why));

@@ -340,8 +340,7 @@ static bool key_verify(const ad_tls_key_t *key, const void *msg, size_t mlen, co
         slen = (size_t)n;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx != NULL &&
-              EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+    bool ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
               EVP_DigestVerify(ctx, sig, slen, msg, mlen) == 1;
     EVP_MD_CTX_free(ctx);
     ERR_clear_error();
