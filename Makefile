@@ -126,8 +126,11 @@ $(O)/libagentd-git.a: $(GIT_BE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# libc named even in a sanitizer build, where ASan's runtime answers every
+# libc call this library makes and --as-needed would drop it (lintian: a
+# library not linked against libc).
 $(O)/agentd-tls.so: $(TLS_BE_PIC)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(TLS_LIBS)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(TLS_LIBS) -Wl,--no-as-needed -lc
 
 $(O)/libagentd-tls.a: $(TLS_BE_OBJ)
 	@rm -f $@
