@@ -13,9 +13,11 @@ PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis
 # libpq: its header only; src/store/pg.c loads libpq.so.5 when `agentd db`
 # runs (linked, it and what it brings would cost every daemon ~3.6 MB).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) libpq)
-# libgit2 is linked into agentd-git.so only (src/git/front.c loads it).
-PKG_LIBS = $(shell pkg-config --libs $(filter-out libgit2,$(PKGS))) -lhttp_parser -lwslay -lpthread -ldl -lutil -lm
+# libgit2 is linked into agentd-git.so only (src/git/front.c loads it),
+# OpenSSL into agentd-tls.so only (src/tls/front.c loads it).
+PKG_LIBS = $(shell pkg-config --libs $(filter-out libgit2 openssl,$(PKGS))) -lhttp_parser -lwslay -lpthread -ldl -lutil -lm
 GIT_LIBS = $(shell pkg-config --libs libgit2 jansson)
+TLS_LIBS = $(shell pkg-config --libs openssl)
 
 # agentd-tray is built when libsystemd's headers are there (Debian:
 # libsystemd-dev, in scripts/deps.sh).
@@ -59,11 +61,17 @@ LDFLAGS_ALL = -Wl,--as-needed $(MODE_LDFLAGS) $(LDFLAGS)
 # But src/git's libgit2 side is agentd-git.so (loaded on the first git use:
 # libgit2 and its TLS, SSH and Kerberos libraries cost ~1.4 MiB resident),
 # and libagentd-git.a for the unit tests that call it directly.
+# Likewise src/tls's OpenSSL side is agentd-tls.so (loaded by the first TLS
+# use: libssl and libcrypto cost ~1.7 MiB mapped, issue #38), and
+# libagentd-tls.a for the unit tests.
 GIT_BE_SRC := $(filter-out src/git/front.c src/git/async.c,$(sort $(wildcard src/git/*.c)))
-LIB_SRC := $(filter-out $(GIT_BE_SRC),$(sort $(wildcard src/*/*.c)))
+TLS_BE_SRC := $(filter-out src/tls/front.c,$(sort $(wildcard src/tls/*.c)))
+LIB_SRC := $(filter-out $(GIT_BE_SRC) $(TLS_BE_SRC),$(sort $(wildcard src/*/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/obj/%.o)
 GIT_BE_OBJ := $(GIT_BE_SRC:%.c=$(O)/obj/%.o)
 GIT_BE_PIC := $(GIT_BE_SRC:%.c=$(O)/pic/%.o)
+TLS_BE_OBJ := $(TLS_BE_SRC:%.c=$(O)/obj/%.o)
+TLS_BE_PIC := $(TLS_BE_SRC:%.c=$(O)/pic/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
@@ -92,7 +100,7 @@ GEN_OBJ :=
 .PHONY: build-all tsan-build all deps check test run unit e2e e2e-deps format format-check lint tsan tsan-run layers doclinks decisions-index fuzz bench bench-deps bench-series clean
 .DEFAULT_GOAL := all
 
-all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(TRAY_BIN) $(SHARE)/.stamp
+all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,8 +110,8 @@ $(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# agentd exports its own ad_* functions: agentd-git.so calls core and the
-# front of src/git in the executable rather than carrying copies.
+# agentd exports its own ad_* functions: agentd-git.so and agentd-tls.so
+# call core and their fronts in the executable rather than carrying copies.
 $(O)/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(O)/libagentd.a
 	$(CC) $(LDFLAGS_ALL) -Wl,--export-dynamic-symbol='ad_*' -o $@ $^ $(PKG_LIBS)
 
@@ -115,6 +123,16 @@ $(O)/agentd-git.so: $(GIT_BE_PIC)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(GIT_LIBS)
 
 $(O)/libagentd-git.a: $(GIT_BE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# libc named even in a sanitizer build, where ASan's runtime answers every
+# libc call this library makes and --as-needed would drop it (lintian: a
+# library not linked against libc).
+$(O)/agentd-tls.so: $(TLS_BE_PIC)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(TLS_LIBS) -Wl,--no-as-needed -lc
+
+$(O)/libagentd-tls.a: $(TLS_BE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -132,10 +150,10 @@ $(O)/agentd-tray: $(O)/obj/tools/tray_main.o $(O)/libagentd.a
 # A unit test may #include the .c it tests to reach its statics; the archive
 # then supplies only what the test does not define itself.
 # libagentd-git.a is linked too (and its table kept): a test of src/git calls
-# libgit2 directly, with nothing loaded.
-$(O)/tests/%: tests/unit/%.c $(O)/libagentd.a $(O)/libagentd-git.a
+# libgit2 directly, with nothing loaded. So is libagentd-tls.a (OpenSSL).
+$(O)/tests/%: tests/unit/%.c $(O)/libagentd.a $(O)/libagentd-git.a $(O)/libagentd-tls.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -Wl,--undefined=ad_git_backend -o $@ $< $(O)/libagentd-git.a $(O)/libagentd.a $(O)/libagentd-git.a $(PKG_LIBS) $(GIT_LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -Wl,--undefined=ad_git_backend -Wl,--undefined=ad_tls_backend -o $@ $< $(O)/libagentd-git.a $(O)/libagentd-tls.a $(O)/libagentd.a $(O)/libagentd-git.a $(O)/libagentd-tls.a $(PKG_LIBS) $(GIT_LIBS) $(TLS_LIBS) -lcmocka
 
 deps:
 	@sh scripts/deps.sh
@@ -156,7 +174,7 @@ decisions-index:
 # The subsystems must stay layers: no link cycle between them. And src/api
 # stays HTTP only (issue #30): no file of it over 500 lines, and at most
 # 8,000 lines in all (docs/DECISIONS.md, "What is left in src/api").
-layers: $(LIB_OBJ) $(GIT_BE_OBJ)
+layers: $(LIB_OBJ) $(GIT_BE_OBJ) $(TLS_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
 	@sh scripts/api-size.sh 500 8000
 
@@ -173,9 +191,9 @@ $(FAKE_NVML): tests/fixtures/fake-nvml.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -shared -fPIC -o $@ $<
 
-browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(FAKE_NVML)
+browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(FAKE_NVML)
 
-e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
+e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
 	@failed=0; \
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test --test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
 	AGENTD_BIN=$(abspath $(O)/agentd) node --test --test-concurrency=1 $(E2E_SERIAL) || failed=1; \
@@ -205,7 +223,7 @@ tsan:
 
 tsan-build: all $(TSAN_UNIT) $(FAKE_NVML)
 
-tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(TSAN_UNIT) e2e-deps $(FAKE_NVML)
+tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TSAN_UNIT) e2e-deps $(FAKE_NVML)
 	@rm -rf $(TSAN_LOG); mkdir -p $(TSAN_LOG); failed=0; \
 	$(TSAN_ENV) sh tests/unit/run.sh $(TSAN_UNIT) || failed=1; \
 	$(TSAN_ENV) AGENTD_BIN=$(abspath $(O)/agentd) node --test $(TSAN_E2E) || failed=1; \
@@ -282,4 +300,4 @@ bench: deps bench-deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(GIT_BE_OBJ:.o=.d) $(GIT_BE_PIC:.o=.d) $(O)/obj/src/main.d $(O)/obj/src/engines.d $(O)/obj/tools/hold_main.d $(O)/obj/tools/tray_main.d $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(GIT_BE_OBJ:.o=.d) $(GIT_BE_PIC:.o=.d) $(TLS_BE_OBJ:.o=.d) $(TLS_BE_PIC:.o=.d) $(O)/obj/src/main.d $(O)/obj/src/engines.d $(O)/obj/tools/hold_main.d $(O)/obj/tools/tray_main.d $(UNIT_BIN:=.d)

@@ -16,6 +16,9 @@ if [ ! -f "$dir/.commit" ] || [ "$(cat "$dir/.commit")" != "$commit" ]; then
     git archive "$commit" | tar -x -C "$dir"
     echo "$commit" >"$dir/.commit"
 fi
+# agentd-tls.so (OpenSSL, src/tls) where REF has it, as agentd loads it from beside itself
+tls=""
+if grep -q 'agentd-tls.so:' "$dir/Makefile"; then tls=build/release/agentd-tls.so; fi
 make -C "$dir" BUILD=release -j"$(nproc)" build/release/agentd build/release/agentd-hold \
-    build/release/agentd-git.so >&2
+    build/release/agentd-git.so $tls >&2
 echo "$dir/build/release/agentd"

@@ -19,17 +19,17 @@ trap 'rm -rf "$WORK"' EXIT
 R=$WORK/agentd
 MAINT="agentd developers <agentd@users.noreply.github.com>"
 
-# binaries: together in /usr/lib/agentd (agentd finds agentd-hold and
-# agentd-git.so beside itself), agentd on PATH through a link
+# binaries: together in /usr/lib/agentd (agentd finds agentd-hold,
+# agentd-git.so and agentd-tls.so beside itself), agentd on PATH through a link
 install -d -m 755 "$R/usr/lib/agentd" "$R/usr/bin"
-BINS="agentd agentd-hold agentd-git.so"
+BINS="agentd agentd-hold agentd-git.so agentd-tls.so"
 [ -f "$O/agentd-tray" ] && BINS="$BINS agentd-tray"
 for b in $BINS; do
     install -m 755 "$O/$b" "$R/usr/lib/agentd/$b"
     strip --remove-section=.comment --remove-section=.note --strip-unneeded \
         "$R/usr/lib/agentd/$b"
 done
-chmod 644 "$R/usr/lib/agentd/agentd-git.so"
+chmod 644 "$R/usr/lib/agentd/agentd-git.so" "$R/usr/lib/agentd/agentd-tls.so"
 ln -s ../lib/agentd/agentd "$R/usr/bin/agentd"
 
 # manual pages, gzipped; agentd-COMMAND(1) links to its group's page
@@ -98,7 +98,7 @@ chmod 644 "$DOC/changelog.gz"
 install -d -m 755 "$R/DEBIAN"
 mkdir -p "$WORK/src/debian"
 printf 'Source: agentd\n\nPackage: agentd\nArchitecture: any\n' > "$WORK/src/debian/control"
-# (agentd-git.so's ad_* symbols are agentd's own: dpkg-shlibdeps warns
+# (agentd-git.so's and agentd-tls.so's ad_* symbols are agentd's own: dpkg-shlibdeps warns
 # that no library has them, which is right)
 SHLIBS=$(cd "$WORK/src" && dpkg-shlibdeps -O $(for b in $BINS; do printf -- '-e%s ' "$R/usr/lib/agentd/$b"; done) \
     2>"$WORK/shlibdeps.log" | sed -n 's/^shlibs:Depends=//p')

@@ -2,7 +2,7 @@
 # A tarball of agentd for machines without dpkg:
 #   sh scripts/dist.sh BUILD_DIR VERSION OUT_DIR
 # agentd-VERSION-ARCH/ holds the binaries side by side (agentd finds
-# agentd-hold and agentd-git.so beside itself), share/ (manual pages and
+# agentd-hold, agentd-git.so and agentd-tls.so beside itself), share/ (manual pages and
 # completion scripts, as `make` wrote them), the systemd units `agentd
 # service units` writes, the copyright and a VERSION file. Prints its path.
 set -eu
@@ -18,7 +18,7 @@ NAME=agentd-$VERSION-linux-$ARCH
 D=$WORK/$NAME
 
 mkdir -p "$D"
-for b in agentd agentd-hold agentd-git.so agentd-tray; do
+for b in agentd agentd-hold agentd-git.so agentd-tls.so agentd-tray; do
     [ -f "$O/$b" ] || continue
     cp "$O/$b" "$D/$b"
 done
@@ -34,14 +34,16 @@ echo "$VERSION" > "$D/VERSION"
 cat > "$D/README" <<EOT
 agentd $VERSION: the local control plane for AI agents.
 
-Keep agentd, agentd-hold and agentd-git.so together in one folder, then:
+Keep agentd, agentd-hold, agentd-git.so and agentd-tls.so together in one
+folder, then:
   ./agentd serve                 # or: ./agentd service install (systemd user units)
   man -l share/man/man1/agentd.1
 Completion: share/bash-completion, share/zsh, share/fish (copy them where
 your shell looks, or: source <(./agentd completion bash)).
 agentd needs glibc 2.34 or later and libwslay (Debian: libwslay1); every
 other library it uses is linked in. agentd-git.so (worktrees, diffs,
-merges) needs libgit2 1.5 (libgit2-1.5), agentd-tray libsystemd0.
+merges) needs libgit2 1.5 (libgit2-1.5), agentd-tls.so (https, wss, JWT
+public keys) OpenSSL 3 (libssl3), agentd-tray libsystemd0.
 EOT
 mkdir -p "$OUT"
 TAR=$OUT/$NAME.tar.gz

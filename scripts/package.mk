@@ -27,7 +27,7 @@ share: $(SHARE)/.stamp
 DEB_OUT ?= build
 DEB_Z ?= xz
 .PHONY: deb dist
-deb: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(SHARE)/.stamp $(TRAY_BIN)
+deb: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(SHARE)/.stamp $(TRAY_BIN)
 	@DEB_Z=$(DEB_Z) sh scripts/deb.sh $(O) $(AD_VERSION_STR) $(DEB_OUT)
 
 # A tarball with the same files, for machines without dpkg: the binaries
@@ -36,12 +36,13 @@ deb: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(SHARE)/.stamp $(TRAY_BIN)
 # (2.34 or later): linked with Debian's static archives of every library
 # it uses but wslay, which Debian ships shared only (libwslay1). The
 # archives are Debian's own (libuv1-dev, libsqlite3-dev, ...), nothing is
-# vendored; agentd-git.so still needs libgit2 1.5, agentd-tray libsystemd.
-DIST_LIBS = -Wl,-Bstatic -l:libuv_a.a -lsqlite3 -ljansson -lyaml -lhiredis -lhttp_parser -lssl \
-            -lcrypto -Wl,-Bdynamic -lwslay -lpthread -ldl -lutil -lm
+# vendored; agentd-git.so still needs libgit2 1.5, agentd-tls.so OpenSSL 3
+# (libssl3), agentd-tray libsystemd. OpenSSL is not in agentd (src/tls).
+DIST_LIBS = -Wl,-Bstatic -l:libuv_a.a -lsqlite3 -ljansson -lyaml -lhiredis -lhttp_parser \
+            -Wl,-Bdynamic -lwslay -lpthread -ldl -lutil -lm
 $(O)/dist/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(O)/libagentd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -Wl,--export-dynamic-symbol='ad_*' -o $@ $^ $(DIST_LIBS)
 
-dist: $(O)/dist/agentd $(O)/agentd-hold $(O)/agentd-git.so $(SHARE)/.stamp $(TRAY_BIN)
+dist: $(O)/dist/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(SHARE)/.stamp $(TRAY_BIN)
 	@sh scripts/dist.sh $(O) $(AD_VERSION_STR) $(DEB_OUT)

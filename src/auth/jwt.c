@@ -9,14 +9,10 @@
  * be revoked here; keep them short).
  */
 #include "auth_int.h"
+#include "tls/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/bn.h>
-#include <openssl/ec.h>
-#include <openssl/ecdsa.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,7 +28,7 @@ typedef enum { ALG_HS256 = 1, ALG_RS256, ALG_ES256 } alg_t;
 struct ad_jwt {
     uint8_t secret[SECRET_MAX];
     size_t secret_len; /* 0: no HS256 */
-    EVP_PKEY *key;     /* NULL: no RS256/ES256 */
+    ad_tls_key_t *key; /* NULL: no RS256/ES256 (src/tls: agentd-tls.so) */
     alg_t key_alg;     /* ALG_RS256 or ALG_ES256 for key */
     ad_scope_t max_scope;
     /* each subject's request rate, as an API token's (--token-rate-per-
@@ -92,31 +88,21 @@ static int load_key(struct ad_jwt *j, const char *path, char *err, size_t errsz)
     if (rc != 0) {
         return rc;
     }
-    BIO *bio = BIO_new_mem_buf(pem, (int)n);
-    j->key = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    if (j->key == NULL) {
-        snprintf(err, errsz, "--jwt-public-key %s: not a PEM public key", path);
-        return AD_EINVAL;
+    ad_tls_alg_t alg = 0;
+    char why[400];
+    rc = ad_tls_key_load(pem, n, &j->key, &alg, why, sizeof(why));
+    if (rc != 0) {
+        snprintf(err, errsz, "--jwt-public-key %s: %s", path, why);
+        return rc;
     }
-    if (EVP_PKEY_base_id(j->key) == EVP_PKEY_RSA && EVP_PKEY_bits(j->key) >= 2048) {
-        j->key_alg = ALG_RS256;
-    } else if (EVP_PKEY_base_id(j->key) == EVP_PKEY_EC && EVP_PKEY_bits(j->key) == 256) {
-        j->key_alg = ALG_ES256; /* P-256: the only 256-bit curve OpenSSL reads here */
-    } else {
-        snprintf(err, errsz,
-                 "--jwt-public-key %s: an RSA key of at least 2048 bits (RS256) or a P-256 key "
-                 "(ES256) is needed",
-                 path);
-        return AD_EINVAL;
-    }
+    j->key_alg = alg == AD_TLS_RS256 ? ALG_RS256 : ALG_ES256;
     return 0;
 }
 
 void ad_auth_jwt_free(ad_auth_t *a)
 {
     if (a->jwt != NULL) {
-        EVP_PKEY_free(a->jwt->key);
+        ad_tls_key_free(a->jwt->key);
         memset(a->jwt->secret, 0, sizeof(a->jwt->secret));
         free(a->jwt);
         a->jwt = NULL;
@@ -181,39 +167,6 @@ static int b64url(const char *in, size_t len, uint8_t *out, size_t outsz)
     return rc < 0 ? -1 : rc;
 }
 
-/* ES256's signature is r||s (32 bytes each); OpenSSL verifies DER. */
-static int es256_der(const uint8_t *sig, size_t len, uint8_t *der, size_t dersz)
-{
-    if (len != 64) {
-        return -1;
-    }
-    ECDSA_SIG *s = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, 32, NULL);
-    BIGNUM *ss = BN_bin2bn(sig + 32, 32, NULL);
-    if (s == NULL || r == NULL || ss == NULL || ECDSA_SIG_set0(s, r, ss) != 1) {
-        BN_free(r);
-        BN_free(ss);
-        ECDSA_SIG_free(s);
-        return -1;
-    }
-    int n = i2d_ECDSA_SIG(s, NULL);
-    uint8_t *p = der;
-    if (n <= 0 || (size_t)n > dersz || i2d_ECDSA_SIG(s, &p) != n) {
-        n = -1;
-    }
-    ECDSA_SIG_free(s);
-    return n;
-}
-
-static bool verify_key(EVP_PKEY *key, const char *msg, size_t mlen, const uint8_t *sig, size_t slen)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-              EVP_DigestVerify(ctx, sig, slen, (const uint8_t *)msg, mlen) == 1;
-    EVP_MD_CTX_free(ctx);
-    return ok;
-}
-
 static bool signature_ok(const struct ad_jwt *j, alg_t alg, const char *msg, size_t mlen,
                          const uint8_t *sig, size_t slen)
 {
@@ -222,12 +175,7 @@ static bool signature_ok(const struct ad_jwt *j, alg_t alg, const char *msg, siz
         ad_hmac_sha256(j->secret, j->secret_len, msg, mlen, mac);
         return slen == 32 && ad_consttime_eq(mac, sig, 32);
     }
-    if (alg == ALG_ES256) {
-        uint8_t der[80];
-        int n = es256_der(sig, slen, der, sizeof(der));
-        return n > 0 && verify_key(j->key, msg, mlen, der, (size_t)n);
-    }
-    return verify_key(j->key, msg, mlen, sig, slen);
+    return ad_tls_key_verify(j->key, msg, mlen, sig, slen); /* the key's own algorithm */
 }
 
 /* The header's alg, if it is one this daemon has a key for; 0 otherwise

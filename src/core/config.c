@@ -243,6 +243,9 @@ static const opt_t options[] = {
      "the session bus"},
     {ENV_ONLY, "AGENTD_GIT_LIB", T_ENV, 0, 0, "PATH", "", 0, 0,
      "agentd-git.so to load (default: the one beside the agentd executable)"},
+    {ENV_ONLY, "AGENTD_TLS_LIB", T_ENV, 0, 0, "PATH", "", 0, 0,
+     "agentd-tls.so to load for https, wss and JWT public keys (default: the one beside the "
+     "agentd executable)"},
     {ENV_ONLY, "ANTHROPIC_BASE_URL", T_ENV, 0, 0, "URL", "https://api.anthropic.com", 0, 0,
      "the Messages API of chats whose organisation's anthropic credential sets no baseUrl"},
     {ENV_ONLY, "OPENAI_BASE_URL", T_ENV, 0, 0, "URL", "https://api.openai.com/v1", 0, 0,

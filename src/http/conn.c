@@ -123,7 +123,7 @@ static void conn_free_cb(uv_handle_t *h)
     ad_http_caps_ws_close(c);
     ad_http_caps_conn_close(c);
     ad_buf_cleanup(&c->stash);
-    ad_tls_conn_free(c);
+    ad_conn_tls_free(c);
     free(c);
     ad_http_check_done(s);
 }
@@ -192,7 +192,7 @@ void ad_conn_finish(ad_conn_t *c)
     }
     c->shutting = true;
     c->no_more = true;
-    ad_tls_close_notify(c);
+    ad_conn_tls_close_notify(c);
     uv_shutdown_t *req = ad_xmalloc(sizeof(*req));
     req->data = c;
     if (uv_shutdown(req, &c->h.stream, on_shutdown) != 0) {
@@ -322,7 +322,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     ad_conn_t *c = st->data;
     if (c->tls != NULL) {
-        ad_tls_on_input(c, n, buf->base);
+        ad_conn_tls_input(c, n, buf->base);
     } else {
         ad_conn_on_input(c, n, buf->base);
     }
@@ -465,7 +465,7 @@ void ad_http_on_connection(uv_stream_t *server, int status)
             return;
         }
         uv_tcp_nodelay(&c->h.tcp, 1);
-        if (s->tls != NULL && ad_tls_conn_start(c, s->tls) != 0) {
+        if (s->tls != NULL && ad_conn_tls_start(c, s->tls) != 0) {
             ad_conn_abort(c);
             return;
         }

@@ -13,6 +13,7 @@
 #include <http_parser.h>
 
 #include "http/http.h"
+#include "tls/tls.h"
 
 /* Requests read ahead of their responses before parsing pauses. */
 #define AD_HTTP_PIPELINE_MAX 32
@@ -247,31 +248,32 @@ struct ad_server {
 };
 
 /* ---- TLS (tls.c) -------------------------------------------------------------------
- * OpenSSL on memory BIOs: ciphertext in and out goes through libuv, the
- * plain bytes through the same paths as plain TCP. */
-typedef struct ad_tls_ctx ad_tls_ctx_t;
-/* Loads the certificate chain and key. 0, or AD_EINVAL/AD_EIO with err. */
-int ad_tls_ctx_new(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz);
-void ad_tls_ctx_free(ad_tls_ctx_t *t);
+ * A session of src/tls on memory: ciphertext in and out goes through
+ * libuv, the plain bytes through the same paths as plain TCP. */
+/* The listener's context from --tls-cert and --tls-key (loads
+ * agentd-tls.so). 0, or AD_EINVAL/AD_EIO/AD_EINTERNAL with err naming the
+ * options. */
+int ad_conn_tls_ctx(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz);
 /* Gives an accepted connection its TLS session (c->tls). */
-int ad_tls_conn_start(ad_conn_t *c, ad_tls_ctx_t *t);
+int ad_conn_tls_start(ad_conn_t *c, ad_tls_ctx_t *t);
 /* Frees c->tls (the connection is gone). */
-void ad_tls_conn_free(ad_conn_t *c);
+void ad_conn_tls_free(ad_conn_t *c);
 /* Ciphertext (or EOF/error, n <= 0) from the peer: decrypts and feeds
  * ad_conn_on_input; answers the handshake; closes c on a TLS error. */
-void ad_tls_on_input(ad_conn_t *c, ssize_t n, const char *data);
+void ad_conn_tls_input(ad_conn_t *c, ssize_t n, const char *data);
 /* uv_write of bufs through TLS: encrypted now, cb(req, status) when the
  * ciphertext is written. Returns 0 or a libuv error (cb then never runs). */
-int ad_tls_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n, uv_write_cb cb);
+int ad_conn_tls_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
+                      uv_write_cb cb);
 /* Sends close_notify (before the FIN of an orderly close). */
-void ad_tls_close_notify(ad_conn_t *c);
+void ad_conn_tls_close_notify(ad_conn_t *c);
 
 /* Every write of a connection's bytes goes through here. */
 static inline int ad_conn_uv_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
                                    uv_write_cb cb)
 {
     if (c->tls != NULL) {
-        return ad_tls_write(c, req, bufs, n, cb);
+        return ad_conn_tls_write(c, req, bufs, n, cb);
     }
     return uv_write(req, &c->h.stream, bufs, n, cb);
 }

@@ -172,7 +172,7 @@ int ad_server_listen(ad_server_t *s, char *err, size_t errsz)
         return AD_EINVAL;
     }
     if (cfg->tls_cert[0] != '\0' && s->tls == NULL) {
-        int trc = ad_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &s->tls, err, errsz);
+        int trc = ad_conn_tls_ctx(cfg->tls_cert, cfg->tls_key, &s->tls, err, errsz);
         if (trc != 0) {
             return trc;
         }

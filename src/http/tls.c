@@ -1,29 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TLS for the TCP listener (--tls-cert, --tls-key). OpenSSL works on memory
- * BIOs and never touches the socket: libuv reads ciphertext into rbio, we
- * decrypt and hand the plain bytes to the same input path as plain TCP,
- * and every write is encrypted whole into wbio and handed to libuv as one
- * uv_write, so the write path above keeps its ordering and callbacks.
- * The unix socket never has TLS.
+ * TLS for the TCP listener (--tls-cert, --tls-key), on a session of
+ * src/tls that works on memory and never touches the socket: libuv reads
+ * ciphertext, we feed it in and hand the plain bytes to the same input
+ * path as plain TCP, and every write is encrypted whole and handed to
+ * libuv as one uv_write, so the write path above keeps its ordering and
+ * callbacks. OpenSSL itself is agentd-tls.so, loaded by the listener's
+ * context (an agentd without --tls-cert never maps it). The unix socket
+ * never has TLS.
  *
  * Threads: loop thread only.
  */
 #include "http/http_int.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct ad_tls_ctx {
-    SSL_CTX *ctx;
-};
-
 typedef struct {
-    SSL *ssl;
-    BIO *rbio;    /* ciphertext from the peer, owned by ssl */
-    BIO *wbio;    /* ciphertext to the peer, owned by ssl */
+    ad_tls_t *s;
     bool started; /* the first bytes have come */
 } tls_conn_t;
 
@@ -36,86 +30,34 @@ typedef struct {
     char data[];
 } tls_write_t;
 
-static void ssl_error(const char *what, char *err, size_t errsz)
+int ad_conn_tls_ctx(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz)
 {
-    unsigned long e = ERR_get_error();
-    char msg[256] = "";
-    if (e != 0) {
-        ERR_error_string_n(e, msg, sizeof(msg));
+    char why[4600];
+    int rc = ad_tls_server_ctx(cert, key, out, why, sizeof(why));
+    if (rc != 0) {
+        snprintf(err, errsz, "--tls-cert, --tls-key: %s", why);
     }
-    snprintf(err, errsz, "%s%s%s", what, msg[0] ? ": " : "", msg);
-    ERR_clear_error();
+    return rc;
 }
 
-int ad_tls_ctx_new(const char *cert, const char *key, ad_tls_ctx_t **out, char *err, size_t errsz)
+int ad_conn_tls_start(ad_conn_t *c, ad_tls_ctx_t *t)
 {
-    *out = NULL;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL) {
-        ssl_error("cannot create a TLS context", err, errsz);
-        return AD_EIO;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    char what[4200];
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        snprintf(what, sizeof(what), "cannot load --tls-cert %s", cert);
-        ssl_error(what, err, errsz);
-        SSL_CTX_free(ctx);
-        return AD_EINVAL;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(what, sizeof(what), "cannot load --tls-key %s", key);
-        ssl_error(what, err, errsz);
-        SSL_CTX_free(ctx);
-        return AD_EINVAL;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        ssl_error("--tls-key does not match --tls-cert", err, errsz);
-        SSL_CTX_free(ctx);
-        return AD_EINVAL;
-    }
-    ad_tls_ctx_t *t = ad_xcalloc(1, sizeof(*t));
-    t->ctx = ctx;
-    *out = t;
-    return 0;
-}
-
-void ad_tls_ctx_free(ad_tls_ctx_t *t)
-{
-    if (t != NULL) {
-        SSL_CTX_free(t->ctx);
-        free(t);
-    }
-}
-
-int ad_tls_conn_start(ad_conn_t *c, ad_tls_ctx_t *t)
-{
-    tls_conn_t *s = ad_xcalloc(1, sizeof(*s));
-    s->ssl = SSL_new(t->ctx);
-    s->rbio = BIO_new(BIO_s_mem());
-    s->wbio = BIO_new(BIO_s_mem());
-    if (s->ssl == NULL || s->rbio == NULL || s->wbio == NULL) {
-        BIO_free(s->rbio);
-        BIO_free(s->wbio);
-        SSL_free(s->ssl);
-        free(s);
-        ERR_clear_error();
+    ad_tls_t *s = ad_tls_new(t, NULL);
+    if (s == NULL) {
         return AD_ENOMEM;
     }
-    SSL_set_bio(s->ssl, s->rbio, s->wbio); /* ssl owns both now */
-    SSL_set_accept_state(s->ssl);
-    c->tls = s;
+    tls_conn_t *tc = ad_xcalloc(1, sizeof(*tc));
+    tc->s = s;
+    c->tls = tc;
     return 0;
 }
 
-void ad_tls_conn_free(ad_conn_t *c)
+void ad_conn_tls_free(ad_conn_t *c)
 {
-    tls_conn_t *s = c->tls;
-    if (s != NULL) {
-        SSL_free(s->ssl);
-        free(s);
+    tls_conn_t *tc = c->tls;
+    if (tc != NULL) {
+        ad_tls_free(tc->s);
+        free(tc);
         c->tls = NULL;
     }
 }
@@ -134,12 +76,12 @@ static void on_tls_written(uv_write_t *w, int status)
     }
 }
 
-/* Hands what OpenSSL has produced to libuv. orig/cb: the caller's write,
+/* Hands what TLS has produced to libuv. orig/cb: the caller's write,
  * completed with ours (NULL: handshake or alert bytes). */
 static int send_pending(ad_conn_t *c, uv_write_t *orig, uv_write_cb cb)
 {
-    tls_conn_t *s = c->tls;
-    size_t n = BIO_ctrl_pending(s->wbio);
+    tls_conn_t *tc = c->tls;
+    size_t n = ad_tls_pending(tc->s);
     if (n == 0 && orig == NULL) {
         return 0;
     }
@@ -147,7 +89,7 @@ static int send_pending(ad_conn_t *c, uv_write_t *orig, uv_write_cb cb)
     tw->orig = orig;
     tw->cb = cb;
     tw->wr.data = tw;
-    if (n > 0 && BIO_read(s->wbio, tw->data, (int)n) != (int)n) {
+    if (n > 0 && ad_tls_take(tc->s, tw->data, n) != n) {
         free(tw);
         return UV_EIO;
     }
@@ -162,16 +104,12 @@ static int send_pending(ad_conn_t *c, uv_write_t *orig, uv_write_cb cb)
     return rc;
 }
 
-int ad_tls_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n, uv_write_cb cb)
+int ad_conn_tls_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
+                      uv_write_cb cb)
 {
-    tls_conn_t *s = c->tls;
+    tls_conn_t *tc = c->tls;
     for (unsigned i = 0; i < n; i++) {
-        if (bufs[i].len == 0) {
-            continue;
-        }
-        /* A memory BIO takes everything: SSL_write never wants to wait. */
-        if (SSL_write(s->ssl, bufs[i].base, (int)bufs[i].len) != (int)bufs[i].len) {
-            ERR_clear_error();
+        if (bufs[i].len > 0 && ad_tls_write(tc->s, bufs[i].base, bufs[i].len) != 0) {
             return UV_EIO;
         }
     }
@@ -195,15 +133,15 @@ static void plain_http_refused(ad_conn_t *c)
     ad_conn_abort(c);
 }
 
-void ad_tls_on_input(ad_conn_t *c, ssize_t n, const char *data)
+void ad_conn_tls_input(ad_conn_t *c, ssize_t n, const char *data)
 {
-    tls_conn_t *s = c->tls;
+    tls_conn_t *tc = c->tls;
     if (n <= 0) {
         ad_conn_on_input(c, n, data);
         return;
     }
-    if (!s->started) {
-        s->started = true;
+    if (!tc->started) {
+        tc->started = true;
         /* A TLS connection opens with a handshake record (0x16); a
          * request line opens with a method in capitals. */
         if (data[0] >= 'A' && data[0] <= 'Z') {
@@ -211,35 +149,29 @@ void ad_tls_on_input(ad_conn_t *c, ssize_t n, const char *data)
             return;
         }
     }
-    if (BIO_write(s->rbio, data, (int)n) != (int)n) {
+    if (ad_tls_feed(tc->s, data, (size_t)n) != 0) {
         ad_conn_abort(c);
         return;
     }
     char *plain = c->srv->tlsbuf;
     while (!c->closing) {
-        int got = SSL_read(s->ssl, plain, (int)sizeof(c->srv->tlsbuf));
+        char why[300];
+        ssize_t got = ad_tls_read(tc->s, plain, sizeof(c->srv->tlsbuf), why, sizeof(why));
         if (got > 0) {
             ad_conn_on_input(c, got, plain);
             continue;
         }
-        int e = SSL_get_error(s->ssl, got);
-        if (e == SSL_ERROR_WANT_READ) {
+        if (got == 0) {
             break; /* needs more ciphertext */
         }
-        if (e == SSL_ERROR_ZERO_RETURN) {
+        if (got == AD_ECLOSED) {
             send_pending(c, NULL, NULL);
             ad_conn_on_input(c, UV_EOF, NULL); /* close_notify: an orderly end */
             return;
         }
         /* Not TLS, a failed handshake, a bad record: send the alert
-         * OpenSSL made, then close. Logged quietly: scanners do this. */
-        unsigned long why = ERR_peek_error();
-        char msg[160] = "";
-        if (why != 0) {
-            ERR_error_string_n(why, msg, sizeof(msg));
-        }
-        ERR_clear_error();
-        ad_log(AD_LOG_DEBUG, "http", "tls failed error=\"%s\"", msg);
+         * TLS made, then close. Logged quietly: scanners do this. */
+        ad_log(AD_LOG_DEBUG, "http", "tls failed error=\"%s\"", why);
         send_pending(c, NULL, NULL);
         ad_conn_finish(c);
         return;
@@ -250,12 +182,11 @@ void ad_tls_on_input(ad_conn_t *c, ssize_t n, const char *data)
     }
 }
 
-void ad_tls_close_notify(ad_conn_t *c)
+void ad_conn_tls_close_notify(ad_conn_t *c)
 {
-    tls_conn_t *s = c->tls;
-    if (s != NULL && SSL_is_init_finished(s->ssl)) {
-        SSL_shutdown(s->ssl);
-        ERR_clear_error();
+    tls_conn_t *tc = c->tls;
+    if (tc != NULL && ad_tls_established(tc->s)) {
+        ad_tls_close_notify(tc->s);
         send_pending(c, NULL, NULL);
     }
 }

@@ -2,9 +2,10 @@
 /*
  * A WebSocket client (RFC 6455) on libuv and wslay, for a worker node's
  * one outbound connection to its control plane (issue #34, src/node): the
- * name resolved on the pool, TCP, TLS through OpenSSL memory BIOs for
- * https/wss (the peer's certificate checked against the system's roots
- * and the host name), the upgrade request with a bearer token, the
+ * name resolved on the pool, TCP, TLS for https/wss through a src/tls
+ * session on memory (the peer's certificate checked against the system's
+ * roots and the host name; agentd-tls.so is loaded by the first wss URL
+ * opened), the upgrade request with a bearer token, the
  * answer's Sec-WebSocket-Accept checked, then frames through wslay's
  * client context (masked). Bounded: the handshake answer, one message,
  * and what is queued to the socket. What the messages mean is the
@@ -17,9 +18,8 @@
 #endif
 #include "ws/ws.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+#include "tls/tls.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,9 +39,7 @@ struct ad_wsc {
     char bearer[512];
     char key[25];
     bool tls;
-    SSL_CTX *sctx;
-    SSL *ssl;
-    BIO *rbio, *wbio;
+    ad_tls_t *ssl; /* the TLS session (wss), or NULL */
     bool tls_up;
     int stage; /* 0 resolving/connecting, 1 handshake, 2 open, 3 closed */
     bool resolving, tcp_init, closing;
@@ -158,9 +156,9 @@ static void raw_write(ad_wsc_t *c, const void *data, size_t len)
 static void tls_flush(ad_wsc_t *c)
 {
     char buf[16384];
-    int n;
-    while ((n = BIO_read(c->wbio, buf, sizeof(buf))) > 0) {
-        raw_write(c, buf, (size_t)n);
+    size_t n;
+    while ((n = ad_tls_take(c->ssl, buf, sizeof(buf))) > 0) {
+        raw_write(c, buf, n);
     }
 }
 
@@ -171,15 +169,9 @@ static void send_plain(ad_wsc_t *c, const void *data, size_t len)
         raw_write(c, data, len);
         return;
     }
-    const char *p = data;
-    while (len > 0) {
-        int n = SSL_write(c->ssl, p, len > 16384 ? 16384 : (int)len);
-        if (n <= 0) {
-            finish(c, 1006, "TLS write failed");
-            return;
-        }
-        p += n;
-        len -= (size_t)n;
+    if (ad_tls_write(c->ssl, data, len) != 0) {
+        finish(c, 1006, "TLS write failed");
+        return;
     }
     tls_flush(c);
 }
@@ -284,7 +276,7 @@ static void send_upgrade(ad_wsc_t *c)
         finish(c, 1006, "no randomness for the key");
         return;
     }
-    EVP_EncodeBlock((unsigned char *)c->key, raw, sizeof(raw));
+    ad_base64_encode(raw, sizeof(raw), c->key, sizeof(c->key));
     memcpy(&c->rnd, raw, sizeof(c->rnd));
     c->rnd |= 1;
     char req[2048];
@@ -395,81 +387,54 @@ static void plain_input(ad_wsc_t *c, const char *data, size_t len)
 
 /* ---- TLS ------------------------------------------------------------------------------ */
 
+/* The session, checking the peer against c->host; AGENTD_NODE_CA_FILE
+ * names a private CA's roots, else the system's are used. */
 static int tls_setup(ad_wsc_t *c, char *err, size_t errsz)
 {
-    c->sctx = SSL_CTX_new(TLS_client_method());
-    if (c->sctx == NULL) {
-        snprintf(err, errsz, "cannot create a TLS context");
-        return AD_EIO;
+    ad_tls_ctx_t *ctx = NULL;
+    int rc = ad_tls_client_ctx(getenv("AGENTD_NODE_CA_FILE"), &ctx, err, errsz);
+    if (rc != 0) {
+        return rc;
     }
-    SSL_CTX_set_min_proto_version(c->sctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c->sctx, SSL_VERIFY_PEER, NULL);
-    const char *ca = getenv("AGENTD_NODE_CA_FILE"); /* a private CA's roots */
-    if ((ca != NULL && ca[0] != '\0' ? SSL_CTX_load_verify_locations(c->sctx, ca, NULL)
-                                     : SSL_CTX_set_default_verify_paths(c->sctx)) != 1) {
-        snprintf(err, errsz, "cannot load the TLS roots");
-        return AD_EIO;
-    }
-    c->ssl = SSL_new(c->sctx);
-    c->rbio = BIO_new(BIO_s_mem());
-    c->wbio = BIO_new(BIO_s_mem());
-    if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
+    c->ssl = ad_tls_new(ctx, c->host);
+    ad_tls_ctx_free(ctx); /* the session keeps what it needs */
+    if (c->ssl == NULL) {
         snprintf(err, errsz, "cannot create a TLS connection");
         return AD_EIO;
-    }
-    SSL_set_bio(c->ssl, c->rbio, c->wbio);
-    SSL_set_connect_state(c->ssl);
-    /* An address is checked against the certificate's IP names, a host
-     * name against its DNS names (and sent as SNI). */
-    X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
-    if (X509_VERIFY_PARAM_set1_ip_asc(vp, c->host) != 1) {
-        SSL_set_tlsext_host_name(c->ssl, c->host);
-        SSL_set1_host(c->ssl, c->host);
     }
     return 0;
 }
 
 static void tls_input(ad_wsc_t *c, const char *data, size_t len)
 {
-    if (BIO_write(c->rbio, data, (int)len) != (int)len) {
+    char why[300];
+    if (ad_tls_feed(c->ssl, data, len) != 0) {
         finish(c, 1006, "TLS input failed");
         return;
     }
     if (!c->tls_up) {
-        int r = SSL_do_handshake(c->ssl);
+        int r = ad_tls_handshake(c->ssl, why, sizeof(why));
         tls_flush(c);
+        if (r < 0) {
+            finish(c, 1015, why);
+        }
         if (r != 1) {
-            int e = SSL_get_error(c->ssl, r);
-            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-                long v = SSL_get_verify_result(c->ssl);
-                char why[160];
-                snprintf(why, sizeof(why), "TLS handshake failed%s%s", v != X509_V_OK ? ": " : "",
-                         v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
-                ERR_clear_error();
-                finish(c, 1015, why);
-            }
             return;
         }
         c->tls_up = true;
         send_upgrade(c);
     }
     char buf[16384];
-    for (;;) {
-        int n = SSL_read(c->ssl, buf, sizeof(buf));
-        if (n <= 0) {
-            int e = SSL_get_error(c->ssl, n);
-            if (e == SSL_ERROR_ZERO_RETURN) {
-                finish(c, 1006, "the server closed TLS");
-            } else if (e != SSL_ERROR_WANT_READ) {
-                ERR_clear_error();
-                finish(c, 1006, "TLS read failed");
-            }
+    while (c->stage < 3) {
+        ssize_t n = ad_tls_read(c->ssl, buf, sizeof(buf), why, sizeof(why));
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            finish(c, 1006, n == AD_ECLOSED ? "the server closed TLS" : "TLS read failed");
             break;
         }
         plain_input(c, buf, (size_t)n);
-        if (c->stage == 3) {
-            break;
-        }
     }
     if (c->stage < 3) {
         tls_flush(c);
@@ -521,7 +486,11 @@ static void on_connected(uv_connect_t *req, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
     if (c->tls) {
-        SSL_do_handshake(c->ssl);
+        char why[300];
+        if (ad_tls_handshake(c->ssl, why, sizeof(why)) < 0) {
+            finish(c, 1015, why);
+            return;
+        }
         tls_flush(c);
     } else {
         send_upgrade(c);
@@ -570,13 +539,7 @@ static void free_wsc(ad_wsc_t *c)
     if (c->ctx != NULL) {
         wslay_event_context_free(c->ctx);
     }
-    if (c->ssl != NULL) {
-        SSL_free(c->ssl); /* the BIOs with it */
-    } else {
-        BIO_free(c->rbio);
-        BIO_free(c->wbio);
-    }
-    SSL_CTX_free(c->sctx);
+    ad_tls_free(c->ssl);
     ad_buf_cleanup(&c->hs);
     ad_buf_cleanup(&c->out);
     memset(c->bearer, 0, sizeof(c->bearer));

@@ -19,7 +19,7 @@ test('--help prints usage and exits 0', () => {
   assert.equal(s.status, 0);
   assert.match(s.stdout, /^Usage: agentd serve/);
   // Settings read from the environment where they are used are listed too.
-  for (const v of ['AGENTD_LLM_RPM', 'AGENTD_LLM_ITPM', 'AGENTD_LLM_OTPM', 'AGENTD_LLM_QUEUE', 'AGENTD_LLM_STALL_MS', 'AGENTD_CREDENTIALS', 'AGENTD_GIT_LIB']) {
+  for (const v of ['AGENTD_LLM_RPM', 'AGENTD_LLM_ITPM', 'AGENTD_LLM_OTPM', 'AGENTD_LLM_QUEUE', 'AGENTD_LLM_STALL_MS', 'AGENTD_CREDENTIALS', 'AGENTD_GIT_LIB', 'AGENTD_TLS_LIB']) {
     assert.match(s.stdout, new RegExp(`^  ${v}=\\S+ +\\S`, 'm'), v);
   }
   assert.match(s.stdout, /AGENTD_LLM_STALL_MS=MS .*\n +\[environment only; default 60000\]/);

@@ -47,7 +47,7 @@ test('make deb: lintian clean of errors, installed into a temporary root, the in
 
   // Depends: the libraries the binaries link, as dpkg-shlibdeps names them
   const depends = sh('dpkg-deb', ['-f', deb, 'Depends']);
-  for (const lib of ['libc6', 'libuv1', 'libsqlite3-0', 'libjansson4', 'libgit2-']) assert.ok(depends.includes(lib), depends);
+  for (const lib of ['libc6', 'libuv1', 'libsqlite3-0', 'libjansson4', 'libgit2-', 'libssl3']) assert.ok(depends.includes(lib), depends);
 
   if (have('lintian')) {
     const l = spawnSync('lintian', ['--tag-display-limit', '0', deb], { encoding: 'utf8', timeout: 300000 });
@@ -60,8 +60,12 @@ test('make deb: lintian clean of errors, installed into a temporary root, the in
 
   sh('dpkg', ['-x', deb, root]);
   const at = (p) => path.join(root, p);
+  // OpenSSL is agentd-tls.so's, never agentd's (issue #38)
+  const needs = (f) => [...sh('readelf', ['-d', at(f)]).matchAll(/NEEDED.*\[(.+)\]/g)].map((m) => m[1]).join(' ');
+  assert.doesNotMatch(needs('usr/lib/agentd/agentd'), /libssl|libcrypto/);
+  assert.match(needs('usr/lib/agentd/agentd-tls.so'), /libssl/);
   assert.equal(fs.readlinkSync(at('usr/bin/agentd')), '../lib/agentd/agentd');
-  for (const f of ['usr/lib/agentd/agentd-hold', 'usr/lib/agentd/agentd-git.so', 'usr/share/man/man1/agentd.1.gz',
+  for (const f of ['usr/lib/agentd/agentd-hold', 'usr/lib/agentd/agentd-git.so', 'usr/lib/agentd/agentd-tls.so', 'usr/share/man/man1/agentd.1.gz',
     'usr/share/man/man1/agentd-agents.1.gz', 'usr/share/bash-completion/completions/agentd',
     'usr/share/zsh/vendor-completions/_agentd', 'usr/share/fish/vendor_completions.d/agentd.fish',
     'usr/lib/systemd/user/agentd.socket', 'lib/systemd/system/agentd.service', 'usr/share/doc/agentd/copyright',
@@ -128,7 +132,7 @@ test('make dist: a tarball with the binaries side by side, the pages, completion
   assert.match(tar, /agentd-[0-9].*-linux-[a-z0-9_]+\.tar\.gz$/);
   const list = sh('tar', ['-tzf', tar]).split('\n');
   const top = list[0].split('/')[0];
-  for (const f of ['agentd', 'agentd-hold', 'agentd-git.so', 'share/man/man1/agentd.1', 'share/fish/vendor_completions.d/agentd.fish',
+  for (const f of ['agentd', 'agentd-hold', 'agentd-git.so', 'agentd-tls.so', 'share/man/man1/agentd.1', 'share/fish/vendor_completions.d/agentd.fish',
     'systemd/user/agentd.socket', 'systemd/system/agentd.service', 'COPYRIGHT', 'VERSION']) {
     assert.ok(list.includes(`${top}/${f}`), f);
   }
