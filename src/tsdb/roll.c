@@ -177,8 +177,18 @@ static uint64_t __attribute__((noinline)) get_uv_long(rd_t *d)
 
 static inline uint64_t get_uv(rd_t *d)
 {
-    if (d->pos < d->len && d->b[d->pos] < 0x80) { /* most are one byte */
-        return d->b[d->pos++];
+    /* most are one or two bytes (a run's step and time offsets, its count of
+     * 128): both without a call, the rest through get_uv_long */
+    if (d->len - d->pos >= 2) {
+        uint8_t c0 = d->b[d->pos], c1 = d->b[d->pos + 1];
+        if (c0 < 0x80) {
+            d->pos++;
+            return c0;
+        }
+        if (c1 < 0x80) {
+            d->pos += 2;
+            return (uint64_t)(c0 & 0x7f) | (uint64_t)c1 << 7;
+        }
     }
     return get_uv_long(d);
 }
@@ -216,7 +226,11 @@ static bool run_ok(const tsdb_roll_t *e)
 
 int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
 {
-    tsdb_rolls_init(r);
+    /* not tsdb_rolls_init: the runs past n are never read, and clearing
+     * all TSDB_ROLL_MAX of them was a tenth of a wide read's decoding */
+    r->n = 0;
+    r->undo.ok = false;
+    r->undo.n = 0;
     if (buf == NULL || len < 2 || buf[0] != ROLLS_VERSION || buf[1] < 1 || buf[1] > TSDB_ROLL_MAX) {
         return -1;
     }
@@ -244,7 +258,7 @@ int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
         d.bad = d.bad || !run_ok(e);
     }
     if (d.bad || d.pos != len) {
-        tsdb_rolls_init(r);
+        r->n = 0;
         return -1;
     }
     r->n = n;
