@@ -890,11 +890,12 @@ typedef struct {
     int busy_ms;
 } query_job_t;
 
-/* One run's part of the answer. */
+/* One run's part of the answer: its buckets and its entry of runs (built
+ * by the thread that read it: the JSON of 2,000 buckets is not free). */
 typedef struct {
     tsdb_agg_t a;
     int64_t points, tier;
-    char name[1024], color[16];
+    json_t *out;
     int rc;
 } run_part_t;
 
@@ -924,9 +925,14 @@ static void read_runs(reader_t *r)
         if (rc == 0) {
             p->rc = aggregate(db, q->runs[i], q->name, &p->a, &p->points, &p->tier);
         }
+        char name[1024], color[16];
         if (p->rc == 0) {
-            p->rc = run_ident(db, q->runs[i], p->name, sizeof(p->name), p->color,
-                              sizeof(p->color));
+            p->rc = run_ident(db, q->runs[i], name, sizeof(name), color, sizeof(color));
+        }
+        if (p->rc == 0) {
+            p->out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "runId", q->runs[i], "name", name,
+                               "color", color, "points", (json_int_t)p->points, "tierPoints",
+                               (json_int_t)p->tier, "buckets", agg_json(&p->a));
         }
         rc = p->rc; /* the runs after a failure are not read */
     }
@@ -993,10 +999,7 @@ static int query_fn(sqlite3 *db, void *ctx)
         rc = p->rc;
         if (rc == 0) {
             group_add(g, &p->a);
-            json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "runId",
-                                                  q->runs[i], "name", p->name, "color", p->color,
-                                                  "points", (json_int_t)p->points, "tierPoints",
-                                                  (json_int_t)p->tier, "buckets", agg_json(&p->a)));
+            json_array_append(runs, p->out);
         }
     }
     if (rc == 0) {
@@ -1010,6 +1013,7 @@ static int query_fn(sqlite3 *db, void *ctx)
     free(g);
     for (size_t i = 0; i < nparts; i++) {
         tsdb_agg_free(&parts[i].a);
+        json_decref(parts[i].out);
     }
     free(parts);
     return rc;

@@ -121,7 +121,7 @@ static size_t put_zz(uint8_t *b, int64_t later, int64_t base)
 
 static size_t put_f64(uint8_t *b, double v)
 {
-    memcpy(b, &v, sizeof(v)); /* little-endian, as get_f64 reads it */
+    memcpy(b, &v, sizeof(v)); /* little-endian, as tsdb_rolls_decode reads it */
     return 8;
 }
 
@@ -200,20 +200,6 @@ static inline int64_t get_zz(rd_t *d, int64_t base)
     return (int64_t)((uint64_t)base + diff);
 }
 
-static double get_f64(rd_t *d)
-{
-    if (d->pos > d->len || d->len - d->pos < 8) {
-        d->bad = true;
-        return 0;
-    }
-    uint64_t u;
-    memcpy(&u, d->b + d->pos, sizeof(u)); /* x86 and arm64 Linux are little-endian */
-    d->pos += 8;
-    double v;
-    memcpy(&v, &u, sizeof(v));
-    return v;
-}
-
 /* A run that could have been built from points: a count, ranges in order,
  * the extremes' places inside them and in order with each other. */
 static bool run_ok(const tsdb_roll_t *e)
@@ -249,10 +235,16 @@ int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
         e->t_min = get_zz(&d, e->t_lo);
         e->s_max = get_zz(&d, e->s_lo);
         e->t_max = get_zz(&d, e->t_lo);
-        e->min = get_f64(&d);
-        e->max = get_f64(&d);
-        e->sum = get_f64(&d);
-        e->last = get_f64(&d);
+        if (d.len - d.pos < 4 * 8) { /* the four doubles, checked once */
+            d.bad = true;
+            break;
+        }
+        const uint8_t *f = d.b + d.pos; /* little-endian, as put_f64 wrote them */
+        memcpy(&e->min, f, 8);
+        memcpy(&e->max, f + 8, 8);
+        memcpy(&e->sum, f + 16, 8);
+        memcpy(&e->last, f + 24, 8);
+        d.pos += 4 * 8;
         ps = e->s_lo;
         pt = e->t_lo;
         d.bad = d.bad || !run_ok(e);
