@@ -946,12 +946,25 @@ static void reader_main(void *arg)
     read_runs(arg);
 }
 
+/* SERIES_SPLIT_POINTS; test builds read AGENTD_TEST_SERIES_SPLIT instead
+ * when it is set, so the unit tests split small reads too. */
+static int64_t split_points(void)
+{
+#ifdef AD_TEST_BUILD
+    const char *v = getenv("AGENTD_TEST_SERIES_SPLIT");
+    if (v != NULL && v[0] != '\0') {
+        return strtoll(v, NULL, 10);
+    }
+#endif
+    return SERIES_SPLIT_POINTS;
+}
+
 /* Fills runs[i] for every run of q: on db alone, or split among readers. */
 static void read_all(const query_job_t *j, sqlite3 *db, run_part_t *runs, int64_t points)
 {
     const ad_store_series_q_t *q = j->q;
     size_t n = 1;
-    if (points >= SERIES_SPLIT_POINTS) {
+    if (points >= split_points()) {
         unsigned int cores = uv_available_parallelism();
         n = cores < SERIES_READERS ? cores : SERIES_READERS;
         n = n > q->nruns ? q->nruns : (n < 1 ? 1 : n);
