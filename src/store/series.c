@@ -913,8 +913,8 @@ static void read_runs(reader_t *r)
     int rc = 0;
     if (db == NULL) {
         char err[256];
-        rc = ad_store_conn_open(r->j->path, false, r->j->full, r->j->busy_ms, &db, err,
-                                sizeof(err));
+        rc =
+            ad_store_conn_open(r->j->path, false, r->j->full, r->j->busy_ms, &db, err, sizeof(err));
         if (rc != 0) {
             ad_log(AD_LOG_ERROR, "store", "%s", err);
         }
@@ -1018,8 +1018,8 @@ static int query_fn(sqlite3 *db, void *ctx)
     if (rc == 0) {
         q->out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "name", q->name, "x",
                            q->by_time ? "time" : "step", "from", (json_int_t)shape->from, "to",
-                           (json_int_t)shape->to, "bucketCount", (json_int_t)shape->n, "runs",
-                           runs, "group", group_json(g, shape));
+                           (json_int_t)shape->to, "bucketCount", (json_int_t)shape->n, "runs", runs,
+                           "group", group_json(g, shape));
     } else {
         json_decref(runs);
     }

@@ -191,9 +191,9 @@ static void store_points(store_fx_t *f, const char *run, const double *v, int n)
     exec_raw(f, sql);
     json_t *pts = json_array();
     for (int i = 0; i < n; i++) {
-        json_array_append_new(pts, json_pack("{s:s, s:i, s:I, s:f}", "name", "loss", "step", i,
-                                             "ts", (json_int_t)(1760000000000 + i * 10), "value",
-                                             v[i]));
+        json_array_append_new(pts,
+                              json_pack("{s:s, s:i, s:I, s:f}", "name", "loss", "step", i, "ts",
+                                        (json_int_t)(1760000000000 + i * 10), "value", v[i]));
     }
     store_wait_t w = {0};
     ad_store_series_append(f->st,
