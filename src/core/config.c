@@ -287,6 +287,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_HOLDER_EXE", T_ENV, 0, 0, "PATH", "", 0, 0,
      "test builds: the holder program a held spawn runs (one that is not there: a holder "
      "that cannot start)"},
+    {ENV_ONLY, "AGENTD_TEST_SERIES_SPLIT", T_ENV, 0, 0, "POINTS", "2000000", 0, 0,
+     "test builds: a bucketed read of this many points or more splits its runs among reader "
+     "threads, so tests split small reads"},
 #endif
 };
 

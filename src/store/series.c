@@ -557,14 +557,15 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out)
 static const char SQL_RANGE[] =
     "SELECT min(step_min), max(step_max), min(t_min), max(t_max), count(*) FROM metric_chunks "
     "WHERE run_id = ? AND name = ?";
-static const char SQL_INFO[] = "SELECT rolled, step_lo, step_hi, t_lo, t_hi FROM metric_series "
-                               "WHERE run_id = ? AND name = ?";
+static const char SQL_INFO[] = "SELECT rolled, step_lo, step_hi, t_lo, t_hi, count FROM "
+                               "metric_series WHERE run_id = ? AND name = ?";
 
 /* What the series row says of its tiers: whether every chunk has its
  * rollup row (migration 2740), and its x range when known. */
 typedef struct {
     bool rolled, ranged;
     int64_t lo, hi;
+    int64_t count; /* points */
 } series_info_t;
 
 static series_info_t series_info(sqlite3 *db, const char *run_id, const char *name, bool by_time)
@@ -580,6 +581,7 @@ static series_info_t series_info(sqlite3 *db, const char *run_id, const char *na
                    sqlite3_column_type(s, c + 1) != SQLITE_NULL;
         i.lo = sqlite3_column_int64(s, c);
         i.hi = sqlite3_column_int64(s, c + 1);
+        i.count = sqlite3_column_int64(s, 5);
     }
     sqlite3_reset(s);
     return i;
@@ -588,9 +590,10 @@ static series_info_t series_info(sqlite3 *db, const char *run_id, const char *na
 /* The x range of one series: 0, or AD_ENOENT when it has no points. From
  * the series row when it knows it, else a scan of the chunk rows. */
 static int series_range(sqlite3 *db, const char *run_id, const char *name, bool by_time,
-                        int64_t *lo, int64_t *hi)
+                        int64_t *lo, int64_t *hi, int64_t *count)
 {
     series_info_t i = series_info(db, run_id, name, by_time);
+    *count += i.count;
     if (i.ranged) {
         *lo = i.lo;
         *hi = i.hi;
@@ -761,13 +764,14 @@ static json_t *agg_json(const tsdb_agg_t *a)
 }
 
 /* The common range over every run that has the series (explicit bounds
- * win). AD_ENOENT when none has it. */
-static int query_range(sqlite3 *db, ad_store_series_q_t *q, int64_t *from, int64_t *to)
+ * win), and how many points the runs hold. AD_ENOENT when none has it. */
+static int query_range(sqlite3 *db, ad_store_series_q_t *q, int64_t *from, int64_t *to,
+                       int64_t *points)
 {
     bool any = false;
     for (size_t i = 0; i < q->nruns; i++) {
         int64_t lo = 0, hi = 0;
-        int rc = series_range(db, q->runs[i], q->name, q->by_time, &lo, &hi);
+        int rc = series_range(db, q->runs[i], q->name, q->by_time, &lo, &hi, points);
         if (rc == AD_ENOENT) {
             continue;
         }
@@ -864,50 +868,191 @@ static int run_ident(sqlite3 *db, const char *run_id, char *name, size_t namesz,
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
 }
 
+/* ---- the read of several runs, on several connections -------------------------------
+ * A chart of a run group at 10M points a run steps ~2,600 rollup rows a
+ * run and reads ~4 MB of pages: 16 runs one after another were ~100 ms of
+ * one core (bench row T4). The runs are independent until the group's
+ * buckets are summed, so a read of many points splits its runs among
+ * SERIES_READERS threads, each on a read connection of its own (the pool
+ * thread's and up to SERIES_READERS - 1 threads started for the read and
+ * joined before it returns: never the loop). Each thread fills the buckets
+ * of its runs; the answer is built after the join, in the runs' order, as
+ * before. A read of fewer points stays on the one connection: a thread and
+ * a connection cost more than they save below SERIES_SPLIT_POINTS. */
+#define SERIES_READERS 4
+#define SERIES_SPLIT_POINTS 2000000
+
+typedef struct {
+    ad_store_series_q_t *q;
+    ad_store_done_cb done;
+    char *path; /* copies: a pool read may outlive ad_store_close() */
+    bool full;
+    int busy_ms;
+} query_job_t;
+
+/* One run's part of the answer: its buckets and its entry of runs (built
+ * by the thread that read it: the JSON of 2,000 buckets is not free). */
+typedef struct {
+    tsdb_agg_t a;
+    int64_t points, tier;
+    json_t *out;
+    int rc;
+} run_part_t;
+
+typedef struct {
+    const query_job_t *j;
+    sqlite3 *db; /* NULL: the thread opens its own */
+    run_part_t *runs;
+    size_t first, step; /* the runs first, first + step, ... */
+} reader_t;
+
+static void read_runs(reader_t *r)
+{
+    const ad_store_series_q_t *q = r->j->q;
+    sqlite3 *db = r->db;
+    int rc = 0;
+    if (db == NULL) {
+        char err[256];
+        rc =
+            ad_store_conn_open(r->j->path, false, r->j->full, r->j->busy_ms, &db, err, sizeof(err));
+        if (rc != 0) {
+            ad_log(AD_LOG_ERROR, "store", "%s", err);
+        }
+    }
+    for (size_t i = r->first; i < q->nruns; i += r->step) {
+        run_part_t *p = &r->runs[i];
+        p->rc = rc;
+        if (rc == 0) {
+            p->rc = aggregate(db, q->runs[i], q->name, &p->a, &p->points, &p->tier);
+        }
+        char name[1024], color[16];
+        if (p->rc == 0) {
+            p->rc = run_ident(db, q->runs[i], name, sizeof(name), color, sizeof(color));
+        }
+        if (p->rc == 0) {
+            p->out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "runId", q->runs[i], "name", name,
+                               "color", color, "points", (json_int_t)p->points, "tierPoints",
+                               (json_int_t)p->tier, "buckets", agg_json(&p->a));
+        }
+        rc = p->rc; /* the runs after a failure are not read */
+    }
+    if (r->db == NULL && db != NULL) {
+        ad_store_conn_close(db);
+    }
+}
+
+static void reader_main(void *arg)
+{
+    read_runs(arg);
+}
+
+/* SERIES_SPLIT_POINTS; test builds read AGENTD_TEST_SERIES_SPLIT instead
+ * when it is set, so the unit tests split small reads too. */
+static int64_t split_points(void)
+{
+#ifdef AD_TEST_BUILD
+    const char *v = getenv("AGENTD_TEST_SERIES_SPLIT");
+    if (v != NULL && v[0] != '\0') {
+        return strtoll(v, NULL, 10);
+    }
+#endif
+    return SERIES_SPLIT_POINTS;
+}
+
+/* Fills runs[i] for every run of q: on db alone, or split among readers. */
+static void read_all(const query_job_t *j, sqlite3 *db, run_part_t *runs, int64_t points)
+{
+    const ad_store_series_q_t *q = j->q;
+    size_t n = 1;
+    if (points >= split_points()) {
+        unsigned int cores = uv_available_parallelism();
+        n = cores < SERIES_READERS ? cores : SERIES_READERS;
+        n = n > q->nruns ? q->nruns : (n < 1 ? 1 : n);
+    }
+    reader_t r[SERIES_READERS];
+    uv_thread_t t[SERIES_READERS];
+    bool started[SERIES_READERS] = {false};
+    for (size_t k = 0; k < n; k++) {
+        r[k] = (reader_t){.j = j, .db = k == 0 ? db : NULL, .runs = runs, .first = k, .step = n};
+    }
+    for (size_t k = 1; k < n; k++) {
+        started[k] = uv_thread_create(&t[k], reader_main, &r[k]) == 0;
+    }
+    read_runs(&r[0]);
+    for (size_t k = 1; k < n; k++) {
+        if (started[k]) {
+            uv_thread_join(&t[k]);
+        } else {
+            read_runs(&r[k]); /* no thread: its runs on this one, after the others */
+        }
+    }
+}
+
 static int query_fn(sqlite3 *db, void *ctx)
 {
-    ad_store_series_q_t *q = ctx;
-    int64_t from = 0, to = 0;
-    int rc = query_range(db, q, &from, &to);
+    query_job_t *j = ctx;
+    ad_store_series_q_t *q = j->q;
+    int64_t from = 0, to = 0, points = 0;
+    int rc = query_range(db, q, &from, &to, &points);
     if (rc != 0) {
         return rc;
     }
-    tsdb_agg_t a;
-    tsdb_agg_init(&a, from, to < from ? from : to, q->buckets, q->by_time);
-    group_t *g = ad_xcalloc(a.n, sizeof(*g));
+    size_t nparts = q->nruns > 0 ? q->nruns : 1; /* parts[0].a is the buckets' shape */
+    run_part_t *parts = ad_xcalloc(nparts, sizeof(*parts));
+    for (size_t i = 0; i < nparts; i++) {
+        tsdb_agg_init(&parts[i].a, from, to < from ? from : to, q->buckets, q->by_time);
+        parts[i].tier = 1;
+    }
+    read_all(j, db, parts, points);
+    const tsdb_agg_t *shape = &parts[0].a;
+    group_t *g = ad_xcalloc(shape->n, sizeof(*g));
     json_t *runs = json_array();
     for (size_t i = 0; rc == 0 && i < q->nruns; i++) {
-        memset(a.b, 0, a.n * sizeof(*a.b));
-        int64_t points = 0, tier = 1;
-        rc = aggregate(db, q->runs[i], q->name, &a, &points, &tier);
-        char name[1024], color[16];
+        run_part_t *p = &parts[i];
+        rc = p->rc;
         if (rc == 0) {
-            rc = run_ident(db, q->runs[i], name, sizeof(name), color, sizeof(color));
-        }
-        if (rc == 0) {
-            group_add(g, &a);
-            json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "runId",
-                                                  q->runs[i], "name", name, "color", color,
-                                                  "points", (json_int_t)points, "tierPoints",
-                                                  (json_int_t)tier, "buckets", agg_json(&a)));
+            group_add(g, &p->a);
+            json_array_append(runs, p->out);
         }
     }
     if (rc == 0) {
         q->out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "name", q->name, "x",
-                           q->by_time ? "time" : "step", "from", (json_int_t)a.from, "to",
-                           (json_int_t)a.to, "bucketCount", (json_int_t)a.n, "runs", runs, "group",
-                           group_json(g, &a));
+                           q->by_time ? "time" : "step", "from", (json_int_t)shape->from, "to",
+                           (json_int_t)shape->to, "bucketCount", (json_int_t)shape->n, "runs", runs,
+                           "group", group_json(g, shape));
     } else {
         json_decref(runs);
     }
     free(g);
-    tsdb_agg_free(&a);
+    for (size_t i = 0; i < nparts; i++) {
+        tsdb_agg_free(&parts[i].a);
+        json_decref(parts[i].out);
+    }
+    free(parts);
     return rc;
+}
+
+static void query_done(int rc, void *ctx)
+{
+    query_job_t *j = ctx;
+    ad_store_done_cb done = j->done;
+    ad_store_series_q_t *q = j->q;
+    free(j->path);
+    free(j);
+    if (done != NULL) {
+        done(rc, q);
+    }
 }
 
 void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done_cb done)
 {
-    ad_store_read_async(st, query_fn, done, q);
+    query_job_t *j = ad_xcalloc(1, sizeof(*j));
+    j->q = q;
+    j->done = done;
+    j->path = ad_xstrdup(st->path);
+    j->full = st->durability_full;
+    j->busy_ms = st->busy_ms;
+    ad_store_read_async(st, query_fn, query_done, j);
 }
 
 /* ---- export ------------------------------------------------------------------------ */

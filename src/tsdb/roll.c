@@ -121,7 +121,7 @@ static size_t put_zz(uint8_t *b, int64_t later, int64_t base)
 
 static size_t put_f64(uint8_t *b, double v)
 {
-    memcpy(b, &v, sizeof(v)); /* little-endian, as get_f64 reads it */
+    memcpy(b, &v, sizeof(v)); /* little-endian, as tsdb_rolls_decode reads it */
     return 8;
 }
 
@@ -177,8 +177,18 @@ static uint64_t __attribute__((noinline)) get_uv_long(rd_t *d)
 
 static inline uint64_t get_uv(rd_t *d)
 {
-    if (d->pos < d->len && d->b[d->pos] < 0x80) { /* most are one byte */
-        return d->b[d->pos++];
+    /* most are one or two bytes (a run's step and time offsets, its count of
+     * 128): both without a call, the rest through get_uv_long */
+    if (d->len - d->pos >= 2) {
+        uint8_t c0 = d->b[d->pos], c1 = d->b[d->pos + 1];
+        if (c0 < 0x80) {
+            d->pos++;
+            return c0;
+        }
+        if (c1 < 0x80) {
+            d->pos += 2;
+            return (uint64_t)(c0 & 0x7f) | (uint64_t)c1 << 7;
+        }
     }
     return get_uv_long(d);
 }
@@ -188,20 +198,6 @@ static inline int64_t get_zz(rd_t *d, int64_t base)
     uint64_t z = get_uv(d);
     uint64_t diff = (z >> 1) ^ (0 - (z & 1));
     return (int64_t)((uint64_t)base + diff);
-}
-
-static double get_f64(rd_t *d)
-{
-    if (d->pos > d->len || d->len - d->pos < 8) {
-        d->bad = true;
-        return 0;
-    }
-    uint64_t u;
-    memcpy(&u, d->b + d->pos, sizeof(u)); /* x86 and arm64 Linux are little-endian */
-    d->pos += 8;
-    double v;
-    memcpy(&v, &u, sizeof(v));
-    return v;
 }
 
 /* A run that could have been built from points: a count, ranges in order,
@@ -216,7 +212,11 @@ static bool run_ok(const tsdb_roll_t *e)
 
 int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
 {
-    tsdb_rolls_init(r);
+    /* not tsdb_rolls_init: the runs past n are never read, and clearing
+     * all TSDB_ROLL_MAX of them was a tenth of a wide read's decoding */
+    r->n = 0;
+    r->undo.ok = false;
+    r->undo.n = 0;
     if (buf == NULL || len < 2 || buf[0] != ROLLS_VERSION || buf[1] < 1 || buf[1] > TSDB_ROLL_MAX) {
         return -1;
     }
@@ -235,16 +235,22 @@ int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
         e->t_min = get_zz(&d, e->t_lo);
         e->s_max = get_zz(&d, e->s_lo);
         e->t_max = get_zz(&d, e->t_lo);
-        e->min = get_f64(&d);
-        e->max = get_f64(&d);
-        e->sum = get_f64(&d);
-        e->last = get_f64(&d);
+        if (d.len - d.pos < 4 * 8) { /* the four doubles, checked once */
+            d.bad = true;
+            break;
+        }
+        const uint8_t *f = d.b + d.pos; /* little-endian, as put_f64 wrote them */
+        memcpy(&e->min, f, 8);
+        memcpy(&e->max, f + 8, 8);
+        memcpy(&e->sum, f + 16, 8);
+        memcpy(&e->last, f + 24, 8);
+        d.pos += 4 * 8;
         ps = e->s_lo;
         pt = e->t_lo;
         d.bad = d.bad || !run_ok(e);
     }
     if (d.bad || d.pos != len) {
-        tsdb_rolls_init(r);
+        r->n = 0;
         return -1;
     }
     r->n = n;

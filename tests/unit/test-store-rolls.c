@@ -5,6 +5,10 @@
  * them from the job chain the store starts when it opens, over several
  * jobs, and then reads as a series written with them does; a chunk that
  * does not decode leaves the series read from its chunks (rolled = 2).
+ * And every tier a bucketed read takes (a rollup row's summary, a chunk's,
+ * its runs, its points) against the raw points, over random data, at
+ * bucket widths from many rollup rows a bucket to fewer points than a run,
+ * with the runs split among reader threads as a wide chart's are.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,12 +166,163 @@ static void older_series_are_built_on_open(void **state)
     json_decref(fresh);
 }
 
+/* ---- every tier against the raw points ------------------------------------------------ */
+
+#define RAND_POINTS 60000 /* ~20 rollup rows of random values */
+#define RAND_RUNS 2
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static void store_points(store_fx_t *f, const char *run, const double *v, int n)
+{
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) VALUES ('%s', "
+             "'agent_x', 0)",
+             run);
+    exec_raw(f, sql);
+    json_t *pts = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(pts,
+                              json_pack("{s:s, s:i, s:I, s:f}", "name", "loss", "step", i, "ts",
+                                        (json_int_t)(1760000000000 + i * 10), "value", v[i]));
+    }
+    store_wait_t w = {0};
+    ad_store_series_append(f->st,
+                           json_pack("{s:s, s:s, s:i, s:o}", "runId", run, "orgId", "org_default",
+                                     "now", 0, "points", pts),
+                           store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    assert_int_equal(w.rc, 0);
+    json_decref(w.result);
+}
+
+/* min, max and count of the raw points with steps lo..hi (clipped). */
+static void raw_span(const double *v, int64_t lo, int64_t hi, double *mn, double *mx, int64_t *n)
+{
+    *mn = INFINITY;
+    *mx = -INFINITY;
+    *n = 0;
+    for (int64_t i = lo < 0 ? 0 : lo; i <= hi && i < RAND_POINTS; i++) {
+        *mn = fmin(*mn, v[i]);
+        *mx = fmax(*mx, v[i]);
+        (*n)++;
+    }
+}
+
+/* One run's buckets against its points: every count and the sum exact;
+ * each bucket's min, max and count inside the envelope of its raw points
+ * narrowed and widened by one run of TSDB_ROLL_POINTS (a run across an
+ * edge puts its other points where it starts), and exact when no run was
+ * read (tierPoints 1). A row or chunk summary added to the wrong bucket,
+ * twice or not at all fails one of these. */
+static void check_run(const json_t *run, const double *v, size_t buckets)
+{
+    const json_t *b = json_object_get(run, "buckets");
+    const json_t *xs = json_object_get(b, "x"), *mn = json_object_get(b, "min"),
+                 *mx = json_object_get(b, "max"), *mean = json_object_get(b, "mean"),
+                 *cnt = json_object_get(b, "count");
+    bool exact = json_integer_value(json_object_get(run, "tierPoints")) == 1;
+    int64_t total = 0;
+    double sum = 0, want_sum = 0;
+    for (int i = 0; i < RAND_POINTS; i++) {
+        want_sum += v[i];
+    }
+    assert_int_equal(json_array_size(xs), buckets); /* no bucket is empty */
+    for (size_t k = 0; k < buckets; k++) {
+        /* bucket k holds steps lo..hi: k * span <= step * buckets < (k + 1) * span */
+        int64_t lo = ((int64_t)k * RAND_POINTS + (int64_t)buckets - 1) / (int64_t)buckets;
+        int64_t hi = (((int64_t)k + 1) * RAND_POINTS + (int64_t)buckets - 1) / (int64_t)buckets - 1;
+        double bmin = json_real_value(json_array_get(mn, k));
+        double bmax = json_real_value(json_array_get(mx, k));
+        int64_t bn = json_integer_value(json_array_get(cnt, k));
+        total += bn;
+        sum += json_real_value(json_array_get(mean, k)) * (double)bn;
+        double wmin, wmax, nmin, nmax;
+        int64_t wn, nn;
+        int64_t w = exact ? 0 : TSDB_ROLL_POINTS;
+        raw_span(v, lo - w, hi + w, &wmin, &wmax, &wn);
+        raw_span(v, lo + w, hi - w, &nmin, &nmax, &nn);
+        assert_true(bmin >= wmin && bmax <= wmax);
+        assert_true(bmin <= nmin && bmax >= nmax); /* vacuous when nothing is left narrowed */
+        assert_true(bn >= nn && bn <= wn);
+    }
+    assert_int_equal(total, RAND_POINTS);
+    assert_true(fabs(sum - want_sum) <= 1e-6 * fmax(1.0, fabs(want_sum)));
+}
+
+static void every_tier_matches_the_raw_points(void **state)
+{
+    store_fx_t *f = *state;
+    static double v[RAND_RUNS][RAND_POINTS];
+    const char *runs[RAND_RUNS] = {"run_a", "run_b"};
+    for (int r = 0; r < RAND_RUNS; r++) {
+        for (int i = 0; i < RAND_POINTS; i++) {
+            uint64_t x = rnd();
+            v[r][i] = (double)(int64_t)(x % 200001 - 100000) / 100.0;
+            if (x % 997 == 0) { /* spikes, up and down */
+                v[r][i] = (x & 1 ? 1 : -1) * 1e6 * (double)(1 + x % 7);
+            }
+        }
+        store_points(f, runs[r], v[r], RAND_POINTS);
+    }
+    assert_true(int_raw(f, "SELECT count(*) FROM metric_rolls WHERE run_id = 'run_a'") > 10);
+    setenv("AGENTD_TEST_SERIES_SPLIT", "1", 1); /* both runs' readers, each a connection */
+    /* 3 buckets: many rollup rows each; 20: rows and chunks by summary, the
+     * rest by runs; 200: mostly runs (300 points a bucket); 1,000 (60 a
+     * bucket, narrower than tsdb_agg_wide): chunks decoded, exact */
+    const size_t widths[] = {3, 20, 200, 1000};
+    for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++) {
+        query_t both = {.q = {.nruns = RAND_RUNS, .buckets = widths[wi]}};
+        for (int r = 0; r < RAND_RUNS; r++) {
+            snprintf(both.q.runs[r], sizeof(both.q.runs[r]), "%s", runs[r]);
+        }
+        snprintf(both.q.name, sizeof(both.q.name), "loss");
+        ad_store_series_query(f->st, &both.q, on_query);
+        store_fx_wait(f, &both.w);
+        assert_int_equal(both.w.rc, 0);
+        json_t *out = json_object_get(both.q.out, "runs");
+        assert_int_equal(json_array_size(out), RAND_RUNS);
+        for (int r = 0; r < RAND_RUNS; r++) {
+            json_t *run = json_array_get(out, (size_t)r);
+            assert_string_equal(json_string_value(json_object_get(run, "runId")), runs[r]);
+            check_run(run, v[r], widths[wi]);
+        }
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(out, 0), "tierPoints")),
+                         widths[wi] == 1000 ? 1 : TSDB_ROLL_POINTS);
+        /* one run alone, on one connection, answers as it did among two */
+        setenv("AGENTD_TEST_SERIES_SPLIT", "1000000000", 1);
+        query_t one = {.q = {.nruns = 1, .buckets = widths[wi]}};
+        snprintf(one.q.runs[0], sizeof(one.q.runs[0]), "run_b");
+        snprintf(one.q.name, sizeof(one.q.name), "loss");
+        ad_store_series_query(f->st, &one.q, on_query);
+        store_fx_wait(f, &one.w);
+        assert_int_equal(one.w.rc, 0);
+        assert_true(json_equal(json_array_get(json_object_get(one.q.out, "runs"), 0),
+                               json_array_get(out, 1)));
+        setenv("AGENTD_TEST_SERIES_SPLIT", "1", 1);
+        json_decref(one.q.out);
+        json_decref(both.q.out);
+    }
+    unsetenv("AGENTD_TEST_SERIES_SPLIT");
+}
+
 STORE_FX_SETUP(setup, "rolls")
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(older_series_are_built_on_open, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(every_tier_matches_the_raw_points, setup,
+                                        store_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
