@@ -154,7 +154,10 @@ int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_
         if (!*truncated) {
             size_t room = output->max - output->len;
             size_t take = (size_t)r < room ? (size_t)r : room;
-            *truncated = take < (size_t)r || ad_buf_append(output, buf, take) != 0;
+            /* what fits goes in first: a read larger than the room
+             * left still fills the buffer to its bound */
+            bool full = ad_buf_append(output, buf, take) != 0;
+            *truncated = full || take < (size_t)r;
         }
     }
     close(fds[0]);

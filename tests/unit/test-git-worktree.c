@@ -403,6 +403,17 @@ static void setup_copies_files_and_runs_the_command(void **state)
     assert_int_equal(strlen(jstr(out, "output")), 64 * 1024);
     assert_int_equal(jint(out, "exitCode"), 0);
     json_decref(out);
+    /* Reads that do not fall on the bound still fill it: a short first
+     * line, then the flood (the last read past the room used to be
+     * dropped whole, leaving 64 KiB less the odd first read's tail). */
+    assert_int_equal(ad_git_worktree_setup(fx->repo, path, NULL,
+                                           "echo short; sleep 0.2; "
+                                           "head -c 200000 /dev/zero | tr '\\0' y",
+                                           600000, &out, &e),
+                     0);
+    assert_true(jbool(out, "outputTruncated"));
+    assert_int_equal(json_string_length(json_object_get(out, "output")), 64 * 1024);
+    json_decref(out);
     /* A command that outlives its time is killed. */
     assert_int_equal(
         ad_git_worktree_setup(fx->repo, path, NULL, "echo started; sleep 30", 300, &out, &e), 0);
