@@ -308,6 +308,11 @@ int ad_path_which_in(const char *argv0, const char *path, const char *cwd, char 
  * replaced on disk still names its folder), where agentd-hold and
  * agentd-git.so sit. 0, or AD_ENOENT / AD_ETOOBIG. Any thread. */
 int ad_exe_dir(char *out, size_t outsz);
+/* A plugin of agentd's (file, e.g. "agentd-git.so"): the library $env_var
+ * names, else file beside the running executable, loaded (RTLD_NOW |
+ * RTLD_LOCAL) and never unloaded. The handle, or NULL with why in err.
+ * Any thread (callers load once). */
+void *ad_plugin_open(const char *file, const char *env_var, char *err, size_t errsz);
 
 /* ---- JSON text ------------------------------------------------------------ */
 /* Appends s[0..n) as a quoted JSON string exactly as jansson's JSON_COMPACT

@@ -7,6 +7,9 @@
  */
 #include "core.h"
 
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -109,4 +112,30 @@ int ad_exe_dir(char *out, size_t outsz)
     }
     memcpy(out, self, strlen(self) + 1);
     return 0;
+}
+
+void *ad_plugin_open(const char *file, const char *env_var, char *err, size_t errsz)
+{
+    const char *env = getenv(env_var);
+    void *lib = NULL;
+    if (env != NULL && env[0] != '\0') {
+        lib = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+    } else {
+        char dir[PATH_MAX], path[PATH_MAX + 64];
+        if (ad_exe_dir(dir, sizeof(dir)) != 0) {
+            snprintf(err, errsz, "cannot find the agentd executable");
+            return NULL;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        if (access(path, R_OK) != 0) {
+            snprintf(err, errsz, "%s is not beside the agentd executable", file);
+            return NULL;
+        }
+        lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
+    if (lib == NULL) {
+        const char *why = dlerror();
+        snprintf(err, errsz, "%s", why != NULL ? why : "dlopen failed");
+    }
+    return lib;
 }

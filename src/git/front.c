@@ -35,39 +35,16 @@ static const ad_git_backend_t *backend;
 static char load_error[300];
 static atomic_bool shutting_down;
 
-/* agentd-git.so: $AGENTD_GIT_LIB, else beside the running executable (as
- * agentd-hold is found). */
-static void *open_library(void)
-{
-    const char *env = getenv("AGENTD_GIT_LIB");
-    if (env != NULL && env[0] != '\0') {
-        return dlopen(env, RTLD_NOW | RTLD_LOCAL);
-    }
-    char dir[PATH_MAX], path[PATH_MAX + 32];
-    if (ad_exe_dir(dir, sizeof(dir)) != 0) {
-        snprintf(load_error, sizeof(load_error), "cannot find the agentd executable");
-        return NULL;
-    }
-    snprintf(path, sizeof(path), "%s/agentd-git.so", dir);
-    if (access(path, R_OK) != 0) {
-        snprintf(load_error, sizeof(load_error),
-                 "agentd-git.so is not beside the agentd executable");
-        return NULL;
-    }
-    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
-}
-
 static void load(void)
 {
     if (ad_git_backend != NULL) { /* linked in */
         backend = ad_git_backend();
         return;
     }
-    void *lib = open_library();
+    /* $AGENTD_GIT_LIB, else beside the running executable (as
+     * agentd-hold is found) */
+    void *lib = ad_plugin_open("agentd-git.so", "AGENTD_GIT_LIB", load_error, sizeof(load_error));
     if (lib == NULL) {
-        if (load_error[0] == '\0') {
-            snprintf(load_error, sizeof(load_error), "%s", dlerror());
-        }
         ad_log(AD_LOG_ERROR, "git", "git support not available error=\"%s\"", load_error);
         return;
     }

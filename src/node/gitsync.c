@@ -427,11 +427,9 @@ int ad_plane_git_rpc(ad_plane_t *p, const char *run_id, ad_git_op_t op, const ad
         return AD_EINVAL;
     }
     ad_git_rpc_t *q = ad_xcalloc(1, sizeof(*q));
-    q->id = ++p->rpc_seq;
     q->op = op;
     q->cb = cb;
     q->ud = ud;
-    q->deadline_ms = ad_mono_ms() + RPC_TIMEOUT_MS;
     ad_node_live_t *n = r != NULL ? ad_plane_node_live(p, r->node_id) : NULL;
     if (n == NULL || n->link == NULL || n->unreachable) {
         rpc_fail(q, AD_ECLOSED, "node_unreachable",
@@ -439,58 +437,46 @@ int ad_plane_git_rpc(ad_plane_t *p, const char *run_id, ad_git_op_t op, const ad
         free(q);
         return 0;
     }
-    snprintf(q->node, sizeof(q->node), "%s", n->id);
+    ad_node_ask_add(p, &p->rpcs, &q->ask, n->id, RPC_TIMEOUT_MS);
     json_t *args = json_pack("{s:s?, s:s?, s:b, s:s?}", "file", a->file, "message", a->message,
                              "all", a->force, "against", a->base);
-    ad_plane_send_text(n, json_pack("{s:s, s:I, s:s, s:s, s:o}", "t", "git_rpc", "id",
-                                    (json_int_t)q->id, "run", run_id, "op", name, "args", args));
-    q->next = p->rpcs;
-    p->rpcs = q;
+    ad_plane_send_text(n,
+                       json_pack("{s:s, s:I, s:s, s:s, s:o}", "t", "git_rpc", "id",
+                                 (json_int_t)q->ask.id, "run", run_id, "op", name, "args", args));
     return 0;
 }
 
 void ad_plane_git_rpc_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg)
 {
-    json_int_t id = json_integer_value(json_object_get(msg, "id"));
-    for (ad_git_rpc_t **pp = &p->rpcs; *pp != NULL; pp = &(*pp)->next) {
-        ad_git_rpc_t *q = *pp;
-        if ((json_int_t)q->id != id || strcmp(q->node, n->id) != 0) {
-            continue; /* (another node's: not this one to answer) */
-        }
-        *pp = q->next;
-        json_t *err = json_object_get(msg, "err");
-        json_int_t rc = json_integer_value(json_object_get(msg, "rc"));
-        ad_git_result_t res = {.op = q->op, .rc = rc < 0 && AD_IS_ERR(rc) ? (int)rc : 0};
-        ad_git_err_init(&res.err);
-        if (res.rc != 0) {
-            snprintf(res.err.msg, sizeof(res.err.msg), "%s",
-                     json_string_value(json_object_get(err, "msg")) ?: "failed on the node");
-            snprintf(res.err.reason, sizeof(res.err.reason), "%s",
-                     json_string_value(json_object_get(err, "reason")) ?: "");
-        } else if (!json_is_object(json_object_get(msg, "data"))) {
-            res.rc = AD_EINTERNAL;
-            snprintf(res.err.msg, sizeof(res.err.msg), "the node answered without data");
-        }
-        res.data = res.rc == 0 ? json_object_get(msg, "data") : NULL;
-        q->cb(&res, q->ud);
-        ad_git_err_cleanup(&res.err);
-        free(q);
+    /* (another node's id: not this one to answer) */
+    ad_git_rpc_t *q = (ad_git_rpc_t *)ad_node_ask_take(&p->rpcs, json_object_get(msg, "id"), n->id);
+    if (q == NULL) {
         return;
     }
+    json_t *err = json_object_get(msg, "err");
+    json_int_t rc = json_integer_value(json_object_get(msg, "rc"));
+    ad_git_result_t res = {.op = q->op, .rc = rc < 0 && AD_IS_ERR(rc) ? (int)rc : 0};
+    ad_git_err_init(&res.err);
+    if (res.rc != 0) {
+        snprintf(res.err.msg, sizeof(res.err.msg), "%s",
+                 json_string_value(json_object_get(err, "msg")) ?: "failed on the node");
+        snprintf(res.err.reason, sizeof(res.err.reason), "%s",
+                 json_string_value(json_object_get(err, "reason")) ?: "");
+    } else if (!json_is_object(json_object_get(msg, "data"))) {
+        res.rc = AD_EINTERNAL;
+        snprintf(res.err.msg, sizeof(res.err.msg), "the node answered without data");
+    }
+    res.data = res.rc == 0 ? json_object_get(msg, "data") : NULL;
+    q->cb(&res, q->ud);
+    ad_git_err_cleanup(&res.err);
+    free(q);
 }
 
 void ad_plane_git_rpc_expire(ad_plane_t *p, bool all)
 {
-    uint64_t now = ad_mono_ms();
-    for (ad_git_rpc_t **pp = &p->rpcs; *pp != NULL;) {
-        ad_git_rpc_t *q = *pp;
-        ad_node_live_t *n = all ? NULL : ad_plane_node_live(p, q->node);
-        bool gone = all || n == NULL || n->link == NULL;
-        if (!gone && now < q->deadline_ms) {
-            pp = &q->next;
-            continue;
-        }
-        *pp = q->next;
+    bool gone;
+    ad_git_rpc_t *q;
+    while ((q = (ad_git_rpc_t *)ad_node_ask_expired(p, &p->rpcs, all, &gone)) != NULL) {
         rpc_fail(q, gone ? AD_ECLOSED : AD_ETIMEDOUT, "node_unreachable",
                  gone ? "the node of the worktree went away before it answered"
                       : "the node of the worktree did not answer in time");

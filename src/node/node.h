@@ -11,7 +11,10 @@
  *             and whose frames go over the node's link, epoch-tagged;
  *   worker.c  `agentd node --join`: the node's loop, its outbound link,
  *             its holders, its capabilities;
- *   probes.c  a service's probe asked of its node, and the answer.
+ *   probes.c  a service's probe asked of its node, and the answer;
+ *   nodefs.c  an ACP agent's file requests served on its node;
+ *   ask.c     what the plane asks of a node and waits for (git, probes,
+ *             files): answered only by the node asked, failed when it goes.
  * What runs and agents are stays src/run's: the plane knows runs only by
  * id and node; the runner tells it a run's start and end, and hears of
  * reachability through a hook.

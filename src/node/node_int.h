@@ -111,35 +111,36 @@ struct ad_plane_link {
     char data_dir[2048]; /* the hello's caps.dataDir, until the join is stored */
 };
 
-/* A git operation asked of a node (gitsync.c), waiting for its answer. */
-typedef struct ad_git_rpc {
-    struct ad_git_rpc *next;
+/* A request asked of a node over its link, waiting for its answer (ask.c):
+ * the first member of each kind's. */
+typedef struct ad_node_ask {
+    struct ad_node_ask *next;
     uint64_t id;
-    char node[AD_ID_MAX];
+    char node[AD_ID_MAX]; /* the node asked: only its answer counts */
+    uint64_t deadline_ms; /* monotonic */
+} ad_node_ask_t;
+
+/* A git operation asked of a node (gitsync.c). */
+typedef struct {
+    ad_node_ask_t ask;
     ad_git_op_t op;
     ad_git_done_cb cb;
     void *ud;
-    uint64_t deadline_ms; /* monotonic */
 } ad_git_rpc_t;
 
-/* An ACP agent's file request asked of its node (nodefs.c), waiting. */
-typedef struct ad_fs_rpc {
-    struct ad_fs_rpc *next;
-    uint64_t id;
-    char node[AD_ID_MAX];
+/* An ACP agent's file request asked of its node (nodefs.c). */
+typedef struct {
+    ad_node_ask_t ask;
     ad_plane_fs_cb cb;
     void *ud;
-    uint64_t deadline_ms; /* monotonic */
 } ad_fs_rpc_t;
 
-/* A service's probe asked of a node (probes.c), waiting for its answer. */
-typedef struct ad_probe_rpc {
-    struct ad_probe_rpc *next;
-    uint64_t id;
-    char node[AD_ID_MAX];
+/* A service's probe asked of a node (probes.c). */
+typedef struct {
+    ad_node_ask_t ask;
     ad_probe_cb cb;
     void *ud;
-    uint64_t started_ms, deadline_ms; /* monotonic */
+    uint64_t started_ms; /* monotonic */
 } ad_probe_rpc_t;
 
 struct ad_plane {
@@ -152,10 +153,10 @@ struct ad_plane {
     ad_relay_t *relays;
     uv_timer_t tick;
     uint64_t resent_bytes, stale_frames;
-    ad_git_rpc_t *rpcs; /* gitsync.c */
+    ad_node_ask_t *rpcs; /* gitsync.c */
     uint64_t rpc_seq;
-    ad_probe_rpc_t *probes; /* probes.c */
-    ad_fs_rpc_t *fs_rpcs;   /* nodefs.c */
+    ad_node_ask_t *probes;  /* probes.c */
+    ad_node_ask_t *fs_rpcs; /* nodefs.c */
     /* The last held processes whose end was stored, with their nodes (a
      * ring): a frame of theirs still in flight is late, not another
      * node's. A run's row says so too; a job's does not name its node. */
@@ -188,6 +189,17 @@ void ad_plane_git_put_free(ad_relay_t *r);
 /* A node ran the setup command of r's new worktree (git_setup): its
  * outcome recorded on the worktree as a local setup's. */
 void ad_plane_git_setup(ad_plane_t *p, ad_relay_t *r, json_t *msg);
+/* ask.c: q (its kind's request, zeroed but for its own fields) given the
+ * next id, node_id and a deadline timeout_ms away, and put in list. */
+void ad_node_ask_add(ad_plane_t *p, ad_node_ask_t **list, ad_node_ask_t *q, const char *node_id,
+                     uint64_t timeout_ms);
+/* The request of list with id that was asked of node_id, taken out; NULL
+ * when there is none (another node's, or already answered). */
+ad_node_ask_t *ad_node_ask_take(ad_node_ask_t **list, json_t *id, const char *node_id);
+/* The next request of list whose node went (*gone) or whose time is up,
+ * taken out; every one when all. NULL when none is left to fail. */
+ad_node_ask_t *ad_node_ask_expired(ad_plane_t *p, ad_node_ask_t **list, bool all, bool *gone);
+
 /* A node's answer to a git operation (git_rpc_done): its caller called. */
 void ad_plane_git_rpc_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
 /* The tick: operations whose node went away or took too long fail (all:

@@ -35,7 +35,6 @@ int ad_plane_fs(ad_plane_t *p, const char *run_id, const ad_plane_fs_req_t *req,
     ad_relay_t *r = ad_relay_find(p, run_id);
     ad_node_live_t *n = r != NULL ? ad_plane_node_live(p, r->node_id) : NULL;
     ad_fs_rpc_t *q = ad_xcalloc(1, sizeof(*q));
-    q->id = ++p->rpc_seq;
     q->cb = cb;
     q->ud = ud;
     if (n == NULL || n->link == NULL || n->unreachable) {
@@ -46,10 +45,10 @@ int ad_plane_fs(ad_plane_t *p, const char *run_id, const ad_plane_fs_req_t *req,
         fs_fail(q, "the content is too large to send to the node (at most 768 KiB)");
         return 0;
     }
-    q->deadline_ms = ad_mono_ms() + FS_TIMEOUT_MS;
-    snprintf(q->node, sizeof(q->node), "%s", n->id);
-    json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:s}", "t", "fs", "id", (json_int_t)q->id, "run",
-                          run_id, "op", req->content != NULL ? "write" : "read", "path", req->path);
+    ad_node_ask_add(p, &p->fs_rpcs, &q->ask, n->id, FS_TIMEOUT_MS);
+    json_t *m =
+        json_pack("{s:s, s:I, s:s, s:s, s:s}", "t", "fs", "id", (json_int_t)q->ask.id, "run",
+                  run_id, "op", req->content != NULL ? "write" : "read", "path", req->path);
     if (req->content != NULL) {
         json_object_set_new(m, "content", json_stringn(req->content, req->content_len));
     } else {
@@ -57,48 +56,35 @@ int ad_plane_fs(ad_plane_t *p, const char *run_id, const ad_plane_fs_req_t *req,
         json_object_set_new(m, "limit", json_integer(req->limit));
     }
     ad_plane_send_text(n, m);
-    q->next = p->fs_rpcs;
-    p->fs_rpcs = q;
     return 0;
 }
 
 void ad_plane_fs_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg)
 {
-    json_int_t id = json_integer_value(json_object_get(msg, "id"));
-    for (ad_fs_rpc_t **pp = &p->fs_rpcs; *pp != NULL; pp = &(*pp)->next) {
-        ad_fs_rpc_t *q = *pp;
-        if ((json_int_t)q->id != id || strcmp(q->node, n->id) != 0) {
-            continue;
-        }
-        *pp = q->next;
-        json_t *content = json_object_get(msg, "content");
-        const char *err = json_string_value(json_object_get(msg, "error"));
-        if (err != NULL || (content != NULL && !json_is_string(content))) {
-            char why[200];
-            snprintf(why, sizeof(why), "%s", err != NULL ? err : "the node answered wrongly");
-            q->cb(NULL, why, json_is_true(json_object_get(msg, "notFound")), q->ud);
-        } else {
-            q->cb(content != NULL ? content : json_null(), NULL, false, q->ud);
-        }
-        free(q);
+    ad_fs_rpc_t *q =
+        (ad_fs_rpc_t *)ad_node_ask_take(&p->fs_rpcs, json_object_get(msg, "id"), n->id);
+    if (q == NULL) {
+        ad_log(AD_LOG_WARN, "node", "file answer ignored node=%s id=%lld (not one asked of it)",
+               n->name, (long long)json_integer_value(json_object_get(msg, "id")));
         return;
     }
-    ad_log(AD_LOG_WARN, "node", "file answer ignored node=%s id=%lld (not one asked of it)",
-           n->name, (long long)id);
+    json_t *content = json_object_get(msg, "content");
+    const char *err = json_string_value(json_object_get(msg, "error"));
+    if (err != NULL || (content != NULL && !json_is_string(content))) {
+        char why[200];
+        snprintf(why, sizeof(why), "%s", err != NULL ? err : "the node answered wrongly");
+        q->cb(NULL, why, json_is_true(json_object_get(msg, "notFound")), q->ud);
+    } else {
+        q->cb(content != NULL ? content : json_null(), NULL, false, q->ud);
+    }
+    free(q);
 }
 
 void ad_plane_fs_expire(ad_plane_t *p, bool all)
 {
-    uint64_t now = ad_mono_ms();
-    for (ad_fs_rpc_t **pp = &p->fs_rpcs; *pp != NULL;) {
-        ad_fs_rpc_t *q = *pp;
-        ad_node_live_t *n = all ? NULL : ad_plane_node_live(p, q->node);
-        bool gone = all || n == NULL || n->link == NULL;
-        if (!gone && now < q->deadline_ms) {
-            pp = &q->next;
-            continue;
-        }
-        *pp = q->next;
+    bool gone;
+    ad_fs_rpc_t *q;
+    while ((q = (ad_fs_rpc_t *)ad_node_ask_expired(p, &p->fs_rpcs, all, &gone)) != NULL) {
         fs_fail(q, gone ? "the agent's node went away before it answered"
                         : "the agent's node did not answer in time");
     }

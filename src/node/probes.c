@@ -28,7 +28,6 @@ int ad_plane_probe(ad_plane_t *p, const char *run_id, json_t *probe, ad_probe_cb
     ad_relay_t *r = ad_relay_find(p, run_id);
     ad_node_live_t *n = r != NULL ? ad_plane_node_live(p, r->node_id) : NULL;
     ad_probe_rpc_t *q = ad_xcalloc(1, sizeof(*q));
-    q->id = ++p->rpc_seq;
     q->cb = cb;
     q->ud = ud;
     q->started_ms = ad_mono_ms();
@@ -37,51 +36,38 @@ int ad_plane_probe(ad_plane_t *p, const char *run_id, json_t *probe, ad_probe_cb
         return 0;
     }
     json_t *to = json_object_get(probe, "timeoutMs");
-    q->deadline_ms = q->started_ms + PROBE_MARGIN_MS +
-                     (json_is_integer(to) ? (uint64_t)json_integer_value(to) : PROBE_DEFAULT_MS);
-    snprintf(q->node, sizeof(q->node), "%s", n->id);
-    ad_plane_send_text(n, json_pack("{s:s, s:I, s:s, s:O}", "t", "probe", "id", (json_int_t)q->id,
-                                    "run", run_id, "probe", probe));
-    q->next = p->probes;
-    p->probes = q;
+    ad_node_ask_add(p, &p->probes, &q->ask, n->id,
+                    PROBE_MARGIN_MS + (json_is_integer(to) ? (uint64_t)json_integer_value(to)
+                                                           : PROBE_DEFAULT_MS));
+    ad_plane_send_text(n, json_pack("{s:s, s:I, s:s, s:O}", "t", "probe", "id",
+                                    (json_int_t)q->ask.id, "run", run_id, "probe", probe));
     return 0;
 }
 
 void ad_plane_probe_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg)
 {
-    json_int_t id = json_integer_value(json_object_get(msg, "id"));
-    for (ad_probe_rpc_t **pp = &p->probes; *pp != NULL; pp = &(*pp)->next) {
-        ad_probe_rpc_t *q = *pp;
-        if ((json_int_t)q->id != id || strcmp(q->node, n->id) != 0) {
-            continue;
-        }
-        *pp = q->next;
-        json_t *ms = json_object_get(msg, "latencyMs");
-        char why[160];
-        snprintf(why, sizeof(why), "%s",
-                 json_string_value(json_object_get(msg, "error")) ?: "failed on the node");
-        bool ok = json_is_true(json_object_get(msg, "ok"));
-        double lat = json_is_number(ms) && json_number_value(ms) >= 0 ? json_number_value(ms) : 0;
-        q->cb(ok, lat, ok ? NULL : why, q->ud);
-        free(q);
+    ad_probe_rpc_t *q =
+        (ad_probe_rpc_t *)ad_node_ask_take(&p->probes, json_object_get(msg, "id"), n->id);
+    if (q == NULL) {
+        ad_log(AD_LOG_WARN, "node", "probe answer ignored node=%s id=%lld (not one asked of it)",
+               n->name, (long long)json_integer_value(json_object_get(msg, "id")));
         return;
     }
-    ad_log(AD_LOG_WARN, "node", "probe answer ignored node=%s id=%lld (not one asked of it)",
-           n->name, (long long)id);
+    json_t *ms = json_object_get(msg, "latencyMs");
+    char why[160];
+    snprintf(why, sizeof(why), "%s",
+             json_string_value(json_object_get(msg, "error")) ?: "failed on the node");
+    bool ok = json_is_true(json_object_get(msg, "ok"));
+    double lat = json_is_number(ms) && json_number_value(ms) >= 0 ? json_number_value(ms) : 0;
+    q->cb(ok, lat, ok ? NULL : why, q->ud);
+    free(q);
 }
 
 void ad_plane_probe_expire(ad_plane_t *p, bool all)
 {
-    uint64_t now = ad_mono_ms();
-    for (ad_probe_rpc_t **pp = &p->probes; *pp != NULL;) {
-        ad_probe_rpc_t *q = *pp;
-        ad_node_live_t *n = all ? NULL : ad_plane_node_live(p, q->node);
-        bool gone = all || n == NULL || n->link == NULL;
-        if (!gone && now < q->deadline_ms) {
-            pp = &q->next;
-            continue;
-        }
-        *pp = q->next;
+    bool gone;
+    ad_probe_rpc_t *q;
+    while ((q = (ad_probe_rpc_t *)ad_node_ask_expired(p, &p->probes, all, &gone)) != NULL) {
         probe_fail(q, gone ? "its node went away before it answered"
                            : "its node did not answer in time");
     }

@@ -28,39 +28,14 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static const ad_tls_backend_t *be;
 static char load_error[300];
 
-static void *open_library(void)
-{
-    const char *env = getenv("AGENTD_TLS_LIB");
-    if (env != NULL && env[0] != '\0') {
-        return dlopen(env, RTLD_NOW | RTLD_LOCAL);
-    }
-    char dir[PATH_MAX], path[PATH_MAX + 32];
-    if (ad_exe_dir(dir, sizeof(dir)) != 0) {
-        snprintf(load_error, sizeof(load_error), "cannot find the agentd executable");
-        return NULL;
-    }
-    snprintf(path, sizeof(path), "%s/agentd-tls.so", dir);
-    if (access(path, R_OK) != 0) {
-        snprintf(load_error, sizeof(load_error),
-                 "agentd-tls.so is not beside the agentd executable");
-        return NULL;
-    }
-    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
-}
-
 static void load(void)
 {
     if (ad_tls_backend != NULL) { /* linked in */
         be = ad_tls_backend();
         return;
     }
-    void *lib = open_library();
-    if (lib == NULL) {
-        if (load_error[0] == '\0') {
-            const char *why = dlerror();
-            snprintf(load_error, sizeof(load_error), "%s", why != NULL ? why : "dlopen failed");
-        }
-    } else {
+    void *lib = ad_plugin_open("agentd-tls.so", "AGENTD_TLS_LIB", load_error, sizeof(load_error));
+    if (lib != NULL) {
         const ad_tls_backend_t *(*get)(void) =
             (const ad_tls_backend_t *(*)(void))dlsym(lib, "ad_tls_backend");
         const ad_tls_backend_t *t = get != NULL ? get() : NULL;
