@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "core/core.h"
@@ -347,6 +348,61 @@ static void pidlock_refuses_second_holder(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* An agent's text files (textfile.c, served for local runs and on
+ * nodes): lines and bounds, and every way out of the root refused: "..",
+ * an absolute path, a symlinked folder or file, a write through a link. */
+static void textfile_stays_beneath_its_root(void **state)
+{
+    (void)state;
+    char base[] = "/tmp/agentd-textfile-XXXXXX";
+    assert_non_null(mkdtemp(base));
+    char root[128], p[256];
+    snprintf(root, sizeof(root), "%s/wt", base);
+    assert_int_equal(mkdir(root, 0700), 0);
+    snprintf(p, sizeof(p), "%s/secret", base);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("outside\n", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/link", root);
+    assert_int_equal(symlink("../secret", p), 0);
+    snprintf(p, sizeof(p), "%s/up", root);
+    assert_int_equal(symlink("..", p), 0);
+
+    assert_int_equal(ad_textfile_write(root, "notes.txt", "a\nb\nc\n", 6, NULL, NULL), 0);
+    json_t *c = NULL;
+    assert_int_equal(ad_textfile_read(root, "notes.txt", 2, 1, NULL, NULL, &c), 0);
+    assert_string_equal(json_string_value(c), "b\n");
+    json_decref(c);
+    assert_int_equal(ad_textfile_read(root, "missing.txt", 0, 0, NULL, NULL, &c), ENOENT);
+    assert_string_equal(ad_textfile_why(ENOENT), AD_TEXTFILE_NOT_FOUND);
+    assert_null(c);
+
+    const char *out[] = {"../secret", "link", "up/secret", "/etc/hostname"};
+    for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+        int rc = ad_textfile_read(root, out[i], 0, 0, NULL, NULL, &c);
+        assert_true(rc == EXDEV || rc == ELOOP);
+        assert_null(c);
+        assert_string_equal(ad_textfile_why(rc), "path is outside the worktree");
+        rc = ad_textfile_write(root, out[i], "x", 1, NULL, NULL);
+        assert_true(rc == EXDEV || rc == ELOOP || rc == EINVAL);
+    }
+    snprintf(p, sizeof(p), "%s/secret", base);
+    f = fopen(p, "r");
+    char got[32] = "";
+    assert_non_null(fgets(got, sizeof(got), f));
+    fclose(f);
+    assert_string_equal(got, "outside\n");
+    /* a folder, and a file past the bound, are not served */
+    snprintf(p, sizeof(p), "%s/dir", root);
+    assert_int_equal(mkdir(p, 0700), 0);
+    assert_int_equal(ad_textfile_read(root, "dir", 0, 0, NULL, NULL, &c), EFBIG);
+
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +416,7 @@ int main(void)
         cmocka_unit_test(utf8_sequences),
         cmocka_unit_test(utf8_repair_and_prefix),
         cmocka_unit_test(pidlock_refuses_second_holder),
+        cmocka_unit_test(textfile_stays_beneath_its_root),
     };
     return cmocka_run_group_tests_name("core-misc", tests, NULL, NULL);
 }

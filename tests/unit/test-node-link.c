@@ -12,6 +12,7 @@
 
 #include "hold/hold.h"
 #include "node/node.h"
+#include "node/node_int.h"
 
 static size_t frame(unsigned char *out, const char *run, uint32_t epoch, unsigned type,
                     const char *payload, size_t plen)
@@ -139,6 +140,35 @@ static void placement_says_why_a_node_does_not_fit(void **state)
     json_decref(node);
 }
 
+/* What the plane asks of a node is answered only by that node: the same
+ * id from another node takes nothing, an unknown id nothing, and an
+ * expiry with all takes every one left (ask.c, for git, probes and files). */
+static void an_answer_counts_only_from_the_node_asked(void **state)
+{
+    (void)state;
+    ad_plane_t p;
+    memset(&p, 0, sizeof(p));
+    ad_node_ask_t *list = NULL, a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    ad_node_ask_add(&p, &list, &a, "nd_one", 30000);
+    ad_node_ask_add(&p, &list, &b, "nd_two", 30000);
+    assert_true(a.id != b.id);
+    json_t *id = json_integer((json_int_t)a.id);
+    assert_null(ad_node_ask_take(&list, id, "nd_two"));
+    json_t *text = json_string("1");
+    assert_null(ad_node_ask_take(&list, text, "nd_one"));
+    json_decref(text);
+    assert_ptr_equal(ad_node_ask_take(&list, id, "nd_one"), &a);
+    assert_null(ad_node_ask_take(&list, id, "nd_one")); /* once */
+    json_decref(id);
+    bool gone = false;
+    assert_ptr_equal(ad_node_ask_expired(&p, &list, true, &gone), &b);
+    assert_true(gone);
+    assert_null(ad_node_ask_expired(&p, &list, true, &gone));
+    assert_null(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +176,7 @@ int main(void)
         cmocka_unit_test(malformed_messages_are_refused),
         cmocka_unit_test(each_direction_takes_its_own_types),
         cmocka_unit_test(placement_says_why_a_node_does_not_fit),
+        cmocka_unit_test(an_answer_counts_only_from_the_node_asked),
     };
     return cmocka_run_group_tests_name("node-link", tests, NULL, NULL);
 }
