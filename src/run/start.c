@@ -611,8 +611,10 @@ static void on_start_done(int rc, json_t *result, void *ud)
 }
 
 /* The run row, written before any message of the run so the messages'
- * foreign key holds (the writer keeps submission order). */
-static void record_start(ad_run_t *run, char *config, ad_runner_cb cb, void *ud)
+ * foreign key holds (the writer keeps submission order). Its start is
+ * started_ms, when agentd began starting it: before anything the process
+ * does (its own spans and timestamps), however long the spawn took. */
+static void record_start(ad_run_t *run, int64_t started_ms, char *config, ad_runner_cb cb, void *ud)
 {
     start_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
@@ -622,8 +624,7 @@ static void record_start(ad_run_t *run, char *config, ad_runner_cb cb, void *ud)
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
     snprintf(c->run_id, sizeof(c->run_id), "%s", run->run_id);
     c->cwd = run->cwd != NULL ? ad_xstrdup(run->cwd) : NULL;
-    ad_store_run_start_t row = {
-        .now = ad_wall_ms(), .pid = ad_proc_pid(run->proc), .config = config};
+    ad_store_run_start_t row = {.now = started_ms, .pid = ad_proc_pid(run->proc), .config = config};
     snprintf(row.node_id, sizeof(row.node_id), "%s", run->node_id);
     snprintf(row.id, sizeof(row.id), "%s", run->run_id);
     snprintf(row.agent_id, sizeof(row.agent_id), "%s", run->agent_id);
@@ -866,7 +867,8 @@ struct ad_run_pending {
     char *prompt_id_out; /* where its message id goes (a follow-up's), or NULL */
     ad_runner_cb cb;
     void *ud;
-    uint64_t t0; /* when the start was asked (ad_mono_ns) */
+    uint64_t t0;   /* when the start was asked (ad_mono_ns) */
+    int64_t wall0; /* the same, wall clock (ms): the run's start */
     pending_msg_t *msgs, **msgs_tail;
 };
 
@@ -922,7 +924,7 @@ static void started(ad_run_t *run, ad_run_pending_t *pd)
     ad_log(AD_LOG_INFO, "runner", "run started agent=%s run=%s pid=%ld executor=%s spawn_ms=%.1f",
            run->agent_id, run->run_id, (long)ad_proc_pid(run->proc),
            ad_executor_name(s->spec.executor), (double)(ad_mono_ns() - pd->t0) / 1e6);
-    record_start(run, s->config, pd->cb, pd->ud);
+    record_start(run, pd->wall0, s->config, pd->cb, pd->ud);
     s->config = NULL;           /* the store's now */
     if (run->stop_since != 0) { /* asked while it started: the process stops now (src/proc) */
         ad_store_run_stop_mark(r->store, run->run_id, run->stop_since, run->stop_force);
@@ -1019,6 +1021,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     }
     ad_run_pending_t *pd = ad_xcalloc(1, sizeof(*pd));
     pd->t0 = ad_mono_ns();
+    pd->wall0 = ad_wall_ms();
     pd->msgs_tail = &pd->msgs;
     start_t *s = &pd->s;
     int rc = load(r, agent_id, prompt, followup, s, err, errsz);
