@@ -194,6 +194,15 @@ typedef void (*ad_plane_fs_cb)(json_t *content, const char *why, bool not_found,
 int ad_plane_fs(ad_plane_t *p, const char *run_id, const ad_plane_fs_req_t *req, ad_plane_fs_cb cb,
                 void *ud);
 
+/* Once, on the loop: an ACP terminal request's result (an object,
+ * borrowed), or NULL and why. */
+typedef void (*ad_plane_term_cb)(json_t *result, const char *why, void *ud);
+/* req (borrowed: {op, terminal} or, for "create", {op, params, cwd: below
+ * the run's folder, agent, env, sandbox}) run by run_id's node on the
+ * run's terminals there (nodeterm.c). Always 0 (a node away or too slow is
+ * a failure given to cb). */
+int ad_plane_term(ad_plane_t *p, const char *run_id, json_t *req, ad_plane_term_cb cb, void *ud);
+
 /* What run_id's node last said the run uses, into a's figures and node
  * (its name; the ids and org are the caller's to fill): false when none. */
 bool ad_plane_run_measured(const ad_plane_t *p, const char *run_id, ad_health_agent_t *a);

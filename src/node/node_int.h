@@ -135,6 +135,13 @@ typedef struct {
     void *ud;
 } ad_fs_rpc_t;
 
+/* An ACP agent's terminal request asked of its node (nodeterm.c). */
+typedef struct {
+    ad_node_ask_t ask;
+    ad_plane_term_cb cb;
+    void *ud;
+} ad_term_rpc_t;
+
 /* A service's probe asked of a node (probes.c). */
 typedef struct {
     ad_node_ask_t ask;
@@ -155,8 +162,9 @@ struct ad_plane {
     uint64_t resent_bytes, stale_frames;
     ad_node_ask_t *rpcs; /* gitsync.c */
     uint64_t rpc_seq;
-    ad_node_ask_t *probes;  /* probes.c */
-    ad_node_ask_t *fs_rpcs; /* nodefs.c */
+    ad_node_ask_t *probes;    /* probes.c */
+    ad_node_ask_t *fs_rpcs;   /* nodefs.c */
+    ad_node_ask_t *term_rpcs; /* nodeterm.c */
     /* The last held processes whose end was stored, with their nodes (a
      * ring): a frame of theirs still in flight is late, not another
      * node's. A run's row says so too; a job's does not name its node. */
@@ -215,6 +223,11 @@ void ad_plane_probe_expire(ad_plane_t *p, bool all);
  * expiry, as the probes'. */
 void ad_plane_fs_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
 void ad_plane_fs_expire(ad_plane_t *p, bool all);
+/* nodeterm.c: a node's answer to a terminal request (term_done), and the
+ * tick's (all: the plane's end) failing of those its node left or let
+ * lapse. */
+void ad_plane_term_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
+void ad_plane_term_expire(ad_plane_t *p, bool all);
 
 /* relay.c */
 ad_relay_t *ad_relay_find(const ad_plane_t *p, const char *run_id);
@@ -259,7 +272,8 @@ typedef struct wrun {
     char agent_id[AD_ID_MAX]; /* from its spawn ("" after the node's restart) */
     pid_t agent_pid;          /* its agent (0 until known): what health measures */
     char dir[4200];
-    char cwd[4200]; /* the folder it runs in ("" until spawned; its files: nodefs.c) */
+    char cwd[4200];    /* the folder it runs in ("" until spawned; its files: nodefs.c) */
+    ad_terms_t *terms; /* an ACP agent's terminals (nodeterm.c; NULL until the first) */
     hconn_t *conn;
     /* Worktrees on nodes (nodegit.c): a spawn waiting for its worktree,
      * what the plane sends for it meanwhile (its ATTACH, then frames of
@@ -311,6 +325,17 @@ struct worker {
     int exit_code;
 };
 
+/* An id as agentd makes them (letters, digits, '_'), short enough to be
+ * a file name here (runrec.c). */
+bool ad_node_id_ok(const char *s);
+/* runrec.c: <data>/runs/<run>/run.json, what a restart of this node needs
+ * of r (its agent, worktree, workspace and the commit the plane has).
+ * save: at its start and at each push taken; load: into r, taken up at
+ * start (its folder made again from the ids); unsave: the file and what
+ * else that folder holds, once the plane is done with the run. */
+void ad_worker_run_save(worker_t *w, const wrun_t *r);
+void ad_worker_run_load(worker_t *w, wrun_t *r);
+void ad_worker_run_unsave(worker_t *w, const char *run);
 /* worker.c */
 wrun_t *ad_worker_run_find(worker_t *w, const char *id);
 wrun_t *ad_worker_run_add(worker_t *w, const char *id);
@@ -323,6 +348,9 @@ void ad_worker_probe(worker_t *w, json_t *msg);
 /* nodefs.c: the plane's file request {id, run, op, path, …} for an ACP
  * agent of this node, served beneath its run's folder, answered fs_done. */
 void ad_worker_fs(worker_t *w, json_t *msg);
+/* nodeterm.c: the plane's terminal request {id, run, op, …} for an ACP
+ * agent of this node, run on the run's terminals here, answered term_done. */
+void ad_worker_term(worker_t *w, json_t *msg);
 /* Starts r's holder with the spawn msg (borrowed) in cwd: its connection
  * kept for the ATTACH (and what waited for it); spawn_failed on failure,
  * and r freed. */

@@ -54,19 +54,6 @@ static wrun_t *job_run(job_t *j)
     return r;
 }
 
-static bool ok_id(const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_')) {
-            return false;
-        }
-    }
-    return n > 0 && n < AD_ID_MAX;
-}
-
 static void tmp_file(const worker_t *w, const char *run, const char *what, char *out, size_t n)
 {
     char dir[4200];
@@ -426,7 +413,7 @@ void ad_worker_git_spawn(worker_t *w, json_t *msg)
     const char *wt_id = json_string_value(json_object_get(wt, "id"));
     const char *ws_id = json_string_value(json_object_get(wt, "workspace"));
     wrun_t *r = ad_worker_run_add(w, run);
-    if (!ok_id(wt_id) || !ok_id(ws_id)) {
+    if (!ad_node_id_ok(wt_id) || !ad_node_id_ok(ws_id)) {
         give_up(w, r, "a malformed worktree");
         return;
     }
@@ -776,6 +763,7 @@ void ad_worker_git_msg(worker_t *w, const char *t, json_t *msg)
         if (tip != NULL && strlen(tip) < sizeof(r->base) && t[4] == 'p') {
             snprintf(r->base, sizeof(r->base), "%s", tip); /* the plane has it now */
             json_object_set_new(w->bases, r->wt_id, json_string(tip));
+            ad_worker_run_save(w, r);
         }
         if (r->pushing) {
             push_ended(w, r->id, r->push_final);
@@ -826,7 +814,7 @@ void ad_worker_git_scan(worker_t *w)
         if (n > 4 && strcmp(e->d_name + n - 4, ".git") == 0) {
             char id[AD_ID_MAX];
             snprintf(id, sizeof(id), "%.*s", (int)(n - 4), e->d_name);
-            if (ok_id(id)) {
+            if (ad_node_id_ok(id)) {
                 json_array_append_new(w->repos, json_string(id));
             }
         }

@@ -28,6 +28,24 @@ static uint64_t lease_ms(const ad_plane_t *p)
 
 /* ---- nodes ------------------------------------------------------------------------------ */
 
+/* caps.dataDir into out when it is a plain absolute path (no "." or ".."
+ * name, no control character); left as it was otherwise. */
+static void note_data_dir(json_t *caps, char *out, size_t outsz)
+{
+    const char *d = json_string_value(json_object_get(caps, "dataDir"));
+    size_t n = d != NULL ? strlen(d) : 0;
+    if (n < 2 || n >= outsz || d[0] != '/' || strstr(d, "/./") != NULL ||
+        strstr(d, "/../") != NULL || (n >= 3 && strcmp(d + n - 3, "/..") == 0)) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f) {
+            return;
+        }
+    }
+    snprintf(out, outsz, "%s", d);
+}
+
 ad_node_live_t *ad_plane_node_live(ad_plane_t *p, const char *id)
 {
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
@@ -45,6 +63,9 @@ ad_node_live_t *ad_plane_node_live(ad_plane_t *p, const char *id)
     snprintf(n->org, sizeof(n->org), "%s", json_string_value(json_object_get(row, "orgId")));
     snprintf(n->token_id, sizeof(n->token_id), "%s",
              json_string_value(json_object_get(row, "tokenId")));
+    /* where its folders are, as it last said: a run taken up before the
+     * node is back tells its agent the node's folder, not this plane's */
+    note_data_dir(json_object_get(row, "caps"), n->data_dir, sizeof(n->data_dir));
     n->renewed_ms = ad_mono_ms(); /* a lease from now: it may come back */
     json_decref(row);
     n->next = p->nodes;
@@ -166,6 +187,7 @@ static void on_tick(uv_timer_t *t)
     ad_plane_git_rpc_expire(p, false);
     ad_plane_probe_expire(p, false);
     ad_plane_fs_expire(p, false);
+    ad_plane_term_expire(p, false);
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
         if (!n->unreachable && now - n->renewed_ms > lease_ms(p)) {
             set_reachable(p, n, false);
@@ -320,24 +342,6 @@ static void on_joined(int rc, json_t *row, void *ud)
     json_decref(row);
 }
 
-/* caps.dataDir into out when it is a plain absolute path (no "." or ".."
- * name, no control character); left as it was otherwise. */
-static void note_data_dir(json_t *caps, char *out, size_t outsz)
-{
-    const char *d = json_string_value(json_object_get(caps, "dataDir"));
-    size_t n = d != NULL ? strlen(d) : 0;
-    if (n < 2 || n >= outsz || d[0] != '/' || strstr(d, "/./") != NULL ||
-        strstr(d, "/../") != NULL || (n >= 3 && strcmp(d + n - 3, "/..") == 0)) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f) {
-            return;
-        }
-    }
-    snprintf(out, outsz, "%s", d);
-}
-
 static void on_hello(ad_plane_link_t *l, json_t *msg)
 {
     const char *name = json_string_value(json_object_get(msg, "name"));
@@ -464,6 +468,8 @@ static void on_text(ad_plane_link_t *l, const char *data, size_t len)
         ad_plane_probe_done(l->p, l->node, msg);
     } else if (strcmp(t, "fs_done") == 0) {
         ad_plane_fs_done(l->p, l->node, msg);
+    } else if (strcmp(t, "term_done") == 0) {
+        ad_plane_term_done(l->p, l->node, msg);
     } else if (strcmp(t, "reattach") == 0) {
         ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
         if (r != NULL) {
@@ -852,6 +858,7 @@ void ad_plane_free(ad_plane_t *p)
     ad_plane_git_rpc_expire(p, true);
     ad_plane_probe_expire(p, true);
     ad_plane_fs_expire(p, true);
+    ad_plane_term_expire(p, true);
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
         if (n->link != NULL) {
             n->link->node = NULL;

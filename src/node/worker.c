@@ -83,6 +83,7 @@ static void conn_close(wrun_t *r)
 void ad_worker_run_free(worker_t *w, wrun_t *r)
 {
     conn_close(r);
+    ad_terms_free(r->terms); /* its terminals end with it */
     ad_worker_git_free(r);
     for (wrun_t **pp = &w->runs; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == r) {
@@ -316,22 +317,6 @@ static int make_dir_p(const char *path)
     return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static bool id_ok(const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-    if (n == 0 || n >= AD_ID_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* <data>/runs/<run>/ : a run's config file's folder. */
 static void config_dir(const worker_t *w, const char *run, char *out, size_t outsz)
 {
@@ -388,7 +373,8 @@ static int spawn_boxed(worker_t *w, wrun_t *r, json_t *msg, const char **argv, c
 {
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     ad_proc_box_t box;
-    int rc = ad_worker_box(w, id_ok(agent) ? agent : r->id, msg, cwd, argv[0], &box, err, errsz);
+    int rc =
+        ad_worker_box(w, ad_node_id_ok(agent) ? agent : r->id, msg, cwd, argv[0], &box, err, errsz);
     if (rc != 0) {
         ad_proc_box_cleanup(&box);
         return rc;
@@ -456,7 +442,9 @@ void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd)
     r->agent_pid = agent_pid;
     snprintf(r->cwd, sizeof(r->cwd), "%s", cwd);
     const char *agent = json_string_value(json_object_get(msg, "agent"));
-    snprintf(r->agent_id, sizeof(r->agent_id), "%s", agent != NULL && id_ok(agent) ? agent : "");
+    snprintf(r->agent_id, sizeof(r->agent_id), "%s",
+             agent != NULL && ad_node_id_ok(agent) ? agent : "");
+    ad_worker_run_save(w, r); /* what a restart of this node needs of it (runrec.c) */
     ad_log(AD_LOG_INFO, "node", "run started run=%s pid=%ld", r->id, (long)agent_pid);
     ad_worker_send(w, json_pack("{s:s, s:s, s:I}", "t", "spawned", "run", r->id, "pid",
                                 (json_int_t)agent_pid));
@@ -478,7 +466,7 @@ static void on_spawn(worker_t *w, json_t *msg)
 {
     const char *run = json_string_value(json_object_get(msg, "run"));
     const char *agent = json_string_value(json_object_get(msg, "agent"));
-    if (!id_ok(run) || ad_worker_run_find(w, run) != NULL) {
+    if (!ad_node_id_ok(run) || ad_worker_run_find(w, run) != NULL) {
         return;
     }
     if (json_is_object(json_object_get(msg, "worktree"))) {
@@ -486,7 +474,7 @@ static void on_spawn(worker_t *w, json_t *msg)
         return;
     }
     char cwd[4200];
-    snprintf(cwd, sizeof(cwd), "%s/work/%s", w->cfg->data_dir, id_ok(agent) ? agent : run);
+    snprintf(cwd, sizeof(cwd), "%s/work/%s", w->cfg->data_dir, ad_node_id_ok(agent) ? agent : run);
     ad_worker_spawn(w, ad_worker_run_add(w, run), msg, cwd);
 }
 
@@ -505,12 +493,7 @@ static void on_forget(worker_t *w, json_t *msg, bool end)
     }
     conn_close(r);
     ad_hold_remove(r->dir);
-    char dir[4200], file[4300];
-    config_dir(w, r->id, dir, sizeof(dir));
-    snprintf(file, sizeof(file), "%s/config.json", dir);
-    if (unlink(file) == 0) {
-        rmdir(dir);
-    }
+    ad_worker_run_unsave(w, r->id);
     ad_worker_run_free(w, r);
 }
 
@@ -773,6 +756,8 @@ static void on_text(worker_t *w, const char *data, size_t len)
         ad_worker_probe(w, msg);
     } else if (strcmp(t, "fs") == 0) {
         ad_worker_fs(w, msg);
+    } else if (strcmp(t, "term") == 0) {
+        ad_worker_term(w, msg);
     }
     json_decref(msg);
 }
@@ -907,8 +892,8 @@ static void scan_holders(worker_t *w)
     DIR *d = ad_hold_root(w->cfg->data_dir, root, sizeof(root)) == 0 ? opendir(root) : NULL;
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "run_", 4) == 0 && id_ok(e->d_name)) {
-            ad_worker_run_add(w, e->d_name);
+        if (strncmp(e->d_name, "run_", 4) == 0 && ad_node_id_ok(e->d_name)) {
+            ad_worker_run_load(w, ad_worker_run_add(w, e->d_name));
         }
     }
     if (d != NULL) {
@@ -1053,8 +1038,8 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     w.sigint.data = w.sigterm.data = &w;
     uv_signal_start(&w.sigint, on_signal, SIGINT);
     uv_signal_start(&w.sigterm, on_signal, SIGTERM);
-    scan_holders(&w);
     ad_worker_git_scan(&w);
+    scan_holders(&w);
     ad_log(AD_LOG_INFO, "node", "starting node=%s join=%s holders=%s", w.name, w.url,
            w.runs != NULL ? "some" : "none");
     link_connect(&w);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "core/core.h"
@@ -394,5 +395,38 @@ int ad_proc_pause(ad_proc_t *p);
 int ad_proc_resume(ad_proc_t *p);
 /* Sends any signal to the whole group. */
 int ad_proc_signal(ad_proc_t *p, int signum);
+
+/* ---- an agent's terminals (termset.c) ---------------------------------------------------- */
+
+/* The processes an ACP agent asked agentd to run (terminal/create, output,
+ * wait_for_exit, kill, release), wherever its run is: a local run's set is
+ * src/run's, a node's run's the node's. The caller checks the request first
+ * (who may run what, its cwd) and says how it runs. */
+#define AD_TERMS_MAX 4
+#define AD_TERM_OUT_MAX (1024 * 1024) /* output kept per terminal, at most */
+#define AD_TERM_ID_MAX 24
+typedef struct ad_terms ad_terms_t;
+/* The answer to req (as the caller named it): result (taken) or error.
+ * On the loop; a wait_for_exit's once its terminal exits. */
+typedef void (*ad_terms_answer_cb)(void *ud, const char *req, json_t *result, const char *error);
+typedef struct {
+    const char *cwd;                  /* where it runs (checked by the caller) */
+    const char *const *env;           /* the agent's; the request's entries follow */
+    const ad_proc_limits_t *limits;   /* NULL: none */
+    const ad_proc_sandbox_t *sandbox; /* NULL: none */
+    const char *who;                  /* the agent's id, for the log */
+} ad_terms_how_t;
+ad_terms_t *ad_terms_new(ad_procs_t *procs, ad_terms_answer_cb answer, void *ud);
+/* A terminal for terminal/create's params, started as how says: 0 with its
+ * id; else AD_EINVAL (malformed params), AD_ETOOBIG (AD_TERMS_MAX live),
+ * or the spawn's error, with err. */
+int ad_terms_create(ad_terms_t *ts, const json_t *params, const ad_terms_how_t *how,
+                    char id[AD_TERM_ID_MAX], char *err, size_t errsz);
+/* method ("output", "wait_for_exit", "kill", "release") of terminal id,
+ * answered through the set's callback. */
+void ad_terms_call(ad_terms_t *ts, const char *method, const char *id, const char *req);
+/* Every terminal killed and let go (a wait on one is not answered), ts
+ * freed. NULL: nothing. */
+void ad_terms_free(ad_terms_t *ts);
 
 #endif

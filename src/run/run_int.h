@@ -52,13 +52,7 @@
 #define AD_RUN_RETRY_MIN_MS 100
 #define AD_RUN_RETRY_MAX_MS 2000
 
-/* ACP terminals (acp_term.c): at most this many per run at once, each
- * keeping at most this much of its output. */
-#define AD_RUN_ACP_TERMS 4
-#define AD_RUN_ACP_TERM_OUT (1024 * 1024)
-
 typedef struct ad_run_stuck ad_run_stuck_t;
-typedef struct ad_run_term ad_run_term_t;
 typedef struct ad_run_term_env ad_run_term_env_t;
 /* A call queued behind stuck batches (ad_run_after_stored); cancelled:
  * the daemon is closing and nothing more can be stored. */
@@ -159,11 +153,13 @@ typedef struct ad_run {
      * its folder there (ad_plane_agent_cwd), told as its ACP session's and
      * codex app-server's cwd */
     char *agent_cwd;
-    /* ACP terminals (acp_term.c): the live ones, and what they run with
-     * (the agent's sandbox, env and limits; NULL: none can run). */
-    ad_run_term_t *terms[AD_RUN_ACP_TERMS];
-    unsigned term_seq;
+    /* ACP terminals (acp_term.c): the live ones (src/proc's set, NULL
+     * until the first), and what they run with (the agent's sandbox, env
+     * and limits; NULL: none can run). On a node: {agent, env, sandbox}
+     * as its spawn had them, sent with each terminal/create (NULL: none). */
+    ad_terms_t *terms;
     ad_run_term_env_t *term_env;
+    json_t *node_term;
     ad_proc_t *proc;
     uint64_t started_ns;
     ad_usage_t usage;

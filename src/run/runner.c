@@ -251,7 +251,9 @@ void ad_run_free(ad_run_t *run)
     ad_parser_free(run->parser);
     free(run->cwd);
     free(run->agent_cwd);
+    ad_run_acp_terms_end(run); /* (at its end, mostly: exit.c) */
     ad_run_term_env_free(run->term_env);
+    json_decref(run->node_term);
     for (size_t i = 0; i < run->nheld_updates; i++) { /* never written: the daemon closes */
         json_decref(run->held_updates[i].u.state_patch);
         ad_run_call_cb(run->held_updates[i].cb, run->held_updates[i].ud, AD_ESTATE, NULL,

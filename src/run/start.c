@@ -811,6 +811,19 @@ static void remote_version(ad_runner_t *r, ad_run_t *run, const start_t *s)
     }
 }
 
+/* An ACP run on a node: what its terminals run with there, sent with each
+ * terminal/create (acp_term.c): the spawn's agent, env and sandbox policy. */
+static void node_term_keep(ad_run_t *run, const start_t *s)
+{
+    json_t *env = json_array();
+    for (size_t i = 0; s->env != NULL && s->env[i] != NULL; i++) {
+        json_array_append_new(env, json_string(s->env[i]));
+    }
+    json_decref(run->node_term);
+    run->node_term = json_pack("{s:s, s:o, s:O?}", "agent", run->agent_id, "env", env, "sandbox",
+                               s->remote_sandbox);
+}
+
 /* The workspace's setup files and its setup command, once approved, go
  * with a node's new worktree of it, as locally: the node runs the command
  * in its sandbox and says how it went (docs/nodes.md). */
@@ -940,8 +953,10 @@ static void started(ad_run_t *run, ad_run_pending_t *pd)
         remote_version(r, run, s);
     }
     if (s->spec.executor == AD_EXEC_ACP && run->node_id[0] == '\0') {
-        /* its terminals run as it does (a node's: none yet, docs/nodes.md) */
+        /* its terminals run as it does */
         ad_run_term_env_keep(run, &s->sbx, s->env, &s->limits);
+    } else if (s->spec.executor == AD_EXEC_ACP) {
+        node_term_keep(run, s); /* as it does, on its node */
     }
     /* messages sent meanwhile, in order, after the first prompt */
     for (pending_msg_t *m = pd->msgs; m != NULL; m = m->next) {
@@ -1166,6 +1181,22 @@ static void term_env_again(ad_runner_t *r, ad_run_t *run, const char *agent_id, 
 
 static void attach_finish(ad_runner_t *r, ad_run_t *run, const start_t *s, int64_t started_at);
 
+/* An ACP run on a node taken up: what its terminals run with, built again
+ * as the start built it (none can run when it cannot be). */
+static void node_term_again(ad_runner_t *r, ad_run_t *run, start_t *s)
+{
+    char err[512];
+    json_decref(s->remote_sandbox);
+    s->remote_sandbox = NULL;
+    if (remote_sandbox(r, s, run->node_id, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "no terminals for a run taken up agent=%s why=\"%s\"",
+               run->agent_id, err);
+        return;
+    }
+    build_env(r, s);
+    node_term_keep(run, s);
+}
+
 int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
                   const char *dir, const ad_proc_resume_t *at, char *err, size_t errsz)
 {
@@ -1270,6 +1301,9 @@ int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_i
     }
     ad_plane_run_worktree(r->plane, run_id,
                           json_string_value(json_object_get(s.agent, "worktreeId")), s.ws, s.path);
+    if (s.spec.executor == AD_EXEC_ACP) {
+        node_term_again(r, run, &s);
+    }
     attach_finish(r, run, &s, started_at);
     ad_log(AD_LOG_INFO, "runner",
            "run on a node taken up, waiting for its node agent=%s run=%s "

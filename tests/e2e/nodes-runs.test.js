@@ -607,24 +607,127 @@ test('an ACP agent on a node: its file requests are served in its worktree on th
   }
 });
 
-test('an ACP agent on a node: its terminal requests are refused, never run on the control plane', async () => {
+// A node's agentd restarted under running agents takes them up from what it
+// kept of each run (src/node/runrec.c): a worktree's status is still the
+// node's and its commits still come home; an ACP agent's files are still
+// served in its folder there. A control plane restarted while the node is
+// away tells the agent the node's folder (as the node last said it), so a
+// path the agent names there is still its worktree's.
+test('restarts under running agents on a node: worktree, commits home and an ACP agent\'s files go on; a plane restarted before its node came back keeps the node\'s folder', async () => {
+  const { spawnSync } = require('node:child_process');
+  const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
+  const g = nodes[0];
+  const restartNode = async () => {
+    await g.n.kill();
+    g.n = await startNode(g.proxy.url, { token: g.token, name: g.name, labels: g.labels, dataDir: g.dataDir, env: NODE_ENV });
+    await until(async () => (await nodeNamed(d, 'gpu1'))?.state === 'connected', 'gpu1 back');
+  };
+  const wsId = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.workspaceId;
+  const feat = await api(d, 'POST', '/api/worktrees', { workspaceId: wsId, name: 'node-restart', branch: 'node-restart', createBranch: true, base: 'main' });
+  assert.equal(feat.status, 201, JSON.stringify(feat.body));
+  const prog = 'echo ready; i=0; while [ ! -f go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ' +
+    'echo after > after.txt; git add after.txt; git -c user.name=node -c user.email=n@x commit -qm "after the node restarted"; echo wip > restart-wip.txt; echo done; sleep 600';
+  const cmdId = await commandAgent(d, feat.body.id, ['sh', '-c', prog], { node: 'gpu1' });
+  assert.equal((await api(d, 'POST', `/api/agents/${cmdId}/start`, {})).status, 200);
+  await until(async () => (await allMessages(d, cmdId)).some((m) => m.content.includes('ready')), 'the command agent ready');
+  const ACP = require('node:path').resolve(__dirname, '../fixtures/acp-agent.js');
+  const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP], mode: 'auto', node: 'gpu1' });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const acpId = a.body.id;
+  const nodeWt = `${g.dataDir}/worktrees/${wt}`;
+  const ask = async (content) => {
+    const before = (await allMessages(d, acpId)).filter((x) => x.role === 'assistant').length;
+    assert.equal((await api(d, 'POST', `/api/agents/${acpId}/message`, { content })).status, 200);
+    return until(async () => {
+      const said = (await allMessages(d, acpId)).filter((x) => x.role === 'assistant');
+      return said.length > before && (await api(d, 'GET', `/api/agents/${acpId}`)).body.status === 'waiting' ? said[said.length - 1].content : null;
+    }, `the answer to ${content}`);
+  };
+  try {
+    assert.equal((await api(d, 'POST', `/api/agents/${acpId}/start`, { initialPrompt: 'hello' })).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${acpId}`)).body.status === 'waiting', 'the ACP agent waiting');
+    fs.writeFileSync(`${nodeWt}/kept.txt`, 'kept\n');
+    assert.equal(await ask('read kept.txt'), 'read: kept\n');
+
+    await restartNode();
+    // the worktree is still the node's: its status from there, its commits home
+    const st = await api(d, 'GET', `/api/worktrees/${feat.body.id}/status`);
+    assert.equal(st.status, 200, JSON.stringify(st.body));
+    fs.writeFileSync(`${g.dataDir}/worktrees/${feat.body.id}/go`, '');
+    await until(() => gitIn(feat.body.path, 'log', '-1', '--format=%s').stdout.trim() === 'after the node restarted', 'the commit made after the node\'s restart on the control plane');
+    assert.equal((await api(d, 'GET', `/api/agents/${cmdId}/runs`)).body.runs[0].status, 'running');
+    await until(async () => (await allMessages(d, cmdId)).some((m) => /^done$/m.test(m.content)), 'the command agent done');
+    const st2 = await api(d, 'GET', `/api/worktrees/${feat.body.id}/status`);
+    assert.equal(st2.status, 200, JSON.stringify(st2.body));
+    assert.ok(st2.body.untrackedFiles.includes('restart-wip.txt'), JSON.stringify(st2.body));
+    // the ACP agent's files, in its folder on the node
+    assert.equal(await ask('read kept.txt'), 'read: kept\n');
+    assert.equal(await ask('write after-node.txt from the agent'), 'write ok');
+    assert.equal(fs.readFileSync(`${nodeWt}/after-node.txt`, 'utf8'), 'from the agent');
+
+    // the node away, the control plane killed and restarted, then the node back
+    await g.n.kill();
+    await d.stop('SIGKILL');
+    const d2 = await startApi({ dataDir: planeDir, args: planeArgs });
+    Object.assign(d, { url: d2.url, proc: d2.proc, exit: d2.exit, stop: d2.stop, cleanup: d2.cleanup, req: d2.req, exited: null });
+    for (const x of nodes) x.proxy.retarget(d.url);
+    g.n = await startNode(g.proxy.url, { token: g.token, name: g.name, labels: g.labels, dataDir: g.dataDir, env: NODE_ENV });
+    await until(async () => (await nodeNamed(d, 'gpu1'))?.state === 'connected', 'gpu1 on the new control plane');
+    await until(async () => (await nodeNamed(d, 'cpu1'))?.state === 'connected', 'cpu1 on the new control plane');
+    assert.equal(await ask(`read ${nodeWt}/kept.txt`), 'read: kept\n', 'the node\'s folder, as the agent names it');
+    // its terminals too: what they run with built again by the new plane
+    const term = await ask('term {"command":"pwd"}');
+    assert.equal(JSON.parse(term.replace(/^terminal: /, '')).output, `${nodeWt}\n`, term);
+  } finally {
+    await api(d, 'POST', `/api/agents/${acpId}/stop?wait=true`);
+    await api(d, 'POST', `/api/agents/${cmdId}/stop?wait=true`);
+  }
+  await until(async () => (await api(d, 'GET', `/api/agents/${cmdId}/runs`)).body.runs[0].status !== 'running', 'the command agent stopped');
+  assert.equal(fs.readFileSync(`${feat.body.path}/restart-wip.txt`, 'utf8'), 'wip\n', 'what it left uncommitted came home at its end');
+});
+
+test('an ACP agent on a node: its terminals run on the node, in its worktree there, never on the control plane', async () => {
   const ACP = require('node:path').resolve(__dirname, '../fixtures/acp-agent.js');
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP], mode: 'auto', node: 'gpu1' });
   assert.equal(a.status, 201, JSON.stringify(a.body));
   const id = a.body.id;
+  const planeWt = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.path;
+  const nodeWt = `${nodes[0].dataDir}/worktrees/${wt}`;
+  const ask = async (content) => {
+    const before = (await allMessages(d, id)).filter((x) => x.role === 'assistant').length;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content })).status, 200);
+    const text = await until(async () => {
+      const said = (await allMessages(d, id)).filter((x) => x.role === 'assistant' && /^terminal/.test(x.content));
+      return said.length > 0 && (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting' &&
+        (await allMessages(d, id)).filter((x) => x.role === 'assistant').length > before ? said[said.length - 1].content : null;
+    }, `the answer to ${content}`);
+    return text.startsWith('terminal: ') ? JSON.parse(text.slice('terminal: '.length)) : text;
+  };
   try {
-    await withAgentState(d, id, async () => {
-      assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello' })).status, 200);
-      await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting', 'the agent waiting');
-      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'terminal' })).status, 200);
-      const text = await until(async () => {
-        const m = (await allMessages(d, id)).find((x) => x.role === 'assistant' && /^terminal /.test(x.content));
-        return m ? m.content : null;
-      }, 'the terminal answer');
-      assert.equal(text, 'terminal error: agentd cannot run terminals for this run');
-    });
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello' })).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting', 'the agent waiting');
+    fs.writeFileSync(`${nodeWt}/only-on-node-term.txt`, 'node side\n');
+    fs.mkdirSync(`${nodeWt}/sub`, { recursive: true });
+    fs.symlinkSync('/tmp', `${nodeWt}/way-out-dir`);
+    const r = await ask('term {"command":"pwd; cat only-on-node-term.txt; touch made-by-term; echo oops >&2; exit 3"}');
+    assert.deepEqual(r.exit, { exitCode: 3, signal: null }, JSON.stringify(r));
+    assert.equal(r.output, `${nodeWt}\nnode side\noops\n`);
+    assert.equal(r.after, 'no such terminal', 'released on the node');
+    assert.ok(fs.existsSync(`${nodeWt}/made-by-term`), 'it ran in the node\'s worktree');
+    assert.ok(!fs.existsSync(`${planeWt}/made-by-term`), 'nothing ran in the control plane\'s copy');
+    // a folder below, and args given as a list
+    const sub = await ask(`term {"command":"pwd","args":[],"cwd":"${nodeWt}/sub"}`);
+    assert.equal(sub.output, `${nodeWt}/sub\n`, JSON.stringify(sub));
+    const listed = await ask('term {"command":"/bin/echo","args":["a b","c"],"env":[{"name":"X_TERM","value":"1"}]}');
+    assert.equal(listed.output, 'a b c\n');
+    // killed on the node
+    const killed = await ask('term {"command":"sleep 30","kill":true}');
+    assert.deepEqual(killed.exit, { exitCode: null, signal: 'SIGKILL' });
+    // a way out by a symlink is refused there
+    assert.equal(await ask(`term {"command":"ls","cwd":"${nodeWt}/way-out-dir"}`), 'terminal error: path is outside the worktree');
   } finally {
     await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    fs.rmSync(`${nodeWt}/way-out-dir`, { force: true });
   }
 });
 
