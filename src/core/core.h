@@ -339,6 +339,9 @@ struct json_t *ad_json_seed_payload(struct json_t *payload);
  * with "\n" added, malloc'd (the caller frees), *len its length without
  * the NUL; NULL when j cannot be dumped. Any thread. */
 char *ad_json_line(const struct json_t *j, size_t flags, size_t *len);
+/* A JSON string of bytes that may not be UTF-8 (repaired). New
+ * reference. Any thread. */
+struct json_t *ad_json_text(const char *s, size_t n);
 /* A deep copy of v with every object key in snake_case (the seeds' REST
  * dialect). New reference. Any thread. */
 struct json_t *ad_json_snake(struct json_t *v);

@@ -284,3 +284,18 @@ bool ad_json_number_ext(const json_t *v, double *out)
     }
     return true;
 }
+
+json_t *ad_json_text(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j != NULL) {
+        return j;
+    }
+    ad_buf_t b;
+    ad_buf_init(&b, n * 3 + 16);
+    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
+    AD_DISCARD(ad_utf8_repair(&b, s, n));
+    j = json_stringn(b.data != NULL ? b.data : "", b.len);
+    ad_buf_cleanup(&b);
+    return j != NULL ? j : json_string("");
+}

@@ -81,19 +81,7 @@ static json_t *output_of(const term_t *t)
     while (t->truncated && a < t->len && a < 4 && ((unsigned char)t->out[a] & 0xC0) == 0x80) {
         a++;
     }
-    const char *s = t->out != NULL ? t->out + a : "";
-    size_t n = t->len - a;
-    json_t *j = json_stringn(s, n);
-    if (j != NULL) {
-        return j;
-    }
-    ad_buf_t b;
-    ad_buf_init(&b, n * 3 + 16);
-    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
-    AD_DISCARD(ad_utf8_repair(&b, s, n));
-    j = json_stringn(b.data != NULL ? b.data : "", b.len);
-    ad_buf_cleanup(&b);
-    return j != NULL ? j : json_string("");
+    return ad_json_text(t->out != NULL ? t->out + a : "", t->len - a);
 }
 
 static void term_free(term_t *t)

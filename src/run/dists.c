@@ -27,7 +27,7 @@ static void refused(ad_run_t *run, const char *type, json_t *obj, const ad_dist_
     ad_run_publish(run->r, &run->topics, "agent_output",
                    json_pack("{s:s, s:s, s:s, s:o, s:b}", "agentId", run->agent_id, "runId",
                              run->run_id, "stream", "system", "content",
-                             ad_run_json_text(note, strlen(note)), "isComplete", 1));
+                             ad_json_text(note, strlen(note)), "isComplete", 1));
 }
 
 void ad_run_on_dist(ad_run_t *run, const char *type, json_t *obj)

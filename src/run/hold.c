@@ -119,7 +119,7 @@ json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id)
                                                    "since", (json_int_t)run->stalled_at)
                                        : json_null();
         json_t *live = json_pack("{s:o, s:o}", "stalled", stalled, "holderLog",
-                                 log ? ad_run_json_text(text, strlen(text)) : json_null());
+                                 log ? ad_json_text(text, strlen(text)) : json_null());
         if (run->node_id[0] != '\0') { /* on a worker node (issue #34) */
             char name[64] = "", at[AD_TIME_MAX];
             ad_plane_run_node(r->plane, run->run_id, name, sizeof(name), NULL);

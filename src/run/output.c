@@ -549,7 +549,7 @@ static void publish_output(ad_run_t *run, const char *stream, const char *text, 
 {
     ad_run_publish(run->r, &run->topics, "agent_output",
                    json_pack("{s:s, s:s, s:s, s:o, s:b}", "agentId", run->agent_id, "runId",
-                             run->run_id, "stream", stream, "content", ad_run_json_text(text, len),
+                             run->run_id, "stream", stream, "content", ad_json_text(text, len),
                              "isComplete", complete));
 }
 

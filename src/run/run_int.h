@@ -274,8 +274,6 @@ void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, 
 void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
                            const char *status, const char *reason, json_t *why);
 void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const char *msg);
-/* A JSON string of bytes that may not be UTF-8 (repaired). New reference. */
-json_t *ad_run_json_text(const char *s, size_t n);
 /* Queues a change of the agent row after what the run has said so far;
  * u->id, u->now and u->status are filled here, u->state_patch is taken.
  * status must be AD_AGENT_STATUS_KEEP: a change of status goes through

@@ -14,21 +14,6 @@
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-json_t *ad_run_json_text(const char *s, size_t n)
-{
-    json_t *j = json_stringn(s, n);
-    if (j != NULL) {
-        return j;
-    }
-    ad_buf_t b;
-    ad_buf_init(&b, n * 3 + 16);
-    /* Sized for the worst case (every byte a 3-byte U+FFFD): cannot fail. */
-    AD_DISCARD(ad_utf8_repair(&b, s, n));
-    j = json_stringn(b.data != NULL ? b.data : "", b.len);
-    ad_buf_cleanup(&b);
-    return j != NULL ? j : json_string("");
-}
-
 void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
                         const char *ws, const char *org, const char *crew)
 {
