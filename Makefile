@@ -285,6 +285,12 @@ bench-series: $(O)/bench/series_bench
 	$(O)/bench/series_bench --points $(or $(POINTS),10000000) $(if $(RUNS),--runs $(RUNS)) \
 		$(if $(T4_POINTS),--t4-points $(T4_POINTS))
 
+# Row F2 (issue #38): the grown data dir's generator, linked against the
+# library (bench/bigdir.js builds and runs it; bench/README.md, F2).
+$(O)/bench/bigdir: bench/c/bigdir.c $(O)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS)
+
 # Benchmarks against peers (bench/README.md); QUICK=1 for the short run.
 # Their peers install separately so deps/check stay fast.
 bench-deps:

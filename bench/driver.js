@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,E1,W2,...,M1,M2,HD1,SP1,D1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1]
 'use strict';
 
 const fs = require('node:fs');
@@ -305,6 +305,12 @@ async function h2() {
   }
   const h1a = out.scenarios.H1?.agentd?.c16;
   if (h1a && res.agentd_c16) ratio('H2', 'DB-backed GET ÷ /healthz (agentd, req/CPU-s, c=16)', res.agentd_c16.reqPerServerCpuS, h1a.reqPerServerCpuS);
+}
+
+// ---- F2: a data dir that has grown (bench/bigdir.js) ---------------------------------
+
+async function f2() {
+  out.scenarios.F2 = await require('./bigdir').run({ quick: QUICK, log, ratio, budget, na });
 }
 
 // ---- H3: persisted writes ------------------------------------------------------------
@@ -1561,7 +1567,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

@@ -105,6 +105,27 @@ static const ad_store_pg_trigger_t triggers[] = {
     {"2620_run_node.sql", "agent_time_inserted", "runs", "AFTER INSERT ON runs",
      "WHEN (NEW.status <> 'running')",
      AGENT_TIME(AGENT_ORG, ", node", ", COALESCE(NEW.node_id, 'control-plane')")},
+    {"2830_list_totals.sql", "agent_totals_run_insert", "runs", "AFTER INSERT ON runs", "",
+     "INSERT INTO agent_totals AS t (agent_id, cost_usd, total_tokens) VALUES (NEW.agent_id, "
+     "NEW.cost_usd, NEW.input_tokens + NEW.output_tokens) ON CONFLICT (agent_id) DO UPDATE SET "
+     "cost_usd = t.cost_usd + excluded.cost_usd, total_tokens = t.total_tokens + "
+     "excluded.total_tokens;\n"},
+    {"2830_list_totals.sql", "agent_totals_run_update", "runs",
+     "AFTER UPDATE OF input_tokens, output_tokens, cost_usd ON runs", "",
+     "UPDATE agent_totals SET cost_usd = cost_usd + NEW.cost_usd - OLD.cost_usd, total_tokens = "
+     "total_tokens + (NEW.input_tokens + NEW.output_tokens) - (OLD.input_tokens + "
+     "OLD.output_tokens) WHERE agent_id = NEW.agent_id;\n"},
+    {"2830_list_totals.sql", "agent_totals_run_delete", "runs", "AFTER DELETE ON runs", "",
+     "UPDATE agent_totals SET cost_usd = cost_usd - OLD.cost_usd, total_tokens = total_tokens - "
+     "(OLD.input_tokens + OLD.output_tokens) WHERE agent_id = OLD.agent_id;\n"},
+    {"2830_list_totals.sql", "agent_totals_agent_delete", "agents", "AFTER DELETE ON agents", "",
+     "DELETE FROM agent_totals WHERE agent_id = OLD.id;\n"},
+    {"2830_list_totals.sql", "runs_number", "runs", "AFTER INSERT ON runs", "",
+     "UPDATE runs SET run_no = run_no + 1 WHERE agent_id = NEW.agent_id AND started_at >= "
+     "NEW.started_at AND (started_at > NEW.started_at OR id > NEW.id);\n"
+     "UPDATE runs SET run_no = 1 + COALESCE((SELECT rn.run_no FROM runs rn WHERE rn.agent_id = "
+     "NEW.agent_id AND rn.started_at <= NEW.started_at AND (rn.started_at < NEW.started_at OR "
+     "rn.id < NEW.id) ORDER BY rn.started_at DESC, rn.id DESC LIMIT 1), 0) WHERE id = NEW.id;\n"},
 };
 
 const ad_store_pg_trigger_t *ad_store_pg_trigger(const char *migration, const char *name)

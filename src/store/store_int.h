@@ -308,25 +308,24 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
     "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, " AD_AGENT_COST_COLS
 /* What an agent's runs cost so far (costUsd, totalTokens = input + output):
- * two subqueries on runs_by_agent, so every agent row the store hands out
- * (lists, reads, the rows events carry) has its total. */
+ * its row of agent_totals, which the run triggers keep (migration 2830), so
+ * every agent row the store hands out (lists, reads, the rows events carry)
+ * has its total for one key lookup, however many runs it has. */
 #define AD_AGENT_COST_COLS                                                                         \
-    "(SELECT total(cost_usd) FROM runs WHERE runs.agent_id = agents.id) AS cost_usd, "             \
-    "(SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM runs WHERE runs.agent_id = "      \
-    "agents.id) AS total_tokens"
+    "COALESCE((SELECT t.cost_usd FROM agent_totals t WHERE t.agent_id = agents.id), 0.0) AS "      \
+    "cost_usd, COALESCE((SELECT t.total_tokens FROM agent_totals t WHERE t.agent_id = "            \
+    "agents.id), 0) AS total_tokens"
 #define AD_AGENT_JSON "permissions,state,status_reason"
 #define AD_AGENT_NULLS "crew_id,state,status_reason"
 
 /* A run's display name and colour (issue #35, migration 2350) as SQL over
  * the runs row aliased R: the name set by PATCH, else "<agent name> · <config
- * name> #<the run's number among its agent's runs>"; the colour set, else
- * one of ten palette colours picked from the start time and id. */
+ * name> #<the run's number among its agent's runs>" (run_no, kept by the
+ * runs_number trigger, migration 2830); the colour set, else one of ten
+ * palette colours picked from the start time and id. */
 #define AD_RUN_NAME_SQL(R)                                                                         \
     "coalesce(" R ".name, (SELECT an.name FROM agents an WHERE an.id = " R ".agent_id) || "        \
-    "coalesce(' \u00b7 ' || json_extract(" R                                                       \
-    ".config, '$.name'), '') || ' #' || (SELECT count(*) "                                         \
-    "FROM runs rn WHERE rn.agent_id = " R ".agent_id AND (rn.started_at < " R ".started_at OR "    \
-    "(rn.started_at = " R ".started_at AND rn.id <= " R ".id))))"
+    "coalesce(' \u00b7 ' || json_extract(" R ".config, '$.name'), '') || ' #' || " R ".run_no)"
 #define AD_RUN_COLOR_SQL(R)                                                                        \
     "coalesce(" R ".color, substr('#4e79a7#f28e2b#e15759#76b7b2#59a14f#edc948#b07aa1#ff9da7"       \
     "#9c755f#17becf', 1 + 7 * ((" R ".started_at + unicode(substr(" R ".id, -1)) + "               \

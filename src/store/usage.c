@@ -232,15 +232,16 @@ int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, j
 {
     sqlite3 *db = ad_store_rdb(st);
     sqlite3_stmt *s = ad_store_stmt(
-        db, "SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, "
-            "count(*) AS runs, SUM(r.input_tokens) AS input_tokens, "
-            "SUM(r.output_tokens) AS output_tokens, SUM(r.cache_read_tokens) AS "
-            "cache_read_tokens, SUM(r.cache_write_tokens) AS cache_write_tokens, "
-            "SUM(r.input_tokens + r.output_tokens) AS total_tokens, total(r.cost_usd) AS "
-            "cost_usd FROM runs r JOIN agents a ON a.id = r.agent_id "
-            "WHERE (r.ended_at IS NULL OR r.ended_at >= ?1) AND (?2 = '' OR a.org_id = ?2) "
-            "GROUP BY a.id ORDER BY total(r.cost_usd) DESC, total_tokens DESC, a.name "
-            "LIMIT 500");
+        db, "SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, "
+            "t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens, "
+            "t.total_tokens, t.cost_usd FROM (SELECT agent_id, count(*) AS runs, "
+            "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
+            "SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS "
+            "cache_write_tokens, SUM(input_tokens + output_tokens) AS total_tokens, "
+            "total(cost_usd) AS cost_usd FROM runs INDEXED BY runs_by_end "
+            "WHERE ended_at IS NULL OR ended_at >= ?1 GROUP BY agent_id) t "
+            "JOIN agents a ON a.id = t.agent_id WHERE (?2 = '' OR a.org_id = ?2) "
+            "ORDER BY t.cost_usd DESC, t.total_tokens DESC, a.name LIMIT 500");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+// Peer for F2 (a data dir that has grown): fastify + better-sqlite3 opening
+// agentd's own database file read-only and answering the dashboard's list
+// routes with the SQL agentd runs for them (src/store/agents.c, stats.c,
+// usage.c, messages.c, store_int.h's column lists), snake_case columns
+// turned into the camelCase JSON agentd answers with. 127.0.0.1 only.
+'use strict';
+const Database = require('better-sqlite3');
+const fastify = require('fastify')({ logger: false });
+
+const db = new Database(process.env.DB_PATH, { readonly: true, fileMustExist: true });
+const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+const iso = new Set(['created_at', 'updated_at', 'started_at', 'ended_at', 'stopped_at', 'deleted_at']);
+function row(r, jsonCols = []) {
+  const o = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (jsonCols.includes(k) && typeof v === 'string') o[camel(k)] = JSON.parse(v);
+    else if (iso.has(k) && typeof v === 'number') o[camel(k)] = new Date(v).toISOString();
+    else o[camel(k)] = v;
+  }
+  return o;
+}
+
+const AGENT_COLS = 'id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, '
+  + 'session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, '
+  + 'executor, crew_id, state, worktree_vanished_at, org_id, status_reason, '
+  + 'COALESCE((SELECT t.cost_usd FROM agent_totals t WHERE t.agent_id = agents.id), 0.0) AS cost_usd, '
+  + 'COALESCE((SELECT t.total_tokens FROM agent_totals t WHERE t.agent_id = agents.id), 0) AS total_tokens';
+const agents = db.prepare(`SELECT ${AGENT_COLS} FROM agents WHERE (?1 IS NULL OR status = ?1) AND (?2 OR deleted_at IS NULL) `
+  + "AND (?3 = '' OR org_id = ?3) ORDER BY created_at, id LIMIT 10000");
+
+const RUN_NAME = "coalesce(r.name, (SELECT an.name FROM agents an WHERE an.id = r.agent_id) || "
+  + "coalesce(' \u00b7 ' || json_extract(r.config, '$.name'), '') || ' #' || r.run_no)";
+const RUN_COLOR = "coalesce(r.color, substr('#4e79a7#f28e2b#e15759#76b7b2#59a14f#edc948#b07aa1#ff9da7"
+  + "#9c755f#17becf', 1 + 7 * ((r.started_at + unicode(substr(r.id, -1)) + unicode(substr(r.id, -2, 1))) % 10), 7))";
+const RUNS_COLS = 'r.id, r.agent_id, a.name AS agent_name, r.crew_id, r.org_id, r.started_at, r.ended_at, '
+  + 'r.status, r.exit_code, r.signal, r.duration_ms, r.input_tokens, r.output_tokens, '
+  + `r.cache_read_tokens, r.cache_write_tokens, r.cost_usd, r.num_turns, ${RUN_NAME} AS name, ${RUN_COLOR} AS color, `
+  + "coalesce(r.tags, '[]') AS tags, r.notes, r.run_group AS \"group\"";
+const runsFirst = db.prepare(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
+  + 'ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
+const runsAfter = db.prepare(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
+  + 'AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?)) ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
+const runStart = db.prepare('SELECT started_at FROM runs WHERE id = ?');
+
+const usage = db.prepare('SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, '
+  + 't.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens, t.total_tokens, t.cost_usd '
+  + 'FROM (SELECT agent_id, count(*) AS runs, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, '
+  + 'SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens, '
+  + 'SUM(input_tokens + output_tokens) AS total_tokens, total(cost_usd) AS cost_usd FROM runs INDEXED BY runs_by_end '
+  + 'WHERE ended_at IS NULL OR ended_at >= ?1 GROUP BY agent_id) t JOIN agents a ON a.id = t.agent_id '
+  + "WHERE (?2 = '' OR a.org_id = ?2) ORDER BY t.cost_usd DESC, t.total_tokens DESC, a.name LIMIT 500");
+
+const MSG_COLS = 'id, agent_id, run_id, role, content, token_count, tool_name, tool_input, tool_output, is_complete, is_error, created_at';
+const msgFirst = db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2`);
+const msgBefore = db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 AND (created_at, id) < (?3, ?4) `
+  + 'ORDER BY created_at DESC, id DESC LIMIT ?2');
+const runOf = db.prepare('SELECT agent_id, started_at, ended_at FROM runs WHERE id = ?1');
+const runMsgs = db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 AND (created_at, id) > (?3, ?4) AND `
+  + 'created_at <= ?5 AND run_id = ?6 ORDER BY created_at, id LIMIT ?2');
+
+const stats = db.prepare('SELECT COALESCE(SUM(runs),0) AS runs, COALESCE(SUM(succeeded),0) AS succeeded, '
+  + 'COALESCE(SUM(failed),0) AS failed, COALESCE(SUM(stopped),0) AS stopped, COALESCE(SUM(lost),0) AS lost, '
+  + 'COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens, '
+  + "COALESCE(SUM(cost_usd),0) AS cost_usd FROM run_stats WHERE (?1 = '' OR org_id = ?1) AND day >= ?2");
+const live = db.prepare('SELECT COALESCE(SUM(input_tokens),0) AS i, COALESCE(SUM(output_tokens),0) AS o, COUNT(*) AS n, '
+  + "COALESCE(SUM(cost_usd),0) AS c FROM runs WHERE status = 'running' AND (?1 = '' OR org_id = ?1)");
+const hist = db.prepare("SELECT kind, bucket, SUM(count) AS n FROM latency_hist WHERE (?1 = '' OR org_id = ?1) "
+  + 'AND day >= ?2 GROUP BY kind, bucket ORDER BY kind, bucket');
+const crews = db.prepare("SELECT count(DISTINCT crew_id) AS n FROM agents WHERE crew_id IS NOT NULL AND status = 'running'");
+
+const DAY = 86400000;
+const bool = (m) => m.is_complete != null ? { ...m, is_complete: !!m.is_complete, is_error: !!m.is_error } : m;
+
+fastify.get('/api/agents', (req, reply) => {
+  reply.send({ agents: agents.all(null, 0, '').map((r) => row(r, ['permissions', 'state', 'status_reason'])) });
+});
+fastify.get('/api/runs', (req, reply) => {
+  const limit = Math.min(Number(req.query.limit) || 50, 500);
+  let rows;
+  if (req.query.cursor) {
+    const s = runStart.get(req.query.cursor);
+    rows = runsAfter.all(s ? s.started_at : 0, s ? s.started_at : 0, req.query.cursor, limit + 1);
+  } else rows = runsFirst.all(limit + 1);
+  const more = rows.length > limit;
+  if (more) rows.pop();
+  reply.send({ runs: rows.map((r) => row(r, ['tags'])), nextCursor: more ? rows[rows.length - 1].id : null });
+});
+fastify.get('/api/usage/agents', (req, reply) => {
+  const now = Date.now();
+  const from = now - (now % DAY);
+  const rows = usage.all(from, '').map((r) => row(r));
+  const totals = { runs: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 };
+  for (const r of rows) {
+    totals.runs += r.runs; totals.inputTokens += r.inputTokens; totals.outputTokens += r.outputTokens;
+    totals.totalTokens += r.totalTokens; totals.costUsd += r.costUsd;
+  }
+  reply.send({ period: 'daily', from: new Date(from).toISOString().slice(0, 10), totals, agents: rows });
+});
+fastify.get('/api/agents/:id/messages', (req, reply) => {
+  const limit = Math.min(Number(req.query.limit) || 50, 500);
+  let rows;
+  if (req.query.before) {
+    const [ms, id] = [Number(req.query.before.split(':')[0]), req.query.before.slice(req.query.before.indexOf(':') + 1)];
+    rows = msgBefore.all(req.params.id, limit + 1, ms, id);
+  } else rows = msgFirst.all(req.params.id, limit + 1);
+  const hasMore = rows.length > limit;
+  if (hasMore) rows.pop();
+  reply.send({ messages: rows.reverse().map((m) => row(bool(m))), hasMore });
+});
+fastify.get('/api/runs/:id/messages', (req, reply) => {
+  const r = runOf.get(req.params.id);
+  if (!r) { reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'run not found', details: {} } }); return; }
+  const limit = Math.min(Number(req.query.limit) || 100, 1000);
+  let ms = r.started_at - 1, id = '';
+  if (req.query.after) { ms = Number(req.query.after.split(':')[0]); id = req.query.after.slice(req.query.after.indexOf(':') + 1); }
+  const rows = runMsgs.all(r.agent_id, limit + 1, ms, id, (r.ended_at ?? Date.now()) + 600000, req.params.id);
+  const more = rows.length > limit;
+  if (more) rows.pop();
+  const last = rows[rows.length - 1];
+  reply.send({ messages: rows.map((m) => row(bool(m))), next: more ? `${last.created_at}:${last.id}` : null });
+});
+fastify.get('/api/dashboard/stats', (req, reply) => {
+  const now = Date.now();
+  const fromDay = Math.floor(now / DAY) - 1;
+  const s = stats.get('', fromDay);
+  const l = live.get('');
+  const h = hist.all('', fromDay);
+  const recent = runsFirst.all(5).map((r) => row(r, ['tags']));
+  reply.send({ totalRuns: s.runs, liveRuns: l.n, succeeded: s.succeeded, failed: s.failed, stopped: s.stopped, lost: s.lost,
+    successRate: s.runs ? s.succeeded / s.runs : null, inputTokens: s.input_tokens + l.i, outputTokens: s.output_tokens + l.o,
+    totalTokens: s.input_tokens + l.i + s.output_tokens + l.o, costUsd: s.cost_usd + l.c, latency: h,
+    range: '24h', activeCrews: crews.get().n, recentRuns: recent });
+});
+fastify.listen({ host: '127.0.0.1', port: Number(process.env.PORT) }).then(() => {
+  process.stdout.write(`peer ready ${process.env.PORT}\n`);
+});
