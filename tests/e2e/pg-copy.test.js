@@ -225,13 +225,15 @@ test('db copy copies every row, counts each table on both sides, and refuses a s
   for (const sql of ['SELECT org_id, day, runs, succeeded, failed, input_tokens FROM run_stats ORDER BY 1, 2',
     'SELECT org_id, day, kind, bucket, count FROM latency_hist ORDER BY 1, 2, 3, 4',
     'SELECT org_id, day, agent_id, node, runs, ms FROM agent_time ORDER BY 1, 2, 3, 4',
-    'SELECT id, org_id, crew_id FROM runs ORDER BY id']) {
+    'SELECT id, org_id, crew_id FROM runs ORDER BY id',
+    'SELECT agent_id, CAST(round(cost_usd * 1000000) AS INTEGER), total_tokens FROM agent_totals ORDER BY 1',
+    'SELECT id, run_no FROM runs ORDER BY id']) {
     const want = sqlite(sql);
     assert.ok(want.length > 0, sql);
     assert.deepEqual(pg.psql('one', sql), want, sql);
   }
   // agentd's triggers were held off for the copy only
-  assert.deepEqual(pg.psql('one', "SELECT count(*), count(*) FILTER (WHERE tgenabled = 'O') FROM pg_trigger WHERE tgname LIKE 'agent%' OR tgname LIKE 'runs_%'"), [['8', '8']]);
+  assert.deepEqual(pg.psql('one', "SELECT count(*), count(*) FILTER (WHERE tgenabled = 'O') FROM pg_trigger WHERE tgname LIKE 'agent%' OR tgname LIKE 'runs_%'"), [['13', '13']]);
 
   const again = run(['db', 'copy', '--from', `sqlite:${dataDir}`, '--to', pg.url('one')]);
   assert.equal(again.status, 1);
