@@ -73,7 +73,10 @@ static void batch_free(inflight_t *f, int rc)
 {
     ad_runner_t *r = f->r;
     r->inflight_bytes -= f->batch.bytes;
-    if (r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2 && r->stuck == NULL) {
+    /* only when some run was held back: a walk of every run per batch
+     * costs a thousand runs a thousand steps a batch */
+    if (r->held_back && r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2 && r->stuck == NULL) {
+        r->held_back = false;
         for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
             if (run->proc != NULL) {
                 ad_proc_held_hold_back(run->proc, false);
@@ -335,7 +338,9 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     if (done == NULL && r->inflight_bytes + run->batch.bytes > AD_RUN_INFLIGHT_BYTES) {
         /* A held run's output waits in its spool instead (resumed below
          * once the writer has caught up): nothing is lost. */
-        if (run->proc == NULL || !ad_proc_held_hold_back(run->proc, true)) {
+        if (run->proc != NULL && ad_proc_held_hold_back(run->proc, true)) {
+            r->held_back = true;
+        } else {
             shed_output(run);
         }
     }
@@ -638,11 +643,31 @@ void ad_run_flush_live(ad_run_t *run)
 void ad_run_on_check(uv_check_t *h)
 {
     ad_runner_t *r = h->data;
-    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+    /* the runs that queued output or points this turn, not every run */
+    while (r->check_runs != NULL) {
+        ad_run_t *run = r->check_runs;
+        r->check_runs = run->check_next;
+        run->check_next = NULL;
+        run->on_check = false;
         ad_run_flush_live(run);
     }
     uv_check_stop(h);
     r->check_on = false;
+}
+
+/* run has live output or points for this turn's check. */
+static void want_check(ad_run_t *run)
+{
+    ad_runner_t *r = run->r;
+    if (!run->on_check) {
+        run->on_check = true;
+        run->check_next = r->check_runs;
+        r->check_runs = run;
+    }
+    if (!r->check_on) {
+        r->check_on = true;
+        uv_check_start(&r->check, ad_run_on_check);
+    }
 }
 
 /* Queues a plain output line for the live stream (stream 0 stdout, 1
@@ -658,10 +683,7 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
         ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
     run->live_dirty = true;
-    if (!run->r->check_on) {
-        run->r->check_on = true;
-        uv_check_start(&run->r->check, ad_run_on_check);
-    }
+    want_check(run);
 }
 
 /* ---- records -------------------------------------------------------------------- */
@@ -694,10 +716,7 @@ static void keep_point(ad_run_t *run, json_t *pt)
     if (json_array_size(run->metric_points) >= AD_RUN_METRIC_BATCH) {
         flush_metric_points(run, false);
     }
-    if (!run->r->check_on) {
-        run->r->check_on = true;
-        uv_check_start(&run->r->check, ad_run_on_check);
-    }
+    want_check(run);
 }
 
 void ad_run_keep_dist(ad_run_t *run, json_t *d)
@@ -709,10 +728,7 @@ void ad_run_keep_dist(ad_run_t *run, json_t *d)
     if (json_array_size(run->metric_dists) >= AD_RUN_DIST_BATCH) {
         flush_metric_points(run, false);
     }
-    if (!run->r->check_on) {
-        run->r->check_on = true;
-        uv_check_start(&run->r->check, ad_run_on_check);
-    }
+    want_check(run);
 }
 
 static void metric_point(ad_run_t *run, json_t *points, const char *name, json_t *value,

@@ -58,6 +58,8 @@
 #define AD_RUN_ACP_TERM_OUT (1024 * 1024)
 
 typedef struct ad_run_stuck ad_run_stuck_t;
+/* Buckets of the runner's index of runs by agent id (a power of two). */
+#define AD_RUN_INDEX_BUCKETS 1024
 typedef struct ad_run_term ad_run_term_t;
 typedef struct ad_run_term_env ad_run_term_env_t;
 /* A call queued behind stuck batches (ad_run_after_stored); cancelled:
@@ -117,6 +119,11 @@ typedef struct ad_run {
      * prompt, messages, a stop) goes to it, once it runs. */
     ad_run_pending_t *pending;
     struct ad_run *next;
+    /* the runner's index by agent id (a chain per bucket, newest first, as
+     * in runs) and the runs whose live output or points wait for the
+     * turn's check (output.c); on_check: in that list */
+    struct ad_run *hnext, *check_next;
+    bool on_check;
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
     char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
@@ -249,9 +256,14 @@ struct ad_runner {
     ad_runner_point_fn point_fn; /* ad_runner_set_point_hook */
     void *point_ud;
     ad_run_t *runs;
+    /* runs by agent id (ad_run_find): a lookup per stored batch must not
+     * walk a thousand runs */
+    ad_run_t *index[AD_RUN_INDEX_BUCKETS];
     size_t inflight_bytes;
     uv_check_t check; /* flushes live output after each poll phase */
     bool check_on;
+    ad_run_t *check_runs; /* the runs it flushes (on_check) */
+    bool held_back;       /* some held run was held back for the writer */
     ad_runner_stats_t stats;
     ad_plane_t *plane; /* worker nodes (ad_runner_set_plane), or NULL */
     json_t *orphans;   /* agent processes an older agentd left without a holder */
@@ -268,6 +280,10 @@ struct ad_runner {
 
 /* ---- runner.c ----------------------------------------------------------------- */
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id);
+/* Puts run at the front of r->runs (and the index), or takes it out of
+ * both (and out of the check's list). */
+void ad_run_link(ad_runner_t *r, ad_run_t *run);
+void ad_run_unlink(ad_runner_t *r, ad_run_t *run);
 void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
                         const char *ws, const char *org, const char *crew);
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src);
