@@ -391,14 +391,31 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     ad_store_messages_insert(r->store, f->rows, f->batch.n, on_batch_done, f);
 }
 
+static void flush_output(ad_run_t *run, int i);
+
+/* Messages go to the writer; plain output once it is AD_RUN_OUT_FLUSH_MS
+ * old (the timer comes back for it then). */
 static void on_flush_timer(uv_timer_t *t)
 {
-    ad_run_flush_all(t->data);
+    ad_run_t *run = t->data;
+    uint64_t now = uv_now(run->r->loop);
+    if (now >= run->out_since + AD_RUN_OUT_FLUSH_MS) {
+        flush_output(run, 0);
+        flush_output(run, 1);
+    }
+    ad_run_flush_batch(run, NULL, NULL);
+    if (run->out[0].len > 0 || run->out[1].len > 0) {
+        uint64_t due = run->out_since + AD_RUN_OUT_FLUSH_MS;
+        uv_timer_start(&run->flush, on_flush_timer, due > now ? due - now : 1, 0);
+    }
 }
 
+/* A message is stored within AD_RUN_FLUSH_MS, even while the timer waits
+ * longer for plain output. */
 static void arm_flush(ad_run_t *run)
 {
-    if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
+    if (run->flush_init && (!uv_is_active((uv_handle_t *)&run->flush) ||
+                            uv_timer_get_due_in(&run->flush) > AD_RUN_FLUSH_MS)) {
         uv_timer_start(&run->flush, on_flush_timer, AD_RUN_FLUSH_MS, 0);
     }
 }
@@ -524,6 +541,9 @@ static void flush_output(ad_run_t *run, int i)
 static void add_output(ad_run_t *run, int i, const char *line, size_t len)
 {
     ad_buf_t *b = &run->out[i];
+    if (run->out[0].len == 0 && run->out[1].len == 0) {
+        run->out_since = uv_now(run->r->loop);
+    }
     if (b->len + len + 1 > AD_RUN_OUT_FLUSH_BYTES && b->len > 0) {
         flush_output(run, i);
     }
@@ -537,7 +557,9 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
     if (b->len >= AD_RUN_OUT_FLUSH_BYTES) {
         flush_output(run, i);
     }
-    arm_flush(run);
+    if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
+        uv_timer_start(&run->flush, on_flush_timer, AD_RUN_OUT_FLUSH_MS, 0);
+    }
 }
 
 void ad_run_flush_all(ad_run_t *run)

@@ -16,6 +16,10 @@
 
 #define AD_RUN_OUT_FLUSH_BYTES (64 * 1024) /* coalesced output becomes a message */
 #define AD_RUN_FLUSH_MS 100
+/* Plain output waits up to this long to become one stored message (its
+ * live event went out at once): a run printing ten lines a second then
+ * costs the store a row a second, not ten (issue #38, F1). */
+#define AD_RUN_OUT_FLUSH_MS 1000
 #define AD_RUN_BATCH_MAX 256
 #define AD_RUN_BATCH_BYTES (4 * 1024 * 1024)
 /* Message bytes handed to the writer and not yet committed, over all runs:
@@ -231,6 +235,7 @@ typedef struct ad_run {
     struct ad_run_held_update *held_updates;
     size_t nheld_updates;
     uint64_t out_end[2]; /* spool offset past the last line in out[i] */
+    uint64_t out_since;  /* loop time (ms) the oldest byte in out[] came */
     int msg_stream;      /* the offset the next queued message carries */
     uint64_t msg_off;
     /* A full disk (issue #41): the holder cannot spool (hold_stalled, with
