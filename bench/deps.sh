@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-PKGS="nginx-light redis-server nats-server wrk hyperfine sqlite3 util-linux procps"
+PKGS="nginx-light redis-server nats-server wrk hyperfine sqlite3 util-linux procps tmux"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,F1]
 'use strict';
 
 const fs = require('node:fs');
@@ -15,6 +15,7 @@ const sys = require('./lib/sys');
 const agentd = require('./lib/agentd');
 const { wsConnect, httpConn } = require('./lib/wire');
 const { subscribeMsg } = require('./lib/agentd-adapters');
+const fleet = require('./fleet');
 
 // Every temporary file of the run (data dirs, databases, workspaces, peer
 // configs) lives under one directory, removed on exit whatever happens.
@@ -1561,13 +1562,18 @@ function printTable() {
 
 // ---- main ----------------------------------------------------------------------------------------------
 
+// ---- F1: 1,000 live agents against tmux (issue #38), bench/fleet.js ----------------------------
+async function f1() {
+  await fleet.f1({ QUICK, log, na, ratio, budget, out, BIN_DIR, FANOUT_C });
+}
+
 async function main() {
   out.meta = { date: new Date().toISOString(), quick: QUICK, config: C, versions: versions(),
     loadavg: os.loadavg(), pinning: 'server on core 1, generator on core 0 (taskset)' };
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['F1', f1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

@@ -19,6 +19,16 @@
  * the tail describes the server at a load both servers carry, not the
  * closed loop's queue of `wrk` connections.
  *
+ * With "cmd" (scenario F1) the subscribers are N copies of a program whose
+ * stdout is read as text lines instead of WebSockets: `tmux -C attach`,
+ * whose %output lines carry the panes' bytes (octal-escaped), so tmux's
+ * control-mode readers and agentd's /ws subscribers are timed by the same
+ * parser. With "tags", lines carry a fourth field (linegen's TAG, the
+ * agent's number): the first line seen from each tag at or after the time
+ * "after" (CLOCK_MONOTONIC ns) is recorded, and the run ends once "tags"
+ * distinct tags were seen (F1's starts and its re-attach after a kill -9).
+ * With "seconds" the run is a window of that length instead.
+ *
  * Protocol (bench/gen/common.js): the parameters come as one JSON argument;
  * "MARK start" / "MARK end" open and close the measured window; one line
  * "RESULT {...}" ends the run. Every wait is bounded.
@@ -31,6 +41,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +52,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +81,13 @@ typedef struct {
     bool data; /* the frame being read is a data frame */
     char text[4096];
     size_t tlen;
+    /* "cmd": a child's stdout read as lines (tbuf, tcap bytes), its pid
+     * and the write end of its stdin (kept open: tmux -C ends at EOF) */
+    bool raw;
+    char *tbuf;
+    size_t tcap;
+    pid_t pid;
+    int in_fd;
 } peer_t;
 
 static uint64_t delivered, bytes_in;
@@ -80,6 +99,18 @@ static double *lat;
 static size_t nlat;
 static long lines_total;
 static long late_by_tenth[10];
+
+/* F1's tags: the first line seen from each (its index, its stamp, when it
+ * arrived, mono ms), counting only lines stamped at or after tag_after. */
+#define TAG_MAX 100000
+typedef struct {
+    long i;
+    long long ns;
+    double at_ms;
+} tag_seen_t;
+static tag_seen_t *tag_seen;
+static long tags_want, tags_got;
+static long long tag_after;
 
 static double now_s(void)
 {
@@ -228,27 +259,56 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* A sampler's whole frame: every "bench <i> <ns>" in it is one sample. */
-static void frame_text(peer_t *p)
+static void parse_text(const char *text, double now)
 {
-    double now = mono_ms();
-    p->text[p->tlen] = '\0';
-    for (const char *c = strstr(p->text, "bench "); c != NULL; c = strstr(c + 6, "bench ")) {
+    for (const char *c = strstr(text, "bench "); c != NULL; c = strstr(c + 6, "bench ")) {
         char *end;
         long i = strtol(c + 6, &end, 10);
         if (end == c + 6 || *end != ' ') {
             continue;
         }
-        long long ns = strtoll(end + 1, &end, 10);
+        const char *nsp = end + 1;
+        long long ns = strtoll(nsp, &end, 10);
+        /* a stamp is whole when something follows it in the same text (a
+         * tag, or the line's end as JSON or tmux escapes it): tmux cuts
+         * %output where its read ended, even inside a line */
+        if (end == nsp || (*end != ' ' && *end != '\\' && *end != '"' && *end != '\n')) {
+            continue;
+        }
+        if (tag_seen != NULL) {
+            /* a tagged line is whole only when its tag is followed by the
+             * line's end (the JSON string's, or \015 from tmux; a tag at
+             * the end of a cut %output may itself be cut):
+             * a line cut across two reads is not a sample */
+            char *tend;
+            long tag = *end == ' ' ? strtol(end + 1, &tend, 10) : -1;
+            if (end == nsp || tag < 0 || tag >= TAG_MAX || tend == end + 1 ||
+                (*tend != '\\' && *tend != '"')) {
+                continue;
+            }
+            if (ns >= tag_after && tag_seen[tag].ns == 0) {
+                tag_seen[tag] = (tag_seen_t){.i = i, .ns = ns, .at_ms = now};
+                tags_got++;
+            }
+        }
         double ms = now - (double)ns / 1e6;
         if (nlat < LAT_MAX) {
             lat[nlat++] = ms;
         }
         if (ms > 2 && lines_total > 0 && i >= 0) {
             long t = i * 10 / lines_total;
-            late_by_tenth[t > 9 ? 9 : t]++;
+            late_by_tenth[t > 9 ? 9 : (t < 0 ? 0 : t)]++;
         }
     }
+}
+
+/* A sampler's whole frame (or line, in "cmd" mode): every
+ * "bench <i> <ns>[ <tag>]" in it is one sample. */
+static void frame_text(peer_t *p)
+{
+    double now = mono_ms();
+    p->text[p->tlen] = '\0';
+    parse_text(p->text, now);
     p->tlen = 0;
 }
 
@@ -357,6 +417,91 @@ static void resp_input(peer_t *p, const uint8_t *d, size_t n)
     }
 }
 
+/* "cmd" mode: a child's stdout, split into lines; each line a sample's
+ * text (a sampler's) or nothing. A line past the buffer is cut. */
+static void raw_input(peer_t *p, const uint8_t *d, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (d[k] == '\n') {
+            p->tbuf[p->tlen] = '\0';
+            if (p->sample) {
+                parse_text(p->tbuf, mono_ms());
+            }
+            if (strncmp(p->tbuf, "%output ", 8) == 0) {
+                delivered++;
+            }
+            p->tlen = 0;
+        } else if (p->tlen < p->tcap - 1) {
+            p->tbuf[p->tlen++] = (char)d[k];
+        }
+    }
+    bytes_in += n;
+}
+
+/* N copies of argv, each with its stdout on a pipe we read and its stdin
+ * on a pipe we keep open until the end. */
+static peer_t *spawn_readers(json_t *cmd, int n, int ep)
+{
+    size_t argc = json_array_size(cmd);
+    if (argc < 1 || argc > 64) {
+        errno = EINVAL;
+        die("cmd");
+    }
+    char *argv[65];
+    for (size_t i = 0; i < argc; i++) {
+        argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+        if (argv[i] == NULL) {
+            errno = EINVAL;
+            die("cmd");
+        }
+    }
+    argv[argc] = NULL;
+    peer_t *subs = calloc((size_t)n, sizeof(*subs));
+    for (int i = 0; i < n; i++) {
+        peer_t *p = &subs[i];
+        int out[2], in[2];
+        if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0) {
+            die("pipe");
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            die("fork");
+        }
+        if (pid == 0) {
+            dup2(in[0], 0);
+            dup2(out[1], 1);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            execvp(argv[0], argv);
+            _exit(127);
+        }
+        close(in[0]);
+        close(out[1]);
+        p->fd = out[0];
+        p->in_fd = in[1];
+        p->pid = pid;
+        p->raw = true;
+        p->tcap = 1 << 16;
+        p->tbuf = malloc(p->tcap);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
+        if (p->tbuf == NULL || epoll_ctl(ep, EPOLL_CTL_ADD, p->fd, &ev) != 0) {
+            die("epoll_ctl");
+        }
+    }
+    return subs;
+}
+
+static void end_readers(peer_t *subs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (subs[i].raw) {
+            close(subs[i].in_fd);
+            kill(subs[i].pid, SIGTERM);
+            waitpid(subs[i].pid, NULL, 0);
+            free(subs[i].tbuf);
+        }
+    }
+}
+
 static peer_t *subscribe(json_t *sub, int n, int ep)
 {
     peer_t *subs = calloc((size_t)n, sizeof(*subs));
@@ -386,6 +531,11 @@ static peer_t *subscribe(json_t *sub, int n, int ep)
     return subs;
 }
 
+/* Latency mode: a line (or EOF) on stdin ends the run early (F1: the
+ * driver's starts are done). */
+static peer_t stop_peer;
+static bool stop_now;
+
 /* Reads what is there on every ready subscriber; waits up to ms. */
 static void poll_subs(int ep, int ms)
 {
@@ -397,10 +547,21 @@ static void poll_subs(int ep, int ms)
         if (p == NULL) {
             continue; /* the publisher: its input is drained by pump() */
         }
+        if (p == &stop_peer) {
+            stop_now = true;
+            epoll_ctl(ep, EPOLL_CTL_DEL, 0, NULL);
+            continue;
+        }
         for (;;) {
             ssize_t r = read(p->fd, buf, sizeof(buf));
             if (r > 0) {
-                p->redis ? resp_input(p, buf, (size_t)r) : ws_input(p, buf, (size_t)r);
+                if (p->raw) {
+                    raw_input(p, buf, (size_t)r);
+                } else if (p->redis) {
+                    resp_input(p, buf, (size_t)r);
+                } else {
+                    ws_input(p, buf, (size_t)r);
+                }
                 if ((size_t)r < sizeof(buf)) {
                     break;
                 }
@@ -513,20 +674,33 @@ static int latency_run(json_t *p, int n)
     lines_total = (long)json_integer_value(json_object_get(p, "lines"));
     int every = (int)json_integer_value(json_object_get(p, "sampleEvery"));
     double timeout_ms = json_number_value(json_object_get(p, "timeoutMs"));
+    double window_s = json_number_value(json_object_get(p, "seconds"));
+    tags_want = (long)json_integer_value(json_object_get(p, "tags"));
+    tag_after = (long long)json_integer_value(json_object_get(p, "after"));
+    json_t *cmd = json_object_get(p, "cmd");
     if (n < 1 || n > NMAX || lines_total < 1 || lines_total > 1000000 || every < 1 ||
-        timeout_ms <= 0 || timeout_ms > 600000) {
+        timeout_ms <= 0 || timeout_ms > 600000 || window_s < 0 || window_s > 600 || tags_want < 0 ||
+        tags_want > TAG_MAX) {
         errno = EINVAL;
         die("parameters out of range");
     }
     lat = malloc(LAT_MAX * sizeof(*lat));
-    json_t *sub = json_object();
-    json_object_set_new(sub, "kind", json_string("ws"));
-    json_object_set(sub, "port", json_object_get(p, "port"));
-    json_object_set(sub, "path", json_object_get(p, "path"));
-    json_object_set(sub, "subscribe", json_object_get(p, "subscribe"));
+    if (tags_want > 0) {
+        tag_seen = calloc(TAG_MAX, sizeof(*tag_seen));
+    }
     int ep = epoll_create1(0);
-    peer_t *subs = subscribe(sub, n, ep);
-    json_decref(sub);
+    peer_t *subs;
+    if (cmd != NULL) {
+        subs = spawn_readers(cmd, n, ep);
+    } else {
+        json_t *sub = json_object();
+        json_object_set_new(sub, "kind", json_string("ws"));
+        json_object_set(sub, "port", json_object_get(p, "port"));
+        json_object_set(sub, "path", json_object_get(p, "path"));
+        json_object_set(sub, "subscribe", json_object_get(p, "subscribe"));
+        subs = subscribe(sub, n, ep);
+        json_decref(sub);
+    }
     long samplers = 0;
     for (int i = 0; i < n; i++) {
         nonblock(subs[i].fd);
@@ -536,32 +710,66 @@ static int latency_run(json_t *p, int n)
     drain_for(ep, 0.3);
     nlat = 0;
     delivered = 0;
+    bytes_in = 0;
     memset(late_by_tenth, 0, sizeof(late_by_tenth));
+    if (tag_seen != NULL) {
+        memset(tag_seen, 0, TAG_MAX * sizeof(*tag_seen));
+        tags_got = 0;
+    }
     double c0 = cpu_s(), w0 = now_s();
     printf("MARK start\nREADY\n");
     fflush(stdout);
-    double deadline = w0 + timeout_ms / 1000.0;
-    while ((long)nlat < lines_total * samplers && now_s() < deadline) {
+    double deadline = w0 + (window_s > 0 ? window_s : timeout_ms / 1000.0);
+    struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &stop_peer};
+    if (tags_want > 0) {
+        epoll_ctl(ep, EPOLL_CTL_ADD, 0, &sev);
+    }
+    while (now_s() < deadline && !stop_now) {
+        if (window_s == 0 && tags_want == 0 && (long)nlat >= lines_total * samplers) {
+            break;
+        }
+        if (window_s == 0 && tags_want > 0 && tags_got >= tags_want) {
+            break;
+        }
         poll_subs(ep, 5);
     }
     double w1 = now_s(), c1 = cpu_s();
     printf("MARK end\n");
     qsort(lat, nlat, sizeof(*lat), cmp_double);
     printf("RESULT {\"n\":%d,\"lines\":%ld,\"linesSeenPerSampler\":%.1f,\"frames\":%llu,"
-           "\"p50Ms\":%.4f,\"p99Ms\":%.4f,\"maxMs\":%.4f,\"lateByTenth\":[",
+           "\"p50Ms\":%.4f,\"p99Ms\":%.4f,\"p999Ms\":%.4f,\"maxMs\":%.4f,\"samples\":%zu,"
+           "\"bytesIn\":%llu,\"lateByTenth\":[",
            n, lines_total, (double)nlat / (double)samplers, (unsigned long long)delivered, pct(50),
-           pct(99), nlat ? lat[nlat - 1] : -1.0);
+           pct(99), pct(99.9), nlat ? lat[nlat - 1] : -1.0, nlat, (unsigned long long)bytes_in);
     for (int i = 0; i < 10; i++) {
         printf("%s%ld", i ? "," : "", late_by_tenth[i]);
     }
-    printf("],\"seconds\":%.6f,\"genCpuS\":%.6f,\"errors\":%d,\"generator\":\"c\"}\n", w1 - w0,
+    printf("],\"seconds\":%.6f,\"genCpuS\":%.6f,\"errors\":%d,\"generator\":\"c\"", w1 - w0,
            c1 - c0, errors);
+    if (tag_seen != NULL) {
+        /* [tag, line index, stamp ns, arrival mono ms] of each tag seen */
+        printf(",\"tagsSeen\":%ld,\"tagList\":[", tags_got);
+        bool first = true;
+        for (long t = 0; t < TAG_MAX; t++) {
+            if (tag_seen[t].ns != 0) {
+                printf("%s[%ld,%ld,%lld,%.3f]", first ? "" : ",", t, tag_seen[t].i, tag_seen[t].ns,
+                       tag_seen[t].at_ms);
+                first = false;
+            }
+        }
+        printf("]");
+    }
+    printf("}\n");
     fflush(stdout);
+    end_readers(subs, n);
     for (int i = 0; i < n; i++) {
-        close(subs[i].fd);
+        if (!subs[i].raw) {
+            close(subs[i].fd);
+        }
     }
     free(subs);
     free(lat);
+    free(tag_seen);
     json_decref(p);
     return 0;
 }

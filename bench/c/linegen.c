@@ -6,6 +6,8 @@
  * a slower rate: "bench <i> <intended_ns>". Bounded by COUNT. MODE
  * "metric" (scenario M4) prints training points instead, the intended time
  * as the value: {"type":"metric","name":"reward","step":<i>,"value":<ns>}.
+ * TAG (scenario F1: one of 1,000 agents) goes at the end of each plain
+ * line, "bench <i> <intended_ns> <tag>", so a reader knows whose it is.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -25,14 +27,15 @@ static int64_t mono_ns(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fputs("usage: linegen RATE COUNT [START_DELAY_MS [MODE]]\n", stderr);
+        fputs("usage: linegen RATE COUNT [START_DELAY_MS [MODE [TAG]]]\n", stderr);
         return 2;
     }
     long rate = strtol(argv[1], NULL, 10), count = strtol(argv[2], NULL, 10);
     long delay_ms = argc > 3 ? strtol(argv[3], NULL, 10) : 0;
     int metric = argc > 4 && strcmp(argv[4], "metric") == 0;
+    long tag = argc > 5 ? strtol(argv[5], NULL, 10) : -1;
     if (rate < 1 || rate > 1000000 || count < 0 || count > 100000000 || delay_ms < 0 ||
-        delay_ms > 600000) {
+        delay_ms > 600000 || tag < -1 || tag > 1000000) {
         fputs("linegen: bad arguments\n", stderr);
         return 2;
     }
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
                           line, sizeof(line),
                           "{\"type\":\"metric\",\"name\":\"reward\",\"step\":%ld,\"value\":%lld}\n",
                           i, (long long)due)
+                : tag >= 0
+                    ? snprintf(line, sizeof(line), "bench %ld %lld %ld\n", i, (long long)due, tag)
                     : snprintf(line, sizeof(line), "bench %ld %lld\n", i, (long long)due);
         if (write(1, line, (size_t)n) != n) {
             return 1;

@@ -25,7 +25,7 @@ if (!process.env.AGENTD_BENCH_TOKEN) {
 }
 const TOKEN = process.env.AGENTD_BENCH_TOKEN;
 
-async function start({ durability = 'normal', args = [], dataDir, bin = BIN } = {}) {
+async function start({ durability = 'normal', args = [], dataDir, bin = BIN, timeoutMs = 5000 } = {}) {
   if (!fs.existsSync(bin)) throw new Error(`no binary at ${bin} (make BUILD=release)`);
   const port = await freePort();
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-'));
@@ -35,7 +35,7 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN } = 
   const h = await startServer('agentd', bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir,
     '--durability', durability, '--max-connections', '30000',
     // every generator connection carries the one bench token (W1 holds 10,000 WebSockets)
-    '--max-connections-per-token', '0', '--max-websockets-per-token', '0', '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs: 5000 });
+    '--max-connections-per-token', '0', '--max-websockets-per-token', '0', '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs });
   h.dataDir = dir;
   h.base = `http://127.0.0.1:${port}`;
   const stop = h.stop;

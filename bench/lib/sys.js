@@ -124,11 +124,30 @@ async function startServer(name, cmd, args, { core = 1, port, env = {}, cwd, tim
   return h;
 }
 
+// A process started by someone else for us (a holder, a tmux server):
+// recorded in the pid file so run.sh's trap ends it too.
+const tracked = new Map();
+function track(pid) {
+  if (tracked.has(pid)) return;
+  const h = { name: 'tracked', pid, stop: async () => { try { process.kill(pid, 'SIGKILL'); } catch (_) { /* gone */ } } };
+  tracked.set(pid, h);
+  started.add(h);
+  recordPids();
+}
+function untrack(pid) {
+  const h = tracked.get(pid);
+  if (!h) return;
+  tracked.delete(pid);
+  started.delete(h);
+  recordPids();
+}
+
 async function stopAll() {
   await Promise.all([...started].map((h) => h.stop().catch(() => {})));
 }
 function killAllSync() {
   for (const h of started) {
+    if (!h.proc) { try { process.kill(h.pid, 'SIGKILL'); } catch (_) { /* gone */ } continue; }
     for (const p of tree(h.pid).reverse()) { try { process.kill(p, 'SIGKILL'); } catch (_) { /* gone */ } }
   }
   started.clear();
@@ -231,4 +250,4 @@ function wrk(url, { conns, seconds, script, env = {}, serverPid, core = 0 }) {
   });
 }
 
-module.exports = { cpuSeconds, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };
+module.exports = { track, untrack, cpuSeconds, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };

@@ -51,8 +51,9 @@ typedef struct {
     uint64_t freed; /* the spool's disk below this is given back (ACK) */
     bool eof, eof_sent;
     /* Read from the agent, not yet in the spool (a refused write): while
-     * there is any, the agent's output is not read. */
-    char pend[CHUNK];
+     * there is any (plen bytes of pend[i], outside this struct so that its
+     * pages are only touched on a full disk), the agent's output is not
+     * read. */
     size_t plen;
 } hstream_t;
 
@@ -87,8 +88,13 @@ typedef struct {
 } holder_t;
 
 static unsigned char rbuf[AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD];
+/* The frame being sent. The agent's output is read into its payload when
+ * it is free (a DATA frame's place), so a line read while the daemon has
+ * all before it goes out as it is, without reading it back from the
+ * spool; obuf only while a frame is still being sent. */
 static unsigned char wbuf[AD_HOLD_HDR + 8 + CHUNK];
 static char obuf[CHUNK];
+static char pend[2][CHUNK];
 
 static int64_t now_ms(void)
 {
@@ -257,7 +263,7 @@ static const char *stall_reason(int e)
 static void stall(holder_t *h, hstream_t *st, const char *rest, size_t n)
 {
     int e = errno;
-    memmove(st->pend, rest, n);
+    memmove(pend[st - h->s], rest, n);
     st->plen = n;
     h->retry_ms = RETRY_MIN_MS;
     h->retry_at = now_ms() + h->retry_ms;
@@ -270,9 +276,20 @@ static void stall(holder_t *h, hstream_t *st, const char *rest, size_t n)
     }
 }
 
+/* True when the next frame next_frame would make is this stream's DATA
+ * from its end: the daemon is attached, has every byte before it, and
+ * nothing else (a frame being sent, HELLO, STALL, scrollback) is due. */
+static bool direct(const holder_t *h, const hstream_t *st)
+{
+    return h->conn >= 0 && h->attached && h->woff == h->wlen && h->hello_sent &&
+           h->stalled == h->stall_sent && h->scroll >= h->scroll_end && st->sent == st->end;
+}
+
 static void on_output(holder_t *h, hstream_t *st)
 {
-    ssize_t n = read(st->fd, obuf, sizeof(obuf));
+    bool frame = direct(h, st);
+    char *buf = frame ? (char *)wbuf + AD_HOLD_HDR + 8 : obuf;
+    ssize_t n = read(st->fd, buf, CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
     }
@@ -280,9 +297,17 @@ static void on_output(holder_t *h, hstream_t *st)
         stream_end(st);
         return;
     }
-    size_t done = spool_write(st, obuf, (size_t)n);
+    uint64_t off = st->end;
+    size_t done = spool_write(st, buf, (size_t)n);
     if (done < (size_t)n) {
-        stall(h, st, obuf + done, (size_t)n - done);
+        stall(h, st, buf + done, (size_t)n - done);
+    }
+    if (frame && done > 0) { /* the stored bytes as DATA, as frame_data would */
+        ad_hold_hdr(wbuf, (uint32_t)(8 + done), AD_HOLD_DATA, (unsigned)(st - h->s) + 1);
+        put_u64(wbuf + AD_HOLD_HDR, off);
+        st->sent = off + done;
+        h->woff = 0;
+        h->wlen = AD_HOLD_HDR + 8 + done;
     }
 }
 
@@ -299,8 +324,8 @@ static void retry_spool(holder_t *h)
         if (st->plen == 0) {
             continue;
         }
-        size_t done = spool_write(st, st->pend, st->plen);
-        memmove(st->pend, st->pend + done, st->plen - done);
+        size_t done = spool_write(st, pend[i], st->plen);
+        memmove(pend[i], pend[i] + done, st->plen - done);
         st->plen -= done;
         if (st->plen > 0) {
             h->stall_errno = errno;

@@ -98,12 +98,7 @@ void ad_run_release(ad_run_t *run)
     ad_runner_t *r = run->r;
     ad_run_stop_later_cancel(run);
     ad_run_acp_terms_end(run);
-    for (ad_run_t **pp = &r->runs; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == run) {
-            *pp = run->next;
-            break;
-        }
-    }
+    ad_run_unlink(r, run);
     if (run->flush_init) {
         uv_close((uv_handle_t *)&run->flush, on_run_closed);
     } else {

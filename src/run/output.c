@@ -73,7 +73,10 @@ static void batch_free(inflight_t *f, int rc)
 {
     ad_runner_t *r = f->r;
     r->inflight_bytes -= f->batch.bytes;
-    if (r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2 && r->stuck == NULL) {
+    /* only when some run was held back: a walk of every run per batch
+     * costs a thousand runs a thousand steps a batch */
+    if (r->held_back && r->inflight_bytes < AD_RUN_INFLIGHT_BYTES / 2 && r->stuck == NULL) {
+        r->held_back = false;
         for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
             if (run->proc != NULL) {
                 ad_proc_held_hold_back(run->proc, false);
@@ -335,7 +338,9 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     if (done == NULL && r->inflight_bytes + run->batch.bytes > AD_RUN_INFLIGHT_BYTES) {
         /* A held run's output waits in its spool instead (resumed below
          * once the writer has caught up): nothing is lost. */
-        if (run->proc == NULL || !ad_proc_held_hold_back(run->proc, true)) {
+        if (run->proc != NULL && ad_proc_held_hold_back(run->proc, true)) {
+            r->held_back = true;
+        } else {
             shed_output(run);
         }
     }
@@ -386,14 +391,31 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
     ad_store_messages_insert(r->store, f->rows, f->batch.n, on_batch_done, f);
 }
 
+static void flush_output(ad_run_t *run, int i);
+
+/* Messages go to the writer; plain output once it is AD_RUN_OUT_FLUSH_MS
+ * old (the timer comes back for it then). */
 static void on_flush_timer(uv_timer_t *t)
 {
-    ad_run_flush_all(t->data);
+    ad_run_t *run = t->data;
+    uint64_t now = uv_now(run->r->loop);
+    if (now >= run->out_since + AD_RUN_OUT_FLUSH_MS) {
+        flush_output(run, 0);
+        flush_output(run, 1);
+    }
+    ad_run_flush_batch(run, NULL, NULL);
+    if (run->out[0].len > 0 || run->out[1].len > 0) {
+        uint64_t due = run->out_since + AD_RUN_OUT_FLUSH_MS;
+        uv_timer_start(&run->flush, on_flush_timer, due > now ? due - now : 1, 0);
+    }
 }
 
+/* A message is stored within AD_RUN_FLUSH_MS, even while the timer waits
+ * longer for plain output. */
 static void arm_flush(ad_run_t *run)
 {
-    if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
+    if (run->flush_init && (!uv_is_active((uv_handle_t *)&run->flush) ||
+                            uv_timer_get_due_in(&run->flush) > AD_RUN_FLUSH_MS)) {
         uv_timer_start(&run->flush, on_flush_timer, AD_RUN_FLUSH_MS, 0);
     }
 }
@@ -519,6 +541,9 @@ static void flush_output(ad_run_t *run, int i)
 static void add_output(ad_run_t *run, int i, const char *line, size_t len)
 {
     ad_buf_t *b = &run->out[i];
+    if (run->out[0].len == 0 && run->out[1].len == 0) {
+        run->out_since = uv_now(run->r->loop);
+    }
     if (b->len + len + 1 > AD_RUN_OUT_FLUSH_BYTES && b->len > 0) {
         flush_output(run, i);
     }
@@ -532,7 +557,9 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
     if (b->len >= AD_RUN_OUT_FLUSH_BYTES) {
         flush_output(run, i);
     }
-    arm_flush(run);
+    if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
+        uv_timer_start(&run->flush, on_flush_timer, AD_RUN_OUT_FLUSH_MS, 0);
+    }
 }
 
 void ad_run_flush_all(ad_run_t *run)
@@ -638,11 +665,31 @@ void ad_run_flush_live(ad_run_t *run)
 void ad_run_on_check(uv_check_t *h)
 {
     ad_runner_t *r = h->data;
-    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+    /* the runs that queued output or points this turn, not every run */
+    while (r->check_runs != NULL) {
+        ad_run_t *run = r->check_runs;
+        r->check_runs = run->check_next;
+        run->check_next = NULL;
+        run->on_check = false;
         ad_run_flush_live(run);
     }
     uv_check_stop(h);
     r->check_on = false;
+}
+
+/* run has live output or points for this turn's check. */
+static void want_check(ad_run_t *run)
+{
+    ad_runner_t *r = run->r;
+    if (!run->on_check) {
+        run->on_check = true;
+        run->check_next = r->check_runs;
+        r->check_runs = run;
+    }
+    if (!r->check_on) {
+        r->check_on = true;
+        uv_check_start(&r->check, ad_run_on_check);
+    }
 }
 
 /* Queues a plain output line for the live stream (stream 0 stdout, 1
@@ -658,10 +705,7 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
         ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
     run->live_dirty = true;
-    if (!run->r->check_on) {
-        run->r->check_on = true;
-        uv_check_start(&run->r->check, ad_run_on_check);
-    }
+    want_check(run);
 }
 
 /* ---- records -------------------------------------------------------------------- */
@@ -694,10 +738,7 @@ static void keep_point(ad_run_t *run, json_t *pt)
     if (json_array_size(run->metric_points) >= AD_RUN_METRIC_BATCH) {
         flush_metric_points(run, false);
     }
-    if (!run->r->check_on) {
-        run->r->check_on = true;
-        uv_check_start(&run->r->check, ad_run_on_check);
-    }
+    want_check(run);
 }
 
 void ad_run_keep_dist(ad_run_t *run, json_t *d)
@@ -709,10 +750,7 @@ void ad_run_keep_dist(ad_run_t *run, json_t *d)
     if (json_array_size(run->metric_dists) >= AD_RUN_DIST_BATCH) {
         flush_metric_points(run, false);
     }
-    if (!run->r->check_on) {
-        run->r->check_on = true;
-        uv_check_start(&run->r->check, ad_run_on_check);
-    }
+    want_check(run);
 }
 
 static void metric_point(ad_run_t *run, json_t *points, const char *name, json_t *value,

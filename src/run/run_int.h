@@ -16,6 +16,10 @@
 
 #define AD_RUN_OUT_FLUSH_BYTES (64 * 1024) /* coalesced output becomes a message */
 #define AD_RUN_FLUSH_MS 100
+/* Plain output waits up to this long to become one stored message (its
+ * live event went out at once): a run printing ten lines a second then
+ * costs the store a row a second, not ten (issue #38, F1). */
+#define AD_RUN_OUT_FLUSH_MS 1000
 #define AD_RUN_BATCH_MAX 256
 #define AD_RUN_BATCH_BYTES (4 * 1024 * 1024)
 /* Message bytes handed to the writer and not yet committed, over all runs:
@@ -53,6 +57,8 @@
 #define AD_RUN_RETRY_MAX_MS 2000
 
 typedef struct ad_run_stuck ad_run_stuck_t;
+/* Buckets of the runner's index of runs by agent id (a power of two). */
+#define AD_RUN_INDEX_BUCKETS 1024
 typedef struct ad_run_term_env ad_run_term_env_t;
 /* A call queued behind stuck batches (ad_run_after_stored); cancelled:
  * the daemon is closing and nothing more can be stored. */
@@ -111,6 +117,11 @@ typedef struct ad_run {
      * prompt, messages, a stop) goes to it, once it runs. */
     ad_run_pending_t *pending;
     struct ad_run *next;
+    /* the runner's index by agent id (a chain per bucket, newest first, as
+     * in runs) and the runs whose live output or points wait for the
+     * turn's check (output.c); on_check: in that list */
+    struct ad_run *hnext, *check_next;
+    bool on_check;
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
     char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
@@ -220,6 +231,7 @@ typedef struct ad_run {
     struct ad_run_held_update *held_updates;
     size_t nheld_updates;
     uint64_t out_end[2]; /* spool offset past the last line in out[i] */
+    uint64_t out_since;  /* loop time (ms) the oldest byte in out[] came */
     int msg_stream;      /* the offset the next queued message carries */
     uint64_t msg_off;
     /* A full disk (issue #41): the holder cannot spool (hold_stalled, with
@@ -245,9 +257,14 @@ struct ad_runner {
     ad_runner_point_fn point_fn; /* ad_runner_set_point_hook */
     void *point_ud;
     ad_run_t *runs;
+    /* runs by agent id (ad_run_find): a lookup per stored batch must not
+     * walk a thousand runs */
+    ad_run_t *index[AD_RUN_INDEX_BUCKETS];
     size_t inflight_bytes;
     uv_check_t check; /* flushes live output after each poll phase */
     bool check_on;
+    ad_run_t *check_runs; /* the runs it flushes (on_check) */
+    bool held_back;       /* some held run was held back for the writer */
     ad_runner_stats_t stats;
     ad_plane_t *plane; /* worker nodes (ad_runner_set_plane), or NULL */
     json_t *orphans;   /* agent processes an older agentd left without a holder */
@@ -264,6 +281,10 @@ struct ad_runner {
 
 /* ---- runner.c ----------------------------------------------------------------- */
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id);
+/* Puts run at the front of r->runs (and the index), or takes it out of
+ * both (and out of the check's list). */
+void ad_run_link(ad_runner_t *r, ad_run_t *run);
+void ad_run_unlink(ad_runner_t *r, ad_run_t *run);
 void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
                         const char *ws, const char *org, const char *crew);
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src);

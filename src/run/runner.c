@@ -96,14 +96,59 @@ void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char 
                              "reason", reason, "statusReason", why));
 }
 
+/* FNV-1a of the agent id: its bucket in r->index. */
+static size_t index_bucket(const char *agent_id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)agent_id; *c != '\0'; c++) {
+        h = (h ^ *c) * 16777619u;
+    }
+    return h & (AD_RUN_INDEX_BUCKETS - 1);
+}
+
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id)
 {
-    for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
+    for (ad_run_t *run = r->index[index_bucket(agent_id)]; run != NULL; run = run->hnext) {
         if (strcmp(run->agent_id, agent_id) == 0) {
             return run;
         }
     }
     return NULL;
+}
+
+void ad_run_link(ad_runner_t *r, ad_run_t *run)
+{
+    run->next = r->runs;
+    r->runs = run;
+    ad_run_t **b = &r->index[index_bucket(run->agent_id)];
+    run->hnext = *b;
+    *b = run;
+}
+
+void ad_run_unlink(ad_runner_t *r, ad_run_t *run)
+{
+    for (ad_run_t **pp = &r->runs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == run) {
+            *pp = run->next;
+            break;
+        }
+    }
+    for (ad_run_t **pp = &r->index[index_bucket(run->agent_id)]; *pp != NULL; pp = &(*pp)->hnext) {
+        if (*pp == run) {
+            *pp = run->hnext;
+            break;
+        }
+    }
+    if (run->on_check) {
+        for (ad_run_t **pp = &r->check_runs; *pp != NULL; pp = &(*pp)->check_next) {
+            if (*pp == run) {
+                *pp = run->check_next;
+                break;
+            }
+        }
+        run->on_check = false;
+    }
+    run->next = run->hnext = run->check_next = NULL;
 }
 
 void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const char *msg)

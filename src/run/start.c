@@ -975,12 +975,7 @@ static void start_failed(ad_run_t *run, ad_run_pending_t *pd, int rc, const char
     ad_runner_t *r = run->r;
     ad_log(AD_LOG_WARN, "runner", "run not started agent=%s run=%s error=\"%s\"", run->agent_id,
            run->run_id, why);
-    for (ad_run_t **pp = &r->runs; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == run) {
-            *pp = run->next;
-            break;
-        }
-    }
+    ad_run_unlink(r, run);
     run->proc = NULL;
     if (pd->s.config != NULL) {
         ad_run_config_remove(r, run->run_id);
@@ -1090,8 +1085,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     pd->cb = cb;
     pd->ud = ud;
     run->pending = pd;
-    run->next = r->runs; /* a second start is refused from now on */
-    r->runs = run;
+    ad_run_link(r, run); /* a second start is refused from now on */
     if (node_id[0] != '\0') {
         run->pending = NULL;
         started(run, pd);
@@ -1260,8 +1254,7 @@ static void attach_finish(ad_runner_t *r, ad_run_t *run, const start_t *s, int64
         ad_run_acp_resume(run, &s->spec,
                           st == NULL || strcmp(st, "waiting") != 0 || run->napprovals > 0);
     }
-    run->next = r->runs;
-    r->runs = run;
+    ad_run_link(r, run);
 }
 
 int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_id,
