@@ -404,18 +404,20 @@ int main(int argc, char **argv)
     sqlite3_open(a, &db);
     sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     sqlite3_stmt *q;
-    double blob = 0, freep = 0, rolls = 0;
+    double blob = 0, freep = 0, rolls = 0, sums = 0;
     sqlite3_prepare_v2(db,
                        "SELECT (SELECT sum(length(data)) FROM metric_chunks), "
                        "(SELECT freelist_count FROM pragma_freelist_count) * "
                        "(SELECT page_size FROM pragma_page_size), "
-                       "(SELECT sum(length(data)) FROM metric_rolls)",
+                       "(SELECT sum(length(data)) FROM metric_rolls), "
+                       "(SELECT sum(length(data)) FROM metric_sums)",
                        -1, &q, NULL);
     if (sqlite3_step(q) == SQLITE_ROW) {
         double all = (double)n + (double)(runs - 1) * (double)t4n; /* T4's runs are in too */
         blob = sqlite3_column_double(q, 0) / all;
         freep = sqlite3_column_double(q, 1) / all;
         rolls = sqlite3_column_double(q, 2) / all;
+        sums = sqlite3_column_double(q, 3) / all;
     }
     sqlite3_finalize(q);
     sqlite3_close(db);
@@ -430,9 +432,9 @@ int main(int argc, char **argv)
            "ratio %.1fx faster (budget >= 50x); max of bucket maxima %.2f\n",
            BUCKETS, (long long)n, sr * 1e3, br * 1e3, br / sr, spike);
     printf("T3 size: store %.2f bytes/point on disk (encoded points %.2f, their rollup runs "
-           "%.2f, free pages %.2f; the database checkpointed at the end %.2f), plain rows %.2f "
-           "bytes/point (budget <= 4)\n",
-           sbytes, blob, rolls, freep, dbytes, bbytes);
+           "%.2f, chunk totals %.2f, free pages %.2f; the database checkpointed at the end "
+           "%.2f), plain rows %.2f bytes/point (budget <= 4)\n",
+           sbytes, blob, rolls, sums, freep, dbytes, bbytes);
     t4_print(runs, n, t4n, reads, cpus);
     printf("T5 alert rules on ingest: %.0f ns CPU a point for 4 rules = %.1f%% of storing it "
            "(%.0f ns)\n",

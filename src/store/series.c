@@ -557,15 +557,15 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out)
 static const char SQL_RANGE[] =
     "SELECT min(step_min), max(step_max), min(t_min), max(t_max), count(*) FROM metric_chunks "
     "WHERE run_id = ? AND name = ?";
-static const char SQL_INFO[] = "SELECT rolled, step_lo, step_hi, t_lo, t_hi, count FROM "
-                               "metric_series WHERE run_id = ? AND name = ?";
+static const char SQL_INFO[] = "SELECT rolled, step_lo, step_hi, t_lo, t_hi, count, summed, "
+                               "chunks FROM metric_series WHERE run_id = ? AND name = ?";
 
 /* What the series row says of its tiers: whether every chunk has its
  * rollup row (migration 2740), and its x range when known. */
 typedef struct {
-    bool rolled, ranged;
+    bool rolled, summed, ranged;
     int64_t lo, hi;
-    int64_t count; /* points */
+    int64_t count, chunks; /* points, chunk rows */
 } series_info_t;
 
 static series_info_t series_info(sqlite3 *db, const char *run_id, const char *name, bool by_time)
@@ -582,6 +582,8 @@ static series_info_t series_info(sqlite3 *db, const char *run_id, const char *na
         i.lo = sqlite3_column_int64(s, c);
         i.hi = sqlite3_column_int64(s, c + 1);
         i.count = sqlite3_column_int64(s, 5);
+        i.summed = sqlite3_column_int(s, 6) == 1;
+        i.chunks = sqlite3_column_int64(s, 7);
     }
     sqlite3_reset(s);
     return i;
@@ -625,6 +627,14 @@ static const char SQL_ROLLS_STEP[] =
 static const char SQL_ROLLS_TIME[] =
     "SELECT n, t_min, t_max, v_min, v_max, v_sum, v_last, data, blk FROM metric_rolls "
     "WHERE run_id = ? AND name = ? AND t_max >= ? AND t_min <= ? ORDER BY blk";
+static const char SQL_SUMS_STEP[] =
+    "SELECT n, step_min, step_max, v_min, v_max, v_sum, v_last, data, blk FROM metric_sums "
+    "WHERE run_id = ? AND name = ? AND step_max >= ? AND step_min <= ? ORDER BY blk";
+static const char SQL_SUMS_TIME[] =
+    "SELECT n, t_min, t_max, v_min, v_max, v_sum, v_last, data, blk FROM metric_sums "
+    "WHERE run_id = ? AND name = ? AND t_max >= ? AND t_min <= ? ORDER BY blk";
+static const char SQL_ROLL_ROW[] =
+    "SELECT data FROM metric_rolls WHERE run_id = ? AND name = ? AND blk = ?";
 static const char SQL_CHUNK_DATA[] =
     "SELECT n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND seq = ?";
 
@@ -685,8 +695,133 @@ static int add_rolled(sqlite3 *db, const char *run_id, const char *name, const a
         tsdb_agg_roll(a, &r.e[i]); /* inside [from, to]: tsdb_agg_wide */
         *points += r.e[i].n;
     }
-    *tier = TSDB_ROLL_POINTS;
+    *tier = *tier > TSDB_ROLL_POINTS ? *tier : TSDB_ROLL_POINTS;
     return 0;
+}
+
+/* The rollup row a read of the chunk tier last needed (its chunks come in
+ * seq order, so one fetch serves the row's six). */
+typedef struct {
+    int64_t blk; /* -1: none yet */
+    uint8_t *data;
+    int ng; /* its segments (pointing into data), 0 when it has none */
+    ad_roll_seg_t g[AD_ROLL_BLOCK];
+} roll_row_t;
+
+/* Chunk row seq by its runs (add_rolled), or decoded when it has none. */
+static int add_by_runs(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
+                       roll_row_t *c, tsdb_agg_t *a, int64_t *points, int64_t *tier)
+{
+    int64_t blk = seq / AD_ROLL_BLOCK;
+    if (c->blk != blk) {
+        free(c->data);
+        c->data = NULL;
+        c->ng = 0;
+        c->blk = blk;
+        sqlite3_stmt *s = ad_store_stmt(db, SQL_ROLL_ROW);
+        ad_store_bind_text(s, 1, run_id);
+        ad_store_bind_text(s, 2, name);
+        sqlite3_bind_int64(s, 3, blk);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            size_t len = (size_t)sqlite3_column_bytes(s, 0);
+            c->data = ad_xmalloc(len > 0 ? len : 1);
+            if (len > 0) {
+                memcpy(c->data, sqlite3_column_blob(s, 0), len);
+            }
+            c->ng = ad_store_roll_segs(c->data, len, blk, c->g);
+            c->ng = c->ng < 0 ? 0 : c->ng;
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            c->blk = -1;
+            return ad_store_rc(db, rc);
+        }
+    }
+    for (int i = 0; i < c->ng; i++) {
+        if (c->g[i].seq == seq) {
+            return add_rolled(db, run_id, name, &c->g[i], a, points, tier);
+        }
+    }
+    return add_chunk(db, run_id, name, seq, a, points);
+}
+
+/* One chunk's total from the chunk tier: by summary when it lies in one
+ * bucket, as a run when it spans at most half a bucket (*tier: the most
+ * points such a run held), else by its runs. */
+static int add_summed(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
+                      const tsdb_roll_t *e, roll_row_t *c, tsdb_agg_t *a, int64_t *points,
+                      int64_t *tier)
+{
+    int64_t x0 = a->by_time ? e->t_lo : e->s_lo, x1 = a->by_time ? e->t_hi : e->s_hi;
+    if (x1 < a->from || x0 > a->to) {
+        return 0;
+    }
+    if (tsdb_agg_summary(a, x0, x1, e->n, e->min, e->max, e->sum, e->last)) {
+        *points += e->n;
+        return 0;
+    }
+    if (!tsdb_agg_half(a, x0, x1)) {
+        return add_by_runs(db, run_id, name, seq, c, a, points, tier);
+    }
+    tsdb_agg_roll(a, e);
+    *points += e->n;
+    *tier = *tier > e->n ? *tier : e->n;
+    return 0;
+}
+
+/* Whether a read is wide enough for the chunk tier: the series' chunk rows,
+ * spread evenly over its range, each at most half a bucket. A chunk that
+ * is not (a denser stretch) is read by its runs all the same. */
+static bool chunk_tier(const tsdb_agg_t *a, const series_info_t *i)
+{
+    if (!i->rolled || !i->summed || !i->ranged || i->chunks < 1) {
+        return false;
+    }
+    double chunk = ((double)i->hi - (double)i->lo + 1.0) / (double)i->chunks;
+    double bucket = ((double)a->to - (double)a->from + 1.0) / (double)a->n;
+    return 2.0 * chunk <= bucket;
+}
+
+/* The series from its chunk tier (chunk_tier): rows of AD_SUM_BLOCK chunks
+ * by their summary when inside one bucket, else each chunk by add_summed. */
+static int aggregate_sums(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
+                          int64_t *points, int64_t *tier)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, a->by_time ? SQL_SUMS_TIME : SQL_SUMS_STEP);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, a->from);
+    sqlite3_bind_int64(s, 4, a->to);
+    roll_row_t c = {.blk = -1};
+    int rc, err = 0;
+    while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(s, 0);
+        if (tsdb_agg_summary(a, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), n,
+                             sqlite3_column_double(s, 3), sqlite3_column_double(s, 4),
+                             sqlite3_column_double(s, 5), sqlite3_column_double(s, 6))) {
+            *points += n;
+            continue;
+        }
+        int64_t blk = sqlite3_column_int64(s, 8);
+        tsdb_roll_t e[AD_SUM_BLOCK];
+        uint8_t place[AD_SUM_BLOCK];
+        int ne = tsdb_totals_decode(sqlite3_column_blob(s, 7), (size_t)sqlite3_column_bytes(s, 7),
+                                    e, place, AD_SUM_BLOCK);
+        for (int i = 0; err == 0 && i < ne; i++) {
+            err = add_summed(db, run_id, name, blk * AD_SUM_BLOCK + place[i], &e[i], &c, a, points,
+                             tier);
+        }
+        for (int64_t k = 0; err == 0 && ne < 0 && k < AD_SUM_BLOCK; k++) {
+            err = add_by_runs(db, run_id, name, blk * AD_SUM_BLOCK + k, &c, a, points, tier);
+        }
+    }
+    sqlite3_reset(s);
+    free(c.data);
+    if (err != 0) {
+        return err;
+    }
+    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 /* Feeds every chunk of the series overlapping a's range into a, each by
@@ -700,7 +835,11 @@ static int add_rolled(sqlite3 *db, const char *run_id, const char *name, const a
 static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
                      int64_t *points, int64_t *tier)
 {
-    bool rolled = series_info(db, run_id, name, a->by_time).rolled;
+    series_info_t info = series_info(db, run_id, name, a->by_time);
+    if (chunk_tier(a, &info)) {
+        return aggregate_sums(db, run_id, name, a, points, tier);
+    }
+    bool rolled = info.rolled;
     sqlite3_stmt *s = ad_store_stmt(db, rolled ? (a->by_time ? SQL_ROLLS_TIME : SQL_ROLLS_STEP)
                                                : (a->by_time ? SQL_CHUNKS_TIME : SQL_CHUNKS_STEP));
     ad_store_bind_text(s, 1, run_id);

@@ -15,6 +15,13 @@
  * again). Until its series is done, a read decodes its chunks as before,
  * so nothing depends on the job having run.
  *
+ * The chunk tier (migration 2830, bench row T4 at 16 x 10M): metric_sums
+ * holds, per AD_SUM_BLOCK chunk rows, each chunk's total (its runs' total:
+ * the place of its min and max included), put with the chunk's rollup, so
+ * a chart whose buckets are at least two chunks wide reads neither runs
+ * nor their pages. Series rolled before 2830 (summed = 0) get their rows
+ * from their rollup rows by a second job chain of the same kind.
+ *
  * Ownership: the job's context is this file's (freed by its last done).
  */
 #include "store/store_int.h"
@@ -31,13 +38,14 @@
  * seq order: the chunk's place in the row (1 byte), its rollup's length
  * (2 bytes, little-endian) and its rollup (tsdb_rolls_encode). */
 
-int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t *out)
+/* The segments of a row of block chunks: 0 to block of them, or -1. */
+static int segs_parse(const void *blob, size_t len, int64_t blk, int block, ad_roll_seg_t *out)
 {
     const uint8_t *b = blob;
     size_t pos = 0;
     int n = 0, prev = -1;
     while (pos < len) {
-        if (n == AD_ROLL_BLOCK || len - pos < 3 || b[pos] >= AD_ROLL_BLOCK || b[pos] <= prev) {
+        if (n == block || len - pos < 3 || b[pos] >= block || b[pos] <= prev) {
             return -1;
         }
         size_t l = (size_t)b[pos + 1] | (size_t)b[pos + 2] << 8;
@@ -45,7 +53,7 @@ int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t 
             return -1;
         }
         prev = b[pos];
-        out[n].seq = blk * AD_ROLL_BLOCK + prev;
+        out[n].seq = blk * block + prev;
         out[n].data = b + pos + 3;
         out[n].len = l;
         n++;
@@ -54,21 +62,28 @@ int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t 
     return n;
 }
 
-static const char SQL_GET[] =
-    "SELECT data FROM metric_rolls WHERE run_id = ? AND name = ? AND blk = ?";
-static const char SQL_PUT[] =
-    "INSERT INTO metric_rolls (run_id, name, blk, n, step_min, step_max, t_min, t_max, v_min, "
-    "v_max, v_sum, v_last, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (run_id, name, blk) DO UPDATE SET n = excluded.n, step_min = "
-    "excluded.step_min, step_max = excluded.step_max, t_min = excluded.t_min, t_max = "
-    "excluded.t_max, v_min = excluded.v_min, v_max = excluded.v_max, v_sum = excluded.v_sum, "
-    "v_last = excluded.v_last, data = excluded.data";
+int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t *out)
+{
+    return segs_parse(blob, len, blk, AD_ROLL_BLOCK, out);
+}
 
-/* The row's segments while it is rewritten (one chunk's replaced). */
+/* The rows of segments: metric_rolls (a chunk's runs a segment). */
 typedef struct {
-    uint8_t data[AD_ROLL_BLOCK][TSDB_ROLLS_BYTES];
-    size_t len[AD_ROLL_BLOCK]; /* 0: no such chunk in the row */
-} block_t;
+    const char *get, *put;
+    int block;
+} tier_t;
+
+#define ROW_SQL_PUT(table)                                                                         \
+    "INSERT INTO " table " (run_id, name, blk, n, step_min, step_max, t_min, t_max, v_min, "       \
+    "v_max, v_sum, v_last, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "                  \
+    "ON CONFLICT (run_id, name, blk) DO UPDATE SET n = excluded.n, step_min = "                    \
+    "excluded.step_min, step_max = excluded.step_max, t_min = excluded.t_min, t_max = "            \
+    "excluded.t_max, v_min = excluded.v_min, v_max = excluded.v_max, v_sum = excluded.v_sum, "     \
+    "v_last = excluded.v_last, data = excluded.data"
+
+static const tier_t ROLLS = {
+    "SELECT data FROM metric_rolls WHERE run_id = ? AND name = ? AND blk = ?",
+    ROW_SQL_PUT("metric_rolls"), AD_ROLL_BLOCK};
 
 static void put_total(tsdb_roll_t *t, bool first, const tsdb_roll_t *e)
 {
@@ -82,74 +97,171 @@ static void put_total(tsdb_roll_t *t, bool first, const tsdb_roll_t *e)
     *t = tsdb_rolls_total(&two);
 }
 
+static int row_write(sqlite3 *db, const char *sql, const char *run_id, const char *name,
+                     int64_t blk, const tsdb_roll_t *t, const uint8_t *blob, size_t len)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, blk);
+    sqlite3_bind_int64(s, 4, t->n);
+    sqlite3_bind_int64(s, 5, t->s_lo);
+    sqlite3_bind_int64(s, 6, t->s_hi);
+    sqlite3_bind_int64(s, 7, t->t_lo);
+    sqlite3_bind_int64(s, 8, t->t_hi);
+    sqlite3_bind_double(s, 9, t->min);
+    sqlite3_bind_double(s, 10, t->max);
+    sqlite3_bind_double(s, 11, t->sum);
+    sqlite3_bind_double(s, 12, t->last);
+    sqlite3_bind_blob(s, 13, blob, (int)len, SQLITE_TRANSIENT);
+    return ad_store_step_done(db, s);
+}
+
+/* Puts seg (seq's segment, len bytes) into its row of tier k, the row's
+ * other segments kept (a row that does not parse, or a segment that does
+ * not decode, is dropped), its summary recomputed from them all. */
+static int row_put(sqlite3 *db, const tier_t *k, const char *run_id, const char *name, int64_t seq,
+                   const uint8_t *seg, size_t seglen)
+{
+    int64_t blk = seq / k->block;
+    int at = (int)(seq - blk * k->block);
+    sqlite3_stmt *s = ad_store_stmt(db, k->get);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, blk);
+    int rc = sqlite3_step(s);
+    uint8_t *old = NULL;
+    size_t oldlen = 0;
+    if (rc == SQLITE_ROW) { /* a copy: the statement is reset before the write */
+        oldlen = (size_t)sqlite3_column_bytes(s, 0);
+        old = ad_xmalloc(oldlen > 0 ? oldlen : 1);
+        if (oldlen > 0) {
+            memcpy(old, sqlite3_column_blob(s, 0), oldlen);
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(old);
+        return ad_store_rc(db, rc);
+    }
+    ad_roll_seg_t segs[AD_ROLL_BLOCK];
+    int n = old != NULL ? segs_parse(old, oldlen, blk, k->block, segs) : 0;
+    n = n < 0 ? 0 : n;
+    /* the row's segments with seq's put in, in place order (.seq: the place) */
+    ad_roll_seg_t all[AD_ROLL_BLOCK + 1];
+    int m = 0;
+    bool in = false;
+    for (int i = 0; i < n; i++) {
+        int64_t place = segs[i].seq - blk * k->block;
+        if (!in && place >= at) {
+            all[m++] = (ad_roll_seg_t){at, seg, seglen};
+            in = true;
+        }
+        if (place != at) {
+            all[m++] = (ad_roll_seg_t){place, segs[i].data, segs[i].len};
+        }
+    }
+    if (!in) {
+        all[m++] = (ad_roll_seg_t){at, seg, seglen};
+    }
+    uint8_t *blob = ad_xmalloc(oldlen + 3 + seglen);
+    size_t len = 0;
+    tsdb_roll_t t = {0};
+    bool any = false;
+    for (int i = 0; i < m; i++) {
+        tsdb_rolls_t one;
+        if (tsdb_rolls_decode(all[i].data, all[i].len, &one) != 0) {
+            continue;
+        }
+        tsdb_roll_t c = tsdb_rolls_total(&one);
+        put_total(&t, !any, &c);
+        any = true;
+        blob[len] = (uint8_t)all[i].seq;
+        blob[len + 1] = (uint8_t)(all[i].len & 0xff);
+        blob[len + 2] = (uint8_t)(all[i].len >> 8);
+        memcpy(blob + len + 3, all[i].data, all[i].len);
+        len += 3 + all[i].len;
+    }
+    free(old);
+    rc = row_write(db, k->put, run_id, name, blk, &t, blob, len);
+    free(blob);
+    return rc;
+}
+
+/* ---- a row of the chunk tier ---------------------------------------------------------
+ * Row blk of metric_sums holds the totals of chunk rows blk * AD_SUM_BLOCK
+ * to blk * AD_SUM_BLOCK + AD_SUM_BLOCK - 1 (tsdb_totals_encode: each from
+ * the one before, about 55 bytes a chunk), their summary in its columns. */
+
+static const char SQL_SUMS_GET[] =
+    "SELECT data FROM metric_sums WHERE run_id = ? AND name = ? AND blk = ?";
+static const char SQL_SUMS_PUT[] = ROW_SQL_PUT("metric_sums");
+
+/* Puts the totals of chunk rows seq[0..n) (all of row blk, ascending) into
+ * it, the row's other totals kept (a row that does not decode is
+ * dropped). */
+static int sums_put(sqlite3 *db, const char *run_id, const char *name, int64_t blk,
+                    const int64_t *seq, const tsdb_roll_t *tot, size_t n)
+{
+    tsdb_roll_t *e = ad_xcalloc(2 * AD_SUM_BLOCK, sizeof(*e));
+    tsdb_roll_t *old = e + AD_SUM_BLOCK;
+    uint8_t place[AD_SUM_BLOCK], oplace[AD_SUM_BLOCK];
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SUMS_GET);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, blk);
+    int rc = sqlite3_step(s);
+    int on = 0;
+    if (rc == SQLITE_ROW) {
+        on = tsdb_totals_decode(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), old,
+                                oplace, AD_SUM_BLOCK);
+        on = on < 0 ? 0 : on;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(e);
+        return ad_store_rc(db, rc);
+    }
+    /* merge: the new totals win at their places */
+    size_t m = 0, i = 0, k = 0;
+    while (i < (size_t)on || k < n) {
+        int po = i < (size_t)on ? oplace[i] : AD_SUM_BLOCK;
+        int pn = k < n ? (int)(seq[k] - blk * AD_SUM_BLOCK) : AD_SUM_BLOCK;
+        if (pn <= po) {
+            place[m] = (uint8_t)pn;
+            e[m++] = tot[k++];
+            i += pn == po;
+        } else {
+            place[m] = (uint8_t)po;
+            e[m++] = old[i++];
+        }
+    }
+    tsdb_roll_t t = {0};
+    for (size_t j = 0; j < m; j++) {
+        put_total(&t, j == 0, &e[j]);
+    }
+    uint8_t *blob = ad_xmalloc(TSDB_TOTALS_BYTES(AD_SUM_BLOCK));
+    size_t len = tsdb_totals_encode(e, place, m, blob);
+    rc = m > 0 ? row_write(db, SQL_SUMS_PUT, run_id, name, blk, &t, blob, len) : 0;
+    free(blob);
+    free(e);
+    return rc;
+}
+
 int ad_store_roll_put(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
                       const tsdb_rolls_t *r)
 {
     if (r->n == 0 || seq < 0) {
         return 0;
     }
-    int64_t blk = seq / AD_ROLL_BLOCK;
-    block_t *k = ad_xcalloc(1, sizeof(*k));
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_GET);
-    ad_store_bind_text(s, 1, run_id);
-    ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, blk);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) { /* the other chunks' segments (a row that does not parse: dropped) */
-        ad_roll_seg_t seg[AD_ROLL_BLOCK];
-        int n = ad_store_roll_segs(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-                                   blk, seg);
-        for (int i = 0; i < n; i++) {
-            size_t at = (size_t)(seg[i].seq - blk * AD_ROLL_BLOCK);
-            if (seg[i].len <= TSDB_ROLLS_BYTES) {
-                memcpy(k->data[at], seg[i].data, seg[i].len);
-                k->len[at] = seg[i].len;
-            }
-        }
+    uint8_t *buf = ad_xmalloc(TSDB_ROLLS_BYTES);
+    size_t len = tsdb_rolls_encode(r, buf);
+    int rc = row_put(db, &ROLLS, run_id, name, seq, buf, len);
+    if (rc == 0) {
+        tsdb_roll_t t = tsdb_rolls_total(r);
+        rc = sums_put(db, run_id, name, seq / AD_SUM_BLOCK, &seq, &t, 1);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        free(k);
-        return ad_store_rc(db, rc);
-    }
-    size_t at = (size_t)(seq - blk * AD_ROLL_BLOCK);
-    k->len[at] = tsdb_rolls_encode(r, k->data[at]);
-    /* the blob and the row's summary */
-    uint8_t *blob = ad_xmalloc(AD_ROLL_BLOCK * (3 + TSDB_ROLLS_BYTES));
-    size_t len = 0;
-    tsdb_roll_t t = {0};
-    bool any = false;
-    for (size_t i = 0; i < AD_ROLL_BLOCK; i++) {
-        tsdb_rolls_t one;
-        if (k->len[i] == 0 || tsdb_rolls_decode(k->data[i], k->len[i], &one) != 0) {
-            continue;
-        }
-        tsdb_roll_t c = tsdb_rolls_total(&one);
-        put_total(&t, !any, &c);
-        any = true;
-        blob[len] = (uint8_t)i;
-        blob[len + 1] = (uint8_t)(k->len[i] & 0xff);
-        blob[len + 2] = (uint8_t)(k->len[i] >> 8);
-        memcpy(blob + len + 3, k->data[i], k->len[i]);
-        len += 3 + k->len[i];
-    }
-    free(k);
-    s = ad_store_stmt(db, SQL_PUT);
-    ad_store_bind_text(s, 1, run_id);
-    ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, blk);
-    sqlite3_bind_int64(s, 4, t.n);
-    sqlite3_bind_int64(s, 5, t.s_lo);
-    sqlite3_bind_int64(s, 6, t.s_hi);
-    sqlite3_bind_int64(s, 7, t.t_lo);
-    sqlite3_bind_int64(s, 8, t.t_hi);
-    sqlite3_bind_double(s, 9, t.min);
-    sqlite3_bind_double(s, 10, t.max);
-    sqlite3_bind_double(s, 11, t.sum);
-    sqlite3_bind_double(s, 12, t.last);
-    sqlite3_bind_blob(s, 13, blob, (int)len, SQLITE_TRANSIENT);
-    rc = ad_store_step_done(db, s);
-    free(blob);
+    free(buf);
     return rc;
 }
 
@@ -177,9 +289,12 @@ static const char SQL_CHUNKS[] =
     "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND seq > ? "
     "ORDER BY seq LIMIT 64"; /* ROLL_JOB_CHUNKS */
 /* Done: every chunk has its row (1) or one did not decode (2); and the
- * series' x ranges, known from here on (series.c keeps them). */
+ * series' x ranges, known from here on (series.c keeps them). Every chunk's
+ * rollup put its total in the chunk tier too (ad_store_roll_put), so a
+ * series rolled here is summed as well. */
 static const char SQL_DONE[] =
-    "UPDATE metric_series SET rolled = ?1, (step_lo, step_hi, t_lo, t_hi) = (SELECT "
+    "UPDATE metric_series SET rolled = ?1, summed = CASE WHEN ?1 = 1 THEN 1 ELSE summed END, "
+    "(step_lo, step_hi, t_lo, t_hi) = (SELECT "
     "min(step_min), max(step_max), min(t_min), max(t_max) FROM metric_chunks WHERE run_id = ?2 "
     "AND name = ?3) WHERE run_id = ?2 AND name = ?3 AND rolled = 0";
 
@@ -301,6 +416,140 @@ static void rolls_done(int rc, void *ctx)
     ad_store_submit(j->st, rolls_job, rolls_done, j);
 }
 
+/* ---- the chunk tier of series rolled before it ----------------------------------------
+ * Series rolled before migration 2830 (summed = 0, rolled = 1) get their
+ * chunk tier from their rollup rows, not their chunks: a chunk's total is
+ * its runs' (tsdb_rolls_total), exact, a few microseconds a chunk. Each job
+ * reads SUM_JOB_ROWS rollup rows of one series and puts their chunks'
+ * totals, then queues the next, as the rollup job does; a rollup that does
+ * not decode leaves the series at summed = 2 (read from its rollup rows). */
+
+#define SUM_JOB_ROWS 64
+
+typedef struct {
+    ad_store_t *st;
+    char run_id[AD_ID_MAX], name[AD_SERIES_NAME_MAX + 1];
+    int64_t after; /* the last rollup row read */
+    bool failed;
+    char next_run[AD_ID_MAX], next_name[AD_SERIES_NAME_MAX + 1];
+    int64_t next_after;
+    bool next_failed, more;
+    int64_t built, series_done;
+    int64_t total_chunks, total_series;
+} sums_job_t;
+
+static const char SQL_SUMS_TODO[] = "SELECT run_id, name FROM metric_series WHERE summed = 0 AND "
+                                    "rolled = 1 ORDER BY run_id, name LIMIT 1";
+static const char SQL_SUMS_ROLLS[] =
+    "SELECT blk, data FROM metric_rolls WHERE run_id = ? AND name = ? AND blk > ? "
+    "ORDER BY blk LIMIT 64"; /* SUM_JOB_ROWS */
+static const char SQL_SUMS_DONE[] =
+    "UPDATE metric_series SET summed = ?1 WHERE run_id = ?2 AND name = ?3 AND summed = 0";
+
+static int sums_job(ad_store_tx_t *tx, void *ctx)
+{
+    sums_job_t *j = ctx;
+    snprintf(j->next_run, sizeof(j->next_run), "%s", j->run_id);
+    snprintf(j->next_name, sizeof(j->next_name), "%s", j->name);
+    j->next_after = j->after;
+    j->next_failed = j->failed;
+    j->more = false;
+    j->built = j->series_done = 0;
+    sqlite3 *db = tx->db;
+    if (j->next_run[0] == '\0') {
+        sqlite3_stmt *s = ad_store_stmt(db, SQL_SUMS_TODO);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            snprintf(j->next_run, sizeof(j->next_run), "%s",
+                     (const char *)sqlite3_column_text(s, 0));
+            snprintf(j->next_name, sizeof(j->next_name), "%s",
+                     (const char *)sqlite3_column_text(s, 1));
+            j->next_after = -1;
+            j->next_failed = false;
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) {
+            return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+        }
+    }
+    size_t cap = SUM_JOB_ROWS * AD_ROLL_BLOCK;
+    int64_t *seq = ad_xcalloc(cap, sizeof(*seq));
+    tsdb_roll_t *tot = ad_xcalloc(cap, sizeof(*tot));
+    size_t nb = 0, seen = 0;
+    sqlite3_stmt *s = ad_store_stmt(db, SQL_SUMS_ROLLS);
+    ad_store_bind_text(s, 1, j->next_run);
+    ad_store_bind_text(s, 2, j->next_name);
+    sqlite3_bind_int64(s, 3, j->next_after);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        seen++;
+        j->next_after = sqlite3_column_int64(s, 0);
+        ad_roll_seg_t g[AD_ROLL_BLOCK];
+        int ng = ad_store_roll_segs(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+                                    j->next_after, g);
+        j->next_failed = j->next_failed || ng < 0;
+        for (int i = 0; i < ng; i++) {
+            tsdb_rolls_t r;
+            if (tsdb_rolls_decode(g[i].data, g[i].len, &r) != 0) {
+                j->next_failed = true;
+                continue;
+            }
+            seq[nb] = g[i].seq;
+            tot[nb++] = tsdb_rolls_total(&r);
+        }
+    }
+    sqlite3_reset(s);
+    rc = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    for (size_t i = 0, end; rc == 0 && i < nb; i = end) { /* a write a row of the tier */
+        int64_t blk = seq[i] / AD_SUM_BLOCK;
+        for (end = i + 1; end < nb && seq[end] / AD_SUM_BLOCK == blk; end++) {
+        }
+        rc = sums_put(db, j->next_run, j->next_name, blk, seq + i, tot + i, end - i);
+    }
+    free(seq);
+    free(tot);
+    j->built = (int64_t)nb;
+    if (rc == 0 && seen < SUM_JOB_ROWS) { /* the series is done */
+        s = ad_store_stmt(db, SQL_SUMS_DONE);
+        sqlite3_bind_int(s, 1, j->next_failed ? 2 : 1);
+        ad_store_bind_text(s, 2, j->next_run);
+        ad_store_bind_text(s, 3, j->next_name);
+        rc = ad_store_step_done(db, s);
+        j->series_done = 1;
+        j->next_run[0] = j->next_name[0] = '\0';
+    }
+    j->more = rc == 0;
+    return rc;
+}
+
+static void sums_done(int rc, void *ctx)
+{
+    sums_job_t *j = ctx;
+    if (rc == 0) {
+        j->total_chunks += j->built;
+        j->total_series += j->series_done;
+    }
+    if (rc != 0 || !j->more || stopping(j->st)) {
+        if (rc != 0) {
+            ad_log(AD_LOG_WARN, "store", "metric chunk tier stopped err=%s (reads use rollups)",
+                   ad_strerror(rc));
+        }
+        ad_log(AD_LOG_INFO, "store", "metric chunk tier built series=%lld chunks=%lld%s",
+               (long long)j->total_series, (long long)j->total_chunks,
+               rc == 0 && j->more ? " (the rest at the next start)" : "");
+        free(j);
+        return;
+    }
+    snprintf(j->run_id, sizeof(j->run_id), "%s", j->next_run);
+    snprintf(j->name, sizeof(j->name), "%s", j->next_name);
+    j->after = j->next_after;
+    j->failed = j->next_failed;
+    ad_store_submit(j->st, sums_job, sums_done, j);
+}
+
+static const char SQL_SUMS_ANY[] =
+    "SELECT 1 FROM metric_series WHERE summed = 0 AND rolled = 1 LIMIT 1";
+
 static const char SQL_ANY[] = "SELECT 1 FROM metric_series WHERE rolled = 0 LIMIT 1";
 
 void ad_store_rolls_start(ad_store_t *st)
@@ -310,10 +559,19 @@ void ad_store_rolls_start(ad_store_t *st)
     if (s != NULL) {
         sqlite3_reset(s);
     }
-    if (!any) {
-        return;
+    if (any) {
+        rolls_job_t *j = ad_xcalloc(1, sizeof(*j));
+        j->st = st;
+        ad_store_submit(st, rolls_job, rolls_done, j);
     }
-    rolls_job_t *j = ad_xcalloc(1, sizeof(*j));
-    j->st = st;
-    ad_store_submit(st, rolls_job, rolls_done, j);
+    s = ad_store_stmt(st->rdb, SQL_SUMS_ANY);
+    any = s != NULL && sqlite3_step(s) == SQLITE_ROW;
+    if (s != NULL) {
+        sqlite3_reset(s);
+    }
+    if (any) {
+        sums_job_t *j = ad_xcalloc(1, sizeof(*j));
+        j->st = st;
+        ad_store_submit(st, sums_job, sums_done, j);
+    }
 }

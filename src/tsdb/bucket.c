@@ -104,6 +104,15 @@ bool tsdb_agg_wide(const tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t n)
     return per >= (double)TSDB_ROLL_WIDE;
 }
 
+bool tsdb_agg_half(const tsdb_agg_t *a, int64_t x0, int64_t x1)
+{
+    if (x0 < a->from || x1 > a->to || x0 > x1) {
+        return false;
+    }
+    double bucket = ((double)a->to - (double)a->from + 1.0) / (double)a->n;
+    return 2.0 * ((double)x1 - (double)x0 + 1.0) <= bucket;
+}
+
 bool tsdb_agg_roll(tsdb_agg_t *a, const tsdb_roll_t *e)
 {
     int64_t lo = a->by_time ? e->t_lo : e->s_lo, hi = a->by_time ? e->t_hi : e->s_hi;

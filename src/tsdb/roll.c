@@ -125,14 +125,13 @@ static size_t put_f64(uint8_t *b, double v)
     return 8;
 }
 
-size_t tsdb_rolls_encode(const tsdb_rolls_t *r, uint8_t *buf)
+/* Runs e[0..n) at buf, each s_lo and t_lo from the one before (the first
+ * from 0): the bytes written. */
+static size_t runs_put(const tsdb_roll_t *e, size_t n, uint8_t *buf)
 {
     size_t o = 0;
-    buf[o++] = ROLLS_VERSION;
-    buf[o++] = (uint8_t)r->n;
     int64_t ps = 0, pt = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        const tsdb_roll_t *e = &r->e[i];
+    for (size_t i = 0; i < n; i++, e++) {
         o += put_uv(buf + o, (uint64_t)e->n);
         o += put_zz(buf + o, e->s_lo, ps);
         o += put_zz(buf + o, e->t_lo, pt);
@@ -150,6 +149,13 @@ size_t tsdb_rolls_encode(const tsdb_rolls_t *r, uint8_t *buf)
         pt = e->t_lo;
     }
     return o;
+}
+
+size_t tsdb_rolls_encode(const tsdb_rolls_t *r, uint8_t *buf)
+{
+    buf[0] = ROLLS_VERSION;
+    buf[1] = (uint8_t)r->n;
+    return 2 + runs_put(r->e, r->n, buf + 2);
 }
 
 typedef struct {
@@ -177,8 +183,9 @@ static uint64_t __attribute__((noinline)) get_uv_long(rd_t *d)
 
 static inline uint64_t get_uv(rd_t *d)
 {
-    /* most are one or two bytes (a run's step and time offsets, its count of
-     * 128): both without a call, the rest through get_uv_long */
+    /* most are one to three bytes (a run's step and time offsets, its count
+     * of 128, a chunk's time span): without a call, the rest through
+     * get_uv_long */
     if (d->len - d->pos >= 2) {
         uint8_t c0 = d->b[d->pos], c1 = d->b[d->pos + 1];
         if (c0 < 0x80) {
@@ -188,6 +195,11 @@ static inline uint64_t get_uv(rd_t *d)
         if (c1 < 0x80) {
             d->pos += 2;
             return (uint64_t)(c0 & 0x7f) | (uint64_t)c1 << 7;
+        }
+        if (d->len - d->pos >= 3 && d->b[d->pos + 2] < 0x80) { /* a time offset of seconds */
+            uint8_t c2 = d->b[d->pos + 2];
+            d->pos += 3;
+            return (uint64_t)(c0 & 0x7f) | (uint64_t)(c1 & 0x7f) << 7 | (uint64_t)c2 << 14;
         }
     }
     return get_uv_long(d);
@@ -210,6 +222,39 @@ static bool run_ok(const tsdb_roll_t *e)
            e->t_max <= e->t_hi && e->min <= e->max;
 }
 
+/* n runs from d into e[0..n) (as runs_put wrote them): false on bytes
+ * that are not runs. */
+static bool runs_get(rd_t *d, tsdb_roll_t *e, size_t n)
+{
+    int64_t ps = 0, pt = 0;
+    for (size_t i = 0; i < n && !d->bad; i++, e++) {
+        uint64_t cnt = get_uv(d);
+        e->n = cnt > (uint64_t)INT32_MAX ? 0 : (int64_t)cnt;
+        e->s_lo = get_zz(d, ps);
+        e->t_lo = get_zz(d, pt);
+        e->s_hi = get_zz(d, e->s_lo);
+        e->t_hi = get_zz(d, e->t_lo);
+        e->s_min = get_zz(d, e->s_lo);
+        e->t_min = get_zz(d, e->t_lo);
+        e->s_max = get_zz(d, e->s_lo);
+        e->t_max = get_zz(d, e->t_lo);
+        if (d->len - d->pos < 4 * 8) { /* the four doubles, checked once */
+            d->bad = true;
+            break;
+        }
+        const uint8_t *f = d->b + d->pos; /* little-endian, as put_f64 wrote them */
+        memcpy(&e->min, f, 8);
+        memcpy(&e->max, f + 8, 8);
+        memcpy(&e->sum, f + 16, 8);
+        memcpy(&e->last, f + 24, 8);
+        d->pos += 4 * 8;
+        ps = e->s_lo;
+        pt = e->t_lo;
+        d->bad = d->bad || !run_ok(e);
+    }
+    return !d->bad;
+}
+
 int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
 {
     /* not tsdb_rolls_init: the runs past n are never read, and clearing
@@ -222,37 +267,44 @@ int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r)
     }
     rd_t d = {buf, len, 2, false};
     size_t n = buf[1];
-    int64_t ps = 0, pt = 0;
-    for (size_t i = 0; i < n && !d.bad; i++) {
-        tsdb_roll_t *e = &r->e[i];
-        uint64_t cnt = get_uv(&d);
-        e->n = cnt > (uint64_t)INT32_MAX ? 0 : (int64_t)cnt;
-        e->s_lo = get_zz(&d, ps);
-        e->t_lo = get_zz(&d, pt);
-        e->s_hi = get_zz(&d, e->s_lo);
-        e->t_hi = get_zz(&d, e->t_lo);
-        e->s_min = get_zz(&d, e->s_lo);
-        e->t_min = get_zz(&d, e->t_lo);
-        e->s_max = get_zz(&d, e->s_lo);
-        e->t_max = get_zz(&d, e->t_lo);
-        if (d.len - d.pos < 4 * 8) { /* the four doubles, checked once */
-            d.bad = true;
-            break;
-        }
-        const uint8_t *f = d.b + d.pos; /* little-endian, as put_f64 wrote them */
-        memcpy(&e->min, f, 8);
-        memcpy(&e->max, f + 8, 8);
-        memcpy(&e->sum, f + 16, 8);
-        memcpy(&e->last, f + 24, 8);
-        d.pos += 4 * 8;
-        ps = e->s_lo;
-        pt = e->t_lo;
-        d.bad = d.bad || !run_ok(e);
-    }
-    if (d.bad || d.pos != len) {
-        r->n = 0;
+    if (!runs_get(&d, r->e, n) || d.pos != len) {
         return -1;
     }
     r->n = n;
     return 0;
+}
+
+/* ---- a row of chunk totals -------------------------------------------------------------
+ * A version byte, the count, the places (one byte each, ascending), then the
+ * totals as runs_put writes runs: each from the one before, so a row of
+ * neighbouring chunks costs two or three bytes an x offset. */
+
+#define TOTALS_VERSION 1
+
+size_t tsdb_totals_encode(const tsdb_roll_t *e, const uint8_t *place, size_t n, uint8_t *buf)
+{
+    buf[0] = TOTALS_VERSION;
+    buf[1] = (uint8_t)n;
+    memcpy(buf + 2, place, n);
+    return 2 + n + runs_put(e, n, buf + 2 + n);
+}
+
+int tsdb_totals_decode(const uint8_t *buf, size_t len, tsdb_roll_t *e, uint8_t *place, size_t max)
+{
+    if (buf == NULL || len < 2 || buf[0] != TOTALS_VERSION || buf[1] > max ||
+        len < 2 + (size_t)buf[1]) {
+        return -1;
+    }
+    size_t n = buf[1];
+    for (size_t i = 0; i < n; i++) {
+        place[i] = buf[2 + i];
+        if (i > 0 && place[i] <= place[i - 1]) {
+            return -1;
+        }
+    }
+    rd_t d = {buf, len, 2 + n, false};
+    if (!runs_get(&d, e, n) || d.pos != len) {
+        return -1;
+    }
+    return (int)n;
 }

@@ -164,6 +164,15 @@ tsdb_roll_t tsdb_rolls_total(const tsdb_rolls_t *r);
 size_t tsdb_rolls_encode(const tsdb_rolls_t *r, uint8_t *buf);
 int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r);
 
+/* A row of chunk totals (the chunk tier, src/store/seriesroll.c): n runs
+ * (n at most 255), each a whole chunk's, and each one's place (ascending).
+ * Encode writes at most TSDB_TOTALS_BYTES(n) into buf and returns the
+ * bytes; decode fills e and place (room for max) and returns n, or -1 for
+ * bytes that are not such a row. */
+#define TSDB_TOTALS_BYTES(n) (2 + (n) * (1 + 9 * 10 + 4 * 8))
+size_t tsdb_totals_encode(const tsdb_roll_t *e, const uint8_t *place, size_t n, uint8_t *buf);
+int tsdb_totals_decode(const uint8_t *buf, size_t len, tsdb_roll_t *e, uint8_t *place, size_t max);
+
 /* Whether a chunk row [x0, x1] of n points that straddles bucket edges is
  * read by its rollup: it lies inside [from, to] (a chunk cut by the range's
  * ends is decoded, so no point outside counts) and holds, spread evenly,
@@ -174,6 +183,10 @@ bool tsdb_agg_wide(const tsdb_agg_t *a, int64_t x0, int64_t x1, int64_t n);
 /* Adds one run to a (see above): false when it is not all inside [from,
  * to] (then nothing is added). */
 bool tsdb_agg_roll(tsdb_agg_t *a, const tsdb_roll_t *e);
+/* Whether [x0, x1] lies inside [from, to] and spans at most half a bucket:
+ * then a whole chunk's total (a run of all its points) answers as a run of
+ * TSDB_ROLL_POINTS does where tsdb_agg_wide holds (the chunk tier). */
+bool tsdb_agg_half(const tsdb_agg_t *a, int64_t x0, int64_t x1);
 
 /* ---- histograms (hist.c) ----------------------------------------------------------
  * Distributions a run reports per step (issue #16): bucket edges

@@ -8,7 +8,9 @@
  * And every tier a bucketed read takes (a rollup row's summary, a chunk's,
  * its runs, its points) against the raw points, over random data, at
  * bucket widths from many rollup rows a bucket to fewer points than a run,
- * with the runs split among reader threads as a wide chart's are.
+ * with the runs split among reader threads as a wide chart's are. The
+ * chunk tier (migration 2830) likewise: built on open for a series rolled
+ * before it, and read only where a chunk is at most half a bucket.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,10 +76,10 @@ static void on_query(int rc, void *ctx)
     r->w.rc = rc;
 }
 
-/* The wide read (250 buckets of 400 points): its one run's answer, owned. */
-static json_t *wide_read(store_fx_t *f)
+/* A read of the whole series in n buckets: its one run's answer, owned. */
+static json_t *read_in(store_fx_t *f, size_t buckets)
 {
-    query_t r = {.q = {.nruns = 1, .buckets = 250}};
+    query_t r = {.q = {.nruns = 1, .buckets = buckets}};
     snprintf(r.q.runs[0], sizeof(r.q.runs[0]), "run_r");
     snprintf(r.q.name, sizeof(r.q.name), "loss");
     ad_store_series_query(f->st, &r.q, on_query);
@@ -88,6 +90,12 @@ static json_t *wide_read(store_fx_t *f)
     assert_int_equal(json_integer_value(json_object_get(r.q.out, "to")), POINTS - 1);
     json_decref(r.q.out);
     return run;
+}
+
+/* The wide read (250 buckets of 400 points, from runs of 128). */
+static json_t *wide_read(store_fx_t *f)
+{
+    return read_in(f, 250);
 }
 
 /* Runs the loop until the series' rolled is want (bounded: about 20 s). */
@@ -166,6 +174,86 @@ static void older_series_are_built_on_open(void **state)
     json_decref(fresh);
 }
 
+/* The chunk tier (migration 2830): a read of 20 buckets of 5,000 points takes
+ * each chunk's total; a series rolled before it (summed = 0, no rows) gets
+ * its rows from its rollup rows when the store opens and then answers as
+ * one written with them; until then (summed other than 1) it is read from
+ * its runs; a row of the tier that does not parse is read from runs too. */
+static double max_of(const json_t *run)
+{
+    json_t *max = json_object_get(json_object_get(run, "buckets"), "max");
+    double top = -INFINITY;
+    for (size_t i = 0; i < json_array_size(max); i++) {
+        top = fmax(top, json_real_value(json_array_get(max, i)));
+    }
+    return top;
+}
+
+static void series_get_the_chunk_tier_on_open(void **state)
+{
+    store_fx_t *f = *state;
+    exec_raw(f, "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) "
+                "VALUES ('run_r', 'agent_x', 0)");
+    json_t *pts = json_array();
+    for (int i = 0; i < POINTS; i++) {
+        double v = i == 54321 ? 1e6 : round(sin(i / 700.0) * 1000.0 + (i * 7919 % 101)) / 100.0;
+        json_array_append_new(pts,
+                              json_pack("{s:s, s:i, s:I, s:f}", "name", "loss", "step", i, "ts",
+                                        (json_int_t)(1760000000000 + i * 10), "value", v));
+    }
+    store_wait_t w = {0};
+    ad_store_series_append(f->st,
+                           json_pack("{s:s, s:s, s:i, s:o}", "runId", "run_r", "orgId",
+                                     "org_default", "now", 0, "points", pts),
+                           store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    assert_int_equal(w.rc, 0);
+    json_decref(w.result);
+    const char *rows = "SELECT count(DISTINCT seq / 32) FROM metric_chunks";
+    assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_sums"), int_raw(f, rows));
+    json_t *fresh = read_in(f, 20);
+    int64_t tier = json_integer_value(json_object_get(fresh, "tierPoints"));
+    assert_true(tier > TSDB_ROLL_POINTS && tier <= TSDB_CHUNK_MAX);
+    assert_int_equal(json_integer_value(json_object_get(fresh, "points")), POINTS);
+    assert_true(max_of(fresh) == 1e6);
+
+    /* not summed: read from the runs, the same points and extremes */
+    ad_store_close(f->st);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    f->st = NULL;
+    exec_raw(f, "UPDATE metric_series SET summed = 2");
+    reopen(f);
+    json_t *runs = read_in(f, 20);
+    assert_int_equal(json_integer_value(json_object_get(runs, "tierPoints")), TSDB_ROLL_POINTS);
+    assert_int_equal(json_integer_value(json_object_get(runs, "points")), POINTS);
+    assert_true(max_of(runs) == 1e6);
+    json_decref(runs);
+
+    /* as a series rolled before migration 2830 */
+    ad_store_close(f->st);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    f->st = NULL;
+    exec_raw(f, "DELETE FROM metric_sums; UPDATE metric_series SET summed = 0");
+    reopen(f);
+    for (int i = 0; i < 2000 && int_raw(f, "SELECT summed FROM metric_series") != 1; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_int_equal(int_raw(f, "SELECT summed FROM metric_series"), 1);
+    assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_sums"), int_raw(f, rows));
+    json_t *built = read_in(f, 20);
+    assert_true(json_equal(built, fresh));
+    json_decref(built);
+
+    /* a row of the tier that does not parse: its chunks from their runs */
+    exec_raw(f, "UPDATE metric_sums SET data = x'ff' WHERE blk = 1");
+    json_t *bad = read_in(f, 20);
+    assert_int_equal(json_integer_value(json_object_get(bad, "points")), POINTS);
+    assert_true(max_of(bad) == 1e6);
+    json_decref(bad);
+    json_decref(fresh);
+}
+
 /* ---- every tier against the raw points ------------------------------------------------ */
 
 #define RAND_POINTS 60000 /* ~20 rollup rows of random values */
@@ -220,7 +308,7 @@ static void raw_span(const double *v, int64_t lo, int64_t hi, double *mn, double
 
 /* One run's buckets against its points: every count and the sum exact;
  * each bucket's min, max and count inside the envelope of its raw points
- * narrowed and widened by one run of TSDB_ROLL_POINTS (a run across an
+ * narrowed and widened by one run of tierPoints points (a run across an
  * edge puts its other points where it starts), and exact when no run was
  * read (tierPoints 1). A row or chunk summary added to the wrong bucket,
  * twice or not at all fails one of these. */
@@ -230,7 +318,12 @@ static void check_run(const json_t *run, const double *v, size_t buckets)
     const json_t *xs = json_object_get(b, "x"), *mn = json_object_get(b, "min"),
                  *mx = json_object_get(b, "max"), *mean = json_object_get(b, "mean"),
                  *cnt = json_object_get(b, "count");
-    bool exact = json_integer_value(json_object_get(run, "tierPoints")) == 1;
+    /* a run across an edge puts its other points where it starts: the
+     * envelope widened by the most points a run held (tierPoints: 128, or a
+     * whole chunk's from the chunk tier) */
+    int64_t tier = json_integer_value(json_object_get(run, "tierPoints"));
+    assert_true(tier >= 1 && tier <= TSDB_CHUNK_MAX);
+    bool exact = tier == 1;
     int64_t total = 0;
     double sum = 0, want_sum = 0;
     for (int i = 0; i < RAND_POINTS; i++) {
@@ -248,7 +341,7 @@ static void check_run(const json_t *run, const double *v, size_t buckets)
         sum += json_real_value(json_array_get(mean, k)) * (double)bn;
         double wmin, wmax, nmin, nmax;
         int64_t wn, nn;
-        int64_t w = exact ? 0 : TSDB_ROLL_POINTS;
+        int64_t w = exact ? 0 : tier;
         raw_span(v, lo - w, hi + w, &wmin, &wmax, &wn);
         raw_span(v, lo + w, hi - w, &nmin, &nmax, &nn);
         assert_true(bmin >= wmin && bmax <= wmax);
@@ -276,10 +369,12 @@ static void every_tier_matches_the_raw_points(void **state)
     }
     assert_true(int_raw(f, "SELECT count(*) FROM metric_rolls WHERE run_id = 'run_a'") > 10);
     setenv("AGENTD_TEST_SERIES_SPLIT", "1", 1); /* both runs' readers, each a connection */
-    /* 3 buckets: many rollup rows each; 20: rows and chunks by summary, the
-     * rest by runs; 200: mostly runs (300 points a bucket); 1,000 (60 a
+    /* 3 buckets: many rows of the chunk tier each; 20 (3,000 points a
+     * bucket, chunks of ~450): chunks by summary, the rest by their totals
+     * (the chunk tier); 200: mostly runs (300 points a bucket); 1,000 (60 a
      * bucket, narrower than tsdb_agg_wide): chunks decoded, exact */
     const size_t widths[] = {3, 20, 200, 1000};
+    const int64_t tiers[] = {-1, -1, TSDB_ROLL_POINTS, 1}; /* -1: a chunk's points */
     for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++) {
         query_t both = {.q = {.nruns = RAND_RUNS, .buckets = widths[wi]}};
         for (int r = 0; r < RAND_RUNS; r++) {
@@ -296,8 +391,12 @@ static void every_tier_matches_the_raw_points(void **state)
             assert_string_equal(json_string_value(json_object_get(run, "runId")), runs[r]);
             check_run(run, v[r], widths[wi]);
         }
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(out, 0), "tierPoints")),
-                         widths[wi] == 1000 ? 1 : TSDB_ROLL_POINTS);
+        int64_t tier = json_integer_value(json_object_get(json_array_get(out, 0), "tierPoints"));
+        if (tiers[wi] < 0) {
+            assert_true(tier > TSDB_ROLL_POINTS && tier <= TSDB_CHUNK_MAX);
+        } else {
+            assert_int_equal(tier, tiers[wi]);
+        }
         /* one run alone, on one connection, answers as it did among two */
         setenv("AGENTD_TEST_SERIES_SPLIT", "1000000000", 1);
         query_t one = {.q = {.nruns = 1, .buckets = widths[wi]}};
@@ -321,6 +420,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(older_series_are_built_on_open, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(series_get_the_chunk_tier_on_open, setup,
+                                        store_fx_teardown),
         cmocka_unit_test_setup_teardown(every_tier_matches_the_raw_points, setup,
                                         store_fx_teardown),
     };

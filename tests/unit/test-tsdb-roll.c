@@ -194,6 +194,48 @@ static long raw_bucket(const tsdb_agg_t *a, const tsdb_point_t *p)
 
 /* Buckets over n points from their runs; checks each bucket against the
  * raw points of the bucket narrowed and widened by one run. */
+/* A row of chunk totals (the chunk tier): the totals and places round-trip,
+ * each x offset from the total before; truncated, padded, unordered places,
+ * more than room and another version are refused. */
+static void totals_round_trip_and_refuse_garbage(void **state)
+{
+    AD_UNUSED(state);
+    tsdb_point_t *c = curve(4 * TSDB_CHUNK_MAX);
+    tsdb_roll_t e[4], back[4];
+    uint8_t place[4] = {0, 3, 4, 31}, bplace[4];
+    for (size_t k = 0; k < 4; k++) { /* four chunks of the curve, each a total */
+        tsdb_rolls_t r;
+        tsdb_rolls_init(&r);
+        for (size_t i = 0; i < TSDB_CHUNK_MAX; i++) {
+            tsdb_rolls_add(&r, &c[k * TSDB_CHUNK_MAX + i]);
+        }
+        e[k] = tsdb_rolls_total(&r);
+    }
+    free(c);
+    uint8_t buf[TSDB_TOTALS_BYTES(4) + 1];
+    size_t len = tsdb_totals_encode(e, place, 4, buf);
+    assert_true(len <= TSDB_TOTALS_BYTES(4));
+    assert_true(len < 2 + 4 * 64); /* neighbours: small offsets */
+    assert_int_equal(tsdb_totals_decode(buf, len, back, bplace, 4), 4);
+    assert_memory_equal(back, e, sizeof(e));
+    assert_memory_equal(bplace, place, sizeof(place));
+    assert_int_equal(tsdb_totals_decode(buf, len, back, bplace, 3), -1); /* no room */
+    for (size_t cut = 0; cut < len; cut += 5) {
+        assert_int_equal(tsdb_totals_decode(buf, cut, back, bplace, 4), -1);
+    }
+    buf[len] = 0;
+    assert_int_equal(tsdb_totals_decode(buf, len + 1, back, bplace, 4), -1);
+    buf[3] = 0; /* places 0, 0: not ascending */
+    assert_int_equal(tsdb_totals_decode(buf, len, back, bplace, 4), -1);
+    buf[3] = 3;
+    buf[0] = 9;
+    assert_int_equal(tsdb_totals_decode(buf, len, back, bplace, 4), -1);
+    assert_int_equal(tsdb_totals_decode(NULL, 0, back, bplace, 4), -1);
+    /* none: a row with no total */
+    assert_int_equal(tsdb_totals_decode(buf, tsdb_totals_encode(e, place, 0, buf), back, bplace, 4),
+                     0);
+}
+
 static void envelope(const tsdb_point_t *p, size_t n, size_t buckets, bool by_time)
 {
     tsdb_rolls_t r;
@@ -308,6 +350,7 @@ int main(void)
         cmocka_unit_test(runs_match_raw_points),
         cmocka_unit_test(undo_replaces_the_last_point),
         cmocka_unit_test(encoding_round_trips_and_refuses_garbage),
+        cmocka_unit_test(totals_round_trip_and_refuse_garbage),
         cmocka_unit_test(buckets_from_runs_keep_the_envelope),
         cmocka_unit_test(runs_are_read_only_where_the_read_is_wide),
     };
