@@ -15,11 +15,11 @@
  * again). Until its series is done, a read decodes its chunks as before,
  * so nothing depends on the job having run.
  *
- * The chunk tier (migration 2830, bench row T4 at 16 x 10M): metric_sums
+ * The chunk tier (migration 2840, bench row T4 at 16 x 10M): metric_sums
  * holds, per AD_SUM_BLOCK chunk rows, each chunk's total (its runs' total:
  * the place of its min and max included), put with the chunk's rollup, so
  * a chart whose buckets are at least two chunks wide reads neither runs
- * nor their pages. Series rolled before 2830 (summed = 0) get their rows
+ * nor their pages. Series rolled before 2840 (summed = 0) get their rows
  * from their rollup rows by a second job chain of the same kind.
  *
  * Ownership: the job's context is this file's (freed by its last done).
@@ -417,7 +417,7 @@ static void rolls_done(int rc, void *ctx)
 }
 
 /* ---- the chunk tier of series rolled before it ----------------------------------------
- * Series rolled before migration 2830 (summed = 0, rolled = 1) get their
+ * Series rolled before migration 2840 (summed = 0, rolled = 1) get their
  * chunk tier from their rollup rows, not their chunks: a chunk's total is
  * its runs' (tsdb_rolls_total), exact, a few microseconds a chunk. Each job
  * reads SUM_JOB_ROWS rollup rows of one series and puts their chunks'

@@ -91,11 +91,11 @@ int ad_store_roll_put(sqlite3 *db, const char *run_id, const char *name, int64_t
                       const tsdb_rolls_t *r);
 int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t *out);
 void ad_store_rolls_start(ad_store_t *st);
-/* The chunk tier (migration 2830): row seq / AD_SUM_BLOCK of metric_sums
+/* The chunk tier (migration 2840): row seq / AD_SUM_BLOCK of metric_sums
  * holds each chunk's total (tsdb_totals_encode, the place in the row
  * seq % AD_SUM_BLOCK), put by ad_store_roll_put with the chunk's rollup.
  * ad_store_rolls_start also starts the job that builds the rows of series
- * rolled before 2830 (summed = 0). */
+ * rolled before 2840 (summed = 0). */
 #define AD_SUM_BLOCK 32
 
 /* settings.c: whether value (as a settings row stores it, of type string,
