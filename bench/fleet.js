@@ -24,7 +24,6 @@ const agentd = require('./lib/agentd');
 const { httpConn } = require('./lib/wire');
 const { subscribeMsg } = require('./lib/agentd-adapters');
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const RATE = 10; // lines a second per program
 const TASKSET = '/usr/bin/taskset';
 
@@ -35,17 +34,7 @@ function pctl(xs, p) {
 function nowNs() { return process.hrtime.bigint(); }
 
 // utime+stime (seconds) of the listed processes, threads included.
-function cpuOf(pids) {
-  let ticks = 0;
-  for (const p of pids) {
-    try {
-      const s = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch (_) { /* gone */ }
-  }
-  return ticks / CLK_TCK;
-}
+const cpuOf = sys.cpuOfPids;
 // Sum of Pss, Rss and anonymous Rss (kB) from smaps_rollup.
 function memOf(pids) {
   const m = { pssKb: 0, rssKb: 0, anonKb: 0, n: 0 };

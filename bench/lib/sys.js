@@ -38,10 +38,10 @@ function tree(pid) {
   for (let i = 0; i < all.length && all.length < 1000; i++) all.push(...children(all[i]));
   return all;
 }
-// utime+stime of pid and its descendants, in seconds.
-function cpuSeconds(pid) {
+// utime+stime of the processes pids (one gone counts nothing), in seconds.
+function cpuOfPids(pids) {
   let ticks = 0;
-  for (const p of tree(pid)) {
+  for (const p of pids) {
     try {
       const s = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
@@ -49,6 +49,10 @@ function cpuSeconds(pid) {
     } catch (_) { /* gone */ }
   }
   return ticks / CLK_TCK;
+}
+// utime+stime of pid and its descendants, in seconds.
+function cpuSeconds(pid) {
+  return cpuOfPids(tree(pid));
 }
 // Resident set of pid and its descendants, in bytes.
 function rssBytes(pid) {
@@ -250,4 +254,4 @@ function wrk(url, { conns, seconds, script, env = {}, serverPid, core = 0 }) {
   });
 }
 
-module.exports = { track, untrack, cpuSeconds, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };
+module.exports = { track, untrack, cpuSeconds, cpuOfPids, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };
