@@ -70,9 +70,16 @@ static void chunk_reset(open_t *o)
     o->dirty = false;
 }
 
+/* TSDB_CHUNK_BYTES counts the row's run id and series name with the
+ * encoding: the row then fills a 4 KiB page, whatever the names' length. */
 static bool chunk_full(const open_t *o)
 {
-    return o->enc.n >= TSDB_CHUNK_MAX || tsdb_enc_bytes(&o->enc) >= TSDB_CHUNK_BYTES;
+    if (o->enc.n >= TSDB_CHUNK_MAX) {
+        return true;
+    }
+    size_t names = strlen(o->run_id) + strlen(o->name);
+    size_t room = names < TSDB_CHUNK_BYTES / 2 ? TSDB_CHUNK_BYTES - names : TSDB_CHUNK_BYTES / 2;
+    return tsdb_enc_bytes(&o->enc) >= room;
 }
 
 static void range_add(open_t *o, const tsdb_point_t *p)

@@ -25,7 +25,7 @@
 #include "store_fixture.h"
 #include "tsdb/tsdb.h"
 
-#define POINTS 100000 /* about 160 chunk rows: three jobs of 64 */
+#define POINTS 250000 /* over 128 chunk rows: three jobs of 64 */
 
 static void exec_raw(store_fx_t *f, const char *sql)
 {
@@ -256,7 +256,7 @@ static void series_get_the_chunk_tier_on_open(void **state)
 
 /* ---- every tier against the raw points ------------------------------------------------ */
 
-#define RAND_POINTS 60000 /* ~20 rollup rows of random values */
+#define RAND_POINTS 120000 /* ~20 rollup rows of random values */
 #define RAND_RUNS 2
 
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
@@ -369,9 +369,9 @@ static void every_tier_matches_the_raw_points(void **state)
     }
     assert_true(int_raw(f, "SELECT count(*) FROM metric_rolls WHERE run_id = 'run_a'") > 10);
     setenv("AGENTD_TEST_SERIES_SPLIT", "1", 1); /* both runs' readers, each a connection */
-    /* 3 buckets: many rows of the chunk tier each; 20 (3,000 points a
-     * bucket, chunks of ~450): chunks by summary, the rest by their totals
-     * (the chunk tier); 200: mostly runs (300 points a bucket); 1,000 (60 a
+    /* 3 buckets: many rows of the chunk tier each; 20 (6,000 points a
+     * bucket, chunks of ~900): chunks by summary, the rest by their totals
+     * (the chunk tier); 200: mostly runs (600 points a bucket); 1,000 (120 a
      * bucket, narrower than tsdb_agg_wide): chunks decoded, exact */
     const size_t widths[] = {3, 20, 200, 1000};
     const int64_t tiers[] = {-1, -1, TSDB_ROLL_POINTS, 1}; /* -1: a chunk's points */
