@@ -269,9 +269,15 @@ int ad_store_roll_put(sqlite3 *db, const char *run_id, const char *name, int64_t
 
 #define ROLL_JOB_CHUNKS 64
 
+/* A chain of store jobs that builds a tier's rows for the series stored
+ * before it, a bounded piece per job (rollups here; chunk totals below). */
 typedef struct {
     ad_store_t *st;
-    /* where the last job stopped (the series being built, its last seq seen) */
+    ad_store_job_fn step; /* one piece: rolls_job or sums_job */
+    const char *what;     /* for the log: "metric rollups" */
+    const char *fallback; /* how reads go meanwhile, for the log */
+    /* where the last job stopped (the series being built, its last seq or
+     * row seen) */
     char run_id[AD_ID_MAX], name[AD_SERIES_NAME_MAX + 1];
     int64_t after;
     bool failed; /* a chunk of this series did not decode */
@@ -281,7 +287,18 @@ typedef struct {
     bool next_failed, more;
     int64_t built, series_done;
     int64_t total_chunks, total_series; /* loop thread: for the log line */
-} rolls_job_t;
+} backfill_t;
+
+/* A piece begins where the last one stopped. */
+static void backfill_begin(backfill_t *j)
+{
+    snprintf(j->next_run, sizeof(j->next_run), "%s", j->run_id);
+    snprintf(j->next_name, sizeof(j->next_name), "%s", j->name);
+    j->next_after = j->after;
+    j->next_failed = j->failed;
+    j->more = false;
+    j->built = j->series_done = 0;
+}
 
 static const char SQL_TODO[] =
     "SELECT run_id, name FROM metric_series WHERE rolled = 0 ORDER BY run_id, name LIMIT 1";
@@ -316,13 +333,8 @@ static int roll_chunk(const void *data, size_t len, int64_t n, tsdb_rolls_t *r)
 
 static int rolls_job(ad_store_tx_t *tx, void *ctx)
 {
-    rolls_job_t *j = ctx;
-    snprintf(j->next_run, sizeof(j->next_run), "%s", j->run_id);
-    snprintf(j->next_name, sizeof(j->next_name), "%s", j->name);
-    j->next_after = j->after;
-    j->next_failed = j->failed;
-    j->more = false;
-    j->built = j->series_done = 0;
+    backfill_t *j = ctx;
+    backfill_begin(j);
     sqlite3 *db = tx->db;
     if (j->next_run[0] == '\0') { /* the next series to build */
         sqlite3_stmt *s = ad_store_stmt(db, SQL_TODO);
@@ -391,19 +403,19 @@ static bool stopping(ad_store_t *st)
     return s;
 }
 
-static void rolls_done(int rc, void *ctx)
+static void backfill_done(int rc, void *ctx)
 {
-    rolls_job_t *j = ctx;
+    backfill_t *j = ctx;
     if (rc == 0) {
         j->total_chunks += j->built;
         j->total_series += j->series_done;
     }
     if (rc != 0 || !j->more || stopping(j->st)) {
         if (rc != 0) {
-            ad_log(AD_LOG_WARN, "store", "metric rollups stopped err=%s (reads decode chunks)",
-                   ad_strerror(rc));
+            ad_log(AD_LOG_WARN, "store", "%s stopped err=%s (%s)", j->what, ad_strerror(rc),
+                   j->fallback);
         }
-        ad_log(AD_LOG_INFO, "store", "metric rollups built series=%lld chunks=%lld%s",
+        ad_log(AD_LOG_INFO, "store", "%s built series=%lld chunks=%lld%s", j->what,
                (long long)j->total_series, (long long)j->total_chunks,
                rc == 0 && j->more ? " (the rest at the next start)" : "");
         free(j);
@@ -413,7 +425,7 @@ static void rolls_done(int rc, void *ctx)
     snprintf(j->name, sizeof(j->name), "%s", j->next_name);
     j->after = j->next_after;
     j->failed = j->next_failed;
-    ad_store_submit(j->st, rolls_job, rolls_done, j);
+    ad_store_submit(j->st, j->step, backfill_done, j);
 }
 
 /* ---- the chunk tier of series rolled before it ----------------------------------------
@@ -426,18 +438,6 @@ static void rolls_done(int rc, void *ctx)
 
 #define SUM_JOB_ROWS 64
 
-typedef struct {
-    ad_store_t *st;
-    char run_id[AD_ID_MAX], name[AD_SERIES_NAME_MAX + 1];
-    int64_t after; /* the last rollup row read */
-    bool failed;
-    char next_run[AD_ID_MAX], next_name[AD_SERIES_NAME_MAX + 1];
-    int64_t next_after;
-    bool next_failed, more;
-    int64_t built, series_done;
-    int64_t total_chunks, total_series;
-} sums_job_t;
-
 static const char SQL_SUMS_TODO[] = "SELECT run_id, name FROM metric_series WHERE summed = 0 AND "
                                     "rolled = 1 ORDER BY run_id, name LIMIT 1";
 static const char SQL_SUMS_ROLLS[] =
@@ -448,13 +448,8 @@ static const char SQL_SUMS_DONE[] =
 
 static int sums_job(ad_store_tx_t *tx, void *ctx)
 {
-    sums_job_t *j = ctx;
-    snprintf(j->next_run, sizeof(j->next_run), "%s", j->run_id);
-    snprintf(j->next_name, sizeof(j->next_name), "%s", j->name);
-    j->next_after = j->after;
-    j->next_failed = j->failed;
-    j->more = false;
-    j->built = j->series_done = 0;
+    backfill_t *j = ctx;
+    backfill_begin(j);
     sqlite3 *db = tx->db;
     if (j->next_run[0] == '\0') {
         sqlite3_stmt *s = ad_store_stmt(db, SQL_SUMS_TODO);
@@ -522,56 +517,32 @@ static int sums_job(ad_store_tx_t *tx, void *ctx)
     return rc;
 }
 
-static void sums_done(int rc, void *ctx)
-{
-    sums_job_t *j = ctx;
-    if (rc == 0) {
-        j->total_chunks += j->built;
-        j->total_series += j->series_done;
-    }
-    if (rc != 0 || !j->more || stopping(j->st)) {
-        if (rc != 0) {
-            ad_log(AD_LOG_WARN, "store", "metric chunk tier stopped err=%s (reads use rollups)",
-                   ad_strerror(rc));
-        }
-        ad_log(AD_LOG_INFO, "store", "metric chunk tier built series=%lld chunks=%lld%s",
-               (long long)j->total_series, (long long)j->total_chunks,
-               rc == 0 && j->more ? " (the rest at the next start)" : "");
-        free(j);
-        return;
-    }
-    snprintf(j->run_id, sizeof(j->run_id), "%s", j->next_run);
-    snprintf(j->name, sizeof(j->name), "%s", j->next_name);
-    j->after = j->next_after;
-    j->failed = j->next_failed;
-    ad_store_submit(j->st, sums_job, sums_done, j);
-}
-
 static const char SQL_SUMS_ANY[] =
     "SELECT 1 FROM metric_series WHERE summed = 0 AND rolled = 1 LIMIT 1";
 
 static const char SQL_ANY[] = "SELECT 1 FROM metric_series WHERE rolled = 0 LIMIT 1";
 
-void ad_store_rolls_start(ad_store_t *st)
+/* The chain of step, when any_sql finds a series it has to build. */
+static void backfill_start(ad_store_t *st, const char *any_sql, ad_store_job_fn step,
+                           const char *what, const char *fallback)
 {
-    sqlite3_stmt *s = ad_store_stmt(st->rdb, SQL_ANY);
+    sqlite3_stmt *s = ad_store_stmt(st->rdb, any_sql);
     bool any = s != NULL && sqlite3_step(s) == SQLITE_ROW;
     if (s != NULL) {
         sqlite3_reset(s);
     }
     if (any) {
-        rolls_job_t *j = ad_xcalloc(1, sizeof(*j));
+        backfill_t *j = ad_xcalloc(1, sizeof(*j));
         j->st = st;
-        ad_store_submit(st, rolls_job, rolls_done, j);
+        j->step = step;
+        j->what = what;
+        j->fallback = fallback;
+        ad_store_submit(st, step, backfill_done, j);
     }
-    s = ad_store_stmt(st->rdb, SQL_SUMS_ANY);
-    any = s != NULL && sqlite3_step(s) == SQLITE_ROW;
-    if (s != NULL) {
-        sqlite3_reset(s);
-    }
-    if (any) {
-        sums_job_t *j = ad_xcalloc(1, sizeof(*j));
-        j->st = st;
-        ad_store_submit(st, sums_job, sums_done, j);
-    }
+}
+
+void ad_store_rolls_start(ad_store_t *st)
+{
+    backfill_start(st, SQL_ANY, rolls_job, "metric rollups", "reads decode chunks");
+    backfill_start(st, SQL_SUMS_ANY, sums_job, "metric chunk tier", "reads use rollups");
 }
