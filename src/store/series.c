@@ -790,24 +790,43 @@ static bool chunk_tier(const tsdb_agg_t *a, const series_info_t *i)
     return 2.0 * chunk <= bucket;
 }
 
+/* A tier's statement for the series and a's range: (run, name, from, to). */
+static sqlite3_stmt *range_stmt(sqlite3 *db, const char *sql, const char *run_id, const char *name,
+                                const tsdb_agg_t *a)
+{
+    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_store_bind_text(s, 1, run_id);
+    ad_store_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, a->from);
+    sqlite3_bind_int64(s, 4, a->to);
+    return s;
+}
+
+/* A tier's row (columns 0-6: count, x from, x to, min, max and the rest of
+ * tsdb_agg_summary's figures) answered by its
+ * summary when it falls in one bucket: its points counted, true. */
+static bool row_summary(sqlite3_stmt *s, tsdb_agg_t *a, int64_t *points)
+{
+    int64_t n = sqlite3_column_int64(s, 0);
+    if (!tsdb_agg_summary(a, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), n,
+                          sqlite3_column_double(s, 3), sqlite3_column_double(s, 4),
+                          sqlite3_column_double(s, 5), sqlite3_column_double(s, 6))) {
+        return false;
+    }
+    *points += n;
+    return true;
+}
+
 /* The series from its chunk tier (chunk_tier): rows of AD_SUM_BLOCK chunks
  * by their summary when inside one bucket, else each chunk by add_summed. */
 static int aggregate_sums(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
                           int64_t *points, int64_t *tier)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, a->by_time ? SQL_SUMS_TIME : SQL_SUMS_STEP);
-    ad_store_bind_text(s, 1, run_id);
-    ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, a->from);
-    sqlite3_bind_int64(s, 4, a->to);
+    sqlite3_stmt *s = range_stmt(db, a->by_time ? SQL_SUMS_TIME : SQL_SUMS_STEP, run_id, name, a);
     roll_row_t c = {.blk = -1};
     int rc, err = 0;
     while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t n = sqlite3_column_int64(s, 0);
-        if (tsdb_agg_summary(a, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), n,
-                             sqlite3_column_double(s, 3), sqlite3_column_double(s, 4),
-                             sqlite3_column_double(s, 5), sqlite3_column_double(s, 6))) {
-            *points += n;
+        if (row_summary(s, a, points)) {
             continue;
         }
         int64_t blk = sqlite3_column_int64(s, 8);
@@ -847,21 +866,16 @@ static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg
         return aggregate_sums(db, run_id, name, a, points, tier);
     }
     bool rolled = info.rolled;
-    sqlite3_stmt *s = ad_store_stmt(db, rolled ? (a->by_time ? SQL_ROLLS_TIME : SQL_ROLLS_STEP)
-                                               : (a->by_time ? SQL_CHUNKS_TIME : SQL_CHUNKS_STEP));
-    ad_store_bind_text(s, 1, run_id);
-    ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, a->from);
-    sqlite3_bind_int64(s, 4, a->to);
+    sqlite3_stmt *s = range_stmt(db,
+                                 rolled ? (a->by_time ? SQL_ROLLS_TIME : SQL_ROLLS_STEP)
+                                        : (a->by_time ? SQL_CHUNKS_TIME : SQL_CHUNKS_STEP),
+                                 run_id, name, a);
     int rc, err = 0;
     while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t n = sqlite3_column_int64(s, 0);
-        if (tsdb_agg_summary(a, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), n,
-                             sqlite3_column_double(s, 3), sqlite3_column_double(s, 4),
-                             sqlite3_column_double(s, 5), sqlite3_column_double(s, 6))) {
-            *points += n;
+        if (row_summary(s, a, points)) {
             continue;
         }
+        int64_t n = sqlite3_column_int64(s, 0);
         const void *blob = sqlite3_column_blob(s, 7);
         size_t len = (size_t)sqlite3_column_bytes(s, 7);
         if (!rolled) {
