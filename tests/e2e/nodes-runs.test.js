@@ -72,6 +72,17 @@ async function stopAndCheck(id, what) {
   return run;
 }
 
+// A message to an ACP test agent (tests/fixtures/acp-agent.js), and what it
+// said last once it waits again.
+async function askAcp(id, content) {
+  const before = (await allMessages(d, id)).filter((x) => x.role === 'assistant').length;
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content })).status, 200);
+  return until(async () => {
+    const said = (await allMessages(d, id)).filter((x) => x.role === 'assistant');
+    return said.length > before && (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting' ? said[said.length - 1].content : null;
+  }, `the answer to ${content}`);
+}
+
 test('a command agent runs on the node it names, and stops there', async () => {
   const g = nodes[0];
   const id = await startOn('gpu1');
@@ -578,14 +589,7 @@ test('an ACP agent on a node: its file requests are served in its worktree on th
   const id = a.body.id;
   const planeWt = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.path;
   const nodeWt = `${nodes[0].dataDir}/worktrees/${wt}`;
-  const ask = async (content) => {
-    const before = (await allMessages(d, id)).filter((x) => x.role === 'assistant').length;
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content })).status, 200);
-    return until(async () => {
-      const said = (await allMessages(d, id)).filter((x) => x.role === 'assistant');
-      return said.length > before && (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting' ? said[said.length - 1].content : null;
-    }, `the answer to ${content}`);
-  };
+  const ask = (content) => askAcp(id, content);
   try {
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'hello' })).status, 200);
     await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting', 'the agent waiting');
@@ -635,14 +639,7 @@ test('restarts under running agents on a node: worktree, commits home and an ACP
   assert.equal(a.status, 201, JSON.stringify(a.body));
   const acpId = a.body.id;
   const nodeWt = `${g.dataDir}/worktrees/${wt}`;
-  const ask = async (content) => {
-    const before = (await allMessages(d, acpId)).filter((x) => x.role === 'assistant').length;
-    assert.equal((await api(d, 'POST', `/api/agents/${acpId}/message`, { content })).status, 200);
-    return until(async () => {
-      const said = (await allMessages(d, acpId)).filter((x) => x.role === 'assistant');
-      return said.length > before && (await api(d, 'GET', `/api/agents/${acpId}`)).body.status === 'waiting' ? said[said.length - 1].content : null;
-    }, `the answer to ${content}`);
-  };
+  const ask = (content) => askAcp(acpId, content);
   try {
     assert.equal((await api(d, 'POST', `/api/agents/${acpId}/start`, { initialPrompt: 'hello' })).status, 200);
     await until(async () => (await api(d, 'GET', `/api/agents/${acpId}`)).body.status === 'waiting', 'the ACP agent waiting');
@@ -694,13 +691,7 @@ test('an ACP agent on a node: its terminals run on the node, in its worktree the
   const planeWt = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.path;
   const nodeWt = `${nodes[0].dataDir}/worktrees/${wt}`;
   const ask = async (content) => {
-    const before = (await allMessages(d, id)).filter((x) => x.role === 'assistant').length;
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content })).status, 200);
-    const text = await until(async () => {
-      const said = (await allMessages(d, id)).filter((x) => x.role === 'assistant' && /^terminal/.test(x.content));
-      return said.length > 0 && (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting' &&
-        (await allMessages(d, id)).filter((x) => x.role === 'assistant').length > before ? said[said.length - 1].content : null;
-    }, `the answer to ${content}`);
+    const text = await askAcp(id, content);
     return text.startsWith('terminal: ') ? JSON.parse(text.slice('terminal: '.length)) : text;
   };
   try {
