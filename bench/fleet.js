@@ -209,28 +209,20 @@ async function agentdSide(ctx) {
 // %end (or rejects at %error).
 function controlClient(tmuxArgs, session) {
   const proc = spawn('tmux', [...tmuxArgs, '-C', 'attach', '-t', session], { stdio: ['pipe', 'pipe', 'ignore'] });
-  let buf = '';
   const waiting = [];
   let inBlock = false, errBlock = false, text = '';
   let skipFirst = true; // the attach's own %begin/%end
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line.startsWith('%begin ')) { inBlock = true; errBlock = false; text = ''; continue; }
-      if (inBlock && (line.startsWith('%end ') || line.startsWith('%error '))) {
-        inBlock = false;
-        errBlock = line.startsWith('%error ');
-        if (skipFirst) { skipFirst = false; continue; }
-        const w = waiting.shift();
-        if (w) (errBlock ? w.reject(new Error(`tmux: ${text.trim()}`)) : w.resolve(text));
-        continue;
-      }
-      if (inBlock) text += line + '\n';
+  sys.onLines(proc.stdout, (line) => {
+    if (line.startsWith('%begin ')) { inBlock = true; errBlock = false; text = ''; return; }
+    if (inBlock && (line.startsWith('%end ') || line.startsWith('%error '))) {
+      inBlock = false;
+      errBlock = line.startsWith('%error ');
+      if (skipFirst) { skipFirst = false; return; }
+      const w = waiting.shift();
+      if (w) (errBlock ? w.reject(new Error(`tmux: ${text.trim()}`)) : w.resolve(text));
+      return;
     }
+    if (inBlock) text += line + '\n';
   });
   return {
     proc,

@@ -38,6 +38,20 @@ function tree(pid) {
   for (let i = 0; i < all.length && all.length < 1000; i++) all.push(...children(all[i]));
   return all;
 }
+// fn(line) for each whole line of a readable stream (text, newline taken off).
+function onLines(stream, fn) {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      fn(line);
+    }
+  });
+}
 // utime+stime of the processes pids (one gone counts nothing), in seconds.
 function cpuOfPids(pids) {
   let ticks = 0;
@@ -175,21 +189,13 @@ function runGen(script, params, { serverPid, core = 0, timeoutMs = 120000, onLin
     let c1 = null;
     let res = null;
     let err = '';
-    let buf = '';
     const timer = setTimeout(() => { proc.kill('SIGKILL'); }, timeoutMs);
     proc.stderr.on('data', (d) => { if (err.length < 4000) err += d; });
-    proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line === 'MARK start') { c0 = serverPid ? cpuSeconds(serverPid) : 0; if (onMark) onMark('start', gen); }
-        else if (line === 'MARK end') { c1 = serverPid ? cpuSeconds(serverPid) : 0; if (onMark) onMark('end', gen); }
-        else if (line.startsWith('RESULT ')) res = JSON.parse(line.slice(7));
-        else if (onLine) onLine(line, gen);
-      }
+    onLines(proc.stdout, (line) => {
+      if (line === 'MARK start') { c0 = serverPid ? cpuSeconds(serverPid) : 0; if (onMark) onMark('start', gen); }
+      else if (line === 'MARK end') { c1 = serverPid ? cpuSeconds(serverPid) : 0; if (onMark) onMark('end', gen); }
+      else if (line.startsWith('RESULT ')) res = JSON.parse(line.slice(7));
+      else if (onLine) onLine(line, gen);
     });
     proc.stdin.on('error', () => {});
     proc.on('exit', (code, sig) => {
@@ -254,4 +260,4 @@ function wrk(url, { conns, seconds, script, env = {}, serverPid, core = 0 }) {
   });
 }
 
-module.exports = { track, untrack, cpuSeconds, cpuOfPids, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };
+module.exports = { track, untrack, cpuSeconds, cpuOfPids, onLines, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };
