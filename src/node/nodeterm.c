@@ -93,26 +93,24 @@ void ad_plane_term_expire(ad_plane_t *p, bool all)
 
 /* ---- the node's side ------------------------------------------------------------------ */
 
-/* The set's answers: req is the plane's ask id, in decimal. */
-static void on_answer(void *ud, const char *req, json_t *result, const char *error)
+/* term_done for the plane's ask id: result (taken; NULL: {}) or error. */
+static void answer(worker_t *w, json_int_t id, json_t *result, const char *error)
 {
-    wrun_t *r = ud;
-    json_t *m = json_pack("{s:s, s:I}", "t", "term_done", "id", (json_int_t)strtoll(req, NULL, 10));
+    json_t *m = json_pack("{s:s, s:I}", "t", "term_done", "id", id);
     if (error != NULL) {
         json_object_set_new(m, "error", json_string(error));
         json_decref(result);
     } else {
         json_object_set_new(m, "result", result != NULL ? result : json_object());
     }
-    ad_worker_send(r->w, m);
+    ad_worker_send(w, m);
 }
 
-static void answer(worker_t *w, json_int_t id, json_t *result, const char *error)
+/* The set's answers: req is the plane's ask id, in decimal. */
+static void on_answer(void *ud, const char *req, json_t *result, const char *error)
 {
-    json_t *m = json_pack("{s:s, s:I}", "t", "term_done", "id", id);
-    json_object_set_new(m, error != NULL ? "error" : "result",
-                        error != NULL ? json_string(error) : result);
-    ad_worker_send(w, m);
+    wrun_t *r = ud;
+    answer(r->w, (json_int_t)strtoll(req, NULL, 10), result, error);
 }
 
 /* The folder below the run's a terminal runs in: opened beneath it (a
