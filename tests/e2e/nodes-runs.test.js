@@ -716,6 +716,11 @@ test('an ACP agent on a node: its terminals run on the node, in its worktree the
     assert.deepEqual(killed.exit, { exitCode: null, signal: 'SIGKILL' });
     // a way out by a symlink is refused there
     assert.equal(await ask(`term {"command":"ls","cwd":"${nodeWt}/way-out-dir"}`), 'terminal error: path is outside the worktree');
+    // in the run's sandbox on the node: the node's token file and its holders out of reach
+    const g = nodes[0];
+    const boxed = await ask(`term ${JSON.stringify({ command: `${CHECK.replace(/\n$/, ';')} check token "cat ${g.n.tokenFile}"; check hold "ls ${g.dataDir}/hold | grep -q ."` })}`);
+    assert.match(boxed.output, /^DENIED token$/m, JSON.stringify(boxed));
+    assert.match(boxed.output, /^DENIED hold$/m, JSON.stringify(boxed));
   } finally {
     await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     fs.rmSync(`${nodeWt}/way-out-dir`, { force: true });
