@@ -300,6 +300,25 @@ static void backfill_begin(backfill_t *j)
     j->built = j->series_done = 0;
 }
 
+/* The series this piece builds: the one the last piece was in, else the
+ * next todo_sql finds. 1: one to build; 0: none is left; else the error. */
+static int backfill_series(sqlite3 *db, backfill_t *j, const char *todo_sql)
+{
+    if (j->next_run[0] != '\0') {
+        return 1;
+    }
+    sqlite3_stmt *s = ad_store_stmt(db, todo_sql);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        snprintf(j->next_run, sizeof(j->next_run), "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(j->next_name, sizeof(j->next_name), "%s", (const char *)sqlite3_column_text(s, 1));
+        j->next_after = -1;
+        j->next_failed = false;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+}
+
 static const char SQL_TODO[] =
     "SELECT run_id, name FROM metric_series WHERE rolled = 0 ORDER BY run_id, name LIMIT 1";
 static const char SQL_CHUNKS[] =
@@ -336,21 +355,9 @@ static int rolls_job(ad_store_tx_t *tx, void *ctx)
     backfill_t *j = ctx;
     backfill_begin(j);
     sqlite3 *db = tx->db;
-    if (j->next_run[0] == '\0') { /* the next series to build */
-        sqlite3_stmt *s = ad_store_stmt(db, SQL_TODO);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            snprintf(j->next_run, sizeof(j->next_run), "%s",
-                     (const char *)sqlite3_column_text(s, 0));
-            snprintf(j->next_name, sizeof(j->next_name), "%s",
-                     (const char *)sqlite3_column_text(s, 1));
-            j->next_after = -1;
-            j->next_failed = false;
-        }
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW) {
-            return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-        }
+    int more = backfill_series(db, j, SQL_TODO);
+    if (more <= 0) {
+        return more;
     }
     /* Up to ROLL_JOB_CHUNKS chunk rows after the last one seen: read first,
      * written after (a statement is not stepped while the table changes). */
@@ -451,21 +458,9 @@ static int sums_job(ad_store_tx_t *tx, void *ctx)
     backfill_t *j = ctx;
     backfill_begin(j);
     sqlite3 *db = tx->db;
-    if (j->next_run[0] == '\0') {
-        sqlite3_stmt *s = ad_store_stmt(db, SQL_SUMS_TODO);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            snprintf(j->next_run, sizeof(j->next_run), "%s",
-                     (const char *)sqlite3_column_text(s, 0));
-            snprintf(j->next_name, sizeof(j->next_name), "%s",
-                     (const char *)sqlite3_column_text(s, 1));
-            j->next_after = -1;
-            j->next_failed = false;
-        }
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW) {
-            return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-        }
+    int more = backfill_series(db, j, SQL_SUMS_TODO);
+    if (more <= 0) {
+        return more;
     }
     size_t cap = SUM_JOB_ROWS * AD_ROLL_BLOCK;
     int64_t *seq = ad_xcalloc(cap, sizeof(*seq));

@@ -111,9 +111,9 @@ static void wait_rolled(store_fx_t *f, int64_t want)
     fail_msg("the series never became rolled = %lld", (long long)want);
 }
 
-static void older_series_are_built_on_open(void **state)
+/* run_r's "loss": POINTS points of a noisy curve with one spike (54321). */
+static void store_loss(store_fx_t *f)
 {
-    store_fx_t *f = *state;
     exec_raw(f, "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) "
                 "VALUES ('run_r', 'agent_x', 0)");
     json_t *pts = json_array();
@@ -131,6 +131,12 @@ static void older_series_are_built_on_open(void **state)
     store_fx_wait(f, &w);
     assert_int_equal(w.rc, 0);
     json_decref(w.result);
+}
+
+static void older_series_are_built_on_open(void **state)
+{
+    store_fx_t *f = *state;
+    store_loss(f);
     int64_t chunks = int_raw(f, "SELECT count(*) FROM metric_chunks");
     assert_true(chunks > 128);
     assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_rolls"), ROLL_ROWS(f));
@@ -192,23 +198,7 @@ static double max_of(const json_t *run)
 static void series_get_the_chunk_tier_on_open(void **state)
 {
     store_fx_t *f = *state;
-    exec_raw(f, "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) "
-                "VALUES ('run_r', 'agent_x', 0)");
-    json_t *pts = json_array();
-    for (int i = 0; i < POINTS; i++) {
-        double v = i == 54321 ? 1e6 : round(sin(i / 700.0) * 1000.0 + (i * 7919 % 101)) / 100.0;
-        json_array_append_new(pts,
-                              json_pack("{s:s, s:i, s:I, s:f}", "name", "loss", "step", i, "ts",
-                                        (json_int_t)(1760000000000 + i * 10), "value", v));
-    }
-    store_wait_t w = {0};
-    ad_store_series_append(f->st,
-                           json_pack("{s:s, s:s, s:i, s:o}", "runId", "run_r", "orgId",
-                                     "org_default", "now", 0, "points", pts),
-                           store_fx_on_result, &w);
-    store_fx_wait(f, &w);
-    assert_int_equal(w.rc, 0);
-    json_decref(w.result);
+    store_loss(f);
     const char *rows = "SELECT count(DISTINCT seq / 32) FROM metric_chunks";
     assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_sums"), int_raw(f, rows));
     json_t *fresh = read_in(f, 20);
