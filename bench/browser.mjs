@@ -28,7 +28,8 @@
 // A figure, not a test: nothing here asserts a time. --json FILE writes the
 // figures for bench/driver.js. QUICK (--quick) shortens SECS to 15 and MSGS
 // to 10,000 and POINTS to 100,000 (B1_SECS, B1_MSGS and B1_POINTS set them;
-// B1_VIEWS=none skips the views).
+// B1_VIEWS=agent,grid runs only those views, B1_VIEWS=none none; B1_CSS
+// adds a style rule to the dashboard, to try what a rule costs).
 // Usage: node bench/browser.mjs [--quick] [--json FILE]
 import { createRequire } from 'node:module';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -481,7 +482,8 @@ async function main() {
   out.meta.loadavgStart = os.loadavg();
   out.meta.cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1];
   // the agents run sandboxed: linegen's folder is one they may read
-  const h = await agentd.start({ args: ['--sandbox-paths', path.dirname(LINEGEN)] });
+  // (and 160 MB of points a minute is more than a token may send by default)
+  const h = await agentd.start({ args: ['--sandbox-paths', path.dirname(LINEGEN), '--max-body-bytes-per-minute', '0'] });
   let b = null;
   try {
     const s = await seed(h);
@@ -507,7 +509,10 @@ async function main() {
     await Promise.all(s.streamers.map((id) => call(h, 'POST', `/api/agents/${id}/start`, {})));
     const streamT0 = Date.now();
     log(`${AGENTS} agents streaming ${RATE} lines/s each`);
-    for (const v of process.env.B1_VIEWS === 'none' ? [] : VIEWS) {
+    const only = process.env.B1_VIEWS ? process.env.B1_VIEWS.split(',') : null;
+    // B1_CSS: a style added to the dashboard, to try what a rule costs
+    if (process.env.B1_CSS) await page.addStyleTag({ content: process.env.B1_CSS });
+    for (const v of VIEWS.filter((x) => !only || only.includes(x.key))) {
       await page.evaluate((hash) => (location.hash = hash), v.hash(s));
       await waitFor(page, v.ready, null, `the ${v.key} view`);
       await sleep(2000); // the view's first render and its fetches
