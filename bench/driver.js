@@ -1515,12 +1515,17 @@ async function b1() {
   const q = QUICK ? ` (QUICK: ${b.meta.secs} s per view)` : '';
   budget('B1', 'first load: scripts and styles on the wire (goal 60 KB)', b.firstLoad?.assetBytes, 61440, { unit: 'B' });
   budget('B1', `transcript of ${b.meta.msgs} messages: open to first rows painted, ms (goal 300)`, b.transcript?.openMs, 300, { unit: 'ms' });
-  budget('B1', 'same, scrolling: frame p95 ms (60 fps: 16.7)', b.transcript?.scrollFrameP95Ms, 16.7, { unit: 'ms' });
+  // rAF deltas are whole vsyncs (16.7 ms at 60 Hz, read as 16.6-16.8):
+  // "< 16.7 ms" is no frame dropped, so the bound is 17 ms.
+  budget('B1', 'same, scrolling: frame p95 ms (60 fps: one vsync)', b.transcript?.scrollFrameP95Ms, 17, { unit: 'ms' });
   for (const [k, v] of Object.entries(b.views || {})) {
     budget('B1', `${k}${q}: longest main-thread task, ms (goal 50)`, v.longestTaskMs, 50, { unit: 'ms' });
-    budget('B1', `${k}: frame p95 ms (goal 16.7)`, v.frameP95Ms, 16.7, { unit: 'ms' });
+    budget('B1', `${k}: frame p95 ms (goal: one vsync, 16.7)`, v.frameP95Ms, 17, { unit: 'ms' });
     ratio('B1', `${k}: main-thread CPU ÷ bare xterm.js page, same lines`, v.taskMsPerS, b.peer?.taskMsPerS, { unit: 'ms/s', higherIsBetter: false, budget: 1.5 });
   }
+  const an = b.analytics || {};
+  budget('B1', `Analytics: 16 runs x ${b.meta.points} points, tick to chart drawn, ms (goal 200)`, an.drawMs, 200,
+    { unit: 'ms', note: an.error || (an.requestMs != null ? `its data in at ${an.requestMs.toFixed(0)} ms` : '') });
   const heap = b.views?.agent && b.views?.agent2 ? b.views.agent2.heapAfterGc - b.views.agent.heapAfterGc : null;
   budget('B1', `JS heap after GC, agent page, its second visit minus its first (${b.views?.agent2?.streamS?.toFixed(0)} s vs ${b.views?.agent?.streamS?.toFixed(0)} s)`, heap, 1048576, { unit: 'B' });
 }
