@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,F1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,F1,B1]
 'use strict';
 
 const fs = require('node:fs');
@@ -1499,6 +1499,44 @@ async function n1() {
   }
 }
 
+// ---- B1: the dashboard in Chromium under 100 streaming agents (issue #38) ----------------------
+
+// bench/browser.mjs in a child (ESM, its own Chromium and agentd), its
+// figures read back from --json: the goals as budgets, the main thread's
+// CPU per view as a ratio to the bare xterm.js page of the same run.
+async function b1() {
+  const file = path.join(RUN_TMP, 'b1.json');
+  // Asynchronous, so a signal reaches this driver, whose exit stops the
+  // child (which stops its agentd and Chromium).
+  const child = require('node:child_process').spawn(NODE, [path.join(HERE, 'browser.mjs'), ...(QUICK ? ['--quick'] : []), '--json', file],
+    { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+  const stop = () => child.kill('SIGTERM');
+  process.on('exit', stop);
+  const limit = setTimeout(stop, (QUICK ? 15 : 40) * 60 * 1000);
+  const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
+  clearTimeout(limit);
+  process.off('exit', stop);
+  if (code !== 0 || !fs.existsSync(file)) { na('B1', `bench/browser.mjs exited ${code}`); out.scenarios.B1 = null; return; }
+  const b = JSON.parse(fs.readFileSync(file, 'utf8'));
+  out.scenarios.B1 = b;
+  const q = QUICK ? ` (QUICK: ${b.meta.secs} s per view)` : '';
+  budget('B1', 'first load: scripts and styles on the wire (goal 60 KB)', b.firstLoad?.assetBytes, 61440, { unit: 'B' });
+  budget('B1', `transcript of ${b.meta.msgs} messages: open to first rows painted, ms (goal 300)`, b.transcript?.openMs, 300, { unit: 'ms' });
+  // rAF deltas are whole vsyncs (16.7 ms at 60 Hz, read as 16.6-16.8):
+  // "< 16.7 ms" is no frame dropped, so the bound is 17 ms.
+  budget('B1', 'same, scrolling: frame p95 ms (60 fps: one vsync)', b.transcript?.scrollFrameP95Ms, 17, { unit: 'ms' });
+  for (const [k, v] of Object.entries(b.views || {})) {
+    budget('B1', `${k}${q}: longest main-thread task, ms (goal 50)`, v.longestTaskMs, 50, { unit: 'ms' });
+    budget('B1', `${k}: frame p95 ms (goal: one vsync, 16.7)`, v.frameP95Ms, 17, { unit: 'ms' });
+    ratio('B1', `${k}: main-thread CPU ÷ bare xterm.js page, same lines`, v.taskMsPerS, b.peer?.taskMsPerS, { unit: 'ms/s', higherIsBetter: false, budget: 1.5 });
+  }
+  const an = b.analytics || {};
+  budget('B1', `Analytics: 16 runs x ${b.meta.points} points, tick to chart drawn, ms (goal 200)`, an.drawMs, 200,
+    { unit: 'ms', note: an.error || (an.requestMs != null ? `its data in at ${an.requestMs.toFixed(0)} ms` : '') });
+  const heap = b.views?.agent && b.views?.agent2 ? b.views.agent2.heapAfterGc - b.views.agent.heapAfterGc : null;
+  budget('B1', `JS heap after GC, agent page, its second visit minus its first (${b.views?.agent2?.streamS?.toFixed(0)} s vs ${b.views?.agent?.streamS?.toFixed(0)} s)`, heap, 1048576, { unit: 'B' });
+}
+
 async function probes() {
   if (!fs.existsSync(agentd.BIN)) {
     agentdPublishWhy = agentdRunWhy = `no agentd binary at ${agentd.BIN}`;
@@ -1573,7 +1611,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['F1', f1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['F1', f1], ['B1', b1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1'))) continue;
     log(`${id} ...`);

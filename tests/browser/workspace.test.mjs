@@ -158,6 +158,10 @@ test('10,000 messages: the page renders only what is visible and pages older one
   if (!need(t) || !agentId) return t.skip('needs the agent of the previous test');
   const { page } = b;
   const big = (await api(d.url, 'POST', '/api/agents', { worktreeId: (await api(d.url, 'GET', '/api/worktrees')).data.worktrees[0].id, name: 'Chatty' })).data;
+  // Its page open first: a transcript no page shows keeps only its latest
+  // messages (events.ts, MAX_LIVE_UNLOADED), one that is open all.
+  await page.goto(`${d.url}/#/agents/${big.id}`);
+  await page.waitForFunction((id) => window.__agentd.model.value.transcripts[id]?.loaded, big.id);
   const N = 10000;
   let next = 0;
   const worker = async () => {

@@ -43,6 +43,12 @@ export type Effect =
   | { kind: 'reloadAll' };
 
 export const MAX_LIVE_CHUNKS = 2000;
+// An agent whose transcript no page has loaded keeps only its latest
+// output chunks and messages (the grid's tile shows 8 lines): 100 agents
+// streaming into a dashboard would otherwise each hold 2,000 chunks,
+// copied on every line, and every message. Its page fetches the stored
+// messages when it opens.
+export const MAX_LIVE_UNLOADED = 64;
 export const MAX_TOOLS = 500;
 
 export function emptyModel(): Model {
@@ -58,6 +64,19 @@ function cmpMsg(a: Message, b: Message): number {
   const tb = b.createdAt || '';
   if (ta !== tb) return ta < tb ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+// The transcripts no page shows any more (the grid closed, an agent's page
+// left) back to what an unloaded one keeps, but `keep`'s: each loaded one
+// gathers every line and message its agent writes, and the grid loads 24.
+export function releaseTranscripts(m: Model, keep: string | null): Model {
+  let out: Record<string, Transcript> | null = null;
+  for (const [id, t] of Object.entries(m.transcripts)) {
+    if (!t.loaded || id === keep) continue;
+    out = out || { ...m.transcripts };
+    out[id] = { ...emptyTranscript(), messages: t.messages.slice(-MAX_LIVE_UNLOADED), live: t.live.slice(-MAX_LIVE_UNLOADED) };
+  }
+  return out ? { ...m, transcripts: out } : m;
 }
 
 // Merges messages (any order, possibly overlapping) into a sorted, unique list.
@@ -239,7 +258,8 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         } else {
           live.push({ runId, stream, text: content, open: !complete, seq: ev.seq, ts: ev.ts || '' });
         }
-        if (live.length > MAX_LIVE_CHUNKS) live.splice(0, live.length - MAX_LIVE_CHUNKS);
+        const max = t.loaded ? MAX_LIVE_CHUNKS : MAX_LIVE_UNLOADED;
+        if (live.length > max) live.splice(0, live.length - max);
         // The page may have fetched the stored lines before this event
         // came (a replay after the fetch): they show once.
         return { ...t, live: reconcileLive(t.messages, live, runId, stream) };
@@ -255,7 +275,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       if (!id) break;
       const full: Message = { ...msg, agentId: id, createdAt: msg.createdAt || ev.ts || '' };
       m = withTranscript(m, id, (t) => {
-        const messages = insertMessage(t.messages, full);
+        let messages = insertMessage(t.messages, full);
+        // A transcript no page has loaded keeps only its latest messages:
+        // the rest are stored, and its page fetches them when it opens
+        // (100 agents streaming would grow the page's memory without end).
+        if (!t.loaded && messages.length > MAX_LIVE_UNLOADED) messages = messages.slice(messages.length - MAX_LIVE_UNLOADED);
         let live = t.live;
         // A stored assistant message replaces the token deltas streamed for
         // its run (the open chunk); output lines it holds are dropped from
@@ -449,6 +473,7 @@ const LINE_STREAM_ROLE: Record<string, string> = { stdout: 'assistant', stderr: 
 const LINE_ROLE_STREAM: Record<string, string> = { assistant: 'stdout', system: 'stderr' };
 
 export function reconcileLive(messages: Message[], live: LiveChunk[], runId?: string | null, stream?: string): LiveChunk[] {
+  if (messages.length === 0 || live.length === 0) return live;
   const groups = new Map<string, number[]>();
   for (let i = 0; i < live.length; i++) {
     const c = live[i];
@@ -463,19 +488,7 @@ export function reconcileLive(messages: Message[], live: LiveChunk[], runId?: st
   let out: (LiveChunk | null)[] | null = null;
   for (const idx of groups.values()) {
     const first = live[idx[0]];
-    const role = LINE_STREAM_ROLE[first.stream];
-    // Where each stored line of this run's stream is, in order.
-    const at = new Map<string, number[]>();
-    let n = 0;
-    for (const m of messages) {
-      if ((m.runId ?? null) !== first.runId || m.role !== role || m.toolName) continue;
-      for (const line of (m.content || '').split('\n')) {
-        const l = at.get(line);
-        if (l) l.push(n);
-        else at.set(line, [n]);
-        n++;
-      }
-    }
+    const { at, n } = storedLines(messages, first.runId as string, LINE_STREAM_ROLE[first.stream]);
     if (n === 0) continue;
     let pos = 0; // the next stored line a live line may match
     for (const i of idx) {
@@ -493,6 +506,40 @@ export function reconcileLive(messages: Message[], live: LiveChunk[], runId?: st
     }
   }
   return out ? (out.filter((c) => c !== null) as LiveChunk[]) : live;
+}
+
+// Where each stored line of a run's role is, in order, per message list: a
+// list is replaced, never changed, so this is worked out once per list and
+// run, not once per output line (each line used to split every message).
+interface StoredLines {
+  at: Map<string, number[]>;
+  n: number;
+}
+const storedIndex = new WeakMap<Message[], Map<string, StoredLines>>();
+
+function storedLines(messages: Message[], runId: string, role: string): StoredLines {
+  let byRun = storedIndex.get(messages);
+  if (!byRun) {
+    byRun = new Map();
+    storedIndex.set(messages, byRun);
+  }
+  const key = runId + '\n' + role;
+  let s = byRun.get(key);
+  if (s) return s;
+  const at = new Map<string, number[]>();
+  let n = 0;
+  for (const m of messages) {
+    if ((m.runId ?? null) !== runId || m.role !== role || m.toolName) continue;
+    for (const line of (m.content || '').split('\n')) {
+      const l = at.get(line);
+      if (l) l.push(n);
+      else at.set(line, [n]);
+      n++;
+    }
+  }
+  s = { at, n };
+  byRun.set(key, s);
+  return s;
 }
 
 // The least element of the sorted list that is >= from, or -1.

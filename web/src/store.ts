@@ -17,6 +17,7 @@ import {
   reapplyStatePatches,
   reconcileLive,
   reduce,
+  releaseTranscripts,
   type Effect,
   type Model,
 } from './events';
@@ -64,8 +65,12 @@ export function onRunEvent(f: (ev: Envelope) => void): () => void {
   return () => runListeners.delete(f);
 }
 
+// The agents alone: an output line (a new model, the same agents) leaves
+// this computed's value as it was, so the sidebar and the lists that read
+// agentList are not drawn again for it.
+const agentMap = computed(() => model.value.agents);
 export const agentList = computed(() =>
-  Object.values(model.value.agents).sort((a, b) => (a.displayOrder ?? 0) - (b.displayOrder ?? 0) || (a.createdAt || '').localeCompare(b.createdAt || '')),
+  Object.values(agentMap.value).sort((a, b) => (a.displayOrder ?? 0) - (b.displayOrder ?? 0) || (a.createdAt || '').localeCompare(b.createdAt || '')),
 );
 
 // ---- toasts ---------------------------------------------------------------
@@ -463,6 +468,13 @@ export async function signOut() {
 export function setOpenAgent(id: string | null, closing?: string) {
   if (closing !== undefined && openAgent.value !== closing) return;
   openAgent.value = id;
+  if (id === null) unloadTranscripts();
+}
+
+// Transcripts no page shows stop gathering every line (the grid's, an
+// agent page's after it closes); the open agent's stays.
+export function unloadTranscripts() {
+  model.value = releaseTranscripts(model.value, openAgent.value);
 }
 
 // The settings the server answered (GET, or PATCH merged into ours).

@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   awaitsApproval,
   emptyModel,
+  emptyTranscript,
+  MAX_LIVE_UNLOADED,
   mergeAgentList,
   mergeMessages,
   reapplyStatePatches,
   reconcileLive,
   reduce,
+  releaseTranscripts,
   type LiveChunk,
   type Model,
 } from '../src/events';
@@ -472,5 +475,54 @@ describe('mergeAgentList', () => {
     const fresh = { ...a1, status: 'waiting' };
     const m = mergeAgentList({ ag_1: a1 }, { ag_1: a1 }, [fresh]);
     expect(m.ag_1.status).toBe('waiting');
+  });
+});
+
+// 100 agents streaming into a dashboard (bench/README.md, B1): a transcript
+// no page has loaded keeps only its tail, whatever its agent writes.
+describe('transcripts no page shows', () => {
+  const lines = (n: number, from = 1) =>
+    Array.from({ length: n }, (_, i) => ev(from + i, 'agent_output', { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: `line ${i}` }));
+  const stored = (n: number, from: number) =>
+    Array.from({ length: n }, (_, i) =>
+      ev(from + i, 'message_created', {
+        message: {
+          id: `msg_${String(i).padStart(5, '0')}`,
+          agentId: 'ag_1',
+          runId: 'run_2',
+          role: 'user',
+          content: `asked ${i}`,
+          createdAt: new Date(Date.UTC(2026, 10, 21, 11) + i * 1000).toISOString(),
+        },
+      }),
+    );
+
+  it('keep their latest output chunks and messages only', () => {
+    const { m } = run([...lines(500), ...stored(300, 501)]);
+    const t = m.transcripts.ag_1;
+    expect(t.live).toHaveLength(MAX_LIVE_UNLOADED);
+    expect(t.live[t.live.length - 1].text).toBe('line 499');
+    expect(t.messages).toHaveLength(MAX_LIVE_UNLOADED);
+    expect(t.messages[t.messages.length - 1].content).toBe('asked 299');
+  });
+
+  it('a loaded one keeps every line and message', () => {
+    const start: Model = { ...emptyModel(), agents: { ag_1: agent as any }, transcripts: { ag_1: { ...emptyTranscript(), loaded: true } } };
+    const { m } = run([...lines(500), ...stored(300, 501)], start);
+    expect(m.transcripts.ag_1.live).toHaveLength(500);
+    expect(m.transcripts.ag_1.messages).toHaveLength(300);
+  });
+
+  it('released, a loaded one goes back to its tail, but the open agent keeps all of its', () => {
+    const loaded = { ...emptyTranscript(), loaded: true };
+    const start: Model = { ...emptyModel(), agents: { ag_1: agent as any }, transcripts: { ag_1: loaded, ag_2: { ...loaded, live: [] } } };
+    const { m } = run(lines(200), start);
+    const kept = releaseTranscripts(m, 'ag_1');
+    expect(kept.transcripts.ag_1).toBe(m.transcripts.ag_1);
+    expect(kept.transcripts.ag_2.loaded).toBe(false);
+    const gone = releaseTranscripts(m, null).transcripts.ag_1;
+    expect(gone.loaded).toBe(false);
+    expect(gone.live).toHaveLength(MAX_LIVE_UNLOADED);
+    expect(gone.live[gone.live.length - 1].text).toBe('line 199');
   });
 });

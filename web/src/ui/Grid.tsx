@@ -5,19 +5,19 @@
 // agent, Esc goes back (and from an agent opened here, back to the grid),
 // y / n allow / deny the selected tile's oldest approval, ? shows the keys.
 // Loaded when first opened.
-import { signal, useSignal } from '@preact/signals';
-import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { computed, signal, useSignal } from '@preact/signals';
+import { useEffect, useLayoutEffect, useMemo, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { fromGrid, go } from '../router';
-import { agentList, loadTranscript, model, toastError, worktrees } from '../store';
+import { agentList, loadTranscript, model, toastError, unloadTranscripts, worktrees } from '../store';
 import { decisionKey, gridColumns, gridMove, tailLines, typingIn } from '../tasks';
+import type { Transcript } from '../events';
 import type { Agent, Approval } from '../types';
 import { AgentBadge, AgentCost, Empty, Modal } from './common';
 
 const MAX_TILES = 24; // transcripts loaded at once
 
-function tileText(a: Agent): string[] {
-  const t = model.value.transcripts[a.id];
+function tileText(t: Transcript | undefined): string[] {
   if (!t) return [];
   const parts: string[] = [];
   for (const m of t.messages.slice(-12)) {
@@ -36,7 +36,10 @@ function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; select
   const wt = (worktrees.value || []).find((w) => w.id === a.worktreeId);
   // The live status says so; after a reload the stored approvals do.
   const approval = a.status === 'waiting' && (a.reason === 'approval' || pending > 0);
-  const lines = tileText(a);
+  // This tile's transcript through a computed: another agent's line does
+  // not draw this tile again.
+  const tr = useMemo(() => computed(() => model.value.transcripts[a.id]), [a.id]);
+  const lines = useMemo(() => tileText(tr.value), [tr.value]);
   return (
     <article
       class={`tile glass${selected ? ' selected' : ''}${approval ? ' needs-approval' : ''}`}
@@ -124,6 +127,8 @@ export default function Grid() {
   const n = agents.length;
   const i = Math.min(sel.value, Math.max(0, n - 1));
 
+  // The tiles' transcripts stop gathering output once the grid closes.
+  useEffect(() => unloadTranscripts, []);
   useEffect(() => {
     for (const a of agents.slice(0, MAX_TILES)) {
       const t = model.value.transcripts[a.id];

@@ -2,8 +2,8 @@
 // AgentHeader.tsx, AgentWork.tsx): the open agent loaded and followed, Esc
 // back to the grid, the actions of its header (one at a time, the agent the
 // server answers taken in), the approvals waiting and the composer.
-import { useSignal } from '@preact/signals';
-import { useEffect, useLayoutEffect } from 'preact/hooks';
+import { computed, useSignal } from '@preact/signals';
+import { useEffect, useLayoutEffect, useMemo } from 'preact/hooks';
 import { api } from '../api';
 import { inputBlockedReason } from '../input';
 import { withLimitConfirm } from '../limits';
@@ -37,7 +37,11 @@ export function useOpenAgent(id: string) {
       setOpenAgent(null, id);
     };
   }, [id]);
-  return { agent: model.value.agents[id], transcript: model.value.transcripts[id], err, notFound };
+  // Read through computeds: another agent's output line (a new model) does
+  // not draw this page again, only a change of this agent or transcript.
+  const agent = useMemo(() => computed(() => model.value.agents[id]), [id]);
+  const transcript = useMemo(() => computed(() => model.value.transcripts[id]), [id]);
+  return { agent: agent.value, transcript: transcript.value, err, notFound };
 }
 
 // Opened from the grid: Esc (outside a text field, terminal or dialog) goes
