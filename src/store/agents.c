@@ -39,25 +39,25 @@ typedef struct {
     void *ud;
 } counts_t;
 
-static int counts_read(sqlite3 *db, void *ctx)
+static int counts_read(ad_db_t *db, void *ctx)
 {
     counts_t *c = ctx;
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT status, count(*) FROM agents WHERE deleted_at IS NULL "
-                                "AND (?1 = '' OR org_id = ?1) GROUP BY status",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK) {
+    ad_db_stmt_t *s = NULL;
+    int rc = ad_db_prepare_v2(db,
+                              "SELECT status, count(*) FROM agents WHERE deleted_at IS NULL "
+                              "AND (?1 = '' OR org_id = ?1) GROUP BY status",
+                              -1, &s, NULL);
+    if (rc != AD_DB_OK) {
         return ad_store_rc(db, rc);
     }
-    sqlite3_bind_text(s, 1, c->org, -1, SQLITE_STATIC);
+    ad_db_bind_text(s, 1, c->org, -1, AD_DB_STATIC);
     c->out = json_object();
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_object_set_new(c->out, (const char *)sqlite3_column_text(s, 0),
-                            json_integer(sqlite3_column_int64(s, 1)));
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_object_set_new(c->out, (const char *)ad_db_column_text(s, 0),
+                            json_integer(ad_db_column_int64(s, 1)));
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_finalize(s);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 static void counts_done(int rc, void *ctx)
@@ -76,13 +76,13 @@ void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_resu
     ad_store_read_async(st, counts_read, counts_done, c);
 }
 
-static int agent_read(sqlite3 *db, const char *id, json_t **out)
+static int agent_read(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_AG_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_AG_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
     return ad_store_one_json(db, s, AD_AGENT_JSON, AD_AGENT_NULLS, out);
 }
 
@@ -94,20 +94,20 @@ int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out)
 int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
                         bool include_deleted, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
+    ad_db_t *db = ad_store_rdb(st);
     const char *sql = SQL_AG_LIST_ALL;
     if (worktree_id != NULL) {
-        sqlite3_stmt *m = ad_store_stmt(db, "SELECT sort_mode FROM worktrees WHERE id = ?1");
+        ad_db_stmt_t *m = ad_store_stmt(db, "SELECT sort_mode FROM worktrees WHERE id = ?1");
         if (m == NULL) {
             return AD_EINTERNAL;
         }
-        sqlite3_bind_text(m, 1, worktree_id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(m);
-        if (rc != SQLITE_ROW) {
-            sqlite3_reset(m);
-            return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+        ad_db_bind_text(m, 1, worktree_id, -1, AD_DB_TRANSIENT);
+        int rc = ad_db_step(m);
+        if (rc != AD_DB_ROW) {
+            ad_db_reset(m);
+            return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
         }
-        const char *mode = (const char *)sqlite3_column_text(m, 0);
+        const char *mode = (const char *)ad_db_column_text(m, 0);
         if (strcmp(mode, "status") == 0) {
             sql = SQL_AG_LIST_STATUS;
         } else if (strcmp(mode, "name") == 0) {
@@ -115,25 +115,25 @@ int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *sta
         } else {
             sql = SQL_AG_LIST_FREE;
         }
-        sqlite3_reset(m);
+        ad_db_reset(m);
     }
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     if (worktree_id != NULL) {
-        sqlite3_bind_text(s, 1, worktree_id, -1, SQLITE_TRANSIENT);
+        ad_db_bind_text(s, 1, worktree_id, -1, AD_DB_TRANSIENT);
     }
     ad_store_bind_text(s, 2, status);
-    sqlite3_bind_int(s, 3, include_deleted ? 1 : 0);
+    ad_db_bind_int(s, 3, include_deleted ? 1 : 0);
     ad_store_bind_text(s, 4, org != NULL ? org : "");
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, AD_AGENT_JSON, AD_AGENT_NULLS));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }
@@ -143,31 +143,31 @@ int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *sta
 
 int ad_store_agent_check_startable(ad_store_t *st, const char *id)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT deleted_at IS NOT NULL, status FROM agents "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT deleted_at IS NOT NULL, status FROM agents "
                                         "WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
+    int rc = ad_db_step(s);
     int e = 0;
-    if (rc == SQLITE_ROW) {
-        const char *status = (const char *)sqlite3_column_text(s, 1);
-        if (sqlite3_column_int(s, 0) != 0 || strcmp(status, "running") == 0) {
+    if (rc == AD_DB_ROW) {
+        const char *status = (const char *)ad_db_column_text(s, 1);
+        if (ad_db_column_int(s, 0) != 0 || strcmp(status, "running") == 0) {
             e = AD_ESTATE;
         }
     } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+        e = rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return e;
 }
 
 /* ---- writes (writer thread) ------------------------------------------------- */
 
 /* result = {agent, workspaceId} for agent id. */
-static int agent_result(sqlite3 *db, const char *id, json_t **result)
+static int agent_result(ad_db_t *db, const char *id, json_t **result)
 {
     json_t *a = NULL;
     int e = agent_read(db, id, &a);
@@ -186,14 +186,14 @@ static int agent_result(sqlite3 *db, const char *id, json_t **result)
 
 int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *wt = ad_args_str(args, "worktreeId");
     char ws[AD_ID_MAX];
     int e = ad_store_workspace_of(db, wt, ws);
     if (e != 0) {
         return e;
     }
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "INSERT INTO agents (id, worktree_id, name, executor, status, mode, permissions, "
             "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at, state, "
             "org_id) VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'idle'), ?6, ?7, (SELECT "
@@ -212,7 +212,7 @@ int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 8, ad_args_str(args, "sessionId"));
     ad_store_bind_text(s, 9, ad_args_str(args, "parentAgentId"));
     ad_store_bind_text(s, 10, ad_args_str(args, "crewId"));
-    sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 11, ad_args_int(args, "now", 0));
     ad_store_bind_json(s, 12, json_object_get(args, "state")); /* command agents' argv */
     e = ad_store_step_done(db, s);
     if (e != 0) {
@@ -223,8 +223,8 @@ int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE agents SET name = COALESCE(?2, name), mode = COALESCE(?3, mode), "
             "permissions = COALESCE(?4, permissions), display_order = COALESCE(?5, "
             "display_order), crew_id = CASE WHEN ?6 THEN ?7 ELSE crew_id END, updated_at = ?8, "
@@ -242,16 +242,16 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_json(s, 4, json_object_get(args, "permissions"));
     json_t *order = json_object_get(args, "displayOrder");
     if (json_is_integer(order)) {
-        sqlite3_bind_int64(s, 5, json_integer_value(order));
+        ad_db_bind_int64(s, 5, json_integer_value(order));
     }
     json_t *crew = json_object_get(args, "crewId");
-    sqlite3_bind_int(s, 6, crew != NULL ? 1 : 0);
+    ad_db_bind_int(s, 6, crew != NULL ? 1 : 0);
     ad_store_bind_text(s, 7, json_string_value(crew));
-    sqlite3_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 8, ad_args_int(args, "now", 0));
     ad_store_bind_json(s, 9, json_object_get(args, "env")); /* admin's: src/api/agents.c */
     ad_store_bind_json(s, 10, json_object_get(args, "command"));
     int e = ad_store_step_done(db, s);
-    if (e == 0 && sqlite3_changes(db) == 0) {
+    if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT;
     }
     json_t *sb = json_object_get(args, "sandbox"); /* admin's; null: the workspace's */
@@ -278,19 +278,19 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
     int64_t now = ad_args_int(args, "now", 0);
     if (json_is_true(json_object_get(args, "archive"))) {
-        sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = COALESCE(deleted_at, "
+        ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = COALESCE(deleted_at, "
                                             "?2), updated_at = ?2 WHERE id = ?1");
         if (s == NULL) {
             return AD_EINTERNAL;
         }
         ad_store_bind_text(s, 1, id);
-        sqlite3_bind_int64(s, 2, now);
+        ad_db_bind_int64(s, 2, now);
         int e = ad_store_step_done(db, s);
-        if (e == 0 && sqlite3_changes(db) == 0) {
+        if (e == 0 && ad_db_changes(db) == 0) {
             e = AD_ENOENT;
         }
         return e != 0 ? e : agent_result(db, id, result);
@@ -303,7 +303,7 @@ int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (strcmp(json_string_value(json_object_get(a, "status")), "running") == 0) {
         return AD_ESTATE;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, "DELETE FROM agents WHERE id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(db, "DELETE FROM agents WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -313,16 +313,16 @@ int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = NULL, updated_at = ?2 "
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = NULL, updated_at = ?2 "
                                         "WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    sqlite3_bind_int64(s, 2, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 2, ad_args_int(args, "now", 0));
     int e = ad_store_step_done(db, s);
-    if (e == 0 && sqlite3_changes(db) == 0) {
+    if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT;
     }
     return e != 0 ? e : agent_result(db, ad_args_str(args, "id"), result);
@@ -347,7 +347,7 @@ static json_t *fork_state(const json_t *src)
 
 int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     json_t *src = NULL;
     int e = agent_read(db, ad_args_str(args, "id"), &src);
     if (e != 0) {
@@ -384,14 +384,14 @@ int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *wt = ad_args_str(args, "worktreeId");
     char ws[AD_ID_MAX];
     int e = ad_store_workspace_of(db, wt, ws);
     if (e != 0) {
         return e;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE agents SET display_order = ?3, updated_at = ?4 "
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE agents SET display_order = ?3, updated_at = ?4 "
                                         "WHERE id = ?1 AND worktree_id = ?2");
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -403,10 +403,10 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
     {
         ad_store_bind_text(s, 1, json_string_value(v));
         ad_store_bind_text(s, 2, wt);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
-        sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+        ad_db_bind_int64(s, 3, (int64_t)i);
+        ad_db_bind_int64(s, 4, ad_args_int(args, "now", 0));
         e = ad_store_step_done(db, s);
-        if (e == 0 && sqlite3_changes(db) == 0) {
+        if (e == 0 && ad_db_changes(db) == 0) {
             e = AD_EINVAL;
         }
         json_t *a = NULL;

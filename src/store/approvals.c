@@ -18,9 +18,9 @@
 #define APPROVAL_JSON "input"
 #define APPROVAL_NULLS "decision,decided_at"
 
-static int approval_read(sqlite3 *db, const char *id, json_t **out)
+static int approval_read(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT " APPROVAL_COLS " FROM approvals WHERE id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " APPROVAL_COLS " FROM approvals WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -35,22 +35,22 @@ int ad_store_approval_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_approval_list(ad_store_t *st, const char *agent_id, bool pending_only, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT " APPROVAL_COLS " FROM approvals WHERE agent_id = ?1 AND (?2 = 0 OR status = "
             "'pending') ORDER BY created_at DESC, id DESC LIMIT 200");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, agent_id);
-    sqlite3_bind_int(s, 2, pending_only ? 1 : 0);
+    ad_db_bind_int(s, 2, pending_only ? 1 : 0);
     json_t *list = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(list, ad_store_row_json(s, APPROVAL_JSON, APPROVAL_NULLS));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(list);
         return ad_store_rc(db, rc);
     }
@@ -60,8 +60,8 @@ int ad_store_approval_list(ad_store_t *st, const char *agent_id, bool pending_on
 
 int ad_store_approval_pending_of_run(ad_store_t *st, const char *run_id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id, request_id AS requestId FROM approvals WHERE "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id, request_id AS requestId FROM approvals WHERE "
                                         "run_id = ?1 AND status = 'pending' ORDER BY created_at, "
                                         "id LIMIT 64");
     if (s == NULL) {
@@ -70,11 +70,11 @@ int ad_store_approval_pending_of_run(ad_store_t *st, const char *run_id, json_t 
     ad_store_bind_text(s, 1, run_id);
     json_t *list = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(list, ad_store_row_json(s, NULL, NULL));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(list);
         return ad_store_rc(db, rc);
     }
@@ -84,8 +84,8 @@ int ad_store_approval_pending_of_run(ad_store_t *st, const char *run_id, json_t 
 
 int ad_store_op_approval_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "INSERT INTO approvals (id, agent_id, run_id, org_id, request_id, tool_name, "
             "tool_use_id, input, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
             "?8, ?9, ?10)");
@@ -101,15 +101,15 @@ int ad_store_op_approval_insert(ad_store_tx_t *tx, json_t *args, json_t **result
     ad_store_bind_text(s, 7, ad_args_str(args, "toolUseId"));
     ad_store_bind_json(s, 8, json_object_get(args, "input"));
     ad_store_bind_text(s, 9, ad_args_str(args, "description"));
-    sqlite3_bind_int64(s, 10, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 10, ad_args_int(args, "now", 0));
     int e = ad_store_step_done(db, s);
     return e != 0 ? e : approval_read(db, ad_args_str(args, "id"), result);
 }
 
 /* Adds tool to the agent's permissions unless it is there already. */
-static int allow_tool(sqlite3 *db, const char *agent_id, const char *tool, int64_t now)
+static int allow_tool(ad_db_t *db, const char *agent_id, const char *tool, int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE agents SET permissions = json_insert(COALESCE(permissions, '[]'), '$[#]', ?2), "
             "updated_at = ?3 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
             "json_each(COALESCE(agents.permissions, '[]')) WHERE value = ?2)");
@@ -118,18 +118,18 @@ static int allow_tool(sqlite3 *db, const char *agent_id, const char *tool, int64
     }
     ad_store_bind_text(s, 1, agent_id);
     ad_store_bind_text(s, 2, tool);
-    sqlite3_bind_int64(s, 3, now);
+    ad_db_bind_int64(s, 3, now);
     return ad_store_step_done(db, s);
 }
 
 int ad_store_op_approval_decide(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
     const char *decision = ad_args_str(args, "decision");
     const char *status = ad_args_str(args, "status");
     int64_t now = ad_args_int(args, "now", 0);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE approvals SET status = ?2, decision = ?3, decided_by = ?4, decided_at = ?5 "
             "WHERE id = ?1 AND status = 'pending'");
     if (s == NULL) {
@@ -139,9 +139,9 @@ int ad_store_op_approval_decide(ad_store_tx_t *tx, json_t *args, json_t **result
     ad_store_bind_text(s, 2, status);
     ad_store_bind_text(s, 3, decision);
     ad_store_bind_text(s, 4, ad_args_str(args, "by"));
-    sqlite3_bind_int64(s, 5, now);
+    ad_db_bind_int64(s, 5, now);
     int e = ad_store_step_done(db, s);
-    bool changed = e == 0 && sqlite3_changes(db) > 0;
+    bool changed = e == 0 && ad_db_changes(db) > 0;
     json_t *a = NULL;
     e = e != 0 ? e : approval_read(db, id, &a);
     if (e == 0 && !changed) {
@@ -162,8 +162,8 @@ int ad_store_op_approval_decide(ad_store_tx_t *tx, json_t *args, json_t **result
 int ad_store_op_approval_close(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     AD_UNUSED(result);
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s =
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "UPDATE approvals SET status = ?3, decided_at = ?4 WHERE run_id = ?1 AND "
                           "(?2 IS NULL OR request_id = ?2) AND status = 'pending'");
     if (s == NULL) {
@@ -172,19 +172,19 @@ int ad_store_op_approval_close(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 1, ad_args_str(args, "runId"));
     ad_store_bind_text(s, 2, ad_args_str(args, "requestId"));
     ad_store_bind_text(s, 3, ad_args_str(args, "status"));
-    sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 4, ad_args_int(args, "now", 0));
     return ad_store_step_done(db, s);
 }
 
-int ad_store_approvals_expire_all(sqlite3 *db, int64_t now)
+int ad_store_approvals_expire_all(ad_db_t *db, int64_t now)
 {
     /* a run taken up from its holder is still running: its CLI still waits */
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE approvals SET status = 'expired', decided_at = ?1 "
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE approvals SET status = 'expired', decided_at = ?1 "
                                         "WHERE status = 'pending' AND run_id NOT IN (SELECT id "
                                         "FROM runs WHERE status = 'running')");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, now);
+    ad_db_bind_int64(s, 1, now);
     return ad_store_step_done(db, s);
 }

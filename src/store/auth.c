@@ -14,19 +14,19 @@
 
 int ad_store_org_list(ad_store_t *st, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT id, name, created_at FROM orgs ORDER BY created_at, id LIMIT 10000");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         json_decref(arr);
         return e;
@@ -87,20 +87,20 @@ int ad_store_row_org(ad_store_t *st, ad_store_row_t kind, const char *id, char o
 
 int ad_store_org_find(ad_store_t *st, const char *id_or_name, char id_out[AD_ID_MAX])
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id FROM orgs WHERE id = ?1 OR name = ?1");
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id FROM orgs WHERE id = ?1 OR name = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id_or_name);
-    int rc = sqlite3_step(s);
+    int rc = ad_db_step(s);
     int e = 0;
-    if (rc == SQLITE_ROW) {
-        snprintf(id_out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (rc == AD_DB_ROW) {
+        snprintf(id_out, AD_ID_MAX, "%s", (const char *)ad_db_column_text(s, 0));
     } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+        e = rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return e;
 }
 
@@ -113,14 +113,14 @@ typedef struct {
 static int org_insert(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const org_row_t *o = in;
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(tx->db, "INSERT INTO orgs (id, name, created_at) VALUES (?1, ?2, ?3)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, o->id);
     ad_store_bind_text(s, 2, o->name);
-    sqlite3_bind_int64(s, 3, o->now);
+    ad_db_bind_int64(s, 3, o->now);
     int rc = ad_store_step_done(tx->db, s);
     if (rc == 0) {
         char ts[AD_TIME_MAX];
@@ -145,24 +145,24 @@ static const char SQL_TOKENS[] =
     "SELECT id, name, org_id, scope, secret_hash, rate_per_minute, created_at, "
     "COALESCE(expires_at, 0), COALESCE(revoked_at, 0) FROM api_tokens ORDER BY created_at, id";
 
-static void token_row(sqlite3_stmt *s, ad_store_token_t *t)
+static void token_row(ad_db_stmt_t *s, ad_store_token_t *t)
 {
     memset(t, 0, sizeof(*t));
-    snprintf(t->id, sizeof(t->id), "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(t->name, sizeof(t->name), "%s", (const char *)sqlite3_column_text(s, 1));
-    snprintf(t->org_id, sizeof(t->org_id), "%s", (const char *)sqlite3_column_text(s, 2));
-    snprintf(t->scope, sizeof(t->scope), "%s", (const char *)sqlite3_column_text(s, 3));
-    snprintf(t->secret_hash, sizeof(t->secret_hash), "%s", (const char *)sqlite3_column_text(s, 4));
-    t->rate_per_minute = sqlite3_column_int64(s, 5);
-    t->created_at = sqlite3_column_int64(s, 6);
-    t->expires_at = sqlite3_column_int64(s, 7);
-    t->revoked_at = sqlite3_column_int64(s, 8);
+    snprintf(t->id, sizeof(t->id), "%s", (const char *)ad_db_column_text(s, 0));
+    snprintf(t->name, sizeof(t->name), "%s", (const char *)ad_db_column_text(s, 1));
+    snprintf(t->org_id, sizeof(t->org_id), "%s", (const char *)ad_db_column_text(s, 2));
+    snprintf(t->scope, sizeof(t->scope), "%s", (const char *)ad_db_column_text(s, 3));
+    snprintf(t->secret_hash, sizeof(t->secret_hash), "%s", (const char *)ad_db_column_text(s, 4));
+    t->rate_per_minute = ad_db_column_int64(s, 5);
+    t->created_at = ad_db_column_int64(s, 6);
+    t->expires_at = ad_db_column_int64(s, 7);
+    t->revoked_at = ad_db_column_int64(s, 8);
 }
 
 int ad_store_tokens_load(ad_store_t *st, ad_store_token_t **out, size_t *n)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_TOKENS);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_TOKENS);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -170,15 +170,15 @@ int ad_store_tokens_load(ad_store_t *st, ad_store_token_t **out, size_t *n)
     *n = 0;
     *out = ad_xcalloc(cap, sizeof(**out));
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         if (*n == cap) {
             cap *= 2;
             *out = ad_xrealloc(*out, cap * sizeof(**out));
         }
         token_row(s, &(*out)[(*n)++]);
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         free(*out);
         *out = NULL;
@@ -191,7 +191,7 @@ static int token_insert(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const ad_store_token_t *t = in;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO api_tokens (id, name, org_id, scope, secret_hash, rate_per_minute, "
                 "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (s == NULL) {
@@ -202,12 +202,12 @@ static int token_insert(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 3, t->org_id);
     ad_store_bind_text(s, 4, t->scope);
     ad_store_bind_text(s, 5, t->secret_hash);
-    sqlite3_bind_int64(s, 6, t->rate_per_minute);
-    sqlite3_bind_int64(s, 7, t->created_at);
+    ad_db_bind_int64(s, 6, t->rate_per_minute);
+    ad_db_bind_int64(s, 7, t->created_at);
     if (t->expires_at > 0) {
-        sqlite3_bind_int64(s, 8, t->expires_at);
+        ad_db_bind_int64(s, 8, t->expires_at);
     } else {
-        sqlite3_bind_null(s, 8);
+        ad_db_bind_null(s, 8);
     }
     int rc = ad_store_step_done(tx->db, s);
     return rc == AD_ECONSTRAINT ? AD_ENOENT : rc; /* the org is gone */
@@ -228,15 +228,15 @@ static int token_revoke(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const revoke_t *r = in;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, r->id);
-    sqlite3_bind_int64(s, 2, r->now);
+    ad_db_bind_int64(s, 2, r->now);
     int rc = ad_store_step_done(tx->db, s);
-    if (rc == 0 && sqlite3_changes(tx->db) == 0) {
+    if (rc == 0 && ad_db_changes(tx->db) == 0) {
         return AD_ENOENT;
     }
     if (rc == 0) {
@@ -263,30 +263,30 @@ void ad_store_token_revoke(ad_store_t *st, const char *id, int64_t now, ad_store
 
 int ad_store_sessions_load(ad_store_t *st, int64_t now, ad_store_session_t **out, size_t *n)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id_hash, COALESCE(token_id, ''), created_at, "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id_hash, COALESCE(token_id, ''), created_at, "
                                         "expires_at FROM sessions WHERE expires_at > ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, now);
+    ad_db_bind_int64(s, 1, now);
     size_t cap = 16;
     *n = 0;
     *out = ad_xcalloc(cap, sizeof(**out));
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         if (*n == cap) {
             cap *= 2;
             *out = ad_xrealloc(*out, cap * sizeof(**out));
         }
         ad_store_session_t *x = &(*out)[(*n)++];
-        snprintf(x->id_hash, sizeof(x->id_hash), "%s", (const char *)sqlite3_column_text(s, 0));
-        snprintf(x->token_id, sizeof(x->token_id), "%s", (const char *)sqlite3_column_text(s, 1));
-        x->created_at = sqlite3_column_int64(s, 2);
-        x->expires_at = sqlite3_column_int64(s, 3);
+        snprintf(x->id_hash, sizeof(x->id_hash), "%s", (const char *)ad_db_column_text(s, 0));
+        snprintf(x->token_id, sizeof(x->token_id), "%s", (const char *)ad_db_column_text(s, 1));
+        x->created_at = ad_db_column_int64(s, 2);
+        x->expires_at = ad_db_column_int64(s, 3);
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         free(*out);
         *out = NULL;
@@ -299,15 +299,15 @@ static int session_insert(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const ad_store_session_t *x = in;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "INSERT INTO sessions (id_hash, token_id, created_at, "
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "INSERT INTO sessions (id_hash, token_id, created_at, "
                                             "expires_at) VALUES (?1, NULLIF(?2, ''), ?3, ?4)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, x->id_hash);
     ad_store_bind_text(s, 2, x->token_id);
-    sqlite3_bind_int64(s, 3, x->created_at);
-    sqlite3_bind_int64(s, 4, x->expires_at);
+    ad_db_bind_int64(s, 3, x->created_at);
+    ad_db_bind_int64(s, 4, x->expires_at);
     int rc = ad_store_step_done(tx->db, s);
     if (rc == 0) {
         /* expired ones go while we are here */
@@ -315,7 +315,7 @@ static int session_insert(ad_store_tx_t *tx, const void *in, json_t **result)
         if (s == NULL) {
             return AD_EINTERNAL;
         }
-        sqlite3_bind_int64(s, 1, x->created_at);
+        ad_db_bind_int64(s, 1, x->created_at);
         rc = ad_store_step_done(tx->db, s);
     }
     return rc;
@@ -331,7 +331,7 @@ static int session_delete(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const ad_store_session_t *x = in;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "DELETE FROM sessions WHERE id_hash = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "DELETE FROM sessions WHERE id_hash = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -353,20 +353,20 @@ static int audit_insert(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const ad_store_audit_t *a = in;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO audit_log (ts, token_name, org_id, method, route, target_id, "
                 "status, remote, detail) VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), ?7, ?8, "
                 "NULLIF(?9, ''))");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, a->ts);
+    ad_db_bind_int64(s, 1, a->ts);
     ad_store_bind_text(s, 2, a->token_name);
     ad_store_bind_text(s, 3, a->org_id);
     ad_store_bind_text(s, 4, a->method);
     ad_store_bind_text(s, 5, a->route);
     ad_store_bind_text(s, 6, a->target_id);
-    sqlite3_bind_int(s, 7, a->status);
+    ad_db_bind_int(s, 7, a->status);
     ad_store_bind_text(s, 8, a->remote);
     ad_store_bind_text(s, 9, a->detail);
     return ad_store_step_done(tx->db, s);
@@ -379,8 +379,8 @@ void ad_store_audit_insert(ad_store_t *st, const ad_store_audit_t *a)
 
 int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t before_id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT id, ts, token_name, org_id, method, route, target_id, status, remote, detail "
             "FROM audit_log WHERE (?1 = '' OR org_id = ?1) AND (?2 = 0 OR id < ?2) "
             "ORDER BY id DESC LIMIT ?3");
@@ -388,36 +388,36 @@ int ad_store_audit_list(ad_store_t *st, const char *org, int limit, int64_t befo
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    sqlite3_bind_int64(s, 2, before_id);
-    sqlite3_bind_int(s, 3, limit + 1);
+    ad_db_bind_int64(s, 2, before_id);
+    ad_db_bind_int(s, 3, limit + 1);
     json_t *arr = json_array();
     int rc;
     int64_t last = 0;
     int n = 0;
     bool more = false;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         if (n == limit) {
             more = true;
             break;
         }
-        last = sqlite3_column_int64(s, 0);
+        last = ad_db_column_int64(s, 0);
         char ts[AD_TIME_MAX];
-        ad_time_format(sqlite3_column_int64(s, 1), ts);
-        const char *target = (const char *)sqlite3_column_text(s, 6);
-        const char *detail = (const char *)sqlite3_column_text(s, 9);
+        ad_time_format(ad_db_column_int64(s, 1), ts);
+        const char *target = (const char *)ad_db_column_text(s, 6);
+        const char *detail = (const char *)ad_db_column_text(s, 9);
         json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:i, s:s, s:s*}",
                                              "id", (json_int_t)last, "ts", ts, "tokenName",
-                                             (const char *)sqlite3_column_text(s, 2), "orgId",
-                                             (const char *)sqlite3_column_text(s, 3), "method",
-                                             (const char *)sqlite3_column_text(s, 4), "route",
-                                             (const char *)sqlite3_column_text(s, 5), "targetId",
-                                             target, "status", sqlite3_column_int(s, 7), "remote",
-                                             (const char *)sqlite3_column_text(s, 8), "detail",
+                                             (const char *)ad_db_column_text(s, 2), "orgId",
+                                             (const char *)ad_db_column_text(s, 3), "method",
+                                             (const char *)ad_db_column_text(s, 4), "route",
+                                             (const char *)ad_db_column_text(s, 5), "targetId",
+                                             target, "status", ad_db_column_int(s, 7), "remote",
+                                             (const char *)ad_db_column_text(s, 8), "detail",
                                              detail)); /* s*: no key when NULL */
         n++;
     }
-    int e = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE || rc == AD_DB_ROW ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         json_decref(arr);
         return e;
@@ -431,11 +431,11 @@ static int audit_trim(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const int64_t *before = in;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "DELETE FROM audit_log WHERE ts < ?1");
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "DELETE FROM audit_log WHERE ts < ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, *before);
+    ad_db_bind_int64(s, 1, *before);
     return ad_store_step_done(tx->db, s);
 }
 

@@ -38,7 +38,7 @@ static json_t *grant_json(const char *id, const char *org, double amount, const 
 static int grant_insert(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const grant_row_t *g = in;
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(tx->db, "INSERT INTO credit_grants (id, org_id, amount, note, "
                               "granted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (s == NULL) {
@@ -46,10 +46,10 @@ static int grant_insert(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     ad_store_bind_text(s, 1, g->id);
     ad_store_bind_text(s, 2, g->org);
-    sqlite3_bind_double(s, 3, g->amount);
+    ad_db_bind_double(s, 3, g->amount);
     ad_store_bind_text(s, 4, g->note);
     ad_store_bind_text(s, 5, g->by);
-    sqlite3_bind_int64(s, 6, g->now);
+    ad_db_bind_int64(s, 6, g->now);
     int rc = ad_store_step_done(tx->db, s);
     if (rc == 0) {
         *result = grant_json(g->id, g->org, g->amount, g->note, g->by, g->now);
@@ -69,25 +69,25 @@ void ad_store_credit_grant(ad_store_t *st, const ad_store_grant_t *g, ad_store_r
 }
 
 /* One number from a one-row query with org as ?1. */
-static int scalar(sqlite3 *db, const char *sql, const char *org, int64_t now, double *out)
+static int scalar(ad_db_t *db, const char *sql, const char *org, int64_t now, double *out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org);
-    if (sqlite3_bind_parameter_count(s) >= 2) {
-        sqlite3_bind_int64(s, 2, now);
+    if (ad_db_bind_parameter_count(s) >= 2) {
+        ad_db_bind_int64(s, 2, now);
     }
-    int step = sqlite3_step(s);
-    *out = step == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
-    sqlite3_reset(s);
-    return step == SQLITE_ROW ? 0 : ad_store_rc(db, step);
+    int step = ad_db_step(s);
+    *out = step == AD_DB_ROW ? ad_db_column_double(s, 0) : 0;
+    ad_db_reset(s);
+    return step == AD_DB_ROW ? 0 : ad_store_rc(db, step);
 }
 
 int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *out)
 {
-    sqlite3 *db = ad_store_rdb(st);
+    ad_db_t *db = ad_store_rdb(st);
     memset(out, 0, sizeof(*out));
     int rc = scalar(db, "SELECT COALESCE(SUM(amount), 0) FROM credit_grants WHERE org_id = ?1", org,
                     0, &out->earned);
@@ -112,26 +112,26 @@ int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *
 
 int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id, org_id, amount, note, granted_by, created_at "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id, org_id, amount, note, granted_by, created_at "
                                         "FROM credit_grants WHERE org_id = ?1 "
                                         "ORDER BY created_at DESC, id DESC LIMIT ?2");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org);
-    sqlite3_bind_int(s, 2, limit);
+    ad_db_bind_int(s, 2, limit);
     json_t *a = json_array();
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(
-            a, grant_json((const char *)sqlite3_column_text(s, 0),
-                          (const char *)sqlite3_column_text(s, 1), sqlite3_column_double(s, 2),
-                          (const char *)sqlite3_column_text(s, 3),
-                          (const char *)sqlite3_column_text(s, 4), sqlite3_column_int64(s, 5)));
+            a,
+            grant_json((const char *)ad_db_column_text(s, 0), (const char *)ad_db_column_text(s, 1),
+                       ad_db_column_double(s, 2), (const char *)ad_db_column_text(s, 3),
+                       (const char *)ad_db_column_text(s, 4), ad_db_column_int64(s, 5)));
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE) {
         json_decref(a);
         return ad_store_rc(db, step);
     }
@@ -142,10 +142,10 @@ int ad_store_credit_grant_list(ad_store_t *st, const char *org, int limit, json_
 /* ---- agent time ------------------------------------------------------------------------ */
 
 /* The ended runs' time by agent (the 50 longest), into agents; totals. */
-static int ended_by_agent(sqlite3 *db, const char *org, int64_t from_day, json_t *agents,
+static int ended_by_agent(ad_db_t *db, const char *org, int64_t from_day, json_t *agents,
                           int64_t *ms, int64_t *runs)
 {
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT t.agent_id, COALESCE(a.name, ''), t.node, SUM(t.runs), SUM(t.ms) "
                           "FROM agent_time t LEFT JOIN agents a ON a.id = t.agent_id "
                           "WHERE (?1 = '' OR t.org_id = ?1) AND t.day >= ?2 "
@@ -154,23 +154,23 @@ static int ended_by_agent(sqlite3 *db, const char *org, int64_t from_day, json_t
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org);
-    sqlite3_bind_int64(s, 2, from_day);
+    ad_db_bind_int64(s, 2, from_day);
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t n = sqlite3_column_int64(s, 3), t = sqlite3_column_int64(s, 4);
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
+        int64_t n = ad_db_column_int64(s, 3), t = ad_db_column_int64(s, 4);
         *runs += n;
         *ms += t;
         if (json_array_size(agents) < 50) {
             json_array_append_new(agents,
                                   json_pack("{s:s, s:s, s:s, s:I, s:f}", "agentId",
-                                            (const char *)sqlite3_column_text(s, 0), "name",
-                                            (const char *)sqlite3_column_text(s, 1), "node",
-                                            (const char *)sqlite3_column_text(s, 2), "runs",
+                                            (const char *)ad_db_column_text(s, 0), "name",
+                                            (const char *)ad_db_column_text(s, 1), "node",
+                                            (const char *)ad_db_column_text(s, 2), "runs",
                                             (json_int_t)n, "agentSeconds", (double)t / 1000.0));
         }
     }
-    sqlite3_reset(s);
-    return step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
+    ad_db_reset(s);
+    return step == AD_DB_DONE ? 0 : ad_store_rc(db, step);
 }
 
 /* Adds one (org, node) row's figures to the entry of key in map (made
@@ -210,10 +210,10 @@ static json_t *values(json_t *map)
 /* Time by organisation and node: ended runs from the daily aggregate, the
  * running ones' time so far; into nodes ({node: ...}) and orgs ({orgId:
  * {..., nodes: {node: ...}}}), with the running totals. */
-static int by_org_node(sqlite3 *db, const char *org, int64_t from_day, int64_t now, json_t *nodes,
+static int by_org_node(ad_db_t *db, const char *org, int64_t from_day, int64_t now, json_t *nodes,
                        json_t *orgs, double *running, double *running_ms)
 {
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT org_id, node, SUM(runs), SUM(ms), SUM(active), SUM(active_ms) FROM ("
             "SELECT org_id, node, runs, ms, 0 AS active, 0 AS active_ms FROM agent_time "
             "WHERE (?1 = '' OR org_id = ?1) AND day >= ?2 UNION ALL "
@@ -225,16 +225,16 @@ static int by_org_node(sqlite3 *db, const char *org, int64_t from_day, int64_t n
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org);
-    sqlite3_bind_int64(s, 2, from_day);
-    sqlite3_bind_int64(s, 3, now);
+    ad_db_bind_int64(s, 2, from_day);
+    ad_db_bind_int64(s, 3, now);
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *o = (const char *)sqlite3_column_text(s, 0);
-        const char *node = (const char *)sqlite3_column_text(s, 1);
-        int64_t runs = sqlite3_column_int64(s, 2), active = sqlite3_column_int64(s, 4);
-        double sec = (double)sqlite3_column_int64(s, 3) / 1000.0;
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
+        const char *o = (const char *)ad_db_column_text(s, 0);
+        const char *node = (const char *)ad_db_column_text(s, 1);
+        int64_t runs = ad_db_column_int64(s, 2), active = ad_db_column_int64(s, 4);
+        double sec = (double)ad_db_column_int64(s, 3) / 1000.0;
         *running += (double)active;
-        *running_ms += (double)sqlite3_column_int64(s, 5);
+        *running_ms += (double)ad_db_column_int64(s, 5);
         add_to(nodes, "node", node, sec, runs, active);
         json_t *oe = add_to(orgs, "orgId", o, sec, runs, active);
         json_t *on = json_object_get(oe, "nodes");
@@ -244,14 +244,14 @@ static int by_org_node(sqlite3 *db, const char *org, int64_t from_day, int64_t n
         }
         add_to(on, "node", node, sec, runs, active);
     }
-    sqlite3_reset(s);
-    return step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
+    ad_db_reset(s);
+    return step == AD_DB_DONE ? 0 : ad_store_rc(db, step);
 }
 
 int ad_store_agent_time(ad_store_t *st, const char *org, int64_t from_day, int64_t now,
                         json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
+    ad_db_t *db = ad_store_rdb(st);
     json_t *agents = json_array(), *nodes = json_object(), *orgs = json_object();
     int64_t ms = 0, runs = 0;
     double running = 0, running_ms = 0;

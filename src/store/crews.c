@@ -24,25 +24,25 @@ static const char SQL_CREW_INSERT[] =
     "INSERT INTO crews(id, name, created_at, updated_at, org_id) VALUES(?1, ?2, ?3, ?3, ?4)";
 
 /* The crew object of the current row. */
-static json_t *crew_row(sqlite3_stmt *st)
+static json_t *crew_row(ad_db_stmt_t *st)
 {
     char created[AD_TIME_MAX], updated[AD_TIME_MAX];
-    ad_time_format(sqlite3_column_int64(st, 2), created);
-    ad_time_format(sqlite3_column_int64(st, 3), updated);
-    const char *status = sqlite3_column_int64(st, 4) > 0   ? "busy"
-                         : sqlite3_column_int64(st, 5) > 0 ? "available"
-                                                           : "offline";
+    ad_time_format(ad_db_column_int64(st, 2), created);
+    ad_time_format(ad_db_column_int64(st, 3), updated);
+    const char *status = ad_db_column_int64(st, 4) > 0   ? "busy"
+                         : ad_db_column_int64(st, 5) > 0 ? "available"
+                                                         : "offline";
     return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "id",
-                     (const char *)sqlite3_column_text(st, 0), "name",
-                     (const char *)sqlite3_column_text(st, 1), "status", status, "agentCount",
-                     (json_int_t)sqlite3_column_int64(st, 6), "createdAt", created, "updatedAt",
-                     updated, "orgId", (const char *)sqlite3_column_text(st, 7));
+                     (const char *)ad_db_column_text(st, 0), "name",
+                     (const char *)ad_db_column_text(st, 1), "status", status, "agentCount",
+                     (json_int_t)ad_db_column_int64(st, 6), "createdAt", created, "updatedAt",
+                     updated, "orgId", (const char *)ad_db_column_text(st, 7));
 }
 
 int ad_store_crew_list(ad_store_t *st, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CREW_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CREW_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -52,8 +52,8 @@ int ad_store_crew_list(ad_store_t *st, const char *org, json_t **out)
 
 int ad_store_crew_get(ad_store_t *st, const char *id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CREW_GET);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CREW_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -70,14 +70,14 @@ typedef struct {
 static int crew_insert(ad_store_tx_t *tx, void *ctx)
 {
     const ad_store_crew_t *c = &((crew_job_t *)ctx)->crew;
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CREW_INSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CREW_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, c->id);
     ad_store_bind_text(s, 2, c->name);
-    sqlite3_bind_int64(s, 3, c->now);
+    ad_db_bind_int64(s, 3, c->now);
     ad_store_bind_text(s, 4, c->org_id[0] != '\0' ? c->org_id : AD_ORG_DEFAULT);
     return ad_store_step_done(db, s);
 }
@@ -104,16 +104,16 @@ void ad_store_crew_create(ad_store_t *st, const ad_store_crew_t *c, ad_store_don
 static int crew_rename(ad_store_tx_t *tx, void *ctx)
 {
     const ad_store_crew_t *c = &((crew_job_t *)ctx)->crew;
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(tx->db, "UPDATE crews SET name = ?, updated_at = ? WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, c->name);
-    sqlite3_bind_int64(s, 2, c->now);
+    ad_db_bind_int64(s, 2, c->now);
     ad_store_bind_text(s, 3, c->id);
     int rc = ad_store_step_done(tx->db, s);
-    return rc == 0 && sqlite3_changes(tx->db) == 0 ? AD_ENOENT : rc;
+    return rc == 0 && ad_db_changes(tx->db) == 0 ? AD_ENOENT : rc;
 }
 
 void ad_store_crew_rename(ad_store_t *st, const ad_store_crew_t *c, ad_store_done_cb done,

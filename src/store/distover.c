@@ -88,15 +88,15 @@ static void add_counts(over_t *o, size_t b, json_t *data)
     }
 }
 
-static int add_rows(sqlite3 *db, const ad_store_dist_q_t *q, over_t *o)
+static int add_rows(ad_db_t *db, const ad_store_dist_q_t *q, over_t *o)
 {
-    sqlite3_stmt *s = ad_store_dists_rows(db, q, o->from, o->to);
+    ad_db_stmt_t *s = ad_store_dists_rows(db, q, o->from, o->to);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t b = bucket_of(o, sqlite3_column_int64(s, 0));
-        json_t *data = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        size_t b = bucket_of(o, ad_db_column_int64(s, 0));
+        json_t *data = json_loads((const char *)ad_db_column_text(s, 3), 0, NULL);
         o->steps[b]++;
-        o->total[b] += sqlite3_column_double(s, 2);
+        o->total[b] += ad_db_column_double(s, 2);
         if (q->counts) {
             add_counts(o, b, data);
         } else {
@@ -104,8 +104,8 @@ static int add_rows(sqlite3 *db, const ad_store_dist_q_t *q, over_t *o)
         }
         json_decref(data);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 static int by_total_desc(const void *a, const void *b)
@@ -213,7 +213,7 @@ static void over_free(over_t *o)
     free(o->total);
 }
 
-int ad_store_dists_over_time(sqlite3 *db, ad_store_dist_q_t *q)
+int ad_store_dists_over_time(ad_db_t *db, ad_store_dist_q_t *q)
 {
     int64_t span[3];
     double lo = 0, hi = 0;

@@ -224,21 +224,21 @@ static const char SQL_PUT[] =
 
 /* A missing step is the last stored step of that distribution + 1 (0 for
  * the first). */
-static int64_t next_step(sqlite3 *db, const char *run, const char *kind, const char *name)
+static int64_t next_step(ad_db_t *db, const char *run, const char *kind, const char *name)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LAST_STEP);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LAST_STEP);
     ad_store_bind_text(s, 1, run);
     ad_store_bind_text(s, 2, kind);
     ad_store_bind_text(s, 3, name);
     int64_t step = 0;
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-        step = sqlite3_column_int64(s, 0) + 1;
+    if (ad_db_step(s) == AD_DB_ROW && ad_db_column_type(s, 0) != AD_DB_NULL) {
+        step = ad_db_column_int64(s, 0) + 1;
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return step;
 }
 
-static int put_one(sqlite3 *db, json_t *args, json_t *d, int64_t now)
+static int put_one(ad_db_t *db, json_t *args, json_t *d, int64_t now)
 {
     const char *run = ad_args_str(args, "runId"), *kind = ad_args_str(d, "kind");
     const char *name = ad_args_str(d, "name");
@@ -250,21 +250,21 @@ static int put_one(sqlite3 *db, json_t *args, json_t *d, int64_t now)
     for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
         json_object_del(data, drop[i]);
     }
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_PUT);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_PUT);
     ad_store_bind_text(s, 1, run);
     ad_store_bind_text(s, 2, kind);
     ad_store_bind_text(s, 3, name);
-    sqlite3_bind_int64(s, 4, step);
-    sqlite3_bind_int64(s, 5, ad_args_int(d, "ts", now));
+    ad_db_bind_int64(s, 4, step);
+    ad_db_bind_int64(s, 5, ad_args_int(d, "ts", now));
     ad_store_bind_text(s, 6, ad_args_str(args, "orgId"));
-    sqlite3_bind_double(s, 7, json_number_value(json_object_get(d, "total")));
+    ad_db_bind_double(s, 7, json_number_value(json_object_get(d, "total")));
     if (edges != NULL) {
-        sqlite3_bind_double(s, 8, json_number_value(json_array_get(edges, 0)));
-        sqlite3_bind_double(s, 9,
-                            json_number_value(json_array_get(edges, json_array_size(edges) - 1)));
+        ad_db_bind_double(s, 8, json_number_value(json_array_get(edges, 0)));
+        ad_db_bind_double(s, 9,
+                          json_number_value(json_array_get(edges, json_array_size(edges) - 1)));
     } else {
-        sqlite3_bind_null(s, 8);
-        sqlite3_bind_null(s, 9);
+        ad_db_bind_null(s, 8);
+        ad_db_bind_null(s, 9);
     }
     ad_store_bind_json(s, 10, data);
     json_decref(data);
@@ -272,7 +272,7 @@ static int put_one(sqlite3 *db, json_t *args, json_t *d, int64_t now)
     return ad_store_step_done(db, s);
 }
 
-int ad_store_dists_put(sqlite3 *db, json_t *args, size_t *stored)
+int ad_store_dists_put(ad_db_t *db, json_t *args, size_t *stored)
 {
     json_t *dists = json_object_get(args, "dists");
     int64_t now = ad_args_int(args, "now", 0);
@@ -297,17 +297,17 @@ static const char SQL_LIST[] =
     "max(t) AS last_time_ms FROM metric_dists WHERE run_id = ? GROUP BY kind, name "
     "ORDER BY kind, name";
 
-static int read_list(sqlite3 *db, ad_store_dist_q_t *q)
+static int read_list(ad_db_t *db, ad_store_dist_q_t *q)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LIST);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LIST);
     ad_store_bind_text(s, 1, q->run_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }
@@ -316,9 +316,9 @@ static int read_list(sqlite3 *db, ad_store_dist_q_t *q)
 }
 
 /* One stored row (step, t, total, data) as {step, ts, total, edges?, counts}. */
-static json_t *item_json(sqlite3_stmt *s)
+static json_t *item_json(ad_db_stmt_t *s)
 {
-    json_t *it = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+    json_t *it = json_loads((const char *)ad_db_column_text(s, 3), 0, NULL);
     if (!json_is_object(it)) {
         json_decref(it);
         it = json_object();
@@ -331,13 +331,13 @@ static json_t *item_json(sqlite3_stmt *s)
             json_object_set_new(it, "edges", edges);
         }
     }
-    json_object_set_new(it, "step", json_integer(sqlite3_column_int64(s, 0)));
-    json_object_set_new(it, "ts", json_integer(sqlite3_column_int64(s, 1)));
-    json_object_set_new(it, "total", json_real(sqlite3_column_double(s, 2)));
+    json_object_set_new(it, "step", json_integer(ad_db_column_int64(s, 0)));
+    json_object_set_new(it, "ts", json_integer(ad_db_column_int64(s, 1)));
+    json_object_set_new(it, "total", json_real(ad_db_column_double(s, 2)));
     return it;
 }
 
-static void bind_key(sqlite3_stmt *s, const ad_store_dist_q_t *q)
+static void bind_key(ad_db_stmt_t *s, const ad_store_dist_q_t *q)
 {
     ad_store_bind_text(s, 1, q->run_id);
     ad_store_bind_text(s, 2, q->counts ? "counts" : "histogram");
@@ -350,25 +350,25 @@ static const char SQL_SPAN[] =
 
 /* How many steps [from, to] holds, their first and last, and the outer
  * edges of its histograms. AD_ENOENT when it holds none. */
-static int read_span(sqlite3 *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
+static int read_span(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
                      int64_t span[3], double *lo, double *hi)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SPAN);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SPAN);
     bind_key(s, q);
-    sqlite3_bind_int64(s, 4, from);
-    sqlite3_bind_int64(s, 5, to);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0) {
+    ad_db_bind_int64(s, 4, from);
+    ad_db_bind_int64(s, 5, to);
+    int rc = ad_db_step(s);
+    if (rc == AD_DB_ROW && ad_db_column_int64(s, 0) > 0) {
         for (int i = 0; i < 3; i++) {
-            span[i] = sqlite3_column_int64(s, i);
+            span[i] = ad_db_column_int64(s, i);
         }
-        *lo = sqlite3_column_double(s, 3);
-        *hi = sqlite3_column_double(s, 4);
-        sqlite3_reset(s);
+        *lo = ad_db_column_double(s, 3);
+        *hi = ad_db_column_double(s, 4);
+        ad_db_reset(s);
         return 0;
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? AD_ENOENT : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_ROW ? AD_ENOENT : ad_store_rc(db, rc);
 }
 
 /* two subqueries: SQLite answers a lone min() or max() from the index in
@@ -383,32 +383,32 @@ static const char SQL_AT[] =
 
 /* The latest (at or before q->step): the item, with the distribution's
  * firstStep and lastStep for a slider. */
-static int read_latest(sqlite3 *db, ad_store_dist_q_t *q)
+static int read_latest(ad_db_t *db, ad_store_dist_q_t *q)
 {
     /* two index probes (read_span would visit every row for its outer
      * edges, and a count every index entry) */
     int64_t span[2] = {0, 0};
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_STEPS);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_STEPS);
     bind_key(s, q);
-    int rc = sqlite3_step(s);
-    bool any = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    int rc = ad_db_step(s);
+    bool any = rc == AD_DB_ROW && ad_db_column_type(s, 0) != AD_DB_NULL;
     for (int i = 0; any && i < 2; i++) {
-        span[i] = sqlite3_column_int64(s, i);
+        span[i] = ad_db_column_int64(s, i);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     if (!any) {
-        return rc == SQLITE_ROW ? AD_ENOENT : ad_store_rc(db, rc);
+        return rc == AD_DB_ROW ? AD_ENOENT : ad_store_rc(db, rc);
     }
     s = ad_store_stmt(db, SQL_AT);
     bind_key(s, q);
-    sqlite3_bind_int64(s, 4, q->has_step ? q->step : INT64_MAX);
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    ad_db_bind_int64(s, 4, q->has_step ? q->step : INT64_MAX);
+    rc = ad_db_step(s);
+    if (rc != AD_DB_ROW) {
+        ad_db_reset(s);
+        return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
     q->out = item_json(s);
-    sqlite3_reset(s);
+    ad_db_reset(s);
     json_object_set_new(q->out, "name", json_string(q->name));
     json_object_set_new(q->out, "kind", json_string(q->counts ? "counts" : "histogram"));
     json_object_set_new(q->out, "firstStep", json_integer(span[0]));
@@ -422,27 +422,27 @@ static const char SQL_RANGE[] =
 
 /* Every stored step in [from, to], ascending, up to q->limit (more: true
  * when there are others after them; nextFrom is where to go on). */
-static int read_range(sqlite3 *db, ad_store_dist_q_t *q)
+static int read_range(ad_db_t *db, ad_store_dist_q_t *q)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_RANGE);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_RANGE);
     bind_key(s, q);
-    sqlite3_bind_int64(s, 4, q->has_from ? q->from : INT64_MIN);
-    sqlite3_bind_int64(s, 5, q->has_to ? q->to : INT64_MAX);
-    sqlite3_bind_int64(s, 6, (int64_t)q->limit + 1);
+    ad_db_bind_int64(s, 4, q->has_from ? q->from : INT64_MIN);
+    ad_db_bind_int64(s, 5, q->has_to ? q->to : INT64_MAX);
+    ad_db_bind_int64(s, 6, (int64_t)q->limit + 1);
     json_t *items = json_array();
     int rc;
     bool more = false;
     int64_t next = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         if (json_array_size(items) == q->limit) {
             more = true;
-            next = sqlite3_column_int64(s, 0);
+            next = ad_db_column_int64(s, 0);
             break;
         }
         json_array_append_new(items, item_json(s));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE && rc != AD_DB_ROW) {
         json_decref(items);
         return ad_store_rc(db, rc);
     }
@@ -454,7 +454,7 @@ static int read_range(sqlite3 *db, ad_store_dist_q_t *q)
     return 0;
 }
 
-static int query_fn(sqlite3 *db, void *ctx)
+static int query_fn(ad_db_t *db, void *ctx)
 {
     ad_store_dist_q_t *q = ctx;
     switch (q->view) {
@@ -476,18 +476,18 @@ void ad_store_dist_query(ad_store_t *st, ad_store_dist_q_t *q, ad_store_done_cb 
 
 /* For distover.c: the span of [from, to] and a statement over its rows
  * (step, t, total, data), ascending. */
-int ad_store_dists_span(sqlite3 *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
+int ad_store_dists_span(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
                         int64_t span[3], double *lo, double *hi)
 {
     return read_span(db, q, from, to, span, lo, hi);
 }
 
-sqlite3_stmt *ad_store_dists_rows(sqlite3 *db, const ad_store_dist_q_t *q, int64_t from, int64_t to)
+ad_db_stmt_t *ad_store_dists_rows(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from, int64_t to)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_RANGE);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_RANGE);
     bind_key(s, q);
-    sqlite3_bind_int64(s, 4, from);
-    sqlite3_bind_int64(s, 5, to);
-    sqlite3_bind_int64(s, 6, INT64_MAX);
+    ad_db_bind_int64(s, 4, from);
+    ad_db_bind_int64(s, 5, to);
+    ad_db_bind_int64(s, 6, INT64_MAX);
     return s;
 }

@@ -164,18 +164,18 @@ typedef struct {
 
 static int reserve_job(ad_store_tx_t *tx, void *ctx)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     rjob_t *r = ctx;
-    sqlite3_stmt *st =
+    ad_db_stmt_t *st =
         ad_store_stmt(db, "INSERT INTO bus_meta(key, value) VALUES('seq_reserved', "
                           "?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (st == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->upto);
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
+    ad_db_bind_int64(st, 1, (int64_t)r->upto);
+    int src = ad_db_step(st);
+    ad_db_reset(st);
+    return src == AD_DB_DONE ? 0 : ad_store_rc(db, src);
 }
 
 static void reserve_done(int rc, void *ctx)
@@ -194,16 +194,16 @@ static void ev_reserve(void *impl, uint64_t upto, ad_bus_write_done_cb done, voi
 }
 
 /* The last recorded ceiling, 0 when none. */
-static int read_reserved(sqlite3 *db, uint64_t *out)
+static int read_reserved(ad_db_t *db, uint64_t *out)
 {
-    sqlite3_stmt *st = ad_store_stmt(db, "SELECT value FROM bus_meta WHERE key = 'seq_reserved'");
+    ad_db_stmt_t *st = ad_store_stmt(db, "SELECT value FROM bus_meta WHERE key = 'seq_reserved'");
     if (st == NULL) {
         return AD_EINTERNAL;
     }
-    int src = sqlite3_step(st);
-    *out = src == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : ad_store_rc(db, src);
+    int src = ad_db_step(st);
+    *out = src == AD_DB_ROW ? (uint64_t)ad_db_column_int64(st, 0) : 0;
+    ad_db_reset(st);
+    return src == AD_DB_ROW || src == AD_DB_DONE ? 0 : ad_store_rc(db, src);
 }
 
 /* ---- replay reads (pool threads) ----------------------------------------------- */
@@ -249,31 +249,31 @@ static int drop_old_job(ad_store_tx_t *tx, void *ctx)
  * statements run once in the daemon's life: prepared here, not cached. */
 static int import_table(ad_store_t *st, ad_evlog_t *log, char *err, size_t errsz)
 {
-    sqlite3 *db = ad_store_rdb(st);
+    ad_db_t *db = ad_store_rdb(st);
     uint64_t oldest, newest;
     ad_evlog_bounds(log, &oldest, &newest, NULL);
-    sqlite3_stmt *s = NULL;
-    int src = sqlite3_prepare_v2(db,
-                                 "SELECT seq, ts, type, topics, payload FROM events_before_log "
-                                 "WHERE seq > ?1 ORDER BY seq",
-                                 -1, &s, NULL);
-    if (src != SQLITE_OK) {
-        sqlite3_finalize(s);
+    ad_db_stmt_t *s = NULL;
+    int src = ad_db_prepare_v2(db,
+                               "SELECT seq, ts, type, topics, payload FROM events_before_log "
+                               "WHERE seq > ?1 ORDER BY seq",
+                               -1, &s, NULL);
+    if (src != AD_DB_OK) {
+        ad_db_finalize(s);
         return 0; /* no such table: moved already, or never there */
     }
     uint64_t t0 = ad_mono_ns();
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)newest);
+    ad_db_bind_int64(s, 1, (int64_t)newest);
     size_t n = 0;
     int rc = 0;
-    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
-        ad_evlog_rec_t r = {.seq = (uint64_t)sqlite3_column_int64(s, 0),
-                            .ts_ms = sqlite3_column_int64(s, 1)};
-        r.type = (const char *)sqlite3_column_text(s, 2);
-        r.type_len = (size_t)sqlite3_column_bytes(s, 2);
-        r.topics = (const char *)sqlite3_column_text(s, 3);
-        r.topics_len = (size_t)sqlite3_column_bytes(s, 3);
-        r.payload = (const char *)sqlite3_column_text(s, 4);
-        r.payload_len = (size_t)sqlite3_column_bytes(s, 4);
+    while (rc == 0 && (src = ad_db_step(s)) == AD_DB_ROW) {
+        ad_evlog_rec_t r = {.seq = (uint64_t)ad_db_column_int64(s, 0),
+                            .ts_ms = ad_db_column_int64(s, 1)};
+        r.type = (const char *)ad_db_column_text(s, 2);
+        r.type_len = (size_t)ad_db_column_bytes(s, 2);
+        r.topics = (const char *)ad_db_column_text(s, 3);
+        r.topics_len = (size_t)ad_db_column_bytes(s, 3);
+        r.payload = (const char *)ad_db_column_text(s, 4);
+        r.payload_len = (size_t)ad_db_column_bytes(s, 4);
         if (r.type == NULL || r.topics == NULL || r.payload == NULL) {
             continue;
         }
@@ -283,10 +283,10 @@ static int import_table(ad_store_t *st, ad_evlog_t *log, char *err, size_t errsz
             rc = ad_evlog_commit(log);
         }
     }
-    if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW) {
+    if (rc == 0 && src != AD_DB_DONE && src != AD_DB_ROW) {
         rc = ad_store_rc(db, src);
     }
-    sqlite3_finalize(s);
+    ad_db_finalize(s);
     int crc = ad_evlog_commit(log);
     rc = rc != 0 ? rc : crc;
     if (rc != 0) {

@@ -14,9 +14,9 @@
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
     "updated_at, vanished_at, org_id, base_branch"
 
-static int wt_row(sqlite3 *db, const char *id, json_t **out)
+static int wt_row(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT " WT_SYNC_COLS ", setup FROM worktrees WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -25,11 +25,11 @@ static int wt_row(sqlite3 *db, const char *id, json_t **out)
     return ad_store_one_json(db, s, "setup", NULL, out);
 }
 
-static int set_setup(sqlite3 *db, const char *ws_id, json_t *files, const char *command,
+static int set_setup(ad_db_t *db, const char *ws_id, json_t *files, const char *command,
                      int64_t now)
 {
     /* A changed command must be approved again before it runs. */
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE workspaces SET setup_files = COALESCE(?2, setup_files), "
             "setup_command_approved = CASE WHEN ?3 IS NULL OR ?3 = setup_command THEN "
             "setup_command_approved ELSE 0 END, setup_command = COALESCE(?3, setup_command), "
@@ -40,9 +40,9 @@ static int set_setup(sqlite3 *db, const char *ws_id, json_t *files, const char *
     ad_store_bind_text(s, 1, ws_id);
     ad_store_bind_json(s, 2, files);
     ad_store_bind_text(s, 3, command);
-    sqlite3_bind_int64(s, 4, now);
+    ad_db_bind_int64(s, 4, now);
     int e = ad_store_step_done(db, s);
-    if (e == 0 && sqlite3_changes(db) == 0) {
+    if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT;
     }
     return e;
@@ -51,9 +51,9 @@ static int set_setup(sqlite3 *db, const char *ws_id, json_t *files, const char *
 /* The same path of the same org added again after it was removed: the
  * workspace comes back (its worktrees too; its agents stay archived), and
  * args' id becomes its id. 0 when revived, AD_ENOENT when there is none. */
-static int revive(sqlite3 *db, json_t *args, int64_t now)
+static int revive(ad_db_t *db, json_t *args, int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE workspaces SET removed_at = NULL, updated_at = ?3 "
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE workspaces SET removed_at = NULL, updated_at = ?3 "
                                         "WHERE path = ?1 AND org_id = ?2 AND removed_at IS NOT "
                                         "NULL RETURNING id");
     if (s == NULL) {
@@ -61,24 +61,24 @@ static int revive(sqlite3 *db, json_t *args, int64_t now)
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "path"));
     ad_store_bind_text(s, 2, ad_args_str(args, "orgId"));
-    sqlite3_bind_int64(s, 3, now);
-    int rc = sqlite3_step(s);
+    ad_db_bind_int64(s, 3, now);
+    int rc = ad_db_step(s);
     int e = AD_ENOENT;
-    if (rc == SQLITE_ROW) {
-        json_object_set_new(args, "id", json_string((const char *)sqlite3_column_text(s, 0)));
-        rc = sqlite3_step(s);
+    if (rc == AD_DB_ROW) {
+        json_object_set_new(args, "id", json_string((const char *)ad_db_column_text(s, 0)));
+        rc = ad_db_step(s);
         e = 0;
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != AD_DB_DONE) {
         e = ad_store_rc(db, rc);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return e;
 }
 
 int ad_store_op_workspace_git_create(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     json_t *r = NULL;
     int64_t now = ad_args_int(args, "now", 0);
     int e = revive(db, args, now);
@@ -130,9 +130,9 @@ int ad_store_op_workspace_git_create(ad_store_tx_t *tx, json_t *args, json_t **r
     return e;
 }
 
-int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees)
+int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t **worktrees)
 {
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT id, name, path, setup_files, setup_command, "
                           "setup_command_approved AS is_setup_command_approved, "
                           "created_at, updated_at, org_id, sandbox FROM workspaces WHERE id = ?1");
@@ -153,11 +153,11 @@ int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t
     ad_store_bind_text(s, 1, id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, "setup", NULL));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         json_decref(*ws);
         return ad_store_rc(db, rc);
@@ -184,13 +184,13 @@ int ad_store_git_worktree_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     json_t *r = NULL;
     int e = ad_store_op_worktree_insert(tx, args, &r);
     json_decref(r);
     json_t *setup = json_object_get(args, "setup");
     if (e == 0 && setup != NULL) {
-        sqlite3_stmt *s = ad_store_stmt(db, "UPDATE worktrees SET setup = ?2 WHERE id = ?1");
+        ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE worktrees SET setup = ?2 WHERE id = ?1");
         if (s == NULL) {
             return AD_EINTERNAL;
         }
@@ -210,7 +210,7 @@ int ad_store_op_worktree_git_insert(ad_store_tx_t *tx, json_t *args, json_t **re
 
 int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     int e = set_setup(db, ad_args_str(args, "id"), json_object_get(args, "setupFiles"),
                       ad_args_str(args, "setupCommand"), ad_args_int(args, "now", 0));
     json_t *ws = NULL;
@@ -226,17 +226,17 @@ int ad_store_op_workspace_setup_update(ad_store_tx_t *tx, json_t *args, json_t *
 static int worktree_setup_save(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_worktree_setup_t *a = in;
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s =
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "UPDATE worktrees SET setup = ?2, updated_at = ?3 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, a->id);
     ad_store_bind_json(s, 2, a->setup);
-    sqlite3_bind_int64(s, 3, a->now);
+    ad_db_bind_int64(s, 3, a->now);
     int e = ad_store_step_done(db, s);
-    if (e == 0 && sqlite3_changes(db) == 0) {
+    if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT; /* deleted while its setup ran */
     }
     json_t *w = NULL;
@@ -262,21 +262,21 @@ void ad_store_worktree_setup_save(ad_store_t *st, const ad_store_worktree_setup_
 
 /* Sets or clears the vanished flag of a worktree and of its agents; the
  * ids of the agents whose flag changed are appended to agents. */
-static int flag_vanished(sqlite3 *db, const char *wt_id, int64_t now, bool vanished, json_t *agents)
+static int flag_vanished(ad_db_t *db, const char *wt_id, int64_t now, bool vanished, json_t *agents)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id FROM agents WHERE worktree_id = ?1 AND "
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id FROM agents WHERE worktree_id = ?1 AND "
                                         "(worktree_vanished_at IS NULL) = ?2");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, wt_id);
-    sqlite3_bind_int(s, 2, vanished ? 1 : 0);
+    ad_db_bind_int(s, 2, vanished ? 1 : 0);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(agents, json_string((const char *)sqlite3_column_text(s, 0)));
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_array_append_new(agents, json_string((const char *)ad_db_column_text(s, 0)));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         return ad_store_rc(db, rc);
     }
     s = ad_store_stmt(db, "UPDATE agents SET worktree_vanished_at = ?2 WHERE worktree_id = ?1");
@@ -285,7 +285,7 @@ static int flag_vanished(sqlite3 *db, const char *wt_id, int64_t now, bool vanis
     }
     ad_store_bind_text(s, 1, wt_id);
     if (vanished) {
-        sqlite3_bind_int64(s, 2, now);
+        ad_db_bind_int64(s, 2, now);
     }
     int e = ad_store_step_done(db, s);
     if (e != 0) {
@@ -297,9 +297,9 @@ static int flag_vanished(sqlite3 *db, const char *wt_id, int64_t now, bool vanis
     }
     ad_store_bind_text(s, 1, wt_id);
     if (vanished) {
-        sqlite3_bind_int64(s, 2, now);
+        ad_db_bind_int64(s, 2, now);
     }
-    sqlite3_bind_int64(s, 3, now);
+    ad_db_bind_int64(s, 3, now);
     return ad_store_step_done(db, s);
 }
 
@@ -331,18 +331,18 @@ typedef struct {
 /* A row git still lists: follow its branch, unflag it if it was vanished. */
 static int sync_present(sync_t *y, json_t *row, json_t *g)
 {
-    sqlite3 *db = y->tx->db;
+    ad_db_t *db = y->tx->db;
     const char *id = ad_args_str(row, "id");
     const char *branch = ad_args_str(g, "branch");
     const char *had = ad_args_str(row, "branch");
     int e = 0;
     json_object_set_new(y->seen, ad_args_str(row, "path"), json_true());
     if (strcmp(branch != NULL ? branch : "", had != NULL ? had : "") != 0) {
-        sqlite3_stmt *s =
+        ad_db_stmt_t *s =
             ad_store_stmt(db, "UPDATE worktrees SET branch = ?2, updated_at = ?3 WHERE id = ?1");
         ad_store_bind_text(s, 1, id);
         ad_store_bind_text(s, 2, branch != NULL ? branch : ""); /* "": detached */
-        sqlite3_bind_int64(s, 3, y->now);
+        ad_db_bind_int64(s, 3, y->now);
         e = ad_store_step_done(db, s);
         json_array_append_new(y->updated, json_string(id));
     }
@@ -357,14 +357,14 @@ static int sync_present(sync_t *y, json_t *row, json_t *g)
  * agents use it, else deleted. */
 static int sync_gone(sync_t *y, json_t *row)
 {
-    sqlite3 *db = y->tx->db;
+    ad_db_t *db = y->tx->db;
     const char *id = ad_args_str(row, "id");
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT COUNT(*) FROM agents WHERE worktree_id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT COUNT(*) FROM agents WHERE worktree_id = ?1");
     ad_store_bind_text(s, 1, id);
-    int rc = sqlite3_step(s);
-    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) {
+    int rc = ad_db_step(s);
+    int64_t n = rc == AD_DB_ROW ? ad_db_column_int64(s, 0) : 0;
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW) {
         return ad_store_rc(db, rc);
     }
     if (n > 0 && json_object_get(row, "vanishedAt") == NULL) {
@@ -471,7 +471,7 @@ static int setup_approve(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const approve_t *a = in;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE workspaces SET setup_command_approved = 1 "
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE workspaces SET setup_command_approved = 1 "
                                             "WHERE id = ?1 AND setup_command = ?2");
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -479,7 +479,7 @@ static int setup_approve(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 1, a->id);
     ad_store_bind_text(s, 2, a->command);
     int rc = ad_store_step_done(tx->db, s);
-    return rc == 0 && sqlite3_changes(tx->db) == 0 ? AD_ESTATE : rc;
+    return rc == 0 && ad_db_changes(tx->db) == 0 ? AD_ESTATE : rc;
 }
 
 void ad_store_setup_command_approve(ad_store_t *st, const char *ws_id, const char *command,

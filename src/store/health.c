@@ -48,10 +48,10 @@ static const char SQL_BYTES[] = "SELECT (SELECT total(length(data)) FROM health_
 static const char SQL_OLDEST_CUT[] = "SELECT t0 FROM health_chunks ORDER BY t0 LIMIT 1 OFFSET "
                                      "(SELECT max(1, count(*) / 8) FROM health_chunks)";
 
-static int put_one(sqlite3 *db, const ad_store_hchunk_t *c)
+static int put_one(ad_db_t *db, const ad_store_hchunk_t *c)
 {
     bool run = c->run_id != NULL && c->run_id[0] != '\0';
-    sqlite3_stmt *s = ad_store_stmt(db, run ? SQL_PUT_RUN : SQL_PUT_HOST);
+    ad_db_stmt_t *s = ad_store_stmt(db, run ? SQL_PUT_RUN : SQL_PUT_HOST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -59,20 +59,20 @@ static int put_one(sqlite3 *db, const ad_store_hchunk_t *c)
     if (run) {
         ad_store_bind_text(s, k++, c->run_id);
     }
-    sqlite3_bind_int64(s, k++, c->t0);
-    sqlite3_bind_int64(s, k++, c->t1);
-    sqlite3_bind_int64(s, k++, (sqlite3_int64)c->n);
-    sqlite3_bind_blob(s, k, c->data, (int)c->len, SQLITE_STATIC);
+    ad_db_bind_int64(s, k++, c->t0);
+    ad_db_bind_int64(s, k++, c->t1);
+    ad_db_bind_int64(s, k++, (int64_t)c->n);
+    ad_db_bind_blob(s, k, c->data, (int)c->len, AD_DB_STATIC);
     return ad_store_step_done(db, s);
 }
 
-static int delete_before(sqlite3 *db, int64_t t)
+static int delete_before(ad_db_t *db, int64_t t)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_AGE_HOST);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_AGE_HOST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, t);
+    ad_db_bind_int64(s, 1, t);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc;
@@ -81,26 +81,26 @@ static int delete_before(sqlite3 *db, int64_t t)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, t);
+    ad_db_bind_int64(s, 1, t);
     return ad_store_step_done(db, s);
 }
 
-static int64_t one_int(sqlite3 *db, const char *sql, int64_t def)
+static int64_t one_int(ad_db_t *db, const char *sql, int64_t def)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return def;
     }
-    int64_t v = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
-                    ? sqlite3_column_int64(s, 0)
+    int64_t v = ad_db_step(s) == AD_DB_ROW && ad_db_column_type(s, 0) != AD_DB_NULL
+                    ? ad_db_column_int64(s, 0)
                     : def;
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return v;
 }
 
 /* Past max_bytes the oldest rows go, an eighth of them a round, at most
  * eight rounds a trim (the next trim goes on). */
-static int trim_bytes(sqlite3 *db, uint64_t max_bytes)
+static int trim_bytes(ad_db_t *db, uint64_t max_bytes)
 {
     for (int round = 0; round < 8; round++) {
         int64_t bytes = one_int(db, SQL_BYTES, 0);
@@ -176,30 +176,30 @@ static const char SQL_READ_RUN[] = "SELECT n, data FROM run_health_chunks WHERE 
 static const char SQL_SPAN[] =
     "SELECT min(t0), (SELECT t1 FROM health_chunks ORDER BY t0 DESC LIMIT 1) FROM health_chunks";
 
-static int read_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_hquery_t *q, bool run)
+static int read_rows(ad_db_t *db, ad_db_stmt_t *s, ad_store_hquery_t *q, bool run)
 {
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const void *d = sqlite3_column_blob(s, 1);
-        size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        q->row(run, d, len, (size_t)sqlite3_column_int64(s, 0), q->ud);
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        const void *d = ad_db_column_blob(s, 1);
+        size_t len = (size_t)ad_db_column_bytes(s, 1);
+        q->row(run, d, len, (size_t)ad_db_column_int64(s, 0), q->ud);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
-static int read_fn(sqlite3 *db, void *ctx)
+static int read_fn(ad_db_t *db, void *ctx)
 {
     ad_store_hquery_t *q = ctx;
-    sqlite3_stmt *s;
+    ad_db_stmt_t *s;
     int rc = 0;
     if (q->host) {
         s = ad_store_stmt(db, SQL_READ_HOST);
         if (s == NULL) {
             return AD_EINTERNAL;
         }
-        sqlite3_bind_int64(s, 1, q->from);
-        sqlite3_bind_int64(s, 2, q->to);
+        ad_db_bind_int64(s, 1, q->from);
+        ad_db_bind_int64(s, 2, q->to);
         rc = read_rows(db, s, q, false);
     }
     if (rc == 0 && q->run_id[0] != '\0') {
@@ -208,8 +208,8 @@ static int read_fn(sqlite3 *db, void *ctx)
             return AD_EINTERNAL;
         }
         ad_store_bind_text(s, 1, q->run_id);
-        sqlite3_bind_int64(s, 2, q->from);
-        sqlite3_bind_int64(s, 3, q->to);
+        ad_db_bind_int64(s, 2, q->from);
+        ad_db_bind_int64(s, 3, q->to);
         rc = read_rows(db, s, q, true);
     }
     return rc;
@@ -217,21 +217,21 @@ static int read_fn(sqlite3 *db, void *ctx)
 
 int ad_store_health_span(ad_store_t *st, int64_t *oldest, int64_t *newest)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SPAN);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SPAN);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    int rc = sqlite3_step(s);
+    int rc = ad_db_step(s);
     int out = AD_ENOENT;
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-        *oldest = sqlite3_column_int64(s, 0);
-        *newest = sqlite3_column_int64(s, 1);
+    if (rc == AD_DB_ROW && ad_db_column_type(s, 0) != AD_DB_NULL) {
+        *oldest = ad_db_column_int64(s, 0);
+        *newest = ad_db_column_int64(s, 1);
         out = 0;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    } else if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
         out = ad_store_rc(db, rc);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return out;
 }
 

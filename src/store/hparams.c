@@ -34,7 +34,7 @@ static const char SQL_CFG_UPDATE[] = "UPDATE configs SET name = coalesce(?2, nam
 static const char SQL_CFG_DELETE[] = "DELETE FROM configs WHERE id = ?1";
 
 /* A schema row as the API shows it: the definition's keys at the top. */
-static json_t *schema_json(sqlite3_stmt *s)
+static json_t *schema_json(ad_db_stmt_t *s)
 {
     json_t *o = ad_store_row_json(s, "definition", NULL);
     json_t *def = json_incref(json_object_get(o, "definition"));
@@ -52,19 +52,19 @@ static json_t *schema_json(sqlite3_stmt *s)
     return o;
 }
 
-static int schema_read(sqlite3 *db, const char *id, json_t **out)
+static int schema_read(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SCHEMA_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SCHEMA_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    int rc = sqlite3_step(s);
-    int e = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    int rc = ad_db_step(s);
+    int e = rc == AD_DB_ROW ? 0 : rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     if (e == 0) {
         *out = schema_json(s);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return e;
 }
 
@@ -74,15 +74,15 @@ int ad_store_cfg_schema_get(ad_store_t *st, const char *id, json_t **out)
 }
 
 /* Every row of s as fn makes it, into a new array. */
-static int rows(sqlite3 *db, sqlite3_stmt *s, json_t *(*fn)(sqlite3_stmt *), json_t **out)
+static int rows(ad_db_t *db, ad_db_stmt_t *s, json_t *(*fn)(ad_db_stmt_t *), json_t **out)
 {
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, fn(s));
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         json_decref(arr);
         return e;
@@ -93,8 +93,8 @@ static int rows(sqlite3 *db, sqlite3_stmt *s, json_t *(*fn)(sqlite3_stmt *), jso
 
 int ad_store_cfg_schema_list(ad_store_t *st, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SCHEMA_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SCHEMA_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -102,14 +102,14 @@ int ad_store_cfg_schema_list(ad_store_t *st, const char *org, json_t **out)
     return rows(db, s, schema_json, out);
 }
 
-static json_t *cfg_json(sqlite3_stmt *s)
+static json_t *cfg_json(ad_db_stmt_t *s)
 {
     return ad_store_row_json(s, "values", NULL);
 }
 
-static int cfg_read(sqlite3 *db, const char *id, json_t **out)
+static int cfg_read(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CFG_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CFG_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -124,8 +124,8 @@ int ad_store_config_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_config_list(ad_store_t *st, const char *org, const char *schema_id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CFG_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CFG_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -138,8 +138,8 @@ int ad_store_config_list(ad_store_t *st, const char *org, const char *schema_id,
 
 int ad_store_op_cfg_schema_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SCHEMA_INSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SCHEMA_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -148,11 +148,11 @@ int ad_store_op_cfg_schema_insert(ad_store_tx_t *tx, json_t *args, json_t **resu
     ad_store_bind_text(s, 2, ad_args_str(args, "orgId"));
     ad_store_bind_text(s, 3, ad_args_str(args, "name"));
     int rc =
-        ad_store_bind_json(s, 4, json_object_get(args, "definition")) == SQLITE_OK ? 0 : AD_ENOMEM;
-    sqlite3_bind_int64(s, 5, ad_args_int(args, "now", 0));
+        ad_store_bind_json(s, 4, json_object_get(args, "definition")) == AD_DB_OK ? 0 : AD_ENOMEM;
+    ad_db_bind_int64(s, 5, ad_args_int(args, "now", 0));
     rc = rc != 0 ? rc : ad_store_step_done(db, s);
     if (rc != 0) {
-        sqlite3_reset(s);
+        ad_db_reset(s);
         return rc;
     }
     json_t *row = NULL;
@@ -162,28 +162,28 @@ int ad_store_op_cfg_schema_insert(ad_store_tx_t *tx, json_t *args, json_t **resu
     return rc;
 }
 
-static int by_id(sqlite3 *db, const char *sql, const char *id)
+static int by_id(ad_db_t *db, const char *sql, const char *id)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
     int rc = ad_store_step_done(db, s);
-    return rc == 0 && sqlite3_changes(db) == 0 ? AD_ENOENT : rc;
+    return rc == 0 && ad_db_changes(db) == 0 ? AD_ENOENT : rc;
 }
 
 int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SCHEMA_USED);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SCHEMA_USED);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
-    int64_t used = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
+    int64_t used = ad_db_step(s) == AD_DB_ROW ? ad_db_column_int64(s, 0) : 0;
+    ad_db_reset(s);
     if (used > 0) {
         *result = json_pack("{s:s, s:I}", "id", id, "configs", (json_int_t)used);
         return AD_ESTATE;
@@ -198,14 +198,14 @@ int ad_store_op_cfg_schema_delete(ad_store_tx_t *tx, json_t *args, json_t **resu
 /* The tail of a config write: args' values bound at vals and now at
  * vals + 1, the statement run, and the row read back as {config}.
  * AD_ENOENT when it changed nothing (an update of a missing id). */
-static int cfg_write(sqlite3 *db, sqlite3_stmt *s, int vals, json_t *args, json_t **result)
+static int cfg_write(ad_db_t *db, ad_db_stmt_t *s, int vals, json_t *args, json_t **result)
 {
     int rc =
-        ad_store_bind_json(s, vals, json_object_get(args, "values")) == SQLITE_OK ? 0 : AD_ENOMEM;
-    sqlite3_bind_int64(s, vals + 1, ad_args_int(args, "now", 0));
+        ad_store_bind_json(s, vals, json_object_get(args, "values")) == AD_DB_OK ? 0 : AD_ENOMEM;
+    ad_db_bind_int64(s, vals + 1, ad_args_int(args, "now", 0));
     rc = rc != 0 ? rc : ad_store_step_done(db, s);
-    sqlite3_reset(s);
-    if (rc == 0 && sqlite3_changes(db) == 0) {
+    ad_db_reset(s);
+    if (rc == 0 && ad_db_changes(db) == 0) {
         rc = AD_ENOENT;
     }
     json_t *row = NULL;
@@ -217,8 +217,8 @@ static int cfg_write(sqlite3 *db, sqlite3_stmt *s, int vals, json_t *args, json_
 
 int ad_store_op_config_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CFG_INSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CFG_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -232,8 +232,8 @@ int ad_store_op_config_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_config_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CFG_UPDATE);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CFG_UPDATE);
     if (s == NULL) {
         return AD_EINTERNAL;
     }

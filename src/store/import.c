@@ -219,47 +219,65 @@ static bool id_ok(const unsigned char *id)
     return n > 0;
 }
 
-/* Binds the source row's columns to s's parameters ?1..?n. */
-static void bind_row(sqlite3_stmt *s, sqlite3_stmt *row)
+/* Binds the source row's columns (SQLite's) to s's parameters ?1..?n. */
+static void bind_row(ad_db_stmt_t *s, sqlite3_stmt *row)
 {
-    int n = sqlite3_bind_parameter_count(s), cols = sqlite3_column_count(row);
+    int n = ad_db_bind_parameter_count(s), cols = sqlite3_column_count(row);
     for (int i = 0; i < n && i < cols; i++) {
-        sqlite3_bind_value(s, i + 1, sqlite3_column_value(row, i));
+        switch (sqlite3_column_type(row, i)) {
+        case SQLITE_INTEGER:
+            ad_db_bind_int64(s, i + 1, sqlite3_column_int64(row, i));
+            break;
+        case SQLITE_FLOAT:
+            ad_db_bind_double(s, i + 1, sqlite3_column_double(row, i));
+            break;
+        case SQLITE_TEXT:
+            ad_db_bind_text(s, i + 1, (const char *)sqlite3_column_text(row, i),
+                            sqlite3_column_bytes(row, i), AD_DB_TRANSIENT);
+            break;
+        case SQLITE_BLOB:
+            ad_db_bind_blob(s, i + 1, sqlite3_column_blob(row, i), sqlite3_column_bytes(row, i),
+                            AD_DB_TRANSIENT);
+            break;
+        default:
+            ad_db_bind_null(s, i + 1);
+            break;
+        }
     }
 }
 
 /* One row: 0 imported, 1 present, 2 skipped; <0 an error. */
-static int copy_row(sqlite3 *db, const table_t *t, sqlite3_stmt *row)
+static int copy_row(ad_db_t *db, const table_t *t, sqlite3_stmt *row)
 {
     if ((t->has_id && !id_ok(sqlite3_column_text(row, 0))) || (t->ok != NULL && !t->ok(row))) {
         return 2;
     }
-    sqlite3_stmt *p = ad_store_stmt(db, t->present);
-    sqlite3_stmt *ins = ad_store_stmt(db, t->insert);
+    ad_db_stmt_t *p = ad_store_stmt(db, t->present);
+    ad_db_stmt_t *ins = ad_store_stmt(db, t->insert);
     if (p == NULL || ins == NULL) {
         return AD_EINTERNAL;
     }
     bind_row(p, row);
-    int step = sqlite3_step(p);
-    sqlite3_reset(p);
-    if (step == SQLITE_ROW) {
+    int step = ad_db_step(p);
+    ad_db_reset(p);
+    if (step == AD_DB_ROW) {
         return 1;
     }
-    if (step != SQLITE_DONE) {
+    if (step != AD_DB_DONE) {
         return ad_store_rc(db, step);
     }
     bind_row(ins, row);
-    step = sqlite3_step(ins);
-    sqlite3_reset(ins);
-    if (step != SQLITE_DONE) {
-        return step == SQLITE_CONSTRAINT ? 2 : ad_store_rc(db, step);
+    step = ad_db_step(ins);
+    ad_db_reset(ins);
+    if (step != AD_DB_DONE) {
+        return step == AD_DB_CONSTRAINT ? 2 : ad_store_rc(db, step);
     }
-    return sqlite3_changes(db) > 0 ? 0 : 2;
+    return ad_db_changes(db) > 0 ? 0 : 2;
 }
 
 /* Copies one table; its counts into counts {source, imported, present,
  * skipped}. A table the source lacks counts nothing. */
-static int copy_table(sqlite3 *db, sqlite3 *src, const table_t *t, const import_in_t *in,
+static int copy_table(ad_db_t *db, sqlite3 *src, const table_t *t, const import_in_t *in,
                       int64_t counts[4])
 {
     sqlite3_stmt *row = NULL;
@@ -292,7 +310,7 @@ static int copy_table(sqlite3 *db, sqlite3 *src, const table_t *t, const import_
 }
 
 /* The agents' parents, once every agent is in. */
-static int link_parents(sqlite3 *db, sqlite3 *src)
+static int link_parents(ad_db_t *db, sqlite3 *src)
 {
     sqlite3_stmt *row = NULL;
     if (sqlite3_prepare_v2(
@@ -300,7 +318,7 @@ static int link_parents(sqlite3 *db, sqlite3 *src)
             &row, NULL) != SQLITE_OK) {
         return 0;
     }
-    sqlite3_stmt *u = ad_store_stmt(
+    ad_db_stmt_t *u = ad_store_stmt(
         db, "UPDATE agents SET parent_agent_id = ?2 WHERE id = ?1 AND parent_agent_id IS NULL AND "
             "EXISTS (SELECT 1 FROM agents WHERE id = ?2)");
     int rc = u == NULL ? AD_EINTERNAL : 0;

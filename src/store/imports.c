@@ -14,9 +14,9 @@
 
 /* args {id, agentId, source, name?, config?, tags?, now}: a running run of
  * an existing agent; the agent's status is left alone (no process). */
-static int external_insert(sqlite3 *db, json_t *args)
+static int external_insert(ad_db_t *db, json_t *args)
 {
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "INSERT INTO runs (id, agent_id, started_at, status, source, name, config, tags) "
             "SELECT ?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM agents "
             "WHERE id = ?2)");
@@ -25,13 +25,13 @@ static int external_insert(sqlite3 *db, json_t *args)
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     ad_store_bind_text(s, 2, ad_args_str(args, "agentId"));
-    sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 3, ad_args_int(args, "now", 0));
     ad_store_bind_text(s, 4, ad_args_str(args, "source"));
     ad_store_bind_text(s, 5, ad_args_str(args, "name"));
     ad_store_bind_json(s, 6, json_object_get(args, "config"));
     ad_store_bind_json(s, 7, json_object_get(args, "tags"));
     int rc = ad_store_step_done(db, s);
-    return rc == 0 && sqlite3_changes(db) == 0 ? AD_ENOENT : rc;
+    return rc == 0 && ad_db_changes(db) == 0 ? AD_ENOENT : rc;
 }
 
 int ad_store_op_external_run(ad_store_tx_t *tx, json_t *args, json_t **result)
@@ -48,7 +48,7 @@ int ad_store_op_external_run(ad_store_tx_t *tx, json_t *args, json_t **result)
     }
     json_t *imp = json_object_get(args, "import");
     if (rc == 0 && imp != NULL) {
-        sqlite3_stmt *s = ad_store_stmt(
+        ad_db_stmt_t *s = ad_store_stmt(
             tx->db, "INSERT INTO imports (id, org_id, kind, path, run_id, follow, status, state, "
                     "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', "
                     "COALESCE(?8, '{}'), ?7, ?7)");
@@ -60,8 +60,8 @@ int ad_store_op_external_run(ad_store_tx_t *tx, json_t *args, json_t **result)
         ad_store_bind_text(s, 3, ad_args_str(imp, "kind"));
         ad_store_bind_text(s, 4, ad_args_str(imp, "path"));
         ad_store_bind_text(s, 5, ad_args_str(imp, "runId"));
-        sqlite3_bind_int(s, 6, json_is_true(json_object_get(imp, "follow")));
-        sqlite3_bind_int64(s, 7, ad_args_int(args, "now", 0));
+        ad_db_bind_int(s, 6, json_is_true(json_object_get(imp, "follow")));
+        ad_db_bind_int64(s, 7, ad_args_int(args, "now", 0));
         ad_store_bind_json(s, 8, json_object_get(imp, "state"));
         rc = ad_store_step_done(tx->db, s);
     }
@@ -81,7 +81,7 @@ int ad_store_op_external_run_update(ad_store_tx_t *tx, json_t *args, json_t **re
     AD_UNUSED(result);
     const char *status = ad_args_str(args, "status");
     json_t *end = json_object_get(args, "endedAt");
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "UPDATE runs SET status = COALESCE(?2, status), ended_at = CASE WHEN ?2 IS NULL "
                 "OR ?2 = 'running' THEN ended_at ELSE ?3 END, duration_ms = CASE WHEN ?2 IS NULL "
                 "OR ?2 = 'running' THEN duration_ms ELSE max(0, ?3 - started_at) END, name = "
@@ -93,19 +93,19 @@ int ad_store_op_external_run_update(ad_store_tx_t *tx, json_t *args, json_t **re
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     ad_store_bind_text(s, 2, status);
-    sqlite3_bind_int64(s, 3, json_is_integer(end) ? json_integer_value(end) : ad_wall_ms());
+    ad_db_bind_int64(s, 3, json_is_integer(end) ? json_integer_value(end) : ad_wall_ms());
     ad_store_bind_text(s, 4, ad_args_str(args, "name"));
     ad_store_bind_json(s, 5, json_object_get(args, "config"));
     ad_store_bind_json(s, 6, json_object_get(args, "tags"));
     ad_store_bind_json(s, 7, json_object_get(args, "configPatch"));
     int rc = ad_store_step_done(tx->db, s);
-    return rc == 0 && sqlite3_changes(tx->db) == 0 ? AD_ENOENT : rc;
+    return rc == 0 && ad_db_changes(tx->db) == 0 ? AD_ENOENT : rc;
 }
 
 int ad_store_mlflow_experiment(ad_store_t *st, const char *org, const char *name, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT id, name, created_at, updated_at FROM agents WHERE org_id = ?1 AND name = ?2 "
             "AND deleted_at IS NULL AND json_extract(state, '$.mlflowExperiment') = 1 ORDER BY "
             "created_at LIMIT 1");
@@ -119,41 +119,41 @@ int ad_store_mlflow_experiment(ad_store_t *st, const char *org, const char *name
 
 int ad_store_org_first_worktree(ad_store_t *st, const char *org, char out[AD_ID_MAX])
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT w.id FROM worktrees w JOIN workspaces ws ON ws.id "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT w.id FROM worktrees w JOIN workspaces ws ON ws.id "
                                         "= w.workspace_id WHERE ws.org_id = ?1 AND w.is_main = 1 "
                                         "ORDER BY ws.created_at, ws.id LIMIT 1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    int step = ad_db_step(s);
+    if (step == AD_DB_ROW) {
+        snprintf(out, AD_ID_MAX, "%s", (const char *)ad_db_column_text(s, 0));
     }
-    sqlite3_reset(s);
-    return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, step);
+    ad_db_reset(s);
+    return step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
 }
 
 int ad_store_run_source(ad_store_t *st, const char *run_id, char *out, size_t outsz)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT COALESCE(source, '') FROM runs WHERE id = ?1");
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT COALESCE(source, '') FROM runs WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, run_id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(s, 0));
+    int step = ad_db_step(s);
+    if (step == AD_DB_ROW) {
+        snprintf(out, outsz, "%s", (const char *)ad_db_column_text(s, 0));
     }
-    sqlite3_reset(s);
-    return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, step);
+    ad_db_reset(s);
+    return step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
 }
 
 /* ---- imports ----------------------------------------------------------------------- */
 
-static json_t *import_row(sqlite3_stmt *s)
+static json_t *import_row(ad_db_stmt_t *s)
 {
     json_t *o = ad_store_row_json(s, "state", "error");
     json_object_set_new(o, "follow",
@@ -167,8 +167,8 @@ static json_t *import_row(sqlite3_stmt *s)
 
 int ad_store_import_get(ad_store_t *st, const char *id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, IMPORT_SELECT "WHERE id = ?1");
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, IMPORT_SELECT "WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -178,8 +178,8 @@ int ad_store_import_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_import_list(ad_store_t *st, const char *org, bool running_only, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s =
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s =
         running_only
             ? ad_store_stmt(db, IMPORT_SELECT "WHERE status = 'running' ORDER BY created_at")
             : ad_store_stmt(db, IMPORT_SELECT "WHERE ?1 = '' OR org_id = ?1 ORDER BY created_at "
@@ -195,7 +195,7 @@ int ad_store_import_list(ad_store_t *st, const char *org, bool running_only, jso
 
 int ad_store_op_import_save(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "UPDATE imports SET status = ?2, error = ?3, state = ?4, points = points + ?5, "
                 "updated_at = ?6 WHERE id = ?1");
     if (s == NULL) {
@@ -205,10 +205,10 @@ int ad_store_op_import_save(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 2, ad_args_str(args, "status"));
     ad_store_bind_text(s, 3, ad_args_str(args, "error"));
     ad_store_bind_json(s, 4, json_object_get(args, "state"));
-    sqlite3_bind_int64(s, 5, ad_args_int(args, "points", 0));
-    sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 5, ad_args_int(args, "points", 0));
+    ad_db_bind_int64(s, 6, ad_args_int(args, "now", 0));
     int rc = ad_store_step_done(tx->db, s);
-    if (rc == 0 && sqlite3_changes(tx->db) == 0) {
+    if (rc == 0 && ad_db_changes(tx->db) == 0) {
         return AD_ENOENT;
     }
     s = ad_store_stmt(tx->db, IMPORT_SELECT "WHERE id = ?1");

@@ -30,14 +30,14 @@ static const char SQL_JOB_LOST[] =
     "UPDATE jobs SET status = 'lost', ended_at = ?1, message = 'agentd stopped while it ran' "
     "WHERE status = 'running'";
 
-static json_t *job_row(sqlite3_stmt *s)
+static json_t *job_row(ad_db_stmt_t *s)
 {
     return ad_store_row_json(s, JOB_JSON_COLS, JOB_NULL_COLS);
 }
 
-static int job_read(sqlite3 *db, const char *id, json_t **out)
+static int job_read(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_JOB_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_JOB_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -52,13 +52,13 @@ int ad_store_job_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_job_list(ad_store_t *st, const char *org, int limit, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_JOB_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_JOB_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    sqlite3_bind_int(s, 2, limit > 0 && limit <= 1000 ? limit : 100);
+    ad_db_bind_int(s, 2, limit > 0 && limit <= 1000 ? limit : 100);
     json_t *arr = NULL;
     int e = ad_store_all_rows(db, s, job_row, &arr);
     if (e == 0) {
@@ -70,8 +70,8 @@ int ad_store_job_list(ad_store_t *st, const char *org, int limit, json_t **out)
 static int job_insert(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_job_t *j = in;
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_JOB_INSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_JOB_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -81,7 +81,7 @@ static int job_insert(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 4, j->kind);
     ad_store_bind_text(s, 5, j->command);
     ad_store_bind_text(s, 6, j->cwd[0] != '\0' ? j->cwd : NULL);
-    sqlite3_bind_int64(s, 7, j->now);
+    ad_db_bind_int64(s, 7, j->now);
     ad_store_bind_text(s, 8, j->node_id[0] != '\0' ? j->node_id : NULL);
     int rc = ad_store_step_done(db, s);
     return rc != 0 ? rc : job_read(db, j->id, result);
@@ -101,35 +101,35 @@ void ad_store_job_insert(ad_store_t *st, const ad_store_job_t *j, ad_store_resul
 static int job_end(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_job_end_t *e = in;
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_JOB_END);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_JOB_END);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, e->id);
     ad_store_bind_text(s, 2, ad_job_status_name(e->status));
     if (e->has_progress) {
-        sqlite3_bind_double(s, 3, e->progress);
+        ad_db_bind_double(s, 3, e->progress);
     } else {
-        sqlite3_bind_null(s, 3);
+        ad_db_bind_null(s, 3);
     }
     ad_store_bind_text(s, 4, e->stage[0] ? e->stage : NULL);
     ad_store_bind_text(s, 5, e->message[0] ? e->message : NULL);
     ad_store_bind_text(s, 6, e->result);
     ad_store_bind_text(s, 7, e->output);
     if (e->has_exit_code) {
-        sqlite3_bind_int(s, 8, e->exit_code);
+        ad_db_bind_int(s, 8, e->exit_code);
     } else {
-        sqlite3_bind_null(s, 8);
+        ad_db_bind_null(s, 8);
     }
     if (e->signal > 0) {
-        sqlite3_bind_int(s, 9, e->signal);
+        ad_db_bind_int(s, 9, e->signal);
     } else {
-        sqlite3_bind_null(s, 9);
+        ad_db_bind_null(s, 9);
     }
-    sqlite3_bind_int64(s, 10, e->now);
+    ad_db_bind_int64(s, 10, e->now);
     int rc = ad_store_step_done(db, s);
-    if (rc == 0 && sqlite3_changes(db) == 0) {
+    if (rc == 0 && ad_db_changes(db) == 0) {
         rc = AD_ENOENT;
     }
     return rc != 0 ? rc : job_read(db, e->id, result);
@@ -150,15 +150,15 @@ void ad_store_job_end(ad_store_t *st, const ad_store_job_end_t *e, ad_store_resu
 static int jobs_lost(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const int64_t *now = in;
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_JOB_LOST);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_JOB_LOST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, *now);
+    ad_db_bind_int64(s, 1, *now);
     int rc = ad_store_step_done(db, s);
     if (rc == 0) {
-        *result = json_pack("{s:i}", "jobs", sqlite3_changes(db));
+        *result = json_pack("{s:i}", "jobs", ad_db_changes(db));
     }
     return rc;
 }

@@ -19,9 +19,9 @@ static const char SQL_PUT[] =
     "excluded.updated_at";
 static const char SQL_DELETE[] = "DELETE FROM panel_layouts WHERE org_id = ?1 AND scope = ?2";
 
-static int layout_read(sqlite3 *db, const char *org, const char *scope, json_t **out)
+static int layout_read(ad_db_t *db, const char *org, const char *scope, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -37,10 +37,10 @@ int ad_store_layout_get(ad_store_t *st, const char *org, const char *scope, json
 
 int ad_store_op_layout_put(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *org = ad_args_str(args, "orgId"), *scope = ad_args_str(args, "scope");
     json_t *layout = json_object_get(args, "layout");
-    sqlite3_stmt *s = ad_store_stmt(db, layout != NULL ? SQL_PUT : SQL_DELETE);
+    ad_db_stmt_t *s = ad_store_stmt(db, layout != NULL ? SQL_PUT : SQL_DELETE);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -48,11 +48,11 @@ int ad_store_op_layout_put(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 2, scope);
     int rc = 0;
     if (layout != NULL) {
-        rc = ad_store_bind_json(s, 3, layout) == SQLITE_OK ? 0 : AD_ENOMEM;
-        sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+        rc = ad_store_bind_json(s, 3, layout) == AD_DB_OK ? 0 : AD_ENOMEM;
+        ad_db_bind_int64(s, 4, ad_args_int(args, "now", 0));
     }
     rc = rc != 0 ? rc : ad_store_step_done(db, s);
-    sqlite3_reset(s);
+    ad_db_reset(s);
     if (rc != 0) {
         return rc;
     }

@@ -78,10 +78,10 @@ static const char SQL_CRED_STATUS[] =
     "UPDATE llm_credentials SET status = ?3, status_reason = ?4, validated_at = ?5 "
     "WHERE org_id = ?1 AND provider = ?2";
 
-static int one_by_id(sqlite3 *db, const char *sql, const char *id, const char *nulls,
+static int one_by_id(ad_db_t *db, const char *sql, const char *id, const char *nulls,
                      const char *json_cols, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -95,15 +95,15 @@ int ad_store_chat_get(ad_store_t *st, const char *id, json_t **out)
 }
 
 /* Rows of chats, messages or credentials; a message's tool_calls is JSON. */
-static int rows(sqlite3 *db, sqlite3_stmt *s, const char *nulls, json_t **out)
+static int rows(ad_db_t *db, ad_db_stmt_t *s, const char *nulls, json_t **out)
 {
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, LMSG_JSON, nulls));
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         json_decref(arr);
         return e;
@@ -114,25 +114,25 @@ static int rows(sqlite3 *db, sqlite3_stmt *s, const char *nulls, json_t **out)
 
 int ad_store_chat_list(ad_store_t *st, const char *org, int limit, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHAT_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CHAT_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    sqlite3_bind_int(s, 2, limit > 0 && limit <= 1000 ? limit : 100);
+    ad_db_bind_int(s, 2, limit > 0 && limit <= 1000 ? limit : 100);
     return rows(db, s, CHAT_NULLS, out);
 }
 
 int ad_store_chat_messages(ad_store_t *st, const char *chat_id, int limit, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_LAST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LMSG_LAST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, chat_id);
-    sqlite3_bind_int(s, 2, limit > 0 && limit <= 10000 ? limit : 1000);
+    ad_db_bind_int(s, 2, limit > 0 && limit <= 10000 ? limit : 1000);
     json_t *desc = NULL;
     int rc = rows(db, s, NULL, &desc);
     if (rc != 0) {
@@ -161,20 +161,20 @@ typedef struct {
 } msgs_job_t;
 
 /* Whether message id is one of chat's: 0, AD_ENOENT or an error. */
-static int msg_in_chat(sqlite3 *db, const char *chat, const char *id)
+static int msg_in_chat(ad_db_t *db, const char *chat, const char *id)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_IN_CHAT);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LMSG_IN_CHAT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, chat);
     ad_store_bind_text(s, 2, id);
-    int src = sqlite3_step(s);
-    sqlite3_reset(s);
-    return src == SQLITE_ROW ? 0 : src == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, src);
+    int src = ad_db_step(s);
+    ad_db_reset(s);
+    return src == AD_DB_ROW ? 0 : src == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, src);
 }
 
-static int msgs_read(sqlite3 *db, void *ctx)
+static int msgs_read(ad_db_t *db, void *ctx)
 {
     msgs_job_t *j = ctx;
     if (j->before[0] != '\0') {
@@ -183,12 +183,12 @@ static int msgs_read(sqlite3 *db, void *ctx)
             return rc;
         }
     }
-    sqlite3_stmt *s = ad_store_stmt(db, j->before[0] ? SQL_LMSG_BEFORE : SQL_LMSG_LAST);
+    ad_db_stmt_t *s = ad_store_stmt(db, j->before[0] ? SQL_LMSG_BEFORE : SQL_LMSG_LAST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, j->id);
-    sqlite3_bind_int(s, 2, j->page ? j->limit + 1 : j->limit); /* one more: is there more? */
+    ad_db_bind_int(s, 2, j->page ? j->limit + 1 : j->limit); /* one more: is there more? */
     if (j->before[0] != '\0') {
         ad_store_bind_text(s, 3, j->before);
     }
@@ -229,19 +229,19 @@ void ad_store_chat_messages_page(ad_store_t *st, const char *chat_id, const char
     ad_store_read_async(st, msgs_read, msgs_done, j);
 }
 
-static void bind_opt_real(sqlite3_stmt *s, int i, json_t *v)
+static void bind_opt_real(ad_db_stmt_t *s, int i, json_t *v)
 {
     if (json_is_number(v)) {
-        sqlite3_bind_double(s, i, json_number_value(v));
+        ad_db_bind_double(s, i, json_number_value(v));
     } else {
-        sqlite3_bind_null(s, i);
+        ad_db_bind_null(s, i);
     }
 }
 
 int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHAT_INSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CHAT_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -255,7 +255,7 @@ int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 7, ad_args_str(args, "projectId"));
     bind_opt_real(s, 8, json_object_get(args, "temperature"));
     bind_opt_real(s, 9, json_object_get(args, "maxTokens"));
-    sqlite3_bind_int64(s, 10, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 10, ad_args_int(args, "now", 0));
     ad_store_bind_text(s, 11, ad_args_str(args, "provider"));
     int rc = ad_store_step_done(db, s);
     json_t *chat = NULL;
@@ -270,14 +270,14 @@ int ad_store_op_chat_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_chat_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHAT_DELETE);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CHAT_DELETE);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     int rc = ad_store_step_done(db, s);
-    if (rc == 0 && sqlite3_changes(db) == 0) {
+    if (rc == 0 && ad_db_changes(db) == 0) {
         rc = AD_ENOENT;
     }
     if (rc == 0) {
@@ -286,10 +286,10 @@ int ad_store_op_chat_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
     return rc;
 }
 
-static int msg_insert(sqlite3 *db, const char *id, const char *chat, const char *role,
+static int msg_insert(ad_db_t *db, const char *id, const char *chat, const char *role,
                       const char *content, const char *status, const char *model, int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_INSERT);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LMSG_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -299,7 +299,7 @@ static int msg_insert(sqlite3 *db, const char *id, const char *chat, const char 
     ad_store_bind_text(s, 4, content);
     ad_store_bind_text(s, 5, status);
     ad_store_bind_text(s, 6, model);
-    sqlite3_bind_int64(s, 7, now);
+    ad_db_bind_int64(s, 7, now);
     return ad_store_step_done(db, s);
 }
 
@@ -318,7 +318,7 @@ static void title_of(const char *content, char out[64])
 
 int ad_store_op_chat_turn_begin(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *chat = ad_args_str(args, "chatId");
     const char *uid = ad_args_str(args, "userId");
     const char *aid = ad_args_str(args, "assistantId");
@@ -326,15 +326,15 @@ int ad_store_op_chat_turn_begin(ad_store_tx_t *tx, json_t *args, json_t **result
     int64_t now = ad_args_int(args, "now", 0);
     char title[64];
     title_of(content != NULL ? content : "", title);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHAT_TOUCH);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CHAT_TOUCH);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, chat);
-    sqlite3_bind_int64(s, 2, now);
+    ad_db_bind_int64(s, 2, now);
     ad_store_bind_text(s, 3, title);
     int rc = ad_store_step_done(db, s);
-    if (rc == 0 && sqlite3_changes(db) == 0) {
+    if (rc == 0 && ad_db_changes(db) == 0) {
         rc = AD_ENOENT;
     }
     /* The answer is one millisecond later, so the pair reads in order. */
@@ -355,25 +355,25 @@ int ad_store_op_chat_turn_begin(ad_store_tx_t *tx, json_t *args, json_t **result
     return rc;
 }
 
-static int chat_add(sqlite3 *db, const char *chat, const ad_usage_rec_t *u, int64_t now)
+static int chat_add(ad_db_t *db, const char *chat, const ad_usage_rec_t *u, int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHAT_ADD);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CHAT_ADD);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, chat);
-    sqlite3_bind_int64(s, 2, u->input_tokens);
-    sqlite3_bind_int64(s, 3, u->output_tokens);
-    sqlite3_bind_int64(s, 4, u->cache_read_tokens);
-    sqlite3_bind_int64(s, 5, u->cache_write_tokens);
-    sqlite3_bind_double(s, 6, u->cost_usd);
-    sqlite3_bind_int64(s, 7, now);
+    ad_db_bind_int64(s, 2, u->input_tokens);
+    ad_db_bind_int64(s, 3, u->output_tokens);
+    ad_db_bind_int64(s, 4, u->cache_read_tokens);
+    ad_db_bind_int64(s, 5, u->cache_write_tokens);
+    ad_db_bind_double(s, 6, u->cost_usd);
+    ad_db_bind_int64(s, 7, now);
     return ad_store_step_done(db, s);
 }
 
 int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "messageId");
     int64_t now = ad_args_int(args, "now", 0);
     ad_usage_rec_t u = {.model = ad_args_str(args, "model"),
@@ -384,7 +384,7 @@ int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result)
                         .cost_usd = json_number_value(json_object_get(args, "costUsd")),
                         .error = strcmp(ad_args_str(args, "status"), "error") == 0,
                         .at_ms = now};
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LMSG_END);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LMSG_END);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -394,21 +394,21 @@ int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 4, ad_args_str(args, "error"));
     ad_store_bind_text(s, 5, u.model);
     ad_store_bind_text(s, 6, ad_args_str(args, "stopReason"));
-    sqlite3_bind_int64(s, 7, u.input_tokens);
-    sqlite3_bind_int64(s, 8, u.output_tokens);
-    sqlite3_bind_int64(s, 9, u.cache_read_tokens);
-    sqlite3_bind_int64(s, 10, u.cache_write_tokens);
-    sqlite3_bind_double(s, 11, u.cost_usd);
-    sqlite3_bind_int64(s, 12, ad_args_int(args, "attempts", 1));
-    sqlite3_bind_int64(s, 13, now);
+    ad_db_bind_int64(s, 7, u.input_tokens);
+    ad_db_bind_int64(s, 8, u.output_tokens);
+    ad_db_bind_int64(s, 9, u.cache_read_tokens);
+    ad_db_bind_int64(s, 10, u.cache_write_tokens);
+    ad_db_bind_double(s, 11, u.cost_usd);
+    ad_db_bind_int64(s, 12, ad_args_int(args, "attempts", 1));
+    ad_db_bind_int64(s, 13, now);
     json_t *tools = json_object_get(args, "toolCalls");
     if (json_array_size(tools) > 0) {
         ad_store_bind_json(s, 14, tools);
     } else {
-        sqlite3_bind_null(s, 14);
+        ad_db_bind_null(s, 14);
     }
     int rc = ad_store_step_done(db, s);
-    if (rc == 0 && sqlite3_changes(db) == 0) {
+    if (rc == 0 && ad_db_changes(db) == 0) {
         rc = AD_ENOENT; /* already ended (or the chat was deleted) */
     }
     if (rc == 0) {
@@ -426,23 +426,23 @@ int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_chats_reconcile(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3_stmt *s = ad_store_stmt(tx->db, SQL_LMSG_LOST);
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, SQL_LMSG_LOST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 1, ad_args_int(args, "now", 0));
     int rc = ad_store_step_done(tx->db, s);
     if (rc == 0) {
-        *result = json_pack("{s:i}", "messages", sqlite3_changes(tx->db));
+        *result = json_pack("{s:i}", "messages", ad_db_changes(tx->db));
     }
     return rc;
 }
 
 /* ---- credentials ----------------------------------------------------------------- */
 
-static int cred_read(sqlite3 *db, const char *org, const char *provider, json_t **out)
+static int cred_read(ad_db_t *db, const char *org, const char *provider, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CRED_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CRED_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -458,8 +458,8 @@ int ad_store_cred_get(ad_store_t *st, const char *org, const char *provider, jso
 
 int ad_store_cred_list(ad_store_t *st, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CRED_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CRED_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -469,8 +469,8 @@ int ad_store_cred_list(ad_store_t *st, const char *org, json_t **out)
 
 int ad_store_op_cred_upsert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CRED_UPSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CRED_UPSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -480,8 +480,8 @@ int ad_store_op_cred_upsert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 3, ad_args_str(args, "last4"));
     ad_store_bind_text(s, 4, ad_args_str(args, "email"));
     ad_store_bind_text(s, 5, ad_args_str(args, "baseUrl"));
-    sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
-    sqlite3_bind_int(s, 7, json_is_true(json_object_get(args, "setBaseUrl")) ? 1 : 0);
+    ad_db_bind_int64(s, 6, ad_args_int(args, "now", 0));
+    ad_db_bind_int(s, 7, json_is_true(json_object_get(args, "setBaseUrl")) ? 1 : 0);
     int rc = ad_store_step_done(db, s);
     json_t *c = NULL;
     if (rc == 0 && (rc = cred_read(db, org, provider, &c)) == 0) {
@@ -492,14 +492,14 @@ int ad_store_op_cred_upsert(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_cred_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3_stmt *s = ad_store_stmt(tx->db, SQL_CRED_DELETE);
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, SQL_CRED_DELETE);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "orgId"));
     ad_store_bind_text(s, 2, ad_args_str(args, "provider"));
     int rc = ad_store_step_done(tx->db, s);
-    if (rc == 0 && sqlite3_changes(tx->db) == 0) {
+    if (rc == 0 && ad_db_changes(tx->db) == 0) {
         rc = AD_ENOENT;
     }
     if (rc == 0) {
@@ -510,8 +510,8 @@ int ad_store_op_cred_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_cred_status(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CRED_STATUS);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CRED_STATUS);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -520,7 +520,7 @@ int ad_store_op_cred_status(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 2, provider);
     ad_store_bind_text(s, 3, ad_args_str(args, "status"));
     ad_store_bind_text(s, 4, ad_args_str(args, "reason"));
-    sqlite3_bind_int64(s, 5, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 5, ad_args_int(args, "now", 0));
     int rc = ad_store_step_done(db, s);
     json_t *c = NULL;
     if (rc == 0 && (rc = cred_read(db, org, provider, &c)) == 0) {

@@ -14,8 +14,8 @@
 
 int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO worktree_merges (id, worktree_id, branch, "
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, "INSERT INTO worktree_merges (id, worktree_id, branch, "
                                         "into_branch, strategy, head, commit_id, previous, "
                                         "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     if (s == NULL) {
@@ -26,7 +26,7 @@ int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **
     for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++) {
         ad_store_bind_text(s, (int)i + 1, ad_args_str(args, keys[i]));
     }
-    sqlite3_bind_int64(s, 9, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 9, ad_args_int(args, "now", 0));
     int e = ad_store_step_done(db, s);
     if (e == 0) {
         *result = json_pack("{s:O}", "merge", args);
@@ -36,8 +36,8 @@ int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **
 
 int ad_store_worktree_merges(ad_store_t *st, const char *worktree_id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT " MERGE_COLS " FROM worktree_merges WHERE "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " MERGE_COLS " FROM worktree_merges WHERE "
                                         "worktree_id = ?1 ORDER BY created_at DESC, rowid DESC "
                                         "LIMIT 100");
     if (s == NULL) {
@@ -46,11 +46,11 @@ int ad_store_worktree_merges(ad_store_t *st, const char *worktree_id, json_t **o
     ad_store_bind_text(s, 1, worktree_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, NULL, "previous"));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }

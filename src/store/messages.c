@@ -25,26 +25,26 @@ static const char SQL_MSG_BEFORE[] = "SELECT " MSG_COLS " FROM messages WHERE ag
 
 /* A cursor is "<created_at ms>:<message id>". A bare message id is accepted
  * too (looked up). */
-static int parse_cursor(sqlite3 *db, const char *agent_id, const char *c, int64_t *ms,
+static int parse_cursor(ad_db_t *db, const char *agent_id, const char *c, int64_t *ms,
                         const char **id)
 {
     if (ad_id_valid(c, "msg")) {
-        sqlite3_stmt *s = ad_store_stmt(db, "SELECT created_at FROM messages WHERE id = ?1 AND "
+        ad_db_stmt_t *s = ad_store_stmt(db, "SELECT created_at FROM messages WHERE id = ?1 AND "
                                             "agent_id = ?2");
         if (s == NULL) {
             return AD_EINTERNAL;
         }
-        sqlite3_bind_text(s, 1, c, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, agent_id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(s);
+        ad_db_bind_text(s, 1, c, -1, AD_DB_TRANSIENT);
+        ad_db_bind_text(s, 2, agent_id, -1, AD_DB_TRANSIENT);
+        int rc = ad_db_step(s);
         int e = 0;
-        if (rc == SQLITE_ROW) {
-            *ms = sqlite3_column_int64(s, 0);
+        if (rc == AD_DB_ROW) {
+            *ms = ad_db_column_int64(s, 0);
             *id = c;
         } else {
-            e = rc == SQLITE_DONE ? AD_EINVAL : ad_store_rc(db, rc);
+            e = rc == AD_DB_DONE ? AD_EINVAL : ad_store_rc(db, rc);
         }
-        sqlite3_reset(s);
+        ad_db_reset(s);
         return e;
     }
     const char *colon = strchr(c, ':');
@@ -65,25 +65,25 @@ static int parse_cursor(sqlite3 *db, const char *agent_id, const char *c, int64_
 
 /* Up to limit rows of s (bound for limit + 1, reset here) as a page:
  * {messages, hasMore, nextCursor} with the cursor of its last row. */
-static int page_rows(sqlite3 *db, sqlite3_stmt *s, int limit, json_t **out)
+static int page_rows(ad_db_t *db, ad_db_stmt_t *s, int limit, json_t **out)
 {
     json_t *arr = json_array();
     bool more = false;
     char cursor[AD_ID_MAX + 24] = "";
     int n = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         if (n == limit) {
             more = true;
             break;
         }
         json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
-        snprintf(cursor, sizeof(cursor), "%lld:%s", (long long)sqlite3_column_int64(s, 11),
-                 (const char *)sqlite3_column_text(s, 0));
+        snprintf(cursor, sizeof(cursor), "%lld:%s", (long long)ad_db_column_int64(s, 11),
+                 (const char *)ad_db_column_text(s, 0));
         n++;
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }
@@ -95,16 +95,16 @@ static int page_rows(sqlite3 *db, sqlite3_stmt *s, int limit, json_t **out)
 int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const char *before,
                           json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT 1 FROM agents WHERE id = ?1");
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT 1 FROM agents WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, agent_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) {
-        return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    ad_db_bind_text(s, 1, agent_id, -1, AD_DB_TRANSIENT);
+    int rc = ad_db_step(s);
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW) {
+        return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
     int64_t cms = 0;
     const char *cid = NULL;
@@ -118,11 +118,11 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, agent_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(s, 2, limit + 1);
+    ad_db_bind_text(s, 1, agent_id, -1, AD_DB_TRANSIENT);
+    ad_db_bind_int(s, 2, limit + 1);
     if (before != NULL) {
-        sqlite3_bind_int64(s, 3, cms);
-        sqlite3_bind_text(s, 4, cid, -1, SQLITE_TRANSIENT);
+        ad_db_bind_int64(s, 3, cms);
+        ad_db_bind_text(s, 4, cid, -1, AD_DB_TRANSIENT);
     }
     return page_rows(db, s, limit, out);
 }
@@ -139,25 +139,24 @@ static const char SQL_RUN_MSGS[] =
 int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const char *after,
                           json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT agent_id, started_at, ended_at FROM runs WHERE "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT agent_id, started_at, ended_at FROM runs WHERE "
                                         "id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, run_id);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    int rc = ad_db_step(s);
+    if (rc != AD_DB_ROW) {
+        ad_db_reset(s);
+        return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
     char agent[AD_ID_MAX];
-    snprintf(agent, sizeof(agent), "%s", (const char *)sqlite3_column_text(s, 0));
-    int64_t from = sqlite3_column_int64(s, 1) - 1;
-    int64_t to = sqlite3_column_type(s, 2) == SQLITE_NULL
-                     ? INT64_MAX
-                     : sqlite3_column_int64(s, 2) + RUN_TAIL_MS;
-    sqlite3_reset(s);
+    snprintf(agent, sizeof(agent), "%s", (const char *)ad_db_column_text(s, 0));
+    int64_t from = ad_db_column_int64(s, 1) - 1;
+    int64_t to =
+        ad_db_column_type(s, 2) == AD_DB_NULL ? INT64_MAX : ad_db_column_int64(s, 2) + RUN_TAIL_MS;
+    ad_db_reset(s);
     const char *cid = "";
     if (after != NULL && parse_cursor(db, agent, after, &from, &cid) != 0) {
         return AD_EINVAL;
@@ -166,37 +165,36 @@ int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const c
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, agent);
-    sqlite3_bind_int(s, 2, limit + 1);
-    sqlite3_bind_int64(s, 3, from);
-    sqlite3_bind_text(s, 4, cid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 5, to);
+    ad_db_bind_int(s, 2, limit + 1);
+    ad_db_bind_int64(s, 3, from);
+    ad_db_bind_text(s, 4, cid, -1, AD_DB_TRANSIENT);
+    ad_db_bind_int64(s, 5, to);
     ad_store_bind_text(s, 6, run_id);
     return page_rows(db, s, limit, out);
 }
 
-static int bind_opt(sqlite3_stmt *s, int idx, const char *v)
+static int bind_opt(ad_db_stmt_t *s, int idx, const char *v)
 {
-    return v != NULL ? sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, idx);
+    return v != NULL ? ad_db_bind_text(s, idx, v, -1, AD_DB_STATIC) : ad_db_bind_null(s, idx);
 }
 
 int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT a.worktree_id, w.workspace_id FROM agents a "
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT a.worktree_id, w.workspace_id FROM agents a "
                                         "JOIN worktrees w ON w.id = a.worktree_id WHERE a.id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     bind_opt(s, 1, m->agent_id);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    int rc = ad_db_step(s);
+    if (rc != AD_DB_ROW) {
+        ad_db_reset(s);
+        return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
-    snprintf(m->worktree_id, sizeof(m->worktree_id), "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(m->workspace_id, sizeof(m->workspace_id), "%s",
-             (const char *)sqlite3_column_text(s, 1));
-    sqlite3_reset(s);
+    snprintf(m->worktree_id, sizeof(m->worktree_id), "%s", (const char *)ad_db_column_text(s, 0));
+    snprintf(m->workspace_id, sizeof(m->workspace_id), "%s", (const char *)ad_db_column_text(s, 1));
+    ad_db_reset(s);
 
     s = ad_store_stmt(db, "INSERT INTO messages (id, agent_id, run_id, role, content, "
                           "token_count, tool_name, tool_input, tool_output, is_complete, "
@@ -212,23 +210,23 @@ int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
     bind_opt(s, 3, m->run_id);
     bind_opt(s, 4, m->role);
     bind_opt(s, 5, m->content != NULL ? m->content : "");
-    sqlite3_bind_int64(s, 6, m->token_count);
+    ad_db_bind_int64(s, 6, m->token_count);
     bind_opt(s, 7, m->tool_name);
     bind_opt(s, 8, m->tool_input);
     bind_opt(s, 9, m->tool_output);
-    sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
-    sqlite3_bind_int64(s, 11, m->now);
-    sqlite3_bind_int(s, 12, m->is_error ? 1 : 0);
+    ad_db_bind_int(s, 10, m->is_complete ? 1 : 0);
+    ad_db_bind_int64(s, 11, m->now);
+    ad_db_bind_int(s, 12, m->is_error ? 1 : 0);
     if (m->hold_out > 0) {
-        sqlite3_bind_int64(s, 13, m->hold_out);
+        ad_db_bind_int64(s, 13, m->hold_out);
     }
     if (m->hold_err > 0) {
-        sqlite3_bind_int64(s, 14, m->hold_err);
+        ad_db_bind_int64(s, 14, m->hold_err);
     }
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    rc = ad_db_step(s);
+    ad_db_reset(s);
+    ad_db_clear_bindings(s);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 json_t *ad_store_message_json(const ad_store_message_t *m)

@@ -22,15 +22,16 @@ void ad_store_checksum(const char *sql, char out[65])
     out[64] = '\0';
 }
 
-int ad_store_exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path,
+int ad_store_exec_raw(ad_db_t *db, const char *sql, char *err, size_t errsz, const char *path,
                       const char *what)
 {
     char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc == SQLITE_OK) {
+    sqlite3 *sq = ad_db_sqlite(db);
+    int rc = sq != NULL ? sqlite3_exec(sq, sql, NULL, NULL, &msg) : ad_db_pg_exec(db, sql);
+    if (rc == AD_DB_OK) {
         return 0;
     }
-    int e = ad_store_rc(db, sqlite3_extended_errcode(db));
+    int e = ad_store_rc(db, ad_db_extended_errcode(db));
     if (e == 0) {
         e = AD_EINTERNAL;
     }
@@ -38,48 +39,48 @@ int ad_store_exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, con
         snprintf(err, errsz,
                  "database %s is corrupt (%s); refusing to run: restore it from a "
                  "backup or move it away",
-                 path, msg != NULL ? msg : sqlite3_errstr(rc));
+                 path, msg != NULL ? msg : ad_db_errmsg(db));
     } else {
         snprintf(err, errsz, "database %s: %s failed: %s", path, what,
-                 msg != NULL ? msg : sqlite3_errstr(rc));
+                 msg != NULL ? msg : ad_db_errmsg(db));
     }
     sqlite3_free(msg);
     return e;
 }
 
-static void schema_read_failed(sqlite3 *db, int e, const char *path, char *err, size_t errsz)
+static void schema_read_failed(ad_db_t *db, int e, const char *path, char *err, size_t errsz)
 {
     if (e == AD_ECORRUPT) {
         snprintf(err, errsz,
                  "database %s is corrupt (%s); refusing to run: restore it from a "
                  "backup or move it away",
-                 path, sqlite3_errmsg(db));
+                 path, ad_db_errmsg(db));
     } else {
         snprintf(err, errsz, "database %s: reading schema_migrations failed: %s", path,
-                 sqlite3_errmsg(db));
+                 ad_db_errmsg(db));
     }
 }
 
 /* Checks every recorded migration against list: each must be known and
  * unchanged. Marks the applied ones in applied[]. */
-static int check_recorded(sqlite3 *db, const ad_migration_t *list, size_t n, bool *applied,
+static int check_recorded(ad_db_t *db, const ad_migration_t *list, size_t n, bool *applied,
                           const char *path, char *err, size_t errsz)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT version, name, checksum FROM schema_migrations "
-                                "ORDER BY version",
-                                -1, &s, NULL);
+    ad_db_stmt_t *s = NULL;
+    int rc = ad_db_prepare_v2(db,
+                              "SELECT version, name, checksum FROM schema_migrations "
+                              "ORDER BY version",
+                              -1, &s, NULL);
     int e = 0;
-    if (rc != SQLITE_OK) {
-        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+    if (rc != AD_DB_OK) {
+        e = ad_store_rc(db, ad_db_extended_errcode(db));
         schema_read_failed(db, e, path, err, errsz);
         return e != 0 ? e : AD_EINTERNAL;
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int ver = sqlite3_column_int(s, 0);
-        const char *name = (const char *)sqlite3_column_text(s, 1);
-        const char *sum = (const char *)sqlite3_column_text(s, 2);
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        int ver = ad_db_column_int(s, 0);
+        const char *name = (const char *)ad_db_column_text(s, 1);
+        const char *sum = (const char *)ad_db_column_text(s, 2);
         size_t k = 0;
         while (k < n && list[k].version != ver) {
             k++;
@@ -106,43 +107,43 @@ static int check_recorded(sqlite3 *db, const ad_migration_t *list, size_t n, boo
         }
         applied[k] = true;
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != AD_DB_DONE) {
         e = ad_store_rc(db, rc);
         schema_read_failed(db, e, path, err, errsz);
     }
 out:
-    sqlite3_finalize(s);
+    ad_db_finalize(s);
     return e;
 }
 
 /* Records m in schema_migrations (inside its transaction). */
-static int record(sqlite3 *db, const ad_migration_t *m, const char *path, char *err, size_t errsz)
+static int record(ad_db_t *db, const ad_migration_t *m, const char *path, char *err, size_t errsz)
 {
     char sum[65];
     ad_store_checksum(m->sql, sum);
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO schema_migrations (version, name, "
-                                "applied_at, checksum) VALUES (?, ?, ?, ?)",
-                                -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int(s, 1, m->version);
-        sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, ad_wall_ms());
-        sqlite3_bind_text(s, 4, sum, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
+    ad_db_stmt_t *s = NULL;
+    int rc = ad_db_prepare_v2(db,
+                              "INSERT INTO schema_migrations (version, name, "
+                              "applied_at, checksum) VALUES (?, ?, ?, ?)",
+                              -1, &s, NULL);
+    if (rc == AD_DB_OK) {
+        ad_db_bind_int(s, 1, m->version);
+        ad_db_bind_text(s, 2, m->name, -1, AD_DB_STATIC);
+        ad_db_bind_int64(s, 3, ad_wall_ms());
+        ad_db_bind_text(s, 4, sum, -1, AD_DB_TRANSIENT);
+        rc = ad_db_step(s);
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_finalize(s);
+    if (rc != AD_DB_DONE) {
         snprintf(err, errsz, "database %s: recording %s failed: %s", path, m->name,
-                 sqlite3_errmsg(db));
+                 ad_db_errmsg(db));
         return ad_store_rc(db, rc);
     }
     return 0;
 }
 
 /* Applies one migration in its own transaction: all of it, or nothing. */
-static int apply(sqlite3 *db, const ad_migration_t *m, const char *path, char *err, size_t errsz)
+static int apply(ad_db_t *db, const ad_migration_t *m, const char *path, char *err, size_t errsz)
 {
     int e = ad_store_exec_raw(db, "BEGIN IMMEDIATE", err, errsz, path, "BEGIN");
     if (e != 0) {
@@ -158,14 +159,14 @@ static int apply(sqlite3 *db, const ad_migration_t *m, const char *path, char *e
         e = ad_store_exec_raw(db, "COMMIT", err, errsz, path, what);
     }
     if (e != 0) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        ad_store_exec_raw(db, "ROLLBACK", what, sizeof(what), path, "ROLLBACK");
         return e == AD_EINTERNAL ? AD_EINVAL : e;
     }
     ad_log(AD_LOG_INFO, "store", "migration applied name=%s version=%d", m->name, m->version);
     return 0;
 }
 
-int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const char *path, char *err,
+int ad_store_migrate(ad_db_t *db, const ad_migration_t *list, size_t n, const char *path, char *err,
                      size_t errsz)
 {
     int e = ad_store_exec_raw(db,

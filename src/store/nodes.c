@@ -14,9 +14,9 @@
     "id, org_id, name, labels, caps, created_at, last_seen_at, COALESCE(revoked_at, 0), token_id"
 
 /* A JSON column as a value ({} when empty or not JSON). */
-static json_t *obj_col(sqlite3_stmt *s, int i)
+static json_t *obj_col(ad_db_stmt_t *s, int i)
 {
-    const char *t = (const char *)sqlite3_column_text(s, i);
+    const char *t = (const char *)ad_db_column_text(s, i);
     json_t *v = t != NULL ? json_loads(t, 0, NULL) : NULL;
     if (!json_is_object(v)) {
         json_decref(v);
@@ -25,17 +25,17 @@ static json_t *obj_col(sqlite3_stmt *s, int i)
     return v;
 }
 
-static json_t *node_row(sqlite3_stmt *s)
+static json_t *node_row(ad_db_stmt_t *s)
 {
     char c[AD_TIME_MAX], seen[AD_TIME_MAX], rev[AD_TIME_MAX];
-    ad_time_format(sqlite3_column_int64(s, 5), c);
-    ad_time_format(sqlite3_column_int64(s, 6), seen);
+    ad_time_format(ad_db_column_int64(s, 5), c);
+    ad_time_format(ad_db_column_int64(s, 6), seen);
     json_t *row = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}", "id", (const char *)sqlite3_column_text(s, 0),
-        "orgId", (const char *)sqlite3_column_text(s, 1), "name",
-        (const char *)sqlite3_column_text(s, 2), "labels", obj_col(s, 3), "caps", obj_col(s, 4),
-        "createdAt", c, "lastSeenAt", seen, "tokenId", (const char *)sqlite3_column_text(s, 8));
-    int64_t revoked = sqlite3_column_int64(s, 7);
+        "{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}", "id", (const char *)ad_db_column_text(s, 0),
+        "orgId", (const char *)ad_db_column_text(s, 1), "name",
+        (const char *)ad_db_column_text(s, 2), "labels", obj_col(s, 3), "caps", obj_col(s, 4),
+        "createdAt", c, "lastSeenAt", seen, "tokenId", (const char *)ad_db_column_text(s, 8));
+    int64_t revoked = ad_db_column_int64(s, 7);
     if (revoked > 0) { /* only then: its presence is what says revoked */
         ad_time_format(revoked, rev);
         json_object_set_new(row, "revokedAt", json_string(rev));
@@ -51,9 +51,9 @@ static json_t *node_row(sqlite3_stmt *s)
 
 /* The row sql (one of the above) finds (on db), or NULL; *rc the step's
  * error. */
-static json_t *node_by(sqlite3 *db, const char *sql, const char *v1, const char *v2, int *rc)
+static json_t *node_by(ad_db_t *db, const char *sql, const char *v1, const char *v2, int *rc)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     *rc = 0;
     if (s == NULL) {
         *rc = AD_EINTERNAL;
@@ -63,12 +63,12 @@ static json_t *node_by(sqlite3 *db, const char *sql, const char *v1, const char 
     if (v2 != NULL) {
         ad_store_bind_text(s, 2, v2);
     }
-    int step = sqlite3_step(s);
-    json_t *row = step == SQLITE_ROW ? node_row(s) : NULL;
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    int step = ad_db_step(s);
+    json_t *row = step == AD_DB_ROW ? node_row(s) : NULL;
+    if (step != AD_DB_ROW && step != AD_DB_DONE) {
         *rc = ad_store_rc(db, step);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return row;
 }
 
@@ -102,7 +102,7 @@ static int node_join(ad_store_tx_t *tx, const void *in, json_t **result)
             id = json_string_value(json_object_get(named, "id"));
         }
     }
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO nodes (id, org_id, name, token_id, labels, caps, created_at, "
                 "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
                 "ON CONFLICT (id) DO UPDATE SET token_id = ?4, labels = ?5, caps = ?6, "
@@ -117,7 +117,7 @@ static int node_join(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 4, j->token_id);
     ad_store_bind_text(s, 5, j->labels);
     ad_store_bind_text(s, 6, j->caps);
-    sqlite3_bind_int64(s, 7, j->now);
+    ad_db_bind_int64(s, 7, j->now);
     rc = ad_store_step_done(tx->db, s);
     char nid[AD_ID_MAX];
     snprintf(nid, sizeof(nid), "%s", id);
@@ -155,7 +155,7 @@ static int node_seen(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const seen_t *x = in;
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(tx->db, "UPDATE nodes SET caps = COALESCE(?2, caps), last_seen_at = ?3 "
                               "WHERE id = ?1");
     if (s == NULL) {
@@ -163,7 +163,7 @@ static int node_seen(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     ad_store_bind_text(s, 1, x->id);
     ad_store_bind_text(s, 2, x->caps);
-    sqlite3_bind_int64(s, 3, x->now);
+    ad_db_bind_int64(s, 3, x->now);
     return ad_store_step_done(tx->db, s);
 }
 
@@ -182,15 +182,15 @@ void ad_store_node_seen(ad_store_t *st, const char *id, const char *caps, int64_
 static int node_revoke(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const seen_t *x = in;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE nodes SET revoked_at = ?2 WHERE id = ?1 AND "
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE nodes SET revoked_at = ?2 WHERE id = ?1 AND "
                                             "revoked_at IS NULL");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, x->id);
-    sqlite3_bind_int64(s, 2, x->now);
+    ad_db_bind_int64(s, 2, x->now);
     int rc = ad_store_step_done(tx->db, s);
-    if (rc == 0 && sqlite3_changes(tx->db) == 0) {
+    if (rc == 0 && ad_db_changes(tx->db) == 0) {
         return AD_ENOENT;
     }
     if (rc == 0) {
@@ -216,8 +216,8 @@ int ad_store_node_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_nodes_list(ad_store_t *st, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT " NODE_COLS " FROM nodes WHERE ?1 = '' OR "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " NODE_COLS " FROM nodes WHERE ?1 = '' OR "
                                         "org_id = ?1 ORDER BY name, id LIMIT 1000");
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -225,11 +225,11 @@ int ad_store_nodes_list(ad_store_t *st, const char *org, json_t **out)
     ad_store_bind_text(s, 1, org != NULL ? org : "");
     json_t *a = json_array();
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(a, node_row(s));
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE) {
         json_decref(a);
         return ad_store_rc(db, step);
     }
@@ -239,8 +239,8 @@ int ad_store_nodes_list(ad_store_t *st, const char *org, json_t **out)
 
 int ad_store_runs_on_nodes(ad_store_t *st, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s =
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT r.id, r.agent_id, r.node_id, r.started_at FROM runs r "
                           "WHERE r.node_id IS NOT NULL AND r.status = 'running' LIMIT 100000");
     if (s == NULL) {
@@ -248,15 +248,15 @@ int ad_store_runs_on_nodes(ad_store_t *st, json_t **out)
     }
     json_t *a = json_array();
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}", "id",
-                                           (const char *)sqlite3_column_text(s, 0), "agentId",
-                                           (const char *)sqlite3_column_text(s, 1), "nodeId",
-                                           (const char *)sqlite3_column_text(s, 2), "startedAt",
-                                           (json_int_t)sqlite3_column_int64(s, 3)));
+                                           (const char *)ad_db_column_text(s, 0), "agentId",
+                                           (const char *)ad_db_column_text(s, 1), "nodeId",
+                                           (const char *)ad_db_column_text(s, 2), "startedAt",
+                                           (json_int_t)ad_db_column_int64(s, 3)));
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE) {
         json_decref(a);
         return ad_store_rc(db, step);
     }

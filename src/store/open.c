@@ -11,22 +11,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, sqlite3 **out,
+int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, ad_db_t **out,
                        char *err, size_t errsz)
 {
-    sqlite3 *db = NULL;
+    sqlite3 *sq = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    int rc = sqlite3_open_v2(path, &sq, flags, NULL);
     if (rc != SQLITE_OK) {
-        int e = ad_store_rc(db, rc);
+        int e = ad_store_rc(NULL, rc);
         snprintf(err, errsz, "cannot open database %s: %s", path,
-                 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close_v2(db);
+                 sq != NULL ? sqlite3_errmsg(sq) : sqlite3_errstr(rc));
+        sqlite3_close_v2(sq);
         return e != 0 ? e : AD_EIO;
     }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, busy_ms);
-    ad_store_cache_register(db);
+    sqlite3_extended_result_codes(sq, 1);
+    sqlite3_busy_timeout(sq, busy_ms);
+    ad_db_t *db = ad_db_wrap_sqlite(sq);
     char pragmas[256];
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;%s",
@@ -35,33 +35,33 @@ int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, sq
     if (writer) {
         /* journal_mode reads the header: the first place a non-database or
          * corrupt file shows. Read the mode back: it must be WAL. */
-        sqlite3_stmt *s = NULL;
-        rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_step(s);
+        ad_db_stmt_t *s = NULL;
+        rc = ad_db_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+        if (rc == AD_DB_OK) {
+            rc = ad_db_step(s);
         }
-        if (rc == SQLITE_ROW) {
-            const char *mode = (const char *)sqlite3_column_text(s, 0);
+        if (rc == AD_DB_ROW) {
+            const char *mode = (const char *)ad_db_column_text(s, 0);
             if (mode == NULL || strcmp(mode, "wal") != 0) {
                 snprintf(err, errsz, "database %s: cannot use WAL journal (mode %s)", path,
                          mode != NULL ? mode : "?");
                 e = AD_EIO;
             }
         } else {
-            e = ad_store_rc(db, sqlite3_extended_errcode(db));
+            e = ad_store_rc(db, ad_db_extended_errcode(db));
             if (e == AD_ECORRUPT) {
                 snprintf(err, errsz,
                          "database %s is corrupt (%s); refusing to run: restore it "
                          "from a backup or move it away",
-                         path, sqlite3_errmsg(db));
+                         path, ad_db_errmsg(db));
             } else {
-                snprintf(err, errsz, "database %s: %s", path, sqlite3_errmsg(db));
+                snprintf(err, errsz, "database %s: %s", path, ad_db_errmsg(db));
             }
             if (e == 0) {
                 e = AD_EIO;
             }
         }
-        sqlite3_finalize(s);
+        ad_db_finalize(s);
     }
     if (e == 0) {
         e = ad_store_exec_raw(db, pragmas, err, errsz, path, "setting pragmas");
@@ -78,7 +78,7 @@ int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, sq
  * damaged, fails here. After an unclean shutdown (a WAL file left behind)
  * the whole file is checked too (PRAGMA quick_check, linear in its size),
  * so that a damaged database is refused before anything is written to it. */
-static int check_db(sqlite3 *db, const char *path, bool unclean, char *err, size_t errsz)
+static int check_db(ad_db_t *db, const char *path, bool unclean, char *err, size_t errsz)
 {
     int e = ad_store_exec_raw(db, "SELECT count(*) FROM sqlite_schema", err, errsz, path,
                               "reading the schema");
@@ -86,13 +86,13 @@ static int check_db(sqlite3 *db, const char *path, bool unclean, char *err, size
         return e;
     }
     uint64_t t0 = ad_mono_ns();
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
+    ad_db_stmt_t *s = NULL;
+    int rc = ad_db_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL);
+    if (rc == AD_DB_OK) {
+        rc = ad_db_step(s);
     }
-    if (rc == SQLITE_ROW) {
-        const char *res = (const char *)sqlite3_column_text(s, 0);
+    if (rc == AD_DB_ROW) {
+        const char *res = (const char *)ad_db_column_text(s, 0);
         if (res == NULL || strcmp(res, "ok") != 0) {
             snprintf(err, errsz,
                      "database %s is corrupt (%s); refusing to run: restore it from "
@@ -101,19 +101,19 @@ static int check_db(sqlite3 *db, const char *path, bool unclean, char *err, size
             e = AD_ECORRUPT;
         }
     } else {
-        e = ad_store_rc(db, sqlite3_extended_errcode(db));
+        e = ad_store_rc(db, ad_db_extended_errcode(db));
         if (e == 0) {
             e = AD_EINTERNAL;
         }
         snprintf(err, errsz,
                  "database %s is corrupt (%s); refusing to run: restore it from a "
                  "backup or move it away",
-                 path, sqlite3_errmsg(db));
+                 path, ad_db_errmsg(db));
         if (e != AD_ECORRUPT && e != AD_EIO && e != AD_ENOMEM) {
             e = AD_ECORRUPT;
         }
     }
-    sqlite3_finalize(s);
+    ad_db_finalize(s);
     if (e == 0) {
         ad_log(AD_LOG_INFO, "store", "checked after unclean shutdown path=%s ms=%llu", path,
                (unsigned long long)((ad_mono_ns() - t0) / 1000000));

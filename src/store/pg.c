@@ -12,45 +12,22 @@
  * daemon ~3.6 MB resident for commands it never runs (docs/DECISIONS.md).
  */
 #include "store/store_int.h"
+#include "store/pq.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The libpq functions used here, resolved by pq_load(). */
-#define PQ_FUNCS(X)                                                                                \
-    X(PQclear)                                                                                     \
-    X(PQconnectdbParams)                                                                           \
-    X(PQconnectionNeedsPassword)                                                                   \
-    X(PQconninfoFree)                                                                              \
-    X(PQconninfoParse)                                                                             \
-    X(PQerrorMessage)                                                                              \
-    X(PQescapeIdentifier)                                                                          \
-    X(PQexec)                                                                                      \
-    X(PQexecParams)                                                                                \
-    X(PQfinish)                                                                                    \
-    X(PQfreemem)                                                                                   \
-    X(PQgetResult)                                                                                 \
-    X(PQgetvalue)                                                                                  \
-    X(PQntuples)                                                                                   \
-    X(PQputCopyData)                                                                               \
-    X(PQputCopyEnd)                                                                                \
-    X(PQresultStatus)                                                                              \
-    X(PQsetNoticeProcessor)                                                                        \
-    X(PQstatus)
-static struct {
-#define PQ_MEMBER(f) __typeof__(f) *f;
-    PQ_FUNCS(PQ_MEMBER)
-#undef PQ_MEMBER
-} pq;
+/* The libpq functions (pq.h), resolved by pq_load(). */
+struct ad_pq ad_pq;
+#define pq ad_pq
 
 /* Loads libpq once (the process keeps it). */
-static int pq_load(char *err, size_t errsz)
+int ad_store_pq_load(char *err, size_t errsz)
 {
     static bool loaded;
     if (loaded) {
@@ -120,7 +97,7 @@ static void blank(char *err, const char *secret, size_t n)
 
 /* libpq's messages can quote the URL's text (a bad %-escape, say): the
  * password in it (user:PASSWORD@ or ?password=) is blanked out of err. */
-static void scrub(char *err, const char *url)
+void ad_store_pg_scrub(char *err, const char *url)
 {
     const char *auth = strstr(url, "://");
     auth = auth != NULL ? auth + 3 : url;
@@ -135,10 +112,10 @@ static void scrub(char *err, const char *url)
     }
 }
 
-static int connect_url(const char *url, PGconn **out, char *err, size_t errsz)
+int ad_store_pg_connect(const char *url, PGconn **out, char *err, size_t errsz)
 {
     *out = NULL;
-    int le = pq_load(err, errsz);
+    int le = ad_store_pq_load(err, errsz);
     if (le != 0) {
         return le;
     }
@@ -153,7 +130,7 @@ static int connect_url(const char *url, PGconn **out, char *err, size_t errsz)
     if (opts == NULL) {
         snprintf(err, errsz, "bad PostgreSQL URL: %s", perr != NULL ? perr : "cannot parse it");
         err[strcspn(err, "\n")] = '\0';
-        scrub(err, url);
+        ad_store_pg_scrub(err, url);
         pq.PQfreemem(perr);
         return AD_EINVAL;
     }
@@ -183,7 +160,7 @@ static int connect_url(const char *url, PGconn **out, char *err, size_t errsz)
         what = "no such PostgreSQL database";
     }
     conn_msg(c, err, errsz, what);
-    scrub(err, url);
+    ad_store_pg_scrub(err, url);
     pq.PQfinish(c);
     return e;
 }
@@ -298,7 +275,7 @@ static int migrate_locked(PGconn *c, ad_store_pg_migrated_t *res, char *err, siz
     return e;
 }
 
-static int migrate_conn(PGconn *c, ad_store_pg_migrated_t *res, char *err, size_t errsz)
+int ad_store_pg_migrate_conn(PGconn *c, ad_store_pg_migrated_t *res, char *err, size_t errsz)
 {
     *res = (ad_store_pg_migrated_t){.known = (int)ad_migrations_count};
     int e = exec(c, "BEGIN", "BEGIN", err, errsz);
@@ -325,9 +302,9 @@ int ad_store_pg_migrate(const char *url, ad_store_pg_migrated_t *res, char *err,
 {
     *res = (ad_store_pg_migrated_t){.known = (int)ad_migrations_count};
     PGconn *c = NULL;
-    int e = connect_url(url, &c, err, errsz);
+    int e = ad_store_pg_connect(url, &c, err, errsz);
     if (e == 0) {
-        e = migrate_conn(c, res, err, errsz);
+        e = ad_store_pg_migrate_conn(c, res, err, errsz);
     }
     if (c != NULL) {
         pq.PQfinish(c);
@@ -872,10 +849,10 @@ int ad_store_pg_copy(const char *sqlite_path, const char *url, ad_store_pg_count
     }
     ad_store_pg_migrated_t m;
     if (e == 0) {
-        e = connect_url(url, &cp.pg, err, errsz);
+        e = ad_store_pg_connect(url, &cp.pg, err, errsz);
     }
     if (e == 0) {
-        e = migrate_conn(cp.pg, &m, err, errsz);
+        e = ad_store_pg_migrate_conn(cp.pg, &m, err, errsz);
     }
     if (e == 0) {
         e = exec(cp.pg, "BEGIN", "BEGIN", err, errsz);

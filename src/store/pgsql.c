@@ -309,3 +309,65 @@ int ad_store_pg_translate(const char *name, const char *sql, ad_buf_t *out, char
     ad_buf_cleanup(&st);
     return e;
 }
+
+/* ---- the store's statements (db_pg.c) -------------------------------------------- */
+
+int ad_store_pg_statement(const char *sql, size_t n, ad_buf_t *out, int *nparams)
+{
+    ad_buf_t tmp;
+    ad_buf_init(&tmp, 1u << 20);
+    int e = 0, next = 1, top = 0;
+    size_t i = 0;
+    while (e == 0 && i < n && sql[i] != '\0') {
+        char c = sql[i];
+        if (c == '\'' || c == '"') {
+            size_t end = (size_t)(quoted_end(sql + i) - sql);
+            e = ad_buf_append(&tmp, sql + i, (end > n ? n : end) - i);
+            i = end;
+            continue;
+        }
+        if (c != '?') {
+            e = ad_buf_putc(&tmp, c);
+            i++;
+            continue;
+        }
+        /* ?NNN, or ? as SQLite numbers it: one past the highest so far. */
+        i++;
+        int num = 0;
+        size_t d = 0;
+        while (i + d < n && isdigit((unsigned char)sql[i + d]) && d < 4) {
+            num = num * 10 + (sql[i + d] - '0');
+            d++;
+        }
+        if (d == 0) {
+            num = next;
+        }
+        i += d;
+        if (num < 1 || num > 999) {
+            e = AD_EINVAL;
+            break;
+        }
+        top = num > top ? num : top;
+        next = top + 1;
+        e = ad_buf_printf(&tmp, "$%d", num);
+    }
+    /* A trailing ';' (and blanks) would end the rewrite's statement twice. */
+    size_t len = tmp.len;
+    while (e == 0 && len > 0 &&
+           (tmp.data[len - 1] == ';' || isspace((unsigned char)tmp.data[len - 1]))) {
+        len--;
+    }
+    if (e == 0 && len < tmp.len) {
+        ad_buf_truncate(&tmp, len);
+    }
+    if (e == 0) {
+        size_t at = out->len;
+        e = rewrite(tmp.data != NULL ? tmp.data : "", tmp.len, out);
+        if (e == 0 && out->len >= at + 2) {
+            ad_buf_truncate(out, out->len - 2); /* rewrite's ";\n" */
+        }
+    }
+    ad_buf_cleanup(&tmp);
+    *nparams = top;
+    return e;
+}

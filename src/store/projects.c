@@ -49,9 +49,9 @@ static const char SQL_PFILE_ALL[] = "SELECT path, content, size, updated_at FROM
 static const char SQL_PFILE_LIST[] = "SELECT path, size, updated_at FROM llm_project_files "
                                      "WHERE project_id = ?1 ORDER BY path";
 
-static int proj_read(sqlite3 *db, const char *id, json_t **out)
+static int proj_read(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_PROJ_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_PROJ_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -64,20 +64,20 @@ int ad_store_project_get(ad_store_t *st, const char *id, json_t **out)
     return proj_read(ad_store_rdb(st), id, out);
 }
 
-static int all_rows(sqlite3 *db, const char *sql, const char *id, json_t **out)
+static int all_rows(ad_db_t *db, const char *sql, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         json_decref(arr);
         return e;
@@ -88,8 +88,8 @@ static int all_rows(sqlite3 *db, const char *sql, const char *id, json_t **out)
 
 int ad_store_project_list(ad_store_t *st, const char *org, const char *user_id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_PROJ_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_PROJ_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -97,11 +97,11 @@ int ad_store_project_list(ad_store_t *st, const char *org, const char *user_id, 
     ad_store_bind_text(s, 2, user_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, NULL, PROJ_NULLS));
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (e != 0) {
         json_decref(arr);
         return e;
@@ -119,7 +119,7 @@ typedef struct {
     void *ud;
 } load_t;
 
-static int load_read(sqlite3 *db, void *ctx)
+static int load_read(ad_db_t *db, void *ctx)
 {
     load_t *l = ctx;
     json_t *p = NULL, *msgs = NULL, *files = NULL;
@@ -165,7 +165,7 @@ void ad_store_project_load(ad_store_t *st, const char *id, ad_store_result_cb cb
 /* A project made from a chat keeps its conversation (issue #40, the
  * workbench seed's "Save to project"): the chat's system prompt, then its
  * messages that have text, in order; and the chat is the project's. */
-static int chat_to_project(sqlite3 *db, const char *project, const char *chat)
+static int chat_to_project(ad_db_t *db, const char *project, const char *chat)
 {
     static const char *const sql[] = {
         "INSERT INTO llm_project_messages (project_id, position, role, content, created_at) "
@@ -179,25 +179,25 @@ static int chat_to_project(sqlite3 *db, const char *project, const char *chat)
     };
     int rc = 0, first = 0; /* the first message's position: after the system prompt's */
     for (size_t i = 0; i < AD_ARRAY_LEN(sql) && rc == 0; i++) {
-        sqlite3_stmt *s = ad_store_stmt(db, sql[i]);
+        ad_db_stmt_t *s = ad_store_stmt(db, sql[i]);
         if (s == NULL) {
             return AD_EINTERNAL;
         }
         ad_store_bind_text(s, 1, project);
         ad_store_bind_text(s, 2, chat);
         if (i == 1) {
-            sqlite3_bind_int(s, 3, first);
+            ad_db_bind_int(s, 3, first);
         }
         rc = ad_store_step_done(db, s);
-        first = i == 0 ? sqlite3_changes(db) : first;
+        first = i == 0 ? ad_db_changes(db) : first;
     }
     return rc;
 }
 
 int ad_store_op_project_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_PROJ_INSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_PROJ_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -208,7 +208,7 @@ int ad_store_op_project_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_text(s, 4, ad_args_str(args, "name"));
     ad_store_bind_text(s, 5, ad_args_str(args, "description"));
     ad_store_bind_text(s, 6, ad_args_str(args, "chatId"));
-    sqlite3_bind_int64(s, 7, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 7, ad_args_int(args, "now", 0));
     int rc = ad_store_step_done(db, s);
     const char *chat = ad_args_str(args, "chatId");
     if (rc == 0 && chat != NULL && chat[0] != '\0') {
@@ -221,9 +221,9 @@ int ad_store_op_project_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     return rc;
 }
 
-static int by_id(sqlite3 *db, const char *sql, const char *id)
+static int by_id(ad_db_t *db, const char *sql, const char *id)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -231,32 +231,32 @@ static int by_id(sqlite3 *db, const char *sql, const char *id)
     return ad_store_step_done(db, s);
 }
 
-static int put_messages(sqlite3 *db, const char *id, json_t *msgs, int64_t now)
+static int put_messages(ad_db_t *db, const char *id, json_t *msgs, int64_t now)
 {
     int rc = by_id(db, SQL_PMSG_CLEAR, id);
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m)
     {
-        sqlite3_stmt *s = rc == 0 ? ad_store_stmt(db, SQL_PMSG_ADD) : NULL;
+        ad_db_stmt_t *s = rc == 0 ? ad_store_stmt(db, SQL_PMSG_ADD) : NULL;
         if (s == NULL) {
             return rc != 0 ? rc : AD_EINTERNAL;
         }
         ad_store_bind_text(s, 1, id);
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+        ad_db_bind_int64(s, 2, (int64_t)i);
         ad_store_bind_text(s, 3, ad_args_str(m, "role"));
         ad_store_bind_text(s, 4, ad_args_str(m, "content"));
-        sqlite3_bind_int64(s, 5, now);
+        ad_db_bind_int64(s, 5, now);
         rc = ad_store_step_done(db, s);
     }
     return rc;
 }
 
-static int put_file(sqlite3 *db, const char *id, json_t *f, int64_t now)
+static int put_file(ad_db_t *db, const char *id, json_t *f, int64_t now)
 {
     const char *path = ad_args_str(f, "path");
     json_t *content = json_object_get(f, "content");
-    sqlite3_stmt *s;
+    ad_db_stmt_t *s;
     if (json_is_true(json_object_get(f, "delete"))) {
         if ((s = ad_store_stmt(db, SQL_PFILE_DEL)) == NULL) {
             return AD_EINTERNAL;
@@ -264,21 +264,21 @@ static int put_file(sqlite3 *db, const char *id, json_t *f, int64_t now)
         ad_store_bind_text(s, 1, id);
         ad_store_bind_text(s, 2, path);
         int rc = ad_store_step_done(db, s);
-        return rc == 0 && sqlite3_changes(db) == 0 ? AD_ENOENT : rc;
+        return rc == 0 && ad_db_changes(db) == 0 ? AD_ENOENT : rc;
     }
     if ((s = ad_store_stmt(db, SQL_PFILE_PUT)) == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, id);
     ad_store_bind_text(s, 2, path);
-    sqlite3_bind_text(s, 3, json_string_value(content), (int)json_string_length(content),
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)json_string_length(content));
-    sqlite3_bind_int64(s, 5, now);
+    ad_db_bind_text(s, 3, json_string_value(content), (int)json_string_length(content),
+                    AD_DB_TRANSIENT);
+    ad_db_bind_int64(s, 4, (int64_t)json_string_length(content));
+    ad_db_bind_int64(s, 5, now);
     return ad_store_step_done(db, s);
 }
 
-static int put_files(sqlite3 *db, const char *id, json_t *files, bool replace, int64_t now)
+static int put_files(ad_db_t *db, const char *id, json_t *files, bool replace, int64_t now)
 {
     int rc = replace ? by_id(db, SQL_PFILE_CLEAR, id) : 0;
     size_t i;
@@ -292,25 +292,25 @@ static int put_files(sqlite3 *db, const char *id, json_t *files, bool replace, i
     return rc;
 }
 
-static int touch(sqlite3 *db, json_t *args)
+static int touch(ad_db_t *db, json_t *args)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_PROJ_UPDATE);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_PROJ_UPDATE);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     json_t *desc = json_object_get(args, "description");
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     ad_store_bind_text(s, 2, ad_args_str(args, "name"));
-    sqlite3_bind_int(s, 3, desc != NULL);
+    ad_db_bind_int(s, 3, desc != NULL);
     ad_store_bind_text(s, 4, json_string_value(desc));
-    sqlite3_bind_int64(s, 5, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 5, ad_args_int(args, "now", 0));
     int rc = ad_store_step_done(db, s);
-    return rc == 0 && sqlite3_changes(db) == 0 ? AD_ENOENT : rc;
+    return rc == 0 && ad_db_changes(db) == 0 ? AD_ENOENT : rc;
 }
 
 int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
     int64_t now = ad_args_int(args, "now", 0);
     json_t *msgs = json_object_get(args, "messages"), *files = json_object_get(args, "files");
@@ -332,7 +332,7 @@ int ad_store_op_project_save(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_project_files(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
     int rc = touch(db, args);
     if (rc == 0) {
@@ -353,7 +353,7 @@ int ad_store_op_project_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     const char *id = ad_args_str(args, "id");
     int rc = by_id(tx->db, SQL_PROJ_DELETE, id);
-    if (rc == 0 && sqlite3_changes(tx->db) == 0) {
+    if (rc == 0 && ad_db_changes(tx->db) == 0) {
         rc = AD_ENOENT;
     }
     if (rc == 0) {

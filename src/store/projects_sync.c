@@ -20,7 +20,7 @@ typedef struct {
 static int sync_update(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const sync_row_t *s = in;
-    sqlite3_stmt *st =
+    ad_db_stmt_t *st =
         ad_store_stmt(tx->db, s->only_at ? "UPDATE llm_projects SET sync_at = ?3 WHERE id = ?1 "
                                            "AND sync_path IS NOT NULL"
                                          : "UPDATE llm_projects SET sync_path = ?2, sync_at = ?3 "
@@ -32,9 +32,9 @@ static int sync_update(ad_store_tx_t *tx, const void *in, json_t **result)
     if (!s->only_at) {
         ad_store_bind_text(st, 2, s->clear ? NULL : s->path);
     }
-    sqlite3_bind_int64(st, 3, s->at);
+    ad_db_bind_int64(st, 3, s->at);
     int rc = ad_store_step_done(tx->db, st);
-    if (rc == 0 && sqlite3_changes(tx->db) == 0 && !s->only_at) {
+    if (rc == 0 && ad_db_changes(tx->db) == 0 && !s->only_at) {
         rc = AD_ENOENT;
     }
     if (rc == 0) {
@@ -62,8 +62,8 @@ void ad_store_project_synced(ad_store_t *st, const char *id, int64_t at, ad_stor
 
 int ad_store_project_sync_list(ad_store_t *st, const char *id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id, sync_path, sync_at FROM llm_projects WHERE "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id, sync_path, sync_at FROM llm_projects WHERE "
                                         "sync_path IS NOT NULL AND (?1 IS NULL OR id = ?1) "
                                         "ORDER BY id LIMIT 100");
     if (s == NULL) {
@@ -72,14 +72,14 @@ int ad_store_project_sync_list(ad_store_t *st, const char *id, json_t **out)
     ad_store_bind_text(s, 1, id);
     json_t *a = json_array();
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "id",
-                                           (const char *)sqlite3_column_text(s, 0), "path",
-                                           (const char *)sqlite3_column_text(s, 1), "syncedAt",
-                                           (json_int_t)sqlite3_column_int64(s, 2)));
+                                           (const char *)ad_db_column_text(s, 0), "path",
+                                           (const char *)ad_db_column_text(s, 1), "syncedAt",
+                                           (json_int_t)ad_db_column_int64(s, 2)));
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE) {
         json_decref(a);
         return ad_store_rc(db, step);
     }

@@ -25,7 +25,7 @@ typedef struct {
 static void read_work(uv_work_t *w)
 {
     read_job_t *r = w->data;
-    sqlite3 *db = NULL;
+    ad_db_t *db = NULL;
     char err[512];
     r->rc = ad_store_conn_open(r->path, false, r->full, r->busy_ms, &db, err, sizeof(err));
     if (r->rc != 0) {
@@ -59,7 +59,7 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
     uv_queue_work(st->loop, &r->work, read_work, read_after);
 }
 
-sqlite3 *ad_store_rdb(ad_store_t *st)
+ad_db_t *ad_store_rdb(ad_store_t *st)
 {
     AD_ASSERT_LOOP();
     return st->rdb;

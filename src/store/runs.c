@@ -52,9 +52,9 @@ const char *ad_agent_status_name(ad_agent_status_t s)
     return (size_t)s < n ? agent_status_names[s] : NULL;
 }
 
-static int agent_json(sqlite3 *db, const char *id, json_t **out)
+static int agent_json(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -62,9 +62,9 @@ static int agent_json(sqlite3 *db, const char *id, json_t **out)
     return ad_store_one_json(db, s, AD_AGENT_JSON, AD_AGENT_NULLS, out);
 }
 
-static int run_json(sqlite3 *db, const char *id, json_t **out)
+static int run_json(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -73,7 +73,7 @@ static int run_json(sqlite3 *db, const char *id, json_t **out)
 }
 
 /* Fills result {run, agent} after a change. */
-static int run_and_agent(sqlite3 *db, const char *run_id, const char *agent_id, json_t **result)
+static int run_and_agent(ad_db_t *db, const char *run_id, const char *agent_id, json_t **result)
 {
     json_t *run = NULL, *agent = NULL;
     int rc = run_json(db, run_id, &run);
@@ -89,20 +89,20 @@ static int run_and_agent(sqlite3 *db, const char *run_id, const char *agent_id, 
     return rc;
 }
 
-static void bind_int_or_null(sqlite3_stmt *s, int idx, bool has, int64_t v)
+static void bind_int_or_null(ad_db_stmt_t *s, int idx, bool has, int64_t v)
 {
     if (has) {
-        sqlite3_bind_int64(s, idx, v);
+        ad_db_bind_int64(s, idx, v);
     } else {
-        sqlite3_bind_null(s, idx);
+        ad_db_bind_null(s, idx);
     }
 }
 
 static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_start_t *a = in;
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "INSERT INTO runs (id, agent_id, started_at, status, config, node_id) VALUES (?, ?, "
             "?, 'running', ?, ?)");
     if (s == NULL) {
@@ -110,7 +110,7 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     ad_store_bind_text(s, 1, a->id);
     ad_store_bind_text(s, 2, a->agent_id);
-    sqlite3_bind_int64(s, 3, a->now);
+    ad_db_bind_int64(s, 3, a->now);
     ad_store_bind_text(s, 4, a->config);
     ad_store_bind_text(s, 5, a->node_id[0] != '\0' ? a->node_id : NULL);
     int rc = ad_store_step_done(db, s);
@@ -125,8 +125,8 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
         return AD_EINTERNAL;
     }
     bind_int_or_null(s, 1, a->pid > 0, a->pid);
-    sqlite3_bind_int64(s, 2, a->now);
-    sqlite3_bind_int64(s, 3, a->now);
+    ad_db_bind_int64(s, 2, a->now);
+    ad_db_bind_int64(s, 3, a->now);
     ad_store_bind_reason(s, 4, &a->why, a->now);
     ad_store_bind_text(s, 5, a->agent_id);
     rc = ad_store_step_done(db, s);
@@ -148,7 +148,7 @@ static int run_cli_version(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_cli_version_t *a = in;
     AD_UNUSED(result);
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE runs SET cli_version = ? WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE runs SET cli_version = ? WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -167,7 +167,7 @@ static int run_usage(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_usage_t *a = in;
     AD_UNUSED(result);
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(tx->db, "UPDATE runs SET input_tokens = ?2, output_tokens = ?3, "
                               "cache_read_tokens = ?4, cache_write_tokens = ?5, "
                               "cost_usd = ?6, num_turns = ?7 "
@@ -176,12 +176,12 @@ static int run_usage(ad_store_tx_t *tx, const void *in, json_t **result)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, a->id);
-    sqlite3_bind_int64(s, 2, a->input_tokens);
-    sqlite3_bind_int64(s, 3, a->output_tokens);
-    sqlite3_bind_int64(s, 4, a->cache_read_tokens);
-    sqlite3_bind_int64(s, 5, a->cache_write_tokens);
-    sqlite3_bind_double(s, 6, a->cost_usd);
-    sqlite3_bind_int64(s, 7, a->num_turns);
+    ad_db_bind_int64(s, 2, a->input_tokens);
+    ad_db_bind_int64(s, 3, a->output_tokens);
+    ad_db_bind_int64(s, 4, a->cache_read_tokens);
+    ad_db_bind_int64(s, 5, a->cache_write_tokens);
+    ad_db_bind_double(s, 6, a->cost_usd);
+    ad_db_bind_int64(s, 7, a->num_turns);
     return ad_store_step_done(tx->db, s);
 }
 
@@ -191,26 +191,26 @@ void ad_store_run_usage(ad_store_t *st, const ad_store_run_usage_t *u, ad_store_
     ad_store_typed_write(st, run_usage, u, sizeof(*u), NULL, cb, ud);
 }
 
-static int run_end_row(sqlite3 *db, const ad_store_run_end_t *a)
+static int run_end_row(ad_db_t *db, const ad_store_run_end_t *a)
 {
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE runs SET ended_at = ?, status = ?, exit_code = ?, signal = ?, "
             "duration_ms = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, "
             "cache_write_tokens = ?, cost_usd = ?, num_turns = ? WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, a->now);
+    ad_db_bind_int64(s, 1, a->now);
     ad_store_bind_text(s, 2, ad_run_status_name(a->status));
     bind_int_or_null(s, 3, a->has_exit_code, a->exit_code);
     bind_int_or_null(s, 4, a->signal > 0, a->signal);
-    sqlite3_bind_int64(s, 5, a->duration_ms);
-    sqlite3_bind_int64(s, 6, a->input_tokens);
-    sqlite3_bind_int64(s, 7, a->output_tokens);
-    sqlite3_bind_int64(s, 8, a->cache_read_tokens);
-    sqlite3_bind_int64(s, 9, a->cache_write_tokens);
-    sqlite3_bind_double(s, 10, a->cost_usd);
-    sqlite3_bind_int64(s, 11, a->num_turns);
+    ad_db_bind_int64(s, 5, a->duration_ms);
+    ad_db_bind_int64(s, 6, a->input_tokens);
+    ad_db_bind_int64(s, 7, a->output_tokens);
+    ad_db_bind_int64(s, 8, a->cache_read_tokens);
+    ad_db_bind_int64(s, 9, a->cache_write_tokens);
+    ad_db_bind_double(s, 10, a->cost_usd);
+    ad_db_bind_int64(s, 11, a->num_turns);
     ad_store_bind_text(s, 12, a->id);
     return ad_store_step_done(db, s);
 }
@@ -218,7 +218,7 @@ static int run_end_row(sqlite3 *db, const ad_store_run_end_t *a)
 static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_end_t *a = in;
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *agent_status = ad_agent_status_name(a->agent_status);
     if (a->status == AD_RUN_RUNNING || ad_run_status_name(a->status) == NULL ||
         agent_status == NULL) {
@@ -228,7 +228,7 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
     if (rc != 0) {
         return rc;
     }
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "UPDATE agents SET status = ?, pid = NULL, stopped_at = ?, "
                           "updated_at = ?, state = CASE WHEN ? IS NULL THEN state ELSE "
                           "json_set(COALESCE(state, '{}'), '$.statusReason', ?) END, "
@@ -238,8 +238,8 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     const char *reason = a->reason[0] != '\0' ? a->reason : NULL;
     ad_store_bind_text(s, 1, agent_status);
-    sqlite3_bind_int64(s, 2, a->now);
-    sqlite3_bind_int64(s, 3, a->now);
+    ad_db_bind_int64(s, 2, a->now);
+    ad_db_bind_int64(s, 3, a->now);
     ad_store_bind_text(s, 4, reason);
     ad_store_bind_text(s, 5, reason);
     ad_store_bind_reason(s, 6, &a->why, a->now);
@@ -255,7 +255,7 @@ void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_resu
 
 /* The agent's state with patch merged in (new reference), read and
  * written inside one transaction so concurrent patches lose no keys. */
-static int merged_state(sqlite3 *db, const char *id, json_t *patch, json_t **out)
+static int merged_state(ad_db_t *db, const char *id, json_t *patch, json_t **out)
 {
     json_t *agent = NULL;
     int rc = agent_json(db, id, &agent);
@@ -272,7 +272,7 @@ static int merged_state(sqlite3 *db, const char *id, json_t *patch, json_t **out
 static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_agent_runtime_t *a = in;
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     json_t *state = NULL;
     if (json_is_object(a->state_patch)) {
         int rc = merged_state(db, a->id, a->state_patch, &state);
@@ -280,7 +280,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
             return rc;
         }
     }
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE agents SET status = COALESCE(?, status), session_id = COALESCE(?, session_id), "
             "context_level = COALESCE(?, context_level), state = COALESCE(?, state), "
             "updated_at = ?, status_reason = COALESCE(?, status_reason) WHERE id = ?");
@@ -292,7 +292,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 2, a->session_id[0] != '\0' ? a->session_id : NULL);
     bind_int_or_null(s, 3, a->context_level >= 0, a->context_level);
     ad_store_bind_json(s, 4, state);
-    sqlite3_bind_int64(s, 5, a->now);
+    ad_db_bind_int64(s, 5, a->now);
     ad_store_bind_reason(s, 6, &a->why, a->now);
     ad_store_bind_text(s, 7, a->id);
     json_decref(state);
@@ -300,7 +300,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
     if (rc != 0) {
         return rc;
     }
-    if (sqlite3_changes(db) == 0) {
+    if (ad_db_changes(db) == 0) {
         return AD_ENOENT;
     }
     json_t *agent = NULL;
@@ -332,12 +332,12 @@ typedef struct {
 static int messages_insert(ad_store_tx_t *tx, void *ctx)
 {
     msgs_job_t *j = ctx;
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     for (size_t i = 0; i < j->n; i++) {
         const ad_store_message_t *m = &j->msgs[i];
         /* A message written again (a tool call's result, same id as the
          * call) replaces the agent's row but keeps when it was made. */
-        sqlite3_stmt *s = ad_store_stmt(
+        ad_db_stmt_t *s = ad_store_stmt(
             db, m->replace
                     ? "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
                       "tool_name, tool_input, tool_output, is_complete, created_at, is_error, "
@@ -362,23 +362,23 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
         ad_store_bind_text(s, 3, m->run_id);
         ad_store_bind_text(s, 4, m->role);
         ad_store_bind_text(s, 5, m->content != NULL ? m->content : "");
-        sqlite3_bind_int64(s, 6, m->token_count);
+        ad_db_bind_int64(s, 6, m->token_count);
         ad_store_bind_text(s, 7, m->tool_name);
         ad_store_bind_text(s, 8, m->tool_input);
         ad_store_bind_text(s, 9, m->tool_output);
-        sqlite3_bind_int(s, 10, m->is_complete ? 1 : 0);
-        sqlite3_bind_int64(s, 11, m->now);
-        sqlite3_bind_int(s, 12, m->is_error ? 1 : 0);
+        ad_db_bind_int(s, 10, m->is_complete ? 1 : 0);
+        ad_db_bind_int64(s, 11, m->now);
+        ad_db_bind_int(s, 12, m->is_error ? 1 : 0);
         /* the spool offsets of held output, in the same commit (issue #15) */
         if (m->hold_out > 0) {
-            sqlite3_bind_int64(s, 13, m->hold_out);
+            ad_db_bind_int64(s, 13, m->hold_out);
         } else {
-            sqlite3_bind_null(s, 13);
+            ad_db_bind_null(s, 13);
         }
         if (m->hold_err > 0) {
-            sqlite3_bind_int64(s, 14, m->hold_err);
+            ad_db_bind_int64(s, 14, m->hold_err);
         } else {
-            sqlite3_bind_null(s, 14);
+            ad_db_bind_null(s, 14);
         }
         int rc = ad_store_step_done(db, s);
         if (rc != 0) {
@@ -423,11 +423,11 @@ typedef struct {
 
 /* The runs still marked running: *out (owned, free()) and *n. Read before
  * any is changed, so the SELECT does not see its own updates. */
-static int running_runs(sqlite3 *db, lost_run_t **out, size_t *n)
+static int running_runs(ad_db_t *db, lost_run_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT r.id, r.agent_id, r.started_at, a.pid FROM runs r LEFT JOIN "
                           "agents a ON a.id = r.agent_id WHERE r.status = 'running' AND "
                           "r.source IS NULL");
@@ -436,32 +436,32 @@ static int running_runs(sqlite3 *db, lost_run_t **out, size_t *n)
     }
     size_t cap = 0;
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         if (*n == cap) {
             cap = cap == 0 ? 8 : cap * 2;
             *out = ad_xrealloc(*out, cap * sizeof(**out));
         }
         lost_run_t *r = &(*out)[(*n)++];
-        snprintf(r->id, sizeof(r->id), "%s", (const char *)sqlite3_column_text(s, 0));
-        snprintf(r->agent_id, sizeof(r->agent_id), "%s", (const char *)sqlite3_column_text(s, 1));
-        r->started_at = sqlite3_column_int64(s, 2);
-        r->pid = sqlite3_column_int64(s, 3);
+        snprintf(r->id, sizeof(r->id), "%s", (const char *)ad_db_column_text(s, 0));
+        snprintf(r->agent_id, sizeof(r->agent_id), "%s", (const char *)ad_db_column_text(s, 1));
+        r->started_at = ad_db_column_int64(s, 2);
+        r->pid = ad_db_column_int64(s, 3);
     }
-    int rc = step == SQLITE_DONE ? 0 : ad_store_rc(db, step);
-    sqlite3_reset(s);
+    int rc = step == AD_DB_DONE ? 0 : ad_store_rc(db, step);
+    ad_db_reset(s);
     return rc;
 }
 
 /* Ends one lost run and flags its agent. */
-static int lose_run(sqlite3 *db, const reconcile_t *a, const lost_run_t *r)
+static int lose_run(ad_db_t *db, const reconcile_t *a, const lost_run_t *r)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE runs SET status = 'lost', ended_at = ?, "
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE runs SET status = 'lost', ended_at = ?, "
                                         "duration_ms = ? WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, a->now);
-    sqlite3_bind_int64(s, 2, a->now > r->started_at ? a->now - r->started_at : 0);
+    ad_db_bind_int64(s, 1, a->now);
+    ad_db_bind_int64(s, 2, a->now > r->started_at ? a->now - r->started_at : 0);
     ad_store_bind_text(s, 3, r->id);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
@@ -475,8 +475,8 @@ static int lose_run(sqlite3 *db, const reconcile_t *a, const lost_run_t *r)
     }
     ad_store_status_reason_t why;
     ad_status_reason_set(&why, "lost", r->id, "run %s lost: %s", r->id, a->reason);
-    sqlite3_bind_int64(s, 1, a->now);
-    sqlite3_bind_int64(s, 2, a->now);
+    ad_db_bind_int64(s, 1, a->now);
+    ad_db_bind_int64(s, 2, a->now);
     ad_store_bind_text(s, 3, a->reason);
     ad_store_bind_reason(s, 4, &why, a->now);
     ad_store_bind_text(s, 5, r->agent_id);
@@ -484,9 +484,9 @@ static int lose_run(sqlite3 *db, const reconcile_t *a, const lost_run_t *r)
 }
 
 /* Agents shown running without a run (a crash between writes) go to error. */
-static int orphans_to_error(sqlite3 *db, int64_t now)
+static int orphans_to_error(ad_db_t *db, int64_t now)
 {
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
                           "updated_at = ?1, status_reason = json_object('code', "
                           "'lost', 'text', 'agentd restarted and found no run of "
@@ -496,14 +496,14 @@ static int orphans_to_error(sqlite3 *db, int64_t now)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, now);
+    ad_db_bind_int64(s, 1, now);
     return ad_store_step_done(db, s);
 }
 
 static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const reconcile_t *a = in;
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     lost_run_t *lost = NULL;
     size_t n = 0;
     json_t *runs = json_array();
@@ -578,20 +578,20 @@ void ad_store_runs_reconcile_keep(ad_store_t *st, int64_t now, const char *reaso
 int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, int64_t *err)
 {
     *out = *err = 0;
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s =
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT MAX(hold_out), MAX(hold_err) FROM messages WHERE run_id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, run_id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        *out = sqlite3_column_int64(s, 0);
-        *err = sqlite3_column_int64(s, 1);
+    int step = ad_db_step(s);
+    if (step == AD_DB_ROW) {
+        *out = ad_db_column_int64(s, 0);
+        *err = ad_db_column_int64(s, 1);
     }
-    sqlite3_reset(s);
-    return step == SQLITE_ROW ? 0 : ad_store_rc(db, step);
+    ad_db_reset(s);
+    return step == AD_DB_ROW ? 0 : ad_store_rc(db, step);
 }
 
 /* args {id, set: {name?, color?, tags?, notes?, group?}} (checked by the
@@ -611,12 +611,12 @@ static int run_patch(ad_store_tx_t *tx, json_t *args, json_t **result)
     };
     const char *id = ad_args_str(args, "id");
     json_t *set = json_object_get(args, "set");
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "SELECT 1 FROM runs WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "SELECT 1 FROM runs WHERE id = ?");
     ad_store_bind_text(s, 1, id);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) {
-        return rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(tx->db, rc);
+    int rc = ad_db_step(s);
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW) {
+        return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(tx->db, rc);
     }
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         json_t *v = json_object_get(set, fields[i].key);
@@ -625,7 +625,7 @@ static int run_patch(ad_store_tx_t *tx, json_t *args, json_t **result)
         }
         s = ad_store_stmt(tx->db, fields[i].sql);
         if (json_is_null(v)) {
-            sqlite3_bind_null(s, 1);
+            ad_db_bind_null(s, 1);
         } else if (json_is_string(v)) {
             ad_store_bind_text(s, 1, json_string_value(v));
         } else {
@@ -654,22 +654,22 @@ int ad_store_run_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT " RUN_COLS " FROM runs WHERE agent_id = ? ORDER BY started_at DESC, id DESC "
             "LIMIT ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, agent_id);
-    sqlite3_bind_int(s, 2, limit > 0 && limit <= 1000 ? limit : 100);
+    ad_db_bind_int(s, 2, limit > 0 && limit <= 1000 ? limit : 100);
     json_t *runs = json_array();
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(runs, ad_store_row_json(s, RUN_JSON, RUN_NULLS));
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE) {
         json_decref(runs);
         return ad_store_rc(db, step);
     }
@@ -680,12 +680,12 @@ int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **
 int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz)
 {
-    sqlite3 *db = ad_store_rdb(st);
+    ad_db_t *db = ad_store_rdb(st);
     int rc = agent_json(db, id, agent);
     if (rc != 0) {
         return rc;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id, path FROM worktrees WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT workspace_id, path FROM worktrees WHERE id = ?");
     if (s == NULL) {
         json_decref(*agent);
         *agent = NULL;
@@ -696,24 +696,24 @@ int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
     if (pathsz > 0) {
         path[0] = '\0';
     }
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        snprintf(workspace_id, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
-        snprintf(path, pathsz, "%s", (const char *)sqlite3_column_text(s, 1));
+    if (ad_db_step(s) == AD_DB_ROW) {
+        snprintf(workspace_id, AD_ID_MAX, "%s", (const char *)ad_db_column_text(s, 0));
+        snprintf(path, pathsz, "%s", (const char *)ad_db_column_text(s, 1));
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return 0;
 }
 
 int ad_store_op_run_commit(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     (void)result;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE runs SET git_commit = ?2 WHERE id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE runs SET git_commit = ?2 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "runId"));
-    if (ad_store_bind_json(s, 2, json_object_get(args, "commit")) != SQLITE_OK) {
-        sqlite3_reset(s);
+    if (ad_store_bind_json(s, 2, json_object_get(args, "commit")) != AD_DB_OK) {
+        ad_db_reset(s);
         return AD_ENOMEM;
     }
     return ad_store_step_done(tx->db, s);

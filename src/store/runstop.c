@@ -12,14 +12,14 @@
 static int stop_mark(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     (void)result;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "UPDATE runs SET stop_asked_at = coalesce(stop_asked_at, ?), "
                 "stop_force = max(stop_force, ?) WHERE id = ? AND status = 'running'");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(args, "since")));
-    sqlite3_bind_int(s, 2, json_is_true(json_object_get(args, "force")) ? 1 : 0);
+    ad_db_bind_int64(s, 1, json_integer_value(json_object_get(args, "since")));
+    ad_db_bind_int(s, 2, json_is_true(json_object_get(args, "force")) ? 1 : 0);
     ad_store_bind_text(s, 3, json_string_value(json_object_get(args, "id")));
     return ad_store_step_done(tx->db, s);
 }
@@ -36,18 +36,18 @@ int ad_store_run_stop_asked(ad_store_t *st, const char *run_id, int64_t *since, 
 {
     *since = 0;
     *force = false;
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s =
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT coalesce(stop_asked_at, 0), stop_force FROM runs WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, run_id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        *since = sqlite3_column_int64(s, 0);
-        *force = sqlite3_column_int(s, 1) != 0;
+    int step = ad_db_step(s);
+    if (step == AD_DB_ROW) {
+        *since = ad_db_column_int64(s, 0);
+        *force = ad_db_column_int(s, 1) != 0;
     }
-    sqlite3_reset(s);
-    return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, step);
+    ad_db_reset(s);
+    return step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
 }

@@ -181,52 +181,52 @@ static void from_where(sqlb_t *b, const ad_store_rt_query_t *q)
     }
 }
 
-static sqlite3_stmt *prepare(sqlite3 *db, const sqlb_t *b)
+static ad_db_stmt_t *prepare(ad_db_t *db, const sqlb_t *b)
 {
-    sqlite3_stmt *s = NULL;
-    if (b->overflow || sqlite3_prepare_v2(db, b->sql, (int)b->len, &s, NULL) != SQLITE_OK) {
-        ad_log(AD_LOG_ERROR, "store", "runs table query: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(s);
+    ad_db_stmt_t *s = NULL;
+    if (b->overflow || ad_db_prepare_v2(db, b->sql, (int)b->len, &s, NULL) != AD_DB_OK) {
+        ad_log(AD_LOG_ERROR, "store", "runs table query: %s", ad_db_errmsg(db));
+        ad_db_finalize(s);
         return NULL;
     }
     for (int i = 0; i < b->n; i++) {
         const bind_t *x = &b->binds[i];
         if (x->text) {
-            sqlite3_bind_text(s, i + 1, x->s, -1, SQLITE_TRANSIENT);
+            ad_db_bind_text(s, i + 1, x->s, -1, AD_DB_TRANSIENT);
         } else if (x->isint) {
-            sqlite3_bind_int64(s, i + 1, x->i);
+            ad_db_bind_int64(s, i + 1, x->i);
         } else {
-            sqlite3_bind_double(s, i + 1, x->num);
+            ad_db_bind_double(s, i + 1, x->num);
         }
     }
     return s;
 }
 
-static json_t *col_num(sqlite3_stmt *s, int i)
+static json_t *col_num(ad_db_stmt_t *s, int i)
 {
-    switch (sqlite3_column_type(s, i)) {
-    case SQLITE_NULL:
+    switch (ad_db_column_type(s, i)) {
+    case AD_DB_NULL:
         return json_null();
-    case SQLITE_INTEGER:
-        return json_integer(sqlite3_column_int64(s, i));
+    case AD_DB_INTEGER:
+        return json_integer(ad_db_column_int64(s, i));
     default:
-        return json_real(sqlite3_column_double(s, i));
+        return json_real(ad_db_column_double(s, i));
     }
 }
 
-static json_t *col_str(sqlite3_stmt *s, int i)
+static json_t *col_str(ad_db_stmt_t *s, int i)
 {
-    const char *v = (const char *)sqlite3_column_text(s, i);
+    const char *v = (const char *)ad_db_column_text(s, i);
     return v != NULL ? json_string(v) : json_null();
 }
 
-static json_t *col_time(sqlite3_stmt *s, int i)
+static json_t *col_time(ad_db_stmt_t *s, int i)
 {
-    if (sqlite3_column_type(s, i) == SQLITE_NULL) {
+    if (ad_db_column_type(s, i) == AD_DB_NULL) {
         return json_null();
     }
     char ts[AD_TIME_MAX];
-    ad_time_format(sqlite3_column_int64(s, i), ts);
+    ad_time_format(ad_db_column_int64(s, i), ts);
     return json_string(ts);
 }
 
@@ -234,20 +234,20 @@ static json_t *col_time(sqlite3_stmt *s, int i)
 
 /* One result row: the run's columns, then per metric last, min, max,
  * count and last step. */
-static json_t *row_json(sqlite3_stmt *s, const ad_store_rt_query_t *q)
+static json_t *row_json(ad_db_stmt_t *s, const ad_store_rt_query_t *q)
 {
     json_t *cfg = NULL;
-    if (sqlite3_column_type(s, 7) != SQLITE_NULL) {
-        cfg = json_loads((const char *)sqlite3_column_text(s, 7), 0, NULL);
+    if (ad_db_column_type(s, 7) != AD_DB_NULL) {
+        cfg = json_loads((const char *)ad_db_column_text(s, 7), 0, NULL);
     }
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "id", sqlite3_column_text(s, 0), "agentId",
-        sqlite3_column_text(s, 1), "agentName", sqlite3_column_text(s, 2), "status",
-        sqlite3_column_text(s, 3), "startedAt", col_time(s, 4), "endedAt", col_time(s, 5),
-        "durationMs", col_num(s, 6), "config", cfg != NULL ? cfg : json_null());
-    json_t *tags = json_loads((const char *)sqlite3_column_text(s, 10), 0, NULL);
-    json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(s, 8)));
-    json_object_set_new(o, "color", json_string((const char *)sqlite3_column_text(s, 9)));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "id", ad_db_column_text(s, 0),
+                          "agentId", ad_db_column_text(s, 1), "agentName", ad_db_column_text(s, 2),
+                          "status", ad_db_column_text(s, 3), "startedAt", col_time(s, 4), "endedAt",
+                          col_time(s, 5), "durationMs", col_num(s, 6), "config",
+                          cfg != NULL ? cfg : json_null());
+    json_t *tags = json_loads((const char *)ad_db_column_text(s, 10), 0, NULL);
+    json_object_set_new(o, "name", json_string((const char *)ad_db_column_text(s, 8)));
+    json_object_set_new(o, "color", json_string((const char *)ad_db_column_text(s, 9)));
     json_object_set_new(o, "tags", json_is_array(tags) ? tags : json_array());
     if (!json_is_array(tags)) {
         json_decref(tags);
@@ -259,7 +259,7 @@ static json_t *row_json(sqlite3_stmt *s, const ad_store_rt_query_t *q)
     for (size_t i = 0; i < q->nmetrics; i++) {
         int c = BASE_COLS + (int)i * 5;
         json_t *m = json_null();
-        if (sqlite3_column_type(s, c + 3) != SQLITE_NULL) {
+        if (ad_db_column_type(s, c + 3) != AD_DB_NULL) {
             json_t *min = col_num(s, c + 1), *max = col_num(s, c + 2);
             m = json_pack("{s:o, s:O, s:o, s:o, s:o, s:o}", "final", col_num(s, c), "best",
                           q->metrics[i].lower_is_better ? min : max, "min", min, "max", max,
@@ -271,7 +271,7 @@ static json_t *row_json(sqlite3_stmt *s, const ad_store_rt_query_t *q)
     return o;
 }
 
-static int page(sqlite3 *db, const ad_store_rt_query_t *q, json_t **out)
+static int page(ad_db_t *db, const ad_store_rt_query_t *q, json_t **out)
 {
     sqlb_t *b = ad_xcalloc(1, sizeof(*b));
     put(b, "SELECT r.id, r.agent_id, a.name, r.status, r.started_at, r.ended_at, "
@@ -290,18 +290,18 @@ static int page(sqlite3 *db, const ad_store_rt_query_t *q, json_t **out)
     key_expr(b, q, &q->sort);
     put(b, " %s NULLS LAST, r.started_at DESC, r.id DESC LIMIT %d OFFSET %d",
         q->ascending ? "ASC" : "DESC", q->limit, q->offset);
-    sqlite3_stmt *s = prepare(db, b);
+    ad_db_stmt_t *s = prepare(db, b);
     free(b);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, row_json(s, q));
     }
-    int e = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_finalize(s);
+    int e = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_finalize(s);
     if (e != 0) {
         json_decref(arr);
         return e;
@@ -310,26 +310,26 @@ static int page(sqlite3 *db, const ad_store_rt_query_t *q, json_t **out)
     return 0;
 }
 
-static int count(sqlite3 *db, const ad_store_rt_query_t *q, int64_t *total)
+static int count(ad_db_t *db, const ad_store_rt_query_t *q, int64_t *total)
 {
     sqlb_t *b = ad_xcalloc(1, sizeof(*b));
     put(b, "SELECT count(*)");
     from_where(b, q);
-    sqlite3_stmt *s = prepare(db, b);
+    ad_db_stmt_t *s = prepare(db, b);
     free(b);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    int rc = sqlite3_step(s);
-    int e = rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
-    *total = e == 0 ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    int rc = ad_db_step(s);
+    int e = rc == AD_DB_ROW ? 0 : ad_store_rc(db, rc);
+    *total = e == 0 ? ad_db_column_int64(s, 0) : 0;
+    ad_db_finalize(s);
     return e;
 }
 
 int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
+    ad_db_t *db = ad_store_rdb(st);
     json_t *runs = NULL;
     int64_t total = 0;
     int rc = page(db, q, &runs);

@@ -118,37 +118,37 @@ static const char SQL_SERIES[] =
 
 /* Loads the series summary and its last chunk's points into o's encoder
  * (full or not: a point of the last step replaces the chunk's last one). */
-static int open_series(sqlite3 *db, open_t *o)
+static int open_series(ad_db_t *db, open_t *o)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SERIES);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SERIES);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    int rc = ad_db_step(s);
+    if (rc == AD_DB_ROW) {
         o->have_series = true;
-        o->count = sqlite3_column_int64(s, 0);
-        o->chunks = sqlite3_column_int64(s, 1);
-        o->first_step = sqlite3_column_int64(s, 2);
-        o->first_t = sqlite3_column_int64(s, 3);
-        o->first_value = sqlite3_column_double(s, 4);
-        o->min_value = sqlite3_column_double(s, 5);
-        o->max_value = sqlite3_column_double(s, 6);
+        o->count = ad_db_column_int64(s, 0);
+        o->chunks = ad_db_column_int64(s, 1);
+        o->first_step = ad_db_column_int64(s, 2);
+        o->first_t = ad_db_column_int64(s, 3);
+        o->first_value = ad_db_column_double(s, 4);
+        o->min_value = ad_db_column_double(s, 5);
+        o->max_value = ad_db_column_double(s, 6);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
         return ad_store_rc(db, rc);
     }
     o->seq = o->chunks;
     s = ad_store_stmt(db, SQL_TAIL);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        size_t n = (size_t)sqlite3_column_int64(s, 1);
+    rc = ad_db_step(s);
+    if (rc == AD_DB_ROW) {
+        size_t n = (size_t)ad_db_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
         int drc =
-            tsdb_decode_all(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), n, pts);
-        o->seq = sqlite3_column_int64(s, 0);
+            tsdb_decode_all(ad_db_column_blob(s, 2), (size_t)ad_db_column_bytes(s, 2), n, pts);
+        o->seq = ad_db_column_int64(s, 0);
         for (size_t i = 0; drc == 0 && i < n; i++) {
             chunk_add(o, &pts[i]);
         }
@@ -159,8 +159,8 @@ static int open_series(sqlite3 *db, open_t *o)
         }
         free(pts);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_ROW || rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 static const char SQL_INSERT_CHUNK[] =
@@ -173,7 +173,7 @@ static const char SQL_UPDATE_CHUNK[] =
 
 /* Writes the open chunk (INSERT or UPDATE) when it changed, then empties
  * it: the next point starts the row after it. */
-static int chunk_write(sqlite3 *db, open_t *o)
+static int chunk_write(ad_db_t *db, open_t *o)
 {
     if (o->enc.n == 0 || !o->dirty) {
         if (o->existing) {
@@ -182,20 +182,20 @@ static int chunk_write(sqlite3 *db, open_t *o)
         chunk_reset(o);
         return 0;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, o->existing ? SQL_UPDATE_CHUNK : SQL_INSERT_CHUNK);
+    ad_db_stmt_t *s = ad_store_stmt(db, o->existing ? SQL_UPDATE_CHUNK : SQL_INSERT_CHUNK);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
-    sqlite3_bind_int64(s, 3, o->seq);
-    sqlite3_bind_int64(s, 4, (int64_t)o->enc.n);
-    sqlite3_bind_int64(s, 5, o->sum.smin);
-    sqlite3_bind_int64(s, 6, o->sum.smax);
-    sqlite3_bind_int64(s, 7, o->sum.tmin);
-    sqlite3_bind_int64(s, 8, o->sum.tmax);
-    sqlite3_bind_double(s, 9, o->sum.vmin);
-    sqlite3_bind_double(s, 10, o->sum.vmax);
-    sqlite3_bind_double(s, 11, o->sum.vsum);
-    sqlite3_bind_double(s, 12, o->enc.prev.v);
-    sqlite3_bind_blob(s, 13, o->enc.buf, (int)tsdb_enc_bytes(&o->enc), SQLITE_TRANSIENT);
+    ad_db_bind_int64(s, 3, o->seq);
+    ad_db_bind_int64(s, 4, (int64_t)o->enc.n);
+    ad_db_bind_int64(s, 5, o->sum.smin);
+    ad_db_bind_int64(s, 6, o->sum.smax);
+    ad_db_bind_int64(s, 7, o->sum.tmin);
+    ad_db_bind_int64(s, 8, o->sum.tmax);
+    ad_db_bind_double(s, 9, o->sum.vmin);
+    ad_db_bind_double(s, 10, o->sum.vmax);
+    ad_db_bind_double(s, 11, o->sum.vsum);
+    ad_db_bind_double(s, 12, o->enc.prev.v);
+    ad_db_bind_blob(s, 13, o->enc.buf, (int)tsdb_enc_bytes(&o->enc), AD_DB_TRANSIENT);
     int rc = ad_store_step_done(db, s);
     if (rc == 0) {
         rc = ad_store_roll_put(db, o->run_id, o->name, o->seq, &o->rolls);
@@ -223,27 +223,27 @@ static const char SQL_UPSERT_SERIES[] =
     "step_lo = min(step_lo, excluded.step_lo), step_hi = max(step_hi, excluded.step_hi), "
     "t_lo = min(t_lo, excluded.t_lo), t_hi = max(t_hi, excluded.t_hi)";
 
-static int series_write(sqlite3 *db, open_t *o, const tsdb_point_t *last)
+static int series_write(ad_db_t *db, open_t *o, const tsdb_point_t *last)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_UPSERT_SERIES);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_UPSERT_SERIES);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
     ad_store_bind_text(s, 3, o->org_id);
-    sqlite3_bind_int64(s, 4, o->count);
-    sqlite3_bind_int64(s, 5, o->chunks);
-    sqlite3_bind_int64(s, 6, o->first_step);
-    sqlite3_bind_int64(s, 7, last->step);
-    sqlite3_bind_int64(s, 8, o->first_t);
-    sqlite3_bind_int64(s, 9, last->t_ms);
-    sqlite3_bind_double(s, 10, o->first_value);
-    sqlite3_bind_double(s, 11, last->v);
-    sqlite3_bind_double(s, 12, o->min_value);
-    sqlite3_bind_double(s, 13, o->max_value);
+    ad_db_bind_int64(s, 4, o->count);
+    ad_db_bind_int64(s, 5, o->chunks);
+    ad_db_bind_int64(s, 6, o->first_step);
+    ad_db_bind_int64(s, 7, last->step);
+    ad_db_bind_int64(s, 8, o->first_t);
+    ad_db_bind_int64(s, 9, last->t_ms);
+    ad_db_bind_double(s, 10, o->first_value);
+    ad_db_bind_double(s, 11, last->v);
+    ad_db_bind_double(s, 12, o->min_value);
+    ad_db_bind_double(s, 13, o->max_value);
     if (o->have_range) { /* else NULL: the series' ranges become unknown, read by a scan */
-        sqlite3_bind_int64(s, 14, o->step_lo);
-        sqlite3_bind_int64(s, 15, o->step_hi);
-        sqlite3_bind_int64(s, 16, o->t_lo);
-        sqlite3_bind_int64(s, 17, o->t_hi);
+        ad_db_bind_int64(s, 14, o->step_lo);
+        ad_db_bind_int64(s, 15, o->step_hi);
+        ad_db_bind_int64(s, 16, o->t_lo);
+        ad_db_bind_int64(s, 17, o->t_hi);
     }
     return ad_store_step_done(db, s);
 }
@@ -270,16 +270,16 @@ static tsdb_point_t batch_point(json_t *pt, const open_t *o, const tsdb_point_t 
 static const char SQL_LAST[] =
     "SELECT last_step, last_t, last_value FROM metric_series WHERE run_id = ? AND name = ?";
 
-static void series_last(sqlite3 *db, open_t *o, tsdb_point_t *last)
+static void series_last(ad_db_t *db, open_t *o, tsdb_point_t *last)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LAST);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LAST);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *last = (tsdb_point_t){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-                               sqlite3_column_double(s, 2)};
+    if (ad_db_step(s) == AD_DB_ROW) {
+        *last = (tsdb_point_t){ad_db_column_int64(s, 0), ad_db_column_int64(s, 1),
+                               ad_db_column_double(s, 2)};
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
 }
 
 static const char SQL_OTHER_CHUNKS[] =
@@ -290,25 +290,25 @@ static const char SQL_OTHER_CHUNKS[] =
  * the min/max without it are not known (it came in an earlier batch and was
  * an extreme): the other chunk rows' summaries and the open chunk's. Once
  * per batch at most. */
-static int series_extremes(sqlite3 *db, open_t *o)
+static int series_extremes(ad_db_t *db, open_t *o)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_OTHER_CHUNKS);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_OTHER_CHUNKS);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
-    sqlite3_bind_int64(s, 3, o->seq);
-    int rc = sqlite3_step(s);
+    ad_db_bind_int64(s, 3, o->seq);
+    int rc = ad_db_step(s);
     bool have = o->enc.n > 0; /* the open chunk's summary counts when it has points */
     if (have) {
         o->min_value = o->sum.vmin;
         o->max_value = o->sum.vmax;
     }
-    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 2) > 0) {
-        double mn = sqlite3_column_double(s, 0), mx = sqlite3_column_double(s, 1);
+    if (rc == AD_DB_ROW && ad_db_column_int64(s, 2) > 0) {
+        double mn = ad_db_column_double(s, 0), mx = ad_db_column_double(s, 1);
         o->min_value = !have || mn < o->min_value ? mn : o->min_value;
         o->max_value = !have || mx > o->max_value ? mx : o->max_value;
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_ROW ? 0 : ad_store_rc(db, rc);
 }
 
 /* A point of the series' last step again: it replaces that point (the last
@@ -316,7 +316,7 @@ static int series_extremes(sqlite3 *db, open_t *o)
  * step are one point). O(1): the encoder takes its last point back. false
  * when the last point is not in the open chunk (its row did not decode):
  * then the point is appended. */
-static bool replace_last(sqlite3 *db, open_t *o, const tsdb_point_t *old, const tsdb_point_t *p,
+static bool replace_last(ad_db_t *db, open_t *o, const tsdb_point_t *old, const tsdb_point_t *p,
                          int *rc)
 {
     if (o->enc.n == 0 || o->enc.prev.step != old->step || !tsdb_enc_undo(&o->enc)) {
@@ -379,7 +379,7 @@ static const char SQL_COVERING[] =
  * chunk summaries. *found false (and nothing changed) when no point has
  * that step: then it is appended. Costs a scan of the series' chunk
  * summaries and one chunk's decode, only on this path. */
-static int replace_older(sqlite3 *db, open_t *o, const tsdb_point_t *p, bool *found)
+static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *found)
 {
     *found = false;
     int rc = 0;
@@ -393,30 +393,30 @@ static int replace_older(sqlite3 *db, open_t *o, const tsdb_point_t *p, bool *fo
         }
         free(pts);
     }
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_COVERING);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_COVERING);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
-    sqlite3_bind_int64(s, 3, p->step);
-    sqlite3_bind_int64(s, 4, o->enc.n > 0 ? o->seq : -1);
+    ad_db_bind_int64(s, 3, p->step);
+    ad_db_bind_int64(s, 4, o->enc.n > 0 ? o->seq : -1);
     int src;
-    while (!*found && rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t n = (size_t)sqlite3_column_int64(s, 1);
+    while (!*found && rc == 0 && (src = ad_db_step(s)) == AD_DB_ROW) {
+        size_t n = (size_t)ad_db_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
-        if (tsdb_decode_all(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), n,
-                            pts) == 0 &&
+        if (tsdb_decode_all(ad_db_column_blob(s, 2), (size_t)ad_db_column_bytes(s, 2), n, pts) ==
+                0 &&
             set_step(pts, n, p)) {
             open_t t = {.run_id = o->run_id, .org_id = o->org_id, .name = o->name};
-            t.seq = sqlite3_column_int64(s, 0);
+            t.seq = ad_db_column_int64(s, 0);
             t.existing = true;
             tsdb_enc_init(&t.enc);
             chunk_fill(&t, pts, n);
             *found = true;
-            sqlite3_reset(s); /* done reading before the write */
+            ad_db_reset(s); /* done reading before the write */
             rc = chunk_write(db, &t);
         }
         free(pts);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     if (rc == 0 && *found) {
         range_add(o, p); /* its time may be new */
         if (p->step == o->first_step) {
@@ -430,7 +430,7 @@ static int replace_older(sqlite3 *db, open_t *o, const tsdb_point_t *p, bool *fo
 }
 
 /* Appends points[order[0..n)] (all of one name) to their series. */
-static int append_series(sqlite3 *db, open_t *o, json_t *points, const named_t *order, size_t n,
+static int append_series(ad_db_t *db, open_t *o, json_t *points, const named_t *order, size_t n,
                          int64_t now)
 {
     int rc = open_series(db, o);
@@ -544,16 +544,16 @@ static const char SQL_LIST[] =
 
 int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LIST);
     ad_store_bind_text(s, 1, run_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }
@@ -575,30 +575,30 @@ typedef struct {
     int64_t count, chunks; /* points, chunk rows */
 } series_info_t;
 
-static series_info_t series_info(sqlite3 *db, const char *run_id, const char *name, bool by_time)
+static series_info_t series_info(ad_db_t *db, const char *run_id, const char *name, bool by_time)
 {
     series_info_t i = {0};
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_INFO);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_INFO);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (ad_db_step(s) == AD_DB_ROW) {
         int c = by_time ? 3 : 1;
-        i.rolled = sqlite3_column_int(s, 0) == 1;
-        i.ranged = sqlite3_column_type(s, c) != SQLITE_NULL &&
-                   sqlite3_column_type(s, c + 1) != SQLITE_NULL;
-        i.lo = sqlite3_column_int64(s, c);
-        i.hi = sqlite3_column_int64(s, c + 1);
-        i.count = sqlite3_column_int64(s, 5);
-        i.summed = sqlite3_column_int(s, 6) == 1;
-        i.chunks = sqlite3_column_int64(s, 7);
+        i.rolled = ad_db_column_int(s, 0) == 1;
+        i.ranged =
+            ad_db_column_type(s, c) != AD_DB_NULL && ad_db_column_type(s, c + 1) != AD_DB_NULL;
+        i.lo = ad_db_column_int64(s, c);
+        i.hi = ad_db_column_int64(s, c + 1);
+        i.count = ad_db_column_int64(s, 5);
+        i.summed = ad_db_column_int(s, 6) == 1;
+        i.chunks = ad_db_column_int64(s, 7);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return i;
 }
 
 /* The x range of one series: 0, or AD_ENOENT when it has no points. From
  * the series row when it knows it, else a scan of the chunk rows. */
-static int series_range(sqlite3 *db, const char *run_id, const char *name, bool by_time,
+static int series_range(ad_db_t *db, const char *run_id, const char *name, bool by_time,
                         int64_t *lo, int64_t *hi, int64_t *count)
 {
     series_info_t i = series_info(db, run_id, name, by_time);
@@ -608,18 +608,18 @@ static int series_range(sqlite3 *db, const char *run_id, const char *name, bool 
         *hi = i.hi;
         return 0;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_RANGE);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_RANGE);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_int64(s, 4) > 0) {
-        *lo = sqlite3_column_int64(s, by_time ? 2 : 0);
-        *hi = sqlite3_column_int64(s, by_time ? 3 : 1);
-        sqlite3_reset(s);
+    int rc = ad_db_step(s);
+    if (rc == AD_DB_ROW && ad_db_column_int64(s, 4) > 0) {
+        *lo = ad_db_column_int64(s, by_time ? 2 : 0);
+        *hi = ad_db_column_int64(s, by_time ? 3 : 1);
+        ad_db_reset(s);
         return 0;
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_ROW || rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
 }
 
 static const char SQL_CHUNKS_STEP[] =
@@ -661,25 +661,25 @@ static void add_decoded(tsdb_agg_t *a, const void *data, size_t len, int64_t n, 
 }
 
 /* Chunk row seq of the series, decoded into a. */
-static int add_chunk(sqlite3 *db, const char *run_id, const char *name, int64_t seq, tsdb_agg_t *a,
+static int add_chunk(ad_db_t *db, const char *run_id, const char *name, int64_t seq, tsdb_agg_t *a,
                      int64_t *points)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHUNK_DATA);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CHUNK_DATA);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, seq);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        add_decoded(a, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
-                    sqlite3_column_int64(s, 0), points);
+    ad_db_bind_int64(s, 3, seq);
+    int rc = ad_db_step(s);
+    if (rc == AD_DB_ROW) {
+        add_decoded(a, ad_db_column_blob(s, 1), (size_t)ad_db_column_bytes(s, 1),
+                    ad_db_column_int64(s, 0), points);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_ROW || rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 /* One chunk's rollup into a: by its total when it lies in one bucket, by
  * its runs when the read is wide there (*tier), else the chunk decoded. */
-static int add_rolled(sqlite3 *db, const char *run_id, const char *name, const ad_roll_seg_t *g,
+static int add_rolled(ad_db_t *db, const char *run_id, const char *name, const ad_roll_seg_t *g,
                       tsdb_agg_t *a, int64_t *points, int64_t *tier)
 {
     tsdb_rolls_t r;
@@ -716,7 +716,7 @@ typedef struct {
 } roll_row_t;
 
 /* Chunk row seq by its runs (add_rolled), or decoded when it has none. */
-static int add_by_runs(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
+static int add_by_runs(ad_db_t *db, const char *run_id, const char *name, int64_t seq,
                        roll_row_t *c, tsdb_agg_t *a, int64_t *points, int64_t *tier)
 {
     int64_t blk = seq / AD_ROLL_BLOCK;
@@ -725,22 +725,22 @@ static int add_by_runs(sqlite3 *db, const char *run_id, const char *name, int64_
         c->data = NULL;
         c->ng = 0;
         c->blk = blk;
-        sqlite3_stmt *s = ad_store_stmt(db, SQL_ROLL_ROW);
+        ad_db_stmt_t *s = ad_store_stmt(db, SQL_ROLL_ROW);
         ad_store_bind_text(s, 1, run_id);
         ad_store_bind_text(s, 2, name);
-        sqlite3_bind_int64(s, 3, blk);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            size_t len = (size_t)sqlite3_column_bytes(s, 0);
+        ad_db_bind_int64(s, 3, blk);
+        int rc = ad_db_step(s);
+        if (rc == AD_DB_ROW) {
+            size_t len = (size_t)ad_db_column_bytes(s, 0);
             c->data = ad_xmalloc(len > 0 ? len : 1);
             if (len > 0) {
-                memcpy(c->data, sqlite3_column_blob(s, 0), len);
+                memcpy(c->data, ad_db_column_blob(s, 0), len);
             }
             c->ng = ad_store_roll_segs(c->data, len, blk, c->g);
             c->ng = c->ng < 0 ? 0 : c->ng;
         }
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ad_db_reset(s);
+        if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
             c->blk = -1;
             return ad_store_rc(db, rc);
         }
@@ -756,7 +756,7 @@ static int add_by_runs(sqlite3 *db, const char *run_id, const char *name, int64_
 /* One chunk's total from the chunk tier: by summary when it lies in one
  * bucket, as a run when it spans at most half a bucket (*tier: the most
  * points such a run held), else by its runs. */
-static int add_summed(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
+static int add_summed(ad_db_t *db, const char *run_id, const char *name, int64_t seq,
                       const tsdb_roll_t *e, roll_row_t *c, tsdb_agg_t *a, int64_t *points,
                       int64_t *tier)
 {
@@ -791,26 +791,26 @@ static bool chunk_tier(const tsdb_agg_t *a, const series_info_t *i)
 }
 
 /* A tier's statement for the series and a's range: (run, name, from, to). */
-static sqlite3_stmt *range_stmt(sqlite3 *db, const char *sql, const char *run_id, const char *name,
+static ad_db_stmt_t *range_stmt(ad_db_t *db, const char *sql, const char *run_id, const char *name,
                                 const tsdb_agg_t *a)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, a->from);
-    sqlite3_bind_int64(s, 4, a->to);
+    ad_db_bind_int64(s, 3, a->from);
+    ad_db_bind_int64(s, 4, a->to);
     return s;
 }
 
 /* A tier's row (columns 0-6: count, x from, x to, min, max and the rest of
  * tsdb_agg_summary's figures) answered by its
  * summary when it falls in one bucket: its points counted, true. */
-static bool row_summary(sqlite3_stmt *s, tsdb_agg_t *a, int64_t *points)
+static bool row_summary(ad_db_stmt_t *s, tsdb_agg_t *a, int64_t *points)
 {
-    int64_t n = sqlite3_column_int64(s, 0);
-    if (!tsdb_agg_summary(a, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), n,
-                          sqlite3_column_double(s, 3), sqlite3_column_double(s, 4),
-                          sqlite3_column_double(s, 5), sqlite3_column_double(s, 6))) {
+    int64_t n = ad_db_column_int64(s, 0);
+    if (!tsdb_agg_summary(a, ad_db_column_int64(s, 1), ad_db_column_int64(s, 2), n,
+                          ad_db_column_double(s, 3), ad_db_column_double(s, 4),
+                          ad_db_column_double(s, 5), ad_db_column_double(s, 6))) {
         return false;
     }
     *points += n;
@@ -819,21 +819,21 @@ static bool row_summary(sqlite3_stmt *s, tsdb_agg_t *a, int64_t *points)
 
 /* The series from its chunk tier (chunk_tier): rows of AD_SUM_BLOCK chunks
  * by their summary when inside one bucket, else each chunk by add_summed. */
-static int aggregate_sums(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
+static int aggregate_sums(ad_db_t *db, const char *run_id, const char *name, tsdb_agg_t *a,
                           int64_t *points, int64_t *tier)
 {
-    sqlite3_stmt *s = range_stmt(db, a->by_time ? SQL_SUMS_TIME : SQL_SUMS_STEP, run_id, name, a);
+    ad_db_stmt_t *s = range_stmt(db, a->by_time ? SQL_SUMS_TIME : SQL_SUMS_STEP, run_id, name, a);
     roll_row_t c = {.blk = -1};
     int rc, err = 0;
-    while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
         if (row_summary(s, a, points)) {
             continue;
         }
-        int64_t blk = sqlite3_column_int64(s, 8);
+        int64_t blk = ad_db_column_int64(s, 8);
         tsdb_roll_t e[AD_SUM_BLOCK];
         uint8_t place[AD_SUM_BLOCK];
-        int ne = tsdb_totals_decode(sqlite3_column_blob(s, 7), (size_t)sqlite3_column_bytes(s, 7),
-                                    e, place, AD_SUM_BLOCK);
+        int ne = tsdb_totals_decode(ad_db_column_blob(s, 7), (size_t)ad_db_column_bytes(s, 7), e,
+                                    place, AD_SUM_BLOCK);
         for (int i = 0; err == 0 && i < ne; i++) {
             err = add_summed(db, run_id, name, blk * AD_SUM_BLOCK + place[i], &e[i], &c, a, points,
                              tier);
@@ -842,12 +842,12 @@ static int aggregate_sums(sqlite3 *db, const char *run_id, const char *name, tsd
             err = add_by_runs(db, run_id, name, blk * AD_SUM_BLOCK + k, &c, a, points, tier);
         }
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     free(c.data);
     if (err != 0) {
         return err;
     }
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 /* Feeds every chunk of the series overlapping a's range into a, each by
@@ -858,7 +858,7 @@ static int aggregate_sums(sqlite3 *db, const char *run_id, const char *name, tsd
  * TSDB_ROLL_POINTS); else its points, decoded. A series without rollup
  * rows (stored before migration 2740, not built yet) is read from its
  * chunks. */
-static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg_t *a,
+static int aggregate(ad_db_t *db, const char *run_id, const char *name, tsdb_agg_t *a,
                      int64_t *points, int64_t *tier)
 {
     series_info_t info = series_info(db, run_id, name, a->by_time);
@@ -866,23 +866,23 @@ static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg
         return aggregate_sums(db, run_id, name, a, points, tier);
     }
     bool rolled = info.rolled;
-    sqlite3_stmt *s = range_stmt(db,
+    ad_db_stmt_t *s = range_stmt(db,
                                  rolled ? (a->by_time ? SQL_ROLLS_TIME : SQL_ROLLS_STEP)
                                         : (a->by_time ? SQL_CHUNKS_TIME : SQL_CHUNKS_STEP),
                                  run_id, name, a);
     int rc, err = 0;
-    while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
         if (row_summary(s, a, points)) {
             continue;
         }
-        int64_t n = sqlite3_column_int64(s, 0);
-        const void *blob = sqlite3_column_blob(s, 7);
-        size_t len = (size_t)sqlite3_column_bytes(s, 7);
+        int64_t n = ad_db_column_int64(s, 0);
+        const void *blob = ad_db_column_blob(s, 7);
+        size_t len = (size_t)ad_db_column_bytes(s, 7);
         if (!rolled) {
             add_decoded(a, blob, len, n, points);
             continue;
         }
-        int64_t blk = sqlite3_column_int64(s, 8);
+        int64_t blk = ad_db_column_int64(s, 8);
         ad_roll_seg_t g[AD_ROLL_BLOCK];
         int ng = ad_store_roll_segs(blob, len, blk, g);
         for (int i = 0; err == 0 && i < ng; i++) {
@@ -892,11 +892,11 @@ static int aggregate(sqlite3 *db, const char *run_id, const char *name, tsdb_agg
             err = add_chunk(db, run_id, name, blk * AD_ROLL_BLOCK + k, a, points);
         }
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     if (err != 0) {
         return err;
     }
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 /* The buckets as columns: x (each bucket's start), min, max, mean, last,
@@ -925,7 +925,7 @@ static json_t *agg_json(const tsdb_agg_t *a)
 
 /* The common range over every run that has the series (explicit bounds
  * win), and how many points the runs hold. AD_ENOENT when none has it. */
-static int query_range(sqlite3 *db, ad_store_series_q_t *q, int64_t *from, int64_t *to,
+static int query_range(ad_db_t *db, ad_store_series_q_t *q, int64_t *from, int64_t *to,
                        int64_t *points)
 {
     bool any = false;
@@ -1001,16 +1001,16 @@ static const char SQL_RUN_IDENT[] =
 
 /* A run's display name and colour (issue #35) into name and color ("" for
  * a run that is gone). */
-static int run_ident(sqlite3 *db, const char *run_id, char *name, size_t namesz, char *color,
+static int run_ident(ad_db_t *db, const char *run_id, char *name, size_t namesz, char *color,
                      size_t colorsz)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_RUN_IDENT);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_RUN_IDENT);
     ad_store_bind_text(s, 1, run_id);
-    int rc = sqlite3_step(s);
+    int rc = ad_db_step(s);
     name[0] = color[0] = '\0';
-    if (rc == SQLITE_ROW) {
-        const char *n = (const char *)sqlite3_column_text(s, 0);
-        const char *c = (const char *)sqlite3_column_text(s, 1);
+    if (rc == AD_DB_ROW) {
+        const char *n = (const char *)ad_db_column_text(s, 0);
+        const char *c = (const char *)ad_db_column_text(s, 1);
         size_t len = n != NULL ? strlen(n) : 0;
         if (len >= namesz) { /* cut on a UTF-8 character boundary */
             len = namesz - 1;
@@ -1024,8 +1024,8 @@ static int run_ident(sqlite3 *db, const char *run_id, char *name, size_t namesz,
         name[len] = '\0';
         snprintf(color, colorsz, "%s", c != NULL ? c : "");
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_ROW || rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 /* ---- the read of several runs, on several connections -------------------------------
@@ -1061,7 +1061,7 @@ typedef struct {
 
 typedef struct {
     const query_job_t *j;
-    sqlite3 *db; /* NULL: the thread opens its own */
+    ad_db_t *db; /* NULL: the thread opens its own */
     run_part_t *runs;
     size_t first, step; /* the runs first, first + step, ... */
 } reader_t;
@@ -1069,7 +1069,7 @@ typedef struct {
 static void read_runs(reader_t *r)
 {
     const ad_store_series_q_t *q = r->j->q;
-    sqlite3 *db = r->db;
+    ad_db_t *db = r->db;
     int rc = 0;
     if (db == NULL) {
         char err[256];
@@ -1120,7 +1120,7 @@ static int64_t split_points(void)
 }
 
 /* Fills runs[i] for every run of q: on db alone, or split among readers. */
-static void read_all(const query_job_t *j, sqlite3 *db, run_part_t *runs, int64_t points)
+static void read_all(const query_job_t *j, ad_db_t *db, run_part_t *runs, int64_t points)
 {
     const ad_store_series_q_t *q = j->q;
     size_t n = 1;
@@ -1148,7 +1148,7 @@ static void read_all(const query_job_t *j, sqlite3 *db, run_part_t *runs, int64_
     }
 }
 
-static int query_fn(sqlite3 *db, void *ctx)
+static int query_fn(ad_db_t *db, void *ctx)
 {
     query_job_t *j = ctx;
     ad_store_series_q_t *q = j->q;
@@ -1262,13 +1262,13 @@ static int put_point(ad_store_series_export_t *x, const char *run_id, const char
 }
 
 /* One chunk row's points into body. */
-static int put_chunk(ad_store_series_export_t *x, sqlite3_stmt *s, const char *run_id,
+static int put_chunk(ad_store_series_export_t *x, ad_db_stmt_t *s, const char *run_id,
                      const char *name)
 {
     tsdb_dec_t d;
     tsdb_point_t p;
-    tsdb_dec_init(&d, sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
-                  (size_t)sqlite3_column_int64(s, 2));
+    tsdb_dec_init(&d, ad_db_column_blob(s, 3), (size_t)ad_db_column_bytes(s, 3),
+                  (size_t)ad_db_column_int64(s, 2));
     while (tsdb_dec_next(&d, &p) == 1) {
         if (put_point(x, run_id, name, &p) != 0) {
             return AD_ETOOBIG;
@@ -1280,7 +1280,7 @@ static int put_chunk(ad_store_series_export_t *x, sqlite3_stmt *s, const char *r
 
 /* The next piece of runs[x->run] from the cursor. *more: the run has rows
  * past this piece. */
-static int export_piece(sqlite3 *db, ad_store_series_export_t *x, bool *more)
+static int export_piece(ad_db_t *db, ad_store_series_export_t *x, bool *more)
 {
     const char *run_id = x->runs[x->run];
     if (x->ident_run != x->run + 1) {
@@ -1291,35 +1291,35 @@ static int export_piece(sqlite3 *db, ad_store_series_export_t *x, bool *more)
         }
         x->ident_run = x->run + 1;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_EXPORT);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_EXPORT);
     ad_store_bind_text(s, 1, run_id);
-    sqlite3_bind_int(s, 2, x->in_run ? 1 : 0);
+    ad_db_bind_int(s, 2, x->in_run ? 1 : 0);
     ad_store_bind_text(s, 3, x->after_name);
-    sqlite3_bind_int64(s, 4, x->after_seq);
+    ad_db_bind_int64(s, 4, x->after_seq);
     int rc, err = 0, rows = 0;
     *more = false;
-    while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
         if (x->body.len >= AD_SERIES_EXPORT_PIECE || rows == AD_SERIES_EXPORT_ROWS) {
             *more = true;
             break;
         }
         rows++;
-        const char *name = (const char *)sqlite3_column_text(s, 0);
+        const char *name = (const char *)ad_db_column_text(s, 0);
         snprintf(x->after_name, sizeof(x->after_name), "%s", name);
-        x->after_seq = sqlite3_column_int64(s, 1);
+        x->after_seq = ad_db_column_int64(s, 1);
         x->in_run = true;
         if (wanted(x->names, name)) {
             err = put_chunk(x, s, run_id, name);
         }
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     if (err != 0) {
         return err;
     }
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ad_store_rc(db, rc);
+    return rc == AD_DB_DONE || rc == AD_DB_ROW ? 0 : ad_store_rc(db, rc);
 }
 
-static int export_fn(sqlite3 *db, void *ctx)
+static int export_fn(ad_db_t *db, void *ctx)
 {
     ad_store_series_export_t *x = ctx;
     if (!x->started) {

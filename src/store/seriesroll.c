@@ -97,50 +97,50 @@ static void put_total(tsdb_roll_t *t, bool first, const tsdb_roll_t *e)
     *t = tsdb_rolls_total(&two);
 }
 
-static int row_write(sqlite3 *db, const char *sql, const char *run_id, const char *name,
+static int row_write(ad_db_t *db, const char *sql, const char *run_id, const char *name,
                      int64_t blk, const tsdb_roll_t *t, const uint8_t *blob, size_t len)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, blk);
-    sqlite3_bind_int64(s, 4, t->n);
-    sqlite3_bind_int64(s, 5, t->s_lo);
-    sqlite3_bind_int64(s, 6, t->s_hi);
-    sqlite3_bind_int64(s, 7, t->t_lo);
-    sqlite3_bind_int64(s, 8, t->t_hi);
-    sqlite3_bind_double(s, 9, t->min);
-    sqlite3_bind_double(s, 10, t->max);
-    sqlite3_bind_double(s, 11, t->sum);
-    sqlite3_bind_double(s, 12, t->last);
-    sqlite3_bind_blob(s, 13, blob, (int)len, SQLITE_TRANSIENT);
+    ad_db_bind_int64(s, 3, blk);
+    ad_db_bind_int64(s, 4, t->n);
+    ad_db_bind_int64(s, 5, t->s_lo);
+    ad_db_bind_int64(s, 6, t->s_hi);
+    ad_db_bind_int64(s, 7, t->t_lo);
+    ad_db_bind_int64(s, 8, t->t_hi);
+    ad_db_bind_double(s, 9, t->min);
+    ad_db_bind_double(s, 10, t->max);
+    ad_db_bind_double(s, 11, t->sum);
+    ad_db_bind_double(s, 12, t->last);
+    ad_db_bind_blob(s, 13, blob, (int)len, AD_DB_TRANSIENT);
     return ad_store_step_done(db, s);
 }
 
 /* Puts seg (seq's segment, len bytes) into its row of tier k, the row's
  * other segments kept (a row that does not parse, or a segment that does
  * not decode, is dropped), its summary recomputed from them all. */
-static int row_put(sqlite3 *db, const tier_t *k, const char *run_id, const char *name, int64_t seq,
+static int row_put(ad_db_t *db, const tier_t *k, const char *run_id, const char *name, int64_t seq,
                    const uint8_t *seg, size_t seglen)
 {
     int64_t blk = seq / k->block;
     int at = (int)(seq - blk * k->block);
-    sqlite3_stmt *s = ad_store_stmt(db, k->get);
+    ad_db_stmt_t *s = ad_store_stmt(db, k->get);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, blk);
-    int rc = sqlite3_step(s);
+    ad_db_bind_int64(s, 3, blk);
+    int rc = ad_db_step(s);
     uint8_t *old = NULL;
     size_t oldlen = 0;
-    if (rc == SQLITE_ROW) { /* a copy: the statement is reset before the write */
-        oldlen = (size_t)sqlite3_column_bytes(s, 0);
+    if (rc == AD_DB_ROW) { /* a copy: the statement is reset before the write */
+        oldlen = (size_t)ad_db_column_bytes(s, 0);
         old = ad_xmalloc(oldlen > 0 ? oldlen : 1);
         if (oldlen > 0) {
-            memcpy(old, sqlite3_column_blob(s, 0), oldlen);
+            memcpy(old, ad_db_column_blob(s, 0), oldlen);
         }
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
         free(old);
         return ad_store_rc(db, rc);
     }
@@ -200,25 +200,25 @@ static const char SQL_SUMS_PUT[] = ROW_SQL_PUT("metric_sums");
 /* Puts the totals of chunk rows seq[0..n) (all of row blk, ascending) into
  * it, the row's other totals kept (a row that does not decode is
  * dropped). */
-static int sums_put(sqlite3 *db, const char *run_id, const char *name, int64_t blk,
+static int sums_put(ad_db_t *db, const char *run_id, const char *name, int64_t blk,
                     const int64_t *seq, const tsdb_roll_t *tot, size_t n)
 {
     tsdb_roll_t *e = ad_xcalloc(2 * AD_SUM_BLOCK, sizeof(*e));
     tsdb_roll_t *old = e + AD_SUM_BLOCK;
     uint8_t place[AD_SUM_BLOCK], oplace[AD_SUM_BLOCK];
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SUMS_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SUMS_GET);
     ad_store_bind_text(s, 1, run_id);
     ad_store_bind_text(s, 2, name);
-    sqlite3_bind_int64(s, 3, blk);
-    int rc = sqlite3_step(s);
+    ad_db_bind_int64(s, 3, blk);
+    int rc = ad_db_step(s);
     int on = 0;
-    if (rc == SQLITE_ROW) {
-        on = tsdb_totals_decode(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), old,
+    if (rc == AD_DB_ROW) {
+        on = tsdb_totals_decode(ad_db_column_blob(s, 0), (size_t)ad_db_column_bytes(s, 0), old,
                                 oplace, AD_SUM_BLOCK);
         on = on < 0 ? 0 : on;
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
         free(e);
         return ad_store_rc(db, rc);
     }
@@ -248,7 +248,7 @@ static int sums_put(sqlite3 *db, const char *run_id, const char *name, int64_t b
     return rc;
 }
 
-int ad_store_roll_put(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
+int ad_store_roll_put(ad_db_t *db, const char *run_id, const char *name, int64_t seq,
                       const tsdb_rolls_t *r)
 {
     if (r->n == 0 || seq < 0) {
@@ -302,21 +302,21 @@ static void backfill_begin(backfill_t *j)
 
 /* The series this piece builds: the one the last piece was in, else the
  * next todo_sql finds. 1: one to build; 0: none is left; else the error. */
-static int backfill_series(sqlite3 *db, backfill_t *j, const char *todo_sql)
+static int backfill_series(ad_db_t *db, backfill_t *j, const char *todo_sql)
 {
     if (j->next_run[0] != '\0') {
         return 1;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, todo_sql);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        snprintf(j->next_run, sizeof(j->next_run), "%s", (const char *)sqlite3_column_text(s, 0));
-        snprintf(j->next_name, sizeof(j->next_name), "%s", (const char *)sqlite3_column_text(s, 1));
+    ad_db_stmt_t *s = ad_store_stmt(db, todo_sql);
+    int rc = ad_db_step(s);
+    if (rc == AD_DB_ROW) {
+        snprintf(j->next_run, sizeof(j->next_run), "%s", (const char *)ad_db_column_text(s, 0));
+        snprintf(j->next_name, sizeof(j->next_name), "%s", (const char *)ad_db_column_text(s, 1));
         j->next_after = -1;
         j->next_failed = false;
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_ROW ? 1 : rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 static const char SQL_TODO[] =
@@ -354,7 +354,7 @@ static int rolls_job(ad_store_tx_t *tx, void *ctx)
 {
     backfill_t *j = ctx;
     backfill_begin(j);
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     int more = backfill_series(db, j, SQL_TODO);
     if (more <= 0) {
         return more;
@@ -367,23 +367,23 @@ static int rolls_job(ad_store_tx_t *tx, void *ctx)
     } built_t;
     built_t *b = ad_xcalloc(ROLL_JOB_CHUNKS, sizeof(*b));
     size_t nb = 0, seen = 0;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_CHUNKS);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_CHUNKS);
     ad_store_bind_text(s, 1, j->next_run);
     ad_store_bind_text(s, 2, j->next_name);
-    sqlite3_bind_int64(s, 3, j->next_after);
+    ad_db_bind_int64(s, 3, j->next_after);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         seen++;
-        j->next_after = sqlite3_column_int64(s, 0);
-        if (roll_chunk(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
-                       sqlite3_column_int64(s, 1), &b[nb].r) != 0) {
+        j->next_after = ad_db_column_int64(s, 0);
+        if (roll_chunk(ad_db_column_blob(s, 2), (size_t)ad_db_column_bytes(s, 2),
+                       ad_db_column_int64(s, 1), &b[nb].r) != 0) {
             j->next_failed = true;
             continue;
         }
         b[nb++].seq = j->next_after;
     }
-    sqlite3_reset(s);
-    rc = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    rc = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
     for (size_t i = 0; rc == 0 && i < nb; i++) {
         rc = ad_store_roll_put(db, j->next_run, j->next_name, b[i].seq, &b[i].r);
     }
@@ -391,7 +391,7 @@ static int rolls_job(ad_store_tx_t *tx, void *ctx)
     j->built = (int64_t)nb;
     if (rc == 0 && seen < ROLL_JOB_CHUNKS) { /* the series is done */
         s = ad_store_stmt(db, SQL_DONE);
-        sqlite3_bind_int(s, 1, j->next_failed ? 2 : 1);
+        ad_db_bind_int(s, 1, j->next_failed ? 2 : 1);
         ad_store_bind_text(s, 2, j->next_run);
         ad_store_bind_text(s, 3, j->next_name);
         rc = ad_store_step_done(db, s);
@@ -457,7 +457,7 @@ static int sums_job(ad_store_tx_t *tx, void *ctx)
 {
     backfill_t *j = ctx;
     backfill_begin(j);
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     int more = backfill_series(db, j, SQL_SUMS_TODO);
     if (more <= 0) {
         return more;
@@ -466,16 +466,16 @@ static int sums_job(ad_store_tx_t *tx, void *ctx)
     int64_t *seq = ad_xcalloc(cap, sizeof(*seq));
     tsdb_roll_t *tot = ad_xcalloc(cap, sizeof(*tot));
     size_t nb = 0, seen = 0;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SUMS_ROLLS);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SUMS_ROLLS);
     ad_store_bind_text(s, 1, j->next_run);
     ad_store_bind_text(s, 2, j->next_name);
-    sqlite3_bind_int64(s, 3, j->next_after);
+    ad_db_bind_int64(s, 3, j->next_after);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         seen++;
-        j->next_after = sqlite3_column_int64(s, 0);
+        j->next_after = ad_db_column_int64(s, 0);
         ad_roll_seg_t g[AD_ROLL_BLOCK];
-        int ng = ad_store_roll_segs(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+        int ng = ad_store_roll_segs(ad_db_column_blob(s, 1), (size_t)ad_db_column_bytes(s, 1),
                                     j->next_after, g);
         j->next_failed = j->next_failed || ng < 0;
         for (int i = 0; i < ng; i++) {
@@ -488,8 +488,8 @@ static int sums_job(ad_store_tx_t *tx, void *ctx)
             tot[nb++] = tsdb_rolls_total(&r);
         }
     }
-    sqlite3_reset(s);
-    rc = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    rc = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
     for (size_t i = 0, end; rc == 0 && i < nb; i = end) { /* a write a row of the tier */
         int64_t blk = seq[i] / AD_SUM_BLOCK;
         for (end = i + 1; end < nb && seq[end] / AD_SUM_BLOCK == blk; end++) {
@@ -501,7 +501,7 @@ static int sums_job(ad_store_tx_t *tx, void *ctx)
     j->built = (int64_t)nb;
     if (rc == 0 && seen < SUM_JOB_ROWS) { /* the series is done */
         s = ad_store_stmt(db, SQL_SUMS_DONE);
-        sqlite3_bind_int(s, 1, j->next_failed ? 2 : 1);
+        ad_db_bind_int(s, 1, j->next_failed ? 2 : 1);
         ad_store_bind_text(s, 2, j->next_run);
         ad_store_bind_text(s, 3, j->next_name);
         rc = ad_store_step_done(db, s);
@@ -521,10 +521,10 @@ static const char SQL_ANY[] = "SELECT 1 FROM metric_series WHERE rolled = 0 LIMI
 static void backfill_start(ad_store_t *st, const char *any_sql, ad_store_job_fn step,
                            const char *what, const char *fallback)
 {
-    sqlite3_stmt *s = ad_store_stmt(st->rdb, any_sql);
-    bool any = s != NULL && sqlite3_step(s) == SQLITE_ROW;
+    ad_db_stmt_t *s = ad_store_stmt(st->rdb, any_sql);
+    bool any = s != NULL && ad_db_step(s) == AD_DB_ROW;
     if (s != NULL) {
-        sqlite3_reset(s);
+        ad_db_reset(s);
     }
     if (any) {
         backfill_t *j = ad_xcalloc(1, sizeof(*j));

@@ -29,16 +29,16 @@ static const char SQL_SVC_UPDATE[] =
     "node_id = CASE WHEN ?9 THEN ?10 ELSE node_id END WHERE id = ?1";
 static const char SQL_SVC_DELETE[] = "DELETE FROM services WHERE id = ?1";
 
-static json_t *svc_row(sqlite3_stmt *s)
+static json_t *svc_row(ad_db_stmt_t *s)
 {
     json_t *o = ad_store_row_json(s, SVC_JSON_COLS, SVC_NULL_COLS);
-    json_object_set_new(o, "enabled", json_boolean(sqlite3_column_int(s, 9) != 0));
+    json_object_set_new(o, "enabled", json_boolean(ad_db_column_int(s, 9) != 0));
     return o;
 }
 
-static int svc_read(sqlite3 *db, const char *id, json_t **out)
+static int svc_read(ad_db_t *db, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_GET);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SVC_GET);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -53,8 +53,8 @@ int ad_store_service_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_service_list(ad_store_t *st, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SVC_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -69,8 +69,8 @@ int ad_store_service_list(ad_store_t *st, const char *org, json_t **out)
 
 int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_INSERT);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SVC_INSERT);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -84,8 +84,8 @@ int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_json(s, 7, json_object_get(args, "schema"));
     ad_store_bind_text(s, 8, ad_args_str(args, "restart"));
     ad_store_bind_json(s, 9, json_object_get(args, "probe"));
-    sqlite3_bind_int(s, 10, json_is_false(json_object_get(args, "enabled")) ? 0 : 1);
-    sqlite3_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    ad_db_bind_int(s, 10, json_is_false(json_object_get(args, "enabled")) ? 0 : 1);
+    ad_db_bind_int64(s, 11, ad_args_int(args, "now", 0));
     ad_store_bind_text(s, 12, ad_args_str(args, "nodeId")); /* NULL or "": here */
     int rc = ad_store_step_done(db, s);
     return rc != 0 ? rc : svc_read(db, id, result);
@@ -93,8 +93,8 @@ int ad_store_op_service_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 
 int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_UPDATE);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SVC_UPDATE);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -104,27 +104,27 @@ int ad_store_op_service_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_store_bind_json(s, 3, json_object_get(args, "config"));
     ad_store_bind_text(s, 4, ad_args_str(args, "restart"));
     json_t *probe = json_object_get(args, "probe");
-    sqlite3_bind_int(s, 5, probe != NULL);
+    ad_db_bind_int(s, 5, probe != NULL);
     ad_store_bind_json(s, 6, probe); /* json null clears it */
     json_t *en = json_object_get(args, "enabled");
     if (json_is_boolean(en)) {
-        sqlite3_bind_int(s, 7, json_is_true(en));
+        ad_db_bind_int(s, 7, json_is_true(en));
     } else {
-        sqlite3_bind_null(s, 7);
+        ad_db_bind_null(s, 7);
     }
-    sqlite3_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 8, ad_args_int(args, "now", 0));
     /* nodeId: a node's id moves it there, "" brings it back here, absent
      * leaves it */
     json_t *node = json_object_get(args, "nodeId");
-    sqlite3_bind_int(s, 9, json_is_string(node));
+    ad_db_bind_int(s, 9, json_is_string(node));
     const char *nid = json_string_value(node);
     if (nid != NULL && nid[0] != '\0') {
         ad_store_bind_text(s, 10, nid);
     } else {
-        sqlite3_bind_null(s, 10);
+        ad_db_bind_null(s, 10);
     }
     int rc = ad_store_step_done(db, s);
-    if (rc == 0 && sqlite3_changes(db) == 0) {
+    if (rc == 0 && ad_db_changes(db) == 0) {
         rc = AD_ENOENT;
     }
     return rc != 0 ? rc : svc_read(db, id, result);
@@ -138,7 +138,7 @@ static int svc_run(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const svc_run_t *x = in;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE services SET node_run = ?2 WHERE id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE services SET node_run = ?2 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -157,8 +157,8 @@ void ad_store_service_run(ad_store_t *st, const char *id, const char *run)
 
 int ad_store_op_service_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_SVC_DELETE);
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SVC_DELETE);
     if (s == NULL) {
         return AD_EINTERNAL;
     }

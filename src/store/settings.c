@@ -172,21 +172,21 @@ bool ad_store_setting_ok(const char *key, const char *type, const char *value)
     return ok;
 }
 
-static int settings_read(sqlite3 *db, json_t **out)
+static int settings_read(ad_db_t *db, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT key, value, type FROM settings ORDER BY key");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT key, value, type FROM settings ORDER BY key");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     json_t *o = json_object();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_object_set_new(o, (const char *)sqlite3_column_text(s, 0),
-                            typed((const char *)sqlite3_column_text(s, 2),
-                                  (const char *)sqlite3_column_text(s, 1)));
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_object_set_new(
+            o, (const char *)ad_db_column_text(s, 0),
+            typed((const char *)ad_db_column_text(s, 2), (const char *)ad_db_column_text(s, 1)));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(o);
         return ad_store_rc(db, rc);
     }
@@ -201,13 +201,13 @@ int ad_store_settings_get(ad_store_t *st, json_t **out)
 
 int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     json_t *patch = json_object_get(args, "patch");
     const char *bad, *why;
     if (ad_store_settings_validate(patch, &bad, &why) != 0) {
         return AD_EINVAL;
     }
-    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO settings (key, value, type, updated_at) "
+    ad_db_stmt_t *s = ad_store_stmt(db, "INSERT INTO settings (key, value, type, updated_at) "
                                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET "
                                         "value = excluded.value, type = excluded.type, "
                                         "updated_at = excluded.updated_at");
@@ -219,10 +219,10 @@ int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result
         if (v == NULL) {
             continue;
         }
-        sqlite3_bind_text(s, 1, defs[i].key, -1, SQLITE_STATIC);
+        ad_db_bind_text(s, 1, defs[i].key, -1, AD_DB_STATIC);
         const char *type = "string";
         if (defs[i].kind == K_STRING) {
-            sqlite3_bind_text(s, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
+            ad_db_bind_text(s, 2, json_string_value(v), -1, AD_DB_TRANSIENT);
         } else if (defs[i].kind == K_JSON || defs[i].kind == K_ARGV) {
             type = "json";
             ad_store_bind_json(s, 2, v);
@@ -236,11 +236,11 @@ int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result
                 ad_store_bind_json(s, 2, v);
             }
         }
-        sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
-        int rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE) {
+        ad_db_bind_text(s, 3, type, -1, AD_DB_STATIC);
+        ad_db_bind_int64(s, 4, ad_args_int(args, "now", 0));
+        int rc = ad_db_step(s);
+        ad_db_reset(s);
+        if (rc != AD_DB_DONE) {
             return ad_store_rc(db, rc);
         }
     }

@@ -17,11 +17,11 @@
 
 int ad_store_op_run_spans_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *run = ad_args_str(args, "runId");
     int64_t max = ad_args_int(args, "max", 10000);
-    sqlite3_stmt *c = ad_store_stmt(db, "SELECT count(*) FROM run_spans WHERE run_id = ?1");
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *c = ad_store_stmt(db, "SELECT count(*) FROM run_spans WHERE run_id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "INSERT OR IGNORE INTO run_spans (run_id, span_id, trace_id, parent_span_id, name, "
             "kind, start_us, end_us, status, status_message, service, source, attrs) SELECT ?1, "
             "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE EXISTS (SELECT 1 FROM runs "
@@ -30,10 +30,10 @@ int ad_store_op_run_spans_insert(ad_store_tx_t *tx, json_t *args, json_t **resul
         return AD_EINTERNAL;
     }
     ad_store_bind_text(c, 1, run);
-    int rc = sqlite3_step(c);
-    int64_t have = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
-    sqlite3_reset(c);
-    if (rc != SQLITE_ROW) {
+    int rc = ad_db_step(c);
+    int64_t have = rc == AD_DB_ROW ? ad_db_column_int64(c, 0) : 0;
+    ad_db_reset(c);
+    if (rc != AD_DB_ROW) {
         return ad_store_rc(db, rc);
     }
     int64_t stored = 0, dropped = 0;
@@ -51,10 +51,10 @@ int ad_store_op_run_spans_insert(ad_store_tx_t *tx, json_t *args, json_t **resul
         ad_store_bind_text(s, 3, ad_args_str(sp, "traceId"));
         ad_store_bind_text(s, 4, ad_args_str(sp, "parentSpanId"));
         ad_store_bind_text(s, 5, ad_args_str(sp, "name"));
-        sqlite3_bind_int64(s, 6, ad_args_int(sp, "kind", 1));
-        sqlite3_bind_int64(s, 7, ad_args_int(sp, "startUs", 0));
-        sqlite3_bind_int64(s, 8, ad_args_int(sp, "endUs", 0));
-        sqlite3_bind_int64(s, 9, ad_args_int(sp, "status", 0));
+        ad_db_bind_int64(s, 6, ad_args_int(sp, "kind", 1));
+        ad_db_bind_int64(s, 7, ad_args_int(sp, "startUs", 0));
+        ad_db_bind_int64(s, 8, ad_args_int(sp, "endUs", 0));
+        ad_db_bind_int64(s, 9, ad_args_int(sp, "status", 0));
         ad_store_bind_text(s, 10, ad_args_str(sp, "statusMessage"));
         ad_store_bind_text(s, 11, ad_args_str(sp, "service"));
         ad_store_bind_text(s, 12, ad_args_str(args, "source"));
@@ -64,7 +64,7 @@ int ad_store_op_run_spans_insert(ad_store_tx_t *tx, json_t *args, json_t **resul
         if (e != 0) {
             return e;
         }
-        stored += sqlite3_changes(db);
+        stored += ad_db_changes(db);
     }
     *result = json_pack("{s:I, s:I}", "stored", (json_int_t)stored, "dropped", (json_int_t)dropped);
     return 0;
@@ -78,25 +78,25 @@ typedef struct {
     void *ud;
 } spans_read_t;
 
-static int spans_read(sqlite3 *db, void *ctx)
+static int spans_read(ad_db_t *db, void *ctx)
 {
     spans_read_t *q = ctx;
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT " SPAN_COLS " FROM run_spans WHERE run_id = ?1 ORDER BY "
-                                "start_us, span_id LIMIT ?2",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK) {
+    ad_db_stmt_t *s = NULL;
+    int rc = ad_db_prepare_v2(db,
+                              "SELECT " SPAN_COLS " FROM run_spans WHERE run_id = ?1 ORDER BY "
+                              "start_us, span_id LIMIT ?2",
+                              -1, &s, NULL);
+    if (rc != AD_DB_OK) {
         return ad_store_rc(db, rc);
     }
-    sqlite3_bind_text(s, 1, q->run, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, q->limit);
+    ad_db_bind_text(s, 1, q->run, -1, AD_DB_STATIC);
+    ad_db_bind_int(s, 2, q->limit);
     q->out = json_array();
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(q->out, ad_store_row_json(s, "attrs", "parentSpanId"));
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_finalize(s);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 static void spans_done(int rc, void *ctx)

@@ -47,7 +47,7 @@ static double bucket_mid(int64_t b)
 
 /* ---- the runs list ----------------------------------------------------------------- */
 
-static void bind_filters(sqlite3_stmt *s, const ad_store_runs_query_t *q, int *i)
+static void bind_filters(ad_db_stmt_t *s, const ad_store_runs_query_t *q, int *i)
 {
     if (q->org != NULL && q->org[0] != '\0') {
         ad_store_bind_text(s, (*i)++, q->org);
@@ -62,11 +62,11 @@ static void bind_filters(sqlite3_stmt *s, const ad_store_runs_query_t *q, int *i
         ad_store_bind_text(s, (*i)++, q->agent_id);
     }
     if (q->since > 0) {
-        sqlite3_bind_int64(s, (*i)++, q->since);
+        ad_db_bind_int64(s, (*i)++, q->since);
     }
     if (q->before_started > 0) {
-        sqlite3_bind_int64(s, (*i)++, q->before_started);
-        sqlite3_bind_int64(s, (*i)++, q->before_started);
+        ad_db_bind_int64(s, (*i)++, q->before_started);
+        ad_db_bind_int64(s, (*i)++, q->before_started);
         ad_store_bind_text(s, (*i)++, q->before_id);
     }
 }
@@ -99,7 +99,7 @@ static int where_clause(ad_buf_t *b, const ad_store_runs_query_t *q)
 
 int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
+    ad_db_t *db = ad_store_rdb(st);
     int limit = q->limit > 0 && q->limit <= 500 ? q->limit : 50;
     ad_buf_t sql;
     ad_buf_init(&sql, 2048);
@@ -113,23 +113,23 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
     }
     /* Built per filter set, so not cached: the statement cache keys on the
      * SQL text's address (literals only). */
-    sqlite3_stmt *s = NULL;
-    int prc = sqlite3_prepare_v2(db, sql.data, -1, &s, NULL);
+    ad_db_stmt_t *s = NULL;
+    int prc = ad_db_prepare_v2(db, sql.data, -1, &s, NULL);
     ad_buf_cleanup(&sql);
-    if (prc != SQLITE_OK) {
-        sqlite3_finalize(s);
+    if (prc != AD_DB_OK) {
+        ad_db_finalize(s);
         return ad_store_rc(db, prc);
     }
     int i = 1;
     bind_filters(s, q, &i);
-    sqlite3_bind_int(s, i, limit + 1); /* one more: is there a next page? */
+    ad_db_bind_int(s, i, limit + 1); /* one more: is there a next page? */
     json_t *runs = json_array();
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(runs, ad_store_row_json(s, "tags", RUNS_NULLS));
     }
-    sqlite3_finalize(s);
-    if (step != SQLITE_DONE) {
+    ad_db_finalize(s);
+    if (step != AD_DB_DONE) {
         json_decref(runs);
         return ad_store_rc(db, step);
     }
@@ -146,46 +146,46 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
 
 int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT started_at FROM runs WHERE id = ?");
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT started_at FROM runs WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, run_id);
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, step);
+    int step = ad_db_step(s);
+    int rc = step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
     if (rc == 0) {
-        *started_at = sqlite3_column_int64(s, 0);
+        *started_at = ad_db_column_int64(s, 0);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return rc;
 }
 
 /* ---- statistics ---------------------------------------------------------------------- */
 
 /* p50 and p95 of kind's histogram since from_day, as {p50Ms, p95Ms, count}. */
-static int percentiles(sqlite3 *db, const char *org, int64_t from_day, const char *kind,
+static int percentiles(ad_db_t *db, const char *org, int64_t from_day, const char *kind,
                        json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT bucket, SUM(count) FROM latency_hist WHERE (?1 = '' OR org_id = ?1) AND "
             "day >= ?2 AND kind = ?3 GROUP BY bucket ORDER BY bucket");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    sqlite3_bind_int64(s, 2, from_day);
+    ad_db_bind_int64(s, 2, from_day);
     ad_store_bind_text(s, 3, kind);
     int64_t buckets[128], counts[128], total = 0;
     size_t n = 0;
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW && n < 128) {
-        buckets[n] = sqlite3_column_int64(s, 0);
-        counts[n] = sqlite3_column_int64(s, 1);
+    while ((step = ad_db_step(s)) == AD_DB_ROW && n < 128) {
+        buckets[n] = ad_db_column_int64(s, 0);
+        counts[n] = ad_db_column_int64(s, 1);
         total += counts[n++];
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE && step != AD_DB_ROW) {
         return ad_store_rc(db, step);
     }
     json_t *p50 = json_null(), *p95 = json_null();
@@ -206,9 +206,9 @@ static int percentiles(sqlite3 *db, const char *org, int64_t from_day, const cha
 /* The usage so far of the runs still running (the daily aggregates count a
  * run at its end): live[0] input, live[1] output tokens, live[2] how many;
  * their cost is added to *cost. Few rows: the runs_by_status index. */
-static int live_usage(sqlite3 *db, const char *org, int64_t live[3], double *cost)
+static int live_usage(ad_db_t *db, const char *org, int64_t live[3], double *cost)
 {
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT COALESCE(SUM(input_tokens),0), COALESCE(SUM(output_tokens),0), COUNT(*), "
             "COALESCE(SUM(cost_usd),0) FROM runs WHERE status = 'running' "
             "AND (?1 = '' OR org_id = ?1)");
@@ -216,23 +216,23 @@ static int live_usage(sqlite3 *db, const char *org, int64_t live[3], double *cos
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    int step = sqlite3_step(s);
-    if (step != SQLITE_ROW) {
-        sqlite3_reset(s);
+    int step = ad_db_step(s);
+    if (step != AD_DB_ROW) {
+        ad_db_reset(s);
         return ad_store_rc(db, step);
     }
     for (int i = 0; i < 3; i++) {
-        live[i] = sqlite3_column_int64(s, i);
+        live[i] = ad_db_column_int64(s, i);
     }
-    *cost += sqlite3_column_double(s, 3);
-    sqlite3_reset(s);
+    *cost += ad_db_column_double(s, 3);
+    ad_db_reset(s);
     return 0;
 }
 
 int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT COALESCE(SUM(runs),0), COALESCE(SUM(succeeded),0), COALESCE(SUM(failed),0), "
             "COALESCE(SUM(stopped),0), COALESCE(SUM(lost),0), COALESCE(SUM(input_tokens),0), "
             "COALESCE(SUM(output_tokens),0), COALESCE(SUM(cost_usd),0) FROM run_stats "
@@ -241,18 +241,18 @@ int ad_store_run_stats(ad_store_t *st, const char *org, int64_t from_day, json_t
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    sqlite3_bind_int64(s, 2, from_day);
-    int step = sqlite3_step(s);
-    if (step != SQLITE_ROW) {
-        sqlite3_reset(s);
+    ad_db_bind_int64(s, 2, from_day);
+    int step = ad_db_step(s);
+    if (step != AD_DB_ROW) {
+        ad_db_reset(s);
         return ad_store_rc(db, step);
     }
     int64_t v[7];
     for (int i = 0; i < 7; i++) {
-        v[i] = sqlite3_column_int64(s, i);
+        v[i] = ad_db_column_int64(s, i);
     }
-    double cost = sqlite3_column_double(s, 7);
-    sqlite3_reset(s);
+    double cost = ad_db_column_double(s, 7);
+    ad_db_reset(s);
     int64_t live[3] = {0, 0, 0};
     int rc = live_usage(db, org, live, &cost);
     if (rc != 0) {
@@ -291,7 +291,7 @@ static int tool_timed(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     AD_UNUSED(result);
     const tool_timed_t *t = in;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO latency_hist (org_id, day, kind, bucket, count) VALUES "
                 "(?, ?, 'tool', ?, 1) ON CONFLICT (org_id, day, kind, bucket) DO UPDATE SET "
                 "count = count + 1");
@@ -299,8 +299,8 @@ static int tool_timed(ad_store_tx_t *tx, const void *in, json_t **result)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, t->org);
-    sqlite3_bind_int64(s, 2, t->day);
-    sqlite3_bind_int64(s, 3, t->bucket);
+    ad_db_bind_int64(s, 2, t->day);
+    ad_db_bind_int64(s, 3, t->bucket);
     return ad_store_step_done(tx->db, s);
 }
 

@@ -19,10 +19,10 @@ void ad_status_reason_set(ad_store_status_reason_t *r, const char *code, const c
     va_end(ap);
 }
 
-int ad_store_bind_reason(sqlite3_stmt *s, int idx, const ad_store_status_reason_t *r, int64_t at)
+int ad_store_bind_reason(ad_db_stmt_t *s, int idx, const ad_store_status_reason_t *r, int64_t at)
 {
     if (r == NULL || r->code[0] == '\0') {
-        return sqlite3_bind_null(s, idx);
+        return ad_db_bind_null(s, idx);
     }
     json_t *j = json_pack("{s:s, s:s, s:I, s:s?}", "code", r->code, "text", r->text, "at",
                           (json_int_t)at, "ref", r->ref[0] != '\0' ? r->ref : NULL);
@@ -33,16 +33,16 @@ int ad_store_bind_reason(sqlite3_stmt *s, int idx, const ad_store_status_reason_
 
 int ad_store_status_history(ad_store_t *st, const char *agent_id, int limit, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT 1 FROM agents WHERE id = ?");
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT 1 FROM agents WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, agent_id);
-    int step = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (step != SQLITE_ROW) {
-        return step == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, step);
+    int step = ad_db_step(s);
+    ad_db_reset(s);
+    if (step != AD_DB_ROW) {
+        return step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
     }
     s = ad_store_stmt(db, "SELECT status, code, text, ref, at FROM agent_status_history "
                           "WHERE agent_id = ? ORDER BY id DESC LIMIT ?");
@@ -50,13 +50,13 @@ int ad_store_status_history(ad_store_t *st, const char *agent_id, int limit, jso
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, agent_id);
-    sqlite3_bind_int(s, 2, limit > 0 && limit <= 200 ? limit : 50);
+    ad_db_bind_int(s, 2, limit > 0 && limit <= 200 ? limit : 50);
     json_t *entries = json_array();
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(entries, ad_store_row_json(s, "", "code,text,ref"));
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE) {
         json_decref(entries);
         return ad_store_rc(db, step);
     }

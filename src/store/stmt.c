@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQLite plumbing every table file uses: a cache of prepared statements
+ * The statement plumbing every table file uses: a cache of prepared statements
  * per connection, SQLite codes translated into AD_E* codes, binding and
  * stepping helpers, and rows turned into camelCase JSON. Connections are
  * opened in open.c; the writer is writer.c's.
@@ -8,104 +8,65 @@
 #include "store/store_int.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- statement cache ------------------------------------------------------
- * sqlite3 has no user-data slot, so each open connection is registered here
- * with its cache. Connections are few (writer, loop reader, pool readers),
- * so a short array scanned under a mutex is enough.
+ * Each connection (ad_db_t) holds its own cache: an open-addressed table
+ * keyed by the address of the SQL text. A connection is used by one thread
+ * at a time, so no lock.
  */
-typedef struct {
+struct ad_db_slot {
     const char *sql;
-    sqlite3_stmt *stmt;
-} stmt_slot_t;
+    ad_db_stmt_t *stmt;
+};
 
-typedef struct {
-    sqlite3 *db;
-    stmt_slot_t *slots;
-    size_t cap; /* power of two */
-    size_t used;
-} stmt_cache_t;
-
-#define MAX_CONNS 64
-static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
-static stmt_cache_t *conns[MAX_CONNS];
-
-void ad_store_cache_register(sqlite3 *db)
+ad_db_t *ad_db_alloc(ad_db_kind_t kind)
 {
-    stmt_cache_t *c = ad_xcalloc(1, sizeof(*c));
-    c->db = db;
-    c->cap = 64;
-    c->slots = ad_xcalloc(c->cap, sizeof(stmt_slot_t));
-    pthread_mutex_lock(&conns_lock);
-    for (size_t i = 0; i < MAX_CONNS; i++) {
-        if (conns[i] == NULL) {
-            conns[i] = c;
-            c = NULL;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&conns_lock);
-    if (c != NULL) {
-        AD_BUG("store: more than %d open connections", MAX_CONNS);
-    }
+    ad_db_t *db = ad_xcalloc(1, sizeof(*db));
+    db->kind = kind;
+    db->cap = 64;
+    db->slots = ad_xcalloc(db->cap, sizeof(ad_db_slot_t));
+    return db;
 }
 
-/* Each thread remembers its last lookup, valid while no connection has
- * been closed since (conns_gen), so the common case takes no lock. */
-static uint64_t conns_gen;
-static _Thread_local stmt_cache_t *tl_cache;
-static _Thread_local uint64_t tl_gen;
-
-static stmt_cache_t *cache_find(sqlite3 *db)
+ad_db_t *ad_db_wrap_sqlite(sqlite3 *sq)
 {
-    /* The generation first: a cache of a closed connection is freed. */
-    if (tl_cache != NULL && tl_gen == __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE) &&
-        tl_cache->db == db) {
-        return tl_cache;
-    }
-    stmt_cache_t *found = NULL;
-    pthread_mutex_lock(&conns_lock);
-    tl_gen = __atomic_load_n(&conns_gen, __ATOMIC_ACQUIRE);
-    for (size_t i = 0; i < MAX_CONNS; i++) {
-        if (conns[i] != NULL && conns[i]->db == db) {
-            found = conns[i];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&conns_lock);
-    tl_cache = found;
-    return found;
+    ad_db_t *db = ad_db_alloc(AD_DB_SQLITE);
+    db->sq = sq;
+    return db;
 }
 
-void ad_store_conn_close(sqlite3 *db)
+static void cache_free(ad_db_t *db)
+{
+    for (size_t i = 0; i < db->cap; i++) {
+        if (db->slots[i].stmt != NULL) {
+            ad_db_finalize(db->slots[i].stmt);
+        }
+    }
+    free(db->slots);
+}
+
+sqlite3 *ad_db_unwrap(ad_db_t *db)
+{
+    sqlite3 *sq = db->sq;
+    cache_free(db);
+    free(db);
+    return sq;
+}
+
+void ad_store_conn_close(ad_db_t *db)
 {
     if (db == NULL) {
         return;
     }
-    stmt_cache_t *c = NULL;
-    pthread_mutex_lock(&conns_lock);
-    for (size_t i = 0; i < MAX_CONNS; i++) {
-        if (conns[i] != NULL && conns[i]->db == db) {
-            c = conns[i];
-            conns[i] = NULL;
-            break;
-        }
+    cache_free(db);
+    if (db->kind == AD_DB_SQLITE) {
+        sqlite3_close_v2(db->sq);
+    } else {
+        ad_db_pg_close(db);
     }
-    __atomic_add_fetch(&conns_gen, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&conns_lock);
-    if (c != NULL) {
-        for (size_t i = 0; i < c->cap; i++) {
-            if (c->slots[i].stmt != NULL) {
-                sqlite3_finalize(c->slots[i].stmt);
-            }
-        }
-        free(c->slots);
-        free(c);
-    }
-    sqlite3_close_v2(db);
+    free(db);
 }
 
 static size_t ptr_hash(const void *p)
@@ -117,10 +78,10 @@ static size_t ptr_hash(const void *p)
     return (size_t)x;
 }
 
-static void cache_grow(stmt_cache_t *c)
+static void cache_grow(ad_db_t *c)
 {
     size_t ncap = c->cap * 2;
-    stmt_slot_t *ns = ad_xcalloc(ncap, sizeof(stmt_slot_t));
+    ad_db_slot_t *ns = ad_xcalloc(ncap, sizeof(ad_db_slot_t));
     for (size_t i = 0; i < c->cap; i++) {
         if (c->slots[i].sql == NULL) {
             continue;
@@ -136,26 +97,41 @@ static void cache_grow(stmt_cache_t *c)
     c->cap = ncap;
 }
 
-sqlite3_stmt *ad_store_stmt(sqlite3 *db, const char *sql)
+/* A statement to keep for the connection's life. */
+static int prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out)
 {
-    stmt_cache_t *c = cache_find(db);
-    if (c == NULL) {
-        AD_BUG("store: statement asked of an unregistered connection");
+    if (db->kind != AD_DB_SQLITE) {
+        return ad_db_pg_prepare_kept(db, sql, out);
     }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(db->sq, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    ad_db_stmt_t *w = ad_xcalloc(1, sizeof(*w));
+    w->kind = AD_DB_SQLITE;
+    w->sq = s;
+    w->db = db;
+    *out = w;
+    return SQLITE_OK;
+}
+
+ad_db_stmt_t *ad_store_stmt(ad_db_t *c, const char *sql)
+{
     size_t j = ptr_hash(sql) & (c->cap - 1);
     while (c->slots[j].sql != NULL) {
         if (c->slots[j].sql == sql) {
-            sqlite3_stmt *s = c->slots[j].stmt;
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
+            ad_db_stmt_t *s = c->slots[j].stmt;
+            ad_db_reset(s);
+            ad_db_clear_bindings(s);
             return s;
         }
         j = (j + 1) & (c->cap - 1);
     }
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
-    if (rc != SQLITE_OK) {
-        ad_log(AD_LOG_ERROR, "store", "prepare failed: %s sql=%.80s", sqlite3_errmsg(db), sql);
+    ad_db_stmt_t *s = NULL;
+    int rc = prepare_kept(c, sql, &s);
+    if (rc != AD_DB_OK) {
+        ad_log(AD_LOG_ERROR, "store", "prepare failed: %s sql=%.80s", ad_db_errmsg(c), sql);
         return NULL;
     }
     if ((c->used + 1) * 2 > c->cap) {
@@ -173,9 +149,9 @@ sqlite3_stmt *ad_store_stmt(sqlite3 *db, const char *sql)
 
 /* ---- errors ------------------------------------------------------------------ */
 
-int ad_store_rc(sqlite3 *db, int rc)
+int ad_store_rc(ad_db_t *db, int rc)
 {
-    if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
+    if (rc == AD_DB_OK || rc == AD_DB_DONE || rc == AD_DB_ROW) {
         return 0;
     }
     switch (rc) {
@@ -192,13 +168,13 @@ int ad_store_rc(sqlite3 *db, int rc)
     }
     int err;
     switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT:
+    case AD_DB_CONSTRAINT:
         return AD_ECONSTRAINT;
     case SQLITE_FULL:
         err = AD_EFULL;
         break;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
+    case AD_DB_BUSY:
+    case AD_DB_LOCKED:
         err = AD_EBUSY;
         break;
     case SQLITE_CORRUPT:
@@ -221,43 +197,43 @@ int ad_store_rc(sqlite3 *db, int rc)
         break;
     }
     ad_log(AD_LOG_WARN, "store", "sqlite error: %s code=%d err=%s",
-           db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc, ad_errname(err));
+           db != NULL ? ad_db_errmsg(db) : sqlite3_errstr(rc & 0xff), rc, ad_errname(err));
     return err;
 }
 
-int ad_store_exec(sqlite3 *db, const char *sql)
+int ad_store_exec(ad_db_t *db, const char *sql)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
-        return ad_store_rc(db, sqlite3_errcode(db));
+        return ad_store_rc(db, ad_db_errcode(db));
     }
-    int rc = sqlite3_step(s);
-    while (rc == SQLITE_ROW) {
-        rc = sqlite3_step(s);
+    int rc = ad_db_step(s);
+    while (rc == AD_DB_ROW) {
+        rc = ad_db_step(s);
     }
     int err = ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return err;
 }
 
-int ad_store_bind_text(sqlite3_stmt *s, int idx, const char *v)
+int ad_store_bind_text(ad_db_stmt_t *s, int idx, const char *v)
 {
     if (v == NULL) {
-        return sqlite3_bind_null(s, idx);
+        return ad_db_bind_null(s, idx);
     }
-    return sqlite3_bind_text(s, idx, v, -1, SQLITE_TRANSIENT);
+    return ad_db_bind_text(s, idx, v, -1, AD_DB_TRANSIENT);
 }
 
-int ad_store_bind_json(sqlite3_stmt *s, int idx, json_t *v)
+int ad_store_bind_json(ad_db_stmt_t *s, int idx, json_t *v)
 {
     if (v == NULL || json_is_null(v)) {
-        return sqlite3_bind_null(s, idx);
+        return ad_db_bind_null(s, idx);
     }
     char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (txt == NULL) {
         return SQLITE_NOMEM;
     }
-    return sqlite3_bind_text(s, idx, txt, -1, free);
+    return ad_db_bind_text(s, idx, txt, -1, free);
 }
 
 const char *ad_args_str(json_t *args, const char *key)
@@ -310,16 +286,16 @@ static void camel(const char *col, char *out, size_t outsz)
     out[o] = '\0';
 }
 
-json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols)
+json_t *ad_store_row_json(ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols)
 {
     json_t *o = json_object();
-    int n = sqlite3_column_count(stmt);
+    int n = ad_db_column_count(stmt);
     for (int i = 0; i < n; i++) {
-        const char *col = sqlite3_column_name(stmt, i);
+        const char *col = ad_db_column_name(stmt, i);
         char key[64];
         camel(col, key, sizeof(key));
-        int t = sqlite3_column_type(stmt, i);
-        if (t == SQLITE_NULL) {
+        int t = ad_db_column_type(stmt, i);
+        if (t == AD_DB_NULL) {
             if (in_list(null_cols, col)) {
                 json_object_set_new(o, key, json_null());
             }
@@ -327,25 +303,25 @@ json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char 
         }
         size_t len = strlen(col);
         json_t *v = NULL;
-        if (len > 3 && strcmp(col + len - 3, "_at") == 0 && t == SQLITE_INTEGER) {
+        if (len > 3 && strcmp(col + len - 3, "_at") == 0 && t == AD_DB_INTEGER) {
             char ts[AD_TIME_MAX];
-            ad_time_format(sqlite3_column_int64(stmt, i), ts);
+            ad_time_format(ad_db_column_int64(stmt, i), ts);
             v = json_string(ts);
         } else if (strncmp(col, "is_", 3) == 0) {
-            v = json_boolean(sqlite3_column_int64(stmt, i) != 0);
+            v = json_boolean(ad_db_column_int64(stmt, i) != 0);
         } else if (in_list(json_cols, col)) {
-            const char *txt = (const char *)sqlite3_column_text(stmt, i);
+            const char *txt = (const char *)ad_db_column_text(stmt, i);
             v = json_loads(txt, JSON_DECODE_ANY, NULL);
             if (v == NULL) {
                 v = json_null();
             }
-        } else if (t == SQLITE_INTEGER) {
-            v = json_integer(sqlite3_column_int64(stmt, i));
-        } else if (t == SQLITE_FLOAT) {
-            v = json_real(sqlite3_column_double(stmt, i));
+        } else if (t == AD_DB_INTEGER) {
+            v = json_integer(ad_db_column_int64(stmt, i));
+        } else if (t == AD_DB_FLOAT) {
+            v = json_real(ad_db_column_double(stmt, i));
         } else {
-            v = json_stringn((const char *)sqlite3_column_text(stmt, i),
-                             (size_t)sqlite3_column_bytes(stmt, i));
+            v = json_stringn((const char *)ad_db_column_text(stmt, i),
+                             (size_t)ad_db_column_bytes(stmt, i));
             if (v == NULL) { /* not UTF-8: should not happen, never crash */
                 v = json_string("");
             }
@@ -355,44 +331,44 @@ json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char 
     return o;
 }
 
-int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
+int ad_store_one_json(ad_db_t *db, ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,
                       json_t **out)
 {
-    int rc = sqlite3_step(stmt);
+    int rc = ad_db_step(stmt);
     int err = 0;
-    if (rc == SQLITE_ROW) {
+    if (rc == AD_DB_ROW) {
         *out = ad_store_row_json(stmt, json_cols, null_cols);
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == AD_DB_DONE) {
         err = AD_ENOENT;
     } else {
         err = ad_store_rc(db, rc);
     }
-    sqlite3_reset(stmt);
+    ad_db_reset(stmt);
     return err;
 }
 
-int ad_store_one_row(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out)
+int ad_store_one_row(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t **out)
 {
-    int rc = sqlite3_step(s);
+    int rc = ad_db_step(s);
     int err = 0;
-    if (rc == SQLITE_ROW) {
+    if (rc == AD_DB_ROW) {
         *out = row(s);
     } else {
-        err = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+        err = rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return err;
 }
 
-int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out)
+int ad_store_all_rows(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t **out)
 {
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, row(s));
     }
-    int err = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int err = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     if (err != 0) {
         json_decref(arr);
         return err;
@@ -401,29 +377,29 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
     return 0;
 }
 
-int ad_store_step_done(sqlite3 *db, sqlite3_stmt *s)
+int ad_store_step_done(ad_db_t *db, ad_db_stmt_t *s)
 {
-    int rc = sqlite3_step(s);
+    int rc = ad_db_step(s);
     /* Map before the reset, while the error state is still the step's. */
-    int err = rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
-    sqlite3_reset(s);
+    int err = rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
     return err;
 }
 
-int ad_store_workspace_of(sqlite3 *db, const char *worktree_id, char out[AD_ID_MAX])
+int ad_store_workspace_of(ad_db_t *db, const char *worktree_id, char out[AD_ID_MAX])
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, worktree_id);
-    int rc = sqlite3_step(s);
+    int rc = ad_db_step(s);
     int e = 0;
-    if (rc == SQLITE_ROW) {
-        snprintf(out, AD_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (rc == AD_DB_ROW) {
+        snprintf(out, AD_ID_MAX, "%s", (const char *)ad_db_column_text(s, 0));
     } else {
-        e = rc == SQLITE_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+        e = rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
     }
-    sqlite3_reset(s);
+    ad_db_reset(s);
     return e;
 }

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/store (and its unit tests): the SQLite side that store.h
- * hides. The transaction jobs run in, the statement cache and error
- * mapping, the read connections, row-to-JSON helpers, and the embedded
+ * Private to src/store (and its unit tests): the database side that store.h
+ * hides (over db.h's statement layer: SQLite or PostgreSQL). The transaction jobs run in, the
+ * statement cache and error mapping, the read connections, row-to-JSON helpers, and the embedded
  * migrations (generated from src/store/migrations/NNNN_name.sql by
  * scripts/migrations.mk) with their runner.
  */
 #ifndef AD_STORE_INT_H
 #define AD_STORE_INT_H
 
-#include <sqlite3.h>
+#include "store/db.h"
 #include <stddef.h>
 #include <uv.h>
 
@@ -19,7 +19,7 @@
 /* What a job's ad_store_tx_t is: the writer's connection, inside the
  * group's transaction. */
 struct ad_store_tx {
-    sqlite3 *db;
+    ad_db_t *db;
 };
 
 /* ---- the store (open.c; the writer's part in writer.c) ----------------------- */
@@ -30,9 +30,9 @@ struct ad_store {
     char *path;
     bool durability_full;
     int busy_ms;
-    sqlite3 *wdb;     /* writer thread only */
+    ad_db_t *wdb;     /* writer thread only */
     ad_store_tx_t tx; /* {wdb}: what jobs are given */
-    sqlite3 *rdb;     /* loop thread only */
+    ad_db_t *rdb;     /* loop thread only */
     uv_thread_t thread;
     bool thread_started;
     uv_async_t async;
@@ -87,7 +87,7 @@ typedef struct {
     const uint8_t *data;
     size_t len;
 } ad_roll_seg_t;
-int ad_store_roll_put(sqlite3 *db, const char *run_id, const char *name, int64_t seq,
+int ad_store_roll_put(ad_db_t *db, const char *run_id, const char *name, int64_t seq,
                       const tsdb_rolls_t *r);
 int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t *out);
 void ad_store_rolls_start(ad_store_t *st);
@@ -190,38 +190,41 @@ int ad_store_test_hooks(ad_store_t *st, char *err, size_t errsz);
  * One cache of prepared statements per connection, keyed by the address of
  * the SQL text: pass string literals only (never text built at run time).
  * The statement comes back reset with its bindings cleared; reset it
- * (sqlite3_reset) when done so a read does not hold its snapshot. NULL on a
+ * (ad_db_reset) when done so a read does not hold its snapshot. NULL on a
  * prepare error (logged). Use it on the thread that owns db.
  */
-sqlite3_stmt *ad_store_stmt(sqlite3 *db, const char *sql);
-/* Registers a new connection with a statement cache / finalizes its cached
- * statements and closes it. */
-void ad_store_cache_register(sqlite3 *db);
-void ad_store_conn_close(sqlite3 *db);
+ad_db_stmt_t *ad_store_stmt(ad_db_t *db, const char *sql);
+/* A SQLite connection as the layer's (owned: closed by ad_store_conn_close,
+ * which finalizes its cached statements and closes it, either backend). */
+ad_db_t *ad_db_wrap_sqlite(sqlite3 *sq);
+/* Frees a wrapper (its cached statements too) and hands the SQLite
+ * connection back, open. */
+sqlite3 *ad_db_unwrap(ad_db_t *db);
+void ad_store_conn_close(ad_db_t *db);
 /* Translates a SQLite result code (extended codes understood) into an AD_E*
  * code, logging the library's message for unexpected ones:
- * NOTFOUND-like SQLITE_DONE is not an error (returns 0);
+ * NOTFOUND-like AD_DB_DONE is not an error (returns 0);
  * UNIQUE/PRIMARY KEY -> AD_EEXIST, CHECK/FOREIGN KEY/NOT NULL ->
  * AD_ECONSTRAINT, FULL -> AD_EFULL, BUSY/LOCKED -> AD_EBUSY, CORRUPT/NOTADB
  * -> AD_ECORRUPT, IOERR -> AD_EIO, NOMEM -> AD_ENOMEM, else AD_EINTERNAL. */
-int ad_store_rc(sqlite3 *db, int rc);
+int ad_store_rc(ad_db_t *db, int rc);
 /* Runs a one-statement write through the cache: binds nothing. */
-int ad_store_exec(sqlite3 *db, const char *sql);
+int ad_store_exec(ad_db_t *db, const char *sql);
 
 /* ---- connections (open.c, read.c) -------------------------------------------- */
 /* Opens one connection with the daemon's pragmas (writer: creates the file,
  * WAL; else query_only), registered with a statement cache. */
-int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, sqlite3 **out,
+int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, ad_db_t **out,
                        char *err, size_t errsz);
 /* Runs sql (no parameters, may be several statements) with sqlite3_exec,
  * with a message naming path and what in err on failure. */
-int ad_store_exec_raw(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path,
+int ad_store_exec_raw(ad_db_t *db, const char *sql, char *err, size_t errsz, const char *path,
                       const char *what);
 /* The read connection, for bounded indexed reads on the loop thread. */
-sqlite3 *ad_store_rdb(ad_store_t *st);
+ad_db_t *ad_store_rdb(ad_store_t *st);
 /* Heavier reads on the libuv thread pool, on a read connection of their own.
  * fn runs on a pool thread; done runs on the loop with fn's return code. */
-typedef int (*ad_store_read_fn)(sqlite3 *db, void *ctx);
+typedef int (*ad_store_read_fn)(ad_db_t *db, void *ctx);
 void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx);
 
 /* ---- rows as JSON (stmt.c) -------------------------------------------------------
@@ -230,10 +233,10 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
  * milliseconds) become RFC 3339 strings, "is_*" become booleans, columns
  * named in json_cols (comma-separated) are parsed JSON, and NULL columns are
  * left out unless named in null_cols (then they are JSON null). */
-json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols);
+json_t *ad_store_row_json(ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols);
 /* Reads on the thread owning db: the workspace (with setup columns) and,
  * when worktrees is not NULL, its worktree rows. */
-int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees);
+int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t **worktrees);
 
 typedef struct {
     int version;      /* the number the file name starts with */
@@ -249,7 +252,7 @@ extern const size_t ad_migrations_count;
  * schema_migrations, each in its own transaction. Refuses with AD_ECORRUPT
  * for a checksum mismatch and AD_ESTATE for a recorded version the list does
  * not know, with a message naming the file in err. */
-int ad_store_migrate(sqlite3 *db, const ad_migration_t *list, size_t n, const char *path, char *err,
+int ad_store_migrate(ad_db_t *db, const ad_migration_t *list, size_t n, const char *path, char *err,
                      size_t errsz);
 /* Hex SHA-256 of the migration text. out holds 65 bytes. */
 void ad_store_checksum(const char *sql, char out[65]);
@@ -263,6 +266,11 @@ extern const char ad_store_pg_prelude[];
  * with no PostgreSQL version in pgtrig.c, say). */
 int ad_store_pg_translate(const char *name, const char *sql, ad_buf_t *out, char *err,
                           size_t errsz);
+/* A statement of the store (SQLite's dialect, ?NNN or ? parameters) as
+ * PostgreSQL runs it (db_pg.c prepares it): $N parameters, then the same
+ * word rewrites as the migrations, one place per difference. *nparams gets
+ * the highest parameter number. */
+int ad_store_pg_statement(const char *sql, size_t n, ad_buf_t *out, int *nparams);
 /* A migration's trigger as PostgreSQL runs it (pgtrig.c): the function
  * agentd_<name>() with body, fired FOR EACH ROW on event when when. */
 typedef struct {
@@ -280,17 +288,17 @@ int ad_store_pg_trigger_sql(const ad_store_pg_trigger_t *t, ad_buf_t *out);
 
 /* Binds text (NULL binds NULL) / a JSON value as text (NULL or json null
  * binds NULL). */
-int ad_store_bind_text(sqlite3_stmt *s, int idx, const char *v);
-int ad_store_bind_json(sqlite3_stmt *s, int idx, json_t *v);
+int ad_store_bind_text(ad_db_stmt_t *s, int idx, const char *v);
+int ad_store_bind_json(ad_db_stmt_t *s, int idx, json_t *v);
 /* r as the JSON text of agents.status_reason {code, text, at, ref}, or NULL
  * when r is NULL or has no code (status.c). */
-int ad_store_bind_reason(sqlite3_stmt *s, int idx, const ad_store_status_reason_t *r, int64_t at);
+int ad_store_bind_reason(ad_db_stmt_t *s, int idx, const ad_store_status_reason_t *r, int64_t at);
 /* Steps a statement that returns no rows and resets it: 0 or the mapped
  * error. Any thread that owns db. */
-int ad_store_step_done(sqlite3 *db, sqlite3_stmt *s);
+int ad_store_step_done(ad_db_t *db, ad_db_stmt_t *s);
 /* The workspace id of a worktree into out: 0, AD_ENOENT or a mapped error.
  * Any thread that owns db. */
-int ad_store_workspace_of(sqlite3 *db, const char *worktree_id, char out[AD_ID_MAX]);
+int ad_store_workspace_of(ad_db_t *db, const char *worktree_id, char out[AD_ID_MAX]);
 
 /* Helpers for ops reading args. */
 const char *ad_args_str(json_t *args, const char *key);
@@ -298,16 +306,16 @@ int64_t ad_args_int(json_t *args, const char *key, int64_t def);
 
 /* Reads one row of stmt (already bound) as JSON: 0, AD_ENOENT, or an error.
  * Resets stmt. */
-int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
+int ad_store_one_json(ad_db_t *db, ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,
                       json_t **out);
 /* A row as JSON in a table's own shape (a new reference). */
-typedef json_t *(*ad_store_row_fn)(sqlite3_stmt *s);
+typedef json_t *(*ad_store_row_fn)(ad_db_stmt_t *s);
 /* One row of s (already bound) through row: 0, AD_ENOENT or an error.
  * Resets s. */
-int ad_store_one_row(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out);
+int ad_store_one_row(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t **out);
 /* Every row of s (already bound) through row, as a new array in *out (set
  * only on success). Resets s. */
-int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t **out);
+int ad_store_all_rows(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t **out);
 
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
@@ -340,21 +348,21 @@ int ad_store_all_rows(sqlite3 *db, sqlite3_stmt *s, ad_store_row_fn row, json_t 
 /* Pending approvals of runs no longer running to expired (start-up, after
  * the runs no holder kept are lost; a run taken up again still waits on
  * its own). Writer thread. (approvals.c) */
-int ad_store_approvals_expire_all(sqlite3 *db, int64_t now);
+int ad_store_approvals_expire_all(ad_db_t *db, int64_t now);
 
 /* ---- distributions (dists.c, distover.c) ------------------------------------------ */
 /* Writes args.dists (checked by ad_store_dist_check) in the caller's
  * transaction; *stored how many. */
-int ad_store_dists_put(sqlite3 *db, json_t *args, size_t *stored);
+int ad_store_dists_put(ad_db_t *db, json_t *args, size_t *stored);
 /* The over-time read (distover.c). */
-int ad_store_dists_over_time(sqlite3 *db, ad_store_dist_q_t *q);
+int ad_store_dists_over_time(ad_db_t *db, ad_store_dist_q_t *q);
 /* How many steps [from, to] holds (span[0]), its first and last step, and
  * its histograms' outer edges: 0 or AD_ENOENT. */
-int ad_store_dists_span(sqlite3 *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
+int ad_store_dists_span(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
                         int64_t span[3], double *lo, double *hi);
 /* A statement over the rows of [from, to] (step, t, total, data),
  * ascending; the caller steps and resets it. */
-sqlite3_stmt *ad_store_dists_rows(sqlite3 *db, const ad_store_dist_q_t *q, int64_t from,
+ad_db_stmt_t *ad_store_dists_rows(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from,
                                   int64_t to);
 
 #endif

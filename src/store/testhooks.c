@@ -59,7 +59,7 @@ static void test_job_done(int rc, void *ctx)
 static int run_insert(ad_store_tx_t *tx, void *ctx)
 {
     test_job_t *j = ctx;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO runs(id, agent_id, started_at, status, ended_at, duration_ms, "
                 "input_tokens, output_tokens, cost_usd, node_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "NULLIF(?, ''))");
@@ -70,18 +70,18 @@ static int run_insert(ad_store_tx_t *tx, void *ctx)
     bool ended = j->x.duration_ms >= 0;
     ad_store_bind_text(s, 1, j->id);
     ad_store_bind_text(s, 2, j->agent_id);
-    sqlite3_bind_int64(s, 3, ended ? now - j->x.duration_ms : now);
+    ad_db_bind_int64(s, 3, ended ? now - j->x.duration_ms : now);
     ad_store_bind_text(s, 4, j->status);
     if (ended) {
-        sqlite3_bind_int64(s, 5, now);
-        sqlite3_bind_int64(s, 6, j->x.duration_ms);
+        ad_db_bind_int64(s, 5, now);
+        ad_db_bind_int64(s, 6, j->x.duration_ms);
     } else {
-        sqlite3_bind_null(s, 5);
-        sqlite3_bind_null(s, 6);
+        ad_db_bind_null(s, 5);
+        ad_db_bind_null(s, 6);
     }
-    sqlite3_bind_int64(s, 7, j->x.input_tokens);
-    sqlite3_bind_int64(s, 8, j->x.output_tokens);
-    sqlite3_bind_double(s, 9, j->x.cost_usd);
+    ad_db_bind_int64(s, 7, j->x.input_tokens);
+    ad_db_bind_int64(s, 8, j->x.output_tokens);
+    ad_db_bind_double(s, 9, j->x.cost_usd);
     ad_store_bind_text(s, 10, j->x.node);
     return ad_store_step_done(tx->db, s);
 }
@@ -100,14 +100,14 @@ void ad_store_test_run_insert(ad_store_t *st, const char *id, const char *agent_
 static int status_update(ad_store_tx_t *tx, void *ctx)
 {
     test_job_t *j = ctx;
-    sqlite3_stmt *s = ad_store_stmt(tx->db, "UPDATE agents SET status = ? WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE agents SET status = ? WHERE id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, j->status);
     ad_store_bind_text(s, 2, j->agent_id);
     int e = ad_store_step_done(tx->db, s);
-    if (e == 0 && sqlite3_changes(tx->db) == 0) {
+    if (e == 0 && ad_db_changes(tx->db) == 0) {
         return AD_ENOENT;
     }
     return e;

@@ -71,7 +71,7 @@ static void add_model(json_t *mu, const ad_usage_rec_t *rec, const char *model)
 
 int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     int64_t at = rec->at_ms > 0 ? rec->at_ms : ad_wall_ms();
     const char *model = rec->model != NULL && rec->model[0] != '\0' ? rec->model : "unknown";
     for (size_t p = 0; p < AD_ARRAY_LEN(periods); p++) {
@@ -79,20 +79,20 @@ int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec)
         if (ad_usage_period_key(at, periods[p], date) != 0) {
             return AD_EINVAL;
         }
-        sqlite3_stmt *s = ad_store_stmt(db, "SELECT model_usage FROM usage_stats WHERE date = ?1 "
+        ad_db_stmt_t *s = ad_store_stmt(db, "SELECT model_usage FROM usage_stats WHERE date = ?1 "
                                             "AND period = ?2");
         if (s == NULL) {
             return AD_EINTERNAL;
         }
-        sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, periods[p], -1, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
+        ad_db_bind_text(s, 1, date, -1, AD_DB_TRANSIENT);
+        ad_db_bind_text(s, 2, periods[p], -1, AD_DB_STATIC);
+        int rc = ad_db_step(s);
         json_t *mu = NULL;
-        if (rc == SQLITE_ROW) {
-            mu = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+        if (rc == AD_DB_ROW) {
+            mu = json_loads((const char *)ad_db_column_text(s, 0), 0, NULL);
         }
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ad_db_reset(s);
+        if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
             return ad_store_rc(db, rc);
         }
         if (!json_is_object(mu)) {
@@ -117,20 +117,20 @@ int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec)
             json_decref(mu);
             return AD_EINTERNAL;
         }
-        sqlite3_bind_text(s, 1, date, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, periods[p], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, rec->input_tokens);
-        sqlite3_bind_int64(s, 4, rec->output_tokens);
-        sqlite3_bind_int64(s, 5, rec->cache_read_tokens);
-        sqlite3_bind_int64(s, 6, rec->cache_write_tokens);
-        sqlite3_bind_double(s, 7, rec->cost_usd);
-        sqlite3_bind_int(s, 8, rec->error ? 1 : 0);
+        ad_db_bind_text(s, 1, date, -1, AD_DB_TRANSIENT);
+        ad_db_bind_text(s, 2, periods[p], -1, AD_DB_STATIC);
+        ad_db_bind_int64(s, 3, rec->input_tokens);
+        ad_db_bind_int64(s, 4, rec->output_tokens);
+        ad_db_bind_int64(s, 5, rec->cache_read_tokens);
+        ad_db_bind_int64(s, 6, rec->cache_write_tokens);
+        ad_db_bind_double(s, 7, rec->cost_usd);
+        ad_db_bind_int(s, 8, rec->error ? 1 : 0);
         ad_store_bind_json(s, 9, mu);
-        sqlite3_bind_int64(s, 10, ad_wall_ms());
+        ad_db_bind_int64(s, 10, ad_wall_ms());
         json_decref(mu);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE) {
+        rc = ad_db_step(s);
+        ad_db_reset(s);
+        if (rc != AD_DB_DONE) {
             return ad_store_rc(db, rc);
         }
     }
@@ -182,26 +182,26 @@ void ad_store_usage_record(ad_store_t *st, const ad_usage_rec_t *rec, ad_store_d
 int ad_store_usage_rows(ad_store_t *st, const char *period, const char *from, const char *to,
                         json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT " USAGE_COLS " FROM usage_stats WHERE "
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " USAGE_COLS " FROM usage_stats WHERE "
                                         "period = ?1 AND date >= COALESCE(?2, '') AND date <= "
                                         "COALESCE(?3, '9999') ORDER BY date LIMIT 1000");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, period, -1, SQLITE_TRANSIENT);
+    ad_db_bind_text(s, 1, period, -1, AD_DB_TRANSIENT);
     ad_store_bind_text(s, 2, from);
     ad_store_bind_text(s, 3, to);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_t *row = ad_store_row_json(s, "model_usage", NULL);
         /* cost_usd is REAL but SQLite may hand back 0 as an integer. */
-        json_object_set_new(row, "costUsd", json_real(sqlite3_column_double(s, 7)));
+        json_object_set_new(row, "costUsd", json_real(ad_db_column_double(s, 7)));
         json_array_append_new(arr, row);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }
@@ -230,8 +230,8 @@ int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, jso
 
 int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, "
             "t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens, "
             "t.total_tokens, t.cost_usd FROM (SELECT agent_id, count(*) AS runs, "
@@ -245,15 +245,15 @@ int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, j
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_int64(s, 1, since_ms);
+    ad_db_bind_int64(s, 1, since_ms);
     ad_store_bind_text(s, 2, org != NULL ? org : "");
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }

@@ -19,37 +19,37 @@ static const char *str(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-static json_t *col_json(sqlite3_stmt *s, int i)
+static json_t *col_json(ad_db_stmt_t *s, int i)
 {
-    const char *t = (const char *)sqlite3_column_text(s, i);
+    const char *t = (const char *)ad_db_column_text(s, i);
     json_t *v = t != NULL ? json_loads(t, 0, NULL) : NULL;
     return v != NULL ? v : json_object();
 }
 
-static json_t *wf_row(sqlite3_stmt *s)
+static json_t *wf_row(ad_db_stmt_t *s)
 {
     char created[AD_TIME_MAX], updated[AD_TIME_MAX];
-    ad_time_format(sqlite3_column_int64(s, 7), created);
-    ad_time_format(sqlite3_column_int64(s, 8), updated);
+    ad_time_format(ad_db_column_int64(s, 7), created);
+    ad_time_format(ad_db_column_int64(s, 8), updated);
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}", "id",
-                     (const char *)sqlite3_column_text(s, 0), "orgId",
-                     (const char *)sqlite3_column_text(s, 1), "crewId",
-                     (const char *)sqlite3_column_text(s, 2), "name",
-                     (const char *)sqlite3_column_text(s, 3), "spec", col_json(s, 4), "state",
-                     col_json(s, 5), "status", (const char *)sqlite3_column_text(s, 6), "createdAt",
+                     (const char *)ad_db_column_text(s, 0), "orgId",
+                     (const char *)ad_db_column_text(s, 1), "crewId",
+                     (const char *)ad_db_column_text(s, 2), "name",
+                     (const char *)ad_db_column_text(s, 3), "spec", col_json(s, 4), "state",
+                     col_json(s, 5), "status", (const char *)ad_db_column_text(s, 6), "createdAt",
                      created, "updatedAt", updated);
 }
 
 /* Rows of a prepared read into an array (at most limit). */
-static int rows(sqlite3 *db, sqlite3_stmt *s, json_t **out)
+static int rows(ad_db_t *db, ad_db_stmt_t *s, json_t **out)
 {
     json_t *a = json_array();
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(a, wf_row(s));
     }
-    sqlite3_reset(s);
-    if (step != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (step != AD_DB_DONE) {
         json_decref(a);
         return ad_store_rc(db, step);
     }
@@ -59,8 +59,8 @@ static int rows(sqlite3 *db, sqlite3_stmt *s, json_t **out)
 
 int ad_store_workflow_get(ad_store_t *st, const char *id, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, WF_SELECT "WHERE id = ?1");
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, WF_SELECT "WHERE id = ?1");
     json_t *a = NULL;
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -79,8 +79,8 @@ int ad_store_workflow_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_workflow_list(ad_store_t *st, const char *org, bool running_only, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s =
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s =
         ad_store_stmt(db, running_only ? WF_SELECT "WHERE status = 'running' ORDER BY created_at "
                                                    "LIMIT 100"
                                        : WF_SELECT "WHERE ?1 = '' OR org_id = ?1 ORDER BY "
@@ -96,29 +96,29 @@ int ad_store_workflow_list(ad_store_t *st, const char *org, bool running_only, j
 
 int ad_store_agent_cost(ad_store_t *st, const char *agent_id, double *usd)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s =
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE agent_id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, agent_id);
-    int step = sqlite3_step(s);
-    *usd = step == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
-    sqlite3_reset(s);
-    return step == SQLITE_ROW ? 0 : ad_store_rc(db, step);
+    int step = ad_db_step(s);
+    *usd = step == AD_DB_ROW ? ad_db_column_double(s, 0) : 0;
+    ad_db_reset(s);
+    return step == AD_DB_ROW ? 0 : ad_store_rc(db, step);
 }
 
-static int exec_text(sqlite3 *db, const char *sql, const char *const *v, size_t n, int64_t now)
+static int exec_text(ad_db_t *db, const char *sql, const char *const *v, size_t n, int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     for (size_t i = 0; i < n; i++) {
         ad_store_bind_text(s, (int)i + 1, v[i]);
     }
-    sqlite3_bind_int64(s, (int)n + 1, now);
+    ad_db_bind_int64(s, (int)n + 1, now);
     return ad_store_step_done(db, s);
 }
 
@@ -178,7 +178,7 @@ static int wf_save(ad_store_tx_t *tx, const void *in, json_t **result)
                        "UPDATE workflows SET status = ?2, state = ?3, updated_at = ?4 "
                        "WHERE id = ?1",
                        v, 3, w->now);
-    if (rc == 0 && sqlite3_changes(tx->db) == 0) {
+    if (rc == 0 && ad_db_changes(tx->db) == 0) {
         rc = AD_ENOENT;
     }
     *result = NULL;

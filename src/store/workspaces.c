@@ -37,16 +37,16 @@ static const char SQL_WT_LIST_WS[] = "SELECT " WT_COLS " FROM worktrees WHERE wo
                                      "created_at, id LIMIT 10000";
 
 /* Collects every row of a bound stmt into {key: […]}. Resets stmt. */
-static int list_json(sqlite3 *db, sqlite3_stmt *s, const char *key, const char *json_cols,
+static int list_json(ad_db_t *db, ad_db_stmt_t *s, const char *key, const char *json_cols,
                      const char *null_cols, json_t **out)
 {
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
         json_array_append_new(arr, ad_store_row_json(s, json_cols, null_cols));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         json_decref(arr);
         return ad_store_rc(db, rc);
     }
@@ -55,13 +55,13 @@ static int list_json(sqlite3 *db, sqlite3_stmt *s, const char *key, const char *
     return 0;
 }
 
-static int get_by_id(sqlite3 *db, const char *sql, const char *id, json_t **out)
+static int get_by_id(ad_db_t *db, const char *sql, const char *id, json_t **out)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
     return ad_store_one_json(db, s, "sandbox", NULL, out); /* a workspace's policy */
 }
 
@@ -72,8 +72,8 @@ int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_workspace_list(ad_store_t *st, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, SQL_WS_LIST);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_WS_LIST);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -88,13 +88,13 @@ int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out)
 
 int ad_store_worktree_list(ad_store_t *st, const char *workspace_id, const char *org, json_t **out)
 {
-    sqlite3 *db = ad_store_rdb(st);
-    sqlite3_stmt *s = ad_store_stmt(db, workspace_id != NULL ? SQL_WT_LIST_WS : SQL_WT_LIST_ALL);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, workspace_id != NULL ? SQL_WT_LIST_WS : SQL_WT_LIST_ALL);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, workspace_id != NULL ? workspace_id : (org != NULL ? org : ""), -1,
-                      SQLITE_TRANSIENT);
+    ad_db_bind_text(s, 1, workspace_id != NULL ? workspace_id : (org != NULL ? org : ""), -1,
+                    AD_DB_TRANSIENT);
     return list_json(db, s, "worktrees", NULL, NULL, out);
 }
 
@@ -105,9 +105,9 @@ int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char ou
 
 /* ---- writes (writer thread) ------------------------------------------------- */
 
-static int wt_insert(sqlite3 *db, json_t *args)
+static int wt_insert(ad_db_t *db, json_t *args)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO worktrees (id, workspace_id, name, branch, "
+    ad_db_stmt_t *s = ad_store_stmt(db, "INSERT INTO worktrees (id, workspace_id, name, branch, "
                                         "path, is_main, display_order, created_at, updated_at, "
                                         "org_id, base_branch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                                         "(SELECT COALESCE(MAX(display_order) + 1, 0) FROM "
@@ -125,8 +125,8 @@ static int wt_insert(sqlite3 *db, json_t *args)
     const char *branch = ad_args_str(args, "branch");
     ad_store_bind_text(s, 4, branch != NULL ? branch : "");
     ad_store_bind_text(s, 5, ad_args_str(args, "path"));
-    sqlite3_bind_int(s, 6, json_is_true(json_object_get(args, "isMain")) ? 1 : 0);
-    sqlite3_bind_int64(s, 7, ad_args_int(args, "now", 0));
+    ad_db_bind_int(s, 6, json_is_true(json_object_get(args, "isMain")) ? 1 : 0);
+    ad_db_bind_int64(s, 7, ad_args_int(args, "now", 0));
     /* The branch it was made from; else the workspace's default branch. */
     ad_store_bind_text(s, 8, ad_args_str(args, "baseBranch"));
     return ad_store_step_done(db, s);
@@ -134,8 +134,8 @@ static int wt_insert(sqlite3 *db, json_t *args)
 
 int ad_store_op_workspace_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO workspaces (id, name, path, created_at, "
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, "INSERT INTO workspaces (id, name, path, created_at, "
                                         "updated_at, org_id) VALUES (?1, ?2, ?3, ?4, ?4, "
                                         "COALESCE(?5, 'org_default'))");
     if (s == NULL) {
@@ -144,7 +144,7 @@ int ad_store_op_workspace_insert(ad_store_tx_t *tx, json_t *args, json_t **resul
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
     ad_store_bind_text(s, 2, ad_args_str(args, "name"));
     ad_store_bind_text(s, 3, ad_args_str(args, "path"));
-    sqlite3_bind_int64(s, 4, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 4, ad_args_int(args, "now", 0));
     ad_store_bind_text(s, 5, ad_args_str(args, "orgId"));
     int e = ad_store_step_done(db, s);
     if (e != 0) {
@@ -175,15 +175,15 @@ int ad_store_op_workspace_insert(ad_store_tx_t *tx, json_t *args, json_t **resul
 
 int ad_store_op_workspace_touch(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE workspaces SET updated_at = ?2 WHERE id = ?1");
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE workspaces SET updated_at = ?2 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    sqlite3_bind_int64(s, 2, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 2, ad_args_int(args, "now", 0));
     int e = ad_store_step_done(db, s);
-    if (e == 0 && sqlite3_changes(db) == 0) {
+    if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT;
     }
     json_t *ws = NULL;
@@ -197,14 +197,14 @@ int ad_store_op_workspace_touch(ad_store_tx_t *tx, json_t *args, json_t **result
 }
 
 /* Appends the first column of every row of a bound stmt to arr. */
-static int collect_ids(sqlite3 *db, sqlite3_stmt *s, json_t *arr)
+static int collect_ids(ad_db_t *db, ad_db_stmt_t *s, json_t *arr)
 {
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(s, 0)));
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_array_append_new(arr, json_string((const char *)ad_db_column_text(s, 0)));
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    ad_db_reset(s);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 /* Ids of the workspace's agents that still run (?1), or those not yet archived. */
@@ -213,15 +213,15 @@ static const char SQL_WS_AGENTS[] = "SELECT a.id FROM agents a JOIN worktrees w 
                                     "NULL AND (?2 = 0 OR a.status IN ('running', 'waiting', "
                                     "'paused'))";
 
-static int ws_ids(sqlite3 *db, const char *sql, const char *id, int live, json_t *arr)
+static int ws_ids(ad_db_t *db, const char *sql, const char *id, int live, json_t *arr)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
     if (live >= 0) {
-        sqlite3_bind_int(s, 2, live);
+        ad_db_bind_int(s, 2, live);
     }
     return collect_ids(db, s, arr);
 }
@@ -230,14 +230,14 @@ static const char SQL_WS_ARCHIVE[] = "UPDATE agents SET deleted_at = ?2, updated
                                      "deleted_at IS NULL AND worktree_id IN (SELECT id FROM "
                                      "worktrees WHERE workspace_id = ?1)";
 
-static int exec_id_now(sqlite3 *db, const char *sql, const char *id, int64_t now)
+static int exec_id_now(ad_db_t *db, const char *sql, const char *id, int64_t now)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, sql);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, now);
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
+    ad_db_bind_int64(s, 2, now);
     return ad_store_step_done(db, s);
 }
 
@@ -246,7 +246,7 @@ static int exec_id_now(sqlite3 *db, const char *sql, const char *id, int64_t now
  * its agents runs. */
 int ad_store_op_workspace_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
     int64_t now = ad_args_int(args, "now", 0);
     json_t *ws = NULL;
@@ -286,7 +286,7 @@ int ad_store_op_workspace_delete(ad_store_tx_t *tx, json_t *args, json_t **resul
 
 int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     int e = wt_insert(db, args);
     json_t *w = NULL;
     if (e == 0) {
@@ -300,8 +300,8 @@ int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result
 
 int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
-    sqlite3_stmt *s = ad_store_stmt(
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE worktrees SET name = COALESCE(?2, name), branch = COALESCE(?3, branch), "
             "sort_mode = COALESCE(?4, sort_mode), display_order = COALESCE(?5, display_order), "
             "base_branch = COALESCE(?7, base_branch), updated_at = ?6 WHERE id = ?1");
@@ -314,12 +314,12 @@ int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result
     ad_store_bind_text(s, 4, ad_args_str(args, "sortMode"));
     json_t *order = json_object_get(args, "displayOrder");
     if (json_is_integer(order)) {
-        sqlite3_bind_int64(s, 5, json_integer_value(order));
+        ad_db_bind_int64(s, 5, json_integer_value(order));
     }
-    sqlite3_bind_int64(s, 6, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 6, ad_args_int(args, "now", 0));
     ad_store_bind_text(s, 7, ad_args_str(args, "baseBranch"));
     int e = ad_store_step_done(db, s);
-    if (e == 0 && sqlite3_changes(db) == 0) {
+    if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT;
     }
     json_t *w = NULL;
@@ -334,7 +334,7 @@ int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result
 
 int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
     json_t *w = NULL;
     int e = get_by_id(db, SQL_WT_GET, id, &w);
@@ -346,12 +346,12 @@ int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result
         return AD_ESTATE;
     }
     json_t *ags = json_array();
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT id FROM agents WHERE worktree_id = ?1");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id FROM agents WHERE worktree_id = ?1");
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
     e = collect_ids(db, s, ags);
     if (e == 0) {
         s = ad_store_stmt(db, "DELETE FROM worktrees WHERE id = ?1");
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+        ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
         e = ad_store_step_done(db, s);
     }
     if (e != 0) {
@@ -365,9 +365,9 @@ int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result
 
 int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     json_t *ids = json_object_get(args, "ids");
-    sqlite3_stmt *s = ad_store_stmt(db, "UPDATE worktrees SET display_order = ?2, updated_at = ?3 "
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE worktrees SET display_order = ?2, updated_at = ?3 "
                                         "WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
@@ -377,11 +377,11 @@ int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **resul
     json_t *out = json_array();
     json_array_foreach(ids, i, v)
     {
-        sqlite3_bind_text(s, 1, json_string_value(v), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-        sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
+        ad_db_bind_text(s, 1, json_string_value(v), -1, AD_DB_TRANSIENT);
+        ad_db_bind_int64(s, 2, (int64_t)i);
+        ad_db_bind_int64(s, 3, ad_args_int(args, "now", 0));
         int e = ad_store_step_done(db, s);
-        if (e == 0 && sqlite3_changes(db) == 0) {
+        if (e == 0 && ad_db_changes(db) == 0) {
             e = AD_ENOENT;
         }
         json_t *w = NULL;
@@ -408,7 +408,7 @@ int ad_store_op_worktree_reorder(ad_store_tx_t *tx, json_t *args, json_t **resul
 
 int ad_store_op_workspace_sandbox_set(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
     json_t *before = NULL;
     int e = get_by_id(db, SQL_WS_GET, id, &before);
@@ -417,7 +417,7 @@ int ad_store_op_workspace_sandbox_set(ad_store_tx_t *tx, json_t *args, json_t **
     }
     json_t *old = json_incref(json_object_get(before, "sandbox"));
     json_decref(before);
-    sqlite3_stmt *s =
+    ad_db_stmt_t *s =
         ad_store_stmt(db, "UPDATE workspaces SET sandbox = ?2, updated_at = ?3 WHERE id = ?1");
     if (s == NULL) {
         json_decref(old);
@@ -425,7 +425,7 @@ int ad_store_op_workspace_sandbox_set(ad_store_tx_t *tx, json_t *args, json_t **
     }
     ad_store_bind_text(s, 1, id);
     ad_store_bind_json(s, 2, json_object_get(args, "sandbox"));
-    sqlite3_bind_int64(s, 3, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 3, ad_args_int(args, "now", 0));
     e = ad_store_step_done(db, s);
     json_t *ws = NULL;
     if (e == 0) {

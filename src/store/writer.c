@@ -25,13 +25,13 @@ typedef struct ad_store_job {
 
 /* ---- writer thread ------------------------------------------------------------- */
 
-static int step_retry(ad_store_stats_t *d, sqlite3_stmt *s)
+static int step_retry(ad_store_stats_t *d, ad_db_stmt_t *s)
 {
-    int rc = SQLITE_BUSY;
+    int rc = AD_DB_BUSY;
     for (int i = 0; i < BUSY_RETRIES; i++) {
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+        rc = ad_db_step(s);
+        ad_db_reset(s);
+        if ((rc & 0xff) != AD_DB_BUSY && (rc & 0xff) != AD_DB_LOCKED) {
             break;
         }
         d->retries++;
@@ -51,7 +51,7 @@ static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
 static int group_begin(ad_store_t *st, job_t *head, ad_store_stats_t *d)
 {
     int rc = step_retry(d, ad_store_stmt(st->wdb, SQL_BEGIN));
-    if (rc == SQLITE_DONE) {
+    if (rc == AD_DB_DONE) {
         return 0;
     }
     int e = ad_store_rc(st->wdb, rc);
@@ -72,12 +72,12 @@ static int run_job(ad_store_t *st, job_t *j)
  * the transaction is still open; otherwise it is rolled back. */
 static bool run_fast(ad_store_t *st, job_t *head)
 {
-    sqlite3 *db = st->wdb;
+    ad_db_t *db = st->wdb;
     for (job_t *j = head; j != NULL; j = j->next) {
         j->rc = run_job(st, j);
-        if (j->rc != 0 || sqlite3_get_autocommit(db)) {
-            if (!sqlite3_get_autocommit(db)) {
-                sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK));
+        if (j->rc != 0 || ad_db_get_autocommit(db)) {
+            if (!ad_db_get_autocommit(db)) {
+                ad_db_step(ad_store_stmt(db, SQL_ROLLBACK));
             }
             return false;
         }
@@ -89,21 +89,21 @@ static bool run_fast(ad_store_t *st, job_t *head)
  * failing one is rolled back alone. */
 static void run_safe(ad_store_t *st, job_t *head, ad_store_stats_t *d)
 {
-    sqlite3 *db = st->wdb;
+    ad_db_t *db = st->wdb;
     for (job_t *j = head; j != NULL; j = j->next) {
-        if (sqlite3_get_autocommit(db)) {
+        if (ad_db_get_autocommit(db)) {
             /* An earlier job's error (FULL, IOERR) made SQLite roll back
              * the whole transaction: the rest of this group is lost. */
             j->rc = AD_EIO;
             continue;
         }
-        int rc = sqlite3_step(ad_store_stmt(db, SQL_SAVEPOINT));
-        if (rc != SQLITE_DONE) {
+        int rc = ad_db_step(ad_store_stmt(db, SQL_SAVEPOINT));
+        if (rc != AD_DB_DONE) {
             j->rc = ad_store_rc(db, rc);
             continue;
         }
         j->rc = run_job(st, j);
-        if (sqlite3_get_autocommit(db)) {
+        if (ad_db_get_autocommit(db)) {
             /* The job's error rolled back everything before it too. */
             int e = j->rc != 0 ? j->rc : AD_EIO;
             j->rc = e;
@@ -115,9 +115,9 @@ static void run_safe(ad_store_t *st, job_t *head, ad_store_stats_t *d)
             continue;
         }
         if (j->rc != 0) {
-            sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK_TO));
+            ad_db_step(ad_store_stmt(db, SQL_ROLLBACK_TO));
         }
-        sqlite3_step(ad_store_stmt(db, SQL_RELEASE));
+        ad_db_step(ad_store_stmt(db, SQL_RELEASE));
     }
     for (job_t *j = head; j != NULL; j = j->next) {
         if (j->rc != 0) {
@@ -140,7 +140,7 @@ static void count_commit(ad_store_stats_t *d, uint64_t t0)
 
 static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
 {
-    sqlite3 *db = st->wdb;
+    ad_db_t *db = st->wdb;
     uint64_t t0 = uv_hrtime();
     for (job_t *j = head; j != NULL; j = j->next) {
         d->jobs++;
@@ -158,17 +158,17 @@ static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
         }
         run_safe(st, head, d);
     }
-    if (sqlite3_get_autocommit(db)) {
+    if (ad_db_get_autocommit(db)) {
         return;
     }
     int rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
-    if (rc != SQLITE_DONE) {
+    if (rc != AD_DB_DONE) {
         int e = ad_store_rc(db, rc);
         if (e == 0) {
             e = AD_EINTERNAL;
         }
-        if (!sqlite3_get_autocommit(db)) {
-            sqlite3_step(ad_store_stmt(db, SQL_ROLLBACK));
+        if (!ad_db_get_autocommit(db)) {
+            ad_db_step(ad_store_stmt(db, SQL_ROLLBACK));
         }
         for (job_t *j = head; j != NULL; j = j->next) {
             if (j->rc == 0) {

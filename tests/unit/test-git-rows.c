@@ -115,7 +115,7 @@ static void create_then_follow_git(void **state)
     json_decref(r);
 
     /* The agent is kept, and flagged. */
-    sqlite3 *db = ad_store_rdb(f->st);
+    sqlite3 *db = ad_db_sqlite(ad_store_rdb(f->st));
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT worktree_vanished_at FROM agents WHERE id = "

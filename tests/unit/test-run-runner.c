@@ -199,7 +199,7 @@ static void on_job(int rc, void *ctx)
 
 static int sql_raw(ad_store_tx_t *tx, void *ctx)
 {
-    sqlite3 *db = tx->db;
+    sqlite3 *db = ad_db_sqlite(tx->db);
     char *err = NULL;
     int rc = sqlite3_exec(db, ((job_t *)ctx)->sql, NULL, NULL, &err);
     if (rc != SQLITE_OK) {
@@ -231,7 +231,8 @@ static char *query1(fx_t *f, const char *fmt, ...)
     vsnprintf(sql, sizeof(sql), fmt, ap);
     va_end(ap);
     sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(ad_store_rdb(f->store), sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(ad_db_sqlite(ad_store_rdb(f->store)), sql, -1, &s, NULL),
+                     SQLITE_OK);
     char *out = NULL;
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL) {
         out = ad_xstrdup((const char *)sqlite3_column_text(s, 0));

@@ -57,7 +57,7 @@ static void opens_with_wal_and_every_table(void **state)
 {
     fixture_t *f = *state;
     ad_store_t *st = open_ok(f);
-    sqlite3 *db = ad_store_rdb(st);
+    sqlite3 *db = ad_db_sqlite(ad_store_rdb(st));
     /* events are no table: they live in the event log (evlog.c) */
     const char *tables[] = {"workspaces", "worktrees",      "agents",        "runs",
                             "messages",   "usage_stats",    "metric_points", "settings",
@@ -168,6 +168,16 @@ static void damage_after_unclean_shutdown_is_found(void **state)
     assert_non_null(strstr(err, "corrupt"));
 }
 
+/* ad_store_migrate on a bare SQLite connection, left open. */
+static int migrate_raw(sqlite3 *db, const ad_migration_t *list, size_t n, const char *path,
+                       char *err, size_t errsz)
+{
+    ad_db_t *w = ad_db_wrap_sqlite(db);
+    int e = ad_store_migrate(w, list, n, path, err, errsz);
+    ad_db_unwrap(w);
+    return e;
+}
+
 static void migrations_apply_in_order_with_gaps(void **state)
 {
     fixture_t *f = *state;
@@ -178,10 +188,10 @@ static void migrations_apply_in_order_with_gaps(void **state)
         {150, "0150_b.sql", "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (150);"},
     };
     char err[512] = "";
-    assert_int_equal(ad_store_migrate(db, list, 1, f->path, err, sizeof(err)), 0);
+    assert_int_equal(migrate_raw(db, list, 1, f->path, err, sizeof(err)), 0);
     /* A later binary knows one more: only it is applied. */
-    assert_int_equal(ad_store_migrate(db, list, 2, f->path, err, sizeof(err)), 0);
-    assert_int_equal(ad_store_migrate(db, list, 2, f->path, err, sizeof(err)), 0);
+    assert_int_equal(migrate_raw(db, list, 2, f->path, err, sizeof(err)), 0);
+    assert_int_equal(migrate_raw(db, list, 2, f->path, err, sizeof(err)), 0);
     sqlite3_stmt *s = NULL;
     sqlite3_prepare_v2(db, "SELECT count(*), (SELECT count(*) FROM schema_migrations) FROM a", -1,
                        &s, NULL);
@@ -195,7 +205,7 @@ static void migrations_apply_in_order_with_gaps(void **state)
         list[1],
         {200, "0200_bad.sql", "CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1);"},
     };
-    assert_int_not_equal(ad_store_migrate(db, bad, 3, f->path, err, sizeof(err)), 0);
+    assert_int_not_equal(migrate_raw(db, bad, 3, f->path, err, sizeof(err)), 0);
     assert_non_null(strstr(err, "0200_bad.sql"));
     sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'c'", -1, &s, NULL);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -203,7 +213,7 @@ static void migrations_apply_in_order_with_gaps(void **state)
     sqlite3_finalize(s);
     /* Out-of-order lists are a build bug, refused. */
     ad_migration_t swapped[] = {list[1], list[0]};
-    assert_int_not_equal(ad_store_migrate(db, swapped, 2, f->path, err, sizeof(err)), 0);
+    assert_int_not_equal(migrate_raw(db, swapped, 2, f->path, err, sizeof(err)), 0);
     sqlite3_close(db);
 }
 
@@ -239,7 +249,7 @@ static void agent_stopped_migration_keeps_rows(void **state)
     }
     assert_true(k < ad_migrations_count && ad_migrations[k].version == 2000);
     char err[512] = "";
-    assert_int_equal(ad_store_migrate(db, ad_migrations, k, f->path, err, sizeof(err)), 0);
+    assert_int_equal(migrate_raw(db, ad_migrations, k, f->path, err, sizeof(err)), 0);
     assert_int_equal(exec_rc(db, "INSERT INTO workspaces (id, name, path, created_at, updated_at) "
                                  "VALUES ('ws_1', 'w', '/r', 1, 1);"
                                  "INSERT INTO worktrees (id, workspace_id, name, path, created_at, "
@@ -256,8 +266,8 @@ static void agent_stopped_migration_keeps_rows(void **state)
                          SQLITE_OK);
     assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
     assert_int_equal(count_of(other, "SELECT count(*) FROM agents"), 2); /* schema cached */
-    assert_int_equal(
-        ad_store_migrate(db, ad_migrations, ad_migrations_count, f->path, err, sizeof(err)), 0);
+    assert_int_equal(migrate_raw(db, ad_migrations, ad_migrations_count, f->path, err, sizeof(err)),
+                     0);
     assert_int_equal(count_of(db, "SELECT count(*) FROM agents"), 2);
     assert_int_equal(count_of(db, "SELECT count(*) FROM runs WHERE agent_id = 'ag_1'"), 1);
     assert_int_equal(count_of(db, "SELECT count(*) FROM messages WHERE run_id = 'run_1'"), 1);
@@ -294,17 +304,17 @@ typedef struct {
 
 static int ins_job(ad_store_tx_t *tx, void *ctx)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     ins_t *x = ctx;
-    sqlite3_stmt *s = ad_store_stmt(db, "INSERT INTO crews (id, name, created_at, updated_at) "
+    ad_db_stmt_t *s = ad_store_stmt(db, "INSERT INTO crews (id, name, created_at, updated_at) "
                                         "VALUES (?1, ?2, 0, 0)");
     char id[32];
     snprintf(id, sizeof(id), "cr_%d", x->i);
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
+    ad_db_bind_text(s, 2, id, -1, AD_DB_TRANSIENT);
+    int rc = ad_db_step(s);
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
         return ad_store_rc(db, rc);
     }
     return x->fail_with;
@@ -312,10 +322,10 @@ static int ins_job(ad_store_tx_t *tx, void *ctx)
 
 static int crew_count(ad_store_t *st)
 {
-    sqlite3_stmt *s = ad_store_stmt(ad_store_rdb(st), "SELECT count(*) FROM crews");
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    int n = sqlite3_column_int(s, 0);
-    sqlite3_reset(s);
+    ad_db_stmt_t *s = ad_store_stmt(ad_store_rdb(st), "SELECT count(*) FROM crews");
+    assert_int_equal(ad_db_step(s), AD_DB_ROW);
+    int n = ad_db_column_int(s, 0);
+    ad_db_reset(s);
     return n;
 }
 
@@ -323,10 +333,10 @@ static bool crew_exists(ad_store_t *st, int i)
 {
     char id[32];
     snprintf(id, sizeof(id), "cr_%d", i);
-    sqlite3_stmt *s = ad_store_stmt(ad_store_rdb(st), "SELECT 1 FROM crews WHERE id = ?1");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    bool yes = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_reset(s);
+    ad_db_stmt_t *s = ad_store_stmt(ad_store_rdb(st), "SELECT 1 FROM crews WHERE id = ?1");
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
+    bool yes = ad_db_step(s) == AD_DB_ROW;
+    ad_db_reset(s);
     return yes;
 }
 
@@ -423,12 +433,12 @@ typedef struct {
 
 static int sql_job(ad_store_tx_t *tx, void *ctx)
 {
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     sql_job_t *j = ctx;
     char *msg = NULL;
-    int rc = sqlite3_exec(db, j->sql, NULL, NULL, &msg);
+    int rc = sqlite3_exec(ad_db_sqlite(db), j->sql, NULL, NULL, &msg);
     sqlite3_free(msg);
-    return ad_store_rc(db, rc == SQLITE_OK ? rc : sqlite3_extended_errcode(db));
+    return ad_store_rc(db, rc == AD_DB_OK ? rc : ad_db_extended_errcode(db));
 }
 
 static void sql_done(int rc, void *ctx)
@@ -493,19 +503,19 @@ static void sqlite_errors_map_to_ad_codes(void **state)
     json_decref(ws);
     assert_int_equal(ad_store_workspace_get(st, "ws_404", &ws), AD_ENOENT);
     /* Direct translations. */
-    assert_int_equal(ad_store_rc(NULL, SQLITE_BUSY), AD_EBUSY);
-    assert_int_equal(ad_store_rc(NULL, SQLITE_LOCKED), AD_EBUSY);
+    assert_int_equal(ad_store_rc(NULL, AD_DB_BUSY), AD_EBUSY);
+    assert_int_equal(ad_store_rc(NULL, AD_DB_LOCKED), AD_EBUSY);
     assert_int_equal(ad_store_rc(NULL, SQLITE_CORRUPT), AD_ECORRUPT);
     assert_int_equal(ad_store_rc(NULL, SQLITE_NOTADB), AD_ECORRUPT);
     assert_int_equal(ad_store_rc(NULL, SQLITE_IOERR_WRITE), AD_EIO);
-    assert_int_equal(ad_store_rc(NULL, SQLITE_DONE), 0);
+    assert_int_equal(ad_store_rc(NULL, AD_DB_DONE), 0);
     close_store(f, st);
 }
 
 static int busy_job(ad_store_tx_t *tx, void *ctx)
 {
     AD_UNUSED(ctx);
-    sqlite3 *db = tx->db;
+    ad_db_t *db = tx->db;
     return ad_store_exec(
         db, "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_busy', 'b', 0, 0)");
 }
@@ -521,7 +531,7 @@ static void busy_database_is_retried_within_a_bound(void **state)
      * EBUSY after bounded retries instead of hanging. */
     sqlite3 *other = NULL;
     assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), AD_DB_OK);
     sql_job_t j = {.rc = 1};
     ad_store_submit(st, busy_job, sql_done, &j);
     for (int i = 0; i < 100000 && j.rc == 1; i++) {
@@ -568,14 +578,14 @@ static void statement_cache_reuses_by_literal(void **state)
     fixture_t *f = *state;
     ad_store_t *st = open_ok(f);
     static const char q[] = "SELECT 1";
-    sqlite3_stmt *a = ad_store_stmt(ad_store_rdb(st), q);
-    sqlite3_stmt *b = ad_store_stmt(ad_store_rdb(st), q);
+    ad_db_stmt_t *a = ad_store_stmt(ad_store_rdb(st), q);
+    ad_db_stmt_t *b = ad_store_stmt(ad_store_rdb(st), q);
     assert_non_null(a);
     assert_ptr_equal(a, b);
     assert_null(ad_store_stmt(ad_store_rdb(st), "SELEC nonsense"));
     /* Many distinct statements grow the cache without losing any. */
     char *texts[200];
-    sqlite3_stmt *stmts[200];
+    ad_db_stmt_t *stmts[200];
     for (int i = 0; i < 200; i++) {
         texts[i] = malloc(32);
         snprintf(texts[i], 32, "SELECT %d", i);
@@ -591,14 +601,14 @@ static void statement_cache_reuses_by_literal(void **state)
     }
 }
 
-static int count_crews(sqlite3 *db, void *ctx)
+static int count_crews(ad_db_t *db, void *ctx)
 {
-    sqlite3_stmt *s = ad_store_stmt(db, "SELECT count(*) FROM crews");
-    if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT count(*) FROM crews");
+    if (s == NULL || ad_db_step(s) != AD_DB_ROW) {
         return AD_EINTERNAL;
     }
-    *(int *)ctx = sqlite3_column_int(s, 0);
-    sqlite3_reset(s);
+    *(int *)ctx = ad_db_column_int(s, 0);
+    ad_db_reset(s);
     return 0;
 }
 

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The statement layer's PostgreSQL side (db.h, issue #39): libpq as pg.c
+ * loads it. A cached statement is translated once (pgsql.c: $N parameters
+ * and the migrations' word rewrites) and PQprepare'd once per connection;
+ * an uncached one runs with PQexecParams. Parameters go in text format,
+ * blobs in binary; results come whole (PQexecPrepared) and are read row by
+ * row: the store's reads are bounded (LIMIT, one key), so a result's
+ * memory is too. SQLSTATEs map onto SQLite's result codes (db.h), booleans
+ * read as 0 and 1, bytea as bytes. A connection is one thread's at a time,
+ * as on SQLite; nothing here locks.
+ */
+#include "store/pq.h"
+#include "store/store_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PG_BOOL 16
+#define PG_BYTEA 17
+#define PG_INT8 20
+#define PG_INT2 21
+#define PG_INT4 23
+#define PG_OID 26
+#define PG_FLOAT4 700
+#define PG_FLOAT8 701
+#define PG_NUMERIC 1700
+
+struct ad_db_pg {
+    PGconn *c;
+    int64_t changes;
+    int err;
+    char msg[512];
+    unsigned names; /* prepared statements made: the next one's name */
+};
+
+typedef struct {
+    char *val; /* NULL: SQL NULL */
+    int len;
+    int fmt;      /* 0 text, 1 binary */
+    char num[32]; /* numbers' text, val pointing here */
+    bool owned;   /* val is malloc'd */
+} pg_param_t;
+
+struct ad_db_pgstmt {
+    char name[16]; /* "" for an uncached statement */
+    char *sql;     /* translated */
+    int nparams;
+    pg_param_t *params;
+    PGresult *res;
+    int row, nrows;
+    bool ran;
+    bool writes; /* INSERT, UPDATE or DELETE: sets the change count */
+    /* decoded bytea per column of the current row */
+    unsigned char **bytes;
+    int *bytes_len;
+    int ncols;
+};
+
+/* ---- errors ------------------------------------------------------------------- */
+
+/* SQLite's code for a SQLSTATE. */
+static int code_of(const char *st)
+{
+    if (st == NULL || strlen(st) != 5) {
+        return SQLITE_ERROR;
+    }
+    if (strcmp(st, "23505") == 0) {
+        return SQLITE_CONSTRAINT_UNIQUE;
+    }
+    if (strcmp(st, "23503") == 0) {
+        return SQLITE_CONSTRAINT_FOREIGNKEY;
+    }
+    if (strcmp(st, "23502") == 0) {
+        return SQLITE_CONSTRAINT_NOTNULL;
+    }
+    if (strcmp(st, "23514") == 0) {
+        return SQLITE_CONSTRAINT_CHECK;
+    }
+    if (strncmp(st, "23", 2) == 0) {
+        return SQLITE_CONSTRAINT;
+    }
+    if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strcmp(st, "55P03") == 0) {
+        return SQLITE_BUSY;
+    }
+    if (strcmp(st, "53100") == 0) {
+        return SQLITE_FULL;
+    }
+    if (strcmp(st, "53200") == 0) {
+        return SQLITE_NOMEM;
+    }
+    if (strcmp(st, "54000") == 0 || strcmp(st, "22001") == 0) {
+        return SQLITE_TOOBIG;
+    }
+    if (strncmp(st, "08", 2) == 0 || strncmp(st, "58", 2) == 0) {
+        return SQLITE_IOERR;
+    }
+    if (strcmp(st, "XX001") == 0 || strcmp(st, "XX002") == 0) {
+        return SQLITE_CORRUPT;
+    }
+    return SQLITE_ERROR;
+}
+
+/* Records r's error (r may be NULL: the connection's) on db; its code. */
+static int fail(ad_db_t *db, const PGresult *r)
+{
+    struct ad_db_pg *p = db->pg;
+    const char *m = r != NULL ? ad_pq.PQresultErrorMessage(r) : "";
+    if (m == NULL || *m == '\0') {
+        m = ad_pq.PQerrorMessage(p->c);
+    }
+    snprintf(p->msg, sizeof(p->msg), "%s", m != NULL ? m : "?");
+    p->msg[strcspn(p->msg, "\n")] = '\0';
+    if (r == NULL || ad_pq.PQstatus(p->c) != CONNECTION_OK) {
+        p->err = SQLITE_IOERR;
+    } else {
+        p->err = code_of(ad_pq.PQresultErrorField(r, PG_DIAG_SQLSTATE));
+    }
+    return p->err;
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+static void quiet(void *ud, const char *msg)
+{
+    AD_UNUSED(ud);
+    AD_UNUSED(msg);
+}
+
+int ad_db_pg_open(const char *url, ad_db_t **out, char *err, size_t errsz)
+{
+    *out = NULL;
+    PGconn *c = NULL;
+    int e = ad_store_pg_connect(url, &c, err, errsz);
+    if (e != 0) {
+        return e;
+    }
+    ad_pq.PQsetNoticeProcessor(c, quiet, NULL);
+    ad_db_t *db = ad_db_alloc(AD_DB_PG);
+    db->pg = ad_xcalloc(1, sizeof(*db->pg));
+    db->pg->c = c;
+    *out = db;
+    return 0;
+}
+
+PGconn *ad_db_pg_conn(ad_db_t *db)
+{
+    return db->kind == AD_DB_PG ? db->pg->c : NULL;
+}
+
+void ad_db_pg_close(ad_db_t *db)
+{
+    if (db->pg != NULL) {
+        ad_pq.PQfinish(db->pg->c);
+        free(db->pg);
+        db->pg = NULL;
+    }
+}
+
+int ad_db_pg_exec(ad_db_t *db, const char *sql)
+{
+    PGresult *r = ad_pq.PQexec(db->pg->c, sql);
+    ExecStatusType st = ad_pq.PQresultStatus(r);
+    int rc = SQLITE_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        rc = fail(db, r);
+    }
+    ad_pq.PQclear(r);
+    return rc;
+}
+
+int64_t ad_db_pg_changes(ad_db_t *db)
+{
+    return db->pg->changes;
+}
+
+int64_t ad_db_pg_last_insert_rowid(ad_db_t *db)
+{
+    AD_UNUSED(db);
+    return 0; /* PostgreSQL has no rowid: the statement says RETURNING */
+}
+
+const char *ad_db_pg_errmsg(ad_db_t *db)
+{
+    return db->pg->msg[0] != '\0' ? db->pg->msg : "not an error";
+}
+
+int ad_db_pg_errcode(ad_db_t *db)
+{
+    return db->pg->err;
+}
+
+int ad_db_pg_autocommit(ad_db_t *db)
+{
+    return ad_pq.PQtransactionStatus(db->pg->c) == PQTRANS_IDLE;
+}
+
+/* ---- statements ------------------------------------------------------------------- */
+
+int ad_db_pg_prepare(ad_db_t *db, const char *sql, int n, ad_db_stmt_t **out)
+{
+    *out = NULL;
+    ad_buf_t b;
+    ad_buf_init(&b, 1u << 20);
+    int np = 0;
+    int e = ad_store_pg_statement(sql, n < 0 ? strlen(sql) : (size_t)n, &b, &np);
+    if (e != 0 || b.data == NULL) {
+        snprintf(db->pg->msg, sizeof(db->pg->msg), "cannot translate the statement");
+        ad_buf_cleanup(&b);
+        return db->pg->err = SQLITE_ERROR;
+    }
+    ad_db_stmt_t *s = ad_xcalloc(1, sizeof(*s));
+    struct ad_db_pgstmt *p = ad_xcalloc(1, sizeof(*p));
+    s->kind = AD_DB_PG;
+    s->db = db;
+    s->pg = p;
+    p->sql = ad_buf_detach(&b, NULL);
+    p->nparams = np;
+    const char *w = p->sql + strspn(p->sql, " \t\n");
+    p->writes = strncasecmp(w, "INSERT", 6) == 0 || strncasecmp(w, "UPDATE", 6) == 0 ||
+                strncasecmp(w, "DELETE", 6) == 0 || strncasecmp(w, "WITH", 4) == 0;
+    p->params = ad_xcalloc((size_t)np + 1, sizeof(pg_param_t));
+    *out = s;
+    return SQLITE_OK;
+}
+
+/* Cached statements are prepared on the server (once per connection). */
+int ad_db_pg_prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out)
+{
+    int rc = ad_db_pg_prepare(db, sql, -1, out);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    struct ad_db_pgstmt *p = (*out)->pg;
+    snprintf(p->name, sizeof(p->name), "a%u", ++db->pg->names);
+    PGresult *r = ad_pq.PQprepare(db->pg->c, p->name, p->sql, p->nparams, NULL);
+    if (ad_pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = fail(db, r);
+        ad_log(AD_LOG_ERROR, "store", "PostgreSQL prepare failed: %s sql=%.200s", db->pg->msg,
+               p->sql);
+        ad_pq.PQclear(r);
+        ad_db_pg_finalize(*out);
+        *out = NULL;
+        return rc;
+    }
+    ad_pq.PQclear(r);
+    return SQLITE_OK;
+}
+
+static void drop_bytes(struct ad_db_pgstmt *p)
+{
+    for (int i = 0; p->bytes != NULL && i < p->ncols; i++) {
+        free(p->bytes[i]);
+        p->bytes[i] = NULL;
+    }
+}
+
+static void drop_result(struct ad_db_pgstmt *p)
+{
+    drop_bytes(p);
+    free(p->bytes);
+    free(p->bytes_len);
+    p->bytes = NULL;
+    p->bytes_len = NULL;
+    p->ncols = 0;
+    if (p->res != NULL) {
+        ad_pq.PQclear(p->res);
+        p->res = NULL;
+    }
+    p->row = p->nrows = 0;
+    p->ran = false;
+}
+
+static void drop_param(pg_param_t *q)
+{
+    if (q->owned) {
+        free(q->val);
+    }
+    *q = (pg_param_t){0};
+}
+
+void ad_db_pg_finalize(ad_db_stmt_t *s)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    drop_result(p);
+    for (int i = 0; i <= p->nparams; i++) {
+        drop_param(&p->params[i]);
+    }
+    free(p->params);
+    free(p->sql);
+    free(p);
+    free(s);
+}
+
+int ad_db_pg_bind(ad_db_stmt_t *s, int i, int type, int64_t iv, double dv, const void *v, int n,
+                  void (*del)(void *))
+{
+    struct ad_db_pgstmt *p = s->pg;
+    if (i < 1 || i > p->nparams) {
+        if (del != SQLITE_STATIC && del != SQLITE_TRANSIENT && del != NULL) {
+            del((void *)v);
+        }
+        return SQLITE_RANGE;
+    }
+    pg_param_t *q = &p->params[i];
+    drop_param(q);
+    switch (type) {
+    case SQLITE_INTEGER:
+        q->len = snprintf(q->num, sizeof(q->num), "%lld", (long long)iv);
+        q->val = q->num;
+        break;
+    case SQLITE_FLOAT:
+        if (isnan(dv)) {
+            q->len = snprintf(q->num, sizeof(q->num), "NaN");
+        } else if (isinf(dv)) {
+            q->len = snprintf(q->num, sizeof(q->num), dv > 0 ? "Infinity" : "-Infinity");
+        } else {
+            q->len = snprintf(q->num, sizeof(q->num), "%.17g", dv);
+        }
+        q->val = q->num;
+        break;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+        if (v == NULL) {
+            break;
+        }
+        if (n < 0) {
+            n = (int)strlen(v);
+        }
+        q->val = ad_xmalloc((size_t)n + 1);
+        memcpy(q->val, v, (size_t)n);
+        q->val[n] = '\0';
+        q->len = n;
+        q->owned = true;
+        q->fmt = type == SQLITE_BLOB;
+        if (del != SQLITE_STATIC && del != SQLITE_TRANSIENT && del != NULL) {
+            del((void *)v);
+        }
+        break;
+    default:
+        break;
+    }
+    return SQLITE_OK;
+}
+
+int ad_db_pg_bind_parameter_count(ad_db_stmt_t *s)
+{
+    return s->pg->nparams;
+}
+
+int ad_db_pg_clear_bindings(ad_db_stmt_t *s)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    for (int i = 0; i <= p->nparams; i++) {
+        drop_param(&p->params[i]);
+    }
+    return SQLITE_OK;
+}
+
+int ad_db_pg_reset(ad_db_stmt_t *s)
+{
+    drop_result(s->pg);
+    return SQLITE_OK;
+}
+
+static int run(ad_db_stmt_t *s)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    ad_db_t *db = s->db;
+    const char *vals[1000];
+    int lens[1000], fmts[1000];
+    int np = p->nparams < 1000 ? p->nparams : 999;
+    for (int i = 0; i < np; i++) {
+        pg_param_t *q = &p->params[i + 1];
+        vals[i] = q->val;
+        lens[i] = q->len;
+        fmts[i] = q->fmt;
+    }
+    PGresult *r = p->name[0] != '\0'
+                      ? ad_pq.PQexecPrepared(db->pg->c, p->name, np, vals, lens, fmts, 0)
+                      : ad_pq.PQexecParams(db->pg->c, p->sql, np, NULL, vals, lens, fmts, 0);
+    ExecStatusType st = ad_pq.PQresultStatus(r);
+    p->ran = true;
+    if (st == PGRES_TUPLES_OK) {
+        p->res = r;
+        p->nrows = ad_pq.PQntuples(r);
+        p->ncols = ad_pq.PQnfields(r);
+        p->bytes = ad_xcalloc((size_t)p->ncols + 1, sizeof(*p->bytes));
+        p->bytes_len = ad_xcalloc((size_t)p->ncols + 1, sizeof(int));
+        p->row = -1;
+        if (p->writes) { /* RETURNING: a SELECT leaves the last change's count */
+            const char *ct = ad_pq.PQcmdTuples(r);
+            db->pg->changes = ct != NULL && *ct != '\0' ? strtoll(ct, NULL, 10) : 0;
+        }
+        return SQLITE_OK;
+    }
+    if (st == PGRES_COMMAND_OK) {
+        p->nrows = 0;
+        p->row = -1;
+        if (!p->writes) { /* BEGIN, SAVEPOINT...: the last change's count stays */
+            ad_pq.PQclear(r);
+            return SQLITE_OK;
+        }
+        const char *ct = ad_pq.PQcmdTuples(r);
+        db->pg->changes = ct != NULL && *ct != '\0' ? strtoll(ct, NULL, 10) : 0;
+        ad_pq.PQclear(r);
+        p->nrows = 0;
+        p->row = -1;
+        return SQLITE_OK;
+    }
+    int rc = fail(db, r);
+    ad_pq.PQclear(r);
+    return rc;
+}
+
+int ad_db_pg_step(ad_db_stmt_t *s)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    if (!p->ran) {
+        int rc = run(s);
+        if (rc != SQLITE_OK) {
+            return rc;
+        }
+    }
+    drop_bytes(p);
+    if (p->row + 1 < p->nrows) {
+        p->row++;
+        return SQLITE_ROW;
+    }
+    p->row = p->nrows;
+    return SQLITE_DONE;
+}
+
+/* ---- columns ------------------------------------------------------------------------ */
+
+static bool has(struct ad_db_pgstmt *p, int i)
+{
+    return p->res != NULL && p->row >= 0 && p->row < p->nrows && i >= 0 && i < p->ncols;
+}
+
+int ad_db_pg_column_count(ad_db_stmt_t *s)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    return p->res != NULL ? p->ncols : 0;
+}
+
+const char *ad_db_pg_column_name(ad_db_stmt_t *s, int i)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    return p->res != NULL && i >= 0 && i < p->ncols ? ad_pq.PQfname(p->res, i) : NULL;
+}
+
+int ad_db_pg_column_type(ad_db_stmt_t *s, int i)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    if (!has(p, i) || ad_pq.PQgetisnull(p->res, p->row, i)) {
+        return SQLITE_NULL;
+    }
+    switch (ad_pq.PQftype(p->res, i)) {
+    case PG_BOOL:
+    case PG_INT2:
+    case PG_INT4:
+    case PG_INT8:
+    case PG_OID:
+        return SQLITE_INTEGER;
+    case PG_FLOAT4:
+    case PG_FLOAT8:
+    case PG_NUMERIC:
+        return SQLITE_FLOAT;
+    case PG_BYTEA:
+        return SQLITE_BLOB;
+    default:
+        return SQLITE_TEXT;
+    }
+}
+
+/* The raw text of column i, or NULL. */
+static const char *raw(struct ad_db_pgstmt *p, int i)
+{
+    if (!has(p, i) || ad_pq.PQgetisnull(p->res, p->row, i)) {
+        return NULL;
+    }
+    return ad_pq.PQgetvalue(p->res, p->row, i);
+}
+
+int64_t ad_db_pg_column_int64(ad_db_stmt_t *s, int i)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    const char *v = raw(p, i);
+    if (v == NULL) {
+        return 0;
+    }
+    Oid t = ad_pq.PQftype(p->res, i);
+    if (t == PG_BOOL) {
+        return v[0] == 't';
+    }
+    if (t == PG_FLOAT4 || t == PG_FLOAT8 || t == PG_NUMERIC) {
+        double d = strtod(v, NULL);
+        return isfinite(d) ? (int64_t)d : 0;
+    }
+    return strtoll(v, NULL, 10);
+}
+
+double ad_db_pg_column_double(ad_db_stmt_t *s, int i)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    const char *v = raw(p, i);
+    if (v == NULL) {
+        return 0;
+    }
+    if (ad_pq.PQftype(p->res, i) == PG_BOOL) {
+        return v[0] == 't';
+    }
+    return strtod(v, NULL);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Column i's bytea, decoded from its hex text once per row. */
+static const unsigned char *bytea(struct ad_db_pgstmt *p, int i, int *len)
+{
+    if (p->bytes[i] != NULL) {
+        *len = p->bytes_len[i];
+        return p->bytes[i];
+    }
+    const char *v = ad_pq.PQgetvalue(p->res, p->row, i);
+    size_t n = (size_t)ad_pq.PQgetlength(p->res, p->row, i);
+    unsigned char *out = ad_xmalloc(n / 2 + 1);
+    size_t o = 0;
+    if (n >= 2 && v[0] == '\\' && v[1] == 'x') {
+        for (size_t k = 2; k + 1 < n; k += 2) {
+            int h = hexval(v[k]), l = hexval(v[k + 1]);
+            if (h < 0 || l < 0) {
+                break;
+            }
+            out[o++] = (unsigned char)(h << 4 | l);
+        }
+    }
+    out[o] = '\0';
+    p->bytes[i] = out;
+    p->bytes_len[i] = (int)o;
+    *len = (int)o;
+    return out;
+}
+
+const unsigned char *ad_db_pg_column_text(ad_db_stmt_t *s, int i)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    const char *v = raw(p, i);
+    if (v == NULL) {
+        return NULL;
+    }
+    Oid t = ad_pq.PQftype(p->res, i);
+    if (t == PG_BOOL) {
+        return (const unsigned char *)(v[0] == 't' ? "1" : "0");
+    }
+    if (t == PG_BYTEA) {
+        int len;
+        return bytea(p, i, &len);
+    }
+    return (const unsigned char *)v;
+}
+
+const void *ad_db_pg_column_blob(ad_db_stmt_t *s, int i)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    if (raw(p, i) == NULL) {
+        return NULL;
+    }
+    if (ad_pq.PQftype(p->res, i) == PG_BYTEA) {
+        int len;
+        return bytea(p, i, &len);
+    }
+    return ad_db_pg_column_text(s, i);
+}
+
+int ad_db_pg_column_bytes(ad_db_stmt_t *s, int i)
+{
+    struct ad_db_pgstmt *p = s->pg;
+    if (raw(p, i) == NULL) {
+        return 0;
+    }
+    Oid t = ad_pq.PQftype(p->res, i);
+    if (t == PG_BYTEA) {
+        int len;
+        bytea(p, i, &len);
+        return len;
+    }
+    if (t == PG_BOOL) {
+        return 1;
+    }
+    return ad_pq.PQgetlength(p->res, p->row, i);
+}
