@@ -451,17 +451,6 @@ int main(int argc, char **argv)
                     cargv[rest]);
             return EXIT_USAGE;
         }
-        /* Issue #39's first slice migrates and copies into PostgreSQL; the
-         * daemon still reads and writes SQLite only, and says so rather
-         * than serve from a file the user did not mean. */
-        if (d.cfg.database_url[0] != '\0') {
-            fprintf(stderr,
-                    "agentd serve: serving from PostgreSQL (--database, AGENTD_DATABASE_URL) is "
-                    "not available yet: this agentd serves from SQLite (<data-dir>/agentd.db) "
-                    "only; 'agentd db migrate' and 'agentd db copy' prepare a PostgreSQL "
-                    "database for the release that serves from it (docs/operations.md)\n");
-            return EXIT_USAGE;
-        }
         if (getenv("AGENTD_TOKEN") != NULL) {
             fprintf(stderr, "agentd serve: AGENTD_TOKEN is not read any more (an environment is "
                             "inherited and shown to too much): put the token in a file of mode "

@@ -13,7 +13,12 @@
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    ad_res_json(r, 200, ad_monitor_status(app->monitor, ad_principal_filter(ad_api_who(r))));
+    json_t *out = ad_monitor_status(app->monitor, ad_principal_filter(ad_api_who(r)));
+    if (json_is_object(out) && app->store != NULL) {
+        json_object_set_new(out, "database",
+                            json_pack("{s:s}", "backend", ad_store_backend(app->store)));
+    }
+    ad_res_json(r, 200, out);
 }
 
 static void disk_done(int rc, json_t *answer, void *ud)

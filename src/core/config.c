@@ -77,8 +77,8 @@ static const opt_t options[] = {
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
      "nodes"},
     {"database", "AGENTD_DATABASE_URL", STR(database_url), "URL", "", 0, 0,
-     "postgres://USER@HOST/DB: the PostgreSQL database of 'agentd db migrate' and 'agentd db "
-     "copy' (serving from PostgreSQL is not available yet: serve refuses it; default: SQLite, "
+     "postgres://USER@HOST/DB: keep the tables in this PostgreSQL database (serve, migrated at "
+     "start) and the target of 'agentd db migrate' and 'agentd db copy' (default: SQLite, "
      "<data-dir>/agentd.db)"},
     {"project-sync-roots", "AGENTD_PROJECT_SYNC_ROOTS", STR(project_sync_roots), "LIST", "", 0, 0,
      "comma-separated folders under which a workbench project may be kept in sync with a folder "

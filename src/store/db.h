@@ -83,6 +83,8 @@ ad_db_t *ad_db_alloc(ad_db_kind_t kind);
 /* Connects to url: 0, or an AD_E* code with a message in err (never the
  * URL's password). */
 int ad_db_pg_open(const char *url, ad_db_t **out, char *err, size_t errsz);
+/* The libpq connection (NULL on SQLite). */
+struct pg_conn *ad_db_pg_conn(ad_db_t *db);
 /* A statement prepared on the server, for the cache. */
 int ad_db_pg_prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out);
 void ad_db_pg_close(ad_db_t *db);

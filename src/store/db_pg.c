@@ -24,6 +24,7 @@
 #define PG_INT2 21
 #define PG_INT4 23
 #define PG_OID 26
+#define PG_TEXT 25
 #define PG_FLOAT4 700
 #define PG_FLOAT8 701
 #define PG_NUMERIC 1700
@@ -235,18 +236,61 @@ int ad_db_pg_prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out)
     }
     struct ad_db_pgstmt *p = (*out)->pg;
     snprintf(p->name, sizeof(p->name), "a%u", ++db->pg->names);
-    PGresult *r = ad_pq.PQprepare(db->pg->c, p->name, p->sql, p->nparams, NULL);
-    if (ad_pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
-        rc = fail(db, r);
-        ad_log(AD_LOG_ERROR, "store", "PostgreSQL prepare failed: %s sql=%.200s", db->pg->msg,
-               p->sql);
+    /* A parameter nothing types (`? IS NULL OR id = ?`, `? = ''`) is text,
+     * as SQLite would take it; one typed two ways (a bigint column and
+     * `? <> 0`) is bigint: the server names one at a time. Inside a
+     * transaction a failed prepare would abort it: a savepoint keeps it. */
+    bool in_tx = ad_pq.PQtransactionStatus(db->pg->c) == PQTRANS_INTRANS;
+    Oid *types = ad_xcalloc((size_t)p->nparams + 1, sizeof(Oid));
+    int last = -1;
+    for (int tries = 0; tries <= 2 * p->nparams; tries++) {
+        if (in_tx) {
+            ad_pq.PQclear(ad_pq.PQexec(db->pg->c, "SAVEPOINT ad_prepare"));
+        }
+        PGresult *r = ad_pq.PQprepare(db->pg->c, p->name, p->sql, p->nparams, types);
+        bool ok = ad_pq.PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (in_tx) {
+            ad_pq.PQclear(
+                ad_pq.PQexec(db->pg->c, ok ? "RELEASE ad_prepare" : "ROLLBACK TO ad_prepare"));
+        }
+        if (ok) {
+            ad_pq.PQclear(r);
+            free(types);
+            return SQLITE_OK;
+        }
+        const char *st = ad_pq.PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        const char *m = ad_pq.PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        const char *d = m != NULL ? strstr(m, "data type of parameter $") : NULL;
+        bool unknown = d != NULL;
+        if (d == NULL && m != NULL) {
+            d = strstr(m, "types deduced for parameter $");
+            d = d != NULL ? d + 5 : NULL; /* the same length from here */
+        }
+        int k = d != NULL ? (int)strtol(d + 24, NULL, 10) : 0;
+        bool typing = st != NULL && (strcmp(st, "42P18") == 0 || strcmp(st, "42P08") == 0);
+        if (st != NULL && strcmp(st, "42804") == 0 && last >= 0) {
+            /* the text guessed last meets a bigint (`col = ?1`, `json_object('at', ?1)`) */
+            types[last] = PG_INT8;
+            last = -1;
+            ad_pq.PQclear(r);
+            continue;
+        }
+        if (!typing || k < 1 || k > p->nparams || types[k - 1] != 0) {
+            rc = fail(db, r);
+            ad_pq.PQclear(r);
+            break;
+        }
         ad_pq.PQclear(r);
-        ad_db_pg_finalize(*out);
-        *out = NULL;
-        return rc;
+        types[k - 1] = unknown ? PG_TEXT : PG_INT8;
+        last = unknown ? k - 1 : -1;
     }
-    ad_pq.PQclear(r);
-    return SQLITE_OK;
+    if (rc == SQLITE_OK) {
+        rc = SQLITE_ERROR;
+    }
+    free(types);
+    ad_db_pg_finalize(*out);
+    *out = NULL;
+    return rc;
 }
 
 static void drop_bytes(struct ad_db_pgstmt *p)

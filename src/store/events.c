@@ -250,6 +250,9 @@ static int drop_old_job(ad_store_tx_t *tx, void *ctx)
 static int import_table(ad_store_t *st, ad_evlog_t *log, char *err, size_t errsz)
 {
     ad_db_t *db = ad_store_rdb(st);
+    if (ad_db_is_pg(db)) {
+        return 0; /* SQLite only: a PostgreSQL database never had the table's rows */
+    }
     uint64_t oldest, newest;
     ad_evlog_bounds(log, &oldest, &newest, NULL);
     ad_db_stmt_t *s = NULL;

@@ -5,6 +5,7 @@
  * foreign file, migrations (migrate.c), then the writer (writer.c). The
  * typed functions of each table family live in their own files.
  */
+#include "store/pq.h"
 #include "store/store_int.h"
 
 #include <stdlib.h>
@@ -123,6 +124,55 @@ static int check_db(ad_db_t *db, const char *path, bool unclean, char *err, size
 
 /* ---- life cycle --------------------------------------------------------------------- */
 
+int ad_store_conn_open_st(const ad_store_t *st, bool writer, ad_db_t **out, char *err, size_t errsz)
+{
+    if (st->url != NULL) {
+        return ad_db_pg_open(st->url, out, err, errsz);
+    }
+    return ad_store_conn_open(st->path, writer, st->durability_full, st->busy_ms, out, err, errsz);
+}
+
+static void store_free(ad_store_t *st)
+{
+    free(st->url);
+    free(st->path);
+    free(st);
+}
+
+/* PostgreSQL (issue #39): the writer's connection migrates under the
+ * advisory lock (two control planes starting at once apply the
+ * migrations once), then a second connection is the loop's reader. What
+ * SQLite's open checks (the file's header, WAL, quick_check after an
+ * unclean stop) is the server's business there. */
+static int open_pg(ad_store_t *st, ad_store_t **out, char *err, size_t errsz)
+{
+    st->busy_ms = 5000;
+    int e = ad_db_pg_open(st->url, &st->wdb, err, errsz);
+    if (e == 0) {
+        ad_store_pg_migrated_t m;
+        e = ad_store_pg_migrate_conn(ad_db_pg_conn(st->wdb), &m, err, errsz);
+        if (e == 0 && m.applied > 0) {
+            ad_log(AD_LOG_INFO, "store", "PostgreSQL migrated applied=%d known=%d", m.applied,
+                   m.known);
+        }
+    }
+    if (e == 0) {
+        e = ad_db_pg_open(st->url, &st->rdb, err, errsz);
+    }
+    if (e != 0) {
+        ad_store_conn_close(st->rdb);
+        ad_store_conn_close(st->wdb);
+        store_free(st);
+        return e;
+    }
+    st->tx.db = st->wdb;
+    ad_store_writer_start(st);
+    ad_store_rolls_start(st);
+    ad_log(AD_LOG_INFO, "store", "opened backend=postgres");
+    *out = st;
+    return 0;
+}
+
 int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out, char *err,
                   size_t errsz)
 {
@@ -137,6 +187,10 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     ad_store_t *st = ad_xcalloc(1, sizeof(*st));
     st->loop = loop;
     st->path = ad_xstrdup(opts->path);
+    if (opts->database_url != NULL && opts->database_url[0] != '\0') {
+        st->url = ad_xstrdup(opts->database_url);
+        return open_pg(st, out, err, errsz);
+    }
     st->durability_full = opts->durability_full;
     st->busy_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
     /* A WAL left behind means the last run did not close the database. */
@@ -185,7 +239,8 @@ int ad_store_open_cfg(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t **out,
         snprintf(err, errsz, "data dir path too long");
         return AD_EINVAL;
     }
-    ad_store_opts_t o = {.path = path, .durability_full = cfg->durability_full};
+    ad_store_opts_t o = {
+        .path = path, .durability_full = cfg->durability_full, .database_url = cfg->database_url};
     return ad_store_open(loop, &o, out, err, errsz);
 }
 
@@ -197,8 +252,7 @@ static void on_closed(uv_handle_t *h)
     }
     uv_mutex_destroy(&st->lock);
     uv_cond_destroy(&st->cond);
-    free(st->path);
-    free(st);
+    store_free(st);
 }
 
 void ad_store_close(ad_store_t *st)
@@ -222,6 +276,11 @@ void ad_store_close(ad_store_t *st)
 const char *ad_store_path(const ad_store_t *st)
 {
     return st->path;
+}
+
+const char *ad_store_backend(const ad_store_t *st)
+{
+    return st->url != NULL ? "postgres" : "sqlite";
 }
 
 const double ad_store_commit_bounds[AD_STORE_COMMIT_BUCKETS] = {

@@ -36,7 +36,16 @@ const char ad_store_pg_prelude[] =
     "CREATE OR REPLACE FUNCTION ad_bool_add(bigint, boolean) RETURNS bigint LANGUAGE sql "
     "IMMUTABLE AS 'SELECT $1 + CASE WHEN $2 THEN 1 ELSE 0 END';\n"
     "CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = ad_bool_add, STYPE = bigint, "
-    "INITCOND = '0')";
+    "INITCOND = '0');\n"
+    /* SQLite's functions the store's statements call (db_pg.c) */
+    "CREATE OR REPLACE FUNCTION json_extract(t text, p text) RETURNS text LANGUAGE sql "
+    "IMMUTABLE AS 'SELECT t::jsonb #>> string_to_array(substr(p, 3), ''.'')';\n"
+    "CREATE OR REPLACE FUNCTION ifnull(anyelement, anyelement) RETURNS anyelement LANGUAGE sql "
+    "IMMUTABLE AS 'SELECT COALESCE($1, $2)';\n"
+    "CREATE OR REPLACE FUNCTION unicode(text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT AS "
+    "'SELECT ascii($1)';\n"
+    "CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = "
+    "double precision, INITCOND = '0')";
 
 /* Migrations whose SQLite text edits sqlite_schema (a CHECK widened in
  * place): PostgreSQL drops and re-adds the column's CHECK, named as
@@ -71,6 +80,12 @@ static const struct {
     {"BLOB", "BYTEA"},
     {"WITHOUT ROWID", ""},
     {"INSERT OR IGNORE", "INSERT"},
+    {"BEGIN IMMEDIATE", "BEGIN"}, /* the writer's; PostgreSQL's writers do not wait to begin */
+    /* SQLite's JSON builders: the same JSON (PostgreSQL's has blanks after the
+     * colons and commas) */
+    {"json_object", "json_build_object"},
+    {"json_array", "json_build_array"},
+    {"json_group_array", "json_agg"},
 };
 
 static bool ident_char(char c)

@@ -372,6 +372,11 @@ int ad_store_sql(ad_store_t *st, const char *org, const char *query, const ad_st
     if (org == NULL || !org_ok(org) || strlen(org) >= AD_ID_MAX) {
         return AD_EINVAL;
     }
+    /* SQLite only: its defences (authorizer, limits, progress handler) are
+     * SQLite's, and on PostgreSQL the file holds nothing current. */
+    if (st->url != NULL) {
+        return AD_ESTATE;
+    }
     sql_req_t *q = ad_xcalloc(1, sizeof(*q));
     sql_job_t *j = &q->job;
     snprintf(j->path, sizeof(j->path), "%s", st->path);

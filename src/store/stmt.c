@@ -131,7 +131,7 @@ ad_db_stmt_t *ad_store_stmt(ad_db_t *c, const char *sql)
     ad_db_stmt_t *s = NULL;
     int rc = prepare_kept(c, sql, &s);
     if (rc != AD_DB_OK) {
-        ad_log(AD_LOG_ERROR, "store", "prepare failed: %s sql=%.80s", ad_db_errmsg(c), sql);
+        ad_log(AD_LOG_ERROR, "store", "prepare failed: %s sql=%.300s", ad_db_errmsg(c), sql);
         return NULL;
     }
     if ((c->used + 1) * 2 > c->cap) {

@@ -36,6 +36,11 @@ typedef struct {
     const char *path;     /* database file; borrowed for the call */
     bool durability_full; /* synchronous=FULL instead of NORMAL */
     int busy_timeout_ms;  /* 0: 5000 */
+    /* postgres://...: the tables live in that PostgreSQL database instead
+     * (issue #39), migrated under its advisory lock; path still names the
+     * SQLite file the SQL console and the rest of the data dir sit beside.
+     * NULL or "": SQLite. Borrowed for the call. */
+    const char *database_url;
 } ad_store_opts_t;
 
 /* Opens (creating if needed) the database, checks it, applies every embedded
@@ -57,6 +62,8 @@ int ad_store_open_cfg(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t **out,
 void ad_store_close(ad_store_t *st);
 /* The database file's path (owned by the store). */
 const char *ad_store_path(const ad_store_t *st);
+/* "sqlite" or "postgres": where the tables live. */
+const char *ad_store_backend(const ad_store_t *st);
 
 /* ---- PostgreSQL (pg.c, issue #39: migrate and copy; no serving yet) ---------
  * Synchronous, for the `agentd db` commands (no loop, no writer thread).

@@ -28,6 +28,7 @@ struct ad_store_job; /* a queued job (writer.c) */
 struct ad_store {
     uv_loop_t *loop;
     char *path;
+    char *url; /* PostgreSQL's (never logged: it may hold a password), or NULL */
     bool durability_full;
     int busy_ms;
     ad_db_t *wdb;     /* writer thread only */
@@ -220,6 +221,10 @@ int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, ad
  * with a message naming path and what in err on failure. */
 int ad_store_exec_raw(ad_db_t *db, const char *sql, char *err, size_t errsz, const char *path,
                       const char *what);
+/* A connection of the store's backend: the SQLite file (as
+ * ad_store_conn_open) or a PostgreSQL connection to st->url. */
+int ad_store_conn_open_st(const ad_store_t *st, bool writer, ad_db_t **out, char *err,
+                          size_t errsz);
 /* The read connection, for bounded indexed reads on the loop thread. */
 ad_db_t *ad_store_rdb(ad_store_t *st);
 /* Heavier reads on the libuv thread pool, on a read connection of their own.

@@ -112,7 +112,7 @@ static int wt_insert(ad_db_t *db, json_t *args)
                                         "org_id, base_branch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                                         "(SELECT COALESCE(MAX(display_order) + 1, 0) FROM "
                                         "worktrees WHERE workspace_id = ?2), ?7, ?7, (SELECT "
-                                        "org_id FROM workspaces WHERE id = ?2), CASE WHEN ?6 "
+                                        "org_id FROM workspaces WHERE id = ?2), CASE WHEN ?6 <> 0 "
                                         "THEN NULL ELSE COALESCE(?8, (SELECT NULLIF(branch, '') "
                                         "FROM worktrees WHERE workspace_id = ?2 AND is_main = "
                                         "1)) END)");

@@ -32,7 +32,7 @@ function sqlite(sql) {
 
 test.before(async () => {
   pg = await startPostgres();
-  const s = await startWithWorktree();
+  const s = await startWithWorktree({ sqlite: true }); // the copy's source
   d = s.d;
   dataDir = d.dataDir;
   // a command agent whose run wrote messages (one with a tab and a backslash)
@@ -61,15 +61,6 @@ test('db copy refuses a database its daemon holds, and names the daemon', () => 
   assert.match(r.stderr, /in use by another agentd \(pid \d+\): stop that daemon/);
   // nothing was written, not even the schema
   assert.deepEqual(pg.psql('held', "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), [['0']]);
-});
-
-test('serve --database postgres:// says it is not available yet', () => {
-  const r = run(['serve', '--data-dir', dataDir + '-none', '--database', pg.url('held')]);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /serving from PostgreSQL .* is not available yet/);
-  const e = run(['serve', '--data-dir', dataDir + '-none'], { env: { AGENTD_DATABASE_URL: pg.url('held') } });
-  assert.equal(e.status, 2);
-  assert.match(e.stderr, /not available yet/);
 });
 
 test('bad URLs, an unreachable server, refused credentials, a missing database: clear errors', async () => {
@@ -257,7 +248,7 @@ test('a copy whose counts differ commits nothing and says which table', () => {
 });
 
 test('the daemon starts again on its SQLite database after the copy', async () => {
-  d = await start({ dataDir, needUrl: true });
+  d = await start({ dataDir, needUrl: true, sqlite: true });
   const r = await api(d, 'GET', `/api/runs/${runId}`);
   assert.equal(r.status, 200);
   assert.equal(r.body.id, runId);

@@ -140,10 +140,36 @@ function setToken(d, token) {
     fetch(url, { ...init, headers: { ...d.authHeaders, ...(init.headers || {}) } });
 }
 
+// AGENTD_TEST_DATABASE=pg (issue #39): every daemon keeps its tables in
+// PostgreSQL, on one server started for the test file (tests/e2e/lib/pg.js),
+// each data dir with a fresh database of its own (a restart of the same data
+// dir finds it again). opts.sqlite keeps a daemon on SQLite (a test about
+// the file itself, or `db copy`'s source).
+const PG_MODE = process.env.AGENTD_TEST_DATABASE === 'pg';
+let pgServer = null;
+const pgDbs = new Map(); // data dir -> its database's URL
+async function pgUrlFor(dataDir) {
+  if (pgDbs.has(dataDir)) return pgDbs.get(dataDir);
+  if (!pgServer) pgServer = require('./pg').startPostgres();
+  const pg = await pgServer;
+  const url = pg.createDb(`t${pgDbs.size + 1}_${process.pid}`);
+  pgDbs.set(dataDir, url);
+  return url;
+}
+
 // Starts `agentd serve`. Resolves with a handle once the daemon says it is
 // ready; rejects if it exits first or takes longer than opts.timeout.
 function start(opts = {}) {
   const dataDir = opts.dataDir || tmpDir();
+  const env = opts.env || {};
+  if (PG_MODE && !opts.sqlite && !env.AGENTD_DATABASE_URL) {
+    return pgUrlFor(dataDir).then((url) =>
+      startOn({ ...opts, env: { ...env, AGENTD_DATABASE_URL: url } }, dataDir));
+  }
+  return startOn(opts, dataDir);
+}
+
+function startOn(opts, dataDir) {
   // No system_health events unless a test asks for them (its own
   // --health-event-interval-ms comes later and wins): tests that count
   // global seqs need a bus nothing else publishes on.
