@@ -225,14 +225,15 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     ad_db_t *db = tx->db;
     ad_db_stmt_t *s = ad_store_stmt(
-        db, "UPDATE agents SET name = COALESCE(?2, name), mode = COALESCE(?3, mode), "
-            "permissions = COALESCE(?4, permissions), display_order = COALESCE(?5, "
-            "display_order), crew_id = CASE WHEN ?6 THEN ?7 ELSE crew_id END, updated_at = ?8, "
-            "state = CASE WHEN ?9 IS NULL AND ?10 IS NULL THEN state "
-            "WHEN ?10 IS NULL THEN json_set(COALESCE(state, '{}'), '$.env', json(?9)) "
-            "WHEN ?9 IS NULL THEN json_set(COALESCE(state, '{}'), '$.command', json(?10)) "
-            "ELSE json_set(COALESCE(state, '{}'), '$.env', json(?9), '$.command', json(?10)) END "
-            "WHERE id = ?1");
+        db,
+        "UPDATE agents SET name = COALESCE(?2, name), mode = COALESCE(?3, mode), "
+        "permissions = COALESCE(?4, permissions), display_order = COALESCE(?5, "
+        "display_order), crew_id = CASE WHEN ?6 <> 0 THEN ?7 ELSE crew_id END, updated_at = ?8, "
+        "state = CASE WHEN ?9 IS NULL AND ?10 IS NULL THEN state "
+        "WHEN ?10 IS NULL THEN json_set(COALESCE(state, '{}'), '$.env', json(?9)) "
+        "WHEN ?9 IS NULL THEN json_set(COALESCE(state, '{}'), '$.command', json(?10)) "
+        "ELSE json_set(COALESCE(state, '{}'), '$.env', json(?9), '$.command', json(?10)) END "
+        "WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

@@ -44,6 +44,13 @@ const char ad_store_pg_prelude[] =
     "IMMUTABLE AS 'SELECT COALESCE($1, $2)';\n"
     "CREATE OR REPLACE FUNCTION unicode(text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT AS "
     "'SELECT ascii($1)';\n"
+    "CREATE OR REPLACE FUNCTION json(t text) RETURNS json LANGUAGE sql IMMUTABLE AS "
+    "'SELECT t::json';\n"
+    "CREATE OR REPLACE FUNCTION json_set(d text, p text, v json) RETURNS text LANGUAGE sql "
+    "IMMUTABLE AS 'SELECT jsonb_set(d::jsonb, string_to_array(substr(p, 3), ''.''), "
+    "v::jsonb)::text';\n"
+    "CREATE OR REPLACE FUNCTION json_set(d text, p text, v json, q text, w json) RETURNS text "
+    "LANGUAGE sql IMMUTABLE AS 'SELECT json_set(json_set(d, p, v), q, w)';\n"
     "CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = "
     "double precision, INITCOND = '0')";
 
