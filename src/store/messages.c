@@ -228,7 +228,10 @@ int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : ad_store_rc(db, rc);
+    if (rc != SQLITE_DONE) {
+        return ad_store_rc(db, rc);
+    }
+    return ad_store_run_hold_note(db, m->run_id, m->hold_out, m->hold_err);
 }
 
 json_t *ad_store_message_json(const ad_store_message_t *m)
