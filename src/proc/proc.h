@@ -171,7 +171,8 @@ typedef struct {
 
 /* Where a held process's output is taken up again (ad_proc_attach). */
 typedef struct {
-    pid_t agent; /* the agent's pid (its process group) */
+    pid_t agent;  /* the agent's pid (its process group) */
+    pid_t holder; /* its holder's pid from the holder's info (0: read it again) */
     bool pty;
     bool replay;      /* the holder is gone: serve its spool and exit file */
     uint64_t out_off; /* the first stdout (terminal) byte not stored yet */
