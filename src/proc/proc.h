@@ -197,8 +197,10 @@ size_t ad_procs_count(const ad_procs_t *s);
  * subreaper and process groups are used instead. Borrowed. */
 const char *ad_procs_containment(const ad_procs_t *s);
 /* Probes the agent sandbox (bubblewrap and the kernel's namespaces; a
- * child runs for a moment): enable false turns it off. Until called there
- * is none. data_dir (copied) is what ad_proc_sandbox_plain covers. */
+ * child runs for a moment, started from a thread so the daemon's start
+ * goes on meanwhile: the first question about the sandbox waits for its
+ * outcome): enable false turns it off. Until called there is none.
+ * data_dir (copied) is what ad_proc_sandbox_plain covers. */
 void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir);
 /* The sandbox of an organisation's plain program (a job, a service): its
  * cwd read-write (NULL: none), the system read-only, network on, and the
