@@ -181,8 +181,14 @@ async function agentdSide(ctx) {
     await h.stop(true);
     const restartNs = nowNs();
     const tr = performance.now();
-    h = await agentd.start({ args, dataDir, timeoutMs: 60000 });
+    // F1_RESTART_LOG=1: the restarted daemon logs at info; its store's
+    // lines (the check after an unclean stop) are printed
+    const rargs = process.env.F1_RESTART_LOG ? [...args, '--log-level', 'info'] : args;
+    h = await agentd.start({ args: rargs, dataDir, timeoutMs: 60000 });
     const listenMs = performance.now() - tr;
+    if (process.env.F1_RESTART_LOG) {
+      for (const l of h.output().split('\n').filter((x) => / sub=(store|main|http) /.test(x))) log(`F1 agentd restart log: ${l}`);
+    }
     const r1 = await reader(ctx, { port: h.port, path: '/ws', n: 1, tags: N, after: Number(restartNs), subscribe: subscribeMsg('agent:*'), timeoutMs: 120000 }, { timeoutMs: 150000 });
     const arrivals = (r1.tagList || []).map((t) => t[3]);
     const restartMs = Number(restartNs) / 1e6;
@@ -308,6 +314,7 @@ async function f1(ctx) {
   try { res.agentd = await agentdSide(c); } catch (e) { na('F1', `agentd: ${e.message}`); }
   let haveTmux = true;
   try { execFileSync('tmux', ['-V'], { stdio: 'ignore' }); } catch (_) { haveTmux = false; na('F1', 'tmux not installed (make bench-deps)'); }
+  if (process.env.F1_TMUX === 'off') { haveTmux = false; na('F1', 'tmux side skipped (F1_TMUX=off)'); }
   if (haveTmux) {
     try { res.tmux = await tmuxSide(c); } catch (e) { na('F1', `tmux: ${e.message}`); }
   }

@@ -189,6 +189,9 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     d->sigterm.data = d;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    /* First: the sandbox's probe runs at a thread while the rest starts. */
+    d->procs = ad_procs_new(d->loop);
+    ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0, d->cfg.data_dir);
     d->server = ad_server_new(d->loop, &d->cfg);
     ad_server_adopt(d->server, &d->inherited);
     ad_auth_attach(d->auth, d->server);
@@ -196,8 +199,6 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     d->bus = ad_bus_new(d->loop, &d->cfg);
     /* Before anything publishes: seqs continue after the stored ones. */
     int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, err, errsz);
-    d->procs = ad_procs_new(d->loop);
-    ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0, d->cfg.data_dir);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     d->plane = ad_plane_new(d->loop, &d->cfg, d->store, d->bus);
     ad_runner_set_plane(d->runner, d->plane); /* before the runs left on nodes are taken up */

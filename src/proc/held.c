@@ -419,8 +419,10 @@ int ad_proc_attach(ad_procs_t *s, const ad_proc_opts_t *o, const ad_proc_resume_
     }
     ad_proc_t *p = ad_proc_alloc(s, o, at->agent, s->cg.ok ? cgroup : "");
     ad_hold_info_t info;
-    if (holder == 0 && ad_hold_info_read(o->hold_dir, &info) == 0) {
-        holder = info.pid; /* a previous daemon's: for `agentd version` */
+    if (holder == 0 && at->holder > 0) {
+        holder = at->holder; /* a previous daemon's: for `agentd version` */
+    } else if (holder == 0 && ad_hold_info_read(o->hold_dir, &info) == 0) {
+        holder = info.pid;
     }
     p->hold_pid = holder;
     ad_proc_held_open(p, fd, at);

@@ -203,6 +203,7 @@ void ad_procs_free(ad_procs_t *s)
         return;
     }
     s->freeing = true;
+    ad_sandbox_probe_free(s); /* the start's probe, if no one asked yet */
     /* Spawns under way end first: what they started is known, then
      * treated as the rest (no callback is called). */
     ad_spawn_job_t *jobs = ad_spawner_stop(s, on_async_closed);

@@ -171,7 +171,8 @@ typedef struct {
 
 /* Where a held process's output is taken up again (ad_proc_attach). */
 typedef struct {
-    pid_t agent; /* the agent's pid (its process group) */
+    pid_t agent;  /* the agent's pid (its process group) */
+    pid_t holder; /* its holder's pid from the holder's info (0: read it again) */
     bool pty;
     bool replay;      /* the holder is gone: serve its spool and exit file */
     uint64_t out_off; /* the first stdout (terminal) byte not stored yet */
@@ -196,8 +197,10 @@ size_t ad_procs_count(const ad_procs_t *s);
  * subreaper and process groups are used instead. Borrowed. */
 const char *ad_procs_containment(const ad_procs_t *s);
 /* Probes the agent sandbox (bubblewrap and the kernel's namespaces; a
- * child runs for a moment): enable false turns it off. Until called there
- * is none. data_dir (copied) is what ad_proc_sandbox_plain covers. */
+ * child runs for a moment, started from a thread so the daemon's start
+ * goes on meanwhile: the first question about the sandbox waits for its
+ * outcome): enable false turns it off. Until called there is none.
+ * data_dir (copied) is what ad_proc_sandbox_plain covers. */
 void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir);
 /* The sandbox of an organisation's plain program (a job, a service): its
  * cwd read-write (NULL: none), the system read-only, network on, and the

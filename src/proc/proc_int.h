@@ -110,13 +110,22 @@ struct ad_proc {
     struct ad_spawn_job *job;
 };
 
-/* sandbox.c: bubblewrap, when it works here. */
+/* sandbox.c: bubblewrap, when it works here. ok and why are the probe's:
+ * read them through ad_sandbox_settle(). */
 typedef struct {
     bool ok;
     char bwrap[4096];
     char why[4800];
-    char data_dir[4096]; /* covered in a plain program's sandbox */
+    char data_dir[4096];            /* covered in a plain program's sandbox */
+    struct ad_sandbox_probe *probe; /* under way at a thread, or NULL */
 } ad_sandbox_t;
+
+/* The sandbox with the start's probe over: waits for it the first time
+ * (blocking, at most the probe's bound), logs and keeps its outcome. Any
+ * thread. */
+const ad_sandbox_t *ad_sandbox_settle(const ad_procs_t *s);
+/* Waits for the probe if it is still under way and frees it (ad_procs_free). */
+void ad_sandbox_probe_free(ad_procs_t *s);
 
 /* A NULL-terminated argv of owned strings. */
 typedef struct {

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,7 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
                          size_t errsz)
 {
     memset(out, 0, sizeof(*out));
-    if (!s->sbx.ok) {
+    if (!ad_sandbox_settle(s)->ok) {
         snprintf(err, errsz, "no agent sandbox here: %s", s->sbx.why);
         return AD_EPERM;
     }
@@ -264,8 +265,12 @@ static bool run_probe(char *const argv[], char *why, size_t whysz)
     close(fds[0]);
     buf[len] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
+    /* at a thread: the supervisor's SIGCHLD watcher may reap it first and
+     * leave its status for us */
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    if (ad_child_wait(pid, &st) != 0) {
+        snprintf(why, whysz, "its status was lost");
+        return false;
     }
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         return true;
@@ -280,9 +285,84 @@ static bool run_probe(char *const argv[], char *why, size_t whysz)
     return false;
 }
 
+/* The start's probe, run at a thread while the daemon opens its store and
+ * takes its runs up (a bwrap start is 10-25 ms, a third of a start on an
+ * idle machine); its outcome is taken once, by whoever reads it first. */
+struct ad_sandbox_probe {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    bool joined;
+    ad_argv_t argv; /* argv[0]: bwrap */
+    bool ok;
+    char why[4800]; /* ad_sandbox_t's why */
+};
+
+/* What the probe found, in ok and why (x's fields or the probe's), logged
+ * when it is known (at the probe's thread: one line, as any). */
+static void probe_outcome(const char *bwrap, bool found, const char *how, bool *ok, char *why,
+                          size_t whysz)
+{
+    *ok = found;
+    if (!found) {
+        snprintf(why, whysz,
+                 "%s cannot make user and mount namespaces here (%s): allow unprivileged user "
+                 "namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+                 "user.max_user_namespaces > 0, or an AppArmor profile for bwrap)",
+                 bwrap, how);
+        ad_log(AD_LOG_WARN, "proc", "no agent sandbox why=\"%s\"", why);
+        return;
+    }
+    snprintf(why, whysz, "bubblewrap at %s: user, mount, pid, ipc and uts namespaces per agent",
+             bwrap);
+    ad_log(AD_LOG_INFO, "proc", "agent sandbox how=\"%s\"", why);
+}
+
+static void *probe_main(void *arg)
+{
+    struct ad_sandbox_probe *p = arg;
+    char how[512] = "";
+    bool found = run_probe(p->argv.v, how, sizeof(how));
+    probe_outcome(p->argv.v[0], found, how, &p->ok, p->why, sizeof(p->why));
+    return NULL;
+}
+
+const ad_sandbox_t *ad_sandbox_settle(const ad_procs_t *s)
+{
+    /* The supervisor is the caller's own (never a const object); its
+     * sandbox is written here once, under the probe's lock. */
+    ad_sandbox_t *x = (ad_sandbox_t *)&s->sbx;
+    struct ad_sandbox_probe *p = x->probe;
+    if (p == NULL) {
+        return x;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (!p->joined) {
+        pthread_join(p->thread, NULL);
+        p->joined = true;
+        x->ok = p->ok;
+        snprintf(x->why, sizeof(x->why), "%s", p->why);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return x;
+}
+
+void ad_sandbox_probe_free(ad_procs_t *s)
+{
+    struct ad_sandbox_probe *p = s->sbx.probe;
+    if (p == NULL) {
+        return;
+    }
+    ad_sandbox_settle(s);
+    s->sbx.probe = NULL;
+    pthread_mutex_destroy(&p->mu);
+    ad_argv_free(&p->argv);
+    free(p);
+}
+
 void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir)
 {
     ad_sandbox_t *x = &s->sbx;
+    ad_sandbox_probe_free(s); /* an earlier call's */
     memset(x, 0, sizeof(*x));
     snprintf(x->data_dir, sizeof(x->data_dir), "%s", data_dir != NULL ? data_dir : "");
     if (!enable) {
@@ -302,38 +382,39 @@ void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir)
         ad_log(AD_LOG_WARN, "proc", "no agent sandbox why=\"%s\"", x->why);
         return;
     }
-    ad_argv_t a;
-    memset(&a, 0, sizeof(a));
-    head(x->bwrap, NULL, &a);
-    add(&a, "--");
-    add(&a, ENV_BIN);
-    add(&a, "--default-signal=INT,TERM,USR1,USR2,HUP");
-    add(&a, "--");
-    add(&a, "/bin/true");
-    char why[512] = "";
-    bool ok = run_probe(a.v, why, sizeof(why));
-    ad_argv_free(&a);
-    if (!ok) {
-        snprintf(x->why, sizeof(x->why),
-                 "%s cannot make user and mount namespaces here (%s): allow unprivileged user "
-                 "namespaces (sysctl kernel.unprivileged_userns_clone=1, "
-                 "user.max_user_namespaces > 0, or an AppArmor profile for bwrap)",
-                 x->bwrap, why);
-        ad_log(AD_LOG_WARN, "proc", "no agent sandbox why=\"%s\"", x->why);
+    struct ad_sandbox_probe *p = ad_xcalloc(1, sizeof(*p));
+    head(x->bwrap, NULL, &p->argv);
+    add(&p->argv, "--");
+    add(&p->argv, ENV_BIN);
+    add(&p->argv, "--default-signal=INT,TERM,USR1,USR2,HUP");
+    add(&p->argv, "--");
+    add(&p->argv, "/bin/true");
+    pthread_mutex_init(&p->mu, NULL);
+    /* the thread takes no signal: the loop's watchers get them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&p->thread, NULL, probe_main, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) { /* no thread: probe here, as before */
+        char how[512] = "";
+        bool found = run_probe(p->argv.v, how, sizeof(how));
+        probe_outcome(x->bwrap, found, how, &x->ok, x->why, sizeof(x->why));
+        pthread_mutex_destroy(&p->mu);
+        ad_argv_free(&p->argv);
+        free(p);
         return;
     }
-    x->ok = true;
-    snprintf(x->why, sizeof(x->why),
-             "bubblewrap at %s: user, mount, pid, ipc and uts namespaces per agent", x->bwrap);
-    ad_log(AD_LOG_INFO, "proc", "agent sandbox how=\"%s\"", x->why);
+    x->probe = p;
 }
 
 bool ad_procs_sandbox(const ad_procs_t *s, const char **why)
 {
+    const ad_sandbox_t *x = ad_sandbox_settle(s);
     if (why != NULL) {
-        *why = s->sbx.why[0] != '\0' ? s->sbx.why : "not set up";
+        *why = x->why[0] != '\0' ? x->why : "not set up";
     }
-    return s->sbx.ok;
+    return x->ok;
 }
 
 void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t binds[2],

@@ -207,25 +207,15 @@ static void stop_again(ad_runner_t *r, const char *agent_id, const char *run_id)
     ad_proc_stop(run->proc, force);
 }
 
-/* The agent keeps the status it had, with a reason that says the daemon
- * restarted and took its run up again. */
-static void note_reattached(ad_runner_t *r, const char *agent_id, const char *run_id)
+/* The agent keeps the status it had (st, its row's when taken up), with a
+ * reason that says the daemon restarted and took its run up again. */
+static void note_reattached(ad_runner_t *r, const char *agent_id, const char *run_id,
+                            ad_agent_status_t st)
 {
     ad_run_t *run = ad_run_find(r, agent_id);
-    json_t *agent = NULL;
-    char ws[AD_ID_MAX], path[16];
-    if (run == NULL ||
-        ad_store_runs_agent_get(r->store, agent_id, &agent, ws, path, sizeof(path)) != 0) {
+    if (run == NULL) {
         return;
     }
-    const char *status = json_string_value(json_object_get(agent, "status"));
-    ad_agent_status_t st = AD_AGENT_STATUS_RUNNING;
-    for (ad_agent_status_t i = AD_AGENT_STATUS_RUNNING; i <= AD_AGENT_STATUS_STOPPED; i++) {
-        if (status != NULL && strcmp(status, ad_agent_status_name(i)) == 0) {
-            st = i;
-        }
-    }
-    json_decref(agent);
     ad_store_status_reason_t why;
     ad_status_reason_set(&why, "reattached", run_id,
                          "daemon restarted, run %s re-attached from its holder", run_id);
@@ -263,18 +253,20 @@ static bool reattach_one(ad_runner_t *r, const char *run_id, const char *dir)
     int64_t out = 0, err = 0;
     ad_store_run_hold_offsets(r->store, run_id, &out, &err);
     ad_proc_resume_t at = {.agent = info.agent,
+                           .holder = info.pid,
                            .pty = info.pty,
                            .replay = !ad_hold_alive(&info),
                            .out_off = (uint64_t)out,
                            .err_off = (uint64_t)err};
     char why[512];
-    if (ad_run_attach(r, agent_id, run_id, started, dir, &at, why, sizeof(why)) != 0) {
+    ad_agent_status_t st = AD_AGENT_STATUS_RUNNING;
+    if (ad_run_attach(r, agent_id, run_id, started, dir, &at, &st, why, sizeof(why)) != 0) {
         ad_log(AD_LOG_WARN, "runner", "could not take up a held run run=%s why=\"%s\"", run_id,
                why);
         end_stale(dir, why);
         return false;
     }
-    note_reattached(r, agent_id, run_id);
+    note_reattached(r, agent_id, run_id, st);
     stop_again(r, agent_id, run_id);
     return true;
 }

@@ -503,10 +503,12 @@ int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_i
 
 /* ---- start.c: taking a held run up again ------------------------------------- */
 /* The run run_id of agent_id (started at started_at, ms) continues under
- * its holder at dir from at's offsets. 0, or the code of what failed
- * (err says why); nothing is left behind on failure. */
+ * its holder at dir from at's offsets; *status gets the status the agent's
+ * row has (what it keeps). 0, or the code of what failed (err says why);
+ * nothing is left behind on failure. */
 int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
-                  const char *dir, const ad_proc_resume_t *at, char *err, size_t errsz);
+                  const char *dir, const ad_proc_resume_t *at, ad_agent_status_t *status, char *err,
+                  size_t errsz);
 
 /* ---- hold.c ------------------------------------------------------------------- */
 /* The holder directory of run_id (owned: free()), or NULL when agents are

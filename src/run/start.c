@@ -1192,7 +1192,8 @@ static void node_term_again(ad_runner_t *r, ad_run_t *run, start_t *s)
 }
 
 int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
-                  const char *dir, const ad_proc_resume_t *at, char *err, size_t errsz)
+                  const char *dir, const ad_proc_resume_t *at, ad_agent_status_t *status, char *err,
+                  size_t errsz)
 {
     start_t s;
     memset(&s, 0, sizeof(s));
@@ -1219,6 +1220,14 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
     }
     if (s.spec.executor == AD_EXEC_ACP) {
         term_env_again(r, run, agent_id, &s);
+    }
+    /* the row load() read: the caller keeps this status without a second read */
+    const char *st = json_string_value(json_object_get(s.agent, "status"));
+    *status = AD_AGENT_STATUS_RUNNING;
+    for (ad_agent_status_t i = AD_AGENT_STATUS_RUNNING; i <= AD_AGENT_STATUS_STOPPED; i++) {
+        if (st != NULL && strcmp(st, ad_agent_status_name(i)) == 0) {
+            *status = i;
+        }
     }
     attach_finish(r, run, &s, started_at);
     ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,

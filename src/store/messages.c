@@ -226,7 +226,10 @@ int ad_store_message_insert(ad_store_tx_t *tx, ad_store_message_t *m)
     rc = ad_db_step(s);
     ad_db_reset(s);
     ad_db_clear_bindings(s);
-    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    if (rc != AD_DB_DONE) {
+        return ad_store_rc(db, rc);
+    }
+    return ad_store_run_hold_note(db, m->run_id, m->hold_out, m->hold_err);
 }
 
 json_t *ad_store_message_json(const ad_store_message_t *m)

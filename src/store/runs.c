@@ -381,6 +381,11 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
             ad_db_bind_null(s, 14);
         }
         int rc = ad_store_step_done(db, s);
+        /* an upsert whose row is another agent's changes nothing: nor then
+         * do the run's offsets */
+        if (rc == 0 && (m->hold_out > 0 || m->hold_err > 0) && ad_db_changes(db) > 0) {
+            rc = ad_store_run_hold_note(db, m->run_id, m->hold_out, m->hold_err);
+        }
         if (rc != 0) {
             return rc;
         }
@@ -575,12 +580,30 @@ void ad_store_runs_reconcile_keep(ad_store_t *st, int64_t now, const char *reaso
     ad_store_typed_write(st, runs_reconcile, &a, sizeof(a), reconcile_cleanup, cb, ud);
 }
 
+int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t err)
+{
+    if (run_id == NULL || (out <= 0 && err <= 0)) {
+        return 0;
+    }
+    ad_db_stmt_t *s = ad_store_stmt(
+        db, "INSERT INTO run_hold (run_id, hold_out, hold_err) VALUES (?, ?, ?) "
+            "ON CONFLICT(run_id) DO UPDATE SET hold_out = max(hold_out, excluded.hold_out), "
+            "hold_err = max(hold_err, excluded.hold_err)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, run_id);
+    ad_db_bind_int64(s, 2, out > 0 ? out : 0);
+    ad_db_bind_int64(s, 3, err > 0 ? err : 0);
+    return ad_store_step_done(db, s);
+}
+
 int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, int64_t *err)
 {
     *out = *err = 0;
     ad_db_t *db = ad_store_rdb(st);
-    ad_db_stmt_t *s =
-        ad_store_stmt(db, "SELECT MAX(hold_out), MAX(hold_err) FROM messages WHERE run_id = ?");
+    /* one row a run (migration 2850), not MAX over every message of it */
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT hold_out, hold_err FROM run_hold WHERE run_id = ?");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -591,7 +614,7 @@ int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, 
         *err = ad_db_column_int64(s, 1);
     }
     ad_db_reset(s);
-    return step == AD_DB_ROW ? 0 : ad_store_rc(db, step);
+    return step == AD_DB_ROW || step == AD_DB_DONE ? 0 : ad_store_rc(db, step);
 }
 
 /* args {id, set: {name?, color?, tags?, notes?, group?}} (checked by the

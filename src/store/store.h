@@ -853,7 +853,9 @@ void ad_store_runs_reconcile(ad_store_t *st, int64_t now, const char *reason, ad
 void ad_store_runs_reconcile_keep(ad_store_t *st, int64_t now, const char *reason,
                                   const char *const *keep, ad_store_result_cb cb, void *ud);
 /* Where a held run's output is to be read again: the largest stored
- * hold_out and hold_err of its messages (0 when none). Loop thread. */
+ * hold_out and hold_err of its messages (0 when none), read from the run's
+ * row of run_hold (migration 2850), which the message writes keep in the
+ * same commit. Loop thread. */
 int ad_store_run_hold_offsets(ad_store_t *st, const char *run_id, int64_t *out, int64_t *err);
 /* The stop asked of a running run (runstop.c, migration 2480): mark queues
  * the write (the first since is kept, force only rises); asked reads it

@@ -322,6 +322,12 @@ int ad_store_one_row(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t *
  * only on success). Resets s. */
 int ad_store_all_rows(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t **out);
 
+/* Records a held run's spool offsets (hold_out, hold_err of a message just
+ * stored; 0 for none) in run_hold, keeping the largest of each (migration
+ * 2850), inside the caller's transaction: where ad_store_run_hold_offsets
+ * reads them. A NULL run_id or two zeros write nothing. Writer thread. */
+int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t err);
+
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \

@@ -88,6 +88,57 @@ test('a counter agent survives SIGTERM with --keep-agents; every value stored on
 
 test('with a data dir longer than a unix socket path, an agent survives kill -9 too', () => survives('SIGKILL', { longDir: true }));
 
+// Both streams, two restarts: each daemon reads on from the offsets the
+// previous ones stored with the messages (run_hold, migration 2850), stdout's
+// and stderr's apart; a wrong offset of either shows as a value stored twice
+// or missing.
+const TWO_STREAMS = ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "o=$i"; echo "e=$i" >&2; i=$((i+1)); sleep 0.01; done'];
+
+async function streamValues(d, id) {
+  const lines = (await allMessages(d, id)).map((m) => m.content || '').join('\n').split('\n');
+  const of = (p) => lines.filter((l) => l.startsWith(p)).map((l) => Number(l.slice(2)));
+  return { out: of('o='), err: of('e=') };
+}
+
+test('two kill -9 in a row: stdout and stderr each stored once, read on from each stream\'s own offset', async () => {
+  const dataDir = daemon.tmpDir();
+  const { d, dir, wt } = await setup(dataDir);
+  let d2 = null, d3 = null;
+  try {
+    const id = await newAgent(d, wt, TWO_STREAMS);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    await until(async () => { const v = await streamValues(d, id); return v.out.length >= 20 && v.err.length >= 20; }, 'both streams stored');
+    await d.stop('SIGKILL');
+    await sleep(300); // output while no agentd runs: the holder spools it
+    d2 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+    const at2 = await streamValues(d2, id);
+    await until(async () => { const v = await streamValues(d2, id); return v.out.length >= at2.out.length + 30 && v.err.length >= at2.err.length + 30; }, 'both streams go on after the first restart');
+    await d2.stop('SIGKILL');
+    d2 = null;
+    await sleep(300);
+    d3 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+    const a = await agent(d3, id);
+    assert.equal(a.status, 'running');
+    assert.equal(a.statusReason?.code, 'reattached', JSON.stringify(a.statusReason));
+    const at3 = await streamValues(d3, id);
+    await until(async () => { const v = await streamValues(d3, id); return v.out.length >= at3.out.length + 30 && v.err.length >= at3.err.length + 30; }, 'both streams go on after the second restart');
+    const st = await api(d3, 'POST', `/api/agents/${id}/stop?wait=true`);
+    assert.ok(st.status === 200 || st.status === 202, JSON.stringify(st.body));
+    await until(async () => (await agent(d3, id)).status !== 'running', 'the stop');
+    const v = await streamValues(d3, id);
+    assertOnce(v.out, 'stdout across two kill -9');
+    assertOnce(v.err, 'stderr across two kill -9');
+  } finally {
+    if (d3) await d3.stop();
+    if (d2) await d2.stop();
+    daemon.endHolders(dataDir);
+    await d.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a long run\'s spool gives back the disk of what is stored; a restart still reads on from there', async () => {
   const dataDir = daemon.tmpDir();
   const { d, dir, wt } = await setup(dataDir);

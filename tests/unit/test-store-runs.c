@@ -421,6 +421,121 @@ static void run_messages_read_back_in_order(void **state)
     json_decref(page);
 }
 
+/* Where a held run is read again (migration 2850): the largest offset of
+ * each stream its stored messages carry, whatever order the rows came in
+ * (a message written again keeps its row and moves the offset on), and
+ * nothing from a batch that failed. */
+static void hold_offsets_are_the_largest_stored(void **state)
+{
+    fixture_t *f = *state;
+    char run[AD_ID_MAX], other[AD_ID_MAX];
+    ad_id_new("run", run);
+    ad_id_new("run", other);
+    ad_store_run_start_t s = {.now = 1000};
+    snprintf(s.id, sizeof(s.id), "%s", run);
+    snprintf(s.agent_id, sizeof(s.agent_id), "%s", f->ag);
+    assert_int_equal(start_sync(f, &s, NULL), 0);
+    snprintf(s.id, sizeof(s.id), "%s", other);
+    assert_int_equal(start_sync(f, &s, NULL), 0);
+    int64_t out = -1, err = -1;
+    assert_int_equal(ad_store_run_hold_offsets(f->s->st, run, &out, &err), 0);
+    assert_int_equal(out, 0);
+    assert_int_equal(err, 0);
+
+    char ids[4][AD_ID_MAX];
+    for (int i = 0; i < 4; i++) {
+        ad_id_new("msg", ids[i]);
+    }
+    ad_store_message_t v[4] = {
+        {.id = ids[0],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "a",
+         .is_complete = false,
+         .now = 2000,
+         .hold_out = 100},
+        {.id = ids[1],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "e",
+         .is_complete = true,
+         .now = 2001,
+         .hold_err = 40},
+        {.id = ids[2],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "b",
+         .is_complete = true,
+         .now = 2002,
+         .hold_out = 250},
+        {.id = ids[3],
+         .agent_id = f->ag,
+         .run_id = other,
+         .role = "assistant",
+         .content = "o",
+         .is_complete = true,
+         .now = 2003,
+         .hold_out = 9000,
+         .hold_err = 9000},
+    };
+    store_wait_t w = {0};
+    ad_store_messages_insert(f->s->st, v, 4, on_done, &w);
+    store_fx_wait(f->s, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(ad_store_run_hold_offsets(f->s->st, run, &out, &err), 0);
+    assert_int_equal(out, 250);
+    assert_int_equal(err, 40);
+
+    /* the first row written again (its stream went on): it carries the
+     * largest offset now, though a later row was stored after it */
+    ad_store_message_t again = {.id = ids[0],
+                                .agent_id = f->ag,
+                                .run_id = run,
+                                .role = "assistant",
+                                .content = "a and more",
+                                .is_complete = true,
+                                .now = 2000,
+                                .hold_out = 400,
+                                .replace = true};
+    store_wait_t w2 = {0};
+    ad_store_messages_insert(f->s->st, &again, 1, on_done, &w2);
+    store_fx_wait(f->s, &w2);
+    assert_int_equal(w2.rc, 0);
+    assert_int_equal(ad_store_run_hold_offsets(f->s->st, run, &out, &err), 0);
+    assert_int_equal(out, 400);
+    assert_int_equal(err, 40);
+
+    /* a batch that fails (a duplicate id) moves nothing */
+    char fresh[AD_ID_MAX];
+    ad_id_new("msg", fresh);
+    ad_store_message_t bad[2] = {
+        {.id = fresh,
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "x",
+         .now = 3000,
+         .hold_out = 900,
+         .hold_err = 900},
+        {.id = ids[1],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "dup",
+         .now = 3001},
+    };
+    store_wait_t w3 = {0};
+    ad_store_messages_insert(f->s->st, bad, 2, on_done, &w3);
+    store_fx_wait(f->s, &w3);
+    assert_int_equal(w3.rc, AD_EEXIST);
+    assert_int_equal(ad_store_run_hold_offsets(f->s->st, run, &out, &err), 0);
+    assert_int_equal(out, 400);
+    assert_int_equal(err, 40);
+}
+
 static void reconcile_marks_left_runs_lost(void **state)
 {
     fixture_t *f = *state;
@@ -480,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(agent_runtime_changes_only_what_is_set, setup, teardown),
         cmocka_unit_test_setup_teardown(status_reasons_and_their_history, setup, teardown),
         cmocka_unit_test_setup_teardown(run_messages_read_back_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(hold_offsets_are_the_largest_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(reconcile_marks_left_runs_lost, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
