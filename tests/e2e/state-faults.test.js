@@ -3,16 +3,32 @@
 // are injected into a live agent (kill -9 of the agent, of its holder, of
 // agentd then a restart, SIGSTOP/SIGCONT for 30 s, the CLI exiting with an
 // error, a message sent mid-turn) and the agent's status and statusReason
-// {code, text, at, ref} are asserted after each, polled (bounded). The
-// delay from the cause to the stored change is measured and printed in a
-// table of cases x executors (the goal is within 1 s; printed, not
-// asserted). Adding an executor is one row of EXECUTORS: how to make an
-// agent that works on a turn, and which cases it takes. Rows: command,
-// claude (the real Claude CLI), acp (our misbehaving test agent), codex (the
-// real Codex CLI on `codex app-server`), gemini (the real Gemini CLI in
-// ACP mode) and claude-code-acp (Zed's adapter running the Claude CLI), the
-// CLIs against the local mock APIs; a row whose CLI is missing is printed
-// as skipped.
+// {code, text, at, ref} are asserted after each, polled (bounded), and so
+// is the bound: each status within 1 s of its cause. Adding an executor is
+// one row of EXECUTORS: how to make an agent that works on a turn, and
+// which cases it takes. Rows: command, claude (the real Claude CLI), acp
+// (our misbehaving test agent), codex (the real Codex CLI on `codex
+// app-server`), gemini (the real Gemini CLI in ACP mode), codex-acp and
+// claude-code-acp (Zed's adapters), the CLIs against the local mock APIs;
+// a row whose CLI is missing is printed as skipped.
+//
+// How the bound is timed, so that a loaded machine cannot fail it and a
+// slower daemon still does (docs/executors.md, the state fault suite):
+// every row and case runs at once in this one process, and on a loaded
+// 2-core machine this process itself falls seconds behind (a 10 ms timer
+// ticked 2 to 14 times in 3 s while agentd's loop sat idle in epoll_wait);
+// a delay timed from the test's clock was mostly the test's. So each end is
+// a time agentd recorded where one exists: statusReason.at against the
+// message's createdAt (message-mid-turn, lid), against the CLI's stored
+// words (cli-error), and, for a restart, the very first answers after the
+// new daemon listens must already read the right status (its re-attach is
+// committed before it listens; the delay printed is the reason's time past
+// its "started" log line). Where the cause is the test's own act (a kill,
+// or a mock API's error answer), the test's clock dates it (the same
+// machine clock), and the time agentd's loop thread waited for a CPU
+// meanwhile (the kernel's schedstat, the machine's share, not agentd's) is
+// taken off before the bound; a daemon that blocks or sleeps on the way
+// still fails. The table prints pass/FAIL and the delay per cell.
 'use strict';
 
 const test = require('node:test');
@@ -31,6 +47,7 @@ const { CODEX_BIN, GEMINI_BIN, codexMissingReason, geminiMissingReason, makeSand
 const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
 const ACP = path.resolve(__dirname, '..', 'fixtures', 'acp-agent.js');
 const LID_MS = 30000; // a laptop lid closed for 30 s
+const BOUND_MS = 1000; // from each cause to the status that says it (issue #33)
 const BIN_DIR = path.join(__dirname, 'node_modules', '.bin');
 const ADAPTER_MISSING = fs.existsSync(path.join(BIN_DIR, 'claude-code-acp')) ? null : 'claude-code-acp missing: run npm ci in tests/e2e';
 const CODEX_ACP_MISSING = fs.existsSync(path.join(BIN_DIR, 'codex-acp')) ? null : 'codex-acp missing: run npm ci in tests/e2e';
@@ -368,7 +385,8 @@ function processTree(pid) {
 // The row's restart, once for both cases that need one: a daemon of its
 // own with a 'tool' agent (kill-agentd) and an 'ask' agent whose approval
 // waits (approval-restart), killed with -9 and started again. Resolves to
-// {d2, ready, tool, runId, ask, ap, done}; done() is called by each case
+// {d2, listening, first, tool, runId, ask, ap, done} (restarted());
+// done() is called by each case
 // that used it, and the last one stops the daemon.
 function restartOnce(ctx) {
   if (ctx.restart) return ctx.restart;
@@ -397,7 +415,7 @@ function restartOnce(ctx) {
         await expectState(own.d, ask.id, 'waiting', 'approval_requested', Date.now(), 'the approval asked');
       }
       await own.d.stop('SIGKILL');
-      ({ d: r.d2, ready: r.ready } = await restarted(own, r.tool || r.ask));
+      ({ d: r.d2, listening: r.listening, first: r.first } = await restarted(own, r));
       return r;
     } catch (e) {
       users = 1;
@@ -408,20 +426,26 @@ function restartOnce(ctx) {
   return ctx.restart;
 }
 
-// A new daemon on own's data dir (the old one killed): {d, ready}, ready
-// the time it answered its first request (the agent's row), which is what
-// a restart's delay is measured from; DBG=1 prints its start-up.
-async function restarted(own, id) {
+// A new daemon on own's data dir (the old one killed): {d, listening,
+// first}. listening: when it listened, on its own clock (its "started" log
+// line, written once what the start wrote is committed); first: the very
+// first answers after it listens, the tool agent's status history and the
+// ask agent's row, which must already read right (nothing polled).
+async function restarted(own, ids) {
   const t0 = Date.now();
   const d = await daemon.start({ needUrl: true, dataDir: own.d.dataDir, args: own.args, env: own.env });
-  const listening = Date.now();
-  const first = await agentNow(d, id);
+  const first = {};
+  if (ids.tool) first.tool = (await api(d, 'GET', `/api/agents/${ids.tool}/status-history`)).body;
+  if (ids.ask) first.ask = await agentNow(d, ids.ask);
   const ready = Date.now();
+  const line = await until(() => /^ts=(\S+) .*sub=main msg="started"/m.exec(d.stderr), 'its "started" line');
+  const listening = Date.parse(line[1]);
   if (process.env.DBG) {
-    console.log(`restart ${own.ex.name}: listening after ${listening - t0} ms, first answer ${ready - t0} ms, ` +
-      `its reason ${first.statusReason.code} set ${first.statusReason.at - t0} ms after the spawn`);
+    const reasons = [first.tool && first.tool.entries[0], first.ask && first.ask.statusReason].filter(Boolean);
+    console.log(`restart ${own.ex.name}: listening after ${listening - t0} ms, first answers ${ready - t0} ms, ` +
+      `their reasons ${reasons.map((x) => `${x.code} set ${x.at - listening} ms after it listened`).join(', ')}`);
   }
-  return { d, ready };
+  return { d, listening, first };
 }
 
 function holderPid(dataDir, runId) {
@@ -432,52 +456,111 @@ async function runIdOf(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
 }
 
-// Each case: (ctx) -> delay in ms; ctx is the row's setup() with ex, the row.
+// The daemon's loop thread (its main thread) as the kernel counts it:
+// {cpu, wait} in ms, wait the time it was ready to run but waited for a CPU
+// (/proc/PID/task/PID/schedstat); null where /proc does not say.
+function loopSched(d) {
+  try {
+    const [cpu, wait] = fs.readFileSync(`/proc/${d.proc.pid}/task/${d.proc.pid}/schedstat`, 'utf8')
+      .split(' ').map(Number);
+    return { cpu: cpu / 1e6, wait: wait / 1e6 };
+  } catch {
+    return null;
+  }
+}
+
+// How long the loop waited for a CPU between two loopSched() readings (ms).
+function starvedMs(before, after) {
+  return before && after ? Math.round(after.wait - before.wait) : 0;
+}
+
+// DBG: what each of agentd's threads was in (state and system call, from
+// /proc) every 10 ms until stop(), which says how often each was seen.
+function sampleThreads(d) {
+  const seen = new Map();
+  const tick = () => {
+    let tids = [];
+    try { tids = fs.readdirSync(`/proc/${d.proc.pid}/task`); } catch { return; }
+    for (const t of tids) {
+      try {
+        const base = `/proc/${d.proc.pid}/task/${t}`;
+        const comm = fs.readFileSync(`${base}/comm`, 'utf8').trim();
+        const stat = fs.readFileSync(`${base}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+        const sc = fs.readFileSync(`${base}/syscall`, 'utf8').split(' ')[0];
+        const wchan = fs.readFileSync(`${base}/wchan`, 'utf8').trim();
+        const k = `${t === String(d.proc.pid) ? 'loop' : comm}:${state}:${sc}:${wchan}`;
+        seen.set(k, (seen.get(k) || 0) + 1);
+      } catch { /* gone */ }
+    }
+  };
+  const timer = setInterval(tick, 10);
+  return {
+    stop() {
+      clearInterval(timer);
+      return [...seen.entries()].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} x${n}`).join(', ');
+    },
+  };
+}
+
+// The stored time (ms) of the agent's message id.
+async function messageAt(d, id, msgId) {
+  const m = (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages.find((x) => x.id === msgId);
+  assert.ok(m, `message ${msgId} stored`);
+  return Date.parse(m.createdAt);
+}
+
+// Each case: (ctx) -> {delay, starved?, clock}, ctx the row's setup() with
+// ex, the row. delay: from the cause to the stored change (ms); clock:
+// 'daemon' when both ends are times agentd itself recorded, 'test' when
+// the cause is the test's own act (a signal it sent), dated by the test
+// (the same machine clock); starved: for 'test', how long agentd's loop
+// waited for a CPU meanwhile (the machine's share of the delay, not
+// agentd's). The bound: delay - starved <= BOUND_MS.
 const CASES = {
+  // The cause is the test's kill: nothing in agentd dates it.
   'kill-agent': async (ctx) => {
     const { d } = ctx;
     const { id, pid } = await started(ctx, 'tool');
+    const s0 = loopSched(d);
     const t0 = Date.now();
     process.kill(pid, 'SIGKILL');
     const { a, delay } = await expectState(d, id, 'error', 'killed', t0, 'kill -9 of the agent');
     assert.match(a.statusReason.text, /process exited 137 \(SIGKILL\)/);
     assert.match(a.statusReason.ref, /^run_/);
-    return delay;
+    return { delay, starved: starvedMs(s0, loopSched(d)), clock: 'test' };
   },
   'kill-holder': async (ctx) => {
     const { d } = ctx;
     const { id } = await started(ctx, 'tool');
     const runId = await runIdOf(d, id);
+    const s0 = loopSched(d);
     const t0 = Date.now();
     process.kill(holderPid(d.dataDir, runId), 'SIGKILL');
     const { a, delay } = await expectState(d, id, 'error', 'lost', t0, 'kill -9 of the holder');
     assert.equal(a.statusReason.ref, runId);
-    return delay;
+    return { delay, starved: starvedMs(s0, loopSched(d)), clock: 'test' };
   },
   // kill-agentd and approval-restart share one daemon of the row's own,
   // killed and restarted once (restartOnce): a 'tool' agent mid-tool and
-  // an 'ask' agent whose approval waits.
+  // an 'ask' agent whose approval waits. The restarted daemon's very first
+  // answer must read right: the re-attach is stored before it listens, so
+  // the delay is the reason's time past its listening (0 when before).
   'kill-agentd': async (ctx) => {
     const r = await restartOnce(ctx);
     try {
-      const { d2, ready, tool: id, runId } = r;
+      const { d2, listening, first, tool: id, runId } = r;
       // reattached, or past it when the turn ended while no agentd ran
       // (what the holder kept is read after the re-attach)
-      let h = null;
-      const back = await until(async () => {
-        h = (await api(d2, 'GET', `/api/agents/${id}/status-history`)).body;
-        return h.entries.find((e) => e.code === 'reattached');
-      }, 'agentd restarted: reattached', 20000);
-      const seen = Date.now();
+      const back = first.tool.entries.find((e) => e.code === 'reattached');
+      assert.ok(back, `the first answer after the restart: ${JSON.stringify(first.tool.entries.slice(0, 3))}`);
       assert.equal(back.ref, runId);
       assert.ok(['running', 'waiting'].includes(back.status), JSON.stringify(back)); // the status it had
-      assert.ok(h.entries.some((e) => e.code === 'run_started'), JSON.stringify(h.entries));
+      assert.ok(first.tool.entries.some((e) => e.code === 'run_started'), JSON.stringify(first.tool.entries));
       const a = await agentNow(d2, id);
       assert.ok(['running', 'waiting'].includes(a.status), JSON.stringify(a.statusReason));
       await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
-      // from the daemon's first answer to the reason seen (it is set
-      // before the daemon listens: the delay is how soon it is readable)
-      return Math.max(0, seen - ready);
+      return { delay: Math.max(0, back.at - listening), clock: 'daemon' };
     } finally {
       await r.done();
     }
@@ -487,9 +570,10 @@ const CASES = {
   'approval-restart': async (ctx) => {
     const r = await restartOnce(ctx);
     try {
-      const { d2, ready, ask: id, ap } = r;
-      const { a } = await expectState(d2, id, 'waiting', 'reattached', ready, 'agentd restarted');
-      const delay = Math.max(0, Date.now() - ready); // the daemon's first answer to the reason seen
+      const { d2, listening, first, ask: id, ap } = r;
+      const a = first.ask;
+      assert.deepEqual({ status: a.status, code: a.statusReason && a.statusReason.code }, { status: 'waiting', code: 'reattached' },
+        `the first answer after the restart: ${JSON.stringify(a.statusReason)}`);
       assert.match(a.statusReason.text, /re-attached/);
       assert.equal((await pendingApproval(d2, id)).id, ap.id);
       const ok = await api(d2, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' });
@@ -501,7 +585,7 @@ const CASES = {
       await until(async () => (await api(d2, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
         .some((m) => m.role === 'assistant' && ctx.ex.allowed.test(m.content)), 'the turn after the answer', 60000);
       await api(d2, 'POST', `/api/agents/${id}/stop?wait=true`);
-      return delay;
+      return { delay: Math.max(0, a.statusReason.at - listening), clock: 'daemon' };
     } finally {
       await r.done();
     }
@@ -529,57 +613,71 @@ const CASES = {
     }
     const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'after the lid' });
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
-    const t0 = Date.now();
     // read from the history: a fast agent's turn may already be over (waiting)
     // by the time the agent itself is read
     const e = await until(async () => (await api(d, 'GET', `/api/agents/${id}/status-history`)).body.entries
       .find((x) => x.status === 'running' && x.code === 'message_sent' && x.ref === sent.body.messageId),
     'after SIGCONT: running (message_sent) in the status history', 20000);
+    // from the message as agentd stored it
+    const delay = Math.max(0, e.at - await messageAt(d, id, sent.body.messageId));
     await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
-    return Math.max(0, e.at - t0);
+    return { delay, clock: 'daemon' };
   },
+  // The cause: the CLI's words about its failure, as agentd stored them
+  // (a message's createdAt); where it said nothing agentd kept, the mock
+  // API's error answer (the test's clock).
   'cli-error': async (ctx) => {
     const { d } = ctx;
     const fail = ctx.ex.fail || { code: 'exited', text: /process exited 7/, said: /exiting 7/ };
+    const s0 = loopSched(d);
     const t0 = Date.now();
     const { id } = await started(ctx, 'fail');
     // (bounded wider: a CLI starts up first, slow on a busy machine)
     const { a } = await expectState(d, id, 'error', fail.code, t0, 'the CLI failing', 60000);
     assert.match(a.statusReason.text, fail.text);
-    // the cause: its last words (or agentd's about it), stored as it failed
     const said = (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-      .filter((m) => fail.said.test(m.content)).map((m) => Date.parse(m.createdAt));
-    // or, for a CLI run against a mock API, the API's error answer
-    const cause = ctx.failedAt ? ctx.failedAt() : said.length ? Math.max(...said) : t0;
-    const delay = Math.max(0, a.statusReason.at - cause);
+      .filter((m) => m.role !== 'user' && fail.said.test(m.content)).map((m) => Date.parse(m.createdAt));
     const h = await api(d, 'GET', `/api/agents/${id}/status-history?limit=5`);
     assert.equal(h.status, 200);
     assert.deepEqual(h.body.entries[0], { ...h.body.entries[0], status: 'error', code: fail.code });
     assert.deepEqual(h.body.entries.at(-1), { ...h.body.entries.at(-1), status: 'running', code: 'run_started' });
-    return delay;
+    if (process.env.DBG) {
+      console.log(`cli-error ${ctx.ex.name}: the status ${a.statusReason.at - t0} ms after the start, its words ` +
+        `${said.map((x) => x - t0).join(', ') || 'none'}, the API's error ${ctx.failedAt ? ctx.failedAt() - t0 : '-'}`);
+    }
+    if (said.length > 0) return { delay: Math.max(0, a.statusReason.at - Math.max(...said)), clock: 'daemon' };
+    const cause = ctx.failedAt ? ctx.failedAt() : t0;
+    return { delay: Math.max(0, a.statusReason.at - cause), starved: starvedMs(s0, loopSched(d)), clock: 'test' };
   },
+  // The cause: the message as agentd stored it (its createdAt); the status
+  // is set as agentd takes the message, not on the agent's answer (a Codex
+  // steer's, an ACP prompt's).
   'message-mid-turn': async (ctx) => {
     const { d } = ctx;
     const { id } = await started(ctx, 'work');
+    const s0 = loopSched(d);
     const t0 = Date.now();
+    const probe = process.env.DBG ? sampleThreads(d) : null;
     const sent = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'mid-turn' });
     const t1 = Date.now();
+    const s1 = loopSched(d);
+    if (probe) console.log(`mid-turn ${ctx.ex.name}: agentd's threads while the POST was out: ${probe.stop()}`);
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
-    const { a, delay } = await expectState(d, id, 'running', 'message_sent', t0, 'a message mid-turn');
-    if (process.env.DBG) {
-      // the daemon's loop waits for each spawn (fork_held): the spawns logged so far
-      const spawns = (d.stderr.match(/spawn_ms=[\d.]+/g) || []).map((x) => Number(x.slice(9)));
-      console.log(`mid-turn ${ctx.ex.name}: answered ${t1 - t0} ms, status set ${a.statusReason.at - t0} ms after the POST; ` +
-        `the daemon's spawns so far: ${spawns.length}, ${Math.round(spawns.reduce((x, y) => x + y, 0))} ms in all`);
-    }
+    const { a } = await expectState(d, id, 'running', 'message_sent', t0, 'a message mid-turn');
     assert.equal(a.statusReason.ref, sent.body.messageId);
+    const at = await messageAt(d, id, sent.body.messageId);
+    if (process.env.DBG) {
+      console.log(`mid-turn ${ctx.ex.name}: answered ${t1 - t0} ms, stored ${at - t0} ms and the status set ` +
+        `${a.statusReason.at - t0} ms after the POST; meanwhile agentd's loop ran ${s0 && s1 ? Math.round(s1.cpu - s0.cpu) : '?'} ms ` +
+        `and waited for a CPU ${starvedMs(s0, s1)} ms`);
+    }
     await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
-    return delay;
+    return { delay: Math.max(0, a.statusReason.at - at), clock: 'daemon' };
   },
 };
 
 test('state fault injection: every executor x case reads the right status and reason', { timeout: 120000 }, async () => {
-  const results = {}; // case -> executor -> {ok, delay, error}
+  const results = {}; // case -> executor -> {ok, delay, starved, clock, error}
   // STATE_FAULTS_ONLY=acp,codex-acp runs those rows only (while working on one)
   const only = (process.env.STATE_FAULTS_ONLY || '').split(',').filter(Boolean);
   const live = EXECUTORS.filter((ex) => !ex.skip && (only.length === 0 || only.includes(ex.name)));
@@ -593,7 +691,14 @@ test('state fault injection: every executor x case reads the right status and re
       await Promise.all(ex.cases.filter(ctx.runs).map((name) => {
         (results[name] = results[name] || {})[ex.name] = { ok: false };
         return CASES[name](ctx).then(
-          (delay) => { results[name][ex.name] = { ok: true, delay }; },
+          ({ delay, starved = 0, clock }) => {
+            // within the bound once the machine's share is taken out
+            const ok = delay - starved <= BOUND_MS;
+            results[name][ex.name] = {
+              ok, delay, starved, clock,
+              error: ok ? undefined : `${delay} ms from the cause to the status (${clock}'s clock; agentd's loop waited ${starved} ms for a CPU): over ${BOUND_MS} ms`,
+            };
+          },
           (e) => { results[name][ex.name] = { ok: false, error: e.message }; });
       }));
     } finally {
@@ -607,19 +712,15 @@ test('state fault injection: every executor x case reads the right status and re
       const r = results[c] && results[c][n];
       const ex = EXECUTORS.find((e) => e.name === n);
       if (!r) return ex.skip ? 'skipped' : !ex.cases.includes(c) ? 'n/a' : 'not run';
-      return r.ok ? `pass ${r.delay} ms` : 'FAIL';
+      if (r.delay === undefined) return 'FAIL';
+      const starved = r.starved > 0 ? ` (-${r.starved})` : '';
+      return `${r.ok ? 'pass' : 'FAIL'} ${r.delay} ms${starved}${r.clock === 'test' ? '*' : ''}`;
     })]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const table = rows.map((r) => r.map((x, i) => x.padEnd(w[i])).join(' | ')).join('\n');
-  const over = [];
-  for (const c of Object.keys(results)) {
-    for (const n of Object.keys(results[c])) {
-      if (results[c][n].ok && results[c][n].delay > 1000) over.push(`${c} x ${n} (${results[c][n].delay} ms)`);
-    }
-  }
-  console.log(`state faults (delay: cause to the stored change; goal < 1000 ms)\n${table}` +
-    (over.length > 0 ? `\nover the goal: ${over.join(', ')} (DBG=1 says where a restart's or a mid-turn message's time went)` : ''));
+  console.log(`state faults (delay: cause to the stored change, on agentd's clock; * the test's, ` +
+    `(-N) N ms agentd's loop waited for a CPU; the bound: ${BOUND_MS} ms less that wait)\n${table}`);
   const failed = [];
   for (const c of Object.keys(results)) {
     for (const n of Object.keys(results[c])) {
