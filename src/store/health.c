@@ -32,12 +32,14 @@ static void put_cleanup(void *in)
 }
 
 static const char SQL_PUT_HOST[] =
-    "INSERT OR REPLACE INTO health_chunks (t0, t1, n, data) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO health_chunks (t0, t1, n, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (t0) DO "
+    "UPDATE SET t1 = excluded.t1, n = excluded.n, data = excluded.data";
 /* A run deleted meanwhile takes no row (the foreign key would refuse the
  * whole group's job). */
 static const char SQL_PUT_RUN[] =
-    "INSERT OR REPLACE INTO run_health_chunks (run_id, t0, t1, n, data) SELECT ?1, ?2, ?3, ?4, ?5 "
-    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)";
+    "INSERT INTO run_health_chunks (run_id, t0, t1, n, data) SELECT ?1, ?2, ?3, ?4, ?5 "
+    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1) ON CONFLICT (run_id, t0) DO UPDATE SET "
+    "t1 = excluded.t1, n = excluded.n, data = excluded.data";
 /* By the key (t0): a chunk that started before ?1 is gone. */
 static const char SQL_AGE_HOST[] = "DELETE FROM health_chunks WHERE t0 < ?1";
 static const char SQL_AGE_RUN[] = "DELETE FROM run_health_chunks WHERE t0 < ?1";
@@ -166,12 +168,12 @@ void ad_store_health_put(ad_store_t *st, const ad_store_hchunk_t *chunks, size_t
 /* ---- reads ------------------------------------------------------------------------ */
 
 /* A chunk spans at most AD_STORE_HCHUNK_SPAN_MS (600000), so the key's
- * range starts that far before from. */
+ * range starts that far before from (computed here: PostgreSQL would type
+ * `? - 600000` as a 32-bit integer). */
 static const char SQL_READ_HOST[] =
-    "SELECT n, data FROM health_chunks WHERE t0 BETWEEN ?1 - 600000 AND ?2 AND t1 >= ?1 ORDER BY "
-    "t0";
+    "SELECT n, data FROM health_chunks WHERE t0 BETWEEN ?3 AND ?2 AND t1 >= ?1 ORDER BY t0";
 static const char SQL_READ_RUN[] = "SELECT n, data FROM run_health_chunks WHERE run_id = ?1 AND "
-                                   "t0 BETWEEN ?2 - 600000 AND ?3 AND t1 >= ?2 ORDER BY t0";
+                                   "t0 BETWEEN ?4 AND ?3 AND t1 >= ?2 ORDER BY t0";
 /* min(t0) is the key's first entry; max(t1) reads the newest row by the key. */
 static const char SQL_SPAN[] =
     "SELECT min(t0), (SELECT t1 FROM health_chunks ORDER BY t0 DESC LIMIT 1) FROM health_chunks";
@@ -200,6 +202,7 @@ static int read_fn(ad_db_t *db, void *ctx)
         }
         ad_db_bind_int64(s, 1, q->from);
         ad_db_bind_int64(s, 2, q->to);
+        ad_db_bind_int64(s, 3, q->from - AD_STORE_HCHUNK_SPAN_MS);
         rc = read_rows(db, s, q, false);
     }
     if (rc == 0 && q->run_id[0] != '\0') {
@@ -210,6 +213,7 @@ static int read_fn(ad_db_t *db, void *ctx)
         ad_store_bind_text(s, 1, q->run_id);
         ad_db_bind_int64(s, 2, q->from);
         ad_db_bind_int64(s, 3, q->to);
+        ad_db_bind_int64(s, 4, q->from - AD_STORE_HCHUNK_SPAN_MS);
         rc = read_rows(db, s, q, true);
     }
     return rc;

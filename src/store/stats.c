@@ -74,7 +74,7 @@ static void bind_filters(ad_db_stmt_t *s, const ad_store_runs_query_t *q, int *i
 /* 0, or AD_ETOOBIG when the text passes b's cap. */
 static int where_clause(ad_buf_t *b, const ad_store_runs_query_t *q)
 {
-    int rc = ad_buf_puts(b, " WHERE 1");
+    int rc = ad_buf_puts(b, " WHERE 1 = 1");
     if (q->org != NULL && q->org[0] != '\0') {
         rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.org_id = ?");
     }
@@ -294,7 +294,7 @@ static int tool_timed(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO latency_hist (org_id, day, kind, bucket, count) VALUES "
                 "(?, ?, 'tool', ?, 1) ON CONFLICT (org_id, day, kind, bucket) DO UPDATE SET "
-                "count = count + 1");
+                "count = latency_hist.count + 1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
