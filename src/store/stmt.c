@@ -355,6 +355,84 @@ json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char 
     return o;
 }
 
+/* A JSON column's text as jansson would write it back: as it is when it
+ * is already that (the usual case: agentd wrote it), else read and dumped. */
+static int json_col_text(ad_buf_t *out, const char *txt)
+{
+    size_t n = strlen(txt);
+    if (ad_json_canonical(txt, n)) {
+        return ad_buf_append(out, txt, n);
+    }
+    json_t *v = json_loads(txt, JSON_DECODE_ANY, NULL);
+    if (v == NULL) {
+        return ad_buf_puts(out, "null");
+    }
+    char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    int rc = ad_buf_puts(out, dump != NULL ? dump : "null");
+    free(dump);
+    return rc;
+}
+
+int ad_store_row_text(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
+                      const ad_store_row_over_t *over, ad_buf_t *out)
+{
+    int n = sqlite3_column_count(stmt);
+    int rc = ad_buf_putc(out, '{');
+    bool first = true;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char *col = sqlite3_column_name(stmt, i);
+        int t = sqlite3_column_type(stmt, i);
+        bool keep_null = t == SQLITE_NULL && in_list(null_cols, col);
+        if (t == SQLITE_NULL && !keep_null) {
+            continue;
+        }
+        size_t mark = out->len;
+        char key[64];
+        camel(col, key, sizeof(key));
+        rc = ad_buf_puts(out, first ? "\"" : ",\"");
+        rc = rc ? rc : ad_buf_puts(out, key);
+        rc = rc ? rc : ad_buf_puts(out, "\":");
+        size_t len = strlen(col);
+        if (rc != 0) {
+            break;
+        }
+        if (over != NULL && over->col == i && over->json != NULL) {
+            rc = ad_buf_puts(out, over->json);
+        } else if (keep_null) {
+            rc = ad_buf_puts(out, "null");
+        } else if (len > 3 && strcmp(col + len - 3, "_at") == 0 && t == SQLITE_INTEGER) {
+            char ts[AD_TIME_MAX];
+            ad_time_format(sqlite3_column_int64(stmt, i), ts);
+            rc = ad_json_string(out, ts, strlen(ts));
+        } else if (strncmp(col, "is_", 3) == 0) {
+            rc = ad_buf_puts(out, sqlite3_column_int64(stmt, i) != 0 ? "true" : "false");
+        } else if (in_list(json_cols, col)) {
+            rc = json_col_text(out, (const char *)sqlite3_column_text(stmt, i));
+        } else if (t == SQLITE_INTEGER) {
+            rc = ad_buf_printf(out, "%lld", (long long)sqlite3_column_int64(stmt, i));
+        } else if (t == SQLITE_FLOAT) {
+            rc = ad_json_real(out, sqlite3_column_double(stmt, i));
+            if (rc == AD_EINVAL) { /* no real in jansson either: the key goes */
+                ad_buf_truncate(out, mark);
+                rc = 0;
+                continue;
+            }
+        } else {
+            const char *txt = (const char *)sqlite3_column_text(stmt, i);
+            size_t bytes = (size_t)sqlite3_column_bytes(stmt, i);
+            /* not UTF-8: should not happen, never crash (as the jansson form) */
+            rc = ad_utf8_valid(txt, bytes) ? ad_json_string(out, txt, bytes)
+                                           : ad_buf_puts(out, "\"\"");
+        }
+        first = false;
+    }
+    if (rc == 0 && over != NULL && over->tail != NULL) {
+        rc = ad_buf_puts(out, over->tail);
+    }
+    return rc ? rc : ad_buf_putc(out, '}');
+}
+
 int ad_store_one_json(sqlite3 *db, sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
                       json_t **out)
 {

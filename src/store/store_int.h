@@ -231,6 +231,21 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
  * named in json_cols (comma-separated) are parsed JSON, and NULL columns are
  * left out unless named in null_cols (then they are JSON null). */
 json_t *ad_store_row_json(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols);
+/* One column's value given as JSON text instead of the row's (col, json;
+ * json NULL: none), and members appended at the end of the object (tail,
+ * ",\"k\":v..." or NULL), for a caller that changes a row as it goes out. */
+typedef struct {
+    int col;
+    const char *json;
+    const char *tail;
+} ad_store_row_over_t;
+/* The current row of stmt as JSON text appended to out, byte for byte what
+ * json_dumps(ad_store_row_json(stmt, json_cols, null_cols), JSON_COMPACT)
+ * writes (with over's changes as json_object_set would make them; over may
+ * be NULL), without a json_t for any value. 0 or AD_ETOOBIG (out is then
+ * cut anywhere). Any thread that owns stmt. */
+int ad_store_row_text(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
+                      const ad_store_row_over_t *over, ad_buf_t *out);
 /* Reads on the thread owning db: the workspace (with setup columns) and,
  * when worktrees is not NULL, its worktree rows. */
 int ad_store_git_workspace_read(sqlite3 *db, const char *id, json_t **ws, json_t **worktrees);
