@@ -444,12 +444,16 @@ const char *ad_store_usage_reached(ad_store_t *st, int64_t now);
  * totalTokens, costUsd}, agents (ad_store_usage_by_agent)}. */
 int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const char *org,
                           json_t **out);
-/* Usage per agent of the runs alive at or after since_ms (ended then or
+/* Usage per agent of the runs alive at or after since_ms, the first
+ * millisecond of a period (daily, weekly or monthly) in UTC (ended then or
  * later, or still running), of org ("" = every org): an array, costliest
  * first, at most 500, of {agentId, name, worktreeId, executor, deletedAt?,
  * runs, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
- * totalTokens, costUsd}. A run counts whole in each period it touches. */
-int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, json_t **out);
+ * totalTokens, costUsd}. A run counts whole in each period it touches. Read
+ * from the per-period sums the run triggers keep (agent_usage), so a month
+ * costs a row per agent that ran in it, not a row per run. */
+int ad_store_usage_by_agent(ad_store_t *st, const char *period, int64_t since_ms, const char *org,
+                            json_t **out);
 
 /* ---- jobs (jobs.c) ----------------------------------------------------------------
  * The job object: id, orgId, name, kind, command (argv), cwd, status
