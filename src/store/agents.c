@@ -482,7 +482,11 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
         ad_store_bind_text(s, 5, q->cursor);
     }
     sqlite3_bind_int64(s, 6, limit);
-    int err = ad_buf_puts(out, "{\"agents\":[");
+    ad_store_row_plan_t plan;
+    ad_store_row_plan(s, AD_AGENT_JSON, AD_AGENT_NULLS, &plan);
+    /* about 420 bytes a row: one allocation for most lists, not a dozen */
+    int err = ad_buf_reserve(out, (size_t)(limit < 2500 ? limit : 2500) * 512);
+    err = err ? err : ad_buf_puts(out, "{\"agents\":[");
     int64_t n = 0;
     char last[AD_ID_MAX] = "";
     bool first = true;
@@ -505,7 +509,7 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
             over.json = status;
         }
         err = first ? 0 : ad_buf_putc(out, ',');
-        err = err ? err : ad_store_row_text(s, AD_AGENT_JSON, AD_AGENT_NULLS, &over, out);
+        err = err ? err : ad_store_row_text(s, &plan, &over, out);
         first = false;
     }
     sqlite3_reset(s);

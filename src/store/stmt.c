@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -374,43 +375,75 @@ static int json_col_text(ad_buf_t *out, const char *txt)
     return rc;
 }
 
-int ad_store_row_text(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
-                      const ad_store_row_over_t *over, ad_buf_t *out)
+void ad_store_row_plan(sqlite3_stmt *stmt, const char *json_cols, const char *null_cols,
+                       ad_store_row_plan_t *plan)
 {
     int n = sqlite3_column_count(stmt);
+    plan->n = n < AD_ROW_PLAN_COLS ? n : AD_ROW_PLAN_COLS;
+    for (int i = 0; i < plan->n; i++) {
+        const char *col = sqlite3_column_name(stmt, i);
+        char key[64];
+        camel(col, key, sizeof(key));
+        /* the key with its quotes and colon, ready to copy */
+        int len = snprintf(plan->col[i].key, sizeof(plan->col[i].key), ",\"%s\":", key);
+        plan->col[i].keylen = len > 0 && (size_t)len < sizeof(plan->col[i].key)
+                                  ? (size_t)len
+                                  : sizeof(plan->col[i].key) - 1;
+        size_t cl = strlen(col);
+        plan->col[i].is_at = cl > 3 && strcmp(col + cl - 3, "_at") == 0;
+        plan->col[i].is_bool = strncmp(col, "is_", 3) == 0;
+        plan->col[i].is_json = in_list(json_cols, col);
+        plan->col[i].keep_null = in_list(null_cols, col);
+    }
+}
+
+/* A 64-bit integer in decimal, as %lld writes it, without printf. */
+static int put_int(ad_buf_t *out, int64_t v)
+{
+    char num[24];
+    char *p = num + sizeof(num);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return ad_buf_append(out, p, (size_t)(num + sizeof(num) - p));
+}
+
+int ad_store_row_text(sqlite3_stmt *stmt, const ad_store_row_plan_t *plan,
+                      const ad_store_row_over_t *over, ad_buf_t *out)
+{
     int rc = ad_buf_putc(out, '{');
     bool first = true;
-    for (int i = 0; i < n && rc == 0; i++) {
-        const char *col = sqlite3_column_name(stmt, i);
+    for (int i = 0; i < plan->n && rc == 0; i++) {
+        const ad_store_row_col_t *c = &plan->col[i];
         int t = sqlite3_column_type(stmt, i);
-        bool keep_null = t == SQLITE_NULL && in_list(null_cols, col);
-        if (t == SQLITE_NULL && !keep_null) {
+        if (t == SQLITE_NULL && !c->keep_null) {
             continue;
         }
         size_t mark = out->len;
-        char key[64];
-        camel(col, key, sizeof(key));
-        rc = ad_buf_puts(out, first ? "\"" : ",\"");
-        rc = rc ? rc : ad_buf_puts(out, key);
-        rc = rc ? rc : ad_buf_puts(out, "\":");
-        size_t len = strlen(col);
+        /* the first key without its comma */
+        rc = ad_buf_append(out, c->key + first, c->keylen - first);
         if (rc != 0) {
             break;
         }
         if (over != NULL && over->col == i && over->json != NULL) {
             rc = ad_buf_puts(out, over->json);
-        } else if (keep_null) {
-            rc = ad_buf_puts(out, "null");
-        } else if (len > 3 && strcmp(col + len - 3, "_at") == 0 && t == SQLITE_INTEGER) {
+        } else if (t == SQLITE_NULL) {
+            rc = ad_buf_append(out, "null", 4);
+        } else if (c->is_at && t == SQLITE_INTEGER) {
             char ts[AD_TIME_MAX];
             ad_time_format(sqlite3_column_int64(stmt, i), ts);
             rc = ad_json_string(out, ts, strlen(ts));
-        } else if (strncmp(col, "is_", 3) == 0) {
+        } else if (c->is_bool) {
             rc = ad_buf_puts(out, sqlite3_column_int64(stmt, i) != 0 ? "true" : "false");
-        } else if (in_list(json_cols, col)) {
+        } else if (c->is_json) {
             rc = json_col_text(out, (const char *)sqlite3_column_text(stmt, i));
         } else if (t == SQLITE_INTEGER) {
-            rc = ad_buf_printf(out, "%lld", (long long)sqlite3_column_int64(stmt, i));
+            rc = put_int(out, sqlite3_column_int64(stmt, i));
         } else if (t == SQLITE_FLOAT) {
             rc = ad_json_real(out, sqlite3_column_double(stmt, i));
             if (rc == AD_EINVAL) { /* no real in jansson either: the key goes */
@@ -423,7 +456,7 @@ int ad_store_row_text(sqlite3_stmt *stmt, const char *json_cols, const char *nul
             size_t bytes = (size_t)sqlite3_column_bytes(stmt, i);
             /* not UTF-8: should not happen, never crash (as the jansson form) */
             rc = ad_utf8_valid(txt, bytes) ? ad_json_string(out, txt, bytes)
-                                           : ad_buf_puts(out, "\"\"");
+                                           : ad_buf_append(out, "\"\"", 2);
         }
         first = false;
     }
