@@ -102,15 +102,21 @@ function routes(dbFile) {
       .get(db.prepare('SELECT id FROM agents ORDER BY created_at LIMIT 1').get().id);
     const bigMid = db.prepare('SELECT m.id, m.created_at FROM messages m WHERE m.run_id = ? ORDER BY m.created_at, m.id LIMIT 1 OFFSET ?')
       .get(big.run_id, Math.floor(big.n / 2));
+    const nAgents = db.prepare('SELECT count(*) AS n FROM agents WHERE deleted_at IS NULL').get().n;
+    const agentMid = db.prepare('SELECT id FROM agents WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT 1 OFFSET ?')
+      .get(Math.floor(nAgents / 2));
     return [
-      ['agents list with cost totals', '/api/agents'],
+      [`agents list with cost totals, all ${nAgents}`, '/api/agents'],
+      ['agents list, a page of 100', '/api/agents?limit=100'],
+      ['agents list, a page of 100 half-way (cursor)', `/api/agents?limit=100&cursor=${agentMid.id}`],
       ['runs table, first page', '/api/runs?limit=50'],
       ['runs table, a page half-way (cursor)', `/api/runs?limit=50&cursor=${deep.id}`],
       ['usage by agent, today', '/api/usage/agents'],
+      ['usage by agent, this month', '/api/usage/agents?period=monthly'],
       [`transcript of the busiest agent (${nMsg} messages), first page`, `/api/agents/${hot.agent_id}/messages?limit=50`],
-      ['same, the middle page', `/api/agents/${hot.agent_id}/messages?limit=50&before=${mid.created_at}:${mid.id}`],
+      ['the busiest agent\'s transcript, the middle page', `/api/agents/${hot.agent_id}/messages?limit=50&before=${mid.created_at}:${mid.id}`],
       [`a big run's transcript (${big.n} messages), first page`, `/api/runs/${big.run_id}/messages?limit=100`],
-      ['same, the middle page', `/api/runs/${big.run_id}/messages?limit=100&after=${bigMid.created_at}:${bigMid.id}`],
+      ['the big run\'s transcript, the middle page', `/api/runs/${big.run_id}/messages?limit=100&after=${bigMid.created_at}:${bigMid.id}`],
       ['dashboard stats, 24h', '/api/dashboard/stats?range=24h'],
     ];
   } finally { db.close(); }

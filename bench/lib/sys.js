@@ -218,7 +218,7 @@ function wrk(url, { conns, seconds, script, env = {}, serverPid, core = 0 }) {
   return new Promise((resolve, reject) => {
     // The benchmark token (see lib/agentd.js) as a header; peers ignore it.
     const auth = process.env.AGENTD_BENCH_TOKEN ? ` -H 'Authorization: Bearer ${process.env.AGENTD_BENCH_TOKEN}'` : '';
-    const args = `-t1 -c${conns} -d${seconds}s --latency${auth}${script ? ` -s ${script}` : ''} ${url}`;
+    const args = `-t1 -c${conns} -d${seconds}s --latency${auth}${script ? ` -s ${script}` : ''} '${url}'`; // quoted: a query's & is not the shell's
     const sh = `taskset -c ${core} wrk ${args}; rc=$?; echo; echo "CHILDSTAT $(cat /proc/$$/stat)"; exit $rc`;
     const c0 = serverPid ? cpuSeconds(serverPid) : 0;
     const t0 = performance.now();

@@ -9,6 +9,13 @@ const Database = require('better-sqlite3');
 const fastify = require('fastify')({ logger: false });
 
 const db = new Database(process.env.DB_PATH, { readonly: true, fileMustExist: true });
+// better-sqlite3 takes ?1, ?2 … (agentd's SQL) as named parameters: bound from an object
+function prep(sql) {
+  const st = db.prepare(sql);
+  if (!/\?\d/.test(sql)) return st;
+  const named = (args) => Object.fromEntries(args.map((v, i) => [i + 1, v]));
+  return { all: (...a) => st.all(named(a)), get: (...a) => st.get(named(a)) };
+}
 const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 const iso = new Set(['created_at', 'updated_at', 'started_at', 'ended_at', 'stopped_at', 'deleted_at']);
 function row(r, jsonCols = []) {
@@ -24,10 +31,11 @@ function row(r, jsonCols = []) {
 const AGENT_COLS = 'id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, '
   + 'session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, '
   + 'executor, crew_id, state, worktree_vanished_at, org_id, status_reason, '
-  + 'COALESCE((SELECT t.cost_usd FROM agent_totals t WHERE t.agent_id = agents.id), 0.0) AS cost_usd, '
-  + 'COALESCE((SELECT t.total_tokens FROM agent_totals t WHERE t.agent_id = agents.id), 0) AS total_tokens';
-const agents = db.prepare(`SELECT ${AGENT_COLS} FROM agents WHERE (?1 IS NULL OR status = ?1) AND (?2 OR deleted_at IS NULL) `
-  + "AND (?3 = '' OR org_id = ?3) ORDER BY created_at, id LIMIT 10000");
+  + 'COALESCE(t.cost_usd, 0.0) AS cost_usd, COALESCE(t.total_tokens, 0) AS total_tokens';
+const agents = prep(`SELECT ${AGENT_COLS} FROM agents LEFT JOIN agent_totals t ON t.agent_id = agents.id `
+  + "WHERE (?1 IS NULL OR status = ?1) AND (?2 OR deleted_at IS NULL) AND (?3 = '' OR org_id = ?3) "
+  + 'AND (?4 IS NULL OR (created_at, id) > (SELECT c.created_at, c.id FROM agents c WHERE c.id = ?4)) '
+  + 'ORDER BY created_at, id LIMIT ?5');
 
 const RUN_NAME = "coalesce(r.name, (SELECT an.name FROM agents an WHERE an.id = r.agent_id) || "
   + "coalesce(' \u00b7 ' || json_extract(r.config, '$.name'), '') || ' #' || r.run_no)";
@@ -37,43 +45,50 @@ const RUNS_COLS = 'r.id, r.agent_id, a.name AS agent_name, r.crew_id, r.org_id, 
   + 'r.status, r.exit_code, r.signal, r.duration_ms, r.input_tokens, r.output_tokens, '
   + `r.cache_read_tokens, r.cache_write_tokens, r.cost_usd, r.num_turns, ${RUN_NAME} AS name, ${RUN_COLOR} AS color, `
   + "coalesce(r.tags, '[]') AS tags, r.notes, r.run_group AS \"group\"";
-const runsFirst = db.prepare(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
+const runsFirst = prep(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
   + 'ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
-const runsAfter = db.prepare(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
+const runsAfter = prep(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
   + 'AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?)) ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
-const runStart = db.prepare('SELECT started_at FROM runs WHERE id = ?');
+const runStart = prep('SELECT started_at FROM runs WHERE id = ?');
 
-const usage = db.prepare('SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, '
+const usage = prep('SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, '
   + 't.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens, t.total_tokens, t.cost_usd '
-  + 'FROM (SELECT agent_id, count(*) AS runs, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, '
+  + 'FROM (SELECT agent_id, SUM(runs) AS runs, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, '
   + 'SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens, '
-  + 'SUM(input_tokens + output_tokens) AS total_tokens, total(cost_usd) AS cost_usd FROM runs INDEXED BY runs_by_end '
-  + 'WHERE ended_at IS NULL OR ended_at >= ?1 GROUP BY agent_id) t JOIN agents a ON a.id = t.agent_id '
+  + 'SUM(input_tokens + output_tokens) AS total_tokens, total(cost_usd) AS cost_usd FROM (SELECT agent_id, runs, '
+  + 'input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd FROM agent_usage WHERE kind = ?3 '
+  + 'AND start_day >= ?1 / 86400000 AND runs > 0 UNION ALL SELECT agent_id, 1, input_tokens, output_tokens, '
+  + 'cache_read_tokens, cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end WHERE ended_at IS NULL) '
+  + 'GROUP BY agent_id) t JOIN agents a ON a.id = t.agent_id '
   + "WHERE (?2 = '' OR a.org_id = ?2) ORDER BY t.cost_usd DESC, t.total_tokens DESC, a.name LIMIT 500");
 
 const MSG_COLS = 'id, agent_id, run_id, role, content, token_count, tool_name, tool_input, tool_output, is_complete, is_error, created_at';
-const msgFirst = db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2`);
-const msgBefore = db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 AND (created_at, id) < (?3, ?4) `
+const msgFirst = prep(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2`);
+const msgBefore = prep(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 AND (created_at, id) < (?3, ?4) `
   + 'ORDER BY created_at DESC, id DESC LIMIT ?2');
-const runOf = db.prepare('SELECT agent_id, started_at, ended_at FROM runs WHERE id = ?1');
-const runMsgs = db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 AND (created_at, id) > (?3, ?4) AND `
+const runOf = prep('SELECT agent_id, started_at, ended_at FROM runs WHERE id = ?1');
+const runMsgs = prep(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 AND (created_at, id) > (?3, ?4) AND `
   + 'created_at <= ?5 AND run_id = ?6 ORDER BY created_at, id LIMIT ?2');
 
-const stats = db.prepare('SELECT COALESCE(SUM(runs),0) AS runs, COALESCE(SUM(succeeded),0) AS succeeded, '
+const stats = prep('SELECT COALESCE(SUM(runs),0) AS runs, COALESCE(SUM(succeeded),0) AS succeeded, '
   + 'COALESCE(SUM(failed),0) AS failed, COALESCE(SUM(stopped),0) AS stopped, COALESCE(SUM(lost),0) AS lost, '
   + 'COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens, '
   + "COALESCE(SUM(cost_usd),0) AS cost_usd FROM run_stats WHERE (?1 = '' OR org_id = ?1) AND day >= ?2");
-const live = db.prepare('SELECT COALESCE(SUM(input_tokens),0) AS i, COALESCE(SUM(output_tokens),0) AS o, COUNT(*) AS n, '
+const live = prep('SELECT COALESCE(SUM(input_tokens),0) AS i, COALESCE(SUM(output_tokens),0) AS o, COUNT(*) AS n, '
   + "COALESCE(SUM(cost_usd),0) AS c FROM runs WHERE status = 'running' AND (?1 = '' OR org_id = ?1)");
-const hist = db.prepare("SELECT kind, bucket, SUM(count) AS n FROM latency_hist WHERE (?1 = '' OR org_id = ?1) "
+const hist = prep("SELECT kind, bucket, SUM(count) AS n FROM latency_hist WHERE (?1 = '' OR org_id = ?1) "
   + 'AND day >= ?2 GROUP BY kind, bucket ORDER BY kind, bucket');
-const crews = db.prepare("SELECT count(DISTINCT crew_id) AS n FROM agents WHERE crew_id IS NOT NULL AND status = 'running'");
+const crews = prep("SELECT count(DISTINCT crew_id) AS n FROM agents WHERE crew_id IS NOT NULL AND status = 'running'");
 
 const DAY = 86400000;
 const bool = (m) => m.is_complete != null ? { ...m, is_complete: !!m.is_complete, is_error: !!m.is_error } : m;
 
 fastify.get('/api/agents', (req, reply) => {
-  reply.send({ agents: agents.all(null, 0, '').map((r) => row(r, ['permissions', 'state', 'status_reason'])) });
+  const limit = Number(req.query.limit) || 0;
+  const rows = agents.all(null, 0, '', req.query.cursor || null, limit > 0 ? Math.min(limit, 10000) : 10000);
+  const out = { agents: rows.map((r) => row(r, ['permissions', 'state', 'status_reason'])) };
+  if (limit > 0 && rows.length === limit) out.nextCursor = rows[rows.length - 1].id;
+  reply.send(out);
 });
 fastify.get('/api/runs', (req, reply) => {
   const limit = Math.min(Number(req.query.limit) || 50, 500);
@@ -87,15 +102,18 @@ fastify.get('/api/runs', (req, reply) => {
   reply.send({ runs: rows.map((r) => row(r, ['tags'])), nextCursor: more ? rows[rows.length - 1].id : null });
 });
 fastify.get('/api/usage/agents', (req, reply) => {
-  const now = Date.now();
-  const from = now - (now % DAY);
-  const rows = usage.all(from, '').map((r) => row(r));
+  const now = new Date();
+  const period = req.query.period || 'daily';
+  const day = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const from = period === 'monthly' ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
+    : period === 'weekly' ? day - ((now.getUTCDay() + 6) % 7) * DAY : day;
+  const rows = usage.all(from, '', period[0]).map((r) => row(r));
   const totals = { runs: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 };
   for (const r of rows) {
     totals.runs += r.runs; totals.inputTokens += r.inputTokens; totals.outputTokens += r.outputTokens;
     totals.totalTokens += r.totalTokens; totals.costUsd += r.costUsd;
   }
-  reply.send({ period: 'daily', from: new Date(from).toISOString().slice(0, 10), totals, agents: rows });
+  reply.send({ period, from: new Date(from).toISOString().slice(0, 10), totals, agents: rows });
 });
 fastify.get('/api/agents/:id/messages', (req, reply) => {
   const limit = Math.min(Number(req.query.limit) || 50, 500);

@@ -10,6 +10,7 @@
 #include "run/run.h"
 #include "api/workbench.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define EXECUTORS "claude,codex,gemini,command,acp"
@@ -60,6 +61,36 @@ bool ad_api_agent_root_auto(ad_app_t *app, ad_req_t *r, const char *mode, const 
     return why != NULL;
 }
 
+/* The agents list's text is bounded: 10,000 rows of long names and
+ * reasons fit many times over. */
+#define LIST_TEXT_MAX (64u << 20)
+
+typedef struct {
+    const ad_runner_t *runner;
+    const char *seed_status;
+} list_out_t;
+
+/* A row of the list as it goes out: a stop under way reads "stopping"
+ * (ad_runner_agent_live's change), and the seeds' status filter. */
+static void list_row(void *ud, const char *id, const char *status, ad_store_agent_out_t *o)
+{
+    list_out_t *lo = ud;
+    int64_t since;
+    bool force;
+    if (lo->runner != NULL && ad_runner_stopping(lo->runner, id, &since, &force)) {
+        char ts[AD_TIME_MAX];
+        ad_time_format(since, ts);
+        status = "stopping";
+        snprintf(o->status, sizeof(o->status), "%s", status);
+        snprintf(o->tail, sizeof(o->tail), ",\"stopping\":{\"since\":\"%s\",\"force\":%s}", ts,
+                 force ? "true" : "false");
+    }
+    if (lo->seed_status != NULL &&
+        (status == NULL || strcmp(ad_live_seed_status(status), lo->seed_status) != 0)) {
+        o->skip = true;
+    }
+}
+
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -86,17 +117,52 @@ static void list(ad_req_t *r, void *ud)
     if (wt != NULL && !ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, wt, NULL)) {
         return;
     }
-    json_t *out = NULL;
-    int rc = ad_store_agent_list(app->store, wt, status, include,
-                                 ad_principal_filter(ad_api_who(r)), &out);
+    bool paged = false;
+    int64_t limit = 0;
+    const char *cursor = ad_req_query(r, "cursor");
+    if (ad_api_query_int(r, "limit", 1, AD_AGENT_LIST_MAX, &paged, &limit) != 0) {
+        return;
+    }
+    if (cursor != NULL && cursor[0] == '\0') {
+        cursor = NULL;
+    }
+    if ((paged || cursor != NULL) && wt != NULL) {
+        ad_api_invalid(r, paged ? "limit" : "cursor",
+                       "pages the list of every agent, not a worktree's");
+        return;
+    }
+    if (ad_req_dialect(r)) { /* a dialect rewrites the tree: it gets one */
+        json_t *out = NULL;
+        int rc = ad_store_agent_list(app->store, wt, status, include,
+                                     ad_principal_filter(ad_api_who(r)), &out);
+        if (rc != 0) {
+            ad_api_fail(r, rc, "worktree", wt);
+            return;
+        }
+        /* a stop under way reads "stopping" */
+        ad_runner_agents_live(app->runner, json_object_get(out, "agents"));
+        ad_live_seed_filter_agents(json_object_get(out, "agents"), seed_status);
+        ad_res_json(r, 200, out);
+        return;
+    }
+    /* Written row by row, no json_t: 10,000 agents were 250,000 of them. */
+    list_out_t lo = {.runner = app->runner, .seed_status = seed_status};
+    ad_store_agent_query_t q = {.worktree_id = wt,
+                                .status = status,
+                                .org = ad_principal_filter(ad_api_who(r)),
+                                .cursor = cursor,
+                                .include_deleted = include,
+                                .limit = paged ? limit : 0};
+    ad_buf_t b;
+    ad_buf_init(&b, LIST_TEXT_MAX);
+    int rc = ad_store_agent_list_text(app->store, &q, list_row, &lo, &b);
     if (rc != 0) {
+        ad_buf_cleanup(&b);
         ad_api_fail(r, rc, "worktree", wt);
         return;
     }
-    /* a stop under way reads "stopping" */
-    ad_runner_agents_live(app->runner, json_object_get(out, "agents"));
-    ad_live_seed_filter_agents(json_object_get(out, "agents"), seed_status);
-    ad_res_json(r, 200, out);
+    ad_res_send(r, 200, "application/json", b.data, b.len);
+    ad_buf_cleanup(&b);
 }
 
 static void get(ad_req_t *r, void *ud)

@@ -320,6 +320,19 @@ void *ad_plugin_open(const char *file, const char *env_var, char *err, size_t er
  * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is.
  * Returns 0 or AD_ETOOBIG from the buffer. */
 AD_MUST_USE int ad_json_string(ad_buf_t *b, const char *s, size_t n);
+/* Appends a real as jansson's JSON_COMPACT writes a json_real: "%.17g", a
+ * ".0" added when that has neither '.' nor exponent, the exponent without
+ * '+' or leading zeros. 0, AD_ETOOBIG, or AD_EINVAL for NaN and infinities
+ * (jansson makes no real of those: a row's key is left out). */
+AD_MUST_USE int ad_json_real(ad_buf_t *b, double v);
+/* Whether JSON text s[0..n) is exactly what jansson would write back after
+ * reading it (JSON_DECODE_ANY, then JSON_COMPACT): no space outside strings,
+ * integers of at most 18 digits, strings of ASCII with only the escapes
+ * jansson writes. Conservative: false means "parse and dump it" (reals,
+ * backslash-u escapes, non-ASCII, invalid or deeper than 32), never a wrong true,
+ * except for an object with a key twice (jansson keeps the last). Any
+ * thread. */
+bool ad_json_canonical(const char *s, size_t n);
 /* Parses JSON text in which the bare tokens NaN, Infinity and -Infinity
  * (what Python's json.dumps writes for them) stand as values: each is read
  * as the string "NaN", "Infinity" or "-Infinity". NULL when the text is

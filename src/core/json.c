@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,4 +299,153 @@ json_t *ad_json_text(const char *s, size_t n)
     j = json_stringn(b.data != NULL ? b.data : "", b.len);
     ad_buf_cleanup(&b);
     return j != NULL ? j : json_string("");
+}
+
+int ad_json_real(ad_buf_t *b, double v)
+{
+    if (!isfinite(v)) {
+        return AD_EINVAL; /* jansson has no such real either */
+    }
+    char num[40];
+    int len = snprintf(num, sizeof(num), "%.17g", v);
+    if (len <= 0 || (size_t)len >= sizeof(num) - 3) {
+        return AD_EINVAL;
+    }
+    /* a real keeps a '.' or an exponent, so it reads back as a real */
+    if (strchr(num, '.') == NULL && strchr(num, 'e') == NULL) {
+        memcpy(num + len, ".0", 3);
+        len += 2;
+    }
+    /* the exponent without '+' or leading zeros: "1e+20" -> "1e20", "1e-07" -> "1e-7" */
+    char *e = strchr(num, 'e');
+    if (e != NULL) {
+        char *digits = e + 1 + (e[1] == '-');
+        char *from = e + 1;
+        if (*from == '+' || *from == '-') {
+            from++;
+        }
+        while (*from == '0' && from[1] != '\0') {
+            from++;
+        }
+        size_t rest = strlen(from);
+        memmove(digits, from, rest + 1);
+        len = (int)(digits - num + (ptrdiff_t)rest);
+    }
+    return ad_buf_append(b, num, (size_t)len);
+}
+
+/* ---- text that jansson would write back unchanged ------------------------ */
+
+typedef struct {
+    const unsigned char *p, *end;
+} scan_t;
+
+static bool canon_value(scan_t *s, int depth);
+
+static bool canon_string(scan_t *s)
+{
+    if (s->p >= s->end || *s->p != '"') {
+        return false;
+    }
+    s->p++;
+    while (s->p < s->end) {
+        unsigned char c = *s->p;
+        if (c == '"') {
+            s->p++;
+            return true;
+        }
+        if (c < 0x20 || c >= 0x80) { /* control bytes never bare; UTF-8 left to jansson */
+            return false;
+        }
+        if (c == '\\') {
+            if (s->p + 1 >= s->end || strchr("\"\\bfnrt", s->p[1]) == NULL || s->p[1] == '\0') {
+                return false; /* \/ and \uXXXX read back as other text */
+            }
+            s->p++;
+        }
+        s->p++;
+    }
+    return false;
+}
+
+static bool canon_word(scan_t *s, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0) {
+        return false;
+    }
+    s->p += n;
+    return true;
+}
+
+/* An integer as %lld writes it (a real is left to jansson: its digits differ). */
+static bool canon_int(scan_t *s)
+{
+    const unsigned char *start = s->p;
+    if (s->p < s->end && *s->p == '-') {
+        s->p++;
+    }
+    const unsigned char *digits = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        s->p++;
+    }
+    size_t n = (size_t)(s->p - digits);
+    if (n == 0 || n > 18 || (n > 1 && *digits == '0') ||
+        (n == 1 && *digits == '0' && digits > start)) {
+        return false;
+    }
+    return s->p >= s->end || (*s->p != '.' && *s->p != 'e' && *s->p != 'E');
+}
+
+static bool canon_members(scan_t *s, int depth, char close, bool keyed)
+{
+    s->p++;
+    if (s->p < s->end && *s->p == (unsigned char)close) {
+        s->p++;
+        return true;
+    }
+    for (;;) {
+        if (keyed && !(canon_string(s) && s->p < s->end && *s->p++ == ':')) {
+            return false;
+        }
+        if (!canon_value(s, depth + 1) || s->p >= s->end) {
+            return false;
+        }
+        unsigned char c = *s->p++;
+        if (c == (unsigned char)close) {
+            return true;
+        }
+        if (c != ',') {
+            return false;
+        }
+    }
+}
+
+static bool canon_value(scan_t *s, int depth)
+{
+    if (s->p >= s->end || depth > 32) {
+        return false;
+    }
+    switch (*s->p) {
+    case '{':
+        return canon_members(s, depth, '}', true);
+    case '[':
+        return canon_members(s, depth, ']', false);
+    case '"':
+        return canon_string(s);
+    case 't':
+        return canon_word(s, "true");
+    case 'f':
+        return canon_word(s, "false");
+    case 'n':
+        return canon_word(s, "null");
+    default:
+        return canon_int(s);
+    }
+}
+
+bool ad_json_canonical(const char *s, size_t n)
+{
+    scan_t sc = {(const unsigned char *)s, (const unsigned char *)s + n};
+    return canon_value(&sc, 0) && sc.p == sc.end;
 }

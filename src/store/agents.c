@@ -30,6 +30,29 @@ static const char SQL_AG_LIST_NAME[] =
     "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
     " ORDER BY lower(name), created_at, id LIMIT 10000"; /* NOCASE is SQLite's */
 
+/* The list written as text (ad_store_agent_list_text): the same columns,
+ * the cost from one join instead of two lookups a row, and a page after a
+ * cursor by the (created_at, id) index (migration 2860). */
+#define AG_TEXT_COLS                                                                               \
+    "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
+    "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
+    "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, "                      \
+    "COALESCE(t.cost_usd, 0.0) AS cost_usd, COALESCE(t.total_tokens, 0) AS total_tokens"
+#define AG_TEXT_FROM " FROM agents LEFT JOIN agent_totals t ON t.agent_id = agents.id"
+static const char SQL_AG_TEXT_PAGE[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE " AG_FILTER
+    " AND (?5 IS NULL OR (created_at, id) > (SELECT c.created_at, c.id FROM agents c WHERE c.id "
+    "= ?5)) ORDER BY created_at, id LIMIT ?6";
+static const char SQL_AG_TEXT_FREE[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY display_order, created_at, id LIMIT ?6";
+static const char SQL_AG_TEXT_STATUS[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY " STATUS_RANK ", display_order, created_at, id LIMIT ?6";
+static const char SQL_AG_TEXT_NAME[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY name COLLATE NOCASE, created_at, id LIMIT ?6";
+
 /* ---- counts by status, on the pool ------------------------------------------------- */
 
 typedef struct {
@@ -91,31 +114,38 @@ int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out)
     return agent_read(ad_store_rdb(st), id, out);
 }
 
+/* A worktree's sortMode as 0 free, 1 status, 2 name into *mode: 0,
+ * AD_ENOENT or an error. */
+static int sort_mode_of(ad_db_t *db, const char *worktree_id, int *mode)
+{
+    ad_db_stmt_t *m = ad_store_stmt(db, "SELECT sort_mode FROM worktrees WHERE id = ?1");
+    if (m == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_db_bind_text(m, 1, worktree_id, -1, AD_DB_TRANSIENT);
+    int rc = ad_db_step(m);
+    if (rc != AD_DB_ROW) {
+        ad_db_reset(m);
+        return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    const char *name = (const char *)ad_db_column_text(m, 0);
+    *mode = strcmp(name, "status") == 0 ? 1 : strcmp(name, "name") == 0 ? 2 : 0;
+    ad_db_reset(m);
+    return 0;
+}
+
 int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
                         bool include_deleted, const char *org, json_t **out)
 {
     ad_db_t *db = ad_store_rdb(st);
     const char *sql = SQL_AG_LIST_ALL;
     if (worktree_id != NULL) {
-        ad_db_stmt_t *m = ad_store_stmt(db, "SELECT sort_mode FROM worktrees WHERE id = ?1");
-        if (m == NULL) {
-            return AD_EINTERNAL;
+        int mode = 0;
+        int rc = sort_mode_of(db, worktree_id, &mode);
+        if (rc != 0) {
+            return rc;
         }
-        ad_db_bind_text(m, 1, worktree_id, -1, AD_DB_TRANSIENT);
-        int rc = ad_db_step(m);
-        if (rc != AD_DB_ROW) {
-            ad_db_reset(m);
-            return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
-        }
-        const char *mode = (const char *)ad_db_column_text(m, 0);
-        if (strcmp(mode, "status") == 0) {
-            sql = SQL_AG_LIST_STATUS;
-        } else if (strcmp(mode, "name") == 0) {
-            sql = SQL_AG_LIST_NAME;
-        } else {
-            sql = SQL_AG_LIST_FREE;
-        }
-        ad_db_reset(m);
+        sql = mode == 1 ? SQL_AG_LIST_STATUS : mode == 2 ? SQL_AG_LIST_NAME : SQL_AG_LIST_FREE;
     }
     ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
@@ -423,4 +453,78 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
     }
     *result = json_pack("{s:o, s:s}", "agents", out, "workspaceId", ws);
     return 0;
+}
+
+int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
+                             ad_store_agent_out_fn fn, void *ud, ad_buf_t *out)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    const char *sql = SQL_AG_TEXT_PAGE;
+    if (q->worktree_id != NULL) {
+        int mode = 0;
+        int rc = sort_mode_of(db, q->worktree_id, &mode);
+        if (rc != 0) {
+            return rc;
+        }
+        sql = mode == 1 ? SQL_AG_TEXT_STATUS : mode == 2 ? SQL_AG_TEXT_NAME : SQL_AG_TEXT_FREE;
+    }
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    int64_t limit = q->limit > 0 && q->limit < AD_AGENT_LIST_MAX ? q->limit : AD_AGENT_LIST_MAX;
+    if (q->worktree_id != NULL) {
+        ad_db_bind_text(s, 1, q->worktree_id, -1, AD_DB_TRANSIENT);
+    }
+    ad_store_bind_text(s, 2, q->status);
+    ad_db_bind_int(s, 3, q->include_deleted ? 1 : 0);
+    ad_store_bind_text(s, 4, q->org != NULL ? q->org : "");
+    if (q->worktree_id == NULL) {
+        ad_store_bind_text(s, 5, q->cursor);
+    }
+    ad_db_bind_int64(s, 6, limit);
+    ad_store_row_plan_t plan;
+    ad_store_row_plan(s, AD_AGENT_JSON, AD_AGENT_NULLS, &plan);
+    /* about 420 bytes a row: one allocation for most lists, not a dozen */
+    int err = ad_buf_reserve(out, (size_t)(limit < 2500 ? limit : 2500) * 512);
+    err = err ? err : ad_buf_puts(out, "{\"agents\":[");
+    int64_t n = 0;
+    char last[AD_ID_MAX] = "";
+    bool first = true;
+    int rc = AD_DB_DONE;
+    while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
+        const char *id = (const char *)ad_db_column_text(s, 0);
+        n++;
+        snprintf(last, sizeof(last), "%s", id != NULL ? id : "");
+        ad_store_agent_out_t o = {.skip = false};
+        if (fn != NULL) {
+            fn(ud, last, (const char *)ad_db_column_text(s, 3), &o);
+        }
+        if (o.skip) {
+            continue;
+        }
+        char status[64] = "";
+        ad_store_row_over_t over = {.col = 3, .tail = o.tail[0] != '\0' ? o.tail : NULL};
+        if (o.status[0] != '\0') {
+            snprintf(status, sizeof(status), "\"%s\"", o.status);
+            over.json = status;
+        }
+        err = first ? 0 : ad_buf_putc(out, ',');
+        err = err ? err : ad_store_row_text(s, &plan, &over, out);
+        first = false;
+    }
+    ad_db_reset(s);
+    if (err != 0) {
+        return err;
+    }
+    if (rc != AD_DB_DONE) {
+        return ad_store_rc(db, rc);
+    }
+    err = ad_buf_putc(out, ']');
+    /* a full page may have more after it; the unpaged form stays as it was */
+    if (err == 0 && q->limit > 0 && n == limit && q->worktree_id == NULL) {
+        err = ad_buf_puts(out, ",\"nextCursor\":");
+        err = err ? err : ad_json_string(out, last, strlen(last));
+    }
+    return err ? err : ad_buf_putc(out, '}');
 }

@@ -49,6 +49,35 @@
     "NEW.started_at), 0)) ON CONFLICT (org_id, day, agent_id, node) DO UPDATE SET runs = "         \
     "t.runs + 1, ms = t.ms + excluded.ms;\n"
 
+/* agent_usage's period rows of the day p.d (2860_usage_periods.sql: the same
+ * integer arithmetic in both dialects), from a derived table v of d and
+ * whatever else it carries */
+#define USAGE_KEYS                                                                                 \
+    "k.kind, CASE k.kind WHEN 'd' THEN p.d WHEN 'w' THEN p.d - (p.d + 3) % 7 ELSE p.d - p.doy + "  \
+    "(153 * ((5 * p.doy + 2) / 153) + 2) / 5 END"
+#define USAGE_FROM(v)                                                                              \
+    " FROM (SELECT x.*, x.doe - (365 * x.yoe + x.yoe / 4 - x.yoe / 100) AS doy FROM (SELECT w.*, " \
+    "(w.doe - w.doe / 1460 + w.doe / 36524 - w.doe / 146096) / 365 AS yoe FROM (SELECT v.*, "      \
+    "(v.d + 719468) % 146097 AS doe FROM (" v ") AS v) AS w) AS x) AS p, (SELECT 'd' AS kind "     \
+    "UNION ALL SELECT 'w' UNION ALL SELECT 'm') AS k"
+#define USAGE_UPSERT(v)                                                                            \
+    "INSERT INTO agent_usage AS u (kind, start_day, agent_id, runs, input_tokens, "                \
+    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd) SELECT " USAGE_KEYS           \
+    ", p.agent_id, p.sign, p.sign * p.input_tokens, p.sign * p.output_tokens, p.sign * "           \
+    "p.cache_read_tokens, p.sign * p.cache_write_tokens, p.sign * p.cost_usd" USAGE_FROM(          \
+        v) " ON CONFLICT (kind, start_day, agent_id) DO UPDATE SET runs = u.runs + "               \
+           "excluded.runs, "                                                                       \
+           "input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = "               \
+           "u.output_tokens + "                                                                    \
+           "excluded.output_tokens, cache_read_tokens = u.cache_read_tokens + "                    \
+           "excluded.cache_read_tokens, cache_write_tokens = u.cache_write_tokens + "              \
+           "excluded.cache_write_tokens, cost_usd = u.cost_usd + excluded.cost_usd;\n"
+#define USAGE_ROW(sign, R)                                                                         \
+    "SELECT " sign " AS sign, " R ".agent_id AS agent_id, " R ".ended_at / 86400000 AS d, " R      \
+    ".input_tokens AS input_tokens, " R ".output_tokens AS output_tokens, " R                      \
+    ".cache_read_tokens AS cache_read_tokens, " R ".cache_write_tokens AS cache_write_tokens, " R  \
+    ".cost_usd AS cost_usd WHERE " R ".ended_at IS NOT NULL"
+
 #define RUN_ENDS "WHEN (OLD.status = 'running' AND NEW.status <> 'running')"
 
 static const ad_store_pg_trigger_t triggers[] = {
@@ -120,6 +149,15 @@ static const ad_store_pg_trigger_t triggers[] = {
      "(OLD.input_tokens + OLD.output_tokens) WHERE agent_id = OLD.agent_id;\n"},
     {"2830_list_totals.sql", "agent_totals_agent_delete", "agents", "AFTER DELETE ON agents", "",
      "DELETE FROM agent_totals WHERE agent_id = OLD.id;\n"},
+    {"2860_usage_periods.sql", "agent_usage_run_insert", "runs", "AFTER INSERT ON runs",
+     "WHEN (NEW.ended_at IS NOT NULL)", USAGE_UPSERT(USAGE_ROW("1", "NEW"))},
+    {"2860_usage_periods.sql", "agent_usage_run_update", "runs",
+     "AFTER UPDATE OF ended_at, agent_id, input_tokens, output_tokens, cache_read_tokens, "
+     "cache_write_tokens, cost_usd ON runs",
+     "WHEN (OLD.ended_at IS NOT NULL OR NEW.ended_at IS NOT NULL)",
+     USAGE_UPSERT(USAGE_ROW("-1", "OLD") " UNION ALL " USAGE_ROW("1", "NEW"))},
+    {"2860_usage_periods.sql", "agent_usage_run_delete", "runs", "AFTER DELETE ON runs",
+     "WHEN (OLD.ended_at IS NOT NULL)", USAGE_UPSERT(USAGE_ROW("-1", "OLD"))},
     {"2830_list_totals.sql", "runs_number", "runs", "AFTER INSERT ON runs", "",
      "UPDATE runs SET run_no = run_no + 1 WHERE agent_id = NEW.agent_id AND started_at >= "
      "NEW.started_at AND (started_at > NEW.started_at OR id > NEW.id);\n"

@@ -8,6 +8,7 @@
 #include "store/store_int.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,6 +330,116 @@ json_t *ad_store_row_json(ad_db_stmt_t *stmt, const char *json_cols, const char 
         json_object_set_new(o, key, v);
     }
     return o;
+}
+
+/* A JSON column's text as jansson would write it back: as it is when it
+ * is already that (the usual case: agentd wrote it), else read and dumped. */
+static int json_col_text(ad_buf_t *out, const char *txt)
+{
+    size_t n = strlen(txt);
+    if (ad_json_canonical(txt, n)) {
+        return ad_buf_append(out, txt, n);
+    }
+    json_t *v = json_loads(txt, JSON_DECODE_ANY, NULL);
+    if (v == NULL) {
+        return ad_buf_puts(out, "null");
+    }
+    char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    int rc = ad_buf_puts(out, dump != NULL ? dump : "null");
+    free(dump);
+    return rc;
+}
+
+void ad_store_row_plan(ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,
+                       ad_store_row_plan_t *plan)
+{
+    int n = ad_db_column_count(stmt);
+    plan->n = n < AD_ROW_PLAN_COLS ? n : AD_ROW_PLAN_COLS;
+    for (int i = 0; i < plan->n; i++) {
+        const char *col = ad_db_column_name(stmt, i);
+        char key[64];
+        camel(col, key, sizeof(key));
+        /* the key with its quotes and colon, ready to copy */
+        int len = snprintf(plan->col[i].key, sizeof(plan->col[i].key), ",\"%s\":", key);
+        plan->col[i].keylen = len > 0 && (size_t)len < sizeof(plan->col[i].key)
+                                  ? (size_t)len
+                                  : sizeof(plan->col[i].key) - 1;
+        size_t cl = strlen(col);
+        plan->col[i].is_at = cl > 3 && strcmp(col + cl - 3, "_at") == 0;
+        plan->col[i].is_bool = strncmp(col, "is_", 3) == 0;
+        plan->col[i].is_json = in_list(json_cols, col);
+        plan->col[i].keep_null = in_list(null_cols, col);
+    }
+}
+
+/* A 64-bit integer in decimal, as %lld writes it, without printf. */
+static int put_int(ad_buf_t *out, int64_t v)
+{
+    char num[24];
+    char *p = num + sizeof(num);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return ad_buf_append(out, p, (size_t)(num + sizeof(num) - p));
+}
+
+int ad_store_row_text(ad_db_stmt_t *stmt, const ad_store_row_plan_t *plan,
+                      const ad_store_row_over_t *over, ad_buf_t *out)
+{
+    int rc = ad_buf_putc(out, '{');
+    bool first = true;
+    for (int i = 0; i < plan->n && rc == 0; i++) {
+        const ad_store_row_col_t *c = &plan->col[i];
+        int t = ad_db_column_type(stmt, i);
+        if (t == AD_DB_NULL && !c->keep_null) {
+            continue;
+        }
+        size_t mark = out->len;
+        /* the first key without its comma */
+        rc = ad_buf_append(out, c->key + first, c->keylen - first);
+        if (rc != 0) {
+            break;
+        }
+        if (over != NULL && over->col == i && over->json != NULL) {
+            rc = ad_buf_puts(out, over->json);
+        } else if (t == AD_DB_NULL) {
+            rc = ad_buf_append(out, "null", 4);
+        } else if (c->is_at && t == AD_DB_INTEGER) {
+            char ts[AD_TIME_MAX];
+            ad_time_format(ad_db_column_int64(stmt, i), ts);
+            rc = ad_json_string(out, ts, strlen(ts));
+        } else if (c->is_bool) {
+            rc = ad_buf_puts(out, ad_db_column_int64(stmt, i) != 0 ? "true" : "false");
+        } else if (c->is_json) {
+            rc = json_col_text(out, (const char *)ad_db_column_text(stmt, i));
+        } else if (t == AD_DB_INTEGER) {
+            rc = put_int(out, ad_db_column_int64(stmt, i));
+        } else if (t == AD_DB_FLOAT) {
+            rc = ad_json_real(out, ad_db_column_double(stmt, i));
+            if (rc == AD_EINVAL) { /* no real in jansson either: the key goes */
+                ad_buf_truncate(out, mark);
+                rc = 0;
+                continue;
+            }
+        } else {
+            const char *txt = (const char *)ad_db_column_text(stmt, i);
+            size_t bytes = (size_t)ad_db_column_bytes(stmt, i);
+            /* not UTF-8: should not happen, never crash (as the jansson form) */
+            rc = ad_utf8_valid(txt, bytes) ? ad_json_string(out, txt, bytes)
+                                           : ad_buf_append(out, "\"\"", 2);
+        }
+        first = false;
+    }
+    if (rc == 0 && over != NULL && over->tail != NULL) {
+        rc = ad_buf_puts(out, over->tail);
+    }
+    return rc ? rc : ad_buf_putc(out, '}');
 }
 
 int ad_store_one_json(ad_db_t *db, ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,

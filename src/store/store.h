@@ -207,6 +207,36 @@ int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out);
  * worktree_id is given (free: displayOrder; status; name). {agents:[…]} */
 int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
                         bool include_deleted, const char *org, json_t **out);
+/* The agents list as JSON text, for GET /api/agents on a grown data dir
+ * (10,000 agents: no json_t a value). The filters are ad_store_agent_list's;
+ * limit > 0 pages the list of every agent (worktree_id NULL) in creation
+ * order after cursor (an agent id, NULL: from the start), at most
+ * AD_AGENT_LIST_MAX a call either way. */
+#define AD_AGENT_LIST_MAX 10000
+typedef struct {
+    const char *worktree_id, *status, *org, *cursor; /* each may be NULL */
+    bool include_deleted;
+    int64_t limit; /* 0: every agent (up to AD_AGENT_LIST_MAX) */
+} ad_store_agent_query_t;
+/* What the caller changes in a row as it goes out: leave it out (skip), a
+ * status in its place (status, "" none), members added at its end (tail,
+ * ",\"k\":v", "" none). */
+typedef struct {
+    bool skip;
+    char status[24];
+    char tail[160];
+} ad_store_agent_out_t;
+/* Called for each row read with its id and stored status (borrowed for the
+ * call); *o starts empty. */
+typedef void (*ad_store_agent_out_fn)(void *ud, const char *id, const char *status,
+                                      ad_store_agent_out_t *o);
+/* Appends {"agents":[…]} to out, each row byte for byte what
+ * ad_store_agent_list's would dump to, fn (may be NULL) changing rows on
+ * the way; "nextCursor" (the last row's id) follows when a paged list read
+ * a full page. 0, AD_ENOENT (no such worktree), AD_ETOOBIG (out's cap) or
+ * an error. Loop thread (the store's read connection). */
+int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
+                             ad_store_agent_out_fn fn, void *ud, ad_buf_t *out);
 /* How many agents (archived ones not counted) of org ("": every org) have
  * each status, read on the thread pool: cb gets {status: count} (owned) on
  * the loop thread. For /metrics. */
@@ -421,12 +451,16 @@ const char *ad_store_usage_reached(ad_store_t *st, int64_t now);
  * totalTokens, costUsd}, agents (ad_store_usage_by_agent)}. */
 int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const char *org,
                           json_t **out);
-/* Usage per agent of the runs alive at or after since_ms (ended then or
+/* Usage per agent of the runs alive at or after since_ms, the first
+ * millisecond of a period (daily, weekly or monthly) in UTC (ended then or
  * later, or still running), of org ("" = every org): an array, costliest
  * first, at most 500, of {agentId, name, worktreeId, executor, deletedAt?,
  * runs, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
- * totalTokens, costUsd}. A run counts whole in each period it touches. */
-int ad_store_usage_by_agent(ad_store_t *st, int64_t since_ms, const char *org, json_t **out);
+ * totalTokens, costUsd}. A run counts whole in each period it touches. Read
+ * from the per-period sums the run triggers keep (agent_usage), so a month
+ * costs a row per agent that ran in it, not a row per run. */
+int ad_store_usage_by_agent(ad_store_t *st, const char *period, int64_t since_ms, const char *org,
+                            json_t **out);
 
 /* ---- jobs (jobs.c) ----------------------------------------------------------------
  * The job object: id, orgId, name, kind, command (argv), cwd, status

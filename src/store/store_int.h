@@ -239,6 +239,40 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
  * named in json_cols (comma-separated) are parsed JSON, and NULL columns are
  * left out unless named in null_cols (then they are JSON null). */
 json_t *ad_store_row_json(ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols);
+/* One column's value given as JSON text instead of the row's (col, json;
+ * json NULL: none), and members appended at the end of the object (tail,
+ * ",\"k\":v..." or NULL), for a caller that changes a row as it goes out. */
+typedef struct {
+    int col;
+    const char *json;
+    const char *tail;
+} ad_store_row_over_t;
+/* What ad_store_row_text writes for each column of a statement, worked out
+ * once for all its rows: the key (camelCase, quoted, with its comma and
+ * colon) and how the value is written. */
+#define AD_ROW_PLAN_COLS 64
+typedef struct {
+    char key[72];
+    size_t keylen;
+    bool is_at, is_bool, is_json, keep_null;
+} ad_store_row_col_t;
+typedef struct {
+    int n;
+    ad_store_row_col_t col[AD_ROW_PLAN_COLS];
+} ad_store_row_plan_t;
+/* The plan of stmt's columns for json_cols and null_cols (as
+ * ad_store_row_json takes them; a statement of more than AD_ROW_PLAN_COLS
+ * columns is cut there). */
+void ad_store_row_plan(ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,
+                       ad_store_row_plan_t *plan);
+/* The current row of stmt as JSON text appended to out, byte for byte what
+ * json_dumps(ad_store_row_json(stmt, json_cols, null_cols), JSON_COMPACT)
+ * writes for the plan's json_cols and null_cols (with over's changes as
+ * json_object_set would make them; over may be NULL), without a json_t for
+ * any value. 0 or AD_ETOOBIG (out is then cut anywhere). Any thread that
+ * owns stmt. */
+int ad_store_row_text(ad_db_stmt_t *stmt, const ad_store_row_plan_t *plan,
+                      const ad_store_row_over_t *over, ad_buf_t *out);
 /* Reads on the thread owning db: the workspace (with setup columns) and,
  * when worktrees is not NULL, its worktree rows. */
 int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t **worktrees);

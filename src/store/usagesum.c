@@ -158,8 +158,9 @@ int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const
     ad_usage_period_key(now, period, key);
     snprintf(buf, sizeof(buf), "%sT00:00:00Z", key);
     json_t *rows = NULL;
-    int rc = ad_time_parse(buf, &since) != 0 ? AD_EINTERNAL
-                                             : ad_store_usage_by_agent(st, since, org, &rows);
+    int rc = ad_time_parse(buf, &since) != 0
+                 ? AD_EINTERNAL
+                 : ad_store_usage_by_agent(st, period, since, org, &rows);
     if (rc != 0) {
         return rc;
     }

@@ -105,6 +105,34 @@ test('list filters: worktree, status, includeDeleted', async () => {
   assertError(await d.req('GET', '/api/agents/ag_nope'), 404, 'NOT_FOUND');
 });
 
+test('the list of every agent pages by limit and cursor, each row as the whole list has it', async () => {
+  const { wt } = await makeWorkspace(d);
+  for (let i = 0; i < 5; i++) await makeAgent(d, wt.id);
+  const all = (await d.req('GET', '/api/agents')).body;
+  assert.equal(all.nextCursor, undefined); // the unpaged answer is as it was
+  const seen = [];
+  let cursor = '';
+  for (let pages = 0; pages < 100; pages++) {
+    const r = await d.req('GET', `/api/agents?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.agents.length <= 2);
+    seen.push(...r.body.agents);
+    if (!r.body.nextCursor) break;
+    assert.equal(r.body.nextCursor, r.body.agents[r.body.agents.length - 1].id);
+    cursor = r.body.nextCursor;
+  }
+  // the pages put together are the whole list, field for field
+  assert.deepEqual(seen, all.agents);
+  assertError(await d.req('GET', '/api/agents?limit=0'), 422, 'VALIDATION_ERROR', 'limit');
+  assertError(await d.req('GET', '/api/agents?limit=10001'), 422, 'VALIDATION_ERROR', 'limit');
+  assertError(await d.req('GET', `/api/agents?limit=5&worktreeId=${wt.id}`), 422, 'VALIDATION_ERROR', 'limit');
+  assertError(await d.req('GET', `/api/agents?cursor=x&worktreeId=${wt.id}`), 422, 'VALIDATION_ERROR', 'cursor');
+  // an unknown cursor is an empty page, not another org's rows or an error
+  const none = await d.req('GET', '/api/agents?limit=5&cursor=ag_nope');
+  assert.equal(none.status, 200);
+  assert.deepEqual(none.body.agents, []);
+});
+
 test('patch updates only what is given', async () => {
   const { wt } = await makeWorkspace(d);
   const crew = await makeCrew('patchers');

@@ -152,6 +152,9 @@ test('the migrations\' triggers keep the aggregates on PostgreSQL as on SQLite',
   assert.deepEqual(q(`SELECT runs, succeeded, failed, cost_usd FROM run_stats WHERE day = ${day}`), [['2', '1', '1', '0.5']]);
   assert.deepEqual(q(`SELECT bucket, count FROM latency_hist WHERE day = ${day} ORDER BY bucket`), [['17', '1'], ['41', '1']]);
   assert.deepEqual(q(`SELECT node, runs, ms FROM agent_time WHERE day = ${day}`), [['control-plane', '2', '1241']]);
+  // usage by agent per day, week (from Monday) and month, as the runs end (day 20000 is Friday 2024-10-04)
+  assert.deepEqual(q('SELECT kind, start_day, runs, cost_usd FROM agent_usage ORDER BY kind'),
+    [['d', '20000', '2', '0.5'], ['m', '19997', '2', '0.5'], ['w', '19996', '2', '0.5']]);
   const snap = JSON.parse(q("SELECT context_snapshot FROM agent_sessions WHERE id = 'as_r_t'")[0][0]);
   assert.equal(snap.messageCount, 2);
   assert.deepEqual(snap.lastMessages.map((m) => m.content), ['out', 'hello']);
@@ -161,7 +164,7 @@ test('the migrations\' triggers keep the aggregates on PostgreSQL as on SQLite',
   assert.deepEqual(q("SELECT status, code, ref, at FROM agent_status_history WHERE agent_id = 'a_t' ORDER BY id"),
     [['running', 'unexplained', '', '99'], ['idle', 'turn_done', 'r_t', '123']]);
   // left as a fresh database for the copy below
-  q("DELETE FROM workspaces; DELETE FROM run_stats; DELETE FROM latency_hist; DELETE FROM agent_time; DELETE FROM agent_status_history");
+  q("DELETE FROM workspaces; DELETE FROM run_stats; DELETE FROM latency_hist; DELETE FROM agent_time; DELETE FROM agent_status_history; DELETE FROM agent_usage");
 });
 
 test('two migrates at once apply the migrations once', async () => {
@@ -218,13 +221,14 @@ test('db copy copies every row, counts each table on both sides, and refuses a s
     'SELECT org_id, day, agent_id, node, runs, ms FROM agent_time ORDER BY 1, 2, 3, 4',
     'SELECT id, org_id, crew_id FROM runs ORDER BY id',
     'SELECT agent_id, CAST(round(cost_usd * 1000000) AS INTEGER), total_tokens FROM agent_totals ORDER BY 1',
-    'SELECT id, run_no FROM runs ORDER BY id']) {
+    'SELECT id, run_no FROM runs ORDER BY id',
+    'SELECT kind, start_day, agent_id, runs, input_tokens, CAST(round(cost_usd * 1000000) AS INTEGER) FROM agent_usage ORDER BY 1, 2, 3']) {
     const want = sqlite(sql);
     assert.ok(want.length > 0, sql);
     assert.deepEqual(pg.psql('one', sql), want, sql);
   }
   // agentd's triggers were held off for the copy only
-  assert.deepEqual(pg.psql('one', "SELECT count(*), count(*) FILTER (WHERE tgenabled = 'O') FROM pg_trigger WHERE tgname LIKE 'agent%' OR tgname LIKE 'runs_%'"), [['13', '13']]);
+  assert.deepEqual(pg.psql('one', "SELECT count(*), count(*) FILTER (WHERE tgenabled = 'O') FROM pg_trigger WHERE tgname LIKE 'agent%' OR tgname LIKE 'runs_%'"), [['16', '16']]);
 
   const again = run(['db', 'copy', '--from', `sqlite:${dataDir}`, '--to', pg.url('one')]);
   assert.equal(again.status, 1);

@@ -113,7 +113,7 @@ static void overrides_and_every_migration(void **state)
         assert_null(strstr(s, " BEGIN\n "));
         free(s);
     }
-    assert_int_equal(triggers, 15); /* every CREATE TRIGGER of the migrations */
+    assert_int_equal(triggers, 18); /* every CREATE TRIGGER of the migrations */
 }
 
 int main(void)
