@@ -410,7 +410,13 @@ void ad_store_messages_insert(ad_store_t *st, const ad_store_message_t *msgs, si
     j->n = n;
     j->done = done;
     j->ctx = ctx;
-    ad_store_submit(st, messages_insert, messages_inserted, j);
+    size_t bytes = 0; /* what the queue's bound counts while PostgreSQL is away */
+    for (size_t i = 0; i < n; i++) {
+        bytes += 128 + (msgs[i].content != NULL ? strlen(msgs[i].content) : 0) +
+                 (msgs[i].tool_input != NULL ? strlen(msgs[i].tool_input) : 0) +
+                 (msgs[i].tool_output != NULL ? strlen(msgs[i].tool_output) : 0);
+    }
+    ad_store_submit_sized(st, messages_insert, messages_inserted, j, bytes);
 }
 
 typedef struct {
