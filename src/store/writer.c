@@ -273,6 +273,7 @@ static void writer_main(void *arg)
 {
     ad_store_t *st = arg;
     uint64_t wait = DOWN_WAIT_MIN_NS;
+    uint64_t last_ping = uv_hrtime();
     uv_mutex_lock(&st->lock);
     for (;;) {
         while (st->queue_head == NULL && !st->stopping) {
@@ -285,6 +286,7 @@ static void writer_main(void *arg)
                     UV_ETIMEDOUT &&
                 st->queue_head == NULL && !st->stopping) {
                 uv_mutex_unlock(&st->lock);
+                last_ping = uv_hrtime();
                 probe(st, &wait);
                 uv_mutex_lock(&st->lock);
             }
@@ -311,6 +313,10 @@ static void writer_main(void *arg)
         uv_mutex_unlock(&st->lock);
 
         ad_store_stats_t d = {0};
+        if (st->url != NULL && uv_hrtime() - last_ping >= PING_EVERY_NS) {
+            last_ping = uv_hrtime(); /* a busy writer's round trip, too */
+            probe(st, &wait);
+        }
         if (st->url != NULL && ad_db_pg_lost(st->wdb)) {
             AD_DISCARD(ad_db_pg_reconnect(st->wdb)); /* else the group fails, and waits below */
         }
