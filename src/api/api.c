@@ -13,8 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* PostgreSQL away (issue #39): the store says so and why. */
+static bool db_down(void *ud, char *reason, size_t n)
+{
+    ad_app_t *app = ud;
+    return app->store != NULL && ad_store_db_down(app->store, reason, n);
+}
+
+/* Routes that answer without the database: they report on it. */
+static const char *const db_exempt[] = {"/api/health", "/metrics", NULL};
+
 void ad_api_register(ad_app_t *app)
 {
+    ad_server_set_down(app->server, db_down, app, db_exempt);
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_review_register(app);

@@ -33,7 +33,7 @@ extern const char ad_version[];
 /* ---- errors -------------------------------------------------------------
  * Fallible functions return 0 or one of these negative codes. Library codes
  * (SQLite, libgit2, libuv, curl) are translated into these at the edge of
- * the subsystem that calls the library. They are -1001 to -1016: below
+ * the subsystem that calls the library. They are -1001 to -1017: below
  * every -errno (Linux's are above -200) and above libuv's own codes
  * (UV_EAI_* from -3000, UV_EOF -4095; the others are -errno), so a -errno
  * or UV_E* code that leaks through is never mistaken for one of ours, and
@@ -58,7 +58,8 @@ enum {
     AD_EPERM = AD_ERR_BASE_ - 14,      /* not permitted */
     AD_ESTATE = AD_ERR_BASE_ - 15,     /* not allowed in the current state */
     AD_EINTERNAL = AD_ERR_BASE_ - 16,  /* a bug or an unexpected library error */
-    AD_ERR_MIN_ = AD_ERR_BASE_ - 17
+    AD_EUNAVAIL = AD_ERR_BASE_ - 17,   /* the database server cannot be reached */
+    AD_ERR_MIN_ = AD_ERR_BASE_ - 18
 };
 
 /* A static, lowercase description of an AD_E* code, or of a -errno (what

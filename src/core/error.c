@@ -31,6 +31,7 @@ static const struct {
     [14] = {"EPERM", "not permitted"},
     [15] = {"ESTATE", "not allowed in the current state"},
     [16] = {"EINTERNAL", "internal error"},
+    [17] = {"EUNAVAIL", "the database is unreachable"},
 };
 
 /* The index of an AD_E* code in errors[] (0 for AD_OK), or -1. */
@@ -100,6 +101,9 @@ void ad_err_about(int err, const char *what, char *out, size_t outsz)
         break;
     case AD_EBUSY:
         snprintf(out, outsz, "the database is busy; try again");
+        break;
+    case AD_EUNAVAIL:
+        snprintf(out, outsz, "the database is unreachable: %s was not read or saved", what);
         break;
     default:
         snprintf(out, outsz, "%s: %s", what, ad_strerror(err));

@@ -171,6 +171,16 @@ typedef void (*ad_dialect_fn)(const ad_req_t *r, int status, json_t *body, void 
 void ad_server_set_dialect(ad_server_t *s, const char *prefix, ad_dialect_fn fn, void *ud);
 /* Whether r came in under the dialect prefix. */
 bool ad_req_dialect(const ad_req_t *r);
+/* The database being unreachable (issue #39): fn says whether it is, with
+ * why into reason (no password). While it is, a matched route that needs
+ * it is answered 503 DATABASE_UNAVAILABLE "the database is unreachable:
+ * <why>" after the guard passed it and before its handler runs; so is an
+ * error answer that would have been a 500 (a read that failed on the lost
+ * connection) or was made from AD_EUNAVAIL. Routes that do not need it go
+ * on: public ones, upgrades (live streams) and those exempt names
+ * (patterns, NULL-terminated; borrowed). fn may be NULL (no database). */
+typedef bool (*ad_server_down_fn)(void *ud, char *reason, size_t n);
+void ad_server_set_down(ad_server_t *s, ad_server_down_fn fn, void *ud, const char *const *exempt);
 /* Takes ownership of p (from malloc): it is freed with the server. For data
  * a route's ud points to that lives as long as the route. */
 void ad_server_own(ad_server_t *s, void *p);

@@ -210,6 +210,9 @@ struct ad_server {
     char dialect_prefix[32]; /* ad_server_set_dialect */
     ad_dialect_fn dialect;
     void *dialect_ud;
+    ad_server_down_fn down; /* ad_server_set_down */
+    void *down_ud;
+    const char *const *down_exempt;
     char **cors;
     size_t ncors;
     ad_conn_t *conns;

@@ -587,6 +587,20 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* A failure of the database's absence says so (ad_server_set_down). */
+    bool unavail = strcmp(code, "DATABASE_UNAVAILABLE") == 0;
+    if ((unavail || status == 500) && r->srv != NULL && r->srv->down != NULL) {
+        char why[256];
+        if (r->srv->down(r->srv->down_ud, why, sizeof(why))) {
+            status = 503;
+            code = "DATABASE_UNAVAILABLE";
+            if (strncmp(msg, "the database is unreachable: ", 29) != 0) {
+                snprintf(msg, sizeof(msg), "the database is unreachable: %s", why);
+            }
+        } else if (unavail) {
+            snprintf(msg, sizeof(msg), "the database is unreachable; try again");
+        }
+    }
     /* A message may quote hostile input (an id with invalid UTF-8) or be
      * cut inside a character: repaired, so the answer is always the error
      * shape, never null. A details object that could not be built (for
@@ -652,6 +666,10 @@ int ad_http_status_of(int err, const char **code)
     case AD_EAGAIN:
         status = 503;
         c = "UNAVAILABLE";
+        break;
+    case AD_EUNAVAIL:
+        status = 503;
+        c = "DATABASE_UNAVAILABLE";
         break;
     default:
         status = 500;

@@ -328,6 +328,26 @@ static void answer_other_method(ad_req_t *r, char *allow, size_t cap, size_t ale
     ad_res_error(r, 405, "METHOD_NOT_ALLOWED", NULL, "method %s is not allowed here", r->method);
 }
 
+/* The database is unreachable and the route needs it: answered 503. */
+static bool refused_for_database(ad_server_t *s, ad_req_t *r, const ad_route_t *rt)
+{
+    if (s->down == NULL || rt->access == AD_ACCESS_PUBLIC || rt->upgrade != NULL || r->upgrade) {
+        return false;
+    }
+    for (const char *const *e = s->down_exempt; e != NULL && *e != NULL; e++) {
+        if (strcmp(*e, rt->pattern) == 0) {
+            return false;
+        }
+    }
+    char why[256];
+    if (!s->down(s->down_ud, why, sizeof(why))) {
+        return false;
+    }
+    ad_res_header(r, "Retry-After", "5");
+    ad_res_error(r, 503, "DATABASE_UNAVAILABLE", NULL, "the database is unreachable: %s", why);
+    return true;
+}
+
 void ad_http_route_request(ad_server_t *s, ad_req_t *r)
 {
     char allow[96];
@@ -365,6 +385,9 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
         ad_res_header(r, "Retry-After", "10");
         ad_res_error(r, 429, "RATE_LIMITED", NULL,
                      "this token has too many WebSockets open (--max-websockets-per-token)");
+        return;
+    }
+    if (found != NULL && refused_for_database(s, r, found)) {
         return;
     }
     if (found != NULL) {
@@ -469,6 +492,13 @@ void ad_server_set_dialect(ad_server_t *s, const char *prefix, ad_dialect_fn fn,
     snprintf(s->dialect_prefix, sizeof(s->dialect_prefix), "%s", prefix);
     s->dialect = fn;
     s->dialect_ud = ud;
+}
+
+void ad_server_set_down(ad_server_t *s, ad_server_down_fn fn, void *ud, const char *const *exempt)
+{
+    s->down = fn;
+    s->down_ud = ud;
+    s->down_exempt = exempt;
 }
 
 bool ad_req_dialect(const ad_req_t *r)

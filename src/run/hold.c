@@ -76,7 +76,8 @@ void ad_run_stall_update(ad_run_t *run)
     run->stalled = now;
     if (now) {
         if (!run->hold_stalled) {
-            snprintf(run->stall_reason, sizeof(run->stall_reason), "disk full");
+            snprintf(run->stall_reason, sizeof(run->stall_reason), "%s",
+                     run->r->stuck_rc == AD_EUNAVAIL ? "database unreachable" : "disk full");
         }
         run->stalled_at = (int64_t)ad_wall_ms();
         ad_log(AD_LOG_WARN, "runner", "run stalled agent=%s run=%s reason=\"%s\"", run->agent_id,

@@ -94,10 +94,12 @@ static void batch_free(inflight_t *f, int rc)
 /* A storage error that passes once there is space: the batch is written
  * again later, never dropped. A group SQLite rolled back for one job's
  * FULL (or I/O error) gives its other jobs AD_EIO (src/store/writer.c);
- * both are taken for a full disk, which is what the run then says. */
+ * both are taken for a full disk, which is what the run then says. So is
+ * PostgreSQL away with the writer's queue at its bound (AD_EUNAVAIL,
+ * issue #39): the run says the database is unreachable. */
 static bool retryable(int rc)
 {
-    return rc == AD_EFULL || rc == AD_EIO;
+    return rc == AD_EFULL || rc == AD_EIO || rc == AD_EUNAVAIL;
 }
 
 /* A batch that could not be stored and never will be: the run lost it. */
@@ -218,8 +220,8 @@ static void stuck_push(ad_runner_t *r, inflight_t *f)
     e->f = f;
     stuck_insert(r, e);
     if (first) {
-        ad_log(AD_LOG_WARN, "runner",
-               "storing messages failed (the disk is full?); holding output and retrying");
+        ad_log(AD_LOG_WARN, "runner", "storing messages failed (%s); holding output and retrying",
+               r->stuck_rc == AD_EUNAVAIL ? "the database is unreachable" : "the disk is full?");
         set_store_stall(r, true);
     }
     ad_run_t *run = batch_run(f);
@@ -277,6 +279,9 @@ static void on_batch_done(int rc, void *ud)
         if (f->done != NULL) { /* the caller hears now; the rows are stored later */
             f->done(rc, f->ctx);
             f->done = NULL;
+        }
+        if (r->stuck == NULL) {
+            r->stuck_rc = rc;
         }
         stuck_push(r, f);
     } else {

@@ -274,6 +274,7 @@ struct ad_runner {
     uint64_t batch_seq;
     uv_timer_t retry;
     unsigned retry_ms;
+    int stuck_rc;  /* what the first stuck batch failed with: the runs' stall reason */
     bool retrying; /* the first stuck batch is at the writer */
     bool closing;
     int open_handles; /* check and retry, until both are closed */

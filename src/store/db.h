@@ -55,6 +55,10 @@ typedef enum { AD_DB_SQLITE = 0, AD_DB_PG = 1 } ad_db_kind_t;
 #define AD_DB_NULL SQLITE_NULL
 #define AD_DB_STATIC SQLITE_STATIC
 #define AD_DB_TRANSIENT SQLITE_TRANSIENT
+/* PostgreSQL only: the server could not be reached (the connection was
+ * lost, or is being made again). An extended code SQLite never gives;
+ * ad_store_rc() makes it AD_EUNAVAIL. */
+#define AD_DB_UNAVAIL (SQLITE_IOERR | (200 << 8))
 
 typedef struct ad_db_slot ad_db_slot_t; /* stmt.c */
 struct ad_db_pg;                        /* db_pg.c */
@@ -112,6 +116,35 @@ int64_t ad_db_pg_last_insert_rowid(ad_db_t *db);
 const char *ad_db_pg_errmsg(ad_db_t *db);
 int ad_db_pg_errcode(ad_db_t *db);
 int ad_db_pg_autocommit(ad_db_t *db);
+
+/* Connections that come back (issue #39). A connection is lost when libpq
+ * says it is bad, or a statement failed with a connection-class SQLSTATE
+ * (08xxx) or an administrator's shutdown (57P01-57P03): every later call
+ * on it fails with AD_DB_UNAVAIL until ad_db_pg_reconnect(), which only
+ * its owner calls, outside a transaction (a statement never reconnects on
+ * its own: a transaction cut in half must not go on, in autocommit, on a
+ * new connection). The statements cached on the connection are prepared
+ * again on the new one at their next use. */
+bool ad_db_pg_lost(ad_db_t *db);
+/* A new connection in place of a lost one: 0, or AD_EUNAVAIL (the reason
+ * in the process's database state below). Blocks for a login, at most the
+ * URL's connect_timeout (10 s unless it says). */
+int ad_db_pg_reconnect(ad_db_t *db);
+/* A round trip (SELECT 1): 0 with its time in *sec, or AD_EUNAVAIL. */
+int ad_db_pg_ping(ad_db_t *db, double *sec);
+/* The database as this process last saw it (any thread): down from the
+ * first lost connection until a reconnect or a new connection succeeds. */
+typedef struct {
+    bool down;
+    char reason[256];      /* the last connection error, never a password */
+    int64_t down_since_ms; /* wall clock, 0 when up */
+    uint64_t errors;       /* statements that failed for the connection */
+    uint64_t reconnects;   /* connections made again */
+    uint64_t outages;      /* times the database went down */
+    double rtt_sec;        /* the last ping's round trip, -1 before one */
+} ad_db_pg_state_t;
+void ad_db_pg_state(ad_db_pg_state_t *out);
+bool ad_db_pg_down(void);
 
 #define AD_DB_SQ(s) __builtin_expect((s)->kind == AD_DB_SQLITE, 1)
 

@@ -8,12 +8,18 @@
  * row: the store's reads are bounded (LIMIT, one key), so a result's
  * memory is too. SQLSTATEs map onto SQLite's result codes (db.h), booleans
  * read as 0 and 1, bytea as bytes. A connection is one thread's at a time,
- * as on SQLite; nothing here locks.
+ * as on SQLite; nothing here locks but the process's database state.
+ *
+ * A lost connection (issue #39: the server restarted, the network cut)
+ * fails every call with AD_DB_UNAVAIL until its owner reconnects it (db.h);
+ * the statements it had prepared are prepared again, by their kept text
+ * and parameter types, on the new connection's first use of each.
  */
 #include "store/pq.h"
 #include "store/store_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,6 +37,9 @@
 
 struct ad_db_pg {
     PGconn *c;
+    char *url;    /* to connect again (never logged) */
+    unsigned gen; /* connections made: a statement prepared on an older one is not there */
+    bool lost;
     int64_t changes;
     int err;
     char msg[512];
@@ -48,6 +57,8 @@ typedef struct {
 struct ad_db_pgstmt {
     char name[16]; /* "" for an uncached statement */
     char *sql;     /* translated */
+    unsigned gen;  /* the connection it was prepared on (db->pg->gen) */
+    Oid *types;    /* the parameter types the server took, to prepare again */
     int nparams;
     pg_param_t *params;
     PGresult *res;
@@ -104,18 +115,106 @@ static int code_of(const char *st)
     return SQLITE_ERROR;
 }
 
+/* ---- the process's database state (db.h) --------------------------------------- */
+
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static ad_db_pg_state_t state = {.rtt_sec = -1};
+
+static void state_down(const char *why)
+{
+    pthread_mutex_lock(&state_lock);
+    if (!state.down) {
+        state.down = true;
+        state.outages++;
+        state.down_since_ms = ad_wall_ms();
+        ad_log(AD_LOG_WARN, "store", "PostgreSQL unreachable: %s", why);
+    }
+    state.errors++;
+    snprintf(state.reason, sizeof(state.reason), "%s", why);
+    pthread_mutex_unlock(&state_lock);
+}
+
+static void state_up(bool reconnected)
+{
+    pthread_mutex_lock(&state_lock);
+    if (state.down) {
+        ad_log(AD_LOG_INFO, "store", "PostgreSQL reachable again after %lld ms",
+               (long long)(ad_wall_ms() - state.down_since_ms));
+    }
+    state.down = false;
+    state.down_since_ms = 0;
+    state.reconnects += reconnected;
+    pthread_mutex_unlock(&state_lock);
+}
+
+void ad_db_pg_state(ad_db_pg_state_t *out)
+{
+    pthread_mutex_lock(&state_lock);
+    *out = state;
+    pthread_mutex_unlock(&state_lock);
+}
+
+bool ad_db_pg_down(void)
+{
+    pthread_mutex_lock(&state_lock);
+    bool d = state.down;
+    pthread_mutex_unlock(&state_lock);
+    return d;
+}
+
+/* Whether r's failure (r may be NULL) means the connection is gone: libpq
+ * says so, or the server's SQLSTATE is a connection exception (08) or an
+ * operator intervention that ends the session (57P01 admin shutdown, 57P02
+ * crash shutdown, 57P03 cannot connect now). */
+static bool conn_gone(PGconn *c, const PGresult *r)
+{
+    if (c == NULL || ad_pq.PQstatus(c) != CONNECTION_OK || r == NULL) {
+        return true;
+    }
+    const char *st = ad_pq.PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (st == NULL) {
+        /* libpq's own failure (no server answer): the socket went */
+        return ad_pq.PQresultStatus(r) == PGRES_FATAL_ERROR;
+    }
+    return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+           strcmp(st, "57P03") == 0;
+}
+
+/* A lost connection's answer to any call until it is made again. */
+static int unavailable(ad_db_t *db)
+{
+    struct ad_db_pg *p = db->pg;
+    if (p->msg[0] == '\0') {
+        snprintf(p->msg, sizeof(p->msg), "the connection to PostgreSQL was lost");
+    }
+    return p->err = AD_DB_UNAVAIL;
+}
+
+static bool usable(ad_db_t *db)
+{
+    struct ad_db_pg *p = db->pg;
+    if (!p->lost && (p->c == NULL || ad_pq.PQstatus(p->c) != CONNECTION_OK)) {
+        p->lost = true;
+        state_down("the connection to PostgreSQL was lost");
+    }
+    return !p->lost;
+}
+
 /* Records r's error (r may be NULL: the connection's) on db; its code. */
 static int fail(ad_db_t *db, const PGresult *r)
 {
     struct ad_db_pg *p = db->pg;
     const char *m = r != NULL ? ad_pq.PQresultErrorMessage(r) : "";
     if (m == NULL || *m == '\0') {
-        m = ad_pq.PQerrorMessage(p->c);
+        m = p->c != NULL ? ad_pq.PQerrorMessage(p->c) : "";
     }
-    snprintf(p->msg, sizeof(p->msg), "%s", m != NULL ? m : "?");
+    snprintf(p->msg, sizeof(p->msg), "%s", m != NULL && *m != '\0' ? m : "?");
     p->msg[strcspn(p->msg, "\n")] = '\0';
-    if (r == NULL || ad_pq.PQstatus(p->c) != CONNECTION_OK) {
-        p->err = SQLITE_IOERR;
+    if (conn_gone(p->c, r)) {
+        p->lost = true;
+        ad_store_pg_scrub(p->msg, p->url);
+        state_down(p->msg);
+        p->err = AD_DB_UNAVAIL;
     } else {
         p->err = code_of(ad_pq.PQresultErrorField(r, PG_DIAG_SQLSTATE));
     }
@@ -142,7 +241,56 @@ int ad_db_pg_open(const char *url, ad_db_t **out, char *err, size_t errsz)
     ad_db_t *db = ad_db_alloc(AD_DB_PG);
     db->pg = ad_xcalloc(1, sizeof(*db->pg));
     db->pg->c = c;
+    db->pg->url = ad_xstrdup(url);
+    state_up(false);
     *out = db;
+    return 0;
+}
+
+bool ad_db_pg_lost(ad_db_t *db)
+{
+    return db->kind == AD_DB_PG && !usable(db);
+}
+
+int ad_db_pg_reconnect(ad_db_t *db)
+{
+    struct ad_db_pg *p = db->pg;
+    PGconn *c = NULL;
+    char err[512];
+    int e = ad_store_pg_connect(p->url, &c, err, sizeof(err));
+    if (e != 0) {
+        state_down(err);
+        return AD_EUNAVAIL;
+    }
+    ad_pq.PQsetNoticeProcessor(c, quiet, NULL);
+    if (p->c != NULL) {
+        ad_pq.PQfinish(p->c);
+    }
+    p->c = c;
+    p->gen++;
+    p->lost = false;
+    p->msg[0] = '\0';
+    p->err = 0;
+    state_up(true);
+    return 0;
+}
+
+int ad_db_pg_ping(ad_db_t *db, double *sec)
+{
+    if (!usable(db)) {
+        return AD_EUNAVAIL;
+    }
+    uint64_t t0 = ad_mono_ns();
+    PGresult *r = ad_pq.PQexec(db->pg->c, "SELECT 1");
+    int rc = ad_pq.PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : fail(db, r);
+    ad_pq.PQclear(r);
+    if (rc != 0) {
+        return rc == AD_DB_UNAVAIL ? AD_EUNAVAIL : AD_EIO;
+    }
+    *sec = (double)(ad_mono_ns() - t0) / 1e9;
+    pthread_mutex_lock(&state_lock);
+    state.rtt_sec = *sec;
+    pthread_mutex_unlock(&state_lock);
     return 0;
 }
 
@@ -154,7 +302,10 @@ PGconn *ad_db_pg_conn(ad_db_t *db)
 void ad_db_pg_close(ad_db_t *db)
 {
     if (db->pg != NULL) {
-        ad_pq.PQfinish(db->pg->c);
+        if (db->pg->c != NULL) {
+            ad_pq.PQfinish(db->pg->c);
+        }
+        free(db->pg->url);
         free(db->pg);
         db->pg = NULL;
     }
@@ -162,6 +313,9 @@ void ad_db_pg_close(ad_db_t *db)
 
 int ad_db_pg_exec(ad_db_t *db, const char *sql)
 {
+    if (!usable(db)) {
+        return unavailable(db);
+    }
     PGresult *r = ad_pq.PQexec(db->pg->c, sql);
     ExecStatusType st = ad_pq.PQresultStatus(r);
     int rc = SQLITE_OK;
@@ -195,7 +349,8 @@ int ad_db_pg_errcode(ad_db_t *db)
 
 int ad_db_pg_autocommit(ad_db_t *db)
 {
-    return ad_pq.PQtransactionStatus(db->pg->c) == PQTRANS_IDLE;
+    /* A lost connection's transaction was rolled back by the server. */
+    return !usable(db) || ad_pq.PQtransactionStatus(db->pg->c) == PQTRANS_IDLE;
 }
 
 /* ---- statements ------------------------------------------------------------------- */
@@ -227,22 +382,22 @@ int ad_db_pg_prepare(ad_db_t *db, const char *sql, int n, ad_db_stmt_t **out)
     return SQLITE_OK;
 }
 
-/* Cached statements are prepared on the server (once per connection). */
-int ad_db_pg_prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out)
+/* Prepares p on db's server under its name, finding the types of the
+ * parameters the server cannot (kept in p->types for a later connection):
+ * SQLITE_OK, or the failure's code. */
+static int server_prepare(ad_db_t *db, struct ad_db_pgstmt *p)
 {
-    int rc = ad_db_pg_prepare(db, sql, -1, out);
-    if (rc != SQLITE_OK) {
-        return rc;
+    if (!usable(db)) {
+        return unavailable(db);
     }
-    struct ad_db_pgstmt *p = (*out)->pg;
-    snprintf(p->name, sizeof(p->name), "a%u", ++db->pg->names);
     /* A parameter nothing types (`? IS NULL OR id = ?`, `? = ''`) is text,
      * as SQLite would take it; one typed two ways (a bigint column and
      * `? <> 0`) is bigint: the server names one at a time. Inside a
      * transaction a failed prepare would abort it: a savepoint keeps it. */
     bool in_tx = ad_pq.PQtransactionStatus(db->pg->c) == PQTRANS_INTRANS;
-    Oid *types = ad_xcalloc((size_t)p->nparams + 1, sizeof(Oid));
+    Oid *types = p->types;
     int last = -1;
+    int rc = SQLITE_OK;
     for (int tries = 0; tries <= 2 * p->nparams; tries++) {
         if (in_tx) {
             ad_pq.PQclear(ad_pq.PQexec(db->pg->c, "SAVEPOINT ad_prepare"));
@@ -255,8 +410,13 @@ int ad_db_pg_prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out)
         }
         if (ok) {
             ad_pq.PQclear(r);
-            free(types);
+            p->gen = db->pg->gen;
             return SQLITE_OK;
+        }
+        if (conn_gone(db->pg->c, r)) {
+            rc = fail(db, r);
+            ad_pq.PQclear(r);
+            return rc;
         }
         const char *st = ad_pq.PQresultErrorField(r, PG_DIAG_SQLSTATE);
         const char *m = ad_pq.PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
@@ -284,12 +444,24 @@ int ad_db_pg_prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out)
         types[k - 1] = unknown ? PG_TEXT : PG_INT8;
         last = unknown ? k - 1 : -1;
     }
-    if (rc == SQLITE_OK) {
-        rc = SQLITE_ERROR;
+    return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+}
+
+/* Cached statements are prepared on the server (once per connection). */
+int ad_db_pg_prepare_kept(ad_db_t *db, const char *sql, ad_db_stmt_t **out)
+{
+    int rc = ad_db_pg_prepare(db, sql, -1, out);
+    if (rc != SQLITE_OK) {
+        return rc;
     }
-    free(types);
-    ad_db_pg_finalize(*out);
-    *out = NULL;
+    struct ad_db_pgstmt *p = (*out)->pg;
+    snprintf(p->name, sizeof(p->name), "a%u", ++db->pg->names);
+    p->types = ad_xcalloc((size_t)p->nparams + 1, sizeof(Oid));
+    rc = server_prepare(db, p);
+    if (rc != SQLITE_OK) {
+        ad_db_pg_finalize(*out);
+        *out = NULL;
+    }
     return rc;
 }
 
@@ -333,6 +505,7 @@ void ad_db_pg_finalize(ad_db_stmt_t *s)
         drop_param(&p->params[i]);
     }
     free(p->params);
+    free(p->types);
     free(p->sql);
     free(p);
     free(s);
@@ -413,6 +586,16 @@ static int run(ad_db_stmt_t *s)
 {
     struct ad_db_pgstmt *p = s->pg;
     ad_db_t *db = s->db;
+    if (!usable(db)) {
+        p->ran = false;
+        return unavailable(db);
+    }
+    if (p->name[0] != '\0' && p->gen != db->pg->gen) {
+        int rc = server_prepare(db, p); /* the connection was made again */
+        if (rc != SQLITE_OK) {
+            return rc;
+        }
+    }
     const char *vals[1000];
     int lens[1000], fmts[1000];
     int np = p->nparams < 1000 ? p->nparams : 999;

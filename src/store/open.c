@@ -292,9 +292,49 @@ void ad_store_stats(ad_store_t *st, ad_store_stats_t *out)
     *out = st->stats;
     uv_mutex_unlock(&st->lock);
     out->queued = st->outstanding;
+    uv_mutex_lock(&st->lock);
+    out->waiting = st->queued;
+    out->waiting_bytes = st->queued_bytes;
+    uv_mutex_unlock(&st->lock);
     out->event_log_bytes = 0;
     if (st->evlog != NULL) {
         uint64_t oldest, newest;
         ad_evlog_bounds(st->evlog, &oldest, &newest, &out->event_log_bytes);
     }
+}
+
+void ad_store_db(ad_store_t *st, ad_store_db_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->backend = ad_store_backend(st);
+    out->up = true;
+    out->rtt_sec = -1;
+    if (st->url == NULL) {
+        out->conns = 2;
+        return;
+    }
+    ad_db_pg_state_t s;
+    ad_db_pg_state(&s);
+    out->up = !s.down;
+    snprintf(out->reason, sizeof(out->reason), "%s", s.down ? s.reason : "");
+    out->down_since_ms = s.down_since_ms;
+    out->errors = s.errors;
+    out->reconnects = s.reconnects;
+    out->outages = s.outages;
+    out->rtt_sec = s.rtt_sec;
+    ad_store_pool_counts(&out->pool_idle, &out->pool_busy);
+    out->conns = 2;
+}
+
+bool ad_store_db_down(const ad_store_t *st, char *reason, size_t n)
+{
+    if (st == NULL || st->url == NULL) {
+        return false;
+    }
+    ad_db_pg_state_t s;
+    ad_db_pg_state(&s);
+    if (s.down && reason != NULL && n > 0) {
+        snprintf(reason, n, "%s", s.reason);
+    }
+    return s.down;
 }

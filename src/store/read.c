@@ -21,6 +21,26 @@ static struct {
     char *url;
     ad_db_t *db;
 } pool[POOL_IDLE];
+static size_t pool_busy; /* under pool_lock: connections out on a read */
+
+void ad_store_pool_counts(size_t *idle, size_t *busy)
+{
+    pthread_mutex_lock(&pool_lock);
+    size_t n = 0;
+    for (size_t i = 0; i < POOL_IDLE; i++) {
+        n += pool[i].db != NULL;
+    }
+    *idle = n;
+    *busy = pool_busy;
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static void pool_busy_add(int d)
+{
+    pthread_mutex_lock(&pool_lock);
+    pool_busy = (size_t)((ptrdiff_t)pool_busy + d);
+    pthread_mutex_unlock(&pool_lock);
+}
 
 static ad_db_t *pool_take(const char *url)
 {
@@ -70,6 +90,12 @@ typedef struct {
 static void read_work(uv_work_t *w)
 {
     read_job_t *r = w->data;
+    if (r->url != NULL && ad_db_pg_down()) {
+        /* Not a login per read while the server is away: the writer
+         * probes it and says when it is back (writer.c). */
+        r->rc = AD_EUNAVAIL;
+        return;
+    }
     ad_db_t *db = r->url != NULL ? pool_take(r->url) : NULL;
     char err[512];
     if (db == NULL) {
@@ -81,8 +107,17 @@ static void read_work(uv_work_t *w)
             return;
         }
     }
+    if (r->url != NULL) {
+        pool_busy_add(1);
+    }
     r->rc = r->fn(db, r->ctx);
-    if (r->url != NULL && ad_db_get_autocommit(db)) {
+    if (r->url != NULL) {
+        pool_busy_add(-1);
+    }
+    if (r->url != NULL && ad_db_pg_lost(db)) {
+        r->rc = r->rc != 0 ? AD_EUNAVAIL : 0;
+        ad_store_conn_close(db); /* not back to the pool: it is gone */
+    } else if (r->url != NULL && ad_db_get_autocommit(db)) {
         pool_give(r->url, db);
     } else {
         ad_store_conn_close(db);
@@ -117,5 +152,15 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
 ad_db_t *ad_store_rdb(ad_store_t *st)
 {
     AD_ASSERT_LOOP();
+    /* PostgreSQL: a lost reader is made again once the writer has seen the
+     * server back (a login on the loop, fast then), at most every 500 ms;
+     * until then its reads fail at once with AD_EUNAVAIL. */
+    if (st->url != NULL && ad_db_pg_lost(st->rdb) && !ad_db_pg_down()) {
+        uint64_t now = ad_mono_ns();
+        if (now - st->rdb_tried_ns > 500000000ull) {
+            st->rdb_tried_ns = now;
+            AD_DISCARD(ad_db_pg_reconnect(st->rdb)); /* still lost on failure: reads say so */
+        }
+    }
     return st->rdb;
 }

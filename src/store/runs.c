@@ -412,7 +412,13 @@ void ad_store_messages_insert(ad_store_t *st, const ad_store_message_t *msgs, si
     j->n = n;
     j->done = done;
     j->ctx = ctx;
-    ad_store_submit(st, messages_insert, messages_inserted, j);
+    size_t bytes = 0; /* what the queue's bound counts while PostgreSQL is away */
+    for (size_t i = 0; i < n; i++) {
+        bytes += 128 + (msgs[i].content != NULL ? strlen(msgs[i].content) : 0) +
+                 (msgs[i].tool_input != NULL ? strlen(msgs[i].tool_input) : 0) +
+                 (msgs[i].tool_output != NULL ? strlen(msgs[i].tool_output) : 0);
+    }
+    ad_store_submit_sized(st, messages_insert, messages_inserted, j, bytes);
 }
 
 typedef struct {
@@ -588,9 +594,10 @@ int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t
         return 0;
     }
     ad_db_stmt_t *s = ad_store_stmt(
-        db, "INSERT INTO run_hold (run_id, hold_out, hold_err) VALUES (?, ?, ?) "
-            "ON CONFLICT(run_id) DO UPDATE SET hold_out = max(hold_out, excluded.hold_out), "
-            "hold_err = max(hold_err, excluded.hold_err)");
+        db,
+        "INSERT INTO run_hold (run_id, hold_out, hold_err) VALUES (?, ?, ?) "
+        "ON CONFLICT(run_id) DO UPDATE SET hold_out = max(run_hold.hold_out, excluded.hold_out), "
+        "hold_err = max(run_hold.hold_err, excluded.hold_err)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

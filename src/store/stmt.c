@@ -132,7 +132,9 @@ ad_db_stmt_t *ad_store_stmt(ad_db_t *c, const char *sql)
     ad_db_stmt_t *s = NULL;
     int rc = prepare_kept(c, sql, &s);
     if (rc != AD_DB_OK) {
-        ad_log(AD_LOG_ERROR, "store", "prepare failed: %s sql=%.300s", ad_db_errmsg(c), sql);
+        if (rc != AD_DB_UNAVAIL) { /* the lost connection is logged once, by db_pg.c */
+            ad_log(AD_LOG_ERROR, "store", "prepare failed: %s sql=%.300s", ad_db_errmsg(c), sql);
+        }
         return NULL;
     }
     if ((c->used + 1) * 2 > c->cap) {
@@ -154,6 +156,9 @@ int ad_store_rc(ad_db_t *db, int rc)
 {
     if (rc == AD_DB_OK || rc == AD_DB_DONE || rc == AD_DB_ROW) {
         return 0;
+    }
+    if (rc == AD_DB_UNAVAIL) {
+        return AD_EUNAVAIL; /* logged once, when the connection was lost (db_pg.c) */
     }
     switch (rc) {
     case SQLITE_CONSTRAINT_UNIQUE:

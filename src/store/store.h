@@ -121,6 +121,14 @@ typedef void (*ad_store_done_cb)(int rc, void *ctx);
  * ad_store_close(). The queue has no bound of its own: callers bound what
  * they submit (HTTP by its connection limit, the bus by its batching). */
 void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
+/* The same for a job that holds about bytes of data (messages): while
+ * PostgreSQL is away (issue #39) the jobs waiting for it are bounded to
+ * AD_STORE_DOWN_JOBS jobs and AD_STORE_DOWN_BYTES bytes; a job past either
+ * is not queued but completed with AD_EUNAVAIL (on a later loop turn). */
+#define AD_STORE_DOWN_JOBS 4096
+#define AD_STORE_DOWN_BYTES (64u << 20)
+void ad_store_submit_sized(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx,
+                           size_t bytes);
 /* Calls done(rc, ctx) once every write queued before this call has
  * committed (rc 0) or failed. Loop thread. */
 void ad_store_flush(ad_store_t *st, ad_store_done_cb done, void *ctx);
@@ -149,8 +157,32 @@ typedef struct {
     double commit_sum_sec;
     uint64_t queued;          /* jobs submitted and not yet completed (loop side) */
     uint64_t event_log_bytes; /* the event log's segment files, 0 before it is attached */
+    uint64_t reruns;          /* groups run again after PostgreSQL came back */
+    uint64_t refused;         /* jobs refused while PostgreSQL was away, the queue full */
+    uint64_t waiting;         /* jobs queued for the writer thread (not yet taken) */
+    uint64_t waiting_bytes;   /* their sizes, as submitted */
 } ad_store_stats_t;
 void ad_store_stats(ad_store_t *st, ad_store_stats_t *out);
+
+/* The database as the store sees it, for health and /metrics (issue #39).
+ * On SQLite: up, no reason, no pool, no round trip. Loop thread. */
+typedef struct {
+    const char *backend; /* "sqlite" or "postgres" */
+    bool up;
+    char reason[256];      /* why it is down (the last connection error, no password) */
+    int64_t down_since_ms; /* wall clock, 0 when up */
+    uint64_t errors;       /* statements that failed for the connection */
+    uint64_t reconnects;   /* connections made again */
+    uint64_t outages;      /* times it went down */
+    double rtt_sec;        /* the writer's last ping, -1 before one (or SQLite) */
+    size_t pool_idle;      /* read connections waiting */
+    size_t pool_busy;      /* read connections out on a read */
+    size_t conns;          /* the writer's and the loop's, always open */
+} ad_store_db_t;
+void ad_store_db(ad_store_t *st, ad_store_db_t *out);
+/* Whether the database is unreachable now, with why into reason. Any
+ * thread. */
+bool ad_store_db_down(const ad_store_t *st, char *reason, size_t n);
 /* The stats as Prometheus families into b (prom.c; store NULL: none). 0
  * or AD_ETOOBIG. Loop thread. */
 int ad_store_prom(ad_store_t *store, ad_buf_t *b);

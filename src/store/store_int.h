@@ -31,9 +31,10 @@ struct ad_store {
     char *url; /* PostgreSQL's (never logged: it may hold a password), or NULL */
     bool durability_full;
     int busy_ms;
-    ad_db_t *wdb;     /* writer thread only */
-    ad_store_tx_t tx; /* {wdb}: what jobs are given */
-    ad_db_t *rdb;     /* loop thread only */
+    ad_db_t *wdb;          /* writer thread only */
+    ad_store_tx_t tx;      /* {wdb}: what jobs are given */
+    ad_db_t *rdb;          /* loop thread only */
+    uint64_t rdb_tried_ns; /* loop thread: the last time a lost rdb was connected again */
     uv_thread_t thread;
     bool thread_started;
     uv_async_t async;
@@ -50,6 +51,8 @@ struct ad_store {
     /* under lock: */
     struct ad_store_job *queue_head, *queue_tail;
     size_t queued;
+    size_t queued_bytes; /* the queued jobs' sizes as submitted */
+    bool down_group;     /* a group waits for PostgreSQL to come back */
     struct ad_store_job *done_head, *done_tail;
     bool stopping;
     ad_store_stats_t stats;
@@ -207,7 +210,8 @@ void ad_store_conn_close(ad_db_t *db);
  * NOTFOUND-like AD_DB_DONE is not an error (returns 0);
  * UNIQUE/PRIMARY KEY -> AD_EEXIST, CHECK/FOREIGN KEY/NOT NULL ->
  * AD_ECONSTRAINT, FULL -> AD_EFULL, BUSY/LOCKED -> AD_EBUSY, CORRUPT/NOTADB
- * -> AD_ECORRUPT, IOERR -> AD_EIO, NOMEM -> AD_ENOMEM, else AD_EINTERNAL. */
+ * -> AD_ECORRUPT, IOERR -> AD_EIO, NOMEM -> AD_ENOMEM, PostgreSQL's
+ * AD_DB_UNAVAIL -> AD_EUNAVAIL, else AD_EINTERNAL. */
 int ad_store_rc(ad_db_t *db, int rc);
 /* Runs a one-statement write through the cache: binds nothing. */
 int ad_store_exec(ad_db_t *db, const char *sql);
@@ -227,6 +231,8 @@ int ad_store_conn_open_st(const ad_store_t *st, bool writer, ad_db_t **out, char
                           size_t errsz);
 /* The read connection, for bounded indexed reads on the loop thread. */
 ad_db_t *ad_store_rdb(ad_store_t *st);
+/* PostgreSQL's idle pool: connections waiting and out on a read. Any thread. */
+void ad_store_pool_counts(size_t *idle, size_t *busy);
 /* Heavier reads on the libuv thread pool, on a read connection of their own.
  * fn runs on a pool thread; done runs on the loop with fn's return code. */
 typedef int (*ad_store_read_fn)(ad_db_t *db, void *ctx);

@@ -5,6 +5,18 @@
  * completions go back to the loop through a uv_async. Also the JSON ops
  * the REST layer writes with, and ad_store_flush. What each job writes is
  * the table files' business.
+ *
+ * PostgreSQL going away (issue #39): a group that did not commit because
+ * the connection was lost was rolled back by the server; the writer keeps
+ * it, connects again with backoff and runs it again whole, so no job is
+ * completed before its commit and none is applied twice (but for a COMMIT
+ * whose answer was lost with the connection: the server may have applied
+ * it; that one group may then run again). While the server is away new
+ * jobs wait behind it, up to AD_STORE_DOWN_JOBS jobs and
+ * AD_STORE_DOWN_BYTES bytes (as their submitters sized them); past that a
+ * job is refused at once with AD_EUNAVAIL, not run. Idle, the writer pings
+ * the server every few seconds (the health's round trip, and an outage
+ * seen without traffic).
  */
 #include "store/store_int.h"
 
@@ -14,12 +26,18 @@
 #include <unistd.h>
 
 #define BUSY_RETRIES 10
+/* Connecting again after PostgreSQL went away: the first wait, doubled up to the last. */
+#define DOWN_WAIT_MIN_NS 100000000ull
+#define DOWN_WAIT_MAX_NS 2000000000ull
+/* An idle writer's ping of PostgreSQL. */
+#define PING_EVERY_NS 2000000000ull
 
 typedef struct ad_store_job {
     struct ad_store_job *next;
     ad_store_job_fn fn;
     ad_store_done_cb done;
     void *ctx;
+    size_t bytes; /* what the submitter said it holds (0: not said) */
     int rc;
 } job_t;
 
@@ -126,7 +144,7 @@ static void run_safe(ad_store_t *st, job_t *head, ad_store_stats_t *d)
     }
 }
 
-/* Runs one group of jobs in a transaction and sets each job's rc. */
+/* A committed group's latency, into the histogram. */
 static void count_commit(ad_store_stats_t *d, uint64_t t0)
 {
     double sec = (double)(uv_hrtime() - t0) / 1e9;
@@ -138,7 +156,9 @@ static void count_commit(ad_store_stats_t *d, uint64_t t0)
     d->commit_sum_sec += sec;
 }
 
-static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+/* Runs one group of jobs in a transaction and sets each job's rc: true
+ * when it committed. */
+static bool run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
 {
     ad_db_t *db = st->wdb;
     uint64_t t0 = uv_hrtime();
@@ -146,7 +166,7 @@ static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
         d->jobs++;
     }
     if (group_begin(st, head, d) != 0) {
-        return;
+        return false;
     }
     if (!run_fast(st, head)) {
         /* Someone failed: start again, this time isolating each job. */
@@ -154,12 +174,12 @@ static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
             j->rc = 0;
         }
         if (group_begin(st, head, d) != 0) {
-            return;
+            return false;
         }
         run_safe(st, head, d);
     }
     if (ad_db_get_autocommit(db)) {
-        return;
+        return false;
     }
     int rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
     if (rc != AD_DB_DONE) {
@@ -175,19 +195,101 @@ static void run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
                 j->rc = e;
             }
         }
-        return;
+        return false;
     }
     d->groups++;
     count_commit(d, t0);
+    return true;
+}
+
+/* ---- PostgreSQL away ----------------------------------------------------------------- */
+
+/* Waits ns (under st->lock, released meanwhile) or until the store stops. */
+static void nap(ad_store_t *st, uint64_t ns)
+{
+    uint64_t end = uv_hrtime() + ns;
+    for (uint64_t now = uv_hrtime(); now < end && !st->stopping; now = uv_hrtime()) {
+        AD_DISCARD(uv_cond_timedwait(&st->cond, &st->lock, end - now)); /* woken or timed out */
+    }
+}
+
+static uint64_t backoff_next(uint64_t ns)
+{
+    return ns * 2 > DOWN_WAIT_MAX_NS ? DOWN_WAIT_MAX_NS : ns * 2;
+}
+
+/* A group that did not commit because the connection was lost: connected
+ * again (with backoff) and run again whole until it commits or fails for
+ * itself; when the store stops with the server still away, its jobs fail
+ * with AD_EUNAVAIL. Writer thread, st->lock not held. */
+static void rerun_lost(ad_store_t *st, job_t *head, ad_store_stats_t *d)
+{
+    uint64_t wait = DOWN_WAIT_MIN_NS;
+    uv_mutex_lock(&st->lock);
+    st->down_group = true;
+    uv_mutex_unlock(&st->lock);
+    while (ad_db_pg_lost(st->wdb)) {
+        uv_mutex_lock(&st->lock);
+        nap(st, wait);
+        bool stopping = st->stopping;
+        uv_mutex_unlock(&st->lock);
+        if (ad_db_pg_reconnect(st->wdb) == 0) {
+            for (job_t *j = head; j != NULL; j = j->next) {
+                j->rc = 0;
+            }
+            d->reruns++;
+            if (run_group(st, head, d) || !ad_db_pg_lost(st->wdb)) {
+                break;
+            }
+            wait = DOWN_WAIT_MIN_NS;
+            continue;
+        }
+        if (stopping) {
+            for (job_t *j = head; j != NULL; j = j->next) {
+                j->rc = AD_EUNAVAIL;
+            }
+            break;
+        }
+        wait = backoff_next(wait);
+    }
+    uv_mutex_lock(&st->lock);
+    st->down_group = false;
+    uv_mutex_unlock(&st->lock);
+}
+
+/* Idle on PostgreSQL: connects again (the server was seen away) or pings.
+ * Writer thread, st->lock not held. */
+static void probe(ad_store_t *st, uint64_t *wait)
+{
+    double sec;
+    if (ad_db_pg_lost(st->wdb)) {
+        *wait = ad_db_pg_reconnect(st->wdb) == 0 ? DOWN_WAIT_MIN_NS : backoff_next(*wait);
+    } else if (ad_db_pg_ping(st->wdb, &sec) == 0) {
+        *wait = DOWN_WAIT_MIN_NS;
+    }
 }
 
 static void writer_main(void *arg)
 {
     ad_store_t *st = arg;
+    uint64_t wait = DOWN_WAIT_MIN_NS;
+    uint64_t last_ping = uv_hrtime();
     uv_mutex_lock(&st->lock);
     for (;;) {
         while (st->queue_head == NULL && !st->stopping) {
-            uv_cond_wait(&st->cond, &st->lock);
+            if (st->url == NULL) {
+                uv_cond_wait(&st->cond, &st->lock);
+                continue;
+            }
+            bool away = ad_db_pg_down() || ad_db_pg_lost(st->wdb);
+            if (uv_cond_timedwait(&st->cond, &st->lock, away ? wait : PING_EVERY_NS) ==
+                    UV_ETIMEDOUT &&
+                st->queue_head == NULL && !st->stopping) {
+                uv_mutex_unlock(&st->lock);
+                last_ping = uv_hrtime();
+                probe(st, &wait);
+                uv_mutex_lock(&st->lock);
+            }
         }
         if (st->queue_head == NULL) {
             break; /* stopping and drained */
@@ -204,17 +306,30 @@ static void writer_main(void *arg)
             st->queue_tail = NULL;
         }
         st->queued -= n;
+        for (job_t *j = head; j != NULL; j = j->next) {
+            st->queued_bytes -= j->bytes;
+        }
         tail->next = NULL;
         uv_mutex_unlock(&st->lock);
 
         ad_store_stats_t d = {0};
-        run_group(st, head, &d);
+        if (st->url != NULL && uv_hrtime() - last_ping >= PING_EVERY_NS) {
+            last_ping = uv_hrtime(); /* a busy writer's round trip, too */
+            probe(st, &wait);
+        }
+        if (st->url != NULL && ad_db_pg_lost(st->wdb)) {
+            AD_DISCARD(ad_db_pg_reconnect(st->wdb)); /* else the group fails, and waits below */
+        }
+        if (!run_group(st, head, &d) && st->url != NULL && ad_db_pg_lost(st->wdb)) {
+            rerun_lost(st, head, &d);
+        }
 
         uv_mutex_lock(&st->lock);
         st->stats.jobs += d.jobs;
         st->stats.groups += d.groups;
         st->stats.failed += d.failed;
         st->stats.retries += d.retries;
+        st->stats.reruns += d.reruns;
         for (size_t b = 0; b <= AD_STORE_COMMIT_BUCKETS; b++) {
             st->stats.commit_counts[b] += d.commit_counts[b];
         }
@@ -275,18 +390,37 @@ static void on_wake_prepare(uv_prepare_t *h)
     wake_writer(h->data);
 }
 
-void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx)
+void ad_store_submit_sized(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx,
+                           size_t bytes)
 {
     job_t *j = ad_xmalloc(sizeof(*j));
     j->next = NULL;
     j->fn = fn;
     j->done = done;
     j->ctx = ctx;
+    j->bytes = bytes;
     j->rc = 0;
     if (st->outstanding++ == 0) {
         uv_ref((uv_handle_t *)&st->async);
     }
     uv_mutex_lock(&st->lock);
+    if (st->url != NULL && (st->down_group || ad_db_pg_down()) &&
+        (st->queued >= AD_STORE_DOWN_JOBS || st->queued_bytes + bytes > AD_STORE_DOWN_BYTES)) {
+        /* PostgreSQL is away and the queue is at its bound: refused, not
+         * run, completed on the loop's next turn (never inside this call). */
+        j->rc = AD_EUNAVAIL;
+        st->stats.refused++;
+        if (st->done_tail != NULL) {
+            st->done_tail->next = j;
+        } else {
+            st->done_head = j;
+        }
+        st->done_tail = j;
+        uv_mutex_unlock(&st->lock);
+        uv_async_send(&st->async);
+        return;
+    }
+    st->queued_bytes += bytes;
     if (st->queue_tail != NULL) {
         st->queue_tail->next = j;
     } else {
@@ -299,6 +433,11 @@ void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, 
         st->wake_pending = true;
     }
     uv_mutex_unlock(&st->lock);
+}
+
+void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx)
+{
+    ad_store_submit_sized(st, fn, done, ctx, 0);
 }
 
 /* ---- JSON ops --------------------------------------------------------------------- */

@@ -88,6 +88,15 @@ async function startPostgres() {
     return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
   };
   pg.createDb = (name) => { pg.psql('postgres', `CREATE DATABASE ${name}`); return pg.url(name); };
+  // An outage: the server stopped at once (no checkpoint, connections cut), its
+  // files kept; resume() starts it again on the same port and socket.
+  pg.halt = () => sh('pg_ctl', ['-D', pg.data, '-m', 'immediate', '-w', 'stop']);
+  pg.resume = async () => {
+    sh('pg_ctl', ['-D', pg.data, '-l', path.join(dir, 'log'), '-w', '-t', '120', '-o',
+      `-k ${dir} -p ${pg.port} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+    await until(() => spawnSync(path.join(PG_BIN, 'pg_isready'), ['-h', dir, '-p', String(pg.port)]).status === 0,
+      'PostgreSQL to accept connections again', 60000);
+  };
   pg.psql('postgres', `ALTER ROLE ${USER} PASSWORD '${PASSWORD}'`);
   pg.stop = () => stopNow(pg);
   return pg;
