@@ -113,6 +113,7 @@ void ad_engines_open(ad_app_t *app)
                             .procs = &app->procs,
                             .cluster = &app->cluster,
                             .plane = &app->plane,
+                            .planes = &app->planes,
                             .services = &app->services,
                             .started_ms = app->started_ms};
     app->monitor = ad_monitor_new(&mo);

@@ -45,6 +45,7 @@ typedef struct {
     ad_runner_t *runner;
     ad_bus_t *bus;
     ad_cluster_t *cluster; /* --redis-url, or NULL */
+    ad_planes_t *planes;   /* this control plane's heartbeat and run leases */
     ad_plane_t *plane;     /* worker nodes (src/node) */
     ad_otel_t *otel;       /* spans kept and exported, OTLP received (src/otel), or NULL */
     ad_app_t app;
@@ -64,6 +65,9 @@ static void close_parts(daemon_t *d)
     ad_cluster_close(d->cluster);
     d->cluster = NULL;
     d->app.cluster = NULL;
+    ad_planes_close(d->planes);
+    d->planes = NULL;
+    d->app.planes = NULL;
     if (d->bus != NULL) {
         ad_bus_stop(d->bus);
     }
@@ -157,6 +161,14 @@ static int open_state(daemon_t *d)
      * earlier run (or a hand) left wider is tightened. */
     umask(077);
     ad_dir_secure(d->cfg.data_dir);
+    /* this control plane's id among those of its database (issue #39) */
+    char given[sizeof(d->cfg.plane_id)];
+    snprintf(given, sizeof(given), "%s", d->cfg.plane_id);
+    if (ad_planes_id(d->cfg.data_dir, given, d->cfg.plane_id, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd: %s\n", err);
+        ad_pidlock_release(&d->lock);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     d->loop = uv_default_loop();
     ad_loop_thread_set(); /* before any other thread starts (AD_ASSERT_LOOP) */
@@ -308,10 +320,65 @@ static int start_cluster(daemon_t *d, char *err, size_t errsz)
     if (d->cfg.redis_url[0] == '\0') {
         return 0;
     }
-    int rc =
-        ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, crew_org, d, &d->cluster, err, errsz);
+    int rc = ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, d->cfg.plane_id, crew_org, d,
+                              &d->cluster, err, errsz);
     d->app.cluster = d->cluster;
     return rc;
+}
+
+static void plane_run_id(const char *agent_id, const char *run_id, const char *org,
+                         const ad_proc_t *proc, void *ud)
+{
+    AD_UNUSED(agent_id);
+    AD_UNUSED(org);
+    AD_UNUSED(proc);
+    json_array_append_new(ud, json_string(run_id));
+}
+
+/* The runs this plane runs: their leases are renewed with its heartbeat. */
+static json_t *plane_runs(void *ud)
+{
+    daemon_t *d = ud;
+    json_t *a = json_array();
+    if (d->runner != NULL) {
+        ad_runner_each(d->runner, plane_run_id, a);
+    }
+    return a;
+}
+
+/* A run on a node whose plane died is this plane's now: taken up. */
+static void plane_take(void *ud, const char *run_id)
+{
+    daemon_t *d = ud;
+    char err[256];
+    if (d->runner == NULL || d->stopping) {
+        return;
+    }
+    if (ad_runner_take_up(d->runner, run_id, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "planes", "could not take a run over run=%s why=\"%s\"", run_id, err);
+    }
+}
+
+/* The heartbeat of this control plane, once it listens (its URL known) and
+ * the runs left by a previous start are taken up. */
+static void start_planes(daemon_t *d)
+{
+    char url[600];
+    if (d->cfg.advertise_url[0] != '\0') {
+        snprintf(url, sizeof(url), "%s", d->cfg.advertise_url);
+    } else {
+        const char *h = d->cfg.listen_host;
+        bool any = h[0] == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+        bool v6 = strchr(h, ':') != NULL;
+        snprintf(url, sizeof(url), "%s://%s%s%s:%d", d->cfg.tls_cert[0] != '\0' ? "https" : "http",
+                 any  ? ""
+                 : v6 ? "["
+                      : "",
+                 any ? "127.0.0.1" : h, !any && v6 ? "]" : "", ad_server_port(d->server));
+    }
+    ad_planes_hooks_t h = {.runs = plane_runs, .take = plane_take, .ud = d};
+    d->planes = ad_planes_start(d->loop, d->store, d->cfg.plane_id, url, &h);
+    d->app.planes = d->planes;
 }
 
 /* Freed heap memory glibc keeps mapped (beyond this it gives the top of
@@ -352,6 +419,7 @@ static void on_parts_stored(int rc, void *ud)
         fail_start(d, err);
         return;
     }
+    start_planes(d);
     ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
            (long)getpid(), d->cfg.data_dir);
     print_listening(d);

@@ -24,6 +24,7 @@ struct ad_runner;
 struct ad_auth;
 struct ad_procs;
 struct ad_cluster;
+struct ad_planes;
 struct ad_health;
 struct ad_jobs;
 struct ad_services;
@@ -55,6 +56,7 @@ typedef struct {
     struct ad_runner *runner;   /* agent runs (src/run/run.h) */
     struct ad_procs *procs;     /* the process supervisor (src/proc/proc.h) */
     struct ad_cluster *cluster; /* --redis-url (src/cluster/cluster.h), or NULL */
+    struct ad_planes *planes;   /* this control plane among those of its database, or NULL */
     /* The engines, made and closed by src/engines.c (its opening comment
      * says in what order and why); NULL when not made, or once closed. */
     struct ad_wtree *wtree;           /* workspaces' and worktrees' git work (src/wtree) */

@@ -211,6 +211,39 @@ static bool tok_live(const ad_tok_t *t, int64_t now)
     return t->row.revoked_at == 0 && (t->row.expires_at == 0 || t->row.expires_at > now);
 }
 
+/* The token id's row as the database has it now when several control
+ * planes share it (PostgreSQL, issue #39): one made or revoked through
+ * another plane counts here within TOK_REREAD_MS. A row read again keeps
+ * its rate bucket; an unknown id is never kept (no cache of misses to
+ * fill); a read that fails leaves what was known. On SQLite this process
+ * is the only writer and its rows are the truth. */
+#define TOK_REREAD_MS 1000
+static ad_tok_t *tok_current(ad_auth_t *a, const char *id)
+{
+    ad_tok_t *t = tok_find(a, id);
+    if (strcmp(ad_store_backend(a->store), "postgres") != 0) {
+        return t;
+    }
+    uint64_t now = ad_mono_ms();
+    if (t != NULL && now - t->read_ms < TOK_REREAD_MS) {
+        return t;
+    }
+    ad_store_token_t row;
+    int rc = ad_store_token_get(a->store, id, &row);
+    if (rc == 0 && t != NULL) {
+        t->row = row;
+        tok_principal(t);
+    } else if (rc == 0) {
+        t = tok_add(a, &row);
+    } else if (rc == AD_ENOENT && t != NULL) {
+        t->row.revoked_at = ad_wall_ms(); /* gone from the database: not live */
+    }
+    if (t != NULL && rc != AD_EINTERNAL) {
+        t->read_ms = now;
+    }
+    return t;
+}
+
 /* An API token is "<id>.<secret>"; the owner token has no dot. */
 const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_tok_t **tok)
 {
@@ -231,7 +264,7 @@ const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_t
     char id[AD_ID_MAX];
     memcpy(id, token, (size_t)(dot - token));
     id[dot - token] = '\0';
-    ad_tok_t *t = tok_find(a, id);
+    ad_tok_t *t = tok_current(a, id);
     if (t == NULL || !tok_live(t, ad_wall_ms())) {
         return NULL;
     }

@@ -28,6 +28,7 @@ typedef struct ad_tok {
     struct ad_tok *next;
     ad_store_token_t row;
     ad_principal_t who;
+    uint64_t read_ms; /* monotonic: when row was last read from a shared database */
     /* per-token rate limit: a token bucket refilled per ms */
     double tokens;
     uint64_t refilled_ms;

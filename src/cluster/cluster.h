@@ -13,6 +13,14 @@
  * sent (pub/sub keeps nothing either) and the bridge reconnects with
  * backoff (100 ms doubling to 5 s), resubscribing.
  *
+ * Every other event (issue #39: several control planes on one database)
+ * goes to the channel agentd:bus as {origin, type, topics, payload}; what
+ * other planes send there is published on this bus under its own topics
+ * and from:redis, so local subscribers (WS, SSE, with their org scoping)
+ * see it and it lands in this plane's event log under this plane's seq,
+ * and is never sent back. A Redis publisher is trusted as the database
+ * is: anyone who may publish there may show any org's clients any event.
+ *
  * Threads: loop thread only.
  */
 #ifndef AD_CLUSTER_H
@@ -23,6 +31,7 @@
 
 #include "bus/bus.h"
 #include "core/core.h"
+#include "store/store.h"
 
 typedef struct ad_cluster ad_cluster_t;
 
@@ -30,11 +39,13 @@ typedef struct ad_cluster ad_cluster_t;
  * known. Used for messages that do not say their org. */
 typedef bool (*ad_cluster_org_fn)(void *ud, const char *crew_id, char *org);
 
-/* Starts the bridge to url ("redis://host:port"). Returns 0 and *out
+/* Starts the bridge to url; origin is this node's id in messages (the
+ * control plane's id; NULL or "": a new one) ("redis://host:port"). Returns 0 and *out
  * (owned: ad_cluster_close()), or AD_EINVAL with err for a URL it cannot
  * use. Connecting happens in the background. */
-int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, ad_cluster_org_fn org_of,
-                     void *org_ud, ad_cluster_t **out, char *err, size_t errsz);
+int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, const char *origin,
+                     ad_cluster_org_fn org_of, void *org_ud, ad_cluster_t **out, char *err,
+                     size_t errsz);
 /* Whether both connections are up (subscribed). */
 bool ad_cluster_connected(const ad_cluster_t *c);
 /* This node's id in messages. Borrowed. */
@@ -42,5 +53,43 @@ const char *ad_cluster_node(const ad_cluster_t *c);
 /* Disconnects and frees (memory goes once libuv has closed the handles).
  * Before the bus is freed. NULL is fine. */
 void ad_cluster_close(ad_cluster_t *c);
+
+/* ---- control planes on one database (planes.c, issue #39) -------------------------------
+ * Each control plane has an id, a row in `planes` renewed every
+ * AD_PLANES_BEAT_MS, and the lease of each run it runs, renewed with it
+ * and lasting AD_PLANES_LEASE_MS. After each heartbeat it takes the runs on
+ * worker nodes whose lease lapsed (their plane died): one plane wins each,
+ * and the runner takes it up (docs/operations.md, "Several control
+ * planes"). */
+#define AD_PLANES_BEAT_MS 2000
+#define AD_PLANES_LEASE_MS 6000
+typedef struct ad_planes ad_planes_t;
+typedef struct {
+    /* The ids of the runs this plane runs now: a new JSON array. */
+    json_t *(*runs)(void *ud);
+    /* run_id's lease is this plane's now: take the run up. */
+    void (*take)(void *ud, const char *run_id);
+    void *ud;
+} ad_planes_hooks_t;
+/* This plane's id into out: given (checked: [A-Za-z0-9_-], shorter than
+ * AD_ID_MAX), else <data_dir>/plane-id's, else a new one written there
+ * (0600). 0, or AD_EINVAL / AD_EIO with err. */
+int ad_planes_id(const char *data_dir, const char *given, char out[AD_ID_MAX], char *err,
+                 size_t errsz);
+/* Starts the heartbeat (the first at once). store borrowed; url is where
+ * the plane is reached. Returns owned: ad_planes_close(). */
+ad_planes_t *ad_planes_start(uv_loop_t *loop, struct ad_store *store, const char *id,
+                             const char *url, const ad_planes_hooks_t *hooks);
+/* The plane's id ("" for NULL). Borrowed. */
+const char *ad_planes_self(const ad_planes_t *p);
+/* {id, url, leaseMs, planes: [{id, url, startedAt, heartbeatAt, runs}]}
+ * (the planes heard from within a lease; runs: the leases each holds), or
+ * json null for NULL. New reference. */
+json_t *ad_planes_health(ad_planes_t *p);
+/* Prometheus families into b (NULL: nothing). 0 or AD_ETOOBIG. */
+int ad_planes_prom(ad_planes_t *p, ad_buf_t *b);
+/* Stops the heartbeat (leases then lapse unless renewed by a new start).
+ * NULL is fine. */
+void ad_planes_close(ad_planes_t *p);
 
 #endif

@@ -20,7 +20,10 @@
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
-#define MSG_MAX (4u << 20) /* a crew event bigger than this is not shared */
+#define MSG_MAX (4u << 20) /* an event bigger than this is not shared */
+/* Every other event between control planes (issue #39) */
+#define BUS_CHANNEL "agentd:bus"
+#define TOPICS_MAX 16
 
 struct ad_cluster {
     uv_loop_t *loop;
@@ -266,6 +269,68 @@ static void inject(ad_cluster_t *c, const char *channel, const char *data, size_
     json_decref(m);
 }
 
+/* A bus type as agentd makes them: 1-127 of a-z 0-9 _ . : - */
+static bool type_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 127) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = t[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == ':' || ch == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A message on BUS_CHANNEL, {origin, type, topics, payload}, from another
+ * control plane: onto this bus under its topics and from:redis (so it is
+ * never sent back), org scoping as for a local event (its org:<id> topic
+ * travels with it). */
+static void inject_bus(ad_cluster_t *c, const char *data, size_t len)
+{
+    json_t *m = json_loadb(data, len, 0, NULL);
+    const char *origin = json_string_value(json_object_get(m, "origin"));
+    const char *type = json_string_value(json_object_get(m, "type"));
+    json_t *topics = json_object_get(m, "topics");
+    json_t *payload = json_object_get(m, "payload");
+    if (origin != NULL && strcmp(origin, c->node) == 0) {
+        json_decref(m); /* our own, back from Redis */
+        return;
+    }
+    const char *why = !json_is_object(m)               ? "not a JSON object"
+                      : origin == NULL                 ? "no origin"
+                      : type == NULL || !type_ok(type) ? "no type, or not a bus type"
+                      : !json_is_array(topics) || json_array_size(topics) == 0 ||
+                              json_array_size(topics) > TOPICS_MAX
+                          ? "topics: 1 to 16 topics"
+                      : payload == NULL ? "no payload"
+                                        : NULL;
+    const char *t[TOPICS_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; why == NULL && i < json_array_size(topics); i++) {
+        const char *topic = json_string_value(json_array_get(topics, i));
+        if (topic == NULL || !ad_bus_topic_valid(topic) || strchr(topic, '*') != NULL ||
+            strncmp(topic, "from:", 5) == 0) {
+            why = "a topic that is not one (a pattern, or from:)";
+        } else {
+            t[n++] = topic;
+        }
+    }
+    if (why != NULL) {
+        refuse(c, BUS_CHANNEL, why);
+        json_decref(m);
+        return;
+    }
+    t[n++] = "from:redis";
+    ad_bus_publish(c->bus, type, t, n, payload);
+    c->received++;
+    json_decref(m);
+}
+
 static void on_pmessage(redisAsyncContext *ac, void *reply, void *ud)
 {
     AD_UNUSED(ac);
@@ -289,7 +354,13 @@ static void on_pmessage(redisAsyncContext *ac, void *reply, void *ud)
     }
     if (strcmp(kind->str, "pmessage") == 0 && r->elements == 4 &&
         r->element[2]->type == REDIS_REPLY_STRING && r->element[3]->type == REDIS_REPLY_STRING) {
-        inject(c, r->element[2]->str, r->element[3]->str, r->element[3]->len);
+        if (r->element[3]->len > MSG_MAX) {
+            refuse(c, r->element[2]->str, "larger than 4 MiB");
+        } else if (strcmp(r->element[2]->str, BUS_CHANNEL) == 0) {
+            inject_bus(c, r->element[3]->str, r->element[3]->len);
+        } else {
+            inject(c, r->element[2]->str, r->element[3]->str, r->element[3]->len);
+        }
     }
 }
 
@@ -340,7 +411,7 @@ static void connect_both(ad_cluster_t *c)
     if (c->psub == NULL) {
         c->psub = open_one(c);
         if (c->psub != NULL) {
-            redisAsyncCommand(c->psub, on_pmessage, c, "PSUBSCRIBE graph:* mission:*");
+            redisAsyncCommand(c->psub, on_pmessage, c, "PSUBSCRIBE graph:* mission:* " BUS_CHANNEL);
         }
     }
     /* Also when both are opening: the retry timer is their deadline. */
@@ -393,13 +464,57 @@ static const char *topic_id(const ad_bus_event_t *ev, const char *prefix)
     return NULL;
 }
 
+/* Any other event to BUS_CHANNEL as {origin, type, topics, payload}, the
+ * payload's text as the bus has it. */
+static void send_bus(ad_cluster_t *c, const ad_bus_event_t *ev)
+{
+    size_t nt = ad_bus_event_ntopics(ev);
+    if (nt == 0 || nt > TOPICS_MAX) {
+        c->dropped++;
+        return;
+    }
+    json_t *topics = json_array();
+    for (size_t i = 0; i < nt; i++) {
+        json_array_append_new(topics, json_string(ad_bus_event_topic(ev, i)));
+    }
+    json_t *m = json_pack("{s:s, s:s, s:o}", "origin", c->node, "type", ad_bus_event_type(ev),
+                          "topics", topics);
+    char *head = m != NULL ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    size_t plen;
+    const char *payload = ad_bus_event_payload_text(ev, &plen);
+    ad_buf_t b;
+    ad_buf_init(&b, MSG_MAX);
+    size_t hl = head != NULL ? strlen(head) : 0;
+    int rc = hl > 1 ? ad_buf_append(&b, head, hl - 1) : AD_EINVAL; /* without its '}' */
+    rc = rc != 0 ? rc : ad_buf_puts(&b, ",\"payload\":");
+    rc = rc != 0 ? rc : ad_buf_append(&b, payload, plen);
+    rc = rc != 0 ? rc : ad_buf_putc(&b, '}');
+    free(head);
+    if (rc == 0) {
+        redisAsyncCommand(c->pub, NULL, NULL, "PUBLISH %s %b", BUS_CHANNEL, b.data, b.len);
+        c->sent++;
+    } else {
+        c->dropped++; /* past MSG_MAX: this plane's clients have it, the others reload */
+    }
+    ad_buf_cleanup(&b);
+}
+
 static int on_bus_event(void *ud, const ad_bus_event_t *ev)
 {
     ad_cluster_t *c = ud;
     const char *type = ad_bus_event_type(ev);
     const char *crew = topic_id(ev, "crew:");
-    if (!crew_event_type(type) || crew == NULL || topic_id(ev, "from:") != NULL) {
-        return 0; /* not a crew event, or one that came from Redis */
+    if (topic_id(ev, "from:") != NULL) {
+        return 0; /* one that came from Redis: never sent back */
+    }
+    if (!crew_event_type(type) || crew == NULL) {
+        if (c->pub != NULL && c->pub_up) {
+            send_bus(c, ev);
+        } else {
+            c->dropped++;
+        }
+        return 0;
     }
     if (c->pub == NULL || !c->pub_up) {
         c->dropped++; /* Redis is away: local delivery is not affected */
@@ -430,8 +545,9 @@ static const ad_bus_sub_ops_t bus_ops = {on_bus_event, NULL, NULL, NULL, NULL};
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 
-int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, ad_cluster_org_fn org_of,
-                     void *org_ud, ad_cluster_t **out, char *err, size_t errsz)
+int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, const char *origin,
+                     ad_cluster_org_fn org_of, void *org_ud, ad_cluster_t **out, char *err,
+                     size_t errsz)
 {
     ad_cluster_t *c = ad_xcalloc(1, sizeof(*c));
     int rc = parse_url(c, url, err, errsz);
@@ -443,12 +559,16 @@ int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, ad_cluster
     c->bus = bus;
     c->org_of = org_of;
     c->org_ud = org_ud;
-    ad_id_new("node", c->node);
+    if (origin != NULL && origin[0] != '\0' && strlen(origin) < sizeof(c->node)) {
+        snprintf(c->node, sizeof(c->node), "%s", origin);
+    } else {
+        ad_id_new("node", c->node);
+    }
     uv_timer_init(loop, &c->retry);
     c->retry.data = c;
     uv_unref((uv_handle_t *)&c->retry);
     c->sub = ad_bus_sub_new(bus, &bus_ops, c, 0);
-    const char *topics[1] = {"crew:*"};
+    const char *topics[1] = {"*"};
     ad_bus_subscribe(c->sub, topics, 1, false, 0);
     connect_both(c);
     *out = c;

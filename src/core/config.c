@@ -75,7 +75,13 @@ static const opt_t options[] = {
     {"tls-key", "AGENTD_TLS_KEY", STR(tls_key), "FILE", "", 0, 0, "PEM private key for --tls-cert"},
     {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
-     "nodes"},
+     "nodes, and (several control planes on one database) every event with the other planes"},
+    {"plane-id", "AGENTD_PLANE_ID", STR(plane_id), "ID", "", 0, 0,
+     "this control plane's id among the planes sharing one database (default: one made at the "
+     "first start and kept in <data-dir>/plane-id)"},
+    {"advertise-url", "AGENTD_ADVERTISE_URL", STR(advertise_url), "URL", "", 0, 0,
+     "the URL other planes and nodes reach this control plane at (shown in the planes table "
+     "and /api/health)"},
     {"database", "AGENTD_DATABASE_URL", STR(database_url), "URL", "", 0, 0,
      "postgres://USER@HOST/DB: keep the tables in this PostgreSQL database (serve, migrated at "
      "start) and the target of 'agentd db migrate' and 'agentd db copy' (default: SQLite, "

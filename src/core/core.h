@@ -571,6 +571,8 @@ typedef struct {
     char tls_cert[4096];
     char tls_key[4096];
     char redis_url[512];     /* "": no Redis */
+    char plane_id[64];       /* this control plane's id ("": made at start) */
+    char advertise_url[512]; /* where others reach it ("": unsaid) */
     char database_url[1024]; /* --database: "" SQLite in the data dir; postgres:// (db) */
     /* JWTs (src/auth/jwt.c): off unless a key is given */
     char otlp_endpoint[1024];          /* OpenTelemetry: where spans go (src/otel); "": nowhere */

@@ -30,6 +30,7 @@ struct ad_procs;
 struct ad_cluster;
 struct ad_services;
 struct ad_plane;
+struct ad_planes;
 struct ad_train;
 struct ad_server;
 
@@ -48,6 +49,7 @@ typedef struct {
     struct ad_procs *const *procs;
     struct ad_cluster *const *cluster;
     struct ad_plane *const *plane;
+    struct ad_planes *const *planes; /* control planes on one database (src/cluster) */
     struct ad_services *const *services;
     uint64_t started_ms; /* wall clock when the daemon started */
 } ad_monitor_opts_t;

@@ -8,6 +8,7 @@
  * (src/core/prom.c's format); this file puts them together. Moved from
  * src/api/metrics.c, which reads the request and answers.
  */
+#include "cluster/cluster.h"
 #include "http/http.h"
 #include "monitor/monitor_int.h"
 #include "node/node.h"
@@ -39,5 +40,6 @@ int ad_monitor_scrape(const ad_monitor_t *m, const ad_server_t *server, const js
     rc = rc ? rc : ad_store_prom(*m->o.store, b);
     rc = rc ? rc : ad_runner_prom(*m->o.runner, b);
     rc = rc ? rc : ad_plane_prom(*m->o.plane, b);
+    rc = rc ? rc : ad_planes_prom(*m->o.planes, b);
     return rc ? rc : ad_monitor_prom(m, ad_monitor_health(m), b, org);
 }

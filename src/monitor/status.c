@@ -132,6 +132,8 @@ json_t *ad_monitor_status(const ad_monitor_t *m, const char *org)
                             ? json_pack("{s:b}", "redis", false)
                             : json_pack("{s:b, s:b, s:s}", "redis", true, "connected",
                                         ad_cluster_connected(cl), "node", ad_cluster_node(cl)));
+    /* this control plane and the live ones of its database (issue #39) */
+    json_object_set_new(out, "plane", ad_planes_health(*m->o.planes));
     stalled(out, runner != NULL ? ad_runner_stalled(runner, org) : json_array());
     const ad_health_sample_t *s = m->health != NULL ? ad_health_current(m->health) : NULL;
     json_object_set_new(

@@ -301,7 +301,13 @@ typedef struct wrun {
 struct worker {
     uv_loop_t *loop;
     ad_config_t *cfg;
-    char url[2100];
+    char url[2100]; /* the link's URL now: one of urls */
+    /* --join URL1,URL2,…: every control plane's address (issue #39); a
+     * link that cannot be opened moves on to the next */
+#define AD_NODE_JOIN_MAX 8
+    char urls[AD_NODE_JOIN_MAX][2100];
+    size_t nurls, cur;
+    bool link_welcomed; /* the link now was welcomed (else: try the next URL) */
     char token[512];
     char name[64];
     json_t *labels;

@@ -254,6 +254,18 @@ static bool labels_ok(json_t *labels)
     return true;
 }
 
+/* Whether run_id is under another control plane's lease, live or lapsed
+ * (issue #39): a node that came over from a plane that died lists runs
+ * this plane takes over once their lease lapses (src/cluster/planes.c);
+ * ending them meanwhile would lose them. */
+static bool leased_elsewhere(ad_plane_t *p, const char *run_id)
+{
+    char owner[AD_ID_MAX];
+    int64_t exp = 0;
+    return p->cfg->plane_id[0] != '\0' && ad_store_run_lease(p->store, run_id, owner, &exp) == 0 &&
+           strcmp(owner, p->cfg->plane_id) != 0;
+}
+
 /* The runs a node says it holds: the ones with a relay here get an ATTACH,
  * relays of this node it does not list are lost (it has no holder for
  * them), and runs it lists that nothing here waits for are ended. */
@@ -285,7 +297,8 @@ static void sync_runs(ad_plane_link_t *l, json_t *runs)
     {
         const char *id = json_string_value(v);
         ad_relay_t *r = id != NULL ? ad_relay_find(p, id) : NULL;
-        if (id != NULL && (r == NULL || strcmp(r->node_id, n->id) != 0)) {
+        if (id != NULL && (r == NULL || strcmp(r->node_id, n->id) != 0) &&
+            !leased_elsewhere(p, id)) {
             ad_plane_send_text(n, json_pack("{s:s, s:s}", "t", "end", "run", id));
         }
     }

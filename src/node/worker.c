@@ -740,6 +740,7 @@ static void on_text(worker_t *w, const char *data, size_t len)
         w->lease_ms = lease >= 300 ? (uint64_t)lease : 6000;
         w->renew_ms = renew >= 100 ? (uint64_t)renew : w->lease_ms / 3;
         w->welcomed = true;
+        w->link_welcomed = true;
         w->backoff_ms = BACKOFF_MIN_MS;
         uv_timer_start(&w->renew, on_renew, w->renew_ms, w->renew_ms);
         ad_log(AD_LOG_INFO, "node", "joined the control plane node=%s id=%s", w->name,
@@ -826,8 +827,19 @@ static void on_link_close(ad_wsc_t *c, int code, const char *reason, void *ud)
         stop_loop(w, EXIT_REFUSED);
         return;
     }
-    ad_log(AD_LOG_INFO, "node", "link down code=%d reason=\"%s\" retry_ms=%u", code, reason,
-           w->backoff_ms);
+    bool was_up = w->link_welcomed;
+    w->link_welcomed = false;
+    if (!was_up && w->nurls > 1) {
+        /* this control plane cannot be reached: the next one (its runs
+         * are taken over by a survivor, docs/operations.md) */
+        w->cur = (w->cur + 1) % w->nurls;
+        snprintf(w->url, sizeof(w->url), "%s", w->urls[w->cur]);
+        if (w->cur != 0) {
+            w->backoff_ms = BACKOFF_MIN_MS;
+        }
+    }
+    ad_log(AD_LOG_INFO, "node", "link down code=%d reason=\"%s\" retry_ms=%u next=%s", code, reason,
+           w->backoff_ms, w->url);
     uv_timer_start(&w->retry, on_retry, w->backoff_ms, 0);
     w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
 }
@@ -854,6 +866,10 @@ static void link_connect(worker_t *w)
                     sizeof(err)) != 0) {
         ad_log(AD_LOG_WARN, "node", "cannot open the link: %s", err);
         w->link = NULL;
+        if (w->nurls > 1) {
+            w->cur = (w->cur + 1) % w->nurls;
+            snprintf(w->url, sizeof(w->url), "%s", w->urls[w->cur]);
+        }
         uv_timer_start(&w->retry, on_retry, w->backoff_ms, 0);
     }
 }
@@ -941,8 +957,9 @@ static int read_token_file(const char *path, char *out, size_t outsz)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: agentd node --join URL (--token T | --token-file F) [--name N] "
-                    "[--labels k=v,...] [--data-dir D]\n");
+    fprintf(stderr,
+            "usage: agentd node --join URL[,URL...] (--token T | --token-file F) [--name N] "
+            "[--labels k=v,...] [--data-dir D]\n");
     return 2;
 }
 
@@ -993,17 +1010,31 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     char host[64] = "node";
     gethostname(host, sizeof(host) - 1);
     snprintf(w.name, sizeof(w.name), "%s", name != NULL ? name : host);
-    size_t jl = strlen(join);
-    while (jl > 0 && join[jl - 1] == '/') {
-        jl--;
+    for (const char *j = join; *j != '\0';) {
+        size_t jl = strcspn(j, ",");
+        const char *next = j[jl] == ',' ? j + jl + 1 : j + jl;
+        while (jl > 0 && j[jl - 1] == '/') {
+            jl--;
+        }
+        if (w.nurls == AD_NODE_JOIN_MAX || jl == 0 || jl > 2000) {
+            fprintf(stderr, "agentd node: --join takes 1 to %d URLs, comma-separated\n",
+                    AD_NODE_JOIN_MAX);
+            return 2;
+        }
+        char *u = w.urls[w.nurls++];
+        snprintf(u, sizeof(w.urls[0]), "%.*s/api/nodes/link", (int)jl, j);
+        bool tls;
+        char h[256], port[8], path[1024];
+        if (ad_wsc_parse_url(u, &tls, h, sizeof(h), port, sizeof(port), path, sizeof(path)) != 0) {
+            fprintf(stderr, "agentd node: --join needs http(s):// or ws(s):// URLs\n");
+            return 2;
+        }
+        j = next;
     }
-    snprintf(w.url, sizeof(w.url), "%.*s/api/nodes/link", (int)(jl < 2000 ? jl : 2000), join);
-    bool tls;
-    char h[256], port[8], path[1024];
-    if (ad_wsc_parse_url(w.url, &tls, h, sizeof(h), port, sizeof(port), path, sizeof(path)) != 0) {
-        fprintf(stderr, "agentd node: --join needs an http(s):// or ws(s):// URL\n");
-        return 2;
+    if (w.nurls == 0) {
+        return usage();
     }
+    snprintf(w.url, sizeof(w.url), "%s", w.urls[0]);
     char err[512];
     ad_pidlock_t lock;
     if (cfg->data_dir[0] == '\0' || ad_dir_create(cfg->data_dir, err, sizeof(err)) != 0 ||

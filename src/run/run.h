@@ -208,6 +208,11 @@ void ad_runner_set_point_hook(ad_runner_t *r, ad_runner_point_fn fn, void *ud);
 /* Sends signum to the agent's live run's process group (SIGUSR1: a
  * checkpoint, as a program reads it). AD_ENOENT when not running. */
 int ad_runner_signal(ad_runner_t *r, const char *agent_id, int signum);
+/* Takes up run_id, a running run on a worker node whose lease this control
+ * plane has just won (issue #39, src/cluster/planes.c): a relay waits for its
+ * node as after a restart, output resuming from the stored offsets. 0 (also
+ * when it runs here already), or an AD_E* code with why in err. */
+int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errsz);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,

@@ -354,6 +354,9 @@ static char **keep_remote(ad_runner_t *r, char **kept)
     {
         const char *id = json_string_value(json_object_get(x, "id"));
         char err[256];
+        if (ad_store_run_leased_elsewhere(r->store, r->cfg->plane_id, id, ad_wall_ms())) {
+            continue; /* another control plane runs it (issue #39) */
+        }
         if (ad_run_attach_remote(r, json_string_value(json_object_get(x, "agentId")), id,
                                  json_integer_value(json_object_get(x, "startedAt")),
                                  json_string_value(json_object_get(x, "nodeId")), err,
@@ -378,6 +381,67 @@ static ad_run_t *run_by_id(const ad_runner_t *r, const char *run_id)
         }
     }
     return NULL;
+}
+
+/* kept and the runs other control planes hold live leases of (issue #39):
+ * theirs to run, never this plane's to reconcile as lost. */
+static char **keep_elsewhere(ad_runner_t *r, char **kept)
+{
+    json_t *ids = NULL;
+    if (r->cfg->plane_id[0] == '\0' ||
+        ad_store_runs_leased_elsewhere(r->store, r->cfg->plane_id, ad_wall_ms(), &ids) != 0) {
+        return kept;
+    }
+    size_t n = 0;
+    while (kept[n] != NULL) {
+        n++;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        kept = ad_xrealloc(kept, (n + 2) * sizeof(char *));
+        kept[n++] = ad_xstrdup(json_string_value(v));
+        kept[n] = NULL;
+    }
+    json_decref(ids);
+    return kept;
+}
+
+int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errsz)
+{
+    if (run_by_id(r, run_id) != NULL) {
+        return 0; /* runs here already */
+    }
+    json_t *runs = NULL;
+    if (r->plane == NULL || ad_store_runs_on_nodes(r->store, &runs) != 0) {
+        snprintf(err, errsz, "the runs on nodes could not be read");
+        return AD_EIO;
+    }
+    int rc = AD_ENOENT;
+    snprintf(err, errsz, "not a running run on a node");
+    size_t i;
+    json_t *x;
+    json_array_foreach(runs, i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "id")), run_id) != 0) {
+            continue;
+        }
+        const char *agent_id = json_string_value(json_object_get(x, "agentId"));
+        rc = ad_run_attach_remote(r, agent_id, run_id,
+                                  json_integer_value(json_object_get(x, "startedAt")),
+                                  json_string_value(json_object_get(x, "nodeId")), err, errsz);
+        ad_run_t *run = rc == 0 ? ad_run_find(r, agent_id) : NULL;
+        if (run != NULL) {
+            ad_store_status_reason_t why;
+            ad_status_reason_set(&why, "taken_over", run_id, "control plane %s took run %s over",
+                                 r->cfg->plane_id, run_id);
+            ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+        }
+        break;
+    }
+    json_decref(runs);
+    return rc;
 }
 
 /* The plane's word on a run's node (src/node): unreachable (its agent
@@ -450,7 +514,7 @@ void ad_runner_reconcile(ad_runner_t *r, ad_runner_cb cb, void *ud)
     c->ud = ud;
     /* Runs whose holders still hold them go on (hold.c), here or on their
      * nodes; the rest are lost. */
-    char **kept = keep_remote(r, ad_run_reattach_all(r));
+    char **kept = keep_elsewhere(r, keep_remote(r, ad_run_reattach_all(r)));
     ad_store_runs_reconcile_keep(r->store, ad_wall_ms(), LOST_REASON, (const char *const *)kept,
                                  on_reconciled, c);
     for (size_t i = 0; kept[i] != NULL; i++) {

@@ -722,6 +722,8 @@ typedef struct {
 } ad_store_token_t;
 /* Every token, revoked ones too (*out owned: free()). */
 int ad_store_tokens_load(ad_store_t *st, ad_store_token_t **out, size_t *n);
+/* One token's row by id (tokenread.c): 0, AD_ENOENT, or a read error. */
+int ad_store_token_get(ad_store_t *st, const char *id, ad_store_token_t *out);
 /* AD_ENOENT when the org does not exist. */
 void ad_store_token_insert(ad_store_t *st, const ad_store_token_t *t, ad_store_result_cb cb,
                            void *ud);
@@ -988,6 +990,39 @@ int ad_store_nodes_list(ad_store_t *st, const char *org, json_t **out);
 /* Runs still running on nodes: [{id, agentId, nodeId, startedAt}] (new
  * reference). Loop thread, at start-up. */
 int ad_store_runs_on_nodes(ad_store_t *st, json_t **out);
+
+/* ---- control planes and run leases (planes.c, migration 2870, issue #39) -------------
+ * Several control planes on one database. Times are wall ms. */
+typedef struct {
+    const char *id, *url;       /* the plane's id and advertised URL (borrowed) */
+    int64_t started_ms, now_ms; /* its start, and now */
+    int64_t lease_ms;           /* how long a renewed lease lasts */
+    const char *const *runs;    /* the runs it runs now (borrowed; copied) */
+    size_t nruns;
+} ad_store_plane_beat_t;
+/* The heartbeat: the plane's row, the lease of each of its runs renewed
+ * (or taken, when it has none or a lapsed one; another live plane's is left
+ * alone), the leases of its runs that ended let go. Loop thread. */
+void ad_store_plane_beat(ad_store_t *st, const ad_store_plane_beat_t *in, ad_store_result_cb cb,
+                         void *ud);
+/* Takes the leases of the running runs on nodes whose lease lapsed (or that
+ * have none and started more than lease_ms ago): cb gets the ids this plane
+ * won ([run_id...], at most 256 a call). One conditional upsert a run, so
+ * of two planes trying, one wins. Loop thread. */
+void ad_store_plane_take(ad_store_t *st, const char *plane_id, int64_t now_ms, int64_t lease_ms,
+                         ad_store_result_cb cb, void *ud);
+/* The planes heard from since live_since_ms: [{id, url, startedAt,
+ * heartbeatAt, runs (leases held)}] (new reference). Loop thread. */
+int ad_store_planes_list(ad_store_t *st, int64_t live_since_ms, json_t **out);
+/* Whose lease run_id is under and until when: 0, or AD_ENOENT (none). */
+int ad_store_run_lease(ad_store_t *st, const char *run_id, char plane_id[AD_ID_MAX],
+                       int64_t *expires_ms);
+/* Whether run_id is under a live lease of a plane other than plane_id. */
+bool ad_store_run_leased_elsewhere(ad_store_t *st, const char *plane_id, const char *run_id,
+                                   int64_t now_ms);
+/* The runs under live leases of other planes: [run_id...] (new reference). */
+int ad_store_runs_leased_elsewhere(ad_store_t *st, const char *plane_id, int64_t now_ms,
+                                   json_t **out);
 
 /* ---- runs across agents and their statistics (stats.c, migration 0800) ----------------
  * Run objects here also carry agentName, crewId and orgId. */

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+// Two control planes on one PostgreSQL (issue #39, docs/operations.md
+// "Several control planes"): both on one database and one Redis, a worker
+// node given both addresses. A WebSocket client on plane A sees an agent
+// started through plane B live (its events come over Redis into A's bus);
+// a counter agent on the node, owned by the plane the node joined, goes on
+// under the other plane after kill -9 of its owner: the survivor takes the
+// run's lapsed lease, the node moves over, and every value is stored once.
+// Skipped (saying why) without PostgreSQL 15 or redis-server.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const daemon = require('./lib/daemon');
+const { api, until, allMessages, assertOnce, commandAgent } = require('./lib/api');
+const { Live } = require('./lib/live');
+const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
+const { REDIS, freePort, startRedis } = require('./lib/redis');
+const { PG_BIN, startPostgres } = require('./lib/pg');
+
+const missing = !fs.existsSync(path.join(PG_BIN, 'initdb')) ? `no PostgreSQL 15 (${PG_BIN}/initdb)`
+  : !fs.existsSync(REDIS) ? `no redis-server (${REDIS})` : null;
+if (missing) process.stdout.write(`# planes.test.js skipped: ${missing}\n`);
+
+const N = 300; // counter values, one every 50 ms: 15 s of output
+const COUNTER = ['sh', '-c', `i=0; while [ $i -lt ${N} ]; do echo "n=$i"; i=$((i+1)); sleep 0.05; done`];
+const NODE_ENV = { PATH: '/usr/bin:/bin' };
+
+async function counters(d, id) {
+  const text = (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
+  return text.split('\n').filter((l) => l.startsWith('n=')).map((l) => Number(l.slice(2)));
+}
+
+// Plane p's view of the live planes ({id, url, runs}), from its /api/health.
+async function planes(p) {
+  const h = (await api(p, 'GET', '/api/health')).body;
+  return h.plane;
+}
+
+test('two control planes on one database: live events across, a run taken over after kill -9', { skip: missing || false, timeout: 300000 }, async (t) => {
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('planes');
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const token = crypto.randomBytes(24).toString('hex');
+  const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
+  fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  const start = async (id) => {
+    const d = await daemon.start({
+      needUrl: true,
+      env: { AGENTD_DATABASE_URL: dbUrl },
+      args: ['--redis-url', `redis://127.0.0.1:${port}`, '--plane-id', id, '--token-file', tokenFile,
+        '--stop-grace-ms', '300'],
+    });
+    d.token = token;
+    d.authHeaders = { authorization: `Bearer ${token}` };
+    return d;
+  };
+  const a = await start('plane_a'); // migrates the database first
+  const b = await start('plane_b');
+  let node = null;
+  const repo = daemon.tmpRepo('agentd-wt-');
+  t.after(async () => {
+    if (node) await node.cleanup();
+    await a.cleanup();
+    await b.cleanup();
+    redis.kill('SIGKILL');
+    pg.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+    fs.rmSync(path.dirname(tokenFile), { recursive: true, force: true });
+  });
+
+  // Both planes see each other, through the planes table.
+  await until(async () => {
+    const v = await planes(a);
+    return v?.id === 'plane_a' && ['plane_a', 'plane_b'].every((id) => v.planes?.some((p) => p.id === id));
+  }, 'plane A to list both planes');
+  await until(async () => (await api(a, 'GET', '/api/health')).body.cluster?.connected
+    && (await api(b, 'GET', '/api/health')).body.cluster?.connected, 'both planes on Redis');
+
+  // A write on B is read on A at once (one database), and B's events reach A's clients live.
+  const ws = await api(b, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const wt = ws.body.worktrees[0].id;
+  const seen = await api(a, 'GET', `/api/workspaces/${ws.body.id}`);
+  assert.equal(seen.status, 200, `the workspace made on B, read on A: ${JSON.stringify(seen.body)}`);
+  const live = await Live.open(a, '/ws');
+  live.send('subscribe', { topics: ['agent:*', 'run:*'] });
+  await new Promise((r) => setTimeout(r, 200)); // the subscribe is in before B publishes
+  const onB = await commandAgent(b, wt, ['sh', '-c', 'echo hello-from-b']);
+  const startB = await api(b, 'POST', `/api/agents/${onB}/start`, {});
+  assert.equal(startB.status, 200, JSON.stringify(startB.body));
+  const about = (e) => e.payload?.agentId === onB || e.payload?.id === onB || e.payload?.message?.agentId === onB
+    || e.topic === `agent:${onB}`;
+  await live.until(() => live.events.some((e) => about(e) && e.type === 'agent_status' && e.payload.status === 'running'),
+    30000, 'A\'s client to see B\'s agent running');
+  await live.until(() => live.events.some((e) => about(e) && (e.type === 'agent_output' || e.type === 'message_created')
+    && JSON.stringify(e.payload).includes('hello-from-b')), 30000, 'A\'s client to see B\'s agent\'s output')
+    .catch((e) => { throw new Error(`${e.message}; seen: ${JSON.stringify(live.msgs.map((m) => [m.type, m.topic]))}`); });
+  // each event once on A (its own copy is never sent back, nor doubled)
+  const seqs = live.events.map((e) => e.seq);
+  assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
+  live.ws.close();
+
+  // A node given both planes' addresses joins the first: A.
+  const nt = await nodeToken(a, 'n1');
+  node = await startNode(`${a.url},${b.url}`, { token: nt.token, name: 'n1', env: NODE_ENV });
+  await until(async () => (await nodeNamed(a, 'n1'))?.state === 'connected', 'n1 on plane A');
+  const id = await commandAgent(a, wt, COUNTER, { node: 'n1' });
+  const started = await api(a, 'POST', `/api/agents/${id}/start`, {});
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  await until(async () => (await counters(a, id)).length >= 20, 'the first counters through plane A');
+  const run = (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+  await until(async () => (await planes(a)).planes.find((p) => p.id === 'plane_a')?.runs >= 1,
+    'plane A to hold the run\'s lease');
+
+  // kill -9 of the owner: B takes the run over within 10 s.
+  const killedAt = Date.now();
+  await a.stop('SIGKILL');
+  const tookMs = await until(async () => {
+    const v = await planes(b);
+    return v.planes.find((p) => p.id === 'plane_b')?.runs >= 1 ? Date.now() - killedAt : null;
+  }, 'plane B to own the run', 20000);
+  process.stdout.write(`# plane B took the run over ${tookMs} ms after kill -9 of plane A\n`);
+  assert.ok(tookMs <= 10000, `taken over in ${tookMs} ms (over 10 s)`);
+  await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'n1 on plane B');
+
+  // The run ends under B with every value stored exactly once.
+  const ended = await until(async () => {
+    const r = (await api(b, 'GET', `/api/agents/${id}/runs`)).body.runs?.find((x) => x.id === run.id);
+    return r && r.status !== 'running' ? r : null;
+  }, 'the counter to end under B', 120000);
+  assert.equal(ended.status, 'succeeded', JSON.stringify(ended));
+  const values = await counters(b, id);
+  assertOnce(values, 'across kill -9 of the owning plane');
+  assert.equal(values.length, N, `every value once (${values.length} of ${N})`);
+});
