@@ -5,6 +5,8 @@
 // port of 127.0.0.1 (password auth there, trust on the socket), stopped and
 // removed by stop() or when the test process exits. No PostgreSQL binaries:
 // startPostgres throws saying what to install; it never skips.
+// AGENTD_TEST_PG_LOG=DIR keeps the server's log (each failed statement with
+// its text) as DIR/pg-<pid>.log when the server goes.
 'use strict';
 
 const fs = require('node:fs');
@@ -25,6 +27,12 @@ function stopNow(pg) {
   started.delete(pg);
   spawnSync(path.join(PG_BIN, 'pg_ctl'), ['-D', pg.data, '-m', 'immediate', '-w', 'stop'],
     { stdio: 'ignore', ...pg.as });
+  if (process.env.AGENTD_TEST_PG_LOG) {
+    try {
+      fs.copyFileSync(path.join(pg.dir, 'log'),
+        path.join(process.env.AGENTD_TEST_PG_LOG, `pg-${process.pid}.log`));
+    } catch { /* no log: the server never started */ }
+  }
   fs.rmSync(pg.dir, { recursive: true, force: true });
 }
 process.on('exit', () => { for (const pg of [...started]) stopNow(pg); });
