@@ -341,14 +341,16 @@ int ad_store_all_rows(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t 
  * the runs row aliased R: the name set by PATCH, else "<agent name> · <config
  * name> #<the run's number among its agent's runs>" (run_no, kept by the
  * runs_number trigger, migration 2830); the colour set, else one of ten
- * palette colours picked from the start time and id. */
+ * palette colours picked from the start time and id (its last two characters,
+ * counted from length(): PostgreSQL's substr has no negative start, and
+ * takes an INT, which the statement layer leaves as it is). */
 #define AD_RUN_NAME_SQL(R)                                                                         \
     "coalesce(" R ".name, (SELECT an.name FROM agents an WHERE an.id = " R ".agent_id) || "        \
     "coalesce(' \u00b7 ' || json_extract(" R ".config, '$.name'), '') || ' #' || " R ".run_no)"
 #define AD_RUN_COLOR_SQL(R)                                                                        \
     "coalesce(" R ".color, substr('#4e79a7#f28e2b#e15759#76b7b2#59a14f#edc948#b07aa1#ff9da7"       \
-    "#9c755f#17becf', 1 + 7 * ((" R ".started_at + unicode(substr(" R ".id, -1)) + "               \
-    "unicode(substr(" R ".id, -2, 1))) % 10), 7))"
+    "#9c755f#17becf', CAST(1 + 7 * ((" R ".started_at + unicode(substr(" R ".id, length(" R        \
+    ".id), 1)) + unicode(substr(" R ".id, length(" R ".id) - 1, 1))) % 10) AS INT), 7))"
 
 /* Pending approvals of runs no longer running to expired (start-up, after
  * the runs no holder kept are lost; a run taken up again still waits on
