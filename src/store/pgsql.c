@@ -51,6 +51,8 @@ const char ad_store_pg_prelude[] =
     "v::jsonb)::text';\n"
     "CREATE OR REPLACE FUNCTION json_set(d text, p text, v json, q text, w json) RETURNS text "
     "LANGUAGE sql IMMUTABLE AS 'SELECT json_set(json_set(d, p, v), q, w)';\n"
+    "CREATE OR REPLACE FUNCTION json_remove(d text, p text) RETURNS text LANGUAGE sql "
+    "IMMUTABLE AS 'SELECT (d::jsonb #- string_to_array(substr(p, 3), ''.''))::text';\n"
     "CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = "
     "double precision, INITCOND = '0')";
 
