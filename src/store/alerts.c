@@ -124,8 +124,10 @@ static int firing_put(ad_store_tx_t *tx, const void *in, json_t **result)
     AD_UNUSED(result);
     const firing_t *f = in;
     ad_db_stmt_t *s = ad_store_stmt(
-        tx->db, "INSERT OR REPLACE INTO alert_firings (id, org_id, rule_id, run_id, data, at) "
-                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?4)");
+        tx->db, "INSERT INTO alert_firings (id, org_id, rule_id, run_id, data, at) SELECT ?1, ?2, "
+                "?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?4) ON CONFLICT (id) "
+                "DO UPDATE SET org_id = excluded.org_id, rule_id = excluded.rule_id, run_id = "
+                "excluded.run_id, data = excluded.data, at = excluded.at");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

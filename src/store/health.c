@@ -32,12 +32,14 @@ static void put_cleanup(void *in)
 }
 
 static const char SQL_PUT_HOST[] =
-    "INSERT OR REPLACE INTO health_chunks (t0, t1, n, data) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO health_chunks (t0, t1, n, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (t0) DO "
+    "UPDATE SET t1 = excluded.t1, n = excluded.n, data = excluded.data";
 /* A run deleted meanwhile takes no row (the foreign key would refuse the
  * whole group's job). */
 static const char SQL_PUT_RUN[] =
-    "INSERT OR REPLACE INTO run_health_chunks (run_id, t0, t1, n, data) SELECT ?1, ?2, ?3, ?4, ?5 "
-    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)";
+    "INSERT INTO run_health_chunks (run_id, t0, t1, n, data) SELECT ?1, ?2, ?3, ?4, ?5 "
+    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1) ON CONFLICT (run_id, t0) DO UPDATE SET "
+    "t1 = excluded.t1, n = excluded.n, data = excluded.data";
 /* By the key (t0): a chunk that started before ?1 is gone. */
 static const char SQL_AGE_HOST[] = "DELETE FROM health_chunks WHERE t0 < ?1";
 static const char SQL_AGE_RUN[] = "DELETE FROM run_health_chunks WHERE t0 < ?1";
