@@ -70,7 +70,8 @@ static const char SQL_CRED_LIST[] = "SELECT " CRED_COLS " FROM llm_credentials W
 static const char SQL_CRED_UPSERT[] =
     "INSERT INTO llm_credentials(org_id, provider, last4, email, base_url, created_at, "
     "updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT(org_id, provider) DO UPDATE SET "
-    "last4 = ?3, email = ?4, base_url = CASE WHEN ?7 THEN ?5 ELSE base_url END, "
+    "last4 = ?3, email = ?4, base_url = CASE WHEN ?7 <> 0 THEN ?5 ELSE "
+    "llm_credentials.base_url END, "
     "status = 'unchecked', status_reason = NULL, validated_at = NULL, updated_at = ?6";
 static const char SQL_CRED_DELETE[] =
     "DELETE FROM llm_credentials WHERE org_id = ?1 AND provider = ?2";

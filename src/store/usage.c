@@ -101,18 +101,20 @@ int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec)
         }
         add_model(mu, rec, model);
         s = ad_store_stmt(
-            db, "INSERT INTO usage_stats (date, period, input_tokens, output_tokens, "
-                "cache_read_tokens, cache_write_tokens, total_tokens, cost_usd, request_count, "
-                "error_count, model_usage, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3 + ?4, "
-                "?7, 1, ?8, ?9, ?10) ON CONFLICT(date, period) DO UPDATE SET "
-                "input_tokens = input_tokens + excluded.input_tokens, "
-                "output_tokens = output_tokens + excluded.output_tokens, "
-                "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
-                "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "
-                "total_tokens = total_tokens + excluded.total_tokens, "
-                "cost_usd = cost_usd + excluded.cost_usd, request_count = request_count + 1, "
-                "error_count = error_count + excluded.error_count, "
-                "model_usage = excluded.model_usage, updated_at = excluded.updated_at");
+            db,
+            "INSERT INTO usage_stats (date, period, input_tokens, output_tokens, "
+            "cache_read_tokens, cache_write_tokens, total_tokens, cost_usd, request_count, "
+            "error_count, model_usage, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?11, ?7, "
+            "1, ?8, ?9, ?10) ON CONFLICT(date, period) DO UPDATE SET "
+            "input_tokens = usage_stats.input_tokens + excluded.input_tokens, "
+            "output_tokens = usage_stats.output_tokens + excluded.output_tokens, "
+            "cache_read_tokens = usage_stats.cache_read_tokens + excluded.cache_read_tokens, "
+            "cache_write_tokens = usage_stats.cache_write_tokens + excluded.cache_write_tokens, "
+            "total_tokens = usage_stats.total_tokens + excluded.total_tokens, "
+            "cost_usd = usage_stats.cost_usd + excluded.cost_usd, request_count = "
+            "usage_stats.request_count + 1, "
+            "error_count = usage_stats.error_count + excluded.error_count, "
+            "model_usage = excluded.model_usage, updated_at = excluded.updated_at");
         if (s == NULL) {
             json_decref(mu);
             return AD_EINTERNAL;
@@ -127,6 +129,8 @@ int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec)
         ad_db_bind_int(s, 8, rec->error ? 1 : 0);
         ad_store_bind_json(s, 9, mu);
         ad_db_bind_int64(s, 10, ad_wall_ms());
+        /* the sum here: PostgreSQL cannot type `?3 + ?4` */
+        ad_db_bind_int64(s, 11, rec->input_tokens + rec->output_tokens);
         json_decref(mu);
         rc = ad_db_step(s);
         ad_db_reset(s);
