@@ -219,13 +219,19 @@ static const char SQL_UPSERT_SERIES[] =
     "first_value = excluded.first_value, last_step = excluded.last_step, "
     "last_t = excluded.last_t, last_value = excluded.last_value, "
     "min_value = excluded.min_value, max_value = excluded.max_value, "
-    /* the ranges grow; NULL (an older series, until seriesroll.c knows them) stays */
-    "step_lo = min(step_lo, excluded.step_lo), step_hi = max(step_hi, excluded.step_hi), "
-    "t_lo = min(t_lo, excluded.t_lo), t_hi = max(t_hi, excluded.t_hi)";
+    /* the ranges grow; NULL (an older series, until seriesroll.c knows them) stays
+     * (on SQLite: PostgreSQL's LEAST skips it); the row's columns named, as
+     * PostgreSQL finds them ambiguous beside excluded's */
+    "step_lo = min(metric_series.step_lo, excluded.step_lo), "
+    "step_hi = max(metric_series.step_hi, excluded.step_hi), "
+    "t_lo = min(metric_series.t_lo, excluded.t_lo), t_hi = max(metric_series.t_hi, excluded.t_hi)";
 
 static int series_write(ad_db_t *db, open_t *o, const tsdb_point_t *last)
 {
     ad_db_stmt_t *s = ad_store_stmt(db, SQL_UPSERT_SERIES);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
     ad_store_bind_text(s, 3, o->org_id);
