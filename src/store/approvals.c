@@ -106,19 +106,48 @@ int ad_store_op_approval_insert(ad_store_tx_t *tx, json_t *args, json_t **result
     return e != 0 ? e : approval_read(db, ad_args_str(args, "id"), result);
 }
 
-/* Adds tool to the agent's permissions unless it is there already. */
+/* Adds tool to the agent's permissions unless it is there already: the
+ * list read, added to here and written back (SQLite's json_each and
+ * json_insert have no PostgreSQL equivalent of the same name; this runs
+ * once per "allow always"). */
 static int allow_tool(ad_db_t *db, const char *agent_id, const char *tool, int64_t now)
 {
-    ad_db_stmt_t *s = ad_store_stmt(
-        db, "UPDATE agents SET permissions = json_insert(COALESCE(permissions, '[]'), '$[#]', ?2), "
-            "updated_at = ?3 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
-            "json_each(COALESCE(agents.permissions, '[]')) WHERE value = ?2)");
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT permissions FROM agents WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, agent_id);
-    ad_store_bind_text(s, 2, tool);
+    int rc = ad_db_step(s);
+    if (rc != AD_DB_ROW) {
+        ad_db_reset(s);
+        return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+    }
+    const char *text = (const char *)ad_db_column_text(s, 0);
+    json_t *perms = text != NULL ? json_loads(text, 0, NULL) : json_array();
+    ad_db_reset(s);
+    if (!json_is_array(perms)) {
+        json_decref(perms);
+        perms = json_array();
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(perms, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), tool) == 0) {
+            json_decref(perms);
+            return 0;
+        }
+    }
+    json_array_append_new(perms, json_string(tool));
+    s = ad_store_stmt(db, "UPDATE agents SET permissions = ?2, updated_at = ?3 WHERE id = ?1");
+    if (s == NULL) {
+        json_decref(perms);
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, agent_id);
+    ad_store_bind_json(s, 2, perms);
     ad_db_bind_int64(s, 3, now);
+    json_decref(perms);
     return ad_store_step_done(db, s);
 }
 
