@@ -336,7 +336,9 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
     for (size_t i = 0; i < j->n; i++) {
         const ad_store_message_t *m = &j->msgs[i];
         /* A message written again (a tool call's result, same id as the
-         * call) replaces the agent's row but keeps when it was made. */
+         * call) replaces the agent's row but keeps when it was made. The
+         * row's columns are named (messages.): PostgreSQL finds them
+         * ambiguous beside excluded's. */
         ad_db_stmt_t *s = ad_store_stmt(
             db, m->replace
                     ? "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
@@ -344,13 +346,13 @@ static int messages_insert(ad_store_tx_t *tx, void *ctx)
                       "hold_out, hold_err) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                       "ON CONFLICT(id) DO UPDATE SET content = excluded.content, "
                       "token_count = excluded.token_count, "
-                      "tool_name = coalesce(excluded.tool_name, tool_name), "
-                      "tool_input = coalesce(excluded.tool_input, tool_input), "
+                      "tool_name = coalesce(excluded.tool_name, messages.tool_name), "
+                      "tool_input = coalesce(excluded.tool_input, messages.tool_input), "
                       "tool_output = excluded.tool_output, is_complete = excluded.is_complete, "
                       "is_error = excluded.is_error, "
-                      "hold_out = coalesce(excluded.hold_out, hold_out), "
-                      "hold_err = coalesce(excluded.hold_err, hold_err) "
-                      "WHERE agent_id = excluded.agent_id"
+                      "hold_out = coalesce(excluded.hold_out, messages.hold_out), "
+                      "hold_err = coalesce(excluded.hold_err, messages.hold_err) "
+                      "WHERE messages.agent_id = excluded.agent_id"
                     : "INSERT INTO messages (id, agent_id, run_id, role, content, token_count, "
                       "tool_name, tool_input, tool_output, is_complete, created_at, is_error, "
                       "hold_out, hold_err) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");

@@ -294,7 +294,7 @@ static int tool_timed(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO latency_hist (org_id, day, kind, bucket, count) VALUES "
                 "(?, ?, 'tool', ?, 1) ON CONFLICT (org_id, day, kind, bucket) DO UPDATE SET "
-                "count = count + 1");
+                "count = latency_hist.count + 1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
