@@ -131,7 +131,7 @@ static void from_where(sqlb_t *b, const ad_store_rt_query_t *q)
         put(b, " LEFT JOIN metric_series m%zu ON m%zu.run_id = r.id AND m%zu.name = ", i, i, i);
         bind_text(b, q->metrics[i].name);
     }
-    put(b, " WHERE 1");
+    put(b, " WHERE 1 = 1");
     if (q->org != NULL && q->org[0] != '\0') {
         put(b, " AND r.org_id = ");
         bind_text(b, q->org);

@@ -74,7 +74,7 @@ static void bind_filters(ad_db_stmt_t *s, const ad_store_runs_query_t *q, int *i
 /* 0, or AD_ETOOBIG when the text passes b's cap. */
 static int where_clause(ad_buf_t *b, const ad_store_runs_query_t *q)
 {
-    int rc = ad_buf_puts(b, " WHERE 1");
+    int rc = ad_buf_puts(b, " WHERE 1 = 1");
     if (q->org != NULL && q->org[0] != '\0') {
         rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.org_id = ?");
     }
