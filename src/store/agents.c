@@ -28,7 +28,7 @@ static const char SQL_AG_LIST_STATUS[] =
     " ORDER BY " STATUS_RANK ", display_order, created_at, id LIMIT 10000";
 static const char SQL_AG_LIST_NAME[] =
     "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
-    " ORDER BY name COLLATE NOCASE, created_at, id LIMIT 10000";
+    " ORDER BY lower(name), created_at, id LIMIT 10000"; /* NOCASE is SQLite's */
 
 /* ---- counts by status, on the pool ------------------------------------------------- */
 
