@@ -5,6 +5,10 @@
  * <dir>/agentd.db; writes through the writer thread, waited for with a
  * bound. store_fx_free closes what is open, runs the loop dry and removes
  * the folder. Include after cmocka.h.
+ * With AGENTD_TEST_PG_URL set (tests/unit/with-pg.sh, `make unit-pg`) the
+ * store keeps its tables in that PostgreSQL database instead, emptied
+ * before each open (issue #39); a test about SQLite's file itself says so
+ * with STORE_FX_SQLITE_ONLY() and is skipped there.
  */
 #ifndef AD_TEST_STORE_FIXTURE_H
 #define AD_TEST_STORE_FIXTURE_H
@@ -27,6 +31,39 @@ typedef struct {
     ad_store_t *st; /* open unless the test opens and closes its own */
 } store_fx_t;
 
+/* The PostgreSQL database the store tests run on, or NULL: SQLite. */
+static const char *store_fx_pg(void)
+{
+    const char *u = getenv("AGENTD_TEST_PG_URL");
+    return u != NULL && *u != '\0' ? u : NULL;
+}
+
+/* Skips the calling test on PostgreSQL, saying why. */
+#define STORE_FX_SQLITE_ONLY(why)                                                                  \
+    do {                                                                                           \
+        if (store_fx_pg() != NULL) {                                                               \
+            print_message("skipped on PostgreSQL: %s\n", why);                                     \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Options to open f's store: its file, or the PostgreSQL database emptied
+ * (the schema dropped, so the open migrates it afresh). */
+static ad_store_opts_t store_fx_opts(const char *path)
+{
+    ad_store_opts_t o = {.path = path, .database_url = store_fx_pg()};
+    if (o.database_url != NULL) {
+        /* the URL stays in the environment: no quoting of it here */
+        int rc = system("psql -X -q -v ON_ERROR_STOP=1 -d \"$AGENTD_TEST_PG_URL\" -c "
+                        "'SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
+                        "CREATE SCHEMA public' >/dev/null");
+        if (rc != 0) {
+            fail_msg("emptying the PostgreSQL test database failed (%d)", rc);
+        }
+    }
+    return o;
+}
+
 /* Owned: free with store_fx_free(). */
 static store_fx_t *store_fx_new(const char *tag, bool open)
 {
@@ -39,7 +76,7 @@ static store_fx_t *store_fx_new(const char *tag, bool open)
     ad_log_set_level(AD_LOG_OFF);
     if (open) {
         char err[512] = "";
-        ad_store_opts_t o = {.path = f->path};
+        ad_store_opts_t o = store_fx_opts(f->path);
         if (ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)) != 0) {
             fail_msg("store open failed: %s", err);
         }
