@@ -168,12 +168,12 @@ void ad_store_health_put(ad_store_t *st, const ad_store_hchunk_t *chunks, size_t
 /* ---- reads ------------------------------------------------------------------------ */
 
 /* A chunk spans at most AD_STORE_HCHUNK_SPAN_MS (600000), so the key's
- * range starts that far before from. */
+ * range starts that far before from (computed here: PostgreSQL would type
+ * `? - 600000` as a 32-bit integer). */
 static const char SQL_READ_HOST[] =
-    "SELECT n, data FROM health_chunks WHERE t0 BETWEEN ?1 - 600000 AND ?2 AND t1 >= ?1 ORDER BY "
-    "t0";
+    "SELECT n, data FROM health_chunks WHERE t0 BETWEEN ?3 AND ?2 AND t1 >= ?1 ORDER BY t0";
 static const char SQL_READ_RUN[] = "SELECT n, data FROM run_health_chunks WHERE run_id = ?1 AND "
-                                   "t0 BETWEEN ?2 - 600000 AND ?3 AND t1 >= ?2 ORDER BY t0";
+                                   "t0 BETWEEN ?4 AND ?3 AND t1 >= ?2 ORDER BY t0";
 /* min(t0) is the key's first entry; max(t1) reads the newest row by the key. */
 static const char SQL_SPAN[] =
     "SELECT min(t0), (SELECT t1 FROM health_chunks ORDER BY t0 DESC LIMIT 1) FROM health_chunks";
@@ -202,6 +202,7 @@ static int read_fn(ad_db_t *db, void *ctx)
         }
         ad_db_bind_int64(s, 1, q->from);
         ad_db_bind_int64(s, 2, q->to);
+        ad_db_bind_int64(s, 3, q->from - AD_STORE_HCHUNK_SPAN_MS);
         rc = read_rows(db, s, q, false);
     }
     if (rc == 0 && q->run_id[0] != '\0') {
@@ -212,6 +213,7 @@ static int read_fn(ad_db_t *db, void *ctx)
         ad_store_bind_text(s, 1, q->run_id);
         ad_db_bind_int64(s, 2, q->from);
         ad_db_bind_int64(s, 3, q->to);
+        ad_db_bind_int64(s, 4, q->from - AD_STORE_HCHUNK_SPAN_MS);
         rc = read_rows(db, s, q, true);
     }
     return rc;
