@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { start, tmpDir, run } = require('./lib/daemon');
+const { start, tmpDir, run, PG_MODE } = require('./lib/daemon');
 const { Live, publish, hasTestRoutes, contiguous } = require('./lib/live');
 const { until } = require('./lib/api');
 
@@ -28,7 +28,11 @@ function segments(dataDir) {
   return fs.readdirSync(dir).filter((f) => /^\d{20}\.log$/.test(f)).sort().map((f) => path.join(dir, f));
 }
 
-test('events an older agentd kept in its table replay after the upgrade', async () => {
+test('events an older agentd kept in its table replay after the upgrade', async (t) => {
+  if (PG_MODE) {
+    t.skip('on PostgreSQL: the upgrade moves a SQLite file\'s events table (no agentd kept one in PostgreSQL)');
+    return;
+  }
   const dataDir = tmpDir();
   let d = await start({ needUrl: true, dataDir });
   await d.stop();
