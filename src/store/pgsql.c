@@ -49,10 +49,25 @@ const char ad_store_pg_prelude[] =
     "CREATE OR REPLACE FUNCTION json_set(d text, p text, v json) RETURNS text LANGUAGE sql "
     "IMMUTABLE AS 'SELECT jsonb_set(d::jsonb, string_to_array(substr(p, 3), ''.''), "
     "v::jsonb)::text';\n"
+    /* a value that is not json() is a JSON string, as SQLite takes it */
+    "CREATE OR REPLACE FUNCTION json_set(d text, p text, v text) RETURNS text LANGUAGE sql "
+    "IMMUTABLE AS 'SELECT jsonb_set(d::jsonb, string_to_array(substr(p, 3), ''.''), "
+    "to_jsonb(v))::text';\n"
     "CREATE OR REPLACE FUNCTION json_set(d text, p text, v json, q text, w json) RETURNS text "
     "LANGUAGE sql IMMUTABLE AS 'SELECT json_set(json_set(d, p, v), q, w)';\n"
     "CREATE OR REPLACE FUNCTION json_remove(d text, p text) RETURNS text LANGUAGE sql "
     "IMMUTABLE AS 'SELECT (d::jsonb #- string_to_array(substr(p, 3), ''.''))::text';\n"
+    /* SQLite's json_patch: RFC 7396's merge patch (null removes a key) */
+    "CREATE OR REPLACE FUNCTION ad_merge_patch(t jsonb, p jsonb) RETURNS jsonb LANGUAGE plpgsql "
+    "IMMUTABLE AS $$ DECLARE k text; v jsonb; r jsonb; BEGIN "
+    "IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN RETURN p; END IF; "
+    "r := CASE WHEN jsonb_typeof(t) = 'object' THEN t ELSE '{}'::jsonb END; "
+    "FOR k, v IN SELECT * FROM jsonb_each(p) LOOP "
+    "IF jsonb_typeof(v) = 'null' THEN r := r - k; "
+    "ELSE r := jsonb_set(r, ARRAY[k], ad_merge_patch(r -> k, v)); END IF; END LOOP; "
+    "RETURN r; END $$;\n"
+    "CREATE OR REPLACE FUNCTION json_patch(t text, p text) RETURNS text LANGUAGE sql IMMUTABLE "
+    "STRICT AS 'SELECT ad_merge_patch(t::jsonb, p::jsonb)::text';\n"
     "CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = "
     "double precision, INITCOND = '0')";
 
