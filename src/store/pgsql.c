@@ -351,6 +351,23 @@ int ad_store_pg_translate(const char *name, const char *sql, ad_buf_t *out, char
 
 /* ---- the store's statements (db_pg.c) -------------------------------------------- */
 
+/* The length of the identifier at s when it mixes cases (an alias such as
+ * `AS createdAt`, the JSON key of a row), else 0. PostgreSQL folds unquoted
+ * names to lower case, so such a name is quoted, at its alias and wherever
+ * the statement names it again; keywords, types and the schema's names are
+ * one case. */
+static size_t mixed_case(const char *s, size_t n)
+{
+    bool lower = false, upper = false;
+    size_t wl = 0;
+    while (wl < n && ident_char(s[wl])) {
+        lower |= islower((unsigned char)s[wl]) != 0;
+        upper |= isupper((unsigned char)s[wl]) != 0;
+        wl++;
+    }
+    return lower && upper ? wl : 0;
+}
+
 int ad_store_pg_statement(const char *sql, size_t n, ad_buf_t *out, int *nparams)
 {
     ad_buf_t tmp;
@@ -364,6 +381,14 @@ int ad_store_pg_statement(const char *sql, size_t n, ad_buf_t *out, int *nparams
             e = ad_buf_append(&tmp, sql + i, (end > n ? n : end) - i);
             i = end;
             continue;
+        }
+        if (ident_char(c) && !isdigit((unsigned char)c) && (i == 0 || !ident_char(sql[i - 1]))) {
+            size_t wl = mixed_case(sql + i, n - i);
+            if (wl > 0) {
+                e = ad_buf_printf(&tmp, "\"%.*s\"", (int)wl, sql + i);
+                i += wl;
+                continue;
+            }
         }
         if (c != '?') {
             e = ad_buf_putc(&tmp, c);
