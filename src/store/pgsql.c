@@ -69,7 +69,17 @@ const char ad_store_pg_prelude[] =
     "CREATE OR REPLACE FUNCTION json_patch(t text, p text) RETURNS text LANGUAGE sql IMMUTABLE "
     "STRICT AS 'SELECT ad_merge_patch(t::jsonb, p::jsonb)::text';\n"
     "CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = "
-    "double precision, INITCOND = '0')";
+    "double precision, INITCOND = '0');\n"
+    /* SQLite's json_each over text (a run's tags): key, value (scalars as
+     * text), type in SQLite's names; PostgreSQL's own json_each(json) stays */
+    "CREATE OR REPLACE FUNCTION json_each(t text) RETURNS TABLE (key text, value text, type "
+    "text) LANGUAGE sql IMMUTABLE AS $$ SELECT k, CASE WHEN jsonb_typeof(v) IN ('object', "
+    "'array') THEN v::text ELSE v #>> '{}' END, CASE jsonb_typeof(v) WHEN 'string' THEN 'text' "
+    "WHEN 'boolean' THEN v::text WHEN 'number' THEN CASE WHEN v::text ~ '^-?[0-9]+$' THEN "
+    "'integer' ELSE 'real' END ELSE jsonb_typeof(v) END FROM (SELECT (n - 1)::text AS k, e AS v "
+    "FROM jsonb_array_elements(CASE WHEN jsonb_typeof(t::jsonb) = 'array' THEN t::jsonb ELSE "
+    "'[]' END) WITH ORDINALITY AS x(e, n) UNION ALL SELECT o.key, o.value FROM "
+    "jsonb_each(CASE WHEN jsonb_typeof(t::jsonb) = 'object' THEN t::jsonb ELSE '{}' END) o) s $$";
 
 /* Migrations whose SQLite text edits sqlite_schema (a CHECK widened in
  * place): PostgreSQL drops and re-adds the column's CHECK, named as
@@ -196,6 +206,18 @@ static int rewrite(const char *s, size_t n, ad_buf_t *out)
         if (!ident_char(c) || (i > 0 && ident_char(s[i - 1]))) {
             e = ad_buf_putc(out, c);
             i++;
+            continue;
+        }
+        size_t hint = words_at(s + i, "INDEXED BY");
+        if (hint > 0 && i + hint < n) {
+            /* SQLite's index hint (INDEXED BY name): PostgreSQL's planner picks */
+            i += hint;
+            while (i < n && isspace((unsigned char)s[i])) {
+                i++;
+            }
+            while (i < n && ident_char(s[i])) {
+                i++;
+            }
             continue;
         }
         bool done = false;

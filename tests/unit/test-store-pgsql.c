@@ -130,6 +130,11 @@ static void statement_params_and_aliases(void **state)
     assert_int_equal(np, 3);
     assert_string_equal(b.data, "SELECT created_at AS \"createdAt\", 'keepMe' AS x, CAST(n AS "
                                 "INT) FROM t WHERE id = $2 AND k = $3 ORDER BY \"createdAt\"");
+    ad_buf_reset(&b);
+    /* SQLite's index hint goes */
+    sql = "SELECT 1 FROM runs INDEXED BY runs_by_end WHERE x = 1";
+    assert_int_equal(ad_store_pg_statement(sql, strlen(sql), &b, &np), 0);
+    assert_string_equal(b.data, "SELECT 1 FROM runs  WHERE x = 1");
     ad_buf_cleanup(&b);
 }
 
