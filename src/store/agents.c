@@ -51,7 +51,7 @@ static const char SQL_AG_TEXT_STATUS[] =
     " ORDER BY " STATUS_RANK ", display_order, created_at, id LIMIT ?6";
 static const char SQL_AG_TEXT_NAME[] =
     "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
-    " ORDER BY name COLLATE NOCASE, created_at, id LIMIT ?6";
+    " ORDER BY lower(name), created_at, id LIMIT ?6";
 
 /* ---- counts by status, on the pool ------------------------------------------------- */
 
@@ -483,8 +483,9 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
         ad_store_bind_text(s, 5, q->cursor);
     }
     ad_db_bind_int64(s, 6, limit);
-    ad_store_row_plan_t plan;
-    ad_store_row_plan(s, AD_AGENT_JSON, AD_AGENT_NULLS, &plan);
+    /* worked out at the first row: PostgreSQL names a result's columns
+     * only once the statement has run */
+    ad_store_row_plan_t plan = {.n = -1};
     /* about 420 bytes a row: one allocation for most lists, not a dozen */
     int err = ad_buf_reserve(out, (size_t)(limit < 2500 ? limit : 2500) * 512);
     err = err ? err : ad_buf_puts(out, "{\"agents\":[");
@@ -493,6 +494,9 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
     bool first = true;
     int rc = AD_DB_DONE;
     while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
+        if (plan.n < 0) {
+            ad_store_row_plan(s, AD_AGENT_JSON, AD_AGENT_NULLS, &plan);
+        }
         const char *id = (const char *)ad_db_column_text(s, 0);
         n++;
         snprintf(last, sizeof(last), "%s", id != NULL ? id : "");

@@ -149,7 +149,7 @@ static int ended_by_agent(ad_db_t *db, const char *org, int64_t from_day, json_t
         ad_store_stmt(db, "SELECT t.agent_id, COALESCE(a.name, ''), t.node, SUM(t.runs), SUM(t.ms) "
                           "FROM agent_time t LEFT JOIN agents a ON a.id = t.agent_id "
                           "WHERE (?1 = '' OR t.org_id = ?1) AND t.day >= ?2 "
-                          "GROUP BY t.agent_id, t.node ORDER BY 5 DESC, 1");
+                          "GROUP BY t.agent_id, t.node, a.name ORDER BY 5 DESC, 1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -219,7 +219,7 @@ static int by_org_node(ad_db_t *db, const char *org, int64_t from_day, int64_t n
             "WHERE (?1 = '' OR org_id = ?1) AND day >= ?2 UNION ALL "
             "SELECT org_id, COALESCE(node_id, 'control-plane'), 0, MAX(?3 - started_at, 0), 1, "
             "MAX(?3 - started_at, 0) FROM runs WHERE (?1 = '' OR org_id = ?1) AND status = "
-            "'running') "
+            "'running') u "
             "GROUP BY org_id, node ORDER BY org_id, node");
     if (s == NULL) {
         return AD_EINTERNAL;

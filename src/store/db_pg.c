@@ -582,6 +582,21 @@ int ad_db_pg_reset(ad_db_stmt_t *s)
     return SQLITE_OK;
 }
 
+/* Whether a text parameter is not UTF-8, which PostgreSQL refuses (22021)
+ * where SQLite keeps the bytes. No row PostgreSQL holds has such text, so a
+ * read, update or delete by it matches nothing, as SQLite's would (an id
+ * of %ff in a URL is a 404, not a 500); an insert of it fails. */
+static bool not_utf8(const struct ad_db_pgstmt *p)
+{
+    for (int i = 1; i <= p->nparams; i++) {
+        const pg_param_t *q = &p->params[i];
+        if (q->val != NULL && q->fmt == 0 && !ad_utf8_valid(q->val, (size_t)q->len)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int run(ad_db_stmt_t *s)
 {
     struct ad_db_pgstmt *p = s->pg;
@@ -595,6 +610,20 @@ static int run(ad_db_stmt_t *s)
         if (rc != SQLITE_OK) {
             return rc;
         }
+    }
+    if (not_utf8(p)) {
+        const char *w = p->sql + strspn(p->sql, " \t\n");
+        if (strncasecmp(w, "INSERT", 6) == 0 || strncasecmp(w, "WITH", 4) == 0) {
+            snprintf(db->pg->msg, sizeof(db->pg->msg), "a text value is not UTF-8");
+            return db->pg->err = SQLITE_MISMATCH;
+        }
+        p->ran = true;
+        p->nrows = 0;
+        p->row = -1;
+        if (p->writes) {
+            db->pg->changes = 0;
+        }
+        return SQLITE_OK;
     }
     const char *vals[1000];
     int lens[1000], fmts[1000];

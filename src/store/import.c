@@ -266,13 +266,25 @@ static int copy_row(ad_db_t *db, const table_t *t, sqlite3_stmt *row)
     if (step != AD_DB_DONE) {
         return ad_store_rc(db, step);
     }
+    /* SQLite's OR IGNORE skips a row a CHECK refuses; PostgreSQL's ON
+     * CONFLICT does not, and its failure would abort the whole import: a
+     * savepoint keeps the row's failure to the row (PostgreSQL only). */
+    bool pg = ad_db_is_pg(db);
+    if (pg && ad_db_pg_exec(db, "SAVEPOINT ad_import_row") != AD_DB_OK) {
+        return ad_store_rc(db, ad_db_errcode(db));
+    }
     bind_row(ins, row);
     step = ad_db_step(ins);
     ad_db_reset(ins);
-    if (step != AD_DB_DONE) {
-        return step == AD_DB_CONSTRAINT ? 2 : ad_store_rc(db, step);
+    int64_t changed = step == AD_DB_DONE ? ad_db_changes(db) : 0;
+    if (pg && ad_db_pg_exec(db, step == AD_DB_DONE ? "RELEASE ad_import_row"
+                                                   : "ROLLBACK TO ad_import_row") != AD_DB_OK) {
+        return ad_store_rc(db, ad_db_errcode(db));
     }
-    return ad_db_changes(db) > 0 ? 0 : 2;
+    if (step != AD_DB_DONE) {
+        return (step & 0xff) == AD_DB_CONSTRAINT ? 2 : ad_store_rc(db, step);
+    }
+    return changed > 0 ? 0 : 2;
 }
 
 /* Copies one table; its counts into counts {source, imported, present,

@@ -102,13 +102,15 @@ int ad_store_op_external_run_update(ad_store_tx_t *tx, json_t *args, json_t **re
     return rc == 0 && ad_db_changes(tx->db) == 0 ? AD_ENOENT : rc;
 }
 
+/* The flag is JSON true: SQLite's json_extract reads it as 1, PostgreSQL's
+ * (the prelude's) as 'true'. */
 int ad_store_mlflow_experiment(ad_store_t *st, const char *org, const char *name, json_t **out)
 {
     ad_db_t *db = ad_store_rdb(st);
     ad_db_stmt_t *s = ad_store_stmt(
         db, "SELECT id, name, created_at, updated_at FROM agents WHERE org_id = ?1 AND name = ?2 "
-            "AND deleted_at IS NULL AND json_extract(state, '$.mlflowExperiment') = 1 ORDER BY "
-            "created_at LIMIT 1");
+            "AND deleted_at IS NULL AND CAST(json_extract(state, '$.mlflowExperiment') AS TEXT) IN "
+            "('1', 'true') ORDER BY created_at LIMIT 1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

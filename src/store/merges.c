@@ -34,11 +34,13 @@ int ad_store_op_worktree_merge_insert(ad_store_tx_t *tx, json_t *args, json_t **
     return e;
 }
 
+/* Newest first; ids are made in time order, so they break a tie within a
+ * millisecond (rowid is SQLite's alone). */
 int ad_store_worktree_merges(ad_store_t *st, const char *worktree_id, json_t **out)
 {
     ad_db_t *db = ad_store_rdb(st);
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " MERGE_COLS " FROM worktree_merges WHERE "
-                                        "worktree_id = ?1 ORDER BY created_at DESC, rowid DESC "
+                                        "worktree_id = ?1 ORDER BY created_at DESC, id DESC "
                                         "LIMIT 100");
     if (s == NULL) {
         return AD_EINTERNAL;

@@ -69,7 +69,17 @@ const char ad_store_pg_prelude[] =
     "CREATE OR REPLACE FUNCTION json_patch(t text, p text) RETURNS text LANGUAGE sql IMMUTABLE "
     "STRICT AS 'SELECT ad_merge_patch(t::jsonb, p::jsonb)::text';\n"
     "CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = "
-    "double precision, INITCOND = '0')";
+    "double precision, INITCOND = '0');\n"
+    /* SQLite's json_each over text (a run's tags): key, value (scalars as
+     * text), type in SQLite's names; PostgreSQL's own json_each(json) stays */
+    "CREATE OR REPLACE FUNCTION json_each(t text) RETURNS TABLE (key text, value text, type "
+    "text) LANGUAGE sql IMMUTABLE AS $$ SELECT k, CASE WHEN jsonb_typeof(v) IN ('object', "
+    "'array') THEN v::text ELSE v #>> '{}' END, CASE jsonb_typeof(v) WHEN 'string' THEN 'text' "
+    "WHEN 'boolean' THEN v::text WHEN 'number' THEN CASE WHEN v::text ~ '^-?[0-9]+$' THEN "
+    "'integer' ELSE 'real' END ELSE jsonb_typeof(v) END FROM (SELECT (n - 1)::text AS k, e AS v "
+    "FROM jsonb_array_elements(CASE WHEN jsonb_typeof(t::jsonb) = 'array' THEN t::jsonb ELSE "
+    "'[]' END) WITH ORDINALITY AS x(e, n) UNION ALL SELECT o.key, o.value FROM "
+    "jsonb_each(CASE WHEN jsonb_typeof(t::jsonb) = 'object' THEN t::jsonb ELSE '{}' END) o) s $$";
 
 /* Migrations whose SQLite text edits sqlite_schema (a CHECK widened in
  * place): PostgreSQL drops and re-adds the column's CHECK, named as
@@ -196,6 +206,18 @@ static int rewrite(const char *s, size_t n, ad_buf_t *out)
         if (!ident_char(c) || (i > 0 && ident_char(s[i - 1]))) {
             e = ad_buf_putc(out, c);
             i++;
+            continue;
+        }
+        size_t hint = words_at(s + i, "INDEXED BY");
+        if (hint > 0 && i + hint < n) {
+            /* SQLite's index hint (INDEXED BY name): PostgreSQL's planner picks */
+            i += hint;
+            while (i < n && isspace((unsigned char)s[i])) {
+                i++;
+            }
+            while (i < n && ident_char(s[i])) {
+                i++;
+            }
             continue;
         }
         bool done = false;
@@ -351,6 +373,23 @@ int ad_store_pg_translate(const char *name, const char *sql, ad_buf_t *out, char
 
 /* ---- the store's statements (db_pg.c) -------------------------------------------- */
 
+/* The length of the identifier at s when it mixes cases (an alias such as
+ * `AS createdAt`, the JSON key of a row), else 0. PostgreSQL folds unquoted
+ * names to lower case, so such a name is quoted, at its alias and wherever
+ * the statement names it again; keywords, types and the schema's names are
+ * one case. */
+static size_t mixed_case(const char *s, size_t n)
+{
+    bool lower = false, upper = false;
+    size_t wl = 0;
+    while (wl < n && ident_char(s[wl])) {
+        lower |= islower((unsigned char)s[wl]) != 0;
+        upper |= isupper((unsigned char)s[wl]) != 0;
+        wl++;
+    }
+    return lower && upper ? wl : 0;
+}
+
 int ad_store_pg_statement(const char *sql, size_t n, ad_buf_t *out, int *nparams)
 {
     ad_buf_t tmp;
@@ -364,6 +403,14 @@ int ad_store_pg_statement(const char *sql, size_t n, ad_buf_t *out, int *nparams
             e = ad_buf_append(&tmp, sql + i, (end > n ? n : end) - i);
             i = end;
             continue;
+        }
+        if (ident_char(c) && !isdigit((unsigned char)c) && (i == 0 || !ident_char(sql[i - 1]))) {
+            size_t wl = mixed_case(sql + i, n - i);
+            if (wl > 0) {
+                e = ad_buf_printf(&tmp, "\"%.*s\"", (int)wl, sql + i);
+                i += wl;
+                continue;
+            }
         }
         if (c != '?') {
             e = ad_buf_putc(&tmp, c);

@@ -87,9 +87,9 @@ test('agentd import claude-manager.db: every row of every table arrives, counted
     assert.ok(st.imported >= 1, JSON.stringify(st));
 
     // every row compared, in agentd's own tables
-    const db = path.join(d.dataDir, 'agentd.db');
+    const db = (text) => daemon.dbRows(d.dataDir, text); // SQLite's file or PostgreSQL
     const seedRows = (t, order) => sql(src, `SELECT * FROM ${t} ORDER BY ${order}`);
-    const ours = (t, where, order) => sql(db, `SELECT * FROM ${t} WHERE ${where} ORDER BY ${order}`);
+    const ours = (t, where, order) => db(`SELECT * FROM ${t} WHERE ${where} ORDER BY ${order}`);
     const ws = ours('workspaces', "id LIKE '6f1c2a9e-%'", 'id');
     assert.deepEqual(ws.map((w) => [w.id, w.name, w.path, w.created_at, w.updated_at, w.org_id]),
       seedRows('workspaces', 'id').map((w) => [w.id, w.name, w.path, ms(w.created_at), ms(w.updated_at), 'org_default']));
@@ -109,7 +109,7 @@ test('agentd import claude-manager.db: every row of every table arrives, counted
     const usage = ours('usage_stats', "date LIKE '2025-%'", 'date, period');
     assert.deepEqual(usage.map((u) => [u.date, u.period, u.input_tokens, u.output_tokens, u.total_tokens, u.request_count, u.error_count, JSON.parse(u.model_usage)]),
       seedRows('usage_stats', 'date, period').map((u) => [u.date, u.period, u.input_tokens, u.output_tokens, u.total_tokens, u.request_count, u.error_count, JSON.parse(u.model_usage || '{}')]));
-    const sets = Object.fromEntries(sql(db, 'SELECT key, value FROM settings').map((s) => [s.key, s.value]));
+    const sets = Object.fromEntries(db('SELECT key, value FROM settings').map((s) => [s.key, s.value]));
     assert.equal(sets.theme, 'dark');
     const sess = ours('agent_sessions', "id = 's-1'", 'id');
     assert.equal(sess.length, 1);
@@ -134,7 +134,7 @@ test('agentd import claude-manager.db: every row of every table arrives, counted
     assert.equal(again.total.imported, 0, JSON.stringify(again.total));
     assert.equal(again.total.source, out.total.source);
     assert.equal(again.tables.messages.present, 5);
-    assert.equal(sql(db, "SELECT COUNT(*) AS n FROM messages WHERE id LIKE 'm-%'")[0].n, 5);
+    assert.equal(db("SELECT COUNT(*) AS n FROM messages WHERE id LIKE 'm-%'")[0].n, 5);
     c = cli('import', src);
     assert.equal(c.status, 0);
     assert.match(c.stdout, /messages\s+6\s+0\s+5\s+1/);
@@ -183,8 +183,8 @@ test('a hostile or damaged claude-manager.db: refused whole, or its bad rows ski
   const { d } = await startWithWorktree();
   try {
     const dir = fs.realpathSync(fs.mkdtempSync(path.join(d.dataDir, 'cmh-')));
-    const db = path.join(d.dataDir, 'agentd.db');
-    const counts = () => sql(db, "SELECT (SELECT COUNT(*) FROM workspaces) AS w, (SELECT COUNT(*) FROM agents) AS a, (SELECT COUNT(*) FROM messages) AS m, (SELECT value FROM settings WHERE key = 'theme') AS theme")[0];
+    const db = (text) => daemon.dbRows(d.dataDir, text); // SQLite's file or PostgreSQL
+    const counts = () => db("SELECT (SELECT COUNT(*) FROM workspaces) AS w, (SELECT COUNT(*) FROM agents) AS a, (SELECT COUNT(*) FROM messages) AS m, (SELECT value FROM settings WHERE key = 'theme') AS theme")[0];
     const before = counts();
     const refused = async (file, what) => {
       assertError(await api(d, 'POST', '/api/import', { path: file }), 422, 'VALIDATION_ERROR', 'path');
@@ -255,19 +255,19 @@ test('a hostile or damaged claude-manager.db: refused whole, or its bad rows ski
     assert.deepEqual([t.messages.imported, t.messages.skipped], [1, 2]);
     assert.equal(t.settings.imported, 0, JSON.stringify(t.settings));
     assert.equal(t.agent_sessions.imported, 1);
-    const inj = sql(db, "SELECT session_id, permissions FROM agents WHERE id = 'ag-inj'")[0];
+    const inj = db("SELECT session_id, permissions FROM agents WHERE id = 'ag-inj'")[0];
     assert.deepEqual(inj, { session_id: null, permissions: '["read"]' });
-    const comma = sql(db, "SELECT session_id, permissions FROM agents WHERE id = 'ag-comma'")[0];
+    const comma = db("SELECT session_id, permissions FROM agents WHERE id = 'ag-comma'")[0];
     assert.deepEqual(comma, { session_id: 'sess-ok_1', permissions: '["read"]' });
-    assert.equal(sql(db, "SELECT value FROM settings WHERE key = 'theme'")[0].value, before.theme);
+    assert.equal(db("SELECT value FROM settings WHERE key = 'theme'")[0].value, before.theme);
     // agentd's own settings are the owner's to set here, never a file's
-    const own = Object.fromEntries(sql(db, "SELECT key, value FROM settings WHERE key IN ('allow_root_auto', 'workspace_roots', 'daily_token_limit')").map((x) => [x.key, x.value]));
+    const own = Object.fromEntries(db("SELECT key, value FROM settings WHERE key IN ('allow_root_auto', 'workspace_roots', 'daily_token_limit')").map((x) => [x.key, x.value]));
     assert.notEqual(own.allow_root_auto, 'true');
-    assert.notEqual(sql(db, "SELECT value FROM settings WHERE key = 'default_mode'")[0].value, 'auto');
+    assert.notEqual(db("SELECT value FROM settings WHERE key = 'default_mode'")[0].value, 'auto');
     assert.notEqual(own.workspace_roots, '{"org_default":["/"]}');
     assert.notEqual(own.daily_token_limit, '1');
     assert.equal(t.settings.skipped, t.settings.source - t.settings.present, JSON.stringify(t.settings));
-    const sess = sql(db, "SELECT session_data, context_snapshot FROM agent_sessions WHERE id = 's-bad'")[0];
+    const sess = db("SELECT session_data, context_snapshot FROM agent_sessions WHERE id = 's-bad'")[0];
     assert.deepEqual(sess, { session_data: '"not json"', context_snapshot: null });
     assert.equal((await api(d, 'GET', '/api/agents/ag-inj/sessions')).status, 200);
   } finally {

@@ -116,6 +116,28 @@ static void overrides_and_every_migration(void **state)
     assert_int_equal(triggers, 18); /* every CREATE TRIGGER of the migrations */
 }
 
+/* A store statement: ?N to $N, a mixed-case alias quoted wherever it is
+ * named (PostgreSQL would fold it), literals and one-case words kept. */
+static void statement_params_and_aliases(void **state)
+{
+    (void)state;
+    ad_buf_t b;
+    ad_buf_init(&b, 1u << 20);
+    int np = 0;
+    const char *sql = "SELECT created_at AS createdAt, 'keepMe' AS x, CAST(n AS INT) FROM t "
+                      "WHERE id = ?2 AND k = ? ORDER BY createdAt;";
+    assert_int_equal(ad_store_pg_statement(sql, strlen(sql), &b, &np), 0);
+    assert_int_equal(np, 3);
+    assert_string_equal(b.data, "SELECT created_at AS \"createdAt\", 'keepMe' AS x, CAST(n AS "
+                                "INT) FROM t WHERE id = $2 AND k = $3 ORDER BY \"createdAt\"");
+    ad_buf_reset(&b);
+    /* SQLite's index hint goes */
+    sql = "SELECT 1 FROM runs INDEXED BY runs_by_end WHERE x = 1";
+    assert_int_equal(ad_store_pg_statement(sql, strlen(sql), &b, &np), 0);
+    assert_string_equal(b.data, "SELECT 1 FROM runs  WHERE x = 1");
+    ad_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +145,7 @@ int main(void)
         cmocka_unit_test(scalar_max_min_and_or_ignore),
         cmocka_unit_test(triggers_pragmas_comments),
         cmocka_unit_test(overrides_and_every_migration),
+        cmocka_unit_test(statement_params_and_aliases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,13 +148,32 @@ function setToken(d, token) {
 const PG_MODE = process.env.AGENTD_TEST_DATABASE === 'pg';
 let pgServer = null;
 const pgDbs = new Map(); // data dir -> its database's URL
+const pgNames = new Map(); // data dir -> its database's name
+let pgReady = null; // the server, once started
 async function pgUrlFor(dataDir) {
   if (pgDbs.has(dataDir)) return pgDbs.get(dataDir);
   if (!pgServer) pgServer = require('./pg').startPostgres();
   const pg = await pgServer;
-  const url = pg.createDb(`t${pgDbs.size + 1}_${process.pid}`);
+  pgReady = pg;
+  const name = `t${pgDbs.size + 1}_${process.pid}`;
+  const url = pg.createDb(name);
   pgDbs.set(dataDir, url);
+  pgNames.set(dataDir, name);
   return url;
+}
+
+// The rows of one SELECT (text) over a data dir's tables, as objects keyed
+// by column (sqlite3 -json's shape), from its SQLite file or, with
+// AGENTD_TEST_DATABASE=pg, its PostgreSQL database.
+function dbRows(dataDir, text) {
+  if (!PG_MODE || !pgNames.has(dataDir)) {
+    const r = spawnSync('sqlite3', ['-json', path.join(dataDir, 'agentd.db')], { input: text, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr}`);
+    return r.stdout.trim() === '' ? [] : JSON.parse(r.stdout);
+  }
+  // jsonb's text is one line (json_agg's breaks lines between rows)
+  const out = pgReady.psql(pgNames.get(dataDir), `SELECT coalesce(jsonb_agg(q), '[]') FROM (${text}) q`);
+  return JSON.parse(out.map((r) => r.join('\t')).join('\n'));
 }
 
 // Starts `agentd serve`. Resolves with a handle once the daemon says it is
@@ -261,4 +280,4 @@ function tokenFor(url) {
   return tokens.get(url.replace(/\/$/, '')) || null;
 }
 
-module.exports = { BIN, PG_MODE, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo };
+module.exports = { BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo };
