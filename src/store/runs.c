@@ -587,10 +587,11 @@ int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t
     if (run_id == NULL || (out <= 0 && err <= 0)) {
         return 0;
     }
-    ad_db_stmt_t *s = ad_store_stmt(
-        db, "INSERT INTO run_hold (run_id, hold_out, hold_err) VALUES (?, ?, ?) "
-            "ON CONFLICT(run_id) DO UPDATE SET hold_out = max(hold_out, excluded.hold_out), "
-            "hold_err = max(hold_err, excluded.hold_err)");
+    ad_db_stmt_t *s =
+        ad_store_stmt(db, "INSERT INTO run_hold (run_id, hold_out, hold_err) VALUES (?, ?, ?) "
+                          "ON CONFLICT(run_id) DO UPDATE SET "
+                          "hold_out = max(run_hold.hold_out, excluded.hold_out), "
+                          "hold_err = max(run_hold.hold_err, excluded.hold_err)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
