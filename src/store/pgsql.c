@@ -40,6 +40,12 @@ const char ad_store_pg_prelude[] =
     /* SQLite's functions the store's statements call (db_pg.c) */
     "CREATE OR REPLACE FUNCTION json_extract(t text, p text) RETURNS text LANGUAGE sql "
     "IMMUTABLE AS 'SELECT t::jsonb #>> string_to_array(substr(p, 3), ''.'')';\n"
+    /* SQLite's names of a JSON value's type (a number: integer or real) */
+    "CREATE OR REPLACE FUNCTION json_type(t text, p text) RETURNS text LANGUAGE sql IMMUTABLE "
+    "AS 'SELECT CASE jsonb_typeof(v) WHEN ''number'' THEN CASE WHEN v::text ~ ''[.eE]'' THEN "
+    "''real'' ELSE ''integer'' END WHEN ''string'' THEN ''text'' WHEN ''boolean'' THEN v::text "
+    "ELSE jsonb_typeof(v) END FROM (SELECT t::jsonb #> string_to_array(substr(p, 3), ''.'') "
+    "AS v) x';\n"
     "CREATE OR REPLACE FUNCTION ifnull(anyelement, anyelement) RETURNS anyelement LANGUAGE sql "
     "IMMUTABLE AS 'SELECT COALESCE($1, $2)';\n"
     "CREATE OR REPLACE FUNCTION unicode(text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT AS "

@@ -171,7 +171,20 @@ static void from_where(sqlb_t *b, const ad_store_rt_query_t *q)
     for (size_t i = 0; i < q->nfilters; i++) {
         const ad_store_rt_filter_t *f = &q->filters[i];
         put(b, " AND ");
-        key_expr(b, q, &f->key);
+        if (f->key.kind == AD_RT_KEY_CONFIG && !f->is_text) {
+            /* a number against a config field: its value as a number, so
+             * that PostgreSQL (whose json_extract answers text) compares
+             * numbers too; a field that is no number does not match */
+            char path[96];
+            snprintf(path, sizeof(path), "$.values.%s", f->key.field);
+            put(b, "CASE WHEN json_type(r.config, ");
+            bind_text(b, path);
+            put(b, ") IN ('integer', 'real') THEN CAST(");
+            key_expr(b, q, &f->key);
+            put(b, " AS REAL) END");
+        } else {
+            key_expr(b, q, &f->key);
+        }
         put(b, " %s ", ops[f->op]);
         if (f->is_text) {
             bind_text(b, f->text);

@@ -1052,6 +1052,7 @@ typedef struct {
     ad_store_series_q_t *q;
     ad_store_done_cb done;
     char *path; /* copies: a pool read may outlive ad_store_close() */
+    char *url;  /* PostgreSQL's (issue #39), or NULL: the SQLite file */
     bool full;
     int busy_ms;
 } query_job_t;
@@ -1079,8 +1080,9 @@ static void read_runs(reader_t *r)
     int rc = 0;
     if (db == NULL) {
         char err[256];
-        rc =
-            ad_store_conn_open(r->j->path, false, r->j->full, r->j->busy_ms, &db, err, sizeof(err));
+        rc = r->j->url != NULL ? ad_db_pg_open(r->j->url, &db, err, sizeof(err))
+                               : ad_store_conn_open(r->j->path, false, r->j->full, r->j->busy_ms,
+                                                    &db, err, sizeof(err));
         if (rc != 0) {
             ad_log(AD_LOG_ERROR, "store", "%s", err);
         }
@@ -1204,6 +1206,7 @@ static void query_done(int rc, void *ctx)
     ad_store_done_cb done = j->done;
     ad_store_series_q_t *q = j->q;
     free(j->path);
+    free(j->url);
     free(j);
     if (done != NULL) {
         done(rc, q);
@@ -1216,6 +1219,7 @@ void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done
     j->q = q;
     j->done = done;
     j->path = ad_xstrdup(st->path);
+    j->url = st->url != NULL ? ad_xstrdup(st->url) : NULL;
     j->full = st->durability_full;
     j->busy_ms = st->busy_ms;
     ad_store_read_async(st, query_fn, query_done, j);

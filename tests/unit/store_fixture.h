@@ -8,7 +8,8 @@
  * With AGENTD_TEST_PG_URL set (tests/unit/with-pg.sh, `make unit-pg`) the
  * store keeps its tables in that PostgreSQL database instead, emptied
  * before each open (issue #39); a test about SQLite's file itself says so
- * with STORE_FX_SQLITE_ONLY() and is skipped there.
+ * with STORE_FX_SQLITE_ONLY() and is skipped there; store_fx_exec and
+ * store_fx_int reach the database behind the store's back on either.
  */
 #ifndef AD_TEST_STORE_FIXTURE_H
 #define AD_TEST_STORE_FIXTURE_H
@@ -20,6 +21,7 @@
 
 #include "core/core.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 /* Not every test file uses every helper. */
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -47,21 +49,34 @@ static const char *store_fx_pg(void)
         }                                                                                          \
     } while (0)
 
-/* Options to open f's store: its file, or the PostgreSQL database emptied
- * (the schema dropped, so the open migrates it afresh). */
+/* Empties the PostgreSQL test database, if there is one (the schema
+ * dropped, so the next open migrates it afresh). */
+static void store_fx_pg_empty(void)
+{
+    if (store_fx_pg() == NULL) {
+        return;
+    }
+    /* the URL stays in the environment: no quoting of it here */
+    int rc = system("psql -X -q -v ON_ERROR_STOP=1 -d \"$AGENTD_TEST_PG_URL\" -c "
+                    "'SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
+                    "CREATE SCHEMA public' >/dev/null");
+    if (rc != 0) {
+        fail_msg("emptying the PostgreSQL test database failed (%d)", rc);
+    }
+}
+
+/* Options to open the store at path again: its file, or the PostgreSQL
+ * database with its tables as they are. */
+static ad_store_opts_t store_fx_opts_keep(const char *path)
+{
+    return (ad_store_opts_t){.path = path, .database_url = store_fx_pg()};
+}
+
+/* Options to open f's store: its file, or the PostgreSQL database emptied. */
 static ad_store_opts_t store_fx_opts(const char *path)
 {
-    ad_store_opts_t o = {.path = path, .database_url = store_fx_pg()};
-    if (o.database_url != NULL) {
-        /* the URL stays in the environment: no quoting of it here */
-        int rc = system("psql -X -q -v ON_ERROR_STOP=1 -d \"$AGENTD_TEST_PG_URL\" -c "
-                        "'SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
-                        "CREATE SCHEMA public' >/dev/null");
-        if (rc != 0) {
-            fail_msg("emptying the PostgreSQL test database failed (%d)", rc);
-        }
-    }
-    return o;
+    store_fx_pg_empty();
+    return store_fx_opts_keep(path);
 }
 
 /* Owned: free with store_fx_free(). */
@@ -150,6 +165,58 @@ static int store_fx_write(store_fx_t *f, ad_store_op_fn op, json_t *args, json_t
         json_decref(w.result);
     }
     return w.rc;
+}
+
+/* A connection of its own to f's database, as another process would open
+ * it (the SQLite file or the PostgreSQL database): the statement layer's,
+ * so SQL is translated as the store's is. Close with ad_store_conn_close. */
+static ad_db_t *store_fx_conn(store_fx_t *f)
+{
+    ad_db_t *db = NULL;
+    if (store_fx_pg() != NULL) {
+        char err[512] = "";
+        if (ad_db_pg_open(store_fx_pg(), &db, err, sizeof(err)) != 0) {
+            fail_msg("connecting to the PostgreSQL test database: %s", err);
+        }
+        return db;
+    }
+    sqlite3 *sq = NULL;
+    assert_int_equal(sqlite3_open(f->path, &sq), SQLITE_OK);
+    sqlite3_busy_timeout(sq, 5000);
+    return ad_db_wrap_sqlite(sq);
+}
+
+/* Runs one statement (no parameters) on a connection of its own. */
+static void store_fx_exec(store_fx_t *f, const char *sql)
+{
+    ad_db_t *db = store_fx_conn(f);
+    ad_db_stmt_t *s = NULL;
+    if (ad_db_prepare_v2(db, sql, -1, &s, NULL) != AD_DB_OK) {
+        fail_msg("%s: %s", sql, ad_db_errmsg(db));
+    }
+    int rc;
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+    }
+    if (rc != AD_DB_DONE) {
+        fail_msg("%s: %s", sql, ad_db_errmsg(db));
+    }
+    ad_db_finalize(s);
+    ad_store_conn_close(db);
+}
+
+/* The first column of sql's first row as an integer on a connection of its
+ * own, or -1 when there is no row. */
+static int64_t store_fx_int(store_fx_t *f, const char *sql)
+{
+    ad_db_t *db = store_fx_conn(f);
+    ad_db_stmt_t *s = NULL;
+    if (ad_db_prepare_v2(db, sql, -1, &s, NULL) != AD_DB_OK) {
+        fail_msg("%s: %s", sql, ad_db_errmsg(db));
+    }
+    int64_t v = ad_db_step(s) == AD_DB_ROW ? ad_db_column_int64(s, 0) : -1;
+    ad_db_finalize(s);
+    ad_store_conn_close(db);
+    return v;
 }
 
 #endif

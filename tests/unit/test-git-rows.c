@@ -115,16 +115,8 @@ static void create_then_follow_git(void **state)
     json_decref(r);
 
     /* The agent is kept, and flagged. */
-    sqlite3 *db = ad_db_sqlite(ad_store_rdb(f->st));
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT worktree_vanished_at FROM agents WHERE id = "
-                                        "'ag_1'",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(s, 0), 2000);
-    sqlite3_finalize(s);
+    assert_int_equal(store_fx_int(f, "SELECT worktree_vanished_at FROM agents WHERE id = 'ag_1'"),
+                     2000);
 
     /* A second refresh with the same picture changes nothing. */
     args = json_pack("{s:s, s:I, s:O}", "workspaceId", "ws_1", "now", (json_int_t)3000, "worktrees",
@@ -144,14 +136,9 @@ static void create_then_follow_git(void **state)
     assert_int_equal(changes_of(r, "unflaggedAgents"), 1);
     assert_null(json_object_get(by_path(json_object_get(r, "worktrees"), "/r/a"), "vanishedAt"));
     json_decref(r);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT worktree_vanished_at IS NULL FROM agents WHERE "
-                                        "id = 'ag_1'",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 1);
-    sqlite3_finalize(s);
+    assert_int_equal(store_fx_int(f, "SELECT count(*) FROM agents WHERE id = 'ag_1' AND "
+                                     "worktree_vanished_at IS NULL"),
+                     1);
 
     /* Unknown workspace. */
     args =

@@ -19,6 +19,7 @@
 #include "bus/bus.h"
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store_fixture.h"
 
 #define WAIT_MS 20000
 #define MAX_EVENTS 4096
@@ -199,9 +200,16 @@ static void on_job(int rc, void *ctx)
 
 static int sql_raw(ad_store_tx_t *tx, void *ctx)
 {
-    sqlite3 *db = ad_db_sqlite(tx->db);
+    const char *sql = ((job_t *)ctx)->sql;
+    if (ad_db_is_pg(tx->db)) {
+        if (ad_db_pg_exec(tx->db, sql) != AD_DB_OK) {
+            fprintf(stderr, "sql: %s\n", ad_db_errmsg(tx->db));
+            return AD_EINTERNAL;
+        }
+        return 0;
+    }
     char *err = NULL;
-    int rc = sqlite3_exec(db, ((job_t *)ctx)->sql, NULL, NULL, &err);
+    int rc = sqlite3_exec(ad_db_sqlite(tx->db), sql, NULL, NULL, &err);
     if (rc != SQLITE_OK) {
         fprintf(stderr, "sql: %s\n", err);
         sqlite3_free(err);
@@ -222,22 +230,47 @@ static void exec_raw(fx_t *f, const char *fmt, ...)
     run_until(&f->loop, flag_set, &job.done);
 }
 
-/* One query's first column as text (owned), or NULL. */
-static char *query1(fx_t *f, const char *fmt, ...)
+/* A query's first column as text (owned), or NULL: its first row's, or
+ * with all set every row's joined by '|'. */
+static char *query_rows(fx_t *f, bool all, const char *fmt, va_list ap)
 {
     char sql[2048];
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    ad_db_t *db = ad_store_rdb(f->store);
+    ad_db_stmt_t *s = NULL;
+    assert_int_equal(ad_db_prepare_v2(db, sql, -1, &s, NULL), AD_DB_OK);
+    ad_buf_t b;
+    ad_buf_init(&b, 1u << 20);
+    bool any = false;
+    while (ad_db_step(s) == AD_DB_ROW && ad_db_column_text(s, 0) != NULL) {
+        assert_int_equal(ad_buf_puts(&b, any ? "|" : ""), 0);
+        assert_int_equal(ad_buf_puts(&b, (const char *)ad_db_column_text(s, 0)), 0);
+        any = true;
+        if (!all) {
+            break;
+        }
+    }
+    ad_db_finalize(s);
+    char *out = any ? ad_xstrndup(b.data != NULL ? b.data : "", b.len) : NULL;
+    ad_buf_cleanup(&b);
+    return out;
+}
+
+static char *query1(fx_t *f, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
+    char *out = query_rows(f, false, fmt, ap);
     va_end(ap);
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(ad_db_sqlite(ad_store_rdb(f->store)), sql, -1, &s, NULL),
-                     SQLITE_OK);
-    char *out = NULL;
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL) {
-        out = ad_xstrdup((const char *)sqlite3_column_text(s, 0));
-    }
-    sqlite3_finalize(s);
+    return out;
+}
+
+static char *query_all(fx_t *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = query_rows(f, true, fmt, ap);
+    va_end(ap);
     return out;
 }
 
@@ -252,10 +285,9 @@ static void new_agent(fx_t *f, const char *id, const char *state_json)
 static void open_all(fx_t *f)
 {
     char err[256];
-    ad_store_opts_t so = {0};
     char path[512];
     snprintf(path, sizeof(path), "%s/agentd.db", f->dir);
-    so.path = path;
+    ad_store_opts_t so = store_fx_opts_keep(path);
     assert_int_equal(ad_store_open(&f->loop, &so, &f->store, err, sizeof(err)), 0);
     f->bus = ad_bus_new(&f->loop, &f->cfg);
     f->procs = ad_procs_new(&f->loop);
@@ -286,6 +318,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-runner-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     uv_loop_init(&f->loop);
+    store_fx_pg_empty();
     open_all(f);
     exec_raw(f,
              "INSERT INTO workspaces (id, name, path, created_at, updated_at) VALUES "
@@ -370,11 +403,14 @@ static void command_agent_runs_to_success(void **state)
     assert_non_null(epoch);
     assert_string_equal(epoch, "1");
     free(epoch);
-    char *cmdkept =
-        query1(f, "SELECT json_extract(state, '$.command[2]') FROM agents WHERE id='ag_1'");
-    assert_string_equal(cmdkept, "metrics"); /* the merge kept the command */
-    free(cmdkept);
-    char *msgs = query1(f, "SELECT group_concat(content, '|') FROM messages WHERE agent_id='ag_1'");
+    char *state_text = query1(f, "SELECT state FROM agents WHERE id='ag_1'");
+    json_t *agent_state = json_loads(state_text, 0, NULL);
+    json_t *cmdkept = json_array_get(json_object_get(agent_state, "command"), 2);
+    assert_string_equal(json_string_value(cmdkept), "metrics"); /* the merge kept the command */
+    json_decref(agent_state);
+    free(state_text);
+    char *msgs = query_all(f, "SELECT content FROM messages WHERE agent_id='ag_1' ORDER BY "
+                              "created_at, id");
     assert_non_null(msgs);
     assert_non_null(strstr(msgs, "step 0 done\nstep 1 done\nstep 2 done"));
     free(msgs);
@@ -534,7 +570,7 @@ static void restart_marks_running_runs_lost(void **state)
     char *rs = query1(f, "SELECT status FROM runs WHERE id = 'run_old'");
     assert_string_equal(rs, "lost");
     free(rs);
-    char *ag = query1(f, "SELECT status || ',' || coalesce(pid, 'none') || ',' || "
+    char *ag = query1(f, "SELECT status || ',' || coalesce(CAST(pid AS TEXT), 'none') || ',' || "
                          "json_extract(state, '$.statusReason') FROM agents WHERE id = 'ag_9'");
     assert_non_null(strstr(ag, "error,none,lost: "));
     free(ag);

@@ -19,7 +19,6 @@
 #include <cmocka.h>
 
 #include <math.h>
-#include <sqlite3.h>
 #include <string.h>
 
 #include "store_fixture.h"
@@ -27,38 +26,32 @@
 
 #define POINTS 250000 /* over 128 chunk rows: three jobs of 64 */
 
-static void exec_raw(store_fx_t *f, const char *sql)
+/* A run of agent_x for the points to belong to (its agent, worktree and
+ * workspace made once). */
+static void add_run(store_fx_t *f, const char *run)
 {
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, err);
-    }
-    sqlite3_close(db);
-}
-
-static int64_t int_raw(store_fx_t *f, const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
+    store_fx_exec(f, "INSERT INTO workspaces (id, name, path, created_at, updated_at) VALUES "
+                     "('ws_x', 'x', '/x', 0, 0) ON CONFLICT DO NOTHING");
+    store_fx_exec(f, "INSERT INTO worktrees (id, workspace_id, name, path, created_at, "
+                     "updated_at) VALUES ('wt_x', 'ws_x', 'main', '/x', 0, 0) "
+                     "ON CONFLICT DO NOTHING");
+    store_fx_exec(f, "INSERT INTO agents (id, worktree_id, name, status, created_at, updated_at) "
+                     "VALUES ('agent_x', 'wt_x', 'x', 'idle', 0, 0) ON CONFLICT DO NOTHING");
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO runs (id, agent_id, started_at) VALUES ('%s', 'agent_x', 0)", run);
+    store_fx_exec(f, sql);
 }
 
 /* Rollup rows the chunk rows need: one per AD_ROLL_BLOCK (6) of them. */
-#define ROLL_ROWS(f) int_raw(f, "SELECT count(DISTINCT seq / 6) FROM metric_chunks")
+#define ROLL_ROWS(f) store_fx_int(f, "SELECT count(DISTINCT seq / 6) FROM metric_chunks")
 
 static void reopen(store_fx_t *f)
 {
     ad_store_close(f->st);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     char err[512] = "";
-    ad_store_opts_t o = {.path = f->path};
+    ad_store_opts_t o = store_fx_opts_keep(f->path);
     if (ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)) != 0) {
         fail_msg("store open failed: %s", err);
     }
@@ -103,7 +96,7 @@ static void wait_rolled(store_fx_t *f, int64_t want)
 {
     for (int i = 0; i < 2000; i++) {
         uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (int_raw(f, "SELECT rolled FROM metric_series WHERE run_id = 'run_r'") == want) {
+        if (store_fx_int(f, "SELECT rolled FROM metric_series WHERE run_id = 'run_r'") == want) {
             return;
         }
         usleep(10000);
@@ -114,8 +107,7 @@ static void wait_rolled(store_fx_t *f, int64_t want)
 /* run_r's "loss": POINTS points of a noisy curve with one spike (54321). */
 static void store_loss(store_fx_t *f)
 {
-    exec_raw(f, "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) "
-                "VALUES ('run_r', 'agent_x', 0)");
+    add_run(f, "run_r");
     json_t *pts = json_array();
     for (int i = 0; i < POINTS; i++) {
         double v = i == 54321 ? 1e6 : round(sin(i / 700.0) * 1000.0 + (i * 7919 % 101)) / 100.0;
@@ -137,9 +129,9 @@ static void older_series_are_built_on_open(void **state)
 {
     store_fx_t *f = *state;
     store_loss(f);
-    int64_t chunks = int_raw(f, "SELECT count(*) FROM metric_chunks");
+    int64_t chunks = store_fx_int(f, "SELECT count(*) FROM metric_chunks");
     assert_true(chunks > 128);
-    assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_rolls"), ROLL_ROWS(f));
+    assert_int_equal(store_fx_int(f, "SELECT count(*) FROM metric_rolls"), ROLL_ROWS(f));
     json_t *fresh = wide_read(f);
     assert_int_equal(json_integer_value(json_object_get(fresh, "tierPoints")), TSDB_ROLL_POINTS);
     assert_int_equal(json_integer_value(json_object_get(fresh, "points")), POINTS);
@@ -147,14 +139,15 @@ static void older_series_are_built_on_open(void **state)
     /* as a series stored before migration 2740 */
     ad_store_close(f->st);
     uv_run(&f->loop, UV_RUN_DEFAULT);
-    exec_raw(f, "DELETE FROM metric_rolls; UPDATE metric_series SET rolled = 0, step_lo = NULL, "
-                "step_hi = NULL, t_lo = NULL, t_hi = NULL");
+    store_fx_exec(f, "DELETE FROM metric_rolls");
+    store_fx_exec(f, "UPDATE metric_series SET rolled = 0, step_lo = NULL, step_hi = NULL, "
+                     "t_lo = NULL, t_hi = NULL");
     f->st = NULL;
     reopen(f);
     wait_rolled(f, 1);
-    assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_rolls"), ROLL_ROWS(f));
-    assert_int_equal(int_raw(f, "SELECT step_hi FROM metric_series"), POINTS - 1);
-    assert_int_equal(int_raw(f, "SELECT t_lo FROM metric_series"), 1760000000000);
+    assert_int_equal(store_fx_int(f, "SELECT count(*) FROM metric_rolls"), ROLL_ROWS(f));
+    assert_int_equal(store_fx_int(f, "SELECT step_hi FROM metric_series"), POINTS - 1);
+    assert_int_equal(store_fx_int(f, "SELECT t_lo FROM metric_series"), 1760000000000);
     json_t *built = wide_read(f);
     assert_true(json_equal(json_object_get(built, "buckets"), json_object_get(fresh, "buckets")));
     assert_int_equal(json_integer_value(json_object_get(built, "tierPoints")), TSDB_ROLL_POINTS);
@@ -164,8 +157,9 @@ static void older_series_are_built_on_open(void **state)
     ad_store_close(f->st);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     f->st = NULL;
-    exec_raw(f, "DELETE FROM metric_rolls; UPDATE metric_chunks SET data = x'ff' WHERE seq = 3; "
-                "UPDATE metric_series SET rolled = 0");
+    store_fx_exec(f, "DELETE FROM metric_rolls");
+    store_fx_exec(f, "UPDATE metric_chunks SET data = CAST('x' AS BLOB) WHERE seq = 3");
+    store_fx_exec(f, "UPDATE metric_series SET rolled = 0");
     reopen(f);
     wait_rolled(f, 2);
     json_t *chunked = wide_read(f);
@@ -200,7 +194,7 @@ static void series_get_the_chunk_tier_on_open(void **state)
     store_fx_t *f = *state;
     store_loss(f);
     const char *rows = "SELECT count(DISTINCT seq / 32) FROM metric_chunks";
-    assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_sums"), int_raw(f, rows));
+    assert_int_equal(store_fx_int(f, "SELECT count(*) FROM metric_sums"), store_fx_int(f, rows));
     json_t *fresh = read_in(f, 20);
     int64_t tier = json_integer_value(json_object_get(fresh, "tierPoints"));
     assert_true(tier > TSDB_ROLL_POINTS && tier <= TSDB_CHUNK_MAX);
@@ -211,7 +205,7 @@ static void series_get_the_chunk_tier_on_open(void **state)
     ad_store_close(f->st);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     f->st = NULL;
-    exec_raw(f, "UPDATE metric_series SET summed = 2");
+    store_fx_exec(f, "UPDATE metric_series SET summed = 2");
     reopen(f);
     json_t *runs = read_in(f, 20);
     assert_int_equal(json_integer_value(json_object_get(runs, "tierPoints")), TSDB_ROLL_POINTS);
@@ -223,20 +217,21 @@ static void series_get_the_chunk_tier_on_open(void **state)
     ad_store_close(f->st);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     f->st = NULL;
-    exec_raw(f, "DELETE FROM metric_sums; UPDATE metric_series SET summed = 0");
+    store_fx_exec(f, "DELETE FROM metric_sums");
+    store_fx_exec(f, "UPDATE metric_series SET summed = 0");
     reopen(f);
-    for (int i = 0; i < 2000 && int_raw(f, "SELECT summed FROM metric_series") != 1; i++) {
+    for (int i = 0; i < 2000 && store_fx_int(f, "SELECT summed FROM metric_series") != 1; i++) {
         uv_run(&f->loop, UV_RUN_NOWAIT);
         usleep(10000);
     }
-    assert_int_equal(int_raw(f, "SELECT summed FROM metric_series"), 1);
-    assert_int_equal(int_raw(f, "SELECT count(*) FROM metric_sums"), int_raw(f, rows));
+    assert_int_equal(store_fx_int(f, "SELECT summed FROM metric_series"), 1);
+    assert_int_equal(store_fx_int(f, "SELECT count(*) FROM metric_sums"), store_fx_int(f, rows));
     json_t *built = read_in(f, 20);
     assert_true(json_equal(built, fresh));
     json_decref(built);
 
     /* a row of the tier that does not parse: its chunks from their runs */
-    exec_raw(f, "UPDATE metric_sums SET data = x'ff' WHERE blk = 1");
+    store_fx_exec(f, "UPDATE metric_sums SET data = CAST('x' AS BLOB) WHERE blk = 1");
     json_t *bad = read_in(f, 20);
     assert_int_equal(json_integer_value(json_object_get(bad, "points")), POINTS);
     assert_true(max_of(bad) == 1e6);
@@ -261,12 +256,7 @@ static uint64_t rnd(void)
 
 static void store_points(store_fx_t *f, const char *run, const double *v, int n)
 {
-    char sql[200];
-    snprintf(sql, sizeof(sql),
-             "PRAGMA foreign_keys=OFF; INSERT INTO runs (id, agent_id, started_at) VALUES ('%s', "
-             "'agent_x', 0)",
-             run);
-    exec_raw(f, sql);
+    add_run(f, run);
     json_t *pts = json_array();
     for (int i = 0; i < n; i++) {
         json_array_append_new(pts,
@@ -357,7 +347,7 @@ static void every_tier_matches_the_raw_points(void **state)
         }
         store_points(f, runs[r], v[r], RAND_POINTS);
     }
-    assert_true(int_raw(f, "SELECT count(*) FROM metric_rolls WHERE run_id = 'run_a'") > 10);
+    assert_true(store_fx_int(f, "SELECT count(*) FROM metric_rolls WHERE run_id = 'run_a'") > 10);
     setenv("AGENTD_TEST_SERIES_SPLIT", "1", 1); /* both runs' readers, each a connection */
     /* 3 buckets: many rows of the chunk tier each; 20 (6,000 points a
      * bucket, chunks of ~900): chunks by summary, the rest by their totals
