@@ -210,7 +210,8 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     ad_server_route(d->server, "GET", "/healthz", AD_ACCESS_PUBLIC, ad_http_healthz, NULL);
     d->bus = ad_bus_new(d->loop, &d->cfg);
     /* Before anything publishes: seqs continue after the stored ones. */
-    int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, err, errsz);
+    int rc = ad_store_events_attach(d->store, d->bus, d->cfg.event_retention_bytes, d->cfg.plane_id,
+                                    err, errsz);
     d->runner = ad_runner_new(d->loop, &d->cfg, d->store, d->bus, d->procs);
     d->plane = ad_plane_new(d->loop, &d->cfg, d->store, d->bus);
     ad_runner_set_plane(d->runner, d->plane); /* before the runs left on nodes are taken up */

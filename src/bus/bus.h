@@ -84,6 +84,11 @@ const char *ad_bus_event_data(const ad_bus_event_t *ev, size_t *len);
 const char *ad_bus_event_type(const ad_bus_event_t *ev);
 size_t ad_bus_event_ntopics(const ad_bus_event_t *ev);
 const char *ad_bus_event_topic(const ad_bus_event_t *ev, size_t i);
+/* True for an event another control plane published (it came over Redis
+ * under a from: topic, src/cluster/redis.c). A subscriber that acts on an
+ * event (writes, notifies, triggers) skips these: their origin plane acts
+ * on them itself; one that only forwards to clients keeps them. */
+bool ad_bus_event_remote(const ad_bus_event_t *ev);
 /* The payload JSON text (a slice of the envelope; not NUL-terminated). */
 const char *ad_bus_event_payload_text(const ad_bus_event_t *ev, size_t *len);
 int64_t ad_bus_event_ts_ms(const ad_bus_event_t *ev);
@@ -204,10 +209,12 @@ void ad_bus_stop(ad_bus_t *bus);
 
 /* Implemented in src/store/events.c: opens the event log beside the
  * store's database (segments sized for retention_bytes), reads its bounds
- * and connects the bus to the store's writer. Loop thread, before anything
- * is published. Returns 0 or an AD_E* code with a message in err. */
+ * and connects the bus to the store's writer. plane_id names this control
+ * plane's own seq ceiling on a database several planes share (NULL or ""
+ * for the one key of a single plane). Loop thread, before anything is
+ * published. Returns 0 or an AD_E* code with a message in err. */
 struct ad_store;
 int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus, uint64_t retention_bytes,
-                           char *err, size_t errsz);
+                           const char *plane_id, char *err, size_t errsz);
 
 #endif

@@ -166,6 +166,16 @@ const char *ad_bus_event_topic(const ad_bus_event_t *ev, size_t i)
     return i < ev->ntopics ? ev->topics[i] : NULL;
 }
 
+bool ad_bus_event_remote(const ad_bus_event_t *ev)
+{
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        if (strncmp(ev->topics[i], "from:", 5) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 const char *ad_bus_event_payload_text(const ad_bus_event_t *ev, size_t *len)
 {
     *len = ev->payload_len;

@@ -108,8 +108,8 @@ static int on_agent_event(void *ud, const ad_bus_event_t *ev)
     watch_t *w = ud;
     const char *type = ad_bus_event_type(ev);
     if (strncmp(type, "agent_", 6) != 0 || strcmp(type, "agent_output") == 0 ||
-        strcmp(type, "agent_context") == 0) {
-        return 0;
+        strcmp(type, "agent_context") == 0 || ad_bus_event_remote(ev)) {
+        return 0; /* another plane's agent: that plane publishes its crew's status */
     }
     if (!w->scheduled) {
         w->scheduled = true;

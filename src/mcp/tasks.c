@@ -308,6 +308,9 @@ static int deliver(void *ud, const ad_bus_event_t *ev)
         strncmp(type, "approval_", 9) != 0) {
         return 0;
     }
+    if (ad_bus_event_remote(ev)) {
+        return 0; /* another plane's agent: that plane ends its task */
+    }
     size_t len;
     const char *text = ad_bus_event_payload_text(ev, &len);
     json_t *p = json_loadb(text, len, 0, NULL);

@@ -67,6 +67,9 @@ static int deliver(void *ud, const ad_bus_event_t *ev)
         strcmp(type, "agent_status") != 0 && strcmp(type, "git_operation") != 0) {
         return 0;
     }
+    if (ad_bus_event_remote(ev)) {
+        return 0; /* another plane's run: that plane exports and keeps its spans */
+    }
     size_t len;
     const char *text = ad_bus_event_payload_text(ev, &len);
     json_t *p = json_loadb(text, len, 0, NULL);

@@ -14,9 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The bus_meta key of the seq ceiling: "seq_reserved" in a SQLite file (one
+ * plane's alone), "seq_reserved:<plane id>" on PostgreSQL, where several
+ * control planes each keep their own sequence (issue #39). */
+#define KEY_OLD "seq_reserved"
+#define KEY_MAX (sizeof(KEY_OLD) + 1 + AD_ID_MAX)
+
 typedef struct {
     ad_store_t *st;
     ad_evlog_t *log; /* kept for the process's life: reads may outlive the store */
+    char key[KEY_MAX];
 } events_t;
 
 /* One store per daemon. */
@@ -166,13 +173,16 @@ static int reserve_job(ad_store_tx_t *tx, void *ctx)
 {
     ad_db_t *db = tx->db;
     rjob_t *r = ctx;
-    ad_db_stmt_t *st =
-        ad_store_stmt(db, "INSERT INTO bus_meta(key, value) VALUES('seq_reserved', "
-                          "?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    /* never lowered: a ceiling below the stored one would let a restart
+     * hand out seqs again */
+    ad_db_stmt_t *st = ad_store_stmt(db, "INSERT INTO bus_meta(key, value) VALUES(?2, ?1) "
+                                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+                                         "WHERE bus_meta.value < excluded.value");
     if (st == NULL) {
         return AD_EINTERNAL;
     }
     ad_db_bind_int64(st, 1, (int64_t)r->upto);
+    ad_db_bind_text(st, 2, events.key, -1, AD_DB_STATIC);
     int src = ad_db_step(st);
     ad_db_reset(st);
     return src == AD_DB_DONE ? 0 : ad_store_rc(db, src);
@@ -193,17 +203,25 @@ static void ev_reserve(void *impl, uint64_t upto, ad_bus_write_done_cb done, voi
     ad_store_submit(e->st, reserve_job, reserve_done, r);
 }
 
-/* The last recorded ceiling, 0 when none. */
-static int read_reserved(ad_db_t *db, uint64_t *out)
+/* The last recorded ceiling, 0 when none: the highest of this plane's key
+ * and the one key of before issue #39 (a database upgraded keeps its
+ * sequence; the old key is written no more, so it only ever lies below). */
+static int read_reserved(ad_db_t *db, const char *key, uint64_t *out)
 {
-    ad_db_stmt_t *st = ad_store_stmt(db, "SELECT value FROM bus_meta WHERE key = 'seq_reserved'");
+    ad_db_stmt_t *st =
+        ad_store_stmt(db, "SELECT value FROM bus_meta WHERE key = ?1 OR key = '" KEY_OLD "'");
     if (st == NULL) {
         return AD_EINTERNAL;
     }
-    int src = ad_db_step(st);
-    *out = src == AD_DB_ROW ? (uint64_t)ad_db_column_int64(st, 0) : 0;
+    ad_db_bind_text(st, 1, key, -1, AD_DB_STATIC);
+    *out = 0;
+    int src;
+    while ((src = ad_db_step(st)) == AD_DB_ROW) {
+        uint64_t v = (uint64_t)ad_db_column_int64(st, 0);
+        *out = v > *out ? v : *out;
+    }
     ad_db_reset(st);
-    return src == AD_DB_ROW || src == AD_DB_DONE ? 0 : ad_store_rc(db, src);
+    return src == AD_DB_DONE ? 0 : ad_store_rc(db, src);
 }
 
 /* ---- replay reads (pool threads) ----------------------------------------------- */
@@ -318,8 +336,13 @@ static uint64_t segment_bytes(uint64_t retention)
 }
 
 int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus, uint64_t retention_bytes,
-                           char *err, size_t errsz)
+                           const char *plane_id, char *err, size_t errsz)
 {
+    if (ad_db_is_pg(ad_store_rdb(store)) && plane_id != NULL && plane_id[0] != '\0') {
+        snprintf(events.key, sizeof(events.key), KEY_OLD ":%s", plane_id);
+    } else {
+        snprintf(events.key, sizeof(events.key), KEY_OLD);
+    }
     /* <data dir>/events beside <data dir>/agentd.db */
     char dir[4200];
     const char *path = ad_store_path(store);
@@ -334,7 +357,7 @@ int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus, uint64_t reten
     }
     uint64_t reserved = 0;
     if (rc == 0) {
-        rc = read_reserved(ad_store_rdb(store), &reserved);
+        rc = read_reserved(ad_store_rdb(store), events.key, &reserved);
         if (rc != 0) {
             snprintf(err, errsz, "cannot read the seq ceiling: %s", ad_strerror(rc));
         }
@@ -351,8 +374,8 @@ int ad_store_events_attach(struct ad_store *store, ad_bus_t *bus, uint64_t reten
     ad_bus_set_store(bus, &ops, &events, min, max, reserved);
     ad_log(AD_LOG_INFO, "bus",
            "event log attached dir=%s oldest=%llu newest=%llu bytes=%llu "
-           "reserved=%llu",
+           "reserved=%llu key=%s",
            dir, (unsigned long long)min, (unsigned long long)max, (unsigned long long)bytes,
-           (unsigned long long)reserved);
+           (unsigned long long)reserved, events.key);
     return 0;
 }

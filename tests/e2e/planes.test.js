@@ -13,10 +13,11 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce, commandAgent } = require('./lib/api');
-const { Live } = require('./lib/live');
+const { Live, publish } = require('./lib/live');
 const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
 const { REDIS, freePort, startRedis } = require('./lib/redis');
 const { PG_BIN, startPostgres } = require('./lib/pg');
@@ -34,6 +35,34 @@ async function counters(d, id) {
   return text.split('\n').filter((l) => l.startsWith('n=')).map((l) => Number(l.slice(2)));
 }
 
+// An OTLP collector on a free port of 127.0.0.1: every span posted to it, in order.
+function collector() {
+  const c = { spans: [] };
+  c.server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      try {
+        for (const rs of JSON.parse(body).resourceSpans || []) {
+          for (const ss of rs.scopeSpans || []) c.spans.push(...(ss.spans || []));
+        }
+      } catch { /* not OTLP JSON: nothing kept */ }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  return new Promise((resolve) => c.server.listen(0, '127.0.0.1', () => {
+    c.url = `http://127.0.0.1:${c.server.address().port}`;
+    resolve(c);
+  }));
+}
+
+// Each plane's seq ceiling as the shared database keeps it.
+function reserved(pg, db) {
+  return Object.fromEntries(pg.psql(db, "SELECT key, value FROM bus_meta WHERE key LIKE 'seq_reserved%'")
+    .map(([k, v]) => [k, Number(v)]));
+}
+
 // Plane p's view of the live planes ({id, url, runs}), from its /api/health.
 async function planes(p) {
   const h = (await api(p, 'GET', '/api/health')).body;
@@ -48,12 +77,13 @@ test('two control planes on one database: live events across, a run taken over a
   const token = crypto.randomBytes(24).toString('hex');
   const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
   fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  const otlp = await collector();
   const start = async (id) => {
     const d = await daemon.start({
       needUrl: true,
       env: { AGENTD_DATABASE_URL: dbUrl },
       args: ['--redis-url', `redis://127.0.0.1:${port}`, '--plane-id', id, '--token-file', tokenFile,
-        '--stop-grace-ms', '300'],
+        '--stop-grace-ms', '300', '--otlp-endpoint', `${otlp.url}/`],
     });
     d.token = token;
     d.authHeaders = { authorization: `Bearer ${token}` };
@@ -69,6 +99,7 @@ test('two control planes on one database: live events across, a run taken over a
     await b.cleanup();
     redis.kill('SIGKILL');
     pg.stop();
+    otlp.server.close();
     fs.rmSync(repo, { recursive: true, force: true });
     fs.rmSync(path.dirname(tokenFile), { recursive: true, force: true });
   });
@@ -104,6 +135,33 @@ test('two control planes on one database: live events across, a run taken over a
   const seqs = live.events.map((e) => e.seq);
   assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
   live.ws.close();
+
+  // Only the plane that ran it exports the run's spans: A's exporter leaves
+  // B's events to B. A run on A after it: once A's spans are in, anything A
+  // queued before them is too.
+  await until(async () => (await api(b, 'GET', `/api/agents/${onB}`)).body.status !== 'running', 'B\'s agent to end');
+  const onA = await commandAgent(a, wt, ['sh', '-c', 'echo hello-from-a']);
+  assert.equal((await api(a, 'POST', `/api/agents/${onA}/start`, {})).status, 200);
+  const runOf = async (d, agent) => (await api(d, 'GET', `/api/agents/${agent}/runs`)).body.runs?.[0];
+  const runB = await until(async () => runOf(b, onB), 'B\'s run');
+  const runA = await until(async () => { const r = await runOf(a, onA); return r && r.status !== 'running' ? r : null; }, 'A\'s run to end');
+  const spanOf = (run) => otlp.spans.some((sp) => sp.attributes?.some((x) => x.key === 'agentd.run.id' && x.value.stringValue === run.id));
+  await until(() => spanOf(runB) && spanOf(runA), 'both runs\' spans at the collector');
+  const spanIds = otlp.spans.map((sp) => sp.spanId);
+  assert.equal(new Set(spanIds).size, spanIds.length,
+    `each span exported once, by the plane that ran it: ${spanIds.length - new Set(spanIds).size} twice`);
+
+  // Each plane keeps its own seq ceiling, never lowered by the other's
+  // writes: a plane restarting after a crash continues above every seq it
+  // handed out, whatever the other one reserved since.
+  const pa = await publish(a, { type: 'ceiling', topics: ['system'], count: 300, perTick: 100 });
+  const pb = await publish(b, { type: 'ceiling', topics: ['system'], count: 3, perTick: 3 });
+  await until(() => {
+    const r = reserved(pg, 'planes');
+    return r['seq_reserved:plane_a'] >= pa.last && r['seq_reserved:plane_b'] >= pb.last ? r : null;
+  }, 'each plane\'s ceiling at or above its own last seq').catch((e) => {
+    throw new Error(`${e.message}: ${JSON.stringify(reserved(pg, 'planes'))}, A at ${pa.last}, B at ${pb.last}`);
+  });
 
   // A node given both planes' addresses joins the first: A.
   const nt = await nodeToken(a, 'n1');

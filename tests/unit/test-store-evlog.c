@@ -1069,7 +1069,7 @@ static void older_events_table_moves_into_the_log(void **state)
 
     assert_int_equal(ad_store_open(&loop, &o, &st, err, sizeof(err)), 0);
     ad_bus_t *bus = ad_bus_new(&loop, NULL);
-    if (ad_store_events_attach(st, bus, 256u << 20, err, sizeof(err)) != 0) {
+    if (ad_store_events_attach(st, bus, 256u << 20, NULL, err, sizeof(err)) != 0) {
         fail_msg("attach: %s", err);
     }
     /* the bus goes on after the moved events */
