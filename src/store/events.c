@@ -173,11 +173,11 @@ static int reserve_job(ad_store_tx_t *tx, void *ctx)
 {
     ad_db_t *db = tx->db;
     rjob_t *r = ctx;
-    /* never lowered: a ceiling below the stored one would let a restart
-     * hand out seqs again */
+    /* each plane its own key, so only this plane moves it: down too, as a
+     * clean stop records the last seq given so the next start goes on
+     * from there */
     ad_db_stmt_t *st = ad_store_stmt(db, "INSERT INTO bus_meta(key, value) VALUES(?2, ?1) "
-                                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value "
-                                         "WHERE bus_meta.value < excluded.value");
+                                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (st == NULL) {
         return AD_EINTERNAL;
     }
