@@ -335,6 +335,16 @@ static void on_reconciled(int rc, json_t *result, void *ud)
     free(c);
 }
 
+/* kept (NULL-terminated, owned) with a copy of id added at its end, n its
+ * length before, counted up. */
+static char **kept_add(char **kept, size_t *n, const char *id)
+{
+    kept = ad_xrealloc(kept, (*n + 2) * sizeof(char *));
+    kept[(*n)++] = ad_xstrdup(id);
+    kept[*n] = NULL;
+    return kept;
+}
+
 /* Runs a previous daemon left on worker nodes: each taken up through a
  * relay that waits for its node (its lease counts from now); appended to
  * kept (NULL-terminated, grown here). */
@@ -365,9 +375,7 @@ static char **keep_remote(ad_runner_t *r, char **kept)
                    err);
             continue;
         }
-        kept = ad_xrealloc(kept, (n + 2) * sizeof(char *));
-        kept[n++] = ad_xstrdup(id);
-        kept[n] = NULL;
+        kept = kept_add(kept, &n, id);
     }
     json_decref(runs);
     return kept;
@@ -400,9 +408,7 @@ static char **keep_elsewhere(ad_runner_t *r, char **kept)
     json_t *v;
     json_array_foreach(ids, i, v)
     {
-        kept = ad_xrealloc(kept, (n + 2) * sizeof(char *));
-        kept[n++] = ad_xstrdup(json_string_value(v));
-        kept[n] = NULL;
+        kept = kept_add(kept, &n, json_string_value(v));
     }
     json_decref(ids);
     return kept;
