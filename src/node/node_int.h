@@ -172,6 +172,10 @@ struct ad_plane {
         char id[AD_ID_MAX], node_id[AD_ID_MAX];
     } done[64];
     size_t ndone;
+    /* The live control planes' advertised URLs as last sent to the nodes
+     * (issue #39), read every AD_PLANES_BEAT_MS while a node is linked. */
+    json_t *plane_urls;
+    uint64_t plane_urls_ms;
 };
 
 /* plane.c */
@@ -298,15 +302,44 @@ typedef struct wrun {
     uint64_t exit_held_ms; /* monotonic: when; past a bound it goes anyway */
 } wrun_t;
 
+/* planeurl.c: the control planes' URLs a node learns (issue #39). */
+#define AD_NODE_JOIN_MAX 8     /* URLs dialled, --join's and learned ones */
+#define AD_NODE_URL_MAX 2000   /* a URL's length, as given or sent */
+#define AD_NODE_DIAL_MAX 2100  /* a URL to dial: one of those, /api/nodes/link added */
+#define AD_NODE_ALLOW_MAX 24   /* --join's hosts and --planes-allow's */
+#define AD_NODE_REFUSED_MAX 64 /* refusals remembered so each is logged once */
+typedef struct {
+    bool http, https; /* the schemes --join's URLs use (ws:// as http, wss:// as https) */
+    char hosts[AD_NODE_ALLOW_MAX][254]; /* lower case, IPv6 without brackets */
+    size_t nhosts;
+} ad_node_allow_t;
+/* Adds host (a name, an IPv4 address, or an IPv6 one with or without
+ * brackets) to a's hosts: 0, AD_EINVAL (not a host) or AD_ETOOBIG. */
+int ad_node_allow_host(ad_node_allow_t *a, const char *host);
+/* Whether a control plane's URL may be dialled under a: 0 and the URL to
+ * dial into out (rebuilt from the parts checked, /api/nodes/link added);
+ * AD_EINVAL (malformed) or AD_EPERM (a scheme or host not allowed), with
+ * why. Pure. */
+int ad_node_plane_url(const ad_node_allow_t *a, const char *url, char *out, size_t outsz, char *why,
+                      size_t whysz);
+
+/* The URLs a plane sent (a JSON array): those allowed take the places after
+ * --join's, in their order; refusals are logged once each. */
+void ad_worker_learn(worker_t *w, json_t *list);
+
 struct worker {
     uv_loop_t *loop;
     ad_config_t *cfg;
     char url[2100]; /* the link's URL now: one of urls */
     /* --join URL1,URL2,…: every control plane's address (issue #39); a
-     * link that cannot be opened moves on to the next */
-#define AD_NODE_JOIN_MAX 8
-    char urls[AD_NODE_JOIN_MAX][2100];
-    size_t nurls, cur;
+     * link that cannot be opened moves on to the next. After the njoin
+     * given come the ones the planes sent that the rules allow
+     * (planeurl.c), at most AD_NODE_JOIN_MAX in all. */
+    char urls[AD_NODE_JOIN_MAX][AD_NODE_DIAL_MAX];
+    size_t nurls, cur, njoin;
+    ad_node_allow_t allow;
+    uint64_t refused[AD_NODE_REFUSED_MAX]; /* refusals logged (hashes, a ring) */
+    size_t nrefused;
     bool link_welcomed; /* the link now was welcomed (else: try the next URL) */
     char token[512];
     char name[64];

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the worker node link's frames (src/node/link.c): a holder frame
  * round-trips with its run and epoch; every malformed message is refused;
- * each direction takes its own frame types only; and placement's fit (pure,
- * src/node/place.c) says why a node does not fit. */
+ * each direction takes its own frame types only; placement's fit (pure,
+ * src/node/place.c) says why a node does not fit; and a control plane's URL
+ * sent to a node is dialled only when well formed and allowed
+ * (src/node/planeurl.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,6 +171,147 @@ static void an_answer_counts_only_from_the_node_asked(void **state)
     assert_null(list);
 }
 
+/* The rules of a node joined with --join http://127.0.0.1:7000 and
+ * --planes-allow plane-b.example. */
+static void allow_of(ad_node_allow_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->http = true;
+    assert_int_equal(ad_node_allow_host(a, "127.0.0.1"), 0);
+    assert_int_equal(ad_node_allow_host(a, "Plane-B.example"), 0);
+    assert_int_equal(ad_node_allow_host(a, "[::1]"), 0);
+    assert_int_equal(ad_node_allow_host(a, "a b"), AD_EINVAL);
+    assert_int_equal(ad_node_allow_host(a, ""), AD_EINVAL);
+}
+
+static void a_plane_url_is_dialled_only_when_allowed(void **state)
+{
+    (void)state;
+    ad_node_allow_t a;
+    allow_of(&a);
+    char out[AD_NODE_DIAL_MAX], why[160];
+    assert_int_equal(
+        ad_node_plane_url(&a, "http://127.0.0.1:7001", out, sizeof(out), why, sizeof(why)), 0);
+    assert_string_equal(out, "http://127.0.0.1:7001/api/nodes/link");
+    /* rebuilt from its parts: case, a leading zero, a trailing slash */
+    assert_int_equal(ad_node_plane_url(&a, "HTTP://plane-b.EXAMPLE:08080/agentd/", out, sizeof(out),
+                                       why, sizeof(why)),
+                     0);
+    assert_string_equal(out, "http://plane-b.example:8080/agentd/api/nodes/link");
+    assert_int_equal(ad_node_plane_url(&a, "http://[::1]:7002", out, sizeof(out), why, sizeof(why)),
+                     0);
+    assert_string_equal(out, "http://[::1]:7002/api/nodes/link");
+
+    static const struct {
+        const char *url;
+        int rc;
+        const char *why;
+    } refused[] = {
+        {"ftp://127.0.0.1:7001", AD_EINVAL, "http"},
+        {"ws://127.0.0.1:7001", AD_EINVAL, "http"},
+        {"file:///etc/passwd", AD_EINVAL, "http"},
+        {"http://u:p@127.0.0.1:7001", AD_EINVAL, "userinfo"},
+        {"http://evil.example@127.0.0.1:7001", AD_EINVAL, "userinfo"},
+        {"http://127.0.0.1:7001@evil.example:80", AD_EINVAL, "userinfo"},
+        {"http://127.0.0.1", AD_EINVAL, "port"},
+        {"http://127.0.0.1:", AD_EINVAL, "port"},
+        {"http://127.0.0.1:0", AD_EINVAL, "port"},
+        {"http://127.0.0.1:65536", AD_EINVAL, "port"},
+        {"http://127.0.0.1:80x", AD_EINVAL, "port"},
+        {"http://127.0.0.1:7001?x=1", AD_EINVAL, "query"},
+        {"http://127.0.0.1:7001#f", AD_EINVAL, "query"},
+        {"http://127.0.0.1:7001/../x", AD_EINVAL, "segment"},
+        {"http://127.0.0.1:7001/a b", AD_EINVAL, "space"},
+        {"http://127.0.0.1\\@evil.example:7001", AD_EINVAL, "backslash"},
+        {"http://127.0.0.1%2f:7001", AD_EINVAL, "host"},
+        {"http://[::1%eth0]:7001", AD_EINVAL, "host"},
+        {"http://[127.0.0.1]:7001", AD_EINVAL, "IPv6"},
+        {"http://.127.0.0.1:7001", AD_EINVAL, "host"},
+        {"", AD_EINVAL, "empty"},
+        {"http://localhost:7001", AD_EPERM, "--planes-allow"},
+        {"http://127.0.0.2:7001", AD_EPERM, "--planes-allow"},
+        {"http://plane-b.example.evil.example:7001", AD_EPERM, "--planes-allow"},
+        {"https://127.0.0.1:7001", AD_EPERM, "scheme https"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        out[0] = '\0';
+        int rc = ad_node_plane_url(&a, refused[i].url, out, sizeof(out), why, sizeof(why));
+        if (rc != refused[i].rc || strstr(why, refused[i].why) == NULL) {
+            fail_msg("%s: rc %d why \"%s\"", refused[i].url, rc, why);
+        }
+        assert_string_equal(out, "");
+    }
+    assert_int_equal(ad_node_plane_url(&a, NULL, out, sizeof(out), why, sizeof(why)), AD_EINVAL);
+    /* a host of 254 characters */
+    char url[400];
+    snprintf(url, sizeof(url), "http://%0254d:7001", 0);
+    assert_int_equal(ad_node_plane_url(&a, url, out, sizeof(out), why, sizeof(why)), AD_EINVAL);
+    char *longer = malloc(AD_NODE_URL_MAX + 64);
+    snprintf(longer, AD_NODE_URL_MAX + 64, "http://127.0.0.1:7001/%0*d", AD_NODE_URL_MAX, 0);
+    assert_int_equal(ad_node_plane_url(&a, longer, out, sizeof(out), why, sizeof(why)), AD_EINVAL);
+    free(longer);
+    /* https only when --join uses it */
+    a.https = true;
+    assert_int_equal(
+        ad_node_plane_url(&a, "https://127.0.0.1:7001", out, sizeof(out), why, sizeof(why)), 0);
+}
+
+static void a_node_learns_at_most_eight_urls_after_its_own(void **state)
+{
+    (void)state;
+    static worker_t w;
+    memset(&w, 0, sizeof(w));
+    allow_of(&w.allow);
+    snprintf(w.urls[0], sizeof(w.urls[0]), "http://127.0.0.1:7000/api/nodes/link");
+    snprintf(w.url, sizeof(w.url), "%s", w.urls[0]);
+    w.nurls = w.njoin = 1;
+    json_t *sent =
+        json_pack("[s, s, s, s, s, s]", "http://127.0.0.1:7000", "http://u@127.0.0.1:7009",
+                  "ftp://127.0.0.1:7009", "http://evil.example:7009", "http://127.0.0.1:7001",
+                  "http://127.0.0.1:7001/");
+    ad_worker_learn(&w, sent);
+    json_decref(sent);
+    /* its own once, the refused never, the same URL twice once */
+    assert_int_equal(w.nurls, 2);
+    assert_string_equal(w.urls[1], "http://127.0.0.1:7001/api/nodes/link");
+    assert_int_equal(w.cur, 0);
+    sent = json_array();
+    for (int i = 0; i < 20; i++) {
+        char u[64];
+        snprintf(u, sizeof(u), "http://127.0.0.1:%d", 7100 + i);
+        json_array_append_new(sent, json_string(u));
+    }
+    ad_worker_learn(&w, sent);
+    json_decref(sent);
+    assert_int_equal(w.nurls, AD_NODE_JOIN_MAX);
+    assert_string_equal(w.urls[0], "http://127.0.0.1:7000/api/nodes/link");
+    assert_string_equal(w.urls[7], "http://127.0.0.1:7106/api/nodes/link");
+    /* a later list replaces what was learned; the link now keeps its place */
+    snprintf(w.url, sizeof(w.url), "http://127.0.0.1:7102/api/nodes/link");
+    sent = json_pack("[s, s]", "http://127.0.0.1:7102", "http://127.0.0.1:7300");
+    ad_worker_learn(&w, sent);
+    json_decref(sent);
+    assert_int_equal(w.nurls, 3);
+    assert_int_equal(w.cur, 1);
+    /* not an array: nothing changes; nothing allowed: --join's, and the
+     * learned URL the link is on now */
+    ad_worker_learn(&w, NULL);
+    assert_int_equal(w.nurls, 3);
+    sent = json_pack("[i, s]", 1, "gopher://127.0.0.1:70");
+    ad_worker_learn(&w, sent);
+    json_decref(sent);
+    assert_int_equal(w.nurls, 2);
+    assert_string_equal(w.urls[1], "http://127.0.0.1:7102/api/nodes/link");
+    assert_int_equal(w.cur, 1);
+    /* on a --join URL, an empty list: --join's alone */
+    snprintf(w.url, sizeof(w.url), "%s", w.urls[0]);
+    sent = json_array();
+    ad_worker_learn(&w, sent);
+    json_decref(sent);
+    assert_int_equal(w.nurls, 1);
+    assert_int_equal(w.cur, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +320,8 @@ int main(void)
         cmocka_unit_test(each_direction_takes_its_own_types),
         cmocka_unit_test(placement_says_why_a_node_does_not_fit),
         cmocka_unit_test(an_answer_counts_only_from_the_node_asked),
+        cmocka_unit_test(a_plane_url_is_dialled_only_when_allowed),
+        cmocka_unit_test(a_node_learns_at_most_eight_urls_after_its_own),
     };
     return cmocka_run_group_tests_name("node-link", tests, NULL, NULL);
 }
